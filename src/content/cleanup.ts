@@ -1,0 +1,34 @@
+import { rmSync } from 'node:fs';
+
+/**
+ * Temp files that must not outlive the process: on Ctrl-C or SIGTERM they are removed before
+ * exiting, so an interrupted build leaves the layout as it was.
+ */
+const pending = new Set<string>();
+let installed = false;
+
+export function trackTemp(path: string): () => void {
+  pending.add(path);
+  return () => { pending.delete(path); };
+}
+
+export function removeTrackedTemps(): void {
+  for (const path of pending) {
+    try { rmSync(path, { force: true, recursive: true }); } catch { /* best effort while exiting */ }
+  }
+  pending.clear();
+}
+
+/** Installs SIGINT/SIGTERM handlers that clean up and exit with the conventional status. */
+export function installSignalCleanup(onSignal?: (signal: NodeJS.Signals) => void): void {
+  if (installed) return;
+  installed = true;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      removeTrackedTemps();
+      onSignal?.(signal);
+      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+    });
+  }
+  process.once('exit', removeTrackedTemps);
+}

@@ -1,0 +1,76 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { Digester, digestAlgorithm, type Digest } from '../oci/digest.js';
+import { OcipushError } from '../errors.js';
+
+export interface Expected {
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * Passes bytes through while hashing them; fails the stream (EDIGEST) as soon as more bytes than
+ * expected arrive, and at the end if the digest or size differ. A reader that consumes the whole
+ * stream without an error has exactly the expected content.
+ */
+export class VerifyingStream extends Transform {
+  private readonly digester: Digester;
+
+  constructor(private readonly expected: Expected, private readonly what: string) {
+    super();
+    this.digester = new Digester(digestAlgorithm(expected.digest));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.digester.update(chunk);
+    if (this.digester.size > this.expected.size) {
+      callback(new OcipushError('EDIGEST', `${this.what}: more than the expected ${this.expected.size} bytes`, { digest: this.expected.digest }));
+      return;
+    }
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const size = this.digester.size;
+    if (size !== this.expected.size) {
+      callback(new OcipushError('EDIGEST', `${this.what}: size ${size} does not match the expected ${this.expected.size}`, { digest: this.expected.digest }));
+      return;
+    }
+    const actual = this.digester.digest();
+    if (actual !== this.expected.digest) {
+      callback(new OcipushError('EDIGEST', `${this.what}: content has digest ${actual}, expected ${this.expected.digest}`, { digest: this.expected.digest }));
+      return;
+    }
+    callback();
+  }
+}
+
+/** Counts and hashes what passes through, for content whose digest is learnt at the end. */
+export class HashingStream extends Transform {
+  readonly digester: Digester;
+
+  constructor(algorithm = 'sha256') {
+    super();
+    this.digester = new Digester(algorithm);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.digester.update(chunk);
+    callback(null, chunk);
+  }
+}
+
+/** Reads a whole small stream (a manifest or config) into memory, refusing more than `limit` bytes. */
+export async function readSmall(stream: NodeJS.ReadableStream, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) throw new OcipushError('EINVALID', `${what}: larger than ${limit} bytes, refusing to read it into memory`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Manifests, indexes and configs are read whole; this bounds how large one may be (4 MiB, as registries cap). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+export const MAX_CONFIG_BYTES = 32 * 1024 * 1024;

@@ -1,0 +1,67 @@
+import { isDigest, type Digest } from './digest.js';
+import { OcipushError } from '../errors.js';
+
+export interface Platform {
+  architecture: string;
+  os: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+  variant?: string;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  urls?: string[];
+  annotations?: Record<string, string>;
+  platform?: Platform;
+  artifactType?: string;
+}
+
+export const Annotation = {
+  RefName: 'org.opencontainers.image.ref.name',
+  Created: 'org.opencontainers.image.created',
+  BaseName: 'org.opencontainers.image.base.name',
+  BaseDigest: 'org.opencontainers.image.base.digest',
+  /** containerd's full image name in a layout (`docker.io/library/hello:1`). */
+  ContainerdImageName: 'io.containerd.image.name',
+} as const;
+
+export function assertDescriptor(value: unknown, where: string): asserts value is Descriptor {
+  const d = value as Descriptor;
+  if (!d || typeof d !== 'object' || typeof d.mediaType !== 'string' || !isDigest(d.digest)
+    || !Number.isSafeInteger(d.size) || d.size < 0) {
+    throw new OcipushError('EINVALID', `${where}: not a valid descriptor (mediaType, digest, size)`);
+  }
+}
+
+/** Parses `os/arch[/variant]` as given to --platform. */
+export function parsePlatform(text: string): Platform {
+  const parts = text.split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    throw new OcipushError('EUSAGE', `invalid platform "${text}": expected os/arch[/variant], e.g. linux/amd64`);
+  }
+  const [os, architecture, variant] = parts as [string, string, string?];
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+export function formatPlatform(p: Platform): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+/** The default variant a platform has when it names none (arm64 is v8, arm is v7). */
+function normalVariant(p: Platform): string | undefined {
+  if (p.variant) return p.variant;
+  if (p.architecture === 'arm64') return 'v8';
+  if (p.architecture === 'arm') return 'v7';
+  return undefined;
+}
+
+/** Whether `candidate` satisfies the wanted platform (variant compared after normalisation). */
+export function platformMatches(wanted: Platform, candidate: Platform | undefined): boolean {
+  if (!candidate) return false;
+  if (wanted.os !== candidate.os || wanted.architecture !== candidate.architecture) return false;
+  const wv = normalVariant(wanted);
+  return wv === undefined || wv === normalVariant(candidate);
+}

@@ -1,0 +1,53 @@
+import { createHash, type Hash } from 'node:crypto';
+import { OcipushError } from '../errors.js';
+
+/** `sha256:<64 hex>` (sha512 is accepted when read, never produced). */
+export type Digest = `${string}:${string}`;
+
+const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+export function isDigest(value: unknown): value is Digest {
+  return typeof value === 'string' && DIGEST_RE.test(value);
+}
+
+export function parseDigest(value: string, what = 'digest'): Digest {
+  if (!isDigest(value)) throw new OcipushError('EINVALID', `invalid ${what} "${value}": expected sha256:<64 hex digits>`);
+  return value;
+}
+
+export function digestAlgorithm(d: Digest): string {
+  return d.slice(0, d.indexOf(':'));
+}
+
+export function digestHex(d: Digest): string {
+  return d.slice(d.indexOf(':') + 1);
+}
+
+export function sha256(data: string | Uint8Array): Digest {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** An incremental digester: feed it bytes, read the digest and the count at the end. */
+export class Digester {
+  private readonly hash: Hash;
+  private count = 0;
+  readonly algorithm: string;
+
+  constructor(algorithm = 'sha256') {
+    this.algorithm = algorithm;
+    this.hash = createHash(algorithm);
+  }
+
+  update(chunk: Uint8Array): void {
+    this.hash.update(chunk);
+    this.count += chunk.length;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  digest(): Digest {
+    return `${this.algorithm}:${this.hash.digest('hex')}`;
+  }
+}

@@ -1,0 +1,128 @@
+import type { Descriptor, Platform } from './descriptor.js';
+import { assertDescriptor } from './descriptor.js';
+import { isIndexMediaType, isManifestMediaType, MediaType } from './media-types.js';
+import { OcipushError } from '../errors.js';
+
+export interface ImageManifest {
+  schemaVersion: 2;
+  mediaType: string;
+  artifactType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export interface ImageIndex {
+  schemaVersion: 2;
+  mediaType: string;
+  artifactType?: string;
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+/** The image config (`application/vnd.oci.image.config.v1+json`), with Docker's extra fields. */
+export interface ImageConfig {
+  created?: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+  variant?: string;
+  config?: ContainerConfig;
+  rootfs: { type: 'layers'; diff_ids: string[] };
+  history?: HistoryEntry[];
+}
+
+export interface ContainerConfig {
+  User?: string;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, Record<string, never>>;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  ArgsEscaped?: boolean;
+  Healthcheck?: Healthcheck;
+  Shell?: string[];
+  OnBuild?: string[] | null;
+}
+
+export interface Healthcheck {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+export type AnyManifest = ImageManifest | ImageIndex;
+
+export function platformOfConfig(config: ImageConfig): Platform {
+  const p: Platform = { os: config.os, architecture: config.architecture };
+  if (config.variant) p.variant = config.variant;
+  if (config['os.version']) p['os.version'] = config['os.version'];
+  return p;
+}
+
+/**
+ * JSON bytes of a manifest, config or index. Encoded once, hashed and stored as these exact bytes:
+ * a digest always refers to the bytes, never to a re-serialisation.
+ */
+export function encodeJson(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function parseJsonBytes(bytes: Uint8Array, where: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new OcipushError('EINVALID', `${where}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/** Parses a manifest or index, taking the media type from the descriptor when the body lacks one. */
+export function parseManifest(bytes: Uint8Array, where: string, mediaTypeHint?: string): AnyManifest {
+  const value = parseJsonBytes(bytes, where) as Record<string, unknown>;
+  if (!value || typeof value !== 'object') throw new OcipushError('EINVALID', `${where}: not a JSON object`);
+  const mediaType = (typeof value.mediaType === 'string' ? value.mediaType : undefined) ?? mediaTypeHint
+    ?? (Array.isArray(value.manifests) ? MediaType.OciIndex : MediaType.OciManifest);
+  if (value.schemaVersion !== 2) throw new OcipushError('EINVALID', `${where}: unsupported schemaVersion ${String(value.schemaVersion)}`);
+  if (isIndexMediaType(mediaType)) {
+    if (!Array.isArray(value.manifests)) throw new OcipushError('EINVALID', `${where}: index has no manifests array`);
+    value.manifests.forEach((d, i) => assertDescriptor(d, `${where}: manifests[${i}]`));
+    return { ...(value as unknown as ImageIndex), mediaType };
+  }
+  if (isManifestMediaType(mediaType)) {
+    assertDescriptor(value.config, `${where}: config`);
+    if (!Array.isArray(value.layers)) throw new OcipushError('EINVALID', `${where}: manifest has no layers array`);
+    value.layers.forEach((d, i) => assertDescriptor(d, `${where}: layers[${i}]`));
+    return { ...(value as unknown as ImageManifest), mediaType };
+  }
+  throw new OcipushError('EUNSUPPORTED', `${where}: unsupported manifest media type ${mediaType}`);
+}
+
+export function isIndex(m: AnyManifest): m is ImageIndex {
+  return isIndexMediaType(m.mediaType);
+}
+
+export function parseImageConfig(bytes: Uint8Array, where: string): ImageConfig {
+  const value = parseJsonBytes(bytes, where) as ImageConfig;
+  if (!value || typeof value !== 'object' || !value.rootfs || !Array.isArray(value.rootfs.diff_ids)) {
+    throw new OcipushError('EINVALID', `${where}: image config has no rootfs.diff_ids`);
+  }
+  return value;
+}
