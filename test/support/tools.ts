@@ -53,3 +53,12 @@ export function run(cmd: string, args: string[], options: { cwd?: string; input?
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr || e.message}`);
   }
 }
+
+/**
+ * `oci-image-tool validate` of one tagged image in a layout. Its 1.0.0-rc1 schema insists on at
+ * least one layer, and takes the tag as `--ref name=TAG`.
+ */
+export function validateLayout(layoutDir: string, tag: string): void {
+  requireTool('oci-image-tool');
+  run('oci-image-tool', ['validate', '--type', 'image', '--ref', `name=${tag}`, layoutDir]);
+}

@@ -1,0 +1,46 @@
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import type { Output } from './output.js';
+
+/**
+ * One CLI command. Its module stays light: `run` imports the heavy parts it needs, so
+ * `ocipush --version` and `--help` start fast.
+ */
+export interface CliCommand<A = Record<string, unknown>> {
+  command: string | string[];
+  describe: string;
+  builder: (y: Argv) => Argv;
+  run: (argv: ArgumentsCamelCase<A>, out: Output) => Promise<number | void>;
+}
+
+/** Splits repeatable `K=V` flags into a record; a missing `=` is a usage error naming the flag. */
+export function parseKeyValues(values: unknown, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of toArray(values)) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw usageError(`--${flag} "${item}": expected KEY=VALUE`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export function toArray(values: unknown): string[] {
+  if (values === undefined || values === null) return [];
+  return (Array.isArray(values) ? values : [values]).map(String);
+}
+
+/** `--entrypoint '["a","b"]'` or `--entrypoint "a b"`: a JSON array, else one shell-split-free string per word. */
+export function parseCommandLine(value: string, flag: string): string[] {
+  const trimmed = value.trim();
+  if (trimmed.startsWith('[')) {
+    let parsed: unknown;
+    try { parsed = JSON.parse(trimmed); } catch { throw usageError(`--${flag}: "${value}" is not a valid JSON array`); }
+    if (!Array.isArray(parsed) || !parsed.every((s) => typeof s === 'string')) throw usageError(`--${flag}: expected a JSON array of strings`);
+    return parsed as string[];
+  }
+  return trimmed === '' ? [] : trimmed.split(/\s+/);
+}
+
+import { OcipushError } from '../errors.js';
+export function usageError(message: string): OcipushError {
+  return new OcipushError('EUSAGE', message);
+}

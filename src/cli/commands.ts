@@ -1,0 +1,7 @@
+import type { CliCommand } from './command.js';
+
+/**
+ * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
+ * Add a command by adding its module here.
+ */
+export const commands: CliCommand<any>[] = [];

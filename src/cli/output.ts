@@ -1,0 +1,72 @@
+/**
+ * Where a command's words go: results on stdout (JSON with --json), progress and warnings on
+ * stderr, nothing but errors with --quiet. Progress redraws a line on a TTY and prints plain
+ * start/end lines otherwise, so CI logs stay readable.
+ */
+export interface OutputOptions {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly isTTY: boolean;
+  private liveLine = false;
+
+  constructor(options: OutputOptions = {}, private readonly stdout: NodeJS.WriteStream = process.stdout, private readonly stderr: NodeJS.WriteStream = process.stderr) {
+    this.json = Boolean(options.json);
+    this.quiet = Boolean(options.quiet);
+    this.isTTY = Boolean(stderr.isTTY) && !this.quiet;
+  }
+
+  /** The command's result: a JSON document with --json, else the text lines. */
+  result(text: string, data?: unknown): void {
+    if (this.json) {
+      this.stdout.write(`${JSON.stringify(data ?? text, null, 2)}\n`);
+    } else if (!this.quiet) {
+      this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+
+  /** Information for a person (stderr), silenced by --quiet. */
+  info(line: string): void {
+    if (this.quiet) return;
+    this.clearLive();
+    this.stderr.write(`${line}\n`);
+  }
+
+  warn(line: string): void {
+    this.clearLive();
+    this.stderr.write(`ocipush: warning: ${line}\n`);
+  }
+
+  error(line: string): void {
+    this.clearLive();
+    this.stderr.write(`ocipush: ${line}\n`);
+  }
+
+  /** A progress line that replaces itself on a TTY; ignored elsewhere (callers log start/end with info). */
+  live(line: string): void {
+    if (!this.isTTY) return;
+    const width = this.stderr.columns ?? 100;
+    this.stderr.write(`\r\x1b[K${line.length > width - 1 ? line.slice(0, width - 1) : line}`);
+    this.liveLine = true;
+  }
+
+  clearLive(): void {
+    if (this.liveLine) {
+      this.stderr.write('\r\x1b[K');
+      this.liveLine = false;
+    }
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}

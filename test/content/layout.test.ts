@@ -1,0 +1,103 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { OciLayout } from '../../src/content/layout.js';
+import { sha256 } from '../../src/oci/digest.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { OcipushError } from '../../src/errors.js';
+import { gzipSync } from 'node:zlib';
+import { tempDir, requireTool, run, REPO_ROOT, validateLayout } from '../support/tools.js';
+
+async function listAll(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries.map(String).sort();
+}
+
+test('a new layout is valid for oci-image-tool and umoci', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const layout = await OciLayout.open(join(dir.path, 'l'), { create: true });
+  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } });
+  // An empty tar (two zero blocks), gzipped: oci-image-tool wants at least one layer.
+  const layer = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.alloc(1024)));
+  const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+  await layout.tag(manifest, 'empty');
+  validateLayout(layout.root, 'empty');
+  requireTool('umoci');
+  const list = run('umoci', ['ls', '--layout', layout.root]);
+  assert.equal(list.trim(), 'empty');
+});
+
+test('blobs are verified on the way in and out, and a bad push leaves nothing behind', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const layout = await OciLayout.open(dir.path, { create: true });
+  const before = await listAll(dir.path);
+  const good = Buffer.from('some content');
+  const desc = { digest: sha256(good), size: good.length };
+  await assert.rejects(layout.push({ digest: sha256('other'), size: good.length }, Readable.from([good])), (err: unknown) => (err as OcipushError).code === 'EDIGEST');
+  assert.deepEqual(await listAll(dir.path), before, 'a refused blob leaves no file, temp or final');
+  await layout.push(desc, Readable.from([good]));
+  assert.ok(await layout.exists(desc));
+  assert.deepEqual(await layout.readBlob(desc), good);
+  // A blob corrupted on disk is refused when read back.
+  await writeFile(layout.blobPath(desc.digest), 'some CONTENT');
+  await assert.rejects(layout.readBlob(desc), (err: unknown) => (err as OcipushError).code === 'EDIGEST');
+});
+
+test('tags replace only their own entry, and resolve names what exists on a miss', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const layout = await OciLayout.open(dir.path, { create: true });
+  const a = await layout.putBytes(MediaType.OciManifest, Buffer.from('{"a":1}'));
+  const b = await layout.putBytes(MediaType.OciManifest, Buffer.from('{"b":2}'));
+  await layout.tag(a, 'one');
+  await layout.tag(a, 'two');
+  await layout.tag(b, 'one');
+  const index = await layout.readIndex();
+  assert.equal(index.manifests.length, 2);
+  assert.equal((await layout.resolve('one')).digest, b.digest);
+  assert.equal((await layout.resolve('two')).digest, a.digest);
+  await assert.rejects(layout.resolve('three'), /no image tagged "three" \(the layout has: two, one\)/);
+  await assert.rejects(layout.resolve(), /holds 2 images/);
+  await assert.rejects(layout.tag({ mediaType: MediaType.OciManifest, digest: sha256('missing'), size: 7 }, 'x'), /not stored/);
+});
+
+test('a corrupt layout is named with its cause', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  await assert.rejects(OciLayout.open(dir.path), /not an OCI image layout/);
+  await writeFile(join(dir.path, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  const layout = await OciLayout.open(dir.path);
+  await assert.rejects(layout.readIndex(), /index.json is missing/);
+  await writeFile(join(dir.path, 'index.json'), '{not json');
+  await assert.rejects(layout.readIndex(), /index.json is not valid JSON/);
+  await mkdir(join(dir.path, 'x'));
+  await writeFile(join(dir.path, 'x', 'oci-layout'), '{"imageLayoutVersion":"2.0.0"}');
+  await assert.rejects(OciLayout.open(join(dir.path, 'x')), /unsupported imageLayoutVersion/);
+});
+
+test('concurrent writers in separate processes never lose a tag', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  await OciLayout.open(dir.path, { create: true });
+  const script = `
+    import { OciLayout } from ${JSON.stringify(join(REPO_ROOT, 'dist/src/content/layout.js'))};
+    const layout = await OciLayout.open(process.argv[1]);
+    for (let i = 0; i < 20; i++) {
+      const d = await layout.putBytes('application/vnd.oci.image.manifest.v1+json', Buffer.from(JSON.stringify({ w: process.argv[2], i })));
+      await layout.tag(d, 'w' + process.argv[2] + '-' + i);
+    }`;
+  const writers = [1, 2, 3, 4].map((w) => new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir.path, String(w)], { stdio: 'inherit' });
+    child.on('exit', (code) => resolve(code ?? -1));
+  }));
+  assert.deepEqual(await Promise.all(writers), [0, 0, 0, 0]);
+  const index = JSON.parse(await readFile(join(dir.path, 'index.json'), 'utf8'));
+  assert.equal(index.manifests.length, 80);
+  const leftovers = (await listAll(dir.path)).filter((p) => p.includes('.tmp-') || p.endsWith('.lock'));
+  assert.deepEqual(leftovers, []);
+});

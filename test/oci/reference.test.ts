@@ -1,0 +1,39 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { parseReference, formatReference, isLoopbackRegistry, referenceTarget } from '../../src/oci/reference.js';
+import { OcipushError } from '../../src/errors.js';
+
+const D = `sha256:${'a'.repeat(64)}`;
+
+test('parses registry, repository, tag and digest as docker does', () => {
+  assert.deepEqual(parseReference('localhost:5000/hello:0.1'), { registry: 'localhost:5000', repository: 'hello', tag: '0.1' });
+  assert.deepEqual(parseReference('127.0.0.1:5000/a/b/c'), { registry: '127.0.0.1:5000', repository: 'a/b/c' });
+  assert.deepEqual(parseReference('alpine'), { registry: 'docker.io', repository: 'library/alpine' });
+  assert.deepEqual(parseReference('alpine:3.18'), { registry: 'docker.io', repository: 'library/alpine', tag: '3.18' });
+  assert.deepEqual(parseReference('org/app'), { registry: 'docker.io', repository: 'org/app' });
+  assert.deepEqual(parseReference('ghcr.io/org/base@' + D), { registry: 'ghcr.io', repository: 'org/base', digest: D });
+  assert.deepEqual(parseReference(`ghcr.io/org/base:v1@${D}`), { registry: 'ghcr.io', repository: 'org/base', tag: 'v1', digest: D });
+  assert.deepEqual(parseReference('localhost/x'), { registry: 'localhost', repository: 'x' });
+  assert.deepEqual(parseReference('index.docker.io/library/busybox'), { registry: 'docker.io', repository: 'library/busybox' });
+});
+
+test('refuses malformed references with a usage error naming the reference', () => {
+  for (const bad of ['', 'Hello/World:1', 'host:5000/repo:bad tag', 'repo@sha256:abc', 'repo:']) {
+    assert.throws(() => parseReference(bad), (err: unknown) => err instanceof OcipushError && err.code === 'EUSAGE' && err.message.includes(`"${bad}"`));
+  }
+});
+
+test('formats and targets references', () => {
+  const ref = parseReference(`localhost:5000/hello:0.1@${D}`);
+  assert.equal(formatReference(ref), `localhost:5000/hello:0.1@${D}`);
+  assert.equal(referenceTarget(ref), D);
+  assert.equal(referenceTarget(parseReference('localhost:5000/hello')), 'latest');
+});
+
+test('loopback registries are recognised for plain HTTP', () => {
+  assert.ok(isLoopbackRegistry('localhost:5000'));
+  assert.ok(isLoopbackRegistry('127.0.0.1:5000'));
+  assert.ok(isLoopbackRegistry('[::1]:5000'));
+  assert.ok(!isLoopbackRegistry('registry.example.com'));
+  assert.ok(!isLoopbackRegistry('10.0.0.1:5000'));
+});
