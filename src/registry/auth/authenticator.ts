@@ -1,0 +1,279 @@
+import { inspect } from 'node:util';
+import { OcipushError } from '../../errors.js';
+import { parseChallenge, type Challenge } from './challenge.js';
+import { assertMaySendSecrets, noCredentialsError } from './policy.js';
+import { mergeScopes, scopeKey } from './scope.js';
+import { basicAuthorization, hasBasic } from './secret.js';
+import { fetchToken } from './token.js';
+import type { AuthOptions, Credentials } from './types.js';
+
+type Mode = 'anonymous' | 'basic' | 'registry-token' | 'bearer';
+
+interface CachedToken {
+  header: string;
+  fetchedAt: number;
+  expiresAt: number;
+  lifetimeMs: number;
+}
+
+/** What the refused request carried; `authorization` undefined means it went out anonymous. */
+export interface SentRequest {
+  authorization?: string;
+}
+
+interface Refusal {
+  kind: Mode | 'unsupported';
+  scopes: string[];
+  registryError?: string;
+  schemes?: string[];
+}
+
+/** Refresh a little before the issuer's expiry so that a token never dies in flight. */
+const EXPIRY_MARGIN_MS = 10_000;
+/**
+ * A token refused this soon after it was issued is refused for good (the credentials lack the
+ * access, a second token would be the same); an older one may have expired or been revoked
+ * early, and deserves one more fetch.
+ */
+const FRESH_MS = 60_000;
+
+/**
+ * The authentication state for one registry, shared by every request to it: anonymous until a
+ * 401 says otherwise, then Basic, a registry token, or Bearer tokens cached per scope set.
+ */
+export class Authenticator {
+  readonly registry: string;
+  readonly #options: AuthOptions;
+  readonly #now: () => number;
+  #credentials?: Promise<Credentials | undefined>;
+  #knownCredentials?: { value: Credentials | undefined };
+  #mode: Mode = 'anonymous';
+  #staticHeader?: string;
+  #bearer?: { realm: URL; service?: string };
+  readonly #tokens = new Map<string, CachedToken>();
+  readonly #pending = new Map<string, Promise<CachedToken>>();
+  readonly #extraScopes = new Map<string, string[]>();
+  #refusal?: Refusal;
+
+  constructor(options: AuthOptions) {
+    this.registry = options.registry;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The Authorization header value for a request needing these scopes, or undefined for an
+   * anonymous one. Bearer tokens are cached per scope set until shortly before they expire.
+   */
+  async authorization(scopes: string[]): Promise<string | undefined> {
+    switch (this.#mode) {
+      case 'anonymous': return undefined;
+      case 'basic': case 'registry-token': return this.#staticHeader;
+      case 'bearer': return (await this.#token(scopes)).header;
+    }
+  }
+
+  /**
+   * Reacts to a 401's WWW-Authenticate header(s). True when a retry (with a fresh
+   * `authorization()`) makes sense; false when the credentials were refused (then report
+   * `refusedError()`). Pass `sent` (what the refused request carried) whenever requests run in
+   * parallel: without it, the refused header is taken to be the current one, so a late 401 for
+   * a token that was already replaced would count as a refusal.
+   * Throws EAUTH when the registry needs credentials and there are none, when the token
+   * service refuses them, or when they would cross plain HTTP to another host.
+   */
+  async handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: SentRequest): Promise<boolean> {
+    const headers = Array.isArray(wwwAuthenticate) ? wwwAuthenticate : [wwwAuthenticate];
+    const challenges = headers.flatMap((h) => parseChallenge(h));
+    const key = scopeKey(scopes);
+    const sentHeader = sent ? sent.authorization : this.#currentHeader(key);
+    const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
+    if (bearer) return this.#onBearer(bearer, scopes, key, sentHeader);
+    if (challenges.some((c) => c.scheme === 'basic')) return this.#onBasic(scopes, sentHeader);
+    this.#refusal = { kind: 'unsupported', scopes, schemes: challenges.map((c) => c.scheme) };
+    return false;
+  }
+
+  /** The one-line EAUTH error to report after `handleChallenge()` returned false. */
+  refusedError(): OcipushError {
+    const r = this.#refusal;
+    const details = { registry: this.registry, status: 401, ...(r?.registryError ? { registryError: r.registryError } : {}) };
+    if (r?.kind === 'unsupported') {
+      const schemes = r.schemes?.length ? r.schemes.join(', ') : 'none given';
+      return new OcipushError('EAUTH', `${this.registry} asks for an authentication scheme ocipush does not support (${schemes})`, details);
+    }
+    if (!this.#hasSecrets()) return noCredentialsError(this.registry);
+    switch (r?.kind) {
+      case 'basic':
+        return new OcipushError('EAUTH', `authentication to ${this.registry} failed: username or password refused`, details);
+      case 'registry-token':
+        return new OcipushError('EAUTH', `authentication to ${this.registry} failed: the registry token was refused`, details);
+      case 'bearer': {
+        const what = r.scopes.length > 0 ? mergeScopes(r.scopes).join(' ') : 'the registry';
+        const why = r.registryError ? ` (${r.registryError})` : '';
+        return new OcipushError('EAUTH', `access denied by ${this.registry}: the credentials do not grant ${what}${why}`, details);
+      }
+      default:
+        return new OcipushError('EAUTH', `authentication to ${this.registry} failed`, details);
+    }
+  }
+
+  async #onBasic(scopes: string[], sentHeader: string | undefined): Promise<boolean> {
+    const credentials = await this.#lookup();
+    if (!hasBasic(credentials)) {
+      if (credentials?.identityToken || credentials?.registryToken) {
+        throw new OcipushError('EAUTH', `authentication required by ${this.registry}: it asks for a username and password, but only a token is configured`, { registry: this.registry });
+      }
+      throw noCredentialsError(this.registry);
+    }
+    assertMaySendSecrets(this.#registryUrl(), this.#options.allowInsecureBasic === true, this.registry);
+    const header = basicAuthorization(credentials.username, credentials.password);
+    if (sentHeader === header) {
+      this.#refusal = { kind: 'basic', scopes };
+      return false;
+    }
+    this.#mode = 'basic';
+    this.#staticHeader = header;
+    return true;
+  }
+
+  async #onBearer(challenge: Challenge, scopes: string[], key: string, sentHeader: string | undefined): Promise<boolean> {
+    const realm = this.#parseRealm(challenge.params.realm);
+    const service = challenge.params.service || undefined;
+    const registryError = challenge.params.error || undefined;
+    const credentials = await this.#lookup();
+
+    if (credentials?.registryToken) {
+      assertMaySendSecrets(this.#registryUrl(), this.#options.allowInsecureBasic === true, this.registry);
+      const header = `Bearer ${credentials.registryToken}`;
+      if (sentHeader === header) {
+        this.#refusal = { kind: 'registry-token', scopes, registryError };
+        return false;
+      }
+      this.#mode = 'registry-token';
+      this.#staticHeader = header;
+      return true;
+    }
+
+    if (!this.#bearer || this.#bearer.realm.href !== realm.href || this.#bearer.service !== service) {
+      this.#bearer = { realm, service };
+      this.#tokens.clear();
+    }
+    this.#mode = 'bearer';
+
+    // The registry may need more than was asked (a mount source, a catalog): add what the
+    // challenge names to this scope set from now on.
+    const before = this.#extraScopes.get(key) ?? [];
+    const asked = (challenge.params.scope ?? '').split(' ').filter(Boolean);
+    const extras = mergeScopes([...before, ...asked]);
+    if (scopeKey([...scopes, ...extras]) !== scopeKey([...scopes, ...before])) {
+      this.#extraScopes.set(key, extras);
+      this.#tokens.delete(key);
+    }
+
+    const current = this.#tokens.get(key);
+    if (current && sentHeader !== current.header && this.#now() < current.expiresAt) return true; // already replaced
+    if (current && sentHeader === current.header && this.#now() - current.fetchedAt < Math.min(FRESH_MS, current.lifetimeMs / 2)) {
+      this.#refusal = { kind: 'bearer', scopes: [...scopes, ...extras], registryError };
+      return false;
+    }
+    this.#tokens.delete(key);
+    await this.#fetch(key, scopes);
+    return true;
+  }
+
+  async #token(scopes: string[]): Promise<CachedToken> {
+    const key = scopeKey(scopes);
+    const cached = this.#tokens.get(key);
+    if (cached && this.#now() < cached.expiresAt) return cached;
+    return this.#fetch(key, scopes);
+  }
+
+  /** One token request per scope set at a time: parallel requests share it. */
+  #fetch(key: string, scopes: string[]): Promise<CachedToken> {
+    const wanted = mergeScopes([...scopes, ...(this.#extraScopes.get(key) ?? [])]);
+    const bearer = this.#bearer!;
+    const pendingKey = `${bearer.realm.href} ${bearer.service ?? ''} ${wanted.join(' ')}`;
+    const pending = this.#pending.get(pendingKey);
+    if (pending) return pending;
+    const promise = (async () => {
+      const credentials = await this.#lookup();
+      if (credentials?.identityToken || hasBasic(credentials)) {
+        assertMaySendSecrets(bearer.realm, this.#options.allowInsecureBasic === true, `the token service ${bearer.realm.host}`);
+      }
+      const started = this.#now();
+      const issued = await fetchToken({
+        registry: this.registry,
+        realm: bearer.realm,
+        service: bearer.service,
+        scopes: wanted,
+        credentials,
+        dispatcher: this.#options.dispatcher,
+        userAgent: this.#options.userAgent,
+      });
+      const margin = Math.min(EXPIRY_MARGIN_MS, issued.lifetimeMs / 10);
+      const entry: CachedToken = {
+        header: `Bearer ${issued.token}`,
+        fetchedAt: started,
+        lifetimeMs: issued.lifetimeMs,
+        expiresAt: started + issued.lifetimeMs - margin,
+      };
+      // A realm change while this was in flight makes the token useless for the new realm.
+      if (this.#bearer === bearer) this.#tokens.set(key, entry);
+      return entry;
+    })().finally(() => this.#pending.delete(pendingKey));
+    this.#pending.set(pendingKey, promise);
+    return promise;
+  }
+
+  #currentHeader(key: string): string | undefined {
+    switch (this.#mode) {
+      case 'anonymous': return undefined;
+      case 'basic': case 'registry-token': return this.#staticHeader;
+      case 'bearer': return this.#tokens.get(key)?.header;
+    }
+  }
+
+  #lookup(): Promise<Credentials | undefined> {
+    this.#credentials ??= this.#options.credentials.get(this.registry).then((value) => {
+      this.#knownCredentials = { value };
+      return value;
+    });
+    return this.#credentials;
+  }
+
+  #hasSecrets(): boolean {
+    const c = this.#knownCredentials?.value;
+    return hasBasic(c) || !!c?.identityToken || !!c?.registryToken;
+  }
+
+  #registryUrl(): URL {
+    const host = this.registry === 'docker.io' ? 'registry-1.docker.io' : this.registry;
+    return new URL(`${this.#options.plainHttp ? 'http' : 'https'}://${host}`);
+  }
+
+  #parseRealm(text: string): URL {
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw new OcipushError('EREGISTRY', `${this.registry} sent an invalid token realm "${text}" (an http or https URL was expected)`, { registry: this.registry });
+    }
+    return url;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { registry: this.registry, mode: this.#mode, cachedTokens: this.#tokens.size };
+  }
+
+  toString(): string {
+    return `Authenticator ${JSON.stringify(this.toJSON())}`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}

@@ -1,0 +1,157 @@
+import { request, type Dispatcher } from 'undici';
+import { OcipushError, systemReason } from '../../errors.js';
+import { noCredentialsError } from './policy.js';
+import { hasBasic, basicAuthorization, scrub, secretsOf } from './secret.js';
+import type { Credentials } from './types.js';
+
+/**
+ * One token request to a Bearer realm (the Docker token protocol): GET with Basic credentials, or
+ * the OAuth2 POST with a refresh token when the user has an identity token, as docker does.
+ */
+export interface TokenRequest {
+  registry: string;
+  realm: URL;
+  service?: string;
+  scopes: string[];
+  credentials?: Credentials;
+  dispatcher?: Dispatcher;
+  userAgent?: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  /** Lifetime in milliseconds, as the issuer stated it (60 s when it did not). */
+  lifetimeMs: number;
+}
+
+const DEFAULT_LIFETIME_S = 60;
+const MAX_BODY = 1024 * 1024;
+const CLIENT_ID = 'ocipush';
+
+export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
+  const { realm, credentials } = req;
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (req.userAgent) headers['user-agent'] = req.userAgent;
+  let method: 'GET' | 'POST' = 'GET';
+  let body: string | undefined;
+  const url = new URL(realm);
+  if (credentials?.identityToken) {
+    method = 'POST';
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: credentials.identityToken, client_id: CLIENT_ID });
+    if (req.service) form.set('service', req.service);
+    if (req.scopes.length > 0) form.set('scope', req.scopes.join(' '));
+    body = form.toString();
+  } else {
+    if (req.service) url.searchParams.set('service', req.service);
+    for (const scope of req.scopes) url.searchParams.append('scope', scope);
+    if (hasBasic(credentials)) {
+      url.searchParams.set('account', credentials.username);
+      headers.authorization = basicAuthorization(credentials.username, credentials.password);
+    }
+  }
+
+  let res: Dispatcher.ResponseData;
+  let text: string | undefined;
+  try {
+    // undici does not follow redirects: credentials never leave for a host we did not check.
+    res = await request(url, { method, headers, body, dispatcher: req.dispatcher });
+    text = await readLimited(res.body);
+  } catch (err) {
+    throw new OcipushError('ENETWORK', `cannot reach the token service ${realm.host} for ${req.registry}: ${networkReason(err)}`, {
+      registry: req.registry,
+      host: realm.host,
+    });
+  }
+  const secrets = secretsOf(credentials);
+  if (res.statusCode === 401 || res.statusCode === 403) {
+    const sentSecrets = credentials?.identityToken || hasBasic(credentials);
+    if (!sentSecrets) throw noCredentialsError(req.registry);
+    const message = scrub(serverMessage(text) ?? 'credentials refused', secrets);
+    throw new OcipushError('EAUTH', `authentication to ${req.registry} failed: ${message} (token service ${realm.host} answered ${res.statusCode})`, {
+      registry: req.registry,
+      status: res.statusCode,
+    });
+  }
+  if (res.statusCode < 200 || res.statusCode >= 300) {
+    const message = scrub(serverMessage(text) ?? 'no message', secrets);
+    throw new OcipushError('EREGISTRY', `token service ${realm.host} for ${req.registry} answered ${res.statusCode}: ${message}`, {
+      registry: req.registry,
+      status: res.statusCode,
+    });
+  }
+  return parseTokenResponse(text, req.registry, realm.host);
+}
+
+function parseTokenResponse(text: string | undefined, registry: string, host: string): IssuedToken {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text ?? '');
+  } catch {
+    // JSON.parse quotes the input in its message; the input may hold a token, so say less.
+    throw new OcipushError('EREGISTRY', `token service ${host} for ${registry} answered with a body that is not JSON`, { registry });
+  }
+  const body = (parsed ?? {}) as Record<string, unknown>;
+  const token = typeof body.token === 'string' && body.token ? body.token : body.access_token;
+  if (typeof token !== 'string' || !token) {
+    throw new OcipushError('EREGISTRY', `token service ${host} for ${registry} answered without a token`, { registry });
+  }
+  const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_LIFETIME_S;
+  return { token, lifetimeMs: expiresIn * 1000 };
+}
+
+/** The human part of an error body: distribution's `errors[].message`, OAuth2's `error_description`, or a text line. */
+function serverMessage(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    if (Array.isArray(body.errors)) {
+      const messages = body.errors
+        .map((e) => (e && typeof e === 'object' ? (e as Record<string, unknown>).message ?? (e as Record<string, unknown>).code : undefined))
+        .filter((m): m is string => typeof m === 'string' && m !== '');
+      if (messages.length > 0) return oneLine(messages.join('; '));
+    }
+    for (const key of ['error_description', 'details', 'message', 'error']) {
+      if (typeof body[key] === 'string' && body[key]) return oneLine(body[key] as string);
+    }
+    return undefined;
+  } catch {
+    return oneLine(text);
+  }
+}
+
+function oneLine(text: string): string | undefined {
+  const line = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  if (!line) return undefined;
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function networkReason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const inner = e?.cause && typeof e.cause === 'object' && e.cause.code ? e.cause : e;
+  switch (inner?.code) {
+    case 'ECONNREFUSED': return 'connection refused';
+    case 'ENOTFOUND': case 'EAI_AGAIN': return 'unknown host';
+    case 'ETIMEDOUT': case 'UND_ERR_CONNECT_TIMEOUT': return 'connection timed out';
+    case 'ECONNRESET': case 'UND_ERR_SOCKET': return 'connection reset';
+    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': return 'no answer in time';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT': case 'SELF_SIGNED_CERT_IN_CHAIN': case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+      return `untrusted TLS certificate (${inner.code}; use --ca-file)`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID': return 'TLS certificate does not match the host name';
+    default: return systemReason(inner);
+  }
+}

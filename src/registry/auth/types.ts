@@ -1,0 +1,34 @@
+import type { Dispatcher } from 'undici';
+
+/**
+ * What a user gave to authenticate to one registry. Objects made by `secretCredentials()` keep
+ * the secrets out of JSON, inspect and toString; spreading them (`{...creds}`) drops the secrets.
+ */
+export interface Credentials {
+  readonly username?: string;
+  readonly password?: string;
+  /** An OAuth2 refresh token (docker's `identitytoken`), traded at the token realm for access tokens. */
+  readonly identityToken?: string;
+  /** A bearer token sent to the registry as is (docker's `registrytoken`). */
+  readonly registryToken?: string;
+}
+
+export interface CredentialSource {
+  /** `registry` is the host[:port] of a reference (`docker.io` for Docker Hub); undefined when this source has nothing for it. */
+  get(registry: string): Promise<Credentials | undefined>;
+}
+
+export interface AuthOptions {
+  /** host[:port] as in the reference; `docker.io` for Docker Hub. */
+  registry: string;
+  credentials: CredentialSource;
+  /** Used for token requests (connection pool, TLS options such as a CA file). */
+  dispatcher?: Dispatcher;
+  /** The registry is spoken to over plain HTTP. */
+  plainHttp: boolean;
+  /** Allows Basic credentials over plain HTTP to a host that is not loopback (a forced, insecure choice). */
+  allowInsecureBasic?: boolean;
+  userAgent?: string;
+  /** Milliseconds clock; tests move it to expire tokens. */
+  now?: () => number;
+}

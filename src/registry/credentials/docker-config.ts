@@ -1,0 +1,142 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { OcipushError, fromSystemError } from '../../errors.js';
+import { secretCredentials } from '../auth/secret.js';
+import type { Credentials, CredentialSource } from '../auth/types.js';
+import { runCredentialHelper } from './helper.js';
+import { helperServerUrl, registryHost } from './registry-key.js';
+
+export interface DockerConfigOptions {
+  /** The directory holding config.json; default `$DOCKER_CONFIG`, then `~/.docker`. */
+  configDir?: string;
+  /** Environment for `$DOCKER_CONFIG`, `$HOME` and the helpers' PATH (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface AuthEntry {
+  auth?: unknown;
+  username?: unknown;
+  password?: unknown;
+  identitytoken?: unknown;
+  registrytoken?: unknown;
+}
+
+interface DockerConfig {
+  auths: Record<string, AuthEntry>;
+  credsStore?: string;
+  credHelpers: Record<string, string>;
+}
+
+export function dockerConfigPath(options: DockerConfigOptions = {}): string {
+  const env = options.env ?? process.env;
+  const dir = options.configDir ?? (env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker'));
+  return join(dir, 'config.json');
+}
+
+/**
+ * The credentials `docker login` saved: `credHelpers` for the registry first, then `credsStore`,
+ * then the inline `auths` entry (also used when a helper has nothing for the registry). The file
+ * is read once, on first use; a missing file means no credentials.
+ */
+class DockerConfigCredentials implements CredentialSource {
+  readonly #path: string;
+  readonly #env: NodeJS.ProcessEnv;
+  #config?: Promise<DockerConfig>;
+
+  constructor(options: DockerConfigOptions) {
+    this.#path = dockerConfigPath(options);
+    this.#env = options.env ?? process.env;
+  }
+
+  async get(registry: string): Promise<Credentials | undefined> {
+    this.#config ??= readDockerConfig(this.#path);
+    const config = await this.#config;
+    const host = registryHost(registry);
+    const helper = Object.entries(config.credHelpers).find(([key]) => registryHost(key) === host);
+    const origin = helper ? `credHelpers["${helper[0]}"] in ${this.#path}` : `credsStore in ${this.#path}`;
+    const helperName = helper ? helper[1] : config.credsStore;
+    if (helperName) {
+      const found = await runCredentialHelper(helperName, helperServerUrl(registry), { origin, env: this.#env });
+      if (found) return found;
+    }
+    return inlineCredentials(config, host, this.#path);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { dockerConfig: this.#path };
+  }
+
+  toString(): string {
+    return `dockerConfigCredentials(${this.#path})`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+export function dockerConfigCredentials(options: DockerConfigOptions = {}): CredentialSource {
+  return new DockerConfigCredentials(options);
+}
+
+async function readDockerConfig(path: string): Promise<DockerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      return { auths: {}, credHelpers: {} };
+    }
+    throw fromSystemError(err, path, 'cannot read Docker config');
+  }
+  let parsed: unknown;
+  try {
+    parsed = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the text around the error, which may be a password.
+    throw new OcipushError('EINVALID', `invalid Docker config ${path}: not valid JSON`, { path });
+  }
+  if (!isObject(parsed)) throw new OcipushError('EINVALID', `invalid Docker config ${path}: not a JSON object`, { path });
+  const auths = isObject(parsed.auths) ? (parsed.auths as Record<string, AuthEntry>) : {};
+  const credHelpers: Record<string, string> = {};
+  if (isObject(parsed.credHelpers)) {
+    for (const [key, name] of Object.entries(parsed.credHelpers)) if (typeof name === 'string' && name) credHelpers[key] = name;
+  }
+  const credsStore = typeof parsed.credsStore === 'string' && parsed.credsStore ? parsed.credsStore : undefined;
+  return { auths, credsStore, credHelpers };
+}
+
+/** The `auths` entry for a host: an exact key first, then any key naming the same host (docker's lookup). */
+function inlineCredentials(config: DockerConfig, host: string, path: string): Credentials | undefined {
+  const keys = Object.keys(config.auths);
+  const key = keys.find((k) => k === host) ?? keys.find((k) => registryHost(k) === host);
+  if (key === undefined) return undefined;
+  const entry = config.auths[key];
+  if (!isObject(entry)) return undefined;
+  let username = typeof entry.username === 'string' && entry.username ? entry.username : undefined;
+  let password = typeof entry.password === 'string' && entry.password ? entry.password : undefined;
+  if (typeof entry.auth === 'string' && entry.auth) {
+    const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) {
+      throw new OcipushError('EINVALID', `invalid Docker config ${path}: the "auth" of "${key}" is not base64 of user:password`, { path });
+    }
+    username = decoded.slice(0, colon);
+    password = decoded.slice(colon + 1);
+  }
+  const identityToken = typeof entry.identitytoken === 'string' && entry.identitytoken ? entry.identitytoken : undefined;
+  const registryToken = typeof entry.registrytoken === 'string' && entry.registrytoken ? entry.registrytoken : undefined;
+  if (!username && !password && !identityToken && !registryToken) return undefined;
+  const credentials: { username?: string; password?: string; identityToken?: string; registryToken?: string } = {};
+  if (username) credentials.username = username;
+  if (password) credentials.password = password;
+  if (identityToken) credentials.identityToken = identityToken;
+  if (registryToken) credentials.registryToken = registryToken;
+  return secretCredentials(credentials);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
