@@ -1,7 +1,8 @@
 import type { CliCommand } from './command.js';
+import { buildCommand } from './build.js';
 
 /**
  * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
  * Add a command by adding its module here.
  */
-export const commands: CliCommand<any>[] = [];
+export const commands: CliCommand<any>[] = [buildCommand];

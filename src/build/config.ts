@@ -1,0 +1,131 @@
+import { OcipushError } from '../errors.js';
+import type { Platform } from '../oci/descriptor.js';
+import type { ContainerConfig, HistoryEntry, ImageConfig } from '../oci/manifest.js';
+
+/** What the image config says about how to run the container (the `config` object). */
+export interface RunConfig {
+  entrypoint?: string[];
+  cmd?: string[];
+  /** `KEY=VALUE` strings, in order, or a record. */
+  env?: string[] | Record<string, string>;
+  workdir?: string;
+  user?: string;
+  labels?: Record<string, string>;
+  /** `PORT[/tcp|udp|sctp]`. */
+  expose?: string[];
+}
+
+/**
+ * The time a build is stamped with, in whole seconds since the epoch: `--created`, else
+ * `SOURCE_DATE_EPOCH`, else 0 (1970-01-01T00:00:00Z). A fixed default keeps builds reproducible
+ * on any machine; `explicit` tells whether a time was given (only then is it an annotation).
+ */
+export interface BuildTime {
+  seconds: number;
+  explicit: boolean;
+}
+
+export function resolveBuildTime(created: Date | string | number | undefined, sourceDateEpoch: string | undefined): BuildTime {
+  if (created !== undefined) return { seconds: parseCreated(created), explicit: true };
+  if (sourceDateEpoch !== undefined && sourceDateEpoch !== '') {
+    if (!/^\d+$/.test(sourceDateEpoch.trim())) {
+      throw new OcipushError('EUSAGE', `SOURCE_DATE_EPOCH="${sourceDateEpoch}": expected a unix time in whole seconds`);
+    }
+    return { seconds: Number(sourceDateEpoch.trim()), explicit: true };
+  }
+  return { seconds: 0, explicit: false };
+}
+
+/** `--created`: RFC 3339 (`2024-05-01T12:00:00Z`) or unix seconds; fractions of a second are dropped. */
+export function parseCreated(value: Date | string | number): number {
+  const fail = (): never => {
+    throw new OcipushError('EUSAGE', `--created "${String(value)}": expected an RFC 3339 time (2024-05-01T12:00:00Z) or unix seconds`);
+  };
+  let ms: number;
+  if (value instanceof Date) ms = value.getTime();
+  else if (typeof value === 'number') ms = value * 1000;
+  else if (/^\d+$/.test(value.trim())) ms = Number(value.trim()) * 1000;
+  else if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(value.trim())) ms = Date.parse(value.trim());
+  else return fail();
+  if (!Number.isFinite(ms) || ms < 0) return fail();
+  return Math.floor(ms / 1000);
+}
+
+/** RFC 3339 in UTC with whole seconds, as the OCI spec and Docker write it. */
+export function formatTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `--owner UID:GID` (numeric ids). */
+export function parseOwner(value: string | { uid: number; gid: number }): { uid: number; gid: number } {
+  if (typeof value !== 'string') return value;
+  const m = /^(\d+):(\d+)$/.exec(value.trim());
+  if (!m) throw new OcipushError('EUSAGE', `--owner "${value}": expected UID:GID with numeric ids, e.g. 0:0`);
+  const uid = Number(m[1]);
+  const gid = Number(m[2]);
+  if (uid > 0xffffffff || gid > 0xffffffff) throw new OcipushError('EUSAGE', `--owner "${value}": ids must be below 2^32`);
+  return { uid, gid };
+}
+
+/** `--expose 8080` → `8080/tcp`; `53/udp` stays. */
+export function parseExpose(value: string): string {
+  const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/i.exec(value.trim());
+  const port = m ? Number(m[1]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new OcipushError('EUSAGE', `--expose "${value}": expected PORT[/tcp|udp|sctp] with a port from 1 to 65535`);
+  }
+  return `${port}/${(m[2] ?? 'tcp').toLowerCase()}`;
+}
+
+export function envList(env: RunConfig['env']): string[] {
+  if (env === undefined) return [];
+  const list = Array.isArray(env) ? env : Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  for (const item of list) {
+    if (item.indexOf('=') <= 0) throw new OcipushError('EUSAGE', `--env "${item}": expected KEY=VALUE`);
+  }
+  return list;
+}
+
+/** A record with its keys in byte order, so the JSON does not depend on the order flags came in. */
+export function sortedRecord(record: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!record || Object.keys(record).length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key]!;
+  return out;
+}
+
+export function containerConfig(run: RunConfig): ContainerConfig {
+  const c: ContainerConfig = {};
+  if (run.user) c.User = run.user;
+  const ports = [...new Set((run.expose ?? []).map(parseExpose))].sort();
+  if (ports.length > 0) c.ExposedPorts = Object.fromEntries(ports.map((p) => [p, {}]));
+  const env = envList(run.env);
+  if (env.length > 0) c.Env = env;
+  if (run.entrypoint) c.Entrypoint = run.entrypoint;
+  if (run.cmd) c.Cmd = run.cmd;
+  if (run.workdir) c.WorkingDir = run.workdir;
+  const labels = sortedRecord(run.labels);
+  if (labels) c.Labels = labels;
+  return c;
+}
+
+export interface ImageConfigInput {
+  platform: Platform;
+  created: string;
+  run: RunConfig;
+  diffIds: string[];
+  history: HistoryEntry[];
+}
+
+/** The image config; its key order is fixed, so equal inputs give equal bytes. */
+export function imageConfig(input: ImageConfigInput): ImageConfig {
+  return {
+    created: input.created,
+    architecture: input.platform.architecture,
+    ...(input.platform.variant ? { variant: input.platform.variant } : {}),
+    os: input.platform.os,
+    config: containerConfig(input.run),
+    rootfs: { type: 'layers', diff_ids: input.diffIds },
+    history: input.history,
+  };
+}

@@ -1,0 +1,178 @@
+import { mkdir, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { OcipushError, fromSystemError } from '../errors.js';
+import { defaultLayoutDir, DEFAULT_TAG } from '../cli/defaults.js';
+import { OciLayout } from '../content/layout.js';
+import type { Digest } from '../oci/digest.js';
+import { Annotation, parsePlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { MediaType, type Compression } from '../oci/media-types.js';
+import type { HistoryEntry, ImageManifest } from '../oci/manifest.js';
+import { formatTime, imageConfig, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
+import { buildLayer, type LayerProgress, type LayerResult, type StagingArea } from './layer.js';
+import { inspectSource, type LayerSource } from './source.js';
+
+export interface BuildOptions extends RunConfig {
+  /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
+  rootfs: string[];
+  /** The OCI image layout to write into (created when missing). Default `$OCIPUSH_LAYOUT` or `./oci-layout`. */
+  layout?: string;
+  /** Default `latest`. */
+  tag?: string;
+  /** `os/arch[/variant]` or a Platform; default linux/amd64. */
+  platform?: string | Platform;
+  /** The image's creation time (RFC 3339, unix seconds or a Date); also the clamp for file mtimes. */
+  created?: Date | string | number;
+  /** Used when `created` is unset; default `process.env.SOURCE_DATE_EPOCH`. */
+  sourceDateEpoch?: string;
+  /** Manifest annotations. */
+  annotations?: Record<string, string>;
+  /** Layer compression, default gzip. */
+  compression?: Compression;
+  level?: number;
+  threads?: number;
+  /** `UID:GID` given to every file (e.g. `0:0`); default: the ids on disk. */
+  owner?: string | { uid: number; gid: number };
+  onWarning?: (message: string) => void;
+  onProgress?: (progress: BuildProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface BuildProgress extends LayerProgress {
+  /** 0-based index of the layer being built. */
+  layer: number;
+  layers: number;
+  source: string;
+}
+
+export interface BuiltLayer {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  diffId: Digest;
+  uncompressedSize: number;
+}
+
+export interface BuildResult {
+  /** The manifest's digest, size and media type. */
+  digest: Digest;
+  size: number;
+  mediaType: string;
+  tag: string;
+  /** Absolute path of the layout. */
+  layout: string;
+  manifest: Descriptor;
+  config: Descriptor;
+  layers: BuiltLayer[];
+}
+
+/**
+ * rootfs directories / tar files → layers → image config → manifest → a tag in an OCI image
+ * layout. Every blob is staged under a temp name and moves under its digest only once the whole
+ * image is built; then the manifest is tagged. A failed or interrupted build leaves the layout
+ * exactly as it was, and builds running at once into one layout never corrupt it.
+ */
+export async function buildImage(options: BuildOptions): Promise<BuildResult> {
+  if (options.rootfs.length === 0) throw new OcipushError('EUSAGE', 'name at least one rootfs (a directory or a tar file)');
+  const tag = options.tag ?? DEFAULT_TAG;
+  if (!/^[\w][\w.-]{0,127}$/.test(tag)) throw new OcipushError('EUSAGE', `--tag "${tag}": a tag is up to 128 letters, digits, _ . - (not starting with . or -)`);
+  const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? { os: 'linux', architecture: 'amd64' };
+  const time = resolveBuildTime(options.created, 'sourceDateEpoch' in options ? options.sourceDateEpoch : process.env.SOURCE_DATE_EPOCH);
+  const owner = options.owner === undefined ? undefined : parseOwner(options.owner);
+  const created = formatTime(time.seconds);
+
+  const sources: LayerSource[] = [];
+  for (const arg of options.rootfs) sources.push(await inspectSource(arg));
+  const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
+
+  const layers: LayerResult[] = [];
+  try {
+    for (const [i, source] of sources.entries()) {
+      layers.push(await buildLayer(source, target.staging, {
+        clampMtime: time.seconds,
+        ...(options.compression ? { compression: options.compression } : {}),
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(owner ? { owner } : {}),
+        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: options.rootfs[i]! }),
+      }));
+    }
+    options.signal?.throwIfAborted();
+
+    const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
+    for (const layer of layers) {
+      const desc = layer.descriptor;
+      if (await layout.exists(desc)) await layer.blob.discard();
+      else await layer.blob.commitTo(layout.blobPath(desc.digest));
+    }
+    const history: HistoryEntry[] = sources.map((s) => ({
+      created,
+      // No path here: the same tree built from another directory gives the same digest.
+      created_by: `ocipush build (${s.kind === 'directory' ? 'directory' : 'tar file'})`,
+    }));
+    const config = imageConfig({ platform, created, run: options, diffIds: layers.map((l) => l.diffId), history });
+    const configDesc = await layout.putJson(MediaType.OciConfig, config);
+    const annotations = sortedRecord({
+      ...(time.explicit ? { [Annotation.Created]: created } : {}),
+      ...(options.annotations ?? {}),
+    });
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: configDesc,
+      layers: layers.map((l) => l.descriptor),
+      ...(annotations ? { annotations } : {}),
+    };
+    const manifestDesc = await layout.putJson(MediaType.OciManifest, manifest);
+    await layout.tag({ ...manifestDesc, platform }, tag);
+    return {
+      digest: manifestDesc.digest,
+      size: manifestDesc.size,
+      mediaType: manifestDesc.mediaType,
+      tag,
+      layout: layout.root,
+      manifest: manifestDesc,
+      config: configDesc,
+      layers: layers.map((l) => ({ ...l.descriptor, diffId: l.diffId, uncompressedSize: l.uncompressedSize })),
+    };
+  } finally {
+    for (const layer of layers) await layer.blob.discard();
+  }
+}
+
+interface Target {
+  root: string;
+  /** The layout when it exists already; a new one is created only once the image is built. */
+  layout?: OciLayout;
+  staging: StagingArea;
+}
+
+/**
+ * Checks the layout before any work: an existing one must be whole (a corrupt index fails now,
+ * not after minutes of compression). A missing or empty directory becomes a layout at the end;
+ * until then blobs are staged beside it. Any other directory is refused, never written into.
+ */
+async function prepareTarget(root: string): Promise<Target> {
+  const where = `layout ${root}`;
+  let entries: string[] | undefined;
+  try {
+    entries = await readdir(root);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new OcipushError('ELAYOUT', fromSystemError(err, root, 'cannot use layout').message, { path: root, cause: err });
+  }
+  if (entries === undefined || entries.length === 0) {
+    const dir = entries === undefined ? dirname(root) : root;
+    await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });
+    return { root, staging: { dir, where } };
+  }
+  if (!entries.includes('oci-layout')) {
+    throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (no oci-layout file) and not empty; refusing to write into it`, { path: root });
+  }
+  const layout = await OciLayout.open(root);
+  await layout.readIndex();
+  const dir = join(root, 'blobs', 'sha256');
+  await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });
+  return { root, layout, staging: { dir, where } };
+}

@@ -1,0 +1,199 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { OcipushError } from '../errors.js';
+import { Digester, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { layerMediaType, type Compression } from '../oci/media-types.js';
+import { scanCapabilities } from './capabilities.js';
+import { createCompressor, createDecompressor } from './codec.js';
+import type { LayerSource } from './source.js';
+import { StagedBlob } from './staged-blob.js';
+import { TarProducer, tarReadable } from './tar.js';
+import { walk } from './walk.js';
+
+export interface LayerOptions {
+  /** Layer compression (default gzip). */
+  compression?: Compression;
+  /** Compression level (gzip 1–9, zstd 1–19); the compressor's default when unset. */
+  level?: number;
+  /** Compression threads; the compressor's default (every core) when unset. */
+  threads?: number;
+  /** File mtimes later than this (seconds since the epoch) are set to it. */
+  clampMtime: number;
+  /** Replaces every entry's uid/gid. */
+  owner?: { uid: number; gid: number };
+  onWarning?: (message: string) => void;
+  onProgress?: (progress: LayerProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface LayerProgress {
+  /** Uncompressed tar bytes so far. */
+  bytes: number;
+  /** Entries so far (directories only). */
+  entries?: number;
+  /** Total input bytes, when known in advance (tar files). */
+  totalBytes?: number;
+}
+
+export interface LayerResult {
+  descriptor: Descriptor;
+  /** sha256 of the uncompressed tar, for the config's rootfs.diff_ids. */
+  diffId: Digest;
+  uncompressedSize: number;
+  /** The blob, staged beside the layout: `commitTo` puts it under its digest. */
+  blob: StagedBlob;
+}
+
+/** Where staged blobs are written and what an error about them names. */
+export interface StagingArea {
+  dir: string;
+  where: string;
+}
+
+/**
+ * Builds one layer in a single streaming pass: tar bytes → sha256 (diff_id) → compressor →
+ * sha256 (digest) → staged temp file. A directory is walked and archived once; a tar file is
+ * read once (a compressed tar already in the wanted compression is stored byte for byte, and its
+ * diff_id comes from decompressing the same bytes on the way through).
+ */
+export async function buildLayer(source: LayerSource, stage: StagingArea, options: LayerOptions): Promise<LayerResult> {
+  const compression = options.compression ?? 'gzip';
+  const blob = await StagedBlob.create(stage.dir, stage.where);
+  try {
+    const { diffId, uncompressedSize } = source.kind === 'directory'
+      ? await archiveDirectory(source.path, blob.stream, compression, options)
+      : await copyTar(source.path, source.compression, blob.stream, compression, options);
+    return {
+      descriptor: { mediaType: layerMediaType(compression), digest: blob.digest, size: blob.size },
+      diffId,
+      uncompressedSize,
+      blob,
+    };
+  } catch (err) {
+    await blob.discard();
+    throw err;
+  }
+}
+
+interface Uncompressed {
+  diffId: Digest;
+  uncompressedSize: number;
+}
+
+async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
+  const warn = options.onWarning ?? (() => {});
+  const capabilities = await scanCapabilities(root, warn);
+  const producer = new TarProducer(walk(root, { onWarning: warn, capabilities }), {
+    clampMtime: options.clampMtime,
+    ...(options.owner ? { owner: options.owner } : {}),
+  });
+  const diff = new Digester();
+  const tar = tarReadable(producer, (chunk) => {
+    diff.update(chunk);
+    options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });
+  });
+  await run([tar, ...compressors(compression, options), out], options.signal);
+  return { diffId: diff.digest(), uncompressedSize: diff.size };
+}
+
+async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions): Promise<Uncompressed> {
+  const { size: totalBytes } = await stat(path);
+  let read = 0;
+  const input = createReadStream(path, { highWaterMark: 1 << 20 });
+  const counter = passThrough((chunk) => {
+    read += chunk.length;
+    options.onProgress?.({ bytes: read, totalBytes });
+  });
+  const diff = new Digester();
+  const where = `rootfs ${path}`;
+  const stages: Duplex[] = [counter];
+  if (from === to) {
+    // Stored as it is; the diff_id is the hash of the decompressed bytes, computed on the way.
+    stages.push(from === 'none' ? passThrough((c) => diff.update(c)) : decompressingTee(from, diff, where));
+  } else {
+    if (from !== 'none') stages.push(guardDecompressor(createDecompressor(from), where));
+    stages.push(passThrough((c) => diff.update(c)));
+    stages.push(...compressors(to, options));
+  }
+  await run([input, ...stages, out], options.signal);
+  return { diffId: diff.digest(), uncompressedSize: diff.size };
+}
+
+function compressors(compression: Compression, options: LayerOptions): Duplex[] {
+  if (compression === 'none') return [];
+  return [createCompressor({
+    compression,
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  })];
+}
+
+async function run(streams: (Readable | Duplex | Writable)[], signal?: AbortSignal): Promise<void> {
+  try {
+    await (pipeline as (...args: unknown[]) => Promise<void>)(...streams, signal ? { signal } : {});
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw new OcipushError('EABORTED', 'build interrupted', { cause: err });
+    throw err;
+  }
+}
+
+/** Passes chunks on unchanged, showing each to `see` first (hashing, counting). */
+function passThrough(see: (chunk: Buffer) => void): Transform {
+  return new Transform({
+    readableHighWaterMark: 4 << 20,
+    writableHighWaterMark: 4 << 20,
+    transform(chunk: Buffer, _enc, callback) {
+      see(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** A decompressor whose errors name the input file. */
+function guardDecompressor(d: Duplex, where: string): Duplex {
+  const original = d.destroy.bind(d);
+  d.destroy = (err?: Error) => original(err && !(err instanceof OcipushError) ? corrupt(where, err) : err);
+  return d;
+}
+
+function corrupt(where: string, err: Error): OcipushError {
+  return new OcipushError('EROOTFS', `${where}: corrupt compressed data (${err.message})`, { cause: err });
+}
+
+/**
+ * Passes compressed bytes through untouched while feeding them to a decompressor whose output
+ * is hashed: the stored blob and the diff_id come from the same single read.
+ */
+function decompressingTee(compression: Compression, diff: Digester, where: string): Transform {
+  const decompressor = createDecompressor(compression);
+  let failure: Error | undefined;
+  decompressor.on('data', (c: Buffer) => diff.update(c));
+  decompressor.on('error', (err) => { failure = corrupt(where, err); });
+  const ended = new Promise<void>((resolve) => {
+    decompressor.once('end', resolve);
+    decompressor.once('error', () => resolve());
+  });
+  return new Transform({
+    readableHighWaterMark: 4 << 20,
+    writableHighWaterMark: 4 << 20,
+    transform(chunk: Buffer, _enc, callback) {
+      if (failure) { callback(failure); return; }
+      if (decompressor.write(chunk)) { callback(null, chunk); return; }
+      const onDrain = () => { decompressor.off('error', onError); callback(failure ?? null, chunk); };
+      const onError = () => { decompressor.off('drain', onDrain); callback(failure); };
+      decompressor.once('drain', onDrain);
+      decompressor.once('error', onError);
+    },
+    flush(callback) {
+      decompressor.end();
+      ended.then(() => callback(failure ?? null), callback);
+    },
+    destroy(err, callback) {
+      decompressor.destroy();
+      callback(err);
+    },
+  });
+}

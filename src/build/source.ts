@@ -1,0 +1,100 @@
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { OcipushError, systemReason } from '../errors.js';
+import type { Compression } from '../oci/media-types.js';
+import { createDecompressor } from './codec.js';
+
+/** What a positional rootfs argument turned out to be. */
+export type LayerSource =
+  | { kind: 'directory'; path: string }
+  | { kind: 'tar'; path: string; compression: Compression };
+
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * Looks at a rootfs argument: a directory, or a tar file plain or compressed. The kind comes
+ * from the content (magic bytes, then a tar header checksum), never from the file name.
+ */
+export async function inspectSource(arg: string): Promise<LayerSource> {
+  const fail = (why: string, cause?: unknown): never => {
+    throw new OcipushError('EROOTFS', `rootfs ${arg}: ${why}`, { path: arg, cause });
+  };
+  let path: string;
+  try {
+    path = await realpath(arg);
+  } catch (err) {
+    return fail(systemReason(err as NodeJS.ErrnoException), err);
+  }
+  const st = await stat(path).catch((err: NodeJS.ErrnoException) => fail(systemReason(err), err));
+  if (st.isDirectory()) {
+    await readdir(path).catch((err: NodeJS.ErrnoException) => fail(`cannot read directory: ${systemReason(err)}`, err));
+    return { kind: 'directory', path };
+  }
+  if (!st.isFile()) return fail('neither a directory nor a tar file');
+  const head = await readHead(path).catch((err: NodeJS.ErrnoException) => fail(`cannot read: ${systemReason(err)}`, err));
+  const compression = compressionOf(head);
+  if (compression === 'xz' || compression === 'bzip2') {
+    return fail(`${compression}-compressed files are not supported as layers (decompress it, or recompress with gzip)`);
+  }
+  let block = head;
+  if (compression !== 'none') {
+    try {
+      block = await decompressPrefix(head, compression);
+    } catch (err) {
+      return fail(`not a valid ${compression} file (${(err as Error).message})`, err);
+    }
+  }
+  if (!isTarHeader(block)) {
+    return fail(compression === 'none' ? 'neither a directory nor a tar file' : `a ${compression} file that does not hold a tar archive`);
+  }
+  return { kind: 'tar', path, compression };
+}
+
+async function readHead(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(PROBE_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, PROBE_BYTES, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+export function compressionOf(head: Buffer): Compression | 'xz' | 'bzip2' {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  return 'none';
+}
+
+/** The first bytes of a compressed file, decompressed (enough to see a tar header). */
+async function decompressPrefix(head: Buffer, compression: Compression): Promise<Buffer> {
+  const d = createDecompressor(compression);
+  const out: Buffer[] = [];
+  let total = 0;
+  return new Promise((resolve, reject) => {
+    const done = () => { d.removeAllListeners(); d.on('error', () => {}); d.destroy(); resolve(Buffer.concat(out).subarray(0, 512)); };
+    d.on('data', (c: Buffer) => { out.push(c); total += c.length; if (total >= 512) done(); });
+    // A probe of a larger file ends mid-stream: whatever came out by then is what we have.
+    d.on('error', (err: NodeJS.ErrnoException) => (total > 0 || err.code === 'Z_BUF_ERROR' ? done() : reject(err)));
+    d.on('end', done);
+    d.end(head);
+  });
+}
+
+/** A tar header block: an all-zero block (an empty archive) or a block whose checksum holds. */
+export function isTarHeader(block: Buffer): boolean {
+  if (block.length < 512) return false;
+  let zero = true;
+  let sum = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    if (block[i] !== 0) zero = false;
+    sum += b;
+  }
+  if (zero) return true;
+  const field = block.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/g, '').trim();
+  if (!/^[0-7]+$/.test(field)) return false;
+  return Number.parseInt(field, 8) === sum;
+}

@@ -1,0 +1,192 @@
+import { closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { OcipushError, fromSystemError } from '../errors.js';
+import { BLOCK, END_OF_ARCHIVE, TarType, encodedHeaderSize, padded, writeHeader, type TarHeader } from './tar-header.js';
+import type { FsEntry } from './walk.js';
+
+export interface TarOptions {
+  /** File mtimes later than this (seconds since the epoch) are set to it. */
+  clampMtime: number;
+  /** Replaces every entry's uid/gid (`--owner 0:0`). */
+  owner?: { uid: number; gid: number };
+  /** Bytes per output chunk (a multiple of 512). */
+  chunkSize?: number;
+}
+
+export const DEFAULT_CHUNK_SIZE = 1 << 20;
+/** Room for the largest header: pax path and linkpath of PATH_MAX each, plus xattrs. */
+const MIN_CHUNK_SIZE = 64 * 1024;
+
+interface OpenFile {
+  fd: number;
+  path: Buffer;
+  size: number;
+  remaining: number;
+}
+
+/**
+ * Turns walk entries into tar bytes, one large chunk at a time. File contents are read with
+ * `readSync` straight into the chunk after their header: a small file costs open, one read and
+ * close, with no intermediate copy and no per-file stream. Each chunk is a fresh buffer that is
+ * never touched again once returned, so a consumer may transfer it to a worker thread.
+ */
+export class TarProducer {
+  /** Tar bytes produced so far. */
+  bytes = 0;
+  /** Entries written so far. */
+  entries = 0;
+  private readonly chunkSize: number;
+  private current: OpenFile | undefined;
+  private pending: FsEntry | undefined;
+  private ended = false;
+  private finished = false;
+
+  constructor(private readonly source: Iterator<FsEntry>, private readonly options: TarOptions) {
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (this.chunkSize % BLOCK !== 0 || this.chunkSize < MIN_CHUNK_SIZE) throw new RangeError(`chunkSize ${this.chunkSize}: not a multiple of 512 of at least 64 KiB`);
+  }
+
+  /** The next chunk of the archive, or null after the end-of-archive blocks. */
+  next(): Buffer | null {
+    if (this.finished) return null;
+    // One spare byte past the chunk: the last read of a file asks for one byte more than it
+    // expects, to notice a file that grew since it was measured.
+    const chunk = Buffer.allocUnsafeSlow(this.chunkSize + 1);
+    let pos = 0;
+    while (pos < this.chunkSize) {
+      if (this.current) {
+        pos = this.readContent(chunk, pos);
+        continue;
+      }
+      if (this.ended) {
+        if (pos + END_OF_ARCHIVE.length > this.chunkSize) break;
+        END_OF_ARCHIVE.copy(chunk, pos);
+        pos += END_OF_ARCHIVE.length;
+        this.finished = true;
+        break;
+      }
+      const entry = this.pending ?? this.nextEntry();
+      this.pending = undefined;
+      if (entry === undefined) {
+        this.ended = true;
+        continue;
+      }
+      const header = this.headerOf(entry);
+      const headerSize = encodedHeaderSize(header);
+      if (pos + headerSize > this.chunkSize) {
+        if (pos === 0) throw new OcipushError('EREAD', `${entry.path.toString()}: tar header of ${headerSize} bytes is too large`);
+        this.pending = entry;
+        break;
+      }
+      // Open before the header is written: an unreadable file fails the build, naming it.
+      const fd = entry.type === 'file' && entry.size > 0 ? openForRead(entry.path) : undefined;
+      pos += writeHeader(header, chunk, pos);
+      this.entries++;
+      if (fd !== undefined) this.current = { fd, path: entry.path, size: entry.size, remaining: entry.size };
+    }
+    this.bytes += pos;
+    return chunk.subarray(0, pos);
+  }
+
+  /** Closes the file being read, if any (after an error or when the consumer goes away). */
+  close(): void {
+    if (this.current) {
+      try { closeSync(this.current.fd); } catch { /* already failing */ }
+      this.current = undefined;
+    }
+  }
+
+  private nextEntry(): FsEntry | undefined {
+    const r = this.source.next();
+    return r.done ? undefined : r.value;
+  }
+
+  private readContent(chunk: Buffer, pos: number): number {
+    const file = this.current!;
+    const room = this.chunkSize - pos;
+    const last = file.remaining <= room;
+    const want = last ? file.remaining + 1 : room;
+    let n: number;
+    try {
+      n = readSync(file.fd, chunk, pos, want, null);
+    } catch (err) {
+      this.close();
+      throw fromSystemError(err, file.path.toString(), 'cannot read');
+    }
+    if (n > file.remaining || (n === 0 && file.remaining > 0)) {
+      this.close();
+      throw new OcipushError('EREAD', `${file.path.toString()}: file changed size while being read (expected ${file.size} bytes); is something writing to the rootfs?`, { path: file.path.toString() });
+    }
+    file.remaining -= n;
+    pos += n;
+    if (file.remaining === 0) {
+      this.close();
+      const end = pos + (padded(file.size) - file.size);
+      chunk.fill(0, pos, end);
+      pos = end;
+    }
+    return pos;
+  }
+
+  private headerOf(e: FsEntry): TarHeader {
+    const owner = this.options.owner;
+    const h: TarHeader = {
+      name: e.name,
+      type: TYPE_FLAGS[e.type],
+      mode: e.mode,
+      uid: owner ? owner.uid : e.uid,
+      gid: owner ? owner.gid : e.gid,
+      size: e.type === 'file' ? e.size : 0,
+      mtime: Math.max(0, Math.min(e.mtime, this.options.clampMtime)),
+    };
+    if (e.linkname) h.linkname = e.linkname;
+    if (e.devmajor !== undefined) h.devmajor = e.devmajor;
+    if (e.devminor !== undefined) h.devminor = e.devminor;
+    if (e.capability) h.capability = e.capability;
+    return h;
+  }
+}
+
+const TYPE_FLAGS = {
+  file: TarType.File,
+  dir: TarType.Directory,
+  symlink: TarType.Symlink,
+  hardlink: TarType.HardLink,
+  fifo: TarType.Fifo,
+  char: TarType.CharDevice,
+  block: TarType.BlockDevice,
+} as const;
+
+function openForRead(path: Buffer): number {
+  try {
+    // O_NOFOLLOW: a file swapped for a symlink after the walk is an error, never followed.
+    return openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    throw fromSystemError(err, path.toString(), 'cannot read');
+  }
+}
+
+/**
+ * The archive as a byte stream. Each `_read` fills one chunk synchronously; back-pressure from
+ * the consumer decides when the next is made. `onChunk` sees every chunk first (for hashing).
+ */
+export function tarReadable(producer: TarProducer, onChunk?: (chunk: Buffer) => void): Readable {
+  return new Readable({
+    highWaterMark: 4 * DEFAULT_CHUNK_SIZE,
+    read() {
+      let chunk: Buffer | null;
+      try {
+        chunk = producer.next();
+        if (chunk) onChunk?.(chunk);
+      } catch (err) {
+        this.destroy(err as Error);
+        return;
+      }
+      this.push(chunk);
+    },
+    destroy(err, callback) {
+      producer.close();
+      callback(err);
+    },
+  });
+}

@@ -1,0 +1,126 @@
+import type { Argv } from 'yargs';
+import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
+import { defaultLayoutDir, DEFAULT_TAG } from './defaults.js';
+import { formatBytes, type Output } from './output.js';
+
+interface BuildArgs {
+  rootfs: string[];
+  layout: string;
+  tag: string;
+  entrypoint?: string;
+  cmd?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  label?: string[];
+  expose?: string[];
+  platform: string;
+  created?: string;
+  annotation?: string[];
+  compression: 'gzip' | 'none' | 'zstd';
+  level?: number;
+  threads?: number;
+  owner?: string;
+}
+
+/** A layer is "large" once it has run this long: only then is a progress line worth drawing. */
+const PROGRESS_AFTER_MS = 300;
+const PROGRESS_EVERY_MS = 100;
+
+export const buildCommand: CliCommand<BuildArgs> = {
+  command: 'build <rootfs..>',
+  describe: 'Build an image into an OCI layout from rootfs directories or tar files (one layer each, bottom first)',
+  builder: (y: Argv) => y
+    .positional('rootfs', { type: 'string', array: true, describe: 'A directory, or a tar / tar.gz / tar.zst file used as a layer as it is' })
+    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
+    .option('tag', { alias: 't', type: 'string', default: DEFAULT_TAG, describe: 'Tag of the image in the layout (replaces an older image of that tag)' })
+    .option('entrypoint', { type: 'string', describe: 'Entrypoint: a JSON array, or words split at spaces' })
+    .option('cmd', { type: 'string', describe: 'Cmd: a JSON array, or words split at spaces' })
+    .option('env', { alias: 'e', type: 'string', array: true, describe: 'KEY=VALUE in the environment (repeatable)' })
+    .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory of the container' })
+    .option('user', { alias: 'u', type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
+    .option('label', { alias: 'l', type: 'string', array: true, describe: 'KEY=VALUE image label (repeatable)' })
+    .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] the container listens on (repeatable)' })
+    .option('platform', { type: 'string', default: 'linux/amd64', describe: 'os/arch[/variant] the image is for' })
+    .option('created', { type: 'string', describe: 'Creation time (RFC 3339 or unix seconds; default $SOURCE_DATE_EPOCH, else 1970-01-01); later file mtimes are clamped to it' })
+    .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
+    .option('compression', { type: 'string', choices: ['gzip', 'none', 'zstd'], default: 'gzip', describe: 'Layer compression (zstd needs a Node.js with zstd)' })
+    .option('level', { type: 'number', describe: 'Compression level (gzip 1-9)' })
+    .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
+    .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
+    .example('$0 build ./rootfs', 'one layer from a directory into ./oci-layout, tag latest')
+    .example('$0 build alpine-minirootfs.tar.gz ./app --entrypoint /app/run --tag app:1', 'a two-layer image')
+    .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build'),
+  run: async (argv, out: Output) => {
+    const level = argv.level;
+    if (level !== undefined && (!Number.isInteger(level) || level < 0 || level > 22)) throw usageError(`--level ${level}: expected a whole number (gzip 1-9)`);
+    const threads = argv.threads;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
+    for (const item of toArray(argv.env)) if (item.indexOf('=') <= 0) throw usageError(`--env "${item}": expected KEY=VALUE`);
+    const { buildImage } = await import('../build/image.js');
+    const { installSignalCleanup } = await import('../content/cleanup.js');
+    installSignalCleanup();
+
+    const progress = progressReporter(out);
+    const result = await buildImage({
+      rootfs: toArray(argv.rootfs),
+      layout: argv.layout,
+      tag: argv.tag,
+      ...(argv.entrypoint !== undefined ? { entrypoint: parseCommandLine(argv.entrypoint, 'entrypoint') } : {}),
+      ...(argv.cmd !== undefined ? { cmd: parseCommandLine(argv.cmd, 'cmd') } : {}),
+      env: toArray(argv.env),
+      ...(argv.workdir !== undefined ? { workdir: argv.workdir } : {}),
+      ...(argv.user !== undefined ? { user: argv.user } : {}),
+      labels: parseKeyValues(argv.label, 'label'),
+      expose: toArray(argv.expose),
+      platform: argv.platform,
+      ...(argv.created !== undefined ? { created: argv.created } : {}),
+      annotations: parseKeyValues(argv.annotation, 'annotation'),
+      compression: argv.compression,
+      ...(level !== undefined ? { level } : {}),
+      ...(threads !== undefined ? { threads } : {}),
+      ...(argv.owner !== undefined ? { owner: argv.owner } : {}),
+      onWarning: (message) => { if (!out.quiet) out.warn(message); },
+      onProgress: progress,
+    });
+    out.clearLive();
+    for (const [i, layer] of result.layers.entries()) {
+      out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed)`);
+    }
+    out.result([
+      `tag:    ${result.tag}`,
+      `digest: ${result.digest}`,
+      `size:   ${result.size}`,
+      `layout: ${result.layout}`,
+    ].join('\n'), {
+      digest: result.digest,
+      size: result.size,
+      mediaType: result.mediaType,
+      tag: result.tag,
+      layout: result.layout,
+      layers: result.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize })),
+      config: { digest: result.config.digest, size: result.config.size },
+    });
+  },
+};
+
+/** A throttled progress line for layers that take a while; nothing off a TTY or with --quiet. */
+function progressReporter(out: Output) {
+  let layerStart = 0;
+  let currentLayer = -1;
+  let last = 0;
+  return (p: { layer: number; layers: number; source: string; bytes: number; entries?: number; totalBytes?: number }) => {
+    if (!out.isTTY) return;
+    const now = Date.now();
+    if (p.layer !== currentLayer) {
+      currentLayer = p.layer;
+      layerStart = now;
+    }
+    if (now - layerStart < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    const amount = p.totalBytes ? `${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.bytes);
+    const files = p.entries !== undefined ? `, ${p.entries} entries` : '';
+    const rate = formatBytes(p.bytes / Math.max(0.001, (now - layerStart) / 1000));
+    out.live(`layer ${p.layer + 1}/${p.layers} ${p.source}: ${amount}${files} (${rate}/s)`);
+  };
+}

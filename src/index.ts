@@ -1,0 +1,13 @@
+/**
+ * The ocipush library: `import { buildImage } from 'ocipush'`. Each area adds its exports here;
+ * keep this list additive.
+ */
+export { OcipushError, isOcipushError, type ErrorCode, type ErrorDetails } from './errors.js';
+export * from './oci/index.js';
+export { OciLayout, type BlobWriter, type OpenLayoutOptions } from './content/layout.js';
+export type { Storage, ReadOnlyStorage, TagResolver, BlobOpener } from './content/storage.js';
+
+// build
+export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './build/image.js';
+export type { RunConfig } from './build/config.js';
+export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './cli/defaults.js';
