@@ -1,8 +1,9 @@
 import type { CliCommand } from './command.js';
 import { buildCommand } from './build.js';
+import { exportCommand } from './export.js';
 
 /**
  * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
  * Add a command by adding its module here.
  */
-export const commands: CliCommand<any>[] = [buildCommand];
+export const commands: CliCommand<any>[] = [buildCommand, exportCommand];

@@ -1,0 +1,63 @@
+import type { Argv } from 'yargs';
+import { toArray, usageError, type CliCommand } from './command.js';
+import { defaultLayoutDir } from './defaults.js';
+import { formatBytes, type Output } from './output.js';
+
+interface ExportArgs {
+  images?: string[];
+  layout: string;
+  output?: string;
+  repository?: string;
+  platform: string;
+  ociLayout?: boolean;
+}
+
+export const exportCommand: CliCommand<ExportArgs> = {
+  command: 'export [images..]',
+  describe: 'Write a docker load / podman load archive of images in an OCI layout',
+  builder: (y: Argv) => y
+    .positional('images', {
+      type: 'string',
+      array: true,
+      describe: 'IMAGE[=REPO:TAG]: a tag (or digest) in the layout, optionally renamed; default: every tagged image',
+    })
+    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'Archive file to write, or - for stdout (the default when stdout is not a terminal)' })
+    .option('repository', { type: 'string', describe: 'Repository for images tagged with a bare tag: latest → NAME:latest' })
+    .option('platform', { type: 'string', default: 'linux/amd64', describe: 'Image to take from a multi-platform index (os/arch[/variant])' })
+    .option('oci-layout', { type: 'boolean', default: false, describe: 'Also write oci-layout and index.json as docker save ≥ 25 does, so OCI tools read the archive (loaders then name images from index.json)' })
+    .example('$0 export -o hello.tar', 'every tagged image of ./oci-layout, named as tagged')
+    .example('$0 export hello:scratch hello:alpine -o hello.tar', 'two images, one archive; then: docker load -i hello.tar')
+    .example('$0 export latest=registry.example/app:1.2 | podman load', 'rename on the way, stream into podman'),
+  run: async (argv, out: Output) => {
+    const toStdout = argv.output === undefined || argv.output === '-';
+    if (toStdout && process.stdout.isTTY) {
+      throw usageError('refusing to write an archive to a terminal: name a file with -o FILE, or pipe the output');
+    }
+    if (toStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the archive');
+    const { exportDockerArchive } = await import('../export/index.js');
+    const { installSignalCleanup } = await import('../content/cleanup.js');
+    installSignalCleanup();
+    const result = await exportDockerArchive({
+      layout: argv.layout,
+      images: toArray(argv.images),
+      repository: argv.repository,
+      platform: argv.platform,
+      ociLayout: argv.ociLayout,
+      output: toStdout ? process.stdout : argv.output!,
+      onBlob: (blob, i, total) => out.live(`exporting blob ${i + 1}/${total} ${blob.digest.slice(0, 19)} (${formatBytes(blob.size)})`),
+    });
+    out.clearLive();
+    for (const image of result.images) {
+      if (image.repoTags.length === 0) out.warn(`image ${image.manifest} has no name in the archive (untagged in the layout): docker load will give it none`);
+    }
+    const lines = result.images.map((image) => `${image.repoTags.length ? image.repoTags.join(', ') : '<untagged>'} ${image.manifest} (${image.layers.length} layer${image.layers.length === 1 ? '' : 's'})`);
+    const where = result.output ? `${result.output} (${formatBytes(result.size ?? 0)})` : 'stdout';
+    const text = [...lines, `wrote ${result.images.length} image${result.images.length === 1 ? '' : 's'} to ${where}`].join('\n');
+    if (toStdout) {
+      for (const line of text.split('\n')) out.info(line);
+    } else {
+      out.result(text, result);
+    }
+  },
+};

@@ -1,0 +1,78 @@
+import { OcipushError } from '../errors.js';
+import { Annotation, type Descriptor } from '../oci/descriptor.js';
+import { DOCKER_HUB, parseReference, type Reference } from '../oci/reference.js';
+
+/**
+ * The names an exported image carries in `manifest.json` (`RepoTags`). Docker and podman want
+ * `repository:tag`; an OCI layout names images by `org.opencontainers.image.ref.name`, which may
+ * be a whole reference (`hello:scratch`, `localhost:5000/hello:0.1`) or a bare tag (`latest`, as
+ * umoci and `docker save` ≥ 25 write it), and a bare tag needs a repository from elsewhere.
+ */
+
+/** A bare tag: no repository part, so it cannot be a RepoTag on its own. */
+export function isBareTag(refName: string): boolean {
+  return !refName.includes(':') && !refName.includes('/') && !refName.includes('@');
+}
+
+/**
+ * The RepoTag for a layout entry, or undefined when the entry names no repository (a bare tag
+ * with neither `--repository` nor a containerd image name).
+ */
+export function repoTagForEntry(entry: Descriptor, repository?: string): string | undefined {
+  const refName = entry.annotations?.[Annotation.RefName];
+  const containerdName = entry.annotations?.[Annotation.ContainerdImageName];
+  if (refName !== undefined && !isBareTag(refName)) return normaliseRepoTag(refName, `image name "${refName}"`);
+  if (refName !== undefined && repository !== undefined) return normaliseRepoTag(`${repository}:${refName}`, `--repository ${repository} with tag "${refName}"`);
+  if (containerdName !== undefined) return normaliseRepoTag(containerdName, `image name "${containerdName}"`);
+  return undefined;
+}
+
+/**
+ * Checks a `repository[:tag]` name and gives it the form `docker save` writes: the tag added
+ * when missing (`latest`), a digest refused (RepoTags hold tags), the name otherwise kept as the
+ * user wrote it, except that Docker Hub's `docker.io/library/` prefix is dropped.
+ */
+export function normaliseRepoTag(name: string, what: string): string {
+  let ref: Reference;
+  try {
+    ref = parseReference(name);
+  } catch (err) {
+    throw new OcipushError('EUSAGE', `${what}: ${(err as Error).message}`);
+  }
+  if (ref.digest !== undefined && ref.tag === undefined) {
+    throw new OcipushError('EUSAGE', `${what}: a digest reference cannot be a tag in a docker archive; use REPO:TAG`);
+  }
+  return familiarName(ref);
+}
+
+/** `docker.io/library/hello:1` → `hello:1`, `docker.io/me/app:1` → `me/app:1`, others unchanged. */
+export function familiarName(ref: Reference): string {
+  let repo = ref.repository;
+  if (ref.registry === DOCKER_HUB) {
+    if (repo.startsWith('library/') && repo.split('/').length === 2) repo = repo.slice('library/'.length);
+  } else {
+    repo = `${ref.registry}/${repo}`;
+  }
+  return `${repo}:${ref.tag ?? 'latest'}`;
+}
+
+/** The fully qualified form containerd keeps in `io.containerd.image.name`. */
+export function qualifiedName(repoTag: string): string {
+  const ref = parseReference(repoTag);
+  return `${ref.registry}/${ref.repository}:${ref.tag ?? 'latest'}`;
+}
+
+/** Checks `--repository NAME`: a repository without tag or digest. */
+export function parseRepositoryFlag(value: string): string {
+  const ref = (() => {
+    try {
+      return parseReference(value);
+    } catch (err) {
+      throw new OcipushError('EUSAGE', `--repository ${value}: ${(err as Error).message}`);
+    }
+  })();
+  if (ref.tag !== undefined || ref.digest !== undefined) {
+    throw new OcipushError('EUSAGE', `--repository ${value}: expected a repository without tag (the layout's tags are appended)`);
+  }
+  return value;
+}
