@@ -1,0 +1,306 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRegistry } from '../test/support/registry.js';
+import { describeTree, ensureFixture, type FixtureSummary, type TreeStats } from './bench/fixture.js';
+import { median, rssMethod } from './bench/measure.js';
+import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
+import { formatValue, makeRow, renderTable, type Row } from './bench/report.js';
+import {
+  nodeBaseline, ocipushBuild, ocipushPush, ocipushVersion, pushedDigest, skopeoPush, TAR_ANCHOR_NAMES, tarAnchor,
+  umociBuild, warmPageCache, type OcipushCli, type TarAnchor,
+} from './bench/steps.js';
+import { hasTool, imageInfo, ocipushCommands, toolVersion } from './bench/tools.js';
+
+/** dist/scripts/bench.js → the repository root. */
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(REPO_ROOT, 'bin', 'ocipush.js');
+const TAG = 'bench';
+const MB200 = 200e6;
+
+interface Sample {
+  seconds: number;
+  maxRssBytes?: number | null;
+  /** Compressed output size, where the step makes one. */
+  bytes?: number | null;
+}
+
+class Samples {
+  readonly all: Record<string, Sample[]> = {};
+  add(name: string, sample: Sample): void {
+    (this.all[name] ??= []).push(sample);
+  }
+  medianSeconds(name: string): number | null {
+    return median((this.all[name] ?? []).map((s) => s.seconds));
+  }
+  medianBytes(name: string): number | null {
+    return median((this.all[name] ?? []).flatMap((s) => (s.bytes == null ? [] : [s.bytes])));
+  }
+  peakRss(...names: string[]): number | null {
+    const values = names.flatMap((n) => this.all[n] ?? []).flatMap((s) => (s.maxRssBytes == null ? [] : [s.maxRssBytes]));
+    return values.length ? Math.max(...values) : null;
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`);
+}
+
+function preflight(options: BenchOptions): void {
+  const tools = ['umoci', 'skopeo', 'docker-registry', 'setpriv', 'bash', 'tar'];
+  if (options.anchors) tools.push('gzip', 'pigz', 'sha256sum');
+  const missing = tools.filter((t) => !hasTool(t));
+  if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (on Debian: apt-get install umoci skopeo docker-registry pigz)`);
+  if (options.rootfs && !existsSync(options.rootfs)) throw new Error(`--rootfs ${options.rootfs}: no such directory`);
+  if (options.onlyAnchors) return;
+  if (!existsSync(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('ocipush is not compiled: run `npx tsc -p .` (`npm run bench` does)');
+  const commands = ocipushCommands(CLI);
+  const absent = ['build', 'push'].filter((c) => !commands.has(c));
+  if (absent.length) {
+    throw new Error(
+      `ocipush ${absent.join(' and ')} ${absent.length > 1 ? 'are' : 'is'} not available yet: \`node bin/ocipush.js --help\` lists no such command. ` +
+      'Use --only-anchors to time umoci, skopeo and tar alone.',
+    );
+  }
+}
+
+interface FixtureInfo {
+  kind: 'generated' | 'rootfs';
+  path: string;
+  tree: TreeStats;
+  generated?: FixtureSummary;
+}
+
+function prepareFixture(options: BenchOptions): FixtureInfo {
+  if (options.rootfs) return { kind: 'rootfs', path: options.rootfs, tree: describeTree(options.rootfs) };
+  const f = ensureFixture(options.cacheDir, { bytes: options.size, files: options.files, seed: options.seed }, log);
+  if (f.reused) log(`reusing fixture ${f.path}`);
+  return { kind: 'generated', path: f.path, tree: describeTree(f.path), generated: f.summary };
+}
+
+/** The tools' order in iteration i: each goes first as often as the others, so none always gets the warmer machine. */
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+async function run(options: BenchOptions, argv: string[]): Promise<number> {
+  preflight(options);
+  // Other work on the machine skews every figure; the JSON says how busy it was.
+  const loadAtStart = os.loadavg()[0]!;
+  const withOcipush = !options.onlyAnchors;
+  const ocipush: OcipushCli = { cli: CLI, compression: options.compression };
+  const fixture = prepareFixture(options);
+  const rootfs = fixture.path;
+  log(`tree ${rootfs}: ${fixture.tree.files} files, ${fixture.tree.dirs} dirs, ${fixture.tree.symlinks} symlinks, ${formatValue(fixture.tree.bytes, 'bytes')}`);
+  await warmPageCache(rootfs);
+
+  // Always a fresh directory of our own, even under --work-dir: removing it can never take anything else.
+  if (options.workDir) mkdirSync(options.workDir, { recursive: true });
+  const work = mkdtempSync(join(options.workDir ?? os.tmpdir(), 'ocipush-bench-'));
+  const removeWork = () => { if (!options.keep) rmSync(work, { recursive: true, force: true }); };
+  const onSignal = (signal: NodeJS.Signals) => { removeWork(); process.exit(signal === 'SIGINT' ? 130 : 143); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const samples = new Samples();
+  const checks = { rebuildSameLayer: [] as boolean[], ocipushPushedLayoutManifest: [] as boolean[] };
+  const anchorKinds: TarAnchor[] = options.anchors ? ['gzip', 'pigz', 'sha256sum'] : [];
+  try {
+    for (let i = 1; i <= options.runs; i++) {
+      const at = `run ${i}/${options.runs}`;
+      const dir = join(work, `run-${i}`);
+      mkdirSync(dir, { recursive: true });
+      const oLayout = join(dir, 'ocipush-layout');
+      const uLayout = join(dir, 'umoci-layout');
+      // A cache outside the layout, if ocipush keeps one, must not make a later "cold" build warm.
+      const env = { ...process.env, XDG_CACHE_HOME: join(dir, 'xdg-cache') };
+      let coldLayers: string[] = [];
+
+      const buildJobs: Array<() => Promise<void>> = [];
+      if (withOcipush) {
+        buildJobs.push(async () => {
+          const m = await ocipushBuild(ocipush, rootfs, oLayout, TAG, env, `${at}: ocipush build`);
+          const info = await imageInfo(oLayout, TAG);
+          coldLayers = info.layers.map((l) => l.digest);
+          samples.add('ocipush-build', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, bytes: info.layerBytes });
+          log(`${at}: ocipush build ${formatValue(m.seconds, 's')}, peak ${formatValue(m.maxRssBytes, 'bytes')}, layer ${formatValue(info.layerBytes, 'bytes')}`);
+        });
+      }
+      buildJobs.push(async () => {
+        const m = await umociBuild(rootfs, uLayout, TAG, `${at}: umoci`);
+        const info = await imageInfo(uLayout, TAG);
+        samples.add('umoci-build', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, bytes: info.layerBytes });
+        samples.add('umoci-insert', { seconds: m.insertSeconds });
+        log(`${at}: umoci init+new+insert ${formatValue(m.seconds, 's')} (insert ${formatValue(m.insertSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}, layer ${formatValue(info.layerBytes, 'bytes')}`);
+      });
+      for (const kind of anchorKinds) {
+        buildJobs.push(async () => {
+          const out = join(dir, `anchor.tar.${kind}`);
+          const m = await tarAnchor(kind, rootfs, out);
+          rmSync(out, { force: true });
+          samples.add(`anchor-${kind}`, { seconds: m.seconds, bytes: m.bytes });
+          log(`${at}: ${TAR_ANCHOR_NAMES[kind]} ${formatValue(m.seconds, 's')}${m.bytes === null ? '' : `, ${formatValue(m.bytes, 'bytes')}`}`);
+        });
+      }
+      for (const job of rotate(buildJobs, i - 1)) await job();
+
+      if (withOcipush) {
+        const m = await ocipushBuild(ocipush, rootfs, oLayout, TAG, env, `${at}: ocipush rebuild`);
+        const info = await imageInfo(oLayout, TAG);
+        const same = info.layers.map((l) => l.digest).join() === coldLayers.join();
+        checks.rebuildSameLayer.push(same);
+        samples.add('ocipush-rebuild', { seconds: m.seconds, maxRssBytes: m.maxRssBytes });
+        log(`${at}: ocipush rebuild (unchanged tree) ${formatValue(m.seconds, 's')}, peak ${formatValue(m.maxRssBytes, 'bytes')}${same ? '' : ', LAYER DIFFERS from the cold build'}`);
+      }
+
+      const pushLayout = options.pushLayout === 'ocipush' && withOcipush ? oLayout : uLayout;
+      const layoutDigest = (await imageInfo(pushLayout, TAG)).manifestDigest;
+      const pushers: Array<{ name: string; push: (ref: string, label: string) => Promise<{ seconds: number; maxRssBytes: number | null }> }> = [];
+      if (withOcipush) pushers.push({ name: 'ocipush', push: (ref, label) => ocipushPush(ocipush, pushLayout, TAG, ref, label) });
+      pushers.push({ name: 'skopeo', push: (ref, label) => skopeoPush(pushLayout, TAG, ref, label) });
+      for (const { name, push } of rotate(pushers, i - 1)) {
+        // A registry of its own for every cold push: with blobs already stored under another
+        // repository, skopeo (and any client) could mount them instead of uploading.
+        const registry = await startRegistry();
+        try {
+          const repo = `bench/${name}-${i}`;
+          const ref = `${registry.host}/${repo}:${TAG}`;
+          for (const phase of ['cold', 'warm'] as const) {
+            const m = await push(ref, `${at}: ${name} push (${phase})`);
+            const digest = await pushedDigest(registry.host, repo, TAG);
+            if (name === 'ocipush' && phase === 'cold') checks.ocipushPushedLayoutManifest.push(digest === layoutDigest);
+            samples.add(`${name}-push-${phase}`, { seconds: m.seconds, maxRssBytes: m.maxRssBytes });
+            log(`${at}: ${name} push ${phase} ${formatValue(m.seconds, 's')}, peak ${formatValue(m.maxRssBytes, 'bytes')}`);
+          }
+        } finally {
+          await registry.stop();
+        }
+      }
+      if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    }
+
+    const startupRuns = withOcipush ? options.startupRuns : 0;
+    if (startupRuns) {
+      await ocipushVersion(ocipush); // warm-up: the first run reads the modules from disk
+      await nodeBaseline();
+      for (let k = 0; k < startupRuns; k++) {
+        const pair = [async () => samples.add('ocipush-version', { seconds: (await ocipushVersion(ocipush)).seconds }),
+          async () => samples.add('node-baseline', { seconds: (await nodeBaseline()).seconds })];
+        for (const job of rotate(pair, k)) await job();
+      }
+    } else {
+      for (let k = 0; k < options.startupRuns; k++) samples.add('node-baseline', { seconds: (await nodeBaseline()).seconds });
+    }
+  } finally {
+    removeWork();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+
+  const rows = buildRows(samples, options, anchorKinds);
+  const table = renderTable(rows);
+  process.stdout.write(`\n${table}\n\n`);
+  const judged = rows.filter((r) => r.result !== 'n/a');
+  process.stdout.write(`goals met: ${judged.filter((r) => r.result === 'pass').length}/${judged.length}` +
+    ` (medians of ${options.runs} run${options.runs > 1 ? 's' : ''}; memory is the peak over all runs, by ${rssMethod})\n`);
+
+  const result = {
+    schema: 'ocipush-bench/1',
+    date: new Date().toISOString(),
+    command: ['npm', 'run', 'bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    machine: { ...machineInfo(), loadAverage1m: { start: round2(loadAtStart), end: round2(os.loadavg()[0]!) } },
+    tools: toolVersions(withOcipush),
+    rssMethod,
+    fixture,
+    options: {
+      runs: options.runs, startupRuns: options.startupRuns, compression: options.compression ?? 'default',
+      pushLayout: options.pushLayout === 'ocipush' && withOcipush ? 'ocipush' : 'umoci', anchors: options.anchors, onlyAnchors: options.onlyAnchors,
+    },
+    rows,
+    checks,
+    samples: samples.all,
+  };
+  mkdirSync(dirname(options.out), { recursive: true });
+  writeFileSync(options.out, JSON.stringify(result, null, 2) + '\n');
+  log(`results written to ${options.out}`);
+  if (loadAtStart > 0.5 * os.cpus().length) log(`note: the machine was busy when the bench started (load ${loadAtStart.toFixed(1)} on ${os.cpus().length} cpus); figures are noisier than on an idle machine`);
+  if (checks.rebuildSameLayer.includes(false)) log('warning: a rebuild of the unchanged tree gave a different layer than the cold build');
+  if (checks.ocipushPushedLayoutManifest.includes(false)) log('warning: the manifest ocipush pushed is not the layout\'s (digest differs)');
+  return 0;
+}
+
+function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]): Row[] {
+  const build = s.medianSeconds('ocipush-build');
+  const compression = options.compression ?? 'default compression';
+  const rows = [
+    makeRow({ id: 'build', step: `build: tree → layout (${compression})`, unit: 's', ocipush: build, anchorName: 'umoci init+new+insert', anchor: s.medianSeconds('umoci-build'), goal: { kind: 'ratio', max: 1.0 } }),
+    makeRow({ id: 'layer-size', step: 'compressed layer size', unit: 'bytes', ocipush: s.medianBytes('ocipush-build'), anchorName: 'umoci insert', anchor: s.medianBytes('umoci-build'), goal: { kind: 'ratio', max: 1.05 } }),
+    makeRow({ id: 'rebuild', step: 'rebuild, unchanged tree', unit: 's', ocipush: s.medianSeconds('ocipush-rebuild'), anchorName: 'ocipush cold build', anchor: build, goal: { kind: 'ratio', max: 0.2 } }),
+    makeRow({ id: 'push-cold', step: 'push to local registry, cold', unit: 's', ocipush: s.medianSeconds('ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 } }),
+    makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 0.5 } }),
+    makeRow({ id: 'rss-build', step: 'peak RSS, build', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),
+    makeRow({ id: 'rss-push', step: 'peak RSS, push', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.peakRss('skopeo-push-cold', 'skopeo-push-warm'), goal: { kind: 'absolute', below: MB200 } }),
+    makeRow({ id: 'startup', step: 'start-up, ocipush --version', unit: 's', ocipush: s.medianSeconds('ocipush-version'), anchorName: 'node -e ""', anchor: s.medianSeconds('node-baseline'), goal: { kind: 'absolute', below: 0.25 } }),
+  ];
+  for (const kind of anchorKinds) {
+    rows.push(makeRow({ id: `build-vs-${kind}`, step: 'build: tree → layout', unit: 's', ocipush: build, anchorName: TAR_ANCHOR_NAMES[kind], anchor: s.medianSeconds(`anchor-${kind}`) }));
+    if (kind !== 'sha256sum') {
+      rows.push(makeRow({ id: `layer-size-vs-${kind}`, step: 'compressed layer size', unit: 'bytes', ocipush: s.medianBytes('ocipush-build'), anchorName: TAR_ANCHOR_NAMES[kind], anchor: s.medianBytes(`anchor-${kind}`) }));
+    }
+  }
+  return rows;
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+function machineInfo() {
+  const cpus = os.cpus();
+  let distro: string | null = null;
+  try {
+    distro = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? null;
+  } catch { /* not Linux */ }
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? null,
+    memoryBytes: os.totalmem(),
+    os: distro,
+    kernel: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+  };
+}
+
+function toolVersions(withOcipush: boolean) {
+  return {
+    ocipush: withOcipush ? toolVersion(process.execPath, [CLI, '--version']) : null,
+    umoci: toolVersion('umoci', ['--version']),
+    skopeo: toolVersion('skopeo', ['--version']),
+    dockerRegistry: toolVersion('docker-registry', ['--version']),
+    tar: toolVersion('tar', ['--version']),
+    gzip: toolVersion('gzip', ['--version']),
+    pigz: toolVersion('pigz', ['--version']),
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(argv);
+  } catch (err) {
+    log(`${(err as Error).message} (see --help)`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  return run(options, argv);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => { log((err as Error)?.message ?? String(err)); process.exitCode = 1; },
+);

@@ -1,0 +1,110 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultFileCount } from './fixture.js';
+
+export interface BenchOptions {
+  /** Fixture bytes (ignored with rootfs). */
+  size: number;
+  files: number;
+  seed: string;
+  rootfs: string | null;
+  runs: number;
+  startupRuns: number;
+  out: string;
+  cacheDir: string;
+  workDir: string | null;
+  anchors: boolean;
+  compression: string | null;
+  pushLayout: 'umoci' | 'ocipush';
+  onlyAnchors: boolean;
+  keep: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+Times ocipush against umoci (build) and skopeo (push) on the same tree, alternating the tools,
+and prints medians, ratios and the issue's goals; writes the same as JSON.
+
+  --size SIZE         fixture size, e.g. 500MB (default), 40MB, 2GiB (KB/MB/GB are 1000-based,
+                      K/M/G and KiB/MiB/GiB 1024-based)
+  --files N           regular files in the fixture (default: one per 10 KiB)
+  --seed S            fixture seed (default "ocipush")
+  --rootfs DIR        time this directory instead of a generated fixture
+  --runs N            iterations, each running every tool once (default 3)
+  --startup-runs N    runs of \`ocipush --version\` (default 10)
+  --anchors           also time tar | gzip -6, tar | pigz -6 and tar | sha256sum
+  --compression C     passed to ocipush build (gzip | none | zstd; default: ocipush's own)
+  --push-layout L     the layout both tools push: umoci (default; the same bytes for both) or ocipush
+  --out FILE          JSON results (default bench-results/bench.json)
+  --cache-dir DIR     where fixtures are kept between runs (default $XDG_CACHE_HOME/ocipush-bench)
+  --work-dir DIR      where the scratch dir for layouts is made (default: the system temp dir);
+                      the scratch dir is removed at the end
+  --only-anchors      time umoci, skopeo and tar only (this machine's baseline; no ocipush)
+  --keep              keep the scratch layouts
+  -h, --help          this text`;
+
+export function parseOptions(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      size: { type: 'string', default: '500MB' },
+      files: { type: 'string' },
+      seed: { type: 'string', default: 'ocipush' },
+      rootfs: { type: 'string' },
+      runs: { type: 'string', default: '3' },
+      'startup-runs': { type: 'string', default: '10' },
+      anchors: { type: 'boolean', default: false },
+      compression: { type: 'string' },
+      'push-layout': { type: 'string', default: 'umoci' },
+      out: { type: 'string', default: join('bench-results', 'bench.json') },
+      'cache-dir': { type: 'string' },
+      'work-dir': { type: 'string' },
+      'only-anchors': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const size = parseSize(values.size!);
+  const pushLayout = values['push-layout'];
+  if (pushLayout !== 'umoci' && pushLayout !== 'ocipush') throw new Error(`--push-layout "${pushLayout}": expected umoci or ocipush`);
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return {
+    size,
+    files: values.files === undefined ? defaultFileCount(size) : positiveInt(values.files, 'files'),
+    seed: values.seed!,
+    rootfs: values.rootfs === undefined ? null : resolve(values.rootfs),
+    runs: positiveInt(values.runs!, 'runs'),
+    startupRuns: positiveInt(values['startup-runs']!, 'startup-runs'),
+    out: resolve(values.out!),
+    cacheDir: resolve(values['cache-dir'] ?? join(cacheHome, 'ocipush-bench')),
+    workDir: values['work-dir'] === undefined ? null : resolve(values['work-dir']),
+    anchors: values.anchors!,
+    compression: values.compression ?? null,
+    pushLayout,
+    onlyAnchors: values['only-anchors']!,
+    keep: values.keep!,
+  };
+}
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  kb: 1e3, mb: 1e6, gb: 1e9,
+  k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+};
+
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw new Error(`--size "${text}": expected a number with an optional unit (e.g. 500MB, 2GiB)`);
+  return Math.round(Number(m[1]) * unit);
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} "${text}": expected a positive whole number`);
+  return n;
+}

@@ -1,0 +1,83 @@
+import { statSync } from 'node:fs';
+import { measure, type Measured } from './measure.js';
+
+/** The timed operations, one function per tool, each as a user would type it. */
+
+export interface OcipushCli {
+  /** bin/ocipush.js, run with this Node (what the `ocipush` shim runs). */
+  cli: string;
+  compression: string | null;
+}
+
+export function ocipushBuild(o: OcipushCli, rootfs: string, layout: string, tag: string, env: NodeJS.ProcessEnv, label: string): Promise<Measured> {
+  const args = [o.cli, 'build', rootfs, '--layout', layout, '--tag', tag, '--json'];
+  if (o.compression) args.push('--compression', o.compression);
+  return measure(process.execPath, args, { env, rss: true, label });
+}
+
+export function ocipushPush(o: OcipushCli, layout: string, tag: string, ref: string, label: string): Promise<Measured> {
+  return measure(process.execPath, [o.cli, 'push', ref, '--layout', layout, '--tag', tag, '--json'], { rss: true, label });
+}
+
+export function ocipushVersion(o: OcipushCli): Promise<Measured> {
+  return measure(process.execPath, [o.cli, '--version'], { label: 'ocipush --version' });
+}
+
+export function nodeBaseline(): Promise<Measured> {
+  return measure(process.execPath, ['-e', ''], { label: 'node -e ""' });
+}
+
+export interface UmociBuild {
+  /** init + new + insert: the whole job of making a fresh layout from the tree. */
+  seconds: number;
+  insertSeconds: number;
+  maxRssBytes: number | null;
+}
+
+/** A fresh layout with one image whose single layer is the tree, the umoci way. */
+export async function umociBuild(rootfs: string, layout: string, tag: string, label: string): Promise<UmociBuild> {
+  const init = await measure('umoci', ['init', '--layout', layout], { label: `${label} (umoci init)` });
+  const created = await measure('umoci', ['new', '--image', `${layout}:${tag}`], { label: `${label} (umoci new)` });
+  const insert = await measure('umoci', ['insert', '--image', `${layout}:${tag}`, rootfs, '/'], { rss: true, label: `${label} (umoci insert)` });
+  return { seconds: init.seconds + created.seconds + insert.seconds, insertSeconds: insert.seconds, maxRssBytes: insert.maxRssBytes };
+}
+
+export function skopeoPush(layout: string, tag: string, ref: string, label: string): Promise<Measured> {
+  return measure('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${ref}`], { rss: true, label });
+}
+
+export type TarAnchor = 'gzip' | 'pigz' | 'sha256sum';
+
+export const TAR_ANCHOR_NAMES: Record<TarAnchor, string> = {
+  gzip: 'tar -c | gzip -6',
+  pigz: 'tar -c | pigz -6',
+  sha256sum: 'tar -c | sha256sum',
+};
+
+/** The shell pipelines the issue quotes as anchors; returns the time and the compressed size. */
+export async function tarAnchor(kind: TarAnchor, rootfs: string, outFile: string): Promise<{ seconds: number; bytes: number | null }> {
+  const sink = kind === 'sha256sum' ? 'sha256sum >/dev/null' : `${kind} -6 >"$2"`;
+  const r = await measure('bash', ['-c', `set -o pipefail; tar -C "$1" -cf - . | ${sink}`, 'bash', rootfs, outFile], { label: TAR_ANCHOR_NAMES[kind] });
+  return { seconds: r.seconds, bytes: kind === 'sha256sum' ? null : statSync(outFile).size };
+}
+
+/** Reads the whole tree once so every tool, first or not, finds it in the page cache. */
+export async function warmPageCache(rootfs: string): Promise<void> {
+  // GNU tar skips reading file data when writing to /dev/null itself; a pipe makes it read.
+  await measure('bash', ['-c', 'set -o pipefail; tar -C "$1" -cf - . | cat >/dev/null', 'bash', rootfs], { label: 'page-cache warm-up' });
+}
+
+const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
+
+/** The digest the registry serves for repo:tag: proof that a push really landed. */
+export async function pushedDigest(host: string, repo: string, tag: string): Promise<string> {
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+  const digest = res.headers.get('docker-content-digest');
+  if (res.status !== 200 || !digest) throw new Error(`after the push, the registry has no manifest for ${repo}:${tag} (HTTP ${res.status})`);
+  return digest;
+}
