@@ -15,7 +15,7 @@ export function assertMaySendSecrets(url: URL, allowInsecure: boolean, what: str
   if (maySendSecrets(url, allowInsecure)) return;
   throw new OcipushError(
     'EAUTH',
-    `refusing to send credentials to ${what} over plain HTTP (${url.host} is not loopback); use HTTPS, or allow credentials over plain HTTP explicitly if you accept the risk`,
+    `refusing to send credentials to ${what} over plain HTTP (${url.host} is not loopback); use HTTPS, or --insecure to allow it`,
     { host: url.host },
   );
 }

@@ -36,22 +36,38 @@ export function dockerConfigPath(options: DockerConfigOptions = {}): string {
 }
 
 /**
+ * Where to look, in order. Like crane (go-containerregistry's default keychain), podman's auth
+ * file (same `auths` format) is read when there is no Docker config, unless a directory was given.
+ */
+function configCandidates(options: DockerConfigOptions): string[] {
+  const env = options.env ?? process.env;
+  const paths = [dockerConfigPath(options)];
+  if (options.configDir === undefined) {
+    if (env.REGISTRY_AUTH_FILE) paths.push(env.REGISTRY_AUTH_FILE);
+    if (env.XDG_RUNTIME_DIR) paths.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+  }
+  return paths;
+}
+
+/**
  * The credentials `docker login` saved: `credHelpers` for the registry first, then `credsStore`,
  * then the inline `auths` entry (also used when a helper has nothing for the registry). The file
  * is read once, on first use; a missing file means no credentials.
  */
 class DockerConfigCredentials implements CredentialSource {
-  readonly #path: string;
+  readonly #candidates: string[];
   readonly #env: NodeJS.ProcessEnv;
+  #path: string;
   #config?: Promise<DockerConfig>;
 
   constructor(options: DockerConfigOptions) {
-    this.#path = dockerConfigPath(options);
+    this.#candidates = configCandidates(options);
+    this.#path = this.#candidates[0];
     this.#env = options.env ?? process.env;
   }
 
   async get(registry: string): Promise<Credentials | undefined> {
-    this.#config ??= readDockerConfig(this.#path);
+    this.#config ??= this.#load();
     const config = await this.#config;
     const host = registryHost(registry);
     const helper = Object.entries(config.credHelpers).find(([key]) => registryHost(key) === host);
@@ -62,6 +78,17 @@ class DockerConfigCredentials implements CredentialSource {
       if (found) return found;
     }
     return inlineCredentials(config, host, this.#path);
+  }
+
+  async #load(): Promise<DockerConfig> {
+    for (const path of this.#candidates) {
+      const config = await readDockerConfig(path);
+      if (config) {
+        this.#path = path;
+        return config;
+      }
+    }
+    return { auths: {}, credHelpers: {} };
   }
 
   toJSON(): Record<string, unknown> {
@@ -81,13 +108,14 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
   return new DockerConfigCredentials(options);
 }
 
-async function readDockerConfig(path: string): Promise<DockerConfig> {
+/** The parsed file, or undefined when there is none. */
+async function readDockerConfig(path: string): Promise<DockerConfig | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') {
-      return { auths: {}, credHelpers: {} };
+      return undefined;
     }
     throw fromSystemError(err, path, 'cannot read Docker config');
   }

@@ -96,6 +96,20 @@ describe('docker config credentials', () => {
     assert.equal(await dockerConfigCredentials({ env }).get('a.example.com'), undefined);
   });
 
+  it('falls back to podman\'s auth file when there is no Docker config, as crane does', async () => {
+    const podman = await configDir('podman', { auths: { 'quay.io': { auth: b64('podman-user:p') } } });
+    const runtime = join(dir.path, 'runtime');
+    await mkdir(join(runtime, 'containers'), { recursive: true });
+    await writeFile(join(runtime, 'containers', 'auth.json'), JSON.stringify({ auths: { 'quay.io': { auth: b64('xdg-user:p') } } }));
+    const viaAuthFile = dockerConfigCredentials({ env: { ...env, REGISTRY_AUTH_FILE: join(podman, 'config.json'), XDG_RUNTIME_DIR: runtime } });
+    assert.equal((await viaAuthFile.get('quay.io'))?.username, 'podman-user');
+    assert.match(String(viaAuthFile), /podman\/config\.json/);
+    assert.equal((await dockerConfigCredentials({ env: { ...env, XDG_RUNTIME_DIR: runtime } }).get('quay.io'))?.username, 'xdg-user');
+    // A Docker config wins even when it has nothing for the registry.
+    const docker = await configDir('docker-wins', { auths: {} });
+    assert.equal(await dockerConfigCredentials({ env: { ...env, DOCKER_CONFIG: docker, XDG_RUNTIME_DIR: runtime } }).get('quay.io'), undefined);
+  });
+
   it('reports a broken file without quoting it', async () => {
     const broken = dockerConfigCredentials({ env, configDir: await configDir('broken', '{"auths": {"x": {"auth": "c2VjcmV0LXB3ZA==" "password": "leaky-secret"}}') });
     await assert.rejects(broken.get('x'), (err: unknown) => {
