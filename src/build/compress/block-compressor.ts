@@ -1,0 +1,167 @@
+import { Duplex } from 'node:stream';
+import { compressBlock, type BlockCodec } from './block-codec.js';
+import { compressionPool } from './pool.js';
+
+export interface BlockCompressorOptions {
+  codec: BlockCodec;
+  level: number;
+  threads: number;
+  blockSize: number;
+}
+
+interface PendingWrite {
+  chunk: Uint8Array;
+  offset: number;
+  callback: (err?: Error | null) => void;
+}
+
+/** One block on its way: dispatched, then compressed, then pushed out in order. */
+interface Slot {
+  output: Buffer | null;
+}
+
+/**
+ * Cuts its input into fixed-size blocks, compresses each into an independent gzip member (or
+ * zstd frame) on the shared worker pool, and emits them in input order. Members are a function
+ * of the block bytes alone, so the output is the same for any thread count and any machine.
+ *
+ * Memory is bounded: at most threads×2 blocks are in flight (being filled, compressed, or
+ * waiting for the reader); beyond that, writes wait. A reader that stops reading stops the
+ * writer the same way.
+ */
+export class BlockCompressor extends Duplex {
+  private readonly maxInFlight: number;
+  private readonly spare: ArrayBuffer[] = [];
+  private block: ArrayBuffer | null = null;
+  private filled = 0;
+  private dispatched = 0;
+  private readonly slots: Slot[] = [];
+  private pending: PendingWrite | null = null;
+  private finalCallback: ((err?: Error | null) => void) | null = null;
+  private readerWaiting = true;
+  private pumping = false;
+  private again = false;
+
+  constructor(private readonly options: BlockCompressorOptions) {
+    super({ readableHighWaterMark: options.blockSize, writableHighWaterMark: options.blockSize });
+    this.maxInFlight = Math.max(2, options.threads * 2);
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.pending = { chunk, offset: 0, callback };
+    this.pump();
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    // An empty input still gets one (empty) member: a zero-byte file is no gzip stream.
+    if (this.filled > 0 || this.dispatched === 0) this.dispatch(true);
+    this.finalCallback = callback;
+    this.pump();
+  }
+
+  override _read(): void {
+    this.readerWaiting = true;
+    this.pump();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    compressionPool().cancel(this);
+    this.slots.length = 0;
+    this.pending = null;
+    this.block = null;
+    this.spare.length = 0;
+    callback(err);
+  }
+
+  /**
+   * The one place that moves data: emits finished blocks in order while the reader wants them,
+   * admits input while fewer than maxInFlight blocks are out, and ends the stream once all is
+   * emitted. Re-entrant calls (a write callback that writes again, an inline block) just ask
+   * the running loop for another turn.
+   */
+  private pump(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        while (this.readerWaiting && this.slots.length > 0 && this.slots[0]!.output && !this.destroyed) {
+          this.readerWaiting = this.push(this.slots.shift()!.output);
+        }
+        if (this.pending && !this.destroyed) this.fill();
+      } while (this.again && !this.destroyed);
+      if (this.finalCallback && this.slots.length === 0 && !this.destroyed) {
+        const callback = this.finalCallback;
+        this.finalCallback = null;
+        this.push(null);
+        callback();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Copies the pending write into blocks while there is room in flight. */
+  private fill(): void {
+    const p = this.pending!;
+    const { blockSize } = this.options;
+    while (p.offset < p.chunk.length) {
+      if (!this.block) {
+        if (this.slots.length >= this.maxInFlight) return; // pump() resumes when a block leaves
+        this.block = this.spare.pop() ?? new ArrayBuffer(blockSize);
+        this.filled = 0;
+      }
+      const n = Math.min(blockSize - this.filled, p.chunk.length - p.offset);
+      new Uint8Array(this.block, this.filled, n).set(p.chunk.subarray(p.offset, p.offset + n));
+      this.filled += n;
+      p.offset += n;
+      if (this.filled === blockSize) this.dispatch(false);
+      if (this.destroyed) return;
+    }
+    this.pending = null;
+    p.callback();
+  }
+
+  private dispatch(last: boolean): void {
+    const { codec, level, threads, blockSize } = this.options;
+    const input = this.block ?? new ArrayBuffer(0);
+    const length = this.filled;
+    const slot: Slot = { output: null };
+    this.slots.push(slot);
+    this.block = null;
+    this.filled = 0;
+    this.dispatched++;
+    // One core, or a layer that fits in one block: a worker would only add its start-up time.
+    if (threads === 1 || (last && this.dispatched === 1)) {
+      try {
+        slot.output = compressBlock(codec, level, new Uint8Array(input, 0, length));
+      } catch (err) {
+        this.destroy(err as Error);
+        return;
+      }
+      if (input.byteLength === blockSize) this.spare.push(input);
+      this.again = true;
+      return;
+    }
+    compressionPool().submit({
+      owner: this,
+      codec,
+      level,
+      input,
+      length,
+      done: (err, output, returned) => {
+        if (this.destroyed) return;
+        if (err) {
+          this.destroy(err);
+          return;
+        }
+        if (returned && returned.byteLength === blockSize && this.spare.length < this.maxInFlight) this.spare.push(returned);
+        slot.output = output;
+        this.pump();
+      },
+    }, threads);
+  }
+}

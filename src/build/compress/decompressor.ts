@@ -1,0 +1,34 @@
+import * as zlib from 'node:zlib';
+import { PassThrough, type Duplex } from 'node:stream';
+import { OcipushError } from '../../errors.js';
+import type { Compression } from '../../oci/media-types.js';
+import { assertZstdAvailable, zstdZlib } from './zstd-support.js';
+
+/**
+ * A decompressor for a layer blob. Node's gunzip reads every member of a multi-member stream
+ * (what createCompressor and pigz-like tools write), and zstd reads every frame.
+ */
+export function createDecompressor(compression: Compression): Duplex {
+  switch (compression) {
+    case 'none':
+      return new PassThrough({ highWaterMark: 1 << 20 });
+    case 'gzip':
+      return zlib.createGunzip({ chunkSize: 1 << 20 });
+    case 'zstd':
+      assertZstdAvailable();
+      return zstdZlib.createZstdDecompress!({ chunkSize: 1 << 20 });
+    default:
+      throw new OcipushError('EUSAGE', `unknown compression "${String(compression)}": expected gzip, zstd or none`);
+  }
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+/** The compression of a blob or tar file, from its first bytes (at least 4 for a sure answer). */
+export function sniffCompression(head: Uint8Array): Compression {
+  const starts = (magic: number[]) => magic.every((b, i) => head[i] === b);
+  if (starts(GZIP_MAGIC)) return 'gzip';
+  if (starts(ZSTD_MAGIC)) return 'zstd';
+  return 'none';
+}
