@@ -1,0 +1,113 @@
+import { OcipushError, type ErrorCode } from '../errors.js';
+
+/** One entry of the distribution spec's error body `{"errors":[{"code","message","detail"}]}`. */
+export interface RegistryErrorEntry {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** Parses a registry error body; anything else (HTML from a proxy, empty) yields no entries. */
+export function parseErrorBody(text: string): RegistryErrorEntry[] {
+  if (!text) return [];
+  try {
+    const value = JSON.parse(text) as { errors?: unknown };
+    if (!value || !Array.isArray(value.errors)) return [];
+    return value.errors
+      .filter((e): e is RegistryErrorEntry => Boolean(e) && typeof (e as RegistryErrorEntry).code === 'string')
+      .map((e) => ({ code: e.code, message: typeof e.message === 'string' ? e.message : undefined, detail: e.detail }));
+  } catch {
+    return [];
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  408: 'Request Timeout', 409: 'Conflict', 411: 'Length Required', 413: 'Payload Too Large', 416: 'Range Not Satisfiable',
+  429: 'Too Many Requests', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway',
+  503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+/**
+ * `<registry>: <op>: <status> <CODE>: <message>`, e.g.
+ * `localhost:5000: push manifest sha256:ab…: 400 MANIFEST_BLOB_UNKNOWN: blob unknown to registry`.
+ * 401/403 become EAUTH and a missing manifest or blob ENOTFOUND, so scripts can tell them apart.
+ */
+export function registryError(registry: string, op: string, status: number, bodyText: string): OcipushError {
+  const entries = parseErrorBody(bodyText);
+  const first = entries[0];
+  let reason = `${status} ${first ? first.code : (STATUS_TEXT[status] ?? 'error')}`;
+  if (first?.message) reason += `: ${oneLine(first.message)}`;
+  if (entries.length > 1) reason += ` (and ${entries.length - 1} more)`;
+  const codes = entries.map((e) => e.code);
+  let code: ErrorCode = 'EREGISTRY';
+  if (status === 401 || status === 403 || codes.includes('UNAUTHORIZED') || codes.includes('DENIED')) code = 'EAUTH';
+  else if (status === 404 && (codes.length === 0 || codes.some((c) => c.endsWith('_UNKNOWN')))) code = 'ENOTFOUND';
+  else if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) code = 'EDIGEST';
+  return new OcipushError(code, `${registry}: ${op}: ${reason}`, { status, registryCodes: codes });
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+/** Network error codes worth another attempt: the connection went away, not the host. */
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNREFUSED', 'EAI_AGAIN',
+  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+
+/** The innermost error code of a (possibly wrapped) network error. */
+export function networkErrorCode(err: unknown): string | undefined {
+  let e = err as { code?: unknown; cause?: unknown } | undefined;
+  let found: string | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'string') found = e.code;
+    e = e.cause as typeof e;
+  }
+  return found;
+}
+
+export function isTransientNetworkError(err: unknown): boolean {
+  if (err instanceof OcipushError) return err.details.retryable === true;
+  const code = networkErrorCode(err);
+  if (code && TRANSIENT_NETWORK_CODES.has(code)) return true;
+  // undici reports a peer that hung up mid-request as a SocketError without an errno.
+  const name = (err as Error)?.name;
+  return name === 'SocketError' || /other side closed|socket hang up/i.test((err as Error)?.message ?? '');
+}
+
+const TLS_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate is self-signed and not trusted',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate chain ends in an untrusted self-signed CA',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate is signed by an unknown authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate is signed by an unknown authority',
+  CERT_HAS_EXPIRED: 'TLS certificate has expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not name this host',
+};
+
+/**
+ * A failure to talk to the registry at all, as one line: `cannot reach <registry>: connection
+ * refused`. Certificate problems name the flag that fixes them.
+ */
+export function networkError(registry: string, err: unknown): OcipushError {
+  if (err instanceof OcipushError) return err;
+  const code = networkErrorCode(err);
+  let reason: string;
+  switch (code) {
+    case 'ECONNREFUSED': reason = 'connection refused'; break;
+    case 'ENOTFOUND': case 'EAI_NONAME': case 'EAI_NODATA': case 'EAI_AGAIN': reason = 'unknown host'; break;
+    case 'ECONNRESET': case 'UND_ERR_SOCKET': reason = 'connection reset'; break;
+    case 'ETIMEDOUT': case 'UND_ERR_CONNECT_TIMEOUT': reason = 'connection timed out'; break;
+    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': reason = 'the registry stopped answering'; break;
+    case 'ENETUNREACH': case 'EHOSTUNREACH': reason = 'network unreachable'; break;
+    case 'EPROTO': case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      reason = 'TLS handshake failed (is it a plain HTTP registry? use --plain-http)'; break;
+    default:
+      if (code && TLS_REASONS[code]) reason = `${TLS_REASONS[code]} (use --ca-file FILE, or --insecure to skip verification)`;
+      else reason = oneLine((err as Error)?.message ?? String(err)) || code || 'network error';
+  }
+  return new OcipushError('ENETWORK', `cannot reach ${registry}: ${reason}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
+}

@@ -1,0 +1,277 @@
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { OcipushError } from '../errors.js';
+import { VERSION } from '../version.js';
+import { networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
+import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
+import { createDispatcher, registryOrigin, type TransportOptions } from './transport.js';
+
+/**
+ * What the client needs from authentication (src/registry/auth): the Authorization header for a
+ * set of scopes (`repository:<name>:pull,push`), and a way to react to a 401 challenge. Returning
+ * true from handleChallenge means "I have new credentials, try again".
+ */
+export interface Authorizer {
+  authorization(scopes: string[]): Promise<string | undefined>;
+  /** `sent` is the Authorization the refused request carried (requests run in parallel). */
+  handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: { authorization?: string }): Promise<boolean>;
+  /** The error to report once handleChallenge said no. */
+  refusedError?(): OcipushError;
+}
+
+/** Opens the request body afresh; called once per attempt so a retry never sends a half-read stream. */
+export type BodyOpener = () => Promise<Readable> | Readable;
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface RegistryRequest {
+  method: HttpMethod;
+  /** `/v2/…` (relative to the registry) or an absolute URL such as an upload Location. */
+  url: string | URL;
+  /** Names the operation in errors: `push blob sha256:…`. */
+  op: string;
+  /** Token scopes the request needs, e.g. `repository:team/app:pull,push`. */
+  scopes: string[];
+  headers?: Record<string, string>;
+  body?: Buffer | BodyOpener;
+  /** Statuses handed back to the caller; others raise. Default: 2xx. */
+  accept?: (status: number) => boolean;
+  /**
+   * Whether this request may be sent again after a 5xx, 429 or a dropped connection. Requests
+   * that append to an upload session (PATCH, PUT with data) say false: whether the registry kept
+   * part of the body is unknown, so the upload code re-synchronises instead.
+   */
+  retry?: boolean;
+}
+
+export interface RegistryResponse {
+  status: number;
+  /** The Authorization header this request carried (never printed; the authorizer compares it). */
+  sentAuthorization?: string;
+  /** The URL that answered, after redirects: Location headers are relative to it. */
+  url: URL;
+  header(name: string): string | undefined;
+  headerAll(name: string): string[];
+  body: Readable;
+  /** Reads a small body (error documents, manifests) as text. */
+  text(limit?: number): Promise<string>;
+  /** Discards the body so the connection goes back to the pool. */
+  dump(): Promise<void>;
+}
+
+export interface RetryNotice {
+  op: string;
+  attempt: number;
+  delayMs: number;
+  reason: string;
+}
+
+export interface RegistryClientOptions extends TransportOptions {
+  /** Or a factory given the client's connection pool, so token requests share it. */
+  authorizer?: Authorizer | ((dispatcher: Dispatcher) => Authorizer);
+  retry?: RetryPolicy;
+  /** Told before each retry, for a progress line in CI logs. */
+  onRetry?: (notice: RetryNotice) => void;
+  dispatcher?: Dispatcher;
+}
+
+const MAX_REDIRECTS = 10;
+const USER_AGENT = `ocipush/${VERSION}`;
+
+/**
+ * The one way ocipush talks to a registry. Every request passes through `request`, which adds the
+ * Authorization header (only ever for the registry's own origin), answers 401 challenges once,
+ * retries transient failures with backoff, follows redirects by hand and turns failures into
+ * one-line OcipushErrors.
+ */
+export class RegistryClient {
+  readonly registry: string;
+  readonly origin: string;
+  readonly retryPolicy: RetryPolicy;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly authorizer?: Authorizer;
+  private readonly onRetry?: (notice: RetryNotice) => void;
+  private answered = false;
+
+  constructor(registry: string, options: RegistryClientOptions = {}) {
+    this.registry = registry;
+    this.origin = registryOrigin(registry, options);
+    this.retryPolicy = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.onRetry = options.onRetry;
+    this.ownsDispatcher = !options.dispatcher;
+    this.dispatcher = options.dispatcher ?? createDispatcher(registry, options);
+    this.authorizer = typeof options.authorizer === 'function' ? options.authorizer(this.dispatcher) : options.authorizer;
+  }
+
+  /** `GET /v2/`: checks the registry is there, speaks the v2 API and accepts our credentials. */
+  async ping(): Promise<void> {
+    const res = await this.request({ method: 'GET', url: '/v2/', op: 'check the registry API (GET /v2/)', scopes: [] });
+    await res.dump();
+  }
+
+  async request(req: RegistryRequest): Promise<RegistryResponse> {
+    const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
+    const mayRetry = req.retry !== false;
+    let attempt = 0;
+    // Two rounds: a stale token replaced, then (rarely) a scope the registry added in its challenge.
+    let challenges = 0;
+    for (;;) {
+      let res: RegistryResponse;
+      try {
+        res = await this.send(req);
+      } catch (err) {
+        // A registry that refuses connections from the start is down or misnamed: say so now. Once
+        // it has answered, a refusal is a restart or a load balancer shuffling, worth waiting out.
+        const refusedFromStart = !this.answered && networkErrorCode(err) === 'ECONNREFUSED';
+        if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries) {
+          attempt++;
+          await this.backoff(req.op, attempt, undefined, networkError(this.registry, err).message);
+          continue;
+        }
+        throw networkError(this.registry, err);
+      }
+      this.answered = true;
+      if (res.status === 401 && this.authorizer) {
+        const challenge = res.headerAll('www-authenticate');
+        if (challenge.length > 0 && challenges < 2) {
+          challenges++;
+          const bodyText = await res.text();
+          if (await this.authorizer.handleChallenge(challenge, req.scopes, { authorization: res.sentAuthorization })) continue;
+          throw this.authorizer.refusedError?.() ?? authError(registryError(this.registry, req.op, 401, bodyText), true);
+        }
+      }
+      if (mayRetry && isRetryableStatus(res.status) && attempt < this.retryPolicy.retries) {
+        const retryAfter = res.header('retry-after');
+        await res.dump();
+        attempt++;
+        await this.backoff(req.op, attempt, retryAfter, `${res.status}`);
+        continue;
+      }
+      if (accept(res.status)) return res;
+      const bodyText = await res.text();
+      const err = registryError(this.registry, req.op, res.status, bodyText);
+      throw res.status === 401 ? authError(err, challenges > 0) : err;
+    }
+  }
+
+  /** Resolves a Location header (absolute, or relative to the URL that sent it), keeping its query. */
+  resolve(location: string, base: URL | string = this.origin): URL {
+    return new URL(location, base);
+  }
+
+  /** Waits for requests in flight, then closes the connections. */
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  /** Aborts every request in flight (a failed push stops its other uploads) and closes the connections. */
+  async destroy(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {});
+  }
+
+  private async backoff(op: string, attempt: number, retryAfter: string | undefined, reason: string): Promise<void> {
+    const delayMs = retryDelay(this.retryPolicy, attempt, retryAfter);
+    this.onRetry?.({ op, attempt, delayMs, reason });
+    await sleep(delayMs);
+  }
+
+  /** One attempt, following redirects; Authorization only goes to the registry's own origin. */
+  private async send(req: RegistryRequest): Promise<RegistryResponse> {
+    let url = new URL(req.url, this.origin);
+    let method: HttpMethod = req.method;
+    let body = req.body;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...lowerKeys(req.headers) };
+      delete headers.authorization;
+      if (url.origin === this.origin && this.authorizer) {
+        const authorization = await this.authorizer.authorization(req.scopes);
+        if (authorization) headers.authorization = authorization;
+      }
+      if (body === undefined) delete headers['content-type'];
+      if (body === undefined && (method === 'PUT' || method === 'POST' || method === 'PATCH')) headers['content-length'] = '0';
+      const payload = typeof body === 'function' ? await body() : body;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await this.dispatcher.request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method,
+          headers,
+          body: payload,
+        });
+      } catch (err) {
+        if (payload && typeof payload !== 'string' && !Buffer.isBuffer(payload)) payload.destroy();
+        throw err;
+      }
+      const wrapped = wrapResponse(response, url, headers.authorization);
+      const location = wrapped.header('location');
+      if (response.statusCode >= 300 && response.statusCode < 400 && response.statusCode !== 304 && location) {
+        await wrapped.dump();
+        if (hop >= MAX_REDIRECTS) {
+          throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: too many redirects`);
+        }
+        const next = new URL(location, url);
+        if (next.protocol === 'http:' && url.protocol === 'https:' && next.origin !== this.origin) {
+          throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: refusing a redirect from HTTPS to plain HTTP (${next.host})`);
+        }
+        // 301/302/303 turn everything but HEAD into GET without a body, as browsers and Go do.
+        if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method !== 'GET' && method !== 'HEAD')) {
+          method = 'GET';
+          body = undefined;
+        }
+        url = next;
+        continue;
+      }
+      return wrapped;
+    }
+  }
+}
+
+/** A 401 we could not answer: name the way to log in. */
+function authError(err: OcipushError, afterChallenge: boolean): OcipushError {
+  const hint = afterChallenge
+    ? ' (credentials refused)'
+    : ' (authentication required: use --username with --password-stdin, or docker login)';
+  return new OcipushError('EAUTH', `${err.message}${hint}`, err.details);
+}
+
+function lowerKeys(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function wrapResponse(response: Dispatcher.ResponseData, url: URL, sentAuthorization: string | undefined): RegistryResponse {
+  const header = (name: string): string | undefined => {
+    const v = response.headers[name.toLowerCase()];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const headerAll = (name: string): string[] => {
+    const v = response.headers[name.toLowerCase()];
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
+  };
+  return {
+    status: response.statusCode,
+    sentAuthorization,
+    url,
+    header,
+    headerAll,
+    body: response.body,
+    async text(limit = 1 << 20) {
+      let out = '';
+      try {
+        for await (const chunk of response.body) {
+          out += (chunk as Buffer).toString('utf8');
+          if (out.length > limit) { response.body.destroy(); break; }
+        }
+      } catch {
+        // An error body cut short still explains what it can.
+      }
+      return out;
+    },
+    async dump() {
+      try { await response.body.dump({ limit: 1 << 20 }); } catch { /* connection discarded instead */ }
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * How often and how patiently a failed registry request is tried again. Registries shed load with
+ * 429 and 503 and proxies drop connections under load; a bounded exponential backoff rides those
+ * out without turning a dead registry into a long hang.
+ */
+export interface RetryPolicy {
+  /** Attempts after the first one (so `retries + 1` requests at most). */
+  retries: number;
+  /** Delay before the first retry; doubled for each further one. */
+  baseDelayMs: number;
+  /** Upper bound of one computed delay. */
+  maxDelayMs: number;
+  /** Upper bound of a delay the registry asks for with Retry-After. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  retries: 5,
+  baseDelayMs: 200,
+  maxDelayMs: 10_000,
+  maxRetryAfterMs: 60_000,
+});
+
+/** Statuses that say "try again later" rather than "this request is wrong". */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
+}
+
+/**
+ * Milliseconds to wait before retry number `attempt` (1 for the first retry): the registry's
+ * Retry-After when it sent one (seconds or an HTTP date), else exponential backoff with jitter so
+ * parallel uploads do not retry in lockstep.
+ */
+export function retryDelay(policy: RetryPolicy, attempt: number, retryAfter?: string | null, now = Date.now()): number {
+  const asked = parseRetryAfter(retryAfter, now);
+  if (asked !== undefined) return Math.min(asked, policy.maxRetryAfterMs);
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp * (0.8 + Math.random() * 0.4));
+}
+
+/** `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` → milliseconds from `now`. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number.parseInt(text, 10) * 1000;
+  const when = Date.parse(text);
+  if (Number.isNaN(when)) return undefined;
+  return Math.max(0, when - now);
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) { reject(signal.reason); return; }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(timer); reject(signal?.reason); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
