@@ -1,0 +1,140 @@
+import type { Readable } from 'node:stream';
+import { OcipushError } from '../errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { VerifyingStream } from '../content/verify.js';
+import type { RegistryClient, RegistryResponse } from './http.js';
+import { pullScope, pushScope, v2Path } from './scopes.js';
+
+/** An upload session the registry opened: where to send the next request. */
+export interface UploadSession {
+  location: URL;
+  /** `OCI-Chunk-Min-Length`: the registry wants chunks at least this large. */
+  minChunkLength?: number;
+}
+
+
+/** `HEAD /v2/<name>/blobs/<digest>`: whether the repository has the blob (and with the expected size). */
+export async function blobExists(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+  const res = await client.request({
+    method: 'HEAD',
+    url: v2Path(repository, `blobs/${desc.digest}`),
+    op: `check blob ${desc.digest}`,
+    scopes: [pullScope(repository)],
+    accept: (s) => s === 200 || s === 404,
+  });
+  await res.dump();
+  if (res.status === 404) return false;
+  const length = res.header('content-length');
+  if (length !== undefined && Number(length) !== desc.size && desc.size >= 0) {
+    throw new OcipushError('EDIGEST', `${client.registry}: blob ${desc.digest} in ${repository} has ${length} bytes, expected ${desc.size}`, { digest: desc.digest });
+  }
+  return true;
+}
+
+/** `GET /v2/<name>/blobs/<digest>`: a stream that fails (EDIGEST) unless the bytes match the descriptor. */
+export async function fetchBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
+  const res = await client.request({
+    method: 'GET',
+    url: v2Path(repository, `blobs/${desc.digest}`),
+    op: `fetch blob ${desc.digest}`,
+    scopes: [pullScope(repository)],
+  });
+  const verifier = new VerifyingStream(desc, `${client.registry}/${repository}: blob ${desc.digest}`);
+  res.body.on('error', (err) => verifier.destroy(err));
+  return res.body.pipe(verifier);
+}
+
+/** `POST /v2/<name>/blobs/uploads/`: opens an upload session. */
+export async function startUpload(client: RegistryClient, repository: string, what: string): Promise<UploadSession> {
+  const res = await client.request({
+    method: 'POST',
+    url: v2Path(repository, 'blobs/uploads/'),
+    op: `start upload of ${what}`,
+    scopes: [pushScope(repository)],
+    accept: (s) => s === 202 || s === 201 || s === 200,
+  });
+  await res.dump();
+  return sessionFrom(client, res, `start upload of ${what}`);
+}
+
+export type MountResult =
+  | { kind: 'mounted' }
+  /** The registry declined to mount but opened an upload session (202): upload into it. */
+  | { kind: 'session'; session: UploadSession }
+  /** Refused (401, 403, 404, INVALID_REQUEST …): upload normally. */
+  | { kind: 'refused'; reason: string };
+
+/**
+ * Cross-repository mount: `POST /v2/<name>/blobs/uploads/?mount=<digest>&from=<repo>`. 201 means
+ * the blob is now in `repository` without sending a byte. Harbor, Quay and Docker Hub refuse
+ * mounts they do not allow in various ways; every refusal leads to a normal upload.
+ */
+export async function mountBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest'>, fromRepository: string): Promise<MountResult> {
+  const query = new URLSearchParams({ mount: desc.digest, from: fromRepository });
+  const op = `mount blob ${desc.digest} from ${fromRepository}`;
+  let res: RegistryResponse;
+  try {
+    res = await client.request({
+      method: 'POST',
+      url: `${v2Path(repository, 'blobs/uploads/')}?${query}`,
+      op,
+      scopes: [pushScope(repository), pullScope(fromRepository)],
+      accept: () => true,
+    });
+  } catch (err) {
+    // A token service that will not grant pull on the source is a refusal, not a failed push.
+    if (err instanceof OcipushError && (err.code === 'EAUTH' || err.code === 'EREGISTRY')) return { kind: 'refused', reason: err.message };
+    throw err;
+  }
+  if (res.status === 201) {
+    await res.dump();
+    const stored = res.header('docker-content-digest');
+    if (stored && stored !== desc.digest) {
+      throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry mounted ${stored} instead`, { digest: desc.digest });
+    }
+    return { kind: 'mounted' };
+  }
+  if (res.status === 202 && res.header('location')) {
+    await res.dump();
+    return { kind: 'session', session: sessionFrom(client, res, op) };
+  }
+  const body = await res.text();
+  return { kind: 'refused', reason: `${res.status} ${body.slice(0, 200)}` };
+}
+
+/** `DELETE` on an upload session: frees the registry's temporary data. Best effort, never fails the push. */
+export async function cancelUpload(client: RegistryClient, repository: string, session: UploadSession): Promise<void> {
+  try {
+    const res = await client.request({
+      method: 'DELETE',
+      url: session.location,
+      op: 'cancel upload',
+      scopes: [pushScope(repository)],
+      accept: () => true,
+      retry: false,
+    });
+    await res.dump();
+  } catch {
+    // The session expires on its own.
+  }
+}
+
+/** The session a response points at: its Location, resolved against the URL that answered. */
+export function sessionFrom(client: RegistryClient, res: RegistryResponse, op: string, previous?: UploadSession): UploadSession {
+  const location = res.header('location');
+  if (!location && !previous) {
+    throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry answered ${res.status} without a Location header`);
+  }
+  const session: UploadSession = { location: location ? client.resolve(location, res.url) : previous!.location };
+  const min = Number(res.header('oci-chunk-min-length'));
+  if (Number.isSafeInteger(min) && min > 0) session.minChunkLength = min;
+  else if (previous?.minChunkLength) session.minChunkLength = previous.minChunkLength;
+  return session;
+}
+
+/** A URL with one query parameter set, keeping every other one (distribution's `_state`, S3 signatures). */
+export function withQuery(url: URL, name: string, value: string): URL {
+  const next = new URL(url);
+  next.searchParams.set(name, value);
+  return next;
+}

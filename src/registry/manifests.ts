@@ -1,0 +1,120 @@
+import { OcipushError } from '../errors.js';
+import { isDigest, sha256, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { MediaType } from '../oci/media-types.js';
+import { MAX_MANIFEST_BYTES } from '../content/verify.js';
+import type { RegistryClient, RegistryResponse } from './http.js';
+import { networkError } from './errors.js';
+import { pullScope, pushScope, v2Path } from './scopes.js';
+
+/** Every manifest kind ocipush reads; registries serve a manifest only in a type the client accepts. */
+export const MANIFEST_ACCEPT = [
+  MediaType.OciIndex,
+  MediaType.OciManifest,
+  MediaType.DockerManifestList,
+  MediaType.DockerManifest,
+].join(', ');
+
+export interface FetchedManifest {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+/**
+ * `GET /v2/<name>/manifests/<tag|digest>`: the exact bytes, verified. By digest the bytes must hash
+ * to it; by tag they must hash to the registry's Docker-Content-Digest when it sends one.
+ */
+export async function fetchManifest(client: RegistryClient, repository: string, reference: string): Promise<FetchedManifest> {
+  const op = `fetch manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:');
+  const res = await client.request({
+    method: 'GET',
+    url: v2Path(repository, `manifests/${reference}`),
+    op,
+    scopes: [pullScope(repository)],
+    headers: { accept: MANIFEST_ACCEPT },
+  });
+  const length = Number(res.header('content-length'));
+  if (Number.isFinite(length) && length > MAX_MANIFEST_BYTES) {
+    res.body.destroy();
+    throw new OcipushError('EINVALID', `${client.registry}: ${op}: ${length} bytes is larger than any manifest should be`);
+  }
+  const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${client.registry}: ${op}`).catch((err) => { throw networkError(client.registry, err); });
+  const actual = sha256(bytes);
+  const expected = isDigest(reference) ? reference : res.header('docker-content-digest');
+  if (expected && isDigest(expected) && expected.startsWith('sha256:') && expected !== actual) {
+    throw new OcipushError('EDIGEST', `${client.registry}: ${op}: content has digest ${actual}, the registry says ${expected}`, { digest: expected });
+  }
+  return { descriptor: { mediaType: manifestMediaType(res, bytes), digest: actual, size: bytes.length }, bytes };
+}
+
+/**
+ * `HEAD /v2/<name>/manifests/<tag|digest>`: the descriptor without the body, or undefined when it
+ * does not exist. Falls back to GET when the registry leaves out the digest (some do on HEAD).
+ */
+export async function headManifest(client: RegistryClient, repository: string, reference: string): Promise<Descriptor | undefined> {
+  const res = await client.request({
+    method: 'HEAD',
+    url: v2Path(repository, `manifests/${reference}`),
+    op: `check manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:'),
+    scopes: [pullScope(repository)],
+    headers: { accept: MANIFEST_ACCEPT },
+    accept: (s) => s === 200 || s === 404,
+  });
+  await res.dump();
+  if (res.status === 404) return undefined;
+  const digest = res.header('docker-content-digest') ?? (isDigest(reference) ? reference : undefined);
+  const size = Number(res.header('content-length'));
+  const mediaType = res.header('content-type')?.split(';')[0]?.trim();
+  if (!digest || !isDigest(digest) || !Number.isSafeInteger(size) || !mediaType) {
+    return (await fetchManifest(client, repository, reference)).descriptor;
+  }
+  return { mediaType, digest: digest as Digest, size };
+}
+
+/**
+ * `PUT /v2/<name>/manifests/<tag|digest>` with the exact bytes and media type. The registry's
+ * Docker-Content-Digest must be the digest of those bytes: anything else means it rewrote them.
+ */
+export async function putManifest(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string = desc.digest): Promise<void> {
+  const op = `push manifest ${desc.digest}${reference === desc.digest ? '' : ` as ${repository}:${reference}`}`;
+  const res = await client.request({
+    method: 'PUT',
+    url: v2Path(repository, `manifests/${reference}`),
+    op,
+    scopes: [pushScope(repository)],
+    headers: { 'content-type': desc.mediaType },
+    body: bytes,
+    accept: (s) => s === 201 || s === 200 || s === 204,
+  });
+  await res.dump();
+  const stored = res.header('docker-content-digest');
+  if (stored && stored !== desc.digest) {
+    throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored it as ${stored}`, { digest: desc.digest });
+  }
+}
+
+function manifestMediaType(res: RegistryResponse, bytes: Buffer): string {
+  const header = res.header('content-type')?.split(';')[0]?.trim();
+  if (header && header !== 'application/json' && header !== 'application/octet-stream' && header !== 'text/plain') return header;
+  try {
+    const value = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown; manifests?: unknown };
+    if (typeof value.mediaType === 'string') return value.mediaType;
+    return Array.isArray(value.manifests) ? MediaType.OciIndex : MediaType.OciManifest;
+  } catch {
+    throw new OcipushError('EINVALID', `${res.url.host}: manifest at ${res.url.pathname} is not JSON`);
+  }
+}
+
+async function readLimited(res: RegistryResponse, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) {
+      res.body.destroy();
+      throw new OcipushError('EINVALID', `${what}: larger than ${limit} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,167 @@
+import { Readable } from 'node:stream';
+import { OcipushError } from '../errors.js';
+import { sha256 } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
+import type { Storage, TagResolver } from '../content/storage.js';
+import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
+import { blobExists, cancelUpload, fetchBlob, mountBlob, type UploadSession } from './blobs.js';
+import type { RegistryClient } from './http.js';
+import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
+import type { BlobSource } from './source.js';
+import { uploadBlob, type UploadOptions } from './upload.js';
+
+export type BlobOutcome = 'uploaded' | 'mounted' | 'exists';
+
+export interface PushBlobOptions {
+  /** Repositories of the same registry that may hold the blob, tried in order before uploading. */
+  mountFrom?: string[];
+  onProgress?: (bytes: number) => void;
+  onNotice?: (message: string) => void;
+}
+
+export interface RepositoryOptions {
+  /** Forces chunked uploads of this chunk size (`--chunk-size`). */
+  chunkSize?: number;
+  /** Blobs above this size go chunked by default. */
+  chunkThreshold?: number;
+}
+
+export function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boolean {
+  return isManifestMediaType(desc.mediaType) || isIndexMediaType(desc.mediaType);
+}
+
+/**
+ * One repository of a registry (`<registry>/<name>`) as a Storage: blobs go to the blob endpoints,
+ * manifests and indexes to the manifest endpoint. Manifest bytes it pushed or fetched are kept
+ * (they are small), so tagging the same manifest again sends the very same bytes.
+ */
+export class Repository implements Storage, TagResolver {
+  private readonly manifestBytes = new Map<string, Buffer>();
+
+  constructor(readonly client: RegistryClient, readonly name: string, private readonly options: RepositoryOptions = {}) {}
+
+  get registry(): string {
+    return this.client.registry;
+  }
+
+  /** `registry/name`, for messages. */
+  toString(): string {
+    return `${this.client.registry}/${this.name}`;
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    if (isManifestDescriptor(desc)) return (await headManifest(this.client, this.name, desc.digest)) !== undefined;
+    return blobExists(this.client, this.name, desc);
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    if (isManifestDescriptor(desc)) {
+      const bytes = await this.manifestBytesOf(desc);
+      return Readable.from([bytes]);
+    }
+    return fetchBlob(this.client, this.name, desc);
+  }
+
+  /**
+   * Storage.push with a stream that can be read only once: a manifest is read whole; a blob goes up
+   * in one PUT and cannot be retried. Copies use pushBlob with a re-openable source instead.
+   */
+  async push(desc: Descriptor, content: Readable): Promise<void> {
+    if (isManifestDescriptor(desc)) {
+      const bytes = await readSmall(content, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
+      await this.pushManifest(desc, bytes);
+      return;
+    }
+    let opened = false;
+    const once = async (): Promise<Readable> => {
+      if (opened) throw new OcipushError('EUNSUPPORTED', `blob ${desc.digest}: a one-shot stream cannot be sent again`);
+      opened = true;
+      return content;
+    };
+    await uploadBlob(this.client, this.name, desc, { size: desc.size, open: once, openRange: async () => once() }, { chunkThreshold: Number.MAX_SAFE_INTEGER });
+  }
+
+  /**
+   * Puts a blob in the repository: mounted from one of `mountFrom` when the registry allows it,
+   * else uploaded (monolithic or chunked, see upload.ts). Resolves once the registry confirmed it.
+   */
+  async pushBlob(desc: Descriptor, source: BlobSource, options: PushBlobOptions = {}): Promise<Exclude<BlobOutcome, 'exists'>> {
+    let session: UploadSession | undefined;
+    for (const from of options.mountFrom ?? []) {
+      if (from === this.name) continue;
+      const result = await mountBlob(this.client, this.name, desc, from);
+      if (result.kind === 'mounted') return 'mounted';
+      if (result.kind === 'session') {
+        session = result.session;
+        break; // an open session is there to be used; asking other repositories would leak it
+      }
+    }
+    const upload: UploadOptions = {
+      chunkSize: this.options.chunkSize,
+      chunkThreshold: this.options.chunkThreshold,
+      session,
+      onProgress: options.onProgress,
+      onNotice: options.onNotice,
+    };
+    await uploadBlob(this.client, this.name, desc, source, upload);
+    return 'uploaded';
+  }
+
+  /** Cross-repository mount alone: true when the blob is now here, false when the registry declined. */
+  async mount(desc: Descriptor, fromRepository: string): Promise<boolean> {
+    const result = await mountBlob(this.client, this.name, desc, fromRepository);
+    if (result.kind === 'session') await cancelUpload(this.client, this.name, result.session);
+    return result.kind === 'mounted';
+  }
+
+  /** PUTs manifest bytes under a tag, or under their digest when no tag is given. */
+  async pushManifest(desc: Descriptor, bytes: Buffer, reference: string = desc.digest): Promise<void> {
+    const actual = sha256(bytes);
+    if (actual !== desc.digest || bytes.length !== desc.size) {
+      throw new OcipushError('EDIGEST', `manifest ${desc.digest}: the bytes to push have digest ${actual} (${bytes.length} bytes)`, { digest: desc.digest });
+    }
+    await putManifest(this.client, this.name, desc, bytes, reference);
+    this.manifestBytes.set(desc.digest, bytes);
+  }
+
+  /** The descriptor a tag (or digest) points at; ENOTFOUND when there is none. */
+  async resolve(reference: string): Promise<Descriptor> {
+    const desc = await headManifest(this.client, this.name, reference);
+    if (!desc) throw this.notFound(reference);
+    return desc;
+  }
+
+  /** Points another tag at a manifest already in the repository: the same bytes, PUT again (crane tag). */
+  async tag(desc: Descriptor, reference: string): Promise<void> {
+    const bytes = await this.manifestBytesOf(desc);
+    await putManifest(this.client, this.name, desc, bytes, reference);
+  }
+
+  /** A manifest by tag or digest, with its exact bytes. */
+  async fetchManifest(reference: string): Promise<FetchedManifest> {
+    try {
+      const fetched = await fetchManifest(this.client, this.name, reference);
+      this.manifestBytes.set(fetched.descriptor.digest, fetched.bytes);
+      return fetched;
+    } catch (err) {
+      if (err instanceof OcipushError && err.code === 'ENOTFOUND') throw this.notFound(reference);
+      throw err;
+    }
+  }
+
+  private async manifestBytesOf(desc: Descriptor): Promise<Buffer> {
+    const cached = this.manifestBytes.get(desc.digest);
+    if (cached) return cached;
+    const fetched = await this.fetchManifest(desc.digest);
+    if (fetched.bytes.length !== desc.size) {
+      throw new OcipushError('EDIGEST', `${this}: manifest ${desc.digest} has ${fetched.bytes.length} bytes, expected ${desc.size}`, { digest: desc.digest });
+    }
+    return fetched.bytes;
+  }
+
+  private notFound(reference: string): OcipushError {
+    const sep = reference.includes(':') ? '@' : ':';
+    return new OcipushError('ENOTFOUND', `${this}${sep}${reference}: manifest not found`);
+  }
+}

@@ -1,0 +1,336 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { OcipushError } from '../errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { cancelUpload, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
+import { isTransientNetworkError, registryError, networkError } from './errors.js';
+import type { RegistryClient, RegistryResponse } from './http.js';
+import { isRetryableStatus, retryDelay, sleep } from './retry.js';
+import { pushScope } from './scopes.js';
+import type { BlobSource } from './source.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * When a blob goes up in one PUT and when in chunks. One PUT is the fastest and works everywhere
+ * up to the size proxies and CDNs cap single requests at (about 100 MB); above 64 MiB, chunks of
+ * 16 MiB stay well below that. A 413 halves the chunk down to 256 KiB; GHCR takes 4 MiB.
+ */
+export const UPLOAD_DEFAULTS = Object.freeze({
+  chunkThreshold: 64 * MiB,
+  chunkSize: 16 * MiB,
+  minChunkSize: 256 * 1024,
+});
+
+export interface UploadOptions {
+  /** Forces chunked uploads with chunks of this many bytes (`--chunk-size`). */
+  chunkSize?: number;
+  /** Blobs larger than this go chunked when no chunk size is forced. */
+  chunkThreshold?: number;
+  /** A session to upload into (a mount the registry answered with 202). */
+  session?: UploadSession;
+  /** Bytes of the blob the registry has received so far (may go back after a restart). */
+  onProgress?: (bytes: number) => void;
+  /** Told when a chunk size changes or an upload restarts, for the log. */
+  onNotice?: (message: string) => void;
+}
+
+type Plan = { mode: 'monolithic' } | { mode: 'chunked'; chunkSize: number };
+
+/** The registry refused a request as too large (413). */
+class TooLarge extends Error {}
+/** The registry does not take PATCH (Google Artifact Registry, some proxies). */
+class ChunksUnsupported extends Error {}
+/** The session cannot be continued (gone, or out of step): start a new one. */
+class RestartUpload extends Error {
+  constructor(readonly reason: unknown) {
+    super(describe(reason));
+  }
+}
+
+/**
+ * Uploads one blob: a monolithic POST + PUT, or a chunked POST + PATCH… + PUT, switching between
+ * them when the registry says so (413 → smaller chunks; PATCH unsupported → one PUT). A dropped
+ * chunk resumes from the offset the registry reports; anything else that fails transiently
+ * starts a fresh session, a bounded number of times. Returns only once the registry has
+ * confirmed the blob under its digest.
+ */
+export async function uploadBlob(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, options: UploadOptions = {}): Promise<void> {
+  let plan = initialPlan(desc.size, options);
+  let session = options.session;
+  let failures = 0;
+  for (;;) {
+    try {
+      if (plan.mode === 'monolithic') await putMonolithic(client, repository, desc, source, session, options);
+      else await uploadChunked(client, repository, desc, source, plan.chunkSize, session, options);
+      return;
+    } catch (err) {
+      session = undefined;
+      if (err instanceof TooLarge && plan.mode === 'monolithic') {
+        const chunkSize = Math.max(UPLOAD_DEFAULTS.minChunkSize, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(desc.size)));
+        options.onNotice?.(`${desc.digest}: the registry refused one ${desc.size}-byte request (413), sending chunks of ${chunkSize} bytes`);
+        plan = { mode: 'chunked', chunkSize };
+        continue;
+      }
+      if (err instanceof ChunksUnsupported && plan.mode === 'chunked') {
+        options.onNotice?.(`${desc.digest}: the registry does not accept chunked uploads, sending it in one request`);
+        plan = { mode: 'monolithic' };
+        continue;
+      }
+      if (err instanceof TooLarge || err instanceof ChunksUnsupported) {
+        throw new OcipushError('EREGISTRY', `${client.registry}: push blob ${desc.digest}: ${err.message}`);
+      }
+      if (!isRetryable(err) || failures >= client.retryPolicy.retries) throw asOcipushError(client, err instanceof RestartUpload ? err.reason : err);
+      failures++;
+      const delayMs = err instanceof RestartUpload ? 0 : retryDelay(client.retryPolicy, failures, (err as { retryAfter?: string }).retryAfter);
+      options.onNotice?.(`${desc.digest}: ${describe(err)}; starting the upload again in ${Math.round(delayMs / 100) / 10} s (${failures}/${client.retryPolicy.retries})`);
+      options.onProgress?.(0);
+      await sleep(delayMs);
+    }
+  }
+}
+
+function initialPlan(size: number, options: UploadOptions): Plan {
+  if (size === 0) return { mode: 'monolithic' };
+  if (options.chunkSize !== undefined) return { mode: 'chunked', chunkSize: options.chunkSize };
+  if (size > (options.chunkThreshold ?? UPLOAD_DEFAULTS.chunkThreshold)) return { mode: 'chunked', chunkSize: UPLOAD_DEFAULTS.chunkSize };
+  return { mode: 'monolithic' };
+}
+
+/** POST (unless a session is given), then one PUT `?digest=` streaming the whole blob. */
+async function putMonolithic(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, session: UploadSession | undefined, options: UploadOptions): Promise<void> {
+  const op = `push blob ${desc.digest}`;
+  session ??= await startUpload(client, repository, `blob ${desc.digest}`);
+  try {
+    const res = await client.request({
+      method: 'PUT',
+      url: withQuery(session.location, 'digest', desc.digest),
+      op,
+      scopes: [pushScope(repository)],
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+      body: desc.size === 0 ? undefined : async () => counting(await source.open(), 0, options.onProgress),
+      accept: () => true,
+      retry: false,
+    });
+    if (!isSuccess(res.status)) await failUpload(client, op, res);
+    await res.dump();
+    checkStoredDigest(client, op, desc, res);
+    options.onProgress?.(desc.size);
+  } catch (err) {
+    await cancelUpload(client, repository, session);
+    throw err;
+  }
+}
+
+/**
+ * POST, then PATCH chunks (`Content-Range: start-end`, inclusive; Content-Length end-start+1),
+ * always to the newest Location, then PUT `?digest=`. The offset comes from the registry's Range
+ * header, so a registry that kept less than we sent is sent the rest.
+ */
+async function uploadChunked(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, requestedChunk: number, given: UploadSession | undefined, options: UploadOptions): Promise<void> {
+  const op = `push blob ${desc.digest}`;
+  let session = given ?? await startUpload(client, repository, `blob ${desc.digest}`);
+  let chunkSize = Math.max(requestedChunk, session.minChunkLength ?? 0);
+  const floor = Math.max(Math.min(UPLOAD_DEFAULTS.minChunkSize, requestedChunk), session.minChunkLength ?? 0);
+  let offset = 0;
+  let patches = 0;
+  let resumes = 0;
+  const resync = async (why: unknown) => {
+    if (resumes >= client.retryPolicy.retries) throw new RestartUpload(why);
+    resumes++;
+    await sleep(retryDelay(client.retryPolicy, resumes, (why as { retryAfter?: string }).retryAfter));
+    const status = await uploadStatus(client, repository, session, op);
+    if (!status) throw new RestartUpload(why); // gone or out of step: a new session
+    if (status.offset > desc.size) throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry holds ${status.offset} bytes of a ${desc.size}-byte blob`);
+    options.onNotice?.(`${desc.digest}: ${describe(why)}; resuming at byte ${status.offset} of ${desc.size}`);
+    session = status.session;
+    offset = status.offset;
+    options.onProgress?.(offset);
+  };
+  try {
+    while (offset < desc.size) {
+      const start = offset;
+      const end = Math.min(start + chunkSize, desc.size) - 1;
+      let res: RegistryResponse;
+      try {
+        res = await client.request({
+          method: 'PATCH',
+          url: session.location,
+          op: `${op} (bytes ${start}-${end})`,
+          scopes: [pushScope(repository)],
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-range': `${start}-${end}`,
+            'content-length': String(end - start + 1),
+          },
+          body: async () => counting(await source.openRange(start, end), start, options.onProgress),
+          accept: () => true,
+          retry: false,
+        });
+      } catch (err) {
+        if (!isTransientNetworkError(err)) throw err;
+        await resync(err);
+        continue;
+      }
+      patches++;
+      if (isSuccess(res.status)) {
+        await res.dump();
+        session = sessionFrom(client, res, op, session);
+        offset = confirmedOffset(res.header('range'), end);
+        options.onProgress?.(offset);
+        continue;
+      }
+      if (res.status === 413) {
+        await res.dump();
+        if (chunkSize <= floor) throw new TooLarge(`the registry refuses even ${chunkSize}-byte chunks (413)`);
+        chunkSize = Math.max(floor, halfUp(chunkSize));
+        options.onNotice?.(`${desc.digest}: the registry refused a chunk as too large (413), sending chunks of ${chunkSize} bytes`);
+        continue;
+      }
+      if (patches === 1 && start === 0 && (res.status === 404 || res.status === 405 || res.status === 501 || (res.status === 400 && (await peekCodes(res)).includes('UNSUPPORTED')))) {
+        await res.dump();
+        throw new ChunksUnsupported(`PATCH answered ${res.status}`);
+      }
+      if (res.status === 416 || isRetryableStatus(res.status)) {
+        const retryAfter = res.header('retry-after');
+        const text = await res.text();
+        await resync(Object.assign(registryError(client.registry, op, res.status, text), { retryAfter }));
+        continue;
+      }
+      await failUpload(client, op, res);
+    }
+  } catch (err) {
+    await cancelUpload(client, repository, session);
+    throw err;
+  }
+  await finishChunked(client, repository, desc, session, op);
+  options.onProgress?.(desc.size);
+}
+
+/** The closing `PUT <location>?digest=` with no body. */
+async function finishChunked(client: RegistryClient, repository: string, desc: Descriptor, session: UploadSession, op: string): Promise<void> {
+  // A retried PUT whose first answer was lost finds the session gone: the blob may be complete.
+  const completedMeanwhile = () => blobExists(client, repository, desc).catch(() => false);
+  let res: RegistryResponse;
+  try {
+    res = await client.request({
+      method: 'PUT',
+      url: withQuery(session.location, 'digest', desc.digest),
+      op,
+      scopes: [pushScope(repository)],
+      accept: () => true,
+    });
+  } catch (err) {
+    if (isTransientNetworkError(err) && await completedMeanwhile()) return;
+    await cancelUpload(client, repository, session);
+    throw err;
+  }
+  if (isSuccess(res.status)) {
+    await res.dump();
+    checkStoredDigest(client, op, desc, res);
+    return;
+  }
+  if (res.status === 404 && await completedMeanwhile()) { await res.dump(); return; }
+  await cancelUpload(client, repository, session);
+  await failUpload(client, op, res);
+}
+
+/** `GET <upload location>`: how many bytes the registry holds (`Range: 0-N`), and the new Location. */
+async function uploadStatus(client: RegistryClient, repository: string, session: UploadSession, op: string): Promise<{ offset: number; session: UploadSession } | undefined> {
+  let res: RegistryResponse;
+  try {
+    res = await client.request({ method: 'GET', url: session.location, op: `${op} (upload status)`, scopes: [pushScope(repository)], accept: () => true });
+  } catch {
+    return undefined;
+  }
+  await res.dump();
+  if (res.status !== 204 && res.status !== 200) return undefined;
+  const range = res.header('range');
+  // "0-0" means 0 or 1 bytes in distribution; without a way to tell, start a fresh session.
+  if (!range || /^(bytes=)?0-0$/.test(range.trim())) return undefined;
+  const last = parseRangeEnd(range);
+  if (last === undefined) return undefined;
+  return { offset: last + 1, session: sessionFrom(client, res, op, session) };
+}
+
+/** The next offset after a PATCH: from the registry's Range header, else (no header) the end we sent. */
+function confirmedOffset(range: string | undefined, sentEnd: number): number {
+  const last = range === undefined ? undefined : parseRangeEnd(range);
+  if (last === undefined) return sentEnd + 1;
+  // distribution says "0-0" for both 0 and 1 bytes held: after sending one byte it is that byte.
+  if (last === 0) return sentEnd === 0 ? 1 : 0;
+  return last + 1;
+}
+
+/** `0-1048575` or `bytes=0-1048575` → 1048575. */
+export function parseRangeEnd(range: string): number | undefined {
+  const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(range.trim());
+  if (!m) return undefined;
+  return Number.parseInt(m[2]!, 10);
+}
+
+function checkStoredDigest(client: RegistryClient, op: string, desc: Descriptor, res: RegistryResponse): void {
+  const stored = res.header('docker-content-digest');
+  if (stored && stored !== desc.digest) {
+    throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored the content as ${stored}`, { digest: desc.digest });
+  }
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/** Raises for an unexpected answer to an upload request (413 and 5xx as kinds the caller acts on). */
+async function failUpload(client: RegistryClient, op: string, res: RegistryResponse): Promise<never> {
+  const retryAfter = res.header('retry-after');
+  const text = await res.text();
+  if (res.status === 413) throw new TooLarge('413 Payload Too Large');
+  const err = registryError(client.registry, op, res.status, text);
+  if (isRetryableStatus(res.status)) throw Object.assign(err, { retryAfter, retryableStatus: true });
+  if (err.code === 'EDIGEST') {
+    throw new OcipushError('EDIGEST', `${err.message} (the registry disputes the digest or size of the bytes sent: is the local blob corrupt?)`, err.details);
+  }
+  throw err;
+}
+
+async function peekCodes(res: RegistryResponse): Promise<string[]> {
+  const text = await res.text();
+  try { return ((JSON.parse(text) as { errors?: { code?: string }[] }).errors ?? []).map((e) => String(e.code)); } catch { return []; }
+}
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof RestartUpload) return true;
+  if ((err as { retryableStatus?: boolean }).retryableStatus) return true;
+  if (err instanceof OcipushError && err.details.registryCodes?.some((c) => c === 'BLOB_UPLOAD_UNKNOWN' || c === 'BLOB_UPLOAD_INVALID')) return true;
+  return isTransientNetworkError(err);
+}
+
+function asOcipushError(client: RegistryClient, err: unknown): OcipushError {
+  if (err instanceof OcipushError) return err;
+  return networkError(client.registry, err);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof RestartUpload) return describe(err.reason);
+  if (err instanceof OcipushError) return err.message.replace(/^[^:]+: /, '');
+  return networkError('the registry', err).message.replace(/^cannot reach the registry: /, '');
+}
+
+function halfUp(n: number): number {
+  return Math.ceil(n / 2);
+}
+
+/** Reports the absolute offset as bytes flow out. */
+function counting(stream: Readable, base: number, onProgress?: (bytes: number) => void): Readable {
+  if (!onProgress) return stream;
+  let sent = base;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      sent += chunk.length;
+      onProgress(sent);
+      cb(null, chunk);
+    },
+  });
+  stream.on('error', (err) => counter.destroy(err));
+  counter.on('close', () => { if (!stream.destroyed) stream.destroy(); });
+  return stream.pipe(counter);
+}
