@@ -1,9 +1,12 @@
 import type { CliCommand } from './command.js';
 import { buildCommand } from './build.js';
 import { exportCommand } from './export.js';
+import { pushCommand } from './push.js';
+import { pullCommand } from './pull.js';
+import { inspectCommand } from './inspect.js';
 
 /**
  * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
  * Add a command by adding its module here.
  */
-export const commands: CliCommand<any>[] = [buildCommand, exportCommand];
+export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand];

@@ -1,0 +1,157 @@
+import type { Argv } from 'yargs';
+import { usageError, type CliCommand } from './command.js';
+import { formatBytes, type Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { AnyManifest, ImageConfig } from '../oci/manifest.js';
+
+interface InspectArgs extends RegistryFlags {
+  target: string;
+  raw?: boolean;
+  config?: boolean;
+  platform?: string;
+}
+
+/** Where the manifest came from: a registry repository or a layout, and how to read its blobs. */
+interface Opened {
+  name: string;
+  descriptor: Descriptor;
+  bytes: Buffer;
+  readBlob(desc: Descriptor, limit: number): Promise<Buffer>;
+  resolveChild(desc: Descriptor): Promise<{ descriptor: Descriptor; bytes: Buffer }>;
+  close(): Promise<void>;
+}
+
+export const inspectCommand: CliCommand<InspectArgs> = {
+  command: 'inspect <target>',
+  describe: 'Show an image\'s manifest, config and layers, from a registry or an OCI layout',
+  builder: (y: Argv) => registryFlags(y
+    .positional('target', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], or a layout directory' })
+    .option('raw', { type: 'boolean', describe: 'Print the manifest exactly as stored (the bytes its digest is of)' })
+    .option('config', { type: 'boolean', describe: 'Print the image config exactly as stored' })
+    .option('platform', { type: 'string', describe: 'For a multi-platform index, inspect this os/arch[/variant]' })
+    .conflicts('raw', 'config')
+    .example('$0 inspect localhost:5000/hello:0.1', 'digest, platform, config and layers')
+    .example('$0 inspect oci:./oci-layout:latest --config', 'the image config of a local image')),
+  run: async (argv, out: Output) => {
+    const { parsePlatform } = await import('../oci/descriptor.js');
+    const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
+    const opened = await open(argv);
+    try {
+      const { parseManifest, isIndex, parseImageConfig } = await import('../oci/manifest.js');
+      const { MAX_CONFIG_BYTES } = await import('../content/verify.js');
+      let descriptor = opened.descriptor;
+      let bytes = opened.bytes;
+      if (platform) {
+        const { selectPlatform } = await import('./platform.js');
+        const chosen = selectPlatform({ descriptor, bytes }, platform, opened.name);
+        if (chosen.digest !== descriptor.digest) ({ descriptor, bytes } = await opened.resolveChild(chosen));
+      }
+      const manifest = parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType);
+      if (argv.raw) {
+        process.stdout.write(bytes);
+        return;
+      }
+      let configBytes: Buffer | undefined;
+      let config: ImageConfig | undefined;
+      if (!isIndex(manifest)) {
+        configBytes = await opened.readBlob(manifest.config, MAX_CONFIG_BYTES);
+        if (isImageConfig(manifest.config.mediaType)) config = parseImageConfig(configBytes, `${opened.name}: config`);
+      } else if (argv.config) {
+        throw usageError(`${opened.name} is a multi-platform index: name one with --platform (--config)`);
+      }
+      if (argv.config) {
+        process.stdout.write(configBytes!);
+        return;
+      }
+      out.result(describe(opened.name, descriptor, manifest, config), {
+        reference: opened.name,
+        digest: descriptor.digest,
+        size: descriptor.size,
+        mediaType: descriptor.mediaType,
+        manifest,
+        ...(config ? { config } : {}),
+      });
+    } finally {
+      await opened.close();
+    }
+  },
+};
+
+function isImageConfig(mediaType: string): boolean {
+  return mediaType === 'application/vnd.oci.image.config.v1+json' || mediaType === 'application/vnd.docker.container.image.v1+json';
+}
+
+async function open(argv: InspectArgs): Promise<Opened> {
+  const { parseLayoutTarget } = await import('./layout-image.js');
+  const { readSmall } = await import('../content/verify.js');
+  const local = parseLayoutTarget(argv.target);
+  if (local) {
+    const { OciLayout } = await import('../content/layout.js');
+    const layout = await OciLayout.open(local.dir);
+    const descriptor = await layout.resolve(local.name);
+    const read = async (desc: Descriptor) => ({ descriptor: desc, bytes: await layout.readBlob(desc) });
+    const root = await read(descriptor);
+    return {
+      name: `oci:${local.dir}${local.name ? `:${local.name}` : ''}`,
+      ...root,
+      readBlob: (desc, limit) => layout.readBlob(desc, limit),
+      resolveChild: read,
+      close: async () => {},
+    };
+  }
+  const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
+  const ref = parseReference(argv.target);
+  const { clientFromFlags } = await import('./registry-options.js');
+  const { Repository } = await import('../registry/repository.js');
+  const client = await clientFromFlags(ref.registry, argv);
+  try {
+    const repository = new Repository(client, ref.repository);
+    const root = await repository.fetchManifest(referenceTarget(ref));
+    return {
+      name: formatReference(ref),
+      ...root,
+      readBlob: async (desc, limit) => readSmall(await repository.fetch(desc), limit, `${formatReference(ref)}: blob ${desc.digest}`),
+      resolveChild: (desc) => repository.fetchManifest(desc.digest),
+      close: () => client.close(),
+    };
+  } catch (err) {
+    await client.destroy();
+    throw err;
+  }
+}
+
+function describe(name: string, desc: Descriptor, manifest: AnyManifest, config: ImageConfig | undefined): string {
+  const lines = [
+    `Reference:  ${name}`,
+    `Digest:     ${desc.digest}`,
+    `Media type: ${desc.mediaType}`,
+    `Size:       ${desc.size} bytes`,
+  ];
+  if ('manifests' in manifest) {
+    lines.push(`Manifests:  ${manifest.manifests.length}`);
+    for (const m of manifest.manifests) {
+      const p = m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : 'no platform';
+      lines.push(`  ${m.digest}  ${p.padEnd(16)} ${formatBytes(m.size)}`);
+    }
+    return lines.join('\n');
+  }
+  if (config) {
+    lines.push(`Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}`);
+    if (config.created) lines.push(`Created:    ${config.created}`);
+    const c = config.config ?? {};
+    if (c.Entrypoint) lines.push(`Entrypoint: ${JSON.stringify(c.Entrypoint)}`);
+    if (c.Cmd) lines.push(`Cmd:        ${JSON.stringify(c.Cmd)}`);
+    if (c.WorkingDir) lines.push(`Workdir:    ${c.WorkingDir}`);
+    if (c.User) lines.push(`User:       ${c.User}`);
+    for (const env of c.Env ?? []) lines.push(`Env:        ${env}`);
+    for (const [k, v] of Object.entries(c.Labels ?? {})) lines.push(`Label:      ${k}=${v}`);
+    if (c.ExposedPorts) lines.push(`Ports:      ${Object.keys(c.ExposedPorts).join(' ')}`);
+  }
+  lines.push(`Config:     ${manifest.config.digest} (${formatBytes(manifest.config.size)})`);
+  const total = manifest.layers.reduce((sum, l) => sum + l.size, 0);
+  lines.push(`Layers:     ${manifest.layers.length} (${formatBytes(total)})`);
+  for (const l of manifest.layers) lines.push(`  ${l.digest}  ${formatBytes(l.size).padStart(10)}  ${l.mediaType}`);
+  for (const [k, v] of Object.entries(manifest.annotations ?? {})) lines.push(`Annotation: ${k}=${v}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,148 @@
+import type { CopyEvent, CopyOutcome, NodeKind } from '../copy.js';
+import { formatBytes, type Output } from './output.js';
+
+/** How a finished transfer is told, per direction. */
+export interface ProgressWords {
+  /** `pushing` / `pulling`, for a transfer under way. */
+  active: string;
+  /** What an 'uploaded' outcome is called (`uploaded`, `downloaded`). */
+  transferred: string;
+}
+
+interface Active {
+  label: string;
+  size: number;
+  bytes: number;
+  started: number;
+}
+
+const REDRAW_MS = 100;
+
+/**
+ * Progress of a copy on stderr. On a terminal: one bar per blob in flight, with bytes and rate,
+ * redrawn in place, and a permanent line as each finishes. Elsewhere (CI logs): one line when a
+ * blob starts and one when it ends, nothing in between. Nothing at all with --quiet.
+ */
+export class TransferProgress {
+  private readonly active = new Map<string, Active>();
+  private drawnLines = 0;
+  private lastDraw = 0;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly out: Output, private readonly words: ProgressWords, private readonly stream: NodeJS.WriteStream = process.stderr) {}
+
+  handle = (event: CopyEvent): void => {
+    if (this.out.quiet) return;
+    const digest = event.descriptor.digest;
+    switch (event.type) {
+      case 'start': {
+        const label = `${event.kind} ${shortDigest(digest)}`;
+        this.active.set(digest, { label, size: event.descriptor.size, bytes: 0, started: Date.now() });
+        if (!this.out.isTTY && event.kind !== 'manifest' && event.kind !== 'index') {
+          this.out.info(`${this.words.active} ${label} (${formatBytes(event.descriptor.size)})`);
+        }
+        this.schedule();
+        break;
+      }
+      case 'progress': {
+        const entry = this.active.get(digest);
+        if (entry) entry.bytes = event.bytes;
+        this.schedule();
+        break;
+      }
+      case 'notice':
+        this.permanent(`${event.kind} ${shortDigest(digest)}: ${event.message.replace(`${digest}: `, '')}`);
+        break;
+      case 'done': {
+        const entry = this.active.get(digest);
+        this.active.delete(digest);
+        this.permanent(this.doneLine(event.kind, digest, event.descriptor.size, event.outcome, entry));
+        break;
+      }
+    }
+  };
+
+  /** A line for the log (retries the HTTP layer reports). */
+  notice(line: string): void {
+    if (this.out.quiet) return;
+    this.permanent(line);
+  }
+
+  /** Clears the bars; call once the copy ended, well or not. */
+  finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.active.clear();
+    this.erase();
+  }
+
+  private doneLine(kind: NodeKind, digest: string, size: number, outcome: CopyOutcome, entry: Active | undefined): string {
+    const what = `${kind} ${shortDigest(digest)} (${formatBytes(size)})`;
+    switch (outcome) {
+      case 'exists': return `${what} already there`;
+      case 'mounted': return `${what} mounted`;
+      case 'skipped': return `${what} skipped (foreign layer)`;
+      case 'uploaded': {
+        const seconds = entry ? (Date.now() - entry.started) / 1000 : 0;
+        return seconds >= 0.5 ? `${what} ${this.words.transferred} in ${seconds.toFixed(1)} s` : `${what} ${this.words.transferred}`;
+      }
+    }
+  }
+
+  private permanent(line: string): void {
+    if (!this.out.isTTY) {
+      this.out.info(line);
+      return;
+    }
+    this.erase();
+    this.stream.write(`${line}\n`);
+    this.draw();
+  }
+
+  private schedule(): void {
+    if (!this.out.isTTY || this.timer) return;
+    const wait = Math.max(0, REDRAW_MS - (Date.now() - this.lastDraw));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.erase();
+      this.draw();
+    }, wait);
+    this.timer.unref();
+  }
+
+  private erase(): void {
+    if (this.drawnLines > 0) {
+      this.stream.write(`\x1b[${this.drawnLines}A\r\x1b[J`);
+      this.drawnLines = 0;
+    }
+  }
+
+  private draw(): void {
+    this.lastDraw = Date.now();
+    const width = Math.max(40, (this.stream.columns ?? 100) - 1);
+    const lines: string[] = [];
+    for (const entry of this.active.values()) lines.push(barLine(entry, width));
+    if (lines.length === 0) return;
+    this.out.clearLive();
+    this.stream.write(`${lines.join('\n')}\n`);
+    this.drawnLines = lines.length;
+  }
+}
+
+function barLine(entry: Active, width: number): string {
+  const seconds = Math.max(0.001, (Date.now() - entry.started) / 1000);
+  const rate = `${formatBytes(entry.bytes / seconds)}/s`;
+  const amount = `${formatBytes(entry.bytes)} / ${formatBytes(entry.size)}`;
+  const text = ` ${amount}  ${rate}`;
+  const barWidth = Math.max(10, Math.min(30, width - entry.label.length - text.length - 3));
+  const filled = entry.size > 0 ? Math.min(barWidth, Math.round((entry.bytes / entry.size) * barWidth)) : barWidth;
+  const bar = `[${'='.repeat(filled)}${' '.repeat(barWidth - filled)}]`;
+  const line = `${entry.label} ${bar}${text}`;
+  return line.length > width ? line.slice(0, width) : line;
+}
+
+/** `sha256:` and 12 hex digits, as docker shows layer ids. */
+export function shortDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  return `${digest.slice(0, colon + 1)}${digest.slice(colon + 1, colon + 13)}`;
+}

@@ -1,0 +1,136 @@
+import type { Argv } from 'yargs';
+import { toArray, usageError, type CliCommand } from './command.js';
+import { defaultLayoutDir } from './defaults.js';
+import type { Output } from './output.js';
+import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface PushArgs extends RegistryFlags {
+  reference: string;
+  layout: string;
+  tag?: string;
+  alsoTag?: string[];
+  chunkSize?: string;
+  digestFile?: string;
+  mountFrom?: string[];
+}
+
+const TAG = /^[\w][\w.-]{0,127}$/;
+
+export const pushCommand: CliCommand<PushArgs> = {
+  command: 'push <reference>',
+  describe: 'Push an image from an OCI layout to a registry',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'Destination: REGISTRY/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)' })
+    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
+    .option('tag', { alias: 't', type: 'string', describe: 'Image of the layout to push (its tag or digest); default: the destination tag, the only image, or latest' })
+    .option('also-tag', { type: 'string', array: true, describe: 'Another tag for the same manifest in the destination repository (repeatable)' })
+    .option('chunk-size', { type: 'string', describe: 'Upload every blob in chunks of SIZE (e.g. 4MiB); default: one request up to 64 MiB, 16 MiB chunks above' })
+    .option('mount-from', { type: 'string', array: true, describe: 'Repository of the same registry to mount blobs from instead of uploading them (repeatable)' })
+    .option('digest-file', { type: 'string', describe: 'Write the pushed manifest digest to this file' })
+    .example('$0 push localhost:5000/hello:0.1', 'push the image of ./oci-layout')
+    .example('$0 push ghcr.io/me/app:1.2 --also-tag latest -u me --password-stdin < token', 'two tags, credentials on stdin')),
+  run: async (argv, out: Output) => {
+    const { parseReference, formatReference } = await import('../oci/reference.js');
+    const destination = parseReference(argv.reference);
+    const alsoTags = toArray(argv.alsoTag);
+    for (const t of alsoTags) if (!TAG.test(t)) throw usageError(`--also-tag "${t}": not a valid tag`);
+    const chunkSize = argv.chunkSize === undefined ? undefined : parseSize(argv.chunkSize, 'chunk-size');
+    if (chunkSize !== undefined && chunkSize < 1024) throw usageError(`--chunk-size ${argv.chunkSize}: at least 1KiB`);
+    const concurrency = checkConcurrency(argv.concurrency);
+    const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
+
+    const { OciLayout } = await import('../content/layout.js');
+    const { selectLayoutImage } = await import('./layout-image.js');
+    const layout = await OciLayout.open(argv.layout);
+    const root = await selectLayoutImage(layout, { tag: argv.tag, destination });
+    if (destination.digest && destination.digest !== root.digest) {
+      throw usageError(`${formatReference(destination)}: the image to push has digest ${root.digest}, not ${destination.digest}`);
+    }
+    const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
+    mountFrom.push(...await baseImageRepositories(layout, root, destination.registry, destination.repository));
+
+    const { TransferProgress } = await import('./progress.js');
+    const { clientFromFlags } = await import('./registry-options.js');
+    const { Repository } = await import('../registry/repository.js');
+    const { copyGraph } = await import('../copy.js');
+    const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' });
+    const client = await clientFromFlags(destination.registry, argv, {
+      onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
+    });
+    let result;
+    try {
+      await client.ping();
+      const repository = new Repository(client, destination.repository, { chunkSize });
+      result = await copyGraph(layout, repository, root, {
+        concurrency,
+        rootReference: tag,
+        mountFrom: mountFrom.length > 0 ? () => [...new Set(mountFrom)] : undefined,
+        onEvent: progress.handle,
+      });
+      // The manifest is in place under the first tag: the others are the same bytes again.
+      for (const extra of alsoTags) await repository.tag(root, extra);
+      progress.finish();
+      await client.close();
+    } catch (err) {
+      progress.finish();
+      await client.destroy();
+      throw err;
+    }
+
+    if (argv.digestFile) {
+      const { writeFileAtomic } = await import('../content/atomic.js');
+      await writeFileAtomic(argv.digestFile, root.digest);
+    }
+    const tags = [...(tag ? [tag] : []), ...alsoTags];
+    const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);
+    const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
+    const where = `${destination.registry}/${destination.repository}`;
+    out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${root.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there)`);
+    out.result(root.digest, {
+      reference: `${where}${tag ? `:${tag}` : ''}@${root.digest}`,
+      digest: root.digest,
+      size: root.size,
+      mediaType: root.mediaType,
+      tags,
+      blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
+    });
+  },
+};
+
+/** `--mount-from team/base` or `--mount-from registry/team/base` (which must be the destination's registry). */
+function mountRepository(text: string, registry: string, parse: (t: string) => { registry: string; repository: string }): string {
+  const withRegistry = text.startsWith(`${registry}/`) ? text : `${registry}/${text}`;
+  const ref = parse(withRegistry);
+  if (ref.registry !== registry) throw usageError(`--mount-from ${text}: blobs can only be mounted from the same registry (${registry})`);
+  return ref.repository;
+}
+
+/**
+ * The base image an image names (`org.opencontainers.image.base.name`), when it lives in the
+ * same registry, is where its lower layers most likely are already: mount them from there.
+ */
+async function baseImageRepositories(layout: import('../content/layout.js').OciLayout, root: import('../oci/descriptor.js').Descriptor, registry: string, repository: string): Promise<string[]> {
+  const { Annotation } = await import('../oci/descriptor.js');
+  const { parseReference } = await import('../oci/reference.js');
+  const { isManifestMediaType } = await import('../oci/media-types.js');
+  const names = [root.annotations?.[Annotation.BaseName]];
+  if (isManifestMediaType(root.mediaType)) {
+    try {
+      const manifest = await layout.readManifest(root);
+      names.push(manifest.annotations?.[Annotation.BaseName]);
+    } catch {
+      // The copy reads it again and reports any problem.
+    }
+  }
+  const repos: string[] = [];
+  for (const name of names) {
+    if (!name) continue;
+    try {
+      const ref = parseReference(name);
+      if (ref.registry === registry && ref.repository !== repository) repos.push(ref.repository);
+    } catch {
+      // Not a reference we can use: no mount, a normal upload.
+    }
+  }
+  return repos;
+}

@@ -1,0 +1,77 @@
+import type { Argv } from 'yargs';
+import { toArray, usageError } from './command.js';
+import type { RegistryClient, RetryNotice } from '../registry/http.js';
+
+/** The flags every command that talks to a registry shares. */
+export interface RegistryFlags {
+  username?: string;
+  passwordStdin?: boolean;
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string | string[];
+  concurrency?: number;
+}
+
+export const DEFAULT_CONCURRENCY = 4;
+
+export function registryFlags(y: Argv): Argv {
+  return y
+    .option('username', { alias: 'u', type: 'string', describe: 'Registry user name (the password comes from --password-stdin)' })
+    .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input' })
+    .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry (automatic for localhost and 127.0.0.1)' })
+    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate, and allow credentials over plain HTTP to a remote host' })
+    .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust besides the system store (repeatable)' })
+    .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'Blobs transferred in parallel' })
+    .group(['username', 'password-stdin', 'plain-http', 'insecure', 'ca-file', 'concurrency'], 'Registry options:');
+}
+
+export function checkConcurrency(value: unknown): number {
+  const n = value === undefined ? DEFAULT_CONCURRENCY : Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw usageError(`--concurrency ${String(value)}: expected a whole number from 1 to 64`);
+  return n;
+}
+
+/**
+ * A client for `registry` configured by the flags: credentials from --username/--password-stdin,
+ * then OCIPUSH_USERNAME/OCIPUSH_PASSWORD, then the Docker config; TLS per --ca-file/--insecure.
+ * The password is read from stdin once, however many registries a command talks to.
+ */
+export async function clientFromFlags(registry: string, flags: RegistryFlags, hooks: { onRetry?: (n: RetryNotice) => void; password?: string } = {}): Promise<RegistryClient> {
+  const { connectRegistry } = await import('../registry/connect.js');
+  const { defaultCredentials } = await import('../registry/credentials/default.js');
+  if (flags.passwordStdin && !flags.username) throw usageError('--password-stdin needs --username');
+  if (flags.username && !flags.passwordStdin) throw usageError('--username needs --password-stdin (passwords are never taken as arguments)');
+  let password = hooks.password;
+  if (flags.passwordStdin && password === undefined) {
+    const { readPasswordStdin } = await import('../registry/credentials/stdin.js');
+    password = await readPasswordStdin();
+  }
+  const concurrency = checkConcurrency(flags.concurrency);
+  return connectRegistry(registry, {
+    credentials: defaultCredentials({ registry, username: flags.username, password }),
+    plainHttp: flags.plainHttp === true,
+    insecure: flags.insecure === true,
+    allowInsecureBasic: flags.insecure === true,
+    caFiles: toArray(flags.caFile),
+    // Uploads, plus room for the HEADs and manifest requests that run beside them.
+    connections: concurrency + 2,
+    onRetry: hooks.onRetry,
+  });
+}
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1024, kb: 1000, kib: 1024,
+  m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
+  g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+};
+
+/** `1048576`, `512k`, `1MiB`, `4M`, `5MB` → bytes (k/M/G alone are binary, as docker and crane read them). */
+export function parseSize(text: string, flag: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw usageError(`--${flag} "${text}": expected a size such as 1048576, 512KiB, 4MiB or 16M`);
+  const bytes = Math.round(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw usageError(`--${flag} "${text}": must be larger than 0`);
+  return bytes;
+}
