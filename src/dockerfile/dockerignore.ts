@@ -1,0 +1,339 @@
+import { OcipushError } from '../errors.js';
+import { cleanPath, trimGoSpace } from './go-text.js';
+
+/**
+ * `.dockerignore` as docker build (BuildKit + fsutil) applies it:
+ * - reading (moby/patternmatcher/ignorefile.ReadAll): a line starting with `#` is a comment, blank
+ *   lines are skipped, surrounding whitespace is trimmed, patterns are path.Clean'ed and a leading
+ *   `/` is dropped, `!` marks an exception that re-includes;
+ * - matching (moby/patternmatcher): `*` and `?` never cross `/`, `[...]` classes, `\` escapes,
+ *   `**` spans any number of directories, the last matching pattern wins, and a pattern that
+ *   matches a parent directory excludes everything under it;
+ * - walking (tonistiigi/fsutil): children are matched using their parents' results, and an
+ *   excluded directory is only entered when an exception could re-include something inside.
+ */
+
+export interface IgnorePattern {
+  /** The cleaned pattern, without the leading `!`. */
+  pattern: string;
+  /** True for `!pattern`: an exception that re-includes what earlier patterns excluded. */
+  exclusion: boolean;
+  /** 1-based line in the .dockerignore file, when read from one. */
+  line?: number;
+}
+
+export interface IgnoreMatcher {
+  /**
+   * True when the context path (relative, `/`-separated, e.g. `src/app.js`) is excluded. `isDir`
+   * changes nothing (Docker patterns do not distinguish directories) and is accepted for callers.
+   */
+  (relativePath: string, isDir?: boolean): boolean;
+  readonly patterns: readonly IgnorePattern[];
+  /** True when some pattern is an `!` exception. */
+  readonly hasExceptions: boolean;
+  /**
+   * For an excluded directory: whether a walker must still descend into it because an exception
+   * may re-include something inside (fsutil's rule). When this is false the whole directory can be
+   * skipped. A directory entered this way belongs in the context only if something inside it is
+   * included (fsutil emits it just before its first included child).
+   */
+  mayReinclude(relativeDir: string): boolean;
+}
+
+const IGNORE_FILE = '.dockerignore';
+
+function ignoreError(message: string, line: number | undefined): OcipushError {
+  const where = line === undefined ? IGNORE_FILE : `${IGNORE_FILE}:${line}:1`;
+  return new OcipushError('EDOCKERFILE', `${where}: ${message}`, { path: IGNORE_FILE, ...(line !== undefined && { line, column: 1 }) });
+}
+
+/** Reads .dockerignore text into patterns, validating each (bad syntax throws EDOCKERFILE). */
+export function parseDockerignore(text: string): IgnorePattern[] {
+  const body = text.startsWith('\ufeff') ? text.slice(1) : text;
+  const lines = body.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const patterns: IgnorePattern[] = [];
+  lines.forEach((rawLine, index) => {
+    const raw = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (raw.startsWith('#')) return;
+    let pattern = trimGoSpace(raw);
+    if (pattern === '') return;
+    const invert = pattern.startsWith('!');
+    if (invert) pattern = trimGoSpace(pattern.slice(1));
+    if (pattern.length > 0) {
+      pattern = cleanPath(pattern);
+      if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
+    }
+    patterns.push(normalizePattern(invert ? '!' + pattern : pattern, index + 1));
+  });
+  return patterns;
+}
+
+/** What patternmatcher.New does to each pattern string, with syntax checks. */
+function normalizePattern(text: string, line: number | undefined): IgnorePattern {
+  let p = cleanPath(trimGoSpace(text));
+  let exclusion = false;
+  if (p.startsWith('!')) {
+    if (p.length === 1) throw ignoreError('illegal exclusion pattern: "!"', line);
+    exclusion = true;
+    p = p.slice(1);
+  }
+  const problem = globSyntaxProblem(p);
+  if (problem) throw ignoreError(`syntax error in pattern ${JSON.stringify(p)}: ${problem}`, line);
+  return { pattern: p, exclusion, ...(line !== undefined && { line }) };
+}
+
+/**
+ * Builds the matcher. Accepts parsed patterns or raw pattern strings (`!` prefix for exceptions).
+ * Pure: it never touches the filesystem.
+ */
+export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[]): IgnoreMatcher {
+  const patterns: IgnorePattern[] = [];
+  for (const item of input) {
+    if (typeof item === 'string') {
+      if (trimGoSpace(item) === '') continue;
+      patterns.push(normalizePattern(item, undefined));
+    } else {
+      patterns.push(item);
+    }
+  }
+  const compiled = patterns.map((p) => compilePattern(p));
+  const hasExceptions = patterns.some((p) => p.exclusion);
+  // fsutil walks into every excluded directory as soon as one exception uses a wildcard.
+  const onlyPrefixExceptions = !patterns.some((p) => p.exclusion && /[*[\]?^\\]/.test(withoutTrailingGlob(p.pattern)));
+
+  // The ancestors of the last path asked about, with their per-pattern results: walkers ask in
+  // depth-first order, so consecutive paths share most of their ancestry.
+  let chain: { path: string; info: boolean[] }[] = [];
+
+  const infoFor = (path: string): { matched: boolean; info: boolean[] } => {
+    const parts = path.split('/');
+    let depth = 0;
+    while (depth < chain.length && depth < parts.length - 1 && chain[depth]!.path === parts.slice(0, depth + 1).join('/')) depth++;
+    chain = chain.slice(0, depth);
+    for (let d = depth; d < parts.length - 1; d++) {
+      const dir = parts.slice(0, d + 1).join('/');
+      const parent = d === 0 ? undefined : chain[d - 1]!.info;
+      chain.push({ path: dir, info: matchUsingParent(compiled, dir, parent).info });
+    }
+    const parent = parts.length > 1 ? chain[parts.length - 2]!.info : undefined;
+    return matchUsingParent(compiled, path, parent);
+  };
+
+  const matcher = (relativePath: string): boolean => {
+    const path = normalizeQueryPath(relativePath);
+    if (path === '.' || compiled.length === 0) return false;
+    return infoFor(path).matched;
+  };
+  const mayReinclude = (relativeDir: string): boolean => {
+    if (!hasExceptions) return false;
+    if (!onlyPrefixExceptions) return true;
+    const dirSlash = normalizeQueryPath(relativeDir) + '/';
+    return patterns.some((p) => p.exclusion && (withoutTrailingGlob(p.pattern) + '/').startsWith(dirSlash));
+  };
+  return Object.assign(matcher, { patterns, hasExceptions, mayReinclude });
+}
+
+function normalizeQueryPath(p: string): string {
+  let s = p.replace(/\\/g, '/');
+  while (s.startsWith('/')) s = s.slice(1);
+  return cleanPath(s);
+}
+
+function withoutTrailingGlob(p: string): string {
+  let s = p;
+  if (s.endsWith('/**')) s = s.slice(0, -3);
+  if (s.endsWith('/*')) s = s.slice(0, -2);
+  return s;
+}
+
+interface Compiled {
+  exclusion: boolean;
+  match(path: string): boolean;
+}
+
+/** patternmatcher's MatchesUsingParentResults; without parent info it also tests every ancestor. */
+function matchUsingParent(patterns: readonly Compiled[], file: string, parentInfo: boolean[] | undefined): { matched: boolean; info: boolean[] } {
+  let matched = false;
+  const info = new Array<boolean>(patterns.length).fill(false);
+  patterns.forEach((p, i) => {
+    let match = parentInfo ? parentInfo[i]! : false;
+    if (!match) {
+      // An inclusion cannot change an already excluded path, an exception an included one.
+      if (p.exclusion !== matched) return;
+      match = p.match(file);
+      if (!match && !parentInfo) {
+        const slash = file.lastIndexOf('/');
+        if (slash > 0) {
+          const dirs = file.slice(0, slash).split('/');
+          for (let k = 1; k <= dirs.length && !match; k++) match = p.match(dirs.slice(0, k).join('/'));
+        }
+      }
+    }
+    info[i] = match;
+    if (match) matched = !p.exclusion;
+  });
+  return { matched, info };
+}
+
+/** patternmatcher's Pattern.compile: exact text, a prefix (trailing double star), a suffix (leading double star) or a regexp. */
+function compilePattern(p: IgnorePattern): Compiled {
+  const pattern = p.pattern;
+  const chars = Array.from(pattern);
+  let kind: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
+  let re = '^';
+  let idx = 0;
+  for (let i = 0; idx < chars.length; i++) {
+    const ch = chars[idx++]!;
+    if (ch === '*') {
+      if (chars[idx] === '*') {
+        idx++;
+        if (chars[idx] === '/') idx++;
+        if (idx >= chars.length) {
+          // A trailing ** accepts everything below, as in .gitignore.
+          if (kind === 'exact') kind = 'prefix';
+          else {
+            re += '.*';
+            kind = 'regexp';
+          }
+        } else {
+          re += '(?:.*/)?';
+          kind = 'regexp';
+        }
+        if (i === 0) kind = 'suffix';
+      } else {
+        re += '[^/]*';
+        kind = 'regexp';
+      }
+    } else if (ch === '?') {
+      re += '[^/]';
+      kind = 'regexp';
+    } else if ('.+()|{}$'.includes(ch)) {
+      re += '\\' + ch;
+    } else if (ch === '\\') {
+      if (idx < chars.length) {
+        re += escapedForRegex(chars[idx++]!, pattern);
+        kind = 'regexp';
+      } else {
+        re += '\\\\';
+      }
+    } else if (ch === '[') {
+      const cls = readClass(chars, idx);
+      re += cls.regex;
+      idx = cls.end;
+      kind = 'regexp';
+    } else if (ch === ']') {
+      re += '\\]';
+      kind = 'regexp';
+    } else {
+      re += ch;
+    }
+  }
+
+  const exclusion = p.exclusion;
+  switch (kind) {
+    case 'exact':
+      return { exclusion, match: (path) => path === pattern };
+    case 'prefix': {
+      const prefix = pattern.slice(0, -2);
+      return { exclusion, match: (path) => path.startsWith(prefix) };
+    }
+    case 'suffix': {
+      const suffix = pattern.slice(2);
+      return { exclusion, match: (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1)) };
+    }
+    default: {
+      const regex = new RegExp(re + '$', 'u');
+      return { exclusion, match: (path) => regex.test(path) };
+    }
+  }
+}
+
+const JS_SYNTAX = '^$\\.*+?()[]{}|/';
+
+/** `\x` in a pattern: Go hands it to RE2, where `\d`, `\w`, `\s` are classes and punctuation is literal. */
+function escapedForRegex(ch: string, pattern: string): string {
+  switch (ch) {
+    case 'd': case 'D': case 'w': case 'W': case 'b': case 'B':
+      return '\\' + ch;
+    case 's': return '[\\t\\n\\f\\r ]';
+    case 'S': return '[^\\t\\n\\f\\r ]';
+    case 't': return '\\t';
+    case 'n': return '\\n';
+    case 'r': return '\\r';
+    case 'f': return '\\f';
+    case 'v': return '\\v';
+    case 'a': return '\\x07';
+  }
+  if (/^[\p{L}\p{N}]$/u.test(ch)) {
+    throw ignoreError(`syntax error in pattern ${JSON.stringify(pattern)}: unsupported escape \\${ch}`, undefined);
+  }
+  return JS_SYNTAX.includes(ch) ? '\\' + ch : ch;
+}
+
+/** A `[...]` class (filepath.Match syntax, already validated) as a JavaScript class. */
+function readClass(chars: string[], start: number): { regex: string; end: number } {
+  let i = start;
+  let out = '[';
+  if (chars[i] === '^') {
+    out += '^';
+    i++;
+  }
+  let n = 0;
+  const item = (): string => {
+    let ch = chars[i++]!;
+    if (ch === '\\') ch = chars[i++]!;
+    return '\\^-[]'.includes(ch) ? '\\' + ch : ch;
+  };
+  while (!(chars[i] === ']' && n > 0)) {
+    out += item();
+    if (chars[i] === '-') {
+      i++;
+      out += '-' + item();
+    }
+    n++;
+  }
+  return { regex: out + ']', end: i + 1 };
+}
+
+/** Why Go's filepath.Match would reject the pattern (ErrBadPattern), or undefined. */
+function globSyntaxProblem(pattern: string): string | undefined {
+  const chars = Array.from(pattern);
+  let i = 0;
+  const esc = (): string | undefined => {
+    const ch = chars[i];
+    if (ch === undefined || ch === '-' || ch === ']') return 'malformed character class';
+    i++;
+    if (ch === '\\') {
+      if (chars[i] === undefined) return 'malformed character class';
+      i++;
+    }
+    if (chars[i] === undefined) return 'unterminated character class';
+    return undefined;
+  };
+  while (i < chars.length) {
+    const ch = chars[i++]!;
+    if (ch === '\\') {
+      if (i >= chars.length) return 'trailing backslash';
+      i++;
+    } else if (ch === '[') {
+      if (chars[i] === '^') i++;
+      let n = 0;
+      for (;;) {
+        if (chars[i] === ']' && n > 0) {
+          i++;
+          break;
+        }
+        const problem = esc();
+        if (problem) return problem;
+        if (chars[i] === '-') {
+          i++;
+          const hi = esc();
+          if (hi) return hi;
+        }
+        n++;
+      }
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,44 @@
+/**
+ * The Dockerfile front end: parse, resolve (ARG scoping and variable expansion) and .dockerignore
+ * matching, all pure (no I/O), matching docker build (BuildKit). The builder feeds it text and
+ * base image configs and gets typed, expanded instructions back.
+ */
+export { parseDockerfile, parseTrigger, KNOWN_INSTRUCTIONS } from './parse.js';
+export type * from './instructions.js';
+export type { ParserDirectives } from './source.js';
+export { dockerfileError, runUnsupportedError, DEFAULT_DOCKERFILE_NAME, type SourcePosition } from './errors.js';
+export {
+  expandVariables,
+  expandWords,
+  processWord,
+  ExpansionError,
+  type EscapeToken,
+  type EnvSource,
+  type LexOptions,
+  type ExpansionResult,
+} from './lex.js';
+export {
+  resolveStages,
+  resolveBaseImages,
+  platformArgs,
+  hostPlatform,
+  normalizeWorkdir,
+  DEFAULT_PATH,
+  type PlatformSpec,
+  type BaseImageConfig,
+  type BaseImageRef,
+  type ResolveOptions,
+  type ResolvedDockerfile,
+  type ResolvedStage,
+  type ResolvedInstruction,
+  type ResolvedCopyInstruction,
+  type ResolvedWorkdirInstruction,
+  type ResolvedCommandLineInstruction,
+  type ResolvedExposeInstruction,
+  type StageBase,
+} from './resolve.js';
+export { shellFormToExec, DEFAULT_SHELL } from './shell-form.js';
+export { parsePortSpecs, type PortSpecs } from './ports.js';
+export { isValidStopSignal } from './signal.js';
+export { parseGoDuration } from './duration.js';
+export { parseDockerignore, createIgnoreMatcher, type IgnorePattern, type IgnoreMatcher } from './dockerignore.js';

@@ -1,0 +1,522 @@
+import { OcipushError } from '../errors.js';
+import { isGoSpace } from './go-text.js';
+
+/**
+ * Variable substitution and quote removal exactly as BuildKit's shell lexer does it
+ * (frontend/dockerfile/shell/lex.go): `$VAR`, `${VAR}`, `${VAR:-w}`, `${VAR-w}`, `${VAR:+w}`,
+ * `${VAR+w}`, `${VAR:?msg}`, `${VAR?msg}`, `${VAR#p}`, `${VAR##p}`, `${VAR%p}`, `${VAR%%p}`,
+ * `${VAR/p/r}`, `${VAR//p/r}`; single quotes suppress expansion, double quotes allow it, the
+ * escape token escapes one character, and quotes are removed from the result. It never runs a
+ * shell: `$(…)` and backticks are plain text.
+ */
+
+export type EscapeToken = '\\' | '`';
+
+/** Variables for expansion: a Map, a plain object, or a lookup (undefined = unset). */
+export type EnvSource =
+  | ReadonlyMap<string, string>
+  | Readonly<Record<string, string>>
+  | ((name: string) => string | undefined);
+
+export interface LexOptions {
+  /** The Dockerfile's escape token (`# escape=` directive); backslash by default. */
+  escape?: EscapeToken;
+  /** Keep quote characters in the result (BuildKit's RawQuotes). */
+  rawQuotes?: boolean;
+  /** Keep escape tokens in the result (BuildKit's RawEscapes). */
+  rawEscapes?: boolean;
+  /** Treat quotes as plain characters (BuildKit's SkipProcessQuotes). */
+  skipProcessQuotes?: boolean;
+  /** Leave references to unset variables as written (BuildKit's SkipUnsetEnv). */
+  skipUnsetEnv?: boolean;
+}
+
+export interface ExpansionResult {
+  /** The word after expansion and quote removal (BuildKit's ProcessWord). */
+  value: string;
+  /** The same input split into words after expansion (BuildKit's ProcessWords). */
+  words: string[];
+  /** Variables the word referred to that were set. */
+  matched: Set<string>;
+  /** Variables the word referred to that were not set. */
+  unmatched: Set<string>;
+}
+
+/** A lexing failure; callers add the Dockerfile position. */
+export class ExpansionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExpansionError';
+  }
+}
+
+type Lookup = (name: string) => string | undefined;
+
+export function toLookup(env: EnvSource): Lookup {
+  if (typeof env === 'function') return env;
+  if (env instanceof Map) return (name) => env.get(name);
+  const record = env as Readonly<Record<string, string>>;
+  return (name) => (Object.prototype.hasOwnProperty.call(record, name) ? record[name] : undefined);
+}
+
+/** Expands one word: the full result, its word split, and which variables it used. Throws ExpansionError. */
+export function processWord(word: string, env: EnvSource, options: LexOptions = {}): ExpansionResult {
+  const sw = new ShellWord(word, toLookup(env), options);
+  let value: string;
+  let words: string[];
+  try {
+    [value, words] = sw.processStopOn(undefined, options.rawEscapes ?? false);
+  } catch (err) {
+    if (err instanceof ExpansionError) throw new ExpansionError(`failed to process "${word}": ${err.message}`);
+    throw err;
+  }
+  return { value, words, matched: sw.matched, unmatched: sw.unmatched };
+}
+
+/**
+ * Expands `$VAR`/`${VAR…}` in one word and removes quotes, as Docker does for ENV, LABEL, COPY,
+ * ADD, WORKDIR, USER, VOLUME, STOPSIGNAL and FROM. Unset variables expand to "".
+ */
+export function expandVariables(word: string, env: EnvSource, options: { escape?: EscapeToken } = {}): string {
+  return publicErrors(() => processWord(word, env, { escape: options.escape }).value);
+}
+
+/**
+ * Expands then splits on unquoted whitespace, as Docker does for EXPOSE: `"$PORTS"` stays one
+ * word, `$PORTS` holding "80 443" becomes two.
+ */
+export function expandWords(word: string, env: EnvSource, options: { escape?: EscapeToken } = {}): string[] {
+  return publicErrors(() => processWord(word, env, { escape: options.escape }).words);
+}
+
+function publicErrors<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ExpansionError) throw new OcipushError('EDOCKERFILE', err.message);
+    throw err;
+  }
+}
+
+/** BuildKit's wordsStruct: whitespace from variable values splits words, quoted text never does. */
+class WordCollector {
+  private readonly words: string[] = [];
+  private buf = '';
+  private inWord = false;
+
+  addChar(ch: string): void {
+    if (isGoSpace(ch) && this.inWord) {
+      if (this.buf.length !== 0) {
+        this.words.push(this.buf);
+        this.buf = '';
+        this.inWord = false;
+      }
+    } else if (!isGoSpace(ch)) {
+      this.addRawChar(ch);
+    }
+  }
+
+  addRawChar(ch: string): void {
+    this.buf += ch;
+    this.inWord = true;
+  }
+
+  addString(s: string): void {
+    for (const ch of s) this.addChar(ch);
+  }
+
+  addRawString(s: string): void {
+    this.buf += s;
+    this.inWord = true;
+  }
+
+  done(): string[] {
+    if (this.buf.length > 0) {
+      this.words.push(this.buf);
+      this.buf = '';
+      this.inWord = false;
+    }
+    return this.words;
+  }
+}
+
+class ShellWord {
+  private readonly chars: string[];
+  private pos = 0;
+  private readonly escape: string;
+  private rawEscapes: boolean;
+  readonly matched = new Set<string>();
+  readonly unmatched = new Set<string>();
+
+  constructor(word: string, private readonly lookup: Lookup, private readonly options: LexOptions) {
+    this.chars = Array.from(word);
+    this.escape = options.escape ?? '\\';
+    this.rawEscapes = options.rawEscapes ?? false;
+  }
+
+  private peek(): string | undefined {
+    return this.chars[this.pos];
+  }
+
+  private next(): string | undefined {
+    const ch = this.chars[this.pos];
+    if (ch !== undefined) this.pos++;
+    return ch;
+  }
+
+  /** Processes up to `stop` (consumed) or the end of input; returns the text and its word split. */
+  processStopOn(stop: string | undefined, rawEscapes: boolean): [string, string[]] {
+    const saved = this.rawEscapes;
+    this.rawEscapes = rawEscapes;
+    try {
+      let result = '';
+      const words = new WordCollector();
+      while (this.peek() !== undefined) {
+        let ch = this.peek()!;
+        if (stop !== undefined && ch === stop) {
+          this.next();
+          return [result, words.done()];
+        }
+        const special = ch === '$' || (!this.options.skipProcessQuotes && (ch === "'" || ch === '"'));
+        if (special) {
+          const tmp = ch === '$' ? this.processDollar() : ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
+          result += tmp;
+          if (ch === '$') words.addString(tmp);
+          else words.addRawString(tmp);
+          continue;
+        }
+        ch = this.next()!;
+        if (ch === this.escape) {
+          if (this.rawEscapes) {
+            words.addRawChar(ch);
+            result += ch;
+          }
+          const escaped = this.next();
+          // An escape token at the very end is dropped.
+          if (escaped === undefined) break;
+          ch = escaped;
+          words.addRawChar(ch);
+        } else {
+          words.addChar(ch);
+        }
+        result += ch;
+      }
+      if (stop !== undefined) throw new ExpansionError(`unexpected end of statement while looking for matching ${stop}`);
+      return [result, words.done()];
+    } finally {
+      this.rawEscapes = saved;
+    }
+  }
+
+  private processSingleQuote(): string {
+    // Everything up to the next ' is literal; a single quote cannot be escaped inside.
+    let result = '';
+    const open = this.next()!;
+    if (this.options.rawQuotes) result += open;
+    for (;;) {
+      const ch = this.next();
+      if (ch === undefined) throw new ExpansionError('unexpected end of statement while looking for matching single-quote');
+      if (ch === "'") {
+        if (this.options.rawQuotes) result += ch;
+        return result;
+      }
+      result += ch;
+    }
+  }
+
+  private processDoubleQuote(): string {
+    // Literal except $ and the escape token, which escapes only ", $ and itself.
+    let result = '';
+    const open = this.next()!;
+    if (this.options.rawQuotes) result += open;
+    for (;;) {
+      const peeked = this.peek();
+      if (peeked === undefined) throw new ExpansionError('unexpected end of statement while looking for matching double-quote');
+      if (peeked === '"') {
+        this.next();
+        if (this.options.rawQuotes) result += '"';
+        return result;
+      }
+      if (peeked === '$') {
+        result += this.processDollar();
+        continue;
+      }
+      let ch = this.next()!;
+      if (ch === this.escape) {
+        if (this.rawEscapes) result += ch;
+        const after = this.peek();
+        if (after === undefined) continue;
+        if (after === '"' || after === '$' || after === this.escape) ch = this.next()!;
+      }
+      result += ch;
+    }
+  }
+
+  private getEnv(name: string): [string, boolean] {
+    const value = this.lookup(name);
+    if (value !== undefined) {
+      this.matched.add(name);
+      return [value, true];
+    }
+    this.unmatched.add(name);
+    return ['', false];
+  }
+
+  private processDollar(): string {
+    this.next();
+    if (this.peek() !== '{') {
+      const name = this.processName();
+      if (name === '') return '$';
+      const [value, found] = this.getEnv(name);
+      if (!found && this.options.skipUnsetEnv) return '$' + name;
+      return value;
+    }
+
+    this.next();
+    const first = this.peek();
+    if (first === undefined) throw new ExpansionError("syntax error: missing '}'");
+    if (first === '{' || first === '}' || first === ':') throw new ExpansionError('syntax error: bad substitution');
+    const name = this.processName();
+    let ch = this.next();
+    if (ch === undefined) throw new ExpansionError("syntax error: missing '}'");
+    let modifier = ch;
+
+    if (ch === '}') {
+      const [value, set] = this.getEnv(name);
+      if (!set && this.options.skipUnsetEnv) return `\${${name}}`;
+      return value;
+    }
+
+    if (ch === '/') return this.processReplace(name);
+
+    let nullIsUnset = false;
+    if (ch === ':') {
+      nullIsUnset = true;
+      ch = this.next();
+      modifier += ch ?? '';
+    } else if (!'+-?#%'.includes(ch)) {
+      throw new ExpansionError(`unsupported modifier (${modifier}) in substitution`);
+    }
+
+    const rawEscapes = ch === '#' || ch === '%';
+    if (nullIsUnset && rawEscapes) throw new ExpansionError(`unsupported modifier (${modifier}) in substitution`);
+    const word = this.processNested('}', rawEscapes, "syntax error: missing '}'");
+
+    const [value, set] = this.getEnv(name);
+    if (this.options.skipUnsetEnv && !set) return `\${${name}${modifier}${word}}`;
+    const unsetOrNull = !set || (nullIsUnset && value === '');
+
+    switch (ch) {
+      case '-':
+        return unsetOrNull ? word : value;
+      case '+':
+        return unsetOrNull ? '' : word;
+      case '?':
+        if (!set) throw new ExpansionError(`${name}: ${word !== '' ? word : 'is not allowed to be unset'}`);
+        if (nullIsUnset && value === '') throw new ExpansionError(`${name}: ${word !== '' ? word : 'is not allowed to be empty'}`);
+        return value;
+      case '%':
+      case '#': {
+        // %/# remove the shortest match, %%/## the longest.
+        let pattern = word;
+        let greedy = false;
+        if (pattern.length > 0 && pattern[0] === ch) {
+          greedy = true;
+          pattern = pattern.slice(1);
+        }
+        return ch === '%' ? trimSuffix(pattern, value, greedy) : trimPrefix(pattern, value, greedy);
+      }
+      default:
+        throw new ExpansionError(`unsupported modifier (${modifier}) in substitution`);
+    }
+  }
+
+  private processReplace(name: string): string {
+    const replaceAll = this.peek() === '/';
+    if (replaceAll) this.next();
+    const pattern = this.processNested('/', true, "syntax error: missing '/' in ${}");
+    const replacement = this.processNested('}', true, "syntax error: missing '}'");
+    const [value, set] = this.getEnv(name);
+    if (this.options.skipUnsetEnv && !set) return `\${${name}/${pattern}/${replacement}}`;
+    const re = shellPatternToRegex(pattern, true, false);
+    if (replaceAll) return goReplaceAll(value, re, replacement);
+    const m = re.exec(value);
+    if (!m) return value;
+    return value.slice(0, m.index) + replacement + value.slice(m.index + m[0].length);
+  }
+
+  /** A nested word inside `${…}`; an unterminated one reports the missing delimiter. */
+  private processNested(stop: string, rawEscapes: boolean, missing: string): string {
+    try {
+      return this.processStopOn(stop, rawEscapes)[0];
+    } catch (err) {
+      if (err instanceof ExpansionError && this.peek() === undefined) throw new ExpansionError(missing);
+      throw err;
+    }
+  }
+
+  private processName(): string {
+    // A name is letters, digits and _; a leading digit reads digits only ($1); special
+    // parameters ($@ $* $# $? $- $$ $!) are one character.
+    let name = '';
+    for (let ch = this.peek(); ch !== undefined; ch = this.peek()) {
+      if (name === '' && isDigit(ch)) {
+        while (this.peek() !== undefined && isDigit(this.peek()!)) name += this.next();
+        return name;
+      }
+      if (name === '' && '@*#?-$!0'.includes(ch)) {
+        this.next();
+        return ch;
+      }
+      if (!isLetter(ch) && !isDigit(ch) && ch !== '_') break;
+      name += this.next();
+    }
+    return name;
+  }
+}
+
+const DIGIT = /^\p{Nd}$/u;
+const LETTER = /^\p{L}$/u;
+function isDigit(ch: string): boolean {
+  return DIGIT.test(ch);
+}
+function isLetter(ch: string): boolean {
+  return LETTER.test(ch);
+}
+
+/**
+ * A shell wildcard (`?` one character, `*` any run) as a regular expression, following
+ * BuildKit's convertShellPatternToRegex. Go's `.` excludes only "\n", hence `[^\n]`.
+ */
+function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean): RegExp {
+  const chars = Array.from(pattern);
+  let out = anchored ? '^' : '';
+  const star = greedy ? '[^\\n]*' : '[^\\n]*?';
+  for (let i = 0; i < chars.length; i++) {
+    let tok = chars[i]!;
+    switch (tok) {
+      case '*':
+        out += star;
+        continue;
+      case '?':
+        out += '[^\\n]';
+        continue;
+      case '\\': {
+        // An escaped } or / belongs to the ${} syntax, not to the pattern.
+        const after = chars[i + 1];
+        if (after === '}' || after === '/') continue;
+        out += '\\';
+        i++;
+        tok = chars[i] ?? '';
+        if (tok !== '*' && tok !== '?' && tok !== '\\') {
+          throw new ExpansionError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${tok}'`);
+        }
+        break;
+      }
+      case '[': case ']': case '{': case '}': case '.': case '+': case '(': case ')': case '|': case '^': case '$':
+        out += '\\';
+        break;
+    }
+    out += tok;
+  }
+  return new RegExp(out, 'u');
+}
+
+function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+  const m = shellPatternToRegex(pattern, greedy, true).exec(value);
+  return m ? value.slice(m.index + m[0].length) : value;
+}
+
+/** Reverses a pattern without splitting escapes: a\*c becomes c\*a. */
+function reversePattern(pattern: string): string {
+  const runes = Array.from(pattern);
+  const out: string[] = new Array(runes.length);
+  const last = runes.length - 1;
+  for (let i = 0; i <= last;) {
+    const tok = runes[i]!;
+    const outIdx = last - i;
+    if (tok === '\\' && i !== last) {
+      out[outIdx - 1] = tok;
+      out[outIdx] = runes[i + 1]!;
+      i += 2;
+    } else {
+      out[outIdx] = tok;
+      i++;
+    }
+  }
+  return out.join('');
+}
+
+function reverseString(s: string): string {
+  return Array.from(s).reverse().join('');
+}
+
+function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+  // A regex finds the leftmost match only, so the rightmost one is found on reversed text.
+  return reverseString(trimPrefix(reversePattern(pattern), reverseString(value), greedy));
+}
+
+/** Go's Regexp.ReplaceAllString: skips empty matches right after a match, expands $0/$$ in the template. */
+function goReplaceAll(src: string, re: RegExp, template: string): string {
+  const global = new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g');
+  let out = '';
+  let lastMatchEnd = 0;
+  let searchPos = 0;
+  while (searchPos <= src.length) {
+    global.lastIndex = searchPos;
+    const m = global.exec(src);
+    if (!m) break;
+    const start = m.index;
+    const end = start + m[0].length;
+    out += src.slice(lastMatchEnd, start);
+    if (end > lastMatchEnd || start === 0) out += expandGoTemplate(template, m[0]);
+    lastMatchEnd = end;
+    const width = searchPos < src.length ? (src.codePointAt(searchPos)! > 0xffff ? 2 : 1) : 0;
+    if (searchPos + width > end) searchPos += width;
+    else if (searchPos + 1 > end) searchPos++;
+    else searchPos = end;
+  }
+  return out + src.slice(lastMatchEnd);
+}
+
+/** Go's Regexp.Expand for a pattern without groups: $0/${0} is the match, $$ is $, other names are empty. */
+function expandGoTemplate(template: string, match: string): string {
+  const NAME = /^[\p{L}\p{Nd}_]+/u;
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    if (c !== '$') {
+      out += c;
+      continue;
+    }
+    const rest = template.slice(i + 1);
+    if (rest.startsWith('$')) {
+      out += '$';
+      i++;
+      continue;
+    }
+    let name: string | undefined;
+    let consumed = 0;
+    if (rest.startsWith('{')) {
+      const close = rest.indexOf('}');
+      const inner = close > 0 ? rest.slice(1, close) : '';
+      if (inner !== '' && NAME.exec(inner)?.[0] === inner) {
+        name = inner;
+        consumed = close + 1;
+      }
+    } else {
+      const m = NAME.exec(rest);
+      if (m) {
+        name = m[0];
+        consumed = m[0].length;
+      }
+    }
+    if (name === undefined) {
+      out += '$';
+      continue;
+    }
+    if (name === '0') out += match;
+    i += consumed;
+  }
+  return out;
+}

@@ -1,0 +1,166 @@
+import { LocatedError, type SourcePosition } from './errors.js';
+import type { EscapeToken } from './lex.js';
+import { isGoSpace, trimLeftGoSpace } from './go-text.js';
+
+/**
+ * Splits Dockerfile text into logical lines the way BuildKit's parser.Parse does: parser
+ * directives at the very top, full-line comments (only when `#` is the first non-blank
+ * character), continuation lines ending in the escape token, and comment or blank lines inside a
+ * continuation skipped. It keeps, for every character of a logical line, where it came from.
+ */
+
+export interface ParserDirectives {
+  /** `# syntax=` (the frontend image BuildKit would load; ocipush records it only). */
+  syntax?: string;
+  /** `# escape=`: the escape and line-continuation character. */
+  escape: EscapeToken;
+  /** `# check=` (BuildKit lint configuration; recorded only). */
+  check?: string;
+}
+
+/** One instruction's text with continuations joined, and a map back to the source. */
+export interface LogicalLine {
+  text: string;
+  startLine: number;
+  endLine: number;
+  /** True when blank lines sat inside the continuation (BuildKit warns: NoEmptyContinuation). */
+  emptyContinuation: boolean;
+  /** Segments: `text.slice(offset)` begins at `line:column` in the source. */
+  segments: { offset: number; line: number; column: number }[];
+}
+
+export interface SplitSource {
+  directives: ParserDirectives;
+  lines: LogicalLine[];
+  /** Number of physical lines. */
+  lineCount: number;
+}
+
+const VALID_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
+const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
+
+/** Go's bufio-free line scan that BuildKit uses: split after each "\n", then trim trailing \r\n. */
+function physicalLines(text: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  while (start < text.length) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    lines.push(text.slice(start, end).replace(/[\r\n]+$/, ''));
+    start = nl < 0 ? text.length : nl + 1;
+  }
+  return lines;
+}
+
+function isComment(line: string): boolean {
+  return trimLeftGoSpace(line).startsWith('#');
+}
+
+export function splitSource(input: string): SplitSource {
+  const text = input.startsWith('\ufeff') ? input.slice(1) : input;
+  const physical = physicalLines(text);
+  const directives: ParserDirectives = { escape: '\\' };
+  const seen = new Set<string>();
+  let directivesDone = false;
+  let continuation = continuationRegex('\\');
+
+  // Parser directives are `# key=value` comments before anything else, blank lines included.
+  const parseDirective = (line: string, lineNo: number): void => {
+    if (directivesDone) return;
+    if (!line.startsWith('#')) {
+      directivesDone = true;
+      return;
+    }
+    const m = DIRECTIVE.exec(trimLeftGoSpace(line.slice(1)));
+    const key = m?.[1]?.toLowerCase();
+    if (!m || !key || !VALID_DIRECTIVES.has(key)) {
+      directivesDone = true;
+      return;
+    }
+    if (seen.has(key)) throw new LocatedError(`only one ${key} parser directive can be used`, { line: lineNo, column: 1 });
+    seen.add(key);
+    const value = m[2]!;
+    if (key === 'escape') {
+      if (value !== '`' && value !== '\\') {
+        throw new LocatedError(`invalid escape token '${value}' does not match \` or \\`, { line: lineNo, column: 1 });
+      }
+      directives.escape = value;
+      continuation = continuationRegex(value);
+    } else if (key === 'syntax') {
+      directives.syntax = value;
+    } else {
+      directives.check = value;
+    }
+  };
+
+  const lines: LogicalLine[] = [];
+  let i = 0;
+  while (i < physical.length) {
+    const raw = physical[i]!;
+    const lineNo = i + 1;
+    i++;
+    const stripped = trimLeftGoSpace(raw);
+    parseDirective(stripped, lineNo);
+    if (stripped.startsWith('#') || stripped === '') continue;
+
+    const startColumn = raw.length - stripped.length + 1;
+    const first = trimContinuation(stripped, continuation);
+    const logical: LogicalLine = {
+      text: first.text,
+      startLine: lineNo,
+      endLine: lineNo,
+      emptyContinuation: false,
+      segments: [{ offset: 0, line: lineNo, column: startColumn }],
+    };
+    let ended = !first.continues;
+    while (!ended && i < physical.length) {
+      const next = physical[i]!;
+      const nextNo = i + 1;
+      i++;
+      parseDirective(next, nextNo);
+      logical.endLine = nextNo;
+      if (isComment(next)) continue;
+      if (trimLeftGoSpace(next) === '') {
+        logical.emptyContinuation = true;
+        continue;
+      }
+      const piece = trimContinuation(next, continuation);
+      logical.segments.push({ offset: logical.text.length, line: nextNo, column: 1 });
+      logical.text += piece.text;
+      ended = !piece.continues;
+    }
+    lines.push(logical);
+  }
+  return { directives, lines, lineCount: physical.length };
+}
+
+/**
+ * BuildKit's continuation test: the escape token, then only spaces or tabs, at the end of the
+ * line, and not itself escaped (`foo \\` ends with an escaped backslash: no continuation).
+ */
+function continuationRegex(escape: EscapeToken): RegExp {
+  const e = escape === '\\' ? '\\\\' : '`';
+  return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
+}
+
+function trimContinuation(line: string, re: RegExp): { text: string; continues: boolean } {
+  if (!re.test(line)) return { text: line, continues: false };
+  return { text: line.replace(re, '$1'), continues: true };
+}
+
+/** Where `offset` of a logical line came from in the source. */
+export function positionAt(line: LogicalLine, offset: number): SourcePosition {
+  let seg = line.segments[0]!;
+  for (const s of line.segments) {
+    if (s.offset <= offset) seg = s;
+    else break;
+  }
+  return { line: seg.line, column: seg.column + Math.max(0, offset - seg.offset) };
+}
+
+/** Offset of the first non-space character at or after `offset`. */
+export function skipSpaces(text: string, offset: number): number {
+  let i = offset;
+  while (i < text.length && isGoSpace(text[i]!)) i++;
+  return i;
+}
