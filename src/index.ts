@@ -11,3 +11,9 @@ export type { Storage, ReadOnlyStorage, TagResolver, BlobOpener } from './conten
 export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './build/image.js';
 export type { RunConfig } from './build/config.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './cli/defaults.js';
+
+// export
+export {
+  exportDockerArchive, parseImageSelector, DEFAULT_EXPORT_PLATFORM,
+  type ExportOptions, type ExportResult, type ArchiveSummary, type ArchiveImageSummary, type DockerArchiveManifestEntry,
+} from './export/index.js';
