@@ -1,0 +1,384 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeSelfSignedCert } from './certs.js';
+import { killOnExit, removeOnExit } from './exit-cleanup.js';
+import { requireTool, run } from './tools.js';
+
+/** One request as the registry itself logged it (its Apache-style access log on stdout). */
+export interface AccessEntry {
+  method: string;
+  /** The request path without the query string, e.g. `/v2/app/blobs/uploads/<uuid>`. */
+  path: string;
+  /** The request target as sent, query string included. */
+  uri: string;
+  status: number;
+  /** Response body bytes the registry wrote. */
+  bytes: number;
+  userAgent: string;
+}
+
+/** What the registry needs to trust a token issuer (a TokenIssuer has all of these). */
+export interface TokenAuthConfig {
+  /** Where clients are sent for tokens (the Bearer challenge's realm). */
+  realm: string;
+  service: string;
+  issuer: string;
+  /** PEM certificate(s) whose keys may sign tokens. */
+  certFile: string;
+}
+
+export type RegistryAuth =
+  | { htpasswd: { users: Record<string, string>; realm?: string } }
+  | { token: TokenAuthConfig };
+
+export interface RegistryOptions {
+  auth?: RegistryAuth;
+  /** Serve HTTPS with a fresh self-signed certificate (SAN IP:127.0.0.1, DNS:localhost). */
+  tls?: boolean;
+  /** Reuse this storage directory (e.g. to restart a registry over the same content); it is not removed on stop. */
+  storageDir?: string;
+}
+
+export interface RunningRegistry {
+  /** `127.0.0.1:PORT`, the registry part of an image reference. */
+  host: string;
+  /** `http://127.0.0.1:PORT` or `https://127.0.0.1:PORT`. */
+  url: string;
+  port: number;
+  /** The docker-registry process id. */
+  pid: number;
+  storageDir: string;
+  /** With `tls`: the PEM certificate to trust (also a valid `--cert-dir` for skopeo/podman as `certDir`). */
+  caFile?: string;
+  /** With `tls`: a directory holding only `ca.crt`, for `skopeo --dest-cert-dir` / `--src-cert-dir`. */
+  certDir?: string;
+  /** Requests logged so far, oldest first (harness probes excluded). */
+  accessLog(): AccessEntry[];
+  /**
+   * The access log once every request that has already been answered is in it: the registry
+   * writes a log line just after the response, so a line can trail the client by a moment.
+   * This sends a marker request and waits for its line.
+   */
+  settledAccessLog(): Promise<AccessEntry[]>;
+  /**
+   * Resolves with the first logged request (oldest first, cleared ones excluded) that `match`
+   * accepts, waiting for it up to `timeoutMs`. For requests whose outcome the registry decides
+   * after the client has gone (a PATCH cut mid-body is logged once the registry notices).
+   */
+  waitForAccess(match: (entry: AccessEntry) => boolean, timeoutMs?: number): Promise<AccessEntry>;
+  /** Forgets the entries logged so far (counts then start from zero). */
+  clearAccessLog(): void;
+  /** Everything the registry printed (its JSON log on stderr and access log on stdout), for failure messages. */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+const PROBE_AGENT = 'ocipush-harness-probe';
+const START_TIMEOUT_MS = 15_000;
+const START_ATTEMPTS = 4;
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
+  requireTool('docker-registry');
+  const dir = await mkdtemp(join(tmpdir(), 'ocipush-registry-'));
+  const forgetDir = removeOnExit(dir);
+  try {
+    const storageDir = options.storageDir ?? join(dir, 'storage');
+    const auth = await writeAuthFiles(dir, options.auth);
+    let tls: { certFile: string; keyFile: string; certDir: string } | undefined;
+    if (options.tls) {
+      const cert = makeSelfSignedCert(dir, 'server', '/CN=localhost', ['IP:127.0.0.1', 'DNS:localhost']);
+      // The cert dir holds the certificate alone: skopeo and podman read a *.key there as a client key.
+      const certDir = join(dir, 'certs');
+      await mkdir(certDir);
+      await copyFile(cert.certFile, join(certDir, 'ca.crt'));
+      tls = { certFile: join(certDir, 'ca.crt'), keyFile: cert.keyFile, certDir };
+    }
+    // A free port found by binding :0 can be taken by someone else before the registry binds
+    // it; retry with a new one when that happens.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const configFile = join(dir, 'config.yml');
+      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls }));
+      const started = await launch(configFile, dir, port, tls?.certFile);
+      if ('registry' in started) {
+        return finish(started.registry, { dir, forgetDir, storageDir, tls });
+      }
+      if (!started.portTaken || attempt >= START_ATTEMPTS) throw new Error(started.message);
+    }
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    forgetDir();
+    throw err;
+  }
+}
+
+interface AuthFiles {
+  htpasswd?: { path: string; realm: string };
+  token?: TokenAuthConfig;
+}
+
+async function writeAuthFiles(dir: string, auth: RegistryAuth | undefined): Promise<AuthFiles> {
+  if (!auth) return {};
+  if ('token' in auth) return { token: auth.token };
+  requireTool('htpasswd');
+  const lines = Object.entries(auth.htpasswd.users).map(([user, password]) =>
+    // -i reads the password from stdin so it never shows in a process listing.
+    run('htpasswd', ['-Bin', user], { input: password }).trim(),
+  );
+  const path = join(dir, 'htpasswd');
+  await writeFile(path, lines.join('\n') + '\n', { mode: 0o600 });
+  return { htpasswd: { path, realm: auth.htpasswd.realm ?? 'ocipush-test' } };
+}
+
+/** YAML by hand: every scalar is written as a JSON string, which YAML reads as a quoted string. */
+function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string } }): string {
+  const q = (s: string) => JSON.stringify(s);
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: info',
+    '  formatter: json',
+    '  accesslog:',
+    '    disabled: false',
+    'storage:',
+    '  cache:',
+    '    blobdescriptor: inmemory',
+    '  filesystem:',
+    `    rootdirectory: ${q(c.storageDir)}`,
+    '  delete:',
+    '    enabled: true',
+    '  maintenance:',
+    '    uploadpurging:',
+    '      enabled: false',
+    'http:',
+    `  addr: ${q(`127.0.0.1:${c.port}`)}`,
+    // A fixed secret silences the "No HTTP secret" warning; uploads are signed with it.
+    `  secret: ${q(randomBytes(16).toString('hex'))}`,
+    '  headers:',
+    '    X-Content-Type-Options: [nosniff]',
+  ];
+  if (c.tls) {
+    lines.push('  tls:', `    certificate: ${q(c.tls.certFile)}`, `    key: ${q(c.tls.keyFile)}`);
+  }
+  if (c.auth.htpasswd) {
+    lines.push('auth:', '  htpasswd:', `    realm: ${q(c.auth.htpasswd.realm)}`, `    path: ${q(c.auth.htpasswd.path)}`);
+  } else if (c.auth.token) {
+    const t = c.auth.token;
+    lines.push(
+      'auth:', '  token:',
+      `    realm: ${q(t.realm)}`, `    service: ${q(t.service)}`, `    issuer: ${q(t.issuer)}`, `    rootcertbundle: ${q(t.certFile)}`,
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+interface Launched {
+  child: ChildProcess;
+  port: number;
+  scheme: 'http' | 'https';
+  ca?: Buffer;
+  out: LogCapture;
+  forgetChild: () => void;
+}
+
+type LaunchResult = { registry: Launched } | { message: string; portTaken: boolean };
+
+async function launch(configFile: string, cwd: string, port: number, caFile: string | undefined): Promise<LaunchResult> {
+  // setpriv --pdeathsig: the kernel kills the registry if this test process dies without
+  // running its exit handlers (SIGKILL, a crash), so no registry outlives its test.
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', configFile], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const forgetChild = killOnExit(child);
+  const out = new LogCapture();
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => out.stdout(s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => out.stderr(s));
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (err) => resolve(`cannot run docker-registry: ${err.message}`));
+    child.once('exit', (code, signal) => resolve(`docker-registry exited (${signal ?? `code ${code}`}) before answering`));
+  });
+  const scheme = caFile ? 'https' : 'http';
+  const ca = caFile ? readFileSync(caFile) : undefined;
+  const ready = waitUntilAnswering(scheme, port, ca);
+  const outcome = await Promise.race([ready.then(() => null), exited]);
+  if (outcome === null) return { registry: { child, port, scheme, ca, out, forgetChild } };
+  ready.cancel();
+  await stopChild(child);
+  forgetChild();
+  const logs = out.text();
+  return {
+    message: `${outcome}:\n${logs.split('\n').slice(-15).join('\n')}`,
+    portTaken: /address already in use/.test(logs),
+  };
+}
+
+function finish(
+  launched: Launched,
+  ctx: { dir: string; forgetDir: () => void; storageDir: string; tls?: { certFile: string; certDir: string } },
+): RunningRegistry {
+  const { child, port, scheme, ca, out } = launched;
+  let sentinel = 0;
+  let stopped: Promise<void> | undefined;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `${scheme}://127.0.0.1:${port}`,
+    port,
+    pid: child.pid!,
+    storageDir: ctx.storageDir,
+    caFile: ctx.tls?.certFile,
+    certDir: ctx.tls?.certDir,
+    accessLog: () => out.entries(),
+    async settledAccessLog() {
+      const marker = `/v2/?harness-settle=${++sentinel}`;
+      await probe(scheme, port, ca, marker);
+      await out.waitFor((e) => e.uri === marker, child, 10_000, `access log line for ${marker}`);
+      return out.entries();
+    },
+    waitForAccess: (match, timeoutMs = 10_000) =>
+      out.waitFor((e) => e.userAgent !== PROBE_AGENT && match(e), child, timeoutMs, 'a matching access log line'),
+    clearAccessLog: () => out.clear(),
+    logs: () => out.text(),
+    stop() {
+      stopped ??= (async () => {
+        await stopChild(child);
+        launched.forgetChild();
+        // Holds config, certs and (unless the caller brought its own) the storage.
+        await rm(ctx.dir, { recursive: true, force: true });
+        ctx.forgetDir();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Collects the registry's output and parses the access log lines as they arrive. */
+class LogCapture {
+  private all: string[] = [];
+  private partial = '';
+  private parsed: AccessEntry[] = [];
+  private waiters: Array<() => void> = [];
+
+  stdout(chunk: string): void {
+    this.all.push(chunk);
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const entry = parseAccessLine(line);
+      if (entry) this.parsed.push(entry);
+    }
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  stderr(chunk: string): void {
+    this.all.push(chunk);
+  }
+
+  entries(): AccessEntry[] {
+    return this.parsed.filter((e) => e.userAgent !== PROBE_AGENT);
+  }
+
+  clear(): void {
+    this.parsed = [];
+  }
+
+  text(): string {
+    return this.all.join('');
+  }
+
+  async waitFor(match: (entry: AccessEntry) => boolean, child: ChildProcess, timeoutMs: number, what: string): Promise<AccessEntry> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.parsed.find(match);
+      if (found) return found;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error('docker-registry has exited');
+      if (Date.now() > deadline) throw new Error(`${what} did not arrive within ${timeoutMs}ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+  }
+}
+
+// 127.0.0.1 - - [24/Nov/2026:10:30:51 +0000] "GET /v2/ HTTP/1.1" 200 2 "" "curl/7.88.1"
+const ACCESS_LINE = /^\S+ \S+ \S+ \[[^\]]*\] "(\S+) (\S+) [^"]*" (\d{3}) (\d+|-) "(?:[^"\\]|\\.)*" "((?:[^"\\]|\\.)*)"/;
+
+export function parseAccessLine(line: string): AccessEntry | undefined {
+  const m = ACCESS_LINE.exec(line);
+  if (!m) return undefined;
+  const uri = m[2];
+  const q = uri.indexOf('?');
+  return {
+    method: m[1],
+    path: q === -1 ? uri : uri.slice(0, q),
+    uri,
+    status: Number(m[3]),
+    bytes: m[4] === '-' ? 0 : Number(m[4]),
+    userAgent: m[5].replace(/\\(.)/g, '$1'),
+  };
+}
+
+function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: Buffer | undefined): Promise<void> & { cancel(): void } {
+  let cancelled = false;
+  const done = (async () => {
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (!cancelled) {
+      try {
+        const status = await probe(scheme, port, ca, '/v2/');
+        if (status === 200 || status === 401) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`docker-registry did not answer on port ${port} within ${START_TIMEOUT_MS / 1000}s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  done.catch(() => undefined);
+  return Object.assign(done, { cancel: () => { cancelled = true; } });
+}
+
+function probe(scheme: 'http' | 'https', port: number, ca: Buffer | undefined, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const lib = scheme === 'https' ? https : http;
+    const req = lib.request(
+      { host: '127.0.0.1', port, path, method: 'GET', agent: false, ca, headers: { 'user-agent': PROBE_AGENT }, timeout: 2000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('probe timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
