@@ -10,9 +10,9 @@ import https from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { failWith, startFaultProxy, tooManyRequests } from './fault-proxy.js';
-import { parseAccessLine, startRegistry } from './registry.js';
+import { freePort, parseAccessLine, startRegistry } from './registry.js';
 import { parseScope, startTokenIssuer } from './token-issuer.js';
-import { requireTool, run, tempDir } from './tools.js';
+import { REPO_ROOT, requireTool, run, tempDir } from './tools.js';
 
 interface Exec {
   code: number;
@@ -21,9 +21,9 @@ interface Exec {
 }
 
 /** Asynchronous on purpose: the token issuer and fault proxy live in this process and must keep serving. */
-function exec(cmd: string, args: string[]): Promise<Exec> {
+function exec(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Exec> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -389,6 +389,29 @@ describe('startFaultProxy', () => {
       await proxy.stop();
     }
   });
+});
+
+test('scripts/registry.sh starts a local registry in the background and stops it (docker-registry mode)', async () => {
+  const port = await freePort();
+  const env = { OCIPUSH_REGISTRY_MODE: 'local', OCIPUSH_REGISTRY_PORT: String(port), OCIPUSH_REGISTRY_DIR: join(work.path, 'script-state') };
+  const script = join(REPO_ROOT, 'scripts', 'registry.sh');
+  try {
+    const started = await exec('bash', [script, 'start'], env);
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stdout, new RegExp(`running \\(docker-registry, pid \\d+\\) at http://127\\.0\\.0\\.1:${port}/v2/`));
+    assert.equal((await fetch(`http://127.0.0.1:${port}/v2/`)).status, 200);
+    assert.equal((await exec('bash', [script, 'status'], env)).code, 0);
+    const again = await exec('bash', [script, 'start'], env);
+    assert.match(again.stdout, /already running/);
+    const clash = await exec('bash', [script, 'start'], { ...env, OCIPUSH_REGISTRY_DIR: join(work.path, 'script-state-2') });
+    assert.notEqual(clash.code, 0);
+    assert.match(clash.stderr, /something else already answers/);
+  } finally {
+    const stopped = await exec('bash', [script, 'stop'], env);
+    assert.equal(stopped.code, 0, stopped.stderr);
+  }
+  assert.equal((await exec('bash', [script, 'status'], env)).code, 3);
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/v2/`));
 });
 
 test('parsers: access log lines and token scopes', () => {
