@@ -43,7 +43,7 @@ class ChunksUnsupported extends Error {}
 /** The session cannot be continued (gone, or out of step): start a new one. */
 class RestartUpload extends Error {
   constructor(readonly reason: unknown) {
-    super(describe(reason));
+    super('the upload session cannot be continued');
   }
 }
 
@@ -82,7 +82,8 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
       if (!isRetryable(err) || failures >= client.retryPolicy.retries) throw asOcipushError(client, err instanceof RestartUpload ? err.reason : err);
       failures++;
       const delayMs = err instanceof RestartUpload ? 0 : retryDelay(client.retryPolicy, failures, (err as { retryAfter?: string }).retryAfter);
-      options.onNotice?.(`${desc.digest}: ${describe(err)}; starting the upload again in ${Math.round(delayMs / 100) / 10} s (${failures}/${client.retryPolicy.retries})`);
+      const when = delayMs > 0 ? ` in ${(delayMs / 1000).toFixed(1)} s` : '';
+      options.onNotice?.(`${desc.digest}: ${describe(err, client.registry)}; starting the upload again${when} (${failures}/${client.retryPolicy.retries})`);
       options.onProgress?.(0);
       await sleep(delayMs);
     }
@@ -141,7 +142,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
     const status = await uploadStatus(client, repository, session, op);
     if (!status) throw new RestartUpload(why); // gone or out of step: a new session
     if (status.offset > desc.size) throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry holds ${status.offset} bytes of a ${desc.size}-byte blob`);
-    options.onNotice?.(`${desc.digest}: ${describe(why)}; resuming at byte ${status.offset} of ${desc.size}`);
+    options.onNotice?.(`${desc.digest}: ${describe(why, client.registry)}; resuming at byte ${status.offset} of ${desc.size}`);
     session = status.session;
     offset = status.offset;
     options.onProgress?.(offset);
@@ -309,10 +310,13 @@ function asOcipushError(client: RegistryClient, err: unknown): OcipushError {
   return networkError(client.registry, err);
 }
 
-function describe(err: unknown): string {
-  if (err instanceof RestartUpload) return describe(err.reason);
-  if (err instanceof OcipushError) return err.message.replace(/^[^:]+: /, '');
-  return networkError('the registry', err).message.replace(/^cannot reach the registry: /, '');
+/** Why an attempt failed, without the registry and blob the caller names anyway: `500 UNKNOWN: …`, `connection reset`. */
+function describe(err: unknown, registry: string): string {
+  if (err instanceof RestartUpload) return describe(err.reason, registry);
+  const text = (err instanceof OcipushError ? err.message : networkError(registry, err).message)
+    .replace(`cannot reach ${registry}: `, '')
+    .replace(`${registry}: `, '');
+  return text.replace(/^[^:]*sha256:[0-9a-f]{64}[^:]*: /, '');
 }
 
 function halfUp(n: number): number {
