@@ -110,25 +110,29 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       requestHeaders: redact(req.headers),
     };
     log.push(record);
-    const state = pickRule(rules, req);
+    // A body cap is a standing condition, so it combines with at most one other fault.
+    const cap = pickRule(rules, req, (kind) => kind === 'max-body');
+    const state = pickRule(rules, req, (kind) => kind !== 'max-body');
     const fault = state?.rule.fault;
-    if (state && fault && fault.kind !== 'max-body') {
+    if (state && fault) {
       state.fired++;
       record.fault = fault.kind;
     }
     if (fault?.kind === 'respond') return drainThenRespond(req, res, record, fault.status, fault.headers, fault.body);
-    if (state && fault?.kind === 'max-body') {
+    const capFault = cap?.rule.fault.kind === 'max-body' ? cap.rule.fault : undefined;
+    if (cap && capFault) {
       const declared = Number(req.headers['content-length'] ?? NaN);
-      if (declared > fault.maxBytes) {
-        state.fired++;
+      if (declared > capFault.maxBytes) {
+        if (state) state.fired--; // the other fault never got its chance
+        cap.fired++;
         record.fault = 'max-body';
-        return drainThenRespond(req, res, record, fault.status ?? 413, undefined, 'request entity too large\n');
+        return drainThenRespond(req, res, record, capFault.status ?? 413, undefined, 'request entity too large\n');
       }
     }
     forward(req, res, record, {
       cutRequest: fault?.kind === 'cut-request' && state ? { rule: state, afterBytes: fault.afterBytes } : undefined,
       cutResponseAfter: fault?.kind === 'cut-response' ? fault.afterBytes : undefined,
-      maxBody: fault?.kind === 'max-body' && state ? { rule: state, limit: fault.maxBytes, status: fault.status ?? 413 } : undefined,
+      maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
     });
   });
 
@@ -221,6 +225,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         // Past the cap: abandon the upstream request and keep reading only to answer cleanly.
         overLimit = true;
         plan.maxBody.rule.fired++;
+        if (plan.cutRequest) plan.cutRequest.rule.fired--; // the cut never happened
         record.fault = 'max-body';
         upstream.destroy();
         return;
@@ -298,10 +303,11 @@ function timesOf(rule: FaultRule): number {
   return rule.times ?? (rule.fault.kind === 'max-body' ? Infinity : 1);
 }
 
-/** The first rule that matches and still has firings left, after its `skip` is used up. */
-function pickRule(rules: RuleState[], req: http.IncomingMessage): RuleState | undefined {
+/** The first rule of the wanted kind that matches and still has firings left, after its `skip` is used up. */
+function pickRule(rules: RuleState[], req: http.IncomingMessage, wanted: (kind: Fault['kind']) => boolean): RuleState | undefined {
   for (const state of rules) {
     const { rule } = state;
+    if (!wanted(rule.fault.kind)) continue;
     if (rule.method && rule.method.toUpperCase() !== req.method) continue;
     if (rule.path && !rule.path.test(req.url ?? '/')) continue;
     if (state.fired >= timesOf(rule)) continue;
@@ -321,6 +327,7 @@ function drainThenRespond(
   body: string | undefined,
 ): void {
   req.on('data', (chunk: Buffer) => { record.requestBytes += chunk.length; });
+  req.on('error', (err) => { record.error = `client request broke: ${err.message}`; });
   req.on('end', () => {
     const text = body ?? JSON.stringify({ errors: [{ code: 'UNKNOWN', message: `fault proxy: injected ${status}` }] });
     record.status = status;

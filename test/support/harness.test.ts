@@ -368,6 +368,25 @@ describe('startFaultProxy', () => {
     }
   });
 
+  test('a body cap stands alongside one-off faults on the same requests', async () => {
+    const proxy = await startFaultProxy({
+      target: registry.url,
+      faults: [{ method: 'PATCH', fault: { kind: 'max-body', maxBytes: 4096 } }, failWith(500, { method: 'PATCH' })],
+    });
+    try {
+      const started = await request(`${proxy.url}/v2/proxy/both/blobs/uploads/`, { method: 'POST' });
+      const location = started.headers.location!;
+      const patch = (size: number) => request(location, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-length': size }, body: Buffer.alloc(size, 5) });
+      assert.equal((await patch(100)).status, 500);
+      assert.equal((await patch(5000)).status, 413);
+      assert.equal((await patch(100)).status, 202);
+      assert.deepEqual(proxy.requests().slice(1).map((r) => r.fault), ['respond', 'max-body', undefined]);
+      assert.equal(proxy.pendingFaults().length, 1, 'the cap stays; the 500 is used up');
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('cut-response drops the connection after N bytes of a blob download', async () => {
     const proxy = await startFaultProxy({ target: registry.url });
     try {
