@@ -7,7 +7,8 @@ import type { Digest } from '../oci/digest.js';
 import { Annotation, parsePlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType, type Compression } from '../oci/media-types.js';
 import type { HistoryEntry, ImageManifest } from '../oci/manifest.js';
-import { formatTime, imageConfig, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
+import { checkCompressorOptions } from './codec.js';
+import { containerConfig, formatTime, imageConfig, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
 import { buildLayer, type LayerProgress, type LayerResult, type StagingArea } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
 
@@ -79,6 +80,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const time = resolveBuildTime(options.created, 'sourceDateEpoch' in options ? options.sourceDateEpoch : process.env.SOURCE_DATE_EPOCH);
   const owner = options.owner === undefined ? undefined : parseOwner(options.owner);
   const created = formatTime(time.seconds);
+  // Every flag is checked before any work: a typo never costs a build, nor touches the layout.
+  containerConfig(options);
+  checkCompressorOptions({
+    compression: options.compression ?? 'gzip',
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
 
   const sources: LayerSource[] = [];
   for (const arg of options.rootfs) sources.push(await inspectSource(arg));
