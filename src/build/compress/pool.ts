@@ -56,10 +56,12 @@ class CompressionPool {
     return this.workers.length;
   }
 
-  /** Terminates every worker; their running jobs fail. Later jobs start new workers. */
+  /** Terminates every worker; running and queued jobs fail. Later jobs start new workers. */
   async close(): Promise<void> {
     const workers = this.workers.splice(0);
+    const queued = this.queue.splice(0);
     this.maxWorkers = 0;
+    for (const job of queued) job.done(new Error('compression worker failed: the worker pool was closed'), null, null);
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 
