@@ -24,12 +24,14 @@ interface Sample {
   maxRssBytes?: number | null;
   /** Compressed output size, where the step makes one. */
   bytes?: number | null;
+  load1m?: number;
 }
 
 class Samples {
   readonly all: Record<string, Sample[]> = {};
   add(name: string, sample: Sample): void {
-    (this.all[name] ??= []).push(sample);
+    // The load beside each figure shows which ones other work on the machine may have skewed.
+    (this.all[name] ??= []).push({ ...sample, load1m: round2(os.loadavg()[0]!) });
   }
   medianSeconds(name: string): number | null {
     return median((this.all[name] ?? []).map((s) => s.seconds));
@@ -89,6 +91,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   preflight(options);
   // Other work on the machine skews every figure; the JSON says how busy it was.
   const loadAtStart = os.loadavg()[0]!;
+  if (loadAtStart > 0.5 * os.cpus().length) log(`warning: the machine is busy (load ${loadAtStart.toFixed(1)} on ${os.cpus().length} cpus); figures will be noisy`);
   const withOcipush = !options.onlyAnchors;
   const ocipush: OcipushCli = { cli: CLI, compression: options.compression };
   const fixture = prepareFixture(options);
