@@ -88,6 +88,12 @@ const TLS_REASONS: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not name this host',
 };
 
+/** The server speaks TLS but its certificate is not trusted (as opposed to a server that is not TLS at all). */
+export function isCertificateError(err: unknown): boolean {
+  const code = networkErrorCode(err);
+  return code !== undefined && (code in TLS_REASONS || code.startsWith('ERR_TLS_CERT') || code.includes('CERT'));
+}
+
 /**
  * A failure to talk to the registry at all, as one line: `cannot reach <registry>: connection
  * refused`. Certificate problems name the flag that fixes them.

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
+import { isCertificateError, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
+import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
 import { createDispatcher, registryOrigin, type TransportOptions } from './transport.js';
 
@@ -86,7 +87,9 @@ const USER_AGENT = `ocipush/${VERSION}`;
  */
 export class RegistryClient {
   readonly registry: string;
-  readonly origin: string;
+  /** `https://host[:port]` or `http://…`; for a loopback registry settled by the first request. */
+  private originValue: string;
+  private originProbe?: Promise<string>;
   readonly retryPolicy: RetryPolicy;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -96,7 +99,11 @@ export class RegistryClient {
 
   constructor(registry: string, options: RegistryClientOptions = {}) {
     this.registry = registry;
-    this.origin = registryOrigin(registry, options);
+    this.originValue = registryOrigin(registry, options);
+    // localhost may be served with TLS (a test registry with a self-signed certificate): try
+    // HTTPS first, as crane does, unless plain HTTP was asked for.
+    if (isLoopbackRegistry(registry) && options.plainHttp !== true) this.originValue = registryOrigin(registry, { plainHttp: false });
+    else this.originProbe = Promise.resolve(this.originValue);
     this.retryPolicy = options.retry ?? DEFAULT_RETRY_POLICY;
     this.onRetry = options.onRetry;
     this.ownsDispatcher = !options.dispatcher;
@@ -156,8 +163,33 @@ export class RegistryClient {
   }
 
   /** Resolves a Location header (absolute, or relative to the URL that sent it), keeping its query. */
-  resolve(location: string, base: URL | string = this.origin): URL {
+  resolve(location: string, base: URL | string = this.originValue): URL {
     return new URL(location, base);
+  }
+
+  /** The registry's origin once known: `https://…`, or `http://…` for plain-HTTP registries. */
+  get origin(): string {
+    return this.originValue;
+  }
+
+  private settleOrigin(): Promise<string> {
+    this.originProbe ??= this.probeScheme().then((origin) => { this.originValue = origin; return origin; });
+    return this.originProbe;
+  }
+
+  /**
+   * A loopback registry speaks HTTPS if a TLS handshake works or fails over its certificate (then
+   * the real request reports the certificate); anything else means plain HTTP.
+   */
+  private async probeScheme(): Promise<string> {
+    const https = registryOrigin(this.registry, { plainHttp: false });
+    try {
+      const res = await this.dispatcher.request({ origin: https, path: '/v2/', method: 'GET', headers: { 'user-agent': USER_AGENT } });
+      await res.body.dump().catch(() => {});
+      return https;
+    } catch (err) {
+      return isCertificateError(err) ? https : registryOrigin(this.registry, { plainHttp: true });
+    }
   }
 
   /** Waits for requests in flight, then closes the connections. */
@@ -178,13 +210,14 @@ export class RegistryClient {
 
   /** One attempt, following redirects; Authorization only goes to the registry's own origin. */
   private async send(req: RegistryRequest): Promise<RegistryResponse> {
-    let url = new URL(req.url, this.origin);
+    const origin = await this.settleOrigin();
+    let url = new URL(req.url, origin);
     let method: HttpMethod = req.method;
     let body = req.body;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...lowerKeys(req.headers) };
       delete headers.authorization;
-      if (url.origin === this.origin && this.authorizer) {
+      if (url.origin === origin && this.authorizer) {
         const authorization = await this.authorizer.authorization(req.scopes);
         if (authorization) headers.authorization = authorization;
       }
@@ -212,7 +245,7 @@ export class RegistryClient {
           throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: too many redirects`);
         }
         const next = new URL(location, url);
-        if (next.protocol === 'http:' && url.protocol === 'https:' && next.origin !== this.origin) {
+        if (next.protocol === 'http:' && url.protocol === 'https:' && next.origin !== origin) {
           throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: refusing a redirect from HTTPS to plain HTTP (${next.host})`);
         }
         // 301/302/303 turn everything but HEAD into GET without a body, as browsers and Go do.

@@ -76,7 +76,9 @@ function readable(path: string): boolean {
  */
 export function createDispatcher(registry: string, options: TransportOptions = {}): Agent {
   const connect: Record<string, unknown> = { timeout: 30_000 };
-  if (!usesPlainHttp(registry, options)) {
+  // Loopback registries may turn out to speak TLS (see RegistryClient), so only an explicit
+  // --plain-http leaves the TLS settings out.
+  if (options.plainHttp !== true) {
     if (options.insecure) connect.rejectUnauthorized = false;
     // One secure context for every connection: parsing a system bundle per handshake is wasteful.
     else if ((options.caFiles?.length ?? 0) > 0 || hasExtraTrust(registry)) connect.secureContext = createSecureContext({ ca: trustedCAs(registry, options.caFiles) });
