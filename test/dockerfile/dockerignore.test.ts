@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createIgnoreMatcher, parseDockerignore } from '../../src/dockerfile/index.js';
+import { isOcipushError } from '../../src/errors.js';
+
+function excluded(ignore: string, paths: string[]): string[] {
+  const matcher = createIgnoreMatcher(parseDockerignore(ignore));
+  return paths.filter((p) => matcher(p));
+}
+
+test('reading: comments only at line start, blank lines skipped, whitespace trimmed, paths cleaned', () => {
+  const patterns = parseDockerignore('\ufeff# comment\r\n\r\n  *.log  \r\n  # not a comment\n/abs/path\n./a/b/../c/\n! keep.log\n/\n');
+  assert.deepEqual(patterns, [
+    { pattern: '*.log', exclusion: false, line: 3 },
+    { pattern: '# not a comment', exclusion: false, line: 4 },
+    { pattern: 'abs/path', exclusion: false, line: 5 },
+    { pattern: 'a/c', exclusion: false, line: 6 },
+    { pattern: 'keep.log', exclusion: true, line: 7 },
+    { pattern: '/', exclusion: false, line: 8 },
+  ]);
+});
+
+test('invalid patterns fail with the .dockerignore line', () => {
+  const check = (text: string, re: RegExp): void =>
+    assert.throws(
+      () => parseDockerignore(text),
+      (e: unknown) => isOcipushError(e) && e.code === 'EDOCKERFILE' && re.test(e.message),
+    );
+  check('ok\n!\n', /^\.dockerignore:2:1: illegal exclusion pattern: "!"$/);
+  check('a[\n', /^\.dockerignore:1:1: syntax error in pattern "a\["/);
+  check('x\n[]a]\n', /^\.dockerignore:2:1: syntax error in pattern/);
+  check('a\\\n', /syntax error in pattern/);
+  assert.throws(() => createIgnoreMatcher(['[z-']), /syntax error in pattern/);
+});
+
+test('a plain name matches that path and everything under it, at the context root only', () => {
+  assert.deepEqual(excluded('node_modules\n', ['node_modules', 'node_modules/a/b.js', 'src/node_modules', 'node_modules2']), ['node_modules', 'node_modules/a/b.js']);
+  assert.deepEqual(excluded('build/out\n', ['build', 'build/out', 'build/out/x', 'build/outer']), ['build/out', 'build/out/x']);
+  assert.deepEqual(excluded('/tmp/\n', ['tmp/x', 'a/tmp']), ['tmp/x']);
+});
+
+test('* and ? stay inside one path segment; [...] classes; escapes', () => {
+  const paths = ['a.log', 'dir/a.log', 'ab.txt', 'a1.txt', 'aZ.txt', 'x*y', 'xzy', 'a/b/c', 'a/bb/c'];
+  assert.deepEqual(excluded('*.log\n', paths), ['a.log']);
+  assert.deepEqual(excluded('*/*.log\n', paths), ['dir/a.log']);
+  assert.deepEqual(excluded('a?.txt\n', paths), ['ab.txt', 'a1.txt', 'aZ.txt']);
+  assert.deepEqual(excluded('a[0-9].txt\n', paths), ['a1.txt']);
+  assert.deepEqual(excluded('a[^0-9].txt\n', paths), ['ab.txt', 'aZ.txt']);
+  assert.deepEqual(excluded('x\\*y\n', paths), ['x*y']);
+  assert.deepEqual(excluded('a/?/c\n', paths), ['a/b/c']);
+  assert.deepEqual(excluded('a/*/c\n', paths), ['a/b/c', 'a/bb/c']);
+  // Regular expression characters are literal.
+  assert.deepEqual(excluded('f.(x)+\n', ['f.(x)+', 'fa(x)', 'f.xx']), ['f.(x)+']);
+});
+
+test('** spans any number of directories', () => {
+  const paths = ['main.go', 'pkg/a.go', 'pkg/sub/b.go', 'pkg/a.txt', 'node_modules/x', 'web/node_modules/y/z', 'docs/a/b/c.md', 'docs/c.md', 'README.md'];
+  assert.deepEqual(excluded('**/*.go\n', paths), ['main.go', 'pkg/a.go', 'pkg/sub/b.go']);
+  assert.deepEqual(excluded('**/node_modules\n', paths), ['node_modules/x', 'web/node_modules/y/z']);
+  assert.deepEqual(excluded('docs/**/*.md\n', paths), ['docs/a/b/c.md', 'docs/c.md']);
+  assert.deepEqual(excluded('pkg/**\n', paths), ['pkg/a.go', 'pkg/sub/b.go', 'pkg/a.txt']);
+  assert.deepEqual(excluded('**\n', paths), paths);
+  assert.deepEqual(excluded('**.md\n', paths), ['docs/a/b/c.md', 'docs/c.md', 'README.md']);
+});
+
+test('! exceptions re-include; the last matching pattern wins', () => {
+  const paths = ['a.md', 'README.md', 'docs/README.md', 'x.txt'];
+  assert.deepEqual(excluded('*.md\n!README.md\n', paths), ['a.md']);
+  assert.deepEqual(excluded('*.md\n!README.md\nREADME.md\n', paths), ['a.md', 'README.md']);
+  assert.deepEqual(excluded('**/*.md\n!**/README.md\n', paths), ['a.md']);
+  // Everything except an allow-list.
+  assert.deepEqual(excluded('*\n!src\n!package.json\n', ['src/index.js', 'package.json', 'test/a.js', '.env']), ['test/a.js', '.env']);
+});
+
+test('an exception inside an excluded directory re-includes just that path', () => {
+  const ignore = 'docs\n!docs/keep.md\n';
+  assert.deepEqual(excluded(ignore, ['docs', 'docs/keep.md', 'docs/other.md', 'docs/sub/x']), ['docs', 'docs/other.md', 'docs/sub/x']);
+  const matcher = createIgnoreMatcher(parseDockerignore(ignore));
+  assert.equal(matcher.hasExceptions, true);
+  // The walker must enter docs (to find keep.md) but can skip docs/sub.
+  assert.equal(matcher.mayReinclude('docs'), true);
+  assert.equal(matcher.mayReinclude('docs/sub'), false);
+  assert.equal(matcher.mayReinclude('other'), false);
+});
+
+test('mayReinclude: no exceptions means never; a wildcard exception means every directory', () => {
+  assert.equal(createIgnoreMatcher(['node_modules']).mayReinclude('node_modules'), false);
+  assert.equal(createIgnoreMatcher(['node_modules']).hasExceptions, false);
+  const wildcard = createIgnoreMatcher(['vendor', '!**/LICENSE']);
+  assert.equal(wildcard.mayReinclude('vendor'), true);
+  assert.equal(wildcard('vendor/x/LICENSE'), false);
+  assert.equal(wildcard('vendor/x/main.go'), true);
+  // A trailing /** or /* on the exception still counts as a prefix.
+  const prefix = createIgnoreMatcher(['build', '!build/keep/**']);
+  assert.equal(prefix.mayReinclude('build'), true);
+  assert.equal(prefix.mayReinclude('build/keep'), true);
+  assert.equal(prefix.mayReinclude('build/tmp'), false);
+});
+
+test('children use their parents\' results, as the build context walker does', () => {
+  // "!d" is tested against "d" itself, not again against d's children: d/f stays excluded.
+  const m = createIgnoreMatcher(['d/f', '!d']);
+  assert.equal(m('d'), false);
+  assert.equal(m('d/f'), true);
+  // Asking out of walk order gives the same answers.
+  assert.equal(createIgnoreMatcher(['d/f', '!d'])('d/f'), true);
+});
+
+test('query paths are normalized; the context root is never excluded; isDir changes nothing', () => {
+  const m = createIgnoreMatcher(['*']);
+  assert.equal(m('.'), false);
+  assert.equal(m(''), false);
+  assert.equal(m('./a'), true);
+  assert.equal(m('/a'), true);
+  const dirPattern = createIgnoreMatcher(parseDockerignore('cache/\n'));
+  assert.equal(dirPattern('cache', true), true);
+  assert.equal(dirPattern('cache', false), true);
+  assert.equal(createIgnoreMatcher([])('anything'), false);
+});
