@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -279,6 +280,8 @@ function machineInfo() {
 function toolVersions(withOcipush: boolean) {
   return {
     ocipush: withOcipush ? toolVersion(process.execPath, [CLI, '--version']) : null,
+    // During development the version says little; the commit (and whether the tree had edits) does.
+    ocipushCommit: withOcipush ? gitCommit() : null,
     umoci: toolVersion('umoci', ['--version']),
     skopeo: toolVersion('skopeo', ['--version']),
     dockerRegistry: toolVersion('docker-registry', ['--version']),
@@ -286,6 +289,13 @@ function toolVersions(withOcipush: boolean) {
     gzip: toolVersion('gzip', ['--version']),
     pigz: toolVersion('pigz', ['--version']),
   };
+}
+
+function gitCommit(): string | null {
+  const head = toolVersion('git', ['-C', REPO_ROOT, 'rev-parse', '--short=12', 'HEAD']);
+  if (!head) return null;
+  const status = spawnSync('git', ['-C', REPO_ROOT, 'status', '--porcelain', '--untracked-files=no', '--', 'src', 'bin'], { encoding: 'utf8' });
+  return status.stdout?.trim() ? `${head}+edits` : head;
 }
 
 async function main(argv: string[]): Promise<number> {
