@@ -42,7 +42,7 @@ export interface CopiedNode {
 
 export interface CopyResult {
   root: Descriptor;
-  /** Every node of the graph, each once, children before their parents; the root is last. */
+  /** Every node of the graph, each once, children before their parents (layers in manifest order, then the config); the root is last. */
   nodes: CopiedNode[];
 }
 
@@ -63,7 +63,7 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
 class GraphCopy {
   private readonly limit: Limiter;
   private readonly visited = new Map<string, Promise<void>>();
-  private readonly nodes: CopiedNode[] = [];
+  private readonly outcomes = new Map<string, CopiedNode>();
   private readonly manifests = new Map<string, { bytes: Buffer; parsed: AnyManifest }>();
 
   constructor(private readonly src: ReadOnlyStorage, private readonly dst: Storage, private readonly options: CopyOptions) {
@@ -80,7 +80,24 @@ class GraphCopy {
     } finally {
       this.limit.close();
     }
-    return { root, nodes: this.nodes };
+    return { root, nodes: this.inGraphOrder(root) };
+  }
+
+  /** Outcomes in a stable order, whatever order the transfers finished in: post-order, manifest order. */
+  private inGraphOrder(root: Descriptor): CopiedNode[] {
+    const ordered: CopiedNode[] = [];
+    const seen = new Set<string>();
+    const visit = (desc: Descriptor) => {
+      if (seen.has(desc.digest)) return;
+      seen.add(desc.digest);
+      const parsed = this.manifests.get(desc.digest)?.parsed;
+      if (parsed && isIndex(parsed)) parsed.manifests.forEach(visit);
+      else if (parsed) [...parsed.layers, parsed.config].forEach(visit);
+      const node = this.outcomes.get(desc.digest);
+      if (node) ordered.push(node);
+    };
+    visit(root);
+    return ordered;
   }
 
   private emit(event: CopyEvent): void {
@@ -88,7 +105,7 @@ class GraphCopy {
   }
 
   private record(descriptor: Descriptor, kind: NodeKind, outcome: CopyOutcome): void {
-    this.nodes.push({ descriptor, kind, outcome });
+    this.outcomes.set(descriptor.digest, { descriptor, kind, outcome });
     this.emit({ type: 'done', descriptor, kind, outcome });
   }
 

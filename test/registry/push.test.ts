@@ -31,7 +31,12 @@ describe('copyGraph from a layout to the real registry', () => {
     await registry?.stop();
     await tmp?.cleanup();
   });
-  beforeEach(() => registry.clearAccessLog());
+  // The registry logs a request just after answering it: let the last test's lines arrive first.
+  const forgetLog = async () => {
+    await registry.settledAccessLog();
+    registry.clearAccessLog();
+  };
+  beforeEach(forgetLog);
 
   const push = (repo: string, options: { chunkSize?: number; chunkThreshold?: number; mountFrom?: string; tag?: string } = {}) =>
     copyGraph(layout, new Repository(client, repo, options), image.manifest, {
@@ -41,7 +46,9 @@ describe('copyGraph from a layout to the real registry', () => {
 
   it('pushes a umoci image monolithically: one POST + PUT per blob, the manifest last; skopeo sees the same digest', async () => {
     const result = await push('mono/app');
-    assert.deepEqual(result.nodes.map((n) => [n.kind, n.outcome]), [['layer', 'uploaded'], ['layer', 'uploaded'], ['config', 'uploaded'], ['manifest', 'uploaded']]);
+    assert.deepEqual(result.nodes.map((n) => [n.descriptor.digest, n.kind, n.outcome]), [
+      [image.layers[0], 'layer', 'uploaded'], [image.layers[1], 'layer', 'uploaded'], [image.config, 'config', 'uploaded'], [image.manifest.digest, 'manifest', 'uploaded'],
+    ]);
     const log = await registry.settledAccessLog();
     const writes = blobWrites(log);
     assert.equal(writes.filter((e) => e.method === 'PATCH').length, 0);
@@ -77,7 +84,7 @@ describe('copyGraph from a layout to the real registry', () => {
 
   it('a second push of the same image uploads nothing', async () => {
     await push('again/app');
-    registry.clearAccessLog();
+    await forgetLog();
     const result = await push('again/app');
     assert.ok(result.nodes.every((n) => n.outcome === 'exists'));
     const log = await registry.settledAccessLog();
@@ -88,7 +95,7 @@ describe('copyGraph from a layout to the real registry', () => {
 
   it('mounts blobs from another repository: POST ?mount= answered 201, no data sent', async () => {
     await push('mount/source');
-    registry.clearAccessLog();
+    await forgetLog();
     const result = await push('mount/target', { mountFrom: 'mount/source' });
     assert.deepEqual(result.nodes.map((n) => n.outcome), ['mounted', 'mounted', 'mounted', 'uploaded']);
     const log = await registry.settledAccessLog();

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { blobPath, blobWrites, MiB, skopeoDigest, umociImage, uploadStarts, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+
+describe('ocipush push against docker-registry', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    image = umociImage(tmp.path, 'v1', [2.5 * MiB, 100_000]);
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+  // Lines of the previous test's requests may trail its CLI process: wait for them, then forget them.
+  beforeEach(async () => {
+    await registry.settledAccessLog();
+    registry.clearAccessLog();
+  });
+
+  it('prints the manifest digest; skopeo sees it and copies the image back bit for bit', async () => {
+    const r = runCli(['push', `${registry.host}/cli/hello:0.1`, '--layout', image.layout]);
+    assertOk(r);
+    assert.equal(r.stdout, `${image.manifest.digest}\n`);
+    // Not a TTY: one line when each blob starts and one when it ends, then a summary.
+    const lines = r.stderr.trimEnd().split('\n');
+    assert.equal(lines.filter((l) => l.startsWith('pushing layer ')).length, 2);
+    assert.equal(lines.filter((l) => / uploaded/.test(l) && l.startsWith('layer ')).length, 2);
+    assert.match(lines.at(-1)!, new RegExp(`^pushed ${registry.host}/cli/hello:0\\.1 \\(3 blobs: 3 uploaded, 0 mounted, 0 already there\\)$`));
+    assert.equal(skopeoDigest(`${registry.host}/cli/hello:0.1`), image.manifest.digest);
+
+    requireTool('skopeo');
+    const copy = join(tmp.path, 'skopeo-copy');
+    run('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/cli/hello:0.1`, `oci:${copy}:back`]);
+    const copied = readdirSync(join(copy, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
+    assert.deepEqual(copied, [image.manifest.digest, image.config, ...image.layers].sort());
+    for (const digest of copied) assert.ok(readFileSync(blobPath(copy, digest)).equals(readFileSync(blobPath(image.layout, digest))), digest);
+  });
+
+  it('a second push sends no blob: HEADs, then the manifest under its tag', async () => {
+    assertOk(runCli(['push', `${registry.host}/cli/again:1`, '--layout', image.layout]));
+    await registry.settledAccessLog();
+    registry.clearAccessLog();
+    const r = runCli(['push', `${registry.host}/cli/again:1`, '--layout', image.layout]);
+    assertOk(r);
+    assert.match(r.stderr, /\(3 blobs: 0 uploaded, 0 mounted, 3 already there\)/);
+    const log = await registry.settledAccessLog();
+    assert.deepEqual(uploadStarts(log), []);
+    assert.deepEqual(blobWrites(log), []);
+  });
+
+  it('--json, --digest-file and --also-tag', async () => {
+    const digestFile = join(tmp.path, 'digest.txt');
+    const r = runCli(['push', `${registry.host}/cli/json:1.0`, '--layout', image.layout, '--json', '--also-tag', 'latest', '--also-tag', '1', '--digest-file', digestFile]);
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.deepEqual(out, {
+      reference: `${registry.host}/cli/json:1.0@${image.manifest.digest}`,
+      digest: image.manifest.digest,
+      size: image.manifest.size,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      tags: ['1.0', 'latest', '1'],
+      blobs: [...image.layers.map((d) => ({ digest: d, kind: 'layer' })), { digest: image.config, kind: 'config' }].map((b) => ({
+        digest: b.digest,
+        size: readFileSync(blobPath(image.layout, b.digest)).length,
+        mediaType: b.kind === 'layer' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.config.v1+json',
+        kind: b.kind,
+        outcome: 'uploaded',
+      })),
+    });
+    assert.equal(readFileSync(digestFile, 'utf8'), image.manifest.digest);
+    for (const tag of ['1.0', 'latest', '1']) assert.equal(skopeoDigest(`${registry.host}/cli/json:${tag}`), image.manifest.digest);
+    // The extra tags are manifest PUTs only.
+    const log = await registry.settledAccessLog();
+    assert.equal(log.filter((e) => e.method === 'PUT' && e.path.includes('/manifests/')).length, 3);
+    assert.equal(uploadStarts(log).length, 3);
+  });
+
+  it('--chunk-size 1MiB: the registry logs one PATCH per MiB of each blob', async () => {
+    const r = runCli(['push', `${registry.host}/cli/chunked:1`, '--layout', image.layout, '--chunk-size', '1MiB', '--quiet']);
+    assertOk(r);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout, '');
+    const sizes = [...image.layers, image.config].map((d) => readFileSync(blobPath(image.layout, d)).length);
+    const log = await registry.settledAccessLog();
+    assert.equal(log.filter((e) => e.method === 'PATCH' && e.status === 202).length, sizes.reduce((n, s) => n + Math.ceil(s / MiB), 0));
+    assert.equal(skopeoDigest(`${registry.host}/cli/chunked:1`), image.manifest.digest);
+  });
+
+  it('--mount-from: blobs mounted from another repository, nothing uploaded', async () => {
+    assertOk(runCli(['push', `${registry.host}/cli/base:1`, '--layout', image.layout]));
+    await registry.settledAccessLog();
+    registry.clearAccessLog();
+    const r = runCli(['push', `${registry.host}/cli/mounted:1`, '--layout', image.layout, '--mount-from', 'cli/base', '--json']);
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as { blobs: { outcome: string }[] };
+    assert.deepEqual(out.blobs.map((b) => b.outcome), ['mounted', 'mounted', 'mounted']);
+    const log = await registry.settledAccessLog();
+    assert.ok(log.filter((e) => e.method === 'POST').every((e) => e.uri.includes('mount=') && e.status === 201));
+    assert.deepEqual(blobWrites(log), []);
+  });
+
+  it('picks the image: --tag, the destination tag, or the only one; otherwise a usage error listing the choices', async () => {
+    const two = umociImage(tmp.path, 'a', [1000], join(tmp.path, 'two'));
+    umociImage(tmp.path, 'b', [1000], join(tmp.path, 'two'));
+    const ambiguous = runCli(['push', `${registry.host}/cli/pick:x`, '--layout', two.layout]);
+    assertOneLineError(ambiguous, /holds 2 images; name one with --tag \(a, b\)$/, 2);
+    const byDestination = runCli(['push', `${registry.host}/cli/pick:a`, '--layout', two.layout]);
+    assertOk(byDestination);
+    assert.equal(byDestination.stdout.trim(), two.manifest.digest);
+    const byFlag = runCli(['push', `${registry.host}/cli/pick:x`, '--layout', two.layout, '--tag', 'a']);
+    assert.equal(byFlag.stdout.trim(), two.manifest.digest);
+    const missing = runCli(['push', `${registry.host}/cli/pick:x`, '--layout', two.layout, '--tag', 'zzz']);
+    assertOneLineError(missing, /no image tagged "zzz" \(the layout has: a, b\)$/);
+    const wrongDigest = runCli(['push', `${registry.host}/cli/pick@sha256:${'0'.repeat(64)}`, '--layout', two.layout, '--tag', 'a']);
+    assertOneLineError(wrongDigest, /the image to push has digest sha256:[0-9a-f]{64}, not sha256:0{64}$/, 2);
+  });
+
+  it('pushes what ocipush build made', async () => {
+    const layout = join(tmp.path, 'built');
+    const rootfs = join(tmp.path, 'rootfs-built');
+    run('mkdir', ['-p', join(rootfs, 'etc')]);
+    run('sh', ['-c', `echo hello > ${join(rootfs, 'etc', 'greeting')}`]);
+    const built = runCli(['build', rootfs, '--layout', layout, '--json']);
+    assertOk(built);
+    const digest = (JSON.parse(built.stdout) as { digest: string }).digest;
+    const r = runCli(['push', `${registry.host}/cli/built:1`, '--layout', layout]);
+    assertOk(r);
+    assert.equal(r.stdout.trim(), digest);
+    assert.equal(skopeoDigest(`${registry.host}/cli/built:1`), digest);
+  });
+
+  it('errors are one line with a non-zero exit: unknown host, nothing listening, a bad reference, a missing layout', async () => {
+    assertOneLineError(await runCliAsync(['push', 'no-such-host.invalid/app:1', '--layout', image.layout]), /^ocipush: cannot reach no-such-host\.invalid: unknown host$/);
+    const down = await startRegistry();
+    const host = down.host;
+    await down.stop();
+    assertOneLineError(await runCliAsync(['push', `${host}/app:1`, '--layout', image.layout]), new RegExp(`^ocipush: cannot reach ${host.replace(/\./g, '\\.')}: connection refused$`));
+    assertOneLineError(runCli(['push', 'UPPER CASE', '--layout', image.layout]), /^ocipush: invalid image reference "UPPER CASE"/, 2);
+    assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', join(tmp.path, 'nowhere')]), /not an OCI image layout \(no oci-layout file\)$/);
+    assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', image.layout, '--chunk-size', 'lots']), /--chunk-size "lots": expected a size/, 2);
+  });
+});

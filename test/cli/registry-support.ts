@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { killOnExit } from '../support/exit-cleanup.js';
+import { CLI, type RunResult } from '../support/tools.js';
+
+/**
+ * Runs the real CLI without blocking this process: the token issuer and the fault proxy live in
+ * the test process and must keep answering while the CLI runs.
+ */
+export function runCliAsync(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const forget = killOnExit(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve) => {
+    child.on('close', (status) => { forget(); resolve({ status, stdout, stderr }); });
+  });
+}
+
+export function assertOk(r: RunResult): void {
+  assert.equal(r.status, 0, `exit status (stderr: ${r.stderr})`);
+}
+
+/** Failed with exactly one line on stderr matching `pattern`, nothing on stdout. */
+export function assertOneLineError(r: RunResult, pattern: RegExp, status = 1): void {
+  assert.equal(r.status, status, `exit status (stderr: ${r.stderr})`);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr: ${r.stderr}`);
+  assert.match(lines[0]!, pattern);
+}
