@@ -89,8 +89,18 @@ function parseSource(text: string, filename: string): ParsedDockerfile {
     throw new LocatedError('dockerfile contains no stages to build: add a FROM instruction', { line: source.lines[0]!.startLine, column: 1 });
   }
   stageWarnings(stages, warnings);
+  const syntax = source.directives.syntax;
+  if (syntax !== undefined && !STANDARD_SYNTAX.test(syntax.split(' ')[0]!)) {
+    warnings.push({
+      rule: 'SyntaxDirectiveIgnored',
+      message: `# syntax=${syntax} asks for another BuildKit frontend; ocipush reads this Dockerfile with the standard Dockerfile syntax`,
+    });
+  }
   return { filename, directives: source.directives, globalArgs, stages, warnings };
 }
+
+/** The official Dockerfile frontend images, any version or digest. */
+const STANDARD_SYNTAX = /^(?:docker\.io\/)?docker\/dockerfile(?:-upstream)?(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?$/;
 
 function stageWarnings(stages: Stage[], warnings: DockerfileWarning[]): void {
   const names = new Set<string>();

@@ -203,7 +203,7 @@ export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions 
     for (const index of plan.needed) {
       const stage = parsed.stages[index]!;
       const head = plan.heads[index]!;
-      const dispatcher = new StageDispatcher(parsed, stage, head, plan, options, warnings, resolved, workdirSet);
+      const dispatcher = new StageDispatcher(parsed, stage, head, plan, warnings, resolved, workdirSet);
       const result = dispatcher.run();
       for (const key of dispatcher.declaredArgs) declared.add(key);
       resolved.set(index, result);
@@ -213,11 +213,17 @@ export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions 
       warnings.push({ rule: 'UnusedBuildArg', message: `one or more build-args [${unused.join(' ')}] were not consumed` });
     }
     const stages = plan.needed.map((i) => resolved.get(i)!);
+    const seen = new Set<string>();
     return {
       stages,
       target: resolved.get(plan.target)!,
       globalArgs: Object.fromEntries(plan.globals),
-      warnings,
+      warnings: warnings.filter((w) => {
+        const key = `${w.rule}\0${w.line ?? ''}\0${w.message}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      }),
     };
   });
 }
@@ -239,8 +245,12 @@ interface Plan {
   target: number;
   /** Indices of the stages the target needs, ascending. */
   needed: number[];
-  /** COPY --from resolution per stage: instruction -> stage index or image. */
+  /** COPY --from resolution: instruction -> stage index or image. */
   copyFrom: Map<CopyInstruction, { stage?: number; image?: string }>;
+  /** Base image configs of the needed stages (from options.baseImageConfig). */
+  baseConfigs: Map<number, BaseImageConfig>;
+  /** The ONBUILD triggers each needed stage starts with, parsed. */
+  triggers: Map<number, StageInstruction[]>;
 }
 
 function toMap(args: ResolveOptions['buildArgs']): Map<string, string> {
@@ -324,6 +334,31 @@ function planStages(parsed: ParsedDockerfile, options: ResolveOptions, warnings:
     deps.set(stage.index, set);
   }
 
+  // ONBUILD triggers run at the start of a stage and may COPY --from other stages, so the
+  // stages a target needs are found by scanning triggers until nothing new turns up.
+  const baseConfigs = new Map<number, BaseImageConfig>();
+  const triggers = new Map<number, StageInstruction[]>();
+  const scanTriggers = (i: number): void => {
+    const head = heads[i]!;
+    const stage = parsed.stages[i]!;
+    let expressions: readonly string[] = [];
+    if (head.base.kind === 'stage') {
+      expressions = parsed.stages[head.base.index]!.instructions.flatMap((x) => (x.keyword === 'ONBUILD' ? [x.expression] : []));
+    } else if (head.base.kind === 'image') {
+      const config = options.baseImageConfig?.({ stageIndex: i, image: head.base.image, ...(head.platform !== undefined && { platform: head.platform }) }) ?? {};
+      baseConfigs.set(i, config);
+      expressions = config.onBuild ?? [];
+    }
+    const parsedTriggers = expressions.map((e) => parseTrigger(e, stage.from));
+    triggers.set(i, parsedTriggers);
+    for (const t of parsedTriggers) {
+      if (t.keyword !== 'COPY' || t.from === undefined) continue;
+      const ref = resolveCopyFrom(t, byName, parsed.stages.length);
+      copyFrom.set(t, ref);
+      if (ref.stage !== undefined) deps.get(i)!.add(ref.stage);
+    }
+  };
+
   const needed = new Set<number>();
   const visit = (i: number): void => {
     if (needed.has(i)) return;
@@ -331,11 +366,17 @@ function planStages(parsed: ParsedDockerfile, options: ResolveOptions, warnings:
     for (const d of deps.get(i) ?? []) visit(d);
   };
   visit(targetIndex);
+  for (let pending = [...needed]; pending.length > 0; pending = [...needed].filter((i) => !triggers.has(i))) {
+    for (const i of pending) {
+      scanTriggers(i);
+      for (const d of deps.get(i)!) visit(d);
+    }
+  }
   const sorted = [...needed].sort((a, b) => a - b);
 
   // A stage can only copy from a stage defined before it (BuildKit dispatches in file order).
   for (const i of sorted) {
-    for (const instruction of parsed.stages[i]!.instructions) {
+    for (const instruction of [...triggers.get(i)!, ...parsed.stages[i]!.instructions]) {
       if (instruction.keyword !== 'COPY') continue;
       const ref = copyFrom.get(instruction);
       if (ref?.stage === undefined || ref.stage < i) continue;
@@ -345,7 +386,7 @@ function planStages(parsed: ParsedDockerfile, options: ResolveOptions, warnings:
     }
   }
 
-  return { escape, buildArgs, globals, declaredGlobal, heads, byName, target: targetIndex, needed: sorted, copyFrom };
+  return { escape, buildArgs, globals, declaredGlobal, heads, byName, target: targetIndex, needed: sorted, copyFrom, baseConfigs, triggers };
 }
 
 function resolveCopyFrom(c: CopyInstruction, byName: Map<string, number>, stageCount: number): { stage?: number; image?: string } {
@@ -387,7 +428,6 @@ class StageDispatcher {
     private readonly stage: Stage,
     private readonly head: StageHead,
     private readonly plan: Plan,
-    private readonly options: ResolveOptions,
     private readonly warnings: DockerfileWarning[],
     private readonly done: Map<number, ResolvedStage>,
     private readonly workdirSet: Map<number, boolean>,
@@ -396,11 +436,10 @@ class StageDispatcher {
   }
 
   run(): ResolvedStage {
-    const triggers = this.initFromBase();
+    this.initFromBase();
     const out: ResolvedInstruction[] = [];
-    for (const trigger of triggers) {
-      const parsedTrigger = parseTrigger(trigger, this.stage.from);
-      out.push({ ...this.dispatch(parsedTrigger), fromOnBuild: true } as ResolvedInstruction);
+    for (const trigger of this.plan.triggers.get(this.stage.index) ?? []) {
+      out.push({ ...this.dispatch(trigger), fromOnBuild: true } as ResolvedInstruction);
     }
     for (const instruction of this.stage.instructions) out.push(this.dispatch(instruction));
     const result: ResolvedStage = {
@@ -421,8 +460,8 @@ class StageDispatcher {
     return result;
   }
 
-  /** Inherits state from the base stage or image; returns the ONBUILD triggers to run first. */
-  private initFromBase(): string[] {
+  /** Inherits state from the base stage or image. */
+  private initFromBase(): void {
     const base = this.head.base;
     if (base.kind === 'stage') {
       // BuildKit starts the stage from the base stage's state: its ENV and ARG values, its
@@ -437,12 +476,9 @@ class StageDispatcher {
       this.user = parent.user;
       this.shell = [...parent.shell];
       this.workdirSet.set(this.stage.index, this.workdirSet.get(base.index) ?? false);
-      return this.parsed.stages[base.index]!.instructions.flatMap((i) => (i.keyword === 'ONBUILD' ? [i.expression] : []));
+      return;
     }
-    const config: BaseImageConfig =
-      base.kind === 'image'
-        ? this.options.baseImageConfig?.({ stageIndex: this.stage.index, image: base.image, ...(this.head.platform !== undefined && { platform: this.head.platform }) }) ?? {}
-        : {};
+    const config: BaseImageConfig = this.plan.baseConfigs.get(this.stage.index) ?? {};
     for (const e of config.env ?? []) addConfigEnv(this.configEnv, ...splitEnv(e));
     // BuildKit makes sure PATH is always set.
     if (!this.configEnv.some((e) => splitEnv(e)[0] === 'PATH')) this.configEnv.push(`PATH=${DEFAULT_PATH}`);
@@ -451,7 +487,6 @@ class StageDispatcher {
     this.user = config.user ?? '';
     this.shell = [...(config.shell ?? [])];
     this.workdirSet.set(this.stage.index, false);
-    return [...(config.onBuild ?? [])];
   }
 
   private setEnvFromConfig(entry: string): void {

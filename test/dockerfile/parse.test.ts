@@ -371,3 +371,12 @@ test('stage-level warnings: repeated CMD/ENTRYPOINT/HEALTHCHECK, duplicate and r
 test('the filename option names the file in errors', () => {
   fails('FROM scratch\nBAD\n', 2, 1, /unknown instruction "BAD"/, 'build/Dockerfile.prod');
 });
+
+test('a # syntax= naming another frontend is reported: ocipush reads the standard syntax', () => {
+  for (const standard of ['docker/dockerfile:1', 'docker/dockerfile:1.7-labs', 'docker.io/docker/dockerfile-upstream:master', `docker/dockerfile@sha256:${'a'.repeat(64)}`]) {
+    assert.deepEqual(parseDockerfile(`# syntax=${standard}\nFROM scratch\n`).warnings, [], standard);
+  }
+  const custom = parseDockerfile('# syntax=example.com/my/frontend:2\nFROM scratch\n');
+  assert.deepEqual(custom.warnings.map((w) => w.rule), ['SyntaxDirectiveIgnored']);
+  assert.match(custom.warnings[0]!.message, /example\.com\/my\/frontend:2/);
+});

@@ -315,3 +315,27 @@ test('secret-looking ARG/ENV names are reported like BuildKit\'s SecretsUsedInAr
     'Do not use ARG or ENV instructions for sensitive data (ENV "DB_PASSWORD")',
   ]);
 });
+
+test('ONBUILD COPY --from pulls the named stage into the build, from a base stage or a base image', () => {
+  const text = 'FROM scratch AS assets\nLABEL a=1\nFROM scratch AS tmpl\nONBUILD COPY --from=assets /x /x\nFROM tmpl\n';
+  const r = resolve(text);
+  assert.deepEqual(r.stages.map((s) => s.name ?? s.index), ['assets', 'tmpl', 2]);
+  const copy = find(r.target, 'COPY');
+  assert.deepEqual([copy.fromStage, copy.fromOnBuild], [0, true]);
+
+  const calls: string[] = [];
+  const viaImage = resolve('FROM scratch AS assets\nFROM scratch AS unused\nFROM builder:1\n', {
+    baseImageConfig: ({ image }) => {
+      calls.push(image);
+      return { onBuild: ['COPY --from=assets /x /x'] };
+    },
+  });
+  assert.deepEqual(viaImage.stages.map((s) => s.index), [0, 2]);
+  assert.deepEqual(calls, ['builder:1'], 'each base config is asked for once');
+  fails('FROM builder:1 AS a\nFROM scratch AS later\n', { target: 'a', baseImageConfig: () => ({ onBuild: ['COPY --from=later /x /x'] }) }, 1, 1, /cannot copy from stage "later"/);
+});
+
+test('warnings are reported once even when a variable is used several times on a line', () => {
+  const r = resolve('FROM scratch\nLABEL a=$X b=$X\n');
+  assert.deepEqual(r.warnings, [{ rule: 'UndefinedVar', message: "Usage of undefined variable '$X'", line: 2 }]);
+});
