@@ -2,11 +2,12 @@ import * as zlib from 'node:zlib';
 import { PassThrough, type Duplex } from 'node:stream';
 import { OcipushError } from '../../errors.js';
 import type { Compression } from '../../oci/media-types.js';
-import { assertZstdAvailable, zstdZlib } from './zstd-support.js';
+import { assertZstdAvailable } from './zstd-support.js';
+import { ZstdDecompressor } from './zstd-decompressor.js';
 
 /**
  * A decompressor for a layer blob. Node's gunzip reads every member of a multi-member stream
- * (what createCompressor and pigz-like tools write), and zstd reads every frame.
+ * (what createCompressor writes); for zstd, ZstdDecompressor makes sure every frame is read.
  */
 export function createDecompressor(compression: Compression): Duplex {
   switch (compression) {
@@ -16,7 +17,7 @@ export function createDecompressor(compression: Compression): Duplex {
       return zlib.createGunzip({ chunkSize: 1 << 20 });
     case 'zstd':
       assertZstdAvailable();
-      return zstdZlib.createZstdDecompress!({ chunkSize: 1 << 20 });
+      return new ZstdDecompressor();
     default:
       throw new OcipushError('EUSAGE', `unknown compression "${String(compression)}": expected gzip, zstd or none`);
   }

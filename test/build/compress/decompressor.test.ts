@@ -1,9 +1,11 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { pipeline } from 'node:stream/promises';
+import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { createDecompressor, MIN_BLOCK_SIZE, sniffCompression, zstdAvailable } from '../../../src/build/compress/index.js';
 import { OcipushError } from '../../../src/errors.js';
+import { requireTool } from '../../support/tools.js';
 import { chunked, compress, randomBytes, textBytes } from './support.js';
 
 const B = MIN_BLOCK_SIZE;
@@ -32,8 +34,17 @@ test('corrupt gzip fails the stream', async () => {
 
 test('zstd decompression needs Node >= 22.15 and says so', async () => {
   if (zstdAvailable()) {
+    requireTool('zstd');
     const input = textBytes(3 * B + 1);
-    assert.ok((await decompress('zstd', await compress(input, { compression: 'zstd', blockSize: B }))).equals(input));
+    assert.ok((await decompress('zstd', await compress(input, { compression: 'zstd', blockSize: B }))).equals(input), 'our frames');
+    // Frames from the zstd CLI with a skippable frame between them, as zstd:chunked layers have.
+    const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+    const a = textBytes(200_000);
+    const b = randomBytes(100_000);
+    const cli = (data: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: data });
+    assert.ok((await decompress('zstd', Buffer.concat([cli(a), skippable, cli(b)]))).equals(Buffer.concat([a, b])), 'CLI frames');
+    await assert.rejects(decompress('zstd', cli(a).subarray(0, 1000)), /truncated zstd data/);
+    await assert.rejects(decompress('zstd', Buffer.from('not zstd at all')), /not zstd data/);
     return;
   }
   assert.throws(() => createDecompressor('zstd'), (err: unknown) => err instanceof OcipushError && err.code === 'EUNSUPPORTED');
