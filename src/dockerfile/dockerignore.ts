@@ -54,19 +54,24 @@ export function parseDockerignore(text: string): IgnorePattern[] {
   if (lines[lines.length - 1] === '') lines.pop();
   const patterns: IgnorePattern[] = [];
   lines.forEach((rawLine, index) => {
-    const raw = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-    if (raw.startsWith('#')) return;
-    let pattern = trimGoSpace(raw);
-    if (pattern === '') return;
-    const invert = pattern.startsWith('!');
-    if (invert) pattern = trimGoSpace(pattern.slice(1));
-    if (pattern.length > 0) {
-      pattern = cleanPath(pattern);
-      if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
-    }
-    patterns.push(normalizePattern(invert ? '!' + pattern : pattern, index + 1));
+    const pattern = patternFromLine(rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine, index + 1);
+    if (pattern) patterns.push(pattern);
   });
   return patterns;
+}
+
+/** One .dockerignore line as ignorefile.ReadAll reads it; undefined for comments and blanks. */
+function patternFromLine(raw: string, line: number | undefined): IgnorePattern | undefined {
+  if (raw.startsWith('#')) return undefined;
+  let pattern = trimGoSpace(raw);
+  if (pattern === '') return undefined;
+  const invert = pattern.startsWith('!');
+  if (invert) pattern = trimGoSpace(pattern.slice(1));
+  if (pattern.length > 0) {
+    pattern = cleanPath(pattern);
+    if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
+  }
+  return normalizePattern(invert ? '!' + pattern : pattern, line);
 }
 
 /** What patternmatcher.New does to each pattern string, with syntax checks. */
@@ -84,15 +89,16 @@ function normalizePattern(text: string, line: number | undefined): IgnorePattern
 }
 
 /**
- * Builds the matcher. Accepts parsed patterns or raw pattern strings (`!` prefix for exceptions).
- * Pure: it never touches the filesystem.
+ * Builds the matcher from parsed patterns, or from strings read like .dockerignore lines
+ * (`!` for exceptions, leading `/` dropped, `#` comments skipped). Pure: it never touches the
+ * filesystem.
  */
 export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[]): IgnoreMatcher {
   const patterns: IgnorePattern[] = [];
   for (const item of input) {
     if (typeof item === 'string') {
-      if (trimGoSpace(item) === '') continue;
-      patterns.push(normalizePattern(item, undefined));
+      const pattern = patternFromLine(item, undefined);
+      if (pattern) patterns.push(pattern);
     } else {
       patterns.push(item);
     }

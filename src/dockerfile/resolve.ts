@@ -479,7 +479,7 @@ class StageDispatcher {
       return;
     }
     const config: BaseImageConfig = this.plan.baseConfigs.get(this.stage.index) ?? {};
-    for (const e of config.env ?? []) addConfigEnv(this.configEnv, ...splitEnv(e));
+    this.configEnv.push(...(config.env ?? []));
     // BuildKit makes sure PATH is always set.
     if (!this.configEnv.some((e) => splitEnv(e)[0] === 'PATH')) this.configEnv.push(`PATH=${DEFAULT_PATH}`);
     for (const e of this.configEnv) this.setEnvFromConfig(e);

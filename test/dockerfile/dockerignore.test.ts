@@ -117,3 +117,13 @@ test('query paths are normalized; the context root is never excluded; isDir chan
   assert.equal(dirPattern('cache', false), true);
   assert.equal(createIgnoreMatcher([])('anything'), false);
 });
+
+test('string patterns are read like .dockerignore lines', () => {
+  const m = createIgnoreMatcher(['# a comment', '/tmp/', '  ', '!tmp/keep', './logs/../cache']);
+  assert.deepEqual(m.patterns, [
+    { pattern: 'tmp', exclusion: false },
+    { pattern: 'tmp/keep', exclusion: true },
+    { pattern: 'cache', exclusion: false },
+  ]);
+  assert.deepEqual(['tmp/a', 'tmp/keep', 'cache/x', '# a comment'].filter((p) => m(p)), ['tmp/a', 'cache/x']);
+});
