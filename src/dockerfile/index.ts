@@ -17,26 +17,22 @@ export {
   type LexOptions,
   type ExpansionResult,
 } from './lex.js';
-export {
-  resolveStages,
-  resolveBaseImages,
-  platformArgs,
-  hostPlatform,
-  normalizeWorkdir,
-  DEFAULT_PATH,
-  type PlatformSpec,
-  type BaseImageConfig,
-  type BaseImageRef,
-  type ResolveOptions,
-  type ResolvedDockerfile,
-  type ResolvedStage,
-  type ResolvedInstruction,
-  type ResolvedCopyInstruction,
-  type ResolvedWorkdirInstruction,
-  type ResolvedCommandLineInstruction,
-  type ResolvedExposeInstruction,
-  type StageBase,
-} from './resolve.js';
+export { resolveStages, resolveBaseImages } from './resolve.js';
+export { platformArgs, hostPlatform, type PlatformSpec } from './platform.js';
+export { normalizeWorkdir, DEFAULT_PATH } from './dispatch.js';
+export type {
+  BaseImageConfig,
+  BaseImageRef,
+  ResolveOptions,
+  ResolvedDockerfile,
+  ResolvedStage,
+  ResolvedInstruction,
+  ResolvedCopyInstruction,
+  ResolvedWorkdirInstruction,
+  ResolvedCommandLineInstruction,
+  ResolvedExposeInstruction,
+  StageBase,
+} from './resolve-types.js';
 export { shellFormToExec, DEFAULT_SHELL } from './shell-form.js';
 export { parsePortSpecs, type PortSpecs } from './ports.js';
 export { isValidStopSignal } from './signal.js';

@@ -1,0 +1,307 @@
+import { LocatedError } from './errors.js';
+import { joinPath } from './go-text.js';
+import type {
+  AddInstruction,
+  ArgInstruction,
+  CopyInstruction,
+  DockerfileWarning,
+  ExposeInstruction,
+  InstructionBase,
+  KeyValue,
+  ParsedDockerfile,
+  Stage,
+  StageInstruction,
+} from './instructions.js';
+import type { EscapeToken } from './lex.js';
+import { expandAt, resolveCopyFrom, type Plan, type StageHead } from './plan.js';
+import { parsePortSpecs } from './ports.js';
+import type { BaseImageConfig, ResolvedCopyInstruction, ResolvedInstruction, ResolvedStage } from './resolve-types.js';
+import { DEFAULT_SHELL } from './shell-form.js';
+import { isValidStopSignal } from './signal.js';
+
+/** The second half of resolution: one stage's instructions dispatched in order, as BuildKit does. */
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const SECRET_KEY = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
+const PUBLIC_KEY = /(?:_|^)(?:public)(?:_|$)/i;
+
+/** The expansion state a stage leaves behind, for stages built FROM it. */
+const STAGE_STATE = new WeakMap<ResolvedStage, { env: Map<string, string>; declaredArgs: Set<string> }>();
+
+/** Dispatches one stage's instructions in order, tracking what expansion and the config see. */
+export class StageDispatcher {
+  private readonly escape: EscapeToken;
+  /** What `$VAR` sees: base image Env, then ARG and ENV values in instruction order. */
+  private readonly env = new Map<string, string>();
+  private readonly configEnv: string[] = [];
+  private workingDir = '';
+  private user = '';
+  private shell: string[] = [];
+  private readonly args = new Map<string, string>();
+  /** ARG names declared in this stage (and its base stages), with or without a value. */
+  readonly declaredArgs = new Set<string>();
+
+  constructor(
+    private readonly parsed: ParsedDockerfile,
+    private readonly stage: Stage,
+    private readonly head: StageHead,
+    private readonly plan: Plan,
+    private readonly warnings: DockerfileWarning[],
+    private readonly done: Map<number, ResolvedStage>,
+    private readonly workdirSet: Map<number, boolean>,
+  ) {
+    this.escape = plan.escape;
+  }
+
+  run(): ResolvedStage {
+    this.initFromBase();
+    const out: ResolvedInstruction[] = [];
+    for (const trigger of this.plan.triggers.get(this.stage.index) ?? []) {
+      out.push({ ...this.dispatch(trigger), fromOnBuild: true } as ResolvedInstruction);
+    }
+    for (const instruction of this.stage.instructions) out.push(this.dispatch(instruction));
+    const result: ResolvedStage = {
+      index: this.stage.index,
+      ...(this.stage.name !== undefined && { name: this.stage.name }),
+      line: this.stage.from.line,
+      baseImage: this.head.baseImage,
+      base: this.head.base,
+      ...(this.head.platform !== undefined && { platform: this.head.platform }),
+      instructions: out,
+      env: [...this.configEnv],
+      workingDir: this.workingDir,
+      user: this.user,
+      shell: [...this.shell],
+      args: Object.fromEntries(this.args),
+    };
+    STAGE_STATE.set(result, { env: new Map(this.env), declaredArgs: new Set(this.declaredArgs) });
+    return result;
+  }
+
+  /** Inherits state from the base stage or image. */
+  private initFromBase(): void {
+    const base = this.head.base;
+    if (base.kind === 'stage') {
+      // BuildKit starts the stage from the base stage's state: its ENV and ARG values, its
+      // declared ARGs, working directory, user and shell.
+      const parent = this.done.get(base.index)!;
+      const state = STAGE_STATE.get(parent)!;
+      for (const [k, v] of state.env) this.env.set(k, v);
+      for (const k of state.declaredArgs) this.declaredArgs.add(k);
+      for (const [k, v] of Object.entries(parent.args)) this.args.set(k, v);
+      this.configEnv.push(...parent.env);
+      this.workingDir = parent.workingDir;
+      this.user = parent.user;
+      this.shell = [...parent.shell];
+      this.workdirSet.set(this.stage.index, this.workdirSet.get(base.index) ?? false);
+      return;
+    }
+    const config: BaseImageConfig = this.plan.baseConfigs.get(this.stage.index) ?? {};
+    this.configEnv.push(...(config.env ?? []));
+    // BuildKit makes sure PATH is always set.
+    if (!this.configEnv.some((e) => splitEnv(e)[0] === 'PATH')) this.configEnv.push(`PATH=${DEFAULT_PATH}`);
+    for (const e of this.configEnv) this.setEnvFromConfig(e);
+    if (config.workingDir) this.workingDir = normalizeWorkdir('', config.workingDir);
+    this.user = config.user ?? '';
+    this.shell = [...(config.shell ?? [])];
+    this.workdirSet.set(this.stage.index, false);
+  }
+
+  private setEnvFromConfig(entry: string): void {
+    const [k, v] = splitEnv(entry);
+    this.env.set(k, v);
+  }
+
+  private expand(word: string, at: InstructionBase): string {
+    const r = expandAt(word, this.env, this.escape, at);
+    for (const name of r.unmatched) {
+      if (this.declaredArgs.has(name)) continue;
+      this.warnings.push({ rule: 'UndefinedVar', message: `Usage of undefined variable '$${name}'`, line: at.line });
+    }
+    return r.value;
+  }
+
+  private dispatch(instruction: StageInstruction): ResolvedInstruction {
+    const x = (word: string): string => this.expand(word, instruction);
+    switch (instruction.keyword) {
+      case 'ENV': {
+        const pairs: KeyValue[] = instruction.pairs.map((p) => ({ key: x(p.key), value: x(p.value) }));
+        for (const p of pairs) {
+          this.warnSecret('ENV', p.key, instruction);
+          this.env.set(p.key, p.value);
+          addConfigEnv(this.configEnv, p.key, p.value);
+        }
+        return { ...instruction, pairs };
+      }
+      case 'LABEL':
+        return { ...instruction, pairs: instruction.pairs.map((p) => ({ key: x(p.key), value: x(p.value) })) };
+      case 'ARG':
+        return this.dispatchArg(instruction);
+      case 'COPY':
+      case 'ADD':
+        return this.dispatchCopy(instruction);
+      case 'WORKDIR': {
+        const path = x(instruction.path);
+        if (!this.workdirSet.get(this.stage.index) && !path.startsWith('/')) {
+          this.warnings.push({ rule: 'WorkdirRelativePath', message: `Relative workdir ${JSON.stringify(path)} can have unexpected results if the base image changes`, line: instruction.line });
+        }
+        this.workdirSet.set(this.stage.index, true);
+        this.workingDir = normalizeWorkdir(this.workingDir, path);
+        return { ...instruction, path, absolutePath: this.workingDir };
+      }
+      case 'USER':
+        this.user = x(instruction.user);
+        return { ...instruction, user: this.user };
+      case 'VOLUME': {
+        const volumes = instruction.volumes.map(x);
+        if (volumes.some((v) => v === '')) throw new LocatedError('VOLUME specified can not be an empty string', instruction);
+        return { ...instruction, volumes };
+      }
+      case 'STOPSIGNAL': {
+        const signal = x(instruction.signal);
+        if (!isValidStopSignal(signal)) throw new LocatedError(`invalid signal: ${signal}`, instruction);
+        return { ...instruction, signal };
+      }
+      case 'EXPOSE':
+        return this.dispatchExpose(instruction);
+      case 'SHELL':
+        this.shell = [...instruction.shell];
+        return instruction;
+      case 'CMD':
+      case 'ENTRYPOINT': {
+        if (!instruction.json && this.shell.length === 0) {
+          this.warnings.push({
+            rule: 'JSONArgsRecommended',
+            message: `JSON arguments recommended for ${instruction.keyword} to prevent unintended behavior related to OS signals`,
+            line: instruction.line,
+          });
+        }
+        const exec = instruction.json ? [...instruction.args] : [...(this.shell.length > 0 ? this.shell : DEFAULT_SHELL), instruction.args.join(' ')];
+        return { ...instruction, exec };
+      }
+      default:
+        return instruction;
+    }
+  }
+
+  private dispatchArg(instruction: ArgInstruction): ResolvedInstruction {
+    const args = instruction.args.map(({ key, value }) => {
+      this.warnSecret('ARG', key, instruction);
+      let v: string | undefined;
+      const fromBuild = this.plan.buildArgs.get(key);
+      if (fromBuild !== undefined) v = fromBuild;
+      else if (value !== undefined) v = this.expand(value, instruction);
+      else v = this.plan.globals.get(key);
+      this.declaredArgs.add(key);
+      if (v !== undefined) {
+        this.env.set(key, v);
+        this.args.set(key, v);
+      }
+      return v === undefined ? { key } : { key, value: v };
+    });
+    return { ...instruction, args };
+  }
+
+  private dispatchCopy(instruction: CopyInstruction | AddInstruction): ResolvedInstruction {
+    const x = (word: string): string => this.expand(word, instruction);
+    const optional = (word: string | undefined): string | undefined => {
+      if (word === undefined) return undefined;
+      const v = x(word);
+      return v === '' ? undefined : v;
+    };
+    const sources = instruction.sources.map(x);
+    const dest = x(instruction.dest);
+    const chown = optional(instruction.chown);
+    const chmod = optional(instruction.chmod);
+    const exclude = instruction.exclude.map(x);
+    if (chmod !== undefined && !(/^[0-7]+$/.test(chmod) && Number.parseInt(chmod, 8) <= 0o7777)) {
+      throw new LocatedError(`invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777`, instruction);
+    }
+    const common = {
+      sources,
+      dest,
+      exclude,
+      ...(chown !== undefined ? { chown } : {}),
+      ...(chmod !== undefined ? { chmod } : {}),
+    };
+    if (instruction.keyword === 'ADD') {
+      const checksum = optional(instruction.checksum);
+      if (checksum !== undefined) checkChecksum(checksum, sources, instruction);
+      const add: AddInstruction = { ...instruction, ...common };
+      if (chown === undefined) delete add.chown;
+      if (chmod === undefined) delete add.chmod;
+      if (checksum === undefined) delete add.checksum;
+      else add.checksum = checksum;
+      return add;
+    }
+    for (const src of sources) {
+      if (/^https?:\/\//.test(src)) throw new LocatedError(`source can't be a URL for COPY: ${src} (use ADD to download)`, instruction);
+    }
+    const ref = this.plan.copyFrom.get(instruction) ?? (instruction.from !== undefined ? resolveCopyFrom(instruction, this.plan.byName, this.parsed.stages.length) : {});
+    const copy: ResolvedCopyInstruction = {
+      ...instruction,
+      ...common,
+      ...(ref.stage !== undefined && { fromStage: ref.stage }),
+      ...(ref.image !== undefined && { fromImage: ref.image }),
+    };
+    if (chown === undefined) delete copy.chown;
+    if (chmod === undefined) delete copy.chmod;
+    return copy;
+  }
+
+  private dispatchExpose(instruction: ExposeInstruction): ResolvedInstruction {
+    const specs: string[] = [];
+    for (const p of instruction.ports) specs.push(...expandAt(p, this.env, this.escape, instruction).words);
+    let parsed;
+    try {
+      parsed = parsePortSpecs(specs);
+    } catch (err) {
+      throw new LocatedError((err as Error).message, instruction);
+    }
+    for (const spec of parsed.withHostPart) {
+      this.warnings.push({ rule: 'ExposeInvalidFormat', message: `EXPOSE instruction should not define an IP address or host-port mapping, found '${spec}'`, line: instruction.line });
+    }
+    for (const spec of parsed.upperProto) {
+      this.warnings.push({ rule: 'ExposeProtoCasing', message: `Defined protocol '${spec}' in EXPOSE instruction should be lowercase`, line: instruction.line });
+    }
+    return { ...instruction, ports: parsed.ports, specs };
+  }
+
+  private warnSecret(instructionName: string, key: string, at: InstructionBase): void {
+    if (SECRET_KEY.test(key) && !PUBLIC_KEY.test(key)) {
+      this.warnings.push({ rule: 'SecretsUsedInArgOrEnv', message: `Do not use ARG or ENV instructions for sensitive data (${instructionName} ${JSON.stringify(key)})`, line: at.line });
+    }
+  }
+}
+
+function splitEnv(entry: string): [string, string] {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? [entry, ''] : [entry.slice(0, eq), entry.slice(eq + 1)];
+}
+
+/** Sets KEY in a config Env list: replaced in place when present, appended otherwise. */
+function addConfigEnv(env: string[], key: string, value: string): void {
+  const i = env.findIndex((e) => splitEnv(e)[0] === key);
+  if (i >= 0) env[i] = `${key}=${value}`;
+  else env.push(`${key}=${value}`);
+}
+
+/** BuildKit's NormalizeWorkdir on Linux: absolute paths as given, relative ones joined to the current. */
+export function normalizeWorkdir(current: string, wd: string): string {
+  const parent = current === '' ? '/' : current.startsWith('/') ? current : joinPath('/', current);
+  if (wd === '') return parent;
+  if (wd.startsWith('/')) return wd;
+  return joinPath(parent, wd);
+}
+
+const CHECKSUM_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+function checkChecksum(checksum: string, sources: string[], at: InstructionBase): void {
+  const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(checksum);
+  if (!m) throw new LocatedError(`invalid checksum digest format: ${checksum}`, at);
+  const length = CHECKSUM_LENGTHS[m[1]!];
+  if (length === undefined) throw new LocatedError(`unsupported digest algorithm: ${checksum}`, at);
+  if (m[2]!.length !== length || !/^[a-f0-9]+$/.test(m[2]!)) throw new LocatedError(`invalid checksum digest length: ${checksum}`, at);
+  if (sources.length !== 1) throw new LocatedError("checksum can't be specified for multiple sources", at);
+  if (!/^https?:\/\//.test(sources[0]!)) throw new LocatedError("checksum can't be specified for non-HTTP(S) sources", at);
+}
