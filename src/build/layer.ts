@@ -6,12 +6,12 @@ import { OcipushError } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { layerMediaType, type Compression } from '../oci/media-types.js';
-import { scanCapabilities } from './capabilities.js';
+import { scanCapabilities, type CapabilityMap } from './capabilities.js';
 import { createCompressor, createDecompressor } from './codec.js';
 import type { LayerSource } from './source.js';
 import { StagedBlob } from './staged-blob.js';
-import { TarProducer, tarReadable } from './tar.js';
-import { walk } from './walk.js';
+import { TarProducer, pumpTar } from './tar.js';
+import { walk, type FsEntry } from './walk.js';
 
 export interface LayerOptions {
   /** Layer compression (default gzip). */
@@ -85,17 +85,25 @@ interface Uncompressed {
 
 async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
   const warn = options.onWarning ?? (() => {});
-  const capabilities = await scanCapabilities(root, warn);
-  const producer = new TarProducer(walk(root, { onWarning: warn, capabilities }), {
+  const producer = new TarProducer(await walkWithCapabilities(root, warn), {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
   });
   const diff = new Digester();
-  const tar = tarReadable(producer, (chunk) => {
-    diff.update(chunk);
-    options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });
+  const pump = (sink: Writable) => pumpTar(producer, sink, {
+    onChunk: (chunk) => {
+      diff.update(chunk);
+      options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });
+    },
+    ...(options.signal ? { signal: options.signal } : {}),
   });
-  await run([tar, ...compressors(compression, options), out], options.signal);
+  const stages = compressors(compression, options);
+  if (stages.length === 0) {
+    await pump(out);
+  } else {
+    // The tar side feeds the compressor; the compressor's output streams to the blob.
+    await Promise.all([pump(stages[0]!), run([...stages, out], options.signal)]);
+  }
   return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
 
@@ -120,6 +128,49 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   }
   await run([input, ...stages, out], options.signal);
   return { diffId: diff.digest(), uncompressedSize: diff.size };
+}
+
+/** Entries walked ahead while getfattr runs, at most (about 10 MB of metadata). */
+const MAX_WALK_AHEAD = 16_384;
+
+/**
+ * The walk with each regular file's security.capability attached. getfattr reads the tree in its
+ * own process while this one walks ahead (the compressors are idle until tar starts anyway);
+ * entries are handed out only once the capabilities are known, so the result never depends on
+ * which finished first.
+ */
+async function walkWithCapabilities(root: string, warn: (message: string) => void): Promise<Iterator<FsEntry>> {
+  let capabilities: CapabilityMap | undefined;
+  const scan = scanCapabilities(root, warn).then((map) => { capabilities = map; });
+  const rest = walk(root, { onWarning: warn });
+  const ahead: FsEntry[] = [];
+  let ended = false;
+  while (capabilities === undefined && !ended && ahead.length < MAX_WALK_AHEAD) {
+    for (let i = 0; i < 512; i++) {
+      const r = rest.next();
+      if (r.done) { ended = true; break; }
+      ahead.push(r.value);
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  await scan;
+  return withCapabilities(ahead, ended ? undefined : rest, capabilities!);
+}
+
+function* withCapabilities(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined, capabilities: CapabilityMap): Generator<FsEntry> {
+  const attach = (e: FsEntry): FsEntry => {
+    if (e.type === 'file' && capabilities.size > 0) {
+      const capability = capabilities.get(e.path.toString('latin1'));
+      if (capability) e.capability = capability;
+    }
+    return e;
+  };
+  for (let i = 0; i < ahead.length; i++) {
+    const e = ahead[i]!;
+    ahead[i] = undefined as unknown as FsEntry; // let it be collected once written
+    yield attach(e);
+  }
+  if (rest) for (let r = rest.next(); !r.done; r = rest.next()) yield attach(r.value);
 }
 
 function compressors(compression: Compression, options: LayerOptions): Duplex[] {

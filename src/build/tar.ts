@@ -1,5 +1,5 @@
 import { closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { BLOCK, END_OF_ARCHIVE, TarType, encodedHeaderSize, padded, writeHeader, type TarHeader } from './tar-header.js';
 import type { FsEntry } from './walk.js';
@@ -27,8 +27,8 @@ interface OpenFile {
 /**
  * Turns walk entries into tar bytes, one large chunk at a time. File contents are read with
  * `readSync` straight into the chunk after their header: a small file costs open, one read and
- * close, with no intermediate copy and no per-file stream. Each chunk is a fresh buffer that is
- * never touched again once returned, so a consumer may transfer it to a worker thread.
+ * close, with no intermediate copy and no per-file stream, into buffers that are recycled once
+ * the consumer is done with them (see pumpTar).
  */
 export class TarProducer {
   /** Tar bytes produced so far. */
@@ -46,12 +46,20 @@ export class TarProducer {
     if (this.chunkSize % BLOCK !== 0 || this.chunkSize < MIN_CHUNK_SIZE) throw new RangeError(`chunkSize ${this.chunkSize}: not a multiple of 512 of at least 64 KiB`);
   }
 
-  /** The next chunk of the archive, or null after the end-of-archive blocks. */
-  next(): Buffer | null {
+  /** Bytes a buffer given to `next` must have: a chunk plus one spare byte. */
+  get bufferSize(): number {
+    // The spare byte: the last read of a file asks for one byte more than it expects, to notice
+    // a file that grew since it was measured.
+    return this.chunkSize + 1;
+  }
+
+  /**
+   * The next chunk of the archive (a view of `buffer`, or of a new buffer), or null after the
+   * end-of-archive blocks.
+   */
+  next(buffer?: Buffer): Buffer | null {
     if (this.finished) return null;
-    // One spare byte past the chunk: the last read of a file asks for one byte more than it
-    // expects, to notice a file that grew since it was measured.
-    const chunk = Buffer.allocUnsafeSlow(this.chunkSize + 1);
+    const chunk = buffer && buffer.length >= this.bufferSize ? buffer : Buffer.allocUnsafeSlow(this.bufferSize);
     let pos = 0;
     while (pos < this.chunkSize) {
       if (this.current) {
@@ -166,27 +174,61 @@ function openForRead(path: Buffer): number {
   }
 }
 
+export interface PumpOptions {
+  /** Sees every chunk before it is written (for hashing and progress). */
+  onChunk?: (chunk: Buffer) => void;
+  /** Chunks written and not yet called back, at most (default 16): how far tar runs ahead. */
+  maxAhead?: number;
+  signal?: AbortSignal;
+}
+
 /**
- * The archive as a byte stream. Each `_read` fills one chunk synchronously; back-pressure from
- * the consumer decides when the next is made. `onChunk` sees every chunk first (for hashing).
+ * Writes the whole archive into `sink` and ends it. Chunk buffers are recycled as soon as the
+ * sink calls back a write, so reading a tree allocates a handful of buffers, not one per MiB.
+ * That requires a sink that keeps no reference to a chunk after its write callback, which holds
+ * for the block compressor (it copies into its blocks), node:zlib streams and the staged blob
+ * writer, but not for a PassThrough. Up to `maxAhead` chunks wait in the sink, so tar keeps
+ * running while the compressors catch up and vice versa.
  */
-export function tarReadable(producer: TarProducer, onChunk?: (chunk: Buffer) => void): Readable {
-  return new Readable({
-    highWaterMark: 4 * DEFAULT_CHUNK_SIZE,
-    read() {
-      let chunk: Buffer | null;
-      try {
-        chunk = producer.next();
-        if (chunk) onChunk?.(chunk);
-      } catch (err) {
-        this.destroy(err as Error);
-        return;
-      }
-      this.push(chunk);
-    },
-    destroy(err, callback) {
-      producer.close();
-      callback(err);
-    },
-  });
+export async function pumpTar(producer: TarProducer, sink: Writable, options: PumpOptions = {}): Promise<void> {
+  const maxAhead = options.maxAhead ?? 16;
+  const spare: Buffer[] = [];
+  let outstanding = 0;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const signalWake = () => { const w = wake; wake = undefined; w?.(); };
+  const onError = (err: Error) => { failure ??= err; signalWake(); };
+  const onAbort = () => onError(new OcipushError('EABORTED', 'build interrupted'));
+  sink.on('error', onError);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      while (outstanding >= maxAhead && !failure) await new Promise<void>((resolve) => { wake = resolve; });
+      if (failure) throw failure;
+      const chunk = producer.next(spare.pop());
+      if (!chunk) break;
+      options.onChunk?.(chunk);
+      outstanding++;
+      const backing = Buffer.from(chunk.buffer, chunk.byteOffset, producer.bufferSize);
+      sink.write(chunk, (err) => {
+        outstanding--;
+        if (err) failure ??= err;
+        else spare.push(backing);
+        signalWake();
+      });
+      // Let write callbacks, worker results, signals and other I/O run between chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await new Promise<void>((resolve, reject) => {
+      sink.end((err?: Error | null) => (err ? reject(err) : resolve()));
+    });
+    if (failure) throw failure;
+  } catch (err) {
+    producer.close();
+    sink.destroy(err as Error);
+    throw err;
+  } finally {
+    sink.off('error', onError);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
 }
