@@ -12,6 +12,10 @@ import { containerConfig, formatTime, imageConfig, parseOwner, resolveBuildTime,
 import { buildLayer, type LayerProgress, type LayerResult, type StagingArea } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
 
+/** `org.opencontainers.image.ref.name` as the image-layout spec defines it (`latest`, `hello:0.1`, `repo/app:1`). */
+const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
+const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
+
 export interface BuildOptions extends RunConfig {
   /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
   rootfs: string[];
@@ -75,7 +79,9 @@ export interface BuildResult {
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   if (options.rootfs.length === 0) throw new OcipushError('EUSAGE', 'name at least one rootfs (a directory or a tar file)');
   const tag = options.tag ?? DEFAULT_TAG;
-  if (!/^[\w][\w.-]{0,127}$/.test(tag)) throw new OcipushError('EUSAGE', `--tag "${tag}": a tag is up to 128 letters, digits, _ . - (not starting with . or -)`);
+  if (!REF_NAME.test(tag)) {
+    throw new OcipushError('EUSAGE', `--tag "${tag}": not a valid name (letters and digits, joined by - . _ : @ + or /), e.g. latest or hello:0.1`);
+  }
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? { os: 'linux', architecture: 'amd64' };
   const time = resolveBuildTime(options.created, 'sourceDateEpoch' in options ? options.sourceDateEpoch : process.env.SOURCE_DATE_EPOCH);
   const owner = options.owner === undefined ? undefined : parseOwner(options.owner);
@@ -170,6 +176,8 @@ async function prepareTarget(root: string): Promise<Target> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw new OcipushError('ELAYOUT', fromSystemError(err, root, 'cannot use layout').message, { path: root, cause: err });
   }
+  // Temp files and the lock of other ocipush processes building into the same new layout.
+  entries = entries?.filter((name) => !/^\..*\.tmp-\d+-[0-9a-f]+$/.test(name) && name !== '.index.json.lock');
   if (entries === undefined || entries.length === 0) {
     const dir = entries === undefined ? dirname(root) : root;
     await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });

@@ -95,14 +95,14 @@ test('run settings from flags land in the image config and manifest', async () =
   try {
     const rootfs = smallRootfs(join(tmp.path, 'rootfs'));
     const layout = join(tmp.path, 'layout');
-    const r = runCli(['build', rootfs, '--layout', layout, '--tag', 'app',
+    const r = runCli(['build', rootfs, '--layout', layout, '--tag', 'registry.example/app:1.0',
       '--entrypoint', '["/bin/app", "--config", "/etc/app conf"]', '--cmd', 'serve --port 80',
       '--env', 'A=1', '--env', 'B=x=y', '--workdir', '/srv', '--user', 'nobody',
       '--label', 'org.opencontainers.image.title=app', '--expose', '80', '--expose', '53/udp',
       '--platform', 'linux/arm/v7', '--created', '2024-01-02T03:04:05Z',
       '--annotation', 'org.opencontainers.image.revision=abc123', '--owner', '0:0', '-q']);
     assert.equal(r.status, 0, r.stderr);
-    const { config, manifest } = readImage(layout, 'app');
+    const { config, manifest } = readImage(layout, 'registry.example/app:1.0');
     assert.deepEqual(config.config.Entrypoint, ['/bin/app', '--config', '/etc/app conf']);
     assert.deepEqual(config.config.Cmd, ['serve', '--port', '80']);
     assert.deepEqual(config.config.Env, ['A=1', 'B=x=y']);
@@ -257,7 +257,9 @@ test('Ctrl-C stops the build, removes its temp files and leaves the layout as it
 test('two builds into one layout at once both land, and the layout stays valid', async () => {
   const tmp = await tempDir();
   try {
+    // An empty directory: both stage their blobs in it while neither has made it a layout yet.
     const layout = join(tmp.path, 'layout');
+    mkdirSync(layout);
     const roots = ['one', 'two'].map((name) => {
       const root = join(tmp.path, name);
       mkdirSync(root);
