@@ -4,9 +4,10 @@ import { exportCommand } from './export.js';
 import { pushCommand } from './push.js';
 import { pullCommand } from './pull.js';
 import { inspectCommand } from './inspect.js';
+import { indexCommand } from './index-command.js';
 
 /**
  * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
  * Add a command by adding its module here.
  */
-export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand];
+export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand, indexCommand];

@@ -1,0 +1,94 @@
+import { OcipushError } from '../errors.js';
+import { OciLayout } from '../content/layout.js';
+import { MAX_CONFIG_BYTES } from '../content/verify.js';
+import type { Digest } from '../oci/digest.js';
+import { formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { MediaType } from '../oci/media-types.js';
+import { isIndex, parseImageConfig, platformOfConfig, type ImageIndex } from '../oci/manifest.js';
+import { sortedRecord } from './config.js';
+
+/** `org.opencontainers.image.ref.name` as the image-layout spec defines it (as `ocipush build --tag`). */
+const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
+const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
+
+export interface CreateIndexOptions {
+  /** The layout holding the images, where the index is written. */
+  layout: string | OciLayout;
+  /** Images of the layout (tags or digests), one per platform; an index adds all its manifests. */
+  images: string[];
+  /** The name the index gets in the layout. */
+  tag: string;
+  /** Annotations of the index (OCI only: a Docker manifest list has none). */
+  annotations?: Record<string, string>;
+}
+
+export interface CreateIndexResult {
+  digest: Digest;
+  size: number;
+  mediaType: string;
+  tag: string;
+  layout: string;
+  /** The index's entries, in the order given. */
+  manifests: Descriptor[];
+}
+
+/**
+ * A multi-platform image: one index naming single-platform images that were built apart
+ * (`ocipush build --platform linux/arm64 --tag app-arm64 …`), as `buildah manifest create` +
+ * `add` or `crane index append` make it. Each entry carries its platform (from the image's
+ * config), two images for one platform are refused, and the index is in the family of its
+ * images: an OCI image index for OCI manifests, a Docker manifest list for Docker ones.
+ */
+export async function createImageIndex(options: CreateIndexOptions): Promise<CreateIndexResult> {
+  if (!REF_NAME.test(options.tag)) throw new OcipushError('EUSAGE', `--tag "${options.tag}": not a valid name, e.g. latest or app:1.2`);
+  if (options.images.length === 0) throw new OcipushError('EUSAGE', 'name at least one image of the layout to put in the index');
+  const layout = typeof options.layout === 'string' ? await OciLayout.open(options.layout) : options.layout;
+  const entries: Descriptor[] = [];
+  const owners = new Map<string, string>();
+  const add = async (desc: Descriptor, name: string) => {
+    if (entries.some((e) => e.digest === desc.digest)) return;
+    const platform = desc.platform ?? await platformOfImage(layout, desc, name);
+    const key = formatPlatform(platform);
+    const owner = owners.get(key);
+    if (owner !== undefined) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);
+    owners.set(key, name);
+    entries.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, platform: cleanPlatform(platform) });
+  };
+  for (const name of options.images) {
+    const entry = await layout.resolve(name);
+    const parsed = await layout.readManifest(entry);
+    if (isIndex(parsed)) {
+      for (const child of parsed.manifests) await add(child, `${name}@${child.digest.slice(0, 19)}`);
+    } else {
+      await add({ ...entry, mediaType: parsed.mediaType }, name);
+    }
+  }
+  const docker = entries.filter((e) => e.mediaType === MediaType.DockerManifest).length;
+  if (docker > 0 && docker < entries.length) {
+    throw new OcipushError('EUSAGE', 'the images mix OCI and Docker media types: build them all with the same --format');
+  }
+  const mediaType = docker > 0 ? MediaType.DockerManifestList : MediaType.OciIndex;
+  const annotations = sortedRecord(options.annotations);
+  if (annotations && docker > 0) throw new OcipushError('EUSAGE', 'a Docker manifest list has no annotations: build the images with --format oci to annotate the index');
+  const index: ImageIndex = { schemaVersion: 2, mediaType, manifests: entries, ...(annotations ? { annotations } : {}) };
+  const desc = await layout.putJson(mediaType, index);
+  await layout.tag(desc, options.tag);
+  return { digest: desc.digest, size: desc.size, mediaType, tag: options.tag, layout: layout.root, manifests: entries };
+}
+
+async function platformOfImage(layout: OciLayout, desc: Descriptor, name: string): Promise<Platform> {
+  const manifest = await layout.readManifest(desc);
+  if (isIndex(manifest)) throw new OcipushError('EUNSUPPORTED', `"${name}": an index inside an index is not supported`);
+  const config = parseImageConfig(await layout.readBlob(manifest.config, MAX_CONFIG_BYTES), `config of "${name}"`);
+  return platformOfConfig(config);
+}
+
+function cleanPlatform(p: Platform): Platform {
+  return {
+    architecture: p.architecture,
+    os: p.os,
+    ...(p['os.version'] ? { 'os.version': p['os.version'] } : {}),
+    ...(p['os.features'] ? { 'os.features': p['os.features'] } : {}),
+    ...(p.variant ? { variant: p.variant } : {}),
+  };
+}
