@@ -1,5 +1,5 @@
-import { mkdir, readdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, readdir, realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../cli/defaults.js';
 import { OciLayout } from '../content/layout.js';
@@ -97,6 +97,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const sources: LayerSource[] = [];
   for (const arg of options.rootfs) sources.push(await inspectSource(arg));
   const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
+  const layoutReal = await realpathOfTarget(target.root);
+  const warn = options.onWarning ?? (() => {});
+  for (const source of sources) {
+    if (source.kind === 'directory' && isInside(layoutReal, source.path)) {
+      warn(`layout ${target.root} is inside rootfs ${source.path}: left out of the layer`);
+    }
+  }
 
   const layers: LayerResult[] = [];
   try {
@@ -107,8 +114,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         ...(options.level !== undefined ? { level: options.level } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(owner ? { owner } : {}),
-        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+        onWarning: warn,
         ...(options.signal ? { signal: options.signal } : {}),
+        exclude: [layoutReal],
         onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: options.rootfs[i]! }),
       }));
     }
@@ -153,6 +161,19 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   } finally {
     for (const layer of layers) await layer.blob.discard();
   }
+}
+
+/** The layout's real path; for one not made yet, its real parent joined with its name. */
+async function realpathOfTarget(root: string): Promise<string> {
+  try {
+    return await realpath(root);
+  } catch {
+    return join(await realpath(dirname(root)), basename(root));
+  }
+}
+
+function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
 interface Target {

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
@@ -27,6 +28,8 @@ export interface LayerOptions {
   onWarning?: (message: string) => void;
   onProgress?: (progress: LayerProgress) => void;
   signal?: AbortSignal;
+  /** Absolute real paths a directory layer leaves out (the layout being written into). */
+  exclude?: string[];
 }
 
 export interface LayerProgress {
@@ -64,7 +67,11 @@ export async function buildLayer(source: LayerSource, stage: StagingArea, option
   const blob = await StagedBlob.create(stage.dir, stage.where);
   try {
     const { diffId, uncompressedSize } = source.kind === 'directory'
-      ? await archiveDirectory(source.path, blob.stream, compression, options)
+      ? await archiveDirectory(source.path, blob.stream, compression, {
+        ...options,
+        // A staged blob inside the rootfs (`ocipush build .`) must not archive itself.
+        exclude: [...(options.exclude ?? []), await realTempPath(blob.tempPath)],
+      })
       : await copyTar(source.path, source.compression, blob.stream, compression, options);
     return {
       descriptor: { mediaType: layerMediaType(compression), digest: blob.digest, size: blob.size },
@@ -85,7 +92,7 @@ interface Uncompressed {
 
 async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
   const warn = options.onWarning ?? (() => {});
-  const producer = new TarProducer(await walkWithCapabilities(root, warn), {
+  const producer = new TarProducer(await walkWithCapabilities(root, warn, options.exclude ?? []), {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
   });
@@ -130,6 +137,10 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
 
+async function realTempPath(path: string): Promise<string> {
+  return join(await realpath(dirname(path)), basename(path));
+}
+
 /** Entries walked ahead while getfattr runs, at most (about 10 MB of metadata). */
 const MAX_WALK_AHEAD = 16_384;
 
@@ -139,10 +150,10 @@ const MAX_WALK_AHEAD = 16_384;
  * entries are handed out only once the capabilities are known, so the result never depends on
  * which finished first.
  */
-async function walkWithCapabilities(root: string, warn: (message: string) => void): Promise<Iterator<FsEntry>> {
+async function walkWithCapabilities(root: string, warn: (message: string) => void, exclude: string[]): Promise<Iterator<FsEntry>> {
   let capabilities: CapabilityMap | undefined;
   const scan = scanCapabilities(root, warn).then((map) => { capabilities = map; });
-  const rest = walk(root, { onWarning: warn });
+  const rest = walk(root, { onWarning: warn, exclude });
   const ahead: FsEntry[] = [];
   let ended = false;
   while (capabilities === undefined && !ended && ahead.length < MAX_WALK_AHEAD) {

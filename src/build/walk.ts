@@ -28,6 +28,8 @@ export interface WalkOptions {
   /** Called for things that are left out (sockets). */
   onWarning?: (message: string) => void;
   capabilities?: CapabilityMap;
+  /** Absolute paths (after realpath) left out with everything under them: the layout being written. */
+  exclude?: string[];
 }
 
 const SLASH = Buffer.from('/');
@@ -51,7 +53,13 @@ interface OpenDir {
 export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntry> {
   const caps = options.capabilities && options.capabilities.size > 0 ? options.capabilities : undefined;
   const seenInodes = new Map<string, Buffer>();
-  const stack: OpenDir[] = [{ path: Buffer.from(root), prefix: Buffer.alloc(0), names: listDir(Buffer.from(root)), next: 0 }];
+  const excluded = exclusions(options.exclude ?? []);
+  const list = (dir: Buffer): Buffer[] => {
+    const names = listDir(dir);
+    const skip = excluded.get(dir.toString('latin1'));
+    return skip ? names.filter((n) => !skip.has(n.toString('latin1'))) : names;
+  };
+  const stack: OpenDir[] = [{ path: Buffer.from(root), prefix: Buffer.alloc(0), names: list(Buffer.from(root)), next: 0 }];
   while (stack.length > 0) {
     const dir = stack[stack.length - 1]!;
     if (dir.next >= dir.names.length) {
@@ -86,7 +94,7 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       entry.type = 'dir';
       entry.name = Buffer.concat([rel, SLASH]);
       yield entry;
-      stack.push({ path, prefix: entry.name, names: listDir(path), next: 0 });
+      stack.push({ path, prefix: entry.name, names: excluded.size > 0 ? list(path) : listDir(path), next: 0 });
       continue;
     }
     if (st.nlink > 1) {
@@ -126,6 +134,21 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
     }
     yield entry;
   }
+}
+
+/** Excluded paths grouped by parent directory (latin1 strings of the raw bytes). */
+function exclusions(paths: string[]): Map<string, Set<string>> {
+  const byParent = new Map<string, Set<string>>();
+  for (const p of paths) {
+    const bytes = Buffer.from(p);
+    const slash = bytes.lastIndexOf(0x2f);
+    if (slash <= 0) continue;
+    const parent = bytes.subarray(0, slash).toString('latin1');
+    const names = byParent.get(parent) ?? new Set<string>();
+    names.add(bytes.subarray(slash + 1).toString('latin1'));
+    byParent.set(parent, names);
+  }
+  return byParent;
 }
 
 function listDir(path: Buffer): Buffer[] {

@@ -90,6 +90,23 @@ test('with no --layout the build goes to ./oci-layout, or to $OCIPUSH_LAYOUT', a
   }
 });
 
+test('ocipush build . leaves out the layout it writes into', async () => {
+  const tmp = await tempDir();
+  try {
+    const rootfs = smallRootfs(join(tmp.path, 'project'));
+    const first = runCli(['build', '.', '--json'], { cwd: rootfs, env: { OCIPUSH_LAYOUT: '' } });
+    assertOk(first);
+    assert.match(first.stderr, /warning: layout .*oci-layout is inside rootfs .*project: left out of the layer/);
+    const second = runCli(['build', '.', '--json', '--tag', 'again'], { cwd: rootfs, env: { OCIPUSH_LAYOUT: '' } });
+    assertOk(second);
+    const [a, b] = [first, second].map((r) => JSON.parse(r.stdout) as { layers: { diffId: string }[] });
+    assert.equal(b!.layers[0]!.diffId, a!.layers[0]!.diffId, 'the layout (now existing) is not in the layer');
+    validateLayout(join(rootfs, 'oci-layout'));
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
 test('run settings from flags land in the image config and manifest', async () => {
   const tmp = await tempDir();
   try {
