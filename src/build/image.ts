@@ -7,7 +7,7 @@ import type { Digest } from '../oci/digest.js';
 import { Annotation, parsePlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType, type Compression } from '../oci/media-types.js';
 import type { HistoryEntry, ImageManifest } from '../oci/manifest.js';
-import { checkCompressorOptions } from './codec.js';
+import { checkCompressorOptions, zstdAvailable } from './codec.js';
 import { containerConfig, formatTime, imageConfig, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
 import { buildLayer, type LayerProgress, type LayerResult, type StagingArea } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
@@ -88,6 +88,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const created = formatTime(time.seconds);
   // Every flag is checked before any work: a typo never costs a build, nor touches the layout.
   containerConfig(options);
+  if (options.compression === 'zstd' && !zstdAvailable()) {
+    throw new OcipushError('EUNSUPPORTED', `--compression zstd needs Node.js >= 22.15, whose zlib has zstd (this is ${process.version}); use gzip`);
+  }
   checkCompressorOptions({
     compression: options.compression ?? 'gzip',
     ...(options.level !== undefined ? { level: options.level } : {}),

@@ -1,7 +1,7 @@
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { OcipushError, systemReason } from '../errors.js';
 import type { Compression } from '../oci/media-types.js';
-import { createDecompressor } from './codec.js';
+import { createDecompressor, zstdAvailable } from './codec.js';
 
 /** What a positional rootfs argument turned out to be. */
 export type LayerSource =
@@ -34,6 +34,9 @@ export async function inspectSource(arg: string): Promise<LayerSource> {
   const compression = compressionOf(head);
   if (compression === 'xz' || compression === 'bzip2') {
     return fail(`${compression}-compressed files are not supported as layers (decompress it, or recompress with gzip)`);
+  }
+  if (compression === 'zstd' && !zstdAvailable()) {
+    throw new OcipushError('EUNSUPPORTED', `rootfs ${arg}: a zstd-compressed tar needs Node.js >= 22.15 (this is ${process.version}); decompress it first`, { path: arg });
   }
   let block = head;
   if (compression !== 'none') {

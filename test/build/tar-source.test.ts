@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
+import { zstdAvailable } from '../../src/build/codec.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 import { assertSameTree, readImage, umociUnpack, validateLayout } from './support.js';
 
@@ -117,6 +118,28 @@ test('files that are not tars, or not readable, are refused with the path and th
       });
     }
     assert.throws(() => readFileSync(join(layout, 'index.json')), /ENOENT/, 'no layout was created by failed builds');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('zstd: used where Node has it, refused with the reason where it does not', async () => {
+  requireTool('zstd');
+  const tmp = await tempDir();
+  try {
+    const { tar, tree } = makeTarball(tmp.path);
+    const zst = join(tmp.path, 'mini.tar.zst');
+    run('zstd', ['-q', '-o', zst, tar]);
+    const layout = join(tmp.path, 'layout');
+    if (zstdAvailable()) {
+      const result = await buildImage({ rootfs: [zst, tree], layout, compression: 'zstd' });
+      assert.equal(result.layers[0]!.digest, sha(readFileSync(zst)), 'a tar.zst is stored as it is');
+      assert.equal(result.layers[0]!.diffId, sha(readFileSync(tar)));
+      assert.equal(result.layers[1]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    } else {
+      await assert.rejects(buildImage({ rootfs: [zst], layout }), /rootfs .*mini\.tar\.zst: a zstd-compressed tar needs Node\.js >= 22\.15/);
+      await assert.rejects(buildImage({ rootfs: [tree], layout, compression: 'zstd' }), /--compression zstd needs Node\.js >= 22\.15/);
+    }
   } finally {
     await tmp.cleanup();
   }
