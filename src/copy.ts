@@ -48,6 +48,11 @@ export interface CopyResult {
 
 export const DEFAULT_CONCURRENCY = 4;
 
+/** A source storage that hands out re-readable blobs itself (ranges for chunks, re-opens for retries). */
+export interface BlobSourceProvider {
+  blobSource(desc: Descriptor): BlobSource;
+}
+
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
  * oras-go's CopyGraph: children before parents, what `dst` has already is skipped, each blob is
@@ -225,6 +230,9 @@ class GraphCopy {
   private sourceOf(desc: Descriptor): BlobSource {
     const src = this.src;
     if (src instanceof OciLayout) return fileSource(src.blobPath(desc.digest), desc, () => src.fetch(desc));
+    // A storage that knows a better way to re-read its blobs (a layout with lazy base layers).
+    const provider = src as Partial<BlobSourceProvider>;
+    if (typeof provider.blobSource === 'function') return provider.blobSource(desc);
     return storageSource(src, desc);
   }
 

@@ -15,6 +15,8 @@ export interface LazyBlobsOptions {
   connect?: ConnectRegistry;
   /** Told before a blob is downloaded from its base registry (for a progress line). */
   onDownload?: (desc: Descriptor, from: string) => void;
+  /** Clients the caller already has (e.g. the push destination's): used for their registries, never closed here. */
+  shared?: RegistryClient[];
 }
 
 /** The default connection: credentials from the environment and the Docker config, default TLS. */
@@ -72,6 +74,13 @@ export class LazyBlobs implements ReadOnlyStorage {
   /** Repositories of `registry` recorded as holding the blob: where a push to that registry mounts it from. */
   async mountRepositories(desc: Pick<Descriptor, 'digest'>, registry: string): Promise<string[]> {
     return (await this.sourcesOf(desc)).map(splitSource).filter((s) => s.registry === registry).map((s) => s.repository);
+  }
+
+  /** A synchronous lookup of `mountRepositories` (copyGraph asks for each blob as it goes). */
+  async mountLookup(registry: string): Promise<(desc: Pick<Descriptor, 'digest'>) => string[]> {
+    this.record ??= readRemoteBlobs(this.layout.root);
+    const record = await this.record;
+    return (desc) => (record.get(desc.digest) ?? []).map(splitSource).filter((s) => s.registry === registry).map((s) => s.repository);
   }
 
   /** Whether the layout holds the blob itself. */
@@ -142,6 +151,8 @@ export class LazyBlobs implements ReadOnlyStorage {
   }
 
   private client(registry: string): Promise<RegistryClient> {
+    const shared = this.options.shared?.find((c) => c.registry === registry);
+    if (shared) return Promise.resolve(shared);
     let client = this.clients.get(registry);
     if (!client) {
       const connect = this.options.connect ?? defaultConnect;
@@ -156,4 +167,23 @@ export class LazyBlobs implements ReadOnlyStorage {
 export function splitSource(source: string): { registry: string; repository: string } {
   const slash = source.indexOf('/');
   return { registry: source.slice(0, slash), repository: source.slice(slash + 1) };
+}
+
+/**
+ * Downloads (verified) the blobs among `blobs` that the layout only references, before a reader
+ * that needs every byte (export) starts its output. Blobs neither here nor recorded are left for
+ * the caller to report. Resolves to the number of blobs downloaded.
+ */
+export async function fetchRecordedBlobs(layout: OciLayout, blobs: Descriptor[], options: LazyBlobsOptions = {}): Promise<number> {
+  const lazy = new LazyBlobs(layout, options);
+  try {
+    for (const blob of blobs) {
+      if (await lazy.isLocal(blob)) continue;
+      if ((await lazy.sourcesOf(blob)).length === 0) continue;
+      await lazy.ensure(blob);
+    }
+    return lazy.downloaded.length;
+  } finally {
+    await lazy.close();
+  }
 }

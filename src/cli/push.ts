@@ -57,22 +57,33 @@ export const pushCommand: CliCommand<PushArgs> = {
     const client = await clientFromFlags(destination.registry, argv, {
       onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
     });
+    // Base layers a build only referenced: mounted from the base's repository when it is in this
+    // registry, else fetched from it (verified, kept in the layout) to be uploaded.
+    const { LazyBlobs } = await import('../build/lazy-blobs.js');
+    const source = new LazyBlobs(layout, {
+      shared: [client],
+      connect: (registry) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }),
+      onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
+    });
+    const baseMounts = await source.mountLookup(destination.registry);
     let result;
     try {
       await client.ping();
       const repository = new Repository(client, destination.repository, { chunkSize });
-      result = await copyGraph(layout, repository, root, {
+      result = await copyGraph(source, repository, root, {
         concurrency,
         rootReference: tag,
-        mountFrom: mountFrom.length > 0 ? () => [...new Set(mountFrom)] : undefined,
+        mountFrom: (desc) => [...new Set([...mountFrom, ...baseMounts(desc)])],
         onEvent: progress.handle,
       });
       // The manifest is in place under the first tag: the others are the same bytes again.
       for (const extra of alsoTags) await repository.tag(root, extra);
       progress.finish();
+      await source.close();
       await client.close();
     } catch (err) {
       progress.finish();
+      await source.close();
       await client.destroy();
       throw err;
     }
