@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { stat } from 'node:fs/promises';
 import { OciLayout } from '../content/layout.js';
+import type { ConnectRegistry } from '../build/lazy-blobs.js';
 import { parsePlatform, type Platform } from '../oci/descriptor.js';
 import { writeDockerArchive, type ArchiveOptions, type ArchiveSummary } from './docker-archive.js';
 import { parseRepositoryFlag } from './names.js';
@@ -23,6 +24,8 @@ export interface ExportOptions extends ArchiveOptions {
   platform?: string | Platform;
   /** A file path (written under a temp name, renamed when complete) or a stream. */
   output: string | Writable;
+  /** How to reach the registry of a base image whose layers the layout only references (default TLS and credentials). */
+  connect?: ConnectRegistry;
 }
 
 export interface ExportResult extends ArchiveSummary {
@@ -44,6 +47,9 @@ export async function exportDockerArchive(options: ExportOptions): Promise<Expor
   const selectors = (options.images ?? []).map((s) => (typeof s === 'string' ? parseImageSelector(s) : s));
   // Everything that can be wrong with the request or the layout fails here, before any output.
   const images = await selectImages(layout, selectors, { platform, repository });
+  // Base layers a build only referenced (ocipush build --base) are fetched now, verified, before any output.
+  const { fetchRecordedBlobs } = await import('../build/lazy-blobs.js');
+  await fetchRecordedBlobs(layout, images.flatMap((image) => image.manifest.layers), options.connect ? { connect: options.connect } : {});
 
   const sink: ArchiveSink = typeof options.output === 'string' ? await openFileSink(options.output) : stdoutSink(options.output);
   let summary: ArchiveSummary;
