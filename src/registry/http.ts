@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { isCertificateError, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
-import { createDispatcher, registryOrigin, type TransportOptions } from './transport.js';
+import { createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 
 /**
  * What the client needs from authentication (src/registry/auth): the Authorization header for a
@@ -102,7 +102,7 @@ export class RegistryClient {
     this.originValue = registryOrigin(registry, options);
     // localhost may be served with TLS (a test registry with a self-signed certificate): try
     // HTTPS first, as crane does, unless plain HTTP was asked for.
-    if (isLoopbackRegistry(registry) && options.plainHttp !== true) this.originValue = registryOrigin(registry, { plainHttp: false });
+    if (isLoopbackRegistry(registry) && options.plainHttp !== true) this.originValue = originWithScheme(registry, 'https');
     else this.originProbe = Promise.resolve(this.originValue);
     this.retryPolicy = options.retry ?? DEFAULT_RETRY_POLICY;
     this.onRetry = options.onRetry;
@@ -182,13 +182,13 @@ export class RegistryClient {
    * the real request reports the certificate); anything else means plain HTTP.
    */
   private async probeScheme(): Promise<string> {
-    const https = registryOrigin(this.registry, { plainHttp: false });
+    const https = originWithScheme(this.registry, 'https');
     try {
       const res = await this.dispatcher.request({ origin: https, path: '/v2/', method: 'GET', headers: { 'user-agent': USER_AGENT } });
       await res.body.dump().catch(() => {});
       return https;
     } catch (err) {
-      return isCertificateError(err) ? https : registryOrigin(this.registry, { plainHttp: true });
+      return isCertificateError(err) ? https : originWithScheme(this.registry, 'http');
     }
   }
 

@@ -19,9 +19,13 @@ export interface TransportOptions {
 /** `https://host[:port]`, or `http://` for loopback registries and with --plain-http. */
 export function registryOrigin(registry: string, options: Pick<TransportOptions, 'plainHttp'> = {}): string {
   const plain = options.plainHttp === true || isLoopbackRegistry(registry);
+  return originWithScheme(registry, plain ? 'http' : 'https');
+}
+
+export function originWithScheme(registry: string, scheme: 'http' | 'https'): string {
   // Docker Hub's references say docker.io; its API lives elsewhere.
   const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
-  return `${plain ? 'http' : 'https'}://${host}`;
+  return `${scheme}://${host}`;
 }
 
 export function usesPlainHttp(registry: string, options: Pick<TransportOptions, 'plainHttp'> = {}): boolean {

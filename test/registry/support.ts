@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciLayout } from '../../src/content/layout.js';
@@ -105,6 +107,13 @@ export function skopeoRawManifest(reference: string, extra: string[] = []): { by
   const text = run('skopeo', ['inspect', '--raw', '--tls-verify=false', ...extra, `docker://${reference}`]);
   const bytes = Buffer.from(text, 'utf8');
   return { bytes, digest: sha256(bytes) };
+}
+
+/** skopeoDigest without blocking this process (a token issuer in it must keep answering skopeo). */
+export async function skopeoDigestAsync(reference: string, extra: string[] = []): Promise<string> {
+  requireTool('skopeo');
+  const { stdout } = await promisify(execFile)('skopeo', ['inspect', '--tls-verify=false', ...extra, `docker://${reference}`], { encoding: 'utf8' });
+  return (JSON.parse(stdout) as { Digest: string }).Digest;
 }
 
 export function skopeoDigest(reference: string, extra: string[] = []): string {
