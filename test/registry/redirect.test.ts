@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { copyGraph } from '../../src/copy.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { connectRegistry } from '../../src/registry/connect.js';
+import { staticCredentials } from '../../src/registry/credentials/static.js';
+import { Repository } from '../../src/registry/repository.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { tempDir } from '../support/tools.js';
+import { blobPath, umociImage, type UmociImage } from './support.js';
+
+const PASSWORD = 'redirect-Secret-51aa';
+
+/**
+ * Registries send blob downloads to other hosts (S3, a CDN). Here a proxy in front of a
+ * password-protected registry answers a blob GET with 307 to a second registry holding the same
+ * blob anonymously, behind a proxy that records what it was sent.
+ */
+describe('redirects to another host', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  let guarded: RunningRegistry;
+  let storage: RunningRegistry;
+  let front: FaultProxy;
+  let blobHost: FaultProxy;
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [300_000]);
+    guarded = await startRegistry({ auth: { htpasswd: { users: { alice: PASSWORD } } } });
+    storage = await startRegistry();
+    front = await startFaultProxy({ target: guarded.url });
+    blobHost = await startFaultProxy({ target: storage.url });
+    const layout = await OciLayout.open(image.layout);
+    const credentials = staticCredentials(guarded.host, { username: 'alice', password: PASSWORD });
+    for (const [host, creds] of [[guarded.host, credentials], [storage.host, undefined]] as const) {
+      const client = connectRegistry(host, { credentials: creds });
+      await copyGraph(layout, new Repository(client, 'redirect/app'), image.manifest, { rootReference: 'v1' });
+      await client.close();
+    }
+  });
+  after(async () => {
+    await front?.stop();
+    await blobHost?.stop();
+    await guarded?.stop();
+    await storage?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('follows the 307, never sends the Authorization header to the other host, and verifies the blob', async () => {
+    const layer = image.layers[0]!;
+    front.addFault({ method: 'GET', path: new RegExp(`/blobs/${layer}$`), fault: { kind: 'respond', status: 307, headers: { location: `${blobHost.url}/v2/redirect/app/blobs/${layer}?signature=abc` } } });
+    const client = connectRegistry(front.host, { credentials: staticCredentials(front.host, { username: 'alice', password: PASSWORD }) });
+    const dir = join(tmp.path, 'pulled');
+    try {
+      const repo = new Repository(client, 'redirect/app');
+      await copyGraph(repo, await OciLayout.open(dir, { create: true }), await repo.resolve('v1'), { rootReference: 'v1' });
+    } finally {
+      await client.close();
+    }
+    assert.ok(readFileSync(blobPath(dir, layer)).equals(readFileSync(blobPath(image.layout, layer))));
+    const redirected = front.requests().find((r) => r.status === 307);
+    assert.equal(redirected?.requestHeaders.authorization, '<redacted>', 'the registry itself gets the credentials');
+    const followed = blobHost.requests();
+    assert.deepEqual(followed.map((r) => [r.method, r.path, r.status]), [['GET', `/v2/redirect/app/blobs/${layer}?signature=abc`, 200]]);
+    assert.equal(followed[0]!.requestHeaders.authorization, undefined, 'no Authorization for the other host');
+  });
+});
