@@ -1,14 +1,20 @@
-import { mkdir, readdir, realpath } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../cli/defaults.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
-import { Annotation, parsePlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
-import { MediaType, type Compression } from '../oci/media-types.js';
-import type { HistoryEntry, ImageManifest } from '../oci/manifest.js';
+import { Annotation, formatPlatform, parsePlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { layerMediaType } from '../oci/media-types.js';
+import type { Compression, ImageFormat } from '../oci/media-types.js';
+import type { HistoryEntry } from '../oci/manifest.js';
+import { resolveBaseImage, storeBaseImage, type BaseImage } from './base.js';
+import { composeConfig, composeManifest, configMediaType, layerMediaTypeIn, manifestMediaType } from './compose.js';
+import type { ConnectRegistry } from './lazy-blobs.js';
+import { checkNotAdded, removalSet, whiteoutEntries } from './whiteout.js';
 import { checkCompressorOptions, zstdAvailable } from './codec.js';
-import { containerConfig, formatTime, imageConfig, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
+import { containerConfig, formatTime, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
 import { buildLayer, type LayerProgress, type LayerResult, type StagingArea } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
 
@@ -23,8 +29,20 @@ export interface BuildOptions extends RunConfig {
   layout?: string;
   /** Default `latest`. */
   tag?: string;
-  /** `os/arch[/variant]` or a Platform; default linux/amd64. */
+  /** `os/arch[/variant]` or a Platform; default the base's, else linux/amd64. Picks the image of a multi-platform base. */
   platform?: string | Platform;
+  /**
+   * The image to build onto: a registry reference (`localhost:5000/alpine:3.18`), a layout
+   * (`oci:DIR[:tag]`) or one resolveBaseImage() returned. Its layers come first and its config is
+   * inherited; a registry base's layers are referenced, not downloaded.
+   */
+  base?: string | BaseImage;
+  /** How to reach the base's registry (TLS, credentials); default: Docker-config credentials, default TLS. */
+  connect?: ConnectRegistry;
+  /** Paths deleted from the layers below, as OCI whiteouts in the top layer (or in a layer of their own). */
+  remove?: string[];
+  /** Media type family of the image: `oci` (default) or `docker` (v2 schema 2). */
+  format?: ImageFormat;
   /** The image's creation time (RFC 3339, unix seconds or a Date); also the clamp for file mtimes. */
   created?: Date | string | number;
   /** Used when `created` is unset; default `process.env.SOURCE_DATE_EPOCH`. */
@@ -67,7 +85,10 @@ export interface BuildResult {
   layout: string;
   manifest: Descriptor;
   config: Descriptor;
+  /** The new layers (the base's come before them in the manifest). */
   layers: BuiltLayer[];
+  /** The base image built onto. */
+  base?: { reference: string; name?: string; digest: Digest; layers: number };
 }
 
 /**
@@ -77,12 +98,18 @@ export interface BuildResult {
  * exactly as it was, and builds running at once into one layout never corrupt it.
  */
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
-  if (options.rootfs.length === 0) throw new OcipushError('EUSAGE', 'name at least one rootfs (a directory or a tar file)');
+  const removals = removalSet(options.remove ?? []);
+  if (options.rootfs.length === 0 && options.base === undefined && removals.length === 0) {
+    throw new OcipushError('EUSAGE', 'name at least one rootfs (a directory or a tar file), or a --base to build onto');
+  }
   const tag = options.tag ?? DEFAULT_TAG;
   if (!REF_NAME.test(tag)) {
     throw new OcipushError('EUSAGE', `--tag "${tag}": not a valid name (letters and digits, joined by - . _ : @ + or /), e.g. latest or hello:0.1`);
   }
-  const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? { os: 'linux', architecture: 'amd64' };
+  const wantedPlatform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
+  const format = options.format ?? 'oci';
+  if (format !== 'oci' && format !== 'docker') throw new OcipushError('EUSAGE', `--format "${String(format)}": expected oci or docker`);
+  layerMediaTypeIn(layerMediaType(options.compression ?? 'gzip'), format);
   const time = resolveBuildTime(options.created, 'sourceDateEpoch' in options ? options.sourceDateEpoch : process.env.SOURCE_DATE_EPOCH);
   const owner = options.owner === undefined ? undefined : parseOwner(options.owner);
   const created = formatTime(time.seconds);
@@ -99,6 +126,18 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
 
   const sources: LayerSource[] = [];
   for (const arg of options.rootfs) sources.push(await inspectSource(arg));
+  const top = sources.at(-1);
+  // Whiteouts go into the top layer when it is a directory; a tar file is stored as it is, so
+  // they get a layer of their own then (and when there is no rootfs at all).
+  const ownWhiteoutLayer = removals.length > 0 && top?.kind !== 'directory';
+  if (removals.length > 0 && top?.kind === 'directory') await checkNotAdded(removals, top.path);
+  const base = typeof options.base === 'string'
+    ? await resolveBaseImage(options.base, { ...(wantedPlatform ? { platform: wantedPlatform } : {}), ...(options.connect ? { connect: options.connect } : {}) })
+    : options.base;
+  if (base && wantedPlatform && !platformMatches(wantedPlatform, base.platform)) {
+    throw new OcipushError('EUSAGE', `base image ${base.reference} is for ${formatPlatform(base.platform)}, not ${formatPlatform(wantedPlatform)} (--platform)`);
+  }
+  const platform = base?.platform ?? wantedPlatform ?? { os: 'linux', architecture: 'amd64' };
   const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
   const layoutReal = await realpathOfTarget(target.root);
   const warn = options.onWarning ?? (() => {});
@@ -109,9 +148,17 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   }
 
   const layers: LayerResult[] = [];
+  let emptyDir: string | undefined;
   try {
+    if (ownWhiteoutLayer) {
+      emptyDir = await mkdtemp(join(tmpdir(), 'ocipush-whiteouts-'));
+      sources.push({ kind: 'directory', path: emptyDir });
+    }
+    const names = [...options.rootfs, ...(ownWhiteoutLayer ? ['--remove'] : [])];
     for (const [i, source] of sources.entries()) {
+      const isTop = i === sources.length - 1;
       layers.push(await buildLayer(source, target.staging, {
+        ...(isTop && removals.length > 0 ? { prepend: whiteoutEntries(removals, time.seconds) } : {}),
         clampMtime: time.seconds,
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.level !== undefined ? { level: options.level } : {}),
@@ -120,36 +167,37 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         onWarning: warn,
         ...(options.signal ? { signal: options.signal } : {}),
         exclude: [layoutReal],
-        onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: options.rootfs[i]! }),
+        onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: names[i]! }),
       }));
     }
     options.signal?.throwIfAborted();
 
     const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
+    if (base) await storeBaseImage(base, layout);
     for (const layer of layers) {
       const desc = layer.descriptor;
       if (await layout.exists(desc)) await layer.blob.discard();
       else await layer.blob.commitTo(layout.blobPath(desc.digest));
     }
-    const history: HistoryEntry[] = sources.map((s) => ({
+    const history: HistoryEntry[] = sources.map((s, i) => ({
       created,
       // No path here: the same tree built from another directory gives the same digest.
-      created_by: `ocipush build (${s.kind === 'directory' ? 'directory' : 'tar file'})`,
+      created_by: ownWhiteoutLayer && i === sources.length - 1
+        ? 'ocipush build (remove)'
+        : `ocipush build (${s.kind === 'directory' ? 'directory' : 'tar file'})`,
     }));
-    const config = imageConfig({ platform, created, run: options, diffIds: layers.map((l) => l.diffId), history });
-    const configDesc = await layout.putJson(MediaType.OciConfig, config);
+    const composition = {
+      ...(base ? { base } : {}),
+      platform, created, run: options, history, format,
+      layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
+    };
+    const configDesc = await layout.putJson(configMediaType(format), composeConfig(composition));
     const annotations = sortedRecord({
       ...(time.explicit ? { [Annotation.Created]: created } : {}),
       ...(options.annotations ?? {}),
     });
-    const manifest: ImageManifest = {
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: configDesc,
-      layers: layers.map((l) => l.descriptor),
-      ...(annotations ? { annotations } : {}),
-    };
-    const manifestDesc = await layout.putJson(MediaType.OciManifest, manifest);
+    const manifest = composeManifest(composition, configDesc, annotations);
+    const manifestDesc = await layout.putJson(manifestMediaType(format), manifest);
     await layout.tag({ ...manifestDesc, platform }, tag);
     return {
       digest: manifestDesc.digest,
@@ -159,10 +207,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       layout: layout.root,
       manifest: manifestDesc,
       config: configDesc,
-      layers: layers.map((l) => ({ ...l.descriptor, diffId: l.diffId, uncompressedSize: l.uncompressedSize })),
+      layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize })),
+      ...(base ? { base: { reference: base.reference, ...(base.name ? { name: base.name } : {}), digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
     };
   } finally {
     for (const layer of layers) await layer.blob.discard();
+    if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
   }
 }
 

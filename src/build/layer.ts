@@ -30,6 +30,8 @@ export interface LayerOptions {
   signal?: AbortSignal;
   /** Absolute real paths a directory layer leaves out (the layout being written into). */
   exclude?: string[];
+  /** Entries written before the directory's own (the whiteouts of `--remove`). */
+  prepend?: FsEntry[];
 }
 
 export interface LayerProgress {
@@ -92,7 +94,8 @@ interface Uncompressed {
 
 async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
   const warn = options.onWarning ?? (() => {});
-  const producer = new TarProducer(await walkWithCapabilities(root, warn, options.exclude ?? []), {
+  const walked = await walkWithCapabilities(root, warn, options.exclude ?? []);
+  const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
   });
@@ -258,4 +261,9 @@ function decompressingTee(compression: Compression, diff: Digester, where: strin
       callback(err);
     },
   });
+}
+
+function* chain(first: FsEntry[], rest: Iterator<FsEntry>): Generator<FsEntry> {
+  yield* first;
+  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
 }

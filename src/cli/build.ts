@@ -14,7 +14,13 @@ interface BuildArgs {
   user?: string;
   label?: string[];
   expose?: string[];
-  platform: string;
+  platform?: string;
+  base?: string;
+  remove?: string[];
+  format: 'oci' | 'docker';
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string[];
   created?: string;
   annotation?: string[];
   compression: 'gzip' | 'none' | 'zstd';
@@ -28,7 +34,7 @@ const PROGRESS_AFTER_MS = 300;
 const PROGRESS_EVERY_MS = 100;
 
 export const buildCommand: CliCommand<BuildArgs> = {
-  command: 'build <rootfs..>',
+  command: 'build [rootfs..]',
   describe: 'Build an image into an OCI layout from rootfs directories or tar files (one layer each, bottom first)',
   builder: (y: Argv) => y
     .positional('rootfs', { type: 'string', array: true, describe: 'A directory, or a tar / tar.gz / tar.zst file used as a layer as it is' })
@@ -41,7 +47,13 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('user', { alias: 'u', type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
     .option('label', { alias: 'l', type: 'string', array: true, describe: 'KEY=VALUE image label (repeatable)' })
     .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] the container listens on (repeatable)' })
-    .option('platform', { type: 'string', default: 'linux/amd64', describe: 'os/arch[/variant] the image is for' })
+    .option('platform', { type: 'string', describe: 'os/arch[/variant] the image is for (default: the base\'s, else linux/amd64); picks the image of a multi-platform base' })
+    .option('base', { type: 'string', describe: 'Image to build onto: REGISTRY/REPO[:TAG|@DIGEST] (its layers are referenced, not downloaded) or oci:DIR[:TAG]' })
+    .option('remove', { type: 'string', array: true, describe: 'PATH to delete from the layers below (an OCI whiteout; repeatable)' })
+    .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'Media types of the image: OCI, or Docker v2 schema 2' })
+    .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the base image\'s registry (automatic for localhost and 127.0.0.1)' })
+    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate from the base image\'s registry' })
+    .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust for the base image\'s registry (repeatable)' })
     .option('created', { type: 'string', describe: 'Creation time (RFC 3339 or unix seconds; default $SOURCE_DATE_EPOCH, else 1970-01-01); later file mtimes are clamped to it' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
     .option('compression', { type: 'string', choices: ['gzip', 'none', 'zstd'], default: 'gzip', describe: 'Layer compression (zstd needs a Node.js with zstd)' })
@@ -50,6 +62,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
     .example('$0 build ./rootfs', 'one layer from a directory into ./oci-layout, tag latest')
     .example('$0 build alpine-minirootfs.tar.gz ./app --entrypoint /app/run --tag app:1', 'a two-layer image')
+    .example('$0 build ./app --base localhost:5000/alpine:3.18 --entrypoint /app/run --tag app:1', 'onto a base image, without downloading its layers')
     .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build'),
   run: async (argv, out: Output) => {
     const level = argv.level;
@@ -57,6 +70,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
     for (const item of toArray(argv.env)) if (item.indexOf('=') <= 0) throw usageError(`--env "${item}": expected KEY=VALUE`);
     const { buildImage } = await import('../build/image.js');
+    const { clientFromFlags } = await import('./registry-options.js');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
 
@@ -72,7 +86,10 @@ export const buildCommand: CliCommand<BuildArgs> = {
       ...(argv.user !== undefined ? { user: argv.user } : {}),
       labels: parseKeyValues(argv.label, 'label'),
       expose: toArray(argv.expose),
-      platform: argv.platform,
+      ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
+      ...(argv.base !== undefined ? { base: argv.base, connect: (registry: string) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }) } : {}),
+      remove: toArray(argv.remove),
+      format: argv.format,
       ...(argv.created !== undefined ? { created: argv.created } : {}),
       annotations: parseKeyValues(argv.annotation, 'annotation'),
       compression: argv.compression,
@@ -83,6 +100,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
       onProgress: progress,
     });
     out.clearLive();
+    if (result.base) out.info(`base ${result.base.reference} ${result.base.digest} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`);
     for (const [i, layer] of result.layers.entries()) {
       out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed)`);
     }
@@ -99,6 +117,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
       layout: result.layout,
       layers: result.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize })),
       config: { digest: result.config.digest, size: result.config.size },
+      ...(result.base ? { base: result.base } : {}),
     });
   },
 };
