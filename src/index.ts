@@ -10,6 +10,10 @@ export type { Storage, ReadOnlyStorage, TagResolver, BlobOpener } from './conten
 // build
 export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './build/image.js';
 export type { RunConfig } from './build/config.js';
+export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type BaseImage, type BaseSource, type ResolveBaseOptions } from './build/base.js';
+export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './build/lazy-blobs.js';
+export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './build/image-index.js';
+export { mergeContainerConfig, convertLayer } from './build/compose.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './cli/defaults.js';
 
 // export
