@@ -119,7 +119,7 @@ export class TransferProgress {
 
   private draw(): void {
     this.lastDraw = Date.now();
-    const width = Math.max(40, (this.stream.columns ?? 100) - 1);
+    const width = Math.max(40, (this.stream.columns || 100) - 1);
     const lines: string[] = [];
     for (const entry of this.active.values()) lines.push(barLine(entry, width));
     if (lines.length === 0) return;
