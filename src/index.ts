@@ -21,3 +21,15 @@ export {
   exportDockerArchive, parseImageSelector, DEFAULT_EXPORT_PLATFORM,
   type ExportOptions, type ExportResult, type ArchiveSummary, type ArchiveImageSummary, type DockerArchiveManifestEntry,
 } from './export/index.js';
+
+// registry: push, pull, copy
+export {
+  copyGraph, DEFAULT_CONCURRENCY,
+  type CopyOptions, type CopyResult, type CopyEvent, type CopiedNode, type CopyOutcome, type NodeKind, type BlobSourceProvider,
+} from './copy.js';
+export { connectRegistry, type ConnectOptions } from './registry/connect.js';
+export { RegistryClient, type Authorizer, type RegistryClientOptions, type RegistryRequest, type RegistryResponse, type RetryNotice } from './registry/http.js';
+export { Repository, type RepositoryOptions, type PushBlobOptions, type BlobOutcome } from './registry/repository.js';
+export { UPLOAD_DEFAULTS } from './registry/upload.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './registry/retry.js';
+export { fileSource, storageSource, bufferSource, type BlobSource } from './registry/source.js';
