@@ -78,6 +78,12 @@ export const pushCommand: CliCommand<PushArgs> = {
       });
       // The manifest is in place under the first tag: the others are the same bytes again.
       for (const extra of alsoTags) await repository.tag(root, extra);
+      // Remember where these blobs now are, as docker does: a later push of an image sharing
+      // them to another repository of this registry mounts them instead of uploading.
+      const pushedBlobs = result.nodes.filter((n) => n.kind === 'layer' || n.kind === 'config').filter((n) => n.outcome !== 'skipped');
+      await source.remember(pushedBlobs.map((n) => n.descriptor), `${destination.registry}/${destination.repository}`).catch(() => {
+        // A read-only layout: the push is done all the same, later pushes just upload.
+      });
       progress.finish();
       await source.close();
       await client.close();

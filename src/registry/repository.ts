@@ -13,6 +13,8 @@ import { uploadBlob, type UploadOptions } from './upload.js';
 
 export type BlobOutcome = 'uploaded' | 'mounted' | 'exists';
 
+const MAX_MOUNT_ATTEMPTS = 3;
+
 export interface PushBlobOptions {
   /** Repositories of the same registry that may hold the blob, tried in order before uploading. */
   mountFrom?: string[];
@@ -88,13 +90,16 @@ export class Repository implements Storage, TagResolver {
    */
   async pushBlob(desc: Descriptor, source: BlobSource, options: PushBlobOptions = {}): Promise<Exclude<BlobOutcome, 'exists'>> {
     let session: UploadSession | undefined;
-    for (const from of options.mountFrom ?? []) {
-      if (from === this.name) continue;
+    // A few candidates at most: stale ones cost a request each before the upload starts.
+    const candidates = [...new Set(options.mountFrom ?? [])].filter((from) => from !== this.name).slice(0, MAX_MOUNT_ATTEMPTS);
+    for (const [i, from] of candidates.entries()) {
       const result = await mountBlob(this.client, this.name, desc, from);
       if (result.kind === 'mounted') return 'mounted';
       if (result.kind === 'session') {
-        session = result.session;
-        break; // an open session is there to be used; asking other repositories would leak it
+        // distribution answers 202 when the source lacks the blob: try the next source, or
+        // upload into the session the last one opened.
+        if (i === candidates.length - 1) session = result.session;
+        else await cancelUpload(this.client, this.name, result.session);
       }
     }
     const upload: UploadOptions = {

@@ -59,6 +59,8 @@ describe('ocipush push against docker-registry', () => {
   });
 
   it('--json, --digest-file and --also-tag', async () => {
+    // A layout of its own: pushes of `image` are remembered, and its blobs would be mounted.
+    const image = umociImage(tmp.path, 'j', [2.5 * MiB, 100_000], join(tmp.path, 'json-layout'));
     const digestFile = join(tmp.path, 'digest.txt');
     const r = runCli(['push', `${registry.host}/cli/json:1.0`, '--layout', image.layout, '--json', '--also-tag', 'latest', '--also-tag', '1', '--digest-file', digestFile]);
     assertOk(r);
@@ -86,6 +88,7 @@ describe('ocipush push against docker-registry', () => {
   });
 
   it('--chunk-size 1MiB: the registry logs one PATCH per MiB of each blob', async () => {
+    const image = umociImage(tmp.path, 'c', [2.5 * MiB, 100_000], join(tmp.path, 'chunk-layout'));
     const r = runCli(['push', `${registry.host}/cli/chunked:1`, '--layout', image.layout, '--chunk-size', '1MiB', '--quiet']);
     assertOk(r);
     assert.equal(r.stderr, '');
@@ -107,6 +110,29 @@ describe('ocipush push against docker-registry', () => {
     const log = await registry.settledAccessLog();
     assert.ok(log.filter((e) => e.method === 'POST').every((e) => e.uri.includes('mount=') && e.status === 201));
     assert.deepEqual(blobWrites(log), []);
+  });
+
+  it('remembers where it pushed blobs: a push of the same layout to another repository mounts them', async () => {
+    const layout = join(tmp.path, 'remember-layout');
+    umociImage(tmp.path, 'r', [300_000], layout);
+    const first = JSON.parse(runCli(['push', `${registry.host}/cli/first:1`, '--layout', layout, '--json']).stdout) as { blobs: { outcome: string }[] };
+    assert.deepEqual(first.blobs.map((b) => b.outcome), ['uploaded', 'uploaded']);
+    await registry.settledAccessLog();
+    registry.clearAccessLog();
+    const second = JSON.parse(runCli(['push', `${registry.host}/cli/second:1`, '--layout', layout, '--json']).stdout) as { blobs: { outcome: string }[] };
+    assert.deepEqual(second.blobs.map((b) => b.outcome), ['mounted', 'mounted']);
+    const log = await registry.settledAccessLog();
+    assert.ok(log.some((e) => e.method === 'POST' && new URLSearchParams(e.uri.split('?')[1]).get('from') === 'cli/first' && e.status === 201));
+    assert.deepEqual(blobWrites(log), []);
+    // Another registry knows nothing of those repositories: a plain upload there.
+    const other = await startRegistry();
+    try {
+      const third = JSON.parse(runCli(['push', `${other.host}/cli/third:1`, '--layout', layout, '--json']).stdout) as { blobs: { outcome: string }[] };
+      assert.deepEqual(third.blobs.map((b) => b.outcome), ['uploaded', 'uploaded']);
+      assert.ok(!(await other.settledAccessLog()).some((e) => e.uri.includes('mount=')));
+    } finally {
+      await other.stop();
+    }
   });
 
   it('picks the image: --tag, the destination tag, or the only one; otherwise a usage error listing the choices', async () => {
