@@ -23,7 +23,9 @@ interface Slot {
 /**
  * Cuts its input into fixed-size blocks, compresses each into an independent gzip member (or
  * zstd frame) on the shared worker pool, and emits them in input order. Members are a function
- * of the block bytes alone, so the output is the same for any thread count and any machine.
+ * of the block bytes alone, so the output is the same for any thread count, core count or
+ * scheduling; across machines it is the same for the same zlib (process.versions.zlib: Node 20.20
+ * and 22.23 both ship 1.3.1-e00f703 and agree byte for byte).
  *
  * Memory is bounded: at most threads×2 blocks are in flight (being filled, compressed, or
  * waiting for the reader); beyond that, writes wait. A reader that stops reading stops the

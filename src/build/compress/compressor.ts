@@ -6,7 +6,10 @@ import { assertZstdAvailable } from './zstd-support.js';
 /**
  * A layer compressor: write the uncompressed tar, read the compressed blob. gzip and zstd are
  * compressed in parallel, block by block, with output that depends only on the input, the
- * level and the block size (never on the thread count or the machine); 'none' passes through.
+ * level, the block size and the zlib/zstd library (never on the thread or core count); 'none'
+ * passes through. The sha256 of the uncompressed input (diff_id) is best taken by the caller on
+ * the main thread as the bytes go in: at 1.8 GB/s it costs 0.3 s per 500 MB there, and a hashing
+ * worker costs more in copies and messages than it saves (see scripts/bench-compress.ts).
  * Destroying it withdraws its queued blocks from the shared workers.
  */
 export function createCompressor(options: CompressorOptions): Duplex {

@@ -13,17 +13,19 @@ export interface CompressorOptions {
 }
 
 /**
- * Level 3 is the fastest level whose output stays within 5% of what umoci/pgzip produce at their
- * default: on a Debian /usr/share tar (501 MB) it gives 221.8 MB against umoci's 215.5 MB (+2.9%)
- * at 1.9× the speed of level 6; level 2 is 8% faster but +3.9% there and +4.7% on binaries, too
- * close to the limit; level 1 gives +5.3%. See scripts/bench-compress.ts.
+ * Level 2 is the fastest level whose output stays within 5% of umoci's (pgzip at its default):
+ * Debian /usr/share (501 MB tar): 223.9 MB against umoci's 215.5 MB (+3.9%); /usr/bin: 158.0
+ * against 153.8 MB (+2.7%); the bench fixture: 261.2 against 270.7 MB (−3.5%). It costs half
+ * the CPU of level 6, and 13% less than level 3 (+1% of size); level 1 is +5.3% on /usr/share.
+ * Measured with scripts/bench-compress.ts.
  */
-export const DEFAULT_GZIP_LEVEL = 3;
+export const DEFAULT_GZIP_LEVEL = 2;
 export const DEFAULT_ZSTD_LEVEL = 3;
 /**
- * 1 MiB costs 0.1% of ratio against one whole stream and is as fast as any size measured (256 KiB
- * loses 0.3%, 4 MiB gains nothing more), while threads×2 blocks in flight stay a few MiB.
- * Fixed, never derived from the machine: it decides where members start, hence the bytes.
+ * Independent members lose the history across block edges: at level 2 on /usr/share, against one
+ * single stream (223.3 MB), 256 KiB blocks give +0.5%, 1 MiB +0.3%, 4 MiB +0.2%, at the same
+ * speed. 1 MiB keeps threads×2 blocks in flight to a few MiB. Fixed, never derived from the
+ * machine: it decides where members start, hence the bytes.
  */
 export const DEFAULT_BLOCK_SIZE = 1 << 20;
 export const MIN_BLOCK_SIZE = 64 << 10;
