@@ -1,4 +1,5 @@
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
 import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
@@ -9,6 +10,7 @@ import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type ImageC
 import { formatReference, parseReference, referenceTarget } from '../oci/reference.js';
 import { defaultConnect, LazyBlobs, type ConnectRegistry } from './lazy-blobs.js';
 import { readRemoteBlobs, recordRemoteBlobs } from './remote-blobs.js';
+import { StagedBlob } from './staged-blob.js';
 
 /** Where a base image lives. */
 export type BaseSource =
@@ -202,41 +204,90 @@ function pickPlatform(index: ImageIndex, wanted: Platform | undefined, where: st
  * (verified: a blob that does not match its digest is refused) unless the layout has them.
  */
 export async function storeBaseImage(base: BaseImage, layout: OciLayout): Promise<void> {
-  await layout.putBytes(base.descriptor.mediaType, base.manifestBytes);
-  await layout.putBytes(base.manifest.config.mediaType, base.configBytes);
+  const staged = await stageBaseImage(base, { dir: join(layout.root, 'blobs', 'sha256'), where: `layout ${layout.root}` }, layout);
+  try {
+    await staged.commit(layout);
+  } finally {
+    await staged.discard();
+  }
+}
+
+/** A base image made ready for a layout that may not exist yet: `commit` puts it there. */
+export interface StagedBase {
+  commit(layout: OciLayout): Promise<void>;
+  /** Drops what was staged and not committed. Safe after commit. */
+  discard(): Promise<void>;
+}
+
+/**
+ * The part of storeBaseImage that can fail, done before anything is written to the layout: a
+ * layout base's layers are copied (verified) to temp files in `staging`, a layer that is nowhere
+ * to be found is an error. `target` is the layout when it already exists.
+ */
+export async function stageBaseImage(base: BaseImage, staging: { dir: string; where: string }, target?: OciLayout): Promise<StagedBase> {
   const layers = base.manifest.layers.filter((l) => !isForeign(l));
+  const has = async (layer: Descriptor) => (target ? target.exists(layer) : false);
   const source = base.source;
-  if (source.kind === 'registry') {
-    const missing: Descriptor[] = [];
-    for (const layer of layers) if (!(await layout.exists(layer))) missing.push(layer);
-    await recordRemoteBlobs(layout.root, missing.map((l) => ({ digest: l.digest, repository: `${source.registry}/${source.repository}` })));
-    return;
-  }
-  const sameLayout = resolvePath(source.root) === layout.root;
-  const from = sameLayout ? layout : await OciLayout.open(source.root);
-  const fromRecord = await readRemoteBlobs(from.root);
-  const inherited: { digest: Digest; repository: string }[] = [];
-  for (const layer of layers) {
-    if (await layout.exists(layer)) continue;
-    const sources = fromRecord.get(layer.digest) ?? [];
-    if (!sameLayout && (await from.exists(layer))) {
-      try {
-        await layout.push(layer, await from.fetch(layer));
-      } catch (err) {
-        if (err instanceof OcipushError && err.code === 'EDIGEST') {
-          throw new OcipushError('EDIGEST', `base image ${base.reference}: layer ${layer.digest} is corrupt (${err.message})`, { digest: layer.digest, cause: err });
+  const remote: { digest: Digest; repository: string }[] = [];
+  const copies: { layer: Descriptor; blob: StagedBlob }[] = [];
+  const discard = async () => { for (const c of copies) await c.blob.discard(); };
+  try {
+    if (source.kind === 'registry') {
+      for (const layer of layers) if (!(await has(layer))) remote.push({ digest: layer.digest, repository: `${source.registry}/${source.repository}` });
+    } else {
+      const sameLayout = target !== undefined && resolvePath(source.root) === target.root;
+      const from = sameLayout ? target : await OciLayout.open(source.root);
+      const fromRecord = await readRemoteBlobs(from.root);
+      for (const layer of layers) {
+        if (await has(layer)) continue;
+        if (!sameLayout && (await from.exists(layer))) {
+          copies.push({ layer, blob: await copyVerified(from, layer, staging, base.reference) });
+          continue;
         }
-        throw err;
+        const sources = fromRecord.get(layer.digest) ?? [];
+        if (sources.length === 0) {
+          throw new OcipushError('ELAYOUT', `base image ${base.reference}: layer ${layer.digest} is missing from ${from.root}`, { digest: layer.digest });
+        }
+        // A layer the base itself only references: this layout can fetch it from the same place.
+        for (const repository of [...sources].reverse()) remote.push({ digest: layer.digest, repository });
       }
-      continue;
     }
-    if (sources.length === 0) {
-      throw new OcipushError('ELAYOUT', `base image ${base.reference}: layer ${layer.digest} is missing from ${from.root}`, { digest: layer.digest });
-    }
-    // A layer the base itself only references: this layout can fetch it from the same place.
-    for (const repository of [...sources].reverse()) inherited.push({ digest: layer.digest, repository });
+  } catch (err) {
+    await discard();
+    throw err;
   }
-  if (!sameLayout) await recordRemoteBlobs(layout.root, inherited);
+  return {
+    async commit(layout) {
+      await layout.putBytes(base.descriptor.mediaType, base.manifestBytes);
+      await layout.putBytes(base.manifest.config.mediaType, base.configBytes);
+      for (const { layer, blob } of copies) {
+        if (await layout.exists(layer)) await blob.discard();
+        else await blob.commitTo(layout.blobPath(layer.digest));
+      }
+      const missing: { digest: Digest; repository: string }[] = [];
+      for (const r of remote) if (!(await layout.exists({ digest: r.digest, size: sizeOf(base, r.digest) }))) missing.push(r);
+      await recordRemoteBlobs(layout.root, missing);
+    },
+    discard,
+  };
+}
+
+function sizeOf(base: BaseImage, digest: Digest): number {
+  return base.manifest.layers.find((l) => l.digest === digest)?.size ?? -1;
+}
+
+async function copyVerified(from: OciLayout, layer: Descriptor, staging: { dir: string; where: string }, reference: string): Promise<StagedBlob> {
+  const blob = await StagedBlob.create(staging.dir, staging.where);
+  try {
+    await pipeline(await from.fetch(layer), blob.stream);
+    return blob;
+  } catch (err) {
+    await blob.discard();
+    if (err instanceof OcipushError && err.code === 'EDIGEST') {
+      throw new OcipushError('EDIGEST', `base image ${reference}: layer ${layer.digest} is corrupt (${err.message})`, { digest: layer.digest, cause: err });
+    }
+    throw err;
+  }
 }
 
 /** Reads any blob of an image built onto a stored base: local first, else from the base registry (verified, then kept). */

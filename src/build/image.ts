@@ -9,7 +9,7 @@ import { Annotation, formatPlatform, parsePlatform, platformMatches, type Descri
 import { layerMediaType } from '../oci/media-types.js';
 import type { Compression, ImageFormat } from '../oci/media-types.js';
 import type { HistoryEntry } from '../oci/manifest.js';
-import { resolveBaseImage, storeBaseImage, type BaseImage } from './base.js';
+import { resolveBaseImage, stageBaseImage, type BaseImage, type StagedBase } from './base.js';
 import { composeConfig, composeManifest, configMediaType, layerMediaTypeIn, manifestMediaType } from './compose.js';
 import type { ConnectRegistry } from './lazy-blobs.js';
 import { checkNotAdded, removalSet, whiteoutEntries } from './whiteout.js';
@@ -149,7 +149,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
 
   const layers: LayerResult[] = [];
   let emptyDir: string | undefined;
+  let stagedBase: StagedBase | undefined;
   try {
+    // A layout base's layers are copied (verified) first: a damaged base fails before any compression.
+    if (base) stagedBase = await stageBaseImage(base, target.staging, target.layout);
     if (ownWhiteoutLayer) {
       emptyDir = await mkdtemp(join(tmpdir(), 'ocipush-whiteouts-'));
       sources.push({ kind: 'directory', path: emptyDir });
@@ -173,7 +176,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     options.signal?.throwIfAborted();
 
     const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
-    if (base) await storeBaseImage(base, layout);
+    await stagedBase?.commit(layout);
     for (const layer of layers) {
       const desc = layer.descriptor;
       if (await layout.exists(desc)) await layer.blob.discard();
@@ -212,6 +215,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     };
   } finally {
     for (const layer of layers) await layer.blob.discard();
+    await stagedBase?.discard();
     if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
   }
 }
