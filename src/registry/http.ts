@@ -60,6 +60,17 @@ export interface RegistryResponse {
   dump(): Promise<void>;
 }
 
+/**
+ * What a registry has shown it cannot do, learnt during a push and kept for the next blobs, so
+ * each one does not run into the same wall.
+ */
+export interface RegistryQuirks {
+  /** Below the smallest request body refused with 413 (a proxy's or the registry's cap). */
+  maxRequestBytes?: number;
+  /** PATCH was refused: every blob goes in one PUT. */
+  noChunkedUploads?: boolean;
+}
+
 export interface RetryNotice {
   op: string;
   attempt: number;
@@ -91,6 +102,7 @@ export class RegistryClient {
   private originValue: string;
   private originProbe?: Promise<string>;
   readonly retryPolicy: RetryPolicy;
+  readonly quirks: RegistryQuirks = {};
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly authorizer?: Authorizer;

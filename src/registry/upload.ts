@@ -55,7 +55,7 @@ class RestartUpload extends Error {
  * confirmed the blob under its digest.
  */
 export async function uploadBlob(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, options: UploadOptions = {}): Promise<void> {
-  let plan = initialPlan(desc.size, options);
+  let plan = initialPlan(client, desc.size, options);
   let session = options.session;
   let failures = 0;
   for (;;) {
@@ -65,13 +65,15 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
       return;
     } catch (err) {
       session = undefined;
-      if (err instanceof TooLarge && plan.mode === 'monolithic') {
-        const chunkSize = Math.max(UPLOAD_DEFAULTS.minChunkSize, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(desc.size)));
+      if (err instanceof TooLarge && plan.mode === 'monolithic' && !client.quirks.noChunkedUploads) {
+        learnMaxRequest(client, desc.size - 1);
+        const chunkSize = chunkWithin(client, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(desc.size)));
         options.onNotice?.(`${desc.digest}: the registry refused one ${desc.size}-byte request (413), sending chunks of ${chunkSize} bytes`);
         plan = { mode: 'chunked', chunkSize };
         continue;
       }
       if (err instanceof ChunksUnsupported && plan.mode === 'chunked') {
+        client.quirks.noChunkedUploads = true;
         options.onNotice?.(`${desc.digest}: the registry does not accept chunked uploads, sending it in one request`);
         plan = { mode: 'monolithic' };
         continue;
@@ -90,11 +92,32 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
   }
 }
 
-function initialPlan(size: number, options: UploadOptions): Plan {
-  if (size === 0) return { mode: 'monolithic' };
-  if (options.chunkSize !== undefined) return { mode: 'chunked', chunkSize: options.chunkSize };
-  if (size > (options.chunkThreshold ?? UPLOAD_DEFAULTS.chunkThreshold)) return { mode: 'chunked', chunkSize: UPLOAD_DEFAULTS.chunkSize };
+/**
+ * What this registry has taught so far (client.quirks) decides before the defaults: no chunks
+ * after a PATCH was refused; chunks below a size that drew a 413.
+ */
+function initialPlan(client: RegistryClient, size: number, options: UploadOptions): Plan {
+  const { quirks } = client;
+  if (size === 0 || quirks.noChunkedUploads) return { mode: 'monolithic' };
+  if (options.chunkSize !== undefined) return { mode: 'chunked', chunkSize: chunkWithin(client, options.chunkSize) };
+  const tooBig = quirks.maxRequestBytes !== undefined && size > quirks.maxRequestBytes;
+  if (tooBig || size > (options.chunkThreshold ?? UPLOAD_DEFAULTS.chunkThreshold)) {
+    return { mode: 'chunked', chunkSize: chunkWithin(client, UPLOAD_DEFAULTS.chunkSize) };
+  }
   return { mode: 'monolithic' };
+}
+
+/** `wanted`, halved until it is within the largest request the registry took (never below the floor). */
+function chunkWithin(client: RegistryClient, wanted: number): number {
+  const limit = client.quirks.maxRequestBytes;
+  let chunk = wanted;
+  while (limit !== undefined && chunk > limit && chunk > UPLOAD_DEFAULTS.minChunkSize) chunk = Math.max(UPLOAD_DEFAULTS.minChunkSize, halfUp(chunk));
+  return chunk;
+}
+
+function learnMaxRequest(client: RegistryClient, bytes: number): void {
+  const known = client.quirks.maxRequestBytes;
+  client.quirks.maxRequestBytes = known === undefined ? bytes : Math.min(known, bytes);
 }
 
 /** POST (unless a session is given), then one PUT `?digest=` streaming the whole blob. */
@@ -183,6 +206,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
       if (res.status === 413) {
         await res.dump();
         if (chunkSize <= floor) throw new TooLarge(`the registry refuses even ${chunkSize}-byte chunks (413)`);
+        learnMaxRequest(client, Math.min(chunkSize, end - start + 1) - 1);
         chunkSize = Math.max(floor, halfUp(chunkSize));
         options.onNotice?.(`${desc.digest}: the registry refused a chunk as too large (413), sending chunks of ${chunkSize} bytes`);
         continue;

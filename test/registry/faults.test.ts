@@ -29,7 +29,6 @@ describe('pushing through faults', () => {
     tmp = await tempDir();
     registry = await startRegistry();
     proxy = await startFaultProxy({ target: registry.url });
-    client = connectRegistry(proxy.host, { onRetry: (n) => retries.push(n) });
     image = umociImage(tmp.path, 'v1', [3.5 * MiB]);
     layout = await OciLayout.open(image.layout);
   });
@@ -39,7 +38,10 @@ describe('pushing through faults', () => {
     await registry?.stop();
     await tmp?.cleanup();
   });
-  beforeEach(() => {
+  // A client per test: a client learns what a registry cannot do (quirks), and each test starts fresh.
+  beforeEach(async () => {
+    await client?.close();
+    client = connectRegistry(proxy.host, { onRetry: (n) => retries.push(n) });
     proxy.clearFaults();
     proxy.clearRequests();
     retries = [];
@@ -163,11 +165,25 @@ describe('pushing through faults', () => {
     assert.deepEqual(seen.map((r) => r.status), [413, 413, 202, 202, 202, 202, 202]);
   });
 
+  it('what a 413 taught is kept for the next blobs: only the first large blob runs into the cap', async () => {
+    const two = umociImage(tmp.path, 'two', [2.5 * MiB, 2.5 * MiB], join(tmp.path, 'two'));
+    proxy.addFault({ method: 'PATCH', fault: { kind: 'max-body', maxBytes: 1.5 * MiB } });
+    const src = await OciLayout.open(two.layout);
+    await copyGraph(src, new Repository(client, 'faults/learned', { chunkSize: 4 * MiB }), two.manifest, { rootReference: 'v1', concurrency: 1 });
+    const patches = proxy.requests().filter((r) => r.method === 'PATCH');
+    assert.equal(patches.filter((r) => r.status === 413).length, 2, 'two halvings, for the first layer only');
+    assert.ok(patches.filter((r) => r.status === 202).every((r) => r.requestBytes <= MiB));
+    assert.deepEqual(client.quirks, { maxRequestBytes: 2 * MiB - 1 });
+    assert.equal(skopeoDigest(`${registry.host}/faults/learned:v1`), two.manifest.digest);
+  });
+
   it('a registry without chunked uploads (PATCH answered 405): the blob goes in one PUT', async () => {
     proxy.addFault({ method: 'PATCH', times: Infinity, fault: { kind: 'respond', status: 405 } });
     await pushAndCheck({ chunkSize: MiB });
     const seen = proxy.requests();
-    assert.equal(seen.filter((r) => r.method === 'PATCH').length, 2, 'one refused PATCH per blob');
+    // The layer finds out; the config (after the layers) goes straight in one PUT.
+    assert.equal(seen.filter((r) => r.method === 'PATCH').length, 1, 'one refused PATCH, then none');
+    assert.deepEqual(client.quirks, { noChunkedUploads: true });
     assert.equal(seen.filter((r) => r.method === 'PUT' && blobPut.test(r.path) && r.status === 201 && r.requestBytes > 0).length, 2);
   });
 
