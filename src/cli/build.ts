@@ -57,7 +57,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('created', { type: 'string', describe: 'Creation time (RFC 3339 or unix seconds; default $SOURCE_DATE_EPOCH, else 1970-01-01); later file mtimes are clamped to it' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
     .option('compression', { type: 'string', choices: ['gzip', 'none', 'zstd'], default: 'gzip', describe: 'Layer compression (zstd needs a Node.js with zstd)' })
-    .option('level', { type: 'number', describe: 'Compression level (gzip 1-9, zstd 1-19; default 3)' })
+    .option('level', { type: 'number', describe: 'Compression level (gzip 1-9, default 2; zstd 1-19, default 3)' })
     .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
     .example('$0 build ./rootfs', 'one layer from a directory into ./oci-layout, tag latest')
