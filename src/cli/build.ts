@@ -27,6 +27,10 @@ interface BuildArgs {
   level?: number;
   threads?: number;
   owner?: string;
+  file?: string;
+  buildArg?: string[];
+  target?: string;
+  readBase?: boolean;
 }
 
 /** A layer is "large" once it has run this long: only then is a progress line worth drawing. */
@@ -60,11 +64,21 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('level', { type: 'number', describe: 'Compression level (gzip 1-9, default 2; zstd 1-19, default 3)' })
     .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
+    .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
+    .option('build-arg', { type: 'string', array: true, describe: 'With -f: KEY=VALUE for an ARG (KEY alone takes $KEY; repeatable)' })
+    .option('target', { type: 'string', describe: 'With -f: the stage to build (default the last)' })
+    .option('read-base', { type: 'boolean', describe: 'With -f: read the base images\' layers, so COPY and WORKDIR see their files exactly as docker build does' })
     .example('$0 build ./rootfs', 'one layer from a directory into ./oci-layout, tag latest')
+    .example('$0 build -f Dockerfile . --tag app:1', 'a Dockerfile (FROM, COPY, ENV, ENTRYPOINT …, no RUN), no daemon needed')
     .example('$0 build alpine-minirootfs.tar.gz ./app --entrypoint /app/run --tag app:1', 'a two-layer image')
     .example('$0 build ./app --base localhost:5000/alpine:3.18 --entrypoint /app/run --tag app:1', 'onto a base image, without downloading its layers')
     .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build'),
   run: async (argv, out: Output) => {
+    if (argv.file !== undefined) {
+      const { runDockerfileBuild } = await import('./build-dockerfile.js');
+      return runDockerfileBuild(argv, out);
+    }
+    if (argv.buildArg !== undefined || argv.target !== undefined || argv.readBase !== undefined) throw usageError('--build-arg, --target and --read-base go with -f/--file (a Dockerfile build)');
     const level = argv.level;
     const threads = argv.threads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);

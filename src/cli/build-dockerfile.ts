@@ -1,0 +1,126 @@
+import { parseKeyValues, toArray, usageError } from './command.js';
+import { formatBytes, type Output } from './output.js';
+
+/** The flags `ocipush build -f` reads (a subset of the build command's). */
+export interface DockerfileBuildArgs {
+  rootfs?: string[];
+  file?: string;
+  buildArg?: string[];
+  target?: string;
+  readBase?: boolean;
+  layout: string;
+  tag: string;
+  label?: string[];
+  platform?: string;
+  format: 'oci' | 'docker';
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string[];
+  created?: string;
+  annotation?: string[];
+  compression: 'gzip' | 'none' | 'zstd';
+  level?: number;
+  threads?: number;
+  [flag: string]: unknown;
+}
+
+/** What the Dockerfile decides: these flags of the rootfs build make no sense with -f. */
+const CONFLICTING = ['entrypoint', 'cmd', 'env', 'workdir', 'user', 'expose', 'base', 'remove', 'owner'] as const;
+
+const PROGRESS_AFTER_MS = 300;
+const PROGRESS_EVERY_MS = 100;
+
+/** `ocipush build -f Dockerfile [CONTEXT]`. */
+export async function runDockerfileBuild(argv: DockerfileBuildArgs, out: Output): Promise<void> {
+  for (const flag of CONFLICTING) {
+    if (argv[flag] !== undefined && !(Array.isArray(argv[flag]) && (argv[flag] as unknown[]).length === 0)) {
+      throw usageError(`--${flag} cannot be used with -f/--file: the Dockerfile sets it`);
+    }
+  }
+  const positional = toArray(argv.rootfs);
+  if (positional.length > 1) throw usageError(`-f/--file takes one build context directory, not ${positional.length} (${positional.join(' ')})`);
+  if (argv.file === '') throw usageError('-f/--file: name a Dockerfile');
+  const threads = argv.threads;
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
+
+  const { buildDockerfile } = await import('../build/dockerfile/build.js');
+  const { clientFromFlags } = await import('./registry-options.js');
+  const { installSignalCleanup } = await import('../content/cleanup.js');
+  installSignalCleanup();
+
+  const result = await buildDockerfile({
+    context: positional[0] ?? '.',
+    dockerfile: argv.file!,
+    buildArgs: buildArgs(toArray(argv.buildArg)),
+    ...(argv.target !== undefined ? { target: argv.target } : {}),
+    labels: parseKeyValues(argv.label, 'label'),
+    layout: argv.layout,
+    tag: argv.tag,
+    ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
+    format: argv.format,
+    ...(argv.created !== undefined ? { created: argv.created } : {}),
+    annotations: parseKeyValues(argv.annotation, 'annotation'),
+    compression: argv.compression,
+    ...(argv.level !== undefined ? { level: argv.level } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    readBase: argv.readBase === true,
+    connect: (registry: string) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }),
+    onWarning: (message) => { if (!out.quiet) out.warn(message); },
+    onInfo: (message) => out.info(message),
+    onProgress: progressReporter(out),
+  });
+  out.clearLive();
+  if (result.base) out.info(`base ${result.base.reference} ${result.base.digest} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`);
+  for (const [i, layer] of result.layers.entries()) {
+    out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed): ${layer.createdBy}`);
+  }
+  out.result([
+    `tag:    ${result.tag}`,
+    `digest: ${result.digest}`,
+    `size:   ${result.size}`,
+    `layout: ${result.layout}`,
+  ].join('\n'), {
+    digest: result.digest,
+    size: result.size,
+    mediaType: result.mediaType,
+    tag: result.tag,
+    layout: result.layout,
+    stage: result.stage,
+    layers: result.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize, createdBy: l.createdBy })),
+    config: { digest: result.config.digest, size: result.config.size },
+    ...(result.base ? { base: result.base } : {}),
+  });
+}
+
+/** `--build-arg K=V`; `--build-arg K` takes $K, and is left out when K is not set (as docker build). */
+export function buildArgs(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq === 0) throw usageError(`--build-arg "${item}": expected KEY=VALUE or KEY`);
+    if (eq < 0) {
+      const value = process.env[item];
+      if (value !== undefined) out[item] = value;
+      continue;
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function progressReporter(out: Output) {
+  let start = 0;
+  let current = -1;
+  let last = 0;
+  return (p: { layer: number; layers: number; source: string; bytes: number }) => {
+    if (!out.isTTY) return;
+    const now = Date.now();
+    if (p.layer !== current) {
+      current = p.layer;
+      start = now;
+    }
+    if (now - start < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    out.live(`layer ${p.layer + 1}/${p.layers} ${p.source}: ${formatBytes(p.bytes)}`);
+  };
+}
