@@ -23,6 +23,7 @@ const MB200 = 200e6;
 interface Sample {
   seconds: number;
   maxRssBytes?: number | null;
+  cpuSeconds?: number | null;
   /** Compressed output size, where the step makes one. */
   bytes?: number | null;
   load1m?: number;
@@ -36,6 +37,9 @@ class Samples {
   }
   medianSeconds(name: string): number | null {
     return median((this.all[name] ?? []).map((s) => s.seconds));
+  }
+  medianCpu(name: string): number | null {
+    return median((this.all[name] ?? []).flatMap((s) => (s.cpuSeconds == null ? [] : [s.cpuSeconds])));
   }
   medianBytes(name: string): number | null {
     return median((this.all[name] ?? []).flatMap((s) => (s.bytes == null ? [] : [s.bytes])));
@@ -128,24 +132,24 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
           const m = await ocipushBuild(ocipush, rootfs, oLayout, TAG, env, `${at}: ocipush build`);
           const info = await imageInfo(oLayout, TAG);
           coldLayers = info.layers.map((l) => l.digest);
-          samples.add('ocipush-build', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, bytes: info.layerBytes });
-          log(`${at}: ocipush build ${formatValue(m.seconds, 's')}, peak ${formatValue(m.maxRssBytes, 'bytes')}, layer ${formatValue(info.layerBytes, 'bytes')}`);
+          samples.add('ocipush-build', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, cpuSeconds: m.cpuSeconds, bytes: info.layerBytes });
+          log(`${at}: ocipush build ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}, layer ${formatValue(info.layerBytes, 'bytes')}`);
         });
       }
       buildJobs.push(async () => {
         const m = await umociBuild(rootfs, uLayout, TAG, `${at}: umoci`);
         const info = await imageInfo(uLayout, TAG);
-        samples.add('umoci-build', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, bytes: info.layerBytes });
+        samples.add('umoci-build', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, cpuSeconds: m.cpuSeconds, bytes: info.layerBytes });
         samples.add('umoci-insert', { seconds: m.insertSeconds });
-        log(`${at}: umoci init+new+insert ${formatValue(m.seconds, 's')} (insert ${formatValue(m.insertSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}, layer ${formatValue(info.layerBytes, 'bytes')}`);
+        log(`${at}: umoci init+new+insert ${formatValue(m.seconds, 's')} (insert ${formatValue(m.insertSeconds, 's')}, cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}, layer ${formatValue(info.layerBytes, 'bytes')}`);
       });
       for (const kind of anchorKinds) {
         buildJobs.push(async () => {
           const out = join(dir, `anchor.tar.${kind}`);
           const m = await tarAnchor(kind, rootfs, out);
           rmSync(out, { force: true });
-          samples.add(`anchor-${kind}`, { seconds: m.seconds, bytes: m.bytes });
-          log(`${at}: ${TAR_ANCHOR_NAMES[kind]} ${formatValue(m.seconds, 's')}${m.bytes === null ? '' : `, ${formatValue(m.bytes, 'bytes')}`}`);
+          samples.add(`anchor-${kind}`, { seconds: m.seconds, cpuSeconds: m.cpuSeconds, bytes: m.bytes });
+          log(`${at}: ${TAR_ANCHOR_NAMES[kind]} ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')})${m.bytes === null ? '' : `, ${formatValue(m.bytes, 'bytes')}`}`);
         });
       }
       for (const job of rotate(buildJobs, i - 1)) await job();
@@ -155,13 +159,13 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
         const info = await imageInfo(oLayout, TAG);
         const same = info.layers.map((l) => l.digest).join() === coldLayers.join();
         checks.rebuildSameLayer.push(same);
-        samples.add('ocipush-rebuild', { seconds: m.seconds, maxRssBytes: m.maxRssBytes });
-        log(`${at}: ocipush rebuild (unchanged tree) ${formatValue(m.seconds, 's')}, peak ${formatValue(m.maxRssBytes, 'bytes')}${same ? '' : ', LAYER DIFFERS from the cold build'}`);
+        samples.add('ocipush-rebuild', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, cpuSeconds: m.cpuSeconds });
+        log(`${at}: ocipush rebuild (unchanged tree) ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}${same ? '' : ', LAYER DIFFERS from the cold build'}`);
       }
 
       const pushLayout = options.pushLayout === 'ocipush' && withOcipush ? oLayout : uLayout;
       const layoutDigest = (await imageInfo(pushLayout, TAG)).manifestDigest;
-      const pushers: Array<{ name: string; push: (ref: string, label: string) => Promise<{ seconds: number; maxRssBytes: number | null }> }> = [];
+      const pushers: Array<{ name: string; push: (ref: string, label: string) => Promise<{ seconds: number; maxRssBytes: number | null; cpuSeconds: number | null }> }> = [];
       if (withOcipush) pushers.push({ name: 'ocipush', push: (ref, label) => ocipushPush(ocipush, pushLayout, TAG, ref, label) });
       pushers.push({ name: 'skopeo', push: (ref, label) => skopeoPush(pushLayout, TAG, ref, label) });
       for (const { name, push } of rotate(pushers, i - 1)) {
@@ -175,8 +179,8 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
             const m = await push(ref, `${at}: ${name} push (${phase})`);
             const digest = await pushedDigest(registry.host, repo, TAG);
             if (name === 'ocipush' && phase === 'cold') checks.ocipushPushedLayoutManifest.push(digest === layoutDigest);
-            samples.add(`${name}-push-${phase}`, { seconds: m.seconds, maxRssBytes: m.maxRssBytes });
-            log(`${at}: ${name} push ${phase} ${formatValue(m.seconds, 's')}, peak ${formatValue(m.maxRssBytes, 'bytes')}`);
+            samples.add(`${name}-push-${phase}`, { seconds: m.seconds, maxRssBytes: m.maxRssBytes, cpuSeconds: m.cpuSeconds });
+            log(`${at}: ${name} push ${phase} ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}`);
           }
         } finally {
           await registry.stop();
@@ -239,17 +243,17 @@ function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]):
   const build = s.medianSeconds('ocipush-build');
   const compression = options.compression ?? 'default compression';
   const rows = [
-    makeRow({ id: 'build', step: `build: tree → layout (${compression})`, unit: 's', ocipush: build, anchorName: 'umoci init+new+insert', anchor: s.medianSeconds('umoci-build'), goal: { kind: 'ratio', max: 1.0 } }),
+    makeRow({ id: 'build', step: `build: tree → layout (${compression})`, unit: 's', ocipush: build, anchorName: 'umoci init+new+insert', anchor: s.medianSeconds('umoci-build'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('ocipush-build'), anchor: s.medianCpu('umoci-build') } }),
     makeRow({ id: 'layer-size', step: 'compressed layer size', unit: 'bytes', ocipush: s.medianBytes('ocipush-build'), anchorName: 'umoci insert', anchor: s.medianBytes('umoci-build'), goal: { kind: 'ratio', max: 1.05 } }),
-    makeRow({ id: 'rebuild', step: 'rebuild, unchanged tree', unit: 's', ocipush: s.medianSeconds('ocipush-rebuild'), anchorName: 'ocipush cold build', anchor: build, goal: { kind: 'ratio', max: 0.2 } }),
-    makeRow({ id: 'push-cold', step: 'push to local registry, cold', unit: 's', ocipush: s.medianSeconds('ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 } }),
-    makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 0.5 } }),
+    makeRow({ id: 'rebuild', step: 'rebuild, unchanged tree', unit: 's', ocipush: s.medianSeconds('ocipush-rebuild'), anchorName: 'ocipush cold build', anchor: build, goal: { kind: 'ratio', max: 0.2 }, cpu: { ocipush: s.medianCpu('ocipush-rebuild'), anchor: s.medianCpu('ocipush-build') } }),
+    makeRow({ id: 'push-cold', step: 'push to local registry, cold', unit: 's', ocipush: s.medianSeconds('ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('ocipush-push-cold'), anchor: s.medianCpu('skopeo-push-cold') } }),
+    makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 0.5 }, cpu: { ocipush: s.medianCpu('ocipush-push-warm'), anchor: s.medianCpu('skopeo-push-warm') } }),
     makeRow({ id: 'rss-build', step: 'peak RSS, build', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'rss-push', step: 'peak RSS, push', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.peakRss('skopeo-push-cold', 'skopeo-push-warm'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'startup', step: 'start-up, ocipush --version', unit: 's', ocipush: s.medianSeconds('ocipush-version'), anchorName: 'node -e ""', anchor: s.medianSeconds('node-baseline'), goal: { kind: 'absolute', below: 0.25 } }),
   ];
   for (const kind of anchorKinds) {
-    rows.push(makeRow({ id: `build-vs-${kind}`, step: 'build: tree → layout', unit: 's', ocipush: build, anchorName: TAR_ANCHOR_NAMES[kind], anchor: s.medianSeconds(`anchor-${kind}`) }));
+    rows.push(makeRow({ id: `build-vs-${kind}`, step: 'build: tree → layout', unit: 's', ocipush: build, anchorName: TAR_ANCHOR_NAMES[kind], anchor: s.medianSeconds(`anchor-${kind}`), cpu: { ocipush: s.medianCpu('ocipush-build'), anchor: s.medianCpu(`anchor-${kind}`) } }));
     if (kind !== 'sha256sum') {
       rows.push(makeRow({ id: `layer-size-vs-${kind}`, step: 'compressed layer size', unit: 'bytes', ocipush: s.medianBytes('ocipush-build'), anchorName: TAR_ANCHOR_NAMES[kind], anchor: s.medianBytes(`anchor-${kind}`) }));
     }

@@ -8,6 +8,11 @@ export interface Measured {
   seconds: number;
   /** Peak resident set size of the command, when asked for and measurable. */
   maxRssBytes: number | null;
+  /**
+   * User + system CPU seconds (GNU time only). Unlike wall time it barely moves when other work
+   * shares the machine, so it still compares tools on a busy one.
+   */
+  cpuSeconds: number | null;
   stdout: string;
   stderr: string;
 }
@@ -15,8 +20,8 @@ export interface Measured {
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Measure peak RSS too. */
-  rss?: boolean;
+  /** Measure peak RSS and CPU time too. */
+  usage?: boolean;
   /** Names the step in an error message. */
   label: string;
 }
@@ -38,8 +43,8 @@ let sequence = 0;
  * naming the step and quoting the end of its stderr: a benchmark of a failed run is no figure.
  */
 export async function measure(cmd: string, args: string[], options: RunOptions): Promise<Measured> {
-  const rssFile = options.rss && rssMethod === 'gnu-time' ? join(tmpdir(), `ocipush-bench-rss-${process.pid}-${++sequence}`) : undefined;
-  const [file, argv] = rssFile ? [GNU_TIME, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+  const usageFile = options.usage && rssMethod === 'gnu-time' ? join(tmpdir(), `ocipush-bench-usage-${process.pid}-${++sequence}`) : undefined;
+  const [file, argv] = usageFile ? [GNU_TIME, ['-f', 'usage %M %U %S', '-o', usageFile, cmd, ...args]] : [cmd, args];
   const started = process.hrtime.bigint();
   const child = spawn(file, argv, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const stdout: Buffer[] = [];
@@ -47,7 +52,7 @@ export async function measure(cmd: string, args: string[], options: RunOptions):
   child.stdout.on('data', (b: Buffer) => stdout.push(b));
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
   let polledHwm = 0;
-  const poller = options.rss && !rssFile && child.pid
+  const poller = options.usage && !usageFile && child.pid
     ? setInterval(() => { polledHwm = Math.max(polledHwm, readVmHwm(child.pid!)); }, 20)
     : undefined;
   const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
@@ -59,27 +64,28 @@ export async function measure(cmd: string, args: string[], options: RunOptions):
   const out = Buffer.concat(stdout).toString('utf8');
   const err = Buffer.concat(stderr).toString('utf8');
   let maxRssBytes: number | null = null;
-  if (rssFile) {
+  let cpuSeconds: number | null = null;
+  if (usageFile) {
     try {
-      maxRssBytes = parseRssFile(readFileSync(rssFile, 'utf8'));
+      ({ maxRssBytes, cpuSeconds } = parseUsageFile(readFileSync(usageFile, 'utf8')));
     } finally {
-      rmSync(rssFile, { force: true });
+      rmSync(usageFile, { force: true });
     }
-  } else if (options.rss) {
+  } else if (options.usage) {
     maxRssBytes = polledHwm > 0 ? polledHwm : null;
   }
   if (status.code !== 0) {
     const tail = err.trim().split('\n').slice(-8).join('\n') || out.trim().split('\n').slice(-8).join('\n');
     throw new Error(`${options.label} failed (${status.signal ?? `exit ${status.code}`}): ${cmd} ${args.join(' ')}\n${tail}`);
   }
-  return { seconds, maxRssBytes, stdout: out, stderr: err };
+  return { seconds, maxRssBytes, cpuSeconds, stdout: out, stderr: err };
 }
 
-/** GNU time writes "Command exited with non-zero status N" before the figure when the command fails. */
-function parseRssFile(text: string): number | null {
-  const lines = text.trim().split('\n');
-  const kib = Number(lines[lines.length - 1]);
-  return Number.isFinite(kib) && kib > 0 ? kib * 1024 : null;
+/** GNU time may write "Command exited with non-zero status N" before our line. */
+function parseUsageFile(text: string): { maxRssBytes: number | null; cpuSeconds: number | null } {
+  const m = /^usage (\d+) ([\d.]+) ([\d.]+)$/m.exec(text);
+  if (!m) return { maxRssBytes: null, cpuSeconds: null };
+  return { maxRssBytes: Number(m[1]) * 1024, cpuSeconds: Number(m[2]) + Number(m[3]) };
 }
 
 function readVmHwm(pid: number): number {

@@ -12,11 +12,11 @@ export interface OcipushCli {
 export function ocipushBuild(o: OcipushCli, rootfs: string, layout: string, tag: string, env: NodeJS.ProcessEnv, label: string): Promise<Measured> {
   const args = [o.cli, 'build', rootfs, '--layout', layout, '--tag', tag, '--json'];
   if (o.compression) args.push('--compression', o.compression);
-  return measure(process.execPath, args, { env, rss: true, label });
+  return measure(process.execPath, args, { env, usage: true, label });
 }
 
 export function ocipushPush(o: OcipushCli, layout: string, tag: string, ref: string, label: string): Promise<Measured> {
-  return measure(process.execPath, [o.cli, 'push', ref, '--layout', layout, '--tag', tag, '--json'], { rss: true, label });
+  return measure(process.execPath, [o.cli, 'push', ref, '--layout', layout, '--tag', tag, '--json'], { usage: true, label });
 }
 
 export function ocipushVersion(o: OcipushCli): Promise<Measured> {
@@ -32,18 +32,25 @@ export interface UmociBuild {
   seconds: number;
   insertSeconds: number;
   maxRssBytes: number | null;
+  cpuSeconds: number | null;
 }
 
 /** A fresh layout with one image whose single layer is the tree, the umoci way. */
 export async function umociBuild(rootfs: string, layout: string, tag: string, label: string): Promise<UmociBuild> {
-  const init = await measure('umoci', ['init', '--layout', layout], { label: `${label} (umoci init)` });
-  const created = await measure('umoci', ['new', '--image', `${layout}:${tag}`], { label: `${label} (umoci new)` });
-  const insert = await measure('umoci', ['insert', '--image', `${layout}:${tag}`, rootfs, '/'], { rss: true, label: `${label} (umoci insert)` });
-  return { seconds: init.seconds + created.seconds + insert.seconds, insertSeconds: insert.seconds, maxRssBytes: insert.maxRssBytes };
+  const init = await measure('umoci', ['init', '--layout', layout], { usage: true, label: `${label} (umoci init)` });
+  const created = await measure('umoci', ['new', '--image', `${layout}:${tag}`], { usage: true, label: `${label} (umoci new)` });
+  const insert = await measure('umoci', ['insert', '--image', `${layout}:${tag}`, rootfs, '/'], { usage: true, label: `${label} (umoci insert)` });
+  const steps = [init, created, insert];
+  return {
+    seconds: steps.reduce((sum, m) => sum + m.seconds, 0),
+    insertSeconds: insert.seconds,
+    maxRssBytes: insert.maxRssBytes,
+    cpuSeconds: steps.every((m) => m.cpuSeconds !== null) ? steps.reduce((sum, m) => sum + m.cpuSeconds!, 0) : null,
+  };
 }
 
 export function skopeoPush(layout: string, tag: string, ref: string, label: string): Promise<Measured> {
-  return measure('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${ref}`], { rss: true, label });
+  return measure('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${ref}`], { usage: true, label });
 }
 
 export type TarAnchor = 'gzip' | 'pigz' | 'sha256sum';
@@ -55,10 +62,11 @@ export const TAR_ANCHOR_NAMES: Record<TarAnchor, string> = {
 };
 
 /** The shell pipelines the issue quotes as anchors; returns the time and the compressed size. */
-export async function tarAnchor(kind: TarAnchor, rootfs: string, outFile: string): Promise<{ seconds: number; bytes: number | null }> {
+export async function tarAnchor(kind: TarAnchor, rootfs: string, outFile: string): Promise<{ seconds: number; cpuSeconds: number | null; bytes: number | null }> {
   const sink = kind === 'sha256sum' ? 'sha256sum >/dev/null' : `${kind} -6 >"$2"`;
-  const r = await measure('bash', ['-c', `set -o pipefail; tar -C "$1" -cf - . | ${sink}`, 'bash', rootfs, outFile], { label: TAR_ANCHOR_NAMES[kind] });
-  return { seconds: r.seconds, bytes: kind === 'sha256sum' ? null : statSync(outFile).size };
+  // GNU time counts every process bash waited for: the CPU time is the whole pipeline's.
+  const r = await measure('bash', ['-c', `set -o pipefail; tar -C "$1" -cf - . | ${sink}`, 'bash', rootfs, outFile], { usage: true, label: TAR_ANCHOR_NAMES[kind] });
+  return { seconds: r.seconds, cpuSeconds: r.cpuSeconds, bytes: kind === 'sha256sum' ? null : statSync(outFile).size };
 }
 
 /** Reads the whole tree once so every tool, first or not, finds it in the page cache. */

@@ -26,7 +26,7 @@ test('npm run bench on a tiny fixture, one iteration: every step runs and the JS
       '--cache-dir', join(tmp.path, 'cache'), '--work-dir', work, '--out', out,
     ], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `bench failed:\n${r.stderr}`);
-    assert.match(r.stdout, /^\| step +\| ocipush median +\| anchor +\| anchor median +\| ratio +\| goal +\| result +\|$/m);
+    assert.match(r.stdout, /^\| step +\| ocipush median +\| anchor +\| anchor median +\| ratio +\| goal +\| result +\| cpu ratio +\|$/m);
     assert.match(r.stdout, /^goals met: \d\/8 /m);
 
     const result = JSON.parse(readFileSync(out, 'utf8'));
@@ -47,6 +47,7 @@ test('npm run bench on a tiny fixture, one iteration: every step runs and the JS
       assert.equal(row.ratio, row.ocipush / row.anchor, row.id);
       assert.ok(['pass', 'miss', 'n/a'].includes(row.result), row.id);
       assert.equal(row.result === 'n/a', row.goal === null, `${row.id}: judged exactly when it has a goal`);
+      assert.ok(row.cpuRatio === null || row.cpuRatio > 0, `${row.id}: cpu ratio ${row.cpuRatio}`);
     }
     assert.deepEqual(result.checks, { rebuildSameLayer: [true], ocipushPushedLayoutManifest: [true] });
     for (const name of ['ocipush-build', 'ocipush-rebuild', 'umoci-build', 'ocipush-push-cold', 'ocipush-push-warm', 'skopeo-push-cold', 'skopeo-push-warm']) {
