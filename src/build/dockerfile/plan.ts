@@ -249,7 +249,7 @@ export function isRemoteSource(src: string): boolean {
 }
 
 export function remoteSourceMessage(src: string): string {
-  return `${src}: downloading is not supported (ocipush builds have no network access for build steps); fetch it into the build context and COPY it instead`;
+  return `${src}: ADD from a URL is not supported (ocipush does not download build inputs); download it into the build context and COPY it instead`;
 }
 
 function notFoundMessage(inputs: PlanInputs, source: FsView, path: string): string {
