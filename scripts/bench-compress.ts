@@ -6,7 +6,7 @@
  *
  *   node dist/scripts/bench-compress.js [--input FILE | --dir DIR] [--levels 1,2,3,4,6]
  *     [--block-sizes 256K,1M,4M] [--threads 1,2] [--repeat 3] [--compression gzip|zstd]
- *     [--hash none,main,worker] [--baseline]
+ *     [--hash none,main,compressor] [--baseline]
  *
  * Wall time on a shared machine is noisy; CPU time (all threads) is not, so both are printed,
  * with the best and median wall time of --repeat runs.
@@ -18,7 +18,6 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 import { closeCompressionPool, createCompressor, DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from '../src/build/compress/index.js';
 import type { Compression } from '../src/oci/media-types.js';
@@ -35,7 +34,11 @@ interface Args {
   baseline: boolean;
 }
 
-type HashPlace = 'none' | 'main' | 'worker';
+/**
+ * Where the sha256 of the uncompressed input is taken: not at all, on the main thread as the
+ * bytes go in, or by the compressor (digestInput: on its hashing worker when threads > 1).
+ */
+type HashPlace = 'none' | 'main' | 'compressor';
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
@@ -84,41 +87,16 @@ interface Sample {
   digest: string;
 }
 
-/** sha256 of a sequence of chunks on a worker thread, as the alternative to the main thread. */
-class WorkerHasher {
-  private readonly worker = new Worker(`
-    const { parentPort } = require('node:worker_threads');
-    const h = require('node:crypto').createHash('sha256');
-    parentPort.on('message', (m) => { if (m === 'end') parentPort.postMessage(h.digest('hex')); else h.update(m); });
-  `, { eval: true });
-
-  update(chunk: Buffer): void {
-    // A copy into a fresh buffer that can be transferred; the stream may reuse `chunk`.
-    const copy = new Uint8Array(chunk.length);
-    copy.set(chunk);
-    this.worker.postMessage(copy, [copy.buffer]);
-  }
-
-  async digest(): Promise<string> {
-    const done = new Promise<string>((resolve) => this.worker.once('message', resolve));
-    this.worker.postMessage('end');
-    const hex = await done;
-    await this.worker.terminate();
-    return hex;
-  }
-}
-
-async function runOnce(input: string, make: () => NodeJS.ReadWriteStream, hash: HashPlace): Promise<Sample> {
+async function runOnce(input: string, make: (digestInput: boolean) => NodeJS.ReadWriteStream, hash: HashPlace): Promise<Sample> {
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   const outHash = createHash('sha256');
   const inMain = hash === 'main' ? createHash('sha256') : null;
-  const inWorker = hash === 'worker' ? new WorkerHasher() : null;
   let outBytes = 0;
   const source = createReadStream(input, { highWaterMark: 64 << 10 }); // tar-stream's chunk sizes
-  if (inMain || inWorker) source.on('data', (c) => { inMain?.update(c as Buffer); inWorker?.update(c as Buffer); });
-  await pipeline(source, make(), new Writable({
+  if (inMain) source.on('data', (c) => inMain.update(c as Buffer));
+  await pipeline(source, make(hash === 'compressor'), new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, callback) {
       outHash.update(chunk);
@@ -127,7 +105,6 @@ async function runOnce(input: string, make: () => NodeJS.ReadWriteStream, hash: 
     },
   }));
   if (inMain) inMain.digest();
-  if (inWorker) await inWorker.digest();
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const main = performance.eventLoopUtilization(elu0).active / 1000;
@@ -192,7 +169,7 @@ async function main(): Promise<void> {
           for (const hash of args.hash) {
             const samples: Sample[] = [];
             for (let r = 0; r < args.repeat; r++) {
-              samples.push(await runOnce(input, () => createCompressor({ compression: args.compression, level, blockSize, threads }), hash));
+              samples.push(await runOnce(input, (digestInput) => createCompressor({ compression: args.compression, level, blockSize, threads, digestInput }), hash));
             }
             report(`${args.compression} L${level} ${blockSize >> 10}K t${threads} hash:${hash}`, inBytes, samples);
           }

@@ -1,12 +1,17 @@
 import { Duplex } from 'node:stream';
+import { Digester } from '../../oci/digest.js';
 import { compressBlock, type BlockCodec } from './block-codec.js';
+import { hashWorker, type HashSession, type InputDigest } from './input-hasher.js';
 import { compressionPool } from './pool.js';
+import type { BlockBuffer } from './protocol.js';
 
 export interface BlockCompressorOptions {
   codec: BlockCodec;
   level: number;
   threads: number;
   blockSize: number;
+  /** Also compute sha256 of the input, off the main thread when blocks go to workers. */
+  digestInput: boolean;
 }
 
 interface PendingWrite {
@@ -27,14 +32,16 @@ interface Slot {
  * scheduling; across machines it is the same for the same zlib (process.versions.zlib: Node 20.20
  * and 22.23 both ship 1.3.1-e00f703 and agree byte for byte).
  *
- * Memory is bounded: at most threads×2 blocks are in flight (being filled, compressed, or
- * waiting for the reader); beyond that, writes wait. A reader that stops reading stops the
- * writer the same way.
+ * Memory is bounded: at most threads×2 blocks are in flight (being compressed, or waiting for
+ * the reader) besides the one being filled; beyond that, writes wait. A reader that stops
+ * reading stops the writer the same way.
  */
 export class BlockCompressor extends Duplex {
   private readonly maxInFlight: number;
+  /** Blocks in shared memory, so the hash worker reads the very bytes the compressor gets. */
+  private readonly shareBlocks: boolean;
   private readonly spare: ArrayBuffer[] = [];
-  private block: ArrayBuffer | null = null;
+  private block: BlockBuffer | null = null;
   private filled = 0;
   private dispatched = 0;
   private readonly slots: Slot[] = [];
@@ -43,13 +50,27 @@ export class BlockCompressor extends Duplex {
   private readerWaiting = true;
   private pumping = false;
   private again = false;
+  private mainHash: Digester | null = null;
+  private hashSession: HashSession | null = null;
+  private digestRequested = false;
+  private digestResult: InputDigest | null = null;
 
   constructor(private readonly options: BlockCompressorOptions) {
     super({ readableHighWaterMark: options.blockSize, writableHighWaterMark: options.blockSize });
     this.maxInFlight = Math.max(2, options.threads * 2);
+    this.shareBlocks = options.digestInput && options.threads > 1;
+    if (options.digestInput && !this.shareBlocks) this.mainHash = new Digester();
+  }
+
+  /** sha256 and size of everything written; known once the stream has finished. */
+  inputDigest(): InputDigest {
+    if (!this.options.digestInput) throw new Error('createCompressor: inputDigest() needs the digestInput option');
+    if (!this.digestResult) throw new Error('createCompressor: inputDigest() is known only after the stream has finished');
+    return this.digestResult;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.mainHash?.update(chunk);
     this.pending = { chunk, offset: 0, callback };
     this.pump();
   }
@@ -68,6 +89,7 @@ export class BlockCompressor extends Duplex {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     compressionPool().cancel(this);
+    this.hashSession?.discard();
     this.slots.length = 0;
     this.pending = null;
     this.block = null;
@@ -78,8 +100,8 @@ export class BlockCompressor extends Duplex {
   /**
    * The one place that moves data: emits finished blocks in order while the reader wants them,
    * admits input while fewer than maxInFlight blocks are out, and ends the stream once all is
-   * emitted. Re-entrant calls (a write callback that writes again, an inline block) just ask
-   * the running loop for another turn.
+   * emitted (and the input digest is known). Re-entrant calls (a write callback that writes
+   * again, an inline block) just ask the running loop for another turn.
    */
   private pump(): void {
     if (this.pumping) {
@@ -95,7 +117,7 @@ export class BlockCompressor extends Duplex {
         }
         if (this.pending && !this.destroyed) this.fill();
       } while (this.again && !this.destroyed);
-      if (this.finalCallback && this.slots.length === 0 && !this.destroyed) {
+      if (this.finalCallback && this.slots.length === 0 && !this.destroyed && this.digestReady()) {
         const callback = this.finalCallback;
         this.finalCallback = null;
         this.push(null);
@@ -106,6 +128,23 @@ export class BlockCompressor extends Duplex {
     }
   }
 
+  /** True when no digest is wanted or it is known; otherwise asks for it once and says false. */
+  private digestReady(): boolean {
+    if (!this.options.digestInput || this.digestResult) return true;
+    if (this.mainHash) {
+      this.digestResult = { digest: this.mainHash.digest(), size: this.mainHash.size };
+      return true;
+    }
+    if (!this.digestRequested) {
+      this.digestRequested = true;
+      this.hashSession!.digest().then(
+        (result) => { this.digestResult = result; this.pump(); },
+        (err: Error) => this.destroy(err),
+      );
+    }
+    return false;
+  }
+
   /** Copies the pending write into blocks while there is room in flight. */
   private fill(): void {
     const p = this.pending!;
@@ -113,7 +152,7 @@ export class BlockCompressor extends Duplex {
     while (p.offset < p.chunk.length) {
       if (!this.block) {
         if (this.slots.length >= this.maxInFlight) return; // pump() resumes when a block leaves
-        this.block = this.spare.pop() ?? new ArrayBuffer(blockSize);
+        this.block = this.shareBlocks ? new SharedArrayBuffer(blockSize) : this.spare.pop() ?? new ArrayBuffer(blockSize);
         this.filled = 0;
       }
       const n = Math.min(blockSize - this.filled, p.chunk.length - p.offset);
@@ -137,14 +176,23 @@ export class BlockCompressor extends Duplex {
     this.filled = 0;
     this.dispatched++;
     // One core, or a layer that fits in one block: a worker would only add its start-up time.
-    if (threads === 1 || (last && this.dispatched === 1)) {
+    const inline = threads === 1 || (last && this.dispatched === 1);
+    if (this.shareBlocks) {
+      if (inline) {
+        this.mainHash = new Digester();
+        this.mainHash.update(new Uint8Array(input, 0, length));
+      } else {
+        (this.hashSession ??= hashWorker().open()).update(input as SharedArrayBuffer, length);
+      }
+    }
+    if (inline) {
       try {
         slot.output = compressBlock(codec, level, new Uint8Array(input, 0, length));
       } catch (err) {
         this.destroy(err as Error);
         return;
       }
-      if (input.byteLength === blockSize) this.spare.push(input);
+      this.recycle(input);
       this.again = true;
       return;
     }
@@ -160,10 +208,16 @@ export class BlockCompressor extends Duplex {
           this.destroy(err);
           return;
         }
-        if (returned && returned.byteLength === blockSize && this.spare.length < this.maxInFlight) this.spare.push(returned);
+        if (returned) this.recycle(returned);
         slot.output = output;
         this.pump();
       },
     }, threads);
+  }
+
+  private recycle(buffer: BlockBuffer): void {
+    if (buffer instanceof ArrayBuffer && buffer.byteLength === this.options.blockSize && this.spare.length < this.maxInFlight) {
+      this.spare.push(buffer);
+    }
   }
 }

@@ -1,26 +1,63 @@
-import { PassThrough, type Duplex } from 'node:stream';
+import { Transform, type Duplex } from 'node:stream';
+import { Digester } from '../../oci/digest.js';
 import { BlockCompressor } from './block-compressor.js';
+import type { InputDigest } from './input-hasher.js';
 import { resolveOptions, type CompressorOptions } from './options.js';
 import { assertZstdAvailable } from './zstd-support.js';
 
+export type { InputDigest };
+
+/** A Duplex: write the uncompressed tar, read the compressed blob. */
+export interface Compressor extends Duplex {
+  /**
+   * sha256 and size of the uncompressed input (the layer's diff_id), once the stream has
+   * finished ('finish' or 'end'). Only with the digestInput option.
+   */
+  inputDigest(): InputDigest;
+}
+
 /**
- * A layer compressor: write the uncompressed tar, read the compressed blob. gzip and zstd are
- * compressed in parallel, block by block, with output that depends only on the input, the
- * level, the block size and the zlib/zstd library (never on the thread or core count); 'none'
- * passes through. The sha256 of the uncompressed input (diff_id) is best taken by the caller on
- * the main thread as the bytes go in: at 1.8 GB/s it costs 0.3 s per 500 MB there, and a hashing
- * worker costs more in copies and messages than it saves (see scripts/bench-compress.ts).
- * Destroying it withdraws its queued blocks from the shared workers.
+ * A layer compressor. gzip and zstd are compressed in parallel, block by block, with output
+ * that depends only on the input, the level, the block size and the zlib/zstd library (never
+ * on the thread or core count); 'none' passes through. Destroying it withdraws its queued
+ * blocks from the shared workers.
  */
-export function createCompressor(options: CompressorOptions): Duplex {
+export function createCompressor(options: CompressorOptions): Compressor {
   const { compression, level, threads, blockSize } = resolveOptions(options);
+  const digestInput = options.digestInput ?? false;
   switch (compression) {
     case 'none':
-      return new PassThrough({ highWaterMark: 1 << 20 });
+      return new Passthrough(digestInput);
     case 'zstd':
       assertZstdAvailable();
-      return new BlockCompressor({ codec: 'zstd', level, threads, blockSize });
+      return new BlockCompressor({ codec: 'zstd', level, threads, blockSize, digestInput });
     case 'gzip':
-      return new BlockCompressor({ codec: 'gzip', level, threads, blockSize });
+      return new BlockCompressor({ codec: 'gzip', level, threads, blockSize, digestInput });
+  }
+}
+
+class Passthrough extends Transform implements Compressor {
+  private readonly hash: Digester | null;
+  private result: InputDigest | null = null;
+
+  constructor(digestInput: boolean) {
+    super({ highWaterMark: 1 << 20 });
+    this.hash = digestInput ? new Digester() : null;
+  }
+
+  inputDigest(): InputDigest {
+    if (!this.hash) throw new Error('createCompressor: inputDigest() needs the digestInput option');
+    if (!this.result) throw new Error('createCompressor: inputDigest() is known only after the stream has finished');
+    return this.result;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null, data?: Buffer) => void): void {
+    this.hash?.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: (err?: Error | null) => void): void {
+    if (this.hash) this.result = { digest: this.hash.digest(), size: this.hash.size };
+    callback();
   }
 }

@@ -1,7 +1,7 @@
-export { createCompressor } from './compressor.js';
+export { createCompressor, type Compressor, type InputDigest } from './compressor.js';
 export { createDecompressor, sniffCompression } from './decompressor.js';
 export { zstdAvailable } from './zstd-support.js';
-export { closeCompressionPool } from './pool.js';
+export { closeCompressionPool } from './shutdown.js';
 export {
   DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE,
   type CompressorOptions,

@@ -10,6 +10,12 @@ export interface CompressorOptions {
   threads?: number;
   /** Uncompressed bytes per independent gzip member / zstd frame (default 1 MiB). Changes the output. */
   blockSize?: number;
+  /**
+   * Also compute the sha256 of the input (diff_id), read with `inputDigest()` after the end.
+   * With threads > 1 it runs on a hashing worker that reads the blocks in shared memory, which
+   * frees the main thread (about 0.3 s per 500 MB) for the tar producer.
+   */
+  digestInput?: boolean;
 }
 
 /**

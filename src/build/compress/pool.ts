@@ -1,16 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import type { BlockCodec } from './block-codec.js';
-import type { JobMessage, ResultMessage } from './protocol.js';
+import type { BlockBuffer, JobMessage, ResultMessage } from './protocol.js';
 
 export interface BlockJob {
   /** Whose job it is, so a destroyed compressor can withdraw its jobs. */
   owner: object;
   codec: BlockCodec;
   level: number;
-  /** Transferred to the worker; handed back through `done` for reuse. */
-  input: ArrayBuffer;
+  /** Transferred to the worker (shared if a SharedArrayBuffer); handed back through `done` for reuse. */
+  input: BlockBuffer;
   length: number;
-  done(err: Error | null, output: Buffer | null, input: ArrayBuffer | null): void;
+  done(err: Error | null, output: Buffer | null, input: BlockBuffer | null): void;
 }
 
 interface PoolWorker {
@@ -99,7 +99,7 @@ class CompressionPool {
     if (w.running.size === 0) w.worker.ref();
     w.running.set(id, job);
     const msg: JobMessage = { id, codec: job.codec, level: job.level, input: job.input, length: job.length };
-    w.worker.postMessage(msg, [job.input]);
+    w.worker.postMessage(msg, job.input instanceof ArrayBuffer ? [job.input] : []);
   }
 
   private finish(w: PoolWorker, msg: ResultMessage): void {
@@ -131,9 +131,4 @@ let pool: CompressionPool | undefined;
 export function compressionPool(): CompressionPool {
   pool ??= new CompressionPool();
   return pool;
-}
-
-/** Ends the shared workers now (tests, embedders); an idle pool never holds the process anyway. */
-export async function closeCompressionPool(): Promise<void> {
-  await pool?.close();
 }

@@ -8,7 +8,7 @@ if (!port) throw new Error('compress/worker.js runs only as a worker thread');
 
 port.on('message', (job: JobMessage) => {
   let result: ResultMessage;
-  const transfer: ArrayBuffer[] = [job.input];
+  const transfer: ArrayBuffer[] = job.input instanceof ArrayBuffer ? [job.input] : [];
   try {
     const compressed = compressBlock(job.codec, job.level, new Uint8Array(job.input, 0, job.length));
     // An exact copy (≈20 µs per MiB) rather than zlib's larger, possibly pooled, buffer.

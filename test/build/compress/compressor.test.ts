@@ -5,6 +5,8 @@ import { gunzipSync } from 'node:zlib';
 import { createCompressor, zstdAvailable, MIN_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from '../../../src/build/compress/index.js';
 import { compressBlock } from '../../../src/build/compress/block-codec.js';
 import { OcipushError } from '../../../src/errors.js';
+import { sha256 } from '../../../src/oci/digest.js';
+import type { Compression } from '../../../src/oci/media-types.js';
 import { requireTool } from '../../support/tools.js';
 import { compress, expectedMembers, randomBytes, textBytes } from './support.js';
 
@@ -49,6 +51,30 @@ test('the block size and level decide the bytes; each member has mtime 0 and the
   assert.deepEqual([...member.subarray(0, 4)], [0x1f, 0x8b, 8, 0]); // magic, deflate, no flags
   assert.equal(member.readUInt32LE(4), 0); // mtime
   assert.equal(member[9], 3); // OS: unix, whatever platform compressed it
+});
+
+test('digestInput gives the sha256 and size of the input, on the main thread or the hash worker', async () => {
+  const inputs = [Buffer.alloc(0), textBytes(100), textBytes(B), Buffer.concat([textBytes(5 * B + 3), randomBytes(B)])];
+  const compressions: Compression[] = zstdAvailable() ? ['gzip', 'none', 'zstd'] : ['gzip', 'none'];
+  for (const compression of compressions) {
+    for (const threads of [1, 2, 4]) {
+      for (const input of inputs) {
+        const compressor = createCompressor({ compression, blockSize: B, threads, digestInput: true });
+        const finished = new Promise((resolve) => compressor.once('finish', resolve));
+        const ended = new Promise((resolve) => compressor.once('end', resolve));
+        const out: Buffer[] = [];
+        compressor.on('data', (c: Buffer) => out.push(c));
+        assert.throws(() => compressor.inputDigest(), /only after the stream has finished/);
+        for (let at = 0; at < input.length; at += 10000) compressor.write(input.subarray(at, at + 10000));
+        compressor.end();
+        await finished;
+        assert.deepEqual(compressor.inputDigest(), { digest: sha256(input), size: input.length }, `${compression} t${threads} ${input.length} bytes`);
+        await ended;
+        if (compression === 'gzip') assert.ok(gunzipSync(Buffer.concat(out)).equals(input));
+      }
+    }
+  }
+  assert.throws(() => createCompressor({ compression: 'gzip' }).inputDigest(), /needs the digestInput option/);
 });
 
 test('none passes bytes through unchanged', async () => {
