@@ -49,8 +49,9 @@ export function build(context: string, layout: string, args: string[] = [], dock
   return JSON.parse(r.stdout) as BuildJson;
 }
 
-export function buildCli(context: string, layout: string, args: string[] = [], dockerfile = join(context, 'Dockerfile')): RunResult {
-  return runCli(['build', '-f', dockerfile, context, '--layout', layout, ...args]);
+/** The CLI run in the context directory (`-f Dockerfile .`), so messages name `Dockerfile` as a user sees it. */
+export function buildCli(context: string, layout: string, args: string[] = [], dockerfile = 'Dockerfile'): RunResult {
+  return runCli(['build', '-f', dockerfile, '.', '--layout', layout, ...args], { cwd: context });
 }
 
 export function blobPath(layout: string, digest: string): string {
