@@ -305,6 +305,18 @@ describe('ocipush build --base against docker-registry', () => {
     const inspected = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/app/from-docker:docker`])) as { Layers: string[]; Env: string[] };
     assert.deepEqual(inspected.Layers, docker.layers.map((l) => l.digest));
     assert.deepEqual(inspected.Env, ['PATH=/bin', 'LANG=C']);
+
+    // Docker-format images combine into a Docker manifest list; the families do not mix.
+    const wrongPlatform = runCli(['build', appRootfs, '--base', `${registry.host}/base/docker:1`, '--platform', 'linux/arm64', '--layout', layout]);
+    assertOneLineError(wrongPlatform, /base\/docker:1 is for linux\/amd64, not linux\/arm64 \(--platform\)$/, 2);
+    assertOk(runCli(['build', appRootfs, '--layout', layout, '--tag', 'docker-arm64', '--platform', 'linux/arm64', '--format', 'docker']));
+    const list = json<{ digest: string; mediaType: string }>(runCli(['index', 'create', 'docker', 'docker-arm64', '--layout', layout, '--tag', 'list', '--json']));
+    assert.equal(list.mediaType, 'application/vnd.docker.distribution.manifest.list.v2+json');
+    assertOk(runCli(['push', `${registry.host}/app/from-docker:list`, '--layout', layout, '--tag', 'list']));
+    const pushedList = skopeoRawManifest(`${registry.host}/app/from-docker:list`);
+    assert.equal(pushedList.digest, list.digest);
+    assert.equal((JSON.parse(pushedList.bytes.toString('utf8')) as Index).manifests.length, 2);
+    assertOneLineError(runCli(['index', 'create', 'oci', 'docker-arm64', '--layout', layout, '--tag', 'mixed']), /mix OCI and Docker media types/, 2);
   });
 
   it('a layout base (oci:DIR:tag): its layers are copied verified, and the image runs with runc', () => {
