@@ -144,7 +144,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   checkBuildable(resolveStages(parsed, resolveOptions), filename);
 
   const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
-  const sources = new ImageSources(options.connect, () => target.layout, (image) => info(`reading the layers of ${image.reference} (${readReasons.get(image.manifestDigest) ?? 'their files are needed'})`));
+  const sources = new ImageSources(options.connect, () => target.layout, (image) => info(`reading the layers of ${image.reference} (${readReasons.get(image.manifestDigest) ?? 'their files are needed'})`), () => target.staging.dir);
   const readReasons = new Map<string, string>();
   const files = new ArchiveFiles(target.staging.dir);
   const written: LayerResult[] = [];
