@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +59,7 @@ function preflight(options: BenchOptions): void {
   if (options.anchors) tools.push('gzip', 'pigz', 'sha256sum');
   const missing = tools.filter((t) => !hasTool(t));
   if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (on Debian: apt-get install umoci skopeo docker-registry pigz)`);
-  if (options.rootfs && !existsSync(options.rootfs)) throw new Error(`--rootfs ${options.rootfs}: no such directory`);
+  if (options.rootfs && !statSync(options.rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`--rootfs ${options.rootfs}: not a directory`);
   if (options.onlyAnchors) return;
   if (!existsSync(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('ocipush is not compiled: run `npx tsc -p .` (`npm run bench` does)');
   const commands = ocipushCommands(CLI);
