@@ -15,10 +15,21 @@ export class ContextView implements FsView {
   readonly describe = 'the build context';
   private readonly inodes = new Map<string, object>();
   private readonly reincluded = new Map<string, boolean>();
+  /** The context does not change during a build: each path is looked at once. */
+  private readonly cache = new Map<string, Lookup>();
 
   constructor(readonly root: string, private readonly ignore?: IgnoreMatcher) {}
 
   lstat(path: string): Lookup {
+    let found = this.cache.get(path);
+    if (!found) {
+      found = this.read(path);
+      this.cache.set(path, found);
+    }
+    return found;
+  }
+
+  private read(path: string): Lookup {
     const parts = splitPath(path);
     const rel = parts.join('/');
     const abs = join(this.root, ...parts);
@@ -31,7 +42,8 @@ export class ContextView implements FsView {
       throw fromSystemError(err, abs, 'cannot read');
     }
     const node = this.nodeOf(abs, st);
-    if (rel !== '' && !this.included(rel, node.type === 'dir')) return { status: 'missing', path: joinParts(parts) };
+    // Sockets are not sent with a build context.
+    if (!node || (rel !== '' && !this.included(rel, node.type === 'dir'))) return { status: 'missing', path: joinParts(parts) };
     return { status: 'found', path: joinParts(parts), node };
   }
 
@@ -80,13 +92,14 @@ export class ContextView implements FsView {
     return false;
   }
 
-  private nodeOf(abs: string, st: BigIntStats): FsNode {
+  private nodeOf(abs: string, st: BigIntStats): FsNode | undefined {
     const kind = Number(st.mode) & 0o170000;
     const type: NodeType | undefined =
       kind === 0o040000 ? 'dir' : kind === 0o100000 ? 'file' : kind === 0o120000 ? 'symlink'
         : kind === 0o010000 ? 'fifo' : kind === 0o020000 ? 'char' : kind === 0o060000 ? 'block' : undefined;
+    if (!type) return undefined;
     const node: FsNode = {
-      type: type ?? 'fifo',
+      type,
       mode: Number(st.mode) & 0o7777,
       uid: 0,
       gid: 0,

@@ -11,7 +11,7 @@ import { pumpTar, TarProducer } from '../tar.js';
 import type { FsEntry } from '../walk.js';
 import type { TreeWriter } from './copy.js';
 import type { ArchiveFiles } from './extract.js';
-import { comparePaths, splitPath, type FsNode } from './tree.js';
+import { sortPaths, splitPath, type FsNode } from './tree.js';
 
 /**
  * The layer of one file step: every path the step created or changed, with the directories
@@ -37,7 +37,7 @@ export function plannedEntries(writer: TreeWriter): PlannedEntry[] {
   }
   const out: PlannedEntry[] = [];
   const firstOf = new Map<object, string>();
-  for (const path of [...paths].sort(comparePaths)) {
+  for (const path of sortPaths(paths)) {
     const found = writer.tree.lstat(path);
     if (found.status !== 'found' || found.node.unknown) continue;
     const { children: _children, ...meta } = found.node;

@@ -235,3 +235,11 @@ export function comparePaths(a: string, b: string): number {
   }
   return pa.length - pb.length;
 }
+
+/** Absolute paths in comparePaths order, each split and encoded once. */
+export function sortPaths(paths: Iterable<string>): string[] {
+  // Components joined by NUL sort as comparePaths does: NUL is below every byte of a name.
+  const keyed = [...paths].map((p) => ({ p, key: Buffer.from(splitPath(p).join('\0')) }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.p);
+}
