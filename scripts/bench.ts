@@ -4,7 +4,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRegistry } from '../test/support/registry.js';
-import { describeTree, ensureFixture, type FixtureSummary, type TreeStats } from './bench/fixture.js';
+import { defaultFileCount, describeTree, ensureFixture, type FixtureSummary, type TreeStats } from './bench/fixture.js';
 import { median, rssMethod } from './bench/measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { formatValue, makeRow, renderTable, type Row } from './bench/report.js';
@@ -19,6 +19,8 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(REPO_ROOT, 'bin', 'ocipush.js');
 const TAG = 'bench';
 const MB200 = 200e6;
+/** "No more than the small tree", with 10 % for the noise in any RSS figure (heap growth, GC timing). */
+const FLAT = 1.1;
 
 interface Sample {
   seconds: number;
@@ -100,6 +102,8 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   const withOcipush = !options.onlyAnchors;
   const ocipush: OcipushCli = { cli: CLI, compression: options.compression };
   const fixture = prepareFixture(options);
+  // The issue wants memory flat in the layer size: the same build and push of a small tree are the yardstick.
+  const reference = withOcipush ? ensureFixture(options.cacheDir, { bytes: options.memoryReference, files: defaultFileCount(options.memoryReference), seed: options.seed }, log) : undefined;
   const rootfs = fixture.path;
   log(`tree ${rootfs}: ${fixture.tree.files} files, ${fixture.tree.dirs} dirs, ${fixture.tree.symlinks} symlinks, ${formatValue(fixture.tree.bytes, 'bytes')}`);
   await warmPageCache(rootfs);
@@ -186,6 +190,20 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
           await registry.stop();
         }
       }
+      if (reference) {
+        const refLayout = join(dir, 'reference-layout');
+        const refEnv = { ...process.env, XDG_CACHE_HOME: join(dir, 'xdg-cache-reference') };
+        const built = await ocipushBuild(ocipush, reference.path, refLayout, TAG, refEnv, `${at}: ocipush build (memory reference)`);
+        samples.add('ocipush-build-reference', { seconds: built.seconds, maxRssBytes: built.maxRssBytes, cpuSeconds: built.cpuSeconds });
+        const registry = await startRegistry();
+        try {
+          const pushed = await ocipushPush(ocipush, refLayout, TAG, `${registry.host}/bench/reference-${i}:${TAG}`, `${at}: ocipush push (memory reference)`);
+          samples.add('ocipush-push-reference', { seconds: pushed.seconds, maxRssBytes: pushed.maxRssBytes, cpuSeconds: pushed.cpuSeconds });
+          log(`${at}: memory reference (${formatValue(options.memoryReference, 'bytes')} tree): build peak ${formatValue(built.maxRssBytes, 'bytes')}, push peak ${formatValue(pushed.maxRssBytes, 'bytes')}`);
+        } finally {
+          await registry.stop();
+        }
+      }
       if (!options.keep) rmSync(dir, { recursive: true, force: true });
     }
 
@@ -249,7 +267,9 @@ function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]):
     makeRow({ id: 'push-cold', step: 'push to local registry, cold', unit: 's', ocipush: s.medianSeconds('ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('ocipush-push-cold'), anchor: s.medianCpu('skopeo-push-cold') } }),
     makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 0.5 }, cpu: { ocipush: s.medianCpu('ocipush-push-warm'), anchor: s.medianCpu('skopeo-push-warm') } }),
     makeRow({ id: 'rss-build', step: 'peak RSS, build', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),
+    makeRow({ id: 'rss-build-flat', step: 'peak RSS, build, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-build-reference'), goal: { kind: 'ratio', max: FLAT } }),
     makeRow({ id: 'rss-push', step: 'peak RSS, push', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.peakRss('skopeo-push-cold', 'skopeo-push-warm'), goal: { kind: 'absolute', below: MB200 } }),
+    makeRow({ id: 'rss-push-flat', step: 'peak RSS, push, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-push-reference'), goal: { kind: 'ratio', max: FLAT } }),
     makeRow({ id: 'startup', step: 'start-up, ocipush --version', unit: 's', ocipush: s.medianSeconds('ocipush-version'), anchorName: 'node -e ""', anchor: s.medianSeconds('node-baseline'), goal: { kind: 'absolute', below: 0.25 } }),
   ];
   for (const kind of anchorKinds) {

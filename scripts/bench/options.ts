@@ -11,6 +11,8 @@ export interface BenchOptions {
   rootfs: string | null;
   runs: number;
   startupRuns: number;
+  /** Size of the small generated tree whose build/push peak RSS the big one's must not exceed. */
+  memoryReference: number;
   out: string;
   cacheDir: string;
   workDir: string | null;
@@ -33,6 +35,9 @@ and prints medians, ratios and the issue's goals; writes the same as JSON.
   --rootfs DIR        time this directory instead of a generated fixture
   --runs N            iterations, each running every tool once (default 3)
   --startup-runs N    runs of \`ocipush --version\` (default 10)
+  --memory-reference SIZE
+                      the small generated tree whose peak RSS the big one's must not exceed
+                      (default 40MB: memory must be flat in the layer size)
   --anchors           also time tar | gzip -6, tar | pigz -6 and tar | sha256sum
   --compression C     passed to ocipush build (gzip | none | zstd; default: ocipush's own)
   --push-layout L     the layout both tools push: umoci (default; the same bytes for both) or ocipush
@@ -55,6 +60,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       rootfs: { type: 'string' },
       runs: { type: 'string', default: '3' },
       'startup-runs': { type: 'string', default: '10' },
+      'memory-reference': { type: 'string', default: '40MB' },
       anchors: { type: 'boolean', default: false },
       compression: { type: 'string' },
       'push-layout': { type: 'string', default: 'umoci' },
@@ -67,7 +73,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     },
   });
   if (values.help) return 'help';
-  const size = parseSize(values.size!);
+  const size = parseSize(values.size!, 'size');
   const pushLayout = values['push-layout'];
   if (pushLayout !== 'umoci' && pushLayout !== 'ocipush') throw new Error(`--push-layout "${pushLayout}": expected umoci or ocipush`);
   const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
@@ -78,6 +84,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     rootfs: values.rootfs === undefined ? null : resolve(values.rootfs),
     runs: positiveInt(values.runs!, 'runs'),
     startupRuns: positiveInt(values['startup-runs']!, 'startup-runs'),
+    memoryReference: parseSize(values['memory-reference']!, 'memory-reference'),
     out: resolve(values.out!),
     cacheDir: resolve(values['cache-dir'] ?? join(cacheHome, 'ocipush-bench')),
     workDir: values['work-dir'] === undefined ? null : resolve(values['work-dir']),
@@ -96,10 +103,10 @@ const UNITS: Record<string, number> = {
   kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
 };
 
-export function parseSize(text: string): number {
+export function parseSize(text: string, flag = 'size'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new Error(`--size "${text}": expected a number with an optional unit (e.g. 500MB, 2GiB)`);
+  if (!m || unit === undefined) throw new Error(`--${flag} "${text}": expected a number with an optional unit (e.g. 500MB, 2GiB)`);
   return Math.round(Number(m[1]) * unit);
 }
 
