@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { layerCompression } from '../../oci/media-types.js';
 import { decompressed, readTar, type ArchiveEntry } from './archive.js';
+import type { PlannedEntry } from './layer-writer.js';
 import { dirNode, FsTree, joinParts, resolvePath, splitPath, type ArchiveRef, type FsNode } from './tree.js';
 
 /**
@@ -106,4 +107,22 @@ function ensureParent(tree: FsTree, parts: string[], layer: number): FsNode | un
     node = child;
   }
   return node;
+}
+
+/** Lays a planned layer over a tree as unpacking it would (COPY --link: a layer made apart, then stacked). */
+export function applyPlanned(tree: FsTree, entries: readonly PlannedEntry[]): void {
+  for (const e of entries) {
+    const parts = splitPath(e.path);
+    const parent = ensureParent(tree, parts.slice(0, -1), -1);
+    if (!parent) continue;
+    const name = parts[parts.length - 1]!;
+    const existing = parent.children!.get(name);
+    if (e.node.type === 'dir') {
+      if (existing?.type === 'dir') Object.assign(existing, { ...e.node, children: existing.children, unknown: false });
+      else parent.children!.set(name, dirNode({ ...e.node }));
+      continue;
+    }
+    const linked = e.linkTo ? tree.get(e.linkTo) : undefined;
+    parent.children!.set(name, linked ?? { ...e.node });
+  }
 }

@@ -17,6 +17,7 @@ import type { ArchiveEntry } from './archive.js';
 import type { ContextView } from './context.js';
 import { CopyError, endsAsDirectory, resolveWildcards, TreeWriter, type CopySpec, type Owner } from './copy.js';
 import type { ArchiveFiles } from './extract.js';
+import { applyPlanned } from './image-tree.js';
 import { plannedEntries, type PlannedEntry } from './layer-writer.js';
 import { cleanAbsolute, FsTree, resolvePath, type ArchiveRef, type FsView } from './tree.js';
 import { isNumericSpec, parseUserSpec, resolveOwner } from './users.js';
@@ -144,13 +145,18 @@ function planStage(inputs: PlanInputs, stage: ResolvedStage, planned: Map<number
       }
       case 'COPY':
       case 'ADD': {
-        const writer = new TreeWriter(tree, inputs.time);
+        // --link (unless --chmod, as in BuildKit): the copy is made on an empty filesystem, and
+        // its layer laid over the stage as it is; what the stage holds does not matter.
+        const linked = instruction.link && instruction.chmod === undefined;
+        const writer = new TreeWriter(linked ? new FsTree(describe) : tree, inputs.time);
         try {
-          copyInstruction(inputs, instruction, writer, workingDir, planned);
+          copyInstruction(inputs, instruction, writer, workingDir, planned, tree);
         } catch (err) {
           fail(err);
         }
-        layers.push({ createdBy: step!.createdBy, line: instruction.line, entries: plannedEntries(writer) });
+        const entries = plannedEntries(writer);
+        if (linked) applyPlanned(tree, entries);
+        layers.push({ createdBy: step!.createdBy, line: instruction.line, entries });
         break;
       }
     }
@@ -160,10 +166,10 @@ function planStage(inputs: PlanInputs, stage: ResolvedStage, planned: Map<number
 
 type FileInstruction = Extract<ResolvedInstruction, { keyword: 'COPY' | 'ADD' }>;
 
-function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, writer: TreeWriter, workingDir: string, planned: Map<number, PlannedStage>): void {
+function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, writer: TreeWriter, workingDir: string, planned: Map<number, PlannedStage>, stageTree: FsTree): void {
   const dest = destinationPath(instruction.dest, workingDir);
   const spec: CopySpec = {};
-  if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, writer.tree, inputs, instruction.original);
+  if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, stageTree, inputs, instruction.original);
   if (instruction.chmod !== undefined) spec.chmod = Number.parseInt(instruction.chmod, 8);
   if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude);
 

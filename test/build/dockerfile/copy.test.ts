@@ -199,6 +199,17 @@ describe('COPY rules of BuildKit', () => {
     assert.equal(r2.stderr, 'ocipush: Dockerfile:3:1: COPY d /x/f/: mkdir /x/f: not a directory\n');
   });
 
+  it('COPY --link copies onto an empty filesystem: a destination without / is a new path even over a directory', () => {
+    const ctx = join(tmp.path, 'link');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY d /usr/local/bin/\nCOPY --link f /usr/local/bin\nCOPY --link d /usr/share/\n', f: 'f', 'd/x': 'x' });
+    const built = ours(ctx);
+    assert.equal(built.tree['/usr/local/bin'], 'file 0644 0:0 f');
+    assert.equal(built.tree['/usr/share/x'], 'file 0644 0:0 x');
+    const layers = readImage(built.layout, 't').manifest.layers;
+    // The linked layer holds its own parents, as made on the empty filesystem.
+    assert.deepEqual(layerListing(built.layout, layers[1]!.digest), ['drwxr-xr-x 0/0 usr/', 'drwxr-xr-x 0/0 usr/local/', '-rw-r--r-- 0/0 usr/local/bin']);
+  });
+
   it('a file onto an existing directory goes inside it, under its own name', () => {
     const ctx = join(tmp.path, 'inside');
     writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY d /x/\nCOPY f /x/d\n', 'd/d/inner': 'i', f: 'f' });
