@@ -9,7 +9,7 @@
  *     [--hash none,main,compressor] [--baseline]
  *
  * Wall time on a shared machine is noisy; CPU time (all threads) is not, so both are printed,
- * with the best and median wall time of --repeat runs.
+ * with the best and median wall time of --repeat rounds (each round runs every case once).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -156,26 +156,36 @@ async function main(): Promise<void> {
       hashing += performance.now() - t;
     }
     console.log(`sha256 on one thread: ${(inBytes / MB / (hashing / 1000)).toFixed(0)} MB/s`);
+    interface Case {
+      label: string;
+      run: () => Promise<Sample>;
+      samples: Sample[];
+    }
+    const cases: Case[] = [];
     if (args.baseline) {
       for (const level of args.levels) {
-        const samples: Sample[] = [];
-        for (let r = 0; r < args.repeat; r++) samples.push(await runOnce(input, () => zlib.createGzip({ level, chunkSize: 1 << 20 }), 'none'));
-        report(`node zlib one stream L${level}`, inBytes, samples);
+        cases.push({ label: `node zlib one stream L${level}`, samples: [], run: () => runOnce(input, () => zlib.createGzip({ level, chunkSize: 1 << 20 }), 'none') });
       }
     }
     for (const level of args.levels) {
       for (const blockSize of args.blockSizes) {
         for (const threads of args.threads) {
           for (const hash of args.hash) {
-            const samples: Sample[] = [];
-            for (let r = 0; r < args.repeat; r++) {
-              samples.push(await runOnce(input, (digestInput) => createCompressor({ compression: args.compression, level, blockSize, threads, digestInput }), hash));
-            }
-            report(`${args.compression} L${level} ${blockSize >> 10}K t${threads} hash:${hash}`, inBytes, samples);
+            cases.push({
+              label: `${args.compression} L${level} ${blockSize >> 10}K t${threads} hash:${hash}`,
+              samples: [],
+              run: () => runOnce(input, (digestInput) => createCompressor({ compression: args.compression, level, blockSize, threads, digestInput }), hash),
+            });
           }
         }
       }
     }
+    // Round after round of every case, so a burst of load elsewhere hits all cases alike.
+    for (let r = 0; r < args.repeat; r++) {
+      for (const c of cases) c.samples.push(await c.run());
+      console.log(`round ${r + 1}/${args.repeat} done; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    }
+    for (const c of cases) report(c.label, inBytes, c.samples);
   } finally {
     await closeCompressionPool();
     if (temp) rmSync(temp, { recursive: true, force: true });
