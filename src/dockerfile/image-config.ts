@@ -41,12 +41,19 @@ export function scratchImage(): DockerImage {
   return { config: { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' }, history: [] };
 }
 
-/** What FROM <image> starts from: the image's author, run config and history. */
+/**
+ * What FROM <image> starts from: the image's author, run config and history. A history that
+ * accounts for fewer layers than the image has is padded at the front, as BuildKit's exporter
+ * does, so that history and layers still line up.
+ */
 export function imageOf(config: ImageConfig): DockerImage {
+  const history = structuredClone(config.history ?? []);
+  const missing = config.rootfs.diff_ids.length - history.filter((h) => !h.empty_layer).length;
+  const padding: HistoryEntry[] = Array.from({ length: Math.max(0, missing) }, () => (config.created ? { created: config.created } : {}));
   return {
     ...(config.author ? { author: config.author } : {}),
     config: structuredClone(config.config ?? {}),
-    history: structuredClone(config.history ?? []),
+    history: [...padding, ...history],
   };
 }
 
