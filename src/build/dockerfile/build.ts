@@ -61,7 +61,7 @@ import { isNumericSpec, parseUserSpec } from './users.js';
 export interface DockerfileBuildOptions {
   /** The build context directory; default the current directory. */
   context?: string;
-  /** The Dockerfile; default CONTEXT/Dockerfile. */
+  /** The Dockerfile; default CONTEXT/Dockerfile; `-` reads it from standard input. */
   dockerfile?: string;
   /** `--build-arg` values. */
   buildArgs?: Record<string, string>;
@@ -128,11 +128,13 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     throw new OcipushError('EUSAGE', `build context ${options.context ?? '.'}: ${systemReason(err)}`, { path: contextDir });
   });
   if (!contextStat.isDirectory()) throw new OcipushError('EUSAGE', `build context ${options.context ?? '.'}: not a directory`, { path: contextDir });
-  const dockerfilePath = resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
-  const filename = displayName(options.dockerfile, dockerfilePath);
-  const text = await readFile(dockerfilePath, 'utf8').catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
+  // `-f -`: the Dockerfile comes from standard input (and only the context's .dockerignore applies).
+  const fromStdin = options.dockerfile === '-';
+  const dockerfilePath = fromStdin ? join(contextDir, 'Dockerfile') : resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
+  const filename = fromStdin ? 'Dockerfile' : displayName(options.dockerfile, dockerfilePath);
+  const text = fromStdin ? await readStdin() : await readFile(dockerfilePath, 'utf8').catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
   const parsed = parseDockerfile(text, { filename });
-  const ignore = await readDockerignore(dockerfilePath, contextDir);
+  const ignore = await readDockerignore(fromStdin ? undefined : dockerfilePath, contextDir);
 
   const resolveOptions: Omit<ResolveOptions, 'baseImageConfig'> = {
     buildArgs,
@@ -140,8 +142,15 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     targetPlatform: { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) },
     buildPlatform: hostPlatform(),
   };
-  // RUN, and sources that need the network, fail before anything is fetched.
-  checkBuildable(resolveStages(parsed, resolveOptions), filename);
+  // RUN, and sources that need the network, fail before anything is fetched. (Without the base
+  // images' configs, expansion may fail where it will not with them: that waits for them.)
+  let early: ResolvedDockerfile | undefined;
+  try {
+    early = resolveStages(parsed, resolveOptions);
+  } catch {
+    early = undefined;
+  }
+  if (early) checkBuildable(early, filename);
 
   const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
   const sources = new ImageSources(options.connect, () => target.layout, (image) => info(`reading the layers of ${image.reference} (${readReasons.get(image.manifestDigest) ?? 'their files are needed'})`), () => target.staging.dir);
@@ -260,8 +269,10 @@ function displayName(given: string | undefined, path: string): string {
  * BuildKit's rule: `<Dockerfile>.dockerignore` beside the Dockerfile wins, else the context's
  * `.dockerignore`.
  */
-async function readDockerignore(dockerfilePath: string, contextDir: string): Promise<IgnoreMatcher | undefined> {
-  for (const path of [join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`), join(contextDir, '.dockerignore')]) {
+async function readDockerignore(dockerfilePath: string | undefined, contextDir: string): Promise<IgnoreMatcher | undefined> {
+  const candidates = [join(contextDir, '.dockerignore')];
+  if (dockerfilePath) candidates.unshift(join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`));
+  for (const path of candidates) {
     let text: string;
     try {
       text = await readFile(path, 'utf8');
@@ -278,6 +289,12 @@ async function readDockerignore(dockerfilePath: string, contextDir: string): Pro
     }
   }
   return undefined;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** RUN and network sources in the stages to build: one clear error, before any work. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir } from '../../support/tools.js';
+import { runCli, tempDir } from '../../support/tools.js';
 import { build, layerListing, readImage, writeTree } from './support.js';
 
 /**
@@ -151,6 +151,15 @@ describe('image config and history', () => {
     assert.equal(config.architecture, 'arm64');
     assert.deepEqual(config.config, { Env: [PATH_DEFAULT], Entrypoint: ['/bin/sh', '-c', 'exec ./server'], WorkingDir: '/', Labels: { arch: 'arm64', 'org.example.ci': '1' } });
     assert.deepEqual(history(layout, 'arm'), [['ARG TARGETARCH=arm64', false], ['LABEL arch=arm64', false], ['ENTRYPOINT ["/bin/sh" "-c" "exec ./server"]', false]]);
+  });
+
+  it('-f - reads the Dockerfile from standard input', () => {
+    const context = join(tmp.path, 'stdin');
+    writeTree(context, { f: 'f' });
+    const layout = join(tmp.path, 'stdin-layout');
+    const r = runCli(['build', '-f', '-', context, '--layout', layout, '--tag', 's'], { input: 'FROM scratch\nCOPY f /f\nCMD ["/f"]\n' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(history(layout, 's'), [['COPY f /f # buildkit', true], ['CMD ["/f"]', false]]);
   });
 
   it('is reproducible: the same context gives the same digest whatever the files\' times; SOURCE_DATE_EPOCH is the clamp and the created time', () => {
