@@ -15,6 +15,7 @@ export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, ty
 export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './build/image-index.js';
 export { mergeContainerConfig, convertLayer } from './build/compose.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './cli/defaults.js';
+export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './build/dockerfile/build.js';
 
 // export
 export {
