@@ -130,6 +130,7 @@ function report(label: string, inBytes: number, samples: Sample[]): void {
     `main ${median(samples.map((x) => x.main)).toFixed(2)}s`.padEnd(11),
     `${(s.outBytes / MB).toFixed(1)} MB`.padEnd(11),
     `${((s.outBytes / inBytes) * 100).toFixed(2)}%`.padEnd(8),
+    `[${walls.map((w) => w.toFixed(2)).join(' ')}]`,
     digests.size === 1 ? s.digest : `DIGESTS DIFFER ${[...digests].join(' ')}`,
   ].join(' '));
 }
