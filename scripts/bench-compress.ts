@@ -5,7 +5,7 @@
  * computed, and that the output digest does not depend on the thread count.
  *
  *   node dist/scripts/bench-compress.js [--input FILE | --dir DIR] [--levels 1,2,3,4,6]
- *     [--block-sizes 256K,1M,4M] [--threads 1,2] [--repeat 3] [--compression gzip|zstd]
+ *     [--block-sizes 256K,1M,4M (default: the compressor's)] [--threads 1,2] [--repeat 3] [--compression gzip|zstd]
  *     [--hash none,main,compressor] [--baseline]
  *
  * Wall time on a shared machine is noisy; CPU time (all threads) is not, so both are printed,
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { closeCompressionPool, createCompressor, DEFAULT_BLOCK_SIZE, DEFAULT_GZIP_LEVEL } from '../src/build/compress/index.js';
+import { closeCompressionPool, createCompressor, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from '../src/build/compress/index.js';
 import type { Compression } from '../src/oci/media-types.js';
 
 interface Args {
@@ -42,7 +42,7 @@ type HashPlace = 'none' | 'main' | 'compressor';
 
 function parseArgs(argv: string[]): Args {
   const args: Args = {
-    dir: '/usr/share', levels: [DEFAULT_GZIP_LEVEL], blockSizes: [DEFAULT_BLOCK_SIZE], threads: [1, 2],
+    dir: '/usr/share', levels: [], blockSizes: [0], threads: [1, 2],
     repeat: 3, compression: 'gzip', hash: ['main'], baseline: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -66,6 +66,7 @@ function parseArgs(argv: string[]): Args {
       default: throw new Error(`unknown flag ${flag}`);
     }
   }
+  if (args.levels.length === 0) args.levels = [args.compression === 'zstd' ? DEFAULT_ZSTD_LEVEL : DEFAULT_GZIP_LEVEL];
   return args;
 }
 
@@ -173,9 +174,12 @@ async function main(): Promise<void> {
         for (const threads of args.threads) {
           for (const hash of args.hash) {
             cases.push({
-              label: `${args.compression} L${level} ${blockSize >> 10}K t${threads} hash:${hash}`,
+              label: `${args.compression} L${level} ${blockSize ? `${blockSize >> 10}K` : 'default'} t${threads} hash:${hash}`,
               samples: [],
-              run: () => runOnce(input, (digestInput) => createCompressor({ compression: args.compression, level, blockSize, threads, digestInput }), hash),
+              // 0: the compressor's default block size for the compression.
+              run: () => runOnce(input, (digestInput) => createCompressor({
+                compression: args.compression, level, threads, digestInput, ...(blockSize ? { blockSize } : {}),
+              }), hash),
             });
           }
         }
