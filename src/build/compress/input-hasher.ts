@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from './exec-argv.js';
 import type { Digest } from '../../oci/digest.js';
 import type { HashReply, HashRequest } from './protocol.js';
 
@@ -50,8 +51,7 @@ class HashWorker {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
-    worker.unref();
+    const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { execArgv: workerExecArgv() });
     worker.on('message', (reply: HashReply) => {
       const w = this.waiting.get(reply.session);
       this.waiting.delete(reply.session);
@@ -70,6 +70,7 @@ class HashWorker {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`it exited with code ${code}`)));
+    worker.unref(); // after the listeners: adding a 'message' listener refs the worker again
     return worker;
   }
 }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { workerExecArgv } from './exec-argv.js';
 import type { BlockCodec } from './block-codec.js';
 import type { BlockBuffer, JobMessage, ResultMessage } from './protocol.js';
 
@@ -84,12 +85,12 @@ class CompressionPool {
   }
 
   private spawn(): PoolWorker {
-    const worker = new Worker(new URL('./worker.js', import.meta.url));
-    worker.unref();
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { execArgv: workerExecArgv() });
     const w: PoolWorker = { worker, running: new Map(), gone: false };
     worker.on('message', (msg: ResultMessage) => this.finish(w, msg));
     worker.on('error', (err) => this.lose(w, err));
     worker.on('exit', (code) => this.lose(w, new Error(`compression worker exited with code ${code}`)));
+    worker.unref(); // after the listeners: adding a 'message' listener refs the worker again
     this.workers.push(w);
     return w;
   }

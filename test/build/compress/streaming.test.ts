@@ -1,5 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -91,4 +92,26 @@ test('layers compressed at the same time on the shared pool each come out whole 
   const inputs = [textBytes(9 * B + 1), randomBytes(7 * B), Buffer.concat([randomBytes(3 * B, 'x'), textBytes(5 * B)])];
   const outputs = await Promise.all(inputs.map((input, i) => compress(input, { compression: 'gzip', blockSize: B, threads: 1 + i })));
   outputs.forEach((gz, i) => assert.ok(gunzipSync(gz).equals(inputs[i]!), `layer ${i}`));
+});
+
+test('a process exits by itself after compressing, finished or destroyed mid-stream', () => {
+  const module = new URL('../../../src/build/compress/index.js', import.meta.url).href;
+  const script = `
+    import { createCompressor } from ${JSON.stringify(module)};
+    const big = Buffer.alloc(8 << 20, 'layer ');
+    const done = createCompressor({ compression: 'gzip', threads: 2, digestInput: true });
+    done.resume();
+    done.end(big);
+    await new Promise((resolve) => done.once('end', resolve));
+    const cut = createCompressor({ compression: 'gzip', threads: 4, digestInput: true });
+    cut.write(big);
+    cut.once('data', () => cut.destroy());
+    await new Promise((resolve) => cut.once('close', resolve));
+    console.log('done', done.inputDigest().size);
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.error, undefined, 'the process did not exit on its own');
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout.trim(), `done ${8 << 20}`);
+  assert.equal(r.status, 0);
 });
