@@ -53,10 +53,6 @@ class CompressionPool {
     }
   }
 
-  get size(): number {
-    return this.workers.length;
-  }
-
   /** Terminates every worker; running and queued jobs fail. Later jobs start new workers. */
   async close(): Promise<void> {
     const workers = this.workers.splice(0);
