@@ -14,7 +14,7 @@ export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type Ba
 export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './build/lazy-blobs.js';
 export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './build/image-index.js';
 export { mergeContainerConfig, convertLayer } from './build/compose.js';
-export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './cli/defaults.js';
+export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './defaults.js';
 export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './build/dockerfile/build.js';
 
 // export

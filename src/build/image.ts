@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { OcipushError, fromSystemError } from '../errors.js';
-import { defaultLayoutDir, DEFAULT_TAG } from '../cli/defaults.js';
+import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
 import { Annotation, formatPlatform, parsePlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';

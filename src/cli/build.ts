@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
-import { defaultLayoutDir, DEFAULT_TAG } from './defaults.js';
+import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { formatBytes, type Output } from './output.js';
 
 interface BuildArgs {

@@ -4,7 +4,7 @@ import { OcipushError } from '../errors.js';
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
 import type { Reference } from '../oci/reference.js';
 import type { OciLayout } from '../content/layout.js';
-import { DEFAULT_TAG } from './defaults.js';
+import { DEFAULT_TAG } from '../defaults.js';
 
 /**
  * Which image of a layout a push sends, in this order: the one `--tag` names (a tag or a digest);

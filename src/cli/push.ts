@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { toArray, usageError, type CliCommand } from './command.js';
-import { defaultLayoutDir } from './defaults.js';
+import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
 

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, basename } from 'node:path';
 import { OcipushError, fromSystemError, systemReason } from '../../errors.js';
-import { defaultLayoutDir, DEFAULT_TAG } from '../../cli/defaults.js';
+import { defaultLayoutDir, DEFAULT_TAG } from '../../defaults.js';
 import { OciLayout } from '../../content/layout.js';
 import type { Digest } from '../../oci/digest.js';
 import { Annotation, formatPlatform, parsePlatform, type Descriptor, type Platform } from '../../oci/descriptor.js';
