@@ -1,5 +1,6 @@
 import { parseKeyValues, toArray, usageError } from './command.js';
 import { formatBytes, type Output } from './output.js';
+import { reportBuild } from './build-report.js';
 
 /** The flags `ocipush build -f` reads (a subset of the build command's). */
 export interface DockerfileBuildArgs {
@@ -69,27 +70,7 @@ export async function runDockerfileBuild(argv: DockerfileBuildArgs, out: Output)
     onInfo: (message) => out.info(message),
     onProgress: progressReporter(out),
   });
-  out.clearLive();
-  if (result.base) out.info(`base ${result.base.reference} ${result.base.digest} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`);
-  for (const [i, layer] of result.layers.entries()) {
-    out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed): ${layer.createdBy}`);
-  }
-  out.result([
-    `tag:    ${result.tag}`,
-    `digest: ${result.digest}`,
-    `size:   ${result.size}`,
-    `layout: ${result.layout}`,
-  ].join('\n'), {
-    digest: result.digest,
-    size: result.size,
-    mediaType: result.mediaType,
-    tag: result.tag,
-    layout: result.layout,
-    stage: result.stage,
-    layers: result.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize, createdBy: l.createdBy })),
-    config: { digest: result.config.digest, size: result.config.size },
-    ...(result.base ? { base: result.base } : {}),
-  });
+  reportBuild(out, result, { stage: result.stage });
 }
 
 /** `--build-arg K=V`; `--build-arg K` takes $K, and is left out when K is not set (as docker build). */

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { formatBytes, type Output } from './output.js';
+import { reportBuild } from './build-report.js';
 
 interface BuildArgs {
   rootfs: string[];
@@ -113,26 +114,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
       onWarning: (message) => { if (!out.quiet) out.warn(message); },
       onProgress: progress,
     });
-    out.clearLive();
-    if (result.base) out.info(`base ${result.base.reference} ${result.base.digest} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`);
-    for (const [i, layer] of result.layers.entries()) {
-      out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed)`);
-    }
-    out.result([
-      `tag:    ${result.tag}`,
-      `digest: ${result.digest}`,
-      `size:   ${result.size}`,
-      `layout: ${result.layout}`,
-    ].join('\n'), {
-      digest: result.digest,
-      size: result.size,
-      mediaType: result.mediaType,
-      tag: result.tag,
-      layout: result.layout,
-      layers: result.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize })),
-      config: { digest: result.config.digest, size: result.config.size },
-      ...(result.base ? { base: result.base } : {}),
-    });
+    reportBuild(out, result);
   },
 };
 

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
+import { reportWrittenImage } from './build-report.js';
 
 interface IndexArgs {
   action: string;
@@ -30,17 +31,7 @@ export const indexCommand: CliCommand<IndexArgs> = {
     const result = await createImageIndex({ layout: argv.layout, images, tag: argv.tag, annotations });
     const { formatPlatform } = await import('../oci/descriptor.js');
     for (const m of result.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
-    out.result([
-      `tag:    ${result.tag}`,
-      `digest: ${result.digest}`,
-      `size:   ${result.size}`,
-      `layout: ${result.layout}`,
-    ].join('\n'), {
-      digest: result.digest,
-      size: result.size,
-      mediaType: result.mediaType,
-      tag: result.tag,
-      layout: result.layout,
+    reportWrittenImage(out, result, {
       manifests: result.manifests.map((m) => ({ digest: m.digest, size: m.size, mediaType: m.mediaType, platform: formatPlatform(m.platform!) })),
     });
   },
