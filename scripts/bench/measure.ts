@@ -85,7 +85,8 @@ export async function measure(cmd: string, args: string[], options: RunOptions):
 function parseUsageFile(text: string): { maxRssBytes: number | null; cpuSeconds: number | null } {
   const m = /^usage (\d+) ([\d.]+) ([\d.]+)$/m.exec(text);
   if (!m) return { maxRssBytes: null, cpuSeconds: null };
-  return { maxRssBytes: Number(m[1]) * 1024, cpuSeconds: Number(m[2]) + Number(m[3]) };
+  // GNU time prints hundredths; rounding keeps float noise (7.630000000000001) out of the JSON.
+  return { maxRssBytes: Number(m[1]) * 1024, cpuSeconds: Math.round((Number(m[2]) + Number(m[3])) * 100) / 100 };
 }
 
 function readVmHwm(pid: number): number {

@@ -45,7 +45,7 @@ export async function umociBuild(rootfs: string, layout: string, tag: string, la
     seconds: steps.reduce((sum, m) => sum + m.seconds, 0),
     insertSeconds: insert.seconds,
     maxRssBytes: insert.maxRssBytes,
-    cpuSeconds: steps.every((m) => m.cpuSeconds !== null) ? steps.reduce((sum, m) => sum + m.cpuSeconds!, 0) : null,
+    cpuSeconds: steps.every((m) => m.cpuSeconds !== null) ? Math.round(steps.reduce((sum, m) => sum + m.cpuSeconds!, 0) * 100) / 100 : null,
   };
 }
 
