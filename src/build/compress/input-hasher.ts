@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { workerExecArgv } from './exec-argv.js';
+import { startWorker } from './exec-argv.js';
 import type { Digest } from '../../oci/digest.js';
 import type { HashReply, HashRequest } from './protocol.js';
 
@@ -51,7 +51,7 @@ class HashWorker {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { execArgv: workerExecArgv() });
+    const worker = startWorker(new URL('./hash-worker.js', import.meta.url));
     worker.on('message', (reply: HashReply) => {
       const w = this.waiting.get(reply.session);
       this.waiting.delete(reply.session);

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { workerExecArgv } from './exec-argv.js';
+import { startWorker } from './exec-argv.js';
 import type { BlockCodec } from './block-codec.js';
 import type { BlockBuffer, JobMessage, ResultMessage } from './protocol.js';
 
@@ -81,7 +81,7 @@ class CompressionPool {
   }
 
   private spawn(): PoolWorker {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { execArgv: workerExecArgv() });
+    const worker = startWorker(new URL('./worker.js', import.meta.url));
     const w: PoolWorker = { worker, running: new Map(), gone: false };
     worker.on('message', (msg: ResultMessage) => this.finish(w, msg));
     worker.on('error', (err) => this.lose(w, err));
