@@ -17,6 +17,7 @@ import { checkCompressorOptions, zstdAvailable } from './codec.js';
 import { containerConfig, formatTime, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
 import { buildLayer, type LayerProgress, type LayerResult, type StagingArea } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
+import { layerKey, lookupLayer, storeLayer, type LayerKey } from './layer-cache.js';
 
 /** `org.opencontainers.image.ref.name` as the image-layout spec defines it (`latest`, `hello:0.1`, `repo/app:1`). */
 const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
@@ -55,6 +56,12 @@ export interface BuildOptions extends RunConfig {
   threads?: number;
   /** `UID:GID` given to every file (e.g. `0:0`); default: the ids on disk. */
   owner?: string | { uid: number; gid: number };
+  /**
+   * Reuse a layer built before into the same layout when its tree's metadata (inode, size,
+   * mtime and ctime of every entry) and the options are unchanged. Default true; false always
+   * reads, tars and compresses every layer.
+   */
+  cache?: boolean;
   onWarning?: (message: string) => void;
   onProgress?: (progress: BuildProgress) => void;
   signal?: AbortSignal;
@@ -73,7 +80,12 @@ export interface BuiltLayer {
   size: number;
   diffId: Digest;
   uncompressedSize: number;
+  /** Taken from the layout's layer cache: the tree was not read. */
+  cached?: boolean;
 }
+
+/** A layer of this build: staged now, or found in the cache (no blob to commit then). */
+type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean };
 
 export interface BuildResult {
   /** The manifest's digest, size and media type. */
@@ -147,7 +159,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     }
   }
 
-  const layers: LayerResult[] = [];
+  const layers: NewLayer[] = [];
+  // A new layout has nothing to reuse yet, but its layers are recorded for the next build.
+  const useCache = options.cache !== false;
+  const stores: { key: LayerKey; layer: NewLayer }[] = [];
   let emptyDir: string | undefined;
   let stagedBase: StagedBase | undefined;
   try {
@@ -160,18 +175,40 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     const names = [...options.rootfs, ...(ownWhiteoutLayer ? ['--remove'] : [])];
     for (const [i, source] of sources.entries()) {
       const isTop = i === sources.length - 1;
-      layers.push(await buildLayer(source, target.staging, {
-        ...(isTop && removals.length > 0 ? { prepend: whiteoutEntries(removals, time.seconds) } : {}),
+      const prepend = isTop && removals.length > 0 ? whiteoutEntries(removals, time.seconds) : undefined;
+      const key = useCache
+        ? await layerKey(source, {
+          compression: options.compression ?? 'gzip',
+          ...(options.level !== undefined ? { level: options.level } : {}),
+          ...(options.threads !== undefined ? { threads: options.threads } : {}),
+          clampMtime: time.seconds,
+          ...(owner ? { owner } : {}),
+          ...(prepend ? { prepend } : {}),
+          exclude: [layoutReal],
+        })
+        : undefined;
+      const hit = key && target.layout && await lookupLayer(target.layout, key);
+      if (hit) {
+        layers.push({ ...hit, cached: true });
+        continue;
+      }
+      // A build that warned (a socket left out, getfattr missing) is not cached: the warning
+      // would be lost on a hit, and getfattr may be installed by the next build.
+      let warned = false;
+      const layer = await buildLayer(source, target.staging, {
+        ...(prepend ? { prepend } : {}),
         clampMtime: time.seconds,
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.level !== undefined ? { level: options.level } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(owner ? { owner } : {}),
-        onWarning: warn,
+        onWarning: (message) => { warned = true; warn(message); },
         ...(options.signal ? { signal: options.signal } : {}),
         exclude: [layoutReal],
         onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: names[i]! }),
-      }));
+      });
+      layers.push(layer);
+      if (key && !warned) stores.push({ key, layer });
     }
     options.signal?.throwIfAborted();
 
@@ -179,6 +216,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     await stagedBase?.commit(layout);
     for (const layer of layers) {
       const desc = layer.descriptor;
+      if (!layer.blob) continue;
       if (await layout.exists(desc)) await layer.blob.discard();
       else await layer.blob.commitTo(layout.blobPath(desc.digest));
     }
@@ -202,6 +240,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     const manifest = composeManifest(composition, configDesc, annotations);
     const manifestDesc = await layout.putJson(manifestMediaType(format), manifest);
     await layout.tag({ ...manifestDesc, platform }, tag);
+    for (const { key, layer } of stores) await storeLayer(layout, key, layer);
     return {
       digest: manifestDesc.digest,
       size: manifestDesc.size,
@@ -210,11 +249,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       layout: layout.root,
       manifest: manifestDesc,
       config: configDesc,
-      layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize })),
+      layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}) })),
       ...(base ? { base: { reference: base.reference, ...(base.name ? { name: base.name } : {}), digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
     };
   } finally {
-    for (const layer of layers) await layer.blob.discard();
+    for (const layer of layers) await layer.blob?.discard();
     await stagedBase?.discard();
     if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
   }

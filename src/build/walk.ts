@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { OcipushError, fromSystemError } from '../errors.js';
 import type { CapabilityMap } from './capabilities.js';
 
@@ -30,6 +30,37 @@ export interface WalkOptions {
   capabilities?: CapabilityMap;
   /** Absolute paths (after realpath) left out with everything under them: the layout being written. */
   exclude?: string[];
+  /**
+   * Sees each yielded entry's full lstat (nanosecond times, inode, ctime) before the entry is
+   * yielded: the layer cache keys on it. The walk then stats with bigint once instead of twice.
+   */
+  onStats?: (entry: FsEntry, stats: BigIntStats) => void;
+}
+
+/** The lstat fields the walk uses, from either kind of Stats. */
+interface WalkStats {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  /** Whole seconds since the epoch. */
+  mtime: number;
+}
+
+function lstatFor(path: Buffer, big: boolean): { st: WalkStats; full?: BigIntStats } {
+  if (!big) {
+    const s = lstatSync(path);
+    return { st: { mode: s.mode, uid: s.uid, gid: s.gid, size: s.size, nlink: s.nlink, mtime: Math.floor(s.mtimeMs / 1000) } };
+  }
+  const s = lstatSync(path, { bigint: true });
+  // Floor division: bigint division truncates towards zero, which is wrong before 1970.
+  let mtime = s.mtimeNs / 1_000_000_000n;
+  if (s.mtimeNs < 0n && s.mtimeNs % 1_000_000_000n !== 0n) mtime -= 1n;
+  return {
+    st: { mode: Number(s.mode), uid: Number(s.uid), gid: Number(s.gid), size: Number(s.size), nlink: Number(s.nlink), mtime: Number(mtime) },
+    full: s,
+  };
 }
 
 const SLASH = Buffer.from('/');
@@ -69,9 +100,10 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
     const base = dir.names[dir.next++]!;
     const path = Buffer.concat([dir.path, SLASH, base]);
     const rel = dir.prefix.length > 0 ? Buffer.concat([dir.prefix, base]) : base;
-    let st: Stats;
+    let st: WalkStats;
+    let full: BigIntStats | undefined;
     try {
-      st = lstatSync(path);
+      ({ st, full } = lstatFor(path, options.onStats !== undefined));
     } catch (err) {
       throw fromSystemError(err, path.toString(), 'cannot read');
     }
@@ -88,11 +120,12 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       uid: st.uid,
       gid: st.gid,
       size: 0,
-      mtime: Math.floor(st.mtimeMs / 1000),
+      mtime: st.mtime,
     };
     if (kind === 0o040000) {
       entry.type = 'dir';
       entry.name = Buffer.concat([rel, SLASH]);
+      if (full) options.onStats!(entry, full);
       yield entry;
       stack.push({ path, prefix: entry.name, names: excluded.size > 0 ? list(path) : listDir(path), next: 0 });
       continue;
@@ -103,6 +136,7 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       if (first) {
         entry.type = 'hardlink';
         entry.linkname = first;
+        if (full) options.onStats!(entry, full);
         yield entry;
         continue;
       }
@@ -132,6 +166,7 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       default:
         throw new OcipushError('EREAD', `${path.toString()}: unsupported file type (mode ${st.mode.toString(8)})`, { path: path.toString() });
     }
+    if (full) options.onStats!(entry, full);
     yield entry;
   }
 }

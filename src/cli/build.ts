@@ -28,6 +28,7 @@ interface BuildArgs {
   level?: number;
   threads?: number;
   owner?: string;
+  cache?: boolean;
   file?: string;
   buildArg?: string[];
   target?: string;
@@ -65,6 +66,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('level', { type: 'number', describe: 'Compression level (gzip 1-9, default 2; zstd 1-19, default 3)' })
     .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
+    .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its tree is unchanged (default); --no-cache reads every file again' })
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
     .option('build-arg', { type: 'string', array: true, describe: 'With -f: KEY=VALUE for an ARG (KEY alone takes $KEY; repeatable)' })
     .option('target', { type: 'string', describe: 'With -f: the stage to build (default the last)' })
@@ -111,6 +113,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
       ...(level !== undefined ? { level } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(argv.owner !== undefined ? { owner: argv.owner } : {}),
+      ...(argv.cache === false ? { cache: false } : {}),
       onWarning: (message) => { if (!out.quiet) out.warn(message); },
       onProgress: progress,
     });
