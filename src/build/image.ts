@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { OcipushError, fromSystemError } from '../errors.js';
+import { OcipushError } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
@@ -15,13 +15,10 @@ import type { ConnectRegistry } from './lazy-blobs.js';
 import { checkNotAdded, removalSet, whiteoutEntries } from './whiteout.js';
 import { checkCompressorOptions, zstdAvailable } from './codec.js';
 import { containerConfig, formatTime, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
-import { buildLayer, type LayerProgress, type LayerResult, type StagingArea } from './layer.js';
+import { checkTag, prepareTarget } from './layout-target.js';
+import { buildLayer, type LayerProgress, type LayerResult } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
 import { layerKey, lookupLayer, storeLayer, type LayerKey } from './layer-cache.js';
-
-/** `org.opencontainers.image.ref.name` as the image-layout spec defines it (`latest`, `hello:0.1`, `repo/app:1`). */
-const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
-const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
 
 export interface BuildOptions extends RunConfig {
   /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
@@ -115,9 +112,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     throw new OcipushError('EUSAGE', 'name at least one rootfs (a directory or a tar file), or a --base to build onto');
   }
   const tag = options.tag ?? DEFAULT_TAG;
-  if (!REF_NAME.test(tag)) {
-    throw new OcipushError('EUSAGE', `--tag "${tag}": not a valid name (letters and digits, joined by - . _ : @ + or /), e.g. latest or hello:0.1`);
-  }
+  checkTag(tag);
   const wantedPlatform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
   const format = options.format ?? 'oci';
   if (format !== 'oci' && format !== 'docker') throw new OcipushError('EUSAGE', `--format "${String(format)}": expected oci or docker`);
@@ -272,40 +267,3 @@ function isInside(path: string, dir: string): boolean {
   return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
-interface Target {
-  root: string;
-  /** The layout when it exists already; a new one is created only once the image is built. */
-  layout?: OciLayout;
-  staging: StagingArea;
-}
-
-/**
- * Checks the layout before any work: an existing one must be whole (a corrupt index fails now,
- * not after minutes of compression). A missing or empty directory becomes a layout at the end;
- * until then blobs are staged beside it. Any other directory is refused, never written into.
- */
-async function prepareTarget(root: string): Promise<Target> {
-  const where = `layout ${root}`;
-  let entries: string[] | undefined;
-  try {
-    entries = await readdir(root);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new OcipushError('ELAYOUT', fromSystemError(err, root, 'cannot use layout').message, { path: root, cause: err });
-  }
-  // Temp files and the lock of other ocipush processes building into the same new layout.
-  entries = entries?.filter((name) => !/^\..*\.tmp-\d+-[0-9a-f]+$/.test(name) && name !== '.index.json.lock');
-  if (entries === undefined || entries.length === 0) {
-    const dir = entries === undefined ? dirname(root) : root;
-    await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });
-    return { root, staging: { dir, where } };
-  }
-  if (!entries.includes('oci-layout')) {
-    throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (no oci-layout file) and not empty; refusing to write into it`, { path: root });
-  }
-  const layout = await OciLayout.open(root);
-  await layout.readIndex();
-  const dir = join(root, 'blobs', 'sha256');
-  await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });
-  return { root, layout, staging: { dir, where } };
-}

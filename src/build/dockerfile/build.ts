@@ -34,7 +34,7 @@ import { ContextView } from './context.js';
 import { resolveWildcards } from './copy.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
-import { checkTag, prepareTarget } from './layout-target.js';
+import { checkTag, prepareTarget } from '../layout-target.js';
 import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './plan.js';
 import { cleanAbsolute, resolvePath, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';

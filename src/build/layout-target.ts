@@ -1,14 +1,14 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { OcipushError, fromSystemError } from '../../errors.js';
-import { OciLayout } from '../../content/layout.js';
-import type { StagingArea } from '../layer.js';
+import { OcipushError, fromSystemError } from '../errors.js';
+import { OciLayout } from '../content/layout.js';
+import type { StagingArea } from './layer.js';
 
 /**
- * The layout a Dockerfile build writes into, checked before any work, as `ocipush build` does
- * (src/build/image.ts): an existing layout must be whole; a missing or empty directory becomes
- * one only when the image is complete; any other directory is refused. Blobs are staged beside
- * it until then.
+ * The layout a build (`ocipush build`, with or without -f) writes into, checked before any work:
+ * an existing layout must be whole (a corrupt index fails now, not after minutes of compression);
+ * a missing or empty directory becomes one only when the image is complete; any other directory
+ * is refused, never written into. Blobs are staged beside it until then.
  */
 
 /** `org.opencontainers.image.ref.name` as the image-layout spec defines it. */
