@@ -18,6 +18,8 @@ interface PoolWorker {
   worker: Worker;
   running: Map<number, BlockJob>;
   gone: boolean;
+  /** Set by close(): called once the worker has no job left. */
+  onIdle?: () => void;
 }
 
 /**
@@ -53,12 +55,18 @@ class CompressionPool {
     }
   }
 
-  /** Terminates every worker; running and queued jobs fail. Later jobs start new workers. */
+  /**
+   * Terminates every worker: queued jobs fail, running ones finish first. Node aborts the whole
+   * process when a worker is terminated while it sets up a zlib stream ("close before init" in
+   * node_zlib.cc), so a worker is never terminated in the middle of a job. Later jobs start new
+   * workers.
+   */
   async close(): Promise<void> {
     const workers = this.workers.splice(0);
     const queued = this.queue.splice(0);
     this.maxWorkers = 0;
     for (const job of queued) job.done(new Error('compression worker failed: the worker pool was closed'), null, null);
+    await Promise.all(workers.map((w) => (w.running.size === 0 || w.gone ? undefined : new Promise<void>((idle) => { w.onIdle = idle; }))));
     await Promise.all(workers.map((w) => w.worker.terminate()));
   }
 
@@ -103,7 +111,10 @@ class CompressionPool {
     const job = w.running.get(msg.id);
     if (!job) return;
     w.running.delete(msg.id);
-    if (w.running.size === 0) w.worker.unref();
+    if (w.running.size === 0) {
+      w.worker.unref();
+      w.onIdle?.();
+    }
     if ('error' in msg) job.done(new Error(`compression failed: ${msg.error}`), null, msg.input);
     else job.done(null, Buffer.from(msg.output), msg.input);
     this.schedule();
@@ -118,6 +129,7 @@ class CompressionPool {
     const jobs = [...w.running.values()];
     w.running.clear();
     w.worker.unref();
+    w.onIdle?.();
     for (const job of jobs) job.done(new Error(`compression worker failed: ${err.message}`, { cause: err }), null, null);
     this.schedule();
   }
