@@ -5,16 +5,17 @@ import { OcipushError } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
-import { Annotation, formatPlatform, parsePlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { formatPlatform, parsePlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { layerMediaType } from '../oci/media-types.js';
 import type { Compression, ImageFormat } from '../oci/media-types.js';
 import type { HistoryEntry } from '../oci/manifest.js';
 import { resolveBaseImage, stageBaseImage, type BaseImage, type StagedBase } from './base.js';
-import { composeConfig, composeManifest, configMediaType, layerMediaTypeIn, manifestMediaType } from './compose.js';
+import { composeConfig, layerMediaTypeIn } from './compose.js';
+import { storeImage } from './store-image.js';
 import type { ConnectRegistry } from './lazy-blobs.js';
 import { checkNotAdded, removalSet, whiteoutEntries } from './whiteout.js';
 import { checkCompressorOptions, zstdAvailable } from './codec.js';
-import { containerConfig, formatTime, parseOwner, resolveBuildTime, sortedRecord, type RunConfig } from './config.js';
+import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
 import { checkTag, prepareTarget } from './layout-target.js';
 import { buildLayer, type LayerProgress, type LayerResult } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
@@ -227,23 +228,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       platform, created, run: options, history, format,
       layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
     };
-    const configDesc = await layout.putJson(configMediaType(format), composeConfig(composition));
-    const annotations = sortedRecord({
-      ...(time.explicit ? { [Annotation.Created]: created } : {}),
-      ...(options.annotations ?? {}),
-    });
-    const manifest = composeManifest(composition, configDesc, annotations);
-    const manifestDesc = await layout.putJson(manifestMediaType(format), manifest);
-    await layout.tag({ ...manifestDesc, platform }, tag);
+    const { image } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
     for (const { key, layer } of stores) await storeLayer(layout, key, layer);
     return {
-      digest: manifestDesc.digest,
-      size: manifestDesc.size,
-      mediaType: manifestDesc.mediaType,
-      tag,
-      layout: layout.root,
-      manifest: manifestDesc,
-      config: configDesc,
+      ...image,
       layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}) })),
       ...(base ? { base: { reference: base.reference, ...(base.name ? { name: base.name } : {}), digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
     };

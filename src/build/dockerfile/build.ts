@@ -4,7 +4,7 @@ import { OcipushError, fromSystemError, systemReason } from '../../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../../defaults.js';
 import { OciLayout } from '../../content/layout.js';
 import type { Digest } from '../../oci/digest.js';
-import { Annotation, formatPlatform, parsePlatform, type Descriptor, type Platform } from '../../oci/descriptor.js';
+import { formatPlatform, parsePlatform, type Descriptor, type Platform } from '../../oci/descriptor.js';
 import type { Compression, ImageFormat } from '../../oci/media-types.js';
 import { platformOfConfig, type ImageConfig } from '../../oci/manifest.js';
 import {
@@ -24,8 +24,8 @@ import {
 import { orderedContainerConfig } from '../../dockerfile/image-config.js';
 import { storeBaseImage, type BaseImage } from '../base.js';
 import { checkCompressorOptions, zstdAvailable } from '../codec.js';
-import { composeManifest, configMediaType, manifestMediaType } from '../compose.js';
-import { formatTime, resolveBuildTime, sortedRecord } from '../config.js';
+import { storeImage } from '../store-image.js';
+import { formatTime, resolveBuildTime } from '../config.js';
 import type { LayerResult } from '../layer.js';
 import type { ConnectRegistry } from '../lazy-blobs.js';
 import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
@@ -226,9 +226,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       rootfs: { type: 'layers', diff_ids: [...(base?.config.rootfs.diff_ids ?? []), ...written.map((l) => l.diffId)] },
       history: final.image.history,
     };
-    const configDesc = await layout.putJson(configMediaType(format), config);
-    const annotations = sortedRecord({ ...(time.explicit ? { [Annotation.Created]: created } : {}), ...(options.annotations ?? {}) });
-    const manifest = composeManifest({
+    const { image, manifest } = await storeImage(layout, {
       ...(base ? { base } : {}),
       platform: imagePlatform,
       created,
@@ -236,17 +234,9 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       layers: written.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
       history: [],
       format,
-    }, configDesc, annotations);
-    const manifestDesc = await layout.putJson(manifestMediaType(format), manifest);
-    await layout.tag({ ...manifestDesc, platform: imagePlatform }, tag);
+    }, config, { tag, createdGiven: time.explicit, annotations: options.annotations });
     return {
-      digest: manifestDesc.digest,
-      size: manifestDesc.size,
-      mediaType: manifestDesc.mediaType,
-      tag,
-      layout: layout.root,
-      manifest: manifestDesc,
-      config: configDesc,
+      ...image,
       layers: written.map((l, i) => ({ ...manifest.layers[(base?.manifest.layers.length ?? 0) + i]!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, createdBy: final.layers[i]!.createdBy })) as DockerfileBuildResult['layers'],
       ...(base ? { base: { reference: base.reference, digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
       stage: stageName,
