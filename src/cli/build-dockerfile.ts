@@ -1,6 +1,6 @@
 import { parseKeyValues, toArray, usageError } from './command.js';
-import { formatBytes, type Output } from './output.js';
-import { reportBuild } from './build-report.js';
+import type { Output } from './output.js';
+import { progressReporter, reportBuild } from './build-report.js';
 
 /** The flags `ocipush build -f` reads (a subset of the build command's). */
 export interface DockerfileBuildArgs {
@@ -28,8 +28,6 @@ export interface DockerfileBuildArgs {
 /** What the Dockerfile decides: these flags of the rootfs build make no sense with -f. */
 const CONFLICTING = ['entrypoint', 'cmd', 'env', 'workdir', 'user', 'expose', 'base', 'remove', 'owner'] as const;
 
-const PROGRESS_AFTER_MS = 300;
-const PROGRESS_EVERY_MS = 100;
 
 /** `ocipush build -f Dockerfile [CONTEXT]`. */
 export async function runDockerfileBuild(argv: DockerfileBuildArgs, out: Output): Promise<void> {
@@ -89,19 +87,3 @@ export function buildArgs(items: string[]): Record<string, string> {
   return out;
 }
 
-function progressReporter(out: Output) {
-  let start = 0;
-  let current = -1;
-  let last = 0;
-  return (p: { layer: number; layers: number; source: string; bytes: number }) => {
-    if (!out.isTTY) return;
-    const now = Date.now();
-    if (p.layer !== current) {
-      current = p.layer;
-      start = now;
-    }
-    if (now - start < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
-    last = now;
-    out.live(`layer ${p.layer + 1}/${p.layers} ${p.source}: ${formatBytes(p.bytes)}`);
-  };
-}

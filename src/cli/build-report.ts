@@ -1,5 +1,4 @@
-import type { Output } from './output.js';
-import { formatBytes } from './output.js';
+import { formatBytes, type Output } from './output.js';
 
 /** What every command that writes an image into a layout reports first. */
 export interface WrittenImage {
@@ -50,4 +49,28 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
     config: { digest: result.config.digest, size: result.config.size },
     ...(result.base ? { base: result.base } : {}),
   });
+}
+
+const PROGRESS_AFTER_MS = 300;
+const PROGRESS_EVERY_MS = 100;
+
+/** A throttled progress line for layers that take a while; nothing off a TTY or with --quiet. */
+export function progressReporter(out: Output) {
+  let layerStart = 0;
+  let currentLayer = -1;
+  let last = 0;
+  return (p: { layer: number; layers: number; source: string; bytes: number; entries?: number; totalBytes?: number }) => {
+    if (!out.isTTY) return;
+    const now = Date.now();
+    if (p.layer !== currentLayer) {
+      currentLayer = p.layer;
+      layerStart = now;
+    }
+    if (now - layerStart < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    const amount = p.totalBytes ? `${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.bytes);
+    const files = p.entries !== undefined ? `, ${p.entries} entries` : '';
+    const rate = formatBytes(p.bytes / Math.max(0.001, (now - layerStart) / 1000));
+    out.live(`layer ${p.layer + 1}/${p.layers} ${p.source}: ${amount}${files} (${rate}/s)`);
+  };
 }

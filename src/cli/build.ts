@@ -1,8 +1,8 @@
 import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
-import { formatBytes, type Output } from './output.js';
-import { reportBuild } from './build-report.js';
+import type { Output } from './output.js';
+import { progressReporter, reportBuild } from './build-report.js';
 
 interface BuildArgs {
   rootfs: string[];
@@ -36,8 +36,6 @@ interface BuildArgs {
 }
 
 /** A layer is "large" once it has run this long: only then is a progress line worth drawing. */
-const PROGRESS_AFTER_MS = 300;
-const PROGRESS_EVERY_MS = 100;
 
 export const buildCommand: CliCommand<BuildArgs> = {
   command: 'build [rootfs..]',
@@ -121,23 +119,3 @@ export const buildCommand: CliCommand<BuildArgs> = {
   },
 };
 
-/** A throttled progress line for layers that take a while; nothing off a TTY or with --quiet. */
-function progressReporter(out: Output) {
-  let layerStart = 0;
-  let currentLayer = -1;
-  let last = 0;
-  return (p: { layer: number; layers: number; source: string; bytes: number; entries?: number; totalBytes?: number }) => {
-    if (!out.isTTY) return;
-    const now = Date.now();
-    if (p.layer !== currentLayer) {
-      currentLayer = p.layer;
-      layerStart = now;
-    }
-    if (now - layerStart < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
-    last = now;
-    const amount = p.totalBytes ? `${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.bytes);
-    const files = p.entries !== undefined ? `, ${p.entries} entries` : '';
-    const rate = formatBytes(p.bytes / Math.max(0.001, (now - layerStart) / 1000));
-    out.live(`layer ${p.layer + 1}/${p.layers} ${p.source}: ${amount}${files} (${rate}/s)`);
-  };
-}
