@@ -19,7 +19,8 @@ import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConf
 import { checkTag, prepareTarget } from './layout-target.js';
 import { buildLayer, type LayerProgress, type LayerResult } from './layer.js';
 import { inspectSource, type LayerSource } from './source.js';
-import { layerKey, lookupLayer, storeLayer, type LayerKey } from './layer-cache.js';
+import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from './layer-cache.js';
+import { LayerCache, type CachedLayer } from './layer-cache-store.js';
 
 export interface BuildOptions extends RunConfig {
   /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
@@ -157,8 +158,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
 
   const layers: NewLayer[] = [];
   // A new layout has nothing to reuse yet, but its layers are recorded for the next build.
-  const useCache = options.cache !== false;
-  const stores: { key: LayerKey; layer: NewLayer }[] = [];
+  const cache = options.cache !== false ? new LayerCache(target.root) : undefined;
+  const cacheUpdates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
   let emptyDir: string | undefined;
   let stagedBase: StagedBase | undefined;
   try {
@@ -172,22 +173,25 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     for (const [i, source] of sources.entries()) {
       const isTop = i === sources.length - 1;
       const prepend = isTop && removals.length > 0 ? whiteoutEntries(removals, time.seconds) : undefined;
-      const key = useCache
-        ? await layerKey(source, {
-          compression: options.compression ?? 'gzip',
-          ...(options.level !== undefined ? { level: options.level } : {}),
-          ...(options.threads !== undefined ? { threads: options.threads } : {}),
-          clampMtime: time.seconds,
-          ...(owner ? { owner } : {}),
-          ...(prepend ? { prepend } : {}),
-          exclude: [layoutReal],
-        })
-        : undefined;
-      const hit = key && target.layout && await lookupLayer(target.layout, key);
-      if (hit) {
-        layers.push({ ...hit, cached: true });
+      const keyOptions: LayerKeyOptions = {
+        compression: options.compression ?? 'gzip',
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        clampMtime: time.seconds,
+        ...(owner ? { owner } : {}),
+        ...(prepend ? { prepend } : {}),
+        exclude: [layoutReal],
+      };
+      // A layer of whiteouts alone (its directory is new every time) costs nothing to build.
+      const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions) : undefined;
+      if (cached?.hit) {
+        layers.push({ ...cached.hit, cached: true });
+        cacheUpdates.push({ key: cached.key!, layer: cached.hit, hit: true });
         continue;
       }
+      // A directory's key comes from the build's own walk: it describes exactly the entries
+      // archived, and a cold build walks the tree once. A tar file's is its stat, taken before.
+      const hasher = cached && source.kind === 'directory' ? new TreeKeyHasher(cached.source) : undefined;
       // A build that warned (a socket left out, getfattr missing) is not cached: the warning
       // would be lost on a hit, and getfattr may be installed by the next build.
       let warned = false;
@@ -201,10 +205,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         onWarning: (message) => { warned = true; warn(message); },
         ...(options.signal ? { signal: options.signal } : {}),
         exclude: [layoutReal],
+        ...(hasher ? { onStats: hasher.onStats } : {}),
         onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: names[i]! }),
       });
       layers.push(layer);
-      if (key && !warned) stores.push({ key, layer });
+      const key = hasher ? hasher.finish() : cached?.key;
+      if (key && !warned) cacheUpdates.push({ key, layer, hit: false });
     }
     options.signal?.throwIfAborted();
 
@@ -229,7 +235,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
     };
     const { image } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
-    for (const { key, layer } of stores) await storeLayer(layout, key, layer);
+    if (cache) {
+      for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
+      await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
+    }
     return {
       ...image,
       layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}) })),
@@ -240,6 +249,19 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     await stagedBase?.discard();
     if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
   }
+}
+
+/**
+ * Looks a source up in the cache. A directory is only walked for its key when its source (path
+ * and options) has an entry at all: a cold build then skips that walk and takes the key from the
+ * build's own.
+ */
+async function findCached(cache: LayerCache, layout: OciLayout | undefined, source: LayerSource, options: LayerKeyOptions): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
+  const id = sourceId(source, options);
+  if (source.kind === 'directory' && !(layout && await cache.hasSource(id))) return { source: id };
+  const key = await layerKey(source, options);
+  const hit = layout ? await cache.lookup(layout, key) : undefined;
+  return { source: id, key, ...(hit ? { hit } : {}) };
 }
 
 /** The layout's real path; for one not made yet, its real parent joined with its name. */

@@ -12,7 +12,7 @@ import { createCompressor, createDecompressor } from './codec.js';
 import type { LayerSource } from './source.js';
 import { StagedBlob } from './staged-blob.js';
 import { TarProducer, pumpTar } from './tar.js';
-import { walk, type FsEntry } from './walk.js';
+import { walk, type FsEntry, type WalkOptions } from './walk.js';
 
 export interface LayerOptions {
   /** Layer compression (default gzip). */
@@ -32,6 +32,8 @@ export interface LayerOptions {
   exclude?: string[];
   /** Entries written before the directory's own (the whiteouts of `--remove`). */
   prepend?: FsEntry[];
+  /** Sees each walked entry's full lstat before the entry is read (the layer cache's key). */
+  onStats?: WalkOptions['onStats'];
 }
 
 export interface LayerProgress {
@@ -94,7 +96,7 @@ interface Uncompressed {
 
 async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
   const warn = options.onWarning ?? (() => {});
-  const walked = await walkWithCapabilities(root, warn, options.exclude ?? []);
+  const walked = await walkWithCapabilities(root, warn, options.exclude ?? [], options.onStats);
   const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
@@ -153,10 +155,10 @@ const MAX_WALK_AHEAD = 16_384;
  * entries are handed out only once the capabilities are known, so the result never depends on
  * which finished first.
  */
-async function walkWithCapabilities(root: string, warn: (message: string) => void, exclude: string[]): Promise<Iterator<FsEntry>> {
+async function walkWithCapabilities(root: string, warn: (message: string) => void, exclude: string[], onStats?: WalkOptions['onStats']): Promise<Iterator<FsEntry>> {
   let capabilities: CapabilityMap | undefined;
   const scan = scanCapabilities(root, warn).then((map) => { capabilities = map; });
-  const rest = walk(root, { onWarning: warn, exclude });
+  const rest = walk(root, { onWarning: warn, exclude, ...(onStats ? { onStats } : {}) });
   const ahead: FsEntry[] = [];
   let ended = false;
   while (capabilities === undefined && !ended && ahead.length < MAX_WALK_AHEAD) {
