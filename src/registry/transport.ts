@@ -1,7 +1,8 @@
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { Agent } from 'undici';
+import type { Agent, buildConnector } from 'undici';
+import { undici } from './undici.js';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 
@@ -45,7 +46,7 @@ const SYSTEM_BUNDLES = [
  * system trust store (and docker's per-registry `certs.d`) has. Passing `ca` replaces Node's list,
  * so the bundled roots, NODE_EXTRA_CA_CERTS, the system bundle, certs.d and --ca-file are joined.
  */
-export function trustedCAs(registry: string, caFiles: string[] = []): string[] {
+export function trustedCAs(registry: string, extraPems: string[] = []): string[] {
   const cas: string[] = [...rootCertificates];
   const optional = (path: string | undefined) => {
     if (!path) return;
@@ -59,15 +60,20 @@ export function trustedCAs(registry: string, caFiles: string[] = []): string[] {
     try { names = readdirSync(hostDir); } catch { continue; }
     for (const name of names) if (name.endsWith('.crt')) optional(join(hostDir, name));
   }
-  for (const file of caFiles) {
+  cas.push(...extraPems);
+  return cas;
+}
+
+/** The `--ca-file` certificates, read at once so that a wrong path fails before any request. */
+export function readCaFiles(caFiles: string[] = []): string[] {
+  return caFiles.map((file) => {
     let pem: string;
     try { pem = readFileSync(file, 'utf8'); } catch (err) { throw fromSystemError(err, file, 'cannot read CA file'); }
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
       throw new OcipushError('EUSAGE', `--ca-file ${file}: not a PEM certificate`, { path: file });
     }
-    cas.push(pem);
-  }
-  return cas;
+    return pem;
+  });
 }
 
 function readable(path: string): boolean {
@@ -79,22 +85,42 @@ function readable(path: string): boolean {
  * blob storage it may redirect to).
  */
 export function createDispatcher(registry: string, options: TransportOptions = {}): Agent {
-  const connect: Record<string, unknown> = { timeout: 30_000 };
-  // Loopback registries may turn out to speak TLS (see RegistryClient), so only an explicit
-  // --plain-http leaves the TLS settings out.
-  if (options.plainHttp !== true) {
-    if (options.insecure) connect.rejectUnauthorized = false;
-    // One secure context for every connection: parsing a system bundle per handshake is wasteful.
-    else if ((options.caFiles?.length ?? 0) > 0 || hasExtraTrust(registry)) connect.secureContext = createSecureContext({ ca: trustedCAs(registry, options.caFiles) });
-  }
-  return new Agent({
+  return new undici.Agent({
     connections: Math.max(2, options.connections ?? 8),
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
     headersTimeout: 120_000,
     bodyTimeout: 120_000,
-    connect,
+    connect: lazyConnector(registry, options),
   });
+}
+
+/**
+ * Builds the TLS settings only when a TLS connection is first made: one secure context for every
+ * connection (parsing a system bundle per handshake is wasteful), and none at all for a
+ * plain-HTTP registry, where reading the trust stores was a fifth of a warm push.
+ */
+function lazyConnector(registry: string, options: TransportOptions): buildConnector.connector {
+  const base = { timeout: 30_000 };
+  const caPems = readCaFiles(options.caFiles);
+  let plain: buildConnector.connector | undefined;
+  let tls: buildConnector.connector | undefined;
+  return (opts, callback) => {
+    if (opts.protocol !== 'https:') return (plain ??= undici.buildConnector(base))(opts, callback);
+    try {
+      tls ??= undici.buildConnector({ ...base, ...tlsSettings(registry, options.insecure === true, caPems) });
+    } catch (err) {
+      callback(err as Error, null);
+      return;
+    }
+    return tls(opts, callback);
+  };
+}
+
+function tlsSettings(registry: string, insecure: boolean, caPems: string[]): Record<string, unknown> {
+  if (insecure) return { rejectUnauthorized: false };
+  if (caPems.length > 0 || hasExtraTrust(registry)) return { secureContext: createSecureContext({ ca: trustedCAs(registry, caPems) }) };
+  return {};
 }
 
 /** Whether the system has trust Node would not see on its own (the common case on Linux). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -56,6 +56,10 @@ describe('ocipush push against docker-registry', () => {
     const log = await registry.settledAccessLog();
     assert.deepEqual(uploadStarts(log), []);
     assert.deepEqual(blobWrites(log), []);
+    // The loopback scheme probe doubles as the API check: one GET /v2/, then the manifest is
+    // found by digest (so no blob is asked about) and put under its tag.
+    const sent = log.filter((e) => !e.uri.includes('harness-settle')).map((e) => `${e.method} ${e.uri.replace(/sha256:[0-9a-f]{64}/, 'DIGEST')}`);
+    assert.deepEqual(sent, ['GET /v2/', 'HEAD /v2/cli/again/manifests/DIGEST', 'PUT /v2/cli/again/manifests/1']);
   });
 
   it('--json, --digest-file and --also-tag', async () => {
@@ -174,5 +178,14 @@ describe('ocipush push against docker-registry', () => {
     assertOneLineError(runCli(['push', 'UPPER CASE', '--layout', image.layout]), /^ocipush: invalid image reference "UPPER CASE"/, 2);
     assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', join(tmp.path, 'nowhere')]), /not an OCI image layout \(no oci-layout file\)$/);
     assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', image.layout, '--chunk-size', 'lots']), /--chunk-size "lots": expected a size/, 2);
+  });
+
+  it('a wrong --ca-file fails before any request, even to a registry that turns out to speak plain HTTP', async () => {
+    const notPem = join(tmp.path, 'not-a-cert.pem');
+    writeFileSync(notPem, 'hello\n');
+    assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', image.layout, '--ca-file', join(tmp.path, 'absent.pem')]), /^ocipush: cannot read CA file .*absent\.pem: no such file or directory$/);
+    assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', image.layout, '--ca-file', notPem]), /^ocipush: --ca-file .*not-a-cert\.pem: not a PEM certificate$/, 2);
+    const log = await registry.settledAccessLog();
+    assert.deepEqual(log.filter((e) => !e.uri.includes('harness-settle')), []);
   });
 });

@@ -1,8 +1,12 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undici } from '../undici.js';
 import { OcipushError, systemReason } from '../../errors.js';
 import { noCredentialsError } from './policy.js';
 import { hasBasic, basicAuthorization, scrub, secretsOf } from './secret.js';
 import type { Credentials } from './types.js';
+
+/** For a caller that passes no connection pool (the registry client always passes its own). */
+let fallbackDispatcher: Dispatcher | undefined;
 
 /**
  * One token request to a Bearer realm (the Docker token protocol): GET with Basic credentials, or
@@ -55,7 +59,8 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
   let text: string | undefined;
   try {
     // undici does not follow redirects: credentials never leave for a host we did not check.
-    res = await request(url, { method, headers, body, dispatcher: req.dispatcher });
+    const dispatcher = req.dispatcher ?? (fallbackDispatcher ??= new undici.Agent());
+    res = await dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method, headers, body });
     text = await readLimited(res.body);
   } catch (err) {
     throw new OcipushError('ENETWORK', `cannot reach the token service ${realm.host} for ${req.registry}: ${networkReason(err)}`, {
