@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import yargs from 'yargs';
 import { isOcipushError } from '../errors.js';
 import type { CliCommand } from './command.js';
@@ -7,6 +8,7 @@ import { VERSION } from '../version.js';
 
 /** Runs the CLI and resolves to the exit code; one line on stderr for any failure. */
 export async function main(args: string[]): Promise<number> {
+  keepHttpParserUnoptimised();
   let exitCode = 0;
   let out = new Output();
   const parser = yargs(args)
@@ -25,6 +27,7 @@ export async function main(args: string[]): Promise<number> {
       if (err) throw err;
       throw Object.assign(new Error(msg), { usage: true });
     });
+  skipHelpRendering(parser);
   for (const cmd of commands as CliCommand<any>[]) {
     parser.command(cmd.command, cmd.describe, cmd.builder, async (argv) => {
       out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
@@ -53,4 +56,29 @@ function report(err: unknown, out: Output): number {
   }
   out.error(`internal error: ${e?.stack ?? String(err)}`);
   return 70;
+}
+
+/**
+ * undici parses HTTP in WebAssembly. After a few responses V8 recompiles the parser with TurboFan
+ * on a background thread: 140 ms and 40 MB for a function a short-lived CLI barely uses, and the
+ * process waits for it before it can exit (a third of a warm re-push, and most of push's memory
+ * beyond Node's own). The baseline compiler's code parses a response header in microseconds.
+ * Set here, for the CLI process only: a program using ocipush as a library keeps its own flags.
+ */
+function keepHttpParserUnoptimised(): void {
+  setFlagsFromString('--liftoff-only');
+}
+
+interface YargsInternals {
+  getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
+}
+
+/**
+ * yargs renders the whole help text before it runs any command, in case the command asks for it
+ * (none of ours does; --help is rendered on its own). Measuring every line's width is 40 ms of
+ * every run. If a later yargs moves this internal, nothing breaks: the help is rendered as before.
+ */
+function skipHelpRendering(parser: unknown): void {
+  const usage = (parser as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
