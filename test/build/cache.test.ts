@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, linkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, linkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { buildImage, type BuildOptions, type BuildResult } from '../../src/index.js';
-import { run, runCli, tempDir } from '../support/tools.js';
-import { pseudoRandom, validateLayout } from './support.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { LayerCache } from '../../src/build/layer-cache-store.js';
+import { CLI, run, runCli, tempDir } from '../support/tools.js';
+import { assertSameTree, pseudoRandom, umociUnpack, validateLayout } from './support.js';
 
 /**
  * The layer cache may only skip reading a tree whose metadata proves it unchanged. Trees made
@@ -177,6 +180,193 @@ test('ocipush build --no-cache builds the same image again', async () => {
     }
     assert.equal(new Set(digests).size, 1, digests.join(' '));
     assert.equal(cacheEntries(layout).length, 1);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+const BIG = 3 * 1024 * 1024 + 17;
+
+/** The cache entries of one source (path + options) in a layout: the names share its prefix. */
+function entriesOf(layout: string, like: string): string[] {
+  const prefix = like.split('-')[0]!;
+  return cacheEntries(layout).filter((n) => n.startsWith(`${prefix}-`));
+}
+
+test('layer cache: a file rewritten while the build reads it is never served from the cache', async () => {
+  const tmp = await tempDir();
+  try {
+    const rootfs = join(tmp.path, 'rootfs');
+    makeTree(rootfs);
+    await sleep(2500);
+    const layout = join(tmp.path, 'layout');
+    const big = join(rootfs, 'usr', 'lib', 'big.bin');
+    // The first progress report comes after the first MiB of tar, in the middle of big.bin,
+    // whose metadata the walk has taken already: the rest of it is read as rewritten here.
+    const rewriteDuringBuild = (seed: string): Partial<BuildOptions> => {
+      let done = false;
+      return {
+        onProgress: () => {
+          if (done) return;
+          done = true;
+          keepingMtime(big, tmp.path, () => writeFileSync(big, pseudoRandom(BIG, seed)));
+        },
+      };
+    };
+    const served = new Set<string>();
+    const check = async (what: string, expectCached: boolean | undefined) => {
+      const r = await build(rootfs, layout);
+      assert.equal(r.result.layers[0]!.cached, expectCached, what);
+      assert.equal(r.result.layers[0]!.digest, await fresh(rootfs, tmp.path), `${what}: the tree as it is now`);
+      return r.result.layers[0]!.digest;
+    };
+
+    // Cold: the source has no entry, so its key comes from the build's own walk.
+    const cold = await build(rootfs, layout, rewriteDuringBuild('during-1'));
+    served.add(cold.result.layers[0]!.digest);
+    assert.notEqual(cold.result.layers[0]!.digest, await fresh(rootfs, tmp.path), 'the layer mixes both versions of big.bin');
+    assert.ok(!served.has(await check('right after a change during the cold build', undefined)));
+    await sleep(2500);
+    await check('once aged', undefined);
+    const settled = await check('unchanged since', true);
+
+    // Warm: the source has entries, the walk ahead of the build misses, and the build's walk
+    // sees big.bin before it is rewritten.
+    const config = join(rootfs, 'etc', 'config');
+    keepingMtime(config, tmp.path, () => writeFileSync(config, 'value=9\n'));
+    await sleep(2500);
+    const warm = await build(rootfs, layout, rewriteDuringBuild('during-2'));
+    assert.equal(warm.result.layers[0]!.cached, undefined);
+    served.add(warm.result.layers[0]!.digest);
+    assert.ok(!served.has(await check('right after a change during the warm build', undefined)));
+    await sleep(2500);
+    await check('once aged', undefined);
+    assert.notEqual(await check('unchanged since', true), settled);
+    validateLayout(layout);
+    assertSameTree(rootfs, umociUnpack(layout, 't', join(tmp.path, 'bundle')), { clampMtime: 0 });
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('layer cache: pruning keeps it bounded, drops entries whose blob is gone, never the ones in use', async () => {
+  const tmp = await tempDir();
+  try {
+    // Six trees taking turns at one path: one source with six keys. Renaming a tree moves only
+    // its root's ctime, which is not an entry, so each stays cacheable (and aged) at the new path.
+    const trees = [0, 1, 2, 3, 4, 5].map((i) => {
+      const dir = join(tmp.path, `tree-${i}`);
+      makeTree(dir);
+      writeFileSync(join(dir, 'etc', 'id'), `${i}\n`);
+      return dir;
+    });
+    const other = join(tmp.path, 'other');
+    makeTree(other);
+    writeFileSync(join(other, 'etc', 'id'), 'other\n');
+    await sleep(2500);
+    const current = join(tmp.path, 'current');
+    const layout = join(tmp.path, 'layout');
+    const buildTree = async (i: number) => {
+      renameSync(trees[i]!, current);
+      try {
+        return await build(current, layout);
+      } finally {
+        renameSync(current, trees[i]!);
+      }
+    };
+
+    let first = '';
+    for (let i = 0; i < trees.length; i++) {
+      const r = await buildTree(i);
+      assert.equal(r.result.layers[0]!.cached, undefined, `tree ${i}: first build`);
+      if (i === 0) first = cacheEntries(layout)[0]!;
+      assert.equal(entriesOf(layout, first).length, Math.min(i + 1, 4), `after tree ${i}: at most 4 entries per source`);
+    }
+    // The four most recently used are there; the two oldest were dropped.
+    for (const i of [5, 4, 3, 2]) assert.equal((await buildTree(i)).result.layers[0]!.cached, true, `tree ${i}: kept`);
+    assert.equal((await buildTree(0)).result.layers[0]!.cached, undefined, 'tree 0: pruned');
+    assert.equal(entriesOf(layout, first).length, 4);
+    // Tree 0 came back as the most recent, tree 5 (used longest ago) made room for it.
+    assert.equal((await buildTree(0)).result.layers[0]!.cached, true);
+    assert.equal((await buildTree(5)).result.layers[0]!.cached, undefined, 'tree 5: pruned');
+
+    // Another source has entries of its own; then leftovers of crashed writers and of the old format.
+    const otherBuild = await build(other, layout);
+    validateLayout(layout);
+    const cacheDir = join(layout, '.ocipush-cache', 'layers');
+    const staleTemp = join(cacheDir, `.${first}.tmp-999999-abcdef012345`);
+    const freshTemp = join(cacheDir, `.${first}.tmp-999998-abcdef012345`);
+    const oldFormat = join(cacheDir, `${'a'.repeat(64)}.json`);
+    const foreign = join(cacheDir, 'notes.txt');
+    for (const f of [staleTemp, freshTemp, oldFormat, foreign]) writeFileSync(f, '{}');
+    utimesSync(staleTemp, new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000));
+    const before = cacheEntries(layout).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    assert.equal(before.length, 4 + 1 + 1);
+
+    // A layer blob removed from the layout (say by a garbage collector): its entry goes.
+    rmSync(join(layout, 'blobs', 'sha256', otherBuild.result.layers[0]!.digest.slice('sha256:'.length)));
+    const cache = new LayerCache(layout);
+    const oci = await OciLayout.open(layout);
+    await cache.prune(oci, []);
+    assert.equal(existsSync(staleTemp), false, 'a temp file of a dead writer is removed');
+    assert.equal(existsSync(freshTemp), true, 'a temp file that may be being written stays');
+    assert.equal(existsSync(oldFormat), false, 'format 1 entries can never match: removed');
+    assert.equal(existsSync(foreign), true, 'files the cache does not know are left alone');
+    const after = cacheEntries(layout).filter((n) => /^[0-9a-f]{32}-/.test(n));
+    assert.equal(after.length, 4, 'the entry without its blob is gone, the others stay');
+    assert.equal(entriesOf(layout, first).length, 4);
+
+    // An entry in use is kept even when the bounds would drop it first (it is the oldest here).
+    const ages = after.map((n) => ({ n, t: statSync(join(cacheDir, n)).mtimeMs })).sort((a, b) => a.t - b.t);
+    const inUse = ages[0]!.n;
+    await cache.prune(oci, [inUse], { perSource: 4, total: 1 });
+    assert.deepEqual(cacheEntries(layout).filter((n) => /^[0-9a-f]{32}-/.test(n)), [inUse]);
+    // Used last: 3, 2 (the hits), 0, 5 (rebuilt, each dropping the least recent, 5 then 4).
+    // So the oldest is tree 3's entry, which still hits; tree 2's is gone.
+    assert.equal((await buildTree(3)).result.layers[0]!.cached, true);
+    assert.equal((await buildTree(2)).result.layers[0]!.cached, undefined);
+    // The layer of `other` is rebuilt and put back.
+    assert.equal((await build(other, layout)).result.layers[0]!.cached, undefined);
+    assert.equal((await build(other, layout)).result.layers[0]!.cached, true);
+    validateLayout(layout);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+function cli(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SOURCE_DATE_EPOCH: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}
+
+test('layer cache: builds running at once into one layout each record their layer, and prune safely', async () => {
+  const tmp = await tempDir();
+  try {
+    const trees = [0, 1, 2, 3].map((i) => {
+      const dir = join(tmp.path, `tree-${i}`);
+      makeTree(dir);
+      writeFileSync(join(dir, 'etc', 'id'), `${i}\n`);
+      return dir;
+    });
+    await sleep(2500);
+    const layout = join(tmp.path, 'layout');
+    // The layout exists first, so that every build looks its source up in the cache.
+    assert.equal((await build(trees[0]!, layout)).result.layers[0]!.cached, undefined);
+    for (let round = 0; round < 2; round++) {
+      const results = await Promise.all(trees.map((t, i) => cli(['build', t, '--layout', layout, '--tag', `t${i}`, '--quiet'])));
+      for (const r of results) assert.equal(r.status, 0, r.stderr);
+    }
+    validateLayout(layout);
+    const names = cacheEntries(layout);
+    assert.equal(names.filter((n) => /^[0-9a-f]{32}-[0-9a-f]{64}\.json$/.test(n)).length, 4, names.join(' '));
+    assert.deepEqual(names.filter((n) => n.startsWith('.')), [], 'no temp file left behind');
+    assert.equal(existsSync(join(layout, '.ocipush-cache', 'prune.lock')), false, 'the prune lock is released');
+    for (const t of trees) assert.equal((await build(t, layout)).result.layers[0]!.cached, true, t);
   } finally {
     await tmp.cleanup();
   }
