@@ -1,36 +1,13 @@
 import { parseKeyValues, toArray, usageError } from './command.js';
 import type { Output } from './output.js';
+import type { BuildArgs } from './build.js';
 import { progressReporter, reportBuild } from './build-report.js';
-
-/** The flags `ocipush build -f` reads (a subset of the build command's). */
-export interface DockerfileBuildArgs {
-  rootfs?: string[];
-  file?: string;
-  buildArg?: string[];
-  target?: string;
-  readBase?: boolean;
-  layout: string;
-  tag: string;
-  label?: string[];
-  platform?: string;
-  format: 'oci' | 'docker';
-  plainHttp?: boolean;
-  insecure?: boolean;
-  caFile?: string[];
-  created?: string;
-  annotation?: string[];
-  compression: 'gzip' | 'none' | 'zstd';
-  level?: number;
-  threads?: number;
-  [flag: string]: unknown;
-}
 
 /** What the Dockerfile decides: these flags of the rootfs build make no sense with -f. */
 const CONFLICTING = ['entrypoint', 'cmd', 'env', 'workdir', 'user', 'expose', 'base', 'remove', 'owner'] as const;
 
-
 /** `ocipush build -f Dockerfile [CONTEXT]`. */
-export async function runDockerfileBuild(argv: DockerfileBuildArgs, out: Output): Promise<void> {
+export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<void> {
   for (const flag of CONFLICTING) {
     if (argv[flag] !== undefined && !(Array.isArray(argv[flag]) && (argv[flag] as unknown[]).length === 0)) {
       throw usageError(`--${flag} cannot be used with -f/--file: the Dockerfile sets it`);

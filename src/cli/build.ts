@@ -4,7 +4,8 @@ import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
 import { progressReporter, reportBuild } from './build-report.js';
 
-interface BuildArgs {
+/** Every flag of `ocipush build`; `build -f` reads a subset (src/cli/build-dockerfile.ts). */
+export interface BuildArgs {
   rootfs: string[];
   layout: string;
   tag: string;
