@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { tempDir } from '../support/tools.js';
+import { MiB, skopeoDigest, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+
+const PASSWORD = 'remote-Secret-93c1';
+
+/**
+ * The registry is reached through this machine's own non-loopback address, so ocipush treats it
+ * as a remote host: HTTPS by default, plain HTTP only when asked, and no password in clear text.
+ */
+function nonLoopbackAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  throw new Error('this test needs a non-loopback IPv4 address on this machine (a network interface besides lo)');
+}
+
+/** A TCP relay from address:port to the registry on 127.0.0.1: bytes pass through untouched. */
+async function relay(address: string, targetPort: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); }
+    client.pipe(upstream).on('error', () => client.destroy());
+    upstream.pipe(client).on('error', () => upstream.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, address, resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
+  };
+}
+
+const env = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+
+describe('push to a registry on a non-loopback address', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  let open: RunningRegistry;
+  let locked: RunningRegistry;
+  let openRelay: { port: number; close(): Promise<void> };
+  let lockedRelay: { port: number; close(): Promise<void> };
+  let address: string;
+
+  before(async () => {
+    address = nonLoopbackAddress();
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [1.5 * MiB]);
+    open = await startRegistry();
+    locked = await startRegistry({ auth: { htpasswd: { users: { alice: PASSWORD } } } });
+    openRelay = await relay(address, open.port);
+    lockedRelay = await relay(address, locked.port);
+  });
+  after(async () => {
+    await openRelay?.close();
+    await lockedRelay?.close();
+    await open?.stop();
+    await locked?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('speaks HTTPS by default and says what to do when the registry is plain HTTP', async () => {
+    const r = await runCliAsync(['push', `${address}:${openRelay.port}/remote/app:1`, '--layout', image.layout], { env });
+    assertOneLineError(r, /^ocipush: cannot reach [\d.]+:\d+: TLS handshake failed \(is it a plain HTTP registry\? use --plain-http\)$/);
+    const log = await open.settledAccessLog();
+    assert.deepEqual(log.filter((e) => e.uri.startsWith('/v2/remote/')), [], 'nothing reached the registry');
+  });
+
+  it('--plain-http pushes it; skopeo sees the same digest', async () => {
+    const r = await runCliAsync(['push', `${address}:${openRelay.port}/remote/app:1`, '--layout', image.layout, '--plain-http'], { env });
+    assertOk(r);
+    assert.equal(r.stdout.trim(), image.manifest.digest);
+    assert.equal(skopeoDigest(`${open.host}/remote/app:1`), image.manifest.digest);
+  });
+
+  it('never sends a password over plain HTTP to it, unless --insecure says so', async () => {
+    const target = `${address}:${lockedRelay.port}/remote/secret:1`;
+    const refused = await runCliAsync(['push', target, '--layout', image.layout, '--plain-http', '-u', 'alice', '--password-stdin'], { input: PASSWORD, env });
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr.trimEnd().split('\n').at(-1)!, /plain HTTP/);
+    assert.ok(!refused.stderr.includes(PASSWORD) && !refused.stderr.includes(Buffer.from(`alice:${PASSWORD}`).toString('base64')));
+    const log = await locked.settledAccessLog();
+    assert.equal(log.filter((e) => e.uri.startsWith('/v2/remote/') && e.status !== 401).length, 0, 'nothing was accepted');
+
+    const forced = await runCliAsync(['push', target, '--layout', image.layout, '--plain-http', '--insecure', '-u', 'alice', '--password-stdin'], { input: PASSWORD, env });
+    assertOk(forced);
+    assert.equal(forced.stdout.trim(), image.manifest.digest);
+  });
+});
