@@ -113,6 +113,8 @@ export class OciLayout implements Storage, TagResolver {
     const raw = await this.openRaw(desc.digest);
     const verifier = new VerifyingStream(desc, `blob ${desc.digest} in ${this.root}`);
     raw.on('error', (err) => verifier.destroy(err));
+    // A reader that gives up early (an upload cut off) destroys the verifier: close the file too.
+    verifier.once('close', () => { if (!raw.destroyed) raw.destroy(); });
     return raw.pipe(verifier);
   }
 
