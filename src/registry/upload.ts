@@ -11,9 +11,13 @@ import type { BlobSource } from './source.js';
 const MiB = 1024 * 1024;
 
 /**
- * When a blob goes up in one PUT and when in chunks. One PUT is the fastest and works everywhere
- * up to the size proxies and CDNs cap single requests at (about 100 MB); above 64 MiB, chunks of
- * 16 MiB stay well below that. A 413 halves the chunk down to 256 KiB; GHCR takes 4 MiB.
+ * How a blob goes up. Up to `chunkThreshold`, one PUT: the fewest round trips. Above it, one PATCH
+ * streaming the whole blob (then the closing PUT), as skopeo, containerd and crane do: a registry
+ * that keeps partial uploads can resume it from the offset it reports, and the registry is never
+ * idle between requests (distribution took 13 sequential 16 MiB PATCHes ~0.25 s longer for a
+ * 206 MiB blob, each reopening the upload and storing its hash state). When a request is refused
+ * as too large (413, proxies and CDNs cap requests around 100 MB), the blob goes in chunks of
+ * `chunkSize`, halved on further 413s down to `minChunkSize`.
  */
 export const UPLOAD_DEFAULTS = Object.freeze({
   chunkThreshold: 64 * MiB,
@@ -24,7 +28,7 @@ export const UPLOAD_DEFAULTS = Object.freeze({
 export interface UploadOptions {
   /** Forces chunked uploads with chunks of this many bytes (`--chunk-size`). */
   chunkSize?: number;
-  /** Blobs larger than this go chunked when no chunk size is forced. */
+  /** Blobs larger than this go through PATCH (one streamed request) instead of one PUT, unless a chunk size is forced. */
   chunkThreshold?: number;
   /** A session to upload into (a mount the registry answered with 202). */
   session?: UploadSession;
@@ -34,7 +38,14 @@ export interface UploadOptions {
   onNotice?: (message: string) => void;
 }
 
-type Plan = { mode: 'monolithic' } | { mode: 'chunked'; chunkSize: number };
+/**
+ * monolithic: POST + PUT with the body. streamed: POST + one PATCH with the rest of the blob + PUT.
+ * chunked: POST + PATCHes of chunkSize + PUT.
+ */
+type Plan = { mode: 'monolithic' } | { mode: 'streamed' } | { mode: 'chunked'; chunkSize: number };
+
+/** The chunk size of the streamed plan: the rest of the blob in one request. */
+const WHOLE_REST = Number.POSITIVE_INFINITY;
 
 /** The registry refused a request as too large (413). */
 class TooLarge extends Error {}
@@ -42,17 +53,18 @@ class TooLarge extends Error {}
 class ChunksUnsupported extends Error {}
 /** The session cannot be continued (gone, or out of step): start a new one. */
 class RestartUpload extends Error {
-  constructor(readonly reason: unknown) {
+  constructor(readonly reason: unknown, readonly refusedResume = false) {
     super('the upload session cannot be continued');
   }
 }
 
 /**
- * Uploads one blob: a monolithic POST + PUT, or a chunked POST + PATCH… + PUT, switching between
- * them when the registry says so (413 → smaller chunks; PATCH unsupported → one PUT). A dropped
- * chunk resumes from the offset the registry reports; anything else that fails transiently
- * starts a fresh session, a bounded number of times. Returns only once the registry has
- * confirmed the blob under its digest.
+ * Uploads one blob: a monolithic POST + PUT, or POST + PATCH… + PUT (one streamed PATCH, or
+ * chunks), switching between them when the registry says so (413 → smaller chunks; PATCH
+ * unsupported → one PUT). A dropped PATCH resumes from the offset the registry reports, re-reading
+ * the source from there; a session the registry cannot continue (distribution refuses one that
+ * took part of a request) and anything else that fails transiently starts a fresh session, a
+ * bounded number of times. Returns only once the registry has confirmed the blob under its digest.
  */
 export async function uploadBlob(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, options: UploadOptions = {}): Promise<void> {
   let plan = initialPlan(client, desc.size, options);
@@ -61,18 +73,18 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
   for (;;) {
     try {
       if (plan.mode === 'monolithic') await putMonolithic(client, repository, desc, source, session, options);
-      else await uploadChunked(client, repository, desc, source, plan.chunkSize, session, options);
+      else await uploadChunked(client, repository, desc, source, plan.mode === 'streamed' ? WHOLE_REST : plan.chunkSize, session, options);
       return;
     } catch (err) {
       session = undefined;
-      if (err instanceof TooLarge && plan.mode === 'monolithic' && !client.quirks.noChunkedUploads) {
+      if (err instanceof TooLarge && plan.mode !== 'chunked' && !client.quirks.noChunkedUploads) {
         learnMaxRequest(client, desc.size - 1);
         const chunkSize = chunkWithin(client, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(desc.size)));
         options.onNotice?.(`${desc.digest}: the registry refused one ${desc.size}-byte request (413), sending chunks of ${chunkSize} bytes`);
         plan = { mode: 'chunked', chunkSize };
         continue;
       }
-      if (err instanceof ChunksUnsupported && plan.mode === 'chunked') {
+      if (err instanceof ChunksUnsupported && plan.mode !== 'monolithic') {
         client.quirks.noChunkedUploads = true;
         options.onNotice?.(`${desc.digest}: the registry does not accept chunked uploads, sending it in one request`);
         plan = { mode: 'monolithic' };
@@ -85,7 +97,8 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
       failures++;
       const delayMs = err instanceof RestartUpload ? 0 : retryDelay(client.retryPolicy, failures, (err as { retryAfter?: string }).retryAfter);
       const when = delayMs > 0 ? ` in ${(delayMs / 1000).toFixed(1)} s` : '';
-      options.onNotice?.(`${desc.digest}: ${describe(err, client.registry)}; starting the upload again${when} (${failures}/${client.retryPolicy.retries})`);
+      const refused = err instanceof RestartUpload && err.refusedResume ? '; the registry cannot resume the session' : '';
+      options.onNotice?.(`${desc.digest}: ${describe(err, client.registry)}${refused}; starting the upload again${when} (${failures}/${client.retryPolicy.retries})`);
       options.onProgress?.(0);
       await sleep(delayMs);
     }
@@ -93,17 +106,17 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
 }
 
 /**
- * What this registry has taught so far (client.quirks) decides before the defaults: no chunks
- * after a PATCH was refused; chunks below a size that drew a 413.
+ * What this registry has taught so far (client.quirks) decides before the defaults: no PATCH
+ * after one was refused; chunks below a size that drew a 413.
  */
 function initialPlan(client: RegistryClient, size: number, options: UploadOptions): Plan {
   const { quirks } = client;
   if (size === 0 || quirks.noChunkedUploads) return { mode: 'monolithic' };
   if (options.chunkSize !== undefined) return { mode: 'chunked', chunkSize: chunkWithin(client, options.chunkSize) };
-  const tooBig = quirks.maxRequestBytes !== undefined && size > quirks.maxRequestBytes;
-  if (tooBig || size > (options.chunkThreshold ?? UPLOAD_DEFAULTS.chunkThreshold)) {
+  if (quirks.maxRequestBytes !== undefined && size > quirks.maxRequestBytes) {
     return { mode: 'chunked', chunkSize: chunkWithin(client, UPLOAD_DEFAULTS.chunkSize) };
   }
+  if (size > (options.chunkThreshold ?? UPLOAD_DEFAULTS.chunkThreshold)) return { mode: 'streamed' };
   return { mode: 'monolithic' };
 }
 
@@ -148,7 +161,8 @@ async function putMonolithic(client: RegistryClient, repository: string, desc: D
 /**
  * POST, then PATCH chunks (`Content-Range: start-end`, inclusive; Content-Length end-start+1),
  * always to the newest Location, then PUT `?digest=`. The offset comes from the registry's Range
- * header, so a registry that kept less than we sent is sent the rest.
+ * header, so a registry that kept less than we sent is sent the rest. With WHOLE_REST, one PATCH
+ * carries the blob, and a resume carries everything from the offset the registry reports.
  */
 async function uploadChunked(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, requestedChunk: number, given: UploadSession | undefined, options: UploadOptions): Promise<void> {
   const op = `push blob ${desc.digest}`;
@@ -163,7 +177,9 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
     resumes++;
     await sleep(retryDelay(client.retryPolicy, resumes, (why as { retryAfter?: string }).retryAfter));
     const status = await uploadStatus(client, repository, session, op);
-    if (!status) throw new RestartUpload(why); // gone or out of step: a new session
+    // Gone, or out of step (distribution refuses a session that took part of a request): a new session.
+    if (status === 'refused') throw new RestartUpload(why, true);
+    if (status === 'unclear') throw new RestartUpload(why);
     if (status.offset > desc.size) throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry holds ${status.offset} bytes of a ${desc.size}-byte blob`);
     options.onNotice?.(`${desc.digest}: ${describe(why, client.registry)}; resuming at byte ${status.offset} of ${desc.size}`);
     session = status.session;
@@ -186,7 +202,8 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
             'content-range': `${start}-${end}`,
             'content-length': String(end - start + 1),
           },
-          body: async () => counting(await source.openRange(start, end), start, options.onProgress),
+          // The whole blob is read verified: a corrupt local blob fails here, not at the registry.
+          body: async () => counting(start === 0 && end === desc.size - 1 ? await source.open() : await source.openRange(start, end), start, options.onProgress),
           accept: () => true,
           retry: false,
         });
@@ -206,9 +223,11 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
       if (res.status === 413) {
         await res.dump();
         if (chunkSize <= floor) throw new TooLarge(`the registry refuses even ${chunkSize}-byte chunks (413)`);
-        learnMaxRequest(client, Math.min(chunkSize, end - start + 1) - 1);
-        chunkSize = Math.max(floor, halfUp(chunkSize));
-        options.onNotice?.(`${desc.digest}: the registry refused a chunk as too large (413), sending chunks of ${chunkSize} bytes`);
+        const refused = end - start + 1;
+        learnMaxRequest(client, Math.min(chunkSize, refused) - 1);
+        // A refused stream goes on in the default chunks (or half of what was refused, if smaller).
+        chunkSize = Math.max(floor, chunkSize === WHOLE_REST ? chunkWithin(client, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(refused))) : halfUp(chunkSize));
+        options.onNotice?.(`${desc.digest}: the registry refused a ${refused}-byte request as too large (413), sending chunks of ${chunkSize} bytes`);
         continue;
       }
       if (patches === 1 && start === 0 && (res.status === 404 || res.status === 405 || res.status === 501 || (res.status === 400 && (await peekCodes(res)).includes('UNSUPPORTED')))) {
@@ -259,21 +278,24 @@ async function finishChunked(client: RegistryClient, repository: string, desc: D
   await failUpload(client, op, res);
 }
 
-/** `GET <upload location>`: how many bytes the registry holds (`Range: 0-N`), and the new Location. */
-async function uploadStatus(client: RegistryClient, repository: string, session: UploadSession, op: string): Promise<{ offset: number; session: UploadSession } | undefined> {
+/**
+ * `GET <upload location>`: how many bytes the registry holds (`Range: 0-N`), and the new Location;
+ * 'refused' when the session cannot go on, 'unclear' when the answer gives no usable offset.
+ */
+async function uploadStatus(client: RegistryClient, repository: string, session: UploadSession, op: string): Promise<{ offset: number; session: UploadSession } | 'refused' | 'unclear'> {
   let res: RegistryResponse;
   try {
     res = await client.request({ method: 'GET', url: session.location, op: `${op} (upload status)`, scopes: [pushScope(repository)], accept: () => true });
   } catch {
-    return undefined;
+    return 'unclear';
   }
   await res.dump();
-  if (res.status !== 204 && res.status !== 200) return undefined;
+  if (res.status !== 204 && res.status !== 200) return 'refused';
   const range = res.header('range');
   // "0-0" means 0 or 1 bytes in distribution; without a way to tell, start a fresh session.
-  if (!range || /^(bytes=)?0-0$/.test(range.trim())) return undefined;
+  if (!range || /^(bytes=)?0-0$/.test(range.trim())) return 'unclear';
   const last = parseRangeEnd(range);
-  if (last === undefined) return undefined;
+  if (last === undefined) return 'unclear';
   return { offset: last + 1, session: sessionFrom(client, res, op, session) };
 }
 

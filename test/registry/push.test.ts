@@ -74,10 +74,10 @@ describe('copyGraph from a layout to the real registry', () => {
     assert.equal(skopeoDigest(`${registry.host}/chunked/app:v1`), image.manifest.digest);
   });
 
-  it('goes chunked by default only above the threshold', async () => {
+  it('goes through PATCH by default only above the threshold', async () => {
     await push('threshold/app', { chunkThreshold: MiB });
     const log = await registry.settledAccessLog();
-    // Only the 3.5 MiB layer is above 1 MiB: one 16 MiB-sized PATCH holds all of it.
+    // Only the 3.5 MiB layer is above 1 MiB: one streaming PATCH holds all of it.
     assert.equal(log.filter((e) => e.method === 'PATCH').length, 1);
     assert.equal(blobWrites(log).filter((e) => e.method === 'PUT').length, 3);
   });
