@@ -8,11 +8,11 @@ export type BlockCodec = 'gzip' | 'zstd';
  * worker or on the main thread. memLevel 9 (not zlib's default 8) is 10% faster with Node's
  * zlib at levels 1–4, for 0.2% of ratio.
  */
-const GZIP_PARAMS = { memLevel: 9, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY } as const;
+export const GZIP_PARAMS = { memLevel: 9, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY } as const;
 
 /** zlib writes the OS byte of the build platform (3 unix, 10 Windows, 19 macOS); pin it to unix. */
-const GZIP_OS_OFFSET = 9;
-const GZIP_OS_UNIX = 3;
+export const GZIP_OS_OFFSET = 9;
+export const GZIP_OS_UNIX = 3;
 
 /**
  * Compresses one block into one self-contained gzip member (or zstd frame). Members

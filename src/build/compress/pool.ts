@@ -11,6 +11,12 @@ export interface BlockJob {
   /** Transferred to the worker (shared if a SharedArrayBuffer); handed back through `done` for reuse. */
   input: BlockBuffer;
   length: number;
+  /** Where the worker writes the compressed bytes (transferred); without it the worker allocates. */
+  output?: ArrayBuffer;
+  /**
+   * The compressed bytes (a view of the job's output buffer when they fit in it), and the input
+   * buffer handed back for reuse.
+   */
   done(err: Error | null, output: Buffer | null, input: BlockBuffer | null): void;
 }
 
@@ -104,7 +110,12 @@ class CompressionPool {
     if (w.running.size === 0) w.worker.ref();
     w.running.set(id, job);
     const msg: JobMessage = { id, codec: job.codec, level: job.level, input: job.input, length: job.length };
-    w.worker.postMessage(msg, job.input instanceof ArrayBuffer ? [job.input] : []);
+    const transfer: ArrayBuffer[] = job.input instanceof ArrayBuffer ? [job.input] : [];
+    if (job.output) {
+      msg.output = job.output;
+      transfer.push(job.output);
+    }
+    w.worker.postMessage(msg, transfer);
   }
 
   private finish(w: PoolWorker, msg: ResultMessage): void {
@@ -116,7 +127,7 @@ class CompressionPool {
       w.onIdle?.();
     }
     if ('error' in msg) job.done(new Error(`compression failed: ${msg.error}`), null, msg.input);
-    else job.done(null, Buffer.from(msg.output), msg.input);
+    else job.done(null, Buffer.from(msg.output, 0, msg.length), msg.input);
     this.schedule();
   }
 

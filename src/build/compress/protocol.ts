@@ -10,13 +10,18 @@ export interface JobMessage {
   level: number;
   input: BlockBuffer;
   length: number;
+  /** Where to put the compressed bytes (transferred and handed back); without it the worker allocates. */
+  output?: ArrayBuffer;
 }
 
 export type BlockBuffer = ArrayBuffer | SharedArrayBuffer;
 
-/** Worker → main thread: the compressed block (exactly sized, transferred) or why it failed. */
+/**
+ * Worker → main thread: the compressed block, `output[0, length)` (the job's output buffer, or a
+ * new one of exactly that size), or why it failed. Buffers are transferred.
+ */
 export type ResultMessage =
-  | { id: number; input: BlockBuffer; output: ArrayBuffer }
+  | { id: number; input: BlockBuffer; output: ArrayBuffer; length: number }
   | { id: number; input: BlockBuffer; error: string };
 
 /** Main thread → hash worker: blocks of one session in order, then a request for the digest. */
