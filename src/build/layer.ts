@@ -9,6 +9,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import { layerMediaType, type Compression } from '../oci/media-types.js';
 import { scanCapabilities, type CapabilityMap } from './capabilities.js';
 import { createCompressor, createDecompressor } from './codec.js';
+import type { Compressor } from './compress/index.js';
 import type { LayerSource } from './source.js';
 import { StagedBlob } from './staged-blob.js';
 import { TarProducer, pumpTar } from './tar.js';
@@ -109,12 +110,13 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
     },
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const stages = compressors(compression, options);
-  if (stages.length === 0) {
+  const [compressor] = compressors(compression, options);
+  if (!compressor) {
     await pump(out);
   } else {
-    // The tar side feeds the compressor; the compressor's output streams to the blob.
-    await Promise.all([pump(stages[0]!), run([...stages, out], options.signal)]);
+    // The tar side feeds the compressor; the compressor writes to the blob, reusing its buffers.
+    const written = compressor.writeTo(out);
+    await Promise.all([pump(compressor), written]);
   }
   return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
@@ -189,7 +191,7 @@ function* withCapabilities(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined
   if (rest) for (let r = rest.next(); !r.done; r = rest.next()) yield attach(r.value);
 }
 
-function compressors(compression: Compression, options: LayerOptions): Duplex[] {
+function compressors(compression: Compression, options: LayerOptions): Compressor[] {
   if (compression === 'none') return [];
   return [createCompressor({
     compression,

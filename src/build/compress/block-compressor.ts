@@ -1,6 +1,7 @@
-import { Duplex } from 'node:stream';
+import { Duplex, type Writable } from 'node:stream';
 import { Digester } from '../../oci/digest.js';
-import { compressBlock, type BlockCodec } from './block-codec.js';
+import type { BlockCodec } from './block-codec.js';
+import { BlockEncoder, outputCapacity } from './block-encoder.js';
 import { hashWorker, type HashSession, type InputDigest } from './input-hasher.js';
 import { compressionPool } from './pool.js';
 import type { BlockBuffer } from './protocol.js';
@@ -25,6 +26,9 @@ interface Slot {
   output: Buffer | null;
 }
 
+/** Blocks compressed on the main thread (one thread, or a layer of one block) share one zlib state. */
+let mainEncoder: BlockEncoder | undefined;
+
 /**
  * Cuts its input into fixed-size blocks, compresses each into an independent gzip member (or
  * zstd frame) on the shared worker pool, and emits them in input order. Members are a function
@@ -34,13 +38,23 @@ interface Slot {
  *
  * Memory is bounded: at most threads×2 blocks are in flight (being compressed, or waiting for
  * the reader) besides the one being filled; beyond that, writes wait. A reader that stops
- * reading stops the writer the same way.
+ * reading stops the writer the same way. Input blocks are reused; with `writeTo` the output
+ * buffers are too, so a layer of any size runs in the same few buffers allocated at its start.
  */
 export class BlockCompressor extends Duplex {
   private readonly maxInFlight: number;
   /** Blocks in shared memory, so the hash worker reads the very bytes the compressor gets. */
   private readonly shareBlocks: boolean;
   private readonly spare: ArrayBuffer[] = [];
+  /** Output buffers back from the sink (writeTo only). */
+  private readonly spareOutputs: ArrayBuffer[] = [];
+  private readonly outputSize: number;
+  private sink: Writable | null = null;
+  /** Writes given to the sink and not yet called back. */
+  private sinkAhead = 0;
+  private sinkEnded: ((err?: Error | null) => void) | null = null;
+  /** Output buffers allocated so far: with writeTo, a handful for any input length (tests check it). */
+  outputBuffersAllocated = 0;
   private block: BlockBuffer | null = null;
   private filled = 0;
   private dispatched = 0;
@@ -58,6 +72,7 @@ export class BlockCompressor extends Duplex {
   constructor(private readonly options: BlockCompressorOptions) {
     super({ readableHighWaterMark: options.blockSize, writableHighWaterMark: options.blockSize });
     this.maxInFlight = Math.max(2, options.threads * 2);
+    this.outputSize = outputCapacity(options.blockSize);
     // With 2 threads the cores are saturated anyway and a hashing thread only adds its
     // overhead (measured: +0.3 s CPU, no gain, on /usr/share); from 3 threads up the main thread
     // (tar producer) is the critical path, and 0.3 s per 500 MB of hashing leaves it.
@@ -70,6 +85,38 @@ export class BlockCompressor extends Duplex {
     if (!this.options.digestInput) throw new Error('createCompressor: inputDigest() needs the digestInput option');
     if (!this.digestResult) throw new Error('createCompressor: inputDigest() is known only after the stream has finished');
     return this.digestResult;
+  }
+
+  /**
+   * Writes the compressed output into `sink` and ends it, instead of being read as a stream;
+   * resolves once the sink has finished. Each output buffer is reused as soon as the sink calls
+   * back its write, so the sink must keep no reference to a chunk after that (true of file
+   * writers such as the staged blob, not of a PassThrough). Call it before writing the input.
+   */
+  writeTo(sink: Writable): Promise<void> {
+    if (this.sink || this.dispatched > 0) throw new Error('createCompressor: writeTo() must come first, and once');
+    this.sink = sink;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error | null) => {
+        if (settled) return;
+        settled = true;
+        // The 'error' listeners stay: either stream may still emit the error it was destroyed with.
+        if (!err) { resolve(); return; }
+        if (!this.destroyed) this.destroy(err);
+        if (!sink.destroyed) sink.destroy(err);
+        reject(err);
+      };
+      // A normal end closes the compressor before the sink has finished: only an early close fails.
+      const onClose = () => {
+        if (this.errored || !this.writableFinished) settle(this.errored ?? new Error('compressor closed before its output was written'));
+      };
+      sink.on('error', settle);
+      this.on('error', settle);
+      this.on('close', onClose);
+      this.sinkEnded = settle;
+      this.resume(); // the readable side only ends: the blocks go to the sink
+    });
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -97,6 +144,7 @@ export class BlockCompressor extends Duplex {
     this.pending = null;
     this.block = null;
     this.spare.length = 0;
+    this.spareOutputs.length = 0;
     callback(err);
   }
 
@@ -115,19 +163,46 @@ export class BlockCompressor extends Duplex {
     try {
       do {
         this.again = false;
-        while (this.readerWaiting && this.slots.length > 0 && this.slots[0]!.output && !this.destroyed) {
-          this.readerWaiting = this.push(this.slots.shift()!.output);
+        if (this.sink) this.writeOut();
+        else {
+          while (this.readerWaiting && this.slots.length > 0 && this.slots[0]!.output && !this.destroyed) {
+            this.readerWaiting = this.push(this.slots.shift()!.output);
+          }
         }
         if (this.pending && !this.destroyed) this.fill();
       } while (this.again && !this.destroyed);
       if (this.finalCallback && this.slots.length === 0 && !this.destroyed && this.digestReady()) {
         const callback = this.finalCallback;
         this.finalCallback = null;
+        if (this.sink) {
+          const ended = this.sinkEnded!;
+          this.sink.end((err?: Error | null) => ended(err));
+        }
         this.push(null);
         callback();
       }
     } finally {
       this.pumping = false;
+    }
+  }
+
+  /**
+   * Hands finished blocks to the sink in order, a bounded number at a time; each output buffer
+   * comes back for the next block once the sink has written it.
+   */
+  private writeOut(): void {
+    const sink = this.sink!;
+    while (this.slots.length > 0 && this.slots[0]!.output && this.sinkAhead < this.maxInFlight && !this.destroyed) {
+      const output = this.slots.shift()!.output!;
+      this.sinkAhead++;
+      sink.write(output, (err) => {
+        this.sinkAhead--;
+        if (err || this.destroyed) return; // the sink's 'error' ends writeTo
+        if (output.buffer.byteLength === this.outputSize && this.spareOutputs.length < this.maxInFlight * 2) {
+          this.spareOutputs.push(output.buffer as ArrayBuffer);
+        }
+        this.pump();
+      });
     }
   }
 
@@ -188,9 +263,16 @@ export class BlockCompressor extends Duplex {
         (this.hashSession ??= hashWorker().open()).update(input as SharedArrayBuffer, length);
       }
     }
+    // With a sink, the worker writes into a reused output buffer; a reader gets a new one each time.
+    const output = this.sink ? this.spareOutputs.pop() ?? this.newOutput() : undefined;
     if (inline) {
       try {
-        slot.output = compressBlock(codec, level, new Uint8Array(input, 0, length));
+        const encoded = (mainEncoder ??= new BlockEncoder()).encode(codec, level, new Uint8Array(input, 0, length), output && new Uint8Array(output));
+        if (typeof encoded === 'number') slot.output = Buffer.from(output!, 0, encoded);
+        else {
+          slot.output = encoded;
+          if (output) this.spareOutputs.push(output);
+        }
       } catch (err) {
         this.destroy(err as Error);
         return;
@@ -205,6 +287,7 @@ export class BlockCompressor extends Duplex {
       level,
       input,
       length,
+      ...(output ? { output } : {}),
       done: (err, output, returned) => {
         if (this.destroyed) return;
         if (err) {
@@ -216,6 +299,11 @@ export class BlockCompressor extends Duplex {
         this.pump();
       },
     }, threads);
+  }
+
+  private newOutput(): ArrayBuffer {
+    this.outputBuffersAllocated++;
+    return new ArrayBuffer(this.outputSize);
   }
 
   private recycle(buffer: BlockBuffer): void {

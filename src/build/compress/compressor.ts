@@ -1,4 +1,5 @@
-import { Transform, type Duplex } from 'node:stream';
+import { Transform, type Duplex, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Digester } from '../../oci/digest.js';
 import { BlockCompressor } from './block-compressor.js';
 import type { InputDigest } from './input-hasher.js';
@@ -14,6 +15,14 @@ export interface Compressor extends Duplex {
    * finished ('finish' or 'end'). Only with the digestInput option.
    */
   inputDigest(): InputDigest;
+  /**
+   * Writes the compressed output into `sink` and ends it, instead of being read; resolves once
+   * the sink has finished, rejects (destroying both) on either's error. Call it before writing.
+   * The block compressor then reuses each output buffer once the sink has called back its write,
+   * which keeps memory flat for any layer size: the sink must keep no reference to a chunk after
+   * its write callback (true of a file writer, not of a PassThrough).
+   */
+  writeTo(sink: Writable): Promise<void>;
 }
 
 /**
@@ -49,6 +58,10 @@ class Passthrough extends Transform implements Compressor {
     if (!this.hash) throw new Error('createCompressor: inputDigest() needs the digestInput option');
     if (!this.result) throw new Error('createCompressor: inputDigest() is known only after the stream has finished');
     return this.result;
+  }
+
+  writeTo(sink: Writable): Promise<void> {
+    return pipeline(this, sink);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null, data?: Buffer) => void): void {
