@@ -81,12 +81,14 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
         learnMaxRequest(client, desc.size - 1);
         const chunkSize = chunkWithin(client, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(desc.size)));
         options.onNotice?.(`${desc.digest}: the registry refused one ${desc.size}-byte request (413), sending chunks of ${chunkSize} bytes`);
+        options.onProgress?.(0);
         plan = { mode: 'chunked', chunkSize };
         continue;
       }
       if (err instanceof ChunksUnsupported && plan.mode !== 'monolithic') {
         client.quirks.noChunkedUploads = true;
         options.onNotice?.(`${desc.digest}: the registry does not accept chunked uploads, sending it in one request`);
+        options.onProgress?.(0);
         plan = { mode: 'monolithic' };
         continue;
       }
@@ -228,6 +230,8 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
         // A refused stream goes on in the default chunks (or half of what was refused, if smaller).
         chunkSize = Math.max(floor, chunkSize === WHOLE_REST ? chunkWithin(client, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(refused))) : halfUp(chunkSize));
         options.onNotice?.(`${desc.digest}: the registry refused a ${refused}-byte request as too large (413), sending chunks of ${chunkSize} bytes`);
+        // Bytes of the refused request may have been counted as they went out.
+        options.onProgress?.(offset);
         continue;
       }
       if (patches === 1 && start === 0 && (res.status === 404 || res.status === 405 || res.status === 501 || (res.status === 400 && (await peekCodes(res)).includes('UNSUPPORTED')))) {

@@ -170,6 +170,7 @@ describe('uploading a large blob', () => {
     assert.ok(chunks.every((r) => r.status === 202 && r.requestBytes <= UPLOAD_DEFAULTS.chunkSize));
     assert.deepEqual(client.quirks, { maxRequestBytes: layerBytes - 1 });
     assert.ok(notices().some((m) => m.includes(`refused a ${layerBytes}-byte request as too large (413), sending chunks of ${UPLOAD_DEFAULTS.chunkSize} bytes`)), notices().join('\n'));
+    layerProgress();
     assert.equal(skopeoDigest(`${registry.host}/${repo}:v1`), image.manifest.digest);
   });
 
@@ -183,6 +184,7 @@ describe('uploading a large blob', () => {
     const put = seen.find((r) => r.method === 'PUT' && r.path.includes(`digest=${encodeURIComponent(image.layer.digest)}`));
     assert.equal(put?.status, 201);
     assert.equal(put?.requestBytes, layerBytes);
+    layerProgress();
     assert.equal(skopeoDigest(`${registry.host}/${repo}:v1`), image.manifest.digest);
   });
 });
