@@ -24,7 +24,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Image of the layout to push (its tag or digest); default: the destination tag, the only image, or latest' })
     .option('also-tag', { type: 'string', array: true, describe: 'Another tag for the same manifest in the destination repository (repeatable)' })
-    .option('chunk-size', { type: 'string', describe: 'Upload every blob in chunks of SIZE (e.g. 4MiB); default: one request up to 64 MiB, 16 MiB chunks above' })
+    .option('chunk-size', { type: 'string', describe: 'Upload every blob in chunks of SIZE (e.g. 4MiB); default: one PUT up to 64 MiB, one streamed PATCH above' })
     .option('mount-from', { type: 'string', array: true, describe: 'Repository of the same registry to mount blobs from instead of uploading them (repeatable)' })
     .option('digest-file', { type: 'string', describe: 'Write the pushed manifest digest to this file' })
     .example('$0 push localhost:5000/hello:0.1', 'push the image of ./oci-layout')
