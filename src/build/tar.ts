@@ -174,10 +174,16 @@ function openForRead(path: Buffer): number {
   }
 }
 
+/**
+ * 4 chunks (4 MiB) keep the compressor fed as well as 16 did (same wall and CPU time on
+ * /usr/share, 2 threads), for 12 MiB less memory: the compressor holds threads×2 blocks besides.
+ */
+export const DEFAULT_MAX_AHEAD = 4;
+
 export interface PumpOptions {
   /** Sees every chunk before it is written (for hashing and progress). */
   onChunk?: (chunk: Buffer) => void;
-  /** Chunks written and not yet called back, at most (default 16): how far tar runs ahead. */
+  /** Chunks written and not yet called back, at most (default DEFAULT_MAX_AHEAD): how far tar runs ahead. */
   maxAhead?: number;
   signal?: AbortSignal;
 }
@@ -191,7 +197,7 @@ export interface PumpOptions {
  * running while the compressors catch up and vice versa.
  */
 export async function pumpTar(producer: TarProducer, sink: Writable, options: PumpOptions = {}): Promise<void> {
-  const maxAhead = options.maxAhead ?? 16;
+  const maxAhead = options.maxAhead ?? DEFAULT_MAX_AHEAD;
   const spare: Buffer[] = [];
   let outstanding = 0;
   let failure: Error | undefined;
