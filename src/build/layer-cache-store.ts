@@ -113,10 +113,10 @@ export class LayerCache {
   async prune(layout: OciLayout, keep: Iterable<string>, limits: CacheLimits = DEFAULT_CACHE_LIMITS): Promise<void> {
     const kept = new Set(keep);
     try {
-      await mkdir(this.dir, { recursive: true });
+      if (!(await stat(this.dir)).isDirectory()) return;
       await withLock(join(this.dir, '..', 'prune.lock'), () => this.pruneLocked(layout, kept, limits), LOCK_WAIT_MS);
     } catch {
-      // Another build is pruning (it bounds the cache as well), or the layout is read-only.
+      // No cache yet, another build is pruning (it bounds the cache as well), or the layout is read-only.
     }
   }
 
