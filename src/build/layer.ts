@@ -138,7 +138,13 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   } else {
     if (from !== 'none') stages.push(guardDecompressor(createDecompressor(from), where));
     stages.push(passThrough((c) => diff.update(c)));
-    stages.push(...compressors(to, options));
+    const [compressor] = compressors(to, options);
+    if (compressor) {
+      // As for a directory: the compressor writes to the blob itself, reusing its buffers.
+      const written = compressor.writeTo(out);
+      await Promise.all([run([input, ...stages, compressor], options.signal), written]);
+      return { diffId: diff.digest(), uncompressedSize: diff.size };
+    }
   }
   await run([input, ...stages, out], options.signal);
   return { diffId: diff.digest(), uncompressedSize: diff.size };
