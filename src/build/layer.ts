@@ -10,7 +10,7 @@ import { layerMediaType, type Compression } from '../oci/media-types.js';
 import { scanCapabilities, type CapabilityMap } from './capabilities.js';
 import { createCompressor, createDecompressor } from './codec.js';
 import type { Compressor } from './compress/index.js';
-import type { LayerSource } from './source.js';
+import { FileChunks, type LayerSource } from './source.js';
 import { StagedBlob } from './staged-blob.js';
 import { TarProducer, pumpTar } from './tar.js';
 import { walk, type FsEntry, type WalkOptions } from './walk.js';
@@ -123,13 +123,27 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
 
 async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions): Promise<Uncompressed> {
   const { size: totalBytes } = await stat(path);
+  const diff = new Digester();
+  if (from === 'none' && to !== 'none') {
+    // A plain tar read into recycled buffers, like a directory's tar: memory flat in its size.
+    const file = new FileChunks(path);
+    const [compressor] = compressors(to, options);
+    const written = compressor!.writeTo(out);
+    await Promise.all([pumpTar(file, compressor!, {
+      onChunk: (chunk) => {
+        diff.update(chunk);
+        options.onProgress?.({ bytes: file.bytes, totalBytes });
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    }), written]);
+    return { diffId: diff.digest(), uncompressedSize: diff.size };
+  }
   let read = 0;
   const input = createReadStream(path, { highWaterMark: 1 << 20 });
   const counter = passThrough((chunk) => {
     read += chunk.length;
     options.onProgress?.({ bytes: read, totalBytes });
   });
-  const diff = new Digester();
   const where = `rootfs ${path}`;
   const stages: Duplex[] = [counter];
   if (from === to) {

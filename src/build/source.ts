@@ -1,7 +1,9 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
-import { OcipushError, systemReason } from '../errors.js';
+import { OcipushError, fromSystemError, systemReason } from '../errors.js';
 import type { Compression } from '../oci/media-types.js';
 import { createDecompressor, zstdAvailable } from './codec.js';
+import type { ChunkProducer } from './tar.js';
 
 /** What a positional rootfs argument turned out to be. */
 export type LayerSource =
@@ -100,4 +102,47 @@ export function isTarHeader(block: Buffer): boolean {
   const field = block.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/g, '').trim();
   if (!/^[0-7]+$/.test(field)) return false;
   return Number.parseInt(field, 8) === sum;
+}
+
+/**
+ * A file read in order into buffers its consumer recycles (pumpTar's contract): a tar file of any
+ * size is read through the same few buffers, where a read stream allocates one per chunk and
+ * leaves them to the garbage collector.
+ */
+export class FileChunks implements ChunkProducer {
+  /** Bytes read so far. */
+  bytes = 0;
+  private fd: number | undefined;
+
+  constructor(private readonly path: string, readonly bufferSize = 1 << 20) {
+    try {
+      this.fd = openSync(path, 'r');
+    } catch (err) {
+      throw fromSystemError(err, path, 'cannot read');
+    }
+  }
+
+  next(buffer?: Buffer): Buffer | null {
+    if (this.fd === undefined) return null;
+    const chunk = buffer && buffer.length >= this.bufferSize ? buffer : Buffer.allocUnsafeSlow(this.bufferSize);
+    let n: number;
+    try {
+      n = readSync(this.fd, chunk, 0, this.bufferSize, null);
+    } catch (err) {
+      this.close();
+      throw fromSystemError(err, this.path, 'cannot read');
+    }
+    if (n === 0) {
+      this.close();
+      return null;
+    }
+    this.bytes += n;
+    return chunk.subarray(0, n);
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    try { closeSync(this.fd); } catch { /* already failing */ }
+    this.fd = undefined;
+  }
 }

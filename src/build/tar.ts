@@ -30,7 +30,7 @@ interface OpenFile {
  * close, with no intermediate copy and no per-file stream, into buffers that are recycled once
  * the consumer is done with them (see pumpTar).
  */
-export class TarProducer {
+export class TarProducer implements ChunkProducer {
   /** Tar bytes produced so far. */
   bytes = 0;
   /** Entries written so far. */
@@ -180,6 +180,16 @@ function openForRead(path: Buffer): number {
  */
 export const DEFAULT_MAX_AHEAD = 4;
 
+/** Anything that fills caller-given buffers with the next bytes of a stream (a tar, a file). */
+export interface ChunkProducer {
+  /** Bytes a buffer given to `next` must have. */
+  readonly bufferSize: number;
+  /** The next chunk (a view of `buffer`, or of a new buffer), or null at the end. */
+  next(buffer?: Buffer): Buffer | null;
+  /** Releases what it holds open (after an error, or when the consumer goes away). */
+  close(): void;
+}
+
 export interface PumpOptions {
   /** Sees every chunk before it is written (for hashing and progress). */
   onChunk?: (chunk: Buffer) => void;
@@ -196,7 +206,7 @@ export interface PumpOptions {
  * writer, but not for a PassThrough. Up to `maxAhead` chunks wait in the sink, so tar keeps
  * running while the compressors catch up and vice versa.
  */
-export async function pumpTar(producer: TarProducer, sink: Writable, options: PumpOptions = {}): Promise<void> {
+export async function pumpTar(producer: ChunkProducer, sink: Writable, options: PumpOptions = {}): Promise<void> {
   const maxAhead = options.maxAhead ?? DEFAULT_MAX_AHEAD;
   const spare: Buffer[] = [];
   let outstanding = 0;
