@@ -20,8 +20,11 @@ export interface Authorizer {
   refusedError?(): OcipushError;
 }
 
+/** A request body: a stream, or chunks undici pulls one at a time (an async generator). */
+export type RequestBody = Readable | AsyncIterable<Uint8Array>;
+
 /** Opens the request body afresh; called once per attempt so a retry never sends a half-read stream. */
-export type BodyOpener = () => Promise<Readable> | Readable;
+export type BodyOpener = () => Promise<RequestBody> | RequestBody;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -263,10 +266,11 @@ export class RegistryClient {
           path: `${url.pathname}${url.search}`,
           method,
           headers,
-          body: payload,
+          // undici takes async iterables too (writeIterable); its types leave them out.
+          body: payload as Dispatcher.RequestOptions['body'],
         });
       } catch (err) {
-        if (payload && typeof payload !== 'string' && !Buffer.isBuffer(payload)) payload.destroy();
+        releaseBody(payload);
         throw err;
       }
       const wrapped = wrapResponse(response, url, headers.authorization);
@@ -291,6 +295,13 @@ export class RegistryClient {
       return wrapped;
     }
   }
+}
+
+/** A body the failed request may not have finished: a stream is destroyed, a generator returned (its finally closes its file). */
+function releaseBody(payload: Buffer | RequestBody | undefined): void {
+  if (payload === undefined || Buffer.isBuffer(payload)) return;
+  if (typeof (payload as Readable).destroy === 'function') (payload as Readable).destroy();
+  else void (payload as Partial<AsyncGenerator<Uint8Array>>).return?.(undefined).catch(() => {});
 }
 
 /** A 401 we could not answer: name the way to log in. */
