@@ -1,4 +1,4 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { cancelUpload, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
@@ -6,7 +6,7 @@ import { isTransientNetworkError, registryError, networkError } from './errors.j
 import type { RegistryClient, RegistryResponse } from './http.js';
 import { isRetryableStatus, retryDelay, sleep } from './retry.js';
 import { pushScope } from './scopes.js';
-import type { BlobSource } from './source.js';
+import type { BlobBody, BlobSource } from './source.js';
 
 const MiB = 1024 * 1024;
 
@@ -139,6 +139,7 @@ function learnMaxRequest(client: RegistryClient, bytes: number): void {
 async function putMonolithic(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, session: UploadSession | undefined, options: UploadOptions): Promise<void> {
   const op = `push blob ${desc.digest}`;
   session ??= await startUpload(client, repository, `blob ${desc.digest}`);
+  const bodies = new OpenedBodies();
   try {
     const res = await client.request({
       method: 'PUT',
@@ -146,10 +147,10 @@ async function putMonolithic(client: RegistryClient, repository: string, desc: D
       op,
       scopes: [pushScope(repository)],
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-      body: desc.size === 0 ? undefined : async () => counting(await source.open(), 0, options.onProgress),
+      body: desc.size === 0 ? undefined : bodies.opener(() => source.open(), 0, options.onProgress),
       accept: () => true,
       retry: false,
-    });
+    }).finally(() => bodies.release());
     if (!isSuccess(res.status)) await failUpload(client, op, res);
     await res.dump();
     checkStoredDigest(client, op, desc, res);
@@ -193,6 +194,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
       const start = offset;
       const end = Math.min(start + chunkSize, desc.size) - 1;
       let res: RegistryResponse;
+      const bodies = new OpenedBodies();
       try {
         res = await client.request({
           method: 'PATCH',
@@ -205,7 +207,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
             'content-length': String(end - start + 1),
           },
           // The whole blob is read verified: a corrupt local blob fails here, not at the registry.
-          body: async () => counting(start === 0 && end === desc.size - 1 ? await source.open() : await source.openRange(start, end), start, options.onProgress),
+          body: bodies.opener(() => start === 0 && end === desc.size - 1 ? source.open() : source.openRange(start, end), start, options.onProgress),
           accept: () => true,
           retry: false,
         });
@@ -213,6 +215,8 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
         if (!isTransientNetworkError(err)) throw err;
         await resync(err);
         continue;
+      } finally {
+        bodies.release();
       }
       patches++;
       if (isSuccess(res.status)) {
@@ -373,18 +377,42 @@ function halfUp(n: number): number {
   return Math.ceil(n / 2);
 }
 
-/** Reports the absolute offset as bytes flow out. */
-function counting(stream: Readable, base: number, onProgress?: (bytes: number) => void): Readable {
-  if (!onProgress) return stream;
+/**
+ * The bodies opened for one upload request (each attempt inside client.request, after a 401 or a
+ * redirect, opens its own), closed once the request has settled: undici closes an iterable body
+ * it stops reading on an error, but not one it never started or one cut short by an early answer,
+ * and a file left open until garbage collection makes Node warn on stderr.
+ */
+class OpenedBodies {
+  private readonly opened: BlobBody[] = [];
+
+  opener(open: () => Promise<BlobBody>, base: number, onProgress: ((bytes: number) => void) | undefined): () => Promise<AsyncIterable<Uint8Array>> {
+    return async () => {
+      const body = await open();
+      this.opened.push(body);
+      return counting(body, base, onProgress);
+    };
+  }
+
+  /** After the answer: the registry has read what it wanted, or the request failed. */
+  release(): void {
+    for (const body of this.opened.splice(0)) {
+      if (typeof (body as Readable).destroy === 'function') (body as Readable).destroy();
+      else void (body as Partial<AsyncGenerator<Uint8Array>>).return?.(undefined).catch(() => {});
+    }
+  }
+}
+
+/**
+ * The body as undici pulls it, reporting the absolute offset as each chunk goes out. A generator,
+ * not a Transform: it passes on each chunk when asked for it and reads nothing ahead, so a source
+ * that reuses its buffers (readFileChunks) keeps doing so.
+ */
+async function* counting(body: BlobBody, base: number, onProgress?: (bytes: number) => void): AsyncGenerator<Uint8Array, void, undefined> {
   let sent = base;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      sent += chunk.length;
-      onProgress(sent);
-      cb(null, chunk);
-    },
-  });
-  stream.on('error', (err) => counter.destroy(err));
-  counter.on('close', () => { if (!stream.destroyed) stream.destroy(); });
-  return stream.pipe(counter);
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    sent += chunk.length;
+    onProgress?.(sent);
+    yield chunk;
+  }
 }
