@@ -12,7 +12,7 @@ import { createCompressor, createDecompressor } from './codec.js';
 import type { Compressor } from './compress/index.js';
 import { FileChunks, type LayerSource } from './source.js';
 import { StagedBlob } from './staged-blob.js';
-import { TarProducer, pumpTar } from './tar.js';
+import { TarProducer, pumpTar, type ChunkProducer } from './tar.js';
 import { walk, type FsEntry, type WalkOptions } from './walk.js';
 
 export interface LayerOptions {
@@ -69,15 +69,23 @@ export interface StagingArea {
  */
 export async function buildLayer(source: LayerSource, stage: StagingArea, options: LayerOptions): Promise<LayerResult> {
   const compression = options.compression ?? 'gzip';
+  return stageLayer(stage, compression, async (blob) => source.kind === 'directory'
+    ? archiveDirectory(source.path, blob.stream, compression, {
+      ...options,
+      // A staged blob inside the rootfs (`ocipush build .`) must not archive itself.
+      exclude: [...(options.exclude ?? []), await realTempPath(blob.tempPath)],
+    })
+    : copyTar(source.path, source.compression, blob.stream, compression, options));
+}
+
+/**
+ * A layer written by `write` into a new staged blob, described once it is complete; the blob is
+ * discarded if writing fails.
+ */
+export async function stageLayer(stage: StagingArea, compression: Compression, write: (blob: StagedBlob) => Promise<Uncompressed>): Promise<LayerResult> {
   const blob = await StagedBlob.create(stage.dir, stage.where);
   try {
-    const { diffId, uncompressedSize } = source.kind === 'directory'
-      ? await archiveDirectory(source.path, blob.stream, compression, {
-        ...options,
-        // A staged blob inside the rootfs (`ocipush build .`) must not archive itself.
-        exclude: [...(options.exclude ?? []), await realTempPath(blob.tempPath)],
-      })
-      : await copyTar(source.path, source.compression, blob.stream, compression, options);
+    const { diffId, uncompressedSize } = await write(blob);
     return {
       descriptor: { mediaType: layerMediaType(compression), digest: blob.digest, size: blob.size },
       diffId,
@@ -90,9 +98,43 @@ export async function buildLayer(source: LayerSource, stage: StagingArea, option
   }
 }
 
-interface Uncompressed {
+/** What a layer's uncompressed tar hashed to. */
+export interface Uncompressed {
   diffId: Digest;
   uncompressedSize: number;
+}
+
+/** How a layer's tar is compressed. */
+export interface CompressionSettings {
+  compression: Compression;
+  level?: number;
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes a tar, chunk by chunk, into `out` through the compressor, hashing it on the way (the
+ * diff_id). The chunk buffers and the compressor's output buffers are both recycled once written
+ * (pumpTar, writeTo), so memory stays flat whatever the layer's size: `out` must keep no chunk
+ * after its write callback, as a staged blob does not.
+ */
+export async function compressTar(producer: ChunkProducer, out: Writable, settings: CompressionSettings, onChunk?: (chunk: Buffer) => void): Promise<Uncompressed> {
+  const diff = new Digester();
+  const pump = (sink: Writable) => pumpTar(producer, sink, {
+    onChunk: (chunk) => {
+      diff.update(chunk);
+      onChunk?.(chunk);
+    },
+    ...(settings.signal ? { signal: settings.signal } : {}),
+  });
+  const [compressor] = compressors(settings.compression, settings);
+  if (!compressor) {
+    await pump(out);
+  } else {
+    const written = compressor.writeTo(out);
+    await Promise.all([pump(compressor), written]);
+  }
+  return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
 
 async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
@@ -102,42 +144,21 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
   });
-  const diff = new Digester();
-  const pump = (sink: Writable) => pumpTar(producer, sink, {
-    onChunk: (chunk) => {
-      diff.update(chunk);
-      options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });
-    },
-    ...(options.signal ? { signal: options.signal } : {}),
+  return compressTar(producer, out, { ...options, compression }, () => {
+    options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });
   });
-  const [compressor] = compressors(compression, options);
-  if (!compressor) {
-    await pump(out);
-  } else {
-    // The tar side feeds the compressor; the compressor writes to the blob, reusing its buffers.
-    const written = compressor.writeTo(out);
-    await Promise.all([pump(compressor), written]);
-  }
-  return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
 
 async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions): Promise<Uncompressed> {
   const { size: totalBytes } = await stat(path);
-  const diff = new Digester();
   if (from === 'none' && to !== 'none') {
     // A plain tar read into recycled buffers, like a directory's tar: memory flat in its size.
     const file = new FileChunks(path);
-    const [compressor] = compressors(to, options);
-    const written = compressor!.writeTo(out);
-    await Promise.all([pumpTar(file, compressor!, {
-      onChunk: (chunk) => {
-        diff.update(chunk);
-        options.onProgress?.({ bytes: file.bytes, totalBytes });
-      },
-      ...(options.signal ? { signal: options.signal } : {}),
-    }), written]);
-    return { diffId: diff.digest(), uncompressedSize: diff.size };
+    return compressTar(file, out, { ...options, compression: to }, () => {
+      options.onProgress?.({ bytes: file.bytes, totalBytes });
+    });
   }
+  const diff = new Digester();
   let read = 0;
   const input = createReadStream(path, { highWaterMark: 1 << 20 });
   const counter = passThrough((chunk) => {
@@ -211,7 +232,7 @@ function* withCapabilities(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined
   if (rest) for (let r = rest.next(); !r.done; r = rest.next()) yield attach(r.value);
 }
 
-function compressors(compression: Compression, options: LayerOptions): Compressor[] {
+function compressors(compression: Compression, options: { level?: number; threads?: number }): Compressor[] {
   if (compression === 'none') return [];
   return [createCompressor({
     compression,

@@ -1,13 +1,6 @@
-import type { Writable } from 'node:stream';
-import { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../../errors.js';
-import { Digester } from '../../oci/digest.js';
-import { layerMediaType, type Compression } from '../../oci/media-types.js';
-import { createCompressor } from '../codec.js';
-import type { LayerResult, StagingArea } from '../layer.js';
-import { StagedBlob } from '../staged-blob.js';
-import { pumpTar, TarProducer } from '../tar.js';
+import { compressTar, stageLayer, type CompressionSettings, type LayerResult, type StagingArea } from '../layer.js';
+import { TarProducer } from '../tar.js';
 import type { FsEntry } from '../walk.js';
 import type { TreeWriter } from './copy.js';
 import type { ArchiveFiles } from './extract.js';
@@ -90,55 +83,15 @@ export function* fsEntries(entries: readonly PlannedEntry[], files: ArchiveFiles
   }
 }
 
-export interface WriteLayerOptions {
-  compression: Compression;
-  level?: number;
-  threads?: number;
+export interface WriteLayerOptions extends CompressionSettings {
   clampMtime: number;
-  signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
 }
 
 /** Writes planned entries as one layer: tar → sha256 (diff_id) → compressor → sha256 → staged blob. */
-export async function writeLayer(entries: Iterable<FsEntry>, staging: StagingArea, options: WriteLayerOptions): Promise<LayerResult> {
-  const blob = await StagedBlob.create(staging.dir, staging.where);
-  try {
+export function writeLayer(entries: Iterable<FsEntry>, staging: StagingArea, options: WriteLayerOptions): Promise<LayerResult> {
+  return stageLayer(staging, options.compression, (blob) => {
     const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime });
-    const diff = new Digester();
-    const pump = (sink: Writable) => pumpTar(producer, sink, {
-      onChunk: (chunk) => {
-        diff.update(chunk);
-        options.onProgress?.(producer.bytes);
-      },
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    if (options.compression === 'none') {
-      await pump(blob.stream);
-    } else {
-      const compressor = createCompressor({
-        compression: options.compression,
-        ...(options.level !== undefined ? { level: options.level } : {}),
-        ...(options.threads !== undefined ? { threads: options.threads } : {}),
-      });
-      await Promise.all([pump(compressor), run(compressor, blob.stream, options.signal)]);
-    }
-    return {
-      descriptor: { mediaType: layerMediaType(options.compression), digest: blob.digest, size: blob.size },
-      diffId: diff.digest(),
-      uncompressedSize: diff.size,
-      blob,
-    };
-  } catch (err) {
-    await blob.discard();
-    throw err;
-  }
-}
-
-async function run(from: Duplex, to: Writable, signal?: AbortSignal): Promise<void> {
-  try {
-    await pipeline(from, to, ...(signal ? [{ signal }] : []) as []);
-  } catch (err) {
-    if ((err as Error).name === 'AbortError') throw new OcipushError('EABORTED', 'build interrupted', { cause: err });
-    throw err;
-  }
+    return compressTar(producer, blob.stream, options, () => options.onProgress?.(producer.bytes));
+  });
 }
