@@ -1,19 +1,10 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createCompressor, type CompressorOptions } from '../../../src/build/compress/index.js';
 import { compressBlock } from '../../../src/build/compress/block-codec.js';
 
-/** Deterministic incompressible bytes. */
-export function randomBytes(size: number, seed = 'compress'): Buffer {
-  const out = Buffer.alloc(size);
-  let block = createHash('sha256').update(seed).digest();
-  for (let at = 0; at < size; at += block.length) {
-    block.copy(out, at);
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
+/** Deterministic incompressible bytes: the same generator as the layer tests' (one seed per input). */
+export { pseudoRandom as randomBytes } from '../support.js';
 
 /** Deterministic text that compresses like source files and man pages do (about 3:1). */
 export function textBytes(size: number): Buffer {
