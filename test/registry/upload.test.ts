@@ -6,12 +6,15 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { copyGraph, type CopyEvent } from '../../src/copy.js';
 import { OciLayout } from '../../src/content/layout.js';
 import { OcipushError } from '../../src/errors.js';
+import { sha256 } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { connectRegistry } from '../../src/registry/connect.js';
 import type { RegistryClient } from '../../src/registry/http.js';
 import { Repository } from '../../src/registry/repository.js';
-import { UPLOAD_DEFAULTS } from '../../src/registry/upload.js';
+import { blobExists } from '../../src/registry/blobs.js';
+import { readFileChunks, type BlobSource } from '../../src/registry/source.js';
+import { UPLOAD_DEFAULTS, uploadBlob } from '../../src/registry/upload.js';
 import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../support/fault-proxy.js';
 import { startRegistry, type AccessEntry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
@@ -209,6 +212,55 @@ describe('uploading a corrupt blob above the threshold', () => {
       const log = await registry.settledAccessLog();
       assert.ok(log.some((e) => e.method === 'DELETE' && e.path.includes('/blobs/uploads/')), 'the session is cancelled');
       assert.ok(!log.some((e) => e.method === 'PUT'), 'no blob committed, no manifest');
+    } finally {
+      await client.close();
+      await registry.stop();
+      await tmp.cleanup();
+    }
+  });
+});
+
+/**
+ * readFileChunks reuses its buffers, relying on undici to be done with a chunk before it asks for
+ * the next (see its comment). Were that ever broken, the registry would get other bytes than those
+ * hashed: this body breaks it on purpose, holding each chunk back until the ring has refilled its
+ * buffer, and every way of uploading ends in the registry's digest error, never a stored blob.
+ */
+describe('uploading chunks whose buffers were reused before they were sent', () => {
+  it('the registry refuses the digest (EDIGEST) in one PUT, one streamed PATCH and chunks alike; nothing is stored', async () => {
+    const tmp = await tempDir();
+    const registry = await startRegistry();
+    const client = connectRegistry(registry.host);
+    try {
+      const bytes = randomBytes(3 * MiB + 17);
+      const path = join(tmp.path, 'blob');
+      writeFileSync(path, bytes);
+      const desc: Descriptor = { mediaType: MediaType.OciLayerGzip, digest: sha256(bytes), size: bytes.length };
+      const ring = { bufferSize: 64 * 1024, ringSize: 2 };
+      // With two buffers, chunk k+2 is read into chunk k's: yielding k after k+2 arrived sends k+2's bytes again.
+      async function* heldBack(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+        const held: Uint8Array[] = [];
+        for await (const chunk of chunks) {
+          held.push(chunk);
+          if (held.length > 2) yield held.shift()!;
+        }
+        yield* held;
+      }
+      const source: BlobSource = {
+        size: desc.size,
+        open: async () => heldBack(readFileChunks(path, 0, desc.size - 1, ring)),
+        openRange: async (start, end) => heldBack(readFileChunks(path, start, end, ring)),
+      };
+      for (const options of [{}, { chunkThreshold: MiB }, { chunkSize: MiB }]) {
+        await assert.rejects(uploadBlob(client, 'reused/app', desc, source, options), (err: unknown) => {
+          assert.ok(err instanceof OcipushError && err.code === 'EDIGEST', `${JSON.stringify(options)}: ${String(err)}`);
+          assert.match(err.message, /DIGEST_INVALID.*local blob corrupt/);
+          return true;
+        });
+      }
+      assert.equal(await blobExists(client, 'reused/app', desc), false);
+      const putStatuses = (await registry.settledAccessLog()).filter((e) => e.method === 'PUT').map((e) => e.status);
+      assert.deepEqual(putStatuses, [400, 400, 400], 'each upload reached its closing PUT, and the registry refused it');
     } finally {
       await client.close();
       await registry.stop();
