@@ -229,7 +229,7 @@ class GraphCopy {
 
   private sourceOf(desc: Descriptor): BlobSource {
     const src = this.src;
-    if (src instanceof OciLayout) return fileSource(src.blobPath(desc.digest), desc, () => src.fetch(desc));
+    if (src instanceof OciLayout) return fileSource(src.blobPath(desc.digest), desc);
     // A storage that knows a better way to re-read its blobs (a layout with lazy base layers).
     const provider = src as Partial<BlobSourceProvider>;
     if (typeof provider.blobSource === 'function') return provider.blobSource(desc);

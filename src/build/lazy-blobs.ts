@@ -57,7 +57,7 @@ export class LazyBlobs implements ReadOnlyStorage {
 
   /** The blob as an upload source: read from the layout's file (by range for chunks), downloaded first if needed. */
   blobSource(desc: Descriptor): BlobSource {
-    const local = fileSource(this.layout.blobPath(desc.digest), desc, () => this.layout.fetch(desc));
+    const local = fileSource(this.layout.blobPath(desc.digest), desc);
     return {
       size: desc.size,
       open: async () => { await this.ensure(desc); return local.open(); },

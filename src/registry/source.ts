@@ -27,10 +27,9 @@ export interface BlobSource {
 
 /**
  * A blob in a file (an OCI layout's blobs/sha256/…), read with readFileChunks: the whole blob
- * verified against its digest, ranges as they are. The third argument is no longer used (the file
- * was once read through the layout's verifying stream) and is kept for existing callers.
+ * verified against its digest, ranges as they are.
  */
-export function fileSource(path: string, desc: Pick<Descriptor, 'digest' | 'size'>, _openWhole?: unknown): BlobSource {
+export function fileSource(path: string, desc: Pick<Descriptor, 'digest' | 'size'>): BlobSource {
   const verify = { digest: desc.digest, size: desc.size, what: blobName(path, desc.digest) };
   return {
     size: desc.size,
