@@ -1,4 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
 import yargs from 'yargs';
 import { isOcipushError } from '../errors.js';
 import type { CliCommand } from './command.js';
@@ -8,7 +7,6 @@ import { VERSION } from '../version.js';
 
 /** Runs the CLI and resolves to the exit code; one line on stderr for any failure. */
 export async function main(args: string[]): Promise<number> {
-  keepHttpParserUnoptimised();
   let exitCode = 0;
   let out = new Output();
   const parser = yargs(args)
@@ -56,17 +54,6 @@ function report(err: unknown, out: Output): number {
   }
   out.error(`internal error: ${e?.stack ?? String(err)}`);
   return 70;
-}
-
-/**
- * undici parses HTTP in WebAssembly. After a few responses V8 recompiles the parser with TurboFan
- * on a background thread: 140 ms and 40 MB for a function a short-lived CLI barely uses, and the
- * process waits for it before it can exit (a third of a warm re-push, and most of push's memory
- * beyond Node's own). The baseline compiler's code parses a response header in microseconds.
- * Set here, for the CLI process only: a program using ocipush as a library keeps its own flags.
- */
-function keepHttpParserUnoptimised(): void {
-  setFlagsFromString('--liftoff-only');
 }
 
 interface YargsInternals {

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { reapplyProcessFlags } from '../../runtime-flags.js';
 
 /**
  * The parent's node flags for a worker, minus those a worker refuses: `--input-type` (of
@@ -14,6 +15,13 @@ export function workerExecArgv(): string[] {
  * starts with none of the flags instead (its heap limits are the process's anyway).
  */
 export function startWorker(url: URL): Worker {
+  const worker = withParentFlags(url);
+  // Node resets V8's flags as a worker starts: the process's own choices are made again.
+  worker.once('online', reapplyProcessFlags);
+  return worker;
+}
+
+function withParentFlags(url: URL): Worker {
   try {
     return new Worker(url, { execArgv: workerExecArgv() });
   } catch (err) {
