@@ -1,8 +1,10 @@
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import type { Agent, buildConnector } from 'undici';
+import type { Dispatcher, buildConnector } from 'undici';
 import { undici } from './undici.js';
+import { proxyDispatcher } from './proxy-dispatcher.js';
+import { proxyEnvironment } from './proxy-env.js';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 
@@ -82,38 +84,53 @@ function readable(path: string): boolean {
 
 /**
  * One kept-alive connection pool per host the registry sends us to (the registry itself, and the
- * blob storage it may redirect to).
+ * blob storage it may redirect to). With HTTP_PROXY / HTTPS_PROXY set, requests go through the
+ * proxy the environment names for their URL (proxy-env.ts), with the same pool settings and TLS.
  */
-export function createDispatcher(registry: string, options: TransportOptions = {}): Agent {
-  return new undici.Agent({
+export function createDispatcher(registry: string, options: TransportOptions = {}): Dispatcher {
+  const pool = {
     connections: Math.max(2, options.connections ?? 8),
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
     headersTimeout: 120_000,
     bodyTimeout: 120_000,
-    connect: lazyConnector(registry, options),
-  });
+  };
+  const caPems = readCaFiles(options.caFiles);
+  const tls = once(() => tlsSettings(registry, options.insecure === true, caPems));
+  const direct = new undici.Agent({ ...pool, connect: lazyConnector(tls) });
+  const environment = proxyEnvironment();
+  return environment ? proxyDispatcher(direct, { environment, pool, connect: CONNECT, tls: () => ({ ...CONNECT, ...tls() }) }) : direct;
 }
+
+const CONNECT = { timeout: 30_000 };
 
 /**
  * Builds the TLS settings only when a TLS connection is first made: one secure context for every
  * connection (parsing a system bundle per handshake is wasteful), and none at all for a
  * plain-HTTP registry, where reading the trust stores was a fifth of a warm push.
  */
-function lazyConnector(registry: string, options: TransportOptions): buildConnector.connector {
-  const base = { timeout: 30_000 };
-  const caPems = readCaFiles(options.caFiles);
+function lazyConnector(tlsOptions: () => Record<string, unknown>): buildConnector.connector {
   let plain: buildConnector.connector | undefined;
   let tls: buildConnector.connector | undefined;
   return (opts, callback) => {
-    if (opts.protocol !== 'https:') return (plain ??= undici.buildConnector(base))(opts, callback);
+    if (opts.protocol !== 'https:') return (plain ??= undici.buildConnector(CONNECT))(opts, callback);
     try {
-      tls ??= undici.buildConnector({ ...base, ...tlsSettings(registry, options.insecure === true, caPems) });
+      tls ??= undici.buildConnector({ ...CONNECT, ...tlsOptions() });
     } catch (err) {
       callback(err as Error, null);
       return;
     }
     return tls(opts, callback);
+  };
+}
+
+/** The value of `make`, computed on first call; a failure is not kept, the next call tries again. */
+function once<T>(make: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) { value = make(); done = true; }
+    return value;
   };
 }
 

@@ -35,3 +35,39 @@ function load(): UndiciParts {
 }
 
 export const undici: UndiciParts = load();
+
+export interface UndiciProxyParts {
+  ProxyAgent: typeof Undici.ProxyAgent;
+  Pool: typeof Undici.Pool;
+  DecoratorHandler: typeof Undici.DecoratorHandler;
+  /** The base class whose prototype carries request(); a router extends it. */
+  Dispatcher: typeof Undici.Dispatcher;
+  loadedFrom: 'parts' | 'package';
+}
+
+let proxyParts: UndiciProxyParts | undefined;
+
+/**
+ * The proxy agent and what it pulls in (SOCKS, pools), loaded only when a proxy variable is set:
+ * start-up without one costs nothing more.
+ */
+export function undiciProxyParts(): UndiciProxyParts {
+  if (proxyParts) return proxyParts;
+  if (undici.loadedFrom === 'parts') {
+    try {
+      const ProxyAgent = require('undici/lib/dispatcher/proxy-agent.js');
+      const Pool = require('undici/lib/dispatcher/pool.js');
+      const DecoratorHandler = require('undici/lib/handler/decorator-handler.js');
+      const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
+      if ([ProxyAgent, Pool, DecoratorHandler, Dispatcher].every((c) => typeof c === 'function')) {
+        proxyParts = { ProxyAgent, Pool, DecoratorHandler, Dispatcher, loadedFrom: 'parts' };
+        return proxyParts;
+      }
+    } catch {
+      // moved: take them from the package
+    }
+  }
+  const whole = require('undici') as typeof Undici;
+  proxyParts = { ProxyAgent: whole.ProxyAgent, Pool: whole.Pool, DecoratorHandler: whole.DecoratorHandler, Dispatcher: whole.Dispatcher, loadedFrom: 'package' };
+  return proxyParts;
+}

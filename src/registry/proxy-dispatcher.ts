@@ -1,0 +1,152 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { OcipushError } from '../errors.js';
+import { networkErrorCode } from './errors.js';
+import { proxyFor, type Proxy, type ProxyEnvironment } from './proxy-env.js';
+import { undici, undiciProxyParts } from './undici.js';
+
+/** What every connection pool gets, proxied or not: the connection count and the timeouts. */
+export interface PoolSettings {
+  connections: number;
+  keepAliveTimeout: number;
+  keepAliveMaxTimeout: number;
+  headersTimeout: number;
+  bodyTimeout: number;
+}
+
+export interface ProxyRouting {
+  environment: ProxyEnvironment;
+  pool: PoolSettings;
+  /** Connect options for plain TCP connections (the timeout). */
+  connect: Record<string, unknown>;
+  /** Connect options for TLS to the registry (trust, --insecure), built on first use. */
+  tls: () => Record<string, unknown>;
+}
+
+/**
+ * Sends each request directly or through the proxy the environment names for its URL, so token
+ * services and blob storage the registry redirects to are proxied as Go tools proxy them.
+ * https URLs go through a CONNECT tunnel, with the registry's TLS settings applied inside it;
+ * http URLs are sent to the proxy in absolute form. The proxy pools are made on first use.
+ */
+export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Dispatcher {
+  const { ProxyAgent, Pool, DecoratorHandler, Dispatcher: Base } = undiciProxyParts();
+
+  /** Turns a refusing or unreachable proxy into one line that names it (never its credentials). */
+  class ProxyErrors extends DecoratorHandler {
+    constructor(handler: Dispatcher.DispatchHandler, private readonly proxy: Proxy, private readonly target: string) {
+      super(handler);
+    }
+
+    onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+      // In absolute form the proxy's refusal is an ordinary response; a registry never sends 407.
+      if (statusCode === 407) {
+        controller.abort(refusal(this.proxy, this.target, statusCode));
+        return;
+      }
+      (DecoratorHandler.prototype as Dispatcher.DispatchHandler).onResponseStart!.call(this, controller, statusCode, headers, statusMessage);
+    }
+
+    onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
+      (DecoratorHandler.prototype as Dispatcher.DispatchHandler).onResponseError!.call(this, controller, proxyError(err, this.proxy, this.target));
+    }
+  }
+
+  let tunnel: Dispatcher | undefined;
+  let forward: Dispatcher | undefined;
+  const proxyConnect = (proxy: Proxy) => (proxy.origin.startsWith('https:') ? { ...routing.connect, ...routing.tls() } : routing.connect);
+
+  class ProxyRouter extends (Base as unknown as new () => object) {
+    dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      let target: URL;
+      let proxy: ReturnType<typeof proxyFor>;
+      try {
+        target = new URL(String(opts.origin));
+        proxy = proxyFor(routing.environment, target);
+        if (!proxy) return direct.dispatch(opts, handler);
+        if ('error' in proxy) throw proxy.error;
+        const wrapped = new ProxyErrors(handler, proxy, target.host);
+        if (target.protocol === 'https:') {
+          tunnel ??= new ProxyAgent({
+            uri: proxy.origin,
+            token: proxy.authorization,
+            ...routing.pool,
+            proxyTls: proxyConnect(proxy),
+            requestTls: { ...routing.connect, ...routing.tls() },
+          }) as unknown as Dispatcher;
+          return tunnel.dispatch(opts, wrapped);
+        }
+        forward ??= new Pool(proxy.origin, { ...routing.pool, connect: undici.buildConnector(proxyConnect(proxy)) }) as unknown as Dispatcher;
+        const headers: Record<string, string> = { ...headerObject(opts.headers), host: target.host };
+        if (proxy.authorization) headers['proxy-authorization'] = proxy.authorization;
+        return forward.dispatch({ ...opts, origin: proxy.origin, path: `${target.origin}${opts.path}`, headers }, wrapped);
+      } catch (err) {
+        const legacy = handler as { onError?: (err: Error) => void };
+        if (typeof legacy.onError === 'function') { legacy.onError(err as Error); return false; }
+        throw err;
+      }
+    }
+
+    async close(): Promise<void> {
+      await Promise.all([direct.close(), tunnel?.close(), forward?.close()]);
+    }
+
+    async destroy(err?: Error): Promise<void> {
+      await Promise.all([direct.destroy(err ?? null), tunnel?.destroy(err ?? null), forward?.destroy(err ?? null)]);
+    }
+  }
+  return new ProxyRouter() as unknown as Dispatcher;
+}
+
+function headerObject(headers: Dispatcher.DispatchOptions['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) out[String(headers[i]).toLowerCase()] = String(headers[i + 1]);
+    return out;
+  }
+  for (const [k, v] of Object.entries(headers as Record<string, unknown>)) if (v !== undefined) out[k.toLowerCase()] = String(v);
+  return out;
+}
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 407: 'Proxy Authentication Required', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+
+function refusal(proxy: Proxy, target: string, status: number): OcipushError {
+  const credentials = status === 407 || status === 401;
+  let hint = '';
+  if (credentials) hint = proxy.authorization ? ` (the credentials in ${proxy.variable} were refused)` : ` (give credentials in ${proxy.variable}: http://user:password@host:port)`;
+  return new OcipushError(credentials ? 'EAUTH' : 'ENETWORK', `proxy ${proxy.display} (from ${proxy.variable}) refused ${target}: ${status} ${STATUS_TEXT[status] ?? 'error'}${hint}`, {
+    proxy: proxy.display,
+    status,
+    // A gateway error is the proxy failing to reach the registry: worth another try.
+    retryable: status >= 500,
+  });
+}
+
+/** Failures to connect: the proxy is the only host a proxied request connects to. */
+const CONNECT_REASONS: Record<string, { reason: string; retryable: boolean }> = {
+  ECONNREFUSED: { reason: 'connection refused', retryable: false },
+  ENOTFOUND: { reason: 'unknown host', retryable: false },
+  EAI_NONAME: { reason: 'unknown host', retryable: false },
+  EAI_AGAIN: { reason: 'unknown host', retryable: true },
+  ETIMEDOUT: { reason: 'connection timed out', retryable: true },
+  UND_ERR_CONNECT_TIMEOUT: { reason: 'connection timed out', retryable: true },
+  ENETUNREACH: { reason: 'network unreachable', retryable: true },
+  EHOSTUNREACH: { reason: 'network unreachable', retryable: true },
+};
+
+function proxyError(err: Error, proxy: Proxy, target: string): Error {
+  if (err instanceof OcipushError) return err;
+  // undici's ProxyAgent reports a refused CONNECT only in its message. Any status there is the
+  // proxy's own (tinyproxy before 1.12 answers wrong credentials with 401 rather than 407).
+  const tunnelStatus = /Proxy response \((\d{3})\) !== 200/.exec(err?.message ?? '');
+  if (tunnelStatus) return refusal(proxy, target, Number(tunnelStatus[1]));
+  const code = networkErrorCode(err);
+  const known = code ? CONNECT_REASONS[code] : undefined;
+  if (!known) return err;
+  return new OcipushError('ENETWORK', `cannot reach proxy ${proxy.display} (from ${proxy.variable}): ${known.reason}`, {
+    proxy: proxy.display,
+    networkCode: code,
+    retryable: known.retryable,
+  });
+}
