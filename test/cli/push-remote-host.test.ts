@@ -1,52 +1,26 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { nonLoopbackAddress, relay, type Relay } from '../support/relay.js';
 import { tempDir } from '../support/tools.js';
 import { MiB, skopeoDigest, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 
 const PASSWORD = 'remote-Secret-93c1';
 
+const env = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+
 /**
  * The registry is reached through this machine's own non-loopback address, so ocipush treats it
  * as a remote host: HTTPS by default, plain HTTP only when asked, and no password in clear text.
  */
-function nonLoopbackAddress(): string {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  throw new Error('this test needs a non-loopback IPv4 address on this machine (a network interface besides lo)');
-}
-
-/** A TCP relay from address:port to the registry on 127.0.0.1: bytes pass through untouched. */
-async function relay(address: string, targetPort: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); }
-    client.pipe(upstream).on('error', () => client.destroy());
-    upstream.pipe(client).on('error', () => upstream.destroy());
-    client.on('error', () => upstream.destroy());
-    upstream.on('error', () => client.destroy());
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, address, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
-  };
-}
-
-const env = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
-
 describe('push to a registry on a non-loopback address', () => {
   let tmp: { path: string; cleanup: () => Promise<void> };
   let image: UmociImage;
   let open: RunningRegistry;
   let locked: RunningRegistry;
-  let openRelay: { port: number; close(): Promise<void> };
-  let lockedRelay: { port: number; close(): Promise<void> };
+  let openRelay: Relay;
+  let lockedRelay: Relay;
   let address: string;
 
   before(async () => {
