@@ -245,7 +245,7 @@ export class BlockCompressor extends Duplex {
   }
 
   private dispatch(last: boolean): void {
-    const { codec, level, threads, blockSize } = this.options;
+    const { codec, level, threads } = this.options;
     const input = this.block ?? new ArrayBuffer(0);
     const length = this.filled;
     const slot: Slot = { output: null };
