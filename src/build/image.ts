@@ -5,13 +5,13 @@ import { OcipushError } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
-import { formatPlatform, parsePlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { formatPlatform, parsePlatform, platformMatches, type Platform } from '../oci/descriptor.js';
 import { layerMediaType } from '../oci/media-types.js';
 import type { Compression, ImageFormat } from '../oci/media-types.js';
 import type { HistoryEntry } from '../oci/manifest.js';
 import { resolveBaseImage, stageBaseImage, type BaseImage, type StagedBase } from './base.js';
 import { composeConfig, layerMediaTypeIn } from './compose.js';
-import { storeImage } from './store-image.js';
+import { storeImage, type StoredImage } from './store-image.js';
 import type { ConnectRegistry } from './lazy-blobs.js';
 import { checkNotAdded, removalSet, whiteoutEntries } from './whiteout.js';
 import { checkCompressorOptions, zstdAvailable } from './codec.js';
@@ -86,16 +86,7 @@ export interface BuiltLayer {
 /** A layer of this build: staged now, or found in the cache (no blob to commit then). */
 type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean };
 
-export interface BuildResult {
-  /** The manifest's digest, size and media type. */
-  digest: Digest;
-  size: number;
-  mediaType: string;
-  tag: string;
-  /** Absolute path of the layout. */
-  layout: string;
-  manifest: Descriptor;
-  config: Descriptor;
+export interface BuildResult extends StoredImage {
   /** The new layers (the base's come before them in the manifest). */
   layers: BuiltLayer[];
   /** The base image built onto. */

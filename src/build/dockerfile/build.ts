@@ -4,7 +4,7 @@ import { OcipushError, fromSystemError, systemReason } from '../../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../../defaults.js';
 import { OciLayout } from '../../content/layout.js';
 import type { Digest } from '../../oci/digest.js';
-import { formatPlatform, parsePlatform, type Descriptor, type Platform } from '../../oci/descriptor.js';
+import { formatPlatform, parsePlatform, type Platform } from '../../oci/descriptor.js';
 import type { Compression, ImageFormat } from '../../oci/media-types.js';
 import { platformOfConfig, type ImageConfig } from '../../oci/manifest.js';
 import {
@@ -24,7 +24,7 @@ import {
 import { orderedContainerConfig } from '../../dockerfile/image-config.js';
 import { storeBaseImage, type BaseImage } from '../base.js';
 import { checkCompressorOptions, zstdAvailable } from '../codec.js';
-import { storeImage } from '../store-image.js';
+import { storeImage, type StoredImage } from '../store-image.js';
 import { formatTime, resolveBuildTime } from '../config.js';
 import type { LayerResult } from '../layer.js';
 import type { ConnectRegistry } from '../lazy-blobs.js';
@@ -90,14 +90,7 @@ export interface DockerfileBuildOptions {
   signal?: AbortSignal;
 }
 
-export interface DockerfileBuildResult {
-  digest: Digest;
-  size: number;
-  mediaType: string;
-  tag: string;
-  layout: string;
-  manifest: Descriptor;
-  config: Descriptor;
+export interface DockerfileBuildResult extends StoredImage {
   /** The layers this build made (the base image's are not listed). */
   layers: { mediaType: string; digest: Digest; size: number; diffId: Digest; uncompressedSize: number; createdBy: string }[];
   base?: { reference: string; digest: Digest; layers: number };
