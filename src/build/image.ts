@@ -7,12 +7,11 @@ import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform, parsePlatform, platformMatches, type Platform } from '../oci/descriptor.js';
 import { layerMediaType } from '../oci/media-types.js';
-import type { Compression, ImageFormat } from '../oci/media-types.js';
 import type { HistoryEntry } from '../oci/manifest.js';
 import { resolveBaseImage, stageBaseImage, type BaseImage, type StagedBase } from './base.js';
 import { composeConfig, layerMediaTypeIn } from './compose.js';
 import { storeImage, type StoredImage } from './store-image.js';
-import type { ConnectRegistry } from './lazy-blobs.js';
+import type { ImageOutputOptions } from './build-options.js';
 import { checkNotAdded, removalSet, whiteoutEntries } from './whiteout.js';
 import { checkCompressorOptions, zstdAvailable } from './codec.js';
 import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
@@ -22,13 +21,9 @@ import { inspectSource, type LayerSource } from './source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from './layer-cache.js';
 import { LayerCache, type CachedLayer } from './layer-cache-store.js';
 
-export interface BuildOptions extends RunConfig {
+export interface BuildOptions extends RunConfig, ImageOutputOptions {
   /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
   rootfs: string[];
-  /** The OCI image layout to write into (created when missing). Default `$OCIPUSH_LAYOUT` or `./oci-layout`. */
-  layout?: string;
-  /** Default `latest`. */
-  tag?: string;
   /** `os/arch[/variant]` or a Platform; default the base's, else linux/amd64. Picks the image of a multi-platform base. */
   platform?: string | Platform;
   /**
@@ -37,22 +32,8 @@ export interface BuildOptions extends RunConfig {
    * inherited; a registry base's layers are referenced, not downloaded.
    */
   base?: string | BaseImage;
-  /** How to reach the base's registry (TLS, credentials); default: Docker-config credentials, default TLS. */
-  connect?: ConnectRegistry;
   /** Paths deleted from the layers below, as OCI whiteouts in the top layer (or in a layer of their own). */
   remove?: string[];
-  /** Media type family of the image: `oci` (default) or `docker` (v2 schema 2). */
-  format?: ImageFormat;
-  /** The image's creation time (RFC 3339, unix seconds or a Date); also the clamp for file mtimes. */
-  created?: Date | string | number;
-  /** Used when `created` is unset; default `process.env.SOURCE_DATE_EPOCH`. */
-  sourceDateEpoch?: string;
-  /** Manifest annotations. */
-  annotations?: Record<string, string>;
-  /** Layer compression, default gzip. */
-  compression?: Compression;
-  level?: number;
-  threads?: number;
   /** `UID:GID` given to every file (e.g. `0:0`); default: the ids on disk. */
   owner?: string | { uid: number; gid: number };
   /**
@@ -61,9 +42,7 @@ export interface BuildOptions extends RunConfig {
    * reads, tars and compresses every layer.
    */
   cache?: boolean;
-  onWarning?: (message: string) => void;
   onProgress?: (progress: BuildProgress) => void;
-  signal?: AbortSignal;
 }
 
 export interface BuildProgress extends LayerProgress {

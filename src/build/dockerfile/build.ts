@@ -5,7 +5,6 @@ import { defaultLayoutDir, DEFAULT_TAG } from '../../defaults.js';
 import { OciLayout } from '../../content/layout.js';
 import type { Digest } from '../../oci/digest.js';
 import { formatPlatform, parsePlatform, type Platform } from '../../oci/descriptor.js';
-import type { Compression, ImageFormat } from '../../oci/media-types.js';
 import { platformOfConfig, type ImageConfig } from '../../oci/manifest.js';
 import {
   createIgnoreMatcher,
@@ -25,9 +24,9 @@ import { orderedContainerConfig } from '../../dockerfile/image-config.js';
 import { storeBaseImage, type BaseImage } from '../base.js';
 import { checkCompressorOptions, zstdAvailable } from '../codec.js';
 import { storeImage, type StoredImage } from '../store-image.js';
+import type { ImageOutputOptions } from '../build-options.js';
 import { formatTime, resolveBuildTime } from '../config.js';
 import type { LayerResult } from '../layer.js';
-import type { ConnectRegistry } from '../lazy-blobs.js';
 import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
 import { ImageSources } from './bases.js';
 import { ContextView } from './context.js';
@@ -58,7 +57,7 @@ import { isNumericSpec, parseUserSpec } from './users.js';
  * (/usr/local/bin …); directories the build only passes through are not written.
  */
 
-export interface DockerfileBuildOptions {
+export interface DockerfileBuildOptions extends ImageOutputOptions {
   /** The build context directory; default the current directory. */
   context?: string;
   /** The Dockerfile; default CONTEXT/Dockerfile; `-` reads it from standard input. */
@@ -69,25 +68,14 @@ export interface DockerfileBuildOptions {
   target?: string;
   /** `--label`: added to the image's labels (as docker build --label). */
   labels?: Record<string, string>;
-  layout?: string;
-  tag?: string;
   /** The platform built for (TARGETPLATFORM, and the image picked from multi-platform bases); default linux/amd64. */
   platform?: string | Platform;
-  created?: Date | string | number;
   /** Used when `created` is unset; default `$SOURCE_DATE_EPOCH` (or a SOURCE_DATE_EPOCH build arg). */
   sourceDateEpoch?: string;
-  annotations?: Record<string, string>;
-  format?: ImageFormat;
-  compression?: Compression;
-  level?: number;
-  threads?: number;
   /** Read the base images' layers, so that COPY and WORKDIR see their files exactly as docker build does. */
   readBase?: boolean;
-  connect?: ConnectRegistry;
-  onWarning?: (message: string) => void;
   onInfo?: (message: string) => void;
   onProgress?: (progress: { layer: number; layers: number; source: string; bytes: number }) => void;
-  signal?: AbortSignal;
 }
 
 export interface DockerfileBuildResult extends StoredImage {
