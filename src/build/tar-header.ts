@@ -6,6 +6,7 @@
  * extended header (`x`) before the entry, as Go's archive/tar (umoci, containerd) reads it.
  */
 import { isUtf8 } from 'node:buffer';
+import type { EntryAttributes } from './entry-attributes.js';
 
 export const BLOCK = 512;
 
@@ -21,20 +22,12 @@ export const TarType = {
 } as const;
 export type TarTypeFlag = (typeof TarType)[keyof typeof TarType];
 
-export interface TarHeader {
+/** One tar entry's header; its `mtime` must be ≥ 0. */
+export interface TarHeader extends EntryAttributes {
   /** Path inside the archive, raw bytes (directories end with `/`). */
   name: Buffer;
   type: TarTypeFlag;
-  /** Permission bits including setuid, setgid and sticky (07777). */
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  /** Seconds since the epoch, ≥ 0. */
-  mtime: number;
   linkname?: Buffer;
-  devmajor?: number;
-  devminor?: number;
   /** Raw value of the `security.capability` xattr, as `SCHILY.xattr.security.capability`. */
   capability?: Buffer;
 }

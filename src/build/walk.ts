@@ -1,26 +1,17 @@
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { OcipushError, fromSystemError } from '../errors.js';
 import type { CapabilityMap } from './capabilities.js';
+import type { EntryAttributes } from './entry-attributes.js';
 
 /** One thing in a rootfs, as it goes into the layer. */
-export interface FsEntry {
+export interface FsEntry extends EntryAttributes {
   /** Absolute path on disk (raw bytes: names need not be UTF-8). */
   path: Buffer;
   /** Path inside the archive, relative, no leading `./`; directories end with `/`. */
   name: Buffer;
   type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block';
-  /** Permission bits with setuid, setgid and sticky (07777). */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Content bytes (regular files only; 0 for everything else). */
-  size: number;
-  /** Whole seconds since the epoch. */
-  mtime: number;
   /** Symlink target as stored (never resolved), or the archive name a hard link points at. */
   linkname?: Buffer;
-  devmajor?: number;
-  devminor?: number;
   capability?: Buffer;
 }
 

@@ -9,6 +9,7 @@ import { createDecompressor, zstdAvailable } from '../codec.js';
 import { zstdZlib } from '../compress/zstd-support.js';
 import { compressionOf, isTarHeader } from '../source.js';
 import { S_IFMT, type NodeType } from './tree.js';
+import type { EntryAttributes } from '../entry-attributes.js';
 
 /**
  * Tar archives read back: the layers of a base image (to know its files, or copy some out) and
@@ -19,20 +20,13 @@ import { S_IFMT, type NodeType } from './tree.js';
 export type ArchiveCompression = 'none' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
 
 /** One entry of an archive, as its header says. */
-export interface ArchiveEntry {
+export interface ArchiveEntry extends EntryAttributes {
   /** 0-based position in the archive (the key to find its bytes again). */
   index: number;
   /** The name as stored. */
   name: string;
   type: NodeType | 'hardlink';
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
   linkname?: string;
-  devmajor?: number;
-  devminor?: number;
 }
 
 const PROBE_BYTES = 64 * 1024;

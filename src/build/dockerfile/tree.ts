@@ -1,4 +1,5 @@
 import { OcipushError } from '../../errors.js';
+import type { EntryAttributes } from '../entry-attributes.js';
 
 /**
  * The filesystem of a stage (or of an image), as metadata: what every layer so far put where,
@@ -22,20 +23,10 @@ export interface ArchiveRef {
   open(): Promise<import('node:stream').Readable>;
 }
 
-export interface FsNode {
+export interface FsNode extends EntryAttributes {
   type: NodeType;
-  /** Permission bits with setuid, setgid and sticky (07777). */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Whole seconds since the epoch. */
-  mtime: number;
-  /** Bytes of a regular file. */
-  size: number;
   /** Symlink target, as stored. */
   linkname?: string;
-  devmajor?: number;
-  devminor?: number;
   content?: Content;
   /** Files sharing this object are hard links of each other. */
   inode?: object;
