@@ -107,8 +107,7 @@ describe('ocipush build --base against docker-registry', () => {
     await tmp?.cleanup();
   });
   beforeEach(async () => {
-    await registry.settledAccessLog();
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
   });
 
   it('fetches only the base manifest and config; a push to the same registry mounts the base layer, never downloads or re-uploads it', async () => {
@@ -140,7 +139,7 @@ describe('ocipush build --base against docker-registry', () => {
     assert.equal(config.rootfs.diff_ids.length, 2);
     assert.equal(config.history.length, 2);
 
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
     const pushed = json<{ digest: string; blobs: { digest: string; outcome: string }[] }>(runCli(['push', `${registry.host}/app/hello:1`, '--layout', layout, '--tag', 'app', '--json']));
     assert.equal(pushed.blobs.find((b) => b.digest === base.layer)?.outcome, 'mounted');
     log = await registry.settledAccessLog();
@@ -204,13 +203,13 @@ describe('ocipush build --base against docker-registry', () => {
     assertOk(runCli(['build', appRootfs, '--base', base.ref, '--layout', layout, '--tag', 'app']));
     const other = await startRegistry();
     try {
-      registry.clearAccessLog();
+      await registry.forgetAccessLog();
       const first = json<{ blobs: { digest: string; outcome: string }[] }>(runCli(['push', `${other.host}/copy/app:1`, '--layout', layout, '--tag', 'app', '--json']));
       assert.equal(first.blobs.find((b) => b.digest === base.layer)?.outcome, 'uploaded');
       assert.equal(blobGets(await registry.settledAccessLog(), base.layer).length, 1);
       assert.ok(readFileSync(blobPath(layout, base.layer)).equals(readFileSync(blobPath(baseLayout, base.layer))), 'kept in the layout');
 
-      registry.clearAccessLog();
+      await registry.forgetAccessLog();
       assertOk(runCli(['push', `${other.host}/copy/again:1`, '--layout', layout, '--tag', 'app']));
       assertOk(runCli(['export', 'app=app:1', '--layout', layout, '-o', join(tmp.path, 'app.tar')]));
       assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.path.includes('/blobs/')), [], 'fetched once');
@@ -223,7 +222,7 @@ describe('ocipush build --base against docker-registry', () => {
   it('export fetches the base layers it needs before writing', async () => {
     const layout = join(tmp.path, 'export-layout');
     assertOk(runCli(['build', appRootfs, '--base', base.ref, '--layout', layout, '--tag', 'app']));
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
     const archive = join(tmp.path, 'export.tar');
     assertOk(runCli(['export', 'app=app:1', '--layout', layout, '-o', archive]));
     assert.equal(blobGets(await registry.settledAccessLog(), base.layer).length, 1);
@@ -249,7 +248,7 @@ describe('ocipush build --base against docker-registry', () => {
     const index = json<{ digest: string; mediaType: string }>(runCli(['index', 'create', 'app-amd64', 'app-arm64', '--layout', layout, '--tag', 'app', '--json']));
     assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
 
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
     const r = runCli(['push', `${registry.host}/app/multi:1`, '--layout', layout, '--tag', 'app']);
     assertOk(r);
     assert.equal(r.stdout.trim(), index.digest);
@@ -287,7 +286,7 @@ describe('ocipush build --base against docker-registry', () => {
     const layout = join(tmp.path, 'docker-layout');
     assertOk(runCli(['build', appRootfs, '--base', `${registry.host}/base/docker:1`, '--layout', layout, '--tag', 'oci']));
     assertOk(runCli(['build', appRootfs, '--base', `${registry.host}/base/docker:1`, '--layout', layout, '--tag', 'docker', '--format', 'docker']));
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
     assertOk(runCli(['push', `${registry.host}/app/from-docker:oci`, '--layout', layout, '--tag', 'oci']));
     assertOk(runCli(['push', `${registry.host}/app/from-docker:docker`, '--layout', layout, '--tag', 'docker']));
     assert.deepEqual(blobGets(await registry.settledAccessLog(), base.layer), []);

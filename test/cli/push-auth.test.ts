@@ -90,8 +90,7 @@ describe('push to a registry with Bearer token auth', () => {
     const scopes = issuer.requests().flatMap((r) => r.scopes);
     assert.ok(scopes.includes('repository:team/base:pull,push'), scopes.join(' '));
     issuer.clearRequests();
-    await registry.settledAccessLog();
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
 
     const second = await push('team/app', ['--mount-from', 'team/base']);
     assertOk(second);

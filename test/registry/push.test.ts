@@ -33,8 +33,7 @@ describe('copyGraph from a layout to the real registry', () => {
   });
   // The registry logs a request just after answering it: let the last test's lines arrive first.
   const forgetLog = async () => {
-    await registry.settledAccessLog();
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
   };
   beforeEach(forgetLog);
 

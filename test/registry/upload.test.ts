@@ -85,8 +85,7 @@ describe('uploading a large blob', () => {
     client = connectRegistry(proxy.host);
     proxy.clearFaults();
     proxy.clearRequests();
-    await registry.settledAccessLog();
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
     events = [];
   });
 

@@ -75,6 +75,11 @@ export interface RunningRegistry {
   waitForAccess(match: (entry: AccessEntry) => boolean, timeoutMs?: number): Promise<AccessEntry>;
   /** Forgets the entries logged so far (counts then start from zero). */
   clearAccessLog(): void;
+  /**
+   * Waits for the lines of every request already answered (as settledAccessLog), then forgets
+   * them all: what a test counts next is its own, not a line trailing an earlier CLI run.
+   */
+  forgetAccessLog(): Promise<void>;
   /** Everything the registry printed (its JSON log on stderr and access log on stdout), for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -245,6 +250,10 @@ function finish(
     waitForAccess: (match, timeoutMs = 10_000) =>
       out.waitFor((e) => e.userAgent !== PROBE_AGENT && match(e), child, timeoutMs, 'a matching access log line'),
     clearAccessLog: () => out.clear(),
+    async forgetAccessLog() {
+      await this.settledAccessLog();
+      out.clear();
+    },
     logs: () => out.text(),
     stop() {
       stopped ??= (async () => {

@@ -102,7 +102,7 @@ describe('FROM <python base> / COPY . /public / WORKDIR /public / ENTRYPOINT ["p
       'secret.txt': 'ignored\n',
     });
     const layout = join(tmp.path, 'site-layout');
-    registry.clearAccessLog();
+    await registry.forgetAccessLog();
     const built = build(context, layout, ['--tag', 'site']);
 
     const log = await registry.settledAccessLog();
