@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { closeCompressionPool, createCompressor, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from '../src/build/compress/index.js';
+import { closeCompressionPool, createCompressor, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from '../src/layer/compress/index.js';
 import type { Compression } from '../src/oci/media-types.js';
 
 interface Args {

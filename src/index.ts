@@ -8,29 +8,29 @@ export { OciLayout, type BlobWriter, type OpenLayoutOptions } from './content/la
 export type { Storage, ReadOnlyStorage, TagResolver, BlobOpener } from './content/storage.js';
 
 // build
-export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './build/image.js';
-export type { RunConfig } from './build/config.js';
-export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type BaseImage, type BaseSource, type ResolveBaseOptions } from './build/base.js';
-export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './build/lazy-blobs.js';
-export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './build/image-index.js';
-export { mergeContainerConfig, convertLayer } from './build/compose.js';
+export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './image/build-image.js';
+export type { RunConfig } from './image/config.js';
+export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type BaseImage, type BaseSource, type ResolveBaseOptions } from './image/base.js';
+export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './transfer/lazy-blobs.js';
+export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './image/create-index.js';
+export { mergeContainerConfig, convertLayer } from './image/compose.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './defaults.js';
-export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './build/dockerfile/build.js';
+export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './dockerfile-exec/build-dockerfile.js';
 
 // export
 export {
   exportDockerArchive, parseImageSelector, DEFAULT_EXPORT_PLATFORM,
   type ExportOptions, type ExportResult, type ArchiveSummary, type ArchiveImageSummary, type DockerArchiveManifestEntry,
-} from './export/index.js';
+} from './archive/export.js';
 
 // registry: push, pull, copy
 export {
   copyGraph, DEFAULT_CONCURRENCY,
   type CopyOptions, type CopyResult, type CopyEvent, type CopiedNode, type CopyOutcome, type NodeKind, type BlobSourceProvider,
-} from './copy.js';
+} from './transfer/copy-graph.js';
 export { connectRegistry, type ConnectOptions } from './registry/connect.js';
 export { RegistryClient, type Authorizer, type RegistryClientOptions, type RegistryRequest, type RegistryResponse, type RetryNotice } from './registry/http.js';
 export { Repository, type RepositoryOptions, type PushBlobOptions, type BlobOutcome } from './registry/repository.js';
 export { UPLOAD_DEFAULTS } from './registry/upload.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './registry/retry.js';
-export { fileSource, storageSource, bufferSource, type BlobSource } from './registry/source.js';
+export { fileSource, storageSource, bufferSource, type BlobSource } from './content/blob-source.js';

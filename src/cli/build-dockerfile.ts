@@ -19,7 +19,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
   const threads = argv.threads;
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
 
-  const { buildDockerfile } = await import('../build/dockerfile/build.js');
+  const { buildDockerfile } = await import('../dockerfile-exec/build-dockerfile.js');
   const { clientFromFlags } = await import('./registry-options.js');
   const { installSignalCleanup } = await import('../content/cleanup.js');
   installSignalCleanup();

@@ -35,7 +35,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
       throw usageError('refusing to write an archive to a terminal: name a file with -o FILE, or pipe the output');
     }
     if (toStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the archive');
-    const { exportDockerArchive } = await import('../export/index.js');
+    const { exportDockerArchive } = await import('../archive/export.js');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
     const result = await exportDockerArchive({

@@ -43,7 +43,7 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       let descriptor = opened.descriptor;
       let bytes = opened.bytes;
       if (platform) {
-        const { selectPlatform } = await import('./platform.js');
+        const { selectPlatform } = await import('../image/platform.js');
         const chosen = selectPlatform({ descriptor, bytes }, platform, opened.name);
         if (chosen.digest !== descriptor.digest) ({ descriptor, bytes } = await opened.resolveChild(chosen));
       }
@@ -83,7 +83,7 @@ function isImageConfig(mediaType: string): boolean {
 }
 
 async function open(argv: InspectArgs): Promise<Opened> {
-  const { parseLayoutTarget } = await import('./layout-image.js');
+  const { parseLayoutTarget } = await import('../image/layout-reference.js');
   const { readSmall } = await import('../content/verify.js');
   const local = parseLayoutTarget(argv.target);
   if (local) {

@@ -1,4 +1,4 @@
-import type { CopyEvent, CopyOutcome, NodeKind } from '../copy.js';
+import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { formatBytes, type Output } from './output.js';
 
 /** How a finished transfer is told, per direction. */

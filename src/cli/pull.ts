@@ -31,7 +31,7 @@ export const pullCommand: CliCommand<PullArgs> = {
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
-    const { copyGraph } = await import('../copy.js');
+    const { copyGraph } = await import('../transfer/copy-graph.js');
     const { OciLayout } = await import('../content/layout.js');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
@@ -47,7 +47,7 @@ export const pullCommand: CliCommand<PullArgs> = {
       const fetched = await repository.fetchManifest(referenceTarget(source));
       root = fetched.descriptor;
       if (platform) {
-        const { selectPlatform } = await import('./platform.js');
+        const { selectPlatform } = await import('../image/platform.js');
         root = selectPlatform(fetched, platform, formatReference(source));
       }
       const layout = await OciLayout.open(argv.layout, { create: true });

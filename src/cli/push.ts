@@ -40,7 +40,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
 
     const { OciLayout } = await import('../content/layout.js');
-    const { selectLayoutImage } = await import('./layout-image.js');
+    const { selectLayoutImage } = await import('../image/layout-reference.js');
     const layout = await OciLayout.open(argv.layout);
     const root = await selectLayoutImage(layout, { tag: argv.tag, destination });
     if (destination.digest && destination.digest !== root.digest) {
@@ -52,14 +52,14 @@ export const pushCommand: CliCommand<PushArgs> = {
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
-    const { copyGraph } = await import('../copy.js');
+    const { copyGraph } = await import('../transfer/copy-graph.js');
     const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' });
     const client = await clientFromFlags(destination.registry, argv, {
       onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
     });
     // Base layers a build only referenced: mounted from the base's repository when it is in this
     // registry, else fetched from it (verified, kept in the layout) to be uploaded.
-    const { LazyBlobs } = await import('../build/lazy-blobs.js');
+    const { LazyBlobs } = await import('../transfer/lazy-blobs.js');
     const source = new LazyBlobs(layout, {
       shared: [client],
       connect: (registry) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }),

@@ -17,5 +17,5 @@ setProcessFlags('--liftoff-only');
 // of peak RSS, growing with the file count, for no speed (build time measured the same). Keeping
 // the young generation at its starting size bounds it; set before anything loads, since module
 // loading alone would grow it. (A worker thread's start resets V8's flags: the compression pool
-// sets these again, src/build/compress/exec-argv.ts.)
+// sets these again, src/layer/compress/exec-argv.ts.)
 setProcessFlags('--semi-space-growth-factor=1');

@@ -13,7 +13,7 @@ import type {
   StageInstruction,
 } from './instructions.js';
 import type { EscapeToken } from './lex.js';
-import { expandAt, resolveCopyFrom, type Plan, type StageHead } from './plan.js';
+import { expandAt, resolveCopyFrom, type Plan, type StageHead } from './stage-graph.js';
 import { parsePortSpecs } from './ports.js';
 import type { BaseImageConfig, ResolvedCopyInstruction, ResolvedInstruction, ResolvedStage } from './resolve-types.js';
 import { DEFAULT_SHELL } from './shell-form.js';

@@ -5,7 +5,7 @@
  */
 export { parseDockerfile, parseTrigger, KNOWN_INSTRUCTIONS } from './parse.js';
 export type * from './instructions.js';
-export type { ParserDirectives } from './source.js';
+export type { ParserDirectives } from './logical-lines.js';
 export { dockerfileError, runUnsupportedError, DEFAULT_DOCKERFILE_NAME, type SourcePosition } from './errors.js';
 export {
   expandVariables,

@@ -1,4 +1,4 @@
-import type { ParserDirectives } from './source.js';
+import type { ParserDirectives } from './logical-lines.js';
 
 /**
  * The typed instructions of a Dockerfile, as BuildKit's instructions package parses them. Values

@@ -30,7 +30,7 @@ import type {
   WorkdirInstruction,
 } from './instructions.js';
 import { processWord, type EscapeToken } from './lex.js';
-import { positionAt, splitSource, type LogicalLine } from './source.js';
+import { positionAt, splitSource, type LogicalLine } from './logical-lines.js';
 import { extractFlags, NotStringArrayError, parseJsonArray, parseWords, splitWhitespace, type Piece } from './words.js';
 
 /**

@@ -1,7 +1,7 @@
 import { withFilename } from './errors.js';
 import type { DockerfileWarning, ParsedDockerfile } from './instructions.js';
 import { StageDispatcher } from './dispatch.js';
-import { planStages } from './plan.js';
+import { planStages } from './stage-graph.js';
 import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } from './resolve-types.js';
 
 /**

@@ -8,7 +8,7 @@ import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { blobExists, cancelUpload, fetchBlob, mountBlob, type UploadSession } from './blobs.js';
 import type { RegistryClient } from './http.js';
 import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
-import type { BlobSource } from './source.js';
+import type { BlobSource } from '../content/blob-source.js';
 import { uploadBlob, type UploadOptions } from './upload.js';
 
 export type BlobOutcome = 'uploaded' | 'mounted' | 'exists';

@@ -6,7 +6,7 @@ import { isTransientNetworkError, registryError, networkError } from './errors.j
 import type { RegistryClient, RegistryResponse } from './http.js';
 import { isRetryableStatus, retryDelay, sleep } from './retry.js';
 import { pushScope } from './scopes.js';
-import type { BlobBody, BlobSource } from './source.js';
+import type { BlobBody, BlobSource } from '../content/blob-source.js';
 
 const MiB = 1024 * 1024;
 

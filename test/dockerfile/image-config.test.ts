@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { goDuration, goList, goQuote, goQuoteList } from '../../src/dockerfile/go-format.js';
 import { containsWildcards, goMatch } from '../../src/dockerfile/go-match.js';
 import { imageOf, orderedContainerConfig, scratchImage } from '../../src/dockerfile/image-config.js';
-import { destinationPath } from '../../src/build/dockerfile/plan.js';
+import { destinationPath } from '../../src/dockerfile-exec/stage-plan.js';
 
 /** The Go formatting and matching rules the Dockerfile builder mirrors, against Go's outputs. */
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { copyGraph, type CopyEvent } from '../../src/copy.js';
+import { copyGraph, type CopyEvent } from '../../src/transfer/copy-graph.js';
 import { OciLayout } from '../../src/content/layout.js';
 import { OcipushError } from '../../src/errors.js';
 import { connectRegistry } from '../../src/registry/connect.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { copyGraph } from '../../src/copy.js';
+import { copyGraph } from '../../src/transfer/copy-graph.js';
 import { OciLayout } from '../../src/content/layout.js';
 import { connectRegistry } from '../../src/registry/connect.js';
 import { staticCredentials } from '../../src/registry/credentials/static.js';

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
-import { MB, cliPeakRss, mib, writeRandomFile } from '../build/peak-rss.js';
+import { MB, cliPeakRss, mib, writeRandomFile } from '../support/peak-rss.js';
 import { startRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { tempDir } from './tools.js';
 import { runImage } from './runc.js';
-import { makeHelloLayout, type HelloLayout } from '../export/fixtures.js';
+import { makeHelloLayout, type HelloLayout } from '../archive/fixtures.js';
 
 describe('runImage (umoci unpack + runc run)', () => {
   let tmp: { path: string; cleanup: () => Promise<void> };

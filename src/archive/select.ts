@@ -1,0 +1,84 @@
+import { OcipushError } from '../errors.js';
+import type { OciLayout } from '../content/layout.js';
+import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { loadImage, type LoadedImage } from './layout-image.js';
+import { isBareTag, normaliseRepoTag, repoTagForEntry } from './names.js';
+
+/** `IMAGE[=REPO:TAG]` as given on the command line: a layout tag or digest, and an optional new name. */
+export interface ImageSelector {
+  source: string;
+  repoTag?: string;
+}
+
+/** One image to export: what it is and the names it gets. */
+export interface SelectedImage extends LoadedImage {
+  /** The layout names (ref.name) or digests it was selected by. */
+  sources: string[];
+  repoTags: string[];
+}
+
+export interface SelectOptions {
+  /** Repository for layout entries whose name is a bare tag (`latest` → `REPO:latest`). */
+  repository?: string;
+  platform: Platform;
+}
+
+export function parseImageSelector(arg: string): ImageSelector {
+  const eq = arg.indexOf('=');
+  if (eq === 0) throw new OcipushError('EUSAGE', `"${arg}": expected IMAGE[=REPO:TAG], the image is missing`);
+  if (eq < 0) return { source: arg };
+  const source = arg.slice(0, eq);
+  const target = arg.slice(eq + 1);
+  if (!target) throw new OcipushError('EUSAGE', `"${arg}": expected IMAGE=REPO:TAG, the new name is missing`);
+  return { source, repoTag: normaliseRepoTag(target, `"${arg}"`) };
+}
+
+/**
+ * Decides which images go into the archive and under which names. No selector means every tagged
+ * image of the layout (or its only image). Entries that resolve to the same manifest become one
+ * archive entry with several RepoTags, as `docker save a:1 a:latest` writes them.
+ */
+export async function selectImages(layout: OciLayout, selectors: ImageSelector[], options: SelectOptions): Promise<SelectedImage[]> {
+  const index = await layout.readIndex();
+  const picks: { entry: Descriptor; source: string; repoTag?: string }[] = [];
+  if (selectors.length === 0) {
+    const tagged = index.manifests.filter((d) => d.annotations?.[Annotation.RefName] !== undefined);
+    if (tagged.length > 0) {
+      for (const entry of tagged) picks.push({ entry, source: entry.annotations![Annotation.RefName]! });
+    } else {
+      const only = await layout.resolve();
+      picks.push({ entry: only, source: only.digest });
+    }
+  } else {
+    for (const selector of selectors) {
+      const entry = await layout.resolve(selector.source);
+      picks.push({ entry, source: selector.source, repoTag: selector.repoTag });
+    }
+  }
+
+  const byManifest = new Map<string, SelectedImage>();
+  const owners = new Map<string, string>();
+  for (const pick of picks) {
+    const repoTag = pick.repoTag ?? repoTagForEntry(pick.entry, options.repository);
+    if (repoTag === undefined && isBareTag(pick.source) && pick.entry.annotations?.[Annotation.RefName] === pick.source) {
+      throw new OcipushError('EUSAGE', `image "${pick.source}" in ${layout.root} is a bare tag with no repository: add --repository NAME (giving NAME:${pick.source}) or name it ${pick.source}=REPO:TAG`);
+    }
+    const image = await loadImage(layout, pick.entry, options.platform, pick.source);
+    const key = image.descriptor.digest;
+    let selected = byManifest.get(key);
+    if (!selected) {
+      selected = { ...image, sources: [], repoTags: [] };
+      byManifest.set(key, selected);
+    }
+    if (!selected.sources.includes(pick.source)) selected.sources.push(pick.source);
+    if (repoTag !== undefined) {
+      const owner = owners.get(repoTag);
+      if (owner !== undefined && owner !== key) {
+        throw new OcipushError('EUSAGE', `two different images would both be named ${repoTag} in the archive`);
+      }
+      owners.set(repoTag, key);
+      if (!selected.repoTags.includes(repoTag)) selected.repoTags.push(repoTag);
+    }
+  }
+  return [...byManifest.values()];
+}

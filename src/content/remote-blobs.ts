@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OcipushError, fromSystemError } from '../errors.js';
+import { writeFileAtomic } from './atomic.js';
+import { withLock } from './lock.js';
+import { isDigest, type Digest } from '../oci/digest.js';
+
+/**
+ * The layout's note of blobs it names but does not hold: the layers of a registry base image,
+ * which a build references without downloading. For each digest, the repositories
+ * (`registry/repository`) that hold it, newest first. A push to the same registry mounts from
+ * them; anything that needs the bytes (a push elsewhere, export) fetches them from there once.
+ *
+ * Kept as a hidden file in the layout root, beside `index.json`, so it travels with the layout;
+ * OCI tools ignore files they do not know. An entry whose blob has since been fetched is
+ * harmless (the layout is always asked first).
+ */
+export const REMOTE_BLOBS_FILE = '.ocipush-remote-blobs.json';
+
+interface RecordFile {
+  version: 1;
+  blobs: Record<string, string[]>;
+}
+
+export type RemoteBlobRecord = Map<Digest, string[]>;
+
+export function remoteBlobsPath(layoutRoot: string): string {
+  return join(layoutRoot, REMOTE_BLOBS_FILE);
+}
+
+/** The record of a layout; empty when it has none. */
+export async function readRemoteBlobs(layoutRoot: string): Promise<RemoteBlobRecord> {
+  const path = remoteBlobsPath(layoutRoot);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw fromSystemError(err, path, 'cannot read');
+  }
+  let parsed: RecordFile;
+  try {
+    parsed = JSON.parse(text) as RecordFile;
+  } catch {
+    throw new OcipushError('ELAYOUT', `${path}: corrupt record of remote blobs (not JSON); delete it to forget where base layers come from`, { path });
+  }
+  const record: RemoteBlobRecord = new Map();
+  for (const [digest, repos] of Object.entries(parsed?.blobs ?? {})) {
+    if (isDigest(digest) && Array.isArray(repos)) record.set(digest, repos.filter((r) => typeof r === 'string'));
+  }
+  return record;
+}
+
+/** Adds `repository` (registry/name) as a source of each digest, under a lock, atomically. */
+export async function recordRemoteBlobs(layoutRoot: string, entries: { digest: Digest; repository: string }[]): Promise<void> {
+  if (entries.length === 0) return;
+  const path = remoteBlobsPath(layoutRoot);
+  await withLock(`${path}.lock`, async () => {
+    const record = await readRemoteBlobs(layoutRoot);
+    let changed = false;
+    for (const { digest, repository } of entries) {
+      const list = record.get(digest) ?? [];
+      if (list[0] === repository) continue;
+      record.set(digest, [repository, ...list.filter((r) => r !== repository)]);
+      changed = true;
+    }
+    if (!changed) return;
+    const blobs: Record<string, string[]> = {};
+    for (const digest of [...record.keys()].sort()) blobs[digest] = record.get(digest)!;
+    const file: RecordFile = { version: 1, blobs };
+    await writeFileAtomic(path, JSON.stringify(file, null, 1) + '\n');
+  });
+}

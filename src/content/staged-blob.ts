@@ -1,0 +1,119 @@
+import { close, fsync, open, writev } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fromSystemError } from '../errors.js';
+import { Digester, type Digest } from '../oci/digest.js';
+import { tempNameFor } from './atomic.js';
+import { trackTemp } from './cleanup.js';
+
+/**
+ * A blob written to a hidden temp file and hashed on the way, that only goes under its digest
+ * when the whole image is ready (`commitTo`). A build that fails half way, or is interrupted,
+ * leaves no blob behind: the layout is exactly as it was (temp files are removed on Ctrl-C).
+ */
+export class StagedBlob {
+  readonly stream: Writable;
+  private readonly digester = new Digester();
+  private readonly untrack: () => void;
+  private fd: number | undefined;
+  private settled = false;
+
+  private constructor(readonly tempPath: string, private readonly where: string) {
+    this.untrack = trackTemp(tempPath);
+    const self = this;
+    this.stream = new Writable({
+      highWaterMark: 4 << 20,
+      writev(chunks, callback) {
+        const buffers = chunks.map((c) => c.chunk as Buffer);
+        for (const b of buffers) self.digester.update(b);
+        self.writeAll(buffers, callback);
+      },
+      final(callback) {
+        self.finish(callback);
+      },
+      destroy(err, callback) {
+        self.closeFd();
+        callback(err);
+      },
+    });
+  }
+
+  /** A staged blob in `dir` (the layout's blob directory, or beside a layout still to be made). */
+  static async create(dir: string, where: string): Promise<StagedBlob> {
+    const blob = new StagedBlob(tempNameFor(join(dir, 'layer')), where);
+    await new Promise<void>((resolve, reject) => {
+      open(blob.tempPath, 'wx', 0o644, (err, fd) => {
+        if (err) { blob.untrack(); reject(fromSystemError(err, where, 'cannot write to')); return; }
+        blob.fd = fd;
+        resolve();
+      });
+    });
+    return blob;
+  }
+
+  /** Digest and size of what was written; valid once the stream has finished. */
+  get digest(): Digest {
+    return this.digester.digest();
+  }
+
+  get size(): number {
+    return this.digester.size;
+  }
+
+  /** Moves the blob under its digest at `target` (or drops it when that blob is already there). */
+  async commitTo(target: string): Promise<void> {
+    try {
+      await rename(this.tempPath, target);
+    } catch (err) {
+      throw fromSystemError(err, target, 'cannot store blob');
+    } finally {
+      this.settled = true;
+      this.untrack();
+    }
+  }
+
+  async discard(): Promise<void> {
+    this.closeFd();
+    if (!this.settled) {
+      this.settled = true;
+      await rm(this.tempPath, { force: true }).catch(() => {});
+      this.untrack();
+    }
+  }
+
+  private writeAll(buffers: Buffer[], callback: (err?: Error | null) => void): void {
+    writev(this.fd!, buffers, (err, written) => {
+      if (err) { callback(fromSystemError(err, this.where, 'cannot write to')); return; }
+      const total = buffers.reduce((n, b) => n + b.length, 0);
+      if (written === total) { callback(); return; }
+      // A short write: send the rest.
+      let skip = written;
+      const rest: Buffer[] = [];
+      for (const b of buffers) {
+        if (skip >= b.length) { skip -= b.length; continue; }
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+      this.writeAll(rest, callback);
+    });
+  }
+
+  /** Synced before the rename, so a crash never leaves a short blob under a digest. */
+  private finish(callback: (err?: Error | null) => void): void {
+    const fd = this.fd!;
+    fsync(fd, (err) => {
+      if (err) { callback(fromSystemError(err, this.where, 'cannot write to')); return; }
+      this.fd = undefined;
+      close(fd, (closeErr) => callback(closeErr ? fromSystemError(closeErr, this.where, 'cannot write to') : null));
+    });
+  }
+
+  private closeFd(): void {
+    if (this.fd !== undefined) {
+      const fd = this.fd;
+      this.fd = undefined;
+      close(fd, () => {});
+    }
+  }
+}

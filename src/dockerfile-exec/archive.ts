@@ -1,0 +1,206 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
+import tar from 'tar-stream';
+import { OcipushError } from '../errors.js';
+import { createDecompressor, zstdAvailable } from '../layer/codec.js';
+import { zstdZlib } from '../layer/compress/zstd-support.js';
+import { compressionOf, isTarHeader } from '../layer/layer-source.js';
+import { S_IFMT, type NodeType } from './tree.js';
+import type { EntryAttributes } from '../layer/entry-attributes.js';
+
+/**
+ * Tar archives read back: the layers of a base image (to know its files, or copy some out) and
+ * local archives that ADD unpacks. Streams only: an archive is read once per pass, entry by
+ * entry; only the files a build needs are written out, to temp files.
+ */
+
+export type ArchiveCompression = 'none' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
+
+/** One entry of an archive, as its header says. */
+export interface ArchiveEntry extends EntryAttributes {
+  /** 0-based position in the archive (the key to find its bytes again). */
+  index: number;
+  /** The name as stored. */
+  name: string;
+  type: NodeType | 'hardlink';
+  linkname?: string;
+}
+
+const PROBE_BYTES = 64 * 1024;
+
+/**
+ * Whether a file is a tar archive (plain, gzip, zstd, xz or bzip2) the way BuildKit decides it
+ * for ADD: its first header reads as a valid tar header. Returns the compression, or undefined.
+ */
+export function probeArchive(path: string): ArchiveCompression | undefined {
+  let head: Buffer;
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(PROBE_BYTES);
+    head = buf.subarray(0, readSync(fd, buf, 0, PROBE_BYTES, 0));
+  } finally {
+    closeSync(fd);
+  }
+  const compression = compressionOf(head);
+  if (compression === 'none') return isArchiveBlock(head) ? 'none' : undefined;
+  let block: Buffer;
+  try {
+    block = decompressHead(head, compression);
+  } catch {
+    return undefined;
+  }
+  return isArchiveBlock(block) ? compression : undefined;
+}
+
+/** A tar header with a valid checksum that is not the all-zero end block (Go: tar.Next succeeds). */
+function isArchiveBlock(block: Buffer): boolean {
+  return block.length >= 512 && !block.subarray(0, 512).every((b) => b === 0) && isTarHeader(block);
+}
+
+/** The first bytes of a compressed file, decompressed (gzip in process, others by their command when installed). */
+function decompressHead(head: Buffer, compression: ArchiveCompression): Buffer {
+  if (compression === 'gzip') return gunzipPrefix(head);
+  const tool = compression === 'zstd' ? (hasTool('zstd') ? ['zstd', '-dc'] : undefined) : decompressTool(compression);
+  if (tool) return spawnSync(tool[0]!, tool.slice(1), { input: head, maxBuffer: 4 << 20 }).stdout ?? Buffer.alloc(0);
+  if (compression === 'zstd' && zstdAvailable()) {
+    try {
+      return (zstdZlib as unknown as { zstdDecompressSync(b: Buffer, o: object): Buffer }).zstdDecompressSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch {
+      return Buffer.alloc(0);
+    }
+  }
+  return Buffer.alloc(0);
+}
+
+function gunzipPrefix(head: Buffer): Buffer {
+  try {
+    // A gzip stream cut short still yields its first bytes with a sync flush.
+    return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
+
+/** The command that decompresses a format Node cannot, when it is installed. */
+function decompressTool(compression: ArchiveCompression): string[] | undefined {
+  if (compression === 'zstd' && !zstdAvailable()) return hasTool('zstd') ? ['zstd', '-dc'] : undefined;
+  if (compression === 'xz') return hasTool('xz') ? ['xz', '-dc'] : undefined;
+  if (compression === 'bzip2') return hasTool('bzip2') ? ['bzip2', '-dc'] : undefined;
+  return undefined;
+}
+
+const toolCache = new Map<string, boolean>();
+function hasTool(name: string): boolean {
+  let found = toolCache.get(name);
+  if (found === undefined) {
+    found = spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+    toolCache.set(name, found);
+  }
+  return found;
+}
+
+/** A decompressed byte stream of an archive on disk or of any compressed stream. */
+export function decompressed(input: Readable, compression: ArchiveCompression, where: string): Readable {
+  if (compression === 'none') return input;
+  if (compression === 'gzip' || (compression === 'zstd' && zstdAvailable())) {
+    const d = createDecompressor(compression);
+    input.on('error', (err) => d.destroy(err));
+    d.on('error', () => input.destroy());
+    return input.pipe(d);
+  }
+  const tool = decompressTool(compression);
+  if (!tool) {
+    throw new OcipushError('EUNSUPPORTED', `${where}: ${compression}-compressed, and no \`${compression === 'bzip2' ? 'bzip2' : compression}\` command is installed to decompress it`);
+  }
+  const child = spawn(tool[0]!, tool.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const out = new PassThrough();
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  input.on('error', (err) => { child.kill(); out.destroy(err); });
+  child.stdin.on('error', () => {});
+  input.pipe(child.stdin);
+  child.stdout.pipe(out, { end: false });
+  child.on('close', (code) => {
+    if (code === 0) out.end();
+    else out.destroy(new OcipushError('EREAD', `${where}: corrupt ${compression} data (${stderr.trim().split('\n')[0] || `${tool[0]} exited with ${code}`})`));
+  });
+  return out;
+}
+
+export function openArchiveFile(path: string, compression: ArchiveCompression): Readable {
+  return decompressed(createReadStream(path, { highWaterMark: 1 << 20 }), compression, path);
+}
+
+/**
+ * Reads a tar stream entry by entry. `onEntry` gets each header and the entry's bytes; bytes it
+ * does not read are skipped. Pax and GNU long names are applied by tar-stream.
+ */
+export async function readTar(input: Readable, where: string, onEntry: (entry: ArchiveEntry, body: AsyncIterable<Buffer>) => Promise<void> | void): Promise<void> {
+  const ex = tar.extract();
+  let failed: unknown;
+  const feeding = (async () => {
+    try {
+      for await (const chunk of input) {
+        if (!ex.write(chunk as Buffer)) await once(ex as unknown as NodeJS.EventEmitter, 'drain');
+      }
+      (ex as unknown as { end(): void }).end();
+    } catch (err) {
+      failed = err;
+      ex.destroy(err as Error);
+    }
+  })();
+  let index = 0;
+  try {
+    for await (const entry of ex) {
+      const h = entry.header;
+      const type = entryType(h.type);
+      if (type === undefined) {
+        entry.resume();
+        index++;
+        continue;
+      }
+      const e: ArchiveEntry = {
+        index: index++,
+        name: h.name,
+        type,
+        mode: (h.mode ?? 0) & 0o7777 & ~S_IFMT,
+        uid: h.uid ?? 0,
+        gid: h.gid ?? 0,
+        mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
+        size: type === 'file' ? h.size ?? 0 : 0,
+        ...(h.linkname ? { linkname: h.linkname } : {}),
+        ...(h.devmajor !== undefined ? { devmajor: h.devmajor } : {}),
+        ...(h.devminor !== undefined ? { devminor: h.devminor } : {}),
+      };
+      await onEntry(e, entry as AsyncIterable<Buffer>);
+      entry.resume();
+    }
+  } catch (err) {
+    input.destroy();
+    if (err instanceof OcipushError) throw err;
+    throw new OcipushError('EREAD', `${where}: not a readable tar archive (${(failed as Error | undefined)?.message ?? (err as Error).message})`, { cause: err });
+  }
+  await feeding;
+  if (failed) {
+    if (failed instanceof OcipushError) throw failed;
+    throw new OcipushError('EREAD', `${where}: ${(failed as Error).message}`, { cause: failed });
+  }
+}
+
+function entryType(t: tar.Header['type'] | undefined): ArchiveEntry['type'] | undefined {
+  switch (t) {
+    case 'file':
+    case 'contiguous-file':
+      return 'file';
+    case 'directory': return 'dir';
+    case 'symlink': return 'symlink';
+    case 'link': return 'hardlink';
+    case 'character-device': return 'char';
+    case 'block-device': return 'block';
+    case 'fifo': return 'fifo';
+    default: return undefined;
+  }
+}

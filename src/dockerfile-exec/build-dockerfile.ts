@@ -1,0 +1,368 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, basename } from 'node:path';
+import { OcipushError, fromSystemError, systemReason } from '../errors.js';
+import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
+import { OciLayout } from '../content/layout.js';
+import type { Digest } from '../oci/digest.js';
+import { formatPlatform, parsePlatform, type Platform } from '../oci/descriptor.js';
+import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
+import {
+  createIgnoreMatcher,
+  hostPlatform,
+  parseDockerfile,
+  parseDockerignore,
+  resolveBaseImages,
+  resolveStages,
+  runUnsupportedError,
+  dockerfileError,
+  type BaseImageConfig,
+  type IgnoreMatcher,
+  type ResolvedDockerfile,
+  type ResolveOptions,
+} from '../dockerfile/index.js';
+import { orderedContainerConfig } from '../dockerfile/image-config.js';
+import { storeBaseImage, type BaseImage } from '../image/base.js';
+import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
+import { storeImage, type StoredImage } from '../image/store-image.js';
+import type { ImageOutputOptions } from '../image/output-options.js';
+import { formatTime, resolveBuildTime } from '../image/config.js';
+import type { LayerResult } from '../layer/layer.js';
+import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
+import { ImageSources } from './bases.js';
+import { ContextView } from './context.js';
+import { resolveWildcards } from './copy-instruction.js';
+import { ArchiveFiles } from './extract.js';
+import { fsEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
+import { checkTag, prepareTarget } from '../image/layout-target.js';
+import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
+import { cleanAbsolute, resolvePath, type FsTree } from './tree.js';
+import { isNumericSpec, parseUserSpec } from './users.js';
+
+/**
+ * `ocipush build -f Dockerfile [CONTEXT]`: a Dockerfile built the way docker build (BuildKit)
+ * builds it, without a daemon and without running anything, for every Dockerfile that needs no
+ * RUN. Each COPY/ADD/WORKDIR is a layer written straight from the context (or from the layers
+ * of a stage or image COPY --from names), every other instruction a config change and a
+ * history entry, as BuildKit records them.
+ *
+ * Order of work, so that a bad Dockerfile costs nothing and changes nothing: flags, the
+ * Dockerfile and .dockerignore, RUN and URL sources (before any network), the layout, the base
+ * images (manifests and configs only), a plan of every stage (every layer's entries, every
+ * error), then the bytes: files from archives, layers, config, manifest, tag.
+ *
+ * Base images stay lazy: their layers are referenced, not downloaded, unless a step needs their
+ * files: COPY --from a stage built on them, a non-root --chown or WORKDIR owner (which needs
+ * their /etc/passwd and directories), or `readBase`. Without their files, a path the build
+ * did not make itself is taken as absent from the base, except standard directories
+ * (/usr/local/bin …); directories the build only passes through are not written.
+ */
+
+export interface DockerfileBuildOptions extends ImageOutputOptions {
+  /** The build context directory; default the current directory. */
+  context?: string;
+  /** The Dockerfile; default CONTEXT/Dockerfile; `-` reads it from standard input. */
+  dockerfile?: string;
+  /** `--build-arg` values. */
+  buildArgs?: Record<string, string>;
+  /** `--target`: the stage to build; default the last. */
+  target?: string;
+  /** `--label`: added to the image's labels (as docker build --label). */
+  labels?: Record<string, string>;
+  /** The platform built for (TARGETPLATFORM, and the image picked from multi-platform bases); default linux/amd64. */
+  platform?: string | Platform;
+  /** Used when `created` is unset; default `$SOURCE_DATE_EPOCH` (or a SOURCE_DATE_EPOCH build arg). */
+  sourceDateEpoch?: string;
+  /** Read the base images' layers, so that COPY and WORKDIR see their files exactly as docker build does. */
+  readBase?: boolean;
+  onInfo?: (message: string) => void;
+  onProgress?: (progress: { layer: number; layers: number; source: string; bytes: number }) => void;
+}
+
+export interface DockerfileBuildResult extends StoredImage {
+  /** The layers this build made (the base image's are not listed). */
+  layers: { mediaType: string; digest: Digest; size: number; diffId: Digest; uncompressedSize: number; createdBy: string }[];
+  base?: { reference: string; digest: Digest; layers: number };
+  /** The stage built. */
+  stage: string;
+}
+
+export async function buildDockerfile(options: DockerfileBuildOptions = {}): Promise<DockerfileBuildResult> {
+  const warn = options.onWarning ?? (() => {});
+  const info = options.onInfo ?? (() => {});
+  const tag = options.tag ?? DEFAULT_TAG;
+  checkTag(tag);
+  const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? { os: 'linux', architecture: 'amd64' };
+  const platformText = formatPlatform(platform);
+  const buildArgs = options.buildArgs ?? {};
+  const epoch = 'sourceDateEpoch' in options ? options.sourceDateEpoch : (buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
+  const time = resolveBuildTime(options.created, epoch);
+  const created = formatTime(time.seconds);
+  const compression = options.compression ?? 'gzip';
+  if (compression === 'zstd' && !zstdAvailable()) {
+    throw new OcipushError('EUNSUPPORTED', `--compression zstd needs Node.js >= 22.15, whose zlib has zstd (this is ${process.version}); use gzip`);
+  }
+  checkCompressorOptions({ compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}) });
+  const format = options.format ?? 'oci';
+
+  const contextDir = resolve(options.context ?? '.');
+  const contextStat = await stat(contextDir).catch((err: NodeJS.ErrnoException) => {
+    throw new OcipushError('EUSAGE', `build context ${options.context ?? '.'}: ${systemReason(err)}`, { path: contextDir });
+  });
+  if (!contextStat.isDirectory()) throw new OcipushError('EUSAGE', `build context ${options.context ?? '.'}: not a directory`, { path: contextDir });
+  // `-f -`: the Dockerfile comes from standard input (and only the context's .dockerignore applies).
+  const fromStdin = options.dockerfile === '-';
+  const dockerfilePath = fromStdin ? join(contextDir, 'Dockerfile') : resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
+  const filename = fromStdin ? 'Dockerfile' : displayName(options.dockerfile, dockerfilePath);
+  const text = fromStdin ? await readStdin() : await readFile(dockerfilePath, 'utf8').catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
+  const parsed = parseDockerfile(text, { filename });
+  const ignore = await readDockerignore(fromStdin ? undefined : dockerfilePath, contextDir);
+
+  const resolveOptions: Omit<ResolveOptions, 'baseImageConfig'> = {
+    buildArgs,
+    ...(options.target !== undefined ? { target: options.target } : {}),
+    targetPlatform: { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) },
+    buildPlatform: hostPlatform(),
+  };
+  // RUN, and sources that need the network, fail before anything is fetched. (Without the base
+  // images' configs, expansion may fail where it will not with them: that waits for them.)
+  let early: ResolvedDockerfile | undefined;
+  try {
+    early = resolveStages(parsed, resolveOptions);
+  } catch {
+    early = undefined;
+  }
+  if (early) checkBuildable(early, filename);
+
+  const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
+  const sources = new ImageSources(options.connect, () => target.layout, (image) => info(`reading the layers of ${image.reference} (${readReasons.get(image.manifestDigest) ?? 'their files are needed'})`), () => target.staging.dir);
+  const readReasons = new Map<string, string>();
+  const files = new ArchiveFiles(target.staging.dir);
+  const written: LayerResult[] = [];
+  try {
+    const bases = new Map<number, BaseImage>();
+    for (const ref of resolveBaseImages(parsed, resolveOptions)) {
+      bases.set(ref.stageIndex, await sources.resolve(ref.image, ref.platform ?? platformText));
+    }
+    const resolved = resolveStages(parsed, { ...resolveOptions, baseImageConfig: ({ stageIndex }) => baseImageConfig(bases.get(stageIndex)?.config) });
+    checkBuildable(resolved, filename);
+    for (const w of resolved.warnings) warn(`${filename}${w.line ? `:${w.line}` : ''}: ${w.rule}: ${w.message}`);
+
+    const fromImages = new Map<string, { base: BaseImage; tree: FsTree }>();
+    for (const stage of resolved.stages) {
+      for (const instruction of stage.instructions) {
+        if (instruction.keyword !== 'COPY' || instruction.fromImage === undefined || fromImages.has(instruction.fromImage)) continue;
+        const base = await sources.resolve(instruction.fromImage, stage.platform ?? platformText);
+        readReasons.set(base.manifestDigest, `COPY --from=${instruction.fromImage}`);
+        fromImages.set(instruction.fromImage, { base, tree: await sources.tree(base) });
+      }
+    }
+    const baseTrees = new Map<number, { base: BaseImage; tree?: FsTree }>();
+    const needs = treesNeeded(resolved, bases, options.readBase === true);
+    for (const [index, base] of bases) {
+      const reason = needs.get(index);
+      if (reason && !readReasons.has(base.manifestDigest)) readReasons.set(base.manifestDigest, reason);
+      baseTrees.set(index, { base, ...(reason ? { tree: await sources.tree(base) } : {}) });
+    }
+
+    const context = new ContextView(contextDir, ignore);
+    const archives = await indexArchives(resolved, context);
+    const planned = planStages({ filename, resolved, context, bases: baseTrees, fromImages, archives, time: time.seconds, created, files, warn });
+    const final = planned.get(resolved.target.index)!;
+
+    for (const layer of final.layers) requestArchiveFiles(layer.entries, files);
+    await files.extractAll();
+    const stageName = resolved.target.name ?? String(resolved.target.index);
+    for (const [i, layer] of final.layers.entries()) {
+      options.signal?.throwIfAborted();
+      written.push(await writeLayer(fsEntries(layer.entries, files), target.staging, {
+        compression,
+        clampMtime: time.seconds,
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (bytes) => options.onProgress?.({ layer: i, layers: final.layers.length, source: `${filename}:${layer.line}`, bytes }),
+      }));
+    }
+    options.signal?.throwIfAborted();
+
+    const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
+    const base = final.root.kind === 'image' ? final.root.base : undefined;
+    if (base) await storeBaseImage(base, layout);
+    for (const layer of written) {
+      if (await layout.exists(layer.descriptor)) await layer.blob.discard();
+      else await layer.blob.commitTo(layout.blobPath(layer.descriptor.digest));
+    }
+    const imagePlatform = base ? platformOfConfig(base.config) : platform;
+    const runConfig = { ...final.image.config };
+    if (options.labels && Object.keys(options.labels).length > 0) runConfig.Labels = { ...(runConfig.Labels ?? {}), ...options.labels };
+    const config: ImageConfig = {
+      created,
+      ...(final.image.author ? { author: final.image.author } : {}),
+      architecture: imagePlatform.architecture,
+      os: imagePlatform.os,
+      ...(base?.config['os.version'] ? { 'os.version': base.config['os.version'] } : {}),
+      ...(base?.config['os.features'] ? { 'os.features': base.config['os.features'] } : {}),
+      ...(imagePlatform.variant ? { variant: imagePlatform.variant } : {}),
+      config: orderedContainerConfig(runConfig),
+      rootfs: { type: 'layers', diff_ids: [...(base?.config.rootfs.diff_ids ?? []), ...written.map((l) => l.diffId)] },
+      history: final.image.history,
+    };
+    const { image, manifest } = await storeImage(layout, {
+      ...(base ? { base } : {}),
+      platform: imagePlatform,
+      created,
+      run: {},
+      layers: written.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
+      history: [],
+      format,
+    }, config, { tag, createdGiven: time.explicit, annotations: options.annotations });
+    return {
+      ...image,
+      layers: written.map((l, i) => ({ ...manifest.layers[(base?.manifest.layers.length ?? 0) + i]!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, createdBy: final.layers[i]!.createdBy })) as DockerfileBuildResult['layers'],
+      ...(base ? { base: { reference: base.reference, digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
+      stage: stageName,
+    };
+  } finally {
+    for (const layer of written) await layer.blob.discard();
+    await files.cleanup();
+    await sources.close();
+  }
+}
+
+/** The Dockerfile's name in messages: as given, else relative to the current directory. */
+function displayName(given: string | undefined, path: string): string {
+  if (given !== undefined) return given;
+  const rel = relative(process.cwd(), path);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
+
+/**
+ * BuildKit's rule: `<Dockerfile>.dockerignore` beside the Dockerfile wins, else the context's
+ * `.dockerignore`.
+ */
+async function readDockerignore(dockerfilePath: string | undefined, contextDir: string): Promise<IgnoreMatcher | undefined> {
+  const candidates = [join(contextDir, '.dockerignore')];
+  if (dockerfilePath) candidates.unshift(join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`));
+  for (const path of candidates) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw fromSystemError(err, path, 'cannot read');
+    }
+    try {
+      return createIgnoreMatcher(parseDockerignore(text));
+    } catch (err) {
+      if (err instanceof OcipushError) throw new OcipushError(err.code, err.message.replace(/^\.dockerignore/, path), { ...err.details, path });
+      throw err;
+    }
+  }
+  return undefined;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** RUN and network sources in the stages to build: one clear error, before any work. */
+function checkBuildable(resolved: ResolvedDockerfile, filename: string): void {
+  for (const stage of resolved.stages) {
+    for (const instruction of stage.instructions) {
+      if (instruction.keyword === 'RUN') throw runUnsupportedError(instruction, filename);
+      if (instruction.keyword === 'ADD') {
+        for (const src of instruction.sources) {
+          if (isRemoteSource(src)) throw dockerfileError(`${instruction.original}: ${remoteSourceMessage(src)}`, instruction, filename);
+        }
+      }
+    }
+  }
+}
+
+function baseImageConfig(config: ImageConfig | undefined): BaseImageConfig | undefined {
+  if (!config) return undefined;
+  const c = config.config ?? {};
+  return {
+    ...(c.Env ? { env: c.Env } : {}),
+    ...(c.WorkingDir ? { workingDir: c.WorkingDir } : {}),
+    ...(c.User ? { user: c.User } : {}),
+    ...(c.Shell ? { shell: c.Shell } : {}),
+    ...(c.OnBuild ? { onBuild: c.OnBuild } : {}),
+  };
+}
+
+/**
+ * The stages built FROM an image whose layers must be read, with the reason: everything when
+ * asked to; a stage COPY --from reads files of; a non-root --chown or WORKDIR owner, which needs
+ * the base's /etc/passwd and where its directories are (BuildKit only chowns what it creates).
+ * The need goes to the stage at the root of a FROM chain, since the others start from its tree.
+ */
+function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>, all: boolean): Map<number, string> {
+  const byIndex = new Map(resolved.stages.map((s) => [s.index, s]));
+  const rootOf = (index: number): number => {
+    let s = byIndex.get(index)!;
+    while (s.base.kind === 'stage') s = byIndex.get(s.base.index)!;
+    return s.index;
+  };
+  const needs = new Map<number, string>();
+  const mark = (index: number, why: string) => {
+    const root = rootOf(index);
+    if (bases.has(root) && !needs.has(root)) needs.set(root, why);
+  };
+  const isRootSpec = (spec: string): boolean => {
+    const parsed = parseUserSpec(spec);
+    return isNumericSpec(parsed) && (parsed.user as { id: number }).id === 0 && (!parsed.group || (parsed.group as { id: number }).id === 0);
+  };
+  for (const stage of resolved.stages) {
+    if (all) mark(stage.index, '--read-base');
+    let user = stage.base.kind === 'image' ? bases.get(stage.index)?.config.config?.User ?? ''
+      : stage.base.kind === 'stage' ? byIndex.get(stage.base.index)!.user : '';
+    for (const instruction of stage.instructions) {
+      if (instruction.keyword === 'USER') user = instruction.user;
+      if (instruction.keyword === 'WORKDIR' && instruction.absolutePath !== '/' && user !== '' && !isRootSpec(user)) {
+        mark(stage.index, `WORKDIR ${instruction.absolutePath} is made for USER ${user}`);
+      }
+      if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && instruction.chown !== undefined && !isRootSpec(instruction.chown)) {
+        mark(stage.index, `--chown=${instruction.chown}`);
+      }
+      if (instruction.keyword === 'COPY' && instruction.fromStage !== undefined) {
+        mark(instruction.fromStage, `COPY --from=${instruction.from}`);
+      }
+    }
+  }
+  return needs;
+}
+
+/** The local archives ADD may unpack, read once for their entries (sources that do not resolve are left to the plan to report). */
+async function indexArchives(resolved: ResolvedDockerfile, context: ContextView): Promise<Map<string, IndexedArchive>> {
+  const out = new Map<string, IndexedArchive>();
+  for (const stage of resolved.stages) {
+    for (const instruction of stage.instructions) {
+      if (instruction.keyword !== 'ADD' || instruction.unpack === false) continue;
+      for (const src of instruction.sources) {
+        let matches: string[];
+        try {
+          matches = resolveWildcards(context, cleanAbsolute('/' + src));
+        } catch {
+          continue;
+        }
+        for (const match of matches) {
+          const r = resolvePath(context, match, true);
+          if (r.status !== 'found' || r.node.type !== 'file' || r.node.content?.kind !== 'disk') continue;
+          const path = r.node.content.path;
+          if (out.has(path)) continue;
+          const compression = probeArchive(path);
+          if (!compression) continue;
+          const archive = { describe: `archive ${src}`, open: async () => openArchiveFile(path, compression) };
+          const entries: ArchiveEntry[] = [];
+          await readTar(await archive.open(), archive.describe, (entry) => { entries.push(entry); });
+          out.set(path, { archive, entries });
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,126 @@
+import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import { fromSystemError } from '../errors.js';
+import type { IgnoreMatcher } from '../dockerfile/index.js';
+import { joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
+
+/**
+ * The build context as docker build sends it to BuildKit: the directory's files minus what
+ * .dockerignore excludes, every owner reset to 0:0 (the client's `resetUIDAndGID`), modes and
+ * times as on disk. An excluded directory is there only when an `!` exception re-includes
+ * something inside it. Read straight from the disk, never copied: a layer reads the files
+ * when it is written.
+ */
+export class ContextView implements FsView {
+  readonly describe = 'the build context';
+  private readonly inodes = new Map<string, object>();
+  private readonly reincluded = new Map<string, boolean>();
+  /** The context does not change during a build: each path is looked at once. */
+  private readonly cache = new Map<string, Lookup>();
+
+  constructor(readonly root: string, private readonly ignore?: IgnoreMatcher) {}
+
+  lstat(path: string): Lookup {
+    let found = this.cache.get(path);
+    if (!found) {
+      found = this.read(path);
+      this.cache.set(path, found);
+    }
+    return found;
+  }
+
+  private read(path: string): Lookup {
+    const parts = splitPath(path);
+    const rel = parts.join('/');
+    const abs = join(this.root, ...parts);
+    let st: BigIntStats;
+    try {
+      st = lstatSync(abs, { bigint: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'missing', path: joinParts(parts) };
+      throw fromSystemError(err, abs, 'cannot read');
+    }
+    const node = this.nodeOf(abs, st);
+    // Sockets are not sent with a build context.
+    if (!node || (rel !== '' && !this.included(rel, node.type === 'dir'))) return { status: 'missing', path: joinParts(parts) };
+    return { status: 'found', path: joinParts(parts), node };
+  }
+
+  children(path: string): string[] {
+    const abs = join(this.root, ...splitPath(path));
+    let names: string[];
+    try {
+      names = readdirSync(abs);
+    } catch (err) {
+      throw fromSystemError(err, abs, 'cannot read directory');
+    }
+    const prefix = splitPath(path);
+    return sortedNames(names).filter((name) => this.lstat(joinParts([...prefix, name])).status === 'found');
+  }
+
+  /** Not excluded, or an excluded directory that an exception re-includes something in. */
+  private included(rel: string, isDir: boolean): boolean {
+    if (!this.ignore || !this.ignore(rel, isDir)) return true;
+    if (!isDir || !this.ignore.mayReinclude(rel)) return false;
+    let known = this.reincluded.get(rel);
+    if (known === undefined) {
+      known = this.hasIncludedInside(rel);
+      this.reincluded.set(rel, known);
+    }
+    return known;
+  }
+
+  private hasIncludedInside(rel: string): boolean {
+    const abs = join(this.root, ...rel.split('/'));
+    let names: string[];
+    try {
+      names = readdirSync(abs);
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      const child = `${rel}/${name}`;
+      let isDir = false;
+      try {
+        isDir = lstatSync(join(abs, name)).isDirectory();
+      } catch {
+        continue;
+      }
+      if (this.included(child, isDir)) return true;
+    }
+    return false;
+  }
+
+  private nodeOf(abs: string, st: BigIntStats): FsNode | undefined {
+    const kind = Number(st.mode) & 0o170000;
+    const type: NodeType | undefined =
+      kind === 0o040000 ? 'dir' : kind === 0o100000 ? 'file' : kind === 0o120000 ? 'symlink'
+        : kind === 0o010000 ? 'fifo' : kind === 0o020000 ? 'char' : kind === 0o060000 ? 'block' : undefined;
+    if (!type) return undefined;
+    const node: FsNode = {
+      type,
+      mode: Number(st.mode) & 0o7777,
+      uid: 0,
+      gid: 0,
+      mtime: Number(st.mtimeMs / 1000n),
+      size: type === 'file' ? Number(st.size) : 0,
+    };
+    if (type === 'file') {
+      node.content = { kind: 'disk', path: abs };
+      if (st.nlink > 1n) {
+        const key = `${st.dev}:${st.ino}`;
+        let inode = this.inodes.get(key);
+        if (!inode) this.inodes.set(key, (inode = {}));
+        node.inode = inode;
+      }
+    } else if (type === 'symlink') {
+      node.linkname = readlinkSync(abs);
+    } else if (type === 'char' || type === 'block') {
+      const rdev = st.rdev;
+      node.devmajor = Number(((rdev & 0xfff00n) >> 8n) | ((rdev & 0xfffff00000000000n) >> 32n));
+      node.devminor = Number((rdev & 0xffn) | ((rdev & 0xffffff00000n) >> 12n));
+    }
+    return node;
+  }
+}

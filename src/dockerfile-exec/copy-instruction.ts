@@ -1,0 +1,419 @@
+import type { IgnoreMatcher } from '../dockerfile/index.js';
+import { containsWildcards, goMatch } from '../dockerfile/go-match.js';
+import type { ArchiveEntry } from './archive.js';
+import {
+  baseName,
+  cleanAbsolute,
+  dirNode,
+  joinParts,
+  resolvePath,
+  splitPath,
+  type ArchiveRef,
+  type FsNode,
+  type FsTree,
+  type FsView,
+} from './tree.js';
+
+/**
+ * COPY and ADD as BuildKit's file op runs them (tonistiigi/fsutil `copy.Copy`), applied to a
+ * stage's filesystem tree. Each step records the paths it created or changed; the layer of the
+ * instruction is those paths (and their parent directories) as they end up.
+ *
+ * The rules, from fsutil:
+ * - the destination's parent (or the destination itself when it ends with `/`) is created with
+ *   `mkdir -p`: missing directories 0755, owned by --chown (else root);
+ * - a file copied onto an existing directory goes inside it, under the source's base name;
+ *   otherwise it takes the destination's name;
+ * - a directory source copies its contents: into the destination, created 0755 when missing;
+ *   an existing destination directory keeps its owner and mode;
+ * - copied entries keep mode, owner (0:0 from the context) and mtime, unless --chown / --chmod
+ *   say otherwise; --chmod sets the permission bits (and setuid/setgid/sticky) of files and
+ *   directories alike; symlinks are copied as links; hard links within one source stay links;
+ * - a file never replaces a directory, nor a directory a file (both are errors).
+ */
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export interface CopySpec {
+  chown?: Owner;
+  /** Permission bits (07777) for every copied entry. */
+  chmod?: number;
+  /** `--exclude` patterns, matched against paths relative to each source. */
+  exclude?: IgnoreMatcher;
+  /** `--parents`: only paths matching these (and their parent directories) are copied. */
+  include?: IgnoreMatcher;
+}
+
+/** A COPY/ADD problem: the builder prefixes the instruction's position. */
+export class CopyError extends Error {}
+
+/**
+ * Directories every Linux base image has. A lazy plan (base layers unread) takes a destination
+ * without a trailing `/` to be new, except these: `COPY hello /usr/local/bin` must go inside.
+ */
+const STANDARD_DIRS = new Set([
+  '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run',
+  '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/bin', '/usr/include', '/usr/lib', '/usr/lib64', '/usr/libexec',
+  '/usr/local', '/usr/local/bin', '/usr/local/etc', '/usr/local/include', '/usr/local/lib', '/usr/local/sbin',
+  '/usr/local/share', '/usr/local/src', '/usr/sbin', '/usr/share', '/usr/src', '/var', '/var/cache', '/var/lib',
+  '/var/local', '/var/log', '/var/opt', '/var/run', '/var/spool', '/var/tmp', '/var/www',
+]);
+
+interface ParentDir {
+  src: string;
+  dst: string;
+  copied: boolean;
+}
+
+/** Applies file steps to one stage tree and remembers what they touched. */
+export class TreeWriter {
+  readonly touched = new Set<string>();
+
+  /** @param time The clamp time: new directories and directories that gain an entry get it. */
+  constructor(readonly tree: FsTree, readonly time: number) {}
+
+  /**
+   * fsutil's `MkdirAll` at a path (symlinks in it followed): missing directories are made 0755,
+   * owned by `owner`, stamped `time`. Returns the resolved path.
+   */
+  mkdirAll(path: string, owner?: Owner): string {
+    const r = resolvePath(this.tree, path, true);
+    if (r.status === 'found') {
+      if (r.node.type !== 'dir') throw new CopyError(`mkdir ${r.path}: not a directory`);
+      return r.path;
+    }
+    const parts = splitPath(r.path);
+    let node = this.tree.root;
+    let i = 0;
+    for (; i < parts.length; i++) {
+      const child = node.children!.get(parts[i]!);
+      if (!child) break;
+      if (child.type !== 'dir') throw new CopyError(`mkdir ${joinParts(parts.slice(0, i + 1))}: not a directory`);
+      node = child;
+    }
+    for (; i < parts.length; i++) {
+      const created = dirNode({ uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: this.time });
+      // Lazily planned: the base may have this directory. Made the way unpacking makes a
+      // missing parent (0755 root), it need not be written: unpacking keeps the base's, or makes it.
+      if (this.tree.partial && isRoot(owner)) created.unknown = true;
+      this.add(joinParts(parts.slice(0, i)), parts[i]!, created);
+      node = created;
+    }
+    return r.path;
+  }
+
+  /**
+   * One `copy.Copy` of fsutil: `srcPath` (a source path after wildcard expansion) from `src`
+   * to `dest` (absolute, trailing `/` kept) in this tree.
+   */
+  copy(src: FsView, srcPath: string, dest: string, spec: CopySpec): void {
+    const ensure = endsAsDirectory(dest) ? dest : dest.slice(0, dest.lastIndexOf('/') + 1) || '/';
+    this.mkdirAll(ensure, spec.chown);
+    let dst = resolvePath(this.tree, cleanAbsolute(dest), true).path;
+
+    const from = resolvePath(src, srcPath, true);
+    if (from.status !== 'found') throw new CopyError(`${JSON.stringify(srcPath)}: not found in ${src.describe}`);
+    const srcIsDir = from.node.type === 'dir';
+    const existing = this.stat(dst);
+    if (!srcIsDir && existing?.type === 'dir') dst = joinParts([...splitPath(dst), baseName(srcPath)]);
+    const target = srcIsDir && !existing ? dst : joinParts(splitPath(dst).slice(0, -1));
+    this.mkdirAll(target, spec.chown);
+
+    const state: CopyState = { spec, src, inodes: new Map(), parents: [] };
+    this.copyEntry(state, from.path, '', dst, false);
+  }
+
+  /** `os.Stat` of a destination in this tree (symlinks followed); lazily, standard directories are assumed. */
+  private stat(path: string): FsNode | undefined {
+    const r = resolvePath(this.tree, path, true);
+    if (r.status === 'found') return r.node;
+    if (r.status === 'unknown' && STANDARD_DIRS.has(r.path)) {
+      this.mkdirAll(r.path);
+      return this.tree.get(r.path);
+    }
+    return undefined;
+  }
+
+  private copyEntry(state: CopyState, srcPath: string, components: string, target: string, overwrite: boolean): void {
+    const found = state.src.lstat(srcPath);
+    if (found.status !== 'found') throw new CopyError(`${JSON.stringify(srcPath)}: not found in ${state.src.describe}`);
+    const node = found.node;
+    let include = true;
+    if (components !== '') {
+      if (state.spec.include) include = state.spec.include(components, node.type === 'dir');
+      if (state.spec.exclude?.(components, node.type === 'dir')) include = false;
+    }
+    const before = this.tree.lstat(target);
+    const targetNode = before.status === 'found' ? before.node : undefined;
+    if (include) this.createParents(state);
+    if (node.type !== 'dir') {
+      if (!include) return;
+      if (targetNode?.type === 'dir') throw new CopyError(`cannot replace to directory ${target} with file`);
+    }
+
+    let copyInfo = include;
+    let restoreTime = false;
+    if (node.type === 'dir') {
+      const created = this.copyDirectory(state, srcPath, components, target, node, overwrite, include);
+      if (!overwrite) {
+        copyInfo = created;
+        restoreTime = !created;
+      }
+    } else {
+      this.place(target, this.copyOf(state, node, target));
+    }
+    const placed = this.tree.get(target);
+    if (!placed) return;
+    if (copyInfo) {
+      this.applyInfo(state.spec, node, placed);
+      this.touched.add(target);
+    } else if (restoreTime && targetNode) {
+      placed.mtime = node.mtime;
+      this.touched.add(target);
+    }
+  }
+
+  private copyDirectory(state: CopyState, srcPath: string, components: string, dst: string, node: FsNode, overwrite: boolean, include: boolean): boolean {
+    let created = false;
+    const parent: ParentDir = { src: srcPath, dst, copied: false };
+    if (include) {
+      created = this.copyDirectoryOnly(dst, node, overwrite);
+      parent.copied = true;
+    }
+    state.parents.push(parent);
+    try {
+      for (const name of state.src.children(srcPath, node)) {
+        this.copyEntry(state, joinParts([...splitPath(srcPath), name]), components === '' ? name : `${components}/${name}`, joinParts([...splitPath(dst), name]), true);
+      }
+    } finally {
+      state.parents.pop();
+    }
+    return created;
+  }
+
+  /** Makes the directory if missing (the source's mode); an existing one gets the source's mode when overwriting. */
+  private copyDirectoryOnly(dst: string, src: FsNode, overwrite: boolean): boolean {
+    const r = this.tree.lstat(dst);
+    if (r.status === 'found') {
+      if (r.node.type !== 'dir') throw new CopyError(`cannot copy to non-directory: ${dst}`);
+      if (overwrite) {
+        r.node.mode = src.mode;
+        r.node.unknown = false;
+        this.touched.add(dst);
+      }
+      return false;
+    }
+    const parts = splitPath(dst);
+    this.add(joinParts(parts.slice(0, -1)), parts[parts.length - 1]!, dirNode({ mode: src.mode, mtime: this.time }));
+    this.touched.add(dst);
+    return true;
+  }
+
+  /** Delayed parents (--parents / --exclude): made, with their source's info, once something inside is copied. */
+  private createParents(state: CopyState): void {
+    for (const p of state.parents) {
+      if (p.copied) continue;
+      const src = resolvePath(state.src, p.src, true);
+      if (src.status !== 'found' || src.node.type !== 'dir') throw new CopyError(`${p.src} is not a directory`);
+      if (this.copyDirectoryOnly(p.dst, src.node, false)) {
+        this.applyInfo(state.spec, src.node, this.tree.get(p.dst)!);
+      }
+      p.copied = true;
+    }
+  }
+
+  /** The new node for a non-directory source: a hard link to a file already copied by this source, else a copy. */
+  private copyOf(state: CopyState, node: FsNode, target: string): FsNode {
+    const copy: FsNode = { ...node };
+    delete copy.children;
+    delete copy.unknown;
+    delete copy.layer;
+    if (node.type === 'file') {
+      const key = node.inode;
+      const linked = key ? state.inodes.get(key) : undefined;
+      if (linked) {
+        const first = this.tree.get(linked);
+        if (first) return first;
+      }
+      copy.inode = {};
+      if (key) state.inodes.set(key, target);
+    }
+    return copy;
+  }
+
+  private applyInfo(spec: CopySpec, src: FsNode, dst: FsNode): void {
+    dst.uid = spec.chown ? spec.chown.uid : src.uid;
+    dst.gid = spec.chown ? spec.chown.gid : src.gid;
+    if (src.type !== 'symlink') dst.mode = spec.chmod !== undefined ? spec.chmod & 0o7777 : src.mode;
+    dst.mtime = src.mtime;
+    dst.unknown = false;
+  }
+
+  /**
+   * ADD of a local archive (BuildKit's applyRootArchive): `dest` is made like `mkdir -p` and the
+   * entries are unpacked into it as root. Names are cleaned and must stay inside `dest` (its
+   * symlinks resolve inside it too); missing parents are 0755 root; an entry replaces what is at
+   * its path unless both are directories; owners come from the archive (or --chown); modes and
+   * mtimes from the archive (--chmod does not apply). Devices and fifos are refused, as BuildKit does.
+   */
+  unpack(entries: readonly ArchiveEntry[], archive: ArchiveRef, describe: string, dest: string, chown?: Owner): void {
+    const root = this.mkdirAll(dest, chown);
+    const rootParts = splitPath(root);
+    const tree = this.tree;
+    const view: FsView = {
+      describe,
+      lstat: (p) => tree.lstat(joinParts([...rootParts, ...splitPath(p)])),
+      children: (p, n) => tree.children(p, n),
+    };
+    const dirTimes: [FsNode, number][] = [];
+    for (const e of entries) {
+      const name = cleanArchivePath(e.name, describe);
+      if (name === undefined) continue;
+      const rel = splitPath(resolvePath(view, name, e.type === 'dir').path);
+      if (rel.length === 0) continue;
+      const parts = [...rootParts, ...rel];
+      const path = joinParts(parts);
+      for (let i = rootParts.length + 1; i < parts.length; i++) {
+        const dir = joinParts(parts.slice(0, i));
+        const found = tree.lstat(dir);
+        if (found.status === 'found') {
+          if (found.node.type !== 'dir') throw new CopyError(`${describe}: mkdir ${dir}: not a directory`);
+          continue;
+        }
+        const made = dirNode({ mtime: this.time });
+        if (tree.partial) made.unknown = true;
+        this.add(joinParts(parts.slice(0, i - 1)), parts[i - 1]!, made);
+      }
+      const existing = tree.get(path);
+      const owner = chown ?? { uid: e.uid, gid: e.gid };
+      const meta = { mode: e.mode, uid: owner.uid, gid: owner.gid, mtime: e.mtime };
+      if (e.type === 'dir') {
+        if (existing?.type === 'dir') {
+          Object.assign(existing, meta, { unknown: false });
+          this.touched.add(path);
+          dirTimes.push([existing, e.mtime]);
+        } else {
+          const made = dirNode(meta);
+          this.add(joinParts(parts.slice(0, -1)), parts[parts.length - 1]!, made);
+          dirTimes.push([made, e.mtime]);
+        }
+        continue;
+      }
+      let node: FsNode;
+      switch (e.type) {
+        case 'file':
+          node = { type: 'file', ...meta, size: e.size, content: { kind: 'archive', archive, entry: e.index }, inode: {} };
+          break;
+        case 'symlink':
+          node = { type: 'symlink', ...meta, mode: 0o777, size: 0, linkname: e.linkname ?? '' };
+          break;
+        case 'hardlink': {
+          const target = cleanArchivePath(e.linkname ?? '', describe);
+          if (target === undefined) throw new CopyError(`${describe}: hard link ${JSON.stringify(e.name)} targets the extraction root`);
+          const linked = tree.get(joinParts([...rootParts, ...splitPath(resolvePath(view, target, false).path)]));
+          if (!linked || linked.type === 'dir') throw new CopyError(`${describe}: hard link ${JSON.stringify(e.name)}: ${JSON.stringify(e.linkname)} is not in the archive before it`);
+          if (linked.type === 'file') {
+            linked.inode ??= {};
+            Object.assign(linked, meta);
+          }
+          node = linked;
+          break;
+        }
+        default:
+          throw new CopyError(`${describe}: unsupported tar entry ${JSON.stringify(e.name)} (a ${e.type === 'fifo' ? 'fifo' : `${e.type} device`}), as in docker build`);
+      }
+      this.place(path, node);
+    }
+    // Directory times last, deepest first: entries added inside them must not bump them.
+    for (const [node, mtime] of dirTimes.reverse()) node.mtime = mtime;
+  }
+
+  /** Puts a non-directory at a resolved path (its parent exists), replacing a non-directory there. */
+  place(path: string, node: FsNode): void {
+    const parts = splitPath(path);
+    this.add(joinParts(parts.slice(0, -1)), parts[parts.length - 1]!, node);
+    this.touched.add(path);
+  }
+
+  /** Adds or replaces a child; a directory that gains a name is modified (its mtime is now). */
+  private add(parentPath: string, name: string, node: FsNode): void {
+    const parent = this.tree.get(parentPath);
+    if (!parent || parent.type !== 'dir') throw new CopyError(`${parentPath}: not a directory`);
+    parent.children!.set(name, node);
+    // Creating or replacing an entry changes the directory (a layer diff lists it).
+    if (!parent.unknown && parentPath !== '/') {
+      parent.mtime = this.time;
+      this.touched.add(parentPath);
+    }
+    const path = joinParts([...splitPath(parentPath), name]);
+    if (!node.unknown) this.touched.add(path);
+  }
+}
+
+interface CopyState {
+  spec: CopySpec;
+  src: FsView;
+  /** Source inode → the target path of its first copy (hard links stay links). */
+  inodes: Map<object, string>;
+  parents: ParentDir[];
+}
+
+function isRoot(owner: Owner | undefined): boolean {
+  return !owner || (owner.uid === 0 && owner.gid === 0);
+}
+
+/** `dir/` and `dir/.` name the directory itself (Go: filepath.Split gives an empty or `.` file part). */
+export function endsAsDirectory(path: string): boolean {
+  return path.endsWith('/') || path.endsWith('/.') || path === '.';
+}
+
+/**
+ * fsutil's `ResolveWildcards`: the path up to the first component with a wildcard is resolved
+ * (symlinks followed); below it, every path (depth first, names sorted, symlinks not followed)
+ * whose remaining components match is a source; a matching directory is not entered.
+ */
+export function resolveWildcards(src: FsView, pattern: string): string[] {
+  const parts = splitPath(pattern);
+  const at = parts.findIndex((p) => containsWildcards(p));
+  if (at < 0) return [joinParts(parts)];
+  const base = resolvePath(src, joinParts(parts.slice(0, at)), true);
+  // fsutil walks the directory before the wildcard: when it is missing the COPY fails (lstat).
+  if (base.status !== 'found') throw new CopyError(`${JSON.stringify(base.path)}: not found in ${src.describe}`);
+  if (base.node.type !== 'dir') return [];
+  const rest = parts.slice(at).join('/');
+  const out: string[] = [];
+  const walk = (dir: string, node: FsNode, rel: string): void => {
+    for (const name of src.children(dir, node)) {
+      const path = joinParts([...splitPath(dir), name]);
+      const relPath = rel === '' ? name : `${rel}/${name}`;
+      const child = src.lstat(path);
+      if (child.status !== 'found') continue;
+      if (goMatch(rest, relPath)) {
+        out.push(path);
+        continue;
+      }
+      if (child.node.type === 'dir') walk(path, child.node, relPath);
+    }
+  };
+  walk(base.path, base.node, '');
+  return out;
+}
+
+/**
+ * An archive entry name as BuildKit cleans it: leading `/` dropped, `.` and `..` resolved;
+ * undefined for the root itself; a path that climbs out is refused.
+ */
+export function cleanArchivePath(name: string, describe: string): string | undefined {
+  const parts: string[] = [];
+  for (const p of name.replace(/^\/+/, '').split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') {
+      if (parts.length === 0) throw new CopyError(`${describe}: archive path ${JSON.stringify(name)} is outside extraction root`);
+      parts.pop();
+    } else parts.push(p);
+  }
+  return parts.length === 0 ? undefined : parts.join('/');
+}

@@ -1,0 +1,97 @@
+import { OcipushError } from '../errors.js';
+import { compressTar, stageLayer, type CompressionSettings, type LayerResult, type StagingArea } from '../layer/layer.js';
+import { TarProducer } from '../layer/tar.js';
+import type { FsEntry } from '../layer/walk.js';
+import type { TreeWriter } from './copy-instruction.js';
+import type { ArchiveFiles } from './extract.js';
+import { sortPaths, splitPath, type FsNode } from './tree.js';
+
+/**
+ * The layer of one file step: every path the step created or changed, with the directories
+ * above them (as a layer diff has them), in the order the walker of `ocipush build` writes
+ * (depth first, names by their bytes), as they were when the step ended.
+ */
+
+export interface PlannedEntry {
+  path: string;
+  /** A copy of the node's metadata at the end of the step. */
+  node: FsNode;
+  /** A later path of a file already in this layer: written as a hard link to it. */
+  linkTo?: string;
+  /** For bytes inside an archive: the temp file name ArchiveFiles will write them to. */
+  extracted?: string;
+}
+
+export function plannedEntries(writer: TreeWriter): PlannedEntry[] {
+  const paths = new Set<string>();
+  for (const path of writer.touched) {
+    const parts = splitPath(path);
+    for (let i = 1; i <= parts.length; i++) paths.add('/' + parts.slice(0, i).join('/'));
+  }
+  const out: PlannedEntry[] = [];
+  const firstOf = new Map<object, string>();
+  for (const path of sortPaths(paths)) {
+    const found = writer.tree.lstat(path);
+    if (found.status !== 'found' || found.node.unknown) continue;
+    const { children: _children, ...meta } = found.node;
+    const entry: PlannedEntry = { path, node: meta };
+    if (meta.type === 'file' && meta.inode) {
+      const first = firstOf.get(meta.inode);
+      if (first) entry.linkTo = first;
+      else firstOf.set(meta.inode, path);
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+/** Asks for the bytes of every file of these entries that lives inside an archive. */
+export function requestArchiveFiles(entries: PlannedEntry[], files: ArchiveFiles): void {
+  for (const e of entries) {
+    const content = e.node.content;
+    if (!e.linkTo && e.node.type === 'file' && e.node.size > 0 && content?.kind === 'archive') e.extracted = files.want(content.archive, content.entry);
+  }
+}
+
+/** The walker's view of planned entries, reading file bytes from the context or extracted temp files. */
+export function* fsEntries(entries: readonly PlannedEntry[], files: ArchiveFiles): Generator<FsEntry> {
+  for (const e of entries) {
+    const rel = e.path.slice(1);
+    const n = e.node;
+    const entry: FsEntry = {
+      path: Buffer.alloc(0),
+      name: Buffer.from(n.type === 'dir' ? rel + '/' : rel),
+      type: e.linkTo ? 'hardlink' : n.type,
+      mode: n.mode,
+      uid: n.uid,
+      gid: n.gid,
+      size: e.linkTo || n.type !== 'file' ? 0 : n.size,
+      mtime: n.mtime,
+    };
+    if (e.linkTo) entry.linkname = Buffer.from(e.linkTo.slice(1));
+    else if (n.type === 'symlink') entry.linkname = Buffer.from(n.linkname ?? '');
+    if (n.type === 'char' || n.type === 'block') {
+      entry.devmajor = n.devmajor ?? 0;
+      entry.devminor = n.devminor ?? 0;
+    }
+    if (!e.linkTo && n.type === 'file' && n.size > 0) {
+      if (n.content?.kind === 'disk') entry.path = Buffer.from(n.content.path);
+      else if (e.extracted) entry.path = Buffer.from(files.resolve(e.extracted));
+      else throw new OcipushError('EREAD', `internal: no content for ${e.path}`);
+    }
+    yield entry;
+  }
+}
+
+export interface WriteLayerOptions extends CompressionSettings {
+  clampMtime: number;
+  onProgress?: (bytes: number) => void;
+}
+
+/** Writes planned entries as one layer: tar → sha256 (diff_id) → compressor → sha256 → staged blob. */
+export function writeLayer(entries: Iterable<FsEntry>, staging: StagingArea, options: WriteLayerOptions): Promise<LayerResult> {
+  return stageLayer(staging, options.compression, (blob) => {
+    const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime });
+    return compressTar(producer, blob.stream, options, () => options.onProgress?.(producer.bytes));
+  });
+}

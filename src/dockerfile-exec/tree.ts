@@ -1,0 +1,236 @@
+import { OcipushError } from '../errors.js';
+import type { EntryAttributes } from '../layer/entry-attributes.js';
+
+/**
+ * The filesystem of a stage (or of an image), as metadata: what every layer so far put where,
+ * with a reference to where each file's bytes are. Nothing is copied while a Dockerfile is
+ * planned; layers read file contents from these references when they are written.
+ *
+ * Paths are absolute and `/`-separated (`/usr/bin/env`); the root is `/`.
+ */
+
+export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block';
+
+/** Where a file's bytes are: a file on disk, or an entry of a tar archive (a base layer, an ADD archive). */
+export type Content =
+  | { kind: 'disk'; path: string }
+  | { kind: 'archive'; archive: ArchiveRef; entry: number };
+
+/** A tar archive that can be read again, decompressed, from the start. */
+export interface ArchiveRef {
+  /** Names it in messages: `layer sha256:… of alpine:3.20`, `archive app.tar.gz`. */
+  describe: string;
+  open(): Promise<import('node:stream').Readable>;
+}
+
+export interface FsNode extends EntryAttributes {
+  type: NodeType;
+  /** Symlink target, as stored. */
+  linkname?: string;
+  content?: Content;
+  /** Files sharing this object are hard links of each other. */
+  inode?: object;
+  /** The bytes of a small file kept in memory (a base image's /etc/passwd and /etc/group). */
+  data?: Buffer;
+  children?: Map<string, FsNode>;
+  /**
+   * A directory whose metadata is not known: lazily planned images do not read their base's
+   * layers, so a directory they only pass through may exist there with its own owner and mode.
+   * Such a directory is never written into a layer (unpacking keeps the base's, or makes 0755).
+   */
+  unknown?: boolean;
+  /** The layer that last wrote this node (an opaque whiteout clears what earlier layers left). */
+  layer?: number;
+}
+
+export const S_IFMT = 0o170000;
+const MAX_SYMLINKS = 255;
+
+export function dirNode(meta: Partial<FsNode> = {}): FsNode {
+  return { type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, ...meta, children: meta.children ?? new Map() };
+}
+
+/** `/a//b/./c/..` → `['a', 'b']`; `..` stops at the root, as a path inside a root filesystem does. */
+export function splitPath(path: string): string[] {
+  const out: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') out.pop();
+    else out.push(part);
+  }
+  return out;
+}
+
+export function joinParts(parts: readonly string[]): string {
+  return '/' + parts.join('/');
+}
+
+/** Go's `path.Clean` of an absolute path, for a path inside a root (`..` stops at `/`). */
+export function cleanAbsolute(path: string): string {
+  return joinParts(splitPath(path));
+}
+
+export function baseName(path: string): string {
+  const parts = splitPath(path);
+  return parts[parts.length - 1] ?? '/';
+}
+
+/** What a path leads to: a node, nothing, or (lazy plan) possibly something in unread base layers. */
+export type Lookup =
+  | { status: 'found'; path: string; node: FsNode }
+  | { status: 'missing'; path: string }
+  | { status: 'unknown'; path: string };
+
+/**
+ * Read access to a filesystem, tree or disk: enough to resolve paths (symlinks included) and
+ * walk directories the way Go's continuity `fs.RootPath` and fsutil's copier do.
+ */
+export interface FsView {
+  /** Names it in errors: `the build context`, `stage build`, `image alpine:3.20`. */
+  readonly describe: string;
+  /** The node at an already resolved path (symlinks are not followed). */
+  lstat(path: string): Lookup;
+  /** Child names of a directory, sorted by their bytes. */
+  children(path: string, node: FsNode): string[];
+}
+
+/**
+ * continuity's `fs.RootPath`: follows symlinks inside the root (an absolute target restarts
+ * from the root, `..` never leaves it). The last component is followed only with `followLast`.
+ * A missing component ends the walk: the rest of the path is joined as written.
+ */
+export function resolvePath(fs: FsView, path: string, followLast = true): Lookup {
+  // Raw components: `.` and `..` from symlink targets are applied as the walk reaches them.
+  let pending: string[] = splitPath(path);
+  let done: string[] = [];
+  let links = 0;
+  let node: FsNode | undefined;
+  const root = fs.lstat('/');
+  if (root.status !== 'found') return root;
+  node = root.node;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === '' || name === '.') continue;
+    if (name === '..') {
+      done.pop();
+      const up = fs.lstat(joinParts(done));
+      node = up.status === 'found' ? up.node : node;
+      continue;
+    }
+    const here = joinParts([...done, name]);
+    const found = fs.lstat(here);
+    if (found.status !== 'found') return { status: found.status, path: joinParts([...done, name, ...pending.filter((p) => p !== '' && p !== '.')]) };
+    const last = pending.every((p) => p === '' || p === '.');
+    if (found.node.type === 'symlink' && (!last || followLast)) {
+      if (++links > MAX_SYMLINKS) {
+        throw new OcipushError('EDOCKERFILE', `${fs.describe}: too many levels of symbolic links at ${here}`, { path: here });
+      }
+      const target = found.node.linkname ?? '';
+      // An absolute target restarts at the root; a relative one continues from the link's directory.
+      if (target.startsWith('/')) done = [];
+      pending = [...target.split('/'), ...pending];
+      continue;
+    }
+    done.push(name);
+    node = found.node;
+    if (!last && node.type !== 'dir') return { status: 'missing', path: joinParts([...done, ...pending]) };
+  }
+  return { status: 'found', path: joinParts(done), node };
+}
+
+/** An in-memory tree as an FsView, and the operations a copy or an unpacked layer applies to it. */
+export class FsTree implements FsView {
+  root: FsNode;
+
+  /**
+   * @param partial The tree lacks the base image's layers (a lazy plan): a path it does not
+   *   hold may exist there. Lookups then answer `unknown` instead of `missing`.
+   */
+  constructor(readonly describe: string, readonly partial = false, root?: FsNode) {
+    this.root = root ?? dirNode();
+  }
+
+  /** A deep copy of the nodes (contents and hard-link identities are shared, as they never change). */
+  clone(describe = this.describe): FsTree {
+    return new FsTree(describe, this.partial, cloneNode(this.root));
+  }
+
+  lstat(path: string): Lookup {
+    const parts = splitPath(path);
+    let node = this.root;
+    for (let i = 0; i < parts.length; i++) {
+      const child = node.type === 'dir' ? node.children!.get(parts[i]!) : undefined;
+      if (!child) {
+        const unknown = this.partial && (node.type === 'dir');
+        return { status: unknown ? 'unknown' : 'missing', path: joinParts(parts) };
+      }
+      node = child;
+    }
+    return { status: 'found', path: joinParts(parts), node };
+  }
+
+  children(_path: string, node: FsNode): string[] {
+    return sortedNames(node.children?.keys() ?? []);
+  }
+
+  /** The node at a resolved path, if the tree holds it. */
+  get(path: string): FsNode | undefined {
+    const l = this.lstat(path);
+    return l.status === 'found' ? l.node : undefined;
+  }
+
+  /** Puts `node` at a resolved path whose parent exists as a directory; returns what it replaced. */
+  set(path: string, node: FsNode): FsNode | undefined {
+    const parts = splitPath(path);
+    if (parts.length === 0) {
+      const old = this.root;
+      this.root = node;
+      return old;
+    }
+    const parent = this.get(joinParts(parts.slice(0, -1)));
+    if (!parent || parent.type !== 'dir') throw new Error(`internal: no directory to hold ${path}`);
+    const name = parts[parts.length - 1]!;
+    const old = parent.children!.get(name);
+    parent.children!.set(name, node);
+    return old;
+  }
+
+  remove(path: string): void {
+    const parts = splitPath(path);
+    if (parts.length === 0) {
+      this.root = dirNode({ ...this.root, children: new Map() });
+      return;
+    }
+    this.get(joinParts(parts.slice(0, -1)))?.children?.delete(parts[parts.length - 1]!);
+  }
+}
+
+function cloneNode(node: FsNode): FsNode {
+  const copy: FsNode = { ...node };
+  if (node.children) copy.children = new Map([...node.children].map(([k, v]) => [k, cloneNode(v)]));
+  return copy;
+}
+
+/** Names in the order of their UTF-8 bytes (how Go and the layer walker sort). */
+export function sortedNames(names: Iterable<string>): string[] {
+  return [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** Compares absolute paths component by component: a parent sorts right before its children. */
+export function comparePaths(a: string, b: string): number {
+  const pa = splitPath(a);
+  const pb = splitPath(b);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const c = Buffer.compare(Buffer.from(pa[i]!), Buffer.from(pb[i]!));
+    if (c !== 0) return c;
+  }
+  return pa.length - pb.length;
+}
+
+/** Absolute paths in comparePaths order, each split and encoded once. */
+export function sortPaths(paths: Iterable<string>): string[] {
+  // Components joined by NUL sort as comparePaths does: NUL is below every byte of a name.
+  const keyed = [...paths].map((p) => ({ p, key: Buffer.from(splitPath(p).join('\0')) }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.p);
+}

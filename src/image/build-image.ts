@@ -1,0 +1,249 @@
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { OcipushError } from '../errors.js';
+import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
+import { OciLayout } from '../content/layout.js';
+import type { Digest } from '../oci/digest.js';
+import { formatPlatform, parsePlatform, platformMatches, type Platform } from '../oci/descriptor.js';
+import { layerMediaType } from '../oci/media-types.js';
+import type { HistoryEntry } from '../oci/manifest.js';
+import { resolveBaseImage, stageBaseImage, type BaseImage, type StagedBase } from './base.js';
+import { composeConfig, layerMediaTypeIn } from './compose.js';
+import { storeImage, type StoredImage } from './store-image.js';
+import type { ImageOutputOptions } from './output-options.js';
+import { checkNotAdded, removalSet, whiteoutEntries } from '../layer/whiteout.js';
+import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
+import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
+import { checkTag, prepareTarget } from './layout-target.js';
+import { buildLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
+import { inspectSource, type LayerSource } from '../layer/layer-source.js';
+import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
+import { LayerCache, type CachedLayer } from '../layer/cache-store.js';
+
+export interface BuildOptions extends RunConfig, ImageOutputOptions {
+  /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
+  rootfs: string[];
+  /** `os/arch[/variant]` or a Platform; default the base's, else linux/amd64. Picks the image of a multi-platform base. */
+  platform?: string | Platform;
+  /**
+   * The image to build onto: a registry reference (`localhost:5000/alpine:3.18`), a layout
+   * (`oci:DIR[:tag]`) or one resolveBaseImage() returned. Its layers come first and its config is
+   * inherited; a registry base's layers are referenced, not downloaded.
+   */
+  base?: string | BaseImage;
+  /** Paths deleted from the layers below, as OCI whiteouts in the top layer (or in a layer of their own). */
+  remove?: string[];
+  /** `UID:GID` given to every file (e.g. `0:0`); default: the ids on disk. */
+  owner?: string | { uid: number; gid: number };
+  /**
+   * Reuse a layer built before into the same layout when its tree's metadata (inode, size,
+   * mtime and ctime of every entry) and the options are unchanged. Default true; false always
+   * reads, tars and compresses every layer.
+   */
+  cache?: boolean;
+  onProgress?: (progress: BuildProgress) => void;
+}
+
+export interface BuildProgress extends LayerProgress {
+  /** 0-based index of the layer being built. */
+  layer: number;
+  layers: number;
+  source: string;
+}
+
+export interface BuiltLayer {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  diffId: Digest;
+  uncompressedSize: number;
+  /** Taken from the layout's layer cache: the tree was not read. */
+  cached?: boolean;
+}
+
+/** A layer of this build: staged now, or found in the cache (no blob to commit then). */
+type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean };
+
+export interface BuildResult extends StoredImage {
+  /** The new layers (the base's come before them in the manifest). */
+  layers: BuiltLayer[];
+  /** The base image built onto. */
+  base?: { reference: string; name?: string; digest: Digest; layers: number };
+}
+
+/**
+ * rootfs directories / tar files → layers → image config → manifest → a tag in an OCI image
+ * layout. Every blob is staged under a temp name and moves under its digest only once the whole
+ * image is built; then the manifest is tagged. A failed or interrupted build leaves the layout
+ * exactly as it was, and builds running at once into one layout never corrupt it.
+ */
+export async function buildImage(options: BuildOptions): Promise<BuildResult> {
+  const removals = removalSet(options.remove ?? []);
+  if (options.rootfs.length === 0 && options.base === undefined && removals.length === 0) {
+    throw new OcipushError('EUSAGE', 'name at least one rootfs (a directory or a tar file), or a --base to build onto');
+  }
+  const tag = options.tag ?? DEFAULT_TAG;
+  checkTag(tag);
+  const wantedPlatform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
+  const format = options.format ?? 'oci';
+  if (format !== 'oci' && format !== 'docker') throw new OcipushError('EUSAGE', `--format "${String(format)}": expected oci or docker`);
+  layerMediaTypeIn(layerMediaType(options.compression ?? 'gzip'), format);
+  const time = resolveBuildTime(options.created, 'sourceDateEpoch' in options ? options.sourceDateEpoch : process.env.SOURCE_DATE_EPOCH);
+  const owner = options.owner === undefined ? undefined : parseOwner(options.owner);
+  const created = formatTime(time.seconds);
+  // Every flag is checked before any work: a typo never costs a build, nor touches the layout.
+  containerConfig(options);
+  if (options.compression === 'zstd' && !zstdAvailable()) {
+    throw new OcipushError('EUNSUPPORTED', `--compression zstd needs Node.js >= 22.15, whose zlib has zstd (this is ${process.version}); use gzip`);
+  }
+  checkCompressorOptions({
+    compression: options.compression ?? 'gzip',
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+
+  const sources: LayerSource[] = [];
+  for (const arg of options.rootfs) sources.push(await inspectSource(arg));
+  const top = sources.at(-1);
+  // Whiteouts go into the top layer when it is a directory; a tar file is stored as it is, so
+  // they get a layer of their own then (and when there is no rootfs at all).
+  const ownWhiteoutLayer = removals.length > 0 && top?.kind !== 'directory';
+  if (removals.length > 0 && top?.kind === 'directory') await checkNotAdded(removals, top.path);
+  const base = typeof options.base === 'string'
+    ? await resolveBaseImage(options.base, { ...(wantedPlatform ? { platform: wantedPlatform } : {}), ...(options.connect ? { connect: options.connect } : {}) })
+    : options.base;
+  if (base && wantedPlatform && !platformMatches(wantedPlatform, base.platform)) {
+    throw new OcipushError('EUSAGE', `base image ${base.reference} is for ${formatPlatform(base.platform)}, not ${formatPlatform(wantedPlatform)} (--platform)`);
+  }
+  const platform = base?.platform ?? wantedPlatform ?? { os: 'linux', architecture: 'amd64' };
+  const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
+  const layoutReal = await realpathOfTarget(target.root);
+  const warn = options.onWarning ?? (() => {});
+  for (const source of sources) {
+    if (source.kind === 'directory' && isInside(layoutReal, source.path)) {
+      warn(`layout ${target.root} is inside rootfs ${source.path}: left out of the layer`);
+    }
+  }
+
+  const layers: NewLayer[] = [];
+  // A new layout has nothing to reuse yet, but its layers are recorded for the next build.
+  const cache = options.cache !== false ? new LayerCache(target.root) : undefined;
+  const cacheUpdates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
+  let emptyDir: string | undefined;
+  let stagedBase: StagedBase | undefined;
+  try {
+    // A layout base's layers are copied (verified) first: a damaged base fails before any compression.
+    if (base) stagedBase = await stageBaseImage(base, target.staging, target.layout);
+    if (ownWhiteoutLayer) {
+      emptyDir = await mkdtemp(join(tmpdir(), 'ocipush-whiteouts-'));
+      sources.push({ kind: 'directory', path: emptyDir });
+    }
+    const names = [...options.rootfs, ...(ownWhiteoutLayer ? ['--remove'] : [])];
+    for (const [i, source] of sources.entries()) {
+      const isTop = i === sources.length - 1;
+      const prepend = isTop && removals.length > 0 ? whiteoutEntries(removals, time.seconds) : undefined;
+      const keyOptions: LayerKeyOptions = {
+        compression: options.compression ?? 'gzip',
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        clampMtime: time.seconds,
+        ...(owner ? { owner } : {}),
+        ...(prepend ? { prepend } : {}),
+        exclude: [layoutReal],
+      };
+      // A layer of whiteouts alone (its directory is new every time) costs nothing to build.
+      const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions) : undefined;
+      if (cached?.hit) {
+        layers.push({ ...cached.hit, cached: true });
+        cacheUpdates.push({ key: cached.key!, layer: cached.hit, hit: true });
+        continue;
+      }
+      // A directory's key comes from the build's own walk: it describes exactly the entries
+      // archived, and a cold build walks the tree once. A tar file's is its stat, taken before.
+      const hasher = cached && source.kind === 'directory' ? new TreeKeyHasher(cached.source) : undefined;
+      // A build that warned (a socket left out, getfattr missing) is not cached: the warning
+      // would be lost on a hit, and getfattr may be installed by the next build.
+      let warned = false;
+      const layer = await buildLayer(source, target.staging, {
+        ...(prepend ? { prepend } : {}),
+        clampMtime: time.seconds,
+        ...(options.compression ? { compression: options.compression } : {}),
+        ...(options.level !== undefined ? { level: options.level } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(owner ? { owner } : {}),
+        onWarning: (message) => { warned = true; warn(message); },
+        ...(options.signal ? { signal: options.signal } : {}),
+        exclude: [layoutReal],
+        ...(hasher ? { onStats: hasher.onStats } : {}),
+        onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: names[i]! }),
+      });
+      layers.push(layer);
+      const key = hasher ? hasher.finish() : cached?.key;
+      if (key && !warned) cacheUpdates.push({ key, layer, hit: false });
+    }
+    options.signal?.throwIfAborted();
+
+    const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
+    await stagedBase?.commit(layout);
+    for (const layer of layers) {
+      const desc = layer.descriptor;
+      if (!layer.blob) continue;
+      if (await layout.exists(desc)) await layer.blob.discard();
+      else await layer.blob.commitTo(layout.blobPath(desc.digest));
+    }
+    const history: HistoryEntry[] = sources.map((s, i) => ({
+      created,
+      // No path here: the same tree built from another directory gives the same digest.
+      created_by: ownWhiteoutLayer && i === sources.length - 1
+        ? 'ocipush build (remove)'
+        : `ocipush build (${s.kind === 'directory' ? 'directory' : 'tar file'})`,
+    }));
+    const composition = {
+      ...(base ? { base } : {}),
+      platform, created, run: options, history, format,
+      layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
+    };
+    const { image } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
+    if (cache) {
+      for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
+      await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
+    }
+    return {
+      ...image,
+      layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}) })),
+      ...(base ? { base: { reference: base.reference, ...(base.name ? { name: base.name } : {}), digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
+    };
+  } finally {
+    for (const layer of layers) await layer.blob?.discard();
+    await stagedBase?.discard();
+    if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Looks a source up in the cache. A directory is only walked for its key when its source (path
+ * and options) has an entry at all: a cold build then skips that walk and takes the key from the
+ * build's own.
+ */
+async function findCached(cache: LayerCache, layout: OciLayout | undefined, source: LayerSource, options: LayerKeyOptions): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
+  const id = sourceId(source, options);
+  if (source.kind === 'directory' && !(layout && await cache.hasSource(id))) return { source: id };
+  const key = await layerKey(source, options);
+  const hit = layout ? await cache.lookup(layout, key) : undefined;
+  return { source: id, key, ...(hit ? { hit } : {}) };
+}
+
+/** The layout's real path; for one not made yet, its real parent joined with its name. */
+async function realpathOfTarget(root: string): Promise<string> {
+  try {
+    return await realpath(root);
+  } catch {
+    return join(await realpath(dirname(root)), basename(root));
+  }
+}
+
+function isInside(path: string, dir: string): boolean {
+  return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+}
+

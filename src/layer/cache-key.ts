@@ -1,0 +1,144 @@
+import type { BigIntStats } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { VERSION } from '../version.js';
+import type { LayerSource } from './layer-source.js';
+import { walk, type FsEntry } from './walk.js';
+
+/**
+ * The keys of the layer cache (kept by layer-cache-store.ts), which lets a rebuild of an
+ * unchanged tree skip reading, tarring and compressing it.
+ *
+ * A key is a sha256 of everything that makes the layer's bytes: the options, the source's path,
+ * and for every walked entry its path, type, mode, owner, size, link target, device numbers and
+ * its inode, mtime and ctime in nanoseconds. ctime is what makes it safe: every write, chmod,
+ * chown or setcap moves it, and no user can set it back. Anything unsure is a miss, and a miss is
+ * a full build.
+ *
+ * A key is taken from the very walk that builds the layer (TreeKeyHasher on the walk's onStats),
+ * so a cold build walks the tree once; only a source that has entries already is walked ahead of
+ * the build, to look its key up. Each entry is stat'ed before its content is read, so the key
+ * describes the layer's entries exactly; for their contents:
+ *
+ * - A change after an entry's stat moves its ctime to the time of the change, later than the stat,
+ *   unless the change falls in the same clock tick as the ctime the stat saw. The latter is only
+ *   possible when that ctime is within a tick of the stat, which the racy rule below refuses.
+ * - Otherwise the entry's ctime has moved on from the one in the key, and never comes back (ctime
+ *   follows the wall clock and cannot be set): no later tree has this key, so the entry can never
+ *   be served. Re-stat'ing every file after the build would only prove the same, for 0.13 s on
+ *   47,000 files.
+ *
+ * The racy rule (git's): a key is not stored when any entry changed in the two seconds before the
+ * walk began, or later; nor when the wall clock went back during the walk, which the argument above
+ * relies on.
+ */
+
+/** Bumped whenever what the key covers, or what an entry holds, changes. */
+const FORMAT = 'ocipush-layer-cache-2';
+/** Entries changed this recently before the walk began make the key unsure: not stored. */
+const RACY_NS = 2_000_000_000n;
+
+/** Everything besides the tree that goes into the layer's bytes. */
+export interface LayerKeyOptions {
+  compression: string;
+  level?: number;
+  threads?: number;
+  clampMtime: number;
+  owner?: { uid: number; gid: number };
+  /** Entries written before the tree's own (whiteouts). */
+  prepend?: FsEntry[];
+  /** Real paths left out of the walk (the layout). */
+  exclude: string[];
+}
+
+export interface LayerKey {
+  /** sha256 hex of the source's path and options: the entries a lookup could match share it. */
+  source: string;
+  /** sha256 hex of the source, and of the tree's metadata. */
+  hex: string;
+  /** Some entry changed too recently for its metadata to prove the content: do not store. */
+  racy: boolean;
+}
+
+/** Names a source (its real path and kind) with the options: every key of it starts from this. */
+export function sourceId(source: LayerSource, options: LayerKeyOptions): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({
+    format: FORMAT,
+    version: VERSION,
+    node: process.version,
+    zlib: process.versions.zlib,
+    zstd: (process.versions as Record<string, string | undefined>).zstd ?? null,
+    kind: source.kind,
+    path: source.path,
+    from: source.kind === 'tar' ? source.compression : null,
+    compression: options.compression,
+    level: options.level ?? null,
+    threads: options.threads ?? null,
+    clampMtime: options.clampMtime,
+    owner: options.owner ?? null,
+    exclude: options.exclude,
+  }));
+  hash.update('\0');
+  for (const e of options.prepend ?? []) hashEntry(hash, e);
+  return hash.digest('hex');
+}
+
+/**
+ * Hashes a tree's entries as a walk sees them: give `onStats` to the walk (the build's own, or
+ * layerKey's), then `finish()` once it has ended.
+ */
+export class TreeKeyHasher {
+  private readonly hash = createHash('sha256');
+  /** Wall clock, as file times are: a time at or after (start - 2 s) is too recent to trust. */
+  private readonly startNs = nowNs();
+  private newest = 0n;
+
+  constructor(private readonly source: string) {
+    this.hash.update(`${FORMAT}\0${source}\0tree\0`);
+  }
+
+  readonly onStats = (e: FsEntry, st: BigIntStats): void => {
+    // Capabilities are not read: setting one moves the file's ctime, which is in the key.
+    hashEntry(this.hash, e);
+    hashStats(this.hash, st);
+    const t = maxTime(st);
+    if (t > this.newest) this.newest = t;
+  };
+
+  finish(): LayerKey {
+    const racy = this.newest >= this.startNs - RACY_NS || nowNs() < this.startNs;
+    return { source: this.source, hex: this.hash.digest('hex'), racy };
+  }
+}
+
+/** The key of a layer source as it is now, from metadata only (no file is read). */
+export async function layerKey(source: LayerSource, options: LayerKeyOptions): Promise<LayerKey> {
+  const hasher = new TreeKeyHasher(sourceId(source, options));
+  if (source.kind === 'tar') {
+    const path = await realpath(source.path);
+    hasher.onStats({ path: Buffer.from(path), name: Buffer.alloc(0), type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 }, await stat(path, { bigint: true }));
+  } else {
+    for (const _ of walk(source.path, { exclude: options.exclude, onStats: hasher.onStats })) { /* hashed in onStats */ }
+  }
+  return hasher.finish();
+}
+
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+function maxTime(st: BigIntStats): bigint {
+  return st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+}
+
+function hashEntry(hash: Hash, e: FsEntry): void {
+  hash.update(e.name);
+  hash.update(`\0${e.type} ${e.mode} ${e.uid} ${e.gid} ${e.size} ${e.mtime} ${e.devmajor ?? '-'} ${e.devminor ?? '-'} `);
+  if (e.linkname) hash.update(e.linkname);
+  hash.update(`\0${e.capability ? e.capability.toString('hex') : '-'}\0`);
+}
+
+function hashStats(hash: Hash, st: BigIntStats): void {
+  hash.update(`${st.dev} ${st.ino} ${st.mode} ${st.nlink} ${st.uid} ${st.gid} ${st.rdev} ${st.size} ${st.mtimeNs} ${st.ctimeNs}\n`);
+}

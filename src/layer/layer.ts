@@ -1,0 +1,314 @@
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { OcipushError } from '../errors.js';
+import { Digester, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { layerMediaType, type Compression } from '../oci/media-types.js';
+import { scanCapabilities, type CapabilityMap } from './capabilities.js';
+import { createCompressor, createDecompressor } from './codec.js';
+import type { Compressor } from './compress/index.js';
+import { FileChunks, type LayerSource } from './layer-source.js';
+import { StagedBlob } from '../content/staged-blob.js';
+import { TarProducer, pumpTar, type ChunkProducer } from './tar.js';
+import { walk, type FsEntry, type WalkOptions } from './walk.js';
+
+export interface LayerOptions {
+  /** Layer compression (default gzip). */
+  compression?: Compression;
+  /** Compression level (gzip 1–9, zstd 1–19); the compressor's default when unset. */
+  level?: number;
+  /** Compression threads; the compressor's default (every core) when unset. */
+  threads?: number;
+  /** File mtimes later than this (seconds since the epoch) are set to it. */
+  clampMtime: number;
+  /** Replaces every entry's uid/gid. */
+  owner?: { uid: number; gid: number };
+  onWarning?: (message: string) => void;
+  onProgress?: (progress: LayerProgress) => void;
+  signal?: AbortSignal;
+  /** Absolute real paths a directory layer leaves out (the layout being written into). */
+  exclude?: string[];
+  /** Entries written before the directory's own (the whiteouts of `--remove`). */
+  prepend?: FsEntry[];
+  /** Sees each walked entry's full lstat before the entry is read (the layer cache's key). */
+  onStats?: WalkOptions['onStats'];
+}
+
+export interface LayerProgress {
+  /** Uncompressed tar bytes so far. */
+  bytes: number;
+  /** Entries so far (directories only). */
+  entries?: number;
+  /** Total input bytes, when known in advance (tar files). */
+  totalBytes?: number;
+}
+
+export interface LayerResult {
+  descriptor: Descriptor;
+  /** sha256 of the uncompressed tar, for the config's rootfs.diff_ids. */
+  diffId: Digest;
+  uncompressedSize: number;
+  /** The blob, staged beside the layout: `commitTo` puts it under its digest. */
+  blob: StagedBlob;
+}
+
+/** Where staged blobs are written and what an error about them names. */
+export interface StagingArea {
+  dir: string;
+  where: string;
+}
+
+/**
+ * Builds one layer in a single streaming pass: tar bytes → sha256 (diff_id) → compressor →
+ * sha256 (digest) → staged temp file. A directory is walked and archived once; a tar file is
+ * read once (a compressed tar already in the wanted compression is stored byte for byte, and its
+ * diff_id comes from decompressing the same bytes on the way through).
+ */
+export async function buildLayer(source: LayerSource, stage: StagingArea, options: LayerOptions): Promise<LayerResult> {
+  const compression = options.compression ?? 'gzip';
+  return stageLayer(stage, compression, async (blob) => source.kind === 'directory'
+    ? archiveDirectory(source.path, blob.stream, compression, {
+      ...options,
+      // A staged blob inside the rootfs (`ocipush build .`) must not archive itself.
+      exclude: [...(options.exclude ?? []), await realTempPath(blob.tempPath)],
+    })
+    : copyTar(source.path, source.compression, blob.stream, compression, options));
+}
+
+/**
+ * A layer written by `write` into a new staged blob, described once it is complete; the blob is
+ * discarded if writing fails.
+ */
+export async function stageLayer(stage: StagingArea, compression: Compression, write: (blob: StagedBlob) => Promise<Uncompressed>): Promise<LayerResult> {
+  const blob = await StagedBlob.create(stage.dir, stage.where);
+  try {
+    const { diffId, uncompressedSize } = await write(blob);
+    return {
+      descriptor: { mediaType: layerMediaType(compression), digest: blob.digest, size: blob.size },
+      diffId,
+      uncompressedSize,
+      blob,
+    };
+  } catch (err) {
+    await blob.discard();
+    throw err;
+  }
+}
+
+/** What a layer's uncompressed tar hashed to. */
+export interface Uncompressed {
+  diffId: Digest;
+  uncompressedSize: number;
+}
+
+/** How a layer's tar is compressed. */
+export interface CompressionSettings {
+  compression: Compression;
+  level?: number;
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes a tar, chunk by chunk, into `out` through the compressor, hashing it on the way (the
+ * diff_id). The chunk buffers and the compressor's output buffers are both recycled once written
+ * (pumpTar, writeTo), so memory stays flat whatever the layer's size: `out` must keep no chunk
+ * after its write callback, as a staged blob does not.
+ */
+export async function compressTar(producer: ChunkProducer, out: Writable, settings: CompressionSettings, onChunk?: (chunk: Buffer) => void): Promise<Uncompressed> {
+  const diff = new Digester();
+  const pump = (sink: Writable) => pumpTar(producer, sink, {
+    onChunk: (chunk) => {
+      diff.update(chunk);
+      onChunk?.(chunk);
+    },
+    ...(settings.signal ? { signal: settings.signal } : {}),
+  });
+  const [compressor] = compressors(settings.compression, settings);
+  if (!compressor) {
+    await pump(out);
+  } else {
+    const written = compressor.writeTo(out);
+    await Promise.all([pump(compressor), written]);
+  }
+  return { diffId: diff.digest(), uncompressedSize: diff.size };
+}
+
+async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
+  const warn = options.onWarning ?? (() => {});
+  const walked = await walkWithCapabilities(root, warn, options.exclude ?? [], options.onStats);
+  const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
+    clampMtime: options.clampMtime,
+    ...(options.owner ? { owner: options.owner } : {}),
+  });
+  return compressTar(producer, out, { ...options, compression }, () => {
+    options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });
+  });
+}
+
+async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions): Promise<Uncompressed> {
+  const { size: totalBytes } = await stat(path);
+  if (from === 'none' && to !== 'none') {
+    // A plain tar read into recycled buffers, like a directory's tar: memory flat in its size.
+    const file = new FileChunks(path);
+    return compressTar(file, out, { ...options, compression: to }, () => {
+      options.onProgress?.({ bytes: file.bytes, totalBytes });
+    });
+  }
+  const diff = new Digester();
+  let read = 0;
+  const input = createReadStream(path, { highWaterMark: 1 << 20 });
+  const counter = passThrough((chunk) => {
+    read += chunk.length;
+    options.onProgress?.({ bytes: read, totalBytes });
+  });
+  const where = `rootfs ${path}`;
+  const stages: Duplex[] = [counter];
+  if (from === to) {
+    // Stored as it is; the diff_id is the hash of the decompressed bytes, computed on the way.
+    stages.push(from === 'none' ? passThrough((c) => diff.update(c)) : decompressingTee(from, diff, where));
+  } else {
+    if (from !== 'none') stages.push(guardDecompressor(createDecompressor(from), where));
+    stages.push(passThrough((c) => diff.update(c)));
+    const [compressor] = compressors(to, options);
+    if (compressor) {
+      // As for a directory: the compressor writes to the blob itself, reusing its buffers.
+      const written = compressor.writeTo(out);
+      await Promise.all([run([input, ...stages, compressor], options.signal), written]);
+      return { diffId: diff.digest(), uncompressedSize: diff.size };
+    }
+  }
+  await run([input, ...stages, out], options.signal);
+  return { diffId: diff.digest(), uncompressedSize: diff.size };
+}
+
+async function realTempPath(path: string): Promise<string> {
+  return join(await realpath(dirname(path)), basename(path));
+}
+
+/** Entries walked ahead while getfattr runs, at most (about 10 MB of metadata). */
+const MAX_WALK_AHEAD = 16_384;
+
+/**
+ * The walk with each regular file's security.capability attached. getfattr reads the tree in its
+ * own process while this one walks ahead (the compressors are idle until tar starts anyway);
+ * entries are handed out only once the capabilities are known, so the result never depends on
+ * which finished first.
+ */
+async function walkWithCapabilities(root: string, warn: (message: string) => void, exclude: string[], onStats?: WalkOptions['onStats']): Promise<Iterator<FsEntry>> {
+  let capabilities: CapabilityMap | undefined;
+  const scan = scanCapabilities(root, warn).then((map) => { capabilities = map; });
+  const rest = walk(root, { onWarning: warn, exclude, ...(onStats ? { onStats } : {}) });
+  const ahead: FsEntry[] = [];
+  let ended = false;
+  while (capabilities === undefined && !ended && ahead.length < MAX_WALK_AHEAD) {
+    for (let i = 0; i < 512; i++) {
+      const r = rest.next();
+      if (r.done) { ended = true; break; }
+      ahead.push(r.value);
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  await scan;
+  return withCapabilities(ahead, ended ? undefined : rest, capabilities!);
+}
+
+function* withCapabilities(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined, capabilities: CapabilityMap): Generator<FsEntry> {
+  const attach = (e: FsEntry): FsEntry => {
+    if (e.type === 'file' && capabilities.size > 0) {
+      const capability = capabilities.get(e.path.toString('latin1'));
+      if (capability) e.capability = capability;
+    }
+    return e;
+  };
+  for (let i = 0; i < ahead.length; i++) {
+    const e = ahead[i]!;
+    ahead[i] = undefined as unknown as FsEntry; // let it be collected once written
+    yield attach(e);
+  }
+  if (rest) for (let r = rest.next(); !r.done; r = rest.next()) yield attach(r.value);
+}
+
+function compressors(compression: Compression, options: { level?: number; threads?: number }): Compressor[] {
+  if (compression === 'none') return [];
+  return [createCompressor({
+    compression,
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  })];
+}
+
+async function run(streams: (Readable | Duplex | Writable)[], signal?: AbortSignal): Promise<void> {
+  try {
+    await (pipeline as (...args: unknown[]) => Promise<void>)(...streams, signal ? { signal } : {});
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw new OcipushError('EABORTED', 'build interrupted', { cause: err });
+    throw err;
+  }
+}
+
+/** Passes chunks on unchanged, showing each to `see` first (hashing, counting). */
+function passThrough(see: (chunk: Buffer) => void): Transform {
+  return new Transform({
+    readableHighWaterMark: 4 << 20,
+    writableHighWaterMark: 4 << 20,
+    transform(chunk: Buffer, _enc, callback) {
+      see(chunk);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** A decompressor whose errors name the input file. */
+function guardDecompressor(d: Duplex, where: string): Duplex {
+  const original = d.destroy.bind(d);
+  d.destroy = (err?: Error) => original(err && !(err instanceof OcipushError) ? corrupt(where, err) : err);
+  return d;
+}
+
+function corrupt(where: string, err: Error): OcipushError {
+  return new OcipushError('EROOTFS', `${where}: corrupt compressed data (${err.message})`, { cause: err });
+}
+
+/**
+ * Passes compressed bytes through untouched while feeding them to a decompressor whose output
+ * is hashed: the stored blob and the diff_id come from the same single read.
+ */
+function decompressingTee(compression: Compression, diff: Digester, where: string): Transform {
+  const decompressor = createDecompressor(compression);
+  let failure: Error | undefined;
+  decompressor.on('data', (c: Buffer) => diff.update(c));
+  decompressor.on('error', (err) => { failure = corrupt(where, err); });
+  const ended = new Promise<void>((resolve) => {
+    decompressor.once('end', resolve);
+    decompressor.once('error', () => resolve());
+  });
+  return new Transform({
+    readableHighWaterMark: 4 << 20,
+    writableHighWaterMark: 4 << 20,
+    transform(chunk: Buffer, _enc, callback) {
+      if (failure) { callback(failure); return; }
+      if (decompressor.write(chunk)) { callback(null, chunk); return; }
+      const onDrain = () => { decompressor.off('error', onError); callback(failure ?? null, chunk); };
+      const onError = () => { decompressor.off('drain', onDrain); callback(failure); };
+      decompressor.once('drain', onDrain);
+      decompressor.once('error', onError);
+    },
+    flush(callback) {
+      decompressor.end();
+      ended.then(() => callback(failure ?? null), callback);
+    },
+    destroy(err, callback) {
+      decompressor.destroy();
+      callback(err);
+    },
+  });
+}
+
+function* chain(first: FsEntry[], rest: Iterator<FsEntry>): Generator<FsEntry> {
+  yield* first;
+  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
+}

@@ -1,0 +1,305 @@
+import { Readable, Transform } from 'node:stream';
+import { OcipushError } from '../errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
+import { isIndexMediaType } from '../oci/media-types.js';
+import type { ReadOnlyStorage, Storage, TagResolver } from '../content/storage.js';
+import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
+import { OciLayout } from '../content/layout.js';
+import { isManifestDescriptor, Repository, type BlobOutcome } from '../registry/repository.js';
+import { fileSource, storageSource, type BlobSource } from '../content/blob-source.js';
+import { isTransientNetworkError, networkError } from '../registry/errors.js';
+
+export type NodeKind = 'index' | 'manifest' | 'config' | 'layer';
+
+/** What happened to one node: sent, mounted from another repository, already there, or left out (foreign layers). */
+export type CopyOutcome = BlobOutcome | 'skipped';
+
+export type CopyEvent =
+  | { type: 'start'; descriptor: Descriptor; kind: NodeKind }
+  | { type: 'progress'; descriptor: Descriptor; kind: NodeKind; bytes: number }
+  | { type: 'done'; descriptor: Descriptor; kind: NodeKind; outcome: CopyOutcome }
+  | { type: 'notice'; descriptor: Descriptor; kind: NodeKind; message: string };
+
+export interface CopyOptions {
+  /** Blobs transferred at once (default 4). */
+  concurrency?: number;
+  onEvent?: (event: CopyEvent) => void;
+  /** Repositories (same registry as the destination) that may hold a blob, to mount it from. */
+  mountFrom?: (desc: Descriptor) => string[] | string | undefined;
+  /**
+   * The tag to give the root. A registry receives the root manifest directly under it; other
+   * storages store it, then tag it.
+   */
+  rootReference?: string;
+}
+
+export interface CopiedNode {
+  descriptor: Descriptor;
+  kind: NodeKind;
+  outcome: CopyOutcome;
+}
+
+export interface CopyResult {
+  root: Descriptor;
+  /** Every node of the graph, each once, children before their parents (layers in manifest order, then the config); the root is last. */
+  nodes: CopiedNode[];
+}
+
+export const DEFAULT_CONCURRENCY = 4;
+
+/** A source storage that hands out re-readable blobs itself (ranges for chunks, re-opens for retries). */
+export interface BlobSourceProvider {
+  blobSource(desc: Descriptor): BlobSource;
+}
+
+/**
+ * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
+ * oras-go's CopyGraph: children before parents, what `dst` has already is skipped, each blob is
+ * sent once even when several manifests share it, layers go in parallel (bounded), each
+ * manifest's config follows its layers, and a manifest is pushed only after every blob it names
+ * is confirmed; the root goes last. The first failure rejects at once; the owner of `dst` aborts
+ * what is still in flight.
+ */
+export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, options: CopyOptions = {}): Promise<CopyResult> {
+  return new GraphCopy(src, dst, options).run(root);
+}
+
+class GraphCopy {
+  private readonly limit: Limiter;
+  private readonly visited = new Map<string, Promise<void>>();
+  private readonly outcomes = new Map<string, CopiedNode>();
+  private readonly manifests = new Map<string, { bytes: Buffer; parsed: AnyManifest }>();
+
+  constructor(private readonly src: ReadOnlyStorage, private readonly dst: Storage, private readonly options: CopyOptions) {
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+      throw new OcipushError('EUSAGE', `concurrency must be a positive whole number, not ${concurrency}`);
+    }
+    this.limit = new Limiter(concurrency);
+  }
+
+  async run(root: Descriptor): Promise<CopyResult> {
+    try {
+      await this.copyManifest(root, kindOf(root, 'manifest'), true);
+    } finally {
+      this.limit.close();
+    }
+    return { root, nodes: this.inGraphOrder(root) };
+  }
+
+  /** Outcomes in a stable order, whatever order the transfers finished in: post-order, manifest order. */
+  private inGraphOrder(root: Descriptor): CopiedNode[] {
+    const ordered: CopiedNode[] = [];
+    const seen = new Set<string>();
+    const visit = (desc: Descriptor) => {
+      if (seen.has(desc.digest)) return;
+      seen.add(desc.digest);
+      const parsed = this.manifests.get(desc.digest)?.parsed;
+      if (parsed && isIndex(parsed)) parsed.manifests.forEach(visit);
+      else if (parsed) [...parsed.layers, parsed.config].forEach(visit);
+      const node = this.outcomes.get(desc.digest);
+      if (node) ordered.push(node);
+    };
+    visit(root);
+    return ordered;
+  }
+
+  private emit(event: CopyEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  private record(descriptor: Descriptor, kind: NodeKind, outcome: CopyOutcome): void {
+    this.outcomes.set(descriptor.digest, { descriptor, kind, outcome });
+    this.emit({ type: 'done', descriptor, kind, outcome });
+  }
+
+  /** Each digest is handled once; a second parent waits for the first copy. */
+  private once(desc: Descriptor, work: () => Promise<void>): Promise<void> {
+    let pending = this.visited.get(desc.digest);
+    if (!pending) {
+      pending = work();
+      this.visited.set(desc.digest, pending);
+    }
+    return pending;
+  }
+
+  private copyNode(desc: Descriptor, kind: NodeKind): Promise<void> {
+    if (isManifestDescriptor(desc)) return this.once(desc, () => this.copyManifest(desc, kindOf(desc, kind), false));
+    return this.once(desc, () => this.limit.run(() => this.copyBlob(desc, kind)));
+  }
+
+  private async copyManifest(desc: Descriptor, kind: NodeKind, isRoot: boolean): Promise<void> {
+    const { bytes, parsed } = await this.readManifest(desc);
+    if (await this.dst.exists(desc)) {
+      // A registry holds a manifest only with all it names, so the subgraph is there too.
+      await this.markPresent(parsed);
+      if (isRoot) await this.putRoot(desc, bytes, 'exists', kind);
+      else this.record(desc, kind, 'exists');
+      return;
+    }
+    if (isIndex(parsed)) {
+      await Promise.all(parsed.manifests.map((child) => this.copyNode(child, 'manifest')));
+    } else {
+      await Promise.all(parsed.layers.map((layer) => this.copyNode(layer, 'layer')));
+      await this.copyNode(parsed.config, 'config');
+    }
+    if (isRoot) {
+      await this.putRoot(desc, bytes, 'uploaded', kind);
+      return;
+    }
+    this.emit({ type: 'start', descriptor: desc, kind });
+    await this.pushManifest(desc, bytes);
+    this.record(desc, kind, 'uploaded');
+  }
+
+  /** The root goes straight under its tag when the destination can (a registry), else push then tag. */
+  private async putRoot(desc: Descriptor, bytes: Buffer, outcome: CopyOutcome, kind: NodeKind): Promise<void> {
+    const reference = this.options.rootReference;
+    this.emit({ type: 'start', descriptor: desc, kind });
+    if (this.dst instanceof Repository) {
+      if (outcome !== 'exists' || reference !== undefined) await this.dst.pushManifest(desc, bytes, reference ?? desc.digest);
+    } else {
+      if (outcome !== 'exists') await this.pushManifest(desc, bytes);
+      if (reference !== undefined) {
+        const tagger = this.dst as Partial<TagResolver>;
+        if (typeof tagger.tag !== 'function') throw new OcipushError('EUNSUPPORTED', `the destination cannot tag ${desc.digest} as ${reference}`);
+        await tagger.tag(desc, reference);
+      }
+    }
+    this.record(desc, kind, outcome);
+  }
+
+  private async pushManifest(desc: Descriptor, bytes: Buffer): Promise<void> {
+    if (this.dst instanceof Repository) await this.dst.pushManifest(desc, bytes);
+    else await this.dst.push(desc, Readable.from([bytes]));
+  }
+
+  /** Reports everything under an existing manifest as present, without asking the destination again. */
+  private async markPresent(parsed: AnyManifest): Promise<void> {
+    const children: [Descriptor, NodeKind][] = isIndex(parsed)
+      ? parsed.manifests.map((d) => [d, kindOf(d, 'manifest')])
+      : [...parsed.layers.map((d): [Descriptor, NodeKind] => [d, 'layer']), [parsed.config, 'config']];
+    for (const [child, kind] of children) {
+      if (this.visited.has(child.digest)) continue;
+      this.visited.set(child.digest, Promise.resolve());
+      if (isManifestDescriptor(child)) await this.markPresent((await this.readManifest(child)).parsed);
+      this.record(child, kind, 'exists');
+    }
+  }
+
+  private async copyBlob(desc: Descriptor, kind: NodeKind): Promise<void> {
+    if (isForeign(desc)) {
+      this.record(desc, kind, 'skipped');
+      return;
+    }
+    if (await this.dst.exists(desc)) {
+      this.record(desc, kind, 'exists');
+      return;
+    }
+    this.emit({ type: 'start', descriptor: desc, kind });
+    const onProgress = (bytes: number) => this.emit({ type: 'progress', descriptor: desc, kind, bytes });
+    const onNotice = (message: string) => this.emit({ type: 'notice', descriptor: desc, kind, message });
+    if (this.dst instanceof Repository) {
+      const mountFrom = toList(this.options.mountFrom?.(desc));
+      const outcome = await this.dst.pushBlob(desc, this.sourceOf(desc), { mountFrom, onProgress, onNotice });
+      this.record(desc, kind, outcome);
+      return;
+    }
+    await this.streamBlob(desc, onProgress, onNotice);
+    this.record(desc, kind, 'uploaded');
+  }
+
+  /** Into a storage that takes a stream (a layout): fetched verified, retried when the connection drops. */
+  private async streamBlob(desc: Descriptor, onProgress: (bytes: number) => void, onNotice: (message: string) => void): Promise<void> {
+    const retries = this.src instanceof Repository ? this.src.client.retryPolicy.retries : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.dst.push(desc, counting(await this.src.fetch(desc), onProgress));
+        return;
+      } catch (err) {
+        if (attempt >= retries || !isTransientNetworkError(err)) {
+          throw this.src instanceof Repository ? networkError(this.src.registry, err) : err;
+        }
+        onNotice(`${desc.digest}: the download broke off (${(err as Error).message}), fetching it again`);
+        onProgress(0);
+      }
+    }
+  }
+
+  private sourceOf(desc: Descriptor): BlobSource {
+    const src = this.src;
+    if (src instanceof OciLayout) return fileSource(src.blobPath(desc.digest), desc);
+    // A storage that knows a better way to re-read its blobs (a layout with lazy base layers).
+    const provider = src as Partial<BlobSourceProvider>;
+    if (typeof provider.blobSource === 'function') return provider.blobSource(desc);
+    return storageSource(src, desc);
+  }
+
+  private async readManifest(desc: Descriptor): Promise<{ bytes: Buffer; parsed: AnyManifest }> {
+    const known = this.manifests.get(desc.digest);
+    if (known) return known;
+    if (desc.size > MAX_MANIFEST_BYTES) throw new OcipushError('EINVALID', `manifest ${desc.digest}: ${desc.size} bytes is too large`);
+    const bytes = await readSmall(await this.src.fetch(desc), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
+    const entry = { bytes, parsed: parseManifest(bytes, `manifest ${desc.digest}`, desc.mediaType) };
+    this.manifests.set(desc.digest, entry);
+    return entry;
+  }
+}
+
+function kindOf(desc: Descriptor, fallback: NodeKind): NodeKind {
+  if (isIndexMediaType(desc.mediaType)) return 'index';
+  if (isManifestDescriptor(desc)) return 'manifest';
+  return fallback;
+}
+
+/** Windows base layers and other non-distributable blobs live at their `urls`, not in registries. */
+function isForeign(desc: Descriptor): boolean {
+  return (desc.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(desc.mediaType);
+}
+
+function toList(value: string[] | string | undefined): string[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+function counting(stream: Readable, onProgress: (bytes: number) => void): Readable {
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      onProgress(seen);
+      cb(null, chunk);
+    },
+  });
+  stream.on('error', (err) => counter.destroy(err));
+  return stream.pipe(counter);
+}
+
+/** At most `size` tasks at once; once closed (a failure), queued tasks are dropped. */
+class Limiter {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    // A finishing task hands its slot straight to the next in line, so the bound always holds.
+    if (this.active >= this.size) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.active++;
+    try {
+      if (this.closed) throw new OcipushError('EABORTED', 'copy stopped after an earlier failure');
+      return await task();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const wake of this.queue.splice(0)) wake();
+  }
+}

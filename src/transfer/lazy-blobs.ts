@@ -1,0 +1,189 @@
+import type { Readable } from 'node:stream';
+import { OcipushError } from '../errors.js';
+import type { OciLayout } from '../content/layout.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { RegistryClient } from '../registry/http.js';
+import { fileSource, type BlobSource } from '../content/blob-source.js';
+import { readRemoteBlobs, recordRemoteBlobs, type RemoteBlobRecord } from '../content/remote-blobs.js';
+
+/** Opens a client for a registry host (credentials, TLS and retries as the caller wants them). */
+export type ConnectRegistry = (registry: string) => Promise<RegistryClient> | RegistryClient;
+
+export interface LazyBlobsOptions {
+  /** How to reach the registries base layers live in; default: anonymous or Docker-config credentials. */
+  connect?: ConnectRegistry;
+  /** Told before a blob is downloaded from its base registry (for a progress line). */
+  onDownload?: (desc: Descriptor, from: string) => void;
+  /** Clients the caller already has (e.g. the push destination's): used for their registries, never closed here. */
+  shared?: RegistryClient[];
+}
+
+/** The default connection: credentials from the environment and the Docker config, default TLS. */
+export async function defaultConnect(registry: string): Promise<RegistryClient> {
+  const { connectRegistry } = await import('../registry/connect.js');
+  const { defaultCredentials } = await import('../registry/credentials/default.js');
+  return connectRegistry(registry, { credentials: defaultCredentials({ registry }) });
+}
+
+/**
+ * A layout seen with the blobs it names but does not hold: the layers of registry base images,
+ * which builds reference without downloading (see remote-blobs.ts). Reading such a blob
+ * downloads it from the repository recorded for it, verified against its digest, into the
+ * layout: each is fetched once and kept. A blob that is neither here nor recorded anywhere is a
+ * clear error naming it.
+ *
+ * Used as the source of a push (copyGraph, with `mountRepositories` so that a push to the base's
+ * registry mounts instead of downloading) and by export.
+ */
+export class LazyBlobs implements ReadOnlyStorage {
+  private record: Promise<RemoteBlobRecord> | undefined;
+  private readonly clients = new Map<string, Promise<RegistryClient>>();
+  private readonly downloads = new Map<string, Promise<void>>();
+  /** Blobs downloaded so far, for a summary. */
+  readonly downloaded: Descriptor[] = [];
+
+  constructor(readonly layout: OciLayout, private readonly options: LazyBlobsOptions = {}) {}
+
+  /** Here, or recorded as fetchable. */
+  async exists(desc: Descriptor): Promise<boolean> {
+    return (await this.layout.exists(desc)) || (await this.sourcesOf(desc)).length > 0;
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    await this.ensure(desc);
+    return this.layout.fetch(desc);
+  }
+
+  /** The blob as an upload source: read from the layout's file (by range for chunks), downloaded first if needed. */
+  blobSource(desc: Descriptor): BlobSource {
+    const local = fileSource(this.layout.blobPath(desc.digest), desc);
+    return {
+      size: desc.size,
+      open: async () => { await this.ensure(desc); return local.open(); },
+      openRange: async (start, end) => { await this.ensure(desc); return local.openRange(start, end); },
+    };
+  }
+
+  /** `registry/repository` of every repository recorded as holding the blob, newest first. */
+  async sourcesOf(desc: Pick<Descriptor, 'digest'>): Promise<string[]> {
+    this.record ??= readRemoteBlobs(this.layout.root);
+    return (await this.record).get(desc.digest) ?? [];
+  }
+
+  /** Repositories of `registry` recorded as holding the blob: where a push to that registry mounts it from. */
+  async mountRepositories(desc: Pick<Descriptor, 'digest'>, registry: string): Promise<string[]> {
+    return (await this.sourcesOf(desc)).map(splitSource).filter((s) => s.registry === registry).map((s) => s.repository);
+  }
+
+  /** A synchronous lookup of `mountRepositories` (copyGraph asks for each blob as it goes). */
+  async mountLookup(registry: string): Promise<(desc: Pick<Descriptor, 'digest'>) => string[]> {
+    this.record ??= readRemoteBlobs(this.layout.root);
+    const record = await this.record;
+    return (desc) => (record.get(desc.digest) ?? []).map(splitSource).filter((s) => s.registry === registry).map((s) => s.repository);
+  }
+
+  /** Whether the layout holds the blob itself. */
+  isLocal(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    return this.layout.exists(desc);
+  }
+
+  /** Makes sure the layout holds the blob, downloading it (verified) when it is only recorded. Concurrent calls share one download. */
+  async ensure(desc: Descriptor): Promise<void> {
+    if (await this.layout.exists(desc)) return;
+    let pending = this.downloads.get(desc.digest);
+    if (!pending) {
+      pending = this.download(desc);
+      this.downloads.set(desc.digest, pending);
+      pending.catch(() => this.downloads.delete(desc.digest));
+    }
+    await pending;
+  }
+
+  /** Notes that `repository` (registry/name) holds these blobs. */
+  async remember(blobs: Pick<Descriptor, 'digest'>[], repository: string): Promise<void> {
+    await recordRemoteBlobs(this.layout.root, blobs.map((b) => ({ digest: b.digest, repository })));
+    this.record = undefined;
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    for (const c of clients) await (await c.catch(() => undefined))?.close().catch(() => {});
+  }
+
+  private async download(desc: Descriptor): Promise<void> {
+    const sources = await this.sourcesOf(desc);
+    if (sources.length === 0) {
+      throw new OcipushError('ELAYOUT', `${this.layout.root}: blob ${desc.digest} is missing, and no registry is recorded to fetch it from`, { digest: desc.digest });
+    }
+    const { fetchBlob } = await import('../registry/blobs.js');
+    const { isTransientNetworkError, networkError } = await import('../registry/errors.js');
+    const failures: string[] = [];
+    for (const source of sources) {
+      const { registry, repository } = splitSource(source);
+      let client: RegistryClient;
+      try {
+        client = await this.client(registry);
+      } catch (err) {
+        failures.push(`${source}: ${(err as Error).message}`);
+        continue;
+      }
+      this.options.onDownload?.(desc, source);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.layout.push(desc, await fetchBlob(client, repository, desc));
+          this.downloaded.push(desc);
+          return;
+        } catch (err) {
+          // Wrong bytes are never worth another try elsewhere: the digest pins the content.
+          if (err instanceof OcipushError && err.code === 'EDIGEST') {
+            throw new OcipushError('EDIGEST', `base layer ${desc.digest} from ${source}: ${err.message.replace(/^.*?: blob \S+: /, '')}`, { digest: desc.digest, cause: err });
+          }
+          if (attempt < client.retryPolicy.retries && isTransientNetworkError(err)) continue;
+          const e = err instanceof OcipushError ? err : networkError(registry, err);
+          failures.push(e.message);
+          break;
+        }
+      }
+    }
+    throw new OcipushError('ENOTFOUND', `blob ${desc.digest} is not in ${this.layout.root} and cannot be fetched from its base image (${failures.join('; ')})`, { digest: desc.digest });
+  }
+
+  private client(registry: string): Promise<RegistryClient> {
+    const shared = this.options.shared?.find((c) => c.registry === registry);
+    if (shared) return Promise.resolve(shared);
+    let client = this.clients.get(registry);
+    if (!client) {
+      const connect = this.options.connect ?? defaultConnect;
+      client = Promise.resolve(connect(registry));
+      this.clients.set(registry, client);
+    }
+    return client;
+  }
+}
+
+/** `127.0.0.1:5000/team/base` → registry `127.0.0.1:5000`, repository `team/base`. */
+export function splitSource(source: string): { registry: string; repository: string } {
+  const slash = source.indexOf('/');
+  return { registry: source.slice(0, slash), repository: source.slice(slash + 1) };
+}
+
+/**
+ * Downloads (verified) the blobs among `blobs` that the layout only references, before a reader
+ * that needs every byte (export) starts its output. Blobs neither here nor recorded are left for
+ * the caller to report. Resolves to the number of blobs downloaded.
+ */
+export async function fetchRecordedBlobs(layout: OciLayout, blobs: Descriptor[], options: LazyBlobsOptions = {}): Promise<number> {
+  const lazy = new LazyBlobs(layout, options);
+  try {
+    for (const blob of blobs) {
+      if (await lazy.isLocal(blob)) continue;
+      if ((await lazy.sourcesOf(blob)).length === 0) continue;
+      await lazy.ensure(blob);
+    }
+    return lazy.downloaded.length;
+  } finally {
+    await lazy.close();
+  }
+}

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { startRegistry, type AccessEntry, type RunningRegistry } from '../support/registry.js';
+import { runImage } from '../support/runc.js';
+import { requireTool, runCli, tempDir } from '../support/tools.js';
+import { blobPath, build, buildCli, layerListing, readImage, unpackedTree, writeTree } from './support.js';
+
+/**
+ * Dockerfiles on a base image in a real registry (docker-registry): FROM and COPY --from
+ * images, what is read of the base and what is not (the registry's access log says), the base's
+ * config feeding the build, and the lazy plan against the exact one (--read-base): same files
+ * in the container.
+ */
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let baseRef: string;
+let baseLayer: string;
+
+function layerGets(log: AccessEntry[]): string[] {
+  return log.filter((e) => e.method === 'GET' && e.path.endsWith(`/blobs/${baseLayer}`)).map((e) => e.path);
+}
+
+before(async () => {
+  tmp = await tempDir('ocipush-df-base-');
+  registry = await startRegistry();
+  // A base with a shell, users, and directories whose owners and modes matter.
+  const rootfs = join(tmp.path, 'base-rootfs');
+  for (const dir of ['bin', 'etc', 'tmp', 'home/app', 'usr/local/bin', 'opt/app']) mkdirSync(join(rootfs, dir), { recursive: true });
+  copyFileSync(requireTool('busybox'), join(rootfs, 'bin', 'busybox'));
+  for (const applet of ['sh', 'ls', 'cat', 'stat', 'id']) symlinkSync('busybox', join(rootfs, 'bin', applet));
+  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
+  writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\napp:x:1000:\n');
+  chmodSync(join(rootfs, 'tmp'), 0o1777);
+  chownSync(join(rootfs, 'home', 'app'), 1000, 1000);
+  chmodSync(join(rootfs, 'home', 'app'), 0o750);
+  const layout = join(tmp.path, 'base-layout');
+  const r = runCli(['build', rootfs, '--layout', layout, '--tag', 'base', '--env', 'PATH=/bin', '--env', 'APP_DIR=/opt/app', '--workdir', '/home/app', '--cmd', '["sh"]', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  baseLayer = (JSON.parse(r.stdout) as { layers: { digest: string }[] }).layers[0]!.digest;
+  baseRef = `${registry.host}/base:1`;
+  assert.equal(runCli(['push', baseRef, '--layout', layout, '--tag', 'base']).status, 0);
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+beforeEach(async () => {
+  await registry.forgetAccessLog();
+});
+
+describe('FROM and COPY --from images in a registry', () => {
+  it('the base\'s Env and WorkingDir feed the build: $APP_DIR expands, relative destinations start at its WORKDIR', async () => {
+    const ctx = join(tmp.path, 'env');
+    writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nCOPY f $APP_DIR/\nCOPY f rel.txt\nENV MORE=$APP_DIR/more\n`, f: 'f\n' });
+    const layout = join(tmp.path, 'env-layout');
+    const built = build(ctx, layout, ['--tag', 't']);
+    assert.deepEqual(layerGets(await registry.settledAccessLog()), [], 'no base layer read');
+    const { config } = readImage(layout, 't');
+    assert.deepEqual(config.config, { Env: ['PATH=/bin', 'APP_DIR=/opt/app', 'MORE=/opt/app/more'], Cmd: ['sh'], WorkingDir: '/home/app' });
+    assert.deepEqual(built.layers.map((l) => layerListing(layout, l.digest)), [['-rw-r--r-- 0/0 opt/app/f'], ['-rw-r--r-- 0/0 home/app/rel.txt']]);
+  });
+
+  it('COPY --from=<image>: its layers are read (verified) to copy files out; the image holds only the copy', async () => {
+    const ctx = join(tmp.path, 'from-image');
+    writeTree(ctx, { Dockerfile: `FROM scratch\nCOPY --from=${baseRef} /bin/busybox /bin/\nCOPY --from=${baseRef} /etc/passwd /etc/\nENTRYPOINT ["/bin/busybox"]\n` });
+    const layout = join(tmp.path, 'from-image-layout');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`reading the layers of ${baseRef.replace(/[.]/g, '\\.')} \\(COPY --from=`));
+    assert.equal(layerGets(await registry.settledAccessLog()).length, 1, 'the base layer is read once');
+    assert.equal(existsSync(blobPath(layout, baseLayer)), false, 'and not stored');
+    const { manifest } = readImage(layout, 't');
+    assert.equal(manifest.layers.length, 2);
+    const run = runImage(layout, 't', { args: ['/bin/busybox', 'cat', '/etc/passwd'] });
+    assert.equal(run.stdout, 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n');
+    assert.equal(run.status, 0);
+  });
+
+  it('COPY --from a stage built on an image: the stage\'s files are the base\'s plus its own', async () => {
+    const ctx = join(tmp.path, 'from-stage');
+    writeTree(ctx, { Dockerfile: `FROM ${baseRef} AS tools\nCOPY f /etc/extra\nFROM scratch\nCOPY --from=tools /etc /etc\n`, f: 'extra\n' });
+    const layout = join(tmp.path, 'from-stage-layout');
+    build(ctx, layout, ['--tag', 't']);
+    assert.equal(layerGets(await registry.settledAccessLog()).length, 1);
+    const tree = unpackedTree(layout, 't', join(tmp.path, 'from-stage-bundle'));
+    assert.deepEqual(Object.keys(tree), ['/etc/', '/etc/extra', '/etc/group', '/etc/passwd']);
+  });
+
+  it('lazily and with --read-base, a container sees the same files; only --read-base reads the base layer', async () => {
+    const ctx = join(tmp.path, 'lazy');
+    writeTree(ctx, {
+      Dockerfile: [
+        `FROM ${baseRef}`,
+        'COPY hello /usr/local/bin',
+        'WORKDIR /tmp',
+        'COPY notes.txt /home/app/notes.txt',
+        'COPY conf /etc/app/',
+        'WORKDIR /srv/www',
+        '',
+      ].join('\n'),
+      hello: { text: 'hello\n', mode: 0o755 },
+      'notes.txt': 'notes\n',
+      'conf/app.conf': 'x=1\n',
+    });
+    const lazy = join(tmp.path, 'lazy-layout');
+    const lazyBuilt = build(ctx, lazy, ['--tag', 't']);
+    assert.deepEqual(layerGets(await registry.settledAccessLog()), []);
+    await registry.forgetAccessLog();
+    const exact = join(tmp.path, 'exact-layout');
+    const exactBuilt = build(ctx, exact, ['--tag', 't', '--read-base']);
+    assert.equal(layerGets(await registry.settledAccessLog()).length, 1);
+
+    // The lazy plan writes no directory it cannot know about: the base's keep their owners and modes.
+    assert.deepEqual(lazyBuilt.layers.map((l) => layerListing(lazy, l.digest)), [
+      ['-rwxr-xr-x 0/0 usr/local/bin/hello'],
+      [],
+      ['-rw-r--r-- 0/0 home/app/notes.txt'],
+      ['-rw-r--r-- 0/0 etc/app/app.conf'],
+      [],
+    ]);
+    // The exact plan writes what BuildKit's layers hold: parents as the base has them, new directories.
+    assert.deepEqual(exactBuilt.layers.map((l) => layerListing(exact, l.digest)), [
+      ['drwxr-xr-x 0/0 usr/', 'drwxr-xr-x 0/0 usr/local/', 'drwxr-xr-x 0/0 usr/local/bin/', '-rwxr-xr-x 0/0 usr/local/bin/hello'],
+      [],
+      ['drwxr-xr-x 0/0 home/', 'drwxr-x--- 1000/1000 home/app/', '-rw-r--r-- 0/0 home/app/notes.txt'],
+      ['drwxr-xr-x 0/0 etc/', 'drwxr-xr-x 0/0 etc/app/', '-rw-r--r-- 0/0 etc/app/app.conf'],
+      ['drwxr-xr-x 0/0 srv/', 'drwxr-xr-x 0/0 srv/www/'],
+    ]);
+
+    for (const layout of [lazy, exact]) {
+      assert.equal(runCli(['push', `${registry.host}/lazy:${layout === lazy ? 'lazy' : 'exact'}`, '--layout', layout, '--tag', 't']).status, 0);
+    }
+    const trees = [];
+    for (const name of ['lazy', 'exact']) {
+      const pulled = join(tmp.path, `${name}-pulled`);
+      assert.equal(runCli(['pull', `${registry.host}/lazy:${name}`, '--layout', pulled, '--tag', 't']).status, 0);
+      trees.push(unpackedTree(pulled, 't', join(tmp.path, `${name}-bundle`)));
+    }
+    const [lazyTree, exactTree] = trees as [Record<string, string>, Record<string, string>];
+    const { '/srv/': srv, '/srv/www/': www, ...rest } = exactTree;
+    assert.deepEqual([srv, www], ['dir 0755 0:0', 'dir 0755 0:0']);
+    assert.deepEqual(lazyTree, rest);
+    assert.equal(exactTree['/tmp/'], 'dir 1777 0:0');
+    assert.equal(exactTree['/home/app/'], 'dir 0750 1000:1000');
+    // A WORKDIR the lazy plan could not see is made by the runtime when the container starts.
+    const run = runImage(join(tmp.path, 'lazy-pulled'), 't', { args: ['sh', '-c', 'pwd; stat -c "%a %u" /tmp /home/app'] });
+    assert.equal(run.stdout, '/srv/www\n1777 0\n750 1000\n');
+  });
+
+  it('USER and --chown with names read the base\'s /etc/passwd; WORKDIR and COPY make what is missing for that user', async () => {
+    const ctx = join(tmp.path, 'user');
+    writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nUSER app\nWORKDIR /home/app/work\nCOPY --chown=app:app . .\n`, 'main.js': 'js\n', 'lib/x.js': 'x\n' });
+    const layout = join(tmp.path, 'user-layout');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /reading the layers of .*\(WORKDIR \/home\/app\/work is made for USER app\)/);
+    const { manifest } = readImage(layout, 't');
+    assert.deepEqual(layerListing(layout, manifest.layers[1]!.digest), ['drwxr-xr-x 0/0 home/', 'drwxr-x--- 1000/1000 home/app/', 'drwxr-xr-x 1000/1000 home/app/work/']);
+    assert.deepEqual(layerListing(layout, manifest.layers[2]!.digest), [
+      'drwxr-xr-x 0/0 home/', 'drwxr-x--- 1000/1000 home/app/', 'drwxr-xr-x 1000/1000 home/app/work/',
+      '-rw-r--r-- 1000/1000 home/app/work/Dockerfile', 'drwxr-xr-x 1000/1000 home/app/work/lib/',
+      '-rw-r--r-- 1000/1000 home/app/work/lib/x.js', '-rw-r--r-- 1000/1000 home/app/work/main.js',
+    ]);
+  });
+
+  it('--format docker: Docker media types, the base layer named as Docker names it', () => {
+    const ctx = join(tmp.path, 'docker');
+    writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nCOPY f /f\n`, f: 'f' });
+    const layout = join(tmp.path, 'docker-layout');
+    build(ctx, layout, ['--tag', 't', '--format', 'docker']);
+    const { manifest } = readImage(layout, 't');
+    assert.equal(manifest.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.deepEqual(manifest.layers.map((l) => l.mediaType), Array(2).fill('application/vnd.docker.image.rootfs.diff.tar.gzip'));
+  });
+});

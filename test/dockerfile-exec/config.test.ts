@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir } from '../support/tools.js';
+import { build, layerListing, readImage, writeTree } from './support.js';
+
+/**
+ * Every config instruction and substitution form, built, and the image config and history
+ * compared with what BuildKit's dockerfile2llb writes (its dispatch functions and
+ * commitToHistory, read from the source): field by field, `created_by` text included.
+ */
+
+const PATH_DEFAULT = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const T0 = '1970-01-01T00:00:00Z';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+before(async () => {
+  tmp = await tempDir('ocipush-df-config-');
+});
+after(async () => {
+  await tmp?.cleanup();
+});
+
+function history(layout: string, tag: string): [string, boolean][] {
+  return readImage(layout, tag).config.history.map((h) => {
+    assert.equal(h.comment, 'buildkit.dockerfile.v0');
+    assert.equal(h.created, T0);
+    return [h.created_by!, h.empty_layer !== true];
+  });
+}
+
+describe('image config and history', () => {
+  it('every instruction and substitution form reaches the config as docker build puts it', () => {
+    const context = join(tmp.path, 'all');
+    writeTree(context, {
+      Dockerfile: [
+        '# syntax=docker/dockerfile:1',
+        'ARG BASE=scratch',
+        'ARG VERSION=1.0',
+        'FROM ${BASE} AS base',
+        'ARG VERSION',
+        'ARG MODE=dev',
+        'ENV APP_HOME=/srv/app \\',
+        '    GREETING="hello world"',
+        'ENV LEGACY value with  spaces',
+        'LABEL org.example.version=$VERSION "org.example.mode"="${MODE}" empty=${UNSET:-dflt} alt=${MODE:+set} \'lit\'=\'$MODE\'',
+        'WORKDIR $APP_HOME',
+        'WORKDIR sub/../data',
+        'USER 1000:1000',
+        'EXPOSE 80 443/udp 8000-8001',
+        'VOLUME ["/data", "/logs"]',
+        'VOLUME /cache',
+        'STOPSIGNAL SIGQUIT',
+        'HEALTHCHECK --interval=30s --timeout=1m30s --start-period=500ms --retries=3 CMD wget -q -O- http://localhost/ || exit 1',
+        'SHELL ["/bin/bash", "-c"]',
+        'ONBUILD COPY . /onbuild',
+        'MAINTAINER Jane Doe <jane@example.com>',
+        'CMD echo $GREETING',
+        'ENTRYPOINT ["/entry", "--mode", "${MODE}"]',
+        'COPY --chown=1000:1000 f ${APP_HOME}/',
+        '',
+      ].join('\n'),
+      f: 'file\n',
+    });
+    const layout = join(tmp.path, 'all-layout');
+    build(context, layout, ['--tag', 'all', '--build-arg', 'MODE=prod']);
+    const { config, manifest } = readImage(layout, 'all');
+    assert.equal(config.author, 'Jane Doe <jane@example.com>');
+    assert.equal(config.created, T0);
+    assert.deepEqual(config.config, {
+      User: '1000:1000',
+      ExposedPorts: { '443/udp': {}, '80/tcp': {}, '8000/tcp': {}, '8001/tcp': {} },
+      Env: [PATH_DEFAULT, 'APP_HOME=/srv/app', 'GREETING=hello world', 'LEGACY=value with  spaces'],
+      Entrypoint: ['/entry', '--mode', '${MODE}'],
+      Cmd: ['/bin/bash', '-c', 'echo $GREETING'],
+      Volumes: { '/cache': {}, '/data': {}, '/logs': {} },
+      WorkingDir: '/srv/app/data',
+      Labels: { alt: 'set', empty: 'dflt', lit: '$MODE', 'org.example.mode': 'prod', 'org.example.version': '1.0' },
+      StopSignal: 'SIGQUIT',
+      ArgsEscaped: true,
+      Healthcheck: { Test: ['CMD-SHELL', 'wget -q -O- http://localhost/ || exit 1'], Interval: 30e9, Timeout: 90e9, StartPeriod: 5e8, Retries: 3 },
+      OnBuild: ['COPY . /onbuild'],
+      Shell: ['/bin/bash', '-c'],
+    });
+    assert.deepEqual(history(layout, 'all'), [
+      ['ARG VERSION=1.0', false],
+      ['ARG MODE=prod', false],
+      ['ENV APP_HOME=/srv/app GREETING=hello world', false],
+      ['ENV LEGACY=value with  spaces', false],
+      ['LABEL org.example.version=1.0 org.example.mode=prod empty=dflt alt=set lit=$MODE', false],
+      ['WORKDIR /srv/app', true],
+      ['WORKDIR /srv/app/data', true],
+      ['USER 1000:1000', false],
+      ['EXPOSE [443/udp 80/tcp 8000/tcp 8001/tcp]', false],
+      ['VOLUME [/data /logs]', false],
+      ['VOLUME [/cache]', false],
+      ['STOPSIGNAL SIGQUIT', false],
+      ['HEALTHCHECK {Test:[CMD-SHELL wget -q -O- http://localhost/ || exit 1] Interval:30s Timeout:1m30s StartPeriod:500ms StartInterval:0s Retries:3}', false],
+      ['SHELL [/bin/bash -c]', false],
+      ['MAINTAINER Jane Doe <jane@example.com>', false],
+      ['CMD ["/bin/bash" "-c" "echo $GREETING"]', false],
+      ['ENTRYPOINT ["/entry" "--mode" "${MODE}"]', false],
+      ['COPY --chown=1000:1000 f /srv/app/ # buildkit', true],
+    ]);
+    // One layer per WORKDIR and COPY; WORKDIR makes its directories (0755, root: USER came later).
+    assert.equal(manifest.layers.length, 3);
+    assert.deepEqual(layerListing(layout, manifest.layers[0]!.digest), ['drwxr-xr-x 0/0 srv/', 'drwxr-xr-x 0/0 srv/app/']);
+    assert.deepEqual(layerListing(layout, manifest.layers[1]!.digest), ['drwxr-xr-x 0/0 srv/', 'drwxr-xr-x 0/0 srv/app/', 'drwxr-xr-x 0/0 srv/app/data/']);
+    assert.deepEqual(layerListing(layout, manifest.layers[2]!.digest), ['drwxr-xr-x 0/0 srv/', 'drwxr-xr-x 0/0 srv/app/', '-rw-r--r-- 1000/1000 srv/app/f']);
+  });
+
+  it('a stage FROM a stage: ONBUILD triggers run, OnBuild is not inherited, ENTRYPOINT drops the inherited CMD; --target picks a stage', () => {
+    const context = join(tmp.path, 'stages');
+    writeTree(context, {
+      Dockerfile: [
+        'FROM scratch AS a',
+        'CMD ["from-a"]',
+        'ONBUILD LABEL triggered=yes',
+        'FROM a AS b',
+        'ENTRYPOINT ["/app"]',
+        'FROM scratch AS other',
+        'LABEL other=1',
+        '',
+      ].join('\n'),
+    });
+    const layout = join(tmp.path, 'stages-layout');
+    const b = build(context, layout, ['--tag', 'b', '--target', 'b']);
+    assert.equal(b.stage, 'b');
+    assert.deepEqual(readImage(layout, 'b').config.config, {
+      Env: [PATH_DEFAULT],
+      Entrypoint: ['/app'],
+      WorkingDir: '/',
+      Labels: { triggered: 'yes' },
+      ArgsEscaped: true,
+    });
+    assert.deepEqual(history(layout, 'b'), [['CMD ["from-a"]', false], ['LABEL triggered=yes', false], ['ENTRYPOINT ["/app"]', false]]);
+    const a = build(context, layout, ['--tag', 'a', '--target', 'A']);
+    assert.equal(a.stage, 'a');
+    assert.deepEqual(readImage(layout, 'a').config.config, { Env: [PATH_DEFAULT], Cmd: ['from-a'], WorkingDir: '/', ArgsEscaped: true, OnBuild: ['LABEL triggered=yes'] });
+    build(context, layout, ['--tag', 'last']);
+    assert.deepEqual(readImage(layout, 'last').config.config, { Env: [PATH_DEFAULT], WorkingDir: '/', Labels: { other: '1' } });
+  });
+
+  it('--label adds to the labels, --platform sets the platform and TARGETARCH, shell-form ENTRYPOINT uses /bin/sh -c', () => {
+    const context = join(tmp.path, 'flags');
+    writeTree(context, { Dockerfile: 'FROM scratch\nARG TARGETARCH\nLABEL arch=$TARGETARCH\nENTRYPOINT exec ./server\n' });
+    const layout = join(tmp.path, 'flags-layout');
+    build(context, layout, ['--tag', 'arm', '--platform', 'linux/arm64', '--label', 'org.example.ci=1']);
+    const { config } = readImage(layout, 'arm');
+    assert.equal(config.architecture, 'arm64');
+    assert.deepEqual(config.config, { Env: [PATH_DEFAULT], Entrypoint: ['/bin/sh', '-c', 'exec ./server'], WorkingDir: '/', Labels: { arch: 'arm64', 'org.example.ci': '1' } });
+    assert.deepEqual(history(layout, 'arm'), [['ARG TARGETARCH=arm64', false], ['LABEL arch=arm64', false], ['ENTRYPOINT ["/bin/sh" "-c" "exec ./server"]', false]]);
+  });
+
+  it('-f - reads the Dockerfile from standard input', () => {
+    const context = join(tmp.path, 'stdin');
+    writeTree(context, { f: 'f' });
+    const layout = join(tmp.path, 'stdin-layout');
+    const r = runCli(['build', '-f', '-', context, '--layout', layout, '--tag', 's'], { input: 'FROM scratch\nCOPY f /f\nCMD ["/f"]\n' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(history(layout, 's'), [['COPY f /f # buildkit', true], ['CMD ["/f"]', false]]);
+  });
+
+  it('is reproducible: the same context gives the same digest whatever the files\' times; SOURCE_DATE_EPOCH is the clamp and the created time', () => {
+    const context = join(tmp.path, 'repro');
+    writeTree(context, { Dockerfile: 'FROM scratch\nCOPY . /app/\nWORKDIR /app\nCMD ["/app/run"]\n', run: 'x', 'lib/a': 'a', 'lib/b': 'b' });
+    const first = build(context, join(tmp.path, 'repro-1'), ['--tag', 'r']);
+    for (const f of ['run', 'lib/a', 'lib', 'Dockerfile', '.']) utimesSync(join(context, f), 2e9, 2e9);
+    const second = build(context, join(tmp.path, 'repro-2'), ['--tag', 'r']);
+    assert.equal(second.digest, first.digest);
+    const dated = build(context, join(tmp.path, 'repro-3'), ['--tag', 'r', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000']);
+    assert.notEqual(dated.digest, first.digest);
+    const { config, manifest } = readImage(join(tmp.path, 'repro-3'), 'r');
+    assert.equal(config.created, '2023-11-14T22:13:20Z');
+    assert.ok(config.history.every((h) => h.created === '2023-11-14T22:13:20Z'));
+    assert.equal(manifest.annotations?.['org.opencontainers.image.created'], '2023-11-14T22:13:20Z');
+    const again = build(context, join(tmp.path, 'repro-4'), ['--tag', 'r', '--created', '2023-11-14T22:13:20Z']);
+    assert.equal(again.digest, dated.digest);
+  });
+});

@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { linkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { requireTool, run, tempDir } from '../support/tools.js';
+import { build, buildahBuild, buildCli, layerListing, readImage, unpackedTree, writeTree } from './support.js';
+
+/**
+ * COPY and ADD: the files the built image holds, seen through `umoci unpack`. Where buildah
+ * (which needs no RUN either) places the same files as BuildKit, the two are compared whole;
+ * BuildKit's own rules that buildah does not share are checked against expectations read from
+ * BuildKit and fsutil.
+ */
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+before(async () => {
+  tmp = await tempDir('ocipush-df-copy-');
+});
+after(async () => {
+  await tmp?.cleanup();
+});
+
+let counter = 0;
+function ours(context: string, args: string[] = []): { layout: string; tree: Record<string, string> } {
+  const n = ++counter;
+  const layout = join(tmp.path, `ours-${n}`);
+  build(context, layout, ['--tag', 't', ...args]);
+  return { layout, tree: unpackedTree(layout, 't', join(tmp.path, `ours-bundle-${n}`)) };
+}
+
+function theirs(context: string, args: string[] = []): Record<string, string> {
+  const n = ++counter;
+  const layout = join(tmp.path, `theirs-${n}`);
+  buildahBuild(tmp.path, context, layout, `t${n}`, args);
+  return unpackedTree(layout, `t${n}`, join(tmp.path, `theirs-bundle-${n}`));
+}
+
+describe('COPY, compared with buildah', () => {
+  let context: string;
+  before(() => {
+    context = join(tmp.path, 'rich');
+    writeTree(context, {
+      'app/main.py': 'main\n',
+      'app/lib/': { dir: true, mode: 0o750 },
+      'app/lib/util.py': 'lib\n',
+      'app/empty/': '',
+      'app/link.py': { link: 'main.py' },
+      'run.sh': { text: 'run\n', mode: 0o755 },
+      toplink: { link: 'run.sh' },
+      'a.txt': 'a\n',
+      'b.txt': 'b\n',
+      'conf/nginx/nginx.conf': 'nginx\n',
+      Dockerfile: [
+        'FROM scratch AS build',
+        'COPY app /opt/app',
+        'COPY app/ /opt/app2/',
+        'COPY *.txt /texts/',
+        'COPY run.sh /usr/local/bin/',
+        'COPY toplink /bin/tl',
+        'COPY conf /etc/',
+        'WORKDIR /srv',
+        'COPY a.txt b.txt ./',
+        'COPY a.txt renamed.txt',
+        'COPY --chmod=700 run.sh /x/run',
+        'COPY --chown=10:20 app /owned',
+        'COPY ["a.txt", "/with space/"]',
+        'FROM scratch',
+        'COPY --from=build /opt /copied/',
+        'COPY --from=build /etc/nginx/nginx.conf /nginx.conf',
+        'COPY --from=0 /srv /srv',
+        '',
+      ].join('\n'),
+    });
+    linkSync(join(context, 'app', 'main.py'), join(context, 'app', 'hard.py'));
+  });
+
+  it('files, directories, symlinks, hard links, wildcards, trailing slashes, --chown, --chmod, WORKDIR-relative destinations', () => {
+    const built = ours(context, ['--target', 'build']);
+    assert.deepEqual(built.tree, theirs(context, ['--target', 'build']));
+    // A few of the rules, spelled out.
+    assert.equal(built.tree['/opt/app/lib/'], 'dir 0750 0:0');
+    assert.equal(built.tree['/opt/app/link.py'], 'link 0:0 -> main.py');
+    assert.equal(built.tree['/bin/tl'], 'file 0755 0:0 run\n', 'a symlink named as the source is followed');
+    assert.equal(built.tree['/usr/local/bin/run.sh'], 'file 0755 0:0 run\n');
+    assert.equal(built.tree['/x/run'], 'file 0700 0:0 run\n');
+    assert.equal(built.tree['/owned/lib/util.py'], 'file 0644 10:20 lib\n');
+    assert.equal(built.tree['/srv/renamed.txt'], 'file 0644 0:0 a\n');
+    assert.equal(built.tree['/etc/nginx/nginx.conf'], 'file 0644 0:0 nginx\n', 'a directory copies its contents');
+    // Hard links within one source stay hard links, in the layer too.
+    const layers = readImage(built.layout, 't').manifest.layers;
+    assert.ok(layerListing(built.layout, layers[0]!.digest).includes('hrw-r--r-- 0/0 opt/app/main.py link to opt/app/hard.py'));
+  });
+
+  it('COPY --from a stage: files as the stage holds them', () => {
+    assert.deepEqual(ours(context).tree, theirs(context));
+  });
+
+  it('.dockerignore: exceptions, directories, and the Dockerfile itself', () => {
+    const ctx = join(tmp.path, 'ignore');
+    writeTree(ctx, {
+      Dockerfile: 'FROM scratch\nCOPY . /ctx/\n',
+      '.dockerignore': '# comment\n**/*.log\n!keep.log\nnode_modules\ndocs/*\n!docs/README.md\n/secret\n',
+      'a.log': '', 'keep.log': 'kept', 'src/x.log': '', 'src/main.c': 'c',
+      'node_modules/m/index.js': '', 'docs/README.md': 'r', 'docs/other.md': '', secret: 's', 'sub/secret': 'not the root one',
+    });
+    const built = ours(ctx);
+    assert.deepEqual(built.tree, theirs(ctx));
+    assert.deepEqual(Object.keys(built.tree), [
+      '/ctx/', '/ctx/.dockerignore', '/ctx/Dockerfile', '/ctx/docs/', '/ctx/docs/README.md', '/ctx/keep.log', '/ctx/src/', '/ctx/src/main.c', '/ctx/sub/', '/ctx/sub/secret',
+    ]);
+  });
+});
+
+describe('COPY rules of BuildKit', () => {
+  it('<Dockerfile>.dockerignore beside the Dockerfile wins over the context\'s .dockerignore', () => {
+    const ctx = join(tmp.path, 'ignore2');
+    writeTree(ctx, {
+      'build/app.Dockerfile': 'FROM scratch\nCOPY . /ctx/\n',
+      'build/app.Dockerfile.dockerignore': 'b\nbuild\n',
+      '.dockerignore': 'a\n',
+      a: 'a', b: 'b',
+    });
+    const layout = join(tmp.path, 'ignore2-layout');
+    build(ctx, layout, ['--tag', 't'], join(ctx, 'build', 'app.Dockerfile'));
+    assert.deepEqual(Object.keys(unpackedTree(layout, 't', join(tmp.path, 'ignore2-bundle'))), ['/ctx/', '/ctx/.dockerignore', '/ctx/a']);
+  });
+
+  it('several sources to a destination without /: each is copied over the last, with a warning', () => {
+    const ctx = join(tmp.path, 'multi');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY one two /dest\nCOPY *.md /doc\n', one: '1', two: '2', 'a.md': 'a', 'b.md': 'b' });
+    const layout = join(tmp.path, 'multi-layout');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /Dockerfile:2: COPY of several sources to \/dest, which does not end with \/: .* each is copied over the last/);
+    const tree = unpackedTree(layout, 't', join(tmp.path, 'multi-bundle'));
+    assert.equal(tree['/dest'], 'file 0644 0:0 2');
+    assert.equal(tree['/doc'], 'file 0644 0:0 b');
+  });
+
+  it('a wildcard that matches nothing copies nothing (an empty layer); --exclude and --parents', () => {
+    const ctx = join(tmp.path, 'patterns');
+    writeTree(ctx, {
+      Dockerfile: [
+        'FROM scratch',
+        'COPY *.nothing /none/',
+        'COPY --exclude=*.tmp --exclude=cache src /src/',
+        'COPY --parents a/*/x.txt /p/',
+        'COPY --parents a/./b/y.txt /q/',
+        '',
+      ].join('\n'),
+      'src/keep.c': 'k', 'src/drop.tmp': 'd', 'src/cache/c': 'c', 'src/sub/z.tmp': 'z', 'src/sub/w.c': 'w',
+      'a/b/x.txt': 'x', 'a/b/y.txt': 'y', 'a/c/x.txt': 'x2',
+    });
+    const layout = join(tmp.path, 'patterns-layout');
+    build(ctx, layout, ['--tag', 't']);
+    const { manifest } = readImage(layout, 't');
+    assert.deepEqual(layerListing(layout, manifest.layers[0]!.digest), []);
+    // --exclude patterns match paths relative to the source: *.tmp stops at the first level.
+    assert.deepEqual(Object.keys(unpackedTree(layout, 't', join(tmp.path, 'patterns-bundle'))), [
+      '/p/', '/p/a/', '/p/a/b/', '/p/a/b/x.txt', '/p/a/c/', '/p/a/c/x.txt',
+      '/q/', '/q/b/', '/q/b/y.txt',
+      '/src/', '/src/keep.c', '/src/sub/', '/src/sub/w.c', '/src/sub/z.tmp',
+    ]);
+  });
+
+  it('--chown with names from the stage\'s /etc/passwd and /etc/group; a name not there is 0, with a warning', () => {
+    const ctx = join(tmp.path, 'names');
+    writeTree(ctx, {
+      Dockerfile: 'FROM scratch\nCOPY passwd group /etc/\nCOPY --chown=app f /a\nCOPY --chown=app:staff f /b\nCOPY --chown=1000 f /c\nCOPY --chown=nobody f /d\nUSER app\nWORKDIR /home/app/work\n',
+      passwd: 'root:x:0:0::/root:/bin/sh\napp:x:1234:2345::/home/app:/bin/sh\n',
+      group: 'root:x:0:\nstaff:x:50:\n',
+      f: 'f',
+    });
+    const layout = join(tmp.path, 'names-layout');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /COPY --chown=nobody f \/d: user nobody not found .* using id 0/);
+    const tree = unpackedTree(layout, 't', join(tmp.path, 'names-bundle'));
+    assert.equal(tree['/a'], 'file 0644 1234:2345 f');
+    assert.equal(tree['/b'], 'file 0644 1234:50 f');
+    assert.equal(tree['/c'], 'file 0644 1000:1000 f', 'a uid alone is also the gid');
+    assert.equal(tree['/d'], 'file 0644 0:0 f');
+    // WORKDIR makes every missing directory for the USER.
+    assert.equal(tree['/home/'], 'dir 0755 1234:2345');
+    assert.equal(tree['/home/app/work/'], 'dir 0755 1234:2345');
+  });
+
+  it('a file onto a directory, and a directory onto a file, fail as in BuildKit', () => {
+    const ctx = join(tmp.path, 'clash');
+    // e/d is a file; /x/d is a directory by then: fsutil refuses to replace it.
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY d /x/\nCOPY f /x/d\nCOPY e /x/\n', 'd/d/inner': 'i', 'e/d': 'file named d', f: 'f' });
+    const r = buildCli(ctx, join(tmp.path, 'clash-layout'));
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'ocipush: Dockerfile:4:1: COPY e /x/: cannot replace to directory /x/d with file\n');
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY f /x/f\nCOPY d /x/f/\n');
+    const r2 = buildCli(ctx, join(tmp.path, 'clash-layout'));
+    assert.equal(r2.status, 1);
+    assert.equal(r2.stderr, 'ocipush: Dockerfile:3:1: COPY d /x/f/: mkdir /x/f: not a directory\n');
+  });
+
+  it('COPY --link copies onto an empty filesystem: a destination without / is a new path even over a directory', () => {
+    const ctx = join(tmp.path, 'link');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY d /usr/local/bin/\nCOPY --link f /usr/local/bin\nCOPY --link d /usr/share/\n', f: 'f', 'd/x': 'x' });
+    const built = ours(ctx);
+    assert.equal(built.tree['/usr/local/bin'], 'file 0644 0:0 f');
+    assert.equal(built.tree['/usr/share/x'], 'file 0644 0:0 x');
+    const layers = readImage(built.layout, 't').manifest.layers;
+    // The linked layer holds its own parents, as made on the empty filesystem.
+    assert.deepEqual(layerListing(built.layout, layers[1]!.digest), ['drwxr-xr-x 0/0 usr/', 'drwxr-xr-x 0/0 usr/local/', '-rw-r--r-- 0/0 usr/local/bin']);
+  });
+
+  it('a file onto an existing directory goes inside it, under its own name', () => {
+    const ctx = join(tmp.path, 'inside');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY d /x/\nCOPY f /x/d\n', 'd/d/inner': 'i', f: 'f' });
+    const tree = ours(ctx).tree;
+    assert.equal(tree['/x/d/f'], 'file 0644 0:0 f');
+  });
+});
+
+describe('ADD of local archives', () => {
+  it('unpacks plain, gzip, xz and bzip2 tars into the destination; other files and --unpack=false are copied', () => {
+    requireTool('xz');
+    requireTool('bzip2');
+    const ctx = join(tmp.path, 'add');
+    writeTree(ctx, { 'src/dir/one': { text: 'one\n', mode: 0o4755 }, 'src/lnk': { link: 'dir/one' }, 'notar.gz': 'not a tar\n' });
+    const tar = (args: string[]) => execFileSync('tar', args, { cwd: ctx });
+    tar(['--owner=5', '--group=6', '-C', 'src', '-cf', 'plain.tar', '.']);
+    tar(['-C', 'src', '-czf', 'app.tgz', 'dir']);
+    tar(['-C', 'src', '-cJf', 'app.txz', 'dir']);
+    tar(['-C', 'src', '-cjf', 'app.tbz', 'dir']);
+    writeFileSync(join(ctx, 'Dockerfile'), [
+      'FROM scratch',
+      'ADD plain.tar /p',
+      'ADD app.tgz /g/',
+      'ADD app.txz app.tbz /x/',
+      'ADD notar.gz /n/',
+      'ADD --chown=7:8 plain.tar /c',
+      'ADD --unpack=false app.tgz /raw/',
+      '',
+    ].join('\n'));
+    const built = ours(ctx);
+    assert.deepEqual(built.tree, {
+      '/c/': 'dir 0755 7:8', '/c/dir/': 'dir 0755 7:8', '/c/dir/one': 'file 4755 7:8 one\n', '/c/lnk': 'link 7:8 -> dir/one',
+      '/g/': 'dir 0755 0:0', '/g/dir/': 'dir 0755 0:0', '/g/dir/one': 'file 4755 0:0 one\n',
+      '/n/': 'dir 0755 0:0', '/n/notar.gz': 'file 0644 0:0 not a tar\n',
+      '/p/': 'dir 0755 0:0', '/p/dir/': 'dir 0755 5:6', '/p/dir/one': 'file 4755 5:6 one\n', '/p/lnk': 'link 5:6 -> dir/one',
+      '/raw/': 'dir 0755 0:0', '/raw/app.tgz': built.tree['/raw/app.tgz']!,
+      '/x/': 'dir 0755 0:0', '/x/dir/': 'dir 0755 0:0', '/x/dir/one': 'file 4755 0:0 one\n',
+    });
+    assert.match(built.tree['/raw/app.tgz']!, /^file 0644 0:0 /);
+    assert.deepEqual(readImage(built.layout, 't').config.history.map((h) => h.created_by), [
+      'ADD plain.tar /p # buildkit', 'ADD app.tgz /g/ # buildkit', 'ADD app.txz app.tbz /x/ # buildkit',
+      'ADD notar.gz /n/ # buildkit', 'ADD --chown=7:8 plain.tar /c # buildkit', 'ADD app.tgz /raw/ # buildkit',
+    ]);
+  });
+
+  it('an archive path that climbs out of the destination is refused', () => {
+    const ctx = join(tmp.path, 'evil');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nADD evil.tar /x/\n', 'in/f': 'f' });
+    run('tar', ['-C', join(ctx, 'in'), '-cf', join(ctx, 'evil.tar'), '--transform', 's|^f|../../etc/f|', 'f']);
+    const r = buildCli(ctx, join(tmp.path, 'evil-layout'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^ocipush: Dockerfile:2:1: ADD evil.tar \/x\/: ADD evil.tar: archive path "..\/..\/etc\/f" is outside extraction root\n$/);
+  });
+});

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir } from '../support/tools.js';
+import { build, buildCli, writeTree } from './support.js';
+
+/**
+ * A Dockerfile that cannot be built fails with one line (file:line:column, the instruction,
+ * why), exit status 1, and nothing written: no layout created, an existing one unchanged, no
+ * temp file left.
+ */
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let existing: string;
+before(async () => {
+  tmp = await tempDir('ocipush-df-errors-');
+  const ctx = join(tmp.path, 'ok');
+  writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'f' });
+  existing = join(tmp.path, 'existing-layout');
+  build(ctx, existing, ['--tag', 'before']);
+});
+after(async () => {
+  await tmp?.cleanup();
+});
+
+function snapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const name of readdirSync(d, { withFileTypes: true })) {
+      const path = `${rel}/${name.name}`;
+      if (name.isDirectory()) walk(join(d, name.name), path);
+      else out.push(`${path} ${readFileSync(join(d, name.name)).length}`);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
+
+let n = 0;
+/** Builds `dockerfile` into a new layout and into the existing one; both must fail the same way and change nothing. */
+function fails(files: Record<string, string>, pattern: RegExp, args: string[] = [], status = 1): string {
+  const ctx = join(tmp.path, `ctx-${++n}`);
+  writeTree(ctx, files);
+  const fresh = join(tmp.path, `fresh-${n}`);
+  const r = buildCli(ctx, fresh, args);
+  assert.equal(r.status, status, `exit status (stderr: ${r.stderr})`);
+  assert.equal(r.stdout, '');
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
+  assert.match(lines[0]!, pattern);
+  assert.equal(existsSync(fresh), false, 'no layout created');
+  const before = snapshot(existing);
+  const again = buildCli(ctx, existing, args);
+  assert.equal(again.status, status);
+  assert.deepEqual(snapshot(existing), before, 'the existing layout is unchanged');
+  assert.deepEqual(readdirSync(tmp.path).filter((f) => f.startsWith('.')), [], 'no temp files beside the layouts');
+  return lines[0]!;
+}
+
+describe('Dockerfiles that cannot be built', () => {
+  it('RUN in a stage the target needs: the line, why, and nothing written', () => {
+    const line = fails({ Dockerfile: 'FROM scratch\nCOPY f /f\nRUN make \\\n  install\nCMD ["/f"]\n', f: 'f' }, /^ocipush: Dockerfile:3:1: RUN cannot be built without a container runtime/);
+    assert.match(line, /daemonless and never executes code/);
+  });
+
+  it('RUN in an ONBUILD trigger of a base stage fails at the FROM that runs it; RUN in a stage not needed is fine', () => {
+    fails({ Dockerfile: 'FROM scratch AS base\nONBUILD RUN echo hi\nFROM base\nCOPY f /f\n', f: 'f' }, /^ocipush: Dockerfile:3:1: RUN cannot be built/);
+    const ctx = join(tmp.path, 'unused-run');
+    writeTree(ctx, { Dockerfile: 'FROM scratch AS tools\nRUN make\nFROM scratch\nCOPY f /f\n', f: 'f' });
+    build(ctx, join(tmp.path, 'unused-run-layout'));
+  });
+
+  it('unknown instructions and syntax errors: line and column', () => {
+    fails({ Dockerfile: 'FROM scratch\n  COPPY f /f\n' }, /^ocipush: Dockerfile:2:3: unknown instruction "COPPY" \(did you mean "COPY"\?\)$/);
+    fails({ Dockerfile: 'FROM scratch\nENV\n' }, /^ocipush: Dockerfile:2:1: ENV /);
+    fails({ Dockerfile: 'COPY f /f\n' }, /^ocipush: Dockerfile:1:1: /);
+  });
+
+  it('ADD of a URL or a git repository: no download', () => {
+    fails({ Dockerfile: 'FROM scratch\nADD https://example.com/app.tar.gz /app/\n' }, /^ocipush: Dockerfile:2:1: ADD https:\/\/example.com\/app.tar.gz \/app\/: .*ADD from a URL is not supported .* COPY it instead$/);
+    fails({ Dockerfile: 'FROM scratch\nADD git@github.com:moby/buildkit.git /src\n' }, /^ocipush: Dockerfile:2:1: ADD git@github.com/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY https://example.com/x /x\n' }, /^ocipush: Dockerfile:2:1: source can't be a URL for COPY/);
+  });
+
+  it('a missing source, one .dockerignore excludes, a wildcard under a missing directory', () => {
+    fails({ Dockerfile: 'FROM scratch\nCOPY nothere /x\n' }, /^ocipush: Dockerfile:2:1: COPY nothere \/x: "\/nothere": not found in the build context$/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY --chown=0:0 secret.txt /x\n', 'secret.txt': 's', '.dockerignore': 'secret.txt\n' },
+      /^ocipush: Dockerfile:2:1: COPY --chown=0:0 secret.txt \/x: "\/secret.txt": excluded from the build context by .dockerignore$/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY missing/*.txt /x/\n' }, /^ocipush: Dockerfile:2:1: COPY missing\/\*.txt \/x\/: "\/missing": not found in the build context$/);
+    fails({ Dockerfile: 'FROM scratch AS a\nFROM scratch\nCOPY --from=a /nope /x\n' }, /^ocipush: Dockerfile:3:1: COPY --from=a \/nope \/x: "\/nope": not found in stage a$/);
+  });
+
+  it('a --target that no stage has, a bad .dockerignore, a bad --chmod', () => {
+    fails({ Dockerfile: 'FROM scratch AS a\n' }, /^ocipush: Dockerfile:1:1: target stage "nope" could not be found/, ['--target', 'nope']);
+    fails({ Dockerfile: 'FROM scratch\nCOPY . /\n', '.dockerignore': 'ok\n[z-a\n' }, /\.dockerignore:2:1: syntax error in pattern/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY --chmod=999 f /f\n', f: 'f' }, /^ocipush: Dockerfile:2:1: invalid chmod parameter: '999'/);
+  });
+
+  it('flags: no Dockerfile, a context that is not a directory, rootfs flags with -f, -f flags without it', () => {
+    const r = runCli(['build', '-f', join(tmp.path, 'none', 'Dockerfile'), tmp.path, '--layout', join(tmp.path, 'never')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^ocipush: cannot read Dockerfile .*none\/Dockerfile: no such file or directory\n$/);
+    const file = join(tmp.path, 'ok', 'f');
+    const r2 = runCli(['build', '-f', join(tmp.path, 'ok', 'Dockerfile'), file, '--layout', join(tmp.path, 'never')]);
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /build context .*ok\/f: not a directory/);
+    const r3 = runCli(['build', '-f', join(tmp.path, 'ok', 'Dockerfile'), join(tmp.path, 'ok'), '--entrypoint', '/x', '--layout', join(tmp.path, 'never')]);
+    assert.equal(r3.status, 2);
+    assert.match(r3.stderr, /--entrypoint cannot be used with -f\/--file/);
+    const r4 = runCli(['build', join(tmp.path, 'ok'), '--target', 'x', '--layout', join(tmp.path, 'never')]);
+    assert.equal(r4.status, 2);
+    assert.match(r4.stderr, /--build-arg, --target and --read-base go with -f\/--file/);
+    assert.equal(existsSync(join(tmp.path, 'never')), false);
+  });
+});

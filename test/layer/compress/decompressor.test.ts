@@ -1,0 +1,58 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { pipeline } from 'node:stream/promises';
+import { execFileSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import { createDecompressor, MIN_BLOCK_SIZE, sniffCompression, zstdAvailable } from '../../../src/layer/compress/index.js';
+import { OcipushError } from '../../../src/errors.js';
+import { requireTool } from '../../support/tools.js';
+import { chunked, compress, randomBytes, textBytes } from './support.js';
+
+const B = MIN_BLOCK_SIZE;
+
+async function decompress(compression: 'gzip' | 'zstd' | 'none', data: Buffer): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await pipeline(chunked(data, 5000), createDecompressor(compression), async (source: AsyncIterable<Buffer>) => {
+    for await (const c of source) out.push(c);
+  });
+  return Buffer.concat(out);
+}
+
+test('the gzip decompressor reads every member, ours and concatenated foreign ones', async () => {
+  const input = Buffer.concat([textBytes(4 * B + 9), randomBytes(B)]);
+  assert.ok((await decompress('gzip', await compress(input, { compression: 'gzip', blockSize: B }))).equals(input));
+  const cat = Buffer.concat([gzipSync(Buffer.from('one ')), gzipSync(Buffer.alloc(0)), gzipSync(Buffer.from('two'))]);
+  assert.equal((await decompress('gzip', cat)).toString(), 'one two');
+  assert.ok((await decompress('none', input)).equals(input));
+});
+
+test('corrupt gzip fails the stream', async () => {
+  const gz = await compress(textBytes(3 * B), { compression: 'gzip', blockSize: B });
+  gz[gz.length - 5] ^= 0xff; // the last member's CRC
+  await assert.rejects(decompress('gzip', gz));
+});
+
+test('zstd decompression needs Node >= 22.15 and says so', async () => {
+  if (zstdAvailable()) {
+    requireTool('zstd');
+    const input = textBytes(3 * B + 1);
+    assert.ok((await decompress('zstd', await compress(input, { compression: 'zstd', blockSize: B }))).equals(input), 'our frames');
+    // Frames from the zstd CLI with a skippable frame between them, as zstd:chunked layers have.
+    const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+    const a = textBytes(200_000);
+    const b = randomBytes(100_000);
+    const cli = (data: Buffer) => execFileSync('zstd', ['-q', '-c'], { input: data });
+    assert.ok((await decompress('zstd', Buffer.concat([cli(a), skippable, cli(b)]))).equals(Buffer.concat([a, b])), 'CLI frames');
+    await assert.rejects(decompress('zstd', cli(a).subarray(0, 1000)), /truncated zstd data/);
+    await assert.rejects(decompress('zstd', Buffer.from('not zstd at all')), /not zstd data/);
+    return;
+  }
+  assert.throws(() => createDecompressor('zstd'), (err: unknown) => err instanceof OcipushError && err.code === 'EUNSUPPORTED');
+});
+
+test('sniffCompression recognises gzip and zstd magic numbers', () => {
+  assert.equal(sniffCompression(gzipSync(Buffer.from('x'))), 'gzip');
+  assert.equal(sniffCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00])), 'zstd');
+  assert.equal(sniffCompression(Buffer.from('ustar')), 'none');
+  assert.equal(sniffCompression(Buffer.alloc(0)), 'none');
+});

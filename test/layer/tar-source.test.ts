@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { buildImage, OcipushError } from '../../src/index.js';
+import { zstdAvailable } from '../../src/layer/codec.js';
+import { requireTool, run, tempDir } from '../support/tools.js';
+import { assertSameTree, readImage, umociUnpack, validateLayout } from '../image/support.js';
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A small "minirootfs" tarball made by GNU tar, as a distribution ships one. */
+function makeTarball(dir: string): { tar: string; tgz: string; tree: string } {
+  requireTool('tar');
+  const tree = join(dir, 'mini');
+  mkdirSync(join(tree, 'etc'), { recursive: true });
+  mkdirSync(join(tree, 'bin'), { recursive: true });
+  writeFileSync(join(tree, 'etc', 'os-release'), 'ID=mini\n');
+  writeFileSync(join(tree, 'bin', 'tool'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+  const tar = join(dir, 'mini.tar');
+  run('tar', ['--numeric-owner', '-C', tree, '-cf', tar, '.']);
+  const tgz = join(dir, 'mini-rootfs.tar.gz');
+  writeFileSync(tgz, gzipSync(readFileSync(tar)));
+  return { tar, tgz, tree };
+}
+
+test('a tar.gz is stored byte for byte; its diff_id is the hash of the tar inside', async () => {
+  const tmp = await tempDir();
+  try {
+    const { tgz, tree } = makeTarball(tmp.path);
+    const layout = join(tmp.path, 'layout');
+    const result = await buildImage({ rootfs: [tgz], layout });
+    const bytes = readFileSync(tgz);
+    assert.equal(result.layers[0]!.digest, sha(bytes));
+    assert.equal(result.layers[0]!.size, bytes.length);
+    assert.equal(result.layers[0]!.diffId, sha(gunzipSync(bytes)));
+    assert.equal(result.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+    validateLayout(layout);
+    assertSameTree(tree, umociUnpack(layout, 'latest', join(tmp.path, 'bundle')));
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('a tar file and a directory make a two-layer image, bottom first', async () => {
+  const tmp = await tempDir();
+  try {
+    const { tar, tree } = makeTarball(tmp.path);
+    const app = join(tmp.path, 'app');
+    mkdirSync(join(app, 'etc'), { recursive: true });
+    writeFileSync(join(app, 'etc', 'os-release'), 'ID=app-overrides\n');
+    writeFileSync(join(app, 'app.txt'), 'the app\n');
+    const layout = join(tmp.path, 'layout');
+    const result = await buildImage({ rootfs: [tar, app], layout });
+    assert.equal(result.layers.length, 2);
+    // A plain tar is compressed like a directory's layer; its diff_id is the file's hash.
+    assert.equal(result.layers[0]!.diffId, sha(readFileSync(tar)));
+    assert.equal(result.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+    const image = readImage(layout);
+    assert.deepEqual(image.config.rootfs.diff_ids, result.layers.map((l) => l.diffId));
+    assert.deepEqual(image.config.history.map((h: { created_by: string }) => h.created_by), ['ocipush build (tar file)', 'ocipush build (directory)']);
+    validateLayout(layout);
+    const rootfs = umociUnpack(layout, 'latest', join(tmp.path, 'bundle'));
+    assert.equal(readFileSync(join(rootfs, 'etc', 'os-release'), 'utf8'), 'ID=app-overrides\n');
+    assert.equal(readFileSync(join(rootfs, 'bin', 'tool'), 'utf8'), readFileSync(join(tree, 'bin', 'tool'), 'utf8'));
+    assert.equal(readFileSync(join(rootfs, 'app.txt'), 'utf8'), 'the app\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('--compression none writes plain tar layers (a tar.gz is decompressed)', async () => {
+  const tmp = await tempDir();
+  try {
+    const { tgz, tree } = makeTarball(tmp.path);
+    const layout = join(tmp.path, 'layout');
+    const result = await buildImage({ rootfs: [tgz, tree], layout, compression: 'none' });
+    for (const layer of result.layers) {
+      assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar');
+      assert.equal(layer.digest, layer.diffId);
+      assert.equal(layer.size, layer.uncompressedSize);
+    }
+    assert.equal(result.layers[0]!.digest, sha(gunzipSync(readFileSync(tgz))));
+    validateLayout(layout);
+    assertSameTree(tree, umociUnpack(layout, 'latest', join(tmp.path, 'bundle')));
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('files that are not tars, or not readable, are refused with the path and the cause', async () => {
+  const tmp = await tempDir();
+  try {
+    const layout = join(tmp.path, 'layout');
+    const notTar = join(tmp.path, 'notes.tar');
+    writeFileSync(notTar, 'just some text, named like a tar\n'.repeat(40));
+    const gzNotTar = join(tmp.path, 'notes.tar.gz');
+    writeFileSync(gzNotTar, gzipSync(Buffer.from('text, gzipped\n'.repeat(100))));
+    const truncated = join(tmp.path, 'truncated.tar.gz');
+    const { tgz } = makeTarball(tmp.path);
+    const whole = readFileSync(tgz);
+    writeFileSync(truncated, whole.subarray(0, whole.length - 20));
+    const cases: [string, RegExp][] = [
+      [join(tmp.path, 'missing'), /rootfs .*missing: no such file or directory/],
+      [notTar, /rootfs .*notes\.tar: neither a directory nor a tar file/],
+      [gzNotTar, /rootfs .*notes\.tar\.gz: a gzip file that does not hold a tar archive/],
+      [truncated, /rootfs .*truncated\.tar\.gz: corrupt compressed data/],
+      ['/dev/null', /rootfs \/dev\/null: neither a directory nor a tar file/],
+    ];
+    for (const [path, message] of cases) {
+      await assert.rejects(buildImage({ rootfs: [path], layout }), (err: unknown) => {
+        assert.ok(err instanceof OcipushError, String(err));
+        assert.match(err.message, message);
+        assert.equal(err.message.includes('\n'), false, 'one line');
+        return true;
+      });
+    }
+    assert.throws(() => readFileSync(join(layout, 'index.json')), /ENOENT/, 'no layout was created by failed builds');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('zstd: used where Node has it, refused with the reason where it does not', async () => {
+  requireTool('zstd');
+  const tmp = await tempDir();
+  try {
+    const { tar, tree } = makeTarball(tmp.path);
+    const zst = join(tmp.path, 'mini.tar.zst');
+    run('zstd', ['-q', '-o', zst, tar]);
+    const layout = join(tmp.path, 'layout');
+    if (zstdAvailable()) {
+      const result = await buildImage({ rootfs: [zst, tree], layout, compression: 'zstd' });
+      assert.equal(result.layers[0]!.digest, sha(readFileSync(zst)), 'a tar.zst is stored as it is');
+      assert.equal(result.layers[0]!.diffId, sha(readFileSync(tar)));
+      assert.equal(result.layers[1]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    } else {
+      await assert.rejects(buildImage({ rootfs: [zst], layout }), /rootfs .*mini\.tar\.zst: a zstd-compressed tar needs Node\.js >= 22\.15/);
+      await assert.rejects(buildImage({ rootfs: [tree], layout, compression: 'zstd' }), /--compression zstd needs Node\.js >= 22\.15/);
+    }
+  } finally {
+    await tmp.cleanup();
+  }
+});
