@@ -5,7 +5,11 @@
 export { OcipushError, isOcipushError, type ErrorCode, type ErrorDetails } from './errors.js';
 export * from './oci/index.js';
 export { OciLayout, type BlobWriter, type OpenLayoutOptions } from './content/layout.js';
-export type { Storage, ReadOnlyStorage, TagResolver, BlobOpener } from './content/storage.js';
+export {
+  isBlobSourceProvider, isSourcePusher, isReferencePusher, isTagResolver, isReferrerLister, isRegistryLocated,
+  type Storage, type ReadOnlyStorage, type TagResolver, type OperationOptions, type BlobSourceProvider, type SourcePusher,
+  type ReferencePusher, type ReferrerLister, type RegistryLocated, type BlobPushOptions, type SourcePushOutcome,
+} from './content/storage.js';
 
 // build
 export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './image/build-image.js';
@@ -26,7 +30,7 @@ export {
 // registry: push, pull, copy
 export {
   copyGraph, DEFAULT_CONCURRENCY,
-  type CopyOptions, type CopyResult, type CopyEvent, type CopiedNode, type CopyOutcome, type NodeKind, type BlobSourceProvider,
+  type CopyOptions, type CopyResult, type CopyEvent, type CopiedNode, type CopyOutcome, type NodeKind,
 } from './transfer/copy-graph.js';
 export { connectRegistry, type ConnectOptions } from './registry/connect.js';
 export { RegistryClient, type Authorizer, type RegistryClientOptions, type RegistryRequest, type RegistryResponse, type RetryNotice } from './registry/http.js';

@@ -11,7 +11,8 @@ import { encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '..
 import { tempNameFor, writeFileAtomic } from './atomic.js';
 import { trackTemp } from './cleanup.js';
 import { withLock } from './lock.js';
-import type { Storage, TagResolver } from './storage.js';
+import { fileSource, type BlobSource } from './blob-source.js';
+import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
 
 const LAYOUT_VERSION = '1.0.0';
@@ -36,7 +37,7 @@ export interface BlobWriter {
  * `index.json` is rewritten atomically under a lock, so concurrent writers never lose each other's
  * tags and no entry ever points at a missing blob.
  */
-export class OciLayout implements Storage, TagResolver {
+export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   readonly root: string;
 
   private constructor(root: string) {
@@ -97,6 +98,11 @@ export class OciLayout implements Storage, TagResolver {
 
   blobPath(digest: Digest): string {
     return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  /** The blob's file, re-readable whole (verified) or by range: uploads read it in chunks, retries read it again. */
+  blobSource(desc: Pick<Descriptor, 'digest' | 'size'>): BlobSource {
+    return fileSource(this.blobPath(desc.digest), desc);
   }
 
   async exists(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {

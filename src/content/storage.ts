@@ -1,5 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
+import type { BlobSource } from './blob-source.js';
+
+/** What every I/O operation of a storage accepts: a signal that cancels it. */
+export interface OperationOptions {
+  signal?: AbortSignal;
+}
 
 /**
  * Storage keyed by descriptor, as oras-go has it. Every implementation verifies: `fetch` yields a
@@ -7,22 +13,86 @@ import type { Descriptor } from '../oci/descriptor.js';
  * store content under a digest it does not have.
  */
 export interface ReadOnlyStorage {
-  exists(desc: Descriptor): Promise<boolean>;
-  fetch(desc: Descriptor): Promise<Readable>;
+  exists(desc: Descriptor, options?: OperationOptions): Promise<boolean>;
+  fetch(desc: Descriptor, options?: OperationOptions): Promise<Readable>;
 }
 
 export interface Storage extends ReadOnlyStorage {
-  push(desc: Descriptor, content: Readable): Promise<void>;
+  push(desc: Descriptor, content: Readable, options?: OperationOptions): Promise<void>;
 }
 
 /** Names (tags) resolved to the descriptors they point at. */
 export interface TagResolver {
-  resolve(reference: string): Promise<Descriptor>;
-  tag(desc: Descriptor, reference: string): Promise<void>;
+  resolve(reference: string, options?: OperationOptions): Promise<Descriptor>;
+  tag(desc: Descriptor, reference: string, options?: OperationOptions): Promise<void>;
 }
 
-/** A re-readable blob: opened once to hash, again to upload, again to retry. */
-export interface BlobOpener {
-  readonly descriptor: Descriptor;
-  open(): Promise<Readable>;
+/*
+ * Optional powers a storage may have, asked for with the `has…` guards below, never with
+ * `instanceof`: a new kind of storage takes part in a copy by implementing what it can.
+ */
+
+/** Hands out blobs that can be read again, whole or by range (for chunked uploads, retries, resumes). */
+export interface BlobSourceProvider {
+  blobSource(desc: Descriptor): BlobSource;
+}
+
+export interface BlobPushOptions extends OperationOptions {
+  /** Repositories of the same registry that may hold the blob, to mount it from. */
+  mountFrom?: string[];
+  onProgress?: (bytes: number) => void;
+  onNotice?: (message: string) => void;
+}
+
+/** What became of a blob pushed from a source: sent, mounted from another repository. */
+export type SourcePushOutcome = 'uploaded' | 'mounted';
+
+/** Takes a blob from a re-readable source (a registry: chunks, retries, mounts), rather than from a one-shot stream. */
+export interface SourcePusher {
+  pushBlob(desc: Descriptor, source: BlobSource, options?: BlobPushOptions): Promise<SourcePushOutcome>;
+}
+
+/** Stores a manifest under a reference in one step (a registry's PUT /manifests/<tag>), as oras-go's ReferencePusher. */
+export interface ReferencePusher {
+  pushManifest(desc: Descriptor, bytes: Buffer, reference?: string, options?: OperationOptions): Promise<void>;
+}
+
+/** Lists the manifests whose `subject` is `desc` (OCI 1.1 referrers). */
+export interface ReferrerLister {
+  referrers(desc: Descriptor, options?: OperationOptions & { artifactType?: string }): Promise<Descriptor[]>;
+}
+
+/** Where a registry storage lives, so a copy within one registry can mount instead of moving bytes. */
+export interface RegistryLocated {
+  readonly registry: string;
+  readonly repositoryName: string;
+}
+
+function has<K extends string>(value: unknown, ...methods: K[]): value is Record<K, (...args: never[]) => unknown> {
+  return typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+}
+
+export function isBlobSourceProvider(value: unknown): value is BlobSourceProvider {
+  return has(value, 'blobSource');
+}
+
+export function isSourcePusher(value: unknown): value is SourcePusher {
+  return has(value, 'pushBlob');
+}
+
+export function isReferencePusher(value: unknown): value is ReferencePusher {
+  return has(value, 'pushManifest');
+}
+
+export function isTagResolver(value: unknown): value is TagResolver {
+  return has(value, 'resolve', 'tag');
+}
+
+export function isReferrerLister(value: unknown): value is ReferrerLister {
+  return has(value, 'referrers');
+}
+
+export function isRegistryLocated(value: unknown): value is RegistryLocated {
+  const v = value as Partial<RegistryLocated> | null;
+  return typeof v === 'object' && v !== null && typeof v.registry === 'string' && typeof v.repositoryName === 'string';
 }

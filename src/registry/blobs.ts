@@ -1,8 +1,11 @@
-import type { Readable } from 'node:stream';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { VerifyingStream } from '../content/verify.js';
 import type { RegistryClient, RegistryResponse } from './http.js';
+import { isTransientNetworkError, networkError } from './errors.js';
+import { retryDelay, sleep } from './retry.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 
 /** An upload session the registry opened: where to send the next request. */
@@ -33,15 +36,65 @@ export async function blobExists(client: RegistryClient, repository: string, des
 
 /** `GET /v2/<name>/blobs/<digest>`: a stream that fails (EDIGEST) unless the bytes match the descriptor. */
 export async function fetchBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
-  const res = await client.request({
+  const what = `${client.registry}/${repository}: blob ${desc.digest}`;
+  const request = (from: number) => client.request({
     method: 'GET',
     url: v2Path(repository, `blobs/${desc.digest}`),
     op: `fetch blob ${desc.digest}`,
     scopes: [pullScope(repository)],
+    ...(from > 0 ? { headers: { range: `bytes=${from}-` } } : {}),
   });
-  const verifier = new VerifyingStream(desc, `${client.registry}/${repository}: blob ${desc.digest}`);
-  res.body.on('error', (err) => verifier.destroy(err));
-  return res.body.pipe(verifier);
+  const first = await request(0);
+  const verifier = new VerifyingStream(desc, what);
+  resumeOnBreak(first.body, verifier, async (received, attempt) => {
+    await sleep(retryDelay(client.retryPolicy, attempt));
+    const res = await request(received);
+    // A registry (or the storage behind its redirect) that ignores Range sends the whole blob again.
+    return res.status === 206 ? res.body : skipBytes(res.body, received);
+  }, client.retryPolicy.retries).catch((err) => verifier.destroy(networkError(client.registry, err)));
+  return verifier;
+}
+
+/**
+ * Pipes `body` into `sink`; when the connection breaks mid-blob (a transient network error), asks
+ * `reopen` for the rest from the byte where it broke, up to `retries` times. The sink hashes
+ * everything it receives, so a resumed blob is verified as a whole.
+ */
+async function resumeOnBreak(
+  body: Readable, sink: VerifyingStream,
+  reopen: (received: number, attempt: number) => Promise<Readable>, retries: number,
+): Promise<void> {
+  let received = 0;
+  let current = body;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      for await (const chunk of current as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (!sink.write(chunk)) await once(sink, 'drain');
+        if (sink.destroyed) return;
+      }
+      sink.end();
+      return;
+    } catch (err) {
+      if (sink.destroyed) return;
+      current.destroy();
+      if (attempt > retries || !isTransientNetworkError(err)) throw err;
+      current = await reopen(received, attempt);
+    }
+  }
+}
+
+async function* dropFirst(body: Readable, count: number): AsyncGenerator<Buffer> {
+  let left = count;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (left >= chunk.length) { left -= chunk.length; continue; }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+function skipBytes(body: Readable, count: number): Readable {
+  return Readable.from(dropFirst(body, count), { objectMode: false });
 }
 
 /** `POST /v2/<name>/blobs/uploads/`: opens an upload session. */

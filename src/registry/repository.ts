@@ -47,6 +47,10 @@ export class Repository implements Storage, TagResolver {
     return this.client.registry;
   }
 
+  get repositoryName(): string {
+    return this.name;
+  }
+
   /** `registry/name`, for messages. */
   toString(): string {
     return `${this.client.registry}/${this.name}`;

@@ -2,18 +2,18 @@ import { Readable, Transform } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
-import { isIndexMediaType } from '../oci/media-types.js';
-import type { ReadOnlyStorage, Storage, TagResolver } from '../content/storage.js';
+import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
+import {
+  isBlobSourceProvider, isReferencePusher, isSourcePusher, isTagResolver,
+  type ReadOnlyStorage, type Storage,
+} from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { OciLayout } from '../content/layout.js';
-import { isManifestDescriptor, Repository, type BlobOutcome } from '../registry/repository.js';
-import { fileSource, storageSource, type BlobSource } from '../content/blob-source.js';
-import { isTransientNetworkError, networkError } from '../registry/errors.js';
+import { storageSource, type BlobSource } from '../content/blob-source.js';
 
 export type NodeKind = 'index' | 'manifest' | 'config' | 'layer';
 
 /** What happened to one node: sent, mounted from another repository, already there, or left out (foreign layers). */
-export type CopyOutcome = BlobOutcome | 'skipped';
+export type CopyOutcome = 'uploaded' | 'mounted' | 'exists' | 'skipped';
 
 export type CopyEvent =
   | { type: 'start'; descriptor: Descriptor; kind: NodeKind }
@@ -32,6 +32,8 @@ export interface CopyOptions {
    * storages store it, then tag it.
    */
   rootReference?: string;
+  /** Cancels the copy: nothing in flight completes, and a blob cut off is never committed. */
+  signal?: AbortSignal;
 }
 
 export interface CopiedNode {
@@ -47,11 +49,6 @@ export interface CopyResult {
 }
 
 export const DEFAULT_CONCURRENCY = 4;
-
-/** A source storage that hands out re-readable blobs itself (ranges for chunks, re-opens for retries). */
-export interface BlobSourceProvider {
-  blobSource(desc: Descriptor): BlobSource;
-}
 
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
@@ -80,6 +77,7 @@ class GraphCopy {
   }
 
   async run(root: Descriptor): Promise<CopyResult> {
+    this.options.signal?.throwIfAborted();
     try {
       await this.copyManifest(root, kindOf(root, 'manifest'), true);
     } finally {
@@ -131,7 +129,7 @@ class GraphCopy {
 
   private async copyManifest(desc: Descriptor, kind: NodeKind, isRoot: boolean): Promise<void> {
     const { bytes, parsed } = await this.readManifest(desc);
-    if (await this.dst.exists(desc)) {
+    if (await this.dst.exists(desc, this.io)) {
       // A registry holds a manifest only with all it names, so the subgraph is there too.
       await this.markPresent(parsed);
       if (isRoot) await this.putRoot(desc, bytes, 'exists', kind);
@@ -156,23 +154,27 @@ class GraphCopy {
   /** The root goes straight under its tag when the destination can (a registry), else push then tag. */
   private async putRoot(desc: Descriptor, bytes: Buffer, outcome: CopyOutcome, kind: NodeKind): Promise<void> {
     const reference = this.options.rootReference;
+    const dst = this.dst;
     this.emit({ type: 'start', descriptor: desc, kind });
-    if (this.dst instanceof Repository) {
-      if (outcome !== 'exists' || reference !== undefined) await this.dst.pushManifest(desc, bytes, reference ?? desc.digest);
+    if (isReferencePusher(dst)) {
+      if (outcome !== 'exists' || reference !== undefined) await dst.pushManifest(desc, bytes, reference ?? desc.digest, this.io);
     } else {
       if (outcome !== 'exists') await this.pushManifest(desc, bytes);
       if (reference !== undefined) {
-        const tagger = this.dst as Partial<TagResolver>;
-        if (typeof tagger.tag !== 'function') throw new OcipushError('EUNSUPPORTED', `the destination cannot tag ${desc.digest} as ${reference}`);
-        await tagger.tag(desc, reference);
+        if (!isTagResolver(dst)) throw new OcipushError('EUNSUPPORTED', `the destination cannot tag ${desc.digest} as ${reference}`);
+        await dst.tag(desc, reference, this.io);
       }
     }
     this.record(desc, kind, outcome);
   }
 
   private async pushManifest(desc: Descriptor, bytes: Buffer): Promise<void> {
-    if (this.dst instanceof Repository) await this.dst.pushManifest(desc, bytes);
-    else await this.dst.push(desc, Readable.from([bytes]));
+    if (isReferencePusher(this.dst)) await this.dst.pushManifest(desc, bytes, desc.digest, this.io);
+    else await this.dst.push(desc, Readable.from([bytes]), this.io);
+  }
+
+  private get io(): { signal?: AbortSignal } {
+    return this.options.signal ? { signal: this.options.signal } : {};
   }
 
   /** Reports everything under an existing manifest as present, without asking the destination again. */
@@ -189,62 +191,49 @@ class GraphCopy {
   }
 
   private async copyBlob(desc: Descriptor, kind: NodeKind): Promise<void> {
+    this.options.signal?.throwIfAborted();
     if (isForeign(desc)) {
       this.record(desc, kind, 'skipped');
       return;
     }
-    if (await this.dst.exists(desc)) {
+    if (await this.dst.exists(desc, this.io)) {
       this.record(desc, kind, 'exists');
       return;
     }
     this.emit({ type: 'start', descriptor: desc, kind });
     const onProgress = (bytes: number) => this.emit({ type: 'progress', descriptor: desc, kind, bytes });
     const onNotice = (message: string) => this.emit({ type: 'notice', descriptor: desc, kind, message });
-    if (this.dst instanceof Repository) {
+    const dst = this.dst;
+    if (isSourcePusher(dst)) {
       const mountFrom = toList(this.options.mountFrom?.(desc));
-      const outcome = await this.dst.pushBlob(desc, this.sourceOf(desc), { mountFrom, onProgress, onNotice });
+      const outcome = await dst.pushBlob(desc, this.sourceOf(desc), { mountFrom, onProgress, onNotice, ...this.io });
       this.record(desc, kind, outcome);
       return;
     }
-    await this.streamBlob(desc, onProgress, onNotice);
+    // A storage that takes a stream (a layout): the source's fetch verifies, and resumes a broken
+    // download itself where it can (the registry transport does).
+    await dst.push(desc, counting(await this.src.fetch(desc, this.io), onProgress), this.io);
     this.record(desc, kind, 'uploaded');
   }
 
-  /** Into a storage that takes a stream (a layout): fetched verified, retried when the connection drops. */
-  private async streamBlob(desc: Descriptor, onProgress: (bytes: number) => void, onNotice: (message: string) => void): Promise<void> {
-    const retries = this.src instanceof Repository ? this.src.client.retryPolicy.retries : 0;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.dst.push(desc, counting(await this.src.fetch(desc), onProgress));
-        return;
-      } catch (err) {
-        if (attempt >= retries || !isTransientNetworkError(err)) {
-          throw this.src instanceof Repository ? networkError(this.src.registry, err) : err;
-        }
-        onNotice(`${desc.digest}: the download broke off (${(err as Error).message}), fetching it again`);
-        onProgress(0);
-      }
-    }
-  }
-
+  /** The source's own re-readable blobs (a layout's files, lazy base layers), else its fetch, opened again per read. */
   private sourceOf(desc: Descriptor): BlobSource {
-    const src = this.src;
-    if (src instanceof OciLayout) return fileSource(src.blobPath(desc.digest), desc);
-    // A storage that knows a better way to re-read its blobs (a layout with lazy base layers).
-    const provider = src as Partial<BlobSourceProvider>;
-    if (typeof provider.blobSource === 'function') return provider.blobSource(desc);
-    return storageSource(src, desc);
+    return isBlobSourceProvider(this.src) ? this.src.blobSource(desc) : storageSource(this.src, desc);
   }
 
   private async readManifest(desc: Descriptor): Promise<{ bytes: Buffer; parsed: AnyManifest }> {
     const known = this.manifests.get(desc.digest);
     if (known) return known;
     if (desc.size > MAX_MANIFEST_BYTES) throw new OcipushError('EINVALID', `manifest ${desc.digest}: ${desc.size} bytes is too large`);
-    const bytes = await readSmall(await this.src.fetch(desc), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
+    const bytes = await readSmall(await this.src.fetch(desc, this.io), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
     const entry = { bytes, parsed: parseManifest(bytes, `manifest ${desc.digest}`, desc.mediaType) };
     this.manifests.set(desc.digest, entry);
     return entry;
   }
+}
+
+function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boolean {
+  return isManifestMediaType(desc.mediaType) || isIndexMediaType(desc.mediaType);
 }
 
 function kindOf(desc: Descriptor, fallback: NodeKind): NodeKind {
