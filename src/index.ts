@@ -12,12 +12,12 @@ export {
 } from './content/storage.js';
 
 // build
-export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './image/build-image.js';
-export type { RunConfig } from './image/config.js';
-export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type BaseImage, type BaseSource, type ResolveBaseOptions } from './image/base.js';
+export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './assemble/build-image.js';
+export type { RunConfig } from './assemble/config.js';
+export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type BaseImage, type BaseSource, type ResolveBaseOptions } from './assemble/base.js';
 export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './transfer/lazy-blobs.js';
-export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './image/create-index.js';
-export { mergeContainerConfig, convertLayer } from './image/compose.js';
+export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './assemble/create-index.js';
+export { mergeContainerConfig, convertLayer } from './assemble/compose.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './defaults.js';
 export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './dockerfile-exec/build-dockerfile.js';
 

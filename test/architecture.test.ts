@@ -20,8 +20,10 @@ const LAYERS = [
   ['content'],
   ['registry', 'layer'],
   ['transfer'],
-  ['archive'],
   ['image'],
+  ['archive'],
+  ['transports'],
+  ['assemble'],
   ['dockerfile-exec'],
   ['cli', 'index.ts'],
 ];

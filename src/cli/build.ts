@@ -85,7 +85,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     const threads = argv.threads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
     for (const item of toArray(argv.env)) if (item.indexOf('=') <= 0) throw usageError(`--env "${item}": expected KEY=VALUE`);
-    const { buildImage } = await import('../image/build-image.js');
+    const { buildImage } = await import('../assemble/build-image.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();

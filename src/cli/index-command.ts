@@ -27,7 +27,7 @@ export const indexCommand: CliCommand<IndexArgs> = {
     const images = toArray(argv.images);
     if (images.length === 0) throw usageError('index create: name the images to combine (tags or digests of the layout)');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
-    const { createImageIndex } = await import('../image/create-index.js');
+    const { createImageIndex } = await import('../assemble/create-index.js');
     const result = await createImageIndex({ layout: argv.layout, images, tag: argv.tag, annotations });
     const { formatPlatform } = await import('../oci/descriptor.js');
     for (const m of result.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);

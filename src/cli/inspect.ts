@@ -83,7 +83,7 @@ function isImageConfig(mediaType: string): boolean {
 }
 
 async function open(argv: InspectArgs): Promise<Opened> {
-  const { parseLayoutTarget } = await import('../image/layout-reference.js');
+  const { parseLayoutTarget } = await import('../transports/layout-reference.js');
   const { readSmall } = await import('../content/verify.js');
   const local = parseLayoutTarget(argv.target);
   if (local) {

@@ -40,7 +40,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
 
     const { OciLayout } = await import('../content/layout.js');
-    const { selectLayoutImage } = await import('../image/layout-reference.js');
+    const { selectLayoutImage } = await import('../transports/layout-reference.js');
     const layout = await OciLayout.open(argv.layout);
     const root = await selectLayoutImage(layout, { tag: argv.tag, destination });
     if (destination.digest && destination.digest !== root.digest) {

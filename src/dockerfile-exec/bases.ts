@@ -9,7 +9,7 @@ import { OcipushError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
-import { resolveBaseImage, type BaseImage } from '../image/base.js';
+import { resolveBaseImage, type BaseImage } from '../assemble/base.js';
 import { defaultConnect, splitSource, type ConnectRegistry } from '../transfer/lazy-blobs.js';
 import { readRemoteBlobs } from '../content/remote-blobs.js';
 import { loadImageTree, type ImageLayer } from './image-tree.js';

@@ -21,11 +21,11 @@ import {
   type ResolveOptions,
 } from '../dockerfile/index.js';
 import { orderedContainerConfig } from '../dockerfile/image-config.js';
-import { storeBaseImage, type BaseImage } from '../image/base.js';
+import { storeBaseImage, type BaseImage } from '../assemble/base.js';
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
-import { storeImage, type StoredImage } from '../image/store-image.js';
-import type { ImageOutputOptions } from '../image/output-options.js';
-import { formatTime, resolveBuildTime } from '../image/config.js';
+import { storeImage, type StoredImage } from '../assemble/store-image.js';
+import type { ImageOutputOptions } from '../assemble/output-options.js';
+import { formatTime, resolveBuildTime } from '../assemble/config.js';
 import type { LayerResult } from '../layer/layer.js';
 import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
 import { ImageSources } from './bases.js';
@@ -33,7 +33,7 @@ import { ContextView } from './context.js';
 import { resolveWildcards } from './copy-instruction.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
-import { checkTag, prepareTarget } from '../image/layout-target.js';
+import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
 import { cleanAbsolute, resolvePath, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';

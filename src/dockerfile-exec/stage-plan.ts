@@ -12,7 +12,7 @@ import {
 } from '../dockerfile/index.js';
 import { containsWildcards } from '../dockerfile/go-match.js';
 import { foldStage, imageOf, scratchImage, type DockerImage, type HistoryStep } from '../dockerfile/image-config.js';
-import type { BaseImage } from '../image/base.js';
+import type { BaseImage } from '../assemble/base.js';
 import type { ArchiveEntry } from './archive.js';
 import type { ContextView } from './context.js';
 import { CopyError, endsAsDirectory, resolveWildcards, TreeWriter, type CopySpec, type Owner } from './copy-instruction.js';

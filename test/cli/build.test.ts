@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, requireTool, run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { runImage } from '../support/runc.js';
-import { buildStaticHello, readImage, snapshotDir, validateLayout } from '../image/support.js';
+import { buildStaticHello, readImage, snapshotDir, validateLayout } from '../assemble/support.js';
 
 function smallRootfs(dir: string): string {
   mkdirSync(join(dir, 'etc'), { recursive: true });

@@ -7,7 +7,7 @@ import { buildImage, type BuildOptions, type BuildResult } from '../../src/index
 import { OciLayout } from '../../src/content/layout.js';
 import { LayerCache } from '../../src/layer/cache-store.js';
 import { CLI, run, runCli, tempDir } from '../support/tools.js';
-import { assertSameTree, pseudoRandom, umociUnpack, validateLayout } from '../image/support.js';
+import { assertSameTree, pseudoRandom, umociUnpack, validateLayout } from '../assemble/support.js';
 
 /**
  * The layer cache may only skip reading a tree whose metadata proves it unchanged. Trees made

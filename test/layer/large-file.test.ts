@@ -4,7 +4,7 @@ import { mkdirSync, openSync, closeSync, writeSync, ftruncateSync } from 'node:f
 import { join } from 'node:path';
 import { buildImage } from '../../src/index.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
-import { readImage } from '../image/support.js';
+import { readImage } from '../assemble/support.js';
 
 /**
  * A file beyond the 8 GiB a ustar size field holds (pax `size`). The file is sparse, so it costs

@@ -7,7 +7,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
 import { zstdAvailable } from '../../src/layer/codec.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
-import { assertSameTree, readImage, umociUnpack, validateLayout } from '../image/support.js';
+import { assertSameTree, readImage, umociUnpack, validateLayout } from '../assemble/support.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -9,7 +9,7 @@ import { scanCapabilities } from '../../src/layer/capabilities.js';
 import { walk, type FsEntry } from '../../src/layer/walk.js';
 import { OcipushError } from '../../src/errors.js';
 import { run, requireTool, tempDir } from '../support/tools.js';
-import { LONG_DIR, LONG_NAME, LONG_TARGET, UNICODE_DIR, UNICODE_NAME, makeRichRootfs, pseudoRandom } from '../image/support.js';
+import { LONG_DIR, LONG_NAME, LONG_TARGET, UNICODE_DIR, UNICODE_NAME, makeRichRootfs, pseudoRandom } from '../assemble/support.js';
 
 function archive(entries: Iterable<FsEntry>, chunkSize?: number): Buffer {
   const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: 0, ...(chunkSize ? { chunkSize } : {}) });

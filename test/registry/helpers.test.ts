@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSize } from '../../src/cli/registry-options.js';
-import { parseLayoutTarget } from '../../src/image/layout-reference.js';
+import { parseLayoutTarget } from '../../src/transports/layout-reference.js';
 import { networkError, parseErrorBody, registryError } from '../../src/registry/errors.js';
 import { DEFAULT_RETRY_POLICY, parseRetryAfter, retryDelay } from '../../src/registry/retry.js';
 import { parseRangeEnd } from '../../src/registry/upload.js';

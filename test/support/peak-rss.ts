@@ -5,7 +5,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT, run } from './tools.js';
-import { readImage } from '../image/support.js';
+import { readImage } from '../assemble/support.js';
 
 /** Helpers for the memory tests: big incompressible files, and the peak RSS of a CLI run. */
 

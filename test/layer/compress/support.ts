@@ -4,7 +4,7 @@ import { createCompressor, type CompressorOptions } from '../../../src/layer/com
 import { compressBlock } from '../../../src/layer/compress/block-codec.js';
 
 /** Deterministic incompressible bytes: the same generator as the layer tests' (one seed per input). */
-export { pseudoRandom as randomBytes } from '../../image/support.js';
+export { pseudoRandom as randomBytes } from '../../assemble/support.js';
 
 /** Deterministic text that compresses like source files and man pages do (about 3:1). */
 export function textBytes(size: number): Buffer {

@@ -107,7 +107,7 @@ async function resolveRegistryBase(reference: string, wanted: Platform | undefin
 }
 
 async function resolveLayoutBase(reference: string, wanted: Platform | undefined): Promise<BaseImage> {
-  const { parseLayoutTarget } = await import('./layout-reference.js');
+  const { parseLayoutTarget } = await import('../transports/layout-reference.js');
   const target = parseLayoutTarget(reference)!;
   const where = `base image ${reference}`;
   const layout = await OciLayout.open(target.dir);

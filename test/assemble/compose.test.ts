@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { convertLayer, layerMediaTypeIn, mergeContainerConfig } from '../../src/image/compose.js';
+import { convertLayer, layerMediaTypeIn, mergeContainerConfig } from '../../src/assemble/compose.js';
 import { removalSet, whiteoutName } from '../../src/layer/whiteout.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
