@@ -11,6 +11,15 @@ export {
   type ReferencePusher, type ReferrerLister, type RegistryLocated, type BlobPushOptions, type SourcePushOutcome,
 } from './content/storage.js';
 
+// the image model: one loader over every storage, and the transports that open them
+export { loadImage, loadImageOrIndex, readManifest, blobView, type LoadOptions, type LoadImageOptions } from './image/load.js';
+export type { ImageView, IndexView, ImageOrIndex, LayerView, BlobView } from './image/view.js';
+export { choosePlatform, DEFAULT_PLATFORM, type PlatformChoice } from './image/platform.js';
+export { openImage, openLocation, type OpenedImage, type OpenOptions } from './transports/open.js';
+export { parseTransport, type ImageLocation, type TransportName } from './transports/parse.js';
+export { DockerArchiveReader, type DockerArchiveImage } from './archive/docker-archive-reader.js';
+export { OciArchiveReader } from './archive/oci-archive-reader.js';
+
 // build
 export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './assemble/build-image.js';
 export type { RunConfig } from './assemble/config.js';

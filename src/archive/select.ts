@@ -1,7 +1,8 @@
 import { OcipushError } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
 import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
-import { loadImage, type LoadedImage } from './layout-image.js';
+import { loadImage } from '../image/load.js';
+import type { ImageView } from '../image/view.js';
 import { isBareTag, normaliseRepoTag, repoTagForEntry } from './names.js';
 
 /** `IMAGE[=REPO:TAG]` as given on the command line: a layout tag or digest, and an optional new name. */
@@ -11,7 +12,7 @@ export interface ImageSelector {
 }
 
 /** One image to export: what it is and the names it gets. */
-export interface SelectedImage extends LoadedImage {
+export interface SelectedImage extends ImageView {
   /** The layout names (ref.name) or digests it was selected by. */
   sources: string[];
   repoTags: string[];
@@ -63,7 +64,7 @@ export async function selectImages(layout: OciLayout, selectors: ImageSelector[]
     if (repoTag === undefined && isBareTag(pick.source) && pick.entry.annotations?.[Annotation.RefName] === pick.source) {
       throw new OcipushError('EUSAGE', `image "${pick.source}" in ${layout.root} is a bare tag with no repository: add --repository NAME (giving NAME:${pick.source}) or name it ${pick.source}=REPO:TAG`);
     }
-    const image = await loadImage(layout, pick.entry, options.platform, pick.source);
+    const image = await loadImage(layout, pick.entry, { platform: options.platform, name: `"${pick.source}"` });
     const key = image.descriptor.digest;
     let selected = byManifest.get(key);
     if (!selected) {

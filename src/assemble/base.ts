@@ -2,12 +2,14 @@ import { join, resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
-import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import type { Digest } from '../oci/digest.js';
-import { formatPlatform, parsePlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
-import { isLayerMediaType, MediaType, type ImageFormat } from '../oci/media-types.js';
-import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
-import { formatReference, parseReference, referenceTarget } from '../oci/reference.js';
+import { parsePlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import type { ImageFormat } from '../oci/media-types.js';
+import type { ImageConfig, ImageManifest } from '../oci/manifest.js';
+import { formatReference } from '../oci/reference.js';
+import { loadImage } from '../image/load.js';
+import { openLocation } from '../transports/open.js';
+import { parseTransport } from '../transports/parse.js';
 import { defaultConnect, LazyBlobs, type ConnectRegistry } from '../transfer/lazy-blobs.js';
 import { readRemoteBlobs, recordRemoteBlobs } from '../content/remote-blobs.js';
 import { StagedBlob } from '../content/staged-blob.js';
@@ -52,149 +54,57 @@ export interface ResolveBaseOptions {
   connect?: ConnectRegistry;
 }
 
-const MAX_INDEX_DEPTH = 4;
-
 /** `oci:DIR[:tag|@digest]` names a layout; anything else is a registry reference. */
 export function isLayoutReference(reference: string): boolean {
   return reference.startsWith('oci:');
 }
 
 /**
- * Reads a base image's manifest and config, from a registry or from a layout (`oci:DIR[:tag]`).
- * Nothing is written anywhere and no layer is downloaded. Errors name the reference: one that
- * does not parse (EUSAGE), not found (ENOTFOUND), no image for the platform (ENOTFOUND), bytes
- * that do not match their digest (EDIGEST), not a container image (EUNSUPPORTED/EINVALID).
+ * Reads a base image's manifest and config, from a registry or from a layout (`oci:DIR[:tag]`),
+ * through the one image loader. Nothing is written anywhere and no layer is downloaded. Errors
+ * name the reference: one that does not parse (EUSAGE), not found (ENOTFOUND), no image for the
+ * platform (ENOTFOUND), bytes that do not match their digest (EDIGEST), not a container image
+ * (EUNSUPPORTED/EINVALID).
  */
 export async function resolveBaseImage(reference: string, options: ResolveBaseOptions = {}): Promise<BaseImage> {
   const wanted = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
-  if (isLayoutReference(reference)) return resolveLayoutBase(reference, wanted);
-  return resolveRegistryBase(reference, wanted, options.connect ?? defaultConnect);
-}
-
-async function resolveRegistryBase(reference: string, wanted: Platform | undefined, connect: ConnectRegistry): Promise<BaseImage> {
-  const ref = parseReference(reference);
-  const name = formatReference(ref);
+  const location = parseTransport(reference);
+  if (location.transport !== 'registry' && location.transport !== 'oci') {
+    throw new OcipushError('EUSAGE', `base image ${reference}: a base comes from a registry or a layout (oci:DIR[:tag]), not a ${location.transport}`);
+  }
   const where = `base image ${reference}`;
-  const { Repository } = await import('../registry/repository.js');
-  const client = await connect(ref.registry);
+  const opened = await openLocation(location, { connect: options.connect ?? defaultConnect });
   try {
-    const repository = new Repository(client, ref.repository);
-    let fetched = await repository.fetchManifest(referenceTarget(ref));
-    let index: Descriptor | undefined;
-    for (let depth = 0; ; depth++) {
-      const parsed = parseManifest(fetched.bytes, `${where}: manifest ${fetched.descriptor.digest}`, fetched.descriptor.mediaType);
-      if (!isIndex(parsed)) break;
-      if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `${where}: image indexes nested too deep`);
-      index ??= fetched.descriptor;
-      const child = pickPlatform(parsed, wanted, where);
-      fetched = await repository.fetchManifest(child.digest);
-      if (fetched.bytes.length !== child.size) {
-        throw new OcipushError('EDIGEST', `${where}: manifest ${child.digest} has ${fetched.bytes.length} bytes, the index says ${child.size}`, { digest: child.digest });
-      }
-      fetched = { ...fetched, descriptor: { ...child, mediaType: fetched.descriptor.mediaType } };
-    }
-    const manifest = parseManifest(fetched.bytes, `${where}: manifest ${fetched.descriptor.digest}`, fetched.descriptor.mediaType) as ImageManifest;
-    checkConfigMediaType(manifest, where);
-    if (manifest.config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: config of ${manifest.config.size} bytes is too large`);
-    const configBytes = await readSmall(await repository.fetch(manifest.config), MAX_CONFIG_BYTES, `${where}: config ${manifest.config.digest}`);
-    return finish({
-      reference, name, source: { kind: 'registry', registry: ref.registry, repository: ref.repository },
-      descriptor: fetched.descriptor, manifest, manifestBytes: fetched.bytes, configBytes, index, wanted, where,
+    const image = await loadImage(opened.storage, opened.root, {
+      name: where, requirePlatform: true, requireLayers: true, ...(wanted ? { platform: wanted } : {}),
     });
+    const source: BaseSource = location.transport === 'registry'
+      ? { kind: 'registry', registry: location.reference.registry, repository: location.reference.repository }
+      : { kind: 'layout', root: resolvePath(location.path), ...(location.name ? { name: location.name } : {}) };
+    // A layout entry's annotations (its ref.name) are the layout's, not the image's.
+    const { annotations: _annotations, platform: _platform, ...plain } = image.descriptor;
+    return {
+      reference,
+      ...(location.transport === 'registry' ? { name: formatReference(location.reference) } : {}),
+      source,
+      descriptor: location.transport === 'registry' ? { ...withoutPlatform(image.descriptor), platform: image.platform } : { ...plain, platform: image.platform },
+      manifestDigest: image.descriptor.digest,
+      manifest: image.manifest,
+      manifestBytes: image.manifestBytes,
+      config: image.config,
+      configBytes: image.configBytes,
+      format: image.format,
+      platform: image.platform,
+      ...(image.index ? { index: image.index } : {}),
+    };
   } finally {
-    await client.close().catch(() => {});
+    await opened.close();
   }
 }
 
-async function resolveLayoutBase(reference: string, wanted: Platform | undefined): Promise<BaseImage> {
-  const { parseLayoutTarget } = await import('../transports/layout-reference.js');
-  const target = parseLayoutTarget(reference)!;
-  const where = `base image ${reference}`;
-  const layout = await OciLayout.open(target.dir);
-  let descriptor = await layout.resolve(target.name);
-  let index: Descriptor | undefined;
-  let manifestBytes: Buffer;
-  for (let depth = 0; ; depth++) {
-    manifestBytes = await layout.readBlob(descriptor);
-    const parsed = parseManifest(manifestBytes, `${where}: manifest ${descriptor.digest}`, descriptor.mediaType);
-    if (!isIndex(parsed)) {
-      descriptor = { ...descriptor, mediaType: parsed.mediaType };
-      break;
-    }
-    if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `${where}: image indexes nested too deep`);
-    index ??= descriptor;
-    descriptor = pickPlatform(parsed, wanted, where);
-  }
-  const manifest = parseManifest(manifestBytes, `${where}: manifest ${descriptor.digest}`, descriptor.mediaType) as ImageManifest;
-  checkConfigMediaType(manifest, where);
-  const configBytes = await layout.readBlob(manifest.config, MAX_CONFIG_BYTES);
-  const { annotations: _annotations, ...plain } = descriptor;
-  return finish({
-    reference, source: { kind: 'layout', root: layout.root, ...(target.name ? { name: target.name } : {}) },
-    descriptor: plain, manifest, manifestBytes, configBytes, index, wanted, where,
-  });
-}
-
-interface Resolved {
-  reference: string;
-  name?: string;
-  source: BaseSource;
-  descriptor: Descriptor;
-  manifest: ImageManifest;
-  manifestBytes: Buffer;
-  configBytes: Buffer;
-  index?: Descriptor;
-  wanted?: Platform;
-  where: string;
-}
-
-function finish(r: Resolved): BaseImage {
-  const config = parseImageConfig(r.configBytes, `${r.where}: config ${r.manifest.config.digest}`);
-  if (config.rootfs.diff_ids.length !== r.manifest.layers.length) {
-    throw new OcipushError('EINVALID', `${r.where}: the config lists ${config.rootfs.diff_ids.length} diff_ids for ${r.manifest.layers.length} layers`, { digest: r.descriptor.digest });
-  }
-  r.manifest.layers.forEach((layer, i) => {
-    if (!isLayerMediaType(layer.mediaType)) {
-      throw new OcipushError('EUNSUPPORTED', `${r.where}: layer ${i} has media type ${layer.mediaType}, not a container image layer`, { digest: layer.digest });
-    }
-  });
-  const platform = platformOfConfig(config);
-  if (r.wanted && !platformMatches(r.wanted, platform)) {
-    throw new OcipushError('EUSAGE', `${r.where} is for ${formatPlatform(platform)}, not ${formatPlatform(r.wanted)} (--platform)`, { digest: r.descriptor.digest });
-  }
-  const { platform: _p, ...plain } = r.descriptor;
-  return {
-    reference: r.reference,
-    ...(r.name !== undefined ? { name: r.name } : {}),
-    source: r.source,
-    descriptor: { ...plain, platform },
-    manifestDigest: r.descriptor.digest,
-    manifest: r.manifest,
-    manifestBytes: r.manifestBytes,
-    config,
-    configBytes: r.configBytes,
-    format: r.manifest.mediaType === MediaType.DockerManifest ? 'docker' : 'oci',
-    platform,
-    ...(r.index ? { index: r.index } : {}),
-  };
-}
-
-function checkConfigMediaType(manifest: ImageManifest, where: string): void {
-  const mt = manifest.config.mediaType;
-  if (mt !== MediaType.OciConfig && mt !== MediaType.DockerConfig) {
-    throw new OcipushError('EUNSUPPORTED', `${where} is not a container image (config media type ${mt})`);
-  }
-}
-
-/** The child of an index for the platform: the one asked for, else linux/amd64, else the only one. */
-function pickPlatform(index: ImageIndex, wanted: Platform | undefined, where: string): Descriptor {
-  const images = index.manifests.filter((d) => d.platform?.os !== 'unknown'); // attestation manifests
-  const platform = wanted ?? { os: 'linux', architecture: 'amd64' };
-  const match = images.find((d) => platformMatches(platform, d.platform));
-  if (match) return match;
-  if (!wanted && images.length === 1) return images[0]!;
-  const available = images.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
-  throw new OcipushError('ENOTFOUND', `${where} has no image for ${formatPlatform(platform)} (it has: ${available}); choose one with --platform`);
+function withoutPlatform(desc: Descriptor): Descriptor {
+  const { platform: _platform, ...plain } = desc;
+  return plain;
 }
 
 /**

@@ -1,10 +1,10 @@
 import { OcipushError } from '../errors.js';
+import { loadImageOrIndex } from '../image/load.js';
 import { OciLayout } from '../content/layout.js';
-import { MAX_CONFIG_BYTES } from '../content/verify.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
-import { isIndex, parseImageConfig, platformOfConfig, type ImageIndex } from '../oci/manifest.js';
+import type { ImageIndex } from '../oci/manifest.js';
 import { sortedRecord } from './config.js';
 
 /** `org.opencontainers.image.ref.name` as the image-layout spec defines it (as `ocipush build --tag`). */
@@ -56,11 +56,11 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
   };
   for (const name of options.images) {
     const entry = await layout.resolve(name);
-    const parsed = await layout.readManifest(entry);
-    if (isIndex(parsed)) {
-      for (const child of parsed.manifests) await add(child, `${name}@${child.digest.slice(0, 19)}`);
+    const node = await loadImageOrIndex(layout, entry, { name: `"${name}"` });
+    if (node.kind === 'index') {
+      for (const child of node.children) await add(child, `${name}@${child.digest.slice(0, 19)}`);
     } else {
-      await add({ ...entry, mediaType: parsed.mediaType }, name);
+      await add({ ...entry, mediaType: node.descriptor.mediaType, platform: entry.platform ?? node.platform }, name);
     }
   }
   const docker = entries.filter((e) => e.mediaType === MediaType.DockerManifest).length;
@@ -77,10 +77,9 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
 }
 
 async function platformOfImage(layout: OciLayout, desc: Descriptor, name: string): Promise<Platform> {
-  const manifest = await layout.readManifest(desc);
-  if (isIndex(manifest)) throw new OcipushError('EUNSUPPORTED', `"${name}": an index inside an index is not supported`);
-  const config = parseImageConfig(await layout.readBlob(manifest.config, MAX_CONFIG_BYTES), `config of "${name}"`);
-  return platformOfConfig(config);
+  const node = await loadImageOrIndex(layout, desc, { name: `"${name}"` });
+  if (node.kind === 'index') throw new OcipushError('EUNSUPPORTED', `"${name}": an index inside an index is not supported`);
+  return node.platform;
 }
 
 function cleanPlatform(p: Platform): Platform {

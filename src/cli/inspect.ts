@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import { formatBytes, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { AnyManifest, ImageConfig } from '../oci/manifest.js';
 
 interface InspectArgs extends RegistryFlags {
@@ -43,8 +43,7 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       let descriptor = opened.descriptor;
       let bytes = opened.bytes;
       if (platform) {
-        const { selectPlatform } = await import('../image/platform.js');
-        const chosen = selectPlatform({ descriptor, bytes }, platform, opened.name);
+        const chosen = await choosePlatformOf({ descriptor, bytes }, platform, opened.name);
         if (chosen.digest !== descriptor.digest) ({ descriptor, bytes } = await opened.resolveChild(chosen));
       }
       const manifest = parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType);
@@ -78,45 +77,40 @@ export const inspectCommand: CliCommand<InspectArgs> = {
   },
 };
 
+/** The entry of an index for the platform; a single manifest is the only choice there is. */
+async function choosePlatformOf(fetched: { descriptor: Descriptor; bytes: Buffer }, platform: Platform, name: string): Promise<Descriptor> {
+  const { parseManifest, isIndex } = await import('../oci/manifest.js');
+  const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+  const parsed = parseManifest(fetched.bytes, name, fetched.descriptor.mediaType);
+  if (!isIndex(parsed)) return fetched.descriptor;
+  return choosePlatform(parsed.manifests, { name, wanted: platform, noMatch: noManifestFor(name) });
+}
+
 function isImageConfig(mediaType: string): boolean {
   return mediaType === 'application/vnd.oci.image.config.v1+json' || mediaType === 'application/vnd.docker.container.image.v1+json';
 }
 
+/** The target through the one image loader's transports: a registry, a layout, an archive. */
 async function open(argv: InspectArgs): Promise<Opened> {
-  const { parseLayoutTarget } = await import('../transports/layout-reference.js');
+  const { openImage } = await import('../transports/open.js');
+  const { readManifest } = await import('../image/load.js');
   const { readSmall } = await import('../content/verify.js');
-  const local = parseLayoutTarget(argv.target);
-  if (local) {
-    const { OciLayout } = await import('../content/layout.js');
-    const layout = await OciLayout.open(local.dir);
-    const descriptor = await layout.resolve(local.name);
-    const read = async (desc: Descriptor) => ({ descriptor: desc, bytes: await layout.readBlob(desc) });
-    const root = await read(descriptor);
-    return {
-      name: `oci:${local.dir}${local.name ? `:${local.name}` : ''}`,
-      ...root,
-      readBlob: (desc, limit) => layout.readBlob(desc, limit),
-      resolveChild: read,
-      close: async () => {},
-    };
-  }
-  const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
-  const ref = parseReference(argv.target);
   const { clientFromFlags } = await import('./registry-options.js');
-  const { Repository } = await import('../registry/repository.js');
-  const client = await clientFromFlags(ref.registry, argv);
+  const opened = await openImage(argv.target, { connect: (registry) => clientFromFlags(registry, argv) });
   try {
-    const repository = new Repository(client, ref.repository);
-    const root = await repository.fetchManifest(referenceTarget(ref));
+    const read = async (desc: Descriptor) => {
+      const { descriptor, bytes } = await readManifest(opened.storage, desc, { name: opened.name });
+      return { descriptor, bytes };
+    };
     return {
-      name: formatReference(ref),
-      ...root,
-      readBlob: async (desc, limit) => readSmall(await repository.fetch(desc), limit, `${formatReference(ref)}: blob ${desc.digest}`),
-      resolveChild: (desc) => repository.fetchManifest(desc.digest),
-      close: () => client.close(),
+      name: opened.name,
+      ...(await read(opened.root)),
+      readBlob: async (desc, limit) => readSmall(await opened.storage.fetch(desc), limit, `${opened.name}: blob ${desc.digest}`),
+      resolveChild: read,
+      close: () => opened.close(),
     };
   } catch (err) {
-    await client.destroy();
+    await opened.close();
     throw err;
   }
 }

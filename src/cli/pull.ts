@@ -47,8 +47,11 @@ export const pullCommand: CliCommand<PullArgs> = {
       const fetched = await repository.fetchManifest(referenceTarget(source));
       root = fetched.descriptor;
       if (platform) {
-        const { selectPlatform } = await import('../image/platform.js');
-        root = selectPlatform(fetched, platform, formatReference(source));
+        const { parseManifest, isIndex } = await import('../oci/manifest.js');
+        const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+        const shown = formatReference(source);
+        const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
+        if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: platform, noMatch: noManifestFor(shown) });
       }
       const layout = await OciLayout.open(argv.layout, { create: true });
       result = await copyGraph(repository, layout, root, { concurrency, onEvent: progress.handle, rootReference: name });

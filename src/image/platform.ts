@@ -1,16 +1,35 @@
 import { OcipushError } from '../errors.js';
 import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
-import { isIndex, parseManifest } from '../oci/manifest.js';
+
+/** linux/amd64: what an index is narrowed to when nobody asked for a platform, as docker on such a host does. */
+export const DEFAULT_PLATFORM: Readonly<Platform> = Object.freeze({ os: 'linux', architecture: 'amd64' });
+
+export interface PlatformChoice {
+  /** The platform asked for; none means DEFAULT_PLATFORM, or the only image there is. */
+  wanted?: Platform;
+  /** Names the image in the error (a reference, a path). */
+  name: string;
+  /** Builds the error when nothing matches; `available` lists the index's platforms. */
+  noMatch?: (wanted: Platform, available: string) => OcipushError;
+}
 
 /**
- * The manifest of an index that matches `platform` (arm64 matches arm64/v8, as docker reads it).
- * A plain manifest is returned as it is: it is the only choice there is.
+ * The entry of an index for a platform (arm64 matches arm64/v8, as docker reads it). Entries
+ * for `unknown/unknown` (BuildKit's attestation manifests) are never images to run. With no
+ * platform asked for: linux/amd64, else the only image.
  */
-export function selectPlatform(fetched: { descriptor: Descriptor; bytes: Buffer }, platform: Platform, what: string): Descriptor {
-  const parsed = parseManifest(fetched.bytes, what, fetched.descriptor.mediaType);
-  if (!isIndex(parsed)) return fetched.descriptor;
-  const match = parsed.manifests.find((d) => platformMatches(platform, d.platform));
+export function choosePlatform(entries: readonly Descriptor[], choice: PlatformChoice): Descriptor {
+  const images = entries.filter((d) => d.platform?.os !== 'unknown');
+  const platform = choice.wanted ?? DEFAULT_PLATFORM;
+  const match = images.find((d) => platformMatches(platform, d.platform));
   if (match) return match;
-  const available = parsed.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
-  throw new OcipushError('ENOTFOUND', `${what}: no manifest for ${formatPlatform(platform)} (the index has: ${available})`);
+  if (!choice.wanted && images.length === 1) return images[0]!;
+  const available = images.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
+  throw choice.noMatch?.(platform, available)
+    ?? new OcipushError('ENOTFOUND', `${choice.name} has no image for ${formatPlatform(platform)} (it has: ${available}); choose one with --platform`);
+}
+
+/** The error pull and inspect give: `NAME: no manifest for P (the index has: …)`. */
+export function noManifestFor(name: string): NonNullable<PlatformChoice['noMatch']> {
+  return (wanted, available) => new OcipushError('ENOTFOUND', `${name}: no manifest for ${formatPlatform(wanted)} (the index has: ${available})`);
 }

@@ -1,0 +1,70 @@
+import { Readable } from 'node:stream';
+import { OcipushError } from '../errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import type { BlobSource } from '../content/blob-source.js';
+import type { BlobSourceProvider, OperationOptions, ReadOnlyStorage } from '../content/storage.js';
+import { VerifyingStream } from '../content/verify.js';
+import type { TarIndex, TarMember } from './tar-index.js';
+
+/**
+ * Blobs read straight out of a tar archive by offset, verified against their digests as they
+ * stream: the read side shared by oci-archive (`blobs/<alg>/<hex>`) and docker-archive (blobs
+ * by digest, legacy `<id>/layer.tar` members, and the manifests it makes up for old archives).
+ * Nothing is extracted to disk.
+ */
+export class ArchiveBlobs implements ReadOnlyStorage, BlobSourceProvider {
+  /** Blobs that are not files of the archive: manifests made up for archives that have none. */
+  private readonly made = new Map<Digest, Buffer>();
+  /** Blobs stored under another name than their digest (docker save's `<id>/layer.tar`). */
+  private readonly aliases = new Map<Digest, TarMember>();
+
+  constructor(readonly tar: TarIndex) {}
+
+  addMade(digest: Digest, bytes: Buffer): void {
+    this.made.set(digest, bytes);
+  }
+
+  addAlias(digest: Digest, member: TarMember): void {
+    this.aliases.set(digest, member);
+  }
+
+  /** The member holding a blob: by its digest path, else an alias. */
+  member(digest: Digest): TarMember | undefined {
+    return this.tar.get(`blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`) ?? this.aliases.get(digest);
+  }
+
+  async exists(desc: Descriptor): Promise<boolean> {
+    const made = this.made.get(desc.digest);
+    if (made) return made.length === desc.size;
+    return this.member(desc.digest)?.size === desc.size;
+  }
+
+  async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
+    options.signal?.throwIfAborted();
+    const verifier = new VerifyingStream(desc, `${this.tar.file}: blob ${desc.digest}`);
+    const made = this.made.get(desc.digest);
+    if (made) return Readable.from([made]).pipe(verifier);
+    const body = this.tar.read(this.require(desc));
+    body.on('error', (err) => verifier.destroy(err));
+    return body.pipe(verifier);
+  }
+
+  blobSource(desc: Descriptor): BlobSource {
+    return {
+      size: desc.size,
+      open: () => this.fetch(desc),
+      openRange: async (start, end) => {
+        const made = this.made.get(desc.digest);
+        if (made) return Readable.from([made.subarray(start, end + 1)]);
+        return this.tar.read(this.require(desc), start, end);
+      },
+    };
+  }
+
+  private require(desc: Descriptor): TarMember {
+    const member = this.member(desc.digest);
+    if (!member) throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive has no blob ${desc.digest}`, { digest: desc.digest });
+    return member;
+  }
+}

@@ -1,0 +1,155 @@
+import { OcipushError } from '../errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { Digester, sha256, type Digest } from '../oci/digest.js';
+import { MediaType } from '../oci/media-types.js';
+import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
+import { ArchiveBlobs } from './archive-storage.js';
+import type { DockerArchiveManifestEntry } from './docker-archive.js';
+import { qualifiedName } from './names.js';
+import { TarIndex, type TarMember } from './tar-index.js';
+
+/** One image of the archive: its names and the manifest that describes it. */
+export interface DockerArchiveImage {
+  repoTags: string[];
+  root: Descriptor;
+}
+
+const BLOB_PATH = /^blobs\/sha256\/([a-f0-9]{64})$/;
+
+/**
+ * What `docker save`, `podman save` and `skopeo copy … docker-archive:` write, read in place
+ * (nothing is extracted): `manifest.json` lists each image's config, layers and names.
+ *
+ * The image's manifest is the archive's own when it has one (docker save ≥ 25 and ocipush export
+ * store it among the blobs), so the digest is the one the image had in its registry. Older
+ * archives (legacy `<id>/layer.tar` members) have none: a Docker v2 schema 2 manifest is made up
+ * for them, as skopeo does, with each layer described as the bytes the archive holds (digests of
+ * uncompressed layers are learnt by reading them once).
+ */
+export class DockerArchiveReader extends ArchiveBlobs {
+  private constructor(tar: TarIndex, readonly images: DockerArchiveImage[]) {
+    super(tar);
+  }
+
+  static async open(file: string): Promise<DockerArchiveReader> {
+    const tar = await TarIndex.open(file);
+    const entries = await readManifestJson(tar);
+    const images: DockerArchiveImage[] = [];
+    const reader = new DockerArchiveReader(tar, images);
+    const candidates = await storedManifests(tar);
+    for (const entry of entries) images.push({ repoTags: entry.RepoTags ?? [], root: await reader.describe(entry, candidates) });
+    return reader;
+  }
+
+  /**
+   * The image a name picks: a RepoTag (`hello:1` matches `docker.io/library/hello:1`), `@N` (the
+   * Nth image, as skopeo numbers them from 0), or nothing when the archive holds one image.
+   */
+  async resolve(name?: string): Promise<Descriptor> {
+    const list = this.images.map((image, i) => image.repoTags[0] ?? `@${i}`).join(', ') || 'none';
+    if (name === undefined || name === '') {
+      if (this.images.length === 1) return this.images[0]!.root;
+      throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive holds ${this.images.length} images, name one (${list})`);
+    }
+    const byIndex = /^@(\d+)$/.exec(name);
+    const found = byIndex
+      ? this.images[Number(byIndex[1])]
+      : this.images.find((image) => image.repoTags.some((tag) => tag === name || sameName(tag, name)));
+    if (!found) throw new OcipushError('ENOTFOUND', `${this.tar.file}: no image named "${name}" (the archive has: ${list})`);
+    return found.root;
+  }
+
+  private async describe(entry: DockerArchiveManifestEntry, candidates: Map<Digest, { bytes: Buffer; parsed: AnyManifest }>): Promise<Descriptor> {
+    const configMember = this.need(entry.Config);
+    const configBytes = await readSmall(this.tar.read(configMember), MAX_CONFIG_BYTES, `${this.tar.file}: ${entry.Config}`);
+    const configDigest = sha256(configBytes);
+    this.addAlias(configDigest, configMember);
+    const layers: Descriptor[] = [];
+    for (const path of entry.Layers) layers.push(await this.layerOf(path));
+    for (const [digest, { bytes, parsed }] of candidates) {
+      if (isIndex(parsed) || parsed.config.digest !== configDigest) continue;
+      if (parsed.layers.length !== layers.length || parsed.layers.some((l, i) => l.digest !== layers[i]!.digest)) continue;
+      return { mediaType: parsed.mediaType ?? MediaType.OciManifest, digest, size: bytes.length };
+    }
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.DockerManifest,
+      config: { mediaType: MediaType.DockerConfig, digest: configDigest, size: configBytes.length },
+      layers,
+    };
+    const bytes = encodeJson(manifest);
+    const digest = sha256(bytes);
+    this.addMade(digest, bytes);
+    return { mediaType: MediaType.DockerManifest, digest, size: bytes.length };
+  }
+
+  private async layerOf(path: string): Promise<Descriptor> {
+    const member = this.need(path);
+    const named = BLOB_PATH.exec(member.path);
+    const digest = named ? (`sha256:${named[1]}` as Digest) : await digestOf(this.tar, member);
+    if (!named) this.addAlias(digest, member);
+    return { mediaType: await this.layerMediaType(member), digest, size: member.size };
+  }
+
+  /** Docker media types (the archive is docker's format); gzip and zstd are told by their magic bytes. */
+  private async layerMediaType(member: TarMember): Promise<string> {
+    const head = await readSmall(this.tar.read(member, 0, Math.min(member.size, 4) - 1), 4, member.path);
+    if (head[0] === 0x1f && head[1] === 0x8b) return MediaType.DockerLayerGzip;
+    if (head.readUInt32LE(0) === 0xfd2fb528) return MediaType.OciLayerZstd;
+    return 'application/vnd.docker.image.rootfs.diff.tar';
+  }
+
+  private need(path: string): TarMember {
+    const member = this.tar.get(path);
+    if (!member) throw new OcipushError('EINVALID', `${this.tar.file}: manifest.json names ${path}, which the archive does not hold`);
+    return member;
+  }
+}
+
+function sameName(a: string, b: string): boolean {
+  try {
+    return qualifiedName(a) === qualifiedName(b);
+  } catch {
+    return false;
+  }
+}
+
+async function readManifestJson(tar: TarIndex): Promise<DockerArchiveManifestEntry[]> {
+  const member = tar.get('manifest.json');
+  if (!member) throw new OcipushError('EINVALID', `${tar.file}: not a docker archive (no manifest.json)`);
+  const bytes = await readSmall(tar.read(member), MAX_MANIFEST_BYTES, `${tar.file}: manifest.json`);
+  let entries: unknown;
+  try {
+    entries = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new OcipushError('EINVALID', `${tar.file}: manifest.json is not JSON (${(err as Error).message})`);
+  }
+  const valid = Array.isArray(entries) && entries.every((e) => typeof e?.Config === 'string' && Array.isArray(e?.Layers));
+  if (!valid) throw new OcipushError('EINVALID', `${tar.file}: manifest.json does not list images (Config, Layers)`);
+  return entries as DockerArchiveManifestEntry[];
+}
+
+/** The manifests among the archive's digest-named blobs: small JSON documents that parse as one. */
+async function storedManifests(tar: TarIndex): Promise<Map<Digest, { bytes: Buffer; parsed: AnyManifest }>> {
+  const found = new Map<Digest, { bytes: Buffer; parsed: AnyManifest }>();
+  for (const path of tar.paths()) {
+    const named = BLOB_PATH.exec(path);
+    const member = tar.get(path)!;
+    if (!named || member.size > 256 * 1024 || member.size < 2) continue;
+    const bytes = await readSmall(tar.read(member), MAX_MANIFEST_BYTES, path);
+    if (bytes[0] !== 0x7b /* { */ || !bytes.includes('"layers"')) continue;
+    try {
+      found.set(`sha256:${named[1]}` as Digest, { bytes, parsed: parseManifest(bytes, path) });
+    } catch {
+      // A config or another JSON blob, not a manifest.
+    }
+  }
+  return found;
+}
+
+async function digestOf(tar: TarIndex, member: TarMember): Promise<Digest> {
+  const digester = new Digester('sha256');
+  for await (const chunk of tar.read(member) as AsyncIterable<Buffer>) digester.update(chunk);
+  return digester.digest();
+}

@@ -1,0 +1,161 @@
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { OcipushError, fromSystemError } from '../errors.js';
+
+/** Where a file's bytes are inside a tar archive. */
+export interface TarMember {
+  path: string;
+  offset: number;
+  size: number;
+}
+
+const BLOCK = 512;
+/** A header naming more than this is not an archive ocipush wrote or docker saved (pax records are small). */
+const MAX_EXTENDED_HEADER = 1024 * 1024;
+
+/**
+ * The regular files of an uncompressed tar file and where their bytes are, read from the headers
+ * alone (the data is skipped, never read): an archive of any size is indexed in one pass over its
+ * headers, and a member is then read straight from the file by offset. Symbolic links between
+ * members (docker save links repeated layers) resolve to their target. Understands ustar, pax
+ * extended headers (path, size) and GNU long names, which is what docker, podman, skopeo and
+ * ocipush write.
+ */
+export class TarIndex {
+  private constructor(readonly file: string, private readonly members: Map<string, TarMember>) {}
+
+  static async open(file: string): Promise<TarIndex> {
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (err) {
+      throw fromSystemError(err, file, 'cannot open the archive');
+    }
+    try {
+      return new TarIndex(file, await scan(handle, file));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The member at `path` (`./` prefixes and links resolved), or undefined. */
+  get(path: string): TarMember | undefined {
+    return this.members.get(normal(path));
+  }
+
+  paths(): string[] {
+    return [...this.members.keys()];
+  }
+
+  /** The member's bytes, streamed from the archive (`start`/`end` inclusive, relative to the member). */
+  read(member: TarMember, start = 0, end = member.size - 1): Readable {
+    if (member.size === 0 || end < start) return createReadStream(this.file, { start: 1, end: 0 });
+    return createReadStream(this.file, { start: member.offset + start, end: member.offset + end });
+  }
+}
+
+function normal(path: string): string {
+  return posix.normalize(path.replace(/^\.?\/+/, '')).replace(/\/+$/, '');
+}
+
+async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMember>> {
+  const members = new Map<string, TarMember>();
+  const links = new Map<string, string>();
+  const { size: fileSize } = await handle.stat();
+  const header = Buffer.alloc(BLOCK);
+  let position = 0;
+  let longName: string | undefined;
+  let pax: Record<string, string> = {};
+  const bad = (why: string) => new OcipushError('EINVALID', `${file}: not a readable tar archive (${why})`);
+  while (position + BLOCK <= fileSize) {
+    await readExactly(handle, header, position);
+    if (header.every((b) => b === 0)) break;
+    if (!checksumMatches(header)) throw bad(`bad header checksum at byte ${position}`);
+    const type = String.fromCharCode(header[156]!) || '0';
+    const size = pax.size !== undefined ? Number(pax.size) : numberField(header.subarray(124, 136));
+    if (!Number.isSafeInteger(size) || size < 0) throw bad(`bad size at byte ${position}`);
+    const dataStart = position + BLOCK;
+    position = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+    if (type === 'x' || type === 'L' || type === 'g') {
+      if (size > MAX_EXTENDED_HEADER) throw bad('extended header too large');
+      const data = Buffer.alloc(size);
+      await readExactly(handle, data, dataStart);
+      if (type === 'x') pax = parsePax(data);
+      else if (type === 'L') longName = data.toString('utf8').replace(/\0.*$/s, '');
+      continue;
+    }
+    const name = pax.path ?? longName ?? ustarName(header);
+    const linkName = pax.linkpath ?? cString(header.subarray(157, 257));
+    pax = {};
+    longName = undefined;
+    if (dataStart + size > fileSize) throw bad(`${name} runs past the end of the file`);
+    const path = normal(name);
+    if (type === '0' || type === '\0' || type === '7') members.set(path, { path, offset: dataStart, size });
+    else if (type === '2') links.set(path, normal(posix.join(posix.dirname(path), linkName)));
+    else if (type === '1') links.set(path, normal(linkName));
+  }
+  for (const [path, target] of links) {
+    let resolved = target;
+    for (let hops = 0; hops < 8 && !members.has(resolved) && links.has(resolved); hops++) resolved = links.get(resolved)!;
+    const member = members.get(resolved);
+    if (member) members.set(path, { ...member, path });
+  }
+  return members;
+}
+
+async function readExactly(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, done, buffer.length - done, position + done);
+    if (bytesRead === 0) throw new OcipushError('EINVALID', 'the archive ends inside a header');
+    done += bytesRead;
+  }
+}
+
+function checksumMatches(header: Buffer): boolean {
+  const stored = numberField(header.subarray(148, 156));
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
+  return sum === stored;
+}
+
+/** An octal field, or GNU base-256 (high bit set) for sizes over 8 GiB. */
+function numberField(field: Buffer): number {
+  if (field[0]! & 0x80) {
+    let value = 0;
+    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
+    return value;
+  }
+  const text = cString(field).trim();
+  return text === '' ? 0 : Number.parseInt(text, 8);
+}
+
+function cString(field: Buffer): string {
+  const end = field.indexOf(0);
+  return field.subarray(0, end === -1 ? field.length : end).toString('utf8');
+}
+
+function ustarName(header: Buffer): string {
+  const name = cString(header.subarray(0, 100));
+  const magic = header.subarray(257, 263).toString('latin1');
+  const prefix = magic.startsWith('ustar') ? cString(header.subarray(345, 500)) : '';
+  return prefix ? `${prefix}/${name}` : name;
+}
+
+function parsePax(data: Buffer): Record<string, string> {
+  const records: Record<string, string> = {};
+  let at = 0;
+  while (at < data.length) {
+    const space = data.indexOf(0x20, at);
+    if (space === -1) break;
+    const length = Number.parseInt(data.subarray(at, space).toString('latin1'), 10);
+    if (!Number.isSafeInteger(length) || length <= 0) break;
+    const record = data.subarray(space + 1, at + length - 1).toString('utf8');
+    const eq = record.indexOf('=');
+    if (eq > 0) records[record.slice(0, eq)] = record.slice(eq + 1);
+    at += length;
+  }
+  return records;
+}

@@ -1,0 +1,127 @@
+import { OcipushError } from '../errors.js';
+import type { Descriptor, Platform } from '../oci/descriptor.js';
+import type { Digest } from '../oci/digest.js';
+import { formatPlatform, platformMatches } from '../oci/descriptor.js';
+import { isLayerMediaType, MediaType } from '../oci/media-types.js';
+import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
+import { isBlobSourceProvider, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
+import { storageSource } from '../content/blob-source.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
+import { choosePlatform, type PlatformChoice } from './platform.js';
+import type { BlobView, ImageOrIndex, ImageView, IndexView, LayerView } from './view.js';
+
+/** How deep indexes may nest (an index of indexes) before a reference is refused as a loop or a trap. */
+const MAX_INDEX_DEPTH = 4;
+
+export interface LoadOptions extends OperationOptions {
+  /** Names the image in errors: the reference as the user wrote it. */
+  name?: string;
+}
+
+export interface LoadImageOptions extends LoadOptions {
+  /** The platform to narrow an index to (default linux/amd64, or the only image). */
+  platform?: Platform;
+  /** A single-platform image must be for `platform` too (a base image for a build). */
+  requirePlatform?: boolean;
+  /** Builds the error when an index has no image for the platform. */
+  noMatch?: PlatformChoice['noMatch'];
+  /** Refuse layers that are not container image layers (artifacts), as a base image must. */
+  requireLayers?: boolean;
+}
+
+/** Reads manifest bytes (bounded, verified by the storage) and parses them. */
+export async function readManifest(storage: ReadOnlyStorage, desc: Descriptor, options: LoadOptions = {}): Promise<{ descriptor: Descriptor; bytes: Buffer; parsed: AnyManifest }> {
+  const where = `${options.name ?? 'image'}: manifest ${desc.digest}`;
+  if (desc.size > MAX_MANIFEST_BYTES) throw new OcipushError('EINVALID', `${where}: ${desc.size} bytes is too large`);
+  const bytes = await readSmall(await storage.fetch(desc, io(options)), MAX_MANIFEST_BYTES, where);
+  const parsed = parseManifest(bytes, where, desc.mediaType);
+  return { descriptor: { ...desc, mediaType: parsed.mediaType ?? desc.mediaType }, bytes, parsed };
+}
+
+/** The image or index `desc` names, as it is (an index is not narrowed). */
+export async function loadImageOrIndex(storage: ReadOnlyStorage, desc: Descriptor, options: LoadOptions = {}): Promise<ImageOrIndex> {
+  const { descriptor, bytes, parsed } = await readManifest(storage, desc, options);
+  if (isIndex(parsed)) return indexView(descriptor, bytes, parsed);
+  return imageView(storage, descriptor, bytes, parsed, options);
+}
+
+/**
+ * The single-platform image `desc` names: an index is narrowed to the entry for the platform
+ * (nested indexes too, a few levels deep). Errors name the image: not found, no image for the
+ * platform, bytes that do not match their digest, not a container image.
+ */
+export async function loadImage(storage: ReadOnlyStorage, desc: Descriptor, options: LoadImageOptions = {}): Promise<ImageView> {
+  const name = options.name ?? desc.digest;
+  let current = desc;
+  let index: Descriptor | undefined;
+  for (let depth = 0; ; depth++) {
+    const { descriptor, bytes, parsed } = await readManifest(storage, current, options);
+    if (!isIndex(parsed)) {
+      const image = await imageView(storage, descriptor, bytes, parsed, options, index);
+      if (options.requirePlatform && options.platform && !platformMatches(options.platform, image.platform)) {
+        throw new OcipushError('EUSAGE', `${name} is for ${formatPlatform(image.platform)}, not ${formatPlatform(options.platform)} (--platform)`, { digest: descriptor.digest });
+      }
+      return image;
+    }
+    if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `${name}: image indexes nested too deep`);
+    index ??= descriptor;
+    const child = choosePlatform(parsed.manifests, { name, ...(options.platform ? { wanted: options.platform } : {}), ...(options.noMatch ? { noMatch: options.noMatch } : {}) });
+    current = child;
+  }
+}
+
+function indexView(descriptor: Descriptor, bytes: Buffer, index: IndexView['index']): IndexView {
+  return { kind: 'index', descriptor, manifestBytes: bytes, index, children: index.manifests };
+}
+
+async function imageView(
+  storage: ReadOnlyStorage, descriptor: Descriptor, manifestBytes: Buffer, manifest: ImageManifest,
+  options: LoadImageOptions, index?: Descriptor,
+): Promise<ImageView> {
+  const name = options.name ?? descriptor.digest;
+  const configType = manifest.config.mediaType;
+  if (configType !== MediaType.OciConfig && configType !== MediaType.DockerConfig) {
+    throw new OcipushError('EUNSUPPORTED', `${name} is not a container image (config media type ${configType})`, { digest: descriptor.digest });
+  }
+  if (manifest.config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${name}: config of ${manifest.config.size} bytes is too large`);
+  const configBytes = await readSmall(await storage.fetch(manifest.config, io(options)), MAX_CONFIG_BYTES, `${name}: config ${manifest.config.digest}`);
+  const config = parseImageConfig(configBytes, `${name}: config ${manifest.config.digest}`);
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new OcipushError('EINVALID', `${name}: the config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, { digest: descriptor.digest });
+  }
+  if (options.requireLayers) {
+    manifest.layers.forEach((layer, i) => {
+      if (!isLayerMediaType(layer.mediaType)) {
+        throw new OcipushError('EUNSUPPORTED', `${name}: layer ${i} has media type ${layer.mediaType}, not a container image layer`, { digest: layer.digest });
+      }
+    });
+  }
+  const layers: LayerView[] = manifest.layers.map((layer, i) => ({ ...blobView(storage, layer), diffId: diffIds[i]! as Digest }));
+  return {
+    kind: 'image',
+    descriptor,
+    manifestBytes,
+    manifest,
+    configBytes,
+    config,
+    configBlob: blobView(storage, manifest.config),
+    layers,
+    platform: platformOfConfig(config),
+    format: manifest.mediaType === MediaType.DockerManifest ? 'docker' : 'oci',
+    ...(index ? { index } : {}),
+  };
+}
+
+/** A blob of `storage` as a view: opened through the storage, re-read through its own sources where it has them. */
+export function blobView(storage: ReadOnlyStorage, descriptor: Descriptor): BlobView {
+  return {
+    descriptor,
+    open: (options) => storage.fetch(descriptor, options),
+    source: () => (isBlobSourceProvider(storage) ? storage.blobSource(descriptor) : storageSource(storage, descriptor)),
+  };
+}
+
+function io(options: OperationOptions): OperationOptions {
+  return options.signal ? { signal: options.signal } : {};
+}

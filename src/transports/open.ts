@@ -1,0 +1,78 @@
+import { resolve as resolvePath } from 'node:path';
+import type { Descriptor } from '../oci/descriptor.js';
+import { formatReference, referenceTarget, type Reference } from '../oci/reference.js';
+import { OciLayout } from '../content/layout.js';
+import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
+import { defaultConnect, LazyBlobs, type ConnectRegistry } from '../transfer/lazy-blobs.js';
+import { parseTransport, type ImageLocation } from './parse.js';
+
+export interface OpenOptions extends OperationOptions {
+  /** How to reach registries (the source's, and those a layout's lazy base layers live in). */
+  connect?: ConnectRegistry;
+}
+
+/** A storage opened at what a reference names: read the image with image/load.ts over `storage` from `root`. */
+export interface OpenedImage {
+  location: ImageLocation;
+  storage: ReadOnlyStorage;
+  /** The descriptor the reference resolves to (a manifest or an index). */
+  root: Descriptor;
+  /** The reference as it reads in messages. */
+  name: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens what a user typed — `registry/repo[:tag|@digest]` (also `docker://…`), `oci:DIR[:name]`
+ * or a layout directory, `oci-archive:FILE[:name]`, `docker-archive:FILE[:name:tag|@N]` — as a
+ * storage and the descriptor it names, ready for the one loader. A layout is seen with its
+ * lazily referenced base layers (read through from their registries when needed).
+ */
+export async function openImage(text: string, options: OpenOptions = {}): Promise<OpenedImage> {
+  return openLocation(parseTransport(text), options);
+}
+
+export async function openLocation(location: ImageLocation, options: OpenOptions = {}): Promise<OpenedImage> {
+  const connect = options.connect ?? defaultConnect;
+  switch (location.transport) {
+    case 'registry':
+      return openRegistry(location.reference, connect);
+    case 'oci': {
+      const layout = await OciLayout.open(location.path);
+      const root = await layout.resolve(location.name);
+      const storage = new LazyBlobs(layout, { connect });
+      const name = `oci:${location.path}${location.name ? `:${location.name}` : ''}`;
+      return { location, storage, root, name, close: () => storage.close() };
+    }
+    case 'oci-archive': {
+      const { OciArchiveReader } = await import('../archive/oci-archive-reader.js');
+      const archive = await OciArchiveReader.open(resolvePath(location.path));
+      return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: async () => {} };
+    }
+    case 'docker-archive': {
+      const { DockerArchiveReader } = await import('../archive/docker-archive-reader.js');
+      const archive = await DockerArchiveReader.open(resolvePath(location.path));
+      return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: async () => {} };
+    }
+  }
+}
+
+async function openRegistry(reference: Reference, connect: ConnectRegistry): Promise<OpenedImage> {
+  const { Repository } = await import('../registry/repository.js');
+  const client = await connect(reference.registry);
+  try {
+    const repository = new Repository(client, reference.repository);
+    // One GET by tag gives the digest and the bytes (kept by the repository for the loader's read).
+    const { descriptor } = await repository.fetchManifest(referenceTarget(reference));
+    return {
+      location: { transport: 'registry', reference, text: formatReference(reference) },
+      storage: repository,
+      root: descriptor,
+      name: formatReference(reference),
+      close: () => client.close().catch(() => {}),
+    };
+  } catch (err) {
+    await client.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,36 @@
+import { OcipushError } from '../errors.js';
+import { parseReference, type Reference } from '../oci/reference.js';
+import { parseLayoutTarget } from './layout-reference.js';
+
+/** Where an image is, as skopeo's transports name it. */
+export type ImageLocation =
+  | { transport: 'registry'; reference: Reference; text: string }
+  | { transport: 'oci'; path: string; name?: string; text: string }
+  | { transport: 'oci-archive'; path: string; name?: string; text: string }
+  | { transport: 'docker-archive'; path: string; name?: string; text: string };
+
+export type TransportName = ImageLocation['transport'];
+
+/**
+ * Reads a reference with its transport: `docker://REF` or a bare `REF` (a registry), `oci:DIR[:name]`
+ * or a directory holding an `oci-layout` (a layout), `oci-archive:FILE[:name]`,
+ * `docker-archive:FILE[:name:tag|@N]` (the name after the first colon, as skopeo reads it).
+ */
+export function parseTransport(text: string): ImageLocation {
+  if (text.startsWith('docker://')) return { transport: 'registry', reference: parseReference(text.slice('docker://'.length)), text };
+  if (text.startsWith('oci-archive:') || text.startsWith('docker-archive:')) {
+    const transport = text.startsWith('oci-archive:') ? 'oci-archive' : 'docker-archive';
+    const rest = text.slice(transport.length + 1);
+    const colon = rest.indexOf(':');
+    const path = colon === -1 ? rest : rest.slice(0, colon);
+    const name = colon === -1 ? undefined : rest.slice(colon + 1);
+    if (path === '') throw new OcipushError('EUSAGE', `${text}: no file named after ${transport}:`);
+    return { transport, path, ...(name ? { name } : {}), text };
+  }
+  const layout = parseLayoutTarget(text);
+  if (layout) return { transport: 'oci', path: layout.dir, ...(layout.name !== undefined ? { name: layout.name } : {}), text };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw new OcipushError('EUSAGE', `${text}: not an image reference (use REGISTRY/REPO[:TAG], docker://…, oci:DIR, oci-archive:FILE or docker-archive:FILE)`);
+  }
+  return { transport: 'registry', reference: parseReference(text), text };
+}
