@@ -13,3 +13,6 @@ export const DEFAULT_TAG = 'latest';
 export function defaultLayoutDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.OCIPUSH_LAYOUT || DEFAULT_LAYOUT_DIR;
 }
+
+/** Blobs transferred at once by a copy (push, pull), unless `--concurrency` says otherwise. */
+export const DEFAULT_CONCURRENCY = 4;

@@ -27,7 +27,7 @@ export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type Ba
 export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './transfer/lazy-blobs.js';
 export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './assemble/create-index.js';
 export { mergeContainerConfig, convertLayer } from './assemble/compose.js';
-export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, defaultLayoutDir } from './defaults.js';
+export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, DEFAULT_CONCURRENCY, defaultLayoutDir } from './defaults.js';
 export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './dockerfile-exec/build-dockerfile.js';
 
 // export
@@ -38,7 +38,7 @@ export {
 
 // registry: push, pull, copy
 export {
-  copyGraph, DEFAULT_CONCURRENCY,
+  copyGraph,
   type CopyOptions, type CopyResult, type CopyEvent, type CopiedNode, type CopyOutcome, type NodeKind,
 } from './transfer/copy-graph.js';
 export { connectRegistry, type ConnectOptions } from './registry/connect.js';

@@ -62,11 +62,11 @@ export interface ArchiveSummary {
 /** The fixed time every entry carries, so the same images give the same archive bytes. */
 const ENTRY_TIME = new Date(0);
 
-export function blobPathInArchive(digest: Digest): string {
+function blobPathInArchive(digest: Digest): string {
   return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
 }
 
-export function dockerManifestJson(images: SelectedImage[]): DockerArchiveManifestEntry[] {
+function dockerManifestJson(images: SelectedImage[]): DockerArchiveManifestEntry[] {
   return images.map((image) => ({
     Config: blobPathInArchive(image.manifest.config.digest),
     RepoTags: image.repoTags,
@@ -79,7 +79,7 @@ export function dockerManifestJson(images: SelectedImage[]): DockerArchiveManife
  * ref.name is the RepoTag as written, like skopeo's `oci:DIR:NAME`; the containerd annotation
  * carries the qualified name, as docker save writes it.
  */
-export function archiveIndex(images: SelectedImage[]): ImageIndex {
+function archiveIndex(images: SelectedImage[]): ImageIndex {
   const manifests: Descriptor[] = [];
   for (const image of images) {
     const base: Descriptor = {

@@ -46,7 +46,7 @@ export function normaliseRepoTag(name: string, what: string): string {
 }
 
 /** `docker.io/library/hello:1` → `hello:1`, `docker.io/me/app:1` → `me/app:1`, others unchanged. */
-export function familiarName(ref: Reference): string {
+function familiarName(ref: Reference): string {
   let repo = ref.repository;
   if (ref.registry === DOCKER_HUB) {
     if (repo.startsWith('library/') && repo.split('/').length === 2) repo = repo.slice('library/'.length);

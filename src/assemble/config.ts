@@ -37,7 +37,7 @@ export function resolveBuildTime(created: Date | string | number | undefined, so
 }
 
 /** `--created`: RFC 3339 (`2024-05-01T12:00:00Z`) or unix seconds; fractions of a second are dropped. */
-export function parseCreated(value: Date | string | number): number {
+function parseCreated(value: Date | string | number): number {
   const fail = (): never => {
     throw new OcipushError('EUSAGE', `--created "${String(value)}": expected an RFC 3339 time (2024-05-01T12:00:00Z) or unix seconds`);
   };

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { toArray, usageError } from './command.js';
 import type { RegistryClient, RetryNotice } from '../registry/http.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 
 /** The flags every command that talks to a registry shares. */
 export interface RegistryFlags {
@@ -11,8 +12,6 @@ export interface RegistryFlags {
   caFile?: string | string[];
   concurrency?: number;
 }
-
-export const DEFAULT_CONCURRENCY = 4;
 
 export function registryFlags(y: Argv): Argv {
   return y

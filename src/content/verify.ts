@@ -44,21 +44,6 @@ export class VerifyingStream extends Transform {
   }
 }
 
-/** Counts and hashes what passes through, for content whose digest is learnt at the end. */
-export class HashingStream extends Transform {
-  readonly digester: Digester;
-
-  constructor(algorithm = 'sha256') {
-    super();
-    this.digester = new Digester(algorithm);
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    this.digester.update(chunk);
-    callback(null, chunk);
-  }
-}
-
 /** Reads a whole small stream (a manifest or config) into memory, refusing more than `limit` bytes. */
 export async function readSmall(stream: NodeJS.ReadableStream, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -36,7 +36,7 @@ export function scanCapabilities(root: string, onWarning: (message: string) => v
 const missingMessage = 'getfattr not found (install the Debian package "attr"): security.capability xattrs are not preserved';
 
 /** Parses `getfattr -d -e base64 --absolute-names` output: `# file: <quoted path>` then `key=0s<base64>` lines. */
-export function parseGetfattr(text: string): CapabilityMap {
+function parseGetfattr(text: string): CapabilityMap {
   const map: CapabilityMap = new Map();
   let file: string | undefined;
   for (const line of text.split('\n')) {

@@ -13,7 +13,7 @@ export interface TarOptions {
   chunkSize?: number;
 }
 
-export const DEFAULT_CHUNK_SIZE = 1 << 20;
+const DEFAULT_CHUNK_SIZE = 1 << 20;
 /** Room for the largest header: pax path and linkpath of PATH_MAX each, plus xattrs. */
 const MIN_CHUNK_SIZE = 64 * 1024;
 
@@ -178,7 +178,7 @@ function openForRead(path: Buffer): number {
  * 4 chunks (4 MiB) keep the compressor fed as well as 16 did (same wall and CPU time on
  * /usr/share, 2 threads), for 12 MiB less memory: the compressor holds threads×2 blocks besides.
  */
-export const DEFAULT_MAX_AHEAD = 4;
+const DEFAULT_MAX_AHEAD = 4;
 
 /** Anything that fills caller-given buffers with the next bytes of a stream (a tar, a file). */
 export interface ChunkProducer {

@@ -4,13 +4,13 @@ import { OcipushError } from '../errors.js';
 import type { FsEntry } from './walk.js';
 
 /** The OCI whiteout prefix: `dir/.wh.name` in a layer deletes `dir/name` of the layers below. */
-export const WHITEOUT_PREFIX = '.wh.';
+const WHITEOUT_PREFIX = '.wh.';
 
 /**
  * `--remove PATH` → the path inside the image, relative and clean (`/etc/motd` → `etc/motd`).
  * The root, `..` and whiteout names themselves are refused.
  */
-export function normaliseRemovePath(path: string): string {
+function normaliseRemovePath(path: string): string {
   const fail = (why: string): never => { throw new OcipushError('EUSAGE', `--remove "${path}": ${why}`); };
   if (path.includes('\0')) fail('contains a NUL byte');
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');

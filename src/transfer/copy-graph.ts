@@ -9,6 +9,7 @@ import {
 } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { storageSource, type BlobSource } from '../content/blob-source.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 
 export type NodeKind = 'index' | 'manifest' | 'config' | 'layer';
 
@@ -48,7 +49,6 @@ export interface CopyResult {
   nodes: CopiedNode[];
 }
 
-export const DEFAULT_CONCURRENCY = 4;
 
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
