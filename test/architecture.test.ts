@@ -66,3 +66,10 @@ test('the top-level parts of src/ import each other one way only', () => {
   }
   assert.deepEqual(violations, []);
 });
+
+test('the copy code asks storages for capabilities, never for their class', () => {
+  const offenders = sourceFiles(join(src, 'transfer'))
+    .filter((file) => /instanceof\s+(Repository|OciLayout|LazyBlobs|\w*Archive\w*)\b/.test(readFileSync(file, 'utf8')))
+    .map((file) => relative(root, file));
+  assert.deepEqual(offenders, []);
+});
