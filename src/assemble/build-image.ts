@@ -16,10 +16,13 @@ import { checkNotAdded, removalSet, whiteoutEntries } from '../layer/whiteout.js
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
 import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
 import { checkTag, prepareTarget } from './layout-target.js';
-import { buildLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
+import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
 import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
 import { LayerCache, type CachedLayer } from '../layer/cache-store.js';
+import { recordRemoteBlobs } from '../content/remote-blobs.js';
+import { defaultConnect } from '../transfer/lazy-blobs.js';
+import { RegistryLayerCache, type CacheSettings } from './registry-cache.js';
 
 export interface BuildOptions extends RunConfig, ImageOutputOptions {
   /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
@@ -42,6 +45,16 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
    * reads, tars and compresses every layer.
    */
   cache?: boolean;
+  /**
+   * `REGISTRY/REPO` holding a layer cache shared through the registry (registry-cache.ts): each
+   * layer's tar is hashed first and looked up there; a hit is not compressed, and its blob is
+   * recorded as living in that repository. Reached with `connect`.
+   */
+  cacheRepo?: string;
+  /** With `cacheRepo`: store the layers this build made there (blob and entry) before returning. */
+  cacheWrite?: boolean;
+  /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */
+  now?: () => Date;
   onProgress?: (progress: BuildProgress) => void;
 }
 
@@ -60,10 +73,14 @@ export interface BuiltLayer {
   uncompressedSize: number;
   /** Taken from the layout's layer cache: the tree was not read. */
   cached?: boolean;
+  /** Where the layer came from: built here, the layout's cache, or the registry cache (not compressed). */
+  source: LayerOrigin;
 }
 
-/** A layer of this build: staged now, or found in the cache (no blob to commit then). */
-type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean };
+export type LayerOrigin = 'built' | 'local-cache' | 'registry-cache';
+
+/** A layer of this build: staged now, or found in a cache (no blob to commit then). */
+type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean; origin: LayerOrigin; remote?: string };
 
 export interface BuildResult extends StoredImage {
   /** The new layers (the base's come before them in the manifest). */
@@ -129,6 +146,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const layers: NewLayer[] = [];
   // A new layout has nothing to reuse yet, but its layers are recorded for the next build.
   const cache = options.cache !== false ? new LayerCache(target.root) : undefined;
+  const registryCache = options.cacheRepo === undefined ? undefined : await RegistryLayerCache.open(options.cacheRepo, {
+    connect: options.connect ?? defaultConnect, warn, ...(options.now ? { now: options.now } : {}),
+  });
+  const cacheSettings: CacheSettings = { compression: options.compression ?? 'gzip', ...(options.level !== undefined ? { level: options.level } : {}) };
   const cacheUpdates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
   let emptyDir: string | undefined;
   let stagedBase: StagedBase | undefined;
@@ -155,8 +176,22 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       // A layer of whiteouts alone (its directory is new every time) costs nothing to build.
       const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions) : undefined;
       if (cached?.hit) {
-        layers.push({ ...cached.hit, cached: true });
+        layers.push({ ...cached.hit, cached: true, origin: 'local-cache' });
         cacheUpdates.push({ key: cached.key!, layer: cached.hit, hit: true });
+        continue;
+      }
+      const layerOptions = {
+        ...(prepend ? { prepend } : {}),
+        clampMtime: time.seconds,
+        ...(owner ? { owner } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        exclude: [layoutReal],
+      };
+      // The registry cache is keyed by diff_id: the tar is hashed (not compressed) to ask it.
+      const hashed = registryCache && source.path !== emptyDir ? await hashLayer(source, { ...layerOptions, onWarning: () => {} }) : undefined;
+      const remote = hashed ? await registryCache!.lookup(hashed.diffId, cacheSettings) : undefined;
+      if (hashed && remote) {
+        layers.push({ descriptor: remote.descriptor, diffId: hashed.diffId, uncompressedSize: hashed.uncompressedSize, origin: 'registry-cache', remote: remote.repository });
         continue;
       }
       // A directory's key comes from the build's own walk: it describes exactly the entries
@@ -166,19 +201,15 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       // would be lost on a hit, and getfattr may be installed by the next build.
       let warned = false;
       const layer = await buildLayer(source, target.staging, {
-        ...(prepend ? { prepend } : {}),
-        clampMtime: time.seconds,
+        ...layerOptions,
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.level !== undefined ? { level: options.level } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
-        ...(owner ? { owner } : {}),
         onWarning: (message) => { warned = true; warn(message); },
-        ...(options.signal ? { signal: options.signal } : {}),
-        exclude: [layoutReal],
         ...(hasher ? { onStats: hasher.onStats } : {}),
         onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: names[i]! }),
       });
-      layers.push(layer);
+      layers.push({ ...layer, origin: 'built' });
       const key = hasher ? hasher.finish() : cached?.key;
       if (key && !warned) cacheUpdates.push({ key, layer, hit: false });
     }
@@ -192,6 +223,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       if (await layout.exists(desc)) await layer.blob.discard();
       else await layer.blob.commitTo(layout.blobPath(desc.digest));
     }
+    const remoteLayers = [];
+    for (const layer of layers) {
+      if (layer.remote && !(await layout.exists(layer.descriptor))) remoteLayers.push({ digest: layer.descriptor.digest, repository: layer.remote });
+    }
+    await recordRemoteBlobs(layout.root, remoteLayers);
     const history: HistoryEntry[] = sources.map((s, i) => ({
       created,
       // No path here: the same tree built from another directory gives the same digest.
@@ -209,14 +245,21 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
       await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
     }
+    if (registryCache && options.cacheWrite) {
+      for (const layer of layers) {
+        if (layer.origin === 'registry-cache' || !(await layout.exists(layer.descriptor))) continue;
+        await registryCache.store(layer.diffId, cacheSettings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
+      }
+    }
     return {
       ...image,
-      layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}) })),
+      layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}), source: l.origin })),
       ...(base ? { base: { reference: base.reference, ...(base.name ? { name: base.name } : {}), digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
     };
   } finally {
     for (const layer of layers) await layer.blob?.discard();
     await stagedBase?.discard();
+    await registryCache?.close();
     if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
   }
 }

@@ -12,7 +12,7 @@ export interface WrittenImage {
 interface BuiltImage extends WrittenImage {
   config: { digest: string; size: number };
   base?: { reference: string; digest: string; layers: number };
-  layers: { digest: string; diffId: string; size: number; mediaType: string; uncompressedSize: number; createdBy?: string }[];
+  layers: { digest: string; diffId: string; size: number; mediaType: string; uncompressedSize: number; createdBy?: string; source?: string }[];
 }
 
 /** The `tag: / digest: / size: / layout:` lines on stdout, or the JSON result with `extra` fields. */
@@ -38,13 +38,15 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
   if (result.base) out.info(`base ${result.base.reference} ${result.base.digest} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`);
   for (const [i, layer] of result.layers.entries()) {
     const createdBy = layer.createdBy ? `: ${layer.createdBy}` : '';
-    out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed)${createdBy}`);
+    const from = layer.source === 'registry-cache' ? ', from the registry cache' : layer.source === 'local-cache' ? ', from the layer cache' : '';
+    out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed${from})${createdBy}`);
   }
   reportWrittenImage(out, result, {
     ...extra,
     layers: result.layers.map((l) => ({
       digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize,
       ...(l.createdBy !== undefined ? { createdBy: l.createdBy } : {}),
+      ...(l.source !== undefined ? { source: l.source } : {}),
     })),
     config: { digest: result.config.digest, size: result.config.size },
     ...(result.base ? { base: result.base } : {}),

@@ -30,6 +30,8 @@ export interface BuildArgs {
   threads?: number;
   owner?: string;
   cache?: boolean;
+  cacheRepo?: string;
+  cacheWrite?: boolean;
   file?: string;
   buildArg?: string[];
   target?: string;
@@ -66,6 +68,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
     .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its tree is unchanged (default); --no-cache reads every file again' })
+    .option('cache-repo', { type: 'string', describe: 'REGISTRY/REPO holding a layer cache shared through the registry: layers found there are not compressed again' })
+    .option('cache-write', { type: 'boolean', describe: 'With --cache-repo: store the layers this build makes in the registry cache' })
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
     .option('build-arg', { type: 'string', array: true, describe: 'With -f: KEY=VALUE for an ARG (KEY alone takes $KEY; repeatable)' })
     .option('target', { type: 'string', describe: 'With -f: the stage to build (default the last)' })
@@ -76,7 +80,10 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .example('$0 build ./app --base localhost:5000/alpine:3.18 --entrypoint /app/run --tag app:1', 'onto a base image, without downloading its layers')
     .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build'),
   run: async (argv, out: Output) => {
+    if (argv.cacheWrite && argv.cacheRepo === undefined) throw usageError('--cache-write stores layers in the registry cache: name it with --cache-repo REGISTRY/REPO');
     if (argv.file !== undefined) {
+      // COPY layers are keyed and built by the Dockerfile executor, which has no registry cache yet.
+      if (argv.cacheRepo !== undefined) throw usageError('--cache-repo is for directory and tar layers; build -f does not use it yet');
       const { runDockerfileBuild } = await import('./build-dockerfile.js');
       return runDockerfileBuild(argv, out);
     }
@@ -103,7 +110,11 @@ export const buildCommand: CliCommand<BuildArgs> = {
       labels: parseKeyValues(argv.label, 'label'),
       expose: toArray(argv.expose),
       ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
-      ...(argv.base !== undefined ? { base: argv.base, connect: (registry: string) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }) } : {}),
+      ...(argv.base !== undefined ? { base: argv.base } : {}),
+      ...(argv.base !== undefined || argv.cacheRepo !== undefined
+        ? { connect: (registry: string) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }) }
+        : {}),
+      ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
       remove: toArray(argv.remove),
       format: argv.format,
       ...(argv.created !== undefined ? { created: argv.created } : {}),

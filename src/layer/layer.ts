@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
+import { Transform, Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
@@ -96,6 +96,18 @@ export async function stageLayer(stage: StagingArea, compression: Compression, w
     await blob.discard();
     throw err;
   }
+}
+
+/**
+ * A layer's diff_id alone: its tar streamed through sha256, nothing compressed or stored. The
+ * same source and options give the same tar as buildLayer, so a registry cache keyed by diff_id
+ * can be asked before any compression.
+ */
+export async function hashLayer(source: LayerSource, options: LayerOptions): Promise<Uncompressed> {
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  return source.kind === 'directory'
+    ? archiveDirectory(source.path, discard, 'none', options)
+    : copyTar(source.path, source.compression, discard, 'none', options);
 }
 
 /** What a layer's uncompressed tar hashed to. */

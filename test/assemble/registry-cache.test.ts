@@ -1,0 +1,118 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, createReadStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, runCli, tempDir, type RunResult } from '../support/tools.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { pseudoRandom } from './support.js';
+import { cacheTag, RegistryLayerCache } from '../../src/assemble/registry-cache.js';
+import { connectRegistry } from '../../src/registry/connect.js';
+import { MediaType } from '../../src/oci/media-types.js';
+
+interface BuildJson {
+  digest: string;
+  layers: { digest: string; diffId: string; size: number; source: string }[];
+}
+
+/**
+ * The registry as a shared layer cache: two "runners" (separate HOME, layouts and copies of the
+ * tree, one SOURCE_DATE_EPOCH) against the real registry. Runner 2 compresses nothing the cache
+ * has: its layout never holds the layer blob, and the push that follows moves no layer bytes.
+ */
+describe('build --cache-repo: a layer cache in the registry', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  let cacheRepo: string;
+  let tree: string;
+
+  const runner = (name: string, args: string[]): RunResult => {
+    const home = join(tmp.path, name, 'home');
+    mkdirSync(home, { recursive: true });
+    return runCli(args, { env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), SOURCE_DATE_EPOCH: '1700000000' } });
+  };
+  const build = (name: string, extra: string[] = [], treeDir = tree): { result: RunResult; json?: BuildJson; layout: string } => {
+    const layout = join(tmp.path, name, `layout-${Math.random().toString(36).slice(2)}`);
+    const copy = join(tmp.path, name, `tree-${Math.random().toString(36).slice(2)}`);
+    cpSync(treeDir, copy, { recursive: true });
+    const result = runner(name, ['build', copy, '--layout', layout, '--tag', 'app:1', '--owner', '0:0', '--json', '--cache-repo', cacheRepo, ...extra]);
+    return { result, layout, ...(result.status === 0 ? { json: JSON.parse(result.stdout) as BuildJson } : {}) };
+  };
+  const blobFile = (layout: string, digest: string) => join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
+
+  before(async () => {
+    tmp = await tempDir('ocipush-registry-cache-');
+    registry = await startRegistry();
+    cacheRepo = `${registry.host}/ci/cache`;
+    tree = join(tmp.path, 'tree');
+    mkdirSync(join(tree, 'app'), { recursive: true });
+    writeFileSync(join(tree, 'app', 'data.bin'), pseudoRandom(2 * 1024 * 1024));
+    writeFileSync(join(tree, 'app', 'README'), 'cached through the registry\n');
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('runner 2 gets runner 1\'s layer from the registry: same digest, nothing compressed, a push that moves no layer bytes', async () => {
+    const first = build('runner1', ['--cache-write']);
+    assert.equal(first.result.status, 0, first.result.stderr);
+    assert.equal(first.json!.layers[0]!.source, 'built');
+    const layer = first.json!.layers[0]!;
+    const entry = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${cacheRepo}:${cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip' })}`]));
+    assert.equal(entry.artifactType, 'application/vnd.ocipush.layer-cache.v1');
+    assert.equal(entry.layers[0].digest, layer.digest);
+    assert.equal(entry.annotations['dev.ocipush.cache.diff-id'], layer.diffId);
+
+    const second = build('runner2');
+    assert.equal(second.result.status, 0, second.result.stderr);
+    assert.equal(second.json!.digest, first.json!.digest, 'the same manifest on both runners');
+    assert.equal(second.json!.layers[0]!.source, 'registry-cache');
+    assert.match(second.result.stderr, /from the registry cache/);
+    assert.equal(existsSync(blobFile(second.layout, layer.digest)), false, 'runner 2 compressed and stored no layer');
+
+    await registry.forgetAccessLog();
+    const push = runner('runner2', ['push', `${registry.host}/ci/app:1`, '--layout', second.layout, '--tag', 'app:1']);
+    assert.equal(push.status, 0, push.stderr);
+    const log = await registry.settledAccessLog();
+    assert.ok(log.some((e) => e.method === 'POST' && e.status === 201 && decodeURIComponent(e.uri).includes(`mount=${layer.digest}&from=ci/cache`)), 'the layer is mounted from the cache repository');
+    assert.ok(!log.some((e) => e.method === 'PATCH' || (e.method === 'PUT' && decodeURIComponent(e.uri).includes(`digest=${layer.digest}`))), 'no layer bytes uploaded');
+    assert.equal(JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/ci/app:1`])).Digest, first.json!.digest);
+  });
+
+  it('an entry whose blob was deleted is a miss, rebuilt and repaired', async () => {
+    const layer = build('runner3', ['--cache-write']).json!.layers[0]!;
+    run('curl', ['-sf', '-X', 'DELETE', `${registry.url}/v2/ci/cache/blobs/${layer.digest}`]);
+    const rebuilt = build('runner4', ['--cache-write']);
+    assert.equal(rebuilt.result.status, 0, rebuilt.result.stderr);
+    assert.equal(rebuilt.json!.layers[0]!.source, 'built');
+    assert.match(rebuilt.result.stderr, /blob of entry .* is gone; rebuilding it/);
+    assert.equal(build('runner5').json!.layers[0]!.source, 'registry-cache', 'the entry was repaired');
+  });
+
+  it('an entry naming its blob with another media type than this build makes is refused, and the build is right', async () => {
+    const tree2 = join(tmp.path, 'tree2');
+    mkdirSync(tree2, { recursive: true });
+    writeFileSync(join(tree2, 'other'), pseudoRandom(64 * 1024, 'other'));
+    const honest = build('runner6', [], tree2);
+    const layer = honest.json!.layers[0]!;
+    // A tampered entry under the gzip tag that calls the (real, present) blob zstd.
+    const cache = await RegistryLayerCache.open(cacheRepo, { connect: (host) => connectRegistry(host, {}), warn: () => {} });
+    const source = { size: layer.size, open: async () => createReadStream(blobFile(honest.layout, layer.digest)), openRange: async () => { throw new Error('not chunked'); } };
+    assert.ok(await cache!.store(layer.diffId as `sha256:${string}`, { compression: 'gzip' }, { mediaType: MediaType.OciLayerZstd, digest: layer.digest as `sha256:${string}`, size: layer.size }, 1, source));
+    await cache!.close();
+    const again = build('runner6b', [], tree2);
+    assert.equal(again.result.status, 0, again.result.stderr);
+    assert.equal(again.json!.layers[0]!.source, 'built');
+    assert.match(again.result.stderr, /does not describe this layer; rebuilding it/);
+    assert.equal(again.json!.digest, honest.json!.digest);
+  });
+
+  it('a cache registry that is down is one warning and a correct build', async () => {
+    const down = runner('runner7', ['build', tree, '--layout', join(tmp.path, 'runner7', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json',
+      '--cache-repo', '127.0.0.1:9/ci/cache']);
+    assert.equal(down.status, 0, down.stderr);
+    const warnings = down.stderr.split('\n').filter((l) => l.includes('layer cache'));
+    assert.equal(warnings.length, 1, down.stderr);
+    assert.equal((JSON.parse(down.stdout) as BuildJson).layers[0]!.source, 'built');
+  });
+});
