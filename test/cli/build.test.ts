@@ -67,7 +67,7 @@ test('build prints the digest, size and tag; --json and --quiet as documented', 
     assert.equal(result.tag, 'json');
     assert.equal(result.layout, layout);
     assert.equal(result.mediaType, 'application/vnd.oci.image.manifest.v1+json');
-    assert.deepEqual(Object.keys(result.layers[0]).sort(), ['diffId', 'digest', 'mediaType', 'size', 'uncompressedSize']);
+    assert.deepEqual(Object.keys(result.layers[0]).sort(), ['diffId', 'digest', 'mediaType', 'size', 'source', 'uncompressedSize']);
     assert.deepEqual(Object.keys(result.config).sort(), ['digest', 'size']);
     validateLayout(layout);
   } finally {
