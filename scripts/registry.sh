@@ -3,7 +3,7 @@
 #
 #   scripts/registry.sh [start]   start it (docker compose when a Docker engine answers,
 #                                 else the docker-registry binary in the background)
-#   scripts/registry.sh stop      stop it
+#   scripts/registry.sh stop      stop it (--remove-data: and delete its storage or volume)
 #   scripts/registry.sh status    say whether it runs
 #
 # Environment:
@@ -50,10 +50,9 @@ local_pid() {
   echo "$pid"
 }
 
+# Node, not curl: Node is there wherever ocipush is, curl not on a bare Debian.
 answers() {
-  local code
-  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null)" || return 1
-  [[ "$code" == 200 || "$code" == 401 ]]
+  node -e "const r = require('http').get(process.argv[1], { timeout: 2000 }, (res) => process.exit(res.statusCode === 200 || res.statusCode === 401 ? 0 : 1)); r.on('error', () => process.exit(1)); r.on('timeout', () => r.destroy())" "$url" 2>/dev/null
 }
 
 wait_until_answering() {
@@ -112,12 +111,13 @@ start_docker() {
 }
 
 stop() {
-  local mode
+  local mode remove="${1:-}"
+  [[ -z "$remove" || "$remove" == --remove-data ]] || die "stop takes --remove-data or nothing, not '$remove'"
   mode="$(cat "$modefile" 2>/dev/null || true)"
   if [[ "$mode" == docker ]]; then
-    OCIPUSH_REGISTRY_PORT="$port" compose down
+    OCIPUSH_REGISTRY_PORT="$port" compose down ${remove:+--volumes}
     rm -f "$modefile"
-    say "stopped (docker compose)"
+    say "stopped (docker compose)${remove:+, volume removed}"
     return
   fi
   if ! pid="$(local_pid)"; then
@@ -129,7 +129,8 @@ stop() {
   for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
   rm -f "$pidfile" "$modefile"
-  say "stopped (pid $pid); storage kept in $state/storage"
+  if [[ -n "$remove" ]]; then rm -rf "$state/storage"; say "stopped (pid $pid); storage removed"
+  else say "stopped (pid $pid); storage kept in $state/storage"; fi
 }
 
 status() {
@@ -143,7 +144,7 @@ status() {
 
 case "${1:-start}" in
   start) if [[ "$(choose_mode)" == docker ]]; then start_docker; else start_local; fi ;;
-  stop) stop ;;
+  stop) stop "${2:-}" ;;
   status) status ;;
   -h|--help|help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$1' (use start, stop or status)" ;;
