@@ -47,3 +47,15 @@ export { Repository, type RepositoryOptions, type PushBlobOptions, type BlobOutc
 export { UPLOAD_DEFAULTS } from './registry/upload.js';
 export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './registry/retry.js';
 export { fileSource, storageSource, bufferSource, type BlobSource } from './content/blob-source.js';
+
+// ---- high-level calls (src/lib/): build, push, pull with one options shape -----------------
+// `import { build, push, defaultCredentials } from 'ocipush'`: a release script in ten lines.
+export { build, push, pull, defaultCredentials, type DirectoryBuildOptions, type DockerfileOptions, type PushOptions, type PushResult, type PullOptions, type PullResult, type RegistryOptions } from './lib/index.js';
+// The credential chain the CLI uses: flags (username + password), OCIPUSH_* variables, the Docker config and its helpers.
+export {
+  chainCredentials, staticCredentials, envCredentials, dockerConfigCredentials, dockerConfigPath,
+  ENV_USERNAME, ENV_PASSWORD, ENV_REGISTRY_TOKEN,
+  type DefaultCredentialOptions, type DockerConfigOptions,
+} from './registry/credentials/index.js';
+export type { Credentials, CredentialSource } from './registry/auth/types.js';
+// ---- end of the high-level calls ------------------------------------------------------------

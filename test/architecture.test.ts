@@ -25,6 +25,7 @@ const LAYERS = [
   ['transports'],
   ['assemble'],
   ['dockerfile-exec'],
+  ['lib'],
   ['cli', 'index.ts'],
 ];
 

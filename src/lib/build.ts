@@ -1,0 +1,32 @@
+import type { BuildOptions, BuildResult } from '../image/build-image.js';
+import type { DockerfileBuildOptions, DockerfileBuildResult } from '../dockerfile-exec/build-dockerfile.js';
+import { libraryCall } from './errors.js';
+import { connectWith, type RegistryOptions } from './options.js';
+
+/** `ocipush build ROOTFS...`: one layer per directory or tar file, bottom first. */
+export interface DirectoryBuildOptions extends Omit<BuildOptions, 'rootfs' | 'connect'>, RegistryOptions {
+  rootfs: string | string[];
+}
+
+/** `ocipush build -f DOCKERFILE CONTEXT`: `context` is required here (the CLI's default is `.`); `dockerfile` defaults to CONTEXT/Dockerfile. */
+export interface DockerfileOptions extends Omit<DockerfileBuildOptions, 'connect' | 'context'>, RegistryOptions {
+  context: string;
+}
+
+/**
+ * Builds an image into an OCI layout, from directories / tar files (`rootfs`) or from a
+ * Dockerfile (`context`, `dockerfile`). The registry options reach base images (`base`, `FROM`).
+ */
+export function build(options: DirectoryBuildOptions): Promise<BuildResult>;
+export function build(options: DockerfileOptions): Promise<DockerfileBuildResult>;
+export function build(options: DirectoryBuildOptions | DockerfileOptions): Promise<BuildResult | DockerfileBuildResult> {
+  const connect = (registry: string) => connectWith(registry, options);
+  return libraryCall('build', options.signal, async () => {
+    if ('rootfs' in options && options.rootfs !== undefined) {
+      const { buildImage } = await import('../image/build-image.js');
+      return buildImage({ ...options, rootfs: [options.rootfs].flat(), connect });
+    }
+    const { buildDockerfile } = await import('../dockerfile-exec/build-dockerfile.js');
+    return buildDockerfile({ ...(options as DockerfileOptions), connect });
+  });
+}

@@ -1,0 +1,60 @@
+import { OcipushError } from '../errors.js';
+
+/**
+ * The library's own words for the hints that the lower layers write for the CLI. A message such
+ * as "authentication required: use --username with --password-stdin" is right on a command line
+ * and wrong in a script, where the fix is an option: raised through a library call (build, push,
+ * pull), every `--flag` in a message becomes the option of the same meaning. The options are
+ * named as the flags are (`--plain-http` is `plainHttp`, `--ca-file` is `caFile`, `--also-tag`
+ * is `alsoTag`), so the rule is general; credentials are the one exception: the CLI's
+ * `--username`/`--password-stdin` pair is the `credentials` option.
+ */
+const SPECIAL: [RegExp, string][] = [
+  [/(?:use )?--username(?: with |\/)--password-stdin/g, 'set `credentials`'],
+  [/--password-stdin needs --username/g, 'a password needs a username'],
+  [/--username needs a password \(--password-stdin\)/g, 'a username needs a password'],
+  [/use --/g, 'set --'],
+  [/\bor --/g, 'or set --'],
+];
+
+export function inLibraryTerms(message: string): string {
+  let text = message;
+  for (const [pattern, replacement] of SPECIAL) text = text.replace(pattern, replacement);
+  return text.replace(/(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)/g, (_, flag: string) => `\`${camel(flag)}\``);
+}
+
+/** Switches read as the option's value: `--insecure` is `insecure: true`. */
+const SWITCHES: Record<string, string> = { 'plain-http': 'plainHttp: true', insecure: 'insecure: true', 'no-cache': 'cache: false' };
+
+function camel(flag: string): string {
+  if (flag === 'username' || flag === 'password-stdin') return 'credentials';
+  if (SWITCHES[flag]) return SWITCHES[flag];
+  if (flag === 'file') return 'dockerfile';
+  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Runs a library call: an OcipushError keeps its code and details with its message in the
+ * library's terms; a call stopped by its AbortSignal rejects with EABORTED (cause: the signal's
+ * reason), whatever the layer below threw when its work was cut.
+ */
+export async function libraryCall<T>(what: string, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+  try {
+    signal?.throwIfAborted();
+    return await run();
+  } catch (err) {
+    if (signal?.aborted) {
+      if (err instanceof OcipushError && err.code === 'EABORTED') throw translate(err);
+      throw new OcipushError('EABORTED', `${what}: aborted`, { cause: signal.reason });
+    }
+    throw err instanceof OcipushError ? translate(err) : err;
+  }
+}
+
+function translate(err: OcipushError): OcipushError {
+  const message = inLibraryTerms(err.message);
+  if (message === err.message) return err;
+  const out = new OcipushError(err.code, message, err.details);
+  if (err.stack) out.stack = err.stack.replace(err.message, message);
+  return out;
+}

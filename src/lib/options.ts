@@ -1,0 +1,68 @@
+import { OcipushError } from '../errors.js';
+import type { CredentialSource } from '../registry/auth/types.js';
+import type { RegistryClient, RetryNotice } from '../registry/http.js';
+
+/**
+ * What every library call that talks to a registry takes: `build` (for base images), `push`
+ * and `pull` alike. The names are the CLI's flags in camel case, and the defaults are the CLI's.
+ */
+export interface RegistryOptions {
+  /**
+   * Where credentials come from. Default: as the CLI without `--username`, i.e.
+   * OCIPUSH_USERNAME/OCIPUSH_PASSWORD (or OCIPUSH_REGISTRY_TOKEN) for the registry of the call,
+   * then the Docker config (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`: `auths`,
+   * `credsStore`, `credHelpers`). `defaultCredentials({ registry, username, password })` is the
+   * CLI's `--username`/`--password-stdin` in front of that chain; `false` is anonymous.
+   */
+  credentials?: CredentialSource | false;
+  /** Speak plain HTTP (automatic for localhost, 127.* and ::1). */
+  plainHttp?: boolean;
+  /** Accept any TLS certificate; also allows credentials over plain HTTP to a remote host. */
+  insecure?: boolean;
+  /** PEM CA certificate(s) to trust besides the system store. */
+  caFile?: string | string[];
+  /** Blobs transferred at once (default 4, at most 64). */
+  concurrency?: number;
+  /** Stops the call: it rejects with an OcipushError of code EABORTED, and nothing half-written is kept. */
+  signal?: AbortSignal;
+  /** Told before a failed request is retried. */
+  onRetry?: (notice: RetryNotice) => void;
+}
+
+export const DEFAULT_CONCURRENCY = 4;
+
+export function concurrencyOf(options: RegistryOptions): number {
+  const n = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new OcipushError('EUSAGE', `concurrency ${String(n)}: expected a whole number from 1 to 64`);
+  return n;
+}
+
+/** A client for `registry` set up by the options, as the CLI's flags set one up. */
+export async function connectWith(registry: string, options: RegistryOptions): Promise<RegistryClient> {
+  const { connectRegistry } = await import('../registry/connect.js');
+  const { defaultCredentials } = await import('../registry/credentials/default.js');
+  const concurrency = concurrencyOf(options);
+  const credentials = options.credentials === false
+    ? { get: async () => undefined }
+    : options.credentials ?? defaultCredentials({ registry });
+  return connectRegistry(registry, {
+    credentials,
+    plainHttp: options.plainHttp === true,
+    insecure: options.insecure === true,
+    allowInsecureBasic: options.insecure === true,
+    caFiles: options.caFile === undefined ? [] : [options.caFile].flat(),
+    connections: concurrency + 2,
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+  });
+}
+
+/**
+ * Ends a client's requests when the signal fires (the registry client itself takes no signal):
+ * what was in flight fails at once, and libraryCall reports EABORTED. Returns the unhook.
+ */
+export function abortWith(signal: AbortSignal | undefined, client: RegistryClient): () => void {
+  if (!signal) return () => {};
+  const onAbort = () => { void client.destroy(); };
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { build, defaultCredentials, isOcipushError, pull, push, type OcipushError } from '../../src/index.js';
+import { inLibraryTerms } from '../../src/lib/errors.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { tempDir } from '../support/tools.js';
+
+let registry: RunningRegistry;
+let locked: RunningRegistry;
+let tmp: { path: string; cleanup: () => Promise<void> };
+let layout: string;
+const PASSWORD = 'api-secret';
+
+before(async () => {
+  registry = await startRegistry();
+  locked = await startRegistry({ auth: { htpasswd: { users: { alice: PASSWORD } } } });
+  tmp = await tempDir('ocipush-api-');
+  layout = join(tmp.path, 'layout');
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(rootfs);
+  // Random bytes do not compress: 24 MiB stay 24 MiB on the wire, time enough to cut a push.
+  writeFileSync(join(rootfs, 'big'), randomBytes(24 << 20));
+  await build({ rootfs, layout, tag: 'big', compression: 'none' });
+});
+
+after(async () => {
+  await registry?.stop();
+  await locked?.stop();
+  await tmp?.cleanup();
+});
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<OcipushError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  assert.ok(isOcipushError(err), `expected an OcipushError ${code}, got ${String(err)}`);
+  assert.equal(err.code, code, err.message);
+  return err;
+}
+
+async function manifestStatus(host: string, repo: string, tag: string): Promise<number> {
+  const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  return r.status;
+}
+
+test('push, pull: one options shape; two tags; the digest comes back', async () => {
+  const pushed = await push({ layout, tag: 'big', to: `${registry.host}/api/app:1`, alsoTag: ['latest'], concurrency: 2 });
+  assert.deepEqual(pushed.tags, ['1', 'latest']);
+  assert.equal(pushed.reference, `${registry.host}/api/app:1@${pushed.digest}`);
+  assert.equal(await manifestStatus(registry.host, 'api/app', 'latest'), 200);
+  const pulled = await pull({ from: `${registry.host}/api/app:latest`, layout: join(tmp.path, 'pulled') });
+  assert.equal(pulled.digest, pushed.digest);
+  assert.equal(pulled.tag, 'latest');
+  assert.deepEqual(pulled.blobs.map((b) => b.outcome).sort(), ['downloaded', 'downloaded']);
+});
+
+test('an AbortSignal already aborted: the call rejects with EABORTED before any request', async () => {
+  registry.clearAccessLog();
+  const err = await rejectsWith(push({ layout, to: `${registry.host}/api/never:1`, signal: AbortSignal.abort() }), 'EABORTED');
+  assert.match(err.message, /^push .*: aborted$/);
+  await rejectsWith(build({ rootfs: join(tmp.path, 'rootfs'), layout, tag: 'never', signal: AbortSignal.abort() }), 'EABORTED');
+  assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.path.includes('never')), []);
+});
+
+/** An image of fresh random bytes: a blob no repository has yet, so nothing is mounted instead of sent. */
+async function freshImage(tag: string): Promise<void> {
+  const rootfs = join(tmp.path, `rootfs-${tag}`);
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'big'), randomBytes(24 << 20));
+  await build({ rootfs, layout, tag, compression: 'none' });
+}
+
+test('a push aborted while its layer uploads rejects with EABORTED, and the tag never appears', async () => {
+  await freshImage('cut');
+  const controller = new AbortController();
+  const err = await rejectsWith(push({
+    layout, tag: 'cut', to: `${registry.host}/api/cut:1`, signal: controller.signal, chunkSize: 1 << 20,
+    onEvent: (e) => { if (e.type === 'progress' && e.kind === 'layer' && e.bytes > 0) controller.abort(); },
+  }), 'EABORTED');
+  assert.ok(controller.signal.aborted);
+  assert.ok(isOcipushError(err));
+  assert.equal(await manifestStatus(registry.host, 'api/cut', '1'), 404);
+});
+
+test('a pull aborted while its layer downloads rejects with EABORTED, and the layout does not name the image', async () => {
+  await freshImage('src');
+  await push({ layout, tag: 'src', to: `${registry.host}/api/src:1` });
+  const controller = new AbortController();
+  const into = join(tmp.path, 'cut-pull');
+  await rejectsWith(pull({
+    from: `${registry.host}/api/src:1`, layout: into, signal: controller.signal,
+    onEvent: (e) => { if (e.type === 'progress' && e.kind === 'layer' && e.bytes > 0) controller.abort(); },
+  }), 'EABORTED');
+  const index = JSON.parse(readFileSync(join(into, 'index.json'), 'utf8')) as { manifests: unknown[] };
+  assert.deepEqual(index.manifests, []);
+});
+
+test('errors raised through the library name options, not flags', async () => {
+  const auth = await rejectsWith(push({ layout, tag: 'big', to: `${locked.host}/api/app:1`, credentials: false }), 'EAUTH');
+  assert.match(auth.message, /set `credentials`/);
+  assert.doesNotMatch(auth.message, /--/);
+  const pem = join(tmp.path, 'not.pem');
+  writeFileSync(pem, 'not a certificate');
+  const ca = await rejectsWith(push({ layout, tag: 'big', to: `${locked.host}/api/app:1`, caFile: pem }), 'EUSAGE');
+  assert.match(ca.message, /^`caFile` .*not\.pem: not a PEM certificate$/);
+  assert.throws(() => defaultCredentials({ registry: locked.host, username: 'alice' }), (e: Error) => e.message === 'a username needs a password');
+  // With the CLI's chain (username + password for this registry), the same push goes through.
+  const pushed = await push({ layout, tag: 'big', to: `${locked.host}/api/app:1`, credentials: defaultCredentials({ registry: locked.host, username: 'alice', password: PASSWORD }) });
+  assert.match(pushed.digest, /^sha256:/);
+});
+
+test('inLibraryTerms: every --flag becomes its option; switches read as their value', () => {
+  assert.equal(inLibraryTerms('cannot reach r: self-signed certificate (use --ca-file FILE, or --insecure to skip verification)'),
+    'cannot reach r: self-signed certificate (set `caFile` FILE, or set `insecure: true` to skip verification)');
+  assert.equal(inLibraryTerms('TLS handshake failed (is it a plain HTTP registry? use --plain-http)'), 'TLS handshake failed (is it a plain HTTP registry? set `plainHttp: true`)');
+  assert.equal(inLibraryTerms('x (authentication required: use --username with --password-stdin, or docker login)'), 'x (authentication required: set `credentials`, or docker login)');
+  assert.equal(inLibraryTerms('--also-tag "x": not a valid tag'), '`alsoTag` "x": not a valid tag');
+  assert.equal(inLibraryTerms('a-b foo--bar sha256:--'), 'a-b foo--bar sha256:--');
+});

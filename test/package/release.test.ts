@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { REPO_ROOT, requireTool, run, tempDir } from '../support/tools.js';
+
+/**
+ * The package as a user gets it: `npm pack`, installed from the tarball into a fresh TypeScript
+ * project (strict, nodenext), the README's release script type-checked and run against a real
+ * registry that wants credentials, which come from a Docker config as the CLI takes them.
+ */
+
+const PASSWORD = 'release-secret';
+const TSC = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+let registry: RunningRegistry;
+let tmp: { path: string; cleanup: () => Promise<void> };
+let project: string;
+
+function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 240_000, maxBuffer: 64 * 1024 * 1024 });
+}
+
+function ok(r: SpawnSyncReturns<string>, what: string): string {
+  assert.equal(r.status, 0, `${what} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** The README's release script: the ts block that starts with `// release.ts`. */
+function readmeReleaseScript(): string {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const block = /```ts\n(\/\/ release\.ts[^\n]*\n[\s\S]*?)```/.exec(readme);
+  assert.ok(block, 'README shows the release script');
+  const lines = block[1]!.trimEnd().split('\n');
+  assert.ok(lines.length <= 12, `the release script is about ten lines (it has ${lines.length})`);
+  assert.equal(lines.filter((l) => /^import /.test(l)).length, 1, 'one import');
+  return block[1]!;
+}
+
+before(async () => {
+  requireTool('skopeo');
+  registry = await startRegistry({ auth: { htpasswd: { users: { alice: PASSWORD } } } });
+  tmp = await tempDir('ocipush-release-');
+  project = join(tmp.path, 'project');
+  mkdirSync(join(project, 'app'), { recursive: true });
+
+  const packed = JSON.parse(ok(sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp.path], REPO_ROOT), 'npm pack')) as [{ filename: string }];
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'release-test', private: true, type: 'module' }, null, 2));
+  ok(sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp.path, packed[0].filename)], project), 'npm install of the tarball');
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023'],
+      types: ['node'], typeRoots: [join(REPO_ROOT, 'node_modules', '@types')],
+      // The package's own declarations are checked too, as a user's compiler would see them.
+      skipLibCheck: false, outDir: 'dist', rootDir: '.',
+    },
+    include: ['*.ts'],
+  }, null, 2));
+  writeFileSync(join(project, 'release.ts'), readmeReleaseScript());
+  // The options shape, strictly typed: every registry option on every call, a typo refused.
+  writeFileSync(join(project, 'types.ts'), `
+import { build, push, pull, defaultCredentials, isOcipushError, type RegistryOptions, type PushResult } from 'ocipush';
+const registryOptions: RegistryOptions = {
+  credentials: defaultCredentials({ registry: 'ghcr.io', username: 'me', password: 'x' }),
+  plainHttp: false, insecure: false, caFile: ['ca.pem'], concurrency: 2, signal: AbortSignal.timeout(1000),
+};
+export async function all(): Promise<string> {
+  await build({ rootfs: ['./rootfs'], entrypoint: ['/app'], ...registryOptions });
+  await build({ context: '.', dockerfile: 'Dockerfile', credentials: false });
+  const pushed: PushResult = await push({ to: 'ghcr.io/me/app:1', alsoTag: ['latest'], ...registryOptions });
+  await pull({ from: 'ghcr.io/me/app:1', layout: 'pulled', ...registryOptions });
+  // @ts-expect-error: not an option
+  await push({ to: 'ghcr.io/me/app:1', alsoTags: ['latest'] });
+  try { return pushed.digest; } catch (err) { return isOcipushError(err) ? err.code : 'other'; }
+}
+`);
+  writeFileSync(join(project, 'app', 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
+  writeFileSync(join(project, 'app', 'hello.txt'), 'hello from the release script\n');
+  ok(sh(process.execPath, [TSC, '-p', project], project), 'tsc (strict, nodenext) of the release script against the installed package');
+});
+
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+function releaseEnv(dockerConfig: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, REGISTRY: registry.host, VERSION: '1.0.0', DOCKER_CONFIG: dockerConfig };
+  for (const k of ['OCIPUSH_USERNAME', 'OCIPUSH_PASSWORD', 'OCIPUSH_REGISTRY_TOKEN', 'OCIPUSH_LAYOUT']) delete env[k];
+  return env;
+}
+
+test("the README's release script, from the packed package: builds, pushes as :1.0.0 and :latest with the Docker config's credentials, prints the digest", () => {
+  const config = join(tmp.path, 'docker');
+  mkdirSync(config, { recursive: true });
+  const auth = Buffer.from(`alice:${PASSWORD}`).toString('base64');
+  writeFileSync(join(config, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
+
+  const out = ok(sh(process.execPath, ['dist/release.js'], project, releaseEnv(config)), 'the release script');
+  const digest = out.trim();
+  assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+  for (const tag of ['1.0.0', 'latest']) {
+    const raw = run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', `alice:${PASSWORD}`, `docker://${registry.host}/team/app:${tag}`]);
+    assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, digest, `:${tag} is the printed digest`);
+  }
+  assert.ok(!out.includes(PASSWORD));
+});
+
+test('through the library, a registry that wants credentials the caller has not given names the option, not a flag', () => {
+  const empty = join(tmp.path, 'empty-docker-config');
+  mkdirSync(empty, { recursive: true });
+  const r = sh(process.execPath, ['dist/release.js'], project, releaseEnv(empty));
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /EAUTH/);
+  assert.match(r.stderr, /set `credentials`/);
+  assert.doesNotMatch(r.stderr, /--username|--password-stdin/);
+});
