@@ -32,6 +32,10 @@ export interface RunImageOptions {
   tmpRoot?: string;
   /** Platform to take from an image index (default linux/amd64). */
   platform?: { os: string; architecture: string };
+  /** Share the host's network namespace (to reach a server on the host's loopback) instead of a loopback of its own. */
+  hostNetwork?: boolean;
+  /** Host directories bound into the container, read-write. */
+  mounts?: { source: string; destination: string }[];
 }
 
 interface Descriptor {
@@ -104,6 +108,8 @@ function findManifest(layout: string, tag: string, platform: { os: string; archi
 
 interface RuntimeConfig {
   process: { terminal?: boolean; args?: string[]; env?: string[] };
+  mounts?: { destination: string; type: string; source: string; options: string[] }[];
+  linux?: { namespaces?: { type: string }[] };
 }
 
 function editConfig(path: string, options: RunImageOptions): void {
@@ -114,6 +120,12 @@ function editConfig(path: string, options: RunImageOptions): void {
     const env = (config.process.env ?? []).filter((e) => !Object.hasOwn(options.env!, e.slice(0, e.indexOf('='))));
     for (const [k, v] of Object.entries(options.env)) env.push(`${k}=${v}`);
     config.process.env = env;
+  }
+  if (options.hostNetwork && config.linux?.namespaces) {
+    config.linux.namespaces = config.linux.namespaces.filter((ns) => ns.type !== 'network');
+  }
+  for (const m of options.mounts ?? []) {
+    (config.mounts ??= []).push({ destination: m.destination, type: 'bind', source: resolve(m.source), options: ['rbind', 'rw'] });
   }
   if (!config.process.args || config.process.args.length === 0) {
     throw new Error('runImage: the image has no Entrypoint or Cmd and no args were given');
