@@ -11,6 +11,21 @@ import { isLoopbackRegistry } from '../oci/reference.js';
  * - NO_PROXY: `*`, hosts (`example.com` also covers its subdomains, `.example.com` only them),
  *   `host:port`, IP addresses and CIDR ranges;
  * - localhost and loopback addresses are never proxied.
+ *
+ * Why not undici's EnvHttpProxyAgent (read in undici 7.30): it reads the same variables with
+ * other rules, and its options cannot restore Go's. (1) It takes the lower-case name first
+ * (`http_proxy ?? HTTP_PROXY`), and an empty value set beats the other name. (2) Without
+ * HTTPS_PROXY it sends https requests to HTTP_PROXY; Go connects directly, and passing
+ * `httpsProxy: ''` falls back the same way. (3) Its NO_PROXY has no CIDR ranges and matches IP
+ * addresses as strings (`::1` vs `[::1]`, `10.0.0.0/8`), and `.example.com` also matches
+ * example.com itself. (4) It proxies localhost and loopback unless NO_PROXY names them, so a
+ * pipeline with HTTP_PROXY set would send the local test registry through the proxy. (5) A value
+ * without a scheme (`proxy:3128`, common in CI) is refused ("Invalid URL protocol"). (6) A bad
+ * value throws when the agent is made, failing every request, even those NO_PROXY exempts, and
+ * Node's URL error keeps the value, password included, in its `input`; here a bad value names
+ * its variable and a proxy its host:port only, and fails only the requests that would use it. What undici does well is kept:
+ * proxy-dispatcher.ts sends each request through undici's own ProxyAgent (CONNECT, TLS inside the
+ * tunnel) once this file has chosen the proxy.
  */
 
 export interface Proxy {
