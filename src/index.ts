@@ -52,10 +52,10 @@ export { fileSource, storageSource, bufferSource, type BlobSource } from './cont
 // `import { build, push, defaultCredentials } from 'ocipush'`: a release script in ten lines.
 export { build, push, pull, defaultCredentials, type DirectoryBuildOptions, type DockerfileOptions, type PushOptions, type PushResult, type PullOptions, type PullResult, type RegistryOptions } from './lib/index.js';
 // The credential chain the CLI uses: flags (username + password), OCIPUSH_* variables, the Docker config and its helpers.
-export {
-  chainCredentials, staticCredentials, envCredentials, dockerConfigCredentials, dockerConfigPath,
-  ENV_USERNAME, ENV_PASSWORD, ENV_REGISTRY_TOKEN,
-  type DefaultCredentialOptions, type DockerConfigOptions,
-} from './registry/credentials/index.js';
+export type { DefaultCredentialOptions } from './registry/credentials/default.js';
+export { chainCredentials } from './registry/credentials/chain.js';
+export { staticCredentials } from './registry/credentials/static.js';
+export { envCredentials, ENV_USERNAME, ENV_PASSWORD, ENV_REGISTRY_TOKEN } from './registry/credentials/env.js';
+export { dockerConfigCredentials, dockerConfigPath, type DockerConfigOptions } from './registry/credentials/docker-config.js';
 export type { Credentials, CredentialSource } from './registry/auth/types.js';
 // ---- end of the high-level calls ------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { BuildOptions, BuildResult } from '../image/build-image.js';
+import type { BuildOptions, BuildResult } from '../assemble/build-image.js';
 import type { DockerfileBuildOptions, DockerfileBuildResult } from '../dockerfile-exec/build-dockerfile.js';
 import { libraryCall } from './errors.js';
 import { connectWith, type RegistryOptions } from './options.js';
@@ -23,7 +23,7 @@ export function build(options: DirectoryBuildOptions | DockerfileOptions): Promi
   const connect = (registry: string) => connectWith(registry, options);
   return libraryCall('build', options.signal, async () => {
     if ('rootfs' in options && options.rootfs !== undefined) {
-      const { buildImage } = await import('../image/build-image.js');
+      const { buildImage } = await import('../assemble/build-image.js');
       return buildImage({ ...options, rootfs: [options.rootfs].flat(), connect });
     }
     const { buildDockerfile } = await import('../dockerfile-exec/build-dockerfile.js');

@@ -49,8 +49,11 @@ export function pull(options: PullOptions): Promise<PullResult> {
       const fetched = await repository.fetchManifest(referenceTarget(source));
       let root = fetched.descriptor;
       if (platform) {
-        const { selectPlatform } = await import('../image/platform.js');
-        root = selectPlatform(fetched, platform, formatReference(source));
+        const { parseManifest, isIndex } = await import('../oci/manifest.js');
+        const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+        const shown = formatReference(source);
+        const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
+        if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: platform, noMatch: noManifestFor(shown) });
       }
       const layout = await OciLayout.open(layoutDir, { create: true });
       const result = await copyGraph(repository, layout, root, {

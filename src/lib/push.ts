@@ -43,7 +43,7 @@ export function push(options: PushOptions): Promise<PushResult> {
   return libraryCall(`push ${options.to}`, options.signal, async () => {
     const { parseReference } = await import('../oci/reference.js');
     const { OciLayout } = await import('../content/layout.js');
-    const { selectLayoutImage } = await import('../image/layout-reference.js');
+    const { selectLayoutImage } = await import('../transports/layout-reference.js');
     const { Repository } = await import('../registry/repository.js');
     const { copyGraph } = await import('../transfer/copy-graph.js');
     const { LazyBlobs } = await import('../transfer/lazy-blobs.js');
