@@ -153,6 +153,8 @@ class GraphCopy {
 
   /** The root goes straight under its tag when the destination can (a registry), else push then tag. */
   private async putRoot(desc: Descriptor, bytes: Buffer, outcome: CopyOutcome, kind: NodeKind): Promise<void> {
+    // Cancelled while the last blob went up: the root must not name a graph the caller gave up on.
+    this.options.signal?.throwIfAborted();
     const reference = this.options.rootReference;
     const dst = this.dst;
     this.emit({ type: 'start', descriptor: desc, kind });
@@ -169,6 +171,7 @@ class GraphCopy {
   }
 
   private async pushManifest(desc: Descriptor, bytes: Buffer): Promise<void> {
+    this.options.signal?.throwIfAborted();
     if (isReferencePusher(this.dst)) await this.dst.pushManifest(desc, bytes, desc.digest, this.io);
     else await this.dst.push(desc, Readable.from([bytes]), this.io);
   }
