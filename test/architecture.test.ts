@@ -19,7 +19,7 @@ const LAYERS = [
   ['dockerfile'],
   ['content'],
   ['registry', 'layer'],
-  ['transfer'],
+  ['transfer', 'supply-chain'],
   ['image'],
   ['archive'],
   ['transports'],

@@ -5,9 +5,13 @@ import { pushCommand } from './push.js';
 import { pullCommand } from './pull.js';
 import { inspectCommand } from './inspect.js';
 import { indexCommand } from './index-command.js';
+import { generateKeyPairCommand } from './generate-key-pair.js';
+import { signCommand } from './sign.js';
+import { verifyCommand } from './verify.js';
 
 /**
  * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
  * Add a command by adding its module here.
  */
-export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand, indexCommand];
+export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand, indexCommand,
+  generateKeyPairCommand, signCommand, verifyCommand];

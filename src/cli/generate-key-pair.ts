@@ -1,0 +1,40 @@
+import type { Argv } from 'yargs';
+import type { CliCommand } from './command.js';
+import type { Output } from './output.js';
+
+interface GenerateKeyPairArgs {
+  outputPrefix: string;
+}
+
+export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
+  command: 'generate-key-pair',
+  describe: 'Write a cosign-compatible ECDSA P-256 key pair: PREFIX.key (encrypted with COSIGN_PASSWORD) and PREFIX.pub',
+  builder: (y: Argv) => y
+    .option('output-prefix', { type: 'string', default: 'cosign', describe: 'Path prefix of the two files' })
+    .example('COSIGN_PASSWORD=… $0 generate-key-pair --output-prefix release', 'writes release.key and release.pub'),
+  run: async (argv, out: Output) => {
+    const { writeFile } = await import('node:fs/promises');
+    const { fromSystemError, OcipushError } = await import('../errors.js');
+    const { generateKeyPair } = await import('../supply-chain/keys.js');
+    const { keyPassword } = await import('./key-options.js');
+    const keyPath = `${argv.outputPrefix}.key`;
+    const pubPath = `${argv.outputPrefix}.pub`;
+    const { existsSync } = await import('node:fs');
+    for (const path of [keyPath, pubPath]) {
+      if (existsSync(path)) throw new OcipushError('EUSAGE', `${path} already exists: remove it or choose another --output-prefix`);
+    }
+    const password = await keyPassword({ confirm: true, what: keyPath });
+    let pair;
+    try {
+      pair = await generateKeyPair(password);
+    } finally {
+      password.fill(0);
+    }
+    // Exclusive creation: never overwrite a key that appeared meanwhile; the private key is readable by its owner only.
+    await writeFile(keyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' }).catch((err) => { throw fromSystemError(err, keyPath, 'cannot write'); });
+    await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' }).catch((err) => { throw fromSystemError(err, pubPath, 'cannot write'); });
+    out.info(`Private key written to ${keyPath}`);
+    out.info(`Public key written to ${pubPath}`);
+    out.result(pubPath, { privateKey: keyPath, publicKey: pubPath });
+  },
+};

@@ -1,0 +1,53 @@
+import { OcipushError } from '../errors.js';
+
+/**
+ * The password of a cosign key: COSIGN_PASSWORD when it is set (an empty value is a valid,
+ * empty password, as cosign reads it), else a prompt on the terminal with echo off. Never
+ * printed, never logged; the caller zeroes the buffer when done.
+ */
+export async function keyPassword(options: { confirm?: boolean; what: string }): Promise<Buffer> {
+  const env = process.env.COSIGN_PASSWORD;
+  if (env !== undefined) return Buffer.from(env, 'utf8');
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new OcipushError('EUSAGE', `${options.what}: needs a password: set COSIGN_PASSWORD (it may be empty) or run on a terminal`);
+  }
+  const first = await prompt(`Enter password for ${options.what}: `);
+  if (options.confirm) {
+    const again = await prompt('Enter password again: ');
+    const same = first.equals(again);
+    again.fill(0);
+    if (!same) {
+      first.fill(0);
+      throw new OcipushError('EUSAGE', 'the two passwords differ');
+    }
+  }
+  return first;
+}
+
+/** Reads one line from the terminal without echoing it. */
+function prompt(question: string): Promise<Buffer> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  return new Promise((resolve, reject) => {
+    const chars: number[] = [];
+    const wasRaw = stdin.isRaw;
+    stdin.setRawMode(true);
+    stdin.resume();
+    const done = (err?: Error): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(wasRaw);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (err) { chars.fill(0); reject(err); } else { const b = Buffer.from(chars); chars.fill(0); resolve(b); }
+    };
+    const onData = (data: Buffer): void => {
+      for (const byte of data) {
+        if (byte === 0x0d || byte === 0x0a) { done(); return; }
+        if (byte === 0x03) { done(new OcipushError('EABORTED', 'interrupted')); return; }
+        if (byte === 0x7f || byte === 0x08) { chars.pop(); continue; }
+        chars.push(byte);
+      }
+    };
+    stdin.on('data', onData);
+  });
+}

@@ -1,0 +1,47 @@
+import type { Argv } from 'yargs';
+import { parseKeyValues, type CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface SignArgs extends RegistryFlags {
+  reference: string;
+  key: string;
+  recursive?: boolean;
+  annotation?: string[];
+}
+
+export const signCommand: CliCommand<SignArgs> = {
+  command: 'sign <reference>',
+  describe: 'Sign an image by digest with a key, stored as cosign stores it (tag sha256-<hex>.sig)',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
+    .option('recursive', { type: 'boolean', describe: 'Also sign every manifest of an index' })
+    .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable)' })
+    .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')),
+  run: async (argv, out: Output) => {
+    const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
+    const source = parseReference(argv.reference);
+    const annotations = parseKeyValues(argv.annotation, 'annotation');
+    const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
+    const { KeySigner } = await import('../supply-chain/signer.js');
+    const { keyPassword } = await import('./key-options.js');
+    const key = await readKeyArgument(argv.key, '--key');
+    const signer = new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+    const { clientFromFlags } = await import('./registry-options.js');
+    const { Repository } = await import('../registry/repository.js');
+    const { signImage } = await import('../supply-chain/sign.js');
+    const client = await clientFromFlags(source.registry, argv);
+    let signed;
+    try {
+      signed = await signImage(new Repository(client, source.repository), source, referenceTarget(source), signer, { recursive: argv.recursive, annotations });
+      await client.close();
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const name = `${source.registry}/${source.repository}`;
+    for (const s of signed) out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
+    out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
+  },
+};

@@ -1,0 +1,48 @@
+import type { Argv } from 'yargs';
+import type { CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface VerifyArgs extends RegistryFlags {
+  reference: string;
+  key: string;
+}
+
+export const verifyCommand: CliCommand<VerifyArgs> = {
+  command: 'verify <reference>',
+  describe: 'Check that the image a reference points at now carries a valid cosign signature by a key',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
+    .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')),
+  run: async (argv, out: Output) => {
+    const { parseReference, referenceTarget } = await import('../oci/reference.js');
+    const { OcipushError } = await import('../errors.js');
+    const source = parseReference(argv.reference);
+    const { readKeyArgument, parsePublicKey } = await import('../supply-chain/keys.js');
+    const { KeyVerifier } = await import('../supply-chain/signer.js');
+    const key = await readKeyArgument(argv.key, '--key');
+    const verifier = new KeyVerifier(parsePublicKey(key.text, key.what));
+    const { clientFromFlags } = await import('./registry-options.js');
+    const { Repository } = await import('../registry/repository.js');
+    const { verifyImage } = await import('../supply-chain/sign.js');
+    const client = await clientFromFlags(source.registry, argv);
+    let outcome;
+    try {
+      const repo = new Repository(client, source.repository);
+      const desc = await repo.resolve(referenceTarget(source));
+      outcome = await verifyImage(repo, desc.digest, verifier);
+      await client.close();
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const image = `${source.registry}/${source.repository}@${outcome.digest}`;
+    if (outcome.verified.length === 0) {
+      const why = outcome.total === 0 ? 'no signatures found' : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+      throw new OcipushError('EINVALID', `verify ${image}: ${why}`, { digest: outcome.digest });
+    }
+    out.info(`verified ${image}: ${outcome.verified.length} valid signature${outcome.verified.length === 1 ? '' : 's'} by ${key.what}`);
+    out.result(outcome.digest, { digest: outcome.digest, verified: outcome.verified.map((v) => ({ critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: 'cosign container image signature' }, optional: v.optional, layer: v.layer })) });
+  },
+};

@@ -1,0 +1,101 @@
+import { OcipushError } from '../errors.js';
+import { sha256, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { encodeJson, parseManifest, isIndex, type ImageManifest } from '../oci/manifest.js';
+import { MediaType } from '../oci/media-types.js';
+import { bufferSource } from '../content/blob-source.js';
+import { readSmall } from '../content/verify.js';
+import type { Repository } from '../registry/repository.js';
+
+/** Signatures (`.sig`), attestations (`.att`) and SBOMs (`.sbom`), as cosign tags them. */
+export type CosignSuffix = 'sig' | 'att' | 'sbom';
+
+/** Payloads are small (a signature payload is ~250 bytes, an attestation a few KiB). */
+export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+
+/** `sha256-<hex>.sig`: the tag cosign keeps an image's signatures under. */
+export function cosignTag(digest: Digest, suffix: CosignSuffix): string {
+  return `${digest.replace(':', '-')}.${suffix}`;
+}
+
+export interface AttachedLayer {
+  descriptor: Descriptor;
+  payload: Buffer;
+}
+
+/**
+ * The layers of the image cosign keeps at `sha256-<hex>.<suffix>`, each with its payload
+ * (digest-verified). None when the tag does not exist.
+ */
+export async function readAttached(repo: Repository, digest: Digest, suffix: CosignSuffix): Promise<{ manifest?: ImageManifest; descriptor?: Descriptor; layers: AttachedLayer[] }> {
+  const tag = cosignTag(digest, suffix);
+  let fetched;
+  try {
+    fetched = await repo.fetchManifest(tag);
+  } catch (err) {
+    if (err instanceof OcipushError && err.code === 'ENOTFOUND') return { layers: [] };
+    throw err;
+  }
+  const manifest = parseManifest(fetched.bytes, `${repo}:${tag}`, fetched.descriptor.mediaType);
+  if (isIndex(manifest)) throw new OcipushError('EINVALID', `${repo}:${tag}: is an index, cosign keeps an image manifest there`);
+  const layers: AttachedLayer[] = [];
+  for (const layer of manifest.layers) {
+    if (layer.size > MAX_PAYLOAD_BYTES) continue;
+    const payload = await readSmall(await repo.fetch(layer), MAX_PAYLOAD_BYTES, `${repo}: payload ${layer.digest}`);
+    layers.push({ descriptor: layer, payload });
+  }
+  return { manifest, descriptor: fetched.descriptor, layers };
+}
+
+/**
+ * The config go-containerregistry gives the images cosign builds (empty.Image plus appended
+ * layers): zero times, empty platform, one history entry and one diff_id per layer.
+ */
+function attachedConfig(layers: Descriptor[]): Buffer {
+  return encodeJson({
+    architecture: '',
+    created: '0001-01-01T00:00:00Z',
+    history: layers.map(() => ({ created: '0001-01-01T00:00:00Z' })),
+    os: '',
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    config: {},
+  });
+}
+
+export interface AppendResult {
+  tag: string;
+  manifest: Descriptor;
+  /** False when an identical layer (same payload, same annotations) was already there. */
+  appended: boolean;
+}
+
+/**
+ * Adds one layer (payload + annotations) to the image at `sha256-<hex>.<suffix>`, keeping the
+ * layers already there, as `cosign sign` appends to existing signatures. An identical layer is
+ * not added twice.
+ */
+export async function appendAttached(repo: Repository, digest: Digest, suffix: CosignSuffix, layer: { mediaType: string; payload: Buffer; annotations: Record<string, string> }): Promise<AppendResult> {
+  const tag = cosignTag(digest, suffix);
+  const existing = await readAttached(repo, digest, suffix);
+  const payloadDigest = sha256(layer.payload);
+  const descriptor: Descriptor = { mediaType: layer.mediaType, size: layer.payload.length, digest: payloadDigest, annotations: layer.annotations };
+  const layers = existing.manifest?.layers ?? [];
+  const same = layers.find((l) => l.digest === payloadDigest && sameAnnotations(l.annotations ?? {}, layer.annotations));
+  if (same && existing.descriptor) return { tag, manifest: existing.descriptor, appended: false };
+  const all = [...layers, descriptor];
+  await repo.pushBlob({ mediaType: layer.mediaType, digest: payloadDigest, size: layer.payload.length }, bufferSource(layer.payload));
+  const config = attachedConfig(all);
+  const configDesc: Descriptor = { mediaType: MediaType.OciConfig, size: config.length, digest: sha256(config) };
+  await repo.pushBlob(configDesc, bufferSource(config));
+  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: configDesc, layers: all };
+  const bytes = encodeJson(manifest);
+  const desc: Descriptor = { mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length };
+  await repo.pushManifest(desc, bytes, tag);
+  return { tag, manifest: desc, appended: true };
+}
+
+function sameAnnotations(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort();
+  const kb = Object.keys(b).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+}

@@ -1,0 +1,151 @@
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { OcipushError, fromSystemError } from '../errors.js';
+import { decryptKey, encryptKey } from './encrypted-key.js';
+
+/** The PEM type cosign writes today, and the one it wrote before (both are read). */
+export const SIGSTORE_PRIVATE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
+export const COSIGN_PRIVATE_KEY_PEM = 'ENCRYPTED COSIGN PRIVATE KEY';
+
+/** Asks for the password of an encrypted key only when one is met (a plain PEM key needs none). */
+export type PasswordSource = () => Promise<Buffer>;
+
+export interface PemBlock {
+  type: string;
+  der: Buffer;
+}
+
+/** The first PEM block of `text` (Go's pem.Decode: text before it is skipped). */
+export function decodePem(text: string, what: string): PemBlock {
+  const m = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(text);
+  if (!m) throw new OcipushError('EINVALID', `${what}: not a PEM file`);
+  const body = m[2]!.split(/\r?\n/).filter((line) => line !== '' && !line.includes(':')).join('');
+  return { type: m[1]!, der: Buffer.from(body, 'base64') };
+}
+
+/** PEM as Go's pem.Encode writes it: 64-column base64 lines, a newline after the END line. */
+export function encodePem(type: string, der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString('base64');
+  const lines = b64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${type}-----\n${lines.join('\n')}\n-----END ${type}-----\n`;
+}
+
+export interface GeneratedKeyPair {
+  /** `ENCRYPTED SIGSTORE PRIVATE KEY` PEM, as cosign generate-key-pair writes it. */
+  privateKeyPem: string;
+  /** `PUBLIC KEY` PEM (PKIX). */
+  publicKeyPem: string;
+}
+
+/** A fresh ECDSA P-256 key pair, the private half PKCS#8-encoded and sealed under `password`. */
+export async function generateKeyPair(password: Buffer): Promise<GeneratedKeyPair> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const pkcs8 = privateKey.export({ type: 'pkcs8', format: 'der' });
+  try {
+    const sealed = await encryptKey(pkcs8, password);
+    return { privateKeyPem: encodePem(SIGSTORE_PRIVATE_KEY_PEM, sealed), publicKeyPem: publicKeyPem(publicKey) };
+  } finally {
+    pkcs8.fill(0);
+  }
+}
+
+export function publicKeyPem(key: KeyObject): string {
+  return encodePem('PUBLIC KEY', key.export({ type: 'spki', format: 'der' }));
+}
+
+/**
+ * Reads a key argument: a file path, or `env://NAME` for PEM text held in an environment
+ * variable (cosign's syntax). The text is returned, never printed.
+ */
+export async function readKeyArgument(arg: string, flag: string): Promise<{ text: string; what: string }> {
+  if (arg.startsWith('env://')) {
+    const name = arg.slice('env://'.length);
+    const text = process.env[name];
+    if (!name || text === undefined || text === '') throw new OcipushError('EUSAGE', `${flag} ${arg}: the environment variable ${name || '(empty name)'} is not set`);
+    return { text, what: `key from environment variable ${name}` };
+  }
+  try {
+    return { text: await readFile(arg, 'utf8'), what: arg };
+  } catch (err) {
+    throw fromSystemError(err, arg, `${flag}: cannot read`);
+  }
+}
+
+/**
+ * A private key from PEM text: cosign's encrypted formats (both PEM types; the password is asked
+ * for), or a plain `PRIVATE KEY` (PKCS#8), `EC PRIVATE KEY` or `RSA PRIVATE KEY` as openssl writes them.
+ */
+export async function parsePrivateKey(text: string, what: string, password: PasswordSource): Promise<KeyObject> {
+  const block = decodePem(text, what);
+  let key: KeyObject;
+  if (block.type === SIGSTORE_PRIVATE_KEY_PEM || block.type === COSIGN_PRIVATE_KEY_PEM) {
+    const pass = await password();
+    let der: Buffer;
+    try {
+      der = await decryptKey(block.der, pass, what);
+    } finally {
+      pass.fill(0);
+    }
+    try {
+      key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    } catch {
+      // cosign's LoadPrivateKey takes PKCS#8 only; a SEC1 key sealed by old tools is refused there too.
+      throw new OcipushError('EINVALID', `${what}: the decrypted key is not a PKCS#8 private key`);
+    } finally {
+      der.fill(0);
+    }
+  } else if (block.type === 'PRIVATE KEY' || block.type === 'EC PRIVATE KEY' || block.type === 'RSA PRIVATE KEY') {
+    try {
+      key = createPrivateKey({ key: text, format: 'pem' });
+    } catch {
+      throw new OcipushError('EINVALID', `${what}: the ${block.type} PEM block does not parse`);
+    }
+  } else if (block.type.includes('ENCRYPTED')) {
+    throw new OcipushError('EUNSUPPORTED', `${what}: PEM type "${block.type}" is not supported (cosign's encrypted keys and plain PKCS#8 are)`);
+  } else {
+    throw new OcipushError('EINVALID', `${what}: PEM type "${block.type}" is not a private key`);
+  }
+  checkKeyKind(key, what);
+  return key;
+}
+
+/** A public key from PEM text (`PUBLIC KEY`, as cosign writes it; a certificate's key also works). */
+export function parsePublicKey(text: string, what: string): KeyObject {
+  const block = decodePem(text, what);
+  if (block.type !== 'PUBLIC KEY' && block.type !== 'CERTIFICATE' && block.type !== 'RSA PUBLIC KEY') {
+    throw new OcipushError('EINVALID', `${what}: PEM type "${block.type}" is not a public key`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: text, format: 'pem' });
+  } catch {
+    throw new OcipushError('EINVALID', `${what}: the public key does not parse`);
+  }
+  checkKeyKind(key, what);
+  return key;
+}
+
+function checkKeyKind(key: KeyObject, what: string): void {
+  const type = key.asymmetricKeyType;
+  if (type === 'ec' || type === 'ed25519') return;
+  if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return;
+  throw new OcipushError('EUNSUPPORTED', `${what}: ${type === 'rsa' ? 'RSA keys below 2048 bits are' : `${String(type)} keys are`} not supported (ECDSA, RSA ≥ 2048, Ed25519 are)`);
+}
+
+/** The digest algorithm cosign signs with for this key: SHA-256 (Ed25519 signs the message itself). */
+function hashFor(key: KeyObject): string | null {
+  return key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+}
+
+/** An ASN.1 DER ECDSA signature (or PKCS#1 v1.5 for RSA) over the exact payload bytes, as cosign makes. */
+export function signBytes(key: KeyObject, payload: Uint8Array): Buffer {
+  return cryptoSign(hashFor(key), payload, key);
+}
+
+export function verifyBytes(key: KeyObject, payload: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify(hashFor(key), payload, key, signature);
+  } catch {
+    return false;
+  }
+}

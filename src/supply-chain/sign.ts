@@ -1,0 +1,102 @@
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { isIndex, parseManifest } from '../oci/manifest.js';
+import type { Reference } from '../oci/reference.js';
+import type { Repository } from '../registry/repository.js';
+import { appendAttached, type AttachedLayer, readAttached } from './cosign-tags.js';
+import { parseSimpleSigningPayload, SIGNATURE_ANNOTATION, signedIdentity, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload } from './simple-signing.js';
+import type { Signer, Verifier } from './signer.js';
+
+export interface SignOptions {
+  /** Sign every manifest of an index too (cosign sign --recursive). */
+  recursive?: boolean;
+  /** `optional` claims of the payload (cosign sign -a K=V). */
+  annotations?: Record<string, string>;
+}
+
+export interface SignedManifest {
+  digest: Digest;
+  /** The tag the signature went to (`sha256-<hex>.sig`). */
+  tag: string;
+  /** The digest of the signature image's manifest after this signature. */
+  signatureManifest: Digest;
+  /** False when the same signature was already there (Ed25519 and a repeated payload). */
+  appended: boolean;
+}
+
+/**
+ * Signs the manifest `reference` resolves to, always by digest, and stores the signature as
+ * cosign does: a layer of the image at `sha256-<hex>.sig`, after the signatures already there.
+ */
+export async function signImage(repo: Repository, reference: Reference, target: string, signer: Signer, options: SignOptions = {}): Promise<SignedManifest[]> {
+  const fetched = await repo.fetchManifest(target);
+  const targets: Descriptor[] = [fetched.descriptor];
+  if (options.recursive) {
+    const manifest = parseManifest(fetched.bytes, `${repo}:${target}`, fetched.descriptor.mediaType);
+    if (isIndex(manifest)) targets.push(...manifest.manifests);
+  }
+  const identity = signedIdentity(reference);
+  const signed: SignedManifest[] = [];
+  for (const desc of targets) {
+    const payload = simpleSigningPayload(identity, desc.digest, options.annotations);
+    const material = await signer.sign(payload);
+    const annotations = { [SIGNATURE_ANNOTATION]: material.signature.toString('base64'), ...material.annotations };
+    const result = await appendAttached(repo, desc.digest, 'sig', { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, payload, annotations });
+    signed.push({ digest: desc.digest, tag: result.tag, signatureManifest: result.manifest.digest, appended: result.appended });
+  }
+  return signed;
+}
+
+export interface VerifiedSignature {
+  /** The payload layer's digest in the signature image. */
+  layer: Digest;
+  dockerReference: string;
+  dockerManifestDigest: string;
+  optional: Record<string, unknown> | null;
+}
+
+export interface VerifyOutcome {
+  digest: Digest;
+  verified: VerifiedSignature[];
+  /** Why each other signature was not accepted, for the one-line message. */
+  rejected: string[];
+  /** How many signature layers the `.sig` image holds. */
+  total: number;
+}
+
+/**
+ * Checks every signature at `sha256-<hex>.sig` against the key, then its payload against the
+ * digest (cosign's order: a signature by another key says nothing about its payload).
+ */
+export async function verifyImage(repo: Repository, digest: Digest, verifier: Verifier): Promise<VerifyOutcome> {
+  const { layers } = await readAttached(repo, digest, 'sig');
+  return checkSignatures(layers, digest, verifier, `${repo}@${digest}`);
+}
+
+export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifier: Verifier, what: string): VerifyOutcome {
+  const outcome: VerifyOutcome = { digest, verified: [], rejected: [], total: 0 };
+  for (const { descriptor, payload } of layers) {
+    if (descriptor.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) continue;
+    outcome.total++;
+    const b64 = descriptor.annotations?.[SIGNATURE_ANNOTATION];
+    if (!b64) { outcome.rejected.push('a signature layer without a signature'); continue; }
+    if (!verifier.verify(payload, Buffer.from(b64, 'base64'), descriptor.annotations ?? {})) {
+      outcome.rejected.push('not signed by this key');
+      continue;
+    }
+    let parsed;
+    try {
+      parsed = parseSimpleSigningPayload(payload, what);
+    } catch (err) {
+      outcome.rejected.push((err as Error).message);
+      continue;
+    }
+    const signedDigest = parsed.critical.image['docker-manifest-digest'];
+    if (signedDigest !== digest) {
+      outcome.rejected.push(`signed by this key for another image (${signedDigest})`);
+      continue;
+    }
+    outcome.verified.push({ layer: descriptor.digest, dockerReference: parsed.critical.identity['docker-reference'], dockerManifestDigest: signedDigest, optional: parsed.optional ?? null });
+  }
+  return outcome;
+}

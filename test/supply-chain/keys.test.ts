@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodePem, parsePrivateKey, parsePublicKey, readKeyArgument, signBytes, SIGSTORE_PRIVATE_KEY_PEM } from '../../src/supply-chain/keys.js';
+import { KeySigner } from '../../src/supply-chain/signer.js';
+import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
+
+export const COSIGN_FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'cosign');
+const fixture = (name: string): string => readFileSync(join(COSIGN_FIXTURES, name), 'utf8');
+const password = (text: string) => async (): Promise<Buffer> => Buffer.from(text, 'utf8');
+
+describe('cosign keys', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  before(async () => { tmp = await tempDir(); });
+  after(async () => { await tmp?.cleanup(); });
+
+  it('loads the keys cosign encrypted (both PEM types) with their password, and refuses a wrong one', async () => {
+    // cosign's pkg/cosign/keys_test.go: both load with "hello".
+    for (const name of ['encrypted-cosign-rsa.key', 'encrypted-sigstore.key']) {
+      const key = await parsePrivateKey(fixture(name), name, password('hello'));
+      assert.equal(key.type, 'private');
+      await assert.rejects(parsePrivateKey(fixture(name), name, password('wrong')), (err: { code: string; message: string }) => {
+        assert.equal(err.code, 'EAUTH');
+        assert.match(err.message, new RegExp(`^${name}: cannot decrypt the private key: wrong password`));
+        assert.doesNotMatch(err.message, /wrong"|hello/);
+        return true;
+      });
+    }
+    // The SEC1 key sealed in the old PEM type decrypts, and is refused as cosign refuses it (not PKCS#8).
+    await assert.rejects(parsePrivateKey(fixture('encrypted-cosign-ec-sec1.key'), 'k', password('hello')), /decrypted key is not a PKCS#8 private key/);
+  });
+
+  it('generate-key-pair writes cosign\'s format; openssl reads the public key and checks a signature made with the private one', async () => {
+    const prefix = join(tmp.path, 'gen');
+    const r = runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: 's3cret-pw' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /s3cret-pw|PRIVATE KEY-----/);
+    const keyText = readFileSync(`${prefix}.key`, 'utf8');
+    assert.equal(statSync(`${prefix}.key`).mode & 0o777, 0o600);
+    const block = decodePem(keyText, 'gen.key');
+    assert.equal(block.type, SIGSTORE_PRIVATE_KEY_PEM);
+    const doc = JSON.parse(block.der.toString('utf8'));
+    assert.deepEqual(Object.keys(doc), ['kdf', 'cipher', 'ciphertext']);
+    assert.deepEqual(doc.kdf.params, { N: 32768, r: 8, p: 1 });
+    assert.equal(doc.kdf.name, 'scrypt');
+    assert.equal(Buffer.from(doc.kdf.salt, 'base64').length, 32);
+    assert.equal(doc.cipher.name, 'nacl/secretbox');
+    assert.equal(Buffer.from(doc.cipher.nonce, 'base64').length, 24);
+    // The key file is never overwritten.
+    const again = runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: '' } });
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /gen\.key already exists/);
+
+    requireTool('openssl');
+    const text = run('openssl', ['pkey', '-pubin', '-in', `${prefix}.pub`, '-noout', '-text']);
+    assert.match(text, /NIST CURVE: P-256|ASN1 OID: prime256v1/);
+    const key = await parsePrivateKey(keyText, 'gen.key', password('s3cret-pw'));
+    await assert.rejects(parsePrivateKey(keyText, 'gen.key', password('')), /wrong password/);
+    const payload = join(tmp.path, 'payload');
+    writeFileSync(payload, 'exact payload bytes');
+    writeFileSync(join(tmp.path, 'sig.der'), signBytes(key, readFileSync(payload)));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', `${prefix}.pub`, '-signature', join(tmp.path, 'sig.der'), payload]), /Verified OK/);
+    assert.equal(new KeySigner(key).publicKeyPem(), readFileSync(`${prefix}.pub`, 'utf8'));
+  });
+
+  it('an empty COSIGN_PASSWORD is a password; without it and without a terminal the command says what to do', () => {
+    const prefix = join(tmp.path, 'empty');
+    assert.equal(runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: '' } }).status, 0);
+    const r = runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'none')], { env: { COSIGN_PASSWORD: undefined } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /needs a password: set COSIGN_PASSWORD/);
+  });
+
+  it('takes plain PKCS#8 and SEC1 keys as openssl writes them, and a key held in an environment variable', async () => {
+    requireTool('openssl');
+    const pkcs8 = join(tmp.path, 'plain.pem');
+    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', pkcs8]);
+    const pub = join(tmp.path, 'plain.pub');
+    run('openssl', ['pkey', '-in', pkcs8, '-pubout', '-out', pub]);
+    const asked: string[] = [];
+    const key = await parsePrivateKey(readFileSync(pkcs8, 'utf8'), 'plain.pem', async () => { asked.push('x'); return Buffer.alloc(0); });
+    assert.deepEqual(asked, [], 'no password asked for a plain key');
+    assert.equal(new KeySigner(key).publicKeyPem(), publicPem(pub));
+    const sec1 = join(tmp.path, 'sec1.pem');
+    run('openssl', ['ec', '-in', pkcs8, '-out', sec1]);
+    assert.match(readFileSync(sec1, 'utf8'), /BEGIN EC PRIVATE KEY/);
+    assert.equal(new KeySigner(await parsePrivateKey(readFileSync(sec1, 'utf8'), 'sec1', password(''))).publicKeyPem(), publicPem(pub));
+
+    process.env.H7_TEST_KEY = readFileSync(pkcs8, 'utf8');
+    try {
+      const fromEnv = await readKeyArgument('env://H7_TEST_KEY', '--key');
+      assert.equal(fromEnv.what, 'key from environment variable H7_TEST_KEY');
+      assert.equal(new KeySigner(await parsePrivateKey(fromEnv.text, fromEnv.what, password(''))).publicKeyPem(), publicPem(pub));
+    } finally {
+      delete process.env.H7_TEST_KEY;
+    }
+    await assert.rejects(readKeyArgument('env://H7_NOT_SET', '--key'), /environment variable H7_NOT_SET is not set/);
+    assert.throws(() => parsePublicKey(readFileSync(pkcs8, 'utf8'), 'plain.pem'), /not a public key/);
+  });
+});
+
+function publicPem(path: string): string {
+  return readFileSync(path, 'utf8');
+}
