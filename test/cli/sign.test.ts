@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { blobPath, multiPlatformImage, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError } from './registry-support.js';
+
+interface OciManifest { layers: { mediaType: string; digest: string; annotations?: Record<string, string> }[] }
+
+describe('ocipush sign / verify against docker-registry', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let first: UmociImage;
+  let second: UmociImage;
+  const env = { COSIGN_PASSWORD: 'pw-for-tests' };
+  let keyA: string;
+  let pubA: string;
+  let keyB: string;
+  let pubB: string;
+  let pubC: string;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    first = umociImage(tmp.path, 'one', [10_000]);
+    second = umociImage(tmp.path, 'two', [20_000]);
+    assertOk(runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'a')], { env }));
+    [keyA, pubA] = [join(tmp.path, 'a.key'), join(tmp.path, 'a.pub')];
+    requireTool('openssl');
+    // B: a plain PKCS#8 key as openssl writes it (no password); C: a key nobody signed with.
+    for (const name of ['b', 'c']) {
+      run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(tmp.path, `${name}.pem`)]);
+      run('openssl', ['pkey', '-in', join(tmp.path, `${name}.pem`), '-pubout', '-out', join(tmp.path, `${name}.pub`)]);
+    }
+    [keyB, pubB, pubC] = [join(tmp.path, 'b.pem'), join(tmp.path, 'b.pub'), join(tmp.path, 'c.pub')];
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  /** The .sig image as skopeo copies it out of the registry: its manifest and blob files. */
+  function skopeoSignatureImage(repo: string, digest: string, dir: string): { manifest: OciManifest; blob: (d: string) => Buffer } {
+    requireTool('skopeo');
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/${repo}:${digest.replace(':', '-')}.sig`, `oci:${dir}:sig`]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const manifest = JSON.parse(readFileSync(blobPath(dir, index.manifests[0]!.digest), 'utf8')) as OciManifest;
+    return { manifest, blob: (d) => readFileSync(blobPath(dir, d)) };
+  }
+
+  it('signs the digest a tag points at as cosign stores it; openssl checks the signature over the exact payload', () => {
+    const ref = `${registry.host}/sc/app:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const r = runCli(['sign', ref, '--key', keyA], { env });
+    assertOk(r);
+    assert.equal(r.stdout, `${first.manifest.digest}\n`);
+    assert.doesNotMatch(r.stdout + r.stderr, /pw-for-tests|PRIVATE/);
+    const verified = runCli(['verify', ref, '--key', pubA]);
+    assertOk(verified);
+    assert.match(verified.stderr, /^verified .*: 1 valid signature by .*a\.pub\n$/);
+
+    const image = skopeoSignatureImage('sc/app', first.manifest.digest, join(tmp.path, 'sig-a'));
+    assert.equal(image.manifest.layers.length, 1);
+    const [layer] = image.manifest.layers;
+    assert.equal(layer!.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
+    const payloadFile = join(tmp.path, 'payload-a');
+    const sigFile = join(tmp.path, 'sig-a.der');
+    writeFileSync(payloadFile, image.blob(layer!.digest));
+    writeFileSync(sigFile, Buffer.from(layer!.annotations!['dev.cosignproject.cosign/signature']!, 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pubA, '-signature', sigFile, payloadFile]), /Verified OK/);
+    const payload = JSON.parse(readFileSync(payloadFile, 'utf8'));
+    assert.deepEqual(payload, {
+      critical: {
+        identity: { 'docker-reference': `${registry.host}/sc/app` },
+        image: { 'docker-manifest-digest': first.manifest.digest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    });
+  });
+
+  it('appends to the signatures already there; each key verifies; --json lists what was verified; another key fails', () => {
+    const ref = `${registry.host}/sc/app:1`;
+    assertOk(runCli(['sign', ref, '--key', keyB, '-a', 'build=42']));
+    const image = skopeoSignatureImage('sc/app', first.manifest.digest, join(tmp.path, 'sig-ab'));
+    assert.equal(image.manifest.layers.length, 2);
+    assertOk(runCli(['verify', ref, '--key', pubA]));
+    const json = runCli(['verify', ref, '--key', pubB, '--json']);
+    assertOk(json);
+    const doc = JSON.parse(json.stdout);
+    assert.equal(doc.digest, first.manifest.digest);
+    assert.deepEqual(doc.verified.map((v: { optional: unknown }) => v.optional), [{ build: '42' }]);
+    assertOneLineError(runCli(['verify', ref, '--key', pubC]), /^ocipush: verify .*\/sc\/app@sha256:[0-9a-f]{64}: none of 2 signatures verifies: not signed by this key$/);
+  });
+
+  it('an image pushed over the signed tag, and a signature copied onto another image\'s .sig tag, fail', () => {
+    const ref = `${registry.host}/sc/app:1`;
+    assertOk(runCli(['push', ref, '--layout', second.layout, '--tag', 'two', '--quiet']));
+    assertOneLineError(runCli(['verify', ref, '--key', pubA]), new RegExp(`^ocipush: verify .*@${second.manifest.digest}: no signatures found$`));
+    // The first image's signatures, copied as they are to the second image's .sig tag.
+    const sigOf = (d: string) => `docker://${registry.host}/sc/app:${d.replace(':', '-')}.sig`;
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests', sigOf(first.manifest.digest), sigOf(second.manifest.digest)]);
+    assertOneLineError(runCli(['verify', ref, '--key', pubA]), /none of 2 signatures verifies: signed by this key for another image \(sha256:[0-9a-f]{64}\); not signed by this key$/);
+    // The first image is still signed, by digest.
+    assertOk(runCli(['verify', `${registry.host}/sc/app@${first.manifest.digest}`, '--key', pubA]));
+  });
+
+  it('--recursive signs the index and every manifest in it', async () => {
+    const layout = join(tmp.path, 'multi');
+    const multi = await multiPlatformImage(layout, 'm');
+    const ref = `${registry.host}/sc/multi:1`;
+    assertOk(runCli(['push', ref, '--layout', layout, '--tag', 'm', '--quiet']));
+    const r = runCli(['sign', ref, '--key', keyA, '--recursive'], { env });
+    assertOk(r);
+    assert.deepEqual(r.stdout.trim().split('\n'), [multi.index.digest, ...multi.manifests.map((m) => m.digest)]);
+    for (const d of [multi.index.digest, ...multi.manifests.map((m) => m.digest)]) {
+      assertOk(runCli(['verify', `${registry.host}/sc/multi@${d}`, '--key', pubA]));
+    }
+  });
+
+  it('a wrong password fails with one line and signs nothing', () => {
+    const r = runCli(['sign', `${registry.host}/sc/app:1`, '--key', keyA], { env: { COSIGN_PASSWORD: 'nope' } });
+    assertOneLineError(r, /^ocipush: .*a\.key: cannot decrypt the private key: wrong password/);
+  });
+});
