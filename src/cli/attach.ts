@@ -1,0 +1,53 @@
+import type { Argv } from 'yargs';
+import { parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface AttachArgs extends RegistryFlags {
+  reference: string;
+  files?: string[];
+  artifactType?: string;
+  annotation?: string[];
+}
+
+export const attachCommand: CliCommand<AttachArgs> = {
+  command: 'attach <reference> [files..]',
+  describe: 'Attach files to an image as an OCI 1.1 artifact that refers to it (as oras attach)',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'The image: REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('files', { type: 'string', array: true, describe: 'FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar)' })
+    .option('artifact-type', { type: 'string', describe: 'The artifact\'s type, e.g. application/vnd.example.report+json (required)' })
+    .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
+    .example('$0 attach localhost:5000/app:1 --artifact-type application/vnd.example.notes notes.txt', 'notes.txt now refers to app:1')),
+  run: async (argv, out: Output) => {
+    if (!argv.artifactType || !/^[\w.+-]+\/[\w.+-]+$/.test(argv.artifactType)) throw usageError('attach needs --artifact-type TYPE/SUBTYPE (a media type)');
+    const files = toArray(argv.files);
+    if (files.length === 0) throw usageError('attach: name at least one file');
+    const annotations = parseKeyValues(argv.annotation, 'annotation');
+    const { parseReference, referenceTarget } = await import('../oci/reference.js');
+    const source = parseReference(argv.reference);
+    const { fileBlob, attachArtifact } = await import('../supply-chain/attach.js');
+    const blobs = [];
+    for (const spec of files) {
+      const m = /^(.*):([\w.+-]+\/[\w.+-]+)$/.exec(spec);
+      blobs.push(await fileBlob(m ? m[1]! : spec, m ? m[2] : undefined));
+    }
+    const { clientFromFlags } = await import('./registry-options.js');
+    const { Repository } = await import('../registry/repository.js');
+    const client = await clientFromFlags(source.registry, argv);
+    let result;
+    let subject;
+    try {
+      const repo = new Repository(client, source.repository);
+      subject = await repo.resolve(referenceTarget(source));
+      result = await attachArtifact(repo, subject, argv.artifactType, blobs, annotations);
+      await client.close();
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const name = `${source.registry}/${source.repository}`;
+    out.info(`attached ${argv.artifactType} ${name}@${result.manifest.digest} to ${name}@${subject.digest} (${result.via === 'api' ? 'referrers API' : 'referrers tag schema'})`);
+    out.result(result.manifest.digest, { digest: result.manifest.digest, subject: subject.digest, artifactType: argv.artifactType, via: result.via });
+  },
+};

@@ -1,0 +1,43 @@
+import type { Argv } from 'yargs';
+import type { CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface ReferrersArgs extends RegistryFlags {
+  reference: string;
+  artifactType?: string;
+}
+
+export const referrersCommand: CliCommand<ReferrersArgs> = {
+  command: 'referrers <reference>',
+  describe: 'List the artifacts that refer to an image (OCI 1.1 referrers API, or the referrers tag schema)',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'The image: REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .option('artifact-type', { type: 'string', describe: 'Only artifacts of this type' })
+    .example('$0 referrers localhost:5000/app:1 --json', 'digest, artifactType and annotations of each referrer')),
+  run: async (argv, out: Output) => {
+    const { parseReference, referenceTarget } = await import('../oci/reference.js');
+    const source = parseReference(argv.reference);
+    const { clientFromFlags } = await import('./registry-options.js');
+    const { Repository } = await import('../registry/repository.js');
+    const { listReferrers } = await import('../registry/referrers.js');
+    const client = await clientFromFlags(source.registry, argv);
+    let list;
+    let subject;
+    try {
+      const repo = new Repository(client, source.repository);
+      subject = await repo.resolve(referenceTarget(source));
+      list = await listReferrers(client, source.repository, subject.digest, { artifactType: argv.artifactType });
+      await client.close();
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const lines = list.manifests.map((m) => {
+      const notes = Object.entries(m.annotations ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+      return `${m.digest} ${m.artifactType ?? '-'}${notes ? ` ${notes}` : ''}`;
+    });
+    out.info(`${list.manifests.length} referrer${list.manifests.length === 1 ? '' : 's'} of ${source.registry}/${source.repository}@${subject.digest} (${list.via === 'api' ? 'referrers API' : 'referrers tag schema'})`);
+    out.result(lines.join('\n'), { subject: subject.digest, via: list.via, manifests: list.manifests });
+  },
+};

@@ -1,0 +1,175 @@
+import { OcipushError } from '../errors.js';
+import { isDigest, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { encodeJson, isIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
+import { MediaType } from '../oci/media-types.js';
+import { MAX_MANIFEST_BYTES } from '../content/verify.js';
+import type { RegistryClient } from './http.js';
+import { MANIFEST_ACCEPT } from './manifests.js';
+import { pullScope, pushScope, v2Path } from './scopes.js';
+
+/**
+ * OCI 1.1 referrers, both ways the distribution spec allows: the referrers API
+ * (`GET /v2/<name>/referrers/<digest>`; a manifest PUT with `subject` answered with `OCI-Subject`)
+ * where the registry has it, else the referrers tag schema: the tag `sha256-<hex>` names an image
+ * index of the referrers, which clients update read–modify–write.
+ */
+
+export type ReferrersMethod = 'api' | 'tag-schema';
+
+export interface ReferrersList {
+  via: ReferrersMethod;
+  /** Descriptors of the manifests whose subject is the digest (artifactType and annotations included). */
+  manifests: Descriptor[];
+}
+
+const MAX_PAGES = 100;
+const MAX_TAG_UPDATES = 8;
+
+/** `sha256-<hex>`: the referrers tag schema's tag for a digest. */
+export function referrersTag(digest: Digest): string {
+  return digest.replace(':', '-');
+}
+
+/**
+ * What refers to `digest`: the referrers API when the registry answers it (following `Link`
+ * pages), else the tag schema's index (empty when that tag does not exist either).
+ */
+export async function listReferrers(client: RegistryClient, repository: string, digest: Digest, options: { artifactType?: string } = {}): Promise<ReferrersList> {
+  const api = await listViaApi(client, repository, digest, options.artifactType);
+  const manifests = api ?? (await readTagIndex(client, repository, digest)).index.manifests;
+  const filtered = options.artifactType === undefined ? manifests : manifests.filter((m) => m.artifactType === options.artifactType);
+  return { via: api ? 'api' : 'tag-schema', manifests: filtered };
+}
+
+async function listViaApi(client: RegistryClient, repository: string, digest: Digest, artifactType?: string): Promise<Descriptor[] | undefined> {
+  let url: string | URL = v2Path(repository, `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`);
+  const out: Descriptor[] = [];
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const res = await client.request({
+      method: 'GET', url, op: `list referrers of ${repository}@${digest}`, scopes: [pullScope(repository)],
+      headers: { accept: MediaType.OciIndex },
+      // 404: no API (or, by the spec, never for a supported API: it answers an empty index). 400/405: an API-less proxy.
+      accept: (s) => s === 200 || s === 404 || s === 400 || s === 405,
+    });
+    if (res.status !== 200 || !(res.header('content-type') ?? '').startsWith(MediaType.OciIndex)) {
+      await res.dump();
+      return page === 0 ? undefined : out;
+    }
+    const bytes = Buffer.from(await res.text(MAX_MANIFEST_BYTES), 'utf8');
+    const index = parseManifest(bytes, `${client.registry}/${repository}: referrers of ${digest}`, MediaType.OciIndex);
+    if (!isIndex(index)) throw new OcipushError('EINVALID', `${client.registry}/${repository}: referrers of ${digest}: not an image index`);
+    out.push(...index.manifests);
+    const next = nextLink(res.header('link'));
+    if (!next) return out;
+    url = new URL(next, res.url);
+  }
+  return out;
+}
+
+function nextLink(header: string | undefined): string | undefined {
+  const m = header ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(header) : null;
+  return m?.[1];
+}
+
+interface TagIndex {
+  index: ImageIndex;
+  /** The ETag (or digest) of the index as read, for a conditional PUT; undefined when the tag is absent. */
+  etag?: string;
+}
+
+async function readTagIndex(client: RegistryClient, repository: string, digest: Digest): Promise<TagIndex> {
+  const tag = referrersTag(digest);
+  const res = await client.request({
+    method: 'GET', url: v2Path(repository, `manifests/${tag}`), op: `fetch referrers index ${repository}:${tag}`,
+    scopes: [pullScope(repository)], headers: { accept: MANIFEST_ACCEPT }, accept: (s) => s === 200 || s === 404,
+  });
+  if (res.status === 404) {
+    await res.dump();
+    return { index: emptyIndex() };
+  }
+  const bytes = Buffer.from(await res.text(MAX_MANIFEST_BYTES), 'utf8');
+  const parsed = parseManifest(bytes, `${client.registry}/${repository}:${tag}`);
+  if (!isIndex(parsed)) throw new OcipushError('EINVALID', `${client.registry}/${repository}:${tag}: the referrers tag holds an image manifest, not an index`);
+  return { index: parsed, etag: res.header('etag') ?? res.header('docker-content-digest') };
+}
+
+function emptyIndex(): ImageIndex {
+  return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+}
+
+export interface PushReferrerResult {
+  via: ReferrersMethod;
+  /** With the tag schema: how many times the index was written (more than once after a concurrent update). */
+  indexWrites: number;
+}
+
+/**
+ * Pushes a manifest whose `subject` is `subject`, by digest, and makes it findable: a registry
+ * with the referrers API says so with `OCI-Subject` and indexes it itself; otherwise the
+ * `sha256-<hex>` index is updated. The update is a conditional PUT (If-Match / If-None-Match)
+ * retried on 412; registries that ignore preconditions (docker-registry 2.8) are covered by
+ * reading the index back after writing and merging again when an entry went missing.
+ */
+export async function pushReferrer(client: RegistryClient, repository: string, manifest: { descriptor: Descriptor; bytes: Buffer; subject: Digest }): Promise<PushReferrerResult> {
+  const { descriptor, bytes, subject } = manifest;
+  const res = await client.request({
+    method: 'PUT', url: v2Path(repository, `manifests/${descriptor.digest}`), op: `push manifest ${descriptor.digest}`,
+    scopes: [pushScope(repository)], headers: { 'content-type': descriptor.mediaType }, body: bytes,
+    accept: (s) => s === 201 || s === 200 || s === 204,
+  });
+  await res.dump();
+  const stored = res.header('docker-content-digest');
+  if (stored && stored !== descriptor.digest) throw new OcipushError('EDIGEST', `${client.registry}/${repository}: manifest ${descriptor.digest} was stored as ${stored}`);
+  if (res.header('oci-subject') === subject) return { via: 'api', indexWrites: 0 };
+  const entry = referrerDescriptor(descriptor, bytes);
+  return { via: 'tag-schema', indexWrites: await addToTagIndex(client, repository, subject, entry) };
+}
+
+/** The index entry for a referrer: its artifactType (else its config's media type) and annotations. */
+export function referrerDescriptor(descriptor: Descriptor, bytes: Buffer): Descriptor {
+  const m = JSON.parse(bytes.toString('utf8')) as { artifactType?: string; config?: { mediaType?: string }; annotations?: Record<string, string> };
+  const artifactType = m.artifactType ?? m.config?.mediaType;
+  return {
+    mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size,
+    ...(artifactType ? { artifactType } : {}),
+    ...(m.annotations && Object.keys(m.annotations).length > 0 ? { annotations: m.annotations } : {}),
+  };
+}
+
+async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entry: Descriptor): Promise<number> {
+  const tag = referrersTag(subject);
+  let writes = 0;
+  for (let round = 0; round < MAX_TAG_UPDATES; round++) {
+    // Read (again after each write: the read-back that catches a concurrent writer whose
+    // registry ignored our precondition), stop once the entry is there.
+    const current = await readTagIndex(client, repository, subject);
+    if (current.index.manifests.some((m) => m.digest === entry.digest)) return writes;
+    const bytes = encodeJson({ ...current.index, manifests: [...current.index.manifests, entry] });
+    const headers: Record<string, string> = { 'content-type': MediaType.OciIndex };
+    if (current.etag) headers['if-match'] = quoteEtag(current.etag);
+    else headers['if-none-match'] = '*';
+    const res = await client.request({
+      method: 'PUT', url: v2Path(repository, `manifests/${tag}`), op: `update referrers index ${repository}:${tag}`,
+      scopes: [pushScope(repository)], headers, body: bytes, accept: (s) => (s >= 200 && s < 300) || s === 412,
+    });
+    await res.dump();
+    // 412: someone updated the index since we read it: read again and merge.
+    if (res.status !== 412) writes++;
+  }
+  throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${entry.digest} could not be added after ${MAX_TAG_UPDATES} attempts`);
+}
+
+function quoteEtag(etag: string): string {
+  return etag.startsWith('"') || etag.startsWith('W/') ? etag : `"${etag}"`;
+}
+
+/** Reads `subject` digests a manifest declares, for callers that push manifests of unknown origin. */
+export function subjectOf(bytes: Buffer): Digest | undefined {
+  try {
+    const m = JSON.parse(bytes.toString('utf8')) as { subject?: { digest?: unknown } };
+    return isDigest(m.subject?.digest) ? m.subject.digest : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,70 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { fromSystemError } from '../errors.js';
+import { Digester, sha256 } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { encodeJson, type ImageManifest } from '../oci/manifest.js';
+import { MediaType } from '../oci/media-types.js';
+import { bufferSource, fileSource } from '../content/blob-source.js';
+import { pushReferrer, type PushReferrerResult } from '../registry/referrers.js';
+import type { Repository } from '../registry/repository.js';
+
+/** The OCI 1.1 empty config (`{}`), as artifacts without a config of their own carry it. */
+export const EMPTY_CONFIG = Buffer.from('{}');
+export const EMPTY_DESCRIPTOR: Descriptor = { mediaType: MediaType.OciEmpty, digest: sha256(EMPTY_CONFIG), size: EMPTY_CONFIG.length };
+export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
+/** oras attach's default media type for a file. */
+export const DEFAULT_FILE_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
+
+export interface ArtifactBlob {
+  descriptor: Descriptor;
+  /** A file on disk, or bytes held in memory (an SBOM, an envelope). */
+  source: { path: string } | { bytes: Buffer };
+}
+
+export interface AttachedArtifact extends PushReferrerResult {
+  manifest: Descriptor;
+  bytes: Buffer;
+}
+
+/** A file as an artifact layer: streamed once to hash it, then uploaded from disk. */
+export async function fileBlob(path: string, mediaType = DEFAULT_FILE_MEDIA_TYPE): Promise<ArtifactBlob> {
+  const digester = new Digester();
+  try {
+    await stat(path);
+    for await (const chunk of createReadStream(path)) digester.update(chunk as Buffer);
+  } catch (err) {
+    throw fromSystemError(err, path, 'cannot read');
+  }
+  return { descriptor: { mediaType, digest: digester.digest(), size: digester.size, annotations: { [TITLE_ANNOTATION]: basename(path) } }, source: { path } };
+}
+
+export function bytesBlob(bytes: Buffer, mediaType: string, annotations?: Record<string, string>): ArtifactBlob {
+  return { descriptor: { mediaType, digest: sha256(bytes), size: bytes.length, ...(annotations ? { annotations } : {}) }, source: { bytes } };
+}
+
+/**
+ * Pushes an OCI 1.1 artifact (a manifest with `artifactType`, the empty config, the blobs as
+ * layers and `subject`) and records it as a referrer of `subject` (see registry/referrers.ts).
+ */
+export async function attachArtifact(repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<AttachedArtifact> {
+  await repo.pushBlob(EMPTY_DESCRIPTOR, bufferSource(EMPTY_CONFIG));
+  for (const blob of blobs) {
+    const source = 'path' in blob.source ? fileSource(blob.source.path, blob.descriptor) : bufferSource(blob.source.bytes);
+    await repo.pushBlob(blob.descriptor, source);
+  }
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.OciManifest,
+    artifactType,
+    config: EMPTY_DESCRIPTOR,
+    layers: blobs.map((b) => b.descriptor),
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+  const bytes = encodeJson(manifest);
+  const descriptor: Descriptor = { mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length };
+  const result = await pushReferrer(repo.client, repo.name, { descriptor, bytes, subject: subject.digest });
+  return { ...result, manifest: descriptor, bytes };
+}

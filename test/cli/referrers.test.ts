@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startOci11Proxy, type Oci11Proxy } from '../support/oci11-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { run, runCli, tempDir } from '../support/tools.js';
+import { skopeoRawManifest, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, runCliAsync } from './registry-support.js';
+
+interface Index { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] }
+
+describe('ocipush attach / referrers', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  let notes: string;
+  let report: string;
+  const proxies: Oci11Proxy[] = [];
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    image = umociImage(tmp.path, 'one', [5_000]);
+    notes = join(tmp.path, 'notes.txt');
+    report = join(tmp.path, 'report.json');
+    writeFileSync(notes, 'release notes\n');
+    writeFileSync(report, '{"ok":true}\n');
+  });
+  after(async () => {
+    for (const p of proxies) await p.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  async function proxy(options: Omit<Parameters<typeof startOci11Proxy>[0], 'target'>): Promise<Oci11Proxy> {
+    const p = await startOci11Proxy({ target: registry.url, ...options });
+    proxies.push(p);
+    return p;
+  }
+
+  const tagOf = (digest: string) => digest.replace(':', '-');
+
+  it('docker-registry 2.8 (no referrers API): the sha256-<hex> tag holds an index of the referrers, as skopeo reads it', () => {
+    const ref = `${registry.host}/rf/app:1`;
+    assertOk(runCli(['push', ref, '--layout', image.layout, '--quiet']));
+    const a = runCli(['attach', ref, '--artifact-type', 'application/vnd.example.notes', `${notes}:text/plain`, '-a', 'purpose=docs']);
+    assertOk(a);
+    assert.match(a.stderr, /\(referrers tag schema\)\n$/);
+    const b = runCli(['attach', ref, '--artifact-type', 'application/vnd.example.report+json', report]);
+    assertOk(b);
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/app:${tagOf(image.manifest.digest)}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => [m.digest, m.artifactType]), [
+      [a.stdout.trim(), 'application/vnd.example.notes'],
+      [b.stdout.trim(), 'application/vnd.example.report+json'],
+    ]);
+    assert.deepEqual(index.manifests[0]!.annotations, { purpose: 'docs' });
+    // The artifact itself, as skopeo reads it: OCI 1.1 manifest with subject, empty config, the file as a layer.
+    const artifact = JSON.parse(skopeoRawManifest(`${registry.host}/rf/app@${a.stdout.trim()}`).bytes.toString());
+    assert.equal(artifact.artifactType, 'application/vnd.example.notes');
+    assert.equal(artifact.subject.digest, image.manifest.digest);
+    assert.equal(artifact.config.mediaType, 'application/vnd.oci.empty.v1+json');
+    assert.deepEqual(artifact.layers.map((l: { mediaType: string; annotations: Record<string, string> }) => [l.mediaType, l.annotations['org.opencontainers.image.title']]), [['text/plain', 'notes.txt']]);
+
+    const listed = runCli(['referrers', ref, '--json']);
+    assertOk(listed);
+    const doc = JSON.parse(listed.stdout);
+    assert.equal(doc.via, 'tag-schema');
+    assert.equal(doc.manifests.length, 2);
+    const text = runCli(['referrers', ref, '--artifact-type', 'application/vnd.example.notes']);
+    assert.equal(text.stdout, `${a.stdout.trim()} application/vnd.example.notes purpose=docs\n`);
+    // Attaching the same file again adds the same manifest once.
+    assertOk(runCli(['attach', ref, '--artifact-type', 'application/vnd.example.report+json', report]));
+    assert.equal(JSON.parse(runCli(['referrers', ref, '--json']).stdout).manifests.length, 2);
+  });
+
+  it('an OCI 1.1 registry (referrers API): the PUT is answered with OCI-Subject, no tag is written, GET referrers lists it', async () => {
+    const p = await proxy({ referrersApi: true });
+    const ref = `${p.host}/rf/api:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const a = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', notes]);
+    assertOk(a);
+    assert.match(a.stderr, /\(referrers API\)\n$/);
+    assert.ok(!p.log().some((l) => l.includes(`manifests/${tagOf(image.manifest.digest)}`)), 'no referrers tag');
+    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/rf/api`])).Tags as string[];
+    assert.deepEqual(tags, ['1']);
+    const listed = JSON.parse((await runCliAsync(['referrers', ref, '--json'])).stdout);
+    assert.equal(listed.via, 'api');
+    assert.deepEqual(listed.manifests.map((m: { digest: string }) => m.digest), [a.stdout.trim()]);
+  });
+
+  it('two attaches at once both survive: both read the same index, the conditional PUT makes the second merge', async () => {
+    const digestTag = tagOf(image.manifest.digest);
+    const p = await proxy({ conditionalPuts: true, barrier: { match: (m, path) => m === 'GET' && path.endsWith(`/manifests/${digestTag}`), count: 2 } });
+    const ref = `${p.host}/rf/race:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const [a, b] = await Promise.all([
+      runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', notes]),
+      runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.report+json', report]),
+    ]);
+    assertOk(a);
+    assertOk(b);
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/race:${digestTag}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.digest).sort(), [a.stdout.trim(), b.stdout.trim()].sort(), p.log().join('\n'));
+    assert.equal(p.log().filter((l) => l.startsWith(`PUT /v2/rf/race/manifests/${digestTag} 412`)).length, 1, p.log().join('\n'));
+  });
+});
