@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { VERSION } from '../../version.js';
+import { digestHex, type Digest } from '../../oci/digest.js';
+import type { Package } from './packages.js';
+import type { ImageFile } from './scan.js';
+
+export type SbomFormat = 'spdx' | 'cyclonedx';
+
+export const SBOM_MEDIA_TYPES: Record<SbomFormat, string> = {
+  spdx: 'application/spdx+json',
+  cyclonedx: 'application/vnd.cyclonedx+json',
+};
+
+/** What the SBOM describes: the image by digest, under the name it was asked for. */
+export interface SbomSubject {
+  /** `registry/repo:tag`, `oci:dir:tag`. */
+  name: string;
+  digest: Digest;
+  /** RFC 3339, second precision: the SBOM's creation time (from --created / SOURCE_DATE_EPOCH / the image's config). */
+  created: string;
+  /** `registry/repository` when the image is in a registry (purl's repository_url). */
+  repository?: string;
+  /** The base image, by digest, when known. */
+  base?: { name: string; digest: Digest };
+}
+
+export interface SbomContents {
+  files: ImageFile[];
+  packages: Package[];
+}
+
+const short = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/**
+ * SPDX 2.3 JSON. Every id and the namespace derive from the image digest and the paths, and
+ * files and packages come sorted, so the same image gives the same bytes.
+ */
+export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
+  const imageId = 'SPDXRef-Image';
+  const packageId = (p: Package) => `SPDXRef-Package-${p.type}-${short(`${p.purl}\0${p.source}`)}`;
+  const fileId = (f: ImageFile) => `SPDXRef-File-${short(f.path)}`;
+  const doc = {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: subject.name,
+    documentNamespace: `https://ocipush.dev/spdx/${digestHex(subject.digest)}`,
+    creationInfo: { created: subject.created, creators: [`Tool: ocipush-${VERSION}`] },
+    packages: [
+      {
+        name: subject.name,
+        SPDXID: imageId,
+        versionInfo: subject.digest,
+        downloadLocation: 'NOASSERTION',
+        filesAnalyzed: false,
+        primaryPackagePurpose: 'CONTAINER',
+        checksums: [{ algorithm: 'SHA256', checksumValue: digestHex(subject.digest) }],
+        externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: ociPurl(subject) }],
+      },
+      ...(subject.base ? [{
+        name: subject.base.name, SPDXID: 'SPDXRef-BaseImage', versionInfo: subject.base.digest, downloadLocation: 'NOASSERTION',
+        filesAnalyzed: false, primaryPackagePurpose: 'CONTAINER',
+        checksums: [{ algorithm: 'SHA256', checksumValue: digestHex(subject.base.digest) }],
+      }] : []),
+      ...contents.packages.map((p) => ({
+        name: p.name,
+        SPDXID: packageId(p),
+        versionInfo: p.version,
+        downloadLocation: 'NOASSERTION',
+        filesAnalyzed: false,
+        sourceInfo: `declared by /${p.source}`,
+        ...(p.licenses ? { licenseDeclared: 'NOASSERTION', comment: `license as declared: ${p.licenses}` } : {}),
+        externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }],
+      })),
+    ],
+    files: contents.files.map((f) => ({
+      fileName: `/${f.path}`,
+      SPDXID: fileId(f),
+      checksums: [{ algorithm: 'SHA1', checksumValue: f.sha1 }, { algorithm: 'SHA256', checksumValue: f.sha256 }],
+    })),
+    relationships: [
+      { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId },
+      ...(subject.base ? [{ spdxElementId: imageId, relationshipType: 'DESCENDANT_OF', relatedSpdxElement: 'SPDXRef-BaseImage' }] : []),
+      ...contents.packages.map((p) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: packageId(p) })),
+      ...contents.files.map((f) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: fileId(f) })),
+    ],
+  };
+  return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
+}
+
+/** CycloneDX 1.6 JSON, as deterministic as the SPDX document (the serial number derives from the digest). */
+export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
+  const hex = digestHex(subject.digest);
+  const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  const doc = {
+    bomFormat: 'CycloneDX',
+    specVersion: '1.6',
+    serialNumber: `urn:uuid:${uuid}`,
+    version: 1,
+    metadata: {
+      timestamp: subject.created,
+      tools: { components: [{ type: 'application', name: 'ocipush', version: VERSION }] },
+      component: {
+        type: 'container',
+        'bom-ref': 'image',
+        name: subject.name,
+        version: subject.digest,
+        hashes: [{ alg: 'SHA-256', content: hex }],
+        purl: ociPurl(subject),
+      },
+    },
+    components: [
+      ...(subject.base ? [{ type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }] }] : []),
+      ...contents.packages.map((p) => ({
+        type: 'library',
+        'bom-ref': `${p.purl}#${p.source}`,
+        name: p.name,
+        version: p.version,
+        purl: p.purl,
+        ...(p.licenses ? { licenses: [{ license: { name: p.licenses } }] } : {}),
+        properties: [{ name: 'ocipush:source', value: `/${p.source}` }],
+      })),
+      ...contents.files.map((f) => ({
+        type: 'file',
+        'bom-ref': `file:/${f.path}`,
+        name: `/${f.path}`,
+        hashes: [{ alg: 'SHA-1', content: f.sha1 }, { alg: 'SHA-256', content: f.sha256 }],
+      })),
+    ],
+  };
+  return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
+}
+
+/** `pkg:oci/<name>@sha256%3A…?repository_url=…` (purl's oci type). */
+function ociPurl(subject: SbomSubject): string {
+  const repo = subject.repository;
+  const name = repo ? repo.slice(repo.lastIndexOf('/') + 1) : 'image';
+  return `pkg:oci/${encodeURIComponent(name)}@${encodeURIComponent(subject.digest)}${repo ? `?repository_url=${encodeURIComponent(repo)}` : ''}`;
+}

@@ -1,0 +1,69 @@
+import { OcipushError } from '../../errors.js';
+import type { Descriptor } from '../../oci/descriptor.js';
+import { isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest } from '../../oci/manifest.js';
+import type { ReadOnlyStorage } from '../../content/storage.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
+import { cyclonedxDocument, SBOM_MEDIA_TYPES, spdxDocument, type SbomFormat, type SbomSubject } from './documents.js';
+import { detectPackages, type Package } from './packages.js';
+import { scanImageFiles, type ImageFile } from './scan.js';
+
+export { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
+
+export interface SbomOptions {
+  format: SbomFormat;
+  /** `registry/repo:tag` or `oci:dir:tag`, for the document's name. */
+  name: string;
+  repository?: string;
+  /** Overrides the image config's `created` (from --created / SOURCE_DATE_EPOCH). */
+  created?: Date;
+  signal?: AbortSignal;
+}
+
+export interface Sbom {
+  bytes: Buffer;
+  mediaType: string;
+  files: ImageFile[];
+  packages: Package[];
+}
+
+/**
+ * The SBOM of one image manifest in `storage` (a layout or a registry repository): its layers are
+ * streamed once, nothing is unpacked to disk.
+ */
+export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<Sbom> {
+  const manifestBytes = await readSmall(await storage.fetch(desc, { signal: options.signal }), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
+  const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
+  if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
+  const config = await readConfig(storage, manifest, options.signal);
+  const files = await scanImageFiles(storage, manifest, { signal: options.signal });
+  const packages = detectPackages(files);
+  const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
+  const base = baseOf(manifest);
+  if (base) subject.base = base;
+  const contents = { files, packages };
+  const bytes = options.format === 'cyclonedx' ? cyclonedxDocument(subject, contents) : spdxDocument(subject, contents);
+  for (const f of files) delete f.content;
+  return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages };
+}
+
+async function readConfig(storage: ReadOnlyStorage, manifest: ImageManifest, signal?: AbortSignal): Promise<ImageConfig | undefined> {
+  try {
+    return parseImageConfig(await readSmall(await storage.fetch(manifest.config, { signal }), MAX_CONFIG_BYTES, `config ${manifest.config.digest}`), `config ${manifest.config.digest}`);
+  } catch (err) {
+    if (err instanceof OcipushError && err.code === 'EINVALID') return undefined;
+    throw err;
+  }
+}
+
+function baseOf(manifest: ImageManifest): SbomSubject['base'] {
+  const name = manifest.annotations?.['org.opencontainers.image.base.name'];
+  const digest = manifest.annotations?.['org.opencontainers.image.base.digest'];
+  return name && digest && /^sha256:[0-9a-f]{64}$/.test(digest) ? { name, digest: digest as `sha256:${string}` } : undefined;
+}
+
+/** Seconds precision, UTC: the given time, else the image's own creation time, else the epoch. */
+function sbomTime(created: Date | undefined, config: ImageConfig | undefined): string {
+  const fromConfig = config?.created ? new Date(config.created) : undefined;
+  const t = created ?? (fromConfig && !Number.isNaN(fromConfig.getTime()) ? fromConfig : new Date(0));
+  return t.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

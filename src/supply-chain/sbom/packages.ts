@@ -1,0 +1,149 @@
+import { posix } from 'node:path';
+import type { ImageFile } from './scan.js';
+
+/** A package the image's files declare. */
+export interface Package {
+  name: string;
+  version: string;
+  /** deb, apk, npm, pypi, golang. */
+  type: string;
+  purl: string;
+  /** The file that declares it (`var/lib/dpkg/status`, `…/package.json`, a binary). */
+  source: string;
+  licenses?: string;
+}
+
+/** purl components: percent-encode all but the unreserved characters (and `+`, which syft keeps). */
+function enc(text: string): string {
+  return encodeURIComponent(text).replace(/%2B/g, '+');
+}
+
+function purl(type: string, namespace: string | undefined, name: string, version: string | undefined, qualifiers: Record<string, string | undefined> = {}): string {
+  const ns = namespace ? `${namespace.split('/').map(enc).join('/')}/` : '';
+  const q = Object.entries(qualifiers).filter(([, v]) => v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${enc(v!)}`).join('&');
+  return `pkg:${type}/${ns}${enc(name)}${version ? `@${enc(version)}` : ''}${q ? `?${q}` : ''}`;
+}
+
+interface OsRelease { id?: string; versionId?: string }
+
+function osRelease(files: Map<string, ImageFile>): OsRelease {
+  const text = (files.get('etc/os-release') ?? files.get('usr/lib/os-release'))?.content?.toString('utf8');
+  if (!text) return {};
+  const field = (k: string) => new RegExp(`^${k}=["']?([^"'\\n]*)["']?$`, 'm').exec(text)?.[1];
+  return { id: field('ID'), versionId: field('VERSION_ID') };
+}
+
+/** RFC 822-style stanzas (dpkg status, METADATA headers): blank-line separated, continuation lines indented. */
+function stanzas(text: string): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (const block of text.split(/\n\s*\n/)) {
+    const fields: Record<string, string> = {};
+    let last: string | undefined;
+    for (const line of block.split('\n')) {
+      if (/^[ \t]/.test(line) && last) { fields[last] += `\n${line.trim()}`; continue; }
+      const m = /^([\w.-]+):\s?(.*)$/.exec(line);
+      if (m) { last = m[1]!; if (!(last in fields)) fields[last] = m[2]!; }
+    }
+    if (Object.keys(fields).length > 0) out.push(fields);
+  }
+  return out;
+}
+
+function dpkg(file: ImageFile, os: OsRelease): Package[] {
+  const distro = os.id ?? 'debian';
+  return stanzas(file.content!.toString('utf8'))
+    .filter((s) => s.Package && s.Version && (s.Status === undefined || /\binstalled$/.test(s.Status)))
+    .map((s) => ({
+      name: s.Package!, version: s.Version!, type: 'deb', source: file.path,
+      purl: purl('deb', distro, s.Package!, s.Version, { arch: s.Architecture, distro: os.versionId ? `${distro}-${os.versionId}` : undefined }),
+    }));
+}
+
+function apk(file: ImageFile, os: OsRelease): Package[] {
+  // The distribution that ships apk (alpine, wolfi, …); a Debian os-release beside an apk database says nothing about it.
+  const namespace = os.id && os.id !== 'debian' && os.id !== 'ubuntu' ? os.id : 'alpine';
+  const out: Package[] = [];
+  for (const block of file.content!.toString('utf8').split(/\n\s*\n/)) {
+    const f: Record<string, string> = {};
+    for (const line of block.split('\n')) if (line[1] === ':') f[line[0]!] = line.slice(2);
+    if (!f.P || !f.V) continue;
+    out.push({
+      name: f.P, version: f.V, type: 'apk', source: file.path, ...(f.L ? { licenses: f.L } : {}),
+      purl: purl('apk', namespace, f.P, f.V, { arch: f.A, distro: namespace === os.id && os.versionId ? `${namespace}-${os.versionId}` : undefined }),
+    });
+  }
+  return out;
+}
+
+function npmPackage(file: ImageFile): Package[] {
+  try {
+    const doc = JSON.parse(file.content!.toString('utf8')) as { name?: unknown; version?: unknown; license?: unknown };
+    if (typeof doc.name !== 'string' || typeof doc.version !== 'string') return [];
+    // Only the package.json directly in node_modules/<name>/ (or node_modules/@scope/<name>/), not test fixtures inside a package.
+    const dir = posix.dirname(file.path);
+    const expected = dir.slice(dir.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    if (expected !== doc.name) return [];
+    return [npm(doc.name, doc.version, file.path, typeof doc.license === 'string' ? doc.license : undefined)];
+  } catch {
+    return [];
+  }
+}
+
+function npm(name: string, version: string, source: string, licenses?: string): Package {
+  const scoped = name.startsWith('@') ? name.split('/') : undefined;
+  return { name, version, type: 'npm', source, ...(licenses ? { licenses } : {}), purl: scoped ? purl('npm', scoped[0], scoped[1]!, version) : purl('npm', undefined, name, version) };
+}
+
+function npmLock(file: ImageFile, known: Set<string>): Package[] {
+  try {
+    const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean }> };
+    const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
+    return Object.entries(doc.packages ?? {})
+      .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && !known.has(`${base}${key}/package.json`))
+      .map(([key, p]) => npm(p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), p.version!, file.path));
+  } catch {
+    return [];
+  }
+}
+
+function python(file: ImageFile): Package[] {
+  const head = file.content!.toString('utf8').split(/\n\s*\n/)[0] ?? '';
+  const [f] = stanzas(head);
+  if (!f?.Name || !f.Version) return [];
+  const name = f.Name.toLowerCase().replace(/[-_.]+/g, '-');
+  return [{ name: f.Name, version: f.Version, type: 'pypi', source: file.path, ...(f.License && f.License !== 'UNKNOWN' && !f.License.includes('\n') ? { licenses: f.License } : {}), purl: purl('pypi', undefined, name, f.Version) }];
+}
+
+function golang(file: ImageFile): Package[] {
+  const info = file.go!;
+  const mods = [...(info.main ? [info.main] : []), ...info.deps];
+  return mods.map((m) => {
+    const slash = m.path.lastIndexOf('/');
+    const version = m.version === '(devel)' ? undefined : m.version;
+    return {
+      name: m.path, version: m.version, type: 'golang', source: file.path,
+      purl: slash > 0 ? purl('golang', m.path.slice(0, slash), m.path.slice(slash + 1), version) : purl('golang', undefined, m.path, version),
+    };
+  });
+}
+
+/** Every package the files declare, sorted by purl then source (deterministic). */
+export function detectPackages(list: ImageFile[]): Package[] {
+  const files = new Map(list.map((f) => [f.path, f]));
+  const os = osRelease(files);
+  const out: Package[] = [];
+  for (const file of list) {
+    if (file.go) out.push(...golang(file));
+    if (!file.content) continue;
+    const p = file.path;
+    if (p === 'var/lib/dpkg/status' || (p.startsWith('var/lib/dpkg/status.d/') && !p.endsWith('.md5sums'))) out.push(...dpkg(file, os));
+    else if (p === 'lib/apk/db/installed') out.push(...apk(file, os));
+    else if (p.endsWith('/package.json')) out.push(...npmPackage(file));
+    else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, new Set(files.keys())));
+    else if (p.endsWith('.dist-info/METADATA')) out.push(...python(file));
+  }
+  const seen = new Set<string>();
+  return out
+    .sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : a.source < b.source ? -1 : a.source > b.source ? 1 : 0))
+    .filter((p) => { const key = `${p.purl}\0${p.source}`; if (seen.has(key)) return false; seen.add(key); return true; });
+}

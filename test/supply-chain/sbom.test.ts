@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+
+const SCHEMAS = join(REPO_ROOT, 'test', 'fixtures', 'sbom-schemas');
+const DEBS = ['/var/cache/apt/archives/attr_1%3a2.5.1-4_amd64.deb', '/var/cache/apt/archives/amqp-tools_0.11.0-1+deb12u3_amd64.deb'];
+
+function validator(): { spdx: (doc: unknown) => void; cyclonedx: (doc: unknown) => void } {
+  const schema = (name: string) => JSON.parse(readFileSync(join(SCHEMAS, name), 'utf8'));
+  const ajv = new Ajv.default({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  // Formats CycloneDX names that ajv-formats does not define: accepted as strings.
+  for (const f of ['iri-reference', 'idn-email']) ajv.addFormat(f, true);
+  ajv.addSchema(schema('cyclonedx-spdx.schema.json'));
+  ajv.addSchema(schema('cyclonedx-jsf-0.82.schema.json'));
+  const spdx = ajv.compile(schema('spdx-2.3.schema.json'));
+  const cdx = ajv.compile(schema('cyclonedx-bom-1.6.schema.json'));
+  const check = (fn: typeof spdx, what: string) => (doc: unknown) => assert.ok(fn(doc), `${what}: ${JSON.stringify(fn.errors?.slice(0, 5), null, 1)}`);
+  return { spdx: check(spdx, 'SPDX 2.3 schema'), cyclonedx: check(cdx, 'CycloneDX 1.6 schema') };
+}
+
+describe('ocipush sbom', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let layout: string;
+  let registry: RunningRegistry;
+  const versions = new Map<string, { version: string; arch: string }>();
+  const schemas = validator();
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    // Layer 1: real Debian packages unpacked with dpkg-deb, with their status entries; os-release.
+    const base = join(tmp.path, 'base');
+    mkdirSync(join(base, 'var/lib/dpkg'), { recursive: true });
+    mkdirSync(join(base, 'etc'), { recursive: true });
+    let status = '';
+    for (const deb of DEBS) {
+      run('dpkg-deb', ['-x', deb, base]);
+      const [pkg, version, arch] = run('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture']).trim().split('\n').map((l) => l.slice(l.indexOf(':') + 2));
+      versions.set(pkg!, { version: version!, arch: arch! });
+      status += `Package: ${pkg}\nStatus: install ok installed\nArchitecture: ${arch}\nVersion: ${version}\nDescription: from ${deb}\n continued line\n\n`;
+    }
+    writeFileSync(join(base, 'var/lib/dpkg/status'), status);
+    writeFileSync(join(base, 'etc/os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n');
+    writeFileSync(join(base, 'etc/motd'), 'first layer\n');
+    // Layer 2: npm, Python and Alpine metadata, a Go binary, and a file that replaces one below.
+    const app = join(tmp.path, 'app');
+    for (const d of ['app/node_modules/left-pad', 'app/node_modules/@scope/tool', 'usr/lib/python3/site-packages/Requests-2.31.0.dist-info', 'lib/apk/db', 'usr/local/bin', 'etc']) mkdirSync(join(app, d), { recursive: true });
+    writeFileSync(join(app, 'app/node_modules/left-pad/package.json'), JSON.stringify({ name: 'left-pad', version: '1.3.0', license: 'WTFPL' }));
+    writeFileSync(join(app, 'app/node_modules/@scope/tool/package.json'), JSON.stringify({ name: '@scope/tool', version: '2.0.0-beta.1' }));
+    writeFileSync(join(app, 'usr/lib/python3/site-packages/Requests-2.31.0.dist-info/METADATA'), 'Metadata-Version: 2.1\nName: Requests\nVersion: 2.31.0\nLicense: Apache 2.0\n\nlong description\nName: not-this\n');
+    writeFileSync(join(app, 'lib/apk/db/installed'), 'C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\n\nP:busybox\nV:1.36.1-r5\nA:x86_64\n\n');
+    writeFileSync(join(app, 'etc/motd'), 'second layer wins\n');
+    requireTool('go');
+    const src = join(tmp.path, 'gosrc');
+    mkdirSync(src);
+    writeFileSync(join(src, 'go.mod'), 'module example.com/hello\n\ngo 1.19\n');
+    writeFileSync(join(src, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n');
+    execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', join(app, 'usr/local/bin/hello'), '.'], { cwd: src, stdio: 'pipe', env: { ...process.env, GOCACHE: join(tmp.path, 'gocache'), GOPATH: join(tmp.path, 'gopath'), CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOPROXY: 'off' } });
+    chmodSync(join(app, 'usr/local/bin/hello'), 0o755);
+    copyFileSync(join(app, 'usr/local/bin/hello'), join(app, 'usr/local/bin/hello-copy'));
+    layout = join(tmp.path, 'layout');
+    const r = runCli(['build', base, app, '--layout', layout, '--tag', 't', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('SPDX 2.3 by default: valid against the official schema, every file with SHA1 and SHA256 as sha256sum reads the unpacked image, packages with versions and purls', () => {
+    const r = runCli(['sbom', `oci:${layout}:t`]);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    schemas.spdx(doc);
+    assert.equal(doc.spdxVersion, 'SPDX-2.3');
+
+    // Every regular file of the unpacked image (umoci applies the layers), with the checksum sha256sum gives.
+    requireTool('umoci');
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--rootless', '--image', `${layout}:t`, bundle]);
+    const listed = run('sh', ['-c', 'cd rootfs && find . -type f -print0 | xargs -0 sha256sum | sort -k2'], { cwd: bundle });
+    const expected = Object.fromEntries(listed.trim().split('\n').map((l) => [l.slice(66).replace(/^\.\//, '/'), l.slice(0, 64)]));
+    const files = Object.fromEntries(doc.files.map((f: { fileName: string; checksums: { algorithm: string; checksumValue: string }[] }) => [f.fileName, f.checksums]));
+    assert.deepEqual(Object.keys(files).sort(), Object.keys(expected).sort());
+    for (const [name, sums] of Object.entries(files) as [string, { algorithm: string; checksumValue: string }[]][]) {
+      assert.deepEqual(sums.map((s) => s.algorithm), ['SHA1', 'SHA256']);
+      assert.equal(sums[1]!.checksumValue, expected[name], name);
+      assert.equal(sums[0]!.checksumValue, createHash('sha1').update(readFileSync(join(bundle, 'rootfs', name))).digest('hex'), name);
+    }
+
+    const purls = doc.packages.map((p: { externalRefs?: { referenceLocator: string }[] }) => p.externalRefs?.[0]?.referenceLocator);
+    const attr = versions.get('attr')!;
+    assert.equal(attr.version, '1:2.5.1-4');
+    for (const expectedPurl of [
+      `pkg:deb/debian/attr@1%3A2.5.1-4?arch=amd64&distro=debian-12`,
+      `pkg:deb/debian/amqp-tools@${versions.get('amqp-tools')!.version}?arch=amd64&distro=debian-12`,
+      'pkg:npm/left-pad@1.3.0', 'pkg:npm/%40scope/tool@2.0.0-beta.1', 'pkg:pypi/requests@2.31.0',
+      'pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64', 'pkg:golang/example.com/hello',
+    ]) assert.ok(purls.includes(expectedPurl), `${expectedPurl} in ${purls.join(' ')}`);
+    const attrPackage = doc.packages.find((p: { name: string }) => p.name === 'attr');
+    assert.equal(attrPackage.versionInfo, '1:2.5.1-4');
+    // The Go module is found in both copies of the binary.
+    assert.equal(doc.packages.filter((p: { name: string }) => p.name === 'example.com/hello').length, 2);
+  });
+
+  it('CycloneDX 1.6 with --sbom-format cyclonedx, valid against the official schema', () => {
+    const r = runCli(['sbom', `oci:${layout}:t`, '--sbom-format', 'cyclonedx']);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    schemas.cyclonedx(doc);
+    assert.equal(doc.specVersion, '1.6');
+    const hello = doc.components.find((c: { name: string }) => c.name === '/usr/local/bin/hello');
+    assert.equal(hello.hashes[1].alg, 'SHA-256');
+    assert.ok(doc.components.some((c: { purl?: string }) => c.purl === 'pkg:pypi/requests@2.31.0'));
+  });
+
+  it('is deterministic, and the same from the registry as from the layout (layers streamed, nothing unpacked)', () => {
+    const a = runCli(['sbom', `oci:${layout}:t`, '--created', '2024-05-01T12:00:00Z']);
+    const b = runCli(['sbom', `oci:${layout}:t`], { env: { SOURCE_DATE_EPOCH: String(Date.parse('2024-05-01T12:00:00Z') / 1000) } });
+    assert.equal(a.stdout, b.stdout);
+    assert.equal(JSON.parse(a.stdout).creationInfo.created, '2024-05-01T12:00:00Z');
+    const ref = `${registry.host}/sbom/app:1`;
+    assert.equal(runCli(['push', ref, '--layout', layout, '--tag', 't', '--quiet']).status, 0);
+    const remote = runCli(['sbom', ref, '--attach']);
+    assert.equal(remote.status, 0, remote.stderr);
+    const strip = (d: { files: unknown; packages: { SPDXID: string }[] }) => ({ files: d.files, packages: d.packages.filter((p) => p.SPDXID !== 'SPDXRef-Image') });
+    assert.deepEqual(strip(JSON.parse(remote.stdout)), strip(JSON.parse(a.stdout)));
+    const refs = JSON.parse(runCli(['referrers', ref, '--json']).stdout);
+    assert.deepEqual(refs.manifests.map((m: { artifactType: string }) => m.artifactType), ['application/spdx+json']);
+  });
+
+  it('applies whiteouts: a file removed by a later layer is not listed', () => {
+    const extra = join(tmp.path, 'extra');
+    mkdirSync(extra);
+    writeFileSync(join(extra, 'new.txt'), 'new\n');
+    const r = runCli(['build', extra, '--base', `oci:${layout}:t`, '--remove', '/etc/motd', '--remove', '/app/node_modules/left-pad', '--layout', layout, '--tag', 'removed', '--quiet']);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(runCli(['sbom', `oci:${layout}:removed`]).stdout);
+    const names = doc.files.map((f: { fileName: string }) => f.fileName);
+    assert.ok(names.includes('/new.txt'));
+    assert.ok(!names.includes('/etc/motd'));
+    assert.ok(!names.some((n: string) => n.startsWith('/app/node_modules/left-pad/')));
+    assert.ok(!doc.packages.some((p: { name: string }) => p.name === 'left-pad'));
+    assert.ok(doc.packages.some((p: { name: string }) => p.name === '@scope/tool'));
+  });
+});
