@@ -11,10 +11,13 @@ import { verifyCommand } from './verify.js';
 import { attachCommand } from './attach.js';
 import { referrersCommand } from './referrers.js';
 import { sbomCommand } from './sbom.js';
+import { attestCommand } from './attest.js';
+import { verifyAttestationCommand } from './verify-attestation.js';
 
 /**
  * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
  * Add a command by adding its module here.
  */
 export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand, indexCommand,
-  generateKeyPairCommand, signCommand, verifyCommand, attachCommand, referrersCommand, sbomCommand];
+  generateKeyPairCommand, signCommand, verifyCommand, attachCommand, referrersCommand, sbomCommand,
+  attestCommand, verifyAttestationCommand];

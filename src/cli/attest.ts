@@ -1,0 +1,54 @@
+import type { Argv } from 'yargs';
+import type { CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface AttestArgs extends RegistryFlags {
+  reference: string;
+  key: string;
+  predicate: string;
+  type: string;
+}
+
+export const attestCommand: CliCommand<AttestArgs> = {
+  command: 'attest <reference>',
+  describe: 'Sign an in-toto statement about an image (DSSE) and store it as cosign does (sha256-<hex>.att) and as an OCI 1.1 referrer',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
+    .option('predicate', { type: 'string', demandOption: true, describe: 'JSON file: the statement\'s predicate' })
+    .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
+    .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
+  run: async (argv, out: Output) => {
+    const { parseReference, referenceTarget } = await import('../oci/reference.js');
+    const source = parseReference(argv.reference);
+    const { predicateTypeUri, attestImage } = await import('../supply-chain/attest.js');
+    const predicateType = predicateTypeUri(argv.type);
+    const { readFile } = await import('node:fs/promises');
+    const { fromSystemError, OcipushError } = await import('../errors.js');
+    const text = await readFile(argv.predicate, 'utf8').catch((err) => { throw fromSystemError(err, argv.predicate, '--predicate: cannot read'); });
+    let predicate: unknown;
+    try { predicate = JSON.parse(text); } catch { throw new OcipushError('EUSAGE', `--predicate ${argv.predicate}: not JSON`); }
+    const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
+    const { KeySigner } = await import('../supply-chain/signer.js');
+    const { keyPassword } = await import('./key-options.js');
+    const key = await readKeyArgument(argv.key, '--key');
+    const signer = new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+    const { clientFromFlags } = await import('./registry-options.js');
+    const { Repository } = await import('../registry/repository.js');
+    const client = await clientFromFlags(source.registry, argv);
+    let result;
+    try {
+      const repo = new Repository(client, source.repository);
+      const subject = await repo.resolve(referenceTarget(source));
+      result = await attestImage(repo, source, subject, signer, predicateType, predicate);
+      await client.close();
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const name = `${source.registry}/${source.repository}`;
+    out.info(`attested ${name}@${result.digest} (${predicateType}): ${name}:${result.tag}, referrer ${result.referrer}`);
+    out.result(result.digest, result);
+  },
+};

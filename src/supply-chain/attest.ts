@@ -1,0 +1,132 @@
+import { OcipushError } from '../errors.js';
+import { digestHex, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { Reference } from '../oci/reference.js';
+import type { Repository } from '../registry/repository.js';
+import { attachArtifact, bytesBlob } from './attach.js';
+import { appendAttached, readAttached } from './cosign-tags.js';
+import { SIGNATURE_ANNOTATION, signedIdentity } from './simple-signing.js';
+import type { Signer, Verifier } from './signer.js';
+
+export const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** The layer annotation cosign puts the predicate type in. */
+export const PREDICATE_TYPE_ANNOTATION = 'predicateType';
+
+/** cosign attest --type shorthands; anything else must be a URI. */
+const PREDICATE_TYPES: Record<string, string> = {
+  slsaprovenance: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance02: 'https://slsa.dev/provenance/v0.2',
+  slsaprovenance1: 'https://slsa.dev/provenance/v1',
+  spdx: 'https://spdx.dev/Document',
+  spdxjson: 'https://spdx.dev/Document',
+  cyclonedx: 'https://cyclonedx.org/bom',
+  link: 'https://in-toto.io/Link/v1',
+  vuln: 'https://cosign.sigstore.dev/attestation/vuln/v1',
+  openvex: 'https://openvex.dev/ns',
+  custom: 'https://cosign.sigstore.dev/attestation/v1',
+};
+
+export function predicateTypeUri(type: string): string {
+  const known = PREDICATE_TYPES[type];
+  if (known) return known;
+  if (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(type)) throw new OcipushError('EUSAGE', `--type "${type}": expected a URI or one of ${Object.keys(PREDICATE_TYPES).join(', ')}`);
+  return type;
+}
+
+export interface Statement {
+  _type: string;
+  subject: { name: string; digest: Record<string, string> }[];
+  predicateType: string;
+  predicate: unknown;
+}
+
+export interface Envelope {
+  payloadType: string;
+  payload: string;
+  signatures: { keyid: string; sig: string }[];
+}
+
+/** DSSE's pre-authentication encoding: what is actually signed. */
+export function pae(payloadType: string, payload: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+}
+
+export function makeStatement(name: string, digest: Digest, predicateType: string, predicate: unknown): Buffer {
+  const statement: Statement = { _type: STATEMENT_V1, subject: [{ name, digest: { sha256: digestHex(digest) } }], predicateType, predicate };
+  return Buffer.from(JSON.stringify(statement), 'utf8');
+}
+
+export async function signEnvelope(signer: Signer, payloadType: string, payload: Buffer): Promise<Buffer> {
+  const material = await signer.sign(pae(payloadType, payload));
+  const envelope: Envelope = { payloadType, payload: payload.toString('base64'), signatures: [{ keyid: '', sig: material.signature.toString('base64') }] };
+  return Buffer.from(JSON.stringify(envelope), 'utf8');
+}
+
+export interface AttestResult {
+  digest: Digest;
+  predicateType: string;
+  /** The `sha256-<hex>.att` tag. */
+  tag: string;
+  /** The OCI 1.1 referrer's manifest digest. */
+  referrer: Digest;
+}
+
+/**
+ * An in-toto Statement v1 about `subject`, signed in a DSSE envelope, stored as cosign stores
+ * attestations (a layer of `sha256-<hex>.att`) and as an OCI 1.1 referrer of the image.
+ */
+export async function attestImage(repo: Repository, reference: Reference, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown): Promise<AttestResult> {
+  const statement = makeStatement(signedIdentity(reference), subject.digest, predicateType, predicate);
+  const envelope = await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, statement);
+  // cosign leaves the signature annotation empty on attestations (the signature is inside the envelope).
+  const annotations = { [SIGNATURE_ANNOTATION]: '', [PREDICATE_TYPE_ANNOTATION]: predicateType };
+  const stored = await appendAttached(repo, subject.digest, 'att', { mediaType: DSSE_MEDIA_TYPE, payload: envelope, annotations });
+  const referrer = await attachArtifact(repo, subject, DSSE_MEDIA_TYPE, [bytesBlob(envelope, DSSE_MEDIA_TYPE, { [PREDICATE_TYPE_ANNOTATION]: predicateType })], { [PREDICATE_TYPE_ANNOTATION]: predicateType });
+  return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest };
+}
+
+export interface VerifiedAttestation {
+  predicateType: string;
+  statement: Statement;
+}
+
+/** Every attestation at `sha256-<hex>.att` signed by the key, about this digest, of `predicateType` when given. */
+export async function verifyAttestations(repo: Repository, digest: Digest, verifier: Verifier, predicateType?: string): Promise<{ verified: VerifiedAttestation[]; rejected: string[]; total: number }> {
+  const { layers } = await readAttached(repo, digest, 'att');
+  const out = { verified: [] as VerifiedAttestation[], rejected: [] as string[], total: 0 };
+  for (const { descriptor, payload } of layers) {
+    if (descriptor.mediaType !== DSSE_MEDIA_TYPE) continue;
+    out.total++;
+    const why = checkEnvelope(payload, digest, verifier, predicateType);
+    if (typeof why === 'string') out.rejected.push(why);
+    else out.verified.push(why);
+  }
+  return out;
+}
+
+export function checkEnvelope(bytes: Buffer, digest: Digest, verifier: Verifier, predicateType?: string): VerifiedAttestation | string {
+  let envelope: Envelope;
+  try {
+    envelope = JSON.parse(bytes.toString('utf8')) as Envelope;
+  } catch {
+    return 'not a DSSE envelope';
+  }
+  if (typeof envelope?.payload !== 'string' || !Array.isArray(envelope.signatures)) return 'not a DSSE envelope';
+  const payload = Buffer.from(envelope.payload, 'base64');
+  const signed = pae(envelope.payloadType, payload);
+  if (!envelope.signatures.some((s) => typeof s.sig === 'string' && verifier.verify(signed, Buffer.from(s.sig, 'base64'), {}))) return 'not signed by this key';
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return `payload type ${envelope.payloadType} is not in-toto`;
+  let statement: Statement;
+  try {
+    statement = JSON.parse(payload.toString('utf8')) as Statement;
+  } catch {
+    return 'the statement is not JSON';
+  }
+  if (!/^https:\/\/in-toto\.io\/Statement\/v(1|0\.1)$/.test(String(statement._type))) return `statement type ${String(statement._type)} is not in-toto`;
+  if (!statement.subject?.some((s) => s.digest?.sha256 === digestHex(digest))) return 'signed by this key about another image';
+  if (predicateType !== undefined && statement.predicateType !== predicateType) return `predicate type ${statement.predicateType}, not ${predicateType}`;
+  return { predicateType: statement.predicateType, statement };
+}

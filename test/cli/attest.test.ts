@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError } from './registry-support.js';
+
+describe('ocipush attest / verify-attestation against docker-registry', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let first: UmociImage;
+  let second: UmociImage;
+  let key: string;
+  let pub: string;
+  let otherPub: string;
+  let predicate: string;
+  const env = { COSIGN_PASSWORD: 'attest-pw' };
+  const baseDigest = `sha256:${'ab'.repeat(32)}`;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    first = umociImage(tmp.path, 'one', [3_000]);
+    second = umociImage(tmp.path, 'two', [4_000]);
+    assertOk(runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'k')], { env }));
+    [key, pub] = [join(tmp.path, 'k.key'), join(tmp.path, 'k.pub')];
+    requireTool('openssl');
+    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(tmp.path, 'o.pem')]);
+    run('openssl', ['pkey', '-in', join(tmp.path, 'o.pem'), '-pubout', '-out', join(tmp.path, 'o.pub')]);
+    otherPub = join(tmp.path, 'o.pub');
+    predicate = join(tmp.path, 'provenance.json');
+    writeFileSync(predicate, JSON.stringify({
+      buildDefinition: {
+        buildType: 'https://ocipush.dev/build/v1',
+        externalParameters: { command: ['ocipush', 'build', '.'] },
+        resolvedDependencies: [{ uri: 'pkg:oci/base', digest: { sha256: baseDigest.slice(7) } }],
+      },
+      runDetails: { builder: { id: 'https://ocipush.dev/builder' }, metadata: { startedOn: '2024-05-01T12:00:00Z', finishedOn: '2024-05-01T12:00:05Z' } },
+    }));
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('a DSSE-signed in-toto Statement v1 in sha256-<hex>.att, which openssl verifies over the PAE bytes; verify-attestation passes', () => {
+    const ref = `${registry.host}/at/app:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const r = runCli(['attest', ref, '--key', key, '--type', 'slsaprovenance1', '--predicate', predicate], { env });
+    assertOk(r);
+    assert.equal(r.stdout, `${first.manifest.digest}\n`);
+
+    const dir = join(tmp.path, 'att');
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/at/app:${first.manifest.digest.replace(':', '-')}.att`, `oci:${dir}:att`]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(blobPath(dir, index.manifests[0].digest), 'utf8'));
+    const [layer] = manifest.layers;
+    assert.equal(layer.mediaType, 'application/vnd.dsse.envelope.v1+json');
+    assert.equal(layer.annotations.predicateType, 'https://slsa.dev/provenance/v1');
+    const envelope = JSON.parse(readFileSync(blobPath(dir, layer.digest), 'utf8'));
+    assert.equal(envelope.payloadType, 'application/vnd.in-toto+json');
+    const payload = Buffer.from(envelope.payload, 'base64');
+    // DSSE v1 PAE, built here from the spec, not by ocipush.
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${envelope.payloadType.length} ${envelope.payloadType} ${payload.length} `), payload]);
+    writeFileSync(join(tmp.path, 'pae'), pae);
+    writeFileSync(join(tmp.path, 'pae.sig'), Buffer.from(envelope.signatures[0].sig, 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', join(tmp.path, 'pae.sig'), join(tmp.path, 'pae')]), /Verified OK/);
+    const statement = JSON.parse(payload.toString());
+    assert.equal(statement._type, 'https://in-toto.io/Statement/v1');
+    assert.deepEqual(statement.subject, [{ name: `${registry.host}/at/app`, digest: { sha256: first.manifest.digest.slice(7) } }]);
+    assert.equal(statement.predicate.buildDefinition.resolvedDependencies[0].digest.sha256, baseDigest.slice(7));
+
+    const v = runCli(['verify-attestation', ref, '--key', pub, '--type', 'slsaprovenance1', '--json']);
+    assertOk(v);
+    assert.equal(JSON.parse(v.stdout).verified[0].predicateType, 'https://slsa.dev/provenance/v1');
+    const refs = JSON.parse(runCli(['referrers', ref, '--json']).stdout);
+    assert.deepEqual(refs.manifests.map((m: { artifactType: string }) => m.artifactType), ['application/vnd.dsse.envelope.v1+json']);
+  });
+
+  it('another key, another predicate type, a re-pushed tag and an attestation copied to another image all fail', () => {
+    const ref = `${registry.host}/at/app:1`;
+    assertOneLineError(runCli(['verify-attestation', ref, '--key', otherPub]), /none of 1 attestation verifies: not signed by this key$/);
+    assertOneLineError(runCli(['verify-attestation', ref, '--key', pub, '--type', 'spdxjson']), /predicate type https:\/\/slsa\.dev\/provenance\/v1, not https:\/\/spdx\.dev\/Document$/);
+    assertOk(runCli(['push', ref, '--layout', second.layout, '--tag', 'two', '--quiet']));
+    assertOneLineError(runCli(['verify-attestation', ref, '--key', pub]), /no attestations found$/);
+    const att = (d: string) => `docker://${registry.host}/at/app:${d.replace(':', '-')}.att`;
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests', att(first.manifest.digest), att(second.manifest.digest)]);
+    assertOneLineError(runCli(['verify-attestation', ref, '--key', pub]), /signed by this key about another image$/);
+  });
+});
