@@ -16,7 +16,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
   command: 'sbom <image>',
   describe: 'Write the SBOM (SPDX 2.3 or CycloneDX 1.6) of an image in a registry or a layout, streaming its layers',
   builder: (y: Argv) => registryFlags(y
-    .positional('image', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:TAG]' })
+    .positional('image', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE' })
     .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', describe: 'SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
     .option('output', { alias: 'o', type: 'string', describe: 'Write the SBOM to this file (default: standard output)' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, this os/arch[/variant]' })
@@ -25,52 +25,42 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     .example('$0 sbom localhost:5000/app:1 -o app.spdx.json', 'an SPDX document of every file and package in app:1')),
   run: async (argv, out: Output) => {
     const format = argv.sbomFormat === 'cyclonedx' ? 'cyclonedx' : 'spdx';
-    const { parseCreated } = await import('../image/config.js');
-    const epoch = process.env.SOURCE_DATE_EPOCH;
-    const created = argv.created !== undefined ? new Date(parseCreated(argv.created) * 1000)
-      : epoch !== undefined && epoch !== '' ? new Date(parseCreated(epoch) * 1000) : undefined;
+    const { resolveBuildTime } = await import('../assemble/config.js');
+    const time = resolveBuildTime(argv.created, process.env.SOURCE_DATE_EPOCH);
+    const created = time.explicit ? new Date(time.seconds * 1000) : undefined;
     const { parsePlatform } = await import('../oci/descriptor.js');
     const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
-    const { selectPlatform } = await import('../image/platform.js');
+    const { openImage } = await import('../transports/open.js');
+    const { readManifest } = await import('../image/load.js');
+    const { isIndex } = await import('../oci/manifest.js');
+    const { choosePlatform, noManifestFor } = await import('../image/platform.js');
     const { generateSbom } = await import('../supply-chain/sbom/index.js');
-    const { parseLayoutTarget } = await import('../image/layout-reference.js');
-    const layoutTarget = parseLayoutTarget(argv.image);
+    const { clientFromFlags } = await import('./registry-options.js');
+    const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv) });
     let sbom;
-    let subjectText: string;
-    if (layoutTarget) {
-      if (argv.attach) throw usageError('--attach pushes to a registry: give a registry reference, not a layout');
-      const { OciLayout } = await import('../content/layout.js');
-      const { readSmall, MAX_MANIFEST_BYTES } = await import('../content/verify.js');
-      const layout = await OciLayout.open(layoutTarget.dir);
-      let desc = await layout.resolve(layoutTarget.name);
-      if (platform) {
-        const bytes = await readSmall(await layout.fetch(desc), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
-        desc = selectPlatform({ descriptor: desc, bytes }, platform, argv.image);
-      }
-      subjectText = argv.image;
-      sbom = await generateSbom(layout, desc, { format, name: argv.image, created });
-    } else {
-      const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
-      const source = parseReference(argv.image);
-      const { clientFromFlags } = await import('./registry-options.js');
-      const { Repository } = await import('../registry/repository.js');
-      const client = await clientFromFlags(source.registry, argv);
-      try {
-        const repo = new Repository(client, source.repository);
-        const fetched = await repo.fetchManifest(referenceTarget(source));
-        const desc = platform ? selectPlatform(fetched, platform, formatReference(source)) : fetched.descriptor;
-        subjectText = `${source.registry}/${source.repository}@${desc.digest}`;
-        sbom = await generateSbom(repo, desc, { format, name: formatReference(source), repository: `${source.registry}/${source.repository}`, created });
-        if (argv.attach) {
-          const { attachArtifact, bytesBlob } = await import('../supply-chain/attach.js');
-          const attached = await attachArtifact(repo, desc, sbom.mediaType, [bytesBlob(sbom.bytes, sbom.mediaType)]);
-          out.info(`attached the SBOM as ${source.registry}/${source.repository}@${attached.manifest.digest}`);
+    let desc;
+    try {
+      const root = await readManifest(opened.storage, opened.root, { name: opened.name });
+      desc = isIndex(root.parsed) ? choosePlatform(root.parsed.manifests, { name: opened.name, wanted: platform, noMatch: noManifestFor(opened.name) }) : root.descriptor;
+      const location = opened.location;
+      const repository = location.transport === 'registry' ? `${location.reference.registry}/${location.reference.repository}` : undefined;
+      sbom = await generateSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });
+      if (argv.attach) {
+        if (location.transport !== 'registry') throw usageError('--attach pushes to a registry: give a registry reference');
+        const { Repository } = await import('../registry/repository.js');
+        const { attachArtifact, bytesBlob } = await import('../supply-chain/attach.js');
+        const client = await clientFromFlags(location.reference.registry, argv);
+        try {
+          const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, sbom.mediaType, [bytesBlob(sbom.bytes, sbom.mediaType)]);
+          out.info(`attached the SBOM as ${repository}@${attached.manifest.digest}`);
+          await client.close();
+        } catch (err) {
+          await client.destroy();
+          throw err;
         }
-        await client.close();
-      } catch (err) {
-        await client.destroy();
-        throw err;
       }
+    } finally {
+      await opened.close();
     }
     if (argv.output) {
       const { writeFile } = await import('node:fs/promises');
@@ -79,6 +69,6 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     } else {
       process.stdout.write(sbom.bytes);
     }
-    out.info(`SBOM of ${subjectText}: ${sbom.files.length} files, ${sbom.packages.length} packages (${format === 'spdx' ? 'SPDX 2.3' : 'CycloneDX 1.6'})`);
+    out.info(`SBOM of ${opened.name} (${desc.digest}): ${sbom.files.length} files, ${sbom.packages.length} packages (${format === 'spdx' ? 'SPDX 2.3' : 'CycloneDX 1.6'})`);
   },
 };
