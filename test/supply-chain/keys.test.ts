@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodePem, parsePrivateKey, parsePublicKey, readKeyArgument, signBytes, SIGSTORE_PRIVATE_KEY_PEM } from '../../src/supply-chain/keys.js';
 import { KeySigner } from '../../src/supply-chain/signer.js';
-import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { CLI, REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
 
 export const COSIGN_FIXTURES = join(REPO_ROOT, 'test', 'fixtures', 'cosign');
 const fixture = (name: string): string => readFileSync(join(COSIGN_FIXTURES, name), 'utf8');
@@ -70,6 +71,28 @@ describe('cosign keys', () => {
     const r = runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'none')], { env: { COSIGN_PASSWORD: undefined } });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /needs a password: set COSIGN_PASSWORD/);
+  });
+
+  it('on a terminal, asks for the password twice without echoing it', async () => {
+    requireTool('script');
+    const prefix = join(tmp.path, 'tty');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.COSIGN_PASSWORD;
+    // script(1) gives the CLI a pseudo-terminal; each answer is typed once its prompt has appeared.
+    const child = spawn('script', ['-qec', `${process.execPath} ${CLI} generate-key-pair --output-prefix ${prefix}`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    let answered = 0;
+    child.stdout.on('data', (c: Buffer) => {
+      screen += c.toString();
+      const prompts = (screen.match(/Enter password/g) ?? []).length;
+      if (prompts > answered) { answered++; child.stdin.write('tty-secret\r'); }
+    });
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(status, 0, screen);
+    assert.match(screen, /Enter password for .*tty\.key: /);
+    assert.match(screen, /Enter password again: /);
+    assert.doesNotMatch(screen, /tty-secret/);
+    await parsePrivateKey(readFileSync(`${prefix}.key`, 'utf8'), 'tty.key', password('tty-secret'));
   });
 
   it('takes plain PKCS#8 and SEC1 keys as openssl writes them, and a key held in an environment variable', async () => {
