@@ -38,6 +38,6 @@ export const referrersCommand: CliCommand<ReferrersArgs> = {
       return `${m.digest} ${m.artifactType ?? '-'}${notes ? ` ${notes}` : ''}`;
     });
     out.info(`${list.manifests.length} referrer${list.manifests.length === 1 ? '' : 's'} of ${source.registry}/${source.repository}@${subject.digest} (${list.via === 'api' ? 'referrers API' : 'referrers tag schema'})`);
-    out.result(lines.join('\n'), { subject: subject.digest, via: list.via, manifests: list.manifests });
+    if (lines.length > 0 || out.json) out.result(lines.join('\n'), { subject: subject.digest, via: list.via, manifests: list.manifests });
   },
 };

@@ -17,6 +17,11 @@ export interface SbomOptions {
   /** Overrides the image config's `created` (from --created / SOURCE_DATE_EPOCH). */
   created?: Date;
   signal?: AbortSignal;
+  /**
+   * Layers not to read (a lazily referenced base's, which a build does not download): their files
+   * are left out, and the SBOM names the base image by digest instead.
+   */
+  skipLayer?: (layer: Descriptor) => boolean;
 }
 
 export interface Sbom {
@@ -35,7 +40,7 @@ export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, o
   const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
   const config = await readConfig(storage, manifest, options.signal);
-  const files = await scanImageFiles(storage, manifest, { signal: options.signal });
+  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer });
   const packages = detectPackages(files);
   const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
   const base = baseOf(manifest);

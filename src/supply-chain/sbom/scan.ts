@@ -51,9 +51,10 @@ function cleanPath(name: string): string {
  * Streams every layer of `manifest` from `storage` once (decompressed on the fly, never unpacked
  * to disk) and returns the final filesystem's regular files, hashed, in path order.
  */
-export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: { signal?: AbortSignal } = {}): Promise<ImageFile[]> {
+export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: { signal?: AbortSignal; skipLayer?: (layer: Descriptor) => boolean } = {}): Promise<ImageFile[]> {
   const files = new Map<string, ImageFile>();
   for (const [index, layer] of manifest.layers.entries()) {
+    if (options.skipLayer?.(layer)) continue;
     await scanLayer(storage, layer, index, files, options.signal);
   }
   return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
