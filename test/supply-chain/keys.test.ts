@@ -65,6 +65,19 @@ describe('cosign keys', () => {
     assert.equal(new KeySigner(key).publicKeyPem(), readFileSync(`${prefix}.pub`, 'utf8'));
   });
 
+  it('libsodium (PyNaCl) and Python\'s scrypt open the key ocipush wrote; openssl derives the .pub from what they decrypt', () => {
+    requireTool('openssl');
+    const prefix = join(tmp.path, 'nacl');
+    assert.equal(runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: 'nacl-pw' } }).status, 0);
+    const der = join(tmp.path, 'nacl.der');
+    run('/usr/bin/python3', [join(REPO_ROOT, 'test', 'supply-chain', 'decrypt-key.py'), `${prefix}.key`, 'nacl-pw', der]);
+    const pub = run('openssl', ['pkey', '-inform', 'DER', '-in', der, '-pubout']);
+    assert.equal(pub, readFileSync(`${prefix}.pub`, 'utf8'));
+    // And the fixture cosign wrote, the same way.
+    run('/usr/bin/python3', [join(REPO_ROOT, 'test', 'supply-chain', 'decrypt-key.py'), join(COSIGN_FIXTURES, 'encrypted-sigstore.key'), 'hello', der]);
+    assert.match(run('openssl', ['pkey', '-inform', 'DER', '-in', der, '-noout', '-text']), /Private-Key/);
+  });
+
   it('an empty COSIGN_PASSWORD is a password; without it and without a terminal the command says what to do', () => {
     const prefix = join(tmp.path, 'empty');
     assert.equal(runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: '' } }).status, 0);
