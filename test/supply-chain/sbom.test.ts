@@ -107,6 +107,14 @@ describe('ocipush sbom', () => {
     ]) assert.ok(purls.includes(expectedPurl), `${expectedPurl} in ${purls.join(' ')}`);
     const attrPackage = doc.packages.find((p: { name: string }) => p.name === 'attr');
     assert.equal(attrPackage.versionInfo, '1:2.5.1-4');
+    // dpkg-query reads the same status file of the unpacked image, and go version -m the same binary.
+    const dpkgSays = run('dpkg-query', [`--admindir=${join(bundle, 'rootfs/var/lib/dpkg')}`, '-W', '-f', '${Package} ${Version}\\n']).trim().split('\n').sort();
+    const ours = doc.packages.filter((p: { SPDXID: string }) => p.SPDXID.startsWith('SPDXRef-Package-deb-')).map((p: { name: string; versionInfo: string }) => `${p.name} ${p.versionInfo}`).sort();
+    assert.deepEqual(ours, dpkgSays);
+    const goSays = run('go', ['version', '-m', join(bundle, 'rootfs/usr/local/bin/hello')]);
+    const mod = /^\tmod\t(\S+)\t(\S+)/m.exec(goSays)!;
+    const goPackage = doc.packages.find((p: { name: string }) => p.name === mod[1]);
+    assert.equal(goPackage?.versionInfo, mod[2]);
     // The Go module is found in both copies of the binary.
     assert.equal(doc.packages.filter((p: { name: string }) => p.name === 'example.com/hello').length, 2);
   });
