@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Ajv from 'ajv';
@@ -10,7 +11,17 @@ import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.j
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 const SCHEMAS = join(REPO_ROOT, 'test', 'fixtures', 'sbom-schemas');
-const DEBS = ['/var/cache/apt/archives/attr_1%3a2.5.1-4_amd64.deb', '/var/cache/apt/archives/amqp-tools_0.11.0-1+deb12u3_amd64.deb'];
+/**
+ * Two real Debian packages (an epoch and a `+` in their versions), downloaded once by .ci/run
+ * into the user's cache (`apt-get download`), or here when a run skipped it.
+ */
+function testDebs(): string[] {
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ocipush-test-debs');
+  mkdirSync(dir, { recursive: true });
+  const present = () => readdirSync(dir).filter((f) => /^(attr|amqp-tools)_.*\.deb$/.test(f)).sort();
+  if (present().length < 2) run('apt-get', ['download', 'attr', 'amqp-tools'], { cwd: dir });
+  return present().map((f) => join(dir, f));
+}
 
 function validator(): { spdx: (doc: unknown) => void; cyclonedx: (doc: unknown) => void } {
   const schema = (name: string) => JSON.parse(readFileSync(join(SCHEMAS, name), 'utf8'));
@@ -41,7 +52,7 @@ describe('ocipush sbom', () => {
     mkdirSync(join(base, 'var/lib/dpkg'), { recursive: true });
     mkdirSync(join(base, 'etc'), { recursive: true });
     let status = '';
-    for (const deb of DEBS) {
+    for (const deb of testDebs()) {
       run('dpkg-deb', ['-x', deb, base]);
       const [pkg, version, arch] = run('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture']).trim().split('\n').map((l) => l.slice(l.indexOf(':') + 2));
       versions.set(pkg!, { version: version!, arch: arch! });
