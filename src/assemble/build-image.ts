@@ -23,6 +23,8 @@ import { LayerCache, type CachedLayer } from '../layer/cache-store.js';
 import { recordRemoteBlobs } from '../content/remote-blobs.js';
 import { defaultConnect } from '../transfer/lazy-blobs.js';
 import { RegistryLayerCache, type CacheSettings } from './registry-cache.js';
+import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
+import type { SbomFormat } from '../supply-chain/sbom/index.js';
 
 export interface BuildOptions extends RunConfig, ImageOutputOptions {
   /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
@@ -53,6 +55,8 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
   cacheRepo?: string;
   /** With `cacheRepo`: store the layers this build made there (blob and entry) before returning. */
   cacheWrite?: boolean;
+  /** Also make an SBOM of the image (SPDX 2.3 or CycloneDX 1.6 JSON), stored as its referrer in the layout. */
+  sbom?: SbomFormat;
   /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */
   now?: () => Date;
   onProgress?: (progress: BuildProgress) => void;
@@ -87,6 +91,8 @@ export interface BuildResult extends StoredImage {
   layers: BuiltLayer[];
   /** The base image built onto. */
   base?: { reference: string; name?: string; digest: Digest; layers: number };
+  /** With `sbom`: the SBOM stored as the image's referrer. */
+  sbom?: BuiltSbom;
 }
 
 /**
@@ -240,7 +246,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       platform, created, run: options, history, format,
       layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
     };
-    const { image } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
+    const { image, manifest } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
+    const sbom = options.sbom
+      ? await storeBuildSbom(layout, image.manifest, manifest, { format: options.sbom, name: tag, created: new Date(time.seconds * 1000), ...(options.signal ? { signal: options.signal } : {}) })
+      : undefined;
     if (cache) {
       for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
       await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
@@ -255,6 +264,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       ...image,
       layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}), source: l.origin })),
       ...(base ? { base: { reference: base.reference, ...(base.name ? { name: base.name } : {}), digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
+      ...(sbom ? { sbom } : {}),
     };
   } finally {
     for (const layer of layers) await layer.blob?.discard();

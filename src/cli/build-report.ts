@@ -13,6 +13,7 @@ interface BuiltImage extends WrittenImage {
   config: { digest: string; size: number };
   base?: { reference: string; digest: string; layers: number };
   layers: { digest: string; diffId: string; size: number; mediaType: string; uncompressedSize: number; createdBy?: string; source?: string }[];
+  sbom?: { digest: string; mediaType: string; format: string; packages: number; files: number };
 }
 
 /** The `tag: / digest: / size: / layout:` lines on stdout, or the JSON result with `extra` fields. */
@@ -41,6 +42,7 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
     const from = layer.source === 'registry-cache' ? ', from the registry cache' : layer.source === 'local-cache' ? ', from the layer cache' : '';
     out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed${from})${createdBy}`);
   }
+  if (result.sbom) out.info(`sbom ${result.sbom.digest} (${result.sbom.format}: ${result.sbom.packages} packages, ${result.sbom.files} files), a referrer of the image`);
   reportWrittenImage(out, result, {
     ...extra,
     layers: result.layers.map((l) => ({
@@ -50,6 +52,7 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
     })),
     config: { digest: result.config.digest, size: result.config.size },
     ...(result.base ? { base: result.base } : {}),
+    ...(result.sbom ? { sbom: result.sbom } : {}),
   });
 }
 

@@ -32,6 +32,8 @@ export interface BuildArgs {
   cache?: boolean;
   cacheRepo?: string;
   cacheWrite?: boolean;
+  sbom?: boolean;
+  sbomFormat?: 'spdx' | 'cyclonedx';
   file?: string;
   buildArg?: string[];
   target?: string;
@@ -68,6 +70,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
     .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its tree is unchanged (default); --no-cache reads every file again' })
+    .option('sbom', { type: 'boolean', describe: 'Also make an SBOM of the image from the files it layers, stored as its OCI 1.1 referrer (push carries it)' })
+    .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', describe: 'With --sbom: SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
     .option('cache-repo', { type: 'string', describe: 'REGISTRY/REPO holding a layer cache shared through the registry: layers found there are not compressed again' })
     .option('cache-write', { type: 'boolean', describe: 'With --cache-repo: store the layers this build makes in the registry cache' })
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
@@ -84,6 +88,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     if (argv.file !== undefined) {
       // COPY layers are keyed and built by the Dockerfile executor, which has no registry cache yet.
       if (argv.cacheRepo !== undefined) throw usageError('--cache-repo is for directory and tar layers; build -f does not use it yet');
+      if (argv.sbom) throw usageError('--sbom is for directory and tar builds; for build -f, run ocipush sbom oci:LAYOUT:TAG --attach after the push');
       const { runDockerfileBuild } = await import('./build-dockerfile.js');
       return runDockerfileBuild(argv, out);
     }
@@ -115,6 +120,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
         ? { connect: (registry: string) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }) }
         : {}),
       ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
+      ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
       remove: toArray(argv.remove),
       format: argv.format,
       ...(argv.created !== undefined ? { created: argv.created } : {}),

@@ -67,6 +67,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     });
     const baseMounts = await source.mountLookup(destination.registry);
     let result;
+    let referrers: import('../transfer/push-referrers.js').PushedReferrer[] = [];
     try {
       await client.ping();
       const repository = new Repository(client, destination.repository, { chunkSize });
@@ -78,6 +79,10 @@ export const pushCommand: CliCommand<PushArgs> = {
       });
       // The manifest is in place under the first tag: the others are the same bytes again.
       for (const extra of alsoTags) await repository.tag(root, extra);
+      // What refers to the image in the layout (an SBOM the build made) goes along.
+      const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
+      referrers = await pushLayoutReferrers(layout, source, repository, root, { concurrency });
+      for (const r of referrers) out.info(`referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
       // Remember where these blobs now are, as docker does: a later push of an image sharing
       // them to another repository of this registry mounts them instead of uploading.
       const pushedBlobs = result.nodes.filter((n) => n.kind === 'layer' || n.kind === 'config').filter((n) => n.outcome !== 'skipped');
@@ -110,6 +115,7 @@ export const pushCommand: CliCommand<PushArgs> = {
       mediaType: root.mediaType,
       tags,
       blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
+      ...(referrers.length > 0 ? { referrers: referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via })) } : {}),
     });
   },
 };

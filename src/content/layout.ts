@@ -304,9 +304,11 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   async resolve(name?: string): Promise<Descriptor> {
     const index = await this.readIndex();
     if (name === undefined || name === '') {
-      if (index.manifests.length === 1) return index.manifests[0]!;
-      if (index.manifests.length === 0) throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds no image`);
-      throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds ${index.manifests.length} images, name one with --tag (${listNames(index)})`);
+      // Referrers (an SBOM of an image) are listed too, with their artifactType: not images.
+      const images = index.manifests.filter((d) => d.artifactType === undefined);
+      if (images.length === 1) return images[0]!;
+      if (images.length === 0) throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds no image`);
+      throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds ${images.length} images, name one with --tag (${listNames(index)})`);
     }
     const byName = index.manifests.find((d) => d.annotations?.[Annotation.RefName] === name);
     if (byName) return byName;

@@ -4,6 +4,7 @@ import { OcipushError } from '../errors.js';
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
 import type { Reference } from '../oci/reference.js';
 import type { OciLayout } from '../content/layout.js';
+import { imageEntries } from '../content/layout-referrers.js';
 import { DEFAULT_TAG } from '../defaults.js';
 
 /**
@@ -15,6 +16,7 @@ import { DEFAULT_TAG } from '../defaults.js';
 export async function selectLayoutImage(layout: OciLayout, wanted: { tag?: string; destination: Reference }): Promise<Descriptor> {
   if (wanted.tag !== undefined && wanted.tag !== '') return layout.resolve(wanted.tag);
   const index = await layout.readIndex();
+  index.manifests = imageEntries(index);
   const { destination } = wanted;
   if (destination.digest) {
     const byDigest = index.manifests.find((d) => d.digest === destination.digest);

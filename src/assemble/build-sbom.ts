@@ -1,0 +1,37 @@
+import type { Descriptor } from '../oci/descriptor.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import type { OciLayout } from '../content/layout.js';
+import { storeLayoutReferrer } from '../content/layout-referrers.js';
+import { generateSbom, type SbomFormat } from '../supply-chain/sbom/index.js';
+
+/** The SBOM a build stored beside its image. */
+export interface BuiltSbom {
+  /** The artifact manifest that refers to the image (its subject). */
+  digest: Descriptor['digest'];
+  mediaType: string;
+  format: SbomFormat;
+  packages: number;
+  files: number;
+}
+
+/**
+ * The SBOM of the image just built, from the layers in the layout (each read once, nothing
+ * unpacked), stored as an OCI 1.1 referrer of the image in the layout, so `push` carries it. A
+ * lazily referenced base's layers are not downloaded for it: the SBOM names the base by digest.
+ */
+export async function storeBuildSbom(
+  layout: OciLayout, image: Descriptor, manifest: ImageManifest,
+  options: { format: SbomFormat; name: string; created: Date; signal?: AbortSignal },
+): Promise<BuiltSbom> {
+  const local = new Set<string>();
+  for (const layer of manifest.layers) if (await layout.exists(layer)) local.add(layer.digest);
+  const sbom = await generateSbom(layout, image, {
+    format: options.format, name: options.name, created: options.created,
+    skipLayer: (layer) => !local.has(layer.digest),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const entry = await storeLayoutReferrer(layout, image, sbom.mediaType, [{ mediaType: sbom.mediaType, bytes: sbom.bytes }], {
+    'org.opencontainers.image.created': options.created.toISOString(),
+  });
+  return { digest: entry.digest, mediaType: sbom.mediaType, format: options.format, packages: sbom.packages.length, files: sbom.files.length };
+}
