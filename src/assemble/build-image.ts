@@ -24,6 +24,7 @@ import { recordRemoteBlobs } from '../content/remote-blobs.js';
 import { defaultConnect } from '../transfer/lazy-blobs.js';
 import { RegistryLayerCache, type CacheSettings } from './registry-cache.js';
 import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
+import { storeBuildProvenance, type BuiltProvenance, type ProvenanceOptions } from './build-provenance.js';
 import type { SbomFormat } from '../supply-chain/sbom/index.js';
 
 export interface BuildOptions extends RunConfig, ImageOutputOptions {
@@ -55,6 +56,8 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
   cacheRepo?: string;
   /** With `cacheRepo`: store the layers this build made there (blob and entry) before returning. */
   cacheWrite?: boolean;
+  /** Also make a signed SLSA provenance attestation of the build, stored as the image's referrer. */
+  provenance?: ProvenanceOptions;
   /** Also make an SBOM of the image (SPDX 2.3 or CycloneDX 1.6 JSON), stored as its referrer in the layout. */
   sbom?: SbomFormat;
   /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */
@@ -93,6 +96,8 @@ export interface BuildResult extends StoredImage {
   base?: { reference: string; name?: string; digest: Digest; layers: number };
   /** With `sbom`: the SBOM stored as the image's referrer. */
   sbom?: BuiltSbom;
+  /** With `provenance`: the signed attestation stored as the image's referrer. */
+  provenance?: BuiltProvenance;
 }
 
 /**
@@ -102,6 +107,7 @@ export interface BuildResult extends StoredImage {
  * exactly as it was, and builds running at once into one layout never corrupt it.
  */
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
+  const startedOn = (options.provenance?.now ?? (() => new Date()))();
   const removals = removalSet(options.remove ?? []);
   if (options.rootfs.length === 0 && options.base === undefined && removals.length === 0) {
     throw new OcipushError('EUSAGE', 'name at least one rootfs (a directory or a tar file), or a --base to build onto');
@@ -250,6 +256,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     const sbom = options.sbom
       ? await storeBuildSbom(layout, image.manifest, manifest, { format: options.sbom, name: tag, created: new Date(time.seconds * 1000), ...(options.signal ? { signal: options.signal } : {}) })
       : undefined;
+    const provenance = options.provenance
+      ? await storeBuildProvenance(layout, image.manifest, tag, options.provenance, {
+        startedOn,
+        ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
+        layers: layers.map((l, i) => ({ uri: `rootfs:${i}`, digest: l.diffId })),
+      })
+      : undefined;
     if (cache) {
       for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
       await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
@@ -265,6 +278,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}), source: l.origin })),
       ...(base ? { base: { reference: base.reference, ...(base.name ? { name: base.name } : {}), digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
       ...(sbom ? { sbom } : {}),
+      ...(provenance ? { provenance } : {}),
     };
   } finally {
     for (const layer of layers) await layer.blob?.discard();

@@ -14,6 +14,7 @@ interface BuiltImage extends WrittenImage {
   base?: { reference: string; digest: string; layers: number };
   layers: { digest: string; diffId: string; size: number; mediaType: string; uncompressedSize: number; createdBy?: string; source?: string }[];
   sbom?: { digest: string; mediaType: string; format: string; packages: number; files: number };
+  provenance?: { digest: string; predicateType: string };
 }
 
 /** The `tag: / digest: / size: / layout:` lines on stdout, or the JSON result with `extra` fields. */
@@ -43,6 +44,7 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
     out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed${from})${createdBy}`);
   }
   if (result.sbom) out.info(`sbom ${result.sbom.digest} (${result.sbom.format}: ${result.sbom.packages} packages, ${result.sbom.files} files), a referrer of the image`);
+  if (result.provenance) out.info(`provenance ${result.provenance.digest} (${result.provenance.predicateType}, signed), a referrer of the image`);
   reportWrittenImage(out, result, {
     ...extra,
     layers: result.layers.map((l) => ({
@@ -53,6 +55,7 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
     config: { digest: result.config.digest, size: result.config.size },
     ...(result.base ? { base: result.base } : {}),
     ...(result.sbom ? { sbom: result.sbom } : {}),
+    ...(result.provenance ? { provenance: result.provenance } : {}),
   });
 }
 

@@ -34,6 +34,8 @@ export interface BuildArgs {
   cacheWrite?: boolean;
   sbom?: boolean;
   sbomFormat?: 'spdx' | 'cyclonedx';
+  provenance?: boolean;
+  key?: string;
   file?: string;
   buildArg?: string[];
   target?: string;
@@ -72,6 +74,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its tree is unchanged (default); --no-cache reads every file again' })
     .option('sbom', { type: 'boolean', describe: 'Also make an SBOM of the image from the files it layers, stored as its OCI 1.1 referrer (push carries it)' })
     .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', describe: 'With --sbom: SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
+    .option('provenance', { type: 'boolean', describe: 'Also make a SLSA provenance attestation of the build, signed with --key, stored as the image\'s referrer (push carries it, also as cosign\'s .att)' })
+    .option('key', { type: 'string', describe: 'With --provenance: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' })
     .option('cache-repo', { type: 'string', describe: 'REGISTRY/REPO holding a layer cache shared through the registry: layers found there are not compressed again' })
     .option('cache-write', { type: 'boolean', describe: 'With --cache-repo: store the layers this build makes in the registry cache' })
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
@@ -88,6 +92,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     if (argv.file !== undefined) {
       // COPY layers are keyed and built by the Dockerfile executor, which has no registry cache yet.
       if (argv.cacheRepo !== undefined) throw usageError('--cache-repo is for directory and tar layers; build -f does not use it yet');
+      if (argv.provenance) throw usageError('--provenance is for directory and tar builds; for build -f, run ocipush attest after the push');
       if (argv.sbom) throw usageError('--sbom is for directory and tar builds; for build -f, run ocipush sbom oci:LAYOUT:TAG --attach after the push');
       const { runDockerfileBuild } = await import('./build-dockerfile.js');
       return runDockerfileBuild(argv, out);
@@ -102,6 +107,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
 
+    const provenance = await provenanceOptions(argv);
     const progress = progressReporter(out);
     const result = await buildImage({
       rootfs: toArray(argv.rootfs),
@@ -121,6 +127,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
         : {}),
       ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
       ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
+      ...(provenance ? { provenance } : {}),
       remove: toArray(argv.remove),
       format: argv.format,
       ...(argv.created !== undefined ? { created: argv.created } : {}),
@@ -137,3 +144,25 @@ export const buildCommand: CliCommand<BuildArgs> = {
   },
 };
 
+
+/** `--provenance --key KEY`: the signer (the key read and unlocked before any work) and the build's parameters. */
+async function provenanceOptions(argv: BuildArgs): Promise<import('../assemble/build-provenance.js').ProvenanceOptions | undefined> {
+  if (!argv.provenance) {
+    if (argv.key !== undefined) throw usageError('--key signs the provenance: add --provenance');
+    return undefined;
+  }
+  if (argv.key === undefined) throw usageError('--provenance is signed: name the private key with --key (cosign.key, a PEM file or env://NAME)');
+  const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
+  const { KeySigner } = await import('../supply-chain/signer.js');
+  const { keyPassword } = await import('./key-options.js');
+  const key = await readKeyArgument(argv.key, '--key');
+  const signer = new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+  // The command as given, less anything secret (the key is named, never included).
+  const externalParameters = {
+    rootfs: toArray(argv.rootfs), tag: argv.tag, format: argv.format, compression: argv.compression,
+    ...(argv.base !== undefined ? { base: argv.base } : {}), ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
+    ...(argv.entrypoint !== undefined ? { entrypoint: argv.entrypoint } : {}), ...(argv.cmd !== undefined ? { cmd: argv.cmd } : {}),
+    env: toArray(argv.env), labels: toArray(argv.label), ...(argv.created !== undefined ? { created: argv.created } : {}),
+  };
+  return { signer, externalParameters };
+}

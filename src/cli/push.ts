@@ -83,6 +83,9 @@ export const pushCommand: CliCommand<PushArgs> = {
       const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
       referrers = await pushLayoutReferrers(layout, source, repository, root, { concurrency });
       for (const r of referrers) out.info(`referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
+      // A build's signed provenance also goes where cosign keeps attestations (sha256-<hex>.att).
+      const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
+      await appendLayoutAttestations(layout, repository, root, referrers.map((r) => r.descriptor));
       // Remember where these blobs now are, as docker does: a later push of an image sharing
       // them to another repository of this registry mounts them instead of uploading.
       const pushedBlobs = result.nodes.filter((n) => n.kind === 'layer' || n.kind === 'config').filter((n) => n.outcome !== 'skipped');

@@ -78,3 +78,41 @@ describe('build --sbom', () => {
     assert.deepEqual(referrers, [again.sbom.digest]);
   });
 });
+
+describe('build --provenance', () => {
+  it('signs a SLSA provenance naming the base by digest; push carries it, and verify-attestation accepts it with the key and refuses another', async () => {
+    const tmp = await tempDir('ocipush-build-provenance-');
+    const registry = await startRegistry();
+    try {
+      const env = { ...process.env, COSIGN_PASSWORD: 'pw' };
+      for (const prefix of ['one', 'other']) {
+        const r = runCli(['generate-key-pair', '--output-prefix', join(tmp.path, prefix)], { env });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      const rootfs = join(tmp.path, 'rootfs');
+      mkdirSync(rootfs);
+      writeFileSync(join(rootfs, 'base.txt'), 'base\n');
+      const layout = join(tmp.path, 'layout');
+      assert.equal(runCli(['build', rootfs, '--layout', layout, '--tag', 'base']).status, 0);
+      assert.equal(runCli(['push', `${registry.host}/prov/base:1`, '--layout', layout, '--tag', 'base']).status, 0);
+      const baseDigest = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/prov/base:1`])).Digest;
+      writeFileSync(join(rootfs, 'app.txt'), 'app\n');
+      const built = runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '--base', `${registry.host}/prov/base:1`,
+        '--provenance', '--key', join(tmp.path, 'one.key'), '--json'], { env });
+      assert.equal(built.status, 0, built.stderr);
+      const result = JSON.parse(built.stdout);
+      assert.equal(result.provenance.predicateType, 'https://slsa.dev/provenance/v1');
+      const push = runCli(['push', `${registry.host}/prov/app:1`, '--layout', layout, '--tag', 'app']);
+      assert.equal(push.status, 0, push.stderr);
+      const verified = runCli(['verify-attestation', `${registry.host}/prov/app:1`, '--key', join(tmp.path, 'one.pub'), '--type', 'slsaprovenance1', '--json']);
+      assert.equal(verified.status, 0, verified.stderr);
+      assert.ok(verified.stdout.includes(baseDigest.slice('sha256:'.length)), 'the provenance names the base by digest');
+      const refused = runCli(['verify-attestation', `${registry.host}/prov/app:1`, '--key', join(tmp.path, 'other.pub')]);
+      assert.notEqual(refused.status, 0);
+      assert.ok(!built.stderr.includes('pw') && !built.stdout.includes('PRIVATE'), 'no secret in the output');
+    } finally {
+      await registry.stop();
+      await tmp.cleanup();
+    }
+  });
+});

@@ -1,0 +1,51 @@
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { OciLayout } from '../content/layout.js';
+import { storeLayoutReferrer } from '../content/layout-referrers.js';
+import { DSSE_MEDIA_TYPE, IN_TOTO_PAYLOAD_TYPE, makeStatement, PREDICATE_TYPE_ANNOTATION, signEnvelope } from '../supply-chain/attest.js';
+import { SLSA_PROVENANCE_V1, slsaProvenance } from '../supply-chain/provenance.js';
+import type { Signer } from '../supply-chain/signer.js';
+import { VERSION } from '../version.js';
+
+/** What `build --provenance` records: who signs, what the command was, and the clock. */
+export interface ProvenanceOptions {
+  signer: Signer;
+  /** The build's external parameters (its flags and inputs), as given. */
+  externalParameters: Record<string, unknown>;
+  /** The wall clock for `startedOn` / `finishedOn` (injected in tests). */
+  now?: () => Date;
+}
+
+export interface BuiltProvenance {
+  /** The referrer manifest holding the DSSE envelope. */
+  digest: Digest;
+  predicateType: string;
+}
+
+/**
+ * A SLSA Provenance v1 predicate about the image just built — the build type, the command's
+ * parameters, the base image and the layers' content by digest, the builder and the times — in an
+ * in-toto Statement v1 signed in a DSSE envelope, stored in the layout as the image's referrer.
+ * `push` carries it, and also appends it to `sha256-<hex>.att` as cosign stores attestations.
+ */
+export async function storeBuildProvenance(
+  layout: OciLayout, image: Descriptor, name: string, options: ProvenanceOptions,
+  inputs: { startedOn: Date; base?: { uri: string; digest: Digest }; layers: { uri: string; digest: Digest }[] },
+): Promise<BuiltProvenance> {
+  const now = options.now ?? (() => new Date());
+  const predicate = slsaProvenance({
+    externalParameters: { ...options.externalParameters, layers: inputs.layers },
+    ...(inputs.base ? { base: inputs.base } : {}),
+    // The build context is what was layered: the top layer's tar, by its diff_id.
+    ...(inputs.layers.length > 0 ? { context: inputs.layers.at(-1)! } : {}),
+    builderId: 'https://ocipush.dev/builder/cli',
+    builderVersion: VERSION,
+    startedOn: inputs.startedOn.toISOString(),
+    finishedOn: now().toISOString(),
+  });
+  const statement = makeStatement(name, image.digest, SLSA_PROVENANCE_V1, predicate);
+  const envelope = await signEnvelope(options.signer, IN_TOTO_PAYLOAD_TYPE, statement);
+  const annotations = { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 };
+  const entry = await storeLayoutReferrer(layout, image, DSSE_MEDIA_TYPE, [{ mediaType: DSSE_MEDIA_TYPE, bytes: envelope, annotations }], annotations);
+  return { digest: entry.digest, predicateType: SLSA_PROVENANCE_V1 };
+}

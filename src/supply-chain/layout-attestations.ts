@@ -1,0 +1,30 @@
+import type { Descriptor } from '../oci/descriptor.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import type { OciLayout } from '../content/layout.js';
+import { MAX_MANIFEST_BYTES } from '../content/verify.js';
+import type { Repository } from '../registry/repository.js';
+import { DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION } from './attest.js';
+import { appendAttached } from './cosign-tags.js';
+import { SIGNATURE_ANNOTATION } from './simple-signing.js';
+
+/**
+ * DSSE attestations among a layout's referrers of `subject` (a build's provenance), appended to
+ * the registry's `sha256-<hex>.att` as cosign stores them, so `cosign verify-attestation` and
+ * `ocipush verify-attestation` find them as well as the OCI 1.1 referrer.
+ */
+export async function appendLayoutAttestations(layout: OciLayout, repository: Repository, subject: Descriptor, referrers: Descriptor[]): Promise<number> {
+  let appended = 0;
+  for (const referrer of referrers) {
+    const manifest = JSON.parse((await layout.readBlob(referrer, MAX_MANIFEST_BYTES)).toString('utf8')) as ImageManifest;
+    if (manifest.artifactType !== DSSE_MEDIA_TYPE) continue;
+    for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE)) {
+      const envelope = await layout.readBlob(layer, MAX_MANIFEST_BYTES);
+      const predicateType = layer.annotations?.[PREDICATE_TYPE_ANNOTATION] ?? '';
+      await appendAttached(repository, subject.digest, 'att', {
+        mediaType: DSSE_MEDIA_TYPE, payload: envelope, annotations: { [SIGNATURE_ANNOTATION]: '', [PREDICATE_TYPE_ANNOTATION]: predicateType },
+      });
+      appended++;
+    }
+  }
+  return appended;
+}
