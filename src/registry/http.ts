@@ -142,7 +142,7 @@ export class RegistryClient {
     this.now = options.now ?? Date.now;
     this.onRetry = options.onRetry;
     this.ownsDispatcher = !options.dispatcher;
-    this.dispatcher = options.dispatcher ?? createDispatcher(registry, options);
+    this.dispatcher = options.dispatcher ?? createDispatcher(registry, { ...options, requestTimeoutMs: this.timeouts.requestMs });
     this.authorizer = typeof options.authorizer === 'function' ? options.authorizer(this.dispatcher) : options.authorizer;
   }
 

@@ -17,6 +17,8 @@ export interface TransportOptions {
   caFiles?: string[];
   /** Parallel connections kept per host; at least the upload concurrency. */
   connections?: number;
+  /** How long a request (a token request too) waits for headers or for the next body bytes (default 120 s). */
+  requestTimeoutMs?: number;
 }
 
 /** `https://host[:port]`, or `http://` for loopback registries and with --plain-http. */
@@ -92,8 +94,8 @@ export function createDispatcher(registry: string, options: TransportOptions = {
     connections: Math.max(2, options.connections ?? 8),
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
-    headersTimeout: 120_000,
-    bodyTimeout: 120_000,
+    headersTimeout: options.requestTimeoutMs ?? 120_000,
+    bodyTimeout: options.requestTimeoutMs ?? 120_000,
   };
   const caPems = readCaFiles(options.caFiles);
   const tls = once(() => tlsSettings(registry, options.insecure === true, caPems));
