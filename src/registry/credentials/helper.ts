@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { OcipushError } from '../../errors.js';
 import { secretCredentials } from '../auth/secret.js';
+import { registerBasic } from '../../redact.js';
 import type { Credentials } from '../auth/types.js';
 
 export interface HelperOptions {
@@ -45,6 +46,9 @@ export async function runCredentialHelper(name: string, serverUrl: string, optio
     throw new OcipushError('EAUTH', `docker credential helper ${program} did not answer within ${timeoutMs / 1000}s`, { helper: program });
   }
   if (result.code !== 0) {
+    // A helper that prints its answer and still fails: the secret is known from now on, wherever it is quoted.
+    rememberSecrets(result.stdout);
+    rememberSecrets(result.stderr);
     const message = firstLine(result.stdout) || firstLine(result.stderr) || `exit code ${result.code}`;
     if (/credentials not found/i.test(message)) return undefined;
     throw new OcipushError('EAUTH', `docker credential helper ${program} failed for ${serverUrl}: ${message}`, { helper: program });
@@ -102,6 +106,17 @@ function runHelper(program: string, serverUrl: string, env: NodeJS.ProcessEnv, t
     // docker writes the bare URL, no newline.
     child.stdin.end(serverUrl);
   });
+}
+
+function rememberSecrets(output: string): void {
+  for (const line of output.split('\n')) {
+    try {
+      const value = JSON.parse(line) as { Secret?: unknown; Username?: unknown };
+      if (typeof value?.Secret === 'string') registerBasic(typeof value.Username === 'string' ? value.Username : undefined, value.Secret);
+    } catch {
+      // Not JSON: the patterns of redact() still take out a `"Secret":"…"` that is quoted.
+    }
+  }
 }
 
 function firstLine(text: string): string {
