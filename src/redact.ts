@@ -38,8 +38,9 @@ const PATTERNS: [RegExp, string][] = [
   [/(authorization["']?\s*[:=]\s*["']?\s*(?:basic|bearer)\s+)[^\s"',;]+/gi, `$1${REDACTED}`],
   // A bare `Basic <base64>` / `Bearer <token>` credential.
   [/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}/g, `$1 ${REDACTED}`],
-  // `user:password@host` at the start of a word or after `//` (a URL or a reference), never `name:tag@sha256:…`.
-  [/(^|[\s"'(<=[]|\/\/)([^\s/@:"'<>()[\]]+):([^\s/@"'<>]+)@(?!sha(?:256|384|512):)(?=[A-Za-z0-9.[-])/g, `$1$2:${REDACTED}@`],
+  // `user:password@host` at the start of a word or after `//` (a URL or a reference), never `name:tag@sha256:…`
+  // nor the placeholder of a hint (`http://user:password@host:port`).
+  [/(^|[\s"'(<=[]|\/\/)([^\s/@:"'<>()[\]]+):(?!password@host)([^\s/@"'<>]+)@(?!sha(?:256|384|512):)(?=[A-Za-z0-9.[-])/g, `$1$2:${REDACTED}@`],
   // A credential helper's answer: `"Secret":"…"`, and OAuth2 token fields.
   // (Also when the text was cut short inside the value.)
   [/("(?:Secret|password|token|access_token|refresh_token|identitytoken|registrytoken)"\s*:\s*")(?:[^"\\]|\\.)*/gi, `$1${REDACTED}`],

@@ -51,10 +51,17 @@ export function parseReference(text: string): Reference {
     if (!REPO_COMPONENT.test(component)) fail(`invalid repository name "${repository}" (lowercase letters, digits and . _ - only)`);
   }
   if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) fail(`invalid registry host "${registry}"`);
+  const port = /:([0-9]+)$/.exec(registry)?.[1];
+  if (port !== undefined && !isPort(port)) fail(`port ${port} of ${registry} is out of range (1-65535)`);
   const ref: Reference = { registry, repository };
   if (tag) ref.tag = tag;
   if (digest) ref.digest = digest;
   return ref;
+}
+
+/** A TCP port: 1 to 65535. */
+export function isPort(text: string): boolean {
+  return /^[0-9]{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
 }
 
 /** The tag or digest to address the manifest by: the digest wins, then the tag, then `latest`. */

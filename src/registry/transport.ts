@@ -6,7 +6,7 @@ import { undici } from './undici.js';
 import { proxyDispatcher } from './proxy-dispatcher.js';
 import { proxyEnvironment } from './proxy-env.js';
 import { OcipushError, fromSystemError } from '../errors.js';
-import { isLoopbackRegistry } from '../oci/reference.js';
+import { isLoopbackRegistry, isPort } from '../oci/reference.js';
 
 export interface TransportOptions {
   /** Speak plain HTTP (automatic for localhost and 127.0.0.1). */
@@ -23,6 +23,8 @@ export interface TransportOptions {
 
 /** `https://host[:port]`, or `http://` for loopback registries and with --plain-http. */
 export function registryOrigin(registry: string, options: Pick<TransportOptions, 'plainHttp'> = {}): string {
+  const port = /^(?:\[[^\]]*\]|[^:]*):([0-9]+)$/.exec(registry)?.[1];
+  if (port !== undefined && !isPort(port)) throw new OcipushError('EUSAGE', `registry ${registry}: port ${port} is out of range (1-65535)`);
   const plain = options.plainHttp === true || isLoopbackRegistry(registry);
   return originWithScheme(registry, plain ? 'http' : 'https');
 }
