@@ -147,11 +147,11 @@ export class RegistryClient {
   }
 
   /** `GET /v2/`: checks the registry is there, speaks the v2 API and accepts our credentials. */
-  async ping(): Promise<void> {
-    await this.settleOrigin();
+  async ping(timing: RequestTiming = {}): Promise<void> {
+    await this.settleOrigin(this.timeouts.requestMs, timing.signal);
     // The scheme probe was itself a GET /v2/; if it was answered 200, asking again adds nothing.
     if (this.probeAnsweredOk) return;
-    const res = await this.request({ method: 'GET', url: '/v2/', op: 'check the registry API (GET /v2/)', scopes: [] });
+    const res = await this.request({ ...timing, method: 'GET', url: '/v2/', op: 'check the registry API (GET /v2/)', scopes: [] });
     await res.dump();
   }
 
