@@ -36,8 +36,8 @@ export function registerBasic(username: string | undefined, password: string | u
 const PATTERNS: [RegExp, string][] = [
   // An Authorization (or Proxy-Authorization) header echoed back: `Authorization: Basic …`, `"authorization":"Bearer …"`.
   [/(authorization["']?\s*[:=]\s*["']?\s*(?:basic|bearer)\s+)[^\s"',;]+/gi, `$1${REDACTED}`],
-  // A bare `Basic <base64>` / `Bearer <token>` credential.
-  [/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}/g, `$1 ${REDACTED}`],
+  // A bare `Basic <base64>` / `Bearer <token>` credential (not a word: `Bearer authentication`).
+  [/\b(Basic|Bearer)\s+(?=[A-Za-z]*[0-9+/=._~-])[A-Za-z0-9+/=._~-]{8,}/g, `$1 ${REDACTED}`],
   // `user:password@host` at the start of a word or after `//` (a URL or a reference), never `name:tag@sha256:…`
   // nor the placeholder of a hint (`http://user:password@host:port`).
   [/(^|[\s"'(<=[]|\/\/)([^\s/@:"'<>()[\]]+):(?!password@host)([^\s/@"'<>]+)@(?!sha(?:256|384|512):)(?=[A-Za-z0-9.[-])/g, `$1$2:${REDACTED}@`],
