@@ -187,7 +187,7 @@ export class RegistryClient {
         if (challenge.length > 0 && challenges < 2) {
           challenges++;
           const bodyText = await res.text();
-          if (await this.authorizer.handleChallenge(challenge, req.scopes, { authorization: res.sentAuthorization })) continue;
+          if (await untilAborted(this.authorizer.handleChallenge(challenge, req.scopes, { authorization: res.sentAuthorization }), req.signal, () => abortedError(this.registry, req.op))) continue;
           throw this.authorizer.refusedError?.() ?? authError(registryError(this.registry, req.op, 401, bodyText), true);
         }
       }
@@ -314,7 +314,7 @@ export class RegistryClient {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...lowerKeys(req.headers) };
       delete headers.authorization;
       if (url.origin === origin && this.authorizer) {
-        const authorization = await this.authorizer.authorization(req.scopes);
+        const authorization = await untilAborted(this.authorizer.authorization(req.scopes), req.signal, () => abortedError(this.registry, req.op));
         if (authorization) headers.authorization = authorization;
       }
       if (body === undefined) delete headers['content-type'];
@@ -359,6 +359,20 @@ export class RegistryClient {
       return wrapped;
     }
   }
+}
+
+/**
+ * Waits for `work` (a token fetch other requests may share, bounded by the request timeout) but
+ * stops waiting when `signal` fires: the cancelled request goes no further.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, aborted: () => Error): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** A body the failed request may not have finished: a stream is destroyed, a generator returned (its finally closes its file). */

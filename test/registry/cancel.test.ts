@@ -13,6 +13,9 @@ import { blobExists } from '../../src/registry/blobs.js';
 import { Repository } from '../../src/registry/repository.js';
 import { startFaultProxy, tooManyRequests, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startTokenIssuer } from '../support/token-issuer.js';
+import { staticCredentials } from '../../src/registry/credentials/static.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tempDir } from '../support/tools.js';
 import { MiB } from './support.js';
 
@@ -112,6 +115,30 @@ describe('cancelling a push', () => {
     } finally {
       await client.close();
       await proxy.stop();
+    }
+  });
+
+  it('while a token service keeps it waiting: EABORTED at once, not after the request timeout', { timeout: 30_000 }, async () => {
+    // The realm accepts connections and never answers; the abort comes when the token request arrives.
+    const controller = new AbortController();
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => { sockets.push(socket); socket.on('error', () => {}); controller.abort(); });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const issuer = await startTokenIssuer();
+    const realm = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/token`;
+    const tokenRegistry = await startRegistry({ auth: { token: { realm, service: issuer.service, issuer: issuer.issuer, certFile: issuer.certFile } } });
+    const client = connectRegistry(tokenRegistry.host, { credentials: staticCredentials(tokenRegistry.host, { username: 'u', password: 'p4ssword' }), timeouts: { requestMs: 120_000 } });
+    try {
+      const image = await oneLayerImage(layout, 'cancel-token', 1024);
+      const err = await copyGraph(layout, new Repository(client, 'cancel/token'), image.manifest, { signal: controller.signal }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof OcipushError && err.code === 'EABORTED', `EABORTED, not ${String(err)}`);
+      assert.ok(sockets.length >= 1, 'the token request was made');
+    } finally {
+      await client.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await tokenRegistry.stop();
+      await issuer.stop();
     }
   });
 });
