@@ -1,3 +1,5 @@
+import { redact } from './redact.js';
+
 /**
  * One error class for everything ocipush reports to a user. `code` is stable (scripts match on
  * it); the message is one line that names the thing and the cause. Extra fields explain the
@@ -34,7 +36,8 @@ export class OcipushError extends Error {
   readonly details: ErrorDetails;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    // Whatever a message quotes (a registry's answer, a helper's output, a reference), no credential is shown.
+    super(redact(message), details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'OcipushError';
     this.code = code;
     this.details = details;

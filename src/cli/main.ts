@@ -44,7 +44,7 @@ export async function main(args: string[]): Promise<number> {
 function report(err: unknown, out: Output): number {
   if (isOcipushError(err)) {
     out.error(err.message);
-    if (out.json) process.stdout.write(`${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`);
+    if (out.json) out.writeJson({ error: { code: err.code, message: err.message } });
     return err.code === 'EUSAGE' ? 2 : err.code === 'EABORTED' ? 130 : 1;
   }
   const e = err as Error & { usage?: boolean };

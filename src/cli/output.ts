@@ -1,3 +1,5 @@
+import { redact } from '../redact.js';
+
 /**
  * Where a command's words go: results on stdout (JSON with --json), progress and warnings on
  * stderr, nothing but errors with --quiet. Progress redraws a line on a TTY and prints plain
@@ -20,12 +22,17 @@ export class Output {
     this.isTTY = Boolean(stderr.isTTY) && !this.quiet;
   }
 
+  /** Writes a JSON document on stdout as it is (an error report), secrets taken out. */
+  writeJson(value: unknown): void {
+    this.stdout.write(`${redact(JSON.stringify(value))}\n`);
+  }
+
   /** The command's result: a JSON document with --json, else the text lines. */
   result(text: string, data?: unknown): void {
     if (this.json) {
-      this.stdout.write(`${JSON.stringify(data ?? text, null, 2)}\n`);
+      this.stdout.write(`${redact(JSON.stringify(data ?? text, null, 2))}\n`);
     } else if (!this.quiet) {
-      this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      this.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
     }
   }
 
@@ -33,22 +40,23 @@ export class Output {
   info(line: string): void {
     if (this.quiet) return;
     this.clearLive();
-    this.stderr.write(`${line}\n`);
+    this.stderr.write(`${redact(line)}\n`);
   }
 
   warn(line: string): void {
     this.clearLive();
-    this.stderr.write(`ocipush: warning: ${line}\n`);
+    this.stderr.write(`ocipush: warning: ${redact(line)}\n`);
   }
 
   error(line: string): void {
     this.clearLive();
-    this.stderr.write(`ocipush: ${line}\n`);
+    this.stderr.write(`ocipush: ${redact(line)}\n`);
   }
 
   /** A progress line that replaces itself on a TTY; ignored elsewhere (callers log start/end with info). */
   live(line: string): void {
     if (!this.isTTY) return;
+    line = redact(line);
     const width = this.stderr.columns ?? 100;
     this.stderr.write(`\r\x1b[K${line.length > width - 1 ? line.slice(0, width - 1) : line}`);
     this.liveLine = true;

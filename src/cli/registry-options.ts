@@ -11,6 +11,8 @@ export interface RegistryFlags {
   insecure?: boolean;
   caFile?: string | string[];
   concurrency?: number;
+  timeout?: string;
+  requestTimeout?: string;
 }
 
 export function registryFlags(y: Argv): Argv {
@@ -21,7 +23,9 @@ export function registryFlags(y: Argv): Argv {
     .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate, and allow credentials over plain HTTP to a remote host' })
     .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust besides the system store (repeatable)' })
     .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'Blobs transferred in parallel' })
-    .group(['username', 'password-stdin', 'plain-http', 'insecure', 'ca-file', 'concurrency'], 'Registry options:');
+    .option('timeout', { type: 'string', describe: 'Longest a registry operation may take with its retries while nothing moves, e.g. 300, 90s, 5m (env OCIPUSH_TIMEOUT; default 300s)' })
+    .option('request-timeout', { type: 'string', describe: 'Longest one request waits for an answer, e.g. 120, 30s (env OCIPUSH_REQUEST_TIMEOUT; default 120s)' })
+    .group(['username', 'password-stdin', 'plain-http', 'insecure', 'ca-file', 'concurrency', 'timeout', 'request-timeout'], 'Registry options:');
 }
 
 export function checkConcurrency(value: unknown): number {
@@ -54,8 +58,28 @@ export async function clientFromFlags(registry: string, flags: RegistryFlags, ho
     caFiles: toArray(flags.caFile),
     // Uploads, plus room for the HEADs and manifest requests that run beside them.
     connections: concurrency + 2,
+    timeouts: timeoutsFrom(flags),
     onRetry: hooks.onRetry,
   });
+}
+
+/** --timeout / --request-timeout, else OCIPUSH_TIMEOUT / OCIPUSH_REQUEST_TIMEOUT, else the defaults. */
+export function timeoutsFrom(flags: Pick<RegistryFlags, 'timeout' | 'requestTimeout'>, env: NodeJS.ProcessEnv = process.env): { operationMs?: number; requestMs?: number } {
+  const operation = flags.timeout ?? env.OCIPUSH_TIMEOUT;
+  const request = flags.requestTimeout ?? env.OCIPUSH_REQUEST_TIMEOUT;
+  return {
+    ...(operation !== undefined ? { operationMs: parseDuration(operation, flags.timeout !== undefined ? '--timeout' : 'OCIPUSH_TIMEOUT') } : {}),
+    ...(request !== undefined ? { requestMs: parseDuration(request, flags.requestTimeout !== undefined ? '--request-timeout' : 'OCIPUSH_REQUEST_TIMEOUT') } : {}),
+  };
+}
+
+/** `120`, `1.5`, `90s`, `500ms`, `5m` → milliseconds (a bare number is seconds). */
+export function parseDuration(text: string, name: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(text));
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m?.[2] ?? 's'];
+  const ms = m && factor !== undefined ? Math.round(Number(m[1]) * factor) : NaN;
+  if (!Number.isSafeInteger(ms) || ms <= 0) throw usageError(`${name} "${text}": expected a duration such as 120, 90s, 500ms or 5m`);
+  return ms;
 }
 
 const UNITS: Record<string, number> = {

@@ -8,36 +8,63 @@ export interface Expected {
 }
 
 /**
+ * Hashes bytes as they come and checks them against a descriptor: `update` throws EDIGEST as
+ * soon as more bytes than expected arrive, `finish` if the size or digest differ.
+ */
+export class ChunkVerifier {
+  private readonly digester: Digester;
+
+  constructor(private readonly expected: Expected, private readonly what: string) {
+    this.digester = new Digester(digestAlgorithm(expected.digest));
+  }
+
+  update(chunk: Uint8Array): void {
+    this.digester.update(chunk);
+    if (this.digester.size > this.expected.size) {
+      throw new OcipushError('EDIGEST', `${this.what}: more than the expected ${this.expected.size} bytes`, { digest: this.expected.digest });
+    }
+  }
+
+  finish(): void {
+    const size = this.digester.size;
+    if (size !== this.expected.size) {
+      throw new OcipushError('EDIGEST', `${this.what}: size ${size} does not match the expected ${this.expected.size}`, { digest: this.expected.digest });
+    }
+    const actual = this.digester.digest();
+    if (actual !== this.expected.digest) {
+      throw new OcipushError('EDIGEST', `${this.what}: content has digest ${actual}, expected ${this.expected.digest}`, { digest: this.expected.digest });
+    }
+  }
+}
+
+/**
  * Passes bytes through while hashing them; fails the stream (EDIGEST) as soon as more bytes than
  * expected arrive, and at the end if the digest or size differ. A reader that consumes the whole
  * stream without an error has exactly the expected content.
  */
 export class VerifyingStream extends Transform {
-  private readonly digester: Digester;
+  private readonly verifier: ChunkVerifier;
 
-  constructor(private readonly expected: Expected, private readonly what: string) {
+  constructor(expected: Expected, what: string) {
     super();
-    this.digester = new Digester(digestAlgorithm(expected.digest));
+    this.verifier = new ChunkVerifier(expected, what);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    this.digester.update(chunk);
-    if (this.digester.size > this.expected.size) {
-      callback(new OcipushError('EDIGEST', `${this.what}: more than the expected ${this.expected.size} bytes`, { digest: this.expected.digest }));
+    try {
+      this.verifier.update(chunk);
+    } catch (err) {
+      callback(err as Error);
       return;
     }
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    const size = this.digester.size;
-    if (size !== this.expected.size) {
-      callback(new OcipushError('EDIGEST', `${this.what}: size ${size} does not match the expected ${this.expected.size}`, { digest: this.expected.digest }));
-      return;
-    }
-    const actual = this.digester.digest();
-    if (actual !== this.expected.digest) {
-      callback(new OcipushError('EDIGEST', `${this.what}: content has digest ${actual}, expected ${this.expected.digest}`, { digest: this.expected.digest }));
+    try {
+      this.verifier.finish();
+    } catch (err) {
+      callback(err as Error);
       return;
     }
     callback();

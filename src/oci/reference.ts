@@ -51,10 +51,17 @@ export function parseReference(text: string): Reference {
     if (!REPO_COMPONENT.test(component)) fail(`invalid repository name "${repository}" (lowercase letters, digits and . _ - only)`);
   }
   if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) fail(`invalid registry host "${registry}"`);
+  const port = /:([0-9]+)$/.exec(registry)?.[1];
+  if (port !== undefined && !isPort(port)) fail(`port ${port} of ${registry} is out of range (1-65535)`);
   const ref: Reference = { registry, repository };
   if (tag) ref.tag = tag;
   if (digest) ref.digest = digest;
   return ref;
+}
+
+/** A TCP port: 1 to 65535. */
+export function isPort(text: string): boolean {
+  return /^[0-9]{1,5}$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
 }
 
 /** The tag or digest to address the manifest by: the digest wins, then the tag, then `latest`. */
@@ -69,8 +76,39 @@ export function formatReference(ref: Reference): string {
   return s;
 }
 
-/** Loopback hosts get plain HTTP by default, as docker, crane and skopeo treat them. */
+/**
+ * Loopback hosts get plain HTTP by default (and credentials over it), as docker, crane and skopeo
+ * treat them. Loopback is `localhost`, an IPv4 literal in 127.0.0.0/8 or the IPv6 literal `::1`
+ * (with or without a port, brackets for IPv6) and nothing else: a DNS name such as `127.evil.test`
+ * can point anywhere.
+ */
 export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.replace(/:[0-9]+$/, '').replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\./.test(host) || host.endsWith('.localhost');
+  const host = hostOf(registry).toLowerCase();
+  if (host === 'localhost') return true;
+  const v4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (v4) return v4.slice(1).every((part) => Number(part) <= 255 && (part === '0' || !part.startsWith('0')));
+  return isIpv6Loopback(host);
+}
+
+/** `host:port` → host; `[::1]:5000` or `[::1]` → `::1`; a bare IPv6 address stays whole. */
+function hostOf(registry: string): string {
+  const bracketed = /^\[([^\]]*)\](?::\d+)?$/.exec(registry);
+  if (bracketed) return bracketed[1]!;
+  if ((registry.match(/:/g) ?? []).length > 1) return registry;
+  return registry.replace(/:\d+$/, '');
+}
+
+/** `::1` in any of its spellings (`0:0:0:0:0:0:0:1`, `::0:1` …). */
+function isIpv6Loopback(host: string): boolean {
+  if (!/^[0-9a-f:]+$/.test(host) || !host.includes(':')) return false;
+  const halves = host.split('::');
+  if (halves.length > 2) return false;
+  const groups = (text: string) => (text === '' ? [] : text.split(':'));
+  const head = groups(halves[0]!);
+  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return false;
+  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  if (all.some((g) => g.length === 0 || g.length > 4)) return false;
+  return all.slice(0, 7).every((g) => Number.parseInt(g, 16) === 0) && Number.parseInt(all[7]!, 16) === 1;
 }

@@ -1,11 +1,10 @@
-import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { VerifyingStream } from '../content/verify.js';
-import type { RegistryClient, RegistryResponse } from './http.js';
+import { ChunkVerifier } from '../content/verify.js';
+import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { isTransientNetworkError, networkError } from './errors.js';
-import { retryDelay, sleep } from './retry.js';
+import { abortedError } from './cancel.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 
 /** An upload session the registry opened: where to send the next request. */
@@ -17,8 +16,9 @@ export interface UploadSession {
 
 
 /** `HEAD /v2/<name>/blobs/<digest>`: whether the repository has the blob (and with the expected size). */
-export async function blobExists(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+export async function blobExists(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, timing: RequestTiming = {}): Promise<boolean> {
   const res = await client.request({
+    ...timing,
     method: 'HEAD',
     url: v2Path(repository, `blobs/${desc.digest}`),
     op: `check blob ${desc.digest}`,
@@ -34,53 +34,84 @@ export async function blobExists(client: RegistryClient, repository: string, des
   return true;
 }
 
-/** `GET /v2/<name>/blobs/<digest>`: a stream that fails (EDIGEST) unless the bytes match the descriptor. */
-export async function fetchBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
+/**
+ * `GET /v2/<name>/blobs/<digest>`: a stream that fails (EDIGEST) unless the bytes match the
+ * descriptor. Nothing is read before the consumer reads, so a failure (even of a blob that fits
+ * in one chunk) reaches the consumer's handlers, never an unhandled 'error' event. A connection
+ * that breaks mid-blob is resumed from the byte where it broke (Range), with the client's retry
+ * policy; the whole blob is verified, however many requests brought it.
+ */
+export async function fetchBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, timing: RequestTiming = {}): Promise<Readable> {
   const what = `${client.registry}/${repository}: blob ${desc.digest}`;
+  const op = `fetch blob ${desc.digest}`;
   const request = (from: number) => client.request({
+    ...timing,
     method: 'GET',
     url: v2Path(repository, `blobs/${desc.digest}`),
-    op: `fetch blob ${desc.digest}`,
+    op,
     scopes: [pullScope(repository)],
     ...(from > 0 ? { headers: { range: `bytes=${from}-` } } : {}),
   });
   const first = await request(0);
-  const verifier = new VerifyingStream(desc, what);
-  resumeOnBreak(first.body, verifier, async (received, attempt) => {
-    await sleep(retryDelay(client.retryPolicy, attempt));
+  const reopen = async (received: number, attempt: number): Promise<Readable | undefined> => {
+    if (!await client.retryWait(op, attempt, undefined, `connection broke at byte ${received}`, timing)) return undefined;
     const res = await request(received);
     // A registry (or the storage behind its redirect) that ignores Range sends the whole blob again.
     return res.status === 206 ? res.body : skipBytes(res.body, received);
-  }, client.retryPolicy.retries).catch((err) => verifier.destroy(networkError(client.registry, err)));
-  return verifier;
+  };
+  const chunks = resumeOnBreak(first.body, desc.size, reopen, client.retryPolicy.retries);
+  const failure = (err: unknown) => {
+    if (timing.signal?.aborted) return abortedError(client.registry, op);
+    return err instanceof OcipushError ? err : networkError(client.registry, err);
+  };
+  return Readable.from(verified(chunks, desc, what, failure), { objectMode: false, highWaterMark: 1 });
+}
+
+/** The chunks checked against the descriptor: EDIGEST as soon as there are too many bytes, or at the end. */
+async function* verified(chunks: AsyncIterable<Buffer>, desc: Pick<Descriptor, 'digest' | 'size'>, what: string, failure: (err: unknown) => OcipushError): AsyncGenerator<Buffer> {
+  const verifier = new ChunkVerifier(desc, what);
+  try {
+    for await (const chunk of chunks) {
+      verifier.update(chunk);
+      yield chunk;
+    }
+  } catch (err) {
+    throw failure(err);
+  }
+  verifier.finish();
 }
 
 /**
- * Pipes `body` into `sink`; when the connection breaks mid-blob (a transient network error), asks
- * `reopen` for the rest from the byte where it broke, up to `retries` times. The sink hashes
- * everything it receives, so a resumed blob is verified as a whole.
+ * The body's chunks; when the connection breaks mid-blob (a transient network error), asks
+ * `reopen` for the rest from the byte where it broke, up to `retries` times (undefined: no time
+ * left). A break after `size` bytes is the end: nothing is left to ask for.
  */
-async function resumeOnBreak(
-  body: Readable, sink: VerifyingStream,
-  reopen: (received: number, attempt: number) => Promise<Readable>, retries: number,
-): Promise<void> {
+async function* resumeOnBreak(
+  body: Readable, size: number,
+  reopen: (received: number, attempt: number) => Promise<Readable | undefined>, retries: number,
+): AsyncGenerator<Buffer> {
   let received = 0;
   let current = body;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      for await (const chunk of current as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        if (!sink.write(chunk)) await once(sink, 'drain');
-        if (sink.destroyed) return;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        for await (const chunk of current as AsyncIterable<Buffer>) {
+          received += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (err) {
+        current.destroy();
+        // Every byte is there and the connection broke as it closed (a proxy dropping it): the verifier judges.
+        if (received >= size && isTransientNetworkError(err)) return;
+        if (attempt > retries || !isTransientNetworkError(err)) throw err;
+        const next = await reopen(received, attempt);
+        if (!next) throw err;
+        current = next;
       }
-      sink.end();
-      return;
-    } catch (err) {
-      if (sink.destroyed) return;
-      current.destroy();
-      if (attempt > retries || !isTransientNetworkError(err)) throw err;
-      current = await reopen(received, attempt);
     }
+  } finally {
+    current.destroy();
   }
 }
 
@@ -98,8 +129,9 @@ function skipBytes(body: Readable, count: number): Readable {
 }
 
 /** `POST /v2/<name>/blobs/uploads/`: opens an upload session. */
-export async function startUpload(client: RegistryClient, repository: string, what: string): Promise<UploadSession> {
+export async function startUpload(client: RegistryClient, repository: string, what: string, timing: RequestTiming = {}): Promise<UploadSession> {
   const res = await client.request({
+    ...timing,
     method: 'POST',
     url: v2Path(repository, 'blobs/uploads/'),
     op: `start upload of ${what}`,
@@ -122,12 +154,13 @@ export type MountResult =
  * the blob is now in `repository` without sending a byte. Harbor, Quay and Docker Hub refuse
  * mounts they do not allow in various ways; every refusal leads to a normal upload.
  */
-export async function mountBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest'>, fromRepository: string): Promise<MountResult> {
+export async function mountBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest'>, fromRepository: string, timing: RequestTiming = {}): Promise<MountResult> {
   const query = new URLSearchParams({ mount: desc.digest, from: fromRepository });
   const op = `mount blob ${desc.digest} from ${fromRepository}`;
   let res: RegistryResponse;
   try {
     res = await client.request({
+      ...timing,
       method: 'POST',
       url: `${v2Path(repository, 'blobs/uploads/')}?${query}`,
       op,
@@ -155,7 +188,10 @@ export async function mountBlob(client: RegistryClient, repository: string, desc
   return { kind: 'refused', reason: `${res.status} ${body.slice(0, 200)}` };
 }
 
-/** `DELETE` on an upload session: frees the registry's temporary data. Best effort, never fails the push. */
+/**
+ * `DELETE` on an upload session: frees the registry's temporary data. Best effort, never fails the
+ * push; never cancelled (it is what a cancelled push does last), bounded by the client's timeouts.
+ */
 export async function cancelUpload(client: RegistryClient, repository: string, session: UploadSession): Promise<void> {
   try {
     const res = await client.request({

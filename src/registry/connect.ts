@@ -1,7 +1,7 @@
 import { Authenticator } from './auth/authenticator.js';
 import type { CredentialSource } from './auth/types.js';
 import { RegistryClient, type RetryNotice } from './http.js';
-import type { RetryPolicy } from './retry.js';
+import type { RetryPolicy, Timeouts } from './retry.js';
 import { usesPlainHttp, type TransportOptions } from './transport.js';
 import { VERSION } from '../version.js';
 
@@ -11,6 +11,8 @@ export interface ConnectOptions extends TransportOptions {
   /** Send Basic credentials over plain HTTP to a host that is not loopback (forced, insecure). */
   allowInsecureBasic?: boolean;
   retry?: RetryPolicy;
+  /** Per attempt and per operation (see Timeouts). */
+  timeouts?: Partial<Timeouts>;
   onRetry?: (notice: RetryNotice) => void;
 }
 

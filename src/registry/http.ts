@@ -4,7 +4,8 @@ import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { isCertificateError, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
-import { DEFAULT_RETRY_POLICY, isRetryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
+import { abortedError, isTimeoutError, timedOutError } from './cancel.js';
 import { createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 
 /**
@@ -46,7 +47,17 @@ export interface RegistryRequest {
    * part of the body is unknown, so the upload code re-synchronises instead.
    */
   retry?: boolean;
+  /** Cancels the request (and its retries and their waits): EABORTED. */
+  signal?: AbortSignal;
+  /**
+   * When the whole operation must be over (`now()` milliseconds): no attempt or wait goes past it.
+   * Default: `timeouts.operationMs` from the start of this request.
+   */
+  deadline?: number;
 }
+
+/** What several requests of one operation share: its signal and its deadline. */
+export type RequestTiming = Pick<RegistryRequest, 'signal' | 'deadline'>;
 
 export interface RegistryResponse {
   status: number;
@@ -85,9 +96,13 @@ export interface RegistryClientOptions extends TransportOptions {
   /** Or a factory given the client's connection pool, so token requests share it. */
   authorizer?: Authorizer | ((dispatcher: Dispatcher) => Authorizer);
   retry?: RetryPolicy;
+  /** How long one attempt may wait for an answer, and how long an operation may take with its retries. */
+  timeouts?: Partial<Timeouts>;
   /** Told before each retry, for a progress line in CI logs. */
   onRetry?: (notice: RetryNotice) => void;
   dispatcher?: Dispatcher;
+  /** The clock deadlines are measured with (tests inject one). */
+  now?: () => number;
 }
 
 const MAX_REDIRECTS = 10;
@@ -105,6 +120,8 @@ export class RegistryClient {
   private originValue: string;
   private originProbe?: Promise<string>;
   readonly retryPolicy: RetryPolicy;
+  readonly timeouts: Timeouts;
+  readonly now: () => number;
   readonly quirks: RegistryQuirks = {};
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -121,41 +138,48 @@ export class RegistryClient {
     // first request finds out which, unless plain HTTP was asked for.
     if (!isLoopbackRegistry(registry) || options.plainHttp === true) this.originProbe = Promise.resolve(this.originValue);
     this.retryPolicy = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts) };
+    this.now = options.now ?? Date.now;
     this.onRetry = options.onRetry;
     this.ownsDispatcher = !options.dispatcher;
-    this.dispatcher = options.dispatcher ?? createDispatcher(registry, options);
+    this.dispatcher = options.dispatcher ?? createDispatcher(registry, { ...options, requestTimeoutMs: this.timeouts.requestMs });
     this.authorizer = typeof options.authorizer === 'function' ? options.authorizer(this.dispatcher) : options.authorizer;
   }
 
   /** `GET /v2/`: checks the registry is there, speaks the v2 API and accepts our credentials. */
-  async ping(): Promise<void> {
-    await this.settleOrigin();
+  async ping(timing: RequestTiming = {}): Promise<void> {
+    await this.settleOrigin(this.timeouts.requestMs, timing.signal);
     // The scheme probe was itself a GET /v2/; if it was answered 200, asking again adds nothing.
     if (this.probeAnsweredOk) return;
-    const res = await this.request({ method: 'GET', url: '/v2/', op: 'check the registry API (GET /v2/)', scopes: [] });
+    const res = await this.request({ ...timing, method: 'GET', url: '/v2/', op: 'check the registry API (GET /v2/)', scopes: [] });
     await res.dump();
   }
 
   async request(req: RegistryRequest): Promise<RegistryResponse> {
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
     const mayRetry = req.retry !== false;
+    const deadline = req.deadline ?? this.deadline();
+    const wait = { signal: req.signal, deadline };
     let attempt = 0;
     // Two rounds: a stale token replaced, then (rarely) a scope the registry added in its challenge.
     let challenges = 0;
     for (;;) {
+      if (req.signal?.aborted) throw abortedError(this.registry, req.op);
+      const left = deadline - this.now();
+      if (left <= 0) throw timedOutError(this.registry, req.op, this.timeouts);
       let res: RegistryResponse;
       try {
-        res = await this.send(req);
+        res = await this.send(req, Math.min(this.timeouts.requestMs, left));
       } catch (err) {
+        if (req.signal?.aborted) throw abortedError(this.registry, req.op);
+        if (isTimeoutError(err) && this.now() >= deadline) throw timedOutError(this.registry, req.op, this.timeouts);
         // A registry that refuses connections from the start is down or misnamed: say so now. Once
         // it has answered, a refusal is a restart or a load balancer shuffling, worth waiting out.
         const refusedFromStart = !this.answered && networkErrorCode(err) === 'ECONNREFUSED';
-        if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries) {
-          attempt++;
-          await this.backoff(req.op, attempt, undefined, networkError(this.registry, err).message);
-          continue;
-        }
-        throw networkError(this.registry, err);
+        const failure = networkError(this.registry, err);
+        if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries
+          && await this.retryWait(req.op, ++attempt, undefined, failure.message, wait)) continue;
+        throw failure;
       }
       this.answered = true;
       if (res.status === 401 && this.authorizer) {
@@ -163,22 +187,60 @@ export class RegistryClient {
         if (challenge.length > 0 && challenges < 2) {
           challenges++;
           const bodyText = await res.text();
-          if (await this.authorizer.handleChallenge(challenge, req.scopes, { authorization: res.sentAuthorization })) continue;
+          if (await untilAborted(this.authorizer.handleChallenge(challenge, req.scopes, { authorization: res.sentAuthorization }), req.signal, () => abortedError(this.registry, req.op))) continue;
           throw this.authorizer.refusedError?.() ?? authError(registryError(this.registry, req.op, 401, bodyText), true);
         }
       }
-      if (mayRetry && isRetryableStatus(res.status) && attempt < this.retryPolicy.retries) {
-        const retryAfter = res.header('retry-after');
+      const delayMs = mayRetry && isRetryableStatus(res.status) && attempt < this.retryPolicy.retries
+        ? this.retryDelay(attempt + 1, res.header('retry-after'), deadline) : undefined;
+      if (delayMs !== undefined) {
         await res.dump();
-        attempt++;
-        await this.backoff(req.op, attempt, retryAfter, `${res.status}`);
+        await this.wait(req.op, delayMs, req.signal, { attempt: ++attempt, reason: `${res.status}` });
         continue;
       }
       if (accept(res.status)) return res;
-      const bodyText = await res.text();
-      const err = registryError(this.registry, req.op, res.status, bodyText);
-      throw res.status === 401 ? authError(err, challenges > 0) : err;
+      throw await this.failure(req.op, res, challenges > 0);
     }
+  }
+
+  /** The deadline of an operation starting now (pass it as `deadline` to several requests that form one operation). */
+  deadline(): number {
+    return this.now() + this.timeouts.operationMs;
+  }
+
+  /**
+   * The one retry policy: the wait before retry number `attempt` (1 for the first), as the policy
+   * and the registry's Retry-After say; undefined when that wait would end past the operation's
+   * deadline (the caller reports its last failure instead).
+   */
+  retryDelay(attempt: number, retryAfter?: string, deadline?: number): number | undefined {
+    const delayMs = retryDelay(this.retryPolicy, attempt, retryAfter, this.now());
+    return deadline !== undefined && this.now() + delayMs >= deadline ? undefined : delayMs;
+  }
+
+  /** Waits `delayMs` before a retry (told to onRetry when `notice` is given); EABORTED when `signal` fires meanwhile. */
+  async wait(op: string, delayMs: number, signal?: AbortSignal, notice?: Omit<RetryNotice, 'op' | 'delayMs'>): Promise<void> {
+    if (notice) this.onRetry?.({ op, delayMs, ...notice });
+    try {
+      await sleep(delayMs, signal);
+    } catch {
+      throw abortedError(this.registry, op);
+    }
+  }
+
+  /** retryDelay then wait, told to onRetry: false (without waiting) when no retry fits before the deadline. */
+  async retryWait(op: string, attempt: number, retryAfter: string | undefined, reason: string, options: RequestTiming = {}): Promise<boolean> {
+    const delayMs = this.retryDelay(attempt, retryAfter, options.deadline);
+    if (delayMs === undefined) return false;
+    await this.wait(op, delayMs, options.signal, { attempt, reason });
+    return true;
+  }
+
+  /** The one-line error for an answer the caller did not accept. */
+  private async failure(op: string, res: RegistryResponse, afterChallenge: boolean): Promise<OcipushError> {
+    const bodyText = await res.text();
+    const err = registryError(this.registry, op, res.status, bodyText);
+    return res.status === 401 ? authError(err, afterChallenge) : err;
   }
 
   /** Resolves a Location header (absolute, or relative to the URL that sent it), keeping its query. */
@@ -191,9 +253,11 @@ export class RegistryClient {
     return this.originValue;
   }
 
-  private settleOrigin(): Promise<string> {
-    this.originProbe ??= this.probeScheme().then((origin) => { this.originValue = origin; return origin; });
-    return this.originProbe;
+  private settleOrigin(timeoutMs = this.timeouts.requestMs, signal?: AbortSignal): Promise<string> {
+    const probe = this.originProbe ??= this.probeScheme(timeoutMs, signal).then((origin) => { this.originValue = origin; return origin; });
+    // A probe cut off by a cancelled request is asked again by the next one.
+    probe.catch(() => { if (this.originProbe === probe) this.originProbe = undefined; });
+    return probe;
   }
 
   /**
@@ -203,10 +267,11 @@ export class RegistryClient {
    * HTTPS is asked, and it wins if its handshake works or fails over the certificate (the real
    * request then names the certificate problem). The probe carries no credentials.
    */
-  private async probeScheme(): Promise<string> {
+  private async probeScheme(timeoutMs: number, signal?: AbortSignal): Promise<string> {
     const http = originWithScheme(this.registry, 'http');
+    const probe = { path: '/v2/', method: 'GET' as const, headers: { 'user-agent': USER_AGENT }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal };
     try {
-      const res = await this.dispatcher.request({ origin: http, path: '/v2/', method: 'GET', headers: { 'user-agent': USER_AGENT } });
+      const res = await this.dispatcher.request({ origin: http, ...probe });
       await res.body.dump().catch(() => {});
       if (res.statusCode !== 400) {
         this.probeAnsweredOk = res.statusCode === 200;
@@ -214,15 +279,17 @@ export class RegistryClient {
         return http;
       }
     } catch (err) {
-      // Nothing listens: neither scheme will do; the real request says so.
-      if (networkErrorCode(err) === 'ECONNREFUSED') return http;
+      if (signal?.aborted) throw err;
+      // Nothing listens, or a server that never answers: neither scheme will do; the real request says so.
+      if (networkErrorCode(err) === 'ECONNREFUSED' || isTimeoutError(err)) return http;
     }
     const https = originWithScheme(this.registry, 'https');
     try {
-      const res = await this.dispatcher.request({ origin: https, path: '/v2/', method: 'GET', headers: { 'user-agent': USER_AGENT } });
+      const res = await this.dispatcher.request({ origin: https, ...probe });
       await res.body.dump().catch(() => {});
       return https;
     } catch (err) {
+      if (signal?.aborted) throw err;
       return isCertificateError(err) ? https : http;
     }
   }
@@ -237,15 +304,9 @@ export class RegistryClient {
     if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {});
   }
 
-  private async backoff(op: string, attempt: number, retryAfter: string | undefined, reason: string): Promise<void> {
-    const delayMs = retryDelay(this.retryPolicy, attempt, retryAfter);
-    this.onRetry?.({ op, attempt, delayMs, reason });
-    await sleep(delayMs);
-  }
-
   /** One attempt, following redirects; Authorization only goes to the registry's own origin. */
-  private async send(req: RegistryRequest): Promise<RegistryResponse> {
-    const origin = await this.settleOrigin();
+  private async send(req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
+    const origin = await this.settleOrigin(timeoutMs, req.signal);
     let url = new URL(req.url, origin);
     let method: HttpMethod = req.method;
     let body = req.body;
@@ -253,7 +314,7 @@ export class RegistryClient {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...lowerKeys(req.headers) };
       delete headers.authorization;
       if (url.origin === origin && this.authorizer) {
-        const authorization = await this.authorizer.authorization(req.scopes);
+        const authorization = await untilAborted(this.authorizer.authorization(req.scopes), req.signal, () => abortedError(this.registry, req.op));
         if (authorization) headers.authorization = authorization;
       }
       if (body === undefined) delete headers['content-type'];
@@ -268,6 +329,9 @@ export class RegistryClient {
           headers,
           // undici takes async iterables too (writeIterable); its types leave them out.
           body: payload as Dispatcher.RequestOptions['body'],
+          headersTimeout: timeoutMs,
+          bodyTimeout: this.timeouts.requestMs,
+          signal: req.signal,
         });
       } catch (err) {
         releaseBody(payload);
@@ -297,6 +361,20 @@ export class RegistryClient {
   }
 }
 
+/**
+ * Waits for `work` (a token fetch other requests may share, bounded by the request timeout) but
+ * stops waiting when `signal` fires: the cancelled request goes no further.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, aborted: () => Error): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(aborted());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /** A body the failed request may not have finished: a stream is destroyed, a generator returned (its finally closes its file). */
 function releaseBody(payload: Buffer | RequestBody | undefined): void {
   if (payload === undefined || Buffer.isBuffer(payload)) return;
@@ -310,6 +388,10 @@ function authError(err: OcipushError, afterChallenge: boolean): OcipushError {
     ? ' (credentials refused)'
     : ' (authentication required: use --username with --password-stdin, or docker login)';
   return new OcipushError('EAUTH', `${err.message}${hint}`, err.details);
+}
+
+function definedOnly<T extends object>(value: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function lowerKeys(headers: Record<string, string> | undefined): Record<string, string> {

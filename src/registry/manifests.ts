@@ -3,8 +3,9 @@ import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
-import type { RegistryClient, RegistryResponse } from './http.js';
+import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { networkError } from './errors.js';
+import { abortedError } from './cancel.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 
 /** Every manifest kind ocipush reads; registries serve a manifest only in a type the client accepts. */
@@ -24,9 +25,10 @@ export interface FetchedManifest {
  * `GET /v2/<name>/manifests/<tag|digest>`: the exact bytes, verified. By digest the bytes must hash
  * to it; by tag they must hash to the registry's Docker-Content-Digest when it sends one.
  */
-export async function fetchManifest(client: RegistryClient, repository: string, reference: string): Promise<FetchedManifest> {
+export async function fetchManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}): Promise<FetchedManifest> {
   const op = `fetch manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:');
   const res = await client.request({
+    ...timing,
     method: 'GET',
     url: v2Path(repository, `manifests/${reference}`),
     op,
@@ -38,7 +40,9 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
     res.body.destroy();
     throw new OcipushError('EINVALID', `${client.registry}: ${op}: ${length} bytes is larger than any manifest should be`);
   }
-  const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${client.registry}: ${op}`).catch((err) => { throw networkError(client.registry, err); });
+  const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${client.registry}: ${op}`).catch((err) => {
+    throw timing.signal?.aborted ? abortedError(client.registry, op) : networkError(client.registry, err);
+  });
   const actual = sha256(bytes);
   const expected = isDigest(reference) ? reference : res.header('docker-content-digest');
   if (expected && isDigest(expected) && expected.startsWith('sha256:') && expected !== actual) {
@@ -51,8 +55,9 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
  * `HEAD /v2/<name>/manifests/<tag|digest>`: the descriptor without the body, or undefined when it
  * does not exist. Falls back to GET when the registry leaves out the digest (some do on HEAD).
  */
-export async function headManifest(client: RegistryClient, repository: string, reference: string): Promise<Descriptor | undefined> {
+export async function headManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}): Promise<Descriptor | undefined> {
   const res = await client.request({
+    ...timing,
     method: 'HEAD',
     url: v2Path(repository, `manifests/${reference}`),
     op: `check manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:'),
@@ -62,11 +67,17 @@ export async function headManifest(client: RegistryClient, repository: string, r
   });
   await res.dump();
   if (res.status === 404) return undefined;
-  const digest = res.header('docker-content-digest') ?? (isDigest(reference) ? reference : undefined);
+  const answered = res.header('docker-content-digest');
+  if (answered && isDigest(reference) && answered !== reference) {
+    // Another algorithm may name the same bytes: the bytes decide. The same one naming others is a mismatch, never "already there".
+    if (answered.split(':')[0] !== reference.split(':')[0]) return (await fetchManifest(client, repository, reference, timing)).descriptor;
+    throw new OcipushError('EDIGEST', `${client.registry}: check manifest ${repository}@${reference}: the registry answered for ${answered}`, { digest: reference });
+  }
+  const digest = answered ?? (isDigest(reference) ? reference : undefined);
   const size = Number(res.header('content-length'));
   const mediaType = res.header('content-type')?.split(';')[0]?.trim();
   if (!digest || !isDigest(digest) || !Number.isSafeInteger(size) || !mediaType) {
-    return (await fetchManifest(client, repository, reference)).descriptor;
+    return (await fetchManifest(client, repository, reference, timing)).descriptor;
   }
   return { mediaType, digest: digest as Digest, size };
 }
@@ -75,9 +86,10 @@ export async function headManifest(client: RegistryClient, repository: string, r
  * `PUT /v2/<name>/manifests/<tag|digest>` with the exact bytes and media type. The registry's
  * Docker-Content-Digest must be the digest of those bytes: anything else means it rewrote them.
  */
-export async function putManifest(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string = desc.digest): Promise<void> {
+export async function putManifest(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string = desc.digest, timing: RequestTiming = {}): Promise<void> {
   const op = `push manifest ${desc.digest}${reference === desc.digest ? '' : ` as ${repository}:${reference}`}`;
   const res = await client.request({
+    ...timing,
     method: 'PUT',
     url: v2Path(repository, `manifests/${reference}`),
     op,

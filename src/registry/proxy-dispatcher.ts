@@ -40,7 +40,7 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
 
     onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
       // In absolute form the proxy's refusal is an ordinary response; a registry never sends 407.
-      if (statusCode === 407) {
+      if (statusCode === 407 || isProxysOwn401(statusCode, headers)) {
         controller.abort(refusal(this.proxy, this.target, statusCode));
         return;
       }
@@ -106,6 +106,24 @@ function headerObject(headers: Dispatcher.DispatchOptions['headers']): Record<st
     return out;
   }
   for (const [k, v] of Object.entries(headers as Record<string, unknown>)) if (v !== undefined) out[k.toLowerCase()] = String(v);
+  return out;
+}
+
+/**
+ * A 401 the proxy wrote itself: tinyproxy before 1.12 answers wrong proxy credentials with 401 and
+ * a WWW-Authenticate (not 407 and Proxy-Authenticate), naming itself in `Server` and its realm;
+ * any 401 with a Proxy-Authenticate is a proxy's. A registry says neither.
+ */
+function isProxysOwn401(statusCode: number, headers: IncomingHttpHeaders): boolean {
+  if (statusCode !== 401) return false;
+  const h = lowerHeaders(headers);
+  if (h['proxy-authenticate'] !== undefined) return true;
+  return /^tinyproxy\b/i.test(h.server ?? '') && /realm="?tinyproxy"?/i.test(h['www-authenticate'] ?? '');
+}
+
+function lowerHeaders(headers: IncomingHttpHeaders): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v === undefined ? undefined : String(v);
   return out;
 }
 

@@ -71,9 +71,10 @@ export function proxyFor(environment: ProxyEnvironment, url: URL): Proxy | BadPr
   if (!proxy) return undefined;
   const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  // Go's special case, widened to *.localhost as ocipush treats those as loopback registries too.
-  // (hostname keeps an IPv6 address's brackets, which isLoopbackRegistry expects.)
-  if (isLoopbackRegistry(url.hostname.toLowerCase())) return undefined;
+  // Go's special case (localhost and loopback IP literals), widened to *.localhost, which resolves
+  // to this machine (RFC 6761): a proxy could not reach it. Going direct sends nothing anywhere
+  // else; whether such a name gets plain HTTP or credentials is isLoopbackRegistry's (it does not).
+  if (isLoopbackRegistry(url.hostname) || host.endsWith('.localhost')) return undefined;
   return environment.noProxy.matches(host, port) ? undefined : proxy;
 }
 

@@ -3,10 +3,10 @@ import { OcipushError } from '../errors.js';
 import { sha256 } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
-import type { Storage, TagResolver } from '../content/storage.js';
+import type { BlobPushOptions, OperationOptions, ReferencePusher, SourcePusher, Storage, TagResolver } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { blobExists, cancelUpload, fetchBlob, mountBlob, type UploadSession } from './blobs.js';
-import type { RegistryClient } from './http.js';
+import type { RegistryClient, RequestTiming } from './http.js';
 import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
 import type { BlobSource } from '../content/blob-source.js';
 import { uploadBlob, type UploadOptions } from './upload.js';
@@ -15,12 +15,8 @@ export type BlobOutcome = 'uploaded' | 'mounted' | 'exists';
 
 const MAX_MOUNT_ATTEMPTS = 3;
 
-export interface PushBlobOptions {
-  /** Repositories of the same registry that may hold the blob, tried in order before uploading. */
-  mountFrom?: string[];
-  onProgress?: (bytes: number) => void;
-  onNotice?: (message: string) => void;
-}
+/** Repositories of the same registry that may hold the blob (`mountFrom`) are tried in order before uploading. */
+export type PushBlobOptions = BlobPushOptions;
 
 export interface RepositoryOptions {
   /** Forces chunked uploads of this chunk size (`--chunk-size`). */
@@ -38,7 +34,7 @@ export function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boole
  * manifests and indexes to the manifest endpoint. Manifest bytes it pushed or fetched are kept
  * (they are small), so tagging the same manifest again sends the very same bytes.
  */
-export class Repository implements Storage, TagResolver {
+export class Repository implements Storage, TagResolver, SourcePusher, ReferencePusher {
   private readonly manifestBytes = new Map<string, Buffer>();
 
   constructor(readonly client: RegistryClient, readonly name: string, private readonly options: RepositoryOptions = {}) {}
@@ -56,27 +52,27 @@ export class Repository implements Storage, TagResolver {
     return `${this.client.registry}/${this.name}`;
   }
 
-  async exists(desc: Descriptor): Promise<boolean> {
-    if (isManifestDescriptor(desc)) return (await headManifest(this.client, this.name, desc.digest)) !== undefined;
-    return blobExists(this.client, this.name, desc);
+  async exists(desc: Descriptor, options: OperationOptions = {}): Promise<boolean> {
+    if (isManifestDescriptor(desc)) return (await headManifest(this.client, this.name, desc.digest, timing(options))) !== undefined;
+    return blobExists(this.client, this.name, desc, timing(options));
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
+  async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
     if (isManifestDescriptor(desc)) {
-      const bytes = await this.manifestBytesOf(desc);
+      const bytes = await this.manifestBytesOf(desc, options);
       return Readable.from([bytes]);
     }
-    return fetchBlob(this.client, this.name, desc);
+    return fetchBlob(this.client, this.name, desc, timing(options));
   }
 
   /**
    * Storage.push with a stream that can be read only once: a manifest is read whole; a blob goes up
    * in one PUT and cannot be retried. Copies use pushBlob with a re-openable source instead.
    */
-  async push(desc: Descriptor, content: Readable): Promise<void> {
+  async push(desc: Descriptor, content: Readable, options: OperationOptions = {}): Promise<void> {
     if (isManifestDescriptor(desc)) {
       const bytes = await readSmall(content, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
-      await this.pushManifest(desc, bytes);
+      await this.pushManifest(desc, bytes, desc.digest, options);
       return;
     }
     let opened = false;
@@ -85,7 +81,7 @@ export class Repository implements Storage, TagResolver {
       opened = true;
       return content;
     };
-    await uploadBlob(this.client, this.name, desc, { size: desc.size, open: once, openRange: async () => once() }, { chunkThreshold: Number.MAX_SAFE_INTEGER });
+    await uploadBlob(this.client, this.name, desc, { size: desc.size, open: once, openRange: async () => once() }, { chunkThreshold: Number.MAX_SAFE_INTEGER, signal: options.signal });
   }
 
   /**
@@ -97,7 +93,7 @@ export class Repository implements Storage, TagResolver {
     // A few candidates at most: stale ones cost a request each before the upload starts.
     const candidates = [...new Set(options.mountFrom ?? [])].filter((from) => from !== this.name).slice(0, MAX_MOUNT_ATTEMPTS);
     for (const [i, from] of candidates.entries()) {
-      const result = await mountBlob(this.client, this.name, desc, from);
+      const result = await mountBlob(this.client, this.name, desc, from, timing(options));
       if (result.kind === 'mounted') return 'mounted';
       if (result.kind === 'session') {
         // distribution answers 202 when the source lacks the blob: try the next source, or
@@ -112,45 +108,46 @@ export class Repository implements Storage, TagResolver {
       session,
       onProgress: options.onProgress,
       onNotice: options.onNotice,
+      signal: options.signal,
     };
     await uploadBlob(this.client, this.name, desc, source, upload);
     return 'uploaded';
   }
 
   /** Cross-repository mount alone: true when the blob is now here, false when the registry declined. */
-  async mount(desc: Descriptor, fromRepository: string): Promise<boolean> {
-    const result = await mountBlob(this.client, this.name, desc, fromRepository);
+  async mount(desc: Descriptor, fromRepository: string, options: OperationOptions = {}): Promise<boolean> {
+    const result = await mountBlob(this.client, this.name, desc, fromRepository, timing(options));
     if (result.kind === 'session') await cancelUpload(this.client, this.name, result.session);
     return result.kind === 'mounted';
   }
 
   /** PUTs manifest bytes under a tag, or under their digest when no tag is given. */
-  async pushManifest(desc: Descriptor, bytes: Buffer, reference: string = desc.digest): Promise<void> {
+  async pushManifest(desc: Descriptor, bytes: Buffer, reference: string = desc.digest, options: OperationOptions = {}): Promise<void> {
     const actual = sha256(bytes);
     if (actual !== desc.digest || bytes.length !== desc.size) {
       throw new OcipushError('EDIGEST', `manifest ${desc.digest}: the bytes to push have digest ${actual} (${bytes.length} bytes)`, { digest: desc.digest });
     }
-    await putManifest(this.client, this.name, desc, bytes, reference);
+    await putManifest(this.client, this.name, desc, bytes, reference, timing(options));
     this.manifestBytes.set(desc.digest, bytes);
   }
 
   /** The descriptor a tag (or digest) points at; ENOTFOUND when there is none. */
-  async resolve(reference: string): Promise<Descriptor> {
-    const desc = await headManifest(this.client, this.name, reference);
+  async resolve(reference: string, options: OperationOptions = {}): Promise<Descriptor> {
+    const desc = await headManifest(this.client, this.name, reference, timing(options));
     if (!desc) throw this.notFound(reference);
     return desc;
   }
 
   /** Points another tag at a manifest already in the repository: the same bytes, PUT again (crane tag). */
-  async tag(desc: Descriptor, reference: string): Promise<void> {
-    const bytes = await this.manifestBytesOf(desc);
-    await putManifest(this.client, this.name, desc, bytes, reference);
+  async tag(desc: Descriptor, reference: string, options: OperationOptions = {}): Promise<void> {
+    const bytes = await this.manifestBytesOf(desc, options);
+    await putManifest(this.client, this.name, desc, bytes, reference, timing(options));
   }
 
   /** A manifest by tag or digest, with its exact bytes. */
-  async fetchManifest(reference: string): Promise<FetchedManifest> {
+  async fetchManifest(reference: string, options: OperationOptions = {}): Promise<FetchedManifest> {
     try {
-      const fetched = await fetchManifest(this.client, this.name, reference);
+      const fetched = await fetchManifest(this.client, this.name, reference, timing(options));
       this.manifestBytes.set(fetched.descriptor.digest, fetched.bytes);
       return fetched;
     } catch (err) {
@@ -159,10 +156,10 @@ export class Repository implements Storage, TagResolver {
     }
   }
 
-  private async manifestBytesOf(desc: Descriptor): Promise<Buffer> {
+  private async manifestBytesOf(desc: Descriptor, options: OperationOptions = {}): Promise<Buffer> {
     const cached = this.manifestBytes.get(desc.digest);
     if (cached) return cached;
-    const fetched = await this.fetchManifest(desc.digest);
+    const fetched = await this.fetchManifest(desc.digest, options);
     if (fetched.bytes.length !== desc.size) {
       throw new OcipushError('EDIGEST', `${this}: manifest ${desc.digest} has ${fetched.bytes.length} bytes, expected ${desc.size}`, { digest: desc.digest });
     }
@@ -173,4 +170,9 @@ export class Repository implements Storage, TagResolver {
     const sep = reference.includes(':') ? '@' : ':';
     return new OcipushError('ENOTFOUND', `${this}${sep}${reference}: manifest not found`);
   }
+}
+
+/** The request settings an operation's options give: its signal (the deadline is the client's default). */
+function timing(options: OperationOptions): RequestTiming {
+  return options.signal ? { signal: options.signal } : {};
 }

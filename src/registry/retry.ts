@@ -21,6 +21,22 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
   maxRetryAfterMs: 60_000,
 });
 
+/**
+ * How long ocipush waits for a registry. `requestMs` bounds one attempt: the wait for an answer's
+ * headers, and any pause in a body. `operationMs` bounds one operation with all its retries and
+ * the waits between them (a registry that accepts connections and never answers fails after it,
+ * not after every attempt has waited `requestMs`). Bytes that keep flowing are never cut off.
+ */
+export interface Timeouts {
+  requestMs: number;
+  operationMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = Object.freeze({
+  requestMs: 120_000,
+  operationMs: 300_000,
+});
+
 /** Statuses that say "try again later" rather than "this request is wrong". */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504;

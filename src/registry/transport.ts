@@ -6,7 +6,7 @@ import { undici } from './undici.js';
 import { proxyDispatcher } from './proxy-dispatcher.js';
 import { proxyEnvironment } from './proxy-env.js';
 import { OcipushError, fromSystemError } from '../errors.js';
-import { isLoopbackRegistry } from '../oci/reference.js';
+import { isLoopbackRegistry, isPort } from '../oci/reference.js';
 
 export interface TransportOptions {
   /** Speak plain HTTP (automatic for localhost and 127.0.0.1). */
@@ -17,10 +17,14 @@ export interface TransportOptions {
   caFiles?: string[];
   /** Parallel connections kept per host; at least the upload concurrency. */
   connections?: number;
+  /** How long a request (a token request too) waits for headers or for the next body bytes (default 120 s). */
+  requestTimeoutMs?: number;
 }
 
 /** `https://host[:port]`, or `http://` for loopback registries and with --plain-http. */
 export function registryOrigin(registry: string, options: Pick<TransportOptions, 'plainHttp'> = {}): string {
+  const port = /^(?:\[[^\]]*\]|[^:]*):([0-9]+)$/.exec(registry)?.[1];
+  if (port !== undefined && !isPort(port)) throw new OcipushError('EUSAGE', `registry ${registry}: port ${port} is out of range (1-65535)`);
   const plain = options.plainHttp === true || isLoopbackRegistry(registry);
   return originWithScheme(registry, plain ? 'http' : 'https');
 }
@@ -92,8 +96,8 @@ export function createDispatcher(registry: string, options: TransportOptions = {
     connections: Math.max(2, options.connections ?? 8),
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
-    headersTimeout: 120_000,
-    bodyTimeout: 120_000,
+    headersTimeout: options.requestTimeoutMs ?? 120_000,
+    bodyTimeout: options.requestTimeoutMs ?? 120_000,
   };
   const caPems = readCaFiles(options.caFiles);
   const tls = once(() => tlsSettings(registry, options.insecure === true, caPems));

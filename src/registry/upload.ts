@@ -1,12 +1,13 @@
-import type { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { cancelUpload, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
 import { isTransientNetworkError, registryError, networkError } from './errors.js';
-import type { RegistryClient, RegistryResponse } from './http.js';
-import { isRetryableStatus, retryDelay, sleep } from './retry.js';
+import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
+import { isRetryableStatus } from './retry.js';
+import { abortedError } from './cancel.js';
 import { pushScope } from './scopes.js';
-import type { BlobBody, BlobSource } from '../content/blob-source.js';
+import type { BlobSource } from '../content/blob-source.js';
+import { OpenedBodies } from './upload-bodies.js';
 
 const MiB = 1024 * 1024;
 
@@ -36,6 +37,40 @@ export interface UploadOptions {
   onProgress?: (bytes: number) => void;
   /** Told when a chunk size changes or an upload restarts, for the log. */
   onNotice?: (message: string) => void;
+  /**
+   * Cancels the upload: the request in flight is aborted, the session deleted (best effort), and
+   * the upload fails with EABORTED. The blob is never committed: only the closing PUT does that.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * The signal, and a deadline that moves on while bytes flow: an upload is bounded by the client's
+ * operation timeout since it last made progress, not since it started (a large blob takes long).
+ */
+class UploadTiming {
+  private lastProgress: number;
+
+  constructor(private readonly client: RegistryClient, readonly signal: AbortSignal | undefined, private readonly onProgress?: (bytes: number) => void) {
+    this.lastProgress = client.now();
+  }
+
+  get request(): RequestTiming {
+    return { signal: this.signal, deadline: this.lastProgress + this.client.timeouts.operationMs };
+  }
+
+  progress = (bytes: number): void => {
+    this.lastProgress = this.client.now();
+    this.onProgress?.(bytes);
+  };
+
+  /** Waits before a retry, unless no retry fits before the deadline (false). */
+  async retryWait(op: string, attempt: number, retryAfter: string | undefined): Promise<boolean> {
+    const delayMs = this.client.retryDelay(attempt, retryAfter, this.request.deadline);
+    if (delayMs === undefined) return false;
+    await this.client.wait(op, delayMs, this.signal);
+    return true;
+  }
 }
 
 /**
@@ -67,15 +102,23 @@ class RestartUpload extends Error {
  * bounded number of times. Returns only once the registry has confirmed the blob under its digest.
  */
 export async function uploadBlob(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, options: UploadOptions = {}): Promise<void> {
+  const op = `push blob ${desc.digest}`;
+  const timing = new UploadTiming(client, options.signal, options.onProgress);
+  options = { ...options, onProgress: timing.progress };
   let plan = initialPlan(client, desc.size, options);
   let session = options.session;
   let failures = 0;
   for (;;) {
     try {
-      if (plan.mode === 'monolithic') await putMonolithic(client, repository, desc, source, session, options);
-      else await uploadChunked(client, repository, desc, source, plan.mode === 'streamed' ? WHOLE_REST : plan.chunkSize, session, options);
+      if (options.signal?.aborted) throw abortedError(client.registry, op);
+      if (plan.mode === 'monolithic') await putMonolithic(client, repository, desc, source, session, options, timing);
+      else await uploadChunked(client, repository, desc, source, plan.mode === 'streamed' ? WHOLE_REST : plan.chunkSize, session, options, timing);
       return;
     } catch (err) {
+      if (options.signal?.aborted) {
+        if (session) await cancelUpload(client, repository, session);
+        throw abortedError(client.registry, `push blob ${desc.digest} to ${repository}`, '; its upload session was deleted, the registry committed nothing');
+      }
       session = undefined;
       if (err instanceof TooLarge && plan.mode !== 'chunked' && !client.quirks.noChunkedUploads) {
         learnMaxRequest(client, desc.size - 1);
@@ -95,14 +138,16 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
       if (err instanceof TooLarge || err instanceof ChunksUnsupported) {
         throw new OcipushError('EREGISTRY', `${client.registry}: push blob ${desc.digest}: ${err.message}`);
       }
-      if (!isRetryable(err) || failures >= client.retryPolicy.retries) throw asOcipushError(client, err instanceof RestartUpload ? err.reason : err);
+      const failure = asOcipushError(client, err instanceof RestartUpload ? err.reason : err);
+      if (!isRetryable(err) || failures >= client.retryPolicy.retries) throw failure;
       failures++;
-      const delayMs = err instanceof RestartUpload ? 0 : retryDelay(client.retryPolicy, failures, (err as { retryAfter?: string }).retryAfter);
+      const delayMs = err instanceof RestartUpload ? 0 : client.retryDelay(failures, (err as { retryAfter?: string }).retryAfter, timing.request.deadline);
+      if (delayMs === undefined) throw failure;
       const when = delayMs > 0 ? ` in ${(delayMs / 1000).toFixed(1)} s` : '';
       const refused = err instanceof RestartUpload && err.refusedResume ? '; the registry cannot resume the session' : '';
       options.onNotice?.(`${desc.digest}: ${describe(err, client.registry)}${refused}; starting the upload again${when} (${failures}/${client.retryPolicy.retries})`);
       options.onProgress?.(0);
-      await sleep(delayMs);
+      await client.wait(op, delayMs, options.signal);
     }
   }
 }
@@ -136,12 +181,13 @@ function learnMaxRequest(client: RegistryClient, bytes: number): void {
 }
 
 /** POST (unless a session is given), then one PUT `?digest=` streaming the whole blob. */
-async function putMonolithic(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, session: UploadSession | undefined, options: UploadOptions): Promise<void> {
+async function putMonolithic(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, session: UploadSession | undefined, options: UploadOptions, timing: UploadTiming): Promise<void> {
   const op = `push blob ${desc.digest}`;
-  session ??= await startUpload(client, repository, `blob ${desc.digest}`);
+  session ??= await startUpload(client, repository, `blob ${desc.digest}`, timing.request);
   const bodies = new OpenedBodies();
   try {
     const res = await client.request({
+      ...timing.request,
       method: 'PUT',
       url: withQuery(session.location, 'digest', desc.digest),
       op,
@@ -167,9 +213,9 @@ async function putMonolithic(client: RegistryClient, repository: string, desc: D
  * header, so a registry that kept less than we sent is sent the rest. With WHOLE_REST, one PATCH
  * carries the blob, and a resume carries everything from the offset the registry reports.
  */
-async function uploadChunked(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, requestedChunk: number, given: UploadSession | undefined, options: UploadOptions): Promise<void> {
+async function uploadChunked(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, requestedChunk: number, given: UploadSession | undefined, options: UploadOptions, timing: UploadTiming): Promise<void> {
   const op = `push blob ${desc.digest}`;
-  let session = given ?? await startUpload(client, repository, `blob ${desc.digest}`);
+  let session = given ?? await startUpload(client, repository, `blob ${desc.digest}`, timing.request);
   let chunkSize = Math.max(requestedChunk, session.minChunkLength ?? 0);
   const floor = Math.max(Math.min(UPLOAD_DEFAULTS.minChunkSize, requestedChunk), session.minChunkLength ?? 0);
   let offset = 0;
@@ -178,8 +224,8 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
   const resync = async (why: unknown) => {
     if (resumes >= client.retryPolicy.retries) throw new RestartUpload(why);
     resumes++;
-    await sleep(retryDelay(client.retryPolicy, resumes, (why as { retryAfter?: string }).retryAfter));
-    const status = await uploadStatus(client, repository, session, op);
+    if (!await timing.retryWait(op, resumes, (why as { retryAfter?: string }).retryAfter)) throw why;
+    const status = await uploadStatus(client, repository, session, op, timing.request);
     // Gone, or out of step (distribution refuses a session that took part of a request): a new session.
     if (status === 'refused') throw new RestartUpload(why, true);
     if (status === 'unclear') throw new RestartUpload(why);
@@ -197,6 +243,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
       const bodies = new OpenedBodies();
       try {
         res = await client.request({
+          ...timing.request,
           method: 'PATCH',
           url: session.location,
           op: `${op} (bytes ${start}-${end})`,
@@ -212,7 +259,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
           retry: false,
         });
       } catch (err) {
-        if (!isTransientNetworkError(err)) throw err;
+        if (options.signal?.aborted || !isTransientNetworkError(err)) throw err;
         await resync(err);
         continue;
       } finally {
@@ -254,17 +301,18 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
     await cancelUpload(client, repository, session);
     throw err;
   }
-  await finishChunked(client, repository, desc, session, op);
+  await finishChunked(client, repository, desc, session, op, timing.request);
   options.onProgress?.(desc.size);
 }
 
 /** The closing `PUT <location>?digest=` with no body. */
-async function finishChunked(client: RegistryClient, repository: string, desc: Descriptor, session: UploadSession, op: string): Promise<void> {
+async function finishChunked(client: RegistryClient, repository: string, desc: Descriptor, session: UploadSession, op: string, timing: RequestTiming): Promise<void> {
   // A retried PUT whose first answer was lost finds the session gone: the blob may be complete.
-  const completedMeanwhile = () => blobExists(client, repository, desc).catch(() => false);
+  const completedMeanwhile = () => blobExists(client, repository, desc, timing).catch(() => false);
   let res: RegistryResponse;
   try {
     res = await client.request({
+      ...timing,
       method: 'PUT',
       url: withQuery(session.location, 'digest', desc.digest),
       op,
@@ -290,11 +338,13 @@ async function finishChunked(client: RegistryClient, repository: string, desc: D
  * `GET <upload location>`: how many bytes the registry holds (`Range: 0-N`), and the new Location;
  * 'refused' when the session cannot go on, 'unclear' when the answer gives no usable offset.
  */
-async function uploadStatus(client: RegistryClient, repository: string, session: UploadSession, op: string): Promise<{ offset: number; session: UploadSession } | 'refused' | 'unclear'> {
+async function uploadStatus(client: RegistryClient, repository: string, session: UploadSession, op: string, timing: RequestTiming): Promise<{ offset: number; session: UploadSession } | 'refused' | 'unclear'> {
   let res: RegistryResponse;
   try {
-    res = await client.request({ method: 'GET', url: session.location, op: `${op} (upload status)`, scopes: [pushScope(repository)], accept: () => true });
-  } catch {
+    res = await client.request({ ...timing, method: 'GET', url: session.location, op: `${op} (upload status)`, scopes: [pushScope(repository)], accept: () => true });
+  } catch (err) {
+    // Cancelled, or out of time: final. Anything else: start a fresh session.
+    if (timing.signal?.aborted || (err instanceof OcipushError && err.details.timedOut)) throw err;
     return 'unclear';
   }
   await res.dump();
@@ -375,44 +425,4 @@ function describe(err: unknown, registry: string): string {
 
 function halfUp(n: number): number {
   return Math.ceil(n / 2);
-}
-
-/**
- * The bodies opened for one upload request (each attempt inside client.request, after a 401 or a
- * redirect, opens its own), closed once the request has settled: undici closes an iterable body
- * it stops reading on an error, but not one it never started or one cut short by an early answer,
- * and a file left open until garbage collection makes Node warn on stderr.
- */
-class OpenedBodies {
-  private readonly opened: BlobBody[] = [];
-
-  opener(open: () => Promise<BlobBody>, base: number, onProgress: ((bytes: number) => void) | undefined): () => Promise<AsyncIterable<Uint8Array>> {
-    return async () => {
-      const body = await open();
-      this.opened.push(body);
-      return counting(body, base, onProgress);
-    };
-  }
-
-  /** After the answer: the registry has read what it wanted, or the request failed. */
-  release(): void {
-    for (const body of this.opened.splice(0)) {
-      if (typeof (body as Readable).destroy === 'function') (body as Readable).destroy();
-      else void (body as Partial<AsyncGenerator<Uint8Array>>).return?.(undefined).catch(() => {});
-    }
-  }
-}
-
-/**
- * The body as undici pulls it, reporting the absolute offset as each chunk goes out. A generator,
- * not a Transform: it passes on each chunk when asked for it and reads nothing ahead, so a source
- * that reuses its buffers (readFileChunks) keeps doing so.
- */
-async function* counting(body: BlobBody, base: number, onProgress?: (bytes: number) => void): AsyncGenerator<Uint8Array, void, undefined> {
-  let sent = base;
-  for await (const chunk of body as AsyncIterable<Uint8Array>) {
-    sent += chunk.length;
-    onProgress?.(sent);
-    yield chunk;
-  }
 }

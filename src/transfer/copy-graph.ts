@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
@@ -255,17 +255,21 @@ function toList(value: string[] | string | undefined): string[] {
   return Array.isArray(value) ? value : [value];
 }
 
+/**
+ * The stream, reporting the bytes read so far. Pull-based: nothing is read before the destination
+ * reads, so a failure of the source (wrong bytes of a small blob) reaches the destination's
+ * handlers, never an unhandled 'error' event while the destination is still getting ready.
+ */
 function counting(stream: Readable, onProgress: (bytes: number) => void): Readable {
-  let seen = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
+  async function* counted(): AsyncGenerator<Buffer> {
+    let seen = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
       seen += chunk.length;
       onProgress(seen);
-      cb(null, chunk);
-    },
-  });
-  stream.on('error', (err) => counter.destroy(err));
-  return stream.pipe(counter);
+      yield chunk;
+    }
+  }
+  return Readable.from(counted(), { objectMode: false });
 }
 
 /** At most `size` tasks at once; once closed (a failure), queued tasks are dropped. */

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
-import type { ReadOnlyStorage } from '../content/storage.js';
+import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
 import { fileSource, type BlobSource } from '../content/blob-source.js';
@@ -50,8 +50,8 @@ export class LazyBlobs implements ReadOnlyStorage {
     return (await this.layout.exists(desc)) || (await this.sourcesOf(desc)).length > 0;
   }
 
-  async fetch(desc: Descriptor): Promise<Readable> {
-    await this.ensure(desc);
+  async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
+    await this.ensure(desc, options);
     return this.layout.fetch(desc);
   }
 
@@ -89,11 +89,11 @@ export class LazyBlobs implements ReadOnlyStorage {
   }
 
   /** Makes sure the layout holds the blob, downloading it (verified) when it is only recorded. Concurrent calls share one download. */
-  async ensure(desc: Descriptor): Promise<void> {
+  async ensure(desc: Descriptor, options: OperationOptions = {}): Promise<void> {
     if (await this.layout.exists(desc)) return;
     let pending = this.downloads.get(desc.digest);
     if (!pending) {
-      pending = this.download(desc);
+      pending = this.download(desc, options.signal);
       this.downloads.set(desc.digest, pending);
       pending.catch(() => this.downloads.delete(desc.digest));
     }
@@ -112,13 +112,17 @@ export class LazyBlobs implements ReadOnlyStorage {
     for (const c of clients) await (await c.catch(() => undefined))?.close().catch(() => {});
   }
 
-  private async download(desc: Descriptor): Promise<void> {
+  /**
+   * Downloads the blob from the first recorded repository that has it. Retries are the registry
+   * transport's (its retry policy, and a download that breaks resumes from the byte it reached).
+   */
+  private async download(desc: Descriptor, signal?: AbortSignal): Promise<void> {
     const sources = await this.sourcesOf(desc);
     if (sources.length === 0) {
       throw new OcipushError('ELAYOUT', `${this.layout.root}: blob ${desc.digest} is missing, and no registry is recorded to fetch it from`, { digest: desc.digest });
     }
     const { fetchBlob } = await import('../registry/blobs.js');
-    const { isTransientNetworkError, networkError } = await import('../registry/errors.js');
+    const { networkError } = await import('../registry/errors.js');
     const failures: string[] = [];
     for (const source of sources) {
       const { registry, repository } = splitSource(source);
@@ -130,21 +134,17 @@ export class LazyBlobs implements ReadOnlyStorage {
         continue;
       }
       this.options.onDownload?.(desc, source);
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.layout.push(desc, await fetchBlob(client, repository, desc));
-          this.downloaded.push(desc);
-          return;
-        } catch (err) {
-          // Wrong bytes are never worth another try elsewhere: the digest pins the content.
-          if (err instanceof OcipushError && err.code === 'EDIGEST') {
-            throw new OcipushError('EDIGEST', `base layer ${desc.digest} from ${source}: ${err.message.replace(/^.*?: blob \S+: /, '')}`, { digest: desc.digest, cause: err });
-          }
-          if (attempt < client.retryPolicy.retries && isTransientNetworkError(err)) continue;
-          const e = err instanceof OcipushError ? err : networkError(registry, err);
-          failures.push(e.message);
-          break;
+      try {
+        await this.layout.push(desc, await fetchBlob(client, repository, desc, { signal }));
+        this.downloaded.push(desc);
+        return;
+      } catch (err) {
+        // Wrong bytes are never worth another try elsewhere: the digest pins the content.
+        if (err instanceof OcipushError && err.code === 'EDIGEST') {
+          throw new OcipushError('EDIGEST', `base layer ${desc.digest} from ${source}: ${err.message.replace(/^.*?: blob \S+: /, '')}`, { digest: desc.digest, cause: err });
         }
+        if (err instanceof OcipushError && err.code === 'EABORTED') throw err;
+        failures.push((err instanceof OcipushError ? err : networkError(registry, err)).message);
       }
     }
     throw new OcipushError('ENOTFOUND', `blob ${desc.digest} is not in ${this.layout.root} and cannot be fetched from its base image (${failures.join('; ')})`, { digest: desc.digest });

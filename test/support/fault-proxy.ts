@@ -18,7 +18,12 @@ export type Fault =
    * cap. A known Content-Length is judged before forwarding; a chunked body is forwarded until it
    * passes the cap, then the upstream request is aborted and the rest is dropped.
    */
-  | { kind: 'max-body'; maxBytes: number; status?: number };
+  | { kind: 'max-body'; maxBytes: number; status?: number }
+  /**
+   * Answer `status` with a registry error whose message echoes the request as received: method,
+   * target and every header, Authorization included (a misconfigured server or a hostile one).
+   */
+  | { kind: 'echo'; status: number };
 
 export interface FaultRule {
   /** Matches any method when absent (compared case-insensitively). */
@@ -119,6 +124,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       record.fault = fault.kind;
     }
     if (fault?.kind === 'respond') return drainThenRespond(req, res, record, fault.status, fault.headers, fault.body);
+    if (fault?.kind === 'echo') {
+      const echo = `${req.method} ${req.url} ${Object.entries(req.headers).map(([k, v]) => `${k}: ${String(v)}`).join('; ')}`;
+      return drainThenRespond(req, res, record, fault.status, undefined, JSON.stringify({ errors: [{ code: 'DENIED', message: `request was: ${echo}` }] }), 'application/json');
+    }
     const capFault = cap?.rule.fault.kind === 'max-body' ? cap.rule.fault : undefined;
     if (cap && capFault) {
       const declared = Number(req.headers['content-length'] ?? NaN);
@@ -325,6 +334,7 @@ function drainThenRespond(
   status: number,
   headers: Record<string, string> | undefined,
   body: string | undefined,
+  contentType?: string,
 ): void {
   req.on('data', (chunk: Buffer) => { record.requestBytes += chunk.length; });
   req.on('error', (err) => { record.error = `client request broke: ${err.message}`; });
@@ -332,7 +342,7 @@ function drainThenRespond(
     const text = body ?? JSON.stringify({ errors: [{ code: 'UNKNOWN', message: `fault proxy: injected ${status}` }] });
     record.status = status;
     record.responseBytes = Buffer.byteLength(text);
-    res.writeHead(status, { 'content-type': body === undefined ? 'application/json' : 'text/plain', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, { 'content-type': contentType ?? (body === undefined ? 'application/json' : 'text/plain'), 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   });
 }

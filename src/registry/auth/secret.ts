@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { REDACTED, registerBasic, registerSecret } from '../../redact.js';
 import type { Credentials } from './types.js';
 
 /**
@@ -12,6 +13,9 @@ class SecretCredentials implements Credentials {
   readonly #registryToken?: string;
 
   constructor(c: Credentials) {
+    // Known from now on to everything that shows text (errors, the CLI's output).
+    registerBasic(c.username, c.password);
+    registerSecret(c.identityToken, c.registryToken);
     this.#username = c.username;
     this.#password = c.password;
     this.#identityToken = c.identityToken;
@@ -41,7 +45,7 @@ class SecretCredentials implements Credentials {
   }
 }
 
-export const REDACTED = '<redacted>';
+export { REDACTED };
 
 /** Wraps credentials so that they can be logged or serialised without leaking a secret. */
 export function secretCredentials(c: Credentials): Credentials {

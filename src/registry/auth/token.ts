@@ -4,6 +4,7 @@ import { OcipushError, systemReason } from '../../errors.js';
 import { noCredentialsError } from './policy.js';
 import { hasBasic, basicAuthorization, scrub, secretsOf } from './secret.js';
 import type { Credentials } from './types.js';
+import { registerSecret } from '../../redact.js';
 
 /** For a caller that passes no connection pool (the registry client always passes its own). */
 let fallbackDispatcher: Dispatcher | undefined;
@@ -101,6 +102,7 @@ function parseTokenResponse(text: string | undefined, registry: string, host: st
   if (typeof token !== 'string' || !token) {
     throw new OcipushError('EREGISTRY', `token service ${host} for ${registry} answered without a token`, { registry });
   }
+  registerSecret(token, typeof body.refresh_token === 'string' ? body.refresh_token : undefined);
   const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_LIFETIME_S;
   return { token, lifetimeMs: expiresIn * 1000 };
 }

@@ -1,0 +1,27 @@
+import { OcipushError } from '../errors.js';
+import type { Timeouts } from './retry.js';
+import { networkErrorCode } from './errors.js';
+
+/** A registry operation cancelled through its AbortSignal. */
+export function abortedError(registry: string, op: string, detail = ''): OcipushError {
+  return new OcipushError('EABORTED', `${registry}: ${op}: cancelled${detail}`, { registry });
+}
+
+/** The operation's deadline passed: final, never retried (a later attempt would have no time either). */
+export function timedOutError(registry: string, op: string, timeouts: Timeouts): OcipushError {
+  return new OcipushError(
+    'ENETWORK',
+    `cannot reach ${registry}: ${op}: no complete answer within ${seconds(timeouts.operationMs)} (--timeout; each attempt waits up to ${seconds(timeouts.requestMs)}, --request-timeout)`,
+    { registry, timedOut: true, retryable: false },
+  );
+}
+
+/** undici gave up waiting for headers or for the next bytes of a body. */
+export function isTimeoutError(err: unknown): boolean {
+  const code = networkErrorCode(err);
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}
+
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
+}

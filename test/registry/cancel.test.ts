@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { copyGraph } from '../../src/transfer/copy-graph.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { OcipushError } from '../../src/errors.js';
+import type { Descriptor } from '../../src/oci/descriptor.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { connectRegistry } from '../../src/registry/connect.js';
+import { blobExists } from '../../src/registry/blobs.js';
+import { Repository } from '../../src/registry/repository.js';
+import { startFaultProxy, tooManyRequests, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startTokenIssuer } from '../support/token-issuer.js';
+import { staticCredentials } from '../../src/registry/credentials/static.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { tempDir } from '../support/tools.js';
+import { MiB } from './support.js';
+
+/** An image with one layer of `bytes` random bytes, streamed into the layout. */
+async function oneLayerImage(layout: OciLayout, tag: string, bytes: number): Promise<{ manifest: Descriptor; layer: Descriptor }> {
+  const writer = await layout.ingest();
+  for (let left = bytes; left > 0; left -= MiB) {
+    if (!writer.stream.write(randomBytes(Math.min(MiB, left)))) await new Promise((resolve) => writer.stream.once('drain', resolve));
+  }
+  const { digest, size } = await writer.commit();
+  const layer: Descriptor = { mediaType: MediaType.OciLayerGzip, digest, size };
+  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } });
+  const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+  await layout.tag(manifest, tag);
+  return { manifest, layer };
+}
+
+/** Files under `dir` (recursively). */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** Cancelling a push with an AbortSignal, against the real registry. */
+describe('cancelling a push', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let layout: OciLayout;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    layout = await OciLayout.open(join(tmp.path, 'layout'), { create: true });
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  for (const [how, chunkThreshold] of [['one PUT', undefined], ['one streamed PATCH', 4 * MiB]] as const) {
+    it(`mid-blob (${how}): EABORTED saying so, the session is deleted, and the registry holds nothing of the blob`, async () => {
+      const repo = `cancel/${how.includes('PATCH') ? 'patch' : 'put'}`;
+      const image = await oneLayerImage(layout, repo.replace('/', '-'), 24 * MiB);
+      const client = connectRegistry(registry.host);
+      const controller = new AbortController();
+      let sentWhenAborted = 0;
+      try {
+        await registry.forgetAccessLog();
+        const push = copyGraph(layout, new Repository(client, repo, { chunkThreshold }), image.manifest, {
+          rootReference: 'v1',
+          signal: controller.signal,
+          onEvent: (e) => {
+            if (e.type === 'progress' && e.descriptor.digest === image.layer.digest && e.bytes >= 6 * MiB && !controller.signal.aborted) {
+              sentWhenAborted = e.bytes;
+              controller.abort();
+            }
+          },
+        });
+        const err = await push.then(() => undefined, (e: unknown) => e);
+        assert.ok(err instanceof OcipushError, `rejected with an OcipushError, not ${String(err)}`);
+        assert.equal(err.code, 'EABORTED');
+        assert.match(err.message, /cancelled; its upload session was deleted, the registry committed nothing/);
+        assert.doesNotMatch(err.message, /\n/);
+        assert.ok(sentWhenAborted > 0 && sentWhenAborted < image.layer.size, 'aborted mid-blob');
+
+        // The session was deleted: 204, or (distribution, after a request cut midway) 404 BLOB_UPLOAD_INVALID,
+        // which it answers after cancelling the upload itself. Nothing was committed.
+        const deleted = await registry.waitForAccess((e) => e.method === 'DELETE' && e.path.startsWith(`/v2/${repo}/blobs/uploads/`));
+        assert.ok(deleted.status === 204 || deleted.status === 404, `DELETE answered ${deleted.status}`);
+        const log = await registry.settledAccessLog();
+        assert.ok(!log.some((e) => e.method === 'PUT' && e.uri.includes(`digest=${encodeURIComponent(image.layer.digest)}`) && e.status === 201), 'no blob committed');
+        assert.equal(await blobExists(client, repo, image.layer), false, 'HEAD of the blob: 404');
+        const hex = image.layer.digest.slice('sha256:'.length);
+        const v2 = join(registry.storageDir, 'docker', 'registry', 'v2');
+        assert.equal(existsSync(join(v2, 'blobs', 'sha256', hex.slice(0, 2), hex)), false, 'no blob data in the registry storage');
+        // What the registry received of the cut request stays in its upload area (`_uploads`) until it
+        // purges stale uploads: distribution refuses the DELETE of a session cut midway (its signed
+        // `_state` names fewer bytes than it holds), and no request can remove it. It is never a blob.
+        assert.deepEqual(filesUnder(join(v2, 'repositories', repo, '_layers')), [], 'no layer link in the repository');
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  it('during a retry wait (Retry-After: 60): EABORTED at once, not after the wait', async () => {
+    const proxy: FaultProxy = await startFaultProxy({ target: registry.url, faults: [tooManyRequests(60, { method: 'HEAD' })] });
+    const controller = new AbortController();
+    const client = connectRegistry(proxy.host, { onRetry: () => controller.abort() });
+    try {
+      const image = await oneLayerImage(layout, 'cancel-wait', 1024);
+      const err = await copyGraph(layout, new Repository(client, 'cancel/wait'), image.manifest, { signal: controller.signal }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof OcipushError && err.code === 'EABORTED', `EABORTED, not ${String(err)}`);
+      assert.match(err.message, /cancelled/);
+      // The abort came during the 60 s wait: after the scheme probe, the 429 was the only request.
+      assert.deepEqual(proxy.requests().filter((r) => r.path !== '/v2/').map((r) => `${r.method} ${r.status}`), ['HEAD 429']);
+    } finally {
+      await client.close();
+      await proxy.stop();
+    }
+  });
+
+  it('while a token service keeps it waiting: EABORTED at once, not after the request timeout', { timeout: 30_000 }, async () => {
+    // The realm accepts connections and never answers; the abort comes when the token request arrives.
+    const controller = new AbortController();
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => { sockets.push(socket); socket.on('error', () => {}); controller.abort(); });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const issuer = await startTokenIssuer();
+    const realm = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/token`;
+    const tokenRegistry = await startRegistry({ auth: { token: { realm, service: issuer.service, issuer: issuer.issuer, certFile: issuer.certFile } } });
+    const client = connectRegistry(tokenRegistry.host, { credentials: staticCredentials(tokenRegistry.host, { username: 'u', password: 'p4ssword' }), timeouts: { requestMs: 120_000 } });
+    try {
+      const image = await oneLayerImage(layout, 'cancel-token', 1024);
+      const err = await copyGraph(layout, new Repository(client, 'cancel/token'), image.manifest, { signal: controller.signal }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof OcipushError && err.code === 'EABORTED', `EABORTED, not ${String(err)}`);
+      assert.ok(sockets.length >= 1, 'the token request was made');
+    } finally {
+      await client.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+      await tokenRegistry.stop();
+      await issuer.stop();
+    }
+  });
+});

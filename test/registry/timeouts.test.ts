@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OcipushError } from '../../src/errors.js';
+import { RegistryClient } from '../../src/registry/http.js';
+import { Repository } from '../../src/registry/repository.js';
+import { tempDir } from '../support/tools.js';
+import { runCliAsync } from '../cli/registry-support.js';
+
+/** A server that accepts connections, reads what it is sent, and never answers. */
+async function silentServer(): Promise<{ server: Server; host: string; connections: () => number; stop: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let count = 0;
+  const server = createServer((socket) => {
+    count++;
+    sockets.add(socket);
+    socket.on('data', () => {});
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    host: `127.0.0.1:${port}`,
+    connections: () => count,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('a registry that accepts connections and never answers', () => {
+  let silent: Awaited<ReturnType<typeof silentServer>>;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  before(async () => { silent = await silentServer(); tmp = await tempDir(); });
+  after(async () => { await silent?.stop(); await tmp?.cleanup(); });
+
+  it('the operation fails once its total time is spent, not after every attempt has waited the per-request timeout', async () => {
+    // An injected clock: each reading moves 100 ms on, so the deadline is reached after a bounded number of attempts.
+    let clock = 0;
+    const retries: number[] = [];
+    const client = new RegistryClient(silent.host, {
+      plainHttp: true,
+      timeouts: { requestMs: 50, operationMs: 1_000 },
+      retry: { retries: 1_000, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 1 },
+      onRetry: (n) => retries.push(n.attempt),
+      now: () => (clock += 100),
+    });
+    try {
+      const err = await new Repository(client, 'never/answers').resolve('v1').then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof OcipushError, String(err));
+      assert.equal(err.code, 'ENETWORK');
+      assert.equal(err.details.retryable, false);
+      assert.match(err.message, /^cannot reach 127\.0\.0\.1:\d+: check manifest never\/answers:v1: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
+      // Far fewer than the 1000 retries the policy allows: the operation's time bounds them.
+      assert.ok(retries.length >= 1 && retries.length < 10, `${retries.length} retries`);
+    } finally {
+      await client.destroy();
+    }
+  });
+
+  it('the CLI takes --timeout and --request-timeout (and OCIPUSH_TIMEOUT): one line, exit 1, valid --json', async () => {
+    const flags = await runCliAsync(['pull', `${silent.host}/never/answers:v1`, '--layout', join(tmp.path, 'a'), '--timeout', '1s', '--request-timeout', '200ms', '--json']);
+    assert.equal(flags.status, 1, flags.stderr);
+    assert.deepEqual(flags.stderr.trimEnd().split('\n').filter((l) => !/retrying in/.test(l)).length, 1, flags.stderr);
+    assert.match(flags.stderr.trimEnd().split('\n').at(-1)!, /^ocipush: cannot reach 127\.0\.0\.1:\d+: fetch manifest never\/answers:v1: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.2 s/);
+    assert.equal((JSON.parse(flags.stdout) as { error: { code: string } }).error.code, 'ENETWORK');
+
+    const env = await runCliAsync(['pull', `${silent.host}/never/answers:v1`, '--layout', join(tmp.path, 'b')], { env: { OCIPUSH_TIMEOUT: '0.6', OCIPUSH_REQUEST_TIMEOUT: '0.2' } });
+    assert.equal(env.status, 1, env.stderr);
+    assert.match(env.stderr, /no complete answer within 0\.6 s \(--timeout; each attempt waits up to 0\.2 s/);
+  });
+
+  it('a bad duration is a usage error naming the flag', async () => {
+    const r = await runCliAsync(['pull', `${silent.host}/never/answers:v1`, '--layout', join(tmp.path, 'c'), '--timeout', 'soon']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^ocipush: --timeout "soon": expected a duration such as 120, 90s, 500ms or 5m\n$/);
+  });
+});
