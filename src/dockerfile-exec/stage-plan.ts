@@ -171,7 +171,7 @@ function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, write
   const spec: CopySpec = {};
   if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, stageTree, inputs, instruction.original);
   if (instruction.chmod !== undefined) spec.chmod = Number.parseInt(instruction.chmod, 8);
-  if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude);
+  if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude, { source: '--exclude' });
 
   let source: FsView = inputs.context;
   if (instruction.keyword === 'COPY' && instruction.fromStage !== undefined) {
@@ -214,7 +214,7 @@ function copyWithParents(source: FsView, src: string, dest: string, spec: CopySp
   if (!containsWildcards(base) && !containsWildcards(pattern) && resolvePath(source, `${base}/${pattern}`, true).status !== 'found') {
     throw new CopyError(`${JSON.stringify(cleanAbsolute(`${base}/${pattern}`))}: not found in ${source.describe}`);
   }
-  const include = createIgnoreMatcher([pattern]);
+  const include = createIgnoreMatcher([pattern], { source: '--parents' });
   const matches = resolveWildcards(source, base);
   for (const match of matches) writer.copy(source, match, dest, { ...spec, include });
   return matches.length;

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/tools.js';
-import { build, buildCli, writeTree } from './support.js';
+import { build, buildCli, layerListing, writeTree } from './support.js';
 
 /**
  * A Dockerfile that cannot be built fails with one line (file:line:column, the instruction,
@@ -95,6 +95,18 @@ describe('Dockerfiles that cannot be built', () => {
     fails({ Dockerfile: 'FROM scratch AS a\n' }, /^ocipush: Dockerfile:1:1: target stage "nope" could not be found/, ['--target', 'nope']);
     fails({ Dockerfile: 'FROM scratch\nCOPY . /\n', '.dockerignore': 'ok\n[z-a\n' }, /\.dockerignore:2:1: syntax error in pattern/);
     fails({ Dockerfile: 'FROM scratch\nCOPY --chmod=999 f /f\n', f: 'f' }, /^ocipush: Dockerfile:2:1: invalid chmod parameter: '999'/);
+  });
+
+  it('a reversed range [z-a]: .dockerignore and --exclude give BuildKit\'s syntax error; a COPY wildcard with one matches nothing', () => {
+    fails({ Dockerfile: 'FROM scratch\nCOPY f /\n', f: 'f', '.dockerignore': '[Local-Only]/\n' },
+      /^ocipush: \.dockerignore:1:1: syntax error in pattern "\[Local-Only\]": invalid character class range l-O$/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY --exclude=[z-a] . /\n', f: 'f' },
+      /^ocipush: Dockerfile:2:1: COPY --exclude=\[z-a\] \. \/: --exclude: syntax error in pattern "\[z-a\]": invalid character class range z-a$/);
+    const ctx = join(tmp.path, 'reversed-wildcard');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY f [z-a]* /\n', f: 'f', zz: 'z' });
+    const layout = join(tmp.path, 'reversed-wildcard-layout');
+    const result = build(ctx, layout);
+    assert.deepEqual(layerListing(layout, result.layers[0]!.digest), ['-rw-r--r-- 0/0 f']);
   });
 
   it('flags: no Dockerfile, a context that is not a directory, rootfs flags with -f, -f flags without it', () => {
