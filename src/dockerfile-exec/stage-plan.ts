@@ -11,6 +11,7 @@ import {
   type ResolvedStage,
 } from '../dockerfile/index.js';
 import { containsWildcards } from '../dockerfile/go-match.js';
+import { parseChmod } from '../dockerfile/chmod.js';
 import { foldStage, imageOf, scratchImage, type DockerImage, type HistoryStep } from '../dockerfile/image-config.js';
 import type { BaseImage } from '../assemble/base.js';
 import type { ArchiveEntry } from './archive.js';
@@ -170,7 +171,7 @@ function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, write
   const dest = destinationPath(instruction.dest, workingDir);
   const spec: CopySpec = {};
   if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, stageTree, inputs, instruction.original);
-  if (instruction.chmod !== undefined) spec.chmod = Number.parseInt(instruction.chmod, 8);
+  if (instruction.chmod !== undefined) spec.chmod = parseChmod(instruction.chmod);
   if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude, { source: '--exclude' });
 
   let source: FsView = inputs.context;

@@ -151,8 +151,11 @@ test('COPY and ADD expand sources, destination, --chown, --chmod and --exclude',
   fails("FROM scratch\nCOPY [\"it's\", \"/x\"]\n", {}, 2, 1, /unexpected end of statement while looking for matching single-quote/);
 });
 
-test('COPY/ADD validation: octal --chmod, no URLs for COPY, --checksum only for one HTTP source', () => {
-  fails('FROM scratch\nCOPY --chmod=u+x a /b\n', {}, 2, 1, /invalid chmod parameter: 'u\+x'. it should be octal string and between 0 and 07777/);
+test('COPY/ADD validation: octal or symbolic --chmod, no URLs for COPY, --checksum only for one HTTP source', () => {
+  // A symbolic mode is accepted, as BuildKit's dispatchCopy does; a bad one is a syntax error.
+  assert.equal(find(resolve('FROM scratch\nCOPY --chmod=u+x a /b\n').target, 'COPY').chmod, 'u+x');
+  fails('FROM scratch\nCOPY --chmod=u+q a /b\n', {}, 2, 1, /invalid chmod parameter: 'u\+q': invalid syntax/);
+  fails('FROM scratch\nCOPY --chmod=9 a /b\n', {}, 2, 1, /invalid chmod parameter: '9'. it should be octal string and between 0 and 07777/);
   fails('FROM scratch\nARG M=10000\nCOPY --chmod=$M a /b\n', {}, 3, 1, /invalid chmod parameter: '10000'/);
   fails('FROM scratch\nCOPY https://example.com/x /x\n', {}, 2, 1, /source can't be a URL for COPY/);
   const sum = `sha256:${'a'.repeat(64)}`;
