@@ -258,6 +258,21 @@ test('FROM and --platform expand global ARGs and the automatic platform ARGs', (
   assert.deepEqual([find(s.target, 'LABEL', 0).pairs[0]!.value, find(s.target, 'LABEL', 1).pairs[0]!.value], ['', 'amd64']);
 });
 
+test('TARGETSTAGE is the target stage\'s name, as BuildKit\'s testTargetStageNameArg checks', () => {
+  const text = 'FROM alpine AS base\nLABEL first=value:$TARGETSTAGE\nARG TARGETSTAGE\nLABEL second=value:$TARGETSTAGE\nFROM scratch AS foo\nCOPY --from=base /out/ /\nFROM scratch\nCOPY --from=base /out/ /\n';
+  const labels = (r: ResolvedDockerfile): string[] => {
+    const base = r.stages.find((st) => st.index === 0)!;
+    return [find(base, 'LABEL', 0).pairs[0]!.value, find(base, 'LABEL', 1).pairs[0]!.value];
+  };
+  // Visible only after ARG, like the platform ARGs; --target as given, else the last stage's
+  // name, else "default"; a --build-arg overrides it.
+  assert.deepEqual(labels(resolve(text, { target: 'foo' })), ['value:', 'value:foo']);
+  assert.deepEqual(labels(resolve(text)), ['value:', 'value:default']);
+  assert.deepEqual(labels(resolve(text + 'FROM scratch AS final\nCOPY --from=base /out/ /\n')), ['value:', 'value:final']);
+  assert.deepEqual(labels(resolve(text, { target: 'foo', buildArgs: { TARGETSTAGE: 'x' } })), ['value:', 'value:x']);
+  assert.equal(resolve('ARG TARGETSTAGE\nFROM alpine:$TARGETSTAGE AS one\n').target.baseImage, 'alpine:one');
+});
+
 test('FROM errors and warnings: blank base name, empty platform, undeclared ARG', () => {
   fails('ARG B\nFROM $B\n', {}, 2, 1, /base name \(\$B\) should not be blank/);
   fails('ARG P\nFROM --platform=$P alpine\n', {}, 2, 1, /empty platform value from expression \$P/);
