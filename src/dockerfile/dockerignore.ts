@@ -146,8 +146,9 @@ export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[], 
   return Object.assign(matcher, { patterns, hasExceptions, mayReinclude });
 }
 
+/** A context path as fsutil hands it to the matcher; on Linux a backslash is a plain character of a name. */
 function normalizeQueryPath(p: string): string {
-  let s = p.replace(/\\/g, '/');
+  let s = p;
   while (s.startsWith('/')) s = s.slice(1);
   return cleanPath(s);
 }

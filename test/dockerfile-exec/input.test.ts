@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readlinkSync, readdirSync, symlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, runCli, tempDir } from '../support/tools.js';
-import { build, writeTree } from './support.js';
+import { build, layerListing, writeTree } from './support.js';
 
 /** What `build -f` reads: the Dockerfile (a file, a pipe) and the context (a directory, a symlink to one). */
 
@@ -82,5 +83,33 @@ describe('the Dockerfile and the context build -f reads', () => {
     const viaLink = build(link, join(tmp.path, 'link-layout'), [], join(ctx, 'Dockerfile'));
     const direct = build(ctx, join(tmp.path, 'direct-layout'));
     assert.equal(viaLink.digest, direct.digest);
+  });
+
+  it('a socket in the context is sent as an empty regular file with its permissions, as fsutil does', async () => {
+    const ctx = join(tmp.path, 'socket-ctx');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY . /ctx/\n', f: 'f' });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(ctx, 'app.sock'), resolve));
+    try {
+      spawnSync('chmod', ['0750', join(ctx, 'app.sock')]);
+      const layout = join(tmp.path, 'socket-layout');
+      const result = build(ctx, layout);
+      assert.deepEqual(layerListing(layout, result.layers[0]!.digest), [
+        'drwxr-xr-x 0/0 ctx/',
+        '-rw-r--r-- 0/0 ctx/Dockerfile',
+        '-rwxr-x--- 0/0 ctx/app.sock',
+        '-rw-r--r-- 0/0 ctx/f',
+      ]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('.dockerignore: a backslash in a file name is a plain character (Linux), not a separator', () => {
+    const ctx = join(tmp.path, 'backslash-ctx');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY . /ctx/\n', 'a\\': 'x', 'a\\b': 'y', 'c\\d': 'z', '.dockerignore': 'a\nc\\\\d\n.dockerignore\nDockerfile\n' });
+    const layout = join(tmp.path, 'backslash-layout');
+    const result = build(ctx, layout);
+    assert.deepEqual(layerListing(layout, result.layers[0]!.digest), ['drwxr-xr-x 0/0 ctx/', '-rw-r--r-- 0/0 ctx/a\\\\', '-rw-r--r-- 0/0 ctx/a\\\\b']);
   });
 });

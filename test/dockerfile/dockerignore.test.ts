@@ -135,6 +135,13 @@ test('query paths are normalized; the context root is never excluded; isDir chan
   assert.equal(createIgnoreMatcher([])('anything'), false);
 });
 
+test('a backslash in a name is a plain character on Linux, not a separator', () => {
+  // A file named `a\b` is not inside a directory `a`; `a\\b` (an escaped backslash) names it.
+  assert.deepEqual(excluded('a\n', ['a\\b', 'a', 'a/b']), ['a', 'a/b']);
+  assert.deepEqual(excluded('a\\\\b\n', ['a\\b', 'a/b']), ['a\\b']);
+  assert.deepEqual(excluded('*\\\\\n', ['a\\', 'a/', 'b']), ['a\\']);
+});
+
 test('string patterns are read like .dockerignore lines', () => {
   const m = createIgnoreMatcher(['# a comment', '/tmp/', '  ', '!tmp/keep', './logs/../cache']);
   assert.deepEqual(m.patterns, [
