@@ -58,6 +58,22 @@ export class ContextView implements FsView {
     return sortedNames(names).filter((name) => this.lstat(joinParts([...prefix, name])).status === 'found');
   }
 
+  /** Whether `path` (or a directory above it) is on disk but left out of the context by .dockerignore. */
+  excludedByIgnore(path: string): boolean {
+    if (!this.ignore) return false;
+    const parts = splitPath(path);
+    for (let i = 1; i <= parts.length; i++) {
+      let isDir: boolean;
+      try {
+        isDir = lstatSync(join(this.root, ...parts.slice(0, i))).isDirectory();
+      } catch {
+        return false;
+      }
+      if (!this.included(parts.slice(0, i).join('/'), isDir)) return true;
+    }
+    return false;
+  }
+
   /** Not excluded, or an excluded directory that an exception re-includes something in. */
   private included(rel: string, isDir: boolean): boolean {
     if (!this.ignore || !this.ignore(rel, isDir)) return true;

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { OcipushError } from '../errors.js';
 import {
   createIgnoreMatcher,
@@ -260,8 +258,15 @@ export function remoteSourceMessage(src: string): string {
 }
 
 function notFoundMessage(inputs: PlanInputs, source: FsView, path: string): string {
-  if (source === inputs.context && existsSync(join(inputs.context.root, path))) {
+  const context = inputs.context;
+  if (source === context && context.excludedByIgnore(path)) {
     return `${JSON.stringify(path)}: excluded from the build context by .dockerignore`;
+  }
+  // A symlink on the way is resolved inside the source's root, as BuildKit does.
+  const end = resolvePath(source, path, true).path;
+  if (end !== path) {
+    const why = source === context && context.excludedByIgnore(end) ? 'which .dockerignore excludes from it' : 'which is not in it';
+    return `${JSON.stringify(path)}: not found in ${source.describe}: a symlink leads to ${JSON.stringify(end)} (links resolve inside ${source.describe}), ${why}`;
   }
   return `${JSON.stringify(path)}: not found in ${source.describe}`;
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/tools.js';
-import { build, buildCli, layerListing, writeTree } from './support.js';
+import { build, buildCli, layerListing, writeTree, type TreeSpec } from './support.js';
 
 /**
  * A Dockerfile that cannot be built fails with one line (file:line:column, the instruction,
@@ -39,7 +39,7 @@ function snapshot(dir: string): string[] {
 
 let n = 0;
 /** Builds `dockerfile` into a new layout and into the existing one; both must fail the same way and change nothing. */
-function fails(files: Record<string, string>, pattern: RegExp, args: string[] = [], status = 1): string {
+function fails(files: TreeSpec, pattern: RegExp, args: string[] = [], status = 1): string {
   const ctx = join(tmp.path, `ctx-${++n}`);
   writeTree(ctx, files);
   const fresh = join(tmp.path, `fresh-${n}`);
@@ -89,6 +89,14 @@ describe('Dockerfiles that cannot be built', () => {
       /^ocipush: Dockerfile:2:1: COPY --chown=0:0 secret.txt \/x: "\/secret.txt": excluded from the build context by .dockerignore$/);
     fails({ Dockerfile: 'FROM scratch\nCOPY missing/*.txt /x/\n' }, /^ocipush: Dockerfile:2:1: COPY missing\/\*.txt \/x\/: "\/missing": not found in the build context$/);
     fails({ Dockerfile: 'FROM scratch AS a\nFROM scratch\nCOPY --from=a /nope /x\n' }, /^ocipush: Dockerfile:3:1: COPY --from=a \/nope \/x: "\/nope": not found in stage a$/);
+  });
+
+  it('a symlink source that leads out of the context: where it leads, not .dockerignore', () => {
+    fails({ Dockerfile: 'FROM scratch\nCOPY link /\n', link: { link: '/etc/hostname' } },
+      /^ocipush: Dockerfile:2:1: COPY link \/: "\/link": not found in the build context: a symlink leads to "\/etc\/hostname" \(links resolve inside the build context\), which is not in it$/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY up /\n', up: { link: '../outside' } }, /"\/up": not found in the build context: a symlink leads to "\/outside"/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY link /\n', link: { link: 'secret' }, secret: 's', '.dockerignore': 'secret\n' },
+      /"\/link": not found in the build context: a symlink leads to "\/secret" \(links resolve inside the build context\), which \.dockerignore excludes from it$/);
   });
 
   it('a --target that no stage has, a bad .dockerignore, a bad --chmod', () => {
