@@ -409,7 +409,7 @@ export function resolveWildcards(src: FsView, pattern: string): string[] {
  * An archive entry name as BuildKit cleans it: leading `/` dropped, `.` and `..` resolved;
  * undefined for the root itself; a path that climbs out is refused.
  */
-export function cleanArchivePath(name: string, describe: string): string | undefined {
+function cleanArchivePath(name: string, describe: string): string | undefined {
   const parts: string[] = [];
   for (const p of name.replace(/^\/+/, '').split('/')) {
     if (p === '' || p === '.') continue;

@@ -47,7 +47,7 @@ export { ExpansionError };
 
 type Lookup = (name: string) => string | undefined;
 
-export function toLookup(env: EnvSource): Lookup {
+function toLookup(env: EnvSource): Lookup {
   if (typeof env === 'function') return env;
   if (env instanceof Map) return (name) => env.get(name);
   const record = env as Readonly<Record<string, string>>;
