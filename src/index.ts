@@ -59,3 +59,25 @@ export { envCredentials, ENV_USERNAME, ENV_PASSWORD, ENV_REGISTRY_TOKEN } from '
 export { dockerConfigCredentials, dockerConfigPath, type DockerConfigOptions } from './registry/credentials/docker-config.js';
 export type { Credentials, CredentialSource } from './registry/auth/types.js';
 // ---- end of the high-level calls ------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile front end (pure: no I/O), as docs/dockerfile.md describes under "Library":
+// parsing a Dockerfile, resolving its stages (ARG scoping, variable expansion), expanding words
+// with BuildKit's shell lexer, and matching .dockerignore patterns.
+export {
+  parseDockerfile, parseTrigger, KNOWN_INSTRUCTIONS, DEFAULT_DOCKERFILE_NAME,
+  resolveStages, resolveBaseImages, platformArgs,
+  processWord, expandVariables, expandWords, ExpansionError,
+  parseDockerignore, createIgnoreMatcher,
+  type EscapeToken, type EnvSource, type LexOptions, type ExpansionResult,
+  type IgnorePattern, type IgnoreMatcher, type IgnoreMatcherOptions, type PlatformSpec, type SourcePosition,
+  type ParsedDockerfile, type ParserDirectives, type Stage as DockerfileStage, type StageInstruction, type Instruction, type InstructionBase,
+  type DockerfileWarning, type ParsedFlag, type KeyValue, type FromInstruction, type ArgInstruction, type EnvInstruction, type LabelInstruction,
+  type ExposeInstruction, type UserInstruction, type WorkdirInstruction, type StopSignalInstruction, type VolumeInstruction,
+  type ShellInstruction, type MaintainerInstruction, type CommandLineInstruction, type RunInstruction, type HealthcheckInstruction,
+  type CopyInstruction, type AddInstruction, type OnbuildInstruction,
+  type ResolveOptions, type ResolvedDockerfile, type ResolvedStage, type ResolvedInstruction, type ResolvedCopyInstruction,
+  type ResolvedWorkdirInstruction, type ResolvedCommandLineInstruction, type ResolvedExposeInstruction, type BaseImageConfig,
+  type BaseImageRef, type StageBase,
+} from './dockerfile/index.js';
+// ---- end of the Dockerfile front end ---------------------------------------------------------

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, basename } from 'node:path';
 import { OcipushError, fromSystemError, systemReason } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
@@ -30,6 +30,7 @@ import type { LayerResult } from '../layer/layer.js';
 import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
 import { ImageSources } from './bases.js';
 import { ContextView } from './context.js';
+import { readDockerfileText } from './read-dockerfile.js';
 import { resolveWildcards } from './copy-instruction.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
@@ -104,16 +105,18 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   checkCompressorOptions({ compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}) });
   const format = options.format ?? 'oci';
 
-  const contextDir = resolve(options.context ?? '.');
+  let contextDir = resolve(options.context ?? '.');
   const contextStat = await stat(contextDir).catch((err: NodeJS.ErrnoException) => {
     throw new OcipushError('EUSAGE', `build context ${options.context ?? '.'}: ${systemReason(err)}`, { path: contextDir });
   });
   if (!contextStat.isDirectory()) throw new OcipushError('EUSAGE', `build context ${options.context ?? '.'}: not a directory`, { path: contextDir });
+  // A symlinked context is followed, as docker build does (fsutil walks EvalSymlinks(root)).
+  contextDir = await realpath(contextDir);
   // `-f -`: the Dockerfile comes from standard input (and only the context's .dockerignore applies).
   const fromStdin = options.dockerfile === '-';
   const dockerfilePath = fromStdin ? join(contextDir, 'Dockerfile') : resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
   const filename = fromStdin ? 'Dockerfile' : displayName(options.dockerfile, dockerfilePath);
-  const text = fromStdin ? await readStdin() : await readFile(dockerfilePath, 'utf8').catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
+  const text = fromStdin ? await readStdin() : await readDockerfileText(dockerfilePath, filename);
   const parsed = parseDockerfile(text, { filename });
   const ignore = await readDockerignore(fromStdin ? undefined : dockerfilePath, contextDir);
 

@@ -42,7 +42,6 @@ export class ContextView implements FsView {
       throw fromSystemError(err, abs, 'cannot read');
     }
     const node = this.nodeOf(abs, st);
-    // Sockets are not sent with a build context.
     if (!node || (rel !== '' && !this.included(rel, node.type === 'dir'))) return { status: 'missing', path: joinParts(parts) };
     return { status: 'found', path: joinParts(parts), node };
   }
@@ -57,6 +56,22 @@ export class ContextView implements FsView {
     }
     const prefix = splitPath(path);
     return sortedNames(names).filter((name) => this.lstat(joinParts([...prefix, name])).status === 'found');
+  }
+
+  /** Whether `path` (or a directory above it) is on disk but left out of the context by .dockerignore. */
+  excludedByIgnore(path: string): boolean {
+    if (!this.ignore) return false;
+    const parts = splitPath(path);
+    for (let i = 1; i <= parts.length; i++) {
+      let isDir: boolean;
+      try {
+        isDir = lstatSync(join(this.root, ...parts.slice(0, i))).isDirectory();
+      } catch {
+        return false;
+      }
+      if (!this.included(parts.slice(0, i).join('/'), isDir)) return true;
+    }
+    return false;
   }
 
   /** Not excluded, or an excluded directory that an exception re-includes something in. */
@@ -94,6 +109,9 @@ export class ContextView implements FsView {
 
   private nodeOf(abs: string, st: BigIntStats): FsNode | undefined {
     const kind = Number(st.mode) & 0o170000;
+    // A socket is sent as an empty regular file with its permissions: fsutil's stat clears the
+    // socket bit ("archive/tar.FileInfoHeader does not handle it"), as docker build does.
+    if (kind === 0o140000) return { type: 'file', mode: Number(st.mode) & 0o7777, uid: 0, gid: 0, mtime: Number(st.mtimeMs / 1000n), size: 0 };
     const type: NodeType | undefined =
       kind === 0o040000 ? 'dir' : kind === 0o100000 ? 'file' : kind === 0o120000 ? 'symlink'
         : kind === 0o010000 ? 'fifo' : kind === 0o020000 ? 'char' : kind === 0o060000 ? 'block' : undefined;

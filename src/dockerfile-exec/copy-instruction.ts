@@ -1,5 +1,6 @@
 import type { IgnoreMatcher } from '../dockerfile/index.js';
 import { containsWildcards, goMatch } from '../dockerfile/go-match.js';
+import { applyChmod, createdDirectoryMode, type Chmod } from '../dockerfile/chmod.js';
 import type { ArchiveEntry } from './archive.js';
 import {
   baseName,
@@ -24,11 +25,12 @@ import {
  *   `mkdir -p`: missing directories 0755, owned by --chown (else root);
  * - a file copied onto an existing directory goes inside it, under the source's base name;
  *   otherwise it takes the destination's name;
- * - a directory source copies its contents: into the destination, created 0755 when missing;
+ * - a directory source copies its contents: into the destination, created when missing (0755, or
+ *   an octal --chmod's permission bits, as every directory the copy creates for its destination);
  *   an existing destination directory keeps its owner and mode;
  * - copied entries keep mode, owner (0:0 from the context) and mtime, unless --chown / --chmod
- *   say otherwise; --chmod sets the permission bits (and setuid/setgid/sticky) of files and
- *   directories alike; symlinks are copied as links; hard links within one source stay links;
+ *   say otherwise; an octal --chmod sets the permission bits (and setuid/setgid/sticky) of files
+ *   and directories alike, a symbolic one is applied to each entry's mode; symlinks are copied as links; hard links within one source stay links;
  * - a file never replaces a directory, nor a directory a file (both are errors).
  */
 
@@ -39,8 +41,8 @@ export interface Owner {
 
 export interface CopySpec {
   chown?: Owner;
-  /** Permission bits (07777) for every copied entry. */
-  chmod?: number;
+  /** --chmod: an octal mode for every copied entry, or a symbolic one applied to each entry's mode. */
+  chmod?: Chmod;
   /** `--exclude` patterns, matched against paths relative to each source. */
   exclude?: IgnoreMatcher;
   /** `--parents`: only paths matching these (and their parent directories) are copied. */
@@ -79,7 +81,7 @@ export class TreeWriter {
    * fsutil's `MkdirAll` at a path (symlinks in it followed): missing directories are made 0755,
    * owned by `owner`, stamped `time`. Returns the resolved path.
    */
-  mkdirAll(path: string, owner?: Owner): string {
+  mkdirAll(path: string, owner?: Owner, mode = 0o755): string {
     const r = resolvePath(this.tree, path, true);
     if (r.status === 'found') {
       if (r.node.type !== 'dir') throw new CopyError(`mkdir ${r.path}: not a directory`);
@@ -95,10 +97,10 @@ export class TreeWriter {
       node = child;
     }
     for (; i < parts.length; i++) {
-      const created = dirNode({ uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: this.time });
+      const created = dirNode({ mode, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: this.time });
       // Lazily planned: the base may have this directory. Made the way unpacking makes a
       // missing parent (0755 root), it need not be written: unpacking keeps the base's, or makes it.
-      if (this.tree.partial && isRoot(owner)) created.unknown = true;
+      if (this.tree.partial && isRoot(owner) && mode === 0o755) created.unknown = true;
       this.add(joinParts(parts.slice(0, i)), parts[i]!, created);
       node = created;
     }
@@ -111,7 +113,8 @@ export class TreeWriter {
    */
   copy(src: FsView, srcPath: string, dest: string, spec: CopySpec): void {
     const ensure = endsAsDirectory(dest) ? dest : dest.slice(0, dest.lastIndexOf('/') + 1) || '/';
-    this.mkdirAll(ensure, spec.chown);
+    const dirMode = createdDirectoryMode(spec.chmod);
+    this.mkdirAll(ensure, spec.chown, dirMode);
     let dst = resolvePath(this.tree, cleanAbsolute(dest), true).path;
 
     const from = resolvePath(src, srcPath, true);
@@ -120,7 +123,7 @@ export class TreeWriter {
     const existing = this.stat(dst);
     if (!srcIsDir && existing?.type === 'dir') dst = joinParts([...splitPath(dst), baseName(srcPath)]);
     const target = srcIsDir && !existing ? dst : joinParts(splitPath(dst).slice(0, -1));
-    this.mkdirAll(target, spec.chown);
+    this.mkdirAll(target, spec.chown, dirMode);
 
     const state: CopyState = { spec, src, inodes: new Map(), parents: [] };
     this.copyEntry(state, from.path, '', dst, false);
@@ -247,7 +250,7 @@ export class TreeWriter {
   private applyInfo(spec: CopySpec, src: FsNode, dst: FsNode): void {
     dst.uid = spec.chown ? spec.chown.uid : src.uid;
     dst.gid = spec.chown ? spec.chown.gid : src.gid;
-    if (src.type !== 'symlink') dst.mode = spec.chmod !== undefined ? spec.chmod & 0o7777 : src.mode;
+    if (src.type !== 'symlink') dst.mode = spec.chmod !== undefined ? applyChmod(spec.chmod, src.mode, src.type === 'dir') : src.mode;
     dst.mtime = src.mtime;
     dst.unknown = false;
   }
@@ -406,7 +409,7 @@ export function resolveWildcards(src: FsView, pattern: string): string[] {
  * An archive entry name as BuildKit cleans it: leading `/` dropped, `.` and `..` resolved;
  * undefined for the root itself; a path that climbs out is refused.
  */
-export function cleanArchivePath(name: string, describe: string): string | undefined {
+function cleanArchivePath(name: string, describe: string): string | undefined {
   const parts: string[] = [];
   for (const p of name.replace(/^\/+/, '').split('/')) {
     if (p === '' || p === '.') continue;

@@ -23,7 +23,7 @@ export interface ImageLayer {
 const KEPT_FILES = new Set(['/etc/passwd', '/etc/group']);
 const MAX_KEPT_BYTES = 4 << 20;
 
-export function layerArchive(layer: ImageLayer, describe: string): ArchiveRef {
+function layerArchive(layer: ImageLayer, describe: string): ArchiveRef {
   return {
     describe,
     open: async () => decompressed(await layer.open(), layerCompression(layer.descriptor.mediaType), describe),
@@ -41,7 +41,7 @@ export async function loadImageTree(describe: string, layers: readonly ImageLaye
 }
 
 /** A tar entry name as a path inside the root (`./a/b/`, `/a/b` → `/a/b`); undefined for the root itself. */
-export function entryPath(name: string): string | undefined {
+function entryPath(name: string): string | undefined {
   const parts = splitPath(name);
   return parts.length === 0 ? undefined : joinParts(parts);
 }

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { OcipushError } from '../errors.js';
 import {
   createIgnoreMatcher,
@@ -11,6 +9,7 @@ import {
   type ResolvedStage,
 } from '../dockerfile/index.js';
 import { containsWildcards } from '../dockerfile/go-match.js';
+import { parseChmod } from '../dockerfile/chmod.js';
 import { foldStage, imageOf, scratchImage, type DockerImage, type HistoryStep } from '../dockerfile/image-config.js';
 import type { BaseImage } from '../assemble/base.js';
 import type { ArchiveEntry } from './archive.js';
@@ -170,8 +169,8 @@ function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, write
   const dest = destinationPath(instruction.dest, workingDir);
   const spec: CopySpec = {};
   if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, stageTree, inputs, instruction.original);
-  if (instruction.chmod !== undefined) spec.chmod = Number.parseInt(instruction.chmod, 8);
-  if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude);
+  if (instruction.chmod !== undefined) spec.chmod = parseChmod(instruction.chmod);
+  if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude, { source: '--exclude' });
 
   let source: FsView = inputs.context;
   if (instruction.keyword === 'COPY' && instruction.fromStage !== undefined) {
@@ -214,7 +213,7 @@ function copyWithParents(source: FsView, src: string, dest: string, spec: CopySp
   if (!containsWildcards(base) && !containsWildcards(pattern) && resolvePath(source, `${base}/${pattern}`, true).status !== 'found') {
     throw new CopyError(`${JSON.stringify(cleanAbsolute(`${base}/${pattern}`))}: not found in ${source.describe}`);
   }
-  const include = createIgnoreMatcher([pattern]);
+  const include = createIgnoreMatcher([pattern], { source: '--parents' });
   const matches = resolveWildcards(source, base);
   for (const match of matches) writer.copy(source, match, dest, { ...spec, include });
   return matches.length;
@@ -259,8 +258,15 @@ export function remoteSourceMessage(src: string): string {
 }
 
 function notFoundMessage(inputs: PlanInputs, source: FsView, path: string): string {
-  if (source === inputs.context && existsSync(join(inputs.context.root, path))) {
+  const context = inputs.context;
+  if (source === context && context.excludedByIgnore(path)) {
     return `${JSON.stringify(path)}: excluded from the build context by .dockerignore`;
+  }
+  // A symlink on the way is resolved inside the source's root, as BuildKit does.
+  const end = resolvePath(source, path, true).path;
+  if (end !== path) {
+    const why = source === context && context.excludedByIgnore(end) ? 'which .dockerignore excludes from it' : 'which is not in it';
+    return `${JSON.stringify(path)}: not found in ${source.describe}: a symlink leads to ${JSON.stringify(end)} (links resolve inside ${source.describe}), ${why}`;
   }
   return `${JSON.stringify(path)}: not found in ${source.describe}`;
 }

@@ -216,20 +216,12 @@ export function sortedNames(names: Iterable<string>): string[] {
   return [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 }
 
-/** Compares absolute paths component by component: a parent sorts right before its children. */
-export function comparePaths(a: string, b: string): number {
-  const pa = splitPath(a);
-  const pb = splitPath(b);
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const c = Buffer.compare(Buffer.from(pa[i]!), Buffer.from(pb[i]!));
-    if (c !== 0) return c;
-  }
-  return pa.length - pb.length;
-}
-
-/** Absolute paths in comparePaths order, each split and encoded once. */
+/**
+ * Absolute paths compared component by component (a parent sorts right before its children),
+ * each split and encoded once.
+ */
 export function sortPaths(paths: Iterable<string>): string[] {
-  // Components joined by NUL sort as comparePaths does: NUL is below every byte of a name.
+  // Components joined by NUL sort component by component: NUL is below every byte of a name.
   const keyed = [...paths].map((p) => ({ p, key: Buffer.from(splitPath(p).join('\0')) }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return keyed.map((k) => k.p);

@@ -18,6 +18,7 @@ import { parsePortSpecs } from './ports.js';
 import type { BaseImageConfig, ResolvedCopyInstruction, ResolvedInstruction, ResolvedStage } from './resolve-types.js';
 import { DEFAULT_SHELL } from './shell-form.js';
 import { isValidStopSignal } from './signal.js';
+import { parseChmod } from './chmod.js';
 
 /** The second half of resolution: one stage's instructions dispatched in order, as BuildKit does. */
 
@@ -214,8 +215,12 @@ export class StageDispatcher {
     const chown = optional(instruction.chown);
     const chmod = optional(instruction.chmod);
     const exclude = instruction.exclude.map(x);
-    if (chmod !== undefined && !(/^[0-7]+$/.test(chmod) && Number.parseInt(chmod, 8) <= 0o7777)) {
-      throw new LocatedError(`invalid chmod parameter: '${chmod}'. it should be octal string and between 0 and 07777`, instruction);
+    if (chmod !== undefined) {
+      try {
+        parseChmod(chmod);
+      } catch (err) {
+        throw new LocatedError((err as Error).message, instruction);
+      }
     }
     const common = {
       sources,

@@ -42,9 +42,14 @@ export interface IgnoreMatcher {
 
 const IGNORE_FILE = '.dockerignore';
 
-function ignoreError(message: string, line: number | undefined): OcipushError {
-  const where = line === undefined ? IGNORE_FILE : `${IGNORE_FILE}:${line}:1`;
-  return new OcipushError('EDOCKERFILE', `${where}: ${message}`, { path: IGNORE_FILE, ...(line !== undefined && { line, column: 1 }) });
+function ignoreError(message: string, line: number | undefined, source = IGNORE_FILE): OcipushError {
+  const where = line === undefined ? source : `${source}:${line}:1`;
+  return new OcipushError('EDOCKERFILE', `${where}: ${message}`, { path: source, ...(line !== undefined && { line, column: 1 }) });
+}
+
+export interface IgnoreMatcherOptions {
+  /** What the patterns came from, for error messages (default `.dockerignore`; e.g. `--exclude`). */
+  source?: string;
 }
 
 /** Reads .dockerignore text into patterns, validating each (bad syntax throws EDOCKERFILE). */
@@ -61,7 +66,7 @@ export function parseDockerignore(text: string): IgnorePattern[] {
 }
 
 /** One .dockerignore line as ignorefile.ReadAll reads it; undefined for comments and blanks. */
-function patternFromLine(raw: string, line: number | undefined): IgnorePattern | undefined {
+function patternFromLine(raw: string, line: number | undefined, source = IGNORE_FILE): IgnorePattern | undefined {
   if (raw.startsWith('#')) return undefined;
   let pattern = trimGoSpace(raw);
   if (pattern === '') return undefined;
@@ -71,20 +76,20 @@ function patternFromLine(raw: string, line: number | undefined): IgnorePattern |
     pattern = cleanPath(pattern);
     if (pattern.length > 1 && pattern.startsWith('/')) pattern = pattern.slice(1);
   }
-  return normalizePattern(invert ? '!' + pattern : pattern, line);
+  return normalizePattern(invert ? '!' + pattern : pattern, line, source);
 }
 
 /** What patternmatcher.New does to each pattern string, with syntax checks. */
-function normalizePattern(text: string, line: number | undefined): IgnorePattern {
+function normalizePattern(text: string, line: number | undefined, source: string): IgnorePattern {
   let p = cleanPath(trimGoSpace(text));
   let exclusion = false;
   if (p.startsWith('!')) {
-    if (p.length === 1) throw ignoreError('illegal exclusion pattern: "!"', line);
+    if (p.length === 1) throw ignoreError('illegal exclusion pattern: "!"', line, source);
     exclusion = true;
     p = p.slice(1);
   }
   const problem = globSyntaxProblem(p);
-  if (problem) throw ignoreError(`syntax error in pattern ${JSON.stringify(p)}: ${problem}`, line);
+  if (problem) throw ignoreError(`syntax error in pattern ${JSON.stringify(p)}: ${problem}`, line, source);
   return { pattern: p, exclusion, ...(line !== undefined && { line }) };
 }
 
@@ -93,17 +98,18 @@ function normalizePattern(text: string, line: number | undefined): IgnorePattern
  * (`!` for exceptions, leading `/` dropped, `#` comments skipped). Pure: it never touches the
  * filesystem.
  */
-export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[]): IgnoreMatcher {
+export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[], options: IgnoreMatcherOptions = {}): IgnoreMatcher {
+  const source = options.source ?? IGNORE_FILE;
   const patterns: IgnorePattern[] = [];
   for (const item of input) {
     if (typeof item === 'string') {
-      const pattern = patternFromLine(item, undefined);
+      const pattern = patternFromLine(item, undefined, source);
       if (pattern) patterns.push(pattern);
     } else {
       patterns.push(item);
     }
   }
-  const compiled = patterns.map((p) => compilePattern(p));
+  const compiled = patterns.map((p) => compilePattern(p, source));
   const hasExceptions = patterns.some((p) => p.exclusion);
   // fsutil walks into every excluded directory as soon as one exception uses a wildcard.
   const onlyPrefixExceptions = !patterns.some((p) => p.exclusion && /[*[\]?^\\]/.test(withoutTrailingGlob(p.pattern)));
@@ -140,8 +146,9 @@ export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[]):
   return Object.assign(matcher, { patterns, hasExceptions, mayReinclude });
 }
 
+/** A context path as fsutil hands it to the matcher; on Linux a backslash is a plain character of a name. */
 function normalizeQueryPath(p: string): string {
-  let s = p.replace(/\\/g, '/');
+  let s = p;
   while (s.startsWith('/')) s = s.slice(1);
   return cleanPath(s);
 }
@@ -183,8 +190,11 @@ function matchUsingParent(patterns: readonly Compiled[], file: string, parentInf
 }
 
 /** patternmatcher's Pattern.compile: exact text, a prefix (trailing double star), a suffix (leading double star) or a regexp. */
-function compilePattern(p: IgnorePattern): Compiled {
+function compilePattern(p: IgnorePattern, source: string): Compiled {
   const pattern = p.pattern;
+  // Why Go's regexp would refuse what the pattern becomes (patternmatcher then answers
+  // filepath.ErrBadPattern, "syntax error in pattern", when the pattern is first used).
+  let problem: string | undefined;
   const chars = Array.from(pattern);
   let kind: 'exact' | 'prefix' | 'suffix' | 'regexp' = 'exact';
   let re = '^';
@@ -218,7 +228,9 @@ function compilePattern(p: IgnorePattern): Compiled {
       re += '\\' + ch;
     } else if (ch === '\\') {
       if (idx < chars.length) {
-        re += escapedForRegex(chars[idx++]!, pattern);
+        const escaped = escapedForRegex(chars[idx++]!);
+        if (escaped === undefined) problem ??= `unsupported escape \\${chars[idx - 1]}`;
+        re += escaped ?? '';
         kind = 'regexp';
       } else {
         re += '\\\\';
@@ -227,6 +239,7 @@ function compilePattern(p: IgnorePattern): Compiled {
       const cls = readClass(chars, idx);
       re += cls.regex;
       idx = cls.end;
+      if (cls.reversed) problem ??= `invalid character class range ${cls.reversed}`;
       kind = 'regexp';
     } else if (ch === ']') {
       re += '\\]';
@@ -249,16 +262,31 @@ function compilePattern(p: IgnorePattern): Compiled {
       return { exclusion, match: (path) => path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1)) };
     }
     default: {
-      const regex = new RegExp(re + '$', 'u');
-      return { exclusion, match: (path) => regex.test(path) };
+      let regex: RegExp | undefined;
+      if (problem === undefined) {
+        try {
+          regex = new RegExp(re + '$', 'u');
+        } catch (err) {
+          problem = (err as Error).message;
+        }
+      }
+      if (!regex) {
+        const error = ignoreError(`syntax error in pattern ${JSON.stringify(pattern)}: ${problem}`, p.line, source);
+        return { exclusion, match: () => { throw error; } };
+      }
+      const compiledRegex = regex;
+      return { exclusion, match: (path) => compiledRegex.test(path) };
     }
   }
 }
 
 const JS_SYNTAX = '^$\\.*+?()[]{}|/';
 
-/** `\x` in a pattern: Go hands it to RE2, where `\d`, `\w`, `\s` are classes and punctuation is literal. */
-function escapedForRegex(ch: string, pattern: string): string {
+/**
+ * `\x` in a pattern: Go hands it to RE2, where `\d`, `\w`, `\s` are classes and punctuation is
+ * literal; undefined for an escape RE2 refuses.
+ */
+function escapedForRegex(ch: string): string | undefined {
   switch (ch) {
     case 'd': case 'D': case 'w': case 'W': case 'b': case 'B':
       return '\\' + ch;
@@ -271,14 +299,16 @@ function escapedForRegex(ch: string, pattern: string): string {
     case 'v': return '\\v';
     case 'a': return '\\x07';
   }
-  if (/^[\p{L}\p{N}]$/u.test(ch)) {
-    throw ignoreError(`syntax error in pattern ${JSON.stringify(pattern)}: unsupported escape \\${ch}`, undefined);
-  }
+  if (/^[\p{L}\p{N}]$/u.test(ch)) return undefined;
   return JS_SYNTAX.includes(ch) ? '\\' + ch : ch;
 }
 
-/** A `[...]` class (filepath.Match syntax, already validated) as a JavaScript class. */
-function readClass(chars: string[], start: number): { regex: string; end: number } {
+/**
+ * A `[...]` class (filepath.Match syntax, already validated) as a JavaScript class, and its first
+ * reversed range (`z-a`): filepath.Match accepts one, but RE2, which patternmatcher compiles the
+ * pattern into, refuses it.
+ */
+function readClass(chars: string[], start: number): { regex: string; end: number; reversed?: string } {
   let i = start;
   let out = '[';
   if (chars[i] === '^') {
@@ -286,20 +316,26 @@ function readClass(chars: string[], start: number): { regex: string; end: number
     i++;
   }
   let n = 0;
+  let reversed: string | undefined;
   const item = (): string => {
     let ch = chars[i++]!;
     if (ch === '\\') ch = chars[i++]!;
-    return '\\^-[]'.includes(ch) ? '\\' + ch : ch;
+    return ch;
   };
+  const quote = (ch: string): string => ('\\^-[]'.includes(ch) ? '\\' + ch : ch);
   while (!(chars[i] === ']' && n > 0)) {
-    out += item();
+    const lo = item();
     if (chars[i] === '-') {
       i++;
-      out += '-' + item();
+      const hi = item();
+      if (lo.codePointAt(0)! > hi.codePointAt(0)!) reversed ??= `${lo}-${hi}`;
+      else out += `${quote(lo)}-${quote(hi)}`;
+    } else {
+      out += quote(lo);
     }
     n++;
   }
-  return { regex: out + ']', end: i + 1 };
+  return { regex: out + ']', end: i + 1, ...(reversed !== undefined && { reversed }) };
 }
 
 /** Why Go's filepath.Match would reject the pattern (ErrBadPattern), or undefined. */

@@ -2,7 +2,8 @@
  * Go's `path/filepath.Match`, which BuildKit (fsutil) uses for wildcards in COPY/ADD sources:
  * `*` is any run of characters but `/`, `?` one character but `/`, `[abc]`, `[a-z]`, `[^a]`
  * classes, `\` escapes the next character. A malformed pattern matches nothing (Go returns
- * ErrBadPattern, which fsutil treats as no match).
+ * ErrBadPattern, which fsutil treats as no match), and so does a reversed range such as `[z-a]`
+ * (Go compares `lo <= c && c <= hi`, which no character satisfies).
  */
 
 /** fsutil's `containsWildcards`: `*`, `?` or `[` not escaped by `\`. */
@@ -63,7 +64,8 @@ function compile(pattern: string): RegExp | null {
           i++;
           const hi = classChar();
           if (hi === null) return null;
-          item += '-' + escapeRegExp(hi);
+          // A reversed range is valid syntax for Go and contains nothing: leave it out.
+          item = lo.codePointAt(0)! > hi.codePointAt(0)! ? '' : `${item}-${escapeRegExp(hi)}`;
         }
         cls += item;
         n++;

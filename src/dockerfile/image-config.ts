@@ -20,7 +20,7 @@ import type { ResolvedInstruction, ResolvedStage } from './resolve-types.js';
  *   stage itself set CMD; LABEL, EXPOSE and VOLUME add to the inherited ones.
  */
 
-export const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
+const HISTORY_COMMENT = 'buildkit.dockerfile.v0';
 
 /** The parts of an image BuildKit carries from stage to stage. */
 export interface DockerImage {
@@ -58,7 +58,7 @@ export function imageOf(config: ImageConfig): DockerImage {
 }
 
 /** The history text and layer flag of an instruction; undefined for ONBUILD (BuildKit records none). */
-export function historyStep(instruction: ResolvedInstruction): HistoryStep | undefined {
+function historyStep(instruction: ResolvedInstruction): HistoryStep | undefined {
   const step = (createdBy: string, layer = false): HistoryStep => ({ instruction, createdBy, layer });
   switch (instruction.keyword) {
     case 'ENV':

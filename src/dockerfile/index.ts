@@ -37,4 +37,4 @@ export { shellFormToExec, DEFAULT_SHELL } from './shell-form.js';
 export { parsePortSpecs, type PortSpecs } from './ports.js';
 export { isValidStopSignal } from './signal.js';
 export { parseGoDuration } from './duration.js';
-export { parseDockerignore, createIgnoreMatcher, type IgnorePattern, type IgnoreMatcher } from './dockerignore.js';
+export { parseDockerignore, createIgnoreMatcher, type IgnorePattern, type IgnoreMatcher, type IgnoreMatcherOptions } from './dockerignore.js';

@@ -1,6 +1,6 @@
 import { LocatedError, type SourcePosition } from './errors.js';
 import type { EscapeToken } from './lex.js';
-import { isGoSpace, trimLeftGoSpace } from './go-text.js';
+import { trimLeftGoSpace } from './go-text.js';
 
 /**
  * Splits Dockerfile text into logical lines the way BuildKit's parser.Parse does: parser
@@ -29,7 +29,7 @@ export interface LogicalLine {
   segments: { offset: number; line: number; column: number }[];
 }
 
-export interface SplitSource {
+export interface LogicalLines {
   directives: ParserDirectives;
   lines: LogicalLine[];
   /** Number of physical lines. */
@@ -56,7 +56,7 @@ function isComment(line: string): boolean {
   return trimLeftGoSpace(line).startsWith('#');
 }
 
-export function splitSource(input: string): SplitSource {
+export function splitLogicalLines(input: string): LogicalLines {
   const text = input.startsWith('\ufeff') ? input.slice(1) : input;
   const physical = physicalLines(text);
   const directives: ParserDirectives = { escape: '\\' };
@@ -158,9 +158,3 @@ export function positionAt(line: LogicalLine, offset: number): SourcePosition {
   return { line: seg.line, column: seg.column + Math.max(0, offset - seg.offset) };
 }
 
-/** Offset of the first non-space character at or after `offset`. */
-export function skipSpaces(text: string, offset: number): number {
-  let i = offset;
-  while (i < text.length && isGoSpace(text[i]!)) i++;
-  return i;
-}

@@ -15,7 +15,7 @@ import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } 
  *   values, all against the environment before the instruction), EXPOSE (expanded then split into
  *   words), LABEL (keys and values), STOPSIGNAL, USER, VOLUME, WORKDIR, and ARG default values.
  *   FROM's image and --platform expand with the global ARGs only (those before the first FROM,
- *   plus TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT and the BUILD* equivalents).
+ *   plus TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT, the BUILD* equivalents and TARGETSTAGE).
  * Not expanded: CMD, ENTRYPOINT, RUN, SHELL, HEALTHCHECK (a shell expands them when the container
  *   runs), MAINTAINER, ONBUILD (expanded in the child build), COPY --from (rejected at parse).
  *

@@ -56,6 +56,9 @@ export function planStages(parsed: ParsedDockerfile, options: ResolveOptions, wa
   const target = options.targetPlatform ?? hostPlatform();
   const globals = new Map<string, string>();
   for (const [k, v] of Object.entries(platformArgs(target, options.buildPlatform ?? target))) globals.set(k, buildArgs.get(k) ?? v);
+  // BuildKit's defaultArgs: TARGETSTAGE is --target as given, else the last stage's name, else "default".
+  const targetStage = options.target || parsed.stages[parsed.stages.length - 1]?.name || 'default';
+  globals.set('TARGETSTAGE', buildArgs.get('TARGETSTAGE') ?? targetStage);
 
   const declaredGlobal = new Set<string>();
   for (const arg of parsed.globalArgs) {

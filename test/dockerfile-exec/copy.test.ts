@@ -62,7 +62,8 @@ describe('COPY, compared with buildah', () => {
         'WORKDIR /srv',
         'COPY a.txt b.txt ./',
         'COPY a.txt renamed.txt',
-        'COPY --chmod=700 run.sh /x/run',
+        // (into an existing directory: buildah makes a new parent 0755, BuildKit gives it the mode)
+        'COPY --chmod=700 run.sh /usr/local/bin/run',
         'COPY --chown=10:20 app /owned',
         'COPY ["a.txt", "/with space/"]',
         'FROM scratch',
@@ -83,7 +84,7 @@ describe('COPY, compared with buildah', () => {
     assert.equal(built.tree['/opt/app/link.py'], 'link 0:0 -> main.py');
     assert.equal(built.tree['/bin/tl'], 'file 0755 0:0 run\n', 'a symlink named as the source is followed');
     assert.equal(built.tree['/usr/local/bin/run.sh'], 'file 0755 0:0 run\n');
-    assert.equal(built.tree['/x/run'], 'file 0700 0:0 run\n');
+    assert.equal(built.tree['/usr/local/bin/run'], 'file 0700 0:0 run\n');
     assert.equal(built.tree['/owned/lib/util.py'], 'file 0644 10:20 lib\n');
     assert.equal(built.tree['/srv/renamed.txt'], 'file 0644 0:0 a\n');
     assert.equal(built.tree['/etc/nginx/nginx.conf'], 'file 0644 0:0 nginx\n', 'a directory copies its contents');
@@ -162,6 +163,45 @@ describe('COPY rules of BuildKit', () => {
       '/q/', '/q/b/', '/q/b/y.txt',
       '/src/', '/src/keep.c', '/src/sub/', '/src/sub/w.c', '/src/sub/z.tmp',
     ]);
+  });
+
+  it('--chmod: symbolic modes apply to each entry\'s own mode; the directories an octal one creates get its permission bits', () => {
+    const ctx = join(tmp.path, 'chmod');
+    writeTree(ctx, {
+      Dockerfile: [
+        'FROM scratch',
+        'COPY --chmod=go-w f /sym/f',
+        'COPY --chmod=a+X d /symdir/',
+        'COPY --chmod=u=rw,g=r,o=r x /sym/x',
+        'COPY --chmod=0777 f /open/deep/',
+        'COPY --chmod=4750 x /suid/x',
+        'COPY --chmod=go-w f /plain/f',
+        '',
+      ].join('\n'),
+      f: { text: 'f', mode: 0o666 },
+      x: { text: 'x', mode: 0o755 },
+      'd/': { dir: true, mode: 0o700 },
+      'd/e': { text: 'e', mode: 0o640 },
+      'd/s/': { dir: true, mode: 0o600 },
+    });
+    const layout = join(tmp.path, 'chmod-layout');
+    build(ctx, layout, ['--tag', 't']);
+    const tree = unpackedTree(layout, 't', join(tmp.path, 'chmod-bundle'));
+    assert.deepEqual(tree, {
+      '/open/': 'dir 0777 0:0',
+      '/open/deep/': 'dir 0777 0:0',
+      '/open/deep/f': 'file 0777 0:0 f',
+      '/plain/': 'dir 0755 0:0',
+      '/plain/f': 'file 0644 0:0 f',
+      '/suid/': 'dir 0750 0:0',
+      '/suid/x': 'file 4750 0:0 x',
+      '/sym/': 'dir 0755 0:0',
+      '/sym/f': 'file 0644 0:0 f',
+      '/sym/x': 'file 0644 0:0 x',
+      '/symdir/': 'dir 0755 0:0',
+      '/symdir/e': 'file 0640 0:0 e',
+      '/symdir/s/': 'dir 0711 0:0',
+    });
   });
 
   it('--chown with names from the stage\'s /etc/passwd and /etc/group; a name not there is 0, with a warning', () => {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/tools.js';
-import { build, buildCli, writeTree } from './support.js';
+import { build, buildCli, layerListing, writeTree, type TreeSpec } from './support.js';
 
 /**
  * A Dockerfile that cannot be built fails with one line (file:line:column, the instruction,
@@ -39,7 +39,7 @@ function snapshot(dir: string): string[] {
 
 let n = 0;
 /** Builds `dockerfile` into a new layout and into the existing one; both must fail the same way and change nothing. */
-function fails(files: Record<string, string>, pattern: RegExp, args: string[] = [], status = 1): string {
+function fails(files: TreeSpec, pattern: RegExp, args: string[] = [], status = 1): string {
   const ctx = join(tmp.path, `ctx-${++n}`);
   writeTree(ctx, files);
   const fresh = join(tmp.path, `fresh-${n}`);
@@ -91,10 +91,30 @@ describe('Dockerfiles that cannot be built', () => {
     fails({ Dockerfile: 'FROM scratch AS a\nFROM scratch\nCOPY --from=a /nope /x\n' }, /^ocipush: Dockerfile:3:1: COPY --from=a \/nope \/x: "\/nope": not found in stage a$/);
   });
 
+  it('a symlink source that leads out of the context: where it leads, not .dockerignore', () => {
+    fails({ Dockerfile: 'FROM scratch\nCOPY link /\n', link: { link: '/etc/hostname' } },
+      /^ocipush: Dockerfile:2:1: COPY link \/: "\/link": not found in the build context: a symlink leads to "\/etc\/hostname" \(links resolve inside the build context\), which is not in it$/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY up /\n', up: { link: '../outside' } }, /"\/up": not found in the build context: a symlink leads to "\/outside"/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY link /\n', link: { link: 'secret' }, secret: 's', '.dockerignore': 'secret\n' },
+      /"\/link": not found in the build context: a symlink leads to "\/secret" \(links resolve inside the build context\), which \.dockerignore excludes from it$/);
+  });
+
   it('a --target that no stage has, a bad .dockerignore, a bad --chmod', () => {
     fails({ Dockerfile: 'FROM scratch AS a\n' }, /^ocipush: Dockerfile:1:1: target stage "nope" could not be found/, ['--target', 'nope']);
     fails({ Dockerfile: 'FROM scratch\nCOPY . /\n', '.dockerignore': 'ok\n[z-a\n' }, /\.dockerignore:2:1: syntax error in pattern/);
     fails({ Dockerfile: 'FROM scratch\nCOPY --chmod=999 f /f\n', f: 'f' }, /^ocipush: Dockerfile:2:1: invalid chmod parameter: '999'/);
+  });
+
+  it('a reversed range [z-a]: .dockerignore and --exclude give BuildKit\'s syntax error; a COPY wildcard with one matches nothing', () => {
+    fails({ Dockerfile: 'FROM scratch\nCOPY f /\n', f: 'f', '.dockerignore': '[Local-Only]/\n' },
+      /^ocipush: \.dockerignore:1:1: syntax error in pattern "\[Local-Only\]": invalid character class range l-O$/);
+    fails({ Dockerfile: 'FROM scratch\nCOPY --exclude=[z-a] . /\n', f: 'f' },
+      /^ocipush: Dockerfile:2:1: COPY --exclude=\[z-a\] \. \/: --exclude: syntax error in pattern "\[z-a\]": invalid character class range z-a$/);
+    const ctx = join(tmp.path, 'reversed-wildcard');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY f [z-a]* /\n', f: 'f', zz: 'z' });
+    const layout = join(tmp.path, 'reversed-wildcard-layout');
+    const result = build(ctx, layout);
+    assert.deepEqual(layerListing(layout, result.layers[0]!.digest), ['-rw-r--r-- 0/0 f']);
   });
 
   it('flags: no Dockerfile, a context that is not a directory, rootfs flags with -f, -f flags without it', () => {

@@ -10,6 +10,7 @@ import {
   type IgnoreMatcher,
   type ResolvedStage,
 } from '../../src/dockerfile/index.js';
+import { goMatch } from '../../src/dockerfile/go-match.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 
 /**
@@ -315,3 +316,23 @@ for (const [n, ignore] of IGNORES.entries()) {
     assert.deepEqual(ours, theirs);
   });
 }
+
+test('.dockerignore with a reversed range ([Local-Only]): buildah and ocipush both refuse it with "syntax error in pattern"', async () => {
+  const context = join(work.path, 'ignore-reversed');
+  await writeTree(context, { Dockerfile: 'FROM scratch\nCOPY foo /\n', foo: 'x', '.dockerignore': '[Local-Only]/\n' });
+  assert.throws(
+    () => run(buildah, [...buildahArgs(), 'build', '--isolation', 'chroot', '-q', '-o', `type=local,dest=${join(work.path, 'ignore-reversed-out')}`, context]),
+    /syntax error in pattern/,
+  );
+  const matcher = createIgnoreMatcher(parseDockerignore(await readFile(join(context, '.dockerignore'), 'utf8')));
+  assert.throws(() => matcher('foo'), /syntax error in pattern/);
+});
+
+test('COPY with a reversed-range wildcard ([z-a]*): it matches nothing for buildah, as for filepath.Match', async () => {
+  const context = join(work.path, 'wildcard-reversed');
+  await writeTree(context, { Dockerfile: 'FROM scratch\nCOPY foo [z-a]* /out/\n', foo: 'x', zz: 'z', a: 'a' });
+  const out = join(work.path, 'wildcard-reversed-out');
+  run(buildah, [...buildahArgs(), 'build', '--isolation', 'chroot', '-q', '-o', `type=local,dest=${out}`, context]);
+  assert.deepEqual(await listTree(join(out, 'out')), ['foo']);
+  assert.deepEqual(['foo', 'zz', 'a'].filter((name) => goMatch('[z-a]*', name)), []);
+});

@@ -33,6 +33,23 @@ test('invalid patterns fail with the .dockerignore line', () => {
   assert.throws(() => createIgnoreMatcher(['[z-']), /syntax error in pattern/);
 });
 
+test('a reversed range is an error when the pattern is first used, as patternmatcher (RE2) gives it', () => {
+  // filepath.Match accepts [Local-Only] (New succeeds), but RE2 refuses the range l-O: BuildKit
+  // answers ErrBadPattern when it matches the first path; buildah says the same.
+  const m = createIgnoreMatcher(parseDockerignore('a\n[Local-Only]/\n'));
+  assert.throws(() => m('foo'), (e: unknown) => isOcipushError(e) && e.code === 'EDOCKERFILE' &&
+    /^\.dockerignore:2:1: syntax error in pattern "\[Local-Only\]": invalid character class range l-O$/.test(e.message));
+  // Only the patterns patternmatcher evaluates: an exception is tried only once a path is excluded.
+  const exception = createIgnoreMatcher(['x', '![z-a]']);
+  assert.equal(exception('y'), false);
+  assert.throws(() => exception('x'), /syntax error in pattern "\[z-a\]"/);
+  // --exclude patterns name their source.
+  assert.throws(() => createIgnoreMatcher(['[z-a]'], { source: '--exclude' })('f'), (e: unknown) => isOcipushError(e) && /^--exclude: syntax error in pattern "\[z-a\]"/.test(e.message));
+  // A range in order still works, and an unsupported escape fails the same way.
+  assert.deepEqual(excluded('[a-c]x\n', ['bx', 'dx']), ['bx']);
+  assert.throws(() => createIgnoreMatcher(['a\\q'])('aq'), /syntax error in pattern "a\\\\q": unsupported escape/);
+});
+
 test('a plain name matches that path and everything under it, at the context root only', () => {
   assert.deepEqual(excluded('node_modules\n', ['node_modules', 'node_modules/a/b.js', 'src/node_modules', 'node_modules2']), ['node_modules', 'node_modules/a/b.js']);
   assert.deepEqual(excluded('build/out\n', ['build', 'build/out', 'build/out/x', 'build/outer']), ['build/out', 'build/out/x']);
@@ -116,6 +133,13 @@ test('query paths are normalized; the context root is never excluded; isDir chan
   assert.equal(dirPattern('cache', true), true);
   assert.equal(dirPattern('cache', false), true);
   assert.equal(createIgnoreMatcher([])('anything'), false);
+});
+
+test('a backslash in a name is a plain character on Linux, not a separator', () => {
+  // A file named `a\b` is not inside a directory `a`; `a\\b` (an escaped backslash) names it.
+  assert.deepEqual(excluded('a\n', ['a\\b', 'a', 'a/b']), ['a', 'a/b']);
+  assert.deepEqual(excluded('a\\\\b\n', ['a\\b', 'a/b']), ['a\\b']);
+  assert.deepEqual(excluded('*\\\\\n', ['a\\', 'a/', 'b']), ['a\\']);
 });
 
 test('string patterns are read like .dockerignore lines', () => {

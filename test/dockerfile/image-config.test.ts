@@ -36,6 +36,11 @@ test('goMatch follows filepath.Match; containsWildcards as fsutil', () => {
   assert.ok(goMatch('[a-c]x', 'bx'));
   assert.ok(!goMatch('[^a-c]x', 'bx'));
   assert.ok(goMatch('\\*', '*'));
+  // A reversed range is valid for Go and contains nothing (no SyntaxError, no match).
+  assert.ok(!goMatch('[z-a]*', 'foo'));
+  assert.ok(!goMatch('[z-a]', 'm'));
+  assert.ok(goMatch('[z-ab]', 'b'));
+  assert.ok(goMatch('[^z-a]', 'm'));
   assert.ok(!goMatch('[', '['), 'a malformed pattern matches nothing');
   assert.ok(containsWildcards('a/*.go'));
   assert.ok(!containsWildcards('a/\\*.go'));

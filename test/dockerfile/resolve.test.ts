@@ -151,8 +151,11 @@ test('COPY and ADD expand sources, destination, --chown, --chmod and --exclude',
   fails("FROM scratch\nCOPY [\"it's\", \"/x\"]\n", {}, 2, 1, /unexpected end of statement while looking for matching single-quote/);
 });
 
-test('COPY/ADD validation: octal --chmod, no URLs for COPY, --checksum only for one HTTP source', () => {
-  fails('FROM scratch\nCOPY --chmod=u+x a /b\n', {}, 2, 1, /invalid chmod parameter: 'u\+x'. it should be octal string and between 0 and 07777/);
+test('COPY/ADD validation: octal or symbolic --chmod, no URLs for COPY, --checksum only for one HTTP source', () => {
+  // A symbolic mode is accepted, as BuildKit's dispatchCopy does; a bad one is a syntax error.
+  assert.equal(find(resolve('FROM scratch\nCOPY --chmod=u+x a /b\n').target, 'COPY').chmod, 'u+x');
+  fails('FROM scratch\nCOPY --chmod=u+q a /b\n', {}, 2, 1, /invalid chmod parameter: 'u\+q': invalid syntax/);
+  fails('FROM scratch\nCOPY --chmod=9 a /b\n', {}, 2, 1, /invalid chmod parameter: '9'. it should be octal string and between 0 and 07777/);
   fails('FROM scratch\nARG M=10000\nCOPY --chmod=$M a /b\n', {}, 3, 1, /invalid chmod parameter: '10000'/);
   fails('FROM scratch\nCOPY https://example.com/x /x\n', {}, 2, 1, /source can't be a URL for COPY/);
   const sum = `sha256:${'a'.repeat(64)}`;
@@ -253,6 +256,21 @@ test('FROM and --platform expand global ARGs and the automatic platform ARGs', (
   // Platform ARGs reach a stage only through ARG.
   const s = resolve('FROM scratch\nLABEL a=$TARGETARCH\nARG TARGETARCH\nLABEL b=$TARGETARCH\n');
   assert.deepEqual([find(s.target, 'LABEL', 0).pairs[0]!.value, find(s.target, 'LABEL', 1).pairs[0]!.value], ['', 'amd64']);
+});
+
+test('TARGETSTAGE is the target stage\'s name, as BuildKit\'s testTargetStageNameArg checks', () => {
+  const text = 'FROM alpine AS base\nLABEL first=value:$TARGETSTAGE\nARG TARGETSTAGE\nLABEL second=value:$TARGETSTAGE\nFROM scratch AS foo\nCOPY --from=base /out/ /\nFROM scratch\nCOPY --from=base /out/ /\n';
+  const labels = (r: ResolvedDockerfile): string[] => {
+    const base = r.stages.find((st) => st.index === 0)!;
+    return [find(base, 'LABEL', 0).pairs[0]!.value, find(base, 'LABEL', 1).pairs[0]!.value];
+  };
+  // Visible only after ARG, like the platform ARGs; --target as given, else the last stage's
+  // name, else "default"; a --build-arg overrides it.
+  assert.deepEqual(labels(resolve(text, { target: 'foo' })), ['value:', 'value:foo']);
+  assert.deepEqual(labels(resolve(text)), ['value:', 'value:default']);
+  assert.deepEqual(labels(resolve(text + 'FROM scratch AS final\nCOPY --from=base /out/ /\n')), ['value:', 'value:final']);
+  assert.deepEqual(labels(resolve(text, { target: 'foo', buildArgs: { TARGETSTAGE: 'x' } })), ['value:', 'value:x']);
+  assert.equal(resolve('ARG TARGETSTAGE\nFROM alpine:$TARGETSTAGE AS one\n').target.baseImage, 'alpine:one');
 });
 
 test('FROM errors and warnings: blank base name, empty platform, undeclared ARG', () => {

@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readlinkSync, readdirSync, symlinkSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CLI, runCli, tempDir } from '../support/tools.js';
+import { build, layerListing, writeTree } from './support.js';
+
+/** What `build -f` reads: the Dockerfile (a file, a pipe) and the context (a directory, a symlink to one). */
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+before(async () => {
+  tmp = await tempDir('ocipush-df-input-');
+});
+after(async () => {
+  await tmp?.cleanup();
+});
+
+function mkfifo(path: string): void {
+  const r = spawnSync('mkfifo', [path]);
+  assert.equal(r.status, 0, 'mkfifo');
+}
+
+function start(args: string[]): { pid: number; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { pid: child.pid!, done };
+}
+
+/** Waits until process `pid` holds `path` open (it then waits in the read, not in the open). */
+async function holdsOpen(pid: number, path: string): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === path; } catch { return false; } })) return true;
+    } catch {
+      return false;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+describe('the Dockerfile and the context build -f reads', () => {
+  it('a FIFO Dockerfile is read once a writer comes, and with no writer SIGTERM and SIGINT still end the process', { timeout: 120_000 }, async () => {
+    const ctx = join(tmp.path, 'fifo-ctx');
+    writeTree(ctx, { f: 'f' });
+    const fifo = join(tmp.path, 'Dockerfile.fifo');
+    mkfifo(fifo);
+    const written = start(['build', '-f', fifo, ctx, '--layout', join(tmp.path, 'fifo-layout'), '--json']);
+    await writeFile(fifo, 'FROM scratch\nCOPY f /\n');
+    const ok = await written.done;
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((JSON.parse(ok.stdout) as { layers: unknown[] }).layers.length, 1);
+
+    for (const [signal, status] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+      const waiting = start(['build', '-f', fifo, ctx, '--layout', join(tmp.path, `never-${signal}`)]);
+      assert.ok(await holdsOpen(waiting.pid, fifo), 'the build opens the FIFO and waits for a writer');
+      process.kill(waiting.pid, signal);
+      const ended = await waiting.done;
+      assert.equal(ended.code, status, `${signal}: ${ended.stderr}`);
+    }
+  });
+
+  it('a Dockerfile that is neither a file nor a pipe is refused in one line', () => {
+    const r = runCli(['build', '-f', tmp.path, tmp.path, '--layout', join(tmp.path, 'never')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^ocipush: cannot read Dockerfile .*: not a regular file or a pipe\n$/);
+  });
+
+  it('a symlinked context is followed, as docker build does: the same image as from the directory', () => {
+    const ctx = join(tmp.path, 'real-ctx');
+    writeTree(ctx, { 'sub/a': 'a', b: 'b', Dockerfile: 'FROM scratch\nCOPY . /app/\n' });
+    const link = join(tmp.path, 'ctx-link');
+    symlinkSync('real-ctx', link);
+    const viaLink = build(link, join(tmp.path, 'link-layout'), [], join(ctx, 'Dockerfile'));
+    const direct = build(ctx, join(tmp.path, 'direct-layout'));
+    assert.equal(viaLink.digest, direct.digest);
+  });
+
+  it('a socket in the context is sent as an empty regular file with its permissions, as fsutil does', async () => {
+    const ctx = join(tmp.path, 'socket-ctx');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY . /ctx/\n', f: 'f' });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(ctx, 'app.sock'), resolve));
+    try {
+      spawnSync('chmod', ['0750', join(ctx, 'app.sock')]);
+      const layout = join(tmp.path, 'socket-layout');
+      const result = build(ctx, layout);
+      assert.deepEqual(layerListing(layout, result.layers[0]!.digest), [
+        'drwxr-xr-x 0/0 ctx/',
+        '-rw-r--r-- 0/0 ctx/Dockerfile',
+        '-rwxr-x--- 0/0 ctx/app.sock',
+        '-rw-r--r-- 0/0 ctx/f',
+      ]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('.dockerignore: a backslash in a file name is a plain character (Linux), not a separator', () => {
+    const ctx = join(tmp.path, 'backslash-ctx');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY . /ctx/\n', 'a\\': 'x', 'a\\b': 'y', 'c\\d': 'z', '.dockerignore': 'a\nc\\\\d\n.dockerignore\nDockerfile\n' });
+    const layout = join(tmp.path, 'backslash-layout');
+    const result = build(ctx, layout);
+    assert.deepEqual(layerListing(layout, result.layers[0]!.digest), ['drwxr-xr-x 0/0 ctx/', '-rw-r--r-- 0/0 ctx/a\\\\', '-rw-r--r-- 0/0 ctx/a\\\\b']);
+  });
+});
