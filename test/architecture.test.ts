@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The shape ARCHITECTURE.md describes, checked: the top-level parts of src/ import each other one
- * way only (static and dynamic imports alike).
+ * way only (static and dynamic imports alike), no source file outgrows one sitting, and the copy
+ * code asks storages for capabilities instead of testing their class.
  */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -74,4 +75,11 @@ test('the copy code asks storages for capabilities, never for their class', () =
     .filter((file) => /instanceof\s+(Repository|OciLayout|LazyBlobs|\w*Archive\w*)\b/.test(readFileSync(file, 'utf8')))
     .map((file) => relative(root, file));
   assert.deepEqual(offenders, []);
+});
+
+test('no source file is over 450 lines', () => {
+  const long = sourceFiles(src)
+    .map((file) => ({ file: relative(root, file), lines: readFileSync(file, 'utf8').split('\n').length }))
+    .filter((f) => f.lines > 450);
+  assert.deepEqual(long, []);
 });
