@@ -1,6 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { CredentialSource } from '../registry/auth/types.js';
 import type { RegistryClient, RetryNotice } from '../registry/http.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 
 /**
  * What every library call that talks to a registry takes: `build` (for base images), `push`
@@ -27,9 +28,11 @@ export interface RegistryOptions {
   signal?: AbortSignal;
   /** Told before a failed request is retried. */
   onRetry?: (notice: RetryNotice) => void;
+  /** Milliseconds a registry operation may take with its retries while nothing moves (default 300 000). */
+  timeout?: number;
+  /** Milliseconds one request waits for an answer (default 120 000). */
+  requestTimeout?: number;
 }
-
-export const DEFAULT_CONCURRENCY = 4;
 
 export function concurrencyOf(options: RegistryOptions): number {
   const n = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -53,6 +56,10 @@ export async function connectWith(registry: string, options: RegistryOptions): P
     caFiles: options.caFile === undefined ? [] : [options.caFile].flat(),
     connections: concurrency + 2,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    timeouts: {
+      ...(options.timeout !== undefined ? { operationMs: positiveMs(options.timeout, 'timeout') } : {}),
+      ...(options.requestTimeout !== undefined ? { requestMs: positiveMs(options.requestTimeout, 'requestTimeout') } : {}),
+    },
   });
 }
 
@@ -65,4 +72,9 @@ export function abortWith(signal: AbortSignal | undefined, client: RegistryClien
   const onAbort = () => { void client.destroy(); };
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
+}
+
+function positiveMs(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new OcipushError('EUSAGE', `${name} ${String(value)}: expected milliseconds, more than 0`);
+  return value;
 }

@@ -118,3 +118,25 @@ test('inLibraryTerms: every --flag becomes its option; switches read as their va
   assert.equal(inLibraryTerms('--also-tag "x": not a valid tag'), '`alsoTag` "x": not a valid tag');
   assert.equal(inLibraryTerms('a-b foo--bar sha256:--'), 'a-b foo--bar sha256:--');
 });
+
+test('timeout and requestTimeout bound a call to a registry that accepts and never answers, and the error names the options', async () => {
+  const { createServer } = await import('node:net');
+  const sockets: import('node:net').Socket[] = [];
+  const silent = createServer((socket) => { sockets.push(socket); });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const port = (silent.address() as import('node:net').AddressInfo).port;
+  const tmp = await tempDir('ocipush-lib-timeout-');
+  try {
+    await assert.rejects(
+      pull({ from: `127.0.0.1:${port}/never/answers:1`, layout: join(tmp.path, 'layout'), plainHttp: true, timeout: 600, requestTimeout: 150 }),
+      (err: OcipushError) => {
+        assert.match(err.message, /no complete answer within 0\.6 s \(`timeout`; each attempt waits up to 0\.15 s, `requestTimeout`\)/);
+        return true;
+      });
+    await assert.rejects(pull({ from: `127.0.0.1:${port}/x:1`, layout: join(tmp.path, 'layout'), timeout: -1 }), { code: 'EUSAGE' });
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+    await tmp.cleanup();
+  }
+});
