@@ -38,9 +38,8 @@ export function ensureDebianRootfs(cacheDir: string, mirror: string | null, log:
     rmSync(partial, { recursive: true, force: true });
     throw new Error(`debootstrap failed (${r.status ?? r.signal}):\n${(r.stderr || r.stdout).trim().split('\n').slice(-8).join('\n')}`);
   }
-  // Nothing in the tree should depend on this machine's apt cache: debootstrap leaves the .debs.
-  rmSync(join(partial, 'var', 'cache', 'apt', 'archives'), { recursive: true, force: true });
-  mkdirSync(join(partial, 'var', 'cache', 'apt', 'archives', 'partial'), { recursive: true });
+  // The tree is left as debootstrap makes it, .debs in /var/cache/apt/archives included (the
+  // issue's 206 MB): what `debootstrap … && ocipush build DIR` would build.
   writeFileSync(stamp, `${JSON.stringify({ suite: DEBIAN_SUITE, variant: 'minbase', mirror: chosen, made: new Date().toISOString() }, null, 2)}\n`);
   rmSync(path, { recursive: true, force: true });
   renameSync(partial, path);
