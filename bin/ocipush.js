@@ -19,8 +19,8 @@ if (args.length === 1 && args[0] === '--version') {
 }
 
 /**
- * Node 22.1 and later can keep the code it compiled for each module between runs: every command
- * then starts 10-20 ms sooner. The cache lives in the user's cache directory (never next to the
+ * Node 22.1 and later can keep the code it compiled for each module between runs: a re-push then
+ * takes about 8 ms less CPU on Node 24 (211 against 219 ms, `--help` 119 against 128). The cache lives in the user's cache directory (never next to the
  * code, which may be read-only); Node checks each entry against the module's source, and ignores
  * the cache when NODE_DISABLE_COMPILE_CACHE is set or the directory cannot be written. Node 20
  * has no such cache: nothing happens there.
