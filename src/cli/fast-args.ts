@@ -36,6 +36,8 @@ interface OptionSpec {
   aliases: string[];
   default?: unknown;
   choices?: readonly unknown[];
+  /** demandOption: yargs' message when it is missing (the line then goes to yargs). */
+  demanded: boolean;
 }
 
 interface PositionalSpec {
@@ -57,7 +59,7 @@ export interface CommandSpec {
 class Decline extends Error {}
 
 const DESCRIPTIVE = new Set(['describe', 'description', 'desc', 'group', 'hidden', 'defaultDescription']);
-const UNDERSTOOD = new Set([...DESCRIPTIVE, 'type', 'array', 'alias', 'default', 'choices']);
+const UNDERSTOOD = new Set([...DESCRIPTIVE, 'type', 'array', 'alias', 'default', 'choices', 'demandOption']);
 
 /** The command's positionals and options, or undefined when its builder uses what the parser does not know. */
 export function recordCommand(command: CliCommand<any>): CommandSpec | undefined {
@@ -73,7 +75,7 @@ export function recordCommand(command: CliCommand<any>): CommandSpec | undefined
     const recorder: Record<string, unknown> = {
       positional(name: string, options: Record<string, unknown>) {
         const p = spec.positionals.find((x) => x.name === name);
-        if (!p || Object.keys(options).some((k) => !UNDERSTOOD.has(k) || k === 'alias')) throw new Decline();
+        if (!p || Object.keys(options).some((k) => !UNDERSTOOD.has(k) || k === 'alias' || k === 'demandOption')) throw new Decline();
         p.options = options;
         return proxy;
       },
@@ -112,7 +114,9 @@ function addOption(spec: CommandSpec, name: string, options: Record<string, unkn
   if (Object.keys(options).some((k) => !UNDERSTOOD.has(k)) || (options.array !== undefined && typeof options.array !== 'boolean')) throw new Decline();
   const aliases = options.alias === undefined ? [] : [options.alias].flat();
   if (!aliases.every((a) => typeof a === 'string')) throw new Decline();
-  const option: OptionSpec = { name, type, array: options.array === true, aliases: aliases as string[] };
+  const demand = options.demandOption;
+  if (demand !== undefined && typeof demand !== 'boolean' && typeof demand !== 'string') throw new Decline();
+  const option: OptionSpec = { name, type, array: options.array === true, aliases: aliases as string[], demanded: Boolean(demand) };
   if (type === 'boolean' && option.array) throw new Decline();
   if ('default' in options) option.default = options.default;
   if (options.choices !== undefined) {
@@ -207,6 +211,7 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): ArgumentsCa
     if (!oa || !ob || (given.has(oa) && given.has(ob))) return undefined;
   }
   const options = new Set(spec.options.values());
+  if ([...options].some((o) => o.demanded && !given.has(o))) return undefined;
   for (const option of options) {
     const value = given.has(option) ? given.get(option) : option.default;
     if (value === undefined) continue;

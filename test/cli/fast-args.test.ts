@@ -56,6 +56,10 @@ const FAST = [
   'inspect x --json',
   'export a b',
   'index create a b --tag t',
+  'sign r.io/a:b --key cosign.key -a k=v',
+  'verify r.io/a:b --key=cosign.pub --json',
+  'attach r.io/a:b f1 f2',
+  'generate-key-pair',
 ];
 
 /** Lines it leaves to yargs: help, mistakes, and forms yargs reads its own way. */
@@ -83,6 +87,7 @@ const DECLINED = [
   'build a --format tar',
   'build a --env A=1 b', // yargs gives b to --env
   'index remove a --tag t',
+  'sign r.io/a:b', // --key is demanded: yargs' message
   'pussh r.io/a:b',
 ];
 
