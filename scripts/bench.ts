@@ -3,13 +3,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startRegistry } from '../test/support/registry.js';
+import { ensureDebianRootfs } from './bench/debian.js';
 import { defaultFileCount, describeTree, ensureFixture, type FixtureSummary, type TreeStats } from './bench/fixture.js';
-import { median, rssMethod } from './bench/measure.js';
+import { measure, median, rssMethod } from './bench/measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { formatValue, makeRow, renderTable, type Row } from './bench/report.js';
+import { timeCopies, timePushes } from './bench/pushes.js';
+import { startRegistry } from '../test/support/registry.js';
 import {
-  nodeBaseline, ocipushBuild, ocipushPush, ocipushVersion, pushedDigest, skopeoPush, TAR_ANCHOR_NAMES, tarAnchor,
+  nodeBaseline, ocipushBuild, ocipushPush, ocipushVersion, TAR_ANCHOR_NAMES, tarAnchor,
   umociBuild, warmPageCache, type OcipushCli, type TarAnchor,
 } from './bench/steps.js';
 import { hasTool, imageInfo, ocipushCommands, toolVersion } from './bench/tools.js';
@@ -56,13 +58,17 @@ function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`);
 }
 
-function preflight(options: BenchOptions): void {
+/** What the pipeline pushes most: a small base layer and an 8 MiB application layer on it. */
+const SMALL_IMAGE = [{ bytes: 6_000_000, seed: 'small-image-base' }, { bytes: 8 * 1024 * 1024, seed: 'small-image-app' }];
+
+function preflight(options: BenchOptions): { copy: boolean } {
   const tools = ['umoci', 'skopeo', 'docker-registry', 'setpriv', 'bash', 'tar'];
   if (options.anchors) tools.push('gzip', 'pigz', 'sha256sum');
   const missing = tools.filter((t) => !hasTool(t));
   if (missing.length) throw new Error(`missing tools: ${missing.join(', ')} (on Debian: apt-get install umoci skopeo docker-registry pigz)`);
   if (options.rootfs && !statSync(options.rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`--rootfs ${options.rootfs}: not a directory`);
-  if (options.onlyAnchors) return;
+  if (options.onlyAnchors) return { copy: false };
+  if (!statSync(options.node, { throwIfNoEntry: false })?.isFile()) throw new Error(`--node ${options.node}: no such file`);
   if (!existsSync(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('ocipush is not compiled: run `npx tsc -p .` (`npm run bench` does)');
   const commands = ocipushCommands(CLI);
   const absent = ['build', 'push'].filter((c) => !commands.has(c));
@@ -72,10 +78,12 @@ function preflight(options: BenchOptions): void {
       'Use --only-anchors to time umoci, skopeo and tar alone.',
     );
   }
+  // Registry to registry (issue 11's `ocipush copy`): timed as soon as the CLI has the verb.
+  return { copy: commands.has('copy') };
 }
 
 interface FixtureInfo {
-  kind: 'generated' | 'rootfs';
+  kind: 'generated' | 'rootfs' | 'debian';
   path: string;
   tree: TreeStats;
   generated?: FixtureSummary;
@@ -83,9 +91,25 @@ interface FixtureInfo {
 
 function prepareFixture(options: BenchOptions): FixtureInfo {
   if (options.rootfs) return { kind: 'rootfs', path: options.rootfs, tree: describeTree(options.rootfs) };
+  if (options.debian) {
+    const d = ensureDebianRootfs(options.cacheDir, options.debianMirror, log);
+    if (d.reused) log(`reusing the Debian rootfs ${d.path}`);
+    return { kind: 'debian', path: d.path, tree: describeTree(d.path) };
+  }
   const f = ensureFixture(options.cacheDir, { bytes: options.size, files: options.files, seed: options.seed }, log);
   if (f.reused) log(`reusing fixture ${f.path}`);
   return { kind: 'generated', path: f.path, tree: describeTree(f.path), generated: f.summary };
+}
+
+/**
+ * The small image, as umoci writes it (so neither pusher pushes its own tool's bytes): a fresh
+ * layout with one layer per generated tree, bottom first.
+ */
+async function makeSmallImage(options: BenchOptions, layout: string): Promise<void> {
+  const trees = SMALL_IMAGE.map((t) => ensureFixture(options.cacheDir, { bytes: t.bytes, files: defaultFileCount(t.bytes), seed: t.seed }, log).path);
+  await measure('umoci', ['init', '--layout', layout], { label: 'small image (umoci init)' });
+  await measure('umoci', ['new', '--image', `${layout}:${TAG}`], { label: 'small image (umoci new)' });
+  for (const tree of trees) await measure('umoci', ['insert', '--image', `${layout}:${TAG}`, tree, '/'], { label: 'small image (umoci insert)' });
 }
 
 /** The tools' order in iteration i: each goes first as often as the others, so none always gets the warmer machine. */
@@ -95,12 +119,14 @@ function rotate<T>(items: readonly T[], by: number): T[] {
 }
 
 async function run(options: BenchOptions, argv: string[]): Promise<number> {
-  preflight(options);
+  const { copy } = preflight(options);
   // Other work on the machine skews every figure; the JSON says how busy it was.
   const loadAtStart = os.loadavg()[0]!;
   if (loadAtStart > 0.5 * os.cpus().length) log(`warning: the machine is busy (load ${loadAtStart.toFixed(1)} on ${os.cpus().length} cpus); figures will be noisy`);
   const withOcipush = !options.onlyAnchors;
-  const ocipush: OcipushCli = { cli: CLI, compression: options.compression };
+  const ocipush: OcipushCli = { node: options.node, cli: CLI, compression: options.compression };
+  const nodeVersion = toolVersion(options.node, ['--version']);
+  log(`${withOcipush ? 'ocipush runs on' : 'node -e "" is'} Node ${nodeVersion} (${options.node})`);
   const fixture = prepareFixture(options);
   // The issue wants memory flat in the layer size: the same build and push of a small tree are the yardstick.
   const reference = withOcipush ? ensureFixture(options.cacheDir, { bytes: options.memoryReference, files: defaultFileCount(options.memoryReference), seed: options.seed }, log) : undefined;
@@ -117,9 +143,15 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const samples = new Samples();
-  const checks = { rebuildSameLayer: [] as boolean[], ocipushPushedLayoutManifest: [] as boolean[] };
+  const rec = { add: (name: string, sample: Sample) => samples.add(name, sample), log };
+  const smallLayout = join(work, 'small-image');
+  let smallBytes = 0;
+  const checks = { rebuildSameLayer: [] as boolean[], ocipushPushedLayoutManifest: [] as boolean[], ocipushPushedSmallImage: [] as boolean[] };
   const anchorKinds: TarAnchor[] = options.anchors ? ['gzip', 'pigz', 'sha256sum'] : [];
   try {
+    await makeSmallImage(options, smallLayout);
+    smallBytes = (await imageInfo(smallLayout, TAG)).layerBytes;
+    log(`small image: 2 layers, ${formatValue(smallBytes, 'bytes')} compressed`);
     for (let i = 1; i <= options.runs; i++) {
       const at = `run ${i}/${options.runs}`;
       const dir = join(work, `run-${i}`);
@@ -170,27 +202,12 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
 
       const pushLayout = options.pushLayout === 'ocipush' && withOcipush ? oLayout : uLayout;
       const layoutDigest = (await imageInfo(pushLayout, TAG)).manifestDigest;
-      const pushers: Array<{ name: string; push: (ref: string, label: string) => Promise<{ seconds: number; maxRssBytes: number | null; cpuSeconds: number | null }> }> = [];
-      if (withOcipush) pushers.push({ name: 'ocipush', push: (ref, label) => ocipushPush(ocipush, pushLayout, TAG, ref, label) });
-      pushers.push({ name: 'skopeo', push: (ref, label) => skopeoPush(pushLayout, TAG, ref, label) });
-      for (const { name, push } of rotate(pushers, i - 1)) {
-        // A registry of its own for every cold push: with blobs already stored under another
-        // repository, skopeo (and any client) could mount them instead of uploading.
-        const registry = await startRegistry();
-        try {
-          const repo = `bench/${name}-${i}`;
-          const ref = `${registry.host}/${repo}:${TAG}`;
-          for (const phase of ['cold', 'warm'] as const) {
-            const m = await push(ref, `${at}: ${name} push (${phase})`);
-            const digest = await pushedDigest(registry.host, repo, TAG);
-            if (name === 'ocipush' && phase === 'cold') checks.ocipushPushedLayoutManifest.push(digest === layoutDigest);
-            samples.add(`${name}-push-${phase}`, { seconds: m.seconds, maxRssBytes: m.maxRssBytes, cpuSeconds: m.cpuSeconds });
-            log(`${at}: ${name} push ${phase} ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}`);
-          }
-        } finally {
-          await registry.stop();
-        }
-      }
+      const pushed = await timePushes({ ocipush: withOcipush ? ocipush : null, layout: pushLayout, tag: TAG, iteration: i, prefix: '', label: at, rec });
+      if (withOcipush) checks.ocipushPushedLayoutManifest.push(pushed === layoutDigest);
+      const smallDigest = (await imageInfo(smallLayout, TAG)).manifestDigest;
+      const pushedSmall = await timePushes({ ocipush: withOcipush ? ocipush : null, layout: smallLayout, tag: TAG, iteration: i, prefix: 'small-', label: `${at} (small image)`, rec });
+      if (withOcipush) checks.ocipushPushedSmallImage.push(pushedSmall === smallDigest);
+      if (copy) await timeCopies({ ocipush, layout: pushLayout, tag: TAG, iteration: i, label: at, rec });
       if (reference) {
         const refLayout = join(dir, 'reference-layout');
         const refEnv = { ...process.env, XDG_CACHE_HOME: join(dir, 'xdg-cache-reference') };
@@ -211,14 +228,14 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
     const startupRuns = withOcipush ? options.startupRuns : 0;
     if (startupRuns) {
       await ocipushVersion(ocipush); // warm-up: the first run reads the modules from disk
-      await nodeBaseline();
+      await nodeBaseline(options.node);
       for (let k = 0; k < startupRuns; k++) {
         const pair = [async () => samples.add('ocipush-version', { seconds: (await ocipushVersion(ocipush)).seconds }),
-          async () => samples.add('node-baseline', { seconds: (await nodeBaseline()).seconds })];
+          async () => samples.add('node-baseline', { seconds: (await nodeBaseline(options.node)).seconds })];
         for (const job of rotate(pair, k)) await job();
       }
     } else {
-      for (let k = 0; k < options.startupRuns; k++) samples.add('node-baseline', { seconds: (await nodeBaseline()).seconds });
+      for (let k = 0; k < options.startupRuns; k++) samples.add('node-baseline', { seconds: (await nodeBaseline(options.node)).seconds });
     }
   } finally {
     removeWork();
@@ -231,16 +248,17 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   process.stdout.write(`\n${table}\n\n`);
   const judged = rows.filter((r) => r.result !== 'n/a');
   process.stdout.write(`goals met: ${judged.filter((r) => r.result === 'pass').length}/${judged.length}` +
-    ` (medians of ${options.runs} run${options.runs > 1 ? 's' : ''}; memory is the peak over all runs, by ${rssMethod})\n`);
+    ` (medians of ${options.runs} run${options.runs > 1 ? 's' : ''}; memory is the peak over all runs, by ${rssMethod}; ocipush on Node ${nodeVersion})\n`);
 
   const result = {
     schema: 'ocipush-bench/1',
     date: new Date().toISOString(),
     command: ['npm', 'run', 'bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
-    machine: { ...machineInfo(), loadAverage1m: { start: round2(loadAtStart), end: round2(os.loadavg()[0]!) } },
-    tools: toolVersions(withOcipush),
+    machine: { ...machineInfo(), node: nodeVersion, nodePath: options.node, benchNode: process.version, loadAverage1m: { start: round2(loadAtStart), end: round2(os.loadavg()[0]!) } },
+    tools: toolVersions(withOcipush, options.node),
     rssMethod,
     fixture,
+    smallImage: { layers: SMALL_IMAGE, layerBytes: smallBytes },
     options: {
       runs: options.runs, startupRuns: options.startupRuns, compression: options.compression ?? 'default',
       pushLayout: options.pushLayout === 'ocipush' && withOcipush ? 'ocipush' : 'umoci', anchors: options.anchors, onlyAnchors: options.onlyAnchors,
@@ -254,7 +272,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   log(`results written to ${options.out}`);
   if (loadAtStart > 0.5 * os.cpus().length) log(`note: the machine was busy when the bench started (load ${loadAtStart.toFixed(1)} on ${os.cpus().length} cpus); figures are noisier than on an idle machine`);
   if (checks.rebuildSameLayer.includes(false)) log('warning: a rebuild of the unchanged tree gave a different layer than the cold build');
-  if (checks.ocipushPushedLayoutManifest.includes(false)) log('warning: the manifest ocipush pushed is not the layout\'s (digest differs)');
+  if (checks.ocipushPushedLayoutManifest.includes(false) || checks.ocipushPushedSmallImage.includes(false)) log('warning: the manifest ocipush pushed is not the layout\'s (digest differs)');
   return 0;
 }
 
@@ -266,13 +284,18 @@ function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]):
     makeRow({ id: 'layer-size', step: 'compressed layer size', unit: 'bytes', ocipush: s.medianBytes('ocipush-build'), anchorName: 'umoci insert', anchor: s.medianBytes('umoci-build'), goal: { kind: 'ratio', max: 1.05 } }),
     makeRow({ id: 'rebuild', step: 'rebuild, unchanged tree', unit: 's', ocipush: s.medianSeconds('ocipush-rebuild'), anchorName: 'ocipush cold build', anchor: build, goal: { kind: 'ratio', max: 0.2 }, cpu: { ocipush: s.medianCpu('ocipush-rebuild'), anchor: s.medianCpu('ocipush-build') } }),
     makeRow({ id: 'push-cold', step: 'push to local registry, cold', unit: 's', ocipush: s.medianSeconds('ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('ocipush-push-cold'), anchor: s.medianCpu('skopeo-push-cold') } }),
-    makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 0.5 }, cpu: { ocipush: s.medianCpu('ocipush-push-warm'), anchor: s.medianCpu('skopeo-push-warm') } }),
+    makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 3.0 }, cpu: { ocipush: s.medianCpu('ocipush-push-warm'), anchor: s.medianCpu('skopeo-push-warm') } }),
+    makeRow({ id: 'small-push-cold', step: 'small image (2 layers), push, cold', unit: 's', ocipush: s.medianSeconds('small-ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('small-ocipush-push-cold'), anchor: s.medianCpu('small-skopeo-push-cold') } }),
+    makeRow({ id: 'small-push-warm', step: 'small image, re-push, all there', unit: 's', ocipush: s.medianSeconds('small-ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-skopeo-push-warm'), goal: { kind: 'ratio', max: 3.0 }, cpu: { ocipush: s.medianCpu('small-ocipush-push-warm'), anchor: s.medianCpu('small-skopeo-push-warm') } }),
     makeRow({ id: 'rss-build', step: 'peak RSS, build', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'rss-build-flat', step: 'peak RSS, build, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-build-reference'), goal: { kind: 'ratio', max: FLAT } }),
     makeRow({ id: 'rss-push', step: 'peak RSS, push', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.peakRss('skopeo-push-cold', 'skopeo-push-warm'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'rss-push-flat', step: 'peak RSS, push, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-push-reference'), goal: { kind: 'ratio', max: FLAT } }),
-    makeRow({ id: 'startup', step: 'start-up, ocipush --version', unit: 's', ocipush: s.medianSeconds('ocipush-version'), anchorName: 'node -e ""', anchor: s.medianSeconds('node-baseline'), goal: { kind: 'absolute', below: 0.25 } }),
+    makeRow({ id: 'startup', step: 'start-up, ocipush --version', unit: 's', ocipush: s.medianSeconds('ocipush-version'), anchorName: 'node -e ""', anchor: s.medianSeconds('node-baseline'), goal: { kind: 'ratio', max: 1.5 } }),
   ];
+  if (s.all['copy-ocipush']) {
+    rows.push(makeRow({ id: 'copy', step: 'copy registry → registry', unit: 's', ocipush: s.medianSeconds('copy-ocipush'), anchorName: 'skopeo copy docker:// docker://', anchor: s.medianSeconds('copy-skopeo'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('copy-ocipush'), anchor: s.medianCpu('copy-skopeo') } }));
+  }
   for (const kind of anchorKinds) {
     rows.push(makeRow({ id: `build-vs-${kind}`, step: 'build: tree → layout', unit: 's', ocipush: build, anchorName: TAR_ANCHOR_NAMES[kind], anchor: s.medianSeconds(`anchor-${kind}`), cpu: { ocipush: s.medianCpu('ocipush-build'), anchor: s.medianCpu(`anchor-${kind}`) } }));
     if (kind !== 'sha256sum') {
@@ -302,9 +325,9 @@ function machineInfo() {
   };
 }
 
-function toolVersions(withOcipush: boolean) {
+function toolVersions(withOcipush: boolean, node: string) {
   return {
-    ocipush: withOcipush ? toolVersion(process.execPath, [CLI, '--version']) : null,
+    ocipush: withOcipush ? toolVersion(node, [CLI, '--version']) : null,
     // During development the version says little; the commit (and whether the tree had edits) does.
     ocipushCommit: withOcipush ? gitCommit() : null,
     umoci: toolVersion('umoci', ['--version']),

@@ -9,6 +9,11 @@ export interface BenchOptions {
   files: number;
   seed: string;
   rootfs: string | null;
+  /** Time a Debian minbase rootfs (debootstrap, made once and cached) instead of a generated fixture. */
+  debian: boolean;
+  debianMirror: string | null;
+  /** The Node that runs ocipush (default: the one running the bench). */
+  node: string;
   runs: number;
   startupRuns: number;
   /** Size of the small generated tree whose build/push peak RSS the big one's must not exceed. */
@@ -33,6 +38,11 @@ and prints medians, ratios and the issue's goals; writes the same as JSON.
   --files N           regular files in the fixture (default: one per 10 KiB)
   --seed S            fixture seed (default "ocipush")
   --rootfs DIR        time this directory instead of a generated fixture
+  --debian            time a Debian 12 minbase rootfs (debootstrap --variant=minbase bookworm;
+                      made once under the cache dir, needs root and debootstrap the first time)
+  --debian-mirror URL the mirror for --debian (default: the first Debian one in /etc/apt/sources.list*)
+  --node PATH         run ocipush (and the node -e "" yardstick) with this Node binary, e.g. a
+                      Node 24 from \`npm i --prefix /tmp/node24 node@24\` (default: this Node)
   --runs N            iterations, each running every tool once (default 3)
   --startup-runs N    runs of \`ocipush --version\` (default 10)
   --memory-reference SIZE
@@ -58,6 +68,9 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       files: { type: 'string' },
       seed: { type: 'string', default: 'ocipush' },
       rootfs: { type: 'string' },
+      debian: { type: 'boolean', default: false },
+      'debian-mirror': { type: 'string' },
+      node: { type: 'string' },
       runs: { type: 'string', default: '3' },
       'startup-runs': { type: 'string', default: '10' },
       'memory-reference': { type: 'string', default: '40MB' },
@@ -76,12 +89,16 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   const size = parseSize(values.size!, 'size');
   const pushLayout = values['push-layout'];
   if (pushLayout !== 'umoci' && pushLayout !== 'ocipush') throw new Error(`--push-layout "${pushLayout}": expected umoci or ocipush`);
+  if (values.debian && values.rootfs !== undefined) throw new Error('--debian and --rootfs name two trees: pick one');
   const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return {
     size,
     files: values.files === undefined ? defaultFileCount(size) : positiveInt(values.files, 'files'),
     seed: values.seed!,
     rootfs: values.rootfs === undefined ? null : resolve(values.rootfs),
+    debian: values.debian!,
+    debianMirror: values['debian-mirror'] ?? null,
+    node: values.node === undefined ? process.execPath : resolve(values.node),
     runs: positiveInt(values.runs!, 'runs'),
     startupRuns: positiveInt(values['startup-runs']!, 'startup-runs'),
     memoryReference: parseSize(values['memory-reference']!, 'memory-reference'),

@@ -4,7 +4,9 @@ import { measure, type Measured } from './measure.js';
 /** The timed operations, one function per tool, each as a user would type it. */
 
 export interface OcipushCli {
-  /** bin/ocipush.js, run with this Node (what the `ocipush` shim runs). */
+  /** The Node that runs ocipush (--node; default the one running the bench). */
+  node: string;
+  /** bin/ocipush.js, run with that Node (what the `ocipush` shim runs). */
   cli: string;
   compression: string | null;
 }
@@ -12,19 +14,27 @@ export interface OcipushCli {
 export function ocipushBuild(o: OcipushCli, rootfs: string, layout: string, tag: string, env: NodeJS.ProcessEnv, label: string): Promise<Measured> {
   const args = [o.cli, 'build', rootfs, '--layout', layout, '--tag', tag, '--json'];
   if (o.compression) args.push('--compression', o.compression);
-  return measure(process.execPath, args, { env, usage: true, label });
+  return measure(o.node, args, { env, usage: true, label });
 }
 
 export function ocipushPush(o: OcipushCli, layout: string, tag: string, ref: string, label: string): Promise<Measured> {
-  return measure(process.execPath, [o.cli, 'push', ref, '--layout', layout, '--tag', tag, '--json'], { usage: true, label });
+  return measure(o.node, [o.cli, 'push', ref, '--layout', layout, '--tag', tag, '--json'], { usage: true, label });
+}
+
+/**
+ * Registry to registry (`ocipush copy SRC DST`, issue 11). Only timed when `ocipush --help` lists
+ * `copy`; if the verb's shape changes, this is the one place to follow it.
+ */
+export function ocipushCopy(o: OcipushCli, from: string, to: string, label: string): Promise<Measured> {
+  return measure(o.node, [o.cli, 'copy', from, to, '--json'], { usage: true, label });
 }
 
 export function ocipushVersion(o: OcipushCli): Promise<Measured> {
-  return measure(process.execPath, [o.cli, '--version'], { label: 'ocipush --version' });
+  return measure(o.node, [o.cli, '--version'], { label: 'ocipush --version' });
 }
 
-export function nodeBaseline(): Promise<Measured> {
-  return measure(process.execPath, ['-e', ''], { label: 'node -e ""' });
+export function nodeBaseline(node: string): Promise<Measured> {
+  return measure(node, ['-e', ''], { label: 'node -e ""' });
 }
 
 export interface UmociBuild {
@@ -51,6 +61,10 @@ export async function umociBuild(rootfs: string, layout: string, tag: string, la
 
 export function skopeoPush(layout: string, tag: string, ref: string, label: string): Promise<Measured> {
   return measure('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:${tag}`, `docker://${ref}`], { usage: true, label });
+}
+
+export function skopeoCopy(from: string, to: string, label: string): Promise<Measured> {
+  return measure('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${from}`, `docker://${to}`], { usage: true, label });
 }
 
 export type TarAnchor = 'gzip' | 'pigz' | 'sha256sum';

@@ -12,6 +12,12 @@ export interface CliCommand<A = Record<string, unknown>> {
   run: (argv: ArgumentsCamelCase<A>, out: Output) => Promise<number | void>;
 }
 
+/** The options every command takes (besides yargs' own --help and --version). */
+export const GLOBAL_OPTIONS = {
+  json: { type: 'boolean', describe: 'Machine-readable output on stdout' },
+  quiet: { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' },
+} as const;
+
 /** Splits repeatable `K=V` flags into a record; a missing `=` is a usage error naming the flag. */
 export function parseKeyValues(values: unknown, flag: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,23 +1,33 @@
 import type { CliCommand } from './command.js';
-import { buildCommand } from './build.js';
-import { exportCommand } from './export.js';
-import { pushCommand } from './push.js';
-import { pullCommand } from './pull.js';
-import { inspectCommand } from './inspect.js';
-import { indexCommand } from './index-command.js';
-import { generateKeyPairCommand } from './generate-key-pair.js';
-import { signCommand } from './sign.js';
-import { verifyCommand } from './verify.js';
-import { attachCommand } from './attach.js';
-import { referrersCommand } from './referrers.js';
-import { sbomCommand } from './sbom.js';
-import { attestCommand } from './attest.js';
-import { verifyAttestationCommand } from './verify-attestation.js';
+
+/** A command's name (the first word of its `command`) and how to load its module. */
+export interface CommandEntry {
+  name: string;
+  load: () => Promise<CliCommand<any>>;
+}
 
 /**
- * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
- * Add a command by adding its module here.
+ * Every command, in the order `--help` lists them. A run of one command loads only its module
+ * (src/cli/fast-args.ts); `--help` and errors load them all. Add a command by adding its entry
+ * here (test/cli/fast-args.test.ts checks that each name is its module's command).
  */
-export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand, indexCommand,
-  generateKeyPairCommand, signCommand, verifyCommand, attachCommand, referrersCommand, sbomCommand,
-  attestCommand, verifyAttestationCommand];
+export const commandEntries: CommandEntry[] = [
+  { name: 'build', load: async () => (await import('./build.js')).buildCommand },
+  { name: 'push', load: async () => (await import('./push.js')).pushCommand },
+  { name: 'pull', load: async () => (await import('./pull.js')).pullCommand },
+  { name: 'inspect', load: async () => (await import('./inspect.js')).inspectCommand },
+  { name: 'export', load: async () => (await import('./export.js')).exportCommand },
+  { name: 'index', load: async () => (await import('./index-command.js')).indexCommand },
+  { name: 'generate-key-pair', load: async () => (await import('./generate-key-pair.js')).generateKeyPairCommand },
+  { name: 'sign', load: async () => (await import('./sign.js')).signCommand },
+  { name: 'verify', load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'attach', load: async () => (await import('./attach.js')).attachCommand },
+  { name: 'referrers', load: async () => (await import('./referrers.js')).referrersCommand },
+  { name: 'sbom', load: async () => (await import('./sbom.js')).sbomCommand },
+  { name: 'attest', load: async () => (await import('./attest.js')).attestCommand },
+  { name: 'verify-attestation', load: async () => (await import('./verify-attestation.js')).verifyAttestationCommand },
+];
+
+export function loadCommands(): Promise<CliCommand<any>[]> {
+  return Promise.all(commandEntries.map((e) => e.load()));
+}

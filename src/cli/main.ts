@@ -1,41 +1,34 @@
-import yargs from 'yargs';
+import type { ArgumentsCamelCase } from 'yargs';
 import { isOcipushError } from '../errors.js';
 import type { CliCommand } from './command.js';
 import { Output } from './output.js';
-import { commands } from './commands.js';
 import { VERSION } from '../version.js';
 
-/** Runs the CLI and resolves to the exit code; one line on stderr for any failure. */
+/**
+ * Runs the CLI and resolves to the exit code; one line on stderr for any failure.
+ *
+ * A command line that names a command in the plain forms people type (`ocipush push REF --tag T
+ * -q`) is parsed without yargs, loading only that command's module: yargs and the whole command
+ * tree are about 100 ms of start-up. Everything else — `--help`, a mistake, an unusual form — goes
+ * to yargs, so help and error messages are yargs' as ever (src/cli/fast-args.ts).
+ */
 export async function main(args: string[]): Promise<number> {
-  let exitCode = 0;
-  let out = new Output();
-  const parser = yargs(args)
-    .scriptName('ocipush')
-    .usage('$0 <command> [options]\n\nBuild OCI images without a Docker daemon and push them to any registry.')
-    .option('json', { type: 'boolean', describe: 'Machine-readable output on stdout', global: true })
-    .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print nothing but errors', global: true })
-    .version(VERSION)
-    .help()
-    .alias('help', 'h')
-    .strict()
-    .demandCommand(1, 'name a command: ocipush --help lists them')
-    .recommendCommands()
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
-    .fail((msg, err) => {
-      if (err) throw err;
-      throw Object.assign(new Error(msg), { usage: true });
-    });
-  skipHelpRendering(parser);
-  for (const cmd of commands as CliCommand<any>[]) {
-    parser.command(cmd.command, cmd.describe, cmd.builder, async (argv) => {
-      out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
-      const code = await cmd.run(argv, out);
-      exitCode = typeof code === 'number' ? code : 0;
-    });
+  if (args.length === 1 && args[0] === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
   }
+  let out = new Output();
+  const runCommand = async (cmd: CliCommand<any>, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<number> => {
+    out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
+    const code = await cmd.run(argv, out);
+    return typeof code === 'number' ? code : 0;
+  };
   try {
-    await parser.parseAsync();
-    return exitCode;
+    const { fastInvocation } = await import('./fast-args.js');
+    const fast = await fastInvocation(args);
+    if (fast) return await runCommand(fast.command, fast.argv);
+    const [{ parseWithYargs }, { loadCommands }] = await Promise.all([import('./yargs-cli.js'), import('./commands.js')]);
+    return await parseWithYargs(args, await loadCommands(), runCommand);
   } catch (err) {
     return report(err, out);
   }
@@ -54,18 +47,4 @@ function report(err: unknown, out: Output): number {
   }
   out.error(`internal error: ${e?.stack ?? String(err)}`);
   return 70;
-}
-
-interface YargsInternals {
-  getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
-}
-
-/**
- * yargs renders the whole help text before it runs any command, in case the command asks for it
- * (none of ours does; --help is rendered on its own). Measuring every line's width is 40 ms of
- * every run. If a later yargs moves this internal, nothing breaks: the help is rendered as before.
- */
-function skipHelpRendering(parser: unknown): void {
-  const usage = (parser as YargsInternals).getInternalMethods?.().getUsageInstance?.();
-  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }

@@ -1,5 +1,5 @@
 import * as zlib from 'node:zlib';
-import { compressBlock, GZIP_OS_OFFSET, GZIP_OS_UNIX, GZIP_PARAMS, type BlockCodec } from './block-codec.js';
+import { compressBlock, GZIP_OS_OFFSET, GZIP_OS_UNIX, GZIP_PARAMS, gzipLevelFor, type BlockCodec } from './block-codec.js';
 
 /**
  * The part of node:zlib's private handle that `zlib.gzipSync` itself drives (lib/zlib.js
@@ -40,14 +40,15 @@ export class BlockEncoder {
    */
   encode(codec: BlockCodec, level: number, data: Uint8Array, out?: Uint8Array): number | Buffer {
     if (codec === 'gzip') {
-      const gz = this.gzipFor(level);
+      const effective = gzipLevelFor(level, data);
+      const gz = this.gzipFor(effective);
       if (gz) {
         const target = out && out.length >= outputCapacity(data.length) ? out : this.scratchFor(data.length);
         let n: number;
         try {
           n = deflateInto(gz, data, target);
         } catch (err) {
-          this.gzips.delete(level); // a failed zlib stream is closed: the next block gets a new one
+          this.gzips.delete(effective); // a failed zlib stream is closed: the next block gets a new one
           throw err;
         }
         if (n >= 0) {

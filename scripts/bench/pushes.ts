@@ -1,0 +1,83 @@
+import { startRegistry } from '../../test/support/registry.js';
+import type { Measured } from './measure.js';
+import { formatValue } from './report.js';
+import { ocipushCopy, ocipushPush, pushedDigest, skopeoCopy, skopeoPush, type OcipushCli } from './steps.js';
+
+/** The registry side of the bench: pushes of a layout and registry-to-registry copies, ocipush beside skopeo. */
+
+export interface Recorder {
+  add(name: string, sample: { seconds: number; maxRssBytes?: number | null; cpuSeconds?: number | null }): void;
+  log(line: string): void;
+}
+
+type Timed = Pick<Measured, 'seconds' | 'maxRssBytes' | 'cpuSeconds'>;
+
+function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/**
+ * For each tool, in an order that rotates with `iteration`: a fresh registry (a cold push to a
+ * registry already holding the blobs under another repository name could mount them instead of
+ * uploading), the cold push, then the same push again (every blob there). After each push the
+ * registry is asked for the manifest, so a push that did not land is an error. Samples are named
+ * `${prefix}${tool}-push-cold` and `-warm`; returns the digests ocipush's cold pushes left.
+ */
+export async function timePushes(opts: {
+  ocipush: OcipushCli | null; layout: string; tag: string; iteration: number; prefix: string; label: string; rec: Recorder;
+}): Promise<string | null> {
+  const { ocipush, layout, tag, iteration, prefix, label, rec } = opts;
+  const pushers: Array<{ name: string; push: (ref: string, what: string) => Promise<Timed> }> = [];
+  if (ocipush) pushers.push({ name: 'ocipush', push: (ref, what) => ocipushPush(ocipush, layout, tag, ref, what) });
+  pushers.push({ name: 'skopeo', push: (ref, what) => skopeoPush(layout, tag, ref, what) });
+  let ocipushDigest: string | null = null;
+  for (const { name, push } of rotate(pushers, iteration - 1)) {
+    const registry = await startRegistry();
+    try {
+      const repo = `bench/${name}-${iteration}`;
+      const ref = `${registry.host}/${repo}:${tag}`;
+      for (const phase of ['cold', 'warm'] as const) {
+        const m = await push(ref, `${label}: ${name} push (${phase})`);
+        const digest = await pushedDigest(registry.host, repo, tag);
+        if (name === 'ocipush' && phase === 'cold') ocipushDigest = digest;
+        rec.add(`${prefix}${name}-push-${phase}`, m);
+        rec.log(`${label}: ${name} push ${phase} ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}`);
+      }
+    } finally {
+      await registry.stop();
+    }
+  }
+  return ocipushDigest;
+}
+
+/**
+ * Registry to registry: skopeo puts the layout into a source registry (not timed), then each tool
+ * copies it from there into a fresh registry of its own. Samples `copy-ocipush`, `copy-skopeo`.
+ */
+export async function timeCopies(opts: {
+  ocipush: OcipushCli | null; layout: string; tag: string; iteration: number; label: string; rec: Recorder;
+}): Promise<void> {
+  const { ocipush, layout, tag, iteration, label, rec } = opts;
+  const source = await startRegistry();
+  try {
+    const from = `${source.host}/bench/source:${tag}`;
+    await skopeoPush(layout, tag, from, `${label}: fill the copy source`);
+    const copiers: Array<{ name: string; copy: (to: string, what: string) => Promise<Timed> }> = [];
+    if (ocipush) copiers.push({ name: 'ocipush', copy: (to, what) => ocipushCopy(ocipush, from, to, what) });
+    copiers.push({ name: 'skopeo', copy: (to, what) => skopeoCopy(from, to, what) });
+    for (const { name, copy } of rotate(copiers, iteration - 1)) {
+      const dest = await startRegistry();
+      try {
+        const m = await copy(`${dest.host}/bench/copy:${tag}`, `${label}: ${name} copy`);
+        await pushedDigest(dest.host, 'bench/copy', tag);
+        rec.add(`copy-${name}`, m);
+        rec.log(`${label}: ${name} copy registry → registry ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}`);
+      } finally {
+        await dest.stop();
+      }
+    }
+  } finally {
+    await source.stop();
+  }
+}
