@@ -129,6 +129,12 @@ class GraphCopy {
 
   private async copyManifest(desc: Descriptor, kind: NodeKind, isRoot: boolean): Promise<void> {
     const { bytes, parsed } = await this.readManifest(desc);
+    if (isRoot && await this.alreadyTagged(desc)) {
+      // A re-push of an unchanged image: one HEAD by tag says everything is there, no PUT needed.
+      await this.markPresent(parsed);
+      this.record(desc, kind, 'exists');
+      return;
+    }
     if (await this.dst.exists(desc, this.io)) {
       // A registry holds a manifest only with all it names, so the subgraph is there too.
       await this.markPresent(parsed);
@@ -149,6 +155,22 @@ class GraphCopy {
     this.emit({ type: 'start', descriptor: desc, kind });
     await this.pushManifest(desc, bytes);
     this.record(desc, kind, 'uploaded');
+  }
+
+  /**
+   * Whether a registry destination's tag already names this very manifest. Asked only where a
+   * tag costs a request (a ReferencePusher); a tag that is missing or names another digest means
+   * the copy goes on as usual.
+   */
+  private async alreadyTagged(desc: Descriptor): Promise<boolean> {
+    const reference = this.options.rootReference;
+    if (reference === undefined || !isReferencePusher(this.dst) || !isTagResolver(this.dst)) return false;
+    try {
+      return (await this.dst.resolve(reference, this.io)).digest === desc.digest;
+    } catch (err) {
+      if (err instanceof OcipushError && err.code === 'ENOTFOUND') return false;
+      throw err;
+    }
   }
 
   /** The root goes straight under its tag when the destination can (a registry), else push then tag. */

@@ -45,7 +45,7 @@ describe('ocipush push against docker-registry', () => {
     for (const digest of copied) assert.ok(readFileSync(blobPath(copy, digest)).equals(readFileSync(blobPath(image.layout, digest))), digest);
   });
 
-  it('a second push sends no blob: HEADs, then the manifest under its tag', async () => {
+  it('a second push sends no blob and no manifest: the tag already names the digest', async () => {
     assertOk(runCli(['push', `${registry.host}/cli/again:1`, '--layout', image.layout]));
     await registry.forgetAccessLog();
     const r = runCli(['push', `${registry.host}/cli/again:1`, '--layout', image.layout]);
@@ -54,10 +54,16 @@ describe('ocipush push against docker-registry', () => {
     const log = await registry.settledAccessLog();
     assert.deepEqual(uploadStarts(log), []);
     assert.deepEqual(blobWrites(log), []);
-    // The loopback scheme probe doubles as the API check: one GET /v2/, then the manifest is
-    // found by digest (so no blob is asked about) and put under its tag.
+    // The loopback scheme probe doubles as the API check: one GET /v2/, then a HEAD of the tag
+    // answers with the very digest, so no blob is asked about and nothing is put.
     const sent = log.filter((e) => !e.uri.includes('harness-settle')).map((e) => `${e.method} ${e.uri.replace(/sha256:[0-9a-f]{64}/, 'DIGEST')}`);
-    assert.deepEqual(sent, ['GET /v2/', 'HEAD /v2/cli/again/manifests/DIGEST', 'PUT /v2/cli/again/manifests/1']);
+    assert.deepEqual(sent, ['GET /v2/', 'HEAD /v2/cli/again/manifests/1']);
+  });
+
+  it('a push of another image under a tag that exists: the tag is moved (HEAD tag, HEAD digest, PUT)', async () => {
+    const other = umociImage(tmp.path, 'moved', [100_000], join(tmp.path, 'moved-layout'));
+    assertOk(runCli(['push', `${registry.host}/cli/again:1`, '--layout', other.layout]));
+    assert.equal(JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/cli/again:1`])).Digest, other.manifest.digest);
   });
 
   it('--json, --digest-file and --also-tag', async () => {
