@@ -159,6 +159,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const cacheUpdates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
   let emptyDir: string | undefined;
   let stagedBase: StagedBase | undefined;
+  let succeeded = false;
   try {
     // A layout base's layers are copied (verified) first: a damaged base fails before any compression.
     if (base) stagedBase = await stageBaseImage(base, target.staging, target.layout);
@@ -221,7 +222,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     }
     options.signal?.throwIfAborted();
 
-    const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
+    const layout = target.layout ?? await OciLayout.open(target.root, { create: true, session: target.session });
     await stagedBase?.commit(layout);
     for (const layer of layers) {
       const desc = layer.descriptor;
@@ -260,6 +261,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         await registryCache.store(layer.diffId, cacheSettings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
       }
     }
+    succeeded = true;
     return {
       ...image,
       layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}), source: l.origin })),
@@ -271,6 +273,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     await stagedBase?.discard();
     await registryCache?.close();
     if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
+    await target.finish(!succeeded);
   }
 }
 
