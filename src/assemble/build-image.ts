@@ -59,6 +59,11 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
   sbom?: SbomFormat;
   /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */
   now?: () => Date;
+  /**
+   * The wall clock the layer cache compares file times with (ms since the epoch; default
+   * Date.now): a tree changed within 2 s of it is not recorded. Tests set it instead of waiting.
+   */
+  cacheClock?: () => number;
   onProgress?: (progress: BuildProgress) => void;
 }
 
@@ -181,7 +186,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         exclude: [layoutReal],
       };
       // A layer of whiteouts alone (its directory is new every time) costs nothing to build.
-      const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions) : undefined;
+      const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions, options.cacheClock) : undefined;
       if (cached?.hit) {
         layers.push({ ...cached.hit, cached: true, origin: 'local-cache' });
         cacheUpdates.push({ key: cached.key!, layer: cached.hit, hit: true });
@@ -203,7 +208,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       }
       // A directory's key comes from the build's own walk: it describes exactly the entries
       // archived, and a cold build walks the tree once. A tar file's is its stat, taken before.
-      const hasher = cached && source.kind === 'directory' ? new TreeKeyHasher(cached.source) : undefined;
+      const hasher = cached && source.kind === 'directory' ? new TreeKeyHasher(cached.source, options.cacheClock) : undefined;
       // A build that warned (a socket left out, getfattr missing) is not cached: the warning
       // would be lost on a hit, and getfattr may be installed by the next build.
       let warned = false;
@@ -282,10 +287,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
  * and options) has an entry at all: a cold build then skips that walk and takes the key from the
  * build's own.
  */
-async function findCached(cache: LayerCache, layout: OciLayout | undefined, source: LayerSource, options: LayerKeyOptions): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
+async function findCached(cache: LayerCache, layout: OciLayout | undefined, source: LayerSource, options: LayerKeyOptions, clock?: () => number): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
   const id = sourceId(source, options);
   if (source.kind === 'directory' && !(layout && await cache.hasSource(id))) return { source: id };
-  const key = await layerKey(source, options);
+  const key = await layerKey(source, options, clock);
   const hit = layout ? await cache.lookup(layout, key) : undefined;
   return { source: id, key, ...(hit ? { hit } : {}) };
 }

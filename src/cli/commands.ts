@@ -5,6 +5,7 @@ import { pushCommand } from './push.js';
 import { pullCommand } from './pull.js';
 import { inspectCommand } from './inspect.js';
 import { indexCommand } from './index-command.js';
+import { gcCommand } from './gc.js';
 import { generateKeyPairCommand } from './generate-key-pair.js';
 import { signCommand } from './sign.js';
 import { verifyCommand } from './verify.js';
@@ -18,6 +19,6 @@ import { verifyAttestationCommand } from './verify-attestation.js';
  * Every command, in the order `--help` lists them. Each module is light; heavy code loads in `run`.
  * Add a command by adding its module here.
  */
-export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand, indexCommand,
+export const commands: CliCommand<any>[] = [buildCommand, pushCommand, pullCommand, inspectCommand, exportCommand, indexCommand, gcCommand,
   generateKeyPairCommand, signCommand, verifyCommand, attachCommand, referrersCommand, sbomCommand,
   attestCommand, verifyAttestationCommand];

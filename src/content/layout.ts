@@ -232,9 +232,10 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       await blob.discard();
     };
     const commit = async (expected: Partial<Expected> = {}) => {
-      if (committed || blob.stream.destroyed) throw new OcipushError('EIO', `blob writer for ${this.root} already closed`);
+      if (committed) throw new OcipushError('EIO', `blob writer for ${this.root} already closed`);
       committed = true;
       try {
+        if (blob.stream.errored) throw blob.stream.errored;
         if (!blob.stream.writableFinished) {
           // Flushes, syncs and closes the file; a write error (ENOSPC) rejects here.
           blob.stream.end();

@@ -43,7 +43,7 @@ export async function withLock<T>(lockPath: string, fn: (lock: HeldLock) => Prom
   }
 }
 
-interface Judged {
+export interface Judged {
   /** The owner's token, or `ino-N` for a lock without a readable owner. */
   id: string;
   owner?: Owner;
@@ -116,7 +116,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
 }
 
 /** Who holds the lock and since when it was last seen alive; undefined when there is none. */
-async function judge(path: string): Promise<Judged | undefined> {
+export async function judge(path: string): Promise<Judged | undefined> {
   let st;
   try {
     st = await lstat(path);
@@ -135,7 +135,8 @@ async function judge(path: string): Promise<Judged | undefined> {
   return { id: `ino-${st.ino}`, mtimeMs: st.mtimeMs };
 }
 
-async function breakLock(lockPath: string, judged: Judged, options: LivenessOptions): Promise<void> {
+/** Breaks the lock `judged` stale, and nothing else: a lock that took its place meanwhile stays. Exported for tests. */
+export async function breakLock(lockPath: string, judged: Judged, options: LivenessOptions = {}): Promise<void> {
   const grave = `${lockPath}.dead-${judged.id}`;
   try {
     await rename(lockPath, grave);
