@@ -64,8 +64,7 @@ export class IngestSession {
     this.stop();
     await rm(this.dir, { recursive: true, force: true }).catch(() => {});
     this.untrack();
-    await rmdir(join(this.root, INGEST_DIR)).catch(() => {});
-    await rmdir(join(this.root, PRIVATE_DIR)).catch(() => {});
+    await removeIfEmpty(this.root);
   }
 }
 
@@ -116,6 +115,7 @@ export async function sweepLayout(root: string, options: LivenessOptions = {}): 
     await rm(s.path, { recursive: true, force: true }).catch(() => {});
     removed.push(s.path);
   }
+  if (removed.length > 0) await removeIfEmpty(root);
   const now = (options.now ?? Date.now)();
   const dirs = [root];
   for (const alg of await readdir(join(root, 'blobs')).catch(() => [] as string[])) dirs.push(join(root, 'blobs', alg));
@@ -130,4 +130,10 @@ export async function sweepLayout(root: string, options: LivenessOptions = {}): 
     }
   }
   return removed;
+}
+
+/** The ingest area and ocipush's directory, once nobody uses them (a session opening meanwhile makes them again). */
+async function removeIfEmpty(root: string): Promise<void> {
+  await rmdir(join(root, INGEST_DIR)).catch(() => {});
+  await rmdir(join(root, PRIVATE_DIR)).catch(() => {});
 }
