@@ -1,5 +1,6 @@
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import { trackTemp } from './cleanup.js';
 import { makeDirectory } from './atomic.js';
@@ -53,6 +54,7 @@ export class IngestSession {
       untrackBuilding();
     }
     const session = new IngestSession(root, dir, owner, keepAlive(join(dir, 'owner')), untrack);
+    removeAtExit(dir);
     await sweepLayout(root, options);
     return session;
   }
@@ -63,6 +65,7 @@ export class IngestSession {
     this.closed = true;
     this.stop();
     await rm(this.dir, { recursive: true, force: true }).catch(() => {});
+    openSessions.delete(this.dir);
     this.untrack();
     await removeIfEmpty(this.root);
   }
@@ -137,3 +140,24 @@ async function removeIfEmpty(root: string): Promise<void> {
   await rmdir(join(root, INGEST_DIR)).catch(() => {});
   await rmdir(join(root, PRIVATE_DIR)).catch(() => {});
 }
+
+const openSessions = new Set<string>();
+
+/** A session left open when the process exits (a library user that never closed its layout) goes with it. */
+function removeAtExit(dir: string): void {
+  if (openSessions.size === 0 && !exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const d of openSessions) {
+        try {
+          rmSync(d, { recursive: true, force: true });
+          // The ingest area and .ocipush, when this was the last session in them.
+          rmdirSync(dirname(d));
+          rmdirSync(dirname(dirname(d)));
+        } catch { /* in use by another process, or exiting */ }
+      }
+    });
+  }
+  openSessions.add(dir);
+}
+let exitHook = false;
