@@ -71,6 +71,13 @@ export class IngestSession {
   }
 }
 
+/**
+ * A session whose owner cannot be looked up by PID (another container) is gone after this long
+ * without a heartbeat: longer than a lock's 30 s, as removing a live build's session fails that
+ * build, while keeping a dead one a little longer only keeps its disk space.
+ */
+export const SESSION_STALE_MS = 10 * 60_000;
+
 export interface SessionInfo {
   path: string;
   owner?: Owner;
@@ -102,7 +109,7 @@ export async function listSessions(root: string, options: LivenessOptions = {}):
       if (!st) continue;
       mtimeMs = st.mtimeMs;
     }
-    sessions.push({ path, ...(owner ? { owner } : {}), gone: ownerGone(owner, mtimeMs, options) });
+    sessions.push({ path, ...(owner ? { owner } : {}), gone: ownerGone(owner, mtimeMs, { ...options, staleMs: options.staleMs ?? SESSION_STALE_MS }) });
   }
   return sessions;
 }
