@@ -13,8 +13,8 @@ import { sha256, type Digest } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { validateLayout } from '../image/support.js';
-import { pseudoRandom } from '../image/support.js';
+import { validateLayout } from '../assemble/support.js';
+import { pseudoRandom } from '../assemble/support.js';
 
 function blobs(layout: string): string[] {
   return readdirSync(join(layout, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();

@@ -6,7 +6,7 @@ import { OciLayout } from '../../src/content/layout.js';
 import { Annotation } from '../../src/oci/descriptor.js';
 import { tempDir } from '../support/tools.js';
 import { runCliAsync } from '../cli/registry-support.js';
-import { validateLayout } from '../image/support.js';
+import { validateLayout } from '../assemble/support.js';
 
 it('builds started at once into a layout that does not exist yet all succeed, and every tag is kept (6 rounds of 4)', async (t) => {
   const tmp = await tempDir();
