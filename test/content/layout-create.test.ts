@@ -22,7 +22,7 @@ it('builds started at once into a layout that does not exist yet all succeed, an
     const layout = await OciLayout.open(dir);
     const names = (await layout.readIndex()).manifests.map((d) => d.annotations?.[Annotation.RefName]).sort();
     assert.deepEqual(names, tags, `round ${round}`);
-    assert.deepEqual(readdirSync(dir).sort(), ['.ocipush-cache', 'blobs', 'index.json', 'oci-layout'], `round ${round}: nothing in progress left`);
+    assert.deepEqual(readdirSync(dir).filter((n) => n !== '.ocipush-cache').sort(), ['blobs', 'index.json', 'oci-layout'], `round ${round}: nothing in progress left`);
   }
   validateLayout(join(tmp.path, 'new-0', 'layout'));
 });
