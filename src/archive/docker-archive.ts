@@ -137,7 +137,7 @@ export async function writeDockerArchive(
   const blobs = planBlobs(images, Boolean(options.ociLayout));
   for (const { descriptor, bytes } of blobs) {
     if (!bytes && !(await layout.exists(descriptor))) {
-      throw new OcipushError('ELAYOUT', `${layout.root}: blob ${descriptor.digest} is missing or has the wrong size`, { digest: descriptor.digest });
+      throw await layout.unusableBlobError(descriptor);
     }
   }
 

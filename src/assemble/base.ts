@@ -1,4 +1,4 @@
-import { join, resolve as resolvePath } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
@@ -114,7 +114,7 @@ function withoutPlatform(desc: Descriptor): Descriptor {
  * (verified: a blob that does not match its digest is refused) unless the layout has them.
  */
 export async function storeBaseImage(base: BaseImage, layout: OciLayout): Promise<void> {
-  const staged = await stageBaseImage(base, { dir: join(layout.root, 'blobs', 'sha256'), where: `layout ${layout.root}` }, layout);
+  const staged = await stageBaseImage(base, { dir: (await layout.session()).dir, where: `layout ${layout.root}` }, layout);
   try {
     await staged.commit(layout);
   } finally {
@@ -156,7 +156,7 @@ export async function stageBaseImage(base: BaseImage, staging: { dir: string; wh
         }
         const sources = fromRecord.get(layer.digest) ?? [];
         if (sources.length === 0) {
-          throw new OcipushError('ELAYOUT', `base image ${base.reference}: layer ${layer.digest} is missing from ${from.root}`, { digest: layer.digest });
+          throw await from.unusableBlobError(layer, `base image ${base.reference}: layer ${layer.digest} in ${from.root}`);
         }
         // A layer the base itself only references: this layout can fetch it from the same place.
         for (const repository of [...sources].reverse()) remote.push({ digest: layer.digest, repository });

@@ -62,6 +62,11 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
   sbom?: SbomFormat;
   /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */
   now?: () => Date;
+  /**
+   * The wall clock the layer cache compares file times with (ms since the epoch; default
+   * Date.now): a tree changed within 2 s of it is not recorded. Tests set it instead of waiting.
+   */
+  cacheClock?: () => number;
   onProgress?: (progress: BuildProgress) => void;
 }
 
@@ -165,6 +170,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const cacheUpdates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
   let emptyDir: string | undefined;
   let stagedBase: StagedBase | undefined;
+  let succeeded = false;
   try {
     // A layout base's layers are copied (verified) first: a damaged base fails before any compression.
     if (base) stagedBase = await stageBaseImage(base, target.staging, target.layout);
@@ -186,7 +192,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         exclude: [layoutReal],
       };
       // A layer of whiteouts alone (its directory is new every time) costs nothing to build.
-      const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions) : undefined;
+      const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions, options.cacheClock) : undefined;
       if (cached?.hit) {
         layers.push({ ...cached.hit, cached: true, origin: 'local-cache' });
         cacheUpdates.push({ key: cached.key!, layer: cached.hit, hit: true });
@@ -208,7 +214,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       }
       // A directory's key comes from the build's own walk: it describes exactly the entries
       // archived, and a cold build walks the tree once. A tar file's is its stat, taken before.
-      const hasher = cached && source.kind === 'directory' ? new TreeKeyHasher(cached.source) : undefined;
+      const hasher = cached && source.kind === 'directory' ? new TreeKeyHasher(cached.source, options.cacheClock) : undefined;
       // A build that warned (a socket left out, getfattr missing) is not cached: the warning
       // would be lost on a hit, and getfattr may be installed by the next build.
       let warned = false;
@@ -227,7 +233,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     }
     options.signal?.throwIfAborted();
 
-    const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
+    const layout = target.layout ?? await OciLayout.open(target.root, { create: true, session: target.session });
     await stagedBase?.commit(layout);
     for (const layer of layers) {
       const desc = layer.descriptor;
@@ -273,6 +279,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         await registryCache.store(layer.diffId, cacheSettings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
       }
     }
+    succeeded = true;
     return {
       ...image,
       layers: layers.map((l) => ({ ...l.descriptor, mediaType: layerMediaTypeIn(l.descriptor.mediaType, format), diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...(l.cached ? { cached: true } : {}), source: l.origin })),
@@ -285,6 +292,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     await stagedBase?.discard();
     await registryCache?.close();
     if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
+    await target.finish(!succeeded);
   }
 }
 
@@ -293,10 +301,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
  * and options) has an entry at all: a cold build then skips that walk and takes the key from the
  * build's own.
  */
-async function findCached(cache: LayerCache, layout: OciLayout | undefined, source: LayerSource, options: LayerKeyOptions): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
+async function findCached(cache: LayerCache, layout: OciLayout | undefined, source: LayerSource, options: LayerKeyOptions, clock?: () => number): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
   const id = sourceId(source, options);
   if (source.kind === 'directory' && !(layout && await cache.hasSource(id))) return { source: id };
-  const key = await layerKey(source, options);
+  const key = await layerKey(source, options, clock);
   const hit = layout ? await cache.lookup(layout, key) : undefined;
   return { source: id, key, ...(hit ? { hit } : {}) };
 }

@@ -1,14 +1,18 @@
-import { mkdir, readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, rmdir } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
+import { IngestSession } from '../content/ingest.js';
+import { isPrivateRootName } from '../content/layout-files.js';
+import type { LockOptions } from '../content/lock.js';
 import type { StagingArea } from '../layer/layer.js';
 
 /**
  * The layout a build (`ocipush build`, with or without -f) writes into, checked before any work:
  * an existing layout must be whole (a corrupt index fails now, not after minutes of compression);
  * a missing or empty directory becomes one only when the image is complete; any other directory
- * is refused, never written into. Blobs are staged beside it until then.
+ * is refused, never written into. Blobs are staged in the build's ingest session inside it
+ * (`.ocipush/ingest/…`) until then: a build killed half way leaves them where the next write
+ * into the layout clears them.
  */
 
 /** `org.opencontainers.image.ref.name` as the image-layout spec defines it. */
@@ -25,10 +29,20 @@ export interface LayoutTarget {
   root: string;
   /** The layout when it exists already. */
   layout?: OciLayout;
+  /** This build's ingest session in the layout's directory: staged blobs go there. */
+  session: IngestSession;
   staging: StagingArea;
+  /**
+   * Ends the session; when the build failed and made the layout's directory, removes the directory
+   * again if nothing else is in it (another build may be making it too).
+   */
+  finish(failed: boolean): Promise<void>;
 }
 
-export async function prepareTarget(root: string): Promise<LayoutTarget> {
+/** Entries of a layout being made by another process, before its `oci-layout` is written. */
+const LAYOUT_PARTS = new Set(['blobs', 'index.json']);
+
+export async function prepareTarget(root: string, liveness: LockOptions = {}): Promise<LayoutTarget> {
   const where = `layout ${root}`;
   let entries: string[] | undefined;
   try {
@@ -37,19 +51,27 @@ export async function prepareTarget(root: string): Promise<LayoutTarget> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw new OcipushError('ELAYOUT', fromSystemError(err, root, 'cannot use layout').message, { path: root, cause: err });
   }
-  // Temp files and the lock of other ocipush processes building into the same new layout.
-  entries = entries?.filter((name) => !/^\..*\.tmp-\d+-[0-9a-f]+$/.test(name) && name !== '.index.json.lock' && !name.startsWith('.ocipush-files-'));
-  if (entries === undefined || entries.length === 0) {
-    const dir = entries === undefined ? dirname(root) : root;
-    await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });
-    return { root, staging: { dir, where } };
-  }
-  if (!entries.includes('oci-layout')) {
+  const madeDir = entries === undefined;
+  // ocipush's own files, and a layout other processes are making at this moment.
+  const foreign = entries?.filter((name) => !isPrivateRootName(name) && !LAYOUT_PARTS.has(name));
+  if (foreign && foreign.length > 0 && !entries!.includes('oci-layout')) {
     throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (no oci-layout file) and not empty; refusing to write into it`, { path: root });
   }
-  const layout = await OciLayout.open(root);
-  await layout.readIndex();
-  const dir = join(root, 'blobs', 'sha256');
-  await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });
-  return { root, layout, staging: { dir, where } };
+  let layout: OciLayout | undefined;
+  if (entries?.includes('oci-layout')) {
+    layout = await OciLayout.open(root, { liveness });
+    await layout.readIndex();
+  }
+  const session = await IngestSession.open(root, liveness);
+  if (layout) layout = await OciLayout.open(root, { session, liveness });
+  return {
+    root,
+    ...(layout ? { layout } : {}),
+    session,
+    staging: { dir: session.dir, where },
+    async finish(failed) {
+      await session.close();
+      if (failed && madeDir) await rmdir(root).catch(() => {});
+    },
+  };
 }

@@ -18,6 +18,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'inspect', load: async () => (await import('./inspect.js')).inspectCommand },
   { name: 'export', load: async () => (await import('./export.js')).exportCommand },
   { name: 'index', load: async () => (await import('./index-command.js')).indexCommand },
+  { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
   { name: 'generate-key-pair', load: async () => (await import('./generate-key-pair.js')).generateKeyPairCommand },
   { name: 'sign', load: async () => (await import('./sign.js')).signCommand },
   { name: 'verify', load: async () => (await import('./verify.js')).verifyCommand },

@@ -42,6 +42,7 @@ export const pullCommand: CliCommand<PullArgs> = {
     const name = argv.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
     let root;
     let result;
+    let layout: import('../content/layout.js').OciLayout | undefined;
     try {
       const repository = new Repository(client, source.repository);
       const fetched = await repository.fetchManifest(referenceTarget(source));
@@ -53,7 +54,7 @@ export const pullCommand: CliCommand<PullArgs> = {
         const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
         if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: platform, noMatch: noManifestFor(shown) });
       }
-      const layout = await OciLayout.open(argv.layout, { create: true });
+      layout = await OciLayout.open(argv.layout, { create: true });
       result = await copyGraph(repository, layout, root, { concurrency, onEvent: progress.handle, rootReference: name });
       if (name === undefined) {
         // Pulled by digest with no name: listed in index.json without a ref.name.
@@ -62,10 +63,13 @@ export const pullCommand: CliCommand<PullArgs> = {
         });
       }
       progress.finish();
+      await layout.close();
       await client.close();
     } catch (err) {
       progress.finish();
       await client.destroy();
+      // A pull that made the layout and failed leaves no empty layout behind.
+      await layout?.discardIfCreated();
       throw err;
     }
     const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);

@@ -1,4 +1,4 @@
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { fromSystemError } from '../errors.js';
@@ -9,9 +9,13 @@ export function tempNameFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
-/** Writes `data` to a temp name, syncs it and renames it over `target`: readers never see half a file. */
-export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
-  const tmp = tempNameFor(target);
+/**
+ * Writes `data` to a temp name, syncs it and renames it over `target`: readers never see half a
+ * file. The temp file is beside the target, or in `tempDir` (a layout's ingest session, on the same
+ * file system), so a process killed meanwhile leaves it where the next writer clears it.
+ */
+export async function writeFileAtomic(target: string, data: Uint8Array | string, tempDir?: string): Promise<void> {
+  const tmp = tempDir === undefined ? tempNameFor(target) : join(tempDir, basename(tempNameFor(target)));
   const untrack = trackTemp(tmp);
   let fh: FileHandle | undefined;
   try {
@@ -27,5 +31,34 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
     throw fromSystemError(err, target, 'cannot write');
   } finally {
     untrack();
+  }
+}
+
+/**
+ * `mkdir -p` whose error names the real cause: Node's recursive mkdir reports ENOENT when a
+ * component cannot be made on a read-only file system (or without permission); this makes the
+ * missing components one by one to find the EROFS or EACCES, and names the directory.
+ */
+export async function makeDirectory(path: string, what = 'cannot create'): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(err, path, what);
+  }
+  const missing: string[] = [];
+  let dir = path;
+  while (!(await stat(dir).then(() => true, () => false))) {
+    missing.unshift(dir);
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  for (const d of missing) {
+    try {
+      await mkdir(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, path, what);
+    }
   }
 }

@@ -1,16 +1,17 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, open } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, stat, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
+import { pipeline as pipelineCallback, type Readable, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
-import { Digester, digestAlgorithm, digestHex, sha256, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, digestHex, sha256, type Digest } from '../oci/digest.js';
 import { Annotation, assertDescriptor, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
-import { tempNameFor, writeFileAtomic } from './atomic.js';
-import { trackTemp } from './cleanup.js';
-import { withLock } from './lock.js';
+import { makeDirectory, writeFileAtomic } from './atomic.js';
+import { withLock, type LockOptions } from './lock.js';
+import { IngestSession, listSessions } from './ingest.js';
+import { CACHE_DIR, INDEX_LOCK, REMOTE_BLOBS_FILE } from './layout-files.js';
+import { StagedBlob } from './staged-blob.js';
 import { fileSource, type BlobSource } from './blob-source.js';
 import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
@@ -20,6 +21,10 @@ const LAYOUT_VERSION = '1.0.0';
 export interface OpenLayoutOptions {
   /** Create the layout (and its directory) when it does not exist. */
   create?: boolean;
+  /** An ingest session already open on this directory (a build's): the layout writes through it and leaves closing it to its owner. */
+  session?: IngestSession;
+  /** Clock and stale threshold of the layout's locks and sessions (tests). */
+  liveness?: LockOptions;
 }
 
 /** Bytes written to a blob that is not yet under its digest. */
@@ -33,20 +38,31 @@ export interface BlobWriter {
 
 /**
  * An OCI image layout on disk (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`). Blobs are written
- * to a hidden temp name beside their final place, hashed while written and renamed once complete;
- * `index.json` is rewritten atomically under a lock, so concurrent writers never lose each other's
- * tags and no entry ever points at a missing blob.
+ * into the process's ingest session (`.ocipush/ingest/…`, see ingest.ts), hashed while written and
+ * renamed under their digest once complete; `index.json` is rewritten atomically under a lock, so
+ * concurrent writers never lose each other's tags and no entry ever points at a missing blob.
+ * A layout that writes opens a session on its first write: `close()` it when done.
  */
 export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   readonly root: string;
+  /** Whether `open` made the layout (it did not exist). */
+  created = false;
+  /** Whether `open` made the layout's directory too. */
+  private createdDir = false;
+  private sessionPromise: Promise<IngestSession> | undefined;
+  private readonly ownsSession: boolean;
+  private readonly liveness: LockOptions;
 
-  private constructor(root: string) {
+  private constructor(root: string, options: OpenLayoutOptions) {
     this.root = root;
+    this.liveness = options.liveness ?? {};
+    this.ownsSession = options.session === undefined;
+    if (options.session) this.sessionPromise = Promise.resolve(options.session);
   }
 
   static async open(dir: string, options: OpenLayoutOptions = {}): Promise<OciLayout> {
     const root = resolve(dir);
-    const layout = new OciLayout(root);
+    const layout = new OciLayout(root, options);
     let marker: string | undefined;
     try {
       marker = await readFile(join(root, 'oci-layout'), 'utf8');
@@ -56,7 +72,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     }
     if (marker === undefined) {
       if (!options.create) throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (no oci-layout file)`, { path: root });
-      await layout.initialise();
+      layout.created = await layout.initialise();
       return layout;
     }
     let version: unknown;
@@ -71,21 +87,68 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     return layout;
   }
 
-  private async initialise(): Promise<void> {
-    try {
-      await mkdir(join(this.root, 'blobs', 'sha256'), { recursive: true });
-    } catch (err) {
-      throw fromSystemError(err, this.root, 'cannot create layout');
-    }
+  /** Makes the layout whole; resolves to whether this process wrote its `oci-layout`. Safe against other processes doing the same. */
+  private async initialise(): Promise<boolean> {
+    this.createdDir = !(await exists(this.root));
+    await makeDirectory(join(this.root, 'blobs', 'sha256'), 'cannot create layout');
+    const session = await this.session();
     // index.json first: a layout is only recognised once oci-layout exists, and then it is whole.
-    await withLock(this.lockPath, async () => {
+    return withLock(this.lockPath, async () => {
       if (!(await exists(this.indexPath))) {
-        await writeFileAtomic(this.indexPath, encodeJson(emptyIndex()));
+        await writeFileAtomic(this.indexPath, encodeJson(emptyIndex()), session.dir);
       }
-      if (!(await exists(join(this.root, 'oci-layout')))) {
-        await writeFileAtomic(join(this.root, 'oci-layout'), encodeJson({ imageLayoutVersion: LAYOUT_VERSION }));
-      }
-    });
+      if (await exists(join(this.root, 'oci-layout'))) return false;
+      await writeFileAtomic(join(this.root, 'oci-layout'), encodeJson({ imageLayoutVersion: LAYOUT_VERSION }), session.dir);
+      return true;
+    }, this.liveness);
+  }
+
+  /** This process's ingest session in the layout, opened on the first write. */
+  session(): Promise<IngestSession> {
+    if (!this.sessionPromise) {
+      this.sessionPromise = IngestSession.open(this.root, this.liveness);
+      this.sessionPromise.catch(() => { this.sessionPromise = undefined; });
+    }
+    return this.sessionPromise;
+  }
+
+  /** Ends this process's session (removing whatever is unfinished in it). The layout can write again later. */
+  async close(): Promise<void> {
+    const pending = this.sessionPromise;
+    if (!pending || !this.ownsSession) return;
+    this.sessionPromise = undefined;
+    await (await pending.catch(() => undefined))?.close();
+  }
+
+  /**
+   * Undoes `open({ create: true })` after a failure, when this process made the layout and it
+   * still holds no image and no other process is writing into it: a failed pull into a new
+   * directory leaves nothing behind. Ends the session.
+   */
+  async discardIfCreated(): Promise<void> {
+    if (!this.created) {
+      await this.close();
+      return;
+    }
+    const session = await this.session().catch(() => undefined);
+    const removed = session && await withLock(this.lockPath, async () => {
+      if ((await this.readIndex()).manifests.length > 0) return false;
+      if ((await listSessions(this.root, this.liveness)).some((s) => !s.gone && s.path !== session.dir)) return false;
+      // oci-layout first: from then on it is not a layout, whatever is left.
+      await rm(join(this.root, 'oci-layout'), { force: true });
+      await rm(join(this.root, 'blobs'), { recursive: true, force: true });
+      await rm(this.indexPath, { force: true });
+      await rm(join(this.root, REMOTE_BLOBS_FILE), { force: true });
+      await rm(join(this.root, CACHE_DIR), { recursive: true, force: true });
+      return true;
+    }, this.liveness).catch(() => false);
+    await this.close();
+    if (removed && this.createdDir) await rmdir(this.root).catch(() => {});
+  }
+
+  /** Runs `fn` under the layout's index lock (what gc holds while it sweeps). */
+  withIndexLock<T>(fn: () => Promise<T>, options: LockOptions = this.liveness): Promise<T> {
+    return withLock(this.lockPath, fn, options);
   }
 
   get indexPath(): string {
@@ -93,7 +156,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   }
 
   private get lockPath(): string {
-    return join(this.root, '.index.json.lock');
+    return join(this.root, INDEX_LOCK);
   }
 
   blobPath(digest: Digest): string {
@@ -114,14 +177,26 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     }
   }
 
+  /**
+   * Why a blob the layout should hold cannot be used: a file of another size is corrupt
+   * (EDIGEST, "truncated to N bytes"), no file is missing (ELAYOUT). `what` begins the message;
+   * `missingHint` ends it when the blob is missing.
+   */
+  async unusableBlobError(desc: Pick<Descriptor, 'digest' | 'size'>, what = `${this.root}: blob ${desc.digest}`, missingHint = ''): Promise<OcipushError> {
+    const path = this.blobPath(desc.digest);
+    const st = await stat(path).catch(() => undefined);
+    if (st?.isFile() && st.size !== desc.size) {
+      return new OcipushError('EDIGEST', `${what} is corrupt: ${st.size < desc.size ? 'truncated to' : 'grown to'} ${st.size} bytes, expected ${desc.size} (${path})`, { path, digest: desc.digest });
+    }
+    return new OcipushError('ELAYOUT', `${what} is missing${missingHint}`, { path, digest: desc.digest });
+  }
+
   /** A stream of the blob that fails (EDIGEST) unless the bytes match the descriptor. */
   async fetch(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
     const raw = await this.openRaw(desc.digest);
     const verifier = new VerifyingStream(desc, `blob ${desc.digest} in ${this.root}`);
-    raw.on('error', (err) => verifier.destroy(err));
-    // A reader that gives up early (an upload cut off) destroys the verifier: close the file too.
-    verifier.once('close', () => { if (!raw.destroyed) raw.destroy(); });
-    return raw.pipe(verifier);
+    // Errors of either side reach the reader; a reader that gives up early closes the file.
+    return pipelineCallback(raw, verifier, () => {});
   }
 
   /** The blob's bytes without verification, for callers that hash them anyway. */
@@ -145,59 +220,43 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     return parseManifest(bytes, `manifest ${desc.digest} in ${this.root}`, desc.mediaType);
   }
 
-  /** Opens a temp file for a blob whose digest will be known when it is complete. */
+  /** Opens a temp file (in the ingest session) for a blob whose digest will be known when it is complete. */
   async ingest(algorithm = 'sha256'): Promise<BlobWriter> {
+    const session = await this.session();
     const dir = join(this.root, 'blobs', algorithm);
-    await mkdir(dir, { recursive: true }).catch((err) => { throw fromSystemError(err, dir, 'cannot create'); });
-    const tmp = tempNameFor(join(dir, 'ingest'));
-    const untrack = trackTemp(tmp);
-    const digester = new Digester(algorithm);
-    const file = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
-    const { Transform } = await import('node:stream');
-    const hasher = new Transform({
-      transform(chunk: Buffer, _enc, cb) { digester.update(chunk); cb(null, chunk); },
-    });
-    hasher.pipe(file);
-    hasher.on('error', (err) => file.destroy(err));
-    let settled = false;
-    const finished = new Promise<void>((ok, fail) => {
-      file.once('close', ok);
-      file.once('error', (err) => fail(fromSystemError(err, tmp, 'cannot write blob')));
-    });
-    finished.catch(() => {});
+    await makeDirectory(dir);
+    const blob = await StagedBlob.create(session.dir, `layout ${this.root}`, algorithm);
+    let committed = false;
     const abort = async () => {
-      if (!settled) {
-        settled = true;
-        hasher.destroy();
-        file.destroy();
-      }
-      await rm(tmp, { force: true }).catch(() => {});
-      untrack();
+      if (!blob.stream.destroyed) blob.stream.destroy();
+      await blob.discard();
     };
     const commit = async (expected: Partial<Expected> = {}) => {
-      if (settled) throw new OcipushError('EIO', `blob writer for ${this.root} already closed`);
+      if (committed) throw new OcipushError('EIO', `blob writer for ${this.root} already closed`);
+      committed = true;
       try {
-        if (!hasher.writableEnded) hasher.end();
-        await finished;
-        settled = true;
-        const digest = digester.digest();
-        const size = digester.size;
+        if (blob.stream.errored) throw blob.stream.errored;
+        if (!blob.stream.writableFinished) {
+          // Flushes, syncs and closes the file; a write error (ENOSPC) rejects here.
+          blob.stream.end();
+          await finished(blob.stream);
+        }
+        const digest = blob.digest;
+        const size = blob.size;
         if (expected.size !== undefined && expected.size !== size) {
           throw new OcipushError('EDIGEST', `blob ${expected.digest ?? digest}: got ${size} bytes, expected ${expected.size}`, { digest });
         }
         if (expected.digest !== undefined && expected.digest !== digest) {
           throw new OcipushError('EDIGEST', `blob ${expected.digest}: content has digest ${digest}`, { digest: expected.digest });
         }
-        await syncFile(tmp);
-        await rename(tmp, this.blobPath(digest)).catch((err) => { throw fromSystemError(err, this.blobPath(digest), 'cannot store blob'); });
-        untrack();
+        await blob.commitTo(this.blobPath(digest));
         return { digest, size };
       } catch (err) {
         await abort();
         throw err;
       }
     };
-    return { stream: hasher, commit, abort };
+    return { stream: blob.stream, commit, abort };
   }
 
   /** Stores `content` under `desc.digest`, verified; a blob already present is not written again. */
@@ -206,8 +265,15 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       content.resume();
       return;
     }
-    const writer = await this.ingest(digestAlgorithm(desc.digest));
+    let writer: BlobWriter;
     try {
+      writer = await this.ingest(digestAlgorithm(desc.digest));
+    } catch (err) {
+      content.destroy();
+      throw err;
+    }
+    try {
+      // Every stage's error (the source's, the disk's) rejects here, and the other stage is destroyed.
       await pipeline(content, writer.stream);
     } catch (err) {
       await writer.abort();
@@ -219,7 +285,11 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   /** Stores JSON bytes (exactly these bytes) and returns their descriptor. */
   async putBytes(mediaType: string, bytes: Buffer, extra: Partial<Descriptor> = {}): Promise<Descriptor> {
     const desc: Descriptor = { mediaType, digest: sha256(bytes), size: bytes.length, ...extra };
-    if (!(await this.exists(desc))) await writeFileAtomic(this.blobPath(desc.digest), bytes);
+    if (!(await this.exists(desc))) {
+      const session = await this.session();
+      await mkdir(join(this.root, 'blobs', digestAlgorithm(desc.digest)), { recursive: true }).catch(() => {});
+      await writeFileAtomic(this.blobPath(desc.digest), bytes, session.dir);
+    }
     return desc;
   }
 
@@ -259,7 +329,8 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
    * must already be stored: an entry never points at a missing blob.
    */
   async updateIndex(mutate: (index: ImageIndex) => ImageIndex | void): Promise<ImageIndex> {
-    return withLock(this.lockPath, async () => {
+    const session = await this.session();
+    return withLock(this.lockPath, async (lock) => {
       const current = await this.readIndex();
       const next = mutate(current) ?? current;
       for (const d of next.manifests) {
@@ -267,9 +338,10 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
           throw new OcipushError('ELAYOUT', `${this.root}: refusing to index ${d.digest}, which is not stored`, { digest: d.digest });
         }
       }
-      await writeFileAtomic(this.indexPath, encodeJson(next));
+      await lock.assertHeld();
+      await writeFileAtomic(this.indexPath, encodeJson(next), session.dir);
       return next;
-    });
+    }, this.liveness);
   }
 
   /** Points `name` at `desc`, replacing only the entry that had that name. */
@@ -332,14 +404,5 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

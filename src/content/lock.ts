@@ -1,53 +1,179 @@
-import { open, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { OcipushError, fromSystemError } from '../errors.js';
+import { currentOwner, describeOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
 
 /**
- * An exclusive lock file (`O_EXCL`), holding the owner's pid. A lock whose owner is dead is stale
- * and taken over; a live owner is waited for, up to `timeoutMs`.
+ * An exclusive lock between processes, which may live in different containers sharing the
+ * directory through a volume.
+ *
+ * The lock is a directory holding an `owner` file ({@link Owner}, its mtime a heartbeat). It is
+ * built whole under a private name (`LOCK.new-TOKEN`) and renamed into place: rename of a
+ * directory fails when the place holds a non-empty directory or a file, so exactly one process
+ * gets it, and nobody ever sees an empty or half-written lock.
+ *
+ * A lock whose owner is gone (see liveness.ts) is broken by renaming it to `LOCK.dead-ID`, ID
+ * being the token read from it (or its inode, when it has none: an empty or half-written file of
+ * an older ocipush, judged by its age). When several processes judge the same lock stale at once,
+ * the first rename moves it; the others then try to move whatever is in place now (a fresh lock)
+ * onto the same `LOCK.dead-ID`, which exists and is not empty, so their rename fails and the fresh
+ * lock stays. Graves are kept for a stale period for that reason; should one be gone early, the
+ * breaker checks what it moved and puts a lock that is not the one it judged back at once.
  */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+
+export interface LockOptions extends LivenessOptions {
+  /** How long to wait for a live owner before failing with ELOCKED (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface HeldLock {
+  /** Fails (ELOCKED) if the lock was taken away meanwhile (its owner judged gone): call before committing. */
+  assertHeld(): Promise<void>;
+}
+
+const OWNER = 'owner';
+
+export async function withLock<T>(lockPath: string, fn: (lock: HeldLock) => Promise<T>, options: LockOptions | number = {}): Promise<T> {
+  const opts: LockOptions = typeof options === 'number' ? { timeoutMs: options } : options;
+  const release = await acquire(lockPath, opts);
+  try {
+    return await fn({ assertHeld: () => release.assertHeld() });
+  } finally {
+    await release.release();
+  }
+}
+
+export interface Judged {
+  /** The owner's token, or `ino-N` for a lock without a readable owner. */
+  id: string;
+  owner?: Owner;
+  mtimeMs: number;
+}
+
+async function acquire(lockPath: string, options: LockOptions): Promise<{ release(): Promise<void>; assertHeld(): Promise<void> }> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
+  const owner = currentOwner();
+  const candidate = `${lockPath}.new-${owner.token}`;
+  try {
+    await mkdir(candidate);
+    await writeFile(join(candidate, OWNER), JSON.stringify(owner));
+  } catch (err) {
+    await rm(candidate, { recursive: true, force: true }).catch(() => {});
+    throw fromSystemError(err, lockPath, 'cannot lock');
+  }
+  const stopBeating = keepAlive(join(candidate, OWNER));
   let delay = 5;
-  for (;;) {
-    try {
-      const fh = await open(lockPath, 'wx', 0o644);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, lockPath, 'cannot lock');
-      if (await isStale(lockPath)) {
-        await rm(lockPath, { force: true });
+  let last: Judged | undefined;
+  try {
+    for (;;) {
+      try {
+        await rename(candidate, lockPath);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR' && code !== 'EISDIR') throw fromSystemError(err, lockPath, 'cannot lock');
+      }
+      const judged = await judge(lockPath);
+      if (!judged) continue; // released meanwhile
+      last = judged;
+      if (ownerGone(judged.owner, judged.mtimeMs, options)) {
+        await breakLock(lockPath, judged, options);
         continue;
       }
       if (Date.now() > deadline) {
-        throw new OcipushError('ELOCKED', `${lockPath}: locked by another ocipush process for over ${Math.round(timeoutMs / 1000)} s`, { path: lockPath });
+        throw new OcipushError('ELOCKED', `${lockPath}: locked by another ocipush process (${describeOwner(last.owner)}) for over ${Math.round(timeoutMs / 1000)} s`, { path: lockPath });
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 200);
     }
+  } catch (err) {
+    stopBeating();
+    await rm(candidate, { recursive: true, force: true }).catch(() => {});
+    throw err;
   }
+  stopBeating();
+  const stopHeld = keepAlive(join(lockPath, OWNER));
+  await sweepGraves(lockPath, options);
+  const held = async () => (await judge(lockPath))?.id === owner.token;
+  return {
+    async assertHeld() {
+      if (!(await held())) throw new OcipushError('ELOCKED', `${lockPath}: the lock was taken over by another process while held (this process was judged gone)`, { path: lockPath });
+    },
+    async release() {
+      stopHeld();
+      if (!(await held())) return; // taken over: it is not ours to remove
+      const grave = `${lockPath}.dead-${owner.token}`;
+      try {
+        await rename(lockPath, grave);
+      } catch {
+        return;
+      }
+      if ((await judge(grave))?.id !== owner.token) await rename(grave, lockPath).catch(() => {});
+      else await rm(grave, { recursive: true, force: true }).catch(() => {});
+    },
+  };
+}
+
+/** Who holds the lock and since when it was last seen alive; undefined when there is none. */
+export async function judge(path: string): Promise<Judged | undefined> {
+  let st;
   try {
-    return await fn();
-  } finally {
-    await rm(lockPath, { force: true }).catch(() => {});
+    st = await lstat(path);
+  } catch {
+    return undefined;
+  }
+  if (st.isDirectory()) {
+    try {
+      const file = join(path, OWNER);
+      const [text, ownerStat] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+      const owner = parseOwner(text);
+      if (owner) return { id: owner.token, owner, mtimeMs: ownerStat.mtimeMs };
+    } catch { /* no owner file: judged by the directory's age */ }
+  }
+  // An empty or half-written lock (a file of an older ocipush, killed between creating and writing it).
+  return { id: `ino-${st.ino}`, mtimeMs: st.mtimeMs };
+}
+
+/** Breaks the lock `judged` stale, and nothing else: a lock that took its place meanwhile stays. Exported for tests. */
+export async function breakLock(lockPath: string, judged: Judged, options: LivenessOptions = {}): Promise<void> {
+  const grave = `${lockPath}.dead-${judged.id}`;
+  try {
+    await rename(lockPath, grave);
+  } catch {
+    return; // gone, or already broken by another process (its grave is in the way)
+  }
+  const moved = await judge(grave);
+  if (moved?.id !== judged.id) {
+    // The lock in place was no longer the one judged (its grave had been swept): give it back.
+    await rename(grave, lockPath).catch(() => {});
+    return;
+  }
+  // The grave's mtime says when it was broken, for sweepGraves.
+  const now = new Date((options.now ?? Date.now)());
+  await utimes(grave, now, now).catch(() => {});
+}
+
+/** Removes graves older than the stale period, and candidates whose owner is gone. */
+async function sweepGraves(lockPath: string, options: LivenessOptions): Promise<void> {
+  const dir = dirname(lockPath);
+  const base = basename(lockPath);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const isGrave = name.startsWith(`${base}.dead-`);
+    if (!isGrave && !name.startsWith(`${base}.new-`)) continue;
+    const path = join(dir, name);
+    const judged = isGrave ? await lstat(path).then((s) => ({ mtimeMs: s.mtimeMs, owner: undefined }), () => undefined) : await judge(path);
+    if (judged && ownerGone(judged.owner, judged.mtimeMs, options)) await rm(path, { recursive: true, force: true }).catch(() => {});
   }
 }
 
-async function isStale(lockPath: string): Promise<boolean> {
-  let text: string;
-  try {
-    text = await readFile(lockPath, 'utf8');
-  } catch {
-    return false; // gone or being written: try again
-  }
-  const pid = Number.parseInt(text, 10);
-  if (!Number.isInteger(pid) || pid <= 0) return false; // still being written
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+/** The private names a lock at `lockName` uses beside it (for code that lists a directory). */
+export function isLockName(name: string, lockName: string): boolean {
+  return name === lockName || name.startsWith(`${lockName}.new-`) || name.startsWith(`${lockName}.dead-`);
 }

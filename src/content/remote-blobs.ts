@@ -4,6 +4,7 @@ import { OcipushError, fromSystemError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { withLock } from './lock.js';
 import { isDigest, type Digest } from '../oci/digest.js';
+import { REMOTE_BLOBS_FILE } from './layout-files.js';
 
 /**
  * The layout's note of blobs it names but does not hold: the layers of a registry base image,
@@ -15,7 +16,7 @@ import { isDigest, type Digest } from '../oci/digest.js';
  * OCI tools ignore files they do not know. An entry whose blob has since been fetched is
  * harmless (the layout is always asked first).
  */
-export const REMOTE_BLOBS_FILE = '.ocipush-remote-blobs.json';
+export { REMOTE_BLOBS_FILE } from './layout-files.js';
 
 interface RecordFile {
   version: 1;

@@ -14,12 +14,13 @@ import { trackTemp } from './cleanup.js';
  */
 export class StagedBlob {
   readonly stream: Writable;
-  private readonly digester = new Digester();
+  private readonly digester: Digester;
   private readonly untrack: () => void;
   private fd: number | undefined;
   private settled = false;
 
-  private constructor(readonly tempPath: string, private readonly where: string) {
+  private constructor(readonly tempPath: string, private readonly where: string, algorithm: string) {
+    this.digester = new Digester(algorithm);
     this.untrack = trackTemp(tempPath);
     const self = this;
     this.stream = new Writable({
@@ -39,9 +40,12 @@ export class StagedBlob {
     });
   }
 
-  /** A staged blob in `dir` (the layout's blob directory, or beside a layout still to be made). */
-  static async create(dir: string, where: string): Promise<StagedBlob> {
-    const blob = new StagedBlob(tempNameFor(join(dir, 'layer')), where);
+  /**
+   * A staged blob in `dir` (a layout's ingest session). Every error of the stream (a full disk, a
+   * read-only file system) fails the write that met it, naming `where` and the cause.
+   */
+  static async create(dir: string, where: string, algorithm = 'sha256'): Promise<StagedBlob> {
+    const blob = new StagedBlob(tempNameFor(join(dir, 'blob')), where, algorithm);
     await new Promise<void>((resolve, reject) => {
       open(blob.tempPath, 'wx', 0o644, (err, fd) => {
         if (err) { blob.untrack(); reject(fromSystemError(err, where, 'cannot write to')); return; }
@@ -66,6 +70,7 @@ export class StagedBlob {
     try {
       await rename(this.tempPath, target);
     } catch (err) {
+      await rm(this.tempPath, { force: true }).catch(() => {});
       throw fromSystemError(err, target, 'cannot store blob');
     } finally {
       this.settled = true;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { trackTemp } from '../content/cleanup.js';
-import { OcipushError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
@@ -82,7 +81,7 @@ export class ImageSources {
         const { registry, repository: name } = splitSource(repository);
         return this.downloaded(registry, name, desc);
       }
-      throw new OcipushError('ELAYOUT', `base image ${image.reference}: layer ${desc.digest} is missing from ${layout.root}`, { digest: desc.digest });
+      throw await layout.unusableBlobError(desc, `base image ${image.reference}: layer ${desc.digest} in ${layout.root}`);
     }
     return this.downloaded(source.registry, source.repository, desc);
   }

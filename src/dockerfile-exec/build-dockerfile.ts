@@ -141,6 +141,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   const readReasons = new Map<string, string>();
   const files = new ArchiveFiles(target.staging.dir);
   const written: LayerResult[] = [];
+  let succeeded = false;
   try {
     const bases = new Map<number, BaseImage>();
     for (const ref of resolveBaseImages(parsed, resolveOptions)) {
@@ -188,7 +189,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     }
     options.signal?.throwIfAborted();
 
-    const layout = target.layout ?? await OciLayout.open(target.root, { create: true });
+    const layout = target.layout ?? await OciLayout.open(target.root, { create: true, session: target.session });
     const base = final.root.kind === 'image' ? final.root.base : undefined;
     if (base) await storeBaseImage(base, layout);
     for (const layer of written) {
@@ -219,6 +220,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       history: [],
       format,
     }, config, { tag, createdGiven: time.explicit, annotations: options.annotations });
+    succeeded = true;
     return {
       ...image,
       layers: written.map((l, i) => ({ ...manifest.layers[(base?.manifest.layers.length ?? 0) + i]!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, createdBy: final.layers[i]!.createdBy })) as DockerfileBuildResult['layers'],
@@ -229,6 +231,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     for (const layer of written) await layer.blob.discard();
     await files.cleanup();
     await sources.close();
+    await target.finish(!succeeded);
   }
 }
 

@@ -51,6 +51,9 @@ export interface LayerKeyOptions {
   exclude: string[];
 }
 
+/** The wall clock file times are compared with, in ms since the epoch (Date.now); tests move it. */
+export type WallClock = () => number;
+
 export interface LayerKey {
   /** sha256 hex of the source's path and options: the entries a lookup could match share it. */
   source: string;
@@ -91,10 +94,11 @@ export function sourceId(source: LayerSource, options: LayerKeyOptions): string 
 export class TreeKeyHasher {
   private readonly hash = createHash('sha256');
   /** Wall clock, as file times are: a time at or after (start - 2 s) is too recent to trust. */
-  private readonly startNs = nowNs();
+  private readonly startNs: bigint;
   private newest = 0n;
 
-  constructor(private readonly source: string) {
+  constructor(private readonly source: string, private readonly clock: WallClock = Date.now) {
+    this.startNs = nowNs(clock);
     this.hash.update(`${FORMAT}\0${source}\0tree\0`);
   }
 
@@ -107,14 +111,14 @@ export class TreeKeyHasher {
   };
 
   finish(): LayerKey {
-    const racy = this.newest >= this.startNs - RACY_NS || nowNs() < this.startNs;
+    const racy = this.newest >= this.startNs - RACY_NS || nowNs(this.clock) < this.startNs;
     return { source: this.source, hex: this.hash.digest('hex'), racy };
   }
 }
 
 /** The key of a layer source as it is now, from metadata only (no file is read). */
-export async function layerKey(source: LayerSource, options: LayerKeyOptions): Promise<LayerKey> {
-  const hasher = new TreeKeyHasher(sourceId(source, options));
+export async function layerKey(source: LayerSource, options: LayerKeyOptions, clock: WallClock = Date.now): Promise<LayerKey> {
+  const hasher = new TreeKeyHasher(sourceId(source, options), clock);
   if (source.kind === 'tar') {
     const path = await realpath(source.path);
     hasher.onStats({ path: Buffer.from(path), name: Buffer.alloc(0), type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0 }, await stat(path, { bigint: true }));
@@ -124,8 +128,8 @@ export async function layerKey(source: LayerSource, options: LayerKeyOptions): P
   return hasher.finish();
 }
 
-function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
+function nowNs(clock: WallClock): bigint {
+  return BigInt(Math.floor(clock())) * 1_000_000n;
 }
 
 function maxTime(st: BigIntStats): bigint {

@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../content/atomic.js';
+import { CACHE_DIR, LEGACY_TEMP_MAX_AGE_MS as TEMP_MAX_AGE_MS, TEMP_NAME } from '../content/layout-files.js';
 import { withLock } from '../content/lock.js';
 import type { OciLayout } from '../content/layout.js';
 import { isDigest, type Digest } from '../oci/digest.js';
@@ -44,9 +45,6 @@ export const DEFAULT_CACHE_LIMITS: CacheLimits = { perSource: 4, total: 64 };
 /** Characters of the source id in entry names: enough to tell sources apart. */
 const SOURCE_CHARS = 32;
 const ENTRY_NAME = /^([0-9a-f]{32})-[0-9a-f]{64}\.json$/;
-const TEMP_NAME = /^\..*\.tmp-\d+-[0-9a-f]+$/;
-/** A temp file this old was left by a process that died before its rename. */
-const TEMP_MAX_AGE_MS = 3600_000;
 /** A prune waits this long for another one to finish, then leaves the job to it. */
 const LOCK_WAIT_MS = 2000;
 
@@ -54,7 +52,7 @@ export class LayerCache {
   readonly dir: string;
 
   constructor(layoutRoot: string) {
-    this.dir = join(layoutRoot, '.ocipush-cache', 'layers');
+    this.dir = join(layoutRoot, CACHE_DIR, 'layers');
   }
 
   /** The entry file of `key`. */
@@ -93,6 +91,22 @@ export class LayerCache {
     } catch {
       // The cache is an optimisation; the image is already written.
     }
+  }
+
+  /** The blobs the cache's entries name (gc keeps them: a rebuild of an older tree reuses them). */
+  async referencedBlobs(): Promise<Digest[]> {
+    const digests: Digest[] = [];
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      if (!ENTRY_NAME.test(name)) continue;
+      const layer = await this.read(name);
+      if (layer) digests.push(layer.descriptor.digest);
+    }
+    return digests;
+  }
+
+  /** Removes every entry (gc --no-cache): the blobs only the cache kept become unreachable. */
+  async clear(): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true }).catch(() => {});
   }
 
   /** Marks a hit as just used (pruning keeps the most recently used), writing it again if it was pruned meanwhile. */

@@ -44,6 +44,7 @@ export function pull(options: PullOptions): Promise<PullResult> {
     // The signal goes to copyGraph, which hands it to the layout's writes: a download cut there
     // ends its stream. (The client is not destroyed under a running fetch: its resume-on-break
     // would report to a stream nobody reads any more.)
+    let layout: import('../content/layout.js').OciLayout | undefined;
     try {
       const repository = new Repository(client, source.repository);
       const fetched = await repository.fetchManifest(referenceTarget(source));
@@ -55,7 +56,7 @@ export function pull(options: PullOptions): Promise<PullResult> {
         const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
         if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: platform, noMatch: noManifestFor(shown) });
       }
-      const layout = await OciLayout.open(layoutDir, { create: true });
+      layout = await OciLayout.open(layoutDir, { create: true });
       const result = await copyGraph(repository, layout, root, {
         concurrency,
         ...(name !== undefined ? { rootReference: name } : {}),
@@ -67,6 +68,7 @@ export function pull(options: PullOptions): Promise<PullResult> {
           if (!index.manifests.some((d) => d.digest === root.digest)) index.manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size });
         });
       }
+      await layout.close();
       await client.close();
       return {
         digest: root.digest,
@@ -79,6 +81,8 @@ export function pull(options: PullOptions): Promise<PullResult> {
       };
     } catch (err) {
       await client.destroy();
+      // A pull that made the layout and failed leaves no empty layout behind.
+      await layout?.discardIfCreated();
       throw err;
     }
   });

@@ -119,7 +119,7 @@ export class LazyBlobs implements ReadOnlyStorage {
   private async download(desc: Descriptor, signal?: AbortSignal): Promise<void> {
     const sources = await this.sourcesOf(desc);
     if (sources.length === 0) {
-      throw new OcipushError('ELAYOUT', `${this.layout.root}: blob ${desc.digest} is missing, and no registry is recorded to fetch it from`, { digest: desc.digest });
+      throw await this.layout.unusableBlobError(desc, undefined, ', and no registry is recorded to fetch it from');
     }
     const { fetchBlob } = await import('../registry/blobs.js');
     const { networkError } = await import('../registry/errors.js');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, requireTool, run, runCli, tempDir, type RunResult } from '../support/tools.js';
@@ -258,10 +258,12 @@ test('Ctrl-C stops the build, removes its temp files and leaves the layout as it
     mkdirSync(big);
     for (let i = 0; i < 16; i++) writeFileSync(join(big, `random-${i}.bin`), randomBytes(16 * 1024 * 1024));
     const { child, done } = startCli(['build', big, '--layout', layout, '--threads', '1']);
-    const blobs = join(layout, 'blobs', 'sha256');
+    // The build's ingest session (never blobs/) holds the layer being written.
+    const ingest = join(layout, '.ocipush', 'ingest');
+    const staged = () => existsSync(ingest) && readdirSync(ingest, { recursive: true }).some((n) => String(n).includes('.tmp-'));
     // Wait until the layer is being written, then interrupt it as a terminal would.
-    for (let i = 0; i < 1000 && !readdirSync(blobs).some((n) => n.includes('.tmp-')); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(readdirSync(blobs).some((n) => n.includes('.tmp-')), 'a staged layer appeared');
+    for (let i = 0; i < 1000 && !staged(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(staged(), 'a staged layer appeared');
     child.kill('SIGINT');
     const r = await done;
     assert.equal(r.status, 130, `exit status (stderr: ${r.stderr})`);

@@ -1,6 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
@@ -9,7 +9,7 @@ import { sha256 } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { OcipushError } from '../../src/errors.js';
 import { gzipSync } from 'node:zlib';
-import { tempDir, requireTool, run, REPO_ROOT, validateLayout } from '../support/tools.js';
+import { tempDir, requireTool, run, runCli, REPO_ROOT, validateLayout } from '../support/tools.js';
 
 async function listAll(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true });
@@ -100,4 +100,26 @@ test('concurrent writers in separate processes never lose a tag', async (t) => {
   assert.equal(index.manifests.length, 80);
   const leftovers = (await listAll(dir.path)).filter((p) => p.includes('.tmp-') || p.endsWith('.lock'));
   assert.deepEqual(leftovers, []);
+});
+
+test('a truncated blob is reported as corrupt with its size, not as missing', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const layout = await OciLayout.open(join(dir.path, 'l'), { create: true });
+  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } });
+  const layer = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.alloc(1024)));
+  const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+  await layout.tag(manifest, 'img');
+  await layout.close();
+  const bytes = await readFile(layout.blobPath(layer.digest));
+  await writeFile(layout.blobPath(layer.digest), bytes.subarray(0, 10));
+  const truncated = new RegExp(`blob ${layer.digest} is corrupt: truncated to 10 bytes, expected ${layer.size} \\(`);
+  // A push reads the layout's blobs through LazyBlobs: a blob not recorded as remote is looked at on disk.
+  const { LazyBlobs } = await import('../../src/transfer/lazy-blobs.js');
+  await assert.rejects(new LazyBlobs(layout).ensure(layer), (err: OcipushError) => err.code === 'EDIGEST' && truncated.test(err.message));
+  const r = runCli(['export', '--layout', layout.root, 'img=img:1', '-o', join(dir.path, 'out.tar')]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, truncated);
+  await rm(layout.blobPath(layer.digest));
+  await assert.rejects(new LazyBlobs(layout).ensure(layer), /is missing, and no registry is recorded to fetch it from$/);
 });

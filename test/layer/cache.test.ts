@@ -6,13 +6,16 @@ import { join } from 'node:path';
 import { buildImage, type BuildOptions, type BuildResult } from '../../src/index.js';
 import { OciLayout } from '../../src/content/layout.js';
 import { LayerCache } from '../../src/layer/cache-store.js';
-import { CLI, run, runCli, tempDir } from '../support/tools.js';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT, run, runCli, tempDir } from '../support/tools.js';
 import { assertSameTree, pseudoRandom, umociUnpack, validateLayout } from '../assemble/support.js';
 
 /**
- * The layer cache may only skip reading a tree whose metadata proves it unchanged. Trees made
- * by a test are "racy" (changed within 2 s of the build) and never cached, so every fixture is
- * made first, then one wait lets them all age.
+ * The layer cache may only skip reading a tree whose metadata proves it unchanged. A tree changed
+ * within 2 s of the build is "racy" and not recorded. No test waits for trees to age, nor relies
+ * on a build finishing within those 2 s: each build is given the cache's wall clock
+ * (`cacheClock`), a minute ahead by default (every fixture has aged), or stopped at the moment of a
+ * change to see that change as racy, however long the builds take.
  */
 
 function makeTree(root: string): void {
@@ -38,7 +41,13 @@ function keepingMtime(path: string, scratch: string, change: () => void): void {
   assert.notEqual(after.ctimeNs, before.ctimeNs);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A minute ahead: every tree made by the test has aged. */
+const AGED = () => Date.now() + 60_000;
+/** Stopped now, just after a change: the change stays within the racy window for every build given it. */
+function justChanged(): () => number {
+  const at = Date.now();
+  return () => at;
+}
 
 function cacheEntries(layout: string): string[] {
   const dir = join(layout, '.ocipush-cache', 'layers');
@@ -47,7 +56,7 @@ function cacheEntries(layout: string): string[] {
 
 async function build(rootfs: string, layout: string, extra: Partial<BuildOptions> = {}): Promise<{ result: BuildResult; progress: number }> {
   let progress = 0;
-  const result = await buildImage({ rootfs: [rootfs], layout, sourceDateEpoch: '', tag: 't', onProgress: () => { progress++; }, ...extra });
+  const result = await buildImage({ rootfs: [rootfs], layout, sourceDateEpoch: '', tag: 't', cacheClock: AGED, onProgress: () => { progress++; }, ...extra });
   return { result, progress };
 }
 
@@ -68,7 +77,6 @@ test('layer cache: reuses an unchanged tree, and rebuilds on every change it mus
     makeTree(changing);
     const tarFile = join(tmp.path, 'rootfs.tar');
     run('tar', ['-cf', tarFile, '-C', stable, '.']);
-    await sleep(2500);
 
     // Cold into a new layout, then a rebuild that reads no file.
     const layout = join(tmp.path, 'layout');
@@ -123,11 +131,12 @@ test('layer cache: reuses an unchanged tree, and rebuilds on every change it mus
     const base = await build(changing, chLayout);
     assert.equal((await build(changing, chLayout)).result.layers[0]!.cached, true);
     const checkRebuilt = async (what: string) => {
-      const after = await build(changing, chLayout);
+      const clock = justChanged();
+      const after = await build(changing, chLayout, { cacheClock: clock });
       assert.equal(after.result.layers[0]!.cached, undefined, `${what}: rebuilt`);
       assert.equal(after.result.layers[0]!.digest, await fresh(changing, tmp.path), `${what}: the tree as it is now`);
       // Changed just now: too recent to prove anything, so not recorded (git's racy rule).
-      assert.equal((await build(changing, chLayout)).result.layers[0]!.cached, undefined, `${what}: not cached while racy`);
+      assert.equal((await build(changing, chLayout, { cacheClock: clock })).result.layers[0]!.cached, undefined, `${what}: not cached while racy`);
       return after.result.layers[0]!.digest;
     };
 
@@ -145,15 +154,14 @@ test('layer cache: reuses an unchanged tree, and rebuilds on every change it mus
     await checkRebuilt('file removed');
 
     // A same-size write with the same mtime right after a build: never a stale layer.
-    const racy = await build(changing, chLayout);
+    const racy = await build(changing, chLayout, { cacheClock: justChanged() });
     const big = join(changing, 'usr', 'lib', 'big.bin');
     keepingMtime(big, tmp.path, () => writeFileSync(big, pseudoRandom(3 * 1024 * 1024 + 17, 'other')));
-    const afterRacy = await build(changing, chLayout);
+    const afterRacy = await build(changing, chLayout, { cacheClock: justChanged() });
     assert.notEqual(afterRacy.result.layers[0]!.digest, racy.result.layers[0]!.digest);
     assert.equal(afterRacy.result.layers[0]!.digest, await fresh(changing, tmp.path));
 
     // Once the tree has aged, it is cached again.
-    await sleep(2500);
     const aged = await build(changing, chLayout);
     assert.equal(aged.result.layers[0]!.cached, undefined);
     assert.equal(aged.result.layers[0]!.digest, afterRacy.result.layers[0]!.digest);
@@ -170,13 +178,13 @@ test('ocipush build --no-cache builds the same image again', async () => {
   try {
     const rootfs = join(tmp.path, 'rootfs');
     makeTree(rootfs);
-    await sleep(2500);
     const layout = join(tmp.path, 'layout');
-    const digests: string[] = [];
-    for (const extra of [[], [], ['--no-cache']]) {
-      const r = runCli(['build', rootfs, '--layout', layout, '--tag', 't', '--quiet', ...extra], { env: { SOURCE_DATE_EPOCH: '' } });
+    // The library records the layer (its clock set past the racy window); the CLI then hits it.
+    const digests: string[] = [(await build(rootfs, layout)).result.digest];
+    for (const extra of [[], ['--no-cache']]) {
+      const r = runCli(['build', rootfs, '--layout', layout, '--tag', 't', '--quiet', '--json', ...extra], { env: { SOURCE_DATE_EPOCH: '' } });
       assert.equal(r.status, 0, r.stderr);
-      digests.push(r.stdout.trim());
+      digests.push((JSON.parse(r.stdout) as { digest: string }).digest);
     }
     assert.equal(new Set(digests).size, 1, digests.join(' '));
     assert.equal(cacheEntries(layout).length, 1);
@@ -198,24 +206,29 @@ test('layer cache: a file rewritten while the build reads it is never served fro
   try {
     const rootfs = join(tmp.path, 'rootfs');
     makeTree(rootfs);
-    await sleep(2500);
     const layout = join(tmp.path, 'layout');
     const big = join(rootfs, 'usr', 'lib', 'big.bin');
     // The first progress report comes after the first MiB of tar, in the middle of big.bin,
     // whose metadata the walk has taken already: the rest of it is read as rewritten here.
+    // The build's clock is the real one: the rewrite comes after the build began, racy however
+    // long anything takes. `rewrittenAt` then stops the clock of the next builds at the rewrite.
+    let rewrittenAt = 0;
     const rewriteDuringBuild = (seed: string): Partial<BuildOptions> => {
       let done = false;
       return {
+        cacheClock: Date.now,
         onProgress: () => {
           if (done) return;
           done = true;
           keepingMtime(big, tmp.path, () => writeFileSync(big, pseudoRandom(BIG, seed)));
+          rewrittenAt = Date.now();
         },
       };
     };
+    const atRewrite = () => rewrittenAt;
     const served = new Set<string>();
-    const check = async (what: string, expectCached: boolean | undefined) => {
-      const r = await build(rootfs, layout);
+    const check = async (what: string, expectCached: boolean | undefined, cacheClock = AGED) => {
+      const r = await build(rootfs, layout, { cacheClock });
       assert.equal(r.result.layers[0]!.cached, expectCached, what);
       assert.equal(r.result.layers[0]!.digest, await fresh(rootfs, tmp.path), `${what}: the tree as it is now`);
       return r.result.layers[0]!.digest;
@@ -225,8 +238,7 @@ test('layer cache: a file rewritten while the build reads it is never served fro
     const cold = await build(rootfs, layout, rewriteDuringBuild('during-1'));
     served.add(cold.result.layers[0]!.digest);
     assert.notEqual(cold.result.layers[0]!.digest, await fresh(rootfs, tmp.path), 'the layer mixes both versions of big.bin');
-    assert.ok(!served.has(await check('right after a change during the cold build', undefined)));
-    await sleep(2500);
+    assert.ok(!served.has(await check('right after a change during the cold build', undefined, atRewrite)));
     await check('once aged', undefined);
     const settled = await check('unchanged since', true);
 
@@ -234,12 +246,10 @@ test('layer cache: a file rewritten while the build reads it is never served fro
     // sees big.bin before it is rewritten.
     const config = join(rootfs, 'etc', 'config');
     keepingMtime(config, tmp.path, () => writeFileSync(config, 'value=9\n'));
-    await sleep(2500);
     const warm = await build(rootfs, layout, rewriteDuringBuild('during-2'));
     assert.equal(warm.result.layers[0]!.cached, undefined);
     served.add(warm.result.layers[0]!.digest);
-    assert.ok(!served.has(await check('right after a change during the warm build', undefined)));
-    await sleep(2500);
+    assert.ok(!served.has(await check('right after a change during the warm build', undefined, atRewrite)));
     await check('once aged', undefined);
     assert.notEqual(await check('unchanged since', true), settled);
     validateLayout(layout);
@@ -263,7 +273,6 @@ test('layer cache: pruning keeps it bounded, drops entries whose blob is gone, n
     const other = join(tmp.path, 'other');
     makeTree(other);
     writeFileSync(join(other, 'etc', 'id'), 'other\n');
-    await sleep(2500);
     const current = join(tmp.path, 'current');
     const layout = join(tmp.path, 'layout');
     const buildTree = async (i: number) => {
@@ -334,9 +343,14 @@ test('layer cache: pruning keeps it bounded, drops entries whose blob is gone, n
   }
 });
 
-function cli(args: string[]): Promise<{ status: number | null; stderr: string }> {
+/** A build in a process of its own (as `ocipush build`, with the cache's clock a minute ahead). */
+function buildInChild(rootfs: string, layout: string, tag: string): Promise<{ status: number | null; stderr: string }> {
+  const index = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'index.js')).href;
+  const script = `import { buildImage } from '${index}';
+const [rootfs, layout, tag] = process.argv.slice(-3);
+await buildImage({ rootfs: [rootfs], layout, tag, sourceDateEpoch: '', cacheClock: () => Date.now() + 60000 });`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, SOURCE_DATE_EPOCH: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, rootfs, layout, tag], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     child.on('error', reject);
@@ -353,12 +367,11 @@ test('layer cache: builds running at once into one layout each record their laye
       writeFileSync(join(dir, 'etc', 'id'), `${i}\n`);
       return dir;
     });
-    await sleep(2500);
     const layout = join(tmp.path, 'layout');
     // The layout exists first, so that every build looks its source up in the cache.
     assert.equal((await build(trees[0]!, layout)).result.layers[0]!.cached, undefined);
     for (let round = 0; round < 2; round++) {
-      const results = await Promise.all(trees.map((t, i) => cli(['build', t, '--layout', layout, '--tag', `t${i}`, '--quiet'])));
+      const results = await Promise.all(trees.map((t, i) => buildInChild(t, layout, `t${i}`)));
       for (const r of results) assert.equal(r.status, 0, r.stderr);
     }
     validateLayout(layout);

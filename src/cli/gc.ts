@@ -1,0 +1,49 @@
+import type { Argv } from 'yargs';
+import type { CliCommand } from './command.js';
+import { defaultLayoutDir } from '../defaults.js';
+import { formatBytes, type Output } from './output.js';
+
+interface GcArgs {
+  layout: string;
+  dryRun?: boolean;
+  cache?: boolean;
+}
+
+export const gcCommand: CliCommand<GcArgs> = {
+  command: ['gc', 'prune'],
+  describe: 'Remove the blobs of an OCI layout that no image in its index.json reaches, and what killed builds left',
+  builder: (y: Argv) => y
+    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to clean (env OCIPUSH_LAYOUT)' })
+    .option('dry-run', { alias: 'n', type: 'boolean', describe: 'List what would be removed; remove nothing' })
+    .option('cache', { type: 'boolean', default: true, describe: 'Keep the layers the build cache names (--no-cache: drop the cache and them)' })
+    .example('$0 gc --layout ./oci-layout --dry-run', 'list the unreachable blobs')
+    .example('$0 prune --no-cache', 'also forget the layer cache and remove its layers'),
+  run: async (argv, out: Output) => {
+    const { OciLayout } = await import('../content/layout.js');
+    const { collectGarbage } = await import('../content/gc.js');
+    const { LayerCache } = await import('../layer/cache-store.js');
+    const layout = await OciLayout.open(argv.layout);
+    const cache = new LayerCache(layout.root);
+    const dryRun = argv.dryRun === true;
+    const keepCache = argv.cache !== false;
+    const result = await collectGarbage(layout, {
+      dryRun,
+      keep: async () => {
+        if (keepCache) return cache.referencedBlobs();
+        if (!dryRun) await cache.clear();
+        return [];
+      },
+    });
+    for (const blob of result.removed) out.info(`${dryRun ? 'would remove' : 'removed'} ${blob.digest} (${formatBytes(blob.size)})`);
+    const summary = `${dryRun ? 'would remove' : 'removed'} ${result.removed.length} blob${result.removed.length === 1 ? '' : 's'} (${formatBytes(result.bytes)}) from ${layout.root}, kept ${result.kept}`
+      + (result.leftovers.length > 0 ? `; cleared ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes` : '');
+    out.result(summary, {
+      layout: layout.root,
+      dryRun,
+      removed: result.removed,
+      bytes: result.bytes,
+      kept: result.kept,
+      leftovers: result.leftovers,
+    });
+  },
+};

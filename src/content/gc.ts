@@ -1,0 +1,101 @@
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OcipushError } from '../errors.js';
+import { isDigest, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
+import { isIndex, type AnyManifest } from '../oci/manifest.js';
+import { listSessions, sweepLayout } from './ingest.js';
+import type { OciLayout } from './layout.js';
+import type { LockOptions } from './lock.js';
+import { describeOwner } from './liveness.js';
+
+export interface GcOptions extends LockOptions {
+  /** Report what would be removed; remove nothing. */
+  dryRun?: boolean;
+  /** Blobs to keep besides what index.json reaches (the layer cache's, which the caller reads). */
+  keep?: () => Promise<Iterable<Digest>>;
+  /** How long to wait for writers (builds, pulls) in the layout to finish; default 60 s. */
+  waitMs?: number;
+}
+
+export interface GcResult {
+  /** Blobs removed (or, with dryRun, that would be). */
+  removed: { digest: Digest; size: number }[];
+  bytes: number;
+  /** Blobs kept: reached from index.json, or kept by `keep`. */
+  kept: number;
+  /** Leftovers of processes that are gone (ingest sessions, older temp files), removed. */
+  leftovers: string[];
+}
+
+/**
+ * Removes the blobs of a layout that nothing reaches: mark from every index.json entry through
+ * indexes, manifests (their config, layers and subject), plus `keep`; sweep the rest of `blobs/`.
+ *
+ * Runs under the index lock, and only while no other process writes into the layout: a writer
+ * registers its ingest session under the same lock (ingest.ts), so a blob a build has stored but
+ * not tagged yet is never swept. A live writer is waited for, up to `waitMs`.
+ */
+export async function collectGarbage(layout: OciLayout, options: GcOptions = {}): Promise<GcResult> {
+  const deadline = Date.now() + (options.waitMs ?? 60_000);
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    const result = await layout.withIndexLock(async () => {
+      const writers = (await listSessions(layout.root, options)).filter((s) => !s.gone);
+      if (writers.length > 0) return writers;
+      return sweep(layout, options);
+    }, options);
+    if (!Array.isArray(result)) return result;
+    if (Date.now() > deadline) {
+      throw new OcipushError('ELOCKED', `${layout.root}: another ocipush process (${describeOwner(result[0]!.owner)}) is writing into the layout; run gc when it has finished`, { path: layout.root });
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
+  const leftovers = options.dryRun ? [] : await sweepLayout(layout.root, options);
+  const reached = await mark(layout);
+  for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
+  const removed: GcResult['removed'] = [];
+  let kept = 0;
+  const blobs = join(layout.root, 'blobs');
+  for (const algorithm of await readdir(blobs).catch(() => [] as string[])) {
+    for (const hex of await readdir(join(blobs, algorithm)).catch(() => [] as string[])) {
+      const digest = `${algorithm}:${hex}`;
+      if (!isDigest(digest)) continue; // not a blob (a temp file of an older ocipush: sweepLayout's)
+      if (reached.has(digest)) { kept++; continue; }
+      const path = join(blobs, algorithm, hex);
+      const st = await stat(path).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      if (!options.dryRun) await rm(path, { force: true });
+      removed.push({ digest, size: st.size });
+    }
+  }
+  removed.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, leftovers };
+}
+
+/** Every digest reachable from index.json. A manifest that cannot be read stops the gc: sweeping on a partial view would lose blobs. */
+async function mark(layout: OciLayout): Promise<Set<Digest>> {
+  const reached = new Set<Digest>();
+  const pending: Descriptor[] = [...(await layout.readIndex()).manifests];
+  while (pending.length > 0) {
+    const desc = pending.pop()!;
+    if (reached.has(desc.digest)) continue;
+    reached.add(desc.digest);
+    if (!isManifestMediaType(desc.mediaType) && !isIndexMediaType(desc.mediaType)) continue;
+    // A manifest the layout does not hold (a subject elsewhere, a platform not pulled) has nothing here to reach.
+    if (!(await layout.exists(desc)) && !(await stat(layout.blobPath(desc.digest)).catch(() => undefined))) continue;
+    let manifest: AnyManifest;
+    try {
+      manifest = await layout.readManifest(desc);
+    } catch (err) {
+      throw new OcipushError('ELAYOUT', `${layout.root}: cannot read manifest ${desc.digest} (${(err as Error).message}); gc removes nothing from a layout it cannot read whole`, { digest: desc.digest, cause: err });
+    }
+    if (isIndex(manifest)) pending.push(...manifest.manifests);
+    else pending.push(manifest.config, ...manifest.layers);
+    if (manifest.subject) pending.push(manifest.subject);
+  }
+  return reached;
+}

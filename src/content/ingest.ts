@@ -1,0 +1,170 @@
+import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { rmdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fromSystemError } from '../errors.js';
+import { trackTemp } from './cleanup.js';
+import { makeDirectory } from './atomic.js';
+import { withLock, type LockOptions } from './lock.js';
+import { currentOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
+import { EXTRACT_PREFIX, INDEX_LOCK, INGEST_DIR, LEGACY_TEMP_MAX_AGE_MS, PRIVATE_DIR, TEMP_NAME } from './layout-files.js';
+
+/**
+ * Where a process writing into a layout keeps what is not finished yet (blobs being written or
+ * staged, temp files): `<layout>/.ocipush/ingest/<token>/`, with an `owner` file whose mtime is
+ * the process's heartbeat (liveness.ts). Finished content moves out by rename (same file system).
+ *
+ * Opening a session clears the sessions whose owner is gone (a build killed with SIGKILL, a
+ * container stopped): every later write into the layout cleans up after a dead one. A session is
+ * registered under the index lock, so `gc`, which holds that lock, sees every writer that could
+ * still add a blob, and no writer starts in the middle of a gc.
+ */
+export class IngestSession {
+  private closed = false;
+
+  private constructor(readonly root: string, readonly dir: string, readonly owner: Owner, private readonly stop: () => void, private readonly untrack: () => void) {}
+
+  static async open(root: string, options: LockOptions = {}): Promise<IngestSession> {
+    const ingest = join(root, INGEST_DIR);
+    const owner = currentOwner();
+    const dir = join(ingest, owner.token);
+    const building = join(ingest, `.new-${owner.token}`);
+    const untrack = trackTemp(dir);
+    const untrackBuilding = trackTemp(building);
+    try {
+      await makeDirectory(root);
+      await withLock(join(root, INDEX_LOCK), async () => {
+        // Built whole under a private name, so a session directory always names its owner.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await mkdir(building, { recursive: true });
+            await writeFile(join(building, 'owner'), JSON.stringify(owner));
+            await rename(building, dir);
+            return;
+          } catch (err) {
+            // A session closing at the same moment removed the empty ingest directory: again.
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw fromSystemError(err, ingest, 'cannot write to');
+          }
+        }
+      }, options);
+    } catch (err) {
+      untrack();
+      await rm(building, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    } finally {
+      untrackBuilding();
+    }
+    const session = new IngestSession(root, dir, owner, keepAlive(join(dir, 'owner')), untrack);
+    removeAtExit(dir);
+    await sweepLayout(root, options);
+    return session;
+  }
+
+  /** Removes the session's directory and whatever is still in it; then the ingest area, if empty. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stop();
+    await rm(this.dir, { recursive: true, force: true }).catch(() => {});
+    openSessions.delete(this.dir);
+    this.untrack();
+    await removeIfEmpty(this.root);
+  }
+}
+
+/**
+ * A session whose owner cannot be looked up by PID (another container) is gone after this long
+ * without a heartbeat: longer than a lock's 30 s, as removing a live build's session fails that
+ * build, while keeping a dead one a little longer only keeps its disk space.
+ */
+export const SESSION_STALE_MS = 10 * 60_000;
+
+export interface SessionInfo {
+  path: string;
+  owner?: Owner;
+  gone: boolean;
+}
+
+/** The sessions of a layout, each judged live or gone. */
+export async function listSessions(root: string, options: LivenessOptions = {}): Promise<SessionInfo[]> {
+  const ingest = join(root, INGEST_DIR);
+  let names: string[];
+  try {
+    names = await readdir(ingest);
+  } catch {
+    return [];
+  }
+  const sessions: SessionInfo[] = [];
+  for (const name of names) {
+    const path = join(ingest, name);
+    let owner: Owner | undefined;
+    let mtimeMs: number;
+    try {
+      const file = join(path, 'owner');
+      const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+      owner = parseOwner(text);
+      mtimeMs = st.mtimeMs;
+    } catch {
+      // No owner file (yet, or a stray entry): judged by its age.
+      const st = await lstat(path).catch(() => undefined);
+      if (!st) continue;
+      mtimeMs = st.mtimeMs;
+    }
+    sessions.push({ path, ...(owner ? { owner } : {}), gone: ownerGone(owner, mtimeMs, { ...options, staleMs: options.staleMs ?? SESSION_STALE_MS }) });
+  }
+  return sessions;
+}
+
+/**
+ * Removes what writers that are gone left in the layout: their sessions, and the temp files older
+ * versions left beside blobs and at the root (those only by age). Returns the paths removed.
+ */
+export async function sweepLayout(root: string, options: LivenessOptions = {}): Promise<string[]> {
+  const removed: string[] = [];
+  for (const s of await listSessions(root, options)) {
+    if (!s.gone) continue;
+    await rm(s.path, { recursive: true, force: true }).catch(() => {});
+    removed.push(s.path);
+  }
+  if (removed.length > 0) await removeIfEmpty(root);
+  const now = (options.now ?? Date.now)();
+  const dirs = [root];
+  for (const alg of await readdir(join(root, 'blobs')).catch(() => [] as string[])) dirs.push(join(root, 'blobs', alg));
+  for (const dir of dirs) {
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!TEMP_NAME.test(name) && !(dir === root && name.startsWith(EXTRACT_PREFIX))) continue;
+      const path = join(dir, name);
+      const st = await lstat(path).catch(() => undefined);
+      if (!st || now - st.mtimeMs <= LEGACY_TEMP_MAX_AGE_MS) continue;
+      await rm(path, { recursive: true, force: true }).catch(() => {});
+      removed.push(path);
+    }
+  }
+  return removed;
+}
+
+/** The ingest area and ocipush's directory, once nobody uses them (a session opening meanwhile makes them again). */
+async function removeIfEmpty(root: string): Promise<void> {
+  await rmdir(join(root, INGEST_DIR)).catch(() => {});
+  await rmdir(join(root, PRIVATE_DIR)).catch(() => {});
+}
+
+const openSessions = new Set<string>();
+
+/** A session left open when the process exits (a library user that never closed its layout) goes with it. */
+function removeAtExit(dir: string): void {
+  if (openSessions.size === 0 && !exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const d of openSessions) {
+        try {
+          rmSync(d, { recursive: true, force: true });
+          // The ingest area and .ocipush, when this was the last session in them.
+          rmdirSync(dirname(d));
+          rmdirSync(dirname(dirname(d)));
+        } catch { /* in use by another process, or exiting */ }
+      }
+    });
+  }
+  openSessions.add(dir);
+}
+let exitHook = false;

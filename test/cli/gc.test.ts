@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { buildImage } from '../../src/index.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { sha256, type Digest } from '../../src/oci/digest.js';
+import type { Descriptor } from '../../src/oci/descriptor.js';
+import { killOnExit } from '../support/exit-cleanup.js';
+import { CLI, REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { validateLayout } from '../assemble/support.js';
+import { pseudoRandom } from '../assemble/support.js';
+
+function blobs(layout: string): string[] {
+  return readdirSync(join(layout, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
+}
+
+/** An image of one gzipped layer holding `text` (a valid image for oci-image-tool and umoci). */
+async function image(layout: OciLayout, text: string, extraLayer?: Descriptor): Promise<{ manifest: Descriptor; blobs: Digest[] }> {
+  const tar = Buffer.alloc(2048);
+  tar.write(text, 0);
+  const layer = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.alloc(1024)));
+  const diffIds = [sha256(Buffer.alloc(1024))];
+  const layers = [layer, ...(extraLayer ? [extraLayer] : [])];
+  if (extraLayer) diffIds.push(sha256(Buffer.alloc(1024)));
+  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: { Labels: { text } } });
+  const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers });
+  return { manifest, blobs: [manifest.digest, config.digest, ...layers.map((l) => l.digest)] };
+}
+
+describe('ocipush gc', () => {
+  it('removes exactly the blobs no index entry reaches (through an index, manifests, configs, layers); --dry-run removes nothing', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const dir = join(tmp.path, 'layout');
+    const layout = await OciLayout.open(dir, { create: true });
+    const shared = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.from('shared layer')));
+    const a = await image(layout, 'a', shared);
+    const b = await image(layout, 'b');
+    const index = await layout.putJson(MediaType.OciIndex, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ ...b.manifest, platform: { os: 'linux', architecture: 'arm64' } }] });
+    await layout.tag(a.manifest, 'a');
+    await layout.tag(index, 'multi');
+    // Unreachable: an image whose tag moved, a stray layer, a manifest nobody tags.
+    const old = await image(layout, 'old version');
+    await layout.tag(old.manifest, 'a-old');
+    await layout.untag('a-old');
+    const stray = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(pseudoRandom(100_000)));
+    await layout.close();
+    const reachable = new Set<string>([...a.blobs, ...b.blobs, index.digest]);
+    const unreachable = [...new Set([...old.blobs, stray.digest])].filter((d) => !reachable.has(d)).sort();
+    assert.ok(unreachable.length >= 3);
+    const before = blobs(dir);
+
+    const dry = runCli(['gc', '--layout', dir, '--dry-run', '--json']);
+    assert.equal(dry.status, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout) as { dryRun: boolean; removed: { digest: string; size: number }[]; kept: number; bytes: number };
+    assert.equal(planned.dryRun, true);
+    assert.deepEqual(planned.removed.map((b) => b.digest), unreachable);
+    assert.equal(planned.kept, reachable.size);
+    assert.deepEqual(blobs(dir), before, '--dry-run removes nothing');
+
+    const r = runCli(['prune', '--layout', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^removed ${unreachable.length} blobs \\(.*\\) from ${dir.replace(/[/.]/g, '\\$&')}, kept ${reachable.size}\\n$`));
+    assert.deepEqual(blobs(dir), [...reachable].sort());
+    validateLayout(dir);
+    requireTool('umoci');
+    assert.deepEqual(run('umoci', ['ls', '--layout', dir]).trim().split('\n').sort(), ['a', 'multi']);
+    const again = runCli(['gc', '--layout', dir, '--json']);
+    assert.deepEqual((JSON.parse(again.stdout) as { removed: unknown[] }).removed, [], 'nothing left to remove');
+  });
+
+  it('keeps the layers the build cache names, unless --no-cache', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    const dir = join(tmp.path, 'layout');
+    const aged = () => Date.now() + 60_000;
+    writeFileSync(join(rootfs, 'f'), 'version 1\n');
+    const first = await buildImage({ rootfs: [rootfs], layout: dir, tag: 't', cacheClock: aged });
+    writeFileSync(join(rootfs, 'f'), 'version 2\n');
+    const second = await buildImage({ rootfs: [rootfs], layout: dir, tag: 't', cacheClock: aged });
+    const oldLayer = first.layers[0]!.digest;
+    assert.notEqual(second.layers[0]!.digest, oldLayer);
+    const kept = JSON.parse(runCli(['gc', '--layout', dir, '--json']).stdout) as { removed: { digest: string }[] };
+    assert.deepEqual(kept.removed.map((b) => b.digest).sort(), [first.digest, first.config.digest].sort(), 'the old layer stays: the cache names it');
+    assert.ok(existsSync(join(dir, 'blobs', 'sha256', oldLayer.slice(7))));
+    const dropped = JSON.parse(runCli(['gc', '--layout', dir, '--no-cache', '--json']).stdout) as { removed: { digest: string }[] };
+    assert.deepEqual(dropped.removed.map((b) => b.digest), [oldLayer]);
+    validateLayout(dir);
+  });
+
+  it('waits for a process writing into the layout, and names it when it does not finish', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const dir = join(tmp.path, 'layout');
+    await (await OciLayout.open(dir, { create: true })).close();
+    // Another process with an open session (a build between storing its blobs and tagging them).
+    const layoutJs = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'layout.js')).href;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { OciLayout } from '${layoutJs}';
+const layout = await OciLayout.open(process.argv.at(-1));
+await layout.session();
+process.stdout.write('open\\n');
+setInterval(() => {}, 1000);`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const forget = killOnExit(child);
+    t.after(() => { child.kill('SIGKILL'); forget(); });
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const { collectGarbage } = await import('../../src/content/gc.js');
+    const layout = await OciLayout.open(dir);
+    await assert.rejects(collectGarbage(layout, { waitMs: 200 }), (err: Error & { code?: string }) =>
+      err.code === 'ELOCKED' && err.message.includes(`pid ${child.pid} on `) && /is writing into the layout; run gc when it has finished$/.test(err.message));
+    // Once it is gone (killed), its session is a leftover that gc clears.
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    const result = await collectGarbage(layout, { waitMs: 200 });
+    assert.equal(result.leftovers.length, 1);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.')), [], 'no session, no lock left');
+  });
+
+  it('a build killed (SIGKILL) in the middle of a large layer leaves nothing that the next write does not clear', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    for (let i = 0; i < 3; i++) writeFileSync(join(rootfs, `data-${i}`), randomBytes(8 << 20));
+    const small = join(tmp.path, 'small');
+    mkdirSync(small);
+    writeFileSync(join(small, 'hello'), 'hello\n');
+    for (const existing of [false, true]) {
+      const dir = join(tmp.path, existing ? 'existing' : 'new');
+      if (existing) assert.equal(runCli(['build', small, '--layout', dir, '--tag', 'small', '-q']).status, 0);
+      const child = spawn(process.execPath, [CLI, 'build', rootfs, '--layout', dir, '--tag', 'big', '--level', '9', '--threads', '1'], { stdio: 'ignore' });
+      const forget = killOnExit(child);
+      // Killed once it has written a good part of its layer into its ingest session.
+      const ingest = join(dir, '.ocipush', 'ingest');
+      for (;;) {
+        const written = (existsSync(ingest) ? readdirSync(ingest, { recursive: true }) : [])
+          .map((p) => join(ingest, String(p)))
+          .filter((p) => /\.blob\.tmp-/.test(p))
+          .reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
+        if (written > 1 << 20) break;
+        assert.equal(child.exitCode, null, 'the build is still running');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('close', resolve));
+      forget();
+      assert.equal(readdirSync(ingest).length, 1, 'the killed build left its session');
+      if (existing) assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')).filter((n) => n.startsWith('.')), [], 'nothing in-progress in blobs/');
+      else assert.deepEqual(readdirSync(dir), ['.ocipush'], 'the new layout is not made before the image is complete');
+      // The next write into the layout (another build) clears it.
+      const r = runCli(['build', small, '--layout', dir, '--tag', 'next', '-q']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(existsSync(join(dir, '.ocipush')), false, `${existing ? 'existing' : 'new'} layout: the dead session is gone`);
+      assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.')).filter((n) => n !== '.ocipush-cache'), [], 'no lock or temp file left');
+      validateLayout(dir);
+    }
+  });
+});

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { OciLayout } from '../../src/content/layout.js';
+import { OcipushError } from '../../src/errors.js';
+import { sha256 } from '../../src/oci/digest.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { runCli, tempDir } from '../support/tools.js';
+import { umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError } from '../cli/registry-support.js';
+
+/**
+ * A real small file system (tmpfs, mounted for the test: the tests run as root), so the disk's
+ * own ENOSPC and EROFS reach every stream, as on a user's full or read-only disk.
+ */
+function mountTmpfs(dir: string, options: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function unmount(dir: string): void {
+  try { execFileSync('umount', [dir], { stdio: 'pipe' }); } catch { /* not mounted */ }
+}
+
+describe('a full or read-only disk', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  let full: string;
+  let readOnly: string;
+  let mounted = false;
+
+  before(async () => {
+    tmp = await tempDir();
+    full = join(tmp.path, 'small');
+    readOnly = join(tmp.path, 'ro');
+    mounted = mountTmpfs(full, 'size=2m') && mountTmpfs(readOnly, 'size=1m,ro');
+    registry = await startRegistry();
+    // A 6 MB layer of random bytes (incompressible): more than the 2 MB disk holds.
+    image = umociImage(tmp.path, 'big', [6_000_000]);
+    assertOk(runCli(['push', `${registry.host}/disk/big:1`, '--layout', image.layout]));
+  });
+  after(async () => {
+    unmount(full);
+    unmount(readOnly);
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('pull onto a full disk fails with one line naming ENOSPC and the layout, and leaves no layout behind', (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const dir = join(full, 'pulled');
+    const r = runCli(['pull', `${registry.host}/disk/big:1`, '--layout', dir, '-q']);
+    assertOneLineError(r, new RegExp(`^ocipush: cannot write to layout ${dir.replace(/[/.]/g, '\\$&')}: no space left on device$`));
+    assert.equal(existsSync(dir), false, 'the layout the failed pull made is removed again');
+    assert.deepEqual(readdirSync(full), [], 'nothing is left on the disk');
+  });
+
+  it('pull onto a full disk into an existing layout keeps the layout, without the pulled blobs or temp files', async (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const dir = join(full, 'existing');
+    const layout = await OciLayout.open(dir, { create: true });
+    await layout.close();
+    const r = runCli(['pull', `${registry.host}/disk/big:1`, '--layout', dir, '--json']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no space left on device/);
+    assert.equal(JSON.parse(r.stdout).error.code, 'EIO');
+    assert.deepEqual(readdirSync(dir).sort(), ['blobs', 'index.json', 'oci-layout']);
+    assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')), [], 'no blob, no temp file');
+  });
+
+  it('the layout store rejects a blob the disk cannot hold (ENOSPC from the file stream) and removes its temp file', async (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const layout = await OciLayout.open(join(full, 'lib'), { create: true });
+    t.after(() => layout.close());
+    const bytes = Buffer.alloc(4 << 20, 7);
+    const err = await layout.push({ digest: sha256(bytes), size: bytes.length }, Readable.from([bytes.subarray(0, 1 << 20), bytes.subarray(1 << 20)]))
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof OcipushError, String(err));
+    assert.equal(err.code, 'EIO');
+    assert.match(err.message, /^cannot write to layout .*\/lib: no space left on device$/);
+    const session = await layout.session();
+    assert.deepEqual(readdirSync(session.dir), ['owner'], 'the temp file is removed');
+  });
+
+  it('a read-only file system is reported as such, not as a missing file', (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const dir = join(readOnly, 'pulled');
+    const r = runCli(['pull', `${registry.host}/disk/big:1`, '--layout', dir, '-q']);
+    assertOneLineError(r, /read-only file system$/);
+    assert.doesNotMatch(r.stderr, /no such file/);
+    assert.ok(r.stderr.includes(readOnly), r.stderr);
+  });
+
+  it('a build into a read-only file system is reported as such', async (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const r = runCli(['build', rootfs, '--layout', join(readOnly, 'built'), '-q']);
+    assertOneLineError(r, /read-only file system$/);
+  });
+});

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { OciLayout } from '../../src/content/layout.js';
+import { Annotation } from '../../src/oci/descriptor.js';
+import { tempDir } from '../support/tools.js';
+import { runCliAsync } from '../cli/registry-support.js';
+import { validateLayout } from '../assemble/support.js';
+
+it('builds started at once into a layout that does not exist yet all succeed, and every tag is kept (6 rounds of 4)', async (t) => {
+  const tmp = await tempDir();
+  t.after(tmp.cleanup);
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  for (let round = 0; round < 6; round++) {
+    const dir = join(tmp.path, `new-${round}`, 'layout');
+    const tags = ['a', 'b', 'c', 'd'];
+    const results = await Promise.all(tags.map((tag) => runCliAsync(['build', rootfs, '--layout', dir, '--tag', tag, '-q'])));
+    for (const r of results) assert.equal(r.status, 0, `round ${round}: ${r.stderr}`);
+    const layout = await OciLayout.open(dir);
+    const names = (await layout.readIndex()).manifests.map((d) => d.annotations?.[Annotation.RefName]).sort();
+    assert.deepEqual(names, tags, `round ${round}`);
+    assert.deepEqual(readdirSync(dir).filter((n) => n !== '.ocipush-cache').sort(), ['blobs', 'index.json', 'oci-layout'], `round ${round}: nothing in progress left`);
+  }
+  validateLayout(join(tmp.path, 'new-0', 'layout'));
+});
