@@ -21,6 +21,7 @@ import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
 import { LayerCache, type CachedLayer } from '../layer/cache-store.js';
 import { recordRemoteBlobs } from '../content/remote-blobs.js';
+import { updatePendingCacheEntries } from '../content/pending-cache-entries.js';
 import { defaultConnect } from '../transfer/lazy-blobs.js';
 import { RegistryLayerCache, type CacheSettings } from './registry-cache.js';
 import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
@@ -273,10 +274,15 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
       await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
     }
-    if (registryCache && options.cacheWrite) {
-      for (const layer of layers) {
-        if (layer.origin === 'registry-cache' || !(await layout.exists(layer.descriptor))) continue;
-        await registryCache.store(layer.diffId, cacheSettings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
+    if (options.cacheRepo !== undefined) {
+      const built = layers.filter((l) => l.origin === 'built');
+      if (registryCache && options.cacheWrite) {
+        for (const layer of built) await registryCache.store(layer.diffId, cacheSettings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
+      } else {
+        // Written by the push that takes these blobs to a registry.
+        await updatePendingCacheEntries(layout.root, new Map(built.map((l) => [l.descriptor.digest, {
+          cacheRepo: options.cacheRepo!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...cacheSettings,
+        }])));
       }
     }
     succeeded = true;

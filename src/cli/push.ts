@@ -86,6 +86,14 @@ export const pushCommand: CliCommand<PushArgs> = {
       // A build's signed provenance also goes where cosign keeps attestations (sha256-<hex>.att).
       const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
       await appendLayoutAttestations(layout, repository, root, referrers.map((r) => r.descriptor));
+      // Layers a `build --cache-repo` made: their registry cache entries, now that the blobs are in a registry.
+      const { writePendingCacheEntries } = await import('../assemble/pending-cache-push.js');
+      const cached = await writePendingCacheEntries(layout, source, result.nodes.filter((n) => n.kind === 'layer').map((n) => n.descriptor), {
+        pushedTo: { registry: destination.registry, repository: destination.repository },
+        connect: (registry) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }),
+        warn: (message) => out.warn(message),
+      });
+      if (cached > 0) out.info(`wrote ${cached} layer cache entr${cached === 1 ? 'y' : 'ies'}`);
       // Remember where these blobs now are, as docker does: a later push of an image sharing
       // them to another repository of this registry mounts them instead of uploading.
       const pushedBlobs = result.nodes.filter((n) => n.kind === 'layer' || n.kind === 'config').filter((n) => n.outcome !== 'skipped');

@@ -14,6 +14,8 @@ export const INGEST_DIR = join(PRIVATE_DIR, 'ingest');
 export const INDEX_LOCK = '.index.json.lock';
 /** The record of blobs named but not held (remote-blobs.ts). */
 export const REMOTE_BLOBS_FILE = '.ocipush-remote-blobs.json';
+/** Layers a build made for a registry layer cache, whose entries the next push writes (pending-cache-entries.ts). */
+export const PENDING_CACHE_ENTRIES_FILE = join(PRIVATE_DIR, 'registry-cache-pending.json');
 /** The layer cache (layer/cache-store.ts). */
 export const CACHE_DIR = '.ocipush-cache';
 /** Files extracted from archives by a Dockerfile build, in its staging directory. */

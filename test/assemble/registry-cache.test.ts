@@ -107,6 +107,28 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(again.json!.digest, honest.json!.digest);
   });
 
+  it('without --cache-write, the push that takes the layer to the registry writes the entry (a mount within one registry)', async () => {
+    const tree3 = join(tmp.path, 'tree3');
+    mkdirSync(tree3, { recursive: true });
+    writeFileSync(join(tree3, 'pushed'), pseudoRandom(512 * 1024, 'pushed'));
+    const first = build('runner8', [], tree3);
+    assert.equal(first.json!.layers[0]!.source, 'built');
+    await registry.forgetAccessLog();
+    const push = runner('runner8', ['push', `${registry.host}/ci/pushed:1`, '--layout', first.layout, '--tag', 'app:1']);
+    assert.equal(push.status, 0, push.stderr);
+    assert.match(push.stderr, /wrote 1 layer cache entry/);
+    const log = await registry.settledAccessLog();
+    const layer = first.json!.layers[0]!;
+    assert.ok(log.some((e) => e.method === 'POST' && e.status === 201 && decodeURIComponent(e.uri).includes(`mount=${layer.digest}&from=ci/pushed`)), 'mounted into the cache repository');
+    const second = build('runner9', [], tree3);
+    assert.equal(second.json!.layers[0]!.source, 'registry-cache');
+    assert.equal(second.json!.digest, first.json!.digest);
+    // Written once: the next push of the same layout has nothing pending.
+    const again = runner('runner8', ['push', `${registry.host}/ci/pushed:2`, '--layout', first.layout, '--tag', 'app:1']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /layer cache entr/);
+  });
+
   it('a cache registry that is down is one warning and a correct build', async () => {
     const down = runner('runner7', ['build', tree, '--layout', join(tmp.path, 'runner7', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json',
       '--cache-repo', '127.0.0.1:9/ci/cache']);

@@ -1,0 +1,62 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fromSystemError } from '../errors.js';
+import { isDigest, type Digest } from '../oci/digest.js';
+import { writeFileAtomic } from './atomic.js';
+import { PENDING_CACHE_ENTRIES_FILE } from './layout-files.js';
+import { withLock } from './lock.js';
+
+/**
+ * Layers a `build --cache-repo` made without `--cache-write`: their registry cache entries are
+ * written when the blob reaches a registry, by the next `push` of an image holding them. Kept in
+ * the layout's private directory, keyed by the layer's (compressed) digest.
+ */
+export interface PendingCacheEntry {
+  /** `REGISTRY/REPO` of the cache. */
+  cacheRepo: string;
+  diffId: Digest;
+  uncompressedSize: number;
+  compression: 'gzip' | 'zstd' | 'none';
+  level?: number;
+}
+
+type PendingFile = { version: 1; layers: Record<string, PendingCacheEntry> };
+
+function pathOf(layoutRoot: string): string {
+  return join(layoutRoot, PENDING_CACHE_ENTRIES_FILE);
+}
+
+export async function readPendingCacheEntries(layoutRoot: string): Promise<Map<Digest, PendingCacheEntry>> {
+  const path = pathOf(layoutRoot);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw fromSystemError(err, path, 'cannot read');
+  }
+  const out = new Map<Digest, PendingCacheEntry>();
+  try {
+    for (const [digest, entry] of Object.entries((JSON.parse(text) as PendingFile).layers ?? {})) {
+      if (isDigest(digest) && typeof entry?.cacheRepo === 'string' && isDigest(entry.diffId)) out.set(digest, entry);
+    }
+  } catch {
+    // A damaged note loses only cache entries, never an image: read it as empty.
+  }
+  return out;
+}
+
+/** Adds (`entries`) and drops (`forget`) pending entries, under a lock, atomically. */
+export async function updatePendingCacheEntries(layoutRoot: string, entries: Map<Digest, PendingCacheEntry>, forget: Digest[] = []): Promise<void> {
+  if (entries.size === 0 && forget.length === 0) return;
+  const path = pathOf(layoutRoot);
+  await mkdir(dirname(path), { recursive: true });
+  await withLock(`${path}.lock`, async () => {
+    const current = await readPendingCacheEntries(layoutRoot);
+    for (const digest of forget) current.delete(digest);
+    for (const [digest, entry] of entries) current.set(digest, entry);
+    const layers: Record<string, PendingCacheEntry> = {};
+    for (const digest of [...current.keys()].sort()) layers[digest] = current.get(digest)!;
+    await writeFileAtomic(path, JSON.stringify({ version: 1, layers } satisfies PendingFile, null, 1) + '\n');
+  });
+}
