@@ -31,10 +31,14 @@ export function resolveBuildTime(created: Date | string | number | undefined, so
     if (!/^\d+$/.test(sourceDateEpoch.trim())) {
       throw new OcipushError('EUSAGE', `SOURCE_DATE_EPOCH="${sourceDateEpoch}": expected a unix time in whole seconds`);
     }
-    return { seconds: Number(sourceDateEpoch.trim()), explicit: true };
+    const seconds = Number(sourceDateEpoch.trim());
+    if (seconds * 1000 > MAX_TIME_MS) throw new OcipushError('EUSAGE', `SOURCE_DATE_EPOCH="${sourceDateEpoch}": later than 9999-12-31`);
+    return { seconds, explicit: true };
   }
   return { seconds: 0, explicit: false };
 }
+
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
 
 /** `--created`: RFC 3339 (`2024-05-01T12:00:00Z`) or unix seconds; fractions of a second are dropped. */
 function parseCreated(value: Date | string | number): number {
@@ -47,7 +51,8 @@ function parseCreated(value: Date | string | number): number {
   else if (/^\d+$/.test(value.trim())) ms = Number(value.trim()) * 1000;
   else if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(value.trim())) ms = Date.parse(value.trim());
   else return fail();
-  if (!Number.isFinite(ms) || ms < 0) return fail();
+  // RFC 3339 writes four-digit years: a time past 9999-12-31 has no representation (nor a Date).
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) return fail();
   return Math.floor(ms / 1000);
 }
 

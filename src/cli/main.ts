@@ -1,7 +1,8 @@
 import type { ArgumentsCamelCase } from 'yargs';
 import { isOcipushError } from '../errors.js';
 import type { CliCommand } from './command.js';
-import { Output } from './output.js';
+import { Output, oneLine } from './output.js';
+import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -17,7 +18,9 @@ export async function main(args: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  let out = new Output();
+  // Usage errors found before a command runs still answer in JSON when --json was asked for.
+  let out = new Output({ json: wantsJson(args) });
+  quietOnClosedStdout();
   const runCommand = async (cmd: CliCommand<any>, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<number> => {
     out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
     const code = await cmd.run(argv, out);
@@ -27,8 +30,12 @@ export async function main(args: string[]): Promise<number> {
     const { fastInvocation } = await import('./fast-args.js');
     const fast = await fastInvocation(args);
     if (fast) return await runCommand(fast.command, fast.argv);
+    // A line the fast parser declined may hold a mistake: name it before yargs misreads it
+    // (an unknown option swallowing the reference after it, a two-line "Invalid values").
+    const { checkArgs } = await import('./argv-check.js');
+    const checked = await checkArgs(args);
     const [{ parseWithYargs }, { loadCommands }] = await Promise.all([import('./yargs-cli.js'), import('./commands.js')]);
-    return await parseWithYargs(args, await loadCommands(), runCommand);
+    return await parseWithYargs(checked, await loadCommands(), runCommand);
   } catch (err) {
     return report(err, out);
   }
@@ -40,11 +47,30 @@ function report(err: unknown, out: Output): number {
     if (out.json) out.writeJson({ error: { code: err.code, message: err.message } });
     return err.code === 'EUSAGE' ? 2 : err.code === 'EABORTED' ? 130 : 1;
   }
-  const e = err as Error & { usage?: boolean };
+  const e = err as Error & { usage?: boolean; code?: string };
   if (e?.usage) {
-    out.error(`${e.message} (see ocipush --help)`);
+    const message = `${oneLine(e.message)} (see ocipush --help)`;
+    out.error(message);
+    if (out.json) out.writeJson({ error: { code: 'EUSAGE', message } });
     return 2;
   }
-  out.error(`internal error: ${e?.stack ?? String(err)}`);
+  // stdout closed by its reader (ocipush export | head): end quietly, as a Unix tool killed by SIGPIPE.
+  if (e?.code === 'EPIPE') return 141;
+  // A defect: its stack as it is (secrets redacted), for the bug report.
+  out.clearLive();
+  process.stderr.write(`ocipush: internal error: ${redact(e?.stack ?? String(err))}\n`);
   return 70;
+}
+
+function wantsJson(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--json' || a === '--json=true');
+}
+
+/** A reader that stops reading (`| head`) ends the process quietly with SIGPIPE's status. */
+function quietOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
 }

@@ -45,12 +45,13 @@ export class Output {
 
   warn(line: string): void {
     this.clearLive();
-    this.stderr.write(`ocipush: warning: ${redact(line)}\n`);
+    this.stderr.write(`ocipush: warning: ${escapeControl(redact(line))}\n`);
   }
 
+  /** One line, always: a newline or escape sequence inside (a user's value, a registry's words) is shown escaped. */
   error(line: string): void {
     this.clearLive();
-    this.stderr.write(`ocipush: ${redact(line)}\n`);
+    this.stderr.write(`ocipush: ${escapeControl(redact(line))}\n`);
   }
 
   /** A progress line that replaces itself on a TTY; ignored elsewhere (callers log start/end with info). */
@@ -77,4 +78,20 @@ export function formatBytes(n: number): string {
   let i = 0;
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+/** Control characters shown as escapes (`\n`, `\x1b`), so a message stays one line and cannot drive the terminal. */
+export function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/** A message the argument parser wrapped over lines, joined into one. */
+export function oneLine(text: string): string {
+  return text.split(/\s*\n\s*/).filter(Boolean).join(' ');
 }

@@ -1,0 +1,173 @@
+import type { CliCommand } from './command.js';
+import { GLOBAL_OPTIONS as GLOBAL_FLAGS, usageError } from './command.js';
+
+/**
+ * What a command's builder declares, recorded without yargs: its options (with aliases, type
+ * and choices) and positionals. Read before yargs parses, so that the command line's mistakes
+ * are named as such (yargs reads `--foo REF` as foo=REF and then misses REF), and by
+ * `ocipush completion`.
+ */
+export interface OptionSpec {
+  name: string;
+  aliases: string[];
+  type: 'string' | 'number' | 'boolean' | 'count' | undefined;
+  array: boolean;
+  choices?: readonly (string | number)[];
+  describe?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  describe: string;
+  options: OptionSpec[];
+  positionals: { name: string; choices?: readonly (string | number)[] }[];
+}
+
+/** Options every command takes: command.ts's, and the help and version yargs adds. */
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  ...Object.entries(GLOBAL_FLAGS).map(([name, o]) => ({
+    name, aliases: 'alias' in o ? [o.alias] : [], type: o.type, array: false, describe: o.describe,
+  })),
+  { name: 'help', aliases: ['h'], type: 'boolean', array: false, describe: 'Show help' },
+  { name: 'version', aliases: [], type: 'boolean', array: false, describe: 'Show version number' },
+];
+
+interface YargsOption {
+  alias?: string | string[];
+  type?: OptionSpec['type'];
+  array?: boolean;
+  choices?: readonly (string | number)[];
+  describe?: string;
+}
+
+/** Runs a command's builder against a recorder that takes every call yargs would. */
+export function describeCommand(cmd: CliCommand<any>): CommandSpec {
+  const spec: CommandSpec = { name: commandName(cmd), describe: cmd.describe, options: [], positionals: [] };
+  const addOption = (name: string, o: YargsOption = {}): void => {
+    const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
+    spec.options.push({ name, aliases, type: o.type, array: o.array === true, ...(o.choices ? { choices: o.choices } : {}), ...(o.describe ? { describe: o.describe } : {}) });
+  };
+  const recorder: unknown = new Proxy({}, {
+    get: (_target, prop) => {
+      if (prop === 'option' || prop === 'options') {
+        return (name: string | Record<string, YargsOption>, o?: YargsOption) => {
+          if (typeof name === 'string') addOption(name, o);
+          else for (const [key, value] of Object.entries(name)) addOption(key, value);
+          return recorder;
+        };
+      }
+      if (prop === 'positional') {
+        return (name: string, o: YargsOption = {}) => {
+          spec.positionals.push({ name, ...(o.choices ? { choices: o.choices } : {}) });
+          return recorder;
+        };
+      }
+      return () => recorder;
+    },
+  });
+  cmd.builder(recorder as never);
+  return spec;
+}
+
+export function commandName(cmd: CliCommand<any>): string {
+  const first = Array.isArray(cmd.command) ? cmd.command[0]! : cmd.command;
+  return first.split(' ')[0]!;
+}
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+
+/**
+ * Checks the options of a command line before yargs reads it, and returns it with the values
+ * yargs would misread made explicit. An unknown option is a usage error naming it ("unknown
+ * option --foo"), a value outside an option's choices names the valid ones, and a value that
+ * starts with a dash (`--owner -1:-1`) is joined to its option (`--owner=-1:-1`).
+ * A command line with no known command is left to yargs.
+ */
+export async function checkArgs(args: string[]): Promise<string[]> {
+  const commandIndex = args.findIndex((a) => !a.startsWith('-'));
+  if (commandIndex < 0) return args;
+  const { commandEntries } = await import('./commands.js');
+  const entry = commandEntries.find((e) => e.name === args[commandIndex]);
+  if (!entry) return args;
+  const spec = describeCommand(await entry.load());
+  const options = [...GLOBAL_OPTIONS, ...spec.options];
+  const byName = new Map<string, OptionSpec>();
+  for (const o of options) {
+    for (const n of [o.name, ...o.aliases]) {
+      byName.set(n, o);
+      byName.set(camel(n), o);
+    }
+  }
+  const known = (token: string): boolean => {
+    if (token.startsWith('--')) return lookupLong(token.slice(2).split('=')[0]!) !== undefined;
+    return token.length >= 2 && byName.has(token[1]!);
+  };
+  const lookupLong = (name: string): OptionSpec | undefined => {
+    const direct = byName.get(name);
+    if (direct) return direct;
+    if (name.startsWith('no-')) {
+      const negated = byName.get(name.slice(3));
+      if (negated?.type === 'boolean') return negated;
+    }
+    return undefined;
+  };
+  const out = args.slice(0, commandIndex + 1);
+  for (let i = commandIndex + 1; i < args.length; i++) {
+    const token = args[i]!;
+    if (token === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (!token.startsWith('-') || token === '-') {
+      out.push(token);
+      continue;
+    }
+    const long = token.startsWith('--');
+    const eq = token.indexOf('=');
+    const name = long ? token.slice(2, eq < 0 ? undefined : eq) : token[1]!;
+    const option = long ? lookupLong(name) : byName.get(name);
+    if (!option) throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
+    const display = long ? `--${name}` : `-${name}`;
+    const takesValue = option.type !== 'boolean' && option.type !== 'count';
+    if (!takesValue) {
+      // A bundle of short flags (-qh): every letter must be one.
+      if (!long) {
+        for (const letter of token.slice(2)) {
+          const o = byName.get(letter);
+          if (!o) throw usageError(`unknown option -${letter} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
+        }
+      }
+      out.push(token);
+      continue;
+    }
+    let value: string | undefined;
+    if (long && eq >= 0) value = token.slice(eq + 1);
+    else if (!long && token.length > 2) value = token.slice(token[2] === '=' ? 3 : 2);
+    if (value === undefined) {
+      const next = args[i + 1];
+      if (next === undefined || next === '--' || (next.startsWith('-') && next !== '-' && known(next))) {
+        throw usageError(`option ${display} needs a value`);
+      }
+      value = next;
+      i++;
+    }
+    if (option.choices && !option.choices.map(String).includes(value)) {
+      throw usageError(`${display} ${quote(value)}: expected one of ${option.choices.join(', ')}`);
+    }
+    out.push(`--${option.name}=${value}`);
+    // yargs takes the words after an array option as more values: keep them as they were.
+    if (option.array) {
+      while (i + 1 < args.length && !args[i + 1]!.startsWith('-')) {
+        const more = args[++i]!;
+        if (option.choices && !option.choices.map(String).includes(more)) throw usageError(`${display} ${quote(more)}: expected one of ${option.choices.join(', ')}`);
+        out.push(`--${option.name}=${more}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** A value as it can be shown on one line: quoted, control characters escaped. */
+export function quote(value: string): string {
+  return JSON.stringify(value);
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runCli } from '../support/tools.js';
+import { assertOneLineError } from './registry-support.js';
+
+/**
+ * Mistakes on the command line: each is one line on stderr naming the mistake, exit 2, and
+ * nothing is done. No registry is contacted (the references name a closed port).
+ */
+describe('usage errors', () => {
+  it('an unknown option is named, and does not swallow the reference after it', () => {
+    assertOneLineError(runCli(['push', '--foo', '127.0.0.1:9/a:1']), /^ocipush: unknown option --foo for push /, 2);
+    assertOneLineError(runCli(['pull', '127.0.0.1:9/a:1', '--nope=1']), /^ocipush: unknown option --nope for pull /, 2);
+    assertOneLineError(runCli(['build', '-Z', '.']), /^ocipush: unknown option -Z for build /, 2);
+  });
+
+  it('a value outside an option\'s choices is one line naming the valid ones', () => {
+    assertOneLineError(runCli(['build', '--compression', 'lz4', '.']), /^ocipush: --compression "lz4": expected one of gzip, none, zstd$/, 2);
+    assertOneLineError(runCli(['build', '--format', 'weird', '.']), /^ocipush: --format "weird": expected one of oci, docker$/, 2);
+    assertOneLineError(runCli(['index', 'make', '--tag', 'x']), /^ocipush: Invalid values: Argument: action, Given: "make", Choices: "create"/, 2);
+  });
+
+  it('a value starting with a dash is taken as the value (--owner -1:-1), and judged as one', () => {
+    assertOneLineError(runCli(['build', '--owner', '-1:-1', '/nonexistent']), /^ocipush: --owner "-1:-1": expected UID:GID/, 2);
+  });
+
+  it('an option missing its value says so', () => {
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--layout']), /^ocipush: option --layout needs a value/, 2);
+  });
+
+  it('a newline inside a reference or a tag stays on one line, escaped', () => {
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:b\nc']), /^ocipush: invalid image reference "127\.0\.0\.1:9\/a:b\\nc": invalid tag "b\\nc"$/, 2);
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--also-tag', 'x\ny']), /^ocipush: --also-tag "x\\ny": not a valid tag$/, 2);
+  });
+
+  it('--created beyond any date is a usage error, not a RangeError', () => {
+    assertOneLineError(runCli(['build', '--created', '99999999999999999999', '/nonexistent']), /^ocipush: --created "99999999999999999999": /, 2);
+  });
+
+  it('under --json, a usage error found by the argument parser is JSON on stdout too', () => {
+    for (const args of [['push', '--foo', '127.0.0.1:9/a:1'], ['push'], ['index', 'make', '--tag', 'x'], ['build', '--compression', 'lz4']]) {
+      const r = runCli([...args, '--json']);
+      assert.equal(r.status, 2, r.stderr);
+      const body = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'EUSAGE');
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+      assert.equal(`ocipush: ${body.error.message}`, r.stderr.trimEnd());
+    }
+  });
+});
