@@ -20,7 +20,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
 
   const { buildDockerfile } = await import('../dockerfile-exec/build-dockerfile.js');
-  const { clientFromFlags } = await import('./registry-options.js');
+  const { registryConnector } = await import('./registry-options.js');
   const { installSignalCleanup } = await import('../content/cleanup.js');
   installSignalCleanup();
 
@@ -40,7 +40,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
     ...(argv.level !== undefined ? { level: argv.level } : {}),
     ...(threads !== undefined ? { threads } : {}),
     readBase: argv.readBase === true,
-    connect: (registry: string) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }),
+    connect: registryConnector(argv),
     onWarning: (message) => { if (!out.quiet) out.warn(message); },
     onInfo: (message) => out.info(message),
     onProgress: progressReporter(out),

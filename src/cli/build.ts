@@ -3,9 +3,11 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
 import { progressReporter, reportBuild } from './build-report.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
 /** Every flag of `ocipush build`; `build -f` reads a subset (src/cli/build-dockerfile.ts). */
-export interface BuildArgs {
+export interface BuildArgs extends RegistryFlags {
   rootfs: string[];
   layout: string;
   tag: string;
@@ -17,12 +19,10 @@ export interface BuildArgs {
   label?: string[];
   expose?: string[];
   platform?: string;
+  unlistedPlatform?: boolean;
   base?: string;
   remove?: string[];
   format: 'oci' | 'docker';
-  plainHttp?: boolean;
-  insecure?: boolean;
-  caFile?: string[];
   created?: string;
   annotation?: string[];
   compression: 'gzip' | 'none' | 'zstd';
@@ -47,7 +47,7 @@ export interface BuildArgs {
 export const buildCommand: CliCommand<BuildArgs> = {
   command: 'build [rootfs..]',
   describe: 'Build an image into an OCI layout from rootfs directories or tar files (one layer each, bottom first)',
-  builder: (y: Argv) => y
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('rootfs', { type: 'string', array: true, describe: 'A directory, or a tar / tar.gz / tar.zst file used as a layer as it is' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', default: DEFAULT_TAG, describe: 'Tag of the image in the layout (replaces an older image of that tag)' })
@@ -55,16 +55,13 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('cmd', { type: 'string', describe: 'Cmd: a JSON array, or words split at spaces' })
     .option('env', { alias: 'e', type: 'string', array: true, describe: 'KEY=VALUE in the environment (repeatable)' })
     .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory of the container' })
-    .option('user', { alias: 'u', type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
+    .option('user', { type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
     .option('label', { alias: 'l', type: 'string', array: true, describe: 'KEY=VALUE image label (repeatable)' })
     .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] the container listens on (repeatable)' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] the image is for (default: the base\'s, else linux/amd64); picks the image of a multi-platform base' })
-    .option('base', { type: 'string', describe: 'Image to build onto: REGISTRY/REPO[:TAG|@DIGEST] (its layers are referenced, not downloaded) or oci:DIR[:TAG]' })
+    .option('base', { type: 'string', describe: 'Image to build onto: [docker://]REGISTRY/REPO[:TAG|@DIGEST] (its layers are referenced, not downloaded) or oci:DIR[:TAG]' })
     .option('remove', { type: 'string', array: true, describe: 'PATH to delete from the layers below (an OCI whiteout; repeatable)' })
     .option('format', { type: 'string', choices: ['oci', 'docker'], default: 'oci', describe: 'Media types of the image: OCI, or Docker v2 schema 2' })
-    .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the base image\'s registry (automatic for localhost and 127.0.0.1)' })
-    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate from the base image\'s registry' })
-    .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust for the base image\'s registry (repeatable)' })
     .option('created', { type: 'string', describe: 'Creation time (RFC 3339 or unix seconds; default $SOURCE_DATE_EPOCH, else 1970-01-01); later file mtimes are clamped to it' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
     .option('compression', { type: 'string', choices: ['gzip', 'none', 'zstd'], default: 'gzip', describe: 'Layer compression (zstd needs a Node.js with zstd)' })
@@ -86,8 +83,9 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .example('$0 build -f Dockerfile . --tag app:1', 'a Dockerfile (FROM, COPY, ENV, ENTRYPOINT …, no RUN), no daemon needed')
     .example('$0 build alpine-minirootfs.tar.gz ./app --entrypoint /app/run --tag app:1', 'a two-layer image')
     .example('$0 build ./app --base localhost:5000/alpine:3.18 --entrypoint /app/run --tag app:1', 'onto a base image, without downloading its layers')
-    .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build'),
+    .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build')),
   run: async (argv, out: Output) => {
+    checkPlatform(argv.platform, argv.unlistedPlatform);
     if (argv.cacheWrite && argv.cacheRepo === undefined) throw usageError('--cache-write stores layers in the registry cache: name it with --cache-repo REGISTRY/REPO');
     if (argv.file !== undefined) {
       // COPY layers are keyed and built by the Dockerfile executor, which has no registry cache yet.
@@ -97,13 +95,16 @@ export const buildCommand: CliCommand<BuildArgs> = {
       const { runDockerfileBuild } = await import('./build-dockerfile.js');
       return runDockerfileBuild(argv, out);
     }
+    if (argv.username !== undefined && argv.base === undefined && argv.cacheRepo === undefined) {
+      throw usageError(`-u/--username is the registry user name (for --base and --cache-repo), not the image's: the image user is --user ${JSON.stringify(argv.username)}`);
+    }
     if (argv.buildArg !== undefined || argv.target !== undefined || argv.readBase !== undefined) throw usageError('--build-arg, --target and --read-base go with -f/--file (a Dockerfile build)');
     const level = argv.level;
     const threads = argv.threads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
     for (const item of toArray(argv.env)) if (item.indexOf('=') <= 0) throw usageError(`--env "${item}": expected KEY=VALUE`);
     const { buildImage } = await import('../assemble/build-image.js');
-    const { clientFromFlags } = await import('./registry-options.js');
+    const { registryConnector, stripTransport } = await import('./registry-options.js');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
 
@@ -121,10 +122,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
       labels: parseKeyValues(argv.label, 'label'),
       expose: toArray(argv.expose),
       ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
-      ...(argv.base !== undefined ? { base: argv.base } : {}),
-      ...(argv.base !== undefined || argv.cacheRepo !== undefined
-        ? { connect: (registry: string) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }) }
-        : {}),
+      ...(argv.base !== undefined ? { base: stripTransport(argv.base) } : {}),
+      ...(argv.base !== undefined || argv.cacheRepo !== undefined ? { connect: registryConnector(argv) } : {}),
       ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
       ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
       ...(provenance ? { provenance } : {}),

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import { formatBytes, type Output } from './output.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
 interface ExportArgs {
   images?: string[];
@@ -9,13 +10,14 @@ interface ExportArgs {
   output?: string;
   repository?: string;
   platform: string;
+  unlistedPlatform?: boolean;
   ociLayout?: boolean;
 }
 
 export const exportCommand: CliCommand<ExportArgs> = {
   command: 'export [images..]',
   describe: 'Write a docker load / podman load archive of images in an OCI layout',
-  builder: (y: Argv) => y
+  builder: (y: Argv) => unlistedPlatformOption(y)
     .positional('images', {
       type: 'string',
       array: true,
@@ -30,6 +32,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
     .example('$0 export hello:scratch hello:alpine -o hello.tar', 'two images, one archive; then: docker load -i hello.tar')
     .example('$0 export latest=registry.example/app:1.2 | podman load', 'rename on the way, stream into podman'),
   run: async (argv, out: Output) => {
+    checkPlatform(argv.platform, argv.unlistedPlatform);
     const toStdout = argv.output === undefined || argv.output === '-';
     if (toStdout && process.stdout.isTTY) {
       throw usageError('refusing to write an archive to a terminal: name a file with -o FILE, or pipe the output');

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import { formatBytes, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { AnyManifest, ImageConfig } from '../oci/manifest.js';
 
@@ -10,6 +11,7 @@ interface InspectArgs extends RegistryFlags {
   raw?: boolean;
   config?: boolean;
   platform?: string;
+  unlistedPlatform?: boolean;
 }
 
 /** Where the manifest came from: a registry repository or a layout, and how to read its blobs. */
@@ -25,8 +27,8 @@ interface Opened {
 export const inspectCommand: CliCommand<InspectArgs> = {
   command: 'inspect <target>',
   describe: 'Show an image\'s manifest, config and layers, from a registry or an OCI layout',
-  builder: (y: Argv) => registryFlags(y
-    .positional('target', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], or a layout directory' })
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
+    .positional('target', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], or a layout directory' })
     .option('raw', { type: 'boolean', describe: 'Print the manifest exactly as stored (the bytes its digest is of)' })
     .option('config', { type: 'boolean', describe: 'Print the image config exactly as stored' })
     .option('platform', { type: 'string', describe: 'For a multi-platform index, inspect this os/arch[/variant]' })
@@ -35,7 +37,8 @@ export const inspectCommand: CliCommand<InspectArgs> = {
     .example('$0 inspect oci:./oci-layout:latest --config', 'the image config of a local image')),
   run: async (argv, out: Output) => {
     const { parsePlatform } = await import('../oci/descriptor.js');
-    const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
+    const platformText = checkPlatform(argv.platform, argv.unlistedPlatform);
+    const platform = platformText === undefined ? undefined : parsePlatform(platformText);
     const opened = await open(argv);
     try {
       const { parseManifest, isIndex, parseImageConfig } = await import('../oci/manifest.js');

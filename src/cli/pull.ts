@@ -3,30 +3,34 @@ import { usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, type RegistryFlags } from './registry-options.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
 interface PullArgs extends RegistryFlags {
   reference: string;
   layout: string;
   tag?: string;
   platform?: string;
+  unlistedPlatform?: boolean;
 }
 
 export const pullCommand: CliCommand<PullArgs> = {
   command: 'pull <reference>',
   describe: 'Pull an image from a registry into an OCI layout, verifying every blob',
-  builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'Source: REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
+    .positional('reference', { type: 'string', describe: 'Source: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Name of the image in the layout (default: the reference\'s tag)' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, pull only this os/arch[/variant]' })
     .example('$0 pull localhost:5000/hello:0.1 --layout ./pulled', 'copy an image and all its blobs into ./pulled')),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
-    const source = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const source = parseReference(stripTransport(argv.reference));
     if (argv.tag !== undefined && !/^[\w][\w.:@-]{0,200}$/.test(argv.tag)) throw usageError(`--tag "${argv.tag}": not a valid name`);
     const concurrency = checkConcurrency(argv.concurrency);
     const { parsePlatform } = await import('../oci/descriptor.js');
-    const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
+    const platformText = checkPlatform(argv.platform, argv.unlistedPlatform);
+    const platform = platformText === undefined ? undefined : parsePlatform(platformText);
 
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');

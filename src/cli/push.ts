@@ -20,7 +20,7 @@ export const pushCommand: CliCommand<PushArgs> = {
   command: 'push <reference>',
   describe: 'Push an image from an OCI layout to a registry',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'Destination: REGISTRY/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)' })
+    .positional('reference', { type: 'string', describe: 'Destination: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Image of the layout to push (its tag or digest); default: the destination tag, the only image, or latest' })
     .option('also-tag', { type: 'string', array: true, describe: 'Another tag for the same manifest in the destination repository (repeatable)' })
@@ -31,7 +31,8 @@ export const pushCommand: CliCommand<PushArgs> = {
     .example('$0 push ghcr.io/me/app:1.2 --also-tag latest -u me --password-stdin < token', 'two tags, credentials on stdin')),
   run: async (argv, out: Output) => {
     const { parseReference, formatReference } = await import('../oci/reference.js');
-    const destination = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const destination = parseReference(stripTransport(argv.reference));
     const alsoTags = toArray(argv.alsoTag);
     for (const t of alsoTags) if (!TAG.test(t)) throw usageError(`--also-tag "${t}": not a valid tag`);
     const chunkSize = argv.chunkSize === undefined ? undefined : parseSize(argv.chunkSize, 'chunk-size');

@@ -82,6 +82,28 @@ export function parseDuration(text: string, name: string): number {
   return ms;
 }
 
+/**
+ * `connect(registry)` for a command that may talk to several registries (a build's bases): the
+ * same flags for each, the password read from stdin once, when first needed.
+ */
+export function registryConnector(flags: RegistryFlags): (registry: string) => Promise<RegistryClient> {
+  let password: Promise<string | undefined> | undefined;
+  return async (registry) => {
+    if (flags.passwordStdin && flags.username) {
+      password ??= import('../registry/credentials/stdin.js').then((m) => m.readPasswordStdin());
+    }
+    return clientFromFlags(registry, flags, { password: await password });
+  };
+}
+
+/**
+ * A registry reference as the CLI takes it: `docker://` (skopeo's and podman's transport
+ * prefix) is dropped, the rest is read by parseReference.
+ */
+export function stripTransport(text: string): string {
+  return text.startsWith('docker://') ? text.slice('docker://'.length) : text;
+}
+
 const UNITS: Record<string, number> = {
   '': 1, b: 1,
   k: 1024, kb: 1000, kib: 1024,

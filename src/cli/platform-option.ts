@@ -1,0 +1,50 @@
+import type { Argv } from 'yargs';
+import { usageError } from './command.js';
+
+/**
+ * `--platform os/arch[/variant]` checked against the values the OCI image spec names: os and
+ * architecture from Go's GOOS and GOARCH lists (image-index.md: "implementations SHOULD
+ * understand values listed in the Go Language document"), variants from the spec's table
+ * (arm v6/v7/v8, arm64 v8) and those containerd normalises (arm v5, arm64 v8.x/v9.x, amd64's
+ * microarchitecture levels v1-v4). A typo (`linux/amd65`) is refused with the valid values;
+ * `--unlisted-platform` takes any value as it is, for the unusual.
+ */
+export const KNOWN_OS = ['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos'] as const;
+export const KNOWN_ARCH = ['386', 'amd64', 'arm', 'arm64', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'ppc64', 'ppc64le', 'riscv64', 's390x', 'sparc64', 'wasm'] as const;
+const ARM64_LEVELS = ['v8', 'v9', ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => `v8.${n}`), ...[0, 1, 2, 3, 4, 5].map((n) => `v9.${n}`)];
+export const KNOWN_VARIANTS: Record<string, readonly string[]> = {
+  arm: ['v5', 'v6', 'v7', 'v8'],
+  arm64: ARM64_LEVELS,
+  amd64: ['v1', 'v2', 'v3', 'v4'],
+};
+
+export const UNLISTED_FLAG = 'unlisted-platform';
+
+export function unlistedPlatformOption(y: Argv): Argv {
+  return y.option(UNLISTED_FLAG, { type: 'boolean', describe: 'Take --platform as it is, also an os, architecture or variant the OCI image spec does not list' });
+}
+
+/** The `--platform` text when it names a known platform (or `unlisted` is set); else a usage error naming the valid values. */
+export function checkPlatform(text: string | undefined, unlisted: boolean | undefined): string | undefined {
+  if (text === undefined || unlisted) return text;
+  const parts = text.split('/');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
+    throw usageError(`--platform ${JSON.stringify(text)}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
+  }
+  const [os, arch, variant] = parts as [string, string, string?];
+  const hint = `(--${UNLISTED_FLAG} takes it as it is)`;
+  if (!(KNOWN_OS as readonly string[]).includes(os)) {
+    throw usageError(`--platform ${JSON.stringify(text)}: unknown os "${os}"; the OCI image spec's values are ${KNOWN_OS.join(', ')} ${hint}`);
+  }
+  if (!(KNOWN_ARCH as readonly string[]).includes(arch)) {
+    throw usageError(`--platform ${JSON.stringify(text)}: unknown architecture "${arch}"; the OCI image spec's values are ${KNOWN_ARCH.join(', ')} ${hint}`);
+  }
+  if (variant !== undefined) {
+    const variants = KNOWN_VARIANTS[arch] ?? [];
+    if (!variants.includes(variant)) {
+      const valid = variants.length > 0 ? `the variants of ${arch} are ${variants.join(', ')}` : `${arch} has no variants`;
+      throw usageError(`--platform ${JSON.stringify(text)}: unknown variant "${variant}"; ${valid} ${hint}`);
+    }
+  }
+  return text;
+}
