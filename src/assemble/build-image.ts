@@ -46,7 +46,8 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
   /**
    * Reuse a layer built before into the same layout when its tree's metadata (inode, size,
    * mtime and ctime of every entry) and the options are unchanged. Default true; false always
-   * reads, tars and compresses every layer.
+   * reads, tars and compresses every layer, and still records them for the next build (as
+   * `docker build --no-cache` does: the cache is not read, but it is written).
    */
   cache?: boolean;
   /**
@@ -162,8 +163,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   }
 
   const layers: NewLayer[] = [];
-  // A new layout has nothing to reuse yet, but its layers are recorded for the next build.
-  const cache = options.cache !== false ? new LayerCache(target.root) : undefined;
+  // A new layout has nothing to reuse yet, but its layers are recorded for the next build; so
+  // are those of a build told not to read the cache (no layout to look in: nothing is found).
+  const cache = new LayerCache(target.root);
+  const lookIn = options.cache !== false ? target.layout : undefined;
   const registryCache = options.cacheRepo === undefined ? undefined : await RegistryLayerCache.open(options.cacheRepo, {
     connect: options.connect ?? defaultConnect, warn, ...(options.now ? { now: options.now } : {}),
   });
@@ -193,7 +196,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         exclude: [layoutReal],
       };
       // A layer of whiteouts alone (its directory is new every time) costs nothing to build.
-      const cached = cache && source.path !== emptyDir ? await findCached(cache, target.layout, source, keyOptions, options.cacheClock) : undefined;
+      const cached = source.path !== emptyDir ? await findCached(cache, lookIn, source, keyOptions, options.cacheClock) : undefined;
       if (cached?.hit) {
         layers.push({ ...cached.hit, cached: true, origin: 'local-cache' });
         cacheUpdates.push({ key: cached.key!, layer: cached.hit, hit: true });
@@ -270,10 +273,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         layers: layers.map((l, i) => ({ uri: `rootfs:${i}`, digest: l.diffId })),
       })
       : undefined;
-    if (cache) {
-      for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
-      await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
-    }
+    for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
+    await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
     if (options.cacheRepo !== undefined) {
       const built = layers.filter((l) => l.origin === 'built');
       if (registryCache && options.cacheWrite) {

@@ -1,7 +1,7 @@
 import { parseKeyValues, toArray, usageError } from './command.js';
 import type { Output } from './output.js';
 import type { BuildArgs } from './build.js';
-import { progressReporter, reportBuild } from './build-report.js';
+import { logProgressInterval, progressReporter, reportBuild } from './build-report.js';
 
 /** What the Dockerfile decides: these flags of the rootfs build make no sense with -f. */
 const CONFLICTING = ['entrypoint', 'cmd', 'env', 'workdir', 'user', 'expose', 'base', 'remove', 'owner'] as const;
@@ -43,7 +43,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
     connect: registryConnector(argv),
     onWarning: (message) => { if (!out.quiet) out.warn(message); },
     onInfo: (message) => out.info(message),
-    onProgress: progressReporter(out),
+    onProgress: progressReporter(out, { logEveryMs: logProgressInterval() }),
   });
   reportBuild(out, result, { stage: result.stage });
 }

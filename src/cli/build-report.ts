@@ -1,3 +1,4 @@
+import { OcipushError } from '../errors.js';
 import { formatBytes, type Output } from './output.js';
 
 /** What every command that writes an image into a layout reports first. */
@@ -61,24 +62,64 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
 
 const PROGRESS_AFTER_MS = 300;
 const PROGRESS_EVERY_MS = 100;
+/** Off a terminal (CI logs): a line when a layer starts, then one at this interval while it runs. */
+export const LOG_PROGRESS_EVERY_MS = 10_000;
 
-/** A throttled progress line for layers that take a while; nothing off a TTY or with --quiet. */
-export function progressReporter(out: Output) {
+export interface ProgressOptions {
+  /** Milliseconds now; Date.now by default (tests give their own clock). */
+  now?: () => number;
+  /** Off a terminal, the time between two progress lines of a layer. */
+  logEveryMs?: number;
+}
+
+interface BuildProgressEvent { layer: number; layers: number; source: string; bytes: number; entries?: number; totalBytes?: number }
+
+/**
+ * A build's progress on stderr. On a terminal: a throttled line redrawn in place, for layers
+ * that take a while. Elsewhere (CI logs): a line when each layer starts and a progress line every
+ * `logEveryMs`, so a long build is never silent. Nothing with --quiet.
+ */
+export function progressReporter(out: Output, options: ProgressOptions = {}) {
+  const now = options.now ?? Date.now;
+  const logEvery = options.logEveryMs ?? LOG_PROGRESS_EVERY_MS;
   let layerStart = 0;
   let currentLayer = -1;
   let last = 0;
-  return (p: { layer: number; layers: number; source: string; bytes: number; entries?: number; totalBytes?: number }) => {
-    if (!out.isTTY) return;
-    const now = Date.now();
-    if (p.layer !== currentLayer) {
-      currentLayer = p.layer;
-      layerStart = now;
-    }
-    if (now - layerStart < PROGRESS_AFTER_MS || now - last < PROGRESS_EVERY_MS) return;
-    last = now;
+  const describe = (p: BuildProgressEvent, at: number): string => {
     const amount = p.totalBytes ? `${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes)}` : formatBytes(p.bytes);
     const files = p.entries !== undefined ? `, ${p.entries} entries` : '';
-    const rate = formatBytes(p.bytes / Math.max(0.001, (now - layerStart) / 1000));
-    out.live(`layer ${p.layer + 1}/${p.layers} ${p.source}: ${amount}${files} (${rate}/s)`);
+    const rate = formatBytes(p.bytes / Math.max(0.001, (at - layerStart) / 1000));
+    return `layer ${p.layer + 1}/${p.layers} ${p.source}: ${amount}${files} (${rate}/s)`;
   };
+  return (p: BuildProgressEvent) => {
+    if (out.quiet) return;
+    const at = now();
+    if (p.layer !== currentLayer) {
+      currentLayer = p.layer;
+      layerStart = at;
+      last = at;
+      if (!out.isTTY) out.info(`building layer ${p.layer + 1}/${p.layers} ${p.source}`);
+      return;
+    }
+    if (!out.isTTY) {
+      if (at - last < logEvery) return;
+      last = at;
+      out.info(describe(p, at));
+      return;
+    }
+    if (at - layerStart < PROGRESS_AFTER_MS || at - last < PROGRESS_EVERY_MS) return;
+    last = at;
+    out.live(describe(p, at));
+  };
+}
+
+/** `OCIPUSH_PROGRESS_INTERVAL` (seconds between progress lines off a terminal), else the default. */
+export function logProgressInterval(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.OCIPUSH_PROGRESS_INTERVAL;
+  if (text === undefined || text === '') return LOG_PROGRESS_EVERY_MS;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new OcipushError('EUSAGE', `OCIPUSH_PROGRESS_INTERVAL=${JSON.stringify(text)}: expected seconds (e.g. 10, or 0 for every step)`);
+  }
+  return seconds * 1000;
 }

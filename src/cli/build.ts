@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
-import { progressReporter, reportBuild } from './build-report.js';
+import { logProgressInterval, progressReporter, reportBuild } from './build-report.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
@@ -68,7 +68,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('level', { type: 'number', describe: 'Compression level (gzip 1-9, default 2; zstd 1-19, default 3)' })
     .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
-    .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its tree is unchanged (default); --no-cache reads every file again' })
+    .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its tree is unchanged (default); --no-cache reads every file again (and still records the layers for the next build)' })
     .option('sbom', { type: 'boolean', describe: 'Also make an SBOM of the image from the files it layers, stored as its OCI 1.1 referrer (push carries it)' })
     .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', describe: 'With --sbom: SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
     .option('provenance', { type: 'boolean', describe: 'Also make a SLSA provenance attestation of the build, signed with --key, stored as the image\'s referrer (push carries it, also as cosign\'s .att)' })
@@ -109,7 +109,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     installSignalCleanup();
 
     const provenance = await provenanceOptions(argv);
-    const progress = progressReporter(out);
+    const progress = progressReporter(out, { logEveryMs: logProgressInterval() });
     const result = await buildImage({
       rootfs: toArray(argv.rootfs),
       layout: argv.layout,

@@ -28,6 +28,7 @@ export class TransferProgress {
   private drawnLines = 0;
   private lastDraw = 0;
   private timer?: NodeJS.Timeout;
+  private root?: { digest: string; tag: string };
 
   constructor(private readonly out: Output, private readonly words: ProgressWords, private readonly stream: NodeJS.WriteStream = process.stderr) {}
 
@@ -62,6 +63,11 @@ export class TransferProgress {
     }
   };
 
+  /** The copy puts this manifest under `tag`: when it was there already, the line says it was tagged. */
+  tagging(digest: string, tag: string | undefined): void {
+    this.root = tag === undefined ? undefined : { digest, tag };
+  }
+
   /** A line for the log (retries the HTTP layer reports). */
   notice(line: string): void {
     if (this.out.quiet) return;
@@ -79,7 +85,7 @@ export class TransferProgress {
   private doneLine(kind: NodeKind, digest: string, size: number, outcome: CopyOutcome, entry: Active | undefined): string {
     const what = `${kind} ${shortDigest(digest)} (${formatBytes(size)})`;
     switch (outcome) {
-      case 'exists': return `${what} already there`;
+      case 'exists': return this.root?.digest === digest ? `${what} tagged ${this.root.tag} (the manifest was already there)` : `${what} already there`;
       case 'mounted': return `${what} mounted`;
       case 'skipped': return `${what} skipped (foreign layer)`;
       case 'uploaded': {

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { resolve } from 'node:path';
 import { usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
@@ -59,6 +60,7 @@ export const pullCommand: CliCommand<PullArgs> = {
         if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: platform, noMatch: noManifestFor(shown) });
       }
       layout = await OciLayout.open(argv.layout, { create: true });
+      progress.tagging(root.digest, name);
       result = await copyGraph(repository, layout, root, { concurrency, onEvent: progress.handle, rootReference: name });
       if (name === undefined) {
         // Pulled by digest with no name: listed in index.json without a ref.name.
@@ -84,7 +86,7 @@ export const pullCommand: CliCommand<PullArgs> = {
       digest: root.digest,
       size: root.size,
       mediaType: root.mediaType,
-      layout: argv.layout,
+      layout: resolve(argv.layout),
       ...(name ? { tag: name } : {}),
       blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome === 'uploaded' ? 'downloaded' : b.outcome })),
     });

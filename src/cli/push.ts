@@ -67,6 +67,7 @@ export const pushCommand: CliCommand<PushArgs> = {
       onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
     });
     const baseMounts = await source.mountLookup(destination.registry);
+    progress.tagging(root.digest, tag);
     let result;
     let referrers: import('../transfer/push-referrers.js').PushedReferrer[] = [];
     try {
