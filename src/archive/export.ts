@@ -26,6 +26,8 @@ export interface ExportOptions extends ArchiveOptions {
   output: string | Writable;
   /** How to reach the registry of a base image whose layers the layout only references (default TLS and credentials). */
   connect?: ConnectRegistry;
+  /** Told when a name is chosen for the user (a bare name `hello` exported as `hello:latest`). */
+  onNotice?: (message: string) => void;
 }
 
 export interface ExportResult extends ArchiveSummary {
@@ -46,7 +48,7 @@ export async function exportDockerArchive(options: ExportOptions): Promise<Expor
   const repository = options.repository === undefined ? undefined : parseRepositoryFlag(options.repository);
   const selectors = (options.images ?? []).map((s) => (typeof s === 'string' ? parseImageSelector(s) : s));
   // Everything that can be wrong with the request or the layout fails here, before any output.
-  const images = await selectImages(layout, selectors, { platform, repository });
+  const images = await selectImages(layout, selectors, { platform, repository, ...(options.onNotice ? { onNotice: options.onNotice } : {}) });
   // Base layers a build only referenced (ocipush build --base) are fetched now, verified, before any output.
   const { fetchRecordedBlobs } = await import('../transfer/lazy-blobs.js');
   await fetchRecordedBlobs(layout, images.flatMap((image) => image.manifest.layers), options.connect ? { connect: options.connect } : {});

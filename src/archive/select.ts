@@ -22,6 +22,16 @@ export interface SelectOptions {
   /** Repository for layout entries whose name is a bare tag (`latest` → `REPO:latest`). */
   repository?: string;
   platform: Platform;
+  /** Told when a name is chosen for the user (a bare name `hello` exported as `hello:latest`). */
+  onNotice?: (message: string) => void;
+}
+
+function bareNameAsRepository(name: string): string | undefined {
+  try {
+    return normaliseRepoTag(name, name);
+  } catch {
+    return undefined;
+  }
 }
 
 export function parseImageSelector(arg: string): ImageSelector {
@@ -60,9 +70,15 @@ export async function selectImages(layout: OciLayout, selectors: ImageSelector[]
   const byManifest = new Map<string, SelectedImage>();
   const owners = new Map<string, string>();
   for (const pick of picks) {
-    const repoTag = pick.repoTag ?? repoTagForEntry(pick.entry, options.repository);
+    let repoTag = pick.repoTag ?? repoTagForEntry(pick.entry, options.repository);
     if (repoTag === undefined && isBareTag(pick.source) && pick.entry.annotations?.[Annotation.RefName] === pick.source) {
-      throw new OcipushError('EUSAGE', `image "${pick.source}" in ${layout.root} is a bare tag with no repository: add --repository NAME (giving NAME:${pick.source}) or name it ${pick.source}=REPO:TAG`);
+      // A bare name (`hello-scratch`) is read as docker and podman read `docker tag X hello-scratch`:
+      // the repository hello-scratch, tag latest. One that cannot be a repository name needs one.
+      repoTag = bareNameAsRepository(pick.source);
+      if (repoTag === undefined) {
+        throw new OcipushError('EUSAGE', `image "${pick.source}" in ${layout.root} is a bare tag with no repository: add --repository NAME (giving NAME:${pick.source}) or name it ${pick.source}=REPO:TAG`);
+      }
+      options.onNotice?.(`image "${pick.source}" is named ${repoTag} in the archive, as docker names it (--repository NAME gives NAME:${pick.source}; ${pick.source}=REPO:TAG any name)`);
     }
     const image = await loadImage(layout, pick.entry, { platform: options.platform, name: `"${pick.source}"` });
     const key = image.descriptor.digest;

@@ -21,8 +21,8 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
 
   const { buildDockerfile } = await import('../dockerfile-exec/build-dockerfile.js');
   const { registryConnector } = await import('./registry-options.js');
-  const { installSignalCleanup } = await import('../content/cleanup.js');
-  installSignalCleanup();
+  const { onInterrupt } = await import('./output.js');
+  await onInterrupt(out, `build of ${argv.file}`, `${argv.layout} is left as it was`);
 
   const result = await buildDockerfile({
     context: positional[0] ?? '.',

@@ -105,8 +105,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     for (const item of toArray(argv.env)) if (item.indexOf('=') <= 0) throw usageError(`--env "${item}": expected KEY=VALUE`);
     const { buildImage } = await import('../assemble/build-image.js');
     const { registryConnector, stripTransport } = await import('./registry-options.js');
-    const { installSignalCleanup } = await import('../content/cleanup.js');
-    installSignalCleanup();
+    const { onInterrupt } = await import('./output.js');
+    await onInterrupt(out, 'build', `${argv.layout} is left as it was`);
 
     const provenance = await provenanceOptions(argv);
     const progress = progressReporter(out, { logEveryMs: logProgressInterval() });

@@ -25,7 +25,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
     })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
     .option('output', { alias: 'o', type: 'string', describe: 'Archive file to write, or - for stdout (the default when stdout is not a terminal)' })
-    .option('repository', { type: 'string', describe: 'Repository for images tagged with a bare tag: latest → NAME:latest' })
+    .option('repository', { type: 'string', describe: 'Repository for images named with a bare word: latest → NAME:latest (without it, a bare name N is exported as N:latest, as docker names it)' })
     .option('platform', { type: 'string', default: 'linux/amd64', describe: 'Image to take from a multi-platform index (os/arch[/variant])' })
     .option('oci-layout', { type: 'boolean', default: false, describe: 'Also write oci-layout and index.json as docker save ≥ 25 does, so OCI tools read the archive (loaders then name images from index.json)' })
     .example('$0 export -o hello.tar', 'every tagged image of ./oci-layout, named as tagged')
@@ -39,8 +39,8 @@ export const exportCommand: CliCommand<ExportArgs> = {
     }
     if (toStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the archive');
     const { exportDockerArchive } = await import('../archive/export.js');
-    const { installSignalCleanup } = await import('../content/cleanup.js');
-    installSignalCleanup();
+    const { onInterrupt } = await import('./output.js');
+    await onInterrupt(out, 'export', toStdout ? 'the archive on stdout is incomplete' : `${argv.output} was not written`);
     const result = await exportDockerArchive({
       layout: argv.layout,
       images: toArray(argv.images),
@@ -48,6 +48,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
       platform: argv.platform,
       ociLayout: argv.ociLayout,
       output: toStdout ? process.stdout : argv.output!,
+      onNotice: (message) => out.info(message),
       onBlob: (blob, i, total) => out.live(`exporting blob ${i + 1}/${total} ${blob.digest.slice(0, 19)} (${formatBytes(blob.size)})`),
     });
     out.clearLive();

@@ -95,3 +95,13 @@ export function escapeControl(text: string): string {
 export function oneLine(text: string): string {
   return text.split(/\s*\n\s*/).filter(Boolean).join(' ');
 }
+
+/**
+ * Ends the process on Ctrl-C or SIGTERM with the conventional status (130, 143) and one line
+ * saying what was stopped; temp files are removed first (src/content/cleanup.ts), so what the
+ * command writes into is left as it was.
+ */
+export async function onInterrupt(out: Output, what: string, after: string): Promise<void> {
+  const { installSignalCleanup } = await import('../content/cleanup.js');
+  installSignalCleanup((signal) => out.error(`${what} interrupted by ${signal}; ${after}`));
+}

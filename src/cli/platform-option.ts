@@ -29,7 +29,7 @@ export function checkPlatform(text: string | undefined, unlisted: boolean | unde
   if (text === undefined || unlisted) return text;
   const parts = text.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-    throw usageError(`--platform ${JSON.stringify(text)}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
+    throw usageError(`--platform: invalid platform ${JSON.stringify(text)}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
   }
   const [os, arch, variant] = parts as [string, string, string?];
   const hint = `(--${UNLISTED_FLAG} takes it as it is)`;

@@ -38,8 +38,8 @@ export const pullCommand: CliCommand<PullArgs> = {
     const { Repository } = await import('../registry/repository.js');
     const { copyGraph } = await import('../transfer/copy-graph.js');
     const { OciLayout } = await import('../content/layout.js');
-    const { installSignalCleanup } = await import('../content/cleanup.js');
-    installSignalCleanup();
+    const { onInterrupt } = await import('./output.js');
+    await onInterrupt(out, `pull of ${formatReference(source)}`, `${argv.layout} is left as it was`);
     const progress = new TransferProgress(out, { active: 'pulling', transferred: 'downloaded' });
     const client = await clientFromFlags(source.registry, argv, {
       onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),

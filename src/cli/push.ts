@@ -38,6 +38,8 @@ export const pushCommand: CliCommand<PushArgs> = {
     const chunkSize = argv.chunkSize === undefined ? undefined : parseSize(argv.chunkSize, 'chunk-size');
     if (chunkSize !== undefined && chunkSize < 1024) throw usageError(`--chunk-size ${argv.chunkSize}: at least 1KiB`);
     const concurrency = checkConcurrency(argv.concurrency);
+    // Checked before any work: a push must not succeed only to fail writing its digest.
+    if (argv.digestFile !== undefined) await checkWritableFile(argv.digestFile, 'digest-file');
     const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
 
     const { OciLayout } = await import('../content/layout.js');
@@ -50,6 +52,8 @@ export const pushCommand: CliCommand<PushArgs> = {
     const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
     mountFrom.push(...await baseImageRepositories(layout, root, destination.registry, destination.repository));
 
+    const { onInterrupt } = await import('./output.js');
+    await onInterrupt(out, `push to ${formatReference(destination)}`, `${argv.layout} is left as it was`);
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
@@ -132,6 +136,25 @@ export const pushCommand: CliCommand<PushArgs> = {
     });
   },
 };
+
+/** A file the command will write at its end: its directory must exist and take writes, and it must not be a directory. */
+async function checkWritableFile(path: string, flag: string): Promise<void> {
+  const { access, stat } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  const { dirname, resolve } = await import('node:path');
+  if (path === '') throw usageError(`--${flag}: name a file`);
+  const dir = dirname(resolve(path));
+  const target = await stat(path).catch(() => undefined);
+  if (target?.isDirectory()) throw usageError(`--${flag} ${path}: is a directory`);
+  const parent = await stat(dir).catch(() => undefined);
+  if (!parent) throw usageError(`--${flag} ${path}: directory ${dir} does not exist`);
+  if (!parent.isDirectory()) throw usageError(`--${flag} ${path}: ${dir} is not a directory`);
+  try {
+    await access(target ? path : dir, constants.W_OK);
+  } catch {
+    throw usageError(`--${flag} ${path}: ${target ? 'the file' : `directory ${dir}`} is not writable`);
+  }
+}
 
 /** `--mount-from team/base` or `--mount-from registry/team/base` (which must be the destination's registry). */
 function mountRepository(text: string, registry: string, parse: (t: string) => { registry: string; repository: string }): string {

@@ -48,11 +48,12 @@ describe('ocipush export: bad input fails with one line and writes nothing', () 
     assertNothingWritten(out);
   });
 
-  it('a bare tag without a repository asks for --repository', () => {
+  it('a bare name without --repository is named NAME:latest, as docker names it, and says so', () => {
     const out = join(outDir, 'bare.tar');
-    const r = runCli(['export', '--layout', fx.layout, 'scratch', '-o', out]);
-    assertOneLineError(r, 2, /image "scratch" .* is a bare tag with no repository: add --repository NAME .* or name it scratch=REPO:TAG/);
-    assertNothingWritten(out);
+    const r = runCli(['export', '--layout', fx.layout, 'scratch', '-o', out, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { images: { repoTags: string[] }[] }).images.map((i) => i.repoTags), [['scratch:latest']]);
+    assert.match(r.stderr, /^image "scratch" is named scratch:latest in the archive, as docker names it \(--repository NAME gives NAME:scratch/m);
   });
 
   it('a directory that is not a layout, and a corrupt index.json', () => {

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { killOnExit } from '../support/exit-cleanup.js';
+import { CLI, runCli, tempDir } from '../support/tools.js';
+import { snapshotDir } from '../image/support.js';
+
+/**
+ * A registry that takes the connection and never answers (a hung server) holds build --base,
+ * push and pull in mid-operation, for as long as the test wants: the signal arrives while the
+ * command is working, whatever the machine's speed.
+ */
+interface HungServer { host: string; connected: Promise<void>; reset(): void; close(): Promise<void> }
+
+async function startHungServer(): Promise<HungServer> {
+  const sockets = new Set<net.Socket>();
+  let notify: () => void = () => {};
+  let connected = new Promise<void>((r) => { notify = r; });
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    // Read the request, never answer.
+    socket.once('data', () => notify());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    get connected() { return connected; },
+    reset() { connected = new Promise<void>((r) => { notify = r; }); },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+async function interrupted(args: string[], server: HungServer, signal: NodeJS.Signals) {
+  server.reset();
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const forget = killOnExit(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    child.on('close', (status) => { forget(); resolve({ status, stdout, stderr }); });
+  });
+  await server.connected;
+  child.kill(signal);
+  return done;
+}
+
+describe('Ctrl-C and SIGTERM end build, push and pull with one line, the layout as it was', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let server: HungServer;
+  let layout: string;
+  let rootfs: string;
+
+  before(async () => {
+    tmp = await tempDir();
+    server = await startHungServer();
+    rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+    layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', rootfs, '--layout', layout, '-q']).status, 0);
+  });
+  after(async () => {
+    await server?.close();
+    await tmp?.cleanup();
+  });
+
+  it('build --base: SIGINT → 130', async () => {
+    const before = snapshotDir(layout);
+    const r = await interrupted(['build', rootfs, '--base', `${server.host}/base:1`, '--layout', layout, '--tag', 'next'], server, 'SIGINT');
+    assert.equal(r.status, 130, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [`ocipush: build interrupted by SIGINT; ${layout} is left as it was`]);
+    assert.deepEqual(snapshotDir(layout), before);
+  });
+
+  it('push: SIGTERM → 143', async () => {
+    const before = snapshotDir(layout);
+    const r = await interrupted(['push', `${server.host}/app:1`, '--layout', layout], server, 'SIGTERM');
+    assert.equal(r.status, 143, r.stderr);
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [`ocipush: push to ${server.host}/app:1 interrupted by SIGTERM; ${layout} is left as it was`]);
+    assert.deepEqual(snapshotDir(layout), before);
+  });
+
+  it('pull: SIGINT → 130, no layout made', async () => {
+    const target = join(tmp.path, 'pulled');
+    const r = await interrupted(['pull', `${server.host}/app:1`, '--layout', target], server, 'SIGINT');
+    assert.equal(r.status, 130, r.stderr);
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [`ocipush: pull of ${server.host}/app:1 interrupted by SIGINT; ${target} is left as it was`]);
+    assert.equal(existsSync(target), false);
+  });
+});

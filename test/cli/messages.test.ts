@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { killOnExit } from '../support/exit-cleanup.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { CLI, runCli, tempDir } from '../support/tools.js';
+import { MiB, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError } from './registry-support.js';
+
+describe('what push, pull and export say', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    image = umociImage(tmp.path, 'v1', [2 * MiB]);
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+  beforeEach(async () => {
+    await registry.forgetAccessLog();
+  });
+
+  it('pushing an image under a new tag says the manifest was tagged, not that it was already there', async () => {
+    assertOk(runCli(['push', `${registry.host}/msg/app:1`, '--layout', image.layout, '--tag', 'v1']));
+    const r = runCli(['push', `${registry.host}/msg/app:2`, '--layout', image.layout, '--tag', 'v1']);
+    assertOk(r);
+    assert.match(r.stderr, new RegExp(`^manifest ${image.manifest.digest.slice(0, 19)} \\(.*\\) tagged 2 \\(the manifest was already there\\)$`, 'm'));
+    assert.doesNotMatch(r.stderr, /^manifest .* already there$/m);
+  });
+
+  it('pulling into a layout that holds the image already says it was tagged', async () => {
+    const layout = join(tmp.path, 'pulled');
+    assertOk(runCli(['pull', `${registry.host}/msg/app:1`, '--layout', layout]));
+    const r = runCli(['pull', `${registry.host}/msg/app:2`, '--layout', layout]);
+    assertOk(r);
+    assert.match(r.stderr, /^manifest sha256:[0-9a-f]{12} \(.*\) tagged 2 \(the manifest was already there\)$/m);
+  });
+
+  it('--digest-file in a missing directory fails before anything is sent', async () => {
+    const r = runCli(['push', `${registry.host}/msg/never:1`, '--layout', image.layout, '--tag', 'v1', '--digest-file', '/nonexistent/f']);
+    assertOneLineError(r, /^ocipush: --digest-file \/nonexistent\/f: directory \/nonexistent does not exist$/, 2);
+    const log = (await registry.settledAccessLog()).filter((e) => !e.uri.includes('harness-settle'));
+    assert.deepEqual(log, [], 'no request reached the registry');
+    assertOneLineError(runCli(['push', `${registry.host}/msg/never:1`, '--layout', image.layout, '--digest-file', tmp.path]), /is a directory$/, 2);
+  });
+
+  it('--platform names the valid values; --unlisted-platform takes any', async () => {
+    assertOneLineError(runCli(['pull', `${registry.host}/msg/app:1`, '--platform', 'linux/amd65', '--layout', join(tmp.path, 'x')]),
+      /^ocipush: --platform "linux\/amd65": unknown architecture "amd65"; the OCI image spec's values are 386, amd64, arm, arm64, .* \(--unlisted-platform takes it as it is\)$/, 2);
+    assertOneLineError(runCli(['build', tmp.path, '--platform', 'linux/arm/v9']), /unknown variant "v9"; the variants of arm are v5, v6, v7, v8/, 2);
+    assertOneLineError(runCli(['inspect', `${registry.host}/msg/app:1`, '--platform', 'linus/amd64']), /unknown os "linus"/, 2);
+    const rootfs = join(tmp.path, 'unlisted');
+    (await import('node:fs')).mkdirSync(rootfs);
+    const r = runCli(['build', rootfs, '--platform', 'linux/amd65', '--unlisted-platform', '--layout', join(tmp.path, 'unlisted-layout'), '--json']);
+    assertOk(r);
+  });
+
+  it('export -o - | head: a closed pipe ends quietly (no EPIPE, no stack)', async () => {
+    const child = spawn(process.execPath, [CLI, 'export', '--layout', image.layout, '--repository', 'msg', '-o', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const forget = killOnExit(child);
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    // Read the first chunk, then close the pipe as `head -c` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const status = await new Promise<number | null>((resolve) => child.on('close', (code) => { forget(); resolve(code); }));
+    assert.equal(status, 141, stderr);
+    assert.doesNotMatch(stderr, /EPIPE|internal error|at /);
+  });
+});
