@@ -27,6 +27,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'sbom', load: async () => (await import('./sbom.js')).sbomCommand },
   { name: 'attest', load: async () => (await import('./attest.js')).attestCommand },
   { name: 'verify-attestation', load: async () => (await import('./verify-attestation.js')).verifyAttestationCommand },
+  { name: 'completion', load: async () => (await import('./completion.js')).completionCommand },
 ];
 
 export function loadCommands(): Promise<CliCommand<any>[]> {
