@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { resolve } from 'node:path';
 import { toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import { formatBytes, type Output } from './output.js';
@@ -61,7 +62,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
     if (toStdout) {
       for (const line of text.split('\n')) out.info(line);
     } else {
-      out.result(text, result);
+      out.result(text, { ...result, layout: resolve(argv.layout) });
     }
   },
 };

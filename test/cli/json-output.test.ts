@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { runCli, tempDir, type RunResult } from '../support/tools.js';
+import { SCHEMA_DIR, validate } from './json-schema.js';
+
+/** The --json document of a run, checked against its schema in docs/json/. */
+function checked(schema: string, r: RunResult, status = 0): Record<string, unknown> {
+  assert.equal(r.status, status, `exit status (stderr: ${r.stderr})`);
+  const doc = JSON.parse(r.stdout) as Record<string, unknown>;
+  assert.deepEqual(validate(schema, doc), [], `${schema}: ${r.stdout}`);
+  return doc;
+}
+
+/**
+ * Every command's --json output against its JSON Schema in docs/json/, run from a working
+ * directory with relative paths, so a path printed as given (not absolute) is caught.
+ */
+describe('--json output matches docs/json/*.schema.json', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let cwd: string;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    cwd = tmp.path;
+    for (const name of ['one', 'two']) {
+      mkdirSync(join(cwd, name, 'etc'), { recursive: true });
+      writeFileSync(join(cwd, name, 'etc', 'hostname'), `${name}\n`);
+    }
+    writeFileSync(join(cwd, 'Dockerfile'), 'FROM scratch\nCOPY one /\n');
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('the validator is not vacuous: it rejects wrong documents and unknown keywords', () => {
+    assert.notDeepEqual(validate('error.schema.json', { error: { code: 'EUSAGE' } }), []);
+    assert.notDeepEqual(validate('error.schema.json', { error: { code: 'usage', message: 'x' } }), []);
+    assert.notDeepEqual(validate('push.schema.json', { reference: 'x', digest: 'sha256:0', size: 1, mediaType: 'a/b', tags: [], blobs: [] }), []);
+    assert.deepEqual(validate('error.schema.json', { error: { code: 'EUSAGE', message: 'x' } }), []);
+    // Every schema loads and uses only the subset (a keyword outside it throws).
+    for (const file of readdirSync(SCHEMA_DIR)) validate(file, {});
+  });
+
+  it('build, build -f, index create, push, pull, inspect, export, completion and errors', () => {
+    const build = checked('build.schema.json', runCli(['build', 'one', '--layout', 'layout', '--tag', 'one', '--platform', 'linux/amd64', '--json'], { cwd }));
+    assert.equal(build.layout, join(cwd, 'layout'));
+    checked('build.schema.json', runCli(['build', 'two', '--layout', 'layout', '--tag', 'two', '--platform', 'linux/arm64', '--json'], { cwd }));
+    const dockerfile = checked('build.schema.json', runCli(['build', '-f', 'Dockerfile', '.', '--layout', 'layout', '--tag', 'df', '--json'], { cwd }));
+    assert.equal(typeof dockerfile.stage, 'string');
+
+    const index = checked('index.schema.json', runCli(['index', 'create', 'one', 'two', '--tag', 'multi', '--layout', 'layout', '--json'], { cwd }));
+    assert.equal(index.layout, join(cwd, 'layout'));
+
+    const ref = `${registry.host}/json/app`;
+    checked('push.schema.json', runCli(['push', `${ref}:1`, '--layout', 'layout', '--tag', 'one', '--also-tag', 'latest', '--json'], { cwd }));
+    checked('push.schema.json', runCli(['push', `docker://${ref}:multi`, '--layout', 'layout', '--tag', 'multi', '--json'], { cwd }));
+
+    const pull = checked('pull.schema.json', runCli(['pull', `${ref}:1`, '--layout', 'pulled', '--json'], { cwd }));
+    assert.equal(pull.layout, join(cwd, 'pulled'), 'absolute, as build writes it');
+    checked('pull.schema.json', runCli(['pull', `${ref}:multi`, '--layout', 'pulled', '--platform', 'linux/arm64', '--json'], { cwd }));
+
+    checked('inspect.schema.json', runCli(['inspect', `${ref}:1`, '--json'], { cwd }));
+    checked('inspect.schema.json', runCli(['inspect', `${ref}:multi`, '--json'], { cwd }));
+    checked('inspect.schema.json', runCli(['inspect', 'oci:layout:one', '--json'], { cwd }));
+
+    const exported = checked('export.schema.json', runCli(['export', 'one', '-o', 'one.tar', '--layout', 'layout', '--json'], { cwd }));
+    assert.equal(exported.layout, join(cwd, 'layout'));
+    assert.equal(exported.output, join(cwd, 'one.tar'));
+
+    checked('completion.schema.json', runCli(['completion', 'bash', '--json'], { cwd }));
+
+    checked('error.schema.json', runCli(['push', '--foo', `${ref}:1`, '--json'], { cwd }), 2);
+    checked('error.schema.json', runCli(['build', '--compression', 'lz4', '--json'], { cwd }), 2);
+    checked('error.schema.json', runCli(['pull', `${ref}:nope`, '--layout', 'pulled', '--json'], { cwd }), 1);
+    checked('error.schema.json', runCli(['inspect', 'oci:layout:nope', '--json'], { cwd }), 1);
+  });
+});
