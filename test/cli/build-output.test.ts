@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { progressReporter } from '../../src/cli/build-report.js';
 import { Output } from '../../src/cli/output.js';
 import { runCli, tempDir } from '../support/tools.js';
-import { pseudoRandom } from '../image/support.js';
+import { pseudoRandom } from '../assemble/support.js';
 
 function capture(isTTY = false): { stream: NodeJS.WriteStream; lines: () => string[] } {
   let text = '';

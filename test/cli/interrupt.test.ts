@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, runCli, tempDir } from '../support/tools.js';
-import { snapshotDir } from '../image/support.js';
+import { snapshotDir } from '../assemble/support.js';
 
 /**
  * A registry that takes the connection and never answers (a hung server) holds build --base,
