@@ -70,7 +70,7 @@ test('ocipush build in CI prints a line when each layer starts and progress line
   }
 });
 
-test('--no-cache skips reading the layer cache but writes it; a hit is shown in the output and in --json', async () => {
+test('--no-cache skips reading the layer cache but writes it; a hit is shown in the output and in --json (source)', async () => {
   const tmp = await tempDir();
   try {
     const rootfs = join(tmp.path, 'rootfs');
@@ -82,13 +82,13 @@ test('--no-cache skips reading the layer cache but writes it; a hit is shown in 
     const layout = join(tmp.path, 'layout');
     const cold = runCli(['build', rootfs, '--layout', layout, '--no-cache', '--json']);
     assert.equal(cold.status, 0, cold.stderr);
-    assert.equal((JSON.parse(cold.stdout) as { layers: { cached: boolean }[] }).layers[0]!.cached, false);
+    assert.equal((JSON.parse(cold.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'built');
     assert.doesNotMatch(cold.stderr, /from the layer cache/);
     const again = runCli(['build', rootfs, '--layout', layout, '--no-cache', '--json']);
-    assert.equal((JSON.parse(again.stdout) as { layers: { cached: boolean }[] }).layers[0]!.cached, false, '--no-cache never reads it');
+    assert.equal((JSON.parse(again.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'built', '--no-cache never reads it');
     const warm = runCli(['build', rootfs, '--layout', layout, '--json']);
     assert.equal(warm.status, 0, warm.stderr);
-    assert.equal((JSON.parse(warm.stdout) as { layers: { cached: boolean }[] }).layers[0]!.cached, true, 'the --no-cache build recorded its layer');
+    assert.equal((JSON.parse(warm.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'local-cache', 'the --no-cache build recorded its layer');
     assert.match(warm.stderr, /^layer 1\/1 sha256:[0-9a-f]{64} .*, from the layer cache\)$/m);
   } finally {
     await tmp.cleanup();
