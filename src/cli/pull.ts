@@ -8,6 +8,7 @@ import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
 interface PullArgs extends RegistryFlags {
   reference: string;
+  destination?: string;
   layout: string;
   tag?: string;
   platform?: string;
@@ -15,17 +16,25 @@ interface PullArgs extends RegistryFlags {
 }
 
 export const pullCommand: CliCommand<PullArgs> = {
-  command: 'pull <reference>',
+  command: 'pull <reference> [destination]',
   describe: 'Pull an image from a registry into an OCI layout, verifying every blob',
   builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('reference', { type: 'string', describe: 'Source: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('destination', { type: 'string', describe: 'oci:DIR[:NAME], as skopeo names a layout: the same as --layout DIR --tag NAME' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Name of the image in the layout (default: the reference\'s tag)' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, pull only this os/arch[/variant]' })
-    .example('$0 pull localhost:5000/hello:0.1 --layout ./pulled', 'copy an image and all its blobs into ./pulled')),
+    .example('$0 pull localhost:5000/hello:0.1 --layout ./pulled', 'copy an image and all its blobs into ./pulled')
+    .example('$0 pull docker://localhost:5000/hello:0.1 oci:./pulled:hello', 'the same, named hello in the layout')),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
-    const { stripTransport } = await import('./registry-options.js');
+    const { stripTransport, layoutArgument } = await import('./registry-options.js');
+    if (argv.destination !== undefined) {
+      const target = await layoutArgument(argv.destination, 'destination');
+      if (target.name !== undefined && argv.tag !== undefined) throw usageError(`--tag ${argv.tag} and ${argv.destination}: name the image once`);
+      argv.layout = target.dir;
+      if (target.name !== undefined) argv.tag = target.name;
+    }
     const source = parseReference(stripTransport(argv.reference));
     if (argv.tag !== undefined && !/^[\w][\w.:@-]{0,200}$/.test(argv.tag)) throw usageError(`--tag "${argv.tag}": not a valid name`);
     const concurrency = checkConcurrency(argv.concurrency);

@@ -6,6 +6,7 @@ import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from '
 
 interface PushArgs extends RegistryFlags {
   reference: string;
+  destination?: string;
   layout: string;
   tag?: string;
   alsoTag?: string[];
@@ -17,10 +18,11 @@ interface PushArgs extends RegistryFlags {
 const TAG = /^[\w][\w.-]{0,127}$/;
 
 export const pushCommand: CliCommand<PushArgs> = {
-  command: 'push <reference>',
+  command: 'push <reference> [destination]',
   describe: 'Push an image from an OCI layout to a registry',
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: 'Destination: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)' })
+    .positional('destination', { type: 'string', describe: 'With two arguments, as skopeo copy takes them: the first is the source, oci:DIR[:NAME] (the same as --layout DIR --tag NAME), the second the destination' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Image of the layout to push (its tag or digest); default: the destination tag, the only image, or latest' })
     .option('also-tag', { type: 'string', array: true, describe: 'Another tag for the same manifest in the destination repository (repeatable)' })
@@ -28,11 +30,20 @@ export const pushCommand: CliCommand<PushArgs> = {
     .option('mount-from', { type: 'string', array: true, describe: 'Repository of the same registry to mount blobs from instead of uploading them (repeatable)' })
     .option('digest-file', { type: 'string', describe: 'Write the pushed manifest digest to this file' })
     .example('$0 push localhost:5000/hello:0.1', 'push the image of ./oci-layout')
+    .example('$0 push oci:./build:app docker://localhost:5000/app:1', 'source and destination as skopeo copy names them')
     .example('$0 push ghcr.io/me/app:1.2 --also-tag latest -u me --password-stdin < token', 'two tags, credentials on stdin')),
   run: async (argv, out: Output) => {
     const { parseReference, formatReference } = await import('../oci/reference.js');
-    const { stripTransport } = await import('./registry-options.js');
-    const destination = parseReference(stripTransport(argv.reference));
+    const { stripTransport, layoutArgument } = await import('./registry-options.js');
+    let destinationText = argv.reference;
+    if (argv.destination !== undefined) {
+      const source = await layoutArgument(argv.reference, 'source');
+      if (source.name !== undefined && argv.tag !== undefined) throw usageError(`--tag ${argv.tag} and ${argv.reference}: name the image once`);
+      argv.layout = source.dir;
+      if (source.name !== undefined) argv.tag = source.name;
+      destinationText = argv.destination;
+    }
+    const destination = parseReference(stripTransport(destinationText));
     const alsoTags = toArray(argv.alsoTag);
     for (const t of alsoTags) if (!TAG.test(t)) throw usageError(`--also-tag "${t}": not a valid tag`);
     const chunkSize = argv.chunkSize === undefined ? undefined : parseSize(argv.chunkSize, 'chunk-size');

@@ -120,3 +120,14 @@ export function parseSize(text: string, flag: string): number {
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw usageError(`--${flag} "${text}": must be larger than 0`);
   return bytes;
 }
+
+/**
+ * A layout named the way skopeo names one, `oci:DIR[:NAME]` (NAME a tag or digest in it), where a
+ * command takes a layout as an argument (`pull REF oci:DIR:NAME`, `push oci:DIR:NAME REF`).
+ */
+export async function layoutArgument(text: string, role: string): Promise<{ dir: string; name?: string }> {
+  if (!text.startsWith('oci:')) throw usageError(`${role} ${JSON.stringify(text)}: expected a layout as oci:DIR[:NAME]`);
+  const { parseLayoutTarget } = await import('../transports/layout-reference.js');
+  const target = parseLayoutTarget(text)!;
+  return { dir: target.dir, ...(target.name !== undefined ? { name: target.name } : {}) };
+}

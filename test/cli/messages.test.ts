@@ -61,6 +61,18 @@ describe('what push, pull and export say', () => {
     assertOk(r);
   });
 
+  it('push and pull take a layout as skopeo names it, oci:DIR[:NAME], beside the reference', async () => {
+    const pushed = runCli(['push', `oci:${image.layout}:v1`, `docker://${registry.host}/msg/oci:1`, '--json']);
+    assertOk(pushed);
+    assert.equal((JSON.parse(pushed.stdout) as { digest: string }).digest, image.manifest.digest);
+    const target = join(tmp.path, 'oci-pulled');
+    assertOk(runCli(['pull', `docker://${registry.host}/msg/oci:1`, `oci:${target}:named`, '-q']));
+    const index = JSON.parse((await import('node:fs')).readFileSync(join(target, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    assert.deepEqual(index.manifests.map((m) => [m.digest, m.annotations?.['org.opencontainers.image.ref.name']]), [[image.manifest.digest, 'named']]);
+    assertOneLineError(runCli(['push', `${registry.host}/msg/a:1`, `${registry.host}/msg/b:1`]), /^ocipush: source ".*": expected a layout as oci:DIR\[:NAME\]$/, 2);
+    assertOneLineError(runCli(['pull', `${registry.host}/msg/a:1`, `oci:${target}:x`, '--tag', 'y']), /--tag y and oci:.*: name the image once$/, 2);
+  });
+
   it('export -o - | head: a closed pipe ends quietly (no EPIPE, no stack)', async () => {
     const child = spawn(process.execPath, [CLI, 'export', '--layout', image.layout, '--repository', 'msg', '-o', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const forget = killOnExit(child);
