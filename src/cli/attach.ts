@@ -14,7 +14,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
   command: 'attach <reference> [files..]',
   describe: 'Attach files to an image as an OCI 1.1 artifact that refers to it (as oras attach)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'The image: REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: 'The image: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .positional('files', { type: 'string', array: true, describe: 'FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar)' })
     .option('artifact-type', { type: 'string', describe: 'The artifact\'s type, e.g. application/vnd.example.report+json (required)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
@@ -25,7 +25,8 @@ export const attachCommand: CliCommand<AttachArgs> = {
     if (files.length === 0) throw usageError('attach: name at least one file');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
-    const source = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const source = parseReference(stripTransport(argv.reference));
     const { fileBlob, attachArtifact } = await import('../supply-chain/attach.js');
     const blobs = [];
     for (const spec of files) {

@@ -14,14 +14,15 @@ export const attestCommand: CliCommand<AttestArgs> = {
   command: 'attest <reference>',
   describe: 'Sign an in-toto statement about an image (DSSE) and store it as cosign does (sha256-<hex>.att) and as an OCI 1.1 referrer',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('predicate', { type: 'string', demandOption: true, describe: 'JSON file: the statement\'s predicate' })
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
-    const source = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const source = parseReference(stripTransport(argv.reference));
     const { predicateTypeUri, attestImage } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
     const { readFile } = await import('node:fs/promises');

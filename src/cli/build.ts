@@ -124,7 +124,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
       ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
       ...(argv.base !== undefined ? { base: stripTransport(argv.base) } : {}),
       ...(argv.base !== undefined || argv.cacheRepo !== undefined ? { connect: registryConnector(argv) } : {}),
-      ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
+      ...(argv.cacheRepo !== undefined ? { cacheRepo: stripTransport(argv.cacheRepo), ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
       ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
       ...(provenance ? { provenance } : {}),
       remove: toArray(argv.remove),

@@ -12,12 +12,13 @@ export const referrersCommand: CliCommand<ReferrersArgs> = {
   command: 'referrers <reference>',
   describe: 'List the artifacts that refer to an image (OCI 1.1 referrers API, or the referrers tag schema)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'The image: REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: 'The image: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .option('artifact-type', { type: 'string', describe: 'Only artifacts of this type' })
     .example('$0 referrers localhost:5000/app:1 --json', 'digest, artifactType and annotations of each referrer')),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
-    const source = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const source = parseReference(stripTransport(argv.reference));
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
     const { listReferrers } = await import('../registry/referrers.js');

@@ -14,14 +14,15 @@ export const signCommand: CliCommand<SignArgs> = {
   command: 'sign <reference>',
   describe: 'Sign an image by digest with a key, stored as cosign stores it (tag sha256-<hex>.sig)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('recursive', { type: 'boolean', describe: 'Also sign every manifest of an index' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable)' })
     .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
-    const source = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const source = parseReference(stripTransport(argv.reference));
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
     const { KeySigner } = await import('../supply-chain/signer.js');

@@ -13,13 +13,14 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
   command: 'verify-attestation <reference>',
   describe: 'Check that an image now carries an in-toto attestation signed by a key (of a predicate type)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM file, or env://NAME)' })
     .option('type', { type: 'string', describe: 'Only attestations of this predicate type (URI or cosign shorthand)' })),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const source = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const source = parseReference(stripTransport(argv.reference));
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
     const { readKeyArgument, parsePublicKey } = await import('../supply-chain/keys.js');

@@ -12,13 +12,14 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
   command: 'verify <reference>',
   describe: 'Check that the image a reference points at now carries a valid cosign signature by a key',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
     .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const source = parseReference(argv.reference);
+    const { stripTransport } = await import('./registry-options.js');
+    const source = parseReference(stripTransport(argv.reference));
     const { readKeyArgument, parsePublicKey } = await import('../supply-chain/keys.js');
     const { KeyVerifier } = await import('../supply-chain/signer.js');
     const key = await readKeyArgument(argv.key, '--key');

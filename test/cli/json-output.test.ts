@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { runCli, tempDir, type RunResult } from '../support/tools.js';
 import { SCHEMA_DIR, validate } from './json-schema.js';
+import { commands } from '../../src/cli/commands.js';
+import { commandName } from '../../src/cli/argv-check.js';
 
 /** The --json document of a run, checked against its schema in docs/json/. */
 function checked(schema: string, r: RunResult, status = 0): Record<string, unknown> {
@@ -47,7 +49,13 @@ describe('--json output matches docs/json/*.schema.json', () => {
     for (const file of readdirSync(SCHEMA_DIR)) validate(file, {});
   });
 
-  it('build, build -f, index create, push, pull, inspect, export, completion and errors', () => {
+  it('every command has a schema (but sbom, whose output is an SPDX or CycloneDX document)', () => {
+    const files = readdirSync(SCHEMA_DIR);
+    const missing = commands.map(commandName).filter((name) => name !== 'sbom' && !files.includes(`${name}.schema.json`));
+    assert.deepEqual(missing, []);
+  });
+
+  it('build, build -f, index create, push, pull, inspect, export, completion, the supply-chain commands and errors', () => {
     const build = checked('build.schema.json', runCli(['build', 'one', '--layout', 'layout', '--tag', 'one', '--platform', 'linux/amd64', '--json'], { cwd }));
     assert.equal(build.layout, join(cwd, 'layout'));
     checked('build.schema.json', runCli(['build', 'two', '--layout', 'layout', '--tag', 'two', '--platform', 'linux/arm64', '--json'], { cwd }));
@@ -74,6 +82,19 @@ describe('--json output matches docs/json/*.schema.json', () => {
     assert.equal(exported.output, join(cwd, 'one.tar'));
 
     checked('completion.schema.json', runCli(['completion', 'bash', '--json'], { cwd }));
+
+    // The supply-chain commands, on the pushed image.
+    const env = { COSIGN_PASSWORD: 'json-schema-test' };
+    checked('generate-key-pair.schema.json', runCli(['generate-key-pair', '--output-prefix', 'k', '--json'], { cwd, env }));
+    checked('sign.schema.json', runCli(['sign', `docker://${ref}:1`, '--key', 'k.key', '--json'], { cwd, env }));
+    checked('verify.schema.json', runCli(['verify', `${ref}:1`, '--key', 'k.pub', '--json'], { cwd }));
+    writeFileSync(join(cwd, 'notes.txt'), 'notes\n');
+    checked('attach.schema.json', runCli(['attach', `${ref}:1`, '--artifact-type', 'application/vnd.example.notes', 'notes.txt:text/plain', '--json'], { cwd }));
+    writeFileSync(join(cwd, 'predicate.json'), JSON.stringify({ note: 'built by the schema test' }));
+    checked('attest.schema.json', runCli(['attest', `${ref}:1`, '--key', 'k.key', '--predicate', 'predicate.json', '--json'], { cwd, env }));
+    checked('verify-attestation.schema.json', runCli(['verify-attestation', `${ref}:1`, '--key', 'k.pub', '--json'], { cwd }));
+    const referrers = checked('referrers.schema.json', runCli(['referrers', `${ref}:1`, '--json'], { cwd }));
+    assert.equal((referrers.manifests as unknown[]).length, 2, 'the attached notes and the attestation');
 
     checked('error.schema.json', runCli(['push', '--foo', `${ref}:1`, '--json'], { cwd }), 2);
     checked('error.schema.json', runCli(['build', '--compression', 'lz4', '--json'], { cwd }), 2);
