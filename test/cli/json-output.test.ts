@@ -58,7 +58,8 @@ describe('--json output matches docs/json/*.schema.json', () => {
   it('build, build -f, index create, push, pull, inspect, export, completion, the supply-chain commands and errors', () => {
     const build = checked('build.schema.json', runCli(['build', 'one', '--layout', 'layout', '--tag', 'one', '--platform', 'linux/amd64', '--json'], { cwd }));
     assert.equal(build.layout, join(cwd, 'layout'));
-    checked('build.schema.json', runCli(['build', 'two', '--layout', 'layout', '--tag', 'two', '--platform', 'linux/arm64', '--json'], { cwd }));
+    const withSbom = checked('build.schema.json', runCli(['build', 'two', '--layout', 'layout', '--tag', 'two', '--platform', 'linux/arm64', '--sbom', '--json'], { cwd }));
+    assert.equal((withSbom.sbom as { format: string }).format, 'spdx');
     const dockerfile = checked('build.schema.json', runCli(['build', '-f', 'Dockerfile', '.', '--layout', 'layout', '--tag', 'df', '--json'], { cwd }));
     assert.equal(typeof dockerfile.stage, 'string');
 
