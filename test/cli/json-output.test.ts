@@ -87,6 +87,8 @@ describe('--json output matches docs/json/*.schema.json', () => {
     // The supply-chain commands, on the pushed image.
     const env = { COSIGN_PASSWORD: 'json-schema-test' };
     checked('generate-key-pair.schema.json', runCli(['generate-key-pair', '--output-prefix', 'k', '--json'], { cwd, env }));
+    const signed = checked('build.schema.json', runCli(['build', 'one', '--layout', 'layout', '--tag', 'prov', '--provenance', '--key', 'k.key', '--json'], { cwd, env }));
+    assert.equal((signed.provenance as { predicateType: string }).predicateType, 'https://slsa.dev/provenance/v1');
     checked('sign.schema.json', runCli(['sign', `docker://${ref}:1`, '--key', 'k.key', '--json'], { cwd, env }));
     checked('verify.schema.json', runCli(['verify', `${ref}:1`, '--key', 'k.pub', '--json'], { cwd }));
     writeFileSync(join(cwd, 'notes.txt'), 'notes\n');
