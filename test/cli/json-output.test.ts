@@ -5,8 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { runCli, tempDir, type RunResult } from '../support/tools.js';
 import { SCHEMA_DIR, validate } from './json-schema.js';
-import { commands } from '../../src/cli/commands.js';
-import { commandName } from '../../src/cli/argv-check.js';
+import { commandEntries } from '../../src/cli/commands.js';
 
 /** The --json document of a run, checked against its schema in docs/json/. */
 function checked(schema: string, r: RunResult, status = 0): Record<string, unknown> {
@@ -51,7 +50,7 @@ describe('--json output matches docs/json/*.schema.json', () => {
 
   it('every command has a schema (but sbom, whose output is an SPDX or CycloneDX document)', () => {
     const files = readdirSync(SCHEMA_DIR);
-    const missing = commands.map(commandName).filter((name) => name !== 'sbom' && !files.includes(`${name}.schema.json`));
+    const missing = commandEntries.map((e) => e.name).filter((name) => name !== 'sbom' && !files.includes(`${name}.schema.json`));
     assert.deepEqual(missing, []);
   });
 
