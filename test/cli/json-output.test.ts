@@ -54,7 +54,7 @@ describe('--json output matches docs/json/*.schema.json', () => {
     assert.deepEqual(missing, []);
   });
 
-  it('build, build -f, index create, push, pull, inspect, export, completion, the supply-chain commands and errors', () => {
+  it('build, build -f, index create, push, pull, inspect, export, completion, gc, the supply-chain commands and errors', () => {
     const build = checked('build.schema.json', runCli(['build', 'one', '--layout', 'layout', '--tag', 'one', '--platform', 'linux/amd64', '--json'], { cwd }));
     assert.equal(build.layout, join(cwd, 'layout'));
     const withSbom = checked('build.schema.json', runCli(['build', 'two', '--layout', 'layout', '--tag', 'two', '--platform', 'linux/arm64', '--sbom', '--json'], { cwd }));
@@ -82,6 +82,8 @@ describe('--json output matches docs/json/*.schema.json', () => {
     assert.equal(exported.output, join(cwd, 'one.tar'));
 
     checked('completion.schema.json', runCli(['completion', 'bash', '--json'], { cwd }));
+    const gc = checked('gc.schema.json', runCli(['gc', '--layout', 'layout', '--dry-run', '--json'], { cwd }));
+    assert.equal(gc.layout, join(cwd, 'layout'));
 
     // The supply-chain commands, on the pushed image.
     const env = { COSIGN_PASSWORD: 'json-schema-test' };
