@@ -22,7 +22,7 @@ export const pullCommand: CliCommand<PullArgs> = {
     .example('$0 pull localhost:5000/hello:0.1 --layout ./pulled', 'copy an image and all its blobs into ./pulled')),
   run: async (argv, out: Output) => {
     const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
-    const source = parseReference(argv.reference);
+    const source = parseReference(argv.reference.replace(/^docker:\/\//, ''));
     if (argv.tag !== undefined && !/^[\w][\w.:@-]{0,200}$/.test(argv.tag)) throw usageError(`--tag "${argv.tag}": not a valid name`);
     const concurrency = checkConcurrency(argv.concurrency);
     const { parsePlatform } = await import('../oci/descriptor.js');
