@@ -126,6 +126,9 @@ describe('digest, manifest, config, blob', () => {
     const out = join(tmp.path, 'layer.bin');
     assertOk(await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.layers[0]}`, '-o', out], { env }));
     assert.equal(sha256(readFileSync(out)), image.layers[0]);
+    const config = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`], { env });
+    assertOk(config);
+    assert.equal(sha256(Buffer.from(config.stdout)), image.config, 'to stdout when no -o');
     const missing = `sha256:${'0'.repeat(64)}`;
     assertOneLineError(await runCliAsync(['blob', `${regs.staging.host}/team/app@${missing}`, '-o', join(tmp.path, 'none')], { env }), /blob not found$/);
   });
