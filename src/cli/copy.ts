@@ -83,6 +83,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
         const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];
         referrers = await copyReferrers(src.storage, dst.storage, subjects, {
           ...options,
+          ...(await ociReferrers(src, dst)),
           // OCI 1.1 referrers: copyReferrers asks a source that implements ReferrerLister (or a
           // `listReferrers` given here). Hook for src/registry/referrers.ts (listReferrers of the
           // API or tag schema): pass `listReferrers: (d) => listReferrers(client, repo, d.digest)
@@ -124,3 +125,28 @@ export const copyCommand: CliCommand<CopyArgs> = {
 function childManifests(nodes: Descriptor[], root: Descriptor): Descriptor[] {
   return nodes.filter((d) => d.digest !== root.digest && (d.mediaType.includes('manifest') || d.mediaType.includes('index')));
 }
+
+/**
+ * Registry to registry, the OCI 1.1 referrers of the image too: listed in the source by its
+ * referrers API or tag schema, and after each is copied, made findable in the destination the same
+ * way (registry/referrers.ts).
+ */
+async function ociReferrers(
+  src: import('./endpoints.js').OpenedSource, dst: import('./endpoints.js').OpenedDestination,
+): Promise<Pick<import('../transfer/copy-referrers.js').ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'>> {
+  const source = src.storage as Partial<import('../registry/repository.js').Repository>;
+  const target = dst.repository;
+  if (!src.located || !source.client || !target) return {};
+  const { listReferrers, pushReferrer } = await import('../registry/referrers.js');
+  const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
+  const client = source.client;
+  const name = src.located.repositoryName;
+  return {
+    listReferrers: async (subject) => (await listReferrers(client, name, subject.digest)).manifests,
+    publishReferrer: async (referrer, subject) => {
+      const bytes = await readSmall(await src.storage.fetch(referrer), MAX_MANIFEST_BYTES, `${src.name}: referrer ${referrer.digest}`);
+      await pushReferrer(target.client, target.name, { descriptor: referrer, bytes, subject: subject.digest });
+    },
+  };
+}
+

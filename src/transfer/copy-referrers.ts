@@ -26,6 +26,11 @@ export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> 
    * itself (ReferrerLister): e.g. the registry's referrers API or tag schema (src/registry/referrers.ts).
    */
   listReferrers?: (subject: Descriptor) => Promise<Descriptor[]>;
+  /**
+   * Makes a copied OCI 1.1 referrer findable in the destination (a registry without the referrers
+   * API needs its `sha256-<hex>` index updated: registry/referrers.ts pushReferrer).
+   */
+  publishReferrer?: (referrer: Descriptor, subject: Descriptor) => Promise<void>;
 }
 
 /**
@@ -36,7 +41,7 @@ export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> 
  */
 export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects: Descriptor[], options: ReferrerCopyOptions = {}): Promise<CopiedReferrer[]> {
   const copied: CopiedReferrer[] = [];
-  const { sourceTags, listReferrers, ...copyOptions } = options;
+  const { sourceTags, listReferrers, publishReferrer, ...copyOptions } = options;
   if (isTagResolver(src)) {
     const wanted = new Map<string, string>();
     for (const subject of subjects) for (const tag of cosignTags(subject)) wanted.set(tag, subject.digest);
@@ -62,7 +67,9 @@ export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects
       for (const referrer of await lister(subject)) {
         if (seen.has(referrer.digest)) continue;
         seen.add(referrer.digest);
-        copied.push({ subject: subject.digest, result: await copyGraph(src, dst, referrer, copyOptions) });
+        const result = await copyGraph(src, dst, referrer, copyOptions);
+        await publishReferrer?.(referrer, subject);
+        copied.push({ subject: subject.digest, result });
         queue.push(referrer);
       }
     }

@@ -119,6 +119,23 @@ describe('copy between two registries', () => {
     assert.equal((await skopeoRaw(`${regs.production.host}/signed/app:${sigTag}`, creds)).digest, sig.digest);
   });
 
+  it('brings OCI 1.1 referrers along (tag schema on both sides: distribution 2.8 has no referrers API)', async () => {
+    const report = join(tmp.path, 'report.json');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(report, '{"findings":[]}');
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:1`, `${regs.staging.host}/team/attached:1`], { env }));
+    const attached = await runCliAsync(['attach', `${regs.staging.host}/team/attached:1`, `${report}:application/json`, '--artifact-type', 'application/vnd.example.report+json'], { env });
+    assertOk(attached);
+    const artifact = attached.stdout.trim();
+    const r = await runCliAsync(['copy', `${regs.staging.host}/team/attached:1`, `${regs.production.host}/attached/app:1`, '--json'], { env });
+    assertOk(r);
+    // The cosign signature the previous test attached to this image comes along by its tag.
+    assert.deepEqual((JSON.parse(r.stdout) as CopyJson).referrers.filter((x) => !x.tag).map((x) => x.digest), [artifact]);
+    const listed = await runCliAsync(['referrers', `${regs.production.host}/attached/app:1`, '--json'], { env });
+    assertOk(listed);
+    assert.deepEqual((JSON.parse(listed.stdout) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest), [artifact]);
+  });
+
   it('credentials per side: --dest-username with stdin for production, the Docker config for staging', async () => {
     const onlyStaging = join(tmp.path, 'docker-staging');
     const { mkdirSync, writeFileSync } = await import('node:fs');
