@@ -62,7 +62,7 @@ export interface ArchiveSummary {
 /** The fixed time every entry carries, so the same images give the same archive bytes. */
 const ENTRY_TIME = new Date(0);
 
-function blobPathInArchive(digest: Digest): string {
+export function blobPathInArchive(digest: Digest): string {
   return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
 }
 
@@ -190,7 +190,7 @@ export async function writeDockerArchive(
  * stream.pipeline: tar-stream's pack is a streamx stream, and pipeline never settles when a Node
  * destination fails under it (a full disk would hang the export instead of reporting it).
  */
-async function copyInto(pack: tar.Pack, destination: Writable): Promise<void> {
+export async function copyInto(pack: tar.Pack, destination: Writable): Promise<void> {
   const failed = new Promise<never>((_, fail) => destination.once('error', fail));
   failed.catch(() => {});
   try {
@@ -209,13 +209,13 @@ function header(name: string, size: number): Partial<tar.Header> & { name: strin
   return { name, size, mode: 0o644, uid: 0, gid: 0, mtime: ENTRY_TIME, type: 'file' };
 }
 
-function addDirectory(pack: tar.Pack, name: string): Promise<void> {
+export function addDirectory(pack: tar.Pack, name: string): Promise<void> {
   return new Promise((ok, fail) => {
     quiet(pack.entry({ name, mode: 0o755, uid: 0, gid: 0, mtime: ENTRY_TIME, type: 'directory' }, (err) => (err ? fail(err) : ok())));
   });
 }
 
-function addBuffer(pack: tar.Pack, name: string, bytes: Buffer): Promise<void> {
+export function addBuffer(pack: tar.Pack, name: string, bytes: Buffer): Promise<void> {
   return new Promise((ok, fail) => {
     quiet(pack.entry(header(name, bytes.length), bytes, (err) => (err ? fail(err) : ok())));
   });
@@ -226,7 +226,7 @@ function addBuffer(pack: tar.Pack, name: string, bytes: Buffer): Promise<void> {
  * the entry and is reported as a read error; a failure of the entry (the destination broke and
  * took the pack down) is passed on as it is, so the caller reports the destination's cause.
  */
-async function addStream(pack: tar.Pack, name: string, size: number, source: AsyncIterable<Buffer>, what: string): Promise<void> {
+export async function addStream(pack: tar.Pack, name: string, size: number, source: AsyncIterable<Buffer>, what: string): Promise<void> {
   let settle: (err?: Error | null) => void = () => {};
   const written = new Promise<void>((ok, fail) => { settle = (err) => (err ? fail(err) : ok()); });
   written.catch(() => {});

@@ -27,6 +27,17 @@ export const commandEntries: CommandEntry[] = [
   { name: 'sbom', load: async () => (await import('./sbom.js')).sbomCommand },
   { name: 'attest', load: async () => (await import('./attest.js')).attestCommand },
   { name: 'verify-attestation', load: async () => (await import('./verify-attestation.js')).verifyAttestationCommand },
+  { name: 'copy', load: async () => (await import('./copy.js')).copyCommand },
+  { name: 'tag', load: async () => (await import('./tag.js')).tagCommand },
+  { name: 'ls', load: async () => (await import('./ls.js')).lsCommand },
+  { name: 'catalog', load: async () => (await import('./ls.js')).catalogCommand },
+  { name: 'digest', load: async () => (await import('./digest.js')).digestCommand },
+  { name: 'manifest', load: async () => (await import('./manifest.js')).manifestCommand },
+  { name: 'config', load: async () => (await import('./config.js')).configCommand },
+  { name: 'blob', load: async () => (await import('./blob.js')).blobCommand },
+  { name: 'delete', load: async () => (await import('./delete.js')).deleteCommand },
+  { name: 'login', load: async () => (await import('./login.js')).loginCommand },
+  { name: 'logout', load: async () => (await import('./logout.js')).logoutCommand },
   { name: 'completion', load: async () => (await import('./completion.js')).completionCommand },
 ];
 

@@ -13,6 +13,7 @@ interface PushArgs extends RegistryFlags {
   chunkSize?: string;
   digestFile?: string;
   mountFrom?: string[];
+  platform?: string;
 }
 
 const TAG = /^[\w][\w.-]{0,127}$/;
@@ -29,6 +30,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     .option('chunk-size', { type: 'string', describe: 'Upload every blob in chunks of SIZE (e.g. 4MiB); default: one PUT up to 64 MiB, one streamed PATCH above' })
     .option('mount-from', { type: 'string', array: true, describe: 'Repository of the same registry to mount blobs from instead of uploading them (repeatable)' })
     .option('digest-file', { type: 'string', describe: 'Write the pushed manifest digest to this file' })
+    .option('platform', { type: 'string', describe: 'When the image is a multi-platform index, push only this os/arch[/variant] (its manifest)' })
     .example('$0 push localhost:5000/hello:0.1', 'push the image of ./oci-layout')
     .example('$0 push oci:./build:app docker://localhost:5000/app:1', 'source and destination as skopeo copy names them')
     .example('$0 push ghcr.io/me/app:1.2 --also-tag latest -u me --password-stdin < token', 'two tags, credentials on stdin')),
@@ -56,7 +58,12 @@ export const pushCommand: CliCommand<PushArgs> = {
     const { OciLayout } = await import('../content/layout.js');
     const { selectLayoutImage } = await import('../transports/layout-reference.js');
     const layout = await OciLayout.open(argv.layout);
-    const root = await selectLayoutImage(layout, { tag: argv.tag, destination });
+    let root = await selectLayoutImage(layout, { tag: argv.tag, destination });
+    if (argv.platform !== undefined) {
+      const { parsePlatform } = await import('../oci/descriptor.js');
+      const { platformOf } = await import('./read-source.js');
+      root = await platformOf({ descriptor: root, bytes: await layout.readBlob(root) }, parsePlatform(argv.platform), `${argv.layout}: ${argv.tag ?? root.digest}`);
+    }
     if (destination.digest && destination.digest !== root.digest) {
       throw usageError(`${formatReference(destination)}: the image to push has digest ${root.digest}, not ${destination.digest}`);
     }

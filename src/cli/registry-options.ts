@@ -39,7 +39,7 @@ export function checkConcurrency(value: unknown): number {
  * then OCIPUSH_USERNAME/OCIPUSH_PASSWORD, then the Docker config; TLS per --ca-file/--insecure.
  * The password is read from stdin once, however many registries a command talks to.
  */
-export async function clientFromFlags(registry: string, flags: RegistryFlags, hooks: { onRetry?: (n: RetryNotice) => void; password?: string } = {}): Promise<RegistryClient> {
+export async function clientFromFlags(registry: string, flags: RegistryFlags, hooks: { onRetry?: (n: RetryNotice) => void; password?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RegistryClient> {
   const { connectRegistry } = await import('../registry/connect.js');
   const { defaultCredentials } = await import('../registry/credentials/default.js');
   if (flags.passwordStdin && !flags.username) throw usageError('--password-stdin needs --username');
@@ -51,7 +51,7 @@ export async function clientFromFlags(registry: string, flags: RegistryFlags, ho
   }
   const concurrency = checkConcurrency(flags.concurrency);
   return connectRegistry(registry, {
-    credentials: defaultCredentials({ registry, username: flags.username, password }),
+    credentials: defaultCredentials({ registry, username: flags.username, password, ...(hooks.env ? { env: hooks.env } : {}) }),
     plainHttp: flags.plainHttp === true,
     insecure: flags.insecure === true,
     allowInsecureBasic: flags.insecure === true,
@@ -130,4 +130,32 @@ export async function layoutArgument(text: string, role: string): Promise<{ dir:
   const { parseLayoutTarget } = await import('../transports/layout-reference.js');
   const target = parseLayoutTarget(text)!;
   return { dir: target.dir, ...(target.name !== undefined ? { name: target.name } : {}) };
+}
+
+export type Side = 'src' | 'dest';
+
+/** `--src-…` / `--dest-…` forms of the transport and credential flags, as skopeo has them. */
+export function sideRegistryFlags(y: Argv, side: Side): Argv {
+  const which = side === 'src' ? 'source' : 'destination';
+  return y
+    .option(`${side}-username`, { type: 'string', describe: `User name for the ${which} registry (the password from --${side}-password-stdin)` })
+    .option(`${side}-password-stdin`, { type: 'boolean', describe: `Read the ${which} registry's password from standard input` })
+    .option(`${side}-plain-http`, { type: 'boolean', describe: `Plain HTTP to the ${which} registry` })
+    .option(`${side}-insecure`, { type: 'boolean', describe: `Accept any TLS certificate from the ${which} registry` })
+    .option(`${side}-ca-file`, { type: 'string', array: true, describe: `PEM CA certificate for the ${which} registry (repeatable)` })
+    .group([`${side}-username`, `${side}-password-stdin`, `${side}-plain-http`, `${side}-insecure`, `${side}-ca-file`], `${side === 'src' ? 'Source' : 'Destination'} registry options:`);
+}
+
+/** The flags for one side: its `--src-…`/`--dest-…` values, else the shared ones. */
+export function flagsForSide(argv: Record<string, unknown>, side: Side): RegistryFlags {
+  const pick = <T>(name: string): T | undefined => (argv[`${side}${name}`] ?? argv[name.charAt(0).toLowerCase() + name.slice(1)]) as T | undefined;
+  const own = argv[`${side}Username`] !== undefined || argv[`${side}PasswordStdin`] !== undefined;
+  return {
+    username: own ? argv[`${side}Username`] as string | undefined : argv.username as string | undefined,
+    passwordStdin: own ? argv[`${side}PasswordStdin`] as boolean | undefined : argv.passwordStdin as boolean | undefined,
+    plainHttp: pick<boolean>('PlainHttp'),
+    insecure: pick<boolean>('Insecure'),
+    caFile: pick<string[]>('CaFile'),
+    concurrency: argv.concurrency as number | undefined,
+  };
 }

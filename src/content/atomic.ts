@@ -14,12 +14,12 @@ export function tempNameFor(target: string): string {
  * file. The temp file is beside the target, or in `tempDir` (a layout's ingest session, on the same
  * file system), so a process killed meanwhile leaves it where the next writer clears it.
  */
-export async function writeFileAtomic(target: string, data: Uint8Array | string, tempDir?: string): Promise<void> {
+export async function writeFileAtomic(target: string, data: Uint8Array | string, tempDir?: string, mode = 0o644): Promise<void> {
   const tmp = tempDir === undefined ? tempNameFor(target) : join(tempDir, basename(tempNameFor(target)));
   const untrack = trackTemp(tmp);
   let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx', 0o644);
+    fh = await open(tmp, 'wx', mode);
     await fh.writeFile(data);
     await fh.sync();
     await fh.close();

@@ -23,7 +23,9 @@ export type Fault =
    * Answer `status` with a registry error whose message echoes the request as received: method,
    * target and every header, Authorization included (a misconfigured server or a hostile one).
    */
-  | { kind: 'echo'; status: number };
+  | { kind: 'echo'; status: number }
+  /** Forward the upstream response, with the byte at `atByte` of its body changed (a source serving corrupt content). */
+  | { kind: 'corrupt-response'; atByte: number };
 
 export interface FaultRule {
   /** Matches any method when absent (compared case-insensitively). */
@@ -141,6 +143,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     forward(req, res, record, {
       cutRequest: fault?.kind === 'cut-request' && state ? { rule: state, afterBytes: fault.afterBytes } : undefined,
       cutResponseAfter: fault?.kind === 'cut-response' ? fault.afterBytes : undefined,
+      corruptAt: fault?.kind === 'corrupt-response' ? fault.atByte : undefined,
       maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
     });
   });
@@ -149,7 +152,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; maxBody?: { rule: RuleState; limit: number; status: number } },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; maxBody?: { rule: RuleState; limit: number; status: number } },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -188,8 +191,14 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         res.flushHeaders();
         return void setImmediate(() => cutAll('cut-response fault'));
       }
-      up.on('data', (chunk: Buffer) => {
+      up.on('data', (original: Buffer) => {
         if (cut) return;
+        let chunk = original;
+        const at = plan.corruptAt;
+        if (at !== undefined && at >= record.responseBytes && at < record.responseBytes + chunk.length) {
+          chunk = Buffer.from(original);
+          chunk[at - record.responseBytes] ^= 0xff;
+        }
         if (cutAfter !== undefined && record.responseBytes + chunk.length >= cutAfter) {
           const piece = chunk.subarray(0, cutAfter - record.responseBytes);
           record.responseBytes += piece.length;

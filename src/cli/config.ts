@@ -1,0 +1,32 @@
+import type { Argv } from 'yargs';
+import { usageError, type CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface ConfigArgs extends RegistryFlags {
+  reference: string;
+  platform?: string;
+}
+
+export const configCommand: CliCommand<ConfigArgs> = {
+  command: 'config <reference>',
+  describe: 'Print an image\'s config exactly as stored',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
+    .option('platform', { type: 'string', describe: 'For an index, this os/arch[/variant] (default: this machine\'s, as docker picks it)' })),
+  run: async (argv, _out: Output) => {
+    const { platformFlag, withSource, manifestFor, hostPlatform } = await import('./read-source.js');
+    const { isIndex, parseManifest } = await import('../oci/manifest.js');
+    const { MAX_CONFIG_BYTES, readSmall } = await import('../content/verify.js');
+    const wanted = await platformFlag(argv.platform);
+    const bytes = await withSource(argv.reference, argv, async (source) => {
+      const root = parseManifest(source.rootBytes, `${source.name}: manifest`, source.root.mediaType);
+      const platform = wanted ?? (isIndex(root) ? hostPlatform() : undefined);
+      const { descriptor, bytes: manifestBytes } = await manifestFor(source, platform);
+      const manifest = parseManifest(manifestBytes, `${source.name}: manifest`, descriptor.mediaType);
+      if (isIndex(manifest)) throw usageError(`${source.name}: an index inside an index; name the manifest by digest`);
+      return readSmall(await source.storage.fetch(manifest.config), MAX_CONFIG_BYTES, `${source.name}: config ${manifest.config.digest}`);
+    });
+    process.stdout.write(bytes);
+  },
+};

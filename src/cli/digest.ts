@@ -1,0 +1,33 @@
+import type { Argv } from 'yargs';
+import type { CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface DigestArgs extends RegistryFlags {
+  reference: string;
+  platform?: string;
+}
+
+export const digestCommand: CliCommand<DigestArgs> = {
+  command: 'digest <reference>',
+  describe: 'Print the digest of the manifest (or index) a reference names',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
+    .option('platform', { type: 'string', describe: 'For an index, the digest of this os/arch[/variant]\'s manifest' })),
+  run: async (argv, out: Output) => {
+    const { platformFlag, withSource, manifestFor } = await import('./read-source.js');
+    const platform = await platformFlag(argv.platform);
+    const { parseEndpoint } = await import('./endpoints.js');
+    const endpoint = await parseEndpoint(argv.reference);
+    let descriptor;
+    if (endpoint.transport === 'registry' && !platform) {
+      // A HEAD is enough (crane digest does the same).
+      const { withRepository } = await import('./repository-ref.js');
+      const { referenceTarget } = await import('../oci/reference.js');
+      descriptor = await withRepository(endpoint.reference, argv, (repository) => repository.resolve(referenceTarget(endpoint.reference)));
+    } else {
+      descriptor = await withSource(argv.reference, argv, async (source) => (await manifestFor(source, platform)).descriptor);
+    }
+    out.result(descriptor.digest, { reference: argv.reference, digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType });
+  },
+};

@@ -1,0 +1,120 @@
+import type { Descriptor } from '../oci/descriptor.js';
+import { isRegistryLocated, isTagResolver, type ReadOnlyStorage, type RegistryLocated, type Storage } from '../content/storage.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { Repository } from '../registry/repository.js';
+import type { ArchiveWriter } from '../archive/archive-writer.js';
+import type { ImageLocation } from '../transports/parse.js';
+
+/**
+ * The two ends of a copy, in skopeo's transport syntax (transports/parse.ts): a registry
+ * (`host/repo[:tag|@digest]`, also `docker://…`), `oci:DIR[:NAME]`, `oci-archive:FILE[:NAME]`,
+ * `docker-archive:FILE[:NAME:TAG]`. Sources open through transports/open.ts; destinations are a
+ * registry repository, a layout, or an archive written as the copy goes (archive-writer.ts).
+ */
+export type Endpoint = ImageLocation;
+
+export async function parseEndpoint(text: string): Promise<Endpoint> {
+  const { parseTransport } = await import('../transports/parse.js');
+  return parseTransport(text);
+}
+
+/** An opened source: its storage, the root it names, and the root's bytes. */
+export interface OpenedSource {
+  endpoint: Endpoint;
+  /** For messages: `registry/repo:tag`, `oci:DIR:NAME` … */
+  name: string;
+  storage: ReadOnlyStorage;
+  root: Descriptor;
+  rootBytes: Buffer;
+  /** The tag the source names, to default the destination's. */
+  tag?: string;
+  /** Where a registry source lives (for mounts within one registry). */
+  located?: RegistryLocated;
+  close(): Promise<void>;
+}
+
+export interface SourceOptions {
+  /** A registry client for a registry (made, cached and closed by the caller). */
+  connect: (registry: string) => Promise<RegistryClient>;
+}
+
+export async function openSource(endpoint: Endpoint, options: SourceOptions): Promise<OpenedSource> {
+  const { openLocation } = await import('../transports/open.js');
+  const { readManifest } = await import('../image/load.js');
+  const opened = await openLocation(endpoint, { connect: options.connect });
+  // The caller owns registry clients (a source and a destination may share one).
+  const close = endpoint.transport === 'registry' ? async () => {} : () => opened.close();
+  try {
+    const { descriptor, bytes } = await readManifest(opened.storage, opened.root, { name: opened.name });
+    const tag = endpoint.transport === 'registry' ? endpoint.reference.tag : nameTag(endpoint.name);
+    return {
+      endpoint, name: opened.name, storage: opened.storage, root: descriptor, rootBytes: bytes,
+      ...(tag ? { tag } : {}),
+      ...(isRegistryLocated(opened.storage) ? { located: opened.storage } : {}),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The tag part of a layout or archive name (`v1`, `app:1` → `1`); none for a digest or `@N`. */
+function nameTag(name: string | undefined): string | undefined {
+  if (!name || name.startsWith('sha256:') || name.startsWith('@')) return undefined;
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  return colon > slash ? name.slice(colon + 1) : name.includes('/') ? undefined : name;
+}
+
+/** An opened destination; `finish` completes it (an archive is renamed into place), `abort` undoes it. */
+export interface OpenedDestination {
+  endpoint: Endpoint;
+  name: string;
+  storage: Storage;
+  /** The name the root gets (a tag, a layout ref.name, an archive's RepoTag). */
+  reference?: string;
+  repository?: Repository;
+  writer?: ArchiveWriter;
+  finish(root: Descriptor): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export async function openDestination(endpoint: Endpoint, source: OpenedSource, options: SourceOptions): Promise<OpenedDestination> {
+  const nothing = async () => {};
+  switch (endpoint.transport) {
+    case 'registry': {
+      const { formatReference } = await import('../oci/reference.js');
+      const { Repository } = await import('../registry/repository.js');
+      const ref = endpoint.reference;
+      const repository = new Repository(await options.connect(ref.registry), ref.repository);
+      const reference = ref.digest ? ref.tag : (ref.tag ?? source.tag ?? 'latest');
+      return { endpoint, name: formatReference({ ...ref, ...(reference ? { tag: reference } : {}) }), storage: repository, ...(reference ? { reference } : {}), repository, finish: nothing, abort: nothing };
+    }
+    case 'oci': {
+      const { OciLayout } = await import('../content/layout.js');
+      const layout = await OciLayout.open(endpoint.path, { create: true });
+      const reference = endpoint.name ?? source.tag ?? 'latest';
+      return { endpoint, name: `oci:${endpoint.path}:${reference}`, storage: layout, reference, finish: nothing, abort: nothing };
+    }
+    case 'oci-archive':
+    case 'docker-archive': {
+      const { ArchiveWriter } = await import('../archive/archive-writer.js');
+      const writer = await ArchiveWriter.create(endpoint.path, endpoint.transport);
+      let reference = endpoint.name;
+      if (reference === undefined && endpoint.transport === 'docker-archive' && source.endpoint.transport === 'registry' && source.tag) {
+        reference = `${source.endpoint.reference.registry}/${source.endpoint.reference.repository}:${source.tag}`;
+      }
+      if (reference === undefined && endpoint.transport === 'oci-archive') reference = source.tag;
+      return {
+        endpoint, name: endpoint.text, storage: writer, ...(reference ? { reference } : {}), writer,
+        finish: (root) => writer.finish(root), abort: () => writer.abort(),
+      };
+    }
+  }
+}
+
+/** Whether a source storage can name tags (cosign's referrer tags are looked up with it). */
+export function canResolveTags(storage: ReadOnlyStorage): boolean {
+  return isTagResolver(storage);
+}

@@ -1,0 +1,74 @@
+import type { Argv } from 'yargs';
+import { usageError, type CliCommand } from './command.js';
+import type { Output } from './output.js';
+
+interface LoginArgs {
+  registry: string;
+  username?: string;
+  passwordStdin?: boolean;
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string[];
+}
+
+export function registryHostArg(text: string): string {
+  const registry = text.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) throw usageError(`${text}: expected a registry host[:port]`);
+  return registry;
+}
+
+export const loginCommand: CliCommand<LoginArgs> = {
+  command: 'login <registry>',
+  describe: 'Check a credential against a registry, then store it where docker, podman, crane and skopeo look',
+  builder: (y: Argv) => y
+    .positional('registry', { type: 'string', describe: 'REGISTRY host[:port]' })
+    .option('username', { alias: 'u', type: 'string', describe: 'User name' })
+    .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input (required: never an argument)' })
+    .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry' })
+    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate' })
+    .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust (repeatable)' })
+    .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'stored in $DOCKER_CONFIG/config.json or its credsStore'),
+  run: async (argv, out: Output) => {
+    const registry = registryHostArg(argv.registry);
+    if (!argv.username) throw usageError('login needs --username (-u)');
+    if (!argv.passwordStdin) throw usageError('login needs --password-stdin (passwords are never taken as arguments)');
+    const { readPasswordStdin } = await import('../registry/credentials/stdin.js');
+    const password = await readPasswordStdin();
+    const { connectRegistry } = await import('../registry/connect.js');
+    const { staticCredentials } = await import('../registry/credentials/static.js');
+    const { toArray } = await import('./command.js');
+    // Only the credential given: a credential stored earlier must not make a wrong one pass.
+    const client = connectRegistry(registry, {
+      credentials: staticCredentials(registry, { username: argv.username, password }),
+      plainHttp: argv.plainHttp === true,
+      insecure: argv.insecure === true,
+      allowInsecureBasic: argv.insecure === true,
+      caFiles: toArray(argv.caFile),
+    });
+    try {
+      await client.ping();
+      await client.close();
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+    const { storeCredentials } = await import('../registry/credentials/store.js');
+    const stored = await storeCredentials(registry, argv.username, password);
+    out.info(`logged in to ${registry} as ${argv.username} (stored in ${stored.where})`);
+    out.result('Login Succeeded', { registry, username: argv.username, storedIn: stored.where, config: stored.path });
+  },
+};
+
+export const logoutCommand: CliCommand<{ registry: string }> = {
+  command: 'logout <registry>',
+  describe: 'Remove the credential stored for a registry (config.json or its credential helper)',
+  builder: (y: Argv) => y.positional('registry', { type: 'string', describe: 'REGISTRY host[:port]' }),
+  run: async (argv, out: Output) => {
+    const registry = registryHostArg(argv.registry);
+    const { eraseCredentials } = await import('../registry/credentials/store.js');
+    const found = await eraseCredentials(registry);
+    if (found) out.info(`removed the credentials for ${registry}`);
+    else out.info(`not logged in to ${registry}`);
+    out.result(found ? `Removed login credentials for ${registry}` : `Not logged in to ${registry}`, { registry, removed: found });
+  },
+};

@@ -1,0 +1,70 @@
+import type { Argv } from 'yargs';
+import { usageError, type CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface ListArgs extends RegistryFlags {
+  repository?: string;
+  registry?: string;
+  pageSize?: number;
+}
+
+function pageSizeOf(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 10_000) throw usageError(`--page-size ${String(value)}: expected a whole number from 1 to 10000`);
+  return n;
+}
+
+const pageSizeOption = { type: 'number', describe: 'Entries asked for per request (n); every page is followed to the end' } as const;
+
+/** One name a line as pages arrive; with --json the whole array at the end. */
+async function print(pages: AsyncGenerator<string[]>, out: Output): Promise<string[]> {
+  const all: string[] = [];
+  for await (const page of pages) {
+    all.push(...page);
+    if (!out.json && page.length > 0) out.result(page.join('\n'));
+  }
+  if (out.json) out.result('', all);
+  return all;
+}
+
+export const lsCommand: CliCommand<ListArgs> = {
+  command: 'ls <repository>',
+  describe: 'List the tags of a repository, one a line',
+  builder: (y: Argv) => registryFlags(y
+    .positional('repository', { type: 'string', describe: 'REGISTRY/REPOSITORY' })
+    .option('page-size', pageSizeOption)
+    .example('$0 ls localhost:5000/app', 'every tag, following the registry\'s pages')),
+  run: async (argv, out: Output) => {
+    const { registryReference, withRepository } = await import('./repository-ref.js');
+    const ref = await registryReference(argv.repository!, 'repository');
+    if (ref.tag || ref.digest) throw usageError(`${argv.repository}: name a repository, without tag or digest`);
+    const pageSize = pageSizeOf(argv.pageSize);
+    const { listTagPages } = await import('../registry/tags.js');
+    await withRepository(ref, argv, (repository, client) => print(listTagPages(client, repository.repositoryName, pageSize ? { pageSize } : {}), out));
+  },
+};
+
+export const catalogCommand: CliCommand<ListArgs> = {
+  command: 'catalog <registry>',
+  describe: 'List the repositories of a registry, one a line',
+  builder: (y: Argv) => registryFlags(y
+    .positional('registry', { type: 'string', describe: 'REGISTRY host[:port]' })
+    .option('page-size', pageSizeOption)),
+  run: async (argv, out: Output) => {
+    const registry = String(argv.registry).replace(/^docker:\/\//, '').replace(/\/+$/, '');
+    if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) throw usageError(`${argv.registry}: expected a registry host[:port]`);
+    const pageSize = pageSizeOf(argv.pageSize);
+    const { clientFromFlags } = await import('./registry-options.js');
+    const { listCatalogPages } = await import('../registry/tags.js');
+    const client = await clientFromFlags(registry, argv);
+    try {
+      await print(listCatalogPages(client, pageSize ? { pageSize } : {}), out);
+      await client.close();
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,24 @@
+import type { Argv } from 'yargs';
+import type { CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface ManifestArgs extends RegistryFlags {
+  reference: string;
+  platform?: string;
+}
+
+export const manifestCommand: CliCommand<ManifestArgs> = {
+  command: 'manifest <reference>',
+  describe: 'Print a manifest exactly as stored (the bytes its digest is of)',
+  builder: (y: Argv) => registryFlags(y
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
+    .option('platform', { type: 'string', describe: 'For an index, print this os/arch[/variant]\'s manifest' })),
+  run: async (argv, _out: Output) => {
+    const { platformFlag, withSource, manifestFor } = await import('./read-source.js');
+    const platform = await platformFlag(argv.platform);
+    const { bytes } = await withSource(argv.reference, argv, (source) => manifestFor(source, platform));
+    // The raw bytes, with or without --json: they are JSON already, and any change would change the digest.
+    process.stdout.write(bytes);
+  },
+};

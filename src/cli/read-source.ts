@@ -1,0 +1,55 @@
+import { clientFromFlags, type RegistryFlags } from './registry-options.js';
+import type { OpenedSource } from './endpoints.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { Descriptor, Platform } from '../oci/descriptor.js';
+
+/** Opens any source (registry, oci:, oci-archive:, docker-archive:), runs `work`, and closes it. */
+export async function withSource<T>(text: string, flags: RegistryFlags, work: (source: OpenedSource) => Promise<T>): Promise<T> {
+  const { parseEndpoint, openSource } = await import('./endpoints.js');
+  const endpoint = await parseEndpoint(text);
+  const clients: RegistryClient[] = [];
+  try {
+    const source = await openSource(endpoint, {
+      connect: async (registry) => {
+        const client = await clientFromFlags(registry, flags);
+        clients.push(client);
+        return client;
+      },
+    });
+    const result = await work(source);
+    for (const c of clients) await c.close();
+    return result;
+  } catch (err) {
+    for (const c of clients) await c.destroy();
+    throw err;
+  }
+}
+
+/** The root, or the manifest of an index for `platform`, with its exact bytes. */
+export async function manifestFor(source: OpenedSource, platform: Platform | undefined): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+  if (!platform) return { descriptor: source.root, bytes: source.rootBytes };
+  const chosen = await platformOf({ descriptor: source.root, bytes: source.rootBytes }, platform, source.name);
+  if (chosen.digest === source.root.digest) return { descriptor: source.root, bytes: source.rootBytes };
+  const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
+  return { descriptor: chosen, bytes: await readSmall(await source.storage.fetch(chosen), MAX_MANIFEST_BYTES, `${source.name}: manifest ${chosen.digest}`) };
+}
+
+/** The entry of an index for `platform`; a single manifest is the only choice there is. */
+export async function platformOf(fetched: { descriptor: Descriptor; bytes: Buffer }, platform: Platform, name: string): Promise<Descriptor> {
+  const { parseManifest, isIndex } = await import('../oci/manifest.js');
+  const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+  const parsed = parseManifest(fetched.bytes, name, fetched.descriptor.mediaType);
+  if (!isIndex(parsed)) return fetched.descriptor;
+  return choosePlatform(parsed.manifests, { name, wanted: platform, noMatch: noManifestFor(name) });
+}
+
+export function hostPlatform(): Platform {
+  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
+}
+
+export async function platformFlag(value: string | undefined): Promise<Platform | undefined> {
+  if (value === undefined) return undefined;
+  const { parsePlatform } = await import('../oci/descriptor.js');
+  return parsePlatform(value);
+}

@@ -1,0 +1,26 @@
+import { usageError } from './command.js';
+import { clientFromFlags, type RegistryFlags } from './registry-options.js';
+import type { Reference } from '../oci/reference.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { Repository } from '../registry/repository.js';
+
+/** A registry reference for the verbs that only speak to registries (`docker://` accepted). */
+export async function registryReference(text: string, what = 'reference'): Promise<Reference> {
+  if (/^(oci|oci-archive|docker-archive):/.test(text)) throw usageError(`${text}: this ${what} must be a registry (REGISTRY/REPOSITORY[:TAG|@DIGEST])`);
+  const { parseReference } = await import('../oci/reference.js');
+  return parseReference(text.startsWith('docker://') ? text.slice('docker://'.length) : text);
+}
+
+/** Runs `work` with a client for the reference's registry: closed after, torn down on failure. */
+export async function withRepository<T>(ref: Reference, flags: RegistryFlags, work: (repository: Repository, client: RegistryClient) => Promise<T>): Promise<T> {
+  const { Repository } = await import('../registry/repository.js');
+  const client = await clientFromFlags(ref.registry, flags);
+  try {
+    const result = await work(new Repository(client, ref.repository), client);
+    await client.close();
+    return result;
+  } catch (err) {
+    await client.destroy();
+    throw err;
+  }
+}

@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { OcipushError, fromSystemError } from '../../errors.js';
+import { writeFileAtomic } from '../../content/atomic.js';
+import { dockerConfigPath } from './docker-config.js';
+import { helperServerUrl, registryHost } from './registry-key.js';
+
+/**
+ * `docker login` / `docker logout` on the file docker, podman, crane and skopeo read:
+ * `$DOCKER_CONFIG/config.json` (else `~/.docker/config.json`). A registry named in `credHelpers`,
+ * else a `credsStore`, keeps its secret in that helper (`docker-credential-NAME store|erase`, the
+ * secret on the helper's stdin, never in its arguments), with an empty `auths` entry beside it as
+ * docker writes; otherwise the `auths` entry holds base64 `user:password`. Every other field of
+ * the file is kept as it was.
+ */
+export interface StoreOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides `$DOCKER_CONFIG` / `~/.docker`. */
+  configDir?: string;
+}
+
+export interface StoreResult {
+  /** Where the secret went: the config file, or `docker-credential-NAME`. */
+  where: string;
+  path: string;
+}
+
+type ConfigFile = Record<string, unknown> & { auths?: Record<string, unknown>; credsStore?: unknown; credHelpers?: Record<string, unknown> };
+
+export async function storeCredentials(registry: string, username: string, password: string, options: StoreOptions = {}): Promise<StoreResult> {
+  const path = dockerConfigPath({ configDir: options.configDir, env: options.env });
+  const config = await readConfig(path);
+  const key = helperServerUrl(registry);
+  const auths = { ...(isObject(config.auths) ? config.auths : {}) };
+  for (const k of Object.keys(auths)) if (registryHost(k) === registryHost(registry)) delete auths[k];
+  const helper = helperFor(config, registry);
+  let where = path;
+  if (helper) {
+    await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: password }), options.env);
+    auths[key] = {};
+    where = `docker-credential-${helper}`;
+  } else {
+    auths[key] = { auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64') };
+  }
+  await writeConfig(path, { ...config, auths });
+  return { where, path };
+}
+
+/** Forgets the registry's credentials; false when there were none. */
+export async function eraseCredentials(registry: string, options: StoreOptions = {}): Promise<boolean> {
+  const path = dockerConfigPath({ configDir: options.configDir, env: options.env });
+  const config = await readConfig(path);
+  const auths = { ...(isObject(config.auths) ? config.auths : {}) };
+  const keys = Object.keys(auths).filter((k) => registryHost(k) === registryHost(registry));
+  let found = keys.length > 0;
+  const helper = helperFor(config, registry);
+  if (helper) {
+    const erased = await runHelper(helper, 'erase', helperServerUrl(registry), options.env, true);
+    found ||= erased;
+  }
+  if (keys.length > 0) {
+    for (const k of keys) delete auths[k];
+    await writeConfig(path, { ...config, auths });
+  }
+  return found;
+}
+
+function helperFor(config: ConfigFile, registry: string): string | undefined {
+  const host = registryHost(registry);
+  if (isObject(config.credHelpers)) {
+    for (const [k, name] of Object.entries(config.credHelpers)) if (registryHost(k) === host && typeof name === 'string' && name) return name;
+  }
+  return typeof config.credsStore === 'string' && config.credsStore ? config.credsStore : undefined;
+}
+
+async function readConfig(path: string): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw fromSystemError(err, path, 'cannot read Docker config');
+  }
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new OcipushError('EINVALID', `invalid Docker config ${path}: not valid JSON`, { path });
+  }
+  if (!isObject(parsed)) throw new OcipushError('EINVALID', `invalid Docker config ${path}: not a JSON object`, { path });
+  return parsed as ConfigFile;
+}
+
+async function writeConfig(path: string, config: ConfigFile): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((err) => { throw fromSystemError(err, dirname(path), 'cannot create'); });
+  await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`, undefined, 0o600);
+}
+
+/** Runs `docker-credential-NAME action` with `input` on stdin; `notFoundOk` turns "credentials not found" into false. */
+function runHelper(name: string, action: 'store' | 'erase', input: string, env: NodeJS.ProcessEnv | undefined, notFoundOk = false): Promise<boolean> {
+  const program = `docker-credential-${name}`;
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) return Promise.reject(new OcipushError('EAUTH', `invalid credential helper name "${name}"`));
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, [action], { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { if (output.length < 4096) output += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { if (output.length < 4096) output += s; });
+    child.stdin.on('error', () => undefined);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'ENOENT' ? 'is not installed (not found on PATH)' : `cannot be run: ${err.code ?? err.message}`;
+      reject(new OcipushError('EAUTH', `docker credential helper ${program} ${why}`, { helper: program }));
+    });
+    child.once('close', (code) => {
+      if (code === 0) { resolve(true); return; }
+      const line = output.split('\n').map((l) => l.trim()).find(Boolean) ?? `exit code ${code}`;
+      if (notFoundOk && /not found/i.test(line)) { resolve(false); return; }
+      // The helper's own words, never its input (which held the secret).
+      reject(new OcipushError('EAUTH', `docker credential helper ${program} ${action} failed: ${line.slice(0, 200)}`, { helper: program }));
+    });
+    child.stdin.end(input);
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { tempDir } from '../support/tools.js';
+import { MiB, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith, PASSWORD, startTwoRegistries, type TwoRegistries } from './copy-support.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let regs: TwoRegistries;
+let image: UmociImage;
+let n = 0;
+
+before(async () => {
+  tmp = await tempDir();
+  image = umociImage(tmp.path, 'v1', [0.2 * MiB]);
+  regs = await startTwoRegistries(tmp.path);
+});
+after(async () => {
+  await regs?.stop();
+  await tmp?.cleanup();
+});
+
+function freshConfigDir(config?: unknown): string {
+  const dir = join(tmp.path, `docker-${++n}`);
+  mkdirSync(dir, { recursive: true });
+  if (config !== undefined) writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  return dir;
+}
+
+function readConfig(dir: string): { auths?: Record<string, { auth?: string }>; credsStore?: string; [k: string]: unknown } {
+  return JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+}
+
+function assertNoSecret(r: { stdout: string; stderr: string }, secret: string): void {
+  assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), 'the password is never printed');
+}
+
+describe('login and logout', () => {
+  for (const which of ['staging', 'production'] as const) {
+    it(`${which === 'staging' ? 'htpasswd' : 'token'} registry: a wrong password stores nothing; the right one is checked, then stored in config.json`, async () => {
+      const host = regs[which].host;
+      const dir = freshConfigDir({ credHelpers: {}, experimental: 'enabled' });
+      const wrong = `wrong-${PASSWORD}`;
+      const bad = await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(dir), input: wrong });
+      assert.equal(bad.status, 1, bad.stderr);
+      assert.equal(bad.stderr.trimEnd().split('\n').length, 1);
+      assert.match(bad.stderr, /^ocipush: authentication to 127\.0\.0\.1:\d+ failed|credentials refused|refused/);
+      assertNoSecret(bad, wrong);
+      assert.deepEqual(readConfig(dir), { credHelpers: {}, experimental: 'enabled' }, 'the file is untouched');
+
+      const good = await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(dir), input: `${PASSWORD}\n` });
+      assertOk(good);
+      assertNoSecret(good, PASSWORD);
+      const config = readConfig(dir);
+      assert.equal(config.experimental, 'enabled', 'other fields kept');
+      assert.equal(Buffer.from(config.auths![host]!.auth!, 'base64').toString(), `alice:${PASSWORD}`);
+      assert.equal(statSync(join(dir, 'config.json')).mode & 0o777, 0o600);
+      // What was stored is what the next command uses.
+      assertOk(await runCliAsync(['push', `${host}/login/app:1`, '--layout', image.layout], { env: envWith(dir) }));
+
+      const out = await runCliAsync(['logout', host], { env: envWith(dir) });
+      assertOk(out);
+      assert.deepEqual(readConfig(dir).auths, {});
+      const again = await runCliAsync(['logout', host], { env: envWith(dir) });
+      assertOk(again);
+      assert.match(again.stderr, /not logged in to 127\.0\.0\.1:\d+/);
+    });
+  }
+
+  it('a credsStore helper keeps the secret (store, get, erase), the config only names the registry', async () => {
+    const bin = join(tmp.path, 'bin');
+    const store = join(tmp.path, 'helper-store');
+    mkdirSync(bin, { recursive: true });
+    mkdirSync(store, { recursive: true });
+    const helper = join(bin, 'docker-credential-test');
+    writeFileSync(helper, [
+      '#!/bin/sh',
+      'echo "$*" >> "$HELPER_STORE/calls"',
+      'case "$1" in',
+      '  store) cat > "$HELPER_STORE/secret.json" ;;',
+      '  get) cat > /dev/null; if [ -f "$HELPER_STORE/secret.json" ]; then cat "$HELPER_STORE/secret.json"; else echo "credentials not found in native keychain"; exit 1; fi ;;',
+      '  erase) cat > /dev/null; if [ -f "$HELPER_STORE/secret.json" ]; then rm "$HELPER_STORE/secret.json"; else echo "credentials not found in native keychain"; exit 1; fi ;;',
+      '  *) exit 1 ;;',
+      'esac',
+      '',
+    ].join('\n'));
+    chmodSync(helper, 0o755);
+    const host = regs.production.host;
+    const dir = freshConfigDir({ credsStore: 'test' });
+    const env = envWith(dir, { PATH: `${bin}:${process.env.PATH}`, HELPER_STORE: store });
+
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }));
+    const secret = JSON.parse(readFileSync(join(store, 'secret.json'), 'utf8')) as Record<string, string>;
+    assert.deepEqual(secret, { ServerURL: host, Username: 'alice', Secret: PASSWORD });
+    assert.deepEqual(readConfig(dir), { credsStore: 'test', auths: { [host]: {} } });
+    assert.ok(!readFileSync(join(dir, 'config.json'), 'utf8').includes(PASSWORD));
+    assert.deepEqual(readFileSync(join(store, 'calls'), 'utf8').trim().split('\n'), ['store'], 'the secret is never an argument');
+
+    const ls = await runCliAsync(['ls', `${host}/nothing/here`], { env });
+    assertOneLineError(ls, /repository not found$/, 1);
+
+    assertOk(await runCliAsync(['logout', host], { env }));
+    assert.ok(!existsSync(join(store, 'secret.json')));
+    assert.deepEqual(readConfig(dir), { credsStore: 'test', auths: {} });
+  });
+
+  it('login needs --password-stdin: a password is never an argument', async () => {
+    assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
+  });
+});

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sha256 } from '../../src/oci/digest.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startPagingProxy, type PagingProxy } from '../support/paging-proxy.js';
+import { tempDir } from '../support/tools.js';
+import { blobWrites, MiB, multiPlatformImage, umociImage, uploadStarts, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let image: UmociImage;
+let multi: MultiPlatformImage;
+let regs: TwoRegistries;
+let paging: PagingProxy;
+let env: NodeJS.ProcessEnv;
+const creds = ['--creds', `alice:${PASSWORD}`];
+const TAGS = ['1', '1.0', '1.0.1', 'latest', 'stable', 'beta', 'rc'];
+
+before(async () => {
+  tmp = await tempDir();
+  image = umociImage(tmp.path, 'v1', [MiB]);
+  multi = await multiPlatformImage(join(tmp.path, 'multi'), 'multi');
+  regs = await startTwoRegistries(tmp.path);
+  env = envWith(regs.dockerConfig);
+  paging = await startPagingProxy({ target: regs.staging.url, maxPage: 2 });
+  assertOk(await runCliAsync(['push', `${regs.staging.host}/team/app:0`, '--layout', image.layout], { env }));
+  assertOk(await runCliAsync(['push', `${regs.staging.host}/team/multi:1`, '--layout', join(tmp.path, 'multi'), '--tag', 'multi'], { env }));
+});
+after(async () => {
+  await paging?.stop();
+  await regs?.stop();
+  await tmp?.cleanup();
+});
+
+describe('tag', () => {
+  it('adds tags with a manifest GET and one PUT per tag, no blob upload', async () => {
+    await regs.staging.forgetAccessLog();
+    const r = await runCliAsync(['tag', `${regs.staging.host}/team/app:0`, ...TAGS], { env });
+    assertOk(r);
+    assert.equal(r.stdout.trim(), image.manifest.digest);
+    const log = (await regs.staging.settledAccessLog()).filter((e) => e.status !== 401);
+    assert.deepEqual(uploadStarts(log), []);
+    assert.deepEqual(blobWrites(log), []);
+    assert.equal(log.filter((e) => e.method === 'GET' && e.path.includes('/manifests/')).length, 1);
+    assert.deepEqual(log.filter((e) => e.method === 'PUT').map((e) => e.path.split('/').pop()), TAGS);
+    for (const t of ['1.0.1', 'rc']) assert.equal((await skopeoRaw(`${regs.staging.host}/team/app:${t}`, creds)).digest, image.manifest.digest);
+  });
+
+  it('refuses a bad tag before any request', async () => {
+    assertOneLineError(await runCliAsync(['tag', `${regs.staging.host}/team/app:0`, 'no/slash'], { env }), /"no\/slash": not a valid tag/, 2);
+  });
+});
+
+describe('ls and catalog follow the registry\'s pages', () => {
+  it('ls lists every tag over four pages (Link, n, last), one a line, or a JSON array', async () => {
+    // The proxy's host has no entry in the Docker config: the credentials come by flag.
+    const withCreds = await runCliAsync(['ls', `${paging.host}/team/app`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
+    assertOk(withCreds);
+    const expected = ['0', ...TAGS].sort();
+    assert.deepEqual(withCreds.stdout.trim().split('\n'), expected);
+    // Distinct requests: the first is sent again after the registry's 401 challenge.
+    const pages = [...new Set(paging.listRequests().filter((p) => p.includes('/team/app/')))];
+    assert.ok(pages.length >= 4, pages.join(' '));
+    assert.ok(pages.slice(1).every((p) => /[?&]last=/.test(p)), 'later pages carry last');
+
+    const json = await runCliAsync(['ls', `${paging.host}/team/app`, '-u', 'alice', '--password-stdin', '--json', '--page-size', '3'], { env, input: PASSWORD });
+    assertOk(json);
+    assert.deepEqual(JSON.parse(json.stdout), expected);
+    assert.ok(paging.listRequests().some((p) => p.includes('n=3')));
+  });
+
+  it('catalog lists every repository over pages; on the token registry too', async () => {
+    for (const repo of ['a/one', 'b/two', 'c/three']) assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${regs.staging.host}/${repo}:1`], { env }));
+    const r = await runCliAsync(['catalog', paging.host, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
+    assertOk(r);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['a/one', 'b/two', 'c/three', 'team/app', 'team/multi']);
+    assert.ok(paging.listRequests().filter((p) => p.startsWith('/v2/_catalog')).length >= 3);
+
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${regs.production.host}/prod/app:1`], { env }));
+    const token = await runCliAsync(['catalog', regs.production.host, '--json'], { env });
+    assertOk(token);
+    assert.deepEqual(JSON.parse(token.stdout), ['prod/app']);
+  });
+
+  it('ls of a repository that does not exist: one line', async () => {
+    assertOneLineError(await runCliAsync(['ls', `${regs.staging.host}/no/such`], { env }), /^ocipush: 127\.0\.0\.1:\d+\/no\/such: repository not found$/);
+  });
+});
+
+describe('digest, manifest, config, blob', () => {
+  it('digest by HEAD, manifest bytes as served, config bytes, --platform children', async () => {
+    const ref = `${regs.staging.host}/team/app:0`;
+    const d = await runCliAsync(['digest', ref], { env });
+    assertOk(d);
+    assert.equal(d.stdout.trim(), image.manifest.digest);
+    const m = await runCliAsync(['manifest', `docker://${ref}`], { env });
+    assertOk(m);
+    assert.equal(sha256(Buffer.from(m.stdout)), image.manifest.digest);
+    const c = await runCliAsync(['config', ref], { env });
+    assertOk(c);
+    assert.equal(sha256(Buffer.from(c.stdout)), image.config);
+    assert.equal((await runCliAsync(['digest', `oci:${image.layout}:v1`], { env })).stdout.trim(), image.manifest.digest);
+
+    const arm = multi.manifests.find((x) => x.platform?.architecture === 'arm64')!;
+    const child = await runCliAsync(['manifest', `${regs.staging.host}/team/multi:1`, '--platform', 'linux/arm64'], { env });
+    assertOk(child);
+    assert.equal(sha256(Buffer.from(child.stdout)), arm.digest);
+    assert.equal((await runCliAsync(['digest', `${regs.staging.host}/team/multi:1`, '--platform', 'linux/arm64'], { env })).stdout.trim(), arm.digest);
+    assert.equal((await runCliAsync(['digest', `${regs.staging.host}/team/multi:1`], { env })).stdout.trim(), multi.index.digest);
+  });
+
+  it('inspect and pull take docker:// references as skopeo writes them', async () => {
+    const ref = `docker://${regs.staging.host}/team/app:0`;
+    const inspected = await runCliAsync(['inspect', ref, '--json'], { env });
+    assertOk(inspected);
+    assert.equal((JSON.parse(inspected.stdout) as { digest: string }).digest, image.manifest.digest);
+    const pulled = await runCliAsync(['pull', ref, '--layout', join(tmp.path, 'pulled')], { env });
+    assertOk(pulled);
+    assert.equal(pulled.stdout.trim(), image.manifest.digest);
+  });
+
+  it('blob -o FILE streams and verifies one blob; an unknown blob is one line', async () => {
+    const out = join(tmp.path, 'layer.bin');
+    assertOk(await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.layers[0]}`, '-o', out], { env }));
+    assert.equal(sha256(readFileSync(out)), image.layers[0]);
+    const config = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`], { env });
+    assertOk(config);
+    assert.equal(sha256(Buffer.from(config.stdout)), image.config, 'to stdout when no -o');
+    const missing = `sha256:${'0'.repeat(64)}`;
+    assertOneLineError(await runCliAsync(['blob', `${regs.staging.host}/team/app@${missing}`, '-o', join(tmp.path, 'none')], { env }), /blob not found$/);
+  });
+});
+
+describe('delete', () => {
+  let proxy: FaultProxy;
+  before(async () => { proxy = await startFaultProxy({ target: regs.production.url }); });
+  after(() => proxy?.stop());
+
+  it('resolves a tag to its digest, deletes it, says which; skopeo then fails for that digest', async () => {
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${regs.staging.host}/team/gone:1`], { env }));
+    const r = await runCliAsync(['delete', `${regs.staging.host}/team/gone:1`], { env });
+    assertOk(r);
+    assert.equal(r.stdout.trim(), image.manifest.digest);
+    assert.match(r.stderr, new RegExp(`deleted 127\\.0\\.0\\.1:\\d+/team/gone@${image.manifest.digest}`));
+    assert.ok(await skopeoFails(`${regs.staging.host}/team/gone@${image.manifest.digest}`, creds));
+    assertOneLineError(await runCliAsync(['delete', `${regs.staging.host}/team/gone@${image.manifest.digest}`], { env }), /manifest not found$/);
+  });
+
+  it('no permission to delete: one line saying so, the image stays', async () => {
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${regs.production.host}/prod/stays:1`], { env }));
+    const r = await runCliAsync(['delete', `${regs.production.host}/prod/stays:1`, '-u', 'pusher', '--password-stdin'], { env: envWith(), input: PASSWORD });
+    assertOneLineError(r, /^ocipush: 127\.0\.0\.1:\d+\/prod\/stays@sha256:[0-9a-f]{64}: no permission to delete/);
+    assert.equal((await skopeoRaw(`${regs.production.host}/prod/stays:1`, creds)).digest, image.manifest.digest);
+  });
+
+  it('a registry with deletes disabled: one line saying so', async () => {
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${regs.production.host}/prod/keep:1`], { env }));
+    proxy.addFault({ method: 'DELETE', fault: { kind: 'respond', status: 405, body: JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] }) } });
+    const r = await runCliAsync(['delete', `${proxy.host}/prod/keep:1`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
+    assertOneLineError(r, /^ocipush: 127\.0\.0\.1:\d+\/prod\/keep@sha256:[0-9a-f]{64}: the registry does not allow deletes/);
+  });
+});
