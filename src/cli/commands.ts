@@ -19,6 +19,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'export', load: async () => (await import('./export.js')).exportCommand },
   { name: 'index', load: async () => (await import('./index-command.js')).indexCommand },
   { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
+  { name: 'cache', load: async () => (await import('./cache.js')).cacheCommand },
   { name: 'generate-key-pair', load: async () => (await import('./generate-key-pair.js')).generateKeyPairCommand },
   { name: 'sign', load: async () => (await import('./sign.js')).signCommand },
   { name: 'verify', load: async () => (await import('./verify.js')).verifyCommand },

@@ -129,6 +129,28 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.doesNotMatch(again.stderr, /layer cache entr/);
   });
 
+  it('cache ls lists the entries; cache prune --keep N removes the older ones (a dry run removes nothing)', async () => {
+    const ls = () => {
+      const r = runner('admin', ['cache', 'ls', cacheRepo, '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { entries: { tag: string; diffId: string; settings: string; created: string; layer: { digest: string } }[] };
+    };
+    const before = ls().entries;
+    assert.ok(before.length >= 2, `entries: ${JSON.stringify(before)}`);
+    for (const e of before) assert.equal(e.tag, cacheTag(e.diffId as `sha256:${string}`, { compression: 'gzip' }));
+    const dry = runner('admin', ['cache', 'prune', cacheRepo, '--keep', '1', '--dry-run', '--json']);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.equal(JSON.parse(dry.stdout).removed.length, before.length - 1);
+    assert.equal(ls().entries.length, before.length);
+    const pruned = runner('admin', ['cache', 'prune', cacheRepo, '--keep', '1']);
+    assert.equal(pruned.status, 0, pruned.stderr);
+    assert.match(pruned.stderr, new RegExp(`removed ${before.length - 1} of ${before.length} cache entries`));
+    assert.deepEqual(ls().entries.map((e) => e.tag), [before[0]!.tag], 'the newest entry is kept');
+    const refused = runner('admin', ['cache', 'prune', cacheRepo]);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /--older-than AGE and\/or --keep N/);
+  });
+
   it('a cache registry that is down is one warning and a correct build', async () => {
     const down = runner('runner7', ['build', tree, '--layout', join(tmp.path, 'runner7', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json',
       '--cache-repo', '127.0.0.1:9/ci/cache']);

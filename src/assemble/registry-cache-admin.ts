@@ -1,0 +1,69 @@
+import type { Descriptor } from '../oci/descriptor.js';
+import { isIndex, parseManifest } from '../oci/manifest.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { Repository } from '../registry/repository.js';
+import { deleteManifest } from '../registry/delete.js';
+import { listTags } from '../registry/tags.js';
+import { CACHE_ENTRY_TYPE, CacheAnnotation } from './registry-cache.js';
+
+/** One entry of a registry layer cache, as `cache ls` shows it. */
+export interface CacheEntry {
+  tag: string;
+  manifest: Descriptor;
+  diffId: string;
+  /** `gzip-6`, `zstd-default`: the compression settings the entry is for. */
+  settings: string;
+  created?: string;
+  layer: Descriptor;
+}
+
+const ENTRY_TAG = /^sha256-[a-f0-9]{64}\.[a-z]+-[\w]+$/;
+
+/** The cache's entries (tags of the entry form whose manifest is an ocipush cache entry), newest first. */
+export async function listCacheEntries(repository: Repository, client: RegistryClient): Promise<CacheEntry[]> {
+  const entries: CacheEntry[] = [];
+  for (const tag of await listTags(client, repository.name)) {
+    if (!ENTRY_TAG.test(tag)) continue;
+    const { descriptor, bytes } = await repository.fetchManifest(tag);
+    const parsed = parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType) as ReturnType<typeof parseManifest> & { artifactType?: string };
+    if (isIndex(parsed) || parsed.artifactType !== CACHE_ENTRY_TYPE || parsed.layers.length !== 1) continue;
+    const a = parsed.annotations ?? {};
+    entries.push({
+      tag,
+      manifest: descriptor,
+      diffId: a[CacheAnnotation.DiffId] ?? '',
+      settings: `${a[CacheAnnotation.Compression] ?? '?'}-${a[CacheAnnotation.Level] ?? '?'}`,
+      ...(a[CacheAnnotation.Created] ? { created: a[CacheAnnotation.Created] } : {}),
+      layer: parsed.layers[0]!,
+    });
+  }
+  return entries.sort((x, y) => (y.created ?? '').localeCompare(x.created ?? '') || x.tag.localeCompare(y.tag));
+}
+
+/**
+ * Removes entries older than `maxAgeMs` and beyond the `keep` newest (by their created
+ * annotation; `now` is injected for tests). Deleting the entry's manifest is all: the registry's
+ * garbage collector frees the blob once nothing names it. Returns what was (or would be) removed.
+ */
+export async function pruneCacheEntries(
+  repository: Repository, client: RegistryClient, entries: CacheEntry[],
+  options: { maxAgeMs?: number; keep?: number; dryRun?: boolean; now?: () => Date },
+): Promise<CacheEntry[]> {
+  const now = (options.now ?? (() => new Date()))().getTime();
+  const doomed = entries.filter((entry, i) => {
+    if (options.keep !== undefined && i >= options.keep) return true;
+    if (options.maxAgeMs === undefined) return false;
+    const created = entry.created ? Date.parse(entry.created) : Number.NaN;
+    return Number.isNaN(created) || now - created > options.maxAgeMs;
+  });
+  if (!options.dryRun) {
+    const digests = new Set<string>();
+    for (const entry of doomed) {
+      // Entries with the same manifest bytes share a digest: deleted once.
+      if (digests.has(entry.manifest.digest)) continue;
+      digests.add(entry.manifest.digest);
+      await deleteManifest(client, repository.name, entry.manifest.digest as `sha256:${string}`);
+    }
+  }
+  return doomed;
+}
