@@ -20,13 +20,10 @@ import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../
 import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
 import { LayerCache, type CachedLayer } from '../layer/cache-store.js';
-import { recordRemoteBlobs } from '../content/remote-blobs.js';
-import { updatePendingCacheEntries } from '../content/pending-cache-entries.js';
-import { defaultConnect } from '../transfer/lazy-blobs.js';
-import { RegistryLayerCache, type CacheSettings } from './registry-cache.js';
-import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
-import { storeBuildProvenance, type BuiltProvenance, type ProvenanceOptions } from './build-provenance.js';
-import type { SbomFormat } from '../supply-chain/sbom/index.js';
+import {
+  feedBuildCache, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  type BuiltProvenance, type BuiltSbom, type LayerOrigin,
+} from './build-extras.js';
 
 export interface BuildOptions extends RunConfig, ImageOutputOptions {
   /** One layer per entry, bottom first: a directory, or a tar / tar.gz / tar.zst file used as it is. */
@@ -50,20 +47,6 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
    * `docker build --no-cache` does: the cache is not read, but it is written).
    */
   cache?: boolean;
-  /**
-   * `REGISTRY/REPO` holding a layer cache shared through the registry (registry-cache.ts): each
-   * layer's tar is hashed first and looked up there; a hit is not compressed, and its blob is
-   * recorded as living in that repository. Reached with `connect`.
-   */
-  cacheRepo?: string;
-  /** With `cacheRepo`: store the layers this build made there (blob and entry) before returning. */
-  cacheWrite?: boolean;
-  /** Also make a signed SLSA provenance attestation of the build, stored as the image's referrer. */
-  provenance?: ProvenanceOptions;
-  /** Also make an SBOM of the image (SPDX 2.3 or CycloneDX 1.6 JSON), stored as its referrer in the layout. */
-  sbom?: SbomFormat;
-  /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */
-  now?: () => Date;
   /**
    * The wall clock the layer cache compares file times with (ms since the epoch; default
    * Date.now): a tree changed within 2 s of it is not recorded. Tests set it instead of waiting.
@@ -90,8 +73,6 @@ export interface BuiltLayer {
   /** Where the layer came from: built here, the layout's cache, or the registry cache (not compressed). */
   source: LayerOrigin;
 }
-
-export type LayerOrigin = 'built' | 'local-cache' | 'registry-cache';
 
 /** A layer of this build: staged now, or found in a cache (no blob to commit then). */
 type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean; origin: LayerOrigin; remote?: string };
@@ -167,10 +148,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   // are those of a build told not to read the cache (no layout to look in: nothing is found).
   const cache = new LayerCache(target.root);
   const lookIn = options.cache !== false ? target.layout : undefined;
-  const registryCache = options.cacheRepo === undefined ? undefined : await RegistryLayerCache.open(options.cacheRepo, {
-    connect: options.connect ?? defaultConnect, warn, ...(options.now ? { now: options.now } : {}),
-  });
-  const cacheSettings: CacheSettings = { compression: options.compression ?? 'gzip', ...(options.level !== undefined ? { level: options.level } : {}) };
+  const registryCache = await openBuildCache(options, warn);
   const cacheUpdates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
   let emptyDir: string | undefined;
   let stagedBase: StagedBase | undefined;
@@ -210,10 +188,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         exclude: [layoutReal],
       };
       // The registry cache is keyed by diff_id: the tar is hashed (not compressed) to ask it.
-      const hashed = registryCache && source.path !== emptyDir ? await hashLayer(source, { ...layerOptions, onWarning: () => {} }) : undefined;
-      const remote = hashed ? await registryCache!.lookup(hashed.diffId, cacheSettings) : undefined;
-      if (hashed && remote) {
-        layers.push({ descriptor: remote.descriptor, diffId: hashed.diffId, uncompressedSize: hashed.uncompressedSize, origin: 'registry-cache', remote: remote.repository });
+      const hashed = registryCache.cache && source.path !== emptyDir ? await hashLayer(source, { ...layerOptions, onWarning: () => {} }) : undefined;
+      const remote = hashed ? await registryCacheHit(registryCache, hashed) : undefined;
+      if (remote) {
+        layers.push(remote);
         continue;
       }
       // A directory's key comes from the build's own walk: it describes exactly the entries
@@ -245,11 +223,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       if (await layout.exists(desc)) await layer.blob.discard();
       else await layer.blob.commitTo(layout.blobPath(desc.digest));
     }
-    const remoteLayers = [];
-    for (const layer of layers) {
-      if (layer.remote && !(await layout.exists(layer.descriptor))) remoteLayers.push({ digest: layer.descriptor.digest, repository: layer.remote });
-    }
-    await recordRemoteBlobs(layout.root, remoteLayers);
+    await recordCachedLayers(layout, layers);
     const history: HistoryEntry[] = sources.map((s, i) => ({
       created,
       // No path here: the same tree built from another directory gives the same digest.
@@ -263,29 +237,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
     };
     const { image, manifest } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
-    const sbom = options.sbom
-      ? await storeBuildSbom(layout, image.manifest, manifest, { format: options.sbom, name: tag, created: new Date(time.seconds * 1000), ...(options.signal ? { signal: options.signal } : {}) })
-      : undefined;
-    const provenance = options.provenance
-      ? await storeBuildProvenance(layout, image.manifest, tag, options.provenance, {
-        startedOn,
-        ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
-        layers: layers.map((l, i) => ({ uri: `rootfs:${i}`, digest: l.diffId })),
-      })
-      : undefined;
+    const { sbom, provenance } = await storeBuildReferrers(layout, image.manifest, manifest, {
+      tag, created: new Date(time.seconds * 1000), startedOn, layers,
+      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
+    }, options);
     for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
     await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
-    if (options.cacheRepo !== undefined) {
-      const built = layers.filter((l) => l.origin === 'built');
-      if (registryCache && options.cacheWrite) {
-        for (const layer of built) await registryCache.store(layer.diffId, cacheSettings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
-      } else {
-        // Written by the push that takes these blobs to a registry.
-        await updatePendingCacheEntries(layout.root, new Map(built.map((l) => [l.descriptor.digest, {
-          cacheRepo: options.cacheRepo!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...cacheSettings,
-        }])));
-      }
-    }
+    await feedBuildCache(layout, layers, options, registryCache);
     succeeded = true;
     return {
       ...image,
@@ -297,7 +255,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   } finally {
     for (const layer of layers) await layer.blob?.discard();
     await stagedBase?.discard();
-    await registryCache?.close();
+    await registryCache.close();
     if (emptyDir) await rm(emptyDir, { recursive: true, force: true }).catch(() => {});
     await target.finish(!succeeded);
   }

@@ -1,5 +1,7 @@
 import type { Compression, ImageFormat } from '../oci/media-types.js';
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
+import type { SbomFormat } from '../supply-chain/sbom/index.js';
+import type { ProvenanceOptions } from './build-provenance.js';
 
 /** What every build (`buildImage`, `buildDockerfile`) takes about where and how it writes the image. */
 export interface ImageOutputOptions {
@@ -21,6 +23,20 @@ export interface ImageOutputOptions {
   compression?: Compression;
   level?: number;
   threads?: number;
+  /**
+   * `REGISTRY/REPO` holding a layer cache shared through the registry (registry-cache.ts): each
+   * layer's tar is hashed first and looked up there; a hit is not compressed, and its blob is
+   * recorded as living in that repository. Reached with `connect`.
+   */
+  cacheRepo?: string;
+  /** With `cacheRepo`: store the layers this build made there (blob and entry) before returning; else the next push does. */
+  cacheWrite?: boolean;
+  /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */
+  now?: () => Date;
+  /** Also make an SBOM of the image (SPDX 2.3 or CycloneDX 1.6 JSON), stored as its referrer in the layout. */
+  sbom?: SbomFormat;
+  /** Also make a signed SLSA provenance attestation of the build, stored as the image's referrer. */
+  provenance?: ProvenanceOptions;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
 }

@@ -24,6 +24,8 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
   const { onInterrupt } = await import('./output.js');
   await onInterrupt(out, `build of ${argv.file}`, `${argv.layout} is left as it was`);
 
+  const { provenanceOptions } = await import('./build.js');
+  const provenance = await provenanceOptions(argv);
   const result = await buildDockerfile({
     context: positional[0] ?? '.',
     dockerfile: argv.file!,
@@ -41,6 +43,9 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
     ...(threads !== undefined ? { threads } : {}),
     readBase: argv.readBase === true,
     connect: registryConnector(argv),
+    ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
+    ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
+    ...(provenance ? { provenance } : {}),
     onWarning: (message) => { if (!out.quiet) out.warn(message); },
     onInfo: (message) => out.info(message),
     onProgress: progressReporter(out, { logEveryMs: logProgressInterval() }),

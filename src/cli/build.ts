@@ -88,10 +88,6 @@ export const buildCommand: CliCommand<BuildArgs> = {
     checkPlatform(argv.platform, argv.unlistedPlatform);
     if (argv.cacheWrite && argv.cacheRepo === undefined) throw usageError('--cache-write stores layers in the registry cache: name it with --cache-repo REGISTRY/REPO');
     if (argv.file !== undefined) {
-      // COPY layers are keyed and built by the Dockerfile executor, which has no registry cache yet.
-      if (argv.cacheRepo !== undefined) throw usageError('--cache-repo is for directory and tar layers; build -f does not use it yet');
-      if (argv.provenance) throw usageError('--provenance is for directory and tar builds; for build -f, run ocipush attest after the push');
-      if (argv.sbom) throw usageError('--sbom is for directory and tar builds; for build -f, run ocipush sbom oci:LAYOUT:TAG --attach after the push');
       const { runDockerfileBuild } = await import('./build-dockerfile.js');
       return runDockerfileBuild(argv, out);
     }
@@ -145,7 +141,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
 
 
 /** `--provenance --key KEY`: the signer (the key read and unlocked before any work) and the build's parameters. */
-async function provenanceOptions(argv: BuildArgs): Promise<import('../assemble/build-provenance.js').ProvenanceOptions | undefined> {
+export async function provenanceOptions(argv: BuildArgs): Promise<import('../assemble/build-provenance.js').ProvenanceOptions | undefined> {
   if (!argv.provenance) {
     if (argv.key !== undefined) throw usageError('--key signs the provenance: add --provenance');
     return undefined;

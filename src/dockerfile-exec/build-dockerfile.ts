@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, relative, resolve, basename } from 'node:pat
 import { OcipushError, fromSystemError, systemReason } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { OciLayout } from '../content/layout.js';
-import type { Digest } from '../oci/digest.js';
+import { sha256, type Digest } from '../oci/digest.js';
 import { formatPlatform, parsePlatform, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import {
@@ -33,7 +33,11 @@ import { ContextView } from './context.js';
 import { readDockerfileText } from './read-dockerfile.js';
 import { resolveWildcards } from './copy-instruction.js';
 import { ArchiveFiles } from './extract.js';
-import { fsEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
+import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
+import {
+  feedBuildCache, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  type BuiltProvenance, type BuiltSbom, type LayerOrigin, type OriginLayer,
+} from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
 import { cleanAbsolute, resolvePath, type FsTree } from './tree.js';
@@ -81,10 +85,14 @@ export interface DockerfileBuildOptions extends ImageOutputOptions {
 
 export interface DockerfileBuildResult extends StoredImage {
   /** The layers this build made (the base image's are not listed). */
-  layers: { mediaType: string; digest: Digest; size: number; diffId: Digest; uncompressedSize: number; createdBy: string }[];
+  layers: { mediaType: string; digest: Digest; size: number; diffId: Digest; uncompressedSize: number; createdBy: string; source: LayerOrigin }[];
   base?: { reference: string; digest: Digest; layers: number };
   /** The stage built. */
   stage: string;
+  /** With `sbom`: the SBOM stored as the image's referrer. */
+  sbom?: BuiltSbom;
+  /** With `provenance`: the signed attestation stored as the image's referrer. */
+  provenance?: BuiltProvenance;
 }
 
 export async function buildDockerfile(options: DockerfileBuildOptions = {}): Promise<DockerfileBuildResult> {
@@ -140,7 +148,9 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   const sources = new ImageSources(options.connect, () => target.layout, (image) => info(`reading the layers of ${image.reference} (${readReasons.get(image.manifestDigest) ?? 'their files are needed'})`), () => target.staging.dir);
   const readReasons = new Map<string, string>();
   const files = new ArchiveFiles(target.staging.dir);
-  const written: LayerResult[] = [];
+  const written: (OriginLayer & { blob?: LayerResult['blob'] })[] = [];
+  const startedOn = (options.provenance?.now ?? (() => new Date()))();
+  const registryCache = await openBuildCache(options, warn);
   let succeeded = false;
   try {
     const bases = new Map<number, BaseImage>();
@@ -178,14 +188,21 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     const stageName = resolved.target.name ?? String(resolved.target.index);
     for (const [i, layer] of final.layers.entries()) {
       options.signal?.throwIfAborted();
-      written.push(await writeLayer(fsEntries(layer.entries, files), target.staging, {
+      // The registry cache is keyed by diff_id: the layer's tar is hashed (not compressed) to ask it.
+      const hashed = registryCache.cache ? await hashEntries(fsEntries(layer.entries, files), { clampMtime: time.seconds, ...(options.signal ? { signal: options.signal } : {}) }) : undefined;
+      const hit = hashed ? await registryCacheHit(registryCache, hashed) : undefined;
+      if (hit) {
+        written.push(hit);
+        continue;
+      }
+      written.push({ origin: 'built', ...await writeLayer(fsEntries(layer.entries, files), target.staging, {
         compression,
         clampMtime: time.seconds,
         ...(options.level !== undefined ? { level: options.level } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (bytes) => options.onProgress?.({ layer: i, layers: final.layers.length, source: `${filename}:${layer.line}`, bytes }),
-      }));
+      }) });
     }
     options.signal?.throwIfAborted();
 
@@ -193,9 +210,11 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     const base = final.root.kind === 'image' ? final.root.base : undefined;
     if (base) await storeBaseImage(base, layout);
     for (const layer of written) {
+      if (!layer.blob) continue;
       if (await layout.exists(layer.descriptor)) await layer.blob.discard();
       else await layer.blob.commitTo(layout.blobPath(layer.descriptor.digest));
     }
+    await recordCachedLayers(layout, written);
     const imagePlatform = base ? platformOfConfig(base.config) : platform;
     const runConfig = { ...final.image.config };
     if (options.labels && Object.keys(options.labels).length > 0) runConfig.Labels = { ...(runConfig.Labels ?? {}), ...options.labels };
@@ -220,15 +239,23 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       history: [],
       format,
     }, config, { tag, createdGiven: time.explicit, annotations: options.annotations });
+    const referrers = await storeBuildReferrers(layout, image.manifest, manifest, {
+      tag, created: new Date(time.seconds * 1000), startedOn, layers: written,
+      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
+      dockerfile: { uri: filename, digest: sha256(text) },
+    }, options);
+    await feedBuildCache(layout, written, options, registryCache);
     succeeded = true;
     return {
       ...image,
-      layers: written.map((l, i) => ({ ...manifest.layers[(base?.manifest.layers.length ?? 0) + i]!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, createdBy: final.layers[i]!.createdBy })) as DockerfileBuildResult['layers'],
+      layers: written.map((l, i) => ({ ...manifest.layers[(base?.manifest.layers.length ?? 0) + i]!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, createdBy: final.layers[i]!.createdBy, source: l.origin })) as DockerfileBuildResult['layers'],
       ...(base ? { base: { reference: base.reference, digest: base.manifestDigest, layers: base.manifest.layers.length } } : {}),
       stage: stageName,
+      ...referrers,
     };
   } finally {
-    for (const layer of written) await layer.blob.discard();
+    for (const layer of written) await layer.blob?.discard();
+    await registryCache.close();
     await files.cleanup();
     await sources.close();
     await target.finish(!succeeded);

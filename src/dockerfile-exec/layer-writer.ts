@@ -1,5 +1,6 @@
 import { OcipushError } from '../errors.js';
-import { compressTar, stageLayer, type CompressionSettings, type LayerResult, type StagingArea } from '../layer/layer.js';
+import { Writable } from 'node:stream';
+import { compressTar, stageLayer, type CompressionSettings, type LayerResult, type StagingArea, type Uncompressed } from '../layer/layer.js';
 import { TarProducer } from '../layer/tar.js';
 import type { FsEntry } from '../layer/walk.js';
 import type { TreeWriter } from './copy-instruction.js';
@@ -94,4 +95,11 @@ export function writeLayer(entries: Iterable<FsEntry>, staging: StagingArea, opt
     const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime });
     return compressTar(producer, blob.stream, options, () => options.onProgress?.(producer.bytes));
   });
+}
+
+/** A layer's diff_id alone: the entries' tar through sha256, nothing compressed or stored (to ask a registry cache). */
+export function hashEntries(entries: Iterable<FsEntry>, options: { clampMtime: number; signal?: AbortSignal }): Promise<Uncompressed> {
+  const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime });
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  return compressTar(producer, discard, { compression: 'none', ...(options.signal ? { signal: options.signal } : {}) });
 }

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -77,6 +77,28 @@ describe('build --sbom', () => {
     const referrers = index.manifests.filter((d: { artifactType?: string }) => d.artifactType !== undefined).map((d: { digest: string }) => d.digest);
     assert.deepEqual(referrers, [again.sbom.digest]);
   });
+});
+
+test('build -f --sbom stores the SBOM of the COPY layers as the image\'s referrer', async () => {
+  const tmp = await tempDir('ocipush-build-f-sbom-');
+  try {
+    mkdirSync(join(tmp.path, 'ctx', 'app', 'node_modules', 'demo-app'), { recursive: true });
+    writeFileSync(join(tmp.path, 'ctx', 'app', 'node_modules', 'demo-app', 'package.json'), JSON.stringify({ name: 'demo-app', version: '1.2.3' }));
+    writeFileSync(join(tmp.path, 'ctx', 'Dockerfile'), 'FROM scratch\nCOPY app /app\n');
+    const layout = join(tmp.path, 'layout');
+    const r = runCli(['build', '-f', join(tmp.path, 'ctx', 'Dockerfile'), join(tmp.path, 'ctx'), '--layout', layout, '--tag', 'df', '--sbom', '--sbom-format', 'cyclonedx', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const built = JSON.parse(r.stdout);
+    assert.equal(built.sbom.format, 'cyclonedx');
+    const blob = (digest: string) => readFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length)));
+    const manifest = JSON.parse(blob(built.sbom.digest).toString());
+    assert.equal(manifest.subject.digest, built.digest);
+    const doc = JSON.parse(blob(manifest.layers[0].digest).toString());
+    assert.equal(doc.specVersion, '1.6');
+    assert.ok(doc.components.some((c: { name: string; version: string }) => c.name === 'demo-app' && c.version === '1.2.3'));
+  } finally {
+    await tmp.cleanup();
+  }
 });
 
 describe('build --provenance', () => {

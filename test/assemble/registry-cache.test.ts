@@ -151,6 +151,25 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.match(refused.stderr, /--older-than AGE and\/or --keep N/);
   });
 
+  it('build -f: COPY layers hit the registry cache too', async () => {
+    const context = join(tmp.path, 'context');
+    mkdirSync(join(context, 'app'), { recursive: true });
+    writeFileSync(join(context, 'app', 'data.bin'), pseudoRandom(256 * 1024, 'dockerfile'));
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY app /app\n');
+    const dockerfileBuild = (name: string, extra: string[] = []) => {
+      const copy = join(tmp.path, name, 'context');
+      cpSync(context, copy, { recursive: true });
+      const r = runner(name, ['build', '-f', join(copy, 'Dockerfile'), copy, '--layout', join(tmp.path, name, 'layout'), '--tag', 'df:1', '--json', '--cache-repo', cacheRepo, ...extra]);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as BuildJson;
+    };
+    const first = dockerfileBuild('df-runner1', ['--cache-write']);
+    assert.deepEqual(first.layers.map((l) => l.source), ['built']);
+    const second = dockerfileBuild('df-runner2');
+    assert.deepEqual(second.layers.map((l) => l.source), ['registry-cache']);
+    assert.equal(second.digest, first.digest);
+  });
+
   it('a cache registry that is down is one warning and a correct build', async () => {
     const down = runner('runner7', ['build', tree, '--layout', join(tmp.path, 'runner7', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json',
       '--cache-repo', '127.0.0.1:9/ci/cache']);

@@ -1,0 +1,100 @@
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import type { OciLayout } from '../content/layout.js';
+import { updatePendingCacheEntries } from '../content/pending-cache-entries.js';
+import { recordRemoteBlobs } from '../content/remote-blobs.js';
+import { defaultConnect } from '../transfer/lazy-blobs.js';
+import type { SbomFormat } from '../supply-chain/sbom/index.js';
+import { storeBuildProvenance, type BuiltProvenance, type ProvenanceOptions } from './build-provenance.js';
+import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
+import type { ImageOutputOptions } from './output-options.js';
+import { RegistryLayerCache, type CacheSettings } from './registry-cache.js';
+
+/**
+ * What every build (`buildImage`, `buildDockerfile`) does around its layers besides making them:
+ * the registry layer cache (asked before a layer is compressed, fed after), and the SBOM and
+ * signed provenance stored as the image's referrers. One place, so both builds behave alike.
+ */
+
+/** Where a layer of the image came from. */
+export type LayerOrigin = 'built' | 'local-cache' | 'registry-cache';
+
+/** A layer as the extras see it: its blob is in the layout (`built`, `local-cache`) or in a registry (`remote`). */
+export interface OriginLayer {
+  descriptor: Descriptor;
+  diffId: Digest;
+  uncompressedSize: number;
+  origin: LayerOrigin;
+  /** `registry/repository` holding the blob, for a registry cache hit. */
+  remote?: string;
+}
+
+/** The registry cache of a build, when it names one: opened once, closed with `close`. */
+export interface BuildCache {
+  cache?: RegistryLayerCache;
+  settings: CacheSettings;
+  close(): Promise<void>;
+}
+
+export async function openBuildCache(options: ImageOutputOptions, warn: (message: string) => void): Promise<BuildCache> {
+  const settings: CacheSettings = { compression: options.compression ?? 'gzip', ...(options.level !== undefined ? { level: options.level } : {}) };
+  const cache = options.cacheRepo === undefined ? undefined : await RegistryLayerCache.open(options.cacheRepo, {
+    connect: options.connect ?? defaultConnect, warn, ...(options.now ? { now: options.now } : {}),
+  });
+  return { ...(cache ? { cache } : {}), settings, close: async () => { await cache?.close(); } };
+}
+
+/** A layer found in the registry cache by its diff_id (computed by the caller without compressing), else undefined. */
+export async function registryCacheHit(cache: BuildCache, hashed: { diffId: Digest; uncompressedSize: number }): Promise<OriginLayer | undefined> {
+  const hit = cache.cache ? await cache.cache.lookup(hashed.diffId, cache.settings) : undefined;
+  if (!hit) return undefined;
+  return { descriptor: hit.descriptor, diffId: hashed.diffId, uncompressedSize: hashed.uncompressedSize, origin: 'registry-cache', remote: hit.repository };
+}
+
+/** Before the image is tagged: the layout records where the registry cache's layers live (as a base's). */
+export async function recordCachedLayers(layout: OciLayout, layers: OriginLayer[]): Promise<void> {
+  const remote: { digest: Digest; repository: string }[] = [];
+  for (const layer of layers) {
+    if (layer.remote && !(await layout.exists(layer.descriptor))) remote.push({ digest: layer.descriptor.digest, repository: layer.remote });
+  }
+  await recordRemoteBlobs(layout.root, remote);
+}
+
+/**
+ * After the image is stored: the layers this build made go to the registry cache now
+ * (`cacheWrite`), or are noted for the push that takes them to a registry.
+ */
+export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], options: ImageOutputOptions, cache: BuildCache): Promise<void> {
+  if (options.cacheRepo === undefined) return;
+  const built = layers.filter((l) => l.origin === 'built');
+  if (cache.cache && options.cacheWrite) {
+    for (const layer of built) await cache.cache.store(layer.diffId, cache.settings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
+    return;
+  }
+  await updatePendingCacheEntries(layout.root, new Map(built.map((l) => [l.descriptor.digest, {
+    cacheRepo: options.cacheRepo!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...cache.settings,
+  }])));
+}
+
+/** The SBOM and the signed provenance a build was asked for, stored as the image's referrers. */
+export async function storeBuildReferrers(
+  layout: OciLayout, image: Descriptor, manifest: ImageManifest,
+  inputs: { tag: string; created: Date; startedOn: Date; base?: { uri: string; digest: Digest }; layers: OriginLayer[]; dockerfile?: { uri: string; digest: Digest } },
+  options: ImageOutputOptions,
+): Promise<{ sbom?: BuiltSbom; provenance?: BuiltProvenance }> {
+  const sbom = options.sbom
+    ? await storeBuildSbom(layout, image, manifest, { format: options.sbom, name: inputs.tag, created: inputs.created, ...(options.signal ? { signal: options.signal } : {}) })
+    : undefined;
+  const provenance = options.provenance
+    ? await storeBuildProvenance(layout, image, inputs.tag, options.provenance, {
+      startedOn: inputs.startedOn,
+      ...(inputs.base ? { base: inputs.base } : {}),
+      ...(inputs.dockerfile ? { dockerfile: inputs.dockerfile } : {}),
+      layers: inputs.layers.map((l, i) => ({ uri: `layer:${i}`, digest: l.diffId })),
+    })
+    : undefined;
+  return { ...(sbom ? { sbom } : {}), ...(provenance ? { provenance } : {}) };
+}
+
+export type { SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance };
