@@ -170,6 +170,24 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(second.digest, first.digest);
   });
 
+  it('a layer from the registry cache pushed to another registry is fetched from the cache (verified) and uploaded', async () => {
+    const other = await startRegistry();
+    try {
+      const tree4 = join(tmp.path, 'tree4');
+      mkdirSync(tree4, { recursive: true });
+      writeFileSync(join(tree4, 'elsewhere'), pseudoRandom(300 * 1024, 'elsewhere'));
+      assert.equal(build('runner10a', ['--cache-write'], tree4).json!.layers[0]!.source, 'built');
+      const hit = build('runner10', [], tree4);
+      assert.equal(hit.json!.layers[0]!.source, 'registry-cache');
+      const push = runner('runner10', ['push', `${other.host}/elsewhere/app:1`, '--layout', hit.layout, '--tag', 'app:1']);
+      assert.equal(push.status, 0, push.stderr);
+      assert.match(push.stderr, /fetching base layer .* from 127\.0\.0\.1:\d+\/ci\/cache/);
+      assert.equal(JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${other.host}/elsewhere/app:1`])).Digest, hit.json!.digest);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('a cache registry that is down is one warning and a correct build', async () => {
     const down = runner('runner7', ['build', tree, '--layout', join(tmp.path, 'runner7', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json',
       '--cache-repo', '127.0.0.1:9/ci/cache']);
