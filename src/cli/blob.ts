@@ -20,6 +20,7 @@ export const blobCommand: CliCommand<BlobArgs> = {
     const ref = await registryReference(argv.reference);
     if (!ref.digest) throw usageError(`${argv.reference}: name the blob by digest (REPOSITORY@sha256:…)`);
     const digest = ref.digest;
+    if (out.json && !argv.output) throw usageError('--json needs -o FILE: stdout carries the blob');
     const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
     const { pipeline } = await import('node:stream/promises');
     const { installSignalCleanup } = await import('../content/cleanup.js');
@@ -40,7 +41,8 @@ export const blobCommand: CliCommand<BlobArgs> = {
     });
     if (argv.output) {
       out.info(`wrote ${digest} (${size} bytes) to ${argv.output}`);
-      if (out.json) out.result('', { reference: argv.reference, digest, size, output: argv.output });
+      const { resolve } = await import('node:path');
+      if (out.json) out.result('', { reference: argv.reference, digest, size, output: resolve(argv.output) });
     }
   },
 };

@@ -55,7 +55,10 @@ export const loginCommand: CliCommand<LoginArgs> = {
     const { storeCredentials } = await import('../registry/credentials/store.js');
     const stored = await storeCredentials(registry, argv.username, password);
     out.info(`logged in to ${registry} as ${argv.username} (stored in ${stored.where})`);
-    out.result('Login Succeeded', { registry, username: argv.username, storedIn: stored.where, config: stored.path });
+    // Absolute, as every path in --json output is ($DOCKER_CONFIG may be relative).
+    const { resolve } = await import('node:path');
+    const config = resolve(stored.path);
+    out.result('Login Succeeded', { registry, username: argv.username, storedIn: stored.where === stored.path ? config : stored.where, config });
   },
 };
 

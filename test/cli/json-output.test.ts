@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { runCli, tempDir, type RunResult } from '../support/tools.js';
+import { runCliAsync } from './registry-support.js';
 import { SCHEMA_DIR, validate } from './json-schema.js';
 import { commandEntries } from '../../src/cli/commands.js';
 
@@ -104,5 +105,79 @@ describe('--json output matches docs/json/*.schema.json', () => {
     checked('error.schema.json', runCli(['build', '--compression', 'lz4', '--json'], { cwd }), 2);
     checked('error.schema.json', runCli(['pull', `${ref}:nope`, '--layout', 'pulled', '--json'], { cwd }), 1);
     checked('error.schema.json', runCli(['inspect', 'oci:layout:nope', '--json'], { cwd }), 1);
+  });
+
+  it('copy, tag, ls, catalog, digest, manifest, config, blob, delete and cache', async () => {
+    // Asynchronous runs: the registry logs through pipes this process must keep reading, or it stalls.
+    const ok = (r: RunResult) => assert.equal(r.status, 0, r.stderr);
+    ok(await runCliAsync(['build', 'one', '--layout', 'verbs', '--tag', 'amd', '--platform', 'linux/amd64'], { cwd }));
+    ok(await runCliAsync(['build', 'two', '--layout', 'verbs', '--tag', 'arm', '--platform', 'linux/arm64'], { cwd }));
+    ok(await runCliAsync(['index', 'create', 'amd', 'arm', '--tag', 'multi', '--layout', 'verbs'], { cwd }));
+    const repo = `${registry.host}/verbs/app`;
+    ok(await runCliAsync(['push', `${repo}:1`, '--layout', 'verbs', '--tag', 'amd'], { cwd }));
+    ok(await runCliAsync(['push', `${repo}:multi`, '--layout', 'verbs', '--tag', 'multi'], { cwd }));
+
+    const copied = checked('copy.schema.json', await runCliAsync(['copy', `${repo}:multi`, `${registry.host}/verbs/copy:1`, '--json'], { cwd }));
+    assert.ok((copied.blobs as { outcome: string }[]).some((b) => b.outcome === 'mounted'), 'within one registry, layers are mounted');
+    const same = checked('copy.schema.json', await runCliAsync(['copy', `${repo}:1`, `${repo}:1`, '--json'], { cwd }));
+    assert.deepEqual(same.blobs, [], 'the same image: nothing copied');
+    const toLayout = checked('copy.schema.json', await runCliAsync(['copy', `docker://${repo}:1`, 'oci:copied:v1', '--json'], { cwd }));
+    assert.equal(toLayout.destination, 'oci:copied:v1');
+
+    const tagged = checked('tag.schema.json', await runCliAsync(['tag', `${repo}:1`, '2', 'latest', '--json'], { cwd }));
+    assert.deepEqual(tagged.tags, ['2', 'latest']);
+    const tags = checked('ls.schema.json', await runCliAsync(['ls', repo, '--json'], { cwd })) as unknown as string[];
+    assert.deepEqual([...tags].sort(), ['1', '2', 'latest', 'multi']);
+    const repositories = checked('catalog.schema.json', await runCliAsync(['catalog', registry.host, '--json'], { cwd })) as unknown as string[];
+    assert.ok(repositories.includes('verbs/app') && repositories.includes('verbs/copy'), repositories.join(' '));
+
+    const digest = checked('digest.schema.json', await runCliAsync(['digest', `${repo}:1`, '--json'], { cwd }));
+    checked('digest.schema.json', await runCliAsync(['digest', `${repo}:multi`, '--platform', 'linux/arm64', '--json'], { cwd }));
+    assert.equal(checked('digest.schema.json', await runCliAsync(['digest', 'oci:copied:v1', '--json'], { cwd })).digest, digest.digest);
+
+    // manifest and config print the stored bytes, --json or not: the schema is of those documents.
+    const manifest = checked('manifest.schema.json', await runCliAsync(['manifest', `${repo}:1`, '--json'], { cwd }));
+    const index = checked('manifest.schema.json', await runCliAsync(['manifest', `${repo}:multi`, '--json'], { cwd }));
+    assert.equal((index.manifests as unknown[]).length, 2);
+    checked('manifest.schema.json', await runCliAsync(['manifest', `${repo}:multi`, '--platform', 'linux/arm64', '--json'], { cwd }));
+    checked('config.schema.json', await runCliAsync(['config', `${repo}:1`, '--json'], { cwd }));
+    checked('config.schema.json', await runCliAsync(['config', 'oci:copied:v1', '--json'], { cwd }));
+
+    const layer = (manifest.layers as { digest: string }[])[0]!.digest;
+    const blob = checked('blob.schema.json', await runCliAsync(['blob', `${repo}@${layer}`, '-o', 'layer.bin', '--json'], { cwd }));
+    assert.equal(blob.output, join(cwd, 'layer.bin'));
+    checked('error.schema.json', await runCliAsync(['blob', `${repo}@${layer}`, '--json'], { cwd }), 2);
+
+    const deleted = checked('delete.schema.json', await runCliAsync(['delete', `${registry.host}/verbs/copy:1`, '--json'], { cwd }));
+    assert.equal(deleted.digest, copied.digest);
+
+    // The registry layer cache a build writes, listed and (dry run) pruned.
+    mkdirSync(join(cwd, 'cached', 'srv'), { recursive: true });
+    writeFileSync(join(cwd, 'cached', 'srv', 'data'), 'in the registry cache\n');
+    const cacheRepo = `${registry.host}/verbs/cache`;
+    ok(await runCliAsync(['build', 'cached', '--layout', 'cached-layout', '--tag', 'c', '--cache-repo', cacheRepo, '--cache-write'], { cwd }));
+    const listed = checked('cache.schema.json', await runCliAsync(['cache', 'ls', cacheRepo, '--json'], { cwd }));
+    const entries = listed.entries as unknown[];
+    assert.equal(entries.length, 1);
+    const pruned = checked('cache.schema.json', await runCliAsync(['cache', 'prune', cacheRepo, '--keep', '0', '--dry-run', '--json'], { cwd }));
+    assert.deepEqual(pruned.removed, entries);
+    assert.equal(pruned.kept, 0);
+    assert.equal(pruned.dryRun, true);
+  });
+
+  it('login and logout, against a registry with htpasswd; the config path absolute though DOCKER_CONFIG is relative', async () => {
+    const password = 'json-Secret-51c3';
+    const secured = await startRegistry({ auth: { htpasswd: { users: { alice: password } } } });
+    try {
+      const env = { DOCKER_CONFIG: 'docker-config', OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined };
+      const login = checked('login.schema.json', await runCliAsync(['login', secured.host, '-u', 'alice', '--password-stdin', '--json'], { cwd, env, input: `${password}\n` }));
+      assert.equal(login.config, join(cwd, 'docker-config', 'config.json'));
+      assert.equal(login.storedIn, login.config);
+      assert.equal(checked('logout.schema.json', await runCliAsync(['logout', secured.host, '--json'], { cwd, env })).removed, true);
+      assert.equal(checked('logout.schema.json', await runCliAsync(['logout', secured.host, '--json'], { cwd, env })).removed, false);
+      checked('error.schema.json', await runCliAsync(['login', secured.host, '-u', 'alice', '--password-stdin', '--json'], { cwd, env, input: 'wrong\n' }), 1);
+    } finally {
+      await secured.stop();
+    }
   });
 });
