@@ -30,11 +30,8 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const text = await readFile(argv.predicate, 'utf8').catch((err) => { throw fromSystemError(err, argv.predicate, '--predicate: cannot read'); });
     let predicate: unknown;
     try { predicate = JSON.parse(text); } catch { throw new OcipushError('EUSAGE', `--predicate ${argv.predicate}: not JSON`); }
-    const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
-    const { KeySigner } = await import('../supply-chain/signer.js');
-    const { keyPassword } = await import('./key-options.js');
-    const key = await readKeyArgument(argv.key, '--key');
-    const signer = new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+    const { loadSigner } = await import('./key-options.js');
+    const signer = await loadSigner(argv.key);
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
     const client = await clientFromFlags(source.registry, argv);

@@ -147,11 +147,8 @@ export async function provenanceOptions(argv: BuildArgs): Promise<import('../ass
     return undefined;
   }
   if (argv.key === undefined) throw usageError('--provenance is signed: name the private key with --key (cosign.key, a PEM file or env://NAME)');
-  const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
-  const { KeySigner } = await import('../supply-chain/signer.js');
-  const { keyPassword } = await import('./key-options.js');
-  const key = await readKeyArgument(argv.key, '--key');
-  const signer = new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+  const { loadSigner } = await import('./key-options.js');
+  const signer = await loadSigner(argv.key);
   // The command as given, less anything secret (the key is named, never included).
   const externalParameters = {
     rootfs: toArray(argv.rootfs), tag: argv.tag, format: argv.format, compression: argv.compression,

@@ -1,4 +1,13 @@
 import { OcipushError } from '../errors.js';
+import type { Signer } from '../supply-chain/signer.js';
+
+/** `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as cosign does. */
+export async function loadSigner(keyArgument: string): Promise<Signer> {
+  const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
+  const { KeySigner } = await import('../supply-chain/signer.js');
+  const key = await readKeyArgument(keyArgument, '--key');
+  return new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+}
 
 /**
  * The password of a cosign key: COSIGN_PASSWORD when it is set (an empty value is a valid,

@@ -24,11 +24,8 @@ export const signCommand: CliCommand<SignArgs> = {
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
     const annotations = parseKeyValues(argv.annotation, 'annotation');
-    const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
-    const { KeySigner } = await import('../supply-chain/signer.js');
-    const { keyPassword } = await import('./key-options.js');
-    const key = await readKeyArgument(argv.key, '--key');
-    const signer = new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+    const { loadSigner } = await import('./key-options.js');
+    const signer = await loadSigner(argv.key);
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
     const { signImage } = await import('../supply-chain/sign.js');
