@@ -1,12 +1,15 @@
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import type { Dispatcher, buildConnector } from 'undici';
 import { undici } from './undici.js';
 import { proxyDispatcher } from './proxy-dispatcher.js';
 import { proxyEnvironment } from './proxy-env.js';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { isLoopbackRegistry, isPort } from '../oci/reference.js';
+
+/** node:tls, loaded on the first TLS setting: a plain-HTTP registry never pays for it (about 6-13 ms of a start). */
+const tls = (): typeof import('node:tls') => createRequire(import.meta.url)('node:tls') as typeof import('node:tls');
 
 export interface TransportOptions {
   /** Speak plain HTTP (automatic for localhost and 127.0.0.1). */
@@ -53,7 +56,7 @@ const SYSTEM_BUNDLES = [
  * so the bundled roots, NODE_EXTRA_CA_CERTS, the system bundle, certs.d and --ca-file are joined.
  */
 export function trustedCAs(registry: string, extraPems: string[] = []): string[] {
-  const cas: string[] = [...rootCertificates];
+  const cas: string[] = [...tls().rootCertificates];
   const optional = (path: string | undefined) => {
     if (!path) return;
     try { cas.push(readFileSync(path, 'utf8')); } catch { /* absent: nothing to add */ }
@@ -140,7 +143,7 @@ function once<T>(make: () => T): () => T {
 
 function tlsSettings(registry: string, insecure: boolean, caPems: string[]): Record<string, unknown> {
   if (insecure) return { rejectUnauthorized: false };
-  if (caPems.length > 0 || hasExtraTrust(registry)) return { secureContext: createSecureContext({ ca: trustedCAs(registry, caPems) }) };
+  if (caPems.length > 0 || hasExtraTrust(registry)) return { secureContext: tls().createSecureContext({ ca: trustedCAs(registry, caPems) }) };
   return {};
 }
 
