@@ -85,7 +85,8 @@ export class TransferProgress {
   private doneLine(kind: NodeKind, digest: string, size: number, outcome: CopyOutcome, entry: Active | undefined): string {
     const what = `${kind} ${shortDigest(digest)} (${formatBytes(size)})`;
     switch (outcome) {
-      case 'exists': return this.root?.digest === digest ? `${what} tagged ${this.root.tag} (the manifest was already there)` : `${what} already there`;
+      // A root that was put under its tag started; one whose tag already named it did not.
+      case 'exists': return this.root?.digest === digest && entry ? `${what} tagged ${this.root.tag} (the manifest was already there)` : `${what} already there`;
       case 'mounted': return `${what} mounted`;
       case 'skipped': return `${what} skipped (foreign layer)`;
       case 'uploaded': {

@@ -51,6 +51,7 @@ describe('ocipush push against docker-registry', () => {
     const r = runCli(['push', `${registry.host}/cli/again:1`, '--layout', image.layout]);
     assertOk(r);
     assert.match(r.stderr, /\(3 blobs: 0 uploaded, 0 mounted, 3 already there\)/);
+    assert.match(r.stderr, /^manifest sha256:[0-9a-f]{12} \(\d+ B\) already there$/m, 'the tag already named it: nothing was tagged');
     const log = await registry.settledAccessLog();
     assert.deepEqual(uploadStarts(log), []);
     assert.deepEqual(blobWrites(log), []);
