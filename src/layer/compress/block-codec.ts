@@ -16,29 +16,42 @@ export const GZIP_OS_UNIX = 3;
 
 const PROBE_BYTES = 4096;
 const PROBES = 8;
+/**
+ * Bits per byte above which a 4 KiB sample is taken as already compressed. Random bytes measure
+ * about 7.95 over 4 KiB (a sample that small cannot show the full 8), deflate or xz output the
+ * same; text is 4 to 5.5, machine code 5 to 6.5.
+ */
+const INCOMPRESSIBLE_BITS_PER_BYTE = 7.7;
+const histogram = new Uint32Array(256);
 
 /**
  * The deflate level a block gets: 0 (stored) when it is already compressed data (packages,
  * archives, images: the .debs of a Debian rootfs are 15 % of its bytes and were 25 % of zlib's
- * CPU, for 0.2 % of size). Eight 4 KiB samples spread over the block, deflated at level 1, must
- * each stay above 97 % of their size (fewer samples stored blocks that were partly text: three
- * cost /usr/share 0.6 % of size); a compressible block is known from its first sample, 0.4 % of
- * its bytes. The choice depends only on the bytes, so a layer is as reproducible as before.
- * Simulated on 1 MiB blocks: a Debian minbase tar 16 % less zlib CPU for +0.05 % of size; a
- * /usr/share tar the same CPU, +0.09 % (docs/benchmarks.md).
+ * CPU, for 0.2 % of size). Eight 4 KiB samples spread over the block must each look random by
+ * their byte entropy; a compressible block is known from its first sample. Entropy, not a trial
+ * deflate: a deflate per sample allocated a zlib state each time, whose native memory the
+ * collector freed late (RSS grew with the layer on Node 24). The choice depends only on the
+ * bytes, so a layer is as reproducible as before.
  */
 export function gzipLevelFor(level: number, data: Uint8Array): number {
   if (level === 0 || data.length < 4 * PROBE_BYTES) return level;
   for (let i = 0; i < PROBES; i++) {
     const at = Math.floor(((data.length - PROBE_BYTES) * i) / (PROBES - 1));
-    const sample = data.subarray(at, at + PROBE_BYTES);
-    if (zlib.deflateRawSync(sample, PROBE_PARAMS).length <= sample.length * 0.97) return level;
+    if (bitsPerByte(data, at, PROBE_BYTES) < INCOMPRESSIBLE_BITS_PER_BYTE) return level;
   }
   return 0;
 }
 
-/** A 4 KiB window and small hash tables are all a 4 KiB sample needs (20 KB of state, not 256). */
-const PROBE_PARAMS = { level: 1, windowBits: 12, memLevel: 4 } as const;
+function bitsPerByte(data: Uint8Array, start: number, length: number): number {
+  histogram.fill(0);
+  for (let i = start; i < start + length; i++) histogram[data[i]!]!++;
+  let bits = 0;
+  for (let b = 0; b < 256; b++) {
+    const n = histogram[b]!;
+    if (n > 0) bits -= (n / length) * Math.log2(n / length);
+  }
+  return bits;
+}
 
 /**
  * Compresses one block into one self-contained gzip member (or zstd frame). Members
