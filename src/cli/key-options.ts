@@ -36,11 +36,12 @@ export async function keyPassword(options: { confirm?: boolean; what: string }):
 /** Reads one line from the terminal without echoing it. */
 function prompt(question: string): Promise<Buffer> {
   const stdin = process.stdin;
-  process.stderr.write(question);
   return new Promise((resolve, reject) => {
     const chars: number[] = [];
     const wasRaw = stdin.isRaw;
+    // Echo off before the question shows: an answer typed (or pasted) the moment it appears is never echoed.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     const done = (err?: Error): void => {
       stdin.off('data', onData);

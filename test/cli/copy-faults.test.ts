@@ -96,7 +96,10 @@ describe('copy through failures', () => {
     const r = await runCliAsync(['copy', `${source.host}/src/big:1`, `${destination.host}/dst/big:1`], { env: { ...env, HOME: home, TMPDIR: tmpdir } });
     assertOk(r);
     assert.equal(skopeoDigest(`${destination.host}/dst/big:1`), big.manifest.digest);
-    assert.deepEqual(filesOver(home, 64 * 1024).concat(filesOver(tmpdir, 64 * 1024)), []);
+    // Node 22+ keeps ocipush's compiled code under ~/.cache/ocipush/compile-cache: code, not blob data.
+    const compileCache = join(home, '.cache', 'ocipush', 'compile-cache');
+    const large = filesOver(home, 64 * 1024).concat(filesOver(tmpdir, 64 * 1024)).filter((path) => !path.startsWith(compileCache + '/'));
+    assert.deepEqual(large, []);
   });
 });
 
