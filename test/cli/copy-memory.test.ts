@@ -39,7 +39,9 @@ test('copying a 160 MiB layer between registries takes no more memory than a 4 M
     const small = copy('small');
     const big = copy('big');
     assert.ok(big < 200 * MB, `peak RSS ${mib(big)} copying a 160 MiB layer (4 MiB layer: ${mib(small)})`);
-    assert.ok(big - small < 24 * MB, `peak RSS grows with the layer: ${mib(small)} for 4 MiB, ${mib(big)} for 160 MiB`);
+    // Buffering the blob would add ~160 MB; a streamed copy stays within 24 MB on Node 20, 26 MB was
+    // seen once on Node 24 (its collector runs later), so the bound leaves room for that, not for a copy.
+    assert.ok(big - small < 40 * MB, `peak RSS grows with the layer: ${mib(small)} for 4 MiB, ${mib(big)} for 160 MiB`);
     assert.equal(skopeoDigest(`${b.host}/memory/big:v1`), skopeoDigest(`${a.host}/memory/big:v1`));
   } finally {
     await a.stop();
