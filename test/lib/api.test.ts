@@ -140,3 +140,19 @@ test('timeout and requestTimeout bound a call to a registry that accepts and nev
     await tmp.cleanup();
   }
 });
+
+test('copy promotes an image to another registry (credentials per registry) and within one registry mounts', async () => {
+  const { copy } = await import('../../src/index.js');
+  const pushed = await push({ layout, tag: 'big', to: `${registry.host}/api/promote:1` });
+  // To a registry that needs credentials: the destination's come from `credentials`, the source needs none.
+  const credentials = defaultCredentials({ registry: locked.host, username: 'alice', password: PASSWORD });
+  const promoted = await copy({ from: `${registry.host}/api/promote:1`, to: `docker://${locked.host}/prod/app:1`, credentials });
+  assert.equal(promoted.digest, pushed.digest);
+  assert.equal(promoted.reference, `${locked.host}/prod/app:1@${pushed.digest}`);
+  assert.ok(promoted.blobs.every((b) => b.outcome === 'uploaded'), JSON.stringify(promoted.blobs.map((b) => b.outcome)));
+  const within = await copy({ from: `${registry.host}/api/promote:1`, to: `${registry.host}/api/other:2` });
+  assert.deepEqual(within.blobs.map((b) => b.outcome).sort(), ['mounted', 'mounted']);
+  assert.equal(await manifestStatus(registry.host, 'api/other', '2'), 200);
+  await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `oci:${join(tmp.path, 'x')}` }), 'EUSAGE');
+  await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `${registry.host}/api/never:1`, signal: AbortSignal.abort() }), 'EABORTED');
+});

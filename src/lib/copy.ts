@@ -1,0 +1,95 @@
+import type { Descriptor } from '../oci/descriptor.js';
+import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
+import { libraryCall } from './errors.js';
+import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
+
+export interface CopyOptions extends RegistryOptions {
+  /** What to copy: `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`), `oci:DIR[:NAME]`, `oci-archive:FILE`, `docker-archive:FILE`. */
+  from: string;
+  /** Where to: `REGISTRY/REPO[:TAG]` (or `docker://…`). Layouts and archives as destinations are the CLI's `copy`. */
+  to: string;
+  /** From a multi-platform index, copy only this `os/arch[/variant]` (the result is its manifest). */
+  platform?: string;
+  /** Signatures, attestations and SBOMs that refer to the image come along (default true). */
+  referrers?: boolean;
+  onEvent?: (event: CopyEvent) => void;
+}
+
+export interface CopyResult {
+  digest: string;
+  size: number;
+  mediaType: string;
+  /** `registry/repo:tag@digest` where the image now is. */
+  reference: string;
+  /** Blobs (every node but the root) and what became of each. */
+  blobs: { descriptor: Descriptor; kind: NodeKind; outcome: CopyOutcome }[];
+  /** Manifests that refer to the image (cosign tags, OCI 1.1 referrers), copied along. */
+  referrers: Descriptor[];
+}
+
+/**
+ * `ocipush copy` into a registry: promotes an image between registries (each blob streamed from
+ * one to the other and verified, never written to disk), mounts within one registry, skips what
+ * the destination has, the manifest last; credentials per registry, as the CLI takes them.
+ */
+export function copy(options: CopyOptions): Promise<CopyResult> {
+  return libraryCall(`copy ${options.from} to ${options.to}`, options.signal, async () => {
+    const { OcipushError } = await import('../errors.js');
+    const { parseTransport } = await import('../transports/parse.js');
+    const destination = parseTransport(options.to);
+    if (destination.transport !== 'registry') {
+      throw new OcipushError('EUSAGE', `to ${options.to}: the library's copy writes to a registry (REGISTRY/REPO[:TAG]); the CLI's copy also writes layouts and archives`);
+    }
+    const target = destination.reference;
+    const concurrency = concurrencyOf(options);
+    const { openImage } = await import('../transports/open.js');
+    const source = await openImage(options.from, { connect: (registry) => connectWith(registry, options), ...(options.signal ? { signal: options.signal } : {}) });
+    const client = await connectWith(target.registry, options);
+    try {
+      let root = source.root;
+      if (options.platform !== undefined) {
+        const { parsePlatform } = await import('../oci/descriptor.js');
+        const { loadImageOrIndex } = await import('../image/load.js');
+        const { choosePlatform } = await import('../image/platform.js');
+        const node = await loadImageOrIndex(source.storage, root, { name: source.name });
+        if (node.kind === 'index') root = choosePlatform(node.children, { name: source.name, wanted: parsePlatform(options.platform) });
+      }
+      if (target.digest && target.digest !== root.digest) {
+        throw new OcipushError('EUSAGE', `to ${options.to}: the image to copy has digest ${root.digest}, not ${target.digest}`);
+      }
+      const { Repository } = await import('../registry/repository.js');
+      const { isRegistryLocated } = await import('../content/storage.js');
+      const { copyGraph } = await import('../transfer/copy-graph.js');
+      const repository = new Repository(client, target.repository);
+      const located = isRegistryLocated(source.storage) ? source.storage : undefined;
+      const copyOptions = {
+        concurrency,
+        ...(located?.registry === target.registry ? { mountFrom: () => [located.repositoryName] } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      };
+      const tag = target.digest ? target.tag : (target.tag ?? 'latest');
+      const result = await copyGraph(source.storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
+      const referrers: Descriptor[] = [];
+      if (options.referrers !== false) {
+        const { copyReferrers } = await import('../transfer/copy-referrers.js');
+        const copied = await copyReferrers(source.storage, repository, [root], copyOptions);
+        referrers.push(...copied.map((r) => r.result.root));
+      }
+      await client.close();
+      return {
+        digest: root.digest,
+        size: root.size,
+        mediaType: root.mediaType,
+        reference: `${target.registry}/${target.repository}${tag ? `:${tag}` : ''}@${root.digest}`,
+        blobs: result.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
+        referrers,
+      };
+    } catch (err) {
+      await client.destroy();
+      throw err;
+    } finally {
+      await source.close();
+    }
+  });
+}
