@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import type { Signer } from '../supply-chain/signer.js';
+import type { Signer, Verifier } from '../supply-chain/signer.js';
 
 /** `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as cosign does. */
 export async function loadSigner(keyArgument: string): Promise<Signer> {
@@ -7,6 +7,14 @@ export async function loadSigner(keyArgument: string): Promise<Signer> {
   const { KeySigner } = await import('../supply-chain/signer.js');
   const key = await readKeyArgument(keyArgument, '--key');
   return new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+}
+
+/** `--key KEY` (a PEM public key file or env://NAME) as a verifier, with what names the key in messages. */
+export async function loadVerifier(keyArgument: string): Promise<{ verifier: Verifier; what: string }> {
+  const { readKeyArgument, parsePublicKey } = await import('../supply-chain/keys.js');
+  const { KeyVerifier } = await import('../supply-chain/signer.js');
+  const key = await readKeyArgument(keyArgument, '--key');
+  return { verifier: new KeyVerifier(parsePublicKey(key.text, key.what)), what: key.what };
 }
 
 /**

@@ -68,7 +68,8 @@ export const pushCommand: CliCommand<PushArgs> = {
       throw usageError(`${formatReference(destination)}: the image to push has digest ${root.digest}, not ${destination.digest}`);
     }
     const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
-    mountFrom.push(...await baseImageRepositories(layout, root, destination.registry, destination.repository));
+    const { baseRepositories } = await import('../transfer/base-repositories.js');
+    mountFrom.push(...await baseRepositories(layout, root, destination.registry, destination.repository));
 
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, `push to ${formatReference(destination)}`, `${argv.layout} is left as it was`);
@@ -180,34 +181,4 @@ function mountRepository(text: string, registry: string, parse: (t: string) => {
   const ref = parse(withRegistry);
   if (ref.registry !== registry) throw usageError(`--mount-from ${text}: blobs can only be mounted from the same registry (${registry})`);
   return ref.repository;
-}
-
-/**
- * The base image an image names (`org.opencontainers.image.base.name`), when it lives in the
- * same registry, is where its lower layers most likely are already: mount them from there.
- */
-async function baseImageRepositories(layout: import('../content/layout.js').OciLayout, root: import('../oci/descriptor.js').Descriptor, registry: string, repository: string): Promise<string[]> {
-  const { Annotation } = await import('../oci/descriptor.js');
-  const { parseReference } = await import('../oci/reference.js');
-  const { isManifestMediaType } = await import('../oci/media-types.js');
-  const names = [root.annotations?.[Annotation.BaseName]];
-  if (isManifestMediaType(root.mediaType)) {
-    try {
-      const manifest = await layout.readManifest(root);
-      names.push(manifest.annotations?.[Annotation.BaseName]);
-    } catch {
-      // The copy reads it again and reports any problem.
-    }
-  }
-  const repos: string[] = [];
-  for (const name of names) {
-    if (!name) continue;
-    try {
-      const ref = parseReference(name);
-      if (ref.registry === registry && ref.repository !== repository) repos.push(ref.repository);
-    } catch {
-      // Not a reference we can use: no mount, a normal upload.
-    }
-  }
-  return repos;
 }

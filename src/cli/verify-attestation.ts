@@ -23,10 +23,8 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     const source = parseReference(stripTransport(argv.reference));
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
-    const { readKeyArgument, parsePublicKey } = await import('../supply-chain/keys.js');
-    const { KeyVerifier } = await import('../supply-chain/signer.js');
-    const key = await readKeyArgument(argv.key, '--key');
-    const verifier = new KeyVerifier(parsePublicKey(key.text, key.what));
+    const { loadVerifier } = await import('./key-options.js');
+    const { verifier } = await loadVerifier(argv.key);
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
     const client = await clientFromFlags(source.registry, argv);

@@ -20,10 +20,8 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     const { OcipushError } = await import('../errors.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
-    const { readKeyArgument, parsePublicKey } = await import('../supply-chain/keys.js');
-    const { KeyVerifier } = await import('../supply-chain/signer.js');
-    const key = await readKeyArgument(argv.key, '--key');
-    const verifier = new KeyVerifier(parsePublicKey(key.text, key.what));
+    const { loadVerifier } = await import('./key-options.js');
+    const { verifier, what: keyName } = await loadVerifier(argv.key);
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
     const { verifyImage } = await import('../supply-chain/sign.js');
@@ -43,7 +41,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
       const why = outcome.total === 0 ? 'no signatures found' : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
       throw new OcipushError('EINVALID', `verify ${image}: ${why}`, { digest: outcome.digest });
     }
-    out.info(`verified ${image}: ${outcome.verified.length} valid signature${outcome.verified.length === 1 ? '' : 's'} by ${key.what}`);
+    out.info(`verified ${image}: ${outcome.verified.length} valid signature${outcome.verified.length === 1 ? '' : 's'} by ${keyName}`);
     out.result(outcome.digest, { digest: outcome.digest, verified: outcome.verified.map((v) => ({ critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: 'cosign container image signature' }, optional: v.optional, layer: v.layer })) });
   },
 };

@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { fromSystemError } from '../errors.js';
@@ -60,5 +60,15 @@ export async function makeDirectory(path: string, what = 'cannot create'): Promi
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, path, what);
     }
+  }
+}
+
+/** A small file's text, or undefined when it does not exist (any other failure names the path and `what`). */
+export async function readTextIfPresent(path: string, what = 'cannot read'): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw fromSystemError(err, path, what);
   }
 }

@@ -1,8 +1,7 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fromSystemError } from '../errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
-import { writeFileAtomic } from './atomic.js';
+import { readTextIfPresent, writeFileAtomic } from './atomic.js';
 import { PENDING_CACHE_ENTRIES_FILE } from './layout-files.js';
 import { withLock } from './lock.js';
 
@@ -27,14 +26,8 @@ function pathOf(layoutRoot: string): string {
 }
 
 export async function readPendingCacheEntries(layoutRoot: string): Promise<Map<Digest, PendingCacheEntry>> {
-  const path = pathOf(layoutRoot);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw fromSystemError(err, path, 'cannot read');
-  }
+  const text = await readTextIfPresent(pathOf(layoutRoot));
+  if (text === undefined) return new Map();
   const out = new Map<Digest, PendingCacheEntry>();
   try {
     for (const [digest, entry] of Object.entries((JSON.parse(text) as PendingFile).layers ?? {})) {

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OcipushError, fromSystemError } from '../errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { OcipushError } from '../errors.js';
+import { readTextIfPresent, writeFileAtomic } from './atomic.js';
 import { withLock } from './lock.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { REMOTE_BLOBS_FILE } from './layout-files.js';
@@ -32,13 +31,8 @@ export function remoteBlobsPath(layoutRoot: string): string {
 /** The record of a layout; empty when it has none. */
 export async function readRemoteBlobs(layoutRoot: string): Promise<RemoteBlobRecord> {
   const path = remoteBlobsPath(layoutRoot);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw fromSystemError(err, path, 'cannot read');
-  }
+  const text = await readTextIfPresent(path);
+  if (text === undefined) return new Map();
   let parsed: RecordFile;
   try {
     parsed = JSON.parse(text) as RecordFile;

@@ -1,5 +1,4 @@
 import type { Descriptor } from '../oci/descriptor.js';
-import type { OciLayout } from '../content/layout.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { OcipushError } from '../errors.js';
 import { defaultLayoutDir } from '../defaults.js';
@@ -66,6 +65,7 @@ export function push(options: PushOptions): Promise<PushResult> {
       throw new OcipushError('EUSAGE', `${options.to}: the image to push has digest ${root.digest}, not ${destination.digest}`);
     }
     const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
+    const { baseRepositories } = await import('../transfer/base-repositories.js');
     mountFrom.push(...await baseRepositories(layout, root, destination.registry, destination.repository));
 
     const client = await connectWith(destination.registry, options);
@@ -108,26 +108,4 @@ export function push(options: PushOptions): Promise<PushResult> {
       unhook();
     }
   });
-}
-
-/** The repository of the image's base (`org.opencontainers.image.base.name`) when it is in the same registry: its layers are most likely there. */
-async function baseRepositories(layout: OciLayout, root: Descriptor, registry: string, repository: string): Promise<string[]> {
-  const { Annotation } = await import('../oci/descriptor.js');
-  const { parseReference } = await import('../oci/reference.js');
-  const { isManifestMediaType } = await import('../oci/media-types.js');
-  const names = [root.annotations?.[Annotation.BaseName]];
-  if (isManifestMediaType(root.mediaType)) {
-    names.push(await layout.readManifest(root).then((m) => m.annotations?.[Annotation.BaseName], () => undefined));
-  }
-  const repos: string[] = [];
-  for (const name of names) {
-    if (!name) continue;
-    try {
-      const ref = parseReference(name);
-      if (ref.registry === registry && ref.repository !== repository) repos.push(ref.repository);
-    } catch {
-      // Not a reference to mount from: a normal upload.
-    }
-  }
-  return repos;
 }

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OcipushError, fromSystemError } from '../../errors.js';
-import { writeFileAtomic } from '../../content/atomic.js';
+import { readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
 import { helperServerUrl, registryHost } from './registry-key.js';
 
@@ -75,14 +75,8 @@ function helperFor(config: ConfigFile, registry: string): string | undefined {
 }
 
 async function readConfig(path: string): Promise<ConfigFile> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw fromSystemError(err, path, 'cannot read Docker config');
-  }
-  if (text.trim() === '') return {};
+  const text = await readTextIfPresent(path, 'cannot read Docker config');
+  if (text === undefined || text.trim() === '') return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
