@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { digestAlgorithm, digestHex, sha256, type Digest } from '../oci/digest.js';
 import { layerMediaType, MediaType, type Compression } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseManifest, type ImageManifest } from '../oci/manifest.js';
@@ -42,8 +42,6 @@ export function cacheTag(diffId: Digest, settings: CacheSettings): string {
   return `${digestAlgorithm(diffId)}-${digestHex(diffId)}.${settings.compression}-${settings.level ?? 'default'}`;
 }
 
-const EMPTY_CONFIG = Buffer.from('{}');
-const EMPTY_DESCRIPTOR: Descriptor = { mediaType: MediaType.OciEmpty, digest: sha256(EMPTY_CONFIG), size: EMPTY_CONFIG.length };
 
 /**
  * A layer cache that lives in a registry repository (`--cache-repo`), so that fresh CI runners
@@ -121,12 +119,12 @@ export class RegistryLayerCache {
     if (this.down) return false;
     try {
       if (!(await this.repository.exists(layer))) await this.repository.pushBlob(layer, source, { mountFrom });
-      if (!(await this.repository.exists(EMPTY_DESCRIPTOR))) await this.repository.pushBlob(EMPTY_DESCRIPTOR, bufferSource(EMPTY_CONFIG));
+      if (!(await this.repository.exists(EMPTY_DESCRIPTOR))) await this.repository.pushBlob(EMPTY_DESCRIPTOR, bufferSource(EMPTY_JSON));
       const entry: ImageManifest & { artifactType: string } = {
         schemaVersion: 2,
         mediaType: MediaType.OciManifest,
         artifactType: CACHE_ENTRY_TYPE,
-        config: EMPTY_DESCRIPTOR,
+        config: { ...EMPTY_DESCRIPTOR },
         layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
         annotations: {
           [CacheAnnotation.DiffId]: diffId,

@@ -1,4 +1,4 @@
-import type { Descriptor } from '../oci/descriptor.js';
+import { EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from './layout.js';
@@ -37,8 +37,6 @@ export async function layoutReferrers(layout: OciLayout, subject: Pick<Descripto
   return found;
 }
 
-const EMPTY_CONFIG = Buffer.from('{}');
-
 /**
  * Stores an artifact that refers to `subject` — the empty config, `blobs` as its layers — and
  * lists it in index.json. Referrer entries of images no longer in the index go at the same time:
@@ -48,7 +46,7 @@ export async function storeLayoutReferrer(
   layout: OciLayout, subject: Descriptor, artifactType: string,
   blobs: { mediaType: string; bytes: Buffer; annotations?: Record<string, string> }[], annotations: Record<string, string> = {},
 ): Promise<Descriptor> {
-  const config = await layout.putBytes(MediaType.OciEmpty, EMPTY_CONFIG);
+  const config = await layout.putBytes(MediaType.OciEmpty, EMPTY_JSON);
   const layers: Descriptor[] = [];
   for (const blob of blobs) layers.push(await layout.putBytes(blob.mediaType, blob.bytes, blob.annotations ? { annotations: blob.annotations } : {}));
   const manifest: ImageManifest = {

@@ -1,4 +1,5 @@
-import { isDigest, type Digest } from './digest.js';
+import { isDigest, sha256, type Digest } from './digest.js';
+import { MediaType } from './media-types.js';
 import { OcipushError } from '../errors.js';
 
 export interface Platform {
@@ -65,3 +66,7 @@ export function platformMatches(wanted: Platform, candidate: Platform | undefine
   const wv = normalVariant(wanted);
   return wv === undefined || wv === normalVariant(candidate);
 }
+
+/** The empty JSON object (`{}`) the OCI image spec names as the config of an artifact that has none. */
+export const EMPTY_JSON = Buffer.from('{}');
+export const EMPTY_DESCRIPTOR: Readonly<Descriptor> = Object.freeze({ mediaType: MediaType.OciEmpty, digest: sha256(EMPTY_JSON), size: EMPTY_JSON.length });

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import { Digester, sha256 } from '../oci/digest.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { encodeJson, type ImageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { bufferSource, fileSource } from '../content/blob-source.js';
@@ -11,8 +11,6 @@ import { pushReferrer, type PushReferrerResult } from '../registry/referrers.js'
 import type { Repository } from '../registry/repository.js';
 
 /** The OCI 1.1 empty config (`{}`), as artifacts without a config of their own carry it. */
-export const EMPTY_CONFIG = Buffer.from('{}');
-export const EMPTY_DESCRIPTOR: Descriptor = { mediaType: MediaType.OciEmpty, digest: sha256(EMPTY_CONFIG), size: EMPTY_CONFIG.length };
 export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
 /** oras attach's default media type for a file. */
 export const DEFAULT_FILE_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
@@ -49,7 +47,7 @@ export function bytesBlob(bytes: Buffer, mediaType: string, annotations?: Record
  * layers and `subject`) and records it as a referrer of `subject` (see registry/referrers.ts).
  */
 export async function attachArtifact(repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<AttachedArtifact> {
-  await repo.pushBlob(EMPTY_DESCRIPTOR, bufferSource(EMPTY_CONFIG));
+  await repo.pushBlob(EMPTY_DESCRIPTOR, bufferSource(EMPTY_JSON));
   for (const blob of blobs) {
     const source = 'path' in blob.source ? fileSource(blob.source.path, blob.descriptor) : bufferSource(blob.source.bytes);
     await repo.pushBlob(blob.descriptor, source);
@@ -58,7 +56,7 @@ export async function attachArtifact(repo: Repository, subject: Descriptor, arti
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
     artifactType,
-    config: EMPTY_DESCRIPTOR,
+    config: { ...EMPTY_DESCRIPTOR },
     layers: blobs.map((b) => b.descriptor),
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
