@@ -20,9 +20,9 @@ export const attestCommand: CliCommand<AttestArgs> = {
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
-    const { parseReference, referenceTarget } = await import('../oci/reference.js');
-    const { stripTransport } = await import('./registry-options.js');
-    const source = parseReference(stripTransport(argv.reference));
+    const { referenceTarget } = await import('../oci/reference.js');
+    const { registryReference, withRepository } = await import('./repository-ref.js');
+    const source = await registryReference(argv.reference);
     const { predicateTypeUri, attestImage } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
     const { readFile } = await import('node:fs/promises');
@@ -32,19 +32,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     try { predicate = JSON.parse(text); } catch { throw new OcipushError('EUSAGE', `--predicate ${argv.predicate}: not JSON`); }
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
-    const { clientFromFlags } = await import('./registry-options.js');
-    const { Repository } = await import('../registry/repository.js');
-    const client = await clientFromFlags(source.registry, argv);
-    let result;
-    try {
-      const repo = new Repository(client, source.repository);
-      const subject = await repo.resolve(referenceTarget(source));
-      result = await attestImage(repo, source, subject, signer, predicateType, predicate);
-      await client.close();
-    } catch (err) {
-      await client.destroy();
-      throw err;
-    }
+    const result = await withRepository(source, argv, async (repo) => attestImage(repo, source, await repo.resolve(referenceTarget(source)), signer, predicateType, predicate));
     const name = `${source.registry}/${source.repository}`;
     out.info(`attested ${name}@${result.digest} (${predicateType}): ${name}:${result.tag}, referrer ${result.referrer}`);
     out.result(result.digest, result);

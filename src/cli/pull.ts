@@ -1,5 +1,4 @@
 import type { Argv } from 'yargs';
-import { resolve } from 'node:path';
 import { usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
@@ -27,7 +26,7 @@ export const pullCommand: CliCommand<PullArgs> = {
     .example('$0 pull localhost:5000/hello:0.1 --layout ./pulled', 'copy an image and all its blobs into ./pulled')
     .example('$0 pull docker://localhost:5000/hello:0.1 oci:./pulled:hello', 'the same, named hello in the layout')),
   run: async (argv, out: Output) => {
-    const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
+    const { parseReference, formatReference } = await import('../oci/reference.js');
     const { stripTransport, layoutArgument } = await import('./registry-options.js');
     if (argv.destination !== undefined) {
       const target = await layoutArgument(argv.destination, 'destination');
@@ -44,60 +43,41 @@ export const pullCommand: CliCommand<PullArgs> = {
 
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
-    const { Repository } = await import('../registry/repository.js');
-    const { copyGraph } = await import('../transfer/copy-graph.js');
-    const { OciLayout } = await import('../content/layout.js');
+    const { pullWith } = await import('../lib/pull.js');
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, `pull of ${formatReference(source)}`, `${argv.layout} is left as it was`);
     const progress = new TransferProgress(out, { active: 'pulling', transferred: 'downloaded' });
     const client = await clientFromFlags(source.registry, argv, {
       onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
     });
-    const name = argv.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
-    let root;
     let result;
-    let layout: import('../content/layout.js').OciLayout | undefined;
     try {
-      const repository = new Repository(client, source.repository);
-      const fetched = await repository.fetchManifest(referenceTarget(source));
-      root = fetched.descriptor;
-      if (platform) {
-        const { parseManifest, isIndex } = await import('../oci/manifest.js');
-        const { choosePlatform, noManifestFor } = await import('../image/platform.js');
-        const shown = formatReference(source);
-        const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
-        if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: platform, noMatch: noManifestFor(shown) });
-      }
-      layout = await OciLayout.open(argv.layout, { create: true });
-      progress.tagging(root.digest, name);
-      result = await copyGraph(repository, layout, root, { concurrency, onEvent: progress.handle, rootReference: name });
-      if (name === undefined) {
-        // Pulled by digest with no name: listed in index.json without a ref.name.
-        await layout.updateIndex((index) => {
-          if (!index.manifests.some((d) => d.digest === root!.digest)) index.manifests.push({ mediaType: root!.mediaType, digest: root!.digest, size: root!.size });
-        });
-      }
+      result = await pullWith(client, source, {
+        layout: argv.layout,
+        ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
+        ...(platform ? { platform } : {}),
+        concurrency,
+        onEvent: progress.handle,
+        onRoot: (root, name) => progress.tagging(root.digest, name),
+      });
       progress.finish();
-      await layout.close();
       await client.close();
     } catch (err) {
       progress.finish();
       await client.destroy();
-      // A pull that made the layout and failed leaves no empty layout behind.
-      await layout?.discardIfCreated();
       throw err;
     }
-    const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);
-    const downloaded = blobs.filter((b) => b.outcome === 'uploaded').length;
+    const { blobs, tag: name } = result;
+    const downloaded = blobs.filter((b) => b.outcome === 'downloaded').length;
     out.info(`pulled ${formatReference(source)} into ${argv.layout}${name ? ` as ${name}` : ''} (${blobs.length} blobs: ${downloaded} downloaded, ${blobs.length - downloaded} already there)`);
-    out.result(root.digest, {
+    out.result(result.digest, {
       reference: formatReference(source),
-      digest: root.digest,
-      size: root.size,
-      mediaType: root.mediaType,
-      layout: resolve(argv.layout),
+      digest: result.digest,
+      size: result.size,
+      mediaType: result.mediaType,
+      layout: result.layout,
       ...(name ? { tag: name } : {}),
-      blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome === 'uploaded' ? 'downloaded' : b.outcome })),
+      blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
     });
   },
 };

@@ -20,24 +20,14 @@ export const signCommand: CliCommand<SignArgs> = {
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable)' })
     .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')),
   run: async (argv, out: Output) => {
-    const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
-    const { stripTransport } = await import('./registry-options.js');
-    const source = parseReference(stripTransport(argv.reference));
+    const { referenceTarget, formatReference } = await import('../oci/reference.js');
+    const { registryReference, withRepository } = await import('./repository-ref.js');
+    const source = await registryReference(argv.reference);
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
-    const { clientFromFlags } = await import('./registry-options.js');
-    const { Repository } = await import('../registry/repository.js');
     const { signImage } = await import('../supply-chain/sign.js');
-    const client = await clientFromFlags(source.registry, argv);
-    let signed;
-    try {
-      signed = await signImage(new Repository(client, source.repository), source, referenceTarget(source), signer, { recursive: argv.recursive, annotations });
-      await client.close();
-    } catch (err) {
-      await client.destroy();
-      throw err;
-    }
+    const signed = await withRepository(source, argv, (repo) => signImage(repo, source, referenceTarget(source), signer, { recursive: argv.recursive, annotations }));
     const name = `${source.registry}/${source.repository}`;
     for (const s of signed) out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
     out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });

@@ -17,28 +17,18 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM file, or env://NAME)' })
     .option('type', { type: 'string', describe: 'Only attestations of this predicate type (URI or cosign shorthand)' })),
   run: async (argv, out: Output) => {
-    const { parseReference, referenceTarget } = await import('../oci/reference.js');
+    const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { stripTransport } = await import('./registry-options.js');
-    const source = parseReference(stripTransport(argv.reference));
+    const { registryReference, withRepository } = await import('./repository-ref.js');
+    const source = await registryReference(argv.reference);
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
     const { loadVerifier } = await import('./key-options.js');
     const { verifier } = await loadVerifier(argv.key);
-    const { clientFromFlags } = await import('./registry-options.js');
-    const { Repository } = await import('../registry/repository.js');
-    const client = await clientFromFlags(source.registry, argv);
-    let outcome;
-    let digest;
-    try {
-      const repo = new Repository(client, source.repository);
-      digest = (await repo.resolve(referenceTarget(source))).digest;
-      outcome = await verifyAttestations(repo, digest, verifier, predicateType);
-      await client.close();
-    } catch (err) {
-      await client.destroy();
-      throw err;
-    }
+    const { digest, outcome } = await withRepository(source, argv, async (repo) => {
+      const subject = (await repo.resolve(referenceTarget(source))).digest;
+      return { digest: subject, outcome: await verifyAttestations(repo, subject, verifier, predicateType) };
+    });
     const image = `${source.registry}/${source.repository}@${digest}`;
     if (outcome.verified.length === 0) {
       const why = outcome.total === 0 ? 'no attestations found' : `none of ${outcome.total} attestation${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;

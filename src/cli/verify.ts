@@ -16,26 +16,14 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
     .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')),
   run: async (argv, out: Output) => {
-    const { parseReference, referenceTarget } = await import('../oci/reference.js');
+    const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { stripTransport } = await import('./registry-options.js');
-    const source = parseReference(stripTransport(argv.reference));
+    const { registryReference, withRepository } = await import('./repository-ref.js');
+    const source = await registryReference(argv.reference);
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
-    const { clientFromFlags } = await import('./registry-options.js');
-    const { Repository } = await import('../registry/repository.js');
     const { verifyImage } = await import('../supply-chain/sign.js');
-    const client = await clientFromFlags(source.registry, argv);
-    let outcome;
-    try {
-      const repo = new Repository(client, source.repository);
-      const desc = await repo.resolve(referenceTarget(source));
-      outcome = await verifyImage(repo, desc.digest, verifier);
-      await client.close();
-    } catch (err) {
-      await client.destroy();
-      throw err;
-    }
+    const outcome = await withRepository(source, argv, async (repo) => verifyImage(repo, (await repo.resolve(referenceTarget(source))).digest, verifier));
     const image = `${source.registry}/${source.repository}@${outcome.digest}`;
     if (outcome.verified.length === 0) {
       const why = outcome.total === 0 ? 'no signatures found' : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;

@@ -1,4 +1,6 @@
-import type { Descriptor } from '../oci/descriptor.js';
+import type { Descriptor, Platform } from '../oci/descriptor.js';
+import type { Reference } from '../oci/reference.js';
+import type { RegistryClient } from '../registry/http.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { resolve } from 'node:path';
 import { defaultLayoutDir } from '../defaults.js';
@@ -30,60 +32,95 @@ export interface PullResult {
 /** `ocipush pull`: an image (or a whole index) into a layout, every blob verified as it streams. */
 export function pull(options: PullOptions): Promise<PullResult> {
   return libraryCall(`pull ${options.from}`, options.signal, async () => {
-    const { parseReference, referenceTarget, formatReference } = await import('../oci/reference.js');
+    const { parseReference } = await import('../oci/reference.js');
     const { parsePlatform } = await import('../oci/descriptor.js');
-    const { Repository } = await import('../registry/repository.js');
-    const { copyGraph } = await import('../transfer/copy-graph.js');
-    const { OciLayout } = await import('../content/layout.js');
     const source = parseReference(options.from);
     const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
     const concurrency = concurrencyOf(options);
-    const layoutDir = options.layout ?? defaultLayoutDir();
-    const name = options.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
     const client = await connectWith(source.registry, options);
     // The signal goes to copyGraph, which hands it to the layout's writes: a download cut there
     // ends its stream. (The client is not destroyed under a running fetch: its resume-on-break
     // would report to a stream nobody reads any more.)
-    let layout: import('../content/layout.js').OciLayout | undefined;
     try {
-      const repository = new Repository(client, source.repository);
-      const fetched = await repository.fetchManifest(referenceTarget(source));
-      let root = fetched.descriptor;
-      if (platform) {
-        const { parseManifest, isIndex } = await import('../oci/manifest.js');
-        const { choosePlatform, noManifestFor } = await import('../image/platform.js');
-        const shown = formatReference(source);
-        const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
-        if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: platform, noMatch: noManifestFor(shown) });
-      }
-      layout = await OciLayout.open(layoutDir, { create: true });
-      const result = await copyGraph(repository, layout, root, {
+      const result = await pullWith(client, source, {
+        layout: options.layout ?? defaultLayoutDir(),
+        ...(options.tag !== undefined ? { tag: options.tag } : {}),
+        ...(platform ? { platform } : {}),
         concurrency,
-        ...(name !== undefined ? { rootReference: name } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      if (name === undefined) {
-        await layout.updateIndex((index) => {
-          if (!index.manifests.some((d) => d.digest === root.digest)) index.manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size });
-        });
-      }
-      await layout.close();
       await client.close();
-      return {
-        digest: root.digest,
-        size: root.size,
-        mediaType: root.mediaType,
-        layout: resolve(layoutDir),
-        ...(name !== undefined ? { tag: name } : {}),
-        blobs: result.nodes.filter((n) => n.descriptor.digest !== root.digest)
-          .map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome === 'uploaded' ? 'downloaded' as const : n.outcome })),
-      };
+      return result;
     } catch (err) {
       await client.destroy();
-      // A pull that made the layout and failed leaves no empty layout behind.
-      await layout?.discardIfCreated();
       throw err;
     }
   });
+}
+
+/** What `pullWith` needs besides the client: the library's options and the CLI's flags, resolved. */
+export interface PullSettings {
+  layout: string;
+  tag?: string;
+  platform?: Platform;
+  concurrency: number;
+  onEvent?: (event: CopyEvent) => void;
+  /** Told the manifest chosen (after the platform), before any blob moves. */
+  onRoot?: (root: Descriptor, name: string | undefined) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The pull itself, over a client the caller owns (the library's `pull` and the CLI's verb, each
+ * with its own client and wording): the root manifest (one platform of an index when asked),
+ * every blob into the layout, the name in index.json. A pull that made the layout and failed
+ * leaves no empty layout behind.
+ */
+export async function pullWith(client: RegistryClient, source: Reference, settings: PullSettings): Promise<PullResult> {
+  const { referenceTarget, formatReference } = await import('../oci/reference.js');
+  const { Repository } = await import('../registry/repository.js');
+  const { copyGraph } = await import('../transfer/copy-graph.js');
+  const { OciLayout } = await import('../content/layout.js');
+  const name = settings.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
+  let layout: import('../content/layout.js').OciLayout | undefined;
+  try {
+    const repository = new Repository(client, source.repository);
+    const fetched = await repository.fetchManifest(referenceTarget(source));
+    let root = fetched.descriptor;
+    if (settings.platform) {
+      const { parseManifest, isIndex } = await import('../oci/manifest.js');
+      const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+      const shown = formatReference(source);
+      const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
+      if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: settings.platform, noMatch: noManifestFor(shown) });
+    }
+    layout = await OciLayout.open(settings.layout, { create: true });
+    settings.onRoot?.(root, name);
+    const result = await copyGraph(repository, layout, root, {
+      concurrency: settings.concurrency,
+      ...(name !== undefined ? { rootReference: name } : {}),
+      ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),
+      ...(settings.signal ? { signal: settings.signal } : {}),
+    });
+    if (name === undefined) {
+      // Pulled by digest with no name: listed in index.json without a ref.name.
+      await layout.updateIndex((index) => {
+        if (!index.manifests.some((d) => d.digest === root.digest)) index.manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size });
+      });
+    }
+    await layout.close();
+    return {
+      digest: root.digest,
+      size: root.size,
+      mediaType: root.mediaType,
+      layout: resolve(settings.layout),
+      ...(name !== undefined ? { tag: name } : {}),
+      blobs: result.nodes.filter((n) => n.descriptor.digest !== root.digest)
+        .map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome === 'uploaded' ? 'downloaded' as const : n.outcome })),
+    };
+  } catch (err) {
+    await layout?.discardIfCreated();
+    throw err;
+  }
 }
