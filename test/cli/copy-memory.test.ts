@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
-import { OciLayout } from '../../src/content/layout.js';
-import { MediaType } from '../../src/oci/media-types.js';
-import { MB, cliPeakRss, mib, writeRandomFile } from '../support/peak-rss.js';
+import { MB, cliPeakRss, mib, randomLayerLayout } from '../support/peak-rss.js';
 import { startRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { skopeoDigest } from '../registry/support.js';
 import { assertOk, runCliAsync } from './registry-support.js';
-
-async function randomLayerLayout(dir: string, size: number): Promise<string> {
-  const data = `${dir}.bin`;
-  writeRandomFile(data, size);
-  const layout = await OciLayout.open(dir, { create: true });
-  const writer = await layout.ingest();
-  await pipeline(createReadStream(data), writer.stream);
-  const { digest } = await writer.commit();
-  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } });
-  const manifest = await layout.putJson(MediaType.OciManifest, {
-    schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [{ mediaType: MediaType.OciLayerGzip, digest, size }],
-  });
-  await layout.tag(manifest, 'v1');
-  return dir;
-}
 
 /** Registry to registry, a blob streams from one to the other: a large layer takes the memory of a small one. */
 test('copying a 160 MiB layer between registries takes no more memory than a 4 MiB one', { timeout: 300_000 }, async () => {

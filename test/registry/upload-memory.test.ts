@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { test } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
-import { MediaType } from '../../src/oci/media-types.js';
-import { MB, cliPeakRss, mib, writeRandomFile } from '../support/peak-rss.js';
+import { MB, cliPeakRss, mib, randomLayerLayout } from '../support/peak-rss.js';
 import { startRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
-
-/** A layout whose image `v1` has one layer of `size` random bytes (the registry does not unpack layers). */
-async function randomLayerLayout(dir: string, size: number): Promise<string> {
-  const data = `${dir}.bin`;
-  writeRandomFile(data, size);
-  const layout = await OciLayout.open(dir, { create: true });
-  const writer = await layout.ingest();
-  await pipeline(createReadStream(data), writer.stream);
-  const { digest } = await writer.commit();
-  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } });
-  const manifest = await layout.putJson(MediaType.OciManifest, {
-    schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [{ mediaType: MediaType.OciLayerGzip, digest, size }],
-  });
-  await layout.tag(manifest, 'v1');
-  return dir;
-}
 
 /**
  * Issue #4: pushing a large layer takes the memory of pushing a small one. A 256 MiB layer goes

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
+import { OciLayout } from '../../src/content/layout.js';
+import { MediaType } from '../../src/oci/media-types.js';
 import { REPO_ROOT, run } from './tools.js';
 import { readImage } from '../assemble/support.js';
 
@@ -51,4 +54,20 @@ export function assertOneLayerHolds(layout: string, name: string, size: number):
   assert.equal(manifest.layers.length, 1, 'one layer');
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   assert.match(run('tar', ['-tvzf', blob(manifest.layers[0]!.digest)]), new RegExp(` ${size} .* ${escaped}\\n$`));
+}
+
+/** A layout whose image `v1` has one layer of `size` random bytes (the registry does not unpack layers). */
+export async function randomLayerLayout(dir: string, size: number): Promise<string> {
+  const data = `${dir}.bin`;
+  writeRandomFile(data, size);
+  const layout = await OciLayout.open(dir, { create: true });
+  const writer = await layout.ingest();
+  await pipeline(createReadStream(data), writer.stream);
+  const { digest } = await writer.commit();
+  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } });
+  const manifest = await layout.putJson(MediaType.OciManifest, {
+    schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [{ mediaType: MediaType.OciLayerGzip, digest, size }],
+  });
+  await layout.tag(manifest, 'v1');
+  return dir;
 }
