@@ -3,7 +3,7 @@
  * HTTP client) against the real docker-registry, so push tests can trust what it reports.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -125,6 +125,23 @@ describe('startRegistry', () => {
     }
     assert.equal(processAlive(registry.pid), false, 'the registry process is gone');
     assert.equal(existsSync(registry.storageDir), false, 'the temp storage is removed');
+  });
+
+  test('keeps answering while this process is blocked in a synchronous child that makes many requests', async () => {
+    // Its logs once went into pipes this process drained only between events: 600 requests
+    // (about 300 KB of log lines) made inside spawnSync filled them and stalled the registry.
+    const registry = await startRegistry();
+    try {
+      const script = `const http = require('node:http');
+        let left = 600;
+        const next = () => http.get(process.argv[1], (res) => { res.resume(); res.on('end', () => (--left > 0 ? next() : process.exit(0))); }).on('error', (e) => { console.error(e.message); process.exit(1); });
+        next();`;
+      const child = spawnSync(process.execPath, ['-e', script, `${registry.url}/v2/`], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(child.status, 0, child.error?.message ?? child.stderr);
+      assert.equal((await registry.settledAccessLog()).filter((e) => e.path === '/v2/' && e.status === 200).length, 600);
+    } finally {
+      await registry.stop();
+    }
   });
 
   test('htpasswd auth: challenges, refuses a wrong password, accepts the right one', async () => {

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { makeSelfSignedCert } from './certs.js';
 import { killOnExit, removeOnExit } from './exit-cleanup.js';
 import { requireTool, run } from './tools.js';
@@ -198,14 +199,20 @@ type LaunchResult = { registry: Launched } | { message: string; portTaken: boole
 async function launch(configFile: string, cwd: string, port: number, caFile: string | undefined): Promise<LaunchResult> {
   // setpriv --pdeathsig: the kernel kills the registry if this test process dies without
   // running its exit handlers (SIGKILL, a crash), so no registry outlives its test.
-  const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', configFile], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // The registry writes its logs into files, never into a pipe: a pipe this process did not drain
+  // (while a test runs a synchronous child, say) would fill and stall every request.
+  const out = new LogCapture(join(cwd, `registry-${port}`));
+  let child: ChildProcess;
+  try {
+    child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'docker-registry', 'serve', configFile], {
+      cwd,
+      stdio: ['ignore', out.stdoutFd, out.stderrFd],
+    });
+  } finally {
+    out.closeWriters();
+  }
   const forgetChild = killOnExit(child);
-  const out = new LogCapture();
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => out.stdout(s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => out.stderr(s));
+  child.once('exit', () => out.close());
   const exited = new Promise<string>((resolve) => {
     child.once('error', (err) => resolve(`cannot run docker-registry: ${err.message}`));
     child.once('exit', (code, signal) => resolve(`docker-registry exited (${signal ?? `code ${code}`}) before answering`));
@@ -268,51 +275,87 @@ function finish(
   };
 }
 
-/** Collects the registry's output and parses the access log lines as they arrive. */
+/**
+ * Reads the registry's output from the files it writes (its access log on stdout, its JSON log on
+ * stderr) whenever a caller asks, and parses the access log lines.
+ */
 class LogCapture {
+  readonly stdoutFd: number;
+  readonly stderrFd: number;
+  private readonly readers: { fd: number; decoder: StringDecoder; access: boolean }[];
   private all: string[] = [];
   private partial = '';
   private parsed: AccessEntry[] = [];
-  private waiters: Array<() => void> = [];
+  private closed = false;
 
-  stdout(chunk: string): void {
-    this.all.push(chunk);
+  constructor(prefix: string) {
+    this.stdoutFd = openSync(`${prefix}.stdout.log`, 'w');
+    this.stderrFd = openSync(`${prefix}.stderr.log`, 'w');
+    this.readers = [
+      { fd: openSync(`${prefix}.stdout.log`, 'r'), decoder: new StringDecoder('utf8'), access: true },
+      { fd: openSync(`${prefix}.stderr.log`, 'r'), decoder: new StringDecoder('utf8'), access: false },
+    ];
+  }
+
+  /** The child holds its own copies of the write ends. */
+  closeWriters(): void {
+    closeSync(this.stdoutFd);
+    closeSync(this.stderrFd);
+  }
+
+  /** After the child exits: what it wrote last is read, then the files are let go. */
+  close(): void {
+    if (this.closed) return;
+    this.pull();
+    this.closed = true;
+    for (const r of this.readers) closeSync(r.fd);
+  }
+
+  private pull(): void {
+    if (this.closed) return;
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    for (const r of this.readers) {
+      for (let n; (n = readSync(r.fd, buf, 0, buf.length, null)) > 0;) {
+        const chunk = r.decoder.write(buf.subarray(0, n));
+        this.all.push(chunk);
+        if (r.access) this.parse(chunk);
+      }
+    }
+  }
+
+  private parse(chunk: string): void {
     const lines = (this.partial + chunk).split('\n');
     this.partial = lines.pop() ?? '';
     for (const line of lines) {
       const entry = parseAccessLine(line);
       if (entry) this.parsed.push(entry);
     }
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  stderr(chunk: string): void {
-    this.all.push(chunk);
   }
 
   entries(): AccessEntry[] {
+    this.pull();
     return this.parsed.filter((e) => e.userAgent !== PROBE_AGENT);
   }
 
   clear(): void {
+    this.pull();
     this.parsed = [];
   }
 
   text(): string {
+    this.pull();
     return this.all.join('');
   }
 
   async waitFor(match: (entry: AccessEntry) => boolean, child: ChildProcess, timeoutMs: number, what: string): Promise<AccessEntry> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      this.pull();
       const found = this.parsed.find(match);
       if (found) return found;
       if (child.exitCode !== null || child.signalCode !== null) throw new Error('docker-registry has exited');
       if (Date.now() > deadline) throw new Error(`${what} did not arrive within ${timeoutMs}ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
-      });
+      await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
   }
 }
