@@ -19,7 +19,7 @@ import { checkTag, prepareTarget } from './layout-target.js';
 import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
 import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
-import { LayerCache, type CachedLayer } from '../layer/cache-store.js';
+import { CacheUse, type CachedLayer } from '../layer/cache-store.js';
 import {
   feedBuildCache, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
   type BuiltProvenance, type BuiltSbom, type LayerOrigin,
@@ -40,18 +40,6 @@ export interface BuildOptions extends RunConfig, ImageOutputOptions {
   remove?: string[];
   /** `UID:GID` given to every file (e.g. `0:0`); default: the ids on disk. */
   owner?: string | { uid: number; gid: number };
-  /**
-   * Reuse a layer built before into the same layout when its tree's metadata (inode, size,
-   * mtime and ctime of every entry) and the options are unchanged. Default true; false always
-   * reads, tars and compresses every layer, and still records them for the next build (as
-   * `docker build --no-cache` does: the cache is not read, but it is written).
-   */
-  cache?: boolean;
-  /**
-   * The wall clock the layer cache compares file times with (ms since the epoch; default
-   * Date.now): a tree changed within 2 s of it is not recorded. Tests set it instead of waiting.
-   */
-  cacheClock?: () => number;
   onProgress?: (progress: BuildProgress) => void;
 }
 
@@ -146,10 +134,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const layers: NewLayer[] = [];
   // A new layout has nothing to reuse yet, but its layers are recorded for the next build; so
   // are those of a build told not to read the cache (no layout to look in: nothing is found).
-  const cache = new LayerCache(target.root);
-  const lookIn = options.cache !== false ? target.layout : undefined;
+  const cache = new CacheUse(target.root, options.cache !== false ? target.layout : undefined);
   const registryCache = await openBuildCache(options, warn);
-  const cacheUpdates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
   let emptyDir: string | undefined;
   let stagedBase: StagedBase | undefined;
   let succeeded = false;
@@ -174,10 +160,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         exclude: [layoutReal],
       };
       // A layer of whiteouts alone (its directory is new every time) costs nothing to build.
-      const cached = source.path !== emptyDir ? await findCached(cache, lookIn, source, keyOptions, options.cacheClock) : undefined;
+      const cached = source.path !== emptyDir ? await findCached(cache, source, keyOptions, options.cacheClock) : undefined;
       if (cached?.hit) {
         layers.push({ ...cached.hit, cached: true, origin: 'local-cache' });
-        cacheUpdates.push({ key: cached.key!, layer: cached.hit, hit: true });
         continue;
       }
       const layerOptions = {
@@ -211,7 +196,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       });
       layers.push({ ...layer, origin: 'built' });
       const key = hasher ? hasher.finish() : cached?.key;
-      if (key && !warned) cacheUpdates.push({ key, layer, hit: false });
+      if (key && !warned) cache.record(key, layer);
     }
     options.signal?.throwIfAborted();
 
@@ -241,8 +226,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       tag, created: new Date(time.seconds * 1000), startedOn, layers,
       ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
     }, options);
-    for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
-    await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));
+    await cache.finish(layout);
     await feedBuildCache(layout, layers, options, registryCache);
     succeeded = true;
     return {
@@ -266,11 +250,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
  * and options) has an entry at all: a cold build then skips that walk and takes the key from the
  * build's own.
  */
-async function findCached(cache: LayerCache, layout: OciLayout | undefined, source: LayerSource, options: LayerKeyOptions, clock?: () => number): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
+async function findCached(cache: CacheUse, source: LayerSource, options: LayerKeyOptions, clock?: () => number): Promise<{ source: string; key?: LayerKey; hit?: CachedLayer }> {
   const id = sourceId(source, options);
-  if (source.kind === 'directory' && !(layout && await cache.hasSource(id))) return { source: id };
+  if (source.kind === 'directory' && !(cache.reads && await cache.cache.hasSource(id))) return { source: id };
   const key = await layerKey(source, options, clock);
-  const hit = layout ? await cache.lookup(layout, key) : undefined;
+  const hit = await cache.lookup(key);
   return { source: id, key, ...(hit ? { hit } : {}) };
 }
 

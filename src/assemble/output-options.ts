@@ -29,6 +29,19 @@ export interface ImageOutputOptions {
    * recorded as living in that repository. Reached with `connect`.
    */
   cacheRepo?: string;
+  /**
+   * Reuse a layer built before into the same layout (the layer cache, layer/cache-key.ts) when
+   * what makes its bytes is unchanged: the options, and every entry's metadata with the inode,
+   * size, mtime and ctime of the file its bytes come from. Default true; false always reads, tars
+   * and compresses every layer, and still records them for the next build (as `docker build
+   * --no-cache` does: the cache is not read, but it is written).
+   */
+  cache?: boolean;
+  /**
+   * The wall clock the layer cache compares file times with (ms since the epoch; default
+   * Date.now): a file changed within 2 s of the build's start is not recorded. Tests set it instead of waiting.
+   */
+  cacheClock?: () => number;
   /** With `cacheRepo`: store the layers this build made there (blob and entry) before returning; else the next push does. */
   cacheWrite?: boolean;
   /** The clock stamped on new registry cache entries (for pruning by age); default the system's. */

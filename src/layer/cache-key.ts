@@ -31,6 +31,10 @@ import { walk, type FsEntry } from './walk.js';
  * The racy rule (git's): a key is not stored when any entry changed in the two seconds before the
  * walk began, or later; nor when the wall clock went back during the walk, which the argument above
  * relies on.
+ *
+ * A Dockerfile layer (dockerfile-exec/layer-cache.ts) is keyed the same way, from its plan instead
+ * of a walk: each entry as written, with the stamp of the file its bytes come from (taken when the
+ * plan looked at it, before any read) or the digest of the base layer holding them.
  */
 
 /** Bumped whenever what the key covers, or what an entry holds, changes. */
@@ -63,8 +67,18 @@ export interface LayerKey {
   racy: boolean;
 }
 
+/**
+ * What a key names besides a rootfs: one layer of a Dockerfile build (`path` says which: the
+ * context, the Dockerfile, the stage and the layer's place in it). Its entries and their contents
+ * come from the build's plan (TreeKeyHasher.add), not from a walk.
+ */
+export interface PlannedSource {
+  kind: 'dockerfile';
+  path: string;
+}
+
 /** Names a source (its real path and kind) with the options: every key of it starts from this. */
-export function sourceId(source: LayerSource, options: LayerKeyOptions): string {
+export function sourceId(source: LayerSource | PlannedSource, options: LayerKeyOptions): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({
     format: FORMAT,
@@ -88,8 +102,25 @@ export function sourceId(source: LayerSource, options: LayerKeyOptions): string 
 }
 
 /**
+ * What a key keeps of a file's lstat: the facts that move with any change (inode, size, mtime and
+ * ctime in nanoseconds …) as text, and the latest of its times, for the racy rule.
+ */
+export interface StatStamp {
+  facts: string;
+  changedNs: bigint;
+}
+
+export function statStamp(st: BigIntStats): StatStamp {
+  return {
+    facts: `${st.dev} ${st.ino} ${st.mode} ${st.nlink} ${st.uid} ${st.gid} ${st.rdev} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`,
+    changedNs: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs,
+  };
+}
+
+/**
  * Hashes a tree's entries as a walk sees them: give `onStats` to the walk (the build's own, or
- * layerKey's), then `finish()` once it has ended.
+ * layerKey's), then `finish()` once it has ended. A planned layer (a Dockerfile step) gives each
+ * entry with `add` instead, with the stamp of the file its bytes come from.
  */
 export class TreeKeyHasher {
   private readonly hash = createHash('sha256');
@@ -97,18 +128,26 @@ export class TreeKeyHasher {
   private readonly startNs: bigint;
   private newest = 0n;
 
-  constructor(private readonly source: string, private readonly clock: WallClock = Date.now) {
-    this.startNs = nowNs(clock);
+  /** @param startMs When the stats hashed were taken, at the latest (default now: a walk to come). */
+  constructor(private readonly source: string, private readonly clock: WallClock = Date.now, startMs?: number) {
+    this.startNs = startMs === undefined ? nowNs(clock) : BigInt(Math.floor(startMs)) * 1_000_000n;
     this.hash.update(`${FORMAT}\0${source}\0tree\0`);
   }
 
   readonly onStats = (e: FsEntry, st: BigIntStats): void => {
     // Capabilities are not read: setting one moves the file's ctime, which is in the key.
-    hashEntry(this.hash, e);
-    hashStats(this.hash, st);
-    const t = maxTime(st);
-    if (t > this.newest) this.newest = t;
+    this.add(e, statStamp(st));
   };
+
+  /**
+   * An entry, and where its bytes come from: a file's stamp, or (`changedNs` 0) a name that fixes
+   * them (a blob digest and an entry in it). None for an entry without content.
+   */
+  add(e: FsEntry, content?: StatStamp): void {
+    hashEntry(this.hash, e);
+    this.hash.update(content ? `${content.facts}\n` : '-\n');
+    if (content && content.changedNs > this.newest) this.newest = content.changedNs;
+  }
 
   finish(): LayerKey {
     const racy = this.newest >= this.startNs - RACY_NS || nowNs(this.clock) < this.startNs;
@@ -132,17 +171,9 @@ function nowNs(clock: WallClock): bigint {
   return BigInt(Math.floor(clock())) * 1_000_000n;
 }
 
-function maxTime(st: BigIntStats): bigint {
-  return st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
-}
-
 function hashEntry(hash: Hash, e: FsEntry): void {
   hash.update(e.name);
   hash.update(`\0${e.type} ${e.mode} ${e.uid} ${e.gid} ${e.size} ${e.mtime} ${e.devmajor ?? '-'} ${e.devminor ?? '-'} `);
   if (e.linkname) hash.update(e.linkname);
   hash.update(`\0${e.capability ? e.capability.toString('hex') : '-'}\0`);
-}
-
-function hashStats(hash: Hash, st: BigIntStats): void {
-  hash.update(`${st.dev} ${st.ino} ${st.mode} ${st.nlink} ${st.uid} ${st.gid} ${st.rdev} ${st.size} ${st.mtimeNs} ${st.ctimeNs}\n`);
 }

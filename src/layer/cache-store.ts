@@ -179,3 +179,40 @@ export class LayerCache {
     return { descriptor: { mediaType: v.mediaType, digest: v.digest as Digest, size: v.size! }, diffId: v.diffId as Digest, uncompressedSize: v.uncompressedSize! };
   }
 }
+
+/**
+ * One build's use of the cache: lookups (none when the build is told not to read it, as
+ * `--no-cache`), then, once its image is stored, its hits marked as used, its new layers recorded
+ * and the cache pruned. Shared by `build DIR` and `build -f`, so both keep the cache alike.
+ */
+export class CacheUse {
+  readonly cache: LayerCache;
+  private readonly updates: { key: LayerKey; layer: CachedLayer; hit: boolean }[] = [];
+
+  /** @param readFrom The layout to find hits in; undefined: nothing is found (a new layout, or not read). */
+  constructor(layoutRoot: string, private readonly readFrom: OciLayout | undefined) {
+    this.cache = new LayerCache(layoutRoot);
+  }
+
+  get reads(): boolean {
+    return this.readFrom !== undefined;
+  }
+
+  /** The layer of `key`, recorded as used when found. */
+  async lookup(key: LayerKey): Promise<CachedLayer | undefined> {
+    const hit = this.readFrom ? await this.cache.lookup(this.readFrom, key) : undefined;
+    if (hit) this.updates.push({ key, layer: hit, hit: true });
+    return hit;
+  }
+
+  /** A layer this build made, to store under `key` once the image is stored. */
+  record(key: LayerKey, layer: CachedLayer): void {
+    this.updates.push({ key, layer, hit: false });
+  }
+
+  /** After the image is stored: hits touched, new layers stored, the cache bounded. Best effort. */
+  async finish(layout: OciLayout): Promise<void> {
+    for (const { key, layer, hit } of this.updates) await (hit ? this.cache.touch(key, layer) : this.cache.store(key, layer));
+    await this.cache.prune(layout, this.updates.map(({ key }) => this.cache.entryName(key)));
+  }
+}
