@@ -30,6 +30,8 @@ import type { LayerResult } from '../layer/layer.js';
 import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
 import { ImageSources } from './bases.js';
 import { ContextView } from './context.js';
+import { CacheUse } from '../layer/cache-store.js';
+import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
 import { resolveWildcards } from './copy-instruction.js';
 import { ArchiveFiles } from './extract.js';
@@ -40,7 +42,7 @@ import {
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
-import { cleanAbsolute, resolvePath, type FsTree } from './tree.js';
+import { cleanAbsolute, resolvePath, type ArchiveRef, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
 
 /**
@@ -96,6 +98,8 @@ export interface DockerfileBuildResult extends StoredImage {
 }
 
 export async function buildDockerfile(options: DockerfileBuildOptions = {}): Promise<DockerfileBuildResult> {
+  // The layer cache's stamps of context files are taken later: any change after this is seen.
+  const cacheStartMs = (options.cacheClock ?? Date.now)();
   const warn = options.onWarning ?? (() => {});
   const info = options.onInfo ?? (() => {});
   const tag = options.tag ?? DEFAULT_TAG;
@@ -151,6 +155,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   const written: (OriginLayer & { blob?: LayerResult['blob'] })[] = [];
   const startedOn = (options.provenance?.now ?? (() => new Date()))();
   const registryCache = await openBuildCache(options, warn);
+  const cache = new CacheUse(target.root, options.cache !== false ? target.layout : undefined);
   let succeeded = false;
   try {
     const bases = new Map<number, BaseImage>();
@@ -183,11 +188,22 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     const planned = planStages({ filename, resolved, context, bases: baseTrees, fromImages, archives, time: time.seconds, created, files, warn });
     const final = planned.get(resolved.target.index)!;
 
-    for (const layer of final.layers) requestArchiveFiles(layer.entries, files);
-    await files.extractAll();
     const stageName = resolved.target.name ?? String(resolved.target.index);
+    const cached = await lookupPlanned(cache, final.layers, {
+      build: `${contextDir}\0${dockerfilePath}\0${stageName}`, startMs: cacheStartMs, ...(options.cacheClock ? { clock: options.cacheClock } : {}),
+      compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      clampMtime: time.seconds, exclude: [],
+    });
+    // A layer the cache holds needs none of its files: only the others' are taken out of archives.
+    for (const [i, layer] of final.layers.entries()) if (!cached[i]!.hit) requestArchiveFiles(layer.entries, files);
+    await files.extractAll();
     for (const [i, layer] of final.layers.entries()) {
       options.signal?.throwIfAborted();
+      const { key, hit: local } = cached[i]!;
+      if (local) {
+        written.push({ ...local, origin: 'local-cache' });
+        continue;
+      }
       // The registry cache is keyed by diff_id: the layer's tar is hashed (not compressed) to ask it.
       const hashed = registryCache.cache ? await hashEntries(fsEntries(layer.entries, files), { clampMtime: time.seconds, ...(options.signal ? { signal: options.signal } : {}) }) : undefined;
       const hit = hashed ? await registryCacheHit(registryCache, hashed) : undefined;
@@ -195,14 +211,16 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         written.push(hit);
         continue;
       }
-      written.push({ origin: 'built', ...await writeLayer(fsEntries(layer.entries, files), target.staging, {
+      const built = await writeLayer(fsEntries(layer.entries, files), target.staging, {
         compression,
         clampMtime: time.seconds,
         ...(options.level !== undefined ? { level: options.level } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (bytes) => options.onProgress?.({ layer: i, layers: final.layers.length, source: `${filename}:${layer.line}`, bytes }),
-      }) });
+      });
+      written.push({ origin: 'built', ...built });
+      if (key) cache.record(key, built);
     }
     options.signal?.throwIfAborted();
 
@@ -244,6 +262,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
       dockerfile: { uri: filename, digest: sha256(text) },
     }, options);
+    await cache.finish(layout);
     await feedBuildCache(layout, written, options, registryCache);
     succeeded = true;
     return {
@@ -389,7 +408,12 @@ async function indexArchives(resolved: ResolvedDockerfile, context: ContextView)
           if (out.has(path)) continue;
           const compression = probeArchive(path);
           if (!compression) continue;
-          const archive = { describe: `archive ${src}`, open: async () => openArchiveFile(path, compression) };
+          const stamp = r.node.content.stamp;
+          const archive: ArchiveRef = {
+            describe: `archive ${src}`,
+            open: async () => openArchiveFile(path, compression),
+            ...(stamp ? { stamp: { facts: `archive ${path} ${stamp.facts}`, changedNs: stamp.changedNs } } : {}),
+          };
           const entries: ArchiveEntry[] = [];
           await readTar(await archive.open(), archive.describe, (entry) => { entries.push(entry); });
           out.set(path, { archive, entries });

@@ -2,6 +2,7 @@ import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import type { IgnoreMatcher } from '../dockerfile/index.js';
+import { statStamp } from '../layer/cache-key.js';
 import { joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
 
 /**
@@ -125,7 +126,7 @@ export class ContextView implements FsView {
       size: type === 'file' ? Number(st.size) : 0,
     };
     if (type === 'file') {
-      node.content = { kind: 'disk', path: abs };
+      node.content = { kind: 'disk', path: abs, stamp: statStamp(st) };
       if (st.nlink > 1n) {
         const key = `${st.dev}:${st.ino}`;
         let inode = this.inodes.get(key);

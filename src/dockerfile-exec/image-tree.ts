@@ -26,6 +26,8 @@ const MAX_KEPT_BYTES = 4 << 20;
 function layerArchive(layer: ImageLayer, describe: string): ArchiveRef {
   return {
     describe,
+    // A layer's bytes are verified against its digest as they are read: the digest names them.
+    stamp: { facts: `blob ${layer.descriptor.digest}`, changedNs: 0n },
     open: async () => decompressed(await layer.open(), layerCompression(layer.descriptor.mediaType), describe),
   };
 }

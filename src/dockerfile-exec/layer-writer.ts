@@ -46,36 +46,48 @@ export function plannedEntries(writer: TreeWriter): PlannedEntry[] {
   return out;
 }
 
+/** Whether the layer reads bytes for this entry: a non-empty file, at its first path in the layer. */
+export function hasContent(e: PlannedEntry): boolean {
+  return !e.linkTo && e.node.type === 'file' && e.node.size > 0;
+}
+
 /** Asks for the bytes of every file of these entries that lives inside an archive. */
 export function requestArchiveFiles(entries: PlannedEntry[], files: ArchiveFiles): void {
   for (const e of entries) {
     const content = e.node.content;
-    if (!e.linkTo && e.node.type === 'file' && e.node.size > 0 && content?.kind === 'archive') e.extracted = files.want(content.archive, content.entry);
+    if (hasContent(e) && content?.kind === 'archive') e.extracted = files.want(content.archive, content.entry);
   }
+}
+
+/** The tar entry of a planned entry, as the walker would make it, without where its bytes are (`path` is empty). */
+export function plannedFsEntry(e: PlannedEntry): FsEntry {
+  const rel = e.path.slice(1);
+  const n = e.node;
+  const entry: FsEntry = {
+    path: Buffer.alloc(0),
+    name: Buffer.from(n.type === 'dir' ? rel + '/' : rel),
+    type: e.linkTo ? 'hardlink' : n.type,
+    mode: n.mode,
+    uid: n.uid,
+    gid: n.gid,
+    size: e.linkTo || n.type !== 'file' ? 0 : n.size,
+    mtime: n.mtime,
+  };
+  if (e.linkTo) entry.linkname = Buffer.from(e.linkTo.slice(1));
+  else if (n.type === 'symlink') entry.linkname = Buffer.from(n.linkname ?? '');
+  if (n.type === 'char' || n.type === 'block') {
+    entry.devmajor = n.devmajor ?? 0;
+    entry.devminor = n.devminor ?? 0;
+  }
+  return entry;
 }
 
 /** The walker's view of planned entries, reading file bytes from the context or extracted temp files. */
 export function* fsEntries(entries: readonly PlannedEntry[], files: ArchiveFiles): Generator<FsEntry> {
   for (const e of entries) {
-    const rel = e.path.slice(1);
-    const n = e.node;
-    const entry: FsEntry = {
-      path: Buffer.alloc(0),
-      name: Buffer.from(n.type === 'dir' ? rel + '/' : rel),
-      type: e.linkTo ? 'hardlink' : n.type,
-      mode: n.mode,
-      uid: n.uid,
-      gid: n.gid,
-      size: e.linkTo || n.type !== 'file' ? 0 : n.size,
-      mtime: n.mtime,
-    };
-    if (e.linkTo) entry.linkname = Buffer.from(e.linkTo.slice(1));
-    else if (n.type === 'symlink') entry.linkname = Buffer.from(n.linkname ?? '');
-    if (n.type === 'char' || n.type === 'block') {
-      entry.devmajor = n.devmajor ?? 0;
-      entry.devminor = n.devminor ?? 0;
-    }
-    if (!e.linkTo && n.type === 'file' && n.size > 0) {
+    const entry = plannedFsEntry(e);
+    if (hasContent(e)) {
+      const n = e.node;
       if (n.content?.kind === 'disk') entry.path = Buffer.from(n.content.path);
       else if (e.extracted) entry.path = Buffer.from(files.resolve(e.extracted));
       else throw new OcipushError('EREAD', `internal: no content for ${e.path}`);

@@ -1,5 +1,6 @@
 import { OcipushError } from '../errors.js';
 import type { EntryAttributes } from '../layer/entry-attributes.js';
+import type { StatStamp } from '../layer/cache-key.js';
 
 /**
  * The filesystem of a stage (or of an image), as metadata: what every layer so far put where,
@@ -11,9 +12,12 @@ import type { EntryAttributes } from '../layer/entry-attributes.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block';
 
-/** Where a file's bytes are: a file on disk, or an entry of a tar archive (a base layer, an ADD archive). */
+/**
+ * Where a file's bytes are: a file on disk (with its lstat's stamp, taken when the plan looked at
+ * it: the layer cache's key), or an entry of a tar archive (a base layer, an ADD archive).
+ */
 export type Content =
-  | { kind: 'disk'; path: string }
+  | { kind: 'disk'; path: string; stamp?: StatStamp }
   | { kind: 'archive'; archive: ArchiveRef; entry: number };
 
 /** A tar archive that can be read again, decompressed, from the start. */
@@ -21,6 +25,11 @@ export interface ArchiveRef {
   /** Names it in messages: `layer sha256:… of alpine:3.20`, `archive app.tar.gz`. */
   describe: string;
   open(): Promise<import('node:stream').Readable>;
+  /**
+   * What fixes its bytes, for the layer cache: a blob's digest (`changedNs` 0), or the archive
+   * file's path and lstat stamp. Without it, a layer holding its files is never cached.
+   */
+  stamp?: StatStamp;
 }
 
 export interface FsNode extends EntryAttributes {

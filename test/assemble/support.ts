@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
+import { chmodSync, statSync, chownSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, utimesSync, writeFileSync, copyFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -243,4 +243,17 @@ export function validateLayout(layout: string): void {
   // This oci-image-tool has no --type imageLayout validator; --type image autodetects the layout
   // and checks the index, every manifest, config and layer of every ref.
   run('oci-image-tool', ['validate', '--type', 'image', layout]);
+}
+
+/** Runs `change` on `path`, then puts its mtime back to the nanosecond (`touch -r`): only ctime can tell. */
+export function keepingMtime(path: string, scratch: string, change: () => void): void {
+  const ref = join(scratch, 'mtime-ref');
+  run('touch', ['-r', path, ref]);
+  const before = statSync(path, { bigint: true });
+  change();
+  run('touch', ['-h', '-r', ref, path]);
+  const after = statSync(path, { bigint: true });
+  assert.equal(after.mtimeNs, before.mtimeNs);
+  assert.equal(after.size, before.size);
+  assert.notEqual(after.ctimeNs, before.ctimeNs);
 }

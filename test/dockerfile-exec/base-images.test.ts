@@ -79,6 +79,15 @@ describe('FROM and COPY --from images in a registry', () => {
     assert.equal(run.status, 0);
   });
 
+  it('a rebuild takes the layers of COPY --from=<image> (named by the base layer\'s digest) and onto a base from the layer cache', async () => {
+    const ctx = join(tmp.path, 'from-image-cached');
+    writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nCOPY --from=${baseRef} /etc/passwd /copied/\n` });
+    const layout = join(tmp.path, 'from-image-cached-layout');
+    const builds = [0, 1].map(() => build(ctx, layout, ['--tag', 't', '--created', '2000000000']));
+    assert.deepEqual(builds.map((b) => b.layers.map((l) => l.source)), [['built'], ['local-cache']]);
+    assert.equal(builds[1]!.digest, builds[0]!.digest);
+  });
+
   it('COPY --from a stage built on an image: the stage\'s files are the base\'s plus its own', async () => {
     const ctx = join(tmp.path, 'from-stage');
     writeTree(ctx, { Dockerfile: `FROM ${baseRef} AS tools\nCOPY f /etc/extra\nFROM scratch\nCOPY --from=tools /etc /etc\n`, f: 'extra\n' });

@@ -37,7 +37,7 @@ export interface BuildJson {
   digest: string;
   tag: string;
   stage: string;
-  layers: { digest: string; diffId: string; mediaType: string; createdBy: string }[];
+  layers: { digest: string; diffId: string; mediaType: string; createdBy: string; source: string }[];
   config: { digest: string };
   base?: { reference: string; digest: string; layers: number };
 }

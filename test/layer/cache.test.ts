@@ -8,7 +8,7 @@ import { OciLayout } from '../../src/content/layout.js';
 import { LayerCache } from '../../src/layer/cache-store.js';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT, run, runCli, tempDir } from '../support/tools.js';
-import { assertSameTree, pseudoRandom, umociUnpack, validateLayout } from '../assemble/support.js';
+import { assertSameTree, keepingMtime, pseudoRandom, umociUnpack, validateLayout } from '../assemble/support.js';
 
 /**
  * The layer cache may only skip reading a tree whose metadata proves it unchanged. A tree changed
@@ -26,19 +26,6 @@ function makeTree(root: string): void {
   writeFileSync(join(root, 'usr', 'lib', 'big.bin'), pseudoRandom(3 * 1024 * 1024 + 17));
   linkSync(join(root, 'etc', 'other'), join(root, 'usr', 'lib', 'other-link'));
   symlinkSync('usr/lib', join(root, 'lib'));
-}
-
-/** Runs `change` on `path`, then puts its mtime back to the nanosecond (`touch -r`): only ctime can tell. */
-function keepingMtime(path: string, scratch: string, change: () => void): void {
-  const ref = join(scratch, 'mtime-ref');
-  run('touch', ['-r', path, ref]);
-  const before = statSync(path, { bigint: true });
-  change();
-  run('touch', ['-h', '-r', ref, path]);
-  const after = statSync(path, { bigint: true });
-  assert.equal(after.mtimeNs, before.mtimeNs);
-  assert.equal(after.size, before.size);
-  assert.notEqual(after.ctimeNs, before.ctimeNs);
 }
 
 /** A minute ahead: every tree made by the test has aged. */
