@@ -189,7 +189,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     const final = planned.get(resolved.target.index)!;
 
     const stageName = resolved.target.name ?? String(resolved.target.index);
-    const cached = await lookupPlanned(cache, final.layers, {
+    const cached = await lookupPlanned(cache, final.layers, context.stats, {
       build: `${contextDir}\0${dockerfilePath}\0${stageName}`, startMs: cacheStartMs, ...(options.cacheClock ? { clock: options.cacheClock } : {}),
       compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),
       clampMtime: time.seconds, exclude: [],
@@ -408,11 +408,11 @@ async function indexArchives(resolved: ResolvedDockerfile, context: ContextView)
           if (out.has(path)) continue;
           const compression = probeArchive(path);
           if (!compression) continue;
-          const stamp = r.node.content.stamp;
+          const stat = r.node.content.stat;
           const archive: ArchiveRef = {
             describe: `archive ${src}`,
             open: async () => openArchiveFile(path, compression),
-            ...(stamp ? { stamp: { facts: `archive ${path} ${stamp.facts}`, changedNs: stamp.changedNs } } : {}),
+            ...(stat !== undefined ? { stamp: context.stats.stamp(stat, `archive ${path}\0`) } : {}),
           };
           const entries: ArchiveEntry[] = [];
           await readTar(await archive.open(), archive.describe, (entry) => { entries.push(entry); });

@@ -2,7 +2,7 @@ import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs'
 import { join } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import type { IgnoreMatcher } from '../dockerfile/index.js';
-import { statStamp } from '../layer/cache-key.js';
+import { StatTable } from '../layer/cache-key.js';
 import { joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
 
 /**
@@ -18,6 +18,8 @@ export class ContextView implements FsView {
   private readonly reincluded = new Map<string, boolean>();
   /** The context does not change during a build: each path is looked at once. */
   private readonly cache = new Map<string, Lookup>();
+  /** The lstat facts of the files looked at, for the layer cache's keys. */
+  readonly stats = new StatTable();
 
   constructor(readonly root: string, private readonly ignore?: IgnoreMatcher) {}
 
@@ -126,7 +128,7 @@ export class ContextView implements FsView {
       size: type === 'file' ? Number(st.size) : 0,
     };
     if (type === 'file') {
-      node.content = { kind: 'disk', path: abs, stamp: statStamp(st) };
+      node.content = { kind: 'disk', path: abs, stat: this.stats.add(st) };
       if (st.nlink > 1n) {
         const key = `${st.dev}:${st.ino}`;
         let inode = this.inodes.get(key);

@@ -1,4 +1,4 @@
-import { sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions, type StatStamp, type WallClock } from '../layer/cache-key.js';
+import { sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions, type StatStamp, type StatTable, type WallClock } from '../layer/cache-key.js';
 import type { CacheUse, CachedLayer } from '../layer/cache-store.js';
 import { hasContent, plannedFsEntry, type PlannedEntry } from './layer-writer.js';
 import type { PlannedLayer } from './stage-plan.js';
@@ -30,14 +30,14 @@ export interface PlannedKeyOptions extends LayerKeyOptions {
 }
 
 /** The key of a planned layer; undefined when some file's bytes have nothing that fixes them. */
-export function plannedLayerKey(entries: readonly PlannedEntry[], source: string, options: PlannedKeyOptions): LayerKey | undefined {
+export function plannedLayerKey(entries: readonly PlannedEntry[], stats: StatTable, source: string, options: PlannedKeyOptions): LayerKey | undefined {
   const hasher = new TreeKeyHasher(source, options.clock, options.startMs);
   for (const e of entries) {
     let stamp: StatStamp | undefined;
     if (hasContent(e)) {
       const c = e.node.content;
-      if (c?.kind === 'disk' && c.stamp) stamp = { facts: `disk ${c.path}\0${c.stamp.facts}`, changedNs: c.stamp.changedNs };
-      else if (c?.kind === 'archive' && c.archive.stamp) stamp = { facts: `${c.archive.stamp.facts}#${c.entry}`, changedNs: c.archive.stamp.changedNs };
+      if (c?.kind === 'disk' && c.stat !== undefined) stamp = stats.stamp(c.stat, `disk ${c.path}\0`);
+      else if (c?.kind === 'archive' && c.archive.stamp) stamp = { facts: [...[c.archive.stamp.facts].flat(), `#${c.entry}`], changedNs: c.archive.stamp.changedNs };
       else return undefined;
     }
     hasher.add(plannedFsEntry(e), stamp);
@@ -46,10 +46,10 @@ export function plannedLayerKey(entries: readonly PlannedEntry[], source: string
 }
 
 /** Each layer's key (if it has one) and the layer the cache holds for it. */
-export async function lookupPlanned(cache: CacheUse, layers: readonly PlannedLayer[], options: PlannedKeyOptions): Promise<{ key?: LayerKey; hit?: CachedLayer }[]> {
+export async function lookupPlanned(cache: CacheUse, layers: readonly PlannedLayer[], stats: StatTable, options: PlannedKeyOptions): Promise<{ key?: LayerKey; hit?: CachedLayer }[]> {
   const out: { key?: LayerKey; hit?: CachedLayer }[] = [];
   for (const [i, layer] of layers.entries()) {
-    const key = plannedLayerKey(layer.entries, sourceId({ kind: 'dockerfile', path: `${options.build}\0${i}` }, options), options);
+    const key = plannedLayerKey(layer.entries, stats, sourceId({ kind: 'dockerfile', path: `${options.build}\0${i}` }, options), options);
     const hit = key ? await cache.lookup(key) : undefined;
     out.push({ ...(key ? { key } : {}), ...(hit ? { hit } : {}) });
   }

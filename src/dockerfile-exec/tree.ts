@@ -13,11 +13,12 @@ import type { StatStamp } from '../layer/cache-key.js';
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block';
 
 /**
- * Where a file's bytes are: a file on disk (with its lstat's stamp, taken when the plan looked at
- * it: the layer cache's key), or an entry of a tar archive (a base layer, an ADD archive).
+ * Where a file's bytes are: a file on disk (`stat` names its lstat facts in the context's
+ * StatTable, taken when the plan looked at it: the layer cache's key), or an entry of a tar
+ * archive (a base layer, an ADD archive).
  */
 export type Content =
-  | { kind: 'disk'; path: string; stamp?: StatStamp }
+  | { kind: 'disk'; path: string; stat?: number }
   | { kind: 'archive'; archive: ArchiveRef; entry: number };
 
 /** A tar archive that can be read again, decompressed, from the start. */
