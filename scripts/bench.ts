@@ -9,6 +9,7 @@ import { measure, median, rssMethod } from './bench/measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { formatValue, makeRow, renderTable, type Row } from './bench/report.js';
 import { timeCopies, timePushes } from './bench/pushes.js';
+import { timeDockerfileBuilds } from './bench/dockerfile.js';
 import { startRegistry } from '../test/support/registry.js';
 import {
   nodeBaseline, ocipushBuild, ocipushPush, ocipushVersion, TAR_ANCHOR_NAMES, tarAnchor,
@@ -146,7 +147,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   const rec = { add: (name: string, sample: Sample) => samples.add(name, sample), log };
   const smallLayout = join(work, 'small-image');
   let smallBytes = 0;
-  const checks = { rebuildSameLayer: [] as boolean[], ocipushPushedLayoutManifest: [] as boolean[], ocipushPushedSmallImage: [] as boolean[] };
+  const checks = { rebuildSameLayer: [] as boolean[], dockerfileRebuildSameLayer: [] as boolean[], ocipushPushedLayoutManifest: [] as boolean[], ocipushPushedSmallImage: [] as boolean[] };
   const anchorKinds: TarAnchor[] = options.anchors ? ['gzip', 'pigz', 'sha256sum'] : [];
   try {
     await makeSmallImage(options, smallLayout);
@@ -179,6 +180,9 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
           samples.add('ocipush-rebuild', { seconds: r.seconds, maxRssBytes: r.maxRssBytes, cpuSeconds: r.cpuSeconds });
           log(`${at}: ocipush rebuild (unchanged tree) ${formatValue(r.seconds, 's')} (cpu ${formatValue(r.cpuSeconds, 's')}), peak ${formatValue(r.maxRssBytes, 'bytes')}${same ? '' : ', LAYER DIFFERS from the cold build'}`);
         });
+      }
+      if (withOcipush) {
+        buildJobs.push(async () => { checks.dockerfileRebuildSameLayer.push(await timeDockerfileBuilds(ocipush, rootfs, dir, TAG, env, at, rec)); });
       }
       buildJobs.push(async () => {
         const m = await umociBuild(rootfs, uLayout, TAG, `${at}: umoci`);
@@ -271,7 +275,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   writeFileSync(options.out, JSON.stringify(result, null, 2) + '\n');
   log(`results written to ${options.out}`);
   if (loadAtStart > 0.5 * os.cpus().length) log(`note: the machine was busy when the bench started (load ${loadAtStart.toFixed(1)} on ${os.cpus().length} cpus); figures are noisier than on an idle machine`);
-  if (checks.rebuildSameLayer.includes(false)) log('warning: a rebuild of the unchanged tree gave a different layer than the cold build');
+  if (checks.rebuildSameLayer.includes(false) || checks.dockerfileRebuildSameLayer.includes(false)) log('warning: a rebuild of the unchanged tree gave a different layer than the cold build');
   if (checks.ocipushPushedLayoutManifest.includes(false) || checks.ocipushPushedSmallImage.includes(false)) log('warning: the manifest ocipush pushed is not the layout\'s (digest differs)');
   return 0;
 }
@@ -283,12 +287,14 @@ function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]):
     makeRow({ id: 'build', step: `build: tree → layout (${compression})`, unit: 's', ocipush: build, anchorName: 'umoci init+new+insert', anchor: s.medianSeconds('umoci-build'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('ocipush-build'), anchor: s.medianCpu('umoci-build') } }),
     makeRow({ id: 'layer-size', step: 'compressed layer size', unit: 'bytes', ocipush: s.medianBytes('ocipush-build'), anchorName: 'umoci insert', anchor: s.medianBytes('umoci-build'), goal: { kind: 'ratio', max: 1.05 } }),
     makeRow({ id: 'rebuild', step: 'rebuild, unchanged tree', unit: 's', ocipush: s.medianSeconds('ocipush-rebuild'), anchorName: 'ocipush cold build', anchor: build, goal: { kind: 'ratio', max: 0.2 }, cpu: { ocipush: s.medianCpu('ocipush-rebuild'), anchor: s.medianCpu('ocipush-build') } }),
+    makeRow({ id: 'build-f-rebuild', step: 'build -f (COPY the tree), rebuild unchanged', unit: 's', ocipush: s.medianSeconds('ocipush-build-f-rebuild'), anchorName: 'ocipush build -f, cold', anchor: s.medianSeconds('ocipush-build-f'), goal: { kind: 'ratio', max: 0.2 }, cpu: { ocipush: s.medianCpu('ocipush-build-f-rebuild'), anchor: s.medianCpu('ocipush-build-f') } }),
     makeRow({ id: 'push-cold', step: 'push to local registry, cold', unit: 's', ocipush: s.medianSeconds('ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('ocipush-push-cold'), anchor: s.medianCpu('skopeo-push-cold') } }),
     makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 3.0 }, cpu: { ocipush: s.medianCpu('ocipush-push-warm'), anchor: s.medianCpu('skopeo-push-warm') } }),
     makeRow({ id: 'small-push-cold', step: 'small image (2 layers), push, cold', unit: 's', ocipush: s.medianSeconds('small-ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('small-ocipush-push-cold'), anchor: s.medianCpu('small-skopeo-push-cold') } }),
     makeRow({ id: 'small-push-warm', step: 'small image, re-push, all there', unit: 's', ocipush: s.medianSeconds('small-ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-skopeo-push-warm'), goal: { kind: 'ratio', max: 3.0 }, cpu: { ocipush: s.medianCpu('small-ocipush-push-warm'), anchor: s.medianCpu('small-skopeo-push-warm') } }),
     makeRow({ id: 'rss-build', step: 'peak RSS, build', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'rss-build-flat', step: 'peak RSS, build, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-build-reference'), goal: { kind: 'ratio', max: FLAT } }),
+    makeRow({ id: 'rss-build-f', step: 'peak RSS, build -f', unit: 'bytes', ocipush: s.peakRss('ocipush-build-f', 'ocipush-build-f-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'rss-push', step: 'peak RSS, push', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.peakRss('skopeo-push-cold', 'skopeo-push-warm'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'rss-push-flat', step: 'peak RSS, push, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-push-reference'), goal: { kind: 'ratio', max: FLAT } }),
     makeRow({ id: 'startup', step: 'start-up, ocipush --version', unit: 's', ocipush: s.medianSeconds('ocipush-version'), anchorName: 'node -e ""', anchor: s.medianSeconds('node-baseline'), goal: { kind: 'ratio', max: 1.5 } }),
