@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import type { IgnoreMatcher } from '../dockerfile/index.js';
 import { StatTable } from '../layer/cache-key.js';
-import { joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
+import { childPath, joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
 
 /**
  * The build context as docker build sends it to BuildKit: the directory's files minus what
@@ -57,8 +57,8 @@ export class ContextView implements FsView {
     } catch (err) {
       throw fromSystemError(err, abs, 'cannot read directory');
     }
-    const prefix = splitPath(path);
-    return sortedNames(names).filter((name) => this.lstat(joinParts([...prefix, name])).status === 'found');
+    const dir = joinParts(splitPath(path));
+    return sortedNames(names).filter((name) => this.lstat(childPath(dir, name)).status === 'found');
   }
 
   /** Whether `path` (or a directory above it) is on disk but left out of the context by .dockerignore. */

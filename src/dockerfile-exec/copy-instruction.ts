@@ -4,6 +4,7 @@ import { applyChmod, createdDirectoryMode, type Chmod } from '../dockerfile/chmo
 import type { ArchiveEntry } from './archive.js';
 import {
   baseName,
+  childPath,
   cleanAbsolute,
   dirNode,
   joinParts,
@@ -189,7 +190,7 @@ export class TreeWriter {
     state.parents.push(parent);
     try {
       for (const name of state.src.children(srcPath, node)) {
-        this.copyEntry(state, joinParts([...splitPath(srcPath), name]), components === '' ? name : `${components}/${name}`, joinParts([...splitPath(dst), name]), true);
+        this.copyEntry(state, childPath(srcPath, name), components === '' ? name : `${components}/${name}`, childPath(dst, name), true);
       }
     } finally {
       state.parents.pop();
@@ -349,7 +350,7 @@ export class TreeWriter {
       parent.mtime = this.time;
       this.touched.add(parentPath);
     }
-    const path = joinParts([...splitPath(parentPath), name]);
+    const path = childPath(parentPath, name);
     if (!node.unknown) this.touched.add(path);
   }
 }
@@ -388,7 +389,7 @@ export function resolveWildcards(src: FsView, pattern: string): string[] {
   const out: string[] = [];
   const walk = (dir: string, node: FsNode, rel: string): void => {
     for (const name of src.children(dir, node)) {
-      const path = joinParts([...splitPath(dir), name]);
+      const path = childPath(dir, name);
       const relPath = rel === '' ? name : `${rel}/${name}`;
       const child = src.lstat(path);
       if (child.status !== 'found') continue;

@@ -75,6 +75,14 @@ export function joinParts(parts: readonly string[]): string {
   return '/' + parts.join('/');
 }
 
+/**
+ * `joinParts([...splitPath(dir), name])` for a clean absolute `dir` (as joinParts returns) and one
+ * name (no `/`, not `.` or `..`), without splitting: a COPY of a tree makes two per entry.
+ */
+export function childPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
 /** Go's `path.Clean` of an absolute path, for a path inside a root (`..` stops at `/`). */
 export function cleanAbsolute(path: string): string {
   return joinParts(splitPath(path));
@@ -223,7 +231,13 @@ function cloneNode(node: FsNode): FsNode {
 
 /** Names in the order of their UTF-8 bytes (how Go and the layer walker sort). */
 export function sortedNames(names: Iterable<string>): string[] {
-  return [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const list = [...names];
+  // UTF-16 order is the UTF-8 bytes' order but where a character above U+FFFF (a surrogate pair)
+  // meets one from U+E000 to U+FFFF: without those, no name needs encoding (a COPY sorts every directory).
+  if (!list.some((name) => /[\ud800-\uffff]/.test(name))) return list.sort();
+  const keyed = list.map((name) => ({ name, key: Buffer.from(name) }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.name);
 }
 
 /**
