@@ -5,7 +5,7 @@ import { TarProducer } from '../layer/tar.js';
 import type { FsEntry } from '../layer/walk.js';
 import type { TreeWriter } from './copy-instruction.js';
 import type { ArchiveFiles } from './extract.js';
-import { sortPaths, splitPath, type FsNode } from './tree.js';
+import { cleanAbsolute, sortPaths, type FsNode } from './tree.js';
 
 /**
  * The layer of one file step: every path the step created or changed, with the directories
@@ -26,8 +26,8 @@ export interface PlannedEntry {
 export function plannedEntries(writer: TreeWriter): PlannedEntry[] {
   const paths = new Set<string>();
   for (const path of writer.touched) {
-    const parts = splitPath(path);
-    for (let i = 1; i <= parts.length; i++) paths.add('/' + parts.slice(0, i).join('/'));
+    // The path and the directories above it, up to one already there (its own are there then).
+    for (let p = cleanAbsolute(path); p !== '/' && !paths.has(p); p = p.slice(0, p.lastIndexOf('/')) || '/') paths.add(p);
   }
   const out: PlannedEntry[] = [];
   const firstOf = new Map<object, string>();
