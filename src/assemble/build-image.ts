@@ -239,7 +239,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     const { image, manifest } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
     const { sbom, provenance } = await storeBuildReferrers(layout, image.manifest, manifest, {
       tag, created: new Date(time.seconds * 1000), startedOn, layers,
-      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
+      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest, image: base } } : {}),
     }, options);
     for (const { key, layer, hit } of cacheUpdates) await (hit ? cache.touch(key, layer) : cache.store(key, layer));
     await cache.prune(layout, cacheUpdates.map(({ key }) => cache.entryName(key)));

@@ -241,7 +241,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     }, config, { tag, createdGiven: time.explicit, annotations: options.annotations });
     const referrers = await storeBuildReferrers(layout, image.manifest, manifest, {
       tag, created: new Date(time.seconds * 1000), startedOn, layers: written,
-      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
+      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest, image: base } } : {}),
       dockerfile: { uri: filename, digest: sha256(text) },
     }, options);
     await feedBuildCache(layout, written, options, registryCache);

@@ -5,6 +5,8 @@ import type { ReadOnlyStorage } from '../../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
 import { cyclonedxDocument, SBOM_MEDIA_TYPES, spdxDocument, type SbomFormat, type SbomSubject } from './documents.js';
 import { detectPackages, type Package } from './packages.js';
+import { baseContents, type BaseContents } from './base-sbom-documents.js';
+import type { BaseSbom } from './base-sbom.js';
 import { scanImageFiles, type ImageFile } from './scan.js';
 
 export { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
@@ -22,6 +24,8 @@ export interface SbomOptions {
    * are left out, and the SBOM names the base image by digest instead.
    */
   skipLayer?: (layer: Descriptor) => boolean;
+  /** The base image's own SBOM (base-sbom.ts): its packages and files join the document, marked as the base's. */
+  baseSbom?: BaseSbom;
 }
 
 export interface Sbom {
@@ -29,6 +33,8 @@ export interface Sbom {
   mediaType: string;
   files: ImageFile[];
   packages: Package[];
+  /** What the base's own SBOM added. */
+  base?: BaseContents;
 }
 
 /**
@@ -45,10 +51,11 @@ export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, o
   const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
   const base = baseOf(manifest);
   if (base) subject.base = base;
-  const contents = { files, packages };
+  else if (options.baseSbom) subject.base = options.baseSbom.image;
+  const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages) } : {}) };
   const bytes = options.format === 'cyclonedx' ? cyclonedxDocument(subject, contents) : spdxDocument(subject, contents);
   for (const f of files) delete f.content;
-  return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages };
+  return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages, ...(contents.base ? { base: contents.base } : {}) };
 }
 
 async function readConfig(storage: ReadOnlyStorage, manifest: ImageManifest, signal?: AbortSignal): Promise<ImageConfig | undefined> {

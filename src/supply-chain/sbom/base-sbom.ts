@@ -1,0 +1,156 @@
+import { OcipushError } from '../../errors.js';
+import { sha256, type Digest } from '../../oci/digest.js';
+import type { Descriptor } from '../../oci/descriptor.js';
+import { isIndex, parseManifest, type ImageManifest } from '../../oci/manifest.js';
+import type { ReadOnlyStorage } from '../../content/storage.js';
+import { MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
+import { cosignTag } from '../cosign-tags.js';
+import { parseBaseSbom, type ParsedBaseSbom } from './base-sbom-parse.js';
+import { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
+
+/**
+ * The base image's own SBOM, found without reading a layer of the base: an OCI 1.1 referrer of
+ * the base manifest (referrers API, referrers tag schema, or a layout's referrer entries) whose
+ * artifactType is SPDX or CycloneDX JSON; else cosign's `sha256-<hex>.sbom` tag (`cosign attach
+ * sbom`); else, when the base was named by an index, BuildKit's SBOM attestation for the platform
+ * in that index; else the index's own referrer or `.sbom` tag (an SBOM attached to the index
+ * rather than to each platform). The first candidate that reads and parses is used; one that
+ * does not is one warning line and the next is tried.
+ */
+
+/** A base SBOM is read whole to be parsed: this bounds it (a base of 100 000 files with SPDX files is ~40 MiB). */
+export const MAX_BASE_SBOM_BYTES = 64 * 1024 * 1024;
+
+/** Where the base image lives, as the finder needs it. */
+export interface BaseSbomSource {
+  /** `registry/repository` or `layout DIR`, for messages. */
+  where: string;
+  /** Fetches manifests and blobs, verified against their digests. */
+  storage: ReadOnlyStorage;
+  /** Descriptors (with artifactType) of the manifests whose subject is `subject`. */
+  referrers(subject: Descriptor): Promise<Descriptor[]>;
+  /** What a tag names, undefined when the tag does not exist (cosign's `.sbom` tags); absent where there are no such tags. */
+  resolveTag?(tag: string): Promise<Descriptor | undefined>;
+}
+
+export interface BaseSbom extends ParsedBaseSbom {
+  /** The base image (its platform manifest) as the new SBOM names it. */
+  image: { name: string; digest: Digest };
+  /** The manifest the SBOM describes: the base's platform manifest, or its index. */
+  describes: Digest;
+  /** The manifest that carries the SBOM (a referrer, the `.sbom` tag's image, an attestation manifest). */
+  carrier: Digest;
+  /** The SBOM document's blob. */
+  blob: Digest;
+  via: 'referrer' | 'cosign-tag' | 'buildkit-attestation';
+}
+
+const SBOM_TYPES = new Set(Object.values(SBOM_MEDIA_TYPES));
+/** Layer media types an SBOM document may have: ours (OCI artifacts), cosign's (`spdx+json`, once `text/spdx+json`), in-toto's. */
+const LAYER_TYPES = new Set([...SBOM_TYPES, 'spdx+json', 'text/spdx+json', 'application/vnd.in-toto+json']);
+const BUILDKIT_SBOM_PREDICATES = new Set(['https://spdx.dev/Document']);
+
+interface Candidate {
+  carrier: Descriptor;
+  describes: Digest;
+  via: BaseSbom['via'];
+  /** For a referrer: the subject its manifest must name. */
+  subject?: Digest;
+}
+
+export interface FindBaseSbomOptions {
+  /** The output format: an SBOM of the same format is preferred when the base has both. */
+  prefer: SbomFormat;
+  warn: (message: string) => void;
+  signal?: AbortSignal;
+  /** The base image as given, for messages. */
+  name: string;
+  /** The base image's name in the new SBOM; default `name`. */
+  imageName?: string;
+}
+
+/**
+ * The base's SBOM, or undefined (none, or none that reads: each failure is one warning). Errors
+ * of the registry while looking are warnings too: the build does not depend on the base's SBOM.
+ */
+export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Descriptor; index?: Descriptor }, options: FindBaseSbomOptions): Promise<BaseSbom | undefined> {
+  const image = { name: options.imageName ?? options.name, digest: base.manifest.digest };
+  const tried = new Set<string>();
+  const attempt = async (candidates: () => Promise<Candidate[]>): Promise<BaseSbom | undefined> => {
+    let list: Candidate[];
+    try {
+      list = await candidates();
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      options.warn(`base image ${options.name}: could not look for its SBOM in ${source.where}: ${(err as Error).message}`);
+      return undefined;
+    }
+    for (const c of list) {
+      if (tried.has(c.carrier.digest)) continue;
+      tried.add(c.carrier.digest);
+      try {
+        return { image, ...(await readCandidate(source, c, options.signal)) };
+      } catch (err) {
+        if (options.signal?.aborted) throw err;
+        options.warn(`base image ${options.name}: its SBOM ${c.carrier.digest} is not reused: ${(err as Error).message}`);
+      }
+    }
+    return undefined;
+  };
+  const ofManifest = (subject: Descriptor) => async () => {
+    const found = await fromReferrers(source, subject, options.prefer);
+    const tagged = await fromCosignTag(source, subject.digest);
+    return [...found, ...(tagged ? [tagged] : [])];
+  };
+  return (await attempt(ofManifest(base.manifest)))
+    ?? (base.index ? (await attempt(() => fromAttestations(source, base.index!, base.manifest.digest, options.signal))) ?? (await attempt(ofManifest(base.index))) : undefined);
+}
+
+async function fromReferrers(source: BaseSbomSource, subject: Descriptor, prefer: SbomFormat): Promise<Candidate[]> {
+  const created = (d: Descriptor) => d.annotations?.['org.opencontainers.image.created'] ?? '';
+  const rank = (d: Descriptor) => (d.artifactType === SBOM_MEDIA_TYPES[prefer] ? 0 : 1);
+  // Deterministic whatever order the registry lists them in: the preferred format, the newest, then by digest.
+  return (await source.referrers(subject))
+    .filter((d) => d.artifactType !== undefined && SBOM_TYPES.has(d.artifactType))
+    .sort((a, b) => rank(a) - rank(b) || (created(a) > created(b) ? -1 : created(a) < created(b) ? 1 : 0) || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0))
+    .map((d) => ({ carrier: d, describes: subject.digest, via: 'referrer' as const, subject: subject.digest }));
+}
+
+async function fromCosignTag(source: BaseSbomSource, digest: Digest): Promise<Candidate | undefined> {
+  const desc = await source.resolveTag?.(cosignTag(digest, 'sbom'));
+  return desc ? { carrier: desc, describes: digest, via: 'cosign-tag' } : undefined;
+}
+
+/** BuildKit keeps an image's SBOM in its index: an attestation manifest naming the platform manifest's digest. */
+async function fromAttestations(source: BaseSbomSource, index: Descriptor, platformDigest: Digest, signal?: AbortSignal): Promise<Candidate[]> {
+  const parsed = parseManifest(await readVerified(source, index, MAX_MANIFEST_BYTES, signal), `${source.where}@${index.digest}`, index.mediaType);
+  if (!isIndex(parsed)) return [];
+  return parsed.manifests
+    .filter((d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' && d.annotations['vnd.docker.reference.digest'] === platformDigest)
+    .map((d) => ({ carrier: d, describes: platformDigest, via: 'buildkit-attestation' as const }));
+}
+
+async function readVerified(source: BaseSbomSource, desc: Descriptor, limit: number, signal?: AbortSignal): Promise<Buffer> {
+  if (desc.size > limit) throw new OcipushError('EINVALID', `${desc.digest} has ${desc.size} bytes, more than the ${limit} read for it`);
+  const bytes = await readSmall(await source.storage.fetch(desc, { signal }), limit, `${source.where}@${desc.digest}`);
+  if (sha256(bytes) !== desc.digest || bytes.length !== desc.size) throw new OcipushError('EDIGEST', `${source.where}@${desc.digest}: the bytes read do not match the digest`);
+  return bytes;
+}
+
+async function readCandidate(source: BaseSbomSource, c: Candidate, signal?: AbortSignal): Promise<Omit<BaseSbom, 'image'>> {
+  const manifest = parseManifest(await readVerified(source, c.carrier, MAX_MANIFEST_BYTES, signal), `${source.where}@${c.carrier.digest}`, c.carrier.mediaType);
+  if (isIndex(manifest)) throw new OcipushError('EINVALID', 'an index, not an artifact manifest');
+  if (c.subject && (manifest as ImageManifest).subject?.digest !== c.subject) throw new OcipushError('EINVALID', `its subject is not ${c.subject}`);
+  const layer = sbomLayer(manifest, c.via);
+  if (!layer) throw new OcipushError('EINVALID', 'no SPDX or CycloneDX JSON layer');
+  const bytes = await readVerified(source, layer, MAX_BASE_SBOM_BYTES, signal);
+  const parsed = parseBaseSbom(bytes, `layer ${layer.digest}`);
+  return { ...parsed, describes: c.describes, carrier: c.carrier.digest, blob: layer.digest, via: c.via };
+}
+
+function sbomLayer(manifest: ImageManifest, via: Candidate['via']): Descriptor | undefined {
+  if (via === 'buildkit-attestation') {
+    return manifest.layers.find((l) => BUILDKIT_SBOM_PREDICATES.has(l.annotations?.['in-toto.io/predicate-type'] ?? ''));
+  }
+  return manifest.layers.find((l) => LAYER_TYPES.has(l.mediaType));
+}
