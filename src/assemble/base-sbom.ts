@@ -50,7 +50,7 @@ export async function lookUpBaseSbom(
     return undefined;
   }
   try {
-    return await findBaseSbom(source, { manifest: base.descriptor, ...(base.index ? { index: base.index } : {}) }, {
+    return await findBaseSbom(source, { manifest: base.descriptor, layers: base.manifest.layers.length, ...(base.index ? { index: base.index } : {}) }, {
       // A layout path is no image name (and would make the SBOM depend on where the layout is): the digest then.
       prefer: options.prefer, warn: options.warn, name, imageName: base.name ?? base.manifestDigest, ...(options.signal ? { signal: options.signal } : {}),
     });

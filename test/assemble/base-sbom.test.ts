@@ -138,6 +138,15 @@ describe('build --sbom onto a base with its own SBOM', () => {
     assert.ok(doc.components.some((c) => c.type === 'file' && c.name === '/var/lib/dpkg/status' && c.hashes?.some((h) => h.alg === 'SHA-1')));
   });
 
+  it('what the new layers remove (whiteouts) is gone from what the base SBOM adds', async () => {
+    const { result, bytes } = await build([app, '--base', `${registry.host}/base/debian:12`, '--remove', '/var/lib/dpkg/status', '--remove', '/etc']);
+    assert.equal(result.sbom.base.packages, 0, 'their declaring file is removed');
+    const names = (JSON.parse(bytes.toString()) as Spdx).files.map((f) => f.fileName);
+    assert.ok(!names.includes('/var/lib/dpkg/status') && !names.some((n) => n.startsWith('/etc/')), names.join(' '));
+    assert.ok(names.includes('/app/main.js'));
+    assert.ok(names.some((n) => n.startsWith('/usr/')), 'the other base files stay');
+  });
+
   it('build -f: FROM a base with an SBOM lists the base\'s packages', async () => {
     const ctx = join(tmp.path, 'ctx');
     mkdirSync(ctx, { recursive: true });

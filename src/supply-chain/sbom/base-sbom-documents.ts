@@ -6,8 +6,8 @@ import type { Package } from './packages.js';
 /**
  * What a base image's own SBOM adds to the SBOM of an image built onto it, in either output
  * format: the base's packages and files, marked as the base's, minus what the new layers replace
- * (a file at the same path; a package whose declaring file the new layers rewrite, or that they
- * declare again under the same purl). Sorted and with ids derived from content, so the same base
+ * or remove (a file at the same path or under a whiteout; a package whose declaring file the new
+ * layers rewrite or remove, or that they declare again under the same purl). Sorted and with ids derived from content, so the same base
  * SBOM gives the same bytes.
  */
 
@@ -25,8 +25,11 @@ function packageKey(p: BasePackage): string {
 }
 
 /** The base's packages and files that are still there after the new layers, deduplicated and sorted. */
-export function baseContents(sbom: BaseSbom, newFiles: { path: string }[], newPackages: Package[]): BaseContents {
-  const replaced = new Set(newFiles.map((f) => f.path));
+export function baseContents(sbom: BaseSbom, newFiles: { path: string }[], newPackages: Package[], removed: string[] = []): BaseContents {
+  const newPaths = new Set(newFiles.map((f) => f.path));
+  // A path the new layers write, or remove (a whiteout removes the path and everything under it).
+  const gone = removed.map((p) => (p === '' ? '' : `${p}/`));
+  const replaced = { has: (path: string) => newPaths.has(path) || removed.includes(path) || gone.some((prefix) => path.startsWith(prefix)) };
   const purls = new Set(newPackages.map((p) => p.purl));
   const seen = new Set<string>();
   const packages = sbom.packages

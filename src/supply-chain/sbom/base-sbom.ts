@@ -34,8 +34,8 @@ export interface BaseSbomSource {
 }
 
 export interface BaseSbom extends ParsedBaseSbom {
-  /** The base image (its platform manifest) as the new SBOM names it. */
-  image: { name: string; digest: Digest };
+  /** The base image (its platform manifest) as the new SBOM names it, and how many layers it has (those above are the new image's). */
+  image: { name: string; digest: Digest; layers: number };
   /** The manifest the SBOM describes: the base's platform manifest, or its index. */
   describes: Digest;
   /** The manifest that carries the SBOM (a referrer, the `.sbom` tag's image, an attestation manifest). */
@@ -73,8 +73,8 @@ export interface FindBaseSbomOptions {
  * The base's SBOM, or undefined (none, or none that reads: each failure is one warning). Errors
  * of the registry while looking are warnings too: the build does not depend on the base's SBOM.
  */
-export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Descriptor; index?: Descriptor }, options: FindBaseSbomOptions): Promise<BaseSbom | undefined> {
-  const image = { name: options.imageName ?? options.name, digest: base.manifest.digest };
+export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Descriptor; layers: number; index?: Descriptor }, options: FindBaseSbomOptions): Promise<BaseSbom | undefined> {
+  const image = { name: options.imageName ?? options.name, digest: base.manifest.digest, layers: base.layers };
   const tried = new Set<string>();
   const attempt = async (candidates: () => Promise<Candidate[]>): Promise<BaseSbom | undefined> => {
     let list: Candidate[];

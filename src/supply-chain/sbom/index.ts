@@ -46,13 +46,17 @@ export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, o
   const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
   const config = await readConfig(storage, manifest, options.signal);
-  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer });
+  // Paths the layers above the base remove (whiteouts): the base SBOM's entries there are gone too.
+  const removed: string[] = [];
+  const baseLayers = options.baseSbom?.image.layers ?? Infinity;
+  const onWhiteout = (path: string, layer: number) => { if (layer >= baseLayers) removed.push(path); };
+  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer, onWhiteout });
   const packages = detectPackages(files);
   const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
   const base = baseOf(manifest);
   if (base) subject.base = base;
   else if (options.baseSbom) subject.base = options.baseSbom.image;
-  const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages) } : {}) };
+  const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages, removed) } : {}) };
   const bytes = options.format === 'cyclonedx' ? cyclonedxDocument(subject, contents) : spdxDocument(subject, contents);
   for (const f of files) delete f.content;
   return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages, ...(contents.base ? { base: contents.base } : {}) };

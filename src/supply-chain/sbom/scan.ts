@@ -51,11 +51,14 @@ function cleanPath(name: string): string {
  * Streams every layer of `manifest` from `storage` once (decompressed on the fly, never unpacked
  * to disk) and returns the final filesystem's regular files, hashed, in path order.
  */
-export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: { signal?: AbortSignal; skipLayer?: (layer: Descriptor) => boolean } = {}): Promise<ImageFile[]> {
+export async function scanImageFiles(
+  storage: ReadOnlyStorage, manifest: ImageManifest,
+  options: { signal?: AbortSignal; skipLayer?: (layer: Descriptor) => boolean; onWhiteout?: (path: string, layer: number, opaque: boolean) => void } = {},
+): Promise<ImageFile[]> {
   const files = new Map<string, ImageFile>();
   for (const [index, layer] of manifest.layers.entries()) {
     if (options.skipLayer?.(layer)) continue;
-    await scanLayer(storage, layer, index, files, options.signal);
+    await scanLayer(storage, layer, index, files, options.signal, options.onWhiteout);
   }
   return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -67,7 +70,7 @@ function removeTree(files: Map<string, ImageFile>, path: string, below?: number)
   }
 }
 
-async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, index: number, files: Map<string, ImageFile>, signal?: AbortSignal): Promise<void> {
+async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, index: number, files: Map<string, ImageFile>, signal?: AbortSignal, onWhiteout?: (path: string, layer: number, opaque: boolean) => void): Promise<void> {
   const body = await storage.fetch(layer, { signal });
   const decompressor = createDecompressor(layerCompression(layer.mediaType));
   const extract = tar.extract();
@@ -77,8 +80,13 @@ async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, index: num
       const path = cleanPath(header.name);
       const base = posix.basename(path);
       const dir = posix.dirname(path) === '.' ? '' : posix.dirname(path);
-      if (base === OPAQUE) { removeTree(files, dir, index); entry.resume(); continue; }
-      if (base.startsWith(WHITEOUT)) { removeTree(files, posix.join(dir, base.slice(WHITEOUT.length))); entry.resume(); continue; }
+      if (base === OPAQUE) { removeTree(files, dir, index); onWhiteout?.(dir, index, true); entry.resume(); continue; }
+      if (base.startsWith(WHITEOUT)) {
+        removeTree(files, posix.join(dir, base.slice(WHITEOUT.length)));
+        onWhiteout?.(posix.join(dir, base.slice(WHITEOUT.length)), index, false);
+        entry.resume();
+        continue;
+      }
       if (header.type === 'file' || header.type === 'contiguous-file') {
         files.set(path, await hashEntry(entry as unknown as AsyncIterable<Buffer>, path, header.mode ?? 0o644, index));
         continue;
