@@ -69,6 +69,9 @@ export function cyclonedxAlgorithm(a: ChecksumAlgorithm): string {
 /** CycloneDX 1.6 component types that are packages (not the image, not a file). */
 const PACKAGE_KINDS = new Set(['application', 'framework', 'library', 'platform', 'operating-system', 'device', 'device-driver', 'firmware', 'machine-learning-model', 'data', 'cryptographic-asset']);
 
+/** CycloneDX's serialNumber pattern (a BOM-Link is made of it). */
+const SERIAL = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
@@ -151,7 +154,9 @@ function parseSpdx(doc: Json): Pick<ParsedBaseSbom, 'packages' | 'files' | 'spdx
     const path = cleanPath(f.fileName);
     if (path) files.push({ path, checksums: checksums(f.checksums, 'algorithm', 'checksumValue') });
   }
-  return { packages, files, ...(text(doc.documentNamespace) ? { spdxNamespace: doc.documentNamespace as string } : {}) };
+  // A namespace is a URI (tools that redact it write something else: then there is nothing to refer to).
+  const namespace = text(doc.documentNamespace);
+  return { packages, files, ...(namespace && /^[a-z][a-z0-9+.-]*:\S+$/i.test(namespace) ? { spdxNamespace: namespace } : {}) };
 }
 
 function cdxLicense(c: Json): string | undefined {
@@ -194,7 +199,7 @@ function parseCyclonedx(doc: Json): Pick<ParsedBaseSbom, 'packages' | 'files' | 
   };
   visit(list(doc, 'components'), 0);
   const serial = text(doc.serialNumber);
-  return { packages, files, ...(serial && /^urn:uuid:/.test(serial) ? { cyclonedx: { serialNumber: serial, version: Number.isInteger(doc.version) ? doc.version as number : 1 } } : {}) };
+  return { packages, files, ...(serial && SERIAL.test(serial) ? { cyclonedx: { serialNumber: serial, version: Number.isInteger(doc.version) ? doc.version as number : 1 } } : {}) };
 }
 
 /**
