@@ -229,6 +229,13 @@ describe('build --sbom onto a base with its own SBOM', () => {
     assert.equal(runCli(['push', ref, '--layout', plain, '--tag', 'idx', '--quiet']).status, 0);
     const sbomFile = join(tmp.path, 'multi.cdx.json');
     assert.equal(runCli(['sbom', ref, '--platform', 'linux/amd64', '--sbom-format', 'cyclonedx', '-o', sbomFile]).status, 0);
+    // As an SBOM of a whole index may: packages of another platform too, and one for every architecture.
+    const whole = JSON.parse(readFileSync(sbomFile, 'utf8'));
+    whole.components.push(
+      { type: 'library', name: 'attr', version: '9.9-arm', purl: 'pkg:deb/debian/attr@9.9-arm?arch=arm64' },
+      { type: 'library', name: 'tzdata', version: '2024a-0', purl: 'pkg:deb/debian/tzdata@2024a-0?arch=all' },
+    );
+    writeFileSync(sbomFile, JSON.stringify(whole));
     const attached = runCli(['attach', ref, '--artifact-type', 'application/vnd.cyclonedx+json', `${sbomFile}:application/vnd.cyclonedx+json`]);
     assert.equal(attached.status, 0, attached.stderr);
     const { result, bytes } = await build([app, '--base', ref]);
@@ -236,7 +243,8 @@ describe('build --sbom onto a base with its own SBOM', () => {
     assert.notEqual(result.base.digest, indexDigest, 'the base is the platform manifest');
     const doc = JSON.parse(bytes.toString()) as Spdx;
     schemas.spdx(doc);
-    for (const [name, version] of versions) assert.equal(doc.packages.find((p) => p.name === name)?.versionInfo, version);
+    for (const [name, version] of versions) assert.deepEqual(doc.packages.filter((p) => p.name === name).map((p) => p.versionInfo), [version], 'another architecture\'s package left out');
+    assert.equal(doc.packages.find((p) => p.name === 'tzdata')?.versionInfo, '2024a-0');
     assert.match(doc.packages.find((p) => p.SPDXID === 'SPDXRef-BaseImage')!.comment!, new RegExp(`CycloneDX SBOM .* of ${indexDigest}\\)$`));
   });
 

@@ -89,7 +89,11 @@ export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Des
       if (tried.has(c.carrier.digest)) continue;
       tried.add(c.carrier.digest);
       try {
-        return { image, ...(await readCandidate(source, c, options.signal)) };
+        const found = await readCandidate(source, c, options.signal);
+        // An SBOM of the whole index may list every platform's packages: those of another architecture are not this base's.
+        const platform = base.manifest.platform;
+        if (found.describes !== image.digest && platform) found.packages = found.packages.filter((p) => samePlatform(p.purl, platform.architecture));
+        return { image, ...found };
       } catch (err) {
         if (options.signal?.aborted) throw err;
         options.warn(`base image ${options.name}: its SBOM ${c.carrier.digest} is not reused: ${(err as Error).message}`);
@@ -153,4 +157,19 @@ function sbomLayer(manifest: ImageManifest, via: Candidate['via']): Descriptor |
     return manifest.layers.find((l) => BUILDKIT_SBOM_PREDICATES.has(l.annotations?.['in-toto.io/predicate-type'] ?? ''));
   }
   return manifest.layers.find((l) => LAYER_TYPES.has(l.mediaType));
+}
+
+/** purl `arch` qualifiers (dpkg, apk, rpm names) → OCI architectures. */
+const PURL_ARCH: Record<string, string> = {
+  amd64: 'amd64', x86_64: 'amd64', 'x86-64': 'amd64', arm64: 'arm64', aarch64: 'arm64',
+  armhf: 'arm', armel: 'arm', armv7: 'arm', armv7l: 'arm', armv7hl: 'arm', armv6: 'arm', armhfp: 'arm', arm: 'arm',
+  i386: '386', i686: '386', i586: '386', x86: '386', 386: '386', ppc64el: 'ppc64le', ppc64le: 'ppc64le', s390x: 's390x',
+  riscv64: 'riscv64', mips64el: 'mips64le', loong64: 'loong64', loongarch64: 'loong64',
+};
+
+/** False only for a purl whose `arch` names another architecture (`all`, `noarch`, none or unknown: true). */
+function samePlatform(purl: string | undefined, architecture: string): boolean {
+  const arch = purl ? /[?&]arch=([^&#]+)/.exec(purl)?.[1] : undefined;
+  const oci = arch ? PURL_ARCH[decodeURIComponent(arch).toLowerCase()] : undefined;
+  return oci === undefined || oci === architecture;
 }
