@@ -236,7 +236,8 @@ describe('build --sbom onto a base with its own SBOM', () => {
       { type: 'library', name: 'tzdata', version: '2024a-0', purl: 'pkg:deb/debian/tzdata@2024a-0?arch=all' },
     );
     writeFileSync(sbomFile, JSON.stringify(whole));
-    const attached = runCli(['attach', ref, '--artifact-type', 'application/vnd.cyclonedx+json', `${sbomFile}:application/vnd.cyclonedx+json`]);
+    // As `oras attach --artifact-type … FILE` does: the file's layer has the generic layer media type.
+    const attached = runCli(['attach', ref, '--artifact-type', 'application/vnd.cyclonedx+json', sbomFile]);
     assert.equal(attached.status, 0, attached.stderr);
     const { result, bytes } = await build([app, '--base', ref]);
     const indexDigest = `sha256:${createHash('sha256').update(run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${ref}`])).digest('hex')}`;

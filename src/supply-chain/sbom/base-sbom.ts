@@ -156,7 +156,8 @@ function sbomLayer(manifest: ImageManifest, via: Candidate['via']): Descriptor |
   if (via === 'buildkit-attestation') {
     return manifest.layers.find((l) => BUILDKIT_SBOM_PREDICATES.has(l.annotations?.['in-toto.io/predicate-type'] ?? ''));
   }
-  return manifest.layers.find((l) => LAYER_TYPES.has(l.mediaType));
+  // oras attach (and ocipush attach) give a file the generic layer type unless told otherwise: an SBOM artifact's only layer is its document.
+  return manifest.layers.find((l) => LAYER_TYPES.has(l.mediaType)) ?? (manifest.layers.length === 1 ? manifest.layers[0] : undefined);
 }
 
 /** purl `arch` qualifiers (dpkg, apk, rpm names) → OCI architectures. */
