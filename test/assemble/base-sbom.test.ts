@@ -222,6 +222,32 @@ describe('build --sbom onto a base with its own SBOM', () => {
     assert.ok(doc.packages.find((p) => p.SPDXID === 'SPDXRef-BaseImage')!.comment!.includes('cosign .sbom tag'));
   });
 
+  it('an SBOM attestation (DSSE, as ocipush attest and cosign attest --type spdxjson store it): the referrer, else the .att tag', async () => {
+    let proxy: Oci11Proxy | undefined;
+    try {
+      proxy = await startOci11Proxy({ target: registry.url, referrersApi: true });
+      const keyEnv = { ...process.env, COSIGN_PASSWORD: '' };
+      assert.equal(runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'att')], { env: keyEnv }).status, 0);
+      const viaProxy = `${proxy.host}/base/attested:1`;
+      assert.equal((await runCliAsync(['push', viaProxy, '--layout', join(tmp.path, 'plain-layout'), '--tag', 'base', '--quiet'])).status, 0);
+      const predicate = join(tmp.path, 'attested.spdx.json');
+      assert.equal((await runCliAsync(['sbom', viaProxy, '-o', predicate])).status, 0);
+      const attested = await runCliAsync(['attest', viaProxy, '--key', join(tmp.path, 'att.key'), '--type', 'spdxjson', '--predicate', predicate], { env: keyEnv });
+      assert.equal(attested.status, 0, attested.stderr);
+      // Through the proxy the referrers API lists the attestation; docker-registry alone has only cosign's .att tag (the API kept the tag schema unwritten).
+      for (const [ref, how] of [[viaProxy, 'attestation referrer'], [`${registry.host}/base/attested:1`, 'cosign .att attestation']] as const) {
+        const { result, bytes, stderr } = await build([app, '--base', ref]);
+        assert.equal(result.sbom.base.packages, 2, stderr);
+        const doc = JSON.parse(bytes.toString()) as Spdx;
+        schemas.spdx(doc);
+        for (const [name, version] of versions) assert.equal(doc.packages.find((p) => p.name === name)?.versionInfo, version);
+        assert.match(doc.packages.find((p) => p.SPDXID === 'SPDXRef-BaseImage')!.comment!, new RegExp(`\\(${how} `));
+      }
+    } finally {
+      await proxy?.stop();
+    }
+  });
+
   it('a base named by an index: its platform manifest has no SBOM, so the index\'s is used', async () => {
     const plain = join(tmp.path, 'plain-layout');
     const ref = `${registry.host}/base/multi:1`;
@@ -314,6 +340,12 @@ describe('build --sbom onto a base with its own SBOM', () => {
   it('no base SBOM: the SBOM names the base by digest only, as before', async () => {
     const ref = `${registry.host}/base/none:1`;
     assert.equal(runCli(['push', ref, '--layout', join(tmp.path, 'plain-layout'), '--tag', 'base', '--quiet']).status, 0);
+    // An attestation that is no SBOM (a provenance) is passed over without a word.
+    const keyEnv = { ...process.env, COSIGN_PASSWORD: '' };
+    assert.equal(runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'none')], { env: keyEnv }).status, 0);
+    writeFileSync(join(tmp.path, 'prov.json'), '{"buildDefinition":{}}');
+    const attested = runCli(['attest', ref, '--key', join(tmp.path, 'none.key'), '--type', 'slsaprovenance1', '--predicate', join(tmp.path, 'prov.json')], { env: keyEnv });
+    assert.equal(attested.status, 0, attested.stderr);
     const { result, stderr, bytes } = await build([app, '--base', ref]);
     assert.equal(result.sbom.base, undefined);
     assert.ok(!stderr.includes('SBOM'), stderr);

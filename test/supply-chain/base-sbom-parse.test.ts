@@ -91,3 +91,15 @@ test('what is not an SPDX 2 or CycloneDX JSON document of the expected shape is 
     assert.throws(() => parseBaseSbom(Buffer.from(bytes), 'layer sha256:x'), (err: Error & { code?: string }) => err.code === 'EINVALID' && err.message.startsWith('layer sha256:x: ') && why.test(err.message), bytes);
   }
 });
+
+test('an in-toto statement, bare or in a DSSE envelope, gives its predicate; one about another image is EINVALID', () => {
+  const predicate = JSON.parse(syft('TestSPDXJSONImageEncoder.golden').toString());
+  const statement = (hex: string) => Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'x', digest: { sha256: hex } }], predicateType: 'https://spdx.dev/Document', predicate }));
+  const dsse = (payload: Buffer, payloadType = 'application/vnd.in-toto+json') => Buffer.from(JSON.stringify({ payloadType, payload: payload.toString('base64'), signatures: [] }));
+  for (const bytes of [statement('b'.repeat(64)), dsse(statement('b'.repeat(64)))]) {
+    const parsed = parseBaseSbom(bytes, 'att', D('b'));
+    assert.deepEqual(parsed.packages.map((p) => p.name), ['package-1', 'package-2']);
+  }
+  assert.throws(() => parseBaseSbom(dsse(statement('e'.repeat(64))), 'att', D('b')), /att: the statement is about another image/);
+  assert.throws(() => parseBaseSbom(dsse(Buffer.from('{}'), 'text/plain'), 'att', D('b')), /a DSSE envelope of text\/plain/);
+});

@@ -47,7 +47,7 @@ export function baseContents(sbom: BaseSbom, newFiles: { path: string }[], newPa
 }
 
 function describe(sbom: BaseSbom): string {
-  const how = sbom.via === 'referrer' ? 'OCI referrer' : sbom.via === 'cosign-tag' ? 'cosign .sbom tag' : 'BuildKit attestation';
+  const how = { referrer: 'OCI referrer', 'cosign-tag': 'cosign .sbom tag', attestation: 'attestation referrer', 'cosign-attestation': 'cosign .att attestation', 'buildkit-attestation': 'BuildKit attestation' }[sbom.via];
   return `packages and files copied from the base image's own ${sbom.format === 'spdx' ? 'SPDX' : 'CycloneDX'} SBOM ${sbom.blob} (${how} ${sbom.carrier} of ${sbom.describes})`;
 }
 

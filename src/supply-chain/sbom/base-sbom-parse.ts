@@ -202,20 +202,37 @@ function parseCyclonedx(doc: Json): Pick<ParsedBaseSbom, 'packages' | 'files' | 
   return { packages, files, ...(serial && SERIAL.test(serial) ? { cyclonedx: { serialNumber: serial, version: Number.isInteger(doc.version) ? doc.version as number : 1 } } : {}) };
 }
 
-/**
- * Reads a base image's SBOM. EINVALID, naming `where` and what is wrong, for anything that is
- * not an SPDX 2.x or CycloneDX JSON document of the expected shape.
- */
-export function parseBaseSbom(bytes: Buffer, where: string): ParsedBaseSbom {
-  let doc: unknown;
+const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+
+function json(bytes: Buffer, where: string, what = 'not JSON'): unknown {
   try {
-    doc = JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new OcipushError('EINVALID', `${where}: not JSON (${(err as Error).message})`);
+    throw new OcipushError('EINVALID', `${where}: ${what} (${(err as Error).message})`);
   }
-  // BuildKit's SBOM attestation: an in-toto statement whose predicate is the SPDX document.
+}
+
+/**
+ * Reads a base image's SBOM: the document itself, or an in-toto statement whose predicate it is
+ * (BuildKit's attestation), or such a statement in a DSSE envelope (cosign's and ocipush's
+ * attestations; the signature is not checked here: no key is given, and the SBOM is taken as
+ * the base's referrers are). A statement must be about `subject` when it names subjects.
+ * EINVALID, naming `where` and what is wrong, for anything that is not an SPDX 2.x or CycloneDX
+ * JSON document of the expected shape.
+ */
+export function parseBaseSbom(bytes: Buffer, where: string, subject?: string): ParsedBaseSbom {
+  let doc = json(bytes, where);
+  if (isObject(doc) && typeof doc.payloadType === 'string' && typeof doc.payload === 'string') {
+    if (doc.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new OcipushError('EINVALID', `${where}: a DSSE envelope of ${doc.payloadType}, not of an in-toto statement`);
+    doc = json(Buffer.from(doc.payload, 'base64'), where, 'the DSSE payload is not JSON');
+  }
   const wrapped = isObject(doc) && typeof doc._type === 'string' && doc._type.startsWith('https://in-toto.io/Statement/') && isObject(doc.predicate);
-  if (wrapped) doc = (doc as Json).predicate;
+  if (wrapped) {
+    const subjects = Array.isArray((doc as Json).subject) ? ((doc as Json).subject as unknown[]) : [];
+    const hexes = subjects.flatMap((s) => (isObject(s) && isObject(s.digest) && typeof s.digest.sha256 === 'string' ? [s.digest.sha256] : []));
+    if (subject && hexes.length > 0 && !hexes.includes(subject.replace(/^sha256:/, ''))) throw new OcipushError('EINVALID', `${where}: the statement is about another image`);
+    doc = (doc as Json).predicate;
+  }
   const sums = { sha1: createHash('sha1').update(bytes).digest('hex'), sha256: createHash('sha256').update(bytes).digest('hex') };
   try {
     if (!isObject(doc)) fail('not a JSON object');

@@ -42,13 +42,17 @@ export interface BaseSbom extends ParsedBaseSbom {
   carrier: Digest;
   /** The SBOM document's blob. */
   blob: Digest;
-  via: 'referrer' | 'cosign-tag' | 'buildkit-attestation';
+  via: 'referrer' | 'cosign-tag' | 'attestation' | 'cosign-attestation' | 'buildkit-attestation';
 }
 
 const SBOM_TYPES = new Set(Object.values(SBOM_MEDIA_TYPES));
 /** Layer media types an SBOM document may have: ours (OCI artifacts), cosign's (`spdx+json`, once `text/spdx+json`), in-toto's. */
 const LAYER_TYPES = new Set([...SBOM_TYPES, 'spdx+json', 'text/spdx+json', 'application/vnd.in-toto+json']);
-const BUILDKIT_SBOM_PREDICATES = new Set(['https://spdx.dev/Document']);
+/** in-toto predicate types of SBOMs (cosign attest --type spdxjson / cyclonedx, BuildKit), and where they are annotated. */
+const SBOM_PREDICATES = new Set(['https://spdx.dev/Document', 'https://cyclonedx.org/bom']);
+const PREDICATE_ANNOTATIONS = ['in-toto.io/predicate-type', 'predicateType'];
+const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
+const isSbomPredicate = (d: Descriptor) => PREDICATE_ANNOTATIONS.some((k) => SBOM_PREDICATES.has(d.annotations?.[k] ?? ''));
 
 interface Candidate {
   carrier: Descriptor;
@@ -90,6 +94,7 @@ export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Des
       tried.add(c.carrier.digest);
       try {
         const found = await readCandidate(source, c, options.signal);
+        if (!found) continue;
         // An SBOM of the whole index may list every platform's packages: those of another architecture are not this base's.
         const platform = base.manifest.platform;
         if (found.describes !== image.digest && platform) found.packages = found.packages.filter((p) => samePlatform(p.purl, platform.architecture));
@@ -103,8 +108,11 @@ export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Des
   };
   const ofManifest = (subject: Descriptor) => async () => {
     const found = await fromReferrers(source, subject, options.prefer);
-    const tagged = await fromCosignTag(source, subject.digest);
-    return [...found, ...(tagged ? [tagged] : [])];
+    const tagged = await fromCosignTag(source, subject.digest, 'sbom');
+    // Then an SBOM attestation (DSSE): a referrer (ocipush attest, cosign in OCI 1.1 mode), else cosign's `.att` tag.
+    const attested = found.filter((c) => c.via === 'attestation');
+    const attTag = await fromCosignTag(source, subject.digest, 'att');
+    return [...found.filter((c) => c.via !== 'attestation'), ...(tagged ? [tagged] : []), ...attested, ...(attTag ? [attTag] : [])];
   };
   return (await attempt(ofManifest(base.manifest)))
     ?? (base.index ? (await attempt(() => fromAttestations(source, base.index!, base.manifest.digest, options.signal))) ?? (await attempt(ofManifest(base.index))) : undefined);
@@ -115,14 +123,14 @@ async function fromReferrers(source: BaseSbomSource, subject: Descriptor, prefer
   const rank = (d: Descriptor) => (d.artifactType === SBOM_MEDIA_TYPES[prefer] ? 0 : 1);
   // Deterministic whatever order the registry lists them in: the preferred format, the newest, then by digest.
   return (await source.referrers(subject))
-    .filter((d) => d.artifactType !== undefined && SBOM_TYPES.has(d.artifactType))
+    .filter((d) => d.artifactType !== undefined && (SBOM_TYPES.has(d.artifactType) || (d.artifactType === DSSE_MEDIA_TYPE && isSbomPredicate(d))))
     .sort((a, b) => rank(a) - rank(b) || (created(a) > created(b) ? -1 : created(a) < created(b) ? 1 : 0) || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0))
-    .map((d) => ({ carrier: d, describes: subject.digest, via: 'referrer' as const, subject: subject.digest }));
+    .map((d) => ({ carrier: d, describes: subject.digest, via: d.artifactType === DSSE_MEDIA_TYPE ? 'attestation' as const : 'referrer' as const, subject: subject.digest }));
 }
 
-async function fromCosignTag(source: BaseSbomSource, digest: Digest): Promise<Candidate | undefined> {
-  const desc = await source.resolveTag?.(cosignTag(digest, 'sbom'));
-  return desc ? { carrier: desc, describes: digest, via: 'cosign-tag' } : undefined;
+async function fromCosignTag(source: BaseSbomSource, digest: Digest, suffix: 'sbom' | 'att'): Promise<Candidate | undefined> {
+  const desc = await source.resolveTag?.(cosignTag(digest, suffix));
+  return desc ? { carrier: desc, describes: digest, via: suffix === 'sbom' ? 'cosign-tag' : 'cosign-attestation' } : undefined;
 }
 
 /** BuildKit keeps an image's SBOM in its index: an attestation manifest naming the platform manifest's digest. */
@@ -141,21 +149,22 @@ async function readVerified(source: BaseSbomSource, desc: Descriptor, limit: num
   return bytes;
 }
 
-async function readCandidate(source: BaseSbomSource, c: Candidate, signal?: AbortSignal): Promise<Omit<BaseSbom, 'image'>> {
+/** The SBOM a candidate carries; undefined for cosign's `.att` image when none of its attestations is an SBOM (provenance only, say). */
+async function readCandidate(source: BaseSbomSource, c: Candidate, signal?: AbortSignal): Promise<Omit<BaseSbom, 'image'> | undefined> {
   const manifest = parseManifest(await readVerified(source, c.carrier, MAX_MANIFEST_BYTES, signal), `${source.where}@${c.carrier.digest}`, c.carrier.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EINVALID', 'an index, not an artifact manifest');
   if (c.subject && (manifest as ImageManifest).subject?.digest !== c.subject) throw new OcipushError('EINVALID', `its subject is not ${c.subject}`);
   const layer = sbomLayer(manifest, c.via);
+  if (!layer && c.via === 'cosign-attestation') return undefined;
   if (!layer) throw new OcipushError('EINVALID', 'no SPDX or CycloneDX JSON layer');
   const bytes = await readVerified(source, layer, MAX_BASE_SBOM_BYTES, signal);
-  const parsed = parseBaseSbom(bytes, `layer ${layer.digest}`);
+  const parsed = parseBaseSbom(bytes, `layer ${layer.digest}`, c.describes);
   return { ...parsed, describes: c.describes, carrier: c.carrier.digest, blob: layer.digest, via: c.via };
 }
 
 function sbomLayer(manifest: ImageManifest, via: Candidate['via']): Descriptor | undefined {
-  if (via === 'buildkit-attestation') {
-    return manifest.layers.find((l) => BUILDKIT_SBOM_PREDICATES.has(l.annotations?.['in-toto.io/predicate-type'] ?? ''));
-  }
+  // An attestation image may hold several statements (cosign appends to `.att`): the newest SBOM one.
+  if (via === 'buildkit-attestation' || via === 'attestation' || via === 'cosign-attestation') return manifest.layers.filter(isSbomPredicate).at(-1);
   // oras attach (and ocipush attach) give a file the generic layer type unless told otherwise: an SBOM artifact's only layer is its document.
   return manifest.layers.find((l) => LAYER_TYPES.has(l.mediaType)) ?? (manifest.layers.length === 1 ? manifest.layers[0] : undefined);
 }
