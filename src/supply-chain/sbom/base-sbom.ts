@@ -12,10 +12,11 @@ import { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
  * The base image's own SBOM, found without reading a layer of the base: an OCI 1.1 referrer of
  * the base manifest (referrers API, referrers tag schema, or a layout's referrer entries) whose
  * artifactType is SPDX or CycloneDX JSON; else cosign's `sha256-<hex>.sbom` tag (`cosign attach
- * sbom`); else, when the base was named by an index, BuildKit's SBOM attestation for the platform
- * in that index; else the index's own referrer or `.sbom` tag (an SBOM attached to the index
- * rather than to each platform). The first candidate that reads and parses is used; one that
- * does not is one warning line and the next is tried.
+ * sbom`); else an SBOM attestation (DSSE: a referrer, else cosign's `.att` tag); else, when the
+ * base was named by an index, BuildKit's SBOM attestation for the platform in that index; else
+ * the same search for the index itself (an SBOM attached to the index rather than to each
+ * platform: only its packages of the base's architecture are kept). The first candidate that
+ * reads and parses is used; one that does not is one warning line and the next is tried.
  */
 
 /** A base SBOM is read whole to be parsed: this bounds it (a base of 100 000 files with SPDX files is ~40 MiB). */
