@@ -5,7 +5,7 @@ import type { OciLayout } from '../content/layout.js';
 import { updatePendingCacheEntries } from '../content/pending-cache-entries.js';
 import { recordRemoteBlobs } from '../content/remote-blobs.js';
 import { defaultConnect } from '../transfer/lazy-blobs.js';
-import type { SbomFormat } from '../supply-chain/sbom/index.js';
+import type { LayerEntry, SbomFormat } from '../supply-chain/sbom/index.js';
 import { storeBuildProvenance, type BuiltProvenance, type ProvenanceOptions } from './build-provenance.js';
 import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
 import type { ImageOutputOptions } from './output-options.js';
@@ -28,6 +28,8 @@ export interface OriginLayer {
   origin: LayerOrigin;
   /** `registry/repository` holding the blob, for a registry cache hit. */
   remote?: string;
+  /** The tar's entries as the build wrote them (with --sbom): the SBOM reads no layer back for them. */
+  sbomEntries?: readonly LayerEntry[];
 }
 
 /** The registry cache of a build, when it names one: opened once, closed with `close`. */
@@ -84,7 +86,7 @@ export async function storeBuildReferrers(
   options: ImageOutputOptions,
 ): Promise<{ sbom?: BuiltSbom; provenance?: BuiltProvenance }> {
   const sbom = options.sbom
-    ? await storeBuildSbom(layout, image, manifest, { format: options.sbom, name: inputs.tag, created: inputs.created, ...(options.signal ? { signal: options.signal } : {}) })
+    ? await storeBuildSbom(layout, image, manifest, { format: options.sbom, name: inputs.tag, created: inputs.created, built: inputs.layers, ...(options.signal ? { signal: options.signal } : {}) })
     : undefined;
   const provenance = options.provenance
     ? await storeBuildProvenance(layout, image, inputs.tag, options.provenance, {

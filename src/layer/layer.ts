@@ -12,7 +12,7 @@ import { createCompressor, createDecompressor } from './codec.js';
 import type { Compressor } from './compress/index.js';
 import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
-import { TarProducer, pumpTar, type ChunkProducer } from './tar.js';
+import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
 import { walk, type FsEntry, type WalkOptions } from './walk.js';
 
 export interface LayerOptions {
@@ -35,6 +35,8 @@ export interface LayerOptions {
   prepend?: FsEntry[];
   /** Sees each walked entry's full lstat before the entry is read (the layer cache's key). */
   onStats?: WalkOptions['onStats'];
+  /** Sees every entry of the layer's tar as it is written (the SBOM's file facts, without a second read). */
+  observer?: TarObserver;
 }
 
 export interface LayerProgress {
@@ -155,6 +157,7 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
   const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   return compressTar(producer, out, { ...options, compression }, () => {
     options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });

@@ -6,8 +6,10 @@ import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../../content/v
 import { cyclonedxDocument, SBOM_MEDIA_TYPES, spdxDocument, type SbomFormat, type SbomSubject } from './documents.js';
 import { detectPackages, type Package } from './packages.js';
 import { scanImageFiles, type ImageFile } from './scan.js';
+import type { LayerEntry } from './layer-files.js';
 
 export { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
+export { LayerFilesRecorder, type LayerEntry } from './layer-files.js';
 
 export interface SbomOptions {
   format: SbomFormat;
@@ -22,6 +24,8 @@ export interface SbomOptions {
    * are left out, and the SBOM names the base image by digest instead.
    */
   skipLayer?: (layer: Descriptor) => boolean;
+  /** The entries of layers a build recorded as it wrote them; the other layers are streamed. */
+  knownEntries?: (layer: Descriptor) => readonly LayerEntry[] | undefined;
 }
 
 export interface Sbom {
@@ -33,14 +37,15 @@ export interface Sbom {
 
 /**
  * The SBOM of one image manifest in `storage` (a layout or a registry repository): its layers are
- * streamed once, nothing is unpacked to disk.
+ * streamed once, nothing is unpacked to disk, except those whose entries a build recorded as it
+ * wrote them (`knownEntries`), which are not read at all. Either way gives the same bytes.
  */
 export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<Sbom> {
   const manifestBytes = await readSmall(await storage.fetch(desc, { signal: options.signal }), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
   const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
   const config = await readConfig(storage, manifest, options.signal);
-  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer });
+  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer, knownEntries: options.knownEntries });
   const packages = detectPackages(files);
   const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
   const base = baseOf(manifest);

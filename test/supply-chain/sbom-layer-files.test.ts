@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { TarProducer, pumpTar } from '../../src/layer/tar.js';
+import { walk } from '../../src/layer/walk.js';
+import { LayerFilesRecorder } from '../../src/supply-chain/sbom/layer-files.js';
+import { scanImageFiles } from '../../src/supply-chain/sbom/scan.js';
+import type { Descriptor } from '../../src/oci/descriptor.js';
+import type { ImageManifest } from '../../src/oci/manifest.js';
+import type { ReadOnlyStorage } from '../../src/content/storage.js';
+import { makeRichRootfs, pseudoRandom } from '../assemble/support.js';
+import { tempDir } from '../support/tools.js';
+
+/** An ELF executable with Go 1.18+ inline build info whose magic straddles a 64 KiB tar chunk. */
+function goLikeBinary(size: number, magicAt: number): Buffer {
+  const bin = pseudoRandom(size, 'go');
+  Buffer.from([0x7f, 0x45, 0x4c, 0x46]).copy(bin, 0);
+  const uvarint = (n: number) => (n < 0x80 ? Buffer.from([n]) : Buffer.from([(n & 0x7f) | 0x80, n >> 7]));
+  const header = Buffer.alloc(32);
+  Buffer.from('\xff Go buildinf:', 'latin1').copy(header, 0);
+  header[14] = 8;
+  header[15] = 0x2;
+  const modinfo = `${'0'.repeat(16)}path\texample.com/tool\nmod\texample.com/tool\tv1.2.3\th1:abc=\ndep\tgolang.org/x/text\tv0.14.0\th1:def=\n${'1'.repeat(16)}`;
+  const blob = Buffer.concat([header, uvarint(8), Buffer.from('go1.22.1'), uvarint(modinfo.length), Buffer.from(modinfo)]);
+  blob.copy(bin, magicAt);
+  return bin;
+}
+
+test('the files a build records while it writes a tar are the files streaming the tar back finds, and no layer is read for them', async () => {
+  const tmp = await tempDir('ocipush-sbom-layer-files-');
+  try {
+    const root = join(tmp.path, 'rootfs');
+    mkdirSync(root);
+    makeRichRootfs(root);
+    mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
+    writeFileSync(join(root, 'var/lib/dpkg/status'), 'Package: hello\nStatus: install ok installed\nVersion: 1\n\n');
+    writeFileSync(join(root, 'usr/lib/tool'), goLikeBinary(300_000, 65_536 * 2 - 5), { mode: 0o755 });
+    writeFileSync(join(root, 'usr/lib/tiny-exec'), Buffer.from([0x7f, 0x45]), { mode: 0o755 });
+    mkdirSync(join(root, 'wh'));
+    writeFileSync(join(root, 'wh/.wh.other'), '');
+
+    const recorder = new LayerFilesRecorder();
+    // 64 KiB chunks: files and the Go magic cross chunk boundaries.
+    const producer = new TarProducer(walk(root), { clampMtime: 1_700_000_000, chunkSize: 64 * 1024, observer: recorder });
+    const tarPath = join(tmp.path, 'layer.tar');
+    const known = () => recorder.entries;
+    assert.equal(known(), undefined, 'nothing is known before the archive ends');
+    await pumpTar(producer, createWriteStream(tarPath));
+    assert.ok((known()?.length ?? 0) > 10);
+
+    const layer: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${'0'.repeat(64)}`, size: 0 };
+    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: layer, layers: [layer] } as ImageManifest;
+    const layoutLike: ReadOnlyStorage = { exists: async () => true, fetch: async () => createReadStream(tarPath) as Readable };
+    const unreadable: ReadOnlyStorage = { exists: async () => true, fetch: async () => { throw new Error('a recorded layer must not be read'); } };
+    const streamed = await scanImageFiles(layoutLike, manifest);
+    const recorded = await scanImageFiles(unreadable, manifest, { knownEntries: known });
+    assert.deepEqual(recorded, streamed);
+    const tool = recorded.find((f) => f.path === 'usr/lib/tool');
+    assert.equal(tool?.go?.main?.version, 'v1.2.3');
+    assert.ok(recorded.find((f) => f.path === 'var/lib/dpkg/status')?.content);
+    assert.ok(!recorded.some((f) => f.path.includes('.wh.')));
+  } finally {
+    await tmp.cleanup();
+  }
+});
