@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ContentSink, ObservedEntry, TarObserver } from '../../layer/tar.js';
@@ -51,13 +52,17 @@ export function isMetadataPath(path: string): boolean {
 
 /** A tar entry name as a clean relative path (`./usr/bin/` → `usr/bin`). */
 export function cleanPath(name: string): string {
-  const p = posix.normalize(`/${name}`).slice(1);
+  // Most names (all of those ocipush writes) are clean already but for a directory's `/`.
+  const p = NEEDS_NORMALIZING.test(name) ? posix.normalize(`/${name}`).slice(1) : name;
   return p.endsWith('/') ? p.slice(0, -1) : p;
 }
 
+/** A leading `/`, `.` or `..` segments, or an empty segment. */
+const NEEDS_NORMALIZING = /^\/|(^|\/)\.{1,2}(\/|$)|\/\//;
+
 /** A whiteout or opaque marker: its content is never hashed. */
 export function isWhiteoutPath(path: string): boolean {
-  return posix.basename(path).startsWith(WHITEOUT);
+  return path.startsWith(WHITEOUT, path.lastIndexOf('/') + 1);
 }
 
 function removeTree(files: Map<string, ImageFile>, path: string, below?: number): void {
@@ -70,10 +75,15 @@ function removeTree(files: Map<string, ImageFile>, path: string, below?: number)
 /** Applies one entry of layer `index` to the files of the layers below it: the one merge of layers. */
 export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, index: number): void {
   const path = entry.path;
-  const base = posix.basename(path);
-  const dir = posix.dirname(path) === '.' ? '' : posix.dirname(path);
-  if (base === OPAQUE) { removeTree(files, dir, index); return; }
-  if (base.startsWith(WHITEOUT)) { removeTree(files, posix.join(dir, base.slice(WHITEOUT.length))); return; }
+  if (isWhiteoutPath(path)) {
+    // Paths are clean: no trailing `/`, no empty segment.
+    const slash = path.lastIndexOf('/');
+    const dir = slash < 0 ? '' : path.slice(0, slash);
+    const base = path.slice(slash + 1);
+    if (base === OPAQUE) removeTree(files, dir, index);
+    else removeTree(files, posix.join(dir, base.slice(WHITEOUT.length)));
+    return;
+  }
   if (entry.kind === 'file') { files.set(path, { ...entry.file, layer: index }); return; }
   if (entry.kind === 'link') {
     const target = files.get(entry.target);
@@ -84,14 +94,22 @@ export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, ind
   files.delete(path);
 }
 
+/** crypto.hash (one call, no Hash object) where Node has it (20.12+, 21.7+). */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer) => string }).hash;
+
+function hex(algorithm: string, hash: Hash | string | undefined): string {
+  if (typeof hash === 'string') return hash;
+  return (hash ?? createHash(algorithm)).digest('hex');
+}
+
 /**
  * Hashes one regular file's bytes as they go by (SHA1, SHA256), keeps a package metadata file's
  * content and looks for Go build info in an ELF executable. Chunks may be views of buffers that
  * are reused after `update` returns: whatever is kept is copied.
  */
 export class FileHasher implements ContentSink {
-  private readonly sha1: Hash = createHash('sha1');
-  private readonly sha256: Hash = createHash('sha256');
+  private sha1: Hash | string | undefined;
+  private sha256: Hash | string | undefined;
   private readonly keep: boolean;
   private readonly kept: Buffer[] = [];
   private size = 0;
@@ -99,14 +117,25 @@ export class FileHasher implements ContentSink {
   /** The first bytes of an executable, until its first 4 tell whether it is ELF. */
   private head: Buffer[] | undefined;
 
-  constructor(private readonly path: string, private readonly mode: number, private readonly done?: (file: FileFacts) => void) {
+  /** `expectedSize`: the size the tar header declares, when known (a file that comes in one piece is hashed in one call). */
+  constructor(private readonly path: string, private readonly mode: number, private readonly expectedSize?: number, private readonly done?: (file: FileFacts) => void) {
     this.keep = isMetadataPath(path);
     if ((mode & 0o111) !== 0) this.head = [];
   }
 
   update(chunk: Buffer): void {
-    this.sha1.update(chunk);
-    this.sha256.update(chunk);
+    if (this.size === 0 && chunk.length === this.expectedSize && oneShot) {
+      // Most files: no Hash objects to make and collect.
+      this.sha1 = oneShot('sha1', chunk);
+      this.sha256 = oneShot('sha256', chunk);
+    } else {
+      if (typeof this.sha1 !== 'object') {
+        this.sha1 = createHash('sha1');
+        this.sha256 = createHash('sha256');
+      }
+      this.sha1.update(chunk);
+      (this.sha256 as Hash).update(chunk);
+    }
     this.size += chunk.length;
     if (this.keep && this.size <= MAX_METADATA_BYTES) this.kept.push(Buffer.from(chunk));
     if (this.head) this.sniff(chunk);
@@ -118,7 +147,7 @@ export class FileHasher implements ContentSink {
   }
 
   result(): FileFacts {
-    const file: FileFacts = { path: this.path, size: this.size, mode: this.mode, sha1: this.sha1.digest('hex'), sha256: this.sha256.digest('hex') };
+    const file: FileFacts = { path: this.path, size: this.size, mode: this.mode, sha1: hex('sha1', this.sha1), sha256: hex('sha256', this.sha256) };
     if (this.keep && this.size <= MAX_METADATA_BYTES) file.content = Buffer.concat(this.kept);
     const info = this.go?.result();
     if (info) file.go = info;
@@ -161,7 +190,7 @@ export class LayerFilesRecorder implements TarObserver {
   entry(e: ObservedEntry): ContentSink | undefined {
     const path = cleanPath(e.name.toString('utf8'));
     if (e.type === 'file' && !isWhiteoutPath(path)) {
-      return new FileHasher(path, e.mode, (file) => this.seen.push({ kind: 'file', path, file }));
+      return new FileHasher(path, e.mode, e.size, (file) => this.seen.push({ kind: 'file', path, file }));
     }
     if (e.type === 'hardlink' && e.linkname && e.linkname.length > 0) {
       this.seen.push({ kind: 'link', path, target: cleanPath(e.linkname.toString('utf8')) });

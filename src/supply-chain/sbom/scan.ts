@@ -48,7 +48,7 @@ async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, see: (entr
       const header = entry.header;
       const path = cleanPath(header.name);
       if ((header.type === 'file' || header.type === 'contiguous-file') && !isWhiteoutPath(path)) {
-        const hasher = new FileHasher(path, header.mode ?? 0o644);
+        const hasher = new FileHasher(path, header.mode ?? 0o644, header.size);
         for await (const chunk of entry as unknown as AsyncIterable<Buffer>) hasher.update(chunk);
         see({ kind: 'file', path, file: hasher.result() });
         continue;
