@@ -18,7 +18,8 @@ export interface TarOptions {
 /** One archived entry as its header says it (mode as stored: the permission bits). */
 export interface ObservedEntry {
   name: Buffer;
-  type: FsEntry['type'];
+  /** 'other': a type a tree cannot hold (a tar read back may have them). */
+  type: FsEntry['type'] | 'other';
   mode: number;
   size: number;
   linkname?: Buffer;

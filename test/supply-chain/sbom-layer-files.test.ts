@@ -4,14 +4,15 @@ import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { TarProducer, pumpTar } from '../../src/layer/tar.js';
+import { buildLayer } from '../../src/layer/layer.js';
 import { walk } from '../../src/layer/walk.js';
 import { LayerFilesRecorder } from '../../src/supply-chain/sbom/layer-files.js';
 import { scanImageFiles } from '../../src/supply-chain/sbom/scan.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import type { ImageManifest } from '../../src/oci/manifest.js';
 import type { ReadOnlyStorage } from '../../src/content/storage.js';
-import { makeRichRootfs, pseudoRandom } from '../assemble/support.js';
-import { tempDir } from '../support/tools.js';
+import { LONG_DIR, makeRichRootfs, pseudoRandom } from '../assemble/support.js';
+import { run, tempDir } from '../support/tools.js';
 
 /** An ELF executable with Go 1.18+ inline build info whose magic straddles a 64 KiB tar chunk. */
 function goLikeBinary(size: number, magicAt: number): Buffer {
@@ -61,6 +62,39 @@ test('the files a build records while it writes a tar are the files streaming th
     assert.equal(tool?.go?.main?.version, 'v1.2.3');
     assert.ok(recorded.find((f) => f.path === 'var/lib/dpkg/status')?.content);
     assert.ok(!recorded.some((f) => f.path.includes('.wh.')));
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('a tar-file layer (GNU or pax, plain or gzip) is read for the SBOM from the bytes the build hashes for its diff_id, as streaming it back reads it', async () => {
+  const tmp = await tempDir('ocipush-sbom-tar-layer-');
+  try {
+    const root = join(tmp.path, 'rootfs');
+    mkdirSync(root);
+    makeRichRootfs(root);
+    writeFileSync(join(root, LONG_DIR, 'package-lock.json'), '{}');
+    writeFileSync(join(root, 'usr/lib/tool'), goLikeBinary(1_200_000, 1_048_576 - 700), { mode: 0o755 });
+    const cases: { file: string; args: string[]; compression: 'none' | 'gzip' }[] = [
+      { file: 'gnu.tar', args: ['--format=gnu', '-cf'], compression: 'none' },
+      { file: 'pax.tar.gz', args: ['--format=posix', '-czf'], compression: 'gzip' },
+    ];
+    for (const c of cases) {
+      const tarPath = join(tmp.path, c.file);
+      run('tar', ['-C', root, ...c.args, tarPath, '.']);
+      const recorder = new LayerFilesRecorder();
+      const built = await buildLayer({ kind: 'tar', path: tarPath, compression: c.compression }, { dir: tmp.path, where: tmp.path }, { clampMtime: 1_700_000_000, compression: 'gzip', observer: recorder, threads: 1 });
+      const layoutLike: ReadOnlyStorage = { exists: async () => true, fetch: async () => createReadStream(built.blob.tempPath) as Readable };
+      const unreadable: ReadOnlyStorage = { exists: async () => true, fetch: async () => { throw new Error('a recorded layer must not be read'); } };
+      const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: built.descriptor, layers: [built.descriptor] } as ImageManifest;
+      const known = () => recorder.entries;
+      assert.ok(known(), `${c.file}: every entry seen`);
+      const recorded = await scanImageFiles(unreadable, manifest, { knownEntries: known });
+      assert.deepEqual(recorded, await scanImageFiles(layoutLike, manifest), c.file);
+      assert.ok(recorded.some((f) => f.path.startsWith(`${LONG_DIR}/`)), `${c.file}: the long names`);
+      assert.equal(recorded.find((f) => f.path === 'usr/lib/tool')?.go?.main?.path, 'example.com/tool');
+      await built.blob.discard();
+    }
   } finally {
     await tmp.cleanup();
   }

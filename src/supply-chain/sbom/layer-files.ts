@@ -178,6 +178,9 @@ export class LayerFilesRecorder implements TarObserver {
   private readonly seen: LayerEntry[] = [];
   private complete = false;
 
+  /** `see`: takes each entry as it comes instead of keeping them (a layer streamed back and merged at once). */
+  constructor(private readonly see?: (entry: LayerEntry) => void) {}
+
   /** Every entry of the archive, once it has been written to its end; undefined before (or if the layer was not a tar this recorder watched). */
   get entries(): readonly LayerEntry[] | undefined {
     return this.complete ? this.seen : undefined;
@@ -190,13 +193,18 @@ export class LayerFilesRecorder implements TarObserver {
   entry(e: ObservedEntry): ContentSink | undefined {
     const path = cleanPath(e.name.toString('utf8'));
     if (e.type === 'file' && !isWhiteoutPath(path)) {
-      return new FileHasher(path, e.mode, e.size, (file) => this.seen.push({ kind: 'file', path, file }));
+      return new FileHasher(path, e.mode, e.size, (file) => this.add({ kind: 'file', path, file }));
     }
     if (e.type === 'hardlink' && e.linkname && e.linkname.length > 0) {
-      this.seen.push({ kind: 'link', path, target: cleanPath(e.linkname.toString('utf8')) });
+      this.add({ kind: 'link', path, target: cleanPath(e.linkname.toString('utf8')) });
     } else {
-      this.seen.push({ kind: 'other', path });
+      this.add({ kind: 'other', path });
     }
     return undefined;
+  }
+
+  private add(entry: LayerEntry): void {
+    if (this.see) this.see(entry);
+    else this.seen.push(entry);
   }
 }

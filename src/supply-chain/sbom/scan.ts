@@ -1,13 +1,13 @@
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { OcipushError } from '../../errors.js';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { layerCompression } from '../../oci/media-types.js';
 import type { ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { createDecompressor } from '../../layer/compress/decompressor.js';
-import { FileHasher, applyEntry, cleanPath, isWhiteoutPath, type ImageFile, type LayerEntry } from './layer-files.js';
+import { TarReader } from '../../layer/tar-reader.js';
+import { LayerFilesRecorder, applyEntry, type ImageFile, type LayerEntry } from './layer-files.js';
 
 export { isMetadataPath, type ImageFile } from './layer-files.js';
 
@@ -38,28 +38,25 @@ export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageMa
   return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-/** Streams one layer and hands each of its entries to `see`, in tar order. */
+/**
+ * Streams one layer (decompressed on the fly) through the same tar reading a build of a tar file
+ * uses, and hands each of its entries to `see`, in tar order.
+ */
 async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, see: (entry: LayerEntry) => void, signal?: AbortSignal): Promise<void> {
   const body = await storage.fetch(layer, { signal });
   const decompressor = createDecompressor(layerCompression(layer.mediaType));
-  const extract = tar.extract();
-  const consume = (async () => {
-    for await (const entry of extract) {
-      const header = entry.header;
-      const path = cleanPath(header.name);
-      if ((header.type === 'file' || header.type === 'contiguous-file') && !isWhiteoutPath(path)) {
-        const hasher = new FileHasher(path, header.mode ?? 0o644, header.size);
-        for await (const chunk of entry as unknown as AsyncIterable<Buffer>) hasher.update(chunk);
-        see({ kind: 'file', path, file: hasher.result() });
-        continue;
-      }
-      if (header.type === 'link' && header.linkname) see({ kind: 'link', path, target: cleanPath(header.linkname) });
-      else see({ kind: 'other', path });
-      entry.resume();
-    }
-  })();
+  const reader = new TarReader(new LayerFilesRecorder(see));
+  const sink = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, done) {
+      try { reader.write(chunk); done(); } catch (err) { done(err as Error); }
+    },
+    final(done) {
+      try { reader.end(); done(); } catch (err) { done(err as Error); }
+    },
+  });
   try {
-    await Promise.all([pipeline(body as Readable, decompressor, extract), consume]);
+    await pipeline(body as Readable, decompressor, sink);
   } catch (err) {
     if (err instanceof OcipushError) throw err;
     throw new OcipushError('EINVALID', `layer ${layer.digest}: cannot read it as a tar archive: ${(err as Error).message}`, { digest: layer.digest, cause: err });
