@@ -66,6 +66,7 @@ export class TarReader {
     const type = block[156]!;
     let size = number(block, 124, 12);
     if (type === X_PAX || type === G_PAX || type === GNU_LONG_NAME || type === GNU_LONG_LINK) {
+      if (size > MAX_META_BYTES) throw new Error(`invalid tar header: an extended header of ${size} bytes`);
       this.meta = { type, chunks: [] };
       this.start(size);
       return;
@@ -108,6 +109,8 @@ export class TarReader {
   }
 }
 
+/** Pax records and GNU long names are names and a few numbers: far below this. */
+const MAX_META_BYTES = 16 * 1024 * 1024;
 const X_PAX = 0x78; // 'x'
 const G_PAX = 0x67; // 'g'
 const GNU_LONG_NAME = 0x4c; // 'L'
