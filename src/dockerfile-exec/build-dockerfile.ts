@@ -42,6 +42,7 @@ import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
 import { cleanAbsolute, resolvePath, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
+import { LayerFilesRecorder } from '../supply-chain/sbom/index.js';
 
 /**
  * `ocipush build -f Dockerfile [CONTEXT]`: a Dockerfile built the way docker build (BuildKit)
@@ -195,14 +196,18 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         written.push(hit);
         continue;
       }
-      written.push({ origin: 'built', ...await writeLayer(fsEntries(layer.entries, files), target.staging, {
+      // With --sbom the files are hashed as they are archived: the SBOM reads no layer back.
+      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
+      const layerResult = await writeLayer(fsEntries(layer.entries, files), target.staging, {
         compression,
         clampMtime: time.seconds,
         ...(options.level !== undefined ? { level: options.level } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (bytes) => options.onProgress?.({ layer: i, layers: final.layers.length, source: `${filename}:${layer.line}`, bytes }),
-      }) });
+        ...(recorder ? { observer: recorder } : {}),
+      });
+      written.push({ origin: 'built', ...layerResult, ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });
     }
     options.signal?.throwIfAborted();
 

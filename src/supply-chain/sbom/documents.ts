@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { VERSION } from '../../version.js';
 import { digestHex, type Digest } from '../../oci/digest.js';
@@ -32,7 +33,9 @@ export interface SbomContents {
   base?: BaseContents;
 }
 
-const short = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+/** crypto.hash (one call, no Hash object) where Node has it: a document names tens of thousands of files. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+const short = (text: string): string => (oneShot ? oneShot('sha256', text) : createHash('sha256').update(text).digest('hex')).slice(0, 16);
 
 /**
  * SPDX 2.3 JSON. Every id and the namespace derive from the image digest and the paths, and
@@ -41,7 +44,8 @@ const short = (text: string): string => createHash('sha256').update(text).digest
 export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
   const imageId = 'SPDXRef-Image';
   const packageId = (p: Package) => `SPDXRef-Package-${p.type}-${short(`${p.purl}\0${p.source}`)}`;
-  const fileId = (f: ImageFile) => `SPDXRef-File-${short(f.path)}`;
+  const fileIds = new Map(contents.files.map((f) => [f, `SPDXRef-File-${short(f.path)}`]));
+  const fileId = (f: ImageFile) => fileIds.get(f)!;
   const fromBase = subject.base && contents.base ? spdxBaseParts(contents.base, 'SPDXRef-BaseImage') : undefined;
   const doc = {
     spdxVersion: 'SPDX-2.3',

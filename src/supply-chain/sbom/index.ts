@@ -8,8 +8,10 @@ import { detectPackages, type Package } from './packages.js';
 import { baseContents, type BaseContents } from './base-sbom-documents.js';
 import type { BaseSbom } from './base-sbom.js';
 import { scanImageFiles, type ImageFile } from './scan.js';
+import type { LayerEntry } from './layer-files.js';
 
 export { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
+export { LayerFilesRecorder, type LayerEntry } from './layer-files.js';
 
 export interface SbomOptions {
   format: SbomFormat;
@@ -26,6 +28,8 @@ export interface SbomOptions {
   skipLayer?: (layer: Descriptor) => boolean;
   /** The base image's own SBOM (base-sbom.ts): its packages and files join the document, marked as the base's. */
   baseSbom?: BaseSbom;
+  /** The entries of layers a build recorded as it wrote them; the other layers are streamed. */
+  knownEntries?: (layer: Descriptor) => readonly LayerEntry[] | undefined;
 }
 
 export interface Sbom {
@@ -39,7 +43,8 @@ export interface Sbom {
 
 /**
  * The SBOM of one image manifest in `storage` (a layout or a registry repository): its layers are
- * streamed once, nothing is unpacked to disk.
+ * streamed once, nothing is unpacked to disk, except those whose entries a build recorded as it
+ * wrote them (`knownEntries`), which are not read at all. Either way gives the same bytes.
  */
 export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<Sbom> {
   const manifestBytes = await readSmall(await storage.fetch(desc, { signal: options.signal }), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
@@ -50,7 +55,7 @@ export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, o
   const removed: string[] = [];
   const baseLayers = options.baseSbom?.image.layers ?? Infinity;
   const onWhiteout = (path: string, layer: number) => { if (layer >= baseLayers) removed.push(path); };
-  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer, onWhiteout });
+  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer, knownEntries: options.knownEntries, onWhiteout });
   const packages = detectPackages(files);
   const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
   const base = baseOf(manifest);
