@@ -103,3 +103,20 @@ test('an in-toto statement, bare or in a DSSE envelope, gives its predicate; one
   assert.throws(() => parseBaseSbom(dsse(statement('e'.repeat(64))), 'att', D('b')), /att: the statement is about another image/);
   assert.throws(() => parseBaseSbom(dsse(Buffer.from('{}'), 'text/plain'), 'att', D('b')), /a DSSE envelope of text\/plain/);
 });
+
+test('SPDX package checksums become CycloneDX hashes (SHA1 → SHA-1, SHA256 → SHA-256), and the namespace a bom link', () => {
+  const sha1 = 'c'.repeat(40);
+  const sha256 = 'd'.repeat(64);
+  const parsed = parseBaseSbom(Buffer.from(JSON.stringify({
+    spdxVersion: 'SPDX-2.3', SPDXID: 'SPDXRef-DOCUMENT', documentNamespace: 'https://example.com/spdx/base-1',
+    packages: [{ SPDXID: 'SPDXRef-p', name: 'zlib', versionInfo: '1.3', checksums: [{ algorithm: 'SHA256', checksumValue: sha256 }, { algorithm: 'SHA1', checksumValue: sha1 }], externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'pkg:generic/zlib@1.3' }] }],
+  })), 'spdx');
+  const { spdx, cdx } = documents(parsed);
+  schemas.spdx(spdx);
+  schemas.cyclonedx(cdx);
+  const zlib = cdx.components.find((c: { name: string }) => c.name === 'zlib');
+  assert.deepEqual(zlib.hashes, [{ alg: 'SHA-1', content: sha1 }, { alg: 'SHA-256', content: sha256 }]);
+  assert.equal(zlib.purl, 'pkg:generic/zlib@1.3');
+  assert.equal(cdx.components.find((c: { type: string }) => c.type === 'container').externalReferences[0].url, 'https://example.com/spdx/base-1');
+  assert.equal(spdx.externalDocumentRefs[0].spdxDocument, 'https://example.com/spdx/base-1');
+});

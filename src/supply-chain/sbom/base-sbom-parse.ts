@@ -58,7 +58,7 @@ const HEX_LENGTH: Record<ChecksumAlgorithm, number> = {
 /** SPDX and CycloneDX names of an algorithm → ours (undefined for one either format lacks). */
 function algorithm(name: string): ChecksumAlgorithm | undefined {
   const plain = name === 'SHA-1' ? 'SHA1' : name === 'SHA-256' ? 'SHA256' : name === 'SHA-384' ? 'SHA384' : name === 'SHA-512' ? 'SHA512' : name;
-  return plain in HEX_LENGTH ? plain as ChecksumAlgorithm : undefined;
+  return Object.hasOwn(HEX_LENGTH, plain) ? plain as ChecksumAlgorithm : undefined;
 }
 
 /** CycloneDX's name for an algorithm. */

@@ -181,6 +181,7 @@ const PURL_ARCH: Record<string, string> = {
 /** False only for a purl whose `arch` names another architecture (`all`, `noarch`, none or unknown: true). */
 function samePlatform(purl: string | undefined, architecture: string): boolean {
   const arch = purl ? /[?&]arch=([^&#]+)/.exec(purl)?.[1] : undefined;
-  const oci = arch ? PURL_ARCH[decodeURIComponent(arch).toLowerCase()] : undefined;
+  const key = arch?.replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))).toLowerCase();
+  const oci = key !== undefined && Object.hasOwn(PURL_ARCH, key) ? PURL_ARCH[key] : undefined;
   return oci === undefined || oci === architecture;
 }
