@@ -11,8 +11,9 @@ export interface OcipushCli {
   compression: string | null;
 }
 
-export function ocipushBuild(o: OcipushCli, rootfs: string, layout: string, tag: string, env: NodeJS.ProcessEnv, label: string): Promise<Measured> {
-  const args = [o.cli, 'build', rootfs, '--layout', layout, '--tag', tag, '--json'];
+/** `extra`: more flags (`--sbom`). */
+export function ocipushBuild(o: OcipushCli, rootfs: string, layout: string, tag: string, env: NodeJS.ProcessEnv, label: string, extra: string[] = []): Promise<Measured> {
+  const args = [o.cli, 'build', rootfs, '--layout', layout, '--tag', tag, '--json', ...extra];
   if (o.compression) args.push('--compression', o.compression);
   return measure(o.node, args, { env, usage: true, label });
 }

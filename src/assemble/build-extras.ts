@@ -5,7 +5,8 @@ import type { OciLayout } from '../content/layout.js';
 import { updatePendingCacheEntries } from '../content/pending-cache-entries.js';
 import { recordRemoteBlobs } from '../content/remote-blobs.js';
 import { defaultConnect } from '../transfer/lazy-blobs.js';
-import type { SbomFormat } from '../supply-chain/sbom/index.js';
+import type { LayerEntry, SbomFormat } from '../supply-chain/sbom/index.js';
+import type { BaseImage } from './base.js';
 import { storeBuildProvenance, type BuiltProvenance, type ProvenanceOptions } from './build-provenance.js';
 import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
 import type { ImageOutputOptions } from './output-options.js';
@@ -28,6 +29,8 @@ export interface OriginLayer {
   origin: LayerOrigin;
   /** `registry/repository` holding the blob, for a registry cache hit. */
   remote?: string;
+  /** The tar's entries as the build wrote them (with --sbom): the SBOM reads no layer back for them. */
+  sbomEntries?: readonly LayerEntry[];
 }
 
 /** The registry cache of a build, when it names one: opened once, closed with `close`. */
@@ -80,11 +83,14 @@ export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], o
 /** The SBOM and the signed provenance a build was asked for, stored as the image's referrers. */
 export async function storeBuildReferrers(
   layout: OciLayout, image: Descriptor, manifest: ImageManifest,
-  inputs: { tag: string; created: Date; startedOn: Date; base?: { uri: string; digest: Digest }; layers: OriginLayer[]; dockerfile?: { uri: string; digest: Digest } },
+  inputs: { tag: string; created: Date; startedOn: Date; base?: { uri: string; digest: Digest; image?: BaseImage }; layers: OriginLayer[]; dockerfile?: { uri: string; digest: Digest } },
   options: ImageOutputOptions,
 ): Promise<{ sbom?: BuiltSbom; provenance?: BuiltProvenance }> {
   const sbom = options.sbom
-    ? await storeBuildSbom(layout, image, manifest, { format: options.sbom, name: inputs.tag, created: inputs.created, ...(options.signal ? { signal: options.signal } : {}) })
+    ? await storeBuildSbom(layout, image, manifest, {
+      format: options.sbom, name: inputs.tag, created: inputs.created, built: inputs.layers, ...(options.signal ? { signal: options.signal } : {}),
+      ...(inputs.base?.image ? { base: inputs.base.image } : {}), ...(options.connect ? { connect: options.connect } : {}), ...(options.onWarning ? { warn: options.onWarning } : {}),
+    })
     : undefined;
   const provenance = options.provenance
     ? await storeBuildProvenance(layout, image, inputs.tag, options.provenance, {

@@ -16,6 +16,7 @@ import { checkNotAdded, removalSet, whiteoutEntries } from '../layer/whiteout.js
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
 import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
 import { checkTag, prepareTarget } from './layout-target.js';
+import { LayerFilesRecorder, type LayerEntry } from '../supply-chain/sbom/index.js';
 import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
 import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
@@ -63,7 +64,7 @@ export interface BuiltLayer {
 }
 
 /** A layer of this build: staged now, or found in a cache (no blob to commit then). */
-type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean; origin: LayerOrigin; remote?: string };
+type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean; origin: LayerOrigin; remote?: string; sbomEntries?: readonly LayerEntry[] };
 
 export interface BuildResult extends StoredImage {
   /** The new layers (the base's come before them in the manifest). */
@@ -185,6 +186,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       // A build that warned (a socket left out, getfattr missing) is not cached: the warning
       // would be lost on a hit, and getfattr may be installed by the next build.
       let warned = false;
+      // With --sbom the files are hashed as they are archived: the SBOM reads no layer back.
+      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
       const layer = await buildLayer(source, target.staging, {
         ...layerOptions,
         ...(options.compression ? { compression: options.compression } : {}),
@@ -192,9 +195,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         onWarning: (message) => { warned = true; warn(message); },
         ...(hasher ? { onStats: hasher.onStats } : {}),
+        ...(recorder ? { observer: recorder } : {}),
         onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: names[i]! }),
       });
-      layers.push({ ...layer, origin: 'built' });
+      layers.push({ ...layer, origin: 'built', ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });
       const key = hasher ? hasher.finish() : cached?.key;
       if (key && !warned) cache.record(key, layer);
     }
@@ -224,7 +228,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     const { image, manifest } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
     const { sbom, provenance } = await storeBuildReferrers(layout, image.manifest, manifest, {
       tag, created: new Date(time.seconds * 1000), startedOn, layers,
-      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
+      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest, image: base } } : {}),
     }, options);
     await cache.finish(layout);
     await feedBuildCache(layout, layers, options, registryCache);

@@ -14,7 +14,7 @@ interface BuiltImage extends WrittenImage {
   config: { digest: string; size: number };
   base?: { reference: string; digest: string; layers: number };
   layers: { digest: string; diffId: string; size: number; mediaType: string; uncompressedSize: number; createdBy?: string; source?: string }[];
-  sbom?: { digest: string; mediaType: string; format: string; packages: number; files: number };
+  sbom?: { digest: string; mediaType: string; format: string; packages: number; files: number; base?: { sbom: string; packages: number; files: number } };
   provenance?: { digest: string; predicateType: string };
 }
 
@@ -44,7 +44,10 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
     const from = layer.source === 'registry-cache' ? ', from the registry cache' : layer.source === 'local-cache' ? ', from the layer cache' : '';
     out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed${from})${createdBy}`);
   }
-  if (result.sbom) out.info(`sbom ${result.sbom.digest} (${result.sbom.format}: ${result.sbom.packages} packages, ${result.sbom.files} files), a referrer of the image`);
+  if (result.sbom) {
+    const base = result.sbom.base ? `; and ${result.sbom.base.packages} packages, ${result.sbom.base.files} files from the base's own SBOM ${result.sbom.base.sbom}` : '';
+    out.info(`sbom ${result.sbom.digest} (${result.sbom.format}: ${result.sbom.packages} packages, ${result.sbom.files} files${base}), a referrer of the image`);
+  }
   if (result.provenance) out.info(`provenance ${result.provenance.digest} (${result.provenance.predicateType}, signed), a referrer of the image`);
   reportWrittenImage(out, result, {
     ...extra,

@@ -44,6 +44,7 @@ import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
 import { cleanAbsolute, resolvePath, type ArchiveRef, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
+import { LayerFilesRecorder } from '../supply-chain/sbom/index.js';
 
 /**
  * `ocipush build -f Dockerfile [CONTEXT]`: a Dockerfile built the way docker build (BuildKit)
@@ -211,6 +212,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         written.push(hit);
         continue;
       }
+      // With --sbom the files are hashed as they are archived: the SBOM reads no layer back.
+      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
       const built = await writeLayer(fsEntries(layer.entries, files), target.staging, {
         compression,
         clampMtime: time.seconds,
@@ -218,8 +221,9 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (bytes) => options.onProgress?.({ layer: i, layers: final.layers.length, source: `${filename}:${layer.line}`, bytes }),
+        ...(recorder ? { observer: recorder } : {}),
       });
-      written.push({ origin: 'built', ...built });
+      written.push({ origin: 'built', ...built, ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });
       if (key) cache.record(key, built);
     }
     options.signal?.throwIfAborted();
@@ -259,7 +263,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     }, config, { tag, createdGiven: time.explicit, annotations: options.annotations });
     const referrers = await storeBuildReferrers(layout, image.manifest, manifest, {
       tag, created: new Date(time.seconds * 1000), startedOn, layers: written,
-      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest } } : {}),
+      ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest, image: base } } : {}),
       dockerfile: { uri: filename, digest: sha256(text) },
     }, options);
     await cache.finish(layout);

@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import { Writable } from 'node:stream';
 import { compressTar, stageLayer, type CompressionSettings, type LayerResult, type StagingArea, type Uncompressed } from '../layer/layer.js';
-import { TarProducer } from '../layer/tar.js';
+import { TarProducer, type TarObserver } from '../layer/tar.js';
 import type { FsEntry } from '../layer/walk.js';
 import type { TreeWriter } from './copy-instruction.js';
 import type { ArchiveFiles } from './extract.js';
@@ -99,12 +99,14 @@ export function* fsEntries(entries: readonly PlannedEntry[], files: ArchiveFiles
 export interface WriteLayerOptions extends CompressionSettings {
   clampMtime: number;
   onProgress?: (bytes: number) => void;
+  /** Sees every entry as it is archived (the SBOM's file facts). */
+  observer?: TarObserver;
 }
 
 /** Writes planned entries as one layer: tar → sha256 (diff_id) → compressor → sha256 → staged blob. */
 export function writeLayer(entries: Iterable<FsEntry>, staging: StagingArea, options: WriteLayerOptions): Promise<LayerResult> {
   return stageLayer(staging, options.compression, (blob) => {
-    const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime });
+    const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime, ...(options.observer ? { observer: options.observer } : {}) });
     return compressTar(producer, blob.stream, options, () => options.onProgress?.(producer.bytes));
   });
 }

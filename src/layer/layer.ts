@@ -12,7 +12,8 @@ import { createCompressor, createDecompressor } from './codec.js';
 import type { Compressor } from './compress/index.js';
 import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
-import { TarProducer, pumpTar, type ChunkProducer } from './tar.js';
+import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
+import { TarReader } from './tar-reader.js';
 import { walk, type FsEntry, type WalkOptions } from './walk.js';
 
 export interface LayerOptions {
@@ -35,6 +36,8 @@ export interface LayerOptions {
   prepend?: FsEntry[];
   /** Sees each walked entry's full lstat before the entry is read (the layer cache's key). */
   onStats?: WalkOptions['onStats'];
+  /** Sees every entry of the layer's tar as it is written (the SBOM's file facts, without a second read). */
+  observer?: TarObserver;
 }
 
 export interface LayerProgress {
@@ -155,6 +158,7 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
   const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
   });
   return compressTar(producer, out, { ...options, compression }, () => {
     options.onProgress?.({ bytes: producer.bytes, entries: producer.entries });
@@ -163,14 +167,23 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
 
 async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions): Promise<Uncompressed> {
   const { size: totalBytes } = await stat(path);
+  // The observer (the SBOM) reads the entries from the uncompressed bytes the diff_id is hashed from.
+  const reader = options.observer ? new ObservingReader(options.observer) : undefined;
   if (from === 'none' && to !== 'none') {
     // A plain tar read into recycled buffers, like a directory's tar: memory flat in its size.
     const file = new FileChunks(path);
-    return compressTar(file, out, { ...options, compression: to }, () => {
+    const result = await compressTar(file, out, { ...options, compression: to }, (chunk) => {
+      reader?.write(chunk);
       options.onProgress?.({ bytes: file.bytes, totalBytes });
     });
+    reader?.end();
+    return result;
   }
   const diff = new Digester();
+  const see = (chunk: Buffer) => {
+    diff.update(chunk);
+    reader?.write(chunk);
+  };
   let read = 0;
   const input = createReadStream(path, { highWaterMark: 1 << 20 });
   const counter = passThrough((chunk) => {
@@ -181,20 +194,46 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   const stages: Duplex[] = [counter];
   if (from === to) {
     // Stored as it is; the diff_id is the hash of the decompressed bytes, computed on the way.
-    stages.push(from === 'none' ? passThrough((c) => diff.update(c)) : decompressingTee(from, diff, where));
+    stages.push(from === 'none' ? passThrough(see) : decompressingTee(from, see, where));
   } else {
     if (from !== 'none') stages.push(guardDecompressor(createDecompressor(from), where));
-    stages.push(passThrough((c) => diff.update(c)));
+    stages.push(passThrough(see));
     const [compressor] = compressors(to, options);
     if (compressor) {
       // As for a directory: the compressor writes to the blob itself, reusing its buffers.
       const written = compressor.writeTo(out);
       await Promise.all([run([input, ...stages, compressor], options.signal), written]);
+      reader?.end();
       return { diffId: diff.digest(), uncompressedSize: diff.size };
     }
   }
   await run([input, ...stages, out], options.signal);
+  reader?.end();
   return { diffId: diff.digest(), uncompressedSize: diff.size };
+}
+
+/**
+ * A TarReader for an observer that must not fail the build: a tar file it cannot follow (the
+ * layer is stored as it is, whatever it holds) only leaves the observer without its end, and the
+ * SBOM then reads the stored layer as it would any other.
+ */
+class ObservingReader {
+  private readonly reader: TarReader;
+  private failed = false;
+
+  constructor(observer: TarObserver) {
+    this.reader = new TarReader(observer);
+  }
+
+  write(chunk: Buffer): void {
+    if (this.failed) return;
+    try { this.reader.write(chunk); } catch { this.failed = true; }
+  }
+
+  end(): void {
+    if (this.failed) return;
+    try { this.reader.end(); } catch { this.failed = true; }
+  }
 }
 
 async function realTempPath(path: string): Promise<string> {
@@ -287,12 +326,12 @@ function corrupt(where: string, err: Error): OcipushError {
 
 /**
  * Passes compressed bytes through untouched while feeding them to a decompressor whose output
- * is hashed: the stored blob and the diff_id come from the same single read.
+ * is hashed (and observed): the stored blob and the diff_id come from the same single read.
  */
-function decompressingTee(compression: Compression, diff: Digester, where: string): Transform {
+function decompressingTee(compression: Compression, see: (chunk: Buffer) => void, where: string): Transform {
   const decompressor = createDecompressor(compression);
   let failure: Error | undefined;
-  decompressor.on('data', (c: Buffer) => diff.update(c));
+  decompressor.on('data', see);
   decompressor.on('error', (err) => { failure = corrupt(where, err); });
   const ended = new Promise<void>((resolve) => {
     decompressor.once('end', resolve);

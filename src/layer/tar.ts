@@ -11,6 +11,34 @@ export interface TarOptions {
   owner?: { uid: number; gid: number };
   /** Bytes per output chunk (a multiple of 512). */
   chunkSize?: number;
+  /** Sees every entry as it is archived, and a regular file's content as it is read (an SBOM's facts). */
+  observer?: TarObserver;
+}
+
+/** One archived entry as its header says it (mode as stored: the permission bits). */
+export interface ObservedEntry {
+  name: Buffer;
+  /** 'other': a type a tree cannot hold (a tar read back may have them). */
+  type: FsEntry['type'] | 'other';
+  mode: number;
+  size: number;
+  linkname?: Buffer;
+}
+
+/**
+ * Watches a tar being produced, without parsing it: `entry` is called after each header, and for
+ * a regular file may return a sink that is fed the file's bytes in order (views of the chunk,
+ * valid only during the call), then ended.
+ */
+export interface TarObserver {
+  entry(entry: ObservedEntry): ContentSink | undefined;
+  /** The end-of-archive blocks are written: every entry has been seen. */
+  end(): void;
+}
+
+export interface ContentSink {
+  update(bytes: Buffer): void;
+  end(): void;
 }
 
 const DEFAULT_CHUNK_SIZE = 1 << 20;
@@ -22,6 +50,7 @@ interface OpenFile {
   path: Buffer;
   size: number;
   remaining: number;
+  sink: ContentSink | undefined;
 }
 
 /**
@@ -71,6 +100,7 @@ export class TarProducer implements ChunkProducer {
         END_OF_ARCHIVE.copy(chunk, pos);
         pos += END_OF_ARCHIVE.length;
         this.finished = true;
+        this.options.observer?.end();
         break;
       }
       const entry = this.pending ?? this.nextEntry();
@@ -90,7 +120,9 @@ export class TarProducer implements ChunkProducer {
       const fd = entry.type === 'file' && entry.size > 0 ? openForRead(entry.path) : undefined;
       pos += writeHeader(header, chunk, pos);
       this.entries++;
-      if (fd !== undefined) this.current = { fd, path: entry.path, size: entry.size, remaining: entry.size };
+      const sink = this.observe(entry, header);
+      if (fd !== undefined) this.current = { fd, path: entry.path, size: entry.size, remaining: entry.size, sink };
+      else sink?.end();
     }
     this.bytes += pos;
     return chunk.subarray(0, pos);
@@ -102,6 +134,15 @@ export class TarProducer implements ChunkProducer {
       try { closeSync(this.current.fd); } catch { /* already failing */ }
       this.current = undefined;
     }
+  }
+
+  private observe(entry: FsEntry, header: TarHeader): ContentSink | undefined {
+    const observer = this.options.observer;
+    if (!observer) return undefined;
+    return observer.entry({
+      name: header.name, type: entry.type, mode: header.mode & 0o7777, size: header.size,
+      ...(header.linkname ? { linkname: header.linkname } : {}),
+    });
   }
 
   private nextEntry(): FsEntry | undefined {
@@ -126,8 +167,10 @@ export class TarProducer implements ChunkProducer {
       throw new OcipushError('EREAD', `${file.path.toString()}: file changed size while being read (expected ${file.size} bytes); is something writing to the rootfs?`, { path: file.path.toString() });
     }
     file.remaining -= n;
+    file.sink?.update(chunk.subarray(pos, pos + n));
     pos += n;
     if (file.remaining === 0) {
+      file.sink?.end();
       this.close();
       const end = pos + (padded(file.size) - file.size);
       chunk.fill(0, pos, end);

@@ -1,41 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
-import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { testDebs, validator } from '../support/sbom.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-
-const SCHEMAS = join(REPO_ROOT, 'test', 'fixtures', 'sbom-schemas');
-/**
- * Two real Debian packages (an epoch and a `+` in their versions), downloaded once by .ci/run
- * into the user's cache (`apt-get download`), or here when a run skipped it.
- */
-function testDebs(): string[] {
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ocipush-test-debs');
-  mkdirSync(dir, { recursive: true });
-  const present = () => readdirSync(dir).filter((f) => /^(attr|amqp-tools)_.*\.deb$/.test(f)).sort();
-  if (present().length < 2) run('apt-get', ['download', 'attr', 'amqp-tools'], { cwd: dir });
-  return present().map((f) => join(dir, f));
-}
-
-function validator(): { spdx: (doc: unknown) => void; cyclonedx: (doc: unknown) => void } {
-  const schema = (name: string) => JSON.parse(readFileSync(join(SCHEMAS, name), 'utf8'));
-  const ajv = new Ajv.default({ strict: false, allErrors: true });
-  addFormats.default(ajv);
-  // Formats CycloneDX names that ajv-formats does not define: accepted as strings.
-  for (const f of ['iri-reference', 'idn-email']) ajv.addFormat(f, true);
-  ajv.addSchema(schema('cyclonedx-spdx.schema.json'));
-  ajv.addSchema(schema('cyclonedx-jsf-0.82.schema.json'));
-  const spdx = ajv.compile(schema('spdx-2.3.schema.json'));
-  const cdx = ajv.compile(schema('cyclonedx-bom-1.6.schema.json'));
-  const check = (fn: typeof spdx, what: string) => (doc: unknown) => assert.ok(fn(doc), `${what}: ${JSON.stringify(fn.errors?.slice(0, 5), null, 1)}`);
-  return { spdx: check(spdx, 'SPDX 2.3 schema'), cyclonedx: check(cdx, 'CycloneDX 1.6 schema') };
-}
 
 describe('ocipush sbom', () => {
   let tmp: { path: string; cleanup: () => Promise<void> };

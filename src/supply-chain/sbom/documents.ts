@@ -1,6 +1,8 @@
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { VERSION } from '../../version.js';
 import { digestHex, type Digest } from '../../oci/digest.js';
+import { cyclonedxBaseParts, spdxBaseParts, type BaseContents } from './base-sbom-documents.js';
 import type { Package } from './packages.js';
 import type { ImageFile } from './scan.js';
 
@@ -27,9 +29,13 @@ export interface SbomSubject {
 export interface SbomContents {
   files: ImageFile[];
   packages: Package[];
+  /** What the base image's own SBOM adds (its packages and files), when it has one. */
+  base?: BaseContents;
 }
 
-const short = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+/** crypto.hash (one call, no Hash object) where Node has it: a document names tens of thousands of files. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+const short = (text: string): string => (oneShot ? oneShot('sha256', text) : createHash('sha256').update(text).digest('hex')).slice(0, 16);
 
 /**
  * SPDX 2.3 JSON. Every id and the namespace derive from the image digest and the paths, and
@@ -38,7 +44,9 @@ const short = (text: string): string => createHash('sha256').update(text).digest
 export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
   const imageId = 'SPDXRef-Image';
   const packageId = (p: Package) => `SPDXRef-Package-${p.type}-${short(`${p.purl}\0${p.source}`)}`;
-  const fileId = (f: ImageFile) => `SPDXRef-File-${short(f.path)}`;
+  const fileIds = new Map(contents.files.map((f) => [f, `SPDXRef-File-${short(f.path)}`]));
+  const fileId = (f: ImageFile) => fileIds.get(f)!;
+  const fromBase = subject.base && contents.base ? spdxBaseParts(contents.base, 'SPDXRef-BaseImage') : undefined;
   const doc = {
     spdxVersion: 'SPDX-2.3',
     dataLicense: 'CC0-1.0',
@@ -46,6 +54,7 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
     name: subject.name,
     documentNamespace: `https://ocipush.dev/spdx/${digestHex(subject.digest)}`,
     creationInfo: { created: subject.created, creators: [`Tool: ocipush-${VERSION}`] },
+    ...(fromBase && fromBase.externalDocumentRefs.length > 0 ? { externalDocumentRefs: fromBase.externalDocumentRefs } : {}),
     packages: [
       {
         name: subject.name,
@@ -61,6 +70,7 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
         name: subject.base.name, SPDXID: 'SPDXRef-BaseImage', versionInfo: subject.base.digest, downloadLocation: 'NOASSERTION',
         filesAnalyzed: false, primaryPackagePurpose: 'CONTAINER',
         checksums: [{ algorithm: 'SHA256', checksumValue: digestHex(subject.base.digest) }],
+        ...(fromBase ? { comment: fromBase.comment } : {}),
       }] : []),
       ...contents.packages.map((p) => ({
         name: p.name,
@@ -72,17 +82,22 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
         ...(p.licenses ? { licenseDeclared: 'NOASSERTION', comment: `license as declared: ${p.licenses}` } : {}),
         externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }],
       })),
+      ...(fromBase?.packages ?? []),
     ],
-    files: contents.files.map((f) => ({
-      fileName: `/${f.path}`,
-      SPDXID: fileId(f),
-      checksums: [{ algorithm: 'SHA1', checksumValue: f.sha1 }, { algorithm: 'SHA256', checksumValue: f.sha256 }],
-    })),
+    files: [
+      ...contents.files.map((f) => ({
+        fileName: `/${f.path}`,
+        SPDXID: fileId(f),
+        checksums: [{ algorithm: 'SHA1', checksumValue: f.sha1 }, { algorithm: 'SHA256', checksumValue: f.sha256 }],
+      })),
+      ...(fromBase?.files ?? []),
+    ],
     relationships: [
       { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId },
       ...(subject.base ? [{ spdxElementId: imageId, relationshipType: 'DESCENDANT_OF', relatedSpdxElement: 'SPDXRef-BaseImage' }] : []),
       ...contents.packages.map((p) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: packageId(p) })),
       ...contents.files.map((f) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: fileId(f) })),
+      ...(fromBase?.relationships ?? []),
     ],
   };
   return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
@@ -91,6 +106,7 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
 /** CycloneDX 1.6 JSON, as deterministic as the SPDX document (the serial number derives from the digest). */
 export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
   const hex = digestHex(subject.digest);
+  const fromBase = subject.base && contents.base ? cyclonedxBaseParts(contents.base, subject.base.digest) : undefined;
   const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
   const doc = {
     bomFormat: 'CycloneDX',
@@ -110,7 +126,7 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
       },
     },
     components: [
-      ...(subject.base ? [{ type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }] }] : []),
+      ...(subject.base ? [{ type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }], ...fromBase?.baseComponent }] : []),
       ...contents.packages.map((p) => ({
         type: 'library',
         'bom-ref': `${p.purl}#${p.source}`,
@@ -126,6 +142,7 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
         name: `/${f.path}`,
         hashes: [{ alg: 'SHA-1', content: f.sha1 }, { alg: 'SHA-256', content: f.sha256 }],
       })),
+      ...(fromBase?.components ?? []),
     ],
   };
   return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');

@@ -34,7 +34,8 @@ export class GoBuildInfoScanner {
   update(chunk: Buffer): void {
     if (this.captured) {
       if (this.capturedBytes < CAPTURE_BYTES) {
-        this.captured.push(chunk);
+        // A copy: the chunk may be a view of a buffer its producer reuses.
+        this.captured.push(Buffer.from(chunk));
         this.capturedBytes += chunk.length;
       }
       return;

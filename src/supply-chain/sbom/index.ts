@@ -5,9 +5,13 @@ import type { ReadOnlyStorage } from '../../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
 import { cyclonedxDocument, SBOM_MEDIA_TYPES, spdxDocument, type SbomFormat, type SbomSubject } from './documents.js';
 import { detectPackages, type Package } from './packages.js';
+import { baseContents, type BaseContents } from './base-sbom-documents.js';
+import type { BaseSbom } from './base-sbom.js';
 import { scanImageFiles, type ImageFile } from './scan.js';
+import type { LayerEntry } from './layer-files.js';
 
 export { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
+export { LayerFilesRecorder, type LayerEntry } from './layer-files.js';
 
 export interface SbomOptions {
   format: SbomFormat;
@@ -22,6 +26,10 @@ export interface SbomOptions {
    * are left out, and the SBOM names the base image by digest instead.
    */
   skipLayer?: (layer: Descriptor) => boolean;
+  /** The base image's own SBOM (base-sbom.ts): its packages and files join the document, marked as the base's. */
+  baseSbom?: BaseSbom;
+  /** The entries of layers a build recorded as it wrote them; the other layers are streamed. */
+  knownEntries?: (layer: Descriptor) => readonly LayerEntry[] | undefined;
 }
 
 export interface Sbom {
@@ -29,26 +37,34 @@ export interface Sbom {
   mediaType: string;
   files: ImageFile[];
   packages: Package[];
+  /** What the base's own SBOM added. */
+  base?: BaseContents;
 }
 
 /**
  * The SBOM of one image manifest in `storage` (a layout or a registry repository): its layers are
- * streamed once, nothing is unpacked to disk.
+ * streamed once, nothing is unpacked to disk, except those whose entries a build recorded as it
+ * wrote them (`knownEntries`), which are not read at all. Either way gives the same bytes.
  */
 export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<Sbom> {
   const manifestBytes = await readSmall(await storage.fetch(desc, { signal: options.signal }), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
   const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
   const config = await readConfig(storage, manifest, options.signal);
-  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer });
+  // Paths the layers above the base remove (whiteouts): the base SBOM's entries there are gone too.
+  const removed: string[] = [];
+  const baseLayers = options.baseSbom?.image.layers ?? Infinity;
+  const onWhiteout = (path: string, layer: number) => { if (layer >= baseLayers) removed.push(path); };
+  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer, knownEntries: options.knownEntries, onWhiteout });
   const packages = detectPackages(files);
   const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
   const base = baseOf(manifest);
   if (base) subject.base = base;
-  const contents = { files, packages };
+  else if (options.baseSbom) subject.base = options.baseSbom.image;
+  const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages, removed) } : {}) };
   const bytes = options.format === 'cyclonedx' ? cyclonedxDocument(subject, contents) : spdxDocument(subject, contents);
   for (const f of files) delete f.content;
-  return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages };
+  return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages, ...(contents.base ? { base: contents.base } : {}) };
 }
 
 async function readConfig(storage: ReadOnlyStorage, manifest: ImageManifest, signal?: AbortSignal): Promise<ImageConfig | undefined> {

@@ -1,131 +1,78 @@
-import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
 import { OcipushError } from '../../errors.js';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { layerCompression } from '../../oci/media-types.js';
 import type { ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { createDecompressor } from '../../layer/compress/decompressor.js';
-import { GoBuildInfoScanner, type GoBuildInfo } from './go-buildinfo.js';
+import { TarReader } from '../../layer/tar-reader.js';
+import { LayerFilesRecorder, applyEntry, isWhiteoutPath, type ImageFile, type LayerEntry } from './layer-files.js';
 
-/** One regular file of the image's final filesystem (after every layer and whiteout). */
-export interface ImageFile {
-  /** Relative, clean: `usr/bin/env`. */
-  path: string;
-  size: number;
-  mode: number;
-  sha1: string;
-  sha256: string;
-  /** Index of the layer the file comes from. */
-  layer: number;
-  /** Kept for the files package detection reads (dpkg status, package.json, METADATA …). */
-  content?: Buffer;
-  go?: GoBuildInfo;
+export { isMetadataPath, type ImageFile } from './layer-files.js';
+
+export interface ScanOptions {
+  signal?: AbortSignal;
+  /** Layers not to read at all (a lazily referenced base's). */
+  skipLayer?: (layer: Descriptor) => boolean;
+  /**
+   * The entries of a layer already known (recorded while this build wrote its tar); a layer
+   * without them is streamed back from `storage`.
+   */
+  knownEntries?: (layer: Descriptor) => readonly LayerEntry[] | undefined;
+  /** Told of each whiteout: the path it removes (an opaque marker: its directory's contents) and its layer. */
+  onWhiteout?: (path: string, layer: number, opaque: boolean) => void;
 }
 
-const WHITEOUT = '.wh.';
-const OPAQUE = '.wh..wh..opq';
-/** Package metadata files are small; a larger one is hashed but not parsed. */
-const MAX_METADATA_BYTES = 64 * 1024 * 1024;
-
-/** The files whose contents package detection needs. */
-export function isMetadataPath(path: string): boolean {
-  return path === 'var/lib/dpkg/status'
-    || path.startsWith('var/lib/dpkg/status.d/')
-    || path === 'lib/apk/db/installed'
-    || path === 'etc/os-release' || path === 'usr/lib/os-release'
-    || (path.endsWith('/package.json') && path.includes('node_modules/'))
-    || path.endsWith('/package-lock.json') || path === 'package-lock.json'
-    || /\.dist-info\/METADATA$/.test(path);
-}
-
-function cleanPath(name: string): string {
-  const p = posix.normalize(`/${name}`).slice(1);
-  return p.endsWith('/') ? p.slice(0, -1) : p;
+function reportWhiteout(path: string, layer: number, onWhiteout: (path: string, layer: number, opaque: boolean) => void): void {
+  const slash = path.lastIndexOf('/');
+  const dir = slash < 0 ? '' : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  if (base === '.wh..wh..opq') onWhiteout(dir, layer, true);
+  else onWhiteout(`${dir ? `${dir}/` : ''}${base.slice('.wh.'.length)}`, layer, false);
 }
 
 /**
- * Streams every layer of `manifest` from `storage` once (decompressed on the fly, never unpacked
- * to disk) and returns the final filesystem's regular files, hashed, in path order.
+ * The final filesystem's regular files, hashed, in path order: each layer's entries, recorded
+ * during the build or streamed once from `storage` (decompressed on the fly, never unpacked to
+ * disk), merged in one place (applyEntry) whichever way they came.
  */
-export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: { signal?: AbortSignal; skipLayer?: (layer: Descriptor) => boolean } = {}): Promise<ImageFile[]> {
+export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: ScanOptions = {}): Promise<ImageFile[]> {
   const files = new Map<string, ImageFile>();
   for (const [index, layer] of manifest.layers.entries()) {
     if (options.skipLayer?.(layer)) continue;
-    await scanLayer(storage, layer, index, files, options.signal);
+    const apply = (entry: LayerEntry) => {
+      if (options.onWhiteout && isWhiteoutPath(entry.path)) reportWhiteout(entry.path, index, options.onWhiteout);
+      applyEntry(files, entry, index);
+    };
+    const known = options.knownEntries?.(layer);
+    if (known) for (const entry of known) apply(entry);
+    else await scanLayer(storage, layer, apply, options.signal);
   }
   return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function removeTree(files: Map<string, ImageFile>, path: string, below?: number): void {
-  const prefix = path === '' ? '' : `${path}/`;
-  for (const [p, f] of files) {
-    if ((p === path || p.startsWith(prefix)) && (below === undefined || f.layer < below)) files.delete(p);
-  }
-}
-
-async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, index: number, files: Map<string, ImageFile>, signal?: AbortSignal): Promise<void> {
+/**
+ * Streams one layer (decompressed on the fly) through the same tar reading a build of a tar file
+ * uses, and hands each of its entries to `see`, in tar order.
+ */
+async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, see: (entry: LayerEntry) => void, signal?: AbortSignal): Promise<void> {
   const body = await storage.fetch(layer, { signal });
   const decompressor = createDecompressor(layerCompression(layer.mediaType));
-  const extract = tar.extract();
-  const consume = (async () => {
-    for await (const entry of extract) {
-      const header = entry.header;
-      const path = cleanPath(header.name);
-      const base = posix.basename(path);
-      const dir = posix.dirname(path) === '.' ? '' : posix.dirname(path);
-      if (base === OPAQUE) { removeTree(files, dir, index); entry.resume(); continue; }
-      if (base.startsWith(WHITEOUT)) { removeTree(files, posix.join(dir, base.slice(WHITEOUT.length))); entry.resume(); continue; }
-      if (header.type === 'file' || header.type === 'contiguous-file') {
-        files.set(path, await hashEntry(entry as unknown as AsyncIterable<Buffer>, path, header.mode ?? 0o644, index));
-        continue;
-      }
-      if (header.type === 'link' && header.linkname) {
-        const target = files.get(cleanPath(header.linkname));
-        if (target) files.set(path, { ...target, path, layer: index });
-        entry.resume();
-        continue;
-      }
-      // A directory, symlink or device replaces a file of the same name.
-      if (header.type !== 'directory') files.delete(path);
-      else if (files.has(path)) files.delete(path);
-      entry.resume();
-    }
-  })();
+  const reader = new TarReader(new LayerFilesRecorder(see));
+  const sink = new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, done) {
+      try { reader.write(chunk); done(); } catch (err) { done(err as Error); }
+    },
+    final(done) {
+      try { reader.end(); done(); } catch (err) { done(err as Error); }
+    },
+  });
   try {
-    await Promise.all([pipeline(body as Readable, decompressor, extract), consume]);
+    await pipeline(body as Readable, decompressor, sink);
   } catch (err) {
     if (err instanceof OcipushError) throw err;
     throw new OcipushError('EINVALID', `layer ${layer.digest}: cannot read it as a tar archive: ${(err as Error).message}`, { digest: layer.digest, cause: err });
   }
-}
-
-async function hashEntry(entry: AsyncIterable<Buffer>, path: string, mode: number, layer: number): Promise<ImageFile> {
-  const sha1 = createHash('sha1');
-  const sha256 = createHash('sha256');
-  const keep = isMetadataPath(path);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let go: GoBuildInfoScanner | undefined;
-  let first = true;
-  for await (const chunk of entry) {
-    if (first) {
-      first = false;
-      // ELF executables may carry Go build info.
-      if ((mode & 0o111) !== 0 && chunk.length >= 4 && chunk[0] === 0x7f && chunk[1] === 0x45 && chunk[2] === 0x4c && chunk[3] === 0x46) go = new GoBuildInfoScanner();
-    }
-    sha1.update(chunk);
-    sha256.update(chunk);
-    size += chunk.length;
-    go?.update(chunk);
-    if (keep && size <= MAX_METADATA_BYTES) chunks.push(chunk);
-  }
-  const file: ImageFile = { path, size, mode, sha1: sha1.digest('hex'), sha256: sha256.digest('hex'), layer };
-  if (keep && size <= MAX_METADATA_BYTES) file.content = Buffer.concat(chunks);
-  const info = go?.result();
-  if (info) file.go = info;
-  return file;
 }

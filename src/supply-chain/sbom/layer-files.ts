@@ -1,0 +1,210 @@
+import * as crypto from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
+import { posix } from 'node:path';
+import type { ContentSink, ObservedEntry, TarObserver } from '../../layer/tar.js';
+import { GoBuildInfoScanner, type GoBuildInfo } from './go-buildinfo.js';
+
+/** What the SBOM knows of one regular file of a layer. */
+export interface FileFacts {
+  /** Relative, clean: `usr/bin/env`. */
+  path: string;
+  size: number;
+  mode: number;
+  sha1: string;
+  sha256: string;
+  /** Kept for the files package detection reads (dpkg status, package.json, METADATA …). */
+  content?: Buffer;
+  go?: GoBuildInfo;
+}
+
+/** One regular file of the image's final filesystem (after every layer and whiteout). */
+export interface ImageFile extends FileFacts {
+  /** Index of the layer the file comes from. */
+  layer: number;
+}
+
+/**
+ * One entry of a layer's tar as the merge needs it. The same list comes from a tar being written
+ * (LayerFilesRecorder, during a build) or from a layer streamed back (scan.ts), so the merge, and
+ * with it the SBOM, cannot depend on which one produced it.
+ */
+export type LayerEntry =
+  | { kind: 'file'; path: string; file: FileFacts }
+  | { kind: 'link'; path: string; target: string }
+  /** A directory, symlink, device or fifo, or a whiteout (recognised by its name). */
+  | { kind: 'other'; path: string };
+
+const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+/** Package metadata files are small; a larger one is hashed but not parsed. */
+const MAX_METADATA_BYTES = 64 * 1024 * 1024;
+
+/** The files whose contents package detection needs. */
+export function isMetadataPath(path: string): boolean {
+  return path === 'var/lib/dpkg/status'
+    || path.startsWith('var/lib/dpkg/status.d/')
+    || path === 'lib/apk/db/installed'
+    || path === 'etc/os-release' || path === 'usr/lib/os-release'
+    || (path.endsWith('/package.json') && path.includes('node_modules/'))
+    || path.endsWith('/package-lock.json') || path === 'package-lock.json'
+    || /\.dist-info\/METADATA$/.test(path);
+}
+
+/** A tar entry name as a clean relative path (`./usr/bin/` → `usr/bin`). */
+export function cleanPath(name: string): string {
+  // Most names (all of those ocipush writes) are clean already but for a directory's `/`.
+  const p = NEEDS_NORMALIZING.test(name) ? posix.normalize(`/${name}`).slice(1) : name;
+  return p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+/** A leading `/`, `.` or `..` segments, or an empty segment. */
+const NEEDS_NORMALIZING = /^\/|(^|\/)\.{1,2}(\/|$)|\/\//;
+
+/** A whiteout or opaque marker: its content is never hashed. */
+export function isWhiteoutPath(path: string): boolean {
+  return path.startsWith(WHITEOUT, path.lastIndexOf('/') + 1);
+}
+
+function removeTree(files: Map<string, ImageFile>, path: string, below?: number): void {
+  const prefix = path === '' ? '' : `${path}/`;
+  for (const [p, f] of files) {
+    if ((p === path || p.startsWith(prefix)) && (below === undefined || f.layer < below)) files.delete(p);
+  }
+}
+
+/** Applies one entry of layer `index` to the files of the layers below it: the one merge of layers. */
+export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, index: number): void {
+  const path = entry.path;
+  if (isWhiteoutPath(path)) {
+    // Paths are clean: no trailing `/`, no empty segment.
+    const slash = path.lastIndexOf('/');
+    const dir = slash < 0 ? '' : path.slice(0, slash);
+    const base = path.slice(slash + 1);
+    if (base === OPAQUE) removeTree(files, dir, index);
+    else removeTree(files, posix.join(dir, base.slice(WHITEOUT.length)));
+    return;
+  }
+  if (entry.kind === 'file') { files.set(path, { ...entry.file, layer: index }); return; }
+  if (entry.kind === 'link') {
+    const target = files.get(entry.target);
+    if (target) files.set(path, { ...target, path, layer: index });
+    return;
+  }
+  // A directory, symlink or device replaces a file of the same name.
+  files.delete(path);
+}
+
+/** crypto.hash (one call, no Hash object) where Node has it (20.12+, 21.7+). */
+const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer) => string }).hash;
+
+function hex(algorithm: string, hash: Hash | string | undefined): string {
+  if (typeof hash === 'string') return hash;
+  return (hash ?? createHash(algorithm)).digest('hex');
+}
+
+/**
+ * Hashes one regular file's bytes as they go by (SHA1, SHA256), keeps a package metadata file's
+ * content and looks for Go build info in an ELF executable. Chunks may be views of buffers that
+ * are reused after `update` returns: whatever is kept is copied.
+ */
+export class FileHasher implements ContentSink {
+  private sha1: Hash | string | undefined;
+  private sha256: Hash | string | undefined;
+  private readonly keep: boolean;
+  private readonly kept: Buffer[] = [];
+  private size = 0;
+  private go: GoBuildInfoScanner | undefined;
+  /** The first bytes of an executable, until its first 4 tell whether it is ELF. */
+  private head: Buffer[] | undefined;
+
+  /** `expectedSize`: the size the tar header declares, when known (a file that comes in one piece is hashed in one call). */
+  constructor(private readonly path: string, private readonly mode: number, private readonly expectedSize?: number, private readonly done?: (file: FileFacts) => void) {
+    this.keep = isMetadataPath(path);
+    if ((mode & 0o111) !== 0) this.head = [];
+  }
+
+  update(chunk: Buffer): void {
+    if (this.size === 0 && chunk.length === this.expectedSize && oneShot) {
+      // Most files: no Hash objects to make and collect.
+      this.sha1 = oneShot('sha1', chunk);
+      this.sha256 = oneShot('sha256', chunk);
+    } else {
+      if (typeof this.sha1 !== 'object') {
+        this.sha1 = createHash('sha1');
+        this.sha256 = createHash('sha256');
+      }
+      this.sha1.update(chunk);
+      (this.sha256 as Hash).update(chunk);
+    }
+    this.size += chunk.length;
+    if (this.keep && this.size <= MAX_METADATA_BYTES) this.kept.push(Buffer.from(chunk));
+    if (this.head) this.sniff(chunk);
+    else this.go?.update(chunk);
+  }
+
+  end(): void {
+    this.done?.(this.result());
+  }
+
+  result(): FileFacts {
+    const file: FileFacts = { path: this.path, size: this.size, mode: this.mode, sha1: hex('sha1', this.sha1), sha256: hex('sha256', this.sha256) };
+    if (this.keep && this.size <= MAX_METADATA_BYTES) file.content = Buffer.concat(this.kept);
+    const info = this.go?.result();
+    if (info) file.go = info;
+    return file;
+  }
+
+  /** ELF executables may carry Go build info: decided on the first 4 bytes, however they were split. */
+  private sniff(chunk: Buffer): void {
+    const head = this.head!;
+    head.push(Buffer.from(chunk.subarray(0, 4)));
+    const first = Buffer.concat(head);
+    if (first.length < 4) return;
+    this.head = undefined;
+    if (first[0] !== 0x7f || first[1] !== 0x45 || first[2] !== 0x4c || first[3] !== 0x46) return;
+    this.go = new GoBuildInfoScanner();
+    // The bytes before this chunk (fewer than 4) and then the chunk itself.
+    const before = first.subarray(0, first.length - Math.min(4, chunk.length));
+    if (before.length > 0) this.go.update(before);
+    this.go.update(chunk);
+  }
+}
+
+/**
+ * The entries of a layer's tar, recorded while the tar is written (a TarObserver): each regular
+ * file hashed from the bytes read for the tar, nothing read twice, nothing decompressed.
+ */
+export class LayerFilesRecorder implements TarObserver {
+  private readonly seen: LayerEntry[] = [];
+  private complete = false;
+
+  /** `see`: takes each entry as it comes instead of keeping them (a layer streamed back and merged at once). */
+  constructor(private readonly see?: (entry: LayerEntry) => void) {}
+
+  /** Every entry of the archive, once it has been written to its end; undefined before (or if the layer was not a tar this recorder watched). */
+  get entries(): readonly LayerEntry[] | undefined {
+    return this.complete ? this.seen : undefined;
+  }
+
+  end(): void {
+    this.complete = true;
+  }
+
+  entry(e: ObservedEntry): ContentSink | undefined {
+    const path = cleanPath(e.name.toString('utf8'));
+    if (e.type === 'file' && !isWhiteoutPath(path)) {
+      return new FileHasher(path, e.mode, e.size, (file) => this.add({ kind: 'file', path, file }));
+    }
+    if (e.type === 'hardlink' && e.linkname && e.linkname.length > 0) {
+      this.add({ kind: 'link', path, target: cleanPath(e.linkname.toString('utf8')) });
+    } else {
+      this.add({ kind: 'other', path });
+    }
+    return undefined;
+  }
+
+  private add(entry: LayerEntry): void {
+    if (this.see) this.see(entry);
+    else this.seen.push(entry);
+  }
+}

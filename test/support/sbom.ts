@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import { REPO_ROOT, run } from './tools.js';
+
+/** What the SBOM tests share: real Debian packages, and the official SPDX 2.3 / CycloneDX 1.6 schemas. */
+
+const SCHEMAS = join(REPO_ROOT, 'test', 'fixtures', 'sbom-schemas');
+/**
+ * Two real Debian packages (an epoch and a `+` in their versions), downloaded once by .ci/run
+ * into the user's cache (`apt-get download`), or here when a run skipped it.
+ */
+export function testDebs(): string[] {
+  const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ocipush-test-debs');
+  mkdirSync(dir, { recursive: true });
+  const present = () => readdirSync(dir).filter((f) => /^(attr|amqp-tools)_.*\.deb$/.test(f)).sort();
+  if (present().length < 2) run('apt-get', ['download', 'attr', 'amqp-tools'], { cwd: dir });
+  return present().map((f) => join(dir, f));
+}
+
+export function validator(): { spdx: (doc: unknown) => void; cyclonedx: (doc: unknown) => void } {
+  const schema = (name: string) => JSON.parse(readFileSync(join(SCHEMAS, name), 'utf8'));
+  const ajv = new Ajv.default({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  // Formats CycloneDX names that ajv-formats does not define: accepted as strings.
+  for (const f of ['iri-reference', 'idn-email']) ajv.addFormat(f, true);
+  ajv.addSchema(schema('cyclonedx-spdx.schema.json'));
+  ajv.addSchema(schema('cyclonedx-jsf-0.82.schema.json'));
+  const spdx = ajv.compile(schema('spdx-2.3.schema.json'));
+  const cdx = ajv.compile(schema('cyclonedx-bom-1.6.schema.json'));
+  const check = (fn: typeof spdx, what: string) => (doc: unknown) => assert.ok(fn(doc), `${what}: ${JSON.stringify(fn.errors?.slice(0, 5), null, 1)}`);
+  return { spdx: check(spdx, 'SPDX 2.3 schema'), cyclonedx: check(cdx, 'CycloneDX 1.6 schema') };
+}
+
