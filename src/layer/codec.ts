@@ -3,4 +3,4 @@
  * compressor of ./compress/ (gzip members / zstd frames compressed on every core).
  */
 export { createCompressor, createDecompressor, warmCompressors, zstdAvailable, type CompressorOptions } from './compress/index.js';
-export { resolveOptions as checkCompressorOptions } from './compress/options.js';
+export { effectiveLevel, resolveOptions as checkCompressorOptions } from './compress/options.js';
