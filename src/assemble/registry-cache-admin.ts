@@ -11,7 +11,7 @@ export interface CacheEntry {
   tag: string;
   manifest: Descriptor;
   diffId: string;
-  /** `gzip-6`, `zstd-default`: the compression settings the entry is for. */
+  /** `gzip-6`, `zstd-3` (`gzip-default` from ocipush 0.1's first builds): the compression settings the entry is for. */
   settings: string;
   created?: string;
   layer: Descriptor;

@@ -9,6 +9,7 @@ import type { RegistryClient } from '../registry/http.js';
 import type { Repository } from '../registry/repository.js';
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
 import { VERSION } from '../version.js';
+import { effectiveLevel } from '../layer/codec.js';
 
 /** The artifact type of a cache entry: an OCI manifest whose one layer is a compressed layer blob. */
 export const CACHE_ENTRY_TYPE = 'application/vnd.ocipush.layer-cache.v1';
@@ -39,7 +40,12 @@ export interface CacheHit {
 
 /** `sha256-<hex>.gzip-6`: a valid tag, one per diff_id and compression settings. */
 export function cacheTag(diffId: Digest, settings: CacheSettings): string {
-  return `${digestAlgorithm(diffId)}-${digestHex(diffId)}.${settings.compression}-${settings.level ?? 'default'}`;
+  return `${digestAlgorithm(diffId)}-${digestHex(diffId)}.${settings.compression}-${levelName(settings)}`;
+}
+
+/** The level as the entry names it: the number the layer was made at, never "default" (defaults change). */
+function levelName(settings: CacheSettings): string {
+  return String(effectiveLevel(settings.compression, settings.level) ?? 'default');
 }
 
 
@@ -130,7 +136,7 @@ export class RegistryLayerCache {
           [CacheAnnotation.DiffId]: diffId,
           [CacheAnnotation.UncompressedSize]: String(uncompressedSize),
           [CacheAnnotation.Compression]: settings.compression,
-          [CacheAnnotation.Level]: settings.level === undefined ? 'default' : String(settings.level),
+          [CacheAnnotation.Level]: levelName(settings),
           [CacheAnnotation.Version]: VERSION,
           [CacheAnnotation.Created]: this.now().toISOString(),
         },

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
+import type { Compression } from '../oci/media-types.js';
 import { logProgressInterval, progressReporter, reportBuild } from './build-report.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
@@ -99,6 +100,13 @@ export const buildCommand: CliCommand<BuildArgs> = {
     const threads = argv.threads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
     for (const item of toArray(argv.env)) if (item.indexOf('=') <= 0) throw usageError(`--env "${item}": expected KEY=VALUE`);
+    // getfattr and the compression workers start now, while the build's modules load on this core.
+    const { prepareDirectoryLayers } = await import('../layer/prefetch.js');
+    prepareDirectoryLayers(toArray(argv.rootfs), {
+      compression: argv.compression as Compression,
+      ...(level !== undefined ? { level } : {}),
+      ...(threads !== undefined ? { threads } : {}),
+    }, { layout: argv.layout, cache: argv.cache !== false });
     const { buildImage } = await import('../assemble/build-image.js');
     const { registryConnector, stripTransport } = await import('./registry-options.js');
     const { onInterrupt } = await import('./output.js');

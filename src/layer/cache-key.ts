@@ -2,6 +2,8 @@ import type { BigIntStats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { VERSION } from '../version.js';
+import { effectiveLevel } from './compress/options.js';
+import type { Compression } from '../oci/media-types.js';
 import type { LayerSource } from './layer-source.js';
 import { walk, type FsEntry } from './walk.js';
 
@@ -90,7 +92,7 @@ export function sourceId(source: LayerSource | PlannedSource, options: LayerKeyO
     path: source.path,
     from: source.kind === 'tar' ? source.compression : null,
     compression: options.compression,
-    level: options.level ?? null,
+    level: effectiveLevel(options.compression as Compression, options.level) ?? null,
     threads: options.threads ?? null,
     clampMtime: options.clampMtime,
     owner: options.owner ?? null,

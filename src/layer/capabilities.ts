@@ -1,4 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 
 /**
  * File capabilities (`security.capability` xattrs) of a tree, keyed by absolute path bytes
@@ -10,8 +12,49 @@ export type CapabilityMap = Map<string, Buffer>;
 
 const GETFATTR_ARGS = ['-R', '-h', '-d', '-m', '^security\\.capability$', '--absolute-names', '-e', 'base64'];
 
+/** A scan started ahead of the build that will ask for it (prefetchCapabilities). */
+interface Prefetched {
+  result: Promise<CapabilityMap>;
+  /** Warnings it gave, passed on to whoever takes it. */
+  warnings: string[];
+  /** Makes the scan hold the process open again, now that a build waits for it. */
+  hold(): void;
+}
+
+const prefetched = new Map<string, Prefetched>();
+
+/**
+ * Starts the scan of the directory `root` (a real path, as the build will name it) now, ahead of
+ * the build: the CLI calls it before the build's code has loaded, while one core is idle, and the
+ * walk then finds the result ready instead of waiting for it. The scan holds nothing open: when
+ * no build takes it (a layer-cache hit), getfattr finishes on its own.
+ */
+export function prefetchCapabilities(root: string): void {
+  if (prefetched.has(root)) return;
+  const warnings: string[] = [];
+  let hold = () => {};
+  const result = runGetfattr(root, (message) => warnings.push(message), (child) => {
+    const pipe = child.stdout as Socket;
+    child.unref();
+    pipe.unref();
+    hold = () => { child.ref(); pipe.ref(); };
+  });
+  prefetched.set(root, { result, warnings, hold: () => hold() });
+}
+
 /** Resolves to the map; when getfattr is missing, to an empty map after one warning. */
 export function scanCapabilities(root: string, onWarning: (message: string) => void): Promise<CapabilityMap> {
+  const early = prefetched.get(root);
+  if (!early) return runGetfattr(root, onWarning);
+  prefetched.delete(root);
+  early.hold();
+  return early.result.then((map) => {
+    for (const message of early.warnings) onWarning(message);
+    return map;
+  });
+}
+
+function runGetfattr(root: string, onWarning: (message: string) => void, started?: (child: ChildProcessByStdio<null, Readable, null>) => void): Promise<CapabilityMap> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let child;
@@ -30,6 +73,7 @@ export function scanCapabilities(root: string, onWarning: (message: string) => v
     });
     // getfattr exits non-zero when some file has no readable xattrs; what it printed still holds.
     child.once('close', () => resolve(parseGetfattr(Buffer.concat(chunks).toString('latin1'))));
+    started?.(child);
   });
 }
 

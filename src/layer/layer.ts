@@ -8,7 +8,8 @@ import { Digester, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { layerMediaType, type Compression } from '../oci/media-types.js';
 import { scanCapabilities, type CapabilityMap } from './capabilities.js';
-import { createCompressor, createDecompressor } from './codec.js';
+import { createCompressor, createDecompressor, warmCompressors } from './codec.js';
+import { DEFAULT_BLOCK_SIZE } from './compress/index.js';
 import type { Compressor } from './compress/index.js';
 import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
@@ -154,7 +155,13 @@ export async function compressTar(producer: ChunkProducer, out: Writable, settin
 
 async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
   const warn = options.onWarning ?? (() => {});
-  const walked = await walkWithCapabilities(root, warn, options.exclude ?? [], options.onStats);
+  // The compression workers start while the walk waits for getfattr, not at the first block.
+  const warm = compression === 'none' ? undefined : () => warmCompressors({
+    compression,
+    ...(options.level !== undefined ? { level: options.level } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  const walked = await walkWithCapabilities(root, warn, options.exclude ?? [], options.onStats, warm);
   const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
@@ -249,17 +256,24 @@ const MAX_WALK_AHEAD = 16_384;
  * entries are handed out only once the capabilities are known, so the result never depends on
  * which finished first.
  */
-async function walkWithCapabilities(root: string, warn: (message: string) => void, exclude: string[], onStats?: WalkOptions['onStats']): Promise<Iterator<FsEntry>> {
+async function walkWithCapabilities(root: string, warn: (message: string) => void, exclude: string[], onStats?: WalkOptions['onStats'], warm?: () => void): Promise<Iterator<FsEntry>> {
   let capabilities: CapabilityMap | undefined;
   const scan = scanCapabilities(root, warn).then((map) => { capabilities = map; });
   const rest = walk(root, { onWarning: warn, exclude, ...(onStats ? { onStats } : {}) });
   const ahead: FsEntry[] = [];
   let ended = false;
+  let aheadBytes = 0;
   while (capabilities === undefined && !ended && ahead.length < MAX_WALK_AHEAD) {
     for (let i = 0; i < 512; i++) {
       const r = rest.next();
       if (r.done) { ended = true; break; }
       ahead.push(r.value);
+      aheadBytes += r.value.size;
+    }
+    // More than one block: the layer will go to the workers (a smaller one is compressed inline).
+    if (warm && aheadBytes > DEFAULT_BLOCK_SIZE) {
+      warm();
+      warm = undefined;
     }
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

@@ -6,6 +6,7 @@ import { run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { pseudoRandom } from './support.js';
 import { cacheTag, RegistryLayerCache } from '../../src/assemble/registry-cache.js';
+import { DEFAULT_GZIP_LEVEL } from '../../src/layer/compress/index.js';
 import { connectRegistry } from '../../src/registry/connect.js';
 import { MediaType } from '../../src/oci/media-types.js';
 
@@ -62,6 +63,9 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(entry.artifactType, 'application/vnd.ocipush.layer-cache.v1');
     assert.equal(entry.layers[0].digest, layer.digest);
     assert.equal(entry.annotations['dev.ocipush.cache.diff-id'], layer.diffId);
+    // The level the layer was made at, never "default": a later default must not find this entry.
+    assert.equal(entry.annotations['dev.ocipush.cache.level'], String(DEFAULT_GZIP_LEVEL));
+    assert.ok(cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip' }).endsWith(`.gzip-${DEFAULT_GZIP_LEVEL}`));
 
     const second = build('runner2');
     assert.equal(second.result.status, 0, second.result.stderr);

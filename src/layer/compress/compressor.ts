@@ -4,7 +4,8 @@ import { Digester } from '../../oci/digest.js';
 import { BlockCompressor } from './block-compressor.js';
 import type { InputDigest } from './input-hasher.js';
 import { resolveOptions, type CompressorOptions } from './options.js';
-import { assertZstdAvailable } from './zstd-support.js';
+import { compressionPool } from './pool.js';
+import { assertZstdAvailable, zstdAvailable } from './zstd-support.js';
 
 export type { InputDigest };
 
@@ -43,6 +44,17 @@ export function createCompressor(options: CompressorOptions): Compressor {
     case 'gzip':
       return new BlockCompressor({ codec: 'gzip', level, threads, blockSize, digestInput });
   }
+}
+
+/**
+ * Starts the worker threads a compressor with these options would use, ahead of its first block:
+ * call it once a layer is known to span more than one block (one block is compressed inline).
+ * Nothing to do for 'none', one thread, or zstd where Node has none.
+ */
+export function warmCompressors(options: CompressorOptions): void {
+  const { compression, threads } = resolveOptions(options);
+  if (compression === 'none' || threads === 1 || (compression === 'zstd' && !zstdAvailable())) return;
+  compressionPool().warm(threads);
 }
 
 class Passthrough extends Transform implements Compressor {

@@ -1,4 +1,4 @@
-export { createCompressor, type Compressor, type InputDigest } from './compressor.js';
+export { createCompressor, warmCompressors, type Compressor, type InputDigest } from './compressor.js';
 export { createDecompressor, sniffCompression } from './decompressor.js';
 export { zstdAvailable } from './zstd-support.js';
 export { closeCompressionPool } from './shutdown.js';

@@ -45,6 +45,15 @@ export const MIN_BLOCK_SIZE = 64 << 10;
 export const MAX_BLOCK_SIZE = 64 << 20;
 const MAX_THREADS = 256;
 
+/**
+ * The level a layer of this compression is made at: the given one, else the default. Caches key
+ * on it rather than on "unset", so a layer made at an older default is never served for a newer one.
+ */
+export function effectiveLevel(compression: Compression, level?: number): number | undefined {
+  if (compression === 'none') return undefined;
+  return level ?? (compression === 'zstd' ? DEFAULT_ZSTD_LEVEL : DEFAULT_GZIP_LEVEL);
+}
+
 export interface ResolvedOptions {
   compression: Compression;
   level: number;

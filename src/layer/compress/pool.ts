@@ -45,10 +45,25 @@ class CompressionPool {
   private maxWorkers = 0;
   private nextId = 0;
 
+  /** Worker threads running now (started, not yet gone). */
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
   submit(job: BlockJob, threads: number): void {
     this.maxWorkers = Math.max(this.maxWorkers, threads);
     this.queue.push(job);
     this.schedule();
+  }
+
+  /**
+   * Starts workers up to `threads` before any job is there, so that their start-up (a Node
+   * environment each, some 30-60 ms) overlaps the work before the first block (the walk, the
+   * capability scan) instead of delaying it. Idle, they hold nothing open.
+   */
+  warm(threads: number): void {
+    this.maxWorkers = Math.max(this.maxWorkers, threads);
+    while (this.workers.length < threads) this.spawn();
   }
 
   /** Drops the owner's queued jobs; the results of its running ones are discarded when they arrive. */
