@@ -53,8 +53,8 @@ export interface CopyResult {
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
  * oras-go's CopyGraph: children before parents, what `dst` has already is skipped, each blob is
- * sent once even when several manifests share it, layers go in parallel (bounded), each
- * manifest's config follows its layers, and a manifest is pushed only after every blob it names
+ * sent once even when several manifests share it, a manifest's blobs (layers and config) go in
+ * parallel (bounded) while the manifest itself is asked for, and a manifest is pushed only after every blob it names
  * is confirmed; the root goes last. The first failure rejects at once; the owner of `dst` aborts
  * what is still in flight.
  */
@@ -135,18 +135,17 @@ class GraphCopy {
       this.record(desc, kind, 'exists');
       return;
     }
-    if (await this.dst.exists(desc, this.io)) {
-      // A registry holds a manifest only with all it names, so the subgraph is there too.
-      await this.markPresent(parsed);
+    // The manifest by digest and every child at once: a cold push asks all its HEADs in one round
+    // trip. A registry holds a manifest only with all it names, so when the manifest is there its
+    // children's HEADs say so too, and nothing is sent.
+    const children = isIndex(parsed)
+      ? parsed.manifests.map((child) => this.copyNode(child, 'manifest'))
+      : [...parsed.layers.map((layer) => this.copyNode(layer, 'layer')), this.copyNode(parsed.config, 'config')];
+    const [present] = await Promise.all([this.dst.exists(desc, this.io), ...children]);
+    if (present) {
       if (isRoot) await this.putRoot(desc, bytes, 'exists', kind);
       else this.record(desc, kind, 'exists');
       return;
-    }
-    if (isIndex(parsed)) {
-      await Promise.all(parsed.manifests.map((child) => this.copyNode(child, 'manifest')));
-    } else {
-      await Promise.all(parsed.layers.map((layer) => this.copyNode(layer, 'layer')));
-      await this.copyNode(parsed.config, 'config');
     }
     if (isRoot) {
       await this.putRoot(desc, bytes, 'uploaded', kind);

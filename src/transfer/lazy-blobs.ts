@@ -22,8 +22,8 @@ export interface LazyBlobsOptions {
 /** The default connection: credentials from the environment and the Docker config, default TLS. */
 export async function defaultConnect(registry: string): Promise<RegistryClient> {
   const { connectRegistry } = await import('../registry/connect.js');
-  const { defaultCredentials } = await import('../registry/credentials/default.js');
-  return connectRegistry(registry, { credentials: defaultCredentials({ registry }) });
+  const { lazyDefaultCredentials } = await import('../registry/credentials/lazy.js');
+  return connectRegistry(registry, { credentials: lazyDefaultCredentials({ registry }) });
 }
 
 /**
