@@ -102,6 +102,9 @@ export class LazyBlobs implements ReadOnlyStorage {
 
   /** Notes that `repository` (registry/name) holds these blobs. */
   async remember(blobs: Pick<Descriptor, 'digest'>[], repository: string): Promise<void> {
+    // Already noted, newest first, in the record as read for this push (a re-push): no lock, no write.
+    const known = await this.record?.catch(() => undefined);
+    if (known && blobs.every((b) => known.get(b.digest)?.[0] === repository)) return;
     await recordRemoteBlobs(this.layout.root, blobs.map((b) => ({ digest: b.digest, repository })));
     this.record = undefined;
   }
