@@ -8,10 +8,9 @@ import { Annotation, assertDescriptor, type Descriptor } from '../oci/descriptor
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
 import { makeDirectory, writeFileAtomic } from './atomic.js';
-import { withLock, type LockOptions } from './lock.js';
-import { IngestSession, listSessions } from './ingest.js';
+import type { LockOptions } from './lock.js';
+import type { IngestSession } from './ingest.js';
 import { CACHE_DIR, INDEX_LOCK, REMOTE_BLOBS_FILE } from './layout-files.js';
-import { StagedBlob } from './staged-blob.js';
 import { fileSource, type BlobSource } from './blob-source.js';
 import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
@@ -92,6 +91,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     this.createdDir = !(await exists(this.root));
     await makeDirectory(join(this.root, 'blobs', 'sha256'), 'cannot create layout');
     const session = await this.session();
+    const { withLock } = await import('./lock.js');
     // index.json first: a layout is only recognised once oci-layout exists, and then it is whole.
     return withLock(this.lockPath, async () => {
       if (!(await exists(this.indexPath))) {
@@ -106,7 +106,9 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   /** This process's ingest session in the layout, opened on the first write. */
   session(): Promise<IngestSession> {
     if (!this.sessionPromise) {
-      this.sessionPromise = IngestSession.open(this.root, this.liveness);
+      // The writing code (sessions, locks, staged blobs) is loaded on the first write: a layout
+      // that is only read (a push) never loads it.
+      this.sessionPromise = import('./ingest.js').then((m) => m.IngestSession.open(this.root, this.liveness));
       this.sessionPromise.catch(() => { this.sessionPromise = undefined; });
     }
     return this.sessionPromise;
@@ -131,6 +133,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       return;
     }
     const session = await this.session().catch(() => undefined);
+    const [{ withLock }, { listSessions }] = await Promise.all([import('./lock.js'), import('./ingest.js')]);
     const removed = session && await withLock(this.lockPath, async () => {
       if ((await this.readIndex()).manifests.length > 0) return false;
       if ((await listSessions(this.root, this.liveness)).some((s) => !s.gone && s.path !== session.dir)) return false;
@@ -148,7 +151,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
   /** Runs `fn` under the layout's index lock (what gc holds while it sweeps). */
   withIndexLock<T>(fn: () => Promise<T>, options: LockOptions = this.liveness): Promise<T> {
-    return withLock(this.lockPath, fn, options);
+    return import('./lock.js').then((m) => m.withLock(this.lockPath, fn, options));
   }
 
   get indexPath(): string {
@@ -225,6 +228,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     const session = await this.session();
     const dir = join(this.root, 'blobs', algorithm);
     await makeDirectory(dir);
+    const { StagedBlob } = await import('./staged-blob.js');
     const blob = await StagedBlob.create(session.dir, `layout ${this.root}`, algorithm);
     let committed = false;
     const abort = async () => {
@@ -330,6 +334,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
    */
   async updateIndex(mutate: (index: ImageIndex) => ImageIndex | void): Promise<ImageIndex> {
     const session = await this.session();
+    const { withLock } = await import('./lock.js');
     return withLock(this.lockPath, async (lock) => {
       const current = await this.readIndex();
       const next = mutate(current) ?? current;
