@@ -59,11 +59,11 @@ export const pushCommand: CliCommand<PushArgs> = {
     await onInterrupt(out, `push to ${formatReference(destination)}`, `${argv.layout} is left as it was`);
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
-    const { pushImage } = await import('../lib/push.js');
+    const { pushWith } = await import('../lib/push.js');
     const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' });
     let result;
     try {
-      result = await pushImage({
+      result = await pushWith({
         to: stripTransport(destinationText),
         layout: argv.layout,
         ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
@@ -82,7 +82,7 @@ export const pushCommand: CliCommand<PushArgs> = {
           });
           return client;
         },
-        onImage: (root, tag) => progress.tagging(root.digest, tag),
+        onRoot: (root, tag) => progress.tagging(root.digest, tag),
         onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
         warn: (message) => out.warn(message),
       });

@@ -42,13 +42,13 @@ export interface PushResult {
 
 /**
  * What the CLI adds around a push; not part of the library's API. Its errors are left in the
- * CLI's words (`pushImage` is not wrapped in `libraryCall`).
+ * CLI's words (`pushWith` is not wrapped in `libraryCall`).
  */
 export interface PushHooks {
   /** A client for the destination (`destination`) or for a registry holding a base layer (`base`). */
   connect?: (registry: string, role: 'destination' | 'base') => Promise<RegistryClient>;
   /** Told once the image is chosen, before any request. */
-  onImage?: (root: Descriptor, tag: string | undefined) => void;
+  onRoot?: (root: Descriptor, tag: string | undefined) => void;
   /** Told before a base layer the layout only references is fetched from its registry. */
   onDownload?: (desc: Descriptor, from: string) => void;
   /** A layer cache entry that could not be written (the push itself succeeded). */
@@ -62,7 +62,7 @@ const TAG = /^[\w][\w.-]{0,127}$/;
  * under its tag, strictly last, then the other tags, then what refers to it in the layout.
  */
 export function push(options: PushOptions): Promise<PushResult> {
-  return libraryCall(`push ${options.to}`, options.signal, () => pushImage(options));
+  return libraryCall(`push ${options.to}`, options.signal, () => pushWith(options));
 }
 
 /**
@@ -72,7 +72,7 @@ export function push(options: PushOptions): Promise<PushResult> {
  * referrers, the layer cache and the record of pushed blobs are only loaded when the layout has
  * something for them.
  */
-export async function pushImage(options: PushOptions, hooks: PushHooks = {}): Promise<PushResult> {
+export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Promise<PushResult> {
   const { parseReference } = await import('../oci/reference.js');
   const destination = parseReference(options.to);
   const alsoTag = options.alsoTag ?? [];
@@ -99,7 +99,7 @@ export async function pushImage(options: PushOptions, hooks: PushHooks = {}): Pr
   const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
   const { baseRepositories } = await import('../transfer/base-repositories.js');
   mountFrom.push(...await baseRepositories(layout, root, destination.registry, destination.repository));
-  hooks.onImage?.(root, tag);
+  hooks.onRoot?.(root, tag);
 
   const connect = hooks.connect ?? ((registry: string) => connectWith(registry, options));
   const [client, { Repository }, { copyGraph }, { LazyBlobs }] = await Promise.all([
