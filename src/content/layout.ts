@@ -14,8 +14,10 @@ import { CACHE_DIR, INDEX_LOCK, REMOTE_BLOBS_FILE } from './layout-files.js';
 import { fileSource, type BlobSource } from './blob-source.js';
 import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
+import { readSmallBlob, SMALL_BLOB_BYTES } from './small-blob.js';
 
 const LAYOUT_VERSION = '1.0.0';
+
 
 export interface OpenLayoutOptions {
   /** Create the layout (and its directory) when it does not exist. */
@@ -196,6 +198,10 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
   /** A stream of the blob that fails (EDIGEST) unless the bytes match the descriptor. */
   async fetch(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
+    if (desc.size <= SMALL_BLOB_BYTES) {
+      const path = this.blobPath(desc.digest);
+      return readSmallBlob(path, desc, `blob ${desc.digest} in ${this.root}`, () => new OcipushError('ELAYOUT', `${this.root}: blob ${desc.digest} is missing`, { path, digest: desc.digest }));
+    }
     const raw = await this.openRaw(desc.digest);
     const verifier = new VerifyingStream(desc, `blob ${desc.digest} in ${this.root}`);
     // Errors of either side reach the reader; a reader that gives up early closes the file.
