@@ -55,103 +55,60 @@ export const pushCommand: CliCommand<PushArgs> = {
     if (argv.digestFile !== undefined) await checkWritableFile(argv.digestFile, 'digest-file');
     const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
 
-    const { OciLayout } = await import('../content/layout.js');
-    const { selectLayoutImage } = await import('../transports/layout-reference.js');
-    const layout = await OciLayout.open(argv.layout);
-    let root = await selectLayoutImage(layout, { tag: argv.tag, destination });
-    if (argv.platform !== undefined) {
-      const { parsePlatform } = await import('../oci/descriptor.js');
-      const { platformOf } = await import('./read-source.js');
-      root = await platformOf({ descriptor: root, bytes: await layout.readBlob(root) }, parsePlatform(argv.platform), `${argv.layout}: ${argv.tag ?? root.digest}`);
-    }
-    if (destination.digest && destination.digest !== root.digest) {
-      throw usageError(`${formatReference(destination)}: the image to push has digest ${root.digest}, not ${destination.digest}`);
-    }
-    const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
-    const { baseRepositories } = await import('../transfer/base-repositories.js');
-    mountFrom.push(...await baseRepositories(layout, root, destination.registry, destination.repository));
-
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, `push to ${formatReference(destination)}`, `${argv.layout} is left as it was`);
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
-    const { Repository } = await import('../registry/repository.js');
-    const { copyGraph } = await import('../transfer/copy-graph.js');
+    const { pushWith } = await import('../lib/push.js');
     const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' });
-    const client = await clientFromFlags(destination.registry, argv, {
-      onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
-    });
-    // Base layers a build only referenced: mounted from the base's repository when it is in this
-    // registry, else fetched from it (verified, kept in the layout) to be uploaded.
-    const { LazyBlobs } = await import('../transfer/lazy-blobs.js');
-    const source = new LazyBlobs(layout, {
-      shared: [client],
-      connect: (registry) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }),
-      onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
-    });
-    const baseMounts = await source.mountLookup(destination.registry);
-    progress.tagging(root.digest, tag);
     let result;
-    let referrers: import('../transfer/push-referrers.js').PushedReferrer[] = [];
     try {
-      await client.ping();
-      const repository = new Repository(client, destination.repository, { chunkSize });
-      result = await copyGraph(source, repository, root, {
+      result = await pushWith({
+        to: stripTransport(destinationText),
+        layout: argv.layout,
+        ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
+        ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
+        alsoTag: alsoTags,
+        mountFrom,
+        ...(chunkSize !== undefined ? { chunkSize } : {}),
         concurrency,
-        rootReference: tag,
-        mountFrom: (desc) => [...new Set([...mountFrom, ...baseMounts(desc)])],
         onEvent: progress.handle,
-      });
-      // The manifest is in place under the first tag: the others are the same bytes again.
-      for (const extra of alsoTags) await repository.tag(root, extra);
-      // What refers to the image in the layout (an SBOM the build made) goes along.
-      const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
-      referrers = await pushLayoutReferrers(layout, source, repository, root, { concurrency });
-      for (const r of referrers) out.info(`referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
-      // A build's signed provenance also goes where cosign keeps attestations (sha256-<hex>.att).
-      const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
-      await appendLayoutAttestations(layout, repository, root, referrers.map((r) => r.descriptor));
-      // Layers a `build --cache-repo` made: their registry cache entries, now that the blobs are in a registry.
-      const { writePendingCacheEntries } = await import('../assemble/pending-cache-push.js');
-      const cached = await writePendingCacheEntries(layout, source, result.nodes.filter((n) => n.kind === 'layer').map((n) => n.descriptor), {
-        pushedTo: { registry: destination.registry, repository: destination.repository },
-        connect: (registry) => clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile }),
+      }, {
+        connect: async (registry, role) => {
+          // Base layers live in other registries: no --username there, the same TLS choices.
+          if (role === 'base') return clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile });
+          const client = await clientFromFlags(registry, argv, {
+            onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
+          });
+          return client;
+        },
+        onRoot: (root, tag) => progress.tagging(root.digest, tag),
+        onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
         warn: (message) => out.warn(message),
       });
-      if (cached > 0) out.info(`wrote ${cached} layer cache entr${cached === 1 ? 'y' : 'ies'}`);
-      // Remember where these blobs now are, as docker does: a later push of an image sharing
-      // them to another repository of this registry mounts them instead of uploading.
-      const pushedBlobs = result.nodes.filter((n) => n.kind === 'layer' || n.kind === 'config').filter((n) => n.outcome !== 'skipped');
-      await source.remember(pushedBlobs.map((n) => n.descriptor), `${destination.registry}/${destination.repository}`).catch(() => {
-        // A read-only layout: the push is done all the same, later pushes just upload.
-      });
+    } finally {
       progress.finish();
-      await source.close();
-      await client.close();
-    } catch (err) {
-      progress.finish();
-      await source.close();
-      await client.destroy();
-      throw err;
     }
+    for (const r of result.referrers) out.info(`referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
+    if (result.cacheEntries > 0) out.info(`wrote ${result.cacheEntries} layer cache entr${result.cacheEntries === 1 ? 'y' : 'ies'}`);
 
     if (argv.digestFile) {
       const { writeFileAtomic } = await import('../content/atomic.js');
-      await writeFileAtomic(argv.digestFile, root.digest);
+      await writeFileAtomic(argv.digestFile, result.digest);
     }
-    const tags = [...(tag ? [tag] : []), ...alsoTags];
-    const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);
+    const blobs = result.blobs;
     const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
     const where = `${destination.registry}/${destination.repository}`;
-    out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${root.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there)`);
-    out.result(root.digest, {
-      reference: `${where}${tag ? `:${tag}` : ''}@${root.digest}`,
-      digest: root.digest,
-      size: root.size,
-      mediaType: root.mediaType,
+    const { tags } = result;
+    out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${result.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there)`);
+    out.result(result.digest, {
+      reference: result.reference,
+      digest: result.digest,
+      size: result.size,
+      mediaType: result.mediaType,
       tags,
       blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
-      ...(referrers.length > 0 ? { referrers: referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via })) } : {}),
+      ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via })) } : {}),
     });
   },
 };

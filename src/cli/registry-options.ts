@@ -41,7 +41,7 @@ export function checkConcurrency(value: unknown): number {
  */
 export async function clientFromFlags(registry: string, flags: RegistryFlags, hooks: { onRetry?: (n: RetryNotice) => void; password?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RegistryClient> {
   const { connectRegistry } = await import('../registry/connect.js');
-  const { defaultCredentials } = await import('../registry/credentials/default.js');
+  const { lazyDefaultCredentials } = await import('../registry/credentials/lazy.js');
   if (flags.passwordStdin && !flags.username) throw usageError('--password-stdin needs --username');
   if (flags.username && !flags.passwordStdin) throw usageError('--username needs --password-stdin (passwords are never taken as arguments)');
   let password = hooks.password;
@@ -51,7 +51,7 @@ export async function clientFromFlags(registry: string, flags: RegistryFlags, ho
   }
   const concurrency = checkConcurrency(flags.concurrency);
   return connectRegistry(registry, {
-    credentials: defaultCredentials({ registry, username: flags.username, password, ...(hooks.env ? { env: hooks.env } : {}) }),
+    credentials: lazyDefaultCredentials({ registry, username: flags.username, password, ...(hooks.env ? { env: hooks.env } : {}) }),
     plainHttp: flags.plainHttp === true,
     insecure: flags.insecure === true,
     allowInsecureBasic: flags.insecure === true,

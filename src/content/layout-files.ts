@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { isLockName } from './lock.js';
+import { isLockName } from './lock-names.js';
 
 /**
  * The names ocipush keeps in an OCI layout besides what the image-layout spec defines (OCI tools

@@ -8,15 +8,16 @@ import { Annotation, assertDescriptor, type Descriptor } from '../oci/descriptor
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
 import { makeDirectory, writeFileAtomic } from './atomic.js';
-import { withLock, type LockOptions } from './lock.js';
-import { IngestSession, listSessions } from './ingest.js';
+import type { LockOptions } from './lock.js';
+import type { IngestSession } from './ingest.js';
 import { CACHE_DIR, INDEX_LOCK, REMOTE_BLOBS_FILE } from './layout-files.js';
-import { StagedBlob } from './staged-blob.js';
 import { fileSource, type BlobSource } from './blob-source.js';
 import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
+import { readSmallBlob, SMALL_BLOB_BYTES } from './small-blob.js';
 
 const LAYOUT_VERSION = '1.0.0';
+
 
 export interface OpenLayoutOptions {
   /** Create the layout (and its directory) when it does not exist. */
@@ -92,6 +93,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     this.createdDir = !(await exists(this.root));
     await makeDirectory(join(this.root, 'blobs', 'sha256'), 'cannot create layout');
     const session = await this.session();
+    const { withLock } = await import('./lock.js');
     // index.json first: a layout is only recognised once oci-layout exists, and then it is whole.
     return withLock(this.lockPath, async () => {
       if (!(await exists(this.indexPath))) {
@@ -106,7 +108,9 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   /** This process's ingest session in the layout, opened on the first write. */
   session(): Promise<IngestSession> {
     if (!this.sessionPromise) {
-      this.sessionPromise = IngestSession.open(this.root, this.liveness);
+      // The writing code (sessions, locks, staged blobs) is loaded on the first write: a layout
+      // that is only read (a push) never loads it.
+      this.sessionPromise = import('./ingest.js').then((m) => m.IngestSession.open(this.root, this.liveness));
       this.sessionPromise.catch(() => { this.sessionPromise = undefined; });
     }
     return this.sessionPromise;
@@ -131,6 +135,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       return;
     }
     const session = await this.session().catch(() => undefined);
+    const [{ withLock }, { listSessions }] = await Promise.all([import('./lock.js'), import('./ingest.js')]);
     const removed = session && await withLock(this.lockPath, async () => {
       if ((await this.readIndex()).manifests.length > 0) return false;
       if ((await listSessions(this.root, this.liveness)).some((s) => !s.gone && s.path !== session.dir)) return false;
@@ -148,7 +153,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
   /** Runs `fn` under the layout's index lock (what gc holds while it sweeps). */
   withIndexLock<T>(fn: () => Promise<T>, options: LockOptions = this.liveness): Promise<T> {
-    return withLock(this.lockPath, fn, options);
+    return import('./lock.js').then((m) => m.withLock(this.lockPath, fn, options));
   }
 
   get indexPath(): string {
@@ -193,6 +198,10 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
   /** A stream of the blob that fails (EDIGEST) unless the bytes match the descriptor. */
   async fetch(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
+    if (desc.size <= SMALL_BLOB_BYTES) {
+      const path = this.blobPath(desc.digest);
+      return readSmallBlob(path, desc, `blob ${desc.digest} in ${this.root}`, () => new OcipushError('ELAYOUT', `${this.root}: blob ${desc.digest} is missing`, { path, digest: desc.digest }));
+    }
     const raw = await this.openRaw(desc.digest);
     const verifier = new VerifyingStream(desc, `blob ${desc.digest} in ${this.root}`);
     // Errors of either side reach the reader; a reader that gives up early closes the file.
@@ -225,6 +234,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     const session = await this.session();
     const dir = join(this.root, 'blobs', algorithm);
     await makeDirectory(dir);
+    const { StagedBlob } = await import('./staged-blob.js');
     const blob = await StagedBlob.create(session.dir, `layout ${this.root}`, algorithm);
     let committed = false;
     const abort = async () => {
@@ -330,6 +340,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
    */
   async updateIndex(mutate: (index: ImageIndex) => ImageIndex | void): Promise<ImageIndex> {
     const session = await this.session();
+    const { withLock } = await import('./lock.js');
     return withLock(this.lockPath, async (lock) => {
       const current = await this.readIndex();
       const next = mutate(current) ?? current;

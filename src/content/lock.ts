@@ -173,7 +173,4 @@ async function sweepGraves(lockPath: string, options: LivenessOptions): Promise<
   }
 }
 
-/** The private names a lock at `lockName` uses beside it (for code that lists a directory). */
-export function isLockName(name: string, lockName: string): boolean {
-  return name === lockName || name.startsWith(`${lockName}.new-`) || name.startsWith(`${lockName}.dead-`);
-}
+export { isLockName } from './lock-names.js';

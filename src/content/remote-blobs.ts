@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { OcipushError } from '../errors.js';
 import { readTextIfPresent, writeFileAtomic } from './atomic.js';
-import { withLock } from './lock.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { REMOTE_BLOBS_FILE } from './layout-files.js';
 
@@ -50,6 +49,7 @@ export async function readRemoteBlobs(layoutRoot: string): Promise<RemoteBlobRec
 export async function recordRemoteBlobs(layoutRoot: string, entries: { digest: Digest; repository: string }[]): Promise<void> {
   if (entries.length === 0) return;
   const path = remoteBlobsPath(layoutRoot);
+  const { withLock } = await import('./lock.js');
   await withLock(`${path}.lock`, async () => {
     const record = await readRemoteBlobs(layoutRoot);
     let changed = false;

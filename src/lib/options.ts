@@ -43,11 +43,11 @@ export function concurrencyOf(options: RegistryOptions): number {
 /** A client for `registry` set up by the options, as the CLI's flags set one up. */
 export async function connectWith(registry: string, options: RegistryOptions): Promise<RegistryClient> {
   const { connectRegistry } = await import('../registry/connect.js');
-  const { defaultCredentials } = await import('../registry/credentials/default.js');
+  const { lazyDefaultCredentials } = await import('../registry/credentials/lazy.js');
   const concurrency = concurrencyOf(options);
   const credentials = options.credentials === false
     ? { get: async () => undefined }
-    : options.credentials ?? defaultCredentials({ registry });
+    : options.credentials ?? lazyDefaultCredentials({ registry });
   return connectRegistry(registry, {
     credentials,
     plainHttp: options.plainHttp === true,

@@ -1,5 +1,7 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { ReferrersMethod } from '../registry/referrers.js';
 import { OcipushError } from '../errors.js';
 import { defaultLayoutDir } from '../defaults.js';
 import { libraryCall } from './errors.js';
@@ -12,6 +14,8 @@ export interface PushOptions extends RegistryOptions {
   layout?: string;
   /** The image of the layout to push (its tag or digest); default: the destination's tag, the only image, or `latest`. */
   tag?: string;
+  /** When the image is a multi-platform index, push only this `os/arch[/variant]` (its manifest). */
+  platform?: string;
   /** More tags for the same manifest in the destination repository. */
   alsoTag?: string[];
   /** Repositories of the same registry to mount blobs from instead of uploading them. */
@@ -30,82 +34,140 @@ export interface PushResult {
   reference: string;
   tags: string[];
   blobs: { descriptor: Descriptor; kind: NodeKind; outcome: CopyOutcome }[];
+  /** What referred to the image in the layout (a build's SBOM, its provenance), pushed along. */
+  referrers: { descriptor: Descriptor; artifactType?: string; via: ReferrersMethod }[];
+  /** Registry layer cache entries a `build --cache-repo` left pending, written now. */
+  cacheEntries: number;
+}
+
+/**
+ * What the CLI adds around a push; not part of the library's API. Its errors are left in the
+ * CLI's words (`pushWith` is not wrapped in `libraryCall`).
+ */
+export interface PushHooks {
+  /** A client for the destination (`destination`) or for a registry holding a base layer (`base`). */
+  connect?: (registry: string, role: 'destination' | 'base') => Promise<RegistryClient>;
+  /** Told once the image is chosen, before any request. */
+  onRoot?: (root: Descriptor, tag: string | undefined) => void;
+  /** Told before a base layer the layout only references is fetched from its registry. */
+  onDownload?: (desc: Descriptor, from: string) => void;
+  /** A layer cache entry that could not be written (the push itself succeeded). */
+  warn?: (message: string) => void;
 }
 
 const TAG = /^[\w][\w.-]{0,127}$/;
 
 /**
  * `ocipush push`: every blob the repository lacks (mounted where it can be), then the manifest
- * under its tag, strictly last, then the other tags.
+ * under its tag, strictly last, then the other tags, then what refers to it in the layout.
  */
 export function push(options: PushOptions): Promise<PushResult> {
-  return libraryCall(`push ${options.to}`, options.signal, async () => {
-    const { parseReference } = await import('../oci/reference.js');
-    const { OciLayout } = await import('../content/layout.js');
-    const { selectLayoutImage } = await import('../transports/layout-reference.js');
-    const { Repository } = await import('../registry/repository.js');
-    const { copyGraph } = await import('../transfer/copy-graph.js');
-    const { LazyBlobs } = await import('../transfer/lazy-blobs.js');
-    const destination = parseReference(options.to);
-    const alsoTag = options.alsoTag ?? [];
-    for (const t of alsoTag) if (!TAG.test(t)) throw new OcipushError('EUSAGE', `alsoTag "${t}": not a valid tag`);
-    if (options.chunkSize !== undefined && !(Number.isSafeInteger(options.chunkSize) && options.chunkSize >= 1024)) {
-      throw new OcipushError('EUSAGE', `chunkSize ${options.chunkSize}: a whole number of bytes, at least 1024`);
-    }
-    const concurrency = concurrencyOf(options);
-    const mountFrom = (options.mountFrom ?? []).map((m) => {
-      const ref = parseReference(m.startsWith(`${destination.registry}/`) ? m : `${destination.registry}/${m}`);
-      if (ref.registry !== destination.registry) throw new OcipushError('EUSAGE', `mountFrom ${m}: blobs can only be mounted from the same registry (${destination.registry})`);
-      return ref.repository;
-    });
+  return libraryCall(`push ${options.to}`, options.signal, () => pushWith(options));
+}
 
-    const layout = await OciLayout.open(options.layout ?? defaultLayoutDir());
-    const root = await selectLayoutImage(layout, { ...(options.tag !== undefined ? { tag: options.tag } : {}), destination });
-    if (destination.digest && destination.digest !== root.digest) {
-      throw new OcipushError('EUSAGE', `${options.to}: the image to push has digest ${root.digest}, not ${destination.digest}`);
-    }
-    const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
-    const { baseRepositories } = await import('../transfer/base-repositories.js');
-    mountFrom.push(...await baseRepositories(layout, root, destination.registry, destination.repository));
-
-    const client = await connectWith(destination.registry, options);
-    const unhook = abortWith(options.signal, client);
-    // Base layers a build only referenced: mounted from the base's repository in this registry,
-    // else fetched from it (verified, kept in the layout) to be uploaded.
-    const source = new LazyBlobs(layout, { shared: [client], connect: (registry) => connectWith(registry, options) });
-    try {
-      const baseMounts = await source.mountLookup(destination.registry);
-      await client.ping();
-      const repository = new Repository(client, destination.repository, options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {});
-      const result = await copyGraph(source, repository, root, {
-        concurrency,
-        ...(tag !== undefined ? { rootReference: tag } : {}),
-        mountFrom: (desc) => [...new Set([...mountFrom, ...baseMounts(desc)])],
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      for (const extra of alsoTag) await repository.tag(root, extra);
-      const pushed = result.nodes.filter((n) => (n.kind === 'layer' || n.kind === 'config') && n.outcome !== 'skipped');
-      await source.remember(pushed.map((n) => n.descriptor), `${destination.registry}/${destination.repository}`).catch(() => {
-        // A read-only layout: the push is done all the same, later pushes just upload.
-      });
-      await source.close();
-      await client.close();
-      const where = `${destination.registry}/${destination.repository}`;
-      return {
-        digest: root.digest,
-        size: root.size,
-        mediaType: root.mediaType,
-        reference: `${where}${tag ? `:${tag}` : ''}@${root.digest}`,
-        tags: [...(tag ? [tag] : []), ...alsoTag],
-        blobs: result.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
-      };
-    } catch (err) {
-      await source.close();
-      await client.destroy();
-      throw err;
-    } finally {
-      unhook();
-    }
+/**
+ * The one push of a layout's image, for the library and the CLI alike. What runs before the
+ * first request is kept to what that request needs: the layout's index and the image's manifest,
+ * the transport. A re-push of an unchanged image is one request (a HEAD of the tag); the
+ * referrers, the layer cache and the record of pushed blobs are only loaded when the layout has
+ * something for them.
+ */
+export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Promise<PushResult> {
+  const { parseReference } = await import('../oci/reference.js');
+  const destination = parseReference(options.to);
+  const alsoTag = options.alsoTag ?? [];
+  for (const t of alsoTag) if (!TAG.test(t)) throw new OcipushError('EUSAGE', `alsoTag "${t}": not a valid tag`);
+  if (options.chunkSize !== undefined && !(Number.isSafeInteger(options.chunkSize) && options.chunkSize >= 1024)) {
+    throw new OcipushError('EUSAGE', `chunkSize ${options.chunkSize}: a whole number of bytes, at least 1024`);
+  }
+  const concurrency = concurrencyOf(options);
+  const mountFrom = (options.mountFrom ?? []).map((m) => {
+    const ref = parseReference(m.startsWith(`${destination.registry}/`) ? m : `${destination.registry}/${m}`);
+    if (ref.registry !== destination.registry) throw new OcipushError('EUSAGE', `mountFrom ${m}: blobs can only be mounted from the same registry (${destination.registry})`);
+    return ref.repository;
   });
+
+  const { OciLayout } = await import('../content/layout.js');
+  const { selectLayoutImage } = await import('../transports/layout-reference.js');
+  const layoutDir = options.layout ?? defaultLayoutDir();
+  const layout = await OciLayout.open(layoutDir);
+  let root = await selectLayoutImage(layout, { ...(options.tag !== undefined ? { tag: options.tag } : {}), destination });
+  if (options.platform !== undefined) root = await platformOf(layout, root, options.platform, `${layoutDir}: ${options.tag ?? root.digest}`);
+  if (destination.digest && destination.digest !== root.digest) {
+    throw new OcipushError('EUSAGE', `${options.to}: the image to push has digest ${root.digest}, not ${destination.digest}`);
+  }
+  const tag = destination.digest ? destination.tag : (destination.tag ?? 'latest');
+  const { baseRepositories } = await import('../transfer/base-repositories.js');
+  mountFrom.push(...await baseRepositories(layout, root, destination.registry, destination.repository));
+  hooks.onRoot?.(root, tag);
+
+  const connect = hooks.connect ?? ((registry: string) => connectWith(registry, options));
+  const [client, { Repository }, { copyGraph }, { LazyBlobs }] = await Promise.all([
+    connect(destination.registry, 'destination'),
+    import('../registry/repository.js'), import('../transfer/copy-graph.js'), import('../transfer/lazy-blobs.js'),
+  ]);
+  const unhook = abortWith(options.signal, client);
+  // Base layers a build only referenced: mounted from the base's repository in this registry,
+  // else fetched from it (verified, kept in the layout) to be uploaded.
+  const source = new LazyBlobs(layout, {
+    shared: [client],
+    connect: (registry) => connect(registry, 'base'),
+    ...(hooks.onDownload ? { onDownload: hooks.onDownload } : {}),
+  });
+  const where = `${destination.registry}/${destination.repository}`;
+  try {
+    const baseMounts = await source.mountLookup(destination.registry);
+    const repository = new Repository(client, destination.repository, options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {});
+    const signal = options.signal ? { signal: options.signal } : {};
+    const result = await copyGraph(source, repository, root, {
+      concurrency,
+      ...(tag !== undefined ? { rootReference: tag } : {}),
+      mountFrom: (desc) => [...new Set([...mountFrom, ...baseMounts(desc)])],
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...signal,
+    });
+    // The manifest is in place under the first tag: the others are the same bytes again.
+    for (const extra of alsoTag) await repository.tag(root, extra);
+    const { pushExtras } = await import('./push-extras.js');
+    const extras = await pushExtras({
+      layout, source, repository, root, nodes: result.nodes, concurrency, pushedTo: destination,
+      connect: (registry) => connect(registry, 'base'),
+      warn: hooks.warn ?? (() => {}),
+    });
+    // Remember where these blobs now are, as docker does: a later push of an image sharing them
+    // to another repository of this registry mounts them instead of uploading.
+    const pushed = result.nodes.filter((n) => (n.kind === 'layer' || n.kind === 'config') && n.outcome !== 'skipped');
+    await source.remember(pushed.map((n) => n.descriptor), where).catch(() => {
+      // A read-only layout: the push is done all the same, later pushes just upload.
+    });
+    await source.close();
+    await client.close();
+    return {
+      digest: root.digest,
+      size: root.size,
+      mediaType: root.mediaType,
+      reference: `${where}${tag ? `:${tag}` : ''}@${root.digest}`,
+      tags: [...(tag ? [tag] : []), ...alsoTag],
+      blobs: result.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
+      referrers: extras.referrers,
+      cacheEntries: extras.cacheEntries,
+    };
+  } catch (err) {
+    await source.close();
+    await client.destroy();
+    throw err;
+  } finally {
+    unhook();
+  }
+}
+
+/** With `platform`, the manifest of an index's image for that platform (a manifest stays itself). */
+async function platformOf(layout: import('../content/layout.js').OciLayout, root: Descriptor, platform: string, name: string): Promise<Descriptor> {
+  const { parsePlatform } = await import('../oci/descriptor.js');
+  const wanted = parsePlatform(platform);
+  const { parseManifest, isIndex } = await import('../oci/manifest.js');
+  const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+  const parsed = parseManifest(await layout.readBlob(root), name, root.mediaType);
+  if (!isIndex(parsed)) return root;
+  return choosePlatform(parsed.manifests, { name, wanted, noMatch: noManifestFor(name) });
 }

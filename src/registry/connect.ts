@@ -1,6 +1,6 @@
-import { Authenticator } from './auth/authenticator.js';
+import type { Authenticator } from './auth/authenticator.js';
 import type { CredentialSource } from './auth/types.js';
-import { RegistryClient, type RetryNotice } from './http.js';
+import { RegistryClient, type Authorizer, type RetryNotice } from './http.js';
 import type { RetryPolicy, Timeouts } from './retry.js';
 import { usesPlainHttp, type TransportOptions } from './transport.js';
 import { VERSION } from '../version.js';
@@ -20,15 +20,44 @@ const NO_CREDENTIALS: CredentialSource = { get: async () => undefined };
 
 /** A client for one registry with authentication wired in; token requests share its connection pool. */
 export function connectRegistry(registry: string, options: ConnectOptions = {}): RegistryClient {
+  const plainHttp = usesPlainHttp(registry, options);
   return new RegistryClient(registry, {
     ...options,
-    authorizer: (dispatcher) => new Authenticator({
-      registry,
-      credentials: options.credentials ?? NO_CREDENTIALS,
-      dispatcher,
-      plainHttp: usesPlainHttp(registry, options),
-      allowInsecureBasic: options.allowInsecureBasic,
-      userAgent: `ocipush/${VERSION}`,
+    authorizer: (dispatcher) => new LazyAuthorizer(async () => {
+      const { Authenticator } = await import('./auth/authenticator.js');
+      return new Authenticator({
+        registry,
+        credentials: options.credentials ?? NO_CREDENTIALS,
+        dispatcher,
+        plainHttp,
+        allowInsecureBasic: options.allowInsecureBasic,
+        userAgent: `ocipush/${VERSION}`,
+      });
     }),
   });
+}
+
+/**
+ * The Authenticator, made (and its code loaded) on the first 401: until a registry asks,
+ * every request goes out anonymous, as the Authenticator itself would send it. A registry that
+ * never asks (a local one, a re-push of an open repository) never loads the auth code.
+ */
+class LazyAuthorizer implements Authorizer {
+  #made?: Promise<Authenticator>;
+  #ready?: Authenticator;
+
+  constructor(private readonly make: () => Promise<Authenticator>) {}
+
+  async authorization(scopes: string[]): Promise<string | undefined> {
+    return this.#ready?.authorization(scopes);
+  }
+
+  async handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: { authorization?: string }): Promise<boolean> {
+    this.#made ??= this.make().then((a) => (this.#ready = a));
+    return (await this.#made).handleChallenge(wwwAuthenticate, scopes, sent);
+  }
+
+  refusedError() {
+    return this.#ready!.refusedError();
+  }
 }

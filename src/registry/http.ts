@@ -7,6 +7,7 @@ import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
 import { abortedError, isTimeoutError, timedOutError } from './cancel.js';
 import { createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
+import { definedOnly, lowerKeys, releaseBody, wrapResponse } from './http-util.js';
 
 /**
  * What the client needs from authentication (src/registry/auth): the Authorization header for a
@@ -148,7 +149,6 @@ export class RegistryClient {
 
   /** `GET /v2/`: checks the registry is there, speaks the v2 API and accepts our credentials. */
   async ping(timing: RequestTiming = {}): Promise<void> {
-    await this.settleOrigin(this.timeouts.requestMs, timing.signal);
     // The scheme probe was itself a GET /v2/; if it was answered 200, asking again adds nothing.
     if (this.probeAnsweredOk) return;
     const res = await this.request({ ...timing, method: 'GET', url: '/v2/', op: 'check the registry API (GET /v2/)', scopes: [] });
@@ -306,7 +306,69 @@ export class RegistryClient {
 
   /** One attempt, following redirects; Authorization only goes to the registry's own origin. */
   private async send(req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
-    const origin = await this.settleOrigin(timeoutMs, req.signal);
+    if (this.originProbe === undefined && req.body === undefined && typeof req.url === 'string' && req.url.startsWith('/')) {
+      return this.sendAsProbe(req, timeoutMs);
+    }
+    return this.sendTo(await this.settleOrigin(timeoutMs, req.signal), req, timeoutMs);
+  }
+
+  /**
+   * The first request to a loopback registry whose scheme is not known yet, when it has no body
+   * (a HEAD of a tag, a GET): it is itself the probe, as probeScheme would ask, so a push needs
+   * no GET /v2/ before it. Plain HTTP first; a 400 or a dropped connection means TLS may be
+   * spoken, and the same request goes over HTTPS, which wins if it is answered or fails over the
+   * certificate. Requests that come meanwhile wait for the scheme.
+   */
+  private async sendAsProbe(req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
+    let settle!: (origin: string) => void;
+    let fail!: (err: unknown) => void;
+    const probe = new Promise<string>((resolve, reject) => { settle = resolve; fail = reject; });
+    probe.catch(() => {});
+    this.originProbe = probe;
+    const decide = (origin: string) => { this.originValue = origin; settle(origin); };
+    const cancelled = (err: unknown) => {
+      // The next request asks again.
+      this.originProbe = undefined;
+      fail(err);
+      return err;
+    };
+    const http = originWithScheme(this.registry, 'http');
+    const https = originWithScheme(this.registry, 'https');
+    let httpError: unknown;
+    try {
+      const res = await this.sendTo(http, req, timeoutMs);
+      if (res.status !== 400) {
+        decide(http);
+        return res;
+      }
+      await res.dump();
+    } catch (err) {
+      if (req.signal?.aborted) throw cancelled(err);
+      // Nothing listens, or a server that never answers: neither scheme will do; the caller says so.
+      if (networkErrorCode(err) === 'ECONNREFUSED' || isTimeoutError(err)) {
+        decide(http);
+        throw err;
+      }
+      httpError = err;
+    }
+    try {
+      const res = await this.sendTo(https, req, timeoutMs);
+      decide(https);
+      return res;
+    } catch (err) {
+      if (req.signal?.aborted) throw cancelled(err);
+      if (isCertificateError(err)) {
+        decide(https);
+        throw err;
+      }
+      decide(http);
+      if (httpError !== undefined) throw httpError;
+    }
+    // The 400 was the plain-HTTP registry's own answer: ask again for the caller to read it.
+    return this.sendTo(http, req, timeoutMs);
+  }
+
+  private async sendTo(origin: string, req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
     let url = new URL(req.url, origin);
     let method: HttpMethod = req.method;
     let body = req.body;
@@ -375,61 +437,10 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, abor
   });
 }
 
-/** A body the failed request may not have finished: a stream is destroyed, a generator returned (its finally closes its file). */
-function releaseBody(payload: Buffer | RequestBody | undefined): void {
-  if (payload === undefined || Buffer.isBuffer(payload)) return;
-  if (typeof (payload as Readable).destroy === 'function') (payload as Readable).destroy();
-  else void (payload as Partial<AsyncGenerator<Uint8Array>>).return?.(undefined).catch(() => {});
-}
-
 /** A 401 we could not answer: name the way to log in. */
 function authError(err: OcipushError, afterChallenge: boolean): OcipushError {
   const hint = afterChallenge
     ? ' (credentials refused)'
     : ' (authentication required: use --username with --password-stdin, or docker login)';
   return new OcipushError('EAUTH', `${err.message}${hint}`, err.details);
-}
-
-function definedOnly<T extends object>(value: T | undefined): Partial<T> {
-  return Object.fromEntries(Object.entries(value ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function lowerKeys(headers: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v;
-  return out;
-}
-
-function wrapResponse(response: Dispatcher.ResponseData, url: URL, sentAuthorization: string | undefined): RegistryResponse {
-  const header = (name: string): string | undefined => {
-    const v = response.headers[name.toLowerCase()];
-    return Array.isArray(v) ? v[0] : v;
-  };
-  const headerAll = (name: string): string[] => {
-    const v = response.headers[name.toLowerCase()];
-    return v === undefined ? [] : Array.isArray(v) ? v : [v];
-  };
-  return {
-    status: response.statusCode,
-    sentAuthorization,
-    url,
-    header,
-    headerAll,
-    body: response.body,
-    async text(limit = 1 << 20) {
-      let out = '';
-      try {
-        for await (const chunk of response.body) {
-          out += (chunk as Buffer).toString('utf8');
-          if (out.length > limit) { response.body.destroy(); break; }
-        }
-      } catch {
-        // An error body cut short still explains what it can.
-      }
-      return out;
-    },
-    async dump() {
-      try { await response.body.dump({ limit: 1 << 20 }); } catch { /* connection discarded instead */ }
-    },
-  };
 }

@@ -9,7 +9,10 @@ import { blobExists, cancelUpload, fetchBlob, mountBlob, type UploadSession } fr
 import type { RegistryClient, RequestTiming } from './http.js';
 import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
 import type { BlobSource } from '../content/blob-source.js';
-import { uploadBlob, type UploadOptions } from './upload.js';
+import type { UploadOptions } from './upload.js';
+
+/** The upload code, loaded by the first blob sent: a re-push, a pull or a HEAD never needs it. */
+const uploads = () => import('./upload.js');
 
 export type BlobOutcome = 'uploaded' | 'mounted' | 'exists';
 
@@ -81,6 +84,7 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
       opened = true;
       return content;
     };
+    const { uploadBlob } = await uploads();
     await uploadBlob(this.client, this.name, desc, { size: desc.size, open: once, openRange: async () => once() }, { chunkThreshold: Number.MAX_SAFE_INTEGER, signal: options.signal });
   }
 
@@ -110,6 +114,7 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
       onNotice: options.onNotice,
       signal: options.signal,
     };
+    const { uploadBlob } = await uploads();
     await uploadBlob(this.client, this.name, desc, source, upload);
     return 'uploaded';
   }

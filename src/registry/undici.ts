@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { Module, createRequire } from 'node:module';
 import type * as Undici from 'undici';
 
 const require = createRequire(import.meta.url);
@@ -14,17 +14,20 @@ export interface UndiciParts {
  * undici's index loads fetch, WebSocket, cookies, caches and mocks as well: about 50 ms more at
  * start-up than the connection pool and its request() that ocipush uses, for every command that
  * talks to a registry. undici has no exports map, so its files are open to require; this loads
- * the parts and attaches the request API to Dispatcher as undici's own index does. Should a later
- * version move them, the whole package is loaded instead (test/registry/undici.test.ts notices).
+ * the parts and attaches request() to Dispatcher as undici's own index does (the other calls,
+ * stream, pipeline, upgrade and connect, come with the proxy parts, whose CONNECT needs them).
+ * Should a later version move them, the whole package is loaded instead
+ * (test/registry/undici.test.ts notices).
  */
 function load(): UndiciParts {
   try {
+    withoutHttp2();
     const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
-    const api = require('undici/lib/api/index.js');
+    const request = require('undici/lib/api/api-request.js');
     const Agent = require('undici/lib/dispatcher/agent.js');
     const buildConnector = require('undici/lib/core/connect.js');
-    if (typeof api.request === 'function' && typeof Agent === 'function' && typeof buildConnector === 'function' && typeof Dispatcher === 'function') {
-      if (Dispatcher.prototype.request !== api.request) Object.assign(Dispatcher.prototype, api);
+    if (typeof request === 'function' && typeof Agent === 'function' && typeof buildConnector === 'function' && typeof Dispatcher === 'function') {
+      if (typeof Dispatcher.prototype.request !== 'function') Dispatcher.prototype.request = request;
       return { Agent, buildConnector, loadedFrom: 'parts' };
     }
   } catch {
@@ -32,6 +35,32 @@ function load(): UndiciParts {
   }
   const whole = require('undici') as typeof Undici;
   return { Agent: whole.Agent, buildConnector: whole.buildConnector, loadedFrom: 'package' };
+}
+
+/** Where undici keeps the HTTP/2 half of its Client. */
+export const UNDICI_H2_MODULE = 'undici/lib/dispatcher/client-h2.js';
+
+/**
+ * undici's Client loads its HTTP/2 half (client-h2.js) up front, and with it node:http2 and
+ * node:tls: 12 ms of CPU at every start on Node 24 (2 ms on Node 20), for a protocol ocipush
+ * never speaks. undici offers HTTP/2 only to a dispatcher made with `allowH2` (its connector's
+ * ALPN then lists h2), which ocipush never sets, so a TLS server can never pick it. A stand-in
+ * takes the module's place in require's cache before the Client loads: should it ever be called
+ * (an undici that offered h2 by default), the connection fails with a clear error instead.
+ * test/registry/undici.test.ts checks that the real module is still what is replaced (one
+ * function) and that talking to a registry loads no node:http2. Left alone when the module is
+ * already loaded (the whole package, by someone else).
+ */
+function withoutHttp2(): void {
+  const path = require.resolve(UNDICI_H2_MODULE);
+  if (require.cache[path]) return;
+  const stand = new Module(path);
+  stand.filename = path;
+  stand.loaded = true;
+  stand.exports = function connectH2(): never {
+    throw new Error('the server chose HTTP/2, which ocipush does not offer (undici would need allowH2)');
+  };
+  require.cache[path] = stand;
 }
 
 export const undici: UndiciParts = load();
@@ -59,7 +88,10 @@ export function undiciProxyParts(): UndiciProxyParts {
       const Pool = require('undici/lib/dispatcher/pool.js');
       const DecoratorHandler = require('undici/lib/handler/decorator-handler.js');
       const Dispatcher = require('undici/lib/dispatcher/dispatcher.js');
-      if ([ProxyAgent, Pool, DecoratorHandler, Dispatcher].every((c) => typeof c === 'function')) {
+      // CONNECT through the proxy is Dispatcher.connect: the rest of the request API, as undici's index attaches it.
+      const api = require('undici/lib/api/index.js');
+      if ([ProxyAgent, Pool, DecoratorHandler, Dispatcher].every((c) => typeof c === 'function') && typeof api.connect === 'function') {
+        for (const [name, fn] of Object.entries(api)) if (typeof Dispatcher.prototype[name] !== 'function') Dispatcher.prototype[name] = fn;
         proxyParts = { ProxyAgent, Pool, DecoratorHandler, Dispatcher, loadedFrom: 'parts' };
         return proxyParts;
       }

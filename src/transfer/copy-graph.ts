@@ -53,10 +53,10 @@ export interface CopyResult {
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
  * oras-go's CopyGraph: children before parents, what `dst` has already is skipped, each blob is
- * sent once even when several manifests share it, layers go in parallel (bounded), each
- * manifest's config follows its layers, and a manifest is pushed only after every blob it names
- * is confirmed; the root goes last. The first failure rejects at once; the owner of `dst` aborts
- * what is still in flight.
+ * sent once even when several manifests share it, layers go in parallel (bounded) while the
+ * manifest and its config are asked for, each manifest's config is sent after its layers, and a
+ * manifest is pushed only after every blob it names is confirmed; the root goes last. The first
+ * failure rejects at once; the owner of `dst` aborts what is still in flight.
  */
 export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, options: CopyOptions = {}): Promise<CopyResult> {
   return new GraphCopy(src, dst, options).run(root);
@@ -67,6 +67,8 @@ class GraphCopy {
   private readonly visited = new Map<string, Promise<void>>();
   private readonly outcomes = new Map<string, CopiedNode>();
   private readonly manifests = new Map<string, { bytes: Buffer; parsed: AnyManifest }>();
+  /** HEADs started before their blob's turn (a config, asked with the layers). */
+  private readonly early = new Map<string, Promise<boolean>>();
 
   constructor(private readonly src: ReadOnlyStorage, private readonly dst: Storage, private readonly options: CopyOptions) {
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -135,18 +137,23 @@ class GraphCopy {
       this.record(desc, kind, 'exists');
       return;
     }
-    if (await this.dst.exists(desc, this.io)) {
-      // A registry holds a manifest only with all it names, so the subgraph is there too.
-      await this.markPresent(parsed);
+    // The manifest by digest and every child at once: a cold push asks all its HEADs in one round
+    // trip. A registry holds a manifest only with all it names, so when the manifest is there its
+    // children's HEADs say so too, and nothing is sent. The config is asked for with the others,
+    // but sent after the layers: what they teach about the registry (a cap on request size, no
+    // chunked uploads) applies to it.
+    let children: Promise<void>;
+    if (isIndex(parsed)) {
+      children = Promise.all(parsed.manifests.map((child) => this.copyNode(child, 'manifest'))).then(() => {});
+    } else {
+      this.askEarly(parsed.config);
+      children = Promise.all(parsed.layers.map((layer) => this.copyNode(layer, 'layer'))).then(() => this.copyNode(parsed.config, 'config'));
+    }
+    const [present] = await Promise.all([this.dst.exists(desc, this.io), children]);
+    if (present) {
       if (isRoot) await this.putRoot(desc, bytes, 'exists', kind);
       else this.record(desc, kind, 'exists');
       return;
-    }
-    if (isIndex(parsed)) {
-      await Promise.all(parsed.manifests.map((child) => this.copyNode(child, 'manifest')));
-    } else {
-      await Promise.all(parsed.layers.map((layer) => this.copyNode(layer, 'layer')));
-      await this.copyNode(parsed.config, 'config');
     }
     if (isRoot) {
       await this.putRoot(desc, bytes, 'uploaded', kind);
@@ -198,6 +205,15 @@ class GraphCopy {
     else await this.dst.push(desc, Readable.from([bytes]), this.io);
   }
 
+  /** Starts the HEAD of a blob that is copied later (copyBlob takes its answer). */
+  private askEarly(desc: Descriptor): void {
+    if (this.visited.has(desc.digest) || this.early.has(desc.digest) || isForeign(desc)) return;
+    const asked = this.dst.exists(desc, this.io);
+    // Its failure is reported by copyBlob, or not at all when a layer failed first.
+    asked.catch(() => {});
+    this.early.set(desc.digest, asked);
+  }
+
   private get io(): { signal?: AbortSignal } {
     return this.options.signal ? { signal: this.options.signal } : {};
   }
@@ -221,7 +237,7 @@ class GraphCopy {
       this.record(desc, kind, 'skipped');
       return;
     }
-    if (await this.dst.exists(desc, this.io)) {
+    if (await (this.early.get(desc.digest) ?? this.dst.exists(desc, this.io))) {
       this.record(desc, kind, 'exists');
       return;
     }

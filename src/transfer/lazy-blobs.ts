@@ -22,8 +22,8 @@ export interface LazyBlobsOptions {
 /** The default connection: credentials from the environment and the Docker config, default TLS. */
 export async function defaultConnect(registry: string): Promise<RegistryClient> {
   const { connectRegistry } = await import('../registry/connect.js');
-  const { defaultCredentials } = await import('../registry/credentials/default.js');
-  return connectRegistry(registry, { credentials: defaultCredentials({ registry }) });
+  const { lazyDefaultCredentials } = await import('../registry/credentials/lazy.js');
+  return connectRegistry(registry, { credentials: lazyDefaultCredentials({ registry }) });
 }
 
 /**
@@ -102,6 +102,9 @@ export class LazyBlobs implements ReadOnlyStorage {
 
   /** Notes that `repository` (registry/name) holds these blobs. */
   async remember(blobs: Pick<Descriptor, 'digest'>[], repository: string): Promise<void> {
+    // Already noted, newest first, in the record as read for this push (a re-push): no lock, no write.
+    const known = await this.record?.catch(() => undefined);
+    if (known && blobs.every((b) => known.get(b.digest)?.[0] === repository)) return;
     await recordRemoteBlobs(this.layout.root, blobs.map((b) => ({ digest: b.digest, repository })));
     this.record = undefined;
   }

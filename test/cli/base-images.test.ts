@@ -117,9 +117,8 @@ describe('ocipush build --base against docker-registry', () => {
     assert.deepEqual(built.base, { reference: base.ref, name: base.ref, digest: base.manifest, layers: 1 });
 
     let log = await registry.settledAccessLog();
-    // GET /v2/ is the loopback scheme probe (plain HTTP is asked first); it fetches nothing.
+    // No GET /v2/: the first request (of the manifest) is also the loopback scheme probe.
     assert.deepEqual(log.filter((e) => e.method === 'GET').map((e) => e.path).sort(), [
-      '/v2/',
       `/v2/base/busybox/blobs/${base.config}`,
       '/v2/base/busybox/manifests/1',
     ]);

@@ -55,10 +55,28 @@ describe('ocipush push against docker-registry', () => {
     const log = await registry.settledAccessLog();
     assert.deepEqual(uploadStarts(log), []);
     assert.deepEqual(blobWrites(log), []);
-    // The loopback scheme probe doubles as the API check: one GET /v2/, then a HEAD of the tag
-    // answers with the very digest, so no blob is asked about and nothing is put.
+    // One request: the HEAD of the tag is also the loopback scheme probe and needs no GET /v2/
+    // before it; it answers with the very digest, so no blob is asked about and nothing is put.
     const sent = log.filter((e) => !e.uri.includes('harness-settle')).map((e) => `${e.method} ${e.uri.replace(/sha256:[0-9a-f]{64}/, 'DIGEST')}`);
-    assert.deepEqual(sent, ['GET /v2/', 'HEAD /v2/cli/again/manifests/1']);
+    assert.deepEqual(sent, ['HEAD /v2/cli/again/manifests/1']);
+  });
+
+  it('a cold push into a new repository: the HEAD of the tag, a HEAD of the manifest and of each blob, one POST and one PUT per blob, the manifest', async () => {
+    // A layout of its own: pushes of `image` are remembered, and its blobs would be mounted.
+    const image = umociImage(tmp.path, 'cold', [2.5 * MiB, 100_000], join(tmp.path, 'cold-layout'));
+    const r = runCli(['push', `${registry.host}/cli/cold:1`, '--layout', image.layout]);
+    assertOk(r);
+    const log = (await registry.settledAccessLog()).filter((e) => !e.uri.includes('harness-settle'));
+    const sent = log.map((e) => `${e.method} ${e.path.replace(/sha256:[0-9a-f]{64}/, 'DIGEST').replace(/uploads\/[0-9a-f-]+$/, 'uploads/UUID')}`);
+    assert.equal(sent[0], 'HEAD /v2/cli/cold/manifests/1', 'the tag is asked first (a re-push ends there)');
+    assert.equal(sent.at(-1), 'PUT /v2/cli/cold/manifests/1', 'the manifest goes last, under its tag');
+    const count = (line: string) => sent.filter((s) => s === line).length;
+    assert.equal(count('GET /v2/'), 0, 'no API check before the first request');
+    assert.equal(count('HEAD /v2/cli/cold/manifests/DIGEST'), 1);
+    assert.equal(count('HEAD /v2/cli/cold/blobs/DIGEST'), 3, 'layers and config');
+    assert.equal(count('POST /v2/cli/cold/blobs/uploads/'), 3);
+    assert.equal(count('PUT /v2/cli/cold/blobs/uploads/UUID'), 3, 'each blob in one PUT');
+    assert.equal(sent.length, 12);
   });
 
   it('a push of another image under a tag that exists: the tag is moved (HEAD tag, HEAD digest, PUT)', async () => {

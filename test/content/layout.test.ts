@@ -46,6 +46,13 @@ test('blobs are verified on the way in and out, and a bad push leaves nothing be
   // A blob corrupted on disk is refused when read back.
   await writeFile(layout.blobPath(desc.digest), 'some CONTENT');
   await assert.rejects(layout.readBlob(desc), (err: unknown) => (err as OcipushError).code === 'EDIGEST');
+  // Small blobs are read in one go: longer or shorter than declared is refused as a stream refuses it, when read.
+  const refused = (pattern: RegExp) => (err: unknown) => (err as OcipushError).code === 'EDIGEST' && pattern.test((err as Error).message);
+  await writeFile(layout.blobPath(desc.digest), 'some content and more');
+  await assert.rejects(layout.readBlob(desc), refused(/: more than the expected 12 bytes$/));
+  await writeFile(layout.blobPath(desc.digest), 'some');
+  const stream = await layout.fetch(desc);
+  await assert.rejects(async () => { for await (const _ of stream) { /* read */ } }, refused(/: size 4 does not match the expected 12$/));
 });
 
 test('tags replace only their own entry, and resolve names what exists on a miss', async (t) => {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { build, defaultCredentials, isOcipushError, pull, push, type OcipushError } from '../../src/index.js';
 import { inLibraryTerms } from '../../src/lib/errors.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { runCli, tempDir } from '../support/tools.js';
 
 let registry: RunningRegistry;
 let locked: RunningRegistry;
@@ -155,4 +155,17 @@ test('copy promotes an image to another registry (credentials per registry) and 
   assert.equal(await manifestStatus(registry.host, 'api/other', '2'), 200);
   await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `oci:${join(tmp.path, 'x')}` }), 'EUSAGE');
   await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `${registry.host}/api/never:1`, signal: AbortSignal.abort() }), 'EABORTED');
+});
+
+test('push carries what refers to the image in the layout, as the CLI does: a build --sbom goes along', async () => {
+  const rootfs = join(tmp.path, 'sbom-rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+  const sbomLayout = join(tmp.path, 'sbom-layout');
+  const built = runCli(['build', rootfs, '--layout', sbomLayout, '--tag', 'app', '--sbom']);
+  assert.equal(built.status, 0, built.stderr);
+  const pushed = await push({ layout: sbomLayout, to: `${registry.host}/api/sbom:1` });
+  assert.equal(pushed.referrers.length, 1, 'the SBOM');
+  assert.equal(pushed.cacheEntries, 0);
+  assert.equal(await manifestStatus(registry.host, 'api/sbom', pushed.referrers[0]!.descriptor.digest), 200, 'the SBOM manifest is in the registry');
 });

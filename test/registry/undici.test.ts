@@ -41,3 +41,28 @@ test('the proxy parts load piecemeal too, and only when a proxy variable is set'
   assert.equal(loads({ NO_PROXY: '*' }), false);
   assert.equal(loads({ https_proxy: 'http://127.0.0.1:9' }), true);
 });
+
+test('the HTTP/2 half of undici is left unloaded: the module replaced is still one function, and a request loads no node:http2', async () => {
+  // What undici.ts puts a stand-in for must still be what undici's Client calls (connectH2).
+  const script = (body: string) => `
+    const { createRequire } = await import('node:module');
+    const require = createRequire(${JSON.stringify(import.meta.url)});
+    ${body}`;
+  const real = execFileSync(process.execPath, ['--input-type=module', '-e', script(`
+    const h2 = require('undici/lib/dispatcher/client-h2.js');
+    console.log(JSON.stringify({ type: typeof h2, name: h2.name, keys: Object.keys(h2) }));`)], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(real), { type: 'function', name: 'connectH2', keys: [] }, 'undici changed its HTTP/2 module: review withoutHttp2() in src/registry/undici.ts');
+  const registry = await startRegistry();
+  try {
+    // process.moduleLoadList (undocumented, present since Node 0.x) names each built-in module loaded.
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script(`
+      const { connectRegistry } = await import(${JSON.stringify(new URL('../../src/registry/connect.js', import.meta.url).href)});
+      const client = connectRegistry(${JSON.stringify(registry.host)});
+      await client.ping();
+      await client.close();
+      console.log(JSON.stringify(['http2', 'tls'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m))));`)], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(out), []);
+  } finally {
+    await registry.stop();
+  }
+});

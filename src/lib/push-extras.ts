@@ -1,0 +1,49 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { OciLayout } from '../content/layout.js';
+import type { CopiedNode } from '../transfer/copy-graph.js';
+import type { LazyBlobs } from '../transfer/lazy-blobs.js';
+import type { Repository } from '../registry/repository.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { PushedReferrer } from '../transfer/push-referrers.js';
+import { isReferrerEntry } from '../content/layout-referrers.js';
+import { PENDING_CACHE_ENTRIES_FILE } from '../content/layout-files.js';
+
+export interface PushExtras {
+  referrers: PushedReferrer[];
+  cacheEntries: number;
+}
+
+/**
+ * What follows the image to the registry, once it is there: its referrers in the layout (an SBOM
+ * a build made; a signed provenance also goes where cosign keeps attestations), and the registry
+ * cache entries a `build --cache-repo` left pending. Each part is loaded only when the layout
+ * has something for it: most pushes have neither, and a re-push should not pay for them.
+ */
+export async function pushExtras(p: {
+  layout: OciLayout; source: LazyBlobs; repository: Repository; root: Descriptor; nodes: CopiedNode[]; concurrency: number;
+  pushedTo: { registry: string; repository: string };
+  connect: (registry: string) => Promise<RegistryClient>;
+  warn: (message: string) => void;
+}): Promise<PushExtras> {
+  let referrers: PushedReferrer[] = [];
+  if ((await p.layout.readIndex()).manifests.some(isReferrerEntry)) {
+    const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
+    referrers = await pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency });
+    if (referrers.length > 0) {
+      const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
+      await appendLayoutAttestations(p.layout, p.repository, p.root, referrers.map((r) => r.descriptor));
+    }
+  }
+  let cacheEntries = 0;
+  if (await stat(join(p.layout.root, PENDING_CACHE_ENTRIES_FILE)).then(() => true, () => false)) {
+    const { writePendingCacheEntries } = await import('../assemble/pending-cache-push.js');
+    cacheEntries = await writePendingCacheEntries(p.layout, p.source, p.nodes.filter((n) => n.kind === 'layer').map((n) => n.descriptor), {
+      pushedTo: p.pushedTo,
+      connect: p.connect,
+      warn: p.warn,
+    });
+  }
+  return { referrers, cacheEntries };
+}
