@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { run, runCli, tempDir } from '../support/tools.js';
+import { buildGoHello } from '../support/sbom.js';
 
 /**
  * build --sbom hashes the files of the layers it writes while it writes them; `ocipush sbom`
@@ -36,12 +36,7 @@ describe('build --sbom gives the bytes `ocipush sbom` gives for the same image',
     copyFileSync('/bin/true', join(lower, 'usr/bin/true'));
     linkSync(join(lower, 'usr/bin/true'), join(lower, 'usr/bin/true-hardlink'));
     // A Go binary: its build info is found in the bytes as they stream by.
-    requireTool('go');
-    const src = join(tmp.path, 'gosrc');
-    mkdirSync(src);
-    writeFileSync(join(src, 'go.mod'), 'module example.com/hello\n\ngo 1.19\n');
-    writeFileSync(join(src, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n');
-    execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', join(lower, 'usr/bin/hello'), '.'], { cwd: src, stdio: 'pipe', env: { ...process.env, GOCACHE: join(tmp.path, 'gocache'), GOPATH: join(tmp.path, 'gopath'), CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOPROXY: 'off' } });
+    buildGoHello(join(lower, 'usr/bin/hello'), tmp.path);
 
     const long = join(upper, 'app', 'node_modules', `${'deep-'.repeat(24)}pkg`);
     for (const d of [long, 'etc', 'data/kept', 'gone', 'café/ünïcode'].map((d) => (d.startsWith('/') ? d : join(upper, d)))) mkdirSync(d, { recursive: true });

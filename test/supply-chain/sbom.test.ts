@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { testDebs, validator } from '../support/sbom.js';
+import { buildGoHello, testDebs, validator } from '../support/sbom.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 describe('ocipush sbom', () => {
@@ -40,12 +39,7 @@ describe('ocipush sbom', () => {
     writeFileSync(join(app, 'usr/lib/python3/site-packages/Requests-2.31.0.dist-info/METADATA'), 'Metadata-Version: 2.1\nName: Requests\nVersion: 2.31.0\nLicense: Apache 2.0\n\nlong description\nName: not-this\n');
     writeFileSync(join(app, 'lib/apk/db/installed'), 'C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\n\nP:busybox\nV:1.36.1-r5\nA:x86_64\n\n');
     writeFileSync(join(app, 'etc/motd'), 'second layer wins\n');
-    requireTool('go');
-    const src = join(tmp.path, 'gosrc');
-    mkdirSync(src);
-    writeFileSync(join(src, 'go.mod'), 'module example.com/hello\n\ngo 1.19\n');
-    writeFileSync(join(src, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n');
-    execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', join(app, 'usr/local/bin/hello'), '.'], { cwd: src, stdio: 'pipe', env: { ...process.env, GOCACHE: join(tmp.path, 'gocache'), GOPATH: join(tmp.path, 'gopath'), CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOPROXY: 'off' } });
+    buildGoHello(join(app, 'usr/local/bin/hello'), tmp.path);
     chmodSync(join(app, 'usr/local/bin/hello'), 0o755);
     copyFileSync(join(app, 'usr/local/bin/hello'), join(app, 'usr/local/bin/hello-copy'));
     layout = join(tmp.path, 'layout');

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import { REPO_ROOT, run } from './tools.js';
+import { REPO_ROOT, requireTool, run } from './tools.js';
 
 /** What the SBOM tests share: real Debian packages, and the official SPDX 2.3 / CycloneDX 1.6 schemas. */
 
@@ -35,3 +36,19 @@ export function validator(): { spdx: (doc: unknown) => void; cyclonedx: (doc: un
   return { spdx: check(spdx, 'SPDX 2.3 schema'), cyclonedx: check(cdx, 'CycloneDX 1.6 schema') };
 }
 
+
+/**
+ * Builds a small Go program with Debian's toolchain into `output`: a binary whose embedded build
+ * info (module example.com/hello) the SBOM must find. Offline and reproducible (-trimpath, no VCS).
+ */
+export function buildGoHello(output: string, scratch: string): void {
+  requireTool('go');
+  const src = join(scratch, 'gosrc');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'go.mod'), 'module example.com/hello\n\ngo 1.19\n');
+  writeFileSync(join(src, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n');
+  execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', output, '.'], {
+    cwd: src, stdio: 'pipe',
+    env: { ...process.env, GOCACHE: join(scratch, 'gocache'), GOPATH: join(scratch, 'gopath'), CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOPROXY: 'off' },
+  });
+}
