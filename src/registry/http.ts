@@ -177,8 +177,12 @@ export class RegistryClient {
         // it has answered, a refusal is a restart or a load balancer shuffling, worth waiting out.
         const refusedFromStart = !this.answered && networkErrorCode(err) === 'ECONNREFUSED';
         const failure = networkError(this.registry, err);
-        if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries
-          && await this.retryWait(req.op, ++attempt, undefined, failure.message, wait)) continue;
+        if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries) {
+          if (await this.retryWait(req.op, ++attempt, undefined, failure.message, wait)) continue;
+          // No retry fits before the deadline: a silent registry has then used up the operation's
+          // time, which is said in the words of the options that bound it, whatever the timers' order.
+          if (isTimeoutError(err)) throw timedOutError(this.registry, req.op, this.timeouts);
+        }
         throw failure;
       }
       this.answered = true;

@@ -63,6 +63,28 @@ describe('a registry that accepts connections and never answers', () => {
     }
   });
 
+  it('a timed-out attempt with no time left for the wait before a retry ends in the operation\'s timeout, not in the attempt\'s', async () => {
+    // Each reading moves 100 ms on: the deadline is at 1100, the attempt times out (for real, after
+    // 50 ms) with time left, but the wait before a retry (800 ms or more) would end past the deadline.
+    let clock = 0;
+    const retries: number[] = [];
+    const client = new RegistryClient(silent.host, {
+      plainHttp: true,
+      timeouts: { requestMs: 50, operationMs: 1_000 },
+      retry: { retries: 5, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 1_000 },
+      onRetry: (n) => retries.push(n.attempt),
+      now: () => (clock += 100),
+    });
+    try {
+      const err = await new Repository(client, 'never/answers').resolve('v1').then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof OcipushError, String(err));
+      assert.match(err.message, /: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
+      assert.deepEqual(retries, []);
+    } finally {
+      await client.destroy();
+    }
+  });
+
   it('the CLI takes --timeout and --request-timeout (and OCIPUSH_TIMEOUT): one line, exit 1, valid --json', async () => {
     const flags = await runCliAsync(['pull', `${silent.host}/never/answers:v1`, '--layout', join(tmp.path, 'a'), '--timeout', '1s', '--request-timeout', '200ms', '--json']);
     assert.equal(flags.status, 1, flags.stderr);
