@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { isCertificateError, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
-import { abortedError, isTimeoutError, timedOutError } from './cancel.js';
+import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
 import { createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 import { definedOnly, lowerKeys, releaseBody, wrapResponse } from './http-util.js';
 
@@ -425,20 +425,6 @@ export class RegistryClient {
       return wrapped;
     }
   }
-}
-
-/**
- * Waits for `work` (a token fetch other requests may share, bounded by the request timeout) but
- * stops waiting when `signal` fires: the cancelled request goes no further.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, aborted: () => Error): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(aborted());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted());
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** A 401 we could not answer: name the way to log in. */
