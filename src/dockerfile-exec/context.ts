@@ -1,9 +1,9 @@
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import type { IgnoreMatcher } from '../dockerfile/index.js';
 import { StatTable } from '../layer/cache-key.js';
-import { childPath, joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
+import { childPath, cleanAbsolute, joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
 
 /**
  * The build context as docker build sends it to BuildKit: the directory's files minus what
@@ -21,7 +21,12 @@ export class ContextView implements FsView {
   /** The lstat facts of the files looked at, for the layer cache's keys. */
   readonly stats = new StatTable();
 
-  constructor(readonly root: string, private readonly ignore?: IgnoreMatcher) {}
+  /** The root with one trailing separator: a clean path's relative part is appended to it. */
+  private readonly rootSlash: string;
+
+  constructor(readonly root: string, private readonly ignore?: IgnoreMatcher) {
+    this.rootSlash = root.endsWith(sep) ? root : `${root}${sep}`;
+  }
 
   lstat(path: string): Lookup {
     let found = this.cache.get(path);
@@ -33,20 +38,20 @@ export class ContextView implements FsView {
   }
 
   private read(path: string): Lookup {
-    const parts = splitPath(path);
-    const rel = parts.join('/');
-    const abs = join(this.root, ...parts);
+    const clean = cleanAbsolute(path);
+    const rel = clean.slice(1);
+    const abs = clean === '/' ? this.root : `${this.rootSlash}${rel}`;
     let st: BigIntStats;
     try {
       st = lstatSync(abs, { bigint: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'missing', path: joinParts(parts) };
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'missing', path: clean };
       throw fromSystemError(err, abs, 'cannot read');
     }
     const node = this.nodeOf(abs, st);
-    if (!node || (rel !== '' && !this.included(rel, node.type === 'dir'))) return { status: 'missing', path: joinParts(parts) };
-    return { status: 'found', path: joinParts(parts), node };
+    if (!node || (rel !== '' && !this.included(rel, node.type === 'dir'))) return { status: 'missing', path: clean };
+    return { status: 'found', path: clean, node };
   }
 
   children(path: string): string[] {

@@ -62,6 +62,8 @@ export function dirNode(meta: Partial<FsNode> = {}): FsNode {
 
 /** `/a//b/./c/..` → `['a', 'b']`; `..` stops at the root, as a path inside a root filesystem does. */
 export function splitPath(path: string): string[] {
+  // Most paths a plan looks up are clean already (childPath and joinParts make them): split only.
+  if (isCleanAbsolute(path)) return path === '/' ? [] : path.slice(1).split('/');
   const out: string[] = [];
   for (const part of path.split('/')) {
     if (part === '' || part === '.') continue;
@@ -85,8 +87,16 @@ export function childPath(dir: string, name: string): string {
 
 /** Go's `path.Clean` of an absolute path, for a path inside a root (`..` stops at `/`). */
 export function cleanAbsolute(path: string): string {
-  return joinParts(splitPath(path));
+  return isCleanAbsolute(path) ? path : joinParts(splitPath(path));
 }
+
+/** `/` or `/a/b`: absolute, no empty, `.` or `..` component, no trailing `/` (what joinParts returns). */
+function isCleanAbsolute(path: string): boolean {
+  if (path === '/') return true;
+  return path.charCodeAt(0) === 0x2f && path.charCodeAt(path.length - 1) !== 0x2f && !UNCLEAN.test(path);
+}
+
+const UNCLEAN = /\/\/|\/\.\.?(\/|$)/;
 
 export function baseName(path: string): string {
   const parts = splitPath(path);
@@ -174,17 +184,21 @@ export class FsTree implements FsView {
   }
 
   lstat(path: string): Lookup {
-    const parts = splitPath(path);
+    const clean = cleanAbsolute(path);
     let node = this.root;
-    for (let i = 0; i < parts.length; i++) {
-      const child = node.type === 'dir' ? node.children!.get(parts[i]!) : undefined;
+    // Component by component without splitting: a COPY of a tree looks up every path several times.
+    for (let start = 1; start < clean.length;) {
+      const slash = clean.indexOf('/', start);
+      const end = slash < 0 ? clean.length : slash;
+      const child = node.type === 'dir' ? node.children!.get(clean.slice(start, end)) : undefined;
       if (!child) {
         const unknown = this.partial && (node.type === 'dir');
-        return { status: unknown ? 'unknown' : 'missing', path: joinParts(parts) };
+        return { status: unknown ? 'unknown' : 'missing', path: clean };
       }
       node = child;
+      start = end + 1;
     }
-    return { status: 'found', path: joinParts(parts), node };
+    return { status: 'found', path: clean, node };
   }
 
   children(_path: string, node: FsNode): string[] {
@@ -246,7 +260,13 @@ export function sortedNames(names: Iterable<string>): string[] {
  */
 export function sortPaths(paths: Iterable<string>): string[] {
   // Components joined by NUL sort component by component: NUL is below every byte of a name.
-  const keyed = [...paths].map((p) => ({ p, key: Buffer.from(splitPath(p).join('\0')) }));
-  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  const keyed = [...paths].map((p) => ({ p, key: cleanAbsolute(p).slice(1).replaceAll('/', '\0') }));
+  // Without a character from U+D800 up, UTF-16 order is the UTF-8 bytes' order (see sortedNames).
+  if (!keyed.some((k) => /[\ud800-\uffff]/.test(k.key))) {
+    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  } else {
+    const bytes = new Map(keyed.map((k) => [k, Buffer.from(k.key)]));
+    keyed.sort((a, b) => Buffer.compare(bytes.get(a)!, bytes.get(b)!));
+  }
   return keyed.map((k) => k.p);
 }

@@ -136,7 +136,10 @@ export class StatTable {
     const i = this.count++;
     if (i % STATS_PER_CHUNK === 0) this.chunks.push(new BigInt64Array(STATS_PER_CHUNK * STAT_FIELDS));
     const at = (i % STATS_PER_CHUNK) * STAT_FIELDS;
-    this.chunks[this.chunks.length - 1]!.set([st.dev, st.ino, st.mode, st.nlink, st.uid, st.gid, st.rdev, st.size, st.mtimeNs, st.ctimeNs].map((v) => BigInt.asIntN(64, v)), at);
+    // A BigInt64Array element takes a value modulo 2^64 (an unsigned dev or ino above 2^63 wraps).
+    const chunk = this.chunks[this.chunks.length - 1]!;
+    chunk[at] = st.dev; chunk[at + 1] = st.ino; chunk[at + 2] = st.mode; chunk[at + 3] = st.nlink; chunk[at + 4] = st.uid;
+    chunk[at + 5] = st.gid; chunk[at + 6] = st.rdev; chunk[at + 7] = st.size; chunk[at + 8] = st.mtimeNs; chunk[at + 9] = st.ctimeNs;
     return i;
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { childPath, sortedNames } from '../../src/dockerfile-exec/tree.js';
+import { childPath, cleanAbsolute, dirNode, FsTree, sortedNames, sortPaths, splitPath } from '../../src/dockerfile-exec/tree.js';
 
 it('sortedNames orders names by their UTF-8 bytes, as Go and the layer walker do', () => {
   const names = ['b', 'a', 'B', 'a.txt', 'a-b', '\u00e9', 'z', '\u{1F600}', '\ue000', '\uff21'];
@@ -14,4 +14,36 @@ it('sortedNames orders names by their UTF-8 bytes, as Go and the layer walker do
 it('childPath joins a clean directory and a name', () => {
   assert.equal(childPath('/', 'etc'), '/etc');
   assert.equal(childPath('/etc', 'passwd'), '/etc/passwd');
+});
+
+it('splitPath and cleanAbsolute clean a path as Go\'s path.Clean does inside a root, clean paths taken as they are', () => {
+  for (const [path, parts] of [
+    ['/', []], ['/a/b', ['a', 'b']], ['/a//b/./c/..', ['a', 'b']], ['/../a', ['a']], ['a/b/', ['a', 'b']],
+    ['/a/.b/..c/...', ['a', '.b', '..c', '...']], ['/a/.', ['a']], ['/a/..', []], ['//', []], ['', []],
+  ] as const) {
+    assert.deepEqual(splitPath(path), parts, path);
+    assert.equal(cleanAbsolute(path), `/${parts.join('/')}`, path);
+  }
+});
+
+it('sortPaths orders paths component by component by their UTF-8 bytes, a parent right before its children', () => {
+  const paths = ['/a-b', '/a/b', '/a', '/a.txt', '/b', '/a/\ue000', '/a/\u{1F600}', '/a//c', '/\u00e9'];
+  assert.deepEqual(sortPaths(paths), ['/a', '/a/b', '/a//c', '/a/\ue000', '/a/\u{1F600}', '/a-b', '/a.txt', '/b', '/\u00e9']);
+  // Without characters from U+D800 up, the same order.
+  assert.deepEqual(sortPaths(['/z', '/a-b', '/a/b', '/a']), ['/a', '/a/b', '/a-b', '/z']);
+});
+
+it('FsTree.lstat finds a node by a clean or an unclean path and answers with the clean one', () => {
+  const tree = new FsTree('test');
+  tree.set('/etc', dirNode());
+  tree.set('/etc/passwd', { type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 });
+  for (const path of ['/etc/passwd', '//etc/./passwd', '/x/../etc/passwd']) {
+    const found = tree.lstat(path);
+    assert.equal(found.status, 'found', path);
+    assert.equal(found.path, '/etc/passwd');
+  }
+  assert.deepEqual(tree.lstat('/etc/passwd/x'), { status: 'missing', path: '/etc/passwd/x' });
+  assert.deepEqual(tree.lstat('/nope//y'), { status: 'missing', path: '/nope/y' });
+  assert.equal(tree.lstat('/').status, 'found');
+  assert.equal(new FsTree('lazy', true).lstat('/usr/lib').status, 'unknown');
 });
