@@ -3,7 +3,7 @@ import { join, sep } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import type { IgnoreMatcher } from '../dockerfile/index.js';
 import { StatTable } from '../layer/cache-key.js';
-import { childPath, cleanAbsolute, joinParts, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
+import { childPath, cleanAbsolute, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
 
 /**
  * The build context as docker build sends it to BuildKit: the directory's files minus what
@@ -55,14 +55,14 @@ export class ContextView implements FsView {
   }
 
   children(path: string): string[] {
-    const abs = join(this.root, ...splitPath(path));
+    const dir = cleanAbsolute(path);
+    const abs = dir === '/' ? this.root : `${this.rootSlash}${dir.slice(1)}`;
     let names: string[];
     try {
       names = readdirSync(abs);
     } catch (err) {
       throw fromSystemError(err, abs, 'cannot read directory');
     }
-    const dir = joinParts(splitPath(path));
     return sortedNames(names).filter((name) => this.lstat(childPath(dir, name)).status === 'found');
   }
 
@@ -119,7 +119,7 @@ export class ContextView implements FsView {
     const kind = Number(st.mode) & 0o170000;
     // A socket is sent as an empty regular file with its permissions: fsutil's stat clears the
     // socket bit ("archive/tar.FileInfoHeader does not handle it"), as docker build does.
-    if (kind === 0o140000) return { type: 'file', mode: Number(st.mode) & 0o7777, uid: 0, gid: 0, mtime: Number(st.mtimeMs / 1000n), size: 0 };
+    if (kind === 0o140000) return { type: 'file', mode: Number(st.mode) & 0o7777, uid: 0, gid: 0, mtime: secondsOf(st), size: 0 };
     const type: NodeType | undefined =
       kind === 0o040000 ? 'dir' : kind === 0o100000 ? 'file' : kind === 0o120000 ? 'symlink'
         : kind === 0o010000 ? 'fifo' : kind === 0o020000 ? 'char' : kind === 0o060000 ? 'block' : undefined;
@@ -129,7 +129,7 @@ export class ContextView implements FsView {
       mode: Number(st.mode) & 0o7777,
       uid: 0,
       gid: 0,
-      mtime: Number(st.mtimeMs / 1000n),
+      mtime: secondsOf(st),
       size: type === 'file' ? Number(st.size) : 0,
     };
     if (type === 'file') {
@@ -149,4 +149,9 @@ export class ContextView implements FsView {
     }
     return node;
   }
+}
+
+/** Whole seconds of the mtime, truncated toward zero as a BigInt division would (no BigInt made). */
+function secondsOf(st: BigIntStats): number {
+  return Math.trunc(Number(st.mtimeMs) / 1000);
 }
