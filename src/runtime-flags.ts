@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /**
  * V8 flags a program chose for its whole process (the CLI does; a program using ocipush as a
@@ -16,4 +17,30 @@ export function setProcessFlags(...flags: string[]): void {
 
 export function reapplyProcessFlags(): void {
   for (const flag of chosen) setFlagsFromString(flag);
+}
+
+let fullCollections: 'no' | 'allowed' | (() => void) = 'no';
+
+/**
+ * The CLI lets its commands ask for a full garbage collection where they know most of the old
+ * generation has just become garbage; a program using ocipush as a library keeps its collector to
+ * itself (collectGarbage() does nothing there).
+ */
+export function allowFullCollections(): void {
+  if (fullCollections === 'no') fullCollections = 'allowed';
+}
+
+/**
+ * A full collection now, where the CLI allowed it. With the young generation kept small (the
+ * CLI's `--semi-space-growth-factor=1`), what a large plan allocates is promoted and stays
+ * until a full collection, which a process that then only streams bytes may never run.
+ */
+export function collectGarbage(): void {
+  if (fullCollections === 'no') return;
+  if (fullCollections === 'allowed') {
+    // Node's way to reach V8's collector without starting with --expose-gc: a context made after the flag has `gc`.
+    setFlagsFromString('--expose-gc');
+    fullCollections = runInNewContext('gc') as () => void;
+  }
+  fullCollections();
 }

@@ -30,6 +30,7 @@ import type { LayerResult } from '../layer/layer.js';
 import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
 import { ImageSources } from './bases.js';
 import { ContextView } from './context.js';
+import { collectGarbage } from '../runtime-flags.js';
 import { CacheUse } from '../layer/cache-store.js';
 import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
@@ -198,6 +199,9 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     // A layer the cache holds needs none of its files: only the others' are taken out of archives.
     for (const [i, layer] of final.layers.entries()) if (!cached[i]!.hit) requestArchiveFiles(layer.entries, files);
     await files.extractAll();
+    // The plan's garbage (lookups, sort keys, copies) is most of the heap: collected before the
+    // layers are written, it does not add to the build's peak memory.
+    if (cached.some((c) => !c.hit)) collectGarbage();
     for (const [i, layer] of final.layers.entries()) {
       options.signal?.throwIfAborted();
       const { key, hit: local } = cached[i]!;
