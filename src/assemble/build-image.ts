@@ -173,11 +173,16 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         ...(options.signal ? { signal: options.signal } : {}),
         exclude: [layoutReal],
       };
+      // With --sbom the files are hashed as they are archived: the SBOM reads no layer back. The
+      // first tar this layer makes is watched: the registry cache's (a hit is never in the layout).
+      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
       // The registry cache is keyed by diff_id: the tar is hashed (not compressed) to ask it.
-      const hashed = registryCache.cache && source.path !== emptyDir ? await hashLayer(source, { ...layerOptions, onWarning: () => {} }) : undefined;
+      const hashed = registryCache.cache && source.path !== emptyDir
+        ? await hashLayer(source, { ...layerOptions, onWarning: () => {}, ...(recorder ? { observer: recorder } : {}) })
+        : undefined;
       const remote = hashed ? await registryCacheHit(registryCache, hashed) : undefined;
       if (remote) {
-        layers.push(remote);
+        layers.push({ ...remote, ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });
         continue;
       }
       // A directory's key comes from the build's own walk: it describes exactly the entries
@@ -186,8 +191,6 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       // A build that warned (a socket left out, getfattr missing) is not cached: the warning
       // would be lost on a hit, and getfattr may be installed by the next build.
       let warned = false;
-      // With --sbom the files are hashed as they are archived: the SBOM reads no layer back.
-      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
       const layer = await buildLayer(source, target.staging, {
         ...layerOptions,
         ...(options.compression ? { compression: options.compression } : {}),
@@ -195,7 +198,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         onWarning: (message) => { warned = true; warn(message); },
         ...(hasher ? { onStats: hasher.onStats } : {}),
-        ...(recorder ? { observer: recorder } : {}),
+        ...(recorder && !recorder.entries ? { observer: recorder } : {}),
         onProgress: (p) => options.onProgress?.({ ...p, layer: i, layers: sources.length, source: names[i]! }),
       });
       layers.push({ ...layer, origin: 'built', ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });

@@ -26,8 +26,9 @@ export interface BuiltLayerEntries {
 }
 
 /**
- * The SBOM of the image just built: the layers this build wrote from the entries recorded while
- * their tar was written, the others (cache hits, a local base) read from the layout once,
+ * The SBOM of the image just built: the layers this build wrote or found in the registry cache
+ * from the entries recorded while their tar was made, the others (local cache hits, a local
+ * base) read from the layout once,
  * nothing unpacked. Stored as an OCI 1.1 referrer of the image in the layout, so `push` carries it. A
  * lazily referenced base's layers are not downloaded for it: the SBOM names the base by digest,
  * and carries the packages and files of the base's own SBOM when the base has one (base-sbom.ts).
@@ -48,7 +49,8 @@ export async function storeBuildSbom(
     : undefined;
   const sbom = await generateSbom(layout, image, {
     format: options.format, name: options.name, created: options.created,
-    skipLayer: (layer) => !local.has(layer.digest),
+    // A layer the build recorded is described even when the layout lacks it (a registry cache hit).
+    skipLayer: (layer) => !local.has(layer.digest) && !known.has(layer.digest),
     ...(baseSbom ? { baseSbom } : {}),
     knownEntries: (layer) => known.get(layer.digest),
     ...(options.signal ? { signal: options.signal } : {}),

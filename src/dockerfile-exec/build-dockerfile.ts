@@ -209,15 +209,18 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         written.push({ ...local, origin: 'local-cache' });
         continue;
       }
+      // With --sbom the files are hashed as they are archived (the first tar made of the layer:
+      // the registry cache's, whose hit is never in the layout): the SBOM reads no layer back.
+      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
       // The registry cache is keyed by diff_id: the layer's tar is hashed (not compressed) to ask it.
-      const hashed = registryCache.cache ? await hashEntries(fsEntries(layer.entries, files), { clampMtime: time.seconds, ...(options.signal ? { signal: options.signal } : {}) }) : undefined;
+      const hashed = registryCache.cache
+        ? await hashEntries(fsEntries(layer.entries, files), { clampMtime: time.seconds, ...(options.signal ? { signal: options.signal } : {}), ...(recorder ? { observer: recorder } : {}) })
+        : undefined;
       const hit = hashed ? await registryCacheHit(registryCache, hashed) : undefined;
       if (hit) {
-        written.push(hit);
+        written.push({ ...hit, ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });
         continue;
       }
-      // With --sbom the files are hashed as they are archived: the SBOM reads no layer back.
-      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
       const built = await writeLayer(fsEntries(layer.entries, files), target.staging, {
         compression,
         clampMtime: time.seconds,
@@ -225,7 +228,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (bytes) => options.onProgress?.({ layer: i, layers: final.layers.length, source: `${filename}:${layer.line}`, bytes }),
-        ...(recorder ? { observer: recorder } : {}),
+        ...(recorder && !recorder.entries ? { observer: recorder } : {}),
       });
       written.push({ origin: 'built', ...built, ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });
       if (key) cache.record(key, built);

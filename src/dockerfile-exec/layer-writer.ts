@@ -112,8 +112,8 @@ export function writeLayer(entries: Iterable<FsEntry>, staging: StagingArea, opt
 }
 
 /** A layer's diff_id alone: the entries' tar through sha256, nothing compressed or stored (to ask a registry cache). */
-export function hashEntries(entries: Iterable<FsEntry>, options: { clampMtime: number; signal?: AbortSignal }): Promise<Uncompressed> {
-  const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime });
+export function hashEntries(entries: Iterable<FsEntry>, options: { clampMtime: number; signal?: AbortSignal; observer?: TarObserver }): Promise<Uncompressed> {
+  const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: options.clampMtime, ...(options.observer ? { observer: options.observer } : {}) });
   const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
   return compressTar(producer, discard, { compression: 'none', ...(options.signal ? { signal: options.signal } : {}) });
 }

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, createReadStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -169,9 +169,36 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     };
     const first = dockerfileBuild('df-runner1', ['--cache-write']);
     assert.deepEqual(first.layers.map((l) => l.source), ['built']);
-    const second = dockerfileBuild('df-runner2');
+    const second = dockerfileBuild('df-runner2', ['--sbom']);
     assert.deepEqual(second.layers.map((l) => l.source), ['registry-cache']);
     assert.equal(second.digest, first.digest);
+    // The SBOM describes the layer the layout never held.
+    assert.equal((second as unknown as { sbom: { files: number } }).sbom.files, 1);
+  });
+
+  it('--sbom describes a layer that came from the registry cache (never in the layout): the same SBOM on both runners, the file\'s sha256 as sha256sum says', async () => {
+    const tree5 = join(tmp.path, 'tree5');
+    mkdirSync(join(tree5, 'srv'), { recursive: true });
+    writeFileSync(join(tree5, 'srv', 'payload.bin'), pseudoRandom(200 * 1024, 'sbom'));
+    writeFileSync(join(tree5, 'srv', 'notes.txt'), 'listed in the SBOM\n');
+    // The SBOM's referrer manifest, then its one layer: the document.
+    const sbomOf = (b: { json?: BuildJson; layout: string }) => {
+      const referrer = (b.json as unknown as { sbom: { digest: string } }).sbom.digest;
+      const manifest = JSON.parse(readFileSync(blobFile(b.layout, referrer), 'utf8')) as { layers: { digest: string }[] };
+      return readFileSync(blobFile(b.layout, manifest.layers[0]!.digest), 'utf8');
+    };
+    const first = build('runner11a', ['--cache-write', '--sbom'], tree5);
+    assert.equal(first.result.status, 0, first.result.stderr);
+    assert.equal(first.json!.layers[0]!.source, 'built');
+    const second = build('runner11', ['--sbom'], tree5);
+    assert.equal(second.result.status, 0, second.result.stderr);
+    assert.equal(second.json!.layers[0]!.source, 'registry-cache');
+    assert.equal(existsSync(blobFile(second.layout, second.json!.layers[0]!.digest)), false);
+    const doc = JSON.parse(sbomOf(second)) as { files: { fileName: string; checksums: { algorithm: string; checksumValue: string }[] }[] };
+    assert.deepEqual(doc.files.map((f) => f.fileName), ['/srv/notes.txt', '/srv/payload.bin']);
+    const sha256sum = run('sha256sum', [join(tree5, 'srv', 'payload.bin')]).split(' ')[0];
+    assert.equal(doc.files[1]!.checksums.find((c) => c.algorithm === 'SHA256')!.checksumValue, sha256sum);
+    assert.equal(sbomOf(second), sbomOf(first), 'the same SBOM bytes on both runners');
   });
 
   it('a layer from the registry cache pushed to another registry is fetched from the cache (verified) and uploaded', async () => {
