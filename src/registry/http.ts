@@ -8,6 +8,7 @@ import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, 
 import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
 import { createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 import { definedOnly, lowerKeys, releaseBody, wrapResponse } from './http-util.js';
+import { confirmRegistry } from './registry-check.js';
 
 /**
  * What the client needs from authentication (src/registry/auth): the Authorization header for a
@@ -129,6 +130,8 @@ export class RegistryClient {
   private readonly authorizer?: Authorizer;
   private readonly onRetry?: (notice: RetryNotice) => void;
   private answered = false;
+  /** An answer showed the host speaks the registry API (registry-check.ts). */
+  private knownRegistry = false;
   /** The loopback scheme probe got a 200 for `GET /v2/` (no credentials needed). */
   private probeAnsweredOk = false;
 
@@ -186,6 +189,7 @@ export class RegistryClient {
         throw failure;
       }
       this.answered = true;
+      if (!this.knownRegistry) this.knownRegistry = req.url === '/v2/' || await confirmRegistry(this, res, req);
       if (res.status === 401 && this.authorizer) {
         const challenge = res.headerAll('www-authenticate');
         if (challenge.length > 0 && challenges < 2) {

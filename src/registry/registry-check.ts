@@ -1,0 +1,29 @@
+import type { RegistryClient, RegistryRequest, RegistryResponse } from './http.js';
+import { OcipushError } from '../errors.js';
+import { registryError } from './errors.js';
+
+/** Answers a web server gives to registry paths it does not serve. */
+const NOT_SERVED = new Set([404, 405, 501]);
+
+/**
+ * Whether this answer shows the host speaks the registry API; when it cannot tell (a 404, 405 or
+ * 501 without distribution's `Docker-Distribution-API-Version` header), it asks `GET /v2/` once.
+ * A push or pull no longer begins with `GET /v2/` (a re-push is one request), so a host that is no
+ * registry at all would otherwise be reported by whatever its first answer looked like: "manifest
+ * not found", "start upload: 501". Throws that `GET /v2/`'s error (EREGISTRY) when it is not 200 or 401.
+ */
+export async function confirmRegistry(client: RegistryClient, res: RegistryResponse, req: RegistryRequest): Promise<boolean> {
+  if (res.header('docker-distribution-api-version') !== undefined || res.status < 400) return true;
+  if (!NOT_SERVED.has(res.status) || req.url === '/v2/') return false;
+  const op = 'check the registry API (GET /v2/)';
+  const probe = await client.request({ method: 'GET', url: '/v2/', op, scopes: [], retry: false, accept: () => true, signal: req.signal, deadline: req.deadline });
+  if (probe.status === 200 || probe.status === 401) {
+    await probe.dump();
+    return true;
+  }
+  const body = await probe.text();
+  await res.dump();
+  // Never ENOTFOUND: the caller would read it as its own "manifest not found".
+  const err = registryError(client.registry, op, probe.status, body);
+  throw new OcipushError('EREGISTRY', `${err.message} (is it a container registry?)`, { ...err.details, registry: client.registry });
+}
