@@ -39,50 +39,45 @@ describe('a registry that accepts connections and never answers', () => {
   before(async () => { silent = await silentServer(); tmp = await tempDir(); });
   after(async () => { await silent?.stop(); await tmp?.cleanup(); });
 
-  it('the operation fails once its total time is spent, not after every attempt has waited the per-request timeout', async () => {
-    // An injected clock: each reading moves 100 ms on, so the deadline is reached after a bounded number of attempts.
+  /**
+   * Resolves a tag on the silent server with a 1 s operation, 50 ms attempts and an injected clock
+   * whose every reading moves 100 ms on; returns the error and the retries it made.
+   */
+  const resolveWithClock = async (retry: { retries: number; delayMs: number }): Promise<{ err: unknown; retries: number[] }> => {
     let clock = 0;
     const retries: number[] = [];
     const client = new RegistryClient(silent.host, {
       plainHttp: true,
       timeouts: { requestMs: 50, operationMs: 1_000 },
-      retry: { retries: 1_000, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 1 },
+      retry: { retries: retry.retries, baseDelayMs: retry.delayMs, maxDelayMs: retry.delayMs, maxRetryAfterMs: retry.delayMs },
       onRetry: (n) => retries.push(n.attempt),
       now: () => (clock += 100),
     });
     try {
-      const err = await new Repository(client, 'never/answers').resolve('v1').then(() => undefined, (e: unknown) => e);
-      assert.ok(err instanceof OcipushError, String(err));
-      assert.equal(err.code, 'ENETWORK');
-      assert.equal(err.details.retryable, false);
-      assert.match(err.message, /^cannot reach 127\.0\.0\.1:\d+: check manifest never\/answers:v1: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
-      // Far fewer than the 1000 retries the policy allows: the operation's time bounds them.
-      assert.ok(retries.length >= 1 && retries.length < 10, `${retries.length} retries`);
+      return { err: await new Repository(client, 'never/answers').resolve('v1').then(() => undefined, (e: unknown) => e), retries };
     } finally {
       await client.destroy();
     }
+  };
+
+  it('the operation fails once its total time is spent, not after every attempt has waited the per-request timeout', async () => {
+    // The deadline is reached after a bounded number of attempts.
+    const { err, retries } = await resolveWithClock({ retries: 1_000, delayMs: 1 });
+    assert.ok(err instanceof OcipushError, String(err));
+    assert.equal(err.code, 'ENETWORK');
+    assert.equal(err.details.retryable, false);
+    assert.match(err.message, /^cannot reach 127\.0\.0\.1:\d+: check manifest never\/answers:v1: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
+    // Far fewer than the 1000 retries the policy allows: the operation's time bounds them.
+    assert.ok(retries.length >= 1 && retries.length < 10, `${retries.length} retries`);
   });
 
   it('a timed-out attempt with no time left for the wait before a retry ends in the operation\'s timeout, not in the attempt\'s', async () => {
-    // Each reading moves 100 ms on: the deadline is at 1100, the attempt times out (for real, after
-    // 50 ms) with time left, but the wait before a retry (800 ms or more) would end past the deadline.
-    let clock = 0;
-    const retries: number[] = [];
-    const client = new RegistryClient(silent.host, {
-      plainHttp: true,
-      timeouts: { requestMs: 50, operationMs: 1_000 },
-      retry: { retries: 5, baseDelayMs: 1_000, maxDelayMs: 1_000, maxRetryAfterMs: 1_000 },
-      onRetry: (n) => retries.push(n.attempt),
-      now: () => (clock += 100),
-    });
-    try {
-      const err = await new Repository(client, 'never/answers').resolve('v1').then(() => undefined, (e: unknown) => e);
-      assert.ok(err instanceof OcipushError, String(err));
-      assert.match(err.message, /: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
-      assert.deepEqual(retries, []);
-    } finally {
-      await client.destroy();
-    }
+    // The deadline is at 1100, the attempt times out (for real, after 50 ms) with time left, but
+    // the wait before a retry (800 ms or more) would end past the deadline.
+    const { err, retries } = await resolveWithClock({ retries: 5, delayMs: 1_000 });
+    assert.ok(err instanceof OcipushError, String(err));
+    assert.match(err.message, /: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
+    assert.deepEqual(retries, []);
   });
 
   it('the CLI takes --timeout and --request-timeout (and OCIPUSH_TIMEOUT): one line, exit 1, valid --json', async () => {
