@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /**
  * V8 flags a program chose for its whole process (the CLI does; a program using ocipush as a
@@ -40,6 +40,8 @@ export function collectGarbage(): void {
   if (fullCollections === 'allowed') {
     // Node's way to reach V8's collector without starting with --expose-gc: a context made after the flag has `gc`.
     setFlagsFromString('--expose-gc');
+    // node:vm loaded here, not at start-up: every CLI run imports this module, few ever collect.
+    const { runInNewContext } = createRequire(import.meta.url)('node:vm') as typeof import('node:vm');
     fullCollections = runInNewContext('gc') as () => void;
   }
   fullCollections();
