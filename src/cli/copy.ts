@@ -48,11 +48,12 @@ export const copyCommand: CliCommand<CopyArgs> = {
     try {
       const src = await openSource(source, { connect: (r) => clients.connect('src', r) });
       let root: Descriptor = src.root;
-      const { platformOf, hostPlatform } = await import('./read-source.js');
-      if (platform) root = await platformOf({ descriptor: root, bytes: src.rootBytes }, platform, src.name);
+      const { hostPlatform } = await import('./read-source.js');
+      const { platformOf } = await import('../image/platform.js');
+      if (platform) root = platformOf({ descriptor: root, bytes: src.rootBytes }, platform, src.name);
       else if (destination.transport === 'docker-archive' && !argv.allPlatforms) {
         // A docker archive holds one platform's image: this machine's, as skopeo picks it.
-        root = await platformOf({ descriptor: root, bytes: src.rootBytes }, hostPlatform(), src.name);
+        root = platformOf({ descriptor: root, bytes: src.rootBytes }, hostPlatform(), src.name);
       }
       if (destination.transport === 'registry' && destination.reference.digest && destination.reference.digest !== root.digest) {
         throw usageError(`${argv.destination}: the image to copy has digest ${root.digest}, not ${destination.reference.digest}`);

@@ -3,7 +3,7 @@ import { usageError, type CliCommand } from './command.js';
 import { formatBytes, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
-import type { Descriptor, Platform } from '../oci/descriptor.js';
+import type { Descriptor } from '../oci/descriptor.js';
 import type { AnyManifest, ImageConfig } from '../oci/manifest.js';
 
 interface InspectArgs extends RegistryFlags {
@@ -46,7 +46,8 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       let descriptor = opened.descriptor;
       let bytes = opened.bytes;
       if (platform) {
-        const chosen = await choosePlatformOf({ descriptor, bytes }, platform, opened.name);
+        const { platformOf } = await import('../image/platform.js');
+        const chosen = platformOf({ descriptor, bytes }, platform, opened.name);
         if (chosen.digest !== descriptor.digest) ({ descriptor, bytes } = await opened.resolveChild(chosen));
       }
       const manifest = parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType);
@@ -79,15 +80,6 @@ export const inspectCommand: CliCommand<InspectArgs> = {
     }
   },
 };
-
-/** The entry of an index for the platform; a single manifest is the only choice there is. */
-async function choosePlatformOf(fetched: { descriptor: Descriptor; bytes: Buffer }, platform: Platform, name: string): Promise<Descriptor> {
-  const { parseManifest, isIndex } = await import('../oci/manifest.js');
-  const { choosePlatform, noManifestFor } = await import('../image/platform.js');
-  const parsed = parseManifest(fetched.bytes, name, fetched.descriptor.mediaType);
-  if (!isIndex(parsed)) return fetched.descriptor;
-  return choosePlatform(parsed.manifests, { name, wanted: platform, noMatch: noManifestFor(name) });
-}
 
 function isImageConfig(mediaType: string): boolean {
   return mediaType === 'application/vnd.oci.image.config.v1+json' || mediaType === 'application/vnd.docker.container.image.v1+json';

@@ -28,19 +28,11 @@ export async function withSource<T>(text: string, flags: RegistryFlags, work: (s
 /** The root, or the manifest of an index for `platform`, with its exact bytes. */
 export async function manifestFor(source: OpenedSource, platform: Platform | undefined): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
   if (!platform) return { descriptor: source.root, bytes: source.rootBytes };
-  const chosen = await platformOf({ descriptor: source.root, bytes: source.rootBytes }, platform, source.name);
+  const { platformOf } = await import('../image/platform.js');
+  const chosen = platformOf({ descriptor: source.root, bytes: source.rootBytes }, platform, source.name);
   if (chosen.digest === source.root.digest) return { descriptor: source.root, bytes: source.rootBytes };
   const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
   return { descriptor: chosen, bytes: await readSmall(await source.storage.fetch(chosen), MAX_MANIFEST_BYTES, `${source.name}: manifest ${chosen.digest}`) };
-}
-
-/** The entry of an index for `platform`; a single manifest is the only choice there is. */
-export async function platformOf(fetched: { descriptor: Descriptor; bytes: Buffer }, platform: Platform, name: string): Promise<Descriptor> {
-  const { parseManifest, isIndex } = await import('../oci/manifest.js');
-  const { choosePlatform, noManifestFor } = await import('../image/platform.js');
-  const parsed = parseManifest(fetched.bytes, name, fetched.descriptor.mediaType);
-  if (!isIndex(parsed)) return fetched.descriptor;
-  return choosePlatform(parsed.manifests, { name, wanted: platform, noMatch: noManifestFor(name) });
 }
 
 export function hostPlatform(): Platform {

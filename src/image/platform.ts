@@ -1,5 +1,6 @@
 import { OcipushError } from '../errors.js';
 import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { isIndex, parseManifest } from '../oci/manifest.js';
 
 /** linux/amd64: what an index is narrowed to when nobody asked for a platform, as docker on such a host does. */
 export const DEFAULT_PLATFORM: Readonly<Platform> = Object.freeze({ os: 'linux', architecture: 'amd64' });
@@ -32,4 +33,11 @@ export function choosePlatform(entries: readonly Descriptor[], choice: PlatformC
 /** The error pull and inspect give: `NAME: no manifest for P (the index has: …)`. */
 export function noManifestFor(name: string): NonNullable<PlatformChoice['noMatch']> {
   return (wanted, available) => new OcipushError('ENOTFOUND', `${name}: no manifest for ${formatPlatform(wanted)} (the index has: ${available})`);
+}
+
+/** The entry of an index (given with its exact bytes) for `platform`; a single manifest is the only choice there is. */
+export function platformOf(fetched: { descriptor: Descriptor; bytes: Buffer }, platform: Platform, name: string): Descriptor {
+  const parsed = parseManifest(fetched.bytes, name, fetched.descriptor.mediaType);
+  if (!isIndex(parsed)) return fetched.descriptor;
+  return choosePlatform(parsed.manifests, { name, wanted: platform, noMatch: noManifestFor(name) });
 }

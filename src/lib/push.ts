@@ -92,7 +92,10 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   const layoutDir = options.layout ?? defaultLayoutDir();
   const layout = await OciLayout.open(layoutDir);
   let root = await selectLayoutImage(layout, { ...(options.tag !== undefined ? { tag: options.tag } : {}), destination });
-  if (options.platform !== undefined) root = await platformOf(layout, root, options.platform, `${layoutDir}: ${options.tag ?? root.digest}`);
+  if (options.platform !== undefined) {
+    const [{ parsePlatform }, { platformOf }] = await Promise.all([import('../oci/descriptor.js'), import('../image/platform.js')]);
+    root = platformOf({ descriptor: root, bytes: await layout.readBlob(root) }, parsePlatform(options.platform), `${layoutDir}: ${options.tag ?? root.digest}`);
+  }
   if (destination.digest && destination.digest !== root.digest) {
     throw new OcipushError('EUSAGE', `${options.to}: the image to push has digest ${root.digest}, not ${destination.digest}`);
   }
@@ -159,15 +162,4 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   } finally {
     unhook();
   }
-}
-
-/** With `platform`, the manifest of an index's image for that platform (a manifest stays itself). */
-async function platformOf(layout: import('../content/layout.js').OciLayout, root: Descriptor, platform: string, name: string): Promise<Descriptor> {
-  const { parsePlatform } = await import('../oci/descriptor.js');
-  const wanted = parsePlatform(platform);
-  const { parseManifest, isIndex } = await import('../oci/manifest.js');
-  const { choosePlatform, noManifestFor } = await import('../image/platform.js');
-  const parsed = parseManifest(await layout.readBlob(root), name, root.mediaType);
-  if (!isIndex(parsed)) return root;
-  return choosePlatform(parsed.manifests, { name, wanted, noMatch: noManifestFor(name) });
 }
