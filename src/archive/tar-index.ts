@@ -3,6 +3,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OcipushError, fromSystemError } from '../errors.js';
+import { headerChecksumHolds, headerField, headerNumber, paxRecords, untilNul, ustarName } from '../layer/tar-fields.js';
+import { BLOCK } from '../layer/tar-header.js';
 
 /** Where a file's bytes are inside a tar archive. */
 export interface TarMember {
@@ -11,7 +13,6 @@ export interface TarMember {
   size: number;
 }
 
-const BLOCK = 512;
 /** A header naming more than this is not an archive ocipush wrote or docker saved (pax records are small). */
 const MAX_EXTENDED_HEADER = 1024 * 1024;
 
@@ -67,14 +68,15 @@ async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMe
   const header = Buffer.alloc(BLOCK);
   let position = 0;
   let longName: string | undefined;
-  let pax: Record<string, string> = {};
+  let pax = new Map<string, Buffer>();
   const bad = (why: string) => new OcipushError('EINVALID', `${file}: not a readable tar archive (${why})`);
   while (position + BLOCK <= fileSize) {
     await readExactly(handle, header, position);
     if (header.every((b) => b === 0)) break;
-    if (!checksumMatches(header)) throw bad(`bad header checksum at byte ${position}`);
+    if (!headerChecksumHolds(header)) throw bad(`bad header checksum at byte ${position}`);
     const type = String.fromCharCode(header[156]!) || '0';
-    const size = pax.size !== undefined ? Number(pax.size) : numberField(header.subarray(124, 136));
+    const paxSize = pax.get('size');
+    const size = paxSize !== undefined ? Number(paxSize.toString('latin1')) : headerNumber(header, 124, 12);
     if (!Number.isSafeInteger(size) || size < 0) throw bad(`bad size at byte ${position}`);
     const dataStart = position + BLOCK;
     position = dataStart + Math.ceil(size / BLOCK) * BLOCK;
@@ -82,13 +84,13 @@ async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMe
       if (size > MAX_EXTENDED_HEADER) throw bad('extended header too large');
       const data = Buffer.alloc(size);
       await readExactly(handle, data, dataStart);
-      if (type === 'x') pax = parsePax(data);
-      else if (type === 'L') longName = data.toString('utf8').replace(/\0.*$/s, '');
+      if (type === 'x') pax = paxRecords(data);
+      else if (type === 'L') longName = untilNul(data).toString('utf8');
       continue;
     }
-    const name = pax.path ?? longName ?? ustarName(header);
-    const linkName = pax.linkpath ?? cString(header.subarray(157, 257));
-    pax = {};
+    const name = pax.get('path')?.toString('utf8') ?? longName ?? ustarName(header).toString('utf8');
+    const linkName = (pax.get('linkpath') ?? headerField(header, 157, 100)).toString('utf8');
+    pax = new Map();
     longName = undefined;
     if (dataStart + size > fileSize) throw bad(`${name} runs past the end of the file`);
     const path = normal(name);
@@ -112,50 +114,4 @@ async function readExactly(handle: FileHandle, buffer: Buffer, position: number)
     if (bytesRead === 0) throw new OcipushError('EINVALID', 'the archive ends inside a header');
     done += bytesRead;
   }
-}
-
-function checksumMatches(header: Buffer): boolean {
-  const stored = numberField(header.subarray(148, 156));
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!;
-  return sum === stored;
-}
-
-/** An octal field, or GNU base-256 (high bit set) for sizes over 8 GiB. */
-function numberField(field: Buffer): number {
-  if (field[0]! & 0x80) {
-    let value = 0;
-    for (let i = 1; i < field.length; i++) value = value * 256 + field[i]!;
-    return value;
-  }
-  const text = cString(field).trim();
-  return text === '' ? 0 : Number.parseInt(text, 8);
-}
-
-function cString(field: Buffer): string {
-  const end = field.indexOf(0);
-  return field.subarray(0, end === -1 ? field.length : end).toString('utf8');
-}
-
-function ustarName(header: Buffer): string {
-  const name = cString(header.subarray(0, 100));
-  const magic = header.subarray(257, 263).toString('latin1');
-  const prefix = magic.startsWith('ustar') ? cString(header.subarray(345, 500)) : '';
-  return prefix ? `${prefix}/${name}` : name;
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const records: Record<string, string> = {};
-  let at = 0;
-  while (at < data.length) {
-    const space = data.indexOf(0x20, at);
-    if (space === -1) break;
-    const length = Number.parseInt(data.subarray(at, space).toString('latin1'), 10);
-    if (!Number.isSafeInteger(length) || length <= 0) break;
-    const record = data.subarray(space + 1, at + length - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) records[record.slice(0, eq)] = record.slice(eq + 1);
-    at += length;
-  }
-  return records;
 }

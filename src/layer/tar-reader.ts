@@ -1,4 +1,5 @@
 import { BLOCK, padded } from './tar-header.js';
+import { headerChecksumHolds, headerField, headerNumber, paxRecords, untilNul, ustarName } from './tar-fields.js';
 import type { ContentSink, ObservedEntry, TarObserver } from './tar.js';
 
 /**
@@ -62,9 +63,9 @@ export class TarReader {
 
   private header(block: Buffer): void {
     if (block.every((b) => b === 0)) return; // end-of-archive blocks (and anything after them is ignored the same way)
-    if (!checksumHolds(block)) throw new Error('invalid tar header: its checksum does not match');
+    if (!headerChecksumHolds(block)) throw new Error('invalid tar header: its checksum does not match');
     const type = block[156]!;
-    let size = number(block, 124, 12);
+    let size = headerNumber(block, 124, 12);
     if (type === X_PAX || type === G_PAX || type === GNU_LONG_NAME || type === GNU_LONG_LINK) {
       if (size > MAX_META_BYTES) throw new Error(`invalid tar header: an extended header of ${size} bytes`);
       this.meta = { type, chunks: [] };
@@ -73,14 +74,14 @@ export class TarReader {
     }
     const pax = this.pax;
     const name = this.longName ?? pax?.get('path') ?? ustarName(block);
-    const linkname = this.longLink ?? pax?.get('linkpath') ?? field(block, 157, 100);
+    const linkname = this.longLink ?? pax?.get('linkpath') ?? headerField(block, 157, 100);
     const paxSize = pax?.get('size');
     if (paxSize) size = Number(paxSize.toString('latin1'));
     this.pax = this.longName = this.longLink = undefined;
     let kind = TYPES[type] ?? 'other';
     // Old tars mark a directory by its name alone.
     if ((type === 0 || type === 0x30) && name.length > 0 && name[name.length - 1] === 0x2f) kind = 'dir';
-    const entry: ObservedEntry = { name, type: kind, mode: number(block, 100, 8), size, ...(linkname.length > 0 ? { linkname } : {}) };
+    const entry: ObservedEntry = { name, type: kind, mode: headerNumber(block, 100, 8), size, ...(linkname.length > 0 ? { linkname } : {}) };
     const sink = this.observer.entry(entry);
     this.sink = kind === 'file' ? sink : undefined;
     this.start(size);
@@ -120,54 +121,3 @@ const TYPES: Record<number, ObservedEntry['type']> = {
   0: 'file', 0x30: 'file', 0x37: 'file', // '\0', '0', '7' (contiguous)
   0x31: 'hardlink', 0x32: 'symlink', 0x33: 'char', 0x34: 'block', 0x35: 'dir', 0x36: 'fifo',
 };
-
-function untilNul(buf: Buffer): Buffer {
-  const end = buf.indexOf(0);
-  return end < 0 ? buf : buf.subarray(0, end);
-}
-
-function field(block: Buffer, at: number, len: number): Buffer {
-  return Buffer.from(untilNul(block.subarray(at, at + len)));
-}
-
-/** POSIX ustar: `prefix/name` (GNU's magic has no prefix field there). */
-function ustarName(block: Buffer): Buffer {
-  const name = field(block, 0, 100);
-  if (block.toString('latin1', 257, 263) !== 'ustar\0') return name;
-  const prefix = field(block, 345, 155);
-  return prefix.length > 0 ? Buffer.concat([prefix, Buffer.from('/'), name]) : name;
-}
-
-/** Octal, or GNU base-256 when the first byte has its high bit set. */
-function number(block: Buffer, at: number, len: number): number {
-  if (block[at]! & 0x80) {
-    let value = block[at]! & 0x7f;
-    for (let i = at + 1; i < at + len; i++) value = value * 256 + block[i]!;
-    return value;
-  }
-  const text = block.toString('latin1', at, at + len).replace(/[\0 ]+$/, '').trim();
-  return text === '' ? 0 : Number.parseInt(text, 8);
-}
-
-function checksumHolds(block: Buffer): boolean {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
-  return number(block, 148, 8) === sum;
-}
-
-/** `LEN key=value\n` records; values kept as bytes (a path need not be UTF-8). */
-function paxRecords(data: Buffer): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  let at = 0;
-  while (at < data.length) {
-    const space = data.indexOf(0x20, at);
-    if (space < 0) break;
-    const len = Number.parseInt(data.toString('latin1', at, space), 10);
-    if (!Number.isSafeInteger(len) || len <= 0 || at + len > data.length) break;
-    const record = data.subarray(space + 1, at + len - 1); // without the trailing newline
-    const eq = record.indexOf(0x3d);
-    if (eq > 0) out.set(record.toString('utf8', 0, eq), Buffer.from(record.subarray(eq + 1)));
-    at += len;
-  }
-  return out;
-}
