@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
 import { OcipushError } from '../errors.js';
 
@@ -24,7 +25,15 @@ export function digestHex(d: Digest): string {
 }
 
 export function sha256(data: string | Uint8Array): Digest {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  return `sha256:${hexDigestOf('sha256', data)}`;
+}
+
+/** crypto.hash where Node has it (20.12+, 21.7+): one call and no Hash object, for many small inputs. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array) => string }).hash;
+
+/** The hex digest of `data` with `algorithm` (sha1, sha256 …), in one call. */
+export function hexDigestOf(algorithm: string, data: string | Uint8Array): string {
+  return oneShot ? oneShot(algorithm, data) : createHash(algorithm).update(data).digest('hex');
 }
 
 /** An incremental digester: feed it bytes, read the digest and the count at the end. */

@@ -1,7 +1,5 @@
-import * as crypto from 'node:crypto';
-import { createHash } from 'node:crypto';
 import { VERSION } from '../../version.js';
-import { digestHex, type Digest } from '../../oci/digest.js';
+import { digestHex, hexDigestOf, type Digest } from '../../oci/digest.js';
 import { cyclonedxBaseParts, spdxBaseParts, type BaseContents } from './base-sbom-documents.js';
 import type { Package } from './packages.js';
 import type { ImageFile } from './scan.js';
@@ -33,9 +31,8 @@ export interface SbomContents {
   base?: BaseContents;
 }
 
-/** crypto.hash (one call, no Hash object) where Node has it: a document names tens of thousands of files. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
-const short = (text: string): string => (oneShot ? oneShot('sha256', text) : createHash('sha256').update(text).digest('hex')).slice(0, 16);
+/** A document names tens of thousands of files: each id is hashed in one call. */
+const short = (text: string): string => hexDigestOf('sha256', text).slice(0, 16);
 
 /**
  * SPDX 2.3 JSON. Every id and the namespace derive from the image digest and the paths, and

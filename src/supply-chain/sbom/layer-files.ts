@@ -1,5 +1,5 @@
-import * as crypto from 'node:crypto';
 import { createHash, type Hash } from 'node:crypto';
+import { hexDigestOf } from '../../oci/digest.js';
 import { posix } from 'node:path';
 import type { ContentSink, ObservedEntry, TarObserver } from '../../layer/tar.js';
 import { GoBuildInfoScanner, type GoBuildInfo } from './go-buildinfo.js';
@@ -94,9 +94,6 @@ export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, ind
   files.delete(path);
 }
 
-/** crypto.hash (one call, no Hash object) where Node has it (20.12+, 21.7+). */
-const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer) => string }).hash;
-
 function hex(algorithm: string, hash: Hash | string | undefined): string {
   if (typeof hash === 'string') return hash;
   return (hash ?? createHash(algorithm)).digest('hex');
@@ -124,10 +121,10 @@ export class FileHasher implements ContentSink {
   }
 
   update(chunk: Buffer): void {
-    if (this.size === 0 && chunk.length === this.expectedSize && oneShot) {
+    if (this.size === 0 && chunk.length === this.expectedSize) {
       // Most files: no Hash objects to make and collect.
-      this.sha1 = oneShot('sha1', chunk);
-      this.sha256 = oneShot('sha256', chunk);
+      this.sha1 = hexDigestOf('sha1', chunk);
+      this.sha256 = hexDigestOf('sha256', chunk);
     } else {
       if (typeof this.sha1 !== 'object') {
         this.sha1 = createHash('sha1');
