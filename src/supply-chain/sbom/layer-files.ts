@@ -65,6 +65,18 @@ export function isWhiteoutPath(path: string): boolean {
   return path.startsWith(WHITEOUT, path.lastIndexOf('/') + 1);
 }
 
+/**
+ * What a whiteout entry removes: its directory's contents (an opaque marker) or the one path it
+ * names; undefined for any other entry. Paths are clean: no trailing `/`, no empty segment.
+ */
+export function whiteoutTarget(path: string): { path: string; opaque: boolean } | undefined {
+  if (!isWhiteoutPath(path)) return undefined;
+  const slash = path.lastIndexOf('/');
+  const dir = slash < 0 ? '' : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  return base === OPAQUE ? { path: dir, opaque: true } : { path: posix.join(dir, base.slice(WHITEOUT.length)), opaque: false };
+}
+
 function removeTree(files: Map<string, ImageFile>, path: string, below?: number): void {
   const prefix = path === '' ? '' : `${path}/`;
   for (const [p, f] of files) {
@@ -75,13 +87,10 @@ function removeTree(files: Map<string, ImageFile>, path: string, below?: number)
 /** Applies one entry of layer `index` to the files of the layers below it: the one merge of layers. */
 export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, index: number): void {
   const path = entry.path;
-  if (isWhiteoutPath(path)) {
-    // Paths are clean: no trailing `/`, no empty segment.
-    const slash = path.lastIndexOf('/');
-    const dir = slash < 0 ? '' : path.slice(0, slash);
-    const base = path.slice(slash + 1);
-    if (base === OPAQUE) removeTree(files, dir, index);
-    else removeTree(files, posix.join(dir, base.slice(WHITEOUT.length)));
+  const whiteout = whiteoutTarget(path);
+  if (whiteout) {
+    // An opaque marker clears what the layers below left, not what its own layer put there.
+    removeTree(files, whiteout.path, whiteout.opaque ? index : undefined);
     return;
   }
   if (entry.kind === 'file') { files.set(path, { ...entry.file, layer: index }); return; }

@@ -7,7 +7,7 @@ import type { ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { createDecompressor } from '../../layer/compress/decompressor.js';
 import { TarReader } from '../../layer/tar-reader.js';
-import { LayerFilesRecorder, applyEntry, isWhiteoutPath, type ImageFile, type LayerEntry } from './layer-files.js';
+import { LayerFilesRecorder, applyEntry, whiteoutTarget, type ImageFile, type LayerEntry } from './layer-files.js';
 
 export { isMetadataPath, type ImageFile } from './layer-files.js';
 
@@ -24,14 +24,6 @@ export interface ScanOptions {
   onWhiteout?: (path: string, layer: number, opaque: boolean) => void;
 }
 
-function reportWhiteout(path: string, layer: number, onWhiteout: (path: string, layer: number, opaque: boolean) => void): void {
-  const slash = path.lastIndexOf('/');
-  const dir = slash < 0 ? '' : path.slice(0, slash);
-  const base = path.slice(slash + 1);
-  if (base === '.wh..wh..opq') onWhiteout(dir, layer, true);
-  else onWhiteout(`${dir ? `${dir}/` : ''}${base.slice('.wh.'.length)}`, layer, false);
-}
-
 /**
  * The final filesystem's regular files, hashed, in path order: each layer's entries, recorded
  * during the build or streamed once from `storage` (decompressed on the fly, never unpacked to
@@ -42,7 +34,8 @@ export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageMa
   for (const [index, layer] of manifest.layers.entries()) {
     if (options.skipLayer?.(layer)) continue;
     const apply = (entry: LayerEntry) => {
-      if (options.onWhiteout && isWhiteoutPath(entry.path)) reportWhiteout(entry.path, index, options.onWhiteout);
+      const whiteout = options.onWhiteout && whiteoutTarget(entry.path);
+      if (whiteout) options.onWhiteout!(whiteout.path, index, whiteout.opaque);
       applyEntry(files, entry, index);
     };
     const known = options.knownEntries?.(layer);
