@@ -1,5 +1,5 @@
 import { OcipushError } from '../../errors.js';
-import { sha256, type Digest } from '../../oci/digest.js';
+import type { Digest } from '../../oci/digest.js';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { isIndex, parseManifest, type ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
@@ -26,7 +26,7 @@ export const MAX_BASE_SBOM_BYTES = 64 * 1024 * 1024;
 export interface BaseSbomSource {
   /** `registry/repository` or `layout DIR`, for messages. */
   where: string;
-  /** Fetches manifests and blobs, verified against their digests. */
+  /** Fetches manifests and blobs, verified against their digests and sizes (as every ReadOnlyStorage does). */
   storage: ReadOnlyStorage;
   /** Descriptors (with artifactType) of the manifests whose subject is `subject`. */
   referrers(subject: Descriptor): Promise<Descriptor[]>;
@@ -143,11 +143,10 @@ async function fromAttestations(source: BaseSbomSource, index: Descriptor, platf
     .map((d) => ({ carrier: d, describes: platformDigest, via: 'buildkit-attestation' as const }));
 }
 
+/** A manifest or document read whole, up to `limit` bytes; the storage's fetch verifies digest and size (ReadOnlyStorage). */
 async function readVerified(source: BaseSbomSource, desc: Descriptor, limit: number, signal?: AbortSignal): Promise<Buffer> {
   if (desc.size > limit) throw new OcipushError('EINVALID', `${desc.digest} has ${desc.size} bytes, more than the ${limit} read for it`);
-  const bytes = await readSmall(await source.storage.fetch(desc, { signal }), limit, `${source.where}@${desc.digest}`);
-  if (sha256(bytes) !== desc.digest || bytes.length !== desc.size) throw new OcipushError('EDIGEST', `${source.where}@${desc.digest}: the bytes read do not match the digest`);
-  return bytes;
+  return readSmall(await source.storage.fetch(desc, { signal }), limit, `${source.where}@${desc.digest}`);
 }
 
 /** The SBOM a candidate carries; undefined for cosign's `.att` image when none of its attestations is an SBOM (provenance only, say). */
