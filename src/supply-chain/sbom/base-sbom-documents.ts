@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hexDigestOf } from '../../oci/digest.js';
 import { cyclonedxAlgorithm, type BaseFile, type BasePackage, type Checksum } from './base-sbom-parse.js';
 import type { BaseSbom } from './base-sbom.js';
 import type { Package } from './packages.js';
@@ -17,7 +17,7 @@ export interface BaseContents {
   files: BaseFile[];
 }
 
-const short = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+const short = (text: string): string => hexDigestOf('sha256', text).slice(0, 16);
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function packageKey(p: BasePackage): string {
