@@ -18,7 +18,6 @@ import { readSmallBlob, SMALL_BLOB_BYTES } from './small-blob.js';
 
 const LAYOUT_VERSION = '1.0.0';
 
-
 export interface OpenLayoutOptions {
   /** Create the layout (and its directory) when it does not exist. */
   create?: boolean;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
 import { TarReader } from '../../src/layer/tar-reader.js';
@@ -52,7 +52,6 @@ test('TarReader reads GNU and pax tars as tar-stream does, however the bytes are
   const tmp = await tempDir('ocipush-tar-reader-');
   try {
     const root = join(tmp.path, 'rootfs');
-    mkdirSync(root);
     makeRichRootfs(root);
     for (const format of ['gnu', 'posix', 'ustar']) {
       const path = join(tmp.path, `${format}.tar`);

@@ -33,7 +33,6 @@ test('the files a build records while it writes a tar are the files streaming th
   const tmp = await tempDir('ocipush-sbom-layer-files-');
   try {
     const root = join(tmp.path, 'rootfs');
-    mkdirSync(root);
     makeRichRootfs(root);
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
     writeFileSync(join(root, 'var/lib/dpkg/status'), 'Package: hello\nStatus: install ok installed\nVersion: 1\n\n');
@@ -71,7 +70,6 @@ test('a tar-file layer (GNU or pax, plain or gzip) is read for the SBOM from the
   const tmp = await tempDir('ocipush-sbom-tar-layer-');
   try {
     const root = join(tmp.path, 'rootfs');
-    mkdirSync(root);
     makeRichRootfs(root);
     writeFileSync(join(root, LONG_DIR, 'package-lock.json'), '{}');
     writeFileSync(join(root, 'usr/lib/tool'), goLikeBinary(1_200_000, 1_048_576 - 700), { mode: 0o755 });
