@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { run, runCli, tempDir } from '../support/tools.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startOci11Proxy, type Oci11Proxy } from '../support/oci11-proxy.js';
-import { testDebs, validator } from '../support/sbom.js';
+import { installTestDebs, validator } from '../support/sbom.js';
 import { validate } from '../cli/json-schema.js';
 import { runCliAsync } from '../cli/registry-support.js';
 
@@ -58,16 +58,8 @@ describe('build --sbom onto a base with its own SBOM', () => {
     tmp = await tempDir('ocipush-base-sbom-');
     registry = await startRegistry();
     baseRootfs = join(tmp.path, 'base');
-    mkdirSync(join(baseRootfs, 'var/lib/dpkg'), { recursive: true });
     mkdirSync(join(baseRootfs, 'etc'), { recursive: true });
-    let status = '';
-    for (const deb of testDebs()) {
-      run('dpkg-deb', ['-x', deb, baseRootfs]);
-      const [pkg, version, arch] = run('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture']).trim().split('\n').map((l) => l.slice(l.indexOf(':') + 2));
-      versions.set(pkg!, version!);
-      status += `Package: ${pkg}\nStatus: install ok installed\nArchitecture: ${arch}\nVersion: ${version}\n\n`;
-    }
-    writeFileSync(join(baseRootfs, 'var/lib/dpkg/status'), status);
+    for (const p of installTestDebs(baseRootfs)) versions.set(p.name, p.version);
     writeFileSync(join(baseRootfs, 'etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
     app = join(tmp.path, 'app');
     mkdirSync(join(app, 'app'), { recursive: true });

@@ -4,7 +4,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { buildGoHello, testDebs, validator } from '../support/sbom.js';
+import { buildGoHello, installTestDebs, validator } from '../support/sbom.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 describe('ocipush sbom', () => {
@@ -19,16 +19,8 @@ describe('ocipush sbom', () => {
     registry = await startRegistry();
     // Layer 1: real Debian packages unpacked with dpkg-deb, with their status entries; os-release.
     const base = join(tmp.path, 'base');
-    mkdirSync(join(base, 'var/lib/dpkg'), { recursive: true });
     mkdirSync(join(base, 'etc'), { recursive: true });
-    let status = '';
-    for (const deb of testDebs()) {
-      run('dpkg-deb', ['-x', deb, base]);
-      const [pkg, version, arch] = run('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture']).trim().split('\n').map((l) => l.slice(l.indexOf(':') + 2));
-      versions.set(pkg!, { version: version!, arch: arch! });
-      status += `Package: ${pkg}\nStatus: install ok installed\nArchitecture: ${arch}\nVersion: ${version}\nDescription: from ${deb}\n continued line\n\n`;
-    }
-    writeFileSync(join(base, 'var/lib/dpkg/status'), status);
+    for (const p of installTestDebs(base, (deb) => `Description: from ${deb}\n continued line\n`)) versions.set(p.name, { version: p.version, arch: p.arch });
     writeFileSync(join(base, 'etc/os-release'), 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n');
     writeFileSync(join(base, 'etc/motd'), 'first layer\n');
     // Layer 2: npm, Python and Alpine metadata, a Go binary, and a file that replaces one below.

@@ -22,6 +22,25 @@ export function testDebs(): string[] {
   return present().map((f) => join(dir, f));
 }
 
+/**
+ * Unpacks the test packages into `root` with dpkg-deb and writes their `var/lib/dpkg/status`
+ * entries, as dpkg would leave them (each entry with `extra` fields, when given). Returns what
+ * was installed.
+ */
+export function installTestDebs(root: string, extra: (deb: string) => string = () => ''): { name: string; version: string; arch: string }[] {
+  mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
+  const installed: { name: string; version: string; arch: string }[] = [];
+  let status = '';
+  for (const deb of testDebs()) {
+    run('dpkg-deb', ['-x', deb, root]);
+    const [name, version, arch] = run('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture']).trim().split('\n').map((l) => l.slice(l.indexOf(':') + 2));
+    installed.push({ name: name!, version: version!, arch: arch! });
+    status += `Package: ${name}\nStatus: install ok installed\nArchitecture: ${arch}\nVersion: ${version}\n${extra(deb)}\n`;
+  }
+  writeFileSync(join(root, 'var/lib/dpkg/status'), status);
+  return installed;
+}
+
 export function validator(): { spdx: (doc: unknown) => void; cyclonedx: (doc: unknown) => void } {
   const schema = (name: string) => JSON.parse(readFileSync(join(SCHEMAS, name), 'utf8'));
   const ajv = new Ajv.default({ strict: false, allErrors: true });
