@@ -48,7 +48,8 @@ const youngGeneration = `
 test('process-wide V8 flags still hold after a compression worker has started', () => {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', youngGeneration], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  // V8's default would grow the young generation to 16-32 MB under this allocation rate. Held to
-  // the flag it stays at 1-4 MB, a little over 4 on Node 24 (its new space rounds up to pages).
-  assert.ok(Number(r.stdout) <= 8 * 1024 * 1024, `young generation grew to ${(Number(r.stdout) / 2 ** 20).toFixed(1)} MB`);
+  // V8's default grows the young generation to 32 MB under this allocation rate (as it does on
+  // Node 20 when the worker's start resets the flag). Held to the flag it stays at 2 MB on Node 20
+  // and at 5-10 MB on Node 24, whose new space is sized in pages and varies from run to run.
+  assert.ok(Number(r.stdout) <= 16 * 1024 * 1024, `young generation grew to ${(Number(r.stdout) / 2 ** 20).toFixed(1)} MB`);
 });
