@@ -5,7 +5,7 @@ import { TarProducer, type TarObserver } from '../layer/tar.js';
 import type { FsEntry } from '../layer/walk.js';
 import type { TreeWriter } from './copy-instruction.js';
 import type { ArchiveFiles } from './extract.js';
-import { cleanAbsolute, sortPaths, type FsNode } from './tree.js';
+import { childPath, cleanAbsolute, sortedNames, type FsNode } from './tree.js';
 
 /**
  * The layer of one file step: every path the step created or changed, with the directories
@@ -31,18 +31,29 @@ export function plannedEntries(writer: TreeWriter): PlannedEntry[] {
   }
   const out: PlannedEntry[] = [];
   const firstOf = new Map<object, string>();
-  for (const path of sortPaths(paths)) {
-    const found = writer.tree.lstat(path);
-    if (found.status !== 'found' || found.node.unknown) continue;
-    const { children: _children, ...meta } = found.node;
-    const entry: PlannedEntry = { path, node: meta };
-    if (meta.type === 'file' && meta.inode) {
-      const first = firstOf.get(meta.inode);
-      if (first) entry.linkTo = first;
-      else firstOf.set(meta.inode, path);
+  // Depth first from the root, names by their bytes: a parent right before its children, the
+  // walker's order, with each node in hand (no path is looked up or sorted whole).
+  const visit = (dir: string, node: FsNode): void => {
+    if (!node.children) return;
+    const names: string[] = [];
+    for (const name of node.children.keys()) if (paths.has(childPath(dir, name))) names.push(name);
+    for (const name of sortedNames(names)) {
+      const path = childPath(dir, name);
+      const child = node.children.get(name)!;
+      if (!child.unknown) {
+        const { children: _children, ...meta } = child;
+        const entry: PlannedEntry = { path, node: meta };
+        if (meta.type === 'file' && meta.inode) {
+          const first = firstOf.get(meta.inode);
+          if (first) entry.linkTo = first;
+          else firstOf.set(meta.inode, path);
+        }
+        out.push(entry);
+      }
+      if (child.type === 'dir') visit(path, child);
     }
-    out.push(entry);
-  }
+  };
+  visit('/', writer.tree.root);
   return out;
 }
 

@@ -253,20 +253,3 @@ export function sortedNames(names: Iterable<string>): string[] {
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return keyed.map((k) => k.name);
 }
-
-/**
- * Absolute paths compared component by component (a parent sorts right before its children),
- * each split and encoded once.
- */
-export function sortPaths(paths: Iterable<string>): string[] {
-  // Components joined by NUL sort component by component: NUL is below every byte of a name.
-  const keyed = [...paths].map((p) => ({ p, key: cleanAbsolute(p).slice(1).replaceAll('/', '\0') }));
-  // Without a character from U+D800 up, UTF-16 order is the UTF-8 bytes' order (see sortedNames).
-  if (!keyed.some((k) => /[\ud800-\uffff]/.test(k.key))) {
-    keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  } else {
-    const bytes = new Map(keyed.map((k) => [k, Buffer.from(k.key)]));
-    keyed.sort((a, b) => Buffer.compare(bytes.get(a)!, bytes.get(b)!));
-  }
-  return keyed.map((k) => k.p);
-}

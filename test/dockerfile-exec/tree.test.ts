@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { childPath, cleanAbsolute, dirNode, FsTree, sortedNames, sortPaths, splitPath } from '../../src/dockerfile-exec/tree.js';
+import { TreeWriter } from '../../src/dockerfile-exec/copy-instruction.js';
+import { plannedEntries } from '../../src/dockerfile-exec/layer-writer.js';
+import { childPath, cleanAbsolute, dirNode, FsTree, sortedNames, splitPath, type FsNode } from '../../src/dockerfile-exec/tree.js';
 
 it('sortedNames orders names by their UTF-8 bytes, as Go and the layer walker do', () => {
   const names = ['b', 'a', 'B', 'a.txt', 'a-b', '\u00e9', 'z', '\u{1F600}', '\ue000', '\uff21'];
@@ -26,11 +28,16 @@ it('splitPath and cleanAbsolute clean a path as Go\'s path.Clean does inside a r
   }
 });
 
-it('sortPaths orders paths component by component by their UTF-8 bytes, a parent right before its children', () => {
-  const paths = ['/a-b', '/a/b', '/a', '/a.txt', '/b', '/a/\ue000', '/a/\u{1F600}', '/a//c', '/\u00e9'];
-  assert.deepEqual(sortPaths(paths), ['/a', '/a/b', '/a//c', '/a/\ue000', '/a/\u{1F600}', '/a-b', '/a.txt', '/b', '/\u00e9']);
-  // Without characters from U+D800 up, the same order.
-  assert.deepEqual(sortPaths(['/z', '/a-b', '/a/b', '/a']), ['/a', '/a/b', '/a-b', '/z']);
+it('plannedEntries lists what a step touched depth first, names by their UTF-8 bytes, a parent right before its children', () => {
+  const tree = new FsTree('test');
+  const writer = new TreeWriter(tree, 0);
+  const file = (): FsNode => ({ type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 });
+  for (const dir of ['/a', '/a/d', '/untouched']) tree.set(dir, dirNode());
+  for (const path of ['/a-b', '/a/b', '/a.txt', '/b', '/a/\ue000', '/a/\u{1F600}', '/a/d/c', '/\u00e9', '/untouched/x']) tree.set(path, file());
+  for (const path of ['/b', '/a/\u{1F600}', '/a.txt', '/a/d/c', '/a-b', '/a/\ue000', '/\u00e9', '/a/b']) writer.touched.add(path);
+  // Byte order puts the emoji (a surrogate pair in UTF-16) after U+E000, and /a/… before /a-b.
+  assert.deepEqual(plannedEntries(writer).map((e) => e.path),
+    ['/a', '/a/b', '/a/d', '/a/d/c', '/a/\ue000', '/a/\u{1F600}', '/a-b', '/a.txt', '/b', '/\u00e9']);
 });
 
 it('FsTree.lstat finds a node by a clean or an unclean path and answers with the clean one', () => {
