@@ -1,6 +1,6 @@
 import { sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions, type StatStamp, type StatTable, type WallClock } from '../layer/cache-key.js';
 import type { CacheUse, CachedLayer } from '../layer/cache-store.js';
-import { hasContent, plannedFsEntry, type PlannedEntry } from './layer-writer.js';
+import { hasContent, plannedKeyEntry, type PlannedEntry } from './layer-writer.js';
 import type { PlannedLayer } from './stage-plan.js';
 
 /**
@@ -40,7 +40,7 @@ export function plannedLayerKey(entries: readonly PlannedEntry[], stats: StatTab
       else if (c?.kind === 'archive' && c.archive.stamp) stamp = { facts: [...[c.archive.stamp.facts].flat(), `#${c.entry}`], changedNs: c.archive.stamp.changedNs };
       else return undefined;
     }
-    hasher.add(plannedFsEntry(e), stamp);
+    hasher.add(plannedKeyEntry(e), stamp);
   }
   return hasher.finish();
 }

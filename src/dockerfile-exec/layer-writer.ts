@@ -2,6 +2,7 @@ import { OcipushError } from '../errors.js';
 import { Writable } from 'node:stream';
 import { compressTar, stageLayer, type CompressionSettings, type LayerResult, type StagingArea, type Uncompressed } from '../layer/layer.js';
 import { TarProducer, type TarObserver } from '../layer/tar.js';
+import type { KeyedEntry } from '../layer/cache-key.js';
 import type { FsEntry } from '../layer/walk.js';
 import type { TreeWriter } from './copy-instruction.js';
 import type { ArchiveFiles } from './extract.js';
@@ -70,13 +71,12 @@ export function requestArchiveFiles(entries: PlannedEntry[], files: ArchiveFiles
   }
 }
 
-/** The tar entry of a planned entry, as the walker would make it, without where its bytes are (`path` is empty). */
-export function plannedFsEntry(e: PlannedEntry): FsEntry {
+/** A planned entry as the layer cache's key reads it: the tar entry's fields, names as strings. */
+export function plannedKeyEntry(e: PlannedEntry): KeyedEntry {
   const rel = e.path.slice(1);
   const n = e.node;
-  const entry: FsEntry = {
-    path: Buffer.alloc(0),
-    name: Buffer.from(n.type === 'dir' ? rel + '/' : rel),
+  const entry: KeyedEntry = {
+    name: n.type === 'dir' ? rel + '/' : rel,
     type: e.linkTo ? 'hardlink' : n.type,
     mode: n.mode,
     uid: n.uid,
@@ -84,12 +84,20 @@ export function plannedFsEntry(e: PlannedEntry): FsEntry {
     size: e.linkTo || n.type !== 'file' ? 0 : n.size,
     mtime: n.mtime,
   };
-  if (e.linkTo) entry.linkname = Buffer.from(e.linkTo.slice(1));
-  else if (n.type === 'symlink') entry.linkname = Buffer.from(n.linkname ?? '');
+  if (e.linkTo) entry.linkname = e.linkTo.slice(1);
+  else if (n.type === 'symlink') entry.linkname = n.linkname ?? '';
   if (n.type === 'char' || n.type === 'block') {
     entry.devmajor = n.devmajor ?? 0;
     entry.devminor = n.devminor ?? 0;
   }
+  return entry;
+}
+
+/** The tar entry of a planned entry, as the walker would make it, without where its bytes are (`path` is empty). */
+export function plannedFsEntry(e: PlannedEntry): FsEntry {
+  const { name, linkname, ...fields } = plannedKeyEntry(e);
+  const entry: FsEntry = { ...fields, path: Buffer.alloc(0), name: Buffer.from(name) };
+  if (linkname !== undefined) entry.linkname = Buffer.from(linkname);
   return entry;
 }
 

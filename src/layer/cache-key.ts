@@ -1,6 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
-import { createHash, type Hash } from 'node:crypto';
+import { BufferedHash } from './buffered-hash.js';
 import { VERSION } from '../version.js';
 import { effectiveLevel } from './compress/options.js';
 import type { Compression } from '../oci/media-types.js';
@@ -38,6 +38,9 @@ import { walk, type FsEntry } from './walk.js';
  * of a walk: each entry as written, with the stamp of the file its bytes come from (taken when the
  * plan looked at it, before any read) or the digest of the base layer holding them.
  */
+
+/** What a key reads of an entry: a walked entry, or a planned one whose names are still strings. */
+export type KeyedEntry = Omit<FsEntry, 'path' | 'name' | 'linkname'> & { name: Uint8Array | string; linkname?: Uint8Array | string };
 
 /** Bumped whenever what the key covers, or what an entry holds, changes. */
 const FORMAT = 'ocipush-layer-cache-2';
@@ -81,8 +84,8 @@ export interface PlannedSource {
 
 /** Names a source (its real path and kind) with the options: every key of it starts from this. */
 export function sourceId(source: LayerSource | PlannedSource, options: LayerKeyOptions): string {
-  const hash = createHash('sha256');
-  hash.update(JSON.stringify({
+  const hash = new BufferedHash();
+  hash.text(JSON.stringify({
     format: FORMAT,
     version: VERSION,
     node: process.version,
@@ -98,9 +101,9 @@ export function sourceId(source: LayerSource | PlannedSource, options: LayerKeyO
     owner: options.owner ?? null,
     exclude: options.exclude,
   }));
-  hash.update('\0');
+  hash.text('\0');
   for (const e of options.prepend ?? []) hashEntry(hash, e);
-  return hash.digest('hex');
+  return hash.hex();
 }
 
 /**
@@ -162,7 +165,7 @@ export class StatTable {
  * entry with `add` instead, with the stamp of the file its bytes come from.
  */
 export class TreeKeyHasher {
-  private readonly hash = createHash('sha256');
+  private readonly hash = new BufferedHash();
   /** Wall clock, as file times are: a time at or after (start - 2 s) is too recent to trust. */
   private readonly startNs: bigint;
   private newest = 0n;
@@ -170,7 +173,7 @@ export class TreeKeyHasher {
   /** @param startMs When the stats hashed were taken, at the latest (default now: a walk to come). */
   constructor(private readonly source: string, private readonly clock: WallClock = Date.now, startMs?: number) {
     this.startNs = startMs === undefined ? nowNs(clock) : BigInt(Math.floor(startMs)) * 1_000_000n;
-    this.hash.update(`${FORMAT}\0${source}\0tree\0`);
+    this.hash.text(`${FORMAT}\0${source}\0tree\0`);
   }
 
   readonly onStats = (e: FsEntry, st: BigIntStats): void => {
@@ -182,20 +185,20 @@ export class TreeKeyHasher {
    * An entry, and where its bytes come from: a file's stamp, or (`changedNs` 0) a name that fixes
    * them (a blob digest and an entry in it). None for an entry without content.
    */
-  add(e: FsEntry, content?: StatStamp): void {
+  add(e: KeyedEntry, content?: StatStamp): void {
     hashEntry(this.hash, e);
-    if (!content) this.hash.update('-\n');
-    else if (typeof content.facts === 'string') this.hash.update(`${content.facts}\n`);
+    if (!content) this.hash.text('-\n');
+    else if (typeof content.facts === 'string') this.hash.text(`${content.facts}\n`);
     else {
-      for (const part of content.facts) this.hash.update(part);
-      this.hash.update('\n');
+      for (const part of content.facts) this.hash.add(part);
+      this.hash.text('\n');
     }
     if (content && content.changedNs > this.newest) this.newest = content.changedNs;
   }
 
   finish(): LayerKey {
     const racy = this.newest >= this.startNs - RACY_NS || nowNs(this.clock) < this.startNs;
-    return { source: this.source, hex: this.hash.digest('hex'), racy };
+    return { source: this.source, hex: this.hash.hex(), racy };
   }
 }
 
@@ -215,9 +218,9 @@ function nowNs(clock: WallClock): bigint {
   return BigInt(Math.floor(clock())) * 1_000_000n;
 }
 
-function hashEntry(hash: Hash, e: FsEntry): void {
-  hash.update(e.name);
-  hash.update(`\0${e.type} ${e.mode} ${e.uid} ${e.gid} ${e.size} ${e.mtime} ${e.devmajor ?? '-'} ${e.devminor ?? '-'} `);
-  if (e.linkname) hash.update(e.linkname);
-  hash.update(`\0${e.capability ? e.capability.toString('hex') : '-'}\0`);
+function hashEntry(hash: BufferedHash, e: KeyedEntry): void {
+  hash.add(e.name);
+  hash.text(`\0${e.type} ${e.mode} ${e.uid} ${e.gid} ${e.size} ${e.mtime} ${e.devmajor ?? '-'} ${e.devminor ?? '-'} `);
+  if (e.linkname) hash.add(e.linkname);
+  hash.text(`\0${e.capability ? e.capability.toString('hex') : '-'}\0`);
 }
