@@ -16,8 +16,11 @@ export class ContextView implements FsView {
   readonly describe = 'the build context';
   private readonly inodes = new Map<string, object>();
   private readonly reincluded = new Map<string, boolean>();
-  /** The context does not change during a build: each path is looked at once. */
-  private readonly cache = new Map<string, Lookup>();
+  /**
+   * The context does not change during a build: each path is looked at once. The node is kept,
+   * not the answer: an answer made again is young garbage, one kept per path outlives the plan.
+   */
+  private readonly cache = new Map<string, FsNode | null>();
   /** The lstat facts of the files looked at, for the layer cache's keys. */
   readonly stats = new StatTable();
 
@@ -29,16 +32,16 @@ export class ContextView implements FsView {
   }
 
   lstat(path: string): Lookup {
-    let found = this.cache.get(path);
-    if (!found) {
-      found = this.read(path);
-      this.cache.set(path, found);
+    const clean = cleanAbsolute(path);
+    let node = this.cache.get(clean);
+    if (node === undefined) {
+      node = this.read(clean);
+      this.cache.set(clean, node);
     }
-    return found;
+    return node ? { status: 'found', path: clean, node } : { status: 'missing', path: clean };
   }
 
-  private read(path: string): Lookup {
-    const clean = cleanAbsolute(path);
+  private read(clean: string): FsNode | null {
     const rel = clean.slice(1);
     const abs = clean === '/' ? this.root : `${this.rootSlash}${rel}`;
     let st: BigIntStats;
@@ -46,12 +49,12 @@ export class ContextView implements FsView {
       st = lstatSync(abs, { bigint: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return { status: 'missing', path: clean };
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       throw fromSystemError(err, abs, 'cannot read');
     }
     const node = this.nodeOf(abs, st);
-    if (!node || (rel !== '' && !this.included(rel, node.type === 'dir'))) return { status: 'missing', path: clean };
-    return { status: 'found', path: clean, node };
+    if (!node || (rel !== '' && !this.included(rel, node.type === 'dir'))) return null;
+    return node;
   }
 
   children(path: string): string[] {
