@@ -8,6 +8,7 @@ import {
   cleanAbsolute,
   dirNode,
   joinParts,
+  parentAndName,
   resolvePath,
   splitPath,
   type ArchiveRef,
@@ -210,8 +211,8 @@ export class TreeWriter {
       }
       return false;
     }
-    const parts = splitPath(dst);
-    this.add(joinParts(parts.slice(0, -1)), parts[parts.length - 1]!, dirNode({ mode: src.mode, mtime: this.time }));
+    const [parent, name] = parentAndName(dst);
+    this.add(parent, name, dirNode({ mode: src.mode, mtime: this.time }));
     this.touched.add(dst);
     return true;
   }
@@ -335,8 +336,8 @@ export class TreeWriter {
 
   /** Puts a non-directory at a resolved path (its parent exists), replacing a non-directory there. */
   place(path: string, node: FsNode): void {
-    const parts = splitPath(path);
-    this.add(joinParts(parts.slice(0, -1)), parts[parts.length - 1]!, node);
+    const [parent, name] = parentAndName(path);
+    this.add(parent, name, node);
     this.touched.add(path);
   }
 

@@ -85,6 +85,13 @@ export function childPath(dir: string, name: string): string {
   return dir === '/' ? `/${name}` : `${dir}/${name}`;
 }
 
+/** The directory above a path and its last name, cleaned: `/a/b/` → `['/a', 'b']` (without splitting every component). */
+export function parentAndName(path: string): [string, string] {
+  const clean = cleanAbsolute(path);
+  const slash = clean.lastIndexOf('/');
+  return [slash === 0 ? '/' : clean.slice(0, slash), clean.slice(slash + 1)];
+}
+
 /** Go's `path.Clean` of an absolute path, for a path inside a root (`..` stops at `/`). */
 export function cleanAbsolute(path: string): string {
   return isCleanAbsolute(path) ? path : joinParts(splitPath(path));

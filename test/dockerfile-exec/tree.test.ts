@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { TreeWriter } from '../../src/dockerfile-exec/copy-instruction.js';
 import { plannedEntries } from '../../src/dockerfile-exec/layer-writer.js';
-import { childPath, cleanAbsolute, dirNode, FsTree, sortedNames, splitPath, type FsNode } from '../../src/dockerfile-exec/tree.js';
+import { childPath, cleanAbsolute, dirNode, FsTree, parentAndName, sortedNames, splitPath, type FsNode } from '../../src/dockerfile-exec/tree.js';
 
 it('sortedNames orders names by their UTF-8 bytes, as Go and the layer walker do', () => {
   const names = ['b', 'a', 'B', 'a.txt', 'a-b', '\u00e9', 'z', '\u{1F600}', '\ue000', '\uff21'];
@@ -26,6 +26,12 @@ it('splitPath and cleanAbsolute clean a path as Go\'s path.Clean does inside a r
     assert.deepEqual(splitPath(path), parts, path);
     assert.equal(cleanAbsolute(path), `/${parts.join('/')}`, path);
   }
+});
+
+it('parentAndName splits off the last name of a path, cleaned', () => {
+  for (const [path, parent, name] of [
+    ['/a', '/', 'a'], ['/a/b', '/a', 'b'], ['/a/b/', '/a', 'b'], ['/a//b/./c/..', '/a', 'b'], ['/x/../etc/passwd', '/etc', 'passwd'],
+  ] as const) assert.deepEqual(parentAndName(path), [parent, name], path);
 });
 
 it('plannedEntries lists what a step touched depth first, names by their UTF-8 bytes, a parent right before its children', () => {
