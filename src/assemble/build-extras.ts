@@ -4,18 +4,21 @@ import type { ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from '../content/layout.js';
 import { updatePendingCacheEntries } from '../content/pending-cache-entries.js';
 import { recordRemoteBlobs } from '../content/remote-blobs.js';
-import { defaultConnect } from '../transfer/lazy-blobs.js';
 import type { LayerEntry, SbomFormat } from '../supply-chain/sbom/index.js';
+import type { LayerFilesRecorder } from '../supply-chain/sbom/layer-files.js';
 import type { BaseImage } from './base.js';
-import { storeBuildProvenance, type BuiltProvenance, type ProvenanceOptions } from './build-provenance.js';
-import { storeBuildSbom, type BuiltSbom } from './build-sbom.js';
+import type { BuiltProvenance, ProvenanceOptions } from './build-provenance.js';
+import type { BuiltSbom } from './build-sbom.js';
 import type { ImageOutputOptions } from './output-options.js';
-import { RegistryLayerCache, type CacheSettings } from './registry-cache.js';
+import type { CacheSettings, RegistryLayerCache } from './registry-cache.js';
 
 /**
  * What every build (`buildImage`, `buildDockerfile`) does around its layers besides making them:
  * the registry layer cache (asked before a layer is compressed, fed after), and the SBOM and
  * signed provenance stored as the image's referrers. One place, so both builds behave alike.
+ *
+ * The registry cache, the SBOM and the provenance are loaded when a build asks for them: a build
+ * without them (most rebuilds) does not load the registry client, the SBOM scanners and signing.
  */
 
 /** Where a layer of the image came from. */
@@ -42,9 +45,12 @@ export interface BuildCache {
 
 export async function openBuildCache(options: ImageOutputOptions, warn: (message: string) => void): Promise<BuildCache> {
   const settings: CacheSettings = { compression: options.compression ?? 'gzip', ...(options.level !== undefined ? { level: options.level } : {}) };
-  const cache = options.cacheRepo === undefined ? undefined : await RegistryLayerCache.open(options.cacheRepo, {
-    connect: options.connect ?? defaultConnect, warn, ...(options.now ? { now: options.now } : {}),
-  });
+  let cache: RegistryLayerCache | undefined;
+  if (options.cacheRepo !== undefined) {
+    const { RegistryLayerCache } = await import('./registry-cache.js');
+    const connect = options.connect ?? (await import('../transfer/lazy-blobs.js')).defaultConnect;
+    cache = await RegistryLayerCache.open(options.cacheRepo, { connect, warn, ...(options.now ? { now: options.now } : {}) });
+  }
   return { ...(cache ? { cache } : {}), settings, close: async () => { await cache?.close(); } };
 }
 
@@ -80,6 +86,12 @@ export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], o
   }])));
 }
 
+/** A recorder of the files a layer's tar holds, for the SBOM (with --sbom: loaded then). */
+export async function newSbomRecorder(): Promise<LayerFilesRecorder> {
+  const { LayerFilesRecorder } = await import('../supply-chain/sbom/layer-files.js');
+  return new LayerFilesRecorder();
+}
+
 /** The SBOM and the signed provenance a build was asked for, stored as the image's referrers. */
 export async function storeBuildReferrers(
   layout: OciLayout, image: Descriptor, manifest: ImageManifest,
@@ -87,13 +99,13 @@ export async function storeBuildReferrers(
   options: ImageOutputOptions,
 ): Promise<{ sbom?: BuiltSbom; provenance?: BuiltProvenance }> {
   const sbom = options.sbom
-    ? await storeBuildSbom(layout, image, manifest, {
+    ? await (await import('./build-sbom.js')).storeBuildSbom(layout, image, manifest, {
       format: options.sbom, name: inputs.tag, created: inputs.created, built: inputs.layers, ...(options.signal ? { signal: options.signal } : {}),
       ...(inputs.base?.image ? { base: inputs.base.image } : {}), ...(options.connect ? { connect: options.connect } : {}), ...(options.onWarning ? { warn: options.onWarning } : {}),
     })
     : undefined;
   const provenance = options.provenance
-    ? await storeBuildProvenance(layout, image, inputs.tag, options.provenance, {
+    ? await (await import('./build-provenance.js')).storeBuildProvenance(layout, image, inputs.tag, options.provenance, {
       startedOn: inputs.startedOn,
       ...(inputs.base ? { base: inputs.base } : {}),
       ...(inputs.dockerfile ? { dockerfile: inputs.dockerfile } : {}),

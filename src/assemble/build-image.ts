@@ -16,13 +16,13 @@ import { checkNotAdded, removalSet, whiteoutEntries } from '../layer/whiteout.js
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
 import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
 import { checkTag, prepareTarget } from './layout-target.js';
-import { LayerFilesRecorder, type LayerEntry } from '../supply-chain/sbom/index.js';
+import type { LayerEntry } from '../supply-chain/sbom/index.js';
 import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
 import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
 import { CacheUse, type CachedLayer } from '../layer/cache-store.js';
 import {
-  feedBuildCache, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  feedBuildCache, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
   type BuiltProvenance, type BuiltSbom, type LayerOrigin,
 } from './build-extras.js';
 
@@ -175,7 +175,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       };
       // With --sbom the files are hashed as they are archived: the SBOM reads no layer back. The
       // first tar this layer makes is watched: the registry cache's (a hit is never in the layout).
-      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
+      const recorder = options.sbom ? await newSbomRecorder() : undefined;
       // The registry cache is keyed by diff_id: the tar is hashed (not compressed) to ask it.
       const hashed = registryCache.cache && source.path !== emptyDir
         ? await hashLayer(source, { ...layerOptions, onWarning: () => {}, ...(recorder ? { observer: recorder } : {}) })

@@ -38,14 +38,13 @@ import { resolveWildcards } from './copy-instruction.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {
-  feedBuildCache, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  feedBuildCache, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
   type BuiltProvenance, type BuiltSbom, type LayerOrigin, type OriginLayer,
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
 import { cleanAbsolute, resolvePath, type ArchiveRef, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
-import { LayerFilesRecorder } from '../supply-chain/sbom/index.js';
 
 /**
  * `ocipush build -f Dockerfile [CONTEXT]`: a Dockerfile built the way docker build (BuildKit)
@@ -211,7 +210,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       }
       // With --sbom the files are hashed as they are archived (the first tar made of the layer:
       // the registry cache's, whose hit is never in the layout): the SBOM reads no layer back.
-      const recorder = options.sbom ? new LayerFilesRecorder() : undefined;
+      const recorder = options.sbom ? await newSbomRecorder() : undefined;
       // The registry cache is keyed by diff_id: the layer's tar is hashed (not compressed) to ask it.
       const hashed = registryCache.cache
         ? await hashEntries(fsEntries(layer.entries, files), { clampMtime: time.seconds, ...(options.signal ? { signal: options.signal } : {}), ...(recorder ? { observer: recorder } : {}) })
