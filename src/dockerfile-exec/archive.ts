@@ -3,7 +3,7 @@ import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
-import tar from 'tar-stream';
+import type tar from 'tar-stream';
 import { OcipushError } from '../errors.js';
 import { createDecompressor, zstdAvailable } from '../layer/codec.js';
 import { zstdZlib } from '../layer/compress/zstd-support.js';
@@ -139,7 +139,9 @@ export function openArchiveFile(path: string, compression: ArchiveCompression): 
  * does not read are skipped. Pax and GNU long names are applied by tar-stream.
  */
 export async function readTar(input: Readable, where: string, onEntry: (entry: ArchiveEntry, body: AsyncIterable<Buffer>) => Promise<void> | void): Promise<void> {
-  const ex = tar.extract();
+  // Loaded here: most Dockerfiles have no archive to read, and tar-stream is 5 ms of start-up.
+  const { extract } = (await import('tar-stream')).default;
+  const ex = extract();
   let failed: unknown;
   const feeding = (async () => {
     try {
