@@ -34,7 +34,7 @@ import { collectGarbage } from '../runtime-flags.js';
 import { CacheUse } from '../layer/cache-store.js';
 import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
-import { resolveWildcards } from './copy-instruction.js';
+import { resolveWildcards } from './wildcards.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {

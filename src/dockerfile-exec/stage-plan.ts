@@ -14,7 +14,8 @@ import { foldStage, imageOf, scratchImage, type DockerImage, type HistoryStep } 
 import type { BaseImage } from '../assemble/base.js';
 import type { ArchiveEntry } from './archive.js';
 import type { ContextView } from './context.js';
-import { CopyError, endsAsDirectory, resolveWildcards, TreeWriter, type CopySpec, type Owner } from './copy-instruction.js';
+import { CopyError, endsAsDirectory, TreeWriter, type CopySpec, type Owner } from './copy-instruction.js';
+import { resolveWildcards } from './wildcards.js';
 import type { ArchiveFiles } from './extract.js';
 import { applyPlanned } from './image-tree.js';
 import { plannedEntries, type PlannedEntry } from './layer-writer.js';
