@@ -102,7 +102,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     for (const item of toArray(argv.env)) if (item.indexOf('=') <= 0) throw usageError(`--env "${item}": expected KEY=VALUE`);
     // getfattr and the compression workers start now, while the build's modules load on this core.
     const { prepareDirectoryLayers } = await import('../layer/prefetch.js');
-    prepareDirectoryLayers(toArray(argv.rootfs), {
+    await prepareDirectoryLayers(toArray(argv.rootfs), {
       compression: argv.compression as Compression,
       ...(level !== undefined ? { level } : {}),
       ...(threads !== undefined ? { threads } : {}),

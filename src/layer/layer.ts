@@ -8,9 +8,9 @@ import { Digester, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { layerMediaType, type Compression } from '../oci/media-types.js';
 import { scanCapabilities, type CapabilityMap } from './capabilities.js';
-import { createCompressor, createDecompressor, warmCompressors } from './codec.js';
-import { DEFAULT_BLOCK_SIZE } from './compress/index.js';
-import type { Compressor } from './compress/index.js';
+import { createDecompressor, loadCompressors } from './codec.js';
+import { DEFAULT_BLOCK_SIZE } from './compress/options.js';
+import type { Compressor } from './compress/compressor.js';
 import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
 import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
@@ -143,7 +143,7 @@ export async function compressTar(producer: ChunkProducer, out: Writable, settin
     },
     ...(settings.signal ? { signal: settings.signal } : {}),
   });
-  const [compressor] = compressors(settings.compression, settings);
+  const [compressor] = await compressors(settings.compression, settings);
   if (!compressor) {
     await pump(out);
   } else {
@@ -156,11 +156,14 @@ export async function compressTar(producer: ChunkProducer, out: Writable, settin
 async function archiveDirectory(root: string, out: Writable, compression: Compression, options: LayerOptions): Promise<Uncompressed> {
   const warn = options.onWarning ?? (() => {});
   // The compression workers start while the walk waits for getfattr, not at the first block.
-  const warm = compression === 'none' ? undefined : () => warmCompressors({
-    compression,
-    ...(options.level !== undefined ? { level: options.level } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-  });
+  const warm = compression === 'none' ? undefined : () => {
+    // A hint: a failure to load shows where the compressor is made.
+    loadCompressors().then(({ warmCompressors }) => warmCompressors({
+      compression,
+      ...(options.level !== undefined ? { level: options.level } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    }), () => {});
+  };
   const walked = await walkWithCapabilities(root, warn, options.exclude ?? [], options.onStats, warm);
   const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
     clampMtime: options.clampMtime,
@@ -186,6 +189,8 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
     reader?.end();
     return result;
   }
+  // Before the file is opened: a read stream's open error needs a listener, which it gets when piped.
+  const [compressor] = from === to ? [] : await compressors(to, options);
   const diff = new Digester();
   const see = (chunk: Buffer) => {
     diff.update(chunk);
@@ -205,7 +210,6 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   } else {
     if (from !== 'none') stages.push(guardDecompressor(createDecompressor(from), where));
     stages.push(passThrough(see));
-    const [compressor] = compressors(to, options);
     if (compressor) {
       // As for a directory: the compressor writes to the blob itself, reusing its buffers.
       const written = compressor.writeTo(out);
@@ -297,8 +301,9 @@ function* withCapabilities(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined
   if (rest) for (let r = rest.next(); !r.done; r = rest.next()) yield attach(r.value);
 }
 
-function compressors(compression: Compression, options: { level?: number; threads?: number }): Compressor[] {
+async function compressors(compression: Compression, options: { level?: number; threads?: number }): Promise<Compressor[]> {
   if (compression === 'none') return [];
+  const { createCompressor } = await loadCompressors();
   return [createCompressor({
     compression,
     ...(options.level !== undefined ? { level: options.level } : {}),

@@ -2,7 +2,7 @@ import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CACHE_DIR } from '../content/layout-files.js';
 import { prefetchCapabilities } from './capabilities.js';
-import { warmCompressors, type CompressorOptions } from './compress/index.js';
+import type { CompressorOptions } from './compress/options.js';
 
 export interface PrepareOptions {
   /** The layout the build writes into. */
@@ -20,9 +20,10 @@ export interface PrepareOptions {
  * idles without holding the process open.
  *
  * Not when the layout's layer cache has entries: the build may then read no file at all, and a
- * scan and two workers would only slow that rebuild down (0.43 → 0.52 s on the 500 MB tree).
+ * scan and two workers would only slow that rebuild down (0.43 → 0.52 s on the 500 MB tree); nor
+ * is the compressor's code loaded then. Resolves once the workers have been asked to start.
  */
-export function prepareDirectoryLayers(rootfs: string[], compression: CompressorOptions, options: PrepareOptions): void {
+export async function prepareDirectoryLayers(rootfs: string[], compression: CompressorOptions, options: PrepareOptions): Promise<void> {
   if (options.cache && hasCacheEntries(options.layout)) return;
   let directories = 0;
   for (const arg of rootfs) {
@@ -37,6 +38,7 @@ export function prepareDirectoryLayers(rootfs: string[], compression: Compressor
     }
   }
   if (directories === 0) return;
+  const { warmCompressors } = await import('./compress/compressor.js');
   try {
     warmCompressors(compression);
   } catch {

@@ -84,7 +84,7 @@ test('nothing is started ahead when the layout has layer-cache entries (a rebuil
       const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
         import { prepareDirectoryLayers } from ${JSON.stringify(prefetchUrl)};
         import { compressionPool } from ${JSON.stringify(poolUrl)};
-        prepareDirectoryLayers([${JSON.stringify(rootfs)}], { compression: 'gzip', threads: 2 }, { layout: ${JSON.stringify(layout)}, cache: ${cache} });
+        await prepareDirectoryLayers([${JSON.stringify(rootfs)}], { compression: 'gzip', threads: 2 }, { layout: ${JSON.stringify(layout)}, cache: ${cache} });
         console.log(compressionPool().workerCount);
       `], { encoding: 'utf8', timeout: 30_000 });
       assert.equal(r.status, 0, r.stderr);
