@@ -254,15 +254,17 @@ export class TreeWriter {
   private copyOf(state: CopyState, node: FsNode, target: string): FsNode {
     // Left out by destructuring, not `delete` (which turns the object slow for every later access).
     const { children: _children, unknown: _unknown, layer: _layer, ...copy } = node;
-    if (node.type === 'file') {
-      const key = node.inode;
-      const linked = key ? state.inodes.get(key) : undefined;
+    const key = node.type === 'file' ? node.inode : undefined;
+    if (key) {
+      const linked = state.inodes.get(key);
       if (linked) {
         const first = this.tree.get(linked);
         if (first) return first;
       }
+      // The copies of these links share an identity of their own, not the source's. A file with
+      // no links gets none: an identity per file was an object per entry for nothing.
       copy.inode = {};
-      if (key) state.inodes.set(key, target);
+      state.inodes.set(key, target);
     }
     return copy;
   }
