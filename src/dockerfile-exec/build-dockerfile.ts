@@ -31,7 +31,8 @@ import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './arc
 import { ImageSources } from './bases.js';
 import { ContextView } from './context.js';
 import { collectGarbage } from '../runtime-flags.js';
-import { CacheUse } from '../layer/cache-store.js';
+import { CacheUse, type CachedLayer } from '../layer/cache-store.js';
+import type { LayerKey, StatTable } from '../layer/cache-key.js';
 import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
 import { resolveWildcards } from './wildcards.js';
@@ -42,7 +43,7 @@ import {
   type BuiltProvenance, type BuiltSbom, type LayerOrigin, type OriginLayer,
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
-import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive } from './stage-plan.js';
+import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive, type PlanInputs, type PlannedLayer, type PlannedStage } from './stage-plan.js';
 import { cleanAbsolute, resolvePath, type ArchiveRef, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
 
@@ -184,17 +185,15 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       baseTrees.set(index, { base, ...(reason ? { tree: await sources.tree(base) } : {}) });
     }
 
-    const context = new ContextView(contextDir, ignore);
-    const archives = await indexArchives(resolved, context);
-    const planned = planStages({ filename, resolved, context, bases: baseTrees, fromImages, archives, time: time.seconds, created, files, warn });
-    const final = planned.get(resolved.target.index)!;
-
     const stageName = resolved.target.name ?? String(resolved.target.index);
-    const cached = await lookupPlanned(cache, final.layers, context.stats, {
-      build: `${contextDir}\0${dockerfilePath}\0${stageName}`, startMs: cacheStartMs, ...(options.cacheClock ? { clock: options.cacheClock } : {}),
-      compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),
-      clampMtime: time.seconds, exclude: [],
-    });
+    const { final, cached } = await planTarget(
+      { filename, resolved, bases: baseTrees, fromImages, time: time.seconds, created, files, warn }, new ContextView(contextDir, ignore),
+      (layers, stats) => lookupPlanned(cache, layers, stats, {
+        build: `${contextDir}\0${dockerfilePath}\0${stageName}`, startMs: cacheStartMs, ...(options.cacheClock ? { clock: options.cacheClock } : {}),
+        compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        clampMtime: time.seconds, exclude: [],
+      }),
+    );
     // A layer the cache holds needs none of its files: only the others' are taken out of archives.
     for (const [i, layer] of final.layers.entries()) if (!cached[i]!.hit) requestArchiveFiles(layer.entries, files);
     await files.extractAll();
@@ -289,6 +288,21 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     await sources.close();
     await target.finish(!succeeded);
   }
+}
+
+/**
+ * The target stage, planned, and what the layer cache holds for each of its layers. Only what
+ * writing the image needs comes back: the stages' trees and the context view (a node per context
+ * path, about 15 MB for 50,000 files) are garbage once this returns, collected before the layers
+ * are written instead of living through them.
+ */
+async function planTarget(
+  inputs: Omit<PlanInputs, 'context' | 'archives'>, context: ContextView,
+  lookUp: (layers: readonly PlannedLayer[], stats: StatTable) => Promise<{ key?: LayerKey; hit?: CachedLayer }[]>,
+): Promise<{ final: Pick<PlannedStage, 'layers' | 'image' | 'root'>; cached: { key?: LayerKey; hit?: CachedLayer }[] }> {
+  const archives = await indexArchives(inputs.resolved, context);
+  const { layers, image, root } = planStages({ ...inputs, context, archives }).get(inputs.resolved.target.index)!;
+  return { final: { layers, image, root }, cached: await lookUp(layers, context.stats) };
 }
 
 /** The Dockerfile's name in messages: as given, else relative to the current directory. */
