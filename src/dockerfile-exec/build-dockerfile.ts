@@ -27,15 +27,12 @@ import { storeImage, type StoredImage } from '../assemble/store-image.js';
 import type { ImageOutputOptions } from '../assemble/output-options.js';
 import { formatTime, resolveBuildTime } from '../assemble/config.js';
 import type { LayerResult } from '../layer/layer.js';
-import { openArchiveFile, probeArchive, readTar, type ArchiveEntry } from './archive.js';
 import { ImageSources } from './bases.js';
 import { ContextView } from './context.js';
 import { collectGarbage } from '../runtime-flags.js';
-import { CacheUse, type CachedLayer } from '../layer/cache-store.js';
-import type { LayerKey, StatTable } from '../layer/cache-key.js';
+import { CacheUse } from '../layer/cache-store.js';
 import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
-import { resolveWildcards } from './wildcards.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {
@@ -43,8 +40,9 @@ import {
   type BuiltProvenance, type BuiltSbom, type LayerOrigin, type OriginLayer,
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
-import { isRemoteSource, planStages, remoteSourceMessage, type IndexedArchive, type PlanInputs, type PlannedLayer, type PlannedStage } from './stage-plan.js';
-import { cleanAbsolute, resolvePath, type ArchiveRef, type FsTree } from './tree.js';
+import { planTarget } from './plan-target.js';
+import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
+import type { FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
 
 /**
@@ -290,21 +288,6 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   }
 }
 
-/**
- * The target stage, planned, and what the layer cache holds for each of its layers. Only what
- * writing the image needs comes back: the stages' trees and the context view (a node per context
- * path, about 15 MB for 50,000 files) are garbage once this returns, collected before the layers
- * are written instead of living through them.
- */
-async function planTarget(
-  inputs: Omit<PlanInputs, 'context' | 'archives'>, context: ContextView,
-  lookUp: (layers: readonly PlannedLayer[], stats: StatTable) => Promise<{ key?: LayerKey; hit?: CachedLayer }[]>,
-): Promise<{ final: Pick<PlannedStage, 'layers' | 'image' | 'root'>; cached: { key?: LayerKey; hit?: CachedLayer }[] }> {
-  const archives = await indexArchives(inputs.resolved, context);
-  const { layers, image, root } = planStages({ ...inputs, context, archives }).get(inputs.resolved.target.index)!;
-  return { final: { layers, image, root }, cached: await lookUp(layers, context.stats) };
-}
-
 /** The Dockerfile's name in messages: as given, else relative to the current directory. */
 function displayName(given: string | undefined, path: string): string {
   if (given !== undefined) return given;
@@ -410,40 +393,4 @@ function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>
     }
   }
   return needs;
-}
-
-/** The local archives ADD may unpack, read once for their entries (sources that do not resolve are left to the plan to report). */
-async function indexArchives(resolved: ResolvedDockerfile, context: ContextView): Promise<Map<string, IndexedArchive>> {
-  const out = new Map<string, IndexedArchive>();
-  for (const stage of resolved.stages) {
-    for (const instruction of stage.instructions) {
-      if (instruction.keyword !== 'ADD' || instruction.unpack === false) continue;
-      for (const src of instruction.sources) {
-        let matches: string[];
-        try {
-          matches = resolveWildcards(context, cleanAbsolute('/' + src));
-        } catch {
-          continue;
-        }
-        for (const match of matches) {
-          const r = resolvePath(context, match, true);
-          if (r.status !== 'found' || r.node.type !== 'file' || r.node.content?.kind !== 'disk') continue;
-          const path = r.node.content.path;
-          if (out.has(path)) continue;
-          const compression = probeArchive(path);
-          if (!compression) continue;
-          const stat = r.node.content.stat;
-          const archive: ArchiveRef = {
-            describe: `archive ${src}`,
-            open: async () => openArchiveFile(path, compression),
-            ...(stat !== undefined ? { stamp: context.stats.stamp(stat, `archive ${path}\0`) } : {}),
-          };
-          const entries: ArchiveEntry[] = [];
-          await readTar(await archive.open(), archive.describe, (entry) => { entries.push(entry); });
-          out.set(path, { archive, entries });
-        }
-      }
-    }
-  }
-  return out;
 }
