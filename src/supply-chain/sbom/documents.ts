@@ -3,6 +3,7 @@ import { digestHex, hexDigestOf, type Digest } from '../../oci/digest.js';
 import { cyclonedxBaseParts, spdxBaseParts, type BaseContents } from './base-sbom-documents.js';
 import type { Package } from './packages.js';
 import type { ImageFile } from './scan.js';
+import { prettyJson } from './pretty-json.js';
 
 export type SbomFormat = 'spdx' | 'cyclonedx';
 
@@ -52,6 +53,11 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
     documentNamespace: `https://ocipush.dev/spdx/${digestHex(subject.digest)}`,
     creationInfo: { created: subject.created, creators: [`Tool: ocipush-${VERSION}`] },
     ...(fromBase && fromBase.externalDocumentRefs.length > 0 ? { externalDocumentRefs: fromBase.externalDocumentRefs } : {}),
+    packages: [],
+    files: [],
+    relationships: [],
+  };
+  return prettyJson(doc, {
     packages: [
       {
         name: subject.name,
@@ -81,23 +87,25 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
       })),
       ...(fromBase?.packages ?? []),
     ],
-    files: [
-      ...contents.files.map((f) => ({
-        fileName: `/${f.path}`,
-        SPDXID: fileId(f),
-        checksums: [{ algorithm: 'SHA1', checksumValue: f.sha1 }, { algorithm: 'SHA256', checksumValue: f.sha256 }],
-      })),
-      ...(fromBase?.files ?? []),
-    ],
-    relationships: [
-      { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId },
-      ...(subject.base ? [{ spdxElementId: imageId, relationshipType: 'DESCENDANT_OF', relatedSpdxElement: 'SPDXRef-BaseImage' }] : []),
-      ...contents.packages.map((p) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: packageId(p) })),
-      ...contents.files.map((f) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: fileId(f) })),
-      ...(fromBase?.relationships ?? []),
-    ],
-  };
-  return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
+    // One file's element at a time (prettyJson), not an array of them.
+    files: (function* () {
+      for (const f of contents.files) {
+        yield {
+          fileName: `/${f.path}`,
+          SPDXID: fileId(f),
+          checksums: [{ algorithm: 'SHA1', checksumValue: f.sha1 }, { algorithm: 'SHA256', checksumValue: f.sha256 }],
+        };
+      }
+      yield* fromBase?.files ?? [];
+    })(),
+    relationships: (function* () {
+      yield { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId };
+      if (subject.base) yield { spdxElementId: imageId, relationshipType: 'DESCENDANT_OF', relatedSpdxElement: 'SPDXRef-BaseImage' };
+      for (const p of contents.packages) yield { spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: packageId(p) };
+      for (const f of contents.files) yield { spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: fileId(f) };
+      yield* fromBase?.relationships ?? [];
+    })(),
+  });
 }
 
 /** CycloneDX 1.6 JSON, as deterministic as the SPDX document (the serial number derives from the digest). */
@@ -122,27 +130,33 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
         purl: ociPurl(subject),
       },
     },
-    components: [
-      ...(subject.base ? [{ type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }], ...fromBase?.baseComponent }] : []),
-      ...contents.packages.map((p) => ({
-        type: 'library',
-        'bom-ref': `${p.purl}#${p.source}`,
-        name: p.name,
-        version: p.version,
-        purl: p.purl,
-        ...(p.licenses ? { licenses: [{ license: { name: p.licenses } }] } : {}),
-        properties: [{ name: 'ocipush:source', value: `/${p.source}` }],
-      })),
-      ...contents.files.map((f) => ({
-        type: 'file',
-        'bom-ref': `file:/${f.path}`,
-        name: `/${f.path}`,
-        hashes: [{ alg: 'SHA-1', content: f.sha1 }, { alg: 'SHA-256', content: f.sha256 }],
-      })),
-      ...(fromBase?.components ?? []),
-    ],
+    components: [],
   };
-  return Buffer.from(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
+  return prettyJson(doc, {
+    components: (function* () {
+      if (subject.base) yield { type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }], ...fromBase?.baseComponent };
+      for (const p of contents.packages) {
+        yield {
+          type: 'library',
+          'bom-ref': `${p.purl}#${p.source}`,
+          name: p.name,
+          version: p.version,
+          purl: p.purl,
+          ...(p.licenses ? { licenses: [{ license: { name: p.licenses } }] } : {}),
+          properties: [{ name: 'ocipush:source', value: `/${p.source}` }],
+        };
+      }
+      for (const f of contents.files) {
+        yield {
+          type: 'file',
+          'bom-ref': `file:/${f.path}`,
+          name: `/${f.path}`,
+          hashes: [{ alg: 'SHA-1', content: f.sha1 }, { alg: 'SHA-256', content: f.sha256 }],
+        };
+      }
+      yield* fromBase?.components ?? [];
+    })(),
+  });
 }
 
 /** `pkg:oci/<name>@sha256%3A…?repository_url=…` (purl's oci type). */
