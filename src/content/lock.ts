@@ -18,7 +18,9 @@ import { currentOwner, describeOwner, keepAlive, ownerGone, parseOwner, type Liv
  * the first rename moves it; the others then try to move whatever is in place now (a fresh lock)
  * onto the same `LOCK.dead-ID`, which exists and is not empty, so their rename fails and the fresh
  * lock stays. Graves are kept for a stale period for that reason; should one be gone early, the
- * breaker checks what it moved and puts a lock that is not the one it judged back at once.
+ * breaker checks what it moved and puts a lock that is not the one it judged back at once. If a
+ * third process took the place meanwhile, the moved lock stays in the grave; its owner loses it
+ * (assertHeld fails) and removes it from there when it releases.
  */
 
 export interface LockOptions extends LivenessOptions {
@@ -102,15 +104,19 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
     },
     async release() {
       stopHeld();
-      if (!(await held())) return; // taken over: it is not ours to remove
-      const grave = `${lockPath}.dead-${owner.token}`;
-      try {
-        await rename(lockPath, grave);
-      } catch {
-        return;
+      if (await held()) {
+        const grave = `${lockPath}.dead-${owner.token}`;
+        const moved = await rename(lockPath, grave).then(() => true, () => false);
+        if (moved && (await judge(grave))?.id === owner.token) {
+          await rm(grave, { recursive: true, force: true }).catch(() => {});
+          return;
+        }
+        if (moved) await rename(grave, lockPath).catch(() => {});
       }
-      if ((await judge(grave))?.id !== owner.token) await rename(grave, lockPath).catch(() => {});
-      else await rm(grave, { recursive: true, force: true }).catch(() => {});
+      // The lock in place is another's (not ours to remove), but ours may lie in a grave: moved
+      // aside by a breaker that judged an earlier lock stale and found the place taken when it
+      // came to put ours back. Nobody else removes it before the stale period.
+      await removeOwnGraves(lockPath, owner.token);
     },
   };
 }
@@ -152,6 +158,17 @@ export async function breakLock(lockPath: string, judged: Judged, options: Liven
   // The grave's mtime says when it was broken, for sweepGraves.
   const now = new Date((options.now ?? Date.now)());
   await utimes(grave, now, now).catch(() => {});
+}
+
+/** Removes the graves that hold this owner's own lock. */
+async function removeOwnGraves(lockPath: string, token: string): Promise<void> {
+  const base = basename(lockPath);
+  const names = await readdir(dirname(lockPath)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(`${base}.dead-`)) continue;
+    const path = join(dirname(lockPath), name);
+    if ((await judge(path))?.id === token) await rm(path, { recursive: true, force: true }).catch(() => {});
+  }
 }
 
 /** Removes graves older than the stale period, and candidates whose owner is gone. */

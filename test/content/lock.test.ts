@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
@@ -123,6 +123,21 @@ describe('the layout lock', () => {
     release();
     await held;
     await withLock(lockPath, async () => {});
+  });
+
+  it('a lock moved aside by a breaker that found the place taken when it came to put it back is removed by its owner on release', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const lockPath = join(tmp.path, 'x.lock');
+    await withLock(lockPath, async () => {
+      // A breaker that judged an earlier lock stale moves this one to that lock's grave, and
+      // another process takes the place before the breaker can put this one back.
+      renameSync(lockPath, `${lockPath}.dead-earlier-owner`);
+      mkdirSync(lockPath);
+      writeFileSync(join(lockPath, 'owner'), JSON.stringify(currentOwner('next-owner')));
+    });
+    assert.deepEqual(readdirSync(tmp.path).filter((name) => name.includes('.dead-')), [], 'no grave of this lock left');
+    assert.equal((await judge(lockPath))?.id, 'next-owner', 'the other lock stays');
   });
 
   it('a breaker that judged an old lock stale never removes the fresh lock that replaced it', async (t) => {
