@@ -2,6 +2,7 @@ import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } 
 import { basename, dirname, join } from 'node:path';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { currentOwner, describeOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
+import { isLockName } from './lock-names.js';
 
 /**
  * An exclusive lock between processes, which may live in different containers sharing the
@@ -162,32 +163,27 @@ export async function breakLock(lockPath: string, judged: Judged, options: Liven
 
 /** Removes the graves that hold this owner's own lock. */
 async function removeOwnGraves(lockPath: string, token: string): Promise<void> {
-  const base = basename(lockPath);
-  const names = await readdir(dirname(lockPath)).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(`${base}.dead-`)) continue;
-    const path = join(dirname(lockPath), name);
-    if ((await judge(path))?.id === token) await rm(path, { recursive: true, force: true }).catch(() => {});
+  for (const { path, isGrave } of await besideLock(lockPath)) {
+    if (isGrave && (await judge(path))?.id === token) await rm(path, { recursive: true, force: true }).catch(() => {});
   }
 }
 
 /** Removes graves older than the stale period, and candidates whose owner is gone. */
 async function sweepGraves(lockPath: string, options: LivenessOptions): Promise<void> {
-  const dir = dirname(lockPath);
-  const base = basename(lockPath);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const isGrave = name.startsWith(`${base}.dead-`);
-    if (!isGrave && !name.startsWith(`${base}.new-`)) continue;
-    const path = join(dir, name);
+  for (const { path, isGrave } of await besideLock(lockPath)) {
     const judged = isGrave ? await lstat(path).then((s) => ({ mtimeMs: s.mtimeMs, owner: undefined }), () => undefined) : await judge(path);
     if (judged && ownerGone(judged.owner, judged.mtimeMs, options)) await rm(path, { recursive: true, force: true }).catch(() => {});
   }
 }
 
-export { isLockName } from './lock-names.js';
+/** The graves (`LOCK.dead-…`) and candidates (`LOCK.new-…`) beside a lock; none if its directory cannot be read. */
+async function besideLock(lockPath: string): Promise<{ path: string; isGrave: boolean }[]> {
+  const dir = dirname(lockPath);
+  const base = basename(lockPath);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  return names
+    .filter((name) => name !== base && isLockName(name, base))
+    .map((name) => ({ path: join(dir, name), isGrave: name.startsWith(`${base}.dead-`) }));
+}
+
+export { isLockName };
