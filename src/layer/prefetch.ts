@@ -2,7 +2,7 @@ import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CACHE_DIR } from '../content/layout-files.js';
 import { prefetchCapabilities } from './capabilities.js';
-import type { CompressorOptions } from './compress/options.js';
+import { loadCompressors, type CompressorOptions } from './codec.js';
 
 export interface PrepareOptions {
   /** The layout the build writes into. */
@@ -38,7 +38,7 @@ export async function prepareDirectoryLayers(rootfs: string[], compression: Comp
     }
   }
   if (directories === 0) return;
-  const { warmCompressors } = await import('./compress/compressor.js');
+  const { warmCompressors } = await loadCompressors();
   try {
     warmCompressors(compression);
   } catch {
