@@ -3,7 +3,7 @@ import { digestHex, hexDigestOf, type Digest } from '../../oci/digest.js';
 import { cyclonedxBaseParts, spdxBaseParts, type BaseContents } from './base-sbom-documents.js';
 import type { Package } from './packages.js';
 import type { ImageFile } from './scan.js';
-import { prettyJson } from './pretty-json.js';
+import { jsonBytes, jsonTexts } from './json-bytes.js';
 
 export type SbomFormat = 'spdx' | 'cyclonedx';
 
@@ -42,8 +42,10 @@ const short = (text: string): string => hexDigestOf('sha256', text).slice(0, 16)
 export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
   const imageId = 'SPDXRef-Image';
   const packageId = (p: Package) => `SPDXRef-Package-${p.type}-${short(`${p.purl}\0${p.source}`)}`;
-  const fileIds = new Map(contents.files.map((f) => [f, `SPDXRef-File-${short(f.path)}`]));
-  const fileId = (f: ImageFile) => fileIds.get(f)!;
+  // A file's id is its place in the sorted list: unique, the same for the same image, and free
+  // (a hash of each path was a fifth of the document's time). The namespace, from the image
+  // digest, is what tells documents apart.
+  const fileId = (i: number) => `SPDXRef-File-${i + 1}`;
   const fromBase = subject.base && contents.base ? spdxBaseParts(contents.base, 'SPDXRef-BaseImage') : undefined;
   const doc = {
     spdxVersion: 'SPDX-2.3',
@@ -57,8 +59,8 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
     files: [],
     relationships: [],
   };
-  return prettyJson(doc, {
-    packages: [
+  return jsonBytes(doc, {
+    packages: jsonTexts([
       {
         name: subject.name,
         SPDXID: imageId,
@@ -86,24 +88,23 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
         externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }],
       })),
       ...(fromBase?.packages ?? []),
-    ],
-    // One file's element at a time (prettyJson), not an array of them.
+    ]),
+    // One element per file, written as text: what JSON.stringify gives for
+    // { fileName, SPDXID, checksums: [{ algorithm, checksumValue }, …] } (ids and hex need no escaping).
     files: (function* () {
-      for (const f of contents.files) {
-        yield {
-          fileName: `/${f.path}`,
-          SPDXID: fileId(f),
-          checksums: [{ algorithm: 'SHA1', checksumValue: f.sha1 }, { algorithm: 'SHA256', checksumValue: f.sha256 }],
-        };
+      for (const [i, f] of contents.files.entries()) {
+        yield `{"fileName":${JSON.stringify(`/${f.path}`)},"SPDXID":"${fileId(i)}","checksums":[{"algorithm":"SHA1","checksumValue":"${f.sha1}"},{"algorithm":"SHA256","checksumValue":"${f.sha256}"}]}`;
       }
-      yield* fromBase?.files ?? [];
+      yield* jsonTexts(fromBase?.files ?? []);
     })(),
     relationships: (function* () {
-      yield { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId };
-      if (subject.base) yield { spdxElementId: imageId, relationshipType: 'DESCENDANT_OF', relatedSpdxElement: 'SPDXRef-BaseImage' };
-      for (const p of contents.packages) yield { spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: packageId(p) };
-      for (const f of contents.files) yield { spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: fileId(f) };
-      yield* fromBase?.relationships ?? [];
+      yield* jsonTexts([
+        { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId },
+        ...(subject.base ? [{ spdxElementId: imageId, relationshipType: 'DESCENDANT_OF', relatedSpdxElement: 'SPDXRef-BaseImage' }] : []),
+        ...contents.packages.map((p) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: packageId(p) })),
+      ]);
+      for (let i = 0; i < contents.files.length; i++) yield `{"spdxElementId":"${imageId}","relationshipType":"CONTAINS","relatedSpdxElement":"${fileId(i)}"}`;
+      yield* jsonTexts(fromBase?.relationships ?? []);
     })(),
   });
 }
@@ -132,11 +133,11 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
     },
     components: [],
   };
-  return prettyJson(doc, {
+  return jsonBytes(doc, {
     components: (function* () {
-      if (subject.base) yield { type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }], ...fromBase?.baseComponent };
-      for (const p of contents.packages) {
-        yield {
+      yield* jsonTexts([
+        ...(subject.base ? [{ type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }], ...fromBase?.baseComponent }] : []),
+        ...contents.packages.map((p) => ({
           type: 'library',
           'bom-ref': `${p.purl}#${p.source}`,
           name: p.name,
@@ -144,17 +145,14 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
           purl: p.purl,
           ...(p.licenses ? { licenses: [{ license: { name: p.licenses } }] } : {}),
           properties: [{ name: 'ocipush:source', value: `/${p.source}` }],
-        };
-      }
+        })),
+      ]);
+      // As JSON.stringify gives { type: 'file', 'bom-ref', name, hashes: [{ alg, content }, …] }.
       for (const f of contents.files) {
-        yield {
-          type: 'file',
-          'bom-ref': `file:/${f.path}`,
-          name: `/${f.path}`,
-          hashes: [{ alg: 'SHA-1', content: f.sha1 }, { alg: 'SHA-256', content: f.sha256 }],
-        };
+        const name = JSON.stringify(`/${f.path}`);
+        yield `{"type":"file","bom-ref":"file:${name.slice(1)},"name":${name},"hashes":[{"alg":"SHA-1","content":"${f.sha1}"},{"alg":"SHA-256","content":"${f.sha256}"}]}`;
       }
-      yield* fromBase?.components ?? [];
+      yield* jsonTexts(fromBase?.components ?? []);
     })(),
   });
 }

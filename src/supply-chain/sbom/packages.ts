@@ -26,8 +26,8 @@ function purl(type: string, namespace: string | undefined, name: string, version
 
 interface OsRelease { id?: string; versionId?: string }
 
-function osRelease(files: Map<string, ImageFile>): OsRelease {
-  const text = (files.get('etc/os-release') ?? files.get('usr/lib/os-release'))?.content?.toString('utf8');
+function osRelease(files: ImageFile[]): OsRelease {
+  const text = (files.find((f) => f.path === 'etc/os-release') ?? files.find((f) => f.path === 'usr/lib/os-release'))?.content?.toString('utf8');
   if (!text) return {};
   const field = (k: string) => new RegExp(`^${k}=["']?([^"'\\n]*)["']?$`, 'm').exec(text)?.[1];
   return { id: field('ID'), versionId: field('VERSION_ID') };
@@ -94,12 +94,12 @@ function npm(name: string, version: string, source: string, licenses?: string): 
   return { name, version, type: 'npm', source, ...(licenses ? { licenses } : {}), purl: scoped ? purl('npm', scoped[0], scoped[1]!, version) : purl('npm', undefined, name, version) };
 }
 
-function npmLock(file: ImageFile, known: Set<string>): Package[] {
+function npmLock(file: ImageFile, known: (path: string) => boolean): Package[] {
   try {
     const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean }> };
     const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
     return Object.entries(doc.packages ?? {})
-      .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && !known.has(`${base}${key}/package.json`))
+      .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && !known(`${base}${key}/package.json`))
       .map(([key, p]) => npm(p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), p.version!, file.path));
   } catch {
     return [];
@@ -129,17 +129,21 @@ function golang(file: ImageFile): Package[] {
 
 /** Every package the files declare, sorted by purl then source (deterministic). */
 export function detectPackages(list: ImageFile[]): Package[] {
-  const files = new Map(list.map((f) => [f.path, f]));
-  const os = osRelease(files);
+  // Only the files whose content was kept (package metadata) or that carry Go build info declare
+  // packages: a few among tens of thousands. Every path is looked up only for a package-lock.json.
+  const declaring = list.filter((f) => f.content || f.go);
+  let paths: Set<string> | undefined;
+  const exists = (path: string) => (paths ??= new Set(list.map((f) => f.path))).has(path);
+  const os = osRelease(declaring);
   const out: Package[] = [];
-  for (const file of list) {
+  for (const file of declaring) {
     if (file.go) out.push(...golang(file));
     if (!file.content) continue;
     const p = file.path;
     if (p === 'var/lib/dpkg/status' || (p.startsWith('var/lib/dpkg/status.d/') && !p.endsWith('.md5sums'))) out.push(...dpkg(file, os));
     else if (p === 'lib/apk/db/installed') out.push(...apk(file, os));
     else if (p.endsWith('/package.json')) out.push(...npmPackage(file));
-    else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, new Set(files.keys())));
+    else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, exists));
     else if (p.endsWith('.dist-info/METADATA')) out.push(...python(file));
   }
   const seen = new Set<string>();

@@ -1,14 +1,15 @@
 /**
- * `JSON.stringify(doc, null, 2) + '\n'` as UTF-8 bytes, the same bytes, where the top-level
- * arrays named in `large` are written a batch of elements at a time. An SBOM names tens of
- * thousands of files: built whole, its object graph, its text and its bytes were each held at
- * once (117 MB more resident memory for 48,828 files, 84 MB this way: mostly the bytes).
+ * `JSON.stringify(doc) + '\n'` as UTF-8 bytes — compact, as syft writes its JSON SBOMs by default
+ * — where the top-level arrays named in `large` come as the JSON text of each element, written as
+ * they come. An SBOM names tens of thousands of files: its hot elements (one per file) are
+ * formatted as text by the caller instead of being built as objects and stringified, and the
+ * document is never an object graph or one string.
  */
-export function prettyJson(doc: Record<string, unknown>, large: Record<string, Iterable<unknown>>): Buffer {
+export function jsonBytes(doc: Record<string, unknown>, large: Record<string, Iterable<string>>): Buffer {
   const out = new ChunkedBytes();
   // Each large array stands in the skeleton as a marker string; its elements are written where
-  // the marker is, each one indented as JSON.stringify nests it.
-  const markers = new Map<string, Iterable<unknown>>();
+  // the marker is.
+  const markers = new Map<string, Iterable<string>>();
   const skeleton: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc)) {
     const list = large[key];
@@ -20,29 +21,24 @@ export function prettyJson(doc: Record<string, unknown>, large: Record<string, I
     markers.set(JSON.stringify(marker), list);
     skeleton[key] = marker;
   }
-  const text = JSON.stringify(skeleton, null, 2);
+  const text = JSON.stringify(skeleton);
   let at = 0;
   for (const [quoted, list] of markers) {
     const where = text.indexOf(quoted, at);
     out.text(text.slice(at, where));
-    // Elements go through JSON.stringify a batch at a time (one call per element was several
-    // times slower), inside a key as deep as the document's own, and are cut out as they are.
+    // Elements are gathered into a string of about 64 KiB before each write: one UTF-8 encoding
+    // per batch, not per element.
+    let batch = '[';
     let first = true;
-    let batch: unknown[] = [];
-    const flush = () => {
-      if (batch.length === 0) return;
-      const wrapped = JSON.stringify({ x: batch }, null, 2);
-      out.text(first ? '[\n' : ',\n');
-      out.text(wrapped.slice(WRAP_HEAD, -WRAP_TAIL));
-      first = false;
-      batch = [];
-    };
     for (const element of list) {
-      batch.push(element);
-      if (batch.length === 256) flush();
+      batch += first ? element : `,${element}`;
+      first = false;
+      if (batch.length >= BATCH) {
+        out.text(batch);
+        batch = '';
+      }
     }
-    flush();
-    out.text(first ? '[]' : '\n  ]');
+    out.text(`${batch}]`);
     at = where + quoted.length;
   }
   out.text(text.slice(at));
@@ -50,10 +46,13 @@ export function prettyJson(doc: Record<string, unknown>, large: Record<string, I
   return out.bytes();
 }
 
-/** `{\n  "x": [\n` and `\n  ]\n}` around a batch: its elements are indented as a top-level array's. */
-const WRAP_HEAD = '{\n  "x": [\n'.length;
-const WRAP_TAIL = '\n  ]\n}'.length;
+/** The JSON text of each value: for the few elements of a large array that are built as objects. */
+export function* jsonTexts(values: Iterable<unknown>): Iterable<string> {
+  // As in an array JSON.stringify writes, a value JSON has no text for (undefined) is null.
+  for (const value of values) yield JSON.stringify(value) ?? 'null';
+}
 
+const BATCH = 64 << 10;
 const CHUNK = 4 << 20;
 
 /** UTF-8 text gathered in 4 MiB buffers, joined once at the end. */
