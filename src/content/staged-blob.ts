@@ -1,4 +1,4 @@
-import { close, fsync, open, writev } from 'node:fs';
+import { close, fdatasync, fsync, open, writev } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,12 +14,18 @@ import { trackTemp } from './cleanup.js';
  */
 export class StagedBlob {
   readonly stream: Writable;
+  /** Early syncs started so far (tests check that a large blob is synced while it is written). */
+  earlySyncs = 0;
   private readonly digester: Digester;
   private readonly untrack: () => void;
   private fd: number | undefined;
   private settled = false;
+  private unsynced = 0;
+  private syncing = false;
+  private afterSync: (() => void) | undefined;
+  private syncError: Error | undefined;
 
-  private constructor(readonly tempPath: string, private readonly where: string, algorithm: string) {
+  private constructor(readonly tempPath: string, private readonly where: string, algorithm: string, private readonly syncEvery: number) {
     this.digester = new Digester(algorithm);
     this.untrack = trackTemp(tempPath);
     const self = this;
@@ -44,8 +50,8 @@ export class StagedBlob {
    * A staged blob in `dir` (a layout's ingest session). Every error of the stream (a full disk, a
    * read-only file system) fails the write that met it, naming `where` and the cause.
    */
-  static async create(dir: string, where: string, algorithm = 'sha256'): Promise<StagedBlob> {
-    const blob = new StagedBlob(tempNameFor(join(dir, 'blob')), where, algorithm);
+  static async create(dir: string, where: string, algorithm = 'sha256', options: { syncEvery?: number } = {}): Promise<StagedBlob> {
+    const blob = new StagedBlob(tempNameFor(join(dir, 'blob')), where, algorithm, options.syncEvery ?? SYNC_EVERY);
     await new Promise<void>((resolve, reject) => {
       open(blob.tempPath, 'wx', 0o644, (err, fd) => {
         if (err) { blob.untrack(); reject(fromSystemError(err, where, 'cannot write to')); return; }
@@ -91,6 +97,8 @@ export class StagedBlob {
     writev(this.fd!, buffers, (err, written) => {
       if (err) { callback(fromSystemError(err, this.where, 'cannot write to')); return; }
       const total = buffers.reduce((n, b) => n + b.length, 0);
+      this.unsynced += written;
+      if (this.unsynced >= this.syncEvery && !this.syncing) this.syncEarly();
       if (written === total) { callback(); return; }
       // A short write: send the rest.
       let skip = written;
@@ -104,8 +112,28 @@ export class StagedBlob {
     });
   }
 
+  /**
+   * Starts writing what was written so far to the disk, without waiting: the kernel keeps a
+   * blob's pages dirty until the final fsync otherwise, and that fsync then wrote a 260 MB layer
+   * in 0.12 s while the cores had nothing to do. One at a time; its error fails the blob at the end.
+   */
+  private syncEarly(): void {
+    this.unsynced = 0;
+    this.syncing = true;
+    this.earlySyncs++;
+    fdatasync(this.fd!, (err) => {
+      this.syncing = false;
+      if (err) this.syncError ??= fromSystemError(err, this.where, 'cannot write to');
+      const next = this.afterSync;
+      this.afterSync = undefined;
+      next?.();
+    });
+  }
+
   /** Synced before the rename, so a crash never leaves a short blob under a digest. */
   private finish(callback: (err?: Error | null) => void): void {
+    if (this.syncing) { this.afterSync = () => this.finish(callback); return; }
+    if (this.syncError) { callback(this.syncError); return; }
     const fd = this.fd!;
     fsync(fd, (err) => {
       if (err) { callback(fromSystemError(err, this.where, 'cannot write to')); return; }
@@ -115,10 +143,14 @@ export class StagedBlob {
   }
 
   private closeFd(): void {
-    if (this.fd !== undefined) {
-      const fd = this.fd;
-      this.fd = undefined;
-      close(fd, () => {});
-    }
+    if (this.fd === undefined) return;
+    // Never under a sync still running: the number could be another file's by the time it runs.
+    if (this.syncing) { this.afterSync = () => this.closeFd(); return; }
+    const fd = this.fd;
+    this.fd = undefined;
+    close(fd, () => {});
   }
 }
+
+/** Bytes written between two early syncs: the final fsync then waits for the last few MB alone. */
+const SYNC_EVERY = 32 << 20;
