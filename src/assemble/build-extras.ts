@@ -89,6 +89,9 @@ export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], o
 /** A recorder of the files a layer's tar holds, for the SBOM (with --sbom: loaded then). */
 export async function newSbomRecorder(): Promise<LayerFilesRecorder> {
   const { LayerFilesRecorder } = await import('../supply-chain/sbom/layer-files.js');
+  // The code that makes the document is loaded and compiled while the layer is written, not in
+  // the build's last, serial step (storeBuildReferrers imports the same module: a failure shows there).
+  import('./build-sbom.js').catch(() => {});
   return new LayerFilesRecorder();
 }
 

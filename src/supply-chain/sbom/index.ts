@@ -63,7 +63,8 @@ export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, o
   else if (options.baseSbom) subject.base = options.baseSbom.image;
   const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages, removed) } : {}) };
   const bytes = options.format === 'cyclonedx' ? cyclonedxDocument(subject, contents) : spdxDocument(subject, contents);
-  for (const f of files) delete f.content;
+  // The kept metadata is dropped, not deleted: deleting a field makes each object slow to read.
+  for (const f of files) f.content = undefined;
   return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages, ...(contents.base ? { base: contents.base } : {}) };
 }
 

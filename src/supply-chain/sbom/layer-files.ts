@@ -93,14 +93,23 @@ export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, ind
     removeTree(files, whiteout.path, whiteout.opaque ? index : undefined);
     return;
   }
-  if (entry.kind === 'file') { files.set(path, { ...entry.file, layer: index }); return; }
+  if (entry.kind === 'file') { files.set(path, imageFile(entry.file, path, index)); return; }
   if (entry.kind === 'link') {
     const target = files.get(entry.target);
-    if (target) files.set(path, { ...target, path, layer: index });
+    if (target) files.set(path, imageFile(target, path, index));
     return;
   }
   // A directory, symlink or device replaces a file of the same name.
   files.delete(path);
+}
+
+/**
+ * A file of the merged image: every object of one shape (the optional fields present or not in
+ * all of them), which the document and package detection then read fast; spreading the facts,
+ * whose shapes vary, made the merge and each read after it slower.
+ */
+function imageFile(f: FileFacts, path: string, layer: number): ImageFile {
+  return { path, size: f.size, mode: f.mode, sha1: f.sha1, sha256: f.sha256, content: f.content, go: f.go, layer };
 }
 
 function hex(algorithm: string, hash: Hash | string | undefined): string {
