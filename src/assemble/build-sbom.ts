@@ -2,7 +2,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from '../content/layout.js';
 import { storeLayoutReferrer } from '../content/layout-referrers.js';
-import { generateSbom, type LayerEntry, type SbomFormat } from '../supply-chain/sbom/index.js';
+import { prepareSbom, type LayerEntry, type SbomFormat } from '../supply-chain/sbom/index.js';
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
 import type { BaseImage } from './base.js';
 import { lookUpBaseSbom } from './base-sbom.js';
@@ -47,7 +47,7 @@ export async function storeBuildSbom(
   const baseSbom = options.base && options.base.manifest.layers.some((l) => !local.has(l.digest))
     ? await lookUpBaseSbom(options.base, { prefer: options.format, warn: options.warn ?? (() => {}), ...(options.connect ? { connect: options.connect } : {}), ...(options.signal ? { signal: options.signal } : {}) })
     : undefined;
-  const sbom = await generateSbom(layout, image, {
+  const sbom = await prepareSbom(layout, image, {
     format: options.format, name: options.name, created: options.created,
     // A layer the build recorded is described even when the layout lacks it (a registry cache hit).
     skipLayer: (layer) => !local.has(layer.digest) && !known.has(layer.digest),
@@ -55,7 +55,7 @@ export async function storeBuildSbom(
     knownEntries: (layer) => known.get(layer.digest),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const entry = await storeLayoutReferrer(layout, image, sbom.mediaType, [{ mediaType: sbom.mediaType, bytes: sbom.bytes }], {
+  const entry = await storeLayoutReferrer(layout, image, sbom.mediaType, [{ mediaType: sbom.mediaType, chunks: sbom.chunks() }], {
     'org.opencontainers.image.created': options.created.toISOString(),
   });
   return {

@@ -37,6 +37,9 @@ export async function layoutReferrers(layout: OciLayout, subject: Pick<Descripto
   return found;
 }
 
+/** A blob of a referrer: its bytes, or chunks made as they are written (a large SBOM). */
+export type ReferrerBlob = { mediaType: string; annotations?: Record<string, string> } & ({ bytes: Buffer } | { chunks: Iterable<Uint8Array> });
+
 /**
  * Stores an artifact that refers to `subject` — the empty config, `blobs` as its layers — and
  * lists it in index.json. Referrer entries of images no longer in the index go at the same time:
@@ -44,11 +47,14 @@ export async function layoutReferrers(layout: OciLayout, subject: Pick<Descripto
  */
 export async function storeLayoutReferrer(
   layout: OciLayout, subject: Descriptor, artifactType: string,
-  blobs: { mediaType: string; bytes: Buffer; annotations?: Record<string, string> }[], annotations: Record<string, string> = {},
+  blobs: ReferrerBlob[], annotations: Record<string, string> = {},
 ): Promise<Descriptor> {
   const config = await layout.putBytes(MediaType.OciEmpty, EMPTY_JSON);
   const layers: Descriptor[] = [];
-  for (const blob of blobs) layers.push(await layout.putBytes(blob.mediaType, blob.bytes, blob.annotations ? { annotations: blob.annotations } : {}));
+  for (const blob of blobs) {
+    const extra = blob.annotations ? { annotations: blob.annotations } : {};
+    layers.push('bytes' in blob ? await layout.putBytes(blob.mediaType, blob.bytes, extra) : await layout.putChunks(blob.mediaType, blob.chunks, extra));
+  }
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,

@@ -1,6 +1,6 @@
 import { mkdir, readFile, rm, rmdir, stat, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pipeline as pipelineCallback, type Readable, type Writable } from 'node:stream';
+import { pipeline as pipelineCallback, Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { digestAlgorithm, digestHex, sha256, type Digest } from '../oci/digest.js';
@@ -289,6 +289,23 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       throw err;
     }
     await writer.commit(desc);
+  }
+
+  /**
+   * Stores bytes that are made as they are read (an SBOM document, chunk by chunk), hashed as they
+   * are written: each chunk is written while the next is made, and the whole is never in memory.
+   */
+  async putChunks(mediaType: string, chunks: Iterable<Uint8Array>, extra: Partial<Descriptor> = {}): Promise<Descriptor> {
+    const writer = await this.ingest();
+    try {
+      // One chunk made ahead of the writer, no more.
+      await pipeline(Readable.from(chunks, { highWaterMark: 1 }), writer.stream);
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    const { digest, size } = await writer.commit();
+    return { mediaType, digest, size, ...extra };
   }
 
   /** Stores JSON bytes (exactly these bytes) and returns their descriptor. */

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { jsonBytes, jsonTexts } from '../../src/supply-chain/sbom/json-bytes.js';
+import { jsonBytes, jsonChunks, jsonTexts } from '../../src/supply-chain/sbom/json-bytes.js';
 import { cyclonedxDocument, spdxDocument } from '../../src/supply-chain/sbom/documents.js';
 
-it('jsonBytes writes the bytes of JSON.stringify(doc) and a newline, its large arrays from the text of each element', () => {
-  const files = Array.from({ length: 2500 }, (_, i) => ({
+it('jsonBytes writes the bytes of JSON.stringify(doc) and a newline, its large arrays from the text of each element; jsonChunks the same bytes in chunks of about 1 MiB', () => {
+  const files = Array.from({ length: 12_000 }, (_, i) => ({
     fileName: `/dir-${i % 7}/f\u00e9-${i}\t"q"\\${'x'.repeat(i % 97)}`,
     SPDXID: `SPDXRef-File-${i}`,
     checksums: [{ algorithm: 'SHA1', checksumValue: String(i) }, { algorithm: 'SHA256', checksumValue: '\u{1F600}' }],
@@ -15,8 +15,12 @@ it('jsonBytes writes the bytes of JSON.stringify(doc) and a newline, its large a
   const whole = { ...doc, files, packages: [], relationships };
   // Three large arrays, in document order: more than one 64 KiB batch of elements, none, and a short one with a hole.
   const bytes = jsonBytes(doc, { files: jsonTexts(files), packages: (function* () {})(), relationships: jsonTexts(relationships) });
-  assert.ok(bytes.length > 200_000);
-  assert.ok(bytes.equals(Buffer.from(`${JSON.stringify(whole)}\n`, 'utf8')));
+  const expected = Buffer.from(`${JSON.stringify(whole)}\n`, 'utf8');
+  assert.ok(bytes.equals(expected));
+  const chunks = [...jsonChunks(doc, { files: jsonTexts(files), packages: [], relationships: jsonTexts(relationships) })];
+  assert.ok(expected.length > 2 << 20 && chunks.length >= 2, `${chunks.length} chunks of ${expected.length} bytes`);
+  for (const chunk of chunks) assert.ok(chunk.length > 0 && chunk.length <= 1 << 20);
+  assert.ok(Buffer.concat(chunks).equals(expected));
 });
 
 it('the SPDX and CycloneDX documents are compact JSON whose file elements, written as text, name each path exactly', () => {

@@ -3,7 +3,7 @@ import { digestHex, hexDigestOf, type Digest } from '../../oci/digest.js';
 import { cyclonedxBaseParts, spdxBaseParts, type BaseContents } from './base-sbom-documents.js';
 import type { Package } from './packages.js';
 import type { ImageFile } from './scan.js';
-import { jsonBytes, jsonTexts } from './json-bytes.js';
+import { jsonBytes, jsonChunks, jsonTexts } from './json-bytes.js';
 
 export type SbomFormat = 'spdx' | 'cyclonedx';
 
@@ -35,11 +35,28 @@ export interface SbomContents {
 /** A document names tens of thousands of files: each id is hashed in one call. */
 const short = (text: string): string => hexDigestOf('sha256', text).slice(0, 16);
 
+/** A document's top level, and its large arrays as the JSON text of each element (json-bytes.ts). */
+type DocumentParts = [Record<string, unknown>, Record<string, Iterable<string>>];
+
+/** The document in `format`, in chunks of about 1 MiB made as they are read: for a writer that streams it. */
+export function sbomDocumentChunks(format: SbomFormat, subject: SbomSubject, contents: SbomContents): Generator<Buffer> {
+  return jsonChunks(...(format === 'cyclonedx' ? cyclonedxParts(subject, contents) : spdxParts(subject, contents)));
+}
+
 /**
  * SPDX 2.3 JSON. Every id and the namespace derive from the image digest and the paths, and
  * files and packages come sorted, so the same image gives the same bytes.
  */
 export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
+  return jsonBytes(...spdxParts(subject, contents));
+}
+
+/** CycloneDX 1.6 JSON, as deterministic as the SPDX document (the serial number derives from the digest). */
+export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
+  return jsonBytes(...cyclonedxParts(subject, contents));
+}
+
+function spdxParts(subject: SbomSubject, contents: SbomContents): DocumentParts {
   const imageId = 'SPDXRef-Image';
   const packageId = (p: Package) => `SPDXRef-Package-${p.type}-${short(`${p.purl}\0${p.source}`)}`;
   // A file's id is its place in the sorted list: unique, the same for the same image, and free
@@ -59,7 +76,7 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
     files: [],
     relationships: [],
   };
-  return jsonBytes(doc, {
+  return [doc, {
     packages: jsonTexts([
       {
         name: subject.name,
@@ -106,11 +123,10 @@ export function spdxDocument(subject: SbomSubject, contents: SbomContents): Buff
       for (let i = 0; i < contents.files.length; i++) yield `{"spdxElementId":"${imageId}","relationshipType":"CONTAINS","relatedSpdxElement":"${fileId(i)}"}`;
       yield* jsonTexts(fromBase?.relationships ?? []);
     })(),
-  });
+  }];
 }
 
-/** CycloneDX 1.6 JSON, as deterministic as the SPDX document (the serial number derives from the digest). */
-export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents): Buffer {
+function cyclonedxParts(subject: SbomSubject, contents: SbomContents): DocumentParts {
   const hex = digestHex(subject.digest);
   const fromBase = subject.base && contents.base ? cyclonedxBaseParts(contents.base, subject.base.digest) : undefined;
   const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
@@ -133,7 +149,7 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
     },
     components: [],
   };
-  return jsonBytes(doc, {
+  return [doc, {
     components: (function* () {
       yield* jsonTexts([
         ...(subject.base ? [{ type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }], ...fromBase?.baseComponent }] : []),
@@ -154,7 +170,7 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
       }
       yield* jsonTexts(fromBase?.components ?? []);
     })(),
-  });
+  }];
 }
 
 /** `pkg:oci/<name>@sha256%3A…?repository_url=…` (purl's oci type). */

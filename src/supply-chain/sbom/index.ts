@@ -3,7 +3,7 @@ import type { Descriptor } from '../../oci/descriptor.js';
 import { isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
-import { cyclonedxDocument, SBOM_MEDIA_TYPES, spdxDocument, type SbomFormat, type SbomSubject } from './documents.js';
+import { SBOM_MEDIA_TYPES, sbomDocumentChunks, type SbomFormat, type SbomSubject } from './documents.js';
 import { detectPackages, type Package } from './packages.js';
 import { baseContents, type BaseContents } from './base-sbom-documents.js';
 import type { BaseSbom } from './base-sbom.js';
@@ -32,13 +32,25 @@ export interface SbomOptions {
   knownEntries?: (layer: Descriptor) => readonly LayerEntry[] | undefined;
 }
 
-export interface Sbom {
-  bytes: Buffer;
+/** What an SBOM describes, before its document is written out. */
+export interface PreparedSbom {
   mediaType: string;
   files: ImageFile[];
   packages: Package[];
   /** What the base's own SBOM added. */
   base?: BaseContents;
+  /** The document, in chunks of about 1 MiB made as they are read (each call starts it again). */
+  chunks(): Iterable<Buffer>;
+}
+
+export interface Sbom extends PreparedSbom {
+  bytes: Buffer;
+}
+
+/** The SBOM of one image manifest, its document whole in memory (see prepareSbom for the streaming form). */
+export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<Sbom> {
+  const prepared = await prepareSbom(storage, desc, options);
+  return { ...prepared, bytes: Buffer.concat([...prepared.chunks()]) };
 }
 
 /**
@@ -46,7 +58,7 @@ export interface Sbom {
  * streamed once, nothing is unpacked to disk, except those whose entries a build recorded as it
  * wrote them (`knownEntries`), which are not read at all. Either way gives the same bytes.
  */
-export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<Sbom> {
+export async function prepareSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<PreparedSbom> {
   const manifestBytes = await readSmall(await storage.fetch(desc, { signal: options.signal }), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
   const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
@@ -62,10 +74,13 @@ export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, o
   if (base) subject.base = base;
   else if (options.baseSbom) subject.base = options.baseSbom.image;
   const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages, removed) } : {}) };
-  const bytes = options.format === 'cyclonedx' ? cyclonedxDocument(subject, contents) : spdxDocument(subject, contents);
-  // The kept metadata is dropped, not deleted: deleting a field makes each object slow to read.
+  // Package metadata was kept for package detection alone: dropped (by assignment: deleting a
+  // field makes each object slow to read) before the document is written.
   for (const f of files) f.content = undefined;
-  return { bytes, mediaType: SBOM_MEDIA_TYPES[options.format], files, packages, ...(contents.base ? { base: contents.base } : {}) };
+  return {
+    mediaType: SBOM_MEDIA_TYPES[options.format], files, packages, ...(contents.base ? { base: contents.base } : {}),
+    chunks: () => sbomDocumentChunks(options.format, subject, contents),
+  };
 }
 
 async function readConfig(storage: ReadOnlyStorage, manifest: ImageManifest, signal?: AbortSignal): Promise<ImageConfig | undefined> {

@@ -1,11 +1,12 @@
 /**
  * `JSON.stringify(doc) + '\n'` as UTF-8 bytes — compact, as syft writes its JSON SBOMs by default
- * — where the top-level arrays named in `large` come as the JSON text of each element, written as
- * they come. An SBOM names tens of thousands of files: its hot elements (one per file) are
- * formatted as text by the caller instead of being built as objects and stringified, and the
- * document is never an object graph or one string.
+ * — given out in chunks of about 1 MiB as they are made, so that a caller can write each one
+ * while the next is made and never holds the document whole. The top-level arrays named in
+ * `large` come as the JSON text of each element: an SBOM names tens of thousands of files, and
+ * its hot elements (one per file) are formatted as text by the caller instead of being built as
+ * objects and stringified.
  */
-export function jsonBytes(doc: Record<string, unknown>, large: Record<string, Iterable<string>>): Buffer {
+export function* jsonChunks(doc: Record<string, unknown>, large: Record<string, Iterable<string>>): Generator<Buffer> {
   const out = new ChunkedBytes();
   // Each large array stands in the skeleton as a marker string; its elements are written where
   // the marker is.
@@ -25,7 +26,7 @@ export function jsonBytes(doc: Record<string, unknown>, large: Record<string, It
   let at = 0;
   for (const [quoted, list] of markers) {
     const where = text.indexOf(quoted, at);
-    out.text(text.slice(at, where));
+    yield* out.text(text.slice(at, where));
     // Elements are gathered into a string of about 64 KiB before each write: one UTF-8 encoding
     // per batch, not per element.
     let batch = '[';
@@ -34,16 +35,20 @@ export function jsonBytes(doc: Record<string, unknown>, large: Record<string, It
       batch += first ? element : `,${element}`;
       first = false;
       if (batch.length >= BATCH) {
-        out.text(batch);
+        yield* out.text(batch);
         batch = '';
       }
     }
-    out.text(`${batch}]`);
+    yield* out.text(`${batch}]`);
     at = where + quoted.length;
   }
-  out.text(text.slice(at));
-  out.text('\n');
-  return out.bytes();
+  yield* out.text(`${text.slice(at)}\n`);
+  yield* out.rest();
+}
+
+/** The whole of jsonChunks' output in one buffer. */
+export function jsonBytes(doc: Record<string, unknown>, large: Record<string, Iterable<string>>): Buffer {
+  return Buffer.concat([...jsonChunks(doc, large)]);
 }
 
 /** The JSON text of each value: for the few elements of a large array that are built as objects. */
@@ -53,29 +58,25 @@ export function* jsonTexts(values: Iterable<unknown>): Iterable<string> {
 }
 
 const BATCH = 64 << 10;
-const CHUNK = 4 << 20;
+const CHUNK = 1 << 20;
 
-/** UTF-8 text gathered in 4 MiB buffers, joined once at the end. */
+/** UTF-8 text gathered into 1 MiB buffers, each given out when full. */
 class ChunkedBytes {
-  private readonly chunks: Buffer[] = [];
   private current = Buffer.allocUnsafe(CHUNK);
   private used = 0;
-  private total = 0;
 
-  text(s: string): void {
+  /** Adds `s`; gives out the buffer it filled, if it filled one. */
+  *text(s: string): Generator<Buffer> {
     // UTF-8 takes at most 3 bytes per UTF-16 unit: room for that, without measuring first.
     if (s.length * 3 > this.current.length - this.used) {
-      this.chunks.push(this.current.subarray(0, this.used));
+      if (this.used > 0) yield this.current.subarray(0, this.used);
       this.current = Buffer.allocUnsafe(Math.max(CHUNK, s.length * 3));
       this.used = 0;
     }
-    const written = this.current.write(s, this.used);
-    this.used += written;
-    this.total += written;
+    this.used += this.current.write(s, this.used);
   }
 
-  bytes(): Buffer {
-    this.chunks.push(this.current.subarray(0, this.used));
-    return Buffer.concat(this.chunks, this.total);
+  *rest(): Generator<Buffer> {
+    if (this.used > 0) yield this.current.subarray(0, this.used);
   }
 }
