@@ -104,9 +104,9 @@ export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, ind
 }
 
 /**
- * A file of the merged image: every object of one shape (the optional fields present or not in
- * all of them), which the document and package detection then read fast; spreading the facts,
- * whose shapes vary, made the merge and each read after it slower.
+ * A file of the merged image. Every one has the same shape (its optional fields always there,
+ * undefined when absent), which the document and package detection then read fast; spreading
+ * the facts, whose shapes vary, made the merge and each read after it slower.
  */
 function imageFile(f: FileFacts, path: string, layer: number): ImageFile {
   return { path, size: f.size, mode: f.mode, sha1: f.sha1, sha256: f.sha256, content: f.content, go: f.go, layer };
