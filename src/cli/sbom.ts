@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
@@ -34,24 +35,27 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     const { readManifest } = await import('../image/load.js');
     const { isIndex } = await import('../oci/manifest.js');
     const { choosePlatform, noManifestFor } = await import('../image/platform.js');
-    const { generateSbom } = await import('../supply-chain/sbom/index.js');
+    const { prepareSbom } = await import('../supply-chain/sbom/index.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv) });
     let sbom;
     let desc;
+    // Made whole only to be pushed too; otherwise written out chunk by chunk as it is made.
+    let bytes: Buffer | undefined;
     try {
       const root = await readManifest(opened.storage, opened.root, { name: opened.name });
       desc = isIndex(root.parsed) ? choosePlatform(root.parsed.manifests, { name: opened.name, wanted: platform, noMatch: noManifestFor(opened.name) }) : root.descriptor;
       const location = opened.location;
       const repository = location.transport === 'registry' ? `${location.reference.registry}/${location.reference.repository}` : undefined;
-      sbom = await generateSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });
+      sbom = await prepareSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });
       if (argv.attach) {
+        bytes = Buffer.concat([...sbom.chunks()]);
         if (location.transport !== 'registry') throw usageError('--attach pushes to a registry: give a registry reference');
         const { Repository } = await import('../registry/repository.js');
         const { attachArtifact, bytesBlob } = await import('../supply-chain/attach.js');
         const client = await clientFromFlags(location.reference.registry, argv);
         try {
-          const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, sbom.mediaType, [bytesBlob(sbom.bytes, sbom.mediaType)]);
+          const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, sbom.mediaType, [bytesBlob(bytes, sbom.mediaType)]);
           out.info(`attached the SBOM as ${repository}@${attached.manifest.digest}`);
           await client.close();
         } catch (err) {
@@ -62,12 +66,13 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     } finally {
       await opened.close();
     }
+    const chunks = bytes ? [bytes] : sbom.chunks();
     if (argv.output) {
       const { writeFile } = await import('node:fs/promises');
       const { fromSystemError } = await import('../errors.js');
-      await writeFile(argv.output, sbom.bytes).catch((err) => { throw fromSystemError(err, argv.output!, 'cannot write'); });
+      await writeFile(argv.output, chunks).catch((err) => { throw fromSystemError(err, argv.output!, 'cannot write'); });
     } else {
-      process.stdout.write(sbom.bytes);
+      for (const chunk of chunks) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
     }
     out.info(`SBOM of ${opened.name} (${desc.digest}): ${sbom.files.length} files, ${sbom.packages.length} packages (${format === 'spdx' ? 'SPDX 2.3' : 'CycloneDX 1.6'})`);
   },
