@@ -274,9 +274,24 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       content.resume();
       return;
     }
+    await this.store(content, digestAlgorithm(desc.digest), desc);
+  }
+
+  /**
+   * Stores bytes that are made as they are read (an SBOM document, chunk by chunk), hashed as they
+   * are written: each chunk is written while the next is made, and the whole is never in memory.
+   */
+  async putChunks(mediaType: string, chunks: Iterable<Uint8Array>, extra: Partial<Descriptor> = {}): Promise<Descriptor> {
+    // One chunk made ahead of the writer, no more.
+    const { digest, size } = await this.store(Readable.from(chunks, { highWaterMark: 1 }));
+    return { mediaType, digest, size, ...extra };
+  }
+
+  /** Writes `content` through an ingest, verified against `expected` when given, and stores it under its digest. */
+  private async store(content: Readable, algorithm = 'sha256', expected: Partial<Expected> = {}): Promise<{ digest: Digest; size: number }> {
     let writer: BlobWriter;
     try {
-      writer = await this.ingest(digestAlgorithm(desc.digest));
+      writer = await this.ingest(algorithm);
     } catch (err) {
       content.destroy();
       throw err;
@@ -288,24 +303,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       await writer.abort();
       throw err;
     }
-    await writer.commit(desc);
-  }
-
-  /**
-   * Stores bytes that are made as they are read (an SBOM document, chunk by chunk), hashed as they
-   * are written: each chunk is written while the next is made, and the whole is never in memory.
-   */
-  async putChunks(mediaType: string, chunks: Iterable<Uint8Array>, extra: Partial<Descriptor> = {}): Promise<Descriptor> {
-    const writer = await this.ingest();
-    try {
-      // One chunk made ahead of the writer, no more.
-      await pipeline(Readable.from(chunks, { highWaterMark: 1 }), writer.stream);
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
-    const { digest, size } = await writer.commit();
-    return { mediaType, digest, size, ...extra };
+    return writer.commit(expected);
   }
 
   /** Stores JSON bytes (exactly these bytes) and returns their descriptor. */
