@@ -43,16 +43,6 @@ export interface PreparedSbom {
   chunks(): Iterable<Buffer>;
 }
 
-export interface Sbom extends PreparedSbom {
-  bytes: Buffer;
-}
-
-/** The SBOM of one image manifest, its document whole in memory (see prepareSbom for the streaming form). */
-export async function generateSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<Sbom> {
-  const prepared = await prepareSbom(storage, desc, options);
-  return { ...prepared, bytes: Buffer.concat([...prepared.chunks()]) };
-}
-
 /**
  * The SBOM of one image manifest in `storage` (a layout or a registry repository): its layers are
  * streamed once, nothing is unpacked to disk, except those whose entries a build recorded as it
