@@ -49,8 +49,8 @@ export const sbomCommand: CliCommand<SbomArgs> = {
       const repository = location.transport === 'registry' ? `${location.reference.registry}/${location.reference.repository}` : undefined;
       sbom = await prepareSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });
       if (argv.attach) {
-        bytes = Buffer.concat([...sbom.chunks()]);
         if (location.transport !== 'registry') throw usageError('--attach pushes to a registry: give a registry reference');
+        bytes = Buffer.concat([...sbom.chunks()]);
         const { Repository } = await import('../registry/repository.js');
         const { attachArtifact, bytesBlob } = await import('../supply-chain/attach.js');
         const client = await clientFromFlags(location.reference.registry, argv);
