@@ -7,20 +7,109 @@ import { GoBuildInfoScanner, type GoBuildInfo } from './go-buildinfo.js';
 /** What the SBOM knows of one regular file of a layer. */
 export interface FileFacts {
   /** Relative, clean: `usr/bin/env`. */
-  path: string;
-  size: number;
-  mode: number;
-  sha1: string;
-  sha256: string;
+  readonly path: string;
+  readonly size: number;
+  readonly mode: number;
+  /** Hex. */
+  readonly sha1: string;
+  readonly sha256: string;
   /** Kept for the files package detection reads (dpkg status, package.json, METADATA …). */
-  content?: Buffer;
-  go?: GoBuildInfo;
+  content?: Buffer | undefined;
+  readonly go?: GoBuildInfo | undefined;
 }
 
 /** One regular file of the image's final filesystem (after every layer and whiteout). */
 export interface ImageFile extends FileFacts {
   /** Index of the layer the file comes from. */
-  layer: number;
+  readonly layer: number;
+}
+
+/**
+ * The SHA1 and SHA256 of many files, as bytes in one growing buffer. A build records tens of
+ * thousands of files while its cores compress: two hex strings per file, alive until the SBOM is
+ * written, were two more objects per file for every young-generation collection to copy and
+ * promote; here they are 52 bytes of one buffer, turned back into hex only as the document is
+ * written.
+ */
+export class ChecksumTable {
+  private static readonly ROW = 20 + 32;
+  private bytes = Buffer.allocUnsafe(ChecksumTable.ROW * 1024);
+  private rows = 0;
+
+  /** Stores one file's digests (hex strings or finished hashes); returns its row. */
+  add(sha1: Hash | string, sha256: Hash | string): number {
+    const at = this.rows * ChecksumTable.ROW;
+    if (at + ChecksumTable.ROW > this.bytes.length) {
+      const larger = Buffer.allocUnsafe(this.bytes.length * 2);
+      this.bytes.copy(larger);
+      this.bytes = larger;
+    }
+    if (typeof sha1 === 'string') this.bytes.write(sha1, at, 20, 'hex');
+    else sha1.digest().copy(this.bytes, at);
+    if (typeof sha256 === 'string') this.bytes.write(sha256, at + 20, 32, 'hex');
+    else sha256.digest().copy(this.bytes, at + 20);
+    return this.rows++;
+  }
+
+  sha1(row: number): string {
+    const at = row * ChecksumTable.ROW;
+    return this.bytes.toString('hex', at, at + 20);
+  }
+
+  sha256(row: number): string {
+    const at = row * ChecksumTable.ROW + 20;
+    return this.bytes.toString('hex', at, at + 32);
+  }
+}
+
+/**
+ * A regular file of a layer's tar, as recorded: one object per file (its entry and its facts),
+ * whose digests stay in the recorder's table until they are read.
+ */
+export class RecordedFile implements FileFacts {
+  readonly kind = 'file';
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly mode: number,
+    readonly checksums: ChecksumTable,
+    readonly row: number,
+    public content: Buffer | undefined,
+    readonly go: GoBuildInfo | undefined,
+  ) {}
+
+  get sha1(): string { return this.checksums.sha1(this.row); }
+  get sha256(): string { return this.checksums.sha256(this.row); }
+}
+
+/**
+ * A file of the merged image: every one has the same shape (its optional fields always there,
+ * undefined when absent), which the document and package detection then read fast; spreading
+ * facts of varying shapes made the merge and each read after it slower.
+ */
+export class MergedFile implements ImageFile {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly mode: number,
+    private readonly checksums: ChecksumTable,
+    private readonly row: number,
+    public content: Buffer | undefined,
+    readonly go: GoBuildInfo | undefined,
+    readonly layer: number,
+  ) {}
+
+  static of(file: RecordedFile, layer: number): MergedFile {
+    return new MergedFile(file.path, file.size, file.mode, file.checksums, file.row, file.content, file.go, layer);
+  }
+
+  get sha1(): string { return this.checksums.sha1(this.row); }
+  get sha256(): string { return this.checksums.sha256(this.row); }
+
+  /** The same file under another name and layer (a hard link to it). */
+  at(path: string, layer: number): MergedFile {
+    return new MergedFile(path, this.size, this.mode, this.checksums, this.row, this.content, this.go, layer);
+  }
 }
 
 /**
@@ -29,13 +118,16 @@ export interface ImageFile extends FileFacts {
  * with it the SBOM, cannot depend on which one produced it.
  */
 export type LayerEntry =
-  | { kind: 'file'; path: string; file: FileFacts }
+  | RecordedFile
   | { kind: 'link'; path: string; target: string }
   /** A directory, symlink, device or fifo, or a whiteout (recognised by its name). */
   | { kind: 'other'; path: string };
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+/** The digests of no bytes: an empty file is never fed to its hasher. */
+const EMPTY_SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 /** Package metadata files are small; a larger one is hashed but not parsed. */
 const MAX_METADATA_BYTES = 64 * 1024 * 1024;
 
@@ -77,7 +169,7 @@ export function whiteoutTarget(path: string): { path: string; opaque: boolean } 
   return base === OPAQUE ? { path: dir, opaque: true } : { path: posix.join(dir, base.slice(WHITEOUT.length)), opaque: false };
 }
 
-function removeTree(files: Map<string, ImageFile>, path: string, below?: number): void {
+function removeTree(files: Map<string, MergedFile>, path: string, below?: number): void {
   const prefix = path === '' ? '' : `${path}/`;
   for (const [p, f] of files) {
     if ((p === path || p.startsWith(prefix)) && (below === undefined || f.layer < below)) files.delete(p);
@@ -85,7 +177,7 @@ function removeTree(files: Map<string, ImageFile>, path: string, below?: number)
 }
 
 /** Applies one entry of layer `index` to the files of the layers below it: the one merge of layers. */
-export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, index: number): void {
+export function applyEntry(files: Map<string, MergedFile>, entry: LayerEntry, index: number): void {
   const path = entry.path;
   const whiteout = whiteoutTarget(path);
   if (whiteout) {
@@ -93,28 +185,14 @@ export function applyEntry(files: Map<string, ImageFile>, entry: LayerEntry, ind
     removeTree(files, whiteout.path, whiteout.opaque ? index : undefined);
     return;
   }
-  if (entry.kind === 'file') { files.set(path, imageFile(entry.file, path, index)); return; }
+  if (entry.kind === 'file') { files.set(path, MergedFile.of(entry, index)); return; }
   if (entry.kind === 'link') {
     const target = files.get(entry.target);
-    if (target) files.set(path, imageFile(target, path, index));
+    if (target) files.set(path, target.at(path, index));
     return;
   }
   // A directory, symlink or device replaces a file of the same name.
   files.delete(path);
-}
-
-/**
- * A file of the merged image. Every one has the same shape (its optional fields always there,
- * undefined when absent), which the document and package detection then read fast; spreading
- * the facts, whose shapes vary, made the merge and each read after it slower.
- */
-function imageFile(f: FileFacts, path: string, layer: number): ImageFile {
-  return { path, size: f.size, mode: f.mode, sha1: f.sha1, sha256: f.sha256, content: f.content, go: f.go, layer };
-}
-
-function hex(algorithm: string, hash: Hash | string | undefined): string {
-  if (typeof hash === 'string') return hash;
-  return (hash ?? createHash(algorithm)).digest('hex');
 }
 
 /**
@@ -125,16 +203,22 @@ function hex(algorithm: string, hash: Hash | string | undefined): string {
 export class FileHasher implements ContentSink {
   private sha1: Hash | string | undefined;
   private sha256: Hash | string | undefined;
-  private readonly keep: boolean;
-  private readonly kept: Buffer[] = [];
+  /** A package metadata file's chunks, copied (undefined for any other file). */
+  private readonly kept: Buffer[] | undefined;
   private size = 0;
   private go: GoBuildInfoScanner | undefined;
   /** The first bytes of an executable, until its first 4 tell whether it is ELF. */
   private head: Buffer[] | undefined;
 
   /** `expectedSize`: the size the tar header declares, when known (a file that comes in one piece is hashed in one call). */
-  constructor(private readonly path: string, private readonly mode: number, private readonly expectedSize?: number, private readonly done?: (file: FileFacts) => void) {
-    this.keep = isMetadataPath(path);
+  constructor(
+    private readonly path: string,
+    private readonly mode: number,
+    private readonly checksums: ChecksumTable,
+    private readonly expectedSize?: number,
+    private readonly done?: (file: RecordedFile) => void,
+  ) {
+    if (isMetadataPath(path)) this.kept = [];
     if ((mode & 0o111) !== 0) this.head = [];
   }
 
@@ -152,7 +236,7 @@ export class FileHasher implements ContentSink {
       (this.sha256 as Hash).update(chunk);
     }
     this.size += chunk.length;
-    if (this.keep && this.size <= MAX_METADATA_BYTES) this.kept.push(Buffer.from(chunk));
+    if (this.kept && this.size <= MAX_METADATA_BYTES) this.kept.push(Buffer.from(chunk));
     if (this.head) this.sniff(chunk);
     else this.go?.update(chunk);
   }
@@ -161,12 +245,10 @@ export class FileHasher implements ContentSink {
     this.done?.(this.result());
   }
 
-  result(): FileFacts {
-    const file: FileFacts = { path: this.path, size: this.size, mode: this.mode, sha1: hex('sha1', this.sha1), sha256: hex('sha256', this.sha256) };
-    if (this.keep && this.size <= MAX_METADATA_BYTES) file.content = Buffer.concat(this.kept);
-    const info = this.go?.result();
-    if (info) file.go = info;
-    return file;
+  result(): RecordedFile {
+    const row = this.checksums.add(this.sha1 ?? EMPTY_SHA1, this.sha256 ?? EMPTY_SHA256);
+    const content = this.kept && this.size <= MAX_METADATA_BYTES ? Buffer.concat(this.kept) : undefined;
+    return new RecordedFile(this.path, this.size, this.mode, this.checksums, row, content, this.go?.result());
   }
 
   /** ELF executables may carry Go build info: decided on the first 4 bytes, however they were split. */
@@ -191,6 +273,7 @@ export class FileHasher implements ContentSink {
  */
 export class LayerFilesRecorder implements TarObserver {
   private readonly seen: LayerEntry[] = [];
+  private readonly checksums = new ChecksumTable();
   private complete = false;
 
   /** `see`: takes each entry as it comes instead of keeping them (a layer streamed back and merged at once). */
@@ -208,7 +291,7 @@ export class LayerFilesRecorder implements TarObserver {
   entry(e: ObservedEntry): ContentSink | undefined {
     const path = cleanPath(e.name.toString('utf8'));
     if (e.type === 'file' && !isWhiteoutPath(path)) {
-      return new FileHasher(path, e.mode, e.size, (file) => this.add({ kind: 'file', path, file }));
+      return new FileHasher(path, e.mode, this.checksums, e.size, (file) => this.add(file));
     }
     if (e.type === 'hardlink' && e.linkname && e.linkname.length > 0) {
       this.add({ kind: 'link', path, target: cleanPath(e.linkname.toString('utf8')) });

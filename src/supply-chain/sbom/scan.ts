@@ -7,7 +7,7 @@ import type { ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { createDecompressor } from '../../layer/compress/decompressor.js';
 import { TarReader } from '../../layer/tar-reader.js';
-import { LayerFilesRecorder, applyEntry, whiteoutTarget, type ImageFile, type LayerEntry } from './layer-files.js';
+import { LayerFilesRecorder, applyEntry, whiteoutTarget, type ImageFile, type LayerEntry, type MergedFile } from './layer-files.js';
 
 export { isMetadataPath, type ImageFile } from './layer-files.js';
 
@@ -30,7 +30,7 @@ export interface ScanOptions {
  * disk), merged in one place (applyEntry) whichever way they came.
  */
 export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: ScanOptions = {}): Promise<ImageFile[]> {
-  const files = new Map<string, ImageFile>();
+  const files = new Map<string, MergedFile>();
   for (const [index, layer] of manifest.layers.entries()) {
     if (options.skipLayer?.(layer)) continue;
     const apply = (entry: LayerEntry) => {
