@@ -40,8 +40,6 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv) });
     let sbom;
     let desc;
-    // Made whole only to be pushed too; otherwise written out chunk by chunk as it is made.
-    let bytes: Buffer | undefined;
     try {
       const root = await readManifest(opened.storage, opened.root, { name: opened.name });
       desc = isIndex(root.parsed) ? choosePlatform(root.parsed.manifests, { name: opened.name, wanted: platform, noMatch: noManifestFor(opened.name) }) : root.descriptor;
@@ -50,12 +48,12 @@ export const sbomCommand: CliCommand<SbomArgs> = {
       sbom = await prepareSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });
       if (argv.attach) {
         if (location.transport !== 'registry') throw usageError('--attach pushes to a registry: give a registry reference');
-        bytes = Buffer.concat([...sbom.chunks()]);
+        const prepared = sbom;
         const { Repository } = await import('../registry/repository.js');
-        const { attachArtifact, bytesBlob } = await import('../supply-chain/attach.js');
+        const { attachArtifact, madeBlob } = await import('../supply-chain/attach.js');
         const client = await clientFromFlags(location.reference.registry, argv);
         try {
-          const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, sbom.mediaType, [bytesBlob(bytes, sbom.mediaType)]);
+          const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, prepared.mediaType, [madeBlob(() => prepared.chunks(), prepared.mediaType, `the SBOM of ${opened.name}`)]);
           out.info(`attached the SBOM as ${repository}@${attached.manifest.digest}`);
           await client.close();
         } catch (err) {
@@ -66,7 +64,8 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     } finally {
       await opened.close();
     }
-    const chunks = bytes ? [bytes] : sbom.chunks();
+    // Made again for the output, chunk by chunk, as it was for the registry: never whole in memory.
+    const chunks = sbom.chunks();
     if (argv.output) {
       const { writeFile } = await import('node:fs/promises');
       const { fromSystemError } = await import('../errors.js');

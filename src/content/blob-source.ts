@@ -5,6 +5,7 @@ import { OcipushError, fromSystemError } from '../errors.js';
 import { Digester, digestAlgorithm, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ReadOnlyStorage } from './storage.js';
+import { ChunkVerifier } from './verify.js';
 
 /**
  * What an upload request sends: a stream, or chunks the HTTP client pulls one at a time (undici
@@ -168,6 +169,36 @@ export function storageSource(storage: ReadOnlyStorage, desc: Descriptor): BlobS
       whole.on('error', (err) => slice.destroy(err));
       return whole.pipe(slice);
     },
+  };
+}
+
+/**
+ * Bytes made afresh on every read, the same each time (an SBOM document made from the image's
+ * files): never held whole in memory. The whole is checked against `desc` as it goes, so a maker
+ * that gave other bytes the second time fails the upload (EDIGEST) instead of storing them; a
+ * range is cut out of a fresh run.
+ */
+export function madeSource(make: () => Iterable<Uint8Array>, desc: Pick<Descriptor, 'digest' | 'size'>, what: string): BlobSource {
+  return {
+    size: desc.size,
+    open: async () => (async function* () {
+      const verifier = new ChunkVerifier(desc, what);
+      for (const chunk of make()) {
+        verifier.update(chunk);
+        yield chunk;
+      }
+      verifier.finish();
+    })(),
+    openRange: async (start, end) => (async function* () {
+      let position = 0;
+      for (const chunk of make()) {
+        const from = Math.max(0, start - position);
+        const to = Math.min(chunk.length, end + 1 - position);
+        position += chunk.length;
+        if (to > from) yield chunk.subarray(from, to);
+        if (position > end) return;
+      }
+    })(),
   };
 }
 

@@ -6,7 +6,7 @@ import { Digester, sha256 } from '../oci/digest.js';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { encodeJson, type ImageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
-import { bufferSource, fileSource } from '../content/blob-source.js';
+import { bufferSource, fileSource, madeSource, type BlobSource } from '../content/blob-source.js';
 import { pushReferrer, type PushReferrerResult } from '../registry/referrers.js';
 import type { Repository } from '../registry/repository.js';
 
@@ -17,8 +17,8 @@ export const DEFAULT_FILE_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
 
 export interface ArtifactBlob {
   descriptor: Descriptor;
-  /** A file on disk, or bytes held in memory (an SBOM, an envelope). */
-  source: { path: string } | { bytes: Buffer };
+  /** A file on disk, bytes held in memory (an envelope), or bytes made again for each read (an SBOM). */
+  source: BlobSource;
 }
 
 export interface AttachedArtifact extends PushReferrerResult {
@@ -35,11 +35,23 @@ export async function fileBlob(path: string, mediaType = DEFAULT_FILE_MEDIA_TYPE
   } catch (err) {
     throw fromSystemError(err, path, 'cannot read');
   }
-  return { descriptor: { mediaType, digest: digester.digest(), size: digester.size, annotations: { [TITLE_ANNOTATION]: basename(path) } }, source: { path } };
+  const descriptor: Descriptor = { mediaType, digest: digester.digest(), size: digester.size, annotations: { [TITLE_ANNOTATION]: basename(path) } };
+  return { descriptor, source: fileSource(path, descriptor) };
 }
 
 export function bytesBlob(bytes: Buffer, mediaType: string, annotations?: Record<string, string>): ArtifactBlob {
-  return { descriptor: { mediaType, digest: sha256(bytes), size: bytes.length, ...(annotations ? { annotations } : {}) }, source: { bytes } };
+  return { descriptor: { mediaType, digest: sha256(bytes), size: bytes.length, ...(annotations ? { annotations } : {}) }, source: bufferSource(bytes) };
+}
+
+/**
+ * Bytes made by `make`, the same on every call (an SBOM document): made once to hash them, and
+ * again for the upload, never held whole (madeSource).
+ */
+export function madeBlob(make: () => Iterable<Uint8Array>, mediaType: string, what: string): ArtifactBlob {
+  const digester = new Digester();
+  for (const chunk of make()) digester.update(chunk);
+  const descriptor: Descriptor = { mediaType, digest: digester.digest(), size: digester.size };
+  return { descriptor, source: madeSource(make, descriptor, what) };
 }
 
 /**
@@ -48,10 +60,7 @@ export function bytesBlob(bytes: Buffer, mediaType: string, annotations?: Record
  */
 export async function attachArtifact(repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<AttachedArtifact> {
   await repo.pushBlob(EMPTY_DESCRIPTOR, bufferSource(EMPTY_JSON));
-  for (const blob of blobs) {
-    const source = 'path' in blob.source ? fileSource(blob.source.path, blob.descriptor) : bufferSource(blob.source.bytes);
-    await repo.pushBlob(blob.descriptor, source);
-  }
+  for (const blob of blobs) await repo.pushBlob(blob.descriptor, blob.source);
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,

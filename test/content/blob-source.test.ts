@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OcipushError } from '../../src/errors.js';
 import { sha256 } from '../../src/oci/digest.js';
-import { fileSource, readFileChunks } from '../../src/content/blob-source.js';
+import { fileSource, madeSource, readFileChunks } from '../../src/content/blob-source.js';
 import { tempDir } from '../support/tools.js';
 
 /** File descriptors of this process open on `path`: a chunk reader that is done must leave none. */
@@ -129,5 +129,34 @@ describe('fileSource', () => {
     } finally {
       await tmp.cleanup();
     }
+  });
+});
+
+describe('madeSource', () => {
+  const parts = [randomBytes(1000), randomBytes(1), randomBytes(4096), randomBytes(333)];
+  const whole = Buffer.concat(parts);
+  const desc = { digest: sha256(whole), size: whole.length };
+  const read = async (body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream) => {
+    const got: Buffer[] = [];
+    for await (const chunk of body as AsyncIterable<Uint8Array>) got.push(Buffer.from(chunk));
+    return Buffer.concat(got);
+  };
+
+  it('makes the bytes again for every read: the whole, and any range across the made chunks', async () => {
+    let made = 0;
+    const source = madeSource(() => { made++; return parts; }, desc, 'the document');
+    assert.equal(source.size, whole.length);
+    assert.ok((await read(await source.open())).equals(whole));
+    for (const [start, end] of [[0, 0], [999, 1000], [1000, 5096], [1001, whole.length - 1], [5000, 5100]] as const) {
+      assert.ok((await read(await source.openRange(start, end))).equals(whole.subarray(start, end + 1)), `${start}-${end}`);
+    }
+    assert.equal(made, 6);
+  });
+
+  it('fails with EDIGEST, naming the blob, when a later run makes other bytes', async () => {
+    let run = 0;
+    const source = madeSource(() => (run++ === 0 ? parts : [...parts.slice(0, 3), randomBytes(333)]), desc, 'the document');
+    assert.ok((await read(await source.open())).equals(whole));
+    await assert.rejects(read(await source.open()), (err: unknown) => err instanceof OcipushError && err.code === 'EDIGEST' && /the document/.test(err.message));
   });
 });

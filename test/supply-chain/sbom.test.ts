@@ -98,7 +98,7 @@ describe('ocipush sbom', () => {
     assert.ok(doc.components.some((c: { purl?: string }) => c.purl === 'pkg:pypi/requests@2.31.0'));
   });
 
-  it('is deterministic, and the same from the registry as from the layout (layers streamed, nothing unpacked)', () => {
+  it('is deterministic, and the same from the registry as from the layout (layers streamed, nothing unpacked)', async () => {
     const a = runCli(['sbom', `oci:${layout}:t`, '--created', '2024-05-01T12:00:00Z']);
     const b = runCli(['sbom', `oci:${layout}:t`], { env: { SOURCE_DATE_EPOCH: String(Date.parse('2024-05-01T12:00:00Z') / 1000) } });
     assert.equal(a.stdout, b.stdout);
@@ -111,6 +111,12 @@ describe('ocipush sbom', () => {
     assert.deepEqual(strip(JSON.parse(remote.stdout)), strip(JSON.parse(a.stdout)));
     const refs = JSON.parse(runCli(['referrers', ref, '--json']).stdout);
     assert.deepEqual(refs.manifests.map((m: { artifactType: string }) => m.artifactType), ['application/spdx+json']);
+    // What the registry holds is the document printed, byte for byte (made again for each, never whole in memory).
+    const v2 = `http://${registry.host}/v2/sbom/app`;
+    const artifact = await (await fetch(`${v2}/manifests/${refs.manifests[0].digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json() as { layers: { digest: string; size: number }[] };
+    const stored = Buffer.from(await (await fetch(`${v2}/blobs/${artifact.layers[0]!.digest}`)).arrayBuffer());
+    assert.equal(stored.length, artifact.layers[0]!.size);
+    assert.ok(stored.equals(Buffer.from(remote.stdout, 'utf8')), 'the attached SBOM is the one printed');
   });
 
   it('applies whiteouts: a file removed by a later layer is not listed', () => {
