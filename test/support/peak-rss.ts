@@ -33,11 +33,16 @@ export function writeRandomFile(path: string, size: number): void {
 /**
  * Runs `ocipush ARGS` in a child process and returns its peak resident memory (VmHWM: every
  * thread, the compression workers included), read by the child itself once the command is done.
+ * The child sets the V8 flags bin/ocipush.js sets before anything else loads: without
+ * `--liftoff-only`, V8 may recompile undici's WebAssembly parser in the background while a push
+ * runs (40 MB, later under load), and the figure would be a process users never run.
  */
 export function cliPeakRss(args: string[]): number {
+  const flags = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'cli', 'runtime-flags.js')).href;
   const main = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js')).href;
   const script = `
     import { readFileSync } from 'node:fs';
+    await import(${JSON.stringify(flags)});
     const { main } = await import(${JSON.stringify(main)});
     const code = await main(${JSON.stringify(args)});
     const kb = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1];
