@@ -163,12 +163,7 @@ export function storageSource(storage: ReadOnlyStorage, desc: Descriptor): BlobS
   return {
     size: desc.size,
     open: () => storage.fetch(desc),
-    async openRange(start, end) {
-      const whole = await storage.fetch(desc);
-      const slice = new ByteSlice(start, end - start + 1, () => whole.destroy());
-      whole.on('error', (err) => slice.destroy(err));
-      return whole.pipe(slice);
-    },
+    openRange: async (start, end) => sliceOf(await storage.fetch(desc), start, end),
   };
 }
 
@@ -189,16 +184,7 @@ export function madeSource(make: () => Iterable<Uint8Array>, desc: Pick<Descript
       }
       verifier.finish();
     })(),
-    openRange: async (start, end) => (async function* () {
-      let position = 0;
-      for (const chunk of make()) {
-        const from = Math.max(0, start - position);
-        const to = Math.min(chunk.length, end + 1 - position);
-        position += chunk.length;
-        if (to > from) yield chunk.subarray(from, to);
-        if (position > end) return;
-      }
-    })(),
+    openRange: async (start, end) => sliceOf(Readable.from(make()), start, end),
   };
 }
 
@@ -209,6 +195,13 @@ export function bufferSource(bytes: Buffer): BlobSource {
     open: async () => Readable.from([bytes]),
     openRange: async (start, end) => Readable.from([bytes.subarray(start, end + 1)]),
   };
+}
+
+/** Bytes `start`..`end` (inclusive) of `whole`, which is let go (destroyed) once they have passed. */
+function sliceOf(whole: Readable, start: number, end: number): Readable {
+  const slice = new ByteSlice(start, end - start + 1, () => whole.destroy());
+  whole.on('error', (err) => slice.destroy(err));
+  return whole.pipe(slice);
 }
 
 /** Passes `length` bytes after skipping `skip`, then ends (and lets the upstream go). */
