@@ -83,32 +83,19 @@ export class RecordedFile implements FileFacts {
 }
 
 /**
- * A file of the merged image: every one has the same shape (its optional fields always there,
- * undefined when absent), which the document and package detection then read fast; spreading
- * facts of varying shapes made the merge and each read after it slower.
+ * A file of the merged image: a recorded file under its name in the image and the layer it comes
+ * from. Every one has the same shape (its optional fields always there, undefined when absent),
+ * which the document and package detection then read fast; spreading facts of varying shapes
+ * made the merge and each read after it slower.
  */
-export class MergedFile implements ImageFile {
-  constructor(
-    readonly path: string,
-    readonly size: number,
-    readonly mode: number,
-    private readonly checksums: ChecksumTable,
-    private readonly row: number,
-    public content: Buffer | undefined,
-    readonly go: GoBuildInfo | undefined,
-    readonly layer: number,
-  ) {}
-
-  static of(file: RecordedFile, layer: number): MergedFile {
-    return new MergedFile(file.path, file.size, file.mode, file.checksums, file.row, file.content, file.go, layer);
+export class MergedFile extends RecordedFile implements ImageFile {
+  constructor(file: RecordedFile, path: string, readonly layer: number) {
+    super(path, file.size, file.mode, file.checksums, file.row, file.content, file.go);
   }
-
-  get sha1(): string { return this.checksums.sha1(this.row); }
-  get sha256(): string { return this.checksums.sha256(this.row); }
 
   /** The same file under another name and layer (a hard link to it). */
   at(path: string, layer: number): MergedFile {
-    return new MergedFile(path, this.size, this.mode, this.checksums, this.row, this.content, this.go, layer);
+    return new MergedFile(this, path, layer);
   }
 }
 
@@ -185,7 +172,7 @@ export function applyEntry(files: Map<string, MergedFile>, entry: LayerEntry, in
     removeTree(files, whiteout.path, whiteout.opaque ? index : undefined);
     return;
   }
-  if (entry.kind === 'file') { files.set(path, MergedFile.of(entry, index)); return; }
+  if (entry.kind === 'file') { files.set(path, new MergedFile(entry, path, index)); return; }
   if (entry.kind === 'link') {
     const target = files.get(entry.target);
     if (target) files.set(path, target.at(path, index));
