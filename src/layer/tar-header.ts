@@ -51,7 +51,7 @@ export function writeHeader(h: TarHeader, buf: Buffer, offset: number): number {
   if (pax !== null) {
     writeUstar({
       name: PAX_NAME, type: TarType.PaxHeader, mode: 0o644, uid: 0, gid: 0, size: pax.length, mtime: 0,
-    }, buf, at, null);
+    }, buf, at, NO_SPLIT);
     at += BLOCK;
     pax.copy(buf, at);
     buf.fill(0, at + pax.length, at + padded(pax.length));
@@ -68,34 +68,51 @@ export function padded(n: number): number {
 /** The two zero blocks that end an archive. */
 export const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK);
 
-function writeUstar(h: TarHeader, buf: Buffer, at: number, split: { prefix: Buffer; name: Buffer } | null): void {
+const USTAR_MAGIC = Buffer.from('ustar\u000000', 'latin1');
+
+/*
+ * A header is written for every entry of a layer, tens of thousands of times per build: what
+ * follows allocates nothing (no digit strings, no sub-buffers, no split objects). A quarter of
+ * the garbage a build made was headers, and every collection it caused copied what the pipeline
+ * had in flight.
+ */
+
+/** The ustar header of `h`; `split` from splitName (for a name pax carries, the first 100 bytes go in `name`). */
+function writeUstar(h: TarHeader, buf: Buffer, at: number, split: number): void {
   buf.fill(0, at, at + BLOCK);
-  const name = split ? split.name : h.name.subarray(0, NAME_LEN);
-  name.copy(buf, at);
+  if (split > 0) {
+    h.name.copy(buf, at, split + 1);
+    h.name.copy(buf, at + 345, 0, split);
+  } else {
+    h.name.copy(buf, at, 0, Math.min(h.name.length, NAME_LEN));
+  }
   writeOctal(buf, at + 100, 8, h.mode & 0o7777);
   writeNumber(buf, at + 108, 8, h.uid);
   writeNumber(buf, at + 116, 8, h.gid);
   writeNumber(buf, at + 124, 12, h.size);
   writeNumber(buf, at + 136, 12, h.mtime);
   buf[at + 156] = h.type.charCodeAt(0);
-  if (h.linkname) h.linkname.subarray(0, NAME_LEN).copy(buf, at + 157);
-  buf.write('ustar\u000000', at + 257, 'latin1');
+  if (h.linkname) h.linkname.copy(buf, at + 157, 0, Math.min(h.linkname.length, NAME_LEN));
+  USTAR_MAGIC.copy(buf, at + 257);
   // uname/gname stay empty: names differ between machines, ids are what a runtime uses.
   if (h.type === TarType.CharDevice || h.type === TarType.BlockDevice) {
     writeNumber(buf, at + 329, 8, h.devmajor ?? 0);
     writeNumber(buf, at + 337, 8, h.devminor ?? 0);
   }
-  if (split && split.prefix.length > 0) split.prefix.copy(buf, at + 345);
   buf.fill(0x20, at + 148, at + 156);
   let sum = 0;
   for (let i = at; i < at + BLOCK; i++) sum += buf[i]!;
   writeOctal(buf, at + 148, 7, sum); // 6 digits, NUL, then the space already there
 }
 
-/** Octal, zero-padded, NUL-terminated, in a field of `len` bytes. */
+/** Octal, zero-padded, NUL-terminated, in a field of `len` bytes (the value fits: writeNumber checks). */
 function writeOctal(buf: Buffer, at: number, len: number, value: number): void {
-  const digits = value.toString(8).padStart(len - 1, '0');
-  buf.write(digits, at, len - 1, 'latin1');
+  // Division, not shifts: a size field holds up to 33 bits.
+  let v = value;
+  for (let i = at + len - 2; i >= at; i--) {
+    buf[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
   buf[at + len - 1] = 0;
 }
 
@@ -114,19 +131,26 @@ function writeNumber(buf: Buffer, at: number, len: number, value: number): void 
   }
 }
 
-/** A ustar prefix/name split of `name`, or null when pax must carry it. */
-function splitName(name: Buffer): { prefix: Buffer; name: Buffer } | null {
-  if (!isPortable(name)) return null;
-  if (name.length <= NAME_LEN) return { prefix: Buffer.alloc(0), name };
+/** splitName's answer for a name that fits the 100-byte name field whole. */
+const NO_SPLIT = 0;
+/** splitName's answer for a name only pax can carry. */
+const PAX_ONLY = -1;
+
+/**
+ * Where a ustar header splits `name` into prefix and name: NO_SPLIT when it fits the name field,
+ * PAX_ONLY when it cannot be split (pax then carries it), else the index of the slash between.
+ */
+function splitName(name: Buffer): number {
+  if (!isPortable(name)) return PAX_ONLY;
+  if (name.length <= NAME_LEN) return NO_SPLIT;
   // Split at a slash so that the prefix ≤ 155 and the rest ≤ 100 (a directory's trailing slash
   // belongs to the name part).
   const searchEnd = Math.min(name.length - 2, PREFIX_LEN);
   for (let i = searchEnd; i > 0; i--) {
     if (name[i] !== 0x2f) continue;
-    if (name.length - i - 1 > NAME_LEN) return null;
-    return { prefix: name.subarray(0, i), name: name.subarray(i + 1) };
+    return name.length - i - 1 > NAME_LEN ? PAX_ONLY : i;
   }
-  return null;
+  return PAX_ONLY;
 }
 
 /** Printable ASCII only: anything else goes into pax, which every reader decodes the same way. */
@@ -140,22 +164,25 @@ function isPortable(bytes: Buffer): boolean {
 
 /** The pax extended header body for `h`, or null when a plain ustar header holds everything. */
 function paxRecords(h: TarHeader): Buffer | null {
+  const pathInPax = splitName(h.name) === PAX_ONLY;
+  const linkInPax = h.linkname !== undefined && (h.linkname.length > NAME_LEN || !isPortable(h.linkname));
+  if (!pathInPax && !linkInPax && h.size <= MAX_OCTAL_11 && h.uid <= MAX_OCTAL_7 && h.gid <= MAX_OCTAL_7
+    && h.mtime <= MAX_OCTAL_11 && !h.capability) return null;
   const records: Buffer[] = [];
   let binary = false;
-  if (splitName(h.name) === null) {
+  if (pathInPax) {
     records.push(record('path', h.name));
     binary ||= !isUtf8(h.name);
   }
-  if (h.linkname && (h.linkname.length > NAME_LEN || !isPortable(h.linkname))) {
-    records.push(record('linkpath', h.linkname));
-    binary ||= !isUtf8(h.linkname);
+  if (linkInPax) {
+    records.push(record('linkpath', h.linkname!));
+    binary ||= !isUtf8(h.linkname!);
   }
   if (h.size > MAX_OCTAL_11) records.push(record('size', Buffer.from(String(h.size))));
   if (h.uid > MAX_OCTAL_7) records.push(record('uid', Buffer.from(String(h.uid))));
   if (h.gid > MAX_OCTAL_7) records.push(record('gid', Buffer.from(String(h.gid))));
   if (h.mtime > MAX_OCTAL_11) records.push(record('mtime', Buffer.from(String(h.mtime))));
   if (h.capability) records.push(record('SCHILY.xattr.security.capability', h.capability));
-  if (records.length === 0) return null;
   // A name that is not UTF-8 is kept byte for byte; hdrcharset tells readers not to convert it.
   if (binary) records.unshift(record('hdrcharset', Buffer.from('BINARY')));
   return Buffer.concat(records);
