@@ -43,7 +43,7 @@ import { walk, type FsEntry } from './walk.js';
 export type KeyedEntry = Omit<FsEntry, 'path' | 'name' | 'linkname'> & { name: Uint8Array | string; linkname?: Uint8Array | string };
 
 /** Bumped whenever what the key covers, or what an entry holds, changes. */
-const FORMAT = 'ocipush-layer-cache-2';
+const FORMAT = 'ocipush-layer-cache-3';
 /** Entries changed this recently before the walk began make the key unsure: not stored. */
 const RACY_NS = 2_000_000_000n;
 
@@ -115,14 +115,17 @@ export interface StatStamp {
   changedNs: bigint;
 }
 
-export function statStamp(st: BigIntStats): StatStamp {
-  return {
-    facts: `${st.dev} ${st.ino} ${st.mode} ${st.nlink} ${st.uid} ${st.gid} ${st.rdev} ${st.size} ${st.mtimeNs} ${st.ctimeNs}`,
-    changedNs: st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs,
-  };
-}
-
 const STAT_FIELDS = 10;
+
+/**
+ * Writes `st`'s facts at `into[at]`, ten 64-bit fields: the bytes both a walked file and a planned
+ * one are keyed by. (A BigInt64Array element takes a value modulo 2^64: an unsigned dev or ino
+ * above 2^63 wraps.)
+ */
+function putStatFacts(into: BigInt64Array, at: number, st: BigIntStats): void {
+  into[at] = st.dev; into[at + 1] = st.ino; into[at + 2] = st.mode; into[at + 3] = st.nlink; into[at + 4] = st.uid;
+  into[at + 5] = st.gid; into[at + 6] = st.rdev; into[at + 7] = st.size; into[at + 8] = st.mtimeNs; into[at + 9] = st.ctimeNs;
+}
 const STATS_PER_CHUNK = 4096;
 
 /**
@@ -138,11 +141,7 @@ export class StatTable {
   add(st: BigIntStats): number {
     const i = this.count++;
     if (i % STATS_PER_CHUNK === 0) this.chunks.push(new BigInt64Array(STATS_PER_CHUNK * STAT_FIELDS));
-    const at = (i % STATS_PER_CHUNK) * STAT_FIELDS;
-    // A BigInt64Array element takes a value modulo 2^64 (an unsigned dev or ino above 2^63 wraps).
-    const chunk = this.chunks[this.chunks.length - 1]!;
-    chunk[at] = st.dev; chunk[at + 1] = st.ino; chunk[at + 2] = st.mode; chunk[at + 3] = st.nlink; chunk[at + 4] = st.uid;
-    chunk[at + 5] = st.gid; chunk[at + 6] = st.rdev; chunk[at + 7] = st.size; chunk[at + 8] = st.mtimeNs; chunk[at + 9] = st.ctimeNs;
+    putStatFacts(this.chunks[this.chunks.length - 1]!, (i % STATS_PER_CHUNK) * STAT_FIELDS, st);
     return i;
   }
 
@@ -169,6 +168,9 @@ export class TreeKeyHasher {
   /** Wall clock, as file times are: a time at or after (start - 2 s) is too recent to trust. */
   private readonly startNs: bigint;
   private newest = 0n;
+  /** One walked file's facts, reused for every file: a walk hashes tens of thousands. */
+  private readonly facts = new BigInt64Array(STAT_FIELDS);
+  private readonly factBytes = new Uint8Array(this.facts.buffer);
 
   /** @param startMs When the stats hashed were taken, at the latest (default now: a walk to come). */
   constructor(private readonly source: string, private readonly clock: WallClock = Date.now, startMs?: number) {
@@ -178,7 +180,13 @@ export class TreeKeyHasher {
 
   readonly onStats = (e: FsEntry, st: BigIntStats): void => {
     // Capabilities are not read: setting one moves the file's ctime, which is in the key.
-    this.add(e, statStamp(st));
+    // The same bytes as add(e, stamp) would hash, without a stamp (or a string) per file.
+    hashEntry(this.hash, e);
+    putStatFacts(this.facts, 0, st);
+    this.hash.bytes(this.factBytes);
+    this.hash.text('\n');
+    const changedNs = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+    if (changedNs > this.newest) this.newest = changedNs;
   };
 
   /**
@@ -218,9 +226,21 @@ function nowNs(clock: WallClock): bigint {
   return BigInt(Math.floor(clock())) * 1_000_000n;
 }
 
+/** An entry's numbers, as fixed-size bytes (float64: each is a safe integer; -1 for no device). */
+const entryNumbers = new Float64Array(7);
+const entryNumberBytes = new Uint8Array(entryNumbers.buffer);
+
+/** Names (no NUL in them) end with NUL; the numbers between take a fixed size: nothing is ambiguous. */
 function hashEntry(hash: BufferedHash, e: KeyedEntry): void {
   hash.add(e.name);
-  hash.text(`\0${e.type} ${e.mode} ${e.uid} ${e.gid} ${e.size} ${e.mtime} ${e.devmajor ?? '-'} ${e.devminor ?? '-'} `);
+  hash.text('\0');
+  hash.text(e.type);
+  hash.text('\0');
+  entryNumbers[0] = e.mode; entryNumbers[1] = e.uid; entryNumbers[2] = e.gid; entryNumbers[3] = e.size;
+  entryNumbers[4] = e.mtime; entryNumbers[5] = e.devmajor ?? -1; entryNumbers[6] = e.devminor ?? -1;
+  hash.bytes(entryNumberBytes);
   if (e.linkname) hash.add(e.linkname);
-  hash.text(`\0${e.capability ? e.capability.toString('hex') : '-'}\0`);
+  hash.text('\0');
+  hash.text(e.capability ? e.capability.toString('hex') : '-');
+  hash.text('\0');
 }
