@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { jsonBytes, jsonChunks, jsonTexts } from '../../src/supply-chain/sbom/json-bytes.js';
+import { jsonBytes, jsonChunks, jsonTexts, type ByteElements } from '../../src/supply-chain/sbom/json-bytes.js';
 import { cyclonedxDocument, spdxDocument } from '../../src/supply-chain/sbom/documents.js';
+import { ChecksumTable, MergedFile, RecordedFile } from '../../src/supply-chain/sbom/layer-files.js';
+import { createHash } from 'node:crypto';
 
 it('jsonBytes writes the bytes of JSON.stringify(doc) and a newline, its large arrays from the text of each element; jsonChunks the same bytes in chunks of about 1 MiB', () => {
   const files = Array.from({ length: 12_000 }, (_, i) => ({
@@ -14,10 +16,10 @@ it('jsonBytes writes the bytes of JSON.stringify(doc) and a newline, its large a
   const doc = { first: 'x', creationInfo: { creators: ['a', 'b'] }, files: [] as unknown[], packages: [] as unknown[], relationships: [] as unknown[], last: { k: [] } };
   const whole = { ...doc, files, packages: [], relationships };
   // Three large arrays, in document order: more than one 64 KiB batch of elements, none, and a short one with a hole.
-  const bytes = jsonBytes(doc, { files: jsonTexts(files), packages: (function* () {})(), relationships: jsonTexts(relationships) });
+  const bytes = jsonBytes(doc, { files: [jsonTexts(files)], packages: [(function* () {})()], relationships: [jsonTexts(relationships)] });
   const expected = Buffer.from(`${JSON.stringify(whole)}\n`, 'utf8');
   assert.ok(bytes.equals(expected));
-  const chunks = [...jsonChunks(doc, { files: jsonTexts(files), packages: [], relationships: jsonTexts(relationships) })];
+  const chunks = [...jsonChunks(doc, { files: [jsonTexts(files)], packages: [], relationships: [jsonTexts(relationships)] })];
   assert.ok(expected.length > 2 << 20 && chunks.length >= 2, `${chunks.length} chunks of ${expected.length} bytes`);
   for (const chunk of chunks) assert.ok(chunk.length > 0 && chunk.length <= 1 << 20);
   assert.ok(Buffer.concat(chunks).equals(expected));
@@ -37,4 +39,53 @@ it('the SPDX and CycloneDX documents are compact JSON whose file elements, writt
   assert.deepEqual(contained, s.files.map((f: { SPDXID: string }) => f.SPDXID));
   const c = JSON.parse(cdx.toString('utf8'));
   assert.deepEqual(c.components.map((f: { name: string; 'bom-ref': string }) => [f.name, f['bom-ref']]), paths.map((p) => [`/${p}`, `file:/${p}`]));
+});
+
+it('a large array in segments: text elements and elements that write their own bytes, in order, across chunk boundaries', () => {
+  // Elements of 1 to 40,000 bytes, so that some need a chunk of their own and others share one.
+  const sizes = Array.from({ length: 300 }, (_, i) => (i * 7919) % 40_000 + 1);
+  const texts = sizes.map((n, i) => JSON.stringify({ i, pad: 'é'.repeat(n >> 1) }));
+  const asBytes = texts.map((t) => Buffer.from(t, 'utf8'));
+  const elements: ByteElements = {
+    length: asBytes.length,
+    maxBytes: (i) => asBytes[i]!.length,
+    write: (i, out, at) => at + asBytes[i]!.copy(out, at),
+  };
+  const doc = { before: 1, list: [], after: 2 };
+  const expected = Buffer.from(`${JSON.stringify({ before: 1, list: [...texts, ...texts, ...texts].map((t) => JSON.parse(t)), after: 2 })}\n`, 'utf8');
+  const chunks = [...jsonChunks(doc, { list: [jsonTexts(texts.map((t) => JSON.parse(t))), elements, jsonTexts(texts.map((t) => JSON.parse(t)))] })];
+  assert.ok(chunks.length >= 4, `${chunks.length} chunks`);
+  assert.ok(Buffer.concat(chunks).equals(expected));
+  // A segment of byte elements alone, and an empty one.
+  const alone = jsonBytes({ list: [] }, { list: [{ length: 0, maxBytes: () => 0, write: (_i, _out, at) => at }, elements] });
+  assert.ok(alone.equals(Buffer.from(`${JSON.stringify({ list: texts.map((t) => JSON.parse(t)) })}\n`, 'utf8')));
+});
+
+it('file elements written as bytes from recorded files are the bytes JSON.stringify gives, digests from the checksum table, over many chunks', () => {
+  const tricky = ['a', 'dir/quote"d', 'back\\slash', 'tab\there', 'ctl\u0001x', 'del\u007fx', 'line\u2028sep', 'caf\u00e9/\u{1F600}', 'sp ace', 'lone\ud800x'];
+  const paths = [...tricky, ...Array.from({ length: 12_000 }, (_, i) => `usr/share/${'d'.repeat(i % 50)}/f-${i}-\u00e9`)].sort();
+  const table = new ChecksumTable();
+  const digests = paths.map((p) => ({ sha1: createHash('sha1').update(p).digest('hex'), sha256: createHash('sha256').update(p).digest('hex') }));
+  const files = paths.map((p, i) => {
+    const recorded = new RecordedFile(p, i, 0o644, table, table.add(digests[i]!.sha1, digests[i]!.sha256), undefined, undefined);
+    return new MergedFile(recorded, p, 0);
+  });
+  const subject = { name: 'oci:dir:t', digest: `sha256:${'c'.repeat(64)}` as const, created: '2026-01-01T00:00:00Z' };
+  const spdx = spdxDocument(subject, { files, packages: [] });
+  const cdx = cyclonedxDocument(subject, { files, packages: [] });
+  for (const bytes of [spdx, cdx]) {
+    assert.ok(bytes.length > 2 << 20, 'more than one chunk');
+    assert.equal(bytes.toString('utf8'), `${JSON.stringify(JSON.parse(bytes.toString('utf8')))}\n`);
+  }
+  const s = JSON.parse(spdx.toString('utf8'));
+  assert.deepEqual(s.files, paths.map((p, i) => ({
+    fileName: `/${p}`, SPDXID: `SPDXRef-File-${i + 1}`,
+    checksums: [{ algorithm: 'SHA1', checksumValue: digests[i]!.sha1 }, { algorithm: 'SHA256', checksumValue: digests[i]!.sha256 }],
+  })));
+  assert.deepEqual(s.relationships.slice(1), paths.map((_, i) => ({ spdxElementId: 'SPDXRef-Image', relationshipType: 'CONTAINS', relatedSpdxElement: `SPDXRef-File-${i + 1}` })));
+  const c = JSON.parse(cdx.toString('utf8'));
+  assert.deepEqual(c.components, paths.map((p, i) => ({
+    type: 'file', 'bom-ref': `file:/${p}`, name: `/${p}`,
+    hashes: [{ alg: 'SHA-1', content: digests[i]!.sha1 }, { alg: 'SHA-256', content: digests[i]!.sha256 }],
+  })));
 });

@@ -3,7 +3,8 @@ import { digestHex, hexDigestOf, type Digest } from '../../oci/digest.js';
 import { cyclonedxBaseParts, spdxBaseParts, type BaseContents } from './base-sbom-documents.js';
 import type { Package } from './packages.js';
 import type { ImageFile } from './scan.js';
-import { jsonBytes, jsonChunks, jsonTexts } from './json-bytes.js';
+import { cyclonedxFileComponents, spdxFileElements, spdxFileRelationships } from './file-elements.js';
+import { jsonBytes, jsonChunks, jsonTexts, type LargeArray } from './json-bytes.js';
 
 export type SbomFormat = 'spdx' | 'cyclonedx';
 
@@ -35,8 +36,8 @@ export interface SbomContents {
 /** A document names tens of thousands of files: each id is hashed in one call. */
 const short = (text: string): string => hexDigestOf('sha256', text).slice(0, 16);
 
-/** A document's top level, and its large arrays as the JSON text of each element (json-bytes.ts). */
-type DocumentParts = [Record<string, unknown>, Record<string, Iterable<string>>];
+/** A document's top level, and its large arrays, by segments (json-bytes.ts). */
+type DocumentParts = [Record<string, unknown>, Record<string, LargeArray>];
 
 /** The document in `format`, in chunks of about 1 MiB made as they are read: for a writer that streams it. */
 export function sbomDocumentChunks(format: SbomFormat, subject: SbomSubject, contents: SbomContents): Generator<Buffer> {
@@ -59,10 +60,9 @@ export function cyclonedxDocument(subject: SbomSubject, contents: SbomContents):
 function spdxParts(subject: SbomSubject, contents: SbomContents): DocumentParts {
   const imageId = 'SPDXRef-Image';
   const packageId = (p: Package) => `SPDXRef-Package-${p.type}-${short(`${p.purl}\0${p.source}`)}`;
-  // A file's id is its place in the sorted list: unique, the same for the same image, and free
-  // (a hash of each path was a fifth of the document's time). The namespace, from the image
-  // digest, is what tells documents apart.
-  const fileId = (i: number) => `SPDXRef-File-${i + 1}`;
+  // A file's id is its place in the sorted list, `SPDXRef-File-<i + 1>` (file-elements.ts):
+  // unique, the same for the same image, and free (a hash of each path was a fifth of the
+  // document's time). The namespace, from the image digest, is what tells documents apart.
   const fromBase = subject.base && contents.base ? spdxBaseParts(contents.base, 'SPDXRef-BaseImage') : undefined;
   const doc = {
     spdxVersion: 'SPDX-2.3',
@@ -77,7 +77,7 @@ function spdxParts(subject: SbomSubject, contents: SbomContents): DocumentParts 
     relationships: [],
   };
   return [doc, {
-    packages: jsonTexts([
+    packages: [jsonTexts([
       {
         name: subject.name,
         SPDXID: imageId,
@@ -105,24 +105,17 @@ function spdxParts(subject: SbomSubject, contents: SbomContents): DocumentParts 
         externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }],
       })),
       ...(fromBase?.packages ?? []),
-    ]),
-    // One element per file, written as text: what JSON.stringify gives for
-    // { fileName, SPDXID, checksums: [{ algorithm, checksumValue }, …] } (ids and hex need no escaping).
-    files: (function* () {
-      for (const [i, f] of contents.files.entries()) {
-        yield `{"fileName":${JSON.stringify(`/${f.path}`)},"SPDXID":"${fileId(i)}","checksums":[{"algorithm":"SHA1","checksumValue":"${f.sha1}"},{"algorithm":"SHA256","checksumValue":"${f.sha256}"}]}`;
-      }
-      yield* jsonTexts(fromBase?.files ?? []);
-    })(),
-    relationships: (function* () {
-      yield* jsonTexts([
+    ])],
+    files: [spdxFileElements(contents.files), jsonTexts(fromBase?.files ?? [])],
+    relationships: [
+      jsonTexts([
         { spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: imageId },
         ...(subject.base ? [{ spdxElementId: imageId, relationshipType: 'DESCENDANT_OF', relatedSpdxElement: 'SPDXRef-BaseImage' }] : []),
         ...contents.packages.map((p) => ({ spdxElementId: imageId, relationshipType: 'CONTAINS', relatedSpdxElement: packageId(p) })),
-      ]);
-      for (let i = 0; i < contents.files.length; i++) yield `{"spdxElementId":"${imageId}","relationshipType":"CONTAINS","relatedSpdxElement":"${fileId(i)}"}`;
-      yield* jsonTexts(fromBase?.relationships ?? []);
-    })(),
+      ]),
+      spdxFileRelationships(contents.files.length, imageId),
+      jsonTexts(fromBase?.relationships ?? []),
+    ],
   }];
 }
 
@@ -150,8 +143,8 @@ function cyclonedxParts(subject: SbomSubject, contents: SbomContents): DocumentP
     components: [],
   };
   return [doc, {
-    components: (function* () {
-      yield* jsonTexts([
+    components: [
+      jsonTexts([
         ...(subject.base ? [{ type: 'container', 'bom-ref': 'base-image', name: subject.base.name, version: subject.base.digest, hashes: [{ alg: 'SHA-256', content: digestHex(subject.base.digest) }], ...fromBase?.baseComponent }] : []),
         ...contents.packages.map((p) => ({
           type: 'library',
@@ -162,14 +155,10 @@ function cyclonedxParts(subject: SbomSubject, contents: SbomContents): DocumentP
           ...(p.licenses ? { licenses: [{ license: { name: p.licenses } }] } : {}),
           properties: [{ name: 'ocipush:source', value: `/${p.source}` }],
         })),
-      ]);
-      // As JSON.stringify gives { type: 'file', 'bom-ref', name, hashes: [{ alg, content }, …] }.
-      for (const f of contents.files) {
-        const name = JSON.stringify(`/${f.path}`);
-        yield `{"type":"file","bom-ref":"file:${name.slice(1)},"name":${name},"hashes":[{"alg":"SHA-1","content":"${f.sha1}"},{"alg":"SHA-256","content":"${f.sha256}"}]}`;
-      }
-      yield* jsonTexts(fromBase?.components ?? []);
-    })(),
+      ]),
+      cyclonedxFileComponents(contents.files),
+      jsonTexts(fromBase?.components ?? []),
+    ],
   }];
 }
 

@@ -60,7 +60,21 @@ export class ChecksumTable {
     const at = row * ChecksumTable.ROW + 20;
     return this.bytes.toString('hex', at, at + 32);
   }
+
+  /** Writes one digest of `row` as lowercase hex at `out[at]` (as `sha1`/`sha256` give it); returns where it ended. */
+  putHex(row: number, digest: 'sha1' | 'sha256', out: Buffer, at: number): number {
+    let from = row * ChecksumTable.ROW + (digest === 'sha1' ? 0 : 20);
+    const end = from + (digest === 'sha1' ? 20 : 32);
+    for (; from < end; from++) {
+      const b = this.bytes[from]!;
+      out[at++] = HEX_DIGITS[b >> 4]!;
+      out[at++] = HEX_DIGITS[b & 15]!;
+    }
+    return at;
+  }
 }
+
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
 /**
  * A regular file of a layer's tar, as recorded: one object per file (its entry and its facts),
