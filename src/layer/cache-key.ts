@@ -126,6 +126,7 @@ function putStatFacts(into: BigInt64Array, at: number, st: BigIntStats): void {
   into[at] = st.dev; into[at + 1] = st.ino; into[at + 2] = st.mode; into[at + 3] = st.nlink; into[at + 4] = st.uid;
   into[at + 5] = st.gid; into[at + 6] = st.rdev; into[at + 7] = st.size; into[at + 8] = st.mtimeNs; into[at + 9] = st.ctimeNs;
 }
+
 const STATS_PER_CHUNK = 4096;
 
 /**

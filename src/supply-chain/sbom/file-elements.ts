@@ -6,8 +6,8 @@ import type { ImageFile } from './scan.js';
  * The per-file elements of the SBOM documents, written as bytes (json-bytes.ts' ByteElements):
  * exactly what JSON.stringify gives for each element's object, with no string made per file.
  * There are tens of thousands of them, made after the layers are done while a core idles; as
- * template strings they were 70 MB of garbage in the process whose young generation the CLI
- * keeps small, and their collections were a third of that tail.
+ * template strings they were 70 MB of short-lived garbage (48,828 files), for a collector that
+ * the CLI keeps to a small young generation.
  */
 
 /** SPDX `files`: { fileName, SPDXID, checksums: [{ algorithm: SHA1 … }, { algorithm: SHA256 … }] }. */
