@@ -89,3 +89,8 @@ it('file elements written as bytes from recorded files are the bytes JSON.string
     hashes: [{ alg: 'SHA-1', content: digests[i]!.sha1 }, { alg: 'SHA-256', content: digests[i]!.sha256 }],
   })));
 });
+
+it('an element that writes more than the room it declared fails the document, never cuts it', () => {
+  const liar: ByteElements = { length: 1, maxBytes: () => 2, write: (_i, out, at) => at + out.write('"abc"', at) };
+  assert.throws(() => jsonBytes({ list: [] }, { list: [liar] }), /took 5 bytes, more than the 2 it declared/);
+});

@@ -54,10 +54,15 @@ export function* jsonChunks(doc: Record<string, unknown>, large: Record<string, 
         yield* out.text(batch);
         batch = '';
         for (let i = 0; i < segment.length; i++) {
-          const full = out.reserve(segment.maxBytes(i) + 1);
+          const max = segment.maxBytes(i);
+          const full = out.reserve(max + 1);
           if (full) yield full;
           if (!first) out.bytes[out.used++] = 0x2c; // ','
-          out.used = segment.write(i, out.bytes, out.used);
+          const start = out.used;
+          out.used = segment.write(i, out.bytes, start);
+          // Past its room an element would be cut off silently (a typed array drops what does
+          // not fit) whenever it fell at the end of a chunk: a wrong bound fails every time instead.
+          if (out.used - start > max) throw new Error(`internal error: a JSON element took ${out.used - start} bytes, more than the ${max} it declared`);
           first = false;
         }
         continue;
