@@ -62,7 +62,7 @@ export function* jsonChunks(doc: Record<string, unknown>, large: Record<string, 
           out.used = segment.write(i, out.bytes, start);
           // Past its room an element would be cut off silently (a typed array drops what does
           // not fit) whenever it fell at the end of a chunk: a wrong bound fails every time instead.
-          if (out.used - start > max) throw new Error(`internal error: a JSON element took ${out.used - start} bytes, more than the ${max} it declared`);
+          if (out.used - start > max) throw new Error(`a JSON element took ${out.used - start} bytes, more than the ${max} it declared`);
           first = false;
         }
         continue;
