@@ -32,47 +32,53 @@ export interface ImageFile extends FileFacts {
  * into hex only as the document is written.
  */
 export class ChecksumTable {
-  private static readonly ROW = 20 + 32;
-  private bytes = Buffer.allocUnsafe(ChecksumTable.ROW * 1024);
+  private bytes = Buffer.allocUnsafe(ROW * 1024);
   private rows = 0;
 
   /** Stores one file's digests (hex strings or finished hashes); returns its row. */
   add(sha1: Hash | string, sha256: Hash | string): number {
-    const at = this.rows * ChecksumTable.ROW;
-    if (at + ChecksumTable.ROW > this.bytes.length) {
+    if ((this.rows + 1) * ROW > this.bytes.length) {
       const larger = Buffer.allocUnsafe(this.bytes.length * 2);
       this.bytes.copy(larger);
       this.bytes = larger;
     }
-    if (typeof sha1 === 'string') this.bytes.write(sha1, at, 20, 'hex');
-    else sha1.digest().copy(this.bytes, at);
-    if (typeof sha256 === 'string') this.bytes.write(sha256, at + 20, 32, 'hex');
-    else sha256.digest().copy(this.bytes, at + 20);
-    return this.rows++;
+    const row = this.rows++;
+    this.put(row, 'sha1', sha1);
+    this.put(row, 'sha256', sha256);
+    return row;
   }
 
-  sha1(row: number): string {
-    const at = row * ChecksumTable.ROW;
-    return this.bytes.toString('hex', at, at + 20);
-  }
-
-  sha256(row: number): string {
-    const at = row * ChecksumTable.ROW + 20;
-    return this.bytes.toString('hex', at, at + 32);
-  }
+  sha1(row: number): string { return this.hex(row, 'sha1'); }
+  sha256(row: number): string { return this.hex(row, 'sha256'); }
 
   /** Writes one digest of `row` as lowercase hex at `out[at]` (as `sha1`/`sha256` give it); returns where it ended. */
-  putHex(row: number, digest: 'sha1' | 'sha256', out: Buffer, at: number): number {
-    let from = row * ChecksumTable.ROW + (digest === 'sha1' ? 0 : 20);
-    const end = from + (digest === 'sha1' ? 20 : 32);
-    for (; from < end; from++) {
-      const b = this.bytes[from]!;
+  putHex(row: number, digest: Algorithm, out: Buffer, at: number): number {
+    const from = row * ROW + OFFSET[digest];
+    for (let i = from; i < from + LENGTH[digest]; i++) {
+      const b = this.bytes[i]!;
       out[at++] = HEX_DIGITS[b >> 4]!;
       out[at++] = HEX_DIGITS[b & 15]!;
     }
     return at;
   }
+
+  private hex(row: number, digest: Algorithm): string {
+    const from = row * ROW + OFFSET[digest];
+    return this.bytes.toString('hex', from, from + LENGTH[digest]);
+  }
+
+  private put(row: number, digest: Algorithm, value: Hash | string): void {
+    const at = row * ROW + OFFSET[digest];
+    if (typeof value === 'string') this.bytes.write(value, at, LENGTH[digest], 'hex');
+    else value.digest().copy(this.bytes, at);
+  }
 }
+
+type Algorithm = 'sha1' | 'sha256';
+/** A row of the table: SHA1's 20 bytes, then SHA256's 32. */
+const LENGTH = { sha1: 20, sha256: 32 } as const;
+const OFFSET = { sha1: 0, sha256: LENGTH.sha1 } as const;
+const ROW = LENGTH.sha1 + LENGTH.sha256;
 
 const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 
