@@ -38,15 +38,16 @@ const MAX_OCTAL_7 = 0o7777777; // 8-byte fields: 7 digits + NUL
 const MAX_OCTAL_11 = 0o77777777777; // 12-byte fields: 11 digits + NUL (8 GiB - 1)
 const PAX_NAME = Buffer.from('././@PaxHeader'); // a fixed name (GNU tar's default embeds the pid)
 
-/** Bytes this entry's header(s) take: 512, or more with a pax extended header in front. */
-export function encodedHeaderSize(h: TarHeader): number {
-  const pax = paxRecords(h);
+/**
+ * Bytes this entry's header(s) take: 512, or more with a pax extended header in front. `pax`:
+ * paxRecords(h), when the caller has it already (a tar producer sizes each header, then writes it).
+ */
+export function encodedHeaderSize(h: TarHeader, pax = paxRecords(h)): number {
   return pax === null ? BLOCK : BLOCK + padded(pax.length) + BLOCK;
 }
 
 /** Writes the header(s) of `h` at `buf[offset]` and returns the bytes written (a multiple of 512). */
-export function writeHeader(h: TarHeader, buf: Buffer, offset: number): number {
-  const pax = paxRecords(h);
+export function writeHeader(h: TarHeader, buf: Buffer, offset: number, pax = paxRecords(h)): number {
   let at = offset;
   if (pax !== null) {
     writeUstar({
@@ -163,7 +164,7 @@ function isPortable(bytes: Buffer): boolean {
 }
 
 /** The pax extended header body for `h`, or null when a plain ustar header holds everything. */
-function paxRecords(h: TarHeader): Buffer | null {
+export function paxRecords(h: TarHeader): Buffer | null {
   const pathInPax = splitName(h.name) === PAX_ONLY;
   const linkInPax = h.linkname !== undefined && (h.linkname.length > NAME_LEN || !isPortable(h.linkname));
   if (!pathInPax && !linkInPax && h.size <= MAX_OCTAL_11 && h.uid <= MAX_OCTAL_7 && h.gid <= MAX_OCTAL_7

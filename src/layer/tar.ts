@@ -1,7 +1,7 @@
 import { closeSync, constants as fsConstants, openSync, readSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { OcipushError, fromSystemError } from '../errors.js';
-import { BLOCK, END_OF_ARCHIVE, TarType, encodedHeaderSize, padded, writeHeader, type TarHeader } from './tar-header.js';
+import { BLOCK, END_OF_ARCHIVE, TarType, encodedHeaderSize, padded, paxRecords, writeHeader, type TarHeader } from './tar-header.js';
 import type { FsEntry } from './walk.js';
 
 export interface TarOptions {
@@ -110,7 +110,8 @@ export class TarProducer implements ChunkProducer {
         continue;
       }
       const header = this.headerOf(entry);
-      const headerSize = encodedHeaderSize(header);
+      const pax = paxRecords(header);
+      const headerSize = encodedHeaderSize(header, pax);
       if (pos + headerSize > this.chunkSize) {
         if (pos === 0) throw new OcipushError('EREAD', `${entry.path.toString()}: tar header of ${headerSize} bytes is too large`);
         this.pending = entry;
@@ -118,7 +119,7 @@ export class TarProducer implements ChunkProducer {
       }
       // Open before the header is written: an unreadable file fails the build, naming it.
       const fd = entry.type === 'file' && entry.size > 0 ? openForRead(entry.path) : undefined;
-      pos += writeHeader(header, chunk, pos);
+      pos += writeHeader(header, chunk, pos, pax);
       this.entries++;
       const sink = this.observe(entry, header);
       if (fd !== undefined) this.current = { fd, path: entry.path, size: entry.size, remaining: entry.size, sink };
