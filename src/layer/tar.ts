@@ -22,7 +22,11 @@ export interface ObservedEntry {
   type: FsEntry['type'] | 'other';
   mode: number;
   size: number;
-  linkname?: Buffer;
+  /**
+   * The link target (a hard link's, a symlink's), else undefined. Always present: one entry is
+   * made per tar entry, and spreading an optional field in cost an object more for each.
+   */
+  linkname: Buffer | undefined;
 }
 
 /**
@@ -140,10 +144,7 @@ export class TarProducer implements ChunkProducer {
   private observe(entry: FsEntry, header: TarHeader): ContentSink | undefined {
     const observer = this.options.observer;
     if (!observer) return undefined;
-    return observer.entry({
-      name: header.name, type: entry.type, mode: header.mode & 0o7777, size: header.size,
-      ...(header.linkname ? { linkname: header.linkname } : {}),
-    });
+    return observer.entry({ name: header.name, type: entry.type, mode: header.mode & 0o7777, size: header.size, linkname: header.linkname });
   }
 
   private nextEntry(): FsEntry | undefined {
