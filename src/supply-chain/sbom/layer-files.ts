@@ -54,7 +54,8 @@ export class ChecksumTable {
   /** Writes one digest of `row` as lowercase hex at `out[at]` (as `sha1`/`sha256` give it); returns where it ended. */
   putHex(row: number, digest: Algorithm, out: Buffer, at: number): number {
     const from = row * ROW + OFFSET[digest];
-    for (let i = from; i < from + LENGTH[digest]; i++) {
+    const end = from + LENGTH[digest];
+    for (let i = from; i < end; i++) {
       const b = this.bytes[i]!;
       out[at++] = HEX_DIGITS[b >> 4]!;
       out[at++] = HEX_DIGITS[b & 15]!;
