@@ -181,7 +181,8 @@ export class TreeKeyHasher {
 
   readonly onStats = (e: FsEntry, st: BigIntStats): void => {
     // Capabilities are not read: setting one moves the file's ctime, which is in the key.
-    // The same bytes as add(e, stamp) would hash, without a stamp (or a string) per file.
+    // What add(e, { facts: [facts bytes], changedNs }) would hash, without that stamp per file.
+    // (A planned entry's stamp also names its file: the two kinds of key never need to agree.)
     hashEntry(this.hash, e);
     putStatFacts(this.facts, 0, st);
     this.hash.bytes(this.factBytes);
