@@ -4,8 +4,8 @@ import type { ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from '../content/layout.js';
 import { updatePendingCacheEntries } from '../content/pending-cache-entries.js';
 import { recordRemoteBlobs } from '../content/remote-blobs.js';
-import type { LayerEntry, SbomFormat } from '../supply-chain/sbom/index.js';
-import type { LayerFilesRecorder } from '../supply-chain/sbom/layer-files.js';
+import type { LayerEntries, SbomFormat } from '../supply-chain/sbom/index.js';
+import type { LayerFilesRecorder } from '../supply-chain/sbom/layer-entries.js';
 import type { BaseImage } from './base.js';
 import type { BuiltProvenance, ProvenanceOptions } from './build-provenance.js';
 import type { BuiltSbom } from './build-sbom.js';
@@ -33,7 +33,7 @@ export interface OriginLayer {
   /** `registry/repository` holding the blob, for a registry cache hit. */
   remote?: string;
   /** The tar's entries as the build wrote them (with --sbom): the SBOM reads no layer back for them. */
-  sbomEntries?: readonly LayerEntry[];
+  sbomEntries?: LayerEntries;
 }
 
 /** The registry cache of a build, when it names one: opened once, closed with `close`. */
@@ -88,7 +88,7 @@ export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], o
 
 /** A recorder of the files a layer's tar holds, for the SBOM (with --sbom: loaded then). */
 export async function newSbomRecorder(): Promise<LayerFilesRecorder> {
-  const { LayerFilesRecorder } = await import('../supply-chain/sbom/layer-files.js');
+  const { LayerFilesRecorder } = await import('../supply-chain/sbom/layer-entries.js');
   // The code that makes the document is loaded and compiled while the layer is written, not in
   // the build's last, serial step (storeBuildReferrers imports the same module: a failure shows there).
   import('./build-sbom.js').catch(() => {});

@@ -16,7 +16,7 @@ import { checkNotAdded, removalSet, whiteoutEntries } from '../layer/whiteout.js
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
 import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
 import { checkTag, prepareTarget } from './layout-target.js';
-import type { LayerEntry } from '../supply-chain/sbom/index.js';
+import type { LayerEntries } from '../supply-chain/sbom/index.js';
 import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
 import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
@@ -64,7 +64,7 @@ export interface BuiltLayer {
 }
 
 /** A layer of this build: staged now, or found in a cache (no blob to commit then). */
-type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean; origin: LayerOrigin; remote?: string; sbomEntries?: readonly LayerEntry[] };
+type NewLayer = Omit<LayerResult, 'blob'> & { blob?: LayerResult['blob']; cached?: boolean; origin: LayerOrigin; remote?: string; sbomEntries?: LayerEntries };
 
 export interface BuildResult extends StoredImage {
   /** The new layers (the base's come before them in the manifest). */

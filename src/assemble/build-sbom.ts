@@ -2,7 +2,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from '../content/layout.js';
 import { storeLayoutReferrer } from '../content/layout-referrers.js';
-import { prepareSbom, type LayerEntry, type SbomFormat } from '../supply-chain/sbom/index.js';
+import { prepareSbom, type LayerEntries, type SbomFormat } from '../supply-chain/sbom/index.js';
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
 import type { BaseImage } from './base.js';
 import { lookUpBaseSbom } from './base-sbom.js';
@@ -22,7 +22,7 @@ export interface BuiltSbom {
 /** A layer this build wrote, with the entries recorded as its tar was written (with --sbom). */
 export interface BuiltLayerEntries {
   descriptor: Descriptor;
-  sbomEntries?: readonly LayerEntry[];
+  sbomEntries?: LayerEntries;
 }
 
 /**

@@ -29,11 +29,19 @@ export function sha256(data: string | Uint8Array): Digest {
 }
 
 /** crypto.hash where Node has it (20.12+, 21.7+): one call and no Hash object, for many small inputs. */
-const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array) => string }).hash;
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding?: 'hex' | 'latin1') => string }).hash;
 
 /** The hex digest of `data` with `algorithm` (sha1, sha256 …), in one call. */
 export function hexDigestOf(algorithm: string, data: string | Uint8Array): string {
   return oneShot ? oneShot(algorithm, data) : createHash(algorithm).update(data).digest('hex');
+}
+
+/**
+ * The digest's bytes as a latin1 string (one character a byte), in one call: for many small
+ * inputs whose digests are stored as bytes, a short string costs the collector less than a Buffer.
+ */
+export function binaryDigestOf(algorithm: string, data: string | Uint8Array): string {
+  return oneShot ? oneShot(algorithm, data, 'latin1') : createHash(algorithm).update(data).digest('binary');
 }
 
 /** An incremental digester: feed it bytes, read the digest and the count at the end. */

@@ -8,6 +8,7 @@ import { parseBaseSbom, type ParsedBaseSbom } from '../../src/supply-chain/sbom/
 import { baseContents } from '../../src/supply-chain/sbom/base-sbom-documents.js';
 import type { BaseSbom } from '../../src/supply-chain/sbom/base-sbom.js';
 import { cyclonedxDocument, spdxDocument, type SbomSubject } from '../../src/supply-chain/sbom/documents.js';
+import { recordedFiles } from './image-files-support.js';
 
 /**
  * A base image's SBOM as syft writes it (its own snapshots, test/fixtures/syft/) read, and carried
@@ -24,7 +25,8 @@ function asBase(parsed: ParsedBaseSbom): BaseSbom {
 
 function documents(parsed: ParsedBaseSbom) {
   const subject: SbomSubject = { name: 'registry.example/app:1', digest: D('a'), created: '2024-01-01T00:00:00Z', base: { name: 'registry.example/base:1', digest: D('b') } };
-  const contents = { files: [], packages: [], base: baseContents(asBase(parsed), [], []) };
+  const files = recordedFiles([]);
+  const contents = { files, packages: [], base: baseContents(asBase(parsed), files, []) };
   return { spdx: JSON.parse(spdxDocument(subject, contents).toString()), cdx: JSON.parse(cyclonedxDocument(subject, contents).toString()) };
 }
 

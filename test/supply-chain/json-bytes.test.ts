@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { jsonBytes, jsonChunks, jsonTexts, type ByteElements } from '../../src/supply-chain/sbom/json-bytes.js';
 import { cyclonedxDocument, spdxDocument } from '../../src/supply-chain/sbom/documents.js';
-import { ChecksumTable, MergedFile, RecordedFile } from '../../src/supply-chain/sbom/layer-files.js';
+import { EntryKind, LayerEntries } from '../../src/supply-chain/sbom/layer-entries.js';
+import { mergeLayers, type ImageFiles } from '../../src/supply-chain/sbom/image-files.js';
+import { recordedFiles } from './image-files-support.js';
 import { createHash } from 'node:crypto';
 
 it('jsonBytes writes the bytes of JSON.stringify(doc) and a newline, its large arrays from the text of each element; jsonChunks the same bytes in chunks of about 1 MiB', () => {
@@ -27,7 +29,7 @@ it('jsonBytes writes the bytes of JSON.stringify(doc) and a newline, its large a
 
 it('the SPDX and CycloneDX documents are compact JSON whose file elements, written as text, name each path exactly', () => {
   const paths = ['a', 'dir/quote"d', 'back\\slash', 'tab\there', 'ctl\u0001x', 'line\u2028sep', 'caf\u00e9/\u{1F600}', 'sp ace'].sort();
-  const files = paths.map((path, i) => ({ path, size: i, mode: 0o644, sha1: 'a'.repeat(40), sha256: 'b'.repeat(64), layer: 0 }));
+  const files = recordedFiles(paths.map((path) => ({ path, sha1: 'a'.repeat(40), sha256: 'b'.repeat(64) })));
   const subject = { name: 'oci:dir:t', digest: `sha256:${'c'.repeat(64)}` as const, created: '2026-01-01T00:00:00Z' };
   const spdx = spdxDocument(subject, { files, packages: [] });
   const cdx = cyclonedxDocument(subject, { files, packages: [] });
@@ -61,15 +63,8 @@ it('a large array in segments: text elements and elements that write their own b
   assert.ok(alone.equals(Buffer.from(`${JSON.stringify({ list: texts.map((t) => JSON.parse(t)) })}\n`, 'utf8')));
 });
 
-it('file elements written as bytes from recorded files are the bytes JSON.stringify gives, digests from the checksum table, over many chunks', () => {
-  const tricky = ['a', 'dir/quote"d', 'back\\slash', 'tab\there', 'ctl\u0001x', 'del\u007fx', 'line\u2028sep', 'caf\u00e9/\u{1F600}', 'sp ace', 'lone\ud800x'];
-  const paths = [...tricky, ...Array.from({ length: 12_000 }, (_, i) => `usr/share/${'d'.repeat(i % 50)}/f-${i}-\u00e9`)].sort();
-  const table = new ChecksumTable();
-  const digests = paths.map((p) => ({ sha1: createHash('sha1').update(p).digest('hex'), sha256: createHash('sha256').update(p).digest('hex') }));
-  const files = paths.map((p, i) => {
-    const recorded = new RecordedFile(p, i, 0o644, table, table.add(digests[i]!.sha1, digests[i]!.sha256), undefined, undefined);
-    return new MergedFile(recorded, p, 0);
-  });
+/** The SPDX and CycloneDX documents of `files`, checked against what JSON.stringify makes of the expected elements. */
+function checkFileElements(files: ImageFiles, paths: readonly string[], digests: readonly { sha1: string; sha256: string }[]): Buffer[] {
   const subject = { name: 'oci:dir:t', digest: `sha256:${'c'.repeat(64)}` as const, created: '2026-01-01T00:00:00Z' };
   const spdx = spdxDocument(subject, { files, packages: [] });
   const cdx = cyclonedxDocument(subject, { files, packages: [] });
@@ -88,6 +83,40 @@ it('file elements written as bytes from recorded files are the bytes JSON.string
     type: 'file', 'bom-ref': `file:/${p}`, name: `/${p}`,
     hashes: [{ alg: 'SHA-1', content: digests[i]!.sha1 }, { alg: 'SHA-256', content: digests[i]!.sha256 }],
   })));
+  return [spdx, cdx];
+}
+
+const digestsOf = (p: string) => ({ sha1: createHash('sha1').update(p).digest('hex'), sha256: createHash('sha256').update(p).digest('hex') });
+
+it('file elements written as bytes from recorded files are the bytes JSON.stringify gives, digests from the checksum table, over many chunks', () => {
+  // A tar name is bytes: a lone surrogate cannot be one, an invalid byte is read as U+FFFD.
+  const tricky = ['a', 'dir/quote"d', 'back\\slash', 'tab\there', 'ctl\u0001x', 'del\u007fx', 'line\u2028sep', 'caf\u00e9/\u{1F600}', 'sp ace', 'private\ue000use'];
+  const paths = [...tricky, ...Array.from({ length: 12_000 }, (_, i) => `usr/share/${'d'.repeat(i % 50 + 1)}/f-${i}-\u00e9`)];
+  const files = recordedFiles(paths.map((p) => ({ path: p, ...digestsOf(p) })));
+  paths.sort();
+  checkFileElements(files, paths, paths.map(digestsOf));
+});
+
+it('a layer written from a walk is sorted by its bytes alone, and gives the documents the merge of entries by path gives', () => {
+  // A walk's order: each directory's names by their bytes, a directory's contents right after it
+  // (`lib/x` before `lib-a`, which path order puts first).
+  const names = Array.from({ length: 12_000 }, (_, i) => `usr/lib${['', '-a', '.b', '0'][i % 4]}/${'d'.repeat(i % 40 + 1)}/f-${i}-\u00e9${i % 3 === 0 ? '/' : ''}`);
+  const walkKey = (p: string) => Buffer.from(p.replace(/\/$/, '').replaceAll('/', '\u0000'));
+  names.sort((a, b) => Buffer.compare(walkKey(a), walkKey(b)));
+  const entries = new LayerEntries();
+  for (const name of names) {
+    const entry = entries.record(Buffer.from(name), name.endsWith('/') ? EntryKind.other : EntryKind.file);
+    if (entries.kind(entry) === EntryKind.file) entries.endFile(entries.lastFile(), 1, 0o644, Buffer.from(digestsOf(name).sha1, 'hex'), Buffer.from(digestsOf(name).sha256, 'hex'), undefined, undefined);
+  }
+  assert.ok(entries.filesStandAlone, 'entries in a walk\'s order stand alone');
+  const paths = names.filter((n) => !n.endsWith('/')).sort();
+  const alone = checkFileElements(mergeLayers([{ entries, index: 0 }]), paths, paths.map(digestsOf));
+  const merged = checkFileElements(mergeLayers([{ entries, index: 0 }, { entries: new LayerEntries(), index: 1 }]), paths, paths.map(digestsOf));
+  assert.ok(alone.every((bytes, i) => bytes.equals(merged[i]!)));
+  // Out of a walk's order, the same path twice: the later entry is the file.
+  const twice = new LayerEntries();
+  for (const name of ['b', 'a', 'b']) twice.record(Buffer.from(name), EntryKind.file);
+  assert.equal(twice.filesStandAlone, false);
 });
 
 it('an element that writes more than the room it declared fails the document, never cuts it', () => {

@@ -7,8 +7,11 @@ import type { Readable } from 'node:stream';
 import { TarProducer, pumpTar } from '../../src/layer/tar.js';
 import { buildLayer } from '../../src/layer/layer.js';
 import { walk } from '../../src/layer/walk.js';
-import { ChecksumTable, LayerFilesRecorder } from '../../src/supply-chain/sbom/layer-files.js';
-import { scanImageFiles, type ImageFile } from '../../src/supply-chain/sbom/scan.js';
+import { ChecksumTable } from '../../src/supply-chain/sbom/checksum-table.js';
+import { EntryKind, LayerEntries, LayerFilesRecorder } from '../../src/supply-chain/sbom/layer-entries.js';
+import { cleanPath } from '../../src/supply-chain/sbom/paths.js';
+import { scanImageFiles } from '../../src/supply-chain/sbom/scan.js';
+import { plainFiles } from './image-files-support.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import type { ImageManifest } from '../../src/oci/manifest.js';
 import type { ReadOnlyStorage } from '../../src/content/storage.js';
@@ -16,11 +19,6 @@ import { LONG_DIR, makeRichRootfs, pseudoRandom } from '../assemble/support.js';
 import { run, tempDir } from '../support/tools.js';
 
 /** An ELF executable with Go 1.18+ inline build info whose magic straddles a 64 KiB tar chunk. */
-/** A merged file as plain values: two scans keep their digests in tables of their own. */
-function plain(files: readonly ImageFile[]) {
-  return files.map((f) => ({ path: f.path, size: f.size, mode: f.mode, sha1: f.sha1, sha256: f.sha256, content: f.content, go: f.go, layer: f.layer }));
-}
-
 function goLikeBinary(size: number, magicAt: number): Buffer {
   const bin = pseudoRandom(size, 'go');
   Buffer.from([0x7f, 0x45, 0x4c, 0x46]).copy(bin, 0);
@@ -54,15 +52,15 @@ test('the files a build records while it writes a tar are the files streaming th
     const known = () => recorder.entries;
     assert.equal(known(), undefined, 'nothing is known before the archive ends');
     await pumpTar(producer, createWriteStream(tarPath));
-    assert.ok((known()?.length ?? 0) > 10);
+    assert.ok((known()?.entryCount ?? 0) > 10);
 
     const layer: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${'0'.repeat(64)}`, size: 0 };
     const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: layer, layers: [layer] } as ImageManifest;
     const layoutLike: ReadOnlyStorage = { exists: async () => true, fetch: async () => createReadStream(tarPath) as Readable };
     const unreadable: ReadOnlyStorage = { exists: async () => true, fetch: async () => { throw new Error('a recorded layer must not be read'); } };
-    const streamed = await scanImageFiles(layoutLike, manifest);
-    const recorded = await scanImageFiles(unreadable, manifest, { knownEntries: known });
-    assert.deepEqual(plain(recorded), plain(streamed));
+    const streamed = plainFiles(await scanImageFiles(layoutLike, manifest));
+    const recorded = plainFiles(await scanImageFiles(unreadable, manifest, { knownEntries: known }));
+    assert.deepEqual(recorded, streamed);
     const tool = recorded.find((f) => f.path === 'usr/lib/tool');
     assert.equal(tool?.go?.main?.version, 'v1.2.3');
     assert.ok(recorded.find((f) => f.path === 'var/lib/dpkg/status')?.content);
@@ -93,8 +91,8 @@ test('a tar-file layer (GNU or pax, plain or gzip) is read for the SBOM from the
       const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: built.descriptor, layers: [built.descriptor] } as ImageManifest;
       const known = () => recorder.entries;
       assert.ok(known(), `${c.file}: every entry seen`);
-      const recorded = await scanImageFiles(unreadable, manifest, { knownEntries: known });
-      assert.deepEqual(plain(recorded), plain(await scanImageFiles(layoutLike, manifest)), c.file);
+      const recorded = plainFiles(await scanImageFiles(unreadable, manifest, { knownEntries: known }));
+      assert.deepEqual(recorded, plainFiles(await scanImageFiles(layoutLike, manifest)), c.file);
       assert.ok(recorded.some((f) => f.path.startsWith(`${LONG_DIR}/`)), `${c.file}: the long names`);
       assert.equal(recorded.find((f) => f.path === 'usr/lib/tool')?.go?.main?.path, 'example.com/tool');
       await built.blob.discard();
@@ -104,19 +102,34 @@ test('a tar-file layer (GNU or pax, plain or gzip) is read for the SBOM from the
   }
 });
 
-test('a checksum table gives back each file\'s digests as it grows, whether they came as hex or as finished hashes', () => {
+test('a checksum table gives back each file\'s digests as it grows, whether they came as bytes, as strings of bytes or as finished hashes', () => {
   const table = new ChecksumTable();
   const rows: { row: number; data: Buffer }[] = [];
   // More rows than the table's first buffer holds, so it grows (and copies) several times.
   for (let i = 0; i < 5000; i++) {
     const data = Buffer.from(`file ${i}`);
-    const row = i % 2 === 0
-      ? table.add(createHash('sha1').update(data).digest('hex'), createHash('sha256').update(data).digest('hex'))
-      : table.add(createHash('sha1').update(data), createHash('sha256').update(data));
+    const sha1 = createHash('sha1').update(data);
+    const sha256 = createHash('sha256').update(data);
+    const row = i % 3 === 0 ? table.add(sha1.digest('binary'), sha256.digest('binary'))
+      : i % 3 === 1 ? table.add(sha1.digest(), sha256.digest())
+        : table.add(sha1, sha256);
     rows.push({ row, data });
   }
   for (const { row, data } of rows) {
     assert.equal(table.sha1(row), createHash('sha1').update(data).digest('hex'));
     assert.equal(table.sha256(row), createHash('sha256').update(data).digest('hex'));
   }
+});
+
+test('a recorded entry\'s path is its tar name cleaned as cleanPath cleans the string, bytes that are not UTF-8 read as U+FFFD', () => {
+  const names = ['usr/bin/', './usr/lib/x', '/etc/passwd', 'a//b', 'a/./b', 'a/../b', '..', '.', '...', 'a/...', '.hidden/.x', 'x/', '/', ''];
+  const raw = [...names.map((n) => Buffer.from(n)), Buffer.from([0x61, 0x2f, 0xff, 0x62]), Buffer.from('caf\u00e9/\u{1F600}')];
+  const entries = new LayerEntries();
+  for (const name of raw) {
+    const entry = entries.record(name, EntryKind.other);
+    assert.equal(entries.path(entry), cleanPath(name.toString('utf8')), JSON.stringify(name.toString('utf8')));
+  }
+  const whiteout = entries.record(Buffer.from('./dir/.wh.gone'), EntryKind.file);
+  assert.equal(entries.kind(whiteout), EntryKind.whiteout);
+  assert.equal(entries.fileCount, 0, 'a whiteout is never a file');
 });

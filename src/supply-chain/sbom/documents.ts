@@ -2,7 +2,7 @@ import { VERSION } from '../../version.js';
 import { digestHex, hexDigestOf, type Digest } from '../../oci/digest.js';
 import { cyclonedxBaseParts, spdxBaseParts, type BaseContents } from './base-sbom-documents.js';
 import type { Package } from './packages.js';
-import type { ImageFile } from './scan.js';
+import type { ImageFiles } from './image-files.js';
 import { cyclonedxFileComponents, spdxFileElements, spdxFileRelationships } from './file-elements.js';
 import { jsonBytes, jsonChunks, jsonTexts, type LargeArray } from './json-bytes.js';
 
@@ -27,7 +27,7 @@ export interface SbomSubject {
 }
 
 export interface SbomContents {
-  files: ImageFile[];
+  files: ImageFiles;
   packages: Package[];
   /** What the base image's own SBOM adds (its packages and files), when it has one. */
   base?: BaseContents;

@@ -7,11 +7,11 @@ import { SBOM_MEDIA_TYPES, sbomDocumentChunks, type SbomFormat, type SbomSubject
 import { detectPackages, type Package } from './packages.js';
 import { baseContents, type BaseContents } from './base-sbom-documents.js';
 import type { BaseSbom } from './base-sbom.js';
-import { scanImageFiles, type ImageFile } from './scan.js';
-import type { LayerEntry } from './layer-files.js';
+import { scanImageFiles, type ImageFiles } from './scan.js';
+import type { LayerEntries } from './layer-entries.js';
 
 export { SBOM_MEDIA_TYPES, type SbomFormat } from './documents.js';
-export { LayerFilesRecorder, type LayerEntry } from './layer-files.js';
+export { LayerFilesRecorder, type LayerEntries } from './layer-entries.js';
 
 export interface SbomOptions {
   format: SbomFormat;
@@ -29,13 +29,13 @@ export interface SbomOptions {
   /** The base image's own SBOM (base-sbom.ts): its packages and files join the document, marked as the base's. */
   baseSbom?: BaseSbom;
   /** The entries of layers a build recorded as it wrote them; the other layers are streamed. */
-  knownEntries?: (layer: Descriptor) => readonly LayerEntry[] | undefined;
+  knownEntries?: (layer: Descriptor) => LayerEntries | undefined;
 }
 
 /** What an SBOM describes, before its document is written out. */
 export interface PreparedSbom {
   mediaType: string;
-  files: ImageFile[];
+  files: ImageFiles;
   packages: Package[];
   /** What the base's own SBOM added. */
   base?: BaseContents;
@@ -64,9 +64,8 @@ export async function prepareSbom(storage: ReadOnlyStorage, desc: Descriptor, op
   if (base) subject.base = base;
   else if (options.baseSbom) subject.base = options.baseSbom.image;
   const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages, removed) } : {}) };
-  // Package metadata was kept for package detection alone: dropped (by assignment: deleting a
-  // field makes each object slow to read) before the document is written.
-  for (const f of files) f.content = undefined;
+  // Package metadata was kept for package detection alone: dropped before the document is written.
+  files.dropContents();
   return {
     mediaType: SBOM_MEDIA_TYPES[options.format], files, packages, ...(contents.base ? { base: contents.base } : {}),
     chunks: () => sbomDocumentChunks(options.format, subject, contents),

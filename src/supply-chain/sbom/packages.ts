@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { ImageFile } from './scan.js';
+import type { DeclaringFile, ImageFiles } from './image-files.js';
 
 /** A package the image's files declare. */
 export interface Package {
@@ -26,7 +26,7 @@ function purl(type: string, namespace: string | undefined, name: string, version
 
 interface OsRelease { id?: string; versionId?: string }
 
-function osRelease(files: ImageFile[]): OsRelease {
+function osRelease(files: DeclaringFile[]): OsRelease {
   const text = (files.find((f) => f.path === 'etc/os-release') ?? files.find((f) => f.path === 'usr/lib/os-release'))?.content?.toString('utf8');
   if (!text) return {};
   const field = (k: string) => new RegExp(`^${k}=["']?([^"'\\n]*)["']?$`, 'm').exec(text)?.[1];
@@ -49,7 +49,7 @@ function stanzas(text: string): Record<string, string>[] {
   return out;
 }
 
-function dpkg(file: ImageFile, os: OsRelease): Package[] {
+function dpkg(file: DeclaringFile, os: OsRelease): Package[] {
   const distro = os.id ?? 'debian';
   return stanzas(file.content!.toString('utf8'))
     .filter((s) => s.Package && s.Version && (s.Status === undefined || /\binstalled$/.test(s.Status)))
@@ -59,7 +59,7 @@ function dpkg(file: ImageFile, os: OsRelease): Package[] {
     }));
 }
 
-function apk(file: ImageFile, os: OsRelease): Package[] {
+function apk(file: DeclaringFile, os: OsRelease): Package[] {
   // The distribution that ships apk (alpine, wolfi, …); a Debian os-release beside an apk database says nothing about it.
   const namespace = os.id && os.id !== 'debian' && os.id !== 'ubuntu' ? os.id : 'alpine';
   const out: Package[] = [];
@@ -75,7 +75,7 @@ function apk(file: ImageFile, os: OsRelease): Package[] {
   return out;
 }
 
-function npmPackage(file: ImageFile): Package[] {
+function npmPackage(file: DeclaringFile): Package[] {
   try {
     const doc = JSON.parse(file.content!.toString('utf8')) as { name?: unknown; version?: unknown; license?: unknown };
     if (typeof doc.name !== 'string' || typeof doc.version !== 'string') return [];
@@ -94,7 +94,7 @@ function npm(name: string, version: string, source: string, licenses?: string): 
   return { name, version, type: 'npm', source, ...(licenses ? { licenses } : {}), purl: scoped ? purl('npm', scoped[0], scoped[1]!, version) : purl('npm', undefined, name, version) };
 }
 
-function npmLock(file: ImageFile, known: (path: string) => boolean): Package[] {
+function npmLock(file: DeclaringFile, known: (path: string) => boolean): Package[] {
   try {
     const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean }> };
     const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
@@ -106,7 +106,7 @@ function npmLock(file: ImageFile, known: (path: string) => boolean): Package[] {
   }
 }
 
-function python(file: ImageFile): Package[] {
+function python(file: DeclaringFile): Package[] {
   const head = file.content!.toString('utf8').split(/\n\s*\n/)[0] ?? '';
   const [f] = stanzas(head);
   if (!f?.Name || !f.Version) return [];
@@ -114,7 +114,7 @@ function python(file: ImageFile): Package[] {
   return [{ name: f.Name, version: f.Version, type: 'pypi', source: file.path, ...(f.License && f.License !== 'UNKNOWN' && !f.License.includes('\n') ? { licenses: f.License } : {}), purl: purl('pypi', undefined, name, f.Version) }];
 }
 
-function golang(file: ImageFile): Package[] {
+function golang(file: DeclaringFile): Package[] {
   const info = file.go!;
   const mods = [...(info.main ? [info.main] : []), ...info.deps];
   return mods.map((m) => {
@@ -128,12 +128,12 @@ function golang(file: ImageFile): Package[] {
 }
 
 /** Every package the files declare, sorted by purl then source (deterministic). */
-export function detectPackages(list: ImageFile[]): Package[] {
+export function detectPackages(files: ImageFiles): Package[] {
   // Only the files whose content was kept (package metadata) or that carry Go build info declare
   // packages: a few among tens of thousands. Every path is looked up only for a package-lock.json.
-  const declaring = list.filter((f) => f.content || f.go);
+  const declaring = files.declaring();
   let paths: Set<string> | undefined;
-  const exists = (path: string) => (paths ??= new Set(list.map((f) => f.path))).has(path);
+  const exists = (path: string) => (paths ??= new Set(Array.from({ length: files.length }, (_, i) => files.path(i)))).has(path);
   const os = osRelease(declaring);
   const out: Package[] = [];
   for (const file of declaring) {

@@ -7,9 +7,10 @@ import type { ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { createDecompressor } from '../../layer/compress/decompressor.js';
 import { TarReader } from '../../layer/tar-reader.js';
-import { LayerFilesRecorder, applyEntry, whiteoutTarget, type ImageFile, type LayerEntry, type MergedFile } from './layer-files.js';
+import { LayerFilesRecorder, type LayerEntries } from './layer-entries.js';
+import { mergeLayers, type ImageFiles, type IndexedLayer } from './image-files.js';
 
-export { isMetadataPath, type ImageFile } from './layer-files.js';
+export type { ImageFiles } from './image-files.js';
 
 export interface ScanOptions {
   signal?: AbortSignal;
@@ -19,7 +20,7 @@ export interface ScanOptions {
    * The entries of a layer already known (recorded while this build wrote its tar); a layer
    * without them is streamed back from `storage`.
    */
-  knownEntries?: (layer: Descriptor) => readonly LayerEntry[] | undefined;
+  knownEntries?: (layer: Descriptor) => LayerEntries | undefined;
   /** Told of each whiteout: the path it removes (an opaque marker: its directory's contents) and its layer. */
   onWhiteout?: (path: string, layer: number, opaque: boolean) => void;
 }
@@ -27,32 +28,26 @@ export interface ScanOptions {
 /**
  * The final filesystem's regular files, hashed, in path order: each layer's entries, recorded
  * during the build or streamed once from `storage` (decompressed on the fly, never unpacked to
- * disk), merged in one place (applyEntry) whichever way they came.
+ * disk), merged in one place (mergeLayers) whichever way they came.
  */
-export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: ScanOptions = {}): Promise<ImageFile[]> {
-  const files = new Map<string, MergedFile>();
+export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageManifest, options: ScanOptions = {}): Promise<ImageFiles> {
+  const layers: IndexedLayer[] = [];
   for (const [index, layer] of manifest.layers.entries()) {
     if (options.skipLayer?.(layer)) continue;
-    const apply = (entry: LayerEntry) => {
-      const whiteout = options.onWhiteout && whiteoutTarget(entry.path);
-      if (whiteout) options.onWhiteout!(whiteout.path, index, whiteout.opaque);
-      applyEntry(files, entry, index);
-    };
-    const known = options.knownEntries?.(layer);
-    if (known) for (const entry of known) apply(entry);
-    else await scanLayer(storage, layer, apply, options.signal);
+    layers.push({ entries: options.knownEntries?.(layer) ?? await scanLayer(storage, layer, options.signal), index });
   }
-  return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return mergeLayers(layers, options.onWhiteout);
 }
 
 /**
- * Streams one layer (decompressed on the fly) through the same tar reading a build of a tar file
- * uses, and hands each of its entries to `see`, in tar order.
+ * Streams one layer (decompressed on the fly) through the same tar reading and recording a build
+ * of a tar file uses: its entries as a build would have recorded them.
  */
-async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, see: (entry: LayerEntry) => void, signal?: AbortSignal): Promise<void> {
+async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, signal?: AbortSignal): Promise<LayerEntries> {
   const body = await storage.fetch(layer, { signal });
   const decompressor = createDecompressor(layerCompression(layer.mediaType));
-  const reader = new TarReader(new LayerFilesRecorder(see));
+  const recorder = new LayerFilesRecorder();
+  const reader = new TarReader(recorder);
   const sink = new Writable({
     highWaterMark: 1 << 20,
     write(chunk: Buffer, _encoding, done) {
@@ -68,4 +63,6 @@ async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, see: (entr
     if (err instanceof OcipushError) throw err;
     throw new OcipushError('EINVALID', `layer ${layer.digest}: cannot read it as a tar archive: ${(err as Error).message}`, { digest: layer.digest, cause: err });
   }
+  // The reader ends its observer when the archive ended whole, or throws (above).
+  return recorder.entries!;
 }

@@ -1,0 +1,160 @@
+import type { Algorithm } from './checksum-table.js';
+import type { GoBuildInfo } from './go-buildinfo.js';
+import { EntryKind, type LayerEntries } from './layer-entries.js';
+import { whiteoutTarget } from './paths.js';
+
+/**
+ * The regular files of an image's final filesystem (after every layer and whiteout), in path
+ * order, read by number: the document writes tens of thousands of them straight from the layers'
+ * columns (layer-entries.ts).
+ */
+export interface ImageFiles {
+  readonly length: number;
+  /** Relative, clean: `usr/bin/env`. */
+  path(i: number): string;
+  size(i: number): number;
+  mode(i: number): number;
+  /** Index of the layer the file comes from. */
+  layer(i: number): number;
+  /** Hex. */
+  sha1(i: number): string;
+  sha256(i: number): string;
+  /** Room for the path as a JSON string `"/<path>"` (putPathJson). */
+  maxPathJsonBytes(i: number): number;
+  /** Writes `"/<path>"` as JSON.stringify would at `out[at]`; returns where it ended. */
+  putPathJson(i: number, out: Buffer, at: number): number;
+  /** Writes a digest as lowercase hex at `out[at]`; returns where it ended. */
+  putHex(i: number, digest: Algorithm, out: Buffer, at: number): number;
+  /** The files package detection reads: package metadata (with its content) and Go binaries (with their build info). */
+  declaring(): DeclaringFile[];
+  /** Package metadata was kept for package detection alone. */
+  dropContents(): void;
+}
+
+export interface DeclaringFile {
+  readonly path: string;
+  readonly content: Buffer | undefined;
+  readonly go: GoBuildInfo | undefined;
+}
+
+/** One layer's recorded entries and its index in the image's manifest. */
+export interface IndexedLayer {
+  entries: LayerEntries;
+  index: number;
+}
+
+/**
+ * The merge of layers: each layer's entries in tar order, a later one replacing an earlier of the
+ * same path, a whiteout removing what it names (an opaque one, what the layers below it left in
+ * its directory), a hard link naming its target's file under another path. `onWhiteout` is told
+ * of each whiteout: the path it removes and its layer.
+ *
+ * A single layer written from a walk of a directory (any build of one) has none of that to do:
+ * its files are the image's, only sorted, and no string or object is made per file for it.
+ */
+export function mergeLayers(layers: readonly IndexedLayer[], onWhiteout?: (path: string, layer: number, opaque: boolean) => void): ImageFiles {
+  const only = layers.length === 1 ? layers[0]! : undefined;
+  if (only && only.entries.filesStandAlone) {
+    const files = only.entries.filesByPath();
+    return new MergedFiles([only.entries], new Array<number>(files.length).fill(0), files, new Array<number>(files.length).fill(only.index), undefined);
+  }
+  const merged = new Map<string, Pick>();
+  layers.forEach(({ entries, index }, slot) => {
+    let file = 0;
+    for (let entry = 0; entry < entries.entryCount; entry++) {
+      const kind = entries.kind(entry);
+      const path = entries.path(entry);
+      if (kind === EntryKind.whiteout) {
+        const whiteout = whiteoutTarget(path)!;
+        onWhiteout?.(whiteout.path, index, whiteout.opaque);
+        // An opaque marker clears what the layers below left, not what its own layer put there.
+        removeTree(merged, whiteout.path, whiteout.opaque ? index : undefined);
+      } else if (kind === EntryKind.file) {
+        merged.set(path, { slot, file: file++, layer: index });
+      } else if (kind === EntryKind.link) {
+        const target = merged.get(entries.linkTarget(entry)!);
+        if (target) merged.set(path, { slot: target.slot, file: target.file, layer: index });
+      } else {
+        // A directory, symlink or device replaces a file of the same name.
+        merged.delete(path);
+      }
+    }
+  });
+  const sorted = [...merged].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return new MergedFiles(layers.map((l) => l.entries), sorted.map(([, p]) => p.slot), sorted.map(([, p]) => p.file), sorted.map(([, p]) => p.layer), sorted.map(([path]) => path));
+}
+
+/** A file of the image as the general merge finds it: which layer's file, and the layer its path is from (a hard link's own). */
+interface Pick {
+  slot: number;
+  file: number;
+  layer: number;
+}
+
+function removeTree(files: Map<string, Pick>, path: string, below?: number): void {
+  const prefix = path === '' ? '' : `${path}/`;
+  for (const [p, f] of files) {
+    if ((p === path || p.startsWith(prefix)) && (below === undefined || f.layer < below)) files.delete(p);
+  }
+}
+
+/** Image file i is file `files[i]` of layer `sources[slots[i]]`, under its own name, or `paths[i]` when the merge named it. */
+class MergedFiles implements ImageFiles {
+  constructor(
+    private readonly sources: readonly LayerEntries[],
+    private readonly slots: readonly number[],
+    private readonly files: readonly number[],
+    private readonly layers: readonly number[],
+    private readonly paths: readonly string[] | undefined,
+  ) {}
+
+  get length(): number { return this.files.length; }
+
+  path(i: number): string { return this.paths ? this.paths[i]! : this.source(i).filePath(this.files[i]!); }
+  size(i: number): number { return this.source(i).size(this.files[i]!); }
+  mode(i: number): number { return this.source(i).mode(this.files[i]!); }
+  layer(i: number): number { return this.layers[i]!; }
+  sha1(i: number): string { return this.source(i).sha1(this.files[i]!); }
+  sha256(i: number): string { return this.source(i).sha256(this.files[i]!); }
+  putHex(i: number, digest: Algorithm, out: Buffer, at: number): number { return this.source(i).putHex(this.files[i]!, digest, out, at); }
+
+  maxPathJsonBytes(i: number): number {
+    return this.paths ? this.paths[i]!.length * 6 + 4 : this.source(i).maxPathJsonBytes(this.files[i]!);
+  }
+
+  putPathJson(i: number, out: Buffer, at: number): number {
+    return this.paths ? putPathString(out, at, this.paths[i]!) : this.source(i).putPathJson(this.files[i]!, out, at);
+  }
+
+  declaring(): DeclaringFile[] {
+    const wanted = this.sources.map((s) => new Set(s.declaring()));
+    const out: DeclaringFile[] = [];
+    for (let i = 0; i < this.files.length; i++) {
+      const source = this.source(i);
+      const file = this.files[i]!;
+      if (wanted[this.slots[i]!]!.has(file)) out.push({ path: this.path(i), content: source.content(file), go: source.go(file) });
+    }
+    return out;
+  }
+
+  dropContents(): void {
+    for (const s of this.sources) s.dropContents();
+  }
+
+  private source(i: number): LayerEntries {
+    return this.sources[this.slots[i]!]!;
+  }
+}
+
+/** What JSON.stringify escapes (controls, quote, backslash) and surrogates: such a path goes through JSON.stringify itself. */
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
+
+/** `"/<path>"`, as JSON.stringify(`/${path}`) writes it. */
+function putPathString(out: Buffer, at: number, path: string): number {
+  if (NEEDS_ESCAPE.test(path)) return at + out.write(JSON.stringify(`/${path}`), at);
+  out[at++] = 0x22; // "
+  out[at++] = 0x2f; // /
+  at += out.write(path, at);
+  out[at++] = 0x22;
+  return at;
+}

@@ -1,0 +1,44 @@
+import { posix } from 'node:path';
+
+/** The paths of a layer's entries, as the SBOM reads them: clean, relative, whiteouts recognised by name. */
+
+export const WHITEOUT = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+/** The files whose contents package detection needs. */
+export function isMetadataPath(path: string): boolean {
+  return path === 'var/lib/dpkg/status'
+    || path.startsWith('var/lib/dpkg/status.d/')
+    || path === 'lib/apk/db/installed'
+    || path === 'etc/os-release' || path === 'usr/lib/os-release'
+    || (path.endsWith('/package.json') && path.includes('node_modules/'))
+    || path.endsWith('/package-lock.json') || path === 'package-lock.json'
+    || /\.dist-info\/METADATA$/.test(path);
+}
+
+/** A tar entry name as a clean relative path (`./usr/bin/` → `usr/bin`). */
+export function cleanPath(name: string): string {
+  // Most names (all of those ocipush writes) are clean already but for a directory's `/`.
+  const p = NEEDS_NORMALIZING.test(name) ? posix.normalize(`/${name}`).slice(1) : name;
+  return p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+/** A leading `/`, `.` or `..` segments, or an empty segment. */
+const NEEDS_NORMALIZING = /^\/|(^|\/)\.{1,2}(\/|$)|\/\//;
+
+/** A whiteout or opaque marker: its content is never hashed. */
+export function isWhiteoutPath(path: string): boolean {
+  return path.startsWith(WHITEOUT, path.lastIndexOf('/') + 1);
+}
+
+/**
+ * What a whiteout entry removes: its directory's contents (an opaque marker) or the one path it
+ * names; undefined for any other entry. Paths are clean: no trailing `/`, no empty segment.
+ */
+export function whiteoutTarget(path: string): { path: string; opaque: boolean } | undefined {
+  if (!isWhiteoutPath(path)) return undefined;
+  const slash = path.lastIndexOf('/');
+  const dir = slash < 0 ? '' : path.slice(0, slash);
+  const base = path.slice(slash + 1);
+  return base === OPAQUE ? { path: dir, opaque: true } : { path: posix.join(dir, base.slice(WHITEOUT.length)), opaque: false };
+}
