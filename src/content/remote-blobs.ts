@@ -47,6 +47,23 @@ export async function readRemoteBlobs(layoutRoot: string): Promise<RemoteBlobRec
 
 /** Adds `repository` (registry/name) as a source of each digest, under a lock, atomically. */
 export async function recordRemoteBlobs(layoutRoot: string, entries: { digest: Digest; repository: string }[]): Promise<void> {
+  await updateRecord(layoutRoot, entries, (list, repository) => (list[0] === repository ? undefined : [repository, ...list.filter((r) => r !== repository)]));
+}
+
+/**
+ * Removes `repository` (registry/name) from the sources of each digest, under a lock, atomically:
+ * it turned out not to hold the blob (a mount from it was declined). A digest left with no
+ * source is dropped.
+ */
+export async function forgetRemoteBlobs(layoutRoot: string, entries: { digest: Digest; repository: string }[]): Promise<void> {
+  await updateRecord(layoutRoot, entries, (list, repository) => (list.includes(repository) ? list.filter((r) => r !== repository) : undefined));
+}
+
+/** Applies `change` (the digest's new list of sources, or undefined for no change) to each entry, and writes the record if any changed. */
+async function updateRecord(
+  layoutRoot: string, entries: { digest: Digest; repository: string }[],
+  change: (list: string[], repository: string) => string[] | undefined,
+): Promise<void> {
   if (entries.length === 0) return;
   const path = remoteBlobsPath(layoutRoot);
   const { withLock } = await import('./lock.js');
@@ -54,9 +71,10 @@ export async function recordRemoteBlobs(layoutRoot: string, entries: { digest: D
     const record = await readRemoteBlobs(layoutRoot);
     let changed = false;
     for (const { digest, repository } of entries) {
-      const list = record.get(digest) ?? [];
-      if (list[0] === repository) continue;
-      record.set(digest, [repository, ...list.filter((r) => r !== repository)]);
+      const list = change(record.get(digest) ?? [], repository);
+      if (!list) continue;
+      if (list.length > 0) record.set(digest, list);
+      else record.delete(digest);
       changed = true;
     }
     if (!changed) return;

@@ -40,6 +40,8 @@ export interface BlobSourceProvider {
 export interface BlobPushOptions extends OperationOptions {
   /** Repositories of the same registry that may hold the blob, to mount it from. */
   mountFrom?: string[];
+  /** Told of each repository of `mountFrom` the registry would not mount the blob from (it lacks it, or denies it). */
+  onMountDeclined?: (fromRepository: string) => void;
   onProgress?: (bytes: number) => void;
   onNotice?: (message: string) => void;
 }

@@ -122,10 +122,12 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     const baseMounts = await source.mountLookup(destination.registry);
     const repository = new Repository(client, destination.repository, options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {});
     const signal = options.signal ? { signal: options.signal } : {};
+    const declined: { descriptor: Descriptor; repository: string }[] = [];
     const result = await copyGraph(source, repository, root, {
       concurrency,
       ...(tag !== undefined ? { rootReference: tag } : {}),
       mountFrom: (desc) => [...new Set([...mountFrom, ...baseMounts(desc)])],
+      onMountDeclined: (descriptor, from) => declined.push({ descriptor, repository: `${destination.registry}/${from}` }),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...signal,
     });
@@ -140,6 +142,9 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     // Remember where these blobs now are, as docker does: a later push of an image sharing them
     // to another repository of this registry mounts them instead of uploading.
     const pushed = result.nodes.filter((n) => (n.kind === 'layer' || n.kind === 'config') && n.outcome !== 'skipped');
+    // A repository remembered as holding a blob that declined to mount it no longer does (deleted,
+    // garbage-collected, a registry started afresh): not asked again, as docker forgets it.
+    await source.forgetMountSources(declined).catch(() => {});
     await source.remember(pushed.map((n) => n.descriptor), where).catch(() => {
       // A read-only layout: the push is done all the same, later pushes just upload.
     });

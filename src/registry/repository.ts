@@ -99,6 +99,7 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
     for (const [i, from] of candidates.entries()) {
       const result = await mountBlob(this.client, this.name, desc, from, timing(options));
       if (result.kind === 'mounted') return 'mounted';
+      options.onMountDeclined?.(from);
       if (result.kind === 'session') {
         // distribution answers 202 when the source lacks the blob: try the next source, or
         // upload into the session the last one opened.

@@ -28,6 +28,8 @@ export interface CopyOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Repositories (same registry as the destination) that may hold a blob, to mount it from. */
   mountFrom?: (desc: Descriptor) => string[] | string | undefined;
+  /** Told of each repository of `mountFrom` that did not give the blob (see BlobPushOptions.onMountDeclined). */
+  onMountDeclined?: (desc: Descriptor, fromRepository: string) => void;
   /**
    * The tag to give the root. A registry receives the root manifest directly under it; other
    * storages store it, then tag it.
@@ -247,7 +249,10 @@ class GraphCopy {
     const dst = this.dst;
     if (isSourcePusher(dst)) {
       const mountFrom = toList(this.options.mountFrom?.(desc));
-      const outcome = await dst.pushBlob(desc, this.sourceOf(desc), { mountFrom, onProgress, onNotice, ...this.io });
+      const declined = this.options.onMountDeclined;
+      const outcome = await dst.pushBlob(desc, this.sourceOf(desc), {
+        mountFrom, onProgress, onNotice, ...this.io, ...(declined ? { onMountDeclined: (from: string) => declined(desc, from) } : {}),
+      });
       this.record(desc, kind, outcome);
       return;
     }

@@ -5,7 +5,7 @@ import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
 import { fileSource, type BlobSource } from '../content/blob-source.js';
-import { readRemoteBlobs, recordRemoteBlobs, type RemoteBlobRecord } from '../content/remote-blobs.js';
+import { forgetRemoteBlobs, readRemoteBlobs, recordRemoteBlobs, type RemoteBlobRecord } from '../content/remote-blobs.js';
 
 /** Opens a client for a registry host (credentials, TLS and retries as the caller wants them). */
 export type ConnectRegistry = (registry: string) => Promise<RegistryClient> | RegistryClient;
@@ -106,6 +106,19 @@ export class LazyBlobs implements ReadOnlyStorage {
     const known = await this.record?.catch(() => undefined);
     if (known && blobs.every((b) => known.get(b.digest)?.[0] === repository)) return;
     await recordRemoteBlobs(this.layout.root, blobs.map((b) => ({ digest: b.digest, repository })));
+    this.record = undefined;
+  }
+
+  /**
+   * Forgets that these repositories (registry/name) hold these blobs, for the blobs the layout
+   * holds itself: there the record was only a hint where to mount from. A blob the layout lacks
+   * keeps its sources, the only places its bytes can come from.
+   */
+  async forgetMountSources(entries: { descriptor: Descriptor; repository: string }[]): Promise<void> {
+    const local: { digest: Descriptor['digest']; repository: string }[] = [];
+    for (const { descriptor, repository } of entries) if (await this.layout.exists(descriptor)) local.push({ digest: descriptor.digest, repository });
+    if (local.length === 0) return;
+    await forgetRemoteBlobs(this.layout.root, local);
     this.record = undefined;
   }
 

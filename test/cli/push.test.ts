@@ -160,6 +160,34 @@ describe('ocipush push against docker-registry', () => {
     }
   });
 
+  it('a remembered repository that declines a mount (the blob deleted there) is tried once, then forgotten', async () => {
+    const layout = join(tmp.path, 'forget-layout');
+    umociImage(tmp.path, 'f', [200_000], layout);
+    type Pushed = { blobs: { digest: string; outcome: string }[] };
+    const push = (repository: string) => JSON.parse(runCli(['push', `${registry.host}/${repository}:1`, '--layout', layout, '--json']).stdout) as Pushed;
+    // The registry's own blob DELETE: the repository no longer holds them.
+    const deleteBlobs = async (repository: string, pushed: Pushed) => {
+      for (const b of pushed.blobs) assert.equal((await fetch(`${registry.url}/v2/${repository}/blobs/${b.digest}`, { method: 'DELETE' })).status, 202);
+    };
+    const mountsFrom = (log: { method: string; uri: string; status: number }[], repository: string) => log
+      .filter((e) => e.method === 'POST' && new URLSearchParams(e.uri.split('?')[1]).get('from') === repository).map((e) => e.status);
+    await deleteBlobs('cli/gone', push('cli/gone'));
+    await registry.forgetAccessLog();
+    const second = push('cli/next');
+    assert.deepEqual(second.blobs.map((b) => b.outcome), ['uploaded', 'uploaded']);
+    assert.deepEqual(mountsFrom(await registry.settledAccessLog(), 'cli/gone'), [202, 202], 'each blob asked for once, declined');
+    await deleteBlobs('cli/next', second);
+    await registry.forgetAccessLog();
+    const third = push('cli/after');
+    assert.deepEqual(third.blobs.map((b) => b.outcome), ['uploaded', 'uploaded']);
+    const log = await registry.settledAccessLog();
+    assert.deepEqual(mountsFrom(log, 'cli/next'), [202, 202]);
+    assert.deepEqual(mountsFrom(log, 'cli/gone'), [], 'a repository that declined is not asked again');
+    await registry.forgetAccessLog();
+    assert.deepEqual(push('cli/last').blobs.map((b) => b.outcome), ['mounted', 'mounted']);
+    assert.deepEqual(mountsFrom(await registry.settledAccessLog(), 'cli/after'), [201, 201]);
+  });
+
   it('picks the image: --tag, the destination tag, or the only one; otherwise a usage error listing the choices', async () => {
     const two = umociImage(tmp.path, 'a', [1000], join(tmp.path, 'two'));
     umociImage(tmp.path, 'b', [1000], join(tmp.path, 'two'));
