@@ -66,6 +66,7 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
 
 class GraphCopy {
   private readonly limit: Limiter;
+  private settled = false;
   private readonly visited = new Map<string, Promise<void>>();
   private readonly outcomes = new Map<string, CopiedNode>();
   private readonly manifests = new Map<string, { bytes: Buffer; parsed: AnyManifest }>();
@@ -86,6 +87,9 @@ class GraphCopy {
       await this.copyManifest(root, kindOf(root, 'manifest'), true);
     } finally {
       this.limit.close();
+      // A copy that failed has said so: a transfer still in flight then (its owner aborts it)
+      // reports nothing more, so that the failure is the last thing a user reads.
+      this.settled = true;
     }
     return { root, nodes: this.inGraphOrder(root) };
   }
@@ -108,6 +112,7 @@ class GraphCopy {
   }
 
   private emit(event: CopyEvent): void {
+    if (this.settled) return;
     this.options.onEvent?.(event);
   }
 

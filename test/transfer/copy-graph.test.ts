@@ -30,3 +30,50 @@ test('a copy cancelled while its last blob goes in stores no manifest, even into
     await tmp.cleanup();
   }
 });
+
+test('a copy that failed reports nothing more: a blob still in flight then lands without an event', async () => {
+  const tmp = await tempDir('ocipush-copy-graph-');
+  try {
+    const layers = ['a', 'b'].map((name) => {
+      const dir = join(tmp.path, name);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'file'), `layer ${name}\n`);
+      return dir;
+    });
+    const built = await buildImage({ rootfs: layers, layout: join(tmp.path, 'src'), tag: 'app:1' });
+    const src = await OciLayout.open(join(tmp.path, 'src'));
+    const layout = await OciLayout.open(join(tmp.path, 'dst'), { create: true });
+    const [failing, slow] = built.layers;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    let slowLanded!: () => void;
+    const landed = new Promise<void>((resolve) => { slowLanded = resolve; });
+    // The destination layout, but one layer fails at once and the other waits until the copy has failed.
+    const dst = new Proxy(layout, {
+      get(target, key) {
+        if (key === 'push') {
+          return async (desc: { digest: string }, ...rest: unknown[]) => {
+            if (desc.digest === failing!.digest) throw new Error('disk on fire');
+            if (desc.digest === slow!.digest) await released;
+            const result = await (target.push as (...args: unknown[]) => Promise<unknown>).call(target, desc, ...rest);
+            if (desc.digest === slow!.digest) slowLanded();
+            return result;
+          };
+        }
+        const value = Reflect.get(target, key, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const events: string[] = [];
+    const root = await src.resolve('app:1');
+    await assert.rejects(copyGraph(src, dst, root, { onEvent: (e) => events.push(`${e.type} ${e.descriptor.digest}`) }), /disk on fire/);
+    const seen = events.length;
+    release();
+    await landed;
+    assert.ok(await layout.exists(slow!), 'the slow layer did land');
+    assert.deepEqual(events.slice(seen), [], 'and said nothing after the failure');
+    assert.ok(!events.includes(`done ${slow!.digest}`));
+  } finally {
+    await tmp.cleanup();
+  }
+});
