@@ -25,8 +25,7 @@ function asBase(parsed: ParsedBaseSbom): BaseSbom {
 
 function documents(parsed: ParsedBaseSbom) {
   const subject: SbomSubject = { name: 'registry.example/app:1', digest: D('a'), created: '2024-01-01T00:00:00Z', base: { name: 'registry.example/base:1', digest: D('b') } };
-  const files = recordedFiles([]);
-  const contents = { files, packages: [], base: baseContents(asBase(parsed), files, []) };
+  const contents = { files: recordedFiles([]), packages: [], base: baseContents(asBase(parsed), [], []) };
   return { spdx: JSON.parse(spdxDocument(subject, contents).toString()), cdx: JSON.parse(cyclonedxDocument(subject, contents).toString()) };
 }
 

@@ -25,8 +25,8 @@ function packageKey(p: BasePackage): string {
 }
 
 /** The base's packages and files that are still there after the new layers, deduplicated and sorted. */
-export function baseContents(sbom: BaseSbom, newFiles: { readonly length: number; path(i: number): string }, newPackages: Package[], removed: string[] = []): BaseContents {
-  const newPaths = new Set(Array.from({ length: newFiles.length }, (_, i) => newFiles.path(i)));
+export function baseContents(sbom: BaseSbom, newFilePaths: readonly string[], newPackages: Package[], removed: string[] = []): BaseContents {
+  const newPaths = new Set(newFilePaths);
   // A path the new layers write, or remove (a whiteout removes the path and everything under it).
   const gone = removed.map((p) => (p === '' ? '' : `${p}/`));
   const replaced = { has: (path: string) => newPaths.has(path) || removed.includes(path) || gone.some((prefix) => path.startsWith(prefix)) };

@@ -12,6 +12,8 @@ export interface ImageFiles {
   readonly length: number;
   /** Relative, clean: `usr/bin/env`. */
   path(i: number): string;
+  /** Every file's path, in order. */
+  paths(): string[];
   size(i: number): number;
   mode(i: number): number;
   /** Index of the layer the file comes from. */
@@ -98,19 +100,20 @@ function removeTree(files: Map<string, Pick>, path: string, below?: number): voi
   }
 }
 
-/** Image file i is file `files[i]` of layer `sources[slots[i]]`, under its own name, or `paths[i]` when the merge named it. */
+/** Image file i is file `files[i]` of layer `sources[slots[i]]`, under its own name, or `named[i]` when the merge named it. */
 class MergedFiles implements ImageFiles {
   constructor(
     private readonly sources: readonly LayerEntries[],
     private readonly slots: readonly number[],
     private readonly files: readonly number[],
     private readonly layers: readonly number[],
-    private readonly paths: readonly string[] | undefined,
+    private readonly named: readonly string[] | undefined,
   ) {}
 
   get length(): number { return this.files.length; }
 
-  path(i: number): string { return this.paths ? this.paths[i]! : this.source(i).filePath(this.files[i]!); }
+  path(i: number): string { return this.named ? this.named[i]! : this.source(i).filePath(this.files[i]!); }
+  paths(): string[] { return Array.from({ length: this.files.length }, (_, i) => this.path(i)); }
   size(i: number): number { return this.source(i).size(this.files[i]!); }
   mode(i: number): number { return this.source(i).mode(this.files[i]!); }
   layer(i: number): number { return this.layers[i]!; }
@@ -119,20 +122,19 @@ class MergedFiles implements ImageFiles {
   putHex(i: number, digest: Algorithm, out: Buffer, at: number): number { return this.source(i).putHex(this.files[i]!, digest, out, at); }
 
   maxPathJsonBytes(i: number): number {
-    return this.paths ? this.paths[i]!.length * 6 + 4 : this.source(i).maxPathJsonBytes(this.files[i]!);
+    return this.named ? this.named[i]!.length * 6 + 4 : this.source(i).maxPathJsonBytes(this.files[i]!);
   }
 
   putPathJson(i: number, out: Buffer, at: number): number {
-    return this.paths ? putPathString(out, at, this.paths[i]!) : this.source(i).putPathJson(this.files[i]!, out, at);
+    return this.named ? putPathString(out, at, this.named[i]!) : this.source(i).putPathJson(this.files[i]!, out, at);
   }
 
   declaring(): DeclaringFile[] {
-    const wanted = this.sources.map((s) => new Set(s.declaring()));
     const out: DeclaringFile[] = [];
     for (let i = 0; i < this.files.length; i++) {
       const source = this.source(i);
       const file = this.files[i]!;
-      if (wanted[this.slots[i]!]!.has(file)) out.push({ path: this.path(i), content: source.content(file), go: source.go(file) });
+      if (source.declares(file)) out.push({ path: this.path(i), content: source.content(file), go: source.go(file) });
     }
     return out;
   }

@@ -63,7 +63,7 @@ export async function prepareSbom(storage: ReadOnlyStorage, desc: Descriptor, op
   const base = baseOf(manifest);
   if (base) subject.base = base;
   else if (options.baseSbom) subject.base = options.baseSbom.image;
-  const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files, packages, removed) } : {}) };
+  const contents = { files, packages, ...(options.baseSbom ? { base: baseContents(options.baseSbom, files.paths(), packages, removed) } : {}) };
   // Package metadata was kept for package detection alone: dropped before the document is written.
   files.dropContents();
   return {

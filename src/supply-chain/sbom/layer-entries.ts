@@ -57,8 +57,8 @@ export class LayerEntries {
   mode(file: number): number { return this.modes[file]!; }
   content(file: number): Buffer | undefined { return this.contents.get(file); }
   go(file: number): GoBuildInfo | undefined { return this.goInfo.get(file); }
-  /** The files package detection reads: package metadata (its content kept) and Go binaries. */
-  declaring(): number[] { return [...new Set([...this.contents.keys(), ...this.goInfo.keys()])].sort((a, b) => a - b); }
+  /** Whether package detection reads file `file`: package metadata (its content kept) or a Go binary. */
+  declares(file: number): boolean { return this.contents.has(file) || this.goInfo.has(file); }
   sha1(file: number): string { return this.checksums.sha1(file); }
   sha256(file: number): string { return this.checksums.sha256(file); }
   putHex(file: number, digest: Algorithm, out: Buffer, at: number): number { return this.checksums.putHex(file, digest, out, at); }

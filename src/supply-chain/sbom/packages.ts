@@ -133,7 +133,7 @@ export function detectPackages(files: ImageFiles): Package[] {
   // packages: a few among tens of thousands. Every path is looked up only for a package-lock.json.
   const declaring = files.declaring();
   let paths: Set<string> | undefined;
-  const exists = (path: string) => (paths ??= new Set(Array.from({ length: files.length }, (_, i) => files.path(i)))).has(path);
+  const exists = (path: string) => (paths ??= new Set(files.paths())).has(path);
   const os = osRelease(declaring);
   const out: Package[] = [];
   for (const file of declaring) {
