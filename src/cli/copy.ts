@@ -2,14 +2,19 @@ import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isTagResolver } from '../content/storage.js';
+import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
+import type { SideClients } from './side-clients.js';
+import type { TransferProgress } from './progress.js';
+import type { CopiedReferrer } from '../transfer/copy-referrers.js';
 
 interface CopyArgs extends RegistryFlags {
   source: string;
   destination: string;
   platform?: string;
   allPlatforms?: boolean;
+  allTags?: boolean;
   digestFile?: string;
   referrers?: boolean;
 }
@@ -22,13 +27,16 @@ export const copyCommand: CliCommand<CopyArgs> = {
     .positional('destination', { type: 'string', describe: 'Same forms as the source' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, copy only this os/arch[/variant] (the result is its manifest)' })
     .option('all-platforms', { type: 'boolean', describe: 'Copy every platform of an index (the default)' })
+    .option('all-tags', { type: 'boolean', describe: 'Copy every tag of a repository (or every name of a layout) to the same tags: SOURCE and DESTINATION name a repository or oci:DIR, no tag' })
     .option('referrers', { type: 'boolean', default: true, describe: 'Also copy signatures, attestations and SBOMs (cosign tags, OCI referrers); --no-referrers to leave them' })
     .option('digest-file', { type: 'string', describe: 'Write the copied manifest digest to this file' })
     .conflicts('platform', 'all-platforms')
+    .conflicts('all-tags', 'digest-file')
     .example('$0 copy staging.example.com/app:1.4 prod.example.com/app:1.4', 'promote between registries')
+    .example('$0 copy --all-tags registry.example.com/app mirror.example.com/app', 'mirror a repository, tag by tag')
     .example('$0 copy docker-archive:app.tar localhost:5000/app:1', 'push a docker save tarball')), 'src'), 'dest'),
   run: async (argv, out: Output) => {
-    const { parseEndpoint, openSource, openDestination } = await import('./endpoints.js');
+    const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = await parseEndpoint(argv.destination);
     const concurrency = checkConcurrency(argv.concurrency);
@@ -44,67 +52,114 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
 
-    let dst: Awaited<ReturnType<typeof openDestination>> | undefined;
+    const context: CopyContext = { clients, progress, out, concurrency, referrers: argv.referrers !== false, ...(platform ? { platform } : {}), ...(argv.allPlatforms ? { allPlatforms: true } : {}) };
     try {
-      const src = await openSource(source, { connect: (r) => clients.connect('src', r) });
-      let root: Descriptor = src.root;
-      const { hostPlatform } = await import('./read-source.js');
-      const { platformOf } = await import('../image/platform.js');
-      if (platform) root = platformOf({ descriptor: root, bytes: src.rootBytes }, platform, src.name);
-      else if (destination.transport === 'docker-archive' && !argv.allPlatforms) {
-        // A docker archive holds one platform's image: this machine's, as skopeo picks it.
-        root = platformOf({ descriptor: root, bytes: src.rootBytes }, hostPlatform(), src.name);
-      }
-      if (destination.transport === 'registry' && destination.reference.digest && destination.reference.digest !== root.digest) {
-        throw usageError(`${argv.destination}: the image to copy has digest ${root.digest}, not ${destination.reference.digest}`);
-      }
-      if (source.transport === 'registry' && destination.transport === 'registry' && clients.sameEndpoint(source.reference, destination.reference)) {
-        const dstTag = destination.reference.digest ? destination.reference.tag : (destination.reference.tag ?? src.tag ?? 'latest');
-        const current = dstTag === undefined ? root : isTagResolver(src.storage) ? await src.storage.resolve(dstTag).catch(() => undefined) : undefined;
-        if (current?.digest === root.digest) {
-          out.info(`${src.name} and ${argv.destination} are the same image (${root.digest}): nothing to copy`);
-          out.result(root.digest, { source: src.name, destination: argv.destination, digest: root.digest, size: root.size, mediaType: root.mediaType, blobs: [], referrers: [] });
-          await clients.close();
-          return;
+      if (argv.allTags) {
+        const { copyAllTags } = await import('./copy-all-tags.js');
+        await copyAllTags(source, destination, context);
+      } else {
+        const copied = await copyImage(source, destination, context);
+        if (argv.digestFile) {
+          const { writeFileAtomic } = await import('../content/atomic.js');
+          await writeFileAtomic(argv.digestFile, copied.digest);
         }
+        out.info(copied.line);
+        out.result(copied.digest, copied.report);
       }
-      dst = await openDestination(destination, src, { connect: (r) => clients.connect('dest', r) });
-      const sameRegistry = src.located && dst.repository && src.located.registry === dst.repository.registry;
-      const { copyGraph } = await import('../transfer/copy-graph.js');
-      const options = {
-        // An archive is written one entry at a time: more would only hold connections open.
-        concurrency: dst.writer ? 1 : concurrency,
-        onEvent: progress.handle,
-        ...(sameRegistry ? { mountFrom: () => [src.located!.repositoryName] } : {}),
-      };
-      const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
-      let referrers: import('../transfer/copy-referrers.js').CopiedReferrer[] = [];
-      if (argv.referrers !== false && !dst.writer) {
-        const { copyReferrers } = await import('../transfer/copy-referrers.js');
-        const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];
-        referrers = await copyReferrers(src.storage, dst.storage, subjects, {
-          ...options,
-          ...(await ociReferrers(src, dst)),
-          // OCI 1.1 referrers: copyReferrers asks a source that implements ReferrerLister (or a
-          // `listReferrers` given here). Hook for src/registry/referrers.ts (listReferrers of the
-          // API or tag schema): pass `listReferrers: (d) => listReferrers(client, repo, d.digest)
-          // .then((l) => l.manifests)` and push them with its pushReferrer so a registry without
-          // the API gets its `sha256-<hex>` index updated.
-        });
-      }
-      await dst.finish(root);
       progress.finish();
       await clients.close();
+    } catch (err) {
+      progress.finish();
+      await clients.destroy();
+      throw err;
+    }
+  },
+};
 
-      if (argv.digestFile) {
-        const { writeFileAtomic } = await import('../content/atomic.js');
-        await writeFileAtomic(argv.digestFile, root.digest);
+/** What every image of one copy command shares. */
+export interface CopyContext {
+  clients: SideClients;
+  progress: TransferProgress;
+  out: Output;
+  concurrency: number;
+  /** Signatures, attestations and SBOMs too. */
+  referrers: boolean;
+  platform?: Platform;
+  allPlatforms?: boolean;
+}
+
+/** One image copied: the line for a person, the JSON report, and the referrer tags it brought along. */
+export interface CopiedImage {
+  digest: Descriptor['digest'];
+  line: string;
+  report: {
+    source: string; destination: string; digest: string; size: number; mediaType: string;
+    blobs: { digest: string; size: number; mediaType: string; kind: string; outcome: string }[];
+    referrers: { subject: string; digest: string; mediaType: string; tag?: string }[];
+  };
+  /** The destination's tags the referrers were stored under (cosign's `sha256-<hex>.sig` …). */
+  referrerTags: string[];
+}
+
+/**
+ * Copies the image `source` names to `destination`: blobs, then the manifest (children before
+ * their index), then what refers to it. A failed copy leaves an archive destination as it was.
+ */
+export async function copyImage(source: Endpoint, destination: Endpoint, context: CopyContext): Promise<CopiedImage> {
+  const { openSource, openDestination } = await import('./endpoints.js');
+  const { clients, progress, concurrency } = context;
+  let dst: OpenedDestination | undefined;
+  try {
+    const src = await openSource(source, { connect: (r) => clients.connect('src', r) });
+    let root: Descriptor = src.root;
+    const { hostPlatform } = await import('./read-source.js');
+    const { platformOf } = await import('../image/platform.js');
+    if (context.platform) root = platformOf({ descriptor: root, bytes: src.rootBytes }, context.platform, src.name);
+    else if (destination.transport === 'docker-archive' && !context.allPlatforms) {
+      // A docker archive holds one platform's image: this machine's, as skopeo picks it.
+      root = platformOf({ descriptor: root, bytes: src.rootBytes }, hostPlatform(), src.name);
+    }
+    if (destination.transport === 'registry' && destination.reference.digest && destination.reference.digest !== root.digest) {
+      throw usageError(`${destination.text}: the image to copy has digest ${root.digest}, not ${destination.reference.digest}`);
+    }
+    if (source.transport === 'registry' && destination.transport === 'registry' && clients.sameEndpoint(source.reference, destination.reference)) {
+      const dstTag = destination.reference.digest ? destination.reference.tag : (destination.reference.tag ?? src.tag ?? 'latest');
+      const current = dstTag === undefined ? root : isTagResolver(src.storage) ? await src.storage.resolve(dstTag).catch(() => undefined) : undefined;
+      if (current?.digest === root.digest) {
+        return {
+          digest: root.digest,
+          line: `${src.name} and ${destination.text} are the same image (${root.digest}): nothing to copy`,
+          report: { source: src.name, destination: destination.text, digest: root.digest, size: root.size, mediaType: root.mediaType, blobs: [], referrers: [] },
+          referrerTags: [],
+        };
       }
-      const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);
-      const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
-      const extra = referrers.length > 0 ? `; ${referrers.length} referrer${referrers.length === 1 ? '' : 's'} (${referrers.map((r) => r.tag ?? r.result.root.digest).join(', ')})` : '';
-      out.info(`copied ${src.name} to ${dst.name} (${blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there${extra})`);
-      out.result(root.digest, {
+    }
+    dst = await openDestination(destination, src, { connect: (r) => clients.connect('dest', r) });
+    const sameRegistry = src.located && dst.repository && src.located.registry === dst.repository.registry;
+    const { copyGraph } = await import('../transfer/copy-graph.js');
+    const options = {
+      // An archive is written one entry at a time: more would only hold connections open.
+      concurrency: dst.writer ? 1 : concurrency,
+      onEvent: progress.handle,
+      ...(sameRegistry ? { mountFrom: () => [src.located!.repositoryName] } : {}),
+    };
+    const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
+    let referrers: CopiedReferrer[] = [];
+    if (context.referrers && !dst.writer) {
+      const { copyReferrers } = await import('../transfer/copy-referrers.js');
+      const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];
+      referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...(await ociReferrers(src, dst)) });
+    }
+    await dst.finish(root);
+    await src.close();
+
+    const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);
+    const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
+    const extra = referrers.length > 0 ? `; ${referrers.length} referrer${referrers.length === 1 ? '' : 's'} (${referrers.map((r) => r.tag ?? r.result.root.digest).join(', ')})` : '';
+    return {
+      digest: root.digest,
+      line: `copied ${src.name} to ${dst.name} (${blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there${extra})`,
+      report: {
         source: src.name,
         destination: dst.name,
         digest: root.digest,
@@ -112,15 +167,14 @@ export const copyCommand: CliCommand<CopyArgs> = {
         mediaType: root.mediaType,
         blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
         referrers: referrers.map((r) => ({ subject: r.subject, digest: r.result.root.digest, mediaType: r.result.root.mediaType, ...(r.tag ? { tag: r.tag } : {}) })),
-      });
-    } catch (err) {
-      progress.finish();
-      await dst?.abort().catch(() => {});
-      await clients.destroy();
-      throw err;
-    }
-  },
-};
+      },
+      referrerTags: referrers.flatMap((r) => (r.tag ? [r.tag] : [])),
+    };
+  } catch (err) {
+    await dst?.abort().catch(() => {});
+    throw err;
+  }
+}
 
 /** The manifests an index copied whole names (cosign signs each platform's manifest too). */
 function childManifests(nodes: Descriptor[], root: Descriptor): Descriptor[] {
@@ -133,7 +187,7 @@ function childManifests(nodes: Descriptor[], root: Descriptor): Descriptor[] {
  * way (registry/referrers.ts).
  */
 async function ociReferrers(
-  src: import('./endpoints.js').OpenedSource, dst: import('./endpoints.js').OpenedDestination,
+  src: OpenedSource, dst: OpenedDestination,
 ): Promise<Pick<import('../transfer/copy-referrers.js').ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'>> {
   const source = src.storage as Partial<import('../registry/repository.js').Repository>;
   const target = dst.repository;
@@ -150,4 +204,3 @@ async function ociReferrers(
     },
   };
 }
-

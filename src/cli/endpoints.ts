@@ -60,7 +60,7 @@ export async function openSource(endpoint: Endpoint, options: SourceOptions): Pr
 }
 
 /** The tag part of a layout or archive name (`v1`, `app:1` → `1`); none for a digest or `@N`. */
-function nameTag(name: string | undefined): string | undefined {
+export function nameTag(name: string | undefined): string | undefined {
   if (!name || name.startsWith('sha256:') || name.startsWith('@')) return undefined;
   const slash = name.lastIndexOf('/');
   const colon = name.lastIndexOf(':');

@@ -123,6 +123,8 @@ describe('--json output matches docs/json/*.schema.json', () => {
     assert.deepEqual(same.blobs, [], 'the same image: nothing copied');
     const toLayout = checked('copy.schema.json', await runCliAsync(['copy', `docker://${repo}:1`, 'oci:copied:v1', '--json'], { cwd }));
     assert.equal(toLayout.destination, 'oci:copied:v1');
+    const mirrored = checked('copy-all-tags.schema.json', await runCliAsync(['copy', '--all-tags', repo, `${registry.host}/verbs/mirror`, '--json'], { cwd }));
+    assert.deepEqual((mirrored.images as { tag: string }[]).map((i) => i.tag).sort(), ['1', 'multi']);
 
     const tagged = checked('tag.schema.json', await runCliAsync(['tag', `${repo}:1`, '2', 'latest', '--json'], { cwd }));
     assert.deepEqual(tagged.tags, ['2', 'latest']);

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OciLayout } from '../../src/content/layout.js';
+import { sha256 } from '../../src/oci/digest.js';
+import type { Descriptor } from '../../src/oci/descriptor.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { requireTool, tempDir } from '../support/tools.js';
+import { blobWrites, MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
+
+interface AllTagsJson {
+  images: { tag: string; digest: string; destination: string; blobs: { outcome: string }[]; referrers: { tag?: string; digest: string }[] }[];
+  skipped: { tag: string; reason: string }[];
+}
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let image: UmociImage;
+let multi: MultiPlatformImage;
+let signature: Descriptor;
+let regs: TwoRegistries;
+let env: NodeJS.ProcessEnv;
+const creds = ['--creds', `alice:${PASSWORD}`];
+/** A cosign signature tag whose image no tag names (signed by digest, then untagged). */
+const danglingTag = `sha256-${'ab'.repeat(32)}.sig`;
+let signatureTag: string;
+
+before(async () => {
+  tmp = await tempDir();
+  image = umociImage(tmp.path, 'v1', [1 * MiB, 200_000]);
+  multi = await multiPlatformImage(join(tmp.path, 'multi'), 'multi');
+  regs = await startTwoRegistries(tmp.path);
+  env = envWith(regs.dockerConfig);
+  const layout = await OciLayout.open(image.layout);
+  const payload = await layout.putBytes('application/vnd.dev.cosign.simplesigning.v1+json', Buffer.from('{"critical":{}}'));
+  const config = await layout.putBytes(MediaType.OciConfig, Buffer.from('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'));
+  signature = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [payload] });
+  signatureTag = `sha256-${image.manifest.digest.slice(7)}.sig`;
+  await layout.tag(signature, signatureTag);
+  await layout.tag(signature, danglingTag);
+  const src = `${regs.staging.host}/mirror/src`;
+  for (const tag of ['1', '2']) assertOk(await runCliAsync(['push', `${src}:${tag}`, '--layout', image.layout, '--tag', 'v1'], { env }));
+  for (const tag of [signatureTag, danglingTag]) assertOk(await runCliAsync(['push', `${src}:${tag}`, '--layout', image.layout, '--tag', tag], { env }));
+  assertOk(await runCliAsync(['push', `${src}:multi`, '--layout', join(tmp.path, 'multi'), '--tag', 'multi'], { env }));
+});
+after(async () => {
+  await regs?.stop();
+  await tmp?.cleanup();
+});
+
+describe('copy --all-tags', () => {
+  it('mirrors every tag of a repository to another registry, each image with its signature; a signature whose image no tag names is left out and listed', async () => {
+    const r = await runCliAsync(['copy', '--all-tags', `${regs.staging.host}/mirror/src`, `${regs.production.host}/mirror/dst`, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as AllTagsJson;
+    assert.deepEqual(out.images.map((i) => i.tag).sort(), ['1', '2', 'multi']);
+    const expected: Record<string, string> = { 1: image.manifest.digest, 2: image.manifest.digest, multi: multi.index.digest };
+    for (const tag of ['1', '2', 'multi']) {
+      assert.equal((await skopeoRaw(`${regs.production.host}/mirror/dst:${tag}`, creds)).digest, expected[tag], `tag ${tag} in production`);
+    }
+    for (const child of multi.manifests) {
+      assert.equal((await skopeoRaw(`${regs.production.host}/mirror/dst@${child.digest}`, creds)).digest, child.digest);
+    }
+    // The signature came along with its image, not as an image of its own.
+    assert.equal((await skopeoRaw(`${regs.production.host}/mirror/dst:${signatureTag}`, creds)).digest, signature.digest);
+    assert.ok(out.images.some((i) => i.referrers.some((x) => x.tag === signatureTag)));
+    assert.deepEqual(out.skipped.map((s) => s.tag), [danglingTag]);
+    assert.match(out.skipped[0]!.reason, /^no tag names its image sha256:(ab){32}$/);
+    assert.ok(await skopeoFails(`${regs.production.host}/mirror/dst:${danglingTag}`, creds), 'the dangling signature is not copied');
+    assert.match(r.stderr, /left out 1 referrer tag \(sha256-(ab){32}\.sig: no tag names its image/);
+    assert.match(r.stderr, /copied 3 tags of .*\/mirror\/src to .*\/mirror\/dst\n$/);
+  });
+
+  it('a second mirror finds everything there and writes no blob', async () => {
+    await regs.production.forgetAccessLog();
+    const r = await runCliAsync(['copy', '--all-tags', `${regs.staging.host}/mirror/src`, `${regs.production.host}/mirror/dst`, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as AllTagsJson;
+    assert.ok(out.images.every((i) => i.blobs.every((b) => b.outcome === 'exists')), r.stdout);
+    assert.deepEqual(blobWrites(await regs.production.settledAccessLog()), []);
+  });
+
+  it('--no-referrers copies the images and leaves every referrer tag', async () => {
+    const r = await runCliAsync(['copy', '--all-tags', '--no-referrers', `${regs.staging.host}/mirror/src`, `${regs.production.host}/bare/dst`, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as AllTagsJson;
+    assert.deepEqual(out.skipped.map((s) => [s.tag, s.reason]).sort(), [[danglingTag, '--no-referrers'], [signatureTag, '--no-referrers']].sort());
+    assert.ok(await skopeoFails(`${regs.production.host}/bare/dst:${signatureTag}`, creds));
+    assert.equal((await skopeoRaw(`${regs.production.host}/bare/dst:2`, creds)).digest, image.manifest.digest);
+  });
+
+  it('a layout\'s names to a registry and back into a new layout, which umoci and skopeo read', async () => {
+    assertOk(await runCliAsync(['copy', '--all-tags', '--no-referrers', `oci:${join(tmp.path, 'multi')}`, `${regs.production.host}/from-layout/app`], { env }));
+    assert.equal((await skopeoRaw(`${regs.production.host}/from-layout/app:multi`, creds)).digest, multi.index.digest);
+    const back = join(tmp.path, 'back');
+    const r = await runCliAsync(['copy', '--all-tags', `${regs.staging.host}/mirror/src`, `oci:${back}`, '--json'], { env });
+    assertOk(r);
+    requireTool('umoci');
+    // The signature comes into the layout under its cosign tag, as a single-image copy brings it.
+    assert.deepEqual(execFileSync('umoci', ['ls', '--layout', back], { encoding: 'utf8' }).trim().split('\n').sort(), ['1', '2', 'multi', signatureTag]);
+    requireTool('skopeo');
+    for (const [tag, digest] of [['2', image.manifest.digest], ['multi', multi.index.digest]] as const) {
+      assert.equal(sha256(execFileSync('skopeo', ['inspect', '--raw', `oci:${back}:${tag}`])), digest, `oci:${back}:${tag}`);
+    }
+  });
+
+  it('a tag, an archive or --digest-file with --all-tags: one line, exit 2, nothing copied', async () => {
+    await regs.production.forgetAccessLog();
+    const src = `${regs.staging.host}/mirror/src`;
+    const dst = `${regs.production.host}/wrong/dst`;
+    assertOneLineError(await runCliAsync(['copy', '--all-tags', `${src}:1`, dst], { env }), /^ocipush: .*\/mirror\/src:1: with --all-tags, the source names a repository or oci:DIR, without a tag/, 2);
+    assertOneLineError(await runCliAsync(['copy', '--all-tags', src, `${dst}:1`], { env }), /^ocipush: .*\/wrong\/dst:1: with --all-tags, the destination names a repository/, 2);
+    assertOneLineError(await runCliAsync(['copy', '--all-tags', src, `docker-archive:${join(tmp.path, 'all.tar')}`], { env }), /^ocipush: docker-archive:.*all\.tar: --all-tags copies between registries and OCI layouts, not archives/, 2);
+    assertOneLineError(await runCliAsync(['copy', '--all-tags', src, dst, '--digest-file', join(tmp.path, 'd')], { env }), /all-tags.*digest-file|digest-file.*all-tags/, 2);
+    assert.ok(!(await regs.production.settledAccessLog()).some((e) => e.method === 'PUT' || e.method === 'POST'));
+  });
+});
