@@ -23,7 +23,7 @@ export async function parseWithYargs(
     .help()
     .alias('help', 'h')
     .strict()
-    .demandCommand(1, 'name a command: ocipush --help lists them')
+    .demandCommand(1, 'name a command')
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .fail((msg, err) => {

@@ -225,7 +225,8 @@ describe('ocipush push against docker-registry', () => {
     await down.stop();
     assertOneLineError(await runCliAsync(['push', `${host}/app:1`, '--layout', image.layout]), new RegExp(`^ocipush: cannot reach ${host.replace(/\./g, '\\.')}: connection refused$`));
     assertOneLineError(runCli(['push', 'UPPER CASE', '--layout', image.layout]), /^ocipush: invalid image reference "UPPER CASE"/, 2);
-    assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', join(tmp.path, 'nowhere')]), /not an OCI image layout \(no oci-layout file\)$/);
+    assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', join(tmp.path, 'nowhere')]), /nowhere: not an OCI image layout \(no such directory\)$/);
+    assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', tmp.path]), /: not an OCI image layout \(no oci-layout file\)$/);
     assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', image.layout, '--chunk-size', 'lots']), /--chunk-size "lots": expected a size/, 2);
   });
 

@@ -8,6 +8,11 @@ import { assertOneLineError } from './registry-support.js';
  * nothing is done. No registry is contacted (the references name a closed port).
  */
 describe('usage errors', () => {
+  it('no command, or a misspelt one: one line pointing at --help, each said once', () => {
+    assertOneLineError(runCli([]), /^ocipush: name a command \(see ocipush --help\)$/, 2);
+    assertOneLineError(runCli(['biuld', '.']), /^ocipush: Did you mean build\? \(see ocipush --help\)$/, 2);
+  });
+
   it('an unknown option is named, and does not swallow the reference after it', () => {
     assertOneLineError(runCli(['push', '--foo', '127.0.0.1:9/a:1']), /^ocipush: unknown option --foo for push /, 2);
     assertOneLineError(runCli(['pull', '127.0.0.1:9/a:1', '--nope=1']), /^ocipush: unknown option --nope for pull /, 2);
