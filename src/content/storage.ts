@@ -54,6 +54,15 @@ export interface SourcePusher {
   pushBlob(desc: Descriptor, source: BlobSource, options?: BlobPushOptions): Promise<SourcePushOutcome>;
 }
 
+/**
+ * Says whether a blob of `size` bytes would go up in one request as things stand (a registry: no
+ * chunked plan asked for, nothing learned that needs one). A copy sends a small config beside the
+ * layers only then; otherwise it waits for what the layers teach.
+ */
+export interface UploadPlanner {
+  uploadsInOneRequest(size: number): Promise<boolean>;
+}
+
 /** Stores a manifest under a reference in one step (a registry's PUT /manifests/<tag>), as oras-go's ReferencePusher. */
 export interface ReferencePusher {
   pushManifest(desc: Descriptor, bytes: Buffer, reference?: string, options?: OperationOptions): Promise<void>;
@@ -80,6 +89,10 @@ export function isBlobSourceProvider(value: unknown): value is BlobSourceProvide
 
 export function isSourcePusher(value: unknown): value is SourcePusher {
   return has(value, 'pushBlob');
+}
+
+export function isUploadPlanner(value: unknown): value is UploadPlanner {
+  return has(value, 'uploadsInOneRequest');
 }
 
 export function isReferencePusher(value: unknown): value is ReferencePusher {

@@ -120,6 +120,11 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
     return 'uploaded';
   }
 
+  async uploadsInOneRequest(size: number): Promise<boolean> {
+    const { sendsInOneRequest } = await uploads();
+    return sendsInOneRequest(this.client, size, { chunkSize: this.options.chunkSize, chunkThreshold: this.options.chunkThreshold });
+  }
+
   /** Cross-repository mount alone: true when the blob is now here, false when the registry declined. */
   async mount(desc: Descriptor, fromRepository: string, options: OperationOptions = {}): Promise<boolean> {
     const result = await mountBlob(this.client, this.name, desc, fromRepository, timing(options));

@@ -152,6 +152,11 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
   }
 }
 
+/** Whether `uploadBlob` would send a blob of `size` bytes in one PUT, as the registry is known now. */
+export function sendsInOneRequest(client: RegistryClient, size: number, options: UploadOptions = {}): boolean {
+  return initialPlan(client, size, options).mode === 'monolithic';
+}
+
 /**
  * What this registry has taught so far (client.quirks) decides before the defaults: no PATCH
  * after one was refused; chunks below a size that drew a 413.

@@ -4,7 +4,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import {
-  isBlobSourceProvider, isReferencePusher, isSourcePusher, isTagResolver,
+  isBlobSourceProvider, isReferencePusher, isSourcePusher, isTagResolver, isUploadPlanner,
   type ReadOnlyStorage, type Storage,
 } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
@@ -55,14 +55,20 @@ export interface CopyResult {
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
  * oras-go's CopyGraph: children before parents, what `dst` has already is skipped, each blob is
- * sent once even when several manifests share it, layers go in parallel (bounded) while the
- * manifest and its config are asked for, each manifest's config is sent after its layers, and a
- * manifest is pushed only after every blob it names is confirmed; the root goes last. The first
+ * sent once even when several manifests share it, layers and a small config go in parallel (bounded)
+ * while the manifest is asked for, a large config is sent after its layers, and a manifest is
+ * pushed only after every blob it names is confirmed; the root goes last. The first
  * failure rejects at once; the owner of `dst` aborts what is still in flight.
  */
 export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, options: CopyOptions = {}): Promise<CopyResult> {
   return new GraphCopy(src, dst, options).run(root);
 }
+
+/**
+ * A config up to this size is sent with the layers: far below the smallest cap on a request body
+ * met in front of registries (nginx's default client_max_body_size, 1 MiB).
+ */
+const CONFIG_WITH_LAYERS_BYTES = 256 * 1024;
 
 class GraphCopy {
   private readonly limit: Limiter;
@@ -146,15 +152,19 @@ class GraphCopy {
     }
     // The manifest by digest and every child at once: a cold push asks all its HEADs in one round
     // trip. A registry holds a manifest only with all it names, so when the manifest is there its
-    // children's HEADs say so too, and nothing is sent. The config is asked for with the others,
-    // but sent after the layers: what they teach about the registry (a cap on request size, no
-    // chunked uploads) applies to it.
+    // children's HEADs say so too, and nothing is sent.
     let children: Promise<void>;
     if (isIndex(parsed)) {
       children = Promise.all(parsed.manifests.map((child) => this.copyNode(child, 'manifest'))).then(() => {});
     } else {
+      const layers = Promise.all(parsed.layers.map((layer) => this.copyNode(layer, 'layer')));
+      // Awaited below; a layer that fails while the config's turn is being decided is not unhandled.
+      layers.catch(() => {});
       this.askEarly(parsed.config);
-      children = Promise.all(parsed.layers.map((layer) => this.copyNode(layer, 'layer'))).then(() => this.copyNode(parsed.config, 'config'));
+      children = (async () => {
+        if (await this.configWithLayers(parsed.config)) await Promise.all([layers, this.copyNode(parsed.config, 'config')]);
+        else await layers.then(() => this.copyNode(parsed.config, 'config'));
+      })();
     }
     const [present] = await Promise.all([this.dst.exists(desc, this.io), children]);
     if (present) {
@@ -213,6 +223,17 @@ class GraphCopy {
   }
 
   /** Starts the HEAD of a blob that is copied later (copyBlob takes its answer). */
+  /**
+   * A config of the usual few kilobytes goes up beside the layers, as crane and containerd send
+   * it: its two round trips (POST, PUT) were the last thing a cold push of a small image waited
+   * for before its manifest. A large one, or one the destination would send in chunks, goes after
+   * them, so that what they teach about the registry (a cap on request size, no PATCH) applies.
+   */
+  private async configWithLayers(config: Descriptor): Promise<boolean> {
+    if (config.size > CONFIG_WITH_LAYERS_BYTES) return false;
+    return isUploadPlanner(this.dst) ? this.dst.uploadsInOneRequest(config.size) : true;
+  }
+
   private askEarly(desc: Descriptor): void {
     if (this.visited.has(desc.digest) || this.early.has(desc.digest) || isForeign(desc)) return;
     const asked = this.dst.exists(desc, this.io);

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { copyGraph } from '../../src/transfer/copy-graph.js';
 import { OciLayout } from '../../src/content/layout.js';
 import { OcipushError } from '../../src/errors.js';
+import { sha256 } from '../../src/oci/digest.js';
+import { MediaType } from '../../src/oci/media-types.js';
 import { connectRegistry } from '../../src/registry/connect.js';
 import type { RegistryClient, RetryNotice } from '../../src/registry/http.js';
 import { Repository, type RepositoryOptions } from '../../src/registry/repository.js';
@@ -175,6 +178,30 @@ describe('pushing through faults', () => {
     assert.ok(patches.filter((r) => r.status === 202).every((r) => r.requestBytes <= MiB));
     assert.deepEqual(client.quirks, { maxRequestBytes: 2 * MiB - 1 });
     assert.equal(skopeoDigest(`${registry.host}/faults/learned:v1`), two.manifest.digest);
+  });
+
+  /** A request target naming this digest in its `digest=` query (the PUT that completes an upload). */
+  const completing = (digest: string) => new RegExp(`digest=sha256(%3A|:)${digest.slice('sha256:'.length)}`);
+
+  it('a config of a few kilobytes goes up beside the layers: sent while the layer still waits for its answer', async () => {
+    // Held until the config's upload is seen: with the config sent after the layers, only the timeout would let it go.
+    proxy.addFault({ method: 'PUT', path: completing(image.layers[0]!), fault: { kind: 'hold-response', until: completing(image.config), timeoutMs: 5000 } });
+    await pushAndCheck();
+    assert.deepEqual(proxy.requests().filter((r) => r.fault === 'hold-response').map((r) => r.released), ['match']);
+  });
+
+  it('a large config still goes after its layers, so that what they taught the client applies to it', async () => {
+    const dir = await OciLayout.open(join(tmp.path, 'large-config'), { create: true });
+    const layer = await dir.putBytes(MediaType.OciLayerGzip, randomBytes(100_000));
+    const config = await dir.putJson(MediaType.OciConfig, {
+      architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(randomBytes(8))] },
+      config: { Labels: { notes: 'x'.repeat(300 * 1024) } },
+    });
+    const manifest = await dir.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+    proxy.addFault({ method: 'PUT', path: completing(layer.digest), fault: { kind: 'hold-response', until: completing(config.digest), timeoutMs: 1000 } });
+    await copyGraph(dir, new Repository(client, 'faults/large-config'), manifest, { rootReference: 'v1' });
+    assert.deepEqual(proxy.requests().filter((r) => r.fault === 'hold-response').map((r) => r.released), ['timeout']);
+    assert.equal(skopeoDigest(`${registry.host}/faults/large-config:v1`), manifest.digest);
   });
 
   it('a registry without chunked uploads (PATCH answered 405): the blob goes in one PUT', async () => {

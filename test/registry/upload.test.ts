@@ -38,7 +38,11 @@ async function largeImage(layout: OciLayout, tag: string, layerBytes: number): P
   }
   const { digest, size } = await writer.commit();
   const layer: Descriptor = { mediaType: MediaType.OciLayerGzip, digest, size };
-  const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } });
+  // A config too large to go up beside the layer (copy-graph.ts): it follows the layer, so every
+  // upload request of the repository before it belongs to the layer.
+  const config = await layout.putJson(MediaType.OciConfig, {
+    architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] }, config: { Labels: { notes: 'x'.repeat(300 * 1024) } },
+  });
   const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
   await layout.tag(manifest, tag);
   return { manifest, layer, config };

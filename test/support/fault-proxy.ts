@@ -25,7 +25,15 @@ export type Fault =
    */
   | { kind: 'echo'; status: number }
   /** Forward the upstream response, with the byte at `atByte` of its body changed (a source serving corrupt content). */
-  | { kind: 'corrupt-response'; atByte: number };
+  | { kind: 'corrupt-response'; atByte: number }
+  /**
+   * Forward the request, but hold the registry's answer back until a request whose target matches
+   * `until` has reached the proxy (before this one or after it, since the requests were last
+   * cleared), or `timeoutMs` passed: whether a client sends that request without waiting for this
+   * answer (what it does in parallel, told apart without timing it). The record's `released` says
+   * which it was.
+   */
+  | { kind: 'hold-response'; until: RegExp; timeoutMs: number };
 
 export interface FaultRule {
   /** Matches any method when absent (compared case-insensitively). */
@@ -58,6 +66,8 @@ export interface ProxiedRequest {
   requestHeaders: Record<string, string | string[] | undefined>;
   /** Set when the proxy could not reach the target or a connection broke. */
   error?: string;
+  /** For a `hold-response` fault: what let the answer go, the awaited request or the timeout. */
+  released?: 'match' | 'timeout';
 }
 
 export interface FaultProxy {
@@ -106,8 +116,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const log: ProxiedRequest[] = [];
   const agent = new http.Agent({ keepAlive: true });
   let proxyOrigin = '';
+  /** Answers held back by `hold-response` faults, each waiting for a request that matches. */
+  const holds = new Set<{ until: RegExp; release: (why: 'match' | 'timeout') => void }>();
 
   const server = http.createServer((req, res) => {
+    for (const hold of holds) if (hold.until.test(req.url ?? '/')) hold.release('match');
     const record: ProxiedRequest = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
@@ -145,14 +158,36 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       cutResponseAfter: fault?.kind === 'cut-response' ? fault.afterBytes : undefined,
       corruptAt: fault?.kind === 'corrupt-response' ? fault.atByte : undefined,
       maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
+      held: fault?.kind === 'hold-response' ? holdUntil(fault.until, fault.timeoutMs, record) : undefined,
     });
   });
+
+  /** A gate opened by the first later request matching `until`, or by the timeout. */
+  function holdUntil(until: RegExp, timeoutMs: number, record: ProxiedRequest): Promise<void> {
+    return new Promise((resolve) => {
+      if (log.some((r) => r !== record && until.test(r.path))) {
+        record.released = 'match';
+        return resolve();
+      }
+      const hold = {
+        until,
+        release: (why: 'match' | 'timeout') => {
+          if (!holds.delete(hold)) return;
+          clearTimeout(timer);
+          record.released = why;
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => hold.release('timeout'), timeoutMs);
+      holds.add(hold);
+    });
+  }
 
   function forward(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; maxBody?: { rule: RuleState; limit: number; status: number } },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void> },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -175,6 +210,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     };
 
     upstream.on('response', (up) => {
+      if (plan.held) void plan.held.then(() => answer(up));
+      else answer(up);
+    });
+    const answer = (up: http.IncomingMessage) => {
       if (cut || overLimit) return void up.resume();
       const outHeaders: http.OutgoingHttpHeaders = {};
       for (const [name, value] of Object.entries(up.headers)) {
@@ -216,7 +255,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       });
       up.on('end', () => { if (!cut) res.end(); });
       up.on('error', (err) => cutAll(`upstream response broke: ${err.message}`));
-    });
+    };
 
     upstream.on('error', (err) => {
       if (cut || overLimit) return;
