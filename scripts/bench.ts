@@ -221,6 +221,10 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
       const smallDigest = (await imageInfo(smallLayout, TAG)).manifestDigest;
       const pushedSmall = await timePushes({ ocipush: withOcipush ? ocipush : null, layout: smallLayout, tag: TAG, iteration: i, prefix: 'small-', label: `${at} (small image)`, rec });
       if (withOcipush) checks.ocipushPushedSmallImage.push(pushedSmall === smallDigest);
+      if (options.rttMs > 0) {
+        const overLink = await timePushes({ ocipush: withOcipush ? ocipush : null, layout: smallLayout, tag: TAG, iteration: i, prefix: 'small-rtt-', label: `${at} (small image, ${options.rttMs} ms RTT)`, rec, rttMs: options.rttMs });
+        if (withOcipush) checks.ocipushPushedSmallImage.push(overLink === smallDigest);
+      }
       if (copy) await timeCopies({ ocipush, layout: pushLayout, tag: TAG, iteration: i, label: at, rec });
       if (reference) {
         const refLayout = join(dir, 'reference-layout');
@@ -303,6 +307,10 @@ function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]):
     makeRow({ id: 'push-warm', step: 're-push, all blobs present', unit: 's', ocipush: s.medianSeconds('ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('skopeo-push-warm'), goal: { kind: 'ratio', max: 3.0 }, cpu: { ocipush: s.medianCpu('ocipush-push-warm'), anchor: s.medianCpu('skopeo-push-warm') } }),
     makeRow({ id: 'small-push-cold', step: 'small image (2 layers), push, cold', unit: 's', ocipush: s.medianSeconds('small-ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('small-ocipush-push-cold'), anchor: s.medianCpu('small-skopeo-push-cold') } }),
     makeRow({ id: 'small-push-warm', step: 'small image, re-push, all there', unit: 's', ocipush: s.medianSeconds('small-ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-skopeo-push-warm'), goal: { kind: 'ratio', max: 3.0 }, cpu: { ocipush: s.medianCpu('small-ocipush-push-warm'), anchor: s.medianCpu('small-skopeo-push-warm') } }),
+    ...(options.rttMs > 0 ? [
+      makeRow({ id: 'small-push-cold-rtt', step: `small image, push, cold, ${options.rttMs} ms RTT`, unit: 's', ocipush: s.medianSeconds('small-rtt-ocipush-push-cold'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-rtt-skopeo-push-cold'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('small-rtt-ocipush-push-cold'), anchor: s.medianCpu('small-rtt-skopeo-push-cold') } }),
+      makeRow({ id: 'small-push-warm-rtt', step: `small image, re-push, ${options.rttMs} ms RTT`, unit: 's', ocipush: s.medianSeconds('small-rtt-ocipush-push-warm'), anchorName: 'skopeo copy', anchor: s.medianSeconds('small-rtt-skopeo-push-warm'), goal: { kind: 'ratio', max: 3.0 }, cpu: { ocipush: s.medianCpu('small-rtt-ocipush-push-warm'), anchor: s.medianCpu('small-rtt-skopeo-push-warm') } }),
+    ] : []),
     makeRow({ id: 'rss-build', step: 'peak RSS, build', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),
     makeRow({ id: 'rss-build-flat', step: 'peak RSS, build, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-build', 'ocipush-rebuild'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-build-reference'), goal: { kind: 'ratio', max: FLAT } }),
     makeRow({ id: 'rss-build-f', step: 'peak RSS, build -f', unit: 'bytes', ocipush: s.peakRss('ocipush-build-f', 'ocipush-build-f-rebuild'), anchorName: 'umoci insert', anchor: s.peakRss('umoci-build'), goal: { kind: 'absolute', below: MB200 } }),

@@ -24,6 +24,8 @@ export interface BenchOptions {
   anchors: boolean;
   compression: string | null;
   pushLayout: 'umoci' | 'ocipush';
+  /** Round-trip time of the relay the small image is also pushed through (0: not pushed so). */
+  rttMs: number;
   onlyAnchors: boolean;
   keep: boolean;
 }
@@ -50,6 +52,8 @@ and prints medians, ratios and the issue's goals; writes the same as JSON.
                       (default 40MB: memory must be flat in the layer size)
   --anchors           also time tar | gzip -6, tar | pigz -6 and tar | sha256sum
   --compression C     passed to ocipush build (gzip | none | zstd; default: ocipush's own)
+  --rtt MS            also push the small image through a relay adding MS of round-trip time
+                      (a registry across a network, as a CI runner meets it; default 20, 0: no)
   --push-layout L     the layout both tools push: umoci (default; the same bytes for both) or ocipush
   --out FILE          JSON results (default bench-results/bench.json)
   --cache-dir DIR     where fixtures are kept between runs (default $XDG_CACHE_HOME/ocipush-bench)
@@ -77,6 +81,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       anchors: { type: 'boolean', default: false },
       compression: { type: 'string' },
       'push-layout': { type: 'string', default: 'umoci' },
+      rtt: { type: 'string', default: '20' },
       out: { type: 'string', default: join('bench-results', 'bench.json') },
       'cache-dir': { type: 'string' },
       'work-dir': { type: 'string' },
@@ -108,6 +113,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     anchors: values.anchors!,
     compression: values.compression ?? null,
     pushLayout,
+    rttMs: nonNegativeInt(values.rtt!, 'rtt'),
     onlyAnchors: values['only-anchors']!,
     keep: values.keep!,
   };
@@ -125,6 +131,12 @@ export function parseSize(text: string, flag = 'size'): number {
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) throw new Error(`--${flag} "${text}": expected a number with an optional unit (e.g. 500MB, 2GiB)`);
   return Math.round(Number(m[1]) * unit);
+}
+
+function nonNegativeInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${flag} "${text}": expected a whole number of milliseconds, 0 or more`);
+  return n;
 }
 
 function positiveInt(text: string, flag: string): number {

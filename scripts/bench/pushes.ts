@@ -1,4 +1,5 @@
 import { startRegistry } from '../../test/support/registry.js';
+import { startLatencyRelay } from './latency-relay.js';
 import type { Measured } from './measure.js';
 import { formatValue } from './report.js';
 import { ocipushCopy, ocipushPush, pushedDigest, skopeoCopy, skopeoPush, type OcipushCli } from './steps.js';
@@ -26,6 +27,8 @@ function rotate<T>(items: readonly T[], by: number): T[] {
  */
 export async function timePushes(opts: {
   ocipush: OcipushCli | null; layout: string; tag: string; iteration: number; prefix: string; label: string; rec: Recorder;
+  /** Push through a relay that adds this round-trip time (latency-relay.ts); the check reads the registry directly. */
+  rttMs?: number;
 }): Promise<string | null> {
   const { ocipush, layout, tag, iteration, prefix, label, rec } = opts;
   const pushers: Array<{ name: string; push: (ref: string, what: string) => Promise<Timed> }> = [];
@@ -34,9 +37,10 @@ export async function timePushes(opts: {
   let ocipushDigest: string | null = null;
   for (const { name, push } of rotate(pushers, iteration - 1)) {
     const registry = await startRegistry();
+    const relay = opts.rttMs ? await startLatencyRelay(registry.port, opts.rttMs) : undefined;
     try {
       const repo = `bench/${name}-${iteration}`;
-      const ref = `${registry.host}/${repo}:${tag}`;
+      const ref = `${relay?.host ?? registry.host}/${repo}:${tag}`;
       for (const phase of ['cold', 'warm'] as const) {
         const m = await push(ref, `${label}: ${name} push (${phase})`);
         const digest = await pushedDigest(registry.host, repo, tag);
@@ -45,6 +49,7 @@ export async function timePushes(opts: {
         rec.log(`${label}: ${name} push ${phase} ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}`);
       }
     } finally {
+      await relay?.close();
       await registry.stop();
     }
   }
