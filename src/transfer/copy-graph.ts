@@ -55,9 +55,9 @@ export interface CopyResult {
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
  * oras-go's CopyGraph: children before parents, what `dst` has already is skipped, each blob is
- * sent once even when several manifests share it, layers and a small config go in parallel (bounded)
- * while the manifest is asked for, a large config is sent after its layers, and a manifest is
- * pushed only after every blob it names is confirmed; the root goes last. The first
+ * sent once even when several manifests share it, layers and a small config go in parallel
+ * (bounded) while the manifest is asked for, a large config is sent after its layers, and a
+ * manifest is pushed only after every blob it names is confirmed; the root goes last. The first
  * failure rejects at once; the owner of `dst` aborts what is still in flight.
  */
 export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, options: CopyOptions = {}): Promise<CopyResult> {
@@ -222,7 +222,6 @@ class GraphCopy {
     else await this.dst.push(desc, Readable.from([bytes]), this.io);
   }
 
-  /** Starts the HEAD of a blob that is copied later (copyBlob takes its answer). */
   /**
    * A config of the usual few kilobytes goes up beside the layers, as crane and containerd send
    * it: its two round trips (POST, PUT) were the last thing a cold push of a small image waited
@@ -234,6 +233,7 @@ class GraphCopy {
     return isUploadPlanner(this.dst) ? this.dst.uploadsInOneRequest(config.size) : true;
   }
 
+  /** Starts the HEAD of a blob that is copied later (copyBlob takes its answer). */
   private askEarly(desc: Descriptor): void {
     if (this.visited.has(desc.digest) || this.early.has(desc.digest) || isForeign(desc)) return;
     const asked = this.dst.exists(desc, this.io);
