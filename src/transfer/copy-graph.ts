@@ -55,10 +55,10 @@ export interface CopyResult {
 /**
  * Copies the graph under `root` (index → manifests → config + layers) from `src` to `dst`, as
  * oras-go's CopyGraph: children before parents, what `dst` has already is skipped, each blob is
- * sent once even when several manifests share it, layers and a small config go in parallel
- * (bounded) while the manifest is asked for, a large config is sent after its layers, and a
- * manifest is pushed only after every blob it names is confirmed; the root goes last. The first
- * failure rejects at once; the owner of `dst` aborts what is still in flight.
+ * sent once even when several manifests share it, layers go in parallel (bounded) while the
+ * manifest is asked for, with a small config beside them into a registry (after them otherwise),
+ * and a manifest is pushed only after every blob it names is confirmed; the root goes last. The
+ * first failure rejects at once; the owner of `dst` aborts what is still in flight.
  */
 export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, options: CopyOptions = {}): Promise<CopyResult> {
   return new GraphCopy(src, dst, options).run(root);
@@ -223,14 +223,16 @@ class GraphCopy {
   }
 
   /**
-   * A config of the usual few kilobytes goes up beside the layers, as crane and containerd send
-   * it: its two round trips (POST, PUT) were the last thing a cold push of a small image waited
-   * for before its manifest. A large one, or one the destination would send in chunks, goes after
-   * them, so that what they teach about the registry (a cap on request size, no PATCH) applies.
+   * A config of the usual few kilobytes goes up to a registry beside the layers, as crane and
+   * containerd send it: its two round trips (POST, PUT) were the last thing a cold push of a small
+   * image waited for before its manifest. A large one, or one the registry would take in chunks,
+   * goes after them, so that what they teach about the registry (a cap on request size, no PATCH)
+   * applies. Into a layout or an archive (no UploadPlanner) it goes last as well: there it saves no
+   * round trip, and a pull whose layer fails leaves no config behind.
    */
   private async configWithLayers(config: Descriptor): Promise<boolean> {
     if (config.size > CONFIG_WITH_LAYERS_BYTES) return false;
-    return isUploadPlanner(this.dst) ? this.dst.uploadsInOneRequest(config.size) : true;
+    return isUploadPlanner(this.dst) ? this.dst.uploadsInOneRequest(config.size) : false;
   }
 
   /** Starts the HEAD of a blob that is copied later (copyBlob takes its answer). */
