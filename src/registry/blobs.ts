@@ -3,7 +3,7 @@ import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { ChunkVerifier } from '../content/verify.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
-import { isTransientNetworkError, networkError } from './errors.js';
+import { isTransientNetworkError, networkError, networkErrorCode, networkReason } from './errors.js';
 import { abortedError } from './cancel.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 
@@ -59,7 +59,7 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
     // A registry (or the storage behind its redirect) that ignores Range sends the whole blob again.
     return res.status === 206 ? res.body : skipBytes(res.body, received);
   };
-  const chunks = resumeOnBreak(first.body, desc.size, reopen, client.retryPolicy.retries);
+  const chunks = resumeOnBreak(first.body, desc.size, reopen, client.retryPolicy.retries, what);
   const failure = (err: unknown) => {
     if (timing.signal?.aborted) return abortedError(client.registry, op);
     return err instanceof OcipushError ? err : networkError(client.registry, err);
@@ -84,11 +84,13 @@ async function* verified(chunks: AsyncIterable<Buffer>, desc: Pick<Descriptor, '
 /**
  * The body's chunks; when the connection breaks mid-blob (a transient network error), asks
  * `reopen` for the rest from the byte where it broke, up to `retries` times (undefined: no time
- * left). A break after `size` bytes is the end: nothing is left to ask for.
+ * left). A break after `size` bytes is the end: nothing is left to ask for. Giving up, it says
+ * where the body broke: the registry was reached and answered (a registry whose storage lost the
+ * blob's data announces its size and closes at byte 0), which "cannot reach" would hide.
  */
 async function* resumeOnBreak(
   body: Readable, size: number,
-  reopen: (received: number, attempt: number) => Promise<Readable | undefined>, retries: number,
+  reopen: (received: number, attempt: number) => Promise<Readable | undefined>, retries: number, what: string,
 ): AsyncGenerator<Buffer> {
   let received = 0;
   let current = body;
@@ -104,9 +106,11 @@ async function* resumeOnBreak(
         current.destroy();
         // Every byte is there and the connection broke as it closed (a proxy dropping it): the verifier judges.
         if (received >= size && isTransientNetworkError(err)) return;
-        if (attempt > retries || !isTransientNetworkError(err)) throw err;
-        const next = await reopen(received, attempt);
-        if (!next) throw err;
+        if (!isTransientNetworkError(err)) throw err;
+        const next = attempt > retries ? undefined : await reopen(received, attempt);
+        if (!next) {
+          throw new OcipushError('ENETWORK', `${what}: the connection broke at byte ${received} of ${size}${attempt > 1 ? `, ${attempt} times` : ''} (${networkReason(err)})`, { cause: err, networkCode: networkErrorCode(err) });
+        }
         current = next;
       }
     }

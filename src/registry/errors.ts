@@ -101,6 +101,12 @@ export function isCertificateError(err: unknown): boolean {
 export function networkError(registry: string, err: unknown): OcipushError {
   if (err instanceof OcipushError) return err;
   const code = networkErrorCode(err);
+  return new OcipushError('ENETWORK', `cannot reach ${registry}: ${networkReason(err)}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
+}
+
+/** What went wrong with a connection, in a few words (`connection reset`, `unknown host` …). */
+export function networkReason(err: unknown): string {
+  const code = networkErrorCode(err);
   let reason: string;
   switch (code) {
     case 'ECONNREFUSED': reason = 'connection refused'; break;
@@ -115,5 +121,5 @@ export function networkError(registry: string, err: unknown): OcipushError {
       if (code && TLS_REASONS[code]) reason = `${TLS_REASONS[code]} (use --ca-file FILE, or --insecure to skip verification)`;
       else reason = oneLine((err as Error)?.message ?? String(err)) || code || 'network error';
   }
-  return new OcipushError('ENETWORK', `cannot reach ${registry}: ${reason}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
+  return reason;
 }

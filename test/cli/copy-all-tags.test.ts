@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
@@ -104,6 +105,26 @@ describe('copy --all-tags', () => {
     for (const [tag, digest] of [['2', image.manifest.digest], ['multi', multi.index.digest]] as const) {
       assert.equal(sha256(execFileSync('skopeo', ['inspect', '--raw', `oci:${back}:${tag}`])), digest, `oci:${back}:${tag}`);
     }
+  });
+
+  it('an image the source cannot serve stops the mirror with one line; the tags copied before it stay', async () => {
+    const good = umociImage(tmp.path, 'good', [150_000], join(tmp.path, 'good'));
+    const broken = umociImage(tmp.path, 'broken', [160_000], join(tmp.path, 'broken'));
+    const src = `${regs.staging.host}/partial/src`;
+    assertOk(await runCliAsync(['push', `${src}:good`, '--layout', good.layout], { env }));
+    assertOk(await runCliAsync(['push', `${src}:broken`, '--layout', broken.layout], { env }));
+    // The registry loses the broken image's layer (its data file), as after a failed disk or a bad clean-up.
+    const hex = broken.layers[0]!.slice('sha256:'.length);
+    rmSync(join(regs.staging.storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex), { recursive: true });
+    const order = (JSON.parse((await runCliAsync(['ls', src, '--json'], { env })).stdout) as string[]);
+
+    // A short --timeout: the breaks are retried until it runs out, then reported.
+    const r = await runCliAsync(['copy', '--all-tags', src, `${regs.production.host}/partial/dst`, '-q', '--timeout', '5s'], { env });
+    assertOneLineError(r, new RegExp(`^ocipush: .*/partial/src: blob sha256:${hex}: the connection broke at byte 0 of \\d+`));
+    assert.ok(await skopeoFails(`${regs.production.host}/partial/dst:broken`, creds), 'the broken image is not in production');
+    const goodThere = await skopeoRaw(`${regs.production.host}/partial/dst:good`, creds).then((x) => x.digest, () => undefined);
+    // In the order the registry lists them: copied when it came first, never tried when it came after.
+    assert.equal(goodThere, order.indexOf('good') < order.indexOf('broken') ? good.manifest.digest : undefined, order.join(' '));
   });
 
   it('a tag, an archive or --digest-file with --all-tags: one line, exit 2, nothing copied', async () => {
