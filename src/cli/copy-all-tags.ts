@@ -1,5 +1,6 @@
 import { usageError } from './command.js';
-import { nameTag, type Endpoint } from './endpoints.js';
+import { nameTag, type Endpoint, type OpenedSource } from './endpoints.js';
+import { isReferencePusher, isTagResolver } from '../content/storage.js';
 import { copyImage, type CopiedImage, type CopyContext } from './copy.js';
 
 /** A tag of the referrers tag schema or of cosign (`sha256-<hex>`, `….sig`, `….att`, `….sbom`): not an image of its own. */
@@ -42,11 +43,18 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
 
   const report: AllTagsReport = { source: source.text, destination: destination.text, images: [], skipped: [] };
   const copiedManifests = new Set<string>();
+  /** The destination name each source manifest was first copied to: a later tag of it is only named. */
+  const copiedFrom = new Map<string, string>();
+  const { openSource } = await import('./endpoints.js');
   for (const { tag, name } of images) {
-    const copied = await copyImage(withName(source, name), destination, context);
+    const one = withName(source, name);
+    const src = await openSource(one, { connect: (r) => context.clients.connect('src', r) });
+    const first = context.platform ? undefined : copiedFrom.get(src.root.digest);
+    const copied = first ? await tagAlias(src, destination, first, context) : await copyImage(one, destination, context, src);
     out.info(copied.line);
     report.images.push({ ...copied.report, tag });
     copiedManifests.add(copied.digest);
+    copiedFrom.set(src.root.digest, copied.report.destination);
   }
   for (const { tag } of listed.filter((t) => REFERRER_TAG.test(t.tag))) {
     const subject = `sha256:${REFERRER_TAG.exec(tag)![1]}`;
@@ -59,6 +67,28 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
   out.info(`copied ${report.images.length} tag${report.images.length === 1 ? '' : 's'} of ${source.text} to ${destination.text}`);
   out.result(report.images.map((i) => `${i.tag} ${i.digest}`).join('\n'), report);
   return report;
+}
+
+/**
+ * A tag whose image this mirror has already copied (an alias: `1`, `1.2`, `latest` of one
+ * digest): its blobs, children and referrers are there, so the manifest is only stored under the
+ * new name, one request to a registry, instead of a whole copy asking for everything again.
+ */
+async function tagAlias(src: OpenedSource, destination: Endpoint, first: string, context: CopyContext): Promise<CopiedImage> {
+  const { openDestination } = await import('./endpoints.js');
+  const dst = await openDestination(destination, src, { connect: (r) => context.clients.connect('dest', r) });
+  const root = src.root;
+  if (isReferencePusher(dst.storage)) await dst.storage.pushManifest(root, src.rootBytes, dst.reference);
+  else if (isTagResolver(dst.storage)) await dst.storage.tag(root, dst.reference!);
+  else throw new Error(`${dst.name}: cannot name an image there`);
+  await dst.finish(root);
+  await src.close();
+  return {
+    digest: root.digest,
+    line: `tagged ${dst.name}: the same image as ${first} (${root.digest}), nothing to copy`,
+    report: { source: src.name, destination: dst.name, digest: root.digest, size: root.size, mediaType: root.mediaType, blobs: [], referrers: [] },
+    referrerTags: [],
+  };
 }
 
 function checkRepositoryEnds(source: Endpoint, destination: Endpoint): void {

@@ -105,12 +105,12 @@ export interface CopiedImage {
  * Copies the image `source` names to `destination`: blobs, then the manifest (children before
  * their index), then what refers to it. A failed copy leaves an archive destination as it was.
  */
-export async function copyImage(source: Endpoint, destination: Endpoint, context: CopyContext): Promise<CopiedImage> {
+export async function copyImage(source: Endpoint, destination: Endpoint, context: CopyContext, opened?: OpenedSource): Promise<CopiedImage> {
   const { openSource, openDestination } = await import('./endpoints.js');
   const { clients, progress, concurrency } = context;
   let dst: OpenedDestination | undefined;
   try {
-    const src = await openSource(source, { connect: (r) => clients.connect('src', r) });
+    const src = opened ?? await openSource(source, { connect: (r) => clients.connect('src', r) });
     let root: Descriptor = src.root;
     const { hostPlatform } = await import('./read-source.js');
     const { platformOf } = await import('../image/platform.js');

@@ -70,6 +70,11 @@ describe('copy --all-tags', () => {
     assert.deepEqual(out.skipped.map((s) => s.tag), [danglingTag]);
     assert.match(out.skipped[0]!.reason, /^no tag names its image sha256:(ab){32}$/);
     assert.ok(await skopeoFails(`${regs.production.host}/mirror/dst:${danglingTag}`, creds), 'the dangling signature is not copied');
+    // 1 and 2 name one image: the second of them is only named, nothing copied or asked for again.
+    const [firstTag, alias] = out.images.filter((i) => i.tag === '1' || i.tag === '2');
+    assert.ok(firstTag!.blobs.length > 0, 'the first tag of the image is copied');
+    assert.deepEqual([alias!.blobs, alias!.referrers], [[], []]);
+    assert.match(r.stderr, new RegExp(`^tagged .*/mirror/dst:${alias!.tag}: the same image as .*/mirror/dst:${firstTag!.tag} \\(sha256:[0-9a-f]{64}\\), nothing to copy$`, 'm'));
     assert.match(r.stderr, /left out 1 referrer tag \(sha256-(ab){32}\.sig: no tag names its image/);
     assert.match(r.stderr, /copied 3 tags of .*\/mirror\/src to .*\/mirror\/dst\n$/);
   });
