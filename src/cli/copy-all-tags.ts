@@ -53,7 +53,8 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
     const copied = first ? await tagAlias(src, destination, first, context) : await copyImage(one, destination, context, src);
     out.info(copied.line);
     report.images.push({ ...copied.report, tag });
-    copiedManifests.add(copied.digest);
+    // An index's manifests too: their signatures (cosign sign --recursive) came along with them.
+    for (const d of [copied.digest, ...copied.report.blobs.filter((b) => b.kind === 'manifest' || b.kind === 'index').map((b) => b.digest)]) copiedManifests.add(d);
     copiedFrom.set(src.root.digest, copied.report.destination);
   }
   for (const { tag } of listed.filter((t) => REFERRER_TAG.test(t.tag))) {

@@ -27,6 +27,7 @@ const creds = ['--creds', `alice:${PASSWORD}`];
 /** A cosign signature tag whose image no tag names (signed by digest, then untagged). */
 const danglingTag = `sha256-${'ab'.repeat(32)}.sig`;
 let signatureTag: string;
+let childSignatureTag: string;
 
 before(async () => {
   tmp = await tempDir();
@@ -41,9 +42,12 @@ before(async () => {
   signatureTag = `sha256-${image.manifest.digest.slice(7)}.sig`;
   await layout.tag(signature, signatureTag);
   await layout.tag(signature, danglingTag);
+  // A signature of one platform's manifest of the index (as cosign sign --recursive makes).
+  childSignatureTag = `sha256-${multi.manifests[0]!.digest.slice(7)}.sig`;
+  await layout.tag(signature, childSignatureTag);
   const src = `${regs.staging.host}/mirror/src`;
   for (const tag of ['1', '2']) assertOk(await runCliAsync(['push', `${src}:${tag}`, '--layout', image.layout, '--tag', 'v1'], { env }));
-  for (const tag of [signatureTag, danglingTag]) assertOk(await runCliAsync(['push', `${src}:${tag}`, '--layout', image.layout, '--tag', tag], { env }));
+  for (const tag of [signatureTag, danglingTag, childSignatureTag]) assertOk(await runCliAsync(['push', `${src}:${tag}`, '--layout', image.layout, '--tag', tag], { env }));
   assertOk(await runCliAsync(['push', `${src}:multi`, '--layout', join(tmp.path, 'multi'), '--tag', 'multi'], { env }));
 });
 after(async () => {
@@ -66,6 +70,7 @@ describe('copy --all-tags', () => {
     }
     // The signature came along with its image, not as an image of its own.
     assert.equal((await skopeoRaw(`${regs.production.host}/mirror/dst:${signatureTag}`, creds)).digest, signature.digest);
+    assert.equal((await skopeoRaw(`${regs.production.host}/mirror/dst:${childSignatureTag}`, creds)).digest, signature.digest, 'the index child\'s signature came along');
     assert.ok(out.images.some((i) => i.referrers.some((x) => x.tag === signatureTag)));
     assert.deepEqual(out.skipped.map((s) => s.tag), [danglingTag]);
     assert.match(out.skipped[0]!.reason, /^no tag names its image sha256:(ab){32}$/);
@@ -92,7 +97,7 @@ describe('copy --all-tags', () => {
     const r = await runCliAsync(['copy', '--all-tags', '--no-referrers', `${regs.staging.host}/mirror/src`, `${regs.production.host}/bare/dst`, '--json'], { env });
     assertOk(r);
     const out = JSON.parse(r.stdout) as AllTagsJson;
-    assert.deepEqual(out.skipped.map((s) => [s.tag, s.reason]).sort(), [[danglingTag, '--no-referrers'], [signatureTag, '--no-referrers']].sort());
+    assert.deepEqual(out.skipped.map((s) => [s.tag, s.reason]).sort(), [[danglingTag, '--no-referrers'], [signatureTag, '--no-referrers'], [childSignatureTag, '--no-referrers']].sort());
     assert.ok(await skopeoFails(`${regs.production.host}/bare/dst:${signatureTag}`, creds));
     assert.equal((await skopeoRaw(`${regs.production.host}/bare/dst:2`, creds)).digest, image.manifest.digest);
   });
@@ -105,7 +110,7 @@ describe('copy --all-tags', () => {
     assertOk(r);
     requireTool('umoci');
     // The signature comes into the layout under its cosign tag, as a single-image copy brings it.
-    assert.deepEqual(execFileSync('umoci', ['ls', '--layout', back], { encoding: 'utf8' }).trim().split('\n').sort(), ['1', '2', 'multi', signatureTag]);
+    assert.deepEqual(execFileSync('umoci', ['ls', '--layout', back], { encoding: 'utf8' }).trim().split('\n').sort(), ['1', '2', 'multi', signatureTag, childSignatureTag].sort());
     requireTool('skopeo');
     for (const [tag, digest] of [['2', image.manifest.digest], ['multi', multi.index.digest]] as const) {
       assert.equal(sha256(execFileSync('skopeo', ['inspect', '--raw', `oci:${back}:${tag}`])), digest, `oci:${back}:${tag}`);
