@@ -5,7 +5,6 @@ import { copyImage, type CopiedImage, type CopyContext } from './copy.js';
 
 /** A tag of the referrers tag schema or of cosign (`sha256-<hex>`, `….sig`, `….att`, `….sbom`): not an image of its own. */
 const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.[a-z0-9]+)?$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
 
 /** What `copy --all-tags` reports with --json. */
 export interface AllTagsReport {
@@ -32,9 +31,10 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
   const { out } = context;
   const listed = await listSourceTags(source, context);
   const images = listed.filter((t) => !REFERRER_TAG.test(t.tag));
+  const { isValidTag } = await import('../oci/reference.js');
   const destinationTags = new Map<string, string>();
   for (const { tag, name } of images) {
-    if (destination.transport === 'registry' && !TAG.test(tag)) throw usageError(`${source.text}: ${name} is not a valid tag for ${destination.text}`);
+    if (destination.transport === 'registry' && !isValidTag(tag)) throw usageError(`${source.text}: ${name} is not a valid tag for ${destination.text}`);
     const other = destinationTags.get(tag);
     if (other !== undefined) throw usageError(`${source.text}: ${other} and ${name} would both be copied to the tag ${tag}`);
     destinationTags.set(tag, name);

@@ -16,7 +16,6 @@ interface PushArgs extends RegistryFlags {
   platform?: string;
 }
 
-const TAG = /^[\w][\w.-]{0,127}$/;
 
 export const pushCommand: CliCommand<PushArgs> = {
   command: 'push <reference> [destination]',
@@ -35,7 +34,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     .example('$0 push oci:./build:app docker://localhost:5000/app:1', 'source and destination as skopeo copy names them')
     .example('$0 push ghcr.io/me/app:1.2 --also-tag latest -u me --password-stdin < token', 'two tags, credentials on stdin')),
   run: async (argv, out: Output) => {
-    const { parseReference, formatReference } = await import('../oci/reference.js');
+    const { parseReference, formatReference, isValidTag } = await import('../oci/reference.js');
     const { stripTransport, layoutArgument } = await import('./registry-options.js');
     let destinationText = argv.reference;
     if (argv.destination !== undefined) {
@@ -47,7 +46,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     }
     const destination = parseReference(stripTransport(destinationText));
     const alsoTags = toArray(argv.alsoTag);
-    for (const t of alsoTags) if (!TAG.test(t)) throw usageError(`--also-tag "${t}": not a valid tag`);
+    for (const t of alsoTags) if (!isValidTag(t)) throw usageError(`--also-tag "${t}": not a valid tag`);
     const chunkSize = argv.chunkSize === undefined ? undefined : parseSize(argv.chunkSize, 'chunk-size');
     if (chunkSize !== undefined && chunkSize < 1024) throw usageError(`--chunk-size ${argv.chunkSize}: at least 1KiB`);
     const concurrency = checkConcurrency(argv.concurrency);

@@ -8,7 +8,6 @@ interface TagArgs extends RegistryFlags {
   tags: string[];
 }
 
-const TAG = /^[\w][\w.-]{0,127}$/;
 
 export const tagCommand: CliCommand<TagArgs> = {
   command: 'tag <reference> <tags..>',
@@ -19,10 +18,10 @@ export const tagCommand: CliCommand<TagArgs> = {
     .example('$0 tag localhost:5000/app:1.4.2 1.4 1 latest', 'three more tags for 1.4.2')),
   run: async (argv, out: Output) => {
     const { registryReference, withRepository } = await import('./repository-ref.js');
-    const { referenceTarget, formatReference } = await import('../oci/reference.js');
+    const { referenceTarget, formatReference, isValidTag } = await import('../oci/reference.js');
     const ref = await registryReference(argv.reference);
     const tags = toArray(argv.tags);
-    for (const t of tags) if (!TAG.test(t)) throw usageError(`"${t}": not a valid tag`);
+    for (const t of tags) if (!isValidTag(t)) throw usageError(`"${t}": not a valid tag`);
     const root = await withRepository(ref, argv, async (repository) => {
       const fetched = await repository.fetchManifest(referenceTarget(ref));
       // The same bytes PUT again under each tag: a GET, then one PUT per tag.

@@ -55,7 +55,6 @@ export interface PushHooks {
   warn?: (message: string) => void;
 }
 
-const TAG = /^[\w][\w.-]{0,127}$/;
 
 /**
  * `ocipush push`: every blob the repository lacks (mounted where it can be), then the manifest
@@ -73,10 +72,10 @@ export function push(options: PushOptions): Promise<PushResult> {
  * something for them.
  */
 export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Promise<PushResult> {
-  const { parseReference } = await import('../oci/reference.js');
+  const { parseReference, isValidTag } = await import('../oci/reference.js');
   const destination = parseReference(options.to);
   const alsoTag = options.alsoTag ?? [];
-  for (const t of alsoTag) if (!TAG.test(t)) throw new OcipushError('EUSAGE', `alsoTag "${t}": not a valid tag`);
+  for (const t of alsoTag) if (!isValidTag(t)) throw new OcipushError('EUSAGE', `alsoTag "${t}": not a valid tag`);
   if (options.chunkSize !== undefined && !(Number.isSafeInteger(options.chunkSize) && options.chunkSize >= 1024)) {
     throw new OcipushError('EUSAGE', `chunkSize ${options.chunkSize}: a whole number of bytes, at least 1024`);
   }

@@ -16,6 +16,11 @@ export const DOCKER_HUB = 'docker.io';
 const REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 
+/** A tag as the distribution spec allows it: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. */
+export function isValidTag(tag: string): boolean {
+  return TAG.test(tag);
+}
+
 export function parseReference(text: string): Reference {
   const fail = (why: string): never => { throw new OcipushError('EUSAGE', `invalid image reference "${text}": ${why}`); };
   if (!text) fail('empty');
