@@ -54,7 +54,7 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
     out.info(copied.line);
     report.images.push({ ...copied.report, tag });
     // An index's manifests too: their signatures (cosign sign --recursive) came along with them.
-    for (const d of [copied.digest, ...copied.report.blobs.filter((b) => b.kind === 'manifest' || b.kind === 'index').map((b) => b.digest)]) copiedManifests.add(d);
+    for (const d of copied.manifests) copiedManifests.add(d);
     copiedFrom.set(src.root.digest, copied.report.destination);
   }
   for (const { tag } of listed.filter((t) => REFERRER_TAG.test(t.tag))) {
@@ -88,7 +88,7 @@ async function tagAlias(src: OpenedSource, destination: Endpoint, first: string,
     digest: root.digest,
     line: `tagged ${dst.name}: the same image as ${first} (${root.digest}), nothing to copy`,
     report: { source: src.name, destination: dst.name, digest: root.digest, size: root.size, mediaType: root.mediaType, blobs: [], referrers: [] },
-    referrerTags: [],
+    manifests: [root.digest],
   };
 }
 

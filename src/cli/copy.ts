@@ -88,7 +88,7 @@ export interface CopyContext {
   allPlatforms?: boolean;
 }
 
-/** One image copied: the line for a person, the JSON report, and the referrer tags it brought along. */
+/** One image copied: the line for a person, the JSON report, and the manifests it copied. */
 export interface CopiedImage {
   digest: Descriptor['digest'];
   line: string;
@@ -97,8 +97,8 @@ export interface CopiedImage {
     blobs: { digest: string; size: number; mediaType: string; kind: string; outcome: string }[];
     referrers: { subject: string; digest: string; mediaType: string; tag?: string }[];
   };
-  /** The destination's tags the referrers were stored under (cosign's `sha256-<hex>.sig` …). */
-  referrerTags: string[];
+  /** The root and, for an index, the manifests under it: what its referrers (signatures …) refer to. */
+  manifests: Descriptor['digest'][];
 }
 
 /**
@@ -130,7 +130,7 @@ export async function copyImage(source: Endpoint, destination: Endpoint, context
           digest: root.digest,
           line: `${src.name} and ${destination.text} are the same image (${root.digest}): nothing to copy`,
           report: { source: src.name, destination: destination.text, digest: root.digest, size: root.size, mediaType: root.mediaType, blobs: [], referrers: [] },
-          referrerTags: [],
+          manifests: [root.digest],
         };
       }
     }
@@ -144,10 +144,10 @@ export async function copyImage(source: Endpoint, destination: Endpoint, context
       ...(sameRegistry ? { mountFrom: () => [src.located!.repositoryName] } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
+    const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];
     let referrers: CopiedReferrer[] = [];
     if (context.referrers && !dst.writer) {
       const { copyReferrers } = await import('../transfer/copy-referrers.js');
-      const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];
       referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...(await ociReferrers(src, dst)) });
     }
     await dst.finish(root);
@@ -168,7 +168,7 @@ export async function copyImage(source: Endpoint, destination: Endpoint, context
         blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
         referrers: referrers.map((r) => ({ subject: r.subject, digest: r.result.root.digest, mediaType: r.result.root.mediaType, ...(r.tag ? { tag: r.tag } : {}) })),
       },
-      referrerTags: referrers.flatMap((r) => (r.tag ? [r.tag] : [])),
+      manifests: subjects.map((d) => d.digest),
     };
   } catch (err) {
     await dst?.abort().catch(() => {});
