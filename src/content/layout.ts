@@ -64,17 +64,18 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     const root = resolve(dir);
     const layout = new OciLayout(root, options);
     let marker: string | undefined;
-    let missing: 'directory' | 'marker' | undefined;
     try {
       marker = await readFile(join(root, 'oci-layout'), 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT') throw fromSystemError(err, join(root, 'oci-layout'), 'cannot read');
-      missing = options.create ? 'marker' : await stat(root).then(() => 'marker' as const, () => 'directory' as const);
     }
     if (marker === undefined) {
-      // A mistyped or forgotten --layout is the usual cause: say which of the two is missing.
-      if (!options.create) throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (${missing === 'directory' ? 'no such directory' : 'no oci-layout file'})`, { path: root });
+      if (!options.create) {
+        // A mistyped or forgotten --layout is the usual cause: say which of the two is missing.
+        const noDirectory = await stat(root).then(() => false, () => true);
+        throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (${noDirectory ? 'no such directory' : 'no oci-layout file'})`, { path: root });
+      }
       layout.created = await layout.initialise();
       return layout;
     }
