@@ -184,8 +184,9 @@ describe('pushing through faults', () => {
   const completing = (digest: string) => new RegExp(`digest=sha256(%3A|:)${digest.slice('sha256:'.length)}`);
 
   it('a config of a few kilobytes goes up beside the layers: sent while the layer still waits for its answer', async () => {
-    // Held until the config's upload is seen: with the config sent after the layers, only the timeout would let it go.
-    proxy.addFault({ method: 'PUT', path: completing(image.layers[0]!), fault: { kind: 'hold-response', until: completing(image.config), timeoutMs: 5000 } });
+    // Held until the config's upload is seen: with the config sent after the layers, only the timeout
+    // would let it go. A long one: only that wrong order waits for it, however slow the machine.
+    proxy.addFault({ method: 'PUT', path: completing(image.layers[0]!), fault: { kind: 'hold-response', until: completing(image.config), timeoutMs: 60_000 } });
     await pushAndCheck();
     assert.deepEqual(proxy.requests().filter((r) => r.fault === 'hold-response').map((r) => r.released), ['match']);
   });
