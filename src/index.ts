@@ -27,6 +27,8 @@ export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type Ba
 export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './transfer/lazy-blobs.js';
 export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './assemble/create-index.js';
 export { mergeContainerConfig, convertLayer } from './assemble/compose.js';
+export { mutateImage, hasChanges, type ImageChanges, type MutatedImage, type MadeBlob } from './assemble/mutate.js';
+export { withBlobs } from './content/with-blobs.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, DEFAULT_CONCURRENCY, defaultLayoutDir } from './defaults.js';
 export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './dockerfile-exec/build-dockerfile.js';
 

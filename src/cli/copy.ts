@@ -39,40 +39,23 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = await parseEndpoint(argv.destination);
-    const concurrency = checkConcurrency(argv.concurrency);
     const { parsePlatform } = await import('../oci/descriptor.js');
     const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
-    const { SideClients } = await import('./side-clients.js');
-    const { TransferProgress } = await import('./progress.js');
-    const progress = new TransferProgress(out, { active: 'copying', transferred: 'copied' });
-    const clients = new SideClients(argv as unknown as Record<string, unknown>, (n, client) =>
-      progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`));
-    if (destination.transport === 'registry') clients.envRegistry = destination.reference.registry;
-    await clients.readPasswords(source.transport === 'registry', destination.transport === 'registry');
-    const { installSignalCleanup } = await import('../content/cleanup.js');
-    installSignalCleanup();
-
-    const context: CopyContext = { clients, progress, out, concurrency, referrers: argv.referrers !== false, ...(platform ? { platform } : {}), ...(argv.allPlatforms ? { allPlatforms: true } : {}) };
-    try {
+    const images = { referrers: argv.referrers !== false, ...(platform ? { platform } : {}), ...(argv.allPlatforms ? { allPlatforms: true } : {}) };
+    await withCopyContext(argv, out, source, destination, images, async (context) => {
       if (argv.allTags) {
         const { copyAllTags } = await import('./copy-all-tags.js');
         await copyAllTags(source, destination, context);
-      } else {
-        const copied = await copyImage(source, destination, context);
-        if (argv.digestFile) {
-          const { writeFileAtomic } = await import('../content/atomic.js');
-          await writeFileAtomic(argv.digestFile, copied.digest);
-        }
-        out.info(copied.line);
-        out.result(copied.digest, copied.report);
+        return;
       }
-      progress.finish();
-      await clients.close();
-    } catch (err) {
-      progress.finish();
-      await clients.destroy();
-      throw err;
-    }
+      const copied = await copyImage(source, destination, context);
+      if (argv.digestFile) {
+        const { writeFileAtomic } = await import('../content/atomic.js');
+        await writeFileAtomic(argv.digestFile, copied.digest);
+      }
+      out.info(copied.line);
+      out.result(copied.digest, copied.report);
+    });
   },
 };
 
@@ -86,6 +69,16 @@ export interface CopyContext {
   referrers: boolean;
   platform?: Platform;
   allPlatforms?: boolean;
+}
+
+/**
+ * What a source seen through an overlay (`mutate`) made in memory: the source's repository does
+ * not hold it (no mount is asked for). `inPlace`: the destination is the source's own repository
+ * or layout, which holds everything else already (nothing else is asked for).
+ */
+export interface MadeContent {
+  digests: ReadonlySet<string>;
+  inPlace: boolean;
 }
 
 /** One image copied: the line for a person, the JSON report, and the manifests it copied. */
@@ -102,10 +95,42 @@ export interface CopiedImage {
 }
 
 /**
+ * Runs `work` with what a command with a source and a destination shares (copy, mutate): the
+ * registry clients of each side, passwords read, progress, and cleanup on a signal; the
+ * clients are closed after, or destroyed when `work` fails.
+ */
+export async function withCopyContext(
+  argv: RegistryFlags, out: Output, source: Endpoint, destination: Endpoint,
+  images: Pick<CopyContext, 'referrers' | 'platform' | 'allPlatforms'>, work: (context: CopyContext) => Promise<void>,
+): Promise<void> {
+  const concurrency = checkConcurrency(argv.concurrency);
+  const { SideClients } = await import('./side-clients.js');
+  const { TransferProgress } = await import('./progress.js');
+  const progress = new TransferProgress(out, { active: 'copying', transferred: 'copied' });
+  const clients = new SideClients(argv as unknown as Record<string, unknown>, (n, client) =>
+    progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`));
+  if (destination.transport === 'registry') clients.envRegistry = destination.reference.registry;
+  await clients.readPasswords(source.transport === 'registry', destination.transport === 'registry');
+  const { installSignalCleanup } = await import('../content/cleanup.js');
+  installSignalCleanup();
+  try {
+    await work({ clients, progress, out, concurrency, ...images });
+    progress.finish();
+    await clients.close();
+  } catch (err) {
+    progress.finish();
+    await clients.destroy();
+    throw err;
+  }
+}
+
+/**
  * Copies the image `source` names to `destination`: blobs, then the manifest (children before
  * their index), then what refers to it. A failed copy leaves an archive destination as it was.
  */
-export async function copyImage(source: Endpoint, destination: Endpoint, context: CopyContext, opened?: OpenedSource): Promise<CopiedImage> {
+export async function copyImage(
+  source: Endpoint, destination: Endpoint, context: CopyContext, opened?: OpenedSource, made?: MadeContent,
+): Promise<CopiedImage> {
   const { openSource, openDestination } = await import('./endpoints.js');
   const { clients, progress, concurrency } = context;
   let dst: OpenedDestination | undefined;
@@ -122,7 +147,8 @@ export async function copyImage(source: Endpoint, destination: Endpoint, context
     if (destination.transport === 'registry' && destination.reference.digest && destination.reference.digest !== root.digest) {
       throw usageError(`${destination.text}: the image to copy has digest ${root.digest}, not ${destination.reference.digest}`);
     }
-    if (source.transport === 'registry' && destination.transport === 'registry' && clients.sameEndpoint(source.reference, destination.reference)) {
+    // (Not for a changed image: the source's repository does not hold it yet.)
+    if (!made && source.transport === 'registry' && destination.transport === 'registry' && clients.sameEndpoint(source.reference, destination.reference)) {
       const dstTag = destination.reference.digest ? destination.reference.tag : (destination.reference.tag ?? src.tag ?? 'latest');
       const current = dstTag === undefined ? root : isTagResolver(src.storage) ? await src.storage.resolve(dstTag).catch(() => undefined) : undefined;
       if (current?.digest === root.digest) {
@@ -141,7 +167,8 @@ export async function copyImage(source: Endpoint, destination: Endpoint, context
       // An archive is written one entry at a time: more would only hold connections open.
       concurrency: dst.writer ? 1 : concurrency,
       onEvent: progress.handle,
-      ...(sameRegistry ? { mountFrom: () => [src.located!.repositoryName] } : {}),
+      ...(sameRegistry ? { mountFrom: (d: Descriptor) => (made?.digests.has(d.digest) ? undefined : [src.located!.repositoryName]) } : {}),
+      ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
     const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];

@@ -37,6 +37,12 @@ export interface CopyOptions {
   rootReference?: string;
   /** Cancels the copy: nothing in flight completes, and a blob cut off is never committed. */
   signal?: AbortSignal;
+  /**
+   * Blobs and manifests known to be in the destination, not asked for: what an image changed in
+   * place (`mutate`) keeps of itself. A lazily built layout's base layers, which it only records,
+   * count as there.
+   */
+  present?: (desc: Descriptor) => boolean;
 }
 
 export interface CopiedNode {
@@ -166,7 +172,7 @@ class GraphCopy {
         else await layers.then(() => this.copyNode(parsed.config, 'config'));
       })();
     }
-    const [present] = await Promise.all([this.dst.exists(desc, this.io), children]);
+    const [present] = await Promise.all([this.inDestination(desc), children]);
     if (present) {
       if (isRoot) await this.putRoot(desc, bytes, 'exists', kind);
       else this.record(desc, kind, 'exists');
@@ -238,10 +244,14 @@ class GraphCopy {
   /** Starts the HEAD of a blob that is copied later (copyBlob takes its answer). */
   private askEarly(desc: Descriptor): void {
     if (this.visited.has(desc.digest) || this.early.has(desc.digest) || isForeign(desc)) return;
-    const asked = this.dst.exists(desc, this.io);
+    const asked = this.inDestination(desc);
     // Its failure is reported by copyBlob, or not at all when a layer failed first.
     asked.catch(() => {});
     this.early.set(desc.digest, asked);
+  }
+
+  private inDestination(desc: Descriptor): Promise<boolean> {
+    return this.options.present?.(desc) ? Promise.resolve(true) : this.dst.exists(desc, this.io);
   }
 
   private get io(): { signal?: AbortSignal } {
@@ -267,7 +277,7 @@ class GraphCopy {
       this.record(desc, kind, 'skipped');
       return;
     }
-    if (await (this.early.get(desc.digest) ?? this.dst.exists(desc, this.io))) {
+    if (await (this.early.get(desc.digest) ?? this.inDestination(desc))) {
       this.record(desc, kind, 'exists');
       return;
     }

@@ -126,6 +126,8 @@ describe('--json output matches docs/json/*.schema.json', () => {
     const mirrored = checked('copy-all-tags.schema.json', await runCliAsync(['copy', '--all-tags', repo, `${registry.host}/verbs/mirror`, '--json'], { cwd }));
     assert.deepEqual((mirrored.images as { tag: string }[]).map((i) => i.tag).sort(), ['1', 'multi']);
 
+    const mutated = checked('mutate.schema.json', await runCliAsync(['mutate', `${repo}:multi`, `${registry.host}/verbs/mutated:1`, '--label', 'rev=1', '--json'], { cwd }));
+    assert.equal((mutated.images as unknown[]).length, 2, 'both platforms of the index');
     const tagged = checked('tag.schema.json', await runCliAsync(['tag', `${repo}:1`, '2', 'latest', '--json'], { cwd }));
     assert.deepEqual(tagged.tags, ['2', 'latest']);
     const tags = checked('ls.schema.json', await runCliAsync(['ls', repo, '--json'], { cwd })) as unknown as string[];

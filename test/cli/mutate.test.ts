@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ImageConfig, ImageIndex, ImageManifest } from '../../src/oci/manifest.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir, validateLayout } from '../support/tools.js';
+import { blobPath, blobWrites, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith, skopeoFails, skopeoRaw } from './copy-support.js';
+
+interface MutateJson {
+  digest: string;
+  previous: string;
+  destination: string;
+  images: { platform: string; previous: string; digest: string }[];
+}
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let image: UmociImage;
+let multi: MultiPlatformImage;
+const env = envWith();
+
+/** The config of an image as skopeo reads it (its own client, not ocipush's). */
+function skopeoConfig(reference: string, extra: string[] = []): ImageConfig {
+  requireTool('skopeo');
+  return JSON.parse(run('skopeo', ['inspect', '--config', '--raw', '--tls-verify=false', ...extra, `docker://${reference}`])) as ImageConfig;
+}
+
+before(async () => {
+  tmp = await tempDir();
+  image = umociImage(tmp.path, 'v1', [100_000, 50_000]);
+  run('umoci', ['config', '--image', `${image.layout}:v1`, '--config.env', 'PATH=/usr/bin', '--config.cmd', 'serve', '--config.label', 'team=web']);
+  image = { ...image, ...(await import('../registry/support.js')).describeUmociImage(image.layout, 'v1') };
+  multi = await multiPlatformImage(join(tmp.path, 'multi'), 'multi');
+  registry = await startRegistry();
+  for (const tag of ['1', 'keep']) assertOk(await runCliAsync(['push', `${registry.host}/app:${tag}`, '--layout', image.layout, '--tag', 'v1'], { env }));
+  assertOk(await runCliAsync(['push', `${registry.host}/multi:1`, '--layout', join(tmp.path, 'multi'), '--tag', 'multi'], { env }));
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+describe('mutate', () => {
+  it('changes an image in its registry in place: config and annotations, no layer asked for or sent, the old image still there by digest', async () => {
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['mutate', `${registry.host}/app:1`, '--label', 'rev=abc', '--env', 'MODE=prod', '--entrypoint', '["/bin/app","-v"]', '--annotation', 'org.example=yes', '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as MutateJson;
+    assert.equal(out.previous, image.manifest.digest);
+    const raw = await skopeoRaw(`${registry.host}/app:1`);
+    assert.equal(raw.digest, out.digest, 'the tag names the changed image');
+    const manifest = JSON.parse(raw.bytes.toString('utf8')) as ImageManifest;
+    assert.deepEqual(manifest.layers.map((l) => l.digest), image.layers);
+    assert.deepEqual(manifest.annotations, { 'org.example': 'yes' });
+    const config = skopeoConfig(`${registry.host}/app:1`);
+    assert.deepEqual(config.config?.Labels, { rev: 'abc', team: 'web' });
+    assert.deepEqual(config.config?.Env, ['PATH=/usr/bin', 'MODE=prod']);
+    assert.deepEqual(config.config?.Entrypoint, ['/bin/app', '-v']);
+    assert.equal(config.config?.Cmd, undefined, 'a new entrypoint resets the inherited cmd, as docker does');
+    const log = await registry.settledAccessLog();
+    for (const layer of image.layers) assert.ok(!log.some((e) => e.uri.includes(layer)), `layer ${layer} is not asked for`);
+    assert.equal(blobWrites(log).length, 1, 'one blob sent: the config');
+    assert.equal((await skopeoRaw(`${registry.host}/app@${image.manifest.digest}`)).digest, image.manifest.digest);
+    assert.equal((await skopeoRaw(`${registry.host}/app:keep`)).digest, image.manifest.digest, 'another tag of the old image is untouched');
+    assert.match(r.stderr, new RegExp(`^mutated ${registry.host}/app:1 \\(${image.manifest.digest}\\) into ${registry.host}/app:1 \\(${out.digest}\\)$`, 'm'));
+  });
+
+  it('the same change again writes nothing', async () => {
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['mutate', `${registry.host}/app:1`, '--label', 'rev=abc', '--env', 'MODE=prod', '--entrypoint', '["/bin/app","-v"]', '--annotation', 'org.example=yes'], { env });
+    assertOk(r);
+    assert.match(r.stderr, /already is what these changes make \(sha256:[0-9a-f]{64}\); nothing written\n$/);
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method === 'PUT' || e.method === 'POST'), []);
+  });
+
+  it('changes every platform of an index, annotates the index', async () => {
+    const r = await runCliAsync(['mutate', `${registry.host}/multi:1`, '--label', 'rev=abc', '--annotation', 'org.example=yes', '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as MutateJson;
+    const index = JSON.parse((await skopeoRaw(`${registry.host}/multi:1`)).bytes.toString('utf8')) as ImageIndex;
+    assert.deepEqual(index.annotations, { 'org.example': 'yes' });
+    assert.deepEqual(index.manifests.map((m) => m.platform?.architecture), ['amd64', 'arm64']);
+    assert.deepEqual(out.images.map((i) => [i.platform, i.previous, i.digest]), index.manifests.map((m, i) => [`linux/${m.platform!.architecture}`, multi.manifests[i]!.digest, m.digest]));
+    for (const arch of ['amd64', 'arm64']) {
+      assert.deepEqual(skopeoConfig(`${registry.host}/multi:1`, ['--override-os', 'linux', '--override-arch', arch]).config?.Labels, { rev: 'abc' }, arch);
+    }
+  });
+
+  it('to another repository: the layers are mounted, the source stays as it was', async () => {
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['mutate', `${registry.host}/app:keep`, `${registry.host}/other:2`, '--user', '1000:1000', '--json'], { env });
+    assertOk(r);
+    assert.equal((await skopeoRaw(`${registry.host}/app:keep`)).digest, image.manifest.digest);
+    assert.equal(skopeoConfig(`${registry.host}/other:2`).config?.User, '1000:1000');
+    const log = await registry.settledAccessLog();
+    assert.equal(log.filter((e) => e.method === 'POST' && e.uri.includes('mount=')).length, image.layers.length, 'each layer mounted');
+    assert.equal(blobWrites(log).length, 1, 'only the config is sent');
+  });
+
+  it('an image named by digest is written by digest: no tag moves', async () => {
+    const r = await runCliAsync(['mutate', `${registry.host}/app@${image.manifest.digest}`, '--workdir', '/srv'], { env });
+    assertOk(r);
+    const digest = r.stdout.trim();
+    assert.match(digest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(skopeoConfig(`${registry.host}/app@${digest}`).config?.WorkingDir, '/srv');
+    assert.equal((await skopeoRaw(`${registry.host}/app:keep`)).digest, image.manifest.digest);
+    assert.match(r.stderr, new RegExp(`into ${registry.host}/app@${digest} `));
+  });
+
+  it('changes an image of a layout in place, as umoci and oci-image-tool read it', async () => {
+    const layout = join(tmp.path, 'in-place');
+    cpSync(image.layout, layout, { recursive: true });
+    assertOk(await runCliAsync(['mutate', `oci:${layout}:v1`, '--env', 'MODE=prod', '--label', 'rev=abc', '--cmd', 'serve --port 80'], { env }));
+    validateLayout(layout, 'v1');
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--image', `${layout}:v1`, bundle]);
+    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { env: string[]; args: string[] }; annotations: Record<string, string> };
+    assert.deepEqual(spec.process.args, ['serve', '--port', '80']);
+    assert.ok(spec.process.env.includes('MODE=prod') && spec.process.env.includes('PATH=/usr/bin'), spec.process.env.join(' '));
+    assert.equal(spec.annotations.rev, 'abc');
+    assert.equal(spec.annotations.team, 'web');
+  });
+
+  it('a layout built onto a registry base stays lazy: its base layers are not fetched, and push still sends the change', async () => {
+    const rootfs = join(tmp.path, 'app-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+    const layout = join(tmp.path, 'lazy');
+    assertOk(await runCliAsync(['build', rootfs, '--base', `${registry.host}/app:keep`, '--layout', layout, '--tag', 'app'], { env }));
+    assertOk(await runCliAsync(['mutate', `oci:${layout}:app`, '--label', 'stage=lazy'], { env }));
+    for (const layer of image.layers) assert.ok(!existsSync(blobPath(layout, layer)), `base layer ${layer} is still only referenced`);
+    assertOk(await runCliAsync(['push', `${registry.host}/lazy:1`, '--layout', layout, '--tag', 'app'], { env }));
+    assert.deepEqual(skopeoConfig(`${registry.host}/lazy:1`).config?.Labels, { stage: 'lazy', team: 'web' });
+  });
+
+  it('refuses what it cannot do with one line, before anything is written', async () => {
+    await registry.forgetAccessLog();
+    assertOneLineError(await runCliAsync(['mutate', `${registry.host}/app:1`], { env }), /^ocipush: mutate: nothing to change; give --label/, 2);
+    assertOneLineError(await runCliAsync(['mutate', `${registry.host}/app:1`, '--label', 'novalue'], { env }), /^ocipush: --label "novalue": expected KEY=VALUE/, 2);
+    assertOneLineError(await runCliAsync(['mutate', `docker-archive:${join(tmp.path, 'x.tar')}`, '--label', 'a=b'], { env }), /^ocipush: docker-archive:.*x\.tar: an archive is not rewritten in place; name a destination/, 2);
+    assertOneLineError(await runCliAsync(['mutate', `${registry.host}/app:missing`, '--label', 'a=b'], { env }), /^ocipush: .*app:missing.*not found/);
+    assert.ok(await skopeoFails(`${registry.host}/app:missing`));
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method === 'PUT' || e.method === 'POST'), []);
+  });
+});
