@@ -72,13 +72,16 @@ export interface CopyContext {
 }
 
 /**
- * What a source seen through an overlay (`mutate`) made in memory: the source's repository does
- * not hold it (no mount is asked for). `inPlace`: the destination is the source's own repository
- * or layout, which holds everything else already (nothing else is asked for).
+ * What a source seen through an overlay (`mutate`, `rebase`) adds to it: blobs made in memory or
+ * read from another image (a new base's layers), which the source's repository does not hold (no
+ * mount from it is asked for). `inPlace`: the destination is the source's own repository or
+ * layout, which holds everything else already (nothing else is asked for). `mountFrom`: the
+ * repositories of a registry that hold some of the added blobs (the new base's).
  */
 export interface MadeContent {
   digests: ReadonlySet<string>;
   inPlace: boolean;
+  mountFrom?: (desc: Descriptor, registry: string) => string[];
 }
 
 /** One image copied: the line for a person, the JSON report, and the manifests it copied. */
@@ -161,13 +164,15 @@ export async function copyImage(
       }
     }
     dst = await openDestination(destination, src, { connect: (r) => clients.connect('dest', r) });
-    const sameRegistry = src.located && dst.repository && src.located.registry === dst.repository.registry;
+    const registry = dst.repository?.registry;
+    const sourceRepository = src.located && src.located.registry === registry ? src.located.repositoryName : undefined;
+    const mounts = sourceRepository !== undefined || (made?.mountFrom !== undefined && registry !== undefined);
     const { copyGraph } = await import('../transfer/copy-graph.js');
     const options = {
       // An archive is written one entry at a time: more would only hold connections open.
       concurrency: dst.writer ? 1 : concurrency,
       onEvent: progress.handle,
-      ...(sameRegistry ? { mountFrom: (d: Descriptor) => (made?.digests.has(d.digest) ? undefined : [src.located!.repositoryName]) } : {}),
+      ...(mounts ? { mountFrom: (d: Descriptor) => mountSources(d, sourceRepository, registry, made) } : {}),
       ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
@@ -201,6 +206,12 @@ export async function copyImage(
     await dst?.abort().catch(() => {});
     throw err;
   }
+}
+
+/** Where a blob may be mounted from in the destination's registry: the source's repository, unless the source only borrowed it. */
+function mountSources(desc: Descriptor, sourceRepository: string | undefined, registry: string | undefined, made: MadeContent | undefined): string[] {
+  const own = sourceRepository !== undefined && !made?.digests.has(desc.digest) ? [sourceRepository] : [];
+  return [...own, ...(registry !== undefined && made?.mountFrom ? made.mountFrom(desc, registry) : [])];
 }
 
 /** The manifests an index copied whole names (cosign signs each platform's manifest too). */

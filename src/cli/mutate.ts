@@ -2,9 +2,7 @@ import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
-import type { Endpoint, OpenedSource } from './endpoints.js';
 import type { ImageChanges, MutatedImage } from '../assemble/mutate.js';
-import type { CopiedImage, CopyContext } from './copy.js';
 
 interface MutateArgs extends RegistryFlags {
   source: string;
@@ -44,9 +42,8 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-    if (!destination && source.transport !== 'registry' && source.transport !== 'oci') {
-      throw usageError(`${source.text}: an archive is not rewritten in place; name a destination`);
-    }
+    const { checkInPlace, writeChanged, reportChanged } = await import('./changed-image.js');
+    checkInPlace(source, destination);
     const { withCopyContext } = await import('./copy.js');
     // The changed image has a new digest: the signatures and SBOMs of the old one are not its own.
     await withCopyContext(argv, out, source, destination ?? source, { referrers: false }, async (context) => {
@@ -60,36 +57,15 @@ export const mutateCommand: CliCommand<MutateArgs> = {
         await src.close();
         throw err;
       }
-      const { withBlobs } = await import('../content/with-blobs.js');
-      const changed: OpenedSource = { ...src, storage: withBlobs(src.storage, [...mutated.blobs, { descriptor: mutated.root, bytes: mutated.rootBytes }]), root: mutated.root, rootBytes: mutated.rootBytes };
-      const written = await writeMutated(changed, source, destination, mutated, context);
+      const written = await writeChanged(src, source, destination, mutated, context);
       if (argv.digestFile) {
         const { writeFileAtomic } = await import('../content/atomic.js');
         await writeFileAtomic(argv.digestFile, mutated.root.digest);
       }
-      await report(out, src, mutated, written);
+      await reportChanged(out, src, mutated, written, 'mutated');
     });
   },
 };
-
-async function report(out: Output, src: OpenedSource, mutated: MutatedImage, written: CopiedImage): Promise<void> {
-  const where = written.report.destination;
-  const { formatPlatform } = await import('../oci/descriptor.js');
-  // An index's images, one line each; a single image's change is the last line.
-  for (const image of mutated.images.filter((i) => i.to !== mutated.root.digest)) out.info(`${formatPlatform(image.platform)} ${image.from} -> ${image.to}`);
-  const dropped = mutated.dropped.length;
-  if (dropped > 0) out.info(`left out ${dropped} attestation manifest${dropped === 1 ? '' : 's'} of the old images (${mutated.dropped.map((d) => d.digest).join(', ')})`);
-  out.info(mutated.root.digest === src.root.digest
-    ? `${src.name} already is what these changes make (${src.root.digest}); ${where === src.name ? 'nothing written' : `copied to ${where}`}`
-    : `mutated ${src.name} (${src.root.digest}) into ${where} (${mutated.root.digest})`);
-  out.result(mutated.root.digest, {
-    source: src.name, destination: where, digest: mutated.root.digest, size: mutated.root.size, mediaType: mutated.root.mediaType,
-    previous: src.root.digest,
-    images: mutated.images.map((i) => ({ platform: formatPlatform(i.platform), previous: i.from, digest: i.to })),
-    dropped: mutated.dropped.map((d) => ({ digest: d.digest, mediaType: d.mediaType })),
-    blobs: written.report.blobs,
-  });
-}
 
 function changesFromFlags(argv: MutateArgs): ImageChanges {
   return {
@@ -104,42 +80,4 @@ function changesFromFlags(argv: MutateArgs): ImageChanges {
     },
     annotations: parseKeyValues(argv.annotation, 'annotation'),
   };
-}
-
-/**
- * The changed image copied to `destination` like any image, except that into the source's own
- * repository or layout only what the change made is written (new configs, manifests, the root
- * under its name): nothing else is asked for, so no layer is looked at and a lazily built layout
- * stays lazy. With no destination given, the changed image takes the source's place: its tag, its
- * name in the layout, or, for a registry image named by digest, the new digest.
- */
-async function writeMutated(
-  changed: OpenedSource, source: Endpoint, destination: Endpoint | undefined, mutated: MutatedImage, context: CopyContext,
-): Promise<CopiedImage> {
-  const target = destination ?? await inPlace(source, changed, mutated);
-  const { copyImage } = await import('./copy.js');
-  const digests = new Set<string>([mutated.root.digest, ...mutated.blobs.map((b) => b.descriptor.digest)]);
-  return copyImage(source, target, context, changed, { digests, inPlace: await sameStorage(source, target, context) });
-}
-
-async function inPlace(source: Endpoint, changed: OpenedSource, mutated: MutatedImage): Promise<Endpoint> {
-  if (source.transport === 'registry') {
-    const { digest: _old, ...reference } = source.reference;
-    return { ...source, reference: reference.tag ? reference : { ...reference, digest: mutated.root.digest } };
-  }
-  if (source.transport !== 'oci') return source; // an archive: refused before it was opened
-  const { Annotation } = await import('../oci/descriptor.js');
-  const name = source.name !== undefined && !source.name.startsWith('sha256:') ? source.name : changed.root.annotations?.[Annotation.RefName];
-  if (name === undefined) throw usageError(`${source.text}: the image has no name in the layout for the changed one to take; name a destination (oci:DIR:NAME)`);
-  return { ...source, name };
-}
-
-/** Whether both ends are the same registry repository (with the same credentials) or the same layout. */
-async function sameStorage(a: Endpoint, b: Endpoint, context: CopyContext): Promise<boolean> {
-  if (a.transport === 'registry' && b.transport === 'registry') return context.clients.sameEndpoint(a.reference, b.reference);
-  if (a.transport === 'oci' && b.transport === 'oci') {
-    const { resolve } = await import('node:path');
-    return resolve(a.path) === resolve(b.path);
-  }
-  return false;
 }

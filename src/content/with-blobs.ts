@@ -1,28 +1,39 @@
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
-import { bufferSource } from './blob-source.js';
+import { bufferSource, storageSource, type BlobSource } from './blob-source.js';
 import { isBlobSourceProvider, type BlobSourceProvider, type ReadOnlyStorage } from './storage.js';
 
+/** Blobs another storage holds (a new base image's layers), read from there. */
+export interface BorrowedBlobs {
+  storage: ReadOnlyStorage;
+  descriptors: readonly Descriptor[];
+}
+
 /**
- * A storage seen with a few small blobs added in memory (the configs and manifests `mutate`
- * made, hashed when they were made): a copy reads those from memory and everything else from
- * the storage. It offers the storage's re-readable blob sources only where the storage has
- * them, so a copy treats the layers exactly as it would without the overlay.
+ * A storage seen with a few small blobs added in memory (the configs and manifests `mutate` and
+ * `rebase` made, hashed when they were made) and some read from other storages (a new base's
+ * layers): a copy reads those from where they are and everything else from the storage. Blobs
+ * are re-readable as the storage that holds them makes them (a layout's file by range), else as
+ * a copy would read them from it.
  */
-export function withBlobs(inner: ReadOnlyStorage, blobs: readonly { descriptor: Descriptor; bytes: Buffer }[]): ReadOnlyStorage {
+export function withBlobs(
+  inner: ReadOnlyStorage, blobs: readonly { descriptor: Descriptor; bytes: Buffer }[], borrowed: readonly BorrowedBlobs[] = [],
+): ReadOnlyStorage & BlobSourceProvider {
   const added = new Map(blobs.map((b) => [b.descriptor.digest as string, b.bytes]));
-  const overlay: ReadOnlyStorage & Partial<BlobSourceProvider> = {
-    exists: async (desc, options) => added.has(desc.digest) || inner.exists(desc, options),
+  const elsewhere = new Map<string, ReadOnlyStorage>();
+  for (const b of borrowed) for (const d of b.descriptors) elsewhere.set(d.digest, b.storage);
+  const holder = (desc: Descriptor) => elsewhere.get(desc.digest) ?? inner;
+  return {
+    exists: async (desc, options) => added.has(desc.digest) || holder(desc).exists(desc, options),
     fetch: async (desc, options) => {
       const bytes = added.get(desc.digest);
-      return bytes ? Readable.from([bytes]) : inner.fetch(desc, options);
+      return bytes ? Readable.from([bytes]) : holder(desc).fetch(desc, options);
+    },
+    blobSource: (desc): BlobSource => {
+      const bytes = added.get(desc.digest);
+      if (bytes) return bufferSource(bytes);
+      const storage = holder(desc);
+      return isBlobSourceProvider(storage) ? storage.blobSource(desc) : storageSource(storage, desc);
     },
   };
-  if (isBlobSourceProvider(inner)) {
-    overlay.blobSource = (desc) => {
-      const bytes = added.get(desc.digest);
-      return bytes ? bufferSource(bytes) : inner.blobSource(desc);
-    };
-  }
-  return overlay;
 }

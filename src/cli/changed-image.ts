@@ -1,0 +1,85 @@
+import type { Output } from './output.js';
+import type { Endpoint, OpenedSource } from './endpoints.js';
+import type { CopiedImage, CopyContext } from './copy.js';
+import type { RewrittenImages } from '../assemble/rewrite-images.js';
+import type { BorrowedBlobs } from '../content/with-blobs.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { usageError } from './command.js';
+
+/** An archive cannot be changed where it is: `mutate` and `rebase` need a destination for one. */
+export function checkInPlace(source: Endpoint, destination: Endpoint | undefined): void {
+  if (!destination && source.transport !== 'registry' && source.transport !== 'oci') {
+    throw usageError(`${source.text}: an archive is not rewritten in place; name a destination`);
+  }
+}
+
+/**
+ * Writes an image changed in memory (`mutate`, `rebase`): the source seen with the new configs
+ * and manifests (and any blobs borrowed from another image, a new base's layers) is copied to
+ * `destination` like any image, except that into the source's own repository or layout only what
+ * the change added is written or asked for: no other layer is looked at, and a lazily built layout
+ * stays lazy. With no destination the changed image takes the source's place: its tag, its name
+ * in the layout, or, for a registry image named by digest, the new digest.
+ */
+export async function writeChanged(
+  src: OpenedSource, source: Endpoint, destination: Endpoint | undefined, changed: RewrittenImages, context: CopyContext,
+  borrowed: { blobs: BorrowedBlobs[]; mountFrom?: (desc: Descriptor, registry: string) => string[] } = { blobs: [] },
+): Promise<CopiedImage> {
+  const { withBlobs } = await import('../content/with-blobs.js');
+  const made = [...changed.blobs, { descriptor: changed.root, bytes: changed.rootBytes }];
+  const view: OpenedSource = { ...src, storage: withBlobs(src.storage, made, borrowed.blobs), root: changed.root, rootBytes: changed.rootBytes };
+  const target = destination ?? await inPlace(source, view, changed.root.digest);
+  const digests = new Set<string>([...made.map((b) => b.descriptor.digest), ...borrowed.blobs.flatMap((b) => b.descriptors.map((d) => d.digest))]);
+  const { copyImage } = await import('./copy.js');
+  return copyImage(source, target, context, view, {
+    digests, inPlace: await sameStorage(source, target, context), ...(borrowed.mountFrom ? { mountFrom: borrowed.mountFrom } : {}),
+  });
+}
+
+async function inPlace(source: Endpoint, view: OpenedSource, digest: Descriptor['digest']): Promise<Endpoint> {
+  if (source.transport === 'registry') {
+    const { digest: _old, ...reference } = source.reference;
+    return { ...source, reference: reference.tag ? reference : { ...reference, digest } };
+  }
+  if (source.transport !== 'oci') return source; // an archive: refused before it was opened (checkInPlace)
+  const { Annotation } = await import('../oci/descriptor.js');
+  const name = source.name !== undefined && !source.name.startsWith('sha256:') ? source.name : view.root.annotations?.[Annotation.RefName];
+  if (name === undefined) throw usageError(`${source.text}: the image has no name in the layout for the changed one to take; name a destination (oci:DIR:NAME)`);
+  return { ...source, name };
+}
+
+/** Whether both ends are the same registry repository (with the same credentials) or the same layout. */
+async function sameStorage(a: Endpoint, b: Endpoint, context: CopyContext): Promise<boolean> {
+  if (a.transport === 'registry' && b.transport === 'registry') return context.clients.sameEndpoint(a.reference, b.reference);
+  if (a.transport === 'oci' && b.transport === 'oci') {
+    const { resolve } = await import('node:path');
+    return resolve(a.path) === resolve(b.path);
+  }
+  return false;
+}
+
+/**
+ * The lines and the JSON of a changed image: each image of an index that changed, the attestation
+ * manifests left out, and the last line, `<verb> SRC (old) into DST (new)`.
+ */
+export async function reportChanged(
+  out: Output, src: OpenedSource, changed: RewrittenImages, written: CopiedImage, verb: string, extra: Record<string, unknown> = {},
+): Promise<void> {
+  const where = written.report.destination;
+  const { formatPlatform } = await import('../oci/descriptor.js');
+  // An index's images, one line each; a single image's change is the last line.
+  for (const image of changed.images.filter((i) => i.to !== changed.root.digest)) out.info(`${formatPlatform(image.platform)} ${image.from} -> ${image.to}`);
+  const dropped = changed.dropped.length;
+  if (dropped > 0) out.info(`left out ${dropped} attestation manifest${dropped === 1 ? '' : 's'} of the old images (${changed.dropped.map((d) => d.digest).join(', ')})`);
+  out.info(changed.root.digest === src.root.digest
+    ? `${src.name} already is what this makes (${src.root.digest}); ${where === src.name ? 'nothing written' : `copied to ${where}`}`
+    : `${verb} ${src.name} (${src.root.digest}) into ${where} (${changed.root.digest})`);
+  out.result(changed.root.digest, {
+    source: src.name, destination: where, digest: changed.root.digest, size: changed.root.size, mediaType: changed.root.mediaType,
+    previous: src.root.digest,
+    images: changed.images.map((i) => ({ platform: formatPlatform(i.platform), previous: i.from, digest: i.to })),
+    ...extra,
+    dropped: changed.dropped.map((d) => ({ digest: d.digest, mediaType: d.mediaType })),
+    blobs: written.report.blobs,
+  });
+}
