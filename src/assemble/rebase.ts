@@ -1,0 +1,141 @@
+import { OcipushError } from '../errors.js';
+import { parseDigest, type Digest } from '../oci/digest.js';
+import { Annotation, formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { MediaType } from '../oci/media-types.js';
+import { encodeJson, parseImageConfig, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
+import { formatReference, parseReference } from '../oci/reference.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
+import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
+import type { BorrowedBlobs } from '../content/with-blobs.js';
+import type { ImageView } from '../image/view.js';
+import { convertLayer } from './compose.js';
+import { describeBytes, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
+
+/** A base image for one platform, opened wherever it lives. */
+export interface OpenedBase {
+  image: ImageView;
+  /** Holds the base's layers. */
+  storage: ReadOnlyStorage;
+  /** Its name for `org.opencontainers.image.base.name` (a registry reference); none for a layout. */
+  name?: string;
+}
+
+export interface RebaseOptions {
+  /** The base the image was built on (default: its `base.digest` annotation, in the repository of `base.name`). */
+  oldBase?: string;
+  /** The base to put under it instead (default: its `base.name` annotation, resolved now). */
+  newBase?: string;
+  /** Opens a base reference at a platform (the caller owns the registry clients). */
+  openBase: (reference: string, platform: Platform) => Promise<OpenedBase>;
+}
+
+export interface RebasedImage extends RewrittenImages {
+  /** Per image rebased: the old base's manifest and the new one's. */
+  bases: { platform: Platform; oldBase: Digest; newBase: Digest; newBaseName?: string }[];
+  /** The new bases' layers, which the source does not hold: where to read them. */
+  borrowed: BorrowedBlobs[];
+  /** Images already on their new base (nothing to do). */
+  current: { platform: Platform; base: Digest }[];
+}
+
+/**
+ * The image `root` names with its base swapped, as crane rebase does, for every image of an
+ * index (crane refuses an index): each image's layers must begin with the old base's layers
+ * (digests and diff_ids); those are replaced by the new base's, and the config keeps the image's
+ * own run config, time and the history above the old base, with the new base's platform fields,
+ * diff_ids and history below. The base annotations then name the new base, so the next rebase
+ * finds it. The layers above the base are not read, and the new base's are only referenced.
+ */
+export async function rebaseImage(storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, name: string, options: RebaseOptions): Promise<RebasedImage> {
+  const bases: RebasedImage['bases'] = [];
+  const borrowed: BorrowedBlobs[] = [];
+  const current: RebasedImage['current'] = [];
+  const rewrite = async (image: ImageToRewrite): Promise<ImageRewrite | undefined> => {
+    const config = await readConfig(storage, image, name);
+    const platform = platformOfConfig(config);
+    const where = image.descriptor.digest === root.digest ? name : `${name} (${formatPlatform(platform)})`;
+    const refs = baseReferences(image, options, where);
+    const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, platform), options.openBase(refs.newBase, platform)]);
+    if (newBase.image.descriptor.digest === oldBase.image.descriptor.digest) {
+      current.push({ platform, base: newBase.image.descriptor.digest });
+      return undefined;
+    }
+    const rebased = swapBase(image, config, oldBase.image, newBase, where, refs.oldBase);
+    bases.push({ platform, oldBase: oldBase.image.descriptor.digest, newBase: newBase.image.descriptor.digest, ...(newBase.name ? { newBaseName: newBase.name } : {}) });
+    borrowed.push({ storage: newBase.storage, descriptors: newBase.image.manifest.layers });
+    return rebased;
+  };
+  const result = await rewriteImages(storage, root, rootBytes, name, rewrite, { verb: 'rebase' });
+  return { ...result, bases, borrowed, current };
+}
+
+function swapBase(image: ImageToRewrite, config: ImageConfig, oldBase: ImageView, newBase: OpenedBase, where: string, oldReference: string): ImageRewrite {
+  const { manifest } = image;
+  const below = oldBase.layers.length;
+  const notOn = (why: string) => new OcipushError('EINVALID', `${where} is not built on ${oldReference} (${oldBase.descriptor.digest}): ${why}`, { digest: image.descriptor.digest });
+  if (below > manifest.layers.length) throw notOn(`it has ${manifest.layers.length} layers, the base ${below}`);
+  oldBase.layers.forEach((layer, i) => {
+    if (manifest.layers[i]!.digest !== layer.descriptor.digest) throw notOn(`its layer ${i} is ${manifest.layers[i]!.digest}, the base's ${layer.descriptor.digest}`);
+    if (config.rootfs.diff_ids[i] !== layer.diffId) throw notOn(`its diff_id ${i} is ${config.rootfs.diff_ids[i]}, the base's ${layer.diffId}`);
+  });
+  const base = newBase.image.config;
+  const { variant: _variant, 'os.version': _osVersion, history: ownHistory, ...rest } = config;
+  const oldHistory = oldBase.config.history ?? [];
+  const history = ownHistory && ownHistory.length >= oldHistory.length ? [...(base.history ?? []), ...ownHistory.slice(oldHistory.length)] : ownHistory;
+  const rebasedConfig: ImageConfig = {
+    ...rest,
+    architecture: base.architecture,
+    os: base.os,
+    ...(base['os.version'] ? { 'os.version': base['os.version'] } : {}),
+    ...(base.variant ? { variant: base.variant } : {}),
+    rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...config.rootfs.diff_ids.slice(below)] },
+    ...(history ? { history } : {}),
+  };
+  const bytes = encodeJson(rebasedConfig);
+  const configDescriptor = describeBytes(manifest.config, bytes);
+  const format = manifest.mediaType === MediaType.DockerManifest ? 'docker' : 'oci';
+  const annotations = {
+    ...(manifest.annotations ?? {}),
+    [Annotation.BaseDigest]: newBase.image.descriptor.digest,
+    ...(newBase.name ? { [Annotation.BaseName]: newBase.name } : {}),
+  };
+  return {
+    manifest: {
+      ...manifest,
+      config: configDescriptor,
+      layers: [...newBase.image.manifest.layers.map((l) => convertLayer(l, format)), ...manifest.layers.slice(below)],
+      annotations: Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+    },
+    blobs: [{ descriptor: configDescriptor, bytes }],
+    platform: platformOfConfig(rebasedConfig),
+  };
+}
+
+/**
+ * Which bases to swap: the flags, else what the image says it was built on, as crane reads it:
+ * `base.name` is the new base (the name resolved again now), and `base.digest` in that name's
+ * repository the old one.
+ */
+function baseReferences(image: ImageToRewrite, options: RebaseOptions, where: string): { oldBase: string; newBase: string } {
+  const annotations = image.manifest.annotations ?? {};
+  const baseName = annotations[Annotation.BaseName];
+  const newBase = options.newBase ?? baseName;
+  if (newBase === undefined) {
+    throw new OcipushError('EUSAGE', `${where} does not say which base it was built on (no ${Annotation.BaseName} annotation): name the new base with --new-base`);
+  }
+  if (options.oldBase !== undefined) return { oldBase: options.oldBase, newBase };
+  const digest = annotations[Annotation.BaseDigest];
+  const named = baseName ?? newBase;
+  if (digest === undefined || named.startsWith('oci:')) {
+    throw new OcipushError('EUSAGE', `${where} does not say which base it was built on (no ${Annotation.BaseDigest} annotation of a registry image): name the old base with --old-base`);
+  }
+  const reference = parseReference(named.startsWith('docker://') ? named.slice('docker://'.length) : named);
+  return { oldBase: formatReference({ registry: reference.registry, repository: reference.repository, digest: parseDigest(digest, `${where}: ${Annotation.BaseDigest}`) }), newBase };
+}
+
+async function readConfig(storage: ReadOnlyStorage, image: ImageToRewrite, name: string): Promise<ImageConfig> {
+  const config = image.manifest.config;
+  const where = `${name}: config ${config.digest}`;
+  if (config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: ${config.size} bytes is too large`);
+  return parseImageConfig(await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where), where);
+}

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ImageConfig, ImageIndex, ImageManifest } from '../../src/oci/manifest.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir, validateLayout } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith, skopeoRaw } from './copy-support.js';
+import { validate } from './json-schema.js';
+
+interface RebaseJson {
+  digest: string;
+  previous: string;
+  bases: { platform: string; previous: string; digest: string; name?: string }[];
+  blobs: { digest: string; outcome: string }[];
+}
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+const env = envWith();
+/** The base's manifest digest per version, and its layers. */
+const base: Record<string, { digest: string; layers: string[] }> = {};
+let appLayer: string;
+let appBefore: string;
+
+function skopeoConfig(reference: string, extra: string[] = []): ImageConfig {
+  return JSON.parse(run('skopeo', ['inspect', '--config', '--raw', '--tls-verify=false', ...extra, `docker://${reference}`])) as ImageConfig;
+}
+
+function manifestOf(bytes: Buffer): ImageManifest {
+  return JSON.parse(bytes.toString('utf8')) as ImageManifest;
+}
+
+/** A base image made by umoci (an independent implementation): one layer holding `files`. */
+function umociBase(name: string, files: Record<string, string>): string {
+  const layout = join(tmp.path, `base-${name}`);
+  const rootfs = join(tmp.path, `rootfs-${name}`);
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(rootfs, path, '..'), { recursive: true });
+    writeFileSync(join(rootfs, path), text);
+  }
+  run('umoci', ['init', '--layout', layout]);
+  run('umoci', ['new', '--image', `${layout}:${name}`]);
+  run('umoci', ['insert', '--image', `${layout}:${name}`, rootfs, '/']);
+  run('umoci', ['config', '--image', `${layout}:${name}`, '--config.env', `BASE=${name}`, '--history.created_by', `base ${name}`]);
+  return layout;
+}
+
+/** The files of an image as umoci unpacks it from a layout. */
+function unpackedFiles(layout: string, tag: string): Record<string, string> {
+  const bundle = join(tmp.path, `bundle-${Math.random().toString(36).slice(2)}`);
+  run('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle]);
+  const rootfs = join(bundle, 'rootfs');
+  const files: Record<string, string> = {};
+  for (const path of ['etc/version', 'etc/only-in-1', 'etc/only-in-2', 'app/run']) {
+    if (existsSync(join(rootfs, path))) files[path] = readFileSync(join(rootfs, path), 'utf8');
+  }
+  return files;
+}
+
+async function pushBase(version: string, files: Record<string, string>, tag = '1'): Promise<void> {
+  const layout = umociBase(version, files);
+  assertOk(await runCliAsync(['push', `${registry.host}/base:${tag}`, '--layout', layout, '--tag', version], { env }));
+  const raw = await skopeoRaw(`${registry.host}/base:${tag}`);
+  base[version] = { digest: raw.digest, layers: manifestOf(raw.bytes).layers.map((l) => l.digest) };
+}
+
+before(async () => {
+  requireTool('umoci');
+  requireTool('skopeo');
+  tmp = await tempDir();
+  registry = await startRegistry();
+  await pushBase('v1', { 'etc/version': 'v1\n', 'etc/only-in-1': 'old\n' });
+  const app = join(tmp.path, 'app');
+  mkdirSync(join(app, 'app'), { recursive: true });
+  writeFileSync(join(app, 'app', 'run'), 'app\n');
+  const layout = join(tmp.path, 'app-layout');
+  assertOk(await runCliAsync(['build', app, '--base', `${registry.host}/base:1`, '--layout', layout, '--tag', 'app', '--entrypoint', '/app/run'], { env }));
+  for (const tag of ['1', 'keep']) assertOk(await runCliAsync(['push', `${registry.host}/app:${tag}`, '--layout', layout, '--tag', 'app'], { env }));
+  const raw = await skopeoRaw(`${registry.host}/app:1`);
+  appBefore = raw.digest;
+  appLayer = manifestOf(raw.bytes).layers.at(-1)!.digest;
+  // The base tag moves on: a patched base.
+  await pushBase('v2', { 'etc/version': 'v2\n', 'etc/only-in-2': 'new\n' });
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+describe('rebase', () => {
+  it('puts an image onto what its base tag names now, in place: base layers swapped, its own layer kept and not asked for', async () => {
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['rebase', `${registry.host}/app:1`, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as RebaseJson;
+    assert.deepEqual(validate('rebase.schema.json', out), [], 'docs/json/rebase.schema.json describes it');
+    assert.equal(out.previous, appBefore);
+    assert.deepEqual(out.bases, [{ platform: 'linux/amd64', previous: base.v1!.digest, digest: base.v2!.digest, name: `${registry.host}/base:1` }]);
+    const raw = await skopeoRaw(`${registry.host}/app:1`);
+    assert.equal(raw.digest, out.digest);
+    const manifest = manifestOf(raw.bytes);
+    assert.deepEqual(manifest.layers.map((l) => l.digest), [...base.v2!.layers, appLayer]);
+    assert.equal(manifest.annotations?.['org.opencontainers.image.base.digest'], base.v2!.digest, 'the next rebase starts from the new base');
+    const config = skopeoConfig(`${registry.host}/app:1`);
+    assert.deepEqual(config.config?.Entrypoint, ['/app/run'], 'the image\'s own run config stays');
+    assert.deepEqual(config.history?.map((h) => h.created_by), ['umoci insert', 'base v2', 'ocipush build (directory)'], 'the new base\'s history, then the image\'s own');
+    const log = await registry.settledAccessLog();
+    assert.ok(!log.some((e) => e.uri.includes(appLayer)), 'the image\'s own layer is not asked for');
+    assert.ok(log.some((e) => e.method === 'POST' && e.uri.includes(`mount=${encodeURIComponent(base.v2!.layers[0]!)}`) && e.uri.includes('from=base')), 'the new base layer is mounted from the base repository');
+    // As an independent client pulls and unpacks it: the new base's files, the app's, none of the old base's.
+    const pulled = join(tmp.path, 'pulled');
+    run('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/app:1`, `oci:${pulled}:app`]);
+    validateLayout(pulled, 'app');
+    assert.deepEqual(unpackedFiles(pulled, 'app'), { 'etc/version': 'v2\n', 'etc/only-in-2': 'new\n', 'app/run': 'app\n' });
+    assert.equal((await skopeoRaw(`${registry.host}/app:keep`)).digest, appBefore, 'another tag of the old image is untouched');
+  });
+
+  it('an image already on its new base is left as it is', async () => {
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['rebase', `${registry.host}/app:1`], { env });
+    assertOk(r);
+    assert.match(r.stderr, new RegExp(`^linux/amd64 is already on ${base.v2!.digest}$`, 'm'));
+    assert.match(r.stderr, /already is what this makes \(sha256:[0-9a-f]{64}\); nothing written\n$/);
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method === 'PUT' || e.method === 'POST'), []);
+  });
+
+  it('into a layout, with both bases named: the new base\'s layers are fetched from its repository, as umoci reads the result', async () => {
+    const layout = join(tmp.path, 'rebased');
+    assertOk(await runCliAsync(['rebase', `${registry.host}/app:keep`, `oci:${layout}:app`, '--old-base', `${registry.host}/base@${base.v1!.digest}`, '--new-base', `${registry.host}/base@${base.v2!.digest}`], { env }));
+    validateLayout(layout, 'app');
+    assert.deepEqual(unpackedFiles(layout, 'app'), { 'etc/version': 'v2\n', 'etc/only-in-2': 'new\n', 'app/run': 'app\n' });
+  });
+
+  it('rebases every platform of an index onto the same platform of the new base', async () => {
+    const build = async (dir: string, files: Record<string, string>, args: string[]) => {
+      mkdirSync(dir, { recursive: true });
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(join(dir, path, '..'), { recursive: true });
+        writeFileSync(join(dir, path), text);
+      }
+      assertOk(await runCliAsync(['build', dir, ...args], { env }));
+    };
+    const multiBase = async (version: string) => {
+      const layout = join(tmp.path, `multi-base-${version}`);
+      for (const arch of ['amd64', 'arm64']) await build(join(tmp.path, `mb-${version}-${arch}`), { 'etc/version': `${version} ${arch}\n` }, ['--layout', layout, '--tag', arch, '--platform', `linux/${arch}`]);
+      assertOk(await runCliAsync(['index', 'create', 'amd64', 'arm64', '--tag', 'multi', '--layout', layout], { env }));
+      assertOk(await runCliAsync(['push', `${registry.host}/multibase:1`, '--layout', layout, '--tag', 'multi'], { env }));
+    };
+    await multiBase('m1');
+    const apps = join(tmp.path, 'multi-app');
+    for (const arch of ['amd64', 'arm64']) await build(join(tmp.path, `ma-${arch}`), { 'app/run': `app ${arch}\n` }, ['--layout', apps, '--tag', arch, '--platform', `linux/${arch}`, '--base', `${registry.host}/multibase:1`]);
+    assertOk(await runCliAsync(['index', 'create', 'amd64', 'arm64', '--tag', 'multi', '--layout', apps], { env }));
+    assertOk(await runCliAsync(['push', `${registry.host}/multiapp:1`, '--layout', apps, '--tag', 'multi'], { env }));
+    await multiBase('m2');
+
+    const r = await runCliAsync(['rebase', `${registry.host}/multiapp:1`, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as RebaseJson;
+    assert.deepEqual(validate('rebase.schema.json', out), []);
+    assert.deepEqual(out.bases.map((b) => b.platform), ['linux/amd64', 'linux/arm64']);
+    const index = JSON.parse((await skopeoRaw(`${registry.host}/multiapp:1`)).bytes.toString('utf8')) as ImageIndex;
+    assert.deepEqual(index.manifests.map((m) => m.platform?.architecture), ['amd64', 'arm64']);
+    for (const arch of ['amd64', 'arm64']) {
+      const pulled = join(tmp.path, `pulled-${arch}`);
+      run('skopeo', ['copy', '--src-tls-verify=false', '--override-os', 'linux', '--override-arch', arch, `docker://${registry.host}/multiapp:1`, `oci:${pulled}:app`]);
+      const files = unpackedFiles(pulled, 'app');
+      assert.deepEqual(files, { 'etc/version': `m2 ${arch}\n`, 'app/run': `app ${arch}\n` }, arch);
+    }
+  });
+
+  it('refuses an image not built on the old base, or one that does not say its base, with one line and nothing written', async () => {
+    await registry.forgetAccessLog();
+    assertOneLineError(
+      await runCliAsync(['rebase', `${registry.host}/app:keep`, '--old-base', `${registry.host}/base@${base.v2!.digest}`, '--new-base', `${registry.host}/base@${base.v1!.digest}`], { env }),
+      new RegExp(`^ocipush: ${registry.host}/app:keep is not built on ${registry.host}/base@${base.v2!.digest} \\(${base.v2!.digest}\\): its layer 0 is sha256:[0-9a-f]{64}, the base's ${base.v2!.layers[0]}$`),
+    );
+    assertOneLineError(
+      await runCliAsync(['rebase', `${registry.host}/base:1`], { env }),
+      /^ocipush: .*\/base:1 does not say which base it was built on \(no org\.opencontainers\.image\.base\.name annotation\): name the new base with --new-base$/, 2,
+    );
+    assertOneLineError(await runCliAsync(['rebase', `oci-archive:${join(tmp.path, 'x.tar')}`], { env }), /^ocipush: oci-archive:.*x\.tar: an archive is not rewritten in place; name a destination$/, 2);
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method === 'PUT' || e.method === 'POST'), []);
+    assert.equal((await skopeoRaw(`${registry.host}/app:keep`)).digest, appBefore);
+  });
+});
