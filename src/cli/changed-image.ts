@@ -4,7 +4,17 @@ import type { CopiedImage, CopyContext } from './copy.js';
 import type { RewrittenImages } from '../assemble/rewrite-images.js';
 import type { BorrowedBlobs } from '../content/with-blobs.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { usageError } from './command.js';
+import type { Argv } from 'yargs';
+import { IMAGE_FORMS, usageError } from './command.js';
+import { registryFlags, sideRegistryFlags } from './registry-options.js';
+
+/** The arguments `mutate` and `rebase` share: a source, where the result goes, the registry flags of both sides. */
+export function changedImageArgs(y: Argv, options: (y: Argv) => Argv): Argv {
+  return sideRegistryFlags(sideRegistryFlags(registryFlags(options(y
+    .positional('source', { type: 'string', describe: IMAGE_FORMS })
+    .positional('destination', { type: 'string', describe: 'Where the result goes, in the same forms (default: the source\'s own tag, replaced; by digest for a digest)' }))
+    .option('digest-file', { type: 'string', describe: 'Write the new manifest (or index) digest to this file' })), 'src'), 'dest');
+}
 
 /** An archive cannot be changed where it is: `mutate` and `rebase` need a destination for one. */
 export function checkInPlace(source: Endpoint, destination: Endpoint | undefined): void {

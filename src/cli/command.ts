@@ -18,6 +18,9 @@ export const GLOBAL_OPTIONS = {
   quiet: { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' },
 } as const;
 
+/** The forms an image source takes (transports/parse.ts), for the help of every verb that reads one. */
+export const IMAGE_FORMS = 'REGISTRY/REPO[:TAG|@DIGEST] (or docker://…), oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]';
+
 /** Splits repeatable `K=V` flags into a record; a missing `=` is a usage error naming the flag. */
 export function parseKeyValues(values: unknown, flag: string): Record<string, string> {
   const out: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { usageError, type CliCommand } from './command.js';
+import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
@@ -12,7 +12,7 @@ export const configCommand: CliCommand<ConfigArgs> = {
   command: 'config <reference>',
   describe: 'Print an image\'s config exactly as stored',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
+    .positional('reference', { type: 'string', describe: IMAGE_FORMS })
     .option('platform', { type: 'string', describe: 'For an index, this os/arch[/variant] (default: this machine\'s, as docker picks it)' })),
   run: async (argv, _out: Output) => {
     const { platformFlag, withSource, manifestFor, hostPlatform } = await import('./read-source.js');

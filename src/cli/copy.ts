@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { usageError, type CliCommand } from './command.js';
+import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
@@ -23,7 +23,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
   command: ['copy <source> <destination>', 'cp'],
   describe: 'Copy an image between registries, OCI layouts and archives, streaming and verifying every blob',
   builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(y
-    .positional('source', { type: 'string', describe: 'REGISTRY/REPO[:TAG|@DIGEST] (or docker://…), oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
+    .positional('source', { type: 'string', describe: IMAGE_FORMS })
     .positional('destination', { type: 'string', describe: 'Same forms as the source' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, copy only this os/arch[/variant] (the result is its manifest)' })
     .option('all-platforms', { type: 'boolean', describe: 'Copy every platform of an index (the default)' })

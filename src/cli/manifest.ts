@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import type { CliCommand } from './command.js';
+import { IMAGE_FORMS, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
@@ -12,7 +12,7 @@ export const manifestCommand: CliCommand<ManifestArgs> = {
   command: 'manifest <reference>',
   describe: 'Print a manifest exactly as stored (the bytes its digest is of)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
+    .positional('reference', { type: 'string', describe: IMAGE_FORMS })
     .option('platform', { type: 'string', describe: 'For an index, print this os/arch[/variant]\'s manifest' })),
   run: async (argv, _out: Output) => {
     const { platformFlag, withSource, manifestFor } = await import('./read-source.js');

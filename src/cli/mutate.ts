@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
-import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
+import type { RegistryFlags } from './registry-options.js';
+import { changedImageArgs } from './changed-image.js';
 import type { ImageChanges, MutatedImage } from '../assemble/mutate.js';
 
 interface MutateArgs extends RegistryFlags {
@@ -21,9 +22,7 @@ interface MutateArgs extends RegistryFlags {
 export const mutateCommand: CliCommand<MutateArgs> = {
   command: 'mutate <source> [destination]',
   describe: 'Change the labels, environment, entrypoint … of an image (every platform of an index) and its annotations, without moving a layer',
-  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(y
-    .positional('source', { type: 'string', describe: 'REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
-    .positional('destination', { type: 'string', describe: 'Where the changed image goes, in the same forms (default: the source\'s own tag, replaced; by digest for a digest)' })
+  builder: (y: Argv) => changedImageArgs(y, (y) => y
     .option('label', { alias: 'l', type: 'string', array: true, describe: 'KEY=VALUE image label, added or replaced (repeatable)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE annotation of the manifest, or of the index (repeatable)' })
     .option('env', { alias: 'e', type: 'string', array: true, describe: 'KEY=VALUE in the environment, replaced where it is set (repeatable)' })
@@ -32,9 +31,8 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory of the container' })
     .option('user', { type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
     .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] added to the exposed ports (repeatable)' })
-    .option('digest-file', { type: 'string', describe: 'Write the new manifest (or index) digest to this file' })
     .example('$0 mutate registry.example.com/app:1.4 --label org.opencontainers.image.revision=$GIT_SHA', 'label every platform of app:1.4 in place')
-    .example('$0 mutate oci:build:app registry.example.com/app:1.4 --env MODE=production', 'change the environment on the way to a registry')), 'src'), 'dest'),
+    .example('$0 mutate oci:build:app registry.example.com/app:1.4 --env MODE=production', 'change the environment on the way to a registry')),
   run: async (argv, out: Output) => {
     const changes = changesFromFlags(argv);
     const { hasChanges } = await import('../assemble/mutate.js');

@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import type { CliCommand } from './command.js';
 import type { Output } from './output.js';
-import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
+import type { RegistryFlags } from './registry-options.js';
+import { changedImageArgs } from './changed-image.js';
 import type { OpenedSource } from './endpoints.js';
 import type { CopiedImage, CopyContext } from './copy.js';
 import type { OpenedBase, RebasedImage } from '../assemble/rebase.js';
@@ -18,14 +19,11 @@ interface RebaseArgs extends RegistryFlags {
 export const rebaseCommand: CliCommand<RebaseArgs> = {
   command: 'rebase <source> [destination]',
   describe: 'Put an image (every platform of an index) onto a new base without rebuilding it: the old base\'s layers swapped for the new one\'s',
-  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(y
-    .positional('source', { type: 'string', describe: 'REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
-    .positional('destination', { type: 'string', describe: 'Where the rebased image goes, in the same forms (default: the source\'s own tag, replaced; by digest for a digest)' })
+  builder: (y: Argv) => changedImageArgs(y, (y) => y
     .option('old-base', { type: 'string', describe: 'The base it was built on: REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:NAME] (default: its org.opencontainers.image.base.digest annotation, in the base.name repository)' })
     .option('new-base', { type: 'string', describe: 'The base to put under it (default: its org.opencontainers.image.base.name annotation, resolved now)' })
-    .option('digest-file', { type: 'string', describe: 'Write the new manifest (or index) digest to this file' })
     .example('$0 rebase registry.example.com/app:1.4', 'onto what the base tag it was built on names now (a patched base)')
-    .example('$0 rebase oci:build:app --old-base debian:12.5 --new-base debian:12.6', 'name both bases')), 'src'), 'dest'),
+    .example('$0 rebase oci:build:app --old-base debian:12.5 --new-base debian:12.6', 'name both bases')),
   run: async (argv, out: Output) => {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
