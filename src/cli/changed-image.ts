@@ -7,20 +7,40 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { Argv } from 'yargs';
 import { IMAGE_FORMS, usageError } from './command.js';
 import { registryFlags, sideRegistryFlags } from './registry-options.js';
+import { signFlags } from './key-options.js';
+import type { Signer } from '../supply-chain/signer.js';
+import type { SignedManifest } from '../supply-chain/sign.js';
 
 /** The arguments `mutate` and `rebase` share: a source, where the result goes, the registry flags of both sides. */
 export function changedImageArgs(y: Argv, options: (y: Argv) => Argv): Argv {
-  return sideRegistryFlags(sideRegistryFlags(registryFlags(options(y
+  return sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(options(y
     .positional('source', { type: 'string', describe: IMAGE_FORMS })
     .positional('destination', { type: 'string', describe: 'Where the result goes, in the same forms (default: the source\'s own tag, replaced; by digest for a digest)' }))
-    .option('digest-file', { type: 'string', describe: 'Write the new manifest (or index) digest to this file' })), 'src'), 'dest');
+    .option('digest-file', { type: 'string', describe: 'Write the new manifest (or index) digest to this file' }))), 'src'), 'dest');
 }
 
-/** An archive cannot be changed where it is: `mutate` and `rebase` need a destination for one. */
-export function checkInPlace(source: Endpoint, destination: Endpoint | undefined): void {
+/**
+ * What `mutate` and `rebase` check before anything is read: an archive cannot be changed where it
+ * is (it needs a destination), and `--sign` needs a key that opens and a registry to sign in.
+ */
+export async function checkArguments(
+  source: Endpoint, destination: Endpoint | undefined, argv: { sign?: boolean; key?: string },
+): Promise<Signer | undefined> {
   if (!destination && source.transport !== 'registry' && source.transport !== 'oci') {
     throw usageError(`${source.text}: an archive is not rewritten in place; name a destination`);
   }
+  const target = destination ?? source;
+  const { signerFromFlags } = await import('./key-options.js');
+  return signerFromFlags(argv, { registry: target.transport === 'registry', text: target.text });
+}
+
+/** With `--sign`: signs the changed image where it was written. */
+export async function signChanged(
+  signer: Signer | undefined, target: Endpoint, digest: Descriptor['digest'], context: CopyContext,
+): Promise<SignedManifest[] | undefined> {
+  if (!signer || target.transport !== 'registry') return undefined;
+  const { signCopied } = await import('./key-options.js');
+  return signCopied(context.clients, target.reference, digest, signer);
 }
 
 /**
@@ -68,12 +88,19 @@ async function sameStorage(a: Endpoint, b: Endpoint, context: CopyContext): Prom
   return false;
 }
 
+/** Where a changed image was signed (`--sign`), for the report. */
+export interface ChangedSignatures {
+  target: Endpoint;
+  signatures: SignedManifest[] | undefined;
+}
+
 /**
  * The lines and the JSON of a changed image: each image of an index that changed, the attestation
- * manifests left out, and the last line, `<verb> SRC (old) into DST (new)`.
+ * manifests left out, the line `<verb> SRC (old) into DST (new)`, then the signatures made.
  */
 export async function reportChanged(
-  out: Output, src: OpenedSource, changed: RewrittenImages, written: CopiedImage, verb: string, extra: Record<string, unknown> = {},
+  out: Output, src: OpenedSource, changed: RewrittenImages, written: CopiedImage, verb: string,
+  signed: ChangedSignatures, extra: Record<string, unknown> = {},
 ): Promise<void> {
   const where = written.report.destination;
   const { formatPlatform } = await import('../oci/descriptor.js');
@@ -84,6 +111,10 @@ export async function reportChanged(
   out.info(changed.root.digest === src.root.digest
     ? `${src.name} already is what this makes (${src.root.digest}); ${where === src.name ? 'nothing written' : `copied to ${where}`}`
     : `${verb} ${src.name} (${src.root.digest}) into ${where} (${changed.root.digest})`);
+  if (signed.signatures && signed.target.transport === 'registry') {
+    const { reportSignatures } = await import('./key-options.js');
+    reportSignatures(out, signed.target.reference, signed.signatures);
+  }
   out.result(changed.root.digest, {
     source: src.name, destination: where, digest: changed.root.digest, size: changed.root.size, mediaType: changed.root.mediaType,
     previous: src.root.digest,
@@ -91,5 +122,6 @@ export async function reportChanged(
     ...extra,
     dropped: changed.dropped.map((d) => ({ digest: d.digest, mediaType: d.mediaType })),
     blobs: written.report.blobs,
+    ...(signed.signatures ? { signatures: signed.signatures } : {}),
   });
 }

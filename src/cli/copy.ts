@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
+import { signFlags } from './key-options.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
@@ -17,12 +18,14 @@ interface CopyArgs extends RegistryFlags {
   allTags?: boolean;
   digestFile?: string;
   referrers?: boolean;
+  sign?: boolean;
+  key?: string;
 }
 
 export const copyCommand: CliCommand<CopyArgs> = {
   command: ['copy <source> <destination>', 'cp'],
   describe: 'Copy an image between registries, OCI layouts and archives, streaming and verifying every blob',
-  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(y
+  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(y)
     .positional('source', { type: 'string', describe: IMAGE_FORMS })
     .positional('destination', { type: 'string', describe: 'Same forms as the source' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, copy only this os/arch[/variant] (the result is its manifest)' })
@@ -32,6 +35,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
     .option('digest-file', { type: 'string', describe: 'Write the copied manifest digest to this file' })
     .conflicts('platform', 'all-platforms')
     .conflicts('all-tags', 'digest-file')
+    .conflicts('all-tags', 'sign')
     .example('$0 copy staging.example.com/app:1.4 prod.example.com/app:1.4', 'promote between registries')
     .example('$0 copy --all-tags registry.example.com/app mirror.example.com/app', 'mirror a repository, tag by tag')
     .example('$0 copy docker-archive:app.tar localhost:5000/app:1', 'push a docker save tarball')), 'src'), 'dest'),
@@ -42,6 +46,8 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const { parsePlatform } = await import('../oci/descriptor.js');
     const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
     const images = { referrers: argv.referrers !== false, ...(platform ? { platform } : {}), ...(argv.allPlatforms ? { allPlatforms: true } : {}) };
+    const { signerFromFlags } = await import('./key-options.js');
+    const signer = await signerFromFlags(argv, { registry: destination.transport === 'registry', text: destination.text });
     await withCopyContext(argv, out, source, destination, images, async (context) => {
       if (argv.allTags) {
         const { copyAllTags } = await import('./copy-all-tags.js');
@@ -54,6 +60,13 @@ export const copyCommand: CliCommand<CopyArgs> = {
         await writeFileAtomic(argv.digestFile, copied.digest);
       }
       out.info(copied.line);
+      if (signer && destination.transport === 'registry') {
+        const { signCopied, reportSignatures } = await import('./key-options.js');
+        const signatures = await signCopied(context.clients, destination.reference, copied.digest, signer);
+        reportSignatures(out, destination.reference, signatures);
+        out.result(copied.digest, { ...copied.report, signatures });
+        return;
+      }
       out.result(copied.digest, copied.report);
     });
   },

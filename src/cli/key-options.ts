@@ -1,5 +1,51 @@
+import type { Argv } from 'yargs';
 import { OcipushError } from '../errors.js';
 import type { Signer, Verifier } from '../supply-chain/signer.js';
+import type { SignedManifest } from '../supply-chain/sign.js';
+import type { Reference } from '../oci/reference.js';
+import type { Digest } from '../oci/digest.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { Output } from './output.js';
+
+/** `--sign --key KEY`: a verb that writes an image into a registry signs it there too, as `ocipush sign` would after it. */
+export function signFlags(y: Argv): Argv {
+  return y
+    .option('sign', { type: 'boolean', describe: 'Also sign the image written, by digest, with --key (cosign\'s format, as ocipush sign does)' })
+    .option('key', { type: 'string', describe: 'With --sign: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' });
+}
+
+/**
+ * The signer `--sign --key` asks for, read before anything is written: a key that cannot be read
+ * or opened (a wrong password) stops the command while the registry is as it was.
+ */
+export async function signerFromFlags(argv: { sign?: boolean; key?: string }, destination: { registry: boolean; text: string }): Promise<Signer | undefined> {
+  if (!argv.sign) {
+    if (argv.key !== undefined) throw new OcipushError('EUSAGE', '--key goes with --sign (to sign the image written)');
+    return undefined;
+  }
+  if (argv.key === undefined) throw new OcipushError('EUSAGE', '--sign needs --key (the private key to sign with)');
+  if (!destination.registry) throw new OcipushError('EUSAGE', `--sign: ${destination.text} is not a registry; signatures are stored in a registry (ocipush sign)`);
+  return loadSigner(argv.key);
+}
+
+/** Signs `digest` in `reference`'s repository through `client`. */
+export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer): Promise<SignedManifest[]> {
+  const [{ Repository }, { signImage }] = await Promise.all([import('../registry/repository.js'), import('../supply-chain/sign.js')]);
+  return signImage(new Repository(client, reference.repository), reference, digest, signer);
+}
+
+/** `--sign` after a copy (copy, mutate, rebase): the root written into `destination`'s repository, through the copy's own client. */
+export async function signCopied(
+  clients: { connect(side: 'dest', registry: string): Promise<RegistryClient> }, destination: Reference, digest: Digest, signer: Signer,
+): Promise<SignedManifest[]> {
+  return signWritten(await clients.connect('dest', destination.registry), destination, digest, signer);
+}
+
+/** One line per signature made: `signed REPO@DIGEST: REPO:sha256-<hex>.sig`. */
+export function reportSignatures(out: Output, reference: Reference, signed: readonly SignedManifest[]): void {
+  const name = `${reference.registry}/${reference.repository}`;
+  for (const s of signed) out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
+}
 
 /** `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as cosign does. */
 export async function loadSigner(keyArgument: string): Promise<Signer> {

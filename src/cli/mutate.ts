@@ -17,6 +17,8 @@ interface MutateArgs extends RegistryFlags {
   user?: string;
   expose?: string[];
   digestFile?: string;
+  sign?: boolean;
+  key?: string;
 }
 
 export const mutateCommand: CliCommand<MutateArgs> = {
@@ -40,8 +42,8 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-    const { checkInPlace, writeChanged, reportChanged } = await import('./changed-image.js');
-    checkInPlace(source, destination);
+    const { checkArguments, writeChanged, signChanged, reportChanged } = await import('./changed-image.js');
+    const signer = await checkArguments(source, destination, argv);
     const { withCopyContext } = await import('./copy.js');
     // The changed image has a new digest: the signatures and SBOMs of the old one are not its own.
     await withCopyContext(argv, out, source, destination ?? source, { referrers: false }, async (context) => {
@@ -60,7 +62,9 @@ export const mutateCommand: CliCommand<MutateArgs> = {
         const { writeFileAtomic } = await import('../content/atomic.js');
         await writeFileAtomic(argv.digestFile, mutated.root.digest);
       }
-      await reportChanged(out, src, mutated, written, 'mutated');
+      const target = destination ?? source;
+      const signatures = await signChanged(signer, target, mutated.root.digest, context);
+      await reportChanged(out, src, mutated, written, 'mutated', { target, signatures });
     });
   },
 };

@@ -3,6 +3,8 @@ import { toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
+import { signFlags } from './key-options.js';
+import type { SignedManifest } from '../supply-chain/sign.js';
 
 interface PushArgs extends RegistryFlags {
   reference: string;
@@ -14,13 +16,15 @@ interface PushArgs extends RegistryFlags {
   digestFile?: string;
   mountFrom?: string[];
   platform?: string;
+  sign?: boolean;
+  key?: string;
 }
 
 
 export const pushCommand: CliCommand<PushArgs> = {
   command: 'push <reference> [destination]',
   describe: 'Push an image from an OCI layout to a registry',
-  builder: (y: Argv) => registryFlags(y
+  builder: (y: Argv) => registryFlags(signFlags(y)
     .positional('reference', { type: 'string', describe: 'Destination: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)' })
     .positional('destination', { type: 'string', describe: 'With two arguments, as skopeo copy takes them: the first is the source, oci:DIR[:NAME] (the same as --layout DIR --tag NAME), the second the destination' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
@@ -53,6 +57,12 @@ export const pushCommand: CliCommand<PushArgs> = {
     // Checked before any work: a push must not succeed only to fail writing its digest.
     if (argv.digestFile !== undefined) await checkWritableFile(argv.digestFile, 'digest-file');
     const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
+    let signer;
+    if (argv.sign || argv.key !== undefined) {
+      const { signerFromFlags } = await import('./key-options.js');
+      signer = await signerFromFlags(argv, { registry: true, text: destinationText });
+    }
+    let signatures: SignedManifest[] = [];
 
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, `push to ${formatReference(destination)}`, `${argv.layout} is left as it was`);
@@ -84,6 +94,12 @@ export const pushCommand: CliCommand<PushArgs> = {
         onRoot: (root, tag) => progress.tagging(root.digest, tag),
         onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
         warn: (message) => out.warn(message),
+        ...(signer ? {
+          afterPush: async (client, root) => {
+            const { signWritten } = await import('./key-options.js');
+            signatures = await signWritten(client, destination, root.digest, signer);
+          },
+        } : {}),
       });
     } finally {
       progress.finish();
@@ -100,6 +116,10 @@ export const pushCommand: CliCommand<PushArgs> = {
     const where = `${destination.registry}/${destination.repository}`;
     const { tags } = result;
     out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${result.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there)`);
+    if (signer) {
+      const { reportSignatures } = await import('./key-options.js');
+      reportSignatures(out, destination, signatures);
+    }
     out.result(result.digest, {
       reference: result.reference,
       digest: result.digest,
@@ -108,6 +128,7 @@ export const pushCommand: CliCommand<PushArgs> = {
       tags,
       blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
       ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via })) } : {}),
+      ...(signer ? { signatures } : {}),
     });
   },
 };

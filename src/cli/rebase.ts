@@ -5,6 +5,7 @@ import type { RegistryFlags } from './registry-options.js';
 import { changedImageArgs } from './changed-image.js';
 import type { OpenedSource } from './endpoints.js';
 import type { CopiedImage, CopyContext } from './copy.js';
+import type { ChangedSignatures } from './changed-image.js';
 import type { OpenedBase, RebasedImage } from '../assemble/rebase.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 
@@ -14,6 +15,8 @@ interface RebaseArgs extends RegistryFlags {
   oldBase?: string;
   newBase?: string;
   digestFile?: string;
+  sign?: boolean;
+  key?: string;
 }
 
 export const rebaseCommand: CliCommand<RebaseArgs> = {
@@ -28,8 +31,8 @@ export const rebaseCommand: CliCommand<RebaseArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-    const { checkInPlace, writeChanged } = await import('./changed-image.js');
-    checkInPlace(source, destination);
+    const { checkArguments, writeChanged, signChanged } = await import('./changed-image.js');
+    const signer = await checkArguments(source, destination, argv);
     const { withCopyContext } = await import('./copy.js');
     // The rebased image has a new digest: the signatures and SBOMs of the old one are not its own.
     await withCopyContext(argv, out, source, destination ?? source, { referrers: false }, async (context) => {
@@ -54,7 +57,8 @@ export const rebaseCommand: CliCommand<RebaseArgs> = {
           const { writeFileAtomic } = await import('../content/atomic.js');
           await writeFileAtomic(argv.digestFile, rebased.root.digest);
         }
-        await report(out, src, rebased, written);
+        const target = destination ?? source;
+        await report(out, src, rebased, written, { target, signatures: await signChanged(signer, target, rebased.root.digest, context) });
       } finally {
         await bases.close();
       }
@@ -62,12 +66,14 @@ export const rebaseCommand: CliCommand<RebaseArgs> = {
   },
 };
 
-async function report(out: Output, src: OpenedSource, rebased: RebasedImage, written: CopiedImage): Promise<void> {
+async function report(
+  out: Output, src: OpenedSource, rebased: RebasedImage, written: CopiedImage, signed: ChangedSignatures,
+): Promise<void> {
   const { formatPlatform } = await import('../oci/descriptor.js');
   const { reportChanged } = await import('./changed-image.js');
   for (const c of rebased.current) out.info(`${formatPlatform(c.platform)} is already on ${c.base}`);
   for (const b of rebased.bases) out.info(`${formatPlatform(b.platform)}: base ${b.oldBase} -> ${b.newBase}${b.newBaseName ? ` (${b.newBaseName})` : ''}`);
-  await reportChanged(out, src, rebased, written, 'rebased', {
+  await reportChanged(out, src, rebased, written, 'rebased', signed, {
     bases: rebased.bases.map((b) => ({ platform: formatPlatform(b.platform), previous: b.oldBase, digest: b.newBase, ...(b.newBaseName ? { name: b.newBaseName } : {}) })),
   });
 }

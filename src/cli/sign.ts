@@ -28,8 +28,8 @@ export const signCommand: CliCommand<SignArgs> = {
     const signer = await loadSigner(argv.key);
     const { signImage } = await import('../supply-chain/sign.js');
     const signed = await withRepository(source, argv, (repo) => signImage(repo, source, referenceTarget(source), signer, { recursive: argv.recursive, annotations }));
-    const name = `${source.registry}/${source.repository}`;
-    for (const s of signed) out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
+    const { reportSignatures } = await import('./key-options.js');
+    reportSignatures(out, source, signed);
     out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
   },
 };

@@ -53,6 +53,8 @@ export interface PushHooks {
   onDownload?: (desc: Descriptor, from: string) => void;
   /** A layer cache entry that could not be written (the push itself succeeded). */
   warn?: (message: string) => void;
+  /** Runs once the image and its referrers are in place, with the destination's client (`push --sign`). */
+  afterPush?: (client: RegistryClient, root: Descriptor) => Promise<void>;
 }
 
 
@@ -147,6 +149,7 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     await source.remember(pushed.map((n) => n.descriptor), where).catch(() => {
       // A read-only layout: the push is done all the same, later pushes just upload.
     });
+    await hooks.afterPush?.(client, root);
     await source.close();
     await client.close();
     return {

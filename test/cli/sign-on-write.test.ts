@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir } from '../support/tools.js';
+import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { skopeoFails, skopeoRaw } from './copy-support.js';
+import { validate } from './json-schema.js';
+
+interface SignatureLayer { mediaType: string; digest: string; annotations?: Record<string, string> }
+
+let registry: RunningRegistry;
+let tmp: { path: string; cleanup: () => Promise<void> };
+let image: UmociImage;
+let key: string;
+let pub: string;
+const env = { COSIGN_PASSWORD: 'sign-on-write-pw', OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+
+before(async () => {
+  requireTool('openssl');
+  requireTool('skopeo');
+  tmp = await tempDir();
+  registry = await startRegistry();
+  image = umociImage(tmp.path, 'one', [10_000]);
+  assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', join(tmp.path, 'k')], { env }));
+  [key, pub] = [join(tmp.path, 'k.key'), join(tmp.path, 'k.pub')];
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+/**
+ * Every signature stored for `digest` in `repo` whose payload names `digest` and the repository,
+ * checked by openssl over the exact payload bytes with the public key: how many there are.
+ */
+function opensslVerifiedSignatures(repo: string, digest: string): number {
+  const dir = join(tmp.path, `sig-${Math.random().toString(36).slice(2)}`);
+  run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/${repo}:${digest.replace(':', '-')}.sig`, `oci:${dir}:sig`]);
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(readFileSync(blobPath(dir, index.manifests[0]!.digest), 'utf8')) as { layers: SignatureLayer[] };
+  let verified = 0;
+  for (const layer of manifest.layers) {
+    const payloadFile = join(dir, 'payload');
+    const sigFile = join(dir, 'sig.der');
+    writeFileSync(payloadFile, readFileSync(blobPath(dir, layer.digest)));
+    writeFileSync(sigFile, Buffer.from(layer.annotations!['dev.cosignproject.cosign/signature']!, 'base64'));
+    const payload = JSON.parse(readFileSync(payloadFile, 'utf8')) as { critical: { identity: { 'docker-reference': string }; image: { 'docker-manifest-digest': string } } };
+    if (payload.critical.identity['docker-reference'] !== `${registry.host}/${repo}` || payload.critical.image['docker-manifest-digest'] !== digest) continue;
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', sigFile, payloadFile]), /Verified OK/);
+    verified++;
+  }
+  return verified;
+}
+
+describe('--sign on the verbs that write an image into a registry', () => {
+  it('push --sign signs the digest it pushed, after the push', async () => {
+    const r = await runCliAsync(['push', `${registry.host}/signed/app:1`, '--layout', image.layout, '--tag', 'one', '--sign', '--key', key, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as { digest: string; signatures: { digest: string; tag: string }[] };
+    assert.deepEqual(validate('push.schema.json', out), []);
+    assert.equal(out.digest, (await skopeoRaw(`${registry.host}/signed/app:1`)).digest);
+    assert.deepEqual(out.signatures.map((s) => s.digest), [out.digest]);
+    assert.equal(opensslVerifiedSignatures('signed/app', out.digest), 1);
+    assert.doesNotMatch(r.stdout + r.stderr, /sign-on-write-pw|PRIVATE/);
+    assert.match(r.stderr, /^pushed .*\n^signed .*\.sig\n$/m);
+  });
+
+  it('copy --sign promotes and signs in the destination, beside the signature the image came with', async () => {
+    const r = await runCliAsync(['copy', `${registry.host}/signed/app:1`, `${registry.host}/prod/app:1`, '--sign', '--key', key, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as { digest: string };
+    assert.deepEqual(validate('copy.schema.json', out), []);
+    // The staging signature came along (it names signed/app); the new one names prod/app.
+    assert.equal(opensslVerifiedSignatures('prod/app', out.digest), 1);
+  });
+
+  it('mutate --sign and rebase --sign sign the new digest (the old image\'s signatures are not its own)', async () => {
+    const mutated = await runCliAsync(['mutate', `${registry.host}/signed/app:1`, '--label', 'rev=1', '--sign', '--key', key, '--json'], { env });
+    assertOk(mutated);
+    const m = JSON.parse(mutated.stdout) as { digest: string; previous: string };
+    assert.deepEqual(validate('mutate.schema.json', m), []);
+    assert.notEqual(m.digest, m.previous);
+    assert.equal(opensslVerifiedSignatures('signed/app', m.digest), 1);
+    const rebased = await runCliAsync(['rebase', `${registry.host}/signed/app:1`, `${registry.host}/signed/rebased:1`, '--old-base', `${registry.host}/signed/app@${m.previous}`, '--new-base', `${registry.host}/signed/app@${m.previous}`, '--sign', '--key', key, '--json'], { env });
+    assertOk(rebased);
+    assert.deepEqual(validate('rebase.schema.json', JSON.parse(rebased.stdout)), []);
+  });
+
+  it('a key that does not open, or --sign where no registry is written, stops the command before anything is written', async () => {
+    await registry.forgetAccessLog();
+    assertOneLineError(
+      await runCliAsync(['push', `${registry.host}/signed/never:1`, '--layout', image.layout, '--tag', 'one', '--sign', '--key', key], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }),
+      /^ocipush: .*k\.key: cannot decrypt the private key: wrong password/,
+    );
+    assertOneLineError(await runCliAsync(['push', `${registry.host}/signed/never:1`, '--layout', image.layout, '--tag', 'one', '--sign'], { env }), /^ocipush: --sign needs --key/, 2);
+    assertOneLineError(await runCliAsync(['push', `${registry.host}/signed/never:1`, '--layout', image.layout, '--tag', 'one', '--key', key], { env }), /^ocipush: --key goes with --sign/, 2);
+    assertOneLineError(await runCliAsync(['copy', `${registry.host}/signed/app:1`, `oci:${join(tmp.path, 'out')}`, '--sign', '--key', key], { env }), /^ocipush: --sign: oci:.*out is not a registry/, 2);
+    assertOneLineError(await runCliAsync(['mutate', `${registry.host}/signed/app:1`, '--label', 'a=b', '--sign', '--key', key], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }), /wrong password/);
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'), []);
+    assert.ok(await skopeoFails(`${registry.host}/signed/never:1`));
+  });
+});
