@@ -1,13 +1,13 @@
+import type { Argv } from 'yargs';
+import { IMAGE_FORMS, usageError } from './command.js';
+import { registryFlags, sideRegistryFlags } from './registry-options.js';
+import { signFlags } from './key-options.js';
 import type { Output } from './output.js';
 import type { Endpoint, OpenedSource } from './endpoints.js';
 import type { CopiedImage, CopyContext } from './copy.js';
 import type { RewrittenImages } from '../assemble/rewrite-images.js';
 import type { BorrowedBlobs } from '../content/with-blobs.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import type { Argv } from 'yargs';
-import { IMAGE_FORMS, usageError } from './command.js';
-import { registryFlags, sideRegistryFlags } from './registry-options.js';
-import { signFlags } from './key-options.js';
 import type { Signer } from '../supply-chain/signer.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 
@@ -58,7 +58,7 @@ export async function writeChanged(
   const { withBlobs } = await import('../content/with-blobs.js');
   const made = [...changed.blobs, { descriptor: changed.root, bytes: changed.rootBytes }];
   const view: OpenedSource = { ...src, storage: withBlobs(src.storage, made, borrowed.blobs), root: changed.root, rootBytes: changed.rootBytes };
-  const target = destination ?? await inPlace(source, view, changed.root.digest);
+  const target = destination ?? await inPlaceTarget(source, view, changed.root.digest);
   const digests = new Set<string>([...made.map((b) => b.descriptor.digest), ...borrowed.blobs.flatMap((b) => b.descriptors.map((d) => d.digest))]);
   const { copyImage } = await import('./copy.js');
   return copyImage(source, target, context, view, {
@@ -66,12 +66,12 @@ export async function writeChanged(
   });
 }
 
-async function inPlace(source: Endpoint, view: OpenedSource, digest: Descriptor['digest']): Promise<Endpoint> {
+async function inPlaceTarget(source: Endpoint, view: OpenedSource, digest: Descriptor['digest']): Promise<Endpoint> {
   if (source.transport === 'registry') {
     const { digest: _old, ...reference } = source.reference;
     return { ...source, reference: reference.tag ? reference : { ...reference, digest } };
   }
-  if (source.transport !== 'oci') return source; // an archive: refused before it was opened (checkInPlace)
+  if (source.transport !== 'oci') return source; // an archive: refused before it was opened (checkArguments)
   const { Annotation } = await import('../oci/descriptor.js');
   const name = source.name !== undefined && !source.name.startsWith('sha256:') ? source.name : view.root.annotations?.[Annotation.RefName];
   if (name === undefined) throw usageError(`${source.text}: the image has no name in the layout for the changed one to take; name a destination (oci:DIR:NAME)`);

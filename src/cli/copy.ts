@@ -111,7 +111,7 @@ export interface CopiedImage {
 }
 
 /**
- * Runs `work` with what a command with a source and a destination shares (copy, mutate): the
+ * Runs `work` with what a command with a source and a destination shares (copy, mutate, rebase): the
  * registry clients of each side, passwords read, progress, and cleanup on a signal; the
  * clients are closed after, or destroyed when `work` fails.
  */

@@ -39,7 +39,7 @@ export interface CopyOptions {
   signal?: AbortSignal;
   /**
    * Blobs and manifests known to be in the destination, not asked for: what an image changed in
-   * place (`mutate`) keeps of itself. A lazily built layout's base layers, which it only records,
+   * place (`mutate`, `rebase`) keeps of itself. A lazily built layout's base layers, which it only records,
    * count as there.
    */
   present?: (desc: Descriptor) => boolean;
