@@ -16,7 +16,8 @@ export function changedImageArgs(y: Argv, options: (y: Argv) => Argv): Argv {
   return sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(options(y
     .positional('source', { type: 'string', describe: IMAGE_FORMS })
     .positional('destination', { type: 'string', describe: 'Where the result goes, in the same forms (default: the source\'s own tag, replaced; by digest for a digest)' }))
-    .option('digest-file', { type: 'string', describe: 'Write the new manifest (or index) digest to this file' }))), 'src'), 'dest');
+    .option('digest-file', { type: 'string', describe: 'Write the new manifest (or index) digest to this file' })
+    .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Say what would change and the digest it would have; write nothing' }))), 'src'), 'dest');
 }
 
 /**
@@ -88,6 +89,23 @@ async function sameStorage(a: Endpoint, b: Endpoint, context: CopyContext): Prom
   return false;
 }
 
+/** Where a changed image went and what became of its blobs; with `--dry-run`, where it would go. */
+export interface WrittenChange {
+  destination: string;
+  blobs: CopiedImage['report']['blobs'];
+  dryRun?: boolean;
+}
+
+/** What the report says of a copy that wrote the changed image. */
+export function writtenBy(copied: CopiedImage): WrittenChange {
+  return { destination: copied.report.destination, blobs: copied.report.blobs };
+}
+
+/** What the report says with `--dry-run`: where the changed image would go, nothing written. */
+export function notWritten(source: Endpoint, destination: Endpoint | undefined): WrittenChange {
+  return { destination: (destination ?? source).text, blobs: [], dryRun: true };
+}
+
 /** Where a changed image was signed (`--sign`), for the report. */
 export interface ChangedSignatures {
   target: Endpoint;
@@ -99,18 +117,23 @@ export interface ChangedSignatures {
  * manifests left out, the line `<verb> SRC (old) into DST (new)`, then the signatures made.
  */
 export async function reportChanged(
-  out: Output, src: OpenedSource, changed: RewrittenImages, written: CopiedImage, verb: string,
+  out: Output, src: OpenedSource, changed: RewrittenImages, written: WrittenChange, verb: string,
   signed: ChangedSignatures, extra: Record<string, unknown> = {},
 ): Promise<void> {
-  const where = written.report.destination;
+  const where = written.destination;
   const { formatPlatform } = await import('../oci/descriptor.js');
   // An index's images, one line each; a single image's change is the last line.
   for (const image of changed.images.filter((i) => i.to !== changed.root.digest)) out.info(`${formatPlatform(image.platform)} ${image.from} -> ${image.to}`);
   const dropped = changed.dropped.length;
   if (dropped > 0) out.info(`left out ${dropped} attestation manifest${dropped === 1 ? '' : 's'} of the old images (${changed.dropped.map((d) => d.digest).join(', ')})`);
-  out.info(changed.root.digest === src.root.digest
-    ? `${src.name} already is what this makes (${src.root.digest}); ${where === src.name ? 'nothing written' : `copied to ${where}`}`
-    : `${verb} ${src.name} (${src.root.digest}) into ${where} (${changed.root.digest})`);
+  const unchanged = changed.root.digest === src.root.digest;
+  if (written.dryRun) {
+    out.info(unchanged ? `${src.name} already is what this makes (${src.root.digest}); nothing to write` : `would have ${verb} ${src.name} (${src.root.digest}) into ${where} (${changed.root.digest}); nothing written (--dry-run)`);
+  } else {
+    out.info(unchanged
+      ? `${src.name} already is what this makes (${src.root.digest}); ${where === src.name ? 'nothing written' : `copied to ${where}`}`
+      : `${verb} ${src.name} (${src.root.digest}) into ${where} (${changed.root.digest})`);
+  }
   if (signed.signatures && signed.target.transport === 'registry') {
     const { reportSignatures } = await import('./key-options.js');
     reportSignatures(out, signed.target.reference, signed.signatures);
@@ -121,7 +144,8 @@ export async function reportChanged(
     images: changed.images.map((i) => ({ platform: formatPlatform(i.platform), previous: i.from, digest: i.to })),
     ...extra,
     dropped: changed.dropped.map((d) => ({ digest: d.digest, mediaType: d.mediaType })),
-    blobs: written.report.blobs,
+    blobs: written.blobs,
     ...(signed.signatures ? { signatures: signed.signatures } : {}),
+    ...(written.dryRun ? { dryRun: true } : {}),
   });
 }

@@ -17,6 +17,7 @@ interface MutateArgs extends RegistryFlags {
   user?: string;
   expose?: string[];
   digestFile?: string;
+  dryRun?: boolean;
   sign?: boolean;
   key?: string;
 }
@@ -42,7 +43,7 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-    const { checkArguments, writeChanged, signChanged, reportChanged } = await import('./changed-image.js');
+    const { checkArguments, writeChanged, signChanged, reportChanged, writtenBy, notWritten } = await import('./changed-image.js');
     const signer = await checkArguments(source, destination, argv);
     const { withCopyContext } = await import('./copy.js');
     // The changed image has a new digest: the signatures and SBOMs of the old one are not its own.
@@ -57,14 +58,19 @@ export const mutateCommand: CliCommand<MutateArgs> = {
         await src.close();
         throw err;
       }
+      const target = destination ?? source;
+      if (argv.dryRun) {
+        await src.close();
+        await reportChanged(out, src, mutated, notWritten(source, destination), 'mutated', { target, signatures: undefined });
+        return;
+      }
       const written = await writeChanged(src, source, destination, mutated, context);
       if (argv.digestFile) {
         const { writeFileAtomic } = await import('../content/atomic.js');
         await writeFileAtomic(argv.digestFile, mutated.root.digest);
       }
-      const target = destination ?? source;
       const signatures = await signChanged(signer, target, mutated.root.digest, context);
-      await reportChanged(out, src, mutated, written, 'mutated', { target, signatures });
+      await reportChanged(out, src, mutated, writtenBy(written), 'mutated', { target, signatures });
     });
   },
 };

@@ -4,8 +4,8 @@ import type { Output } from './output.js';
 import type { RegistryFlags } from './registry-options.js';
 import { changedImageArgs } from './changed-image.js';
 import type { OpenedSource } from './endpoints.js';
-import type { CopiedImage, CopyContext } from './copy.js';
-import type { ChangedSignatures } from './changed-image.js';
+import type { CopyContext } from './copy.js';
+import type { ChangedSignatures, WrittenChange } from './changed-image.js';
 import type { OpenedBase, RebasedImage } from '../assemble/rebase.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 
@@ -15,6 +15,7 @@ interface RebaseArgs extends RegistryFlags {
   oldBase?: string;
   newBase?: string;
   digestFile?: string;
+  dryRun?: boolean;
   sign?: boolean;
   key?: string;
 }
@@ -31,7 +32,7 @@ export const rebaseCommand: CliCommand<RebaseArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-    const { checkArguments, writeChanged, signChanged } = await import('./changed-image.js');
+    const { checkArguments, writeChanged, signChanged, writtenBy, notWritten } = await import('./changed-image.js');
     const signer = await checkArguments(source, destination, argv);
     const { withCopyContext } = await import('./copy.js');
     // The rebased image has a new digest: the signatures and SBOMs of the old one are not its own.
@@ -52,13 +53,18 @@ export const rebaseCommand: CliCommand<RebaseArgs> = {
           await src.close();
           throw err;
         }
+        const target = destination ?? source;
+        if (argv.dryRun) {
+          await src.close();
+          await report(out, src, rebased, notWritten(source, destination), { target, signatures: undefined });
+          return;
+        }
         const written = await writeChanged(src, source, destination, rebased, context, { blobs: rebased.borrowed, mountFrom: (d, registry) => bases.holders(d, registry) });
         if (argv.digestFile) {
           const { writeFileAtomic } = await import('../content/atomic.js');
           await writeFileAtomic(argv.digestFile, rebased.root.digest);
         }
-        const target = destination ?? source;
-        await report(out, src, rebased, written, { target, signatures: await signChanged(signer, target, rebased.root.digest, context) });
+        await report(out, src, rebased, writtenBy(written), { target, signatures: await signChanged(signer, target, rebased.root.digest, context) });
       } finally {
         await bases.close();
       }
@@ -67,7 +73,7 @@ export const rebaseCommand: CliCommand<RebaseArgs> = {
 };
 
 async function report(
-  out: Output, src: OpenedSource, rebased: RebasedImage, written: CopiedImage, signed: ChangedSignatures,
+  out: Output, src: OpenedSource, rebased: RebasedImage, written: WrittenChange, signed: ChangedSignatures,
 ): Promise<void> {
   const { formatPlatform } = await import('../oci/descriptor.js');
   const { reportChanged } = await import('./changed-image.js');

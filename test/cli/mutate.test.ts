@@ -21,6 +21,8 @@ let registry: RunningRegistry;
 let image: UmociImage;
 let multi: MultiPlatformImage;
 const env = envWith();
+const change = ['--label', 'rev=abc', '--env', 'MODE=prod', '--entrypoint', '["/bin/app","-v"]', '--annotation', 'org.example=yes'];
+let dryRunDigest: string;
 
 /** The config of an image as skopeo reads it (its own client, not ocipush's). */
 function skopeoConfig(reference: string, extra: string[] = []): ImageConfig {
@@ -44,12 +46,26 @@ after(async () => {
 });
 
 describe('mutate', () => {
+  it('--dry-run says the digest the change would give and writes nothing', async () => {
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['mutate', `${registry.host}/app:1`, ...change, '--dry-run', '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as MutateJson & { dryRun: boolean };
+    assert.equal(out.dryRun, true);
+    assert.notEqual(out.digest, image.manifest.digest);
+    dryRunDigest = out.digest;
+    assert.match(r.stderr, /^would have mutated .*; nothing written \(--dry-run\)$/m);
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'), []);
+    assert.equal((await skopeoRaw(`${registry.host}/app:1`)).digest, image.manifest.digest);
+  });
+
   it('changes an image in its registry in place: config and annotations, no layer asked for or sent, the old image still there by digest', async () => {
     await registry.forgetAccessLog();
-    const r = await runCliAsync(['mutate', `${registry.host}/app:1`, '--label', 'rev=abc', '--env', 'MODE=prod', '--entrypoint', '["/bin/app","-v"]', '--annotation', 'org.example=yes', '--json'], { env });
+    const r = await runCliAsync(['mutate', `${registry.host}/app:1`, ...change, '--json'], { env });
     assertOk(r);
     const out = JSON.parse(r.stdout) as MutateJson;
     assert.equal(out.previous, image.manifest.digest);
+    assert.equal(out.digest, dryRunDigest, 'the digest --dry-run said');
     const raw = await skopeoRaw(`${registry.host}/app:1`);
     assert.equal(raw.digest, out.digest, 'the tag names the changed image');
     const manifest = JSON.parse(raw.bytes.toString('utf8')) as ImageManifest;
@@ -70,7 +86,7 @@ describe('mutate', () => {
 
   it('the same change again writes nothing', async () => {
     await registry.forgetAccessLog();
-    const r = await runCliAsync(['mutate', `${registry.host}/app:1`, '--label', 'rev=abc', '--env', 'MODE=prod', '--entrypoint', '["/bin/app","-v"]', '--annotation', 'org.example=yes'], { env });
+    const r = await runCliAsync(['mutate', `${registry.host}/app:1`, ...change], { env });
     assertOk(r);
     assert.match(r.stderr, /already is what this makes \(sha256:[0-9a-f]{64}\); nothing written\n$/);
     assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method === 'PUT' || e.method === 'POST'), []);

@@ -90,6 +90,18 @@ after(async () => {
 });
 
 describe('rebase', () => {
+  it('--dry-run says which base each image would move to, and writes nothing', async () => {
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['rebase', `${registry.host}/app:1`, '--dry-run', '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as RebaseJson & { dryRun: boolean };
+    assert.deepEqual(validate('rebase.schema.json', out), []);
+    assert.equal(out.dryRun, true);
+    assert.deepEqual(out.bases.map((b) => [b.previous, b.digest]), [[base.v1!.digest, base.v2!.digest]]);
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'), []);
+    assert.equal((await skopeoRaw(`${registry.host}/app:1`)).digest, appBefore);
+  });
+
   it('puts an image onto what its base tag names now, in place: base layers swapped, its own layer kept and not asked for', async () => {
     await registry.forgetAccessLog();
     const r = await runCliAsync(['rebase', `${registry.host}/app:1`, '--json'], { env });
