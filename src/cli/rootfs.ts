@@ -1,0 +1,53 @@
+import type { Argv } from 'yargs';
+import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
+import type { Output } from './output.js';
+import { registryFlags, type RegistryFlags } from './registry-options.js';
+
+interface RootfsArgs extends RegistryFlags {
+  image: string;
+  output?: string;
+  platform?: string;
+}
+
+export const rootfsCommand: CliCommand<RootfsArgs> = {
+  command: 'rootfs <image>',
+  describe: 'Write the filesystem an image\'s layers make (whiteouts applied) as one tar, as crane export does',
+  builder: (y: Argv) => registryFlags(y
+    .positional('image', { type: 'string', describe: IMAGE_FORMS })
+    .option('output', { alias: 'o', type: 'string', describe: 'Tar file to write, or - for stdout (the default when stdout is not a terminal)' })
+    .option('platform', { type: 'string', describe: 'For an index, this os/arch[/variant] (default: this machine\'s, as docker picks it)' })
+    .example('$0 rootfs registry.example.com/app:1.4 | tar -x usr/local/bin/app', 'take one file out of an image, no Docker')
+    .example('$0 rootfs oci:build:app -o rootfs.tar', 'the filesystem of a layout\'s image')),
+  run: async (argv, out: Output) => {
+    const toStdout = argv.output === undefined || argv.output === '-';
+    if (toStdout && process.stdout.isTTY) throw usageError('refusing to write a tar to a terminal: name a file with -o FILE, or pipe the output');
+    if (toStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the tar');
+    const { platformFlag, withSource, hostPlatform } = await import('./read-source.js');
+    const wanted = await platformFlag(argv.platform);
+    const { onInterrupt } = await import('./output.js');
+    await onInterrupt(out, 'rootfs', toStdout ? 'the tar on stdout is incomplete' : `${argv.output} was not written`);
+    const written = await withSource(argv.image, argv, async (source) => {
+      const { loadImage } = await import('../image/load.js');
+      const image = await loadImage(source.storage, source.root, { name: source.name, platform: wanted ?? hostPlatform(), ...(wanted ? { requirePlatform: true } : {}) });
+      const [{ openFileSink, stdoutSink, writeError }, { writeFilesystem }] = await Promise.all([import('../archive/sink.js'), import('../archive/filesystem.js')]);
+      const sink = toStdout ? stdoutSink(process.stdout) : await openFileSink(argv.output!);
+      try {
+        const summary = await writeFilesystem(image, sink.stream);
+        await sink.commit();
+        return { name: source.name, image, summary, path: sink.path };
+      } catch (err) {
+        await sink.abort();
+        throw sink.path ? writeError(err, sink.path) : err;
+      }
+    });
+    const { formatPlatform } = await import('../oci/descriptor.js');
+    const { summary, image } = written;
+    const dangling = summary.danglingLinks > 0 ? `; ${summary.danglingLinks} hard link${summary.danglingLinks === 1 ? '' : 's'} to a file no layer kept, left out` : '';
+    out.info(`wrote the filesystem of ${written.name} (${formatPlatform(image.platform)}, ${image.descriptor.digest}) to ${written.path ?? 'stdout'}: ${summary.entries} entries from ${image.layers.length} layers, ${summary.hidden} hidden by the layers above${dangling}`);
+    out.result(image.descriptor.digest, {
+      reference: written.name, digest: image.descriptor.digest, platform: formatPlatform(image.platform),
+      ...(written.path ? { output: written.path } : {}),
+      layers: image.layers.length, ...summary,
+    });
+  },
+};
