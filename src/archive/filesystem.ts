@@ -145,7 +145,7 @@ class Flattening {
   }
 
   private async emit(entry: Entry, path: string): Promise<void> {
-    const header = entry.header;
+    const header = relative(entry.header);
     if (header.type === 'link' && header.linkname !== undefined && header.linkname !== null) {
       const target = normalize(header.linkname);
       if (!this.emitted.has(target)) {
@@ -186,6 +186,15 @@ class Flattening {
     (sink as unknown as { end(): void }).end();
     await done;
   }
+}
+
+/**
+ * The header with names relative, as docker writes layers: some layers name the root `/` (umoci's),
+ * which tar unpacks only after a warning on every run.
+ */
+function relative(header: tar.Header): tar.Header {
+  const strip = (name: string) => (name.startsWith('/') ? name.replace(/^\/+/, '') || './' : name);
+  return { ...header, name: strip(header.name), ...(header.type === 'link' && header.linkname ? { linkname: strip(header.linkname) } : {}) };
 }
 
 /** A tar name as a path key: no leading `./` or `/`, no trailing `/`; the root is ''. */

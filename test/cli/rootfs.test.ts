@@ -98,6 +98,7 @@ describe('rootfs', () => {
     assert.match(r.stderr, /^wrote the filesystem of .*\/fs\/app:1 \(linux\/amd64, sha256:[0-9a-f]{64}\) to .*from-registry\.tar: \d+ entries from 7 layers, \d+ hidden by the layers above\n$/);
     const listing = execFileSync('sh', ['-c', `"${process.execPath}" "${join(process.cwd(), 'bin', 'ocipush.js')}" rootfs ${registry.host}/fs/app:1 | tar -tf - | sort`], { encoding: 'utf8', env: { ...process.env, ...env, DOCKER_CONFIG: '/nonexistent-docker-config' } });
     assert.ok(listing.includes('f/link\n') && listing.includes('b/x\n') && !listing.includes('a/gone'), listing);
+    assert.ok(!listing.split('\n').some((name) => name.startsWith('/')), 'names are relative (umoci\'s layers name the root /)');
   });
 
   it('refuses what it cannot do with one line, and a failed write leaves no file', async () => {
