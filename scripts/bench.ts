@@ -12,7 +12,7 @@ import { timeCopies, timePushes } from './bench/pushes.js';
 import { timeDockerfileBuilds } from './bench/dockerfile.js';
 import { startRegistry } from '../test/support/registry.js';
 import {
-  nodeBaseline, ocipushBuild, ocipushPush, ocipushVersion, TAR_ANCHOR_NAMES, tarAnchor,
+  nodeBaseline, ocipushBuild, ocipushPush, ocipushRootfs, ocipushVersion, TAR_ANCHOR_NAMES, tarAnchor, umociRawUnpack,
   umociBuild, warmPageCache, type OcipushCli, type TarAnchor,
 } from './bench/steps.js';
 import { hasTool, imageInfo, ocipushCommands, toolVersion } from './bench/tools.js';
@@ -214,6 +214,8 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
       }
       for (const job of rotate(buildJobs, i - 1)) await job();
 
+      if (withOcipush) await timeRootfs(ocipush, oLayout, dir, i, at, rec);
+
       const pushLayout = options.pushLayout === 'ocipush' && withOcipush ? oLayout : uLayout;
       const layoutDigest = (await imageInfo(pushLayout, TAG)).manifestDigest;
       const pushed = await timePushes({ ocipush: withOcipush ? ocipush : null, layout: pushLayout, tag: TAG, iteration: i, prefix: '', label: at, rec });
@@ -294,6 +296,28 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The built image's filesystem: `ocipush rootfs` (one tar) against `umoci raw unpack` (a
+ * directory) of the same layout, by turns; neither output is kept. No goal: a row to watch.
+ */
+async function timeRootfs(ocipush: OcipushCli, layout: string, dir: string, iteration: number, at: string, rec: { add: (name: string, sample: Sample) => void; log: (line: string) => void }): Promise<void> {
+  const tarFile = join(dir, 'rootfs.tar');
+  const unpacked = join(dir, 'umoci-rootfs');
+  const ours = async () => {
+    const m = await ocipushRootfs(ocipush, layout, TAG, tarFile, `${at}: ocipush rootfs`);
+    rmSync(tarFile, { force: true });
+    rec.add('ocipush-rootfs', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, cpuSeconds: m.cpuSeconds });
+    rec.log(`${at}: ocipush rootfs ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}`);
+  };
+  const theirs = async () => {
+    const m = await umociRawUnpack(layout, TAG, unpacked, `${at}: umoci raw unpack`);
+    rmSync(unpacked, { recursive: true, force: true });
+    rec.add('umoci-raw-unpack', { seconds: m.seconds, maxRssBytes: m.maxRssBytes, cpuSeconds: m.cpuSeconds });
+    rec.log(`${at}: umoci raw unpack ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')})`);
+  };
+  for (const step of rotate([ours, theirs], iteration - 1)) await step();
+}
+
 function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]): Row[] {
   const build = s.medianSeconds('ocipush-build');
   const compression = options.compression ?? 'default compression';
@@ -318,6 +342,9 @@ function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]):
     makeRow({ id: 'rss-push-flat', step: 'peak RSS, push, vs a small tree', unit: 'bytes', ocipush: s.peakRss('ocipush-push-cold', 'ocipush-push-warm'), anchorName: `ocipush, ${formatValue(options.memoryReference, 'bytes')} tree`, anchor: s.peakRss('ocipush-push-reference'), goal: { kind: 'ratio', max: FLAT } }),
     makeRow({ id: 'startup', step: 'start-up, ocipush --version', unit: 's', ocipush: s.medianSeconds('ocipush-version'), anchorName: 'node -e ""', anchor: s.medianSeconds('node-baseline'), goal: { kind: 'ratio', max: 1.5 } }),
   ];
+  if (s.all['ocipush-rootfs']) {
+    rows.push(makeRow({ id: 'rootfs', step: 'image filesystem, layers applied', unit: 's', ocipush: s.medianSeconds('ocipush-rootfs'), anchorName: 'umoci raw unpack', anchor: s.medianSeconds('umoci-raw-unpack'), cpu: { ocipush: s.medianCpu('ocipush-rootfs'), anchor: s.medianCpu('umoci-raw-unpack') } }));
+  }
   if (s.all['copy-ocipush']) {
     rows.push(makeRow({ id: 'copy', step: 'copy registry → registry', unit: 's', ocipush: s.medianSeconds('copy-ocipush'), anchorName: 'skopeo copy docker:// docker://', anchor: s.medianSeconds('copy-skopeo'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('copy-ocipush'), anchor: s.medianCpu('copy-skopeo') } }));
   }

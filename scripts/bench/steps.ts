@@ -30,6 +30,15 @@ export function ocipushCopy(o: OcipushCli, from: string, to: string, label: stri
   return measure(o.node, [o.cli, 'copy', from, to, '--json'], { usage: true, label });
 }
 
+/** The image's filesystem as one tar (`ocipush rootfs`), what umoci raw unpack makes as a directory. */
+export function ocipushRootfs(o: OcipushCli, layout: string, tag: string, output: string, label: string): Promise<Measured> {
+  return measure(o.node, [o.cli, 'rootfs', `oci:${layout}:${tag}`, '-o', output, '--json'], { usage: true, label });
+}
+
+export function umociRawUnpack(layout: string, tag: string, rootfs: string, label: string): Promise<Measured> {
+  return measure('umoci', ['raw', 'unpack', '--image', `${layout}:${tag}`, rootfs], { usage: true, label });
+}
+
 export function ocipushVersion(o: OcipushCli): Promise<Measured> {
   return measure(o.node, [o.cli, '--version'], { label: 'ocipush --version' });
 }

@@ -43,7 +43,8 @@ test('npm run bench on a tiny fixture, one iteration: every step runs and the JS
       { files: result.fixture.tree.files, bytes: result.fixture.tree.bytes },
       { files: 40, bytes: 1_000_000 },
     );
-    assert.deepEqual(result.rows.map((row: { id: string }) => row.id), ROW_IDS.flatMap((id) => (id === 'startup' && hasCopy ? [id, 'copy'] : [id])));
+    // The image's filesystem (ocipush rootfs against umoci raw unpack), then registry to registry.
+    assert.deepEqual(result.rows.map((row: { id: string }) => row.id), ROW_IDS.flatMap((id) => (id === 'startup' ? [id, 'rootfs', ...(hasCopy ? ['copy'] : [])] : [id])));
     for (const row of result.rows) {
       assert.ok(typeof row.ocipush === 'number' && row.ocipush > 0, `${row.id}: ocipush figure ${row.ocipush}`);
       assert.ok(typeof row.anchor === 'number' && row.anchor > 0, `${row.id}: anchor figure ${row.anchor}`);
@@ -60,6 +61,7 @@ test('npm run bench on a tiny fixture, one iteration: every step runs and the JS
       'small-ocipush-push-cold', 'small-ocipush-push-warm', 'small-skopeo-push-cold', 'small-skopeo-push-warm',
       // The same pushes through a relay adding 20 ms of round trip (--rtt's default).
       'small-rtt-ocipush-push-cold', 'small-rtt-ocipush-push-warm', 'small-rtt-skopeo-push-cold', 'small-rtt-skopeo-push-warm',
+      'ocipush-rootfs', 'umoci-raw-unpack',
     ]) {
       assert.equal(result.samples[name]?.length, 1, name);
     }
