@@ -19,6 +19,7 @@ export { openImage, openLocation, type OpenedImage, type OpenOptions } from './t
 export { parseTransport, type ImageLocation, type TransportName } from './transports/parse.js';
 export { DockerArchiveReader, type DockerArchiveImage } from './archive/docker-archive-reader.js';
 export { OciArchiveReader } from './archive/oci-archive-reader.js';
+export { writeFilesystem, type FilesystemSummary } from './archive/filesystem.js';
 
 // build
 export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './assemble/build-image.js';
@@ -28,7 +29,8 @@ export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, ty
 export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './assemble/create-index.js';
 export { mergeContainerConfig, convertLayer } from './assemble/compose.js';
 export { mutateImage, hasChanges, type ImageChanges, type MutatedImage, type MadeBlob } from './assemble/mutate.js';
-export { withBlobs } from './content/with-blobs.js';
+export { rebaseImage, type RebaseOptions, type RebasedImage, type OpenedBase } from './assemble/rebase.js';
+export { withBlobs, type BorrowedBlobs } from './content/with-blobs.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, DEFAULT_CONCURRENCY, defaultLayoutDir } from './defaults.js';
 export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './dockerfile-exec/build-dockerfile.js';
 
