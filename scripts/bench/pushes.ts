@@ -1,5 +1,5 @@
 import { startRegistry } from '../../test/support/registry.js';
-import { startLatencyRelay } from './latency-relay.js';
+import { relay as startRelay } from '../../test/support/relay.js';
 import type { Measured } from './measure.js';
 import { formatValue } from './report.js';
 import { ocipushCopy, ocipushPush, pushedDigest, skopeoCopy, skopeoPush, type OcipushCli } from './steps.js';
@@ -27,7 +27,7 @@ function rotate<T>(items: readonly T[], by: number): T[] {
  */
 export async function timePushes(opts: {
   ocipush: OcipushCli | null; layout: string; tag: string; iteration: number; prefix: string; label: string; rec: Recorder;
-  /** Push through a relay that adds this round-trip time (latency-relay.ts); the check reads the registry directly. */
+  /** Push through a relay that adds this round-trip time (test/support/relay.ts); the check reads the registry directly. */
   rttMs?: number;
 }): Promise<string | null> {
   const { ocipush, layout, tag, iteration, prefix, label, rec } = opts;
@@ -37,7 +37,7 @@ export async function timePushes(opts: {
   let ocipushDigest: string | null = null;
   for (const { name, push } of rotate(pushers, iteration - 1)) {
     const registry = await startRegistry();
-    const relay = opts.rttMs ? await startLatencyRelay(registry.port, opts.rttMs) : undefined;
+    const relay = opts.rttMs ? await startRelay('127.0.0.1', registry.port, { rttMs: opts.rttMs }) : undefined;
     try {
       const repo = `bench/${name}-${iteration}`;
       const ref = `${relay?.host ?? registry.host}/${repo}:${tag}`;

@@ -14,28 +14,66 @@ export function nonLoopbackAddress(): string {
 
 export interface Relay {
   port: number;
+  /** `ADDRESS:PORT`, for image references. */
+  host: string;
   /** Connections accepted so far. */
   connections(): number;
   close(): Promise<void>;
 }
 
-/** A TCP relay from address:port to a server on 127.0.0.1: bytes pass through untouched. */
-export async function relay(address: string, targetPort: number): Promise<Relay> {
+export interface RelayOptions {
+  /**
+   * Delay every byte by half of this each way: a registry that answers as one across a network
+   * would, seen from a CI runner (the bench's `--rtt`). Bandwidth is not limited; order is kept
+   * (timers of one delay fire in the order they were set).
+   */
+  rttMs?: number;
+}
+
+/** Delayed bytes a connection may have in flight before it stops reading until they drain. */
+const MAX_QUEUED = 16 * 1024 * 1024;
+
+/** A TCP relay from address:port to a server on 127.0.0.1: bytes pass through untouched, at once or after a delay. */
+export async function relay(address: string, targetPort: number, options: RelayOptions = {}): Promise<Relay> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  const oneWay = (options.rttMs ?? 0) / 2;
   const server = net.createServer((client) => {
     accepted++;
     const upstream = net.connect(targetPort, '127.0.0.1');
     for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); }
+    if (oneWay > 0) {
+      delayed(client, upstream, oneWay);
+      delayed(upstream, client, oneWay);
+      return;
+    }
     client.pipe(upstream).on('error', () => client.destroy());
     upstream.pipe(client).on('error', () => upstream.destroy());
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, address, resolve));
+  const port = (server.address() as net.AddressInfo).port;
   return {
-    port: (server.address() as net.AddressInfo).port,
+    port,
+    host: `${address}:${port}`,
     connections: () => accepted,
     close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
+}
+
+function delayed(from: net.Socket, to: net.Socket, delayMs: number): void {
+  let queued = 0;
+  from.on('data', (chunk: Buffer) => {
+    queued += chunk.length;
+    if (queued > MAX_QUEUED) from.pause();
+    setTimeout(() => {
+      queued -= chunk.length;
+      if (!to.destroyed) to.write(chunk);
+      if (queued <= MAX_QUEUED && from.isPaused()) from.resume();
+    }, delayMs);
+  });
+  from.on('end', () => setTimeout(() => to.end(), delayMs));
+  from.on('error', () => to.destroy());
+  from.on('close', () => setTimeout(() => to.destroy(), delayMs));
 }
