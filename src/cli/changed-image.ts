@@ -1,7 +1,6 @@
 import type { Argv } from 'yargs';
-import { IMAGE_FORMS, usageError } from './command.js';
+import { IMAGE_FORMS, signFlags, usageError } from './command.js';
 import { registryFlags, sideRegistryFlags } from './registry-options.js';
-import { signFlags } from './key-options.js';
 import type { Output } from './output.js';
 import type { Endpoint, OpenedSource } from './endpoints.js';
 import type { CopiedImage, CopyContext } from './copy.js';

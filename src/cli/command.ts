@@ -21,6 +21,17 @@ export const GLOBAL_OPTIONS = {
 /** The forms an image source takes (transports/parse.ts), for the help of every verb that reads one. */
 export const IMAGE_FORMS = 'REGISTRY/REPO[:TAG|@DIGEST] (or docker://…), oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]';
 
+/**
+ * `--sign --key KEY`: a verb that writes an image into a registry signs it there too, as `ocipush
+ * sign` would after it. Declared here, beside the other shared options, so that `push` loads
+ * nothing more to parse its flags; key-options.ts, which reads the key, loads only with `--sign`.
+ */
+export function signFlags(y: Argv): Argv {
+  return y
+    .option('sign', { type: 'boolean', describe: 'Also sign the image written, by digest, with --key (cosign\'s format, as ocipush sign does)' })
+    .option('key', { type: 'string', describe: 'With --sign: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' });
+}
+
 /** Splits repeatable `K=V` flags into a record; a missing `=` is a usage error naming the flag. */
 export function parseKeyValues(values: unknown, flag: string): Record<string, string> {
   const out: Record<string, string> = {};

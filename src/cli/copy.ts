@@ -1,8 +1,7 @@
 import type { Argv } from 'yargs';
-import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
+import { IMAGE_FORMS, signFlags, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
-import { signFlags } from './key-options.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';

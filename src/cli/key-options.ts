@@ -1,4 +1,3 @@
-import type { Argv } from 'yargs';
 import { OcipushError } from '../errors.js';
 import type { Signer, Verifier } from '../supply-chain/signer.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
@@ -6,13 +5,6 @@ import type { Reference } from '../oci/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Output } from './output.js';
-
-/** `--sign --key KEY`: a verb that writes an image into a registry signs it there too, as `ocipush sign` would after it. */
-export function signFlags(y: Argv): Argv {
-  return y
-    .option('sign', { type: 'boolean', describe: 'Also sign the image written, by digest, with --key (cosign\'s format, as ocipush sign does)' })
-    .option('key', { type: 'string', describe: 'With --sign: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' });
-}
 
 /**
  * The signer `--sign --key` asks for, read before anything is written: a key that cannot be read

@@ -1,9 +1,8 @@
 import type { Argv } from 'yargs';
-import { toArray, usageError, type CliCommand } from './command.js';
+import { signFlags, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
-import { signFlags } from './key-options.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 
 interface PushArgs extends RegistryFlags {
