@@ -44,6 +44,8 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     const { summary, image } = written;
     const dangling = summary.danglingLinks > 0 ? `; ${summary.danglingLinks} hard link${summary.danglingLinks === 1 ? '' : 's'} to a file no layer kept, left out` : '';
     out.info(`wrote the filesystem of ${written.name} (${formatPlatform(image.platform)}, ${image.descriptor.digest}) to ${written.path ?? 'stdout'}: ${summary.entries} entries from ${image.layers.length} layers, ${summary.hidden} hidden by the layers above${dangling}`);
+    // With the tar on stdout, nothing else may go there: the digest is in the line above.
+    if (toStdout) return;
     out.result(image.descriptor.digest, {
       reference: written.name, digest: image.descriptor.digest, platform: formatPlatform(image.platform),
       ...(written.path ? { output: written.path } : {}),

@@ -99,6 +99,11 @@ describe('rootfs', () => {
     const listing = execFileSync('sh', ['-c', `"${process.execPath}" "${join(process.cwd(), 'bin', 'ocipush.js')}" rootfs ${registry.host}/fs/app:1 | tar -tf - | sort`], { encoding: 'utf8', env: { ...process.env, ...env, DOCKER_CONFIG: '/nonexistent-docker-config' } });
     assert.ok(listing.includes('f/link\n') && listing.includes('b/x\n') && !listing.includes('a/gone'), listing);
     assert.ok(!listing.split('\n').some((name) => name.startsWith('/')), 'names are relative (umoci\'s layers name the root /)');
+    // Nothing but the tar on stdout: its end blocks are the last bytes (the digest goes to stderr).
+    const raw = await runCliAsync(['rootfs', `${registry.host}/fs/app:1`], { env });
+    assertOk(raw);
+    assert.ok(raw.stdout.length > 1024 && raw.stdout.length % 512 === 0, `a tar of whole blocks, not ${raw.stdout.length} bytes`);
+    assert.ok(/\0{1024}$/.test(raw.stdout), 'ends with the two zero blocks');
   });
 
   it('refuses what it cannot do with one line, and a failed write leaves no file', async () => {
