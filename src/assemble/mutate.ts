@@ -1,18 +1,24 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { encodeJson, parseImageConfig, platformOfConfig } from '../oci/manifest.js';
+import { encodeJson, parseImageConfig, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
+import { MediaType, type ImageFormat } from '../oci/media-types.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
-import { mergeContainerConfig } from './compose.js';
+import { configMediaType, convertLayer, mergeContainerConfig } from './compose.js';
 import type { RunConfig } from './config.js';
 import { describeBytes, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
 
 export type { MadeBlob } from './rewrite-images.js';
 
-/** What `mutate` changes: the run config of every image (as `build --base` would), the root's annotations. */
+/**
+ * What `mutate` changes: the run config of every image (as `build --base` would), the root's
+ * annotations, and the family of media types (`skopeo copy --format`): the same config and
+ * layer bytes named as OCI or as Docker v2 schema 2.
+ */
 export interface ImageChanges {
   run: RunConfig;
   annotations?: Record<string, string>;
+  format?: ImageFormat;
 }
 
 export type MutatedImage = RewrittenImages;
@@ -26,15 +32,25 @@ export type MutatedImage = RewrittenImages;
  * the same bytes each time; a change that is already so keeps the digest.
  */
 export async function mutateImage(storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, changes: ImageChanges, name: string): Promise<MutatedImage> {
-  const rewrite = hasRunChanges(changes.run) ? (image: ImageToRewrite) => changeConfig(storage, image, changes.run, name) : async () => undefined;
-  return rewriteImages(storage, root, rootBytes, name, rewrite, { verb: 'mutate', ...(changes.annotations ? { annotations: changes.annotations } : {}) });
+  const rewrite = async (image: ImageToRewrite): Promise<ImageRewrite | undefined> => {
+    const changed = hasRunChanges(changes.run) ? await changeConfig(storage, image, changes.run, name) : undefined;
+    return changes.format ? convert(storage, image, changed, changes.format, name) : changed;
+  };
+  return rewriteImages(storage, root, rootBytes, name, rewrite, {
+    verb: 'mutate', ...(changes.annotations ? { annotations: changes.annotations } : {}), ...(changes.format ? { format: changes.format } : {}),
+  });
+}
+
+async function readConfig(storage: ReadOnlyStorage, image: ImageToRewrite, name: string): Promise<ImageConfig> {
+  const config = image.manifest.config;
+  const where = `${name}: config ${config.digest}`;
+  if (config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: ${config.size} bytes is too large`);
+  return parseImageConfig(await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where), where);
 }
 
 async function changeConfig(storage: ReadOnlyStorage, image: ImageToRewrite, changes: RunConfig, name: string): Promise<ImageRewrite | undefined> {
   const config = image.manifest.config;
-  const where = `${name}: config ${config.digest}`;
-  if (config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: ${config.size} bytes is too large`);
-  const parsed = parseImageConfig(await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where), where);
+  const parsed = await readConfig(storage, image, name);
   const run = mergeContainerConfig(parsed.config ?? {}, changes);
   if (JSON.stringify(run) === JSON.stringify(parsed.config ?? {})) return undefined;
   const bytes = encodeJson({ ...parsed, config: run });
@@ -42,8 +58,28 @@ async function changeConfig(storage: ReadOnlyStorage, image: ImageToRewrite, cha
   return { manifest: { ...image.manifest, config: descriptor }, blobs: [{ descriptor, bytes }], platform: platformOfConfig(parsed) };
 }
 
+/** The image (changed or not) under the media types of `format`; undefined when it has them already. */
+async function convert(
+  storage: ReadOnlyStorage, image: ImageToRewrite, changed: ImageRewrite | undefined, format: ImageFormat, name: string,
+): Promise<ImageRewrite | undefined> {
+  const manifest = changed?.manifest ?? image.manifest;
+  const mediaType = format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
+  if (manifest.mediaType === mediaType) return changed;
+  const platform = changed?.platform ?? platformOfConfig(await readConfig(storage, image, name));
+  return {
+    manifest: {
+      ...manifest,
+      mediaType,
+      config: { ...manifest.config, mediaType: configMediaType(format) },
+      layers: manifest.layers.map((layer) => convertLayer(layer, format)),
+    },
+    blobs: changed?.blobs ?? [],
+    platform,
+  };
+}
+
 export function hasChanges(changes: ImageChanges): boolean {
-  return hasRunChanges(changes.run) || Object.keys(changes.annotations ?? {}).length > 0;
+  return hasRunChanges(changes.run) || Object.keys(changes.annotations ?? {}).length > 0 || changes.format !== undefined;
 }
 
 function hasRunChanges(run: RunConfig): boolean {

@@ -2,7 +2,7 @@ import { OcipushError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { sha256 } from '../oci/digest.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { isIndexMediaType, isManifestMediaType, MediaType } from '../oci/media-types.js';
+import { isIndexMediaType, isManifestMediaType, MediaType, type ImageFormat } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseManifest, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
@@ -46,6 +46,8 @@ export interface RewriteOptions {
   annotations?: Record<string, string>;
   /** The verb, for the error about a root that is no container image: `nothing to <verb>`. */
   verb: string;
+  /** Indexes in this family's media type: an OCI image index, or a Docker manifest list. */
+  format?: ImageFormat;
 }
 
 /** How deep indexes may nest before the root is refused (as the loader refuses it). */
@@ -105,7 +107,7 @@ class Rewrite {
     const merged = mergeAnnotations(manifest.annotations, annotations);
     if (!rewritten && merged === parsed.annotations) return { descriptor: desc, bytes };
     this.blobs.push(...(rewritten?.blobs ?? []));
-    const made = this.store(desc, encodeJson({ ...manifest, ...(merged ? { annotations: merged } : {}) }));
+    const made = this.store({ ...desc, mediaType: manifest.mediaType }, encodeJson({ ...manifest, ...(merged ? { annotations: merged } : {}) }));
     if (rewritten) this.images.push({ from: desc.digest, to: made.descriptor.digest, platform: rewritten.platform });
     return made;
   }
@@ -130,8 +132,12 @@ class Rewrite {
       return !stale;
     });
     const merged = mergeAnnotations(index.annotations, annotations);
-    if (changed.size === 0 && merged === index.annotations) return { descriptor: desc, bytes };
-    return this.store(desc, encodeJson({ ...index, manifests, ...(merged ? { annotations: merged } : {}) }));
+    const mediaType = this.options.format === undefined ? index.mediaType : this.options.format === 'docker' ? MediaType.DockerManifestList : MediaType.OciIndex;
+    if (changed.size === 0 && merged === index.annotations && mediaType === index.mediaType) return { descriptor: desc, bytes };
+    if (mediaType === MediaType.DockerManifestList && merged && Object.keys(merged).length > 0) {
+      throw new OcipushError('EUSAGE', `${this.name}: the index has annotations, which a Docker manifest list cannot hold`);
+    }
+    return this.store({ ...desc, mediaType }, encodeJson({ ...index, mediaType, manifests, ...(merged ? { annotations: merged } : {}) }));
   }
 
   private store(desc: Descriptor, bytes: Buffer): MadeBlob {

@@ -16,6 +16,7 @@ interface MutateArgs extends RegistryFlags {
   workdir?: string;
   user?: string;
   expose?: string[];
+  format?: 'oci' | 'docker';
   digestFile?: string;
   dryRun?: boolean;
   sign?: boolean;
@@ -34,12 +35,14 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory of the container' })
     .option('user', { type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
     .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] added to the exposed ports (repeatable)' })
+    .option('format', { type: 'string', choices: ['oci', 'docker'], describe: 'Media types of the result: OCI, or Docker v2 schema 2 (the same config and layer bytes; as skopeo copy --format)' })
     .example('$0 mutate registry.example.com/app:1.4 --label org.opencontainers.image.revision=$GIT_SHA', 'label every platform of app:1.4 in place')
-    .example('$0 mutate oci:build:app registry.example.com/app:1.4 --env MODE=production', 'change the environment on the way to a registry')),
+    .example('$0 mutate oci:build:app registry.example.com/app:1.4 --env MODE=production', 'change the environment on the way to a registry')
+    .example('$0 mutate docker-archive:app.tar oci:out:app --format oci', 'a docker save tarball as an OCI image')),
   run: async (argv, out: Output) => {
     const changes = changesFromFlags(argv);
     const { hasChanges } = await import('../assemble/mutate.js');
-    if (!hasChanges(changes)) throw usageError('mutate: nothing to change; give --label, --annotation, --env, --entrypoint, --cmd, --workdir, --user or --expose');
+    if (!hasChanges(changes)) throw usageError('mutate: nothing to change; give --label, --annotation, --env, --entrypoint, --cmd, --workdir, --user, --expose or --format');
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
@@ -87,5 +90,6 @@ function changesFromFlags(argv: MutateArgs): ImageChanges {
       ...(argv.user !== undefined ? { user: argv.user } : {}),
     },
     annotations: parseKeyValues(argv.annotation, 'annotation'),
+    ...(argv.format !== undefined ? { format: argv.format } : {}),
   };
 }

@@ -92,6 +92,31 @@ describe('mutateImage', () => {
     assert.deepEqual(order, [MediaType.OciConfig, MediaType.OciManifest, MediaType.OciConfig, MediaType.OciManifest]);
   });
 
+  it('--format docker names the same config and layers with Docker media types, an index as a manifest list; back to OCI likewise', async () => {
+    const amd = await image('amd64', { Cmd: ['a'] });
+    const arm = await image('arm64', { Cmd: ['a'] });
+    const root = await layout.putJson(MediaType.OciIndex, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [amd, arm] });
+    const docker = await mutateImage(layout, root, await layout.readBlob(root), { run: {}, format: 'docker' }, 'test');
+    assert.equal(docker.root.mediaType, MediaType.DockerManifestList);
+    const view = withBlobs(layout, [...docker.blobs, { descriptor: docker.root, bytes: docker.rootBytes }]);
+    const list = await read<ImageIndex>(view, docker.root);
+    assert.equal(list.mediaType, MediaType.DockerManifestList);
+    for (const [i, entry] of list.manifests.entries()) {
+      assert.equal(entry.mediaType, MediaType.DockerManifest);
+      assert.deepEqual(entry.platform, [amd, arm][i]!.platform);
+      const manifest = await read<ImageManifest>(view, entry);
+      const before = await read<ImageManifest>(layout, [amd, arm][i]!);
+      assert.equal(manifest.mediaType, MediaType.DockerManifest);
+      assert.deepEqual([manifest.config.mediaType, manifest.config.digest], [MediaType.DockerConfig, before.config.digest], 'the same config bytes');
+      assert.deepEqual(manifest.layers.map((l) => [l.mediaType, l.digest]), before.layers.map((l) => [MediaType.DockerLayerGzip, l.digest]));
+    }
+    assert.deepEqual(docker.blobs.map((b) => b.descriptor.mediaType), [MediaType.DockerManifest, MediaType.DockerManifest], 'no config is made again');
+    const back = await mutateImage(view, docker.root, docker.rootBytes, { run: {}, format: 'oci' }, 'test');
+    assert.equal(back.root.mediaType, MediaType.OciIndex);
+    const annotated = await layout.putJson(MediaType.OciIndex, { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [amd], annotations: { a: '1' } });
+    await assert.rejects(mutateImage(layout, annotated, await layout.readBlob(annotated), { run: {}, format: 'docker' }, 'reg/app:1'), { code: 'EUSAGE', message: /^reg\/app:1: the index has annotations, which a Docker manifest list cannot hold$/ });
+  });
+
   it('what is already so changes nothing: the same digest, no blob made', async () => {
     const root = await image('amd64', { Labels: { a: '1' }, Env: ['A=1'] });
     const mutated = await mutateImage(layout, root, await layout.readBlob(root), { run: { labels: { a: '1' }, env: ['A=1'] }, annotations: {} }, 'test');

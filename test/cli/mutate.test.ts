@@ -116,6 +116,20 @@ describe('mutate', () => {
     assert.equal(blobWrites(log).length, 1, 'only the config is sent');
   });
 
+  it('--format docker: the same layers under Docker media types, as skopeo copies and oci-image-tool validates it back', async () => {
+    const r = await runCliAsync(['mutate', `${registry.host}/app:keep`, `${registry.host}/docker-format:1`, '--format', 'docker', '--json'], { env });
+    assertOk(r);
+    const raw = await skopeoRaw(`${registry.host}/docker-format:1`);
+    const manifest = JSON.parse(raw.bytes.toString('utf8')) as ImageManifest;
+    assert.equal(manifest.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.deepEqual([manifest.config.mediaType, manifest.config.digest], ['application/vnd.docker.container.image.v1+json', image.config]);
+    assert.deepEqual(manifest.layers.map((l) => [l.mediaType, l.digest]), image.layers.map((d) => ['application/vnd.docker.image.rootfs.diff.tar.gzip', d]));
+    // skopeo turns it back into an OCI layout (converting as it goes): the image is whole.
+    const back = join(tmp.path, 'from-docker-format');
+    run('skopeo', ['copy', '--src-tls-verify=false', '--format', 'oci', `docker://${registry.host}/docker-format:1`, `oci:${back}:app`]);
+    validateLayout(back, 'app');
+  });
+
   it('an image named by digest is written by digest: no tag moves', async () => {
     const r = await runCliAsync(['mutate', `${registry.host}/app@${image.manifest.digest}`, '--workdir', '/srv'], { env });
     assertOk(r);
