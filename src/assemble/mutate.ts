@@ -1,12 +1,10 @@
-import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { encodeJson, parseImageConfig, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
+import { encodeJson, platformOfConfig } from '../oci/manifest.js';
 import { MediaType, type ImageFormat } from '../oci/media-types.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
-import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import { configMediaType, convertLayer, mergeContainerConfig } from './compose.js';
 import type { RunConfig } from './config.js';
-import { describeBytes, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
+import { describeBytes, readImageConfig, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
 
 export type { MadeBlob } from './rewrite-images.js';
 
@@ -41,16 +39,10 @@ export async function mutateImage(storage: ReadOnlyStorage, root: Descriptor, ro
   });
 }
 
-async function readConfig(storage: ReadOnlyStorage, image: ImageToRewrite, name: string): Promise<ImageConfig> {
-  const config = image.manifest.config;
-  const where = `${name}: config ${config.digest}`;
-  if (config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: ${config.size} bytes is too large`);
-  return parseImageConfig(await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where), where);
-}
 
 async function changeConfig(storage: ReadOnlyStorage, image: ImageToRewrite, changes: RunConfig, name: string): Promise<ImageRewrite | undefined> {
   const config = image.manifest.config;
-  const parsed = await readConfig(storage, image, name);
+  const parsed = await readImageConfig(storage, image, name);
   const run = mergeContainerConfig(parsed.config ?? {}, changes);
   if (JSON.stringify(run) === JSON.stringify(parsed.config ?? {})) return undefined;
   const bytes = encodeJson({ ...parsed, config: run });
@@ -65,7 +57,7 @@ async function convert(
   const manifest = changed?.manifest ?? image.manifest;
   const mediaType = format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
   if (manifest.mediaType === mediaType) return changed;
-  const platform = changed?.platform ?? platformOfConfig(await readConfig(storage, image, name));
+  const platform = changed?.platform ?? platformOfConfig(await readImageConfig(storage, image, name));
   return {
     manifest: {
       ...manifest,

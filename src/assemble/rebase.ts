@@ -2,14 +2,14 @@ import { OcipushError } from '../errors.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { Annotation, formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
-import { encodeJson, parseImageConfig, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
+import { encodeJson, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import { formatReference, parseReference } from '../oci/reference.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
-import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import type { BorrowedBlobs } from '../content/with-blobs.js';
 import type { ImageView } from '../image/view.js';
 import { convertLayer } from './compose.js';
-import { describeBytes, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
+import { sortedRecord } from './config.js';
+import { describeBytes, readImageConfig, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
 
 /** A base image for one platform, opened wherever it lives. */
 export interface OpenedBase {
@@ -51,7 +51,7 @@ export async function rebaseImage(storage: ReadOnlyStorage, root: Descriptor, ro
   const borrowed: BorrowedBlobs[] = [];
   const current: RebasedImage['current'] = [];
   const rewrite = async (image: ImageToRewrite): Promise<ImageRewrite | undefined> => {
-    const config = await readConfig(storage, image, name);
+    const config = await readImageConfig(storage, image, name);
     const platform = platformOfConfig(config);
     const where = image.descriptor.digest === root.digest ? name : `${name} (${formatPlatform(platform)})`;
     const refs = baseReferences(image, options, where);
@@ -104,7 +104,7 @@ function swapBase(image: ImageToRewrite, config: ImageConfig, oldBase: ImageView
       ...manifest,
       config: configDescriptor,
       layers: [...newBase.image.manifest.layers.map((l) => convertLayer(l, format)), ...manifest.layers.slice(below)],
-      annotations: Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      annotations: sortedRecord(annotations)!,
     },
     blobs: [{ descriptor: configDescriptor, bytes }],
     platform: platformOfConfig(rebasedConfig),
@@ -133,9 +133,3 @@ function baseReferences(image: ImageToRewrite, options: RebaseOptions, where: st
   return { oldBase: formatReference({ registry: reference.registry, repository: reference.repository, digest: parseDigest(digest, `${where}: ${Annotation.BaseDigest}`) }), newBase };
 }
 
-async function readConfig(storage: ReadOnlyStorage, image: ImageToRewrite, name: string): Promise<ImageConfig> {
-  const config = image.manifest.config;
-  const where = `${name}: config ${config.digest}`;
-  if (config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: ${config.size} bytes is too large`);
-  return parseImageConfig(await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where), where);
-}

@@ -3,9 +3,9 @@ import type { Digest } from '../oci/digest.js';
 import { sha256 } from '../oci/digest.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType, type ImageFormat } from '../oci/media-types.js';
-import { encodeJson, isIndex, parseManifest, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
+import { encodeJson, isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
-import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { sortedRecord } from './config.js';
 
 /** A new blob a rewrite made (a config or a manifest), with its exact bytes. */
@@ -145,6 +145,14 @@ class Rewrite {
     this.blobs.push(made);
     return made;
   }
+}
+
+/** The config of one image of the root, read bounded and verified, named in errors. */
+export async function readImageConfig(storage: ReadOnlyStorage, image: ImageToRewrite, name: string): Promise<ImageConfig> {
+  const config = image.manifest.config;
+  const where = `${name}: config ${config.digest}`;
+  if (config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: ${config.size} bytes is too large`);
+  return parseImageConfig(await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where), where);
 }
 
 /** `desc` for other bytes: a descriptor's embedded `data` would be the old bytes, so it goes. */

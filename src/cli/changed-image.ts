@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { IMAGE_FORMS, signFlags, usageError } from './command.js';
-import { registryFlags, sideRegistryFlags } from './registry-options.js';
+import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import type { Output } from './output.js';
 import type { Endpoint, OpenedSource } from './endpoints.js';
 import type { CopiedImage, CopyContext } from './copy.js';
@@ -19,11 +19,86 @@ export function changedImageArgs(y: Argv, options: (y: Argv) => Argv): Argv {
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Say what would change and the digest it would have; write nothing' }))), 'src'), 'dest');
 }
 
+/** The arguments `mutate` and `rebase` share (`changedImageArgs` declares them). */
+export interface ChangedImageArgs extends RegistryFlags {
+  source: string;
+  destination?: string;
+  digestFile?: string;
+  dryRun?: boolean;
+  sign?: boolean;
+  key?: string;
+}
+
+/** Blobs a change borrows from another image (a new base's layers), and where a registry holds them. */
+export interface Borrowed {
+  blobs: BorrowedBlobs[];
+  mountFrom?: (desc: Descriptor, registry: string) => string[];
+}
+
+/** What a change made of the opened source, and what the verb says about it. */
+export interface ChangeMade {
+  changed: RewrittenImages;
+  borrowed?: Borrowed;
+  /** Lines said before the report's own, and fields added to its JSON. */
+  lines?: string[];
+  json?: Record<string, unknown>;
+  /** Releases what `make` opened (a rebase's bases), once the change is written or given up. */
+  close?: () => Promise<void>;
+}
+
+/** One verb that changes an image: `mutated`, `rebased`. */
+export interface ImageChange {
+  verb: string;
+  make(src: OpenedSource, context: CopyContext): Promise<ChangeMade>;
+}
+
+/**
+ * The one run of `mutate` and `rebase`: the arguments checked (and the key for `--sign` opened)
+ * before anything is read, the source opened, the change made in memory, then, unless
+ * `--dry-run`, written in place or to the destination, its digest written to `--digest-file`,
+ * signed, and reported. The signatures and SBOMs of the old image do not follow: the changed one
+ * has a new digest.
+ */
+export async function runChange(argv: ChangedImageArgs, out: Output, change: ImageChange): Promise<void> {
+  const { parseEndpoint, openSource } = await import('./endpoints.js');
+  const source = await parseEndpoint(argv.source);
+  const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
+  const signer = await checkArguments(source, destination, argv);
+  const target = destination ?? source;
+  const { withCopyContext } = await import('./copy.js');
+  await withCopyContext(argv, out, source, target, { referrers: false }, async (context) => {
+    const src = await openSource(source, { connect: (r) => context.clients.connect('src', r) });
+    let made: ChangeMade;
+    try {
+      made = await change.make(src, context);
+    } catch (err) {
+      await src.close();
+      throw err;
+    }
+    try {
+      if (argv.dryRun) {
+        await src.close();
+        await reportChanged(out, src, made, notWritten(target), change.verb, { target, signatures: undefined });
+        return;
+      }
+      const written = await writeChanged(src, source, destination, made.changed, context, made.borrowed);
+      if (argv.digestFile) {
+        const { writeFileAtomic } = await import('../content/atomic.js');
+        await writeFileAtomic(argv.digestFile, made.changed.root.digest);
+      }
+      const signatures = await signChanged(signer, target, made.changed.root.digest, context);
+      await reportChanged(out, src, made, writtenBy(written), change.verb, { target, signatures });
+    } finally {
+      await made.close?.();
+    }
+  });
+}
+
 /**
  * What `mutate` and `rebase` check before anything is read: an archive cannot be changed where it
  * is (it needs a destination), and `--sign` needs a key that opens and a registry to sign in.
  */
-export async function checkArguments(
+async function checkArguments(
   source: Endpoint, destination: Endpoint | undefined, argv: { sign?: boolean; key?: string },
 ): Promise<Signer | undefined> {
   if (!destination && source.transport !== 'registry' && source.transport !== 'oci') {
@@ -35,7 +110,7 @@ export async function checkArguments(
 }
 
 /** With `--sign`: signs the changed image where it was written. */
-export async function signChanged(
+async function signChanged(
   signer: Signer | undefined, target: Endpoint, digest: Descriptor['digest'], context: CopyContext,
 ): Promise<SignedManifest[] | undefined> {
   if (!signer || target.transport !== 'registry') return undefined;
@@ -51,9 +126,9 @@ export async function signChanged(
  * stays lazy. With no destination the changed image takes the source's place: its tag, its name
  * in the layout, or, for a registry image named by digest, the new digest.
  */
-export async function writeChanged(
+async function writeChanged(
   src: OpenedSource, source: Endpoint, destination: Endpoint | undefined, changed: RewrittenImages, context: CopyContext,
-  borrowed: { blobs: BorrowedBlobs[]; mountFrom?: (desc: Descriptor, registry: string) => string[] } = { blobs: [] },
+  borrowed: Borrowed = { blobs: [] },
 ): Promise<CopiedImage> {
   const { withBlobs } = await import('../content/with-blobs.js');
   const made = [...changed.blobs, { descriptor: changed.root, bytes: changed.rootBytes }];
@@ -89,38 +164,40 @@ async function sameStorage(a: Endpoint, b: Endpoint, context: CopyContext): Prom
 }
 
 /** Where a changed image went and what became of its blobs; with `--dry-run`, where it would go. */
-export interface WrittenChange {
+interface WrittenChange {
   destination: string;
   blobs: CopiedImage['report']['blobs'];
   dryRun?: boolean;
 }
 
 /** What the report says of a copy that wrote the changed image. */
-export function writtenBy(copied: CopiedImage): WrittenChange {
+function writtenBy(copied: CopiedImage): WrittenChange {
   return { destination: copied.report.destination, blobs: copied.report.blobs };
 }
 
 /** What the report says with `--dry-run`: where the changed image would go, nothing written. */
-export function notWritten(source: Endpoint, destination: Endpoint | undefined): WrittenChange {
-  return { destination: (destination ?? source).text, blobs: [], dryRun: true };
+function notWritten(target: Endpoint): WrittenChange {
+  return { destination: target.text, blobs: [], dryRun: true };
 }
 
 /** Where a changed image was signed (`--sign`), for the report. */
-export interface ChangedSignatures {
+interface ChangedSignatures {
   target: Endpoint;
   signatures: SignedManifest[] | undefined;
 }
 
 /**
- * The lines and the JSON of a changed image: each image of an index that changed, the attestation
- * manifests left out, the line `<verb> SRC (old) into DST (new)`, then the signatures made.
+ * The lines and the JSON of a changed image: the verb's own lines, each image of an index that
+ * changed, the attestation manifests left out, the line `<verb> SRC (old) into DST (new)`, then
+ * the signatures made.
  */
-export async function reportChanged(
-  out: Output, src: OpenedSource, changed: RewrittenImages, written: WrittenChange, verb: string,
-  signed: ChangedSignatures, extra: Record<string, unknown> = {},
+async function reportChanged(
+  out: Output, src: OpenedSource, made: ChangeMade, written: WrittenChange, verb: string, signed: ChangedSignatures,
 ): Promise<void> {
+  const { changed } = made;
   const where = written.destination;
   const { formatPlatform } = await import('../oci/descriptor.js');
+  for (const line of made.lines ?? []) out.info(line);
   // An index's images, one line each; a single image's change is the last line.
   for (const image of changed.images.filter((i) => i.to !== changed.root.digest)) out.info(`${formatPlatform(image.platform)} ${image.from} -> ${image.to}`);
   const dropped = changed.dropped.length;
@@ -141,7 +218,7 @@ export async function reportChanged(
     source: src.name, destination: where, digest: changed.root.digest, size: changed.root.size, mediaType: changed.root.mediaType,
     previous: src.root.digest,
     images: changed.images.map((i) => ({ platform: formatPlatform(i.platform), previous: i.from, digest: i.to })),
-    ...extra,
+    ...made.json,
     dropped: changed.dropped.map((d) => ({ digest: d.digest, mediaType: d.mediaType })),
     blobs: written.blobs,
     ...(signed.signatures ? { signatures: signed.signatures } : {}),

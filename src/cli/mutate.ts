@@ -1,13 +1,10 @@
 import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
-import type { RegistryFlags } from './registry-options.js';
-import { changedImageArgs } from './changed-image.js';
-import type { ImageChanges, MutatedImage } from '../assemble/mutate.js';
+import { changedImageArgs, type ChangedImageArgs } from './changed-image.js';
+import type { ImageChanges } from '../assemble/mutate.js';
 
-interface MutateArgs extends RegistryFlags {
-  source: string;
-  destination?: string;
+interface MutateArgs extends ChangedImageArgs {
   label?: string[];
   annotation?: string[];
   env?: string[];
@@ -17,10 +14,6 @@ interface MutateArgs extends RegistryFlags {
   user?: string;
   expose?: string[];
   format?: 'oci' | 'docker';
-  digestFile?: string;
-  dryRun?: boolean;
-  sign?: boolean;
-  key?: string;
 }
 
 export const mutateCommand: CliCommand<MutateArgs> = {
@@ -43,37 +36,13 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     const changes = changesFromFlags(argv);
     const { hasChanges } = await import('../assemble/mutate.js');
     if (!hasChanges(changes)) throw usageError('mutate: nothing to change; give --label, --annotation, --env, --entrypoint, --cmd, --workdir, --user, --expose or --format');
-    const { parseEndpoint } = await import('./endpoints.js');
-    const source = await parseEndpoint(argv.source);
-    const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-    const { checkArguments, writeChanged, signChanged, reportChanged, writtenBy, notWritten } = await import('./changed-image.js');
-    const signer = await checkArguments(source, destination, argv);
-    const { withCopyContext } = await import('./copy.js');
-    // The changed image has a new digest: the signatures and SBOMs of the old one are not its own.
-    await withCopyContext(argv, out, source, destination ?? source, { referrers: false }, async (context) => {
-      const { openSource } = await import('./endpoints.js');
-      const src = await openSource(source, { connect: (r) => context.clients.connect('src', r) });
-      const { mutateImage } = await import('../assemble/mutate.js');
-      let mutated: MutatedImage;
-      try {
-        mutated = await mutateImage(src.storage, src.root, src.rootBytes, changes, src.name);
-      } catch (err) {
-        await src.close();
-        throw err;
-      }
-      const target = destination ?? source;
-      if (argv.dryRun) {
-        await src.close();
-        await reportChanged(out, src, mutated, notWritten(source, destination), 'mutated', { target, signatures: undefined });
-        return;
-      }
-      const written = await writeChanged(src, source, destination, mutated, context);
-      if (argv.digestFile) {
-        const { writeFileAtomic } = await import('../content/atomic.js');
-        await writeFileAtomic(argv.digestFile, mutated.root.digest);
-      }
-      const signatures = await signChanged(signer, target, mutated.root.digest, context);
-      await reportChanged(out, src, mutated, writtenBy(written), 'mutated', { target, signatures });
+    const { runChange } = await import('./changed-image.js');
+    await runChange(argv, out, {
+      verb: 'mutated',
+      make: async (src) => {
+        const { mutateImage } = await import('../assemble/mutate.js');
+        return { changed: await mutateImage(src.storage, src.root, src.rootBytes, changes, src.name) };
+      },
     });
   },
 };

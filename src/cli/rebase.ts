@@ -1,23 +1,15 @@
 import type { Argv } from 'yargs';
 import type { CliCommand } from './command.js';
 import type { Output } from './output.js';
-import type { RegistryFlags } from './registry-options.js';
-import { changedImageArgs } from './changed-image.js';
+import { changedImageArgs, type ChangeMade, type ChangedImageArgs } from './changed-image.js';
 import type { OpenedSource } from './endpoints.js';
 import type { CopyContext } from './copy.js';
-import type { ChangedSignatures, WrittenChange } from './changed-image.js';
-import type { OpenedBase, RebasedImage } from '../assemble/rebase.js';
+import type { OpenedBase } from '../assemble/rebase.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 
-interface RebaseArgs extends RegistryFlags {
-  source: string;
-  destination?: string;
+interface RebaseArgs extends ChangedImageArgs {
   oldBase?: string;
   newBase?: string;
-  digestFile?: string;
-  dryRun?: boolean;
-  sign?: boolean;
-  key?: string;
 }
 
 export const rebaseCommand: CliCommand<RebaseArgs> = {
@@ -29,59 +21,36 @@ export const rebaseCommand: CliCommand<RebaseArgs> = {
     .example('$0 rebase registry.example.com/app:1.4', 'onto what the base tag it was built on names now (a patched base)')
     .example('$0 rebase oci:build:app --old-base debian:12.5 --new-base debian:12.6', 'name both bases')),
   run: async (argv, out: Output) => {
-    const { parseEndpoint } = await import('./endpoints.js');
-    const source = await parseEndpoint(argv.source);
-    const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-    const { checkArguments, writeChanged, signChanged, writtenBy, notWritten } = await import('./changed-image.js');
-    const signer = await checkArguments(source, destination, argv);
-    const { withCopyContext } = await import('./copy.js');
-    // The rebased image has a new digest: the signatures and SBOMs of the old one are not its own.
-    await withCopyContext(argv, out, source, destination ?? source, { referrers: false }, async (context) => {
-      const { openSource } = await import('./endpoints.js');
-      const src = await openSource(source, { connect: (r) => context.clients.connect('src', r) });
-      const bases = new BaseCache(context);
-      try {
-        const { rebaseImage } = await import('../assemble/rebase.js');
-        let rebased: RebasedImage;
-        try {
-          rebased = await rebaseImage(src.storage, src.root, src.rootBytes, src.name, {
-            ...(argv.oldBase !== undefined ? { oldBase: argv.oldBase } : {}),
-            ...(argv.newBase !== undefined ? { newBase: argv.newBase } : {}),
-            openBase: (reference, platform) => bases.open(reference, platform),
-          });
-        } catch (err) {
-          await src.close();
-          throw err;
-        }
-        const target = destination ?? source;
-        if (argv.dryRun) {
-          await src.close();
-          await report(out, src, rebased, notWritten(source, destination), { target, signatures: undefined });
-          return;
-        }
-        const written = await writeChanged(src, source, destination, rebased, context, { blobs: rebased.borrowed, mountFrom: (d, registry) => bases.holders(d, registry) });
-        if (argv.digestFile) {
-          const { writeFileAtomic } = await import('../content/atomic.js');
-          await writeFileAtomic(argv.digestFile, rebased.root.digest);
-        }
-        await report(out, src, rebased, writtenBy(written), { target, signatures: await signChanged(signer, target, rebased.root.digest, context) });
-      } finally {
-        await bases.close();
-      }
-    });
+    const { runChange } = await import('./changed-image.js');
+    await runChange(argv, out, { verb: 'rebased', make: (src, context) => rebase(src, context, argv) });
   },
 };
 
-async function report(
-  out: Output, src: OpenedSource, rebased: RebasedImage, written: WrittenChange, signed: ChangedSignatures,
-): Promise<void> {
-  const { formatPlatform } = await import('../oci/descriptor.js');
-  const { reportChanged } = await import('./changed-image.js');
-  for (const c of rebased.current) out.info(`${formatPlatform(c.platform)} is already on ${c.base}`);
-  for (const b of rebased.bases) out.info(`${formatPlatform(b.platform)}: base ${b.oldBase} -> ${b.newBase}${b.newBaseName ? ` (${b.newBaseName})` : ''}`);
-  await reportChanged(out, src, rebased, written, 'rebased', signed, {
-    bases: rebased.bases.map((b) => ({ platform: formatPlatform(b.platform), previous: b.oldBase, digest: b.newBase, ...(b.newBaseName ? { name: b.newBaseName } : {}) })),
-  });
+/** The source rebased in memory; the bases it opened stay open until the change is written. */
+async function rebase(src: OpenedSource, context: CopyContext, argv: RebaseArgs): Promise<ChangeMade> {
+  const bases = new BaseCache(context);
+  try {
+    const { rebaseImage } = await import('../assemble/rebase.js');
+    const rebased = await rebaseImage(src.storage, src.root, src.rootBytes, src.name, {
+      ...(argv.oldBase !== undefined ? { oldBase: argv.oldBase } : {}),
+      ...(argv.newBase !== undefined ? { newBase: argv.newBase } : {}),
+      openBase: (reference, platform) => bases.open(reference, platform),
+    });
+    const { formatPlatform } = await import('../oci/descriptor.js');
+    return {
+      changed: rebased,
+      borrowed: { blobs: rebased.borrowed, mountFrom: (d, registry) => bases.holders(d, registry) },
+      lines: [
+        ...rebased.current.map((c) => `${formatPlatform(c.platform)} is already on ${c.base}`),
+        ...rebased.bases.map((b) => `${formatPlatform(b.platform)}: base ${b.oldBase} -> ${b.newBase}${b.newBaseName ? ` (${b.newBaseName})` : ''}`),
+      ],
+      json: { bases: rebased.bases.map((b) => ({ platform: formatPlatform(b.platform), previous: b.oldBase, digest: b.newBase, ...(b.newBaseName ? { name: b.newBaseName } : {}) })) },
+      close: () => bases.close(),
+    };
+  } catch (err) {
+    await bases.close();
+    throw err;
+  }
 }
 
 /**
