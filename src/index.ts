@@ -15,6 +15,7 @@ export {
 export { loadImage, loadImageOrIndex, readManifest, blobView, type LoadOptions, type LoadImageOptions } from './image/load.js';
 export type { ImageView, IndexView, ImageOrIndex, LayerView, BlobView } from './image/view.js';
 export { choosePlatform, DEFAULT_PLATFORM, type PlatformChoice } from './image/platform.js';
+export { validateImage, type ValidateOptions, type ValidationReport, type ValidationProblem, type ValidatedManifest } from './image/validate.js';
 export { openImage, openLocation, type OpenedImage, type OpenOptions } from './transports/open.js';
 export { parseTransport, type ImageLocation, type TransportName } from './transports/parse.js';
 export { DockerArchiveReader, type DockerArchiveImage } from './archive/docker-archive-reader.js';

@@ -32,6 +32,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'mutate', load: async () => (await import('./mutate.js')).mutateCommand },
   { name: 'rebase', load: async () => (await import('./rebase.js')).rebaseCommand },
   { name: 'rootfs', load: async () => (await import('./rootfs.js')).rootfsCommand },
+  { name: 'validate', load: async () => (await import('./validate.js')).validateCommand },
   { name: 'tag', load: async () => (await import('./tag.js')).tagCommand },
   { name: 'ls', load: async () => (await import('./ls.js')).lsCommand },
   { name: 'catalog', load: async () => (await import('./ls.js')).catalogCommand },

@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
+import type { Descriptor, Platform } from '../oci/descriptor.js';
+import { formatPlatform, platformMatches } from '../oci/descriptor.js';
+import { digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
+import { layerCompression, MediaType } from '../oci/media-types.js';
+import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
+import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
+import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
+import { createDecompressor } from '../layer/compress/decompressor.js';
+import { readManifest } from './load.js';
+
+export interface ValidateOptions extends OperationOptions {
+  /** Names the image in problems: the reference as the user wrote it. */
+  name?: string;
+  /** Only ask whether each blob is there, at its size (a HEAD, a stat): no blob is read. */
+  fast?: boolean;
+  /** Only the images of an index for this platform (default: every one). */
+  platform?: Platform;
+  /** Blobs read at once (default 4: decompression runs on libuv's threads, one per core). */
+  concurrency?: number;
+  /** Called as each blob is done, for progress. */
+  onBlob?: (done: number, total: number, bytes: number) => void;
+}
+
+export interface ValidationProblem {
+  /** EDIGEST (bytes or diff_id wrong), ENOTFOUND / ELAYOUT (missing), EINVALID (does not parse or disagrees). */
+  code: ErrorCode;
+  message: string;
+  /** The blob or manifest the problem is in. */
+  digest: string;
+}
+
+export interface ValidatedManifest {
+  digest: Digest;
+  mediaType: string;
+  kind: 'index' | 'image' | 'artifact';
+  platform?: string;
+  layers?: number;
+}
+
+export interface ValidationReport {
+  digest: Digest;
+  mediaType: string;
+  fast: boolean;
+  manifests: ValidatedManifest[];
+  /** Configs, layers and artifact blobs checked, each once. */
+  blobs: number;
+  /** Bytes read and digested (0 with `fast`). */
+  bytesRead: number;
+  problems: ValidationProblem[];
+}
+
+/** How deep indexes may nest, as the loader allows. */
+const MAX_INDEX_DEPTH = 4;
+
+/**
+ * Checks that an image (or every image of an index) is whole and says what it claims, as
+ * `crane validate` does: every manifest and blob is there and matches its digest and size, each
+ * layer decompresses to the diff_id its config lists, the config lists one diff_id per layer,
+ * and an index's entries agree with what they point at (media type, platform). Problems are
+ * collected, not thrown, so one run names them all; what stops a check that is not about the
+ * image (the registry unreachable, credentials refused, interrupted) is thrown.
+ */
+export async function validateImage(storage: ReadOnlyStorage, root: Descriptor, options: ValidateOptions = {}): Promise<ValidationReport> {
+  const run = new Validation(storage, options);
+  await run.manifest(root, 0);
+  await run.blobs();
+  return {
+    digest: root.digest, mediaType: run.rootMediaType ?? root.mediaType, fast: Boolean(options.fast),
+    manifests: run.manifests, blobs: run.checks.size, bytesRead: run.bytesRead, problems: run.problems,
+  };
+}
+
+interface BlobCheck {
+  descriptor: Descriptor;
+  /** For a layer: the diff_id its config lists. */
+  diffId?: string;
+  /** Where the blob sits, for messages: "linux/arm64 image sha256:…: layer 2 sha256:…". */
+  where: string;
+  /** Read already (an image's config, which the checks of its layers need first). */
+  read?: boolean;
+}
+
+class Validation {
+  readonly manifests: ValidatedManifest[] = [];
+  readonly problems: ValidationProblem[] = [];
+  readonly checks = new Map<string, BlobCheck>();
+  rootMediaType: string | undefined;
+  bytesRead = 0;
+  private readonly seen = new Set<string>();
+  private readonly name: string;
+
+  constructor(private readonly storage: ReadOnlyStorage, private readonly options: ValidateOptions) {
+    this.name = options.name ?? 'image';
+  }
+
+  async manifest(desc: Descriptor, depth: number, listed?: Platform): Promise<void> {
+    if (this.seen.has(desc.digest)) return;
+    this.seen.add(desc.digest);
+    const read = await this.problem(desc.digest, () => readManifest(this.storage, desc, { name: this.name, ...io(this.options) }));
+    if (!read) return;
+    const { parsed } = read;
+    if (depth === 0) this.rootMediaType = parsed.mediaType;
+    const what = `${this.name}: manifest ${desc.digest}`;
+    if (depth > 0 && desc.mediaType && parsed.mediaType && desc.mediaType !== parsed.mediaType) {
+      this.add('EINVALID', desc.digest, `${what}: the index lists it as ${desc.mediaType}, the manifest says ${parsed.mediaType}`);
+    }
+    if (isIndex(parsed)) {
+      this.manifests.push({ digest: desc.digest, mediaType: parsed.mediaType!, kind: 'index' });
+      if (depth >= MAX_INDEX_DEPTH) {
+        this.add('EINVALID', desc.digest, `${what}: image indexes nested too deep`);
+        return;
+      }
+      const wanted = this.options.platform;
+      const children = wanted ? parsed.manifests.filter((c) => !c.platform || platformMatches(wanted, c.platform)) : parsed.manifests;
+      if (wanted && children.length === 0) throw new OcipushError('ENOTFOUND', `${this.name} has no image for ${formatPlatform(wanted)}`, { digest: desc.digest });
+      for (const child of children) await this.manifest(child, depth + 1, child.platform);
+      return;
+    }
+    await this.image(desc, parsed, what, listed);
+  }
+
+  private async image(desc: Descriptor, manifest: ImageManifest, what: string, listed: Platform | undefined): Promise<void> {
+    const configType = manifest.config.mediaType;
+    if (configType !== MediaType.OciConfig && configType !== MediaType.DockerConfig) {
+      // An artifact (an attestation, an SBOM): its blobs are checked by digest, none is a layer.
+      this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'artifact' });
+      this.blob({ descriptor: manifest.config, where: `${what}: config ${manifest.config.digest}` });
+      manifest.layers.forEach((blob, i) => this.blob({ descriptor: blob, where: `${what}: blob ${i} ${blob.digest}` }));
+      return;
+    }
+    const configWhere = `${what}: config ${manifest.config.digest}`;
+    const config = await this.problem(manifest.config.digest, async () => {
+      if (manifest.config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${configWhere}: ${manifest.config.size} bytes is too large`);
+      const bytes = await readSmall(await this.storage.fetch(manifest.config, io(this.options)), MAX_CONFIG_BYTES, configWhere);
+      return parseImageConfig(bytes, configWhere);
+    }, configWhere);
+    this.checks.set(manifest.config.digest, { descriptor: manifest.config, where: configWhere, read: true });
+    if (config) this.bytesRead += manifest.config.size;
+    const platform = config ? platformOfConfig(config) : undefined;
+    this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'image', ...(platform ? { platform: formatPlatform(platform) } : {}), layers: manifest.layers.length });
+    const label = platform ? `${this.name} ${formatPlatform(platform)}` : what;
+    if (config && listed && !platformMatches(listed, platform)) {
+      this.add('EINVALID', desc.digest, `${label}: the index lists it for ${formatPlatform(listed)}, its config says ${formatPlatform(platform!)}`);
+    }
+    const diffIds = config?.rootfs.diff_ids;
+    if (diffIds && diffIds.length !== manifest.layers.length) {
+      this.add('EINVALID', manifest.config.digest, `${label}: the config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
+    }
+    const checkDiffIds = diffIds?.length === manifest.layers.length;
+    manifest.layers.forEach((layer, i) => this.blob({
+      descriptor: layer, where: `${label} layer ${i}`,
+      ...(checkDiffIds ? { diffId: diffIds[i]! } : {}),
+    }));
+  }
+
+  /** Queues a blob; one blob that several manifests share is checked once. */
+  private blob(check: BlobCheck): void {
+    if (!this.checks.has(check.descriptor.digest)) this.checks.set(check.descriptor.digest, check);
+  }
+
+  /** Checks the queued blobs (configs were read already), a few at once. */
+  async blobs(): Promise<void> {
+    const queue = [...this.checks.values()].filter((c) => !c.read);
+    const total = queue.length;
+    let done = 0;
+    const worker = async () => {
+      for (let check = queue.shift(); check; check = queue.shift()) {
+        await this.problem(check.descriptor.digest, () => (this.options.fast ? this.present(check) : this.read(check)), check.where);
+        this.options.onBlob?.(++done, total, this.bytesRead);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 4) }, worker));
+  }
+
+  private async present({ descriptor, where }: BlobCheck): Promise<void> {
+    if (!(await this.storage.exists(descriptor, io(this.options)))) {
+      throw new OcipushError('ENOTFOUND', `${where}: blob ${descriptor.digest} is missing (or not ${descriptor.size} bytes)`, { digest: descriptor.digest });
+    }
+  }
+
+  /** Reads the blob through the storage, which fails it unless digest and size match; a layer's bytes are also decompressed and hashed against its diff_id. */
+  private async read({ descriptor, diffId, where }: BlobCheck): Promise<void> {
+    if (diffId !== undefined && !isDigest(diffId)) throw new OcipushError('EINVALID', `${where}: the config's diff_id "${diffId}" is not a digest`, { digest: descriptor.digest });
+    const body = await this.storage.fetch(descriptor, io(this.options));
+    if (diffId === undefined) {
+      await pipeline(body, drain(() => {}));
+    } else {
+      const algorithm = digestAlgorithm(diffId);
+      const hash = createHash(algorithm);
+      const compression = layerCompression(descriptor.mediaType);
+      await pipeline(body, createDecompressor(compression), drain((chunk) => hash.update(chunk))).catch(async (err: unknown) => {
+        if (isOcipushError(err)) throw err;
+        // Bytes that are not what their digest says fail to decompress too: that is the cause to name, so read the blob once more, whole.
+        await pipeline(await this.storage.fetch(descriptor, io(this.options)), drain(() => {}));
+        throw new OcipushError('EINVALID', `${where}: blob ${descriptor.digest} does not decompress as ${compression}: ${(err as Error).message}`, { digest: descriptor.digest, cause: err });
+      });
+      const actual = `${algorithm}:${hash.digest('hex')}`;
+      if (actual !== diffId) throw new OcipushError('EDIGEST', `${where}: blob ${descriptor.digest} decompresses to ${actual}, but the config lists diff_id ${diffId}`, { digest: descriptor.digest });
+    }
+    this.bytesRead += descriptor.size;
+  }
+
+  /** Runs a check; a failure that is about the image becomes a problem (and undefined), anything else stops the run. */
+  private async problem<T>(digest: string, check: () => Promise<T>, where?: string): Promise<T | undefined> {
+    try {
+      return await check();
+    } catch (err) {
+      if (!isOcipushError(err) || !IMAGE_FAULTS.has(err.code)) throw err;
+      // The storage's own words name the blob but not which image it belongs to.
+      this.add(err.code, digest, where && !err.message.startsWith(where) ? `${where}: ${err.message}` : err.message);
+      return undefined;
+    }
+  }
+
+  private add(code: ErrorCode, digest: string, message: string): void {
+    this.problems.push({ code, digest, message });
+  }
+}
+
+/** Failures that say something about the image itself; the rest (network, auth, disk, interrupt) stop a validation. */
+const IMAGE_FAULTS = new Set<ErrorCode>(['EDIGEST', 'ENOTFOUND', 'ELAYOUT', 'EINVALID', 'EUNSUPPORTED']);
+
+function drain(each: (chunk: Buffer) => void): Writable {
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, callback) {
+      each(chunk);
+      callback();
+    },
+  });
+}
+
+function io(options: OperationOptions): OperationOptions {
+  return options.signal ? { signal: options.signal } : {};
+}
