@@ -31,6 +31,7 @@ export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } fro
 export { mergeContainerConfig, convertLayer } from './assemble/compose.js';
 export { mutateImage, hasChanges, type ImageChanges, type MutatedImage, type MadeBlob } from './assemble/mutate.js';
 export { rebaseImage, type RebaseOptions, type RebasedImage, type OpenedBase } from './assemble/rebase.js';
+export { flattenImages, type FlattenOptions, type FlattenedImages, type FlattenedImage } from './assemble/flatten.js';
 export { withBlobs, type BorrowedBlobs } from './content/with-blobs.js';
 export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, DEFAULT_CONCURRENCY, defaultLayoutDir } from './defaults.js';
 export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './dockerfile-exec/build-dockerfile.js';

@@ -10,7 +10,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { Signer } from '../supply-chain/signer.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 
-/** The arguments `mutate` and `rebase` share: a source, where the result goes, the registry flags of both sides. */
+/** The arguments `mutate`, `rebase` and `flatten` share: a source, where the result goes, the registry flags of both sides. */
 export function changedImageArgs(y: Argv, options: (y: Argv) => Argv): Argv {
   return sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(options(y
     .positional('source', { type: 'string', describe: IMAGE_FORMS })
@@ -19,7 +19,7 @@ export function changedImageArgs(y: Argv, options: (y: Argv) => Argv): Argv {
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'Say what would change and the digest it would have; write nothing' }))), 'src'), 'dest');
 }
 
-/** The arguments `mutate` and `rebase` share (`changedImageArgs` declares them). */
+/** The arguments `mutate`, `rebase` and `flatten` share (`changedImageArgs` declares them). */
 export interface ChangedImageArgs extends RegistryFlags {
   source: string;
   destination?: string;
@@ -46,15 +46,15 @@ export interface ChangeMade {
   close?: () => Promise<void>;
 }
 
-/** One verb that changes an image: `mutated`, `rebased`. */
+/** One verb that changes an image: `mutated`, `rebased`, `flattened`. */
 export interface ImageChange {
   verb: string;
   make(src: OpenedSource, context: CopyContext): Promise<ChangeMade>;
 }
 
 /**
- * The one run of `mutate` and `rebase`: the arguments checked (and the key for `--sign` opened)
- * before anything is read, the source opened, the change made in memory, then, unless
+ * The one run of `mutate`, `rebase` and `flatten`: the arguments checked (and the key for
+ * `--sign` opened) before anything is read, the source opened, the change made, then, unless
  * `--dry-run`, written in place or to the destination, its digest written to `--digest-file`,
  * signed, and reported. The signatures and SBOMs of the old image do not follow: the changed one
  * has a new digest.
@@ -95,7 +95,7 @@ export async function runChange(argv: ChangedImageArgs, out: Output, change: Ima
 }
 
 /**
- * What `mutate` and `rebase` check before anything is read: an archive cannot be changed where it
+ * What `mutate`, `rebase` and `flatten` check before anything is read: an archive cannot be changed where it
  * is (it needs a destination), and `--sign` needs a key that opens and a registry to sign in.
  */
 async function checkArguments(
@@ -119,9 +119,9 @@ async function signChanged(
 }
 
 /**
- * Writes an image changed in memory (`mutate`, `rebase`): the source seen with the new configs
- * and manifests (and any blobs borrowed from another image, a new base's layers) is copied to
- * `destination` like any image, except that into the source's own repository or layout only what
+ * Writes an image changed in memory (`mutate`, `rebase`, `flatten`): the source seen with the new
+ * configs and manifests (and any blobs borrowed from elsewhere: a new base's layers, a flattened
+ * layer made again as it is read) is copied to `destination` like any image, except that into the source's own repository or layout only what
  * the change added is written or asked for: no other layer is looked at, and a lazily built layout
  * stays lazy. With no destination the changed image takes the source's place: its tag, its name
  * in the layout, or, for a registry image named by digest, the new digest.

@@ -31,6 +31,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'copy', load: async () => (await import('./copy.js')).copyCommand },
   { name: 'mutate', load: async () => (await import('./mutate.js')).mutateCommand },
   { name: 'rebase', load: async () => (await import('./rebase.js')).rebaseCommand },
+  { name: 'flatten', load: async () => (await import('./flatten.js')).flattenCommand },
   { name: 'rootfs', load: async () => (await import('./rootfs.js')).rootfsCommand },
   { name: 'validate', load: async () => (await import('./validate.js')).validateCommand },
   { name: 'tag', load: async () => (await import('./tag.js')).tagCommand },

@@ -169,16 +169,16 @@ export function storageSource(storage: ReadOnlyStorage, desc: Descriptor): BlobS
 
 /**
  * Bytes made afresh on every read, the same each time (an SBOM document made from the image's
- * files): never held whole in memory. The whole is checked against `desc` as it goes, so a maker
+ * files, a flattened layer made from the image's layers): never held whole in memory. The whole is checked against `desc` as it goes, so a maker
  * that gave other bytes the second time fails the upload (EDIGEST) instead of storing them; a
  * range is cut out of a fresh run.
  */
-export function madeSource(make: () => Iterable<Uint8Array>, desc: Pick<Descriptor, 'digest' | 'size'>, what: string): BlobSource {
+export function madeSource(make: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array>, desc: Pick<Descriptor, 'digest' | 'size'>, what: string): BlobSource {
   return {
     size: desc.size,
     open: async () => (async function* () {
       const verifier = new ChunkVerifier(desc, what);
-      for (const chunk of make()) {
+      for await (const chunk of make()) {
         verifier.update(chunk);
         yield chunk;
       }

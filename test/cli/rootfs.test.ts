@@ -1,26 +1,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readdirSync, writeFileSync, chmodSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
+import { run, tempDir } from '../support/tools.js';
 import { assertSameTree } from '../assemble/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
 import { validate } from './json-schema.js';
+import { makeLayeredImage } from './layered-image.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
 let layout: string;
 const env = envWith();
-
-function write(root: string, files: Record<string, string>): void {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-}
 
 /** The tree `tar -x` makes of a tar file, as root (owners and modes kept). */
 function untar(file: string, name: string): string {
@@ -30,44 +24,9 @@ function untar(file: string, name: string): string {
   return dir;
 }
 
-/**
- * An image umoci built (an independent implementation), whose layers do what layers do: a file
- * replaced, one deleted (a whiteout), a directory made opaque, a directory replaced by a file, a
- * setuid file, a symlink, a hard link in one layer, and a hard link in an upper layer to a file a
- * lower layer holds (a layer GNU tar wrote, added verbatim).
- */
 before(async () => {
-  requireTool('umoci');
   tmp = await tempDir();
-  layout = join(tmp.path, 'layout');
-  const image = `${layout}:t`;
-  run('umoci', ['init', '--layout', layout]);
-  run('umoci', ['new', '--image', image]);
-  const r1 = join(tmp.path, 'r1');
-  write(r1, { 'a/keep': 'keep\n', 'a/gone': 'gone\n', 'b/x': 'old\n', 'c/sub/f': 'c1\n', 'c/old': 'c2\n', 'g/child': 'under a dir that becomes a file\n' });
-  mkdirSync(join(r1, 'd'));
-  linkSync(join(r1, 'a', 'keep'), join(r1, 'd', 'hard'));
-  symlinkSync('../a/keep', join(r1, 'd', 'sym'));
-  chmodSync(join(r1, 'a', 'keep'), 0o4755);
-  run('umoci', ['insert', '--image', image, r1, '/']);
-  run('umoci', ['insert', '--image', image, '--whiteout', '/a/gone']);
-  const r2 = join(tmp.path, 'r2');
-  write(r2, { 'b/x': 'new\n', 'c/new': 'cnew\n' });
-  run('umoci', ['insert', '--image', image, join(r2, 'b'), '/b']);
-  run('umoci', ['insert', '--image', image, '--opaque', join(r2, 'c'), '/c']);
-  run('umoci', ['insert', '--image', image, '--whiteout', '/g']);
-  const r3 = join(tmp.path, 'r3');
-  write(r3, { g: 'a file now\n' });
-  run('umoci', ['insert', '--image', image, r3, '/']);
-  // A hard link to a/keep, which only a lower layer holds: GNU tar writes the pair, the target is deleted from the tar.
-  const r4 = join(tmp.path, 'r4');
-  write(r4, { 'a/keep': 'keep\n' });
-  mkdirSync(join(r4, 'f'));
-  linkSync(join(r4, 'a', 'keep'), join(r4, 'f', 'link'));
-  const layer = join(tmp.path, 'r4.tar');
-  run('tar', ['-C', r4, '--numeric-owner', '-cf', layer, 'a/keep', 'f', 'f/link']);
-  run('tar', ['--delete', '-f', layer, 'a/keep']);
-  run('umoci', ['raw', 'add-layer', '--image', image, layer]);
+  layout = makeLayeredImage(tmp.path);
   registry = await startRegistry();
   assertOk(await runCliAsync(['push', `${registry.host}/fs/app:1`, '--layout', layout, '--tag', 't'], { env }));
 });

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir, validateLayout } from '../support/tools.js';
+import { assertSameTree } from '../assemble/support.js';
+import { assertOk, runCliAsync } from './registry-support.js';
+import { envWith } from './copy-support.js';
+import { validate } from './json-schema.js';
+import { makeLayeredImage } from './layered-image.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let layout: string;
+let original: string;
+const env = envWith();
+
+interface Manifest {
+  config: { digest: string };
+  layers: { mediaType: string; digest: string; size: number }[];
+  annotations?: Record<string, string>;
+}
+
+function blob(dir: string, digest: string): Buffer {
+  return readFileSync(join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length)));
+}
+
+/** The manifest and config of a layout's tagged image, as umoci or skopeo wrote them. */
+function imageOf(dir: string, tag: string): { manifest: Manifest; config: { rootfs: { diff_ids: string[] }; history?: { created_by?: string }[]; config?: Record<string, unknown> } } {
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag)!;
+  const manifest = JSON.parse(blob(dir, entry.digest).toString()) as Manifest;
+  return { manifest, config: JSON.parse(blob(dir, manifest.config.digest).toString()) };
+}
+
+function unpack(image: string, name: string): string {
+  const bundle = join(tmp.path, name);
+  run('umoci', ['unpack', '--image', image, bundle]);
+  return join(bundle, 'rootfs');
+}
+
+/** The seven-layer image umoci built (layered-image.ts), unpacked by umoci, and pushed. */
+before(async () => {
+  requireTool('umoci');
+  requireTool('skopeo');
+  tmp = await tempDir();
+  layout = makeLayeredImage(tmp.path);
+  original = unpack(`${layout}:t`, 'original');
+  registry = await startRegistry();
+  assertOk(await runCliAsync(['push', `${registry.host}/flat/app:1`, '--layout', layout, '--tag', 't'], { env }));
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+describe('flatten', () => {
+  it('makes the seven layers one whose tree is what umoci unpacks of the original, and keeps the config', async () => {
+    const out = join(tmp.path, 'out');
+    const r = await runCliAsync(['flatten', `oci:${layout}:t`, `oci:${out}:flat`, '--json'], { env });
+    assertOk(r);
+    const report = JSON.parse(r.stdout) as { digest: string; flattened: { layers: number; layer: { digest: string } }[] };
+    assert.deepEqual(validate('flatten.schema.json', report), [], r.stdout);
+    assert.match(r.stderr, /linux\/amd64: 7 layers -> 1, sha256:/);
+    const before = imageOf(layout, 't');
+    const { manifest, config } = imageOf(out, 'flat');
+    assert.equal(manifest.layers.length, 1);
+    assert.equal(manifest.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+    assert.equal(report.flattened[0]!.layer.digest, manifest.layers[0]!.digest);
+    assert.equal(config.rootfs.diff_ids.length, 1);
+    assert.deepEqual(config.history?.map((h) => h.created_by), [`ocipush flatten ${JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests[0].digest}`]);
+    assert.deepEqual(config.config, before.config.config, 'the run config stays');
+    validateLayout(out, 'flat');
+    assertSameTree(original, unpack(`${out}:flat`, 'flat'));
+    // The same bytes each time: a dry run names the digest the written image has.
+    const dry = await runCliAsync(['flatten', `oci:${layout}:t`, `oci:${out}:again`, '--dry-run', '--json'], { env });
+    assertOk(dry);
+    assert.equal((JSON.parse(dry.stdout) as { digest: string }).digest, report.digest);
+  });
+
+  it('flattens registry to registry, every platform of an index, and drops the base annotations', async () => {
+    const built = join(tmp.path, 'built');
+    for (const arch of ['amd64', 'arm64']) {
+      const dirs = ['base', 'app'].map((part) => {
+        const dir = join(tmp.path, `${arch}-${part}`);
+        mkdirSync(join(dir, 'srv'), { recursive: true });
+        writeFileSync(join(dir, 'srv', part), `${arch} ${part}\n`);
+        return dir;
+      });
+      assertOk(await runCliAsync(['build', ...dirs, '--layout', built, '--tag', arch, '--platform', `linux/${arch}`], { env }));
+    }
+    assertOk(await runCliAsync(['index', 'create', 'amd64', 'arm64', '--tag', 'multi', '--layout', built], { env }));
+    const source = `${registry.host}/flat/multi:1`;
+    assertOk(await runCliAsync(['push', source, '--layout', built, '--tag', 'multi'], { env }));
+    assertOk(await runCliAsync(['mutate', source, '--annotation', 'org.opencontainers.image.base.name=example.com/base:1', '--annotation', 'keep=me'], { env }));
+    const r = await runCliAsync(['flatten', source, `${registry.host}/flat/flat:1`], { env });
+    assertOk(r);
+    assert.match(r.stderr, /linux\/amd64: 2 layers -> 1/);
+    assert.match(r.stderr, /linux\/arm64: 2 layers -> 1/);
+    // What skopeo fetches of each platform is one layer holding both parts, and validates.
+    for (const arch of ['amd64', 'arm64']) {
+      const copy = join(tmp.path, `skopeo-${arch}`);
+      run('skopeo', ['copy', '--src-tls-verify=false', '--override-arch', arch, `docker://${registry.host}/flat/flat:1`, `oci:${copy}:x`]);
+      const { manifest } = imageOf(copy, 'x');
+      assert.equal(manifest.layers.length, 1);
+      assert.equal(manifest.annotations?.['org.opencontainers.image.base.name'], undefined);
+      const tree = unpack(`${copy}:x`, `unpacked-${arch}`);
+      assert.equal(readFileSync(join(tree, 'srv', 'base'), 'utf8'), `${arch} base\n`);
+      assert.equal(readFileSync(join(tree, 'srv', 'app'), 'utf8'), `${arch} app\n`);
+    }
+    assertOk(await runCliAsync(['validate', `${registry.host}/flat/flat:1`], { env }));
+  });
+
+  it('leaves an image of one layer as it is', async () => {
+    const one = join(tmp.path, 'one');
+    mkdirSync(join(one, 'etc'), { recursive: true });
+    writeFileSync(join(one, 'etc', 'hostname'), 'one\n');
+    const dir = join(tmp.path, 'one-layout');
+    assertOk(await runCliAsync(['build', one, '--layout', dir, '--tag', 'one'], { env }));
+    const r = await runCliAsync(['flatten', `oci:${dir}:one`], { env });
+    assertOk(r);
+    assert.match(r.stderr, /already is what this makes/);
+  });
+});
