@@ -27,7 +27,8 @@ export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, ty
 export type { RunConfig } from './assemble/config.js';
 export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type BaseImage, type BaseSource, type ResolveBaseOptions } from './assemble/base.js';
 export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './transfer/lazy-blobs.js';
-export { createImageIndex, type CreateIndexOptions, type CreateIndexResult } from './assemble/create-index.js';
+export { createImageIndex, IndexEntries, type CreateIndexOptions, type CreateIndexResult } from './assemble/create-index.js';
+export { composeIndex, type IndexSource, type ComposedIndex } from './assemble/compose-index.js';
 export { mergeContainerConfig, convertLayer } from './assemble/compose.js';
 export { mutateImage, hasChanges, type ImageChanges, type MutatedImage, type MadeBlob } from './assemble/mutate.js';
 export { rebaseImage, type RebaseOptions, type RebasedImage, type OpenedBase } from './assemble/rebase.js';

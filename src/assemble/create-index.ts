@@ -43,37 +43,61 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
   if (!REF_NAME.test(options.tag)) throw new OcipushError('EUSAGE', `--tag "${options.tag}": not a valid name, e.g. latest or app:1.2`);
   if (options.images.length === 0) throw new OcipushError('EUSAGE', 'name at least one image of the layout to put in the index');
   const layout = typeof options.layout === 'string' ? await OciLayout.open(options.layout) : options.layout;
-  const entries: Descriptor[] = [];
-  const owners = new Map<string, string>();
-  const add = async (desc: Descriptor, name: string) => {
-    if (entries.some((e) => e.digest === desc.digest)) return;
-    const platform = desc.platform ?? await platformOfImage(layout, desc, name);
-    const key = formatPlatform(platform);
-    const owner = owners.get(key);
-    if (owner !== undefined) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);
-    owners.set(key, name);
-    entries.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, platform: cleanPlatform(platform) });
-  };
+  const entries = new IndexEntries();
   for (const name of options.images) {
     const entry = await layout.resolve(name);
     const node = await loadImageOrIndex(layout, entry, { name: `"${name}"` });
     if (node.kind === 'index') {
-      for (const child of node.children) await add(child, `${name}@${child.digest.slice(0, 19)}`);
+      for (const child of node.children) {
+        const childName = `${name}@${child.digest.slice(0, 19)}`;
+        entries.add(child, child.platform ?? await platformOfImage(layout, child, childName), childName);
+      }
     } else {
-      await add({ ...entry, mediaType: node.descriptor.mediaType, platform: entry.platform ?? node.platform }, name);
+      entries.add({ ...entry, mediaType: node.descriptor.mediaType }, entry.platform ?? node.platform, name);
     }
   }
-  const docker = entries.filter((e) => e.mediaType === MediaType.DockerManifest).length;
-  if (docker > 0 && docker < entries.length) {
-    throw new OcipushError('EUSAGE', 'the images mix OCI and Docker media types: build them all with the same --format');
-  }
-  const mediaType = docker > 0 ? MediaType.DockerManifestList : MediaType.OciIndex;
-  const annotations = sortedRecord(options.annotations);
-  if (annotations && docker > 0) throw new OcipushError('EUSAGE', 'a Docker manifest list has no annotations: build the images with --format oci to annotate the index');
-  const index: ImageIndex = { schemaVersion: 2, mediaType, manifests: entries, ...(annotations ? { annotations } : {}) };
+  const { mediaType, index } = entries.index(options.annotations);
   const desc = await layout.putJson(mediaType, index);
   await layout.tag(desc, options.tag);
-  return { digest: desc.digest, size: desc.size, mediaType, tag: options.tag, layout: layout.root, manifests: entries };
+  return { digest: desc.digest, size: desc.size, mediaType, tag: options.tag, layout: layout.root, manifests: entries.entries };
+}
+
+/** BuildKit's attestation manifests sit in an index beside their image, all under the platform unknown/unknown. */
+const BUILDKIT_REFERENCE_TYPE = 'vnd.docker.reference.type';
+
+/**
+ * The entries of an index being made, in the order added: each with its platform, one image per
+ * platform (an attestation manifest BuildKit made is kept beside its image), the same manifest
+ * once. The index is in the family of its images: an OCI image index for OCI manifests, a Docker
+ * manifest list for Docker ones; a mix is refused.
+ */
+export class IndexEntries {
+  readonly entries: Descriptor[] = [];
+  private readonly owners = new Map<string, string>();
+
+  add(desc: Descriptor, platform: Platform, name: string): void {
+    if (this.entries.some((e) => e.digest === desc.digest)) return;
+    const attestation = desc.annotations?.[BUILDKIT_REFERENCE_TYPE] !== undefined;
+    const key = formatPlatform(platform);
+    const owner = this.owners.get(key);
+    if (owner !== undefined && !attestation) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);
+    if (!attestation) this.owners.set(key, name);
+    this.entries.push({
+      mediaType: desc.mediaType, digest: desc.digest, size: desc.size, platform: cleanPlatform(platform),
+      ...(attestation ? { annotations: desc.annotations } : {}),
+    });
+  }
+
+  index(annotations?: Record<string, string>): { mediaType: string; index: ImageIndex } {
+    const docker = this.entries.filter((e) => e.mediaType === MediaType.DockerManifest).length;
+    if (docker > 0 && docker < this.entries.length) {
+      throw new OcipushError('EUSAGE', 'the images mix OCI and Docker media types: build them all with the same --format');
+    }
+    const mediaType = docker > 0 ? MediaType.DockerManifestList : MediaType.OciIndex;
+    const sorted = sortedRecord(annotations);
+    if (sorted && docker > 0) throw new OcipushError('EUSAGE', 'a Docker manifest list has no annotations: build the images with --format oci to annotate the index');
+    return { mediaType, index: { schemaVersion: 2, mediaType, manifests: this.entries, ...(sorted ? { annotations: sorted } : {}) } };
+  }
 }
 
 async function platformOfImage(layout: OciLayout, desc: Descriptor, name: string): Promise<Platform> {

@@ -3,32 +3,39 @@ import { parseKeyValues, toArray, usageError, type CliCommand } from './command.
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { reportWrittenImage } from './build-report.js';
+import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
+import type { OpenedSource } from './endpoints.js';
 
-interface IndexArgs {
+interface IndexArgs extends RegistryFlags {
   action: string;
   images?: string[];
-  layout: string;
+  layout?: string;
   tag?: string;
   annotation?: string[];
 }
 
 export const indexCommand: CliCommand<IndexArgs> = {
   command: 'index <action> [images..]',
-  describe: 'Combine single-platform images of a layout into one multi-platform image index',
-  builder: (y: Argv) => y
+  describe: 'Combine single-platform images into one multi-platform image index: in a layout, or in a registry (as buildx imagetools create)',
+  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(y
     .positional('action', { type: 'string', choices: ['create'], describe: 'create: write an index naming the images' })
-    .positional('images', { type: 'string', array: true, describe: 'Images of the layout (tags or digests), one per platform' })
-    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout holding the images (env OCIPUSH_LAYOUT)' })
-    .option('tag', { alias: 't', type: 'string', describe: 'Name of the index in the layout (required)' })
+    .positional('images', { type: 'string', array: true, describe: 'Images of the layout (tags or digests), one per platform; with a --tag naming a registry or oci:DIR:NAME, images anywhere (REGISTRY/REPO:TAG, oci:DIR:NAME, archives)' })
+    .option('layout', { type: 'string', describe: `OCI image layout holding the images (env OCIPUSH_LAYOUT, default ${defaultLayoutDir()})` })
+    .option('tag', { alias: 't', type: 'string', describe: 'Name of the index in the layout, or where it goes: REGISTRY/REPO:TAG (or docker://…) or oci:DIR:NAME (required)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE index annotation (repeatable)' })
-    .example('$0 index create --tag app:1 app:1-amd64 app:1-arm64', 'one tag for two platforms; then: ocipush push registry/app:1'),
+    .example('$0 index create --tag app:1 app:1-amd64 app:1-arm64', 'one tag for two platforms of a layout; then: ocipush push registry/app:1')
+    .example('$0 index create --tag registry.example.com/app:1 registry.example.com/app:1-amd64 registry.example.com/app:1-arm64', 'combine images CI runners pushed apart; no layer moves')), 'src'), 'dest'),
   run: async (argv, out: Output) => {
-    if (!argv.tag) throw usageError('index create needs --tag NAME: the name the index gets in the layout');
+    if (!argv.tag) throw usageError('index create needs --tag NAME: the name the index gets in the layout (or REGISTRY/REPO:TAG)');
     const images = toArray(argv.images);
-    if (images.length === 0) throw usageError('index create: name the images to combine (tags or digests of the layout)');
+    if (images.length === 0) throw usageError('index create: name the images to combine (tags or digests of the layout, or references)');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
+    if (namesAReference(argv.tag, argv.layout)) {
+      await createElsewhere(argv, argv.tag, images, annotations, out);
+      return;
+    }
     const { createImageIndex } = await import('../assemble/create-index.js');
-    const result = await createImageIndex({ layout: argv.layout, images, tag: argv.tag, annotations });
+    const result = await createImageIndex({ layout: argv.layout ?? defaultLayoutDir(), images, tag: argv.tag, annotations });
     const { formatPlatform } = await import('../oci/descriptor.js');
     for (const m of result.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
     reportWrittenImage(out, result, {
@@ -36,3 +43,65 @@ export const indexCommand: CliCommand<IndexArgs> = {
     });
   },
 };
+
+/**
+ * Whether `--tag` names where the index goes (a registry, a transport) rather than its name in
+ * `--layout`: a transport prefix always; a registry host (`host.tld/…`, `host:port/…`,
+ * `localhost/…`) unless a layout was named, where it stays the name it always was.
+ */
+function namesAReference(tag: string, layout: string | undefined): boolean {
+  if (tag.startsWith('docker://') || tag.startsWith('oci:')) return true;
+  if (layout !== undefined || process.env.OCIPUSH_LAYOUT) return false;
+  const slash = tag.indexOf('/');
+  if (slash < 0) return false;
+  const host = tag.slice(0, slash);
+  return host.includes('.') || host.includes(':') || host === 'localhost';
+}
+
+/**
+ * The index made in memory over images opened where they are, then copied like any image to
+ * `--tag`: into the images' own repository only the index is written (nothing else is even asked
+ * for), into another repository of the same registry the layers are mounted, into
+ * another registry or a layout they stream across, verified.
+ */
+async function createElsewhere(argv: IndexArgs, tag: string, images: string[], annotations: Record<string, string> | undefined, out: Output): Promise<void> {
+  const { parseEndpoint, openSource } = await import('./endpoints.js');
+  const destination = await parseEndpoint(tag);
+  if (destination.transport !== 'registry' && destination.transport !== 'oci') throw usageError(`--tag ${tag}: an index goes to a registry or a layout (oci:DIR:NAME)`);
+  const sources = await Promise.all(images.map((image) => parseEndpoint(image)));
+  const { withCopyContext, copyImage } = await import('./copy.js');
+  await withCopyContext(argv, out, sources[0]!, destination, { referrers: false }, async (context) => {
+    const opened: OpenedSource[] = [];
+    const closeAll = async () => { for (const source of opened) await source.close().catch(() => {}); };
+    try {
+      for (const source of sources) opened.push(await openSource(source, { connect: (r) => context.clients.connect('src', r) }));
+      const { composeIndex } = await import('../assemble/compose-index.js');
+      const composed = await composeIndex(opened, annotations);
+      const { withBlobs } = await import('../content/with-blobs.js');
+      const view: OpenedSource = {
+        endpoint: opened[0]!.endpoint, name: images.join(' + '), root: composed.root, rootBytes: composed.rootBytes,
+        storage: withBlobs(opened[0]!.storage, [{ descriptor: composed.root, bytes: composed.rootBytes }], composed.borrowed),
+        close: closeAll,
+      };
+      const copied = await copyImage(sources[0]!, destination, context, view, {
+        // Into the repository every image is in, all but the index is there: nothing else is asked for.
+        digests: new Set([composed.root.digest]), inPlace: sources.every((s) => s.transport === 'registry' && destination.transport === 'registry' && context.clients.sameEndpoint(s.reference, destination.reference)),
+        mountFrom: (desc, registry) => opened.flatMap((source, i) => (
+          source.located?.registry === registry && composed.borrowed[i]!.descriptors.some((d) => d.digest === desc.digest) ? [source.located.repositoryName] : []
+        )),
+      });
+      const { formatPlatform } = await import('../oci/descriptor.js');
+      for (const m of composed.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
+      const count = (outcome: string) => copied.report.blobs.filter((b) => b.outcome === outcome).length;
+      out.info(`wrote the index ${copied.digest} to ${copied.report.destination} (${copied.report.blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there)`);
+      out.result(copied.digest, {
+        digest: copied.digest, size: composed.root.size, mediaType: composed.root.mediaType, destination: copied.report.destination,
+        manifests: composed.manifests.map((m) => ({ digest: m.digest, size: m.size, mediaType: m.mediaType, platform: formatPlatform(m.platform!) })),
+        blobs: copied.report.blobs,
+      });
+    } catch (err) {
+      await closeAll();
+      throw err;
+    }
+  });
+}

@@ -78,7 +78,7 @@ interface BlobCheck {
   descriptor: Descriptor;
   /** For a layer: the diff_id its config lists. */
   diffId?: string;
-  /** Where the blob sits, for messages: "linux/arm64 image sha256:…: layer 2 sha256:…". */
+  /** Where the blob sits, for messages: "registry.example.com/app:1 linux/arm64 layer 2". */
   where: string;
   /** Read already (an image's config, which the checks of its layers need first). */
   read?: boolean;

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith, skopeoFails, skopeoRaw } from './copy-support.js';
+import { validate } from './json-schema.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let other: RunningRegistry;
+const env = envWith();
+
+interface IndexReport {
+  digest: string;
+  destination: string;
+  manifests: { digest: string; platform: string }[];
+  blobs: { kind: string; outcome: string }[];
+}
+
+/** Pushes a one-file image for `platform` to `reference`, as a CI runner of that architecture would. */
+async function pushImage(reference: string, platform: string, text = platform): Promise<void> {
+  const name = `${platform.replaceAll('/', '-')}-${text.length}`;
+  const dir = join(tmp.path, `rootfs-${name}`);
+  mkdirSync(join(dir, 'etc'), { recursive: true });
+  writeFileSync(join(dir, 'etc', 'platform'), `${text}\n`);
+  const layout = join(tmp.path, `layout-${name}`);
+  assertOk(await runCliAsync(['build', dir, '--layout', layout, '--tag', 'x', '--platform', platform], { env }));
+  assertOk(await runCliAsync(['push', reference, '--layout', layout, '--tag', 'x'], { env }));
+}
+
+async function createIndex(args: string[]): Promise<IndexReport> {
+  const r = await runCliAsync(['index', 'create', ...args, '--json'], { env });
+  assertOk(r);
+  const report = JSON.parse(r.stdout) as IndexReport;
+  assert.deepEqual(validate('index.schema.json', report), [], r.stdout);
+  return report;
+}
+
+/** What skopeo copies of one platform of `reference`, unpacked by umoci: the file the image holds. */
+function platformFile(reference: string, arch: string): string {
+  const copy = join(tmp.path, `skopeo-${arch}-${Math.random().toString(36).slice(2)}`);
+  run('skopeo', ['copy', '--src-tls-verify=false', '--override-arch', arch, `docker://${reference}`, `oci:${copy}:x`]);
+  run('umoci', ['unpack', '--image', `${copy}:x`, `${copy}-bundle`]);
+  return readFileSync(join(`${copy}-bundle`, 'rootfs', 'etc', 'platform'), 'utf8');
+}
+
+/** Two images pushed apart under per-architecture tags, as two CI runners leave them. */
+before(async () => {
+  requireTool('skopeo');
+  requireTool('umoci');
+  tmp = await tempDir();
+  [registry, other] = await Promise.all([startRegistry(), startRegistry()]);
+  await pushImage(`${registry.host}/ci/app:1-amd64`, 'linux/amd64');
+  await pushImage(`${registry.host}/ci/app:1-arm64`, 'linux/arm64');
+  await pushImage(`${registry.host}/ci/app:1-s390x`, 'linux/s390x');
+});
+after(async () => {
+  await Promise.all([registry?.stop(), other?.stop()]);
+  await tmp?.cleanup();
+});
+
+describe('index create with images in a registry', () => {
+  it('combines images pushed apart into one index in their repository: one PUT, no blob asked for', async () => {
+    const [amd, arm] = await Promise.all([skopeoRaw(`${registry.host}/ci/app:1-amd64`), skopeoRaw(`${registry.host}/ci/app:1-arm64`)]);
+    await registry.forgetAccessLog();
+    const report = await createIndex(['--tag', `${registry.host}/ci/app:1`, `${registry.host}/ci/app:1-amd64`, `${registry.host}/ci/app:1-arm64`]);
+    const log = await registry.settledAccessLog();
+    assert.deepEqual(log.filter((e) => e.method !== 'GET' && e.method !== 'HEAD').map((e) => `${e.method} ${e.path}`), ['PUT /v2/ci/app/manifests/1']);
+    assert.equal(log.filter((e) => e.path.includes('/blobs/')).filter((e) => e.method !== 'GET').length, 0, 'no blob asked for by HEAD');
+    const index = await skopeoRaw(`${registry.host}/ci/app:1`);
+    assert.equal(index.digest, report.digest);
+    const parsed = JSON.parse(index.bytes.toString()) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    assert.deepEqual(parsed.manifests.map((m) => [m.digest, m.platform.architecture]), [[amd.digest, 'amd64'], [arm.digest, 'arm64']]);
+    assert.equal(platformFile(`${registry.host}/ci/app:1`, 'arm64'), 'linux/arm64\n');
+  });
+
+  it('adds an image to an index, into another registry: the blobs stream across and the result validates', async () => {
+    await createIndex(['--tag', `${registry.host}/ci/app:2`, `${registry.host}/ci/app:1-amd64`, `${registry.host}/ci/app:1-arm64`]);
+    const report = await createIndex(['--tag', `${other.host}/mirror/app:3`, `${registry.host}/ci/app:2`, `${registry.host}/ci/app:1-s390x`]);
+    assert.deepEqual(report.manifests.map((m) => m.platform), ['linux/amd64', 'linux/arm64', 'linux/s390x']);
+    assert.ok(report.blobs.filter((b) => b.kind === 'layer').every((b) => b.outcome === 'uploaded'), JSON.stringify(report.blobs));
+    assertOk(await runCliAsync(['validate', `${other.host}/mirror/app:3`], { env }));
+    assert.equal(platformFile(`${other.host}/mirror/app:3`, 's390x'), 'linux/s390x\n');
+  });
+
+  it('writes the index into a layout with oci:DIR:NAME', async () => {
+    const layout = join(tmp.path, 'combined');
+    await createIndex(['--tag', `oci:${layout}:app`, `${registry.host}/ci/app:1-amd64`, `${registry.host}/ci/app:1-arm64`]);
+    const copy = join(tmp.path, 'from-layout');
+    run('skopeo', ['copy', '--override-arch', 'arm64', `oci:${layout}:app`, `oci:${copy}:x`]);
+    run('umoci', ['unpack', '--image', `${copy}:x`, `${copy}-bundle`]);
+    assert.equal(readFileSync(join(`${copy}-bundle`, 'rootfs', 'etc', 'platform'), 'utf8'), 'linux/arm64\n');
+  });
+
+  it('refuses two images of one platform with one line, and writes nothing', async () => {
+    await pushImage(`${registry.host}/ci/app:2-amd64`, 'linux/amd64', 'another amd64 build');
+    assertOneLineError(await runCliAsync(['index', 'create', '--tag', `${registry.host}/ci/app:bad`, `${registry.host}/ci/app:2-amd64`, `${registry.host}/ci/app:2`], { env }),
+      /are both linux\/amd64: an index holds one image per platform/, 2);
+    assert.ok(await skopeoFails(`${registry.host}/ci/app:bad`), 'the tag was not written');
+  });
+});
