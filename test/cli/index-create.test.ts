@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -100,5 +101,45 @@ describe('index create with images in a registry', () => {
     assertOneLineError(await runCliAsync(['index', 'create', '--tag', `${registry.host}/ci/app:bad`, `${registry.host}/ci/app:2-amd64`, `${registry.host}/ci/app:2`], { env }),
       /are both linux\/amd64: an index holds one image per platform/, 2);
     assert.ok(await skopeoFails(`${registry.host}/ci/app:bad`), 'the tag was not written');
+  });
+
+  it('joins two BuildKit indexes, keeping each attestation manifest beside its image', async () => {
+    const layout = join(tmp.path, 'buildkit');
+    const put = (bytes: Buffer, mediaType: string) => {
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      writeFileSync(join(layout, 'blobs', 'sha256', digest.slice(7)), bytes);
+      return { mediaType, digest, size: bytes.length };
+    };
+    const json = (value: unknown, mediaType: string) => put(Buffer.from(JSON.stringify(value)), mediaType);
+    const sources: string[] = [];
+    for (const arch of ['amd64', 'arm64']) {
+      const dir = join(tmp.path, `bk-${arch}`);
+      mkdirSync(join(dir, 'etc'), { recursive: true });
+      writeFileSync(join(dir, 'etc', 'platform'), `buildkit ${arch}\n`);
+      assertOk(await runCliAsync(['build', dir, '--layout', layout, '--tag', `img-${arch}`, '--platform', `linux/${arch}`], { env }));
+      const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; size: number; mediaType: string; annotations?: Record<string, string> }[] };
+      const image = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === `img-${arch}`)!;
+      // What BuildKit writes beside each image: an in-toto statement as the layer of a manifest for unknown/unknown.
+      const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://spdx.dev/Document', subject: [{ name: arch, digest: { sha256: image.digest.slice(7) } }], predicate: {} }));
+      const layer = put(statement, 'application/vnd.in-toto+json');
+      const diffId = layer.digest;
+      const config = json({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } }, 'application/vnd.oci.image.config.v1+json');
+      const attestation = json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [{ ...layer, annotations: { 'in-toto.io/predicate-type': 'https://spdx.dev/Document' } }] }, 'application/vnd.oci.image.manifest.v1+json');
+      const bkIndex = json({
+        schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { mediaType: image.mediaType, digest: image.digest, size: image.size, platform: { architecture: arch, os: 'linux' } },
+          { ...attestation, platform: { architecture: 'unknown', os: 'unknown' }, annotations: { 'vnd.docker.reference.digest': image.digest, 'vnd.docker.reference.type': 'attestation-manifest' } },
+        ],
+      }, 'application/vnd.oci.image.index.v1+json');
+      index.manifests.push({ ...bkIndex, annotations: { 'org.opencontainers.image.ref.name': `bk-${arch}` } });
+      writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+      sources.push(`oci:${layout}:bk-${arch}`);
+    }
+    const report = await createIndex(['--tag', `${registry.host}/ci/buildkit:1`, ...sources]);
+    assert.deepEqual(report.manifests.map((m) => m.platform), ['linux/amd64', 'unknown/unknown', 'linux/arm64', 'unknown/unknown']);
+    const pushed = JSON.parse((await skopeoRaw(`${registry.host}/ci/buildkit:1`)).bytes.toString()) as { manifests: { annotations?: Record<string, string> }[] };
+    assert.deepEqual(pushed.manifests.map((m) => m.annotations?.['vnd.docker.reference.type']), [undefined, 'attestation-manifest', undefined, 'attestation-manifest']);
+    assert.equal(platformFile(`${registry.host}/ci/buildkit:1`, 'arm64'), 'buildkit arm64\n');
   });
 });
