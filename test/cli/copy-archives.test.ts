@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { tempDir, validateLayout } from '../support/tools.js';
 import { MiB, multiPlatformImage, skopeoDigest, skopeoRawManifest, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { podman, skopeo } from '../archive/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
@@ -54,6 +54,16 @@ describe('docker-archive', () => {
       assertOk(up);
       assert.equal(configDigest(`docker://${registry.host}/from-podman/app:1`), `sha256:${id}`, 'the image ID (config) is kept');
       assert.deepEqual(diffIds(`docker://${registry.host}/from-podman/app:1`), diffIds(`docker://${registry.host}/src/app:1`));
+
+      // docker save to OCI in one command: the same config and layers, under OCI media types.
+      const converted = join(tmp.path, 'from-podman-oci');
+      assertOk(await runCliAsync(['mutate', `docker-archive:${archive}`, `oci:${converted}:app`, '--format', 'oci'], { env }));
+      validateLayout(converted, 'app');
+      const ociManifest = JSON.parse(skopeo(['inspect', '--raw', `oci:${converted}:app`])) as { mediaType: string; config: { digest: string }; layers: { mediaType: string }[] };
+      assert.equal(ociManifest.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+      // podman's archive holds the layers uncompressed; their bytes (and digests) stay as they are.
+      assert.deepEqual(ociManifest.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar', 'application/vnd.oci.image.layer.v1.tar']);
+      assert.equal(ociManifest.config.digest, `sha256:${id}`, 'the config bytes are kept');
 
       const inspected = await runCliAsync(['inspect', `docker-archive:${archive}`, '--json'], { env });
       assertOk(inspected);
