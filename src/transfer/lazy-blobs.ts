@@ -17,6 +17,11 @@ export interface LazyBlobsOptions {
   onDownload?: (desc: Descriptor, from: string) => void;
   /** Clients the caller already has (e.g. the push destination's): used for their registries, never closed here. */
   shared?: RegistryClient[];
+  /**
+   * false: a recorded blob is read from its registry (verified) and `exists` asks the registry,
+   * but nothing is written into the layout (a check, `validate`, leaves a lazy layout lazy).
+   */
+  keep?: boolean;
 }
 
 /** The default connection: credentials from the environment and the Docker config, default TLS. */
@@ -45,12 +50,22 @@ export class LazyBlobs implements ReadOnlyStorage {
 
   constructor(readonly layout: OciLayout, private readonly options: LazyBlobsOptions = {}) {}
 
-  /** Here, or recorded as fetchable. */
+  /** Here, or recorded as fetchable (without `keep`: there, at its size, as the registry answers). */
   async exists(desc: Descriptor): Promise<boolean> {
-    return (await this.layout.exists(desc)) || (await this.sourcesOf(desc)).length > 0;
+    if (await this.layout.exists(desc)) return true;
+    if (this.options.keep !== false) return (await this.sourcesOf(desc)).length > 0;
+    const { blobSize } = await import('../registry/blob-info.js');
+    return this.fromSources(desc, async (client, repository) => (await blobSize(client, repository, desc.digest)) === desc.size).catch((err: unknown) => {
+      if (err instanceof OcipushError && err.code === 'ENOTFOUND') return false;
+      throw err;
+    });
   }
 
   async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
+    if (this.options.keep === false && !(await this.layout.exists(desc))) {
+      const { fetchBlob } = await import('../registry/blobs.js');
+      return this.fromSources(desc, (client, repository) => fetchBlob(client, repository, desc, options.signal ? { signal: options.signal } : {}));
+    }
     await this.ensure(desc, options);
     return this.layout.fetch(desc);
   }
@@ -133,11 +148,20 @@ export class LazyBlobs implements ReadOnlyStorage {
    * transport's (its retry policy, and a download that breaks resumes from the byte it reached).
    */
   private async download(desc: Descriptor, signal?: AbortSignal): Promise<void> {
+    const { fetchBlob } = await import('../registry/blobs.js');
+    await this.fromSources(desc, async (client, repository) => {
+      this.options.onDownload?.(desc, `${client.registry}/${repository}`);
+      await this.layout.push(desc, await fetchBlob(client, repository, desc, { signal }));
+      this.downloaded.push(desc);
+    });
+  }
+
+  /** `use` with each repository recorded as holding the blob, in turn, until one succeeds. */
+  private async fromSources<T>(desc: Descriptor, use: (client: RegistryClient, repository: string) => Promise<T>): Promise<T> {
     const sources = await this.sourcesOf(desc);
     if (sources.length === 0) {
       throw await this.layout.unusableBlobError(desc, undefined, ', and no registry is recorded to fetch it from');
     }
-    const { fetchBlob } = await import('../registry/blobs.js');
     const { networkError } = await import('../registry/errors.js');
     const failures: string[] = [];
     for (const source of sources) {
@@ -149,11 +173,8 @@ export class LazyBlobs implements ReadOnlyStorage {
         failures.push(`${source}: ${(err as Error).message}`);
         continue;
       }
-      this.options.onDownload?.(desc, source);
       try {
-        await this.layout.push(desc, await fetchBlob(client, repository, desc, { signal }));
-        this.downloaded.push(desc);
-        return;
+        return await use(client, repository);
       } catch (err) {
         // Wrong bytes are never worth another try elsewhere: the digest pins the content.
         if (err instanceof OcipushError && err.code === 'EDIGEST') {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
@@ -203,6 +203,22 @@ describe('validate', () => {
     assertInvalid(await runCliAsync(['validate', `oci:${layout}:multi`], { env }),
       /linux\/amd64: the config lists 0 diff_ids for 1 layers/,
       /the index lists it for linux\/s390x, its config says linux\/arm64/);
+  });
+
+  it('checks every image of a layout named without a tag, each shared blob once', async () => {
+    const whole = await validateJson([`oci:${ociLayout}`], 0);
+    assert.deepEqual(whole.manifests.map((m) => m.kind).sort(), ['image', 'image', 'index', 'index'], 'index.json, the two images, the index over them');
+    assert.equal(whole.blobs, 4, 'two configs and two layers, though the index names both images again');
+    const layout = join(tmp.path, 'whole');
+    cpSync(ociLayout, layout, { recursive: true });
+    const armLayer = json(layout, firstManifestOf(layout, 'arm64')).layers[0].digest as string;
+    rmSync(blobPath(layout, armLayer));
+    // The push recorded where the registry holds the layout's blobs: a missing one is checked there, and not fetched into the layout.
+    assertOk(await runCliAsync(['validate', `oci:${layout}`], { env }));
+    assertOk(await runCliAsync(['validate', `oci:${layout}`, '--fast'], { env }));
+    assert.equal(existsSync(blobPath(layout, armLayer)), false, 'the layout is left as it was');
+    rmSync(join(layout, '.ocipush-remote-blobs.json'));
+    assertInvalid(await runCliAsync(['validate', `oci:${layout}`], { env }), new RegExp(`linux/arm64 layer 0: .*${armLayer} is missing`));
   });
 
   it('stops with one line when the registry cannot be reached: not a problem of the image', async () => {
