@@ -49,7 +49,7 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
   for (const { tag, name } of images) {
     const one = withName(source, name);
     const src = await openSource(one, { connect: (r) => context.clients.connect('src', r) });
-    const first = context.platform ? undefined : copiedFrom.get(src.root.digest);
+    const first = context.platform || context.platforms ? undefined : copiedFrom.get(src.root.digest);
     const copied = first ? await tagAlias(src, destination, first, context) : await copyImage(one, destination, context, src);
     out.info(copied.line);
     report.images.push({ ...copied.report, tag });

@@ -27,7 +27,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
   builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(y)
     .positional('source', { type: 'string', describe: IMAGE_FORMS })
     .positional('destination', { type: 'string', describe: 'Same forms as the source' })
-    .option('platform', { type: 'string', describe: 'From a multi-platform index, copy only this os/arch[/variant] (the result is its manifest)' })
+    .option('platform', { type: 'string', describe: 'From a multi-platform index, copy only this os/arch[/variant] (the result is its manifest); several, comma-separated: an index of only those' })
     .option('all-platforms', { type: 'boolean', describe: 'Copy every platform of an index (the default)' })
     .option('all-tags', { type: 'boolean', describe: 'Copy every tag of a repository (or every name of a layout) to the same tags: SOURCE and DESTINATION name a repository or oci:DIR, no tag' })
     .option('referrers', { type: 'boolean', default: true, describe: 'Also copy signatures, attestations and SBOMs (cosign tags, OCI referrers); --no-referrers to leave them' })
@@ -43,8 +43,12 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const source = await parseEndpoint(argv.source);
     const destination = await parseEndpoint(argv.destination);
     const { parsePlatform } = await import('../oci/descriptor.js');
-    const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
-    const images = { referrers: argv.referrers !== false, ...(platform ? { platform } : {}), ...(argv.allPlatforms ? { allPlatforms: true } : {}) };
+    const platforms = argv.platform === undefined ? [] : argv.platform.split(',').map((p) => parsePlatform(p.trim()));
+    if (platforms.length > 1 && destination.transport === 'docker-archive') throw usageError(`${destination.text}: a docker archive holds one image; give one --platform`);
+    const images = {
+      referrers: argv.referrers !== false, ...(argv.allPlatforms ? { allPlatforms: true } : {}),
+      ...(platforms.length === 1 ? { platform: platforms[0]! } : platforms.length > 1 ? { platforms } : {}),
+    };
     const { signerFromFlags } = await import('./key-options.js');
     const signer = await signerFromFlags(argv, { registry: destination.transport === 'registry', text: destination.text });
     await withCopyContext(argv, out, source, destination, images, async (context) => {
@@ -80,6 +84,8 @@ export interface CopyContext {
   /** Signatures, attestations and SBOMs too. */
   referrers: boolean;
   platform?: Platform;
+  /** Several platforms: an index of only their images (the root made anew when it had others). */
+  platforms?: Platform[];
   allPlatforms?: boolean;
 }
 
@@ -116,7 +122,7 @@ export interface CopiedImage {
  */
 export async function withCopyContext(
   argv: RegistryFlags, out: Output, source: Endpoint, destination: Endpoint,
-  images: Pick<CopyContext, 'referrers' | 'platform' | 'allPlatforms'>, work: (context: CopyContext) => Promise<void>,
+  images: Pick<CopyContext, 'referrers' | 'platform' | 'platforms' | 'allPlatforms'>, work: (context: CopyContext) => Promise<void>,
 ): Promise<void> {
   const concurrency = checkConcurrency(argv.concurrency);
   const { SideClients } = await import('./side-clients.js');
@@ -142,15 +148,20 @@ export async function withCopyContext(
 /**
  * Copies the image `source` names to `destination`: blobs, then the manifest (children before
  * their index), then what refers to it. A failed copy leaves an archive destination as it was.
+ * `opened` and `given` are a source seen with content made in memory (mutate, index create …);
+ * without them, `context.platforms` narrows an index to those platforms' images.
  */
 export async function copyImage(
-  source: Endpoint, destination: Endpoint, context: CopyContext, opened?: OpenedSource, made?: MadeContent,
+  source: Endpoint, destination: Endpoint, context: CopyContext, opened?: OpenedSource, given?: MadeContent,
 ): Promise<CopiedImage> {
   const { openSource, openDestination } = await import('./endpoints.js');
   const { clients, progress, concurrency } = context;
   let dst: OpenedDestination | undefined;
   try {
-    const src = opened ?? await openSource(source, { connect: (r) => clients.connect('src', r) });
+    let src = opened ?? await openSource(source, { connect: (r) => clients.connect('src', r) });
+    let narrowed = given;
+    if (context.platforms && !given) ({ src, made: narrowed } = await toPlatforms(src, context.platforms));
+    const made = narrowed;
     let root: Descriptor = src.root;
     const { hostPlatform } = await import('./read-source.js');
     const { platformOf } = await import('../image/platform.js');
@@ -218,6 +229,18 @@ export async function copyImage(
     await dst?.abort().catch(() => {});
     throw err;
   }
+}
+
+/** The source with its root narrowed to `platforms`: an index made anew in memory when it had others. */
+async function toPlatforms(src: OpenedSource, platforms: Platform[]): Promise<{ src: OpenedSource; made?: MadeContent }> {
+  const { filterPlatforms } = await import('../assemble/filter-index.js');
+  const filtered = await filterPlatforms(src.storage, src.root, src.rootBytes, platforms, src.name);
+  if (!filtered.changed) return { src };
+  const { withBlobs } = await import('../content/with-blobs.js');
+  return {
+    src: { ...src, storage: withBlobs(src.storage, [{ descriptor: filtered.descriptor, bytes: filtered.bytes }]), root: filtered.descriptor, rootBytes: filtered.bytes },
+    made: { digests: new Set([filtered.descriptor.digest]), inPlace: false },
+  };
 }
 
 /** Where a blob may be mounted from in the destination's registry: the source's repository, unless the source only borrowed it. */

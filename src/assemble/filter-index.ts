@@ -1,0 +1,51 @@
+import { OcipushError } from '../errors.js';
+import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { sha256 } from '../oci/digest.js';
+import { encodeJson, isIndex, parseManifest } from '../oci/manifest.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
+import { loadImage } from '../image/load.js';
+
+/** BuildKit's attestation manifests name the image they describe in these annotations. */
+const REFERENCE_TYPE = 'vnd.docker.reference.type';
+const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
+
+export interface FilteredRoot {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  /** Whether the root had to change (the index had entries for other platforms). */
+  changed: boolean;
+}
+
+/**
+ * The root with only the images for `platforms`, as `crane index filter` keeps them: an index
+ * keeps its entries for those platforms (and the BuildKit attestation manifests of the images it
+ * keeps), in their order, with its media type and annotations; one missing platform is an error.
+ * An index that holds nothing else stays as it is, bytes and digest; so does a single image for
+ * one of the platforms.
+ */
+export async function filterPlatforms(
+  storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, platforms: readonly Platform[], name: string,
+): Promise<FilteredRoot> {
+  const parsed = parseManifest(rootBytes, name, root.mediaType);
+  const wanted = platforms.map(formatPlatform).join(', ');
+  if (!isIndex(parsed)) {
+    const image = await loadImage(storage, root, { name });
+    if (!platforms.some((p) => platformMatches(p, image.platform))) {
+      throw new OcipushError('ENOTFOUND', `${name} is one image for ${formatPlatform(image.platform)}, not for ${wanted} (--platform)`, { digest: root.digest });
+    }
+    return { descriptor: root, bytes: rootBytes, changed: false };
+  }
+  const images = parsed.manifests.filter((d) => d.platform?.os !== 'unknown');
+  for (const platform of platforms) {
+    if (!images.some((d) => platformMatches(platform, d.platform))) {
+      const available = images.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
+      throw new OcipushError('ENOTFOUND', `${name} has no image for ${formatPlatform(platform)} (it has: ${available})`, { digest: root.digest });
+    }
+  }
+  const kept = new Set(images.filter((d) => platforms.some((p) => platformMatches(p, d.platform))).map((d) => d.digest as string));
+  const manifests = parsed.manifests.filter((d) => kept.has(d.digest)
+    || (d.annotations?.[REFERENCE_TYPE] !== undefined && kept.has(d.annotations[REFERENCE_DIGEST] ?? '')));
+  if (manifests.length === parsed.manifests.length) return { descriptor: root, bytes: rootBytes, changed: false };
+  const bytes = encodeJson({ ...parsed, manifests });
+  return { descriptor: { mediaType: root.mediaType, digest: sha256(bytes), size: bytes.length }, bytes, changed: true };
+}

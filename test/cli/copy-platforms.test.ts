@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith, skopeoFails, skopeoRaw } from './copy-support.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let mirror: RunningRegistry;
+let source: string;
+let entries: Map<string, string>;
+const env = envWith();
+
+interface Index { manifests: { digest: string; platform: { os: string; architecture: string } }[]; annotations?: Record<string, string> }
+
+/** A three-platform index ocipush built, annotated, in a registry: what a mirror copies from. */
+before(async () => {
+  requireTool('skopeo');
+  tmp = await tempDir();
+  [registry, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+  const layout = join(tmp.path, 'layout');
+  for (const arch of ['amd64', 'arm64', 's390x']) {
+    const dir = join(tmp.path, arch);
+    mkdirSync(join(dir, 'etc'), { recursive: true });
+    writeFileSync(join(dir, 'etc', 'arch'), `${arch}\n`);
+    assertOk(await runCliAsync(['build', dir, '--layout', layout, '--tag', arch, '--platform', `linux/${arch}`], { env }));
+  }
+  assertOk(await runCliAsync(['index', 'create', 'amd64', 'arm64', 's390x', '--tag', 'all', '--layout', layout, '--annotation', 'org.opencontainers.image.version=1'], { env }));
+  source = `${registry.host}/up/base:1`;
+  assertOk(await runCliAsync(['push', source, '--layout', layout, '--tag', 'all'], { env }));
+  const index = JSON.parse((await skopeoRaw(source)).bytes.toString()) as Index;
+  entries = new Map(index.manifests.map((m) => [m.platform.architecture, m.digest]));
+});
+after(async () => {
+  await Promise.all([registry?.stop(), mirror?.stop()]);
+  await tmp?.cleanup();
+});
+
+describe('copy --platform with several platforms', () => {
+  it('mirrors an index with only those platforms: their manifests as they were, the index annotations kept', async () => {
+    const target = `${mirror.host}/mirror/base:1`;
+    const r = await runCliAsync(['copy', source, target, '--platform', 'linux/amd64,linux/arm64', '--json'], { env });
+    assertOk(r);
+    const copied = JSON.parse(r.stdout) as { digest: string; blobs: { kind: string }[] };
+    const pushed = await skopeoRaw(target);
+    assert.equal(pushed.digest, copied.digest);
+    const index = JSON.parse(pushed.bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => [m.platform.architecture, m.digest]), [['amd64', entries.get('amd64')], ['arm64', entries.get('arm64')]]);
+    assert.deepEqual(index.annotations, { 'org.opencontainers.image.version': '1' });
+    assert.equal(copied.blobs.filter((b) => b.kind === 'layer').length, 2, 'the s390x layer is not copied');
+    assert.ok(await skopeoFails(`${mirror.host}/mirror/base@${entries.get('s390x')}`), 'nor its manifest');
+    run('skopeo', ['copy', '--src-tls-verify=false', '--override-arch', 'arm64', `docker://${target}`, `oci:${join(tmp.path, 'arm')}:x`]);
+    assertOk(await runCliAsync(['validate', target], { env }));
+  });
+
+  it('keeps an index that holds only those platforms byte for byte, and mounts within one registry', async () => {
+    const same = await runCliAsync(['copy', source, `${registry.host}/copy/all:1`, '--platform', 'linux/s390x,linux/arm64,linux/amd64', '--json'], { env });
+    assertOk(same);
+    assert.equal((JSON.parse(same.stdout) as { digest: string }).digest, (await skopeoRaw(source)).digest);
+    const two = await runCliAsync(['copy', source, `${registry.host}/copy/two:1`, '--platform', 'linux/amd64,linux/s390x', '--json'], { env });
+    assertOk(two);
+    const blobs = (JSON.parse(two.stdout) as { blobs: { kind: string; outcome: string }[] }).blobs;
+    assert.ok(blobs.filter((b) => b.kind === 'layer').every((b) => b.outcome === 'mounted'), JSON.stringify(blobs));
+  });
+
+  it('refuses a platform the index lacks, and a single image of another platform, with one line', async () => {
+    assertOneLineError(await runCliAsync(['copy', source, `${mirror.host}/mirror/none:1`, '--platform', 'linux/amd64,linux/ppc64le'], { env }),
+      /has no image for linux\/ppc64le \(it has: linux\/amd64, linux\/arm64, linux\/s390x\)/);
+    assert.ok(await skopeoFails(`${mirror.host}/mirror/none:1`));
+    const single = `${registry.host}/up/base@${entries.get('arm64')}`;
+    assertOneLineError(await runCliAsync(['copy', single, `${mirror.host}/mirror/one:1`, '--platform', 'linux/amd64,linux/s390x'], { env }),
+      /is one image for linux\/arm64, not for linux\/amd64, linux\/s390x/);
+    assertOk(await runCliAsync(['copy', single, `${mirror.host}/mirror/one:1`, '--platform', 'linux/amd64,linux/arm64'], { env }));
+    assert.equal((await skopeoRaw(`${mirror.host}/mirror/one:1`)).digest, entries.get('arm64'));
+  });
+});
