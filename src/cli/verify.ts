@@ -6,6 +6,7 @@ import { registryFlags, type RegistryFlags } from './registry-options.js';
 interface VerifyArgs extends RegistryFlags {
   reference: string;
   key: string;
+  annotation?: string[];
 }
 
 export const verifyCommand: CliCommand<VerifyArgs> = {
@@ -14,7 +15,9 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
-    .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')),
+    .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE the signature\'s payload must claim in its "optional" section (repeatable; as sign -a writes it)' })
+    .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')
+    .example('$0 verify localhost:5000/app:1 --key cosign.pub -a git-sha=$GIT_SHA', 'signed by the key for this commit')),
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
@@ -23,7 +26,9 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
     const { verifyImage } = await import('../supply-chain/sign.js');
-    const outcome = await withRepository(source, argv, async (repo) => verifyImage(repo, (await repo.resolve(referenceTarget(source))).digest, verifier));
+    const { parseKeyValues } = await import('./command.js');
+    const annotations = parseKeyValues(argv.annotation, 'annotation');
+    const outcome = await withRepository(source, argv, async (repo) => verifyImage(repo, (await repo.resolve(referenceTarget(source))).digest, verifier, annotations));
     const image = `${source.registry}/${source.repository}@${outcome.digest}`;
     if (outcome.verified.length === 0) {
       const why = outcome.total === 0 ? 'no signatures found' : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;

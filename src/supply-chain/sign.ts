@@ -68,12 +68,16 @@ export interface VerifyOutcome {
  * Checks every signature at `sha256-<hex>.sig` against the key, then its payload against the
  * digest (cosign's order: a signature by another key says nothing about its payload).
  */
-export async function verifyImage(repo: Repository, digest: Digest, verifier: Verifier): Promise<VerifyOutcome> {
+export async function verifyImage(repo: Repository, digest: Digest, verifier: Verifier, annotations?: Record<string, string>): Promise<VerifyOutcome> {
   const { layers } = await readAttached(repo, digest, 'sig');
-  return checkSignatures(layers, digest, verifier, `${repo}@${digest}`);
+  return checkSignatures(layers, digest, verifier, `${repo}@${digest}`, annotations);
 }
 
-export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifier: Verifier, what: string): VerifyOutcome {
+/**
+ * The signatures among `layers` that `verifier`'s key made over a payload for `digest`; with
+ * `annotations`, only those whose payload's optional claims hold each pair (as `cosign verify -a`).
+ */
+export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifier: Verifier, what: string, annotations: Record<string, string> = {}): VerifyOutcome {
   const outcome: VerifyOutcome = { digest, verified: [], rejected: [], total: 0 };
   for (const { descriptor, payload } of layers) {
     if (descriptor.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) continue;
@@ -94,6 +98,11 @@ export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifie
     const signedDigest = parsed.critical.image['docker-manifest-digest'];
     if (signedDigest !== digest) {
       outcome.rejected.push(`signed by this key for another image (${signedDigest})`);
+      continue;
+    }
+    const differs = Object.entries(annotations).filter(([key, value]) => parsed.optional?.[key] !== value);
+    if (differs.length > 0) {
+      outcome.rejected.push(`signed by this key without the annotation${differs.length === 1 ? '' : 's'} ${differs.map(([k, v]) => `${k}=${v}`).join(', ')}`);
       continue;
     }
     outcome.verified.push({ layer: descriptor.digest, dockerReference: parsed.critical.identity['docker-reference'], dockerManifestDigest: signedDigest, optional: parsed.optional ?? null });

@@ -93,6 +93,10 @@ describe('ocipush sign / verify against docker-registry', () => {
     assert.equal(doc.digest, first.manifest.digest);
     assert.deepEqual(doc.verified.map((v: { optional: unknown }) => v.optional), [{ build: '42' }]);
     assertOneLineError(runCli(['verify', ref, '--key', pubC]), /^ocipush: verify .*\/sc\/app@sha256:[0-9a-f]{64}: none of 2 signatures verifies: not signed by this key$/);
+    // -a, as cosign verify -a: only a signature whose payload claims the pair counts.
+    assertOk(runCli(['verify', ref, '--key', pubB, '-a', 'build=42']));
+    assertOneLineError(runCli(['verify', ref, '--key', pubB, '-a', 'build=43']), /none of 2 signatures verifies: not signed by this key; signed by this key without the annotation build=43$/);
+    assertOneLineError(runCli(['verify', ref, '--key', pubA, '-a', 'build=42']), /signed by this key without the annotation build=42/);
   });
 
   it('an image pushed over the signed tag, and a signature copied onto another image\'s .sig tag, fail', () => {

@@ -49,6 +49,9 @@ describe('signatures cosign (and skopeo) made', () => {
     assert.deepEqual([elsewhere.verified.length, elsewhere.rejected], [0, [`signed by this key for another image (${manifestDigest})`]]);
     const unknown = checkSignatures(layersOf('unknown-cosign-key.signature'), manifestDigest, key('cosign.pub'), 'fixture');
     assert.equal(unknown.verified.length, 0);
+    // cosign signed it with no -a: asked for a claim (verify -a), it has none.
+    const claimed = checkSignatures(layers, manifestDigest, key('cosign.pub'), 'fixture', { release: '1' });
+    assert.deepEqual([claimed.verified.length, claimed.rejected], [0, ['signed by this key without the annotation release=1']]);
   });
 
   it('a tampered payload or signature fails', () => {
