@@ -149,15 +149,15 @@ export class LazyBlobs implements ReadOnlyStorage {
    */
   private async download(desc: Descriptor, signal?: AbortSignal): Promise<void> {
     const { fetchBlob } = await import('../registry/blobs.js');
-    await this.fromSources(desc, async (client, repository) => {
-      this.options.onDownload?.(desc, `${client.registry}/${repository}`);
+    await this.fromSources(desc, async (client, repository, source) => {
+      this.options.onDownload?.(desc, source);
       await this.layout.push(desc, await fetchBlob(client, repository, desc, { signal }));
       this.downloaded.push(desc);
     });
   }
 
   /** `use` with each repository recorded as holding the blob, in turn, until one succeeds. */
-  private async fromSources<T>(desc: Descriptor, use: (client: RegistryClient, repository: string) => Promise<T>): Promise<T> {
+  private async fromSources<T>(desc: Descriptor, use: (client: RegistryClient, repository: string, source: string) => Promise<T>): Promise<T> {
     const sources = await this.sourcesOf(desc);
     if (sources.length === 0) {
       throw await this.layout.unusableBlobError(desc, undefined, ', and no registry is recorded to fetch it from');
@@ -174,7 +174,7 @@ export class LazyBlobs implements ReadOnlyStorage {
         continue;
       }
       try {
-        return await use(client, repository);
+        return await use(client, repository, source);
       } catch (err) {
         // Wrong bytes are never worth another try elsewhere: the digest pins the content.
         if (err instanceof OcipushError && err.code === 'EDIGEST') {
