@@ -4,6 +4,7 @@ import type { RegistryClient } from '../registry/http.js';
 import type { Repository } from '../registry/repository.js';
 import type { ArchiveWriter } from '../archive/archive-writer.js';
 import type { ImageLocation } from '../transports/parse.js';
+import type { OpenOptions } from '../transports/open.js';
 
 /**
  * The two ends of a copy, in skopeo's transport syntax (transports/parse.ts): a registry
@@ -33,7 +34,7 @@ export interface OpenedSource {
   close(): Promise<void>;
 }
 
-export interface SourceOptions {
+export interface SourceOptions extends Pick<OpenOptions, 'keep' | 'everyImage'> {
   /** A registry client for a registry (made, cached and closed by the caller). */
   connect: (registry: string) => Promise<RegistryClient>;
 }
@@ -41,7 +42,8 @@ export interface SourceOptions {
 export async function openSource(endpoint: Endpoint, options: SourceOptions): Promise<OpenedSource> {
   const { openLocation } = await import('../transports/open.js');
   const { readManifest } = await import('../image/load.js');
-  const opened = await openLocation(endpoint, { connect: options.connect });
+  const { connect, ...how } = options;
+  const opened = await openLocation(endpoint, { connect, ...how });
   // The caller owns registry clients (a source and a destination may share one).
   const close = endpoint.transport === 'registry' ? async () => {} : () => opened.close();
   try {

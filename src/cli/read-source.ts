@@ -1,15 +1,18 @@
 import { clientFromFlags, type RegistryFlags } from './registry-options.js';
-import type { OpenedSource } from './endpoints.js';
+import type { OpenedSource, SourceOptions } from './endpoints.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 
 /** Opens any source (registry, oci:, oci-archive:, docker-archive:), runs `work`, and closes it. */
-export async function withSource<T>(text: string, flags: RegistryFlags, work: (source: OpenedSource) => Promise<T>): Promise<T> {
+export async function withSource<T>(
+  text: string, flags: RegistryFlags, work: (source: OpenedSource) => Promise<T>, how: Pick<SourceOptions, 'keep' | 'everyImage'> = {},
+): Promise<T> {
   const { parseEndpoint, openSource } = await import('./endpoints.js');
   const endpoint = await parseEndpoint(text);
   const clients: RegistryClient[] = [];
   try {
     const source = await openSource(endpoint, {
+      ...how,
       connect: async (registry) => {
         const client = await clientFromFlags(registry, flags);
         clients.push(client);

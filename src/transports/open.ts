@@ -2,6 +2,10 @@ import { resolve as resolvePath } from 'node:path';
 import type { Descriptor } from '../oci/descriptor.js';
 import { formatReference, referenceTarget, type Reference } from '../oci/reference.js';
 import { OciLayout } from '../content/layout.js';
+import { withBlobs } from '../content/with-blobs.js';
+import { sha256 } from '../oci/digest.js';
+import { encodeJson } from '../oci/manifest.js';
+import { MediaType } from '../oci/media-types.js';
 import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
 import { defaultConnect, LazyBlobs, type ConnectRegistry } from '../transfer/lazy-blobs.js';
 import { parseTransport, type ImageLocation } from './parse.js';
@@ -9,6 +13,10 @@ import { parseTransport, type ImageLocation } from './parse.js';
 export interface OpenOptions extends OperationOptions {
   /** How to reach registries (the source's, and those a layout's lazy base layers live in). */
   connect?: ConnectRegistry;
+  /** false: a layout's recorded blobs are read from their registry but not kept in it (a check writes nothing). */
+  keep?: boolean;
+  /** `oci:DIR` without a name is every image of the layout: its index.json seen as an index over them. */
+  everyImage?: boolean;
 }
 
 /** A storage opened at what a reference names: read the image with image/load.ts over `storage` from `root`. */
@@ -39,10 +47,15 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
       return openRegistry(location.reference, connect);
     case 'oci': {
       const layout = await OciLayout.open(location.path);
-      const root = await layout.resolve(location.name);
-      const storage = new LazyBlobs(layout, { connect });
+      const storage = new LazyBlobs(layout, { connect, ...(options.keep === false ? { keep: false } : {}) });
       const name = `oci:${location.path}${location.name ? `:${location.name}` : ''}`;
-      return { location, storage, root, name, close: () => storage.close() };
+      if (location.name === undefined && options.everyImage) {
+        // index.json as read, re-encoded: an index no registry holds, made for one walk over every image.
+        const bytes = encodeJson(await layout.readIndex());
+        const root: Descriptor = { mediaType: MediaType.OciIndex, digest: sha256(bytes), size: bytes.length };
+        return { location, storage: withBlobs(storage, [{ descriptor: root, bytes }]), root, name, close: () => storage.close() };
+      }
+      return { location, storage, root: await layout.resolve(location.name), name, close: () => storage.close() };
     }
     case 'oci-archive': {
       const { OciArchiveReader } = await import('../archive/oci-archive-reader.js');

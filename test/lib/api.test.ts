@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { build, defaultCredentials, isOcipushError, pull, push, type OcipushError } from '../../src/index.js';
+import { build, defaultCredentials, isOcipushError, pull, push, validate, type OcipushError } from '../../src/index.js';
 import { inLibraryTerms } from '../../src/lib/errors.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { runCli, tempDir } from '../support/tools.js';
@@ -168,4 +168,20 @@ test('push carries what refers to the image in the layout, as the CLI does: a bu
   assert.equal(pushed.referrers.length, 1, 'the SBOM');
   assert.equal(pushed.cacheEntries, 0);
   assert.equal(await manifestStatus(registry.host, 'api/sbom', pushed.referrers[0]!.descriptor.digest), 200, 'the SBOM manifest is in the registry');
+});
+
+test('validate resolves with the report: valid for a whole image, the problem named for a layer whose bytes changed', async () => {
+  const copy = join(tmp.path, 'validate-layout');
+  cpSync(layout, copy, { recursive: true });
+  const whole = await validate({ image: `oci:${copy}:big` });
+  assert.deepEqual(whole.problems, []);
+  assert.equal(whole.blobs, 2);
+  const manifest = JSON.parse(readFileSync(join(copy, 'blobs', 'sha256', whole.digest.slice(7)), 'utf8')) as { layers: { digest: string }[] };
+  const layer = join(copy, 'blobs', 'sha256', manifest.layers[0]!.digest.slice(7));
+  const bytes = readFileSync(layer);
+  bytes[bytes.length >> 1]! ^= 0xff;
+  writeFileSync(layer, bytes);
+  const broken = await validate({ image: `oci:${copy}` });
+  assert.deepEqual(broken.problems.map((p) => [p.code, p.digest]), [['EDIGEST', manifest.layers[0]!.digest]]);
+  assert.deepEqual((await validate({ image: `oci:${copy}`, fast: true })).problems, [], '--fast reads no layer');
 });

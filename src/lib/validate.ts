@@ -1,0 +1,37 @@
+import type { ValidationReport } from '../image/validate.js';
+import { libraryCall } from './errors.js';
+import { connectWith, type RegistryOptions } from './options.js';
+
+export interface ValidateOptions extends RegistryOptions {
+  /** `REGISTRY/REPO[:TAG|@DIGEST]`, `oci:DIR[:NAME]` (without a name: every image of the layout), `oci-archive:FILE`, `docker-archive:FILE`. */
+  image: string;
+  /** Only ask whether each blob is there at its size (HEAD, stat): read no layer. */
+  fast?: boolean;
+  /** Of an index, only the image for this `os/arch[/variant]`. */
+  platform?: string;
+}
+
+/**
+ * `ocipush validate`: every manifest and blob of the image checked against its digest, every
+ * layer decompressed against its diff_id. Resolves with the report whether or not the image is
+ * valid (`problems` is empty when it is); rejects only for what is not about the image (the
+ * registry unreachable, credentials refused, cancelled). A layout is left as it was.
+ */
+export function validate(options: ValidateOptions): Promise<ValidationReport> {
+  return libraryCall(`validate ${options.image}`, options.signal, async () => {
+    const { openImage } = await import('../transports/open.js');
+    const { validateImage } = await import('../image/validate.js');
+    const { parsePlatform } = await import('../oci/descriptor.js');
+    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    const opened = await openImage(options.image, { connect: (registry) => connectWith(registry, options), keep: false, everyImage: true });
+    try {
+      return await validateImage(opened.storage, opened.root, {
+        name: opened.name, ...(options.fast ? { fast: true } : {}), ...(platform ? { platform } : {}),
+        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } finally {
+      await opened.close();
+    }
+  });
+}
