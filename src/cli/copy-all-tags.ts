@@ -2,6 +2,8 @@ import { usageError } from './command.js';
 import { nameTag, type Endpoint, type OpenedSource } from './endpoints.js';
 import { isReferencePusher, isTagResolver } from '../content/storage.js';
 import { copyImage, type CopiedImage, type CopyContext } from './copy.js';
+import type { Signer } from '../supply-chain/signer.js';
+import type { SignedManifest } from '../supply-chain/sign.js';
 
 /** A tag of the referrers tag schema or of cosign (`sha256-<hex>`, `….sig`, `….att`, `….sbom`): not an image of its own. */
 const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.[a-z0-9]+)?$/;
@@ -10,7 +12,7 @@ const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.[a-z0-9]+)?$/;
 export interface AllTagsReport {
   source: string;
   destination: string;
-  images: (CopiedImage['report'] & { tag: string })[];
+  images: (CopiedImage['report'] & { tag: string; signatures?: SignedManifest[] })[];
   /** Referrer tags left where they were, and why. */
   skipped: { tag: string; reason: string }[];
 }
@@ -26,7 +28,7 @@ export interface AllTagsReport {
  * brings its own signatures, attestations and SBOMs (and keeps the destination's referrers tag
  * index whole instead of overwriting it); those whose image no tag names are left out and listed.
  */
-export async function copyAllTags(source: Endpoint, destination: Endpoint, context: CopyContext): Promise<AllTagsReport> {
+export async function copyAllTags(source: Endpoint, destination: Endpoint, context: CopyContext, signer?: Signer): Promise<AllTagsReport> {
   checkRepositoryEnds(source, destination);
   const { out } = context;
   const listed = await listSourceTags(source, context);
@@ -52,7 +54,9 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
     const first = context.platform || context.platforms ? undefined : copiedFrom.get(src.root.digest);
     const copied = first ? await tagAlias(src, destination, first, context) : await copyImage(one, destination, context, src);
     out.info(copied.line);
-    report.images.push({ ...copied.report, tag });
+    // --sign: each image once, by digest; a tag of an image already copied (and signed) is only named.
+    const signatures = signer && !first && destination.transport === 'registry' ? await signTagged(destination, tag, copied.digest, signer, context) : undefined;
+    report.images.push({ ...copied.report, tag, ...(signatures ? { signatures } : {}) });
     // An index's manifests too: their signatures (cosign sign --recursive) came along with them.
     for (const d of copied.manifests) copiedManifests.add(d);
     copiedFrom.set(src.root.digest, copied.report.destination);
@@ -90,6 +94,15 @@ async function tagAlias(src: OpenedSource, destination: Endpoint, first: string,
     report: { source: src.name, destination: dst.name, digest: root.digest, size: root.size, mediaType: root.mediaType, blobs: [], referrers: [] },
     manifests: [root.digest],
   };
+}
+
+/** Signs the image just copied to `tag` of the destination repository, and says so. */
+async function signTagged(destination: Endpoint & { transport: 'registry' }, tag: string, digest: CopiedImage['digest'], signer: Signer, context: CopyContext): Promise<SignedManifest[]> {
+  const { signCopied, reportSignatures } = await import('./key-options.js');
+  const reference = { ...destination.reference, tag };
+  const signatures = await signCopied(context.clients, reference, digest, signer);
+  reportSignatures(context.out, reference, signatures);
+  return signatures;
 }
 
 function checkRepositoryEnds(source: Endpoint, destination: Endpoint): void {

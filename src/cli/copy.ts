@@ -34,7 +34,6 @@ export const copyCommand: CliCommand<CopyArgs> = {
     .option('digest-file', { type: 'string', describe: 'Write the copied manifest digest to this file' })
     .conflicts('platform', 'all-platforms')
     .conflicts('all-tags', 'digest-file')
-    .conflicts('all-tags', 'sign')
     .example('$0 copy staging.example.com/app:1.4 prod.example.com/app:1.4', 'promote between registries')
     .example('$0 copy --all-tags registry.example.com/app mirror.example.com/app', 'mirror a repository, tag by tag')
     .example('$0 copy docker-archive:app.tar localhost:5000/app:1', 'push a docker save tarball')), 'src'), 'dest'),
@@ -54,7 +53,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
     await withCopyContext(argv, out, source, destination, images, async (context) => {
       if (argv.allTags) {
         const { copyAllTags } = await import('./copy-all-tags.js');
-        await copyAllTags(source, destination, context);
+        await copyAllTags(source, destination, context, signer);
         return;
       }
       const copied = await copyImage(source, destination, context);

@@ -89,6 +89,26 @@ describe('--sign on the verbs that write an image into a registry', () => {
     assert.deepEqual(validate('rebase.schema.json', JSON.parse(rebased.stdout)), []);
   });
 
+  it('copy --all-tags --sign signs each image it mirrors once, by digest; a second tag of one image is only named', async () => {
+    assertOk(await runCliAsync(['copy', `${registry.host}/signed/app:1`, `${registry.host}/mirror-src/app:1`], { env }));
+    assertOk(await runCliAsync(['copy', `${registry.host}/signed/app:1`, `${registry.host}/mirror-src/app:latest`], { env }));
+    assertOk(await runCliAsync(['mutate', `${registry.host}/signed/app:1`, `${registry.host}/mirror-src/app:2`, '--label', 'second=yes'], { env }));
+    const r = await runCliAsync(['copy', '--all-tags', `${registry.host}/mirror-src/app`, `${registry.host}/mirror-dst/app`, '--sign', '--key', key, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as { images: { tag: string; digest: string; signatures?: { digest: string }[] }[] };
+    assert.deepEqual(validate('copy-all-tags.schema.json', out), []);
+    // In the order the registry lists the tags: of `1` and `latest` (one image), the first copied is signed.
+    const byTag = new Map(out.images.map((i) => [i.tag, i]));
+    assert.equal(byTag.get('1')!.digest, byTag.get('latest')!.digest);
+    const signed = out.images.filter((i) => i.signatures).map((i) => i.tag).sort();
+    assert.ok(signed.length === 2 && signed.includes('2'), `signed: ${signed.join(', ')}`);
+    for (const image of out.images.filter((i) => i.signatures)) {
+      assert.deepEqual(image.signatures!.map((s) => s.digest), [image.digest]);
+      assert.equal(opensslVerifiedSignatures('mirror-dst/app', image.digest), 1);
+    }
+    assert.equal((r.stderr.match(/^signed /gm) ?? []).length, 2);
+  });
+
   it('a key that does not open, or --sign where no registry is written, stops the command before anything is written', async () => {
     await registry.forgetAccessLog();
     assertOneLineError(
