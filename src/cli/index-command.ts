@@ -1,10 +1,12 @@
 import type { Argv } from 'yargs';
-import { parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
+import { parseKeyValues, signFlags, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { reportWrittenImage } from './build-report.js';
 import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import type { OpenedSource } from './endpoints.js';
+import type { Signer } from '../supply-chain/signer.js';
+import type { SignedManifest } from '../supply-chain/sign.js';
 
 interface IndexArgs extends RegistryFlags {
   action: string;
@@ -12,12 +14,14 @@ interface IndexArgs extends RegistryFlags {
   layout?: string;
   tag?: string;
   annotation?: string[];
+  sign?: boolean;
+  key?: string;
 }
 
 export const indexCommand: CliCommand<IndexArgs> = {
   command: 'index <action> [images..]',
   describe: 'Combine single-platform images into one multi-platform image index: in a layout, or in a registry (as buildx imagetools create)',
-  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(y
+  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(y)
     .positional('action', { type: 'string', choices: ['create'], describe: 'create: write an index naming the images' })
     .positional('images', { type: 'string', array: true, describe: 'Images of the layout (tags or digests), one per platform; with a --tag naming a registry or oci:DIR:NAME, images anywhere (REGISTRY/REPO:TAG, oci:DIR:NAME, archives)' })
     .option('layout', { type: 'string', describe: `OCI image layout holding the images (env OCIPUSH_LAYOUT, default ${defaultLayoutDir()})` })
@@ -30,8 +34,11 @@ export const indexCommand: CliCommand<IndexArgs> = {
     const images = toArray(argv.images);
     if (images.length === 0) throw usageError('index create: name the images to combine (tags or digests of the layout, or references)');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
-    if (namesAReference(argv.tag, argv.layout)) {
-      await createElsewhere(argv, argv.tag, images, annotations, out);
+    const elsewhere = namesAReference(argv.tag, argv.layout);
+    const { signerFromFlags } = await import('./key-options.js');
+    const signer = await signerFromFlags(argv, { registry: elsewhere && !argv.tag.startsWith('oci:'), text: argv.tag });
+    if (elsewhere) {
+      await createElsewhere(argv, argv.tag, images, annotations, out, signer);
       return;
     }
     const { createImageIndex } = await import('../assemble/create-index.js');
@@ -64,7 +71,9 @@ function namesAReference(tag: string, layout: string | undefined): boolean {
  * for), into another repository of the same registry the layers are mounted, into
  * another registry or a layout they stream across, verified.
  */
-async function createElsewhere(argv: IndexArgs, tag: string, images: string[], annotations: Record<string, string> | undefined, out: Output): Promise<void> {
+async function createElsewhere(
+  argv: IndexArgs, tag: string, images: string[], annotations: Record<string, string> | undefined, out: Output, signer: Signer | undefined,
+): Promise<void> {
   const { parseEndpoint, openSource } = await import('./endpoints.js');
   const destination = await parseEndpoint(tag);
   if (destination.transport !== 'registry' && destination.transport !== 'oci') throw usageError(`--tag ${tag}: an index goes to a registry or a layout (oci:DIR:NAME)`);
@@ -94,10 +103,16 @@ async function createElsewhere(argv: IndexArgs, tag: string, images: string[], a
       for (const m of composed.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
       const count = (outcome: string) => copied.report.blobs.filter((b) => b.outcome === outcome).length;
       out.info(`wrote the index ${copied.digest} to ${copied.report.destination} (${copied.report.blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there)`);
+      let signatures: SignedManifest[] | undefined;
+      if (signer && destination.transport === 'registry') {
+        const { signCopied, reportSignatures } = await import('./key-options.js');
+        signatures = await signCopied(context.clients, destination.reference, copied.digest, signer);
+        reportSignatures(out, destination.reference, signatures);
+      }
       out.result(copied.digest, {
         digest: copied.digest, size: composed.root.size, mediaType: composed.root.mediaType, destination: copied.report.destination,
         manifests: composed.manifests.map((m) => ({ digest: m.digest, size: m.size, mediaType: m.mediaType, platform: formatPlatform(m.platform!) })),
-        blobs: copied.report.blobs,
+        blobs: copied.report.blobs, ...(signatures ? { signatures } : {}),
       });
     } catch (err) {
       await closeAll();

@@ -8,6 +8,7 @@ import { requireTool, run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, skopeoFails, skopeoRaw } from './copy-support.js';
 import { validate } from './json-schema.js';
+import { opensslVerifiedSignatures } from './signature-support.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
@@ -94,6 +95,20 @@ describe('index create with images in a registry', () => {
     run('skopeo', ['copy', '--override-arch', 'arm64', `oci:${layout}:app`, `oci:${copy}:x`]);
     run('umoci', ['unpack', '--image', `${copy}:x`, `${copy}-bundle`]);
     assert.equal(readFileSync(join(`${copy}-bundle`, 'rootfs', 'etc', 'platform'), 'utf8'), 'linux/arm64\n');
+  });
+
+  it('--sign signs the index it wrote, by digest, in the destination repository', async () => {
+    requireTool('openssl');
+    const keys = join(tmp.path, 'k');
+    const signEnv = { ...env, COSIGN_PASSWORD: 'index-pw' };
+    assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', keys], { env: signEnv }));
+    const r = await runCliAsync(['index', 'create', '--tag', `${registry.host}/ci/signed:1`, `${registry.host}/ci/app:1-amd64`, `${registry.host}/ci/app:1-arm64`, '--sign', '--key', `${keys}.key`, '--json'], { env: signEnv });
+    assertOk(r);
+    const report = JSON.parse(r.stdout) as IndexReport & { signatures: { digest: string }[] };
+    assert.deepEqual(validate('index.schema.json', report), [], r.stdout);
+    assert.deepEqual(report.signatures.map((s) => s.digest), [report.digest]);
+    assert.equal(opensslVerifiedSignatures(registry.host, 'ci/signed', report.digest, `${keys}.pub`, tmp.path), 1);
+    assertOneLineError(await runCliAsync(['index', 'create', '--tag', 'app:1', 'a', 'b', '--sign', '--key', `${keys}.key`], { env: signEnv }), /--sign: app:1 is not a registry/, 2);
   });
 
   it('refuses two images of one platform with one line, and writes nothing', async () => {

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
-import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
+import { requireTool, tempDir } from '../support/tools.js';
+import { umociImage, type UmociImage } from '../registry/support.js';
+import { opensslVerifiedSignatures as verifiedSignatures } from './signature-support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { skopeoFails, skopeoRaw } from './copy-support.js';
 import { validate } from './json-schema.js';
-
-interface SignatureLayer { mediaType: string; digest: string; annotations?: Record<string, string> }
 
 let registry: RunningRegistry;
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -32,27 +30,9 @@ after(async () => {
   await tmp?.cleanup();
 });
 
-/**
- * Every signature stored for `digest` in `repo` whose payload names `digest` and the repository,
- * checked by openssl over the exact payload bytes with the public key: how many there are.
- */
+/** The signatures for `digest` in `repo` of the test registry that openssl verifies with the test key. */
 function opensslVerifiedSignatures(repo: string, digest: string): number {
-  const dir = join(tmp.path, `sig-${Math.random().toString(36).slice(2)}`);
-  run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/${repo}:${digest.replace(':', '-')}.sig`, `oci:${dir}:sig`]);
-  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
-  const manifest = JSON.parse(readFileSync(blobPath(dir, index.manifests[0]!.digest), 'utf8')) as { layers: SignatureLayer[] };
-  let verified = 0;
-  for (const layer of manifest.layers) {
-    const payloadFile = join(dir, 'payload');
-    const sigFile = join(dir, 'sig.der');
-    writeFileSync(payloadFile, readFileSync(blobPath(dir, layer.digest)));
-    writeFileSync(sigFile, Buffer.from(layer.annotations!['dev.cosignproject.cosign/signature']!, 'base64'));
-    const payload = JSON.parse(readFileSync(payloadFile, 'utf8')) as { critical: { identity: { 'docker-reference': string }; image: { 'docker-manifest-digest': string } } };
-    if (payload.critical.identity['docker-reference'] !== `${registry.host}/${repo}` || payload.critical.image['docker-manifest-digest'] !== digest) continue;
-    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', sigFile, payloadFile]), /Verified OK/);
-    verified++;
-  }
-  return verified;
+  return verifiedSignatures(registry.host, repo, digest, pub, tmp.path);
 }
 
 describe('--sign on the verbs that write an image into a registry', () => {
