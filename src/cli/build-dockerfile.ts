@@ -1,13 +1,13 @@
 import { parseKeyValues, toArray, usageError } from './command.js';
 import type { Output } from './output.js';
 import type { BuildArgs } from './build.js';
-import { logProgressInterval, progressReporter, reportBuild } from './build-report.js';
+import { logProgressInterval, progressReporter, reportBuild, type BuildPushes } from './build-report.js';
 
 /** What the Dockerfile decides: these flags of the rootfs build make no sense with -f. */
 const CONFLICTING = ['entrypoint', 'cmd', 'env', 'workdir', 'user', 'expose', 'base', 'remove', 'owner'] as const;
 
 /** `ocipush build -f Dockerfile [CONTEXT]`. */
-export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<void> {
+export async function runDockerfileBuild(argv: BuildArgs, out: Output, pushes?: BuildPushes): Promise<void> {
   for (const flag of CONFLICTING) {
     if (argv[flag] !== undefined && !(Array.isArray(argv[flag]) && (argv[flag] as unknown[]).length === 0)) {
       throw usageError(`--${flag} cannot be used with -f/--file: the Dockerfile sets it`);
@@ -25,7 +25,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
   await onInterrupt(out, `build of ${argv.file}`, `${argv.layout} is left as it was`);
 
   const { provenanceOptions } = await import('./build.js');
-  const provenance = await provenanceOptions(argv);
+  const provenance = await provenanceOptions(argv, pushes?.signer);
   const result = await buildDockerfile({
     context: positional[0] ?? '.',
     dockerfile: argv.file!,
@@ -51,7 +51,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output): Promise<
     onInfo: (message) => out.info(message),
     onProgress: progressReporter(out, { logEveryMs: logProgressInterval() }),
   });
-  reportBuild(out, result, { stage: result.stage });
+  await reportBuild(out, result, { stage: result.stage }, pushes);
 }
 
 /** `--build-arg K=V`; `--build-arg K` takes $K, and is left out when K is not set (as docker build). */

@@ -1,5 +1,8 @@
 import { OcipushError } from '../errors.js';
 import { formatBytes, type Output } from './output.js';
+import type { RegistryFlags } from './registry-options.js';
+import type { Reference } from '../oci/reference.js';
+import type { Signer } from '../supply-chain/signer.js';
 
 /** What every command that writes an image into a layout reports first. */
 export interface WrittenImage {
@@ -35,8 +38,54 @@ export function reportWrittenImage(out: Output, result: WrittenImage, extra: Rec
   });
 }
 
-/** A build's base and layers on stderr, then its result: shared by `build` and `build -f`. */
-export function reportBuild(out: Output, result: BuiltImage, extra: Record<string, unknown> = {}): void {
+/** Where `build --push` sends the image it built, and how. */
+export interface BuildPushes {
+  /** `REGISTRY/REPO[:TAG]` each, `docker://` taken off, parsed. */
+  to: { text: string; reference: Reference }[];
+  /** `--sign`: each pushed digest signed with it. */
+  signer?: Signer;
+  flags: RegistryFlags;
+}
+
+/**
+ * A build's base and layers on stderr, then its result: shared by `build` and `build -f`. With
+ * `--push`, the pushes (as `push` makes them, lines and all) come between, and the result lists
+ * them in `pushed`.
+ */
+export async function reportBuild(out: Output, result: BuiltImage, extra: Record<string, unknown> = {}, pushes?: BuildPushes): Promise<void> {
+  describeBuild(out, result);
+  const pushed = [];
+  if (pushes) {
+    const { pushLayoutImage } = await import('./push.js');
+    const { checkConcurrency } = await import('./registry-options.js');
+    // One image: signed once per repository, however many of its tags are pushed there.
+    const signedIn = new Set<string>();
+    for (const { text, reference } of pushes.to) {
+      const repository = `${reference.registry}/${reference.repository}`;
+      const signer = signedIn.has(repository) ? undefined : pushes.signer;
+      pushed.push(await pushLayoutImage({
+        to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
+        concurrency: checkConcurrency(pushes.flags.concurrency), ...(signer ? { signer } : {}),
+      }, pushes.flags, out));
+      if (signer) signedIn.add(repository);
+    }
+  }
+  reportWrittenImage(out, result, {
+    ...extra,
+    layers: result.layers.map((l) => ({
+      digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize,
+      ...(l.createdBy !== undefined ? { createdBy: l.createdBy } : {}),
+      ...(l.source !== undefined ? { source: l.source } : {}),
+    })),
+    config: { digest: result.config.digest, size: result.config.size },
+    ...(result.base ? { base: result.base } : {}),
+    ...(result.sbom ? { sbom: result.sbom } : {}),
+    ...(result.provenance ? { provenance: result.provenance } : {}),
+    ...(pushes ? { pushed } : {}),
+  });
+}
+
+function describeBuild(out: Output, result: BuiltImage): void {
   out.clearLive();
   if (result.base) out.info(`base ${result.base.reference} ${result.base.digest} (${result.base.layers} layer${result.base.layers === 1 ? '' : 's'})`);
   for (const [i, layer] of result.layers.entries()) {
@@ -49,18 +98,6 @@ export function reportBuild(out: Output, result: BuiltImage, extra: Record<strin
     out.info(`sbom ${result.sbom.digest} (${result.sbom.format}: ${result.sbom.packages} packages, ${result.sbom.files} files${base}), a referrer of the image`);
   }
   if (result.provenance) out.info(`provenance ${result.provenance.digest} (${result.provenance.predicateType}, signed), a referrer of the image`);
-  reportWrittenImage(out, result, {
-    ...extra,
-    layers: result.layers.map((l) => ({
-      digest: l.digest, diffId: l.diffId, size: l.size, mediaType: l.mediaType, uncompressedSize: l.uncompressedSize,
-      ...(l.createdBy !== undefined ? { createdBy: l.createdBy } : {}),
-      ...(l.source !== undefined ? { source: l.source } : {}),
-    })),
-    config: { digest: result.config.digest, size: result.config.size },
-    ...(result.base ? { base: result.base } : {}),
-    ...(result.sbom ? { sbom: result.sbom } : {}),
-    ...(result.provenance ? { provenance: result.provenance } : {}),
-  });
 }
 
 const PROGRESS_AFTER_MS = 300;

@@ -3,7 +3,8 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
 import type { Compression } from '../oci/media-types.js';
-import { logProgressInterval, progressReporter, reportBuild } from './build-report.js';
+import { logProgressInterval, progressReporter, reportBuild, type BuildPushes } from './build-report.js';
+import type { Signer } from '../supply-chain/signer.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
@@ -37,6 +38,8 @@ export interface BuildArgs extends RegistryFlags {
   sbomFormat?: 'spdx' | 'cyclonedx';
   provenance?: boolean;
   key?: string;
+  push?: string[];
+  sign?: boolean;
   file?: string;
   buildArg?: string[];
   target?: string;
@@ -73,7 +76,9 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('sbom', { type: 'boolean', describe: 'Also make an SBOM of the image from the files it layers, stored as its OCI 1.1 referrer (push carries it)' })
     .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', describe: 'With --sbom: SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
     .option('provenance', { type: 'boolean', describe: 'Also make a SLSA provenance attestation of the build, signed with --key, stored as the image\'s referrer (push carries it, also as cosign\'s .att)' })
-    .option('key', { type: 'string', describe: 'With --provenance: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' })
+    .option('key', { type: 'string', describe: 'With --provenance or --sign: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' })
+    .option('push', { type: 'string', array: true, describe: 'Then push the image to REGISTRY/REPO[:TAG], as push does, its SBOM and provenance along (repeatable)' })
+    .option('sign', { type: 'boolean', describe: 'With --push: sign each image pushed, by digest, with --key (cosign\'s format)' })
     .option('cache-repo', { type: 'string', describe: 'REGISTRY/REPO holding a layer cache shared through the registry: layers found there are not compressed again' })
     .option('cache-write', { type: 'boolean', describe: 'With --cache-repo: store the layers this build makes in the registry cache' })
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
@@ -84,16 +89,18 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .example('$0 build -f Dockerfile . --tag app:1', 'a Dockerfile (FROM, COPY, ENV, ENTRYPOINT …, no RUN), no daemon needed')
     .example('$0 build alpine-minirootfs.tar.gz ./app --entrypoint /app/run --tag app:1', 'a two-layer image')
     .example('$0 build ./app --base localhost:5000/alpine:3.18 --entrypoint /app/run --tag app:1', 'onto a base image, without downloading its layers')
+    .example('$0 build ./app --sbom --push registry.example.com/app:1 --sign --key cosign.key', 'build, SBOM, push and signature in one run')
     .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build')),
   run: async (argv, out: Output) => {
     checkPlatform(argv.platform, argv.unlistedPlatform);
+    const pushes = await pushTargets(argv);
     if (argv.cacheWrite && argv.cacheRepo === undefined) throw usageError('--cache-write stores layers in the registry cache: name it with --cache-repo REGISTRY/REPO');
     if (argv.file !== undefined) {
       const { runDockerfileBuild } = await import('./build-dockerfile.js');
-      return runDockerfileBuild(argv, out);
+      return runDockerfileBuild(argv, out, pushes);
     }
-    if (argv.username !== undefined && argv.base === undefined && argv.cacheRepo === undefined) {
-      throw usageError(`-u/--username is the registry user name (for --base and --cache-repo), not the image's: the image user is --user ${JSON.stringify(argv.username)}`);
+    if (argv.username !== undefined && argv.base === undefined && argv.cacheRepo === undefined && !pushes) {
+      throw usageError(`-u/--username is the registry user name (for --base, --cache-repo and --push), not the image's: the image user is --user ${JSON.stringify(argv.username)}`);
     }
     if (argv.buildArg !== undefined || argv.target !== undefined || argv.readBase !== undefined) throw usageError('--build-arg, --target and --read-base go with -f/--file (a Dockerfile build)');
     const level = argv.level;
@@ -112,7 +119,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, 'build', `${argv.layout} is left as it was`);
 
-    const provenance = await provenanceOptions(argv);
+    const provenance = await provenanceOptions(argv, pushes?.signer);
     const progress = progressReporter(out, { logEveryMs: logProgressInterval() });
     const result = await buildImage({
       rootfs: toArray(argv.rootfs),
@@ -143,20 +150,41 @@ export const buildCommand: CliCommand<BuildArgs> = {
       onWarning: (message) => { if (!out.quiet) out.warn(message); },
       onProgress: progress,
     });
-    reportBuild(out, result);
+    await reportBuild(out, result, {}, pushes);
   },
 };
 
+/**
+ * `--push REF…` (and `--sign`), checked before anything is built: the references parse, `--sign`
+ * has a push to sign and a key, which is opened now (once, for the provenance too).
+ */
+export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefined> {
+  const targets = toArray(argv.push);
+  if (targets.length === 0) {
+    if (argv.sign) throw usageError('--sign signs what --push pushes: add --push REGISTRY/REPO[:TAG]');
+    return undefined;
+  }
+  const { parseReference } = await import('../oci/reference.js');
+  const { stripTransport } = await import('./registry-options.js');
+  const to = targets.map((target) => ({ text: stripTransport(target), reference: parseReference(stripTransport(target)) }));
+  const { signerFromFlags } = await import('./key-options.js');
+  const signer = argv.sign ? await signerFromFlags(argv, { registry: true, text: targets[0]! }) : undefined;
+  return { to, flags: argv, ...(signer ? { signer } : {}) };
+}
 
-/** `--provenance --key KEY`: the signer (the key read and unlocked before any work) and the build's parameters. */
-export async function provenanceOptions(argv: BuildArgs): Promise<import('../assemble/build-provenance.js').ProvenanceOptions | undefined> {
+
+/**
+ * `--provenance --key KEY`: the signer (the key read and unlocked before any work, or the one
+ * `--sign` opened) and the build's parameters.
+ */
+export async function provenanceOptions(argv: BuildArgs, opened?: Signer): Promise<import('../assemble/build-provenance.js').ProvenanceOptions | undefined> {
   if (!argv.provenance) {
-    if (argv.key !== undefined) throw usageError('--key signs the provenance: add --provenance');
+    if (argv.key !== undefined && !argv.sign) throw usageError('--key signs the provenance (--provenance) or the image pushed (--push … --sign): add one');
     return undefined;
   }
   if (argv.key === undefined) throw usageError('--provenance is signed: name the private key with --key (cosign.key, a PEM file or env://NAME)');
   const { loadSigner } = await import('./key-options.js');
-  const signer = await loadSigner(argv.key);
+  const signer = opened ?? await loadSigner(argv.key);
   // The command as given, less anything secret (the key is named, never included).
   const externalParameters = {
     rootfs: toArray(argv.rootfs), tag: argv.tag, format: argv.format, compression: argv.compression,

@@ -4,6 +4,8 @@ import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
+import type { Signer } from '../supply-chain/signer.js';
+import type { Reference } from '../oci/reference.js';
 
 interface PushArgs extends RegistryFlags {
   reference: string;
@@ -61,76 +63,120 @@ export const pushCommand: CliCommand<PushArgs> = {
       const { signerFromFlags } = await import('./key-options.js');
       signer = await signerFromFlags(argv, { registry: true, text: destinationText });
     }
-    let signatures: SignedManifest[] = [];
 
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, `push to ${formatReference(destination)}`, `${argv.layout} is left as it was`);
-    const { TransferProgress } = await import('./progress.js');
-    const { clientFromFlags } = await import('./registry-options.js');
-    const { pushWith } = await import('../lib/push.js');
-    const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' });
-    let result;
-    try {
-      result = await pushWith({
-        to: stripTransport(destinationText),
-        layout: argv.layout,
-        ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
-        ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
-        alsoTag: alsoTags,
-        mountFrom,
-        ...(chunkSize !== undefined ? { chunkSize } : {}),
-        concurrency,
-        onEvent: progress.handle,
-      }, {
-        connect: async (registry, role) => {
-          // Base layers live in other registries: no --username there, the same TLS choices.
-          if (role === 'base') return clientFromFlags(registry, { plainHttp: argv.plainHttp, insecure: argv.insecure, caFile: argv.caFile });
-          const client = await clientFromFlags(registry, argv, {
-            onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
-          });
-          return client;
-        },
-        onRoot: (root, tag) => progress.tagging(root.digest, tag),
-        onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
-        warn: (message) => out.warn(message),
-        ...(signer ? {
-          afterPush: async (client, root) => {
-            const { signWritten } = await import('./key-options.js');
-            signatures = await signWritten(client, destination, root.digest, signer);
-          },
-        } : {}),
-      });
-    } finally {
-      progress.finish();
-    }
-    for (const r of result.referrers) out.info(`referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
-    if (result.cacheEntries > 0) out.info(`wrote ${result.cacheEntries} layer cache entr${result.cacheEntries === 1 ? 'y' : 'ies'}`);
-
+    const pushed = await pushLayoutImage({
+      to: stripTransport(destinationText), destination, layout: argv.layout,
+      ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
+      ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
+      alsoTags, mountFrom, ...(chunkSize !== undefined ? { chunkSize } : {}), concurrency,
+      ...(signer ? { signer } : {}),
+    }, argv, out);
     if (argv.digestFile) {
       const { writeFileAtomic } = await import('../content/atomic.js');
-      await writeFileAtomic(argv.digestFile, result.digest);
+      await writeFileAtomic(argv.digestFile, pushed.digest);
     }
-    const blobs = result.blobs;
-    const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
-    const where = `${destination.registry}/${destination.repository}`;
-    const { tags } = result;
-    out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${result.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there)`);
-    if (signer) {
-      const { reportSignatures } = await import('./key-options.js');
-      reportSignatures(out, destination, signatures);
-    }
-    out.result(result.digest, {
-      reference: result.reference,
-      digest: result.digest,
-      size: result.size,
-      mediaType: result.mediaType,
-      tags,
-      blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
-      ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via })) } : {}),
-      ...(signer ? { signatures } : {}),
-    });
+    out.result(pushed.digest, pushed);
   },
 };
+
+/** One push of an image from a layout, its flags checked. */
+export interface PushRequest {
+  /** The destination as given, without `docker://`. */
+  to: string;
+  destination: Reference;
+  layout: string;
+  tag?: string;
+  platform?: string;
+  alsoTags: string[];
+  mountFrom: string[];
+  chunkSize?: number;
+  concurrency: number;
+  /** `--sign`: the pushed digest is signed with it, through the push's own client. */
+  signer?: Signer;
+}
+
+/** What `push --json` prints of a push. */
+export interface PushReport {
+  reference: string;
+  digest: string;
+  size: number;
+  mediaType: string;
+  tags: string[];
+  blobs: { digest: string; size: number; mediaType: string; kind: string; outcome: string }[];
+  referrers?: { digest: string; artifactType: string | undefined; via: string }[];
+  signatures?: SignedManifest[];
+}
+
+/**
+ * The push itself, with its progress and its lines on stderr: what `push` does after parsing its
+ * flags, and what `build --push` does after the build. The caller prints the result.
+ */
+export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags, out: Output): Promise<PushReport> {
+  const { destination, signer } = request;
+  let signatures: SignedManifest[] = [];
+  const { TransferProgress } = await import('./progress.js');
+  const { clientFromFlags } = await import('./registry-options.js');
+  const { pushWith } = await import('../lib/push.js');
+  const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' });
+  let result;
+  try {
+    result = await pushWith({
+      to: request.to,
+      layout: request.layout,
+      ...(request.tag !== undefined ? { tag: request.tag } : {}),
+      ...(request.platform !== undefined ? { platform: request.platform } : {}),
+      alsoTag: request.alsoTags,
+      mountFrom: request.mountFrom,
+      ...(request.chunkSize !== undefined ? { chunkSize: request.chunkSize } : {}),
+      concurrency: request.concurrency,
+      onEvent: progress.handle,
+    }, {
+      connect: async (registry, role) => {
+        // Base layers live in other registries: no --username there, the same TLS choices.
+        if (role === 'base') return clientFromFlags(registry, { plainHttp: flags.plainHttp, insecure: flags.insecure, caFile: flags.caFile });
+        const client = await clientFromFlags(registry, flags, {
+          onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
+        });
+        return client;
+      },
+      onRoot: (root, tag) => progress.tagging(root.digest, tag),
+      onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
+      warn: (message) => out.warn(message),
+      ...(signer ? {
+        afterPush: async (client, root) => {
+          const { signWritten } = await import('./key-options.js');
+          signatures = await signWritten(client, destination, root.digest, signer);
+        },
+      } : {}),
+    });
+  } finally {
+    progress.finish();
+  }
+  for (const r of result.referrers) out.info(`referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
+  if (result.cacheEntries > 0) out.info(`wrote ${result.cacheEntries} layer cache entr${result.cacheEntries === 1 ? 'y' : 'ies'}`);
+
+  const blobs = result.blobs;
+  const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
+  const where = `${destination.registry}/${destination.repository}`;
+  const { tags } = result;
+  out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${result.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there)`);
+  if (signer) {
+    const { reportSignatures } = await import('./key-options.js');
+    reportSignatures(out, destination, signatures);
+  }
+  return {
+    reference: result.reference,
+    digest: result.digest,
+    size: result.size,
+    mediaType: result.mediaType,
+    tags,
+    blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
+    ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via })) } : {}),
+    ...(signer ? { signatures } : {}),
+  };
+}
 
 /** A file the command will write at its end: its directory must exist and take writes, and it must not be a directory. */
 async function checkWritableFile(path: string, flag: string): Promise<void> {
