@@ -42,7 +42,9 @@ export const indexCommand: CliCommand<IndexArgs> = {
       return;
     }
     const { createImageIndex } = await import('../assemble/create-index.js');
-    const result = await createImageIndex({ layout: argv.layout ?? defaultLayoutDir(), images, tag: argv.tag, annotations });
+    const result = await createImageIndex({ layout: argv.layout ?? defaultLayoutDir(), images, tag: argv.tag, annotations }).catch(async (err: unknown) => {
+      throw await withRegistryHint(err, images);
+    });
     const { formatPlatform } = await import('../oci/descriptor.js');
     for (const m of result.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
     reportWrittenImage(out, result, {
@@ -52,6 +54,17 @@ export const indexCommand: CliCommand<IndexArgs> = {
 };
 
 /**
+ * The layout form failed on images that look like registry references: they were taken as names
+ * in the layout (a layout was named, or OCIPUSH_LAYOUT is set), and the error says how to mean
+ * the registry.
+ */
+async function withRegistryHint(err: unknown, images: string[]): Promise<unknown> {
+  const { OcipushError, isOcipushError } = await import('../errors.js');
+  if (!isOcipushError(err) || (err.code !== 'ENOTFOUND' && err.code !== 'ELAYOUT') || !images.some(namesARegistry)) return err;
+  return new OcipushError(err.code, `${err.message}; to combine images in a registry, write --tag docker://REGISTRY/REPO:TAG`, err.details);
+}
+
+/**
  * Whether `--tag` names where the index goes (a registry, a transport) rather than its name in
  * `--layout`: a transport prefix always; a registry host (`host.tld/…`, `host:port/…`,
  * `localhost/…`) unless a layout was named, where it stays the name it always was.
@@ -59,9 +72,14 @@ export const indexCommand: CliCommand<IndexArgs> = {
 function namesAReference(tag: string, layout: string | undefined): boolean {
   if (tag.startsWith('docker://') || tag.startsWith('oci:')) return true;
   if (layout !== undefined || process.env.OCIPUSH_LAYOUT) return false;
-  const slash = tag.indexOf('/');
+  return namesARegistry(tag);
+}
+
+/** `host.tld/…`, `host:port/…`, `localhost/…`: a reference that names its registry. */
+function namesARegistry(text: string): boolean {
+  const slash = text.indexOf('/');
   if (slash < 0) return false;
-  const host = tag.slice(0, slash);
+  const host = text.slice(0, slash);
   return host.includes('.') || host.includes(':') || host === 'localhost';
 }
 

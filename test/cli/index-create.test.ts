@@ -111,6 +111,14 @@ describe('index create with images in a registry', () => {
     assertOneLineError(await runCliAsync(['index', 'create', '--tag', 'app:1', 'a', 'b', '--sign', '--key', `${keys}.key`], { env: signEnv }), /--sign: app:1 is not a registry/, 2);
   });
 
+  it('with OCIPUSH_LAYOUT set, a registry-looking --tag is a layout name: the error says how to mean the registry, and docker:// does', async () => {
+    const layoutEnv = { ...env, OCIPUSH_LAYOUT: join(tmp.path, 'no-such-layout') };
+    assertOneLineError(await runCliAsync(['index', 'create', '--tag', `${registry.host}/ci/env:1`, `${registry.host}/ci/app:1-amd64`], { env: layoutEnv }),
+      /not an OCI image layout .*; to combine images in a registry, write --tag docker:\/\/REGISTRY\/REPO:TAG$/);
+    assertOk(await runCliAsync(['index', 'create', '--tag', `docker://${registry.host}/ci/env:1`, `${registry.host}/ci/app:1-amd64`], { env: layoutEnv }));
+    assert.equal(await skopeoFails(`${registry.host}/ci/env:1`), undefined, 'written');
+  });
+
   it('refuses two images of one platform with one line, and writes nothing', async () => {
     await pushImage(`${registry.host}/ci/app:2-amd64`, 'linux/amd64', 'another amd64 build');
     assertOneLineError(await runCliAsync(['index', 'create', '--tag', `${registry.host}/ci/app:bad`, `${registry.host}/ci/app:2-amd64`, `${registry.host}/ci/app:2`], { env }),
