@@ -22,7 +22,7 @@ export const pullCommand: CliCommand<PullArgs> = {
     .positional('destination', { type: 'string', describe: 'oci:DIR[:NAME], as skopeo names a layout: the same as --layout DIR --tag NAME' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Name of the image in the layout (default: the reference\'s tag)' })
-    .option('platform', { type: 'string', describe: 'From a multi-platform index, pull only this os/arch[/variant]' })
+    .option('platform', { type: 'string', describe: 'From a multi-platform index, pull only this os/arch[/variant]; several, comma-separated: an index of only those' })
     .example('$0 pull localhost:5000/hello:0.1 --layout ./pulled', 'copy an image and all its blobs into ./pulled')
     .example('$0 pull docker://localhost:5000/hello:0.1 oci:./pulled:hello', 'the same, named hello in the layout')),
   run: async (argv, out: Output) => {
@@ -38,8 +38,7 @@ export const pullCommand: CliCommand<PullArgs> = {
     if (argv.tag !== undefined && !/^[\w][\w.:@-]{0,200}$/.test(argv.tag)) throw usageError(`--tag "${argv.tag}": not a valid name`);
     const concurrency = checkConcurrency(argv.concurrency);
     const { parsePlatform } = await import('../oci/descriptor.js');
-    const platformText = checkPlatform(argv.platform, argv.unlistedPlatform);
-    const platform = platformText === undefined ? undefined : parsePlatform(platformText);
+    const platforms = argv.platform === undefined ? [] : argv.platform.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), argv.unlistedPlatform)!));
 
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
@@ -55,7 +54,7 @@ export const pullCommand: CliCommand<PullArgs> = {
       result = await pullWith(client, source, {
         layout: argv.layout,
         ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
-        ...(platform ? { platform } : {}),
+        ...(platforms.length === 1 ? { platform: platforms[0]! } : platforms.length > 1 ? { platforms } : {}),
         concurrency,
         onEvent: progress.handle,
         onRoot: (root, name) => progress.tagging(root.digest, name),

@@ -64,6 +64,8 @@ export interface PullSettings {
   layout: string;
   tag?: string;
   platform?: Platform;
+  /** Several platforms: of an index, only their images, under an index made anew when it had others. */
+  platforms?: Platform[];
   concurrency: number;
   onEvent?: (event: CopyEvent) => void;
   /** Told the manifest chosen (after the platform), before any blob moves. */
@@ -88,6 +90,16 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     const repository = new Repository(client, source.repository);
     const fetched = await repository.fetchManifest(referenceTarget(source));
     let root = fetched.descriptor;
+    let from: import('../content/storage.js').ReadOnlyStorage = repository;
+    if (settings.platforms) {
+      const { filterPlatforms } = await import('../assemble/filter-index.js');
+      const filtered = await filterPlatforms(repository, root, fetched.bytes, settings.platforms, formatReference(source));
+      if (filtered.changed) {
+        const { withBlobs } = await import('../content/with-blobs.js');
+        from = withBlobs(repository, [{ descriptor: filtered.descriptor, bytes: filtered.bytes }]);
+        root = filtered.descriptor;
+      }
+    }
     if (settings.platform) {
       const { parseManifest, isIndex } = await import('../oci/manifest.js');
       const { choosePlatform, noManifestFor } = await import('../image/platform.js');
@@ -97,7 +109,7 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     }
     layout = await OciLayout.open(settings.layout, { create: true });
     settings.onRoot?.(root, name);
-    const result = await copyGraph(repository, layout, root, {
+    const result = await copyGraph(from, layout, root, {
       concurrency: settings.concurrency,
       ...(name !== undefined ? { rootReference: name } : {}),
       ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),

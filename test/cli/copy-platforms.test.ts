@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -75,5 +75,18 @@ describe('copy --platform with several platforms', () => {
       /is one image for linux\/arm64, not for linux\/amd64, linux\/s390x/);
     assertOk(await runCliAsync(['copy', single, `${mirror.host}/mirror/one:1`, '--platform', 'linux/amd64,linux/arm64'], { env }));
     assert.equal((await skopeoRaw(`${mirror.host}/mirror/one:1`)).digest, entries.get('arm64'));
+  });
+
+  it('pull --platform A,B writes the same narrowed index into a layout, without the other platform\'s blobs', async () => {
+    const layout = join(tmp.path, 'pulled');
+    const r = await runCliAsync(['pull', source, '--layout', layout, '--tag', 'two', '--platform', 'linux/amd64,linux/arm64', '--json'], { env });
+    assertOk(r);
+    const copied = await runCliAsync(['copy', source, `${mirror.host}/mirror/same:1`, '--platform', 'linux/amd64,linux/arm64', '--json'], { env });
+    assertOk(copied);
+    assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, (JSON.parse(copied.stdout) as { digest: string }).digest, 'pull and copy narrow an index alike');
+    const index = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:two`])) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.platform.architecture), ['amd64', 'arm64']);
+    assert.ok(!existsSync(join(layout, 'blobs', 'sha256', entries.get('s390x')!.slice(7))), 'the s390x manifest was not pulled');
+    assertOk(await runCliAsync(['validate', `oci:${layout}:two`], { env }));
   });
 });
