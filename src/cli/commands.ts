@@ -25,6 +25,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'verify', load: async () => (await import('./verify.js')).verifyCommand },
   { name: 'attach', load: async () => (await import('./attach.js')).attachCommand },
   { name: 'referrers', load: async () => (await import('./referrers.js')).referrersCommand },
+  { name: 'artifact', load: async () => (await import('./artifact.js')).artifactCommand },
   { name: 'sbom', load: async () => (await import('./sbom.js')).sbomCommand },
   { name: 'attest', load: async () => (await import('./attest.js')).attestCommand },
   { name: 'verify-attestation', load: async () => (await import('./verify-attestation.js')).verifyAttestationCommand },

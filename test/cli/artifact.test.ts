@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith } from './copy-support.js';
+import { validate } from './json-schema.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let image: string;
+const env = envWith();
+const files = { 'notes.txt': 'release notes\n', 'checks.json': '{"passed":true}\n' };
+
+const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/** An artifact pushed with plain distribution API requests (POST + PUT per blob, PUT the manifest): no ocipush code makes it. */
+async function pushArtifact(repo: string, tag: string, artifactType: string, layers: { bytes: Buffer; mediaType: string; title?: string }[]): Promise<string> {
+  const base = `http://${registry.host}`;
+  const put = async (bytes: Buffer) => {
+    const started = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(started.status, 202);
+    const url = new URL(started.headers.get('location')!, base);
+    url.searchParams.set('digest', digestOf(bytes));
+    const done = await fetch(url, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(done.status, 201);
+  };
+  const config = Buffer.from('{}');
+  await put(config);
+  for (const layer of layers) await put(layer.bytes);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType,
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(config), size: config.length },
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: digestOf(l.bytes), size: l.bytes.length, ...(l.title !== undefined ? { annotations: { 'org.opencontainers.image.title': l.title } } : {}) })),
+  }));
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  assert.equal(res.status, 201);
+  return digestOf(manifest);
+}
+
+/** An image in the registry, with two files attached to it by ocipush attach. */
+before(async () => {
+  tmp = await tempDir();
+  registry = await startRegistry();
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(join(rootfs, 'etc'), { recursive: true });
+  writeFileSync(join(rootfs, 'etc', 'hostname'), 'app\n');
+  const layout = join(tmp.path, 'layout');
+  assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app'], { env }));
+  image = `${registry.host}/art/app:1`;
+  assertOk(await runCliAsync(['push', image, '--layout', layout, '--tag', 'app'], { env }));
+  const paths = Object.entries(files).map(([name, text]) => {
+    const path = join(tmp.path, name);
+    writeFileSync(path, text);
+    return path;
+  });
+  assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.release', ...paths], { env }));
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+describe('artifact get', () => {
+  it('writes the files attach attached to an image, found by artifact type, byte for byte under their titles', async () => {
+    const dir = join(tmp.path, 'got');
+    const r = await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.release', '-o', dir, '--json'], { env });
+    assertOk(r);
+    const report = JSON.parse(r.stdout) as { artifactType: string; files: { name: string }[] };
+    assert.deepEqual(validate('artifact.schema.json', report), [], r.stdout);
+    assert.equal(report.artifactType, 'application/vnd.example.release');
+    assert.deepEqual(readdirSync(dir).sort(), Object.keys(files).sort());
+    for (const [name, text] of Object.entries(files)) assert.equal(readFileSync(join(dir, name), 'utf8'), text);
+  });
+
+  it('writes the one file of an artifact pushed by plain API requests to stdout, by tag or by digest', async () => {
+    const report = Buffer.from('{"tests":42}\n');
+    const digest = await pushArtifact('art/app', 'report', 'application/vnd.example.report', [{ bytes: report, mediaType: 'application/json', title: 'report.json' }]);
+    for (const ref of [`${registry.host}/art/app:report`, `${registry.host}/art/app@${digest}`]) {
+      const r = await runCliAsync(['artifact', 'get', ref], { env });
+      assertOk(r);
+      assert.equal(r.stdout, report.toString());
+    }
+  });
+
+  it('refuses a title that is a path, several files for stdout, and no artifact of the type, with one line and nothing written', async () => {
+    await pushArtifact('art/app', 'evil', 'application/vnd.example.evil', [{ bytes: Buffer.from('x'), mediaType: 'text/plain', title: '../escaped' }]);
+    const dir = join(tmp.path, 'evil');
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:evil`, '-o', dir], { env }), /its title "\.\.\/escaped" is not a file name; nothing written/, 2);
+    assert.equal(existsSync(dir), false);
+    assert.equal(existsSync(join(tmp.path, 'escaped')), false);
+    assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.release'], { env }), /holds 2 files; name a directory with -o DIR/, 2);
+    assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.none', '-o', dir], { env }), /no artifact of type application\/vnd\.example\.none refers to/);
+    // A second artifact of the type, and neither says when it was made: the user names one.
+    writeFileSync(join(tmp.path, 'again.txt'), 'again\n');
+    assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.release', join(tmp.path, 'again.txt')], { env }));
+    assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.release', '-o', dir], { env }),
+      /2 artifacts of type application\/vnd\.example\.release refer to .*, none newer than the others: name one by digest \(sha256:[0-9a-f]{64}, sha256:[0-9a-f]{64}\)$/, 2);
+    assert.equal(existsSync(dir), false);
+  });
+});
