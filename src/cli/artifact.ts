@@ -40,6 +40,8 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
       const { parsed } = await readManifest(repository, artifact, { name: formatReference(ref) });
       if (!('layers' in parsed)) throw usageError(`${formatReference(ref)}: ${artifact.digest} is an index; name one artifact`);
       const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer) }));
+      const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
+      if (twice) throw usageError(`${formatReference(ref)}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
       const { pipeline } = await import('node:stream/promises');
       const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
       if (toStdout) {
