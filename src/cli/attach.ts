@@ -8,6 +8,7 @@ interface AttachArgs extends RegistryFlags {
   files?: string[];
   artifactType?: string;
   annotation?: string[];
+  created?: string;
 }
 
 export const attachCommand: CliCommand<AttachArgs> = {
@@ -18,12 +19,18 @@ export const attachCommand: CliCommand<AttachArgs> = {
     .positional('files', { type: 'string', array: true, describe: 'FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar)' })
     .option('artifact-type', { type: 'string', describe: 'The artifact\'s type, e.g. application/vnd.example.report+json (required)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
+    .option('created', { type: 'string', describe: 'The artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
     .example('$0 attach localhost:5000/app:1 --artifact-type application/vnd.example.notes notes.txt', 'notes.txt now refers to app:1')),
   run: async (argv, out: Output) => {
     if (!argv.artifactType || !/^[\w.+-]+\/[\w.+-]+$/.test(argv.artifactType)) throw usageError('attach needs --artifact-type TYPE/SUBTYPE (a media type)');
     const files = toArray(argv.files);
     if (files.length === 0) throw usageError('attach: name at least one file');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
+    // What tells the newest of several artifacts of one type apart (`artifact get --artifact-type`), as oras attach writes it.
+    const { resolveBuildTime } = await import('../assemble/config.js');
+    const time = resolveBuildTime(argv.created, process.env.SOURCE_DATE_EPOCH);
+    const { Annotation } = await import('../oci/descriptor.js');
+    if (time.explicit && annotations[Annotation.Created] === undefined) annotations[Annotation.Created] = new Date(time.seconds * 1000).toISOString().replace('.000Z', 'Z');
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));

@@ -101,4 +101,16 @@ describe('artifact get', () => {
       /2 artifacts of type application\/vnd\.example\.release refer to .*, none newer than the others: name one by digest \(sha256:[0-9a-f]{64}, sha256:[0-9a-f]{64}\)$/, 2);
     assert.equal(existsSync(dir), false);
   });
+
+  it('takes the newest by its created time: attach --created (or SOURCE_DATE_EPOCH) writes it, as oras attach does', async () => {
+    const dir = join(tmp.path, 'newest');
+    for (const [name, when] of [['older.txt', '2030-01-01T00:00:00Z'], ['newer.txt', '1900000000']] as const) {
+      writeFileSync(join(tmp.path, name), `${name}\n`);
+      assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.nightly', join(tmp.path, name), '--created', when], { env }));
+    }
+    writeFileSync(join(tmp.path, 'epoch.txt'), 'epoch\n');
+    assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.nightly', join(tmp.path, 'epoch.txt')], { env: { ...env, SOURCE_DATE_EPOCH: '1800000000' } }));
+    assertOk(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.nightly', '-o', dir], { env }));
+    assert.deepEqual(readdirSync(dir), ['newer.txt'], 'unix 1900000000 (2030-03-17) is after 2030-01-01 and after SOURCE_DATE_EPOCH 1800000000');
+  });
 });
