@@ -1,4 +1,5 @@
-import type { Descriptor } from '../oci/descriptor.js';
+import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { OcipushError } from '../errors.js';
 import { encodeJson, platformOfConfig } from '../oci/manifest.js';
 import { MediaType, type ImageFormat } from '../oci/media-types.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
@@ -17,6 +18,8 @@ export interface ImageChanges {
   run: RunConfig;
   annotations?: Record<string, string>;
   format?: ImageFormat;
+  /** Only the images of an index for these platforms change; the others keep their bytes. */
+  platforms?: Platform[];
 }
 
 export type MutatedImage = RewrittenImages;
@@ -30,13 +33,26 @@ export type MutatedImage = RewrittenImages;
  * the same bytes each time; a change that is already so keeps the digest.
  */
 export async function mutateImage(storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, changes: ImageChanges, name: string): Promise<MutatedImage> {
+  const { platforms } = changes;
+  const seen: Platform[] = [];
+  let matched = 0;
   const rewrite = async (image: ImageToRewrite): Promise<ImageRewrite | undefined> => {
+    if (platforms) {
+      const platform = platformOfConfig(await readImageConfig(storage, image, name));
+      seen.push(platform);
+      if (!platforms.some((p) => platformMatches(p, platform))) return undefined;
+      matched++;
+    }
     const changed = hasRunChanges(changes.run) ? await changeConfig(storage, image, changes.run, name) : undefined;
     return changes.format ? convert(storage, image, changed, changes.format, name) : changed;
   };
-  return rewriteImages(storage, root, rootBytes, name, rewrite, {
+  const mutated = await rewriteImages(storage, root, rootBytes, name, rewrite, {
     verb: 'mutate', ...(changes.annotations ? { annotations: changes.annotations } : {}), ...(changes.format ? { format: changes.format } : {}),
   });
+  if (platforms && matched === 0) {
+    throw new OcipushError('ENOTFOUND', `${name} has no image for ${platforms.map(formatPlatform).join(', ')} (it has: ${seen.map(formatPlatform).join(', ') || 'none'}); nothing changed`);
+  }
+  return mutated;
 }
 
 

@@ -3,6 +3,7 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import type { Output } from './output.js';
 import { changedImageArgs, type ChangedImageArgs } from './changed-image.js';
 import type { ImageChanges } from '../assemble/mutate.js';
+import { parsePlatform } from '../oci/descriptor.js';
 
 interface MutateArgs extends ChangedImageArgs {
   label?: string[];
@@ -14,6 +15,7 @@ interface MutateArgs extends ChangedImageArgs {
   user?: string;
   expose?: string[];
   format?: 'oci' | 'docker';
+  platform?: string;
 }
 
 export const mutateCommand: CliCommand<MutateArgs> = {
@@ -29,10 +31,12 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     .option('user', { type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
     .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] added to the exposed ports (repeatable)' })
     .option('format', { type: 'string', choices: ['oci', 'docker'], describe: 'Media types of the result: OCI, or Docker v2 schema 2 (the same config and layer bytes; as skopeo copy --format)' })
+    .option('platform', { type: 'string', describe: 'Of an index, change only the images for this os/arch[/variant] (several, comma-separated); the others keep their bytes' })
     .example('$0 mutate registry.example.com/app:1.4 --label org.opencontainers.image.revision=$GIT_SHA', 'label every platform of app:1.4 in place')
     .example('$0 mutate oci:build:app registry.example.com/app:1.4 --env MODE=production', 'change the environment on the way to a registry')
     .example('$0 mutate docker-archive:app.tar oci:out:app --format oci', 'a docker save tarball as an OCI image')),
   run: async (argv, out: Output) => {
+    if (argv.platform !== undefined && argv.format !== undefined) throw usageError('--format changes every image of an index (one media type family); it does not go with --platform');
     const changes = changesFromFlags(argv);
     const { hasChanges } = await import('../assemble/mutate.js');
     if (!hasChanges(changes)) throw usageError('mutate: nothing to change; give --label, --annotation, --env, --entrypoint, --cmd, --workdir, --user, --expose or --format');
@@ -60,5 +64,6 @@ function changesFromFlags(argv: MutateArgs): ImageChanges {
     },
     annotations: parseKeyValues(argv.annotation, 'annotation'),
     ...(argv.format !== undefined ? { format: argv.format } : {}),
+    ...(argv.platform !== undefined ? { platforms: argv.platform.split(',').map((p) => parsePlatform(p.trim())) } : {}),
   };
 }

@@ -105,6 +105,20 @@ describe('mutate', () => {
     }
   });
 
+  it('--platform changes only that platform\'s image; the other keeps its bytes', async () => {
+    const before = JSON.parse((await skopeoRaw(`${registry.host}/multi:1`)).bytes.toString('utf8')) as ImageIndex;
+    const r = await runCliAsync(['mutate', `${registry.host}/multi:1`, `${registry.host}/multi:arm-only`, '--platform', 'linux/arm64', '--env', 'ONLY=arm', '--json'], { env });
+    assertOk(r);
+    const after = JSON.parse((await skopeoRaw(`${registry.host}/multi:arm-only`)).bytes.toString('utf8')) as ImageIndex;
+    assert.equal(after.manifests[0]!.digest, before.manifests[0]!.digest, 'amd64 untouched');
+    assert.notEqual(after.manifests[1]!.digest, before.manifests[1]!.digest);
+    assert.ok(skopeoConfig(`${registry.host}/multi:arm-only`, ['--override-os', 'linux', '--override-arch', 'arm64']).config?.Env?.includes('ONLY=arm'));
+    assert.ok(!skopeoConfig(`${registry.host}/multi:arm-only`, ['--override-os', 'linux', '--override-arch', 'amd64']).config?.Env?.includes('ONLY=arm'));
+    assertOneLineError(await runCliAsync(['mutate', `${registry.host}/multi:1`, `${registry.host}/multi:never`, '--platform', 'linux/s390x', '--env', 'X=1'], { env }),
+      /has no image for linux\/s390x \(it has: linux\/amd64, linux\/arm64\); nothing changed/);
+    assert.ok(await skopeoFails(`${registry.host}/multi:never`));
+  });
+
   it('to another repository: the layers are mounted, the source stays as it was', async () => {
     await registry.forgetAccessLog();
     const r = await runCliAsync(['mutate', `${registry.host}/app:keep`, `${registry.host}/other:2`, '--user', '1000:1000', '--json'], { env });
