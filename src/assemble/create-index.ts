@@ -2,7 +2,7 @@ import { OcipushError } from '../errors.js';
 import { loadImageOrIndex } from '../image/load.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
-import { formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import type { ImageIndex } from '../oci/manifest.js';
 import { sortedRecord } from './config.js';
@@ -62,9 +62,6 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
   return { digest: desc.digest, size: desc.size, mediaType, tag: options.tag, layout: layout.root, manifests: entries.entries };
 }
 
-/** BuildKit's attestation manifests sit in an index beside their image, all under the platform unknown/unknown. */
-const BUILDKIT_REFERENCE_TYPE = 'vnd.docker.reference.type';
-
 /**
  * The entries of an index being made, in the order added: each with its platform, one image per
  * platform (an attestation manifest BuildKit made is kept beside its image), the same manifest
@@ -77,7 +74,7 @@ export class IndexEntries {
 
   add(desc: Descriptor, platform: Platform, name: string): void {
     if (this.entries.some((e) => e.digest === desc.digest)) return;
-    const attestation = desc.annotations?.[BUILDKIT_REFERENCE_TYPE] !== undefined;
+    const attestation = desc.annotations?.[Annotation.ReferenceType] !== undefined;
     const key = formatPlatform(platform);
     const owner = this.owners.get(key);
     if (owner !== undefined && !attestation) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);

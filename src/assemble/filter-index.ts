@@ -1,13 +1,10 @@
 import { OcipushError } from '../errors.js';
-import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { sha256 } from '../oci/digest.js';
 import { encodeJson, isIndex, parseManifest } from '../oci/manifest.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
+import { withBlobs } from '../content/with-blobs.js';
 import { loadImage } from '../image/load.js';
-
-/** BuildKit's attestation manifests name the image they describe in these annotations. */
-const REFERENCE_TYPE = 'vnd.docker.reference.type';
-const REFERENCE_DIGEST = 'vnd.docker.reference.digest';
 
 export interface FilteredRoot {
   descriptor: Descriptor;
@@ -44,8 +41,20 @@ export async function filterPlatforms(
   }
   const kept = new Set(images.filter((d) => platforms.some((p) => platformMatches(p, d.platform))).map((d) => d.digest as string));
   const manifests = parsed.manifests.filter((d) => kept.has(d.digest)
-    || (d.annotations?.[REFERENCE_TYPE] !== undefined && kept.has(d.annotations[REFERENCE_DIGEST] ?? '')));
+    || (d.annotations?.[Annotation.ReferenceType] !== undefined && kept.has(d.annotations[Annotation.ReferenceDigest] ?? '')));
   if (manifests.length === parsed.manifests.length) return { descriptor: root, bytes: rootBytes, changed: false };
   const bytes = encodeJson({ ...parsed, manifests });
   return { descriptor: { mediaType: root.mediaType, digest: sha256(bytes), size: bytes.length }, bytes, changed: true };
+}
+
+/**
+ * `storage` seen with its root narrowed to `platforms` (`filterPlatforms`): an index made anew is
+ * added in memory, for a copy to write from there; `changed` false when the root stays as it is.
+ */
+export async function narrowToPlatforms(
+  storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, platforms: readonly Platform[], name: string,
+): Promise<{ storage: ReadOnlyStorage; root: Descriptor; rootBytes: Buffer; changed: boolean }> {
+  const filtered = await filterPlatforms(storage, root, rootBytes, platforms, name);
+  if (!filtered.changed) return { storage, root, rootBytes, changed: false };
+  return { storage: withBlobs(storage, [{ descriptor: filtered.descriptor, bytes: filtered.bytes }]), root: filtered.descriptor, rootBytes: filtered.bytes, changed: true };
 }

@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { sha256 } from '../oci/digest.js';
-import type { Descriptor, Platform } from '../oci/descriptor.js';
+import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType, type ImageFormat } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
@@ -53,8 +53,6 @@ export interface RewriteOptions {
 /** How deep indexes may nest before the root is refused (as the loader refuses it). */
 const MAX_DEPTH = 4;
 
-const BUILDKIT_REFERENCE_TYPE = 'vnd.docker.reference.type';
-const BUILDKIT_REFERENCE_DIGEST = 'vnd.docker.reference.digest';
 
 /**
  * The image `root` names with `rewrite` applied to each of its container images (every image of
@@ -126,8 +124,8 @@ class Rewrite {
       entries.push(made.descriptor);
     }
     const manifests = entries.filter((e) => {
-      const about = e.annotations?.[BUILDKIT_REFERENCE_DIGEST];
-      const stale = e.annotations?.[BUILDKIT_REFERENCE_TYPE] === 'attestation-manifest' && about !== undefined && changed.has(about);
+      const about = e.annotations?.[Annotation.ReferenceDigest];
+      const stale = e.annotations?.[Annotation.ReferenceType] === 'attestation-manifest' && about !== undefined && changed.has(about);
       if (stale) this.dropped.push(e);
       return !stale;
     });

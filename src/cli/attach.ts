@@ -27,10 +27,10 @@ export const attachCommand: CliCommand<AttachArgs> = {
     if (files.length === 0) throw usageError('attach: name at least one file');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     // What tells the newest of several artifacts of one type apart (`artifact get --artifact-type`), as oras attach writes it.
-    const { resolveBuildTime } = await import('../assemble/config.js');
+    const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
     const time = resolveBuildTime(argv.created, process.env.SOURCE_DATE_EPOCH);
     const { Annotation } = await import('../oci/descriptor.js');
-    if (time.explicit && annotations[Annotation.Created] === undefined) annotations[Annotation.Created] = new Date(time.seconds * 1000).toISOString().replace('.000Z', 'Z');
+    if (time.explicit && annotations[Annotation.Created] === undefined) annotations[Annotation.Created] = formatTime(time.seconds);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));

@@ -166,7 +166,10 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
   }
   const { parseReference } = await import('../oci/reference.js');
   const { stripTransport } = await import('./registry-options.js');
-  const to = targets.map((target) => ({ text: stripTransport(target), reference: parseReference(stripTransport(target)) }));
+  const to = targets.map((target) => {
+    const text = stripTransport(target);
+    return { text, reference: parseReference(text) };
+  });
   const { signerFromFlags } = await import('./key-options.js');
   const signer = argv.sign ? await signerFromFlags(argv, { registry: true, text: targets[0]! }) : undefined;
   return { to, flags: argv, ...(signer ? { signer } : {}) };

@@ -29,7 +29,7 @@ export interface ChangedImageArgs extends RegistryFlags {
   key?: string;
 }
 
-/** Blobs a change borrows from another image (a new base's layers), and where a registry holds them. */
+/** Blobs a change borrows from another storage (a new base's layers, a flattened layer), and where a registry holds them. */
 export interface Borrowed {
   blobs: BorrowedBlobs[];
   mountFrom?: (desc: Descriptor, registry: string) => string[];

@@ -232,14 +232,9 @@ export async function copyImage(
 
 /** The source with its root narrowed to `platforms`: an index made anew in memory when it had others. */
 async function toPlatforms(src: OpenedSource, platforms: Platform[]): Promise<{ src: OpenedSource; made?: MadeContent }> {
-  const { filterPlatforms } = await import('../assemble/filter-index.js');
-  const filtered = await filterPlatforms(src.storage, src.root, src.rootBytes, platforms, src.name);
-  if (!filtered.changed) return { src };
-  const { withBlobs } = await import('../content/with-blobs.js');
-  return {
-    src: { ...src, storage: withBlobs(src.storage, [{ descriptor: filtered.descriptor, bytes: filtered.bytes }]), root: filtered.descriptor, rootBytes: filtered.bytes },
-    made: { digests: new Set([filtered.descriptor.digest]), inPlace: false },
-  };
+  const { narrowToPlatforms } = await import('../assemble/filter-index.js');
+  const { changed, ...narrowed } = await narrowToPlatforms(src.storage, src.root, src.rootBytes, platforms, src.name);
+  return changed ? { src: { ...src, ...narrowed }, made: { digests: new Set([narrowed.root.digest]), inPlace: false } } : { src };
 }
 
 /** Where a blob may be mounted from in the destination's registry: the source's repository, unless the source only borrowed it. */

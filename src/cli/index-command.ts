@@ -5,6 +5,7 @@ import type { Output } from './output.js';
 import { reportWrittenImage } from './build-report.js';
 import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import type { OpenedSource } from './endpoints.js';
+import { looksLikeRegistryHost } from '../oci/reference.js';
 import type { Signer } from '../supply-chain/signer.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 
@@ -78,9 +79,7 @@ function namesAReference(tag: string, layout: string | undefined): boolean {
 /** `host.tld/…`, `host:port/…`, `localhost/…`: a reference that names its registry. */
 function namesARegistry(text: string): boolean {
   const slash = text.indexOf('/');
-  if (slash < 0) return false;
-  const host = text.slice(0, slash);
-  return host.includes('.') || host.includes(':') || host === 'localhost';
+  return slash >= 0 && looksLikeRegistryHost(text.slice(0, slash));
 }
 
 /**

@@ -7,6 +7,11 @@ export interface OperationOptions {
   signal?: AbortSignal;
 }
 
+/** The part of a caller's options an I/O operation takes (its signal), for options that carry more. */
+export function operationOptions(options: OperationOptions): OperationOptions {
+  return options.signal ? { signal: options.signal } : {};
+}
+
 /**
  * Storage keyed by descriptor, as oras-go has it. Every implementation verifies: `fetch` yields a
  * stream that fails if the bytes do not match `desc.digest` and `desc.size`, and `push` refuses to

@@ -4,7 +4,7 @@ import type { Digest } from '../oci/digest.js';
 import { formatPlatform, platformMatches } from '../oci/descriptor.js';
 import { isLayerMediaType, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
-import { isBlobSourceProvider, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
+import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { storageSource } from '../content/blob-source.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { choosePlatform, type PlatformChoice } from './platform.js';
@@ -33,7 +33,7 @@ export interface LoadImageOptions extends LoadOptions {
 export async function readManifest(storage: ReadOnlyStorage, desc: Descriptor, options: LoadOptions = {}): Promise<{ descriptor: Descriptor; bytes: Buffer; parsed: AnyManifest }> {
   const where = `${options.name ?? 'image'}: manifest ${desc.digest}`;
   if (desc.size > MAX_MANIFEST_BYTES) throw new OcipushError('EINVALID', `${where}: ${desc.size} bytes is too large`);
-  const bytes = await readSmall(await storage.fetch(desc, io(options)), MAX_MANIFEST_BYTES, where);
+  const bytes = await readSmall(await storage.fetch(desc, operationOptions(options)), MAX_MANIFEST_BYTES, where);
   const parsed = parseManifest(bytes, where, desc.mediaType);
   return { descriptor: { ...desc, mediaType: parsed.mediaType ?? desc.mediaType }, bytes, parsed };
 }
@@ -84,7 +84,7 @@ async function imageView(
     throw new OcipushError('EUNSUPPORTED', `${name} is not a container image (config media type ${configType})`, { digest: descriptor.digest });
   }
   if (manifest.config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${name}: config of ${manifest.config.size} bytes is too large`);
-  const configBytes = await readSmall(await storage.fetch(manifest.config, io(options)), MAX_CONFIG_BYTES, `${name}: config ${manifest.config.digest}`);
+  const configBytes = await readSmall(await storage.fetch(manifest.config, operationOptions(options)), MAX_CONFIG_BYTES, `${name}: config ${manifest.config.digest}`);
   const config = parseImageConfig(configBytes, `${name}: config ${manifest.config.digest}`);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
@@ -122,6 +122,3 @@ export function blobView(storage: ReadOnlyStorage, descriptor: Descriptor): Blob
   };
 }
 
-function io(options: OperationOptions): OperationOptions {
-  return options.signal ? { signal: options.signal } : {};
-}

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { formatPlatform, platformMatches } from '../oci/descriptor.js';
-import { digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
+import { Digester, digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
-import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
+import { operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
 import { readManifest } from './load.js';
@@ -100,7 +99,7 @@ class Validation {
   async manifest(desc: Descriptor, depth: number, listed?: Platform): Promise<void> {
     if (this.seen.has(desc.digest)) return;
     this.seen.add(desc.digest);
-    const read = await this.problem(desc.digest, () => readManifest(this.storage, desc, { name: this.name, ...io(this.options) }));
+    const read = await this.problem(desc.digest, () => readManifest(this.storage, desc, { name: this.name, ...operationOptions(this.options) }));
     if (!read) return;
     const { parsed } = read;
     if (depth === 0) this.rootMediaType = parsed.mediaType;
@@ -135,7 +134,7 @@ class Validation {
     const configWhere = `${what}: config ${manifest.config.digest}`;
     const config = await this.problem(manifest.config.digest, async () => {
       if (manifest.config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${configWhere}: ${manifest.config.size} bytes is too large`);
-      const bytes = await readSmall(await this.storage.fetch(manifest.config, io(this.options)), MAX_CONFIG_BYTES, configWhere);
+      const bytes = await readSmall(await this.storage.fetch(manifest.config, operationOptions(this.options)), MAX_CONFIG_BYTES, configWhere);
       return parseImageConfig(bytes, configWhere);
     }, configWhere);
     this.checks.set(manifest.config.digest, { descriptor: manifest.config, where: configWhere, read: true });
@@ -177,7 +176,7 @@ class Validation {
   }
 
   private async present({ descriptor, where }: BlobCheck): Promise<void> {
-    if (!(await this.storage.exists(descriptor, io(this.options)))) {
+    if (!(await this.storage.exists(descriptor, operationOptions(this.options)))) {
       throw new OcipushError('ENOTFOUND', `${where}: blob ${descriptor.digest} is missing (or not ${descriptor.size} bytes)`, { digest: descriptor.digest });
     }
   }
@@ -185,20 +184,19 @@ class Validation {
   /** Reads the blob through the storage, which fails it unless digest and size match; a layer's bytes are also decompressed and hashed against its diff_id. */
   private async read({ descriptor, diffId, where }: BlobCheck): Promise<void> {
     if (diffId !== undefined && !isDigest(diffId)) throw new OcipushError('EINVALID', `${where}: the config's diff_id "${diffId}" is not a digest`, { digest: descriptor.digest });
-    const body = await this.storage.fetch(descriptor, io(this.options));
+    const body = await this.storage.fetch(descriptor, operationOptions(this.options));
     if (diffId === undefined) {
       await pipeline(body, drain(() => {}));
     } else {
-      const algorithm = digestAlgorithm(diffId);
-      const hash = createHash(algorithm);
+      const uncompressed = new Digester(digestAlgorithm(diffId));
       const compression = layerCompression(descriptor.mediaType);
-      await pipeline(body, createDecompressor(compression), drain((chunk) => hash.update(chunk))).catch(async (err: unknown) => {
+      await pipeline(body, createDecompressor(compression), drain((chunk) => uncompressed.update(chunk))).catch(async (err: unknown) => {
         if (isOcipushError(err)) throw err;
         // Bytes that are not what their digest says fail to decompress too: that is the cause to name, so read the blob once more, whole.
-        await pipeline(await this.storage.fetch(descriptor, io(this.options)), drain(() => {}));
+        await pipeline(await this.storage.fetch(descriptor, operationOptions(this.options)), drain(() => {}));
         throw new OcipushError('EINVALID', `${where}: blob ${descriptor.digest} does not decompress as ${compression}: ${(err as Error).message}`, { digest: descriptor.digest, cause: err });
       });
-      const actual = `${algorithm}:${hash.digest('hex')}`;
+      const actual = uncompressed.digest();
       if (actual !== diffId) throw new OcipushError('EDIGEST', `${where}: blob ${descriptor.digest} decompresses to ${actual}, but the config lists diff_id ${diffId}`, { digest: descriptor.digest });
     }
     this.bytesRead += descriptor.size;
@@ -234,6 +232,3 @@ function drain(each: (chunk: Buffer) => void): Writable {
   });
 }
 
-function io(options: OperationOptions): OperationOptions {
-  return options.signal ? { signal: options.signal } : {};
-}

@@ -92,13 +92,8 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     let root = fetched.descriptor;
     let from: import('../content/storage.js').ReadOnlyStorage = repository;
     if (settings.platforms) {
-      const { filterPlatforms } = await import('../assemble/filter-index.js');
-      const filtered = await filterPlatforms(repository, root, fetched.bytes, settings.platforms, formatReference(source));
-      if (filtered.changed) {
-        const { withBlobs } = await import('../content/with-blobs.js');
-        from = withBlobs(repository, [{ descriptor: filtered.descriptor, bytes: filtered.bytes }]);
-        root = filtered.descriptor;
-      }
+      const { narrowToPlatforms } = await import('../assemble/filter-index.js');
+      ({ storage: from, root } = await narrowToPlatforms(repository, root, fetched.bytes, settings.platforms, formatReference(source)));
     }
     if (settings.platform) {
       const { parseManifest, isIndex } = await import('../oci/manifest.js');

@@ -27,6 +27,9 @@ export const Annotation = {
   BaseDigest: 'org.opencontainers.image.base.digest',
   /** containerd's full image name in a layout (`docker.io/library/hello:1`). */
   ContainerdImageName: 'io.containerd.image.name',
+  /** On BuildKit's attestation manifests in an index: what they are (`attestation-manifest`), and the image they describe. */
+  ReferenceType: 'vnd.docker.reference.type',
+  ReferenceDigest: 'vnd.docker.reference.digest',
 } as const;
 
 export function assertDescriptor(value: unknown, where: string): asserts value is Descriptor {

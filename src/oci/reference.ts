@@ -21,6 +21,15 @@ export function isValidTag(tag: string): boolean {
   return TAG.test(tag);
 }
 
+/**
+ * Whether the first component of a reference (`host.tld`, `host:port`, `localhost`) is a registry
+ * rather than part of a repository name, as docker reads it. (parseReference also takes an
+ * uppercase component for a host: a repository name cannot have one.)
+ */
+export function looksLikeRegistryHost(component: string): boolean {
+  return component.includes('.') || component.includes(':') || component === 'localhost';
+}
+
 export function parseReference(text: string): Reference {
   const fail = (why: string): never => { throw new OcipushError('EUSAGE', `invalid image reference "${text}": ${why}`); };
   if (!text) fail('empty');
@@ -45,7 +54,7 @@ export function parseReference(text: string): Reference {
   let repository = rest;
   const slash = rest.indexOf('/');
   const first = slash >= 0 ? rest.slice(0, slash) : '';
-  if (slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
+  if (slash >= 0 && (looksLikeRegistryHost(first) || first !== first.toLowerCase())) {
     registry = first;
     repository = rest.slice(slash + 1);
   }

@@ -1,6 +1,6 @@
 import { OcipushError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
-import type { Descriptor } from '../../oci/descriptor.js';
+import { Annotation, type Descriptor } from '../../oci/descriptor.js';
 import { isIndex, parseManifest, type ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
@@ -139,7 +139,7 @@ async function fromAttestations(source: BaseSbomSource, index: Descriptor, platf
   const parsed = parseManifest(await readVerified(source, index, MAX_MANIFEST_BYTES, signal), `${source.where}@${index.digest}`, index.mediaType);
   if (!isIndex(parsed)) return [];
   return parsed.manifests
-    .filter((d) => d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' && d.annotations['vnd.docker.reference.digest'] === platformDigest)
+    .filter((d) => d.annotations?.[Annotation.ReferenceType] === 'attestation-manifest' && d.annotations[Annotation.ReferenceDigest] === platformDigest)
     .map((d) => ({ carrier: d, describes: platformDigest, via: 'buildkit-attestation' as const }));
 }
 
