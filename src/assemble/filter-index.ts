@@ -47,6 +47,20 @@ export async function filterPlatforms(
   return { descriptor: { mediaType: root.mediaType, digest: sha256(bytes), size: bytes.length }, bytes, changed: true };
 }
 
+/** Which of `platforms` a root has an image for, and every platform it has (`linux/amd64, …`, for a line that says so). */
+export async function platformsOffered(
+  storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, platforms: readonly Platform[], name: string,
+): Promise<{ offered: Platform[]; available: string }> {
+  const parsed = parseManifest(rootBytes, name, root.mediaType);
+  const has = isIndex(parsed)
+    ? parsed.manifests.filter((d) => d.platform?.os !== 'unknown').map((d) => d.platform)
+    : [(await loadImage(storage, root, { name })).platform];
+  return {
+    offered: platforms.filter((p) => has.some((h) => platformMatches(p, h))),
+    available: has.map((h) => (h ? formatPlatform(h) : 'no platform')).join(', ') || 'none',
+  };
+}
+
 /**
  * `storage` seen with its root narrowed to `platforms` (`filterPlatforms`): an index made anew is
  * added in memory, for a copy to write from there; `changed` false when the root stays as it is.

@@ -1,6 +1,8 @@
 import { usageError } from './command.js';
 import { nameTag, type Endpoint, type OpenedSource } from './endpoints.js';
 import { isReferencePusher, isTagResolver } from '../content/storage.js';
+import { formatPlatform } from '../oci/descriptor.js';
+import { isIndex, parseManifest } from '../oci/manifest.js';
 import { copyImage, type CopiedImage, type CopyContext } from './copy.js';
 import type { Signer } from '../supply-chain/signer.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
@@ -12,8 +14,8 @@ const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.[a-z0-9]+)?$/;
 export interface AllTagsReport {
   source: string;
   destination: string;
-  images: (CopiedImage['report'] & { tag: string; signatures?: SignedManifest[] })[];
-  /** Referrer tags left where they were, and why. */
+  images: (CopiedImage['report'] & { tag: string; signatures?: SignedManifest[]; missingPlatforms?: string[] })[];
+  /** Tags left where they were, and why: referrer tags, and with --platform images for none of its platforms. */
   skipped: { tag: string; reason: string }[];
 }
 
@@ -27,6 +29,10 @@ export interface AllTagsReport {
  * Referrer tags (`sha256-<hex>.sig` …) are not copied as images: with --referrers each image
  * brings its own signatures, attestations and SBOMs (and keeps the destination's referrers tag
  * index whole instead of overwriting it); those whose image no tag names are left out and listed.
+ *
+ * With --platform, a mirror of the platforms one runs: each tag is copied with those of the
+ * platforms it has (the others named), and a tag with none of them is left out and listed, with
+ * what it has; a mirror does not stop at an old tag built for one platform only.
  */
 export async function copyAllTags(source: Endpoint, destination: Endpoint, context: CopyContext, signer?: Signer): Promise<AllTagsReport> {
   checkRepositoryEnds(source, destination);
@@ -48,15 +54,38 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
   /** The destination name each source manifest was first copied to: a later tag of it is only named. */
   const copiedFrom = new Map<string, string>();
   const { openSource } = await import('./endpoints.js');
+  const wanted = context.platforms ?? (context.platform ? [context.platform] : undefined);
+  /** Images left out for --platform: their referrer tags are left with them. */
+  const leftOut = new Set<string>();
   for (const { tag, name } of images) {
     const one = withName(source, name);
     const src = await openSource(one, { connect: (r) => context.clients.connect('src', r) });
-    const first = context.platform || context.platforms ? undefined : copiedFrom.get(src.root.digest);
-    const copied = first ? await tagAlias(src, destination, first, context) : await copyImage(one, destination, context, src);
+    let imageContext = context;
+    let missing: string[] | undefined;
+    if (wanted) {
+      // A mirror of the platforms one runs: a tag with none of them is not an error, only not copied.
+      const { platformsOffered } = await import('../assemble/filter-index.js');
+      const { offered, available } = await platformsOffered(src.storage, src.root, src.rootBytes, wanted, src.name);
+      // What --platform leaves of this tag: the root, or the index's entries the copy does not keep.
+      leftOut.add(src.root.digest);
+      for (const d of indexEntries(src.rootBytes, src.name, src.root.mediaType)) leftOut.add(d);
+      if (offered.length === 0) {
+        await src.close();
+        report.skipped.push({ tag, reason: `no image for ${wanted.map(formatPlatform).join(', ')} (it has: ${available})` });
+        continue;
+      }
+      if (context.platforms && offered.length < wanted.length) {
+        missing = wanted.filter((w) => !offered.includes(w)).map(formatPlatform);
+        imageContext = { ...context, platforms: offered };
+        out.info(`${src.name} has no image for ${missing.join(', ')} (it has: ${available}): copying ${offered.map(formatPlatform).join(', ')}`);
+      }
+    }
+    const first = wanted ? undefined : copiedFrom.get(src.root.digest);
+    const copied = first ? await tagAlias(src, destination, first, context) : await copyImage(one, destination, imageContext, src);
     out.info(copied.line);
     // --sign: each image once, by digest; a tag of an image already copied (and signed) is only named.
     const signatures = signer && !first && destination.transport === 'registry' ? await signTagged(destination, tag, copied.digest, signer, context) : undefined;
-    report.images.push({ ...copied.report, tag, ...(signatures ? { signatures } : {}) });
+    report.images.push({ ...copied.report, tag, ...(signatures ? { signatures } : {}), ...(missing ? { missingPlatforms: missing } : {}) });
     // An index's manifests too: their signatures (cosign sign --recursive) came along with them.
     for (const d of copied.manifests) copiedManifests.add(d);
     copiedFrom.set(src.root.digest, copied.report.destination);
@@ -64,10 +93,13 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
   for (const { tag } of listed.filter((t) => REFERRER_TAG.test(t.tag))) {
     const subject = `sha256:${REFERRER_TAG.exec(tag)![1]}`;
     if (context.referrers && copiedManifests.has(subject)) continue;
-    report.skipped.push({ tag, reason: context.referrers ? `no tag names its image ${subject}` : '--no-referrers' });
+    const reason = !context.referrers ? '--no-referrers' : leftOut.has(subject) ? `its image ${subject} is left out (--platform)` : `no tag names its image ${subject}`;
+    report.skipped.push({ tag, reason });
   }
   if (report.skipped.length > 0) {
-    out.info(`left out ${report.skipped.length} referrer tag${report.skipped.length === 1 ? '' : 's'} (${report.skipped.map((s) => `${s.tag}: ${s.reason}`).join('; ')})`);
+    const referrerTags = report.skipped.filter((s) => REFERRER_TAG.test(s.tag)).length;
+    const what = referrerTags === report.skipped.length ? 'referrer tag' : 'tag';
+    out.info(`left out ${report.skipped.length} ${what}${report.skipped.length === 1 ? '' : 's'} (${report.skipped.map((s) => `${s.tag}: ${s.reason}`).join('; ')})`);
   }
   out.info(`copied ${report.images.length} tag${report.images.length === 1 ? '' : 's'} of ${source.text} to ${destination.text}`);
   out.result(report.images.map((i) => `${i.tag} ${i.digest}`).join('\n'), report);
@@ -139,6 +171,11 @@ async function listSourceTags(source: Endpoint, context: CopyContext): Promise<{
   } finally {
     await layout.close();
   }
+}
+
+function indexEntries(bytes: Buffer, name: string, mediaType: string): string[] {
+  const parsed = parseManifest(bytes, name, mediaType);
+  return isIndex(parsed) ? parsed.manifests.map((d) => d.digest) : [];
 }
 
 function withName(source: Endpoint, name: string): Endpoint {

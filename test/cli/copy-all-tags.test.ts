@@ -13,7 +13,7 @@ import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
 
 interface AllTagsJson {
-  images: { tag: string; digest: string; destination: string; blobs: { outcome: string }[]; referrers: { tag?: string; digest: string }[] }[];
+  images: { tag: string; digest: string; destination: string; blobs: { outcome: string }[]; referrers: { tag?: string; digest: string }[]; missingPlatforms?: string[] }[];
   skipped: { tag: string; reason: string }[];
 }
 
@@ -100,6 +100,33 @@ describe('copy --all-tags', () => {
     assert.deepEqual(out.skipped.map((s) => [s.tag, s.reason]).sort(), [[danglingTag, '--no-referrers'], [signatureTag, '--no-referrers'], [childSignatureTag, '--no-referrers']].sort());
     assert.ok(await skopeoFails(`${regs.production.host}/bare/dst:${signatureTag}`, creds));
     assert.equal((await skopeoRaw(`${regs.production.host}/bare/dst:2`, creds)).digest, image.manifest.digest);
+  });
+
+  it('--platform A,B mirrors each tag with those of the platforms it has; a tag for none of them is left out and listed, with its signature', async () => {
+    const dst = `${regs.production.host}/platforms/dst`;
+    const r = await runCliAsync(['copy', '--all-tags', '--platform', 'linux/arm64,linux/s390x', `${regs.staging.host}/mirror/src`, dst, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as AllTagsJson;
+    assert.deepEqual(out.images.map((i) => [i.tag, i.missingPlatforms]), [['multi', ['linux/s390x']]]);
+    const skipped = new Map(out.skipped.map((s) => [s.tag, s.reason]));
+    for (const tag of ['1', '2']) assert.equal(skipped.get(tag), 'no image for linux/arm64, linux/s390x (it has: linux/amd64)', tag);
+    assert.equal(skipped.get(signatureTag), `its image ${image.manifest.digest} is left out (--platform)`);
+    assert.equal(skipped.get(childSignatureTag), `its image ${multi.manifests[0]!.digest} is left out (--platform)`, 'the amd64 image of the index');
+    assert.match(r.stderr, /mirror\/src:multi has no image for linux\/s390x \(it has: linux\/amd64, linux\/arm64\): copying linux\/arm64$/m);
+    assert.match(r.stderr, /^left out 5 tags \(.*\b1: no image for linux\/arm64, linux\/s390x \(it has: linux\/amd64\)/m);
+    // The copy is an index of the arm64 image alone; the amd64 images are not there.
+    const index = JSON.parse((await skopeoRaw(`${dst}:multi`, creds)).bytes.toString()) as { manifests: Descriptor[] };
+    assert.deepEqual(index.manifests.map((d) => d.digest), [multi.manifests[1]!.digest]);
+    assert.equal((await skopeoRaw(`${dst}@${multi.manifests[1]!.digest}`, creds)).digest, multi.manifests[1]!.digest);
+    for (const ref of [`${dst}:1`, `${dst}:2`, `${dst}:${signatureTag}`, `${dst}@${multi.manifests[0]!.digest}`]) assert.ok(await skopeoFails(ref, creds), ref);
+
+    // One platform: the index's image for it, as a single-image copy gives it.
+    const one = `${regs.production.host}/platform/dst`;
+    const single = await runCliAsync(['copy', '--all-tags', '--platform', 'linux/arm64', `${regs.staging.host}/mirror/src`, one, '--json'], { env });
+    assertOk(single);
+    assert.deepEqual((JSON.parse(single.stdout) as AllTagsJson).images.map((i) => [i.tag, i.digest]), [['multi', multi.manifests[1]!.digest]]);
+    assert.equal((await skopeoRaw(`${one}:multi`, creds)).digest, multi.manifests[1]!.digest);
+    assert.ok(await skopeoFails(`${one}:1`, creds));
   });
 
   it('a layout\'s names to a registry and back into a new layout, which umoci and skopeo read', async () => {
