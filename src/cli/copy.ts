@@ -41,8 +41,8 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = await parseEndpoint(argv.destination);
-    const { parsePlatform } = await import('../oci/descriptor.js');
-    const platforms = argv.platform === undefined ? [] : argv.platform.split(',').map((p) => parsePlatform(p.trim()));
+    const { parsePlatformList } = await import('../oci/descriptor.js');
+    const platforms = argv.platform === undefined ? [] : parsePlatformList(argv.platform);
     if (platforms.length > 1 && destination.transport === 'docker-archive') throw usageError(`${destination.text}: a docker archive holds one image; give one --platform`);
     const images = {
       referrers: argv.referrers !== false, ...(argv.allPlatforms ? { allPlatforms: true } : {}),

@@ -3,7 +3,7 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import type { Output } from './output.js';
 import { changedImageArgs, type ChangedImageArgs } from './changed-image.js';
 import type { ImageChanges } from '../assemble/mutate.js';
-import { parsePlatform } from '../oci/descriptor.js';
+import { parsePlatformList } from '../oci/descriptor.js';
 
 interface MutateArgs extends ChangedImageArgs {
   label?: string[];
@@ -64,6 +64,6 @@ function changesFromFlags(argv: MutateArgs): ImageChanges {
     },
     annotations: parseKeyValues(argv.annotation, 'annotation'),
     ...(argv.format !== undefined ? { format: argv.format } : {}),
-    ...(argv.platform !== undefined ? { platforms: argv.platform.split(',').map((p) => parsePlatform(p.trim())) } : {}),
+    ...(argv.platform !== undefined ? { platforms: parsePlatformList(argv.platform) } : {}),
   };
 }

@@ -8,7 +8,10 @@ export interface CopyOptions extends RegistryOptions {
   from: string;
   /** Where to: `REGISTRY/REPO[:TAG]` (or `docker://…`). Layouts and archives as destinations are the CLI's `copy`. */
   to: string;
-  /** From a multi-platform index, copy only this `os/arch[/variant]` (the result is its manifest). */
+  /**
+   * From a multi-platform index, copy only this `os/arch[/variant]` (the result is its manifest);
+   * several, comma-separated: an index of only those platforms' images (made anew when it had others).
+   */
   platform?: string;
   /** Signatures, attestations and SBOMs that refer to the image come along (default true). */
   referrers?: boolean;
@@ -47,12 +50,19 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
     const client = await connectWith(target.registry, options);
     try {
       let root = source.root;
-      if (options.platform !== undefined) {
-        const { parsePlatform } = await import('../oci/descriptor.js');
+      let storage = source.storage;
+      const platforms = options.platform === undefined ? [] : (await import('../oci/descriptor.js')).parsePlatformList(options.platform);
+      if (platforms.length === 1) {
         const { loadImageOrIndex } = await import('../image/load.js');
         const { choosePlatform } = await import('../image/platform.js');
         const node = await loadImageOrIndex(source.storage, root, { name: source.name });
-        if (node.kind === 'index') root = choosePlatform(node.children, { name: source.name, wanted: parsePlatform(options.platform) });
+        if (node.kind === 'index') root = choosePlatform(node.children, { name: source.name, wanted: platforms[0]! });
+      } else if (platforms.length > 1) {
+        const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
+        const { narrowToPlatforms } = await import('../assemble/filter-index.js');
+        const rootBytes = await readSmall(await source.storage.fetch(root), MAX_MANIFEST_BYTES, `${source.name}: manifest ${root.digest}`);
+        // An index made anew (in memory) is a manifest, PUT, never mounted: the blobs under it are the source's.
+        ({ storage, root } = await narrowToPlatforms(source.storage, root, rootBytes, platforms, source.name));
       }
       if (target.digest && target.digest !== root.digest) {
         throw new OcipushError('EUSAGE', `to ${options.to}: the image to copy has digest ${root.digest}, not ${target.digest}`);
@@ -69,11 +79,13 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       };
       const tag = target.digest ? target.tag : (target.tag ?? 'latest');
-      const result = await copyGraph(source.storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
+      const result = await copyGraph(storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
       const referrers: Descriptor[] = [];
       if (options.referrers !== false) {
         const { copyReferrers } = await import('../transfer/copy-referrers.js');
-        const copied = await copyReferrers(source.storage, repository, [root], copyOptions);
+        // An index's own manifests too: cosign sign --recursive signs each platform's.
+        const subjects = [root, ...result.nodes.map((n) => n.descriptor).filter((d) => d.digest !== root.digest && (d.mediaType.includes('manifest') || d.mediaType.includes('index')))];
+        const copied = await copyReferrers(storage, repository, subjects, copyOptions);
         referrers.push(...copied.map((r) => r.result.root));
       }
       await client.close();

@@ -14,7 +14,7 @@ export interface PullOptions extends RegistryOptions {
   layout?: string;
   /** The image's name in the layout; default the reference's tag (none for a digest). */
   tag?: string;
-  /** From a multi-platform index, pull only this `os/arch[/variant]`. */
+  /** From a multi-platform index, pull only this `os/arch[/variant]`; several, comma-separated: an index of only those platforms' images. */
   platform?: string;
   onEvent?: (event: CopyEvent) => void;
 }
@@ -33,9 +33,9 @@ export interface PullResult {
 export function pull(options: PullOptions): Promise<PullResult> {
   return libraryCall(`pull ${options.from}`, options.signal, async () => {
     const { parseReference } = await import('../oci/reference.js');
-    const { parsePlatform } = await import('../oci/descriptor.js');
+    const { parsePlatformList } = await import('../oci/descriptor.js');
     const source = parseReference(options.from);
-    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    const platforms = options.platform === undefined ? [] : parsePlatformList(options.platform);
     const concurrency = concurrencyOf(options);
     const client = await connectWith(source.registry, options);
     // The signal goes to copyGraph, which hands it to the layout's writes: a download cut there
@@ -45,7 +45,7 @@ export function pull(options: PullOptions): Promise<PullResult> {
       const result = await pullWith(client, source, {
         layout: options.layout ?? defaultLayoutDir(),
         ...(options.tag !== undefined ? { tag: options.tag } : {}),
-        ...(platform ? { platform } : {}),
+        ...(platforms.length === 1 ? { platform: platforms[0]! } : platforms.length > 1 ? { platforms } : {}),
         concurrency,
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         ...(options.signal ? { signal: options.signal } : {}),

@@ -50,6 +50,11 @@ export function parsePlatform(text: string): Platform {
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 
+/** `linux/amd64,linux/arm64`: the platforms a `--platform` list names, in its order. */
+export function parsePlatformList(text: string): Platform[] {
+  return text.split(',').map((p) => parsePlatform(p.trim()));
+}
+
 export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }

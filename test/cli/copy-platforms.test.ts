@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { copy, pull } from '../../src/index.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
@@ -88,5 +89,18 @@ describe('copy --platform with several platforms', () => {
     assert.deepEqual(index.manifests.map((m) => m.platform.architecture), ['amd64', 'arm64']);
     assert.ok(!existsSync(join(layout, 'blobs', 'sha256', entries.get('s390x')!.slice(7))), 'the s390x manifest was not pulled');
     assertOk(await runCliAsync(['validate', `oci:${layout}:two`], { env }));
+  });
+
+  it('the library\'s copy and pull take several platforms too, and make the index the CLI makes', async () => {
+    const cli = JSON.parse((await runCliAsync(['copy', source, `${mirror.host}/lib/cli:1`, '--platform', 'linux/arm64,linux/s390x', '--json'], { env })).stdout) as { digest: string };
+    const copied = await copy({ from: source, to: `${mirror.host}/lib/copy:1`, platform: 'linux/arm64,linux/s390x' });
+    assert.equal(copied.digest, cli.digest);
+    const index = JSON.parse((await skopeoRaw(`${mirror.host}/lib/copy:1`)).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.digest), [entries.get('arm64'), entries.get('s390x')]);
+    const pulled = await pull({ from: source, layout: join(tmp.path, 'lib-pull'), tag: 'two', platform: 'linux/arm64,linux/s390x' });
+    assert.equal(pulled.digest, cli.digest);
+    requireTool('umoci');
+    assert.equal(run('umoci', ['ls', '--layout', join(tmp.path, 'lib-pull')]).trim(), 'two');
+    assert.equal((await skopeoRaw(`${mirror.host}/lib/copy@${entries.get('amd64')}`).catch(() => undefined)), undefined, 'the amd64 image stays behind');
   });
 });
