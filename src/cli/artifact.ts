@@ -1,102 +1,36 @@
 import type { Argv } from 'yargs';
-import { usageError, type CliCommand } from './command.js';
+import { toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
-import type { Descriptor } from '../oci/descriptor.js';
 
-interface ArtifactArgs extends RegistryFlags {
+export interface ArtifactArgs extends RegistryFlags {
   action: string;
   reference: string;
+  files?: string[];
   artifactType?: string;
   output?: string;
+  annotation?: string[];
+  created?: string;
 }
 
 export const artifactCommand: CliCommand<ArtifactArgs> = {
-  command: 'artifact <action> <reference>',
-  describe: 'Get the files of an artifact (one attach pushed, or any with titled layers), as oras pull does',
+  command: 'artifact <action> <reference> [files..]',
+  describe: 'Push files as an OCI 1.1 artifact, or get an artifact\'s files back, as oras push and oras pull do',
   builder: (y: Argv) => registryFlags(y
-    .positional('action', { type: 'string', choices: ['get'], describe: 'get: write the artifact\'s files' })
-    .positional('reference', { type: 'string', describe: 'The artifact, REGISTRY/REPOSITORY[:TAG|@DIGEST]; with --artifact-type, the image it refers to' })
-    .option('artifact-type', { type: 'string', describe: 'REFERENCE is an image: get its newest referrer of this type' })
-    .option('output', { alias: 'o', type: 'string', describe: 'Directory to write the files into, each under its title (default: stdout, for an artifact of one file)' })
+    .positional('action', { type: 'string', choices: ['push', 'get'], describe: 'push: store FILES as an artifact under REFERENCE; get: write the artifact\'s files' })
+    .positional('reference', { type: 'string', describe: 'The artifact, REGISTRY/REPOSITORY[:TAG|@DIGEST] (push: default tag latest); for get with --artifact-type, the image it refers to' })
+    .positional('files', { type: 'string', array: true, describe: 'push: FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar), each a layer titled with its name' })
+    .option('artifact-type', { type: 'string', describe: 'push: the artifact\'s type (default application/vnd.unknown.artifact.v1, as oras); get: REFERENCE is an image, get its newest referrer of this type' })
+    .option('output', { alias: 'o', type: 'string', describe: 'get: directory to write the files into, each under its title (default: stdout, for an artifact of one file)' })
+    .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'push: KEY=VALUE manifest annotation (repeatable)' })
+    .option('created', { type: 'string', describe: 'push: the artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
+    .example('$0 artifact push registry.example.com/app/config:1 --artifact-type application/vnd.example.config app.yaml', 'app.yaml as an artifact, tag 1')
     .example('$0 artifact get registry.example.com/app:1 --artifact-type application/vnd.example.notes -o notes/', 'the files attach attached to app:1')
     .example('$0 artifact get registry.example.com/app@sha256:… > report.json', 'the one file of an artifact, to stdout')),
   run: async (argv, out: Output) => {
-    const { registryReference, withRepository } = await import('./repository-ref.js');
-    const ref = await registryReference(argv.reference);
-    const toStdout = argv.output === undefined || argv.output === '-';
-    if (toStdout && out.json) throw usageError('--json needs -o DIR: stdout carries the file');
-    const { installSignalCleanup } = await import('../content/cleanup.js');
-    installSignalCleanup();
-    const got = await withRepository(ref, argv, async (repository, client) => {
-      const { referenceTarget, formatReference } = await import('../oci/reference.js');
-      let artifact = await repository.resolve(referenceTarget(ref));
-      if (argv.artifactType !== undefined) {
-        const { listReferrers } = await import('../registry/referrers.js');
-        const { manifests } = await listReferrers(client, ref.repository, artifact.digest, { artifactType: argv.artifactType });
-        artifact = await newestOf(manifests, argv.artifactType, `${formatReference(ref)} (${artifact.digest})`);
-      }
-      const { readManifest } = await import('../image/load.js');
-      const { parsed } = await readManifest(repository, artifact, { name: formatReference(ref) });
-      if (!('layers' in parsed)) throw usageError(`${formatReference(ref)}: ${artifact.digest} is an index; name one artifact`);
-      const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer) }));
-      const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
-      if (twice) throw usageError(`${formatReference(ref)}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
-      const { pipeline } = await import('node:stream/promises');
-      const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
-      if (toStdout) {
-        if (files.length !== 1) throw usageError(`${formatReference(ref)}: the artifact holds ${files.length} files; name a directory with -o DIR`);
-        if (process.stdout.isTTY) throw usageError('refusing to write a file to a terminal: name a directory with -o DIR, or pipe the output');
-        await pipeline(await repository.fetch(files[0]!.layer), stdoutSink().stream, { end: false });
-        return { artifact, artifactType: parsed.artifactType ?? parsed.config.mediaType, written: [] };
-      }
-      const { mkdir } = await import('node:fs/promises');
-      const { join, resolve } = await import('node:path');
-      await mkdir(argv.output!, { recursive: true });
-      const written = [];
-      for (const { layer, name } of files) {
-        const path = join(argv.output!, name);
-        const sink = await openFileSink(path);
-        try {
-          await pipeline(await repository.fetch(layer), sink.stream);
-          await sink.commit();
-        } catch (err) {
-          await sink.abort();
-          throw writeError(err, path);
-        }
-        written.push({ name, path: resolve(path), digest: layer.digest, size: layer.size, mediaType: layer.mediaType });
-      }
-      return { artifact, artifactType: parsed.artifactType ?? parsed.config.mediaType, written };
-    });
-    for (const file of got.written) out.info(`wrote ${file.path} (${file.size} bytes, ${file.digest})`);
-    out.info(`got artifact ${got.artifact.digest} (${got.artifactType})${toStdout ? ' to stdout' : ''}`);
-    if (toStdout) return;
-    out.result(got.written.map((f) => f.path).join('\n'), { reference: argv.reference, digest: got.artifact.digest, artifactType: got.artifactType, files: got.written });
+    if (argv.action === 'push') return (await import('./artifact-push.js')).artifactPush(argv, out);
+    if (toArray(argv.files).length > 0) throw usageError('artifact get takes no files (did you mean artifact push?)');
+    for (const flag of ['annotation', 'created'] as const) if (argv[flag] !== undefined) throw usageError(`--${flag} is for artifact push`);
+    return (await import('./artifact-get.js')).artifactGet(argv, out);
   },
 };
-
-/**
- * The referrer made last, by its `org.opencontainers.image.created` annotation (oras attach writes
- * it); several that it cannot tell apart are listed for the user to name one by digest.
- */
-async function newestOf(manifests: readonly Descriptor[], type: string, subject: string): Promise<Descriptor> {
-  const { OcipushError } = await import('../errors.js');
-  const { Annotation } = await import('../oci/descriptor.js');
-  const created = (d: Descriptor) => d.annotations?.[Annotation.Created] ?? '';
-  const sorted = [...manifests].sort((a, b) => (created(a) > created(b) ? -1 : created(a) < created(b) ? 1 : 0));
-  if (sorted.length === 0) throw new OcipushError('ENOTFOUND', `no artifact of type ${type} refers to ${subject}`);
-  if (sorted.length > 1 && created(sorted[0]!) === created(sorted[1]!)) {
-    throw new OcipushError('EUSAGE', `${sorted.length} artifacts of type ${type} refer to ${subject}, none newer than the others: name one by digest (${sorted.map((d) => d.digest).join(', ')})`);
-  }
-  return sorted[0]!;
-}
-
-/** A layer's file name: its title, as attach and oras write it; a title that is a path is refused, an untitled layer is named by its digest. */
-function fileName(layer: Descriptor): string {
-  const title = layer.annotations?.['org.opencontainers.image.title'];
-  if (title === undefined) return layer.digest.replace(':', '-');
-  if (title === '' || title === '.' || title === '..' || title.includes('/') || title.includes('\\') || title.includes('\0')) {
-    throw usageError(`layer ${layer.digest}: its title ${JSON.stringify(title)} is not a file name; nothing written`);
-  }
-  return title;
-}

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
+import { toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
@@ -22,24 +22,14 @@ export const attachCommand: CliCommand<AttachArgs> = {
     .option('created', { type: 'string', describe: 'The artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
     .example('$0 attach localhost:5000/app:1 --artifact-type application/vnd.example.notes notes.txt', 'notes.txt now refers to app:1')),
   run: async (argv, out: Output) => {
-    if (!argv.artifactType || !/^[\w.+-]+\/[\w.+-]+$/.test(argv.artifactType)) throw usageError('attach needs --artifact-type TYPE/SUBTYPE (a media type)');
-    const files = toArray(argv.files);
-    if (files.length === 0) throw usageError('attach: name at least one file');
-    const annotations = parseKeyValues(argv.annotation, 'annotation');
-    // What tells the newest of several artifacts of one type apart (`artifact get --artifact-type`), as oras attach writes it.
-    const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
-    const time = resolveBuildTime(argv.created, process.env.SOURCE_DATE_EPOCH);
-    const { Annotation } = await import('../oci/descriptor.js');
-    if (time.explicit && annotations[Annotation.Created] === undefined) annotations[Annotation.Created] = formatTime(time.seconds);
+    const { artifactFiles, artifactAnnotations, isMediaType } = await import('./artifact-files.js');
+    if (!isMediaType(argv.artifactType)) throw usageError('attach needs --artifact-type TYPE/SUBTYPE (a media type)');
+    const annotations = await artifactAnnotations(argv.annotation, argv.created);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
-    const { fileBlob, attachArtifact } = await import('../supply-chain/attach.js');
-    const blobs = [];
-    for (const spec of files) {
-      const m = /^(.*):([\w.+-]+\/[\w.+-]+)$/.exec(spec);
-      blobs.push(await fileBlob(m ? m[1]! : spec, m ? m[2] : undefined));
-    }
+    const blobs = await artifactFiles(toArray(argv.files), 'attach');
+    const { attachArtifact } = await import('../supply-chain/attach.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
     const client = await clientFromFlags(source.registry, argv);

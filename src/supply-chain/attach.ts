@@ -55,23 +55,53 @@ export function madeBlob(make: () => Iterable<Uint8Array>, mediaType: string, wh
 }
 
 /**
- * Pushes an OCI 1.1 artifact (a manifest with `artifactType`, the empty config, the blobs as
- * layers and `subject`) and records it as a referrer of `subject` (see registry/referrers.ts).
+ * The OCI 1.1 artifact manifest (image-spec's guidance, as oras writes it): `artifactType`, the
+ * empty config, the blobs as layers, and `subject` when it refers to an image.
  */
-export async function attachArtifact(repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<AttachedArtifact> {
-  await repo.pushBlob(EMPTY_DESCRIPTOR, bufferSource(EMPTY_JSON));
-  for (const blob of blobs) await repo.pushBlob(blob.descriptor, blob.source);
+export function artifactManifest(artifactType: string, blobs: readonly ArtifactBlob[], annotations: Record<string, string> = {}, subject?: Descriptor): { descriptor: Descriptor; bytes: Buffer } {
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
     artifactType,
     config: { ...EMPTY_DESCRIPTOR },
     layers: blobs.map((b) => b.descriptor),
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    ...(subject ? { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } } : {}),
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
   };
   const bytes = encodeJson(manifest);
-  const descriptor: Descriptor = { mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length };
+  return { descriptor: { mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length }, bytes };
+}
+
+/**
+ * The empty config and each blob, uploaded unless the repository has it already (asked of all at
+ * once): the empty config nearly always is, and an artifact pushed again sends no file twice.
+ */
+async function pushArtifactBlobs(repo: Repository, blobs: readonly ArtifactBlob[]): Promise<void> {
+  const all = [{ descriptor: EMPTY_DESCRIPTOR, source: bufferSource(EMPTY_JSON) }, ...blobs];
+  const there = await Promise.all(all.map((b) => repo.exists(b.descriptor)));
+  const sent = new Set<string>();
+  for (const [i, blob] of all.entries()) {
+    if (there[i] || sent.has(blob.descriptor.digest)) continue;
+    await repo.pushBlob(blob.descriptor, blob.source);
+    sent.add(blob.descriptor.digest);
+  }
+}
+
+/**
+ * Pushes an OCI 1.1 artifact (a manifest with `artifactType`, the empty config, the blobs as
+ * layers and `subject`) and records it as a referrer of `subject` (see registry/referrers.ts).
+ */
+export async function attachArtifact(repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<AttachedArtifact> {
+  await pushArtifactBlobs(repo, blobs);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject);
   const result = await pushReferrer(repo.client, repo.name, { descriptor, bytes, subject: subject.digest });
   return { ...result, manifest: descriptor, bytes };
+}
+
+/** An artifact of its own (as `oras push`): its blobs, then its manifest under `reference` (a tag, or its digest). */
+export async function pushArtifact(repo: Repository, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, reference?: string): Promise<{ manifest: Descriptor; bytes: Buffer }> {
+  await pushArtifactBlobs(repo, blobs);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations);
+  await repo.pushManifest(descriptor, bytes, reference ?? descriptor.digest);
+  return { manifest: descriptor, bytes };
 }

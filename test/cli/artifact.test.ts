@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
+import { blobWrites } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
 import { validate } from './json-schema.js';
@@ -112,5 +113,67 @@ describe('artifact get', () => {
     assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.nightly', join(tmp.path, 'epoch.txt')], { env: { ...env, SOURCE_DATE_EPOCH: '1800000000' } }));
     assertOk(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.nightly', '-o', dir], { env }));
     assert.deepEqual(readdirSync(dir), ['newer.txt'], 'unix 1900000000 (2030-03-17) is after 2030-01-01 and after SOURCE_DATE_EPOCH 1800000000');
+  });
+});
+
+describe('artifact push', () => {
+  const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
+  async function getBytes(path: string, accept = '*/*'): Promise<Buffer> {
+    const res = await fetch(`http://${registry.host}${path}`, { headers: { accept } });
+    assert.equal(res.status, 200, path);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  it('stores files as an OCI 1.1 artifact, as oras push: the registry serves the manifest and each file byte for byte, and artifact get gives them back', async () => {
+    const dir = join(tmp.path, 'to-push');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'app.yaml'), 'replicas: 3\n');
+    writeFileSync(join(dir, 'schema.json'), '{"type":"object"}\n');
+    const r = await runCliAsync(['artifact', 'push', `${registry.host}/art/config:1`, join(dir, 'app.yaml'), `${join(dir, 'schema.json')}:application/schema+json`,
+      '--artifact-type', 'application/vnd.example.config', '-a', 'org.opencontainers.image.source=https://example.com/app', '--created', '2030-01-01T00:00:00Z', '--json'], { env });
+    assertOk(r);
+    const report = JSON.parse(r.stdout) as { digest: string; reference: string };
+    assert.deepEqual(validate('artifact-push.schema.json', report), [], r.stdout);
+    assert.equal(report.reference, `${registry.host}/art/config:1@${report.digest}`);
+
+    // Read with plain API requests: the manifest under the tag is the one reported, of the artifact's shape.
+    const bytes = await getBytes('/v2/art/config/manifests/1', ociManifest);
+    assert.equal(digestOf(bytes), report.digest);
+    const manifest = JSON.parse(bytes.toString()) as { artifactType: string; config: { mediaType: string; digest: string; size: number }; layers: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }[]; annotations: Record<string, string>; subject?: unknown };
+    assert.equal(manifest.artifactType, 'application/vnd.example.config');
+    assert.deepEqual(manifest.config, { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(Buffer.from('{}')), size: 2 });
+    assert.deepEqual(await getBytes(`/v2/art/config/blobs/${manifest.config.digest}`), Buffer.from('{}'));
+    assert.deepEqual(manifest.annotations, { 'org.opencontainers.image.source': 'https://example.com/app', 'org.opencontainers.image.created': '2030-01-01T00:00:00Z' });
+    assert.equal(manifest.subject, undefined);
+    assert.deepEqual(manifest.layers.map((l) => [l.annotations['org.opencontainers.image.title'], l.mediaType]), [['app.yaml', 'application/vnd.oci.image.layer.v1.tar'], ['schema.json', 'application/schema+json']]);
+    for (const layer of manifest.layers) {
+      const file = readFileSync(join(dir, layer.annotations['org.opencontainers.image.title']!));
+      assert.deepEqual(await getBytes(`/v2/art/config/blobs/${layer.digest}`), file);
+      assert.equal(layer.size, file.length);
+    }
+    const back = join(tmp.path, 'pushed-back');
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/art/config:1`, '-o', back], { env }));
+    for (const name of ['app.yaml', 'schema.json']) assert.deepEqual(readFileSync(join(back, name)), readFileSync(join(dir, name)));
+
+    // The same files and time make the same artifact; nothing is uploaded again. By digest, no tag is written.
+    registry.clearAccessLog();
+    const again = await runCliAsync(['artifact', 'push', `${registry.host}/art/config@${report.digest}`, join(dir, 'app.yaml'), `${join(dir, 'schema.json')}:application/schema+json`,
+      '--artifact-type', 'application/vnd.example.config', '-a', 'org.opencontainers.image.source=https://example.com/app', '--created', '2030-01-01T00:00:00Z', '--json'], { env });
+    assertOk(again);
+    assert.equal((JSON.parse(again.stdout) as { digest: string }).digest, report.digest);
+    assert.deepEqual(blobWrites(await registry.settledAccessLog()), []);
+  });
+
+  it('a missing file, a directory, two files of one name or a digest the files do not make: one line, and the registry is left as it was', async () => {
+    const ref = `${registry.host}/art/never:1`;
+    writeFileSync(join(tmp.path, 'one.txt'), 'one\n');
+    mkdirSync(join(tmp.path, 'sub'));
+    writeFileSync(join(tmp.path, 'sub', 'one.txt'), 'other\n');
+    assertOneLineError(await runCliAsync(['artifact', 'push', ref, join(tmp.path, 'one.txt'), join(tmp.path, 'missing.txt')], { env }), /cannot read .*missing\.txt: no such file or directory/);
+    assertOneLineError(await runCliAsync(['artifact', 'push', ref, join(tmp.path, 'sub')], { env }), /sub: a directory; an artifact holds files/, 2);
+    assertOneLineError(await runCliAsync(['artifact', 'push', ref, join(tmp.path, 'one.txt'), join(tmp.path, 'sub', 'one.txt')], { env }), /two files are named "one\.txt"/, 2);
+    assertOneLineError(await runCliAsync(['artifact', 'push', `${registry.host}/art/never@sha256:${'0'.repeat(64)}`, join(tmp.path, 'one.txt')], { env }), /these files make the artifact sha256:[0-9a-f]{64}, not sha256:0{64}/, 2);
+    const res = await fetch(`http://${registry.host}/v2/art/never/tags/list`);
+    assert.equal(res.status, 404, 'the repository was never written to');
   });
 });

@@ -10,6 +10,7 @@ import { MediaType } from '../../src/oci/media-types.js';
 import { requireTool, tempDir } from '../support/tools.js';
 import { blobWrites, MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { validate } from './json-schema.js';
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
 
 interface AllTagsJson {
@@ -107,6 +108,7 @@ describe('copy --all-tags', () => {
     const r = await runCliAsync(['copy', '--all-tags', '--platform', 'linux/arm64,linux/s390x', `${regs.staging.host}/mirror/src`, dst, '--json'], { env });
     assertOk(r);
     const out = JSON.parse(r.stdout) as AllTagsJson;
+    assert.deepEqual(validate('copy-all-tags.schema.json', out), [], r.stdout);
     assert.deepEqual(out.images.map((i) => [i.tag, i.missingPlatforms]), [['multi', ['linux/s390x']]]);
     const skipped = new Map(out.skipped.map((s) => [s.tag, s.reason]));
     for (const tag of ['1', '2']) assert.equal(skipped.get(tag), 'no image for linux/arm64, linux/s390x (it has: linux/amd64)', tag);

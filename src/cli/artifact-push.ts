@@ -1,0 +1,38 @@
+import { toArray, usageError } from './command.js';
+import type { Output } from './output.js';
+import type { ArtifactArgs } from './artifact.js';
+
+/** What oras push calls an artifact nobody gave a type. */
+export const UNKNOWN_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
+
+/**
+ * `artifact push REF FILE…`, as `oras push`: the files as the layers of an OCI 1.1 artifact
+ * manifest (the empty config, each layer titled with its file's name), under REF's tag (default
+ * latest) or by digest. Every file is read and hashed before anything is sent: a missing or
+ * unreadable one is one line and the registry is left as it was.
+ */
+export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<void> {
+  if (argv.output !== undefined) throw usageError('--output is for artifact get');
+  const { artifactFiles, artifactAnnotations, isMediaType } = await import('./artifact-files.js');
+  const artifactType = argv.artifactType ?? UNKNOWN_ARTIFACT_TYPE;
+  if (!isMediaType(artifactType)) throw usageError(`--artifact-type ${JSON.stringify(artifactType)}: expected TYPE/SUBTYPE (a media type)`);
+  const { registryReference, withRepository } = await import('./repository-ref.js');
+  const ref = await registryReference(argv.reference);
+  const annotations = await artifactAnnotations(argv.annotation, argv.created);
+  const blobs = await artifactFiles(toArray(argv.files), 'artifact push');
+  const { pushArtifact, artifactManifest } = await import('../supply-chain/attach.js');
+  const expected = artifactManifest(artifactType, blobs, annotations).descriptor;
+  if (ref.digest !== undefined && ref.digest !== expected.digest) {
+    throw usageError(`${argv.reference}: these files make the artifact ${expected.digest}, not ${ref.digest}`);
+  }
+  const tag = ref.digest !== undefined ? ref.tag : (ref.tag ?? 'latest');
+  const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag));
+  const name = `${ref.registry}/${ref.repository}`;
+  const { TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
+  const files = blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
+  out.info(`pushed artifact ${name}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
+  out.result(pushed.manifest.digest, {
+    reference: `${name}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest}`,
+    digest: pushed.manifest.digest, artifactType, files,
+  });
+}
