@@ -73,7 +73,15 @@ function delayed(from: net.Socket, to: net.Socket, delayMs: number): void {
       if (queued <= MAX_QUEUED && from.isPaused()) from.resume();
     }, delayMs);
   });
-  from.on('end', () => setTimeout(() => to.end(), delayMs));
+  // A side that finished sending passes its end on after the bytes before it; only a side cut
+  // off cuts the other (destroying it would drop what it has still to write: a truncated body).
+  let ended = false;
+  from.on('end', () => {
+    ended = true;
+    setTimeout(() => to.end(), delayMs);
+  });
   from.on('error', () => to.destroy());
-  from.on('close', () => setTimeout(() => to.destroy(), delayMs));
+  from.on('close', () => {
+    if (!ended) setTimeout(() => to.destroy(), delayMs);
+  });
 }
