@@ -9,6 +9,7 @@ import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from 
 import { operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
+import { eachAtMost } from '../transfer/each-at-most.js';
 import { readManifest } from './load.js';
 
 export interface ValidateOptions extends OperationOptions {
@@ -166,13 +167,11 @@ class Validation {
     const queue = [...this.checks.values()].filter((c) => !c.read);
     const total = queue.length;
     let done = 0;
-    const worker = async () => {
-      for (let check = queue.shift(); check; check = queue.shift()) {
-        await this.problem(check.descriptor.digest, () => (this.options.fast ? this.present(check) : this.read(check)), check.where);
-        this.options.onBlob?.(++done, total, this.bytesRead);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, this.options.concurrency ?? 4) }, worker));
+    // A problem is collected by problem(), never thrown: every blob is checked.
+    await eachAtMost(queue, this.options.concurrency ?? 4, async (check) => {
+      await this.problem(check.descriptor.digest, () => (this.options.fast ? this.present(check) : this.read(check)), check.where);
+      this.options.onBlob?.(++done, total, this.bytesRead);
+    });
   }
 
   private async present({ descriptor, where }: BlobCheck): Promise<void> {
