@@ -21,10 +21,12 @@ export interface AllTagsReport {
 
 /**
  * `copy --all-tags`: every tag of a registry repository (or every name in a layout's index.json)
- * copied to the same tag at the destination, as `skopeo sync` and `crane copy --all-tags` do: one
- * image after the other (each with its blobs in parallel), in the order the source lists them,
- * blobs the destination already has found there and skipped. The first image that fails stops
- * the copy with its error; the images copied before it stay.
+ * copied to the same tag at the destination, as `skopeo sync` and `crane copy --all-tags` do:
+ * `jobs` images at once (as crane's --jobs), each with its blobs in parallel, started in the order
+ * the source lists them; blobs the destination already has are found there and skipped, and a
+ * blob one running copy is sending the others wait for instead of sending it again. The first
+ * image that fails stops the copy with its error: no further image is started, those under way
+ * finish, and the images copied stay.
  *
  * Referrer tags (`sha256-<hex>.sig` …) are not copied as images: with --referrers each image
  * brings its own signatures, attestations and SBOMs (and keeps the destination's referrers tag
@@ -34,9 +36,10 @@ export interface AllTagsReport {
  * platforms it has (the others named), and a tag with none of them is left out and listed, with
  * what it has; a mirror does not stop at an old tag built for one platform only.
  */
-export async function copyAllTags(source: Endpoint, destination: Endpoint, context: CopyContext, signer?: Signer): Promise<AllTagsReport> {
+export async function copyAllTags(source: Endpoint, destination: Endpoint, context: CopyContext, options: { jobs: number; signer?: Signer }): Promise<AllTagsReport> {
   checkRepositoryEnds(source, destination);
   const { out } = context;
+  const { signer } = options;
   const listed = await listSourceTags(source, context);
   const images = listed.filter((t) => !REFERRER_TAG.test(t.tag));
   const { isValidTag } = await import('../oci/reference.js');
@@ -50,17 +53,37 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
   if (images.length === 0) out.info(`${source.text} has no tags to copy`);
 
   const report: AllTagsReport = { source: source.text, destination: destination.text, images: [], skipped: [] };
+  /** Each tag's entry, in the order the source lists them, whichever copy finishes first. */
+  const entries: (AllTagsReport['images'][number] | AllTagsReport['skipped'][number] | undefined)[] = [];
   const copiedManifests = new Set<string>();
-  /** The destination name each source manifest was first copied to: a later tag of it is only named. */
-  const copiedFrom = new Map<string, string>();
+  /** The destination name each source manifest is first copied to: a later tag of it is only named, once that copy is done. */
+  const firstCopies = new Map<string, Promise<string>>();
   const { openSource } = await import('./endpoints.js');
   const wanted = context.platforms ?? (context.platform ? [context.platform] : undefined);
   /** Images left out for --platform: their referrer tags are left with them. */
   const leftOut = new Set<string>();
-  for (const { tag, name } of images) {
+  // The copies running at once share what they send: a base layer of several tags goes up once.
+  const shared: CopyContext = { ...context, inFlight: new Map() };
+  const { eachAtMost } = await import('../transfer/each-at-most.js');
+  /**
+   * Settled once each tag knows whether it copies its image or only names an earlier tag's copy:
+   * decided in the source's order, whatever order the manifests arrive in, so the first tag of an
+   * image is the one copied.
+   */
+  const decided: Promise<void>[] = [];
+  await eachAtMost(images, options.jobs, async (image, index) => {
+    let decide!: () => void;
+    decided[index] = new Promise((resolve) => { decide = resolve; });
+    try {
+      await copyTag(image, index, decide);
+    } finally {
+      decide();
+    }
+  });
+  async function copyTag({ tag, name }: { tag: string; name: string }, index: number, decide: () => void): Promise<void> {
     const one = withName(source, name);
     const src = await openSource(one, { connect: (r) => context.clients.connect('src', r) });
-    let imageContext = context;
+    let imageContext = shared;
     let missing: string[] | undefined;
     if (wanted) {
       // A mirror of the platforms one runs: a tag with none of them is not an error, only not copied.
@@ -71,24 +94,42 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
       for (const d of indexEntries(src.rootBytes, src.name, src.root.mediaType)) leftOut.add(d);
       if (offered.length === 0) {
         await src.close();
-        report.skipped.push({ tag, reason: `no image for ${wanted.map(formatPlatform).join(', ')} (it has: ${available})` });
-        continue;
+        entries[index] = { tag, reason: `no image for ${wanted.map(formatPlatform).join(', ')} (it has: ${available})` };
+        return;
       }
       if (context.platforms && offered.length < wanted.length) {
         missing = wanted.filter((w) => !offered.includes(w)).map(formatPlatform);
-        imageContext = { ...context, platforms: offered };
+        imageContext = { ...shared, platforms: offered };
         out.info(`${src.name} has no image for ${missing.join(', ')} (it has: ${available}): copying ${offered.map(formatPlatform).join(', ')}`);
       }
     }
-    const first = wanted ? undefined : copiedFrom.get(src.root.digest);
-    const copied = first ? await tagAlias(src, destination, first, context) : await copyImage(one, destination, imageContext, src);
+    if (!wanted && index > 0) await decided[index - 1];
+    const earlier = wanted ? undefined : firstCopies.get(src.root.digest);
+    let copied: CopiedImage;
+    if (earlier) {
+      decide();
+      copied = await tagAlias(src, destination, await earlier, context);
+    } else {
+      const copying = copyImage(one, destination, imageContext, src);
+      if (!wanted) {
+        const named = copying.then((c) => c.report.destination);
+        // Its failure is this job's to report; a tag waiting on it fails with it.
+        named.catch(() => {});
+        firstCopies.set(src.root.digest, named);
+      }
+      decide();
+      copied = await copying;
+    }
     out.info(copied.line);
     // --sign: each image once, by digest; a tag of an image already copied (and signed) is only named.
-    const signatures = signer && !first && destination.transport === 'registry' ? await signTagged(destination, tag, copied.digest, signer, context) : undefined;
-    report.images.push({ ...copied.report, tag, ...(signatures ? { signatures } : {}), ...(missing ? { missingPlatforms: missing } : {}) });
+    const signatures = signer && !earlier && destination.transport === 'registry' ? await signTagged(destination, tag, copied.digest, signer, context) : undefined;
+    entries[index] = { ...copied.report, tag, ...(signatures ? { signatures } : {}), ...(missing ? { missingPlatforms: missing } : {}) };
     // An index's manifests too: their signatures (cosign sign --recursive) came along with them.
     for (const d of copied.manifests) copiedManifests.add(d);
-    copiedFrom.set(src.root.digest, copied.report.destination);
+  }
+  for (const entry of entries) {
+    if (entry && 'reason' in entry) report.skipped.push(entry);
+    else if (entry) report.images.push(entry);
   }
   for (const { tag } of listed.filter((t) => REFERRER_TAG.test(t.tag))) {
     const subject = `sha256:${REFERRER_TAG.exec(tag)![1]}`;

@@ -9,12 +9,20 @@ import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
 import type { CopiedReferrer } from '../transfer/copy-referrers.js';
 
+/**
+ * Images `copy --all-tags` copies at once: each waits on its own round trips (manifest, HEADs,
+ * PUT), which across a network are most of a small image's time; more would mostly hold
+ * connections (each image has --concurrency blob transfers of its own).
+ */
+const DEFAULT_JOBS = 4;
+
 interface CopyArgs extends RegistryFlags {
   source: string;
   destination: string;
   platform?: string;
   allPlatforms?: boolean;
   allTags?: boolean;
+  jobs?: number;
   digestFile?: string;
   referrers?: boolean;
   sign?: boolean;
@@ -30,6 +38,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
     .option('platform', { type: 'string', describe: 'From a multi-platform index, copy only this os/arch[/variant] (the result is its manifest); several, comma-separated: an index of only those' })
     .option('all-platforms', { type: 'boolean', describe: 'Copy every platform of an index (the default)' })
     .option('all-tags', { type: 'boolean', describe: 'Copy every tag of a repository (or every name of a layout) to the same tags: SOURCE and DESTINATION name a repository or oci:DIR, no tag' })
+    .option('jobs', { alias: 'j', type: 'number', describe: 'With --all-tags: images copied at once (default 4; 1 copies one tag after the other), as crane copy --jobs' })
     .option('referrers', { type: 'boolean', default: true, describe: 'Also copy signatures, attestations and SBOMs (cosign tags, OCI referrers); --no-referrers to leave them' })
     .option('digest-file', { type: 'string', describe: 'Write the copied manifest digest to this file' })
     .conflicts('platform', 'all-platforms')
@@ -48,12 +57,15 @@ export const copyCommand: CliCommand<CopyArgs> = {
       referrers: argv.referrers !== false, ...(argv.allPlatforms ? { allPlatforms: true } : {}),
       ...(platforms.length === 1 ? { platform: platforms[0]! } : platforms.length > 1 ? { platforms } : {}),
     };
+    if (argv.jobs !== undefined && !argv.allTags) throw usageError('--jobs goes with --all-tags (one image is copied with --concurrency blobs at once)');
+    const jobs = argv.jobs === undefined ? DEFAULT_JOBS : argv.jobs;
+    if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 32) throw usageError(`--jobs ${String(argv.jobs)}: expected a whole number from 1 to 32`);
     const { signerFromFlags } = await import('./key-options.js');
     const signer = await signerFromFlags(argv, { registry: destination.transport === 'registry', text: destination.text });
     await withCopyContext(argv, out, source, destination, images, async (context) => {
       if (argv.allTags) {
         const { copyAllTags } = await import('./copy-all-tags.js');
-        await copyAllTags(source, destination, context, signer);
+        await copyAllTags(source, destination, context, { jobs, ...(signer ? { signer } : {}) });
         return;
       }
       const copied = await copyImage(source, destination, context);
@@ -86,6 +98,8 @@ export interface CopyContext {
   /** Several platforms: an index of only their images (the root made anew when it had others). */
   platforms?: Platform[];
   allPlatforms?: boolean;
+  /** Blob transfers of the copies running at once into one destination (copy --all-tags): see CopyOptions.inFlight. */
+  inFlight?: Map<string, Promise<void>>;
 }
 
 /**
@@ -196,6 +210,7 @@ export async function copyImage(
       onEvent: progress.handle,
       ...(mounts ? { mountFrom: (d: Descriptor) => mountSources(d, sourceRepository, registry, made) } : {}),
       ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
+      ...(context.inFlight ? { inFlight: context.inFlight } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
     const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];

@@ -43,6 +43,12 @@ export interface CopyOptions {
    * count as there.
    */
   present?: (desc: Descriptor) => boolean;
+  /**
+   * Shared by copies into one destination that run at once (`copy --all-tags --jobs`): the blob
+   * transfers each has started, by digest. A blob another copy is sending is waited for and
+   * counted as there, never sent twice (tags of one repository share their base layers).
+   */
+  inFlight?: Map<string, Promise<void>>;
 }
 
 export interface CopiedNode {
@@ -272,6 +278,20 @@ class GraphCopy {
   }
 
   private async copyBlob(desc: Descriptor, kind: NodeKind): Promise<void> {
+    const shared = this.options.inFlight;
+    if (!shared || isForeign(desc)) return this.sendBlob(desc, kind);
+    const other = shared.get(desc.digest);
+    // The other copy's failure is its own to report: then this one tries for itself.
+    if (other && await other.then(() => true, () => false)) {
+      this.record(desc, kind, 'exists');
+      return;
+    }
+    const mine = this.sendBlob(desc, kind);
+    shared.set(desc.digest, mine);
+    return mine;
+  }
+
+  private async sendBlob(desc: Descriptor, kind: NodeKind): Promise<void> {
     this.options.signal?.throwIfAborted();
     if (isForeign(desc)) {
       this.record(desc, kind, 'skipped');

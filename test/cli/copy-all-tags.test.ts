@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +10,7 @@ import { sha256 } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { requireTool, tempDir } from '../support/tools.js';
-import { blobWrites, MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+import { blobWrites, putDigest, MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { validate } from './json-schema.js';
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
@@ -146,6 +148,34 @@ describe('copy --all-tags', () => {
     }
   });
 
+  it('copies several images at once (--jobs) and sends a base layer they share once; skopeo reads every tag', async () => {
+    // Four images on one base layer, as the tags of an application repository are.
+    const dir = join(tmp.path, 'shared-base');
+    const layout = await OciLayout.open(dir, { create: true });
+    const base = await layout.putBytes(MediaType.OciLayerGzip, randomBytes(400_000));
+    const tags = new Map<string, string>();
+    for (let i = 0; i < 4; i++) {
+      const own = await layout.putBytes(MediaType.OciLayerGzip, randomBytes(50_000));
+      const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(randomBytes(8)), sha256(randomBytes(8))] } });
+      const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [base, own] });
+      await layout.tag(manifest, `v${i}`);
+      tags.set(`v${i}`, manifest.digest);
+    }
+    await layout.close();
+    await regs.production.forgetAccessLog();
+    const dst = `${regs.production.host}/jobs/app`;
+    const r = await runCliAsync(['copy', '--all-tags', '--jobs', '4', `oci:${dir}`, dst, '--json'], { env });
+    assertOk(r);
+    const sent = blobWrites(await regs.production.settledAccessLog()).map(putDigest).filter((d) => d === base.digest);
+    assert.equal(sent.length, 1, 'the shared base layer is uploaded once');
+    const outcomes = (JSON.parse(r.stdout) as { images: { blobs: { digest: string; outcome: string }[] }[] }).images
+      .flatMap((i) => i.blobs.filter((b) => b.digest === base.digest).map((b) => b.outcome));
+    assert.deepEqual(outcomes.sort(), ['exists', 'exists', 'exists', 'uploaded']);
+    for (const [tag, digest] of tags) assert.equal((await skopeoRaw(`${dst}:${tag}`, creds)).digest, digest, tag);
+    // skopeo fetches every blob of one of them (asynchronously: the token issuer answers from this process).
+    await promisify(execFile)('skopeo', ['copy', '--src-tls-verify=false', '--src-creds', `alice:${PASSWORD}`, `docker://${dst}:v3`, `oci:${join(tmp.path, 'jobs-check')}:v3`]);
+  });
+
   it('an image the source cannot serve stops the mirror with one line; the tags copied before it stay', async () => {
     const good = umociImage(tmp.path, 'good', [150_000], join(tmp.path, 'good'));
     const broken = umociImage(tmp.path, 'broken', [160_000], join(tmp.path, 'broken'));
@@ -158,12 +188,19 @@ describe('copy --all-tags', () => {
     const order = (JSON.parse((await runCliAsync(['ls', src, '--json'], { env })).stdout) as string[]);
 
     // The breaks are resumed as the retry policy allows, then reported (no --timeout: the error is not retried again from above).
-    const r = await runCliAsync(['copy', '--all-tags', src, `${regs.production.host}/partial/dst`, '-q'], { env });
-    assertOneLineError(r, new RegExp(`^ocipush: .*/partial/src: blob sha256:${hex}: the connection broke at byte 0 of \\d+`));
+    const brokenLine = new RegExp(`^ocipush: .*/partial/src: blob sha256:${hex}: the connection broke at byte 0 of \\d+`);
+    const r = await runCliAsync(['copy', '--all-tags', '--jobs', '1', src, `${regs.production.host}/partial/dst`, '-q'], { env });
+    assertOneLineError(r, brokenLine);
     assert.ok(await skopeoFails(`${regs.production.host}/partial/dst:broken`, creds), 'the broken image is not in production');
     const goodThere = await skopeoRaw(`${regs.production.host}/partial/dst:good`, creds).then((x) => x.digest, () => undefined);
-    // In the order the registry lists them: copied when it came first, never tried when it came after.
+    // One at a time, in the order the registry lists them: copied when it came first, never tried when it came after.
     assert.equal(goodThere, order.indexOf('good') < order.indexOf('broken') ? good.manifest.digest : undefined, order.join(' '));
+
+    // Both at once (the default jobs): the copy under way beside the failure finishes, whole.
+    const together = await runCliAsync(['copy', '--all-tags', src, `${regs.production.host}/partial/both`, '-q'], { env });
+    assertOneLineError(together, brokenLine);
+    assert.ok(await skopeoFails(`${regs.production.host}/partial/both:broken`, creds));
+    assert.equal((await skopeoRaw(`${regs.production.host}/partial/both:good`, creds)).digest, good.manifest.digest);
   });
 
   it('a tag, an archive or --digest-file with --all-tags: one line, exit 2, nothing copied', async () => {
