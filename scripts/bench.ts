@@ -8,7 +8,7 @@ import { defaultFileCount, describeTree, ensureFixture, type FixtureSummary, typ
 import { measure, median, rssMethod } from './bench/measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { formatValue, makeRow, renderTable, type Row } from './bench/report.js';
-import { timeCopies, timePushes } from './bench/pushes.js';
+import { timeCopies, timeMirrors, timePushes } from './bench/pushes.js';
 import { timeDockerfileBuilds } from './bench/dockerfile.js';
 import { startRegistry } from '../test/support/registry.js';
 import {
@@ -228,6 +228,7 @@ async function run(options: BenchOptions, argv: string[]): Promise<number> {
         if (withOcipush) checks.ocipushPushedSmallImage.push(overLink === smallDigest);
       }
       if (copy) await timeCopies({ ocipush, layout: pushLayout, tag: TAG, iteration: i, label: at, rec });
+      if (copy && options.rttMs > 0) await timeMirrors({ ocipush, withOcipush, layout: smallLayout, tag: TAG, tags: options.mirrorTags, rttMs: options.rttMs, iteration: i, label: at, rec });
       if (reference) {
         const refLayout = join(dir, 'reference-layout');
         const refEnv = { ...process.env, XDG_CACHE_HOME: join(dir, 'xdg-cache-reference') };
@@ -347,6 +348,9 @@ function buildRows(s: Samples, options: BenchOptions, anchorKinds: TarAnchor[]):
   }
   if (s.all['copy-ocipush']) {
     rows.push(makeRow({ id: 'copy', step: 'copy registry → registry', unit: 's', ocipush: s.medianSeconds('copy-ocipush'), anchorName: 'skopeo copy docker:// docker://', anchor: s.medianSeconds('copy-skopeo'), goal: { kind: 'ratio', max: 1.0 }, cpu: { ocipush: s.medianCpu('copy-ocipush'), anchor: s.medianCpu('copy-skopeo') } }));
+  }
+  if (s.all['mirror-ocipush']) {
+    rows.push(makeRow({ id: 'mirror', step: `mirror a repository, ${options.mirrorTags} tags, ${options.rttMs} ms RTT`, unit: 's', ocipush: s.medianSeconds('mirror-ocipush'), anchorName: 'skopeo sync', anchor: s.medianSeconds('mirror-skopeo'), cpu: { ocipush: s.medianCpu('mirror-ocipush'), anchor: s.medianCpu('mirror-skopeo') } }));
   }
   for (const kind of anchorKinds) {
     rows.push(makeRow({ id: `build-vs-${kind}`, step: 'build: tree → layout', unit: 's', ocipush: build, anchorName: TAR_ANCHOR_NAMES[kind], anchor: s.medianSeconds(`anchor-${kind}`), cpu: { ocipush: s.medianCpu('ocipush-build'), anchor: s.medianCpu(`anchor-${kind}`) } }));

@@ -26,6 +26,8 @@ export interface BenchOptions {
   pushLayout: 'umoci' | 'ocipush';
   /** Round-trip time of the relay the small image is also pushed through (0: not pushed so). */
   rttMs: number;
+  /** Tags of the repository mirrored through that relay (copy --all-tags beside skopeo sync). */
+  mirrorTags: number;
   onlyAnchors: boolean;
   keep: boolean;
 }
@@ -52,8 +54,10 @@ and prints medians, ratios and the issue's goals; writes the same as JSON.
                       (default 40MB: memory must be flat in the layer size)
   --anchors           also time tar | gzip -6, tar | pigz -6 and tar | sha256sum
   --compression C     passed to ocipush build (gzip | none | zstd; default: ocipush's own)
-  --rtt MS            also push the small image through a relay adding MS of round-trip time
+  --rtt MS            also push the small image, and mirror a repository of tags of it (copy
+                      --all-tags beside skopeo sync), through relays adding MS of round-trip time
                       (a registry across a network, as a CI runner meets it; default 20, 0: no)
+  --mirror-tags N     tags of that repository (default 20)
   --push-layout L     the layout both tools push: umoci (default; the same bytes for both) or ocipush
   --out FILE          JSON results (default bench-results/bench.json)
   --cache-dir DIR     where fixtures are kept between runs (default $XDG_CACHE_HOME/ocipush-bench)
@@ -82,6 +86,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       compression: { type: 'string' },
       'push-layout': { type: 'string', default: 'umoci' },
       rtt: { type: 'string', default: '20' },
+      'mirror-tags': { type: 'string', default: '20' },
       out: { type: 'string', default: join('bench-results', 'bench.json') },
       'cache-dir': { type: 'string' },
       'work-dir': { type: 'string' },
@@ -114,6 +119,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     compression: values.compression ?? null,
     pushLayout,
     rttMs: nonNegativeInt(values.rtt!, 'rtt'),
+    mirrorTags: positiveInt(values['mirror-tags']!, 'mirror-tags'),
     onlyAnchors: values['only-anchors']!,
     keep: values.keep!,
   };

@@ -2,7 +2,7 @@ import { startRegistry } from '../../test/support/registry.js';
 import { relay as startRelay } from '../../test/support/relay.js';
 import type { Measured } from './measure.js';
 import { formatValue } from './report.js';
-import { ocipushCopy, ocipushPush, pushedDigest, skopeoCopy, skopeoPush, type OcipushCli } from './steps.js';
+import { ocipushCopy, ocipushLabel, ocipushMirror, ocipushPush, pushedDigest, skopeoCopy, skopeoPush, skopeoSync, type OcipushCli } from './steps.js';
 
 /** The registry side of the bench: pushes of a layout and registry-to-registry copies, ocipush beside skopeo. */
 
@@ -83,6 +83,46 @@ export async function timeCopies(opts: {
       }
     }
   } finally {
+    await source.stop();
+  }
+}
+
+/**
+ * A repository mirrored, every tag, across a network: `tags` images that share their layers (the
+ * small image, each tag a new config from `mutate --label`, as the tags of one application are)
+ * in a source registry, then each tool copies the whole repository through relays adding
+ * `rttMs` of round trip into a fresh registry of its own: `ocipush copy --all-tags` beside
+ * `skopeo sync`. Every tag is checked there after. Samples `mirror-ocipush`, `mirror-skopeo`.
+ */
+export async function timeMirrors(opts: {
+  ocipush: OcipushCli; withOcipush: boolean; layout: string; tag: string; tags: number; rttMs: number; iteration: number; label: string; rec: Recorder;
+}): Promise<void> {
+  const { ocipush, layout, tag, tags, rttMs, iteration, label, rec } = opts;
+  const source = await startRegistry();
+  const sourceLink = await startRelay('127.0.0.1', source.port, { rttMs });
+  try {
+    const repo = `${source.host}/bench/mirror`;
+    await skopeoPush(layout, tag, `${repo}:v0`, `${label}: fill the mirror source`);
+    for (let t = 1; t < tags; t++) await ocipushLabel(ocipush, `${repo}:v0`, `${repo}:v${t}`, `${label}: tag v${t} of the mirror source`, String(t));
+    const from = `${sourceLink.host}/bench/mirror`;
+    const mirrors: Array<{ name: string; mirror: (toHost: string, what: string) => Promise<Timed> }> = [];
+    if (opts.withOcipush) mirrors.push({ name: 'ocipush', mirror: (toHost, what) => ocipushMirror(ocipush, from, `${toHost}/bench/mirror`, what) });
+    mirrors.push({ name: 'skopeo', mirror: (toHost, what) => skopeoSync(from, `${toHost}/bench`, what) });
+    for (const { name, mirror } of rotate(mirrors, iteration - 1)) {
+      const dest = await startRegistry();
+      const destLink = await startRelay('127.0.0.1', dest.port, { rttMs });
+      try {
+        const m = await mirror(destLink.host, `${label}: ${name} mirror`);
+        for (let t = 0; t < tags; t++) await pushedDigest(dest.host, 'bench/mirror', `v${t}`);
+        rec.add(`mirror-${name}`, m);
+        rec.log(`${label}: ${name} mirror of ${tags} tags, ${rttMs} ms RTT ${formatValue(m.seconds, 's')} (cpu ${formatValue(m.cpuSeconds, 's')}), peak ${formatValue(m.maxRssBytes, 'bytes')}`);
+      } finally {
+        await destLink.close();
+        await dest.stop();
+      }
+    }
+  } finally {
+    await sourceLink.close();
     await source.stop();
   }
 }

@@ -30,6 +30,16 @@ export function ocipushCopy(o: OcipushCli, from: string, to: string, label: stri
   return measure(o.node, [o.cli, 'copy', from, to, '--json'], { usage: true, label });
 }
 
+/** A whole repository, every tag (`ocipush copy --all-tags`), as skopeo sync mirrors it. */
+export function ocipushMirror(o: OcipushCli, from: string, to: string, label: string): Promise<Measured> {
+  return measure(o.node, [o.cli, 'copy', '--all-tags', from, to, '--json'], { usage: true, label });
+}
+
+/** `mutate SRC DST --label K=V`: a new manifest and config over the same layers (the mirror's tags). */
+export function ocipushLabel(o: OcipushCli, from: string, to: string, label: string, value: string): Promise<Measured> {
+  return measure(o.node, [o.cli, 'mutate', from, to, '--label', `bench.tag=${value}`, '-q'], { label });
+}
+
 /** The image's filesystem as one tar (`ocipush rootfs`), what umoci raw unpack makes as a directory. */
 export function ocipushRootfs(o: OcipushCli, layout: string, tag: string, output: string, label: string): Promise<Measured> {
   return measure(o.node, [o.cli, 'rootfs', `oci:${layout}:${tag}`, '-o', output, '--json'], { usage: true, label });
@@ -75,6 +85,11 @@ export function skopeoPush(layout: string, tag: string, ref: string, label: stri
 
 export function skopeoCopy(from: string, to: string, label: string): Promise<Measured> {
   return measure('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${from}`, `docker://${to}`], { usage: true, label });
+}
+
+/** `skopeo sync` of a repository into `toPrefix`: it lands at `toPrefix/<the source repository's last name>`. */
+export function skopeoSync(from: string, toPrefix: string, label: string): Promise<Measured> {
+  return measure('skopeo', ['sync', '--src', 'docker', '--dest', 'docker', '--src-tls-verify=false', '--dest-tls-verify=false', from, toPrefix], { usage: true, label });
 }
 
 export type TarAnchor = 'gzip' | 'pigz' | 'sha256sum';

@@ -24,7 +24,7 @@ test('npm run bench on a tiny fixture, one iteration: every step runs and the JS
     const work = join(tmp.path, 'work');
     const r = spawnSync(process.execPath, [
       BENCH, '--size', '1MB', '--files', '40', '--runs', '1', '--startup-runs', '1', '--anchors', '--memory-reference', '500KB',
-      '--cache-dir', join(tmp.path, 'cache'), '--work-dir', work, '--out', out,
+      '--mirror-tags', '3', '--cache-dir', join(tmp.path, 'cache'), '--work-dir', work, '--out', out,
     ], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, `bench failed:\n${r.stderr}`);
     assert.match(r.stdout, /^\| step +\| ocipush median +\| anchor +\| anchor median +\| ratio +\| goal +\| result +\| cpu ratio +\|$/m);
@@ -43,8 +43,8 @@ test('npm run bench on a tiny fixture, one iteration: every step runs and the JS
       { files: result.fixture.tree.files, bytes: result.fixture.tree.bytes },
       { files: 40, bytes: 1_000_000 },
     );
-    // The image's filesystem (ocipush rootfs against umoci raw unpack), then registry to registry.
-    assert.deepEqual(result.rows.map((row: { id: string }) => row.id), ROW_IDS.flatMap((id) => (id === 'startup' ? [id, 'rootfs', ...(hasCopy ? ['copy'] : [])] : [id])));
+    // The image's filesystem (ocipush rootfs against umoci raw unpack), then registry to registry, then a repository mirrored.
+    assert.deepEqual(result.rows.map((row: { id: string }) => row.id), ROW_IDS.flatMap((id) => (id === 'startup' ? [id, 'rootfs', ...(hasCopy ? ['copy', 'mirror'] : [])] : [id])));
     for (const row of result.rows) {
       assert.ok(typeof row.ocipush === 'number' && row.ocipush > 0, `${row.id}: ocipush figure ${row.ocipush}`);
       assert.ok(typeof row.anchor === 'number' && row.anchor > 0, `${row.id}: anchor figure ${row.anchor}`);
@@ -62,6 +62,7 @@ test('npm run bench on a tiny fixture, one iteration: every step runs and the JS
       // The same pushes through a relay adding 20 ms of round trip (--rtt's default).
       'small-rtt-ocipush-push-cold', 'small-rtt-ocipush-push-warm', 'small-rtt-skopeo-push-cold', 'small-rtt-skopeo-push-warm',
       'ocipush-rootfs', 'umoci-raw-unpack',
+      ...(hasCopy ? ['copy-ocipush', 'copy-skopeo', 'mirror-ocipush', 'mirror-skopeo'] : []),
     ]) {
       assert.equal(result.samples[name]?.length, 1, name);
     }
