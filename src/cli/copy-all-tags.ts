@@ -32,16 +32,25 @@ export interface AllTagsReport {
  * brings its own signatures, attestations and SBOMs (and keeps the destination's referrers tag
  * index whole instead of overwriting it); those whose image no tag names are left out and listed.
  *
+ * With a `tagPattern` (--tag-regex), only the tags it matches, as skopeo sync's tags-regex.
+ *
  * With --platform, a mirror of the platforms one runs: each tag is copied with those of the
  * platforms it has (the others named), and a tag with none of them is left out and listed, with
  * what it has; a mirror does not stop at an old tag built for one platform only.
  */
-export async function copyAllTags(source: Endpoint, destination: Endpoint, context: CopyContext, options: { jobs: number; signer?: Signer }): Promise<AllTagsReport> {
+export async function copyAllTags(
+  source: Endpoint, destination: Endpoint, context: CopyContext, options: { jobs: number; signer?: Signer; tagPattern?: RegExp },
+): Promise<AllTagsReport> {
   checkRepositoryEnds(source, destination);
   const { out } = context;
   const { signer } = options;
   const listed = await listSourceTags(source, context);
-  const images = listed.filter((t) => !REFERRER_TAG.test(t.tag));
+  const { tagPattern } = options;
+  const everyImage = listed.filter((t) => !REFERRER_TAG.test(t.tag));
+  const images = tagPattern ? everyImage.filter((t) => tagPattern.test(t.tag)) : everyImage;
+  if (tagPattern && images.length < everyImage.length) {
+    out.info(`${everyImage.length - images.length} of the ${everyImage.length} tags of ${source.text} do not match --tag-regex ${tagPattern.source}`);
+  }
   const { isValidTag } = await import('../oci/reference.js');
   const destinationTags = new Map<string, string>();
   for (const { tag, name } of images) {
@@ -50,7 +59,7 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
     if (other !== undefined) throw usageError(`${source.text}: ${other} and ${name} would both be copied to the tag ${tag}`);
     destinationTags.set(tag, name);
   }
-  if (images.length === 0) out.info(`${source.text} has no tags to copy`);
+  if (images.length === 0) out.info(`${source.text} has no tags to copy${tagPattern ? ` that match --tag-regex ${tagPattern.source}` : ''}`);
 
   const report: AllTagsReport = { source: source.text, destination: destination.text, images: [], skipped: [] };
   /** Each tag's entry, in the order the source lists them, whichever copy finishes first. */
@@ -134,7 +143,7 @@ export async function copyAllTags(source: Endpoint, destination: Endpoint, conte
   for (const { tag } of listed.filter((t) => REFERRER_TAG.test(t.tag))) {
     const subject = `sha256:${REFERRER_TAG.exec(tag)![1]}`;
     if (context.referrers && copiedManifests.has(subject)) continue;
-    const reason = !context.referrers ? '--no-referrers' : leftOut.has(subject) ? `its image ${subject} is left out (--platform)` : `no tag names its image ${subject}`;
+    const reason = !context.referrers ? '--no-referrers' : leftOut.has(subject) ? `its image ${subject} is left out (--platform)` : `no tag ${tagPattern ? 'copied ' : ''}names its image ${subject}`;
     report.skipped.push({ tag, reason });
   }
   if (report.skipped.length > 0) {

@@ -23,6 +23,7 @@ interface CopyArgs extends RegistryFlags {
   allPlatforms?: boolean;
   allTags?: boolean;
   jobs?: number;
+  tagRegex?: string;
   digestFile?: string;
   referrers?: boolean;
   sign?: boolean;
@@ -39,6 +40,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
     .option('all-platforms', { type: 'boolean', describe: 'Copy every platform of an index (the default)' })
     .option('all-tags', { type: 'boolean', describe: 'Copy every tag of a repository (or every name of a layout) to the same tags: SOURCE and DESTINATION name a repository or oci:DIR, no tag' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'With --all-tags: images copied at once (default 4; 1 copies one tag after the other), as crane copy --jobs' })
+    .option('tag-regex', { type: 'string', describe: 'With --all-tags: only the tags this regular expression matches somewhere (anchor it: ^v1\\.), as skopeo sync\'s tags-regex' })
     .option('referrers', { type: 'boolean', default: true, describe: 'Also copy signatures, attestations and SBOMs (cosign tags, OCI referrers); --no-referrers to leave them' })
     .option('digest-file', { type: 'string', describe: 'Write the copied manifest digest to this file' })
     .conflicts('platform', 'all-platforms')
@@ -58,6 +60,8 @@ export const copyCommand: CliCommand<CopyArgs> = {
       ...(platforms.length === 1 ? { platform: platforms[0]! } : platforms.length > 1 ? { platforms } : {}),
     };
     if (argv.jobs !== undefined && !argv.allTags) throw usageError('--jobs goes with --all-tags (one image is copied with --concurrency blobs at once)');
+    if (argv.tagRegex !== undefined && !argv.allTags) throw usageError('--tag-regex goes with --all-tags');
+    const tagPattern = argv.tagRegex === undefined ? undefined : tagRegex(argv.tagRegex);
     const jobs = argv.jobs === undefined ? DEFAULT_JOBS : argv.jobs;
     if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 32) throw usageError(`--jobs ${String(argv.jobs)}: expected a whole number from 1 to 32`);
     const { signerFromFlags } = await import('./key-options.js');
@@ -65,7 +69,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
     await withCopyContext(argv, out, source, destination, images, async (context) => {
       if (argv.allTags) {
         const { copyAllTags } = await import('./copy-all-tags.js');
-        await copyAllTags(source, destination, context, { jobs, ...(signer ? { signer } : {}) });
+        await copyAllTags(source, destination, context, { jobs, ...(signer ? { signer } : {}), ...(tagPattern ? { tagPattern } : {}) });
         return;
       }
       const copied = await copyImage(source, destination, context);
@@ -285,4 +289,12 @@ async function ociReferrers(
       await pushReferrer(target.client, target.name, { descriptor: referrer, bytes, subject: subject.digest });
     },
   };
+}
+
+function tagRegex(text: string): RegExp {
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    throw usageError(`--tag-regex ${JSON.stringify(text)}: not a regular expression (${(err as Error).message})`);
+  }
 }

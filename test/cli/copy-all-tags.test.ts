@@ -148,6 +148,20 @@ describe('copy --all-tags', () => {
     }
   });
 
+  it('--tag-regex copies only the tags it matches, with their signatures; a bad expression is one line', async () => {
+    const dst = `${regs.production.host}/some/dst`;
+    const r = await runCliAsync(['copy', '--all-tags', '--tag-regex', '^(2|multi)$', `${regs.staging.host}/mirror/src`, dst, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as AllTagsJson;
+    assert.deepEqual(out.images.map((i) => i.tag).sort(), ['2', 'multi']);
+    assert.match(r.stderr, /^1 of the 3 tags of .*\/mirror\/src do not match --tag-regex \^\(2\|multi\)\$$/m);
+    assert.ok(await skopeoFails(`${dst}:1`, creds), 'tag 1 is not copied');
+    assert.equal((await skopeoRaw(`${dst}:${signatureTag}`, creds)).digest, signature.digest, 'the signature of the image tag 2 names came along');
+    assert.equal(new Map(out.skipped.map((s) => [s.tag, s.reason])).get(danglingTag), `no tag copied names its image sha256:${'ab'.repeat(32)}`);
+    assertOneLineError(await runCliAsync(['copy', '--all-tags', '--tag-regex', '(v1', `${regs.staging.host}/mirror/src`, dst], { env }), /^ocipush: --tag-regex "\(v1": not a regular expression/, 2);
+    assertOneLineError(await runCliAsync(['copy', '--tag-regex', 'v1', `${regs.staging.host}/mirror/src:1`, `${dst}:1`], { env }), /--tag-regex goes with --all-tags/, 2);
+  });
+
   it('copies several images at once (--jobs) and sends a base layer they share once; skopeo reads every tag', async () => {
     // Four images on one base layer, as the tags of an application repository are.
     const dir = join(tmp.path, 'shared-base');
