@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSign, createVerify, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { decryptKey, encryptKey } from './encrypted-key.js';
@@ -148,4 +148,36 @@ export function verifyBytes(key: KeyObject, payload: Uint8Array, signature: Uint
   } catch {
     return false;
   }
+}
+
+/**
+ * What signBytes makes of the bytes `chunks` yields, without holding them: the SHA-256 is taken
+ * as they come (a release archive of any size). Ed25519 signs the message itself, not a hash of
+ * it, so for such a key the bytes are gathered first.
+ */
+export async function signStream(key: KeyObject, chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const hash = hashFor(key);
+  if (hash === null) return cryptoSign(null, await gather(chunks), key);
+  const signer = createSign(hash);
+  for await (const chunk of chunks) signer.update(chunk);
+  return signer.sign(key);
+}
+
+/** verifyBytes over the bytes `chunks` yields, as signStream reads them. */
+export async function verifyStream(key: KeyObject, chunks: AsyncIterable<Uint8Array>, signature: Uint8Array): Promise<boolean> {
+  const hash = hashFor(key);
+  if (hash === null) return verifyBytes(key, await gather(chunks), signature);
+  const verifier = createVerify(hash);
+  for await (const chunk of chunks) verifier.update(chunk);
+  try {
+    return verifier.verify(key, signature);
+  } catch {
+    return false;
+  }
+}
+
+async function gather(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts);
 }

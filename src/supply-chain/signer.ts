@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { publicKeyPem, signBytes, verifyBytes } from './keys.js';
+import { publicKeyPem, signBytes, signStream, verifyBytes, verifyStream } from './keys.js';
 
 /**
  * What a signer hands back for one payload: the signature, and what a verifier needs beside it.
@@ -22,6 +22,8 @@ export interface Signer {
   /** `key` today; `keyless` is the reserved name for a Fulcio/Rekor signer. */
   readonly kind: 'key' | 'keyless';
   sign(payload: Buffer): Promise<SignatureMaterial>;
+  /** The same signature over bytes that stream past (`sign-blob` of a file of any size). */
+  signStream(chunks: AsyncIterable<Uint8Array>): Promise<SignatureMaterial>;
 }
 
 /** Checks a signature over exact payload bytes (the key-based half of cosign's verification). */
@@ -29,6 +31,7 @@ export interface Verifier {
   /** For messages and --json: the PEM of the public key. */
   readonly description: string;
   verify(payload: Uint8Array, signature: Uint8Array, annotations: Record<string, string>): boolean;
+  verifyStream(chunks: AsyncIterable<Uint8Array>, signature: Uint8Array, annotations: Record<string, string>): Promise<boolean>;
 }
 
 export class KeySigner implements Signer {
@@ -44,6 +47,10 @@ export class KeySigner implements Signer {
   async sign(payload: Buffer): Promise<SignatureMaterial> {
     return { signature: signBytes(this.key, payload), annotations: {} };
   }
+
+  async signStream(chunks: AsyncIterable<Uint8Array>): Promise<SignatureMaterial> {
+    return { signature: await signStream(this.key, chunks), annotations: {} };
+  }
 }
 
 export class KeyVerifier implements Verifier {
@@ -55,5 +62,9 @@ export class KeyVerifier implements Verifier {
 
   verify(payload: Uint8Array, signature: Uint8Array): boolean {
     return verifyBytes(this.key, payload, signature);
+  }
+
+  verifyStream(chunks: AsyncIterable<Uint8Array>, signature: Uint8Array): Promise<boolean> {
+    return verifyStream(this.key, chunks, signature);
   }
 }

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError } from './registry-support.js';
+import { validate } from './json-schema.js';
+
+/** Blob signatures as cosign sign-blob / verify-blob make and read them, checked with openssl both ways. */
+describe('ocipush sign-blob / verify-blob', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  const password = 'blob-pw-for-tests';
+  const env = { COSIGN_PASSWORD: password };
+  let file: string;
+
+  before(async () => {
+    requireTool('openssl');
+    tmp = await tempDir();
+    file = join(tmp.path, 'release.tar.gz');
+    // Larger than one read: the signature is taken over a stream, never the file held whole.
+    writeFileSync(file, randomBytes(5 * 1024 * 1024 + 17));
+    assertOk(runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'cosign')], { env }));
+    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(tmp.path, 'other.pem')]);
+    run('openssl', ['pkey', '-in', join(tmp.path, 'other.pem'), '-pubout', '-out', join(tmp.path, 'other.pub')]);
+  });
+  after(async () => {
+    await tmp?.cleanup();
+  });
+
+  it('signs a file with a cosign key: the base64 signature on stdout, which openssl verifies over the file\'s bytes', () => {
+    const r = runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key')], { env });
+    assertOk(r);
+    assert.match(r.stdout, /^[A-Za-z0-9+/]+={0,2}\n$/);
+    const der = join(tmp.path, 'stdout.sig.der');
+    writeFileSync(der, Buffer.from(r.stdout.trim(), 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', join(tmp.path, 'cosign.pub'), '-signature', der, file]), /Verified OK/);
+    for (const text of [r.stdout, r.stderr]) assert.ok(!text.includes(password) && !text.includes('PRIVATE KEY'), 'no secret in the output');
+  });
+
+  it('--output-signature writes the signature file that verify-blob checks, by file or as text; --json says what was signed', () => {
+    const sig = join(tmp.path, 'release.sig');
+    const r = runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--output-signature', sig, '--json'], { env });
+    assertOk(r);
+    const report = JSON.parse(r.stdout) as { digest: string; signature: string };
+    assert.deepEqual(validate('sign-blob.schema.json', report), [], r.stdout);
+    assert.equal(report.digest, `sha256:${run('sha256sum', [file]).split(' ')[0]}`);
+    assert.equal(readFileSync(sig, 'utf8').trim(), report.signature);
+    for (const signature of [sig, report.signature]) {
+      const v = runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--signature', signature, '--json']);
+      assertOk(v);
+      assert.deepEqual(validate('verify-blob.schema.json', JSON.parse(v.stdout)), [], v.stdout);
+    }
+  });
+
+  it('verifies a signature openssl made with a PKCS#8 key, and refuses it for a changed file or another key with one line', () => {
+    const der = join(tmp.path, 'openssl.sig.der');
+    run('openssl', ['dgst', '-sha256', '-sign', join(tmp.path, 'other.pem'), '-out', der, file]);
+    const sig = join(tmp.path, 'openssl.sig');
+    writeFileSync(sig, `${readFileSync(der).toString('base64')}\n`);
+    assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--signature', sig]));
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--signature', sig]), /^ocipush: verify-blob .*release\.tar\.gz \(sha256:[0-9a-f]{64}\): the signature is not of this file by .*cosign\.pub$/);
+    const changed = join(tmp.path, 'changed.tar.gz');
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(changed, bytes);
+    assertOneLineError(runCli(['verify-blob', changed, '--key', join(tmp.path, 'other.pub'), '--signature', sig]), /the signature is not of this file/);
+  });
+
+  it('a missing file, a missing signature file, and a failed signing leave nothing behind', () => {
+    assertOneLineError(runCli(['sign-blob', join(tmp.path, 'nope.bin'), '--key', join(tmp.path, 'cosign.key')], { env }), /cannot read .*nope\.bin: no such file or directory/);
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--signature', join(tmp.path, 'nope.sig')]), /--signature ".*nope\.sig": neither a file nor a base64 signature/, 2);
+    const sig = join(tmp.path, 'never.sig');
+    assertOneLineError(runCli(['sign-blob', join(tmp.path, 'nope.bin'), '--key', join(tmp.path, 'cosign.key'), '--output-signature', sig], { env }), /cannot read/);
+    assert.equal(existsSync(sig), false);
+  });
+});
