@@ -217,10 +217,10 @@ export async function copyImage(
       ...(context.inFlight ? { inFlight: context.inFlight } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
-    const subjects = [root, ...childManifests(result.nodes.map((n) => n.descriptor), root)];
+    const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
+    const subjects = referrerSubjects(result);
     let referrers: CopiedReferrer[] = [];
     if (context.referrers && !dst.writer) {
-      const { copyReferrers } = await import('../transfer/copy-referrers.js');
       referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...(await ociReferrers(src, dst)) });
     }
     await dst.finish(root);
@@ -260,11 +260,6 @@ async function toPlatforms(src: OpenedSource, platforms: Platform[]): Promise<{ 
 function mountSources(desc: Descriptor, sourceRepository: string | undefined, registry: string | undefined, made: MadeContent | undefined): string[] {
   const own = sourceRepository !== undefined && !made?.digests.has(desc.digest) ? [sourceRepository] : [];
   return [...own, ...(registry !== undefined && made?.mountFrom ? made.mountFrom(desc, registry) : [])];
-}
-
-/** The manifests an index copied whole names (cosign signs each platform's manifest too). */
-function childManifests(nodes: Descriptor[], root: Descriptor): Descriptor[] {
-  return nodes.filter((d) => d.digest !== root.digest && (d.mediaType.includes('manifest') || d.mediaType.includes('index')));
 }
 
 /**

@@ -82,10 +82,8 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       const result = await copyGraph(storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
       const referrers: Descriptor[] = [];
       if (options.referrers !== false) {
-        const { copyReferrers } = await import('../transfer/copy-referrers.js');
-        // An index's own manifests too: cosign sign --recursive signs each platform's.
-        const subjects = [root, ...result.nodes.map((n) => n.descriptor).filter((d) => d.digest !== root.digest && (d.mediaType.includes('manifest') || d.mediaType.includes('index')))];
-        const copied = await copyReferrers(storage, repository, subjects, copyOptions);
+        const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
+        const copied = await copyReferrers(storage, repository, referrerSubjects(result), copyOptions);
         referrers.push(...copied.map((r) => r.result.root));
       }
       await client.close();

@@ -11,6 +11,15 @@ export function cosignTags(subject: Pick<Descriptor, 'digest'>): string[] {
   return COSIGN_SUFFIXES.map((s) => `${algorithm}-${hex}.${s}`);
 }
 
+/**
+ * What a copied graph's referrers refer to: its root and, for an index, the manifests under it
+ * (cosign sign --recursive signs each platform's manifest too).
+ */
+export function referrerSubjects(copied: CopyResult): Descriptor[] {
+  const { root } = copied;
+  return [root, ...copied.nodes.map((n) => n.descriptor).filter((d) => d.digest !== root.digest && (d.mediaType.includes('manifest') || d.mediaType.includes('index')))];
+}
+
 export interface CopiedReferrer {
   subject: string;
   /** The cosign tag it was found under; none for an OCI 1.1 referrer (pushed by digest). */
