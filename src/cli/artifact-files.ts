@@ -1,4 +1,4 @@
-import { usageError } from './command.js';
+import { parseKeyValues, usageError } from './command.js';
 import type { ArtifactBlob } from '../supply-chain/attach.js';
 
 /**
@@ -30,7 +30,6 @@ export async function artifactFiles(specs: readonly string[], what: string): Pro
  * give the same artifact.
  */
 export async function artifactAnnotations(annotation: unknown, created: string | undefined): Promise<Record<string, string>> {
-  const { parseKeyValues } = await import('./command.js');
   const annotations = parseKeyValues(annotation, 'annotation');
   const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
   const time = resolveBuildTime(created, process.env.SOURCE_DATE_EPOCH);

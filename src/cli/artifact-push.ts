@@ -20,19 +20,15 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
   const ref = await registryReference(argv.reference);
   const annotations = await artifactAnnotations(argv.annotation, argv.created);
   const blobs = await artifactFiles(toArray(argv.files), 'artifact push');
-  const { pushArtifact, artifactManifest } = await import('../supply-chain/attach.js');
+  const { pushArtifact, artifactManifest, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
   const expected = artifactManifest(artifactType, blobs, annotations).descriptor;
   if (ref.digest !== undefined && ref.digest !== expected.digest) {
     throw usageError(`${argv.reference}: these files make the artifact ${expected.digest}, not ${ref.digest}`);
   }
   const tag = ref.digest !== undefined ? ref.tag : (ref.tag ?? 'latest');
   const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag));
-  const name = `${ref.registry}/${ref.repository}`;
-  const { TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
+  const reference = `${ref.registry}/${ref.repository}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest}`;
   const files = blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
-  out.info(`pushed artifact ${name}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
-  out.result(pushed.manifest.digest, {
-    reference: `${name}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest}`,
-    digest: pushed.manifest.digest, artifactType, files,
-  });
+  out.info(`pushed artifact ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
+  out.result(pushed.manifest.digest, { reference, digest: pushed.manifest.digest, artifactType, files });
 }
