@@ -205,15 +205,10 @@ async function listSourceTags(source: Endpoint, context: CopyContext): Promise<{
   }
   if (source.transport !== 'oci') throw new Error('unreachable');
   const { OciLayout } = await import('../content/layout.js');
-  const { Annotation } = await import('../oci/descriptor.js');
   const layout = await OciLayout.open(source.path);
   try {
-    const names = (await layout.readIndex()).manifests.flatMap((m) => {
-      const name = m.annotations?.[Annotation.RefName];
-      return name ? [name] : [];
-    });
     // A layout may name an image `registry/repo:tag`: its tag is what a copy of that name gets.
-    return [...new Set(names)].map((name) => {
+    return (await layout.names()).filter((name) => name !== '').map((name) => {
       const tag = nameTag(name);
       if (tag === undefined) throw usageError(`${source.text}: the name ${name} holds no tag to copy it to`);
       return { tag, name };

@@ -31,12 +31,28 @@ async function print(pages: AsyncGenerator<string[]>, out: Output): Promise<stri
 
 export const lsCommand: CliCommand<ListArgs> = {
   command: 'ls <repository>',
-  describe: 'List the tags of a repository, one a line',
+  describe: 'List the tags of a repository (or the names of an OCI layout), one a line',
   builder: (y: Argv) => registryFlags(y
-    .positional('repository', { type: 'string', describe: 'REGISTRY/REPOSITORY' })
+    .positional('repository', { type: 'string', describe: 'REGISTRY/REPOSITORY, or oci:DIR' })
     .option('page-size', pageSizeOption)
-    .example('$0 ls localhost:5000/app', 'every tag, following the registry\'s pages')),
+    .example('$0 ls localhost:5000/app', 'every tag, following the registry\'s pages')
+    .example('$0 ls oci:build', 'the names of a layout\'s images, as umoci ls')),
   run: async (argv, out: Output) => {
+    if (argv.repository!.startsWith('oci:')) {
+      if (argv.pageSize !== undefined) throw usageError('--page-size is for a registry');
+      const { parseTransport } = await import('../transports/parse.js');
+      const location = parseTransport(argv.repository!);
+      if (location.transport !== 'oci' || location.name !== undefined) throw usageError(`${argv.repository}: name a layout (oci:DIR), without a name`);
+      const { OciLayout } = await import('../content/layout.js');
+      const layout = await OciLayout.open(location.path);
+      try {
+        const names = await layout.names();
+        out.result(names.join('\n'), names);
+      } finally {
+        await layout.close();
+      }
+      return;
+    }
     const { registryReference, withRepository } = await import('./repository-ref.js');
     const ref = await registryReference(argv.repository!, 'repository');
     if (ref.tag || ref.digest) throw usageError(`${argv.repository}: name a repository, without tag or digest`);

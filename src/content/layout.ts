@@ -398,6 +398,15 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     return removed;
   }
 
+  /** The names index.json gives (`org.opencontainers.image.ref.name`), each once, in its order: what umoci ls lists. */
+  async names(): Promise<string[]> {
+    const names = (await this.readIndex()).manifests.flatMap((d) => {
+      const name = d.annotations?.[Annotation.RefName];
+      return name === undefined ? [] : [name];
+    });
+    return [...new Set(names)];
+  }
+
   /**
    * Finds an image by tag, or by digest; with no name, the only image in the layout. The error
    * lists what the layout holds, so a typo is easy to see.

@@ -141,7 +141,12 @@ describe('copy --all-tags', () => {
     assertOk(r);
     requireTool('umoci');
     // The signature comes into the layout under its cosign tag, as a single-image copy brings it.
-    assert.deepEqual(execFileSync('umoci', ['ls', '--layout', back], { encoding: 'utf8' }).trim().split('\n').sort(), ['1', '2', 'multi', signatureTag, childSignatureTag].sort());
+    const umociNames = execFileSync('umoci', ['ls', '--layout', back], { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual([...umociNames].sort(), ['1', '2', 'multi', signatureTag, childSignatureTag].sort());
+    // ls of a layout lists what umoci ls lists, in its order.
+    const listed = await runCliAsync(['ls', `oci:${back}`, '--json'], { env });
+    assertOk(listed);
+    assert.deepEqual(JSON.parse(listed.stdout), umociNames);
     requireTool('skopeo');
     for (const [tag, digest] of [['2', image.manifest.digest], ['multi', multi.index.digest]] as const) {
       assert.equal(sha256(execFileSync('skopeo', ['inspect', '--raw', `oci:${back}:${tag}`])), digest, `oci:${back}:${tag}`);
