@@ -42,6 +42,8 @@ export function reportWrittenImage(out: Output, result: WrittenImage, extra: Rec
 export interface BuildPushes {
   /** `REGISTRY/REPO[:TAG]` each, `docker://` taken off, parsed. */
   to: { text: string; reference: Reference }[];
+  /** Blobs sent at once (`--concurrency`, checked). */
+  concurrency: number;
   /** `--sign`: each pushed digest signed with it. */
   signer?: Signer;
   flags: RegistryFlags;
@@ -57,7 +59,6 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
   const pushed = [];
   if (pushes) {
     const { pushLayoutImage } = await import('./push.js');
-    const { checkConcurrency } = await import('./registry-options.js');
     // One image: signed once per repository, however many of its tags are pushed there.
     const signedIn = new Set<string>();
     for (const { text, reference } of pushes.to) {
@@ -65,7 +66,7 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
       const signer = signedIn.has(repository) ? undefined : pushes.signer;
       pushed.push(await pushLayoutImage({
         to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
-        concurrency: checkConcurrency(pushes.flags.concurrency), ...(signer ? { signer } : {}),
+        concurrency: pushes.concurrency, ...(signer ? { signer } : {}),
       }, pushes.flags, out));
       if (signer) signedIn.add(repository);
     }

@@ -155,8 +155,9 @@ export const buildCommand: CliCommand<BuildArgs> = {
 };
 
 /**
- * `--push REF…` (and `--sign`), checked before anything is built: the references parse, `--sign`
- * has a push to sign and a key, which is opened now (once, for the provenance too).
+ * `--push REF…` (and `--sign`), checked before anything is built: the references parse,
+ * `--concurrency` is a number the push takes, `--sign` has a push to sign and a key, which is
+ * opened now (once, for the provenance too).
  */
 export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefined> {
   const targets = toArray(argv.push);
@@ -170,9 +171,11 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
     const text = stripTransport(target);
     return { text, reference: parseReference(text) };
   });
+  const { checkConcurrency } = await import('./registry-options.js');
+  const concurrency = checkConcurrency(argv.concurrency);
   const { signerFromFlags } = await import('./key-options.js');
   const signer = argv.sign ? await signerFromFlags(argv, { registry: true, text: targets[0]! }) : undefined;
-  return { to, flags: argv, ...(signer ? { signer } : {}) };
+  return { to, flags: argv, concurrency, ...(signer ? { signer } : {}) };
 }
 
 

@@ -67,6 +67,7 @@ describe('build --push', () => {
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', 'UPPER/Case:1'], { env }), /UPPER\/Case/, 2);
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign', '--key', `${keys}.key`], { env }), /--sign signs what --push pushes/, 2);
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', `${registry.host}/three/app:1`, '--sign', '--key', `${keys}.key`], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }), /wrong password/);
+    assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', `${registry.host}/three/app:1`, '--concurrency', '0'], { env }), /--concurrency 0: expected a whole number from 1 to 64/, 2);
     assert.equal(existsSync(layout), false, 'no layout was made');
   });
 });
