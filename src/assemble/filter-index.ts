@@ -5,6 +5,7 @@ import { encodeJson, isIndex, parseManifest } from '../oci/manifest.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { withBlobs } from '../content/with-blobs.js';
 import { loadImage } from '../image/load.js';
+import { listPlatforms, platformImages } from '../image/platform.js';
 
 export interface FilteredRoot {
   descriptor: Descriptor;
@@ -24,21 +25,16 @@ export async function filterPlatforms(
   storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, platforms: readonly Platform[], name: string,
 ): Promise<FilteredRoot> {
   const parsed = parseManifest(rootBytes, name, root.mediaType);
-  const wanted = platforms.map(formatPlatform).join(', ');
+  const { offered, available } = await platformsOffered(storage, root, rootBytes, platforms, name);
   if (!isIndex(parsed)) {
-    const image = await loadImage(storage, root, { name });
-    if (!platforms.some((p) => platformMatches(p, image.platform))) {
-      throw new OcipushError('ENOTFOUND', `${name} is one image for ${formatPlatform(image.platform)}, not for ${wanted} (--platform)`, { digest: root.digest });
+    if (offered.length === 0) {
+      throw new OcipushError('ENOTFOUND', `${name} is one image for ${available}, not for ${platforms.map(formatPlatform).join(', ')} (--platform)`, { digest: root.digest });
     }
     return { descriptor: root, bytes: rootBytes, changed: false };
   }
-  const images = parsed.manifests.filter((d) => d.platform?.os !== 'unknown');
-  for (const platform of platforms) {
-    if (!images.some((d) => platformMatches(platform, d.platform))) {
-      const available = images.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
-      throw new OcipushError('ENOTFOUND', `${name} has no image for ${formatPlatform(platform)} (it has: ${available})`, { digest: root.digest });
-    }
-  }
+  const missing = platforms.find((p) => !offered.includes(p));
+  if (missing) throw new OcipushError('ENOTFOUND', `${name} has no image for ${formatPlatform(missing)} (it has: ${available})`, { digest: root.digest });
+  const images = platformImages(parsed.manifests);
   const kept = new Set(images.filter((d) => platforms.some((p) => platformMatches(p, d.platform))).map((d) => d.digest as string));
   const manifests = parsed.manifests.filter((d) => kept.has(d.digest)
     || (d.annotations?.[Annotation.ReferenceType] !== undefined && kept.has(d.annotations[Annotation.ReferenceDigest] ?? '')));
@@ -47,17 +43,18 @@ export async function filterPlatforms(
   return { descriptor: { mediaType: root.mediaType, digest: sha256(bytes), size: bytes.length }, bytes, changed: true };
 }
 
-/** Which of `platforms` a root has an image for, and every platform it has (`linux/amd64, …`, for a line that says so). */
+/**
+ * Which of `platforms` a root has an image for, and every platform it has (`linux/amd64, …`, an
+ * index entry without one by its digest), for a line that says so.
+ */
 export async function platformsOffered(
   storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, platforms: readonly Platform[], name: string,
 ): Promise<{ offered: Platform[]; available: string }> {
   const parsed = parseManifest(rootBytes, name, root.mediaType);
-  const has = isIndex(parsed)
-    ? parsed.manifests.filter((d) => d.platform?.os !== 'unknown').map((d) => d.platform)
-    : [(await loadImage(storage, root, { name })).platform];
+  const images = isIndex(parsed) ? platformImages(parsed.manifests) : [{ ...root, platform: (await loadImage(storage, root, { name })).platform }];
   return {
-    offered: platforms.filter((p) => has.some((h) => platformMatches(p, h))),
-    available: has.map((h) => (h ? formatPlatform(h) : 'no platform')).join(', ') || 'none',
+    offered: platforms.filter((p) => images.some((d) => platformMatches(p, d.platform))),
+    available: listPlatforms(images),
   };
 }
 

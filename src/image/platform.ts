@@ -20,14 +20,24 @@ export interface PlatformChoice {
  * platform asked for: linux/amd64, else the only image.
  */
 export function choosePlatform(entries: readonly Descriptor[], choice: PlatformChoice): Descriptor {
-  const images = entries.filter((d) => d.platform?.os !== 'unknown');
+  const images = platformImages(entries);
   const platform = choice.wanted ?? DEFAULT_PLATFORM;
   const match = images.find((d) => platformMatches(platform, d.platform));
   if (match) return match;
   if (!choice.wanted && images.length === 1) return images[0]!;
-  const available = images.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
+  const available = listPlatforms(images);
   throw choice.noMatch?.(platform, available)
     ?? new OcipushError('ENOTFOUND', `${choice.name} has no image for ${formatPlatform(platform)} (it has: ${available}); choose one with --platform`);
+}
+
+/** An index's entries that are images to run: BuildKit's attestation manifests, under `unknown/unknown`, are not. */
+export function platformImages(entries: readonly Descriptor[]): Descriptor[] {
+  return entries.filter((d) => d.platform?.os !== 'unknown');
+}
+
+/** `linux/amd64, linux/arm64` (an entry without a platform by its digest), or `none`: what an index has, for a message. */
+export function listPlatforms(images: readonly Descriptor[]): string {
+  return images.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
 }
 
 /** The error pull and inspect give: `NAME: no manifest for P (the index has: …)`. */
