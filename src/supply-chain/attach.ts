@@ -1,12 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { fromSystemError } from '../errors.js';
 import { Digester, sha256 } from '../oci/digest.js';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { encodeJson, type ImageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { bufferSource, fileSource, madeSource, type BlobSource } from '../content/blob-source.js';
+import { readHashing } from './blob-signature.js';
 import { pushReferrer, type PushReferrerResult } from '../registry/referrers.js';
 import type { Repository } from '../registry/repository.js';
 
@@ -29,12 +27,7 @@ export interface AttachedArtifact extends PushReferrerResult {
 /** A file as an artifact layer: streamed once to hash it, then uploaded from disk. */
 export async function fileBlob(path: string, mediaType = DEFAULT_FILE_MEDIA_TYPE): Promise<ArtifactBlob> {
   const digester = new Digester();
-  try {
-    await stat(path);
-    for await (const chunk of createReadStream(path)) digester.update(chunk as Buffer);
-  } catch (err) {
-    throw fromSystemError(err, path, 'cannot read');
-  }
+  for await (const _ of readHashing(path, digester)) { /* each chunk is hashed as it is read */ }
   const descriptor: Descriptor = { mediaType, digest: digester.digest(), size: digester.size, annotations: { [TITLE_ANNOTATION]: basename(path) } };
   return { descriptor, source: fileSource(path, descriptor) };
 }

@@ -37,7 +37,8 @@ export async function readSignatureArgument(value: string): Promise<Buffer> {
   return signature;
 }
 
-async function* readHashing(path: string, digester: Digester): AsyncGenerator<Uint8Array> {
+/** A file's bytes, read once in 1 MiB chunks, each added to `digester` as it goes by; a read error names the file. */
+export async function* readHashing(path: string, digester: Digester): AsyncGenerator<Uint8Array> {
   try {
     for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
       digester.update(chunk as Buffer);
