@@ -8,6 +8,8 @@ import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
 import type { CopiedReferrer } from '../transfer/copy-referrers.js';
+import type { OciLayout } from '../content/layout.js';
+import type { Repository } from '../registry/repository.js';
 
 /**
  * Images `copy --all-tags` copies at once: each waits on its own round trips (manifest, HEADs,
@@ -221,7 +223,8 @@ export async function copyImage(
     const subjects = referrerSubjects(result);
     let referrers: CopiedReferrer[] = [];
     if (context.referrers && !dst.writer) {
-      referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...(await ociReferrers(src, dst)) });
+      referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...(await referrerEnds(src, dst)) });
+      if (src.layout && dst.repository) await appendAttestations(src.layout, dst.repository, subjects, referrers);
     }
     await dst.finish(root);
     await src.close();
@@ -263,27 +266,49 @@ function mountSources(desc: Descriptor, sourceRepository: string | undefined, re
 }
 
 /**
- * Registry to registry, the OCI 1.1 referrers of the image too: listed in the source by its
- * referrers API or tag schema, and after each is copied, made findable in the destination the same
- * way (registry/referrers.ts).
+ * A layout's signed attestations (a build's provenance) also go where cosign looks for them, the
+ * subject's `sha256-<hex>.att`, as `push` puts them: a copy out of the layout is a push.
  */
-async function ociReferrers(
+async function appendAttestations(layout: OciLayout, repository: Repository, subjects: Descriptor[], referrers: CopiedReferrer[]): Promise<void> {
+  const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
+  for (const subject of subjects) {
+    const theirs = referrers.filter((r) => r.tag === undefined && r.subject === subject.digest).map((r) => r.result.root);
+    if (theirs.length > 0) await appendLayoutAttestations(layout, repository, subject, theirs);
+  }
+}
+
+/**
+ * How a copy finds the source's OCI 1.1 referrers and makes each findable at the destination. A
+ * registry source is asked through its registry (the referrers API, else the tag schema); a
+ * layout lists its own (LazyBlobs.referrers). A registry destination gets each in its referrers
+ * (the API, else its `sha256-<hex>` index); a layout, an entry in its index.json, as a build
+ * keeps an SBOM: so an image signed, described and attested in one registry goes through a
+ * layout (an air-gapped transfer) to another with all of it.
+ */
+async function referrerEnds(
   src: OpenedSource, dst: OpenedDestination,
 ): Promise<Pick<import('../transfer/copy-referrers.js').ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'>> {
-  const source = src.storage as Partial<import('../registry/repository.js').Repository>;
-  const target = dst.repository;
-  if (!src.located || !source.client || !target) return {};
+  const ends: Pick<import('../transfer/copy-referrers.js').ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'> = {};
+  const source = src.storage as Partial<Repository>;
   const { listReferrers, pushReferrer } = await import('../registry/referrers.js');
-  const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
-  const client = source.client;
-  const name = src.located.repositoryName;
-  return {
-    listReferrers: async (subject) => (await listReferrers(client, name, subject.digest)).manifests,
-    publishReferrer: async (referrer, subject) => {
+  if (src.located && source.client) {
+    const client = source.client;
+    const name = src.located.repositoryName;
+    ends.listReferrers = async (subject) => (await listReferrers(client, name, subject.digest)).manifests;
+  }
+  const target = dst.repository;
+  if (target) {
+    const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
+    ends.publishReferrer = async (referrer, subject) => {
       const bytes = await readSmall(await src.storage.fetch(referrer), MAX_MANIFEST_BYTES, `${src.name}: referrer ${referrer.digest}`);
       await pushReferrer(target.client, target.name, { descriptor: referrer, bytes, subject: subject.digest });
-    },
-  };
+    };
+  } else if (dst.layout) {
+    const layout = dst.layout;
+    const { recordLayoutReferrers } = await import('../content/layout-referrers.js');
+    ends.publishReferrer = (referrer) => recordLayoutReferrers(layout, [referrer]);
+  }
+  return ends;
 }
 
 function tagRegex(text: string): RegExp {

@@ -3,6 +3,7 @@ import { isRegistryLocated, isTagResolver, type ReadOnlyStorage, type RegistryLo
 import type { RegistryClient } from '../registry/http.js';
 import type { Repository } from '../registry/repository.js';
 import type { ArchiveWriter } from '../archive/archive-writer.js';
+import type { OciLayout } from '../content/layout.js';
 import type { ImageLocation } from '../transports/parse.js';
 import type { OpenOptions } from '../transports/open.js';
 
@@ -31,6 +32,8 @@ export interface OpenedSource {
   tag?: string;
   /** Where a registry source lives (for mounts within one registry). */
   located?: RegistryLocated;
+  /** A layout source's layout (its OCI 1.1 referrers, its attestations). */
+  layout?: OciLayout;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,7 @@ export async function openSource(endpoint: Endpoint, options: SourceOptions): Pr
       endpoint, name: opened.name, storage: opened.storage, root: descriptor, rootBytes: bytes,
       ...(tag ? { tag } : {}),
       ...(isRegistryLocated(opened.storage) ? { located: opened.storage } : {}),
+      ...(opened.layout ? { layout: opened.layout } : {}),
       close,
     };
   } catch (err) {
@@ -77,6 +81,8 @@ export interface OpenedDestination {
   /** The name the root gets (a tag, a layout ref.name, an archive's RepoTag). */
   reference?: string;
   repository?: Repository;
+  /** A layout destination (where copied OCI 1.1 referrers are listed). */
+  layout?: OciLayout;
   writer?: ArchiveWriter;
   finish(root: Descriptor): Promise<void>;
   abort(): Promise<void>;
@@ -97,7 +103,7 @@ export async function openDestination(endpoint: Endpoint, source: OpenedSource, 
       const { OciLayout } = await import('../content/layout.js');
       const layout = await OciLayout.open(endpoint.path, { create: true });
       const reference = endpoint.name ?? source.tag ?? 'latest';
-      return { endpoint, name: `oci:${endpoint.path}:${reference}`, storage: layout, reference, finish: nothing, abort: nothing };
+      return { endpoint, name: `oci:${endpoint.path}:${reference}`, storage: layout, reference, layout, finish: nothing, abort: nothing };
     }
     case 'oci-archive':
     case 'docker-archive': {

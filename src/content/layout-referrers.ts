@@ -1,6 +1,7 @@
 import { EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
-import { encodeJson, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
+import { encodeJson, isIndex, parseManifest, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
+import { isIndexMediaType } from '../oci/media-types.js';
 import type { OciLayout } from './layout.js';
 import { MAX_MANIFEST_BYTES } from './verify.js';
 
@@ -66,20 +67,73 @@ export async function storeLayoutReferrer(
   };
   const stored = await layout.putBytes(MediaType.OciManifest, encodeJson(manifest));
   const entry: Descriptor = { mediaType: stored.mediaType, digest: stored.digest, size: stored.size, artifactType };
-  const subjects = new Map<string, Descriptor['digest'] | undefined>();
-  for (const d of (await layout.readIndex()).manifests) {
+  await recordLayoutReferrers(layout, [entry]);
+  return entry;
+}
+
+/**
+ * Lists `referrers` (stored manifests that name a `subject`) in index.json as referrer
+ * entries, and drops the referrer entries whose subject the layout no longer names: a rebuilt
+ * tag does not accumulate the SBOMs of the images it replaced. A subject is named by an image
+ * entry, by an index under one (a platform's signature, copied with its index), or by another
+ * referrer kept (the signature of an SBOM); the entries given are kept whatever their subject.
+ */
+export async function recordLayoutReferrers(layout: OciLayout, referrers: readonly Descriptor[]): Promise<void> {
+  const before = await layout.readIndex();
+  const subjects = new Map<string, string | undefined>();
+  for (const d of before.manifests) {
     if (!isReferrerEntry(d) || !(await layout.exists(d))) continue;
-    subjects.set(d.digest, (JSON.parse((await layout.readBlob(d, MAX_MANIFEST_BYTES)).toString('utf8')) as ImageManifest).subject?.digest);
+    subjects.set(d.digest, (await readReferrer(layout, d)).subject?.digest);
+  }
+  const named = await manifestsUnder(layout, imageEntries(before));
+  const added = new Set(referrers.map((r) => r.digest));
+  const entries: Descriptor[] = [];
+  for (const r of referrers) {
+    const manifest = await readReferrer(layout, r);
+    // What the new entries refer to stays named, and so do its other referrers (an image not tagged yet).
+    if (manifest.subject) named.add(manifest.subject.digest);
+    // As the referrers API lists it: the manifest's artifactType, else its config's media type (an index has none).
+    const artifactType = r.artifactType ?? manifest.artifactType ?? manifest.config?.mediaType ?? r.mediaType;
+    entries.push({ mediaType: r.mediaType, digest: r.digest, size: r.size, artifactType });
   }
   await layout.updateIndex((index) => {
-    const images = new Set(imageEntries(index).map((d) => d.digest));
+    for (const d of imageEntries(index)) named.add(d.digest);
+    for (const digest of added) named.add(digest);
+    // A referrer of a kept referrer is kept: repeated until nothing more is named.
+    let grown = true;
+    while (grown) {
+      grown = false;
+      for (const [digest, subject] of subjects) {
+        if (!named.has(digest) && (subject === undefined || named.has(subject))) {
+          named.add(digest);
+          grown = true;
+        }
+      }
+    }
     index.manifests = index.manifests.filter((d) => {
-      if (d.digest === entry.digest) return false;
-      if (!isReferrerEntry(d)) return true;
-      const of = subjects.get(d.digest);
-      return of === undefined || of === subject.digest || images.has(of);
+      if (added.has(d.digest) && isReferrerEntry(d)) return false;
+      // An entry another writer added meanwhile is not known here: it stays.
+      return !isReferrerEntry(d) || !subjects.has(d.digest) || named.has(d.digest);
     });
-    index.manifests.push(entry);
+    index.manifests.push(...entries);
   });
-  return entry;
+}
+
+async function readReferrer(layout: OciLayout, referrer: Descriptor): Promise<ImageManifest> {
+  return JSON.parse((await layout.readBlob(referrer, MAX_MANIFEST_BYTES)).toString('utf8')) as ImageManifest;
+}
+
+/** The image entries and every manifest under those that are indexes (stored ones; a missing child is skipped). */
+async function manifestsUnder(layout: OciLayout, entries: readonly Descriptor[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const d = queue.shift()!;
+    if (seen.has(d.digest)) continue;
+    seen.add(d.digest);
+    if (!isIndexMediaType(d.mediaType) || !(await layout.exists(d))) continue;
+    const parsed = parseManifest(await layout.readBlob(d, MAX_MANIFEST_BYTES), `${layout.root}: ${d.digest}`, d.mediaType);
+    if (isIndex(parsed)) queue.push(...parsed.manifests);
+  }
+  return seen;
 }

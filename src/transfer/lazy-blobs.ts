@@ -5,6 +5,7 @@ import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
 import { fileSource, type BlobSource } from '../content/blob-source.js';
+import { layoutReferrers } from '../content/layout-referrers.js';
 import { forgetRemoteBlobs, readRemoteBlobs, recordRemoteBlobs, type RemoteBlobRecord } from '../content/remote-blobs.js';
 
 /** Opens a client for a registry host (credentials, TLS and retries as the caller wants them). */
@@ -135,6 +136,24 @@ export class LazyBlobs implements ReadOnlyStorage {
     if (local.length === 0) return;
     await forgetRemoteBlobs(this.layout.root, local);
     this.record = undefined;
+  }
+
+  /**
+   * A name of the layout's index.json (a tag; cosign's `sha256-<hex>.sig`, which a copy from a
+   * registry keeps): so a copy out of the layout finds the signatures stored beside the image.
+   */
+  resolve(reference: string): Promise<Descriptor> {
+    return this.layout.resolve(reference);
+  }
+
+  tag(desc: Descriptor, reference: string): Promise<void> {
+    return this.layout.tag(desc, reference);
+  }
+
+  /** The OCI 1.1 referrers the layout lists for `desc` (an SBOM a build made, those a copy brought): a copy out of the layout takes them along. */
+  async referrers(desc: Descriptor, options: { artifactType?: string } = {}): Promise<Descriptor[]> {
+    const found = await layoutReferrers(this.layout, desc);
+    return found.map((r) => r.descriptor).filter((d) => options.artifactType === undefined || d.artifactType === options.artifactType);
   }
 
   async close(): Promise<void> {

@@ -27,6 +27,8 @@ export interface OpenedImage {
   root: Descriptor;
   /** The reference as it reads in messages. */
   name: string;
+  /** For `oci:`: the layout itself (its referrers, its names). */
+  layout?: OciLayout;
   close(): Promise<void>;
 }
 
@@ -53,9 +55,9 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
         // index.json as read, re-encoded: an index no registry holds, made for one walk over every image.
         const bytes = encodeJson(await layout.readIndex());
         const root: Descriptor = { mediaType: MediaType.OciIndex, digest: sha256(bytes), size: bytes.length };
-        return { location, storage: withBlobs(storage, [{ descriptor: root, bytes }]), root, name, close: () => storage.close() };
+        return { location, storage: withBlobs(storage, [{ descriptor: root, bytes }]), root, name, layout, close: () => storage.close() };
       }
-      return { location, storage, root: await layout.resolve(location.name), name, close: () => storage.close() };
+      return { location, storage, root: await layout.resolve(location.name), name, layout, close: () => storage.close() };
     }
     case 'oci-archive': {
       const { OciArchiveReader } = await import('../archive/oci-archive-reader.js');

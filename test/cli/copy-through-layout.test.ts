@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { run, tempDir } from '../support/tools.js';
+import { assertOk, runCliAsync } from './registry-support.js';
+import { envWith, skopeoRaw } from './copy-support.js';
+
+interface IndexJson { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] }
+interface ReferrersIndex { manifests: { digest: string; artifactType?: string }[] }
+
+const PROVENANCE = 'https://slsa.dev/provenance/v1';
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+const env = envWith('/nonexistent-docker-config', { COSIGN_PASSWORD: 'through-layout' });
+let key: string;
+let pub: string;
+let rootfs: string;
+
+/** The referrers the registry's `sha256-<hex>` tag index lists for `digest` (distribution 2.8 has no referrers API), read by skopeo. */
+async function tagSchemaReferrers(repo: string, digest: string): Promise<{ digest: string; artifactType?: string }[]> {
+  const { bytes } = await skopeoRaw(`${registry.host}/${repo}:${digest.replace(':', '-')}`);
+  return (JSON.parse(bytes.toString('utf8')) as ReferrersIndex).manifests.map((m) => ({ digest: m.digest, artifactType: m.artifactType })).sort((a, b) => a.digest.localeCompare(b.digest));
+}
+
+before(async () => {
+  tmp = await tempDir();
+  registry = await startRegistry();
+  rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(join(rootfs, 'etc'), { recursive: true });
+  writeFileSync(join(rootfs, 'etc', 'hostname'), 'through\n');
+  const prefix = join(tmp.path, 'release');
+  assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', prefix], { env }));
+  key = `${prefix}.key`;
+  pub = `${prefix}.pub`;
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+describe('copy through an OCI layout (an air-gapped transfer)', () => {
+  it('carries signatures, the SBOM and the attestation from a registry into a layout and on to another repository, where they verify', async () => {
+    const layout = join(tmp.path, 'build');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app'], { env }));
+    const source = `${registry.host}/staging/app:1`;
+    assertOk(await runCliAsync(['push', source, '--layout', layout, '--tag', 'app'], { env }));
+    assertOk(await runCliAsync(['sign', source, '--key', key], { env }));
+    const predicate = join(tmp.path, 'predicate.json');
+    writeFileSync(predicate, JSON.stringify({ buildDefinition: { buildType: 'https://example.com/build/v1' } }));
+    assertOk(await runCliAsync(['attest', source, '--key', key, '--type', 'slsaprovenance1', '--predicate', predicate], { env }));
+    assertOk(await runCliAsync(['sbom', source, '--attach', '-o', join(tmp.path, 'app.spdx.json')], { env }));
+    const digest = (await skopeoRaw(source)).digest;
+    const attached = await tagSchemaReferrers('staging/app', digest);
+    assert.deepEqual(attached.map((r) => r.artifactType).sort(), ['application/spdx+json', 'application/vnd.dsse.envelope.v1+json']);
+    const sigTag = `${digest.replace(':', '-')}.sig`;
+    const signature = await skopeoRaw(`${registry.host}/staging/app:${sigTag}`);
+
+    // Into a directory: the signature under its cosign name, the OCI 1.1 referrers listed as a build lists its SBOM.
+    const bundle = join(tmp.path, 'bundle');
+    assertOk(await runCliAsync(['copy', source, `oci:${bundle}:app`], { env }));
+    const index = JSON.parse(readFileSync(join(bundle, 'index.json'), 'utf8')) as IndexJson;
+    const listed = index.manifests.filter((m) => m.artifactType !== undefined).map((m) => ({ digest: m.digest, artifactType: m.artifactType })).sort((a, b) => a.digest.localeCompare(b.digest));
+    assert.deepEqual(listed, attached);
+    // skopeo reads the signature back out of the layout, byte for byte.
+    const inLayout = run('skopeo', ['inspect', '--raw', `oci:${bundle}:${sigTag}`]);
+    assert.equal(inLayout, signature.bytes.toString('utf8'));
+
+    // Out of the directory into another repository: the same signature bytes (skopeo), which verify accepts there.
+    const destination = `${registry.host}/production/app:1`;
+    assertOk(await runCliAsync(['copy', `oci:${bundle}:app`, destination], { env }));
+    assert.equal((await skopeoRaw(destination)).digest, digest);
+    assert.equal((await skopeoRaw(`${registry.host}/production/app:${sigTag}`)).digest, signature.digest);
+    assertOk(await runCliAsync(['verify', destination, '--key', pub], { env }));
+    assertOk(await runCliAsync(['verify-attestation', destination, '--key', pub, '--type', 'slsaprovenance1'], { env }));
+    assert.deepEqual(await tagSchemaReferrers('production/app', digest), attached);
+  });
+
+  it('copies a layout a build described and attested to a registry as push does: the SBOM and provenance as referrers, the provenance at cosign\'s .att', async () => {
+    const layout = join(tmp.path, 'described');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '--sbom', '--provenance', '--key', key], { env }));
+    const destination = `${registry.host}/described/app:1`;
+    assertOk(await runCliAsync(['copy', `oci:${layout}:app`, destination], { env }));
+    const digest = (await skopeoRaw(destination)).digest;
+    assert.deepEqual((await tagSchemaReferrers('described/app', digest)).map((r) => r.artifactType).sort(), ['application/spdx+json', 'application/vnd.dsse.envelope.v1+json']);
+    const att = JSON.parse((await skopeoRaw(`${registry.host}/described/app:${digest.replace(':', '-')}.att`)).bytes.toString('utf8')) as { layers: { annotations?: Record<string, string> }[] };
+    assert.deepEqual(att.layers.map((l) => l.annotations?.predicateType), [PROVENANCE]);
+    assertOk(await runCliAsync(['verify-attestation', destination, '--key', pub, '--type', 'slsaprovenance1'], { env }));
+  });
+
+  it('leaves the referrers behind with --no-referrers', async () => {
+    const layout = join(tmp.path, 'described');
+    const destination = `${registry.host}/bare/app:1`;
+    assertOk(await runCliAsync(['copy', `oci:${layout}:app`, destination, '--no-referrers'], { env }));
+    const digest = (await skopeoRaw(destination)).digest;
+    await assert.rejects(skopeoRaw(`${registry.host}/bare/app:${digest.replace(':', '-')}`), /manifest unknown/);
+  });
+});
