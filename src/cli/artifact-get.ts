@@ -2,59 +2,96 @@ import { usageError } from './command.js';
 import type { Output } from './output.js';
 import type { ArtifactArgs } from './artifact.js';
 import type { Descriptor } from '../oci/descriptor.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
 
-/** `artifact get`: an artifact's files back under their titles (or its one file to stdout), each verified and renamed into place when whole, as oras pull. */
+/** Where `artifact get` reads: a registry repository or a layout, seen alike. */
+interface ArtifactPlace {
+  storage: ReadOnlyStorage;
+  /** The reference as messages name it. */
+  name: string;
+  /** What the reference names: the artifact, or with --artifact-type the image it refers to. */
+  resolve(): Promise<Descriptor>;
+  referrers(subject: Descriptor, artifactType: string): Promise<Descriptor[]>;
+}
+
+/** `artifact get`: an artifact's files back under their titles (or its one file to stdout), each verified and renamed into place when whole, as oras pull (`--oci-layout` too). */
 export async function artifactGet(argv: ArtifactArgs, out: Output): Promise<void> {
-  const { registryReference, withRepository } = await import('./repository-ref.js');
-  const ref = await registryReference(argv.reference);
   const toStdout = argv.output === undefined || argv.output === '-';
   if (toStdout && out.json) throw usageError('--json needs -o DIR: stdout carries the file');
   const { installSignalCleanup } = await import('../content/cleanup.js');
   installSignalCleanup();
-  const got = await withRepository(ref, argv, async (repository, client) => {
+  const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+  const inLayout = await layoutTarget(argv.reference, 'artifact get');
+  let got: Got;
+  if (inLayout) {
+    const { OciLayout } = await import('../content/layout.js');
+    const { listLayoutReferrers } = await import('../content/layout-referrers.js');
+    const layout = await OciLayout.open(inLayout.path);
+    got = await getFrom({
+      storage: layout, name: inLayout.text,
+      resolve: () => layout.resolve(inLayout.name),
+      referrers: (subject, type) => listLayoutReferrers(layout, subject, type),
+    }, argv, toStdout);
+  } else {
+    const ref = await registryReference(argv.reference);
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
-    let artifact = await repository.resolve(referenceTarget(ref));
-    if (argv.artifactType !== undefined) {
-      const { listReferrers } = await import('../registry/referrers.js');
-      const { manifests } = await listReferrers(client, ref.repository, artifact.digest, { artifactType: argv.artifactType });
-      artifact = await newestOf(manifests, argv.artifactType, `${formatReference(ref)} (${artifact.digest})`);
-    }
-    const { readManifest } = await import('../image/load.js');
-    const { parsed } = await readManifest(repository, artifact, { name: formatReference(ref) });
-    if (!('layers' in parsed)) throw usageError(`${formatReference(ref)}: ${artifact.digest} is an index; name one artifact`);
-    const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer) }));
-    const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
-    if (twice) throw usageError(`${formatReference(ref)}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
-    const { pipeline } = await import('node:stream/promises');
-    const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
-    if (toStdout) {
-      if (files.length !== 1) throw usageError(`${formatReference(ref)}: the artifact holds ${files.length} files; name a directory with -o DIR`);
-      if (process.stdout.isTTY) throw usageError('refusing to write a file to a terminal: name a directory with -o DIR, or pipe the output');
-      await pipeline(await repository.fetch(files[0]!.layer), stdoutSink().stream, { end: false });
-      return { artifact, artifactType: parsed.artifactType ?? parsed.config.mediaType, written: [] };
-    }
-    const { mkdir } = await import('node:fs/promises');
-    const { join, resolve } = await import('node:path');
-    await mkdir(argv.output!, { recursive: true });
-    const written = [];
-    for (const { layer, name } of files) {
-      const path = join(argv.output!, name);
-      const sink = await openFileSink(path);
-      try {
-        await pipeline(await repository.fetch(layer), sink.stream);
-        await sink.commit();
-      } catch (err) {
-        await sink.abort();
-        throw writeError(err, path);
-      }
-      written.push({ name, path: resolve(path), digest: layer.digest, size: layer.size, mediaType: layer.mediaType });
-    }
-    return { artifact, artifactType: parsed.artifactType ?? parsed.config.mediaType, written };
-  });
+    const { listReferrers } = await import('../registry/referrers.js');
+    got = await withRepository(ref, argv, (repository, client) => getFrom({
+      storage: repository, name: formatReference(ref),
+      resolve: () => repository.resolve(referenceTarget(ref)),
+      referrers: async (subject, type) => (await listReferrers(client, ref.repository, subject.digest, { artifactType: type })).manifests,
+    }, argv, toStdout));
+  }
   for (const file of got.written) out.info(`wrote ${file.path} (${file.size} bytes, ${file.digest})`);
   out.info(`got artifact ${got.artifact.digest} (${got.artifactType})${toStdout ? ' to stdout' : ''}`);
   if (toStdout) return;
   out.result(got.written.map((f) => f.path).join('\n'), { reference: argv.reference, digest: got.artifact.digest, artifactType: got.artifactType, files: got.written });
+}
+
+interface Got {
+  artifact: Descriptor;
+  artifactType: string;
+  written: { name: string; path: string; digest: string; size: number; mediaType: string }[];
+}
+
+async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boolean): Promise<Got> {
+  const { storage, name } = place;
+  let artifact = await place.resolve();
+  if (argv.artifactType !== undefined) {
+    artifact = await newestOf(await place.referrers(artifact, argv.artifactType), argv.artifactType, `${name} (${artifact.digest})`);
+  }
+  const { readManifest } = await import('../image/load.js');
+  const { parsed } = await readManifest(storage, artifact, { name });
+  if (!('layers' in parsed)) throw usageError(`${name}: ${artifact.digest} is an index; name one artifact`);
+  const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer) }));
+  const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
+  if (twice) throw usageError(`${name}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
+  const artifactType = parsed.artifactType ?? parsed.config.mediaType;
+  const { pipeline } = await import('node:stream/promises');
+  const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
+  if (toStdout) {
+    if (files.length !== 1) throw usageError(`${name}: the artifact holds ${files.length} files; name a directory with -o DIR`);
+    if (process.stdout.isTTY) throw usageError('refusing to write a file to a terminal: name a directory with -o DIR, or pipe the output');
+    await pipeline(await storage.fetch(files[0]!.layer), stdoutSink().stream, { end: false });
+    return { artifact, artifactType, written: [] };
+  }
+  const { mkdir } = await import('node:fs/promises');
+  const { join, resolve } = await import('node:path');
+  await mkdir(argv.output!, { recursive: true });
+  const written: Got['written'] = [];
+  for (const { layer, name: file } of files) {
+    const path = join(argv.output!, file);
+    const sink = await openFileSink(path);
+    try {
+      await pipeline(await storage.fetch(layer), sink.stream);
+      await sink.commit();
+    } catch (err) {
+      await sink.abort();
+      throw writeError(err, path);
+    }
+    written.push({ name: file, path: resolve(path), digest: layer.digest, size: layer.size, mediaType: layer.mediaType });
+  }
+  return { artifact, artifactType, written };
 }
 
 /**

@@ -1,6 +1,8 @@
 import { toArray, usageError } from './command.js';
 import type { Output } from './output.js';
 import type { ArtifactArgs } from './artifact.js';
+import type { ArtifactBlob } from '../supply-chain/attach.js';
+import type { Descriptor } from '../oci/descriptor.js';
 
 /** What oras push calls an artifact nobody gave a type. */
 export const UNKNOWN_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
@@ -16,11 +18,21 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
   const { artifactFiles, artifactAnnotations, isMediaType } = await import('./artifact-files.js');
   const artifactType = argv.artifactType ?? UNKNOWN_ARTIFACT_TYPE;
   if (!isMediaType(artifactType)) throw usageError(`--artifact-type ${JSON.stringify(artifactType)}: expected TYPE/SUBTYPE (a media type)`);
-  const { registryReference, withRepository } = await import('./repository-ref.js');
-  const ref = await registryReference(argv.reference);
+  const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+  const inLayout = await layoutTarget(argv.reference, 'artifact push');
   const annotations = await artifactAnnotations(argv.annotation, argv.created);
   const blobs = await artifactFiles(toArray(argv.files), 'artifact push');
   const { pushArtifact, artifactManifest, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
+  const files = blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
+  if (inLayout) {
+    if (inLayout.name?.startsWith('sha256:')) throw usageError(`${argv.reference}: name the artifact in the layout with a tag, not a digest`);
+    const { manifest } = await pushToLayout(inLayout, artifactType, blobs, annotations);
+    const reference = `oci:${inLayout.path}:${inLayout.name ?? 'latest'}`;
+    out.info(`stored artifact ${manifest.digest} as ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
+    out.result(manifest.digest, { reference, digest: manifest.digest, artifactType, files });
+    return;
+  }
+  const ref = await registryReference(argv.reference);
   const expected = artifactManifest(artifactType, blobs, annotations).descriptor;
   if (ref.digest !== undefined && ref.digest !== expected.digest) {
     throw usageError(`${argv.reference}: these files make the artifact ${expected.digest}, not ${ref.digest}`);
@@ -28,7 +40,26 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
   const tag = ref.digest !== undefined ? ref.tag : (ref.tag ?? 'latest');
   const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag));
   const reference = `${ref.registry}/${ref.repository}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest}`;
-  const files = blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
   out.info(`pushed artifact ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
   out.result(pushed.manifest.digest, { reference, digest: pushed.manifest.digest, artifactType, files });
+}
+
+/**
+ * `artifact push oci:DIR[:NAME]`, as `oras push --oci-layout`: the layout made when missing, the
+ * artifact stored and named NAME (default latest), replacing what had that name.
+ */
+async function pushToLayout(target: { path: string; name?: string }, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>): Promise<{ manifest: Descriptor }> {
+  const { OciLayout } = await import('../content/layout.js');
+  const { pushArtifactToLayout } = await import('../supply-chain/attach.js');
+  const { installSignalCleanup } = await import('../content/cleanup.js');
+  installSignalCleanup();
+  const layout = await OciLayout.open(target.path, { create: true });
+  try {
+    return await pushArtifactToLayout(layout, artifactType, blobs, annotations, target.name ?? 'latest');
+  } catch (err) {
+    await layout.discardIfCreated();
+    throw err;
+  } finally {
+    await layout.close();
+  }
 }

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import type { ArtifactBlob } from '../supply-chain/attach.js';
 
 interface AttachArgs extends RegistryFlags {
   reference: string;
@@ -15,16 +16,20 @@ export const attachCommand: CliCommand<AttachArgs> = {
   command: 'attach <reference> [files..]',
   describe: 'Attach files to an image as an OCI 1.1 artifact that refers to it (as oras attach)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'The image: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: 'The image: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout)' })
     .positional('files', { type: 'string', array: true, describe: 'FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar)' })
     .option('artifact-type', { type: 'string', describe: 'The artifact\'s type, e.g. application/vnd.example.report+json (required)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
     .option('created', { type: 'string', describe: 'The artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
-    .example('$0 attach localhost:5000/app:1 --artifact-type application/vnd.example.notes notes.txt', 'notes.txt now refers to app:1')),
+    .example('$0 attach localhost:5000/app:1 --artifact-type application/vnd.example.notes notes.txt', 'notes.txt now refers to app:1')
+    .example('$0 attach oci:out:app --artifact-type application/vnd.example.notes notes.txt', 'the same in a layout; copy and push take it along')),
   run: async (argv, out: Output) => {
     const { artifactFiles, artifactAnnotations, isMediaType } = await import('./artifact-files.js');
     if (!isMediaType(argv.artifactType)) throw usageError('attach needs --artifact-type TYPE/SUBTYPE (a media type)');
     const annotations = await artifactAnnotations(argv.annotation, argv.created);
+    const { layoutTarget } = await import('./repository-ref.js');
+    const inLayout = await layoutTarget(argv.reference, 'attach');
+    if (inLayout) return attachInLayout(inLayout, argv.artifactType, await artifactFiles(toArray(argv.files), 'attach'), annotations, out);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
@@ -49,3 +54,18 @@ export const attachCommand: CliCommand<AttachArgs> = {
     out.result(result.manifest.digest, { digest: result.manifest.digest, subject: subject.digest, artifactType: argv.artifactType, via: result.via });
   },
 };
+
+/** attach into a layout: the subject is the image NAME (or the only image) there. */
+async function attachInLayout(target: { path: string; name?: string; text: string }, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, out: Output): Promise<void> {
+  const { OciLayout } = await import('../content/layout.js');
+  const { attachToLayout } = await import('../supply-chain/attach.js');
+  const layout = await OciLayout.open(target.path);
+  try {
+    const subject = await layout.resolve(target.name);
+    const { manifest } = await attachToLayout(layout, subject, artifactType, blobs, annotations);
+    out.info(`attached ${artifactType} ${manifest.digest} to ${target.text} (${subject.digest}) in the layout ${layout.root}`);
+    out.result(manifest.digest, { digest: manifest.digest, subject: subject.digest, artifactType, via: 'layout' });
+  } finally {
+    await layout.close();
+  }
+}

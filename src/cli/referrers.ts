@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import type { CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import type { Descriptor } from '../oci/descriptor.js';
 
 interface ReferrersArgs extends RegistryFlags {
   reference: string;
@@ -12,10 +13,13 @@ export const referrersCommand: CliCommand<ReferrersArgs> = {
   command: 'referrers <reference>',
   describe: 'List the artifacts that refer to an image (OCI 1.1 referrers API, or the referrers tag schema)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'The image: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: 'The image: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout)' })
     .option('artifact-type', { type: 'string', describe: 'Only artifacts of this type' })
     .example('$0 referrers localhost:5000/app:1 --json', 'digest, artifactType and annotations of each referrer')),
   run: async (argv, out: Output) => {
+    const { layoutTarget } = await import('./repository-ref.js');
+    const inLayout = await layoutTarget(argv.reference, 'referrers');
+    if (inLayout) return listInLayout(inLayout, argv.artifactType, out);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
@@ -34,11 +38,25 @@ export const referrersCommand: CliCommand<ReferrersArgs> = {
       await client.destroy();
       throw err;
     }
-    const lines = list.manifests.map((m) => {
-      const notes = Object.entries(m.annotations ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
-      return `${m.digest} ${m.artifactType ?? '-'}${notes ? ` ${notes}` : ''}`;
-    });
-    out.info(`${list.manifests.length} referrer${list.manifests.length === 1 ? '' : 's'} of ${source.registry}/${source.repository}@${subject.digest} (${list.via === 'api' ? 'referrers API' : 'referrers tag schema'})`);
-    if (lines.length > 0 || out.json) out.result(lines.join('\n'), { subject: subject.digest, via: list.via, manifests: list.manifests });
+    report(out, `${source.registry}/${source.repository}@${subject.digest} (${list.via === 'api' ? 'referrers API' : 'referrers tag schema'})`, subject.digest, list.via, list.manifests);
   },
 };
+
+/** The referrers a layout lists (index.json entries with an artifactType whose manifest names the subject), annotations read from each manifest as the referrers API gives them. */
+async function listInLayout(target: { path: string; name?: string; text: string }, artifactType: string | undefined, out: Output): Promise<void> {
+  const { OciLayout } = await import('../content/layout.js');
+  const { listLayoutReferrers } = await import('../content/layout-referrers.js');
+  const layout = await OciLayout.open(target.path);
+  const subject = await layout.resolve(target.name);
+  const manifests = await listLayoutReferrers(layout, subject, artifactType);
+  report(out, `${target.text} (${subject.digest}) in the layout ${layout.root}`, subject.digest, 'layout', manifests);
+}
+
+function report(out: Output, what: string, subject: string, via: string, manifests: readonly Descriptor[]): void {
+  const lines = manifests.map((m) => {
+    const notes = Object.entries(m.annotations ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
+    return `${m.digest} ${m.artifactType ?? '-'}${notes ? ` ${notes}` : ''}`;
+  });
+  out.info(`${manifests.length} referrer${manifests.length === 1 ? '' : 's'} of ${what}`);
+  if (lines.length > 0 || out.json) out.result(lines.join('\n'), { subject, via, manifests });
+}

@@ -24,3 +24,16 @@ export async function withRepository<T>(ref: Reference, flags: RegistryFlags, wo
     throw err;
   }
 }
+
+/**
+ * The layout a referrer or artifact verb works in — `oci:DIR[:NAME]`, or a directory holding an
+ * `oci-layout`, as oras's `--oci-layout` — or undefined for a registry reference. An archive is
+ * refused: it is read in place, never written to.
+ */
+export async function layoutTarget(text: string, verb: string): Promise<{ path: string; name?: string; text: string } | undefined> {
+  const { parseTransport } = await import('../transports/parse.js');
+  const location = parseTransport(text);
+  if (location.transport === 'oci') return { path: location.path, text: location.text, ...(location.name !== undefined ? { name: location.name } : {}) };
+  if (location.transport !== 'registry') throw usageError(`${text}: ${verb} works on a registry or an OCI layout (oci:DIR[:NAME]), not an archive`);
+  return undefined;
+}

@@ -38,6 +38,20 @@ export async function layoutReferrers(layout: OciLayout, subject: Pick<Descripto
   return found;
 }
 
+/**
+ * The referrers of `subject` as the OCI 1.1 referrers API lists them: each descriptor with its
+ * artifactType and its manifest's annotations; only those of `artifactType` when given.
+ */
+export async function listLayoutReferrers(layout: OciLayout, subject: Pick<Descriptor, 'digest'>, artifactType?: string): Promise<Descriptor[]> {
+  return (await layoutReferrers(layout, subject))
+    .map(({ descriptor: d, manifest }) => ({
+      mediaType: d.mediaType, digest: d.digest, size: d.size,
+      ...(d.artifactType ? { artifactType: d.artifactType } : {}),
+      ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
+    }))
+    .filter((d) => artifactType === undefined || d.artifactType === artifactType);
+}
+
 /** A blob of a referrer: its bytes, or chunks made as they are written (a large SBOM). */
 export type ReferrerBlob = { mediaType: string; annotations?: Record<string, string> } & ({ bytes: Buffer } | { chunks: Iterable<Uint8Array> });
 

@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { Readable } from 'node:stream';
 import { Digester, sha256 } from '../oci/digest.js';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { encodeJson, type ImageManifest } from '../oci/manifest.js';
@@ -7,6 +8,8 @@ import { bufferSource, fileSource, madeSource, type BlobSource } from '../conten
 import { readHashing } from './blob-signature.js';
 import { pushReferrer, type PushReferrerResult } from '../registry/referrers.js';
 import type { Repository } from '../registry/repository.js';
+import type { OciLayout } from '../content/layout.js';
+import { recordLayoutReferrers } from '../content/layout-referrers.js';
 
 /** The OCI 1.1 empty config (`{}`), as artifacts without a config of their own carry it. */
 export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
@@ -96,5 +99,35 @@ export async function pushArtifact(repo: Repository, artifactType: string, blobs
   await pushArtifactBlobs(repo, blobs);
   const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations);
   await repo.pushManifest(descriptor, bytes, reference ?? descriptor.digest);
+  return { manifest: descriptor, bytes };
+}
+
+/** The empty config and each blob, stored in the layout (verified as written) unless it is there. */
+async function storeArtifactBlobs(layout: OciLayout, blobs: readonly ArtifactBlob[]): Promise<void> {
+  await layout.putBytes(MediaType.OciEmpty, EMPTY_JSON);
+  for (const blob of blobs) {
+    if (!(await layout.exists(blob.descriptor))) await layout.push(blob.descriptor, Readable.from(await blob.source.open()));
+  }
+}
+
+/**
+ * `attach` into an OCI layout, as `oras attach --oci-layout`: the artifact's blobs and manifest
+ * stored, and the manifest listed in index.json as a referrer of `subject` (with its
+ * artifactType, untagged), where `referrers`, `artifact get`, `copy` and `push` find it.
+ */
+export async function attachToLayout(layout: OciLayout, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<{ manifest: Descriptor; bytes: Buffer }> {
+  await storeArtifactBlobs(layout, blobs);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject);
+  await layout.putBytes(descriptor.mediaType, bytes);
+  await recordLayoutReferrers(layout, [{ ...descriptor, artifactType }]);
+  return { manifest: descriptor, bytes };
+}
+
+/** `artifact push` into an OCI layout, as `oras push --oci-layout`: the index.json entry named `name` carries the artifactType, as oras writes it. */
+export async function pushArtifactToLayout(layout: OciLayout, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, name?: string): Promise<{ manifest: Descriptor; bytes: Buffer }> {
+  await storeArtifactBlobs(layout, blobs);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations);
+  await layout.putBytes(descriptor.mediaType, bytes);
+  if (name !== undefined) await layout.tag({ ...descriptor, artifactType }, name);
   return { manifest: descriptor, bytes };
 }

@@ -5,7 +5,7 @@ import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
 import { fileSource, type BlobSource } from '../content/blob-source.js';
-import { layoutReferrers } from '../content/layout-referrers.js';
+import { listLayoutReferrers } from '../content/layout-referrers.js';
 import { forgetRemoteBlobs, readRemoteBlobs, recordRemoteBlobs, type RemoteBlobRecord } from '../content/remote-blobs.js';
 
 /** Opens a client for a registry host (credentials, TLS and retries as the caller wants them). */
@@ -151,9 +151,8 @@ export class LazyBlobs implements ReadOnlyStorage {
   }
 
   /** The OCI 1.1 referrers the layout lists for `desc` (an SBOM a build made, those a copy brought): a copy out of the layout takes them along. */
-  async referrers(desc: Descriptor, options: { artifactType?: string } = {}): Promise<Descriptor[]> {
-    const found = await layoutReferrers(this.layout, desc);
-    return found.map((r) => r.descriptor).filter((d) => options.artifactType === undefined || d.artifactType === options.artifactType);
+  referrers(desc: Descriptor, options: { artifactType?: string } = {}): Promise<Descriptor[]> {
+    return listLayoutReferrers(this.layout, desc, options.artifactType);
   }
 
   async close(): Promise<void> {

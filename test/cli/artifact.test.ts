@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { run, tempDir } from '../support/tools.js';
 import { blobWrites } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
@@ -175,5 +175,92 @@ describe('artifact push', () => {
     assertOneLineError(await runCliAsync(['artifact', 'push', `${registry.host}/art/never@sha256:${'0'.repeat(64)}`, join(tmp.path, 'one.txt')], { env }), /these files make the artifact sha256:[0-9a-f]{64}, not sha256:0{64}/, 2);
     const res = await fetch(`http://${registry.host}/v2/art/never/tags/list`);
     assert.equal(res.status, 404, 'the repository was never written to');
+  });
+});
+
+describe('artifacts and referrers in an OCI layout (as oras --oci-layout)', () => {
+  async function registryBlob(repo: string, digest: string): Promise<Buffer> {
+    const res = await fetch(`http://${registry.host}/v2/${repo}/blobs/${digest}`);
+    assert.equal(res.status, 200, digest);
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  it('attach puts files on a layout image as a referrer; referrers and artifact get read it there, and copy takes it to a registry', async () => {
+    const rootfs = join(tmp.path, 'layout-rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello'), 'hi\n');
+    const layout = join(tmp.path, 'with-referrer');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app'], { env }));
+    const notes = join(tmp.path, 'layout-notes.txt');
+    writeFileSync(notes, 'notes kept with the image\n');
+    const attached = await runCliAsync(['attach', `oci:${layout}:app`, '--artifact-type', 'application/vnd.example.notes', notes, '--json'], { env });
+    assertOk(attached);
+    const report = JSON.parse(attached.stdout) as { digest: string; subject: string; via: string };
+    assert.deepEqual(validate('attach.schema.json', report), [], attached.stdout);
+    assert.equal(report.via, 'layout');
+
+    // skopeo reads the layout: the subject is the image named app.
+    assert.equal(digestOf(Buffer.from(run('skopeo', ['inspect', '--raw', `oci:${layout}:app`]))), report.subject);
+    const listed = await runCliAsync(['referrers', `oci:${layout}:app`, '--json'], { env });
+    assertOk(listed);
+    const doc = JSON.parse(listed.stdout) as { manifests: { digest: string; artifactType: string }[] };
+    assert.deepEqual(validate('referrers.schema.json', doc), [], listed.stdout);
+    assert.deepEqual(doc.manifests.map((m) => [m.digest, m.artifactType]), [[report.digest, 'application/vnd.example.notes']]);
+    const got = join(tmp.path, 'from-layout');
+    assertOk(await runCliAsync(['artifact', 'get', `oci:${layout}:app`, '--artifact-type', 'application/vnd.example.notes', '-o', got], { env }));
+    assert.deepEqual(readFileSync(join(got, 'layout-notes.txt')), readFileSync(notes));
+
+    // Copied to a registry, the artifact is listed in the subject's referrers tag index and serves the file.
+    assertOk(await runCliAsync(['copy', `oci:${layout}:app`, `${registry.host}/art/from-layout:1`], { env }));
+    const index = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/from-layout:${report.subject.replace(':', '-')}`])) as { manifests: { digest: string; artifactType: string }[] };
+    assert.deepEqual(index.manifests.map((m) => [m.digest, m.artifactType]), [[report.digest, 'application/vnd.example.notes']]);
+    const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/from-layout@${report.digest}`])) as { layers: { digest: string }[] };
+    assert.deepEqual(await registryBlob('art/from-layout', manifest.layers[0]!.digest), readFileSync(notes));
+  });
+
+  it('artifact push stores files as a named artifact in a new layout, which skopeo copies to a registry byte for byte', async () => {
+    const layout = join(tmp.path, 'artifact-layout');
+    const file = join(tmp.path, 'settings.yaml');
+    writeFileSync(file, 'level: 3\n');
+    const r = await runCliAsync(['artifact', 'push', `oci:${layout}:cfg`, file, '--artifact-type', 'application/vnd.example.config', '--json'], { env });
+    assertOk(r);
+    const report = JSON.parse(r.stdout) as { digest: string; reference: string };
+    assert.deepEqual(validate('artifact-push.schema.json', report), [], r.stdout);
+    assert.equal(report.reference, `oci:${layout}:cfg`);
+    const entry = (JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] }).manifests;
+    assert.deepEqual(entry.map((e) => [e.digest, e.artifactType]), [[report.digest, 'application/vnd.example.config']]);
+    run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:cfg`, `docker://${registry.host}/art/settings:1`]);
+    const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/settings:1`])) as { artifactType: string; layers: { digest: string; annotations: Record<string, string> }[] };
+    assert.equal(manifest.artifactType, 'application/vnd.example.config');
+    assert.equal(manifest.layers[0]!.annotations['org.opencontainers.image.title'], 'settings.yaml');
+    assert.deepEqual(await registryBlob('art/settings', manifest.layers[0]!.digest), readFileSync(file));
+  });
+
+  it('artifact get reads an artifact a layout names as oras writes it (its index.json entry carries the artifactType)', async () => {
+    const layout = join(tmp.path, 'oras-shaped');
+    const blob = (bytes: Buffer) => {
+      mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+      writeFileSync(join(layout, 'blobs', 'sha256', digestOf(bytes).slice(7)), bytes);
+      return { digest: digestOf(bytes), size: bytes.length };
+    };
+    const file = Buffer.from('made by hand\n');
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.example.hand',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', ...blob(Buffer.from('{}')) },
+      layers: [{ mediaType: 'text/plain', ...blob(file), annotations: { 'org.opencontainers.image.title': 'hand.txt' } }],
+    }));
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...blob(manifest), artifactType: 'application/vnd.example.hand', annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }));
+    const r = await runCliAsync(['artifact', 'get', `oci:${layout}:v1`], { env });
+    assertOk(r);
+    assert.equal(r.stdout, file.toString());
+  });
+
+  it('an archive is refused with one line, and attach to a missing layout writes nothing', async () => {
+    const file = join(tmp.path, 'one.txt');
+    writeFileSync(file, 'one\n');
+    assertOneLineError(await runCliAsync(['attach', `oci-archive:${join(tmp.path, 'x.tar')}`, '--artifact-type', 'a/b', file], { env }), /attach works on a registry or an OCI layout \(oci:DIR\[:NAME\]\), not an archive/, 2);
+    assertOneLineError(await runCliAsync(['attach', `oci:${join(tmp.path, 'no-layout')}`, '--artifact-type', 'a/b', file], { env }), /no-layout: not an OCI image layout \(no such directory\)/);
+    assert.equal(existsSync(join(tmp.path, 'no-layout')), false);
   });
 });
