@@ -105,7 +105,7 @@ export interface PushReport {
   mediaType: string;
   tags: string[];
   blobs: { digest: string; size: number; mediaType: string; kind: string; outcome: string }[];
-  referrers?: { digest: string; artifactType: string | undefined; via: string }[];
+  referrers?: { digest: string; artifactType: string | undefined; via: string; tag?: string }[];
   signatures?: SignedManifest[];
 }
 
@@ -154,7 +154,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
   } finally {
     progress.finish();
   }
-  for (const r of result.referrers) out.info(`referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
+  for (const r of result.referrers) out.info(r.tag ? `${r.tag} (${r.descriptor.digest}) pushed` : `referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
   if (result.cacheEntries > 0) out.info(`wrote ${result.cacheEntries} layer cache entr${result.cacheEntries === 1 ? 'y' : 'ies'}`);
 
   const blobs = result.blobs;
@@ -173,7 +173,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
     mediaType: result.mediaType,
     tags,
     blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
-    ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via })) } : {}),
+    ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via, ...(r.tag ? { tag: r.tag } : {}) })) } : {}),
     ...(signer ? { signatures } : {}),
   };
 }

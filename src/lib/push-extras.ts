@@ -9,6 +9,8 @@ import type { RegistryClient } from '../registry/http.js';
 import type { PushedReferrer } from '../transfer/push-referrers.js';
 import { isReferrerEntry } from '../content/layout-referrers.js';
 import { PENDING_CACHE_ENTRIES_FILE } from '../content/layout-files.js';
+import { Annotation } from '../oci/descriptor.js';
+import { cosignTags } from '../transfer/copy-referrers.js';
 
 export interface PushExtras {
   referrers: PushedReferrer[];
@@ -28,13 +30,22 @@ export async function pushExtras(p: {
   warn: (message: string) => void;
 }): Promise<PushExtras> {
   let referrers: PushedReferrer[] = [];
-  if ((await p.layout.readIndex()).manifests.some(isReferrerEntry)) {
+  const index = await p.layout.readIndex();
+  if (index.manifests.some(isReferrerEntry)) {
     const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
     referrers = await pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency });
     if (referrers.length > 0) {
       const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
       await appendLayoutAttestations(p.layout, p.repository, p.root, referrers.map((r) => r.descriptor));
     }
+  }
+  // Signatures a copy from a registry kept in the layout under cosign's names, of the image or of an index's manifests.
+  const subjects = [p.root, ...p.nodes.filter((n) => n.kind === 'manifest' || n.kind === 'index').map((n) => n.descriptor).filter((d) => d.digest !== p.root.digest)];
+  const names = index.manifests.flatMap((d) => d.annotations?.[Annotation.RefName] ?? []);
+  const wanted = new Set(subjects.flatMap(cosignTags));
+  if (names.some((name) => wanted.has(name))) {
+    const { pushLayoutCosignTags } = await import('../transfer/push-referrers.js');
+    referrers.push(...await pushLayoutCosignTags(p.source, p.repository, subjects, names, { concurrency: p.concurrency }));
   }
   let cacheEntries = 0;
   if (await stat(join(p.layout.root, PENDING_CACHE_ENTRIES_FILE)).then(() => true, () => false)) {

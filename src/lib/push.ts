@@ -35,7 +35,8 @@ export interface PushResult {
   tags: string[];
   blobs: { descriptor: Descriptor; kind: NodeKind; outcome: CopyOutcome }[];
   /** What referred to the image in the layout (a build's SBOM, its provenance), pushed along. */
-  referrers: { descriptor: Descriptor; artifactType?: string; via: ReferrersMethod }[];
+  /** What referred to the image in the layout and went with it: OCI 1.1 referrers (via the API or tag schema), cosign's tags (`tag`). */
+  referrers: { descriptor: Descriptor; artifactType?: string; via: ReferrersMethod | 'cosign-tag'; tag?: string }[];
   /** Registry layer cache entries a `build --cache-repo` left pending, written now. */
   cacheEntries: number;
 }

@@ -5,11 +5,15 @@ import type { ReadOnlyStorage } from '../content/storage.js';
 import { pushReferrer, type ReferrersMethod } from '../registry/referrers.js';
 import type { Repository } from '../registry/repository.js';
 import { copyGraph } from './copy-graph.js';
+import type { LazyBlobs } from './lazy-blobs.js';
 
 export interface PushedReferrer {
   descriptor: Descriptor;
   artifactType?: string;
-  via: ReferrersMethod;
+  /** How the registry was told: its referrers API or tag schema, or cosign's tag (`tag`). */
+  via: ReferrersMethod | 'cosign-tag';
+  /** The cosign tag it went under (`sha256-<hex>.sig` …). */
+  tag?: string;
 }
 
 /**
@@ -28,4 +32,18 @@ export async function pushLayoutReferrers(
     pushed.push({ descriptor: referrer.descriptor, ...(referrer.manifest.artifactType ? { artifactType: referrer.manifest.artifactType } : {}), via });
   }
   return pushed;
+}
+
+/**
+ * Carries the cosign tags the layout holds for `subjects` (`sha256-<hex>.sig/.att/.sbom`, names a
+ * copy from a registry keeps) to the repository under the same tags, as `copy` does.
+ */
+export async function pushLayoutCosignTags(
+  source: LazyBlobs, repository: Repository, subjects: Descriptor[], names: string[],
+  options: { concurrency?: number; signal?: AbortSignal } = {},
+): Promise<PushedReferrer[]> {
+  const { copyReferrers } = await import('./copy-referrers.js');
+  // The OCI 1.1 referrers went up before (pushLayoutReferrers), each with how the registry took it.
+  const copied = await copyReferrers(source, repository, subjects, { ...options, sourceTags: async () => names, listReferrers: async () => [] });
+  return copied.map((c) => ({ descriptor: c.result.root, via: 'cosign-tag' as const, ...(c.tag ? { tag: c.tag } : {}) }));
 }

@@ -6,6 +6,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 import { envWith, skopeoRaw } from './copy-support.js';
+import { validate } from './json-schema.js';
 
 interface IndexJson { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] }
 interface ReferrersIndex { manifests: { digest: string; artifactType?: string }[] }
@@ -17,6 +18,8 @@ const env = envWith('/nonexistent-docker-config', { COSIGN_PASSWORD: 'through-la
 let key: string;
 let pub: string;
 let rootfs: string;
+/** The layout the first test copies a signed, described image into, with what that copy found. */
+let bundle: { path: string; digest: string; sigTag: string; sigDigest: string; attached: { digest: string; artifactType?: string }[] } | undefined;
 
 /** The referrers the registry's `sha256-<hex>` tag index lists for `digest` (distribution 2.8 has no referrers API), read by skopeo. */
 async function tagSchemaReferrers(repo: string, digest: string): Promise<{ digest: string; artifactType?: string }[]> {
@@ -58,23 +61,38 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     const signature = await skopeoRaw(`${registry.host}/staging/app:${sigTag}`);
 
     // Into a directory: the signature under its cosign name, the OCI 1.1 referrers listed as a build lists its SBOM.
-    const bundle = join(tmp.path, 'bundle');
-    assertOk(await runCliAsync(['copy', source, `oci:${bundle}:app`], { env }));
-    const index = JSON.parse(readFileSync(join(bundle, 'index.json'), 'utf8')) as IndexJson;
+    const bundleDir = join(tmp.path, 'bundle');
+    assertOk(await runCliAsync(['copy', source, `oci:${bundleDir}:app`], { env }));
+    const index = JSON.parse(readFileSync(join(bundleDir, 'index.json'), 'utf8')) as IndexJson;
     const listed = index.manifests.filter((m) => m.artifactType !== undefined).map((m) => ({ digest: m.digest, artifactType: m.artifactType })).sort((a, b) => a.digest.localeCompare(b.digest));
     assert.deepEqual(listed, attached);
     // skopeo reads the signature back out of the layout, byte for byte.
-    const inLayout = run('skopeo', ['inspect', '--raw', `oci:${bundle}:${sigTag}`]);
+    const inLayout = run('skopeo', ['inspect', '--raw', `oci:${bundleDir}:${sigTag}`]);
     assert.equal(inLayout, signature.bytes.toString('utf8'));
 
     // Out of the directory into another repository: the same signature bytes (skopeo), which verify accepts there.
     const destination = `${registry.host}/production/app:1`;
-    assertOk(await runCliAsync(['copy', `oci:${bundle}:app`, destination], { env }));
+    assertOk(await runCliAsync(['copy', `oci:${bundleDir}:app`, destination], { env }));
     assert.equal((await skopeoRaw(destination)).digest, digest);
     assert.equal((await skopeoRaw(`${registry.host}/production/app:${sigTag}`)).digest, signature.digest);
     assertOk(await runCliAsync(['verify', destination, '--key', pub], { env }));
     assertOk(await runCliAsync(['verify-attestation', destination, '--key', pub, '--type', 'slsaprovenance1'], { env }));
     assert.deepEqual(await tagSchemaReferrers('production/app', digest), attached);
+    bundle = { path: bundleDir, digest, sigTag, sigDigest: signature.digest, attached };
+  });
+
+  it('push from such a layout carries them as copy does: the cosign tags under their names, the OCI 1.1 referrers', async () => {
+    assert.ok(bundle, 'the copy into a layout ran first');
+    const destination = `${registry.host}/pushed/app:1`;
+    const r = await runCliAsync(['push', destination, '--layout', bundle.path, '--tag', 'app', '--json'], { env });
+    assertOk(r);
+    const report = JSON.parse(r.stdout) as { referrers: { via: string; tag?: string }[] };
+    assert.deepEqual(validate('push.schema.json', report), [], r.stdout);
+    const reported = report.referrers;
+    assert.deepEqual(reported.filter((x) => x.via === 'cosign-tag').map((x) => x.tag).sort(), [`${bundle.digest.replace(':', '-')}.att`, bundle.sigTag]);
+    assert.equal((await skopeoRaw(`${registry.host}/pushed/app:${bundle.sigTag}`)).digest, bundle.sigDigest);
+    assert.deepEqual(await tagSchemaReferrers('pushed/app', bundle.digest), bundle.attached);
+    assertOk(await runCliAsync(['verify', destination, '--key', pub], { env }));
   });
 
   it('copies a layout a build described and attested to a registry as push does: the SBOM and provenance as referrers, the provenance at cosign\'s .att', async () => {
