@@ -116,13 +116,15 @@ describe('artifact get', () => {
   });
 });
 
+/** A registry path's bytes, by a plain request. */
+async function getBytes(path: string, accept = '*/*'): Promise<Buffer> {
+  const res = await fetch(`http://${registry.host}${path}`, { headers: { accept } });
+  assert.equal(res.status, 200, path);
+  return Buffer.from(await res.arrayBuffer());
+}
+
 describe('artifact push', () => {
   const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
-  async function getBytes(path: string, accept = '*/*'): Promise<Buffer> {
-    const res = await fetch(`http://${registry.host}${path}`, { headers: { accept } });
-    assert.equal(res.status, 200, path);
-    return Buffer.from(await res.arrayBuffer());
-  }
 
   it('stores files as an OCI 1.1 artifact, as oras push: the registry serves the manifest and each file byte for byte, and artifact get gives them back', async () => {
     const dir = join(tmp.path, 'to-push');
@@ -179,11 +181,7 @@ describe('artifact push', () => {
 });
 
 describe('artifacts and referrers in an OCI layout (as oras --oci-layout)', () => {
-  async function registryBlob(repo: string, digest: string): Promise<Buffer> {
-    const res = await fetch(`http://${registry.host}/v2/${repo}/blobs/${digest}`);
-    assert.equal(res.status, 200, digest);
-    return Buffer.from(await res.arrayBuffer());
-  }
+  const registryBlob = (repo: string, digest: string) => getBytes(`/v2/${repo}/blobs/${digest}`);
 
   it('attach puts files on a layout image as a referrer; referrers and artifact get read it there, and copy takes it to a registry', async () => {
     const rootfs = join(tmp.path, 'layout-rootfs');
