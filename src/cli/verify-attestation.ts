@@ -13,23 +13,37 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
   command: 'verify-attestation <reference>',
   describe: 'Check that an image now carries an in-toto attestation signed by a key (of a predicate type)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout: its .att and the attestations a build keeps)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM file, or env://NAME)' })
     .option('type', { type: 'string', describe: 'Only attestations of this predicate type (URI or cosign shorthand)' })),
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { registryReference, withRepository } = await import('./repository-ref.js');
-    const source = await registryReference(argv.reference);
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const inLayout = await layoutTarget(argv.reference, 'verify-attestation');
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
     const { loadVerifier } = await import('./key-options.js');
     const { verifier } = await loadVerifier(argv.key);
-    const { digest, outcome } = await withRepository(source, argv, async (repo) => {
-      const subject = (await repo.resolve(referenceTarget(source))).digest;
-      return { digest: subject, outcome: await verifyAttestations(repo, subject, verifier, predicateType) };
-    });
-    const image = `${source.registry}/${source.repository}@${digest}`;
+    let image: string;
+    let verified;
+    if (inLayout) {
+      // Offline: cosign's .att a copy kept, and the attestations a build keeps as referrers.
+      const { OciLayout } = await import('../content/layout.js');
+      const { layoutAttachedStore, layoutAttestationLayers } = await import('../supply-chain/layout-attestations.js');
+      const layout = await OciLayout.open(inLayout.path);
+      const subject = await layout.resolve(inLayout.name);
+      verified = { digest: subject.digest, outcome: await verifyAttestations(layoutAttachedStore(layout, inLayout.text), subject.digest, verifier, predicateType, await layoutAttestationLayers(layout, subject)) };
+      image = `${inLayout.text}@${subject.digest}`;
+    } else {
+      const source = await registryReference(argv.reference);
+      verified = await withRepository(source, argv, async (repo) => {
+        const subject = (await repo.resolve(referenceTarget(source))).digest;
+        return { digest: subject, outcome: await verifyAttestations(repo, subject, verifier, predicateType) };
+      });
+      image = `${source.registry}/${source.repository}@${verified.digest}`;
+    }
+    const { digest, outcome } = verified;
     if (outcome.verified.length === 0) {
       const why = outcome.total === 0 ? 'no attestations found' : `none of ${outcome.total} attestation${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
       throw new OcipushError('EINVALID', `verify-attestation ${image}: ${why}`, { digest });

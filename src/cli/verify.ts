@@ -13,7 +13,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
   command: 'verify <reference>',
   describe: 'Check that the image a reference points at now carries a valid cosign signature by a key',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout a copy brought signatures into)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE the signature\'s payload must claim in its "optional" section (repeatable; as sign -a writes it)' })
     .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')
@@ -21,15 +21,27 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { registryReference, withRepository } = await import('./repository-ref.js');
-    const source = await registryReference(argv.reference);
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const inLayout = await layoutTarget(argv.reference, 'verify');
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
     const { verifyImage } = await import('../supply-chain/sign.js');
     const { parseKeyValues } = await import('./command.js');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
-    const outcome = await withRepository(source, argv, async (repo) => verifyImage(repo, (await repo.resolve(referenceTarget(source))).digest, verifier, annotations));
-    const image = `${source.registry}/${source.repository}@${outcome.digest}`;
+    let image: string;
+    let outcome;
+    if (inLayout) {
+      // Offline, as cosign verify --local-image: the signatures the layout holds under cosign's names.
+      const { OciLayout } = await import('../content/layout.js');
+      const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
+      const layout = await OciLayout.open(inLayout.path);
+      outcome = await verifyImage(layoutAttachedStore(layout, inLayout.text), (await layout.resolve(inLayout.name)).digest, verifier, annotations);
+      image = `${inLayout.text}@${outcome.digest}`;
+    } else {
+      const source = await registryReference(argv.reference);
+      outcome = await withRepository(source, argv, async (repo) => verifyImage(repo, (await repo.resolve(referenceTarget(source))).digest, verifier, annotations));
+      image = `${source.registry}/${source.repository}@${outcome.digest}`;
+    }
     if (outcome.verified.length === 0) {
       const why = outcome.total === 0 ? 'no signatures found' : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
       throw new OcipushError('EINVALID', `verify ${image}: ${why}`, { digest: outcome.digest });

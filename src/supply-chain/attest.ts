@@ -4,7 +4,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { Reference } from '../oci/reference.js';
 import type { Repository } from '../registry/repository.js';
 import { attachArtifact, bytesBlob } from './attach.js';
-import { appendAttached, readAttached } from './cosign-tags.js';
+import { appendAttached, readAttached, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
 import { SIGNATURE_ANNOTATION, signedIdentity } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 
@@ -93,9 +93,13 @@ export interface VerifiedAttestation {
   statement: Statement;
 }
 
-/** Every attestation at `sha256-<hex>.att` signed by the key, about this digest, of `predicateType` when given. */
-export async function verifyAttestations(repo: Repository, digest: Digest, verifier: Verifier, predicateType?: string): Promise<{ verified: VerifiedAttestation[]; rejected: string[]; total: number }> {
-  const { layers } = await readAttached(repo, digest, 'att');
+/** Every attestation at `sha256-<hex>.att` (and among `more`) signed by the key, about this digest, of `predicateType` when given. */
+export async function verifyAttestations(
+  repo: AttachedStore, digest: Digest, verifier: Verifier, predicateType?: string, more: AttachedLayer[] = [],
+): Promise<{ verified: VerifiedAttestation[]; rejected: string[]; total: number }> {
+  const { layers: tagged } = await readAttached(repo, digest, 'att');
+  // `more`: envelopes kept elsewhere (a layout's referrers); one stored both ways counts once.
+  const layers = [...tagged, ...more.filter((m) => !tagged.some((t) => t.descriptor.digest === m.descriptor.digest))];
   const out = { verified: [] as VerifiedAttestation[], rejected: [] as string[], total: 0 };
   for (const { descriptor, payload } of layers) {
     if (descriptor.mediaType !== DSSE_MEDIA_TYPE) continue;

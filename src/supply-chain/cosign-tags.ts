@@ -6,6 +6,7 @@ import { MediaType } from '../oci/media-types.js';
 import { bufferSource } from '../content/blob-source.js';
 import { readSmall } from '../content/verify.js';
 import type { Repository } from '../registry/repository.js';
+import type { Readable } from 'node:stream';
 
 /** Signatures (`.sig`), attestations (`.att`) and SBOMs (`.sbom`), as cosign tags them. */
 export type CosignSuffix = 'sig' | 'att' | 'sbom';
@@ -18,6 +19,18 @@ export function cosignTag(digest: Digest, suffix: CosignSuffix): string {
   return `${digest.replace(':', '-')}.${suffix}`;
 }
 
+/**
+ * Where cosign's tags are read from: a registry repository, or a layout that holds them under
+ * their names (a copy from a registry keeps them; `layoutAttachedStore`).
+ */
+export interface AttachedStore {
+  /** A manifest by tag, with its exact bytes; ENOTFOUND when there is none. */
+  fetchManifest(reference: string): Promise<{ descriptor: Descriptor; bytes: Buffer }>;
+  fetch(desc: Descriptor): Promise<Readable>;
+  /** How messages name it. */
+  toString(): string;
+}
+
 export interface AttachedLayer {
   descriptor: Descriptor;
   payload: Buffer;
@@ -27,7 +40,7 @@ export interface AttachedLayer {
  * The layers of the image cosign keeps at `sha256-<hex>.<suffix>`, each with its payload
  * (digest-verified). None when the tag does not exist.
  */
-export async function readAttached(repo: Repository, digest: Digest, suffix: CosignSuffix): Promise<{ manifest?: ImageManifest; descriptor?: Descriptor; layers: AttachedLayer[] }> {
+export async function readAttached(repo: AttachedStore, digest: Digest, suffix: CosignSuffix): Promise<{ manifest?: ImageManifest; descriptor?: Descriptor; layers: AttachedLayer[] }> {
   const tag = cosignTag(digest, suffix);
   let fetched;
   try {

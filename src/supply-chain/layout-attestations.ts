@@ -4,7 +4,8 @@ import type { OciLayout } from '../content/layout.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { Repository } from '../registry/repository.js';
 import { DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION } from './attest.js';
-import { appendAttached } from './cosign-tags.js';
+import { appendAttached, MAX_PAYLOAD_BYTES, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
+import { layoutReferrers } from '../content/layout-referrers.js';
 import { SIGNATURE_ANNOTATION } from './simple-signing.js';
 
 /**
@@ -27,4 +28,32 @@ export async function appendLayoutAttestations(layout: OciLayout, repository: Re
     }
   }
   return appended;
+}
+
+/**
+ * A layout as cosign's tags are read from a registry: the manifest a name (`sha256-<hex>.sig`)
+ * gives, and blobs, verified. `verify` and `verify-attestation` check a layout so, offline (as
+ * cosign's `--local-image`), before it is copied anywhere.
+ */
+export function layoutAttachedStore(layout: OciLayout, name: string): AttachedStore {
+  return {
+    fetchManifest: async (reference) => {
+      const descriptor = await layout.resolve(reference);
+      return { descriptor, bytes: await layout.readBlob(descriptor, MAX_MANIFEST_BYTES) };
+    },
+    fetch: (desc) => layout.fetch(desc),
+    toString: () => name,
+  };
+}
+
+/** The DSSE envelopes among the layout's referrers of `subject` (a build's provenance), as the layers cosign's `.att` would hold. */
+export async function layoutAttestationLayers(layout: OciLayout, subject: Descriptor): Promise<AttachedLayer[]> {
+  const layers: AttachedLayer[] = [];
+  for (const { manifest } of await layoutReferrers(layout, subject)) {
+    if (manifest.artifactType !== DSSE_MEDIA_TYPE) continue;
+    for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE && l.size <= MAX_PAYLOAD_BYTES)) {
+      layers.push({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
+    }
+  }
+  return layers;
 }

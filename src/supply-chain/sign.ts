@@ -3,7 +3,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { Repository } from '../registry/repository.js';
-import { appendAttached, type AttachedLayer, readAttached } from './cosign-tags.js';
+import { appendAttached, type AttachedLayer, type AttachedStore, readAttached } from './cosign-tags.js';
 import { parseSimpleSigningPayload, SIGNATURE_ANNOTATION, signedIdentity, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 
@@ -68,7 +68,7 @@ export interface VerifyOutcome {
  * Checks every signature at `sha256-<hex>.sig` against the key, then its payload against the
  * digest (cosign's order: a signature by another key says nothing about its payload).
  */
-export async function verifyImage(repo: Repository, digest: Digest, verifier: Verifier, annotations?: Record<string, string>): Promise<VerifyOutcome> {
+export async function verifyImage(repo: AttachedStore, digest: Digest, verifier: Verifier, annotations?: Record<string, string>): Promise<VerifyOutcome> {
   const { layers } = await readAttached(repo, digest, 'sig');
   return checkSignatures(layers, digest, verifier, `${repo}@${digest}`, annotations);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
-import { assertOk, runCliAsync } from './registry-support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, skopeoRaw } from './copy-support.js';
 import { validate } from './json-schema.js';
 
@@ -17,6 +17,8 @@ let registry: RunningRegistry;
 const env = envWith('/nonexistent-docker-config', { COSIGN_PASSWORD: 'through-layout' });
 let key: string;
 let pub: string;
+/** The public key of a pair that signed nothing. */
+let otherPub: string;
 let rootfs: string;
 /** The layout the first test copies a signed, described image into, with what that copy found. */
 let bundle: { path: string; digest: string; sigTag: string; sigDigest: string; attached: { digest: string; artifactType?: string }[] } | undefined;
@@ -37,6 +39,8 @@ before(async () => {
   assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', prefix], { env }));
   key = `${prefix}.key`;
   pub = `${prefix}.pub`;
+  assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', join(tmp.path, 'other')], { env }));
+  otherPub = join(tmp.path, 'other.pub');
 });
 after(async () => {
   await registry?.stop();
@@ -69,6 +73,10 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     // skopeo reads the signature back out of the layout, byte for byte.
     const inLayout = run('skopeo', ['inspect', '--raw', `oci:${bundleDir}:${sigTag}`]);
     assert.equal(inLayout, signature.bytes.toString('utf8'));
+    // Checked offline before it goes anywhere, as cosign verify --local-image: this key yes, another no.
+    assertOk(await runCliAsync(['verify', `oci:${bundleDir}:app`, '--key', pub], { env }));
+    assertOk(await runCliAsync(['verify-attestation', `oci:${bundleDir}:app`, '--key', pub, '--type', 'slsaprovenance1'], { env }));
+    assertOneLineError(await runCliAsync(['verify', `oci:${bundleDir}:app`, '--key', otherPub], { env }), /verify oci:.*bundle:app@sha256:[0-9a-f]{64}: none of 1 signature verifies/);
 
     // Out of the directory into another repository: the same signature bytes (skopeo), which verify accepts there.
     const destination = `${registry.host}/production/app:1`;
@@ -105,6 +113,19 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     const att = JSON.parse((await skopeoRaw(`${registry.host}/described/app:${digest.replace(':', '-')}.att`)).bytes.toString('utf8')) as { layers: { annotations?: Record<string, string> }[] };
     assert.deepEqual(att.layers.map((l) => l.annotations?.predicateType), [PROVENANCE]);
     assertOk(await runCliAsync(['verify-attestation', destination, '--key', pub, '--type', 'slsaprovenance1'], { env }));
+    // In the layout itself, offline: the build's provenance verifies by this key only, and no image is signed there.
+    assertOk(await runCliAsync(['verify-attestation', `oci:${layout}:app`, '--key', pub, '--type', 'slsaprovenance1'], { env }));
+    assertOneLineError(await runCliAsync(['verify-attestation', `oci:${layout}:app`, '--key', otherPub], { env }), /none of 1 attestation verifies/);
+    assertOneLineError(await runCliAsync(['verify', `oci:${layout}:app`, '--key', pub], { env }), /verify oci:.*described:app@sha256:[0-9a-f]{64}: no signatures found/);
+  });
+
+  it('a layout name moved to another image is no longer verified: the signature names the digest it was made for', async () => {
+    assert.ok(bundle, 'the copy into a layout ran first');
+    const other = join(tmp.path, 'other-rootfs');
+    mkdirSync(other);
+    writeFileSync(join(other, 'else'), 'another image\n');
+    assertOk(await runCliAsync(['build', other, '--layout', bundle.path, '--tag', 'app'], { env }));
+    assertOneLineError(await runCliAsync(['verify', `oci:${bundle.path}:app`, '--key', pub], { env }), /no signatures found/);
   });
 
   it('leaves the referrers behind with --no-referrers', async () => {
