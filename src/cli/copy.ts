@@ -7,7 +7,7 @@ import { isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
-import type { CopiedReferrer } from '../transfer/copy-referrers.js';
+import type { CopiedReferrer, ReferrerCopyOptions } from '../transfer/copy-referrers.js';
 import type { OciLayout } from '../content/layout.js';
 import type { Repository } from '../registry/repository.js';
 
@@ -285,10 +285,8 @@ async function appendAttestations(layout: OciLayout, repository: Repository, sub
  * keeps an SBOM: so an image signed, described and attested in one registry goes through a
  * layout (an air-gapped transfer) to another with all of it.
  */
-async function referrerEnds(
-  src: OpenedSource, dst: OpenedDestination,
-): Promise<Pick<import('../transfer/copy-referrers.js').ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'>> {
-  const ends: Pick<import('../transfer/copy-referrers.js').ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'> = {};
+async function referrerEnds(src: OpenedSource, dst: OpenedDestination): Promise<Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'>> {
+  const ends: Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'> = {};
   const source = src.storage as Partial<Repository>;
   const { listReferrers, pushReferrer } = await import('../registry/referrers.js');
   if (src.located && source.client) {

@@ -29,23 +29,25 @@ export async function pushExtras(p: {
   connect: (registry: string) => Promise<RegistryClient>;
   warn: (message: string) => void;
 }): Promise<PushExtras> {
-  let referrers: PushedReferrer[] = [];
+  const referrers: PushedReferrer[] = [];
   const index = await p.layout.readIndex();
-  if (index.manifests.some(isReferrerEntry)) {
-    const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
-    referrers = await pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency });
-    if (referrers.length > 0) {
-      const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
-      await appendLayoutAttestations(p.layout, p.repository, p.root, referrers.map((r) => r.descriptor));
-    }
-  }
-  // Signatures a copy from a registry kept in the layout under cosign's names, of the image or of an index's manifests.
+  // Signatures a copy from a registry kept in the layout under cosign's names, of the image or of
+  // an index's manifests: first, as a build's attestations below are appended to the `.att` there.
   const subjects = [p.root, ...p.nodes.filter((n) => n.kind === 'manifest' || n.kind === 'index').map((n) => n.descriptor).filter((d) => d.digest !== p.root.digest)];
   const names = index.manifests.flatMap((d) => d.annotations?.[Annotation.RefName] ?? []);
   const wanted = new Set(subjects.flatMap(cosignTags));
   if (names.some((name) => wanted.has(name))) {
     const { pushLayoutCosignTags } = await import('../transfer/push-referrers.js');
     referrers.push(...await pushLayoutCosignTags(p.source, p.repository, subjects, names, { concurrency: p.concurrency }));
+  }
+  if (index.manifests.some(isReferrerEntry)) {
+    const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
+    const pushed = await pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency });
+    if (pushed.length > 0) {
+      const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
+      await appendLayoutAttestations(p.layout, p.repository, p.root, pushed.map((r) => r.descriptor));
+    }
+    referrers.push(...pushed);
   }
   let cacheEntries = 0;
   if (await stat(join(p.layout.root, PENDING_CACHE_ENTRIES_FILE)).then(() => true, () => false)) {

@@ -103,6 +103,17 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     assertOk(await runCliAsync(['verify', destination, '--key', pub], { env }));
   });
 
+  it('push keeps both: the .att a copy brought and the provenance a build then added to the same image in the layout', async () => {
+    assert.ok(bundle, 'the copy into a layout ran first');
+    // The same tree builds the same image (reproducible): its provenance is a new referrer of the digest the .att is for.
+    const r = await runCliAsync(['build', rootfs, '--layout', bundle.path, '--tag', 'app', '--provenance', '--key', key, '--json'], { env });
+    assertOk(r);
+    assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, bundle.digest);
+    assertOk(await runCliAsync(['push', `${registry.host}/both/app:1`, '--layout', bundle.path, '--tag', 'app'], { env }));
+    const att = JSON.parse((await skopeoRaw(`${registry.host}/both/app:${bundle.digest.replace(':', '-')}.att`)).bytes.toString('utf8')) as { layers: { digest: string }[] };
+    assert.equal(new Set(att.layers.map((l) => l.digest)).size, 2, 'the attest from the registry and the build\'s provenance');
+  });
+
   it('copies a layout a build described and attested to a registry as push does: the SBOM and provenance as referrers, the provenance at cosign\'s .att', async () => {
     const layout = join(tmp.path, 'described');
     assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '--sbom', '--provenance', '--key', key], { env }));
