@@ -9,12 +9,15 @@ interface DeleteArgs extends RegistryFlags {
 
 export const deleteCommand: CliCommand<DeleteArgs> = {
   command: 'delete <reference>',
-  describe: 'Delete a manifest from a registry (a tag is resolved to its digest first)',
+  describe: 'Delete a manifest from a registry (a tag is resolved to its digest first), or a name from a layout',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY:TAG or @DIGEST' })
-    .example('$0 delete localhost:5000/app:old', 'deletes the manifest app:old names, and so every tag on it')),
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY:TAG or @DIGEST, or oci:DIR:NAME (a name of the layout, as umoci rm)' })
+    .example('$0 delete localhost:5000/app:old', 'deletes the manifest app:old names, and so every tag on it')
+    .example('$0 delete oci:out:old && $0 gc --layout out', 'the name old leaves the layout; gc then removes what only it kept')),
   run: async (argv, out: Output) => {
-    const { registryReference, withRepository } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const inLayout = await layoutTarget(argv.reference, 'delete');
+    if (inLayout) return deleteInLayout(inLayout, out);
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
     const { deleteManifest } = await import('../registry/delete.js');
     const ref = await registryReference(argv.reference);
@@ -28,3 +31,29 @@ export const deleteCommand: CliCommand<DeleteArgs> = {
     out.result(digest, { reference: formatReference(ref), deleted: where, digest });
   },
 };
+
+/**
+ * In a layout, as umoci rm: the name leaves index.json (by digest, every name of that image),
+ * with the referrers only it kept (an SBOM of the image); its blobs stay until `gc`.
+ */
+async function deleteInLayout(target: { path: string; name?: string; text: string }, out: Output): Promise<void> {
+  const { usageError } = await import('./command.js');
+  if (target.name === undefined) throw usageError(`${target.text}: name the image to delete (oci:DIR:NAME)`);
+  const { OciLayout } = await import('../content/layout.js');
+  const { Annotation } = await import('../oci/descriptor.js');
+  const layout = await OciLayout.open(target.path);
+  try {
+    const root = await layout.resolve(target.name);
+    const byDigest = target.name === root.digest;
+    await layout.updateIndex((index) => {
+      index.manifests = index.manifests.filter((d) => (byDigest ? d.digest !== root.digest : d.annotations?.[Annotation.RefName] !== target.name));
+    });
+    const { recordLayoutReferrers } = await import('../content/layout-referrers.js');
+    await recordLayoutReferrers(layout, []);
+    const where = `oci:${target.path}@${root.digest}`;
+    out.info(`deleted ${target.text} (${root.digest}) from the layout; \`ocipush gc --layout ${target.path}\` removes the blobs nothing else uses`);
+    out.result(root.digest, { reference: target.text, deleted: where, digest: root.digest });
+  } finally {
+    await layout.close();
+  }
+}

@@ -11,16 +11,19 @@ interface TagArgs extends RegistryFlags {
 
 export const tagCommand: CliCommand<TagArgs> = {
   command: 'tag <reference> <tags..>',
-  describe: 'Give an image in a registry more tags, in the same repository (no blob moves)',
+  describe: 'Give an image more tags, in the same repository or layout (no blob moves)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY:TAG or @DIGEST of the image' })
+    .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY:TAG or @DIGEST of the image, or oci:DIR[:NAME] (names in the layout\'s index.json, as umoci tag)' })
     .positional('tags', { type: 'string', array: true, describe: 'New tags' })
-    .example('$0 tag localhost:5000/app:1.4.2 1.4 1 latest', 'three more tags for 1.4.2')),
+    .example('$0 tag localhost:5000/app:1.4.2 1.4 1 latest', 'three more tags for 1.4.2')
+    .example('$0 tag oci:out:app 1.4.2', 'the image app of the layout out is also 1.4.2')),
   run: async (argv, out: Output) => {
-    const { registryReference, withRepository } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
     const { referenceTarget, formatReference, isValidTag } = await import('../oci/reference.js');
-    const ref = await registryReference(argv.reference);
     const tags = toArray(argv.tags);
+    const inLayout = await layoutTarget(argv.reference, 'tag');
+    if (inLayout) return tagInLayout(inLayout, tags, out);
+    const ref = await registryReference(argv.reference);
     for (const t of tags) if (!isValidTag(t)) throw usageError(`"${t}": not a valid tag`);
     const root = await withRepository(ref, argv, async (repository) => {
       const fetched = await repository.fetchManifest(referenceTarget(ref));
@@ -33,3 +36,20 @@ export const tagCommand: CliCommand<TagArgs> = {
     out.result(root.digest, { reference: formatReference(ref), digest: root.digest, tags });
   },
 };
+
+/** Names in a layout's index.json: each entry a copy of the image's, under the new name. */
+async function tagInLayout(target: { path: string; name?: string; text: string }, names: string[], out: Output): Promise<void> {
+  for (const name of names) {
+    if (!/^[^\s\0]+$/.test(name) || name.startsWith('sha256:')) throw usageError(`"${name}": not a name for an image in a layout`);
+  }
+  const { OciLayout } = await import('../content/layout.js');
+  const layout = await OciLayout.open(target.path);
+  try {
+    const root = await layout.resolve(target.name);
+    for (const name of names) await layout.tag(root, name);
+    out.info(`tagged ${target.text} (${root.digest}) as ${names.map((n) => `oci:${target.path}:${n}`).join(', ')}`);
+    out.result(root.digest, { reference: target.text, digest: root.digest, tags: names });
+  } finally {
+    await layout.close();
+  }
+}

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { run, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { validate } from './json-schema.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let layout: string;
+let digest: string;
+
+const umociNames = () => run('umoci', ['ls', '--layout', layout]).split('\n').filter(Boolean).sort();
+const skopeoDigest = (name: string) => (JSON.parse(run('skopeo', ['inspect', `oci:${layout}:${name}`])) as { Digest: string }).Digest;
+const referrerEntries = () => (JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { artifactType?: string }[] }).manifests.filter((m) => m.artifactType !== undefined).length;
+
+before(async () => {
+  tmp = await tempDir();
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  layout = join(tmp.path, 'out');
+  const r = await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '--sbom', '--json']);
+  assertOk(r);
+  digest = (JSON.parse(r.stdout) as { digest: string }).digest;
+});
+after(async () => {
+  await tmp?.cleanup();
+});
+
+describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
+  it('tag names the image again in index.json: umoci lists the names, skopeo reads the same digest under each', async () => {
+    const r = await runCliAsync(['tag', `oci:${layout}:app`, '1.0', 'latest', '--json']);
+    assertOk(r);
+    assert.deepEqual(validate('tag.schema.json', JSON.parse(r.stdout)), [], r.stdout);
+    assert.deepEqual(umociNames(), ['1.0', 'app', 'latest']);
+    for (const name of ['app', '1.0', 'latest']) assert.equal(skopeoDigest(name), digest);
+  });
+
+  it('delete removes one name; the image and its SBOM stay while another name is left, and go with the last one', async () => {
+    const r = await runCliAsync(['delete', `oci:${layout}:app`, '--json']);
+    assertOk(r);
+    assert.deepEqual(validate('delete.schema.json', JSON.parse(r.stdout)), [], r.stdout);
+    assert.deepEqual(umociNames(), ['1.0', 'latest']);
+    assert.equal(referrerEntries(), 1, 'the SBOM of the image still named');
+    assertOk(await runCliAsync(['delete', `oci:${layout}:1.0`]));
+    assertOk(await runCliAsync(['delete', `oci:${layout}:latest`]));
+    assert.deepEqual(umociNames(), []);
+    assert.equal(referrerEntries(), 0, 'the SBOM of an image no name keeps');
+    // gc then removes the blobs: none is left that nothing names.
+    assertOk(await runCliAsync(['gc', '--layout', layout]));
+    assert.throws(() => run('skopeo', ['inspect', '--raw', `oci:${layout}@${digest}`]));
+  });
+
+  it('a name not in the layout, a name that is no name, and delete without a name: one line, the layout as it was', async () => {
+    const before = readFileSync(join(layout, 'index.json'));
+    assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, 'x']), /no image tagged "nope"/);
+    assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, 'a b']), /"a b": not a name for an image in a layout/, 2);
+    assertOneLineError(await runCliAsync(['delete', `oci:${layout}`]), /name the image to delete \(oci:DIR:NAME\)/, 2);
+    assert.deepEqual(readFileSync(join(layout, 'index.json')), before);
+  });
+});
