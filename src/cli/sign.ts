@@ -1,11 +1,12 @@
 import type { Argv } from 'yargs';
-import { parseKeyValues, type CliCommand } from './command.js';
+import { parseKeyValues, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
 interface SignArgs extends RegistryFlags {
   reference: string;
   key: string;
+  signContainerIdentity?: string;
   recursive?: boolean;
   annotation?: string[];
 }
@@ -14,22 +15,50 @@ export const signCommand: CliCommand<SignArgs> = {
   command: 'sign <reference>',
   describe: 'Sign an image by digest with a key, stored as cosign stores it (tag sha256-<hex>.sig)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (with --sign-container-identity)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('recursive', { type: 'boolean', describe: 'Also sign every manifest of an index' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable)' })
-    .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')),
+    .option('sign-container-identity', { type: 'string', describe: 'REGISTRY/REPOSITORY the payload names (critical.identity.docker-reference), as cosign\'s flag; required to sign in a layout' })
+    .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')
+    .example('$0 sign oci:out:app --key cosign.key --sign-container-identity registry.example.com/app', 'signs in the layout, offline; push and copy take the signature along')),
   run: async (argv, out: Output) => {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
-    const { registryReference, withRepository } = await import('./repository-ref.js');
-    const source = await registryReference(argv.reference);
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const inLayout = await layoutTarget(argv.reference, 'sign');
+    const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
+    if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
     const { signImage } = await import('../supply-chain/sign.js');
-    const signed = await withRepository(source, argv, (repo) => signImage(repo, source, referenceTarget(source), signer, { recursive: argv.recursive, annotations }));
+    const options = { recursive: argv.recursive, annotations };
+    if (inLayout) {
+      const { OciLayout } = await import('../content/layout.js');
+      const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
+      const layout = await OciLayout.open(inLayout.path);
+      try {
+        const root = await layout.resolve(inLayout.name);
+        const signed = await signImage(layoutAttachedStore(layout, inLayout.text), identity!, root.digest, signer, options);
+        for (const s of signed) out.info(`signed ${inLayout.text}@${s.digest} for ${identity!.registry}/${identity!.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+        out.result(signed.map((s) => s.digest).join('\n'), { reference: inLayout.text, signatures: signed });
+      } finally {
+        await layout.close();
+      }
+      return;
+    }
+    const source = await registryReference(argv.reference);
+    const signed = await withRepository(source, argv, (repo) => signImage(repo, identity ?? source, referenceTarget(source), signer, options));
     const { reportSignatures } = await import('./key-options.js');
     reportSignatures(out, source, signed);
     out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
   },
 };
+
+/** `--sign-container-identity REGISTRY/REPOSITORY`: the repository the payload names (a tag or digest is refused: the payload names the digest itself). */
+async function repositoryIdentity(text: string): Promise<{ registry: string; repository: string }> {
+  const { parseReference } = await import('../oci/reference.js');
+  const ref = parseReference(text);
+  if (ref.tag !== undefined || ref.digest !== undefined) throw usageError(`--sign-container-identity ${text}: a repository, without a tag or digest`);
+  return { registry: ref.registry, repository: ref.repository };
+}

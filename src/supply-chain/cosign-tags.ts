@@ -3,9 +3,8 @@ import { sha256, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { encodeJson, parseManifest, isIndex, type ImageManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
-import { bufferSource } from '../content/blob-source.js';
+import { bufferSource, type BlobSource } from '../content/blob-source.js';
 import { readSmall } from '../content/verify.js';
-import type { Repository } from '../registry/repository.js';
 import type { Readable } from 'node:stream';
 
 /** Signatures (`.sig`), attestations (`.att`) and SBOMs (`.sbom`), as cosign tags them. */
@@ -29,6 +28,13 @@ export interface AttachedStore {
   fetch(desc: Descriptor): Promise<Readable>;
   /** How messages name it. */
   toString(): string;
+}
+
+/** Where cosign's tags are written: a registry repository, or a layout (`layoutAttachedStore`). */
+export interface AttachedTarget extends AttachedStore {
+  pushBlob(desc: Descriptor, source: BlobSource): Promise<unknown>;
+  /** Stores the manifest under `reference` (the cosign tag). */
+  pushManifest(desc: Descriptor, bytes: Buffer, reference: string): Promise<void>;
 }
 
 export interface AttachedLayer {
@@ -87,7 +93,7 @@ export interface AppendResult {
  * layers already there, as `cosign sign` appends to existing signatures. An identical layer is
  * not added twice.
  */
-export async function appendAttached(repo: Repository, digest: Digest, suffix: CosignSuffix, layer: { mediaType: string; payload: Buffer; annotations: Record<string, string> }): Promise<AppendResult> {
+export async function appendAttached(repo: AttachedTarget, digest: Digest, suffix: CosignSuffix, layer: { mediaType: string; payload: Buffer; annotations: Record<string, string> }): Promise<AppendResult> {
   const tag = cosignTag(digest, suffix);
   const existing = await readAttached(repo, digest, suffix);
   const payloadDigest = sha256(layer.payload);

@@ -1,10 +1,11 @@
+import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from '../content/layout.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { Repository } from '../registry/repository.js';
 import { DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION } from './attest.js';
-import { appendAttached, MAX_PAYLOAD_BYTES, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
+import { appendAttached, MAX_PAYLOAD_BYTES, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
 import { layoutReferrers } from '../content/layout-referrers.js';
 import { SIGNATURE_ANNOTATION } from './simple-signing.js';
 
@@ -31,17 +32,23 @@ export async function appendLayoutAttestations(layout: OciLayout, repository: Re
 }
 
 /**
- * A layout as cosign's tags are read from a registry: the manifest a name (`sha256-<hex>.sig`)
- * gives, and blobs, verified. `verify` and `verify-attestation` check a layout so, offline (as
- * cosign's `--local-image`), before it is copied anywhere.
+ * A layout as cosign's tags are kept in a registry: the manifest a name (`sha256-<hex>.sig`)
+ * gives, blobs, verified, and new ones stored under their names. `verify` and
+ * `verify-attestation` check a layout so, offline (as cosign's `--local-image`), before it is
+ * copied anywhere; `sign` signs in it, and `copy` and `push` take the signatures along.
  */
-export function layoutAttachedStore(layout: OciLayout, name: string): AttachedStore {
+export function layoutAttachedStore(layout: OciLayout, name: string): AttachedTarget {
   return {
     fetchManifest: async (reference) => {
       const descriptor = await layout.resolve(reference);
       return { descriptor, bytes: await layout.readBlob(descriptor, MAX_MANIFEST_BYTES) };
     },
     fetch: (desc) => layout.fetch(desc),
+    pushBlob: async (desc, source) => layout.push(desc, Readable.from(await source.open())),
+    pushManifest: async (desc, bytes, reference) => {
+      await layout.putBytes(desc.mediaType, bytes);
+      await layout.tag(desc, reference);
+    },
     toString: () => name,
   };
 }

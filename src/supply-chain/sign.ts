@@ -2,8 +2,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
-import type { Repository } from '../registry/repository.js';
-import { appendAttached, type AttachedLayer, type AttachedStore, readAttached } from './cosign-tags.js';
+import { appendAttached, type AttachedLayer, type AttachedStore, type AttachedTarget, readAttached } from './cosign-tags.js';
 import { parseSimpleSigningPayload, SIGNATURE_ANNOTATION, signedIdentity, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 
@@ -28,7 +27,7 @@ export interface SignedManifest {
  * Signs the manifest `reference` resolves to, always by digest, and stores the signature as
  * cosign does: a layer of the image at `sha256-<hex>.sig`, after the signatures already there.
  */
-export async function signImage(repo: Repository, reference: Reference, target: string, signer: Signer, options: SignOptions = {}): Promise<SignedManifest[]> {
+export async function signImage(repo: AttachedTarget, reference: Pick<Reference, 'registry' | 'repository'>, target: string, signer: Signer, options: SignOptions = {}): Promise<SignedManifest[]> {
   const fetched = await repo.fetchManifest(target);
   const targets: Descriptor[] = [fetched.descriptor];
   if (options.recursive) {

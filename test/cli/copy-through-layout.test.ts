@@ -7,6 +7,7 @@ import { run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, skopeoRaw } from './copy-support.js';
 import { validate } from './json-schema.js';
+import { opensslVerifiedSignatures } from './signature-support.js';
 
 interface IndexJson { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] }
 interface ReferrersIndex { manifests: { digest: string; artifactType?: string }[] }
@@ -137,6 +138,19 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     writeFileSync(join(other, 'else'), 'another image\n');
     assertOk(await runCliAsync(['build', other, '--layout', bundle.path, '--tag', 'app'], { env }));
     assertOneLineError(await runCliAsync(['verify', `oci:${bundle.path}:app`, '--key', pub], { env }), /no signatures found/);
+  });
+
+  it('sign signs in a layout, offline, for the repository it names; verify accepts it there, and push takes it to that repository, where openssl verifies it', async () => {
+    const layout = join(tmp.path, 'offline');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app'], { env }));
+    assertOneLineError(await runCliAsync(['sign', `oci:${layout}:app`, '--key', key], { env }), /give it with --sign-container-identity REGISTRY\/REPOSITORY/, 2);
+    const r = await runCliAsync(['sign', `oci:${layout}:app`, '--key', key, '--sign-container-identity', `${registry.host}/offline/app`, '--json'], { env });
+    assertOk(r);
+    const digest = (JSON.parse(r.stdout) as { signatures: { digest: string }[] }).signatures[0]!.digest;
+    assertOk(await runCliAsync(['verify', `oci:${layout}:app`, '--key', pub], { env }));
+    assertOk(await runCliAsync(['push', `${registry.host}/offline/app:1`, '--layout', layout, '--tag', 'app'], { env }));
+    assert.equal(opensslVerifiedSignatures(registry.host, 'offline/app', digest, pub, tmp.path), 1);
+    assertOk(await runCliAsync(['verify', `${registry.host}/offline/app:1`, '--key', pub], { env }));
   });
 
   it('leaves the referrers behind with --no-referrers', async () => {
