@@ -14,15 +14,15 @@ export const attestCommand: CliCommand<AttestArgs> = {
   command: 'attest <reference>',
   describe: 'Sign an in-toto statement about an image (DSSE) and store it as cosign does (sha256-<hex>.att) and as an OCI 1.1 referrer',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout, offline)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('predicate', { type: 'string', demandOption: true, describe: 'JSON file: the statement\'s predicate' })
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
-    const { registryReference, withRepository } = await import('./repository-ref.js');
-    const source = await registryReference(argv.reference);
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const inLayout = await layoutTarget(argv.reference, 'attest');
     const { predicateTypeUri, attestImage } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
     const { readFile } = await import('node:fs/promises');
@@ -32,6 +32,22 @@ export const attestCommand: CliCommand<AttestArgs> = {
     try { predicate = JSON.parse(text); } catch { throw new OcipushError('EUSAGE', `--predicate ${argv.predicate}: not JSON`); }
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
+    if (inLayout) {
+      const { OciLayout } = await import('../content/layout.js');
+      const { attestInLayout } = await import('../supply-chain/layout-attestations.js');
+      const layout = await OciLayout.open(inLayout.path);
+      try {
+        const subject = await layout.resolve(inLayout.name);
+        // The statement's subject is named as a build names its provenance's: by the layout's name for it.
+        const result = await attestInLayout(layout, inLayout.name ?? subject.digest, subject, signer, predicateType, predicate);
+        out.info(`attested ${inLayout.text}@${result.digest} (${predicateType}): ${result.tag} and referrer ${result.referrer} in the layout`);
+        out.result(result.digest, result);
+      } finally {
+        await layout.close();
+      }
+      return;
+    }
+    const source = await registryReference(argv.reference);
     const result = await withRepository(source, argv, async (repo) => attestImage(repo, source, await repo.resolve(referenceTarget(source)), signer, predicateType, predicate));
     const name = `${source.registry}/${source.repository}`;
     out.info(`attested ${name}@${result.digest} (${predicateType}): ${name}:${result.tag}, referrer ${result.referrer}`);

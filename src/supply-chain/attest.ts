@@ -3,7 +3,7 @@ import { digestHex, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { Reference } from '../oci/reference.js';
 import type { Repository } from '../registry/repository.js';
-import { attachArtifact, bytesBlob } from './attach.js';
+import { attachArtifact, bytesBlob, type ArtifactBlob } from './attach.js';
 import { appendAttached, readAttached, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
 import { SIGNATURE_ANNOTATION, signedIdentity } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
@@ -79,13 +79,30 @@ export interface AttestResult {
  * attestations (a layer of `sha256-<hex>.att`) and as an OCI 1.1 referrer of the image.
  */
 export async function attestImage(repo: Repository, reference: Reference, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown): Promise<AttestResult> {
-  const statement = makeStatement(signedIdentity(reference), subject.digest, predicateType, predicate);
-  const envelope = await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, statement);
-  // cosign leaves the signature annotation empty on attestations (the signature is inside the envelope).
-  const annotations = { [SIGNATURE_ANNOTATION]: '', [PREDICATE_TYPE_ANNOTATION]: predicateType };
-  const stored = await appendAttached(repo, subject.digest, 'att', { mediaType: DSSE_MEDIA_TYPE, payload: envelope, annotations });
-  const referrer = await attachArtifact(repo, subject, DSSE_MEDIA_TYPE, [bytesBlob(envelope, DSSE_MEDIA_TYPE, { [PREDICATE_TYPE_ANNOTATION]: predicateType })], { [PREDICATE_TYPE_ANNOTATION]: predicateType });
+  const made = await signedAttestation(signedIdentity(reference), subject, signer, predicateType, predicate);
+  const stored = await appendAttached(repo, subject.digest, 'att', made.attached);
+  const referrer = await attachArtifact(repo, subject, DSSE_MEDIA_TYPE, [made.blob], made.referrerAnnotations);
   return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest };
+}
+
+/**
+ * One attestation, ready to store both ways: the layer cosign's `.att` gets (the signature
+ * annotation left empty, as cosign leaves it: the signature is inside the envelope) and the blob
+ * and annotations of the OCI 1.1 referrer.
+ */
+export async function signedAttestation(subjectName: string, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown): Promise<{
+  attached: { mediaType: string; payload: Buffer; annotations: Record<string, string> };
+  blob: ArtifactBlob;
+  referrerAnnotations: Record<string, string>;
+}> {
+  const statement = makeStatement(subjectName, subject.digest, predicateType, predicate);
+  const envelope = await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, statement);
+  const referrerAnnotations = { [PREDICATE_TYPE_ANNOTATION]: predicateType };
+  return {
+    attached: { mediaType: DSSE_MEDIA_TYPE, payload: envelope, annotations: { [SIGNATURE_ANNOTATION]: '', ...referrerAnnotations } },
+    blob: bytesBlob(envelope, DSSE_MEDIA_TYPE, referrerAnnotations),
+    referrerAnnotations,
+  };
 }
 
 export interface VerifiedAttestation {

@@ -4,7 +4,9 @@ import type { ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from '../content/layout.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { Repository } from '../registry/repository.js';
-import { DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION } from './attest.js';
+import { DSSE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION, signedAttestation, type AttestResult } from './attest.js';
+import { attachToLayout } from './attach.js';
+import type { Signer } from './signer.js';
 import { appendAttached, MAX_PAYLOAD_BYTES, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
 import { layoutReferrers } from '../content/layout-referrers.js';
 import { SIGNATURE_ANNOTATION } from './simple-signing.js';
@@ -63,4 +65,15 @@ export async function layoutAttestationLayers(layout: OciLayout, subject: Descri
     }
   }
   return layers;
+}
+
+/**
+ * `attest` in a layout: the attestation under cosign's `.att` name and as a referrer entry, as a
+ * registry keeps it, so verify-attestation reads it offline and push and copy take it along.
+ */
+export async function attestInLayout(layout: OciLayout, name: string, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown): Promise<AttestResult> {
+  const made = await signedAttestation(name, subject, signer, predicateType, predicate);
+  const stored = await appendAttached(layoutAttachedStore(layout, name), subject.digest, 'att', made.attached);
+  const referrer = await attachToLayout(layout, subject, DSSE_MEDIA_TYPE, [made.blob], made.referrerAnnotations);
+  return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest };
 }

@@ -140,7 +140,7 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     assertOneLineError(await runCliAsync(['verify', `oci:${bundle.path}:app`, '--key', pub], { env }), /no signatures found/);
   });
 
-  it('sign signs in a layout, offline, for the repository it names; verify accepts it there, and push takes it to that repository, where openssl verifies it', async () => {
+  it('sign and attest work in a layout, offline: verify and verify-attestation accept them there, and push takes them to the repository the signature names, where openssl verifies it', async () => {
     const layout = join(tmp.path, 'offline');
     assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app'], { env }));
     assertOneLineError(await runCliAsync(['sign', `oci:${layout}:app`, '--key', key], { env }), /give it with --sign-container-identity REGISTRY\/REPOSITORY/, 2);
@@ -148,9 +148,21 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     assertOk(r);
     const digest = (JSON.parse(r.stdout) as { signatures: { digest: string }[] }).signatures[0]!.digest;
     assertOk(await runCliAsync(['verify', `oci:${layout}:app`, '--key', pub], { env }));
+    const predicate = join(tmp.path, 'offline-predicate.json');
+    writeFileSync(predicate, JSON.stringify({ scanner: 'offline' }));
+    const attested = await runCliAsync(['attest', `oci:${layout}:app`, '--key', key, '--type', 'vuln', '--predicate', predicate, '--json'], { env });
+    assertOk(attested);
+    assert.deepEqual(validate('attest.schema.json', JSON.parse(attested.stdout)), [], attested.stdout);
+    assertOk(await runCliAsync(['verify-attestation', `oci:${layout}:app`, '--key', pub, '--type', 'vuln'], { env }));
+
     assertOk(await runCliAsync(['push', `${registry.host}/offline/app:1`, '--layout', layout, '--tag', 'app'], { env }));
     assert.equal(opensslVerifiedSignatures(registry.host, 'offline/app', digest, pub, tmp.path), 1);
     assertOk(await runCliAsync(['verify', `${registry.host}/offline/app:1`, '--key', pub], { env }));
+    assertOk(await runCliAsync(['verify-attestation', `${registry.host}/offline/app:1`, '--key', pub, '--type', 'vuln'], { env }));
+    // Kept both ways in the layout, as in a registry: one envelope at .att, not two.
+    const att = JSON.parse((await skopeoRaw(`${registry.host}/offline/app:${digest.replace(':', '-')}.att`)).bytes.toString('utf8')) as { layers: unknown[] };
+    assert.equal(att.layers.length, 1);
+    assert.deepEqual((await tagSchemaReferrers('offline/app', digest)).map((r) => r.artifactType), ['application/vnd.dsse.envelope.v1+json']);
   });
 
   it('leaves the referrers behind with --no-referrers', async () => {
