@@ -1,4 +1,4 @@
-import { EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
+import { Annotation, EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseManifest, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import { isIndexMediaType } from '../oci/media-types.js';
@@ -15,9 +15,17 @@ export function isReferrerEntry(entry: Descriptor): boolean {
   return entry.artifactType !== undefined;
 }
 
-/** The image entries of an index (referrer entries left out). */
+/** cosign's names for what it attaches to an image, as a copy from a registry or `sign` keeps them in a layout. */
+const COSIGN_NAME = /^sha256-[0-9a-f]{64}\.(?:sig|att|sbom)$/;
+
+/** An entry named as cosign names a signature, attestation or SBOM (`sha256-<hex>.sig` …): not an image of its own either. */
+export function isCosignEntry(entry: Descriptor): boolean {
+  return COSIGN_NAME.test(entry.annotations?.[Annotation.RefName] ?? '');
+}
+
+/** The image entries of an index (referrer entries and cosign's names left out): what "the only image" of a layout counts. */
 export function imageEntries(index: ImageIndex): Descriptor[] {
-  return index.manifests.filter((d) => !isReferrerEntry(d));
+  return index.manifests.filter((d) => !isReferrerEntry(d) && !isCosignEntry(d));
 }
 
 export interface LayoutReferrer {
@@ -99,7 +107,7 @@ export async function recordLayoutReferrers(layout: OciLayout, referrers: readon
     if (!isReferrerEntry(d) || !(await layout.exists(d))) continue;
     subjects.set(d.digest, (await readReferrer(layout, d)).subject?.digest);
   }
-  const named = await manifestsUnder(layout, imageEntries(before));
+  const named = await manifestsUnder(layout, before.manifests.filter((d) => !isReferrerEntry(d)));
   const added = new Set(referrers.map((r) => r.digest));
   const entries: Descriptor[] = [];
   for (const r of referrers) {
@@ -111,7 +119,7 @@ export async function recordLayoutReferrers(layout: OciLayout, referrers: readon
     entries.push({ mediaType: r.mediaType, digest: r.digest, size: r.size, artifactType });
   }
   await layout.updateIndex((index) => {
-    for (const d of imageEntries(index)) named.add(d.digest);
+    for (const d of index.manifests) if (!isReferrerEntry(d)) named.add(d.digest);
     for (const digest of added) named.add(digest);
     // A referrer of a kept referrer is kept: repeated until nothing more is named.
     let grown = true;

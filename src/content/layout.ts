@@ -15,6 +15,7 @@ import { fileSource, type BlobSource } from './blob-source.js';
 import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
 import { readSmallBlob, SMALL_BLOB_BYTES } from './small-blob.js';
+import { imageEntries } from './layout-referrers.js';
 
 const LAYOUT_VERSION = '1.0.0';
 
@@ -414,8 +415,9 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   async resolve(name?: string): Promise<Descriptor> {
     const index = await this.readIndex();
     if (name === undefined || name === '') {
-      // Referrers (an SBOM of an image) are listed too, with their artifactType: not images.
-      const images = index.manifests.filter((d) => d.artifactType === undefined);
+      // Referrers (an SBOM of an image) are listed too, with their artifactType, and cosign's
+      // signatures may be named beside the image: not images.
+      const images = imageEntries(index);
       if (images.length === 1) return images[0]!;
       if (images.length === 0) throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds no image`);
       throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds ${images.length} images, name one with --tag (${listNames(index)})`);
