@@ -146,6 +146,7 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     assertOneLineError(await runCliAsync(['sign', `oci:${layout}:app`, '--key', key], { env }), /give it with --sign-container-identity REGISTRY\/REPOSITORY/, 2);
     const r = await runCliAsync(['sign', `oci:${layout}:app`, '--key', key, '--sign-container-identity', `${registry.host}/offline/app`, '--json'], { env });
     assertOk(r);
+    assert.deepEqual(validate('sign.schema.json', JSON.parse(r.stdout)), [], r.stdout);
     const digest = (JSON.parse(r.stdout) as { signatures: { digest: string }[] }).signatures[0]!.digest;
     // The signature beside the image is not a second image: the layout's only image is still found without a name.
     assertOk(await runCliAsync(['verify', `oci:${layout}`, '--key', pub], { env }));
