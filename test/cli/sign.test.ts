@@ -81,6 +81,17 @@ describe('ocipush sign / verify against docker-registry', () => {
     });
   });
 
+  it('--sign-container-identity names another repository in the payload, as cosign\'s flag does; a tag there is refused', () => {
+    const ref = `${registry.host}/sc/proxied:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOneLineError(runCli(['sign', ref, '--key', keyA, '--sign-container-identity', 'mirror.example.com/team/app:1'], { env }), /--sign-container-identity mirror\.example\.com\/team\/app:1: a repository, without a tag or digest/, 2);
+    assertOk(runCli(['sign', ref, '--key', keyA, '--sign-container-identity', 'mirror.example.com/team/app'], { env }));
+    const image = skopeoSignatureImage('sc/proxied', first.manifest.digest, join(tmp.path, 'sig-identity'));
+    const payload = JSON.parse(image.blob(image.manifest.layers[0]!.digest).toString('utf8'));
+    assert.equal(payload.critical.identity['docker-reference'], 'mirror.example.com/team/app');
+    assert.equal(payload.critical.image['docker-manifest-digest'], first.manifest.digest);
+  });
+
   it('appends to the signatures already there; each key verifies; --json lists what was verified; another key fails', () => {
     const ref = `${registry.host}/sc/app:1`;
     assertOk(runCli(['sign', ref, '--key', keyB, '-a', 'build=42']));
