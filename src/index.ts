@@ -6,9 +6,9 @@ export { OcipushError, isOcipushError, type ErrorCode, type ErrorDetails } from 
 export * from './oci/index.js';
 export { OciLayout, type BlobWriter, type OpenLayoutOptions } from './content/layout.js';
 export {
-  isBlobSourceProvider, isSourcePusher, isReferencePusher, isTagResolver, isReferrerLister, isRegistryLocated,
+  isBlobSourceProvider, isSourcePusher, isReferencePusher, isTagResolver, isReferrerLister, isRegistryLocated, isMountLookup,
   type Storage, type ReadOnlyStorage, type TagResolver, type OperationOptions, type BlobSourceProvider, type SourcePusher,
-  type ReferencePusher, type ReferrerLister, type RegistryLocated, type BlobPushOptions, type SourcePushOutcome,
+  type ReferencePusher, type ReferrerLister, type RegistryLocated, type BlobPushOptions, type SourcePushOutcome, type MountLookup,
 } from './content/storage.js';
 
 // the image model: one loader over every storage, and the transports that open them

@@ -3,7 +3,7 @@ import { IMAGE_FORMS, signFlags, usageError, type CliCommand } from './command.j
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { isTagResolver } from '../content/storage.js';
+import { isMountLookup, isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
@@ -208,13 +208,16 @@ export async function copyImage(
     dst = await openDestination(destination, src, { connect: (r) => clients.connect('dest', r) });
     const registry = dst.repository?.registry;
     const sourceRepository = src.located && src.located.registry === registry ? src.located.repositoryName : undefined;
-    const mounts = sourceRepository !== undefined || (made?.mountFrom !== undefined && registry !== undefined);
+    // A layout's lazily referenced base layers are mounted from their repository in this registry,
+    // as push mounts them, instead of fetched into the layout to be sent back.
+    const recorded = registry !== undefined && isMountLookup(src.storage) ? await src.storage.mountLookup(registry) : undefined;
+    const mounts = sourceRepository !== undefined || recorded !== undefined || (made?.mountFrom !== undefined && registry !== undefined);
     const { copyGraph } = await import('../transfer/copy-graph.js');
     const options = {
       // An archive is written one entry at a time: more would only hold connections open.
       concurrency: dst.writer ? 1 : concurrency,
       onEvent: progress.handle,
-      ...(mounts ? { mountFrom: (d: Descriptor) => mountSources(d, sourceRepository, registry, made) } : {}),
+      ...(mounts ? { mountFrom: (d: Descriptor) => [...mountSources(d, sourceRepository, registry, made), ...(recorded?.(d) ?? [])] } : {}),
       ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
       ...(context.inFlight ? { inFlight: context.inFlight } : {}),
     };

@@ -46,7 +46,9 @@ export async function openSource(endpoint: Endpoint, options: SourceOptions): Pr
   const { openLocation } = await import('../transports/open.js');
   const { readManifest } = await import('../image/load.js');
   const { connect, ...how } = options;
-  const opened = await openLocation(endpoint, { connect, ...how });
+  // The clients are the caller's (cached per registry, the destination's among them): a lazy
+  // layout's base layers are read through them, and they stay open when the source closes.
+  const opened = await openLocation(endpoint, { connect, ...how, callerClosesClients: true });
   // The caller owns registry clients (a source and a destination may share one).
   const close = endpoint.transport === 'registry' ? async () => {} : () => opened.close();
   try {

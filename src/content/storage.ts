@@ -73,6 +73,11 @@ export interface ReferencePusher {
   pushManifest(desc: Descriptor, bytes: Buffer, reference?: string, options?: OperationOptions): Promise<void>;
 }
 
+/** Knows which repositories of a registry hold some of its blobs (a lazy layout's base layers), for a copy there to mount them. */
+export interface MountLookup {
+  mountLookup(registry: string): Promise<(desc: Pick<Descriptor, 'digest'>) => string[]>;
+}
+
 /** Lists the manifests whose `subject` is `desc` (OCI 1.1 referrers). */
 export interface ReferrerLister {
   referrers(desc: Descriptor, options?: OperationOptions & { artifactType?: string }): Promise<Descriptor[]>;
@@ -106,6 +111,10 @@ export function isReferencePusher(value: unknown): value is ReferencePusher {
 
 export function isTagResolver(value: unknown): value is TagResolver {
   return has(value, 'resolve', 'tag');
+}
+
+export function isMountLookup(value: unknown): value is MountLookup {
+  return has(value, 'mountLookup');
 }
 
 export function isReferrerLister(value: unknown): value is ReferrerLister {

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
-import type { OperationOptions, ReadOnlyStorage } from '../content/storage.js';
+import type { MountLookup, OperationOptions, ReadOnlyStorage, ReferrerLister, TagResolver } from '../content/storage.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
 import { fileSource, type BlobSource } from '../content/blob-source.js';
@@ -18,6 +18,11 @@ export interface LazyBlobsOptions {
   onDownload?: (desc: Descriptor, from: string) => void;
   /** Clients the caller already has (e.g. the push destination's): used for their registries, never closed here. */
   shared?: RegistryClient[];
+  /**
+   * The clients `connect` gives are the caller's, cached and closed by it (a copy's, one per
+   * registry and side, which its destination may share): used here, never closed here.
+   */
+  callerClosesClients?: boolean;
   /**
    * false: a recorded blob is read from its registry (verified) and `exists` asks the registry,
    * but nothing is written into the layout (a check, `validate`, leaves a lazy layout lazy).
@@ -42,7 +47,7 @@ export async function defaultConnect(registry: string): Promise<RegistryClient> 
  * Used as the source of a push (copyGraph, with `mountRepositories` so that a push to the base's
  * registry mounts instead of downloading) and by export.
  */
-export class LazyBlobs implements ReadOnlyStorage {
+export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, MountLookup {
   private record: Promise<RemoteBlobRecord> | undefined;
   private readonly clients = new Map<string, Promise<RegistryClient>>();
   private readonly downloads = new Map<string, Promise<void>>();
@@ -158,6 +163,7 @@ export class LazyBlobs implements ReadOnlyStorage {
   async close(): Promise<void> {
     const clients = [...this.clients.values()];
     this.clients.clear();
+    if (this.options.callerClosesClients) return;
     for (const c of clients) await (await c.catch(() => undefined))?.close().catch(() => {});
   }
 

@@ -17,6 +17,8 @@ export interface OpenOptions extends OperationOptions {
   keep?: boolean;
   /** `oci:DIR` without a name is every image of the layout: its index.json seen as an index over them. */
   everyImage?: boolean;
+  /** `connect`'s clients are the caller's to close (a copy's, shared with its destination): the layout's view never closes them. */
+  callerClosesClients?: boolean;
 }
 
 /** A storage opened at what a reference names: read the image with image/load.ts over `storage` from `root`. */
@@ -49,7 +51,7 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
       return openRegistry(location.reference, connect);
     case 'oci': {
       const layout = await OciLayout.open(location.path);
-      const storage = new LazyBlobs(layout, { connect, ...(options.keep === false ? { keep: false } : {}) });
+      const storage = new LazyBlobs(layout, { connect, ...(options.keep === false ? { keep: false } : {}), ...(options.callerClosesClients ? { callerClosesClients: true } : {}) });
       const name = `oci:${location.path}${location.name ? `:${location.name}` : ''}`;
       if (location.name === undefined && options.everyImage) {
         // index.json as read, re-encoded: an index no registry holds, made for one walk over every image.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -173,5 +173,32 @@ describe('copy through an OCI layout (an air-gapped transfer)', () => {
     assertOk(await runCliAsync(['copy', `oci:${layout}:app`, destination, '--no-referrers'], { env }));
     const digest = (await skopeoRaw(destination)).digest;
     await assert.rejects(skopeoRaw(`${registry.host}/bare/app:${digest.replace(':', '-')}`), /manifest unknown/);
+  });
+});
+
+describe('copy out of a layout whose base a build only referenced', () => {
+  it('mounts the base layers from their repository in that registry, as push does, writes nothing into the layout, and keeps its clients for --sign', async () => {
+    const baseLayout = join(tmp.path, 'base-build');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', baseLayout, '--tag', 'base'], { env }));
+    const base = `${registry.host}/lazy/base:1`;
+    assertOk(await runCliAsync(['push', base, '--layout', baseLayout, '--tag', 'base'], { env }));
+    const app = join(tmp.path, 'app-rootfs');
+    mkdirSync(app);
+    writeFileSync(join(app, 'app.txt'), 'the app\n');
+    const layout = join(tmp.path, 'lazy');
+    assertOk(await runCliAsync(['build', app, '--base', base, '--layout', layout, '--tag', 'app'], { env }));
+    const before = readdirSync(join(layout, 'blobs', 'sha256')).sort();
+    const baseLayer = (JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${base}`])) as { layers: { digest: string }[] }).layers[0]!.digest;
+    assert.ok(!before.includes(baseLayer.slice(7)), 'the build referenced the base layer without fetching it');
+
+    const destination = `${registry.host}/lazy/app:1`;
+    const r = await runCliAsync(['copy', `oci:${layout}:app`, destination, '--sign', '--key', key, '--json'], { env });
+    assertOk(r);
+    const blobs = (JSON.parse(r.stdout) as { blobs: { digest: string; outcome: string }[] }).blobs;
+    assert.equal(blobs.find((b) => b.digest === baseLayer)?.outcome, 'mounted');
+    assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')).sort(), before);
+    // skopeo reads the whole image back from the destination, base layer included.
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${destination}`, `oci:${join(tmp.path, 'lazy-check')}:app`]);
+    assertOk(await runCliAsync(['verify', destination, '--key', pub], { env }));
   });
 });
