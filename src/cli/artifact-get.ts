@@ -20,18 +20,16 @@ export async function artifactGet(argv: ArtifactArgs, out: Output): Promise<void
   if (toStdout && out.json) throw usageError('--json needs -o DIR: stdout carries the file');
   const { installSignalCleanup } = await import('../content/cleanup.js');
   installSignalCleanup();
-  const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+  const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
   const inLayout = await layoutTarget(argv.reference, 'artifact get');
   let got: Got;
   if (inLayout) {
-    const { OciLayout } = await import('../content/layout.js');
     const { listLayoutReferrers } = await import('../content/layout-referrers.js');
-    const layout = await OciLayout.open(inLayout.path);
-    got = await getFrom({
+    got = await withLayout(inLayout, (layout, root) => getFrom({
       storage: layout, name: inLayout.text,
-      resolve: () => layout.resolve(inLayout.name),
+      resolve: async () => root,
       referrers: (subject, type) => listLayoutReferrers(layout, subject, type),
-    }, argv, toStdout);
+    }, argv, toStdout));
   } else {
     const ref = await registryReference(argv.reference);
     const { referenceTarget, formatReference } = await import('../oci/reference.js');

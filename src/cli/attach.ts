@@ -3,6 +3,7 @@ import { toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import type { ArtifactBlob } from '../supply-chain/attach.js';
+import type { LayoutTarget } from './repository-ref.js';
 
 interface AttachArgs extends RegistryFlags {
   reference: string;
@@ -56,16 +57,12 @@ export const attachCommand: CliCommand<AttachArgs> = {
 };
 
 /** attach into a layout: the subject is the image NAME (or the only image) there. */
-async function attachInLayout(target: { path: string; name?: string; text: string }, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, out: Output): Promise<void> {
-  const { OciLayout } = await import('../content/layout.js');
+async function attachInLayout(target: LayoutTarget, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, out: Output): Promise<void> {
+  const { withLayout } = await import('./repository-ref.js');
   const { attachToLayout } = await import('../supply-chain/attach.js');
-  const layout = await OciLayout.open(target.path);
-  try {
-    const subject = await layout.resolve(target.name);
+  await withLayout(target, async (layout, subject) => {
     const { manifest } = await attachToLayout(layout, subject, artifactType, blobs, annotations);
     out.info(`attached ${artifactType} ${manifest.digest} to ${target.text} (${subject.digest}) in the layout ${layout.root}`);
     out.result(manifest.digest, { digest: manifest.digest, subject: subject.digest, artifactType, via: 'layout' });
-  } finally {
-    await layout.close();
-  }
+  });
 }

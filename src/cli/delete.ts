@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import type { CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import type { LayoutTarget } from './repository-ref.js';
 
 interface DeleteArgs extends RegistryFlags {
   reference: string;
@@ -36,24 +37,20 @@ export const deleteCommand: CliCommand<DeleteArgs> = {
  * In a layout, as umoci rm: the name leaves index.json (by digest, every name of that image),
  * with the referrers only it kept (an SBOM of the image); its blobs stay until `gc`.
  */
-async function deleteInLayout(target: { path: string; name?: string; text: string }, out: Output): Promise<void> {
+async function deleteInLayout(target: LayoutTarget, out: Output): Promise<void> {
   const { usageError } = await import('./command.js');
   if (target.name === undefined) throw usageError(`${target.text}: name the image to delete (oci:DIR:NAME)`);
-  const { OciLayout } = await import('../content/layout.js');
+  const { withLayout } = await import('./repository-ref.js');
   const { Annotation } = await import('../oci/descriptor.js');
-  const layout = await OciLayout.open(target.path);
-  try {
-    const root = await layout.resolve(target.name);
+  const { recordLayoutReferrers } = await import('../content/layout-referrers.js');
+  const root = await withLayout(target, async (layout, root) => {
     const byDigest = target.name === root.digest;
     await layout.updateIndex((index) => {
       index.manifests = index.manifests.filter((d) => (byDigest ? d.digest !== root.digest : d.annotations?.[Annotation.RefName] !== target.name));
     });
-    const { recordLayoutReferrers } = await import('../content/layout-referrers.js');
     await recordLayoutReferrers(layout, []);
-    const where = `oci:${target.path}@${root.digest}`;
-    out.info(`deleted ${target.text} (${root.digest}) from the layout; \`ocipush gc --layout ${target.path}\` removes the blobs nothing else uses`);
-    out.result(root.digest, { reference: target.text, deleted: where, digest: root.digest });
-  } finally {
-    await layout.close();
-  }
+    return root;
+  });
+  out.info(`deleted ${target.text} (${root.digest}) from the layout; \`ocipush gc --layout ${target.path}\` removes the blobs nothing else uses`);
+  out.result(root.digest, { reference: target.text, deleted: `oci:${target.path}@${root.digest}`, digest: root.digest });
 }

@@ -3,6 +3,7 @@ import type { CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import type { Descriptor } from '../oci/descriptor.js';
+import type { LayoutTarget } from './repository-ref.js';
 
 interface ReferrersArgs extends RegistryFlags {
   reference: string;
@@ -43,13 +44,12 @@ export const referrersCommand: CliCommand<ReferrersArgs> = {
 };
 
 /** The referrers a layout lists (index.json entries with an artifactType whose manifest names the subject), annotations read from each manifest as the referrers API gives them. */
-async function listInLayout(target: { path: string; name?: string; text: string }, artifactType: string | undefined, out: Output): Promise<void> {
-  const { OciLayout } = await import('../content/layout.js');
+async function listInLayout(target: LayoutTarget, artifactType: string | undefined, out: Output): Promise<void> {
+  const { withLayout } = await import('./repository-ref.js');
   const { listLayoutReferrers } = await import('../content/layout-referrers.js');
-  const layout = await OciLayout.open(target.path);
-  const subject = await layout.resolve(target.name);
-  const manifests = await listLayoutReferrers(layout, subject, artifactType);
-  report(out, `${target.text} (${subject.digest}) in the layout ${layout.root}`, subject.digest, 'layout', manifests);
+  await withLayout(target, async (layout, subject) => {
+    report(out, `${target.text} (${subject.digest}) in the layout ${layout.root}`, subject.digest, 'layout', await listLayoutReferrers(layout, subject, artifactType));
+  });
 }
 
 function report(out: Output, what: string, subject: string, via: string, manifests: readonly Descriptor[]): void {

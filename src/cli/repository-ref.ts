@@ -3,6 +3,8 @@ import { clientFromFlags, type RegistryFlags } from './registry-options.js';
 import type { Reference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Repository } from '../registry/repository.js';
+import type { OciLayout } from '../content/layout.js';
+import type { Descriptor } from '../oci/descriptor.js';
 
 /** A registry reference for the verbs that only speak to registries (`docker://` accepted). */
 export async function registryReference(text: string, what = 'reference'): Promise<Reference> {
@@ -30,10 +32,29 @@ export async function withRepository<T>(ref: Reference, flags: RegistryFlags, wo
  * `oci-layout`, as oras's `--oci-layout` — or undefined for a registry reference. An archive is
  * refused: it is read in place, never written to.
  */
-export async function layoutTarget(text: string, verb: string): Promise<{ path: string; name?: string; text: string } | undefined> {
+export interface LayoutTarget {
+  path: string;
+  /** A name (or digest) in index.json; none: the layout's only image. */
+  name?: string;
+  /** As given, for messages. */
+  text: string;
+}
+
+export async function layoutTarget(text: string, verb: string): Promise<LayoutTarget | undefined> {
   const { parseTransport } = await import('../transports/parse.js');
   const location = parseTransport(text);
   if (location.transport === 'oci') return { path: location.path, text: location.text, ...(location.name !== undefined ? { name: location.name } : {}) };
   if (location.transport !== 'registry') throw usageError(`${text}: ${verb} works on a registry or an OCI layout (oci:DIR[:NAME]), not an archive`);
   return undefined;
+}
+
+/** Runs `work` with the layout and what its name resolves to (without one, its only image); the layout is closed after. */
+export async function withLayout<T>(target: LayoutTarget, work: (layout: OciLayout, root: Descriptor) => Promise<T>): Promise<T> {
+  const { OciLayout } = await import('../content/layout.js');
+  const layout = await OciLayout.open(target.path);
+  try {
+    return await work(layout, await layout.resolve(target.name));
+  } finally {
+    await layout.close();
+  }
 }

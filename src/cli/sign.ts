@@ -24,7 +24,7 @@ export const signCommand: CliCommand<SignArgs> = {
     .example('$0 sign oci:out:app --key cosign.key --sign-container-identity registry.example.com/app', 'signs in the layout, offline; push and copy take the signature along')),
   run: async (argv, out: Output) => {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
-    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'sign');
     const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
     if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
@@ -34,17 +34,10 @@ export const signCommand: CliCommand<SignArgs> = {
     const { signImage } = await import('../supply-chain/sign.js');
     const options = { recursive: argv.recursive, annotations };
     if (inLayout) {
-      const { OciLayout } = await import('../content/layout.js');
       const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
-      const layout = await OciLayout.open(inLayout.path);
-      try {
-        const root = await layout.resolve(inLayout.name);
-        const signed = await signImage(layoutAttachedStore(layout, inLayout.text), identity!, root.digest, signer, options);
-        for (const s of signed) out.info(`signed ${inLayout.text}@${s.digest} for ${identity!.registry}/${identity!.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
-        out.result(signed.map((s) => s.digest).join('\n'), { reference: inLayout.text, signatures: signed });
-      } finally {
-        await layout.close();
-      }
+      const signed = await withLayout(inLayout, (layout, root) => signImage(layoutAttachedStore(layout, inLayout.text), identity!, root.digest, signer, options));
+      for (const s of signed) out.info(`signed ${inLayout.text}@${s.digest} for ${identity!.registry}/${identity!.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+      out.result(signed.map((s) => s.digest).join('\n'), { reference: inLayout.text, signatures: signed });
       return;
     }
     const source = await registryReference(argv.reference);

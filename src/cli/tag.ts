@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { toArray, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import type { LayoutTarget } from './repository-ref.js';
 
 interface TagArgs extends RegistryFlags {
   reference: string;
@@ -38,18 +39,15 @@ export const tagCommand: CliCommand<TagArgs> = {
 };
 
 /** Names in a layout's index.json: each entry a copy of the image's, under the new name. */
-async function tagInLayout(target: { path: string; name?: string; text: string }, names: string[], out: Output): Promise<void> {
+async function tagInLayout(target: LayoutTarget, names: string[], out: Output): Promise<void> {
   for (const name of names) {
     if (!/^[^\s\0]+$/.test(name) || name.startsWith('sha256:')) throw usageError(`"${name}": not a name for an image in a layout`);
   }
-  const { OciLayout } = await import('../content/layout.js');
-  const layout = await OciLayout.open(target.path);
-  try {
-    const root = await layout.resolve(target.name);
+  const { withLayout } = await import('./repository-ref.js');
+  const root = await withLayout(target, async (layout, root) => {
     for (const name of names) await layout.tag(root, name);
-    out.info(`tagged ${target.text} (${root.digest}) as ${names.map((n) => `oci:${target.path}:${n}`).join(', ')}`);
-    out.result(root.digest, { reference: target.text, digest: root.digest, tags: names });
-  } finally {
-    await layout.close();
-  }
+    return root;
+  });
+  out.info(`tagged ${target.text} (${root.digest}) as ${names.map((n) => `oci:${target.path}:${n}`).join(', ')}`);
+  out.result(root.digest, { reference: target.text, digest: root.digest, tags: names });
 }

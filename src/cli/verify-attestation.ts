@@ -19,7 +19,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify-attestation');
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
@@ -29,12 +29,12 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     let verified;
     if (inLayout) {
       // Offline: cosign's .att a copy kept, and the attestations a build keeps as referrers.
-      const { OciLayout } = await import('../content/layout.js');
       const { layoutAttachedStore, layoutAttestationLayers } = await import('../supply-chain/layout-attestations.js');
-      const layout = await OciLayout.open(inLayout.path);
-      const subject = await layout.resolve(inLayout.name);
-      verified = { digest: subject.digest, outcome: await verifyAttestations(layoutAttachedStore(layout, inLayout.text), subject.digest, verifier, predicateType, await layoutAttestationLayers(layout, subject)) };
-      image = `${inLayout.text}@${subject.digest}`;
+      verified = await withLayout(inLayout, async (layout, subject) => ({
+        digest: subject.digest,
+        outcome: await verifyAttestations(layoutAttachedStore(layout, inLayout.text), subject.digest, verifier, predicateType, await layoutAttestationLayers(layout, subject)),
+      }));
+      image = `${inLayout.text}@${verified.digest}`;
     } else {
       const source = await registryReference(argv.reference);
       verified = await withRepository(source, argv, async (repo) => {

@@ -21,7 +21,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify');
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
@@ -32,10 +32,8 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     let outcome;
     if (inLayout) {
       // Offline, as cosign verify --local-image: the signatures the layout holds under cosign's names.
-      const { OciLayout } = await import('../content/layout.js');
       const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
-      const layout = await OciLayout.open(inLayout.path);
-      outcome = await verifyImage(layoutAttachedStore(layout, inLayout.text), (await layout.resolve(inLayout.name)).digest, verifier, annotations);
+      outcome = await withLayout(inLayout, (layout, root) => verifyImage(layoutAttachedStore(layout, inLayout.text), root.digest, verifier, annotations));
       image = `${inLayout.text}@${outcome.digest}`;
     } else {
       const source = await registryReference(argv.reference);
