@@ -275,8 +275,8 @@ function mountSources(desc: Descriptor, sourceRepository: string | undefined, re
 async function appendAttestations(layout: OciLayout, repository: Repository, subjects: Descriptor[], referrers: CopiedReferrer[]): Promise<void> {
   const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
   for (const subject of subjects) {
-    const theirs = referrers.filter((r) => r.tag === undefined && r.subject === subject.digest).map((r) => r.result.root);
-    if (theirs.length > 0) await appendLayoutAttestations(layout, repository, subject, theirs);
+    // Only a subject whose OCI 1.1 referrers came along can have an attestation to append.
+    if (referrers.some((r) => r.tag === undefined && r.subject === subject.digest)) await appendLayoutAttestations(layout, repository, subject);
   }
 }
 

@@ -27,11 +27,7 @@ export async function withRepository<T>(ref: Reference, flags: RegistryFlags, wo
   }
 }
 
-/**
- * The layout a referrer or artifact verb works in — `oci:DIR[:NAME]`, or a directory holding an
- * `oci-layout`, as oras's `--oci-layout` — or undefined for a registry reference. An archive is
- * refused: it is read in place, never written to.
- */
+/** A layout and the name in it a verb works on. */
 export interface LayoutTarget {
   path: string;
   /** A name (or digest) in index.json; none: the layout's only image. */
@@ -40,6 +36,11 @@ export interface LayoutTarget {
   text: string;
 }
 
+/**
+ * The layout a verb works in — `oci:DIR[:NAME]`, or a directory holding an `oci-layout`, as
+ * oras's `--oci-layout` — or undefined for a registry reference. An archive is refused: it is
+ * read in place, never written to.
+ */
 export async function layoutTarget(text: string, verb: string): Promise<LayoutTarget | undefined> {
   const { parseTransport } = await import('../transports/parse.js');
   const location = parseTransport(text);

@@ -45,7 +45,7 @@ export async function pushExtras(p: {
     const pushed = await pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency });
     if (pushed.length > 0) {
       const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
-      await appendLayoutAttestations(p.layout, p.repository, p.root, pushed.map((r) => r.descriptor));
+      await appendLayoutAttestations(p.layout, p.repository, p.root);
     }
     referrers.push(...pushed);
   }

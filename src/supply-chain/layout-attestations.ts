@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
-import type { ImageManifest } from '../oci/manifest.js';
 import type { OciLayout } from '../content/layout.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { Repository } from '../registry/repository.js';
@@ -16,21 +15,15 @@ import { SIGNATURE_ANNOTATION } from './simple-signing.js';
  * the registry's `sha256-<hex>.att` as cosign stores them, so `cosign verify-attestation` and
  * `ocipush verify-attestation` find them as well as the OCI 1.1 referrer.
  */
-export async function appendLayoutAttestations(layout: OciLayout, repository: Repository, subject: Descriptor, referrers: Descriptor[]): Promise<number> {
-  let appended = 0;
-  for (const referrer of referrers) {
-    const manifest = JSON.parse((await layout.readBlob(referrer, MAX_MANIFEST_BYTES)).toString('utf8')) as ImageManifest;
-    if (manifest.artifactType !== DSSE_MEDIA_TYPE) continue;
-    for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE)) {
-      const envelope = await layout.readBlob(layer, MAX_MANIFEST_BYTES);
-      const predicateType = layer.annotations?.[PREDICATE_TYPE_ANNOTATION] ?? '';
-      await appendAttached(repository, subject.digest, 'att', {
-        mediaType: DSSE_MEDIA_TYPE, payload: envelope, annotations: { [SIGNATURE_ANNOTATION]: '', [PREDICATE_TYPE_ANNOTATION]: predicateType },
-      });
-      appended++;
-    }
+export async function appendLayoutAttestations(layout: OciLayout, repository: Repository, subject: Descriptor): Promise<number> {
+  const layers = await layoutAttestationLayers(layout, subject);
+  for (const { descriptor, payload } of layers) {
+    const predicateType = descriptor.annotations?.[PREDICATE_TYPE_ANNOTATION] ?? '';
+    await appendAttached(repository, subject.digest, 'att', {
+      mediaType: DSSE_MEDIA_TYPE, payload, annotations: { [SIGNATURE_ANNOTATION]: '', [PREDICATE_TYPE_ANNOTATION]: predicateType },
+    });
   }
-  return appended;
+  return layers.length;
 }
 
 /**
@@ -55,12 +48,15 @@ export function layoutAttachedStore(layout: OciLayout, name: string): AttachedTa
   };
 }
 
-/** The DSSE envelopes among the layout's referrers of `subject` (a build's provenance), as the layers cosign's `.att` would hold. */
+/**
+ * The DSSE envelopes among the layout's referrers of `subject` (a build's provenance), as the
+ * layers cosign's `.att` would hold; one larger than an attestation can be is an error.
+ */
 export async function layoutAttestationLayers(layout: OciLayout, subject: Descriptor): Promise<AttachedLayer[]> {
   const layers: AttachedLayer[] = [];
   for (const { manifest } of await layoutReferrers(layout, subject)) {
     if (manifest.artifactType !== DSSE_MEDIA_TYPE) continue;
-    for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE && l.size <= MAX_PAYLOAD_BYTES)) {
+    for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE)) {
       layers.push({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
     }
   }
