@@ -122,13 +122,14 @@ export function parseSize(text: string, flag: string): number {
 }
 
 /**
- * A layout named the way skopeo names one, `oci:DIR[:NAME]` (NAME a tag or digest in it), where a
+ * A layout named the way skopeo names one, `oci:DIR[:NAME]` (NAME a tag or digest in it), or a
+ * directory that holds one (as `crane push DIR REF` takes it, and as copy reads it), where a
  * command takes a layout as an argument (`pull REF oci:DIR:NAME`, `push oci:DIR:NAME REF`).
  */
 export async function layoutArgument(text: string, role: string): Promise<{ dir: string; name?: string }> {
-  if (!text.startsWith('oci:')) throw usageError(`${role} ${JSON.stringify(text)}: expected a layout as oci:DIR[:NAME]`);
   const { parseLayoutTarget } = await import('../transports/layout-reference.js');
-  const target = parseLayoutTarget(text)!;
+  const target = parseLayoutTarget(text);
+  if (!target) throw usageError(`${role} ${JSON.stringify(text)}: expected a layout as oci:DIR[:NAME] (or a directory holding one)`);
   return { dir: target.dir, ...(target.name !== undefined ? { name: target.name } : {}) };
 }
 

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, runCli, tempDir } from '../support/tools.js';
+import { CLI, run, runCli, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 
@@ -69,7 +70,12 @@ describe('what push, pull and export say', () => {
     assertOk(runCli(['pull', `docker://${registry.host}/msg/oci:1`, `oci:${target}:named`, '-q']));
     const index = JSON.parse((await import('node:fs')).readFileSync(join(target, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
     assert.deepEqual(index.manifests.map((m) => [m.digest, m.annotations?.['org.opencontainers.image.ref.name']]), [[image.manifest.digest, 'named']]);
-    assertOneLineError(runCli(['push', `${registry.host}/msg/a:1`, `${registry.host}/msg/b:1`]), /^ocipush: source ".*": expected a layout as oci:DIR\[:NAME\]$/, 2);
+    assertOneLineError(runCli(['push', `${registry.host}/msg/a:1`, `${registry.host}/msg/b:1`]), /^ocipush: source ".*": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\)$/, 2);
+    // A directory that holds a layout is one, as crane push DIR REF and copy DIR REF take it.
+    const bare = runCli(['push', image.layout, `${registry.host}/msg/bare:1`, '--json']);
+    assertOk(bare);
+    const raw = run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/msg/bare:1`]);
+    assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, image.manifest.digest);
     assertOneLineError(runCli(['pull', `${registry.host}/msg/a:1`, `oci:${target}:x`, '--tag', 'y']), /--tag y and oci:.*: name the image once$/, 2);
   });
 
