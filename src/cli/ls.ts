@@ -53,6 +53,11 @@ export const lsCommand: CliCommand<ListArgs> = {
       }
       return;
     }
+    const text = argv.repository!.replace(/^docker:\/\//, '');
+    // A registry alone (localhost:5000, ghcr.io) would read as a Docker Hub repository or a tag.
+    if (!text.includes('/') && (text === 'localhost' || /[.:]/.test(text))) {
+      throw usageError(`${argv.repository}: a registry, not a repository: ocipush catalog ${text} lists its repositories, ocipush ls ${text}/REPOSITORY a repository's tags`);
+    }
     const { registryReference, withRepository } = await import('./repository-ref.js');
     const ref = await registryReference(argv.repository!, 'repository');
     if (ref.tag || ref.digest) throw usageError(`${argv.repository}: name a repository, without tag or digest`);

@@ -87,6 +87,8 @@ describe('ls and catalog follow the registry\'s pages', () => {
 
   it('ls of a repository that does not exist: one line', async () => {
     assertOneLineError(await runCliAsync(['ls', `${regs.staging.host}/no/such`], { env }), /^ocipush: 127\.0\.0\.1:\d+\/no\/such: repository not found$/);
+    // A registry alone is not a repository: the line names the verb that lists it.
+    assertOneLineError(await runCliAsync(['ls', regs.staging.host], { env }), /^ocipush: 127\.0\.0\.1:\d+: a registry, not a repository: ocipush catalog 127\.0\.0\.1:\d+ lists its repositories/, 2);
   });
 });
 
