@@ -22,7 +22,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
     .positional('images', {
       type: 'string',
       array: true,
-      describe: 'IMAGE[=REPO:TAG]: a tag (or digest) in the layout, optionally renamed; default: every tagged image',
+      describe: 'IMAGE[=REPO:TAG]: a tag (or digest) in the layout, or oci:DIR:NAME (the layout named too, as skopeo names it), optionally renamed; default: every tagged image',
     })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
     .option('output', { alias: 'o', type: 'string', describe: 'Archive file to write, or - for stdout (the default when stdout is not a terminal)' })
@@ -31,9 +31,11 @@ export const exportCommand: CliCommand<ExportArgs> = {
     .option('oci-layout', { type: 'boolean', default: false, describe: 'Also write oci-layout and index.json as docker save ≥ 25 does, so OCI tools read the archive (loaders then name images from index.json)' })
     .example('$0 export -o hello.tar', 'every tagged image of ./oci-layout, named as tagged')
     .example('$0 export hello:scratch hello:alpine -o hello.tar', 'two images, one archive; then: docker load -i hello.tar')
-    .example('$0 export latest=registry.example/app:1.2 | podman load', 'rename on the way, stream into podman'),
+    .example('$0 export latest=registry.example/app:1.2 | podman load', 'rename on the way, stream into podman')
+    .example('$0 export oci:out:app=app:1.2 -o app.tar', 'the image app of the layout ./out, as skopeo names it'),
   run: async (argv, out: Output) => {
     checkPlatform(argv.platform, argv.unlistedPlatform);
+    const images = await layoutFromImages(argv);
     const toStdout = argv.output === undefined || argv.output === '-';
     if (toStdout && process.stdout.isTTY) {
       throw usageError('refusing to write an archive to a terminal: name a file with -o FILE, or pipe the output');
@@ -44,7 +46,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
     await onInterrupt(out, 'export', toStdout ? 'the archive on stdout is incomplete' : `${argv.output} was not written`);
     const result = await exportDockerArchive({
       layout: argv.layout,
-      images: toArray(argv.images),
+      images,
       repository: argv.repository,
       platform: argv.platform,
       ociLayout: argv.ociLayout,
@@ -66,3 +68,32 @@ export const exportCommand: CliCommand<ExportArgs> = {
     }
   },
 };
+
+/**
+ * `oci:DIR[:NAME][=REPO:TAG]` images (skopeo's way to name a layout's image) name the layout too:
+ * they must name one, the same as --layout when that is given, and the images go on as NAME[=…].
+ */
+async function layoutFromImages(argv: ExportArgs): Promise<string[]> {
+  const { parseLayoutTarget } = await import('../transports/layout-reference.js');
+  let dir: string | undefined;
+  const images: string[] = [];
+  for (const image of toArray(argv.images)) {
+    if (!image.startsWith('oci:')) {
+      images.push(image);
+      continue;
+    }
+    const eq = image.indexOf('=');
+    const target = parseLayoutTarget(eq < 0 ? image : image.slice(0, eq))!;
+    if (dir !== undefined && resolve(dir) !== resolve(target.dir)) throw usageError(`${image}: export reads one layout, and ${dir} is named already`);
+    dir = target.dir;
+    if (target.name === undefined) {
+      if (eq >= 0) throw usageError(`${image}: name the image to rename, oci:${target.dir}:NAME=REPO:TAG`);
+      continue;
+    }
+    images.push(eq < 0 ? target.name : `${target.name}${image.slice(eq)}`);
+  }
+  if (dir === undefined) return images;
+  if (argv.layout !== defaultLayoutDir() && resolve(argv.layout) !== resolve(dir)) throw usageError(`--layout ${argv.layout} and oci:${dir}: name the layout once`);
+  argv.layout = dir;
+  return images;
+}

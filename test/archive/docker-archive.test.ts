@@ -107,6 +107,19 @@ describe('ocipush export', () => {
     assert.deepEqual(names, ['localhost/hello:latest', 'registry.example:5000/team/hello:1.0']);
   });
 
+  it('oci:DIR:NAME=REPO:TAG names the layout and the image as skopeo does: the same archive as --layout', (t) => {
+    const byFlag = join(tmp.path, 'by-flag.tar');
+    const byName = join(tmp.path, 'by-name.tar');
+    assert.equal(runCli(['export', '--layout', fx.layout, 'scratch=hello:1.0', '-o', byFlag]).status, 0);
+    const r = runCli(['export', `oci:${fx.layout}:scratch=hello:1.0`, '-o', byName]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readFileSync(byName), readFileSync(byFlag));
+    const p = podman(join(tmp.path, 'podman-oci-name'));
+    t.after(p.cleanup);
+    p.run(['load', '-q', '-i', byName]);
+    assert.deepEqual(p.run(['images', '--format', '{{.Repository}}:{{.Tag}}']).trim().split('\n'), ['localhost/hello:1.0']);
+  });
+
   it('writes to stdout when it is not a terminal, byte for byte the same archive', () => {
     const r = spawnSync(process.execPath, [CLI, 'export', '--layout', fx.layout, '--repository', 'hello'], { maxBuffer: 64 << 20 });
     assert.equal(r.status, 0, r.stderr.toString());

@@ -126,6 +126,10 @@ describe('ocipush export: bad input fails with one line and writes nothing', () 
     assertOneLineError(runCli(['export', '--layout', fx.layout, 'scratch=Hello:1', '-o', join(outDir, 'p.tar')]), 2, /invalid repository name/);
     assertOneLineError(runCli(['export', '--layout', fx.layout, '--repository', 'hello:1', '-o', join(outDir, 'p.tar')]), 2, /--repository hello:1: expected a repository without tag/);
     assertOneLineError(runCli(['export', '--layout', fx.layout, '--repository', 'hello', '--json']), 2, /--json needs -o FILE/);
+    // Images named with their layout (oci:DIR:NAME) name one layout, the one --layout names if given.
+    assertOneLineError(runCli(['export', `oci:${fx.layout}:scratch`, `oci:${outDir}:other`, '-o', join(outDir, 'p.tar')]), 2, /export reads one layout/);
+    assertOneLineError(runCli(['export', '--layout', outDir, `oci:${fx.layout}:scratch`, '-o', join(outDir, 'p.tar')]), 2, /name the layout once/);
+    assertOneLineError(runCli(['export', `oci:${fx.layout}=hello:1`, '-o', join(outDir, 'p.tar')]), 2, /name the image to rename/);
     assertNothingWritten(join(outDir, 'p.tar'));
   });
 });
