@@ -3,6 +3,8 @@ import { formatBytes, type Output } from './output.js';
 import type { RegistryFlags } from './registry-options.js';
 import type { Reference } from '../oci/reference.js';
 import type { Signer } from '../supply-chain/signer.js';
+import type { SignedManifest } from '../supply-chain/sign.js';
+import type { SignedIdentity } from './key-options.js';
 
 /** What every command that writes an image into a layout reports first. */
 export interface WrittenImage {
@@ -38,14 +40,16 @@ export function reportWrittenImage(out: Output, result: WrittenImage, extra: Rec
   });
 }
 
-/** Where `build --push` sends the image it built, and how. */
+/** Where `build --push` sends the image it built, and how; and how `--sign` signs it. */
 export interface BuildPushes {
-  /** `REGISTRY/REPO[:TAG]` each, `docker://` taken off, parsed. */
+  /** `REGISTRY/REPO[:TAG]` each, `docker://` taken off, parsed; none when only signed in the layout. */
   to: { text: string; reference: Reference }[];
   /** Blobs sent at once (`--concurrency`, checked). */
   concurrency: number;
-  /** `--sign`: each pushed digest signed with it. */
+  /** `--sign`: each pushed digest signed with it (or the layout's image, with `signInLayoutFor`). */
   signer?: Signer;
+  /** `--sign-container-identity`: sign once in the layout, for this repository; the pushes carry that signature. */
+  signInLayoutFor?: SignedIdentity;
   flags: RegistryFlags;
 }
 
@@ -56,6 +60,14 @@ export interface BuildPushes {
  */
 export async function reportBuild(out: Output, result: BuiltImage, extra: Record<string, unknown> = {}, pushes?: BuildPushes): Promise<void> {
   describeBuild(out, result);
+  let signatures: SignedManifest[] | undefined;
+  if (pushes?.signer && pushes.signInLayoutFor) {
+    // Before the pushes, which then carry the signature as they carry any the layout holds.
+    const { reportLayoutSignatures, signInLayout } = await import('./key-options.js');
+    const target = { path: result.layout, name: result.digest, text: `oci:${result.layout}:${result.tag}` };
+    signatures = await signInLayout(target, pushes.signInLayoutFor, pushes.signer);
+    reportLayoutSignatures(out, target.text, pushes.signInLayoutFor, signatures);
+  }
   const pushed = [];
   if (pushes) {
     const { pushLayoutImage } = await import('./push.js');
@@ -63,7 +75,7 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
     const signedIn = new Set<string>();
     for (const { text, reference } of pushes.to) {
       const repository = `${reference.registry}/${reference.repository}`;
-      const signer = signedIn.has(repository) ? undefined : pushes.signer;
+      const signer = signedIn.has(repository) || signatures ? undefined : pushes.signer;
       pushed.push(await pushLayoutImage({
         to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
         concurrency: pushes.concurrency, ...(signer ? { signer } : {}),
@@ -82,7 +94,8 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
     ...(result.base ? { base: result.base } : {}),
     ...(result.sbom ? { sbom: result.sbom } : {}),
     ...(result.provenance ? { provenance: result.provenance } : {}),
-    ...(pushes ? { pushed } : {}),
+    ...(signatures ? { signatures } : {}),
+    ...(pushes && pushes.to.length > 0 ? { pushed } : {}),
   });
 }
 

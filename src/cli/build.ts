@@ -40,6 +40,7 @@ export interface BuildArgs extends RegistryFlags {
   key?: string;
   push?: string[];
   sign?: boolean;
+  signContainerIdentity?: string;
   file?: string;
   buildArg?: string[];
   target?: string;
@@ -78,7 +79,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('provenance', { type: 'boolean', describe: 'Also make a SLSA provenance attestation of the build, signed with --key, stored as the image\'s referrer (push carries it, also as cosign\'s .att)' })
     .option('key', { type: 'string', describe: 'With --provenance or --sign: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' })
     .option('push', { type: 'string', array: true, describe: 'Then push the image to REGISTRY/REPO[:TAG], as push does, its SBOM and provenance along (repeatable)' })
-    .option('sign', { type: 'boolean', describe: 'With --push: sign each image pushed, by digest, with --key (cosign\'s format)' })
+    .option('sign', { type: 'boolean', describe: 'Sign the image by digest with --key (cosign\'s format): in each repository --push pushes to, or once in the layout with --sign-container-identity' })
+    .option('sign-container-identity', { type: 'string', describe: 'With --sign: sign in the layout, for this REGISTRY/REPOSITORY (as cosign\'s flag); push and copy take the signature along' })
     .option('cache-repo', { type: 'string', describe: 'REGISTRY/REPO holding a layer cache shared through the registry: layers found there are not compressed again' })
     .option('cache-write', { type: 'boolean', describe: 'With --cache-repo: store the layers this build makes in the registry cache' })
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
@@ -90,6 +92,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .example('$0 build alpine-minirootfs.tar.gz ./app --entrypoint /app/run --tag app:1', 'a two-layer image')
     .example('$0 build ./app --base localhost:5000/alpine:3.18 --entrypoint /app/run --tag app:1', 'onto a base image, without downloading its layers')
     .example('$0 build ./app --sbom --push registry.example.com/app:1 --sign --key cosign.key', 'build, SBOM, push and signature in one run')
+    .example('$0 build ./app --sbom --tag app:1 --sign --key cosign.key --sign-container-identity registry.example.com/app', 'build, SBOM and signature into the layout, offline; push it later')
     .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build')),
   run: async (argv, out: Output) => {
     checkPlatform(argv.platform, argv.unlistedPlatform);
@@ -155,14 +158,18 @@ export const buildCommand: CliCommand<BuildArgs> = {
 };
 
 /**
- * `--push REF…` (and `--sign`), checked before anything is built: the references parse,
- * `--concurrency` is a number the push takes, `--sign` has a push to sign and a key, which is
- * opened now (once, for the provenance too).
+ * `--push REF…` and `--sign`, checked before anything is built: the references parse,
+ * `--concurrency` is a number the push takes, `--sign` has a key and something to sign (a push,
+ * or the layout with `--sign-container-identity`); the key is opened now (once, for the
+ * provenance too).
  */
 export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefined> {
   const targets = toArray(argv.push);
-  if (targets.length === 0) {
-    if (argv.sign) throw usageError('--sign signs what --push pushes: add --push REGISTRY/REPO[:TAG]');
+  const { repositoryIdentity, signerFromFlags } = await import('./key-options.js');
+  const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
+  if (identity && !argv.sign) throw usageError('--sign-container-identity names the repository a signature is for: add --sign --key KEY');
+  if (targets.length === 0 && !identity) {
+    if (argv.sign) throw usageError('--sign signs what --push pushes: add --push REGISTRY/REPO[:TAG], or sign in the layout with --sign-container-identity REGISTRY/REPO');
     return undefined;
   }
   const { parseReference } = await import('../oci/reference.js');
@@ -173,9 +180,8 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
   });
   const { checkConcurrency } = await import('./registry-options.js');
   const concurrency = checkConcurrency(argv.concurrency);
-  const { signerFromFlags } = await import('./key-options.js');
-  const signer = argv.sign ? await signerFromFlags(argv, { registry: true, text: targets[0]! }) : undefined;
-  return { to, flags: argv, concurrency, ...(signer ? { signer } : {}) };
+  const signer = argv.sign ? await signerFromFlags(argv, { registry: true, text: targets[0] ?? argv.layout }) : undefined;
+  return { to, flags: argv, concurrency, ...(signer ? { signer } : {}), ...(identity ? { signInLayoutFor: identity } : {}) };
 }
 
 

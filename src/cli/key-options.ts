@@ -39,6 +39,35 @@ export function reportSignatures(out: Output, reference: Reference, signed: read
   for (const s of signed) out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
 }
 
+/** A repository a signature names, whatever registry it is stored in. */
+export interface SignedIdentity { registry: string; repository: string }
+
+/** `--sign-container-identity REGISTRY/REPOSITORY` (cosign's flag): the repository the payload names; a tag or digest is refused, the payload names the digest itself. */
+export async function repositoryIdentity(text: string): Promise<SignedIdentity> {
+  const { parseReference } = await import('../oci/reference.js');
+  const ref = parseReference(text);
+  if (ref.tag !== undefined || ref.digest !== undefined) throw new OcipushError('EUSAGE', `--sign-container-identity ${text}: a repository, without a tag or digest`);
+  return { registry: ref.registry, repository: ref.repository };
+}
+
+/**
+ * Signs the image `target` names in a layout, for `identity`'s repository, stored as a registry
+ * stores it (the `sha256-<hex>.sig` name in index.json): push and copy take it along.
+ */
+export async function signInLayout(
+  target: import('./repository-ref.js').LayoutTarget, identity: SignedIdentity, signer: Signer, options: import('../supply-chain/sign.js').SignOptions = {},
+): Promise<SignedManifest[]> {
+  const [{ withLayout }, { layoutAttachedStore }, { signImage }] = await Promise.all([
+    import('./repository-ref.js'), import('../supply-chain/layout-attestations.js'), import('../supply-chain/sign.js'),
+  ]);
+  return withLayout(target, (layout, root) => signImage(layoutAttachedStore(layout, target.text), identity, root.digest, signer, options));
+}
+
+/** One line per signature made in a layout: `signed oci:DIR@DIGEST for REPO (sha256-<hex>.sig in the layout)`. */
+export function reportLayoutSignatures(out: Output, text: string, identity: SignedIdentity, signed: readonly SignedManifest[]): void {
+  for (const s of signed) out.info(`signed ${text}@${s.digest} for ${identity.registry}/${identity.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+}
+
 /** `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as cosign does. */
 export async function loadSigner(keyArgument: string): Promise<Signer> {
   const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');

@@ -24,34 +24,24 @@ export const signCommand: CliCommand<SignArgs> = {
     .example('$0 sign oci:out:app --key cosign.key --sign-container-identity registry.example.com/app', 'signs in the layout, offline; push and copy take the signature along')),
   run: async (argv, out: Output) => {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
-    const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'sign');
+    const { loadSigner, repositoryIdentity, reportLayoutSignatures, reportSignatures, signInLayout } = await import('./key-options.js');
     const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
     if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
     const annotations = parseKeyValues(argv.annotation, 'annotation');
-    const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
-    const { signImage } = await import('../supply-chain/sign.js');
     const options = { recursive: argv.recursive, annotations };
     if (inLayout) {
-      const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
-      const signed = await withLayout(inLayout, (layout, root) => signImage(layoutAttachedStore(layout, inLayout.text), identity!, root.digest, signer, options));
-      for (const s of signed) out.info(`signed ${inLayout.text}@${s.digest} for ${identity!.registry}/${identity!.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+      const signed = await signInLayout(inLayout, identity!, signer, options);
+      reportLayoutSignatures(out, inLayout.text, identity!, signed);
       out.result(signed.map((s) => s.digest).join('\n'), { reference: inLayout.text, signatures: signed });
       return;
     }
     const source = await registryReference(argv.reference);
+    const { signImage } = await import('../supply-chain/sign.js');
     const signed = await withRepository(source, argv, (repo) => signImage(repo, identity ?? source, referenceTarget(source), signer, options));
-    const { reportSignatures } = await import('./key-options.js');
     reportSignatures(out, source, signed);
     out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
   },
 };
-
-/** `--sign-container-identity REGISTRY/REPOSITORY`: the repository the payload names (a tag or digest is refused: the payload names the digest itself). */
-async function repositoryIdentity(text: string): Promise<{ registry: string; repository: string }> {
-  const { parseReference } = await import('../oci/reference.js');
-  const ref = parseReference(text);
-  if (ref.tag !== undefined || ref.digest !== undefined) throw usageError(`--sign-container-identity ${text}: a repository, without a tag or digest`);
-  return { registry: ref.registry, repository: ref.repository };
-}

@@ -62,10 +62,39 @@ describe('build --push', () => {
     assert.equal((await skopeoRaw(`${registry.host}/two/df:1`)).digest, built.digest);
   });
 
+  it('--sign --sign-container-identity signs in the layout, offline; a later push carries the signature, which names that repository', async () => {
+    const layout = join(tmp.path, 'offline');
+    const identity = 'registry.example.com/prod/app';
+    const r = await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '--sbom', '--sign', '--key', `${keys}.key`, '--sign-container-identity', identity, '--json'], { env });
+    assertOk(r);
+    const built = JSON.parse(r.stdout) as { digest: string; signatures: { digest: string; tag: string }[]; pushed?: unknown };
+    assert.deepEqual(validate('build.schema.json', built), [], r.stdout);
+    assert.deepEqual(built.signatures.map((s) => [s.digest, s.tag]), [[built.digest, `${built.digest.replace(':', '-')}.sig`]]);
+    assert.equal(built.pushed, undefined);
+    assert.match(r.stderr, /^signed oci:.*offline:app@sha256:[0-9a-f]{64} for registry\.example\.com\/prod\/app \(sha256-[0-9a-f]{64}\.sig in the layout\)$/m);
+    assertOk(await runCliAsync(['verify', `oci:${layout}:app`, '--key', `${keys}.pub`], { env }));
+    // Pushed without naming the image (the signature is not one), to a staging repository.
+    assertOk(await runCliAsync(['push', layout, `${registry.host}/staging/app:1`], { env }));
+    assert.equal((await skopeoRaw(`${registry.host}/staging/app:1`)).digest, built.digest);
+    assert.equal(opensslVerifiedSignatures(registry.host, 'staging/app', built.digest, `${keys}.pub`, tmp.path, identity), 1);
+    // With --push too: signed once, in the layout, and each push carries that signature.
+    const both = await runCliAsync(['build', rootfs, '--layout', join(tmp.path, 'both'), '--tag', 'app',
+      '--push', `${registry.host}/four/app:1`, '--sign', '--key', `${keys}.key`, '--sign-container-identity', identity, '--json'], { env });
+    assertOk(both);
+    const pushedToo = JSON.parse(both.stdout) as { digest: string; signatures: unknown[]; pushed: Pushed[] };
+    assert.deepEqual(validate('build.schema.json', pushedToo), [], both.stdout);
+    assert.equal(pushedToo.signatures.length, 1);
+    assert.equal(pushedToo.pushed[0]!.signatures, undefined, 'the push signs nothing more');
+    assert.equal(opensslVerifiedSignatures(registry.host, 'four/app', pushedToo.digest, `${keys}.pub`, tmp.path, identity), 1);
+  });
+
   it('a bad --push, --sign without --push, or a key that does not open stop it before anything is built', async () => {
     const layout = join(tmp.path, 'never');
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', 'UPPER/Case:1'], { env }), /UPPER\/Case/, 2);
-    assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign', '--key', `${keys}.key`], { env }), /--sign signs what --push pushes/, 2);
+    assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign', '--key', `${keys}.key`], { env }), /--sign signs what --push pushes: add --push REGISTRY\/REPO\[:TAG\], or sign in the layout with --sign-container-identity/, 2);
+    assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign-container-identity', 'reg.example/app'], { env }), /--sign-container-identity names the repository a signature is for: add --sign --key KEY/, 2);
+    assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign', '--key', `${keys}.key`, '--sign-container-identity', 'reg.example/app:1'], { env }), /a repository, without a tag or digest/, 2);
+    assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign', '--key', `${keys}.key`, '--sign-container-identity', 'reg.example/app'], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }), /wrong password/);
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', `${registry.host}/three/app:1`, '--sign', '--key', `${keys}.key`], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }), /wrong password/);
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', `${registry.host}/three/app:1`, '--concurrency', '0'], { env }), /--concurrency 0: expected a whole number from 1 to 64/, 2);
     assert.equal(existsSync(layout), false, 'no layout was made');
