@@ -73,9 +73,9 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
     await pipeline(await storage.fetch(files[0]!.layer), stdoutSink().stream, { end: false });
     return { artifact, artifactType, written: [] };
   }
-  const { mkdir } = await import('node:fs/promises');
   const { join, resolve } = await import('node:path');
-  await mkdir(argv.output!, { recursive: true });
+  const { makeDirectory } = await import('../content/atomic.js');
+  await makeDirectory(argv.output!);
   const written: Got['written'] = [];
   for (const { layer, name: file } of files) {
     const path = join(argv.output!, file);

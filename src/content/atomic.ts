@@ -35,29 +35,31 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
 }
 
 /**
- * `mkdir -p` whose error names the real cause: Node's recursive mkdir reports ENOENT when a
- * component cannot be made on a read-only file system (or without permission); this makes the
- * missing components one by one to find the EROFS or EACCES, and names the directory.
+ * `mkdir -p` whose error names the real cause and the directory. Not Node's recursive mkdir: it
+ * reports ENOENT when a component cannot be made on a read-only file system (or without
+ * permission), and never returns (a C++ loop at 100 % CPU, Node 20 to 24) where a parent exists
+ * but answers ENOENT for any child, as /proc does. So the missing components are made one by one
+ * from the deepest that exists, each with a plain mkdir, and the first failure is the answer.
  */
-export async function makeDirectory(path: string, what = 'cannot create'): Promise<void> {
-  try {
-    await mkdir(path, { recursive: true });
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(err, path, what);
-  }
+export async function makeDirectory(path: string, what = 'cannot create', mode?: number): Promise<void> {
   const missing: string[] = [];
-  let dir = path;
-  while (!(await stat(dir).then(() => true, () => false))) {
+  for (let dir = path; ; dir = dirname(dir)) {
+    const found = await stat(dir).then((s) => s, (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw fromSystemError(err, path, what);
+    });
+    if (found) {
+      if (!found.isDirectory()) throw fromSystemError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), dir === path ? path : dir, what);
+      break;
+    }
     missing.unshift(dir);
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
+    if (dirname(dir) === dir) break;
   }
   for (const d of missing) {
     try {
-      await mkdir(d);
+      await mkdir(d, mode);
     } catch (err) {
+      // EEXIST: made meanwhile by another process, as mkdir -p allows.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, path, what);
     }
   }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
 import { Annotation } from '../../src/oci/descriptor.js';
-import { tempDir } from '../support/tools.js';
+import { CLI, tempDir } from '../support/tools.js';
 import { runCliAsync } from '../cli/registry-support.js';
 import { validateLayout } from '../assemble/support.js';
 
@@ -25,4 +26,21 @@ it('builds started at once into a layout that does not exist yet all succeed, an
     assert.deepEqual(readdirSync(dir).filter((n) => n !== '.ocipush-cache').sort(), ['blobs', 'index.json', 'oci-layout'], `round ${round}: nothing in progress left`);
   }
   validateLayout(join(tmp.path, 'new-0', 'layout'));
+});
+
+// Node's recursive mkdir never returns where a parent answers ENOENT for any child (/proc): a
+// C++ loop at 100 % CPU. The child is killed after a minute, so that hang fails the test.
+it('a layout that cannot be made (under /proc, under a file) is one line and exit 1, not a hang', async (t) => {
+  const tmp = await tempDir();
+  t.after(tmp.cleanup);
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  const build = (layout: string) => spawnSync(process.execPath, [CLI, 'build', rootfs, '--layout', layout], { encoding: 'utf8', timeout: 60_000 });
+  const underProc = build(`/proc/self/ocipush-${process.pid}/layout`);
+  assert.equal(underProc.status, 1, underProc.stderr);
+  assert.match(underProc.stderr, /^ocipush: cannot create .*\/proc\/self\/ocipush-\d+\/layout.*: no such file or directory\n$/);
+  const underFile = build(join(rootfs, 'hello', 'layout'));
+  assert.equal(underFile.status, 1, underFile.stderr);
+  assert.match(underFile.stderr, /^ocipush: .*hello.*: not a directory\n$/);
 });

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { OcipushError, fromSystemError } from '../../errors.js';
-import { readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
+import { OcipushError } from '../../errors.js';
+import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
 import { helperServerUrl, registryHost } from './registry-key.js';
 
@@ -88,7 +87,7 @@ async function readConfig(path: string): Promise<ConfigFile> {
 }
 
 async function writeConfig(path: string, config: ConfigFile): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((err) => { throw fromSystemError(err, dirname(path), 'cannot create'); });
+  await makeDirectory(dirname(path), 'cannot create', 0o700);
   await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`, undefined, 0o600);
 }
 
