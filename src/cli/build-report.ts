@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { formatBytes, type Output } from './output.js';
+import { count, formatBytes, type Output } from './output.js';
 import type { RegistryFlags } from './registry-options.js';
 import type { Reference } from '../oci/reference.js';
 import type { Signer } from '../supply-chain/signer.js';
@@ -108,8 +108,8 @@ function describeBuild(out: Output, result: BuiltImage): void {
     out.info(`layer ${i + 1}/${result.layers.length} ${layer.digest} ${formatBytes(layer.size)} (${formatBytes(layer.uncompressedSize)} uncompressed${from})${createdBy}`);
   }
   if (result.sbom) {
-    const base = result.sbom.base ? `; and ${result.sbom.base.packages} packages, ${result.sbom.base.files} files from the base's own SBOM ${result.sbom.base.sbom}` : '';
-    out.info(`sbom ${result.sbom.digest} (${result.sbom.format}: ${result.sbom.packages} packages, ${result.sbom.files} files${base}), a referrer of the image`);
+    const base = result.sbom.base ? `; and ${count(result.sbom.base.packages, 'package')}, ${count(result.sbom.base.files, 'file')} from the base's own SBOM ${result.sbom.base.sbom}` : '';
+    out.info(`sbom ${result.sbom.digest} (${result.sbom.format}: ${count(result.sbom.packages, 'package')}, ${count(result.sbom.files, 'file')}${base}), a referrer of the image`);
   }
   if (result.provenance) out.info(`provenance ${result.provenance.digest} (${result.provenance.predicateType}, signed), a referrer of the image`);
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
-import type { Output } from './output.js';
+import { count, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
 interface SbomArgs extends RegistryFlags {
@@ -73,6 +73,6 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     } else {
       for (const chunk of chunks) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
     }
-    out.info(`SBOM of ${opened.name} (${desc.digest}): ${sbom.files.length} files, ${sbom.packages.length} packages (${format === 'spdx' ? 'SPDX 2.3' : 'CycloneDX 1.6'})`);
+    out.info(`SBOM of ${opened.name} (${desc.digest}): ${count(sbom.files.length, 'file')}, ${count(sbom.packages.length, 'package')} (${format === 'spdx' ? 'SPDX 2.3' : 'CycloneDX 1.6'})`);
   },
 };

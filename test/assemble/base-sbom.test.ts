@@ -83,7 +83,7 @@ describe('build --sbom onto a base with its own SBOM', () => {
     await registry.forgetAccessLog();
     const { result, layout, bytes, stderr } = await build([app, '--base', baseRef]);
     const log = await registry.settledAccessLog();
-    assert.match(stderr, /sbom sha256:\S+ \(spdx: 0 packages, 1 files; and 2 packages, \d+ files from the base's own SBOM sha256:[0-9a-f]{64}\)/);
+    assert.match(stderr, /sbom sha256:\S+ \(spdx: 0 packages, 1 file; and 2 packages, \d+ files from the base's own SBOM sha256:[0-9a-f]{64}\)/);
     for (const layer of baseManifest.layers as { digest: string }[]) {
       assert.ok(!log.some((e) => e.method === 'GET' && e.path.endsWith(`/blobs/${layer.digest}`)), `base layer ${layer.digest} was downloaded`);
       assert.ok(!existsSync(join(layout, 'blobs', 'sha256', layer.digest.slice('sha256:'.length))));
