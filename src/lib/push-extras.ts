@@ -10,6 +10,7 @@ import type { PushedReferrer } from '../transfer/push-referrers.js';
 import { isReferrerEntry } from '../content/layout-referrers.js';
 import { PENDING_CACHE_ENTRIES_FILE } from '../content/layout-files.js';
 import { Annotation } from '../oci/descriptor.js';
+import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
 import { cosignTags } from '../transfer/copy-referrers.js';
 
 export interface PushExtras {
@@ -43,7 +44,8 @@ export async function pushExtras(p: {
   if (index.manifests.some(isReferrerEntry)) {
     const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
     const pushed = await pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency });
-    if (pushed.length > 0) {
+    // A build's signed provenance also goes to cosign's `.att`; an SBOM alone loads none of that.
+    if (pushed.some((r) => r.artifactType === DSSE_MEDIA_TYPE)) {
       const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
       await appendLayoutAttestations(p.layout, p.repository, p.root);
     }

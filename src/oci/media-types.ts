@@ -15,6 +15,9 @@ export const MediaType = {
   DockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
 } as const;
 
+/** A DSSE envelope (an in-toto attestation): the artifact type and layer type attestations are stored with. */
+export const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
+
 export type Compression = 'none' | 'gzip' | 'zstd';
 
 export function isIndexMediaType(mt: string | undefined): boolean {

@@ -7,8 +7,8 @@ import { attachArtifact, bytesBlob, type ArtifactBlob } from './attach.js';
 import { appendAttached, readAttached, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
 import { SIGNATURE_ANNOTATION, signedIdentity } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
+import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
 
-export const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 /** The layer annotation cosign puts the predicate type in. */

@@ -2,6 +2,7 @@ import { OcipushError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { Annotation, type Descriptor } from '../../oci/descriptor.js';
 import { isIndex, parseManifest, type ImageManifest } from '../../oci/manifest.js';
+import { DSSE_MEDIA_TYPE } from '../../oci/media-types.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
 import { cosignTag } from '../cosign-tags.js';
@@ -52,7 +53,6 @@ const LAYER_TYPES = new Set([...SBOM_TYPES, 'spdx+json', 'text/spdx+json', 'appl
 /** in-toto predicate types of SBOMs (cosign attest --type spdxjson / cyclonedx, BuildKit), and where they are annotated. */
 const SBOM_PREDICATES = new Set(['https://spdx.dev/Document', 'https://cyclonedx.org/bom']);
 const PREDICATE_ANNOTATIONS = ['in-toto.io/predicate-type', 'predicateType'];
-const DSSE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json';
 const isSbomPredicate = (d: Descriptor) => PREDICATE_ANNOTATIONS.some((k) => SBOM_PREDICATES.has(d.annotations?.[k] ?? ''));
 
 interface Candidate {
