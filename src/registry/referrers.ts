@@ -111,8 +111,17 @@ export interface PushReferrerResult {
  * retried on 412; registries that ignore preconditions (docker-registry 2.8) are covered by
  * reading the index back after writing and merging again when an entry went missing.
  */
-export async function pushReferrer(client: RegistryClient, repository: string, manifest: { descriptor: Descriptor; bytes: Buffer; subject: Digest }): Promise<PushReferrerResult> {
+export async function pushReferrer(
+  client: RegistryClient, repository: string, manifest: { descriptor: Descriptor; bytes: Buffer; subject: Digest },
+  options: { alreadyStored?: boolean } = {},
+): Promise<PushReferrerResult> {
   const { descriptor, bytes, subject } = manifest;
+  // A re-push: a manifest the registry has and the tag index lists needs nothing more (one GET,
+  // not a PUT and a GET). Not listed (a registry with the referrers API keeps no such index), the
+  // PUT below learns from its OCI-Subject answer which way the registry takes it.
+  if (options.alreadyStored && (await readTagIndex(client, repository, subject)).index.manifests.some((m) => m.digest === descriptor.digest)) {
+    return { via: 'tag-schema', indexWrites: 0 };
+  }
   const res = await client.request({
     method: 'PUT', url: v2Path(repository, `manifests/${descriptor.digest}`), op: `push manifest ${descriptor.digest}`,
     scopes: [pushScope(repository)], headers: { 'content-type': descriptor.mediaType }, body: bytes,

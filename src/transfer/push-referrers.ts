@@ -27,8 +27,10 @@ export async function pushLayoutReferrers(
 ): Promise<PushedReferrer[]> {
   const pushed: PushedReferrer[] = [];
   for (const referrer of await layoutReferrers(layout, subject)) {
-    await copyGraph(source, repository, referrer.descriptor, options);
-    const { via } = await pushReferrer(repository.client, repository.name, { descriptor: referrer.descriptor, bytes: referrer.bytes, subject: subject.digest });
+    // A manifest the registry has, it accepted with all its blobs: nothing under it to ask about.
+    const alreadyStored = await repository.exists(referrer.descriptor);
+    if (!alreadyStored) await copyGraph(source, repository, referrer.descriptor, options);
+    const { via } = await pushReferrer(repository.client, repository.name, { descriptor: referrer.descriptor, bytes: referrer.bytes, subject: subject.digest }, { alreadyStored });
     pushed.push({ descriptor: referrer.descriptor, ...(referrer.manifest.artifactType ? { artifactType: referrer.manifest.artifactType } : {}), via });
   }
   return pushed;

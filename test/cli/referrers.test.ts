@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startOci11Proxy, type Oci11Proxy } from '../support/oci11-proxy.js';
@@ -87,6 +87,35 @@ describe('ocipush attach / referrers', () => {
     const listed = JSON.parse((await runCliAsync(['referrers', ref, '--json'])).stdout);
     assert.equal(listed.via, 'api');
     assert.deepEqual(listed.manifests.map((m: { digest: string }) => m.digest), [a.stdout.trim()]);
+  });
+
+  it('a re-push of a build --sbom image asks the tag schema once and writes nothing; an OCI 1.1 registry is still told by the API', async () => {
+    const rootfs = join(tmp.path, 'sbom-rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const layout = join(tmp.path, 'sbom-layout');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--sbom', '-q']));
+    const ref = `${registry.host}/rf/again:1`;
+    const first = await runCliAsync(['push', layout, ref, '--json']);
+    assertOk(first);
+    const sbom = (JSON.parse(first.stdout) as { referrers: { digest: string }[] }).referrers[0]!.digest;
+    await registry.forgetAccessLog();
+    const again = await runCliAsync(['push', layout, ref, '--json']);
+    assertOk(again);
+    const pushed = JSON.parse(again.stdout) as { digest: string; referrers: { digest: string; via: string }[] };
+    assert.deepEqual(pushed.referrers.map((r) => [r.digest, r.via]), [[sbom, 'tag-schema']]);
+    const requests = (await registry.settledAccessLog()).filter((e) => !e.uri.includes('harness-settle'));
+    assert.deepEqual(requests.filter((e) => e.method !== 'GET' && e.method !== 'HEAD').map((e) => `${e.method} ${e.path}`), [], 'nothing written');
+    assert.deepEqual(requests.filter((e) => e.path.includes('/blobs/')).map((e) => e.path), [], 'no blob of the SBOM asked about: its manifest is there');
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/again:${tagOf(pushed.digest)}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.digest), [sbom]);
+    // Where the registry has the API it keeps no tag index: the re-push PUTs and is answered by it.
+    const p = await proxy({ referrersApi: true });
+    for (let i = 0; i < 2; i++) {
+      const viaApi = await runCliAsync(['push', layout, `${p.host}/rf/again-api:1`, '--json']);
+      assertOk(viaApi);
+      assert.deepEqual((JSON.parse(viaApi.stdout) as { referrers: { via: string }[] }).referrers.map((r) => r.via), ['api'], `push ${i + 1}`);
+    }
   });
 
   it('two attaches at once both survive: both read the same index, the conditional PUT makes the second merge', async () => {
