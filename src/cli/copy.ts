@@ -300,9 +300,9 @@ async function referrerEnds(src: OpenedSource, dst: OpenedDestination): Promise<
   const target = dst.repository;
   if (target) {
     const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
-    ends.publishReferrer = async (referrer, subject) => {
+    ends.publishReferrer = async (referrer, subject, { alreadyStored }) => {
       const bytes = await readSmall(await src.storage.fetch(referrer), MAX_MANIFEST_BYTES, `${src.name}: referrer ${referrer.digest}`);
-      await pushReferrer(target.client, target.name, { descriptor: referrer, bytes, subject: subject.digest });
+      await pushReferrer(target.client, target.name, { descriptor: referrer, bytes, subject: subject.digest }, { alreadyStored });
     };
   } else if (dst.layout) {
     const layout = dst.layout;

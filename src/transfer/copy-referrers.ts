@@ -38,8 +38,9 @@ export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> 
   /**
    * Makes a copied OCI 1.1 referrer findable in the destination (a registry without the referrers
    * API needs its `sha256-<hex>` index updated: registry/referrers.ts pushReferrer).
+   * `alreadyStored`: the destination had the referrer's manifest before this copy.
    */
-  publishReferrer?: (referrer: Descriptor, subject: Descriptor) => Promise<void>;
+  publishReferrer?: (referrer: Descriptor, subject: Descriptor, facts: { alreadyStored: boolean }) => Promise<void>;
 }
 
 /**
@@ -77,7 +78,7 @@ export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects
         if (seen.has(referrer.digest)) continue;
         seen.add(referrer.digest);
         const result = await copyGraph(src, dst, referrer, copyOptions);
-        await publishReferrer?.(referrer, subject);
+        await publishReferrer?.(referrer, subject, { alreadyStored: result.nodes.at(-1)?.outcome === 'exists' });
         copied.push({ subject: subject.digest, result });
         queue.push(referrer);
       }

@@ -89,7 +89,7 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual(listed.manifests.map((m: { digest: string }) => m.digest), [a.stdout.trim()]);
   });
 
-  it('a re-push of a build --sbom image asks the tag schema once and writes nothing; an OCI 1.1 registry is still told by the API', async () => {
+  it('a re-push (and a re-copy) of a build --sbom image asks the tag schema once and writes nothing; an OCI 1.1 registry is still told by the API', async () => {
     const rootfs = join(tmp.path, 'sbom-rootfs');
     mkdirSync(rootfs);
     writeFileSync(join(rootfs, 'hello'), 'hello\n');
@@ -109,6 +109,12 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual(requests.filter((e) => e.path.includes('/blobs/')).map((e) => e.path), [], 'no blob of the SBOM asked about: its manifest is there');
     const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/again:${tagOf(pushed.digest)}`).bytes.toString()) as Index;
     assert.deepEqual(index.manifests.map((m) => m.digest), [sbom]);
+    // A copy made again likewise: the SBOM is there and listed, nothing is written.
+    assertOk(await runCliAsync(['copy', ref, `${registry.host}/rf/again-copy:1`]));
+    await registry.forgetAccessLog();
+    assertOk(await runCliAsync(['copy', ref, `${registry.host}/rf/again-copy:1`]));
+    const recopy = (await registry.settledAccessLog()).filter((e) => e.method !== 'GET' && e.method !== 'HEAD');
+    assert.deepEqual(recopy.map((e) => `${e.method} ${e.path}`), [], 'the second copy wrote nothing');
     // Where the registry has the API it keeps no tag index: the re-push PUTs and is answered by it.
     const p = await proxy({ referrersApi: true });
     for (let i = 0; i < 2; i++) {
