@@ -165,7 +165,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
  */
 export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefined> {
   const targets = toArray(argv.push);
-  const { repositoryIdentity, signerFromFlags } = await import('./key-options.js');
+  const { repositoryIdentity, signingFromFlags } = await import('./key-options.js');
   const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
   if (identity && !argv.sign) throw usageError('--sign-container-identity names the repository a signature is for: add --sign --key KEY');
   if (targets.length === 0 && !identity) {
@@ -180,7 +180,8 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
   });
   const { checkConcurrency } = await import('./registry-options.js');
   const concurrency = checkConcurrency(argv.concurrency);
-  const signer = argv.sign ? await signerFromFlags(argv, { registry: true, text: targets[0] ?? argv.layout }) : undefined;
+  // The identity is the build's own business (signInLayoutFor): the key is read as for a registry.
+  const signer = (await signingFromFlags({ sign: argv.sign, key: argv.key }, { transport: 'registry', text: targets[0] ?? argv.layout }))?.signer;
   return { to, flags: argv, concurrency, ...(signer ? { signer } : {}), ...(identity ? { signInLayoutFor: identity } : {}) };
 }
 

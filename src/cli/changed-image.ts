@@ -7,7 +7,7 @@ import type { CopiedImage, CopyContext } from './copy.js';
 import type { RewrittenImages } from '../assemble/rewrite-images.js';
 import type { BorrowedBlobs } from '../content/with-blobs.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import type { Signer } from '../supply-chain/signer.js';
+import type { Signing } from './key-options.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 
 /** The arguments `mutate`, `rebase` and `flatten` share: a source, where the result goes, the registry flags of both sides. */
@@ -27,6 +27,7 @@ export interface ChangedImageArgs extends RegistryFlags {
   dryRun?: boolean;
   sign?: boolean;
   key?: string;
+  signContainerIdentity?: string;
 }
 
 /** Blobs a change borrows from another storage (a new base's layers, a flattened layer), and where a registry holds them. */
@@ -63,7 +64,7 @@ export async function runChange(argv: ChangedImageArgs, out: Output, change: Ima
   const { parseEndpoint, openSource } = await import('./endpoints.js');
   const source = await parseEndpoint(argv.source);
   const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
-  const signer = await checkArguments(source, destination, argv);
+  const signing = await checkArguments(source, destination, argv);
   const target = destination ?? source;
   const { withCopyContext } = await import('./copy.js');
   await withCopyContext(argv, out, source, target, { referrers: false }, async (context) => {
@@ -86,8 +87,8 @@ export async function runChange(argv: ChangedImageArgs, out: Output, change: Ima
         const { writeFileAtomic } = await import('../content/atomic.js');
         await writeFileAtomic(argv.digestFile, made.changed.root.digest);
       }
-      const signatures = await signChanged(signer, target, made.changed.root.digest, context);
-      await reportChanged(out, src, made, writtenBy(written), change.verb, { target, signatures });
+      const signatures = await signChanged(signing, target, made.changed.root.digest, context);
+      await reportChanged(out, src, made, writtenBy(written), change.verb, { target, signatures, ...(signing ? { signing } : {}) });
     } finally {
       await made.close?.();
     }
@@ -96,26 +97,25 @@ export async function runChange(argv: ChangedImageArgs, out: Output, change: Ima
 
 /**
  * What `mutate`, `rebase` and `flatten` check before anything is read: an archive cannot be changed where it
- * is (it needs a destination), and `--sign` needs a key that opens and a registry to sign in.
+ * is (it needs a destination), and `--sign` needs a key that opens and a registry or layout to sign in.
  */
 async function checkArguments(
-  source: Endpoint, destination: Endpoint | undefined, argv: { sign?: boolean; key?: string },
-): Promise<Signer | undefined> {
+  source: Endpoint, destination: Endpoint | undefined, argv: { sign?: boolean; key?: string; signContainerIdentity?: string },
+): Promise<Signing | undefined> {
   if (!destination && source.transport !== 'registry' && source.transport !== 'oci') {
     throw usageError(`${source.text}: an archive is not rewritten in place; name a destination`);
   }
-  const target = destination ?? source;
-  const { signerFromFlags } = await import('./key-options.js');
-  return signerFromFlags(argv, { registry: target.transport === 'registry', text: target.text });
+  const { signingFromFlags } = await import('./key-options.js');
+  return signingFromFlags(argv, destination ?? source);
 }
 
 /** With `--sign`: signs the changed image where it was written. */
 async function signChanged(
-  signer: Signer | undefined, target: Endpoint, digest: Descriptor['digest'], context: CopyContext,
+  signing: Signing | undefined, target: Endpoint, digest: Descriptor['digest'], context: CopyContext,
 ): Promise<SignedManifest[] | undefined> {
-  if (!signer || target.transport !== 'registry') return undefined;
-  const { signCopied } = await import('./key-options.js');
-  return signCopied(context.clients, target.reference, digest, signer);
+  if (!signing) return undefined;
+  const { signDestination } = await import('./key-options.js');
+  return signDestination(context.clients, target, digest, signing);
 }
 
 /**
@@ -184,6 +184,7 @@ function notWritten(target: Endpoint): WrittenChange {
 interface ChangedSignatures {
   target: Endpoint;
   signatures: SignedManifest[] | undefined;
+  signing?: Signing;
 }
 
 /**
@@ -210,9 +211,9 @@ async function reportChanged(
       ? `${src.name} already is what this makes (${src.root.digest}); ${where === src.name ? 'nothing written' : `copied to ${where}`}`
       : `${verb} ${src.name} (${src.root.digest}) into ${where} (${changed.root.digest})`);
   }
-  if (signed.signatures && signed.target.transport === 'registry') {
-    const { reportSignatures } = await import('./key-options.js');
-    reportSignatures(out, signed.target.reference, signed.signatures);
+  if (signed.signatures && signed.signing) {
+    const { reportDestinationSignatures } = await import('./key-options.js');
+    reportDestinationSignatures(out, signed.target, signed.signing, signed.signatures);
   }
   out.result(changed.root.digest, {
     source: src.name, destination: where, digest: changed.root.digest, size: changed.root.size, mediaType: changed.root.mediaType,

@@ -4,7 +4,7 @@ import { isReferencePusher, isTagResolver } from '../content/storage.js';
 import { formatPlatform } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
 import { copyImage, type CopiedImage, type CopyContext } from './copy.js';
-import type { Signer } from '../supply-chain/signer.js';
+import type { Signing } from './key-options.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 
 /** A tag of the referrers tag schema or of cosign (`sha256-<hex>`, `….sig`, `….att`, `….sbom`): not an image of its own. */
@@ -39,11 +39,11 @@ export interface AllTagsReport {
  * what it has; a mirror does not stop at an old tag built for one platform only.
  */
 export async function copyAllTags(
-  source: Endpoint, destination: Endpoint, context: CopyContext, options: { jobs: number; signer?: Signer; tagPattern?: RegExp },
+  source: Endpoint, destination: Endpoint, context: CopyContext, options: { jobs: number; signing?: Signing; tagPattern?: RegExp },
 ): Promise<AllTagsReport> {
   checkRepositoryEnds(source, destination);
   const { out } = context;
-  const { signer } = options;
+  const { signing } = options;
   const listed = await listSourceTags(source, context);
   const { tagPattern } = options;
   const everyImage = listed.filter((t) => !REFERRER_TAG.test(t.tag));
@@ -131,7 +131,7 @@ export async function copyAllTags(
     }
     out.info(copied.line);
     // --sign: each image once, by digest; a tag of an image already copied (and signed) is only named.
-    const signatures = signer && !earlier && destination.transport === 'registry' ? await signTagged(destination, tag, copied.digest, signer, context) : undefined;
+    const signatures = signing && !earlier ? await signTagged(destination, tag, copied.digest, signing, context) : undefined;
     entries[index] = { ...copied.report, tag, ...(signatures ? { signatures } : {}), ...(missing ? { missingPlatforms: missing } : {}) };
     // An index's manifests too: their signatures (cosign sign --recursive) came along with them.
     for (const d of copied.manifests) copiedManifests.add(d);
@@ -178,12 +178,14 @@ async function tagAlias(src: OpenedSource, destination: Endpoint, first: string,
   };
 }
 
-/** Signs the image just copied to `tag` of the destination repository, and says so. */
-async function signTagged(destination: Endpoint & { transport: 'registry' }, tag: string, digest: CopiedImage['digest'], signer: Signer, context: CopyContext): Promise<SignedManifest[]> {
-  const { signCopied, reportSignatures } = await import('./key-options.js');
-  const reference = { ...destination.reference, tag };
-  const signatures = await signCopied(context.clients, reference, digest, signer);
-  reportSignatures(context.out, reference, signatures);
+/** Signs the image just copied to `tag` of the destination repository or layout, and says so. */
+async function signTagged(destination: Endpoint, tag: string, digest: CopiedImage['digest'], signing: Signing, context: CopyContext): Promise<SignedManifest[]> {
+  const { reportDestinationSignatures, signDestination } = await import('./key-options.js');
+  const tagged: Endpoint = destination.transport === 'registry'
+    ? { ...destination, reference: { ...destination.reference, tag } }
+    : { ...destination, text: `${destination.text}:${tag}` };
+  const signatures = await signDestination(context.clients, tagged, digest, signing);
+  reportDestinationSignatures(context.out, tagged, signing, signatures);
   return signatures;
 }
 

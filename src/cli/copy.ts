@@ -30,6 +30,7 @@ interface CopyArgs extends RegistryFlags {
   referrers?: boolean;
   sign?: boolean;
   key?: string;
+  signContainerIdentity?: string;
 }
 
 export const copyCommand: CliCommand<CopyArgs> = {
@@ -66,12 +67,12 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const tagPattern = argv.tagRegex === undefined ? undefined : tagRegex(argv.tagRegex);
     const jobs = argv.jobs === undefined ? DEFAULT_JOBS : argv.jobs;
     if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 32) throw usageError(`--jobs ${String(argv.jobs)}: expected a whole number from 1 to 32`);
-    const { signerFromFlags } = await import('./key-options.js');
-    const signer = await signerFromFlags(argv, { registry: destination.transport === 'registry', text: destination.text });
+    const { signingFromFlags } = await import('./key-options.js');
+    const signing = await signingFromFlags(argv, destination);
     await withCopyContext(argv, out, source, destination, images, async (context) => {
       if (argv.allTags) {
         const { copyAllTags } = await import('./copy-all-tags.js');
-        await copyAllTags(source, destination, context, { jobs, ...(signer ? { signer } : {}), ...(tagPattern ? { tagPattern } : {}) });
+        await copyAllTags(source, destination, context, { jobs, ...(signing ? { signing } : {}), ...(tagPattern ? { tagPattern } : {}) });
         return;
       }
       const copied = await copyImage(source, destination, context);
@@ -80,10 +81,10 @@ export const copyCommand: CliCommand<CopyArgs> = {
         await writeFileAtomic(argv.digestFile, copied.digest);
       }
       out.info(copied.line);
-      if (signer && destination.transport === 'registry') {
-        const { signCopied, reportSignatures } = await import('./key-options.js');
-        const signatures = await signCopied(context.clients, destination.reference, copied.digest, signer);
-        reportSignatures(out, destination.reference, signatures);
+      if (signing) {
+        const { reportDestinationSignatures, signDestination } = await import('./key-options.js');
+        const signatures = await signDestination(context.clients, destination, copied.digest, signing);
+        reportDestinationSignatures(out, destination, signing, signatures);
         out.result(copied.digest, { ...copied.report, signatures });
         return;
       }

@@ -6,7 +6,7 @@ import { reportWrittenImage } from './build-report.js';
 import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import type { OpenedSource } from './endpoints.js';
 import { looksLikeRegistryHost } from '../oci/reference.js';
-import type { Signer } from '../supply-chain/signer.js';
+import type { Signing } from './key-options.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 
 interface IndexArgs extends RegistryFlags {
@@ -17,6 +17,7 @@ interface IndexArgs extends RegistryFlags {
   annotation?: string[];
   sign?: boolean;
   key?: string;
+  signContainerIdentity?: string;
 }
 
 export const indexCommand: CliCommand<IndexArgs> = {
@@ -36,20 +37,30 @@ export const indexCommand: CliCommand<IndexArgs> = {
     if (images.length === 0) throw usageError('index create: name the images to combine (tags or digests of the layout, or references)');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     const elsewhere = namesAReference(argv.tag, argv.layout);
-    const { signerFromFlags } = await import('./key-options.js');
-    const signer = await signerFromFlags(argv, { registry: elsewhere && !argv.tag.startsWith('oci:'), text: argv.tag });
+    const { parseEndpoint } = await import('./endpoints.js');
+    const layoutDir = argv.layout ?? defaultLayoutDir();
+    const destination = elsewhere ? await parseEndpoint(argv.tag) : { transport: 'oci' as const, path: layoutDir, name: argv.tag, text: `oci:${layoutDir}:${argv.tag}` };
+    const { signingFromFlags } = await import('./key-options.js');
+    const signing = await signingFromFlags(argv, destination);
     if (elsewhere) {
-      await createElsewhere(argv, argv.tag, images, annotations, out, signer);
+      await createElsewhere(argv, argv.tag, images, annotations, out, signing);
       return;
     }
     const { createImageIndex } = await import('../assemble/create-index.js');
-    const result = await createImageIndex({ layout: argv.layout ?? defaultLayoutDir(), images, tag: argv.tag, annotations }).catch(async (err: unknown) => {
+    const result = await createImageIndex({ layout: layoutDir, images, tag: argv.tag, annotations }).catch(async (err: unknown) => {
       throw await withRegistryHint(err, images);
     });
     const { formatPlatform } = await import('../oci/descriptor.js');
     for (const m of result.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
+    let signatures: SignedManifest[] | undefined;
+    if (signing) {
+      const { reportLayoutSignatures, signInLayout } = await import('./key-options.js');
+      signatures = await signInLayout({ path: layoutDir, name: result.digest, text: destination.text }, signing.identity!, signing.signer);
+      reportLayoutSignatures(out, destination.text, signing.identity!, signatures);
+    }
     reportWrittenImage(out, result, {
       manifests: result.manifests.map((m) => ({ digest: m.digest, size: m.size, mediaType: m.mediaType, platform: formatPlatform(m.platform!) })),
+      ...(signatures ? { signatures } : {}),
     });
   },
 };
@@ -89,7 +100,7 @@ function namesARegistry(text: string): boolean {
  * another registry or a layout they stream across, verified.
  */
 async function createElsewhere(
-  argv: IndexArgs, tag: string, images: string[], annotations: Record<string, string> | undefined, out: Output, signer: Signer | undefined,
+  argv: IndexArgs, tag: string, images: string[], annotations: Record<string, string> | undefined, out: Output, signing: Signing | undefined,
 ): Promise<void> {
   const { parseEndpoint, openSource } = await import('./endpoints.js');
   const destination = await parseEndpoint(tag);
@@ -121,10 +132,10 @@ async function createElsewhere(
       const count = (outcome: string) => copied.report.blobs.filter((b) => b.outcome === outcome).length;
       out.info(`wrote the index ${copied.digest} to ${copied.report.destination} (${copied.report.blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there)`);
       let signatures: SignedManifest[] | undefined;
-      if (signer && destination.transport === 'registry') {
-        const { signCopied, reportSignatures } = await import('./key-options.js');
-        signatures = await signCopied(context.clients, destination.reference, copied.digest, signer);
-        reportSignatures(out, destination.reference, signatures);
+      if (signing) {
+        const { reportDestinationSignatures, signDestination } = await import('./key-options.js');
+        signatures = await signDestination(context.clients, destination, copied.digest, signing);
+        reportDestinationSignatures(out, destination, signing, signatures);
       }
       out.result(copied.digest, {
         digest: copied.digest, size: composed.root.size, mediaType: composed.root.mediaType, destination: copied.report.destination,

@@ -5,32 +5,62 @@ import type { Reference } from '../oci/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Output } from './output.js';
+import type { ImageLocation } from '../transports/parse.js';
+
+/** What `--sign --key KEY [--sign-container-identity REGISTRY/REPOSITORY]` asks of a verb that writes an image. */
+export interface Signing {
+  signer: Signer;
+  /** The repository the payload names; by default the registry repository written to (required for a layout). */
+  identity?: SignedIdentity;
+}
 
 /**
- * The signer `--sign --key` asks for, read before anything is written: a key that cannot be read
- * or opened (a wrong password) stops the command while the registry is as it was.
+ * The signing `--sign` asks for, read before anything is written: a key that cannot be read or
+ * opened (a wrong password) stops the command while the destination is as it was. A registry
+ * destination is signed in its repository; a layout, under the name cosign would give the
+ * signature, for the repository `--sign-container-identity` names; an archive holds no signature.
  */
-export async function signerFromFlags(argv: { sign?: boolean; key?: string }, destination: { registry: boolean; text: string }): Promise<Signer | undefined> {
+export async function signingFromFlags(
+  argv: { sign?: boolean; key?: string; signContainerIdentity?: string }, destination: { transport: string; text: string },
+): Promise<Signing | undefined> {
   if (!argv.sign) {
     if (argv.key !== undefined) throw new OcipushError('EUSAGE', '--key goes with --sign (to sign the image written)');
+    if (argv.signContainerIdentity !== undefined) throw new OcipushError('EUSAGE', '--sign-container-identity goes with --sign (the repository the signature names)');
     return undefined;
   }
   if (argv.key === undefined) throw new OcipushError('EUSAGE', '--sign needs --key (the private key to sign with)');
-  if (!destination.registry) throw new OcipushError('EUSAGE', `--sign: ${destination.text} is not a registry; signatures are stored in a registry (ocipush sign)`);
-  return loadSigner(argv.key);
+  if (destination.transport !== 'registry' && destination.transport !== 'oci') {
+    throw new OcipushError('EUSAGE', `--sign: ${destination.text} is an archive; signatures are kept in a registry or an OCI layout`);
+  }
+  const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
+  if (destination.transport === 'oci' && !identity) {
+    throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
+  }
+  return { signer: await loadSigner(argv.key), ...(identity ? { identity } : {}) };
 }
 
-/** Signs `digest` in `reference`'s repository through `client`. */
-export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer): Promise<SignedManifest[]> {
+/** Signs `digest` in `reference`'s repository through `client`, for `identity` (default: that repository). */
+export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer, identity?: SignedIdentity): Promise<SignedManifest[]> {
   const [{ Repository }, { signImage }] = await Promise.all([import('../registry/repository.js'), import('../supply-chain/sign.js')]);
-  return signImage(new Repository(client, reference.repository), reference, digest, signer);
+  return signImage(new Repository(client, reference.repository), identity ?? reference, digest, signer);
 }
 
-/** `--sign` after a copy (copy, mutate, rebase): the root written into `destination`'s repository, through the copy's own client. */
-export async function signCopied(
-  clients: { connect(side: 'dest', registry: string): Promise<RegistryClient> }, destination: Reference, digest: Digest, signer: Signer,
+/**
+ * `--sign` after a copy (copy, mutate, rebase, flatten, index create): the root written to
+ * `destination`, in its registry repository through the copy's own client, or in its layout.
+ */
+export async function signDestination(
+  clients: { connect(side: 'dest', registry: string): Promise<RegistryClient> }, destination: ImageLocation, digest: Digest, signing: Signing,
 ): Promise<SignedManifest[]> {
-  return signWritten(await clients.connect('dest', destination.registry), destination, digest, signer);
+  if (destination.transport === 'oci') return signInLayout({ path: destination.path, name: digest, text: destination.text }, signing.identity!, signing.signer);
+  if (destination.transport !== 'registry') throw new OcipushError('EUSAGE', `--sign: ${destination.text} is an archive`);
+  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing.signer, signing.identity);
+}
+
+/** The lines of what signDestination made: as `sign` says them for a registry, or for a layout. */
+export function reportDestinationSignatures(out: Output, destination: ImageLocation, signing: Signing, signed: readonly SignedManifest[]): void {
+  if (destination.transport === 'registry') reportSignatures(out, destination.reference, signed);
+  else reportLayoutSignatures(out, destination.text, signing.identity!, signed);
 }
 
 /** One line per signature made: `signed REPO@DIGEST: REPO:sha256-<hex>.sig`. */

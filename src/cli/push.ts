@@ -5,6 +5,7 @@ import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 import type { Signer } from '../supply-chain/signer.js';
+import type { SignedIdentity } from './key-options.js';
 import type { Reference } from '../oci/reference.js';
 
 interface PushArgs extends RegistryFlags {
@@ -19,6 +20,7 @@ interface PushArgs extends RegistryFlags {
   platform?: string;
   sign?: boolean;
   key?: string;
+  signContainerIdentity?: string;
 }
 
 
@@ -58,10 +60,10 @@ export const pushCommand: CliCommand<PushArgs> = {
     // Checked before any work: a push must not succeed only to fail writing its digest.
     if (argv.digestFile !== undefined) await checkWritableFile(argv.digestFile, 'digest-file');
     const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
-    let signer;
-    if (argv.sign || argv.key !== undefined) {
-      const { signerFromFlags } = await import('./key-options.js');
-      signer = await signerFromFlags(argv, { registry: true, text: destinationText });
+    let signing;
+    if (argv.sign || argv.key !== undefined || argv.signContainerIdentity !== undefined) {
+      const { signingFromFlags } = await import('./key-options.js');
+      signing = await signingFromFlags(argv, { transport: 'registry', text: destinationText });
     }
 
     const { onInterrupt } = await import('./output.js');
@@ -71,7 +73,7 @@ export const pushCommand: CliCommand<PushArgs> = {
       ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
       ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
       alsoTags, mountFrom, ...(chunkSize !== undefined ? { chunkSize } : {}), concurrency,
-      ...(signer ? { signer } : {}),
+      ...(signing ? { signer: signing.signer, ...(signing.identity ? { signIdentity: signing.identity } : {}) } : {}),
     }, argv, out);
     if (argv.digestFile) {
       const { writeFileAtomic } = await import('../content/atomic.js');
@@ -95,6 +97,8 @@ export interface PushRequest {
   concurrency: number;
   /** `--sign`: the pushed digest is signed with it, through the push's own client. */
   signer?: Signer;
+  /** `--sign-container-identity`: the repository the signature names, when not the destination's. */
+  signIdentity?: SignedIdentity;
 }
 
 /** What `push --json` prints of a push. */
@@ -147,7 +151,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       ...(signer ? {
         afterPush: async (client, root) => {
           const { signWritten } = await import('./key-options.js');
-          signatures = await signWritten(client, destination, root.digest, signer);
+          signatures = await signWritten(client, destination, root.digest, signer, request.signIdentity);
         },
       } : {}),
     });

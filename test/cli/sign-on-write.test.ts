@@ -89,6 +89,40 @@ describe('--sign on the verbs that write an image into a registry', () => {
     assert.equal((r.stderr.match(/^signed /gm) ?? []).length, 2);
   });
 
+  it('--sign-container-identity: into a layout (copy, mutate in place, index create), offline; a later push carries it; in a registry it names another repository', async () => {
+    const identity = 'registry.example.com/prod/app';
+    const bundle = join(tmp.path, 'bundle');
+    const copied = await runCliAsync(['copy', `${registry.host}/signed/app:1`, `oci:${bundle}:app`, '--sign', '--key', key, '--sign-container-identity', identity, '--json'], { env });
+    assertOk(copied);
+    const out = JSON.parse(copied.stdout) as { digest: string; signatures: { digest: string; tag: string }[] };
+    assert.deepEqual(validate('copy.schema.json', out), []);
+    assert.deepEqual(out.signatures.map((s) => [s.digest, s.tag]), [[out.digest, `${out.digest.replace(':', '-')}.sig`]]);
+    assert.match(copied.stderr, /^signed oci:.*bundle:app@sha256:[0-9a-f]{64} for registry\.example\.com\/prod\/app \(sha256-[0-9a-f]{64}\.sig in the layout\)$/m);
+    assertOk(await runCliAsync(['verify', `oci:${bundle}:app`, '--key', pub], { env }));
+    // The signature the copy brought from signed/app and the new one, both carried by a push.
+    assertOk(await runCliAsync(['push', `oci:${bundle}:app`, `${registry.host}/from-bundle/app:1`], { env }));
+    assert.equal(verifiedSignatures(registry.host, 'from-bundle/app', out.digest, pub, tmp.path, identity), 1);
+    assert.equal(verifiedSignatures(registry.host, 'from-bundle/app', out.digest, pub, tmp.path, `${registry.host}/signed/app`), 1);
+    // mutate in place in the layout: the new digest signed there.
+    const mutated = await runCliAsync(['mutate', `oci:${bundle}:app`, '--label', 'bundle=yes', '--sign', '--key', key, '--sign-container-identity', identity, '--json'], { env });
+    assertOk(mutated);
+    const m = JSON.parse(mutated.stdout) as { digest: string; signatures: { digest: string }[] };
+    assert.deepEqual(validate('mutate.schema.json', m), []);
+    assert.deepEqual(m.signatures.map((s) => s.digest), [m.digest]);
+    assertOk(await runCliAsync(['verify', `oci:${bundle}:app`, '--key', pub], { env }));
+    // index create in the layout.
+    const indexed = await runCliAsync(['index', 'create', '--layout', bundle, '--tag', 'multi', 'app', '--sign', '--key', key, '--sign-container-identity', identity, '--json'], { env });
+    assertOk(indexed);
+    const ix = JSON.parse(indexed.stdout) as { digest: string; signatures: { digest: string }[] };
+    assert.deepEqual(validate('index.schema.json', ix), []);
+    assert.deepEqual(ix.signatures.map((s) => s.digest), [ix.digest]);
+    assertOk(await runCliAsync(['verify', `oci:${bundle}:multi`, '--key', pub], { env }));
+    // A registry destination: the payload names the identity, not the repository written to.
+    const staged = await runCliAsync(['copy', `${registry.host}/signed/app:1`, `${registry.host}/staging/app:1`, '--sign', '--key', key, '--sign-container-identity', identity, '--json'], { env });
+    assertOk(staged);
+    assert.equal(verifiedSignatures(registry.host, 'staging/app', (JSON.parse(staged.stdout) as { digest: string }).digest, pub, tmp.path, identity), 1);
+  });
+
   it('a key that does not open, or --sign where no registry is written, stops the command before anything is written', async () => {
     await registry.forgetAccessLog();
     assertOneLineError(
@@ -97,7 +131,9 @@ describe('--sign on the verbs that write an image into a registry', () => {
     );
     assertOneLineError(await runCliAsync(['push', `${registry.host}/signed/never:1`, '--layout', image.layout, '--tag', 'one', '--sign'], { env }), /^ocipush: --sign needs --key/, 2);
     assertOneLineError(await runCliAsync(['push', `${registry.host}/signed/never:1`, '--layout', image.layout, '--tag', 'one', '--key', key], { env }), /^ocipush: --key goes with --sign/, 2);
-    assertOneLineError(await runCliAsync(['copy', `${registry.host}/signed/app:1`, `oci:${join(tmp.path, 'out')}`, '--sign', '--key', key], { env }), /^ocipush: --sign: oci:.*out is not a registry/, 2);
+    assertOneLineError(await runCliAsync(['copy', `${registry.host}/signed/app:1`, `oci:${join(tmp.path, 'out')}`, '--sign', '--key', key], { env }), /^ocipush: --sign: oci:.*out is a layout, and a signature names the repository it is for: give it with --sign-container-identity/, 2);
+    assertOneLineError(await runCliAsync(['copy', `${registry.host}/signed/app:1`, `docker-archive:${join(tmp.path, 'out.tar')}`, '--sign', '--key', key, '--sign-container-identity', 'reg.example/app'], { env }), /^ocipush: --sign: docker-archive:.*out\.tar is an archive/, 2);
+    assertOneLineError(await runCliAsync(['copy', `${registry.host}/signed/app:1`, `${registry.host}/signed/never:1`, '--sign-container-identity', 'reg.example/app'], { env }), /^ocipush: --sign-container-identity goes with --sign/, 2);
     assertOneLineError(await runCliAsync(['mutate', `${registry.host}/signed/app:1`, '--label', 'a=b', '--sign', '--key', key], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }), /wrong password/);
     assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method !== 'GET' && e.method !== 'HEAD'), []);
     assert.ok(await skopeoFails(`${registry.host}/signed/never:1`));
