@@ -108,7 +108,7 @@ describe('index create with images in a registry', () => {
     assert.deepEqual(validate('index.schema.json', report), [], r.stdout);
     assert.deepEqual(report.signatures.map((s) => s.digest), [report.digest]);
     assert.equal(opensslVerifiedSignatures(registry.host, 'ci/signed', report.digest, `${keys}.pub`, tmp.path), 1);
-    assertOneLineError(await runCliAsync(['index', 'create', '--tag', 'app:1', 'a', 'b', '--sign', '--key', `${keys}.key`], { env: signEnv }), /--sign: app:1 is not a registry/, 2);
+    assertOneLineError(await runCliAsync(['index', 'create', '--tag', 'app:1', 'a', 'b', '--sign', '--key', `${keys}.key`], { env: signEnv }), /--sign: oci:oci-layout:app:1 is a layout, and a signature names the repository it is for: give it with --sign-container-identity/, 2);
   });
 
   it('with OCIPUSH_LAYOUT set, a registry-looking --tag is a layout name: the error says how to mean the registry, and docker:// does', async () => {
