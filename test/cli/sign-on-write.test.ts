@@ -89,7 +89,7 @@ describe('--sign on the verbs that write an image into a registry', () => {
     assert.equal((r.stderr.match(/^signed /gm) ?? []).length, 2);
   });
 
-  it('--sign-container-identity: into a layout (copy, mutate in place, index create), offline; a later push carries it; in a registry it names another repository', async () => {
+  it('--sign-container-identity: into a layout (copy, mutate in place, index create), offline; a later push carries it; in a registry (copy, push) it names another repository', async () => {
     const identity = 'registry.example.com/prod/app';
     const bundle = join(tmp.path, 'bundle');
     const copied = await runCliAsync(['copy', `${registry.host}/signed/app:1`, `oci:${bundle}:app`, '--sign', '--key', key, '--sign-container-identity', identity, '--json'], { env });
@@ -121,6 +121,13 @@ describe('--sign on the verbs that write an image into a registry', () => {
     const staged = await runCliAsync(['copy', `${registry.host}/signed/app:1`, `${registry.host}/staging/app:1`, '--sign', '--key', key, '--sign-container-identity', identity, '--json'], { env });
     assertOk(staged);
     assert.equal(verifiedSignatures(registry.host, 'staging/app', (JSON.parse(staged.stdout) as { digest: string }).digest, pub, tmp.path, identity), 1);
+    // push too.
+    const pushed = await runCliAsync(['push', `${registry.host}/staging/pushed:1`, '--layout', image.layout, '--tag', 'one', '--sign', '--key', key, '--sign-container-identity', identity, '--json'], { env });
+    assertOk(pushed);
+    const p = JSON.parse(pushed.stdout) as { digest: string };
+    assert.deepEqual(validate('push.schema.json', p), []);
+    assert.equal(verifiedSignatures(registry.host, 'staging/pushed', p.digest, pub, tmp.path, identity), 1);
+    assert.equal(verifiedSignatures(registry.host, 'staging/pushed', p.digest, pub, tmp.path), 0, 'not for the repository written to');
   });
 
   it('a key that does not open, or --sign where no registry is written, stops the command before anything is written', async () => {
