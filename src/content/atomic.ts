@@ -49,7 +49,7 @@ export async function makeDirectory(path: string, what = 'cannot create', mode?:
       throw fromSystemError(err, path, what);
     });
     if (found) {
-      if (!found.isDirectory()) throw fromSystemError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), dir === path ? path : dir, what);
+      if (!found.isDirectory()) throw fromSystemError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }), dir, what);
       break;
     }
     missing.unshift(dir);
