@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
-import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { registryFlags, stripTransport, type RegistryFlags } from './registry-options.js';
 
 interface ListArgs extends RegistryFlags {
   repository?: string;
@@ -53,7 +53,7 @@ export const lsCommand: CliCommand<ListArgs> = {
       }
       return;
     }
-    const text = argv.repository!.replace(/^docker:\/\//, '');
+    const text = stripTransport(argv.repository!);
     // A registry alone (localhost:5000, ghcr.io) would read as a Docker Hub repository or a tag.
     if (!text.includes('/') && (text === 'localhost' || /[.:]/.test(text))) {
       throw usageError(`${argv.repository}: a registry, not a repository: ocipush catalog ${text} lists its repositories, ocipush ls ${text}/REPOSITORY a repository's tags`);
