@@ -165,10 +165,9 @@ export const buildCommand: CliCommand<BuildArgs> = {
  */
 export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefined> {
   const targets = toArray(argv.push);
-  const { repositoryIdentity, signingFromFlags } = await import('./key-options.js');
-  const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
-  if (identity && !argv.sign) throw usageError('--sign-container-identity names the repository a signature is for: add --sign --key KEY');
-  if (targets.length === 0 && !identity) {
+  const inLayout = argv.signContainerIdentity !== undefined;
+  if (inLayout && !argv.sign) throw usageError('--sign-container-identity names the repository a signature is for: add --sign --key KEY');
+  if (targets.length === 0 && !inLayout) {
     if (argv.sign) throw usageError('--sign signs what --push pushes: add --push REGISTRY/REPO[:TAG], or sign in the layout with --sign-container-identity REGISTRY/REPO');
     return undefined;
   }
@@ -180,9 +179,11 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
   });
   const { checkConcurrency } = await import('./registry-options.js');
   const concurrency = checkConcurrency(argv.concurrency);
-  // The identity is the build's own business (signInLayoutFor): the key is read as for a registry.
-  const signer = (await signingFromFlags({ sign: argv.sign, key: argv.key }, { transport: 'registry', text: targets[0] ?? argv.layout }))?.signer;
-  return { to, flags: argv, concurrency, ...(signer ? { signer } : {}), ...(identity ? { signInLayoutFor: identity } : {}) };
+  // With --sign-container-identity the image is signed once, in the layout (the pushes carry that
+  // signature); without, in each repository pushed to. (--key alone may sign a provenance.)
+  const { signingFromFlags } = await import('./key-options.js');
+  const signing = argv.sign ? await signingFromFlags(argv, inLayout ? { transport: 'oci', text: `oci:${argv.layout}` } : { transport: 'registry', text: targets[0]! }) : undefined;
+  return { to, flags: argv, concurrency, ...(signing ? { signer: signing.signer } : {}), ...(signing?.identity ? { signInLayoutFor: signing.identity } : {}) };
 }
 
 
