@@ -2,19 +2,25 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { it } from 'node:test';
+import { it, type TestContext } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
 import { Annotation } from '../../src/oci/descriptor.js';
 import { CLI, tempDir } from '../support/tools.js';
 import { runCliAsync } from '../cli/registry-support.js';
 import { validateLayout } from '../assemble/support.js';
 
-it('builds started at once into a layout that does not exist yet all succeed, and every tag is kept (6 rounds of 4)', async (t) => {
+/** A temporary directory (removed after the test) holding `rootfs/hello`. */
+async function helloRootfs(t: TestContext): Promise<{ tmp: { path: string }; rootfs: string }> {
   const tmp = await tempDir();
   t.after(tmp.cleanup);
   const rootfs = join(tmp.path, 'rootfs');
   mkdirSync(rootfs);
   writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  return { tmp, rootfs };
+}
+
+it('builds started at once into a layout that does not exist yet all succeed, and every tag is kept (6 rounds of 4)', async (t) => {
+  const { tmp, rootfs } = await helloRootfs(t);
   for (let round = 0; round < 6; round++) {
     const dir = join(tmp.path, `new-${round}`, 'layout');
     const tags = ['a', 'b', 'c', 'd'];
@@ -31,11 +37,7 @@ it('builds started at once into a layout that does not exist yet all succeed, an
 // Node's recursive mkdir never returns where a parent answers ENOENT for any child (/proc): a
 // C++ loop at 100 % CPU. The child is killed after a minute, so that hang fails the test.
 it('a layout that cannot be made (under /proc, under a file) is one line and exit 1, not a hang', async (t) => {
-  const tmp = await tempDir();
-  t.after(tmp.cleanup);
-  const rootfs = join(tmp.path, 'rootfs');
-  mkdirSync(rootfs);
-  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  const { rootfs } = await helloRootfs(t);
   const build = (layout: string) => spawnSync(process.execPath, [CLI, 'build', rootfs, '--layout', layout], { encoding: 'utf8', timeout: 60_000 });
   const underProc = build(`/proc/self/ocipush-${process.pid}/layout`);
   assert.equal(underProc.status, 1, underProc.stderr);
