@@ -73,7 +73,7 @@ export async function copyAllTags(
   const leftOut = new Set<string>();
   // The copies running at once share what they send: a base layer of several tags goes up once.
   const shared: CopyContext = { ...context, inFlight: new Map() };
-  const { eachAtMost } = await import('../transfer/each-at-most.js');
+  const { eachAtMost } = await import('../each-at-most.js');
   /**
    * Settled once each tag knows whether it copies its image or only names an earlier tag's copy:
    * decided in the source's order, whatever order the manifests arrive in, so the first tag of an

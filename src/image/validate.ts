@@ -9,7 +9,7 @@ import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from 
 import { operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
-import { eachAtMost } from '../transfer/each-at-most.js';
+import { eachAtMost } from '../each-at-most.js';
 import { readManifest } from './load.js';
 
 export interface ValidateOptions extends OperationOptions {

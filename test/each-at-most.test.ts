@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eachAtMost } from '../../src/transfer/each-at-most.js';
+import { eachAtMost } from '../src/each-at-most.js';
 
 /** A task the test finishes by hand: no clock decides the order. */
 function gate(): { promise: Promise<void>; open: () => void; fail: (e: Error) => void } {
