@@ -72,13 +72,14 @@ function nextLink(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
-interface TagIndex {
+export interface TagIndex {
   index: ImageIndex;
   /** The ETag (or digest) of the index as read, for a conditional PUT; undefined when the tag is absent. */
   etag?: string;
 }
 
-async function readTagIndex(client: RegistryClient, repository: string, digest: Digest): Promise<TagIndex> {
+/** The referrers tag schema's index of `digest` as the registry has it (empty when the tag does not exist). */
+export async function readTagIndex(client: RegistryClient, repository: string, digest: Digest): Promise<TagIndex> {
   const tag = referrersTag(digest);
   const res = await client.request({
     method: 'GET', url: v2Path(repository, `manifests/${tag}`), op: `fetch referrers index ${repository}:${tag}`,
@@ -104,24 +105,55 @@ export interface PushReferrerResult {
   indexWrites: number;
 }
 
+/** A referrer manifest to make findable; `alreadyStored`: the registry had it before this push. */
+export interface ReferrerToPush {
+  descriptor: Descriptor;
+  bytes: Buffer;
+  alreadyStored?: boolean;
+}
+
 /**
  * Pushes a manifest whose `subject` is `subject`, by digest, and makes it findable: a registry
  * with the referrers API says so with `OCI-Subject` and indexes it itself; otherwise the
- * `sha256-<hex>` index is updated. The update is a conditional PUT (If-Match / If-None-Match)
- * retried on 412; registries that ignore preconditions (docker-registry 2.8) are covered by
- * reading the index back after writing and merging again when an entry went missing.
+ * `sha256-<hex>` index is updated (see pushReferrers).
  */
 export async function pushReferrer(
   client: RegistryClient, repository: string, manifest: { descriptor: Descriptor; bytes: Buffer; subject: Digest },
   options: { alreadyStored?: boolean } = {},
 ): Promise<PushReferrerResult> {
-  const { descriptor, bytes, subject } = manifest;
+  const { subject, ...referrer } = manifest;
+  const [result] = await pushReferrers(client, repository, subject, [{ ...referrer, alreadyStored: options.alreadyStored ?? false }]);
+  return result!;
+}
+
+/**
+ * Pushes the manifests of several referrers of `subject` at once and makes them findable with
+ * one update of the tag index for all of them: each update is a read, a write and a read back,
+ * three round trips a referrer would otherwise pay in turn. The update is a conditional PUT
+ * (If-Match / If-None-Match) retried on 412; registries that ignore preconditions (docker-registry
+ * 2.8) are covered by reading the index back after writing and merging again when an entry went
+ * missing. `tagIndex`: the index as the caller already read it (the first read is then saved).
+ */
+export async function pushReferrers(
+  client: RegistryClient, repository: string, subject: Digest, referrers: ReferrerToPush[],
+  options: { tagIndex?: TagIndex } = {},
+): Promise<PushReferrerResult[]> {
   // A re-push: a manifest the registry has and the tag index lists needs nothing more (one GET,
   // not a PUT and a GET). Not listed (a registry with the referrers API keeps no such index), the
   // PUT below learns from its OCI-Subject answer which way the registry takes it.
-  if (options.alreadyStored && (await readTagIndex(client, repository, subject)).index.manifests.some((m) => m.digest === descriptor.digest)) {
-    return { via: 'tag-schema', indexWrites: 0 };
-  }
+  const current = options.tagIndex ?? (referrers.some((r) => r.alreadyStored) ? await readTagIndex(client, repository, subject) : undefined);
+  const listed = new Set(current?.index.manifests.map((m) => m.digest));
+  const placed = await Promise.all(referrers.map(async (r): Promise<'listed' | 'api' | 'index'> => {
+    if (r.alreadyStored && listed.has(r.descriptor.digest)) return 'listed';
+    return (await putAnsweringSubject(client, repository, r.descriptor, r.bytes)) === subject ? 'api' : 'index';
+  }));
+  const entries = referrers.filter((_, i) => placed[i] === 'index').map((r) => referrerDescriptor(r.descriptor, r.bytes));
+  const indexWrites = entries.length > 0 ? await addToTagIndex(client, repository, subject, entries, current) : 0;
+  return placed.map((p) => ({ via: p === 'api' ? 'api' : 'tag-schema', indexWrites: p === 'index' ? indexWrites : 0 }));
+}
+
+/** PUTs a manifest by digest; the registry's `OCI-Subject` answer, if any. */
+async function putAnsweringSubject(client: RegistryClient, repository: string, descriptor: Descriptor, bytes: Buffer): Promise<string | undefined> {
   const res = await client.request({
     method: 'PUT', url: v2Path(repository, `manifests/${descriptor.digest}`), op: `push manifest ${descriptor.digest}`,
     scopes: [pushScope(repository)], headers: { 'content-type': descriptor.mediaType }, body: bytes,
@@ -130,9 +162,7 @@ export async function pushReferrer(
   await res.dump();
   const stored = res.header('docker-content-digest');
   if (stored && stored !== descriptor.digest) throw new OcipushError('EDIGEST', `${client.registry}/${repository}: manifest ${descriptor.digest} was stored as ${stored}`);
-  if (res.header('oci-subject') === subject) return { via: 'api', indexWrites: 0 };
-  const entry = referrerDescriptor(descriptor, bytes);
-  return { via: 'tag-schema', indexWrites: await addToTagIndex(client, repository, subject, entry) };
+  return res.header('oci-subject');
 }
 
 /** The index entry for a referrer: its artifactType (else its config's media type) and annotations. */
@@ -146,15 +176,17 @@ export function referrerDescriptor(descriptor: Descriptor, bytes: Buffer): Descr
   };
 }
 
-async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entry: Descriptor): Promise<number> {
+async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first?: TagIndex): Promise<number> {
   const tag = referrersTag(subject);
   let writes = 0;
   for (let round = 0; round < MAX_TAG_UPDATES; round++) {
     // Read (again after each write: the read-back that catches a concurrent writer whose
-    // registry ignored our precondition), stop once the entry is there.
-    const current = await readTagIndex(client, repository, subject);
-    if (current.index.manifests.some((m) => m.digest === entry.digest)) return writes;
-    const bytes = encodeJson({ ...current.index, manifests: [...current.index.manifests, entry] });
+    // registry ignored our precondition), stop once every entry is there.
+    const current = round === 0 && first ? first : await readTagIndex(client, repository, subject);
+    const have = new Set(current.index.manifests.map((m) => m.digest));
+    const missing = entries.filter((e) => !have.has(e.digest));
+    if (missing.length === 0) return writes;
+    const bytes = encodeJson({ ...current.index, manifests: [...current.index.manifests, ...missing] });
     const headers: Record<string, string> = { 'content-type': MediaType.OciIndex };
     if (current.etag) headers['if-match'] = quoteEtag(current.etag);
     else headers['if-none-match'] = '*';
@@ -166,7 +198,7 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
     // 412: someone updated the index since we read it: read again and merge.
     if (res.status !== 412) writes++;
   }
-  throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${entry.digest} could not be added after ${MAX_TAG_UPDATES} attempts`);
+  throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${entries.map((e) => e.digest).join(', ')} could not be added after ${MAX_TAG_UPDATES} attempts`);
 }
 
 function quoteEtag(etag: string): string {

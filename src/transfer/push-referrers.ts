@@ -2,9 +2,11 @@ import type { Descriptor } from '../oci/descriptor.js';
 import { layoutReferrers } from '../content/layout-referrers.js';
 import type { OciLayout } from '../content/layout.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
-import { pushReferrer, type ReferrersMethod } from '../registry/referrers.js';
+import { pushReferrers, readTagIndex, type ReferrersMethod } from '../registry/referrers.js';
 import type { Repository } from '../registry/repository.js';
 import { copyGraph } from './copy-graph.js';
+import { eachAtMost } from '../each-at-most.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import type { LazyBlobs } from './lazy-blobs.js';
 
 export interface PushedReferrer {
@@ -17,23 +19,36 @@ export interface PushedReferrer {
 }
 
 /**
- * Carries what refers to `subject` in the layout (the SBOM a build made) to the repository the
- * image went to: each artifact's blobs and manifest (by digest), then its place in the
- * registry's referrers (the OCI 1.1 API where the registry has it, else the tag schema).
+ * Carries what refers to `subject` in the layout (the SBOM a build made, a signed provenance) to
+ * the repository the image went to: each artifact's blobs and manifest (by digest), then its
+ * place in the registry's referrers (the OCI 1.1 API where the registry has it, else the tag
+ * schema). All referrers go at once, in the round trips one would take: whether each is there
+ * (with the tag index, read at the same time), their blobs, their manifests, one index update.
  */
 export async function pushLayoutReferrers(
   layout: OciLayout, source: ReadOnlyStorage, repository: Repository, subject: Descriptor,
   options: { concurrency?: number; signal?: AbortSignal } = {},
 ): Promise<PushedReferrer[]> {
-  const pushed: PushedReferrer[] = [];
-  for (const referrer of await layoutReferrers(layout, subject)) {
-    // A manifest the registry has, it accepted with all its blobs: nothing under it to ask about.
-    const alreadyStored = await repository.exists(referrer.descriptor);
-    if (!alreadyStored) await copyGraph(source, repository, referrer.descriptor, options);
-    const { via } = await pushReferrer(repository.client, repository.name, { descriptor: referrer.descriptor, bytes: referrer.bytes, subject: subject.digest }, { alreadyStored });
-    pushed.push({ descriptor: referrer.descriptor, ...(referrer.manifest.artifactType ? { artifactType: referrer.manifest.artifactType } : {}), via });
-  }
-  return pushed;
+  const referrers = await layoutReferrers(layout, subject);
+  if (referrers.length === 0) return [];
+  const [stored, tagIndex] = await Promise.all([
+    Promise.all(referrers.map((r) => repository.exists(r.descriptor, options.signal ? { signal: options.signal } : {}))),
+    readTagIndex(repository.client, repository.name, subject.digest),
+  ]);
+  // A manifest the registry has, it accepted with all its blobs: nothing under it to ask about.
+  // The others' blobs go up together (the empty config they share, once); their manifests go up
+  // in pushReferrers, whose PUT answer tells how the registry indexes them.
+  const inFlight = new Map<string, Promise<void>>();
+  await eachAtMost(referrers, options.concurrency ?? DEFAULT_CONCURRENCY, async (referrer, i) => {
+    if (stored[i]) return;
+    const root = referrer.descriptor.digest;
+    await copyGraph(source, repository, referrer.descriptor, { ...options, inFlight, present: (d) => d.digest === root });
+  });
+  const placed = await pushReferrers(repository.client, repository.name, subject.digest,
+    referrers.map((r, i) => ({ descriptor: r.descriptor, bytes: r.bytes, alreadyStored: stored[i]! })), { tagIndex });
+  return referrers.map((r, i) => ({
+    descriptor: r.descriptor, ...(r.manifest.artifactType ? { artifactType: r.manifest.artifactType } : {}), via: placed[i]!.via,
+  }));
 }
 
 /**

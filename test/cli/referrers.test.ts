@@ -124,6 +124,32 @@ describe('ocipush attach / referrers', () => {
     }
   });
 
+  it('a first push of an image with an SBOM and a signed provenance writes each referrer once and the tag index once', async () => {
+    const rootfs = join(tmp.path, 'provenance-rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const keys = join(tmp.path, 'rf-keys');
+    const env = { COSIGN_PASSWORD: 'rf-pw' };
+    assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', keys], { env }));
+    const layout = join(tmp.path, 'provenance-layout');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--sbom', '--provenance', '--key', `${keys}.key`, '-q'], { env }));
+    await registry.forgetAccessLog();
+    const pushed = await runCliAsync(['push', layout, `${registry.host}/rf/once:1`, '--json']);
+    assertOk(pushed);
+    const { digest, referrers } = JSON.parse(pushed.stdout) as { digest: string; referrers: { digest: string; artifactType?: string; via: string }[] };
+    const made = referrers.filter((r) => r.via === 'tag-schema').map((r) => r.digest).sort();
+    assert.equal(made.length, 2, pushed.stdout);
+    const writes = (await registry.settledAccessLog()).filter((e) => e.method === 'PUT' && e.path.includes('/manifests/')).map((e) => e.path);
+    // Before, each referrer's manifest went up twice (once with its blobs, once to read OCI-Subject) and each updated the index in turn.
+    for (const m of made) assert.equal(writes.filter((w) => w.endsWith(`/manifests/${m}`)).length, 1, writes.join('\n'));
+    assert.equal(writes.filter((w) => w.endsWith(`/manifests/${tagOf(digest)}`)).length, 1, writes.join('\n'));
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/once:${tagOf(digest)}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.digest).sort(), made);
+    assert.deepEqual(index.manifests.map((m) => m.artifactType).sort(), ['application/spdx+json', 'application/vnd.dsse.envelope.v1+json']);
+    // And the provenance is in cosign's .att too, verifiable as cosign's verify-attestation reads it.
+    assertOk(await runCliAsync(['verify-attestation', `${registry.host}/rf/once:1`, '--key', `${keys}.pub`, '--type', 'slsaprovenance1']));
+  });
+
   it('two attaches at once both survive: both read the same index, the conditional PUT makes the second merge', async () => {
     const digestTag = tagOf(image.manifest.digest);
     const p = await proxy({ conditionalPuts: true, barrier: { match: (m, path) => m === 'GET' && path.endsWith(`/manifests/${digestTag}`), count: 2 } });
