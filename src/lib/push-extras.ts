@@ -30,27 +30,33 @@ export async function pushExtras(p: {
   connect: (registry: string) => Promise<RegistryClient>;
   warn: (message: string) => void;
 }): Promise<PushExtras> {
-  const referrers: PushedReferrer[] = [];
   const index = await p.layout.readIndex();
   // Signatures a copy from a registry kept in the layout under cosign's names, of the image or of
-  // an index's manifests: first, as a build's attestations below are appended to the `.att` there.
+  // an index's manifests; the layout's OCI 1.1 referrers (a build's SBOM and provenance); and a
+  // signed provenance appended to cosign's `.att` as well: each its own requests, all at once.
   const subjects = [p.root, ...p.nodes.filter((n) => n.kind === 'manifest' || n.kind === 'index').map((n) => n.descriptor).filter((d) => d.digest !== p.root.digest)];
   const names = index.manifests.flatMap((d) => d.annotations?.[Annotation.RefName] ?? []);
   const wanted = new Set(subjects.flatMap(cosignTags));
-  if (names.some((name) => wanted.has(name))) {
-    const { pushLayoutCosignTags } = await import('../transfer/push-referrers.js');
-    referrers.push(...await pushLayoutCosignTags(p.source, p.repository, subjects, names, { concurrency: p.concurrency }));
-  }
-  if (index.manifests.some(isReferrerEntry)) {
-    const { pushLayoutReferrers } = await import('../transfer/push-referrers.js');
-    const pushed = await pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency });
-    // A build's signed provenance also goes to cosign's `.att`; an SBOM alone loads none of that.
-    if (pushed.some((r) => r.artifactType === DSSE_MEDIA_TYPE)) {
+  const cosignCopy = names.some((name) => wanted.has(name))
+    ? import('../transfer/push-referrers.js').then((m) => m.pushLayoutCosignTags(p.source, p.repository, subjects, names, { concurrency: p.concurrency }))
+    : undefined;
+  const ociReferrers = index.manifests.some(isReferrerEntry)
+    ? import('../transfer/push-referrers.js').then((m) => m.pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency }))
+    : undefined;
+  // A `.att` the layout holds under cosign's name goes up first, and the provenance is appended
+  // to it. An SBOM alone loads none of the attestation code.
+  const attFirst = names.includes(cosignTags(p.root)[1]!) ? cosignCopy : undefined;
+  const attestations = index.manifests.some((d) => d.artifactType === DSSE_MEDIA_TYPE)
+    ? Promise.resolve(attFirst).then(async () => {
       const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
       await appendLayoutAttestations(p.layout, p.repository, p.root);
-    }
-    referrers.push(...pushed);
-  }
+    })
+    : undefined;
+  // Every piece ends before a failure is reported: a push does not return while another of its
+  // requests is still writing to the registry.
+  const [tagged, pushed, attached] = await Promise.allSettled([cosignCopy ?? [], ociReferrers ?? [], attestations]);
+  for (const result of [tagged, pushed, attached]) if (result.status === 'rejected') throw result.reason;
+  const referrers: PushedReferrer[] = [...valueOf(tagged), ...valueOf(pushed)];
   let cacheEntries = 0;
   if (await stat(join(p.layout.root, PENDING_CACHE_ENTRIES_FILE)).then(() => true, () => false)) {
     const { writePendingCacheEntries } = await import('../assemble/pending-cache-push.js');
@@ -61,4 +67,8 @@ export async function pushExtras(p: {
     });
   }
   return { referrers, cacheEntries };
+}
+
+function valueOf<T>(result: PromiseSettledResult<T>): T | [] {
+  return result.status === 'fulfilled' ? result.value : [];
 }

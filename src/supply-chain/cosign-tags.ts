@@ -102,10 +102,13 @@ export async function appendAttached(repo: AttachedTarget, digest: Digest, suffi
   const same = layers.find((l) => l.digest === payloadDigest && sameAnnotations(l.annotations ?? {}, layer.annotations));
   if (same && existing.descriptor) return { tag, manifest: existing.descriptor, appended: false };
   const all = [...layers, descriptor];
-  await repo.pushBlob({ mediaType: layer.mediaType, digest: payloadDigest, size: layer.payload.length }, bufferSource(layer.payload));
   const config = attachedConfig(all);
   const configDesc: Descriptor = { mediaType: MediaType.OciConfig, size: config.length, digest: sha256(config) };
-  await repo.pushBlob(configDesc, bufferSource(config));
+  // Both blobs at once: two round trips each to a registry, for a few hundred bytes.
+  await Promise.all([
+    repo.pushBlob({ mediaType: layer.mediaType, digest: payloadDigest, size: layer.payload.length }, bufferSource(layer.payload)),
+    repo.pushBlob(configDesc, bufferSource(config)),
+  ]);
   const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: configDesc, layers: all };
   const bytes = encodeJson(manifest);
   const desc: Descriptor = { mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length };
