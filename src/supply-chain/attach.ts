@@ -7,6 +7,8 @@ import { MediaType } from '../oci/media-types.js';
 import { bufferSource, fileSource, madeSource, type BlobSource } from '../content/blob-source.js';
 import { readHashing } from './blob-signature.js';
 import { pushReferrer, type PushReferrerResult } from '../registry/referrers.js';
+import { eachAtMost } from '../each-at-most.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import type { Repository } from '../registry/repository.js';
 import type { OciLayout } from '../content/layout.js';
 import { recordLayoutReferrers } from '../content/layout-referrers.js';
@@ -71,16 +73,16 @@ export function artifactManifest(artifactType: string, blobs: readonly ArtifactB
 /**
  * The empty config and each blob, uploaded unless the repository has it already (asked of all at
  * once): the empty config nearly always is, and an artifact pushed again sends no file twice.
+ * Several files go up at once, as oras sends them.
  */
 async function pushArtifactBlobs(repo: Repository, blobs: readonly ArtifactBlob[]): Promise<void> {
-  const all = [{ descriptor: EMPTY_DESCRIPTOR, source: bufferSource(EMPTY_JSON) }, ...blobs];
-  const there = await Promise.all(all.map((b) => repo.exists(b.descriptor)));
-  const sent = new Set<string>();
-  for (const [i, blob] of all.entries()) {
-    if (there[i] || sent.has(blob.descriptor.digest)) continue;
-    await repo.pushBlob(blob.descriptor, blob.source);
-    sent.add(blob.descriptor.digest);
+  const byDigest = new Map<string, ArtifactBlob>();
+  for (const blob of [{ descriptor: EMPTY_DESCRIPTOR, source: bufferSource(EMPTY_JSON) }, ...blobs]) {
+    if (!byDigest.has(blob.descriptor.digest)) byDigest.set(blob.descriptor.digest, blob);
   }
+  const all = [...byDigest.values()];
+  const there = await Promise.all(all.map((b) => repo.exists(b.descriptor)));
+  await eachAtMost(all.filter((_, i) => !there[i]), DEFAULT_CONCURRENCY, async (blob) => { await repo.pushBlob(blob.descriptor, blob.source); });
 }
 
 /**
