@@ -289,10 +289,10 @@ async function appendAttestations(layout: OciLayout, repository: Repository, sub
  * keeps an SBOM: so an image signed, described and attested in one registry goes through a
  * layout (an air-gapped transfer) to another with all of it.
  */
-async function referrerEnds(src: OpenedSource, dst: OpenedDestination): Promise<Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'>> {
-  const ends: Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrer'> = {};
+async function referrerEnds(src: OpenedSource, dst: OpenedDestination): Promise<Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrers' | 'publisherStoresManifests'>> {
+  const ends: Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrers' | 'publisherStoresManifests'> = {};
   const source = src.storage as Partial<Repository>;
-  const { listReferrers, pushReferrer } = await import('../registry/referrers.js');
+  const { listReferrers, pushReferrers } = await import('../registry/referrers.js');
   if (src.located && source.client) {
     const client = source.client;
     const name = src.located.repositoryName;
@@ -301,14 +301,17 @@ async function referrerEnds(src: OpenedSource, dst: OpenedDestination): Promise<
   const target = dst.repository;
   if (target) {
     const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
-    ends.publishReferrer = async (referrer, subject, { alreadyStored }) => {
-      const bytes = await readSmall(await src.storage.fetch(referrer), MAX_MANIFEST_BYTES, `${src.name}: referrer ${referrer.digest}`);
-      await pushReferrer(target.client, target.name, { descriptor: referrer, bytes, subject: subject.digest }, { alreadyStored });
+    ends.publisherStoresManifests = true;
+    ends.publishReferrers = async (subject, referrers) => {
+      const manifests = await Promise.all(referrers.map(async ({ descriptor, alreadyStored }) => ({
+        descriptor, alreadyStored, bytes: await readSmall(await src.storage.fetch(descriptor), MAX_MANIFEST_BYTES, `${src.name}: referrer ${descriptor.digest}`),
+      })));
+      await pushReferrers(target.client, target.name, subject.digest, manifests);
     };
   } else if (dst.layout) {
     const layout = dst.layout;
     const { recordLayoutReferrers } = await import('../content/layout-referrers.js');
-    ends.publishReferrer = (referrer) => recordLayoutReferrers(layout, [referrer]);
+    ends.publishReferrers = (_subject, referrers) => recordLayoutReferrers(layout, referrers.map((r) => r.descriptor));
   }
   return ends;
 }

@@ -1,7 +1,9 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import { OcipushError } from '../errors.js';
 import { isReferrerLister, isTagResolver, type ReadOnlyStorage, type Storage, type TagResolver } from '../content/storage.js';
-import { copyGraph, type CopyOptions, type CopyResult } from './copy-graph.js';
+import { copyGraph, type CopyEvent, type CopyOptions, type CopyResult } from './copy-graph.js';
+import { eachAtMost } from '../each-at-most.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 
 /** The tags cosign gives what it attaches to `sha256:<hex>`: signatures, attestations, SBOMs. */
 export const COSIGN_SUFFIXES = ['sig', 'att', 'sbom'] as const;
@@ -36,11 +38,17 @@ export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> 
    */
   listReferrers?: (subject: Descriptor) => Promise<Descriptor[]>;
   /**
-   * Makes a copied OCI 1.1 referrer findable in the destination (a registry without the referrers
-   * API needs its `sha256-<hex>` index updated: registry/referrers.ts pushReferrer).
-   * `alreadyStored`: the destination had the referrer's manifest before this copy.
+   * Makes copied OCI 1.1 referrers of `subject` findable in the destination, all of a subject in
+   * one call (a registry without the referrers API needs its `sha256-<hex>` index updated, once
+   * for all: registry/referrers.ts pushReferrers). `alreadyStored`: the destination had the
+   * referrer's manifest before this copy.
    */
-  publishReferrer?: (referrer: Descriptor, subject: Descriptor, facts: { alreadyStored: boolean }) => Promise<void>;
+  publishReferrers?: (subject: Descriptor, referrers: { descriptor: Descriptor; alreadyStored: boolean }[]) => Promise<void>;
+  /**
+   * The publisher stores each new referrer's manifest itself (a registry: its answer to the PUT
+   * says whether it has the referrers API); the copy then sends only what is under it.
+   */
+  publisherStoresManifests?: boolean;
 }
 
 /**
@@ -48,42 +56,90 @@ export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> 
  * to `dst`, after the image itself: the cosign-style `sha256-<hex>.sig/.att/.sbom` tags under
  * the same tags, and the OCI 1.1 referrers of a source that can list them (a storage with
  * `referrers()`, see ReferrerLister), each by digest, and theirs in turn (a signature of an SBOM).
+ * The two kinds go at once, and within each, every tag or referrer at once (bounded): they are
+ * manifests of a few hundred bytes each, whose round trips would otherwise add up one by one.
  */
 export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects: Descriptor[], options: ReferrerCopyOptions = {}): Promise<CopiedReferrer[]> {
-  const copied: CopiedReferrer[] = [];
-  const { sourceTags, listReferrers, publishReferrer, ...copyOptions } = options;
-  if (isTagResolver(src)) {
-    const wanted = new Map<string, string>();
-    for (const subject of subjects) for (const tag of cosignTags(subject)) wanted.set(tag, subject.digest);
-    // From the tag list when the caller has it, else one lookup per candidate tag (in parallel):
-    // a repository with thousands of tags is not listed for three names.
-    const found: [string, Descriptor][] = [];
-    if (sourceTags) {
-      for (const tag of (await sourceTags()).filter((t) => wanted.has(t))) found.push([tag, await src.resolve(tag, { signal: options.signal })]);
-    } else {
-      const looked = await Promise.all([...wanted.keys()].map(async (tag) => [tag, await resolveIfPresent(src, tag, options.signal)] as const));
-      for (const [tag, desc] of looked) if (desc) found.push([tag, desc]);
-    }
-    for (const [tag, desc] of found) {
-      copied.push({ subject: wanted.get(tag)!, tag, result: await copyGraph(src, dst, desc, { ...copyOptions, rootReference: tag }) });
-    }
-  }
+  const { sourceTags, listReferrers, publishReferrers, publisherStoresManifests, ...copyOptions } = options;
+  const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const inFlight = copyOptions.inFlight ?? new Map<string, Promise<void>>();
+  const tagged = isTagResolver(src) ? copyCosignTags(src, dst, subjects, sourceTags, { ...copyOptions, inFlight }) : Promise.resolve([]);
   const lister = listReferrers ?? (isReferrerLister(src) ? (d: Descriptor) => src.referrers(d, { signal: options.signal }) : undefined);
-  if (lister) {
+  const referred = (async () => {
+    const copied: CopiedReferrer[] = [];
+    if (!lister) return copied;
     const seen = new Set(subjects.map((s) => s.digest));
-    const queue = [...subjects];
-    while (queue.length > 0) {
-      const subject = queue.shift()!;
-      for (const referrer of await lister(subject)) {
-        if (seen.has(referrer.digest)) continue;
-        seen.add(referrer.digest);
-        const result = await copyGraph(src, dst, referrer, copyOptions);
-        await publishReferrer?.(referrer, subject, { alreadyStored: result.nodes.at(-1)?.outcome === 'exists' });
-        copied.push({ subject: subject.digest, result });
-        queue.push(referrer);
-      }
+    // Level by level: the referrers of every subject, then theirs (a signature of an SBOM).
+    let level = subjects;
+    while (level.length > 0) {
+      const listed = await Promise.all(level.map(lister));
+      const next: Descriptor[] = [];
+      const perSubject = level.map((subject, i) => {
+        const fresh = listed[i]!.filter((r) => !seen.has(r.digest));
+        for (const r of fresh) seen.add(r.digest);
+        next.push(...fresh);
+        return { subject, referrers: fresh };
+      });
+      const results = await Promise.all(perSubject.map(async ({ subject, referrers }) => {
+        const stored = await Promise.all(referrers.map((r) => dst.exists(r, options.signal ? { signal: options.signal } : {})));
+        const out: CopyResult[] = [];
+        await eachAtMost(referrers, limit, async (referrer, i) => {
+          if (stored[i]) {
+            out[i] = { root: referrer, nodes: [{ descriptor: referrer, kind: 'manifest', outcome: 'exists' }] };
+            return;
+          }
+          out[i] = publisherStoresManifests
+            ? await copyUnder(src, dst, referrer, { ...copyOptions, inFlight })
+            : await copyGraph(src, dst, referrer, { ...copyOptions, inFlight });
+        });
+        if (referrers.length > 0) await publishReferrers?.(subject, referrers.map((descriptor, i) => ({ descriptor, alreadyStored: stored[i]! })));
+        if (publisherStoresManifests) {
+          for (const [i, referrer] of referrers.entries()) if (!stored[i]) options.onEvent?.({ type: 'done', descriptor: referrer, kind: 'manifest', outcome: 'uploaded' });
+        }
+        return out.map((result) => ({ subject: subject.digest, result }));
+      }));
+      copied.push(...results.flat());
+      level = next;
     }
-  }
+    return copied;
+  })();
+  // Both kinds end before a failure is reported: nothing goes on writing after the copy returns.
+  const [byTag, byReferrers] = await Promise.allSettled([tagged, referred]);
+  for (const r of [byTag, byReferrers]) if (r.status === 'rejected') throw r.reason;
+  return [...(byTag as PromiseFulfilledResult<CopiedReferrer[]>).value, ...(byReferrers as PromiseFulfilledResult<CopiedReferrer[]>).value];
+}
+
+/**
+ * What is under a manifest (its config and layers), copied; the manifest itself is left to the
+ * publisher, which stores it and reads the registry's answer. The copy's own events for it would
+ * say "already there": the publisher's success is reported instead.
+ */
+export async function copyUnder(src: ReadOnlyStorage, dst: Storage, manifest: Descriptor, options: CopyOptions): Promise<CopyResult> {
+  const onEvent = options.onEvent;
+  const result = await copyGraph(src, dst, manifest, {
+    ...options,
+    present: (d) => d.digest === manifest.digest || (options.present?.(d) ?? false),
+    ...(onEvent ? { onEvent: (e: CopyEvent) => { if (e.descriptor.digest !== manifest.digest) onEvent(e); } } : {}),
+  });
+  return { root: result.root, nodes: result.nodes.map((n) => (n.descriptor.digest === manifest.digest ? { ...n, outcome: 'uploaded' } : n)) };
+}
+
+/** cosign's `.sig`/`.att`/`.sbom` tags of `subjects` the source has, each copied under the same tag, all at once. */
+async function copyCosignTags(
+  src: ReadOnlyStorage & TagResolver, dst: Storage, subjects: Descriptor[], sourceTags: (() => Promise<string[]>) | undefined, copyOptions: CopyOptions,
+): Promise<CopiedReferrer[]> {
+  const wanted = new Map<string, string>();
+  for (const subject of subjects) for (const tag of cosignTags(subject)) wanted.set(tag, subject.digest);
+  // From the tag list when the caller has it, else one lookup per candidate tag (in parallel):
+  // a repository with thousands of tags is not listed for three names.
+  const io = copyOptions.signal ? { signal: copyOptions.signal } : {};
+  const candidates = sourceTags ? (await sourceTags()).filter((t) => wanted.has(t)) : [...wanted.keys()];
+  const looked = await Promise.all(candidates.map(async (tag) => [tag, sourceTags ? await src.resolve(tag, io) : await resolveIfPresent(src, tag, copyOptions.signal)] as const));
+  const found = looked.filter((f): f is readonly [string, Descriptor] => f[1] !== undefined);
+  const copied: CopiedReferrer[] = [];
+  await eachAtMost(found, copyOptions.concurrency ?? DEFAULT_CONCURRENCY, async ([tag, desc], i) => {
+    copied[i] = { subject: wanted.get(tag)!, tag, result: await copyGraph(src, dst, desc, { ...copyOptions, rootReference: tag }) };
+  });
   return copied;
 }
 

@@ -4,7 +4,7 @@ import type { OciLayout } from '../content/layout.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { pushReferrers, readTagIndex, type ReferrersMethod } from '../registry/referrers.js';
 import type { Repository } from '../registry/repository.js';
-import { copyGraph } from './copy-graph.js';
+import { copyReferrers, copyUnder } from './copy-referrers.js';
 import { eachAtMost } from '../each-at-most.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import type { LazyBlobs } from './lazy-blobs.js';
@@ -41,8 +41,7 @@ export async function pushLayoutReferrers(
   const inFlight = new Map<string, Promise<void>>();
   await eachAtMost(referrers, options.concurrency ?? DEFAULT_CONCURRENCY, async (referrer, i) => {
     if (stored[i]) return;
-    const root = referrer.descriptor.digest;
-    await copyGraph(source, repository, referrer.descriptor, { ...options, inFlight, present: (d) => d.digest === root });
+    await copyUnder(source, repository, referrer.descriptor, { ...options, inFlight });
   });
   const placed = await pushReferrers(repository.client, repository.name, subject.digest,
     referrers.map((r, i) => ({ descriptor: r.descriptor, bytes: r.bytes, alreadyStored: stored[i]! })), { tagIndex });
@@ -59,7 +58,6 @@ export async function pushLayoutCosignTags(
   source: LazyBlobs, repository: Repository, subjects: Descriptor[], names: string[],
   options: { concurrency?: number; signal?: AbortSignal } = {},
 ): Promise<PushedReferrer[]> {
-  const { copyReferrers } = await import('./copy-referrers.js');
   // The OCI 1.1 referrers went up before (pushLayoutReferrers), each with how the registry took it.
   const copied = await copyReferrers(source, repository, subjects, { ...options, sourceTags: async () => names, listReferrers: async () => [] });
   return copied.map((c) => ({ descriptor: c.result.root, via: 'cosign-tag' as const, ...(c.tag ? { tag: c.tag } : {}) }));

@@ -148,6 +148,15 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual(index.manifests.map((m) => m.artifactType).sort(), ['application/spdx+json', 'application/vnd.dsse.envelope.v1+json']);
     // And the provenance is in cosign's .att too, verifiable as cosign's verify-attestation reads it.
     assertOk(await runCliAsync(['verify-attestation', `${registry.host}/rf/once:1`, '--key', `${keys}.pub`, '--type', 'slsaprovenance1']));
+    // A copy to another repository likewise: each referrer's manifest once, its index once.
+    await registry.forgetAccessLog();
+    assertOk(await runCliAsync(['copy', `${registry.host}/rf/once:1`, `${registry.host}/rf/once-copy:1`]));
+    const copyWrites = (await registry.settledAccessLog()).filter((e) => e.method === 'PUT' && e.path.startsWith('/v2/rf/once-copy/manifests/')).map((e) => e.path);
+    for (const m of made) assert.equal(copyWrites.filter((w) => w.endsWith(`/manifests/${m}`)).length, 1, copyWrites.join('\n'));
+    assert.equal(copyWrites.filter((w) => w.endsWith(`/manifests/${tagOf(digest)}`)).length, 1, copyWrites.join('\n'));
+    const copied = JSON.parse(skopeoRawManifest(`${registry.host}/rf/once-copy:${tagOf(digest)}`).bytes.toString()) as Index;
+    assert.deepEqual(copied.manifests.map((m) => m.digest).sort(), made);
+    assertOk(await runCliAsync(['verify-attestation', `${registry.host}/rf/once-copy:1`, '--key', `${keys}.pub`, '--type', 'slsaprovenance1']));
   });
 
   it('two attaches at once both survive: both read the same index, the conditional PUT makes the second merge', async () => {
