@@ -7,7 +7,7 @@ import { isMountLookup, isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
-import type { CopiedReferrer, ReferrerCopyOptions } from '../transfer/copy-referrers.js';
+import type { CopiedReferrer } from '../transfer/copy-referrers.js';
 import type { OciLayout } from '../content/layout.js';
 import type { Repository } from '../registry/repository.js';
 
@@ -227,7 +227,9 @@ export async function copyImage(
     const subjects = referrerSubjects(result);
     let referrers: CopiedReferrer[] = [];
     if (context.referrers && !dst.writer) {
-      referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...(await referrerEnds(src, dst)) });
+      const { referrerEnds } = await import('../transfer/referrer-ends.js');
+      const ends = await referrerEnds(src, { ...(dst.repository ? { repository: dst.repository } : {}), ...(dst.layout ? { layout: dst.layout } : {}) });
+      referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...ends });
       if (src.layout && dst.repository) await appendAttestations(src.layout, dst.repository, subjects, referrers);
     }
     await dst.finish(root);
@@ -279,41 +281,6 @@ async function appendAttestations(layout: OciLayout, repository: Repository, sub
     // Only a subject whose OCI 1.1 referrers came along can have an attestation to append.
     if (referrers.some((r) => r.tag === undefined && r.subject === subject.digest)) await appendLayoutAttestations(layout, repository, subject);
   }
-}
-
-/**
- * How a copy finds the source's OCI 1.1 referrers and makes each findable at the destination. A
- * registry source is asked through its registry (the referrers API, else the tag schema); a
- * layout lists its own (LazyBlobs.referrers). A registry destination gets each in its referrers
- * (the API, else its `sha256-<hex>` index); a layout, an entry in its index.json, as a build
- * keeps an SBOM: so an image signed, described and attested in one registry goes through a
- * layout (an air-gapped transfer) to another with all of it.
- */
-async function referrerEnds(src: OpenedSource, dst: OpenedDestination): Promise<Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrers' | 'publisherStoresManifests'>> {
-  const ends: Pick<ReferrerCopyOptions, 'listReferrers' | 'publishReferrers' | 'publisherStoresManifests'> = {};
-  const source = src.storage as Partial<Repository>;
-  const { listReferrers, pushReferrers } = await import('../registry/referrers.js');
-  if (src.located && source.client) {
-    const client = source.client;
-    const name = src.located.repositoryName;
-    ends.listReferrers = async (subject) => (await listReferrers(client, name, subject.digest)).manifests;
-  }
-  const target = dst.repository;
-  if (target) {
-    const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
-    ends.publisherStoresManifests = true;
-    ends.publishReferrers = async (subject, referrers) => {
-      const manifests = await Promise.all(referrers.map(async ({ descriptor, alreadyStored }) => ({
-        descriptor, alreadyStored, bytes: await readSmall(await src.storage.fetch(descriptor), MAX_MANIFEST_BYTES, `${src.name}: referrer ${descriptor.digest}`),
-      })));
-      await pushReferrers(target.client, target.name, subject.digest, manifests);
-    };
-  } else if (dst.layout) {
-    const layout = dst.layout;
-    const { recordLayoutReferrers } = await import('../content/layout-referrers.js');
-    ends.publishReferrers = (_subject, referrers) => recordLayoutReferrers(layout, referrers.map((r) => r.descriptor));
-  }
-  return ends;
 }
 
 function tagRegex(text: string): RegExp {

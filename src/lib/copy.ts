@@ -83,7 +83,9 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       const referrers: Descriptor[] = [];
       if (options.referrers !== false) {
         const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
-        const copied = await copyReferrers(storage, repository, referrerSubjects(result), copyOptions);
+        const { referrerEnds } = await import('../transfer/referrer-ends.js');
+        const ends = await referrerEnds({ storage, name: source.name }, { repository });
+        const copied = await copyReferrers(storage, repository, referrerSubjects(result), { ...copyOptions, ...ends });
         referrers.push(...copied.map((r) => r.result.root));
       }
       await client.close();

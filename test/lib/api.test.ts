@@ -168,6 +168,21 @@ test('push carries what refers to the image in the layout, as the CLI does: a bu
   assert.equal(pushed.referrers.length, 1, 'the SBOM');
   assert.equal(pushed.cacheEntries, 0);
   assert.equal(await manifestStatus(registry.host, 'api/sbom', pushed.referrers[0]!.descriptor.digest), 200, 'the SBOM manifest is in the registry');
+  // copy() takes it along to another repository and lists it there, as the CLI's copy does:
+  // from a registry (asked through its referrers tag schema) and from the layout.
+  const { copy } = await import('../../src/index.js');
+  const sbom = pushed.referrers[0]!.descriptor.digest;
+  const indexTag = pushed.digest.replace(':', '-');
+  const listed = async (repo: string) => {
+    const r = await fetch(`http://${registry.host}/v2/${repo}/manifests/${indexTag}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    return r.status === 200 ? ((await r.json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest) : [];
+  };
+  const promoted = await copy({ from: `${registry.host}/api/sbom:1`, to: `${registry.host}/api/sbom-promoted:1` });
+  assert.deepEqual(promoted.referrers.map((d) => d.digest), [sbom]);
+  assert.deepEqual(await listed('api/sbom-promoted'), [sbom], 'the SBOM is listed in the referrers tag index of the copy');
+  const fromLayout = await copy({ from: `oci:${sbomLayout}:app`, to: `${registry.host}/api/sbom-from-layout:1` });
+  assert.deepEqual(fromLayout.referrers.map((d) => d.digest), [sbom]);
+  assert.deepEqual(await listed('api/sbom-from-layout'), [sbom]);
 });
 
 test('validate resolves with the report: valid for a whole image, the problem named for a layer whose bytes changed', async () => {
