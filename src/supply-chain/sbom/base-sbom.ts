@@ -108,11 +108,13 @@ export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Des
     return undefined;
   };
   const ofManifest = (subject: Descriptor) => async () => {
-    const found = await fromReferrers(source, subject, options.prefer);
-    const tagged = await fromCosignTag(source, subject.digest, 'sbom');
-    // Then an SBOM attestation (DSSE): a referrer (ocipush attest, cosign in OCI 1.1 mode), else cosign's `.att` tag.
+    // The three places asked at once (one round trip, not three), taken in this order: the
+    // referrers, cosign's `.sbom` tag, then an SBOM attestation (DSSE): a referrer (ocipush
+    // attest, cosign in OCI 1.1 mode), else cosign's `.att` tag.
+    const [found, tagged, attTag] = await Promise.all([
+      fromReferrers(source, subject, options.prefer), fromCosignTag(source, subject.digest, 'sbom'), fromCosignTag(source, subject.digest, 'att'),
+    ]);
     const attested = found.filter((c) => c.via === 'attestation');
-    const attTag = await fromCosignTag(source, subject.digest, 'att');
     return [...found.filter((c) => c.via !== 'attestation'), ...(tagged ? [tagged] : []), ...attested, ...(attTag ? [attTag] : [])];
   };
   return (await attempt(ofManifest(base.manifest)))
