@@ -10,15 +10,40 @@ import { findBaseSbom, type BaseSbom, type BaseSbomSource } from '../supply-chai
 import type { SbomFormat } from '../supply-chain/sbom/index.js';
 import type { BaseImage } from './base.js';
 
+interface LookupOptions { prefer: SbomFormat; connect?: ConnectRegistry; warn: (message: string) => void; signal?: AbortSignal }
+
+/** Lookups started while the layers were being written, by base, with the warnings they held back. */
+const early = new WeakMap<BaseImage, { prefer: SbomFormat; found: Promise<BaseSbom | undefined>; warnings: string[] }>();
+
+/**
+ * Starts looking up the SBOM of a base that lives in a registry while the build writes its layers:
+ * its round trips (a connection, the referrers, cosign's tags, the SBOM's manifest and blob) then
+ * cost nothing at the end. Its warnings wait until lookUpBaseSbom takes the answer, and are never
+ * shown when the build does not (every base layer local, a failed build).
+ */
+export function lookUpBaseSbomEarly(base: BaseImage, options: Omit<LookupOptions, 'warn'>): void {
+  if (base.source.kind !== 'registry' || early.has(base)) return;
+  const warnings: string[] = [];
+  const found = lookUpBaseSbom(base, { ...options, warn: (m) => warnings.push(m) });
+  found.catch(() => {});
+  early.set(base, { prefer: options.prefer, found, warnings });
+}
+
 /**
  * The SBOM a base image already has, looked up where the base lives (its registry repository or
  * its layout), for a build's SBOM to reuse instead of reading the base's layers. Never fails the
  * build: what cannot be found or read is a warning, and the SBOM then names the base by digest only.
  */
-export async function lookUpBaseSbom(
-  base: BaseImage,
-  options: { prefer: SbomFormat; connect?: ConnectRegistry; warn: (message: string) => void; signal?: AbortSignal },
-): Promise<BaseSbom | undefined> {
+export async function lookUpBaseSbom(base: BaseImage, options: LookupOptions): Promise<BaseSbom | undefined> {
+  const started = early.get(base);
+  if (started && started.prefer === options.prefer) {
+    early.delete(base);
+    try {
+      return await started.found;
+    } finally {
+      for (const message of started.warnings) options.warn(message);
+    }
+  }
   const name = base.name ?? base.reference;
   let client: RegistryClient | undefined;
   let source: BaseSbomSource;

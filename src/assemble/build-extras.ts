@@ -95,6 +95,16 @@ export async function newSbomRecorder(): Promise<LayerFilesRecorder> {
   return new LayerFilesRecorder();
 }
 
+/**
+ * With --sbom and a base that lives in a registry: the base's own SBOM is looked up while the
+ * layers are written (assemble/base-sbom.ts lookUpBaseSbomEarly), not after them.
+ */
+export async function lookUpBaseSbomSoon(base: BaseImage | undefined, options: ImageOutputOptions): Promise<void> {
+  if (!options.sbom || base?.source.kind !== 'registry') return;
+  const { lookUpBaseSbomEarly } = await import('./base-sbom.js');
+  lookUpBaseSbomEarly(base, { prefer: options.sbom, ...(options.connect ? { connect: options.connect } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+}
+
 /** The SBOM and the signed provenance a build was asked for, stored as the image's referrers. */
 export async function storeBuildReferrers(
   layout: OciLayout, image: Descriptor, manifest: ImageManifest,

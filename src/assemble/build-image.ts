@@ -22,7 +22,7 @@ import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
 import { CacheUse, type CachedLayer } from '../layer/cache-store.js';
 import {
-  feedBuildCache, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
   type BuiltProvenance, type BuiltSbom, type LayerOrigin,
 } from './build-extras.js';
 
@@ -123,6 +123,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     throw new OcipushError('EUSAGE', `base image ${base.reference} is for ${formatPlatform(base.platform)}, not ${formatPlatform(wantedPlatform)} (--platform)`);
   }
   const platform = base?.platform ?? wantedPlatform ?? { os: 'linux', architecture: 'amd64' };
+  await lookUpBaseSbomSoon(base, options);
   const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
   const layoutReal = await realpathOfTarget(target.root);
   const warn = options.onWarning ?? (() => {});

@@ -36,7 +36,7 @@ import { readDockerfileText } from './read-dockerfile.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {
-  feedBuildCache, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
   type BuiltProvenance, type BuiltSbom, type LayerOrigin, type OriginLayer,
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
@@ -192,6 +192,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         clampMtime: time.seconds, exclude: [],
       }),
     );
+    await lookUpBaseSbomSoon(final.root.kind === 'image' ? final.root.base : undefined, options);
     // A layer the cache holds needs none of its files: only the others' are taken out of archives.
     for (const [i, layer] of final.layers.entries()) if (!cached[i]!.hit) requestArchiveFiles(layer.entries, files);
     await files.extractAll();
