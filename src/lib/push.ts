@@ -125,6 +125,9 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     const repository = new Repository(client, destination.repository, options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {});
     const signal = options.signal ? { signal: options.signal } : {};
     const declined: { descriptor: Descriptor; repository: string }[] = [];
+    // Read and compiled while the image goes up, not after it.
+    const extrasModule = import('./push-extras.js');
+    extrasModule.catch(() => {});
     const result = await copyGraph(source, repository, root, {
       concurrency,
       ...(tag !== undefined ? { rootReference: tag } : {}),
@@ -135,21 +138,24 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     });
     // The manifest is in place under the first tag: the others are the same bytes again.
     for (const extra of alsoTag) await repository.tag(root, extra);
-    const { pushExtras } = await import('./push-extras.js');
+    // Remember where these blobs now are, as docker does: a later push of an image sharing them
+    // to another repository of this registry mounts them instead of uploading. Local files,
+    // written while the referrers go up.
+    const pushed = result.nodes.filter((n) => (n.kind === 'layer' || n.kind === 'config') && n.outcome !== 'skipped');
+    const remembered = (async () => {
+      // A repository remembered as holding a blob that declined to mount it no longer does (deleted,
+      // garbage-collected, a registry started afresh): not asked again, as docker forgets it.
+      await source.forgetMountSources(declined).catch(() => {});
+      await source.remember(pushed.map((n) => n.descriptor), where).catch(() => {
+        // A read-only layout: the push is done all the same, later pushes just upload.
+      });
+    })();
+    const { pushExtras } = await extrasModule;
     const extras = await pushExtras({
       layout, source, repository, root, nodes: result.nodes, concurrency, pushedTo: destination,
       connect: (registry) => connect(registry, 'base'),
       warn: hooks.warn ?? (() => {}),
-    });
-    // Remember where these blobs now are, as docker does: a later push of an image sharing them
-    // to another repository of this registry mounts them instead of uploading.
-    const pushed = result.nodes.filter((n) => (n.kind === 'layer' || n.kind === 'config') && n.outcome !== 'skipped');
-    // A repository remembered as holding a blob that declined to mount it no longer does (deleted,
-    // garbage-collected, a registry started afresh): not asked again, as docker forgets it.
-    await source.forgetMountSources(declined).catch(() => {});
-    await source.remember(pushed.map((n) => n.descriptor), where).catch(() => {
-      // A read-only layout: the push is done all the same, later pushes just upload.
-    });
+    }).finally(() => remembered);
     await hooks.afterPush?.(client, root);
     await source.close();
     await client.close();
