@@ -8,6 +8,7 @@ import { OcipushError } from '../errors.js';
 import { createDecompressor, zstdAvailable } from '../layer/codec.js';
 import { zstdZlib } from '../layer/compress/zstd-support.js';
 import { compressionOf, isTarHeader } from '../layer/layer-source.js';
+import { diskPath } from './raw-names.js';
 import { S_IFMT, type NodeType } from './tree.js';
 import type { EntryAttributes } from '../layer/entry-attributes.js';
 
@@ -37,7 +38,7 @@ const PROBE_BYTES = 64 * 1024;
  */
 export function probeArchive(path: string): ArchiveCompression | undefined {
   let head: Buffer;
-  const fd = openSync(path, 'r');
+  const fd = openSync(diskPath(path), 'r');
   try {
     const buf = Buffer.alloc(PROBE_BYTES);
     head = buf.subarray(0, readSync(fd, buf, 0, PROBE_BYTES, 0));
@@ -131,7 +132,7 @@ export function decompressed(input: Readable, compression: ArchiveCompression, w
 }
 
 export function openArchiveFile(path: string, compression: ArchiveCompression): Readable {
-  return decompressed(createReadStream(path, { highWaterMark: 1 << 20 }), compression, path);
+  return decompressed(createReadStream(diskPath(path), { highWaterMark: 1 << 20 }), compression, path);
 }
 
 /**

@@ -3,6 +3,7 @@ import { join, sep } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import type { IgnoreMatcher } from '../dockerfile/index.js';
 import { StatTable } from '../layer/cache-key.js';
+import { diskPath, exactNames, nameFromBytes } from './raw-names.js';
 import { childPath, cleanAbsolute, sortedNames, splitPath, type FsNode, type FsView, type Lookup, type NodeType } from './tree.js';
 
 /**
@@ -46,7 +47,7 @@ export class ContextView implements FsView {
     const abs = clean === '/' ? this.root : `${this.rootSlash}${rel}`;
     let st: BigIntStats;
     try {
-      st = lstatSync(abs, { bigint: true });
+      st = lstatSync(diskPath(abs), { bigint: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -62,7 +63,7 @@ export class ContextView implements FsView {
     const abs = dir === '/' ? this.root : `${this.rootSlash}${dir.slice(1)}`;
     let names: string[];
     try {
-      names = readdirSync(abs);
+      names = readDirectory(abs);
     } catch (err) {
       throw fromSystemError(err, abs, 'cannot read directory');
     }
@@ -76,7 +77,7 @@ export class ContextView implements FsView {
     for (let i = 1; i <= parts.length; i++) {
       let isDir: boolean;
       try {
-        isDir = lstatSync(join(this.root, ...parts.slice(0, i))).isDirectory();
+        isDir = lstatSync(diskPath(join(this.root, ...parts.slice(0, i)))).isDirectory();
       } catch {
         return false;
       }
@@ -101,7 +102,7 @@ export class ContextView implements FsView {
     const abs = join(this.root, ...rel.split('/'));
     let names: string[];
     try {
-      names = readdirSync(abs);
+      names = readDirectory(abs);
     } catch {
       return false;
     }
@@ -109,7 +110,7 @@ export class ContextView implements FsView {
       const child = `${rel}/${name}`;
       let isDir = false;
       try {
-        isDir = lstatSync(join(abs, name)).isDirectory();
+        isDir = lstatSync(diskPath(join(abs, name))).isDirectory();
       } catch {
         continue;
       }
@@ -144,7 +145,7 @@ export class ContextView implements FsView {
         node.inode = inode;
       }
     } else if (type === 'symlink') {
-      node.linkname = readlinkSync(abs);
+      node.linkname = nameFromBytes(readlinkSync(diskPath(abs), { encoding: 'buffer' }));
     } else if (type === 'char' || type === 'block') {
       const rdev = st.rdev;
       node.devmajor = Number(((rdev & 0xfff00n) >> 8n) | ((rdev & 0xfffff00000000000n) >> 32n));
@@ -152,6 +153,11 @@ export class ContextView implements FsView {
     }
     return node;
   }
+}
+
+function readDirectory(abs: string): string[] {
+  const path = diskPath(abs);
+  return exactNames(readdirSync(path), () => readdirSync(path, { encoding: 'buffer' }));
 }
 
 /** Whole seconds of the mtime, truncated toward zero as a BigInt division would (no BigInt made). */

@@ -1,6 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { EntryAttributes } from '../layer/entry-attributes.js';
 import type { StatStamp } from '../layer/cache-key.js';
+import { nameBytes } from './raw-names.js';
 
 /**
  * The filesystem of a stage (or of an image), as metadata: what every layer so far put where,
@@ -256,7 +257,7 @@ export function sortedNames(names: Iterable<string>): string[] {
   // UTF-16 order is the UTF-8 bytes' order but where a character above U+FFFF (a surrogate pair)
   // meets one from U+E000 to U+FFFF: without those, no name needs encoding (a COPY sorts every directory).
   if (!list.some((name) => /[\ud800-\uffff]/.test(name))) return list.sort();
-  const keyed = list.map((name) => ({ name, key: Buffer.from(name) }));
+  const keyed = list.map((name) => ({ name, key: nameBytes(name) }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return keyed.map((k) => k.name);
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Owner } from './copy-instruction.js';
+import { diskPath } from './raw-names.js';
 import { resolvePath, type FsView } from './tree.js';
 
 /**
@@ -75,7 +76,7 @@ function readColonFile(fs: FsView, path: string): string[][] {
   if (r.node.data) text = r.node.data.toString('utf8');
   else if (r.node.content?.kind === 'disk') {
     try {
-      text = readFileSync(r.node.content.path, 'utf8');
+      text = readFileSync(diskPath(r.node.content.path), 'utf8');
     } catch {
       return [];
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { linkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, run, tempDir } from '../support/tools.js';
@@ -95,6 +95,25 @@ describe('COPY, compared with buildah', () => {
 
   it('COPY --from a stage: files as the stage holds them', () => {
     assert.deepEqual(ours(context).tree, theirs(context));
+  });
+
+  it('names that are not UTF-8 (Latin-1) are copied under their own bytes, also by a wildcard and from a stage', () => {
+    const ctx = join(tmp.path, 'latin1');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY d /d/\n', '.dockerignore': 'd/*.log\n', 'd/': '' });
+    const d = (name: string): Buffer => Buffer.concat([Buffer.from(`${ctx}/d/`), Buffer.from(name, 'latin1')]);
+    writeFileSync(d('caf\xe9.txt'), 'latin');
+    writeFileSync(d('ign\xe9.log'), 'ignored');
+    mkdirSync(d('dir\xe9'));
+    writeFileSync(Buffer.concat([d('dir\xe9'), Buffer.from('/in')]), 'in');
+    symlinkSync(Buffer.from('caf\xe9.txt', 'latin1'), d('link\xe9'));
+    const built = ours(ctx);
+    assert.deepEqual(built.tree, theirs(ctx));
+    assert.equal(built.tree['/d/caf\\xe9.txt'], 'file 0644 0:0 latin');
+    assert.equal(built.tree['/d/link\\xe9'], 'link 0:0 -> caf\\xe9.txt');
+    assert.equal(built.tree['/d/dir\\xe9/in'], 'file 0644 0:0 in');
+    // (buildah's own glob does not match such names; BuildKit's filepath.Match does)
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch AS s\nCOPY d/caf* d/dir* /w/\nFROM scratch\nCOPY --from=s /w /from/\n');
+    assert.deepEqual(ours(ctx).tree, { '/from/': 'dir 0755 0:0', '/from/caf\\xe9.txt': 'file 0644 0:0 latin', '/from/in': 'file 0644 0:0 in' });
   });
 
   it('.dockerignore: exceptions, directories, and the Dockerfile itself', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { requireTool, run, runCli, type RunResult } from '../support/tools.js';
@@ -102,20 +103,23 @@ export function unpackedTree(layout: string, tag: string, bundle: string): Recor
 
 export function treeOf(root: string): Record<string, string> {
   const out: Record<string, string> = {};
-  const walk = (dir: string, prefix: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      const rel = `${prefix}/${name}`;
+  // Names read as bytes: one that is not UTF-8 shows its other bytes as \xNN, not as U+FFFD.
+  const shown = (name: Buffer): string => (isUtf8(name) ? name.toString('utf8') : [...name].map((b) => (b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16)}`)).join(''));
+  const walk = (dir: Buffer, prefix: string): void => {
+    const names = readdirSync(dir, { encoding: 'buffer' }).map((name) => ({ name, text: shown(name) }));
+    for (const { name, text } of names.sort((a, b) => (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))) {
+      const path = Buffer.concat([dir, Buffer.from('/'), name]);
+      const rel = `${prefix}/${text}`;
       const st = lstatSync(path);
       const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
-      if (st.isSymbolicLink()) out[rel] = `link ${st.uid}:${st.gid} -> ${readlinkSync(path)}`;
+      if (st.isSymbolicLink()) out[rel] = `link ${st.uid}:${st.gid} -> ${shown(readlinkSync(path, { encoding: 'buffer' }))}`;
       else if (st.isDirectory()) {
         out[rel + '/'] = `dir ${mode} ${st.uid}:${st.gid}`;
         walk(path, rel);
       } else out[rel] = `file ${mode} ${st.uid}:${st.gid} ${readFileSync(path, 'utf8').slice(0, 40)}`;
     }
   };
-  walk(root, '');
+  walk(Buffer.from(root), '');
   return out;
 }
 
