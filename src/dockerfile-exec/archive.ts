@@ -8,7 +8,8 @@ import { OcipushError } from '../errors.js';
 import { createDecompressor, zstdAvailable } from '../layer/codec.js';
 import { zstdZlib } from '../layer/compress/zstd-support.js';
 import { compressionOf, isTarHeader } from '../layer/layer-source.js';
-import { diskPath } from './raw-names.js';
+import { TarReader } from '../layer/tar-reader.js';
+import { diskPath, nameFromBytes } from './raw-names.js';
 import { S_IFMT, type NodeType } from './tree.js';
 import type { EntryAttributes } from '../layer/entry-attributes.js';
 
@@ -143,10 +144,20 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
   // Loaded here: most Dockerfiles have no archive to read, and tar-stream is 5 ms of start-up.
   const { extract } = (await import('tar-stream')).default;
   const ex = extract();
+  // tar-stream decodes every name as UTF-8 (a pax path too), so a name that is not UTF-8 would
+  // come out with U+FFFD. TarReader, fed each chunk first, keeps the names as bytes: it is ahead
+  // by whole headers, and an entry takes them only when they decode to what tar-stream read.
+  const exact: { name: Buffer; linkname: Buffer | undefined }[] = [];
+  let names: TarReader | undefined = new TarReader({ entry: (e) => void exact.push({ name: e.name, linkname: e.linkname }), end: () => {} });
   let failed: unknown;
   const feeding = (async () => {
     try {
       for await (const chunk of input) {
+        try {
+          names?.write(chunk as Buffer);
+        } catch {
+          names = undefined; // tar-stream decides whether the archive is readable
+        }
         if (!ex.write(chunk as Buffer)) await once(ex as unknown as NodeJS.EventEmitter, 'drain');
       }
       (ex as unknown as { end(): void }).end();
@@ -160,6 +171,7 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
     for await (const entry of ex) {
       const h = entry.header;
       const type = entryType(h.type);
+      const bytes = exact.shift();
       if (type === undefined) {
         entry.resume();
         index++;
@@ -167,14 +179,14 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
       }
       const e: ArchiveEntry = {
         index: index++,
-        name: h.name,
+        name: bytes?.name.toString('utf8') === h.name ? nameFromBytes(bytes.name) : h.name,
         type,
         mode: (h.mode ?? 0) & 0o7777 & ~S_IFMT,
         uid: h.uid ?? 0,
         gid: h.gid ?? 0,
         mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
         size: type === 'file' ? h.size ?? 0 : 0,
-        ...(h.linkname ? { linkname: h.linkname } : {}),
+        ...(h.linkname ? { linkname: bytes?.linkname?.toString('utf8') === h.linkname ? nameFromBytes(bytes.linkname) : h.linkname } : {}),
         ...(h.devmajor !== undefined ? { devmajor: h.devmajor } : {}),
         ...(h.devminor !== undefined ? { devminor: h.devminor } : {}),
       };

@@ -314,6 +314,24 @@ describe('ADD of local archives', () => {
     ]);
   });
 
+  it('names in an archive that are not UTF-8 (Latin-1: ustar, GNU long and pax records) keep their bytes, as buildah unpacks them', () => {
+    const ctx = join(tmp.path, 'add-latin1');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nADD gnu.tar /g/\nADD pax.tar /p/\n', 'src/': '' });
+    const src = (name: string): Buffer => Buffer.concat([Buffer.from(`${ctx}/src/`), Buffer.from(name, 'latin1')]);
+    writeFileSync(src('caf\xe9.txt'), 'latin');
+    writeFileSync(src('\xe9'.repeat(120)), 'long');
+    symlinkSync(Buffer.from('caf\xe9.txt', 'latin1'), src('l\xe9'));
+    run('tar', ['-C', join(ctx, 'src'), '--format=gnu', '-cf', join(ctx, 'gnu.tar'), '.']);
+    // (pax, as Go's archive/tar writes docker's layers: the names in `path` records, as bytes)
+    run('tar', ['-C', join(ctx, 'src'), '--format=pax', '-cf', join(ctx, 'pax.tar'), '.']);
+    const built = ours(ctx);
+    assert.deepEqual(built.tree, theirs(ctx));
+    assert.equal(built.tree['/g/caf\\xe9.txt'], 'file 0644 0:0 latin');
+    assert.equal(built.tree['/g/l\\xe9'], 'link 0:0 -> caf\\xe9.txt');
+    assert.equal(built.tree['/p/caf\\xe9.txt'], 'file 0644 0:0 latin');
+    assert.equal(built.tree['/p/l\\xe9'], 'link 0:0 -> caf\\xe9.txt');
+  });
+
   it('an archive path that climbs out of the destination is refused', () => {
     const ctx = join(tmp.path, 'evil');
     writeTree(ctx, { Dockerfile: 'FROM scratch\nADD evil.tar /x/\n', 'in/f': 'f' });
