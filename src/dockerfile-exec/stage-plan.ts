@@ -245,7 +245,7 @@ function ownerFor(spec: string, tree: FsTree, inputs: PlanInputs, original: stri
   }
   const { owner, missing } = resolveOwner(parsed, tree);
   if (missing.length > 0) {
-    inputs.warn(`${inputs.filename}: ${original}: ${missing.join(' and ')} not found in /etc/passwd or /etc/group of the stage: using id 0, as docker build does`);
+    inputs.warn(`${inputs.filename}: ${original}: ${missing.join(' and ')} not found in /etc/passwd or /etc/group of the stage: using ${owner.uid}:${owner.gid}, as docker build does`);
   }
   return owner;
 }

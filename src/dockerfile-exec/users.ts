@@ -9,7 +9,8 @@ import { resolvePath, type FsView } from './tree.js';
  * - each part is an id when it is a whole number (or `root`, which is 0), else a name;
  * - a user id alone gives that id as group too (`--chown=1000` is 1000:1000);
  * - a name is looked up in the destination's /etc/passwd (its gid as group), a group name in
- *   /etc/group; a name that is not there (or no such file) gives 0, without an error.
+ *   /etc/group; a user name that is not there (or no such file) gives 0:0, a group name that
+ *   is not there leaves the user's group, without an error.
  */
 
 export interface UserSpec {

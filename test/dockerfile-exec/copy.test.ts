@@ -223,10 +223,10 @@ describe('COPY rules of BuildKit', () => {
     });
   });
 
-  it('--chown with names from the stage\'s /etc/passwd and /etc/group; a name not there is 0, with a warning', () => {
+  it('--chown with names from the stage\'s /etc/passwd and /etc/group; a name not there is 0 (a group keeps the user\'s), with a warning', () => {
     const ctx = join(tmp.path, 'names');
     writeTree(ctx, {
-      Dockerfile: 'FROM scratch\nCOPY passwd group /etc/\nCOPY --chown=app f /a\nCOPY --chown=app:staff f /b\nCOPY --chown=1000 f /c\nCOPY --chown=nobody f /d\nUSER app\nWORKDIR /home/app/work\n',
+      Dockerfile: 'FROM scratch\nCOPY passwd group /etc/\nCOPY --chown=app f /a\nCOPY --chown=app:staff f /b\nCOPY --chown=1000 f /c\nCOPY --chown=nobody f /d\nCOPY --chown=app:nogroup f /e\nUSER app\nWORKDIR /home/app/work\n',
       passwd: 'root:x:0:0::/root:/bin/sh\napp:x:1234:2345::/home/app:/bin/sh\n',
       group: 'root:x:0:\nstaff:x:50:\n',
       f: 'f',
@@ -234,12 +234,15 @@ describe('COPY rules of BuildKit', () => {
     const layout = join(tmp.path, 'names-layout');
     const r = buildCli(ctx, layout, ['--tag', 't']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /COPY --chown=nobody f \/d: user nobody not found .* using id 0/);
+    assert.match(r.stderr, /COPY --chown=nobody f \/d: user nobody not found .*: using 0:0, as docker build does/);
+    // BuildKit's readUser leaves the user's own group when the group name is not found.
+    assert.match(r.stderr, /COPY --chown=app:nogroup f \/e: group nogroup not found .*: using 1234:2345, as docker build does/);
     const tree = unpackedTree(layout, 't', join(tmp.path, 'names-bundle'));
     assert.equal(tree['/a'], 'file 0644 1234:2345 f');
     assert.equal(tree['/b'], 'file 0644 1234:50 f');
     assert.equal(tree['/c'], 'file 0644 1000:1000 f', 'a uid alone is also the gid');
     assert.equal(tree['/d'], 'file 0644 0:0 f');
+    assert.equal(tree['/e'], 'file 0644 1234:2345 f');
     // WORKDIR makes every missing directory for the USER.
     assert.equal(tree['/home/'], 'dir 0755 1234:2345');
     assert.equal(tree['/home/app/work/'], 'dir 0755 1234:2345');
