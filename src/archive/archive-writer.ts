@@ -5,7 +5,7 @@ import type { Storage, TagResolver } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, VerifyingStream, readSmall } from '../content/verify.js';
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from '../oci/media-types.js';
-import { encodeJson, isIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
+import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
 import { addBuffer, addDirectory, addStream, blobPathInArchive, copyInto } from './docker-archive.js';
 import { normaliseRepoTag } from './names.js';
 import { openFileSink, writeError, type ArchiveSink } from './sink.js';
@@ -95,6 +95,7 @@ export class ArchiveWriter implements Storage, TagResolver {
         if (!bytes) throw new OcipushError('EINVALID', `${this.path}: manifest ${root.digest} was not written`);
         const manifest = parseManifest(bytes, `manifest ${root.digest}`, root.mediaType);
         if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${this.path}: a docker archive holds one platform's image; choose one with --platform`);
+        checkDockerArchiveImage(manifest, `${this.path}: manifest ${root.digest}`);
         const repoTags = this.names.map(({ name }) => normaliseRepoTag(name, `image name "${name}"`));
         const entry = { Config: blobPathInArchive(manifest.config.digest), RepoTags: repoTags, Layers: manifest.layers.map((l) => blobPathInArchive(l.digest)) };
         await this.serial(() => addBuffer(this.pack, 'manifest.json', encodeJson([entry])));
@@ -122,6 +123,18 @@ export class ArchiveWriter implements Storage, TagResolver {
     });
     this.queue = next.catch((err) => { this.failed ??= err; });
     return next;
+  }
+}
+
+/**
+ * docker load and podman load read the config as an image's (its rootfs, its history): an
+ * artifact's (the empty `{}`, a Helm chart's) makes an archive neither can load, so none is written.
+ */
+export function checkDockerArchiveImage(manifest: AnyManifest, name: string): void {
+  if (isIndex(manifest)) return;
+  const type = manifest.config.mediaType;
+  if (type !== MediaType.OciConfig && type !== MediaType.DockerConfig) {
+    throw new OcipushError('EUNSUPPORTED', `${name} is not a container image (config media type ${type}); a docker archive holds only images`);
   }
 }
 

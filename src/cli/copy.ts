@@ -190,6 +190,12 @@ export async function copyImage(
       // A docker archive holds one platform's image: this machine's, as skopeo picks it.
       root = platformOf({ descriptor: root, bytes: src.rootBytes }, hostPlatform(), src.name);
     }
+    if (destination.transport === 'docker-archive' && root.digest === src.root.digest) {
+      // Refused before any blob moves; the archive writer checks again a manifest an index chose.
+      const { checkDockerArchiveImage } = await import('../archive/archive-writer.js');
+      const { parseManifest } = await import('../oci/manifest.js');
+      checkDockerArchiveImage(parseManifest(src.rootBytes, src.name, root.mediaType), src.name);
+    }
     if (destination.transport === 'registry' && destination.reference.digest && destination.reference.digest !== root.digest) {
       throw usageError(`${destination.text}: the image to copy has digest ${root.digest}, not ${destination.reference.digest}`);
     }

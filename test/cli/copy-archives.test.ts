@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
@@ -126,6 +126,18 @@ describe('docker-archive', () => {
     assertOk(kept);
     assert.equal((JSON.parse(kept.stdout) as CopyJson).digest, two.manifest.digest);
     assertOneLineError(await runCliAsync(['copy', `docker-archive:${archive}`, `${registry.host}/two/app:3`], { env }), /holds 2 images, name one \(team\/one:1, team\/two:2\)/);
+  });
+
+  it('an artifact is not an image: one line, and no archive podman load would refuse', async () => {
+    const file = join(tmp.path, 'notes.txt');
+    writeFileSync(file, 'release notes\n');
+    assertOk(await runCliAsync(['artifact', 'push', `${registry.host}/art/notes:1`, file, '--artifact-type', 'application/vnd.example.notes'], { env }));
+    // skopeo refuses too ("unsupported image-specific operation on artifact"); what it reads is the artifact.
+    assert.equal(JSON.parse(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/notes:1`])).config.mediaType, 'application/vnd.oci.empty.v1+json');
+    const archive = join(tmp.path, 'notes.tar');
+    assertOneLineError(await runCliAsync(['copy', `${registry.host}/art/notes:1`, `docker-archive:${archive}:notes:1`], { env }),
+      /art\/notes:1 is not a container image \(config media type application\/vnd\.oci\.empty\.v1\+json\); a docker archive holds only images$/);
+    assert.equal(existsSync(archive), false, 'no archive is left behind');
   });
 
   it('a file that is not an archive: one line', async () => {
