@@ -21,14 +21,19 @@ export const deleteCommand: CliCommand<DeleteArgs> = {
     if (inLayout) return deleteInLayout(inLayout, out);
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
     const { deleteManifest } = await import('../registry/delete.js');
+    const { removeFromTagIndex, subjectOf } = await import('../registry/referrers.js');
     const ref = await registryReference(argv.reference);
-    const digest = await withRepository(ref, argv, async (repository, client) => {
-      const desc = await repository.resolve(referenceTarget(ref));
-      await deleteManifest(client, repository.repositoryName, desc.digest);
-      return desc.digest;
+    const { digest, unlistedFrom } = await withRepository(ref, argv, async (repository, client) => {
+      // The bytes, not a HEAD: a referrer's subject says which tag schema index lists it.
+      const { descriptor, bytes } = await repository.fetchManifest(referenceTarget(ref));
+      await deleteManifest(client, repository.repositoryName, descriptor.digest);
+      const subject = subjectOf(bytes);
+      const unlisted = subject !== undefined && await removeFromTagIndex(client, repository.repositoryName, subject, descriptor.digest);
+      return { digest: descriptor.digest, unlistedFrom: unlisted ? subject : undefined };
     });
     const where = `${ref.registry}/${ref.repository}@${digest}`;
-    out.info(`deleted ${where}${ref.tag && !ref.digest ? ` (was ${formatReference(ref)})` : ''}`);
+    const was = ref.tag && !ref.digest ? ` (was ${formatReference(ref)})` : '';
+    out.info(`deleted ${where}${was}${unlistedFrom ? `, and its entry in the referrers index of ${unlistedFrom}` : ''}`);
     out.result(digest, { reference: formatReference(ref), deleted: where, digest });
   },
 };

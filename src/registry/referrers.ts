@@ -1,10 +1,11 @@
 import { OcipushError } from '../errors.js';
-import { isDigest, type Digest } from '../oci/digest.js';
+import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { encodeJson, isIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { RegistryClient } from './http.js';
+import { deleteManifest } from './delete.js';
 import { MANIFEST_ACCEPT } from './manifests.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 
@@ -76,6 +77,8 @@ export interface TagIndex {
   index: ImageIndex;
   /** The ETag (or digest) of the index as read, for a conditional PUT; undefined when the tag is absent. */
   etag?: string;
+  /** The digest of the index as read; undefined when the tag is absent. */
+  digest?: Digest;
 }
 
 /** The referrers tag schema's index of `digest` as the registry has it (empty when the tag does not exist). */
@@ -92,7 +95,7 @@ export async function readTagIndex(client: RegistryClient, repository: string, d
   const bytes = Buffer.from(await res.text(MAX_MANIFEST_BYTES), 'utf8');
   const parsed = parseManifest(bytes, `${client.registry}/${repository}:${tag}`);
   if (!isIndex(parsed)) throw new OcipushError('EINVALID', `${client.registry}/${repository}:${tag}: the referrers tag holds an image manifest, not an index`);
-  return { index: parsed, etag: res.header('etag') ?? res.header('docker-content-digest') };
+  return { index: parsed, etag: res.header('etag') ?? res.header('docker-content-digest'), digest: sha256(bytes) };
 }
 
 function emptyIndex(): ImageIndex {
@@ -199,6 +202,36 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
     if (res.status !== 412) writes++;
   }
   throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${entries.map((e) => e.digest).join(', ')} could not be added after ${MAX_TAG_UPDATES} attempts`);
+}
+
+/**
+ * Takes a deleted referrer out of the tag schema's index of its subject: the distribution spec
+ * leaves that index to the clients that push and delete referrers, and a stale entry names a
+ * manifest that is gone. Written back as addToTagIndex writes; an index left empty is deleted
+ * (as oras does) by the digest read, so one another client rewrote meanwhile stays. Whether the
+ * index listed it.
+ */
+export async function removeFromTagIndex(client: RegistryClient, repository: string, subject: Digest, digest: Digest): Promise<boolean> {
+  const tag = referrersTag(subject);
+  let listed = false;
+  for (let round = 0; round < MAX_TAG_UPDATES; round++) {
+    const current = await readTagIndex(client, repository, subject);
+    const kept = current.index.manifests.filter((m) => m.digest !== digest);
+    if (kept.length === current.index.manifests.length) return listed;
+    listed = true;
+    if (kept.length === 0 && current.digest) {
+      await deleteManifest(client, repository, current.digest);
+      return true;
+    }
+    const headers: Record<string, string> = { 'content-type': MediaType.OciIndex };
+    if (current.etag) headers['if-match'] = quoteEtag(current.etag);
+    const res = await client.request({
+      method: 'PUT', url: v2Path(repository, `manifests/${tag}`), op: `update referrers index ${repository}:${tag}`,
+      scopes: [pushScope(repository)], headers, body: encodeJson({ ...current.index, manifests: kept }), accept: (s) => (s >= 200 && s < 300) || s === 412,
+    });
+    await res.dump();
+  }
+  throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${digest} could not be removed after ${MAX_TAG_UPDATES} attempts`);
 }
 
 function quoteEtag(etag: string): string {

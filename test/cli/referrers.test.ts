@@ -159,6 +159,29 @@ describe('ocipush attach / referrers', () => {
     assertOk(await runCliAsync(['verify-attestation', `${registry.host}/rf/once-copy:1`, '--key', `${keys}.pub`, '--type', 'slsaprovenance1']));
   });
 
+  it('delete of a referrer takes it out of the sha256-<hex> index (the spec leaves that to clients); the last one takes the tag, as oras does', async () => {
+    const ref = `${registry.host}/rf/gone:1`;
+    const digestTag = tagOf(image.manifest.digest);
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const a = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', notes]);
+    const b = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.report+json', report]);
+    assertOk(a);
+    assertOk(b);
+    const first = await runCliAsync(['delete', `${registry.host}/rf/gone@${a.stdout.trim()}`]);
+    assertOk(first);
+    assert.match(first.stderr, new RegExp(`and its entry in the referrers index of ${image.manifest.digest}\\n$`));
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/gone:${digestTag}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.digest), [b.stdout.trim()]);
+    const listed = await runCliAsync(['referrers', ref, '--json']);
+    assertOk(listed);
+    assert.deepEqual((JSON.parse(listed.stdout) as Index).manifests.map((m) => m.digest), [b.stdout.trim()]);
+
+    assertOk(await runCliAsync(['delete', `${registry.host}/rf/gone@${b.stdout.trim()}`]));
+    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/rf/gone`])).Tags as string[];
+    assert.deepEqual(tags, ['1']);
+    assert.equal(skopeoRawManifest(`${registry.host}/rf/gone:1`).digest, image.manifest.digest, 'the subject stays');
+  });
+
   it('two attaches at once both survive: both read the same index, the conditional PUT makes the second merge', async () => {
     const digestTag = tagOf(image.manifest.digest);
     const p = await proxy({ conditionalPuts: true, barrier: { match: (m, path) => m === 'GET' && path.endsWith(`/manifests/${digestTag}`), count: 2 } });
