@@ -80,26 +80,34 @@ export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects
         next.push(...fresh);
         return { subject, referrers: fresh };
       });
-      const results = await Promise.all(perSubject.map(async ({ subject, referrers }) => {
-        const stored = await Promise.all(referrers.map((r) => dst.exists(r, options.signal ? { signal: options.signal } : {})));
-        const out: CopyResult[] = [];
-        await eachAtMost(referrers, limit, async (referrer, i) => {
+      const gone = new Set<string>();
+      const results = await Promise.all(perSubject.map(async ({ subject, referrers: listedHere }) => {
+        const stored = await Promise.all(listedHere.map((r) => dst.exists(r, options.signal ? { signal: options.signal } : {})));
+        const out: (CopyResult | undefined)[] = [];
+        await eachAtMost(listedHere, limit, async (referrer, i) => {
           if (stored[i]) {
             out[i] = { root: referrer, nodes: [{ descriptor: referrer, kind: 'manifest', outcome: 'exists' }] };
             return;
           }
-          out[i] = publisherStoresManifests
-            ? await copyUnder(src, dst, referrer, { ...copyOptions, inFlight })
-            : await copyGraph(src, dst, referrer, { ...copyOptions, inFlight });
+          const copying = publisherStoresManifests
+            ? copyUnder(src, dst, referrer, { ...copyOptions, inFlight })
+            : copyGraph(src, dst, referrer, { ...copyOptions, inFlight });
+          out[i] = await copying.catch(async (err: unknown) => {
+            if (!(await listedButGone(src, referrer, err, options.signal))) throw err;
+            options.onEvent?.({ type: 'notice', descriptor: referrer, kind: 'manifest', message: `listed as a referrer of ${subject.digest}, but the source no longer has it: skipped` });
+            gone.add(referrer.digest);
+            return undefined;
+          });
         });
-        if (referrers.length > 0) await publishReferrers?.(subject, referrers.map((descriptor, i) => ({ descriptor, alreadyStored: stored[i]! })));
+        const kept = listedHere.flatMap((descriptor, i) => (out[i] ? [{ descriptor, alreadyStored: stored[i]!, result: out[i] }] : []));
+        if (kept.length > 0) await publishReferrers?.(subject, kept.map(({ descriptor, alreadyStored }) => ({ descriptor, alreadyStored })));
         if (publisherStoresManifests) {
-          for (const [i, referrer] of referrers.entries()) if (!stored[i]) options.onEvent?.({ type: 'done', descriptor: referrer, kind: 'manifest', outcome: 'uploaded' });
+          for (const k of kept) if (!k.alreadyStored) options.onEvent?.({ type: 'done', descriptor: k.descriptor, kind: 'manifest', outcome: 'uploaded' });
         }
-        return out.map((result) => ({ subject: subject.digest, result }));
+        return kept.map(({ result }) => ({ subject: subject.digest, result }));
       }));
       copied.push(...results.flat());
-      level = next;
+      level = next.filter((d) => !gone.has(d.digest));
     }
     return copied;
   })();
@@ -141,6 +149,16 @@ async function copyCosignTags(
     copied[i] = { subject: wanted.get(tag)!, tag, result: await copyGraph(src, dst, desc, { ...copyOptions, rootReference: tag }) };
   });
   return copied;
+}
+
+/**
+ * A referrers tag schema index is kept by clients, and one that deleted a referrer without
+ * updating it (skopeo delete, crane delete) leaves an entry naming nothing: that is no reason to
+ * fail the copy of the image it refers to. Asked only once its copy failed as not found.
+ */
+async function listedButGone(src: ReadOnlyStorage, referrer: Descriptor, err: unknown, signal: AbortSignal | undefined): Promise<boolean> {
+  if (!(err instanceof OcipushError) || err.code !== 'ENOTFOUND') return false;
+  return !(await src.exists(referrer, signal ? { signal } : {}));
 }
 
 async function resolveIfPresent(src: TagResolver, tag: string, signal: AbortSignal | undefined): Promise<Descriptor | undefined> {

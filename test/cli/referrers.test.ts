@@ -182,6 +182,25 @@ describe('ocipush attach / referrers', () => {
     assert.equal(skopeoRawManifest(`${registry.host}/rf/gone:1`).digest, image.manifest.digest, 'the subject stays');
   });
 
+  it('copy skips a referrer the tag schema still lists after skopeo delete removed it; the image and the live referrer are copied', async () => {
+    const ref = `${registry.host}/rf/stale:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const gone = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', notes]);
+    const live = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.report+json', report]);
+    assertOk(gone);
+    assertOk(live);
+    // skopeo deletes the manifest and leaves the sha256-<hex> index as it was.
+    run('skopeo', ['delete', '--tls-verify=false', `docker://${registry.host}/rf/stale@${gone.stdout.trim()}`]);
+
+    const r = await runCliAsync(['copy', ref, `${registry.host}/rf/stale-copy:1`, '--json']);
+    assertOk(r);
+    assert.match(r.stderr, new RegExp(`manifest ${gone.stdout.trim().slice(0, 19)}: listed as a referrer of ${image.manifest.digest}, but the source no longer has it: skipped`));
+    assert.deepEqual((JSON.parse(r.stdout) as { referrers: { digest: string }[] }).referrers.map((x) => x.digest), [live.stdout.trim()]);
+    assert.equal(skopeoRawManifest(`${registry.host}/rf/stale-copy:1`).digest, image.manifest.digest);
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/stale-copy:${tagOf(image.manifest.digest)}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.digest), [live.stdout.trim()]);
+  });
+
   it('two attaches at once both survive: both read the same index, the conditional PUT makes the second merge', async () => {
     const digestTag = tagOf(image.manifest.digest);
     const p = await proxy({ conditionalPuts: true, barrier: { match: (m, path) => m === 'GET' && path.endsWith(`/manifests/${digestTag}`), count: 2 } });
