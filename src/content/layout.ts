@@ -51,6 +51,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   /** Whether `open` made the layout's directory too. */
   private createdDir = false;
   private sessionPromise: Promise<IngestSession> | undefined;
+  private discarded = false;
   private readonly ownsSession: boolean;
   private readonly liveness: LockOptions;
 
@@ -111,6 +112,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
   /** This process's ingest session in the layout, opened on the first write. */
   session(): Promise<IngestSession> {
+    if (this.discarded) return Promise.reject(new OcipushError('EABORTED', `${this.root}: discarded after a failure; nothing more is written to it`));
     if (!this.sessionPromise) {
       // The writing code (sessions, locks, staged blobs) is loaded on the first write: a layout
       // that is only read (a push) never loads it.
@@ -134,11 +136,10 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
    * directory leaves nothing behind. Ends the session.
    */
   async discardIfCreated(): Promise<void> {
-    if (!this.created) {
-      await this.close();
-      return;
-    }
-    const session = await this.session().catch(() => undefined);
+    if (!this.created) return this.close();
+    // A failed pull's other transfers may still run: none of them may make the layout again.
+    this.discarded = true;
+    const session = await this.sessionPromise?.catch(() => undefined);
     const [{ withLock }, { listSessions }] = await Promise.all([import('./lock.js'), import('./ingest.js')]);
     const removed = session && await withLock(this.lockPath, async () => {
       if ((await this.readIndex()).manifests.length > 0) return false;

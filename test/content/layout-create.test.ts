@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { PassThrough, Readable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { it, type TestContext } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
 import { Annotation } from '../../src/oci/descriptor.js';
+import { sha256 } from '../../src/oci/digest.js';
 import { CLI, tempDir } from '../support/tools.js';
 import { runCliAsync } from '../cli/registry-support.js';
 import { validateLayout } from '../assemble/support.js';
@@ -45,4 +48,25 @@ it('a layout that cannot be made (under /proc, under a file) is one line and exi
   const underFile = build(join(rootfs, 'hello', 'layout'));
   assert.equal(underFile.status, 1, underFile.stderr);
   assert.match(underFile.stderr, /^ocipush: .*hello.*: not a directory\n$/);
+});
+
+// A pull whose image fails half way discards the layout it made while its other transfers still
+// run; the one that reaches the layout after that (its download was slower) must not make it again.
+it('a write that comes after discardIfCreated is refused and leaves no layout behind', async (t) => {
+  const tmp = await tempDir();
+  t.after(tmp.cleanup);
+  const dir = join(tmp.path, 'pulled');
+  const layout = await OciLayout.open(dir, { create: true });
+  const blob = (text: string) => ({ bytes: Buffer.from(text), desc: { digest: sha256(Buffer.from(text)), size: Buffer.byteLength(text) } });
+  const early = blob('written while the layout is discarded\n');
+  const late = blob('arrives after the discard\n');
+  const stream = new PassThrough();
+  const inFlight = layout.push(early.desc, stream);
+  stream.write(early.bytes.subarray(0, 5));
+  await once(stream, 'resume');
+  await layout.discardIfCreated();
+  stream.end(early.bytes.subarray(5));
+  await assert.rejects(inFlight);
+  await assert.rejects(layout.push(late.desc, Readable.from([late.bytes])), /discarded after a failure/);
+  assert.equal(existsSync(dir), false, existsSync(dir) ? readdirSync(dir, { recursive: true }).join(', ') : '');
 });
