@@ -117,6 +117,9 @@ function describe(name: string, desc: Descriptor, manifest: AnyManifest, config:
     `Media type: ${desc.mediaType}`,
     `Size:       ${desc.size} bytes`,
   ];
+  // What an OCI 1.1 artifact is and what it is about: a referrer read by digest says nothing else.
+  if (manifest.artifactType) lines.push(`Artifact:   ${manifest.artifactType}`);
+  if (manifest.subject) lines.push(`Subject:    ${manifest.subject.digest}`);
   if ('manifests' in manifest) {
     lines.push(`Manifests:  ${manifest.manifests.length}`);
     for (const m of manifest.manifests) {

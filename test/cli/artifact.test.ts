@@ -77,6 +77,18 @@ describe('artifact get', () => {
     for (const [name, text] of Object.entries(files)) assert.equal(readFileSync(join(dir, name), 'utf8'), text);
   });
 
+  it('inspect of an attached artifact says its type and its subject, as skopeo reads the manifest', async () => {
+    const found = await runCliAsync(['referrers', image, '--json'], { env });
+    assertOk(found);
+    const digest = (JSON.parse(found.stdout) as { manifests: { digest: string }[] }).manifests[0]!.digest;
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/app@${digest}`])) as { artifactType: string; subject: { digest: string } };
+    const r = await runCliAsync(['inspect', `${registry.host}/art/app@${digest}`], { env });
+    assertOk(r);
+    assert.match(r.stdout, new RegExp(`^Artifact: +${raw.artifactType.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^Subject: +${raw.subject.digest}$`, 'm'));
+    assert.equal(raw.artifactType, 'application/vnd.example.release');
+  });
+
   it('writes the one file of an artifact pushed by plain API requests to stdout, by tag or by digest', async () => {
     const report = Buffer.from('{"tests":42}\n');
     const digest = await pushArtifact('art/app', 'report', 'application/vnd.example.report', [{ bytes: report, mediaType: 'application/json', title: 'report.json' }]);
