@@ -11,6 +11,9 @@ export type ImageLocation =
 
 export type TransportName = ImageLocation['transport'];
 
+/** skopeo's transports that ocipush does not read: `containers-storage:app` would otherwise be taken for a Docker Hub image. */
+const OTHER_TRANSPORTS = ['containers-storage', 'docker-daemon', 'dir', 'ostree', 'sif', 'tarball'];
+
 /**
  * Reads a reference with its transport: `docker://REF` or a bare `REF` (a registry), `oci:DIR[:name]`
  * or a directory holding an `oci-layout` (a layout), `oci-archive:FILE[:name]`,
@@ -29,6 +32,10 @@ export function parseTransport(text: string): ImageLocation {
   }
   const layout = parseLayoutTarget(text);
   if (layout) return { transport: 'oci', path: layout.dir, ...(layout.name !== undefined ? { name: layout.name } : {}), text };
+  const other = OTHER_TRANSPORTS.find((t) => text.startsWith(`${t}:`));
+  if (other) {
+    throw new OcipushError('EUSAGE', `${text}: the ${other}: transport is not supported (use REGISTRY/REPO[:TAG], docker://…, oci:DIR, oci-archive:FILE or docker-archive:FILE)`);
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     throw new OcipushError('EUSAGE', `${text}: not an image reference (use REGISTRY/REPO[:TAG], docker://…, oci:DIR, oci-archive:FILE or docker-archive:FILE)`);
   }

@@ -62,6 +62,20 @@ describe('what push, pull and export say', () => {
     assertOk(r);
   });
 
+  it('a skopeo transport ocipush does not read is named as such, not taken for a Docker Hub image; nothing is sent', async () => {
+    assertOk(runCli(['push', `${registry.host}/msg/app:1`, '--layout', image.layout, '--tag', 'v1', '--quiet']));
+    await registry.forgetAccessLog();
+    const unsupported = /^ocipush: (\S+): the ([a-z-]+): transport is not supported \(use REGISTRY\/REPO\[:TAG\], docker:\/\/…, oci:DIR, oci-archive:FILE or docker-archive:FILE\)$/;
+    // containers-storage:app:1 is also a valid Docker Hub reference (library/containers-storage:app…): skopeo reads the transport.
+    for (const [from, to] of [['containers-storage:localhost/app:1', `${registry.host}/msg/copy:1`], [`${registry.host}/msg/app:1`, 'docker-daemon:app:1'], ['dir:/tmp/image', `${registry.host}/msg/copy:1`]] as const) {
+      const r = runCli(['copy', from, to]);
+      assertOneLineError(r, unsupported, 2);
+      assert.equal(unsupported.exec(r.stderr.trimEnd())![2], (from.includes('/msg/') ? to : from).split(':')[0]);
+    }
+    assertOneLineError(runCli(['inspect', 'containers-storage:app']), unsupported, 2);
+    assert.deepEqual(await registry.settledAccessLog(), []);
+  });
+
   it('push and pull take a layout as skopeo names it, oci:DIR[:NAME], beside the reference', async () => {
     const pushed = runCli(['push', `oci:${image.layout}:v1`, `docker://${registry.host}/msg/oci:1`, '--json']);
     assertOk(pushed);
