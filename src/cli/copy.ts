@@ -229,6 +229,7 @@ export async function copyImage(
       ...(context.inFlight ? { inFlight: context.inFlight } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
+    if (dst.repository && root.digest === src.root.digest) await indexAsReferrer(dst.repository, root, src.rootBytes);
     const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
     const subjects = referrerSubjects(result);
     let referrers: CopiedReferrer[] = [];
@@ -262,6 +263,17 @@ export async function copyImage(
     await dst?.abort().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * A copied manifest with a subject (an artifact copied by digest) is listed among its subject's
+ * referrers: the spec leaves the tag schema's index to whoever pushes it, as oras cp and crane
+ * copy keep it. A registry with the referrers API answers the PUT itself.
+ */
+async function indexAsReferrer(target: Repository, root: Descriptor, bytes: Buffer): Promise<void> {
+  const { pushReferrer, subjectOf } = await import('../registry/referrers.js');
+  const subject = subjectOf(bytes);
+  if (subject) await pushReferrer(target.client, target.name, { descriptor: root, bytes, subject }, { alreadyStored: true });
 }
 
 /** The source with its root narrowed to `platforms`: an index made anew in memory when it had others. */

@@ -201,6 +201,20 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual(index.manifests.map((m) => m.digest), [live.stdout.trim()]);
   });
 
+  it('a referrer copied by digest on its own is listed in the destination\'s sha256-<hex> index, as oras cp and crane copy list it', async () => {
+    const ref = `${registry.host}/rf/one:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const a = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', notes]);
+    assertOk(a);
+    assertOk(await runCliAsync(['copy', ref, `${registry.host}/rf/other:1`, '--no-referrers', '--quiet']));
+    assertOk(await runCliAsync(['copy', `${registry.host}/rf/one@${a.stdout.trim()}`, `${registry.host}/rf/other:notes`, '--quiet']));
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/other:${tagOf(image.manifest.digest)}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => [m.digest, m.artifactType]), [[a.stdout.trim(), 'application/vnd.example.notes']]);
+    const listed = await runCliAsync(['referrers', `${registry.host}/rf/other:1`, '--json']);
+    assertOk(listed);
+    assert.deepEqual((JSON.parse(listed.stdout) as Index).manifests.map((m) => m.digest), [a.stdout.trim()]);
+  });
+
   it('two attaches at once both survive: both read the same index, the conditional PUT makes the second merge', async () => {
     const digestTag = tagOf(image.manifest.digest);
     const p = await proxy({ conditionalPuts: true, barrier: { match: (m, path) => m === 'GET' && path.endsWith(`/manifests/${digestTag}`), count: 2 } });
