@@ -136,7 +136,7 @@ function planStage(inputs: PlanInputs, stage: ResolvedStage, planned: Map<number
         if (workingDir === '/') break;
         const writer = new TreeWriter(tree, inputs.time);
         try {
-          writer.mkdirAll(workingDir, ownerFor(user, tree, inputs, instruction.original));
+          writer.mkdirAll(workingDir, ownerFor(user, tree, inputs, instruction));
         } catch (err) {
           fail(err);
         }
@@ -169,7 +169,7 @@ type FileInstruction = Extract<ResolvedInstruction, { keyword: 'COPY' | 'ADD' }>
 function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, writer: TreeWriter, workingDir: string, planned: Map<number, PlannedStage>, stageTree: FsTree): void {
   const dest = destinationPath(instruction.dest, workingDir);
   const spec: CopySpec = {};
-  if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, stageTree, inputs, instruction.original);
+  if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, stageTree, inputs, instruction);
   if (instruction.chmod !== undefined) spec.chmod = parseChmod(instruction.chmod);
   if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude, { source: '--exclude' });
 
@@ -237,15 +237,15 @@ export function destinationPath(dest: string, workingDir: string): string {
 }
 
 /** The ids for a --chown value or the USER a WORKDIR is made for; names are looked up in the stage. */
-function ownerFor(spec: string, tree: FsTree, inputs: PlanInputs, original: string): Owner | undefined {
+function ownerFor(spec: string, tree: FsTree, inputs: PlanInputs, instruction: { original: string; line: number }): Owner | undefined {
   if (spec === '') return undefined;
   const parsed = parseUserSpec(spec);
   if (!isNumericSpec(parsed) && tree.partial) {
-    throw new OcipushError('EDOCKERFILE', `internal: user names in ${original} need the base image's /etc/passwd, which was not read`);
+    throw new OcipushError('EDOCKERFILE', `internal: user names in ${instruction.original} need the base image's /etc/passwd, which was not read`);
   }
   const { owner, missing } = resolveOwner(parsed, tree);
   if (missing.length > 0) {
-    inputs.warn(`${inputs.filename}: ${original}: ${missing.join(' and ')} not found in /etc/passwd or /etc/group of the stage: using ${owner.uid}:${owner.gid}, as docker build does`);
+    inputs.warn(`${inputs.filename}:${instruction.line}: ${instruction.original}: ${missing.join(' and ')} not found in /etc/passwd or /etc/group of the stage: using ${owner.uid}:${owner.gid}, as docker build does`);
   }
   return owner;
 }

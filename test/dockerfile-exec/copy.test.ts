@@ -234,9 +234,9 @@ describe('COPY rules of BuildKit', () => {
     const layout = join(tmp.path, 'names-layout');
     const r = buildCli(ctx, layout, ['--tag', 't']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /COPY --chown=nobody f \/d: user nobody not found .*: using 0:0, as docker build does/);
+    assert.match(r.stderr, /Dockerfile:6: COPY --chown=nobody f \/d: user nobody not found .*: using 0:0, as docker build does/);
     // BuildKit's readUser leaves the user's own group when the group name is not found.
-    assert.match(r.stderr, /COPY --chown=app:nogroup f \/e: group nogroup not found .*: using 1234:2345, as docker build does/);
+    assert.match(r.stderr, /Dockerfile:7: COPY --chown=app:nogroup f \/e: group nogroup not found .*: using 1234:2345, as docker build does/);
     const tree = unpackedTree(layout, 't', join(tmp.path, 'names-bundle'));
     assert.equal(tree['/a'], 'file 0644 1234:2345 f');
     assert.equal(tree['/b'], 'file 0644 1234:50 f');
