@@ -105,7 +105,8 @@ export async function openDestination(endpoint: Endpoint, source: OpenedSource, 
       const { OciLayout } = await import('../content/layout.js');
       const layout = await OciLayout.open(endpoint.path, { create: true });
       const reference = endpoint.name ?? source.tag ?? 'latest';
-      return { endpoint, name: `oci:${endpoint.path}:${reference}`, storage: layout, reference, layout, finish: nothing, abort: nothing };
+      // A copy that made the layout and failed leaves no empty layout behind, as a pull does.
+      return { endpoint, name: `oci:${endpoint.path}:${reference}`, storage: layout, reference, layout, finish: nothing, abort: () => layout.discardIfCreated() };
     }
     case 'oci-archive':
     case 'docker-archive': {
