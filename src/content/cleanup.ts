@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
  * exiting, so an interrupted build leaves the layout as it was.
  */
 const pending = new Set<string>();
+const atSignal = new Set<() => void>();
 let installed = false;
 
 export function trackTemp(path: string): () => void {
@@ -19,6 +20,12 @@ export function removeTrackedTemps(): void {
   pending.clear();
 }
 
+/** Runs `fn` (synchronous, best effort) when a signal ends the process, after the temps are removed. */
+export function onSignalExit(fn: () => void): () => void {
+  atSignal.add(fn);
+  return () => { atSignal.delete(fn); };
+}
+
 /** Installs SIGINT/SIGTERM handlers that clean up and exit with the conventional status. */
 export function installSignalCleanup(onSignal?: (signal: NodeJS.Signals) => void): void {
   if (installed) return;
@@ -26,6 +33,9 @@ export function installSignalCleanup(onSignal?: (signal: NodeJS.Signals) => void
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
       removeTrackedTemps();
+      for (const fn of atSignal) {
+        try { fn(); } catch { /* best effort while exiting */ }
+      }
       onSignal?.(signal);
       process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
     });

@@ -79,6 +79,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
         throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (${noDirectory ? 'no such directory' : 'no oci-layout file'})`, { path: root });
       }
       layout.created = await layout.initialise();
+      if (layout.created) (await import('./created-layout.js')).discardAtSignal(root, layout.createdDir);
       return layout;
     }
     let version: unknown;

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir } from '../support/tools.js';
+import { killOnExit } from '../support/exit-cleanup.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { CLI, tempDir } from '../support/tools.js';
 import { snapshotDir } from '../assemble/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 
@@ -45,5 +49,72 @@ describe('a copy into a layout that fails leaves no layout it made', () => {
     const before = snapshotDir(broken);
     assertOneLineError(await runCliAsync(['copy', `oci:${broken}:app`, `oci:${broken}:copy`, '-q']), /is missing/);
     assert.deepEqual(snapshotDir(broken), before);
+  });
+});
+
+describe('Ctrl-C and SIGTERM mid-download into a new layout leave no layout', () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+
+  before(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+    const rootfs = join(tmp.path, 'signal-rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'data'), 'x'.repeat(64 * 1024));
+    const built = join(tmp.path, 'signal-built');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', built, '--tag', 'app']));
+    assertOk(await runCliAsync(['push', `${registry.host}/sig/app:1`, '--layout', built, '--tag', 'app']));
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+  });
+
+  /** Runs the CLI with every blob download held back; the signal goes once the first blob is asked for. */
+  async function interruptedAtBlob(args: string[], signal: NodeJS.Signals) {
+    proxy.clearFaults();
+    proxy.clearRequests();
+    proxy.addFault({ method: 'GET', path: /\/blobs\/sha256:/, times: Infinity, fault: { kind: 'hold-response', until: /release-held/, timeoutMs: 600_000 } });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const forget = killOnExit(child);
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const done = new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      child.on('close', (status) => { forget(); resolve({ status, stderr }); });
+    });
+    while (!proxy.requests().some((r) => r.method === 'GET' && r.path.includes('/blobs/sha256:'))) await new Promise((r) => setTimeout(r, 20));
+    child.kill(signal);
+    const result = await done;
+    proxy.clearFaults();
+    await fetch(`${proxy.url}/release-held`).then((r) => r.arrayBuffer()).catch(() => {});
+    return result;
+  }
+
+  it('pull: SIGINT → 130, "left as it was" is true: the directory it made is gone', async () => {
+    const target = join(tmp.path, 'sig-pulled');
+    const r = await interruptedAtBlob(['pull', `${proxy.host}/sig/app:1`, '--layout', target], 'SIGINT');
+    assert.equal(r.status, 130, r.stderr);
+    assert.match(r.stderr, new RegExp(`interrupted by SIGINT; ${target} is left as it was\n$`));
+    assert.equal(existsSync(target), false);
+  });
+
+  it('copy into oci:DIR: SIGTERM → 143, no layout made; an empty directory given stays empty', async () => {
+    const target = join(tmp.path, 'sig-copied');
+    const r = await interruptedAtBlob(['copy', `${proxy.host}/sig/app:1`, `oci:${target}:app`], 'SIGTERM');
+    assert.equal(r.status, 143, r.stderr);
+    assert.equal(existsSync(target), false);
+    const empty = join(tmp.path, 'sig-empty');
+    mkdirSync(empty);
+    assert.equal((await interruptedAtBlob(['pull', `${proxy.host}/sig/app:1`, '--layout', empty], 'SIGINT')).status, 130);
+    assert.deepEqual(snapshotDir(empty), {});
+  });
+
+  it('a layout that holds an image when the signal comes is left as it was', async () => {
+    const target = join(tmp.path, 'sig-kept');
+    assertOk(await runCliAsync(['build', join(tmp.path, 'rootfs'), '--layout', target, '--tag', 'other']));
+    const before = snapshotDir(target);
+    assert.equal((await interruptedAtBlob(['pull', `${proxy.host}/sig/app:1`, '--layout', target], 'SIGINT')).status, 130);
+    assert.deepEqual(snapshotDir(target), before);
   });
 });
