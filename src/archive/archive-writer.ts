@@ -58,15 +58,11 @@ export class ArchiveWriter implements Storage, TagResolver {
   async push(desc: Descriptor, content: Readable): Promise<void> {
     const what = `blob ${desc.digest} for ${this.path}`;
     if (isManifestMediaType(desc.mediaType) || isIndexMediaType(desc.mediaType) || desc.size <= 64 * 1024) {
-      const bytes = await readSmall(content.pipe(new VerifyingStream(desc, what)), Math.max(MAX_MANIFEST_BYTES, MAX_CONFIG_BYTES), what);
+      const bytes = await readSmall(verifying(content, desc, what), Math.max(MAX_MANIFEST_BYTES, MAX_CONFIG_BYTES), what);
       this.small.set(desc.digest, bytes);
       await this.serial(() => addBuffer(this.pack, blobPathInArchive(desc.digest), bytes));
     } else {
-      await this.serial(() => {
-        const verified = content.pipe(new VerifyingStream(desc, what));
-        content.on('error', (err) => verified.destroy(err));
-        return addStream(this.pack, blobPathInArchive(desc.digest), desc.size, verified, what);
-      });
+      await this.serial(() => addStream(this.pack, blobPathInArchive(desc.digest), desc.size, verifying(content, desc, what), what));
     }
     this.written.add(desc.digest);
   }
@@ -136,6 +132,17 @@ export function checkDockerArchiveImage(manifest: AnyManifest, name: string): vo
   if (type !== MediaType.OciConfig && type !== MediaType.DockerConfig) {
     throw new OcipushError('EUNSUPPORTED', `${name} is not a container image (config media type ${type}); a docker archive holds only images`);
   }
+}
+
+/**
+ * `content` checked against `desc`. pipe() does not pass a source's error on: a source blob that
+ * fails (wrong bytes in a layout, a broken download) must fail the copy, not go unheard and crash
+ * the process as an unhandled 'error'.
+ */
+function verifying(content: Readable, desc: Descriptor, what: string): VerifyingStream {
+  const verified = content.pipe(new VerifyingStream(desc, what));
+  content.on('error', (err) => verified.destroy(err));
+  return verified;
 }
 
 function strip(desc: Descriptor): Descriptor {

@@ -97,6 +97,23 @@ describe('ocipush export: bad input fails with one line and writes nothing', () 
     assert.deepEqual(tempFilesIn(outDir), []);
   });
 
+  it('copy to an archive: a small blob with other bytes (its config) is one line, not a crash, and keeps the old archive', () => {
+    const layout = damagedCopy();
+    const config = layoutConfigFor(layout, 'alpine').manifest.config.digest;
+    const path = join(layout, 'blobs', 'sha256', config.slice('sha256:'.length));
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 2] = bytes[bytes.length - 2]! ^ 0x01;
+    writeFileSync(path, bytes);
+    for (const transport of ['oci-archive', 'docker-archive']) {
+      const out = join(outDir, `small-${transport}.tar`);
+      writeFileSync(out, 'previous archive');
+      const r = runCli(['copy', `oci:${layout}:alpine`, `${transport}:${out}`, '-q']);
+      assertOneLineError(r, 1, new RegExp(`blob ${config} in .*: content has digest sha256:[0-9a-f]{64}, expected ${config}$`));
+      assert.equal(readFileSync(out, 'utf8'), 'previous archive');
+    }
+    assert.deepEqual(tempFilesIn(outDir), []);
+  });
+
   it('an output directory that does not exist', () => {
     const out = join(outDir, 'no-such-dir', 'a.tar');
     const r = runCli(['export', '--layout', fx.layout, '--repository', 'hello', '-o', out]);
