@@ -116,9 +116,21 @@ export class ArchiveWriter implements Storage, TagResolver {
     const next = this.queue.then(() => {
       if (this.failed) throw this.failed;
       return work();
-    });
+    }).catch(async (err: unknown) => { throw await this.cause(err); });
     this.queue = next.catch((err) => { this.failed ??= err; });
     return next;
+  }
+
+  /**
+   * A tar entry that failed because the pack was destroyed ("tar entry destroyed") is explained by
+   * what destroyed it: the file's write (a full disk), which the pump then reports; the first
+   * cause wins, as in export. A source's failure (an OcipushError) is its own cause.
+   */
+  private async cause(err: unknown): Promise<unknown> {
+    const pack = this.pack as unknown as { destroying: boolean; destroyed: boolean };
+    if (err instanceof OcipushError || !(pack.destroying || pack.destroyed)) return err;
+    const written = await this.pumped.then(() => undefined, (e: unknown) => e);
+    return written === undefined ? err : writeError(written, this.path);
   }
 }
 

@@ -91,6 +91,18 @@ describe('a full or read-only disk', () => {
     assert.deepEqual(readdirSync(session.dir), ['owner'], 'the temp file is removed');
   });
 
+  it('copy to an archive on a full disk: one line naming the file and ENOSPC, no partial file', (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    for (const [transport, source] of [['oci-archive', `oci:${image.layout}:big`], ['docker-archive', `${registry.host}/disk/big:1`]]) {
+      const out = join(full, `${transport}.tar`);
+      const r = runCli(['copy', source!, `${transport}:${out}`, '-q', '--json']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, `ocipush: cannot write ${out}: no space left on device\n`);
+      assert.deepEqual(JSON.parse(r.stdout), { error: { code: 'EIO', message: `cannot write ${out}: no space left on device` } });
+      assert.deepEqual(readdirSync(full).filter((n) => n.includes(transport)), [], 'no archive, no temp file');
+    }
+  });
+
   it('a read-only file system is reported as such, not as a missing file', (t) => {
     if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
     const dir = join(readOnly, 'pulled');
