@@ -47,8 +47,10 @@ export async function writeFilesystem(image: ImageView, destination: Writable): 
     pack.finalize();
   } catch (err) {
     pack.destroy(err as Error);
-    await output.catch(() => {});
-    throw err;
+    // The first cause wins, as in export: a failed write (a full disk) destroys the pack, and the
+    // layer being read then fails with "tar entry destroyed", which is no fault of the layer.
+    const written = await output.then(() => undefined, (e: unknown) => e);
+    throw written ?? err;
   }
   await output;
   return state.summary;

@@ -103,6 +103,14 @@ describe('a full or read-only disk', () => {
     }
   });
 
+  it('rootfs -o onto a full disk blames the disk, not the layer it was reading', (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const out = join(full, 'rootfs.tar');
+    const r = runCli(['rootfs', `oci:${image.layout}:big`, '-o', out]);
+    assertOneLineError(r, new RegExp(`^ocipush: cannot write ${out.replace(/[/.]/g, '\\$&')}: no space left on device$`));
+    assert.deepEqual(readdirSync(full).filter((n) => n.includes('rootfs')), [], 'no tar, no temp file');
+  });
+
   it('a read-only file system is reported as such, not as a missing file', (t) => {
     if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
     const dir = join(readOnly, 'pulled');
