@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { isOcipushError } from '../errors.js';
+import { isOcipushError, systemReason } from '../errors.js';
 import type { CliCommand } from './command.js';
 import { Output, oneLine } from './output.js';
 import { redact } from '../redact.js';
@@ -71,6 +71,8 @@ function wantsJson(args: string[]): boolean {
 function quietOnClosedStdout(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(141);
-    throw err;
+    // stdout redirected to a file on a full disk (export > image.tar): one line, not a stack trace.
+    process.stderr.write(`ocipush: cannot write to stdout: ${systemReason(err)}\n`);
+    process.exit(1);
   });
 }

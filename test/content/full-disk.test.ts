@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { OciLayout } from '../../src/content/layout.js';
 import { OcipushError } from '../../src/errors.js';
 import { sha256 } from '../../src/oci/digest.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { runCli, tempDir } from '../support/tools.js';
+import { CLI, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from '../cli/registry-support.js';
 
@@ -109,6 +109,19 @@ describe('a full or read-only disk', () => {
     const r = runCli(['rootfs', `oci:${image.layout}:big`, '-o', out]);
     assertOneLineError(r, new RegExp(`^ocipush: cannot write ${out.replace(/[/.]/g, '\\$&')}: no space left on device$`));
     assert.deepEqual(readdirSync(full).filter((n) => n.includes('rootfs')), [], 'no tar, no temp file');
+  });
+
+  it('export and rootfs with stdout redirected onto a full disk: one line, exit 1, no stack trace', (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    for (const args of [['export', '--layout', image.layout], ['rootfs', `oci:${image.layout}:big`]]) {
+      const file = join(full, `${args[0]}-stdout.tar`);
+      const fd = openSync(file, 'w');
+      const r = spawnSync(process.execPath, [CLI, ...args, '-q'], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+      closeSync(fd);
+      rmSync(file);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, 'ocipush: cannot write to stdout: no space left on device\n');
+    }
   });
 
   it('a read-only file system is reported as such, not as a missing file', (t) => {
