@@ -80,13 +80,18 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
 async function mark(layout: OciLayout): Promise<Set<Digest>> {
   const reached = new Set<Digest>();
   const pending: Descriptor[] = [...(await layout.readIndex()).manifests];
+  const named = new Set(pending.map((d) => d.digest));
   while (pending.length > 0) {
     const desc = pending.pop()!;
     if (reached.has(desc.digest)) continue;
     reached.add(desc.digest);
     if (!isManifestMediaType(desc.mediaType) && !isIndexMediaType(desc.mediaType)) continue;
-    // A manifest the layout does not hold (a subject elsewhere, a platform not pulled) has nothing here to reach.
-    if (!(await layout.exists(desc)) && !(await stat(layout.blobPath(desc.digest)).catch(() => undefined))) continue;
+    // A manifest the layout does not hold (a subject elsewhere, a platform not pulled) has nothing
+    // here to reach; one index.json names is damage, and its config and layers are not garbage.
+    if (!(await layout.exists(desc)) && !(await stat(layout.blobPath(desc.digest)).catch(() => undefined))) {
+      if (!named.has(desc.digest)) continue;
+      throw new OcipushError('ELAYOUT', `${layout.root}: index.json names manifest ${desc.digest}, which the layout does not hold; gc removes nothing from a layout it cannot read whole`, { digest: desc.digest });
+    }
     let manifest: AnyManifest;
     try {
       manifest = await layout.readManifest(desc);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
@@ -73,6 +73,28 @@ describe('ocipush gc', () => {
     assert.deepEqual(run('umoci', ['ls', '--layout', dir]).trim().split('\n').sort(), ['a', 'multi']);
     const again = runCli(['gc', '--layout', dir, '--json']);
     assert.deepEqual((JSON.parse(again.stdout) as { removed: unknown[] }).removed, [], 'nothing left to remove');
+  });
+
+  it('a manifest index.json names but the layout lacks stops gc, as umoci gc: its config and layers are not garbage', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const dir = join(tmp.path, 'layout');
+    const layout = await OciLayout.open(dir, { create: true });
+    const a = await image(layout, 'a');
+    const b = await image(layout, 'b');
+    await layout.tag(a.manifest, 'a');
+    await layout.tag(b.manifest, 'b');
+    await layout.close();
+    rmSync(join(dir, 'blobs', 'sha256', b.manifest.digest.slice(7)));
+    const before = blobs(dir);
+    const r = runCli(['gc', '--layout', dir]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, `ocipush: ${dir}: index.json names manifest ${b.manifest.digest}, which the layout does not hold; gc removes nothing from a layout it cannot read whole\n`);
+    assert.deepEqual(blobs(dir), before);
+    requireTool('umoci');
+    assert.throws(() => run('umoci', ['gc', '--layout', dir]), 'umoci gc refuses the same layout');
+    assert.deepEqual(blobs(dir), before);
   });
 
   it('keeps the layers the build cache names, unless --no-cache', async (t) => {
