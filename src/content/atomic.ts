@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { fromSystemError } from '../errors.js';
@@ -15,6 +15,13 @@ export function tempNameFor(target: string): string {
  * file system), so a process killed meanwhile leaves it where the next writer clears it.
  */
 export async function writeFileAtomic(target: string, data: Uint8Array | string, tempDir?: string, mode = 0o644): Promise<void> {
+  // A device or fifo (--digest-file /dev/stdout) is written in place: renaming a temp file over it
+  // would replace the node itself (as root) or fail (as anyone else), as archives' sinks know.
+  const existing = await stat(target).catch(() => undefined);
+  if (existing && !existing.isFile() && !existing.isDirectory()) {
+    await writeFile(target, data).catch((err: unknown) => { throw fromSystemError(err, target, 'cannot write'); });
+    return;
+  }
   const tmp = tempDir === undefined ? tempNameFor(target) : join(tempDir, basename(tempNameFor(target)));
   const untrack = trackTemp(tmp);
   let fh: FileHandle | undefined;

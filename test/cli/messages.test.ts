@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { lstatSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -91,6 +92,24 @@ describe('what push, pull and export say', () => {
     const raw = run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/msg/bare:1`]);
     assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, image.manifest.digest);
     assertOneLineError(runCli(['pull', `${registry.host}/msg/a:1`, `oci:${target}:x`, '--tag', 'y']), /--tag y and oci:.*: name the image once$/, 2);
+  });
+
+  it('--digest-file naming a fifo (or /dev/stdout) writes into it, and leaves it a fifo', async () => {
+    const fifo = join(tmp.path, 'digest.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const forget = killOnExit(reader);
+    let read = '';
+    reader.stdout.on('data', (c: Buffer) => { read += c.toString(); });
+    const r = runCli(['push', `${registry.host}/msg/fifo:1`, '--layout', image.layout, '--tag', 'v1', '--digest-file', fifo, '-q']);
+    const isFifo = lstatSync(fifo).isFIFO();
+    // Renamed over, the fifo never gets a writer: let the reader go.
+    if (!isFifo) reader.kill();
+    await new Promise((resolve) => reader.on('close', resolve));
+    forget();
+    assertOk(r);
+    assert.ok(isFifo, 'the fifo was replaced by a regular file');
+    assert.equal(read, image.manifest.digest);
   });
 
   it('export -o - | head: a closed pipe ends quietly (no EPIPE, no stack)', async () => {
