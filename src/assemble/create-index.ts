@@ -5,11 +5,9 @@ import type { Digest } from '../oci/digest.js';
 import { Annotation, formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import type { ImageIndex } from '../oci/manifest.js';
+import { isLayoutRefName } from '../oci/reference.js';
 import { sortedRecord } from './config.js';
 
-/** `org.opencontainers.image.ref.name` as the image-layout spec defines it (as `ocipush build --tag`). */
-const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
-const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
 
 export interface CreateIndexOptions {
   /** The layout holding the images, where the index is written. */
@@ -40,7 +38,7 @@ export interface CreateIndexResult {
  * images: an OCI image index for OCI manifests, a Docker manifest list for Docker ones.
  */
 export async function createImageIndex(options: CreateIndexOptions): Promise<CreateIndexResult> {
-  if (!REF_NAME.test(options.tag)) throw new OcipushError('EUSAGE', `--tag "${options.tag}": not a valid name, e.g. latest or app:1.2`);
+  if (!isLayoutRefName(options.tag)) throw new OcipushError('EUSAGE', `--tag "${options.tag}": not a valid name, e.g. latest or app:1.2`);
   if (options.images.length === 0) throw new OcipushError('EUSAGE', 'name at least one image of the layout to put in the index');
   const layout = typeof options.layout === 'string' ? await OciLayout.open(options.layout) : options.layout;
   const entries = new IndexEntries();

@@ -1,5 +1,6 @@
 import { readdir, rmdir } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
+import { isLayoutRefName } from '../oci/reference.js';
 import { OciLayout } from '../content/layout.js';
 import { IngestSession } from '../content/ingest.js';
 import { isPrivateRootName } from '../content/layout-files.js';
@@ -15,12 +16,8 @@ import type { StagingArea } from '../layer/layer.js';
  * into the layout clears them.
  */
 
-/** `org.opencontainers.image.ref.name` as the image-layout spec defines it. */
-const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
-const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
-
 export function checkTag(tag: string): void {
-  if (!REF_NAME.test(tag)) {
+  if (!isLayoutRefName(tag)) {
     throw new OcipushError('EUSAGE', `--tag "${tag}": not a valid name (letters and digits, joined by - . _ : @ + or /), e.g. latest or hello:0.1`);
   }
 }

@@ -63,7 +63,7 @@ export interface ImageChange {
 export async function runChange(argv: ChangedImageArgs, out: Output, change: ImageChange): Promise<void> {
   const { parseEndpoint, openSource } = await import('./endpoints.js');
   const source = await parseEndpoint(argv.source);
-  const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination);
+  const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination, { as: 'destination' });
   const signing = await checkArguments(source, destination, argv);
   const target = destination ?? source;
   const { withCopyContext } = await import('./copy.js');

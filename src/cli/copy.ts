@@ -54,7 +54,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
   run: async (argv, out: Output) => {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
-    const destination = await parseEndpoint(argv.destination);
+    const destination = await parseEndpoint(argv.destination, { as: 'destination' });
     const { parsePlatformList } = await import('../oci/descriptor.js');
     const platforms = argv.platform === undefined ? [] : parsePlatformList(argv.platform);
     if (platforms.length > 1 && destination.transport === 'docker-archive') throw usageError(`${destination.text}: a docker archive holds one image; give one --platform`);

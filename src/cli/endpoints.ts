@@ -15,9 +15,18 @@ import type { OpenOptions } from '../transports/open.js';
  */
 export type Endpoint = ImageLocation;
 
-export async function parseEndpoint(text: string): Promise<Endpoint> {
+/** `as: 'destination'` also checks the name an image gets in a layout, before anything is opened or made. */
+export async function parseEndpoint(text: string, options: { as?: 'destination' } = {}): Promise<Endpoint> {
   const { parseTransport } = await import('../transports/parse.js');
-  return parseTransport(text);
+  const endpoint = parseTransport(text);
+  if (options.as === 'destination' && endpoint.transport === 'oci' && endpoint.name !== undefined) {
+    const [{ isLayoutRefName }, { OcipushError }] = await Promise.all([import('../oci/reference.js'), import('../errors.js')]);
+    // As skopeo and build --tag check it: umoci and skopeo cannot name such an image.
+    if (!isLayoutRefName(endpoint.name)) {
+      throw new OcipushError('EUSAGE', `${text}: "${endpoint.name}" is not a name for an image in a layout (letters and digits, joined by - . _ : @ + or /)`);
+    }
+  }
+  return endpoint;
 }
 
 /** An opened source: its storage, the root it names, and the root's bytes. */

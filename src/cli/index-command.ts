@@ -39,7 +39,7 @@ export const indexCommand: CliCommand<IndexArgs> = {
     const elsewhere = namesAReference(argv.tag, argv.layout);
     const { parseEndpoint } = await import('./endpoints.js');
     const layoutDir = argv.layout ?? defaultLayoutDir();
-    const destination = elsewhere ? await parseEndpoint(argv.tag) : { transport: 'oci' as const, path: layoutDir, name: argv.tag, text: `oci:${layoutDir}:${argv.tag}` };
+    const destination = elsewhere ? await parseEndpoint(argv.tag, { as: 'destination' }) : { transport: 'oci' as const, path: layoutDir, name: argv.tag, text: `oci:${layoutDir}:${argv.tag}` };
     const { signingFromFlags } = await import('./key-options.js');
     const signing = await signingFromFlags(argv, destination);
     if (elsewhere) {
@@ -103,7 +103,7 @@ async function createElsewhere(
   argv: IndexArgs, tag: string, images: string[], annotations: Record<string, string> | undefined, out: Output, signing: Signing | undefined,
 ): Promise<void> {
   const { parseEndpoint, openSource } = await import('./endpoints.js');
-  const destination = await parseEndpoint(tag);
+  const destination = await parseEndpoint(tag, { as: 'destination' });
   if (destination.transport !== 'registry' && destination.transport !== 'oci') throw usageError(`--tag ${tag}: an index goes to a registry or a layout (oci:DIR:NAME)`);
   const sources = await Promise.all(images.map((image) => parseEndpoint(image)));
   const { withCopyContext, copyImage } = await import('./copy.js');

@@ -40,8 +40,9 @@ export const tagCommand: CliCommand<TagArgs> = {
 
 /** Names in a layout's index.json: each entry a copy of the image's, under the new name. */
 async function tagInLayout(target: LayoutTarget, names: string[], out: Output): Promise<void> {
+  const { isLayoutRefName } = await import('../oci/reference.js');
   for (const name of names) {
-    if (!/^[^\s\0]+$/.test(name) || name.startsWith('sha256:')) throw usageError(`"${name}": not a name for an image in a layout`);
+    if (!isLayoutRefName(name) || name.startsWith('sha256:')) throw usageError(`"${name}": not a name for an image in a layout (letters and digits, joined by - . _ : @ + or /)`);
   }
   const { withLayout } = await import('./repository-ref.js');
   const root = await withLayout(target, async (layout, root) => {

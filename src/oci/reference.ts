@@ -21,6 +21,14 @@ export function isValidTag(tag: string): boolean {
   return TAG.test(tag);
 }
 
+/** `org.opencontainers.image.ref.name` as the image-layout spec defines it: a name in a layout's index.json. */
+const REF_COMPONENT = '[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*';
+const REF_NAME = new RegExp(`^${REF_COMPONENT}(?:/${REF_COMPONENT})*$`);
+
+export function isLayoutRefName(name: string): boolean {
+  return REF_NAME.test(name);
+}
+
 /**
  * Whether the first component of a reference (`host.tld`, `host:port`, `localhost`) is a registry
  * rather than part of a repository name, as docker reads it. (parseReference also takes an

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run, tempDir } from '../support/tools.js';
@@ -57,6 +57,16 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, 'x']), /no image tagged "nope"/);
     assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, 'a b']), /"a b": not a name for an image in a layout/, 2);
     assertOneLineError(await runCliAsync(['delete', `oci:${layout}`]), /name the image to delete \(oci:DIR:NAME\)/, 2);
+    // Names umoci and skopeo refuse (the image-layout spec's ref.name grammar), as build --tag refuses them.
+    for (const name of ['é', 'a..b', 'x-']) {
+      assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, name]), new RegExp(`"${name}": not a name for an image in a layout`), 2);
+      const target = join(tmp.path, `named-${name}`);
+      for (const verb of [['copy'], ['mutate', '--label', 'a=b']]) {
+        assertOneLineError(await runCliAsync([verb[0]!, `oci:${layout}:nope`, `oci:${target}:${name}`, ...verb.slice(1)]), new RegExp(`"${name}" is not a name for an image in a layout`), 2);
+      }
+      assert.equal(existsSync(target), false);
+      assert.throws(() => run('skopeo', ['copy', `oci:${layout}:nope`, `oci:${target}:${name}`]), /Invalid image/);
+    }
     assert.deepEqual(readFileSync(join(layout, 'index.json')), before);
   });
 });
