@@ -30,6 +30,19 @@ export async function parseWithYargs(
       if (err) throw err;
       throw Object.assign(new Error(msg), { usage: true });
     });
+  // yargs reads a flag's value that is not true or false (`--dry-run=yes`, `=1`) as false: a gc
+  // asked for a dry run would remove blobs. Such a value is a usage error, as Go's flags make it.
+  // (yargs passes its instance as a second argument its types leave out.)
+  parser.middleware(((_argv: unknown, y: unknown) => {
+    const booleans = new Set((y as unknown as { getOptions(): { boolean: string[] } }).getOptions().boolean);
+    for (const arg of args) {
+      if (arg === '--') break;
+      const [, name, value] = /^--(?:no-)?([^=]+)=(.*)$/s.exec(arg) ?? [];
+      if (name !== undefined && booleans.has(name) && value !== 'true' && value !== 'false') {
+        throw Object.assign(new Error(`${arg}: a flag takes true or false, or no value`), { usage: true });
+      }
+    }
+  }) as never, true);
   skipHelpRendering(parser);
   for (const cmd of commands) {
     parser.command(cmd.command, cmd.describe, cmd.builder, async (argv) => {

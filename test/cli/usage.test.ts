@@ -29,6 +29,26 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['build', '--owner', '-1:-1', '/nonexistent']), /^ocipush: --owner "-1:-1": expected UID:GID/, 2);
   });
 
+  it('a flag given a value other than true or false (gc --dry-run=yes) is refused, not read as false', async () => {
+    const { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const layout = mkdtempSync(join(tmpdir(), 'ocipush-usage-'));
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
+    const stray = join(layout, 'blobs', 'sha256', 'a'.repeat(64));
+    writeFileSync(stray, 'no index entry reaches this blob');
+    for (const value of ['yes', '1', 'maybe']) {
+      assertOneLineError(runCli(['gc', '--layout', layout, `--dry-run=${value}`]), new RegExp(`^ocipush: --dry-run=${value}: a flag takes true or false, or no value`), 2);
+    }
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--json=yes']), /^ocipush: --json=yes: a flag takes true or false/, 2);
+    assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')), ['a'.repeat(64)], 'nothing removed');
+    assert.equal(runCli(['gc', '--layout', layout, '--dry-run=true', '-q']).status, 0);
+    assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')), ['a'.repeat(64)]);
+    rmSync(layout, { recursive: true, force: true });
+  });
+
   it('an option missing its value says so', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--layout']), /^ocipush: option --layout needs a value/, 2);
   });
