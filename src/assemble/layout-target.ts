@@ -3,6 +3,7 @@ import { OcipushError, fromSystemError } from '../errors.js';
 import { isLayoutRefName } from '../oci/reference.js';
 import { OciLayout } from '../content/layout.js';
 import { IngestSession } from '../content/ingest.js';
+import { removeMadeDirAtSignal } from '../content/created-layout.js';
 import { isPrivateRootName } from '../content/layout-files.js';
 import type { LockOptions } from '../content/lock.js';
 import type { StagingArea } from '../layer/layer.js';
@@ -60,6 +61,7 @@ export async function prepareTarget(root: string, liveness: LockOptions = {}): P
     await layout.readIndex();
   }
   const session = await IngestSession.open(root, liveness);
+  if (madeDir) removeMadeDirAtSignal(root);
   if (layout) layout = await OciLayout.open(root, { session, liveness });
   return {
     root,

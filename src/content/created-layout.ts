@@ -22,6 +22,17 @@ export function discardAtSignal(root: string, createdDir: boolean): void {
   });
 }
 
+/**
+ * A directory a build made for its layout, removed again if a signal ends the build before the
+ * layout is written: its own session is gone by then, and each rmdir succeeds only on an empty
+ * directory, so another writer's files (or a finished layout) keep it.
+ */
+export function removeMadeDirAtSignal(root: string): void {
+  onSignalExit(() => {
+    for (const dir of [join(root, INGEST_DIR), join(root, PRIVATE_DIR), root]) rmdirSync(dir);
+  });
+}
+
 function entries(dir: string): string[] {
   try {
     return readdirSync(dir);

@@ -92,6 +92,18 @@ describe('Ctrl-C and SIGTERM end build, push and pull with one line, the layout 
     assert.deepEqual(snapshotDir(layout), before);
   });
 
+  it('build -f and build --base into a new directory: the signal leaves no directory', async () => {
+    const dockerfile = join(tmp.path, 'Dockerfile');
+    writeFileSync(dockerfile, `FROM ${server.host}/base:1\nCOPY rootfs/hello.txt /hello.txt\n`);
+    for (const [args, signal] of [[['build', '-f', dockerfile, tmp.path], 'SIGTERM'], [['build', rootfs, '--base', `${server.host}/base:1`], 'SIGINT']] as const) {
+      const target = join(tmp.path, `new-${args[1]!.length}`);
+      const r = await interrupted([...args, '--layout', target, '--tag', 'x'], server, signal);
+      assert.equal(r.status, signal === 'SIGINT' ? 130 : 143, r.stderr);
+      assert.match(r.stderr, new RegExp(`interrupted by ${signal}; ${target} is left as it was\n$`));
+      assert.equal(existsSync(target), false, `${args.join(' ')} left ${target}`);
+    }
+  });
+
   it('pull: SIGINT → 130, no layout made', async () => {
     const target = join(tmp.path, 'pulled');
     const r = await interrupted(['pull', `${server.host}/app:1`, '--layout', target], server, 'SIGINT');
