@@ -65,6 +65,7 @@ export async function runChange(argv: ChangedImageArgs, out: Output, change: Ima
   const source = await parseEndpoint(argv.source);
   const destination = argv.destination === undefined ? undefined : await parseEndpoint(argv.destination, { as: 'destination' });
   const signing = await checkArguments(source, destination, argv);
+  if (argv.digestFile !== undefined) await (await import('./output-file.js')).checkWritableFile(argv.digestFile, 'digest-file');
   const target = destination ?? source;
   const { withCopyContext } = await import('./copy.js');
   await withCopyContext(argv, out, source, target, { referrers: false }, async (context) => {

@@ -55,6 +55,8 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = await parseEndpoint(argv.destination, { as: 'destination' });
+    // Checked before anything is copied, as push checks it: a registry is not left changed by a command that then fails.
+    if (argv.digestFile !== undefined) await (await import('./output-file.js')).checkWritableFile(argv.digestFile, 'digest-file');
     const { parsePlatformList } = await import('../oci/descriptor.js');
     const platforms = argv.platform === undefined ? [] : parsePlatformList(argv.platform);
     if (platforms.length > 1 && destination.transport === 'docker-archive') throw usageError(`${destination.text}: a docker archive holds one image; give one --platform`);

@@ -58,7 +58,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     if (chunkSize !== undefined && chunkSize < 1024) throw usageError(`--chunk-size ${argv.chunkSize}: at least 1KiB`);
     const concurrency = checkConcurrency(argv.concurrency);
     // Checked before any work: a push must not succeed only to fail writing its digest.
-    if (argv.digestFile !== undefined) await checkWritableFile(argv.digestFile, 'digest-file');
+    if (argv.digestFile !== undefined) await (await import('./output-file.js')).checkWritableFile(argv.digestFile, 'digest-file');
     const mountFrom = toArray(argv.mountFrom).map((m) => mountRepository(m, destination.registry, parseReference));
     let signing;
     if (argv.sign || argv.key !== undefined || argv.signContainerIdentity !== undefined) {
@@ -180,25 +180,6 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
     ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via, ...(r.tag ? { tag: r.tag } : {}) })) } : {}),
     ...(signer ? { signatures } : {}),
   };
-}
-
-/** A file the command will write at its end: its directory must exist and take writes, and it must not be a directory. */
-async function checkWritableFile(path: string, flag: string): Promise<void> {
-  const { access, stat } = await import('node:fs/promises');
-  const { constants } = await import('node:fs');
-  const { dirname, resolve } = await import('node:path');
-  if (path === '') throw usageError(`--${flag}: name a file`);
-  const dir = dirname(resolve(path));
-  const target = await stat(path).catch(() => undefined);
-  if (target?.isDirectory()) throw usageError(`--${flag} ${path}: is a directory`);
-  const parent = await stat(dir).catch(() => undefined);
-  if (!parent) throw usageError(`--${flag} ${path}: directory ${dir} does not exist`);
-  if (!parent.isDirectory()) throw usageError(`--${flag} ${path}: ${dir} is not a directory`);
-  try {
-    await access(target ? path : dir, constants.W_OK);
-  } catch {
-    throw usageError(`--${flag} ${path}: ${target ? 'the file' : `directory ${dir}`} is not writable`);
-  }
 }
 
 /** `--mount-from team/base` or `--mount-from registry/team/base` (which must be the destination's registry). */

@@ -52,6 +52,15 @@ describe('what push, pull and export say', () => {
     assertOneLineError(runCli(['push', `${registry.host}/msg/never:1`, '--layout', image.layout, '--digest-file', tmp.path]), /is a directory$/, 2);
   });
 
+  it('copy and mutate check --digest-file before they copy anything, as push does', async () => {
+    for (const args of [['copy'], ['mutate', '--label', 'a=b'], ['flatten']]) {
+      const r = runCli([args[0]!, `oci:${image.layout}:v1`, `${registry.host}/msg/never-${args[0]}:1`, ...args.slice(1), '--digest-file', '/nonexistent/f']);
+      assertOneLineError(r, /^ocipush: --digest-file \/nonexistent\/f: directory \/nonexistent does not exist$/, 2);
+    }
+    const log = (await registry.settledAccessLog()).filter((e) => !e.uri.includes('harness-settle'));
+    assert.deepEqual(log, [], 'no request reached the registry');
+  });
+
   it('--platform names the valid values; --unlisted-platform takes any', async () => {
     assertOneLineError(runCli(['pull', `${registry.host}/msg/app:1`, '--platform', 'linux/amd65', '--layout', join(tmp.path, 'x')]),
       /^ocipush: --platform "linux\/amd65": unknown architecture "amd65"; the OCI image spec's values are 386, amd64, arm, arm64, .* \(--unlisted-platform takes it as it is\)$/, 2);

@@ -1,0 +1,20 @@
+import { usageError } from './command.js';
+
+/** A file the command will write at its end: its directory must exist and take writes, and it must not be a directory. */
+export async function checkWritableFile(path: string, flag: string): Promise<void> {
+  const { access, stat } = await import('node:fs/promises');
+  const { constants } = await import('node:fs');
+  const { dirname, resolve } = await import('node:path');
+  if (path === '') throw usageError(`--${flag}: name a file`);
+  const dir = dirname(resolve(path));
+  const target = await stat(path).catch(() => undefined);
+  if (target?.isDirectory()) throw usageError(`--${flag} ${path}: is a directory`);
+  const parent = await stat(dir).catch(() => undefined);
+  if (!parent) throw usageError(`--${flag} ${path}: directory ${dir} does not exist`);
+  if (!parent.isDirectory()) throw usageError(`--${flag} ${path}: ${dir} is not a directory`);
+  try {
+    await access(target ? path : dir, constants.W_OK);
+  } catch {
+    throw usageError(`--${flag} ${path}: ${target ? 'the file' : `directory ${dir}`} is not writable`);
+  }
+}
