@@ -35,7 +35,10 @@ export const pullCommand: CliCommand<PullArgs> = {
       if (target.name !== undefined) argv.tag = target.name;
     }
     const source = parseReference(stripTransport(argv.reference));
-    if (argv.tag !== undefined && !/^[\w][\w.:@-]{0,200}$/.test(argv.tag)) throw usageError(`--tag "${argv.tag}": not a valid name`);
+    // The image-layout spec's grammar, as build --tag, copy and skopeo take it (app/web:1 yes, a..b no).
+    if (argv.tag !== undefined && !(await import('../oci/reference.js')).isLayoutRefName(argv.tag)) {
+      throw usageError(`--tag "${argv.tag}": not a valid name (letters and digits, joined by - . _ : @ + or /)`);
+    }
     const concurrency = checkConcurrency(argv.concurrency);
     const { parsePlatform } = await import('../oci/descriptor.js');
     const platforms = argv.platform === undefined ? [] : argv.platform.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), argv.unlistedPlatform)!));

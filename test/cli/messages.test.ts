@@ -52,6 +52,14 @@ describe('what push, pull and export say', () => {
     assertOneLineError(runCli(['push', `${registry.host}/msg/never:1`, '--layout', image.layout, '--digest-file', tmp.path]), /is a directory$/, 2);
   });
 
+  it('pull names the image in the layout as the image-layout spec and skopeo allow: app/web yes, a..b no', async () => {
+    const target = join(tmp.path, 'pull-names');
+    assertOneLineError(runCli(['pull', `${registry.host}/msg/app:1`, '--layout', target, '--tag', 'a..b']), /^ocipush: --tag "a\.\.b": not a valid name/, 2);
+    assertOneLineError(runCli(['pull', `${registry.host}/msg/app:1`, `oci:${target}:x-`]), /^ocipush: --tag "x-": not a valid name/, 2);
+    assertOk(runCli(['pull', `${registry.host}/msg/app:1`, '--layout', target, '--tag', 'app/web', '-q']));
+    assert.deepEqual(run('umoci', ['ls', '--layout', target]).trim().split('\n'), ['app/web']);
+  });
+
   it('copy and mutate check --digest-file before they copy anything, as push does', async () => {
     for (const args of [['copy'], ['mutate', '--label', 'a=b'], ['flatten']]) {
       const r = runCli([args[0]!, `oci:${image.layout}:v1`, `${registry.host}/msg/never-${args[0]}:1`, ...args.slice(1), '--digest-file', '/nonexistent/f']);
