@@ -67,9 +67,9 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     // Made again for the output, chunk by chunk, as it was for the registry: never whole in memory.
     const chunks = sbom.chunks();
     if (argv.output) {
-      const { writeFile } = await import('node:fs/promises');
-      const { fromSystemError } = await import('../errors.js');
-      await writeFile(argv.output, chunks).catch((err) => { throw fromSystemError(err, argv.output!, 'cannot write'); });
+      // Under a temp name, renamed when whole: a full disk leaves the previous SBOM, not half a new one.
+      const { writeFileAtomic } = await import('../content/atomic.js');
+      await writeFileAtomic(argv.output, chunks);
     } else {
       for (const chunk of chunks) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
     }

@@ -14,7 +14,7 @@ export function tempNameFor(target: string): string {
  * file. The temp file is beside the target, or in `tempDir` (a layout's ingest session, on the same
  * file system), so a process killed meanwhile leaves it where the next writer clears it.
  */
-export async function writeFileAtomic(target: string, data: Uint8Array | string, tempDir?: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(target: string, data: Uint8Array | string | Iterable<Uint8Array>, tempDir?: string, mode = 0o644): Promise<void> {
   // A device or fifo (--digest-file /dev/stdout) is written in place: renaming a temp file over it
   // would replace the node itself (as root) or fail (as anyone else), as archives' sinks know.
   const existing = await stat(target).catch(() => undefined);
@@ -27,7 +27,8 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx', mode);
-    await fh.writeFile(data);
+    // Chunk by chunk (an SBOM), each from where the last ended.
+    for (const chunk of typeof data === 'string' || data instanceof Uint8Array ? [data] : data) await fh.writeFile(chunk);
     await fh.sync();
     await fh.close();
     fh = undefined;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -122,6 +122,19 @@ describe('a full or read-only disk', () => {
       assert.equal(r.status, 1, r.stderr);
       assert.equal(r.stderr, 'ocipush: cannot write to stdout: no space left on device\n');
     }
+  });
+
+  it('sbom -o onto a full disk keeps the previous file, whole', (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const out = join(full, 'sbom.json');
+    writeFileSync(out, '{"previous":true}\n');
+    const filler = join(full, 'filler');
+    try { writeFileSync(filler, Buffer.alloc(4 << 20)); } catch { /* ENOSPC: the disk is full now */ }
+    t.after(() => rmSync(filler, { force: true }));
+    const r = runCli(['sbom', `oci:${image.layout}:big`, '-o', out]);
+    assertOneLineError(r, new RegExp(`^ocipush: cannot write ${out.replace(/[/.]/g, '\\$&')}: no space left on device$`));
+    assert.equal(readFileSync(out, 'utf8'), '{"previous":true}\n');
+    assert.deepEqual(readdirSync(full).filter((n) => n.includes('sbom.json')), ['sbom.json'], 'no temp file');
   });
 
   it('a read-only file system is reported as such, not as a missing file', (t) => {
