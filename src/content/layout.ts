@@ -115,8 +115,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   session(): Promise<IngestSession> {
     if (this.discarded) return Promise.reject(new OcipushError('EABORTED', `${this.root}: discarded after a failure; nothing more is written to it`));
     if (!this.sessionPromise) {
-      // The writing code (sessions, locks, staged blobs) is loaded on the first write: a layout
-      // that is only read (a push) never loads it.
+      // The writing code (sessions, locks, staged blobs) loads on the first write: a push never loads it.
       this.sessionPromise = import('./ingest.js').then((m) => m.IngestSession.open(this.root, this.liveness));
       this.sessionPromise.catch(() => { this.sessionPromise = undefined; });
     }
