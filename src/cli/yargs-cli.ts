@@ -31,7 +31,8 @@ export async function parseWithYargs(
       throw Object.assign(new Error(msg), { usage: true });
     });
   // yargs reads a flag's value that is not true or false (`--dry-run=yes`, `=1`) as false: a gc
-  // asked for a dry run would remove blobs. Such a value is a usage error, as Go's flags make it.
+  // asked for a dry run would remove blobs. Such a value is a usage error. (Go's flags, crane's
+  // and skopeo's, also read 1/0 and t/f; refused here rather than risk reading them wrong.)
   // (yargs passes its instance as a second argument its types leave out.)
   parser.middleware(((_argv: unknown, y: unknown) => {
     const booleans = new Set((y as unknown as { getOptions(): { boolean: string[] } }).getOptions().boolean);
