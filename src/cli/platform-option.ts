@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { usageError } from './command.js';
+import { formatPlatform, normalizePlatform } from '../oci/descriptor.js';
 
 /**
  * `--platform os/arch[/variant]` checked against the values the OCI image spec names: os and
@@ -24,14 +25,17 @@ export function unlistedPlatformOption(y: Argv): Argv {
   return y.option(UNLISTED_FLAG, { type: 'boolean', describe: 'Take --platform as it is, also an os, architecture or variant the OCI image spec does not list' });
 }
 
-/** The `--platform` text when it names a known platform (or `unlisted` is set); else a usage error naming the valid values. */
+/**
+ * The `--platform` text as the spec spells it (`Linux/aarch64` is `linux/arm64`: normalizePlatform)
+ * when it names a known platform, or as given with `unlisted`; else a usage error naming the valid values.
+ */
 export function checkPlatform(text: string | undefined, unlisted: boolean | undefined): string | undefined {
   if (text === undefined || unlisted) return text;
   const parts = text.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
     throw usageError(`--platform: invalid platform ${JSON.stringify(text)}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
   }
-  const [os, arch, variant] = parts as [string, string, string?];
+  const { os, architecture: arch, variant } = normalizePlatform(...(parts as [string, string, string?]));
   const hint = `(--${UNLISTED_FLAG} takes it as it is)`;
   if (!(KNOWN_OS as readonly string[]).includes(os)) {
     throw usageError(`--platform ${JSON.stringify(text)}: unknown os "${os}"; the OCI image spec's values are ${KNOWN_OS.join(', ')} ${hint}`);
@@ -46,5 +50,5 @@ export function checkPlatform(text: string | undefined, unlisted: boolean | unde
       throw usageError(`--platform ${JSON.stringify(text)}: unknown variant "${variant}"; ${valid} ${hint}`);
     }
   }
-  return text;
+  return formatPlatform({ os, architecture: arch, ...(variant ? { variant } : {}) });
 }

@@ -47,7 +47,29 @@ export function parsePlatform(text: string): Platform {
     throw new OcipushError('EUSAGE', `invalid platform "${text}": expected os/arch[/variant], e.g. linux/amd64`);
   }
   const [os, architecture, variant] = parts as [string, string, string?];
-  return variant ? { os, architecture, variant } : { os, architecture };
+  return normalizePlatform(os, architecture, variant);
+}
+
+/** Other spellings of an architecture, as docker and containerd read them (`uname -m`'s, Debian's). */
+const ARCH_ALIASES: Record<string, { architecture: string; variant?: string }> = {
+  x86_64: { architecture: 'amd64' }, 'x86-64': { architecture: 'amd64' }, i386: { architecture: '386' }, i686: { architecture: '386' },
+  aarch64: { architecture: 'arm64' }, armhf: { architecture: 'arm', variant: 'v7' }, armel: { architecture: 'arm', variant: 'v6' },
+};
+
+/**
+ * A platform as the image spec spells it, whatever way it was typed: `Linux/ARM64`,
+ * `linux/aarch64`, `linux/x86_64`, `linux/arm/7` read as docker and containerd read them
+ * (lower case, Go's architecture names, a variant's `v`), so a `--platform` a user copied from
+ * `uname -m` finds the image it means.
+ */
+export function normalizePlatform(os: string, architecture: string, variant?: string): Platform {
+  const lowerOs = os.toLowerCase();
+  const lowerArch = architecture.toLowerCase();
+  const alias = ARCH_ALIASES[lowerArch];
+  let v = (variant ?? alias?.variant)?.toLowerCase();
+  if (v !== undefined && /^\d/.test(v)) v = `v${v}`;
+  const platform: Platform = { os: lowerOs === 'macos' ? 'darwin' : lowerOs, architecture: alias?.architecture ?? lowerArch };
+  return v ? { ...platform, variant: v } : platform;
 }
 
 /** `linux/amd64,linux/arm64`: the platforms a `--platform` list names, in its order. */

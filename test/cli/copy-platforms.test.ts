@@ -103,4 +103,17 @@ describe('copy --platform with several platforms', () => {
     assert.equal(run('umoci', ['ls', '--layout', join(tmp.path, 'lib-pull')]).trim(), 'two');
     assert.equal((await skopeoRaw(`${mirror.host}/lib/copy@${entries.get('amd64')}`).catch(() => undefined)), undefined, 'the amd64 image stays behind');
   });
+
+  it('a platform typed as uname -m or in capitals (linux/aarch64, Linux/X86_64) finds the image docker would pick', async () => {
+    const digest = await runCliAsync(['digest', source, '--platform', 'Linux/AArch64'], { env });
+    assertOk(digest);
+    assert.equal(digest.stdout.trim(), entries.get('arm64'));
+    const target = `${mirror.host}/alias/base:1`;
+    assertOk(await runCliAsync(['copy', source, target, '--platform', 'linux/x86_64,linux/aarch64'], { env }));
+    const index = JSON.parse((await skopeoRaw(target)).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => [m.platform.architecture, m.digest]), [['amd64', entries.get('amd64')], ['arm64', entries.get('arm64')]]);
+    const inspected = await runCliAsync(['inspect', source, '--platform', 'linux/aarch64', '--json'], { env });
+    assertOk(inspected);
+    assert.equal((JSON.parse(inspected.stdout) as { digest: string }).digest, entries.get('arm64'));
+  });
 });
