@@ -1,4 +1,6 @@
 import { OcipushError } from '../errors.js';
+import { eachAtMost } from '../each-at-most.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { encodeJson, parseManifest, isIndex, type ImageManifest } from '../oci/manifest.js';
@@ -47,23 +49,31 @@ export interface AttachedLayer {
  * (digest-verified). None when the tag does not exist.
  */
 export async function readAttached(repo: AttachedStore, digest: Digest, suffix: CosignSuffix): Promise<{ manifest?: ImageManifest; descriptor?: Descriptor; layers: AttachedLayer[] }> {
+  const { manifest, descriptor } = await readAttachedManifest(repo, digest, suffix);
+  if (!manifest) return { layers: [] };
+  // Every payload at once (a `.sig` that CI runs appended to holds one per run): a round trip
+  // for all of them, not one each.
+  const small = manifest.layers.filter((layer) => layer.size <= MAX_PAYLOAD_BYTES);
+  const layers: AttachedLayer[] = [];
+  await eachAtMost(small, DEFAULT_CONCURRENCY, async (layer, i) => {
+    layers[i] = { descriptor: layer, payload: await readSmall(await repo.fetch(layer), MAX_PAYLOAD_BYTES, `${repo}: payload ${layer.digest}`) };
+  });
+  return { manifest, descriptor, layers };
+}
+
+/** The manifest at `sha256-<hex>.<suffix>`, without its payloads; none when the tag is absent. */
+async function readAttachedManifest(repo: AttachedStore, digest: Digest, suffix: CosignSuffix): Promise<{ manifest?: ImageManifest; descriptor?: Descriptor }> {
   const tag = cosignTag(digest, suffix);
   let fetched;
   try {
     fetched = await repo.fetchManifest(tag);
   } catch (err) {
-    if (err instanceof OcipushError && err.code === 'ENOTFOUND') return { layers: [] };
+    if (err instanceof OcipushError && err.code === 'ENOTFOUND') return {};
     throw err;
   }
   const manifest = parseManifest(fetched.bytes, `${repo}:${tag}`, fetched.descriptor.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EINVALID', `${repo}:${tag}: is an index, cosign keeps an image manifest there`);
-  const layers: AttachedLayer[] = [];
-  for (const layer of manifest.layers) {
-    if (layer.size > MAX_PAYLOAD_BYTES) continue;
-    const payload = await readSmall(await repo.fetch(layer), MAX_PAYLOAD_BYTES, `${repo}: payload ${layer.digest}`);
-    layers.push({ descriptor: layer, payload });
-  }
-  return { manifest, descriptor: fetched.descriptor, layers };
+  return { manifest, descriptor: fetched.descriptor };
 }
 
 /**
@@ -95,7 +105,8 @@ export interface AppendResult {
  */
 export async function appendAttached(repo: AttachedTarget, digest: Digest, suffix: CosignSuffix, layer: { mediaType: string; payload: Buffer; annotations: Record<string, string> }): Promise<AppendResult> {
   const tag = cosignTag(digest, suffix);
-  const existing = await readAttached(repo, digest, suffix);
+  // Appending needs the layers' digests and annotations, not their payloads.
+  const existing = await readAttachedManifest(repo, digest, suffix);
   const payloadDigest = sha256(layer.payload);
   const descriptor: Descriptor = { mediaType: layer.mediaType, size: layer.payload.length, digest: payloadDigest, annotations: layer.annotations };
   const layers = existing.manifest?.layers ?? [];

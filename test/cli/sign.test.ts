@@ -110,6 +110,21 @@ describe('ocipush sign / verify against docker-registry', () => {
     assertOneLineError(runCli(['verify', ref, '--key', pubA, '-a', 'build=42']), /signed by this key without the annotation build=42/);
   });
 
+  it('a third signature is appended reading the .sig manifest only, not every earlier payload', async () => {
+    const ref = `${registry.host}/sc/append:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOk(runCli(['sign', ref, '--key', keyA], { env }));
+    assertOk(runCli(['sign', ref, '--key', keyB, '-a', 'build=42']));
+    await registry.forgetAccessLog();
+    assertOk(runCli(['sign', ref, '--key', keyB, '-a', 'build=43']));
+    const gets = (await registry.settledAccessLog()).filter((e) => e.method === 'GET' && e.path.includes('/blobs/')).map((e) => e.path);
+    assert.deepEqual(gets, [], 'no payload fetched');
+    const image = skopeoSignatureImage('sc/append', first.manifest.digest, join(tmp.path, 'sig-abb'));
+    assert.equal(image.manifest.layers.length, 3);
+    assertOk(runCli(['verify', ref, '--key', pubB, '-a', 'build=43']));
+    assertOk(runCli(['verify', ref, '--key', pubA]));
+  });
+
   it('an image pushed over the signed tag, and a signature copied onto another image\'s .sig tag, fail', () => {
     const ref = `${registry.host}/sc/app:1`;
     assertOk(runCli(['push', ref, '--layout', second.layout, '--tag', 'two', '--quiet']));
