@@ -1,13 +1,14 @@
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
-import tar from 'tar-stream';
+import { finished } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { layerCompression } from '../oci/media-types.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
 import { TarReader } from '../layer/tar-reader.js';
-import { BLOCK } from '../layer/tar-header.js';
+import { headerNumber, headerField } from '../layer/tar-fields.js';
+import { END_OF_ARCHIVE, TarType, encodedHeaderSize, padded, record, writeHeader, type TarHeader, type TarTypeFlag } from '../layer/tar-header.js';
+import type { ContentSink, ObservedEntry } from '../layer/tar.js';
 import type { ImageView } from '../image/view.js';
-import { copyInto } from './docker-archive.js';
 
 export interface FilesystemSummary {
   /** Entries written. */
@@ -30,111 +31,166 @@ const OPAQUE = '.wh..wh..opq';
  * whiteout) or made a directory above it opaque (`.wh..wh..opq`), or replaced a directory above it
  * with something else. What a layer says applies to the layers below it only, so a path a layer
  * holds twice is written twice and the later wins, as when the layer is unpacked. A hard link
- * waits for its target, which a lower layer may hold, so the tar unpacks in one pass. Headers go
- * out as the layers have them (owners, modes, times, pax records with xattrs).
+ * waits for its target, which a lower layer may hold, so the tar unpacks in one pass.
+ *
+ * Headers are read and written as bytes by the build's own tar code, never decoded as text: a
+ * name that is not UTF-8, a binary xattr such as `security.capability`, an id above 262143 or a
+ * time after 2038 go out as the layer has them (owners, modes, times, pax records with xattrs).
  */
 export async function writeFilesystem(image: ImageView, destination: Writable): Promise<FilesystemSummary> {
-  const pack = tar.pack();
-  const output = copyInto(pack, destination);
-  output.catch(() => {});
-  const state = new Flattening(pack);
-  try {
-    for (let i = image.layers.length - 1; i >= 0; i--) {
-      const layer = image.layers[i]!;
-      await state.layer(await layer.open(), layerCompression(layer.descriptor.mediaType), `layer ${layer.descriptor.digest}`);
-    }
-    state.finish();
-    pack.finalize();
-  } catch (err) {
-    pack.destroy(err as Error);
-    // The first cause wins, as in export: a failed write (a full disk) destroys the pack, and the
-    // layer being read then fails with "tar entry destroyed", which is no fault of the layer.
-    const written = await output.then(() => undefined, (e: unknown) => e);
-    throw written ?? err;
+  const out = new Output(destination);
+  const state = new Flattening(out);
+  for (let i = image.layers.length - 1; i >= 0; i--) {
+    const layer = image.layers[i]!;
+    await state.layer(await layer.open(), layerCompression(layer.descriptor.mediaType), `layer ${layer.descriptor.digest}`);
   }
-  await output;
+  state.finish();
+  out.push(END_OF_ARCHIVE);
+  await out.end();
   return state.summary;
 }
 
-/** Entries of a tar as tar-stream reads them (pax and GNU long names applied). */
-type Entry = AsyncIterable<Buffer> & { header: tar.Header; resume(): void };
+/** The destination, written a decompressed chunk's worth at a time, its backpressure heeded. */
+class Output {
+  /** The destination's own failure (a full disk): the first cause, whatever a layer says next. */
+  failure: Error | undefined;
+  private readonly failed: Promise<never>;
+  private queue: Buffer[] = [];
+
+  constructor(private readonly destination: Writable) {
+    this.failed = new Promise<never>((_, fail) => destination.once('error', (err: Error) => { this.failure ??= err; fail(err); }));
+    this.failed.catch(() => {});
+  }
+
+  push(bytes: Buffer): void {
+    this.queue.push(bytes);
+  }
+
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.queue.length === 0) return;
+    // Always a copy: the queue holds views of the decompressor's chunks, whose buffers the
+    // source may reuse once the next chunk is asked for.
+    const bytes = Buffer.concat(this.queue);
+    this.queue = [];
+    if (!this.destination.write(bytes)) await Promise.race([once(this.destination, 'drain'), this.failed]);
+  }
+
+  async end(): Promise<void> {
+    await this.flush();
+    this.destination.end();
+    await Promise.race([finished(this.destination), this.failed]);
+  }
+}
+
+/** One layer's word on the paths below it: applied once the whole layer has been read. */
+interface LayerPaths {
+  written: Map<string, boolean>;
+  deleted: Set<string>;
+  opaque: Set<string>;
+}
 
 class Flattening {
   readonly summary: FilesystemSummary = { entries: 0, hidden: 0, whiteouts: 0, danglingLinks: 0 };
-  /** Paths written by the layers above the one being read: true for a directory. */
+  /** Paths (latin1 of their bytes) written by the layers above the one being read: true for a directory. */
   private readonly written = new Map<string, boolean>();
   private readonly deleted = new Set<string>();
   private readonly opaque = new Set<string>();
-  /** Hard links waiting for their target (by the target's path), and the paths written so far. */
-  private readonly waiting = new Map<string, tar.Header[]>();
+  /** Hard links waiting for their target (by the target's path): their encoded headers. */
+  private readonly waiting = new Map<string, { path: string; bytes: Buffer }[]>();
   private readonly emitted = new Set<string>();
 
-  constructor(private readonly pack: tar.Pack) {}
+  constructor(private readonly out: Output) {}
 
   async layer(body: Readable, compression: ReturnType<typeof layerCompression>, what: string): Promise<void> {
-    const extract = tar.extract();
     const decompressor = createDecompressor(compression);
     body.on('error', (err) => decompressor.destroy(err));
     body.pipe(decompressor);
-    // Fed by hand: tar-stream's extract is a streamx stream, which Node's pipe does not end cleanly.
-    // The same bytes go through our own reader, which only keeps count of entries and blocks: a
-    // layer whose last entry lacks its padding and end blocks (umoci 0.4 writes such layers; Go's
-    // archive/tar, which umoci and containerd read with, accepts them) is completed with zeros,
-    // while one that stops inside an entry stays an error.
-    const blocks = new TarReader({ entry: () => undefined, end: () => {} });
-    let fed = 0;
-    const feeding = (async () => {
-      try {
-        for await (const chunk of decompressor) {
-          blocks.write(chunk as Buffer);
-          fed += (chunk as Buffer).length;
-          if (!extract.write(chunk as Buffer)) await once(extract as unknown as NodeJS.EventEmitter, 'drain');
-        }
-        blocks.end();
-        extract.write(Buffer.alloc((BLOCK - (fed % BLOCK)) % BLOCK + 2 * BLOCK));
-        (extract as unknown as { end(): void }).end();
-      } catch (err) {
-        extract.destroy(err as Error);
-      }
-    })();
-    // What this layer says about paths applies to the layers below it, once it has been read.
-    const written = new Map<string, boolean>();
-    const deleted = new Set<string>();
-    const opaque = new Set<string>();
+    const paths: LayerPaths = { written: new Map(), deleted: new Set(), opaque: new Set() };
+    // A layer whose last entry lacks its padding and end blocks (umoci 0.4 writes such layers; Go's
+    // archive/tar, which umoci and containerd read with, accepts them) is read whole; one that
+    // stops inside an entry is an error.
+    const reader = new TarReader({ entry: (entry, block, pax) => this.entry(entry, block!, pax, paths), end: () => {} });
     try {
-      for await (const entry of extract as unknown as AsyncIterable<Entry>) {
-        const path = normalize(entry.header.name);
-        const slash = path.lastIndexOf('/');
-        const base = path.slice(slash + 1);
-        const dir = slash < 0 ? '' : path.slice(0, slash);
-        if (base === OPAQUE) {
-          this.summary.whiteouts++;
-          opaque.add(dir);
-        } else if (base.startsWith(WHITEOUT)) {
-          this.summary.whiteouts++;
-          deleted.add(join(dir, base.slice(WHITEOUT.length)));
-        } else if (this.hidden(path)) {
-          this.summary.hidden++;
-        } else {
-          written.set(path, entry.header.type === 'directory');
-          await this.emit(entry, path);
-        }
-        entry.resume();
+      for await (const chunk of decompressor) {
+        reader.write(chunk as Buffer);
+        await this.out.flush();
       }
-      await feeding;
+      reader.end();
     } catch (err) {
       body.destroy();
+      decompressor.destroy();
+      if (this.out.failure) throw this.out.failure;
       if (err instanceof OcipushError) throw err;
       throw new OcipushError('EREAD', `${what}: not a readable layer (${(err as Error).message})`, { cause: err });
     }
-    for (const [path, isDir] of written) this.written.set(path, isDir);
-    for (const path of deleted) this.deleted.add(path);
-    for (const path of opaque) this.opaque.add(path);
+    for (const [path, isDir] of paths.written) this.written.set(path, isDir);
+    for (const path of paths.deleted) this.deleted.add(path);
+    for (const path of paths.opaque) this.opaque.add(path);
   }
 
   /** Hard links whose target never came: the tar would not unpack them. */
   finish(): void {
     for (const links of this.waiting.values()) this.summary.danglingLinks += links.length;
+  }
+
+  private entry(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined, paths: LayerPaths): ContentSink | undefined {
+    const path = normalize(entry.name.toString('latin1'));
+    const slash = path.lastIndexOf('/');
+    const base = path.slice(slash + 1);
+    const dir = slash < 0 ? '' : path.slice(0, slash);
+    if (base === OPAQUE) {
+      this.summary.whiteouts++;
+      paths.opaque.add(dir);
+      return undefined;
+    }
+    if (base.startsWith(WHITEOUT)) {
+      this.summary.whiteouts++;
+      paths.deleted.add(join(dir, base.slice(WHITEOUT.length)));
+      return undefined;
+    }
+    if (this.hidden(path)) {
+      this.summary.hidden++;
+      return undefined;
+    }
+    paths.written.set(path, entry.type === 'dir');
+    const header = headerOf(entry, block, pax);
+    const bytes = encode(header);
+    if (entry.type === 'hardlink' && header.linkname) {
+      const target = normalize(header.linkname.toString('latin1'));
+      if (!this.emitted.has(target)) {
+        const links = this.waiting.get(target) ?? [];
+        links.push({ path, bytes });
+        this.waiting.set(target, links);
+        return undefined;
+      }
+    }
+    this.summary.entries++;
+    this.out.push(bytes);
+    if (entry.type !== 'file') {
+      this.landed(path);
+      return undefined;
+    }
+    return {
+      update: (piece) => this.out.push(piece),
+      end: () => {
+        if (header.size % 512 !== 0) this.out.push(Buffer.alloc(padded(header.size) - header.size));
+        this.landed(path);
+      },
+    };
+  }
+
+  /** `path` is in the tar: the hard links waiting for it follow. */
+  private landed(path: string): void {
+    this.emitted.add(path);
+    const links = this.waiting.get(path);
+    if (!links) return;
+    this.waiting.delete(path);
+    for (const link of links) {
+      this.summary.entries++;
+      this.out.push(link.bytes);
+      this.emitted.add(link.path);
+    }
   }
 
   private hidden(path: string): boolean {
@@ -145,58 +201,73 @@ class Flattening {
     }
     return this.opaque.has('') && path !== '';
   }
-
-  private async emit(entry: Entry, path: string): Promise<void> {
-    const header = relative(entry.header);
-    if (header.type === 'link' && header.linkname !== undefined && header.linkname !== null) {
-      const target = normalize(header.linkname);
-      if (!this.emitted.has(target)) {
-        const links = this.waiting.get(target) ?? [];
-        links.push({ ...header });
-        this.waiting.set(target, links);
-        return;
-      }
-    }
-    if (header.type === 'file' || header.type === 'contiguous-file') await this.writeFile(header, entry);
-    else await this.writeEntry(header);
-    this.emitted.add(path);
-    const links = this.waiting.get(path);
-    if (links) {
-      this.waiting.delete(path);
-      for (const link of links) {
-        await this.writeEntry(link);
-        this.emitted.add(normalize(link.name));
-      }
-    }
-  }
-
-  private writeEntry(header: tar.Header): Promise<void> {
-    this.summary.entries++;
-    return new Promise((ok, fail) => {
-      this.pack.entry({ ...header, size: 0 }, (err) => (err ? fail(err) : ok()));
-    });
-  }
-
-  private async writeFile(header: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
-    this.summary.entries++;
-    let settle: (err?: Error | null) => void = () => {};
-    const done = new Promise<void>((ok, fail) => { settle = (err) => (err ? fail(err) : ok()); });
-    const sink = this.pack.entry(header, (err) => settle(err));
-    for await (const chunk of body) {
-      if (!sink.write(chunk)) await Promise.race([once(sink as unknown as NodeJS.EventEmitter, 'drain'), done]);
-    }
-    (sink as unknown as { end(): void }).end();
-    await done;
-  }
 }
 
+const TYPE_FLAGS: Record<Exclude<ObservedEntry['type'], 'other'>, TarTypeFlag> = {
+  file: TarType.File,
+  dir: TarType.Directory,
+  symlink: TarType.Symlink,
+  hardlink: TarType.HardLink,
+  fifo: TarType.Fifo,
+  char: TarType.CharDevice,
+  block: TarType.BlockDevice,
+};
+
+/** Pax records the header writer makes again from the entry's fields. */
+const MAX_USTAR_MTIME = 0o77777777777;
+const REMADE = new Set(['path', 'linkpath', 'size', 'uid', 'gid', 'hdrcharset']);
+
 /**
- * The header with names relative, as docker writes layers: some layers name the root `/` (umoci's),
- * which tar unpacks only after a warning on every run.
+ * The entry as it will be written: names relative, as docker writes layers (some layers name the
+ * root `/`, umoci's, which tar unpacks only after a warning on every run); the rest as the layer has it.
  */
-function relative(header: tar.Header): tar.Header {
-  const strip = (name: string) => (name.startsWith('/') ? name.replace(/^\/+/, '') || './' : name);
-  return { ...header, name: strip(header.name), ...(header.type === 'link' && header.linkname ? { linkname: strip(header.linkname) } : {}) };
+function headerOf(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined): TarHeader {
+  const number = (key: string, at: number, len: number): number => {
+    const value = pax?.get(key);
+    const n = value ? Math.floor(Number(value.toString('latin1'))) : headerNumber(block, at, len);
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
+  };
+  const type = entry.type === 'other' ? String.fromCharCode(block[156]!) as TarTypeFlag : TYPE_FLAGS[entry.type];
+  const header: TarHeader = {
+    name: relative(entry.name),
+    type,
+    mode: headerNumber(block, 100, 8),
+    uid: number('uid', 108, 8),
+    gid: number('gid', 116, 8),
+    size: entry.type === 'file' ? entry.size : 0,
+    mtime: number('mtime', 136, 12),
+  };
+  if (entry.linkname) header.linkname = entry.type === 'hardlink' ? relative(entry.linkname) : entry.linkname;
+  if (entry.type === 'char' || entry.type === 'block') {
+    header.devmajor = headerNumber(block, 329, 8);
+    header.devminor = headerNumber(block, 337, 8);
+  }
+  const uname = headerField(block, 265, 32);
+  const gname = headerField(block, 297, 32);
+  if (uname.length > 0) header.uname = uname;
+  if (gname.length > 0) header.gname = gname;
+  if (pax) {
+    const kept: Buffer[] = [];
+    // An mtime past the ustar field the writer puts in pax itself (and an earlier one went there to keep its fraction).
+    const remadeMtime = header.mtime > MAX_USTAR_MTIME;
+    for (const [key, value] of pax) if (!REMADE.has(key) && !(remadeMtime && key === 'mtime')) kept.push(record(key, value));
+    if (kept.length > 0) header.paxExtra = Buffer.concat(kept);
+  }
+  return header;
+}
+
+function encode(header: TarHeader): Buffer {
+  const bytes = Buffer.alloc(encodedHeaderSize(header));
+  writeHeader(header, bytes, 0);
+  return bytes;
+}
+
+/** A name without its leading slashes (the root, `/`, becomes `./`). */
+function relative(name: Buffer): Buffer {
+  let at = 0;
+  while (at < name.length && name[at] === 0x2f) at++;
+  if (at === 0) return name;
+  return at === name.length ? Buffer.from('./') : name.subarray(at);
 }
 
 /** A tar name as a path key: no leading `./` or `/`, no trailing `/`; the root is ''. */

@@ -30,6 +30,11 @@ export interface TarHeader extends EntryAttributes {
   linkname?: Buffer;
   /** Raw value of the `security.capability` xattr, as `SCHILY.xattr.security.capability`. */
   capability?: Buffer;
+  /** Owner names, kept when an entry of another tar is written again (a build leaves them empty). */
+  uname?: Buffer;
+  gname?: Buffer;
+  /** Encoded pax records (paxRecord) carried over from another tar: xattrs, sub-second times. */
+  paxExtra?: Buffer;
 }
 
 const NAME_LEN = 100;
@@ -95,7 +100,9 @@ function writeUstar(h: TarHeader, buf: Buffer, at: number, split: number): void 
   buf[at + 156] = h.type.charCodeAt(0);
   if (h.linkname) h.linkname.copy(buf, at + 157, 0, Math.min(h.linkname.length, NAME_LEN));
   USTAR_MAGIC.copy(buf, at + 257);
-  // uname/gname stay empty: names differ between machines, ids are what a runtime uses.
+  // A build leaves uname/gname empty: names differ between machines, ids are what a runtime uses.
+  if (h.uname) h.uname.copy(buf, at + 265, 0, Math.min(h.uname.length, 31));
+  if (h.gname) h.gname.copy(buf, at + 297, 0, Math.min(h.gname.length, 31));
   if (h.type === TarType.CharDevice || h.type === TarType.BlockDevice) {
     writeNumber(buf, at + 329, 8, h.devmajor ?? 0);
     writeNumber(buf, at + 337, 8, h.devminor ?? 0);
@@ -168,7 +175,7 @@ export function paxRecords(h: TarHeader): Buffer | null {
   const pathInPax = splitName(h.name) === PAX_ONLY;
   const linkInPax = h.linkname !== undefined && (h.linkname.length > NAME_LEN || !isPortable(h.linkname));
   if (!pathInPax && !linkInPax && h.size <= MAX_OCTAL_11 && h.uid <= MAX_OCTAL_7 && h.gid <= MAX_OCTAL_7
-    && h.mtime <= MAX_OCTAL_11 && !h.capability) return null;
+    && h.mtime <= MAX_OCTAL_11 && !h.capability && !h.paxExtra) return null;
   const records: Buffer[] = [];
   let binary = false;
   if (pathInPax) {
@@ -184,13 +191,14 @@ export function paxRecords(h: TarHeader): Buffer | null {
   if (h.gid > MAX_OCTAL_7) records.push(record('gid', Buffer.from(String(h.gid))));
   if (h.mtime > MAX_OCTAL_11) records.push(record('mtime', Buffer.from(String(h.mtime))));
   if (h.capability) records.push(record('SCHILY.xattr.security.capability', h.capability));
+  if (h.paxExtra) records.push(h.paxExtra);
   // A name that is not UTF-8 is kept byte for byte; hdrcharset tells readers not to convert it.
   if (binary) records.unshift(record('hdrcharset', Buffer.from('BINARY')));
   return Buffer.concat(records);
 }
 
 /** One `"<len> <key>=<value>\n"` record; `len` counts the whole record, its own digits included. */
-function record(key: string, value: Buffer): Buffer {
+export function record(key: string, value: Buffer): Buffer {
   const rest = Buffer.byteLength(key) + value.length + 3; // space, '=', '\n'
   let len = rest + String(rest).length;
   if (String(len).length !== String(rest).length) len = rest + String(len).length;

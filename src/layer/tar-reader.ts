@@ -82,7 +82,7 @@ export class TarReader {
     // Old tars mark a directory by its name alone.
     if ((type === 0 || type === 0x30) && name.length > 0 && name[name.length - 1] === 0x2f) kind = 'dir';
     const entry: ObservedEntry = { name, type: kind, mode: headerNumber(block, 100, 8), size, linkname: linkname.length > 0 ? linkname : undefined };
-    const sink = this.observer.entry(entry);
+    const sink = this.observer.entry(entry, block, pax);
     this.sink = kind === 'file' ? sink : undefined;
     this.start(size);
   }

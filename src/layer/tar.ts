@@ -35,7 +35,11 @@ export interface ObservedEntry {
  * valid only during the call), then ended.
  */
 export interface TarObserver {
-  entry(entry: ObservedEntry): ContentSink | undefined;
+  /**
+   * `header` (the entry's ustar block, valid only during the call) and `pax` (its extended
+   * records) are given by a tar being read, for an observer that writes the entry again.
+   */
+  entry(entry: ObservedEntry, header?: Buffer, pax?: Map<string, Buffer>): ContentSink | undefined;
   /** The end-of-archive blocks are written: every entry has been seen. */
   end(): void;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -49,6 +49,38 @@ describe('rootfs', () => {
     const unpacked = untar(tarFile, 'from-layout');
     assertSameTree(join(bundle, 'rootfs'), unpacked);
     assert.ok(!existsSync(join(unpacked, 'a', 'gone')) && !existsSync(join(unpacked, 'c', 'old')) && !existsSync(join(unpacked, 'c', 'sub')));
+  });
+
+  it('keeps what a text header would lose: names that are not UTF-8, a binary capability, ids above 262143, times after 2038, other xattrs', async () => {
+    const tree = join(tmp.path, 'bytes-tree');
+    mkdirSync(tree);
+    // Two names one byte apart, neither UTF-8: decoded as text, both became "n\uFFFD".
+    const names = [Buffer.from('n\xfe', 'latin1'), Buffer.from('n\xff', 'latin1')].map((n) => Buffer.concat([Buffer.from(`${tree}/`), n]));
+    names.forEach((name, i) => writeFileSync(name, `${i}\n`));
+    writeFileSync(join(tree, 'capfile'), 'cap\n');
+    // cap_setuid and cap_sys_admin: the value holds bytes above 0x7f.
+    run('setcap', ['cap_setuid,cap_sys_admin+ep', join(tree, 'capfile')]);
+    run('setfattr', ['-n', 'user.note', '-v', 'kept', join(tree, 'capfile')]);
+    writeFileSync(join(tree, 'owned'), 'owned\n');
+    chownSync(join(tree, 'owned'), 300_000, 400_000);
+    writeFileSync(join(tree, 'future'), 'after 2038\n');
+    utimesSync(join(tree, 'future'), 2_600_000_000, 2_600_000_000);
+    const image = `${join(tmp.path, 'bytes-layout')}:t`;
+    run('umoci', ['init', '--layout', join(tmp.path, 'bytes-layout')]);
+    run('umoci', ['new', '--image', image]);
+    run('umoci', ['insert', '--image', image, tree, '/']);
+    const bundle = join(tmp.path, 'bytes-bundle');
+    run('umoci', ['unpack', '--image', image, bundle]);
+
+    const tarFile = join(tmp.path, 'bytes.tar');
+    assertOk(await runCliAsync(['rootfs', `oci:${image}`, '-o', tarFile], { env }));
+    const unpacked = join(tmp.path, 'bytes-unpacked');
+    mkdirSync(unpacked);
+    run('tar', ['-C', unpacked, '--numeric-owner', '--xattrs', '--xattrs-include=*', '-xpf', tarFile]);
+    assertSameTree(join(bundle, 'rootfs'), unpacked);
+    assert.equal(readdirSync(unpacked, { encoding: 'buffer' }).filter((n) => n[0] === 0x6e).length, 2, 'both names');
+    assert.equal(lstatSync(join(unpacked, 'future')).mtimeMs, 2_600_000_000_000);
+    assert.match(run('getfattr', ['-n', 'user.note', join(unpacked, 'capfile')]), /user\.note="kept"/);
   });
 
   it('streams the layers from a registry to stdout, for a pipe', async () => {
