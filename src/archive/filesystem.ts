@@ -31,7 +31,10 @@ const OPAQUE = '.wh..wh..opq';
  * whiteout) or made a directory above it opaque (`.wh..wh..opq`), or replaced a directory above it
  * with something else. What a layer says applies to the layers below it only, so a path a layer
  * holds twice is written twice and the later wins, as when the layer is unpacked. A hard link
- * waits for its target, which a lower layer may hold, so the tar unpacks in one pass.
+ * waits for its target, which a lower layer may hold, so the tar unpacks in one pass. A hard link
+ * whose target a layer above it replaced or deleted keeps the file its layer linked to, as an
+ * unpacked image does (only a name was unlinked): it is written as that file, read again from its
+ * layer when the target came before the link.
  *
  * Headers are read and written as bytes by the build's own tar code, never decoded as text: a
  * name that is not UTF-8, a binary xattr such as `security.capability`, an id above 262143 or a
@@ -42,7 +45,7 @@ export async function writeFilesystem(image: ImageView, destination: Writable): 
   const state = new Flattening(out);
   for (let i = image.layers.length - 1; i >= 0; i--) {
     const layer = image.layers[i]!;
-    await state.layer(await layer.open(), layerCompression(layer.descriptor.mediaType), `layer ${layer.descriptor.digest}`);
+    await state.layer(() => layer.open(), layerCompression(layer.descriptor.mediaType), `layer ${layer.descriptor.digest}`);
   }
   state.finish();
   out.push(END_OF_ARCHIVE);
@@ -88,7 +91,19 @@ interface LayerPaths {
   written: Map<string, boolean>;
   deleted: Set<string>;
   opaque: Set<string>;
+  /** Regular files of this layer the layers above hid: a hard link of this layer may need one. */
+  hiddenFiles: Set<string>;
+  /** Such files written under a link's name from this layer: this layer's later links to them link to that name. */
+  materialized: Map<string, Buffer>;
 }
+
+/** A hard link to be written as it is, or as the file it names. */
+interface Link {
+  path: string;
+  header: TarHeader;
+}
+
+type EntryHandler = (entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined) => ContentSink | undefined;
 
 class Flattening {
   readonly summary: FilesystemSummary = { entries: 0, hidden: 0, whiteouts: 0, danglingLinks: 0 };
@@ -98,19 +113,37 @@ class Flattening {
   private readonly opaque = new Set<string>();
   /** Hard links waiting for their target (by the target's path): their encoded headers. */
   private readonly waiting = new Map<string, { path: string; bytes: Buffer }[]>();
+  /** Hard links whose target the layers above them hid, by the target's path: written as its file. */
+  private readonly orphans = new Map<string, Link[]>();
   private readonly emitted = new Set<string>();
 
   constructor(private readonly out: Output) {}
 
-  async layer(body: Readable, compression: ReturnType<typeof layerCompression>, what: string): Promise<void> {
+  async layer(open: () => Promise<Readable>, compression: ReturnType<typeof layerCompression>, what: string): Promise<void> {
+    const paths: LayerPaths = { written: new Map(), deleted: new Set(), opaque: new Set(), hiddenFiles: new Set(), materialized: new Map() };
+    await this.read(await open(), compression, what, (entry, block, pax) => this.entry(entry, block, pax, paths));
+    // Links of this layer to a file it held before them, which the layers above hid: read again for that file.
+    const wanted = new Set([...this.orphans.keys()].filter((target) => paths.hiddenFiles.has(target)));
+    if (wanted.size > 0) {
+      await this.read(await open(), compression, what, (entry, block, pax) => {
+        const path = normalize(entry.name.toString('latin1'));
+        if (entry.type !== 'file' || !wanted.delete(path)) return undefined;
+        return this.materialize(path, entry, block, pax, paths);
+      });
+    }
+    for (const [path, isDir] of paths.written) this.written.set(path, isDir);
+    for (const path of paths.deleted) this.deleted.add(path);
+    for (const path of paths.opaque) this.opaque.add(path);
+  }
+
+  private async read(body: Readable, compression: ReturnType<typeof layerCompression>, what: string, handle: EntryHandler): Promise<void> {
     const decompressor = createDecompressor(compression);
     body.on('error', (err) => decompressor.destroy(err));
     body.pipe(decompressor);
-    const paths: LayerPaths = { written: new Map(), deleted: new Set(), opaque: new Set() };
     // A layer whose last entry lacks its padding and end blocks (umoci 0.4 writes such layers; Go's
     // archive/tar, which umoci and containerd read with, accepts them) is read whole; one that
     // stops inside an entry is an error.
-    const reader = new TarReader({ entry: (entry, block, pax) => this.entry(entry, block!, pax, paths), end: () => {} });
+    const reader = new TarReader({ entry: (entry, block, pax) => handle(entry, block!, pax), end: () => {} });
     try {
       for await (const chunk of decompressor) {
         reader.write(chunk as Buffer);
@@ -124,14 +157,12 @@ class Flattening {
       if (err instanceof OcipushError) throw err;
       throw new OcipushError('EREAD', `${what}: not a readable layer (${(err as Error).message})`, { cause: err });
     }
-    for (const [path, isDir] of paths.written) this.written.set(path, isDir);
-    for (const path of paths.deleted) this.deleted.add(path);
-    for (const path of paths.opaque) this.opaque.add(path);
   }
 
   /** Hard links whose target never came: the tar would not unpack them. */
   finish(): void {
     for (const links of this.waiting.values()) this.summary.danglingLinks += links.length;
+    for (const links of this.orphans.values()) this.summary.danglingLinks += links.length;
   }
 
   private entry(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined, paths: LayerPaths): ContentSink | undefined {
@@ -151,6 +182,10 @@ class Flattening {
     }
     if (this.hidden(path)) {
       this.summary.hidden++;
+      if (entry.type !== 'file') return undefined;
+      // A link above (or earlier in this layer) to this file, hidden from the layers above it.
+      if (this.orphans.has(path)) return this.materialize(path, entry, block, pax, paths);
+      paths.hiddenFiles.add(path);
       return undefined;
     }
     paths.written.set(path, entry.type === 'dir');
@@ -158,6 +193,19 @@ class Flattening {
     const bytes = encode(header);
     if (entry.type === 'hardlink' && header.linkname) {
       const target = normalize(header.linkname.toString('latin1'));
+      if (this.hidden(target)) {
+        const kept = paths.materialized.get(target);
+        if (kept) {
+          this.summary.entries++;
+          this.out.push(encode({ ...header, linkname: kept }));
+          this.landed(path);
+          return undefined;
+        }
+        const links = this.orphans.get(target) ?? [];
+        links.push({ path, header });
+        this.orphans.set(target, links);
+        return undefined;
+      }
       if (!this.emitted.has(target)) {
         const links = this.waiting.get(target) ?? [];
         links.push({ path, bytes });
@@ -171,13 +219,39 @@ class Flattening {
       this.landed(path);
       return undefined;
     }
+    return this.content(header.size, () => this.landed(path));
+  }
+
+  /** A file's bytes and padding, then `done`. */
+  private content(size: number, done: () => void): ContentSink {
     return {
       update: (piece) => this.out.push(piece),
       end: () => {
-        if (header.size % 512 !== 0) this.out.push(Buffer.alloc(padded(header.size) - header.size));
-        this.landed(path);
+        if (size % 512 !== 0) this.out.push(Buffer.alloc(padded(size) - size));
+        done();
       },
     };
+  }
+
+  /**
+   * The file `target` (this entry) written under the name of the first hard link to it that the
+   * layers above hid it from; the other such links to it follow as hard links to that name.
+   */
+  private materialize(target: string, entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined, paths: LayerPaths): ContentSink {
+    const [first, ...rest] = this.orphans.get(target)!;
+    this.orphans.delete(target);
+    paths.materialized.set(target, first!.header.name);
+    const header: TarHeader = { ...headerOf(entry, block, pax), name: first!.header.name };
+    this.summary.entries++;
+    this.out.push(encode(header));
+    return this.content(header.size, () => {
+      this.landed(first!.path);
+      for (const link of rest) {
+        this.summary.entries++;
+        this.out.push(encode({ ...link.header, linkname: first!.header.name }));
+        this.landed(link.path);
+      }
+    });
   }
 
   /** `path` is in the tar: the hard links waiting for it follow. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -81,6 +81,52 @@ describe('rootfs', () => {
     assert.equal(readdirSync(unpacked, { encoding: 'buffer' }).filter((n) => n[0] === 0x6e).length, 2, 'both names');
     assert.equal(lstatSync(join(unpacked, 'future')).mtimeMs, 2_600_000_000_000);
     assert.match(run('getfattr', ['-n', 'user.note', join(unpacked, 'capfile')]), /user\.note="kept"/);
+  });
+
+  it('a hard link whose target a layer above replaced or deleted keeps the file it linked to, as umoci unpacks it', async () => {
+    const dir = join(tmp.path, 'orphans');
+    const layout = join(dir, 'layout');
+    const image = `${layout}:t`;
+    const tree = (name: string, files: Record<string, string>) => {
+      const root = join(dir, name);
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(join(root, path, '..'), { recursive: true });
+        writeFileSync(join(root, path), text);
+      }
+      return root;
+    };
+    mkdirSync(dir);
+    run('umoci', ['init', '--layout', layout]);
+    run('umoci', ['new', '--image', image]);
+    // Layer 1: a/keep with two more links, a/gone with one: the links come after their targets.
+    const r1 = tree('r1', { 'a/keep': 'old keep\n', 'a/gone': 'old gone\n' });
+    mkdirSync(join(r1, 'd'));
+    linkSync(join(r1, 'a/keep'), join(r1, 'd/hard'));
+    linkSync(join(r1, 'a/keep'), join(r1, 'd/hard3'));
+    linkSync(join(r1, 'a/gone'), join(r1, 'd/hard2'));
+    run('umoci', ['insert', '--image', image, r1, '/']);
+    // Layer 2 (GNU tar): f/link to the a/keep of layer 1, which this layer does not hold.
+    const r2 = tree('r2', { 'a/keep': 'old keep\n' });
+    mkdirSync(join(r2, 'f'));
+    linkSync(join(r2, 'a/keep'), join(r2, 'f/link'));
+    const layer = join(dir, 'r2.tar');
+    run('tar', ['-C', r2, '--numeric-owner', '-cf', layer, 'a/keep', 'f', 'f/link']);
+    run('tar', ['--delete', '-f', layer, 'a/keep']);
+    run('umoci', ['raw', 'add-layer', '--image', image, layer]);
+    // Layer 3 replaces a/keep, layer 4 deletes a/gone: only names go, the links keep the old files.
+    run('umoci', ['insert', '--image', image, tree('r3', { 'a/keep': 'new keep\n' }), '/']);
+    run('umoci', ['insert', '--image', image, '--whiteout', '/a/gone']);
+    const bundle = join(dir, 'bundle');
+    run('umoci', ['unpack', '--image', image, bundle]);
+
+    const tarFile = join(dir, 'fs.tar');
+    const r = await runCliAsync(['rootfs', `oci:${image}`, '-o', tarFile, '--json'], { env });
+    assertOk(r);
+    assert.equal(JSON.parse(r.stdout).danglingLinks, 0);
+    const unpacked = untar(tarFile, 'orphans-unpacked');
+    assertSameTree(join(bundle, 'rootfs'), unpacked);
+    assert.equal(readFileSync(join(unpacked, 'd/hard'), 'utf8'), 'old keep\n');
+    assert.equal(readFileSync(join(unpacked, 'd/hard2'), 'utf8'), 'old gone\n');
   });
 
   it('streams the layers from a registry to stdout, for a pipe', async () => {
