@@ -4,7 +4,7 @@ import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js
 import { layerCompression, MediaType, type ImageFormat } from '../oci/media-types.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig, ImageManifest } from '../oci/manifest.js';
 import type { BaseImage } from './base.js';
-import { containerConfig, envList, imageConfig, parseExpose, sortedRecord, type RunConfig } from './config.js';
+import { containerConfig, envList, imageConfig, parseExpose, resolveWorkdir, sortedRecord, type RunConfig } from './config.js';
 
 /**
  * The config and manifest of an image: the new layers alone (as before), or on top of a base
@@ -50,8 +50,9 @@ export function composeConfig(input: ComposeInput): ImageConfig {
 /**
  * The base's run config with the flags applied as Dockerfile instructions would: `--env` adds a
  * variable or replaces it in place, `--entrypoint` resets an inherited Cmd (unless `--cmd` is
- * given too), labels and ports are merged, workdir and user replaced. What the flags do not
- * touch (Volumes, StopSignal, Healthcheck, Shell …) is kept.
+ * given too), labels and ports are merged, user replaced, workdir replaced (a relative one
+ * resolved against the base's, as WORKDIR does). What the flags do not touch (Volumes,
+ * StopSignal, Healthcheck, Shell …) is kept.
  */
 export function mergeContainerConfig(base: ContainerConfig, run: RunConfig): ContainerConfig {
   const own = containerConfig(run); // validates every flag
@@ -68,7 +69,7 @@ export function mergeContainerConfig(base: ContainerConfig, run: RunConfig): Con
     if (!run.cmd) delete c.Cmd;
   }
   if (run.cmd) c.Cmd = run.cmd;
-  if (own.WorkingDir) c.WorkingDir = own.WorkingDir;
+  if (run.workdir) c.WorkingDir = resolveWorkdir(base.WorkingDir, run.workdir);
   if (own.Labels) c.Labels = sortedRecord({ ...(base.Labels ?? {}), ...own.Labels });
   return c;
 }

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { OcipushError } from '../errors.js';
 import type { Platform } from '../oci/descriptor.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../oci/manifest.js';
@@ -99,6 +100,16 @@ export function sortedRecord(record: Record<string, string> | undefined): Record
   return out;
 }
 
+/**
+ * `--workdir` as docker's WORKDIR takes it: a relative path is resolved against the working
+ * directory before it (the base's), else `/`. A runtime refuses a relative cwd (runc: "Cwd must be
+ * an absolute path"), so an image that kept one would not start.
+ */
+export function resolveWorkdir(current: string | undefined, workdir: string): string {
+  if (workdir.startsWith('/')) return workdir;
+  return posix.join('/', current ?? '', workdir);
+}
+
 export function containerConfig(run: RunConfig): ContainerConfig {
   const c: ContainerConfig = {};
   if (run.user) c.User = run.user;
@@ -108,7 +119,7 @@ export function containerConfig(run: RunConfig): ContainerConfig {
   if (env.length > 0) c.Env = env;
   if (run.entrypoint) c.Entrypoint = run.entrypoint;
   if (run.cmd) c.Cmd = run.cmd;
-  if (run.workdir) c.WorkingDir = run.workdir;
+  if (run.workdir) c.WorkingDir = resolveWorkdir(undefined, run.workdir);
   const labels = sortedRecord(run.labels);
   if (labels) c.Labels = labels;
   return c;

@@ -168,6 +168,25 @@ describe('mutate', () => {
     assert.equal(spec.annotations.team, 'web');
   });
 
+  it('a relative --workdir is resolved as WORKDIR resolves it, against the base\'s: the cwd umoci gives runc is absolute', async () => {
+    const rootfs = join(tmp.path, 'workdir-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'f'), 'f\n');
+    const layout = join(tmp.path, 'workdir');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'plain', '--workdir', 'app'], { env }));
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'base', '--workdir', '/srv'], { env }));
+    assertOk(await runCliAsync(['build', rootfs, '--base', `oci:${layout}:base`, '--layout', layout, '--tag', 'onto', '--workdir', 'app/../www'], { env }));
+    assertOk(await runCliAsync(['mutate', `oci:${layout}:onto`, `oci:${layout}:mutated`, '--workdir', 'html'], { env }));
+    const cwd = (tag: string) => {
+      const bundle = join(tmp.path, `workdir-${tag}`);
+      run('umoci', ['unpack', '--image', `${layout}:${tag}`, bundle]);
+      return (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { cwd: string } }).process.cwd;
+    };
+    assert.equal(cwd('plain'), '/app');
+    assert.equal(cwd('onto'), '/srv/www');
+    assert.equal(cwd('mutated'), '/srv/www/html');
+  });
+
   it('a layout built onto a registry base stays lazy: its base layers are not fetched, and push still sends the change', async () => {
     const rootfs = join(tmp.path, 'app-rootfs');
     mkdirSync(rootfs, { recursive: true });
