@@ -126,8 +126,12 @@ function baseReferences(image: ImageToRewrite, options: RebaseOptions, where: st
   if (options.oldBase !== undefined) return { oldBase: options.oldBase, newBase };
   const digest = annotations[Annotation.BaseDigest];
   const named = baseName ?? newBase;
-  if (digest === undefined || named.startsWith('oci:')) {
-    throw new OcipushError('EUSAGE', `${where} does not say which base it was built on (no ${Annotation.BaseDigest} annotation of a registry image): name the old base with --old-base`);
+  if (digest === undefined) {
+    throw new OcipushError('EUSAGE', `${where} does not say which base it was built on (no ${Annotation.BaseDigest} annotation): name the old base with --old-base`);
+  }
+  if (named.startsWith('oci:')) {
+    // A digest alone names no place to read the old base from: a layout is not a repository.
+    throw new OcipushError('EUSAGE', `${where} names its base only by digest (${Annotation.BaseDigest} ${digest}), with no registry repository to find it in: name the old base with --old-base`);
   }
   const reference = parseReference(named.startsWith('docker://') ? named.slice('docker://'.length) : named);
   return { oldBase: formatReference({ registry: reference.registry, repository: reference.repository, digest: parseDigest(digest, `${where}: ${Annotation.BaseDigest}`) }), newBase };

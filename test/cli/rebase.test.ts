@@ -193,6 +193,17 @@ describe('rebase', () => {
       /^ocipush: .*\/base:1 does not say which base it was built on \(no org\.opencontainers\.image\.base\.name annotation\): name the new base with --new-base$/, 2,
     );
     assertOneLineError(await runCliAsync(['rebase', `oci-archive:${join(tmp.path, 'x.tar')}`], { env }), /^ocipush: oci-archive:.*x\.tar: an archive is not rewritten in place; name a destination$/, 2);
+    // Built onto a layout's image: the digest is recorded, but no repository to find it in.
+    const rootfs = join(tmp.path, 'layout-base-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'f'), 'f\n');
+    const layout = join(tmp.path, 'layout-base');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'base'], { env }));
+    assertOk(await runCliAsync(['build', rootfs, '--base', `oci:${layout}:base`, '--layout', layout, '--tag', 'app'], { env }));
+    assertOneLineError(
+      await runCliAsync(['rebase', `oci:${layout}:app`, '--new-base', `oci:${layout}:base`], { env }),
+      /^ocipush: oci:.*:app names its base only by digest \(org\.opencontainers\.image\.base\.digest sha256:[0-9a-f]{64}\), with no registry repository to find it in: name the old base with --old-base$/, 2,
+    );
     assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method === 'PUT' || e.method === 'POST'), []);
     assert.equal((await skopeoRaw(`${registry.host}/app:keep`)).digest, appBefore);
   });
