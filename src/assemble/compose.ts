@@ -59,7 +59,7 @@ export function mergeContainerConfig(base: ContainerConfig, run: RunConfig): Con
   const c: ContainerConfig = { ...base };
   if (own.User) c.User = own.User;
   if (run.expose && run.expose.length > 0) {
-    const ports = new Set([...Object.keys(base.ExposedPorts ?? {}), ...run.expose.map(parseExpose)]);
+    const ports = new Set([...Object.keys(base.ExposedPorts ?? {}), ...run.expose.flatMap(parseExpose)]);
     c.ExposedPorts = Object.fromEntries([...ports].sort().map((p) => [p, {}]));
   }
   const env = envList(run.env);

@@ -73,14 +73,16 @@ export function parseOwner(value: string | { uid: number; gid: number }): { uid:
   return { uid, gid };
 }
 
-/** `--expose 8080` → `8080/tcp`; `53/udp` stays. */
-export function parseExpose(value: string): string {
-  const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/i.exec(value.trim());
-  const port = m ? Number(m[1]) : NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw new OcipushError('EUSAGE', `--expose "${value}": expected PORT[/tcp|udp|sctp] with a port from 1 to 65535`);
+/** `--expose 8080` → `8080/tcp`; `53/udp` stays; a range `8080-8082` is each of its ports, as docker's EXPOSE. */
+export function parseExpose(value: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(value.trim());
+  const first = m ? Number(m[1]) : NaN;
+  const last = m?.[2] !== undefined ? Number(m[2]) : first;
+  if (!m || first < 1 || last > 65535 || last < first) {
+    throw new OcipushError('EUSAGE', `--expose "${value}": expected PORT[-PORT][/tcp|udp|sctp] with ports from 1 to 65535`);
   }
-  return `${port}/${(m[2] ?? 'tcp').toLowerCase()}`;
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  return Array.from({ length: last - first + 1 }, (_, i) => `${first + i}/${proto}`);
 }
 
 export function envList(env: RunConfig['env']): string[] {
@@ -113,7 +115,7 @@ export function resolveWorkdir(current: string | undefined, workdir: string): st
 export function containerConfig(run: RunConfig): ContainerConfig {
   const c: ContainerConfig = {};
   if (run.user) c.User = run.user;
-  const ports = [...new Set((run.expose ?? []).map(parseExpose))].sort();
+  const ports = [...new Set((run.expose ?? []).flatMap(parseExpose))].sort();
   if (ports.length > 0) c.ExposedPorts = Object.fromEntries(ports.map((p) => [p, {}]));
   const env = envList(run.env);
   if (env.length > 0) c.Env = env;

@@ -62,7 +62,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory of the container' })
     .option('user', { type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
     .option('label', { alias: 'l', type: 'string', array: true, describe: 'KEY=VALUE image label (repeatable)' })
-    .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] the container listens on (repeatable)' })
+    .option('expose', { type: 'string', array: true, describe: 'PORT[-PORT][/tcp|udp|sctp] the container listens on (repeatable)' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] the image is for (default: the base\'s, else linux/amd64); picks the image of a multi-platform base' })
     .option('base', { type: 'string', describe: 'Image to build onto: [docker://]REGISTRY/REPO[:TAG|@DIGEST] (its layers are referenced, not downloaded) or oci:DIR[:TAG]' })
     .option('remove', { type: 'string', array: true, describe: 'PATH to delete from the layers below (an OCI whiteout; repeatable)' })

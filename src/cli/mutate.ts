@@ -29,7 +29,7 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     .option('cmd', { type: 'string', describe: 'Cmd: a JSON array, or words split at spaces' })
     .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory of the container' })
     .option('user', { type: 'string', describe: 'User (and group) the container runs as: UID[:GID] or a name' })
-    .option('expose', { type: 'string', array: true, describe: 'PORT[/tcp|udp|sctp] added to the exposed ports (repeatable)' })
+    .option('expose', { type: 'string', array: true, describe: 'PORT[-PORT][/tcp|udp|sctp] added to the exposed ports (repeatable)' })
     .option('format', { type: 'string', choices: ['oci', 'docker'], describe: 'Media types of the result: OCI, or Docker v2 schema 2 (the same config and layer bytes; as skopeo copy --format)' })
     .option('platform', { type: 'string', describe: 'Of an index, change only the images for this os/arch[/variant] (several, comma-separated); the others keep their bytes' })
     .example('$0 mutate registry.example.com/app:1.4 --label org.opencontainers.image.revision=$GIT_SHA', 'label every platform of app:1.4 in place')

@@ -116,7 +116,7 @@ test('run settings from flags land in the image config and manifest', async () =
     const r = runCli(['build', rootfs, '--layout', layout, '--tag', 'registry.example/app:1.0',
       '--entrypoint', '["/bin/app", "--config", "/etc/app conf"]', '--cmd', 'serve --port 80',
       '--env', 'A=1', '--env', 'B=x=y', '--workdir', '/srv', '--user', 'nobody',
-      '--label', 'org.opencontainers.image.title=app', '--expose', '80', '--expose', '53/udp',
+      '--label', 'org.opencontainers.image.title=app', '--expose', '80', '--expose', '53/udp', '--expose', '8080-8081',
       '--platform', 'linux/arm/v7', '--created', '2024-01-02T03:04:05Z',
       '--annotation', 'org.opencontainers.image.revision=abc123', '--owner', '0:0', '-q']);
     assert.equal(r.status, 0, r.stderr);
@@ -127,7 +127,8 @@ test('run settings from flags land in the image config and manifest', async () =
     assert.equal(config.config.WorkingDir, '/srv');
     assert.equal(config.config.User, 'nobody');
     assert.deepEqual(config.config.Labels, { 'org.opencontainers.image.title': 'app' });
-    assert.deepEqual(config.config.ExposedPorts, { '53/udp': {}, '80/tcp': {} });
+    // A range is each of its ports, as docker's EXPOSE 8080-8081 writes them.
+    assert.deepEqual(config.config.ExposedPorts, { '53/udp': {}, '80/tcp': {}, '8080/tcp': {}, '8081/tcp': {} });
     assert.equal(config.architecture, 'arm');
     assert.equal(config.variant, 'v7');
     assert.equal(config.created, '2024-01-02T03:04:05Z');
@@ -150,6 +151,7 @@ test('bad flags are usage errors (exit 2) naming the flag', async () => {
       [['--created', 'yesterday'], /--created "yesterday": expected an RFC 3339 time/],
       [['--platform', 'amd64'], /invalid platform "amd64"/],
       [['--expose', '99999'], /--expose "99999"/],
+      [['--expose', '9-8'], /--expose "9-8"/],
       [['--tag', 'no spaces'], /--tag "no spaces"/],
       [['--entrypoint', '["unclosed"'], /--entrypoint: .* is not a valid JSON array/],
       [['--level', '12'], /compression level 12/],
