@@ -47,11 +47,30 @@ export async function parseWithYargs(
   skipHelpRendering(parser);
   for (const cmd of commands) {
     parser.command(cmd.command, cmd.describe, cmd.builder, async (argv) => {
+      restoreDashPositionals([cmd.command].flat()[0]!, argv, args);
       exitCode = await onCommand(cmd, argv);
     });
   }
   await parser.parseAsync();
   return exitCode;
+}
+
+/**
+ * yargs reads a positional `-` as an empty string, so `sign-blob -` would name no file at all.
+ * `-` is standard input by the convention cosign follows (`cosign sign-blob -`): the command gets
+ * the `-` typed. By now every option is `--name=value` (argv-check.ts), so the words left after
+ * the command are its positionals, in order.
+ */
+function restoreDashPositionals(command: string, argv: Record<string, unknown>, args: string[]): void {
+  const words = command.split(' ');
+  const start = args.indexOf(words[0]!);
+  if (start < 0 || !args.includes('-')) return;
+  const end = args.indexOf('--', start);
+  const tokens = args.slice(start + 1, end < 0 ? undefined : end).filter((a) => a === '-' || !a.startsWith('-'));
+  const names = words.slice(1).map((w) => /^[<[]([\w-]+)[>\]]$/.exec(w)?.[1]);
+  names.forEach((name, i) => {
+    if (name !== undefined && tokens[i] === '-' && argv[name] === '') argv[name] = '-';
+  });
 }
 
 interface YargsInternals {

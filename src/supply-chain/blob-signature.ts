@@ -37,14 +37,17 @@ export async function readSignatureArgument(value: string): Promise<Buffer> {
   return signature;
 }
 
-/** A file's bytes, read once in 1 MiB chunks, each added to `digester` as it goes by; a read error names the file. */
+/**
+ * A file's bytes, read once in 1 MiB chunks, each added to `digester` as it goes by; a read error
+ * names the file. `-` is standard input, as cosign sign-blob and verify-blob read it.
+ */
 export async function* readHashing(path: string, digester: Digester): AsyncGenerator<Uint8Array> {
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    for await (const chunk of path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 })) {
       digester.update(chunk as Buffer);
       yield chunk as Buffer;
     }
   } catch (err) {
-    throw fromSystemError(err, path, 'cannot read');
+    throw fromSystemError(err, path === '-' ? 'standard input' : path, 'cannot read');
   }
 }

@@ -67,6 +67,22 @@ describe('ocipush sign-blob / verify-blob', () => {
     assertOneLineError(runCli(['verify-blob', changed, '--key', join(tmp.path, 'other.pub'), '--signature', sig]), /the signature is not of this file/);
   });
 
+  it('- signs and verifies standard input, as cosign sign-blob - and verify-blob - do', () => {
+    // Text: runCli hands its input over as a string.
+    const bytes = readFileSync(file).subarray(0, 100_000).toString('base64');
+    const piped = join(tmp.path, 'piped.txt');
+    writeFileSync(piped, bytes);
+    const r = runCli(['sign-blob', '-', '--key', join(tmp.path, 'cosign.key')], { env, input: bytes });
+    assertOk(r);
+    assert.match(r.stderr, /^signed standard input \(sha256:[0-9a-f]{64}\)$/m);
+    const der = join(tmp.path, 'stdin.sig.der');
+    writeFileSync(der, Buffer.from(r.stdout.trim(), 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', join(tmp.path, 'cosign.pub'), '-signature', der, piped]), /Verified OK/);
+    assertOk(runCli(['verify-blob', '-', '--key', join(tmp.path, 'cosign.pub'), '--signature', r.stdout.trim()], { input: bytes }));
+    assertOneLineError(runCli(['verify-blob', '-', '--key', join(tmp.path, 'cosign.pub'), '--signature', r.stdout.trim()], { input: `${bytes}x` }),
+      /^ocipush: verify-blob standard input \(sha256:[0-9a-f]{64}\): the signature is not of this file/);
+  });
+
   it('a missing file, a missing signature file, and a failed signing leave nothing behind', () => {
     assertOneLineError(runCli(['sign-blob', join(tmp.path, 'nope.bin'), '--key', join(tmp.path, 'cosign.key')], { env }), /cannot read .*nope\.bin: no such file or directory/);
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--signature', join(tmp.path, 'nope.sig')]), /--signature ".*nope\.sig": neither a file nor a base64 signature/, 2);
