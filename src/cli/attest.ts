@@ -16,7 +16,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout, offline)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
-    .option('predicate', { type: 'string', demandOption: true, describe: 'JSON file: the statement\'s predicate' })
+    .option('predicate', { type: 'string', demandOption: true, describe: 'JSON file: the statement\'s predicate (- for standard input)' })
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
@@ -27,7 +27,10 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const predicateType = predicateTypeUri(argv.type);
     const { readFile } = await import('node:fs/promises');
     const { fromSystemError, OcipushError } = await import('../errors.js');
-    const text = await readFile(argv.predicate, 'utf8').catch((err) => { throw fromSystemError(err, argv.predicate, '--predicate: cannot read'); });
+    // `-` is standard input, as cosign attest --predicate - reads it.
+    const fromStdin = argv.predicate === '-';
+    const text = await (fromStdin ? readStdin() : readFile(argv.predicate, 'utf8'))
+      .catch((err) => { throw fromSystemError(err, fromStdin ? 'standard input' : argv.predicate, '--predicate: cannot read'); });
     let predicate: unknown;
     try { predicate = JSON.parse(text); } catch { throw new OcipushError('EUSAGE', `--predicate ${argv.predicate}: not JSON`); }
     const { loadSigner } = await import('./key-options.js');
@@ -47,3 +50,9 @@ export const attestCommand: CliCommand<AttestArgs> = {
     out.result(result.digest, result);
   },
 };
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

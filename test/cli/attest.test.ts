@@ -89,4 +89,18 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
     run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests', att(first.manifest.digest), att(second.manifest.digest)]);
     assertOneLineError(runCli(['verify-attestation', ref, '--key', pub]), /signed by this key about another image$/);
   });
+
+  it('--predicate - reads the predicate from standard input, as cosign attest does', () => {
+    const ref = `${registry.host}/at/stdin:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOk(runCli(['attest', ref, '--key', key, '--type', 'slsaprovenance1', '--predicate', '-'], { env, input: readFileSync(predicate, 'utf8') }));
+    const dir = join(tmp.path, 'att-stdin');
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/at/stdin:${first.manifest.digest.replace(':', '-')}.att`, `oci:${dir}:att`]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const [layer] = JSON.parse(readFileSync(blobPath(dir, index.manifests[0].digest), 'utf8')).layers;
+    const envelope = JSON.parse(readFileSync(blobPath(dir, layer.digest), 'utf8'));
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString());
+    assert.deepEqual(statement.predicate, JSON.parse(readFileSync(predicate, 'utf8')));
+    assertOneLineError(runCli(['attest', ref, '--key', key, '--predicate', '-'], { env, input: 'not json' }), /^ocipush: --predicate -: not JSON$/, 2);
+  });
 });
