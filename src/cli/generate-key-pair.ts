@@ -10,7 +10,8 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
   command: 'generate-key-pair',
   describe: 'Write a cosign-compatible ECDSA P-256 key pair: PREFIX.key (encrypted with COSIGN_PASSWORD) and PREFIX.pub',
   builder: (y: Argv) => y
-    .option('output-prefix', { type: 'string', default: 'cosign', describe: 'Path prefix of the two files' })
+    // cosign's own name for it is --output-key-prefix: a cosign command line works as it is.
+    .option('output-prefix', { alias: 'output-key-prefix', type: 'string', default: 'cosign', describe: 'Path prefix of the two files' })
     .example('COSIGN_PASSWORD=… $0 generate-key-pair --output-prefix release', 'writes release.key and release.pub'),
   run: async (argv, out: Output) => {
     const { writeFile } = await import('node:fs/promises');

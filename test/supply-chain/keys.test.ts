@@ -65,6 +65,15 @@ describe('cosign keys', () => {
     assert.equal(new KeySigner(key).publicKeyPem(), readFileSync(`${prefix}.pub`, 'utf8'));
   });
 
+  it('generate-key-pair takes cosign\'s --output-key-prefix', () => {
+    const prefix = join(tmp.path, 'cosign-flag');
+    const r = runCli(['generate-key-pair', '--output-key-prefix', prefix], { env: { COSIGN_PASSWORD: 'flag-pw' } });
+    assert.equal(r.status, 0, r.stderr);
+    requireTool('openssl');
+    assert.match(run('openssl', ['pkey', '-pubin', '-in', `${prefix}.pub`, '-noout', '-text']), /NIST CURVE: P-256|ASN1 OID: prime256v1/);
+    assert.equal(decodePem(readFileSync(`${prefix}.key`, 'utf8'), 'cosign-flag.key').type, SIGSTORE_PRIVATE_KEY_PEM);
+  });
+
   it('libsodium (PyNaCl) and Python\'s scrypt open the key ocipush wrote; openssl derives the .pub from what they decrypt', () => {
     requireTool('openssl');
     const prefix = join(tmp.path, 'nacl');
