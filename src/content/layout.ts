@@ -421,7 +421,8 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       const images = imageEntries(index);
       if (images.length === 1) return images[0]!;
       if (images.length === 0) throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds no image`);
-      throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds ${images.length} images, name one with --tag (${listNames(index)})`);
+      // Every caller here was given oci:DIR, not a --tag: the hint is that form, the names those of images.
+      throw new OcipushError('EUSAGE', `${this.root}: the layout holds ${images.length} images, name one as oci:DIR:NAME (${[...new Set(images.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest))].join(', ')})`);
     }
     const byName = index.manifests.find((d) => d.annotations?.[Annotation.RefName] === name);
     if (byName) return byName;

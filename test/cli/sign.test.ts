@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -153,5 +153,21 @@ describe('ocipush sign / verify against docker-registry', () => {
   it('a wrong password fails with one line and signs nothing', () => {
     const r = runCli(['sign', `${registry.host}/sc/app:1`, '--key', keyA], { env: { COSIGN_PASSWORD: 'nope' } });
     assertOneLineError(r, /^ocipush: .*a\.key: cannot decrypt the private key: wrong password/);
+  });
+
+  it('oci:DIR of a layout of two signed images asks for oci:DIR:NAME, listing the images, not the signatures', () => {
+    const layout = join(tmp.path, 'two');
+    const rootfs = join(tmp.path, 'two-rootfs');
+    mkdirSync(rootfs);
+    for (const tag of ['a', 'b']) {
+      writeFileSync(join(rootfs, 'f'), tag);
+      assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', tag, '--quiet']));
+      assertOk(runCli(['sign', `oci:${layout}:${tag}`, '--key', keyB, '--sign-container-identity', `${registry.host}/sc/two`, '--quiet']));
+    }
+    const index = readFileSync(join(layout, 'index.json'));
+    for (const verb of [['verify', '--key', pubB], ['sign', '--key', keyB, '--sign-container-identity', `${registry.host}/sc/two`]]) {
+      assertOneLineError(runCli([verb[0]!, `oci:${layout}`, ...verb.slice(1)]), /^ocipush: .*two: the layout holds 2 images, name one as oci:DIR:NAME \(a, b\)$/, 2);
+    }
+    assert.deepEqual(readFileSync(join(layout, 'index.json')), index);
   });
 });
