@@ -18,14 +18,15 @@ export const sbomCommand: CliCommand<SbomArgs> = {
   describe: 'Write the SBOM (SPDX 2.3 or CycloneDX 1.6) of an image in a registry or a layout, streaming its layers',
   builder: (y: Argv) => registryFlags(y
     .positional('image', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE' })
-    .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', describe: 'SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
+    // syft's names for the same two formats (syft -o spdx-json) are taken too.
+    .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx', 'spdx-json', 'cyclonedx-json'], default: 'spdx', describe: 'SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
     .option('output', { alias: 'o', type: 'string', describe: 'Write the SBOM to this file (default: standard output)' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, this os/arch[/variant]' })
     .option('created', { type: 'string', describe: 'The SBOM\'s time (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else the image\'s creation time' })
     .option('attach', { type: 'boolean', describe: 'Also push the SBOM to the registry as an OCI 1.1 artifact referring to the image' })
     .example('$0 sbom localhost:5000/app:1 -o app.spdx.json', 'an SPDX document of every file and package in app:1')),
   run: async (argv, out: Output) => {
-    const format = argv.sbomFormat === 'cyclonedx' ? 'cyclonedx' : 'spdx';
+    const format = argv.sbomFormat.startsWith('cyclonedx') ? 'cyclonedx' : 'spdx';
     const { resolveBuildTime } = await import('../assemble/config.js');
     const time = resolveBuildTime(argv.created, process.env.SOURCE_DATE_EPOCH);
     const created = time.explicit ? new Date(time.seconds * 1000) : undefined;

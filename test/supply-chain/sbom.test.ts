@@ -98,6 +98,15 @@ describe('ocipush sbom', () => {
     assert.ok(doc.components.some((c: { purl?: string }) => c.purl === 'pkg:pypi/requests@2.31.0'));
   });
 
+  it('takes syft\'s format names, spdx-json and cyclonedx-json, for the same documents', () => {
+    for (const [syftName, ours] of [['spdx-json', 'spdx'], ['cyclonedx-json', 'cyclonedx']]) {
+      const r = runCli(['sbom', `oci:${layout}:t`, '--sbom-format', syftName!, '--created', '2024-05-01T12:00:00Z']);
+      assert.equal(r.status, 0, r.stderr);
+      schemas[ours as 'spdx' | 'cyclonedx'](JSON.parse(r.stdout));
+      assert.equal(r.stdout, runCli(['sbom', `oci:${layout}:t`, '--sbom-format', ours!, '--created', '2024-05-01T12:00:00Z']).stdout);
+    }
+  });
+
   it('is deterministic, and the same from the registry as from the layout (layers streamed, nothing unpacked)', async () => {
     const a = runCli(['sbom', `oci:${layout}:t`, '--created', '2024-05-01T12:00:00Z']);
     const b = runCli(['sbom', `oci:${layout}:t`], { env: { SOURCE_DATE_EPOCH: String(Date.parse('2024-05-01T12:00:00Z') / 1000) } });
