@@ -95,6 +95,10 @@ export async function parsePrivateKey(text: string, what: string, password: Pass
       der.fill(0);
     }
   } else if (block.type === 'PRIVATE KEY' || block.type === 'EC PRIVATE KEY' || block.type === 'RSA PRIVATE KEY') {
+    // openssl's legacy password-sealed PEM (`openssl ec -aes256`): its headers say so, and no password is asked for it.
+    if (/^Proc-Type:\s*4,\s*ENCRYPTED/m.test(text)) {
+      throw new OcipushError('EUNSUPPORTED', `${what}: the ${block.type} is encrypted with openssl's legacy PEM encryption, which is not supported (cosign's encrypted keys and plain PKCS#8 are)`);
+    }
     try {
       key = createPrivateKey({ key: text, format: 'pem' });
     } catch {

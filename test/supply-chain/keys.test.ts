@@ -143,6 +143,20 @@ describe('cosign keys', () => {
     await assert.rejects(readKeyArgument('env://H7_NOT_SET', '--key'), /environment variable H7_NOT_SET is not set/);
     assert.throws(() => parsePublicKey(readFileSync(pkcs8, 'utf8'), 'plain.pem'), /not a public key/);
   });
+
+  it('a key sealed with openssl\'s legacy PEM encryption is named as such, in one line, not as a block that does not parse', () => {
+    requireTool('openssl');
+    const sealed = join(tmp.path, 'legacy.pem');
+    run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', join(tmp.path, 'legacy-plain.pem')]);
+    run('openssl', ['ec', '-in', join(tmp.path, 'legacy-plain.pem'), '-aes256', '-passout', 'pass:legacy-pw', '-out', sealed]);
+    assert.match(readFileSync(sealed, 'utf8'), /Proc-Type: 4,ENCRYPTED/);
+    const file = join(tmp.path, 'blob.txt');
+    writeFileSync(file, 'blob');
+    const r = runCli(['sign-blob', file, '--key', sealed], { env: { COSIGN_PASSWORD: 'legacy-pw' } });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^ocipush: .*legacy\.pem: the EC PRIVATE KEY is encrypted with openssl's legacy PEM encryption, which is not supported \(cosign's encrypted keys and plain PKCS#8 are\)\n$/);
+  });
 });
 
 function publicPem(path: string): string {
