@@ -417,11 +417,10 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     const index = await this.readIndex();
     if (name === undefined || name === '') {
       // Referrers (an SBOM of an image) are listed too, with their artifactType, and cosign's
-      // signatures may be named beside the image: not images.
+      // signatures may be named beside the image: not images. Callers were given oci:DIR (no --tag).
       const images = imageEntries(index);
       if (images.length === 1) return images[0]!;
       if (images.length === 0) throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds no image`);
-      // Every caller here was given oci:DIR, not a --tag: the hint is that form, the names those of images.
       throw new OcipushError('EUSAGE', `${this.root}: the layout holds ${images.length} images, name one as oci:DIR:NAME (${[...new Set(images.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest))].join(', ')})`);
     }
     const byName = index.manifests.find((d) => d.annotations?.[Annotation.RefName] === name);
