@@ -8,6 +8,7 @@ import { MediaType } from '../oci/media-types.js';
 import { bufferSource, type BlobSource } from '../content/blob-source.js';
 import { readSmall } from '../content/verify.js';
 import type { Readable } from 'node:stream';
+import { SIGNATURE_ANNOTATION } from './simple-signing.js';
 
 /** Signatures (`.sig`), attestations (`.att`) and SBOMs (`.sbom`), as cosign tags them. */
 export type CosignSuffix = 'sig' | 'att' | 'sbom';
@@ -103,7 +104,10 @@ export interface AppendResult {
  * layers already there, as `cosign sign` appends to existing signatures. An identical layer is
  * not added twice.
  */
-export async function appendAttached(repo: AttachedTarget, digest: Digest, suffix: CosignSuffix, layer: { mediaType: string; payload: Buffer; annotations: Record<string, string> }): Promise<AppendResult> {
+export async function appendAttached(
+  repo: AttachedTarget, digest: Digest, suffix: CosignSuffix, layer: { mediaType: string; payload: Buffer; annotations: Record<string, string> },
+  signedBySameKey?: (existing: AttachedLayer) => boolean,
+): Promise<AppendResult> {
   const tag = cosignTag(digest, suffix);
   // Appending needs the layers' digests and annotations, not their payloads.
   const existing = await readAttachedManifest(repo, digest, suffix);
@@ -111,7 +115,12 @@ export async function appendAttached(repo: AttachedTarget, digest: Digest, suffi
   const descriptor: Descriptor = { mediaType: layer.mediaType, size: layer.payload.length, digest: payloadDigest, annotations: layer.annotations };
   const layers = existing.manifest?.layers ?? [];
   const same = layers.find((l) => l.digest === payloadDigest && sameAnnotations(l.annotations ?? {}, layer.annotations));
-  if (same && existing.descriptor) return { tag, manifest: existing.descriptor, appended: false };
+  // cosign's duplicate detector: the same payload and annotations, signed by the same key, is that
+  // signature again (an ECDSA signature differs each time): a re-run does not grow the image.
+  // A layer of the same digest holds the same bytes: the payload in hand is checked, none fetched.
+  const again = signedBySameKey && layers.find((l) => l.digest === payloadDigest && l.mediaType === layer.mediaType
+    && sameAnnotations(withoutSignature(l.annotations ?? {}), withoutSignature(layer.annotations)) && signedBySameKey({ descriptor: l, payload: layer.payload }));
+  if ((same || again) && existing.descriptor) return { tag, manifest: existing.descriptor, appended: false };
   const all = [...layers, descriptor];
   const config = attachedConfig(all);
   const configDesc: Descriptor = { mediaType: MediaType.OciConfig, size: config.length, digest: sha256(config) };
@@ -131,4 +140,9 @@ function sameAnnotations(a: Record<string, string>, b: Record<string, string>): 
   const ka = Object.keys(a).sort();
   const kb = Object.keys(b).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+}
+
+function withoutSignature(annotations: Record<string, string>): Record<string, string> {
+  const { [SIGNATURE_ANNOTATION]: _, ...rest } = annotations;
+  return rest;
 }

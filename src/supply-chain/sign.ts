@@ -19,7 +19,7 @@ export interface SignedManifest {
   tag: string;
   /** The digest of the signature image's manifest after this signature. */
   signatureManifest: Digest;
-  /** False when the same signature was already there (Ed25519 and a repeated payload). */
+  /** False when this key had already signed the same payload with the same annotations (cosign's duplicate detector). */
   appended: boolean;
 }
 
@@ -35,12 +35,17 @@ export async function signImage(repo: AttachedTarget, reference: Pick<Reference,
     if (isIndex(manifest)) targets.push(...manifest.manifests);
   }
   const identity = signedIdentity(reference);
+  const verifier = signer.verifier?.();
+  const sameKey = verifier && ((l: AttachedLayer) => {
+    const b64 = l.descriptor.annotations?.[SIGNATURE_ANNOTATION];
+    return b64 !== undefined && verifier.verify(l.payload, Buffer.from(b64, 'base64'), {});
+  });
   const signed: SignedManifest[] = [];
   for (const desc of targets) {
     const payload = simpleSigningPayload(identity, desc.digest, options.annotations);
     const material = await signer.sign(payload);
     const annotations = { [SIGNATURE_ANNOTATION]: material.signature.toString('base64'), ...material.annotations };
-    const result = await appendAttached(repo, desc.digest, 'sig', { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, payload, annotations });
+    const result = await appendAttached(repo, desc.digest, 'sig', { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, payload, annotations }, sameKey);
     signed.push({ digest: desc.digest, tag: result.tag, signatureManifest: result.manifest.digest, appended: result.appended });
   }
   return signed;

@@ -24,6 +24,8 @@ export interface Signer {
   sign(payload: Buffer): Promise<SignatureMaterial>;
   /** The same signature over bytes that stream past (`sign-blob` of a file of any size). */
   signStream(chunks: AsyncIterable<Uint8Array>): Promise<SignatureMaterial>;
+  /** What checks this signer's signatures, when it has one key: a signature it already made is then not stored twice. */
+  verifier?(): Verifier;
 }
 
 /** Checks a signature over exact payload bytes (the key-based half of cosign's verification). */
@@ -42,6 +44,10 @@ export class KeySigner implements Signer {
   /** The matching public key, PEM. */
   publicKeyPem(): string {
     return publicKeyPem(createPublicKey(this.key));
+  }
+
+  verifier(): Verifier {
+    return new KeyVerifier(createPublicKey(this.key));
   }
 
   async sign(payload: Buffer): Promise<SignatureMaterial> {

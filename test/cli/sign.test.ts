@@ -6,6 +6,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { blobPath, multiPlatformImage, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
+import { opensslVerifiedSignatures } from './signature-support.js';
 
 interface OciManifest { layers: { mediaType: string; digest: string; annotations?: Record<string, string> }[] }
 
@@ -169,5 +170,19 @@ describe('ocipush sign / verify against docker-registry', () => {
       assertOneLineError(runCli([verb[0]!, `oci:${layout}`, ...verb.slice(1)]), /^ocipush: .*two: the layout holds 2 images, name one as oci:DIR:NAME \(a, b\)$/, 2);
     }
     assert.deepEqual(readFileSync(join(layout, 'index.json')), index);
+  });
+
+  it('signing again with the same key and annotations stores nothing new, as cosign\'s duplicate detector; another annotation is appended', () => {
+    const ref = `${registry.host}/sc/again:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOk(runCli(['sign', ref, '--key', keyB, '-a', 'run=1']));
+    const again = runCli(['sign', ref, '--key', keyB, '-a', 'run=1', '--json']);
+    assertOk(again);
+    assert.equal(JSON.parse(again.stdout).signatures[0].appended, false);
+    assert.match(again.stderr, /\(this signature was already there\)/);
+    assert.equal(skopeoSignatureImage('sc/again', first.manifest.digest, join(tmp.path, 'sig-again-1')).manifest.layers.length, 1);
+    assertOk(runCli(['sign', ref, '--key', keyB, '-a', 'run=2']));
+    assert.equal(skopeoSignatureImage('sc/again', first.manifest.digest, join(tmp.path, 'sig-again-2')).manifest.layers.length, 2);
+    assert.equal(opensslVerifiedSignatures(registry.host, 'sc/again', first.manifest.digest, pubB, tmp.path), 2);
   });
 });
