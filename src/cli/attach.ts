@@ -30,11 +30,14 @@ export const attachCommand: CliCommand<AttachArgs> = {
     const annotations = await artifactAnnotations(argv.annotation, argv.created);
     const { layoutTarget } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attach');
-    if (inLayout) return attachInLayout(inLayout, argv.artifactType, await artifactFiles(toArray(argv.files), 'attach'), annotations, out);
+    const files = toArray(argv.files);
+    // As oras attach: with no file, manifest annotations alone are an artifact, its one layer the empty blob (image-spec's guidance).
+    if (files.length === 0 && toArray(argv.annotation).length === 0) throw usageError('attach: name at least one file, or an annotation (-a KEY=VALUE)');
+    const blobs = files.length > 0 ? await artifactFiles(files, 'attach') : await emptyLayer();
+    if (inLayout) return attachInLayout(inLayout, argv.artifactType, blobs, annotations, out);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
-    const blobs = await artifactFiles(toArray(argv.files), 'attach');
     const { attachArtifact } = await import('../supply-chain/attach.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
@@ -65,4 +68,9 @@ async function attachInLayout(target: LayoutTarget, artifactType: string, blobs:
     out.info(`attached ${artifactType} ${manifest.digest} to ${target.text} (${subject.digest}) in the layout ${layout.root}`);
     out.result(manifest.digest, { digest: manifest.digest, subject: subject.digest, artifactType, via: 'layout' });
   });
+}
+
+async function emptyLayer(): Promise<ArtifactBlob[]> {
+  const [{ EMPTY_DESCRIPTOR, EMPTY_JSON }, { bufferSource }] = await Promise.all([import('../oci/descriptor.js'), import('../content/blob-source.js')]);
+  return [{ descriptor: { ...EMPTY_DESCRIPTOR }, source: bufferSource(EMPTY_JSON) }];
 }

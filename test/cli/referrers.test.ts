@@ -230,4 +230,22 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual(index.manifests.map((m) => m.digest).sort(), [a.stdout.trim(), b.stdout.trim()].sort(), p.log().join('\n'));
     assert.equal(p.log().filter((l) => l.startsWith(`PUT /v2/rf/race/manifests/${digestTag} 412`)).length, 1, p.log().join('\n'));
   });
+
+  it('attach with annotations and no file makes an artifact whose one layer is the empty blob, as oras attach; with neither, one line', () => {
+    const ref = `${registry.host}/rf/bare:1`;
+    assertOk(runCli(['push', ref, '--layout', image.layout, '--quiet']));
+    const r = runCli(['attach', ref, '--artifact-type', 'application/vnd.example.approval', '-a', 'approved-by=qa']);
+    assertOk(r);
+    const artifact = JSON.parse(skopeoRawManifest(`${registry.host}/rf/bare@${r.stdout.trim()}`).bytes.toString());
+    const empty = { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 };
+    assert.deepEqual(artifact.layers, [empty]);
+    assert.deepEqual(artifact.config, empty);
+    assert.deepEqual(artifact.annotations, { 'approved-by': 'qa' });
+    assert.equal(artifact.subject.digest, image.manifest.digest);
+    const index = JSON.parse(skopeoRawManifest(`${registry.host}/rf/bare:${tagOf(image.manifest.digest)}`).bytes.toString()) as Index;
+    assert.deepEqual(index.manifests.map((m) => m.digest), [r.stdout.trim()]);
+    const none = runCli(['attach', ref, '--artifact-type', 'application/vnd.example.approval']);
+    assert.equal(none.status, 2);
+    assert.equal(none.stderr, 'ocipush: attach: name at least one file, or an annotation (-a KEY=VALUE)\n');
+  });
 });
