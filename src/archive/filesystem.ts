@@ -6,8 +6,8 @@ import { layerCompression } from '../oci/media-types.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
 import { TarReader } from '../layer/tar-reader.js';
 import { headerNumber, headerField } from '../layer/tar-fields.js';
-import { END_OF_ARCHIVE, TarType, encodedHeaderSize, padded, record, writeHeader, type TarHeader, type TarTypeFlag } from '../layer/tar-header.js';
-import type { ContentSink, ObservedEntry } from '../layer/tar.js';
+import { END_OF_ARCHIVE, encodedHeaderSize, padded, record, writeHeader, type TarHeader, type TarTypeFlag } from '../layer/tar-header.js';
+import { TYPE_FLAGS, type ContentSink, type ObservedEntry } from '../layer/tar.js';
 import type { ImageView } from '../image/view.js';
 
 export interface FilesystemSummary {
@@ -276,16 +276,6 @@ class Flattening {
     return this.opaque.has('') && path !== '';
   }
 }
-
-const TYPE_FLAGS: Record<Exclude<ObservedEntry['type'], 'other'>, TarTypeFlag> = {
-  file: TarType.File,
-  dir: TarType.Directory,
-  symlink: TarType.Symlink,
-  hardlink: TarType.HardLink,
-  fifo: TarType.Fifo,
-  char: TarType.CharDevice,
-  block: TarType.BlockDevice,
-};
 
 /** Pax records the header writer makes again from the entry's fields. */
 const MAX_USTAR_MTIME = 0o77777777777;

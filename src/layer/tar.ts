@@ -204,7 +204,8 @@ export class TarProducer implements ChunkProducer {
   }
 }
 
-const TYPE_FLAGS = {
+/** The tar type flag of each kind of entry (a build's walk, a layer read back). */
+export const TYPE_FLAGS = {
   file: TarType.File,
   dir: TarType.Directory,
   symlink: TarType.Symlink,
