@@ -192,23 +192,31 @@ export async function mountBlob(client: RegistryClient, repository: string, desc
   return { kind: 'refused', reason: `${res.status} ${body.slice(0, 200)}` };
 }
 
+/** How long a cancelled push goes on asking the registry to delete its upload session. */
+const CANCEL_UPLOAD_MS = 2_000;
+
 /**
  * `DELETE` on an upload session: frees the registry's temporary data. Best effort, never fails the
- * push; never cancelled (it is what a cancelled push does last), bounded by the client's timeouts.
+ * push; never cancelled (it is what a cancelled push does last). A 5xx is asked again for a short
+ * while: distribution answers 500 to a DELETE that races the request the push cut off (the cut
+ * request's handler still writes its hash state into the directory the DELETE removes). Returns
+ * whether the registry said the session is gone (2xx, or 404: it dropped it itself).
  */
-export async function cancelUpload(client: RegistryClient, repository: string, session: UploadSession): Promise<void> {
+export async function cancelUpload(client: RegistryClient, repository: string, session: UploadSession): Promise<boolean> {
   try {
     const res = await client.request({
       method: 'DELETE',
       url: session.location,
       op: 'cancel upload',
       scopes: [pushScope(repository)],
-      accept: () => true,
-      retry: false,
+      accept: (status) => (status >= 200 && status < 300) || status === 404,
+      deadline: client.now() + CANCEL_UPLOAD_MS,
     });
     await res.dump();
+    return true;
   } catch {
     // The session expires on its own.
+    return false;
   }
 }
 

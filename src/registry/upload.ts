@@ -116,8 +116,9 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
       return;
     } catch (err) {
       if (options.signal?.aborted) {
-        if (session) await cancelUpload(client, repository, session);
-        throw abortedError(client.registry, `push blob ${desc.digest} to ${repository}`, '; its upload session was deleted, the registry committed nothing');
+        const deleted = session ? await cancelUpload(client, repository, session) : sessionDeleted.get(err as object);
+        const after = deleted === false ? '; the registry did not delete its upload session (it expires there on its own),' : deleted ? '; its upload session was deleted,' : ';';
+        throw abortedError(client.registry, `push blob ${desc.digest} to ${repository}`, `${after} the registry committed nothing`);
       }
       session = undefined;
       if (err instanceof TooLarge && plan.mode !== 'chunked' && !client.quirks.noChunkedUploads) {
@@ -185,6 +186,16 @@ function learnMaxRequest(client: RegistryClient, bytes: number): void {
   client.quirks.maxRequestBytes = known === undefined ? bytes : Math.min(known, bytes);
 }
 
+/** Whether the session of an upload that failed with this error was deleted (told to the user when it was cancelled). */
+const sessionDeleted = new WeakMap<object, boolean>();
+
+/** Deletes the session an attempt leaves behind and hands back its error, noting whether the DELETE took. */
+async function cancelledAfter(client: RegistryClient, repository: string, session: UploadSession, err: unknown): Promise<unknown> {
+  const deleted = await cancelUpload(client, repository, session);
+  if (typeof err === 'object' && err !== null) sessionDeleted.set(err, deleted);
+  return err;
+}
+
 /** POST (unless a session is given), then one PUT `?digest=` streaming the whole blob. */
 async function putMonolithic(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, session: UploadSession | undefined, options: UploadOptions, timing: UploadTiming): Promise<void> {
   const op = `push blob ${desc.digest}`;
@@ -207,8 +218,7 @@ async function putMonolithic(client: RegistryClient, repository: string, desc: D
     checkStoredDigest(client, op, desc, res);
     options.onProgress?.(desc.size);
   } catch (err) {
-    await cancelUpload(client, repository, session);
-    throw err;
+    throw await cancelledAfter(client, repository, session, err);
   }
 }
 
@@ -303,8 +313,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
       await failUpload(client, op, res);
     }
   } catch (err) {
-    await cancelUpload(client, repository, session);
-    throw err;
+    throw await cancelledAfter(client, repository, session, err);
   }
   await finishChunked(client, repository, desc, session, op, timing.request);
   options.onProgress?.(desc.size);
@@ -326,8 +335,7 @@ async function finishChunked(client: RegistryClient, repository: string, desc: D
     });
   } catch (err) {
     if (isTransientNetworkError(err) && await completedMeanwhile()) return;
-    await cancelUpload(client, repository, session);
-    throw err;
+    throw await cancelledAfter(client, repository, session, err);
   }
   if (isSuccess(res.status)) {
     await res.dump();
