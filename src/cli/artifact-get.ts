@@ -1,4 +1,5 @@
 import { usageError } from './command.js';
+import { OcipushError } from '../errors.js';
 import type { Output } from './output.js';
 import type { ArtifactArgs } from './artifact.js';
 import type { Descriptor } from '../oci/descriptor.js';
@@ -56,14 +57,18 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   const { storage, name } = place;
   let artifact = await place.resolve();
   if (argv.artifactType !== undefined) {
-    artifact = await newestOf(await place.referrers(artifact, argv.artifactType), argv.artifactType, `${name} (${artifact.digest})`);
+    // A referrers tag index can still name an artifact deleted by a tool that does not update it
+    // (skopeo, crane): only those that are there compete for newest.
+    const listed = await place.referrers(artifact, argv.artifactType);
+    const there = await Promise.all(listed.map((d) => storage.exists(d)));
+    artifact = await newestOf(listed.filter((_, i) => there[i]), argv.artifactType, `${name} (${artifact.digest})`);
   }
   const { readManifest } = await import('../image/load.js');
   const { parsed } = await readManifest(storage, artifact, { name });
   if (!('layers' in parsed)) throw usageError(`${name}: ${artifact.digest} is an index; name one artifact`);
   const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer) }));
   const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
-  if (twice) throw usageError(`${name}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
+  if (twice) throw new OcipushError('EINVALID', `${name}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
   const artifactType = parsed.artifactType ?? parsed.config.mediaType;
   const { pipeline } = await import('node:stream/promises');
   const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
@@ -97,7 +102,6 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
  * it); several that it cannot tell apart are listed for the user to name one by digest.
  */
 async function newestOf(manifests: readonly Descriptor[], type: string, subject: string): Promise<Descriptor> {
-  const { OcipushError } = await import('../errors.js');
   const { Annotation } = await import('../oci/descriptor.js');
   const created = (d: Descriptor) => d.annotations?.[Annotation.Created] ?? '';
   const sorted = [...manifests].sort((a, b) => (created(a) > created(b) ? -1 : created(a) < created(b) ? 1 : 0));
@@ -113,7 +117,8 @@ function fileName(layer: Descriptor): string {
   const title = layer.annotations?.['org.opencontainers.image.title'];
   if (title === undefined) return layer.digest.replace(':', '-');
   if (title === '' || title === '.' || title === '..' || title.includes('/') || title.includes('\\') || title.includes('\0')) {
-    throw usageError(`layer ${layer.digest}: its title ${JSON.stringify(title)} is not a file name; nothing written`);
+    // The artifact's content, not the command line, is wrong: exit 1, as oras refuses a path traversal.
+    throw new OcipushError('EINVALID', `layer ${layer.digest}: its title ${JSON.stringify(title)} is not a file name; nothing written`);
   }
   return title;
 }

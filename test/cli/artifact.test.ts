@@ -102,9 +102,12 @@ describe('artifact get', () => {
   it('refuses a title that is a path, several files for stdout, and no artifact of the type, with one line and nothing written', async () => {
     await pushArtifact('art/app', 'evil', 'application/vnd.example.evil', [{ bytes: Buffer.from('x'), mediaType: 'text/plain', title: '../escaped' }]);
     const dir = join(tmp.path, 'evil');
-    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:evil`, '-o', dir], { env }), /its title "\.\.\/escaped" is not a file name; nothing written/, 2);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:evil`, '-o', dir], { env }), /its title "\.\.\/escaped" is not a file name; nothing written/, 1);
     assert.equal(existsSync(dir), false);
     assert.equal(existsSync(join(tmp.path, 'escaped')), false);
+    await pushArtifact('art/app', 'twice', 'application/vnd.example.twice', [{ bytes: Buffer.from('a'), mediaType: 'text/plain', title: 'same' }, { bytes: Buffer.from('b'), mediaType: 'text/plain', title: 'same' }]);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:twice`, '-o', dir], { env }), /two files of the artifact are titled "same"; nothing written/, 1);
+    assert.equal(existsSync(dir), false);
     assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.release'], { env }), /holds 2 files; name a directory with -o DIR/, 2);
     assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.none', '-o', dir], { env }), /no artifact of type application\/vnd\.example\.none refers to/);
     // A second artifact of the type, and neither says when it was made: the user names one.
@@ -125,6 +128,21 @@ describe('artifact get', () => {
     assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.nightly', join(tmp.path, 'epoch.txt')], { env: { ...env, SOURCE_DATE_EPOCH: '1800000000' } }));
     assertOk(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.nightly', '-o', dir], { env }));
     assert.deepEqual(readdirSync(dir), ['newer.txt'], 'unix 1900000000 (2030-03-17) is after 2030-01-01 and after SOURCE_DATE_EPOCH 1800000000');
+  });
+
+  it('passes over the newest when it is gone but still in the referrers tag index (deleted by skopeo), and takes the next', async () => {
+    const type = 'application/vnd.example.rotated';
+    const made: string[] = [];
+    for (const [name, when] of [['kept.txt', '2030-01-01T00:00:00Z'], ['gone.txt', '2031-01-01T00:00:00Z']] as const) {
+      writeFileSync(join(tmp.path, name), `${name}\n`);
+      const r = await runCliAsync(['attach', image, '--artifact-type', type, join(tmp.path, name), '--created', when, '--json'], { env });
+      assertOk(r);
+      made.push((JSON.parse(r.stdout) as { digest: string }).digest);
+    }
+    run('skopeo', ['delete', '--tls-verify=false', `docker://${registry.host}/art/app@${made[1]}`]);
+    const dir = join(tmp.path, 'rotated');
+    assertOk(await runCliAsync(['artifact', 'get', image, '--artifact-type', type, '-o', dir], { env }));
+    assert.deepEqual(readdirSync(dir), ['kept.txt']);
   });
 });
 
