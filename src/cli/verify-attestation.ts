@@ -13,7 +13,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
   command: 'verify-attestation <reference>',
   describe: 'Check that an image now carries an in-toto attestation signed by a key (of a predicate type)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout: its .att and the attestations a build keeps)' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME]; cosign\'s .att and the attestations among its OCI 1.1 referrers' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM file, or env://NAME)' })
     .option('type', { type: 'string', describe: 'Only attestations of this predicate type (URI or cosign shorthand)' })),
   run: async (argv, out: Output) => {
@@ -37,9 +37,11 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
       image = `${inLayout.text}@${verified.digest}`;
     } else {
       const source = await registryReference(argv.reference);
-      verified = await withRepository(source, argv, async (repo) => {
-        const subject = (await repo.resolve(referenceTarget(source))).digest;
-        return { digest: subject, outcome: await verifyAttestations(repo, subject, verifier, predicateType) };
+      // cosign's .att, and the attestations among the image's OCI 1.1 referrers, read at once.
+      const { registryAttestationLayers } = await import('../supply-chain/registry-attestations.js');
+      verified = await withRepository(source, argv, async (repo, client) => {
+        const subject = await repo.resolve(referenceTarget(source));
+        return { digest: subject.digest, outcome: await verifyAttestations(repo, subject.digest, verifier, predicateType, registryAttestationLayers(client, repo, subject)) };
       });
       image = `${source.registry}/${source.repository}@${verified.digest}`;
     }

@@ -112,11 +112,11 @@ export interface VerifiedAttestation {
 
 /** Every attestation at `sha256-<hex>.att` (and among `more`) signed by the key, about this digest, of `predicateType` when given. */
 export async function verifyAttestations(
-  repo: AttachedStore, digest: Digest, verifier: Verifier, predicateType?: string, more: AttachedLayer[] = [],
+  repo: AttachedStore, digest: Digest, verifier: Verifier, predicateType?: string, more: AttachedLayer[] | Promise<AttachedLayer[]> = [],
 ): Promise<{ verified: VerifiedAttestation[]; rejected: string[]; total: number }> {
-  const { layers: tagged } = await readAttached(repo, digest, 'att');
-  // `more`: envelopes kept elsewhere (a layout's referrers); one stored both ways counts once.
-  const layers = [...tagged, ...more.filter((m) => !tagged.some((t) => t.descriptor.digest === m.descriptor.digest))];
+  const [{ layers: tagged }, others] = await Promise.all([readAttached(repo, digest, 'att'), more]);
+  // `more`: envelopes kept elsewhere (referrers); one stored both ways counts once.
+  const layers = [...tagged, ...others.filter((m) => !tagged.some((t) => t.descriptor.digest === m.descriptor.digest))];
   const out = { verified: [] as VerifiedAttestation[], rejected: [] as string[], total: 0 };
   for (const { descriptor, payload } of layers) {
     if (descriptor.mediaType !== DSSE_MEDIA_TYPE) continue;

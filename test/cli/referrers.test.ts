@@ -157,6 +157,16 @@ describe('ocipush attach / referrers', () => {
     const copied = JSON.parse(skopeoRawManifest(`${registry.host}/rf/once-copy:${tagOf(digest)}`).bytes.toString()) as Index;
     assert.deepEqual(copied.manifests.map((m) => m.digest).sort(), made);
     assertOk(await runCliAsync(['verify-attestation', `${registry.host}/rf/once-copy:1`, '--key', `${keys}.pub`, '--type', 'slsaprovenance1']));
+    // With cosign's .att gone (skopeo delete), the provenance among the referrers still verifies, as in a layout;
+    // without it too, nothing does.
+    const att = skopeoRawManifest(`${registry.host}/rf/once-copy:${tagOf(digest)}.att`).digest;
+    run('skopeo', ['delete', '--tls-verify=false', `docker://${registry.host}/rf/once-copy@${att}`]);
+    assertOk(await runCliAsync(['verify-attestation', `${registry.host}/rf/once-copy:1`, '--key', `${keys}.pub`, '--type', 'slsaprovenance1']));
+    const provenance = copied.manifests.find((m) => m.artifactType === 'application/vnd.dsse.envelope.v1+json')!.digest;
+    run('skopeo', ['delete', '--tls-verify=false', `docker://${registry.host}/rf/once-copy@${provenance}`]);
+    const none = await runCliAsync(['verify-attestation', `${registry.host}/rf/once-copy:1`, '--key', `${keys}.pub`]);
+    assert.equal(none.status, 1, none.stderr);
+    assert.match(none.stderr, /no attestations found/);
   });
 
   it('delete of a referrer takes it out of the sha256-<hex> index (the spec leaves that to clients); the last one takes the tag, as oras does', async () => {
