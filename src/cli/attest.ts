@@ -16,23 +16,26 @@ export const attestCommand: CliCommand<AttestArgs> = {
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout, offline)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
-    .option('predicate', { type: 'string', demandOption: true, describe: 'JSON file: the statement\'s predicate (- for standard input)' })
+    .option('predicate', { type: 'string', demandOption: true, describe: 'File: the statement\'s predicate, JSON (any text for --type custom, wrapped as cosign does: {Data, Timestamp}); - for standard input' })
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attest');
-    const { predicateTypeUri, attestImage } = await import('../supply-chain/attest.js');
+    const { predicateTypeUri, predicateFrom, attestImage } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
     const { readFile } = await import('node:fs/promises');
-    const { fromSystemError, OcipushError } = await import('../errors.js');
+    const { fromSystemError } = await import('../errors.js');
     // `-` is standard input, as cosign attest --predicate - reads it.
     const fromStdin = argv.predicate === '-';
     const text = await (fromStdin ? readStdin() : readFile(argv.predicate, 'utf8'))
       .catch((err) => { throw fromSystemError(err, fromStdin ? 'standard input' : argv.predicate, '--predicate: cannot read'); });
-    let predicate: unknown;
-    try { predicate = JSON.parse(text); } catch { throw new OcipushError('EUSAGE', `--predicate ${argv.predicate}: not JSON`); }
+    const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
+    const time = resolveBuildTime(undefined, process.env.SOURCE_DATE_EPOCH);
+    // cosign stamps its generic predicate with the time now; SOURCE_DATE_EPOCH makes it reproducible.
+    const stamp = () => formatTime(time.explicit ? time.seconds : Math.floor(Date.now() / 1000));
+    const predicate = predicateFrom(argv.type, text, fromStdin ? '-' : argv.predicate, stamp);
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
     if (inLayout) {

@@ -35,6 +35,23 @@ export function predicateTypeUri(type: string): string {
   return type;
 }
 
+/**
+ * The statement's predicate from the bytes of `--predicate`, as cosign's GenerateStatement makes
+ * it: for its generic type (`custom`, the default) the text wrapped as `{Data, Timestamp}` (any
+ * text, JSON or not; policies read `predicate.Data`); for `spdx` the document as a string; for
+ * every other type the JSON as it is. `timestamp` is RFC 3339, UTC, whole seconds.
+ */
+export function predicateFrom(type: string, text: string, source: string, timestamp: () => string): unknown {
+  const uri = predicateTypeUri(type);
+  if (uri === PREDICATE_TYPES.custom) return { Data: text, Timestamp: timestamp() };
+  if (type === 'spdx') return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new OcipushError('EUSAGE', `--predicate ${source}: not JSON (a --type ${type} predicate is a JSON document; --type custom takes any text)`);
+  }
+}
+
 export interface Statement {
   _type: string;
   subject: { name: string; digest: Record<string, string> }[];

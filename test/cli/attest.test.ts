@@ -101,6 +101,21 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
     const envelope = JSON.parse(readFileSync(blobPath(dir, layer.digest), 'utf8'));
     const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString());
     assert.deepEqual(statement.predicate, JSON.parse(readFileSync(predicate, 'utf8')));
-    assertOneLineError(runCli(['attest', ref, '--key', key, '--predicate', '-'], { env, input: 'not json' }), /^ocipush: --predicate -: not JSON$/, 2);
+    assertOneLineError(runCli(['attest', ref, '--key', key, '--type', 'slsaprovenance1', '--predicate', '-'], { env, input: 'not json' }), /^ocipush: --predicate -: not JSON \(a --type slsaprovenance1 predicate is a JSON document; --type custom takes any text\)$/, 2);
+  });
+
+  it('--type custom (the default) wraps any text as cosign does, {Data, Timestamp}, stamped from SOURCE_DATE_EPOCH', () => {
+    const ref = `${registry.host}/at/custom:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const text = 'approved by qa\n{not json}\n';
+    assertOk(runCli(['attest', ref, '--key', key, '--predicate', '-'], { env: { ...env, SOURCE_DATE_EPOCH: '1700000000' }, input: text }));
+    const dir = join(tmp.path, 'att-custom');
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/at/custom:${first.manifest.digest.replace(':', '-')}.att`, `oci:${dir}:att`]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const [layer] = JSON.parse(readFileSync(blobPath(dir, index.manifests[0].digest), 'utf8')).layers;
+    const statement = JSON.parse(Buffer.from(JSON.parse(readFileSync(blobPath(dir, layer.digest), 'utf8')).payload, 'base64').toString());
+    assert.equal(statement.predicateType, 'https://cosign.sigstore.dev/attestation/v1');
+    assert.deepEqual(statement.predicate, { Data: text, Timestamp: '2023-11-14T22:13:20Z' });
+    assertOk(runCli(['verify-attestation', ref, '--key', pub, '--type', 'custom']));
   });
 });
