@@ -8,10 +8,12 @@ import { CACHE_DIR, INDEX_LOCK, INGEST_DIR, PRIVATE_DIR, REMOTE_BLOBS_FILE } fro
  * `discardIfCreated` cannot run then (the handler exits at once), and Ctrl-C during a pull into a
  * new directory would leave an empty layout where the message says nothing changed. Runs after the
  * process's own temps (its ingest session) are gone, so any entry left in the ingest area, or a
- * held index lock, is another writer's: then the layout stays.
+ * held index lock, is another writer's: then the layout stays. Returns what takes it back (the
+ * layout's `close()`: a library that made an empty layout and closed it keeps it, and a process
+ * that makes many holds no closure for each).
  */
-export function discardAtSignal(root: string, createdDir: boolean): void {
-  onSignalExit(() => {
+export function discardAtSignal(root: string, createdDir: boolean): () => void {
+  return onSignalExit(() => {
     const index = JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as { manifests?: unknown[] };
     if (!Array.isArray(index.manifests) || index.manifests.length > 0) return;
     if (entries(join(root, INGEST_DIR)).length > 0 || entries(root).some((n) => n.startsWith(INDEX_LOCK))) return;

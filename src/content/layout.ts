@@ -50,6 +50,8 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   created = false;
   /** Whether `open` made the layout's directory too. */
   private createdDir = false;
+  /** Takes back the signal-time discard of a layout `open` made: its owner closed it, what it holds is theirs. */
+  private forgetAtSignal: (() => void) | undefined;
   private sessionPromise: Promise<IngestSession> | undefined;
   private discarded = false;
   private readonly ownsSession: boolean;
@@ -79,7 +81,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
         throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (${noDirectory ? 'no such directory' : 'no oci-layout file'})`, { path: root });
       }
       layout.created = await layout.initialise();
-      if (layout.created) (await import('./created-layout.js')).discardAtSignal(root, layout.createdDir);
+      if (layout.created) layout.forgetAtSignal = (await import('./created-layout.js')).discardAtSignal(root, layout.createdDir);
       return layout;
     }
     let version: unknown;
@@ -122,8 +124,13 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     return this.sessionPromise;
   }
 
-  /** Ends this process's session (removing whatever is unfinished in it). The layout can write again later. */
+  /**
+   * Ends this process's session (removing whatever is unfinished in it). The layout can write again
+   * later. A layout `open` made is no longer removed if a signal ends the process while it is empty.
+   */
   async close(): Promise<void> {
+    this.forgetAtSignal?.();
+    this.forgetAtSignal = undefined;
     const pending = this.sessionPromise;
     if (!pending || !this.ownsSession) return;
     this.sessionPromise = undefined;

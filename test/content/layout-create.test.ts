@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { it, type TestContext } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
@@ -69,4 +69,30 @@ it('a write that comes after discardIfCreated is refused and leaves no layout be
   await assert.rejects(inFlight);
   await assert.rejects(layout.push(late.desc, Readable.from([late.bytes])), /discarded after a failure/);
   assert.equal(existsSync(dir), false, existsSync(dir) ? readdirSync(dir, { recursive: true }).join(', ') : '');
+});
+
+// The CLI removes a layout it made if Ctrl-C comes while it is empty. A library that made one,
+// left it empty on purpose and closed it, keeps it through a later signal.
+it('a layout made and closed by a library process survives a later SIGINT; one still open and empty is removed', async (t) => {
+  const tmp = await tempDir();
+  t.after(tmp.cleanup);
+  const [closed, open] = [join(tmp.path, 'closed'), join(tmp.path, 'open')];
+  const layoutModule = new URL('../../src/content/layout.js', import.meta.url).href;
+  const cleanupModule = new URL('../../src/content/cleanup.js', import.meta.url).href;
+  const script = `
+    const { OciLayout } = await import(${JSON.stringify(layoutModule)});
+    const { installSignalCleanup } = await import(${JSON.stringify(cleanupModule)});
+    installSignalCleanup();
+    const kept = await OciLayout.open(${JSON.stringify(closed)}, { create: true });
+    await kept.close();
+    await OciLayout.open(${JSON.stringify(open)}, { create: true });
+    process.stdout.write('ready\\n');
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await once(child.stdout!, 'data');
+  child.kill('SIGINT');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 130);
+  assert.deepEqual(readdirSync(closed).sort(), ['blobs', 'index.json', 'oci-layout']);
+  assert.equal(existsSync(open), false, 'the layout still open when the signal came is removed');
 });
