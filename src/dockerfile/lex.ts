@@ -172,6 +172,13 @@ class ShellWord {
           this.next();
           return [result, words.done()];
         }
+        if (ch === '<') {
+          // BuildKit's processPossibleHeredoc: `<<` and the blanks after it stay one word.
+          const tmp = this.processPossibleHeredoc();
+          result += tmp;
+          words.addRawString(tmp);
+          continue;
+        }
         const special = ch === '$' || (!this.options.skipProcessQuotes && (ch === "'" || ch === '"'));
         if (special) {
           const tmp = ch === '$' ? this.processDollar() : ch === "'" ? this.processSingleQuote() : this.processDoubleQuote();
@@ -201,6 +208,16 @@ class ShellWord {
     } finally {
       this.rawEscapes = saved;
     }
+  }
+
+  /** `<` alone, or `<<` with the tabs, carriage returns and spaces after it (Go's isWhitespace). */
+  private processPossibleHeredoc(): string {
+    this.next();
+    if (this.peek() !== '<') return '<';
+    this.next();
+    let result = '<<';
+    for (let ch = this.peek(); ch === ' ' || ch === '\t' || ch === '\r'; ch = this.peek()) result += this.next()!;
+    return result;
   }
 
   private processSingleQuote(): string {

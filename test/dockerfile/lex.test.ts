@@ -206,3 +206,8 @@ test('raw modes used for heredoc detection keep quotes and escapes', () => {
   assert.equal(processWord('${X:-y}', () => undefined, { skipUnsetEnv: true }).value, '${X:-y}');
   assert.equal(processWord("'a'", () => undefined, { skipProcessQuotes: true }).value, "'a'");
 });
+
+test('`<<` and the blanks after it stay in one word (processPossibleHeredoc), a lone `<` is text', () => {
+  assert.deepEqual(processWord('a << \tEOF b<c <<', () => undefined).words, ['a', '<< \tEOF', 'b<c', '<<']);
+  assert.equal(processWord('a <<  EOF', () => undefined).value, 'a <<  EOF');
+});
