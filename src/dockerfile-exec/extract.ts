@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fromSystemError, OcipushError } from '../errors.js';
@@ -9,8 +9,9 @@ import type { ArchiveRef } from './tree.js';
 
 /**
  * Files a layer needs from inside archives (a base image's layers for COPY --from, a local
- * archive ADD unpacks), written out once to a private temp directory beside the layout, so
- * the layer writer reads them like any file on disk. Each archive is read in one pass.
+ * archive ADD unpacks) or from the Dockerfile (a COPY heredoc's body), written out once to a
+ * private temp directory beside the layout, so the layer writer reads them like any file on
+ * disk. Each archive is read in one pass.
  */
 export class ArchiveFiles {
   private dir: string | undefined;
@@ -18,6 +19,8 @@ export class ArchiveFiles {
   private counter = 0;
   /** archive → entry → the temp file its bytes went to. */
   private readonly wanted = new Map<ArchiveRef, Map<number, string>>();
+  /** bytes → the temp file they go to. */
+  private readonly data = new Map<Buffer, string>();
 
   constructor(private readonly parent: string) {}
 
@@ -30,19 +33,30 @@ export class ArchiveFiles {
     return path;
   }
 
+  /** The temp path `data` will be written to by `extractAll`. */
+  wantData(data: Buffer): string {
+    let path = this.data.get(data);
+    if (!path) this.data.set(data, (path = `${++this.counter}`));
+    return path;
+  }
+
   /** The absolute temp path for a name handed out by `want` (valid once `extractAll` ran). */
   resolve(name: string): string {
     return join(this.dir!, name);
   }
 
   get pending(): boolean {
-    return this.wanted.size > 0;
+    return this.wanted.size > 0 || this.data.size > 0;
   }
 
   async extractAll(): Promise<void> {
-    if (this.wanted.size === 0) return;
+    if (!this.pending) return;
     this.dir = await mkdtemp(join(this.parent, '.ocipush-files-')).catch((err) => { throw fromSystemError(err, this.parent, 'cannot write to'); });
     this.untrack = trackTemp(this.dir);
+    for (const [data, name] of this.data) {
+      const path = this.resolve(name);
+      await writeFile(path, data, { flag: 'wx', mode: 0o600 }).catch((err) => { throw fromSystemError(err, path, 'cannot write'); });
+    }
     for (const [archive, entries] of this.wanted) {
       const left = new Set(entries.keys());
       await readTar(await archive.open(), archive.describe, async (entry, body) => {

@@ -38,6 +38,7 @@ export function plannedLayerKey(entries: readonly PlannedEntry[], stats: StatTab
       const c = e.node.content;
       if (c?.kind === 'disk' && c.stat !== undefined) stamp = stats.stamp(c.stat, `disk ${c.path}\0`);
       else if (c?.kind === 'archive' && c.archive.stamp) stamp = { facts: [...[c.archive.stamp.facts].flat(), `#${c.entry}`], changedNs: c.archive.stamp.changedNs };
+      else if (c?.kind === 'inline') stamp = { facts: [`inline ${c.data.length}\0`, c.data], changedNs: 0n };
       else return undefined;
     }
     hasher.add(plannedKeyEntry(e), stamp);

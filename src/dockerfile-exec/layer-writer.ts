@@ -64,11 +64,13 @@ export function hasContent(e: PlannedEntry): boolean {
   return !e.linkTo && e.node.type === 'file' && e.node.size > 0;
 }
 
-/** Asks for the bytes of every file of these entries that lives inside an archive. */
+/** Asks for the bytes of every file of these entries that lives inside an archive, or in the Dockerfile. */
 export function requestArchiveFiles(entries: PlannedEntry[], files: ArchiveFiles): void {
   for (const e of entries) {
     const content = e.node.content;
-    if (hasContent(e) && content?.kind === 'archive') e.extracted = files.want(content.archive, content.entry);
+    if (!hasContent(e)) continue;
+    if (content?.kind === 'archive') e.extracted = files.want(content.archive, content.entry);
+    else if (content?.kind === 'inline') e.extracted = files.wantData(content.data);
   }
 }
 

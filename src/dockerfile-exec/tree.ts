@@ -15,12 +15,13 @@ export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block';
 
 /**
  * Where a file's bytes are: a file on disk (`stat` names its lstat facts in the context's
- * StatTable, taken when the plan looked at it: the layer cache's key), or an entry of a tar
- * archive (a base layer, an ADD archive).
+ * StatTable, taken when the plan looked at it: the layer cache's key), an entry of a tar
+ * archive (a base layer, an ADD archive), or bytes the Dockerfile holds (a COPY heredoc).
  */
 export type Content =
   | { kind: 'disk'; path: string; stat?: number }
-  | { kind: 'archive'; archive: ArchiveRef; entry: number };
+  | { kind: 'archive'; archive: ArchiveRef; entry: number }
+  | { kind: 'inline'; data: Buffer };
 
 /** A tar archive that can be read again, decompressed, from the start. */
 export interface ArchiveRef {

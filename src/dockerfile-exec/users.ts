@@ -75,6 +75,7 @@ function readColonFile(fs: FsView, path: string): string[][] {
   if (r.status !== 'found' || r.node.type !== 'file') return [];
   let text: string;
   if (r.node.data) text = r.node.data.toString('utf8');
+  else if (r.node.content?.kind === 'inline') text = r.node.content.data.toString('utf8');
   else if (r.node.content?.kind === 'disk') {
     try {
       text = readFileSync(diskPath(r.node.content.path), 'utf8');
