@@ -16,6 +16,7 @@ import type { ArchiveEntry } from './archive.js';
 import type { ContextView } from './context.js';
 import { CopyError, endsAsDirectory, TreeWriter, type CopySpec, type Owner } from './copy-instruction.js';
 import { resolveWildcards } from './wildcards.js';
+import { heredocSource } from './heredoc-source.js';
 import type { ArchiveFiles } from './extract.js';
 import { applyPlanned } from './image-tree.js';
 import { plannedEntries, type PlannedEntry } from './layer-writer.js';
@@ -200,6 +201,12 @@ function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, write
       if (archive) writer.unpack(archive.entries, archive.archive, `ADD ${src}`, dest, spec.chown);
       else writer.copy(source, match, dest, spec);
     }
+  }
+  // Heredocs after the paths, whatever the order written (BuildKit's dispatchCopy), never unpacked.
+  for (const heredoc of instruction.heredocs) {
+    const { view, path } = heredocSource(heredoc, inputs.time);
+    writer.copy(view, path, dest, spec);
+    matched++;
   }
   if (matched > 1 && !endsAsDirectory(instruction.dest)) {
     inputs.warn(`${inputs.filename}:${instruction.line}: ${instruction.keyword} of several sources to ${instruction.dest}, which does not end with /: as docker build (BuildKit) does, each is copied over the last; end it with / to copy into a directory`);

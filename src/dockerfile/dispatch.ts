@@ -113,8 +113,8 @@ export class StageDispatcher {
     this.env.set(k, v);
   }
 
-  private expand(word: string, at: InstructionBase): string {
-    const r = expandAt(word, this.env, this.escape, at);
+  private expand(word: string, at: InstructionBase, raw = false): string {
+    const r = expandAt(word, this.env, this.escape, at, raw);
     for (const name of r.unmatched) {
       if (this.declaredArgs.has(name)) continue;
       this.warnings.push({ rule: 'UndefinedVar', message: `Usage of undefined variable '$${name}'`, line: at.line });
@@ -212,6 +212,8 @@ export class StageDispatcher {
     };
     const sources = instruction.sources.map(x);
     const dest = x(instruction.dest);
+    // BuildKit's ExpandRaw: an unquoted heredoc's body, quotes kept as text, `\` always the escape.
+    const heredocs = instruction.heredocs.map((h) => (h.expand ? { ...h, data: this.expand(h.data, instruction, true) } : h));
     const chown = optional(instruction.chown);
     const chmod = optional(instruction.chmod);
     const exclude = instruction.exclude.map(x);
@@ -224,6 +226,7 @@ export class StageDispatcher {
     }
     const common = {
       sources,
+      heredocs,
       dest,
       exclude,
       ...(chown !== undefined ? { chown } : {}),

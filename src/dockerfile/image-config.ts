@@ -94,7 +94,7 @@ function historyStep(instruction: ResolvedInstruction): HistoryStep | undefined 
       if (instruction.keyword === 'COPY' && instruction.parents) parts.push('--parents');
       if (instruction.chown !== undefined) parts.push(`--chown=${instruction.chown}`);
       if (instruction.chmod !== undefined) parts.push(`--chmod=${instruction.chmod}`);
-      parts.push(...instruction.sources, instruction.dest);
+      parts.push(...instruction.sources, ...instruction.heredocs.map((h) => `<<${h.name}`), instruction.dest);
       return step(`${parts.join(' ')} # buildkit`, true);
     }
     case 'RUN':

@@ -132,8 +132,24 @@ export interface HealthcheckInstruction extends InstructionBase {
   retries: number;
 }
 
+/**
+ * A heredoc source of COPY or ADD (`COPY <<EOF /dest`): a file named as the heredoc's terminator,
+ * mode 0644, holding its body, as BuildKit's dispatchCopy makes it (llb.Mkfile) before copying it.
+ */
+export interface HeredocSource {
+  /** The terminator, quotes removed (`<<"EOF"` → `EOF`): the file's name. */
+  name: string;
+  /** The body, every line with its ending (`<<-`: leading tabs removed); expanded once resolved. */
+  data: string;
+  /** The terminator was unquoted: ARG and ENV values are substituted in the body. */
+  expand: boolean;
+}
+
 interface CopyBase extends InstructionBase {
+  /** The context (or stage, or image) paths, as written; heredocs are in `heredocs`. */
   sources: string[];
+  /** The heredoc sources, in the order written; BuildKit copies them after `sources`. */
+  heredocs: HeredocSource[];
   dest: string;
   /** The JSON array form was used. */
   json: boolean;

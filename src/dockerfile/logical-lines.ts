@@ -1,12 +1,16 @@
 import { LocatedError, type SourcePosition } from './errors.js';
 import type { EscapeToken } from './lex.js';
 import { trimLeftGoSpace } from './go-text.js';
+import { heredocsOfLine, type Heredoc } from './heredoc.js';
+import { ExpansionError } from './lex.js';
 
 /**
  * Splits Dockerfile text into logical lines the way BuildKit's parser.Parse does: parser
  * directives at the very top, full-line comments (only when `#` is the first non-blank
  * character), continuation lines ending in the escape token, and comment or blank lines inside a
- * continuation skipped. It keeps, for every character of a logical line, where it came from.
+ * continuation skipped; after a RUN, COPY or ADD line with heredocs, the lines of their bodies
+ * (read as they are: never instructions, comments or directives). It keeps, for every character of
+ * a logical line, where it came from.
  */
 
 export interface ParserDirectives {
@@ -27,6 +31,8 @@ export interface LogicalLine {
   emptyContinuation: boolean;
   /** Segments: `text.slice(offset)` begins at `line:column` in the source. */
   segments: { offset: number; line: number; column: number }[];
+  /** The heredocs of the line, in order, with their bodies (`endLine` is then their last terminator's). */
+  heredocs?: Heredoc[];
 }
 
 export interface LogicalLines {
@@ -39,17 +45,22 @@ export interface LogicalLines {
 const VALID_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
 const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
 
-/** Go's bufio-free line scan that BuildKit uses: split after each "\n", then trim trailing \r\n. */
-function physicalLines(text: string): string[] {
+/** BuildKit's scanLines: split after each "\n", each line with its ending (heredoc bodies keep it). */
+function rawLines(text: string): string[] {
   const lines: string[] = [];
   let start = 0;
   while (start < text.length) {
     const nl = text.indexOf('\n', start);
-    const end = nl < 0 ? text.length : nl;
-    lines.push(text.slice(start, end).replace(/[\r\n]+$/, ''));
-    start = nl < 0 ? text.length : nl + 1;
+    const end = nl < 0 ? text.length : nl + 1;
+    lines.push(text.slice(start, end));
+    start = end;
   }
   return lines;
+}
+
+/** parser.go trimNewline. */
+function trimNewline(line: string): string {
+  return line.replace(/[\r\n]+$/, '');
 }
 
 function isComment(line: string): boolean {
@@ -58,7 +69,8 @@ function isComment(line: string): boolean {
 
 export function splitLogicalLines(input: string): LogicalLines {
   const text = input.startsWith('\ufeff') ? input.slice(1) : input;
-  const physical = physicalLines(text);
+  const withEndings = rawLines(text);
+  const physical = withEndings.map(trimNewline);
   const directives: ParserDirectives = { escape: '\\' };
   const seen = new Set<string>();
   let directivesDone = false;
@@ -129,9 +141,51 @@ export function splitLogicalLines(input: string): LogicalLines {
       logical.text += piece.text;
       ended = !piece.continues;
     }
+    i = readHeredocs(logical, withEndings, i);
     lines.push(logical);
   }
   return { directives, lines, lineCount: physical.length };
+}
+
+/**
+ * Reads the bodies of the line's heredocs from physical line `i` on (parser.go Parse): each ends
+ * at the first line that is its name (after its tabs, for `<<-`); returns the next line's index.
+ */
+function readHeredocs(logical: LogicalLine, raw: readonly string[], i: number): number {
+  let words;
+  try {
+    words = heredocsOfLine(logical.text);
+  } catch (err) {
+    if (err instanceof ExpansionError) throw new LocatedError(err.message, positionAt(logical, 0));
+    throw err;
+  }
+  if (words.length === 0) return i;
+  logical.heredocs = [];
+  for (const word of words) {
+    let content = '';
+    let terminated = false;
+    while (i < raw.length) {
+      const line = raw[i]!;
+      i++;
+      logical.endLine = i;
+      let candidate = trimNewline(line);
+      if (word.chomp) candidate = candidate.replace(/^\t+/, '');
+      if (candidate === word.name) {
+        terminated = true;
+        break;
+      }
+      content += line;
+    }
+    if (!terminated) {
+      throw new LocatedError(`unterminated heredoc ${word.word}: no line ${JSON.stringify(word.name)} ends it before the end of the file`, wordAt(logical, word.word));
+    }
+    logical.heredocs.push({ ...word, content });
+  }
+  return i;
+}
+
+function wordAt(line: LogicalLine, word: string): SourcePosition {
+  return positionAt(line, Math.max(0, line.text.indexOf(word)));
 }
 
 /**

@@ -11,12 +11,14 @@ import type {
   ExposeInstruction,
   FromInstruction,
   HealthcheckInstruction,
+  HeredocSource,
   KeyValue,
   LabelInstruction,
   OnbuildInstruction,
   ShellInstruction,
   VolumeInstruction,
 } from './instructions.js';
+import { chompHeredoc, heredocWord } from './heredoc.js';
 import { processWord, type EscapeToken } from './lex.js';
 import { parseWords, splitWhitespace } from './words.js';
 import { argsAt, flagPosition, flagsFor, maybeJson, maybeJsonList, type Split } from './parse-line.js';
@@ -188,10 +190,26 @@ export function parseCopyLike(s: Split): CopyInstruction | AddInstruction {
     throw new LocatedError(`${keyword} requires at least two arguments, but only one was provided. Destination could not be determined`, args.length ? argsAt(s) : s.base);
   }
   const f = flagsFor(s, FLAG_SPECS[keyword]!);
+  const dest = args[args.length - 1]!;
+  // BuildKit's parseSourcesAndDest: each source word that is a heredoc takes the body the line
+  // read under its name (the last of that name; none in JSON form, whose lines read no body).
+  if (heredocWord(dest)) throw new LocatedError(`${keyword} cannot accept a heredoc as a destination`, s.base);
+  const bodies = new Map((s.line.heredocs ?? []).map((h) => [h.name, h.content]));
+  const sources: string[] = [];
+  const heredocs: HeredocSource[] = [];
+  for (const src of args.slice(0, -1)) {
+    const h = heredocWord(src);
+    if (!h) sources.push(src);
+    else {
+      const body = bodies.get(h.name) ?? '';
+      heredocs.push({ name: h.name, data: h.chomp ? chompHeredoc(body) : body, expand: h.expand });
+    }
+  }
   const common = {
     ...s.base,
-    sources: args.slice(0, -1),
-    dest: args[args.length - 1]!,
+    sources,
+    heredocs,
+    dest,
     json,
     ...(f.nonEmpty('chown') !== undefined && { chown: f.nonEmpty('chown') }),
     ...(f.nonEmpty('chmod') !== undefined && { chmod: f.nonEmpty('chmod') }),
@@ -238,5 +256,9 @@ export function parseOnbuild(s: Split): OnbuildInstruction {
   const trigger = (sep ? s.args.slice(0, sep.index) : s.args).toUpperCase();
   if (trigger === 'ONBUILD') throw new LocatedError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed', argsAt(s));
   if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new LocatedError(`${trigger} isn't allowed as an ONBUILD trigger`, argsAt(s));
-  return { ...s.base, keyword: 'ONBUILD', expression: s.base.original.replace(ONBUILD_PREFIX, ''), trigger };
+  // BuildKit's parseOnBuild: the trigger's heredoc bodies, each followed by its terminator, go
+  // into the expression, so that the child build reads them again.
+  let expression = s.base.original.replace(ONBUILD_PREFIX, '');
+  for (const h of s.line.heredocs ?? []) expression += `\n${h.content}${h.name}`;
+  return { ...s.base, keyword: 'ONBUILD', expression, trigger };
 }

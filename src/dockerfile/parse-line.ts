@@ -1,7 +1,6 @@
 import { LocatedError, type SourcePosition } from './errors.js';
 import { parseFlags, type FlagValues } from './flags.js';
 import { TOKEN_WHITESPACE, trimGoSpace, isGoSpace } from './go-text.js';
-import { findHeredocs } from './heredoc.js';
 import type {
   InstructionBase,
   ParsedFlag,
@@ -68,34 +67,6 @@ export function argsAt(s: Split, offset = 0): SourcePosition {
 
 export function flagsFor(s: Split, spec: Readonly<Record<string, 'bool' | 'string' | 'strings'>>): FlagValues {
   return parseFlags(s.base.keyword, s.flags, spec);
-}
-
-export function rejectHeredoc(s: Split): void {
-  const onbuild = s.base.keyword === 'ONBUILD';
-  if (onbuild && !/^(RUN|COPY|ADD)$/i.test(s.args.split(TOKEN_WHITESPACE)[0] ?? '')) return;
-  const text = onbuild ? s.args : s.line.text;
-  const heredocs = findHeredocs(text);
-  if (heredocs.length === 0) return;
-  // JSON forms cannot hold heredocs.
-  if (parseJsonArraySafe(onbuild ? stripKeyword(s.args) : s.args) !== undefined) return;
-  const offset = s.line.text.indexOf(heredocs[0]!);
-  throw new LocatedError(
-    `heredocs (${heredocs[0]}) are not supported: put the content in a file in the build context and COPY it`,
-    offset >= 0 ? positionAt(s.line, offset) : s.base,
-  );
-}
-
-function stripKeyword(line: string): string {
-  const m = TOKEN_WHITESPACE.exec(line);
-  return m ? extractFlags(line.slice(m.index + m[0].length)).rest.text : '';
-}
-
-function parseJsonArraySafe(text: string): string[] | undefined {
-  try {
-    return parseJsonArray(text);
-  } catch {
-    return undefined;
-  }
 }
 
 /** MAINTAINER, USER, WORKDIR, STOPSIGNAL: the whole rest of the line is the one argument. */

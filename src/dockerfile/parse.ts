@@ -20,7 +20,7 @@ import type {
 } from './instructions.js';
 import type { EscapeToken } from './lex.js';
 import { splitLogicalLines, type LogicalLine } from './logical-lines.js';
-import { flagsFor, maybeJson, oneArgument, rejectHeredoc, splitLine } from './parse-line.js';
+import { flagsFor, maybeJson, oneArgument, splitLine } from './parse-line.js';
 import { parseArg, parseCopyLike, parseEnvLike, parseExpose, parseFrom, parseHealthcheck, parseOnbuild, parseShell, parseVolume } from './parse-instructions.js';
 
 /**
@@ -124,7 +124,6 @@ function stageWarnings(stages: Stage[], warnings: DockerfileWarning[]): void {
 function parseInstruction(line: LogicalLine, escape: EscapeToken, warnings: DockerfileWarning[]): Instruction {
   const s = splitLine(line, escape);
   const keyword = s.base.keyword;
-  if (keyword === 'RUN' || keyword === 'COPY' || keyword === 'ADD' || keyword === 'ONBUILD') rejectHeredoc(s);
   switch (keyword) {
     case 'FROM': return parseFrom(s, warnings);
     case 'ARG': return parseArg(s);

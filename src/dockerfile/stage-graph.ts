@@ -41,11 +41,18 @@ function toMap(args: ResolveOptions['buildArgs']): Map<string, string> {
   return new Map(Object.entries(args as Record<string, string>));
 }
 
-export function expandAt(word: string, env: Map<string, string>, escape: EscapeToken, at: SourcePosition): ExpansionResult {
+/**
+ * Expands one word of an instruction at `at`. `raw`: as BuildKit's ExpandRaw does a COPY heredoc's
+ * body (quotes are text, the escape token is `\` whatever `# escape=` says).
+ */
+export function expandAt(word: string, env: Map<string, string>, escape: EscapeToken, at: SourcePosition, raw = false): ExpansionResult {
   try {
-    return processWord(word, (name) => env.get(name), { escape });
+    return processWord(word, (name) => env.get(name), raw ? { escape: '\\', skipProcessQuotes: true } : { escape });
   } catch (err) {
-    if (err instanceof ExpansionError) throw new LocatedError(err.message, at);
+    if (err instanceof ExpansionError) {
+      // A body has lines: quoted as Go's %q would, so that the message stays one line.
+      throw new LocatedError(raw ? err.message.replace(`"${word}"`, JSON.stringify(word)) : err.message, at);
+    }
     throw err;
   }
 }
