@@ -298,7 +298,8 @@ export class RegistryClient {
       return https;
     } catch (err) {
       if (signal?.aborted) throw err;
-      return isCertificateError(err) ? https : http;
+      // A certificate problem, or TLS settings of ours that cannot be used (certs.d): the real request says which.
+      return isCertificateError(err) || err instanceof OcipushError ? https : http;
     }
   }
 
@@ -365,7 +366,7 @@ export class RegistryClient {
       return res;
     } catch (err) {
       if (req.signal?.aborted) throw cancelled(err);
-      if (isCertificateError(err)) {
+      if (isCertificateError(err) || err instanceof OcipushError) {
         decide(https);
         throw err;
       }

@@ -63,14 +63,49 @@ export function trustedCAs(registry: string, extraPems: string[] = []): string[]
   };
   optional(process.env.NODE_EXTRA_CA_CERTS);
   optional(process.env.SSL_CERT_FILE ?? SYSTEM_BUNDLES.find((p) => readable(p)));
-  for (const dir of ['/etc/docker/certs.d', '/etc/containers/certs.d']) {
-    const hostDir = join(dir, registry);
-    let names: string[] = [];
-    try { names = readdirSync(hostDir); } catch { continue; }
-    for (const name of names) if (name.endsWith('.crt')) optional(join(hostDir, name));
-  }
+  for (const { dir, names } of certsDirs(registry)) for (const name of names) if (name.endsWith('.crt')) optional(join(dir, name));
   cas.push(...extraPems);
   return cas;
+}
+
+/** Where docker and podman/skopeo keep a registry's own TLS files (`ca.crt`, `client.cert`, `client.key`). */
+const CERTS_DIRS = ['/etc/docker/certs.d', '/etc/containers/certs.d'];
+
+/** The registry's directories under CERTS_DIRS that exist, each with its file names, sorted. */
+function certsDirs(registry: string): { dir: string; names: string[] }[] {
+  const found: { dir: string; names: string[] }[] = [];
+  for (const root of CERTS_DIRS) {
+    const dir = join(root, registry);
+    try { found.push({ dir, names: readdirSync(dir).sort() }); } catch { /* absent */ }
+  }
+  return found;
+}
+
+/**
+ * The client certificate a registry that asks for one (mutual TLS) is shown, as docker and
+ * containers/image find it: a `NAME.cert` beside its `NAME.key` in the registry's certs.d
+ * directory (the first pair by name; docker's directory first). A certificate without its key,
+ * or a key without its certificate, is an error there too: the CA is the one named `.crt`.
+ */
+export function clientCertificate(registry: string): { cert: string; key: string; certFile: string } | undefined {
+  for (const { dir, names } of certsDirs(registry)) {
+    for (const name of names) {
+      const other = name.endsWith('.cert') ? `${name.slice(0, -5)}.key` : name.endsWith('.key') ? `${name.slice(0, -4)}.cert` : undefined;
+      if (other !== undefined && !names.includes(other)) {
+        throw new OcipushError('EUSAGE', `${join(dir, name)} has no ${other} beside it (a client certificate needs both; a CA certificate is named *.crt)`, { path: join(dir, name) });
+      }
+    }
+    const certName = names.find((n) => n.endsWith('.cert'));
+    if (certName === undefined) continue;
+    const certFile = join(dir, certName);
+    const keyFile = join(dir, `${certName.slice(0, -5)}.key`);
+    let cert: string;
+    let key: string;
+    try { cert = readFileSync(certFile, 'utf8'); } catch (err) { throw fromSystemError(err, certFile, 'cannot read client certificate'); }
+    try { key = readFileSync(keyFile, 'utf8'); } catch (err) { throw fromSystemError(err, keyFile, 'cannot read client key'); }
+    return { cert, key, certFile };
+  }
+  return undefined;
 }
 
 /** The `--ca-file` certificates, read at once so that a wrong path fails before any request. */
@@ -142,16 +177,27 @@ function once<T>(make: () => T): () => T {
 }
 
 function tlsSettings(registry: string, insecure: boolean, caPems: string[]): Record<string, unknown> {
-  if (insecure) return { rejectUnauthorized: false };
-  if (caPems.length > 0 || hasExtraTrust(registry)) return { secureContext: tls().createSecureContext({ ca: trustedCAs(registry, caPems) }) };
-  return {};
+  const client = clientCertificate(registry);
+  const identity = client ? { cert: client.cert, key: client.key } : {};
+  if (insecure) return { rejectUnauthorized: false, ...identity };
+  if (caPems.length > 0 || hasExtraTrust(registry)) return { secureContext: secureContext({ ca: trustedCAs(registry, caPems), ...identity }, client?.certFile) };
+  return client ? { secureContext: secureContext(identity, client.certFile) } : {};
+}
+
+/** A secure context; a client certificate or key that does not parse is named, never quoted. */
+function secureContext(options: { ca?: string[]; cert?: string; key?: string }, certFile?: string) {
+  try {
+    return tls().createSecureContext(options);
+  } catch (err) {
+    if (certFile === undefined || options.cert === undefined) throw err;
+    const reason = (err as NodeJS.ErrnoException).code ?? 'invalid';
+    throw new OcipushError('EUSAGE', `client certificate ${certFile} or its key cannot be used (${reason})`, { path: certFile });
+  }
 }
 
 /** Whether the system has trust Node would not see on its own (the common case on Linux). */
 function hasExtraTrust(registry: string): boolean {
   if (process.env.NODE_EXTRA_CA_CERTS || process.env.SSL_CERT_FILE) return true;
   if (SYSTEM_BUNDLES.some((p) => readable(p))) return true;
-  return ['/etc/docker/certs.d', '/etc/containers/certs.d'].some((d) => {
-    try { return readdirSync(join(d, registry)).length > 0; } catch { return false; }
-  });
+  return certsDirs(registry).some(({ names }) => names.length > 0);
 }

@@ -43,6 +43,11 @@ export interface RegistryOptions {
   auth?: RegistryAuth;
   /** Serve HTTPS with a fresh self-signed certificate (SAN IP:127.0.0.1, DNS:localhost). */
   tls?: boolean;
+  /**
+   * With `tls`: require a client certificate (mutual TLS, distribution's `http.tls.clientcas`).
+   * A fresh self-signed client certificate is made and is the one CA the registry accepts.
+   */
+  clientAuth?: boolean;
   /** Reuse this storage directory (e.g. to restart a registry over the same content); it is not removed on stop. */
   storageDir?: string;
 }
@@ -60,6 +65,8 @@ export interface RunningRegistry {
   caFile?: string;
   /** With `tls`: a directory holding only `ca.crt`, for `skopeo --dest-cert-dir` / `--src-cert-dir`. */
   certDir?: string;
+  /** With `clientAuth`: the client certificate and key the registry accepts (PEM files). */
+  clientCert?: { certFile: string; keyFile: string };
   /** Requests logged so far, oldest first (harness probes excluded). */
   accessLog(): AccessEntry[];
   /**
@@ -97,7 +104,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   try {
     const storageDir = options.storageDir ?? join(dir, 'storage');
     const auth = await writeAuthFiles(dir, options.auth);
-    let tls: { certFile: string; keyFile: string; certDir: string } | undefined;
+    let tls: { certFile: string; keyFile: string; certDir: string; client?: { certFile: string; keyFile: string } } | undefined;
     if (options.tls) {
       const cert = makeSelfSignedCert(dir, 'server', '/CN=localhost', ['IP:127.0.0.1', 'DNS:localhost']);
       // The cert dir holds the certificate alone: skopeo and podman read a *.key there as a client key.
@@ -105,6 +112,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       await mkdir(certDir);
       await copyFile(cert.certFile, join(certDir, 'ca.crt'));
       tls = { certFile: join(certDir, 'ca.crt'), keyFile: cert.keyFile, certDir };
+      if (options.clientAuth) tls.client = makeSelfSignedCert(dir, 'client', '/CN=ocipush-test-client');
     }
     // A free port found by binding :0 can be taken by someone else before the registry binds
     // it; retry with a new one when that happens.
@@ -112,7 +120,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       const port = await freePort();
       const configFile = join(dir, 'config.yml');
       await writeFile(configFile, registryConfig({ port, storageDir, auth, tls }));
-      const started = await launch(configFile, dir, port, tls?.certFile);
+      const started = await launch(configFile, dir, port, tls?.certFile, tls?.client);
       if ('registry' in started) {
         return finish(started.registry, { dir, forgetDir, storageDir, tls });
       }
@@ -144,7 +152,7 @@ async function writeAuthFiles(dir: string, auth: RegistryAuth | undefined): Prom
 }
 
 /** YAML by hand: every scalar is written as a JSON string, which YAML reads as a quoted string. */
-function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string } }): string {
+function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; client?: { certFile: string } } }): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     'version: 0.1',
@@ -172,6 +180,7 @@ function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; 
   ];
   if (c.tls) {
     lines.push('  tls:', `    certificate: ${q(c.tls.certFile)}`, `    key: ${q(c.tls.keyFile)}`);
+    if (c.tls.client) lines.push('    clientcas:', `      - ${q(c.tls.client.certFile)}`);
   }
   if (c.auth.htpasswd) {
     lines.push('auth:', '  htpasswd:', `    realm: ${q(c.auth.htpasswd.realm)}`, `    path: ${q(c.auth.htpasswd.path)}`);
@@ -189,14 +198,14 @@ interface Launched {
   child: ChildProcess;
   port: number;
   scheme: 'http' | 'https';
-  ca?: Buffer;
+  ca?: ProbeTls;
   out: LogCapture;
   forgetChild: () => void;
 }
 
 type LaunchResult = { registry: Launched } | { message: string; portTaken: boolean };
 
-async function launch(configFile: string, cwd: string, port: number, caFile: string | undefined): Promise<LaunchResult> {
+async function launch(configFile: string, cwd: string, port: number, caFile: string | undefined, client?: { certFile: string; keyFile: string }): Promise<LaunchResult> {
   // setpriv --pdeathsig: the kernel kills the registry if this test process dies without
   // running its exit handlers (SIGKILL, a crash), so no registry outlives its test.
   // The registry writes its logs into files, never into a pipe: a pipe this process did not drain
@@ -218,7 +227,9 @@ async function launch(configFile: string, cwd: string, port: number, caFile: str
     child.once('exit', (code, signal) => resolve(`docker-registry exited (${signal ?? `code ${code}`}) before answering`));
   });
   const scheme = caFile ? 'https' : 'http';
-  const ca = caFile ? readFileSync(caFile) : undefined;
+  const ca: ProbeTls | undefined = caFile
+    ? { ca: readFileSync(caFile), ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}) }
+    : undefined;
   const ready = waitUntilAnswering(scheme, port, ca);
   const outcome = await Promise.race([ready.then(() => null), exited]);
   if (outcome === null) return { registry: { child, port, scheme, ca, out, forgetChild } };
@@ -234,7 +245,7 @@ async function launch(configFile: string, cwd: string, port: number, caFile: str
 
 function finish(
   launched: Launched,
-  ctx: { dir: string; forgetDir: () => void; storageDir: string; tls?: { certFile: string; certDir: string } },
+  ctx: { dir: string; forgetDir: () => void; storageDir: string; tls?: { certFile: string; certDir: string; client?: { certFile: string; keyFile: string } } },
 ): RunningRegistry {
   const { child, port, scheme, ca, out } = launched;
   let sentinel = 0;
@@ -247,6 +258,7 @@ function finish(
     storageDir: ctx.storageDir,
     caFile: ctx.tls?.certFile,
     certDir: ctx.tls?.certDir,
+    ...(ctx.tls?.client ? { clientCert: ctx.tls.client } : {}),
     accessLog: () => out.entries(),
     async settledAccessLog() {
       const marker = `/v2/?harness-settle=${++sentinel}`;
@@ -378,7 +390,7 @@ export function parseAccessLine(line: string): AccessEntry | undefined {
   };
 }
 
-function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: Buffer | undefined): Promise<void> & { cancel(): void } {
+function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: ProbeTls | undefined): Promise<void> & { cancel(): void } {
   let cancelled = false;
   const done = (async () => {
     const deadline = Date.now() + START_TIMEOUT_MS;
@@ -397,11 +409,14 @@ function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: Buffer |
   return Object.assign(done, { cancel: () => { cancelled = true; } });
 }
 
-function probe(scheme: 'http' | 'https', port: number, ca: Buffer | undefined, path: string): Promise<number> {
+/** What the harness's own probes trust (and, for a registry requiring one, the client certificate they show). */
+interface ProbeTls { ca: Buffer; cert?: Buffer; key?: Buffer }
+
+function probe(scheme: 'http' | 'https', port: number, ca: ProbeTls | undefined, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const lib = scheme === 'https' ? https : http;
     const req = lib.request(
-      { host: '127.0.0.1', port, path, method: 'GET', agent: false, ca, headers: { 'user-agent': PROBE_AGENT }, timeout: 2000 },
+      { host: '127.0.0.1', port, path, method: 'GET', agent: false, ...ca, headers: { 'user-agent': PROBE_AGENT }, timeout: 2000 },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));

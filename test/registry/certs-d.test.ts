@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { accessSync, constants } from 'node:fs';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { removeOnExit } from '../support/exit-cleanup.js';
+import { run, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
+import { umociImage, type UmociImage } from './support.js';
+
+/** The per-registry directories docker and containers/image (skopeo, podman) read. */
+const DOCKER = '/etc/docker/certs.d';
+const CONTAINERS = '/etc/containers/certs.d';
+
+function writable(dir: string): boolean {
+  try { accessSync(dir, constants.W_OK); return true; } catch { return false; }
+}
+
+const canWrite = writable('/etc/docker') || writable('/etc');
+
+describe('a registry asking for a client certificate (mutual TLS) finds it in certs.d, as skopeo does', { skip: canWrite ? false : 'needs to write /etc/docker/certs.d' }, () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  const dirs: string[] = [];
+
+  /** certs.d/<host:port> under `root` holding the CA and, unless left out, the client pair. */
+  async function certsDir(root: string, files: { key?: boolean } = {}): Promise<string> {
+    const dir = join(root, registry.host);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    dirs.push(dir);
+    removeOnExit(dir);
+    await copyFile(registry.caFile!, join(dir, 'ca.crt'));
+    await copyFile(registry.clientCert!.certFile, join(dir, 'client.cert'));
+    if (files.key !== false) await copyFile(registry.clientCert!.keyFile, join(dir, 'client.key'));
+    return dir;
+  }
+
+  async function clear(): Promise<void> {
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  }
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [64 * 1024]);
+    registry = await startRegistry({ tls: true, clientAuth: true });
+  });
+  after(async () => {
+    await clear();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('pushes and reads back with docker\'s ca.crt, client.cert and client.key, no flags', async () => {
+    await certsDir(DOCKER);
+    try {
+      const pushed = await runCliAsync(['push', `${registry.host}/mtls/app:v1`, '--layout', image.layout]);
+      assertOk(pushed);
+      const inspected = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--json']);
+      assertOk(inspected);
+      assert.equal(JSON.parse(inspected.stdout).digest, image.manifest.digest);
+      // skopeo reads the same directory and sees the same image.
+      const skopeo = JSON.parse(run('skopeo', ['inspect', '--raw', `docker://${registry.host}/mtls/app:v1`])) as { config: { digest: string } };
+      assert.equal(skopeo.config.digest, image.config);
+    } finally {
+      await clear();
+    }
+  });
+
+  it('reads containers\' certs.d too', async () => {
+    await certsDir(CONTAINERS);
+    try {
+      assertOk(await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--json']));
+    } finally {
+      await clear();
+    }
+  });
+
+  it('names a client certificate without its key, instead of a 400 from the plain-HTTP probe', async () => {
+    const dir = await certsDir(DOCKER, { key: false });
+    try {
+      const r = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`]);
+      assertOneLineError(r, new RegExp(`^ocipush: ${join(dir, 'client.cert').replace(/\./g, '\\.')} has no client\\.key beside it`), 2);
+    } finally {
+      await clear();
+    }
+  });
+});
