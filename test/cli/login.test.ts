@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir } from '../support/tools.js';
+import { requireTool, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, startTwoRegistries, type TwoRegistries } from './copy-support.js';
@@ -104,6 +105,36 @@ describe('login and logout', () => {
     assertOk(await runCliAsync(['logout', host], { env }));
     assert.ok(!existsSync(join(store, 'secret.json')));
     assert.deepEqual(readConfig(dir), { credsStore: 'test', auths: {} });
+  });
+
+  it('a skopeo login is used beside a Docker config that has only other registries, and skopeo uses an ocipush login', async () => {
+    requireTool('skopeo');
+    const host = regs.staging.host;
+    const home = join(tmp.path, `home-${++n}`);
+    const runtime = join(home, 'run');
+    mkdirSync(runtime, { recursive: true });
+    // A docker login to another registry long ago: a config.json that names this one nowhere.
+    const dir = freshConfigDir({ auths: { 'ghcr.io': { auth: Buffer.from('someone:else').toString('base64') } } });
+    const skopeo = (args: string[], env: NodeJS.ProcessEnv, input?: string) =>
+      execFileSync('skopeo', args, { env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, DOCKER_CONFIG: undefined, REGISTRY_AUTH_FILE: undefined, ...env }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    skopeo(['login', '--tls-verify=false', '-u', 'alice', '--password-stdin', host], {}, PASSWORD);
+    assert.ok(existsSync(join(runtime, 'containers', 'auth.json')), 'skopeo login writes $XDG_RUNTIME_DIR/containers/auth.json');
+    const env = envWith(dir, { HOME: home, XDG_RUNTIME_DIR: runtime, REGISTRY_AUTH_FILE: undefined });
+    assertOk(await runCliAsync(['push', `${host}/skopeo-login/app:1`, '--layout', image.layout], { env }));
+
+    // REGISTRY_AUTH_FILE (skopeo login --authfile) is read the same way.
+    const authFile = join(home, 'auth-file.json');
+    skopeo(['login', '--tls-verify=false', '--authfile', authFile, '-u', 'alice', '--password-stdin', host], {}, PASSWORD);
+    skopeo(['logout', host], {});
+    const viaAuthFile = envWith(dir, { HOME: home, XDG_RUNTIME_DIR: runtime, REGISTRY_AUTH_FILE: authFile });
+    assertOk(await runCliAsync(['push', `${host}/skopeo-login/app:2`, '--layout', image.layout], { env: viaAuthFile }));
+    const anonymous = await runCliAsync(['push', `${host}/skopeo-login/app:3`, '--layout', image.layout], { env });
+    assertOneLineError(anonymous, /no credentials/, 1);
+
+    // The other way: what ocipush login stores, skopeo reads (it looks at $DOCKER_CONFIG too).
+    const fresh = freshConfigDir();
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(fresh), input: PASSWORD }));
+    skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${host}/skopeo-login/app:1`], { DOCKER_CONFIG: fresh });
   });
 
   it('login needs --password-stdin: a password is never an argument', async () => {

@@ -36,8 +36,11 @@ export function dockerConfigPath(options: DockerConfigOptions = {}): string {
 }
 
 /**
- * Where to look, in order. Like crane (go-containerregistry's default keychain), podman's auth
- * file (same `auths` format) is read when there is no Docker config, unless a directory was given.
+ * Where to look, in order: the Docker config, then the auth files podman, skopeo and buildah
+ * write with `login` (same `auths` format), as containers/image reads them: `$REGISTRY_AUTH_FILE`,
+ * `$XDG_RUNTIME_DIR/containers/auth.json` (without XDG_RUNTIME_DIR, `/run/containers/<uid>/auth.json`,
+ * where skopeo login writes as root in a CI container), `$XDG_CONFIG_HOME/containers/auth.json`
+ * (else `~/.config/…`). Only the given directory when one was given.
  */
 function configCandidates(options: DockerConfigOptions): string[] {
   const env = options.env ?? process.env;
@@ -45,20 +48,24 @@ function configCandidates(options: DockerConfigOptions): string[] {
   if (options.configDir === undefined) {
     if (env.REGISTRY_AUTH_FILE) paths.push(env.REGISTRY_AUTH_FILE);
     if (env.XDG_RUNTIME_DIR) paths.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
+    else if (typeof process.getuid === 'function') paths.push(join('/run/containers', String(process.getuid()), 'auth.json'));
+    paths.push(join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'containers', 'auth.json'));
   }
-  return paths;
+  return [...new Set(paths)];
 }
 
 /**
- * The credentials `docker login` saved: `credHelpers` for the registry first, then `credsStore`,
- * then the inline `auths` entry (also used when a helper has nothing for the registry). The file
- * is read once, on first use; a missing file means no credentials.
+ * The credentials `docker login` (or `podman login`, `skopeo login`) saved: in each file in turn,
+ * `credHelpers` for the registry first, then `credsStore`, then the inline `auths` entry (also used
+ * when a helper has nothing for the registry). The first file with something for the registry
+ * answers, so a Docker config kept for other registries does not hide a `skopeo login`. Each file
+ * is read once, on first use; a missing file has no credentials.
  */
 class DockerConfigCredentials implements CredentialSource {
   readonly #candidates: string[];
   readonly #env: NodeJS.ProcessEnv;
   #path: string;
-  #config?: Promise<DockerConfig>;
+  readonly #configs = new Map<string, Promise<DockerConfig | undefined>>();
 
   constructor(options: DockerConfigOptions) {
     this.#candidates = configCandidates(options);
@@ -67,28 +74,33 @@ class DockerConfigCredentials implements CredentialSource {
   }
 
   async get(registry: string): Promise<Credentials | undefined> {
-    this.#config ??= this.#load();
-    const config = await this.#config;
+    let first: string | undefined;
+    for (const path of this.#candidates) {
+      let config = this.#configs.get(path);
+      if (!config) this.#configs.set(path, config = readDockerConfig(path));
+      const loaded = await config;
+      if (!loaded) continue;
+      first ??= path;
+      const found = await this.#lookup(loaded, path, registry);
+      if (found) {
+        this.#path = path;
+        return found;
+      }
+    }
+    if (first !== undefined) this.#path = first;
+    return undefined;
+  }
+
+  async #lookup(config: DockerConfig, path: string, registry: string): Promise<Credentials | undefined> {
     const host = registryHost(registry);
     const helper = Object.entries(config.credHelpers).find(([key]) => registryHost(key) === host);
-    const origin = helper ? `credHelpers["${helper[0]}"] in ${this.#path}` : `credsStore in ${this.#path}`;
+    const origin = helper ? `credHelpers["${helper[0]}"] in ${path}` : `credsStore in ${path}`;
     const helperName = helper ? helper[1] : config.credsStore;
     if (helperName) {
       const found = await runCredentialHelper(helperName, helperServerUrl(registry), { origin, env: this.#env });
       if (found) return found;
     }
-    return inlineCredentials(config, host, this.#path);
-  }
-
-  async #load(): Promise<DockerConfig> {
-    for (const path of this.#candidates) {
-      const config = await readDockerConfig(path);
-      if (config) {
-        this.#path = path;
-        return config;
-      }
-    }
-    return { auths: {}, credHelpers: {} };
+    return inlineCredentials(config, host, path);
   }
 
   toJSON(): Record<string, unknown> {

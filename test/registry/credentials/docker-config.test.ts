@@ -96,7 +96,7 @@ describe('docker config credentials', () => {
     assert.equal(await dockerConfigCredentials({ env }).get('a.example.com'), undefined);
   });
 
-  it('falls back to podman\'s auth file when there is no Docker config, as crane does', async () => {
+  it('reads podman\'s and skopeo\'s auth files for a registry the Docker config has nothing for', async () => {
     const podman = await configDir('podman', { auths: { 'quay.io': { auth: b64('podman-user:p') } } });
     const runtime = join(dir.path, 'runtime');
     await mkdir(join(runtime, 'containers'), { recursive: true });
@@ -105,9 +105,20 @@ describe('docker config credentials', () => {
     assert.equal((await viaAuthFile.get('quay.io'))?.username, 'podman-user');
     assert.match(String(viaAuthFile), /podman\/config\.json/);
     assert.equal((await dockerConfigCredentials({ env: { ...env, XDG_RUNTIME_DIR: runtime } }).get('quay.io'))?.username, 'xdg-user');
-    // A Docker config wins even when it has nothing for the registry.
-    const docker = await configDir('docker-wins', { auths: {} });
-    assert.equal(await dockerConfigCredentials({ env: { ...env, DOCKER_CONFIG: docker, XDG_RUNTIME_DIR: runtime } }).get('quay.io'), undefined);
+    // A Docker config answers for the registries it has; for the others the auth files are read.
+    const docker = await configDir('docker-first', { auths: { 'ghcr.io': { auth: b64('docker-user:p') } } });
+    const both = dockerConfigCredentials({ env: { ...env, DOCKER_CONFIG: docker, XDG_RUNTIME_DIR: runtime } });
+    assert.equal((await both.get('quay.io'))?.username, 'xdg-user');
+    assert.equal((await both.get('ghcr.io'))?.username, 'docker-user');
+    await writeFile(join(docker, 'config.json'), JSON.stringify({ auths: { 'quay.io': { auth: b64('docker-user:p') } } }));
+    assert.equal((await dockerConfigCredentials({ env: { ...env, DOCKER_CONFIG: docker, XDG_RUNTIME_DIR: runtime } }).get('quay.io'))?.username, 'docker-user');
+    // ~/.config/containers/auth.json (XDG_CONFIG_HOME) comes last.
+    const configHome = join(dir.path, 'config-home');
+    await mkdir(join(configHome, 'containers'), { recursive: true });
+    await writeFile(join(configHome, 'containers', 'auth.json'), JSON.stringify({ auths: { 'registry.example': { auth: b64('config-user:p') } } }));
+    assert.equal((await dockerConfigCredentials({ env: { ...env, XDG_RUNTIME_DIR: runtime, XDG_CONFIG_HOME: configHome } }).get('registry.example'))?.username, 'config-user');
+    // A directory given explicitly is the only place looked at.
+    assert.equal(await dockerConfigCredentials({ env: { ...env, XDG_RUNTIME_DIR: runtime }, configDir: await configDir('only-this', { auths: {} }) }).get('quay.io'), undefined);
   });
 
   it('reports a broken file without quoting it', async () => {
