@@ -14,6 +14,10 @@ interface CachedToken {
   fetchedAt: number;
   expiresAt: number;
   lifetimeMs: number;
+  /** When the issuer's answer came (fetchedAt is when it was asked for). */
+  receivedAt: number;
+  /** Fetched because the registry called the one before it invalid. */
+  afterInvalid?: boolean;
 }
 
 /** What the refused request carried; `authorization` undefined means it went out anonymous. */
@@ -36,6 +40,8 @@ const EXPIRY_MARGIN_MS = 10_000;
  * early, and deserves one more fetch.
  */
 const FRESH_MS = 60_000;
+/** A token fetched after an invalid_token and refused as invalid this soon is one the registry never takes. */
+const INVALID_AT_ONCE_MS = 1_000;
 
 /**
  * The authentication state for one registry, shared by every request to it: anonymous until a
@@ -110,6 +116,9 @@ export class Authenticator {
         return new OcipushError('EAUTH', `authentication to ${this.registry} failed: the registry token was refused`, details);
       case 'bearer': {
         const what = r.scopes.length > 0 ? mergeScopes(r.scopes).join(' ') : 'the registry';
+        if (r.registryError === 'invalid_token') {
+          return new OcipushError('EAUTH', `access denied by ${this.registry}: it refused a new token for ${what} as invalid (invalid_token): expired or not yet valid by its clock (is the token service's clock apart from the registry's?), or not issued for it`, details);
+        }
         const why = r.registryError ? ` (${r.registryError})` : '';
         return new OcipushError('EAUTH', `access denied by ${this.registry}: the credentials do not grant ${what}${why}`, details);
       }
@@ -173,12 +182,20 @@ export class Authenticator {
 
     const current = this.#tokens.get(key);
     if (current && sentHeader !== current.header && this.#now() < current.expiresAt) return true; // already replaced
-    if (current && sentHeader === current.header && this.#now() - current.fetchedAt < Math.min(FRESH_MS, current.lifetimeMs / 2)) {
+    // invalid_token is the registry refusing the token itself (expired early by its clock, revoked),
+    // not what it grants: a new token is worth asking for, however fresh this one is, unless it
+    // replaced one refused so and was refused at once.
+    const invalid = registryError === 'invalid_token';
+    const final = current !== undefined && (invalid
+      ? current.afterInvalid === true && this.#now() - current.receivedAt < INVALID_AT_ONCE_MS
+      : this.#now() - current.fetchedAt < Math.min(FRESH_MS, current.lifetimeMs / 2));
+    if (current && sentHeader === current.header && final) {
       this.#refusal = { kind: 'bearer', scopes: [...scopes, ...extras], registryError };
       return false;
     }
     this.#tokens.delete(key);
-    await this.#fetch(key, scopes);
+    const next = await this.#fetch(key, scopes);
+    if (invalid) next.afterInvalid = true;
     return true;
   }
 
@@ -215,6 +232,7 @@ export class Authenticator {
       const entry: CachedToken = {
         header: `Bearer ${issued.token}`,
         fetchedAt: started,
+        receivedAt: this.#now(),
         lifetimeMs: issued.lifetimeMs,
         expiresAt: started + issued.lifetimeMs - margin,
       };

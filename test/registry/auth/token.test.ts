@@ -182,3 +182,46 @@ describe('Bearer token auth against docker-registry and a token issuer', () => {
     });
   });
 });
+
+describe('a token the registry refuses as invalid (invalid_token) while it is still fresh to ocipush', () => {
+  // The issuer says nothing usable about the lifetime (expires_in <= 0: ocipush keeps a token 60 s,
+  // as the spec says), while the registry takes it only until exp + its 60 s of leeway: about 2 s
+  // with exp 58 s back (a token service whose clock is behind), none with exp 120 s back.
+  const setups: { issuer: TokenIssuer; registry: RunningRegistry }[] = [];
+  async function setup(expiresIn: number) {
+    const issuer = await startTokenIssuer({ users: { alice: { password: PASSWORD } }, expiresIn });
+    const registry = await startRegistry({ auth: { token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, certFile: issuer.certFile } } });
+    setups.push({ issuer, registry });
+    const auth = new Authenticator({ registry: registry.host, plainHttp: true, credentials: staticCredentials(registry.host, { username: 'alice', password: PASSWORD }), userAgent: 'ocipush-test' });
+    return { issuer, registry, auth };
+  }
+  after(async () => {
+    for (const { issuer, registry } of setups) {
+      await registry.stop();
+      await issuer.stop();
+    }
+  });
+
+  it('is replaced once when it expired early, and the request goes through', async () => {
+    const { issuer, registry, auth } = await setup(-58);
+    const scopes = [scopeFor('team/short', ['pull', 'push'])];
+    assert.equal((await send(auth, `${registry.url}/v2/team/short/tags/list`, scopes)).status, 404);
+    assert.equal(issuer.requests().length, 1);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const again = await send(auth, `${registry.url}/v2/team/short/tags/list`, scopes);
+    assert.deepEqual([again.status, again.challenges], [404, 1]);
+    assert.equal(issuer.requests().length, 2, 'one new token');
+  });
+
+  it('a new token refused the same way ends in one EAUTH that says the token was invalid, not a missing grant', async () => {
+    const { issuer, registry, auth } = await setup(-120);
+    const scopes = [scopeFor('team/never', ['pull', 'push'])];
+    await assert.rejects(send(auth, `${registry.url}/v2/team/never/tags/list`, scopes), (err: unknown) => {
+      assert.equal((err as OcipushError).code, 'EAUTH');
+      assert.match((err as Error).message, /^access denied by 127\.0\.0\.1:\d+: it refused a new token for repository:team\/never:pull,push as invalid \(invalid_token\): expired or not yet valid by its clock/);
+      assert.doesNotMatch((err as Error).message, /do not grant/);
+      return true;
+    });
+    assert.equal(issuer.requests().length, 2, 'one retry, no loop');
+  });
+});
