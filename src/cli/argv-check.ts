@@ -154,15 +154,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     if (option.choices && !option.choices.map(String).includes(value)) {
       throw usageError(`${display} ${quote(value)}: expected one of ${option.choices.join(', ')}`);
     }
+    // A repeatable option takes one value per use (yargs' greedy-arrays is off): the words after it are positionals.
     out.push(`--${option.name}=${value}`);
-    // yargs takes the words after an array option as more values: keep them as they were.
-    if (option.array) {
-      while (i + 1 < args.length && !args[i + 1]!.startsWith('-')) {
-        const more = args[++i]!;
-        if (option.choices && !option.choices.map(String).includes(more)) throw usageError(`${display} ${quote(more)}: expected one of ${option.choices.join(', ')}`);
-        out.push(`--${option.name}=${more}`);
-      }
-    }
   }
   return out;
 }

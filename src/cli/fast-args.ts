@@ -182,9 +182,7 @@ export function parseCommandLine(spec: CommandSpec, args: string[]): ArgumentsCa
     }
     if (option.choices && !option.choices.includes(value)) return undefined;
     if (option.array) {
-      // yargs gives an array option every word up to the next option: `--env A=1 B=2`.
-      const next = args[i + 1];
-      if (next !== undefined && !next.startsWith('-')) return undefined;
+      // One value per use (yargs' greedy-arrays is off): `-e A=1 ./rootfs` is a variable and a positional.
       given.set(option, [...((given.get(option) as unknown[] | undefined) ?? []), value]);
     } else {
       // A second `--tag` makes an array in yargs.

@@ -23,6 +23,9 @@ export async function parseWithYargs(
     .help()
     .alias('help', 'h')
     .strict()
+    // A repeatable option takes one value per use, as docker's, crane's and skopeo's do:
+    // `build -e A=1 ./rootfs` is one variable and a rootfs (yargs' default gave ./rootfs to -e).
+    .parserConfiguration({ 'greedy-arrays': false })
     .demandCommand(1, 'name a command')
     .recommendCommands()
     .wrap(Math.min(110, process.stdout.columns ?? 100))

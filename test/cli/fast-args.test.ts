@@ -4,7 +4,9 @@ import type { CliCommand } from '../../src/cli/command.js';
 import { commandEntries, loadCommands } from '../../src/cli/commands.js';
 import { fastInvocation, parseCommandLine, recordCommand } from '../../src/cli/fast-args.js';
 import { parseWithYargs } from '../../src/cli/yargs-cli.js';
-import { runCli } from '../support/tools.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, runCli, tempDir } from '../support/tools.js';
 
 /** What yargs hands the command for this line, or its error message. */
 async function yargsArgv(commands: CliCommand<any>[], args: string[]): Promise<Record<string, unknown> | string> {
@@ -42,11 +44,14 @@ const FAST = [
   'push r.io/a:b --layout=L --tag=t',
   'push 123',
   'push --tag t r.io/a:b',
+  'push r.io/a:b --also-tag x y', // one tag; y is the destination
   'build',
   'build a b c',
   'build a --no-cache',
   'build --cache a',
   'build a -e A=1 -e B=2 --tag x -l k=v',
+  'build -e A=1 ./rootfs --label k=v ./more', // one value per use, as docker's -e: the rest are positionals
+  'attach r.io/a:b -a k=v f1 f2',
   'build a --env=A=1',
   'build a --format docker --compression none --level 5 --threads 2',
   'build a --entrypoint ["/bin/sh"] --cmd run -w /app -u 0:0 --owner 0:0 --created 0',
@@ -79,13 +84,11 @@ const DECLINED = [
   'push r.io/a:b --json=true',
   'push r.io/a:b --concurrency 0x10',
   'push r.io/a:b --concurrency abc',
-  'push r.io/a:b --also-tag x y', // yargs: an array of both
   'push r.io/a:b -qv',
   'push r.io/a:b --alsoTag x',
   'push r.io/a:b -- x',
   'push r.io/a:b --no-tag',
   'build a --format tar',
-  'build a --env A=1 b', // yargs gives b to --env
   'index remove a --tag t',
   'sign r.io/a:b', // --key is demanded: yargs' message
   'pussh r.io/a:b',
@@ -109,8 +112,26 @@ test('lines the fast parser is unsure of go to yargs', async () => {
   const commands = await loadCommands();
   for (const line of DECLINED) assert.equal(fastArgv(commands, line.split(' ')), undefined, line);
   // And those yargs does parse, it parses differently from a naive reading (so declining was right).
-  assert.deepEqual((await yargsArgv(commands, 'push r.io/a:b --also-tag x y'.split(' ')) as Record<string, unknown>).alsoTag, ['x', 'y']);
   assert.equal((await yargsArgv(commands, 'push r.io/a:b --json false'.split(' ')) as Record<string, unknown>).json, false);
+});
+
+test('a repeatable option takes one value per use, as docker -e does: `build -e A=1 ./rootfs` builds ./rootfs with A=1', async (t) => {
+  const commands = await loadCommands();
+  const viaYargs = await yargsArgv(commands, 'build -e A=1 ./rootfs'.split(' ')) as Record<string, unknown>;
+  assert.deepEqual([viaYargs.env, viaYargs.rootfs], [['A=1'], ['./rootfs']]);
+  const tmp = await tempDir();
+  t.after(tmp.cleanup);
+  mkdirSync(join(tmp.path, 'rootfs'));
+  writeFileSync(join(tmp.path, 'rootfs', 'hello'), 'hello\n');
+  const layout = join(tmp.path, 'layout');
+  // Through yargs (--help-free, but an option the fast parser declines: --json=true) and the fast parser alike.
+  for (const extra of [[], ['--json=true']]) {
+    const r = runCli(['build', '-e', 'A=1', '--label', 'k=v', join(tmp.path, 'rootfs'), '--layout', layout, '--tag', 'v', ...extra]);
+    assert.equal(r.status, 0, r.stderr);
+    const config = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:v`])) as { config: { Env?: string[]; Labels?: Record<string, string> } };
+    assert.ok(config.config.Env?.includes('A=1'), JSON.stringify(config.config));
+    assert.deepEqual(config.config.Labels, { k: 'v' });
+  }
 });
 
 test('each command entry names its module\'s command, and every builder can be recorded', async () => {
