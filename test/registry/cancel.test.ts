@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { copyGraph } from '../../src/transfer/copy-graph.js';
+import { copyGraph, type CopyEvent } from '../../src/transfer/copy-graph.js';
 import { OciLayout } from '../../src/content/layout.js';
 import { OcipushError } from '../../src/errors.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
@@ -39,6 +39,24 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
+/**
+ * An onEvent that aborts once `layer` has sent `atBytes` and the image's config is up: the config
+ * goes beside the layer, and a cancel that catches it before its session exists says only that
+ * the registry committed nothing — the session these tests look at is the layer's.
+ */
+function abortMidLayer(controller: AbortController, layer: Descriptor, atBytes: number, onAbort: (sent: number) => void = () => {}): (e: CopyEvent) => void {
+  let configDone = false;
+  let sent = 0;
+  return (e) => {
+    if (e.kind === 'config' && e.type === 'done') configDone = true;
+    if (e.type === 'progress' && e.descriptor.digest === layer.digest) sent = e.bytes;
+    if (configDone && sent >= atBytes && sent < layer.size && !controller.signal.aborted) {
+      onAbort(sent);
+      controller.abort();
+    }
+  };
+}
+
 /** Cancelling a push with an AbortSignal, against the real registry. */
 describe('cancelling a push', () => {
   let registry: RunningRegistry;
@@ -67,12 +85,7 @@ describe('cancelling a push', () => {
         const push = copyGraph(layout, new Repository(client, repo, { chunkThreshold }), image.manifest, {
           rootReference: 'v1',
           signal: controller.signal,
-          onEvent: (e) => {
-            if (e.type === 'progress' && e.descriptor.digest === image.layer.digest && e.bytes >= 6 * MiB && !controller.signal.aborted) {
-              sentWhenAborted = e.bytes;
-              controller.abort();
-            }
-          },
+          onEvent: abortMidLayer(controller, image.layer, 6 * MiB, (sent) => { sentWhenAborted = sent; }),
         });
         const err = await push.then(() => undefined, (e: unknown) => e);
         assert.ok(err instanceof OcipushError, `rejected with an OcipushError, not ${String(err)}`);
@@ -112,7 +125,7 @@ describe('cancelling a push', () => {
         const image = await oneLayerImage(layout, `cancel-500-${answers}`, 12 * MiB);
         const err = await copyGraph(layout, new Repository(client, `cancel/del500-${answers}`), image.manifest, {
           signal: controller.signal,
-          onEvent: (e) => { if (e.type === 'progress' && e.descriptor.digest === image.layer.digest && e.bytes >= 4 * MiB) controller.abort(); },
+          onEvent: abortMidLayer(controller, image.layer, 4 * MiB),
         }).then(() => undefined, (e: unknown) => e);
         assert.ok(err instanceof OcipushError && err.code === 'EABORTED', `EABORTED, not ${String(err)}`);
         assert.match(err.message, said);
