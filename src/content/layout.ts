@@ -124,10 +124,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     return this.sessionPromise;
   }
 
-  /**
-   * Ends this process's session (removing whatever is unfinished in it). The layout can write again
-   * later. A layout `open` made is no longer removed if a signal ends the process while it is empty.
-   */
+  /** Ends this process's session (removing what is unfinished in it); the layout can write again later. */
   async close(): Promise<void> {
     this.forgetAtSignal?.();
     this.forgetAtSignal = undefined;
@@ -152,11 +149,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       if ((await this.readIndex()).manifests.length > 0) return false;
       if ((await listSessions(this.root, this.liveness)).some((s) => !s.gone && s.path !== session.dir)) return false;
       // oci-layout first: from then on it is not a layout, whatever is left.
-      await rm(join(this.root, 'oci-layout'), { force: true });
-      await rm(join(this.root, 'blobs'), { recursive: true, force: true });
-      await rm(this.indexPath, { force: true });
-      await rm(join(this.root, REMOTE_BLOBS_FILE), { force: true });
-      await rm(join(this.root, CACHE_DIR), { recursive: true, force: true });
+      for (const name of ['oci-layout', 'blobs', 'index.json', REMOTE_BLOBS_FILE, CACHE_DIR]) await rm(join(this.root, name), { recursive: true, force: true });
       return true;
     }, this.liveness).catch(() => false);
     await this.close();
