@@ -20,7 +20,7 @@ import { tempDir } from '../support/tools.js';
 import { MiB } from './support.js';
 
 /** An image with one layer of `bytes` random bytes, streamed into the layout. */
-async function oneLayerImage(layout: OciLayout, tag: string, bytes: number): Promise<{ manifest: Descriptor; layer: Descriptor }> {
+async function oneLayerImage(layout: OciLayout, tag: string, bytes: number): Promise<{ manifest: Descriptor; config: Descriptor; layer: Descriptor }> {
   const writer = await layout.ingest();
   for (let left = bytes; left > 0; left -= MiB) {
     if (!writer.stream.write(randomBytes(Math.min(MiB, left)))) await new Promise((resolve) => writer.stream.once('drain', resolve));
@@ -30,7 +30,7 @@ async function oneLayerImage(layout: OciLayout, tag: string, bytes: number): Pro
   const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [digest] } });
   const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
   await layout.tag(manifest, tag);
-  return { manifest, layer };
+  return { manifest, config, layer };
 }
 
 /** Files under `dir` (recursively). */
@@ -40,21 +40,21 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * An onEvent that aborts once `layer` has sent `atBytes` and the image's config is up: the config
- * goes beside the layer, and a cancel that catches it before its session exists says only that
- * the registry committed nothing — the session these tests look at is the layer's.
+ * An onEvent that aborts once `layer` has sent `atBytes`. The config is put in the registry
+ * first (`configFirst`): sent beside the layer, a cancel could catch it before its session
+ * existed, and its error (no session to delete) would be the one reported, not the layer's.
  */
 function abortMidLayer(controller: AbortController, layer: Descriptor, atBytes: number, onAbort: (sent: number) => void = () => {}): (e: CopyEvent) => void {
-  let configDone = false;
-  let sent = 0;
   return (e) => {
-    if (e.kind === 'config' && e.type === 'done') configDone = true;
-    if (e.type === 'progress' && e.descriptor.digest === layer.digest) sent = e.bytes;
-    if (configDone && sent >= atBytes && sent < layer.size && !controller.signal.aborted) {
-      onAbort(sent);
+    if (e.type === 'progress' && e.descriptor.digest === layer.digest && e.bytes >= atBytes && !controller.signal.aborted) {
+      onAbort(e.bytes);
       controller.abort();
     }
   };
+}
+
+async function configFirst(layout: OciLayout, repository: Repository, config: Descriptor): Promise<void> {
+  await repository.pushBlob(config, layout.blobSource(config));
 }
 
 /** Cancelling a push with an AbortSignal, against the real registry. */
@@ -81,8 +81,10 @@ describe('cancelling a push', () => {
       const controller = new AbortController();
       let sentWhenAborted = 0;
       try {
+        const destination = new Repository(client, repo, { chunkThreshold });
+        await configFirst(layout, destination, image.config);
         await registry.forgetAccessLog();
-        const push = copyGraph(layout, new Repository(client, repo, { chunkThreshold }), image.manifest, {
+        const push = copyGraph(layout, destination, image.manifest, {
           rootReference: 'v1',
           signal: controller.signal,
           onEvent: abortMidLayer(controller, image.layer, 6 * MiB, (sent) => { sentWhenAborted = sent; }),
@@ -123,7 +125,9 @@ describe('cancelling a push', () => {
       const controller = new AbortController();
       try {
         const image = await oneLayerImage(layout, `cancel-500-${answers}`, 12 * MiB);
-        const err = await copyGraph(layout, new Repository(client, `cancel/del500-${answers}`), image.manifest, {
+        const destination = new Repository(client, `cancel/del500-${answers}`);
+        await configFirst(layout, destination, image.config);
+        const err = await copyGraph(layout, destination, image.manifest, {
           signal: controller.signal,
           onEvent: abortMidLayer(controller, image.layer, 4 * MiB),
         }).then(() => undefined, (e: unknown) => e);
