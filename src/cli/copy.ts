@@ -186,11 +186,13 @@ export async function copyImage(
     const made = narrowed;
     let root: Descriptor = src.root;
     const { hostPlatform } = await import('./read-source.js');
-    const { platformOf } = await import('../image/platform.js');
-    if (context.platform) root = platformOf({ descriptor: root, bytes: src.rootBytes }, context.platform, src.name);
+    const { platformManifest } = await import('../image/load.js');
+    const { noManifestFor } = await import('../image/platform.js');
+    const chooseFor = (platform: Platform) => platformManifest(src.storage, { descriptor: root, bytes: src.rootBytes }, { name: src.name, platform, noMatch: noManifestFor(src.name) });
+    if (context.platform) root = await chooseFor(context.platform);
     else if (destination.transport === 'docker-archive' && !context.allPlatforms) {
       // A docker archive holds one platform's image: this machine's, as skopeo picks it.
-      root = platformOf({ descriptor: root, bytes: src.rootBytes }, hostPlatform(), src.name);
+      root = await chooseFor(hostPlatform());
     }
     if (destination.transport === 'docker-archive' && root.digest === src.root.digest) {
       // Refused before any blob moves; the archive writer checks again a manifest an index chose.

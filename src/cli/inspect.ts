@@ -5,6 +5,7 @@ import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { AnyManifest, ImageConfig } from '../oci/manifest.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
 
 interface InspectArgs extends RegistryFlags {
   target: string;
@@ -21,6 +22,7 @@ interface Opened {
   bytes: Buffer;
   readBlob(desc: Descriptor, limit: number): Promise<Buffer>;
   resolveChild(desc: Descriptor): Promise<{ descriptor: Descriptor; bytes: Buffer }>;
+  storage: ReadOnlyStorage;
   close(): Promise<void>;
 }
 
@@ -46,8 +48,8 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       let descriptor = opened.descriptor;
       let bytes = opened.bytes;
       if (platform) {
-        const { platformOf } = await import('../image/platform.js');
-        const chosen = platformOf({ descriptor, bytes }, platform, opened.name);
+        const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
+        const chosen = await platformManifest(opened.storage, { descriptor, bytes }, { name: opened.name, platform, noMatch: noManifestFor(opened.name) });
         if (chosen.digest !== descriptor.digest) ({ descriptor, bytes } = await opened.resolveChild(chosen));
       }
       const manifest = parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType);
@@ -102,6 +104,7 @@ async function open(argv: InspectArgs): Promise<Opened> {
       ...(await read(opened.root)),
       readBlob: async (desc, limit) => readSmall(await opened.storage.fetch(desc), limit, `${opened.name}: blob ${desc.digest}`),
       resolveChild: read,
+      storage: opened.storage,
       close: () => opened.close(),
     };
   } catch (err) {

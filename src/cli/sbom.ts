@@ -33,9 +33,9 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     const { parsePlatform } = await import('../oci/descriptor.js');
     const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
     const { openImage } = await import('../transports/open.js');
-    const { readManifest } = await import('../image/load.js');
+    const { platformManifest, readManifest } = await import('../image/load.js');
     const { isIndex } = await import('../oci/manifest.js');
-    const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+    const { noManifestFor } = await import('../image/platform.js');
     const { prepareSbom } = await import('../supply-chain/sbom/index.js');
     const { clientFromFlags } = await import('./registry-options.js');
     const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv) });
@@ -43,7 +43,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     let desc;
     try {
       const root = await readManifest(opened.storage, opened.root, { name: opened.name });
-      desc = isIndex(root.parsed) ? choosePlatform(root.parsed.manifests, { name: opened.name, wanted: platform, noMatch: noManifestFor(opened.name) }) : root.descriptor;
+      desc = isIndex(root.parsed) ? await platformManifest(opened.storage, root, { name: opened.name, ...(platform ? { platform } : {}), noMatch: noManifestFor(opened.name) }) : root.descriptor;
       const location = opened.location;
       const repository = location.transport === 'registry' ? `${location.reference.registry}/${location.reference.repository}` : undefined;
       sbom = await prepareSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });

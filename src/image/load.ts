@@ -2,12 +2,12 @@ import { OcipushError } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform, platformMatches } from '../oci/descriptor.js';
-import { isLayerMediaType, MediaType } from '../oci/media-types.js';
+import { isIndexMediaType, isLayerMediaType, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { storageSource } from '../content/blob-source.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { choosePlatform, type PlatformChoice } from './platform.js';
+import { DEFAULT_PLATFORM, noPlatformError, platformImages, type PlatformChoice } from './platform.js';
 import type { BlobView, ImageOrIndex, ImageView, IndexView, LayerView } from './view.js';
 
 /** How deep indexes may nest (an index of indexes) before a reference is refused as a loop or a trap. */
@@ -47,27 +47,100 @@ export async function loadImageOrIndex(storage: ReadOnlyStorage, desc: Descripto
 
 /**
  * The single-platform image `desc` names: an index is narrowed to the entry for the platform
- * (nested indexes too, a few levels deep). Errors name the image: not found, no image for the
- * platform, bytes that do not match their digest, not a container image.
+ * (`platformManifest`: nested indexes too, a few levels deep). Errors name the image: not found,
+ * no image for the platform, bytes that do not match their digest, not a container image.
  */
 export async function loadImage(storage: ReadOnlyStorage, desc: Descriptor, options: LoadImageOptions = {}): Promise<ImageView> {
   const name = options.name ?? desc.digest;
-  let current = desc;
+  const root = await readManifest(storage, desc, options);
+  let read = root;
   let index: Descriptor | undefined;
-  for (let depth = 0; ; depth++) {
-    const { descriptor, bytes, parsed } = await readManifest(storage, current, options);
-    if (!isIndex(parsed)) {
-      const image = await imageView(storage, descriptor, bytes, parsed, options, index);
-      if (options.requirePlatform && options.platform && !platformMatches(options.platform, image.platform)) {
-        throw new OcipushError('EUSAGE', `${name} is for ${formatPlatform(image.platform)}, not ${formatPlatform(options.platform)} (--platform)`, { digest: descriptor.digest });
-      }
-      return image;
-    }
-    if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `${name}: image indexes nested too deep`);
-    index ??= descriptor;
-    const child = choosePlatform(parsed.manifests, { name, ...(options.platform ? { wanted: options.platform } : {}), ...(options.noMatch ? { noMatch: options.noMatch } : {}) });
-    current = child;
+  if (isIndex(root.parsed)) {
+    index = root.descriptor;
+    const entry = await platformManifest(storage, root, options);
+    read = await readManifest(storage, entry, options);
+    if (isIndex(read.parsed)) throw new OcipushError('EINVALID', `${name}: the entry ${entry.digest} is an index, though the index that names it says ${entry.mediaType}`);
   }
+  const { descriptor, bytes, parsed } = read;
+  const image = await imageView(storage, descriptor, bytes, parsed as ImageManifest, options, index);
+  if (options.requirePlatform && options.platform && !platformMatches(options.platform, image.platform)) {
+    throw new OcipushError('EUSAGE', `${name} is for ${formatPlatform(image.platform)}, not ${formatPlatform(options.platform)} (--platform)`, { digest: descriptor.digest });
+  }
+  return image;
+}
+
+export interface PlatformManifestOptions extends LoadOptions {
+  /** The platform wanted; none: linux/amd64, else the only image there is. */
+  platform?: Platform;
+  /** Builds the error when the index has no image for the platform. */
+  noMatch?: PlatformChoice['noMatch'];
+}
+
+/**
+ * The image manifest of `root` (read with its exact bytes) for a platform, as containerd finds it:
+ * an image is its own; of an index, the first entry whose platform matches, else an entry without
+ * a platform: an index is looked into (an index of indexes, a few levels deep), an image's config
+ * says its platform. BuildKit's attestation manifests are never chosen. None: the error lists
+ * every platform the index has, those of its nested indexes too.
+ */
+export async function platformManifest(
+  storage: ReadOnlyStorage, root: { descriptor: Descriptor; bytes: Buffer }, options: PlatformManifestOptions = {},
+): Promise<Descriptor> {
+  const name = options.name ?? root.descriptor.digest;
+  const parsed = parseManifest(root.bytes, `${name}: manifest ${root.descriptor.digest}`, root.descriptor.mediaType);
+  if (!isIndex(parsed)) return root.descriptor;
+  const wanted = options.platform ?? DEFAULT_PLATFORM;
+  const seen = new Set<string>();
+  const found = await findPlatform(storage, parsed.manifests, wanted, { ...options, name }, seen, 1)
+    ?? (options.platform ? undefined : await onlyImage(storage, parsed.manifests, { ...options, name }, 1));
+  if (found) return found;
+  throw noPlatformError({ name, ...(options.platform ? { wanted: options.platform } : {}), ...(options.noMatch ? { noMatch: options.noMatch } : {}) }, [...seen].join(', ') || 'none');
+}
+
+/** The entry under `entries` for `wanted` (see `platformManifest`); what the entries are for goes into `seen`. */
+async function findPlatform(
+  storage: ReadOnlyStorage, entries: readonly Descriptor[], wanted: Platform, options: LoadOptions & { name: string }, seen: Set<string>, depth: number,
+): Promise<Descriptor | undefined> {
+  const images = platformImages(entries);
+  for (const entry of [...images.filter((d) => d.platform), ...images.filter((d) => !d.platform)]) {
+    if (entry.platform && !platformMatches(wanted, entry.platform)) {
+      seen.add(formatPlatform(entry.platform));
+      continue;
+    }
+    if (entry.platform && !isIndexMediaType(entry.mediaType)) return entry;
+    const { parsed } = await readManifest(storage, entry, options);
+    if (isIndex(parsed)) {
+      if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `${options.name}: image indexes nested too deep`);
+      const found = await findPlatform(storage, parsed.manifests, wanted, options, seen, depth + 1);
+      if (found) return found;
+      continue;
+    }
+    if (entry.platform) return entry;
+    const platform = await configPlatform(storage, parsed, options);
+    seen.add(platform ? formatPlatform(platform) : entry.digest);
+    if (platform && platformMatches(wanted, platform)) return entry;
+  }
+  return undefined;
+}
+
+/** With no platform asked for and none for linux/amd64: the one image the entries hold, in nested indexes too. */
+async function onlyImage(storage: ReadOnlyStorage, entries: readonly Descriptor[], options: LoadOptions & { name: string }, depth: number): Promise<Descriptor | undefined> {
+  const images = platformImages(entries);
+  if (images.length !== 1) return undefined;
+  const { parsed } = await readManifest(storage, images[0]!, options);
+  if (!isIndex(parsed)) return images[0];
+  if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `${options.name}: image indexes nested too deep`);
+  return onlyImage(storage, parsed.manifests, options, depth + 1);
+}
+
+/** The platform an image's config declares; none for a manifest that is not a container image (an artifact). */
+async function configPlatform(storage: ReadOnlyStorage, manifest: ImageManifest, options: LoadOptions & { name: string }): Promise<Platform | undefined> {
+  const configType = manifest.config.mediaType;
+  if (configType !== MediaType.OciConfig && configType !== MediaType.DockerConfig) return undefined;
+  if (manifest.config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${options.name}: config of ${manifest.config.size} bytes is too large`);
+  const where = `${options.name}: config ${manifest.config.digest}`;
+  const bytes = await readSmall(await storage.fetch(manifest.config, operationOptions(options)), MAX_CONFIG_BYTES, where);
+  return platformOfConfig(parseImageConfig(bytes, where));
 }
 
 function indexView(descriptor: Descriptor, bytes: Buffer, index: IndexView['index']): IndexView {

@@ -1,6 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
-import { isIndex, parseManifest } from '../oci/manifest.js';
+import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 
 /** linux/amd64: what an index is narrowed to when nobody asked for a platform, as docker on such a host does. */
 export const DEFAULT_PLATFORM: Readonly<Platform> = Object.freeze({ os: 'linux', architecture: 'amd64' });
@@ -25,14 +24,22 @@ export function choosePlatform(entries: readonly Descriptor[], choice: PlatformC
   const match = images.find((d) => platformMatches(platform, d.platform));
   if (match) return match;
   if (!choice.wanted && images.length === 1) return images[0]!;
-  const available = listPlatforms(images);
-  throw choice.noMatch?.(platform, available)
+  throw noPlatformError(choice, listPlatforms(images));
+}
+
+/** The error when an index has no image for the platform of `choice`: `available` lists what it has. */
+export function noPlatformError(choice: PlatformChoice, available: string): OcipushError {
+  const platform = choice.wanted ?? DEFAULT_PLATFORM;
+  return choice.noMatch?.(platform, available)
     ?? new OcipushError('ENOTFOUND', `${choice.name} has no image for ${formatPlatform(platform)} (it has: ${available}); choose one with --platform`);
 }
 
-/** An index's entries that are images to run: BuildKit's attestation manifests, under `unknown/unknown`, are not. */
+/**
+ * An index's entries that are images to run: BuildKit's attestation manifests, under
+ * `unknown/unknown` and annotated `vnd.docker.reference.type`, are not.
+ */
 export function platformImages(entries: readonly Descriptor[]): Descriptor[] {
-  return entries.filter((d) => d.platform?.os !== 'unknown');
+  return entries.filter((d) => d.platform?.os !== 'unknown' && d.annotations?.[Annotation.ReferenceType] === undefined);
 }
 
 /** `linux/amd64, linux/arm64` (an entry without a platform by its digest), or `none`: what an index has, for a message. */
@@ -43,11 +50,4 @@ export function listPlatforms(images: readonly Descriptor[]): string {
 /** The error pull and inspect give: `NAME: no manifest for P (the index has: …)`. */
 export function noManifestFor(name: string): NonNullable<PlatformChoice['noMatch']> {
   return (wanted, available) => new OcipushError('ENOTFOUND', `${name}: no manifest for ${formatPlatform(wanted)} (the index has: ${available})`);
-}
-
-/** The entry of an index (given with its exact bytes) for `platform`; a single manifest is the only choice there is. */
-export function platformOf(fetched: { descriptor: Descriptor; bytes: Buffer }, platform: Platform, name: string): Descriptor {
-  const parsed = parseManifest(fetched.bytes, name, fetched.descriptor.mediaType);
-  if (!isIndex(parsed)) return fetched.descriptor;
-  return choosePlatform(parsed.manifests, { name, wanted: platform, noMatch: noManifestFor(name) });
 }

@@ -53,10 +53,8 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       let storage = source.storage;
       const platforms = options.platform === undefined ? [] : (await import('../oci/descriptor.js')).parsePlatformList(options.platform);
       if (platforms.length === 1) {
-        const { loadImageOrIndex } = await import('../image/load.js');
-        const { choosePlatform } = await import('../image/platform.js');
-        const node = await loadImageOrIndex(source.storage, root, { name: source.name });
-        if (node.kind === 'index') root = choosePlatform(node.children, { name: source.name, wanted: platforms[0]! });
+        const { platformManifest, readManifest } = await import('../image/load.js');
+        root = await platformManifest(source.storage, await readManifest(source.storage, root, { name: source.name }), { name: source.name, platform: platforms[0]! });
       } else if (platforms.length > 1) {
         const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
         const { narrowToPlatforms } = await import('../assemble/filter-index.js');

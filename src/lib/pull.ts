@@ -96,11 +96,9 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
       ({ storage: from, root } = await narrowToPlatforms(repository, root, fetched.bytes, settings.platforms, formatReference(source)));
     }
     if (settings.platform) {
-      const { parseManifest, isIndex } = await import('../oci/manifest.js');
-      const { choosePlatform, noManifestFor } = await import('../image/platform.js');
+      const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
       const shown = formatReference(source);
-      const parsed = parseManifest(fetched.bytes, shown, root.mediaType);
-      if (isIndex(parsed)) root = choosePlatform(parsed.manifests, { name: shown, wanted: settings.platform, noMatch: noManifestFor(shown) });
+      root = await platformManifest(repository, { descriptor: root, bytes: fetched.bytes }, { name: shown, platform: settings.platform, noMatch: noManifestFor(shown) });
     }
     layout = await OciLayout.open(settings.layout, { create: true });
     settings.onRoot?.(root, name);

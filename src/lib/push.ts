@@ -95,8 +95,9 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   const layout = await OciLayout.open(layoutDir);
   let root = await selectLayoutImage(layout, { ...(options.tag !== undefined ? { tag: options.tag } : {}), destination });
   if (options.platform !== undefined) {
-    const [{ parsePlatform }, { platformOf }] = await Promise.all([import('../oci/descriptor.js'), import('../image/platform.js')]);
-    root = platformOf({ descriptor: root, bytes: await layout.readBlob(root) }, parsePlatform(options.platform), `${layoutDir}: ${options.tag ?? root.digest}`);
+    const [{ parsePlatform }, { platformManifest }, { noManifestFor }] = await Promise.all([import('../oci/descriptor.js'), import('../image/load.js'), import('../image/platform.js')]);
+    const name = `${layoutDir}: ${options.tag ?? root.digest}`;
+    root = await platformManifest(layout, { descriptor: root, bytes: await layout.readBlob(root) }, { name, platform: parsePlatform(options.platform), noMatch: noManifestFor(name) });
   }
   if (destination.digest && destination.digest !== root.digest) {
     throw new OcipushError('EUSAGE', `${options.to}: the image to push has digest ${root.digest}, not ${destination.digest}`);
