@@ -4,7 +4,7 @@ import { encodeJson, isIndex, parseManifest } from '../oci/manifest.js';
 import { sha256 } from '../oci/digest.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import type { BorrowedBlobs } from '../content/with-blobs.js';
-import { loadImage, readManifest } from '../image/load.js';
+import { readManifest } from '../image/load.js';
 import { IndexEntries } from './create-index.js';
 
 /** An image or index to put in the new index, opened where it lives. */
@@ -46,9 +46,7 @@ export async function composeIndex(sources: readonly IndexSource[], annotations?
     const descriptors: Descriptor[] = [];
     for (const entry of given) {
       const name = isIndex(parsed) ? `${source.name}@${entry.digest.slice(0, 19)}` : source.name;
-      const platform = entry.platform ?? (await loadImage(source.storage, entry, { name })).platform;
-      entries.add(entry, platform, name);
-      await listContent(source.storage, entry, name, descriptors, 0);
+      for (const added of await entries.addFrom(source.storage, entry, name)) await listContent(source.storage, added, name, descriptors, 0);
     }
     borrowed.push({ storage: source.storage, descriptors });
   }

@@ -7,6 +7,10 @@ import { MediaType } from '../oci/media-types.js';
 import type { ImageIndex } from '../oci/manifest.js';
 import { isLayoutRefName } from '../oci/reference.js';
 import { sortedRecord } from './config.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
+
+/** How deep indexes may nest under a source's entry, as the loader allows. */
+const MAX_NESTED_INDEXES = 4;
 
 
 export interface CreateIndexOptions {
@@ -46,10 +50,7 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
     const entry = await layout.resolve(name);
     const node = await loadImageOrIndex(layout, entry, { name: `"${name}"` });
     if (node.kind === 'index') {
-      for (const child of node.children) {
-        const childName = `${name}@${child.digest.slice(0, 19)}`;
-        entries.add(child, child.platform ?? await platformOfImage(layout, child, childName), childName);
-      }
+      for (const child of node.children) await entries.addFrom(layout, child, `${name}@${child.digest.slice(0, 19)}`);
     } else {
       entries.add({ ...entry, mediaType: node.descriptor.mediaType }, entry.platform ?? node.platform, name);
     }
@@ -83,6 +84,27 @@ export class IndexEntries {
     });
   }
 
+  /**
+   * An entry of a source index: with its platform, else the platform its config says; an index
+   * without a platform (an index inside the index) gives its own entries, a few levels deep.
+   * Returns the entries added (an entry already there is not added again).
+   */
+  async addFrom(storage: ReadOnlyStorage, desc: Descriptor, name: string, depth = 1): Promise<Descriptor[]> {
+    if (desc.platform) return this.added(desc, desc.platform, name);
+    const node = await loadImageOrIndex(storage, desc, { name: `"${name}"` });
+    if (node.kind === 'image') return this.added(desc, node.platform, name);
+    if (depth >= MAX_NESTED_INDEXES) throw new OcipushError('EINVALID', `"${name}": image indexes nested too deep`);
+    const added: Descriptor[] = [];
+    for (const child of node.children) added.push(...await this.addFrom(storage, child, `${name}@${child.digest.slice(0, 19)}`, depth + 1));
+    return added;
+  }
+
+  private added(desc: Descriptor, platform: Platform, name: string): Descriptor[] {
+    const before = this.entries.length;
+    this.add(desc, platform, name);
+    return this.entries.length > before ? [desc] : [];
+  }
+
   index(annotations?: Record<string, string>): { mediaType: string; index: ImageIndex } {
     const docker = this.entries.filter((e) => e.mediaType === MediaType.DockerManifest).length;
     if (docker > 0 && docker < this.entries.length) {
@@ -93,12 +115,6 @@ export class IndexEntries {
     if (sorted && docker > 0) throw new OcipushError('EUSAGE', 'a Docker manifest list has no annotations: build the images with --format oci to annotate the index');
     return { mediaType, index: { schemaVersion: 2, mediaType, manifests: this.entries, ...(sorted ? { annotations: sorted } : {}) } };
   }
-}
-
-async function platformOfImage(layout: OciLayout, desc: Descriptor, name: string): Promise<Platform> {
-  const node = await loadImageOrIndex(layout, desc, { name: `"${name}"` });
-  if (node.kind === 'index') throw new OcipushError('EUNSUPPORTED', `"${name}": an index inside an index is not supported`);
-  return node.platform;
 }
 
 function cleanPlatform(p: Platform): Platform {

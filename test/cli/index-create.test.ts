@@ -9,6 +9,8 @@ import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js
 import { envWith, skopeoFails, skopeoRaw } from './copy-support.js';
 import { validate } from './json-schema.js';
 import { opensslVerifiedSignatures } from './signature-support.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { MediaType } from '../../src/oci/media-types.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
@@ -164,5 +166,27 @@ describe('index create with images in a registry', () => {
     const pushed = JSON.parse((await skopeoRaw(`${registry.host}/ci/buildkit:1`)).bytes.toString()) as { manifests: { annotations?: Record<string, string> }[] };
     assert.deepEqual(pushed.manifests.map((m) => m.annotations?.['vnd.docker.reference.type']), [undefined, 'attestation-manifest', undefined, 'attestation-manifest']);
     assert.equal(platformFile(`${registry.host}/ci/buildkit:1`, 'arm64'), 'buildkit arm64\n');
+  });
+  it('takes the images of an index inside an index, each with its platform: the layout and the registry make the same index, which skopeo and umoci read', async () => {
+    const inner = await createIndex(['--tag', `${registry.host}/ci/inner:1`, `${registry.host}/ci/app:1-amd64`, `${registry.host}/ci/app:1-arm64`]);
+    const layout = join(tmp.path, 'nested');
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/inner:1`, `oci:${layout}:inner`], { env }));
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/app:1-s390x`, `oci:${layout}:s390x`], { env }));
+    const store = await OciLayout.open(layout);
+    const [innerDesc, s390x] = [await store.resolve('inner'), await store.resolve('s390x')];
+    // The index of indexes: s390x beside the two-platform index, which has no platform of its own.
+    const nested = await store.putJson(MediaType.OciIndex, {
+      schemaVersion: 2, mediaType: MediaType.OciIndex,
+      manifests: [{ mediaType: s390x.mediaType, digest: s390x.digest, size: s390x.size }, { mediaType: innerDesc.mediaType, digest: innerDesc.digest, size: innerDesc.size }],
+    });
+    await store.tag(nested, 'nested');
+    const report = await createIndex(['--tag', `${registry.host}/ci/flat:1`, `oci:${layout}:nested`]);
+    assert.deepEqual(report.manifests.map((m) => m.platform), ['linux/s390x', 'linux/amd64', 'linux/arm64']);
+    assert.deepEqual(report.manifests.slice(1).map((m) => m.digest), inner.manifests.map((m) => m.digest));
+    const inLayout = await runCliAsync(['index', 'create', 'nested', '--tag', 'flat', '--layout', layout, '--json'], { env });
+    assertOk(inLayout);
+    assert.equal((JSON.parse(inLayout.stdout) as { digest: string }).digest, report.digest);
+    assert.equal(platformFile(`${registry.host}/ci/flat:1`, 'arm64'), 'linux/arm64\n');
+    assert.equal(platformFile(`${registry.host}/ci/flat:1`, 's390x'), 'linux/s390x\n');
   });
 });
