@@ -2,7 +2,7 @@ import { OcipushError } from '../errors.js';
 import { loadImageOrIndex } from '../image/load.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
-import { Annotation, formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, normalVariant, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import type { ImageIndex } from '../oci/manifest.js';
 import { isLayoutRefName } from '../oci/reference.js';
@@ -74,7 +74,7 @@ export class IndexEntries {
   add(desc: Descriptor, platform: Platform, name: string): void {
     if (this.entries.some((e) => e.digest === desc.digest)) return;
     const attestation = desc.annotations?.[Annotation.ReferenceType] !== undefined;
-    const key = formatPlatform(platform);
+    const key = platformKey(platform);
     const owner = this.owners.get(key);
     if (owner !== undefined && !attestation) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);
     if (!attestation) this.owners.set(key, name);
@@ -115,6 +115,17 @@ export class IndexEntries {
     if (sorted && docker > 0) throw new OcipushError('EUSAGE', 'a Docker manifest list has no annotations: build the images with --format oci to annotate the index');
     return { mediaType, index: { schemaVersion: 2, mediaType, manifests: this.entries, ...(sorted ? { annotations: sorted } : {}) } };
   }
+}
+
+/**
+ * What makes two entries one platform, as containerd compares them: `linux/arm64` is
+ * `linux/arm64/v8` (and `linux/arm` is `linux/arm/v7`); Windows images for two `os.version`s
+ * (ltsc2019, ltsc2022) are two platforms, as docker manifest create keeps them.
+ */
+function platformKey(p: Platform): string {
+  const variant = normalVariant(p);
+  const key = formatPlatform({ os: p.os, architecture: p.architecture, ...(variant ? { variant } : {}) });
+  return p['os.version'] ? `${key} (os.version ${p['os.version']})` : key;
 }
 
 function cleanPlatform(p: Platform): Platform {

@@ -82,7 +82,7 @@ export function formatPlatform(p: Platform): string {
 }
 
 /** The default variant a platform has when it names none (arm64 is v8, arm is v7). */
-function normalVariant(p: Platform): string | undefined {
+export function normalVariant(p: Platform): string | undefined {
   if (p.variant) return p.variant;
   if (p.architecture === 'arm64') return 'v8';
   if (p.architecture === 'arm') return 'v7';

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createImageIndex } from '../../src/assemble/create-index.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { sha256 } from '../../src/oci/digest.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+
+/**
+ * One image per platform, with platforms compared as containerd compares them: `linux/arm64` is
+ * `linux/arm64/v8`, and Windows images for two `os.version`s are two platforms (how Windows
+ * base images ship one tag for ltsc2019 and ltsc2022).
+ */
+let tmp: { path: string; cleanup: () => Promise<void> };
+let layout: string;
+
+before(async () => {
+  tmp = await tempDir('ocipush-create-index-');
+  layout = join(tmp.path, 'layout');
+  for (const [tag, platform] of [['arm64-v8', 'linux/arm64/v8'], ['arm64', 'linux/arm64'], ['arm-v7', 'linux/arm/v7'], ['arm', 'linux/arm']]) {
+    const dir = join(tmp.path, tag!);
+    mkdirSync(join(dir, 'etc'), { recursive: true });
+    writeFileSync(join(dir, 'etc', 'platform'), `${tag}\n`);
+    const r = runCli(['build', dir, '--layout', layout, '--tag', tag!, '--platform', platform!]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  // Two Windows images, as mcr.microsoft.com's are: one windows/amd64 per os.version.
+  const store = await OciLayout.open(layout);
+  for (const version of ['10.0.17763.1', '10.0.20348.1']) {
+    const layer = await store.putBytes(MediaType.OciLayer, Buffer.alloc(1024));
+    const config = await store.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'windows', 'os.version': version, rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } });
+    const manifest = await store.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+    await store.tag(manifest, `windows-${version}`);
+  }
+});
+after(async () => tmp?.cleanup());
+
+describe('index create: one image per platform', () => {
+  it('refuses linux/arm64 beside linux/arm64/v8, and linux/arm beside linux/arm/v7: one platform each', async () => {
+    await assert.rejects(createImageIndex({ layout, images: ['arm64-v8', 'arm64'], tag: 'dup' }), /"arm64-v8" and "arm64" are both linux\/arm64\/v8: an index holds one image per platform/);
+    await assert.rejects(createImageIndex({ layout, images: ['arm', 'arm-v7'], tag: 'dup' }), /"arm" and "arm-v7" are both linux\/arm\/v7/);
+    const r = runCli(['index', 'create', 'arm64', 'arm64-v8', '--tag', 'dup', '--layout', layout]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /are both linux\/arm64\/v8/);
+  });
+
+  it('keeps two Windows images of two os.versions, each with its os.version, in an index skopeo and oci-image-tool read', async () => {
+    requireTool('skopeo');
+    requireTool('oci-image-tool');
+    const made = await createImageIndex({ layout, images: ['windows-10.0.17763.1', 'windows-10.0.20348.1'], tag: 'windows' });
+    assert.deepEqual(made.manifests.map((m) => m.platform), [
+      { architecture: 'amd64', os: 'windows', 'os.version': '10.0.17763.1' },
+      { architecture: 'amd64', os: 'windows', 'os.version': '10.0.20348.1' },
+    ]);
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:windows`])) as { manifests: { platform: Record<string, string> }[] };
+    assert.deepEqual(raw.manifests.map((m) => m.platform['os.version']), ['10.0.17763.1', '10.0.20348.1']);
+    run('oci-image-tool', ['validate', '--type', 'imageIndex', join(layout, 'blobs', 'sha256', made.digest.slice(7))]);
+  });
+});
