@@ -284,7 +284,8 @@ async function indexAsReferrer(target: Repository, root: Descriptor, bytes: Buff
 async function toPlatforms(src: OpenedSource, platforms: Platform[]): Promise<{ src: OpenedSource; made?: MadeContent }> {
   const { narrowToPlatforms } = await import('../assemble/filter-index.js');
   const { changed, ...narrowed } = await narrowToPlatforms(src.storage, src.root, src.rootBytes, platforms, src.name);
-  return changed ? { src: { ...src, ...narrowed }, made: { digests: new Set([narrowed.root.digest]), inPlace: false } } : { src };
+  const { made, ...opened } = narrowed;
+  return changed ? { src: { ...src, ...opened }, made: { digests: new Set(made), inPlace: false } } : { src };
 }
 
 /** Where a blob may be mounted from in the destination's registry: the source's repository, unless the source only borrowed it. */

@@ -94,6 +94,28 @@ describe('a platform in a nested index', () => {
   });
 });
 
+describe('several platforms of a nested index', () => {
+  it('copy --platform A,B narrows the index inside the index too: a new nested index with only what was asked for, which skopeo reads', async () => {
+    const r = await runCliAsync(['copy', `${registry.host}/nest/app:1`, `${registry.host}/nest/two:1`, '--platform', 'linux/arm64,linux/s390x'], { env });
+    assertOk(r);
+    const root = JSON.parse(skopeoRawManifest(`${registry.host}/nest/two:1`).bytes.toString()) as { manifests: Descriptor[] };
+    assert.equal(root.manifests.length, 2);
+    assert.equal(root.manifests[0]!.digest, digests.get('linux-s390x')!.digest);
+    const inner = JSON.parse(skopeoRawManifest(`${registry.host}/nest/two@${root.manifests[1]!.digest}`).bytes.toString()) as { manifests: Descriptor[] };
+    assert.deepEqual(inner.manifests.map((m) => m.digest), [digests.get('linux-arm64-v8')!.digest]);
+    assertOk(await runCliAsync(['validate', `${registry.host}/nest/two:1`], { env }));
+    // An index holding only what was asked for, nested one included, is copied as it is.
+    const all = await runCliAsync(['copy', `${registry.host}/nest/app:1`, `${registry.host}/nest/all:1`, '--platform', 'linux/s390x,linux/amd64,linux/arm64,linux/arm', '--json'], { env });
+    assertOk(all);
+    assert.equal((JSON.parse(all.stdout) as { digest: string }).digest, skopeoRawManifest(`${registry.host}/nest/app:1`).digest);
+  });
+
+  it('a platform missing from every index: one line listing them all', async () => {
+    assertOneLineError(await runCliAsync(['copy', `${registry.host}/nest/app:1`, `${registry.host}/nest/none:2`, '--platform', 'linux/arm64,linux/ppc64le'], { env }),
+      /has no image for linux\/ppc64le \(it has: linux\/s390x, linux\/amd64, linux\/arm64\/v8, linux\/arm\/v7\)$/);
+  });
+});
+
 describe('index entries without a platform', () => {
   it('are chosen by the platform their config says, as containerd does; with none asked for, linux/amd64 or the one image', async () => {
     const store = await OciLayout.open(layout);
