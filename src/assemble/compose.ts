@@ -38,8 +38,11 @@ export function composeConfig(input: ComposeInput): ImageConfig {
   const base = input.base.config;
   // Fields ocipush does not know (Docker's container_config, os.features …) stay as the base has them.
   const { created: _created, config: _config, rootfs: _rootfs, history: _history, ...rest } = base;
+  // A base whose config leaves out the variant its index entry names (arm/v6) gives it to the new image, which would read as arm/v7 without it.
+  const variant = !base.variant && input.platform.variant && input.platform.architecture === base.architecture && input.platform.os === base.os;
   return {
     ...rest,
+    ...(variant ? { variant: input.platform.variant } : {}),
     created: input.created,
     config: mergeContainerConfig(base.config ?? {}, input.run),
     rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...diffIds] },

@@ -180,10 +180,20 @@ async function imageView(
     config,
     configBlob: blobView(storage, manifest.config),
     layers,
-    platform: platformOfConfig(config),
+    platform: entryPlatform(platformOfConfig(config), index ? descriptor.platform : undefined),
     format: manifest.mediaType === MediaType.DockerManifest ? 'docker' : 'oci',
     ...(index ? { index } : {}),
   };
+}
+
+/**
+ * The platform of an image: its config's, with the variant the index entry that chose it names
+ * when the config leaves it out (an `arm/v6` entry whose config says only `arm`, which alone
+ * would read as arm/v7), as skopeo and containerd go by the entry.
+ */
+function entryPlatform(config: Platform, entry: Platform | undefined): Platform {
+  if (config.variant || !entry?.variant || entry.os !== config.os || entry.architecture !== config.architecture) return config;
+  return { ...config, variant: entry.variant };
 }
 
 /** A blob of `storage` as a view: opened through the storage, re-read through its own sources where it has them. */

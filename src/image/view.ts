@@ -38,7 +38,7 @@ export interface ImageView {
   readonly configBlob: BlobView;
   /** Layers in manifest order (base first), each with its diff_id. */
   readonly layers: readonly LayerView[];
-  /** The platform the config declares. */
+  /** The platform the config declares (a variant it leaves out: the one of the index entry that chose the image). */
   readonly platform: Platform;
   /** `docker` for a Docker v2 schema 2 manifest, else `oci`. */
   readonly format: ImageFormat;

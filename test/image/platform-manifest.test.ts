@@ -116,6 +116,34 @@ describe('several platforms of a nested index', () => {
   });
 });
 
+describe('an index entry whose config leaves out the variant', () => {
+  it('is the entry\'s platform (arm/v6), as skopeo picks it: rootfs and a build on it take it, the build\'s config says v6', async () => {
+    const store = await OciLayout.open(layout);
+    const arm = digests.get('linux-arm-v7')!;
+    const manifest = JSON.parse((await store.readBlob(arm)).toString()) as { config: Descriptor };
+    const { variant: _variant, ...config } = JSON.parse((await store.readBlob(manifest.config)).toString()) as Record<string, unknown>;
+    const configDesc = await store.putJson(MediaType.OciConfig, config);
+    const image = await store.putJson(MediaType.OciManifest, { ...manifest, config: configDesc });
+    const index = await store.putJson(MediaType.OciIndex, {
+      schemaVersion: 2, mediaType: MediaType.OciIndex,
+      manifests: [{ mediaType: image.mediaType, digest: image.digest, size: image.size, platform: { architecture: 'arm', os: 'linux', variant: 'v6' } }],
+    });
+    await store.tag(index, 'armv6');
+    const bySkopeo = join(tmp.path, 'skopeo-v6');
+    run('skopeo', ['copy', '-q', '--override-arch', 'arm', '--override-variant', 'v6', `oci:${layout}:armv6`, `oci:${bySkopeo}:x`]);
+    assert.equal((await (await OciLayout.open(bySkopeo)).resolve('x')).digest, image.digest);
+    const rootfs = await runCliAsync(['rootfs', `oci:${layout}:armv6`, '--platform', 'linux/arm/v6', '-o', join(tmp.path, 'v6.tar'), '--json'], { env });
+    assertOk(rootfs);
+    assert.equal((JSON.parse(rootfs.stdout) as { platform: string }).platform, 'linux/arm/v6');
+    const dir = join(tmp.path, 'on-v6');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'app'), 'app\n');
+    assertOk(await runCliAsync(['build', dir, '--base', `oci:${layout}:armv6`, '--platform', 'linux/arm/v6', '--layout', layout, '--tag', 'on-v6'], { env }));
+    const built = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:on-v6`])) as { architecture: string; variant?: string };
+    assert.deepEqual([built.architecture, built.variant], ['arm', 'v6']);
+  });
+});
+
 describe('index entries without a platform', () => {
   it('are chosen by the platform their config says, as containerd does; with none asked for, linux/amd64 or the one image', async () => {
     const store = await OciLayout.open(layout);
