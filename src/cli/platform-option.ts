@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { usageError } from './command.js';
-import { formatPlatform, normalizePlatform } from '../oci/descriptor.js';
+import { formatPlatform, normalizePlatform, ONE_PLATFORM_ONLY } from '../oci/descriptor.js';
 
 /**
  * `--platform os/arch[/variant]` checked against the values the OCI image spec names: os and
@@ -30,7 +30,9 @@ export function unlistedPlatformOption(y: Argv): Argv {
  * when it names a known platform, or as given with `unlisted`; else a usage error naming the valid values.
  */
 export function checkPlatform(text: string | undefined, unlisted: boolean | undefined): string | undefined {
-  if (text === undefined || unlisted) return text;
+  if (text === undefined) return text;
+  if (text.includes(',')) throw usageError(`--platform ${JSON.stringify(text)}: ${ONE_PLATFORM_ONLY}`);
+  if (unlisted) return text;
   const parts = text.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
     throw usageError(`--platform: invalid platform ${JSON.stringify(text)}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);

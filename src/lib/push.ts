@@ -83,6 +83,7 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     throw new OcipushError('EUSAGE', `chunkSize ${options.chunkSize}: a whole number of bytes, at least 1024`);
   }
   const concurrency = concurrencyOf(options);
+  const platform = options.platform === undefined ? undefined : (await import('../oci/descriptor.js')).parsePlatform(options.platform);
   const mountFrom = (options.mountFrom ?? []).map((m) => {
     const ref = parseReference(m.startsWith(`${destination.registry}/`) ? m : `${destination.registry}/${m}`);
     if (ref.registry !== destination.registry) throw new OcipushError('EUSAGE', `mountFrom ${m}: blobs can only be mounted from the same registry (${destination.registry})`);
@@ -94,10 +95,10 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   const layoutDir = options.layout ?? defaultLayoutDir();
   const layout = await OciLayout.open(layoutDir);
   let root = await selectLayoutImage(layout, { ...(options.tag !== undefined ? { tag: options.tag } : {}), destination });
-  if (options.platform !== undefined) {
-    const [{ parsePlatform }, { platformManifest }, { noManifestFor }] = await Promise.all([import('../oci/descriptor.js'), import('../image/load.js'), import('../image/platform.js')]);
+  if (platform) {
+    const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
     const name = `${layoutDir}: ${options.tag ?? root.digest}`;
-    root = await platformManifest(layout, { descriptor: root, bytes: await layout.readBlob(root) }, { name, platform: parsePlatform(options.platform), noMatch: noManifestFor(name) });
+    root = await platformManifest(layout, { descriptor: root, bytes: await layout.readBlob(root) }, { name, platform, noMatch: noManifestFor(name) });
   }
   if (destination.digest && destination.digest !== root.digest) {
     throw new OcipushError('EUSAGE', `${options.to}: the image to push has digest ${root.digest}, not ${destination.digest}`);

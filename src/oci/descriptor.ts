@@ -40,8 +40,12 @@ export function assertDescriptor(value: unknown, where: string): asserts value i
   }
 }
 
-/** Parses `os/arch[/variant]` as given to --platform. */
+/** What a list of platforms given where one is taken is told. */
+export const ONE_PLATFORM_ONLY = 'one os/arch[/variant] here; copy and pull take several, comma-separated (a multi-platform image is built once per platform and combined with ocipush index create)';
+
+/** Parses `os/arch[/variant]` as given to --platform (one platform: a comma-separated list is refused, saying where it goes). */
 export function parsePlatform(text: string): Platform {
+  if (text.includes(',')) throw new OcipushError('EUSAGE', `platform ${JSON.stringify(text)}: ${ONE_PLATFORM_ONLY}`);
   const parts = text.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
     throw new OcipushError('EUSAGE', `invalid platform "${text}": expected os/arch[/variant], e.g. linux/amd64`);

@@ -80,6 +80,25 @@ describe('what push, pull and export say', () => {
     assertOk(r);
   });
 
+  it('a list of platforms where one is taken says so, where a list goes and how a multi-platform image is made; nothing is read or written', async () => {
+    const list = /^ocipush: (--)?platform "linux\/amd64,linux\/arm64": one os\/arch\[\/variant\] here; copy and pull take several, comma-separated \(a multi-platform image is built once per platform and combined with ocipush index create\)$/;
+    const layout = join(tmp.path, 'list-layout');
+    for (const args of [
+      ['build', tmp.path, '--layout', layout],
+      ['inspect', `${registry.host}/msg/app:1`],
+      ['rootfs', `${registry.host}/msg/app:1`, '-o', join(tmp.path, 'fs.tar')],
+      ['push', `${registry.host}/msg/list:1`, '--layout', layout],
+      ['export', '--layout', layout, '-o', join(tmp.path, 'list.tar')],
+      ['sbom', `${registry.host}/msg/app:1`],
+      ['validate', `${registry.host}/msg/app:1`],
+      ['build', tmp.path, '--layout', layout, '--unlisted-platform'],
+    ]) {
+      assertOneLineError(runCli([...args, '--platform', 'linux/amd64,linux/arm64']), list, 2);
+    }
+    assert.equal(registry.accessLog().length, 0, 'nothing was asked of the registry');
+    assert.equal(lstatSync(layout, { throwIfNoEntry: false }), undefined, 'no layout was made');
+  });
+
   it('a skopeo transport ocipush does not read is named as such, not taken for a Docker Hub image; nothing is sent', async () => {
     assertOk(runCli(['push', `${registry.host}/msg/app:1`, '--layout', image.layout, '--tag', 'v1', '--quiet']));
     await registry.forgetAccessLog();
