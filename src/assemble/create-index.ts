@@ -70,6 +70,8 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
 export class IndexEntries {
   readonly entries: Descriptor[] = [];
   private readonly owners = new Map<string, string>();
+  /** The name each entry was given under, in the order of `entries`. */
+  private readonly names: string[] = [];
 
   add(desc: Descriptor, platform: Platform, name: string): void {
     if (this.entries.some((e) => e.digest === desc.digest)) return;
@@ -78,6 +80,7 @@ export class IndexEntries {
     const owner = this.owners.get(key);
     if (owner !== undefined && !attestation) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);
     if (!attestation) this.owners.set(key, name);
+    this.names.push(name);
     this.entries.push({
       mediaType: desc.mediaType, digest: desc.digest, size: desc.size, platform: cleanPlatform(platform),
       ...(attestation ? { annotations: desc.annotations } : {}),
@@ -108,7 +111,8 @@ export class IndexEntries {
   index(annotations?: Record<string, string>): { mediaType: string; index: ImageIndex } {
     const docker = this.entries.filter((e) => e.mediaType === MediaType.DockerManifest).length;
     if (docker > 0 && docker < this.entries.length) {
-      throw new OcipushError('EUSAGE', 'the images mix OCI and Docker media types: build them all with the same --format');
+      const first = (docker: boolean) => this.names[this.entries.findIndex((e) => (e.mediaType === MediaType.DockerManifest) === docker)];
+      throw new OcipushError('EUSAGE', `the images mix OCI and Docker media types ("${first(true)}" is Docker, "${first(false)}" is OCI): an index holds one family; make one the other's with ocipush mutate --format, or build them all with the same --format`);
     }
     const mediaType = docker > 0 ? MediaType.DockerManifestList : MediaType.OciIndex;
     const sorted = sortedRecord(annotations);

@@ -46,6 +46,22 @@ describe('index create: one image per platform', () => {
     assert.match(r.stderr, /are both linux\/arm64\/v8/);
   });
 
+  it('a mix of Docker and OCI images: the error names one of each and the way out, which works', async () => {
+    const dir = join(tmp.path, 's390x');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'platform'), 's390x\n');
+    const built = runCli(['build', dir, '--layout', layout, '--tag', 's390x-docker', '--platform', 'linux/s390x', '--format', 'docker']);
+    assert.equal(built.status, 0, built.stderr);
+    await assert.rejects(createImageIndex({ layout, images: ['arm64', 's390x-docker'], tag: 'mixed' }),
+      /the images mix OCI and Docker media types \("s390x-docker" is Docker, "arm64" is OCI\): an index holds one family; make one the other's with ocipush mutate --format, or build them all with the same --format/);
+    const mutated = runCli(['mutate', `oci:${layout}:s390x-docker`, `oci:${layout}:s390x`, '--format', 'oci']);
+    assert.equal(mutated.status, 0, mutated.stderr);
+    await createImageIndex({ layout, images: ['arm64', 's390x'], tag: 'mixed' });
+    requireTool('skopeo');
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:mixed`])) as { mediaType: string; manifests: { mediaType: string }[] };
+    assert.deepEqual([raw.mediaType, ...raw.manifests.map((m) => m.mediaType)], [MediaType.OciIndex, MediaType.OciManifest, MediaType.OciManifest]);
+  });
+
   it('keeps two Windows images of two os.versions, each with its os.version, in an index skopeo and oci-image-tool read', async () => {
     requireTool('skopeo');
     requireTool('oci-image-tool');
