@@ -188,8 +188,8 @@ export async function copyImage(
     const { hostPlatform } = await import('./read-source.js');
     const { platformManifest } = await import('../image/load.js');
     const { noManifestFor } = await import('../image/platform.js');
-    const chooseFor = (platform: Platform) => platformManifest(src.storage, { descriptor: root, bytes: src.rootBytes }, { name: src.name, platform, noMatch: noManifestFor(src.name) });
-    if (context.platform) root = await chooseFor(context.platform);
+    const chooseFor = (platform: Platform, requirePlatform = false) => platformManifest(src.storage, { descriptor: root, bytes: src.rootBytes }, { name: src.name, platform, noMatch: noManifestFor(src.name), requirePlatform });
+    if (context.platform) root = await chooseFor(context.platform, true);
     else if (destination.transport === 'docker-archive' && !context.allPlatforms) {
       // A docker archive holds one platform's image: this machine's, as skopeo picks it.
       root = await chooseFor(hostPlatform());

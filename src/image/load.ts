@@ -74,6 +74,8 @@ export interface PlatformManifestOptions extends LoadOptions {
   platform?: Platform;
   /** Builds the error when the index has no image for the platform. */
   noMatch?: PlatformChoice['noMatch'];
+  /** A single image must be for `platform` too (its config is read): what copy, pull and push write is for the platform asked for. */
+  requirePlatform?: boolean;
 }
 
 /**
@@ -88,7 +90,12 @@ export async function platformManifest(
 ): Promise<Descriptor> {
   const name = options.name ?? root.descriptor.digest;
   const parsed = parseManifest(root.bytes, `${name}: manifest ${root.descriptor.digest}`, root.descriptor.mediaType);
-  if (!isIndex(parsed)) return root.descriptor;
+  if (!isIndex(parsed)) {
+    if (!options.requirePlatform || !options.platform) return root.descriptor;
+    const platform = await configPlatform(storage, parsed, { ...options, name });
+    if (!platform || platformMatches(options.platform, platform)) return root.descriptor;
+    throw new OcipushError('ENOTFOUND', `${name} is one image for ${formatPlatform(platform)}, not for ${formatPlatform(options.platform)} (--platform)`, { digest: root.descriptor.digest });
+  }
   const wanted = options.platform ?? DEFAULT_PLATFORM;
   const seen = new Set<string>();
   const found = await findPlatform(storage, parsed.manifests, wanted, { ...options, name }, seen, 1)

@@ -98,7 +98,7 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     if (settings.platform) {
       const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
       const shown = formatReference(source);
-      root = await platformManifest(repository, { descriptor: root, bytes: fetched.bytes }, { name: shown, platform: settings.platform, noMatch: noManifestFor(shown) });
+      root = await platformManifest(repository, { descriptor: root, bytes: fetched.bytes }, { name: shown, platform: settings.platform, noMatch: noManifestFor(shown), requirePlatform: true });
     }
     layout = await OciLayout.open(settings.layout, { create: true });
     settings.onRoot?.(root, name);

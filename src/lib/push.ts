@@ -98,7 +98,7 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   if (platform) {
     const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
     const name = `${layoutDir}: ${options.tag ?? root.digest}`;
-    root = await platformManifest(layout, { descriptor: root, bytes: await layout.readBlob(root) }, { name, platform, noMatch: noManifestFor(name) });
+    root = await platformManifest(layout, { descriptor: root, bytes: await layout.readBlob(root) }, { name, platform, noMatch: noManifestFor(name), requirePlatform: true });
   }
   if (destination.digest && destination.digest !== root.digest) {
     throw new OcipushError('EUSAGE', `${options.to}: the image to push has digest ${root.digest}, not ${destination.digest}`);

@@ -78,6 +78,23 @@ describe('copy --platform with several platforms', () => {
     assert.equal((await skopeoRaw(`${mirror.host}/mirror/one:1`)).digest, entries.get('arm64'));
   });
 
+  it('one --platform of a single image of another platform: copy, pull, push and the library refuse it with one line, as with several; nothing is written', async () => {
+    const single = `${registry.host}/up/base@${entries.get('arm64')}`;
+    const refused = /is one image for linux\/arm64, not for linux\/amd64 \(--platform\)$/;
+    assertOneLineError(await runCliAsync(['copy', single, `${mirror.host}/mirror/wrong:1`, '--platform', 'linux/amd64'], { env }), refused);
+    assert.ok(await skopeoFails(`${mirror.host}/mirror/wrong:1`), 'nothing under the tag');
+    const layout = join(tmp.path, 'wrong');
+    assertOneLineError(await runCliAsync(['pull', single, '--layout', layout, '--tag', 'x', '--platform', 'linux/amd64'], { env }), refused);
+    assert.ok(!existsSync(join(layout, 'index.json')), 'no layout written');
+    await assert.rejects(copy({ from: single, to: `${mirror.host}/mirror/wrong:2`, platform: 'linux/amd64' }), /is one image for linux\/arm64, not for linux\/amd64 \(`platform`\)$/);
+    assertOk(await runCliAsync(['pull', single, '--layout', layout, '--tag', 'arm'], { env }));
+    assertOneLineError(await runCliAsync(['push', `${mirror.host}/mirror/wrong:3`, '--layout', layout, '--tag', 'arm', '--platform', 'linux/amd64'], { env }), refused);
+    assert.ok(await skopeoFails(`${mirror.host}/mirror/wrong:3`));
+    // Its own platform is copied, as skopeo --override-arch copies it.
+    assertOk(await runCliAsync(['copy', single, `${mirror.host}/mirror/right:1`, '--platform', 'linux/arm64'], { env }));
+    assert.equal((await skopeoRaw(`${mirror.host}/mirror/right:1`)).digest, entries.get('arm64'));
+  });
+
   it('pull --platform A,B writes the same narrowed index into a layout, without the other platform\'s blobs', async () => {
     const layout = join(tmp.path, 'pulled');
     const r = await runCliAsync(['pull', source, '--layout', layout, '--tag', 'two', '--platform', 'linux/amd64,linux/arm64', '--json'], { env });
