@@ -42,10 +42,13 @@ export class ArchiveBlobs implements ReadOnlyStorage, BlobSourceProvider {
 
   async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
     options.signal?.throwIfAborted();
-    const verifier = new VerifyingStream(desc, `${this.tar.file}: blob ${desc.digest}`);
     const made = this.made.get(desc.digest);
-    if (made) return Readable.from([made]).pipe(verifier);
-    const body = this.tar.read(this.require(desc));
+    if (made) return Readable.from([made]).pipe(new VerifyingStream(desc, `${this.tar.file}: blob ${desc.digest}`));
+    const member = this.require(desc);
+    // A member not named by its digest (a legacy `<id>/layer.tar`) is named as the archive has it.
+    const named = member.path === `blobs/${digestAlgorithm(desc.digest)}/${digestHex(desc.digest)}`;
+    const verifier = new VerifyingStream(desc, `${this.tar.file}: ${named ? '' : `${member.path}, `}blob ${desc.digest}`);
+    const body = this.tar.read(member);
     body.on('error', (err) => verifier.destroy(err));
     return body.pipe(verifier);
   }

@@ -1,6 +1,6 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { Digester, sha256, type Digest } from '../oci/digest.js';
+import { Digester, isDigest, sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
@@ -16,6 +16,7 @@ export interface DockerArchiveImage {
 }
 
 const BLOB_PATH = /^blobs\/sha256\/([a-f0-9]{64})$/;
+const UNCOMPRESSED_LAYER = 'application/vnd.docker.image.rootfs.diff.tar';
 
 /**
  * What `docker save`, `podman save` and `skopeo copy … docker-archive:` write, read in place
@@ -24,8 +25,11 @@ const BLOB_PATH = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * The image's manifest is the archive's own when it has one (docker save ≥ 25 and ocipush export
  * store it among the blobs), so the digest is the one the image had in its registry. Older
  * archives (legacy `<id>/layer.tar` members) have none: a Docker v2 schema 2 manifest is made up
- * for them, as skopeo does, with each layer described as the bytes the archive holds (digests of
- * uncompressed layers are learnt by reading them once).
+ * for them, as skopeo does, with each layer described as the bytes the archive holds. An
+ * uncompressed layer's digest is its diff_id in the config, as skopeo and podman load take it, so
+ * a layer whose bytes are not the config's fails its digest check when it is read, instead of
+ * going out as an image whose layer contradicts its config; a compressed one is read once to
+ * learn its digest.
  */
 export class DockerArchiveReader extends ArchiveBlobs {
   private constructor(tar: TarIndex, readonly images: DockerArchiveImage[]) {
@@ -65,8 +69,9 @@ export class DockerArchiveReader extends ArchiveBlobs {
     const configBytes = await readSmall(this.tar.read(configMember), MAX_CONFIG_BYTES, `${this.tar.file}: ${entry.Config}`);
     const configDigest = sha256(configBytes);
     this.addAlias(configDigest, configMember);
+    const diffIds = diffIdsOf(configBytes);
     const layers: Descriptor[] = [];
-    for (const path of entry.Layers) layers.push(await this.layerOf(path));
+    for (const [i, path] of entry.Layers.entries()) layers.push(await this.layerOf(path, diffIds?.[i]));
     for (const [digest, { bytes, parsed }] of candidates) {
       if (isIndex(parsed) || parsed.config.digest !== configDigest) continue;
       if (parsed.layers.length !== layers.length || parsed.layers.some((l, i) => l.digest !== layers[i]!.digest)) continue;
@@ -84,12 +89,15 @@ export class DockerArchiveReader extends ArchiveBlobs {
     return { mediaType: MediaType.DockerManifest, digest, size: bytes.length };
   }
 
-  private async layerOf(path: string): Promise<Descriptor> {
+  private async layerOf(path: string, diffId: Digest | undefined): Promise<Descriptor> {
     const member = this.need(path);
     const named = BLOB_PATH.exec(member.path);
-    const digest = named ? (`sha256:${named[1]}` as Digest) : await digestOf(this.tar, member);
-    if (!named) this.addAlias(digest, member);
-    return { mediaType: await this.layerMediaType(member), digest, size: member.size };
+    const mediaType = await this.layerMediaType(member);
+    if (named) return { mediaType, digest: `sha256:${named[1]}` as Digest, size: member.size };
+    // Uncompressed, the bytes are the diff_id's: fetch verifies them against it as they stream.
+    const digest = mediaType === UNCOMPRESSED_LAYER && diffId !== undefined ? diffId : await digestOf(this.tar, member);
+    this.addAlias(digest, member);
+    return { mediaType, digest, size: member.size };
   }
 
   /** Docker media types (the archive is docker's format); gzip and zstd are told by their magic bytes. */
@@ -97,7 +105,7 @@ export class DockerArchiveReader extends ArchiveBlobs {
     const head = await readSmall(this.tar.read(member, 0, Math.min(member.size, 4) - 1), 4, member.path);
     if (head[0] === 0x1f && head[1] === 0x8b) return MediaType.DockerLayerGzip;
     if (head.readUInt32LE(0) === 0xfd2fb528) return MediaType.OciLayerZstd;
-    return 'application/vnd.docker.image.rootfs.diff.tar';
+    return UNCOMPRESSED_LAYER;
   }
 
   private need(path: string): TarMember {
@@ -146,6 +154,16 @@ async function storedManifests(tar: TarIndex): Promise<Map<Digest, { bytes: Buff
     }
   }
   return found;
+}
+
+/** The config's sha256 diff_ids, or undefined when it lists none that can be trusted as digests. */
+function diffIdsOf(configBytes: Buffer): Digest[] | undefined {
+  try {
+    const ids = (JSON.parse(configBytes.toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
+    return Array.isArray(ids) && ids.every((id) => isDigest(id) && id.startsWith('sha256:')) ? ids as Digest[] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function digestOf(tar: TarIndex, member: TarMember): Promise<Digest> {

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { runCli, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
+import { envWith, skopeoFails, skopeoRaw } from '../cli/copy-support.js';
+import { podman, skopeo, tempFilesIn } from './support.js';
+
+/**
+ * Archives as podman save writes them (the legacy docker save layout: `<diff_id>.tar` layers,
+ * `<id>/layer.tar` links, `repositories`, no manifest among the blobs), read by `copy`.
+ */
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let legacy: string;
+let p: ReturnType<typeof podman>;
+const env = envWith();
+
+before(async () => {
+  tmp = await tempDir('ocipush-archive-reader-');
+  registry = await startRegistry();
+  const rootfs = join(tmp.path, 'rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'data.bin'), randomBytes(256 * 1024));
+  writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+  const layout = join(tmp.path, 'layout');
+  assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '-q']));
+  const exported = join(tmp.path, 'exported.tar');
+  assertOk(runCli(['export', '--layout', layout, 'app=localhost:5000/reader/app:1', '-o', exported, '-q']));
+  p = podman(join(tmp.path, 'podman'));
+  p.run(['load', '-q', '-i', exported]);
+  legacy = join(tmp.path, 'legacy.tar');
+  p.run(['save', '--format', 'docker-archive', '-o', legacy, 'localhost:5000/reader/app:1']);
+});
+after(async () => {
+  p?.cleanup();
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+/** Flips one byte `at` bytes into the member's data of the first member named `<64 hex>.tar`. */
+function corruptLayer(source: string, target: string, at: number): void {
+  copyFileSync(source, target);
+  const list = skopeo(['inspect', '--config', '--raw', `docker-archive:${source}`]);
+  const diffId = (JSON.parse(list) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids[0]!.slice('sha256:'.length);
+  const fd = openSync(target, 'r+');
+  try {
+    const header = Buffer.alloc(512);
+    for (let offset = 0; ; ) {
+      assert.equal(readSync(fd, header, 0, 512, offset), 512, 'layer member found');
+      const name = header.subarray(0, 100).toString('latin1').replace(/\0.*$/s, '');
+      const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim(), 8);
+      if (name === `${diffId}.tar`) {
+        const byte = Buffer.alloc(1);
+        readSync(fd, byte, 0, 1, offset + 512 + at);
+        byte[0] = byte[0]! ^ 0xff;
+        writeSync(fd, byte, 0, 1, offset + 512 + at);
+        return;
+      }
+      offset += 512 + Math.ceil(size / 512) * 512;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('docker-archive: podman save (legacy layout) as a copy source', () => {
+  it('a layer whose bytes are not its diff_id fails the copy, naming the layer, as podman load refuses it', async () => {
+    const bad = join(tmp.path, 'bad.tar');
+    corruptLayer(legacy, bad, 200_000);
+    const fresh = podman(join(tmp.path, 'podman-fresh'));
+    try {
+      assert.throws(() => fresh.run(['load', '-i', bad]), /Digest did not match/, 'podman load refuses the archive');
+    } finally {
+      fresh.cleanup();
+    }
+
+    const up = await runCliAsync(['copy', '-q', `docker-archive:${bad}`, `${registry.host}/reader/bad:1`], { env });
+    assertOneLineError(up, /^ocipush: .*bad\.tar: [a-f0-9]{64}\.tar, blob sha256:[a-f0-9]{64}: content has digest sha256:[a-f0-9]{64}, expected sha256:/);
+    assert.match((await skopeoFails(`${registry.host}/reader/bad:1`)) ?? '', /manifest unknown/, 'no image was tagged');
+
+    const out = join(tmp.path, 'out');
+    mkdirSync(out);
+    const local = await runCliAsync(['copy', `docker-archive:${bad}`, `docker-archive:${join(out, 'copy.tar')}`], { env });
+    assert.equal(local.status, 1, local.stderr);
+    assert.deepEqual([existsSync(join(out, 'copy.tar')), tempFilesIn(out)], [false, []], 'nothing left behind');
+  });
+
+  it('the intact archive goes to a registry with its layers under their diff_ids, which skopeo and podman read', async () => {
+    const up = await runCliAsync(['copy', `docker-archive:${legacy}`, `${registry.host}/reader/good:1`], { env });
+    assertOk(up);
+    const config = JSON.parse(skopeo(['inspect', '--config', '--raw', `docker-archive:${legacy}`])) as { rootfs: { diff_ids: string[] } };
+    const manifest = JSON.parse((await skopeoRaw(`${registry.host}/reader/good:1`)).bytes.toString()) as { layers: { digest: string }[] };
+    assert.deepEqual(manifest.layers.map((l) => l.digest), config.rootfs.diff_ids);
+    const pulled = podman(join(tmp.path, 'podman-pull'));
+    try {
+      pulled.run(['pull', '-q', '--tls-verify=false', `${registry.host}/reader/good:1`]);
+    } finally {
+      pulled.cleanup();
+    }
+  });
+});
