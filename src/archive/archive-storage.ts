@@ -29,6 +29,11 @@ export class ArchiveBlobs implements ReadOnlyStorage, BlobSourceProvider {
     this.aliases.set(digest, member);
   }
 
+  /** Lets go of the archive (a spooled copy of a pipe or a gzip-compressed archive is freed). */
+  close(): Promise<void> {
+    return this.tar.close();
+  }
+
   /** The member holding a blob: by its digest path, else an alias. */
   member(digest: Digest): TarMember | undefined {
     return this.tar.get(`blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`) ?? this.aliases.get(digest);

@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { headerChecksumHolds, headerField, headerNumber, paxRecords, untilNul, ustarName } from '../layer/tar-fields.js';
 import { BLOCK } from '../layer/tar-header.js';
+import { isGzip, spoolArchive } from './spool.js';
 
 /** Where a file's bytes are inside a tar archive. */
 export interface TarMember {
@@ -22,10 +23,15 @@ const MAX_EXTENDED_HEADER = 1024 * 1024;
  * headers, and a member is then read straight from the file by offset. Symbolic links between
  * members (docker save links repeated layers) resolve to their target. Understands ustar, pax
  * extended headers (path, size) and GNU long names, which is what docker, podman, skopeo and
- * ocipush write.
+ * ocipush write. An archive that cannot be read by offset where it is (a pipe, a gzip-compressed
+ * tar) is first copied into a temp file (`spool.ts`).
  */
 export class TarIndex {
-  private constructor(readonly file: string, private readonly members: Map<string, TarMember>) {}
+  /**
+   * `file` is the archive as the user named it (in messages); `spooled`, when set, holds its
+   * bytes instead: a pipe or a gzip-compressed archive copied into an unlinked temp file.
+   */
+  private constructor(readonly file: string, private readonly members: Map<string, TarMember>, private readonly spooled?: FileHandle) {}
 
   static async open(file: string): Promise<TarIndex> {
     let handle: FileHandle;
@@ -34,8 +40,15 @@ export class TarIndex {
     } catch (err) {
       throw fromSystemError(err, file, 'cannot open the archive');
     }
+    let spooled: FileHandle | undefined;
     try {
-      return new TarIndex(file, await scan(handle, file));
+      const stats = await handle.stat();
+      if (stats.isDirectory()) throw new OcipushError('EUSAGE', `${file}: is a directory, not an archive file (an OCI layout directory is oci:DIR)`);
+      if (!stats.isFile() || isGzip(await head(handle, stats.size))) spooled = await spoolArchive(handle, file);
+      return new TarIndex(file, await scan(spooled ?? handle, file), spooled);
+    } catch (err) {
+      await spooled?.close().catch(() => {});
+      throw err;
     } finally {
       await handle.close();
     }
@@ -52,9 +65,23 @@ export class TarIndex {
 
   /** The member's bytes, streamed from the archive (`start`/`end` inclusive, relative to the member). */
   read(member: TarMember, start = 0, end = member.size - 1): Readable {
-    if (member.size === 0 || end < start) return createReadStream(this.file, { start: 1, end: 0 });
-    return createReadStream(this.file, { start: member.offset + start, end: member.offset + end });
+    if (member.size === 0 || end < start) return Readable.from([]);
+    const range = { start: member.offset + start, end: member.offset + end };
+    if (this.spooled) return createReadStream('', { fd: this.spooled.fd, autoClose: false, ...range });
+    return createReadStream(this.file, range);
   }
+
+  /** Lets go of a spooled copy (its bytes vanish with it). */
+  async close(): Promise<void> {
+    await this.spooled?.close().catch(() => {});
+  }
+}
+
+/** The first two bytes of a regular file (what tells gzip from tar). */
+async function head(handle: FileHandle, size: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(Math.min(2, size));
+  if (bytes.length > 0) await handle.read(bytes, 0, bytes.length, 0);
+  return bytes;
 }
 
 function normal(path: string): string {

@@ -64,12 +64,12 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
     case 'oci-archive': {
       const { OciArchiveReader } = await import('../archive/oci-archive-reader.js');
       const archive = await OciArchiveReader.open(resolvePath(location.path));
-      return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: async () => {} };
+      return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: () => archive.close() };
     }
     case 'docker-archive': {
       const { DockerArchiveReader } = await import('../archive/docker-archive-reader.js');
       const archive = await DockerArchiveReader.open(resolvePath(location.path));
-      return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: async () => {} };
+      return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: () => archive.close() };
     }
   }
 }

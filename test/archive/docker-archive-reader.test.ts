@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { runCli, tempDir } from '../support/tools.js';
+import { tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { envWith, skopeoFails, skopeoRaw } from '../cli/copy-support.js';
-import { podman, skopeo, tempFilesIn } from './support.js';
+import { podman, podmanSavedImage, skopeo, tempFilesIn } from './support.js';
 
 /**
  * Archives as podman save writes them (the legacy docker save layout: `<diff_id>.tar` layers,
@@ -22,18 +21,9 @@ const env = envWith();
 before(async () => {
   tmp = await tempDir('ocipush-archive-reader-');
   registry = await startRegistry();
-  const rootfs = join(tmp.path, 'rootfs');
-  mkdirSync(rootfs);
-  writeFileSync(join(rootfs, 'data.bin'), randomBytes(256 * 1024));
-  writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
-  const layout = join(tmp.path, 'layout');
-  assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '-q']));
-  const exported = join(tmp.path, 'exported.tar');
-  assertOk(runCli(['export', '--layout', layout, 'app=localhost:5000/reader/app:1', '-o', exported, '-q']));
-  p = podman(join(tmp.path, 'podman'));
-  p.run(['load', '-q', '-i', exported]);
-  legacy = join(tmp.path, 'legacy.tar');
-  p.run(['save', '--format', 'docker-archive', '-o', legacy, 'localhost:5000/reader/app:1']);
+  const saved = podmanSavedImage(tmp.path);
+  legacy = saved.dockerArchive;
+  p = saved.podman;
 });
 after(async () => {
   p?.cleanup();

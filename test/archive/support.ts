@@ -1,7 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireTool, run } from '../support/tools.js';
+import { requireTool, run, runCli } from '../support/tools.js';
 
 /**
  * An isolated podman store (vfs: no overlay mounts needed). The store lives in `dir`; the runroot
@@ -52,4 +53,29 @@ export function layoutConfigFor(layout: string, tag: string): { manifest: { conf
 export function skopeo(args: string[]): string {
   requireTool('skopeo');
   return run('skopeo', args);
+}
+
+/**
+ * An image ocipush built (a 256 KiB random file and a small one), loaded into a podman store of
+ * its own and saved back by podman as `docker-archive` (the legacy docker save layout:
+ * `<diff_id>.tar` layers, `<id>/layer.tar` links, `repositories`) and as `oci-archive`.
+ */
+export function podmanSavedImage(dir: string, name = 'localhost:5000/saved/app:1'): { dockerArchive: string; ociArchive: string; podman: ReturnType<typeof podman> } {
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(rootfs, { recursive: true });
+  writeFileSync(join(rootfs, 'data.bin'), randomBytes(256 * 1024));
+  writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+  const layout = join(dir, 'layout');
+  const built = runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '-q']);
+  if (built.status !== 0) throw new Error(`ocipush build failed: ${built.stderr}`);
+  const exported = join(dir, 'exported.tar');
+  const wrote = runCli(['export', '--layout', layout, `app=${name}`, '-o', exported, '-q']);
+  if (wrote.status !== 0) throw new Error(`ocipush export failed: ${wrote.stderr}`);
+  const p = podman(join(dir, 'podman'));
+  p.run(['load', '-q', '-i', exported]);
+  const dockerArchive = join(dir, 'podman-docker.tar');
+  const ociArchive = join(dir, 'podman-oci.tar');
+  p.run(['save', '--format', 'docker-archive', '-o', dockerArchive, name]);
+  p.run(['save', '--format', 'oci-archive', '-o', ociArchive, name]);
+  return { dockerArchive, ociArchive, podman: p };
 }
