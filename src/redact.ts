@@ -39,8 +39,9 @@ const PATTERNS: [RegExp, string][] = [
   // A bare `Basic <base64>` / `Bearer <token>` credential (not a word: `Bearer authentication`).
   [/\b(Basic|Bearer)\s+(?=[A-Za-z]*[0-9+/=._~-])[A-Za-z0-9+/=._~-]{8,}/g, `$1 ${REDACTED}`],
   // `user:password@host` at the start of a word or after `//` (a URL or a reference), never `name:tag@sha256:…`
-  // nor the placeholder of a hint (`http://user:password@host:port`).
-  [/(^|[\s"'(<=[]|\/\/)([^\s/@:"'<>()[\]]+):(?!password@host)([^\s/@"'<>]+)@(?!sha(?:256|384|512):)(?=[A-Za-z0-9.[-])/g, `$1$2:${REDACTED}@`],
+  // nor the placeholder of a hint (`http://user:password@host:port`), nor an archive's image by
+  // position (`docker-archive:app.tar:@1`: a transport, not a user).
+  [/(^|[\s"'(<=[]|\/\/)(?!(?:docker-archive|oci-archive|oci):)([^\s/@:"'<>()[\]]+):(?!password@host)([^\s/@"'<>]+)@(?!sha(?:256|384|512):)(?=[A-Za-z0-9.[-])/g, `$1$2:${REDACTED}@`],
   // A credential helper's answer: `"Secret":"…"`, and OAuth2 token fields.
   // (Also when the text was cut short inside the value.)
   [/("(?:Secret|password|token|access_token|refresh_token|identitytoken|registrytoken)"\s*:\s*")(?:[^"\\]|\\.)*/gi, `$1${REDACTED}`],

@@ -29,6 +29,8 @@ describe('redact', () => {
       'Bearer authentication required',
       'WWW-Authenticate: Basic realm="registry"',
       'give credentials in HTTP_PROXY: http://user:password@host:port',
+      'copied docker-archive:app.tar:@1 to localhost:5000/app:1',
+      'oci-archive:bundle.tar:@0',
     ]) assert.equal(redact(text), text);
   });
 });

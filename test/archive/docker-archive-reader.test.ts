@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
@@ -91,5 +91,14 @@ describe('docker-archive: podman save (legacy layout) as a copy source', () => {
     } finally {
       pulled.cleanup();
     }
+  });
+
+  it('@N picks an image by position as skopeo does, and the line names the archive as typed', async () => {
+    const up = await runCliAsync(['copy', `docker-archive:${basename(legacy)}:@0`, `${registry.host}/reader/first:1`], { env, cwd: dirname(legacy) });
+    assertOk(up);
+    assert.match(up.stderr, new RegExp(`copied docker-archive:${basename(legacy).replace('.', '\\.')}:@0 to ${registry.host}/reader/first:1 `));
+    const expected = skopeo(['inspect', '--config', '--raw', `docker-archive:${legacy}:@0`]);
+    const copied = skopeo(['inspect', '--config', '--raw', '--tls-verify=false', `docker://${registry.host}/reader/first:1`]);
+    assert.equal(copied, expected);
   });
 });
