@@ -15,16 +15,25 @@ import type { OpenOptions } from '../transports/open.js';
  */
 export type Endpoint = ImageLocation;
 
-/** `as: 'destination'` also checks the name an image gets in a layout, before anything is opened or made. */
+/**
+ * `as: 'destination'` also checks the name an image gets in a layout or an archive, before
+ * anything is opened or made, as skopeo checks it.
+ */
 export async function parseEndpoint(text: string, options: { as?: 'destination' } = {}): Promise<Endpoint> {
   const { parseTransport } = await import('../transports/parse.js');
   const endpoint = parseTransport(text);
-  if (options.as === 'destination' && endpoint.transport === 'oci' && endpoint.name !== undefined) {
-    const [{ isLayoutRefName }, { OcipushError }] = await Promise.all([import('../oci/reference.js'), import('../errors.js')]);
-    // As skopeo and build --tag check it: umoci and skopeo cannot name such an image.
-    if (!isLayoutRefName(endpoint.name)) {
-      throw new OcipushError('EUSAGE', `${text}: "${endpoint.name}" is not a name for an image in a layout (letters and digits, joined by - . _ : @ + or /)`);
-    }
+  if (options.as !== 'destination' || endpoint.transport === 'registry' || endpoint.name === undefined) return endpoint;
+  if (endpoint.transport === 'docker-archive') {
+    // A RepoTag podman load and docker load can read, or the copy would fail once every blob is written.
+    const { normaliseRepoTag } = await import('../archive/names.js');
+    normaliseRepoTag(endpoint.name, `${text}: image name "${endpoint.name}"`);
+    return endpoint;
+  }
+  const [{ isLayoutRefName }, { OcipushError }] = await Promise.all([import('../oci/reference.js'), import('../errors.js')]);
+  // As skopeo and build --tag check it: umoci, skopeo and podman load cannot name such an image.
+  if (!isLayoutRefName(endpoint.name)) {
+    const where = endpoint.transport === 'oci' ? 'a layout' : 'an OCI archive';
+    throw new OcipushError('EUSAGE', `${text}: "${endpoint.name}" is not a name for an image in ${where} (letters and digits, joined by - . _ : @ + or /)`);
   }
   return endpoint;
 }
