@@ -130,17 +130,33 @@ export async function openDestination(endpoint: Endpoint, source: OpenedSource, 
     case 'docker-archive': {
       const { ArchiveWriter } = await import('../archive/archive-writer.js');
       const writer = await ArchiveWriter.create(endpoint.path, endpoint.transport);
-      let reference = endpoint.name;
-      if (reference === undefined && endpoint.transport === 'docker-archive' && source.endpoint.transport === 'registry' && source.tag) {
-        reference = `${source.endpoint.reference.registry}/${source.endpoint.reference.repository}:${source.tag}`;
-      }
-      if (reference === undefined && endpoint.transport === 'oci-archive') reference = source.tag;
+      const reference = endpoint.name ?? (endpoint.transport === 'oci-archive' ? ociArchiveName(source) : registryName(source));
       return {
         endpoint, name: endpoint.text, storage: writer, ...(reference ? { reference } : {}), writer,
         finish: (root) => writer.finish(root), abort: () => writer.abort(),
       };
     }
   }
+}
+
+/** A registry source's whole reference (`host/repo:tag`), the name an archive gives its image. */
+function registryName(source: OpenedSource): string | undefined {
+  const from = source.endpoint;
+  return from.transport === 'registry' && source.tag ? `${from.reference.registry}/${from.reference.repository}:${source.tag}` : undefined;
+}
+
+/**
+ * The ref.name of an oci-archive given none. podman load reads it as the image's name, so a
+ * registry source keeps its whole reference (as a docker archive's RepoTag does) and an archive
+ * named `host/repo:tag` that name, never its bare tag (`1` would load as `localhost/1:latest`);
+ * a layout's name stays as the layout has it (`oci:DIR:app` → `app`).
+ */
+function ociArchiveName(source: OpenedSource): string | undefined {
+  const from = source.endpoint;
+  if (from.transport === 'registry') return registryName(source);
+  // (An archive image named by `@N` or a digest has no tag: it stays unnamed.)
+  if (from.transport !== 'oci' && from.name !== undefined && source.tag !== undefined) return from.name;
+  return source.tag;
 }
 
 /** Whether a source storage can name tags (cosign's referrer tags are looked up with it). */
