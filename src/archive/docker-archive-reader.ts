@@ -51,7 +51,8 @@ export class DockerArchiveReader extends ArchiveBlobs {
    * Nth image, as skopeo numbers them from 0), or nothing when the archive holds one image.
    */
   async resolve(name?: string): Promise<Descriptor> {
-    const list = this.images.map((image, i) => image.repoTags[0] ?? `@${i}`).join(', ') || 'none';
+    // Every name an image answers to (an image saved under two tags has two), or its position.
+    const list = this.images.flatMap((image, i) => (image.repoTags.length > 0 ? image.repoTags : [`@${i}`])).join(', ') || 'none';
     if (name === undefined || name === '') {
       if (this.images.length === 1) return this.images[0]!.root;
       throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive holds ${this.images.length} images, name one (${list})`);

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeSync, clo
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { run, runCli, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { envWith, skopeoFails, skopeoRaw } from '../cli/copy-support.js';
 import { podman, podmanSavedImage, skopeo, tempFilesIn } from './support.js';
@@ -101,4 +101,31 @@ describe('docker-archive: podman save (legacy layout) as a copy source', () => {
     const copied = skopeo(['inspect', '--config', '--raw', '--tls-verify=false', `docker://${registry.host}/reader/first:1`]);
     assert.equal(copied, expected);
   });
+
+  it('a name that picks nothing lists every name the archive answers to, each of which copies as skopeo reads it', async () => {
+    // podman save -m of one image under two names, and a second image: three names, two images.
+    p.run(['tag', 'localhost:5000/saved/app:1', 'example.com/other/app:2']);
+    const base = join(tmp.path, 'base.tar');
+    runCliOk(['mutate', '-q', `docker-archive:${legacy}`, `docker-archive:${base}:localhost/base:1`, '--label', 'second=image']);
+    p.run(['load', '-q', '-i', base]);
+    const multi = join(tmp.path, 'multi.tar');
+    p.run(['save', '-m', '--format', 'docker-archive', '-o', multi, 'localhost:5000/saved/app:1', 'example.com/other/app:2', 'localhost/base:1']);
+    assert.equal(JSON.parse(run('tar', ['-xOf', multi, 'manifest.json'])).length, 2, 'two images');
+
+    const none = await runCliAsync(['copy', '-q', `docker-archive:${multi}:nope/app:1`, `${registry.host}/reader/nope:1`], { env });
+    assertOneLineError(none, /no image named "nope\/app:1" \(the archive has: (.*)\)$/);
+    const listed = /\(the archive has: (.*)\)$/.exec(none.stderr.trim())![1]!.split(', ').sort();
+    assert.deepEqual(listed, ['example.com/other/app:2', 'localhost/base:1', 'localhost:5000/saved/app:1']);
+    for (const name of listed) {
+      const up = await runCliAsync(['copy', '-q', `docker-archive:${multi}:${name}`, `${registry.host}/reader/listed:1`], { env });
+      assertOk(up);
+      const copied = skopeo(['inspect', '--config', '--raw', '--tls-verify=false', `docker://${registry.host}/reader/listed:1`]);
+      assert.equal(copied, skopeo(['inspect', '--config', '--raw', `docker-archive:${multi}:${name}`]), name);
+    }
+  });
 });
+
+function runCliOk(args: string[]): void {
+  const r = runCli(args);
+  assert.equal(r.status, 0, r.stderr);
+}
