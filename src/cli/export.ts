@@ -56,7 +56,12 @@ export const exportCommand: CliCommand<ExportArgs> = {
     });
     out.clearLive();
     for (const image of result.images) {
-      if (image.repoTags.length === 0) out.warn(`image ${image.manifest} has no name in the archive (untagged in the layout): docker load will give it none`);
+      if (image.repoTags.length === 0) {
+        // Chosen by its digest, a tagged image has no name in the archive either: the layout's is a bare tag.
+        const byDigest = image.sources.find((source) => source.startsWith('sha256:'));
+        const why = byDigest ? `chosen by its digest; ${byDigest}=REPO:TAG names it` : 'untagged in the layout';
+        out.warn(`image ${image.manifest} has no name in the archive (${why}): docker load will give it none`);
+      }
     }
     const lines = result.images.map((image) => `${image.repoTags.length ? image.repoTags.join(', ') : '<untagged>'} ${image.manifest} (${image.layers.length} layer${image.layers.length === 1 ? '' : 's'})`);
     const where = result.output ? `${result.output} (${formatBytes(result.size ?? 0)})` : 'stdout';
