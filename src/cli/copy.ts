@@ -243,6 +243,7 @@ export async function copyImage(
       referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...ends });
       if (src.layout && dst.repository) await appendAttestations(src.layout, dst.repository, subjects, referrers);
     }
+    if (context.referrers && dst.writer) await sayReferrersLeft(src, subjects, context.out, destination.text);
     await dst.finish(root);
     await src.close();
 
@@ -267,6 +268,19 @@ export async function copyImage(
     await dst?.abort().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * An archive holds the image alone: what refers to it (cosign's signatures, attestations and
+ * SBOMs, OCI 1.1 referrers) stays behind, which a line says rather than leave it to be found
+ * missing by a verify on the far side of an air gap.
+ */
+async function sayReferrersLeft(src: OpenedSource, subjects: Descriptor[], out: Output, destination: string): Promise<void> {
+  const [{ findReferrers }, { referrerEnds }] = await Promise.all([import('../transfer/copy-referrers.js'), import('../transfer/referrer-ends.js')]);
+  const { listReferrers } = await referrerEnds(src, {});
+  const left = await findReferrers(src.storage, subjects, listReferrers ? { listReferrers } : {});
+  if (left.length === 0) return;
+  out.warn(`${left.length} referrer${left.length === 1 ? '' : 's'} not copied (${left.join(', ')}): ${destination} holds the image only; copy to oci:DIR to carry signatures, attestations and SBOMs`);
 }
 
 /**

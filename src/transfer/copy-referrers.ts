@@ -118,6 +118,21 @@ export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects
 }
 
 /**
+ * What copyReferrers would copy for `subjects` (their cosign tags the source has, their OCI 1.1
+ * referrers), named and not copied: for a destination that cannot hold them (an archive), so
+ * that the copy can say what stays behind.
+ */
+export async function findReferrers(src: ReadOnlyStorage, subjects: Descriptor[], options: Pick<ReferrerCopyOptions, 'listReferrers' | 'signal'> = {}): Promise<string[]> {
+  const { listReferrers, signal } = options;
+  const tags = isTagResolver(src)
+    ? (await Promise.all(subjects.flatMap((s) => cosignTags(s)).map(async (tag) => ((await resolveIfPresent(src, tag, signal)) ? [tag] : [])))).flat()
+    : [];
+  const lister = listReferrers ?? (isReferrerLister(src) ? (d: Descriptor) => src.referrers(d, signal ? { signal } : {}) : undefined);
+  const listed = lister ? (await Promise.all(subjects.map(lister))).flat().map((d) => d.digest) : [];
+  return [...tags, ...new Set(listed)];
+}
+
+/**
  * What is under a manifest (its config and layers), copied; the manifest itself is left to the
  * publisher, which stores it and reads the registry's answer. The copy's own events for it would
  * say "already there": the publisher's success is reported instead.

@@ -168,6 +168,33 @@ describe('oci-archive', () => {
   });
 });
 
+describe('what refers to the image', () => {
+  it('a signature an archive cannot hold is named in a warning, not dropped without a word', async () => {
+    const keyEnv = { ...env, COSIGN_PASSWORD: 'archive-pw' };
+    const prefix = join(tmp.path, 'archive-key');
+    assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', prefix], { env: keyEnv }));
+    assertOk(await runCliAsync(['copy', `${registry.host}/src/app:1`, `${registry.host}/signed/app:1`], { env }));
+    assertOk(await runCliAsync(['sign', `${registry.host}/signed/app:1`, '--key', `${prefix}.key`], { env: keyEnv }));
+    const digest = skopeoDigest(`${registry.host}/signed/app:1`);
+    const sigTag = `${digest.replace(':', '-')}.sig`;
+    for (const transport of ['oci-archive', 'docker-archive']) {
+      const archive = join(tmp.path, `signed-${transport}.tar`);
+      const r = await runCliAsync(['copy', '-q', `${registry.host}/signed/app:1`, `${transport}:${archive}`], { env });
+      assertOk(r);
+      assert.equal(r.stderr.trim(), `ocipush: warning: 1 referrer not copied (${sigTag}): ${transport}:${archive} holds the image only; copy to oci:DIR to carry signatures, attestations and SBOMs`);
+      // The archive is the image alone, as skopeo reads it.
+      assert.equal(configDigest(`${transport}:${archive}`), configDigest(`docker://${registry.host}/signed/app:1`));
+      if (transport === 'oci-archive') assert.equal(sha256(Buffer.from(skopeo(['inspect', '--raw', `${transport}:${archive}`]))), digest);
+      const quiet = await runCliAsync(['copy', '-q', '--no-referrers', `${registry.host}/signed/app:1`, `${transport}:${archive}`], { env });
+      assertOk(quiet);
+      assert.equal(quiet.stderr, '', '--no-referrers asks for the image alone');
+    }
+    const unsigned = await runCliAsync(['copy', '-q', `${registry.host}/src/app:1`, `oci-archive:${join(tmp.path, 'unsigned.tar')}`], { env });
+    assertOk(unsigned);
+    assert.equal(unsigned.stderr, '');
+  });
+});
+
 describe('oci layout', () => {
   it('registry → oci:DIR:NAME (skopeo reads it) → registry, the same digest', async () => {
     const dir = join(tmp.path, 'copied-layout');
