@@ -30,7 +30,10 @@ export function repoTagForEntry(entry: Descriptor, repository?: string): string 
 /**
  * Checks a `repository[:tag]` name and gives it the form `docker save` writes: the tag added
  * when missing (`latest`), a digest refused (RepoTags hold tags), the name otherwise kept as the
- * user wrote it, except that Docker Hub's `docker.io/library/` prefix is dropped.
+ * user wrote it. A name that spells out Docker Hub (`docker.io/library/hello:1`, a Docker Hub
+ * source) keeps it, in the qualified form skopeo and podman save write: docker load reads it as
+ * `hello:1`, and podman load, which takes a name without a registry (`hello:1`) for
+ * `localhost/hello:1`, as Docker Hub's.
  */
 export function normaliseRepoTag(name: string, what: string): string {
   let ref: Reference;
@@ -42,10 +45,14 @@ export function normaliseRepoTag(name: string, what: string): string {
   if (ref.digest !== undefined && ref.tag === undefined) {
     throw new OcipushError('EUSAGE', `${what}: a digest reference cannot be a tag in a docker archive; use REPO:TAG`);
   }
+  if (ref.registry === DOCKER_HUB && DOCKER_HUB_HOSTS.has(name.split('/')[0]!)) return `${DOCKER_HUB}/${ref.repository}:${ref.tag ?? 'latest'}`;
   return familiarName(ref);
 }
 
-/** `docker.io/library/hello:1` → `hello:1`, `docker.io/me/app:1` → `me/app:1`, others unchanged. */
+/** How a name spells out Docker Hub (parseReference reads each as `docker.io`). */
+const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** `hello:1` and `me/app:1` as they are (Docker Hub's, to docker), `ghcr.io/me/app:1` unchanged. */
 function familiarName(ref: Reference): string {
   let repo = ref.repository;
   if (ref.registry === DOCKER_HUB) {
