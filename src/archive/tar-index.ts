@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { headerChecksumHolds, headerField, headerNumber, paxRecords, untilNul, ustarName } from '../layer/tar-fields.js';
 import { BLOCK } from '../layer/tar-header.js';
-import { isGzip, spoolArchive } from './spool.js';
+import { HEAD_BYTES, isGzip, refuseOtherCompression, spoolArchive } from './spool.js';
 
 /** Where a file's bytes are inside a tar archive. */
 export interface TarMember {
@@ -44,7 +44,9 @@ export class TarIndex {
     try {
       const stats = await handle.stat();
       if (stats.isDirectory()) throw new OcipushError('EUSAGE', `${file}: is a directory, not an archive file (an OCI layout directory is oci:DIR)`);
-      if (!stats.isFile() || isGzip(await head(handle, stats.size))) spooled = await spoolArchive(handle, file);
+      const start = stats.isFile() ? await head(handle, stats.size) : undefined;
+      if (start) refuseOtherCompression(start, file, false);
+      if (!start || isGzip(start)) spooled = await spoolArchive(handle, file, !start);
       return new TarIndex(file, await scan(spooled ?? handle, file), spooled);
     } catch (err) {
       await spooled?.close().catch(() => {});
@@ -77,9 +79,9 @@ export class TarIndex {
   }
 }
 
-/** The first two bytes of a regular file (what tells gzip from tar). */
+/** The first bytes of a regular file (what tells a compressed archive from a tar). */
 async function head(handle: FileHandle, size: number): Promise<Buffer> {
-  const bytes = Buffer.alloc(Math.min(2, size));
+  const bytes = Buffer.alloc(Math.min(HEAD_BYTES, size));
   if (bytes.length > 0) await handle.read(bytes, 0, bytes.length, 0);
   return bytes;
 }

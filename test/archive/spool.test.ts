@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, tempDir, type RunResult } from '../support/tools.js';
+import { CLI, run, tempDir, type RunResult } from '../support/tools.js';
 import { assertOk, assertOneLineError } from '../cli/registry-support.js';
 import { envWith, skopeoRaw } from '../cli/copy-support.js';
 import { podman, podmanSavedImage, skopeo } from './support.js';
@@ -42,6 +42,13 @@ function cliWithStdin(args: string[], input: Buffer): RunResult {
     input, encoding: 'utf8', env: { ...process.env, ...envWith(), TMPDIR: spoolDir }, maxBuffer: 16 * 1024 * 1024,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `file` compressed by `tool` (xz, bzip2). */
+function compressed(tool: string, file: string): Buffer {
+  const r = spawnSync(tool, ['-c', file], { maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
+  return r.stdout;
 }
 
 function cli(args: string[]): RunResult {
@@ -89,6 +96,21 @@ describe('archives read from a pipe or gzip-compressed', () => {
     assertOneLineError(cli(['copy', '-q', `docker-archive:${file}`, `${registry.host}/spool/cut:1`]), /^ocipush: .*cut\.tar\.gz: not a readable gzip-compressed archive \(unexpected end of file\)$/);
     const piped = cliWithStdin(['copy', '-q', 'docker-archive:/dev/stdin', `${registry.host}/spool/cut:1`], readFileSync(saved.dockerArchive).subarray(0, 100_000));
     assertOneLineError(piped, /^ocipush: \/dev\/stdin: not a readable tar archive \(.* runs past the end of the file\)$/);
+    assert.deepEqual(readdirSync(spoolDir), [], 'no temp file left');
+  });
+
+  it('an xz or bzip2 archive is named as such with the command that reads it, not a bad tar header', async () => {
+    const xz = join(tmp.path, 'app.tar.xz');
+    writeFileSync(xz, compressed('xz', saved.dockerArchive));
+    const r = cli(['copy', '-q', `docker-archive:${xz}`, `${registry.host}/spool/xz:1`]);
+    assertOneLineError(r, new RegExp(`^ocipush: ${xz}: an xz-compressed archive; ocipush reads a tar or a gzip-compressed tar: decompress it first \\(xz -dk ${xz}\\)$`));
+    const bz = compressed('bzip2', saved.ociArchive);
+    const piped = cliWithStdin(['copy', '-q', 'oci-archive:/dev/stdin', `${registry.host}/spool/bz:1`], bz);
+    assertOneLineError(piped, /^ocipush: \/dev\/stdin: a bzip2-compressed archive; .* \(pipe it through bzip2 -dc\)$/);
+    // What the line says to do works.
+    run('xz', ['-dk', xz]);
+    assertOk(cli(['copy', '-q', `docker-archive:${xz.replace(/\.xz$/, '')}`, `${registry.host}/spool/xz:1`]));
+    assert.equal((await skopeoRaw(`${registry.host}/spool/xz:1`)).digest, (await skopeoRaw(`${registry.host}/spool/file:1`)).digest);
     assert.deepEqual(readdirSync(spoolDir), [], 'no temp file left');
   });
 });
