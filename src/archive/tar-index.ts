@@ -100,7 +100,7 @@ async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMe
   let pax = new Map<string, Buffer>();
   const bad = (why: string) => new OcipushError('EINVALID', `${file}: not a readable tar archive (${why})`);
   while (position + BLOCK <= fileSize) {
-    await readExactly(handle, header, position);
+    await readExactly(handle, header, position, bad);
     if (header.every((b) => b === 0)) break;
     if (!headerChecksumHolds(header)) throw bad(`bad header checksum at byte ${position}`);
     const type = String.fromCharCode(header[156]!) || '0';
@@ -112,7 +112,7 @@ async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMe
     if (type === 'x' || type === 'L' || type === 'g') {
       if (size > MAX_EXTENDED_HEADER) throw bad('extended header too large');
       const data = Buffer.alloc(size);
-      await readExactly(handle, data, dataStart);
+      await readExactly(handle, data, dataStart, bad);
       if (type === 'x') pax = paxRecords(data);
       else if (type === 'L') longName = untilNul(data).toString('utf8');
       continue;
@@ -136,11 +136,11 @@ async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMe
   return members;
 }
 
-async function readExactly(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
+async function readExactly(handle: FileHandle, buffer: Buffer, position: number, bad: (why: string) => OcipushError): Promise<void> {
   let done = 0;
   while (done < buffer.length) {
     const { bytesRead } = await handle.read(buffer, done, buffer.length - done, position + done);
-    if (bytesRead === 0) throw new OcipushError('EINVALID', 'the archive ends inside a header');
+    if (bytesRead === 0) throw bad(`it ends inside a header, at byte ${position + done}: truncated`);
     done += bytesRead;
   }
 }
