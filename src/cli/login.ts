@@ -72,6 +72,11 @@ export const logoutCommand: CliCommand<{ registry: string }> = {
     const found = await eraseCredentials(registry);
     if (found) out.info(`removed the credentials for ${registry}`);
     else out.info(`not logged in to ${registry}`);
+    // Credentials are also read from the auth files skopeo and podman log in to: say so when one
+    // still holds this registry, or the next push would use it as if nothing had happened.
+    const { loginFileFor } = await import('../registry/credentials/docker-config.js');
+    const remaining = await loginFileFor(registry).catch(() => undefined);
+    if (remaining) out.info(`a login for ${registry} remains in ${remaining}, and ocipush still uses it (skopeo logout or podman logout removes it)`);
     out.result(found ? `Removed login credentials for ${registry}` : `Not logged in to ${registry}`, { registry, removed: found });
   },
 };

@@ -128,6 +128,10 @@ describe('login and logout', () => {
     skopeo(['logout', host], {});
     const viaAuthFile = envWith(dir, { HOME: home, XDG_RUNTIME_DIR: runtime, REGISTRY_AUTH_FILE: authFile });
     assertOk(await runCliAsync(['push', `${host}/skopeo-login/app:2`, '--layout', image.layout], { env: viaAuthFile }));
+    // ocipush logout edits the Docker config; the skopeo login it would go on using is named.
+    const logout = await runCliAsync(['logout', host], { env: viaAuthFile });
+    assertOk(logout);
+    assert.match(logout.stderr, new RegExp(`a login for ${host.replace(/\./g, '\\.')} remains in ${authFile.replace(/\./g, '\\.')}, and ocipush still uses it`));
     const anonymous = await runCliAsync(['push', `${host}/skopeo-login/app:3`, '--layout', image.layout], { env });
     assertOneLineError(anonymous, /no credentials/, 1);
 

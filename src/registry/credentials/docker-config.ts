@@ -120,6 +120,12 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
   return new DockerConfigCredentials(options);
 }
 
+/** The file (Docker config or a containers auth.json) whose login for `registry` would be used; none when no file has one. */
+export async function loginFileFor(registry: string, options: DockerConfigOptions = {}): Promise<string | undefined> {
+  const source = new DockerConfigCredentials(options);
+  return (await source.get(registry)) ? source.toJSON().dockerConfig as string : undefined;
+}
+
 /** The parsed file, or undefined when there is none. */
 async function readDockerConfig(path: string): Promise<DockerConfig | undefined> {
   let text: string;
