@@ -30,8 +30,11 @@ export interface TokenIssuerOptions {
   /** The registry's service name (the token audience). */
   service?: string;
   issuer?: string;
-  /** Token lifetime in seconds (default 300). The registry allows 60s of clock skew on top. */
-  expiresIn?: number;
+  /**
+   * Token lifetime in seconds (default 300), or one per token request (0 for the first): a
+   * negative one past the registry's 60 s of allowed clock skew makes a token it refuses at once.
+   */
+  expiresIn?: number | ((request: number) => number);
 }
 
 export interface ResourceActions {
@@ -132,7 +135,7 @@ interface Settings {
   anonymous: AccessPolicy;
   service: string;
   issuer: string;
-  expiresIn: number;
+  expiresIn: number | ((request: number) => number);
 }
 
 interface Signer {
@@ -230,13 +233,15 @@ const grantAll: AccessPolicy = () => ['*'];
 function issue(res: http.ServerResponse, record: TokenRequest, policy: AccessPolicy, subject: string, ctx: Context, oauth: boolean): void {
   const granted = grant(record.scopes, policy);
   const now = Math.floor(Date.now() / 1000);
+  const { expiresIn } = ctx.settings;
+  const lifetime = typeof expiresIn === 'function' ? expiresIn(ctx.log.indexOf(record)) : expiresIn;
   const claims = {
     iss: ctx.settings.issuer,
     sub: subject,
     // The registry only accepts its own service name; echoing what was asked lets a test see a
     // client that sent the wrong one fail the way it would against a real issuer.
     aud: record.service ?? ctx.settings.service,
-    exp: now + ctx.settings.expiresIn,
+    exp: now + lifetime,
     nbf: now - 1,
     iat: now,
     jti: randomUUID(),
@@ -248,7 +253,7 @@ function issue(res: http.ServerResponse, record: TokenRequest, policy: AccessPol
   const body: Record<string, unknown> = {
     token,
     access_token: token,
-    expires_in: ctx.settings.expiresIn,
+    expires_in: lifetime,
     issued_at: new Date(now * 1000).toISOString(),
   };
   if (oauth && subject) {
