@@ -1,8 +1,8 @@
 import { OcipushError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, entryPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { layerCompression, MediaType, type ImageFormat } from '../oci/media-types.js';
-import type { ContainerConfig, HistoryEntry, ImageConfig, ImageManifest } from '../oci/manifest.js';
+import { platformOfConfig, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../oci/manifest.js';
 import type { BaseImage } from './base.js';
 import { containerConfig, envList, imageConfig, parseExpose, resolveWorkdir, sortedRecord, type RunConfig } from './config.js';
 
@@ -39,10 +39,10 @@ export function composeConfig(input: ComposeInput): ImageConfig {
   // Fields ocipush does not know (Docker's container_config, os.features …) stay as the base has them.
   const { created: _created, config: _config, rootfs: _rootfs, history: _history, ...rest } = base;
   // A base whose config leaves out the variant its index entry names (arm/v6) gives it to the new image, which would read as arm/v7 without it.
-  const variant = !base.variant && input.platform.variant && input.platform.architecture === base.architecture && input.platform.os === base.os;
+  const { variant } = entryPlatform(platformOfConfig(base), input.platform);
   return {
     ...rest,
-    ...(variant ? { variant: input.platform.variant } : {}),
+    ...(variant && !base.variant ? { variant } : {}),
     created: input.created,
     config: mergeContainerConfig(base.config ?? {}, input.run),
     rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...diffIds] },

@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { Digest } from '../oci/digest.js';
-import { formatPlatform, platformMatches } from '../oci/descriptor.js';
+import { entryPlatform, formatPlatform, platformMatches } from '../oci/descriptor.js';
 import { isIndexMediaType, isLayerMediaType, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
@@ -191,16 +191,6 @@ async function imageView(
     format: manifest.mediaType === MediaType.DockerManifest ? 'docker' : 'oci',
     ...(index ? { index } : {}),
   };
-}
-
-/**
- * The platform of an image: its config's, with the variant the index entry that chose it names
- * when the config leaves it out (an `arm/v6` entry whose config says only `arm`, which alone
- * would read as arm/v7), as skopeo and containerd go by the entry.
- */
-function entryPlatform(config: Platform, entry: Platform | undefined): Platform {
-  if (config.variant || !entry?.variant || entry.os !== config.os || entry.architecture !== config.architecture) return config;
-  return { ...config, variant: entry.variant };
 }
 
 /** A blob of `storage` as a view: opened through the storage, re-read through its own sources where it has them. */

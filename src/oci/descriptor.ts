@@ -85,6 +85,16 @@ export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
+/**
+ * The platform of an image: its config's, with the variant the index entry that chose it names
+ * when the config leaves it out (an `arm/v6` entry whose config says only `arm`, which alone
+ * would read as arm/v7), as skopeo and containerd go by the entry.
+ */
+export function entryPlatform(config: Platform, entry: Platform | undefined): Platform {
+  if (config.variant || !entry?.variant || entry.os !== config.os || entry.architecture !== config.architecture) return config;
+  return { ...config, variant: entry.variant };
+}
+
 /** The default variant a platform has when it names none (arm64 is v8, arm is v7). */
 export function normalVariant(p: Platform): string | undefined {
   if (p.variant) return p.variant;
