@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { loadImageOrIndex } from '../image/load.js';
+import { loadImageOrIndex, MAX_INDEX_DEPTH } from '../image/load.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
 import { Annotation, formatPlatform, normalVariant, type Descriptor, type Platform } from '../oci/descriptor.js';
@@ -8,10 +8,6 @@ import type { ImageIndex } from '../oci/manifest.js';
 import { isLayoutRefName } from '../oci/reference.js';
 import { sortedRecord } from './config.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
-
-/** How deep indexes may nest under a source's entry, as the loader allows. */
-const MAX_NESTED_INDEXES = 4;
-
 
 export interface CreateIndexOptions {
   /** The layout holding the images, where the index is written. */
@@ -96,7 +92,7 @@ export class IndexEntries {
     if (desc.platform) return this.added(desc, desc.platform, name);
     const node = await loadImageOrIndex(storage, desc, { name: `"${name}"` });
     if (node.kind === 'image') return this.added(desc, node.platform, name);
-    if (depth >= MAX_NESTED_INDEXES) throw new OcipushError('EINVALID', `"${name}": image indexes nested too deep`);
+    if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `"${name}": image indexes nested too deep`);
     const added: Descriptor[] = [];
     for (const child of node.children) added.push(...await this.addFrom(storage, child, `${name}@${child.digest.slice(0, 19)}`, depth + 1));
     return added;

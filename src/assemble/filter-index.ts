@@ -1,16 +1,12 @@
 import { OcipushError } from '../errors.js';
 import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { sha256 } from '../oci/digest.js';
-
 import { encodeJson, isIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { withBlobs } from '../content/with-blobs.js';
-import { loadImage, readManifest } from '../image/load.js';
+import { loadImage, MAX_INDEX_DEPTH, readManifest } from '../image/load.js';
 import { listPlatforms, platformImages } from '../image/platform.js';
-
-/** How deep indexes may nest, as the loader allows. */
-const MAX_INDEX_DEPTH = 4;
 
 export interface FilteredRoot {
   descriptor: Descriptor;

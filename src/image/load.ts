@@ -11,7 +11,7 @@ import { DEFAULT_PLATFORM, noPlatformError, platformImages, type PlatformChoice 
 import type { BlobView, ImageOrIndex, ImageView, IndexView, LayerView } from './view.js';
 
 /** How deep indexes may nest (an index of indexes) before a reference is refused as a loop or a trap. */
-const MAX_INDEX_DEPTH = 4;
+export const MAX_INDEX_DEPTH = 4;
 
 export interface LoadOptions extends OperationOptions {
   /** Names the image in errors: the reference as the user wrote it. */

@@ -10,7 +10,7 @@ import { operationOptions, type OperationOptions, type ReadOnlyStorage } from '.
 import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
 import { eachAtMost } from '../each-at-most.js';
-import { readManifest } from './load.js';
+import { MAX_INDEX_DEPTH, readManifest } from './load.js';
 
 export interface ValidateOptions extends OperationOptions {
   /** Names the image in problems: the reference as the user wrote it. */
@@ -52,9 +52,6 @@ export interface ValidationReport {
   bytesRead: number;
   problems: ValidationProblem[];
 }
-
-/** How deep indexes may nest, as the loader allows. */
-const MAX_INDEX_DEPTH = 4;
 
 /**
  * Checks that an image (or every image of an index) is whole and says what it claims, as
