@@ -16,7 +16,7 @@ const src = join(root, 'src');
 /** Bottom to top: a part may import only parts listed before it (and itself). */
 const LAYERS = [
   ['redact.ts'],
-  ['errors.ts', 'version.ts', 'defaults.ts', 'runtime-flags.ts', 'each-at-most.ts'],
+  ['errors.ts', 'version.ts', 'defaults.ts', 'runtime-flags.ts', 'each-at-most.ts', 'read-stdin.ts'],
   ['oci'],
   ['dockerfile'],
   ['content'],

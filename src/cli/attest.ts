@@ -29,7 +29,8 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const { fromSystemError } = await import('../errors.js');
     // `-` is standard input, as cosign attest --predicate - reads it.
     const fromStdin = argv.predicate === '-';
-    const text = await (fromStdin ? readStdin() : readFile(argv.predicate, 'utf8'))
+    const { readStdinText } = await import('../read-stdin.js');
+    const text = await (fromStdin ? readStdinText() : readFile(argv.predicate, 'utf8'))
       .catch((err) => { throw fromSystemError(err, fromStdin ? 'standard input' : argv.predicate, '--predicate: cannot read'); });
     const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
     const time = resolveBuildTime(undefined, process.env.SOURCE_DATE_EPOCH);
@@ -53,9 +54,3 @@ export const attestCommand: CliCommand<AttestArgs> = {
     out.result(result.digest, result);
   },
 };
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}

@@ -2,6 +2,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, basename } from 'node:path';
 import { OcipushError, fromSystemError, systemReason } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
+import { readStdinText } from '../read-stdin.js';
 import { OciLayout } from '../content/layout.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { formatPlatform, parsePlatform, type Platform } from '../oci/descriptor.js';
@@ -128,7 +129,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   const fromStdin = options.dockerfile === '-';
   const dockerfilePath = fromStdin ? join(contextDir, 'Dockerfile') : resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
   const filename = fromStdin ? 'Dockerfile' : displayName(options.dockerfile, dockerfilePath);
-  const text = fromStdin ? await readStdin() : await readDockerfileText(dockerfilePath, filename);
+  const text = fromStdin ? await readStdinText() : await readDockerfileText(dockerfilePath, filename);
   const parsed = parseDockerfile(text, { filename });
   const ignore = await readDockerignore(fromStdin ? undefined : dockerfilePath, contextDir);
 
@@ -320,12 +321,6 @@ async function readDockerignore(dockerfilePath: string | undefined, contextDir: 
     }
   }
   return undefined;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** RUN and network sources in the stages to build: one clear error, before any work. */
