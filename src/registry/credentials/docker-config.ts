@@ -74,6 +74,11 @@ class DockerConfigCredentials implements CredentialSource {
   }
 
   async get(registry: string): Promise<Credentials | undefined> {
+    return (await this.find(registry))?.credentials;
+  }
+
+  /** The credentials for `registry` and the file that holds them (the first that has any). */
+  async find(registry: string): Promise<{ credentials: Credentials; path: string } | undefined> {
     let first: string | undefined;
     for (const path of this.#candidates) {
       let config = this.#configs.get(path);
@@ -81,10 +86,10 @@ class DockerConfigCredentials implements CredentialSource {
       const loaded = await config;
       if (!loaded) continue;
       first ??= path;
-      const found = await this.#lookup(loaded, path, registry);
-      if (found) {
+      const credentials = await this.#lookup(loaded, path, registry);
+      if (credentials) {
         this.#path = path;
-        return found;
+        return { credentials, path };
       }
     }
     if (first !== undefined) this.#path = first;
@@ -122,8 +127,7 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
 
 /** The file (Docker config or a containers auth.json) whose login for `registry` would be used; none when no file has one. */
 export async function loginFileFor(registry: string, options: DockerConfigOptions = {}): Promise<string | undefined> {
-  const source = new DockerConfigCredentials(options);
-  return (await source.get(registry)) ? source.toJSON().dockerConfig as string : undefined;
+  return (await new DockerConfigCredentials(options).find(registry))?.path;
 }
 
 /** The parsed file, or undefined when there is none. */
