@@ -64,7 +64,7 @@ export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects
   const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
   const inFlight = copyOptions.inFlight ?? new Map<string, Promise<void>>();
   const tagged = isTagResolver(src) ? copyCosignTags(src, dst, subjects, sourceTags, { ...copyOptions, inFlight }) : Promise.resolve([]);
-  const lister = listReferrers ?? (isReferrerLister(src) ? (d: Descriptor) => src.referrers(d, { signal: options.signal }) : undefined);
+  const lister = referrerLister(src, listReferrers, options.signal);
   const referred = (async () => {
     const copied: CopiedReferrer[] = [];
     if (!lister) return copied;
@@ -117,6 +117,11 @@ export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects
   return [...(byTag as PromiseFulfilledResult<CopiedReferrer[]>).value, ...(byReferrers as PromiseFulfilledResult<CopiedReferrer[]>).value];
 }
 
+/** How a source's OCI 1.1 referrers are listed: the caller's way (a registry's API or tag schema), else the storage's own. */
+function referrerLister(src: ReadOnlyStorage, given: ReferrerCopyOptions['listReferrers'], signal?: AbortSignal): ReferrerCopyOptions['listReferrers'] {
+  return given ?? (isReferrerLister(src) ? (d: Descriptor) => src.referrers(d, signal ? { signal } : {}) : undefined);
+}
+
 /**
  * What copyReferrers would copy for `subjects` (their cosign tags the source has, their OCI 1.1
  * referrers), named and not copied: for a destination that cannot hold them (an archive), so
@@ -127,7 +132,7 @@ export async function findReferrers(src: ReadOnlyStorage, subjects: Descriptor[]
   const tags = isTagResolver(src)
     ? (await Promise.all(subjects.flatMap((s) => cosignTags(s)).map(async (tag) => ((await resolveIfPresent(src, tag, signal)) ? [tag] : [])))).flat()
     : [];
-  const lister = listReferrers ?? (isReferrerLister(src) ? (d: Descriptor) => src.referrers(d, signal ? { signal } : {}) : undefined);
+  const lister = referrerLister(src, listReferrers, signal);
   const listed = lister ? (await Promise.all(subjects.map(lister))).flat().map((d) => d.digest) : [];
   return [...tags, ...new Set(listed)];
 }
