@@ -7,6 +7,11 @@ import type { BlobSourceProvider, OperationOptions, ReadOnlyStorage } from '../c
 import { VerifyingStream } from '../content/verify.js';
 import type { TarIndex, TarMember } from './tar-index.js';
 
+/** Where an archive keeps a blob by its digest (`blobs/<alg>/<hex>`: oci-archive, docker save ≥ 25, ocipush export). */
+export function blobPathInArchive(digest: Digest): string {
+  return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
+}
+
 /**
  * Blobs read straight out of a tar archive by offset, verified against their digests as they
  * stream: the read side shared by oci-archive (`blobs/<alg>/<hex>`) and docker-archive (blobs
@@ -36,7 +41,7 @@ export class ArchiveBlobs implements ReadOnlyStorage, BlobSourceProvider {
 
   /** The member holding a blob: by its digest path, else an alias. */
   member(digest: Digest): TarMember | undefined {
-    return this.tar.get(`blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`) ?? this.aliases.get(digest);
+    return this.tar.get(blobPathInArchive(digest)) ?? this.aliases.get(digest);
   }
 
   async exists(desc: Descriptor): Promise<boolean> {
@@ -51,7 +56,7 @@ export class ArchiveBlobs implements ReadOnlyStorage, BlobSourceProvider {
     if (made) return Readable.from([made]).pipe(new VerifyingStream(desc, `${this.tar.file}: blob ${desc.digest}`));
     const member = this.require(desc);
     // A member not named by its digest (a legacy `<id>/layer.tar`) is named as the archive has it.
-    const named = member.path === `blobs/${digestAlgorithm(desc.digest)}/${digestHex(desc.digest)}`;
+    const named = member.path === blobPathInArchive(desc.digest);
     const verifier = new VerifyingStream(desc, `${this.tar.file}: ${named ? '' : `${member.path}, `}blob ${desc.digest}`);
     const body = this.tar.read(member);
     body.on('error', (err) => verifier.destroy(err));

@@ -6,7 +6,8 @@ import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, VerifyingStream, readSmall } from
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
-import { addBuffer, addDirectory, addStream, blobPathInArchive, copyInto } from './docker-archive.js';
+import { blobPathInArchive } from './archive-storage.js';
+import { addBuffer, addDirectory, addStream, copyInto } from './docker-archive.js';
 import { normaliseRepoTag } from './names.js';
 import { openFileSink, writeError, type ArchiveSink } from './sink.js';
 

@@ -5,9 +5,10 @@ import tar from 'tar-stream';
 import { OcipushError, systemReason } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
-import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, platformOfConfig, type ImageIndex } from '../oci/manifest.js';
+import { blobPathInArchive } from './archive-storage.js';
 import { qualifiedName } from './names.js';
 import type { SelectedImage } from './select.js';
 
@@ -61,10 +62,6 @@ export interface ArchiveSummary {
 
 /** The fixed time every entry carries, so the same images give the same archive bytes. */
 const ENTRY_TIME = new Date(0);
-
-export function blobPathInArchive(digest: Digest): string {
-  return `blobs/${digestAlgorithm(digest)}/${digestHex(digest)}`;
-}
 
 function dockerManifestJson(images: SelectedImage[]): DockerArchiveManifestEntry[] {
   return images.map((image) => ({
