@@ -6,6 +6,7 @@ import { prepareSbom, type LayerEntries, type SbomFormat } from '../supply-chain
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
 import type { BaseImage } from './base.js';
 import { lookUpBaseSbom } from './base-sbom.js';
+import { formatTime } from './config.js';
 
 /** The SBOM a build stored beside its image. */
 export interface BuiltSbom {
@@ -56,7 +57,7 @@ export async function storeBuildSbom(
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const entry = await storeLayoutReferrer(layout, image, sbom.mediaType, [{ mediaType: sbom.mediaType, chunks: sbom.chunks() }], {
-    'org.opencontainers.image.created': options.created.toISOString(),
+    'org.opencontainers.image.created': formatTime(Math.floor(options.created.getTime() / 1000)),
   });
   return {
     digest: entry.digest, mediaType: sbom.mediaType, format: options.format, packages: sbom.packages.length, files: sbom.files.length,

@@ -45,6 +45,8 @@ describe('build --sbom', () => {
     const blob = (digest: string) => readFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length)));
     const manifest = JSON.parse(blob(built.sbom.digest).toString());
     assert.equal(manifest.subject.digest, built.digest);
+    // RFC 3339 in whole seconds, as the image's own created and as oras attach writes it.
+    assert.equal(manifest.annotations['org.opencontainers.image.created'], '2023-11-14T22:13:20Z');
     const doc = JSON.parse(blob(manifest.layers[0].digest).toString());
     assert.equal(doc.spdxVersion, 'SPDX-2.3');
     const file = doc.files.find((f: { fileName: string }) => /app\/main\.js$/.test(f.fileName));
