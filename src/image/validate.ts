@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { formatPlatform, platformMatches } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, platformMatches } from '../oci/descriptor.js';
 import { Digester, digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
@@ -122,7 +122,9 @@ class Validation {
 
   private async image(desc: Descriptor, manifest: ImageManifest, what: string, listed: Platform | undefined): Promise<void> {
     const configType = manifest.config.mediaType;
-    if (configType !== MediaType.OciConfig && configType !== MediaType.DockerConfig) {
+    // BuildKit's attestation manifests have an image config (of unknown/unknown) over in-toto layers.
+    const attestation = desc.annotations?.[Annotation.ReferenceType] === 'attestation-manifest';
+    if (attestation || (configType !== MediaType.OciConfig && configType !== MediaType.DockerConfig)) {
       // An artifact (an attestation, an SBOM): its blobs are checked by digest, none is a layer.
       this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'artifact' });
       this.blob({ descriptor: manifest.config, where: `${what}: config ${manifest.config.digest}` });

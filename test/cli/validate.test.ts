@@ -205,6 +205,35 @@ describe('validate', () => {
       /the index lists it for linux\/s390x, its config says linux\/arm64/);
   });
 
+  it('counts BuildKit\'s attestation manifests as artifacts, not images, and still checks their blobs', async () => {
+    const layout = join(tmp.path, 'attested');
+    cpSync(ociLayout, layout, { recursive: true });
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Record<string, any>[] };
+    const multi = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'multi')!;
+    const imageIndex = json(layout, multi.digest as string);
+    // As BuildKit writes one (docker buildx build --attest type=provenance): an image config of
+    // unknown/unknown over in-toto layers, listed under unknown/unknown and annotated.
+    const statement = putJson(layout, { _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2', subject: [], predicate: {} });
+    const config = putJson(layout, { architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [statement.digest] } });
+    const attestation = putJson(layout, {
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.in-toto+json', ...statement, annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } }],
+    });
+    imageIndex.manifests.push({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json', ...attestation, platform: { architecture: 'unknown', os: 'unknown' },
+      annotations: { 'vnd.docker.reference.digest': imageIndex.manifests[0].digest, 'vnd.docker.reference.type': 'attestation-manifest' },
+    });
+    setRoot(layout, { ...multi, ...putJson(layout, imageIndex) });
+    const r = await runCliAsync(['validate', `oci:${layout}:multi`], { env });
+    assertOk(r);
+    assert.match(r.stderr, /is valid: 2 images, 6 blobs/);
+    const doc = await validateJson([`oci:${layout}:multi`], 0);
+    assert.deepEqual(doc.manifests.map((m) => m.kind), ['index', 'image', 'image', 'artifact']);
+    rmSync(blobPath(layout, statement.digest));
+    assertInvalid(await runCliAsync(['validate', `oci:${layout}:multi`], { env }), new RegExp(`${statement.digest} is missing`));
+  });
+
   it('checks every image of a layout named without a tag, each shared blob once', async () => {
     const whole = await validateJson([`oci:${ociLayout}`], 0);
     assert.deepEqual(whole.manifests.map((m) => m.kind).sort(), ['image', 'image', 'index', 'index'], 'index.json, the two images, the index over them');
