@@ -94,6 +94,19 @@ export function isCertificateError(err: unknown): boolean {
   return code !== undefined && (code in TLS_REASONS || code.startsWith('ERR_TLS_CERT') || code.includes('CERT'));
 }
 
+/** The name of the TLS alert a server ended the handshake with (`BAD_CERTIFICATE`), from OpenSSL's error code. */
+function tlsAlert(code: string | undefined): string | undefined {
+  // ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE (Node 20), ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE (Node 24), ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED.
+  return code?.match(/^ERR_SSL_.*ALERT_([A-Z0-9_]+)$/)?.[1];
+}
+
+export function isTlsAlert(err: unknown): boolean {
+  return tlsAlert(networkErrorCode(err)) !== undefined;
+}
+
+/** Alerts by which a server says it wants a client certificate it trusts (Go's registry: bad certificate). */
+const CLIENT_CERTIFICATE_ALERTS = new Set(['BAD_CERTIFICATE', 'CERTIFICATE_REQUIRED', 'UNKNOWN_CA', 'CERTIFICATE_UNKNOWN', 'CERTIFICATE_EXPIRED', 'CERTIFICATE_REVOKED', 'UNSUPPORTED_CERTIFICATE']);
+
 /**
  * A failure to talk to the registry at all, as one line: `cannot reach <registry>: connection
  * refused`. Certificate problems name the flag that fixes them.
@@ -101,7 +114,11 @@ export function isCertificateError(err: unknown): boolean {
 export function networkError(registry: string, err: unknown): OcipushError {
   if (err instanceof OcipushError) return err;
   const code = networkErrorCode(err);
-  return new OcipushError('ENETWORK', `cannot reach ${registry}: ${networkReason(err)}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
+  const alert = tlsAlert(code);
+  const reason = alert === undefined ? networkReason(err)
+    : `the registry ended the TLS handshake (${alert.toLowerCase().replace(/_/g, ' ')})${CLIENT_CERTIFICATE_ALERTS.has(alert)
+      ? `: it wants a client certificate it trusts (client.cert and client.key in /etc/docker/certs.d/${registry}/)` : ''}`;
+  return new OcipushError('ENETWORK', `cannot reach ${registry}: ${reason}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
 }
 
 /** What went wrong with a connection, in a few words (`connection reset`, `unknown host` …). */

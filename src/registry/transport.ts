@@ -1,8 +1,10 @@
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { Dispatcher, buildConnector } from 'undici';
 import { undici } from './undici.js';
+import { isTlsAlert } from './errors.js';
 import { proxyDispatcher } from './proxy-dispatcher.js';
 import { proxyEnvironment } from './proxy-env.js';
 import { OcipushError, fromSystemError } from '../errors.js';
@@ -162,8 +164,22 @@ function lazyConnector(tlsOptions: () => Record<string, unknown>): buildConnecto
       callback(err as Error, null);
       return;
     }
-    return tls(opts, callback);
+    return tls(opts, (...answer) => {
+      if (answer[1]) keepTlsAlerts(answer[1]);
+      callback(...answer);
+    });
   };
+}
+
+/**
+ * A server that ends the handshake with an alert (most often: it wants a client certificate it
+ * trusts) reaches undici as the alert's error and then the end of the stream, whose "other side
+ * closed" replaces it. Ending the socket with the alert keeps the cause for the one-line error.
+ */
+function keepTlsAlerts(socket: Socket): void {
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (isTlsAlert(err) && !socket.destroyed) socket.destroy(err);
+  });
 }
 
 /** The value of `make`, computed on first call; a failure is not kept, the next call tries again. */

@@ -26,13 +26,14 @@ describe('a registry asking for a client certificate (mutual TLS) finds it in ce
   const dirs: string[] = [];
 
   /** certs.d/<host:port> under `root` holding the CA and, unless left out, the client pair. */
-  async function certsDir(root: string, files: { key?: boolean } = {}): Promise<string> {
+  async function certsDir(root: string, files: { key?: boolean; client?: boolean } = {}): Promise<string> {
     const dir = join(root, registry.host);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     dirs.push(dir);
     removeOnExit(dir);
     await copyFile(registry.caFile!, join(dir, 'ca.crt'));
+    if (files.client === false) return dir;
     await copyFile(registry.clientCert!.certFile, join(dir, 'client.cert'));
     if (files.key !== false) await copyFile(registry.clientCert!.keyFile, join(dir, 'client.key'));
     return dir;
@@ -83,6 +84,17 @@ describe('a registry asking for a client certificate (mutual TLS) finds it in ce
     try {
       const r = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`]);
       assertOneLineError(r, new RegExp(`^ocipush: ${join(dir, 'client.cert').replace(/\./g, '\\.')} has no client\\.key beside it`), 2);
+    } finally {
+      await clear();
+    }
+  });
+
+  it('names the client certificate the registry wants when there is none, as skopeo\'s "tls: bad certificate"', async () => {
+    await certsDir(DOCKER, { client: false });
+    try {
+      const r = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`]);
+      const dir = join(DOCKER, registry.host).replace(/\./g, '\\.');
+      assertOneLineError(r, new RegExp(`^ocipush: cannot reach .*: the registry ended the TLS handshake \\(bad certificate\\): it wants a client certificate it trusts \\(client\\.cert and client\\.key in ${dir}/\\)$`), 1);
     } finally {
       await clear();
     }
