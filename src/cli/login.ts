@@ -9,6 +9,7 @@ interface LoginArgs {
   plainHttp?: boolean;
   insecure?: boolean;
   caFile?: string[];
+  certDir?: string;
 }
 
 export function registryHostArg(text: string): string {
@@ -27,6 +28,7 @@ export const loginCommand: CliCommand<LoginArgs> = {
     .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry' })
     .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate' })
     .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust (repeatable)' })
+    .option('cert-dir', { type: 'string', describe: 'Directory of *.crt CA certificates and a NAME.cert/NAME.key client certificate, instead of the registry\'s certs.d' })
     .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'stored in $DOCKER_CONFIG/config.json or its credsStore'),
   run: async (argv, out: Output) => {
     const registry = registryHostArg(argv.registry);
@@ -44,6 +46,7 @@ export const loginCommand: CliCommand<LoginArgs> = {
       insecure: argv.insecure === true,
       allowInsecureBasic: argv.insecure === true,
       caFiles: toArray(argv.caFile),
+      ...(argv.certDir !== undefined ? { certDir: argv.certDir } : {}),
     });
     try {
       await client.ping();

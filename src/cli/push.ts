@@ -139,7 +139,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
     }, {
       connect: async (registry, role) => {
         // Base layers live in other registries: no --username there, the same TLS choices.
-        if (role === 'base') return clientFromFlags(registry, { plainHttp: flags.plainHttp, insecure: flags.insecure, caFile: flags.caFile });
+        if (role === 'base') return clientFromFlags(registry, { plainHttp: flags.plainHttp, insecure: flags.insecure, caFile: flags.caFile, certDir: flags.certDir });
         const client = await clientFromFlags(registry, flags, {
           onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
         });

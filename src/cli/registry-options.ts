@@ -10,6 +10,7 @@ export interface RegistryFlags {
   plainHttp?: boolean;
   insecure?: boolean;
   caFile?: string | string[];
+  certDir?: string;
   concurrency?: number;
   timeout?: string;
   requestTimeout?: string;
@@ -22,10 +23,11 @@ export function registryFlags(y: Argv): Argv {
     .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry (automatic for localhost and 127.0.0.1)' })
     .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate, and allow credentials over plain HTTP to a remote host' })
     .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust besides the system store (repeatable)' })
+    .option('cert-dir', { type: 'string', describe: 'Directory of *.crt CA certificates and a NAME.cert/NAME.key client certificate, instead of the registry\'s certs.d (as skopeo --cert-dir)' })
     .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'Blobs transferred in parallel' })
     .option('timeout', { type: 'string', describe: 'Longest a registry operation may take with its retries while nothing moves, e.g. 300, 90s, 5m (env OCIPUSH_TIMEOUT; default 300s)' })
     .option('request-timeout', { type: 'string', describe: 'Longest one request waits for an answer, e.g. 120, 30s (env OCIPUSH_REQUEST_TIMEOUT; default 120s)' })
-    .group(['username', 'password-stdin', 'plain-http', 'insecure', 'ca-file', 'concurrency', 'timeout', 'request-timeout'], 'Registry options:');
+    .group(['username', 'password-stdin', 'plain-http', 'insecure', 'ca-file', 'cert-dir', 'concurrency', 'timeout', 'request-timeout'], 'Registry options:');
 }
 
 export function checkConcurrency(value: unknown): number {
@@ -56,6 +58,7 @@ export async function clientFromFlags(registry: string, flags: RegistryFlags, ho
     insecure: flags.insecure === true,
     allowInsecureBasic: flags.insecure === true,
     caFiles: toArray(flags.caFile),
+    ...(flags.certDir !== undefined ? { certDir: flags.certDir } : {}),
     // Uploads, plus room for the HEADs and manifest requests that run beside them.
     connections: concurrency + 2,
     timeouts: timeoutsFrom(flags),
@@ -144,7 +147,8 @@ export function sideRegistryFlags(y: Argv, side: Side): Argv {
     .option(`${side}-plain-http`, { type: 'boolean', describe: `Plain HTTP to the ${which} registry` })
     .option(`${side}-insecure`, { type: 'boolean', describe: `Accept any TLS certificate from the ${which} registry` })
     .option(`${side}-ca-file`, { type: 'string', array: true, describe: `PEM CA certificate for the ${which} registry (repeatable)` })
-    .group([`${side}-username`, `${side}-password-stdin`, `${side}-plain-http`, `${side}-insecure`, `${side}-ca-file`], `${side === 'src' ? 'Source' : 'Destination'} registry options:`);
+    .option(`${side}-cert-dir`, { type: 'string', describe: `Directory of CA and client certificates for the ${which} registry (as --cert-dir)` })
+    .group([`${side}-username`, `${side}-password-stdin`, `${side}-plain-http`, `${side}-insecure`, `${side}-ca-file`, `${side}-cert-dir`], `${side === 'src' ? 'Source' : 'Destination'} registry options:`);
 }
 
 /** The flags for one side: its `--src-…`/`--dest-…` values, else the shared ones. */
@@ -157,6 +161,7 @@ export function flagsForSide(argv: Record<string, unknown>, side: Side): Registr
     plainHttp: pick<boolean>('PlainHttp'),
     insecure: pick<boolean>('Insecure'),
     caFile: pick<string[]>('CaFile'),
+    certDir: pick<string>('CertDir'),
     concurrency: argv.concurrency as number | undefined,
   };
 }

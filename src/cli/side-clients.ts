@@ -44,7 +44,7 @@ export class SideClients {
 
   connect(side: Side, registry: string): Promise<RegistryClient> {
     const flags = this.flags(side);
-    const key = JSON.stringify([registry, flags.username, flags.plainHttp, flags.insecure, flags.caFile, this.passwords[side] !== undefined]);
+    const key = JSON.stringify([registry, flags.username, flags.plainHttp, flags.insecure, flags.caFile, flags.certDir, this.passwords[side] !== undefined]);
     let client = this.clients.get(key);
     if (!client) {
       const password = this.passwords[side];

@@ -22,6 +22,8 @@ export interface RegistryOptions {
   insecure?: boolean;
   /** PEM CA certificate(s) to trust besides the system store. */
   caFile?: string | string[];
+  /** A directory of `*.crt` CAs and a `NAME.cert`/`NAME.key` client certificate, instead of the registry's certs.d (skopeo's `--cert-dir`). */
+  certDir?: string;
   /** Blobs transferred at once (default 4, at most 64). */
   concurrency?: number;
   /** Stops the call: it rejects with an OcipushError of code EABORTED, and nothing half-written is kept. */
@@ -54,6 +56,7 @@ export async function connectWith(registry: string, options: RegistryOptions): P
     insecure: options.insecure === true,
     allowInsecureBasic: options.insecure === true,
     caFiles: options.caFile === undefined ? [] : [options.caFile].flat(),
+    ...(options.certDir !== undefined ? { certDir: options.certDir } : {}),
     connections: concurrency + 2,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
     timeouts: {

@@ -1,4 +1,5 @@
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -20,6 +21,11 @@ export interface TransportOptions {
   insecure?: boolean;
   /** Extra PEM CA certificates to trust, besides the system's. */
   caFiles?: string[];
+  /**
+   * A directory of `*.crt` (CAs), `NAME.cert` + `NAME.key` (a client certificate) used instead of
+   * the registry's certs.d directories, as skopeo's and podman's `--cert-dir`.
+   */
+  certDir?: string;
   /** Parallel connections kept per host; at least the upload concurrency. */
   connections?: number;
   /** How long a request (a token request too) waits for headers or for the next body bytes (default 120 s). */
@@ -57,7 +63,7 @@ const SYSTEM_BUNDLES = [
  * system trust store (and docker's per-registry `certs.d`) has. Passing `ca` replaces Node's list,
  * so the bundled roots, NODE_EXTRA_CA_CERTS, the system bundle, certs.d and --ca-file are joined.
  */
-export function trustedCAs(registry: string, extraPems: string[] = []): string[] {
+export function trustedCAs(registry: string, extraPems: string[] = [], certDir?: string): string[] {
   const cas: string[] = [...tls().rootCertificates];
   const optional = (path: string | undefined) => {
     if (!path) return;
@@ -65,18 +71,25 @@ export function trustedCAs(registry: string, extraPems: string[] = []): string[]
   };
   optional(process.env.NODE_EXTRA_CA_CERTS);
   optional(process.env.SSL_CERT_FILE ?? SYSTEM_BUNDLES.find((p) => readable(p)));
-  for (const { dir, names } of certsDirs(registry)) for (const name of names) if (name.endsWith('.crt')) optional(join(dir, name));
+  for (const { dir, names } of certsDirs(registry, certDir)) for (const name of names) if (name.endsWith('.crt')) optional(join(dir, name));
   cas.push(...extraPems);
   return cas;
 }
 
-/** Where docker and podman/skopeo keep a registry's own TLS files (`ca.crt`, `client.cert`, `client.key`). */
-const CERTS_DIRS = ['/etc/docker/certs.d', '/etc/containers/certs.d'];
+/**
+ * Where docker and podman/skopeo keep a registry's own TLS files (`ca.crt`, `client.cert`,
+ * `client.key`): the user's own directory first, as containers/image reads it (where a CI job
+ * that is not root can put them), then the system's.
+ */
+const certsRoots = () => [join(homedir(), '.config/containers/certs.d'), '/etc/docker/certs.d', '/etc/containers/certs.d'];
 
-/** The registry's directories under CERTS_DIRS that exist, each with its file names, sorted. */
-function certsDirs(registry: string): { dir: string; names: string[] }[] {
+/** The registry's directories under certsRoots that exist (or `certDir` alone), each with its file names, sorted. */
+function certsDirs(registry: string, certDir?: string): { dir: string; names: string[] }[] {
+  if (certDir !== undefined) {
+    try { return [{ dir: certDir, names: readdirSync(certDir).sort() }]; } catch (err) { throw fromSystemError(err, certDir, 'cannot read --cert-dir'); }
+  }
   const found: { dir: string; names: string[] }[] = [];
-  for (const root of CERTS_DIRS) {
+  for (const root of certsRoots()) {
     const dir = join(root, registry);
     try { found.push({ dir, names: readdirSync(dir).sort() }); } catch { /* absent */ }
   }
@@ -89,8 +102,8 @@ function certsDirs(registry: string): { dir: string; names: string[] }[] {
  * directory (the first pair by name; docker's directory first). A certificate without its key,
  * or a key without its certificate, is an error there too: the CA is the one named `.crt`.
  */
-export function clientCertificate(registry: string): { cert: string; key: string; certFile: string } | undefined {
-  for (const { dir, names } of certsDirs(registry)) {
+export function clientCertificate(registry: string, certDir?: string): { cert: string; key: string; certFile: string } | undefined {
+  for (const { dir, names } of certsDirs(registry, certDir)) {
     for (const name of names) {
       const other = name.endsWith('.cert') ? `${name.slice(0, -5)}.key` : name.endsWith('.key') ? `${name.slice(0, -4)}.cert` : undefined;
       if (other !== undefined && !names.includes(other)) {
@@ -140,7 +153,8 @@ export function createDispatcher(registry: string, options: TransportOptions = {
     bodyTimeout: options.requestTimeoutMs ?? 120_000,
   };
   const caPems = readCaFiles(options.caFiles);
-  const tls = once(() => tlsSettings(registry, options.insecure === true, caPems));
+  if (options.certDir !== undefined) certsDirs(registry, options.certDir);
+  const tls = once(() => tlsSettings(registry, options.insecure === true, caPems, options.certDir));
   const direct = new undici.Agent({ ...pool, connect: lazyConnector(tls) });
   const environment = proxyEnvironment();
   return environment ? proxyDispatcher(direct, { environment, pool, connect: CONNECT, tls: () => ({ ...CONNECT, ...tls() }) }) : direct;
@@ -192,11 +206,11 @@ function once<T>(make: () => T): () => T {
   };
 }
 
-function tlsSettings(registry: string, insecure: boolean, caPems: string[]): Record<string, unknown> {
-  const client = clientCertificate(registry);
+function tlsSettings(registry: string, insecure: boolean, caPems: string[], certDir: string | undefined): Record<string, unknown> {
+  const client = clientCertificate(registry, certDir);
   const identity = client ? { cert: client.cert, key: client.key } : {};
   if (insecure) return { rejectUnauthorized: false, ...identity };
-  if (caPems.length > 0 || hasExtraTrust(registry)) return { secureContext: secureContext({ ca: trustedCAs(registry, caPems), ...identity }, client?.certFile) };
+  if (caPems.length > 0 || hasExtraTrust(registry, certDir)) return { secureContext: secureContext({ ca: trustedCAs(registry, caPems, certDir), ...identity }, client?.certFile) };
   return client ? { secureContext: secureContext(identity, client.certFile) } : {};
 }
 
@@ -212,8 +226,8 @@ function secureContext(options: { ca?: string[]; cert?: string; key?: string }, 
 }
 
 /** Whether the system has trust Node would not see on its own (the common case on Linux). */
-function hasExtraTrust(registry: string): boolean {
+function hasExtraTrust(registry: string, certDir: string | undefined): boolean {
   if (process.env.NODE_EXTRA_CA_CERTS || process.env.SSL_CERT_FILE) return true;
   if (SYSTEM_BUNDLES.some((p) => readable(p))) return true;
-  return certsDirs(registry).some(({ names }) => names.length > 0);
+  return certsDirs(registry, certDir).some(({ names }) => names.length > 0);
 }

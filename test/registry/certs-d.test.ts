@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -98,5 +99,55 @@ describe('a registry asking for a client certificate (mutual TLS) finds it in ce
     } finally {
       await clear();
     }
+  });
+});
+
+describe('--cert-dir and the user\'s ~/.config/containers/certs.d, where a job that is not root keeps them (as skopeo and podman)', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [64 * 1024]);
+    registry = await startRegistry({ tls: true, clientAuth: true });
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  /** `dir` holding the registry's CA and the client pair, as certs.d names them. */
+  async function pairIn(dir: string): Promise<string> {
+    await mkdir(dir, { recursive: true });
+    await copyFile(registry.caFile!, join(dir, 'ca.crt'));
+    await copyFile(registry.clientCert!.certFile, join(dir, 'client.cert'));
+    await copyFile(registry.clientCert!.keyFile, join(dir, 'client.key'));
+    return dir;
+  }
+
+  it('--cert-dir DIR: pushes and reads back; skopeo --cert-dir reads the same directory and sees the image', async () => {
+    const dir = await pairIn(join(tmp.path, 'certs'));
+    assertOk(await runCliAsync(['push', `${registry.host}/mtls/app:v1`, '--layout', image.layout, '--cert-dir', dir]));
+    const inspected = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--json', '--cert-dir', dir]);
+    assertOk(inspected);
+    assert.equal(JSON.parse(inspected.stdout).digest, image.manifest.digest);
+    const skopeo = JSON.parse(run('skopeo', ['inspect', '--raw', '--cert-dir', dir, `docker://${registry.host}/mtls/app:v1`])) as { config: { digest: string } };
+    assert.equal(skopeo.config.digest, image.config);
+    // copy takes it per side, as skopeo copy --src-cert-dir.
+    const layout = join(tmp.path, 'copied');
+    assertOk(await runCliAsync(['copy', `${registry.host}/mtls/app:v1`, `oci:${layout}:v1`, '--src-cert-dir', dir]));
+    assertOneLineError(await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--cert-dir', join(tmp.path, 'absent')]), /^ocipush: cannot read --cert-dir .*absent: no such file or directory$/, 1);
+  });
+
+  it('~/.config/containers/certs.d/HOST: found with no flag', async () => {
+    const home = join(tmp.path, 'home');
+    await pairIn(join(home, '.config/containers/certs.d', registry.host));
+    const env = { ...process.env, HOME: home };
+    const inspected = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--json'], { env });
+    assertOk(inspected);
+    assert.equal(JSON.parse(inspected.stdout).digest, image.manifest.digest);
+    const skopeo = execFileSync('skopeo', ['inspect', '--raw', `docker://${registry.host}/mtls/app:v1`], { env, encoding: 'utf8' });
+    assert.equal((JSON.parse(skopeo) as { config: { digest: string } }).config.digest, image.config);
   });
 });
