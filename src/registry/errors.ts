@@ -117,7 +117,7 @@ export function networkError(registry: string, err: unknown): OcipushError {
   const alert = tlsAlert(code);
   const reason = alert === undefined ? networkReason(err)
     : `the registry ended the TLS handshake (${alert.toLowerCase().replace(/_/g, ' ')})${CLIENT_CERTIFICATE_ALERTS.has(alert)
-      ? `: it wants a client certificate it trusts (client.cert and client.key in /etc/docker/certs.d/${registry}/)` : ''}`;
+      ? `: it wants a client certificate it trusts (client.cert and client.key in /etc/docker/certs.d/${registry}/, or --cert-dir DIR)` : ''}`;
   return new OcipushError('ENETWORK', `cannot reach ${registry}: ${reason}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
 }
 

@@ -95,7 +95,7 @@ describe('a registry asking for a client certificate (mutual TLS) finds it in ce
     try {
       const r = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`]);
       const dir = join(DOCKER, registry.host).replace(/\./g, '\\.');
-      assertOneLineError(r, new RegExp(`^ocipush: cannot reach .*: the registry ended the TLS handshake \\(bad certificate\\): it wants a client certificate it trusts \\(client\\.cert and client\\.key in ${dir}/\\)$`), 1);
+      assertOneLineError(r, new RegExp(`^ocipush: cannot reach .*: the registry ended the TLS handshake \\(bad certificate\\): it wants a client certificate it trusts \\(client\\.cert and client\\.key in ${dir}/, or --cert-dir DIR\\)$`), 1);
     } finally {
       await clear();
     }
