@@ -212,9 +212,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     await stagedBase?.commit(layout);
     for (const layer of layers) {
       const desc = layer.descriptor;
-      if (!layer.blob) continue;
-      if (await layout.exists(desc)) await layer.blob.discard();
-      else await layer.blob.commitTo(layout.blobPath(desc.digest));
+      // Renamed over a file already there: the layer was hashed as it was made, the file (which a
+      // cache hit trusts by its size) may be damaged; so --no-cache repairs it.
+      if (layer.blob) await layer.blob.commitTo(layout.blobPath(desc.digest));
     }
     await recordCachedLayers(layout, layers);
     const history: HistoryEntry[] = sources.map((s, i) => ({

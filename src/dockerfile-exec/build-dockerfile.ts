@@ -237,9 +237,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     const base = final.root.kind === 'image' ? final.root.base : undefined;
     if (base) await storeBaseImage(base, layout);
     for (const layer of written) {
-      if (!layer.blob) continue;
-      if (await layout.exists(layer.descriptor)) await layer.blob.discard();
-      else await layer.blob.commitTo(layout.blobPath(layer.descriptor.digest));
+      // Renamed over a file already there, which may be damaged (build-image.ts says why).
+      if (layer.blob) await layer.blob.commitTo(layout.blobPath(layer.descriptor.digest));
     }
     await recordCachedLayers(layout, written);
     const imagePlatform = base ? platformOfConfig(base.config) : platform;

@@ -18,10 +18,10 @@ import type { LayerKey } from './cache-key.js';
  * removes a blob, so a build that is using one is unaffected.
  *
  * A hit trusts a blob of the right size without hashing it again: the layout's blobs are
- * content-addressed and only ever appear by rename once hashed, the layout itself skips writing a
- * blob of the right size, and whatever reads a blob later (push, copy) verifies its digest, so a
- * blob damaged in place still cannot go out unnoticed. Hashing it on every rebuild would cost about
- * as much as the rest of the rebuild together.
+ * content-addressed and only ever appear by rename once hashed, and whatever reads a blob later
+ * (push, copy, validate) verifies its digest, so a blob damaged in place still cannot go out
+ * unnoticed; a build that makes the layer again (`--no-cache`) renames its blob over the damaged
+ * one. Hashing it on every rebuild would cost about as much as the rest of the rebuild together.
  */
 
 export interface CachedLayer {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from '../../src/index.js';
@@ -155,6 +155,22 @@ describe('the layer cache with build -f', () => {
     const cached = await build(layout);
     assert.deepEqual(builtIndexes(cached), []);
     assert.equal(cached.digest, r.digest);
+  });
+
+  it('a layer blob damaged in place (same size) is served by a hit; --no-cache writes it again', async () => {
+    const layout = join(tmp.path, 'damaged');
+    const cold = await build(layout);
+    const blob = join(layout, 'blobs', 'sha256', cold.layers[0]!.digest.slice('sha256:'.length));
+    const bytes = readFileSync(blob);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(blob, bytes);
+    assert.throws(() => validateLayout(layout), /digest|validation/, 'oci-image-tool sees the damage');
+    const repaired = await build(layout, { cache: false });
+    assert.equal(repaired.digest, cold.digest);
+    validateLayout(layout);
+    const warm = await build(layout);
+    assert.deepEqual(sources(warm), Array(LAYERS).fill('local-cache'));
+    validateLayout(layout);
   });
 
   it('ocipush build -f reports hits in --json (layers[].source) and --no-cache bypasses the cache', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, linkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, openSync, readSync, writeSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, linkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { buildImage, type BuildOptions, type BuildResult } from '../../src/index.js';
@@ -371,6 +371,36 @@ test('layer cache: builds running at once into one layout each record their laye
     assert.deepEqual(names.filter((n) => n.startsWith('.')), [], 'no temp file left behind');
     assert.equal(existsSync(join(layout, '.ocipush-cache', 'prune.lock')), false, 'the prune lock is released');
     for (const t of trees) assert.equal((await build(t, layout)).result.layers[0]!.cached, true, t);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('layer cache: a blob damaged in place (same size) is served by a hit, and --no-cache writes it again', async () => {
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    makeTree(tree);
+    const layout = join(tmp.path, 'layout');
+    const cold = (await build(tree, layout)).result;
+    const blob = join(layout, 'blobs', 'sha256', cold.layers[0]!.digest.slice('sha256:'.length));
+    // Bit rot: one byte in the middle flipped, the size unchanged.
+    const fd = openSync(blob, 'r+');
+    const byte = Buffer.alloc(1);
+    const at = Math.floor(statSync(blob).size / 2);
+    readSync(fd, byte, 0, 1, at);
+    byte[0] = byte[0]! ^ 0xff;
+    writeSync(fd, byte, 0, 1, at);
+    closeSync(fd);
+    assert.throws(() => validateLayout(layout), /digest|validation/, 'oci-image-tool sees the damage');
+    const repaired = (await build(tree, layout, { cache: false })).result;
+    assert.equal(repaired.layers[0]!.cached, undefined);
+    assert.equal(repaired.digest, cold.digest);
+    validateLayout(layout);
+    const warm = (await build(tree, layout)).result;
+    assert.equal(warm.layers[0]!.cached, true);
+    assert.equal(warm.digest, cold.digest);
+    validateLayout(layout);
   } finally {
     await tmp.cleanup();
   }
