@@ -39,6 +39,8 @@ export interface OriginLayer {
 /** The registry cache of a build, when it names one: opened once, closed with `close`. */
 export interface BuildCache {
   cache?: RegistryLayerCache;
+  /** Whether layers are looked up in `cache`: not with --no-cache (as `docker build --no-cache` ignores --cache-from), which still writes it. */
+  reads: boolean;
   settings: CacheSettings;
   close(): Promise<void>;
 }
@@ -51,12 +53,12 @@ export async function openBuildCache(options: ImageOutputOptions, warn: (message
     const connect = options.connect ?? (await import('../transfer/lazy-blobs.js')).defaultConnect;
     cache = await RegistryLayerCache.open(options.cacheRepo, { connect, warn, ...(options.now ? { now: options.now } : {}) });
   }
-  return { ...(cache ? { cache } : {}), settings, close: async () => { await cache?.close(); } };
+  return { ...(cache ? { cache } : {}), reads: cache !== undefined && options.cache !== false, settings, close: async () => { await cache?.close(); } };
 }
 
 /** A layer found in the registry cache by its diff_id (computed by the caller without compressing), else undefined. */
 export async function registryCacheHit(cache: BuildCache, hashed: { diffId: Digest; uncompressedSize: number }): Promise<OriginLayer | undefined> {
-  const hit = cache.cache ? await cache.cache.lookup(hashed.diffId, cache.settings) : undefined;
+  const hit = cache.cache && cache.reads ? await cache.cache.lookup(hashed.diffId, cache.settings) : undefined;
   if (!hit) return undefined;
   return { descriptor: hit.descriptor, diffId: hashed.diffId, uncompressedSize: hashed.uncompressedSize, origin: 'registry-cache', remote: hit.repository };
 }

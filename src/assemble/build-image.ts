@@ -178,7 +178,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       // first tar this layer makes is watched: the registry cache's (a hit is never in the layout).
       const recorder = options.sbom ? await newSbomRecorder() : undefined;
       // The registry cache is keyed by diff_id: the tar is hashed (not compressed) to ask it.
-      const hashed = registryCache.cache && source.path !== emptyDir
+      const hashed = registryCache.reads && source.path !== emptyDir
         ? await hashLayer(source, { ...layerOptions, onWarning: () => {}, ...(recorder ? { observer: recorder } : {}) })
         : undefined;
       const remote = hashed ? await registryCacheHit(registryCache, hashed) : undefined;

@@ -73,7 +73,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('level', { type: 'number', describe: 'Compression level (gzip 1-9, default 2; zstd 1-19, default 3)' })
     .option('threads', { type: 'number', describe: 'Compression threads (default: every core)' })
     .option('owner', { type: 'string', describe: 'UID:GID given to every file in the layers, e.g. 0:0' })
-    .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its files and options are unchanged (default; with -f, each COPY/ADD layer); --no-cache reads every file again (and still records the layers for the next build)' })
+    .option('cache', { type: 'boolean', describe: 'Reuse a layer built before into the layout when its files and options are unchanged (default; with -f, each COPY/ADD layer); --no-cache reads every file again and asks no --cache-repo (and still records the layers for the next build)' })
     .option('sbom', { type: 'boolean', describe: 'Also make an SBOM of the image from the files it layers, stored as its OCI 1.1 referrer (push carries it)' })
     .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx'], default: 'spdx', describe: 'With --sbom: SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
     .option('provenance', { type: 'boolean', describe: 'Also make a SLSA provenance attestation of the build, signed with --key, stored as the image\'s referrer (push carries it, also as cosign\'s .att)' })

@@ -211,7 +211,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       // the registry cache's, whose hit is never in the layout): the SBOM reads no layer back.
       const recorder = options.sbom ? await newSbomRecorder() : undefined;
       // The registry cache is keyed by diff_id: the layer's tar is hashed (not compressed) to ask it.
-      const hashed = registryCache.cache
+      const hashed = registryCache.reads
         ? await hashEntries(fsEntries(layer.entries, files), { clampMtime: time.seconds, ...(options.signal ? { signal: options.signal } : {}), ...(recorder ? { observer: recorder } : {}) })
         : undefined;
       const hit = hashed ? await registryCacheHit(registryCache, hashed) : undefined;

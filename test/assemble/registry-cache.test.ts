@@ -111,6 +111,35 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(again.json!.digest, honest.json!.digest);
   });
 
+  it('--no-cache asks no registry cache: a bad entry is not served, and with --cache-write it is mended', async () => {
+    const mine = join(tmp.path, 'tree7');
+    const elses = join(tmp.path, 'tree8');
+    mkdirSync(mine, { recursive: true });
+    mkdirSync(elses, { recursive: true });
+    writeFileSync(join(mine, 'mine'), pseudoRandom(64 * 1024, 'mine'));
+    writeFileSync(join(elses, 'else'), pseudoRandom(64 * 1024, 'else'));
+    const honest = build('runner12', ['--cache-write'], mine);
+    const layer = honest.json!.layers[0]!;
+    const other = build('runner12a', ['--cache-write'], elses);
+    const wrong = other.json!.layers[0]!;
+    // A bad entry: this layer's diff_id, naming another (real, present, gzip) layer blob.
+    const cache = await RegistryLayerCache.open(cacheRepo, { connect: (host) => connectRegistry(host, {}), warn: () => {} });
+    const source = { size: wrong.size, open: async () => createReadStream(blobFile(other.layout, wrong.digest)), openRange: async () => { throw new Error('not chunked'); } };
+    assert.ok(await cache!.store(layer.diffId as `sha256:${string}`, { compression: 'gzip' }, { mediaType: MediaType.OciLayerGzip, digest: wrong.digest as `sha256:${string}`, size: wrong.size }, 1, source));
+    await cache!.close();
+    assert.equal(build('runner12b', [], mine).json!.layers[0]!.digest, wrong.digest, 'the registry cache is trusted by diff_id');
+
+    const mended = build('runner12c', ['--no-cache', '--cache-write'], mine);
+    assert.equal(mended.result.status, 0, mended.result.stderr);
+    assert.equal(mended.json!.layers[0]!.source, 'built');
+    assert.equal(mended.json!.digest, honest.json!.digest, 'the image a cold build gives');
+    const entry = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${cacheRepo}:${cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip' })}`]));
+    assert.equal(entry.layers[0].digest, layer.digest, 'the entry names the right blob again');
+    const again = build('runner12d', [], mine);
+    assert.equal(again.json!.layers[0]!.source, 'registry-cache');
+    assert.equal(again.json!.digest, honest.json!.digest);
+  });
+
   it('without --cache-write, the push that takes the layer to the registry writes the entry (a mount within one registry)', async () => {
     const tree3 = join(tmp.path, 'tree3');
     mkdirSync(tree3, { recursive: true });
