@@ -1,3 +1,4 @@
+import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
 import type { RegistryClient } from '../registry/http.js';
@@ -24,7 +25,15 @@ export async function listCacheEntries(repository: Repository, client: RegistryC
   const entries: CacheEntry[] = [];
   for (const tag of await listTags(client, repository.name)) {
     if (!ENTRY_TAG.test(tag)) continue;
-    const { descriptor, bytes } = await repository.fetchManifest(tag);
+    let fetched;
+    try {
+      fetched = await repository.fetchManifest(tag);
+    } catch (err) {
+      // Removed since the tags were listed (a prune or build running at the same time): not an entry now.
+      if (err instanceof OcipushError && err.code === 'ENOTFOUND') continue;
+      throw err;
+    }
+    const { descriptor, bytes } = fetched;
     const parsed = parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType) as ReturnType<typeof parseManifest> & { artifactType?: string };
     if (isIndex(parsed) || parsed.artifactType !== CACHE_ENTRY_TYPE || parsed.layers.length !== 1) continue;
     const a = parsed.annotations ?? {};
@@ -62,7 +71,12 @@ export async function pruneCacheEntries(
       // Entries with the same manifest bytes share a digest: deleted once.
       if (digests.has(entry.manifest.digest)) continue;
       digests.add(entry.manifest.digest);
-      await deleteManifest(client, repository.name, entry.manifest.digest as `sha256:${string}`);
+      try {
+        await deleteManifest(client, repository.name, entry.manifest.digest as `sha256:${string}`);
+      } catch (err) {
+        // Already deleted (another prune at the same time): what this one meant to do is done.
+        if (!(err instanceof OcipushError && err.code === 'ENOTFOUND')) throw err;
+      }
     }
   }
   return doomed;

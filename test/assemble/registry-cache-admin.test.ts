@@ -1,0 +1,69 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, runCli, tempDir } from '../support/tools.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { pseudoRandom } from './support.js';
+import { listCacheEntries, pruneCacheEntries } from '../../src/assemble/registry-cache-admin.js';
+import { connectRegistry } from '../../src/registry/connect.js';
+import { Repository } from '../../src/registry/repository.js';
+
+/**
+ * `cache ls` and `cache prune` while others use the same cache repository: CI jobs that each end
+ * with a prune, or a prune running while builds write entries. What another process removed
+ * between this one's listing and its reads or deletes is gone already, never an error.
+ */
+describe('cache ls / cache prune with others at work in the same repository', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  let cacheRepo: string;
+
+  before(async () => {
+    tmp = await tempDir('ocipush-cache-admin-');
+    registry = await startRegistry();
+    cacheRepo = `${registry.host}/ci/cache`;
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  const buildEntry = (name: string): void => {
+    const tree = join(tmp.path, name);
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, name), pseudoRandom(32 * 1024, name));
+    const r = runCli(['build', tree, '--layout', join(tmp.path, `${name}-layout`), '--owner', '0:0', '--cache-repo', cacheRepo, '--cache-write', '--quiet'],
+      { env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
+    assert.equal(r.status, 0, r.stderr);
+  };
+
+  it('an entry removed after the listing is skipped by ls and counted as removed by prune', async () => {
+    buildEntry('a');
+    buildEntry('b');
+    buildEntry('c');
+    const client = await connectRegistry(registry.host, {});
+    try {
+      const repository = new Repository(client, 'ci/cache');
+      const listed = await listCacheEntries(repository, client);
+      assert.equal(listed.length, 3);
+      const [gone, vanishing] = listed;
+      // Another prune deleted one entry's manifest (the registry drops its tag with it)…
+      run('curl', ['-sf', '-X', 'DELETE', `${registry.url}/v2/ci/cache/manifests/${gone!.manifest.digest}`]);
+      // …and the tag of another vanishes between the listing of tags and the read of its manifest
+      // (its tag directory is still listed by distribution, its link is gone: 404 on the read).
+      rmSync(join(registry.storageDir, 'docker/registry/v2/repositories/ci/cache/_manifests/tags', vanishing!.tag, 'current'), { recursive: true });
+      const ls = runCli(['cache', 'ls', cacheRepo, '--json']);
+      assert.equal(ls.status, 0, ls.stderr);
+      assert.deepEqual((JSON.parse(ls.stdout) as { entries: { tag: string }[] }).entries.map((e) => e.tag), [listed[2]!.tag]);
+
+      const removed = await pruneCacheEntries(repository, client, listed, { keep: 0 });
+      assert.deepEqual(removed.map((e) => e.tag), listed.map((e) => e.tag));
+      const after = runCli(['cache', 'ls', cacheRepo, '--json']);
+      assert.equal(after.status, 0, after.stderr);
+      assert.deepEqual((JSON.parse(after.stdout) as { entries: unknown[] }).entries, []);
+    } finally {
+      await client.close();
+    }
+  });
+});
