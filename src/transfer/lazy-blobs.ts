@@ -188,6 +188,7 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
     }
     const { networkError } = await import('../registry/errors.js');
     const failures: string[] = [];
+    let gone = 0;
     for (const source of sources) {
       const { registry, repository } = splitSource(source);
       let client: RegistryClient;
@@ -205,10 +206,14 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
           throw new OcipushError('EDIGEST', `base layer ${desc.digest} from ${source}: ${err.message.replace(/^.*?: blob \S+: /, '')}`, { digest: desc.digest, cause: err });
         }
         if (err instanceof OcipushError && err.code === 'EABORTED') throw err;
-        failures.push((err instanceof OcipushError ? err : networkError(registry, err)).message);
+        if (err instanceof OcipushError && err.code === 'ENOTFOUND') gone++;
+        failures.push(`${source}: ${(err instanceof OcipushError ? err : networkError(registry, err)).message}`);
       }
     }
-    throw new OcipushError('ENOTFOUND', `blob ${desc.digest} is not in ${this.layout.root} and cannot be fetched from its base image (${failures.join('; ')})`, { digest: desc.digest });
+    // The record names where the build found the layer: its base image's repository, or the
+    // registry layer cache's (--cache-repo). Gone from all of them, only a new build can make it.
+    const hint = gone === sources.length ? '; build the image again' : '';
+    throw new OcipushError('ENOTFOUND', `blob ${desc.digest} is not in ${this.layout.root} and cannot be fetched from where the build found it (${failures.join('; ')})${hint}`, { digest: desc.digest });
   }
 
   private client(registry: string): Promise<RegistryClient> {

@@ -93,6 +93,29 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(build('runner5').json!.layers[0]!.source, 'registry-cache', 'the entry was repaired');
   });
 
+  it('a layer taken from the registry cache whose blob is deleted before the push: one line naming the cache, then a rebuild that is right', async () => {
+    const tree6 = join(tmp.path, 'tree6');
+    mkdirSync(tree6, { recursive: true });
+    writeFileSync(join(tree6, 'gone-later'), pseudoRandom(48 * 1024, 'gone-later'));
+    const first = build('runner13a', ['--cache-write'], tree6);
+    const hit = build('runner13', [], tree6);
+    const layer = hit.json!.layers[0]!;
+    assert.equal(layer.source, 'registry-cache');
+    // A prune and the registry's GC (or a delete) between the build and its push.
+    run('curl', ['-sf', '-X', 'DELETE', `${registry.url}/v2/ci/cache/blobs/${layer.digest}`]);
+    const push = runner('runner13', ['push', `${registry.host}/ci/late:1`, '--layout', hit.layout, '--tag', 'app:1', '--quiet']);
+    assert.equal(push.status, 1, push.stderr);
+    const lines = push.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, push.stderr);
+    assert.match(lines[0]!, new RegExp(`^ocipush: blob ${layer.digest} is not in .* and cannot be fetched from where the build found it \\(${registry.host}/ci/cache: .*404.*\\); build the image again$`));
+    const rebuilt = runner('runner13', ['build', tree6, '--layout', hit.layout, '--tag', 'app:1', '--owner', '0:0', '--json', '--cache-repo', cacheRepo]);
+    assert.equal(rebuilt.status, 0, rebuilt.stderr);
+    assert.equal((JSON.parse(rebuilt.stdout) as BuildJson).layers[0]!.source, 'built');
+    const again = runner('runner13', ['push', `${registry.host}/ci/late:1`, '--layout', hit.layout, '--tag', 'app:1', '--quiet']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/ci/late:1`])).Digest, first.json!.digest);
+  });
+
   it('an entry naming its blob with another media type than this build makes is refused, and the build is right', async () => {
     const tree2 = join(tmp.path, 'tree2');
     mkdirSync(tree2, { recursive: true });

@@ -364,7 +364,7 @@ describe('ocipush build --base against docker-registry', () => {
       // The base registry gone: a layout that only references the layer says which and why.
       await bad.stop();
       const offline = runCli(['push', `${registry.host}/app/offline:1`, '--layout', layout, '--tag', 'app', '--quiet']);
-      assertOneLineError(offline, new RegExp(`blob ${base.layer} is not in .* and cannot be fetched from its base image \\(.*${bad.host}.*\\)$`));
+      assertOneLineError(offline, new RegExp(`blob ${base.layer} is not in .* and cannot be fetched from where the build found it \\(${bad.host}/base/busybox: .*\\)$`));
     } finally {
       await bad.stop();
     }
