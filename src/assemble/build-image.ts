@@ -178,11 +178,14 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       // first tar this layer makes is watched: the registry cache's (a hit is never in the layout).
       const recorder = options.sbom ? await newSbomRecorder() : undefined;
       // The registry cache is keyed by diff_id: the tar is hashed (not compressed) to ask it.
+      // Its warnings (a socket left out, getfattr missing) are the layer's: said on a hit, else by the build.
+      const hashWarnings: string[] = [];
       const hashed = registryCache.reads && source.path !== emptyDir
-        ? await hashLayer(source, { ...layerOptions, onWarning: () => {}, ...(recorder ? { observer: recorder } : {}) })
+        ? await hashLayer(source, { ...layerOptions, onWarning: (message) => { hashWarnings.push(message); }, ...(recorder ? { observer: recorder } : {}) })
         : undefined;
       const remote = hashed ? await registryCacheHit(registryCache, hashed) : undefined;
       if (remote) {
+        for (const message of hashWarnings) warn(message);
         layers.push({ ...remote, ...(recorder?.entries ? { sbomEntries: recorder.entries } : {}) });
         continue;
       }

@@ -116,6 +116,23 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/ci/late:1`])).Digest, first.json!.digest);
   });
 
+  it('a layer from the registry cache gives the warnings its build gives (a socket left out)', async () => {
+    const tree9 = join(tmp.path, 'tree9');
+    mkdirSync(tree9, { recursive: true });
+    writeFileSync(join(tree9, 'served'), pseudoRandom(16 * 1024, 'served'));
+    run('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', join(tree9, 'app.sock')]);
+    const direct = (name: string, extra: string[]) => runner(name, ['build', tree9, '--layout', join(tmp.path, name, 'layout'), '--owner', '0:0', '--json', '--cache-repo', cacheRepo, ...extra]);
+    const first = direct('runner14a', ['--cache-write']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stderr, /app\.sock: socket skipped/);
+    const hit = direct('runner14', []);
+    assert.equal(hit.status, 0, hit.stderr);
+    assert.equal((JSON.parse(hit.stdout) as BuildJson).layers[0]!.source, 'registry-cache');
+    assert.equal((JSON.parse(hit.stdout) as BuildJson).digest, (JSON.parse(first.stdout) as BuildJson).digest);
+    assert.match(hit.stderr, /warning: .*app\.sock: socket skipped \(a socket cannot be stored in a layer\)/);
+    assert.equal(hit.stderr.split('socket skipped').length - 1, 1, 'said once');
+  });
+
   it('an entry naming its blob with another media type than this build makes is refused, and the build is right', async () => {
     const tree2 = join(tmp.path, 'tree2');
     mkdirSync(tree2, { recursive: true });
