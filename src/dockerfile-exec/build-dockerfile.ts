@@ -29,7 +29,7 @@ import type { ImageOutputOptions } from '../assemble/output-options.js';
 import { formatTime, resolveBuildTime } from '../assemble/config.js';
 import type { LayerResult } from '../layer/layer.js';
 import { ImageSources } from './bases.js';
-import { ContextView } from './context.js';
+import { ContextView, pathInContext } from './context.js';
 import { collectGarbage } from '../runtime-flags.js';
 import { CacheUse } from '../layer/cache-store.js';
 import { lookupPlanned } from './layer-cache.js';
@@ -184,9 +184,11 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       baseTrees.set(index, { base, ...(reason ? { tree: await sources.tree(base) } : {}) });
     }
 
+    const layoutInContext = pathInContext(contextDir, await realpath(target.root));
+    if (layoutInContext) warn(`layout ${target.root} is inside the build context ${contextDir}: left out of the context`);
     const stageName = resolved.target.name ?? String(resolved.target.index);
     const { final, cached } = await planTarget(
-      { filename, resolved, bases: baseTrees, fromImages, time: time.seconds, created, files, warn }, new ContextView(contextDir, ignore),
+      { filename, resolved, bases: baseTrees, fromImages, time: time.seconds, created, files, warn }, new ContextView(contextDir, ignore, layoutInContext),
       (layers, stats) => lookupPlanned(cache, layers, stats, {
         build: `${contextDir}\0${dockerfilePath}\0${stageName}`, startMs: cacheStartMs, ...(options.cacheClock ? { clock: options.cacheClock } : {}),
         compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),

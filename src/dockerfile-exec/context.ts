@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { join, sep } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { fromSystemError } from '../errors.js';
 import type { IgnoreMatcher } from '../dockerfile/index.js';
 import { StatTable } from '../layer/cache-key.js';
@@ -28,7 +28,13 @@ export class ContextView implements FsView {
   /** The root with one trailing separator: a clean path's relative part is appended to it. */
   private readonly rootSlash: string;
 
-  constructor(readonly root: string, private readonly ignore?: IgnoreMatcher) {
+  /**
+   * @param leftOut A clean context path (`/oci-layout`) left out with everything under it: the
+   *   layout this build writes, when it is inside the context (the default `./oci-layout` with
+   *   context `.`). Copied, it would hold the build's own earlier output: an image that grows with
+   *   every rebuild and a layer cache that never hits.
+   */
+  constructor(readonly root: string, private readonly ignore?: IgnoreMatcher, private readonly leftOut?: string) {
     this.rootSlash = root.endsWith(sep) ? root : `${root}${sep}`;
   }
 
@@ -43,6 +49,7 @@ export class ContextView implements FsView {
   }
 
   private read(clean: string): FsNode | null {
+    if (this.leftOut !== undefined && (clean === this.leftOut || clean.startsWith(`${this.leftOut}/`))) return null;
     const rel = clean.slice(1);
     const abs = clean === '/' ? this.root : `${this.rootSlash}${rel}`;
     let st: BigIntStats;
@@ -153,6 +160,13 @@ export class ContextView implements FsView {
     }
     return node;
   }
+}
+
+/** `path` as a clean context path (`/oci-layout`) when it is strictly inside the context `root` (both real paths). */
+export function pathInContext(root: string, path: string): string | undefined {
+  const rel = relative(root, path);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return undefined;
+  return cleanAbsolute('/' + rel.split(sep).join('/'));
 }
 
 function readDirectory(abs: string): string[] {

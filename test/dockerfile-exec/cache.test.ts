@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from '../../src/index.js';
 import { run, runCli, tempDir } from '../support/tools.js';
-import { keepingMtime, pseudoRandom, validateLayout } from '../assemble/support.js';
+import { keepingMtime, pseudoRandom, umociUnpack, validateLayout } from '../assemble/support.js';
 import { writeTree } from './support.js';
 
 /**
@@ -171,6 +171,27 @@ describe('the layer cache with build -f', () => {
     const warm = await build(layout);
     assert.deepEqual(sources(warm), Array(LAYERS).fill('local-cache'));
     validateLayout(layout);
+  });
+
+  it('a layout inside the context (./oci-layout with context .) is left out of it: rebuilds hit the cache and equal the cold build', async () => {
+    const context = join(tmp.path, 'self');
+    writeTree(context, { Dockerfile: 'FROM scratch\nCOPY . /app/\n', 'app.txt': 'hi\n' });
+    const inside = join(context, 'oci-layout');
+    const warnings: string[] = [];
+    const opts = { context, tag: 't', created: 1_000_000, cacheClock: AGED, onWarning: (m: string) => { warnings.push(m); } };
+    const first = await buildDockerfile({ ...opts, layout: inside });
+    assert.deepEqual(sources(first), ['built']);
+    assert.match(warnings[0] ?? '', /layout .*oci-layout is inside the build context .*: left out of the context/);
+    const second = await buildDockerfile({ ...opts, layout: inside });
+    assert.deepEqual(sources(second), ['local-cache'], 'the layout written by the first build is not an input of the second');
+    assert.equal(second.digest, first.digest);
+    // The image a build into a layout outside the context gives, from the context without the layout.
+    const copy = join(tmp.path, 'self-copy');
+    writeTree(copy, { Dockerfile: 'FROM scratch\nCOPY . /app/\n', 'app.txt': 'hi\n' });
+    const cold = await buildDockerfile({ ...opts, context: copy, layout: join(tmp.path, 'self-cold') });
+    assert.equal(cold.layers[0]!.digest, first.layers[0]!.digest);
+    const rootfs = umociUnpack(inside, 't', join(tmp.path, 'self-bundle'));
+    assert.deepEqual(readdirSync(join(rootfs, 'app')).sort(), ['Dockerfile', 'app.txt']);
   });
 
   it('ocipush build -f reports hits in --json (layers[].source) and --no-cache bypasses the cache', async () => {
