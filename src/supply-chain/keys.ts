@@ -129,16 +129,41 @@ export function parsePublicKey(text: string, what: string): KeyObject {
   return key;
 }
 
+/** The curves cosign takes (Go's crypto/x509 and sigstore's goodkey), by Node's name. */
+const COSIGN_CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
 function checkKeyKind(key: KeyObject, what: string): void {
   const type = key.asymmetricKeyType;
-  if (type === 'ec' || type === 'ed25519') return;
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? 'an unnamed curve';
+    if (COSIGN_CURVES[curve]) return;
+    // A signature by such a key is one cosign (and skopeo, and sigstore's libraries) cannot check.
+    throw new OcipushError('EUNSUPPORTED', `${what}: ECDSA keys on ${curve} are not supported (cosign takes P-256, P-384 and P-521)`);
+  }
+  if (type === 'ed25519') return;
   if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return;
   throw new OcipushError('EUNSUPPORTED', `${what}: ${type === 'rsa' ? 'RSA keys below 2048 bits are' : `${String(type)} keys are`} not supported (ECDSA, RSA ≥ 2048, Ed25519 are)`);
 }
 
-/** The digest algorithm cosign signs with for this key: SHA-256 (Ed25519 signs the message itself). */
+/**
+ * The digest algorithm signatures are made with: SHA-256 for every key (Ed25519 signs the message
+ * itself), what `cosign verify --key` and `verify-blob --key` check by default, and what cosign
+ * signed with for every key before 2.6.
+ */
 function hashFor(key: KeyObject): string | null {
   return key.asymmetricKeyType === 'ed25519' ? null : 'sha256';
+}
+
+/**
+ * The digest algorithms a signature by this key is accepted over: SHA-256, and for P-384 and
+ * P-521 also the curve's own hash, which `cosign sign --key` and `sign-blob --key` use since
+ * cosign 2.6 (sigstore's LoadDefaultSignerVerifier: P-384 with SHA-384, P-521 with SHA-512).
+ */
+function verifyHashes(key: KeyObject): (string | null)[] {
+  const curve = key.asymmetricKeyType === 'ec' ? key.asymmetricKeyDetails?.namedCurve : undefined;
+  if (curve === 'secp384r1') return ['sha256', 'sha384'];
+  if (curve === 'secp521r1') return ['sha256', 'sha512'];
+  return [hashFor(key)];
 }
 
 /** An ASN.1 DER ECDSA signature (or PKCS#1 v1.5 for RSA) over the exact payload bytes, as cosign makes. */
@@ -147,11 +172,13 @@ export function signBytes(key: KeyObject, payload: Uint8Array): Buffer {
 }
 
 export function verifyBytes(key: KeyObject, payload: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    return cryptoVerify(hashFor(key), payload, key, signature);
-  } catch {
-    return false;
-  }
+  return verifyHashes(key).some((hash) => {
+    try {
+      return cryptoVerify(hash, payload, key, signature);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
@@ -167,17 +194,19 @@ export async function signStream(key: KeyObject, chunks: AsyncIterable<Uint8Arra
   return signer.sign(key);
 }
 
-/** verifyBytes over the bytes `chunks` yields, as signStream reads them. */
+/** verifyBytes over the bytes `chunks` yields, read once: each accepted digest is taken as they come. */
 export async function verifyStream(key: KeyObject, chunks: AsyncIterable<Uint8Array>, signature: Uint8Array): Promise<boolean> {
-  const hash = hashFor(key);
-  if (hash === null) return verifyBytes(key, await gather(chunks), signature);
-  const verifier = createVerify(hash);
-  for await (const chunk of chunks) verifier.update(chunk);
-  try {
-    return verifier.verify(key, signature);
-  } catch {
-    return false;
-  }
+  const hashes = verifyHashes(key);
+  if (hashes.includes(null)) return verifyBytes(key, await gather(chunks), signature);
+  const verifiers = hashes.map((hash) => createVerify(hash!));
+  for await (const chunk of chunks) for (const verifier of verifiers) verifier.update(chunk);
+  return verifiers.some((verifier) => {
+    try {
+      return verifier.verify(key, signature);
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function gather(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
