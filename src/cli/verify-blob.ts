@@ -14,7 +14,7 @@ export const verifyBlobCommand: CliCommand<VerifyBlobArgs> = {
   builder: (y: Argv) => y
     .positional('file', { type: 'string', describe: 'The file the signature is of (streamed), or - for standard input' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
-    .option('signature', { type: 'string', demandOption: true, describe: 'The base64 signature, or a file holding it (as sign-blob and cosign sign-blob write it)' })
+    .option('signature', { type: 'string', demandOption: true, describe: 'The base64 signature, or a file holding it (base64, as sign-blob and cosign sign-blob write it, or DER, as openssl dgst -sign writes it)' })
     .example('$0 verify-blob app.tar.gz --key cosign.pub --signature app.tar.gz.sig', 'exit 0 when the signature is of app.tar.gz by the key'),
   run: async (argv, out: Output) => {
     const { loadVerifier } = await import('./key-options.js');

@@ -22,17 +22,36 @@ export async function verifyFile(path: string, signature: Buffer, verifier: Veri
   return { valid, digest: digester.digest() };
 }
 
+/** A signature file larger than this is not one (an RSA-4096 signature in base64 is under 1 KiB). */
+const MAX_SIGNATURE_FILE = 64 * 1024;
+
 /**
  * `--signature`: the base64 text itself, or a file holding it, as cosign takes either. A value that
- * is a readable file is the file; otherwise it must be base64.
+ * is a readable file is the file; otherwise it must be base64. A file is read as cosign's
+ * verify-blob reads it: base64 whose line breaks do not count (`openssl base64` wraps at 64
+ * columns), or else the signature's own bytes (`openssl dgst -sign -out FILE` writes DER).
  */
 export async function readSignatureArgument(value: string): Promise<Buffer> {
-  const isFile = await stat(value).then((s) => s.isFile(), () => false);
-  const text = isFile ? (await readFile(value, 'utf8').catch((err: unknown) => { throw fromSystemError(err, value, 'cannot read'); })).trim() : value.trim();
-  const signature = /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
+  const info = await stat(value).catch(() => undefined);
+  if (info?.isFile()) {
+    if (info.size > MAX_SIGNATURE_FILE) throw new OcipushError('EUSAGE', `--signature ${value}: the file is ${info.size} bytes, too large to be a signature (not the signed file?)`);
+    const bytes = await readFile(value).catch((err: unknown) => { throw fromSystemError(err, value, 'cannot read'); });
+    const text = bytes.toString('latin1').replace(/[\r\n]/g, '').trim();
+    if (isBase64(text)) return checkLength(Buffer.from(text, 'base64'), value, true);
+    return checkLength(bytes, value, true);
+  }
+  const text = value.trim();
+  return checkLength(isBase64(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0), value, false);
+}
+
+function isBase64(text: string): boolean {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(text);
+}
+
+function checkLength(signature: Buffer, value: string, isFile: boolean): Buffer {
   // The shortest signature of a supported key (Ed25519) is 64 bytes: a shorter value is a mistyped file name.
   if (signature.length < 64) {
-    throw new OcipushError('EUSAGE', `--signature ${isFile ? `${value}: the file does not hold` : `${JSON.stringify(value)}: neither a file nor`} a base64 signature`);
+    throw new OcipushError('EUSAGE', `--signature ${isFile ? `${value}: the file does not hold a signature (base64, or its DER bytes)` : `${JSON.stringify(value)}: neither a file nor a base64 signature`}`);
   }
   return signature;
 }

@@ -67,6 +67,22 @@ describe('ocipush sign-blob / verify-blob', () => {
     assertOneLineError(runCli(['verify-blob', changed, '--key', join(tmp.path, 'other.pub'), '--signature', sig]), /the signature is not of this file/);
   });
 
+  it('takes a signature file as openssl writes it, as cosign verify-blob does: DER bytes (dgst -sign -out), or base64 wrapped at 64 columns (openssl base64)', () => {
+    const der = join(tmp.path, 'raw.sig');
+    run('openssl', ['dgst', '-sha256', '-sign', join(tmp.path, 'other.pem'), '-out', der, file]);
+    const wrapped = join(tmp.path, 'wrapped.sig');
+    writeFileSync(wrapped, run('openssl', ['base64', '-in', der]));
+    assert.ok(readFileSync(wrapped, 'utf8').trimEnd().includes('\n'), 'openssl base64 wraps the signature');
+    for (const sig of [der, wrapped]) {
+      const r = runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--signature', sig]);
+      assertOk(r);
+      assert.match(r.stderr, /^verified .*release\.tar\.gz \(sha256:[0-9a-f]{64}\): signed by .*other\.pub$/m);
+      assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--signature', sig]), /the signature is not of this file by .*cosign\.pub$/);
+    }
+    // The signed file given as the signature by mistake: one line, the file is not read whole.
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--signature', file]), /^ocipush: --signature .*release\.tar\.gz: the file is \d+ bytes, too large to be a signature/, 2);
+  });
+
   it('- signs and verifies standard input, as cosign sign-blob - and verify-blob - do', () => {
     // Text: runCli hands its input over as a string.
     const bytes = readFileSync(file).subarray(0, 100_000).toString('base64');
