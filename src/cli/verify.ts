@@ -11,7 +11,7 @@ interface VerifyArgs extends RegistryFlags {
 
 export const verifyCommand: CliCommand<VerifyArgs> = {
   command: 'verify <reference>',
-  describe: 'Check that the image a reference points at now carries a valid cosign signature by a key',
+  describe: 'Check that the image a reference points at now carries a valid cosign signature by a key (cosign\'s .sig, or a cosign 3 Sigstore bundle referrer)',
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout a copy brought signatures into)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
@@ -32,12 +32,20 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     let outcome;
     if (inLayout) {
       // Offline, as cosign verify --local-image: the signatures the layout holds under cosign's names.
-      const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
-      outcome = await withLayout(inLayout, (layout, root) => verifyImage(layoutAttachedStore(layout, inLayout.text), root.digest, verifier, annotations));
+      const { layoutAttachedStore, layoutReferrerEnvelopes } = await import('../supply-chain/layout-attestations.js');
+      outcome = await withLayout(inLayout, (layout, root) => verifyImage(layoutAttachedStore(layout, inLayout.text), root.digest, verifier, annotations, {
+        envelopes: layoutReferrerEnvelopes(layout, root).then((found) => found.bundles), identity: inLayout.text,
+      }));
       image = `${inLayout.text}@${outcome.digest}`;
     } else {
       const source = await registryReference(argv.reference);
-      outcome = await withRepository(source, argv, async (repo) => verifyImage(repo, (await repo.resolve(referenceTarget(source))).digest, verifier, annotations));
+      // cosign's .sig, and the Sigstore bundles cosign 3 stores among the image's referrers, read at once.
+      const { registryReferrerEnvelopes } = await import('../supply-chain/registry-attestations.js');
+      outcome = await withRepository(source, argv, async (repo, client) => {
+        const subject = await repo.resolve(referenceTarget(source));
+        const envelopes = registryReferrerEnvelopes(client, repo, subject).then((found) => found.bundles);
+        return verifyImage(repo, subject.digest, verifier, annotations, { envelopes, identity: `${source.registry}/${source.repository}` });
+      });
       image = `${source.registry}/${source.repository}@${outcome.digest}`;
     }
     if (outcome.verified.length === 0) {
@@ -45,6 +53,6 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
       throw new OcipushError('EINVALID', `verify ${image}: ${why}`, { digest: outcome.digest });
     }
     out.info(`verified ${image}: ${outcome.verified.length} valid signature${outcome.verified.length === 1 ? '' : 's'} by ${keyName}`);
-    out.result(outcome.digest, { digest: outcome.digest, verified: outcome.verified.map((v) => ({ critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: 'cosign container image signature' }, optional: v.optional, layer: v.layer })) });
+    out.result(outcome.digest, { digest: outcome.digest, verified: outcome.verified.map((v) => ({ critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: 'cosign container image signature' }, optional: v.optional, layer: v.layer, ...(v.bundle ? { bundle: true } : {}) })) });
   },
 };

@@ -11,6 +11,8 @@ import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** The predicate type of cosign 3's image signatures (its `types.CosignSignPredicateType`). */
+export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
 /** The layer annotation cosign puts the predicate type in. */
 export const PREDICATE_TYPE_ANNOTATION = 'predicateType';
 
@@ -137,8 +139,10 @@ export async function verifyAttestations(
   const out = { verified: [] as VerifiedAttestation[], rejected: [] as string[], total: 0 };
   for (const { descriptor, payload } of layers) {
     if (descriptor.mediaType !== DSSE_MEDIA_TYPE) continue;
-    out.total++;
     const why = checkEnvelope(payload, digest, verifier, predicateType);
+    // A cosign 3 signature (a bundle of a cosign sign statement) is not an attestation unless asked for by type.
+    if (typeof why !== 'string' && predicateType === undefined && why.predicateType === COSIGN_SIGN_PREDICATE_TYPE) continue;
+    out.total++;
     if (typeof why === 'string') out.rejected.push(why);
     else out.verified.push(why);
   }

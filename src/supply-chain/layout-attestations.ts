@@ -10,6 +10,7 @@ import type { Signer } from './signer.js';
 import { appendAttached, MAX_PAYLOAD_BYTES, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
 import { layoutReferrers } from '../content/layout-referrers.js';
 import { SIGNATURE_ANNOTATION } from './simple-signing.js';
+import { bundleEnvelopeLayer, isSigstoreBundle } from './sigstore-bundle.js';
 
 /**
  * DSSE attestations among a layout's referrers of `subject` (a build's provenance), appended to
@@ -51,17 +52,31 @@ export function layoutAttachedStore(layout: OciLayout, name: string): AttachedTa
 
 /**
  * The DSSE envelopes among the layout's referrers of `subject` (a build's provenance), as the
- * layers cosign's `.att` would hold; one larger than an attestation can be is an error.
+ * layers cosign's `.att` would hold, and those of the Sigstore bundles cosign 3 stores as
+ * referrers (`bundles`, which a copy brought: what `verify` reads beside `.sig`); one larger than
+ * an attestation can be is an error.
  */
-export async function layoutAttestationLayers(layout: OciLayout, subject: Descriptor): Promise<AttachedLayer[]> {
-  const layers: AttachedLayer[] = [];
+export async function layoutReferrerEnvelopes(layout: OciLayout, subject: Descriptor): Promise<{ attestations: AttachedLayer[]; bundles: AttachedLayer[] }> {
+  const dsse: AttachedLayer[] = [];
+  const bundles: AttachedLayer[] = [];
   for (const { manifest } of await layoutReferrers(layout, subject)) {
-    if (manifest.artifactType !== DSSE_MEDIA_TYPE) continue;
-    for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE)) {
-      layers.push({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
+    if (manifest.artifactType === DSSE_MEDIA_TYPE) {
+      for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE)) {
+        dsse.push({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
+      }
+    } else if (isSigstoreBundle(manifest.artifactType)) {
+      for (const layer of manifest.layers.filter((l) => isSigstoreBundle(l.mediaType))) {
+        const envelope = bundleEnvelopeLayer({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
+        if (envelope) bundles.push(envelope);
+      }
     }
   }
-  return layers;
+  return { attestations: [...dsse, ...bundles], bundles };
+}
+
+/** The attestations among the layout's referrers (layoutReferrerEnvelopes), for verify-attestation. */
+export async function layoutAttestationLayers(layout: OciLayout, subject: Descriptor): Promise<AttachedLayer[]> {
+  return (await layoutReferrerEnvelopes(layout, subject)).attestations;
 }
 
 /**

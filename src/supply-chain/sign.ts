@@ -5,6 +5,7 @@ import type { Reference } from '../oci/reference.js';
 import { appendAttached, type AttachedLayer, type AttachedStore, type AttachedTarget, readAttached } from './cosign-tags.js';
 import { parseSimpleSigningPayload, SIGNATURE_ANNOTATION, signedIdentity, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
+import { checkBundleSignatures } from './sigstore-bundle.js';
 
 export interface SignOptions {
   /** Sign every manifest of an index too (cosign sign --recursive). */
@@ -57,6 +58,8 @@ export interface VerifiedSignature {
   dockerReference: string;
   dockerManifestDigest: string;
   optional: Record<string, unknown> | null;
+  /** Stored as cosign 3 stores it: a Sigstore bundle referring to the image. */
+  bundle?: boolean;
 }
 
 export interface VerifyOutcome {
@@ -70,11 +73,18 @@ export interface VerifyOutcome {
 
 /**
  * Checks every signature at `sha256-<hex>.sig` against the key, then its payload against the
- * digest (cosign's order: a signature by another key says nothing about its payload).
+ * digest (cosign's order: a signature by another key says nothing about its payload); with
+ * `bundles`, the envelopes of the Sigstore bundles cosign 3 stores as referrers too.
  */
-export async function verifyImage(repo: AttachedStore, digest: Digest, verifier: Verifier, annotations?: Record<string, string>): Promise<VerifyOutcome> {
-  const { layers } = await readAttached(repo, digest, 'sig');
-  return checkSignatures(layers, digest, verifier, `${repo}@${digest}`, annotations);
+export async function verifyImage(
+  repo: AttachedStore, digest: Digest, verifier: Verifier, annotations?: Record<string, string>,
+  bundles?: { envelopes: AttachedLayer[] | Promise<AttachedLayer[]>; identity: string },
+): Promise<VerifyOutcome> {
+  const [{ layers }, envelopes] = await Promise.all([readAttached(repo, digest, 'sig'), bundles?.envelopes ?? []]);
+  const outcome = checkSignatures(layers, digest, verifier, `${repo}@${digest}`, annotations);
+  // cosign 3's default: the signature as a Sigstore bundle among the image's referrers.
+  if (bundles) checkBundleSignatures(outcome, envelopes, digest, verifier, bundles.identity, annotations);
+  return outcome;
 }
 
 /**

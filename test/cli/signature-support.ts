@@ -68,3 +68,67 @@ export function cosignPayload(identity: string, digest: string): Buffer {
 function sha256Of(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
+
+/**
+ * Stores a Sigstore bundle (`bundle`, JSON) as cosign 3 stores an image signature or attestation
+ * (`WriteAttestationNewBundleFormat`): an OCI 1.1 artifact manifest (empty config) whose one layer
+ * is the bundle, referring to `subject`, listed in the referrers tag schema's `sha256-<hex>` index
+ * (docker-registry 2.8 has no referrers API; go-containerregistry then writes that index, read
+ * and extended). Written by curl over the registry API; nothing of ocipush takes part.
+ */
+export function storeCosignBundle(host: string, repo: string, subject: { digest: string; size: number; mediaType: string }, bundle: Buffer, predicateType: string, scratch: string): void {
+  const base = `http://${host}/v2/${repo}`;
+  const file = join(scratch, `cosign-bundle-${Math.random().toString(36).slice(2)}`);
+  const put = (bytes: Buffer): { digest: string; size: number } => {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    writeFileSync(file, bytes);
+    const headers = run('curl', ['-sSf', '-X', 'POST', '-D', '-', '-o', '/dev/null', `${base}/blobs/uploads/`]);
+    const location = /^location:\s*(\S+)/im.exec(headers)![1]!;
+    const url = new URL(location, `http://${host}`);
+    url.searchParams.set('digest', digest);
+    run('curl', ['-sSf', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '--data-binary', `@${file}`, url.href]);
+    return { digest, size: bytes.length };
+  };
+  const putManifest = (bytes: Buffer, mediaType: string, reference: string): { digest: string; size: number } => {
+    writeFileSync(file, bytes);
+    run('curl', ['-sSf', '-X', 'PUT', '-H', `Content-Type: ${mediaType}`, '--data-binary', `@${file}`, `${base}/manifests/${reference}`]);
+    return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length };
+  };
+  const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+  const manifestType = 'application/vnd.oci.image.manifest.v1+json';
+  const indexType = 'application/vnd.oci.image.index.v1+json';
+  const annotations = { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType, 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' };
+  const manifestBytes = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: manifestType,
+    artifactType: bundleType,
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', ...put(Buffer.from('{}')) },
+    layers: [{ mediaType: bundleType, ...put(bundle) }],
+    subject,
+    annotations,
+  }));
+  const manifest = putManifest(manifestBytes, manifestType, `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}`);
+  const tag = subject.digest.replace(':', '-');
+  let existing: { manifests: unknown[] } = { manifests: [] };
+  try {
+    existing = JSON.parse(run('curl', ['-sSf', '-H', `Accept: ${indexType}`, `${base}/manifests/${tag}`])) as { manifests: unknown[] };
+  } catch { /* no referrers yet */ }
+  const entry = { mediaType: manifestType, ...manifest, artifactType: bundleType, annotations };
+  putManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [...existing.manifests, entry] })), indexType, tag);
+}
+
+/**
+ * The Sigstore bundle `cosign sign --key` (cosign 3) makes for `digest`: a DSSE envelope of an
+ * in-toto statement about the digest, predicate type `https://sigstore.dev/cosign/sign/v1`, `-a`
+ * annotations on the subject (protojson's field order); `sign` signs DSSE's PAE of it.
+ */
+export function cosignBundle(statement: object, sign: (pae: Buffer) => Buffer, publicKeyHint: string): Buffer {
+  const payload = Buffer.from(JSON.stringify(statement));
+  const payloadType = 'application/vnd.in-toto+json';
+  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${payloadType.length} ${payloadType} ${payload.length} `), payload]);
+  return Buffer.from(JSON.stringify({
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: publicKeyHint } },
+    dsseEnvelope: { payload: payload.toString('base64'), payloadType, signatures: [{ sig: sign(pae).toString('base64') }] },
+  }));
+}

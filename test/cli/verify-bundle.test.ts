@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, assertOneLineError } from './registry-support.js';
+import { validate } from './json-schema.js';
+import { cosignBundle, storeCosignBundle } from './signature-support.js';
+
+const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+
+/**
+ * cosign 3 signs and attests into Sigstore bundles stored as OCI 1.1 referrers of the image
+ * (`--new-bundle-format`, its default), not at `sha256-<hex>.sig` / `.att`. The bundles here are
+ * made as cosign makes them (the DSSE signature by openssl), stored as cosign stores them by skopeo.
+ */
+describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundles', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  let other: UmociImage;
+  const key = (name: string) => join(tmp.path, `${name}.pem`);
+  const pub = (name: string) => join(tmp.path, `${name}.pub`);
+
+  before(async () => {
+    requireTool('openssl');
+    requireTool('skopeo');
+    tmp = await tempDir();
+    registry = await startRegistry();
+    image = umociImage(tmp.path, 'one', [4_000]);
+    other = umociImage(tmp.path, 'two', [6_000], join(tmp.path, 'layout-two'));
+    for (const name of ['signer', 'stranger']) {
+      run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key(name)]);
+      run('openssl', ['pkey', '-in', key(name), '-pubout', '-out', pub(name)]);
+    }
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  /** openssl's ECDSA signature over SHA-256 of `bytes` with `name`'s key. */
+  function opensslSign(name: string, bytes: Buffer): Buffer {
+    const file = join(tmp.path, `pae-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, bytes);
+    run('openssl', ['dgst', '-sha256', '-sign', key(name), '-out', `${file}.sig`, file]);
+    return readFileSync(`${file}.sig`);
+  }
+
+  function hint(name: string): string {
+    const der = Buffer.from(readFileSync(pub(name), 'utf8').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+    return createHash('sha256').update(der).digest('base64');
+  }
+
+  /** The statement cosign 3's sign makes: the digest as subject, -a annotations on it, an empty predicate. */
+  function signStatement(digest: string, annotations?: Record<string, string>): object {
+    return {
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ digest: { sha256: digest.slice('sha256:'.length) }, ...(annotations ? { annotations } : {}) }],
+      predicateType: SIGN_PREDICATE,
+      predicate: {},
+    };
+  }
+
+  function push(repo: string, which: UmociImage): string {
+    const ref = `${registry.host}/${repo}:1`;
+    assertOk(runCli(['push', ref, '--layout', which.layout, '--tag', which === image ? 'one' : 'two', '--quiet']));
+    return ref;
+  }
+
+  it('verify --key accepts an image signed only as cosign 3 signs it: a bundle referrer, no .sig', () => {
+    const ref = push('bundle/app', image);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
+    const bundle = cosignBundle(signStatement(image.manifest.digest, { 'git-sha': 'abc123' }), (pae) => opensslSign('signer', pae), hint('signer'));
+    storeCosignBundle(registry.host, 'bundle/app', subject, bundle, SIGN_PREDICATE, tmp.path);
+
+    const r = runCli(['verify', ref, '--key', pub('signer')]);
+    assertOk(r);
+    assert.equal(r.stdout, `${image.manifest.digest}\n`);
+    assert.match(r.stderr, /^verified .*\/bundle\/app@sha256:[0-9a-f]{64}: 1 valid signature by .*signer\.pub\n$/);
+    const json = runCli(['verify', ref, '--key', pub('signer'), '--json', '-a', 'git-sha=abc123']);
+    assertOk(json);
+    const doc = JSON.parse(json.stdout);
+    assert.deepEqual(validate('verify.schema.json', doc), [], json.stdout);
+    assert.equal(doc.verified[0].bundle, true);
+    assert.deepEqual(doc.verified[0].optional, { 'git-sha': 'abc123' });
+    assert.equal(doc.verified[0].critical.image['docker-manifest-digest'], image.manifest.digest);
+
+    assertOneLineError(runCli(['verify', ref, '--key', pub('signer'), '-a', 'git-sha=other']), /none of 1 signature verifies: signed by this key without the annotation git-sha=other$/);
+    assertOneLineError(runCli(['verify', ref, '--key', pub('stranger')]), /^ocipush: verify .*\/bundle\/app@sha256:[0-9a-f]{64}: none of 1 signature verifies: not signed by this key$/);
+
+    // Copied into a layout with its referrers (an air-gapped bundle): verified offline, as cosign verify --local-image.
+    const layout = join(tmp.path, 'copied');
+    assertOk(runCli(['copy', ref, `oci:${layout}:app`, '--quiet']));
+    assertOk(runCli(['verify', `oci:${layout}:app`, '--key', pub('signer'), '-a', 'git-sha=abc123']));
+    assertOneLineError(runCli(['verify', `oci:${layout}:app`, '--key', pub('stranger')]), /none of 1 signature verifies: not signed by this key$/);
+  });
+
+  it('a bundle about another image, or signed over a changed statement, does not verify', () => {
+    const ref = push('bundle/moved', other);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: other.manifest.digest, size: other.manifest.size };
+    // The first image's signature statement, referring to the second image.
+    storeCosignBundle(registry.host, 'bundle/moved', subject, cosignBundle(signStatement(image.manifest.digest), (pae) => opensslSign('signer', pae), hint('signer')), SIGN_PREDICATE, tmp.path);
+    assertOneLineError(runCli(['verify', ref, '--key', pub('signer')]), /none of 1 signature verifies: signed by this key about another image$/);
+    const tampered = JSON.parse(cosignBundle(signStatement(other.manifest.digest), (pae) => opensslSign('signer', pae), hint('signer')).toString());
+    tampered.dsseEnvelope.payload = Buffer.from(JSON.stringify({ ...signStatement(other.manifest.digest), predicate: { x: 1 } })).toString('base64');
+    const ref2 = push('bundle/tampered', other);
+    storeCosignBundle(registry.host, 'bundle/tampered', subject, Buffer.from(JSON.stringify(tampered)), SIGN_PREDICATE, tmp.path);
+    assertOneLineError(runCli(['verify', ref2, '--key', pub('signer')]), /none of 1 signature verifies: not signed by this key$/);
+  });
+
+  it('verify-attestation reads a cosign 3 attestation bundle; a signature bundle is not taken for an attestation', () => {
+    const ref = push('bundle/attested', image);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
+    storeCosignBundle(registry.host, 'bundle/attested', subject, cosignBundle(signStatement(image.manifest.digest), (pae) => opensslSign('signer', pae), hint('signer')), SIGN_PREDICATE, tmp.path);
+    assertOneLineError(runCli(['verify-attestation', ref, '--key', pub('signer')]), /verify-attestation .*: no attestations found$/);
+    const provenance = 'https://slsa.dev/provenance/v1';
+    const statement = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: `${registry.host}/bundle/attested`, digest: { sha256: image.manifest.digest.slice(7) } }], predicateType: provenance, predicate: { buildDefinition: { buildType: 'x' } } };
+    storeCosignBundle(registry.host, 'bundle/attested', subject, cosignBundle(statement, (pae) => opensslSign('signer', pae), hint('signer')), provenance, tmp.path);
+    const r = runCli(['verify-attestation', ref, '--key', pub('signer'), '--type', 'slsaprovenance1']);
+    assertOk(r);
+    assert.match(r.stderr, /1 attestation \(https:\/\/slsa\.dev\/provenance\/v1\)/);
+    assertOk(runCli(['verify', ref, '--key', pub('signer')]));
+  });
+});
