@@ -6,16 +6,19 @@ interface SignBlobArgs {
   file: string;
   key: string;
   outputSignature?: string;
+  bundle?: string;
 }
 
 export const signBlobCommand: CliCommand<SignBlobArgs> = {
   command: 'sign-blob <file>',
-  describe: 'Sign a file with a key, as cosign sign-blob: the base64 signature to stdout or a file',
+  describe: 'Sign a file with a key, as cosign sign-blob: the base64 signature to stdout or a file, or a bundle',
   builder: (y: Argv) => y
     .positional('file', { type: 'string', describe: 'The file to sign (read once, streamed), or - for standard input' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('output-signature', { type: 'string', describe: 'Write the base64 signature to this file (renamed into place when whole) instead of stdout' })
-    .example('$0 sign-blob app.tar.gz --key cosign.key --output-signature app.tar.gz.sig', 'what cosign verify-blob --key cosign.pub --signature app.tar.gz.sig checks'),
+    .option('bundle', { type: 'string', describe: 'Write the signature as cosign 3 sign-blob --bundle does (a Sigstore bundle v0.3, without a transparency-log entry) to this file' })
+    .example('$0 sign-blob app.tar.gz --key cosign.key --output-signature app.tar.gz.sig', 'what cosign verify-blob --key cosign.pub --signature app.tar.gz.sig checks')
+    .example('$0 sign-blob app.tar.gz --key cosign.key --bundle app.tar.gz.bundle', 'what cosign verify-blob --key cosign.pub --bundle app.tar.gz.bundle --insecure-ignore-tlog checks'),
   run: async (argv, out: Output) => {
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
@@ -23,15 +26,21 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
     const signed = await signFile(argv.file, signer);
     const name = argv.file === '-' ? 'standard input' : argv.file;
     const signature = signed.signature.toString('base64');
+    const { writeFileAtomic } = await import('../content/atomic.js');
+    const { writeError } = await import('../archive/sink.js');
+    const written: string[] = [];
     if (argv.outputSignature !== undefined) {
-      const { writeFileAtomic } = await import('../content/atomic.js');
-      const { writeError } = await import('../archive/sink.js');
       await writeFileAtomic(argv.outputSignature, `${signature}\n`).catch((err: unknown) => { throw writeError(err, argv.outputSignature!); });
-      out.info(`signed ${name} (${signed.digest}): signature written to ${argv.outputSignature}`);
-    } else {
-      out.info(`signed ${name} (${signed.digest})`);
+      written.push(`signature written to ${argv.outputSignature}`);
     }
+    if (argv.bundle !== undefined) {
+      const { blobBundle } = await import('../supply-chain/blob-bundle.js');
+      await writeFileAtomic(argv.bundle, blobBundle(signed.signature, signed.digest, signer.verifier!().description)).catch((err: unknown) => { throw writeError(err, argv.bundle!); });
+      written.push(`bundle written to ${argv.bundle}`);
+    }
+    out.info(`signed ${name} (${signed.digest})${written.length > 0 ? `: ${written.join(', ')}` : ''}`);
     // cosign prints the signature itself; with a file named, stdout says where it went.
-    out.result(argv.outputSignature === undefined ? signature : argv.outputSignature, { file: argv.file, digest: signed.digest, signature });
+    const where = argv.outputSignature ?? argv.bundle;
+    out.result(where === undefined ? signature : where, { file: argv.file, digest: signed.digest, signature, ...(argv.bundle !== undefined ? { bundle: argv.bundle } : {}) });
   },
 };

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
@@ -16,10 +17,19 @@ export async function signFile(path: string, signer: Signer): Promise<{ signatur
   return { signature: material.signature, digest: digester.digest() };
 }
 
-export async function verifyFile(path: string, signature: Buffer, verifier: Verifier): Promise<{ valid: boolean; digest: Digest }> {
+/** Checks `signature` over the file; with `alsoHash` (a bundle's message digest algorithm), that digest of it too, in the same read. */
+export async function verifyFile(path: string, signature: Buffer, verifier: Verifier, alsoHash?: string): Promise<{ valid: boolean; digest: Digest; also?: Buffer }> {
   const digester = new Digester();
-  const valid = await verifier.verifyStream(readHashing(path, digester), signature, {});
-  return { valid, digest: digester.digest() };
+  const extra = alsoHash === undefined ? undefined : createHash(alsoHash);
+  const valid = await verifier.verifyStream(extra ? hashing(readHashing(path, digester), extra) : readHashing(path, digester), signature, {});
+  return { valid, digest: digester.digest(), ...(extra ? { also: extra.digest() } : {}) };
+}
+
+async function* hashing(chunks: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    hash.update(chunk);
+    yield chunk;
+  }
 }
 
 /** A signature file larger than this is not one (an RSA-4096 signature in base64 is under 1 KiB). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -97,6 +97,47 @@ describe('ocipush sign-blob / verify-blob', () => {
     assertOk(runCli(['verify-blob', '-', '--key', join(tmp.path, 'cosign.pub'), '--signature', r.stdout.trim()], { input: bytes }));
     assertOneLineError(runCli(['verify-blob', '-', '--key', join(tmp.path, 'cosign.pub'), '--signature', r.stdout.trim()], { input: `${bytes}x` }),
       /^ocipush: verify-blob standard input \(sha256:[0-9a-f]{64}\): the signature is not of this file/);
+  });
+
+  it('--bundle writes the Sigstore bundle cosign 3 sign-blob --bundle writes; verify-blob --bundle reads it, cosign 3\'s P-384 bundles and cosign 2\'s', () => {
+    const bundle = join(tmp.path, 'release.bundle');
+    const r = runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--bundle', bundle, '--json'], { env });
+    assertOk(r);
+    assert.deepEqual(validate('sign-blob.schema.json', JSON.parse(r.stdout)), [], r.stdout);
+    const doc = JSON.parse(readFileSync(bundle, 'utf8'));
+    assert.equal(doc.mediaType, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+    // The key's hint as cosign (sigstore-go) makes it: base64 of the SHA-256 of the SPKI DER.
+    run('openssl', ['pkey', '-pubin', '-in', join(tmp.path, 'cosign.pub'), '-outform', 'DER', '-out', join(tmp.path, 'cosign.spki.der')]);
+    const spki = readFileSync(join(tmp.path, 'cosign.spki.der'));
+    assert.equal(doc.verificationMaterial.publicKey.hint, createHash('sha256').update(spki).digest('base64'));
+    assert.deepEqual(doc.messageSignature.messageDigest, { algorithm: 'SHA2_256', digest: createHash('sha256').update(readFileSync(file)).digest('base64') });
+    const der = join(tmp.path, 'bundle.sig.der');
+    writeFileSync(der, Buffer.from(doc.messageSignature.signature, 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', join(tmp.path, 'cosign.pub'), '-signature', der, file]), /Verified OK/);
+    assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', bundle]));
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', bundle]), /the signature is not of this file by .*other\.pub$/);
+
+    // cosign 3 with a P-384 key: SHA-384 over the file, the digest stated as SHA2_384.
+    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384', '-out', join(tmp.path, 'p384.pem')]);
+    run('openssl', ['pkey', '-in', join(tmp.path, 'p384.pem'), '-pubout', '-out', join(tmp.path, 'p384.pub')]);
+    const sig384 = join(tmp.path, 'p384.der');
+    run('openssl', ['dgst', '-sha384', '-sign', join(tmp.path, 'p384.pem'), '-out', sig384, file]);
+    const digest384 = createHash('sha384').update(readFileSync(file)).digest('base64');
+    const cosign3 = (digest: string) => JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: { publicKey: { hint: 'x' } }, messageSignature: { messageDigest: { algorithm: 'SHA2_384', digest }, signature: readFileSync(sig384).toString('base64') } });
+    writeFileSync(join(tmp.path, 'p384.bundle'), cosign3(digest384));
+    assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'p384.pub'), '--bundle', join(tmp.path, 'p384.bundle')]));
+    // The stated digest is a hint the signature does not cover: one that is not the file's is refused.
+    writeFileSync(join(tmp.path, 'p384-lying.bundle'), cosign3(createHash('sha384').update('another file').digest('base64')));
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'p384.pub'), '--bundle', join(tmp.path, 'p384-lying.bundle')]), /the bundle's message digest \(SHA2_384\) is not this file's$/);
+
+    // cosign 2's bundle: the base64 signature beside the key (base64 PEM), which is never trusted over --key.
+    const legacy = join(tmp.path, 'legacy.bundle');
+    writeFileSync(legacy, JSON.stringify({ base64Signature: doc.messageSignature.signature, cert: Buffer.from(readFileSync(join(tmp.path, 'other.pub'))).toString('base64') }));
+    assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', legacy]));
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', legacy]), /the signature is not of this file/);
+
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub')]), /^ocipush: verify-blob needs --signature or --bundle \(one of them\)$/, 2);
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', der]), /^ocipush: --bundle .*bundle\.sig\.der: not JSON/);
   });
 
   it('a missing file, a missing signature file, and a failed signing leave nothing behind', () => {
