@@ -71,11 +71,17 @@ export async function readKeyArgument(arg: string, flag: string): Promise<{ text
   }
 }
 
+/** What the key messages say is read. */
+const READ = "cosign's encrypted keys and PKCS#8, plain or encrypted, are";
+
 /**
  * A private key from PEM text: cosign's encrypted formats (both PEM types; the password is asked
- * for), or a plain `PRIVATE KEY` (PKCS#8), `EC PRIVATE KEY` or `RSA PRIVATE KEY` as openssl writes them.
+ * for), openssl's password-encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`, the same password), or a
+ * plain `PRIVATE KEY` (PKCS#8), `EC PRIVATE KEY` or `RSA PRIVATE KEY` as openssl writes them (an
+ * `EC PARAMETERS` block before the key, as `openssl ecparam -genkey` writes it, is passed over).
  */
-export async function parsePrivateKey(text: string, what: string, password: PasswordSource): Promise<KeyObject> {
+export async function parsePrivateKey(pemText: string, what: string, password: PasswordSource): Promise<KeyObject> {
+  const text = pemText.replace(/-----BEGIN EC PARAMETERS-----[\s\S]*?-----END EC PARAMETERS-----\r?\n?/g, '');
   const block = decodePem(text, what);
   let key: KeyObject;
   if (block.type === SIGSTORE_PRIVATE_KEY_PEM || block.type === COSIGN_PRIVATE_KEY_PEM) {
@@ -97,15 +103,25 @@ export async function parsePrivateKey(text: string, what: string, password: Pass
   } else if (block.type === 'PRIVATE KEY' || block.type === 'EC PRIVATE KEY' || block.type === 'RSA PRIVATE KEY') {
     // openssl's legacy password-sealed PEM (`openssl ec -aes256`): its headers say so, and no password is asked for it.
     if (/^Proc-Type:\s*4,\s*ENCRYPTED/m.test(text)) {
-      throw new OcipushError('EUNSUPPORTED', `${what}: the ${block.type} is encrypted with openssl's legacy PEM encryption, which is not supported (cosign's encrypted keys and plain PKCS#8 are)`);
+      throw new OcipushError('EUNSUPPORTED', `${what}: the ${block.type} is encrypted with openssl's legacy PEM encryption, which is not supported (${READ}: openssl pkcs8 -topk8 -v2 aes-256-cbc converts it)`);
     }
     try {
       key = createPrivateKey({ key: text, format: 'pem' });
     } catch {
       throw new OcipushError('EINVALID', `${what}: the ${block.type} PEM block does not parse`);
     }
+  } else if (block.type === 'ENCRYPTED PRIVATE KEY') {
+    // openssl pkcs8 -topk8 -v2 aes-256-cbc, openssl genpkey -aes256: PKCS#8 sealed under a password (PBES2).
+    const pass = await password();
+    try {
+      key = createPrivateKey({ key: block.der, format: 'der', type: 'pkcs8', passphrase: pass });
+    } catch {
+      throw new OcipushError('EAUTH', `${what}: cannot decrypt the private key: wrong password (or the file is damaged)`);
+    } finally {
+      pass.fill(0);
+    }
   } else if (block.type.includes('ENCRYPTED')) {
-    throw new OcipushError('EUNSUPPORTED', `${what}: PEM type "${block.type}" is not supported (cosign's encrypted keys and plain PKCS#8 are)`);
+    throw new OcipushError('EUNSUPPORTED', `${what}: PEM type "${block.type}" is not supported (${READ})`);
   } else {
     throw new OcipushError('EINVALID', `${what}: PEM type "${block.type}" is not a private key`);
   }

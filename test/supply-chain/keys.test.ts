@@ -144,6 +144,46 @@ describe('cosign keys', () => {
     assert.throws(() => parsePublicKey(readFileSync(pkcs8, 'utf8'), 'plain.pem'), /not a public key/);
   });
 
+  it('takes openssl\'s encrypted PKCS#8 with COSIGN_PASSWORD (a wrong one in one line), and an EC key after the EC PARAMETERS openssl ecparam -genkey writes', () => {
+    requireTool('openssl');
+    const file = join(tmp.path, 'release.txt');
+    writeFileSync(file, 'release bytes');
+    const kinds: Record<string, string[]> = {
+      ec: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'],
+      rsa: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
+      ed25519: ['-algorithm', 'ED25519'],
+    };
+    for (const [name, args] of Object.entries(kinds)) {
+      const plain = join(tmp.path, `enc-${name}.plain.pem`);
+      const sealed = join(tmp.path, `enc-${name}.pem`);
+      const pub = join(tmp.path, `enc-${name}.pub`);
+      run('openssl', ['genpkey', ...args, '-out', plain]);
+      run('openssl', ['pkey', '-in', plain, '-pubout', '-out', pub]);
+      run('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', plain, '-passout', 'pass:pkcs8-pw', '-out', sealed]);
+      assert.match(readFileSync(sealed, 'utf8'), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
+      const r = runCli(['sign-blob', file, '--key', sealed], { env: { COSIGN_PASSWORD: 'pkcs8-pw' } });
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      const sig = join(tmp.path, `enc-${name}.sig`);
+      writeFileSync(sig, Buffer.from(r.stdout.trim(), 'base64'));
+      const check = name === 'ed25519' ? ['pkeyutl', '-verify', '-rawin', '-pubin', '-inkey', pub, '-sigfile', sig, '-in', file] : ['dgst', '-sha256', '-verify', pub, '-signature', sig, file];
+      assert.match(run('openssl', check), /Verified OK|Signature Verified Successfully/);
+      const wrong = runCli(['sign-blob', file, '--key', sealed], { env: { COSIGN_PASSWORD: 'not-it' } });
+      assert.equal(wrong.status, 1, wrong.stderr);
+      assert.equal(wrong.stdout, '');
+      assert.match(wrong.stderr, /^ocipush: .*enc-\w+\.pem: cannot decrypt the private key: wrong password \(or the file is damaged\)\n$/);
+      assert.doesNotMatch(wrong.stderr, /not-it|pkcs8-pw/);
+    }
+    const withParams = join(tmp.path, 'ecparam.pem');
+    run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-out', withParams]);
+    assert.match(readFileSync(withParams, 'utf8'), /^-----BEGIN EC PARAMETERS-----[\s\S]*-----BEGIN EC PRIVATE KEY-----/);
+    const r = runCli(['sign-blob', file, '--key', withParams]);
+    assert.equal(r.status, 0, r.stderr);
+    const sig = join(tmp.path, 'ecparam.sig');
+    writeFileSync(sig, Buffer.from(r.stdout.trim(), 'base64'));
+    run('openssl', ['ec', '-in', withParams, '-pubout', '-out', join(tmp.path, 'ecparam.pub')]);
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', join(tmp.path, 'ecparam.pub'), '-signature', sig, file]), /Verified OK/);
+  });
+
   it('a key sealed with openssl\'s legacy PEM encryption is named as such, in one line, not as a block that does not parse', () => {
     requireTool('openssl');
     const sealed = join(tmp.path, 'legacy.pem');
@@ -155,7 +195,7 @@ describe('cosign keys', () => {
     const r = runCli(['sign-blob', file, '--key', sealed], { env: { COSIGN_PASSWORD: 'legacy-pw' } });
     assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^ocipush: .*legacy\.pem: the EC PRIVATE KEY is encrypted with openssl's legacy PEM encryption, which is not supported \(cosign's encrypted keys and plain PKCS#8 are\)\n$/);
+    assert.match(r.stderr, /^ocipush: .*legacy\.pem: the EC PRIVATE KEY is encrypted with openssl's legacy PEM encryption, which is not supported \(cosign's encrypted keys and PKCS#8, plain or encrypted, are: openssl pkcs8 -topk8 -v2 aes-256-cbc converts it\)\n$/);
   });
 });
 
