@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, createSign, createVerify, generateKe
 import { readFile } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { decryptKey, encryptKey } from './encrypted-key.js';
+import { verifyEd25519ph } from './ed25519ph.js';
 
 /** The PEM type cosign writes today, and the one it wrote before (both are read). */
 export const SIGSTORE_PRIVATE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
@@ -188,13 +189,15 @@ export function signBytes(key: KeyObject, payload: Uint8Array): Buffer {
 }
 
 export function verifyBytes(key: KeyObject, payload: Uint8Array, signature: Uint8Array): boolean {
-  return verifyHashes(key).some((hash) => {
+  const verified = verifyHashes(key).some((hash) => {
     try {
       return cryptoVerify(hash, payload, key, signature);
     } catch {
       return false;
     }
   });
+  // cosign 2.6 and later sign with an Ed25519 key as Ed25519ph; before, and ocipush, Ed25519 itself.
+  return verified || (key.asymmetricKeyType === 'ed25519' && verifyEd25519ph(key, payload, signature));
 }
 
 /**

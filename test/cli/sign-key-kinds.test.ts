@@ -83,6 +83,30 @@ describe('sign / verify with every kind of key cosign takes', () => {
     assertOneLineError(runCli(['verify-blob', file, '--key', keys('p256').pub, '--signature', sig]), /the signature is not of this file by .*p256\.pub$/);
   });
 
+  it('verify-blob takes an Ed25519ph signature, as cosign 2.6+ makes with an Ed25519 key (RFC 8032 §7.3\'s test vector), and a pure Ed25519 one', () => {
+    // RFC 8032 §7.3 (Ed25519ph): public key, message "abc", signature.
+    const spki = join(tmp.path, 'rfc8032.der');
+    writeFileSync(spki, Buffer.from('302a300506032b6570032100ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf', 'hex'));
+    const pub = join(tmp.path, 'rfc8032.pub');
+    run('openssl', ['pkey', '-pubin', '-inform', 'DER', '-in', spki, '-out', pub]);
+    const file = join(tmp.path, 'abc.txt');
+    writeFileSync(file, 'abc');
+    const signature = Buffer.from('98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae4131f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406', 'hex');
+    assertOk(runCli(['verify-blob', file, '--key', pub, '--signature', signature.toString('base64')]));
+    // openssl 3.0 has no Ed25519ph: it checks the signature is not a pure Ed25519 one, so the ph path is what verified it.
+    const sigFile = join(tmp.path, 'rfc8032.sig');
+    writeFileSync(sigFile, signature);
+    assert.throws(() => run('openssl', ['pkeyutl', '-verify', '-rawin', '-pubin', '-inkey', pub, '-sigfile', sigFile, '-in', file]), /failed/);
+    const changed = Buffer.from(signature);
+    changed[40]! ^= 1;
+    assertOneLineError(runCli(['verify-blob', file, '--key', pub, '--signature', changed.toString('base64')]), /the signature is not of this file/);
+    writeFileSync(join(tmp.path, 'abd.txt'), 'abd');
+    assertOneLineError(runCli(['verify-blob', join(tmp.path, 'abd.txt'), '--key', pub, '--signature', signature.toString('base64')]), /the signature is not of this file/);
+    // A pure Ed25519 signature (cosign before 2.6, openssl) still verifies.
+    run('openssl', ['pkeyutl', '-sign', '-rawin', '-inkey', keys('ed25519').key, '-in', file, '-out', sigFile]);
+    assertOk(runCli(['verify-blob', file, '--key', keys('ed25519').pub, '--signature', sigFile]));
+  });
+
   it('sign with each kind stores a signature openssl checks as cosign verify does (SHA-256); a curve cosign cannot check is refused', () => {
     for (const name of ['p256', 'p384', 'p521', 'rsa']) {
       const repo = `signed/${name}`;
