@@ -80,8 +80,13 @@ export async function verifyImage(
   repo: AttachedStore, digest: Digest, verifier: Verifier, annotations?: Record<string, string>,
   bundles?: { envelopes: AttachedLayer[] | Promise<AttachedLayer[]>; identity: string },
 ): Promise<VerifyOutcome> {
-  const [{ layers }, envelopes] = await Promise.all([readAttached(repo, digest, 'sig'), bundles?.envelopes ?? []]);
+  // The referrers are read beside .sig; what keeps them from being read fails verify only when .sig has no valid signature.
+  const [{ layers }, envelopes] = await Promise.all([readAttached(repo, digest, 'sig'), Promise.resolve(bundles?.envelopes ?? []).catch((err: unknown) => err as Error)]);
   const outcome = checkSignatures(layers, digest, verifier, `${repo}@${digest}`, annotations);
+  if (envelopes instanceof Error) {
+    if (outcome.verified.length === 0) throw envelopes;
+    return outcome;
+  }
   // cosign 3's default: the signature as a Sigstore bundle among the image's referrers.
   if (bundles) checkBundleSignatures(outcome, envelopes, digest, verifier, bundles.identity, annotations);
   return outcome;

@@ -8,7 +8,7 @@ import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { validate } from './json-schema.js';
-import { cosignBundle, storeCosignBundle } from './signature-support.js';
+import { cosignBundle, cosignPayload, storeCosignBundle, storeCosignSignature } from './signature-support.js';
 
 const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
@@ -110,6 +110,16 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
     const ref2 = push('bundle/tampered', other);
     storeCosignBundle(registry.host, 'bundle/tampered', subject, Buffer.from(JSON.stringify(tampered)), SIGN_PREDICATE, tmp.path);
     assertOneLineError(runCli(['verify', ref2, '--key', pub('signer')]), /none of 1 signature verifies: not signed by this key$/);
+  });
+
+  it('a referrers tag that is not an index does not hide a valid .sig signature; without one, verify names the tag', () => {
+    const ref = push('bundle/odd-tag', image);
+    // An image pushed under the tag the referrers tag schema uses.
+    run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${other.layout}:two`, `docker://${registry.host}/bundle/odd-tag:${image.manifest.digest.replace(':', '-')}`]);
+    assertOneLineError(runCli(['verify', ref, '--key', pub('signer')]), /bundle\/odd-tag:sha256-[0-9a-f]{64}: the referrers tag holds an image manifest, not an index$/);
+    const payload = cosignPayload(`${registry.host}/bundle/odd-tag`, image.manifest.digest);
+    storeCosignSignature(registry.host, 'bundle/odd-tag', image.manifest.digest, payload, opensslSign('signer', payload), tmp.path);
+    assertOk(runCli(['verify', ref, '--key', pub('signer')]));
   });
 
   it('verify-attestation reads a cosign 3 attestation bundle; a signature bundle is not taken for an attestation', () => {
