@@ -43,7 +43,7 @@ import { walk, type FsEntry } from './walk.js';
 export type KeyedEntry = Omit<FsEntry, 'path' | 'name' | 'linkname'> & { name: Uint8Array | string; linkname?: Uint8Array | string };
 
 /** Bumped whenever what the key covers, or what an entry holds, changes. */
-const FORMAT = 'ocipush-layer-cache-3';
+const FORMAT = 'ocipush-layer-cache-4';
 /** Entries changed this recently before the walk began make the key unsure: not stored. */
 const RACY_NS = 2_000_000_000n;
 
@@ -180,7 +180,7 @@ export class TreeKeyHasher {
   }
 
   readonly onStats = (e: FsEntry, st: BigIntStats): void => {
-    // Capabilities are not read: setting one moves the file's ctime, which is in the key.
+    // Xattrs are not read: setting one (setcap, setfattr, setfacl) moves the file's ctime, which is in the key.
     // What add(e, { facts: [facts bytes], changedNs }) would hash, without that stamp per file.
     // (A planned entry's stamp also names its file: the two kinds of key never need to agree.)
     hashEntry(this.hash, e);
@@ -243,6 +243,6 @@ function hashEntry(hash: BufferedHash, e: KeyedEntry): void {
   hash.bytes(entryNumberBytes);
   if (e.linkname) hash.add(e.linkname);
   hash.text('\0');
-  hash.text(e.capability ? e.capability.toString('hex') : '-');
+  hash.text(e.xattrs ? e.xattrs.toString('hex') : '-');
   hash.text('\0');
 }

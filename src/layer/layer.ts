@@ -7,7 +7,7 @@ import { OcipushError } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { layerMediaType, type Compression } from '../oci/media-types.js';
-import { scanCapabilities, type CapabilityMap } from './capabilities.js';
+import { scanXattrs, type XattrMap } from './xattrs.js';
 import { createDecompressor, loadCompressors } from './codec.js';
 import { DEFAULT_BLOCK_SIZE } from './compress/options.js';
 import type { Compressor } from './compress/compressor.js';
@@ -15,7 +15,7 @@ import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
 import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
 import { TarReader } from './tar-reader.js';
-import { walk, type FsEntry, type WalkOptions } from './walk.js';
+import { attachXattrs, walk, type FsEntry, type WalkOptions } from './walk.js';
 
 export interface LayerOptions {
   /** Layer compression (default gzip). */
@@ -164,7 +164,7 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
     }), () => {});
   };
-  const walked = await walkWithCapabilities(root, warn, options.exclude ?? [], options.onStats, warm);
+  const walked = await walkWithXattrs(root, warn, options.exclude ?? [], options.onStats, warm);
   const producer = new TarProducer(options.prepend?.length ? chain(options.prepend, walked) : walked, {
     clampMtime: options.clampMtime,
     ...(options.owner ? { owner: options.owner } : {}),
@@ -261,19 +261,18 @@ async function realTempPath(path: string): Promise<string> {
 const MAX_WALK_AHEAD = 4096;
 
 /**
- * The walk with each regular file's security.capability attached. getfattr reads the tree in its
- * own process while this one walks ahead (the compressors are idle until tar starts anyway);
- * entries are handed out only once the capabilities are known, so the result never depends on
- * which finished first.
+ * The walk with each entry's xattrs attached. getfattr reads the tree in its own process while
+ * this one walks ahead (the compressors are idle until tar starts anyway); entries are handed out
+ * only once the xattrs are known, so the result never depends on which finished first.
  */
-async function walkWithCapabilities(root: string, warn: (message: string) => void, exclude: string[], onStats?: WalkOptions['onStats'], warm?: () => void): Promise<Iterator<FsEntry>> {
-  let capabilities: CapabilityMap | undefined;
-  const scan = scanCapabilities(root, warn).then((map) => { capabilities = map; });
+async function walkWithXattrs(root: string, warn: (message: string) => void, exclude: string[], onStats?: WalkOptions['onStats'], warm?: () => void): Promise<Iterator<FsEntry>> {
+  let xattrs: XattrMap | undefined;
+  const scan = scanXattrs(root, warn).then((map) => { xattrs = map; });
   const rest = walk(root, { onWarning: warn, exclude, ...(onStats ? { onStats } : {}) });
   const ahead: FsEntry[] = [];
   let ended = false;
   let aheadBytes = 0;
-  while (capabilities === undefined && !ended && ahead.length < MAX_WALK_AHEAD) {
+  while (xattrs === undefined && !ended && ahead.length < MAX_WALK_AHEAD) {
     for (let i = 0; i < 512; i++) {
       const r = rest.next();
       if (r.done) { ended = true; break; }
@@ -288,15 +287,12 @@ async function walkWithCapabilities(root: string, warn: (message: string) => voi
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   await scan;
-  return withCapabilities(ahead, ended ? undefined : rest, capabilities!);
+  return withXattrs(ahead, ended ? undefined : rest, xattrs!);
 }
 
-function* withCapabilities(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined, capabilities: CapabilityMap): Generator<FsEntry> {
+function* withXattrs(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined, xattrs: XattrMap): Generator<FsEntry> {
   const attach = (e: FsEntry): FsEntry => {
-    if (e.type === 'file' && capabilities.size > 0) {
-      const capability = capabilities.get(e.path.toString('latin1'));
-      if (capability) e.capability = capability;
-    }
+    if (xattrs.size > 0) attachXattrs(e, xattrs);
     return e;
   };
   for (let i = 0; i < ahead.length; i++) {

@@ -1,7 +1,7 @@
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CACHE_DIR } from '../content/layout-files.js';
-import { prefetchCapabilities } from './capabilities.js';
+import { prefetchXattrs } from './xattrs.js';
 import { loadCompressors, type CompressorOptions } from './codec.js';
 
 export interface PrepareOptions {
@@ -13,7 +13,7 @@ export interface PrepareOptions {
 
 /**
  * Starts what a build of these rootfs arguments will need and that depends on nothing else: the
- * capability scan of each directory (getfattr, in a process of its own) and the compression
+ * xattr scan of each directory (getfattr, in a process of its own) and the compression
  * workers (a Node environment each). The CLI calls it before it loads the build's own code, about
  * 100 ms on one core while the other is idle, so neither delays the first blocks any more. Best
  * effort: a bad argument is left for the build to report, and what no build takes finishes or
@@ -31,7 +31,7 @@ export async function prepareDirectoryLayers(rootfs: string[], compression: Comp
       // The real path, as the build names the source: the scan's paths must be the walk's.
       const real = realpathSync(arg);
       if (!statSync(real).isDirectory()) continue;
-      prefetchCapabilities(real);
+      prefetchXattrs(real);
       directories++;
     } catch {
       // The build says what is wrong with the argument.

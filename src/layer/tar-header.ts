@@ -28,12 +28,10 @@ export interface TarHeader extends EntryAttributes {
   name: Buffer;
   type: TarTypeFlag;
   linkname?: Buffer;
-  /** Raw value of the `security.capability` xattr, as `SCHILY.xattr.security.capability`. */
-  capability?: Buffer;
   /** Owner names, kept when an entry of another tar is written again (a build leaves them empty). */
   uname?: Buffer;
   gname?: Buffer;
-  /** Encoded pax records (paxRecord) carried over from another tar: xattrs, sub-second times. */
+  /** Encoded pax records (`record`): a walked entry's xattrs, or those carried over from another tar (xattrs, sub-second times). */
   paxExtra?: Buffer;
 }
 
@@ -175,7 +173,7 @@ export function paxRecords(h: TarHeader): Buffer | null {
   const pathInPax = splitName(h.name) === PAX_ONLY;
   const linkInPax = h.linkname !== undefined && (h.linkname.length > NAME_LEN || !isPortable(h.linkname));
   if (!pathInPax && !linkInPax && h.size <= MAX_OCTAL_11 && h.uid <= MAX_OCTAL_7 && h.gid <= MAX_OCTAL_7
-    && h.mtime <= MAX_OCTAL_11 && !h.capability && !h.paxExtra) return null;
+    && h.mtime <= MAX_OCTAL_11 && !h.paxExtra) return null;
   const records: Buffer[] = [];
   let binary = false;
   if (pathInPax) {
@@ -190,18 +188,21 @@ export function paxRecords(h: TarHeader): Buffer | null {
   if (h.uid > MAX_OCTAL_7) records.push(record('uid', Buffer.from(String(h.uid))));
   if (h.gid > MAX_OCTAL_7) records.push(record('gid', Buffer.from(String(h.gid))));
   if (h.mtime > MAX_OCTAL_11) records.push(record('mtime', Buffer.from(String(h.mtime))));
-  if (h.capability) records.push(record('SCHILY.xattr.security.capability', h.capability));
   if (h.paxExtra) records.push(h.paxExtra);
   // A name that is not UTF-8 is kept byte for byte; hdrcharset tells readers not to convert it.
   if (binary) records.unshift(record('hdrcharset', Buffer.from('BINARY')));
   return Buffer.concat(records);
 }
 
-/** One `"<len> <key>=<value>\n"` record; `len` counts the whole record, its own digits included. */
-export function record(key: string, value: Buffer): Buffer {
-  const rest = Buffer.byteLength(key) + value.length + 3; // space, '=', '\n'
+/**
+ * One `"<len> <key>=<value>\n"` record; `len` counts the whole record, its own digits included.
+ * A key given as bytes is written as it is (an xattr name need not be UTF-8).
+ */
+export function record(key: string | Buffer, value: Buffer): Buffer {
+  const keyBytes = typeof key === 'string' ? Buffer.from(key) : key;
+  const rest = keyBytes.length + value.length + 3; // space, '=', '\n'
   let len = rest + String(rest).length;
   if (String(len).length !== String(rest).length) len = rest + String(len).length;
-  return Buffer.concat([Buffer.from(`${len} ${key}=`), value, Buffer.from('\n')]);
+  return Buffer.concat([Buffer.from(`${len} `), keyBytes, Buffer.from('='), value, Buffer.from('\n')]);
 }
 

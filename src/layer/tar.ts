@@ -199,7 +199,7 @@ export class TarProducer implements ChunkProducer {
     if (e.linkname) h.linkname = e.linkname;
     if (e.devmajor !== undefined) h.devmajor = e.devmajor;
     if (e.devminor !== undefined) h.devminor = e.devminor;
-    if (e.capability) h.capability = e.capability;
+    if (e.xattrs) h.paxExtra = e.xattrs;
     return h;
   }
 }

@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { OcipushError, fromSystemError } from '../errors.js';
-import type { CapabilityMap } from './capabilities.js';
+import type { XattrMap } from './xattrs.js';
 import type { EntryAttributes } from './entry-attributes.js';
 
 /** One thing in a rootfs, as it goes into the layer. */
@@ -12,13 +12,15 @@ export interface FsEntry extends EntryAttributes {
   type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block';
   /** Symlink target as stored (never resolved), or the archive name a hard link points at. */
   linkname?: Buffer;
-  capability?: Buffer;
+  /** The entry's extended attributes as encoded pax records (xattrs.ts); never on a hard link. */
+  xattrs?: Buffer;
 }
 
 export interface WalkOptions {
   /** Called for things that are left out (sockets). */
   onWarning?: (message: string) => void;
-  capabilities?: CapabilityMap;
+  /** Each entry's xattrs, by absolute path (scanXattrs). */
+  xattrs?: XattrMap;
   /** Absolute paths (after realpath) left out with everything under them: the layout being written. */
   exclude?: string[];
   /**
@@ -73,7 +75,7 @@ interface OpenDir {
  * promise round trip each, and the caller interleaves this walk with reading file contents.
  */
 export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntry> {
-  const caps = options.capabilities && options.capabilities.size > 0 ? options.capabilities : undefined;
+  const xattrs = options.xattrs && options.xattrs.size > 0 ? options.xattrs : undefined;
   const seenInodes = new Map<string, Buffer>();
   const excluded = exclusions(options.exclude ?? []);
   const list = (dir: Buffer): Buffer[] => {
@@ -116,6 +118,7 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
     if (kind === 0o040000) {
       entry.type = 'dir';
       entry.name = Buffer.concat([rel, SLASH]);
+      if (xattrs) attachXattrs(entry, xattrs);
       if (full) options.onStats!(entry, full);
       yield entry;
       stack.push({ path, prefix: entry.name, names: excluded.size > 0 ? list(path) : listDir(path), next: 0 });
@@ -136,8 +139,6 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
     switch (kind) {
       case 0o100000:
         entry.size = st.size;
-        if (caps) entry.capability = caps.get(path.toString('latin1'));
-        if (entry.capability === undefined) delete entry.capability;
         break;
       case 0o120000:
         entry.type = 'symlink';
@@ -157,9 +158,17 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       default:
         throw new OcipushError('EREAD', `${path.toString()}: unsupported file type (mode ${st.mode.toString(8)})`, { path: path.toString() });
     }
+    if (xattrs) attachXattrs(entry, xattrs);
     if (full) options.onStats!(entry, full);
     yield entry;
   }
+}
+
+/** Sets `entry.xattrs` from the map, when it has the entry's path (the first of a hard-linked file's). */
+export function attachXattrs(entry: FsEntry, xattrs: XattrMap): void {
+  if (entry.type === 'hardlink') return;
+  const found = xattrs.get(entry.path.toString('latin1'));
+  if (found) entry.xattrs = found;
 }
 
 /** Excluded paths grouped by parent directory (latin1 strings of the raw bytes). */

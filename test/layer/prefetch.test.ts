@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prefetchCapabilities, scanCapabilities } from '../../src/layer/capabilities.js';
+import { prefetchXattrs, scanXattrs } from '../../src/layer/xattrs.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { assertSameTree, makeRichRootfs, umociUnpack } from '../assemble/support.js';
 
@@ -33,14 +33,14 @@ test('a scan started ahead is the one the build takes, with its warnings', async
     const file = join(root, 'ping');
     writeFileSync(file, 'binary');
     run('setcap', ['cap_net_raw+ep', file]);
-    prefetchCapabilities(root);
+    prefetchXattrs(root);
     await new Promise((resolve) => setTimeout(resolve, 200)); // let getfattr finish
     run('setcap', ['-r', file]); // after the scan ran: only the scan started ahead still sees it
     const warnings: string[] = [];
-    const early = await scanCapabilities(root, (m) => warnings.push(m));
+    const early = await scanXattrs(root, (m) => warnings.push(m));
     assert.ok(early.get(file), 'the prefetched result');
     assert.equal(warnings.length, 0);
-    const later = await scanCapabilities(root, (m) => warnings.push(m));
+    const later = await scanXattrs(root, (m) => warnings.push(m));
     assert.equal(later.get(file), undefined, 'taken once: the next scan reads the tree again');
   } finally {
     await tmp.cleanup();
@@ -55,10 +55,10 @@ test('a scan started ahead that no build takes does not hold the process open', 
     mkdirSync(bin);
     writeFileSync(join(bin, 'getfattr'), '#!/bin/sh\nexec sleep 20\n');
     chmodSync(join(bin, 'getfattr'), 0o755);
-    const url = new URL('../../src/layer/capabilities.js', import.meta.url).href;
+    const url = new URL('../../src/layer/xattrs.js', import.meta.url).href;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
-      import { prefetchCapabilities } from ${JSON.stringify(url)};
-      prefetchCapabilities(${JSON.stringify(tmp.path)});
+      import { prefetchXattrs } from ${JSON.stringify(url)};
+      prefetchXattrs(${JSON.stringify(tmp.path)});
       console.log('started');
     `], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     assert.equal(r.error, undefined, 'the process waited for the scan no one took');

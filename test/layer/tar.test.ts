@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { extract, type Header as Headers } from 'tar-stream';
 import { TarProducer } from '../../src/layer/tar.js';
 import { TarType, writeHeader, type TarHeader } from '../../src/layer/tar-header.js';
-import { scanCapabilities } from '../../src/layer/capabilities.js';
+import { scanXattrs } from '../../src/layer/xattrs.js';
 import { walk, type FsEntry } from '../../src/layer/walk.js';
 import { OcipushError } from '../../src/errors.js';
 import { run, requireTool, tempDir } from '../support/tools.js';
@@ -38,9 +38,9 @@ test('a rich tree archives the same whatever the chunk size, and tar-stream and 
   try {
     const root = join(tmp.path, 'rootfs');
     makeRichRootfs(root);
-    const capabilities = await scanCapabilities(root, (m) => assert.fail(m));
-    const small = archive(walk(root, { capabilities }), 64 * 1024);
-    const large = archive(walk(root, { capabilities }));
+    const xattrs = await scanXattrs(root, (m) => assert.fail(m));
+    const small = archive(walk(root, { xattrs }), 64 * 1024);
+    const large = archive(walk(root, { xattrs }));
     assert.ok(small.equals(large), 'chunking never changes the bytes');
     assert.equal(large.length % 512, 0);
 

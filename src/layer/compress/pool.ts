@@ -59,7 +59,7 @@ class CompressionPool {
   /**
    * Starts workers up to `threads` before any job is there, so that their start-up (a Node
    * environment each, some 30-60 ms) overlaps the work before the first block (the walk, the
-   * capability scan) instead of delaying it. Idle, they hold nothing open.
+   * xattr scan) instead of delaying it. Idle, they hold nothing open.
    */
   warm(threads: number): void {
     this.maxWorkers = Math.max(this.maxWorkers, threads);
