@@ -43,7 +43,7 @@ import { walk, type FsEntry } from './walk.js';
 export type KeyedEntry = Omit<FsEntry, 'path' | 'name' | 'linkname'> & { name: Uint8Array | string; linkname?: Uint8Array | string };
 
 /** Bumped whenever what the key covers, or what an entry holds, changes. */
-const FORMAT = 'ocipush-layer-cache-4';
+const FORMAT = 'ocipush-layer-cache-5';
 /** Entries changed this recently before the walk began make the key unsure: not stored. */
 const RACY_NS = 2_000_000_000n;
 

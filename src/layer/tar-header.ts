@@ -22,7 +22,7 @@ export const TarType = {
 } as const;
 export type TarTypeFlag = (typeof TarType)[keyof typeof TarType];
 
-/** One tar entry's header; its `mtime` must be ≥ 0. */
+/** One tar entry's header; an `mtime` before 1970 goes in pax (the ustar field says 0), as Go and GNU tar write it. */
 export interface TarHeader extends EntryAttributes {
   /** Path inside the archive, raw bytes (directories end with `/`). */
   name: Buffer;
@@ -94,7 +94,7 @@ function writeUstar(h: TarHeader, buf: Buffer, at: number, split: number): void 
   writeNumber(buf, at + 108, 8, h.uid);
   writeNumber(buf, at + 116, 8, h.gid);
   writeNumber(buf, at + 124, 12, h.size);
-  writeNumber(buf, at + 136, 12, h.mtime);
+  writeNumber(buf, at + 136, 12, Math.max(0, h.mtime));
   buf[at + 156] = h.type.charCodeAt(0);
   if (h.linkname) h.linkname.copy(buf, at + 157, 0, Math.min(h.linkname.length, NAME_LEN));
   USTAR_MAGIC.copy(buf, at + 257);
@@ -173,7 +173,7 @@ export function paxRecords(h: TarHeader): Buffer | null {
   const pathInPax = splitName(h.name) === PAX_ONLY;
   const linkInPax = h.linkname !== undefined && (h.linkname.length > NAME_LEN || !isPortable(h.linkname));
   if (!pathInPax && !linkInPax && h.size <= MAX_OCTAL_11 && h.uid <= MAX_OCTAL_7 && h.gid <= MAX_OCTAL_7
-    && h.mtime <= MAX_OCTAL_11 && !h.paxExtra) return null;
+    && h.mtime >= 0 && h.mtime <= MAX_OCTAL_11 && !h.paxExtra) return null;
   const records: Buffer[] = [];
   let binary = false;
   if (pathInPax) {
@@ -187,7 +187,7 @@ export function paxRecords(h: TarHeader): Buffer | null {
   if (h.size > MAX_OCTAL_11) records.push(record('size', Buffer.from(String(h.size))));
   if (h.uid > MAX_OCTAL_7) records.push(record('uid', Buffer.from(String(h.uid))));
   if (h.gid > MAX_OCTAL_7) records.push(record('gid', Buffer.from(String(h.gid))));
-  if (h.mtime > MAX_OCTAL_11) records.push(record('mtime', Buffer.from(String(h.mtime))));
+  if (h.mtime < 0 || h.mtime > MAX_OCTAL_11) records.push(record('mtime', Buffer.from(String(h.mtime))));
   if (h.paxExtra) records.push(h.paxExtra);
   // A name that is not UTF-8 is kept byte for byte; hdrcharset tells readers not to convert it.
   if (binary) records.unshift(record('hdrcharset', Buffer.from('BINARY')));

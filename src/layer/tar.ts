@@ -194,7 +194,8 @@ export class TarProducer implements ChunkProducer {
       uid: owner ? owner.uid : e.uid,
       gid: owner ? owner.gid : e.gid,
       size: e.type === 'file' ? e.size : 0,
-      mtime: Math.max(0, Math.min(e.mtime, this.options.clampMtime)),
+      // min(mtime, T): a time before 1970 stays, as umoci and GNU tar keep it.
+      mtime: Math.min(e.mtime, this.options.clampMtime),
     };
     if (e.linkname) h.linkname = e.linkname;
     if (e.devmajor !== undefined) h.devmajor = e.devmajor;

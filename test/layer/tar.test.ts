@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, symlinkSync, linkSync } from 'node:fs';
+import { lstatSync, mkdirSync, writeFileSync, symlinkSync, linkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { extract, type Header as Headers } from 'tar-stream';
 import { TarProducer } from '../../src/layer/tar.js';
@@ -8,8 +8,8 @@ import { TarType, writeHeader, type TarHeader } from '../../src/layer/tar-header
 import { scanXattrs } from '../../src/layer/xattrs.js';
 import { walk, type FsEntry } from '../../src/layer/walk.js';
 import { OcipushError } from '../../src/errors.js';
-import { run, requireTool, tempDir } from '../support/tools.js';
-import { LONG_DIR, LONG_NAME, LONG_TARGET, UNICODE_DIR, UNICODE_NAME, makeRichRootfs, pseudoRandom } from '../assemble/support.js';
+import { run, requireTool, runCli, tempDir } from '../support/tools.js';
+import { LONG_DIR, LONG_NAME, LONG_TARGET, UNICODE_DIR, UNICODE_NAME, makeRichRootfs, pseudoRandom, readImage, umociUnpack } from '../assemble/support.js';
 
 function archive(entries: Iterable<FsEntry>, chunkSize?: number): Buffer {
   const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: 0, ...(chunkSize ? { chunkSize } : {}) });
@@ -141,6 +141,35 @@ test('a file that changes size while it is read fails the build, naming it', asy
         assert.match(err.message, new RegExp(`${entry.path.toString()}: file changed size while being read`));
         return true;
       });
+    }
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('an mtime before 1970 stays in the layer, as umoci insert and GNU tar keep it: min(mtime, T), never raised to 1970', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const root = join(tmp.path, 'rootfs');
+    mkdirSync(join(root, 'dir'), { recursive: true });
+    writeFileSync(join(root, 'dir', 'old'), 'from 1960\n');
+    writeFileSync(join(root, 'recent'), 'from now\n');
+    // Dates: utimes takes a negative number of seconds for "now".
+    const at = (seconds: number) => new Date(seconds * 1000);
+    utimesSync(join(root, 'dir', 'old'), at(-315619200), at(-315619200)); // 1960-01-01
+    utimesSync(join(root, 'dir'), at(-1), at(-1)); // 1969-12-31 23:59:59
+    for (const [created, recent] of [['1577836800', 1577836800], [undefined, 0]] as const) {
+      const layout = join(tmp.path, `layout-${created ?? 'default'}`);
+      const r = runCli(['build', root, '--layout', layout, '--tag', 't', '-q', ...(created ? ['--created', created] : [])]);
+      assert.equal(r.status, 0, r.stderr);
+      const unpacked = umociUnpack(layout, 't', join(tmp.path, `bundle-${created ?? 'default'}`));
+      assert.equal(lstatSync(join(unpacked, 'dir', 'old')).mtimeMs, -315619200_000, 'umoci unpack: 1960');
+      assert.equal(lstatSync(join(unpacked, 'dir')).mtimeMs, -1000, 'umoci unpack: one second before 1970');
+      assert.equal(lstatSync(join(unpacked, 'recent')).mtimeMs, recent * 1000, 'a later time is clamped to T');
+      const { manifest, blob } = readImage(layout, 't');
+      const listing = run('tar', ['-tvzf', blob(manifest.layers[0]!.digest), '--full-time', '--numeric-owner']);
+      assert.match(listing, /1960-01-01 00:00:00 dir\/old\n/, 'GNU tar reads the pax mtime');
     }
   } finally {
     await tmp.cleanup();
