@@ -43,9 +43,14 @@ export function headerChecksumHolds(block: Buffer): boolean {
   return headerNumber(block, 148, 8) === sum;
 }
 
-/** `LEN key=value\n` records; values kept as bytes. */
+/**
+ * `LEN key=value\n` records; values kept as bytes. The one key that repeats, GNU sparse 0.0's
+ * `GNU.sparse.offset` / `GNU.sparse.numbytes` pairs, is joined into the `GNU.sparse.map` of
+ * sparse 0.1, as Go's archive/tar reads it: a map keeping only the last pair lost the file.
+ */
 export function paxRecords(data: Buffer): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
+  const sparse: string[] = [];
   let at = 0;
   while (at < data.length) {
     const space = data.indexOf(0x20, at);
@@ -54,8 +59,13 @@ export function paxRecords(data: Buffer): Map<string, Buffer> {
     if (!Number.isSafeInteger(len) || len <= 0 || at + len > data.length) break;
     const record = data.subarray(space + 1, at + len - 1); // without the trailing newline
     const eq = record.indexOf(0x3d);
-    if (eq > 0) out.set(record.toString('utf8', 0, eq), Buffer.from(record.subarray(eq + 1)));
+    if (eq > 0) {
+      const key = record.toString('utf8', 0, eq);
+      if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') sparse.push(record.toString('latin1', eq + 1));
+      else out.set(key, Buffer.from(record.subarray(eq + 1)));
+    }
     at += len;
   }
+  if (sparse.length > 0) out.set('GNU.sparse.map', Buffer.from(sparse.join(',')));
   return out;
 }

@@ -21,6 +21,8 @@ export class TarReader {
   private pax: Map<string, Buffer> | undefined;
   private longName: Buffer | undefined;
   private longLink: Buffer | undefined;
+  /** An old GNU sparse entry whose map is still being read from its extension blocks. */
+  private sparse: { entry: ObservedEntry; block: Buffer; pax: Map<string, Buffer>; map: number[]; realSize: number } | undefined;
 
   constructor(private readonly observer: TarObserver) {}
 
@@ -50,14 +52,15 @@ export class TarReader {
       at += n;
       if (this.filled === BLOCK) {
         this.filled = 0;
-        this.header(this.block);
+        if (this.sparse) this.sparseExtension(this.block);
+        else this.header(this.block);
       }
     }
   }
 
   /** The input has ended: the observer learns it has seen every entry, unless the tar stopped mid-entry. */
   end(): void {
-    if (this.remaining > 0 || this.filled > 0 || this.meta) throw new Error('unexpected end of data: the tar stops inside an entry');
+    if (this.remaining > 0 || this.filled > 0 || this.meta || this.sparse) throw new Error('unexpected end of data: the tar stops inside an entry');
     this.observer.end();
   }
 
@@ -72,8 +75,9 @@ export class TarReader {
       this.start(size);
       return;
     }
-    const pax = this.pax;
-    const name = this.longName ?? pax?.get('path') ?? ustarName(block);
+    let pax = this.pax;
+    // A GNU sparse file (pax 0.1, 1.0) names itself in GNU.sparse.name: the header's name is a placeholder.
+    const name = this.longName ?? pax?.get('GNU.sparse.name') ?? pax?.get('path') ?? ustarName(block);
     const linkname = this.longLink ?? pax?.get('linkpath') ?? headerField(block, 157, 100);
     const paxSize = pax?.get('size');
     if (paxSize) size = Number(paxSize.toString('latin1'));
@@ -82,9 +86,48 @@ export class TarReader {
     // Old tars mark a directory by its name alone.
     if ((type === 0 || type === 0x30) && name.length > 0 && name[name.length - 1] === 0x2f) kind = 'dir';
     const entry: ObservedEntry = { name, type: kind, mode: headerNumber(block, 100, 8), size, linkname: linkname.length > 0 ? linkname : undefined };
+    if (type === GNU_SPARSE) {
+      // Old GNU sparse ('S'): its map is in the header and the extension blocks that follow it.
+      // Told as the pax 0.1 sparse file it is (the same data, the map in pax records), which
+      // Go's archive/tar (umoci, containerd) unpacks and an 'S' entry it does not.
+      entry.type = 'file';
+      pax = new Map(pax);
+      this.sparse = { entry, block: Buffer.from(block), pax, map: [], realSize: headerNumber(block, 483, 12) };
+      this.sparseEntries(block, 386, 4);
+      if (block[482] === 0) this.sparseDone();
+      return;
+    }
+    this.emit(entry, block, pax);
+  }
+
+  private emit(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined): void {
     const sink = this.observer.entry(entry, block, pax);
-    this.sink = kind === 'file' ? sink : undefined;
-    this.start(size);
+    this.sink = entry.type === 'file' ? sink : undefined;
+    this.start(entry.size);
+  }
+
+  /** `count` (offset, length) pairs of 12-byte numbers at `at`, up to the first empty one. */
+  private sparseEntries(block: Buffer, at: number, count: number): void {
+    for (let i = 0; i < count; i++) {
+      const where = at + 24 * i;
+      if (block[where] === 0) break;
+      this.sparse!.map.push(headerNumber(block, where, 12), headerNumber(block, where + 12, 12));
+    }
+  }
+
+  /** An extension block of an old GNU sparse header: 21 more pairs, then whether another follows. */
+  private sparseExtension(block: Buffer): void {
+    this.sparseEntries(block, 0, 21);
+    if (block[504] === 0) this.sparseDone();
+  }
+
+  private sparseDone(): void {
+    const { entry, block, pax, map, realSize } = this.sparse!;
+    this.sparse = undefined;
+    pax.set('GNU.sparse.size', Buffer.from(String(realSize)));
+    pax.set('GNU.sparse.numblocks', Buffer.from(String(map.length / 2)));
+    pax.set('GNU.sparse.map', Buffer.from(map.join(',')));
+    this.emit(entry, block, pax);
   }
 
   private start(size: number): void {
@@ -116,6 +159,7 @@ const X_PAX = 0x78; // 'x'
 const G_PAX = 0x67; // 'g'
 const GNU_LONG_NAME = 0x4c; // 'L'
 const GNU_LONG_LINK = 0x4b; // 'K'
+const GNU_SPARSE = 0x53; // 'S'
 
 const TYPES: Record<number, ObservedEntry['type']> = {
   0: 'file', 0x30: 'file', 0x37: 'file', // '\0', '0', '7' (contiguous)

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+
+/** A sparse file of `size` bytes whose data is a short line at each of `offsets`. */
+function sparseFile(path: string, size: number, offsets: number[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    ftruncateSync(fd, size);
+    for (const at of offsets) writeSync(fd, `data at ${at}\n`, at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('rootfs keeps sparse files of every GNU tar format whole: old GNU (S, with extension blocks), pax 0.0, 0.1 and 1.0', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const layers: string[] = [];
+    const formats: [string, string[]][] = [
+      ['gnu', ['--format=gnu']],
+      ['pax00', ['--format=posix', '--sparse-version=0.0']],
+      ['pax01', ['--format=posix', '--sparse-version=0.1']],
+      ['pax10', ['--format=posix', '--sparse-version=1.0']],
+    ];
+    for (const [name, flags] of formats) {
+      const tree = join(tmp.path, name);
+      mkdirSync(tree);
+      // 30 data regions: more than the 4 an old GNU header holds, so two extension blocks follow it.
+      sparseFile(join(tree, `${name}-many`), 50 << 20, Array.from({ length: 30 }, (_, i) => (i + 1) * 1_500_000));
+      sparseFile(join(tree, `${name}-two`), 10 << 20, [5_000_000, (10 << 20) - 20]);
+      // A lower layer's file that the top layer replaces: hidden by its real name, not GNU tar's placeholder.
+      sparseFile(join(tree, 'replaced'), 1 << 20, [1000]);
+      const file = join(tmp.path, `${name}.tar`);
+      run('tar', ['--sparse', ...flags, '-cf', file, '-C', tree, '.']);
+      layers.push(file);
+    }
+    const top = join(tmp.path, 'top');
+    mkdirSync(top);
+    writeFileSync(join(top, 'replaced'), 'the top layer\'s\n');
+    const layout = join(tmp.path, 'layout');
+    const built = runCli(['build', ...layers, top, '--layout', layout, '--tag', 't', '-q']);
+    assert.equal(built.status, 0, built.stderr);
+
+    const fsTar = join(tmp.path, 'fs.tar');
+    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', fsTar, '-q']);
+    assert.equal(r.status, 0, r.stderr);
+    const unpacked = join(tmp.path, 'unpacked');
+    mkdirSync(unpacked);
+    run('tar', ['-xf', fsTar, '-C', unpacked]);
+    for (const [name] of formats) {
+      for (const file of [`${name}-many`, `${name}-two`]) {
+        assert.ok(readFileSync(join(unpacked, file)).equals(readFileSync(join(tmp.path, name, file))), `tar -x: ${file} as it was`);
+      }
+    }
+    assert.equal(readFileSync(join(unpacked, 'replaced'), 'utf8'), 'the top layer\'s\n');
+
+    // As a layer of its own (what flatten makes): umoci unpacks it, the old GNU file included.
+    const flat = join(tmp.path, 'flat');
+    assert.equal(runCli(['build', fsTar, '--layout', flat, '--tag', 't', '-q']).status, 0);
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--image', `${flat}:t`, bundle]);
+    for (const [name] of formats) {
+      assert.ok(readFileSync(join(bundle, 'rootfs', `${name}-many`)).equals(readFileSync(join(tmp.path, name, `${name}-many`))), `umoci: ${name}-many`);
+    }
+    assert.equal(readFileSync(join(bundle, 'rootfs', 'replaced'), 'utf8'), 'the top layer\'s\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
