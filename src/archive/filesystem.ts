@@ -176,8 +176,11 @@ class Flattening {
       return undefined;
     }
     if (base.startsWith(WHITEOUT)) {
+      const gone = base.slice(WHITEOUT.length);
+      // The OCI spec makes such a layer invalid; containerd refuses it, umoci empties the directory.
+      if (gone === '' || gone === '.' || gone === '..') throw new Error(`invalid whiteout ${JSON.stringify(entry.name.toString())}: it names no entry of its directory`);
       this.summary.whiteouts++;
-      paths.deleted.add(join(dir, base.slice(WHITEOUT.length)));
+      paths.deleted.add(join(dir, gone));
       return undefined;
     }
     if (this.hidden(path)) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 
@@ -68,6 +68,32 @@ test('rootfs keeps sparse files of every GNU tar format whole: old GNU (S, with 
       assert.ok(readFileSync(join(bundle, 'rootfs', `${name}-many`)).equals(readFileSync(join(tmp.path, name, `${name}-many`))), `umoci: ${name}-many`);
     }
     assert.equal(readFileSync(join(bundle, 'rootfs', 'replaced'), 'utf8'), 'the top layer\'s\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('rootfs refuses a whiteout that names no entry (.wh., .wh.., .wh...), as containerd does, and writes nothing', async () => {
+  requireTool('tar');
+  const tmp = await tempDir();
+  try {
+    const lower = join(tmp.path, 'lower');
+    mkdirSync(join(lower, 'etc'), { recursive: true });
+    writeFileSync(join(lower, 'etc', 'passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    for (const name of ['.wh.', '.wh..', '.wh...']) {
+      const upper = join(tmp.path, `upper${name}`);
+      mkdirSync(join(upper, 'etc'), { recursive: true });
+      writeFileSync(join(upper, 'etc', name), '');
+      const layer = join(tmp.path, `upper${name}.tar`);
+      run('tar', ['-cf', layer, '-C', upper, `etc/${name}`]);
+      const layout = join(tmp.path, `layout${name}`);
+      assert.equal(runCli(['build', lower, layer, '--layout', layout, '--tag', 't', '-q']).status, 0);
+      const out = join(tmp.path, `fs${name}.tar`);
+      const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^ocipush: layer sha256:[0-9a-f]{64}: not a readable layer \\(invalid whiteout "etc/${name.replace(/\./g, '\\.')}": it names no entry of its directory\\)\\n$`));
+      assert.ok(!readdirSync(tmp.path).some((n) => n.startsWith(`fs${name}.tar`)), 'no tar, not even a temp file');
+    }
   } finally {
     await tmp.cleanup();
   }
