@@ -317,7 +317,7 @@ function headerOf(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> 
     const kept: Buffer[] = [];
     // An mtime past the ustar field the writer puts in pax itself (and an earlier one went there to keep its fraction).
     const remadeMtime = header.mtime > MAX_USTAR_MTIME;
-    for (const [key, value] of pax) if (!REMADE.has(key) && !(remadeMtime && key === 'mtime')) kept.push(record(key, value));
+    for (const [key, value] of pax) if (!REMADE.has(key) && !(remadeMtime && key === 'mtime')) kept.push(record(Buffer.from(key, 'latin1'), value));
     if (kept.length > 0) header.paxExtra = Buffer.concat(kept);
   }
   return header;

@@ -60,7 +60,8 @@ export function paxRecords(data: Buffer): Map<string, Buffer> {
     const record = data.subarray(space + 1, at + len - 1); // without the trailing newline
     const eq = record.indexOf(0x3d);
     if (eq > 0) {
-      const key = record.toString('utf8', 0, eq);
+      // latin1: a key keeps its bytes (an xattr name need not be UTF-8); the keys looked up are ASCII.
+      const key = record.toString('latin1', 0, eq);
       if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') sparse.push(record.toString('latin1', eq + 1));
       else out.set(key, Buffer.from(record.subarray(eq + 1)));
     }

@@ -61,6 +61,8 @@ describe('rootfs', () => {
     // cap_setuid and cap_sys_admin: the value holds bytes above 0x7f.
     run('setcap', ['cap_setuid,cap_sys_admin+ep', join(tree, 'capfile')]);
     run('setfattr', ['-n', 'user.note', '-v', 'kept', join(tree, 'capfile')]);
+    // An xattr name that is not UTF-8 (argv would be UTF-8: printf makes the byte).
+    run('sh', ['-c', 'setfattr -n "$(printf \'user.\\351t\\351\')" -v v "$1"', 'sh', join(tree, 'capfile')]);
     writeFileSync(join(tree, 'owned'), 'owned\n');
     chownSync(join(tree, 'owned'), 300_000, 400_000);
     writeFileSync(join(tree, 'future'), 'after 2038\n');
@@ -81,6 +83,9 @@ describe('rootfs', () => {
     assert.equal(readdirSync(unpacked, { encoding: 'buffer' }).filter((n) => n[0] === 0x6e).length, 2, 'both names');
     assert.equal(lstatSync(join(unpacked, 'future')).mtimeMs, 2_600_000_000_000);
     assert.match(run('getfattr', ['-n', 'user.note', join(unpacked, 'capfile')]), /user\.note="kept"/);
+    const xattrBytes = (root: string) => run('sh', ['-c', 'getfattr -d -m - -e hex "$1" | tail -n +2 | od -An -tx1 | tr -d " \\n"', 'sh', join(root, 'capfile')]);
+    assert.ok(xattrBytes(unpacked).includes(Buffer.from('user.\xe9t\xe9=0x76', 'latin1').toString('hex')), 'the name\'s bytes kept');
+    assert.equal(xattrBytes(unpacked), xattrBytes(join(bundle, 'rootfs')));
   });
 
   it('a hard link whose target a layer above replaced or deleted keeps the file it linked to, as umoci unpacks it', async () => {
