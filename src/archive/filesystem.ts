@@ -294,6 +294,9 @@ function headerOf(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> 
     const n = value ? Math.floor(Number(value.toString('latin1'))) : headerNumber(block, at, len);
     return Number.isSafeInteger(n) && n > 0 ? n : 0;
   };
+  // A time before 1970 in GNU base-256 (no pax record) is kept, written back in pax; one in a pax
+  // record is kept there, fraction and all, the ustar field saying 0.
+  const gnuTime = headerNumber(block, 136, 12);
   const type = entry.type === 'other' ? String.fromCharCode(block[156]!) as TarTypeFlag : TYPE_FLAGS[entry.type];
   const header: TarHeader = {
     name: relative(entry.name),
@@ -302,7 +305,7 @@ function headerOf(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> 
     uid: number('uid', 108, 8),
     gid: number('gid', 116, 8),
     size: entry.type === 'file' ? entry.size : 0,
-    mtime: number('mtime', 136, 12),
+    mtime: !pax?.has('mtime') && gnuTime < 0 && Number.isSafeInteger(gnuTime) ? gnuTime : number('mtime', 136, 12),
   };
   if (entry.linkname) header.linkname = entry.type === 'hardlink' ? relative(entry.linkname) : entry.linkname;
   if (entry.type === 'char' || entry.type === 'block') {

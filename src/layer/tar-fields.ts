@@ -25,12 +25,17 @@ export function ustarName(block: Buffer): Buffer {
   return prefix.length > 0 ? Buffer.concat([prefix, Buffer.from('/'), name]) : name;
 }
 
-/** Octal, or GNU base-256 when the first byte has its high bit set. */
+/**
+ * Octal, or GNU base-256 when the first byte has its high bit set: two's complement, negative
+ * when the next bit is set too (GNU tar writes a time before 1970 so in its own format).
+ */
 export function headerNumber(block: Buffer, at: number, len: number): number {
   if (block[at]! & 0x80) {
-    let value = block[at]! & 0x7f;
-    for (let i = at + 1; i < at + len; i++) value = value * 256 + block[i]!;
-    return value;
+    const negative = (block[at]! & 0x40) !== 0;
+    const inv = negative ? 0xff : 0;
+    let value = (block[at]! ^ inv) & 0x7f;
+    for (let i = at + 1; i < at + len; i++) value = value * 256 + (block[i]! ^ inv);
+    return negative ? -value - 1 : value;
   }
   const text = block.toString('latin1', at, at + len).replace(/[\0 ]+$/, '').trim();
   return text === '' ? 0 : Number.parseInt(text, 8);

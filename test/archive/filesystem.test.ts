@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 
@@ -94,6 +94,34 @@ test('rootfs refuses a whiteout that names no entry (.wh., .wh.., .wh...), as co
       assert.match(r.stderr, new RegExp(`^ocipush: layer sha256:[0-9a-f]{64}: not a readable layer \\(invalid whiteout "etc/${name.replace(/\./g, '\\.')}": it names no entry of its directory\\)\\n$`));
       assert.ok(!readdirSync(tmp.path).some((n) => n.startsWith(`fs${name}.tar`)), 'no tar, not even a temp file');
     }
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('rootfs keeps a time before 1970 that a GNU-format layer holds in base-256, as umoci unpacks it', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'old'), 'from 1960\n');
+    utimesSync(join(tree, 'old'), new Date(-315619200_000), new Date(-315619200_000));
+    const layer = join(tmp.path, 'gnu.tar');
+    run('tar', ['--format=gnu', '-cf', layer, '-C', tree, 'old']);
+    const layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', layer, '--layout', layout, '--tag', 't', '-q']).status, 0);
+    run('umoci', ['unpack', '--image', `${layout}:t`, join(tmp.path, 'bundle')]);
+    assert.equal(lstatSync(join(tmp.path, 'bundle', 'rootfs', 'old')).mtimeMs, -315619200_000, 'umoci reads the base-256 time');
+
+    const out = join(tmp.path, 'fs.tar');
+    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const unpacked = join(tmp.path, 'unpacked');
+    mkdirSync(unpacked);
+    run('tar', ['-xf', out, '-C', unpacked]);
+    assert.equal(lstatSync(join(unpacked, 'old')).mtimeMs, -315619200_000);
   } finally {
     await tmp.cleanup();
   }
