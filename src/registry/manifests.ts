@@ -53,7 +53,8 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
 
 /**
  * `HEAD /v2/<name>/manifests/<tag|digest>`: the descriptor without the body, or undefined when it
- * does not exist. Falls back to GET when the registry leaves out the digest (some do on HEAD).
+ * does not exist. Falls back to GET when the registry leaves out the digest (some do on HEAD), or
+ * does not serve HEAD on manifests at all (405 or 501: older Quay and Artifactory), as crane does.
  */
 export async function headManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}): Promise<Descriptor | undefined> {
   const res = await client.request({
@@ -63,10 +64,11 @@ export async function headManifest(client: RegistryClient, repository: string, r
     op: `check manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:'),
     scopes: [pullScope(repository)],
     headers: { accept: MANIFEST_ACCEPT },
-    accept: (s) => s === 200 || s === 404,
+    accept: (s) => s === 200 || s === 404 || HEAD_NOT_SERVED.has(s),
   });
   await res.dump();
   if (res.status === 404) return undefined;
+  if (HEAD_NOT_SERVED.has(res.status)) return getManifestDescriptor(client, repository, reference, timing);
   const answered = res.header('docker-content-digest');
   if (answered && isDigest(reference) && answered !== reference) {
     // Another algorithm may name the same bytes: the bytes decide. The same one naming others is a mismatch, never "already there".
@@ -80,6 +82,19 @@ export async function headManifest(client: RegistryClient, repository: string, r
     return (await fetchManifest(client, repository, reference, timing)).descriptor;
   }
   return { mediaType, digest: digest as Digest, size };
+}
+
+/** Answers that say the registry does not serve HEAD on manifests, though GET works. */
+const HEAD_NOT_SERVED = new Set([405, 501]);
+
+/** The descriptor by GET (the whole manifest, verified), or undefined when there is none. */
+async function getManifestDescriptor(client: RegistryClient, repository: string, reference: string, timing: RequestTiming): Promise<Descriptor | undefined> {
+  try {
+    return (await fetchManifest(client, repository, reference, timing)).descriptor;
+  } catch (err) {
+    if (err instanceof OcipushError && err.code === 'ENOTFOUND') return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { tempDir } from '../support/tools.js';
+import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { skopeoDigest, umociImage, type UmociImage } from './support.js';
+
+/**
+ * Registries that do not serve HEAD on manifests (older Quay and Artifactory answer 405, some
+ * gateways 501) while GET works: a push, a copy and `digest` read the manifest by GET instead, as
+ * crane does, rather than stopping at the first HEAD.
+ */
+describe('a registry that answers HEAD of a manifest with 405 or 501', () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+    image = umociImage(tmp.path, 'v1', [4096]);
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+  beforeEach(() => {
+    proxy.clearFaults();
+    proxy.clearRequests();
+  });
+
+  const headRefused = (status: number) => ({ method: 'HEAD', path: /\/manifests\//, times: Infinity, fault: { kind: 'respond' as const, status } });
+
+  for (const status of [405, 501]) {
+    it(`push, push again, copy and digest work through HEAD ${status}`, async () => {
+      proxy.addFault(headRefused(status));
+      const repo = `nohead/r${status}`;
+      assertOk(await runCliAsync(['push', `oci:${image.layout}:v1`, `${proxy.host}/${repo}:v1`]));
+      assert.equal(skopeoDigest(`${registry.host}/${repo}:v1`), image.manifest.digest);
+      assert.ok(proxy.requests().some((r) => r.method === 'HEAD' && r.status === status), 'the HEAD was refused');
+
+      // Pushed again: the tag is read by GET and names the very manifest, so nothing is written.
+      proxy.clearRequests();
+      const again = await runCliAsync(['push', `oci:${image.layout}:v1`, `${proxy.host}/${repo}:v1`]);
+      assertOk(again);
+      assert.deepEqual(proxy.requests().filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH'), []);
+
+      assertOk(await runCliAsync(['copy', `${proxy.host}/${repo}:v1`, `${proxy.host}/${repo}-copy:v2`]));
+      assert.equal(skopeoDigest(`${registry.host}/${repo}-copy:v2`), image.manifest.digest);
+
+      const digest = await runCliAsync(['digest', `${proxy.host}/${repo}:v1`]);
+      assertOk(digest);
+      assert.equal(digest.stdout.trim(), image.manifest.digest);
+    });
+  }
+
+  it('a tag that is missing is still "not found", in one line', async () => {
+    proxy.addFault(headRefused(405));
+    const r = await runCliAsync(['digest', `${proxy.host}/nohead/none:v1`]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr.trim(), /^ocipush: .*nohead\/none:v1: manifest not found$/);
+  });
+});
