@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { OcipushError } from '../errors.js';
-import type { Storage, TagResolver } from '../content/storage.js';
+import type { ForeignLayerKeeper, Storage, TagResolver } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, VerifyingStream, readSmall } from '../content/verify.js';
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from '../oci/media-types.js';
@@ -21,7 +21,7 @@ export type ArchiveFormat = 'oci-archive' | 'docker-archive';
  * layers of the image, and only then does the file appear under its name. Nothing is unpacked
  * or staged on disk.
  */
-export class ArchiveWriter implements Storage, TagResolver {
+export class ArchiveWriter implements Storage, TagResolver, ForeignLayerKeeper {
   private readonly written = new Set<string>();
   private readonly small = new Map<string, Buffer>();
   private readonly names: { desc: Descriptor; name: string }[] = [];
@@ -43,6 +43,11 @@ export class ArchiveWriter implements Storage, TagResolver {
       await addDirectory(writer.pack, 'blobs/sha256/');
     });
     return writer;
+  }
+
+  /** docker load reads a file for every layer manifest.json names; an OCI layout may go without a foreign one. */
+  keepsForeignLayers(): boolean {
+    return this.format === 'docker-archive';
   }
 
   async exists(desc: Descriptor): Promise<boolean> {

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
-import { parsePlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { isForeignLayer, parsePlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import type { ImageFormat } from '../oci/media-types.js';
 import type { ImageConfig, ImageManifest } from '../oci/manifest.js';
 import { formatReference } from '../oci/reference.js';
@@ -135,7 +135,7 @@ export interface StagedBase {
  * to be found is an error. `target` is the layout when it already exists.
  */
 export async function stageBaseImage(base: BaseImage, staging: { dir: string; where: string }, target?: OciLayout): Promise<StagedBase> {
-  const layers = base.manifest.layers.filter((l) => !isForeign(l));
+  const layers = base.manifest.layers.filter((l) => !isForeignLayer(l));
   const has = async (layer: Descriptor) => (target ? target.exists(layer) : false);
   const source = base.source;
   const remote: { digest: Digest; repository: string }[] = [];
@@ -203,8 +203,4 @@ async function copyVerified(from: OciLayout, layer: Descriptor, staging: { dir: 
 /** Reads any blob of an image built onto a stored base: local first, else from the base registry (verified, then kept). */
 export function baseBlobs(layout: OciLayout, connect?: ConnectRegistry): LazyBlobs {
   return new LazyBlobs(layout, connect ? { connect } : {});
-}
-
-function isForeign(desc: Descriptor): boolean {
-  return (desc.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(desc.mediaType);
 }

@@ -83,6 +83,14 @@ export interface ReferrerLister {
   referrers(desc: Descriptor, options?: OperationOptions & { artifactType?: string }): Promise<Descriptor[]>;
 }
 
+/**
+ * Holds the bytes of foreign (non-distributable) layers too, when it says so: a docker archive,
+ * whose manifest.json names a file for every layer. Other storages go without them.
+ */
+export interface ForeignLayerKeeper {
+  keepsForeignLayers(): boolean;
+}
+
 /** Where a registry storage lives, so a copy within one registry can mount instead of moving bytes. */
 export interface RegistryLocated {
   readonly registry: string;
@@ -119,6 +127,10 @@ export function isMountLookup(value: unknown): value is MountLookup {
 
 export function isReferrerLister(value: unknown): value is ReferrerLister {
   return has(value, 'referrers');
+}
+
+export function isForeignLayerKeeper(value: unknown): value is ForeignLayerKeeper {
+  return has(value, 'keepsForeignLayers');
 }
 
 export function isRegistryLocated(value: unknown): value is RegistryLocated {

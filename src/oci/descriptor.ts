@@ -32,6 +32,14 @@ export const Annotation = {
   ReferenceDigest: 'vnd.docker.reference.digest',
 } as const;
 
+/**
+ * A non-distributable layer (Windows base layers: Docker's `foreign` media types, OCI's
+ * `nondistributable`): its bytes live at its `urls`, and registries need not hold it.
+ */
+export function isForeignLayer(desc: Pick<Descriptor, 'mediaType' | 'urls'>): boolean {
+  return (desc.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(desc.mediaType);
+}
+
 export function assertDescriptor(value: unknown, where: string): asserts value is Descriptor {
   const d = value as Descriptor;
   if (!d || typeof d !== 'object' || typeof d.mediaType !== 'string' || !isDigest(d.digest)

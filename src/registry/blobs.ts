@@ -67,6 +67,40 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
   return Readable.from(verified(chunks, desc, what, failure), { objectMode: false, highWaterMark: 1 });
 }
 
+/**
+ * A foreign (non-distributable) layer the repository does not hold, from its `urls` as crane and
+ * skopeo fetch it: each http or https URL in turn (query kept as written: a signed URL) until one
+ * answers, the bytes verified against the descriptor. Authorization never goes with it unless the
+ * URL is the registry's own origin (the transport's rule for redirects too). `where` (the
+ * repository or layout that lacks it) names it in messages. ENOTFOUND naming why each URL failed
+ * when none served it.
+ */
+export async function fetchForeignBlob(client: RegistryClient, where: string, desc: Pick<Descriptor, 'digest' | 'size' | 'urls'>, timing: RequestTiming = {}): Promise<Readable> {
+  const what = `${where}: foreign layer ${desc.digest}`;
+  const failure = (err: unknown) => {
+    if (timing.signal?.aborted) return abortedError(client.registry, `fetch foreign layer ${desc.digest}`);
+    return err instanceof OcipushError ? err : networkError(client.registry, err);
+  };
+  const reasons: string[] = [];
+  for (const text of desc.urls ?? []) {
+    const url = URL.canParse(text) ? new URL(text) : undefined;
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      reasons.push(`${url ? url.protocol : 'not a URL'}: not http or https`);
+      continue;
+    }
+    const op = `fetch foreign layer ${desc.digest} from ${url.host}`;
+    try {
+      const res = await client.request({ ...timing, method: 'GET', url, op, scopes: [] });
+      return Readable.from(verified(res.body, desc, `${what} from ${url.host}`, failure), { objectMode: false, highWaterMark: 1 });
+    } catch (err) {
+      if (timing.signal?.aborted) throw abortedError(client.registry, op);
+      if (!(err instanceof OcipushError)) throw err;
+      reasons.push(err.message.replace(`${client.registry}: ${op}: `, `${url.host}: `));
+    }
+  }
+  throw new OcipushError('ENOTFOUND', `${what} is not there, and no URL of it served it (${reasons.join('; ') || 'none given'})`, { digest: desc.digest });
+}
+
 /** The chunks checked against the descriptor: EDIGEST as soon as there are too many bytes, or at the end. */
 async function* verified(chunks: AsyncIterable<Buffer>, desc: Pick<Descriptor, 'digest' | 'size'>, what: string, failure: (err: unknown) => OcipushError): AsyncGenerator<Buffer> {
   const verifier = new ChunkVerifier(desc, what);

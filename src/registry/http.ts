@@ -179,7 +179,8 @@ export class RegistryClient {
         // A registry that refuses connections from the start is down or misnamed: say so now. Once
         // it has answered, a refusal is a restart or a load balancer shuffling, worth waiting out.
         const refusedFromStart = !this.answered && networkErrorCode(err) === 'ECONNREFUSED';
-        const failure = networkError(this.registry, err);
+        // A request to another host (a foreign layer's URL) names that host, not the registry.
+        const failure = networkError(typeof req.url === 'string' && req.url.startsWith('/') ? this.registry : new URL(req.url).host, err);
         if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries) {
           if (await this.retryWait(req.op, ++attempt, undefined, failure.message, wait)) continue;
           // No retry fits before the deadline: a silent registry has then used up the operation's

@@ -14,7 +14,8 @@ const NOT_SERVED = new Set([404, 405, 501]);
  */
 export async function confirmRegistry(client: RegistryClient, res: RegistryResponse, req: RegistryRequest): Promise<boolean> {
   if (res.header('docker-distribution-api-version') !== undefined || res.status < 400) return true;
-  if (!NOT_SERVED.has(res.status) || req.url === '/v2/') return false;
+  // Another host's answer (a foreign layer's URL, a redirect to storage) says nothing of the registry.
+  if (!NOT_SERVED.has(res.status) || req.url === '/v2/' || res.url.origin !== client.origin) return false;
   const op = 'check the registry API (GET /v2/)';
   const probe = await client.request({ method: 'GET', url: '/v2/', op, scopes: [], retry: false, accept: () => true, signal: req.signal, deadline: req.deadline });
   if (probe.status === 200 || probe.status === 401) {

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import { sha256 } from '../oci/digest.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import type { BlobPushOptions, OperationOptions, ReferencePusher, SourcePusher, Storage, TagResolver } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { blobExists, cancelUpload, fetchBlob, mountBlob, type UploadSession } from './blobs.js';
+import { blobExists, cancelUpload, fetchBlob, fetchForeignBlob, mountBlob, type UploadSession } from './blobs.js';
 import type { RegistryClient, RequestTiming } from './http.js';
 import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
 import type { BlobSource } from '../content/blob-source.js';
@@ -65,7 +65,13 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
       const bytes = await this.manifestBytesOf(desc, options);
       return Readable.from([bytes]);
     }
-    return fetchBlob(this.client, this.name, desc, timing(options));
+    try {
+      return await fetchBlob(this.client, this.name, desc, timing(options));
+    } catch (err) {
+      // A foreign layer is usually not in the registry: its bytes live at its urls.
+      if (isForeignLayer(desc) && err instanceof OcipushError && err.code === 'ENOTFOUND') return fetchForeignBlob(this.client, String(this), desc, timing(options));
+      throw err;
+    }
   }
 
   /**

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import {
-  isBlobSourceProvider, isReferencePusher, isSourcePusher, isTagResolver, isUploadPlanner,
+  isBlobSourceProvider, isForeignLayerKeeper, isReferencePusher, isSourcePusher, isTagResolver, isUploadPlanner,
   type ReadOnlyStorage, type Storage,
 } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
@@ -249,7 +249,7 @@ class GraphCopy {
 
   /** Starts the HEAD of a blob that is copied later (copyBlob takes its answer). */
   private askEarly(desc: Descriptor): void {
-    if (this.visited.has(desc.digest) || this.early.has(desc.digest) || isForeign(desc)) return;
+    if (this.visited.has(desc.digest) || this.early.has(desc.digest) || this.leftOut(desc)) return;
     const asked = this.inDestination(desc);
     // Its failure is reported by copyBlob, or not at all when a layer failed first.
     asked.catch(() => {});
@@ -279,7 +279,7 @@ class GraphCopy {
 
   private async copyBlob(desc: Descriptor, kind: NodeKind): Promise<void> {
     const shared = this.options.inFlight;
-    if (!shared || isForeign(desc)) return this.sendBlob(desc, kind);
+    if (!shared || this.leftOut(desc)) return this.sendBlob(desc, kind);
     const other = shared.get(desc.digest);
     // The other copy's failure is its own to report: then this one tries for itself.
     if (other && await other.then(() => true, () => false)) {
@@ -293,7 +293,7 @@ class GraphCopy {
 
   private async sendBlob(desc: Descriptor, kind: NodeKind): Promise<void> {
     this.options.signal?.throwIfAborted();
-    if (isForeign(desc)) {
+    if (this.leftOut(desc)) {
       this.record(desc, kind, 'skipped');
       return;
     }
@@ -320,6 +320,16 @@ class GraphCopy {
     this.record(desc, kind, 'uploaded');
   }
 
+  /**
+   * Whether a layer stays out of the copy: a foreign (non-distributable) layer lives at its `urls`,
+   * and registries and layouts go without it, as crane and skopeo leave it out; a destination that
+   * must hold every layer (a docker archive: docker load reads them all) gets it, from the source
+   * or, as skopeo fetches it, from its `urls`.
+   */
+  private leftOut(desc: Descriptor): boolean {
+    return isForeignLayer(desc) && !(isForeignLayerKeeper(this.dst) && this.dst.keepsForeignLayers());
+  }
+
   /** The source's own re-readable blobs (a layout's files, lazy base layers), else its fetch, opened again per read. */
   private sourceOf(desc: Descriptor): BlobSource {
     return isBlobSourceProvider(this.src) ? this.src.blobSource(desc) : storageSource(this.src, desc);
@@ -344,11 +354,6 @@ function kindOf(desc: Descriptor, fallback: NodeKind): NodeKind {
   if (isIndexMediaType(desc.mediaType)) return 'index';
   if (isManifestDescriptor(desc)) return 'manifest';
   return fallback;
-}
-
-/** Windows base layers and other non-distributable blobs live at their `urls`, not in registries. */
-function isForeign(desc: Descriptor): boolean {
-  return (desc.urls?.length ?? 0) > 0 && /foreign|nondistributable/.test(desc.mediaType);
 }
 
 function toList(value: string[] | string | undefined): string[] {

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
 import type { MountLookup, OperationOptions, ReadOnlyStorage, ReferrerLister, TagResolver } from '../content/storage.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import type { RegistryClient } from '../registry/http.js';
 import { fileSource, type BlobSource } from '../content/blob-source.js';
 import { listLayoutReferrers } from '../content/layout-referrers.js';
@@ -69,6 +69,7 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
 
   async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
     if (this.options.keep === false && !(await this.layout.exists(desc))) {
+      if (await this.onlyAtUrls(desc)) return this.fromUrls(desc, options.signal);
       const { fetchBlob } = await import('../registry/blobs.js');
       return this.fromSources(desc, (client, repository) => fetchBlob(client, repository, desc, options.signal ? { signal: options.signal } : {}));
     }
@@ -172,12 +173,31 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
    * transport's (its retry policy, and a download that breaks resumes from the byte it reached).
    */
   private async download(desc: Descriptor, signal?: AbortSignal): Promise<void> {
+    if (await this.onlyAtUrls(desc)) {
+      await this.layout.push(desc, await this.fromUrls(desc, signal));
+      this.downloaded.push(desc);
+      return;
+    }
     const { fetchBlob } = await import('../registry/blobs.js');
     await this.fromSources(desc, async (client, repository, source) => {
       this.options.onDownload?.(desc, source);
       await this.layout.push(desc, await fetchBlob(client, repository, desc, { signal }));
       this.downloaded.push(desc);
     });
+  }
+
+  /** A foreign layer the layout goes without and no repository is recorded for (a pull leaves it out, as skopeo does). */
+  private async onlyAtUrls(desc: Descriptor): Promise<boolean> {
+    return isForeignLayer(desc) && (await this.sourcesOf(desc)).length === 0;
+  }
+
+  /** Such a layer read from its urls (verified), as skopeo reads it from an OCI layout. */
+  private async fromUrls(desc: Descriptor, signal?: AbortSignal): Promise<Readable> {
+    const first = desc.urls?.map((u) => (URL.canParse(u) ? new URL(u) : undefined)).find((u) => u?.protocol === 'http:' || u?.protocol === 'https:');
+    if (!first) throw await this.layout.unusableBlobError(desc, undefined, ', and none of its urls is http or https');
+    this.options.onDownload?.(desc, first.host);
+    const { fetchForeignBlob } = await import('../registry/blobs.js');
+    return fetchForeignBlob(await this.client(first.host), this.layout.root, desc, signal ? { signal } : {});
   }
 
   /** `use` with each repository recorded as holding the blob, in turn, until one succeeds. */
@@ -238,14 +258,14 @@ export function splitSource(source: string): { registry: string; repository: str
 /**
  * Downloads (verified) the blobs among `blobs` that the layout only references, before a reader
  * that needs every byte (export) starts its output. Blobs neither here nor recorded are left for
- * the caller to report. Resolves to the number of blobs downloaded.
+ * the caller to report; a foreign layer the layout goes without is read from its urls. Resolves to the number of blobs downloaded.
  */
 export async function fetchRecordedBlobs(layout: OciLayout, blobs: Descriptor[], options: LazyBlobsOptions = {}): Promise<number> {
   const lazy = new LazyBlobs(layout, options);
   try {
     for (const blob of blobs) {
       if (await lazy.isLocal(blob)) continue;
-      if ((await lazy.sourcesOf(blob)).length === 0) continue;
+      if ((await lazy.sourcesOf(blob)).length === 0 && !isForeignLayer(blob)) continue;
       await lazy.ensure(blob);
     }
     return lazy.downloaded.length;

@@ -48,6 +48,12 @@ export interface RegistryOptions {
    * A fresh self-signed client certificate is made and is the one CA the registry accepts.
    */
   clientAuth?: boolean;
+  /**
+   * Accept manifests naming foreign (non-distributable) layers whose URLs match this regular
+   * expression (distribution's `validation.manifests.urls.allow`; without it distribution 2.8
+   * refuses every such manifest with "invalid URL on layer").
+   */
+  foreignLayerUrls?: string;
   /** Reuse this storage directory (e.g. to restart a registry over the same content); it is not removed on stop. */
   storageDir?: string;
 }
@@ -119,7 +125,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const configFile = join(dir, 'config.yml');
-      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls }));
+      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls }));
       const started = await launch(configFile, dir, port, tls?.certFile, tls?.client);
       if ('registry' in started) {
         return finish(started.registry, { dir, forgetDir, storageDir, tls });
@@ -152,7 +158,7 @@ async function writeAuthFiles(dir: string, auth: RegistryAuth | undefined): Prom
 }
 
 /** YAML by hand: every scalar is written as a JSON string, which YAML reads as a quoted string. */
-function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; client?: { certFile: string } } }): string {
+function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; client?: { certFile: string } }; foreignLayerUrls?: string }): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     'version: 0.1',
@@ -191,6 +197,7 @@ function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; 
       `    realm: ${q(t.realm)}`, `    service: ${q(t.service)}`, `    issuer: ${q(t.issuer)}`, `    rootcertbundle: ${q(t.certFile)}`,
     );
   }
+  if (c.foreignLayerUrls !== undefined) lines.push('validation:', '  manifests:', '    urls:', '      allow:', `        - ${q(c.foreignLayerUrls)}`);
   return lines.join('\n') + '\n';
 }
 

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { podman } from '../archive/support.js';
+import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir } from '../support/tools.js';
+
+/**
+ * Foreign (non-distributable) layers, as Windows base images have them: the manifest names the
+ * layer with `urls`, and the registry does not hold it. crane and skopeo leave such a layer out of
+ * a registry or a layout, and read it from its URL when they need its bytes (a docker archive,
+ * a filesystem, a check). The layer is served here by a plain HTTP server of the test, under a
+ * signed-looking URL whose query must reach it as written.
+ */
+describe('foreign layers', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let server: http.Server;
+  let served: { url: string; authorization?: string }[] = [];
+  let serving = true;
+  let foreignUrl = '';
+  const foreign = tarGz('foreign.txt', 'the Windows base layer\n');
+  const own = tarGz('hello.txt', 'hello\n');
+
+  before(async () => {
+    requireTool('skopeo');
+    tmp = await tempDir();
+    registry = await startRegistry({ foreignLayerUrls: '^http://127\\.0\\.0\\.1:' });
+    server = http.createServer((req, res) => {
+      served.push({ url: req.url ?? '', authorization: req.headers.authorization });
+      if (serving && req.url === '/layers/foreign.tgz?sig=a%2Fb&expires=1') res.end(foreign.gz);
+      else { res.statusCode = 404; res.end('no such object'); }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    foreignUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/layers/foreign.tgz?sig=a%2Fb&expires=1`;
+    // The image as a Windows base image is published: an OCI layout without the foreign blob,
+    // copied by skopeo, which leaves the foreign layer out of the registry.
+    const layout = writeLayout(join(tmp.path, 'source'), foreign, own, foreignUrl);
+    for (const [format, repo] of [['oci', 'win/oci'], ['v2s2', 'win/docker']] as const) {
+      run('skopeo', ['copy', '-q', '--format', format, '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${registry.host}/${repo}:v1`]);
+    }
+  });
+  after(async () => {
+    server?.close();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+  beforeEach(() => {
+    served = [];
+    serving = true;
+  });
+
+  it('the registry does not hold the layer: the test image is what Windows images look like', async () => {
+    const r = await fetch(`${registry.url}/v2/win/docker/blobs/${foreign.digest}`, { method: 'HEAD' });
+    assert.equal(r.status, 404);
+  });
+
+  for (const repo of ['win/docker', 'win/oci']) {
+    it(`copy ${repo} to a docker archive: the layer is read from its URL, and podman loads the archive`, async () => {
+      const archive = join(tmp.path, `${repo.replace('/', '-')}.tar`);
+      assertOk(await runCliAsync(['copy', `${registry.host}/${repo}:v1`, `docker-archive:${archive}:win:1`]));
+      assert.deepEqual(served, [{ url: new URL(foreignUrl).pathname + new URL(foreignUrl).search, authorization: undefined }]);
+      const p = podman(join(tmp.path, `podman-${repo.replace('/', '-')}`));
+      try {
+        assert.match(p.run(['load', '-i', archive]), /Loaded image.*win:1/);
+      } finally {
+        p.cleanup();
+      }
+    });
+  }
+
+  it('validate and rootfs read the layer from its URL', async () => {
+    const v = await runCliAsync(['validate', `${registry.host}/win/docker:v1`]);
+    assertOk(v);
+    const out = join(tmp.path, 'rootfs.tar');
+    assertOk(await runCliAsync(['rootfs', `${registry.host}/win/docker:v1`, '-o', out]));
+    assert.deepEqual(run('tar', ['-tf', out]).split('\n').filter(Boolean).sort(), ['foreign.txt', 'hello.txt']);
+  });
+
+  it('a pull leaves the layer out, as skopeo does; export then reads it from its URL', async () => {
+    const layout = join(tmp.path, 'pulled');
+    assertOk(await runCliAsync(['pull', `${registry.host}/win/docker:v1`, `oci:${layout}:win`]));
+    assert.ok(!readdirSync(join(layout, 'blobs', 'sha256')).includes(foreign.digest.slice(7)), 'the pull did not fetch the foreign layer');
+    assert.equal(served.length, 0);
+    const archive = join(tmp.path, 'exported.tar');
+    assertOk(await runCliAsync(['export', `oci:${layout}:win=win:2`, '-o', archive]));
+    // (A loopback host is first asked GET /v2/ for its scheme, as any loopback registry is.)
+    assert.equal(served.filter((r) => r.url.startsWith('/layers/')).length, 1);
+    assert.ok(served.every((r) => r.authorization === undefined));
+    const p = podman(join(tmp.path, 'podman-export'));
+    try {
+      assert.match(p.run(['load', '-i', archive]), /Loaded image.*win:2/);
+    } finally {
+      p.cleanup();
+    }
+  });
+
+  it('a copy between registries never reads the layer: it stays at its URL', async () => {
+    assertOk(await runCliAsync(['copy', `${registry.host}/win/docker:v1`, `${registry.host}/win/copied:v1`]));
+    assert.deepEqual(served, []);
+  });
+
+  it('a URL that does not serve the layer: one line naming the layer and why, and no archive', async () => {
+    serving = false;
+    const archive = join(tmp.path, 'broken.tar');
+    const r = await runCliAsync(['copy', `${registry.host}/win/docker:v1`, `docker-archive:${archive}:win:1`]);
+    assert.equal(r.status, 1, r.stderr);
+    const last = r.stderr.trimEnd().split('\n').pop()!;
+    assert.match(last, new RegExp(`^ocipush: .*foreign layer ${foreign.digest} is not there, and no URL of it served it \\(127\\.0\\.0\\.1:\\d+: 404`));
+    assert.ok(!existsSync(archive), 'no archive is left');
+  });
+});
+
+interface Blob { bytes: Buffer; digest: string }
+interface Layer { gz: Buffer; digest: string; diffId: string }
+
+function blob(bytes: Buffer): Blob {
+  return { bytes, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+}
+
+/** A one-file layer: a ustar archive, gzipped. */
+function tarGz(name: string, content: string): Layer {
+  const data = Buffer.from(content);
+  const header = Buffer.alloc(512);
+  header.write(name, 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+  header.write('00000000000\0', 136);
+  header.write('0', 156);
+  header.write('ustar\x0000', 257);
+  header.fill(' ', 148, 156);
+  const sum = header.reduce((a, b) => a + b, 0);
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+  const tar = Buffer.concat([header, data, Buffer.alloc(512 - (data.length % 512 || 512)), Buffer.alloc(1024)]);
+  const gz = gzipSync(tar);
+  return { gz, digest: blob(gz).digest, diffId: blob(tar).digest };
+}
+
+/** An OCI layout with an image of a foreign layer (not in the layout) under one of its own. */
+function writeLayout(dir: string, foreign: Layer, own: Layer, url: string): string {
+  const dirBlobs = join(dir, 'blobs', 'sha256');
+  mkdirSync(dirBlobs, { recursive: true });
+  const put = (b: Blob) => writeFileSync(join(dirBlobs, b.digest.slice(7)), b.bytes);
+  const config = blob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [foreign.diffId, own.diffId] } })));
+  put(config);
+  put({ bytes: own.gz, digest: own.digest });
+  const manifest = blob(Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.bytes.length },
+    layers: [
+      { mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', digest: foreign.digest, size: foreign.gz.length, urls: [url] },
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: own.digest, size: own.gz.length },
+    ],
+  })));
+  put(manifest);
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({
+    schemaVersion: 2,
+    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifest.digest, size: manifest.bytes.length, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }],
+  }));
+  return dir;
+}
