@@ -43,6 +43,7 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
   const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${client.registry}: ${op}`).catch((err) => {
     throw timing.signal?.aborted ? abortedError(client.registry, op) : networkError(client.registry, err);
   });
+  refuseSchema1(res, bytes, `${client.registry}/${repository}${isDigest(reference) ? '@' : ':'}${reference}`);
   const actual = sha256(bytes);
   const expected = isDigest(reference) ? reference : res.header('docker-content-digest');
   if (expected && isDigest(expected) && expected.startsWith('sha256:') && expected !== actual) {
@@ -118,6 +119,23 @@ export async function putManifest(client: RegistryClient, repository: string, de
   if (stored && stored !== desc.digest) {
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored it as ${stored}`, { digest: desc.digest });
   }
+}
+
+const SCHEMA1_MEDIA_TYPES = new Set(['application/vnd.docker.distribution.manifest.v1+prettyjws', 'application/vnd.docker.distribution.manifest.v1+json']);
+
+/**
+ * A Docker schema 1 manifest (what registries still serve for images pushed before 2017, or to
+ * clients that accept nothing newer) names no config and no layer descriptors: nothing ocipush
+ * reads. Said in one line with the way out, rather than read as a blob the registry does not have.
+ */
+function refuseSchema1(res: RegistryResponse, bytes: Buffer, name: string): void {
+  const header = res.header('content-type')?.split(';')[0]?.trim() ?? '';
+  let schema1 = SCHEMA1_MEDIA_TYPES.has(header);
+  if (!schema1 && bytes.length > 0 && bytes.length < 1024 * 1024 && bytes.includes('"schemaVersion"')) {
+    try { schema1 = (JSON.parse(bytes.toString('utf8')) as { schemaVersion?: unknown }).schemaVersion === 1; } catch { /* judged by the caller */ }
+  }
+  if (!schema1) return;
+  throw new OcipushError('EUNSUPPORTED', `${name} is a Docker schema 1 manifest (${header || 'schemaVersion 1'}), which ocipush does not read; convert it to schema 2 with skopeo copy --format v2s2`);
 }
 
 function manifestMediaType(res: RegistryResponse, bytes: Buffer): string {

@@ -65,3 +65,43 @@ describe('a registry that answers HEAD of a manifest with 405 or 501', () => {
     assert.match(r.stderr.trim(), /^ocipush: .*nohead\/none:v1: manifest not found$/);
   });
 });
+
+/**
+ * Docker schema 1 manifests (`…manifest.v1+prettyjws`), which registries still serve for images
+ * pushed before 2017: ocipush reads none, and says so in one line with the way to convert them,
+ * rather than reading the manifest as a blob the registry does not have ("404 BLOB_UNKNOWN").
+ */
+describe('a registry that serves a Docker schema 1 manifest', () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  const body = JSON.stringify({
+    schemaVersion: 1, name: 'old/app', tag: 'v1', architecture: 'amd64',
+    fsLayers: [{ blobSum: `sha256:${'a'.repeat(64)}` }], history: [{ v1Compatibility: '{"id":"e45a5af57b00862e5ef5782a9925979a02ba2b12dff832fd0991335f4a11e5c5"}' }],
+    signatures: [],
+  }, null, 3);
+
+  before(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+  });
+
+  for (const contentType of ['application/vnd.docker.distribution.manifest.v1+prettyjws', 'application/json']) {
+    it(`inspect, pull and copy refuse it in one line (Content-Type ${contentType})`, async () => {
+      proxy.clearFaults();
+      proxy.addFault({
+        method: 'GET', path: /^\/v2\/old\/app\/manifests\//, times: Infinity,
+        fault: { kind: 'respond', status: 200, headers: { 'content-type': contentType, 'docker-distribution-api-version': 'registry/2.0' }, body },
+      });
+      for (const args of [['inspect', `${proxy.host}/old/app:v1`], ['pull', `${proxy.host}/old/app:v1`, `oci:${registry.storageDir}-pulled:v1`], ['copy', `${proxy.host}/old/app:v1`, `${registry.host}/new/app:v1`]]) {
+        const r = await runCliAsync(args);
+        assert.equal(r.status, 1, r.stderr);
+        assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`^ocipush: ${proxy.host.replace(/\./g, '\\.')}/old/app:v1 is a Docker schema 1 manifest \\(.*\\), which ocipush does not read; convert it to schema 2 with skopeo copy --format v2s2\\n$`));
+      }
+    });
+  }
+});
