@@ -44,7 +44,20 @@ export function registryError(registry: string, op: string, status: number, body
   if (status === 401 || status === 403 || codes.includes('UNAUTHORIZED') || codes.includes('DENIED')) code = 'EAUTH';
   else if (status === 404 && (codes.length === 0 || codes.some((c) => c.endsWith('_UNKNOWN')))) code = 'ENOTFOUND';
   else if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) code = 'EDIGEST';
-  return new OcipushError(code, `${registry}: ${op}: ${reason}`, { status, registryCodes: codes });
+  const registryDetails = entries.map((e) => e.detail).filter((d): d is string => typeof d === 'string');
+  return new OcipushError(code, `${registry}: ${op}: ${reason}`, { status, registryCodes: codes, ...(registryDetails.length > 0 ? { registryDetails } : {}) });
+}
+
+/**
+ * Error codes that describe the request, not the registry's state: distribution answers some with
+ * a 500 (a manifest naming a foreign layer whose URL it does not allow: `UNKNOWN` and
+ * `MANIFEST_BLOB_UNKNOWN`), which sending the same request again cannot change.
+ */
+const DEFINITE_CODES = new Set(['MANIFEST_BLOB_UNKNOWN', 'MANIFEST_INVALID', 'NAME_INVALID', 'TAG_INVALID', 'DIGEST_INVALID', 'SIZE_INVALID', 'UNSUPPORTED', 'DENIED', 'UNAUTHORIZED']);
+
+/** Whether an error body names a problem of the request itself (see DEFINITE_CODES): not worth a retry. */
+export function isDefiniteFailure(bodyText: string): boolean {
+  return parseErrorBody(bodyText).some((e) => DEFINITE_CODES.has(e.code));
 }
 
 function oneLine(text: string): string {

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { isCertificateError, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
+import { isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
 import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
@@ -200,15 +200,21 @@ export class RegistryClient {
           throw this.authorizer.refusedError?.() ?? authError(registryError(this.registry, req.op, 401, bodyText), true);
         }
       }
-      const delayMs = mayRetry && isRetryableStatus(res.status) && attempt < this.retryPolicy.retries
+      let delayMs = mayRetry && isRetryableStatus(res.status) && attempt < this.retryPolicy.retries
         ? this.retryDelay(attempt + 1, res.header('retry-after'), deadline) : undefined;
+      // A 500 whose error document says what is wrong with the request is the same next time.
+      let bodyText: string | undefined;
+      if (delayMs !== undefined && res.status === 500 && !accept(res.status)) {
+        bodyText = await res.text();
+        if (isDefiniteFailure(bodyText)) delayMs = undefined;
+      }
       if (delayMs !== undefined) {
-        await res.dump();
+        if (bodyText === undefined) await res.dump();
         await this.wait(req.op, delayMs, req.signal, { attempt: ++attempt, reason: `${res.status}` });
         continue;
       }
       if (accept(res.status)) return res;
-      throw await this.failure(req.op, res, challenges > 0);
+      throw await this.failure(req.op, res, challenges > 0, bodyText);
     }
   }
 
@@ -246,8 +252,8 @@ export class RegistryClient {
   }
 
   /** The one-line error for an answer the caller did not accept. */
-  private async failure(op: string, res: RegistryResponse, afterChallenge: boolean): Promise<OcipushError> {
-    const bodyText = await res.text();
+  private async failure(op: string, res: RegistryResponse, afterChallenge: boolean, read?: string): Promise<OcipushError> {
+    const bodyText = read ?? await res.text();
     const err = registryError(this.registry, op, res.status, bodyText);
     return res.status === 401 ? authError(err, afterChallenge) : err;
   }

@@ -1,6 +1,6 @@
 import { OcipushError } from '../errors.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
@@ -113,12 +113,27 @@ export async function putManifest(client: RegistryClient, repository: string, de
     headers: { 'content-type': desc.mediaType },
     body: bytes,
     accept: (s) => s === 201 || s === 200 || s === 204,
-  });
+  }).catch((err: unknown) => { throw foreignLayerRefused(err, bytes, `${client.registry}: ${op}`); });
   await res.dump();
   const stored = res.header('docker-content-digest');
   if (stored && stored !== desc.digest) {
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored it as ${stored}`, { digest: desc.digest });
   }
+}
+
+/**
+ * A manifest refused because the registry does not hold a foreign layer it names (distribution
+ * accepts foreign layers only with URLs its `validation.manifests.urls.allow` matches; otherwise
+ * it answers 500 `MANIFEST_BLOB_UNKNOWN` naming the layer): said as such, with what to change.
+ */
+function foreignLayerRefused(err: unknown, bytes: Buffer, what: string): unknown {
+  if (!(err instanceof OcipushError) || !err.details.registryCodes?.includes('MANIFEST_BLOB_UNKNOWN')) return err;
+  let layers: Descriptor[] = [];
+  try { layers = (JSON.parse(bytes.toString('utf8')) as { layers?: Descriptor[] }).layers ?? []; } catch { return err; }
+  const named = new Set(err.details.registryDetails as string[] | undefined);
+  const layer = layers.find((l) => isForeignLayer(l) && named.has(l.digest));
+  if (!layer) return err;
+  return new OcipushError('EREGISTRY', `${what}: the registry refuses the foreign layer ${layer.digest} (at ${layer.urls![0]}), which it does not hold (distribution takes one only when validation.manifests.urls.allow matches its URL)`, { ...err.details, digest: layer.digest, cause: err });
 }
 
 const SCHEMA1_MEDIA_TYPES = new Set(['application/vnd.docker.distribution.manifest.v1+prettyjws', 'application/vnd.docker.distribution.manifest.v1+json']);

@@ -106,6 +106,21 @@ describe('foreign layers', () => {
     assert.deepEqual(served, []);
   });
 
+  it('a registry that refuses foreign URLs (distribution by default): one line naming the layer, at once', async () => {
+    const strict = await startRegistry();
+    try {
+      const r = await runCliAsync(['push', `oci:${join(tmp.path, 'source')}:v1`, `${strict.host}/win/app:v1`]);
+      assert.equal(r.status, 1, r.stderr);
+      const last = r.stderr.trimEnd().split('\n').pop()!;
+      assert.match(last, new RegExp(`^ocipush: .*push manifest .*: the registry refuses the foreign layer ${foreign.digest} \\(at http://127\\.0\\.0\\.1:\\d+/layers/.*\\), which it does not hold \\(distribution takes one only when validation\\.manifests\\.urls\\.allow matches its URL\\)$`));
+      // distribution answers 500, which the same request again cannot change: sent once.
+      const puts = (await strict.settledAccessLog()).filter((e) => e.method === 'PUT' && e.path.includes('/manifests/'));
+      assert.equal(puts.length, 1);
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('a URL that does not serve the layer: one line naming the layer and why, and no archive', async () => {
     serving = false;
     const archive = join(tmp.path, 'broken.tar');
