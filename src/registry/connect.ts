@@ -1,7 +1,7 @@
 import type { Authenticator } from './auth/authenticator.js';
 import type { CredentialSource } from './auth/types.js';
 import { RegistryClient, type Authorizer, type RetryNotice } from './http.js';
-import type { RetryPolicy, Timeouts } from './retry.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, type Timeouts } from './retry.js';
 import { usesPlainHttp, type TransportOptions } from './transport.js';
 import { VERSION } from '../version.js';
 
@@ -32,6 +32,8 @@ export function connectRegistry(registry: string, options: ConnectOptions = {}):
         plainHttp,
         allowInsecureBasic: options.allowInsecureBasic,
         userAgent: `ocipush/${VERSION}`,
+        retry: options.retry ?? DEFAULT_RETRY_POLICY,
+        onRetry: options.onRetry,
       });
     }),
   });

@@ -4,7 +4,7 @@ import { parseChallenge, type Challenge } from './challenge.js';
 import { assertMaySendSecrets, noCredentialsError } from './policy.js';
 import { mergeScopes, scopeKey } from './scope.js';
 import { basicAuthorization, hasBasic } from './secret.js';
-import { fetchToken } from './token.js';
+import { fetchToken, fetchTokenRetrying } from './token.js';
 import type { AuthOptions, Credentials } from './types.js';
 
 type Mode = 'anonymous' | 'basic' | 'registry-token' | 'bearer';
@@ -219,7 +219,7 @@ export class Authenticator {
         assertMaySendSecrets(bearer.realm, this.#options.allowInsecureBasic === true, `the token service ${bearer.realm.host}`);
       }
       const started = this.#now();
-      const issued = await fetchToken({
+      const request = {
         registry: this.registry,
         realm: bearer.realm,
         service: bearer.service,
@@ -227,7 +227,11 @@ export class Authenticator {
         credentials,
         dispatcher: this.#options.dispatcher,
         userAgent: this.#options.userAgent,
-      });
+      };
+      const retry = this.#options.retry;
+      const issued = retry
+        ? await fetchTokenRetrying(request, { policy: retry, onRetry: this.#options.onRetry, sleep: this.#options.sleep, now: this.#now })
+        : await fetchToken(request);
       const margin = Math.min(EXPIRY_MARGIN_MS, issued.lifetimeMs / 10);
       const entry: CachedToken = {
         header: `Bearer ${issued.token}`,

@@ -5,6 +5,8 @@ import { noCredentialsError } from './policy.js';
 import { hasBasic, basicAuthorization, scrub, secretsOf } from './secret.js';
 import type { Credentials } from './types.js';
 import { registerSecret } from '../../redact.js';
+import { isRetryableStatus, retryDelay, sleep, type RetryPolicy } from '../retry.js';
+import { isTransientNetworkError } from '../errors.js';
 
 /** For a caller that passes no connection pool (the registry client always passes its own). */
 let fallbackDispatcher: Dispatcher | undefined;
@@ -67,6 +69,7 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
     throw new OcipushError('ENETWORK', `cannot reach the token service ${realm.host} for ${req.registry}: ${networkReason(err)}`, {
       registry: req.registry,
       host: realm.host,
+      retryable: isTransientNetworkError(err),
     });
   }
   const secrets = secretsOf(credentials);
@@ -81,12 +84,43 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
   }
   if (res.statusCode < 200 || res.statusCode >= 300) {
     const message = scrub(serverMessage(text) ?? 'no message', secrets);
+    const retryAfter = res.headers['retry-after'];
     throw new OcipushError('EREGISTRY', `token service ${realm.host} for ${req.registry} answered ${res.statusCode}: ${message}`, {
       registry: req.registry,
       status: res.statusCode,
+      ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
     });
   }
   return parseTokenResponse(text, req.registry, realm.host);
+}
+
+export interface TokenRetry {
+  policy: RetryPolicy;
+  onRetry?: (notice: { op: string; attempt: number; delayMs: number; reason: string }) => void;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+/**
+ * fetchToken, tried again as the registry client tries its own requests: a token service that
+ * sheds load (429, 5xx, with or without Retry-After) or drops a connection is waited out, up to
+ * the policy's retries, as crane does; a refusal (401, 403) or a bad answer is final at once.
+ */
+export async function fetchTokenRetrying(req: TokenRequest, retry: TokenRetry): Promise<IssuedToken> {
+  const now = retry.now ?? Date.now;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchToken(req);
+    } catch (err) {
+      if (!(err instanceof OcipushError) || attempt > retry.policy.retries) throw err;
+      const status = err.details.status;
+      const transient = status === undefined ? err.details.retryable === true : isRetryableStatus(status);
+      if (!transient) throw err;
+      const delayMs = retryDelay(retry.policy, attempt, err.details.retryAfter as string | undefined, now());
+      retry.onRetry?.({ op: `get a token from ${req.realm.host}`, attempt, delayMs, reason: status === undefined ? 'connection failed' : String(status) });
+      await (retry.sleep ?? sleep)(delayMs);
+    }
+  }
 }
 
 function parseTokenResponse(text: string | undefined, registry: string, host: string): IssuedToken {

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { RetryPolicy } from '../retry.js';
 
 /**
  * What a user gave to authenticate to one registry. Objects made by `secretCredentials()` keep
@@ -31,4 +32,10 @@ export interface AuthOptions {
   userAgent?: string;
   /** Milliseconds clock; tests move it to expire tokens. */
   now?: () => number;
+  /** How a token request that failed for a while (429, 5xx, a dropped connection) is tried again: the registry client's policy. */
+  retry?: RetryPolicy;
+  /** Told before each retry of a token request. */
+  onRetry?: (notice: { op: string; attempt: number; delayMs: number; reason: string }) => void;
+  /** Waits before a retry (tests count the waits instead of sleeping). */
+  sleep?: (ms: number) => Promise<void>;
 }
