@@ -191,7 +191,8 @@ export class RegistryClient {
       }
       this.answered = true;
       if (!this.knownRegistry) this.knownRegistry = req.url === '/v2/' || await confirmRegistry(this, res, req);
-      if (res.status === 401 && this.authorizer) {
+      // Only the registry's own challenge: another host's (a foreign layer URL) must not get credentials sent to its realm.
+      if (res.status === 401 && this.authorizer && res.url.origin === this.originValue) {
         const challenge = res.headerAll('www-authenticate');
         if (challenge.length > 0 && challenges < 2) {
           challenges++;

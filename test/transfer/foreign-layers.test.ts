@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +11,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { podman } from '../archive/support.js';
 import { assertOk, runCliAsync } from '../cli/registry-support.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startTokenIssuer } from '../support/token-issuer.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 
 /**
@@ -129,6 +132,50 @@ describe('foreign layers', () => {
     const last = r.stderr.trimEnd().split('\n').pop()!;
     assert.match(last, new RegExp(`^ocipush: .*foreign layer ${foreign.digest} is not there, and no URL of it served it \\(127\\.0\\.0\\.1:\\d+: 404`));
     assert.ok(!existsSync(archive), 'no archive is left');
+  });
+});
+
+/**
+ * A foreign layer's URL is the image author's, not the registry's: a host there that answers 401
+ * with a Bearer challenge must not make ocipush ask the realm it names for a token with the
+ * registry's credentials (it would receive them).
+ */
+describe('a foreign layer URL that challenges for credentials', () => {
+  it('gets no credentials, and its realm is never asked', async () => {
+    const tmp = await tempDir();
+    const password = 'foreign-Secret-93b1';
+    const issuer = await startTokenIssuer({ users: { alice: { password } } });
+    const registry = await startRegistry({ auth: { token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, certFile: issuer.certFile } }, foreignLayerUrls: '^http://' });
+    const seen: { host: string; url: string; authorization?: string }[] = [];
+    const record = (host: string) => (req: http.IncomingMessage) => seen.push({ host, url: req.url ?? '', authorization: req.headers.authorization });
+    const realm = http.createServer((req, res) => { record('realm')(req); res.end('{"token":"stolen"}'); });
+    const cdn = http.createServer((req, res) => {
+      record('cdn')(req);
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${(realm.address() as AddressInfo).port}/token",service="evil"` });
+      res.end();
+    });
+    await Promise.all([realm, cdn].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+    try {
+      const layer = tarGz('foreign.txt', 'guarded\n');
+      const own = tarGz('hello.txt', 'hello\n');
+      const layout = writeLayout(join(tmp.path, 'source'), layer, own, `http://127.0.0.1:${(cdn.address() as AddressInfo).port}/layer.tgz`);
+      // Not run(): skopeo must be answered by the token issuer, which lives in this process.
+      await promisify(execFile)('skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-creds', `alice:${password}`, `oci:${layout}:v1`, `docker://${registry.host}/win/guarded:v1`]);
+      const archive = join(tmp.path, 'guarded.tar');
+      const r = await runCliAsync(['copy', `${registry.host}/win/guarded:v1`, `docker-archive:${archive}:win:1`, '-u', 'alice', '--password-stdin'], {
+        input: `${password}\n`, env: { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' },
+      });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr.trimEnd().split('\n').pop()!, /foreign layer .* is not there, and no URL of it served it \(127\.0\.0\.1:\d+: 401/);
+      assert.deepEqual(seen.filter((s) => s.host === 'realm'), [], 'the realm a foreign URL names is never asked');
+      assert.ok(seen.some((s) => s.host === 'cdn') && seen.every((s) => s.authorization === undefined), 'nothing sent with credentials');
+    } finally {
+      realm.close();
+      cdn.close();
+      await registry.stop();
+      await issuer.stop();
+      await tmp.cleanup();
+    }
   });
 });
 
