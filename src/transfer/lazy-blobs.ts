@@ -51,6 +51,8 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
   private record: Promise<RemoteBlobRecord> | undefined;
   private readonly clients = new Map<string, Promise<RegistryClient>>();
   private readonly downloads = new Map<string, Promise<void>>();
+  /** Clients for the hosts of foreign layers' URLs (anonymous, owned and closed here). */
+  private readonly anonymous = new Map<string, RegistryClient>();
   /** Blobs downloaded so far, for a summary. */
   readonly downloaded: Descriptor[] = [];
 
@@ -164,6 +166,8 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
   async close(): Promise<void> {
     const clients = [...this.clients.values()];
     this.clients.clear();
+    for (const c of this.anonymous.values()) await c.close().catch(() => {});
+    this.anonymous.clear();
     if (this.options.callerClosesClients) return;
     for (const c of clients) await (await c.catch(() => undefined))?.close().catch(() => {});
   }
@@ -197,7 +201,21 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
     if (!first) throw await this.layout.unusableBlobError(desc, undefined, ', and none of its urls is http or https');
     this.options.onDownload?.(desc, first.host);
     const { fetchForeignBlob } = await import('../registry/blobs.js');
-    return fetchForeignBlob(await this.client(first.host), this.layout.root, desc, signal ? { signal } : {});
+    return fetchForeignBlob(await this.anonymousClient(first.host), this.layout.root, desc, signal ? { signal } : {});
+  }
+
+  /**
+   * A client without credentials for a foreign layer's host: its URLs are the image author's, and
+   * the caller's connect may carry credentials given for any registry it is asked for (--src-username).
+   */
+  private async anonymousClient(host: string): Promise<RegistryClient> {
+    let client = this.anonymous.get(host);
+    if (!client) {
+      const { connectRegistry } = await import('../registry/connect.js');
+      client = connectRegistry(host);
+      this.anonymous.set(host, client);
+    }
+    return client;
   }
 
   /** `use` with each repository recorded as holding the blob, in turn, until one succeeds. */

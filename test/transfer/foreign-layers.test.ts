@@ -12,6 +12,10 @@ import { podman } from '../archive/support.js';
 import { assertOk, runCliAsync } from '../cli/registry-support.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer } from '../support/token-issuer.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { connectRegistry } from '../../src/registry/connect.js';
+import { staticCredentials } from '../../src/registry/credentials/static.js';
+import { LazyBlobs } from '../../src/transfer/lazy-blobs.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 
 /**
@@ -174,6 +178,37 @@ describe('a foreign layer URL that challenges for credentials', () => {
       cdn.close();
       await registry.stop();
       await issuer.stop();
+      await tmp.cleanup();
+    }
+  });
+});
+
+describe('a layout whose foreign layer URL challenges for credentials', () => {
+  it('is read without the credentials the caller gives for registries', async () => {
+    const tmp = await tempDir();
+    const seen: string[] = [];
+    const realm = http.createServer((req, res) => { seen.push(`realm ${req.headers.authorization ?? ''}`); res.end('{"token":"stolen"}'); });
+    const cdn = http.createServer((req, res) => {
+      seen.push(`cdn ${req.headers.authorization ?? ''}`);
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://127.0.0.1:${(realm.address() as AddressInfo).port}/token",service="evil"` });
+      res.end();
+    });
+    await Promise.all([realm, cdn].map((s) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))));
+    const layer = tarGz('foreign.txt', 'guarded\n');
+    const dir = writeLayout(join(tmp.path, 'layout'), layer, tarGz('hello.txt', 'hello\n'), `http://127.0.0.1:${(cdn.address() as AddressInfo).port}/layer.tgz`);
+    // A library caller whose connect gives its credentials to whatever registry it is asked for.
+    const lazy = new LazyBlobs(await OciLayout.open(dir), { connect: (host) => connectRegistry(host, { credentials: staticCredentials(host, { username: 'alice', password: 'lib-Secret-4410' }) }) });
+    try {
+      await assert.rejects(
+        async () => { for await (const _ of await lazy.fetch({ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', digest: layer.digest as `sha256:${string}`, size: layer.gz.length, urls: [`http://127.0.0.1:${(cdn.address() as AddressInfo).port}/layer.tgz`] })) { /* read */ } },
+        /foreign layer .* is not there, and no URL of it served it/,
+      );
+      // (The URL's host may run its own anonymous token dance; the caller's password never leaves.)
+      assert.ok(seen.length > 0 && seen.every((s) => !s.includes('Basic')), seen.join(', '));
+    } finally {
+      await lazy.close();
+      realm.close();
+      cdn.close();
       await tmp.cleanup();
     }
   });
