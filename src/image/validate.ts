@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { Annotation, formatPlatform, platformMatches } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
 import { Digester, digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
@@ -174,6 +174,8 @@ class Validation {
   }
 
   private async present({ descriptor, where }: BlobCheck): Promise<void> {
+    // A foreign layer lives at its urls, which no registry or layout need hold (a full check reads it from there).
+    if (isForeignLayer(descriptor)) return;
     if (!(await this.storage.exists(descriptor, operationOptions(this.options)))) {
       throw new OcipushError('ENOTFOUND', `${where}: blob ${descriptor.digest} is missing (or not ${descriptor.size} bytes)`, { digest: descriptor.digest });
     }
