@@ -252,7 +252,7 @@ export async function copyImage(
     const extra = referrers.length > 0 ? `; ${referrers.length} referrer${referrers.length === 1 ? '' : 's'} (${referrers.map((r) => r.tag ?? r.result.root.digest).join(', ')})` : '';
     return {
       digest: root.digest,
-      line: `copied ${src.name} to ${dst.name} (${blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there${extra})`,
+      line: `copied ${src.name} to ${dst.name} (${blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there${(await import('./progress.js')).foreignNote(count('skipped'))}${extra})`,
       report: {
         source: src.name,
         destination: dst.name,

@@ -153,3 +153,8 @@ export function shortDigest(digest: string): string {
   const colon = digest.indexOf(':');
   return `${digest.slice(0, colon + 1)}${digest.slice(colon + 1, colon + 13)}`;
 }
+
+/** `, 1 foreign layer left at its URLs`: what a pull or copy leaves out, as crane and skopeo do. */
+export function foreignNote(count: number): string {
+  return count === 0 ? '' : `, ${count} foreign layer${count === 1 ? '' : 's'} left at ${count === 1 ? 'its' : 'their'} URLs`;
+}

@@ -71,7 +71,8 @@ export const pullCommand: CliCommand<PullArgs> = {
     }
     const { blobs, tag: name } = result;
     const downloaded = blobs.filter((b) => b.outcome === 'downloaded').length;
-    out.info(`pulled ${formatReference(source)} into ${argv.layout}${name ? ` as ${name}` : ''} (${blobs.length} blobs: ${downloaded} downloaded, ${blobs.length - downloaded} already there)`);
+    const foreign = blobs.filter((b) => b.outcome === 'skipped').length;
+    out.info(`pulled ${formatReference(source)} into ${argv.layout}${name ? ` as ${name}` : ''} (${blobs.length} blobs: ${downloaded} downloaded, ${blobs.length - downloaded - foreign} already there${(await import('./progress.js')).foreignNote(foreign)})`);
     out.result(result.digest, {
       reference: formatReference(source),
       digest: result.digest,

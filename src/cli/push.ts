@@ -165,7 +165,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
   const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
   const where = `${destination.registry}/${destination.repository}`;
   const { tags } = result;
-  out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${result.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there)`);
+  out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${result.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there${(await import('./progress.js')).foreignNote(count('skipped'))})`);
   if (signer) {
     const { reportSignatures } = await import('./key-options.js');
     reportSignatures(out, destination, signatures);

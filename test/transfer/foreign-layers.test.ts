@@ -94,7 +94,9 @@ describe('foreign layers', () => {
 
   it('a pull leaves the layer out, as skopeo does; export then reads it from its URL', async () => {
     const layout = join(tmp.path, 'pulled');
-    assertOk(await runCliAsync(['pull', `${registry.host}/win/docker:v1`, `oci:${layout}:win`]));
+    const pulled = await runCliAsync(['pull', `${registry.host}/win/docker:v1`, `oci:${layout}:win`]);
+    assertOk(pulled);
+    assert.match(pulled.stderr, /\(3 blobs: 2 downloaded, 0 already there, 1 foreign layer left at its URLs\)/);
     assert.ok(!readdirSync(join(layout, 'blobs', 'sha256')).includes(foreign.digest.slice(7)), 'the pull did not fetch the foreign layer');
     assert.equal(served.length, 0);
     const archive = join(tmp.path, 'exported.tar');
@@ -112,7 +114,9 @@ describe('foreign layers', () => {
   });
 
   it('a copy between registries never reads the layer: it stays at its URL', async () => {
-    assertOk(await runCliAsync(['copy', `${registry.host}/win/docker:v1`, `${registry.host}/win/copied:v1`]));
+    const copied = await runCliAsync(['copy', `${registry.host}/win/docker:v1`, `${registry.host}/win/copied:v1`]);
+    assertOk(copied);
+    assert.match(copied.stderr, /\(3 blobs: 0 copied, 2 mounted, 0 already there, 1 foreign layer left at its URLs\)/);
     assert.deepEqual(served, []);
   });
 
