@@ -85,7 +85,7 @@ export async function fetchForeignBlob(client: RegistryClient, where: string, de
   for (const text of desc.urls ?? []) {
     const url = URL.canParse(text) ? new URL(text) : undefined;
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      reasons.push(`${url ? url.protocol : 'not a URL'}: not http or https`);
+      reasons.push(url ? `a ${url.protocol.slice(0, -1)} URL, not http or https` : 'a URL that does not parse');
       continue;
     }
     const op = `fetch foreign layer ${desc.digest} from ${url.host}`;

@@ -221,6 +221,24 @@ describe('a layout whose foreign layer URL challenges for credentials', () => {
   });
 });
 
+describe('a foreign layer whose URLs are not http or https', () => {
+  it('is named with why none could be read', async () => {
+    const tmp = await tempDir();
+    const layer = tarGz('foreign.txt', 'elsewhere\n');
+    const dir = writeLayout(join(tmp.path, 'layout'), layer, tarGz('hello.txt', 'hello\n'), 'ftp://example.invalid/layer.tgz');
+    const lazy = new LazyBlobs(await OciLayout.open(dir));
+    try {
+      await assert.rejects(
+        lazy.fetch({ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', digest: layer.digest as `sha256:${string}`, size: layer.gz.length, urls: ['ftp://example.invalid/layer.tgz', 'http//broken'] }),
+        (err: Error) => /none of its urls is http or https/.test(err.message),
+      );
+    } finally {
+      await lazy.close();
+      await tmp.cleanup();
+    }
+  });
+});
+
 interface Blob { bytes: Buffer; digest: string }
 interface Layer { gz: Buffer; digest: string; diffId: string }
 
