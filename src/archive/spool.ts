@@ -7,44 +7,26 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { OcipushError, fromSystemError } from '../errors.js';
+import { compressionOf } from '../layer/layer-source.js';
+import { decompressed } from '../layer/decompress-stream.js';
 
-const GZIP_MAGIC = [0x1f, 0x8b];
-
-/** Bytes of an archive's start that tell a compressed one from a tar. */
+/** Bytes of an archive's start that tell a compressed one from a tar (xz's magic is the longest). */
 export const HEAD_BYTES = 6;
 
-/** Whether `head` starts as gzip does (`docker save | gzip`, `podman save | gzip`). */
-export function isGzip(head: Buffer): boolean {
-  return head.length >= 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
-}
-
-/** What `docker load` also takes, which ocipush does not decompress: the tool that does. */
-const OTHER_COMPRESSIONS: { magic: number[]; what: string; tool: string }[] = [
-  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'an xz', tool: 'xz' },
-  { magic: [0x42, 0x5a, 0x68], what: 'a bzip2', tool: 'bzip2' },
-  { magic: [0x28, 0xb5, 0x2f, 0xfd], what: 'a zstd', tool: 'zstd' },
-];
-
-/**
- * An archive compressed another way than gzip is named as such, with the command that makes it
- * a tar, rather than reported as a tar with a bad header checksum.
- */
-export function refuseOtherCompression(head: Buffer, file: string, piped: boolean): void {
-  const found = OTHER_COMPRESSIONS.find(({ magic }) => head.length >= magic.length && magic.every((b, i) => head[i] === b));
-  if (found) {
-    const how = piped ? `pipe it through ${found.tool} -dc` : `${found.tool} -dk ${file}`;
-    throw new OcipushError('EUNSUPPORTED', `${file}: ${found.what}-compressed archive; ocipush reads a tar or a gzip-compressed tar: decompress it first (${how})`);
-  }
+/** Whether `head` starts as a compressed stream does: gzip, or what docker load also takes (xz, bzip2, zstd). */
+export function isCompressed(head: Buffer): boolean {
+  return compressionOf(head) !== 'none';
 }
 
 /**
  * An archive that cannot be read by offset where it is — a pipe (`docker-archive:/dev/stdin`,
- * `<(…)`, a fifo) or a gzip-compressed tar (`docker save | gzip`) — copied once into a temp file,
- * decompressed on the way, as podman load and skopeo's oci-archive do. The temp file is unlinked
+ * `<(…)`, a fifo) or a compressed tar (`docker save | gzip`, `| xz`, `| zstd`, `| bzip2`) —
+ * copied once into a temp file, decompressed on the way, as podman load and skopeo's
+ * oci-archive do (xz, bzip2, and zstd on Node 20, by their commands when installed). The temp file is unlinked
  * as soon as it is open: its bytes stay readable through the returned handle and vanish with it,
  * so nothing is left behind however the process ends.
  */
-export async function spoolArchive(source: FileHandle, file: string, piped: boolean): Promise<FileHandle> {
+export async function spoolArchive(source: FileHandle, file: string): Promise<FileHandle> {
   const path = join(tmpdir(), `ocipush-archive-${process.pid}-${randomBytes(6).toString('hex')}.tar`);
   let spooled: FileHandle | undefined;
   try {
@@ -52,7 +34,7 @@ export async function spoolArchive(source: FileHandle, file: string, piped: bool
     await rm(path, { force: true });
     // Streams over the bare descriptors: a FileHandle's own streams keep it from closing.
     const chunks = createReadStream('', { fd: source.fd, autoClose: false })[Symbol.asyncIterator]();
-    // The first bytes tell gzip from a tar (a pipe may hand them over one at a time).
+    // The first bytes tell a compressed stream from a tar (a pipe may hand them over one at a time).
     let head = Buffer.alloc(0);
     let ended = false;
     while (head.length < HEAD_BYTES && !ended) {
@@ -60,7 +42,7 @@ export async function spoolArchive(source: FileHandle, file: string, piped: bool
       if (next.done) ended = true;
       else head = Buffer.concat([head, next.value as Buffer]);
     }
-    refuseOtherCompression(head, file, piped);
+    const compression = compressionOf(head);
     const all = Readable.from((async function* () {
       if (head.length > 0) yield head;
       if (ended) return;
@@ -72,11 +54,14 @@ export async function spoolArchive(source: FileHandle, file: string, piped: bool
     })());
     const out = createWriteStream('', { fd: spooled.fd, autoClose: false });
     try {
-      if (isGzip(head)) await pipeline(all, createGunzip(), out);
-      else await pipeline(all, out);
+      if (compression === 'gzip') await pipeline(all, createGunzip(), out);
+      else if (compression === 'none') await pipeline(all, out);
+      else await pipeline(decompressed(all, compression, file), out);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (e?.code?.startsWith('Z_')) throw new OcipushError('EINVALID', `${file}: not a readable gzip-compressed archive (${e.message})`);
+      if (e?.code?.startsWith('Z_')) throw new OcipushError('EINVALID', `${file}: not a readable ${compression}-compressed archive (${e.message})`);
+      // The in-process zstd reader names no file ("truncated zstd data …").
+      if (err instanceof OcipushError && !err.message.includes(file)) throw new OcipushError(err.code, `${file}: ${err.message}`, { ...err.details, cause: err });
       throw fromSystemError(err, e?.syscall === 'write' ? tmpdir() : file, e?.syscall === 'write' ? `cannot copy ${file} into` : 'cannot read the archive');
     }
     return spooled;

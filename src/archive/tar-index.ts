@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { headerChecksumHolds, headerField, headerNumber, paxRecords, untilNul, ustarName } from '../layer/tar-fields.js';
 import { BLOCK } from '../layer/tar-header.js';
-import { HEAD_BYTES, isGzip, refuseOtherCompression, spoolArchive } from './spool.js';
+import { HEAD_BYTES, isCompressed, spoolArchive } from './spool.js';
 
 /** Where a file's bytes are inside a tar archive. */
 export interface TarMember {
@@ -45,8 +45,7 @@ export class TarIndex {
       const stats = await handle.stat();
       if (stats.isDirectory()) throw new OcipushError('EUSAGE', `${file}: is a directory, not an archive file (an OCI layout directory is oci:DIR)`);
       const start = stats.isFile() ? await head(handle, stats.size) : undefined;
-      if (start) refuseOtherCompression(start, file, false);
-      if (!start || isGzip(start)) spooled = await spoolArchive(handle, file, !start);
+      if (!start || isCompressed(start)) spooled = await spoolArchive(handle, file);
       return new TarIndex(file, await scan(spooled ?? handle, file), spooled);
     } catch (err) {
       await spooled?.close().catch(() => {});

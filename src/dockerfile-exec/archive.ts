@@ -1,13 +1,14 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import type tar from 'tar-stream';
 import { OcipushError } from '../errors.js';
-import { createDecompressor, zstdAvailable } from '../layer/codec.js';
+import { zstdAvailable } from '../layer/codec.js';
 import { zstdZlib } from '../layer/compress/zstd-support.js';
 import { compressionOf, isTarHeader } from '../layer/layer-source.js';
+import { decompressed, decompressTool, hasTool, type ArchiveCompression } from '../layer/decompress-stream.js';
 import { TarReader } from '../layer/tar-reader.js';
 import { diskPath, nameFromBytes } from './raw-names.js';
 import { S_IFMT, type NodeType } from './tree.js';
@@ -19,7 +20,7 @@ import type { EntryAttributes } from '../layer/entry-attributes.js';
  * entry; only the files a build needs are written out, to temp files.
  */
 
-export type ArchiveCompression = 'none' | 'gzip' | 'zstd' | 'xz' | 'bzip2';
+export type { ArchiveCompression };
 
 /** One entry of an archive, as its header says. */
 export interface ArchiveEntry extends EntryAttributes {
@@ -84,52 +85,6 @@ function gunzipPrefix(head: Buffer): Buffer {
   } catch {
     return Buffer.alloc(0);
   }
-}
-
-/** The command that decompresses a format Node cannot, when it is installed. */
-function decompressTool(compression: ArchiveCompression): string[] | undefined {
-  if (compression === 'zstd' && !zstdAvailable()) return hasTool('zstd') ? ['zstd', '-dc'] : undefined;
-  if (compression === 'xz') return hasTool('xz') ? ['xz', '-dc'] : undefined;
-  if (compression === 'bzip2') return hasTool('bzip2') ? ['bzip2', '-dc'] : undefined;
-  return undefined;
-}
-
-const toolCache = new Map<string, boolean>();
-function hasTool(name: string): boolean {
-  let found = toolCache.get(name);
-  if (found === undefined) {
-    found = spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-    toolCache.set(name, found);
-  }
-  return found;
-}
-
-/** A decompressed byte stream of an archive on disk or of any compressed stream. */
-export function decompressed(input: Readable, compression: ArchiveCompression, where: string): Readable {
-  if (compression === 'none') return input;
-  if (compression === 'gzip' || (compression === 'zstd' && zstdAvailable())) {
-    const d = createDecompressor(compression);
-    input.on('error', (err) => d.destroy(err));
-    d.on('error', () => input.destroy());
-    return input.pipe(d);
-  }
-  const tool = decompressTool(compression);
-  if (!tool) {
-    throw new OcipushError('EUNSUPPORTED', `${where}: ${compression}-compressed, and no \`${compression === 'bzip2' ? 'bzip2' : compression}\` command is installed to decompress it`);
-  }
-  const child = spawn(tool[0]!, tool.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const out = new PassThrough();
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  input.on('error', (err) => { child.kill(); out.destroy(err); });
-  child.stdin.on('error', () => {});
-  input.pipe(child.stdin);
-  child.stdout.pipe(out, { end: false });
-  child.on('close', (code) => {
-    if (code === 0) out.end();
-    else out.destroy(new OcipushError('EREAD', `${where}: corrupt ${compression} data (${stderr.trim().split('\n')[0] || `${tool[0]} exited with ${code}`})`));
-  });
-  return out;
 }
 
 export function openArchiveFile(path: string, compression: ArchiveCompression): Readable {

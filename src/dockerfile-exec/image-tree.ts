@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
 import { layerCompression } from '../oci/media-types.js';
-import { decompressed, readTar, type ArchiveEntry } from './archive.js';
+import { readTar, type ArchiveEntry } from './archive.js';
+import { decompressed } from '../layer/decompress-stream.js';
 import type { PlannedEntry } from './layer-writer.js';
 import { dirNode, FsTree, joinParts, resolvePath, splitPath, type ArchiveRef, type FsNode } from './tree.js';
 

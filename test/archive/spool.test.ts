@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, run, tempDir, type RunResult } from '../support/tools.js';
+import { CLI, tempDir, type RunResult } from '../support/tools.js';
 import { assertOk, assertOneLineError } from '../cli/registry-support.js';
 import { envWith, skopeoRaw } from '../cli/copy-support.js';
 import { podman, podmanSavedImage, skopeo } from './support.js';
@@ -44,7 +44,7 @@ function cliWithStdin(args: string[], input: Buffer): RunResult {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** `file` compressed by `tool` (xz, bzip2). */
+/** `file` compressed by `tool` (xz, bzip2, zstd). */
 function compressed(tool: string, file: string): Buffer {
   const r = spawnSync(tool, ['-c', file], { maxBuffer: 64 * 1024 * 1024 });
   assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
@@ -55,7 +55,7 @@ function cli(args: string[]): RunResult {
   return cliWithStdin(args, Buffer.alloc(0));
 }
 
-describe('archives read from a pipe or gzip-compressed', () => {
+describe('archives read from a pipe or compressed', () => {
   it('podman save piped into copy docker-archive:/dev/stdin is the image copied from the file', async () => {
     assertOk(cli(['copy', '-q', `docker-archive:${saved.dockerArchive}`, `${registry.host}/spool/file:1`]));
     const piped = cliWithStdin(['copy', '-q', 'docker-archive:/dev/stdin', `${registry.host}/spool/pipe:1`], readFileSync(saved.dockerArchive));
@@ -99,18 +99,23 @@ describe('archives read from a pipe or gzip-compressed', () => {
     assert.deepEqual(readdirSync(spoolDir), [], 'no temp file left');
   });
 
-  it('an xz or bzip2 archive is named as such with the command that reads it, not a bad tar header', async () => {
+  it('xz, bzip2 and zstd archives, from a file or a pipe, are read as docker load and skopeo read them; a cut one is one line', async () => {
+    const plain = (await skopeoRaw(`${registry.host}/spool/file:1`)).digest;
     const xz = join(tmp.path, 'app.tar.xz');
     writeFileSync(xz, compressed('xz', saved.dockerArchive));
-    const r = cli(['copy', '-q', `docker-archive:${xz}`, `${registry.host}/spool/xz:1`]);
-    assertOneLineError(r, new RegExp(`^ocipush: ${xz}: an xz-compressed archive; ocipush reads a tar or a gzip-compressed tar: decompress it first \\(xz -dk ${xz}\\)$`));
-    const bz = compressed('bzip2', saved.ociArchive);
-    const piped = cliWithStdin(['copy', '-q', 'oci-archive:/dev/stdin', `${registry.host}/spool/bz:1`], bz);
-    assertOneLineError(piped, /^ocipush: \/dev\/stdin: a bzip2-compressed archive; .* \(pipe it through bzip2 -dc\)$/);
-    // What the line says to do works.
-    run('xz', ['-dk', xz]);
-    assertOk(cli(['copy', '-q', `docker-archive:${xz.replace(/\.xz$/, '')}`, `${registry.host}/spool/xz:1`]));
-    assert.equal((await skopeoRaw(`${registry.host}/spool/xz:1`)).digest, (await skopeoRaw(`${registry.host}/spool/file:1`)).digest);
+    assertOk(cli(['copy', '-q', `docker-archive:${xz}`, `${registry.host}/spool/xz:1`]));
+    assert.equal((await skopeoRaw(`${registry.host}/spool/xz:1`)).digest, plain);
+    const zst = join(tmp.path, 'app.tar.zst');
+    writeFileSync(zst, compressed('zstd', saved.dockerArchive));
+    assertOk(cli(['copy', '-q', `docker-archive:${zst}`, `${registry.host}/spool/zst:1`]));
+    assert.equal((await skopeoRaw(`${registry.host}/spool/zst:1`)).digest, plain);
+    // A bzip2 oci-archive piped in: the digest skopeo reads from the same archive, uncompressed.
+    const expected = skopeo(['inspect', '--format', '{{.Digest}}', `oci-archive:${saved.ociArchive}`]).trim();
+    assertOk(cliWithStdin(['copy', '-q', 'oci-archive:/dev/stdin', `${registry.host}/spool/bz:1`], compressed('bzip2', saved.ociArchive)));
+    assert.equal((await skopeoRaw(`${registry.host}/spool/bz:1`)).digest, expected);
+    const cut = join(tmp.path, 'cut.tar.xz');
+    writeFileSync(cut, readFileSync(xz).subarray(0, 4096));
+    assertOneLineError(cli(['copy', '-q', `docker-archive:${cut}`, `${registry.host}/spool/cut-xz:1`]), new RegExp(`^ocipush: ${cut}: corrupt xz data \\(.*\\)$`));
     assert.deepEqual(readdirSync(spoolDir), [], 'no temp file left');
   });
 });
