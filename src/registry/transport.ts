@@ -99,7 +99,7 @@ function certsDirs(registry: string, certDir?: string): { dir: string; names: st
 /**
  * The client certificate a registry that asks for one (mutual TLS) is shown, as docker and
  * containers/image find it: a `NAME.cert` beside its `NAME.key` in the registry's certs.d
- * directory (the first pair by name; docker's directory first). A certificate without its key,
+ * directory (the first pair by name; the user's directory first, then docker's). A certificate without its key,
  * or a key without its certificate, is an error there too: the CA is the one named `.crt`.
  */
 export function clientCertificate(registry: string, certDir?: string): { cert: string; key: string; certFile: string } | undefined {
