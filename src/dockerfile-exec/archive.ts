@@ -10,6 +10,7 @@ import { zstdZlib } from '../layer/compress/zstd-support.js';
 import { compressionOf, isTarHeader } from '../layer/layer-source.js';
 import { decompressed, decompressTool, hasTool, type ArchiveCompression } from '../layer/decompress-stream.js';
 import { TarReader } from '../layer/tar-reader.js';
+import { record } from '../layer/tar-header.js';
 import { diskPath, nameFromBytes } from './raw-names.js';
 import { S_IFMT, type NodeType } from './tree.js';
 import type { EntryAttributes } from '../layer/entry-attributes.js';
@@ -30,6 +31,22 @@ export interface ArchiveEntry extends EntryAttributes {
   name: string;
   type: NodeType | 'hardlink';
   linkname?: string;
+  /** Its `SCHILY.xattr.security.capability` pax record, encoded, when it has one (capabilityRecord). */
+  xattrs?: Buffer;
+}
+
+const CAPABILITY_KEY = 'SCHILY.xattr.security.capability';
+
+/**
+ * The one extended attribute a Dockerfile layer carries, as BuildKit's does: an entry's file
+ * capability, as a pax record. BuildKit unpacks an ADD archive or a base layer with the xattrs set
+ * after the owner (a chown clears `security.capability`, a later one would lose it), and its layer
+ * writer (containerd's archive ChangeWriter) puts `security.capability` alone into the tar: a
+ * `user.*` attribute, a POSIX ACL, `trusted.*` never reach the image. Empty: none (as there).
+ */
+function capabilityRecord(pax: Map<string, Buffer> | undefined): Buffer | undefined {
+  const value = pax?.get(CAPABILITY_KEY);
+  return value && value.length > 0 ? record(CAPABILITY_KEY, value) : undefined;
 }
 
 const PROBE_BYTES = 64 * 1024;
@@ -102,8 +119,10 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
   // tar-stream decodes every name as UTF-8 (a pax path too), so a name that is not UTF-8 would
   // come out with U+FFFD. TarReader, fed each chunk first, keeps the names as bytes: it is ahead
   // by whole headers, and an entry takes them only when they decode to what tar-stream read.
-  const exact: { name: Buffer; linkname: Buffer | undefined }[] = [];
-  let names: TarReader | undefined = new TarReader({ entry: (e) => void exact.push({ name: e.name, linkname: e.linkname }), end: () => {} });
+  // It also reads each entry's pax records as bytes (tar-stream decodes their values as UTF-8 too,
+  // and a capability is binary): the file capability comes from there.
+  const exact: { name: Buffer; linkname: Buffer | undefined; xattrs: Buffer | undefined }[] = [];
+  let names: TarReader | undefined = new TarReader({ entry: (e, _block, pax) => void exact.push({ name: e.name, linkname: e.linkname, xattrs: capabilityRecord(pax) }), end: () => {} });
   let failed: unknown;
   const feeding = (async () => {
     try {
@@ -144,6 +163,7 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
         ...(h.linkname ? { linkname: bytes?.linkname?.toString('utf8') === h.linkname ? nameFromBytes(bytes.linkname) : h.linkname } : {}),
         ...(h.devmajor !== undefined ? { devmajor: h.devmajor } : {}),
         ...(h.devminor !== undefined ? { devminor: h.devminor } : {}),
+        ...(bytes?.xattrs ? { xattrs: bytes.xattrs } : {}),
       };
       await onEntry(e, entry as AsyncIterable<Buffer>);
       entry.resume();

@@ -331,6 +331,7 @@ export class TreeWriter {
       switch (e.type) {
         case 'file':
           node = { type: 'file', ...meta, size: e.size, content: { kind: 'archive', archive, entry: e.index }, inode: {} };
+          if (e.xattrs) node.xattrs = e.xattrs;
           break;
         case 'symlink':
           node = { type: 'symlink', ...meta, mode: 0o777, size: 0, linkname: e.linkname ?? '' };
@@ -343,6 +344,10 @@ export class TreeWriter {
           if (linked.type === 'file') {
             linked.inode ??= {};
             Object.assign(linked, meta);
+            // BuildKit's untar chowns the link (the file's inode), which clears its capability,
+            // then sets the link entry's own xattrs.
+            if (e.xattrs) linked.xattrs = e.xattrs;
+            else delete linked.xattrs;
           }
           node = linked;
           break;

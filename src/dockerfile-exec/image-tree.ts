@@ -81,6 +81,7 @@ async function applyEntry(tree: FsTree, entry: ArchiveEntry, layer: number, arch
   } else {
     node = { type: entry.type, ...meta, size: entry.size };
     if (entry.type === 'file') node.content = { kind: 'archive', archive, entry: entry.index };
+    if (entry.xattrs) node.xattrs = entry.xattrs;
     if (entry.linkname !== undefined && entry.type === 'symlink') node.linkname = entry.linkname;
     if (entry.type === 'char' || entry.type === 'block') {
       node.devmajor = entry.devmajor ?? 0;

@@ -93,6 +93,8 @@ export function plannedKeyEntry(e: PlannedEntry): KeyedEntry & { name: string; l
     entry.devmajor = n.devmajor ?? 0;
     entry.devminor = n.devminor ?? 0;
   }
+  // In the key too (hashEntry): the same file with or without its capability is another layer.
+  if (n.xattrs && !e.linkTo) entry.xattrs = n.xattrs;
   return entry;
 }
 
@@ -105,6 +107,7 @@ export function plannedFsEntry(e: PlannedEntry): FsEntry {
   if (k.linkname !== undefined) entry.linkname = nameBytes(k.linkname);
   if (k.devmajor !== undefined) entry.devmajor = k.devmajor;
   if (k.devminor !== undefined) entry.devminor = k.devminor;
+  if (k.xattrs !== undefined) entry.xattrs = k.xattrs;
   return entry;
 }
 

@@ -53,6 +53,12 @@ export interface FsNode extends EntryAttributes {
   unknown?: boolean;
   /** The layer that last wrote this node (an opaque whiteout clears what earlier layers left). */
   layer?: number;
+  /**
+   * Its file capability as an encoded pax record (`SCHILY.xattr.security.capability`), read from
+   * the archive entry it came from (an ADD archive, a base layer): the one xattr a BuildKit layer
+   * carries. Context files have none: BuildKit loses theirs in the context transfer (archive.ts).
+   */
+  xattrs?: Buffer;
 }
 
 export const S_IFMT = 0o170000;
