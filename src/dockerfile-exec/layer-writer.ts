@@ -94,7 +94,9 @@ export function plannedKeyEntry(e: PlannedEntry): KeyedEntry & { name: string; l
     entry.devminor = n.devminor ?? 0;
   }
   // In the key too (hashEntry): the same file with or without its capability is another layer.
-  if (n.xattrs && !e.linkTo) entry.xattrs = n.xattrs;
+  // On a hard link as well, as BuildKit's layer writer puts it: containerd and docker chown a
+  // hard link they unpack, which clears the file's capability, then set the link entry's own.
+  if (n.xattrs) entry.xattrs = n.xattrs;
   return entry;
 }
 

@@ -8,7 +8,7 @@ import { StatTable } from '../../src/layer/cache-key.js';
 import { record } from '../../src/layer/tar-header.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 import { umociUnpack } from '../assemble/support.js';
-import { build, buildahBuild } from './support.js';
+import { blobPath, build, buildahBuild } from './support.js';
 
 /**
  * Extended attributes through `build -f`, as BuildKit carries them (checked against its source,
@@ -97,4 +97,42 @@ test('a planned layer\'s cache key covers an entry\'s capability: the same file 
   assert.notEqual(key(bind), key());
   assert.notEqual(key(bind), key(raw));
   assert.equal(key(bind), key(cap('0100000200040000000000000000000000000000')));
+});
+
+test('hard links of an ADD archive: a link entry with the capability keeps it, on both names in the layer; one without clears it, as BuildKit\'s untar does', async () => {
+  for (const tool of ['getcap', 'tar', 'umoci', 'python3']) requireTool(tool);
+  const tmp = await tempDir();
+  try {
+    const ctx = join(tmp.path, 'ctx');
+    mkdirSync(ctx);
+    // As BuildKit's layer writer makes them: the capability on the file and on its hard link.
+    // `without.tar` as GNU tar makes it: on the file only (a chown of the link clears it).
+    run('python3', ['-c', `
+import io, sys, tarfile
+cap = bytes.fromhex('0100000200040000000000000000000000000000').decode('ascii')
+for name, on_link in (('with.tar', True), ('without.tar', False)):
+    with tarfile.open(sys.argv[1] + '/' + name, 'w', format=tarfile.PAX_FORMAT) as t:
+        data = b'#!/bin/sh\\n'
+        f = tarfile.TarInfo('app'); f.size = len(data); f.mode = 0o755
+        f.pax_headers = {'SCHILY.xattr.security.capability': cap}
+        t.addfile(f, io.BytesIO(data))
+        l = tarfile.TarInfo('app2'); l.type = tarfile.LNKTYPE; l.linkname = 'app'; l.mode = 0o755
+        if on_link: l.pax_headers = {'SCHILY.xattr.security.capability': cap}
+        t.addfile(l)
+`, ctx]);
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nADD with.tar /with/\nADD without.tar /without/\n');
+    const layout = join(tmp.path, 'layout');
+    const result = build(ctx, layout, ['--tag', 'links']);
+    // The layer holds the record on the link too: containerd and docker chown a hard link they
+    // unpack (clearing the inode's capability), then set the link entry's own xattrs.
+    const listing = run('tar', ['--xattrs', '--xattrs-include=*', '-tvvzf', blobPath(layout, result.layers[0]!.digest)]);
+    assert.match(listing, /with\/app\n\s+x: 20 security\.capability\n.*with\/app2 link to with\/app\n\s+x: 20 security\.capability/);
+    const rootfs = umociUnpack(layout, 'links', join(tmp.path, 'bundle'));
+    assert.equal(getcap(join(rootfs, 'with', 'app')), 'cap_net_bind_service=ep');
+    assert.equal(getcap(join(rootfs, 'with', 'app2')), 'cap_net_bind_service=ep');
+    assert.equal(getcap(join(rootfs, 'without', 'app')), '');
+    assert.equal(getcap(join(rootfs, 'without', 'app2')), '');
+  } finally {
+    await tmp.cleanup();
+  }
 });
