@@ -130,6 +130,9 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       if (first) {
         entry.type = 'hardlink';
         entry.linkname = first;
+        // On every name, as umoci insert and BuildKit write them: an unpacker that chowns a hard
+        // link (containerd) clears its capability unless the link's own header has it again.
+        if (xattrs) attachXattrs(entry, xattrs);
         if (full) options.onStats!(entry, full);
         yield entry;
         continue;
@@ -164,9 +167,8 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
   }
 }
 
-/** Sets `entry.xattrs` from the map, when it has the entry's path (the first of a hard-linked file's). */
+/** Sets `entry.xattrs` from the map, when it has the entry's path (each name of a hard-linked file). */
 export function attachXattrs(entry: FsEntry, xattrs: XattrMap): void {
-  if (entry.type === 'hardlink') return;
   const found = xattrs.get(entry.path.toString('latin1'));
   if (found) entry.xattrs = found;
 }

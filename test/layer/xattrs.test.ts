@@ -43,6 +43,18 @@ function xattrsOf(root: string, keep: (name: string, value: string) => boolean =
   return new Map([...out].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/** The names of a gzip layer's entries that carry xattr records, as GNU tar lists them. */
+function entriesWithXattrs(layer: string): Set<string> {
+  const names = new Set<string>();
+  let entry = '';
+  for (const line of run('tar', ['--xattrs', '--xattrs-include=*', '-tvvzf', layer]).split('\n')) {
+    if (line.startsWith('  x: ')) names.add(entry);
+    else if (line) entry = line.replace(/^\S+\s+\S+\s+\d+\s+\S+\s+\S+\s+/, '').replace(/ link to .*$/, '').replace(/^\/$/, '');
+  }
+  names.delete('');
+  return names;
+}
+
 /** What umoci puts in a layer of an xattr on disk: not the host's SELinux label, nor overlayfs's own, nor an empty value. */
 const UMOCI_CARRIES = (name: string, value: string) =>
   name !== 'security.selinux' && !name.startsWith('trusted.overlay.') && value !== '0x';
@@ -111,6 +123,15 @@ test('a directory layer carries every xattr umoci carries: user.*, trusted.*, se
     mkdirSync(extracted);
     run('tar', ['--xattrs', '--xattrs-include=*', '-xzf', blob(manifest.layers[0]!.digest), '-C', extracted]);
     assert.deepEqual(xattrsOf(extracted), want, 'tar --xattrs -x gives the source tree xattrs');
+
+    // Each name of a hard-linked file has them in its own header, as umoci insert writes it: an
+    // unpacker that chowns a hard link (containerd) clears its capability unless the link has it too.
+    const umociIndex = JSON.parse(run('cat', [join(umociLayout, 'index.json')])) as { manifests: { digest: string }[] };
+    const umociBlob = (d: string) => join(umociLayout, 'blobs', 'sha256', d.slice('sha256:'.length));
+    const umociManifest = JSON.parse(run('cat', [umociBlob(umociIndex.manifests[0]!.digest)])) as { layers: { digest: string }[] };
+    const ours = entriesWithXattrs(blob(manifest.layers[0]!.digest));
+    assert.ok(ours.has('doc-link.txt'), [...ours].join(', '));
+    assert.deepEqual(ours, entriesWithXattrs(umociBlob(umociManifest.layers.at(-1)!.digest)));
   } finally {
     await tmp.cleanup();
   }
