@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase } from 'yargs';
 import { isOcipushError, systemReason } from '../errors.js';
 import type { CliCommand } from './command.js';
-import { Output, oneLine } from './output.js';
+import { Output, onInterrupt, oneLine } from './output.js';
 import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
 
@@ -23,6 +23,9 @@ export async function main(args: string[]): Promise<number> {
   quietOnClosedStdout();
   const runCommand = async (cmd: CliCommand<any>, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<number> => {
     out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
+    // Every command ends on Ctrl-C or SIGTERM with its status, one line and (--json) the error
+    // document; push, pull, build … say more of what they leave (onInterrupt replaces this).
+    await onInterrupt(out, commandLabel(cmd, argv));
     const code = await cmd.run(argv, out);
     return typeof code === 'number' ? code : 0;
   };
@@ -60,6 +63,12 @@ function report(err: unknown, out: Output): number {
   out.clearLive();
   process.stderr.write(`ocipush: internal error: ${redact(e?.stack ?? String(err))}\n`);
   return 70;
+}
+
+/** `mutate`, `index create`: the command as the interrupted line names it. */
+function commandLabel(cmd: CliCommand<any>, argv: Record<string, unknown>): string {
+  const name = [cmd.command].flat()[0]!.split(' ')[0]!;
+  return typeof argv.action === 'string' ? `${name} ${argv.action}` : name;
 }
 
 function wantsJson(args: string[]): boolean {

@@ -106,7 +106,12 @@ export function oneLine(text: string): string {
  * saying what was stopped; temp files are removed first (src/content/cleanup.ts), so what the
  * command writes into is left as it was.
  */
-export async function onInterrupt(out: Output, what: string, after: string): Promise<void> {
+export async function onInterrupt(out: Output, what: string, after?: string): Promise<void> {
   const { installSignalCleanup } = await import('../content/cleanup.js');
-  installSignalCleanup((signal) => out.error(`${what} interrupted by ${signal}; ${after}`));
+  installSignalCleanup((signal) => {
+    const message = `${what} interrupted by ${signal}${after === undefined ? '' : `; ${after}`}`;
+    out.error(message);
+    // A pipeline reading --json gets its error document, as for any other failure.
+    if (out.json) out.writeJson({ error: { code: 'EABORTED', message } });
+  });
 }

@@ -7,6 +7,7 @@ import { rmSync } from 'node:fs';
 const pending = new Set<string>();
 const atSignal = new Set<() => void>();
 let installed = false;
+let reporter: ((signal: NodeJS.Signals) => void) | undefined;
 
 export function trackTemp(path: string): () => void {
   pending.add(path);
@@ -26,8 +27,13 @@ export function onSignalExit(fn: () => void): () => void {
   return () => { atSignal.delete(fn); };
 }
 
-/** Installs SIGINT/SIGTERM handlers that clean up and exit with the conventional status. */
+/**
+ * Installs SIGINT/SIGTERM handlers that clean up and exit with the conventional status. The handlers
+ * are installed once; `onSignal` (what says the command was interrupted) replaces the one given
+ * before, so a command's own words take over from the CLI's general line.
+ */
 export function installSignalCleanup(onSignal?: (signal: NodeJS.Signals) => void): void {
+  if (onSignal) reporter = onSignal;
   if (installed) return;
   installed = true;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -36,7 +42,7 @@ export function installSignalCleanup(onSignal?: (signal: NodeJS.Signals) => void
       for (const fn of atSignal) {
         try { fn(); } catch { /* best effort while exiting */ }
       }
-      onSignal?.(signal);
+      reporter?.(signal);
       process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
     });
   }

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, runCli, tempDir } from '../support/tools.js';
 import { snapshotDir } from '../assemble/support.js';
+import { validate } from './json-schema.js';
 
 /**
  * A registry that takes the connection and never answers (a hung server) holds build --base,
@@ -110,5 +111,36 @@ describe('Ctrl-C and SIGTERM end build, push and pull with one line, the layout 
     assert.equal(r.status, 130, r.stderr);
     assert.deepEqual(r.stderr.trimEnd().split('\n'), [`ocipush: pull of ${server.host}/app:1 interrupted by SIGINT; ${target} is left as it was`]);
     assert.equal(existsSync(target), false);
+  });
+
+  it('every other command too (copy, mutate, digest, index create): the status, one line, and with --json the error document on stdout', async () => {
+    const target = join(tmp.path, 'copied');
+    const cases: [string[], NodeJS.Signals, string][] = [
+      [['copy', `${server.host}/app:1`, `oci:${target}:app`], 'SIGTERM', 'copy'],
+      [['mutate', `${server.host}/app:1`, '--label', 'a=b'], 'SIGINT', 'mutate'],
+      [['digest', `${server.host}/app:1`], 'SIGTERM', 'digest'],
+      [['index', 'create', `${server.host}/app:1`, '--tag', `${server.host}/app:multi`], 'SIGTERM', 'index create'],
+    ];
+    for (const [args, signal, what] of cases) {
+      for (const json of [false, true]) {
+        const r = await interrupted(json ? [...args, '--json'] : args, server, signal);
+        assert.equal(r.status, signal === 'SIGINT' ? 130 : 143, `${args.join(' ')}: ${r.stderr}`);
+        assert.deepEqual(r.stderr.trimEnd().split('\n'), [`ocipush: ${what} interrupted by ${signal}`]);
+        if (!json) {
+          assert.equal(r.stdout, '');
+          continue;
+        }
+        const doc = JSON.parse(r.stdout) as unknown;
+        assert.deepEqual(validate('error.schema.json', doc), []);
+        assert.deepEqual(doc, { error: { code: 'EABORTED', message: `${what} interrupted by ${signal}` } });
+      }
+    }
+    assert.equal(existsSync(target), false, 'copy made no layout');
+
+    // A command with its own words (push) gives them in the document too.
+    const r = await interrupted(['push', `${server.host}/app:1`, '--layout', layout, '--json'], server, 'SIGTERM');
+    assert.equal(r.status, 143, r.stderr);
+    const message = `push to ${server.host}/app:1 interrupted by SIGTERM; ${layout} is left as it was`;
+    assert.deepEqual(JSON.parse(r.stdout), { error: { code: 'EABORTED', message } });
   });
 });
