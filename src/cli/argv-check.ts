@@ -88,7 +88,12 @@ export async function checkArgs(args: string[]): Promise<string[]> {
   if (commandIndex < 0) return args;
   const { commandEntries } = await import('./commands.js');
   const entry = commandEntries.find((e) => e.name === args[commandIndex]);
-  if (!entry) return args;
+  if (!entry) {
+    // Only global flags before it (`--json push`): this word is the command. (`--layout L push`
+    // is left to yargs, which reads L as the option's value.)
+    if (!args.slice(0, commandIndex).every((a) => /^(?:--json|--quiet|-q)(?:=true|=false)?$/.test(a))) return args;
+    return await helpOrUnknown(args, commandIndex);
+  }
   const spec = describeCommand(await entry.load());
   const options = [...GLOBAL_OPTIONS, ...spec.options];
   const byName = new Map<string, OptionSpec>();
@@ -158,6 +163,50 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     out.push(`--${option.name}=${value}`);
   }
   return out;
+}
+
+/**
+ * `ocipush help push` is `ocipush push --help` (as git, crane, cosign and podman take it); a word
+ * that names no command is a usage error naming it, with the commands it may be a slip for
+ * (cobra's rule, which crane, oras and cosign follow: two edits away, or the start of one).
+ * An alias (`cp`, `prune`) and `help` alone are left to yargs.
+ */
+async function helpOrUnknown(args: string[], commandIndex: number): Promise<string[]> {
+  const { loadCommands } = await import('./commands.js');
+  const names = (await loadCommands()).flatMap((cmd) => [cmd.command].flat().map((c) => c.split(' ')[0]!));
+  let at = commandIndex;
+  if (args[at] === 'help') {
+    const next = args.findIndex((a, i) => i > at && !a.startsWith('-'));
+    if (next < 0) return args;
+    if (names.includes(args[next]!)) return [...args.slice(0, at), ...args.slice(at + 1), '--help'];
+    at = next;
+  }
+  const word = args[at]!;
+  if (names.includes(word)) return args;
+  const typed = word.toLowerCase();
+  const scored = [...new Set(names)].map((name) => ({ name, d: editDistance(typed, name) })).sort((a, b) => a.d - b.d || a.name.localeCompare(b.name));
+  const close = scored.filter(({ d }) => d <= 2 && d < typed.length);
+  const near = [...new Set([
+    ...close.filter(({ d }) => d === close[0]!.d).map(({ name }) => name),
+    ...scored.filter(({ name }) => typed.length >= 2 && name.startsWith(typed)).map(({ name }) => name),
+  ])].slice(0, 3);
+  const hint = near.length === 0 ? '' : `: did you mean ${near.length === 1 ? near[0] : `${near.slice(0, -1).join(', ')} or ${near.at(-1)}`}?`;
+  throw usageError(`unknown command ${quote(word)}${hint} (ocipush --help lists them)`);
+}
+
+/** Edits (insert, delete, replace, swap two neighbours) that make `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 /** A value as it can be shown on one line: quoted, control characters escaped. */

@@ -8,9 +8,32 @@ import { assertOneLineError } from './registry-support.js';
  * nothing is done. No registry is contacted (the references name a closed port).
  */
 describe('usage errors', () => {
-  it('no command, or a misspelt one: one line pointing at --help, each said once', () => {
+  it('no command, or a misspelt one: one line naming it, with what it may be a slip for, each said once', () => {
     assertOneLineError(runCli([]), /^ocipush: name a command \(see ocipush --help\)$/, 2);
-    assertOneLineError(runCli(['biuld', '.']), /^ocipush: Did you mean build\? \(see ocipush --help\)$/, 2);
+    assertOneLineError(runCli(['biuld', '.']), /^ocipush: unknown command "biuld": did you mean build\? \(ocipush --help lists them\)$/, 2);
+    assertOneLineError(runCli(['pusj', '127.0.0.1:9/a:1']), /^ocipush: unknown command "pusj": did you mean push\? /, 2);
+    assertOneLineError(runCli(['ver', 'x']), /^ocipush: unknown command "ver": did you mean verify, verify-blob or verify-attestation\? /, 2);
+    // Nothing near: no wild guess (yargs said "Did you mean login?" to bogus, "Unknown argument" to this).
+    assertOneLineError(runCli(['bogus']), /^ocipush: unknown command "bogus" \(ocipush --help lists them\)$/, 2);
+    assertOneLineError(runCli(['frobnicate', 'x']), /^ocipush: unknown command "frobnicate" \(ocipush --help lists them\)$/, 2);
+    const json = runCli(['--json', 'bogus']);
+    assert.deepEqual(JSON.parse(json.stdout), { error: { code: 'EUSAGE', message: 'unknown command "bogus" (ocipush --help lists them)' } });
+    // An alias is a command; an option's value before the command is not one.
+    assert.equal(runCli(['cp', '--help']).status, 0);
+    assertOneLineError(runCli(['--layout', '/nonexistent', 'push', '127.0.0.1:9/a:1']), /^ocipush: \/nonexistent: not an OCI image layout/, 1);
+  });
+
+  it('help COMMAND is COMMAND --help, on stdout with status 0, as git and crane take it', () => {
+    const push = runCli(['push', '--help']);
+    for (const args of [['help', 'push'], ['help', 'cp'], ['help', 'index', 'create']]) {
+      const r = runCli(args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, '');
+      assert.match(r.stdout, new RegExp(`^ocipush ${args[1] === 'cp' ? 'copy' : args[1]} `));
+    }
+    assert.equal(runCli(['help', 'push']).stdout, push.stdout);
+    assert.equal(runCli(['help']).status, 0);
+    assertOneLineError(runCli(['help', 'bogus']), /^ocipush: unknown command "bogus" \(ocipush --help lists them\)$/, 2);
   });
 
   it('an unknown option is named, and does not swallow the reference after it', () => {
