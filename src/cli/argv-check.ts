@@ -156,6 +156,10 @@ export async function checkArgs(args: string[]): Promise<string[]> {
       value = next;
       i++;
     }
+    // yargs reads `--concurrency abc` as NaN (and 0x10, 1e1 as numbers): the message would name NaN, not what was typed.
+    if (option.type === 'number' && !/^[+-]?\d+(?:\.\d+)?$/.test(value)) {
+      throw usageError(`${display} ${quote(value)}: expected a number`);
+    }
     if (option.choices && !option.choices.map(String).includes(value)) {
       throw usageError(`${display} ${quote(value)}: expected one of ${option.choices.join(', ')}`);
     }

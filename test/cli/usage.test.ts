@@ -48,6 +48,15 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['index', 'make', '--tag', 'x']), /^ocipush: Invalid values: Argument: action, Given: "make", Choices: "create"/, 2);
   });
 
+  it('a number option given something else names what was typed, not NaN', () => {
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--concurrency', 'abc']), /^ocipush: --concurrency "abc": expected a number$/, 2);
+    assertOneLineError(runCli(['build', '.', '--threads=x']), /^ocipush: --threads "x": expected a number$/, 2);
+    assertOneLineError(runCli(['copy', '--all-tags', '127.0.0.1:9/a', '127.0.0.1:9/b', '-j', 'q']), /^ocipush: -j "q": expected a number$/, 2);
+    assertOneLineError(runCli(['ls', '127.0.0.1:9/a', '--page-size', '0x10']), /^ocipush: --page-size "0x10": expected a number$/, 2);
+    const json = runCli(['cache', 'ls', '127.0.0.1:9/a', '--keep', 'z', '--json']);
+    assert.deepEqual(JSON.parse(json.stdout), { error: { code: 'EUSAGE', message: '--keep "z": expected a number' } });
+  });
+
   it('a value starting with a dash is taken as the value (--owner -1:-1), and judged as one', () => {
     assertOneLineError(runCli(['build', '--owner', '-1:-1', '/nonexistent']), /^ocipush: --owner "-1:-1": expected UID:GID/, 2);
   });
