@@ -13,14 +13,16 @@ export const blobCommand: CliCommand<BlobArgs> = {
   describe: 'Write one blob (streamed, verified against its digest) to stdout or a file',
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY@sha256:…' })
-    .option('output', { alias: 'o', type: 'string', describe: 'Write to this file (it appears only once complete and verified)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'Write to this file (it appears only once complete and verified), or - for stdout (the default)' })
     .example('$0 blob localhost:5000/app@sha256:3b4… -o layer.tar.gz', 'one layer')),
   run: async (argv, out: Output) => {
     const { registryReference, withRepository } = await import('./repository-ref.js');
     const ref = await registryReference(argv.reference);
     if (!ref.digest) throw usageError(`${argv.reference}: name the blob by digest (REPOSITORY@sha256:…)`);
     const digest = ref.digest;
-    if (out.json && !argv.output) throw usageError('--json needs -o FILE: stdout carries the blob');
+    // `-o -` is stdout, as for export, rootfs and artifact get (and oras blob fetch --output -).
+    const output = argv.output === '-' ? undefined : argv.output;
+    if (out.json && !output) throw usageError('--json needs -o FILE: stdout carries the blob');
     const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
     const { pipeline } = await import('node:stream/promises');
     const { installSignalCleanup } = await import('../content/cleanup.js');
@@ -28,10 +30,10 @@ export const blobCommand: CliCommand<BlobArgs> = {
     const size = await withRepository(ref, argv, async (repository, client) => {
       const { blobSize } = await import('../registry/blob-info.js');
       const size = await blobSize(client, repository.repositoryName, digest);
-      const sink = argv.output ? await openFileSink(argv.output) : stdoutSink();
+      const sink = output ? await openFileSink(output) : stdoutSink();
       try {
         const stream = await repository.fetch({ mediaType: 'application/octet-stream', digest, size });
-        await pipeline(stream, sink.stream, { end: Boolean(argv.output) });
+        await pipeline(stream, sink.stream, { end: Boolean(output) });
         await sink.commit();
       } catch (err) {
         await sink.abort();
@@ -39,10 +41,10 @@ export const blobCommand: CliCommand<BlobArgs> = {
       }
       return size;
     });
-    if (argv.output) {
-      out.info(`wrote ${digest} (${size} bytes) to ${argv.output}`);
+    if (output) {
+      out.info(`wrote ${digest} (${size} bytes) to ${output}`);
       const { resolve } = await import('node:path');
-      if (out.json) out.result('', { reference: argv.reference, digest, size, output: resolve(argv.output) });
+      if (out.json) out.result('', { reference: argv.reference, digest, size, output: resolve(output) });
     }
   },
 };

@@ -20,7 +20,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     .positional('image', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE' })
     // syft's names for the same two formats (syft -o spdx-json) are taken too.
     .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx', 'spdx-json', 'cyclonedx-json'], default: 'spdx', describe: 'SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
-    .option('output', { alias: 'o', type: 'string', describe: 'Write the SBOM to this file (default: standard output)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'Write the SBOM to this file, or - for standard output (the default)' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, this os/arch[/variant]' })
     .option('created', { type: 'string', describe: 'The SBOM\'s time (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else the image\'s creation time' })
     .option('attach', { type: 'boolean', describe: 'Also push the SBOM to the registry as an OCI 1.1 artifact referring to the image' })
@@ -67,7 +67,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     }
     // Made again for the output, chunk by chunk, as it was for the registry: never whole in memory.
     const chunks = sbom.chunks();
-    if (argv.output) {
+    if (argv.output !== undefined && argv.output !== '-') {
       // Under a temp name, renamed when whole: a full disk leaves the previous SBOM, not half a new one.
       const { writeFileAtomic } = await import('../content/atomic.js');
       await writeFileAtomic(argv.output, chunks);

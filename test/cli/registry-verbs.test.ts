@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
@@ -133,6 +133,21 @@ describe('digest, manifest, config, blob', () => {
     assert.equal(sha256(Buffer.from(config.stdout)), image.config, 'to stdout when no -o');
     const missing = `sha256:${'0'.repeat(64)}`;
     assertOneLineError(await runCliAsync(['blob', `${regs.staging.host}/team/app@${missing}`, '-o', join(tmp.path, 'none')], { env }), /blob not found$/);
+  });
+
+  it('blob and sbom take -o - as stdout, as export and rootfs do: no file named "-"', async () => {
+    const cwd = join(tmp.path, 'dash');
+    mkdirSync(cwd);
+    const config = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '-'], { env, cwd });
+    assertOk(config);
+    assert.equal(sha256(Buffer.from(config.stdout)), image.config);
+    const sbom = await runCliAsync(['sbom', `${regs.staging.host}/team/app:0`, '-o', '-'], { env, cwd });
+    assertOk(sbom);
+    assert.equal((JSON.parse(sbom.stdout) as { spdxVersion: string }).spdxVersion, 'SPDX-2.3');
+    assert.deepEqual(readdirSync(cwd), []);
+    const json = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '-', '--json'], { env, cwd });
+    assert.equal(json.status, 2, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'EUSAGE');
   });
 });
 
