@@ -36,6 +36,8 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
     await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' }).catch((err) => { throw fromSystemError(err, pubPath, 'cannot write'); });
     out.info(`Private key written to ${keyPath}`);
     out.info(`Public key written to ${pubPath}`);
-    out.result(pubPath, { privateKey: keyPath, publicKey: pubPath });
+    // Paths in a --json document are absolute, as every command's are (README).
+    const { resolve } = await import('node:path');
+    out.result(pubPath, { privateKey: resolve(keyPath), publicKey: resolve(pubPath) });
   },
 };

@@ -41,6 +41,7 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
     out.info(`signed ${name} (${signed.digest})${written.length > 0 ? `: ${written.join(', ')}` : ''}`);
     // cosign prints the signature itself; with a file named, stdout says where it went.
     const where = argv.outputSignature ?? argv.bundle;
-    out.result(where === undefined ? signature : where, { file: argv.file, digest: signed.digest, signature, ...(argv.bundle !== undefined ? { bundle: argv.bundle } : {}) });
+    const { resolve } = await import('node:path');
+    out.result(where === undefined ? signature : where, { file: argv.file, digest: signed.digest, signature, ...(argv.bundle !== undefined ? { bundle: resolve(argv.bundle) } : {}) });
   },
 };

@@ -88,7 +88,11 @@ describe('--json output matches docs/json/*.schema.json', () => {
 
     // The supply-chain commands, on the pushed image.
     const env = { COSIGN_PASSWORD: 'json-schema-test' };
-    checked('generate-key-pair.schema.json', runCli(['generate-key-pair', '--output-prefix', 'k', '--json'], { cwd, env }));
+    const keys = checked('generate-key-pair.schema.json', runCli(['generate-key-pair', '--output-prefix', 'k', '--json'], { cwd, env }));
+    assert.deepEqual(keys, { privateKey: join(cwd, 'k.key'), publicKey: join(cwd, 'k.pub') });
+    writeFileSync(join(cwd, 'release.txt'), 'release\n');
+    const signedBlob = checked('sign-blob.schema.json', runCli(['sign-blob', 'release.txt', '--key', 'k.key', '--bundle', 'release.bundle', '--json'], { cwd, env }));
+    assert.equal(signedBlob.bundle, join(cwd, 'release.bundle'));
     const signed = checked('build.schema.json', runCli(['build', 'one', '--layout', 'layout', '--tag', 'prov', '--provenance', '--key', 'k.key', '--json'], { cwd, env }));
     assert.equal((signed.provenance as { predicateType: string }).predicateType, 'https://slsa.dev/provenance/v1');
     checked('sign.schema.json', runCli(['sign', `docker://${ref}:1`, '--key', 'k.key', '--json'], { cwd, env }));
