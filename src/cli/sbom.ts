@@ -26,6 +26,8 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     .option('attach', { type: 'boolean', describe: 'Also push the SBOM to the registry as an OCI 1.1 artifact referring to the image' })
     .example('$0 sbom localhost:5000/app:1 -o app.spdx.json', 'an SPDX document of every file and package in app:1')),
   run: async (argv, out: Output) => {
+    // Checked before a layer is read or --attach pushes anything: a wrong -o never fails after the work, or after the registry got the SBOM.
+    if (argv.output !== undefined && argv.output !== '-') await (await import('./output-file.js')).checkWritableFile(argv.output, 'output');
     const format = argv.sbomFormat.startsWith('cyclonedx') ? 'cyclonedx' : 'spdx';
     const { resolveBuildTime } = await import('../assemble/config.js');
     const time = resolveBuildTime(argv.created, process.env.SOURCE_DATE_EPOCH);

@@ -20,6 +20,10 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
     .example('$0 sign-blob app.tar.gz --key cosign.key --output-signature app.tar.gz.sig', 'what cosign verify-blob --key cosign.pub --signature app.tar.gz.sig checks')
     .example('$0 sign-blob app.tar.gz --key cosign.key --bundle app.tar.gz.bundle', 'what cosign verify-blob --key cosign.pub --bundle app.tar.gz.bundle --insecure-ignore-tlog checks'),
   run: async (argv, out: Output) => {
+    // Checked before the key is opened and the file read: a wrong path never leaves one of the two files written.
+    const { checkWritableFile } = await import('./output-file.js');
+    if (argv.outputSignature !== undefined) await checkWritableFile(argv.outputSignature, 'output-signature');
+    if (argv.bundle !== undefined) await checkWritableFile(argv.bundle, 'bundle');
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
     const { signFile } = await import('../supply-chain/blob-signature.js');

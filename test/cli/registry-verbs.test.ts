@@ -135,7 +135,7 @@ describe('digest, manifest, config, blob', () => {
     assertOneLineError(await runCliAsync(['blob', `${regs.staging.host}/team/app@${missing}`, '-o', join(tmp.path, 'none')], { env }), /blob not found$/);
   });
 
-  it('blob and sbom take -o - as stdout, as export and rootfs do: no file named "-"', async () => {
+  it('blob and sbom take -o - as stdout, as export and rootfs do: no file named "-"; an -o sbom cannot write is refused before --attach pushes', async () => {
     const cwd = join(tmp.path, 'dash');
     mkdirSync(cwd);
     const config = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '-'], { env, cwd });
@@ -145,6 +145,12 @@ describe('digest, manifest, config, blob', () => {
     assertOk(sbom);
     assert.equal((JSON.parse(sbom.stdout) as { spdxVersion: string }).spdxVersion, 'SPDX-2.3');
     assert.deepEqual(readdirSync(cwd), []);
+    // A -o it cannot write is refused before a layer is read and before --attach pushes anything.
+    const referrers = async () => (JSON.parse((await runCliAsync(['referrers', `${regs.staging.host}/team/app:0`, '--json'], { env })).stdout) as { manifests: unknown[] }).manifests;
+    const before = await referrers();
+    assertOneLineError(await runCliAsync(['sbom', `${regs.staging.host}/team/app:0`, '--attach', '-o', join(cwd, 'nodir', 'app.spdx.json')], { env, cwd }),
+      /^ocipush: --output .*app\.spdx\.json: directory .*nodir does not exist$/, 2);
+    assert.deepEqual(await referrers(), before, 'the SBOM was attached though the command failed');
     const json = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '-', '--json'], { env, cwd });
     assert.equal(json.status, 2, json.stderr);
     assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'EUSAGE');

@@ -99,6 +99,14 @@ describe('ocipush sign-blob / verify-blob', () => {
       /^ocipush: verify-blob standard input \(sha256:[0-9a-f]{64}\): the signature is not of this file/);
   });
 
+  it('a path it cannot write is refused before anything is written: never the signature without the bundle', () => {
+    const signature = join(tmp.path, 'half.sig');
+    assertOneLineError(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--output-signature', signature, '--bundle', join(tmp.path, 'nodir', 'x.bundle')], { env }),
+      /^ocipush: --bundle .*x\.bundle: directory .*nodir does not exist$/, 2);
+    assert.equal(existsSync(signature), false, 'the signature was written though the command failed');
+    assertOneLineError(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--output-signature', tmp.path], { env }), /^ocipush: --output-signature .*: is a directory$/, 2);
+  });
+
   it('--bundle writes the Sigstore bundle cosign 3 sign-blob --bundle writes; verify-blob --bundle reads it, cosign 3\'s P-384 bundles and cosign 2\'s', () => {
     const bundle = join(tmp.path, 'release.bundle');
     const r = runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--bundle', bundle, '--json'], { env });
