@@ -85,7 +85,15 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpper
  */
 export async function checkArgs(args: string[]): Promise<string[]> {
   const commandIndex = args.findIndex((a) => !a.startsWith('-'));
-  if (commandIndex < 0) return args;
+  if (commandIndex < 0) {
+    // No command, only options: one that is not global (`ocipush --jsn`, `-V`) is named, not left to "name a command".
+    const globals = new Set(GLOBAL_OPTIONS.flatMap((o) => [o.name, ...o.aliases]));
+    const end = args.indexOf('--');
+    const known = (a: string) => (/^-[a-zA-Z]+$/.test(a) ? [...a.slice(1)].every((c) => globals.has(c)) : globals.has(a.replace(/^--(?:no-)?/, '').split('=')[0]!));
+    const unknown = (end < 0 ? args : args.slice(0, end)).find((a) => a !== '-' && !known(a));
+    if (unknown !== undefined) throw usageError(`unknown option ${unknown.split('=')[0]} (ocipush --help lists them)`);
+    return args;
+  }
   const { commandEntries } = await import('./commands.js');
   const entry = commandEntries.find((e) => e.name === args[commandIndex]);
   if (!entry) {

@@ -23,6 +23,13 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['--layout', '/nonexistent', 'push', '127.0.0.1:9/a:1']), /^ocipush: \/nonexistent: not an OCI image layout/, 1);
   });
 
+  it('a misspelt option with no command is named, not "name a command"', () => {
+    assertOneLineError(runCli(['--jsn']), /^ocipush: unknown option --jsn \(ocipush --help lists them\)$/, 2);
+    assertOneLineError(runCli(['-V']), /^ocipush: unknown option -V \(ocipush --help lists them\)$/, 2);
+    assertOneLineError(runCli(['-q']), /^ocipush: name a command \(see ocipush --help\)$/, 2);
+    assert.equal(runCli(['-qh']).status, 0);
+  });
+
   it('help COMMAND is COMMAND --help, on stdout with status 0, as git and crane take it', () => {
     const push = runCli(['push', '--help']);
     for (const args of [['help', 'push'], ['help', 'cp'], ['help', 'index', 'create']]) {
