@@ -62,6 +62,7 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
   async exists(desc: Descriptor): Promise<boolean> {
     if (await this.layout.exists(desc)) return true;
     if (this.options.keep !== false) return (await this.sourcesOf(desc)).length > 0;
+    await this.refuseDamaged(desc);
     const { blobSize } = await import('../registry/blob-info.js');
     return this.fromSources(desc, async (client, repository) => (await blobSize(client, repository, desc.digest)) === desc.size).catch((err: unknown) => {
       if (err instanceof OcipushError && err.code === 'ENOTFOUND') return false;
@@ -71,12 +72,23 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
 
   async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
     if (this.options.keep === false && !(await this.layout.exists(desc))) {
+      await this.refuseDamaged(desc);
       if (await this.onlyAtUrls(desc)) return this.fromUrls(desc, options.signal);
       const { fetchBlob } = await import('../registry/blobs.js');
       return this.fromSources(desc, (client, repository) => fetchBlob(client, repository, desc, options.signal ? { signal: options.signal } : {}));
     }
     await this.ensure(desc, options);
     return this.layout.fetch(desc);
+  }
+
+  /**
+   * Without `keep` (validate): a file of the wrong size is the layout's own damage, said as such
+   * (EDIGEST), not passed over for the registry's copy; only a blob the layout has no file for is
+   * checked where it is recorded.
+   */
+  private async refuseDamaged(desc: Descriptor): Promise<void> {
+    const err = await this.layout.unusableBlobError(desc);
+    if (err.code === 'EDIGEST') throw err;
   }
 
   /** The blob as an upload source: read from the layout's file (by range for chunks), downloaded first if needed. */

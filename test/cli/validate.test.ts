@@ -246,6 +246,11 @@ describe('validate', () => {
     assertOk(await runCliAsync(['validate', `oci:${layout}`], { env }));
     assertOk(await runCliAsync(['validate', `oci:${layout}`, '--fast'], { env }));
     assert.equal(existsSync(blobPath(layout, armLayer)), false, 'the layout is left as it was');
+    // A damaged file of it is the layout's own problem, though the registry holds a whole copy.
+    writeFileSync(blobPath(layout, armLayer), 'cut');
+    assertInvalid(await runCliAsync(['validate', `oci:${layout}`], { env }), new RegExp(`${armLayer} is corrupt: truncated to 3 bytes`));
+    assertInvalid(await runCliAsync(['validate', `oci:${layout}`, '--fast'], { env }), new RegExp(`${armLayer} is corrupt: truncated to 3 bytes`));
+    rmSync(blobPath(layout, armLayer));
     rmSync(join(layout, '.ocipush-remote-blobs.json'));
     assertInvalid(await runCliAsync(['validate', `oci:${layout}`], { env }), new RegExp(`linux/arm64 layer 0: .*${armLayer} is missing`));
   });
