@@ -12,15 +12,13 @@ export interface FsEntry extends EntryAttributes {
   type: 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block';
   /** Symlink target as stored (never resolved), or the archive name a hard link points at. */
   linkname?: Buffer;
-  /** The entry's extended attributes as encoded pax records (xattrs.ts); never on a hard link. */
+  /** The entry's extended attributes as encoded pax records (xattrs.ts, attached by attachXattrs); on each name of a hard-linked file. */
   xattrs?: Buffer;
 }
 
 export interface WalkOptions {
   /** Called for things that are left out (sockets). */
   onWarning?: (message: string) => void;
-  /** Each entry's xattrs, by absolute path (scanXattrs). */
-  xattrs?: XattrMap;
   /** Absolute paths (after realpath) left out with everything under them: the layout being written. */
   exclude?: string[];
   /**
@@ -75,7 +73,6 @@ interface OpenDir {
  * promise round trip each, and the caller interleaves this walk with reading file contents.
  */
 export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntry> {
-  const xattrs = options.xattrs && options.xattrs.size > 0 ? options.xattrs : undefined;
   const seenInodes = new Map<string, Buffer>();
   const excluded = exclusions(options.exclude ?? []);
   const list = (dir: Buffer): Buffer[] => {
@@ -118,7 +115,6 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
     if (kind === 0o040000) {
       entry.type = 'dir';
       entry.name = Buffer.concat([rel, SLASH]);
-      if (xattrs) attachXattrs(entry, xattrs);
       if (full) options.onStats!(entry, full);
       yield entry;
       stack.push({ path, prefix: entry.name, names: excluded.size > 0 ? list(path) : listDir(path), next: 0 });
@@ -130,9 +126,6 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       if (first) {
         entry.type = 'hardlink';
         entry.linkname = first;
-        // On every name, as umoci insert and BuildKit write them: an unpacker that chowns a hard
-        // link (containerd) clears its capability unless the link's own header has it again.
-        if (xattrs) attachXattrs(entry, xattrs);
         if (full) options.onStats!(entry, full);
         yield entry;
         continue;
@@ -161,13 +154,16 @@ export function* walk(root: string, options: WalkOptions = {}): Generator<FsEntr
       default:
         throw new OcipushError('EREAD', `${path.toString()}: unsupported file type (mode ${st.mode.toString(8)})`, { path: path.toString() });
     }
-    if (xattrs) attachXattrs(entry, xattrs);
     if (full) options.onStats!(entry, full);
     yield entry;
   }
 }
 
-/** Sets `entry.xattrs` from the map, when it has the entry's path (each name of a hard-linked file). */
+/**
+ * Sets `entry.xattrs` from the map, when it has the entry's path: every kind of entry, a hard link
+ * too, as umoci insert and BuildKit write them (an unpacker that chowns a hard link, as containerd
+ * does, clears its capability unless the link's own header sets it again).
+ */
 export function attachXattrs(entry: FsEntry, xattrs: XattrMap): void {
   const found = xattrs.get(entry.path.toString('latin1'));
   if (found) entry.xattrs = found;
