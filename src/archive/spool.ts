@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { compressionOf } from '../layer/layer-source.js';
 import { decompressed } from '../layer/decompress-stream.js';
@@ -54,9 +53,7 @@ export async function spoolArchive(source: FileHandle, file: string): Promise<Fi
     })());
     const out = createWriteStream('', { fd: spooled.fd, autoClose: false });
     try {
-      if (compression === 'gzip') await pipeline(all, createGunzip(), out);
-      else if (compression === 'none') await pipeline(all, out);
-      else await pipeline(decompressed(all, compression, file), out);
+      await pipeline(decompressed(all, compression, file), out);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e?.code?.startsWith('Z_')) throw new OcipushError('EINVALID', `${file}: not a readable ${compression}-compressed archive (${e.message})`);
