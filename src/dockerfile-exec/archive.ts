@@ -21,8 +21,6 @@ import type { EntryAttributes } from '../layer/entry-attributes.js';
  * entry; only the files a build needs are written out, to temp files.
  */
 
-export type { ArchiveCompression };
-
 /** One entry of an archive, as its header says. */
 export interface ArchiveEntry extends EntryAttributes {
   /** 0-based position in the archive (the key to find its bytes again). */
