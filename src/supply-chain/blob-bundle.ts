@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { digestHex, type Digest } from '../oci/digest.js';
+import { isBase64 } from './blob-signature.js';
 import { decodePem } from './keys.js';
 import { isSigstoreBundle, SIGSTORE_BUNDLE_MEDIA_TYPE } from './sigstore-bundle.js';
 
@@ -68,6 +69,6 @@ export async function readBundleArgument(path: string): Promise<BundledSignature
 
 function base64Field(value: string, field: string, fail: (why: string) => never): Buffer {
   const text = value.replace(/\s/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text)) fail(`${field} is not base64`);
+  if (!isBase64(text)) fail(`${field} is not base64`);
   return Buffer.from(text, 'base64');
 }

@@ -54,7 +54,8 @@ export async function readSignatureArgument(value: string): Promise<Buffer> {
   return checkLength(isBase64(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0), value, false);
 }
 
-function isBase64(text: string): boolean {
+/** Standard base64, padded or not, without white space (the form cosign's signatures and bundles use). */
+export function isBase64(text: string): boolean {
   return /^[A-Za-z0-9+/]+={0,2}$/.test(text);
 }
 
