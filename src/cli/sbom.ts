@@ -43,6 +43,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv) });
     let sbom;
     let desc;
+    let attachedDigest: string | undefined;
     try {
       const root = await readManifest(opened.storage, opened.root, { name: opened.name });
       desc = isIndex(root.parsed) ? await platformManifest(opened.storage, root, { name: opened.name, ...(platform ? { platform } : {}), noMatch: noManifestFor(opened.name) }) : root.descriptor;
@@ -58,6 +59,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
         try {
           const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, prepared.mediaType, [madeBlob(() => prepared.chunks(), prepared.mediaType, `the SBOM of ${opened.name}`)]);
           out.info(`attached the SBOM as ${repository}@${attached.manifest.digest}`);
+          attachedDigest = attached.manifest.digest;
           await client.close();
         } catch (err) {
           await client.destroy();
@@ -77,5 +79,13 @@ export const sbomCommand: CliCommand<SbomArgs> = {
       for (const chunk of chunks) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
     }
     out.info(`SBOM of ${opened.name} (${desc.digest}): ${count(sbom.files.length, 'file')}, ${count(sbom.packages.length, 'package')} (${format === 'spdx' ? 'SPDX 2.3' : 'CycloneDX 1.6'})`);
+    // Without -o the SBOM itself is the output, --json or not; with -o a script is told what was written, as blob -o --json tells it.
+    if (out.json && argv.output !== undefined && argv.output !== '-') {
+      const { resolve } = await import('node:path');
+      out.result('', {
+        image: argv.image, digest: desc.digest, format, mediaType: sbom.mediaType, output: resolve(argv.output),
+        files: sbom.files.length, packages: sbom.packages.length, ...(attachedDigest ? { attached: attachedDigest } : {}),
+      });
+    }
   },
 };

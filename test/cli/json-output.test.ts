@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -49,9 +49,9 @@ describe('--json output matches docs/json/*.schema.json', () => {
     for (const file of readdirSync(SCHEMA_DIR)) validate(file, {});
   });
 
-  it('every command has a schema (but sbom, whose output is an SPDX or CycloneDX document)', () => {
+  it('every command has a schema', () => {
     const files = readdirSync(SCHEMA_DIR);
-    const missing = commandEntries.map((e) => e.name).filter((name) => name !== 'sbom' && !files.includes(`${name}.schema.json`));
+    const missing = commandEntries.map((e) => e.name).filter((name) => !files.includes(`${name}.schema.json`));
     assert.deepEqual(missing, []);
   });
 
@@ -104,6 +104,12 @@ describe('--json output matches docs/json/*.schema.json', () => {
     checked('verify-attestation.schema.json', runCli(['verify-attestation', `${ref}:1`, '--key', 'k.pub', '--json'], { cwd }));
     const referrers = checked('referrers.schema.json', runCli(['referrers', `${ref}:1`, '--json'], { cwd }));
     assert.equal((referrers.manifests as unknown[]).length, 2, 'the attached notes and the attestation');
+    // sbom -o: the file holds the SBOM, stdout says what was written (without -o, stdout is the SBOM).
+    const sbom = checked('sbom.schema.json', runCli(['sbom', `${ref}:1`, '-o', 'one.cdx.json', '--sbom-format', 'cyclonedx', '--attach', '--json'], { cwd }));
+    assert.equal(sbom.output, join(cwd, 'one.cdx.json'));
+    assert.equal((JSON.parse(readFileSync(join(cwd, 'one.cdx.json'), 'utf8')) as { bomFormat: string }).bomFormat, 'CycloneDX');
+    const listed = JSON.parse(runCli(['referrers', `${ref}:1`, '--json'], { cwd }).stdout) as { manifests: { digest: string }[] };
+    assert.ok(listed.manifests.some((m) => m.digest === sbom.attached), 'the attached digest is the referrer the registry lists');
 
     checked('error.schema.json', runCli(['push', '--foo', `${ref}:1`, '--json'], { cwd }), 2);
     checked('error.schema.json', runCli(['build', '--compression', 'lz4', '--json'], { cwd }), 2);
