@@ -40,11 +40,12 @@ export async function main(args: string[]): Promise<number> {
     const [{ parseWithYargs }, { loadCommands }] = await Promise.all([import('./yargs-cli.js'), import('./commands.js')]);
     return await parseWithYargs(checked, await loadCommands(), runCommand);
   } catch (err) {
-    return report(err, out);
+    return reportFailure(err, out);
   }
 }
 
-function report(err: unknown, out: Output): number {
+/** The exit status of a failed command, after its line on stderr and (--json) its error document on stdout. */
+export function reportFailure(err: unknown, out: Output, stderr: NodeJS.WriteStream = process.stderr): number {
   if (isOcipushError(err)) {
     out.error(err.message);
     if (out.json) out.writeJson({ error: { code: err.code, message: err.message } });
@@ -59,9 +60,23 @@ function report(err: unknown, out: Output): number {
   }
   // stdout closed by its reader (ocipush export | head): end quietly, as a Unix tool killed by SIGPIPE.
   if (e?.code === 'EPIPE') return 141;
-  // A defect: its stack as it is (secrets redacted), for the bug report.
+  // A defect: its stack as it is (secrets redacted), for the bug report; a script reading --json
+  // still gets the error document every failure promises, naming the defect in one line.
   out.clearLive();
-  process.stderr.write(`ocipush: internal error: ${redact(e?.stack ?? String(err))}\n`);
+  stderr.write(`ocipush: internal error: ${redact(e?.stack ?? String(err))}\n`);
+  if (out.json) out.writeJson({ error: { code: 'EINTERNAL', message: `internal error: ${oneLine(e?.message ?? String(err))}` } });
+  return 70;
+}
+
+/**
+ * The event loop ran dry while the command had not finished (a stream that never ended): a
+ * defect, and a failure, never exit 0. The bin calls this from 'beforeExit'.
+ */
+export function reportStalled(args: string[], stdout: NodeJS.WriteStream = process.stdout, stderr: NodeJS.WriteStream = process.stderr): number {
+  const message = 'internal error: the command stopped before it finished (an operation never completed)';
+  const out = new Output({ json: wantsJson(args) }, stdout, stderr);
+  out.error(message);
+  if (out.json) out.writeJson({ error: { code: 'EINTERNAL', message } });
   return 70;
 }
 
@@ -71,7 +86,7 @@ function commandLabel(cmd: CliCommand<any>, argv: Record<string, unknown>): stri
   return typeof argv.action === 'string' ? `${name} ${argv.action}` : name;
 }
 
-function wantsJson(args: string[]): boolean {
+export function wantsJson(args: string[]): boolean {
   const end = args.indexOf('--');
   return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--json' || a === '--json=true');
 }

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import { reportFailure, reportStalled } from '../../src/cli/main.js';
+import { Output } from '../../src/cli/output.js';
+import { validate } from './json-schema.js';
+
+/** A stream standing in for stdout or stderr, keeping what was written. */
+function capture(): { stream: NodeJS.WriteStream; text: () => string } {
+  const stream = new PassThrough();
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  return { stream: stream as unknown as NodeJS.WriteStream, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+/**
+ * A defect (an error that is no OcipushError) is reported as every failure is: one line on
+ * stderr (here with its stack, for the bug report) and, with --json, the error document that
+ * docs/json/error.schema.json promises for any exit status but 0.
+ */
+describe('cli main: a defect still answers in JSON', () => {
+  it('reportFailure: a plain Error gives exit 70, the stack on stderr, an EINTERNAL document on stdout', () => {
+    const stdout = capture();
+    const stderr = capture();
+    const err = new TypeError("Cannot read properties of undefined (reading 'digest')\nsecond line");
+    const code = reportFailure(err, new Output({ json: true }, stdout.stream, stderr.stream), stderr.stream);
+    assert.equal(code, 70);
+    assert.match(stderr.text(), /^ocipush: internal error: TypeError: Cannot read properties/);
+    const doc = JSON.parse(stdout.text()) as { error: { code: string; message: string } };
+    assert.deepEqual(validate('error.schema.json', doc), []);
+    assert.deepEqual(doc.error, { code: 'EINTERNAL', message: "internal error: Cannot read properties of undefined (reading 'digest') second line" });
+  });
+
+  it('reportFailure without --json: stdout stays empty', () => {
+    const stdout = capture();
+    const stderr = capture();
+    assert.equal(reportFailure(new Error('boom'), new Output({}, stdout.stream, stderr.stream), stderr.stream), 70);
+    assert.equal(stdout.text(), '');
+    assert.match(stderr.text(), /internal error: Error: boom/);
+  });
+
+  it('reportStalled: a command whose work never finished is exit 70 with one line, and the document with --json', () => {
+    const stdout = capture();
+    const stderr = capture();
+    assert.equal(reportStalled(['push', 'r/a:1', '--json'], stdout.stream, stderr.stream), 70);
+    assert.equal(stderr.text(), 'ocipush: internal error: the command stopped before it finished (an operation never completed)\n');
+    const doc = JSON.parse(stdout.text()) as { error: { code: string } };
+    assert.deepEqual(validate('error.schema.json', doc), []);
+    assert.equal(doc.error.code, 'EINTERNAL');
+    const quiet = capture();
+    reportStalled(['push', 'r/a:1', '--', '--json'], quiet.stream, capture().stream);
+    assert.equal(quiet.text(), '', 'a --json after -- is an argument, not the flag');
+  });
+});
