@@ -57,6 +57,16 @@ export function fromSystemError(err: unknown, path: string, what = 'cannot acces
   return new OcipushError(code, `${what} ${path}: ${reason}`, { path, cause: err });
 }
 
+/**
+ * A write that failed: EIO whatever the system's reason (a full or read-only disk, a directory
+ * the user may not write), so a script matching on the code never reads a failed write as
+ * a failed read.
+ */
+export function fromWriteError(err: unknown, path: string, what = 'cannot write'): OcipushError {
+  if (err instanceof OcipushError) return err;
+  return new OcipushError('EIO', `${what} ${path}: ${systemReason(err as NodeJS.ErrnoException)}`, { path, cause: err });
+}
+
 export function systemReason(e: NodeJS.ErrnoException | undefined): string {
   switch (e?.code) {
     case 'ENOENT': return 'no such file or directory';

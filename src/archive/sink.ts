@@ -1,7 +1,7 @@
 import { open, rename, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { OcipushError, systemReason } from '../errors.js';
+import { OcipushError, fromWriteError } from '../errors.js';
 import { tempNameFor } from '../content/atomic.js';
 import { trackTemp } from '../content/cleanup.js';
 
@@ -21,8 +21,7 @@ export interface ArchiveSink {
 }
 
 export function writeError(err: unknown, path: string): OcipushError {
-  if (err instanceof OcipushError) return err;
-  return new OcipushError('EIO', `cannot write ${path}: ${systemReason(err as NodeJS.ErrnoException)}`, { path, cause: err });
+  return fromWriteError(err, path);
 }
 
 export async function openFileSink(target: string): Promise<ArchiveSink> {

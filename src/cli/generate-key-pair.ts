@@ -15,7 +15,7 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
     .example('COSIGN_PASSWORD=… $0 generate-key-pair --output-prefix release', 'writes release.key and release.pub'),
   run: async (argv, out: Output) => {
     const { writeFile } = await import('node:fs/promises');
-    const { fromSystemError, OcipushError } = await import('../errors.js');
+    const { fromWriteError, OcipushError } = await import('../errors.js');
     const { generateKeyPair } = await import('../supply-chain/keys.js');
     const { keyPassword } = await import('./key-options.js');
     const keyPath = `${argv.outputPrefix}.key`;
@@ -32,8 +32,8 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
       password.fill(0);
     }
     // Exclusive creation: never overwrite a key that appeared meanwhile; the private key is readable by its owner only.
-    await writeFile(keyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' }).catch((err) => { throw fromSystemError(err, keyPath, 'cannot write'); });
-    await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' }).catch((err) => { throw fromSystemError(err, pubPath, 'cannot write'); });
+    await writeFile(keyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' }).catch((err) => { throw fromWriteError(err, keyPath, 'cannot write'); });
+    await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' }).catch((err) => { throw fromWriteError(err, pubPath, 'cannot write'); });
     out.info(`Private key written to ${keyPath}`);
     out.info(`Public key written to ${pubPath}`);
     // Paths in a --json document are absolute, as every command's are (README).

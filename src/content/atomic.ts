@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { fromSystemError } from '../errors.js';
+import { fromSystemError, fromWriteError } from '../errors.js';
 import { trackTemp } from './cleanup.js';
 
 /** A hidden temp name beside `target`, so the final rename stays on one file system. */
@@ -19,7 +19,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string 
   // would replace the node itself (as root) or fail (as anyone else), as archives' sinks know.
   const existing = await stat(target).catch(() => undefined);
   if (existing && !existing.isFile() && !existing.isDirectory()) {
-    await writeFile(target, data).catch((err: unknown) => { throw fromSystemError(err, target, 'cannot write'); });
+    await writeFile(target, data).catch((err: unknown) => { throw fromWriteError(err, target, 'cannot write'); });
     return;
   }
   const tmp = tempDir === undefined ? tempNameFor(target) : join(tempDir, basename(tempNameFor(target)));
@@ -36,7 +36,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string 
   } catch (err) {
     await fh?.close().catch(() => {});
     await rm(tmp, { force: true }).catch(() => {});
-    throw fromSystemError(err, target, 'cannot write');
+    throw fromWriteError(err, target, 'cannot write');
   } finally {
     untrack();
   }
@@ -68,7 +68,7 @@ export async function makeDirectory(path: string, what = 'cannot create', mode?:
       await mkdir(d, mode);
     } catch (err) {
       // EEXIST: made meanwhile by another process, as mkdir -p allows.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, path, what);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromWriteError(err, path, what);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { rmdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fromSystemError } from '../errors.js';
+import { fromWriteError } from '../errors.js';
 import { trackTemp } from './cleanup.js';
 import { makeDirectory } from './atomic.js';
 import { withLock, type LockOptions } from './lock.js';
@@ -42,7 +42,7 @@ export class IngestSession {
             return;
           } catch (err) {
             // A session closing at the same moment removed the empty ingest directory: again.
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw fromSystemError(err, ingest, 'cannot write to');
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw fromWriteError(err, ingest, 'cannot write to');
           }
         }
       }, options);

@@ -1,6 +1,6 @@
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { OcipushError, fromSystemError } from '../errors.js';
+import { OcipushError, fromWriteError } from '../errors.js';
 import { currentOwner, describeOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
 import { isLockName } from './lock-names.js';
 
@@ -63,7 +63,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
     await writeFile(join(candidate, OWNER), JSON.stringify(owner));
   } catch (err) {
     await rm(candidate, { recursive: true, force: true }).catch(() => {});
-    throw fromSystemError(err, lockPath, 'cannot lock');
+    throw fromWriteError(err, lockPath, 'cannot lock');
   }
   const stopBeating = keepAlive(join(candidate, OWNER));
   let delay = 5;
@@ -75,7 +75,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
         break;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR' && code !== 'EISDIR') throw fromSystemError(err, lockPath, 'cannot lock');
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR' && code !== 'EISDIR') throw fromWriteError(err, lockPath, 'cannot lock');
       }
       const judged = await judge(lockPath);
       if (!judged) continue; // released meanwhile

@@ -2,7 +2,7 @@ import { close, fdatasync, fsync, open, writev } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fromSystemError } from '../errors.js';
+import { fromWriteError } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
 import { tempNameFor } from './atomic.js';
 import { trackTemp } from './cleanup.js';
@@ -54,7 +54,7 @@ export class StagedBlob {
     const blob = new StagedBlob(tempNameFor(join(dir, 'blob')), where, algorithm, options.syncEvery ?? SYNC_EVERY);
     await new Promise<void>((resolve, reject) => {
       open(blob.tempPath, 'wx', 0o644, (err, fd) => {
-        if (err) { blob.untrack(); reject(fromSystemError(err, where, 'cannot write to')); return; }
+        if (err) { blob.untrack(); reject(fromWriteError(err, where, 'cannot write to')); return; }
         blob.fd = fd;
         resolve();
       });
@@ -77,7 +77,7 @@ export class StagedBlob {
       await rename(this.tempPath, target);
     } catch (err) {
       await rm(this.tempPath, { force: true }).catch(() => {});
-      throw fromSystemError(err, target, 'cannot store blob');
+      throw fromWriteError(err, target, 'cannot store blob');
     } finally {
       this.settled = true;
       this.untrack();
@@ -95,7 +95,7 @@ export class StagedBlob {
 
   private writeAll(buffers: Buffer[], callback: (err?: Error | null) => void): void {
     writev(this.fd!, buffers, (err, written) => {
-      if (err) { callback(fromSystemError(err, this.where, 'cannot write to')); return; }
+      if (err) { callback(fromWriteError(err, this.where, 'cannot write to')); return; }
       const total = buffers.reduce((n, b) => n + b.length, 0);
       this.unsynced += written;
       if (this.unsynced >= this.syncEvery && !this.syncing) this.syncEarly();
@@ -123,7 +123,7 @@ export class StagedBlob {
     this.earlySyncs++;
     fdatasync(this.fd!, (err) => {
       this.syncing = false;
-      if (err) this.syncError ??= fromSystemError(err, this.where, 'cannot write to');
+      if (err) this.syncError ??= fromWriteError(err, this.where, 'cannot write to');
       const next = this.afterSync;
       this.afterSync = undefined;
       next?.();
@@ -136,9 +136,9 @@ export class StagedBlob {
     if (this.syncError) { callback(this.syncError); return; }
     const fd = this.fd!;
     fsync(fd, (err) => {
-      if (err) { callback(fromSystemError(err, this.where, 'cannot write to')); return; }
+      if (err) { callback(fromWriteError(err, this.where, 'cannot write to')); return; }
       this.fd = undefined;
-      close(fd, (closeErr) => callback(closeErr ? fromSystemError(closeErr, this.where, 'cannot write to') : null));
+      close(fd, (closeErr) => callback(closeErr ? fromWriteError(closeErr, this.where, 'cannot write to') : null));
     });
   }
 

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { fromSystemError, OcipushError } from '../errors.js';
+import { fromWriteError, OcipushError } from '../errors.js';
 import { trackTemp } from '../content/cleanup.js';
 import { readTar } from './archive.js';
 import type { ArchiveRef } from './tree.js';
@@ -51,11 +51,11 @@ export class ArchiveFiles {
 
   async extractAll(): Promise<void> {
     if (!this.pending) return;
-    this.dir = await mkdtemp(join(this.parent, '.ocipush-files-')).catch((err) => { throw fromSystemError(err, this.parent, 'cannot write to'); });
+    this.dir = await mkdtemp(join(this.parent, '.ocipush-files-')).catch((err) => { throw fromWriteError(err, this.parent, 'cannot write to'); });
     this.untrack = trackTemp(this.dir);
     for (const [data, name] of this.data) {
       const path = this.resolve(name);
-      await writeFile(path, data, { flag: 'wx', mode: 0o600 }).catch((err) => { throw fromSystemError(err, path, 'cannot write'); });
+      await writeFile(path, data, { flag: 'wx', mode: 0o600 }).catch((err) => { throw fromWriteError(err, path, 'cannot write'); });
     }
     for (const [archive, entries] of this.wanted) {
       const left = new Set(entries.keys());
@@ -78,7 +78,7 @@ export class ArchiveFiles {
 
 async function writeBody(body: AsyncIterable<Buffer>, path: string): Promise<void> {
   const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  const failed = once(out, 'error').then(([err]) => { throw fromSystemError(err, path, 'cannot write'); });
+  const failed = once(out, 'error').then(([err]) => { throw fromWriteError(err, path, 'cannot write'); });
   failed.catch(() => {});
   for await (const chunk of body) {
     if (!out.write(chunk)) await Promise.race([once(out, 'drain'), failed]);

@@ -155,3 +155,47 @@ describe('a full or read-only disk', () => {
     assertOneLineError(r, /read-only file system$/);
   });
 });
+
+/**
+ * A layout the user may not write (here made immutable with chattr, which stops root too; a
+ * user without permission meets EACCES the same way): the failed write is EIO, as a full or
+ * read-only disk is, never EREAD (a failed read), and the layout is left as it was.
+ */
+describe('a layout whose directories refuse writes', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  const locked: string[] = [];
+  const chattr = (flag: string, path: string): boolean => spawnSync('chattr', [flag, path], { stdio: 'pipe' }).status === 0;
+
+  before(async () => {
+    tmp = await tempDir();
+  });
+  after(async () => {
+    for (const path of locked) chattr('-i', path);
+    await tmp?.cleanup();
+  });
+
+  it('build --json: the blob store and the index lock answer EIO with one line naming the path', (t) => {
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const layout = join(tmp.path, 'layout');
+    assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', 'one', '-q']));
+    writeFileSync(join(rootfs, 'hello'), 'changed\n');
+    const blobs = join(layout, 'blobs', 'sha256');
+    if (!chattr('+i', blobs)) return t.skip('chattr +i is not supported on this file system');
+    locked.push(blobs);
+    const before = readdirSync(blobs).sort();
+    let r = runCli(['build', rootfs, '--layout', layout, '--tag', 'two', '--json', '-q']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^ocipush: cannot store blob .*: permission denied\n$/);
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'EIO');
+    assert.deepEqual(readdirSync(blobs).sort(), before);
+    chattr('-i', blobs);
+    assert.ok(chattr('+i', layout));
+    locked.push(layout);
+    r = runCli(['build', rootfs, '--layout', layout, '--tag', 'two', '--json', '-q']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^ocipush: cannot lock .*index\.json\.lock: permission denied\n$/);
+    assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'EIO');
+  });
+});
