@@ -74,13 +74,19 @@ export async function recordCachedLayers(layout: OciLayout, layers: OriginLayer[
 
 /**
  * After the image is stored: the layers this build made go to the registry cache now
- * (`cacheWrite`), or are noted for the push that takes them to a registry.
+ * (`cacheWrite`), or are noted for the push that takes them to a registry. With `cacheWrite`, a
+ * layer reused from the layout's own cache goes too when the registry cache lacks it (it was
+ * built without --cache-repo, or while the cache registry was down): else a fresh runner would
+ * never find it, however often this one builds.
  */
 export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], options: ImageOutputOptions, cache: BuildCache): Promise<void> {
   if (options.cacheRepo === undefined) return;
   const built = layers.filter((l) => l.origin === 'built');
   if (cache.cache && options.cacheWrite) {
-    for (const layer of built) await cache.cache.store(layer.diffId, cache.settings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
+    const registryCache = cache.cache;
+    const reused = [];
+    for (const layer of layers) if (layer.origin === 'local-cache' && !(await registryCache.holds(layer.diffId, cache.settings))) reused.push(layer);
+    for (const layer of [...built, ...reused]) await registryCache.store(layer.diffId, cache.settings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
     return;
   }
   await updatePendingCacheEntries(layout.root, new Map(built.map((l) => [l.descriptor.digest, {

@@ -117,6 +117,26 @@ export class RegistryLayerCache {
   }
 
   /**
+   * Whether the cache has a usable entry for this layer (its blob there too). Asked for a layer a
+   * build reused from its own layout, which --cache-write stores only when the cache lacks it. A
+   * registry that fails is one warning, and then nothing is written.
+   */
+  async holds(diffId: Digest, settings: CacheSettings): Promise<boolean> {
+    if (this.down) return true;
+    try {
+      const tag = cacheTag(diffId, settings);
+      const { bytes, descriptor } = await this.repository.fetchManifest(tag);
+      const layer = checkEntry(parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType), diffId, settings);
+      return layer !== undefined && await this.repository.exists(layer.descriptor);
+    } catch (err) {
+      if (err instanceof OcipushError && (err.code === 'ENOTFOUND' || err.code === 'EDIGEST' || err.code === 'EINVALID')) return false;
+      this.down = true;
+      this.warn(`layer cache ${this.name}: ${(err as Error).message}; not writing to it`);
+      return true;
+    }
+  }
+
+  /**
    * Puts a built layer in the cache: the blob (mounted from `mountFrom` where the registry can,
    * else uploaded from `source`), then the entry that names it. A failure is a warning.
    */

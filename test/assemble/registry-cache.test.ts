@@ -288,6 +288,36 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     }
   });
 
+  it('--cache-write stores a layer its layout already had (a local cache hit) that the registry cache lacks, and only once', async () => {
+    // A tree of its own: no entry for it yet. The first build has no registry cache (as one that
+    // found the cache registry down): only the layout's own cache knows the layer.
+    const own = join(tmp.path, 'tree-local-hit');
+    mkdirSync(own);
+    writeFileSync(join(own, 'local.bin'), pseudoRandom(300_000, 'runner-local'));
+    // The layout's cache records no tree changed in the last two seconds (git's racy rule): a
+    // lower bound on time, whatever the machine's speed.
+    await new Promise((r) => setTimeout(r, 2500));
+    const layout = join(tmp.path, 'runner-local', 'layout');
+    const args = ['build', own, '--layout', layout, '--tag', 'app:1', '--owner', '0:0', '--json'];
+    const first = runner('runner-local', args);
+    assert.equal(first.status, 0, first.stderr);
+    const layer = (JSON.parse(first.stdout) as BuildJson).layers[0]!;
+    const tag = cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip', level: DEFAULT_GZIP_LEVEL });
+    const again = runner('runner-local', [...args, '--cache-repo', cacheRepo, '--cache-write']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as BuildJson).layers[0]!.source, 'local-cache');
+    const entry = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cacheRepo}:${tag}`])) as { layers: { digest: string }[] };
+    assert.equal(entry.layers[0]!.digest, layer.digest, 'the entry names the layout\'s blob');
+    const third = runner('runner-local', [...args, '--cache-repo', cacheRepo, '--cache-write']);
+    assert.equal(third.status, 0, third.stderr);
+    const unchanged = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cacheRepo}:${tag}`])) as unknown;
+    assert.deepEqual(unchanged, entry, 'an entry already there is not written again (its created time would move)');
+    // And a fresh runner now gets it from the registry.
+    const fresh = runner('runner-fresh', ['build', own, '--layout', join(tmp.path, 'runner-fresh', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json', '--cache-repo', cacheRepo]);
+    assert.equal(fresh.status, 0, fresh.stderr);
+    assert.equal((JSON.parse(fresh.stdout) as BuildJson).layers[0]!.source, 'registry-cache');
+  });
+
   it('a cache registry that is down is one warning and a correct build', async () => {
     const down = runner('runner7', ['build', tree, '--layout', join(tmp.path, 'runner7', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json',
       '--cache-repo', '127.0.0.1:9/ci/cache']);
