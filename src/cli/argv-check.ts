@@ -32,6 +32,13 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'version', aliases: [], type: 'boolean', array: false, describe: 'Show version number' },
 ];
 
+/** `--json`, `-q`, `--quiet=false`: a global flag, which takes no value (GLOBAL_FLAGS are all boolean). */
+function isGlobalFlag(arg: string): boolean {
+  const [flag, value] = arg.split('=', 2) as [string, string | undefined];
+  if (value !== undefined && value !== 'true' && value !== 'false') return false;
+  return Object.entries(GLOBAL_FLAGS).some(([name, o]) => flag === `--${name}` || ('alias' in o && flag === `-${o.alias}`));
+}
+
 interface YargsOption {
   alias?: string | string[];
   type?: OptionSpec['type'];
@@ -99,7 +106,7 @@ export async function checkArgs(args: string[]): Promise<string[]> {
   if (!entry) {
     // Only global flags before it (`--json push`): this word is the command. (`--layout L push`
     // is left to yargs, which reads L as the option's value.)
-    if (!args.slice(0, commandIndex).every((a) => /^(?:--json|--quiet|-q)(?:=true|=false)?$/.test(a))) return args;
+    if (!args.slice(0, commandIndex).every(isGlobalFlag)) return args;
     return await helpOrUnknown(args, commandIndex);
   }
   const spec = describeCommand(await entry.load());
