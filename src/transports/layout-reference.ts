@@ -52,17 +52,19 @@ export interface LayoutTarget {
 }
 
 /**
- * `oci:DIR[:NAME]` (skopeo's syntax), or a directory holding an `oci-layout` file. Anything else
- * is not a layout (and is read as a registry reference by the caller).
+ * `oci:DIR[:NAME]` (skopeo's syntax: the directory ends at the first colon, so NAME may be a full
+ * reference), or a directory holding an `oci-layout` file. Anything else is not a layout (and is
+ * read as a registry reference by the caller).
  */
 export function parseLayoutTarget(text: string): LayoutTarget | undefined {
   if (text.startsWith('oci:')) {
     const rest = text.slice(4);
-    // The name follows the last colon after the last slash: oci:/tmp/l:v1, oci:l@sha256:… .
+    // oci:DIR@sha256:… names an image by digest.
     const at = rest.lastIndexOf('@');
-    if (at > rest.lastIndexOf('/') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at) || '.', name: rest.slice(at + 1) };
-    const slash = rest.lastIndexOf('/');
-    const colon = rest.indexOf(':', slash + 1);
+    if (at >= 0 && !rest.slice(0, at).includes(':') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at) || '.', name: rest.slice(at + 1) };
+    // The name is everything after the first colon, as skopeo splits it: podman and skopeo write
+    // full references as names (oci:DIR:localhost/app:1, oci:DIR:example.com/app:1).
+    const colon = rest.indexOf(':');
     if (colon >= 0) return { dir: rest.slice(0, colon) || '.', name: rest.slice(colon + 1) || undefined };
     return { dir: rest || '.' };
   }

@@ -72,6 +72,7 @@ describe('CLI arguments', () => {
     assert.deepEqual(parseLayoutTarget('oci:/tmp/l:v1'), { dir: '/tmp/l', name: 'v1' });
     assert.deepEqual(parseLayoutTarget('oci:/tmp/l'), { dir: '/tmp/l' });
     assert.deepEqual(parseLayoutTarget('oci:rel/dir:app:1'), { dir: 'rel/dir', name: 'app:1' });
+    assert.deepEqual(parseLayoutTarget('oci:/tmp/l:localhost/app:1'), { dir: '/tmp/l', name: 'localhost/app:1' });
     const digest = `sha256:${'a'.repeat(64)}`;
     assert.deepEqual(parseLayoutTarget(`oci:/tmp/l@${digest}`), { dir: '/tmp/l', name: digest });
     assert.equal(parseLayoutTarget('registry.example/app:1'), undefined);
