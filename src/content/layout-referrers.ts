@@ -8,10 +8,18 @@ import { MAX_MANIFEST_BYTES } from './verify.js';
 /**
  * OCI 1.1 referrers kept in a layout (an SBOM a build made, say), as oras keeps them: untagged
  * `index.json` entries that carry their `artifactType`, whose manifests name a `subject`. They
- * are not images: a layout's "only image" and its tags never count them.
+ * are not images: a layout's "only image" and its tags never count them, and they leave with
+ * their subject. An entry that also has a name (`oras push --oci-layout DIR:TAG`, `artifact
+ * push`, a tag given to an SBOM) is the layout's own, as oras-go's gc keeps every tagged one: it
+ * counts as the layout's content and stays until its name is deleted.
  */
 
 export function isReferrerEntry(entry: Descriptor): boolean {
+  return entry.artifactType !== undefined && entry.annotations?.[Annotation.RefName] === undefined;
+}
+
+/** An entry that may be a referrer, named or not: what the referrers of a subject are looked for among. */
+export function hasArtifactType(entry: Descriptor): boolean {
   return entry.artifactType !== undefined;
 }
 
@@ -37,8 +45,10 @@ export interface LayoutReferrer {
 /** The referrers of `subject` the layout holds, oldest first. */
 export async function layoutReferrers(layout: OciLayout, subject: Pick<Descriptor, 'digest'>): Promise<LayoutReferrer[]> {
   const found: LayoutReferrer[] = [];
+  const seen = new Set<string>();
   for (const entry of (await layout.readIndex()).manifests) {
-    if (!isReferrerEntry(entry) || !(await layout.exists(entry))) continue;
+    if (!hasArtifactType(entry) || seen.has(entry.digest) || !(await layout.exists(entry))) continue;
+    seen.add(entry.digest);
     const bytes = await layout.readBlob(entry, MAX_MANIFEST_BYTES);
     const manifest = JSON.parse(bytes.toString('utf8')) as ImageManifest;
     if (manifest.subject?.digest === subject.digest) found.push({ descriptor: entry, bytes, manifest });

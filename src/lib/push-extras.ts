@@ -7,7 +7,7 @@ import type { LazyBlobs } from '../transfer/lazy-blobs.js';
 import type { Repository } from '../registry/repository.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { PushedReferrer } from '../transfer/push-referrers.js';
-import { isReferrerEntry } from '../content/layout-referrers.js';
+import { hasArtifactType } from '../content/layout-referrers.js';
 import { PENDING_CACHE_ENTRIES_FILE } from '../content/layout-files.js';
 import { Annotation } from '../oci/descriptor.js';
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
@@ -40,7 +40,7 @@ export async function pushExtras(p: {
   const cosignCopy = names.some((name) => wanted.has(name))
     ? import('../transfer/push-referrers.js').then((m) => m.pushLayoutCosignTags(p.source, p.repository, subjects, names, { concurrency: p.concurrency }))
     : undefined;
-  const ociReferrers = index.manifests.some(isReferrerEntry)
+  const ociReferrers = index.manifests.some(hasArtifactType)
     ? import('../transfer/push-referrers.js').then((m) => m.pushLayoutReferrers(p.layout, p.source, p.repository, p.root, { concurrency: p.concurrency }))
     : undefined;
   // A `.att` the layout holds under cosign's name goes up first, and the provenance is appended

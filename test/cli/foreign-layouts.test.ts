@@ -1,18 +1,26 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 
 // Layouts other tools wrote, read and rewritten by ocipush's verbs, then read back by those tools.
 
 let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
 let built: string;
 let digest: string;
 
 const umociNames = (layout: string) => run('umoci', ['ls', '--layout', layout]).split('\n').filter(Boolean).sort();
 const skopeoDigest = (ref: string) => (JSON.parse(run('skopeo', ['inspect', ref])) as { Digest: string }).Digest;
+/** The digest skopeo computes of the manifest as it reads it (`skopeo inspect --raw`, then `skopeo manifest-digest`). */
+const skopeoRawDigest = (args: string[]) => {
+  const file = join(tmp.path, 'raw-manifest.json');
+  writeFileSync(file, run('skopeo', ['inspect', '--raw', ...args]));
+  return run('skopeo', ['manifest-digest', file]).trim();
+};
 
 before(async () => {
   tmp = await tempDir();
@@ -23,8 +31,10 @@ before(async () => {
   const r = await runCliAsync(['build', rootfs, '--layout', built, '--tag', 'app', '--json']);
   assertOk(r);
   digest = (JSON.parse(r.stdout) as { digest: string }).digest;
+  registry = await startRegistry();
 });
 after(async () => {
+  await registry?.stop();
   await tmp?.cleanup();
 });
 
@@ -44,5 +54,36 @@ describe('layouts other tools wrote', () => {
     assertOk(await runCliAsync(['delete', `oci:${copied}:localhost/app:2`]));
     assert.deepEqual(umociNames(copied), ['localhost/app:latest']);
     assert.equal(skopeoDigest(`oci:${copied}:localhost/app:latest`), digest);
+  });
+});
+
+describe('named entries that carry an artifactType (oras push --oci-layout DIR:TAG writes them)', () => {
+  it('the only named artifact of a layout is what push and copy take', async () => {
+    const layout = join(tmp.path, 'artifact');
+    writeFileSync(join(tmp.path, 'notes.txt'), 'notes\n');
+    const pushed = await runCliAsync(['artifact', 'push', `oci:${layout}:cfg`, '--artifact-type', 'application/vnd.example.config', join(tmp.path, 'notes.txt'), '--json']);
+    assertOk(pushed);
+    const artifact = (JSON.parse(pushed.stdout) as { digest: string }).digest;
+    assertOk(await runCliAsync(['push', `oci:${layout}`, `${registry.host}/notes:cfg`]));
+    assert.equal((JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/notes:cfg`])) as { artifactType: string }).artifactType, 'application/vnd.example.config');
+    assert.equal(skopeoRawDigest(['--tls-verify=false', `docker://${registry.host}/notes:cfg`]), artifact);
+    const copied = join(tmp.path, 'artifact-copy');
+    assertOk(await runCliAsync(['copy', `oci:${layout}`, `oci:${copied}:notes`]));
+    assert.deepEqual(umociNames(copied), ['notes']);
+  });
+
+  it('a named referrer stays when its subject\'s name is deleted, and gc keeps its blobs', async () => {
+    const layout = join(tmp.path, 'with-sbom');
+    assertOk(await runCliAsync(['build', join(tmp.path, 'rootfs'), '--layout', layout, '--tag', 'app', '--sbom']));
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] };
+    const sbom = index.manifests.find((d) => d.artifactType !== undefined)!.digest;
+    // Named as oras tag names a manifest in a layout: the entry keeps its artifactType.
+    assertOk(await runCliAsync(['tag', `oci:${layout}@${sbom}`, 'sbom']));
+    assertOk(await runCliAsync(['delete', `oci:${layout}:app`]));
+    assert.deepEqual(umociNames(layout), ['sbom']);
+    assertOk(await runCliAsync(['gc', '--layout', layout]));
+    const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:sbom`])) as { layers: { digest: string }[] };
+    assert.equal(skopeoRawDigest([`oci:${layout}:sbom`]), sbom);
+    assert.ok(existsSync(join(layout, 'blobs', 'sha256', manifest.layers[0]!.digest.slice('sha256:'.length))), 'the SBOM document is still in the layout');
   });
 });
