@@ -148,14 +148,15 @@ function registryName(source: OpenedSource): string | undefined {
 /**
  * The ref.name of an oci-archive given none. podman load reads it as the image's name, so a
  * registry source keeps its whole reference (as a docker archive's RepoTag does) and an archive
- * named `host/repo:tag` that name, never its bare tag (`1` would load as `localhost/1:latest`);
- * a layout's name stays as the layout has it (`oci:DIR:app` → `app`).
+ * or layout image named `host/repo:tag` (as podman save and skopeo name them) that name, never
+ * its bare tag (`1` would load as `localhost/1:latest`); a layout's name stays as the layout has
+ * it (`oci:DIR:app` → `app`, `oci:DIR:localhost/app:1` → `localhost/app:1`).
  */
 function ociArchiveName(source: OpenedSource): string | undefined {
   const from = source.endpoint;
   if (from.transport === 'registry') return registryName(source);
-  // (An archive image named by `@N` or a digest has no tag: it stays unnamed.)
-  if (from.transport !== 'oci' && from.name !== undefined && source.tag !== undefined) return from.name;
+  // (An image named by `@N` or a digest has no tag: it stays unnamed.)
+  if (from.name !== undefined && source.tag !== undefined) return from.name;
   return source.tag;
 }
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { podman } from '../archive/support.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
@@ -54,6 +55,33 @@ describe('layouts other tools wrote', () => {
     assertOk(await runCliAsync(['delete', `oci:${copied}:localhost/app:2`]));
     assert.deepEqual(umociNames(copied), ['localhost/app:latest']);
     assert.equal(skopeoDigest(`oci:${copied}:localhost/app:latest`), digest);
+  });
+});
+
+describe('layouts podman saved', () => {
+  it('podman save --format oci-dir names the image host:port/repo:tag: ocipush reads that name, and an oci-archive copied from it keeps it for podman load', async () => {
+    const p = podman(join(tmp.path, 'podman'));
+    try {
+      const name = 'localhost:5000/team/app:1';
+      const exported = join(tmp.path, 'exported.tar');
+      assertOk(await runCliAsync(['export', `oci:${built}:app=${name}`, '-o', exported, '-q']));
+      p.run(['load', '-q', '-i', exported]);
+      const saved = join(tmp.path, 'podman-oci-dir');
+      p.run(['save', '--format', 'oci-dir', '-o', saved, name]);
+      assert.deepEqual(umociNames(saved), [name]);
+      const inspected = await runCliAsync(['inspect', `oci:${saved}:${name}`, '--json']);
+      assertOk(inspected);
+      const savedDigest = (JSON.parse(inspected.stdout) as { digest: string }).digest;
+      assert.equal(savedDigest, skopeoDigest(`oci:${saved}:${name}`));
+
+      const archive = join(tmp.path, 'from-podman-dir.tar');
+      assertOk(await runCliAsync(['copy', '-q', `oci:${saved}:${name}`, `oci-archive:${archive}`]));
+      assert.equal(skopeoDigest(`oci-archive:${archive}:${name}`), savedDigest);
+      p.run(['rmi', name]);
+      assert.match(p.run(['load', '-i', archive]), new RegExp(`Loaded image: ${name}\n`));
+    } finally {
+      p.cleanup();
+    }
   });
 });
 
