@@ -44,7 +44,7 @@ export async function copyAllTags(
   checkRepositoryEnds(source, destination);
   const { out } = context;
   const { signing } = options;
-  const listed = await listSourceTags(source, context);
+  const listed = await listSourceTags(source, destination, context);
   const { tagPattern } = options;
   const everyImage = listed.filter((t) => !REFERRER_TAG.test(t.tag));
   const images = tagPattern ? everyImage.filter((t) => tagPattern.test(t.tag)) : everyImage;
@@ -91,6 +91,8 @@ export async function copyAllTags(
   });
   async function copyTag({ tag, name }: { tag: string; name: string }, index: number, decide: () => void): Promise<void> {
     const one = withName(source, name);
+    // Into a layout, each image under its name there (a layout's name whole, a registry's tag).
+    const to = destination.transport === 'oci' ? withName(destination, tag) : destination;
     const src = await openSource(one, { connect: (r) => context.clients.connect('src', r) });
     let imageContext = shared;
     let missing: string[] | undefined;
@@ -117,9 +119,9 @@ export async function copyAllTags(
     let copied: CopiedImage;
     if (earlier) {
       decide();
-      copied = await tagAlias(src, destination, await earlier, context);
+      copied = await tagAlias(src, to, await earlier, context);
     } else {
-      const copying = copyImage(one, destination, imageContext, src);
+      const copying = copyImage(one, to, imageContext, src);
       if (!wanted) {
         const named = copying.then((c) => c.report.destination);
         // Its failure is this job's to report; a tag waiting on it fails with it.
@@ -198,8 +200,11 @@ function checkRepositoryEnds(source: Endpoint, destination: Endpoint): void {
   }
 }
 
-/** The source's tags (a layout's names, with the tag each gives), as it lists them. */
-async function listSourceTags(source: Endpoint, context: CopyContext): Promise<{ tag: string; name: string }[]> {
+/**
+ * The source's tags (a layout's names, with the tag each gives), as it lists them. From a layout
+ * into a layout, a name is its own tag: `localhost/app:1` (podman save's, skopeo's) stays whole.
+ */
+async function listSourceTags(source: Endpoint, destination: Endpoint, context: CopyContext): Promise<{ tag: string; name: string }[]> {
   if (source.transport === 'registry') {
     const { listTags } = await import('../registry/tags.js');
     const client = await context.clients.connect('src', source.reference.registry);
@@ -211,7 +216,7 @@ async function listSourceTags(source: Endpoint, context: CopyContext): Promise<{
   try {
     // A layout may name an image `registry/repo:tag`: its tag is what a copy of that name gets.
     return (await layout.names()).filter((name) => name !== '').map((name) => {
-      const tag = nameTag(name);
+      const tag = destination.transport === 'oci' ? name : nameTag(name);
       if (tag === undefined) throw usageError(`${source.text}: the name ${name} holds no tag to copy it to`);
       return { tag, name };
     });

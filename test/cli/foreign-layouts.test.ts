@@ -56,6 +56,25 @@ describe('layouts other tools wrote', () => {
     assert.deepEqual(umociNames(copied), ['localhost/app:latest']);
     assert.equal(skopeoDigest(`oci:${copied}:localhost/app:latest`), digest);
   });
+
+  it('copy --all-tags from a layout into a layout keeps every name whole, two repositories\' same tag included', async () => {
+    const saved = join(tmp.path, 'two-repositories');
+    const rootfs = join(tmp.path, 'other-rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'other'), 'other\n');
+    const other = await runCliAsync(['build', rootfs, '--layout', built, '--tag', 'other', '--json']);
+    assertOk(other);
+    const otherDigest = (JSON.parse(other.stdout) as { digest: string }).digest;
+    run('skopeo', ['copy', `oci:${built}:app`, `oci:${saved}:localhost/app:1`]);
+    run('skopeo', ['copy', `oci:${built}:other`, `oci:${saved}:localhost/other:1`]);
+    run('skopeo', ['copy', `oci:${built}:app`, `oci:${saved}:v1`]);
+    const mirror = join(tmp.path, 'mirror');
+    assertOk(await runCliAsync(['copy', '--all-tags', `oci:${saved}`, `oci:${mirror}`]));
+    assert.deepEqual(umociNames(mirror), ['localhost/app:1', 'localhost/other:1', 'v1']);
+    assert.equal(skopeoDigest(`oci:${mirror}:localhost/app:1`), digest);
+    assert.equal(skopeoDigest(`oci:${mirror}:localhost/other:1`), otherDigest);
+    assert.equal(skopeoDigest(`oci:${mirror}:v1`), digest);
+  });
 });
 
 describe('layouts podman saved', () => {
