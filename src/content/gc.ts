@@ -2,7 +2,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OcipushError } from '../errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
-import type { Descriptor } from '../oci/descriptor.js';
+import { assertDescriptor, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import { isIndex, type AnyManifest } from '../oci/manifest.js';
 import { listSessions, sweepLayout } from './ingest.js';
@@ -76,6 +76,20 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
   return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, leftovers };
 }
 
+/**
+ * The OCI artifact manifest of image-spec 1.1's release candidates (`blobs`, `subject`), which
+ * oras 1.0 release candidates and notation wrote into layouts; 1.1 dropped it, oras-go's gc
+ * still follows it, and so does this one: its blobs are not garbage.
+ */
+const ARTIFACT_MANIFEST = 'application/vnd.oci.artifact.manifest.v1+json';
+
+function artifactManifestChildren(bytes: Buffer, digest: Digest): Descriptor[] {
+  const parsed = JSON.parse(bytes.toString('utf8')) as { blobs?: unknown; subject?: unknown };
+  const children = [...(Array.isArray(parsed.blobs) ? parsed.blobs : []), ...(parsed.subject !== undefined ? [parsed.subject] : [])];
+  children.forEach((d, i) => assertDescriptor(d, `artifact manifest ${digest}: descriptor ${i}`));
+  return children as Descriptor[];
+}
+
 /** Every digest reachable from index.json. A manifest that cannot be read stops the gc: sweeping on a partial view would lose blobs. */
 async function mark(layout: OciLayout): Promise<Set<Digest>> {
   const reached = new Set<Digest>();
@@ -85,7 +99,8 @@ async function mark(layout: OciLayout): Promise<Set<Digest>> {
     const desc = pending.pop()!;
     if (reached.has(desc.digest)) continue;
     reached.add(desc.digest);
-    if (!isManifestMediaType(desc.mediaType) && !isIndexMediaType(desc.mediaType)) continue;
+    const artifact = desc.mediaType === ARTIFACT_MANIFEST;
+    if (!isManifestMediaType(desc.mediaType) && !isIndexMediaType(desc.mediaType) && !artifact) continue;
     // A manifest the layout does not hold (a subject elsewhere, a platform not pulled) has nothing
     // here to reach; one index.json names is damage, and its config and layers are not garbage.
     if (!(await layout.exists(desc)) && !(await stat(layout.blobPath(desc.digest)).catch(() => undefined))) {
@@ -94,6 +109,10 @@ async function mark(layout: OciLayout): Promise<Set<Digest>> {
     }
     let manifest: AnyManifest;
     try {
+      if (artifact) {
+        pending.push(...artifactManifestChildren(await layout.readBlob(desc), desc.digest));
+        continue;
+      }
       manifest = await layout.readManifest(desc);
     } catch (err) {
       throw new OcipushError('ELAYOUT', `${layout.root}: cannot read manifest ${desc.digest} (${(err as Error).message}); gc removes nothing from a layout it cannot read whole`, { digest: desc.digest, cause: err });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -132,5 +133,37 @@ describe('named entries that carry an artifactType (oras push --oci-layout DIR:T
     const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:sbom`])) as { layers: { digest: string }[] };
     assert.equal(skopeoRawDigest([`oci:${layout}:sbom`]), sbom);
     assert.ok(existsSync(join(layout, 'blobs', 'sha256', manifest.layers[0]!.digest.slice('sha256:'.length))), 'the SBOM document is still in the layout');
+  });
+});
+
+describe('gc of a layout oras 1.0 release candidates wrote', () => {
+  it('keeps the blobs of an OCI artifact manifest (image-spec 1.1-rc: blobs, subject) that index.json names', async () => {
+    const layout = join(tmp.path, 'oras-rc');
+    run('skopeo', ['copy', `oci:${built}:app`, `oci:${layout}:app`]);
+    // What `oras push --oci-layout` of oras 1.0.0-rc wrote: an artifact manifest, named, its file a blob.
+    const put = (bytes: Buffer) => {
+      const hex = createHash('sha256').update(bytes).digest('hex');
+      writeFileSync(join(layout, 'blobs', 'sha256', hex), bytes);
+      return { digest: `sha256:${hex}`, size: bytes.length };
+    };
+    const file = put(Buffer.from('release notes\n'));
+    const manifest = Buffer.from(JSON.stringify({
+      mediaType: 'application/vnd.oci.artifact.manifest.v1+json',
+      artifactType: 'application/vnd.example.notes',
+      blobs: [{ mediaType: 'text/plain', ...file, annotations: { 'org.opencontainers.image.title': 'notes.txt' } }],
+    }));
+    const entry = { mediaType: 'application/vnd.oci.artifact.manifest.v1+json', ...put(manifest), artifactType: 'application/vnd.example.notes', annotations: { 'org.opencontainers.image.ref.name': 'notes' } };
+    const stray = put(Buffer.from('nothing names me\n'));
+    const indexPath = join(layout, 'index.json');
+    const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests: unknown[] };
+    index.manifests.push(entry);
+    writeFileSync(indexPath, JSON.stringify(index));
+
+    const r = await runCliAsync(['gc', '--layout', layout, '--json']);
+    assertOk(r);
+    assert.deepEqual((JSON.parse(r.stdout) as { removed: { digest: string }[] }).removed.map((b) => b.digest), [stray.digest]);
+    assert.ok(existsSync(join(layout, 'blobs', 'sha256', file.digest.slice('sha256:'.length))), 'the artifact\'s file is kept');
+    assert.deepEqual(umociNames(layout), ['app', 'notes']);
+    assert.equal(skopeoDigest(`oci:${layout}:app`), digest);
   });
 });
