@@ -41,6 +41,8 @@ export function looksLikeRegistryHost(component: string): boolean {
 export function parseReference(text: string): Reference {
   const fail = (why: string): never => { throw new OcipushError('EUSAGE', `invalid image reference "${text}": ${why}`); };
   if (!text) fail('empty');
+  // ./app would read as the registry host "." (a path: the caller's layout or archive forms name those).
+  if (/^\.{0,2}\//.test(text)) fail('a path, not a reference (a layout is named oci:DIR, an archive oci-archive:FILE or docker-archive:FILE)');
   let rest = text;
   let digest: Digest | undefined;
   const at = rest.indexOf('@');

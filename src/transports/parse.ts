@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { OcipushError } from '../errors.js';
 import { parseReference, type Reference } from '../oci/reference.js';
 import { parseLayoutTarget } from './layout-reference.js';
@@ -32,6 +34,8 @@ export function parseTransport(text: string): ImageLocation {
   }
   const layout = parseLayoutTarget(text);
   if (layout) return { transport: 'oci', path: layout.dir, ...(layout.name !== undefined ? { name: layout.name } : {}), text };
+  const notLayout = pathError(text);
+  if (notLayout) throw notLayout;
   const other = OTHER_TRANSPORTS.find((t) => text.startsWith(`${t}:`));
   if (other) {
     throw new OcipushError('EUSAGE', `${text}: the ${other}: transport is not supported (use REGISTRY/REPO[:TAG], docker://…, oci:DIR, oci-archive:FILE or docker-archive:FILE)`);
@@ -40,4 +44,23 @@ export function parseTransport(text: string): ImageLocation {
     throw new OcipushError('EUSAGE', `${text}: not an image reference (use REGISTRY/REPO[:TAG], docker://…, oci:DIR, oci-archive:FILE or docker-archive:FILE)`);
   }
   return { transport: 'registry', reference: parseReference(text), text };
+}
+
+/**
+ * A path (`./x`, `../x`, `/x`) is never a registry reference (`./x` would read as the host `.`):
+ * one that holds no layout is named for what it is, a directory skopeo's `dir:` transport wrote
+ * (podman save --format docker-dir) included.
+ */
+function pathError(text: string): OcipushError | undefined {
+  if (!/^\.{0,2}\//.test(text) && text !== '.' && text !== '..') return undefined;
+  const st = statSync(text, { throwIfNoEntry: false });
+  if (st?.isDirectory()) {
+    const dirTransport = statSync(join(text, 'manifest.json'), { throwIfNoEntry: false })?.isFile() && statSync(join(text, 'version'), { throwIfNoEntry: false })?.isFile();
+    const why = dirTransport
+      ? `a directory of skopeo's dir: transport (manifest.json and version), which ocipush does not read; skopeo copy dir:${text} oci:LAYOUT makes a layout of it`
+      : 'not an OCI image layout (no oci-layout file)';
+    return new OcipushError('ELAYOUT', `${text}: ${why}`, { path: text });
+  }
+  if (st) return new OcipushError('EUSAGE', `${text}: a file, not an image reference: name an archive as oci-archive:${text} or docker-archive:${text}`);
+  return new OcipushError('EUSAGE', `${text}: no such file or directory (a path is not an image reference; a new layout is named oci:${text})`);
 }

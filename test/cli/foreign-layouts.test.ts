@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { podman } from '../archive/support.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
-import { assertOk, runCliAsync } from './registry-support.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 
 // Layouts other tools wrote, read and rewritten by ocipush's verbs, then read back by those tools.
 
@@ -79,7 +79,7 @@ describe('layouts other tools wrote', () => {
 });
 
 describe('layouts podman saved', () => {
-  it('podman save --format oci-dir names the image host:port/repo:tag: ocipush reads that name, and an oci-archive copied from it keeps it for podman load', async () => {
+  it('podman save --format oci-dir names the image host:port/repo:tag: ocipush reads that name, and an oci-archive copied from it keeps it for podman load; a docker-dir is named as such', async () => {
     const p = podman(join(tmp.path, 'podman'));
     try {
       const name = 'localhost:5000/team/app:1';
@@ -99,6 +99,17 @@ describe('layouts podman saved', () => {
       assert.equal(skopeoDigest(`oci-archive:${archive}:${name}`), savedDigest);
       p.run(['rmi', name]);
       assert.match(p.run(['load', '-i', archive]), new RegExp(`Loaded image: ${name}\n`));
+
+      // podman save --format docker-dir writes skopeo's dir: transport, which ocipush does not
+      // read: a path is said to be one, not taken for the registry host ".".
+      p.run(['save', '--format', 'docker-dir', '-o', join(tmp.path, 'docker-dir'), name]);
+      for (const args of [['inspect', './docker-dir'], ['copy', '-q', './docker-dir', `oci:${join(tmp.path, 'never')}`], ['rootfs', './docker-dir', '-o', join(tmp.path, 'never.tar')]]) {
+        assertOneLineError(await runCliAsync(args, { cwd: tmp.path }), /^ocipush: \.\/docker-dir: a directory of skopeo's dir: transport \(manifest\.json and version\), which ocipush does not read/);
+      }
+      assertOneLineError(await runCliAsync(['inspect', './from-podman-dir.tar'], { cwd: tmp.path }), /^ocipush: \.\/from-podman-dir\.tar: a file, not an image reference: name an archive as oci-archive:/, 2);
+      assertOneLineError(await runCliAsync(['ls', './docker-dir'], { cwd: tmp.path }), /^ocipush: invalid image reference "\.\/docker-dir": a path, not a reference/, 2);
+      assert.equal(existsSync(join(tmp.path, 'never')), false);
+      assert.equal(existsSync(join(tmp.path, 'never.tar')), false);
     } finally {
       p.cleanup();
     }
