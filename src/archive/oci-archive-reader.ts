@@ -26,6 +26,7 @@ export class OciArchiveReader extends ArchiveBlobs {
     const names = entries.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest).join(', ') || 'none';
     if (name === undefined || name === '') {
       if (entries.length === 1) return entries[0]!;
+      if (entries.length === 0) throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive holds no image`);
       throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive holds ${entries.length} images, name one (${names})`);
     }
     const found = entries.find((d) => d.annotations?.[Annotation.RefName] === name) ?? entries.find((d) => d.digest === name);
@@ -41,6 +42,8 @@ async function readIndexJson(tar: TarIndex): Promise<ImageIndex> {
   const bytes = await readSmall(tar.read(member), MAX_MANIFEST_BYTES, `${tar.file}: index.json`);
   try {
     const index = JSON.parse(bytes.toString('utf8')) as ImageIndex;
+    // A layout umoci made and tarred before naming an image: "manifests": null, Go's empty list.
+    if (index && typeof index === 'object' && index.manifests === null) index.manifests = [];
     if (!Array.isArray(index.manifests)) throw new Error('no manifests list');
     return index;
   } catch (err) {

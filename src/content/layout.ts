@@ -343,6 +343,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     } catch {
       throw new OcipushError('ELAYOUT', `${this.indexPath}: corrupt layout (index.json is not valid JSON)`, { path: this.indexPath });
     }
+    if (index?.manifests === null) index.manifests = []; // umoci init's (and umoci rm's of the last name): Go's nil slice
     if (!index || index.schemaVersion !== 2 || !Array.isArray(index.manifests)) {
       throw new OcipushError('ELAYOUT', `${this.indexPath}: corrupt layout (index.json is not an image index)`, { path: this.indexPath });
     }
@@ -440,10 +441,5 @@ function emptyIndex(): ImageIndex {
 }
 
 async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return stat(path).then(() => true, () => false);
 }

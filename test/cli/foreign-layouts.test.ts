@@ -178,3 +178,26 @@ describe('gc of a layout oras 1.0 release candidates wrote', () => {
     assert.equal(skopeoDigest(`oci:${layout}:app`), digest);
   });
 });
+
+describe('layouts umoci made', () => {
+  it('umoci init\'s layout ("manifests": null) is a layout with no image: ls, gc, build into it, and umoci reads what ocipush wrote', async () => {
+    const layout = join(tmp.path, 'umoci-init');
+    run('umoci', ['init', '--layout', layout]);
+    const listed = await runCliAsync(['ls', `oci:${layout}`, '--json']);
+    assertOk(listed);
+    assert.deepEqual(JSON.parse(listed.stdout), []);
+    assertOneLineError(await runCliAsync(['inspect', `oci:${layout}`]), /the layout holds no image/);
+    const archive = join(tmp.path, 'umoci-init.tar');
+    run('tar', ['-C', layout, '-cf', archive, '.']);
+    assertOneLineError(await runCliAsync(['inspect', `oci-archive:${archive}`]), /: the archive holds no image$/);
+    assertOk(await runCliAsync(['gc', '--layout', layout]));
+    assertOk(await runCliAsync(['build', join(tmp.path, 'rootfs'), '--layout', layout, '--tag', 'app']));
+    assert.deepEqual(umociNames(layout), ['app']);
+    const bundle = join(tmp.path, 'umoci-bundle');
+    run('umoci', ['unpack', '--rootless', '--image', `${layout}:app`, bundle]);
+    assert.equal(readFileSync(join(bundle, 'rootfs', 'hello'), 'utf8'), 'hello\n');
+    // umoci rm of the last name writes null again: still a layout with no image.
+    run('umoci', ['rm', '--image', `${layout}:app`]);
+    assert.deepEqual(JSON.parse((await runCliAsync(['ls', `oci:${layout}`, '--json'])).stdout), []);
+  });
+});
