@@ -10,8 +10,9 @@ import { DEFAULT_TAG } from '../defaults.js';
 /**
  * Which image of a layout a push sends, in this order: the one `--tag` names (a tag or a digest);
  * the one named like the destination's tag (`push reg/app:1.2` finds `1.2`, `app:1.2` or the full
- * name); the only image; the default tag a build writes. Anything else is ambiguous, and the
- * error lists what the layout holds.
+ * name, else the one name of that repository and tag under another registry, `localhost/app:1.2`);
+ * the only image; the default tag a build writes. Anything else is ambiguous, and the error lists
+ * what the layout holds.
  */
 export async function selectLayoutImage(layout: OciLayout, wanted: { tag?: string; destination: Reference }): Promise<Descriptor> {
   if (wanted.tag !== undefined && wanted.tag !== '') return layout.resolve(wanted.tag);
@@ -32,6 +33,10 @@ export async function selectLayoutImage(layout: OciLayout, wanted: { tag?: strin
     ]);
     const byName = index.manifests.filter((d) => names.has(nameOf(d) ?? '') || names.has(d.annotations?.[Annotation.ContainerdImageName] ?? ''));
     if (byName.length === 1) return byName[0]!;
+    // A name podman save or buildah push gave in another registry: localhost/app:1 for reg/team/app:1.
+    const suffix = `/${last}:${destination.tag}`;
+    const elsewhere = byName.length === 0 ? index.manifests.filter((d) => nameOf(d)?.endsWith(suffix)) : [];
+    if (elsewhere.length === 1) return elsewhere[0]!;
   }
   if (index.manifests.length === 1) return index.manifests[0]!;
   const byDefault = index.manifests.find((d) => nameOf(d) === DEFAULT_TAG);

@@ -14,6 +14,7 @@ let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
 let built: string;
 let digest: string;
+let otherDigest: string;
 
 const umociNames = (layout: string) => run('umoci', ['ls', '--layout', layout]).split('\n').filter(Boolean).sort();
 const skopeoDigest = (ref: string) => (JSON.parse(run('skopeo', ['inspect', ref])) as { Digest: string }).Digest;
@@ -33,6 +34,12 @@ before(async () => {
   const r = await runCliAsync(['build', rootfs, '--layout', built, '--tag', 'app', '--json']);
   assertOk(r);
   digest = (JSON.parse(r.stdout) as { digest: string }).digest;
+  const otherRootfs = join(tmp.path, 'other-rootfs');
+  mkdirSync(otherRootfs);
+  writeFileSync(join(otherRootfs, 'other'), 'other\n');
+  const other = await runCliAsync(['build', otherRootfs, '--layout', built, '--tag', 'other', '--json']);
+  assertOk(other);
+  otherDigest = (JSON.parse(other.stdout) as { digest: string }).digest;
   registry = await startRegistry();
 });
 after(async () => {
@@ -60,12 +67,6 @@ describe('layouts other tools wrote', () => {
 
   it('copy --all-tags from a layout into a layout keeps every name whole, two repositories\' same tag included', async () => {
     const saved = join(tmp.path, 'two-repositories');
-    const rootfs = join(tmp.path, 'other-rootfs');
-    mkdirSync(rootfs);
-    writeFileSync(join(rootfs, 'other'), 'other\n');
-    const other = await runCliAsync(['build', rootfs, '--layout', built, '--tag', 'other', '--json']);
-    assertOk(other);
-    const otherDigest = (JSON.parse(other.stdout) as { digest: string }).digest;
     run('skopeo', ['copy', `oci:${built}:app`, `oci:${saved}:localhost/app:1`]);
     run('skopeo', ['copy', `oci:${built}:other`, `oci:${saved}:localhost/other:1`]);
     run('skopeo', ['copy', `oci:${built}:app`, `oci:${saved}:v1`]);
@@ -199,5 +200,17 @@ describe('layouts umoci made', () => {
     // umoci rm of the last name writes null again: still a layout with no image.
     run('umoci', ['rm', '--image', `${layout}:app`]);
     assert.deepEqual(JSON.parse((await runCliAsync(['ls', `oci:${layout}`, '--json'])).stdout), []);
+  });
+});
+
+describe('push from a layout buildah or podman named', () => {
+  it('push oci:DIR reg/team/app:1 takes the image named localhost/app:1 when the layout holds several', async () => {
+    const layout = join(tmp.path, 'buildah-pushed');
+    run('skopeo', ['copy', `oci:${built}:app`, `oci:${layout}:localhost/app:1`]);
+    run('skopeo', ['copy', `oci:${built}:other`, `oci:${layout}:localhost/other:1`]);
+    assertOk(await runCliAsync(['push', `oci:${layout}`, `${registry.host}/team/app:1`]));
+    assert.equal(skopeoRawDigest(['--tls-verify=false', `docker://${registry.host}/team/app:1`]), digest);
+    assertOk(await runCliAsync(['push', layout, `${registry.host}/team/other:1`]));
+    assert.equal(skopeoRawDigest(['--tls-verify=false', `docker://${registry.host}/team/other:1`]), otherDigest);
   });
 });
