@@ -150,7 +150,16 @@ function refuseSchema1(res: RegistryResponse, bytes: Buffer, name: string): void
     try { schema1 = (JSON.parse(bytes.toString('utf8')) as { schemaVersion?: unknown }).schemaVersion === 1; } catch { /* judged by the caller */ }
   }
   if (!schema1) return;
-  throw new OcipushError('EUNSUPPORTED', `${name} is a Docker schema 1 manifest (${header || 'schemaVersion 1'}), which ocipush does not read; convert it to schema 2 with skopeo copy --format v2s2`);
+  throw new OcipushError('EUNSUPPORTED', `${name} is a Docker schema 1 manifest (${header || 'schemaVersion 1'}), which ocipush does not read; convert it to schema 2 with skopeo copy --format v2s2`, { schema1: true });
+}
+
+/**
+ * Whether an error is fetchManifest's refusal of a Docker schema 1 manifest: a verb that needs
+ * only its digest (delete) goes on by HEAD, whose Docker-Content-Digest names it as the registry
+ * does (the digest of its payload without the signatures, not of the bytes served).
+ */
+export function isSchema1Refusal(err: unknown): boolean {
+  return err instanceof OcipushError && err.details.schema1 === true;
 }
 
 function manifestMediaType(res: RegistryResponse, bytes: Buffer): string {

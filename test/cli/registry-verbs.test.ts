@@ -5,10 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startPagingProxy, type PagingProxy } from '../support/paging-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { blobWrites, MiB, multiPlatformImage, umociImage, uploadStarts, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
+import { skopeoDigest, skopeoSchema1 } from './schema1-support.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let image: UmociImage;
@@ -184,5 +186,26 @@ describe('delete', () => {
     proxy.addFault({ method: 'DELETE', fault: { kind: 'respond', status: 405, body: JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] }) } });
     const r = await runCliAsync(['delete', `${proxy.host}/prod/keep:1`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
     assertOneLineError(r, /^ocipush: 127\.0\.0\.1:\d+\/prod\/keep@sha256:[0-9a-f]{64}: the registry does not allow deletes/);
+  });
+});
+
+describe('a registry holding Docker schema 1 images (pushed before 2017)', () => {
+  let old: RunningRegistry;
+  before(async () => { old = await startRegistry({ schema1: true }); });
+  after(() => old?.stop());
+
+  it('delete removes one by tag or by digest, the digest the registry (and skopeo) name it by', async () => {
+    for (const repo of ['old/app', 'old/pinned']) await skopeoSchema1(`oci:${image.layout}:v1`, `${old.host}/${repo}:1`);
+    // The digest of the payload without its signatures, not of the bytes served: skopeo's, the registry's.
+    const digest = await skopeoDigest(`${old.host}/old/app:1`);
+    const byTag = await runCliAsync(['delete', `${old.host}/old/app:1`]);
+    assertOk(byTag);
+    assert.equal(byTag.stdout.trim(), digest);
+    assert.match(byTag.stderr, new RegExp(`deleted 127\\.0\\.0\\.1:\\d+/old/app@${digest} \\(was `));
+    assert.ok(await skopeoFails(`${old.host}/old/app:1`));
+
+    const pinned = await skopeoDigest(`${old.host}/old/pinned:1`);
+    assertOk(await runCliAsync(['delete', `${old.host}/old/pinned@${pinned}`]));
+    assert.ok(await skopeoFails(`${old.host}/old/pinned:1`));
   });
 });

@@ -54,6 +54,8 @@ export interface RegistryOptions {
    * refuses every such manifest with "invalid URL on layer").
    */
   foreignLayerUrls?: string;
+  /** Accept Docker schema 1 manifests (`compatibility.schema1.enabled`), as registries holding pre-2017 images do. */
+  schema1?: boolean;
   /** Reuse this storage directory (e.g. to restart a registry over the same content); it is not removed on stop. */
   storageDir?: string;
 }
@@ -125,7 +127,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const configFile = join(dir, 'config.yml');
-      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls }));
+      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls, schema1: options.schema1 }));
       const started = await launch(configFile, dir, port, tls?.certFile, tls?.client);
       if ('registry' in started) {
         return finish(started.registry, { dir, forgetDir, storageDir, tls });
@@ -158,7 +160,7 @@ async function writeAuthFiles(dir: string, auth: RegistryAuth | undefined): Prom
 }
 
 /** YAML by hand: every scalar is written as a JSON string, which YAML reads as a quoted string. */
-function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; client?: { certFile: string } }; foreignLayerUrls?: string }): string {
+function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; client?: { certFile: string } }; foreignLayerUrls?: string; schema1?: boolean }): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     'version: 0.1',
@@ -197,6 +199,7 @@ function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; 
       `    realm: ${q(t.realm)}`, `    service: ${q(t.service)}`, `    issuer: ${q(t.issuer)}`, `    rootcertbundle: ${q(t.certFile)}`,
     );
   }
+  if (c.schema1) lines.push('compatibility:', '  schema1:', '    enabled: true');
   if (c.foreignLayerUrls !== undefined) lines.push('validation:', '  manifests:', '    urls:', '      allow:', `        - ${q(c.foreignLayerUrls)}`);
   return lines.join('\n') + '\n';
 }
