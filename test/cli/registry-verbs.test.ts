@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
@@ -10,7 +10,7 @@ import { tempDir } from '../support/tools.js';
 import { blobWrites, MiB, multiPlatformImage, umociImage, uploadStarts, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
-import { skopeoDigest, skopeoSchema1 } from './schema1-support.js';
+import { skopeoDigest, skopeoLayoutCopy, skopeoSchema1 } from './skopeo-support.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let image: UmociImage;
@@ -156,6 +156,30 @@ describe('digest, manifest, config, blob', () => {
     const json = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '-', '--json'], { env, cwd });
     assert.equal(json.status, 2, json.stderr);
     assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'EUSAGE');
+  });
+});
+
+describe('oci:DIR:NAME with a full reference as NAME, as skopeo and podman name images in a layout', () => {
+  it('inspect, digest, tag, ls and copy read the name after the first colon, as skopeo does', async () => {
+    const dir = join(tmp.path, 'named');
+    const name = 'example.com/team/app:1.0';
+    await skopeoLayoutCopy(`oci:${image.layout}:v1`, `oci:${dir}:${name}`);
+    const digest = await runCliAsync(['digest', `oci:${dir}:${name}`]);
+    assertOk(digest);
+    assert.equal(digest.stdout.trim(), image.manifest.digest);
+    const inspected = await runCliAsync(['inspect', `oci:${dir}:${name}`, '--json']);
+    assertOk(inspected);
+    assert.equal((JSON.parse(inspected.stdout) as { digest: string }).digest, image.manifest.digest);
+    assertOk(await runCliAsync(['tag', `oci:${dir}:${name}`, 'example.com/team/app:1.1']));
+    assert.deepEqual((await runCliAsync(['ls', `oci:${dir}`])).stdout.trim().split('\n').sort(), [name, 'example.com/team/app:1.1']);
+    // skopeo reads the new name where ocipush wrote it.
+    assert.equal(await skopeoDigest(`oci:${dir}:example.com/team/app:1.1`), image.manifest.digest);
+
+    // A copy into oci:DIR:REF writes the layout DIR, not a directory named after part of REF.
+    const out = join(tmp.path, 'mirror');
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `oci:${out}:${regs.staging.host}/team/app:0`], { env }));
+    assert.ok(!existsSync(`${out}:${regs.staging.host.split(':')[0]}`), 'a layout was written under a directory named after the reference');
+    assert.equal(await skopeoDigest(`oci:${out}:${regs.staging.host}/team/app:0`), image.manifest.digest);
   });
 });
 

@@ -73,6 +73,9 @@ describe('CLI arguments', () => {
     assert.deepEqual(parseLayoutTarget('oci:/tmp/l'), { dir: '/tmp/l' });
     assert.deepEqual(parseLayoutTarget('oci:rel/dir:app:1'), { dir: 'rel/dir', name: 'app:1' });
     assert.deepEqual(parseLayoutTarget('oci:/tmp/l:localhost/app:1'), { dir: '/tmp/l', name: 'localhost/app:1' });
+    // The name after the first colon, as skopeo reads it: full references name images in layouts podman and skopeo write.
+    assert.deepEqual(parseLayoutTarget('oci:out:example.com/team/app:1.0'), { dir: 'out', name: 'example.com/team/app:1.0' });
+    assert.deepEqual(parseLayoutTarget('oci:/tmp/l:localhost:5000/app:1'), { dir: '/tmp/l', name: 'localhost:5000/app:1' });
     const digest = `sha256:${'a'.repeat(64)}`;
     assert.deepEqual(parseLayoutTarget(`oci:/tmp/l@${digest}`), { dir: '/tmp/l', name: digest });
     assert.equal(parseLayoutTarget('registry.example/app:1'), undefined);
