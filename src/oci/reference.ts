@@ -38,6 +38,9 @@ export function looksLikeRegistryHost(component: string): boolean {
   return component.includes('.') || component.includes(':') || component === 'localhost';
 }
 
+/** A host as the distribution reference grammar has it: dot-separated labels, each starting and ending with a letter or digit; or an IPv6 literal. */
+const REGISTRY_HOST = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
+
 export function parseReference(text: string): Reference {
   const fail = (why: string): never => { throw new OcipushError('EUSAGE', `invalid image reference "${text}": ${why}`); };
   if (!text) fail('empty');
@@ -74,7 +77,7 @@ export function parseReference(text: string): Reference {
   for (const component of repository.split('/')) {
     if (!REPO_COMPONENT.test(component)) fail(`invalid repository name "${repository}" (lowercase letters, digits and . _ - only)`);
   }
-  if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) fail(`invalid registry host "${registry}"`);
+  if (!REGISTRY_HOST.test(registry)) fail(`invalid registry host "${registry}"`);
   const port = /:([0-9]+)$/.exec(registry)?.[1];
   if (port !== undefined && !isPort(port)) fail(`port ${port} of ${registry} is out of range (1-65535)`);
   const ref: Reference = { registry, repository };

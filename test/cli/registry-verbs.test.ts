@@ -183,6 +183,20 @@ describe('oci:DIR:NAME with a full reference as NAME, as skopeo and podman name 
   });
 });
 
+describe('a path that is no layout', () => {
+  it('inspect and digest say it is no layout, in one line, rather than looking up a registry "."', async () => {
+    const cwd = join(tmp.path, 'paths');
+    mkdirSync(join(cwd, 'rootfs'), { recursive: true });
+    for (const verb of ['inspect', 'digest']) {
+      assertOneLineError(await runCliAsync([verb, './missing'], { env, cwd }), /^ocipush: \.\/missing: no such file or directory \(a path is not an image reference; a new layout is named oci:\.\/missing\)/, 2);
+      assertOneLineError(await runCliAsync([verb, join(cwd, 'rootfs')], { env, cwd }), /rootfs: not an OCI image layout \(no oci-layout file\)/);
+    }
+    const json = await runCliAsync(['inspect', './rootfs', '--json'], { env, cwd });
+    assert.equal(json.status, 1);
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'ELAYOUT');
+  });
+});
+
 describe('delete', () => {
   let proxy: FaultProxy;
   before(async () => { proxy = await startFaultProxy({ target: regs.production.url }); });

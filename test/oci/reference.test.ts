@@ -18,7 +18,8 @@ test('parses registry, repository, tag and digest as docker does', () => {
 });
 
 test('refuses malformed references with a usage error naming the reference', () => {
-  for (const bad of ['', 'Hello/World:1', 'host:5000/repo:bad tag', 'repo@sha256:abc', 'repo:']) {
+  // A host is dot-separated labels that start and end with a letter or digit: "./build" names no registry ".".
+  for (const bad of ['', 'Hello/World:1', 'host:5000/repo:bad tag', 'repo@sha256:abc', 'repo:', './build', '../out/app:1', '.host/app', 'host./app', 'a..b/app', '-a.b/app']) {
     assert.throws(() => parseReference(bad), (err: unknown) => err instanceof OcipushError && err.code === 'EUSAGE' && err.message.includes(`"${bad}"`));
   }
 });
