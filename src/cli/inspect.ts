@@ -57,17 +57,18 @@ export const inspectCommand: CliCommand<InspectArgs> = {
         process.stdout.write(bytes);
         return;
       }
-      let configBytes: Buffer | undefined;
+      if (isIndex(manifest) && argv.config) throw usageError(`${opened.name} is a multi-platform index: name one with --platform (--config)`);
       let config: ImageConfig | undefined;
       if (!isIndex(manifest)) {
-        configBytes = await opened.readBlob(manifest.config, MAX_CONFIG_BYTES);
-        if (isImageConfig(manifest.config.mediaType)) config = parseImageConfig(configBytes, `${opened.name}: config`);
-      } else if (argv.config) {
-        throw usageError(`${opened.name} is a multi-platform index: name one with --platform (--config)`);
-      }
-      if (argv.config) {
-        process.stdout.write(configBytes!);
-        return;
+        const configBytes = await opened.readBlob(manifest.config, MAX_CONFIG_BYTES);
+        // The bytes as stored, whatever they hold (as `ocipush config`, skopeo and crane print them).
+        if (argv.config) {
+          process.stdout.write(configBytes);
+          return;
+        }
+        // An artifact may call `{}` an image config (oras, older tools): the manifest and layers
+        // are still shown, without the platform and settings it does not have.
+        if (isImageConfig(manifest.config.mediaType)) config = imageConfigOrNone(() => parseImageConfig(configBytes, `${opened.name}: config`));
       }
       out.result(describe(opened.name, descriptor, manifest, config), {
         reference: opened.name,
@@ -82,6 +83,15 @@ export const inspectCommand: CliCommand<InspectArgs> = {
     }
   },
 };
+
+function imageConfigOrNone(parse: () => ImageConfig): ImageConfig | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EINVALID') return undefined;
+    throw err;
+  }
+}
 
 function isImageConfig(mediaType: string): boolean {
   return mediaType === 'application/vnd.oci.image.config.v1+json' || mediaType === 'application/vnd.docker.container.image.v1+json';

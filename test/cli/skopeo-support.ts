@@ -8,10 +8,10 @@ export async function skopeoSchema1(source: string, reference: string): Promise<
   await promisify(execFile)('skopeo', ['copy', '-q', '--format', 'v2s1', '--dest-tls-verify=false', source, `docker://${reference}`]);
 }
 
-/** skopeo copy between two transports named in full (oci:DIR:NAME …). */
+/** skopeo copy between two transports named in full (oci:DIR:NAME, docker://… a registry over plain HTTP). */
 export async function skopeoLayoutCopy(source: string, destination: string): Promise<void> {
   requireTool('skopeo');
-  await promisify(execFile)('skopeo', ['copy', '-q', source, destination]);
+  await promisify(execFile)('skopeo', ['copy', '-q', '--dest-tls-verify=false', source, destination]);
 }
 
 /**

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sha256 } from '../../src/oci/digest.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { run, tempDir } from '../support/tools.js';
+import { assertOk, runCliAsync } from './registry-support.js';
+import { skopeoLayoutCopy } from './skopeo-support.js';
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+
+before(async () => {
+  tmp = await tempDir();
+  registry = await startRegistry();
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+/** A layout holding one manifest whose config says image config but holds `{}`, as oras and older artifact tools write it. */
+function emptyConfigArtifact(dir: string): { manifest: string; config: Buffer; layer: string } {
+  const blobs = join(dir, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const put = (bytes: Buffer) => { const d = sha256(bytes); writeFileSync(join(blobs, d.slice(7)), bytes); return { digest: d, size: bytes.length }; };
+  const config = Buffer.from('{}');
+  const layer = put(Buffer.from('a file, not a tar\n'));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...put(config) },
+    layers: [{ mediaType: 'application/vnd.example.data.v1', ...layer, annotations: { 'org.opencontainers.image.title': 'data.txt' } }],
+  }));
+  const m = put(manifest);
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...m, annotations: { 'org.opencontainers.image.ref.name': 'art' } }] }));
+  return { manifest: m.digest, config, layer: layer.digest };
+}
+
+describe('inspect of an artifact whose "image config" is {}', () => {
+  it('shows its manifest and layers, and --config prints the bytes as stored, as skopeo inspect --config --raw does', async () => {
+    const art = emptyConfigArtifact(join(tmp.path, 'art'));
+    const ref = `${registry.host}/team/art:1`;
+    await skopeoLayoutCopy(`oci:${join(tmp.path, 'art')}:art`, `docker://${ref}`);
+
+    const shown = await runCliAsync(['inspect', ref]);
+    assertOk(shown);
+    assert.match(shown.stdout, new RegExp(`^Digest: +${art.manifest}$`, 'm'));
+    assert.match(shown.stdout, new RegExp(`^  ${art.layer} .*application/vnd\\.example\\.data\\.v1$`, 'm'));
+    const json = await runCliAsync(['inspect', ref, '--json']);
+    assertOk(json);
+    const report = JSON.parse(json.stdout) as { digest: string; config?: unknown };
+    assert.equal(report.digest, art.manifest);
+    assert.equal(report.config, undefined);
+
+    const config = await runCliAsync(['inspect', ref, '--config']);
+    assertOk(config);
+    const skopeo = run('skopeo', ['inspect', '--tls-verify=false', '--config', '--raw', `docker://${ref}`]);
+    assert.equal(config.stdout, skopeo);
+    assert.equal(config.stdout, art.config.toString());
+  });
+});
