@@ -25,7 +25,19 @@ export const tagCommand: CliCommand<TagArgs> = {
     const inLayout = await layoutTarget(argv.reference, 'tag');
     if (inLayout) return tagInLayout(inLayout, tags, out);
     const ref = await registryReference(argv.reference);
-    for (const t of tags) if (!isValidTag(t)) throw usageError(`"${t}": not a valid tag`);
+    const { parseReference } = await import('../oci/reference.js');
+    for (const [i, t] of tags.entries()) {
+      if (isValidTag(t)) continue;
+      // As docker tag takes it: the full reference, which must be of the same repository.
+      let named: ReturnType<typeof parseReference> | undefined;
+      try { named = parseReference(t.replace(/^docker:\/\//, '')); } catch { /* not a reference either */ }
+      if (!named || !named.tag || named.digest || !/[/:]/.test(t)) throw usageError(`"${t}": not a valid tag`);
+      if (named.registry !== ref.registry || named.repository !== ref.repository) {
+        const mounted = named.registry === ref.registry ? ' (its blobs mounted, not sent again)' : '';
+        throw usageError(`"${t}": tag names more tags in ${ref.registry}/${ref.repository}; to put the image in another repository: ocipush copy ${formatReference(ref)} ${t}${mounted}`);
+      }
+      tags[i] = named.tag;
+    }
     const root = await withRepository(ref, argv, async (repository) => {
       const fetched = await repository.fetchManifest(referenceTarget(ref));
       // The same bytes PUT again under each tag: a GET, then one PUT per tag.

@@ -54,6 +54,18 @@ describe('tag', () => {
   it('refuses a bad tag before any request', async () => {
     assertOneLineError(await runCliAsync(['tag', `${regs.staging.host}/team/app:0`, 'no/slash'], { env }), /"no\/slash": not a valid tag/, 2);
   });
+
+  it('takes a full reference of the same repository, as docker tag does; another repository is a copy, said so', async () => {
+    // An index (the multi-platform image) is tagged the same way.
+    const repo = `${regs.staging.host}/team/multi`;
+    assertOk(await runCliAsync(['tag', `${repo}:1`, `${repo}:full`, `docker://${repo}:full2`], { env }));
+    for (const t of ['full', 'full2']) assert.equal((await skopeoRaw(`${repo}:${t}`, creds)).digest, multi.index.digest);
+    await regs.staging.forgetAccessLog();
+    const other = `${regs.staging.host}/team/other:1`;
+    assertOneLineError(await runCliAsync(['tag', `${repo}:1`, other], { env }),
+      new RegExp(`^ocipush: "${other}": tag names more tags in 127\\.0\\.0\\.1:\\d+/team/multi; to put the image in another repository: ocipush copy 127\\.0\\.0\\.1:\\d+/team/multi:1 ${other} \\(its blobs mounted`), 2);
+    assert.deepEqual((await regs.staging.settledAccessLog()).filter((e) => e.path.includes('/team/')), [], 'no request for a refused tag');
+  });
 });
 
 describe('ls and catalog follow the registry\'s pages', () => {
