@@ -22,19 +22,14 @@ export const deleteCommand: CliCommand<DeleteArgs> = {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
     const { deleteManifest } = await import('../registry/delete.js');
     const { removeFromTagIndex, subjectOf } = await import('../registry/referrers.js');
-    const { isSchema1Refusal } = await import('../registry/manifests.js');
     const ref = await registryReference(argv.reference);
     const { digest, unlistedFrom } = await withRepository(ref, argv, async (repository, client) => {
-      const target = referenceTarget(ref);
       // The bytes, not a HEAD: a referrer's subject says which tag schema index lists it. A Docker
-      // schema 1 manifest (an old image being cleaned up) refers to nothing: its digest is the
-      // registry's, by HEAD, as skopeo delete finds it.
-      const { descriptor, bytes } = await repository.fetchManifest(target).catch(async (err: unknown) => {
-        if (!isSchema1Refusal(err)) throw err;
-        return { descriptor: await repository.resolve(target), bytes: undefined };
-      });
+      // schema 1 manifest (an old image being cleaned up) is deleted by the digest the registry
+      // (and skopeo delete) name it by.
+      const { descriptor, bytes } = await repository.fetchManifest(referenceTarget(ref), { keepSchema1: true });
       await deleteManifest(client, repository.repositoryName, descriptor.digest);
-      const subject = bytes && subjectOf(bytes);
+      const subject = subjectOf(bytes);
       const unlisted = subject !== undefined && await removeFromTagIndex(client, repository.repositoryName, subject, descriptor.digest);
       return { digest: descriptor.digest, unlistedFrom: unlisted ? subject : undefined };
     });

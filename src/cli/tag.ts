@@ -39,7 +39,8 @@ export const tagCommand: CliCommand<TagArgs> = {
       tags[i] = named.tag;
     }
     const root = await withRepository(ref, argv, async (repository) => {
-      const fetched = await repository.fetchManifest(referenceTarget(ref));
+      // A Docker schema 1 manifest is tagged too (its bytes PUT again, as crane tag does): nothing in it is read.
+      const fetched = await repository.fetchManifest(referenceTarget(ref), { keepSchema1: true });
       // The same bytes PUT again under each tag: a GET, then one PUT per tag.
       for (const t of tags) await repository.tag(fetched.descriptor, t);
       return fetched.descriptor;

@@ -25,7 +25,7 @@ export interface FetchedManifest {
  * `GET /v2/<name>/manifests/<tag|digest>`: the exact bytes, verified. By digest the bytes must hash
  * to it; by tag they must hash to the registry's Docker-Content-Digest when it sends one.
  */
-export async function fetchManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}): Promise<FetchedManifest> {
+export async function fetchManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}, options: { keepSchema1?: boolean } = {}): Promise<FetchedManifest> {
   const op = `fetch manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:');
   const res = await client.request({
     ...timing,
@@ -43,7 +43,12 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
   const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `${client.registry}: ${op}`).catch((err) => {
     throw timing.signal?.aborted ? abortedError(client.registry, op) : networkError(client.registry, err);
   });
-  refuseSchema1(res, bytes, `${client.registry}/${repository}${isDigest(reference) ? '@' : ':'}${reference}`);
+  const name = `${client.registry}/${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
+  if (options.keepSchema1) {
+    const schema1 = schema1Descriptor(res, bytes, name);
+    if (schema1) return { descriptor: schema1, bytes };
+  }
+  refuseSchema1(res, bytes, name);
   const actual = sha256(bytes);
   const expected = isDigest(reference) ? reference : res.header('docker-content-digest');
   if (expected && isDigest(expected) && expected.startsWith('sha256:') && expected !== actual) {
@@ -154,11 +159,25 @@ function refuseSchema1(res: RegistryResponse, bytes: Buffer, name: string): void
 }
 
 /**
- * Whether an error is fetchManifest's refusal of a Docker schema 1 manifest: a verb that needs
- * only its digest (delete) goes on by HEAD, whose Docker-Content-Digest names it as the registry
- * does (the digest of its payload without the signatures, not of the bytes served).
+ * A schema 1 manifest as bytes to PUT again (tag): named by the registry's Docker-Content-Digest,
+ * the digest of its payload without the signatures, which its bytes do not hash to.
  */
-export function isSchema1Refusal(err: unknown): boolean {
+function schema1Descriptor(res: RegistryResponse, bytes: Buffer, name: string): Descriptor | undefined {
+  try {
+    refuseSchema1(res, bytes, name);
+    return undefined;
+  } catch (err) {
+    if (!isSchema1Refusal(err)) throw err;
+  }
+  const digest = res.header('docker-content-digest');
+  if (!digest || !isDigest(digest)) throw new OcipushError('EREGISTRY', `${name}: a Docker schema 1 manifest the registry names by no Docker-Content-Digest`);
+  const asked = name.split('@')[1];
+  if (asked !== undefined && asked !== digest) throw new OcipushError('EDIGEST', `${name}: the registry answered with ${digest}`, { digest: asked });
+  return { mediaType: res.header('content-type')?.split(';')[0]?.trim() || 'application/vnd.docker.distribution.manifest.v1+prettyjws', digest: digest as Digest, size: bytes.length };
+}
+
+/** Whether an error is fetchManifest's refusal of a Docker schema 1 manifest. */
+function isSchema1Refusal(err: unknown): boolean {
   return err instanceof OcipushError && err.details.schema1 === true;
 }
 

@@ -162,9 +162,9 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
   }
 
   /** A manifest by tag or digest, with its exact bytes. */
-  async fetchManifest(reference: string, options: OperationOptions = {}): Promise<FetchedManifest> {
+  async fetchManifest(reference: string, options: OperationOptions & { keepSchema1?: boolean } = {}): Promise<FetchedManifest> {
     try {
-      const fetched = await fetchManifest(this.client, this.name, reference, timing(options));
+      const fetched = await fetchManifest(this.client, this.name, reference, timing(options), { keepSchema1: options.keepSchema1 });
       this.manifestBytes.set(fetched.descriptor.digest, fetched.bytes);
       return fetched;
     } catch (err) {

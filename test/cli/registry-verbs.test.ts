@@ -244,10 +244,17 @@ describe('a registry holding Docker schema 1 images (pushed before 2017)', () =>
   before(async () => { old = await startRegistry({ schema1: true }); });
   after(() => old?.stop());
 
-  it('delete removes one by tag or by digest, the digest the registry (and skopeo) name it by', async () => {
+  it('tag and delete take one by tag or by digest, the digest the registry (and skopeo) name it by', async () => {
     for (const repo of ['old/app', 'old/pinned']) await skopeoSchema1(`oci:${image.layout}:v1`, `${old.host}/${repo}:1`);
     // The digest of the payload without its signatures, not of the bytes served: skopeo's, the registry's.
     const digest = await skopeoDigest(`${old.host}/old/app:1`);
+    // tag PUTs its bytes again under each new tag, by tag or by that digest, as crane tag does.
+    const tagged = await runCliAsync(['tag', `${old.host}/old/app:1`, 'kept']);
+    assertOk(tagged);
+    assert.equal(tagged.stdout.trim(), digest);
+    assertOk(await runCliAsync(['tag', `${old.host}/old/app@${digest}`, 'pinned']));
+    for (const t of ['kept', 'pinned']) assert.equal(await skopeoDigest(`${old.host}/old/app:${t}`), digest);
+
     const byTag = await runCliAsync(['delete', `${old.host}/old/app:1`]);
     assertOk(byTag);
     assert.equal(byTag.stdout.trim(), digest);
