@@ -42,7 +42,14 @@ export const tagCommand: CliCommand<TagArgs> = {
       // A Docker schema 1 manifest is tagged too (its bytes PUT again, as crane tag does): nothing in it is read.
       const fetched = await repository.fetchManifest(referenceTarget(ref), { keepSchema1: true });
       // The same bytes PUT again under each tag: a GET, then one PUT per tag.
-      for (const t of tags) await repository.tag(fetched.descriptor, t);
+      for (const t of tags) {
+        await repository.tag(fetched.descriptor, t).catch(async (err: unknown) => {
+          // Read rights without push rights: said of the tag, as delete says it of the manifest.
+          const { OcipushError } = await import('../errors.js');
+          if (!(err instanceof OcipushError) || err.code !== 'EAUTH') throw err;
+          throw new OcipushError('EAUTH', `${ref.registry}/${ref.repository}:${t}: no permission to push the tag (${err.message})`, err.details);
+        });
+      }
       return fetched.descriptor;
     });
     const where = `${ref.registry}/${ref.repository}`;

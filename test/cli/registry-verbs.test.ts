@@ -195,6 +195,27 @@ describe('oci:DIR:NAME with a full reference as NAME, as skopeo and podman name 
   });
 });
 
+describe('pull-only rights on a token registry', () => {
+  it('ls, inspect and digest work; tag and delete say, in one line each, that they are denied', async () => {
+    regs.issuer.users.reader = { password: PASSWORD, access: () => ['pull'] };
+    const ref = `${regs.production.host}/prod/readonly`;
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${ref}:1`], { env }));
+    const asReader = (args: string[]) => runCliAsync([...args, '-u', 'reader', '--password-stdin'], { env: envWith(), input: PASSWORD });
+    const ls = await asReader(['ls', ref]);
+    assertOk(ls);
+    assert.equal(ls.stdout.trim(), '1');
+    const inspected = await asReader(['inspect', `${ref}:1`, '--json']);
+    assertOk(inspected);
+    assert.equal((JSON.parse(inspected.stdout) as { digest: string }).digest, image.manifest.digest);
+    assertOk(await asReader(['digest', `${ref}:1`]));
+    assertOneLineError(await asReader(['inspect', `${ref}:2`]), /^ocipush: 127\.0\.0\.1:\d+\/prod\/readonly:2: manifest not found$/);
+
+    assertOneLineError(await asReader(['tag', `${ref}:1`, 'two']), /^ocipush: 127\.0\.0\.1:\d+\/prod\/readonly:two: no permission to push the tag \(access denied by /);
+    assertOneLineError(await asReader(['delete', `${ref}:1`]), /^ocipush: 127\.0\.0\.1:\d+\/prod\/readonly@sha256:[0-9a-f]{64}: no permission to delete \(access denied by /);
+    assert.deepEqual(JSON.parse((await asReader(['ls', ref, '--json'])).stdout), ['1']);
+  });
+});
+
 describe('a path that is no layout', () => {
   it('inspect and digest say it is no layout, in one line, rather than looking up a registry "."', async () => {
     const cwd = join(tmp.path, 'paths');
