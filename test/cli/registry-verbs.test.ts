@@ -228,6 +228,13 @@ describe('a path that is no layout', () => {
     assert.equal(json.status, 1);
     assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'ELAYOUT');
   });
+
+  it('oci:FILE of an archive skopeo wrote names oci-archive:FILE', async () => {
+    const file = join(tmp.path, 'app-oci.tar');
+    await skopeoLayoutCopy(`oci:${image.layout}:v1`, `oci-archive:${file}:v1`);
+    assertOneLineError(await runCliAsync(['inspect', `oci:${file}`]), /^ocipush: .*app-oci\.tar: a file, not an OCI image layout directory \(an OCI archive is oci-archive:FILE\)$/);
+    assert.equal((await runCliAsync(['digest', `oci-archive:${file}`])).stdout.trim(), image.manifest.digest);
+  });
 });
 
 describe('delete', () => {
