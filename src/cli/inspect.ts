@@ -41,6 +41,15 @@ export const inspectCommand: CliCommand<InspectArgs> = {
     const { parsePlatform } = await import('../oci/descriptor.js');
     const platformText = checkPlatform(argv.platform, argv.unlistedPlatform);
     const platform = platformText === undefined ? undefined : parsePlatform(platformText);
+    if (argv.raw && !platform) {
+      // From a registry, the bytes as served (a Docker schema 1 manifest's too), as ocipush manifest prints them.
+      const { registryManifestBytes } = await import('./read-source.js');
+      const raw = await registryManifestBytes(argv.target, argv);
+      if (raw) {
+        process.stdout.write(raw);
+        return;
+      }
+    }
     const opened = await open(argv);
     try {
       const { parseManifest, isIndex, parseImageConfig } = await import('../oci/manifest.js');

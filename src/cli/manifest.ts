@@ -15,9 +15,10 @@ export const manifestCommand: CliCommand<ManifestArgs> = {
     .positional('reference', { type: 'string', describe: IMAGE_FORMS })
     .option('platform', { type: 'string', describe: 'For an index, print this os/arch[/variant]\'s manifest' })),
   run: async (argv, _out: Output) => {
-    const { platformFlag, withSource, manifestFor } = await import('./read-source.js');
+    const { platformFlag, withSource, manifestFor, registryManifestBytes } = await import('./read-source.js');
     const platform = await platformFlag(argv.platform);
-    const { bytes } = await withSource(argv.reference, argv, (source) => manifestFor(source, platform));
+    const bytes = (!platform ? await registryManifestBytes(argv.reference, argv) : undefined)
+      ?? (await withSource(argv.reference, argv, (source) => manifestFor(source, platform))).bytes;
     // The raw bytes, with or without --json: they are JSON already, and any change would change the digest.
     process.stdout.write(bytes);
   },

@@ -38,6 +38,20 @@ export async function manifestFor(source: OpenedSource, platform: Platform | und
   return { descriptor: chosen, bytes: await readSmall(await source.storage.fetch(chosen), MAX_MANIFEST_BYTES, `${source.name}: manifest ${chosen.digest}`) };
 }
 
+/**
+ * A registry manifest's bytes as served, one GET, a Docker schema 1 manifest's too (nothing in
+ * them is read, as crane manifest and skopeo inspect --raw print them); undefined for a source
+ * that is no registry.
+ */
+export async function registryManifestBytes(text: string, flags: RegistryFlags): Promise<Buffer | undefined> {
+  const { parseEndpoint } = await import('./endpoints.js');
+  const endpoint = await parseEndpoint(text);
+  if (endpoint.transport !== 'registry') return undefined;
+  const [{ withRepository }, { referenceTarget }] = await Promise.all([import('./repository-ref.js'), import('../oci/reference.js')]);
+  const fetched = await withRepository(endpoint.reference, flags, (repository) => repository.fetchManifest(referenceTarget(endpoint.reference), { keepSchema1: true }));
+  return fetched.bytes;
+}
+
 export function hostPlatform(): Platform {
   const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch };

@@ -282,6 +282,15 @@ describe('a registry holding Docker schema 1 images (pushed before 2017)', () =>
     assert.equal(tagged.stdout.trim(), digest);
     assertOk(await runCliAsync(['tag', `${old.host}/old/app@${digest}`, 'pinned']));
     for (const t of ['kept', 'pinned']) assert.equal(await skopeoDigest(`${old.host}/old/app:${t}`), digest);
+    // manifest and inspect --raw print it as served, as skopeo inspect --raw does (its signatures may come in any order).
+    const served = JSON.parse((await skopeoRaw(`${old.host}/old/app:1`)).bytes.toString()) as { schemaVersion: number; fsLayers: unknown[] };
+    assert.equal(served.schemaVersion, 1);
+    for (const args of [['manifest', `${old.host}/old/app:1`], ['inspect', '--raw', `docker://${old.host}/old/app@${digest}`]]) {
+      const printed = await runCliAsync(args);
+      assertOk(printed);
+      assert.deepEqual((JSON.parse(printed.stdout) as typeof served).fsLayers, served.fsLayers);
+    }
+    assertOneLineError(await runCliAsync(['inspect', `${old.host}/old/app:1`]), /is a Docker schema 1 manifest .*, which ocipush does not read; convert it/);
 
     const byTag = await runCliAsync(['delete', `${old.host}/old/app:1`]);
     assertOk(byTag);
