@@ -52,7 +52,7 @@ describe('build --sbom onto a base with its own SBOM', () => {
     const manifest = JSON.parse(blob(layout, result.sbom.digest).toString());
     return { result, layout, stderr: r.stderr, bytes: blob(layout, manifest.layers[0].digest) };
   };
-  const debPurls = () => [...versions].map(([name, version]) => `pkg:deb/debian/${name}@${encodeURIComponent(version).replace(/%2B/g, "+")}?arch=amd64&distro=debian-12`);
+  const debPurls = () => [...versions].map(([name, version]) => `pkg:deb/debian/${name}@${encodeURIComponent(version)}?arch=amd64&distro=debian-12`);
 
   before(async () => {
     tmp = await tempDir('ocipush-base-sbom-');

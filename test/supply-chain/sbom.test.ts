@@ -67,9 +67,11 @@ describe('ocipush sbom', () => {
     const purls = doc.packages.map((p: { externalRefs?: { referenceLocator: string }[] }) => p.externalRefs?.[0]?.referenceLocator);
     const attr = versions.get('attr')!;
     assert.equal(attr.version, '1:2.5.1-4');
+    assert.ok(versions.get('amqp-tools')!.version.includes('+'), 'the test package has a + in its version');
     for (const expectedPurl of [
       `pkg:deb/debian/attr@1%3A2.5.1-4?arch=amd64&distro=debian-12`,
-      `pkg:deb/debian/amqp-tools@${versions.get('amqp-tools')!.version}?arch=amd64&distro=debian-12`,
+      // `+` percent-encoded, as the purl spec and syft write it (`:` as syft writes it).
+      `pkg:deb/debian/amqp-tools@${versions.get('amqp-tools')!.version.replaceAll('+', '%2B')}?arch=amd64&distro=debian-12`,
       'pkg:npm/left-pad@1.3.0', 'pkg:npm/%40scope/tool@2.0.0-beta.1', 'pkg:pypi/requests@2.31.0',
       'pkg:apk/alpine/musl@1.2.4-r2?arch=x86_64', 'pkg:golang/example.com/hello',
     ]) assert.ok(purls.includes(expectedPurl), `${expectedPurl} in ${purls.join(' ')}`);

@@ -13,9 +13,13 @@ export interface Package {
   licenses?: string;
 }
 
-/** purl components: percent-encode all but the unreserved characters (and `+`, which syft keeps). */
+/**
+ * A purl component percent-encoded as the purl spec and syft (packageurl-go) write it: all but
+ * ASCII letters, digits and `.-_~`, so `+` is `%2B` (`1.0-1+deb12u1`, `+incompatible`). A `:` is
+ * `%3A`, as syft writes it (the spec would leave it as is; grype and trivy read both).
+ */
 function enc(text: string): string {
-  return encodeURIComponent(text).replace(/%2B/g, '+');
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function purl(type: string, namespace: string | undefined, name: string, version: string | undefined, qualifiers: Record<string, string | undefined> = {}): string {
