@@ -53,13 +53,24 @@ function stanzas(text: string): Record<string, string>[] {
   return out;
 }
 
+/**
+ * The source package a binary package was built from, as syft's `upstream` qualifier names it
+ * (grype matches Debian's and Alpine's security data, which are per source package, through it):
+ * `Source: openssl` is `openssl`, `Source: busybox (1:1.35.0-4)` (a binary version that differs
+ * from the source's: binNMUs, epochs) is `busybox@1:1.35.0-4`.
+ */
+function debianUpstream(source: string | undefined): string | undefined {
+  const m = source ? /^(\S+)(?:\s+\((.*)\))?/.exec(source.trim()) : null;
+  return m ? (m[2] ? `${m[1]}@${m[2]}` : m[1]) : undefined;
+}
+
 function dpkg(file: DeclaringFile, os: OsRelease): Package[] {
   const distro = os.id ?? 'debian';
   return stanzas(file.content!.toString('utf8'))
     .filter((s) => s.Package && s.Version && (s.Status === undefined || /\binstalled$/.test(s.Status)))
     .map((s) => ({
       name: s.Package!, version: s.Version!, type: 'deb', source: file.path,
-      purl: purl('deb', distro, s.Package!, s.Version, { arch: s.Architecture, distro: os.versionId ? `${distro}-${os.versionId}` : undefined }),
+      purl: purl('deb', distro, s.Package!, s.Version, { arch: s.Architecture, distro: os.versionId ? `${distro}-${os.versionId}` : undefined, upstream: debianUpstream(s.Source) }),
     }));
 }
 
