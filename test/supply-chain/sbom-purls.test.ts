@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { run, runCli, tempDir } from '../support/tools.js';
+import { REPO_ROOT, run, runCli, tempDir } from '../support/tools.js';
 import { testDebs, validator } from '../support/sbom.js';
 
 /**
@@ -70,5 +70,21 @@ describe('SBOM package URLs', () => {
     assert.ok(listed.some((p) => p.purl === `pkg:deb/debian/amqp-tools@${encodeURIComponent(said.find((l) => l.startsWith('amqp-tools\t'))!.split('\t')[1]!)}?arch=amd64&distro=debian-12&upstream=librabbitmq`));
     assert.ok(listed.some((p) => /^pkg:deb\/debian\/attr@1%3A2\.5\.1-4\?arch=amd64&distro=debian-12$/.test(p.purl)));
     assert.ok(listed.some((p) => /&upstream=[^&]+%40[^&]+$/.test(p.purl)), JSON.stringify(listed));
+  });
+
+  it('Alpine: the origin package as the upstream qualifier when it has another name, distro from os-release (a symlink to usr/lib/os-release, as Alpine ships it)', () => {
+    const root = join(tmp.path, 'apk');
+    for (const d of ['lib/apk/db', 'usr/lib', 'etc']) mkdirSync(join(root, d), { recursive: true });
+    writeFileSync(join(root, 'usr/lib/os-release'), 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.19.0\nPRETTY_NAME="Alpine Linux v3.19"\nHOME_URL="https://alpinelinux.org/"\n');
+    symlinkSync('../usr/lib/os-release', join(root, 'etc/os-release'));
+    // An Alpine 3.19 image's lib/apk/db/installed, as syft's tests carry it (its testdata/multiple-1).
+    copyFileSync(join(REPO_ROOT, 'test/fixtures/syft/apk-installed-alpine-3.19'), join(root, 'lib/apk/db/installed'));
+    const listed = packagesOf(root, join(tmp.path, 'apk-layout'));
+    assert.deepEqual(listed.map((p) => p.purl), [
+      'pkg:apk/alpine/bash@5.2.21-r0?arch=x86_64&distro=alpine-3.19.0',
+      'pkg:apk/alpine/busybox-binsh@1.36.1-r15?arch=x86_64&distro=alpine-3.19.0&upstream=busybox',
+      'pkg:apk/alpine/musl@1.2.4_git20230717-r4?arch=x86_64&distro=alpine-3.19.0',
+      'pkg:apk/alpine/readline@8.2.1-r2?arch=x86_64&distro=alpine-3.19.0',
+    ]);
   });
 });

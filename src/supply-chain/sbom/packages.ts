@@ -84,7 +84,8 @@ function apk(file: DeclaringFile, os: OsRelease): Package[] {
     if (!f.P || !f.V) continue;
     out.push({
       name: f.P, version: f.V, type: 'apk', source: file.path, ...(f.L ? { licenses: f.L } : {}),
-      purl: purl('apk', namespace, f.P, f.V, { arch: f.A, distro: namespace === os.id && os.versionId ? `${namespace}-${os.versionId}` : undefined }),
+      // The origin (source) package, when the package has another name (libcrypto3 from openssl), as syft writes it.
+      purl: purl('apk', namespace, f.P, f.V, { arch: f.A, distro: namespace === os.id && os.versionId ? `${namespace}-${os.versionId}` : undefined, upstream: f.o !== f.P ? f.o : undefined }),
     });
   }
   return out;
