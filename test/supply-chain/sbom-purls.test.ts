@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, run, runCli, tempDir } from '../support/tools.js';
+import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { testDebs, validator } from '../support/sbom.js';
 
 /**
@@ -34,6 +35,40 @@ function packagesOf(root: string, layout: string): Listed[] {
   const fromCdx = bom.components.filter((c: { type: string }) => c.type === 'library').map((c: { name: string; version: string; purl: string }) => ({ name: c.name, version: c.version, purl: c.purl }));
   assert.deepEqual(fromCdx, fromSpdx);
   return fromSpdx;
+}
+
+/**
+ * A Go program built with Debian's toolchain against modules served by a file:// module proxy
+ * (offline): a plain dependency, one replaced by another module, one `+incompatible` (a v2 without
+ * a go.mod), and one replaced by a directory.
+ */
+function buildGoWithModules(output: string, scratch: string): void {
+  requireTool('go');
+  const proxy = join(scratch, 'proxy');
+  const module = (path: string, version: string, files: Record<string, string>) => {
+    const dir = join(proxy, path, '@v');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${version}.info`), JSON.stringify({ Version: version }));
+    writeFileSync(join(dir, `${version}.mod`), files['go.mod'] ?? `module ${path}\n`);
+    writeFileSync(join(dir, 'list'), `${version}\n`);
+    const zip = 'import sys, zipfile, json\nz = zipfile.ZipFile(sys.argv[1], "w")\nfor k, v in json.loads(sys.argv[3]).items(): z.writestr(sys.argv[2] + "/" + k, v)\n';
+    run('python3', ['-c', zip, join(dir, `${version}.zip`), `${path}@${version}`, JSON.stringify(files)]);
+  };
+  module('example.com/lib', 'v1.0.0', { 'go.mod': 'module example.com/lib\n\ngo 1.19\n', 'lib.go': 'package lib\n\nfunc A() int { return 1 }\n' });
+  module('example.com/fork', 'v1.1.0', { 'go.mod': 'module example.com/orig\n\ngo 1.19\n', 'orig.go': 'package orig\n\nfunc B() int { return 2 }\n' });
+  module('example.com/inc', 'v2.0.0+incompatible', { 'inc.go': 'package inc\n\nfunc C() int { return 3 }\n' });
+  const local = join(scratch, 'local');
+  mkdirSync(local, { recursive: true });
+  writeFileSync(join(local, 'go.mod'), 'module example.com/local\n\ngo 1.19\n');
+  writeFileSync(join(local, 'local.go'), 'package local\n\nfunc D() int { return 4 }\n');
+  const src = join(scratch, 'app');
+  mkdirSync(src, { recursive: true });
+  writeFileSync(join(src, 'go.mod'), 'module example.com/app\n\ngo 1.19\n\nrequire (\n\texample.com/lib v1.0.0\n\texample.com/orig v1.0.0\n\texample.com/inc v2.0.0+incompatible\n\texample.com/local v0.0.0\n)\n\nreplace example.com/orig => example.com/fork v1.1.0\n\nreplace example.com/local => ../local\n');
+  writeFileSync(join(src, 'main.go'), 'package main\n\nimport (\n\t"fmt"\n\n\t"example.com/inc"\n\t"example.com/lib"\n\t"example.com/local"\n\t"example.com/orig"\n)\n\nfunc main() { fmt.Println(lib.A(), orig.B(), inc.C(), local.D()) }\n');
+  execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', output, '.'], {
+    cwd: src, stdio: 'pipe',
+    env: { ...process.env, GOCACHE: join(scratch, 'gocache'), GOPATH: join(scratch, 'gopath'), GOFLAGS: '-mod=mod', GOPROXY: `file://${proxy}`, GOSUMDB: 'off', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' },
+  });
 }
 
 describe('SBOM package URLs', () => {
@@ -85,6 +120,25 @@ describe('SBOM package URLs', () => {
       'pkg:apk/alpine/busybox-binsh@1.36.1-r15?arch=x86_64&distro=alpine-3.19.0&upstream=busybox',
       'pkg:apk/alpine/musl@1.2.4_git20230717-r4?arch=x86_64&distro=alpine-3.19.0',
       'pkg:apk/alpine/readline@8.2.1-r2?arch=x86_64&distro=alpine-3.19.0',
+    ]);
+  });
+
+  it('Go: the standard library as syft lists it, replaced modules under their replacement (a directory: the module\'s own path, no version), +incompatible encoded', () => {
+    const root = join(tmp.path, 'go');
+    mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+    buildGoWithModules(join(root, 'usr/local/bin/app'), join(tmp.path, 'go-src'));
+    const said = run('go', ['version', '-m', join(root, 'usr/local/bin/app')]);
+    const goVersion = /^\S+: go(\S+)/.exec(said)![1]!;
+    assert.match(said, /^\tdep\texample\.com\/orig\tv1\.0\.0\n\t=>\texample\.com\/fork\tv1\.1\.0\t/m);
+    assert.match(said, /^\tdep\texample\.com\/local\tv0\.0\.0\n\t=>\t\.\.\/local\t/m);
+    const listed = packagesOf(root, join(tmp.path, 'go-layout'));
+    assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]), [
+      ['example.com/app', '(devel)', 'pkg:golang/example.com/app'],
+      ['example.com/fork', 'v1.1.0', 'pkg:golang/example.com/fork@v1.1.0'],
+      ['example.com/inc', 'v2.0.0+incompatible', 'pkg:golang/example.com/inc@v2.0.0%2Bincompatible'],
+      ['example.com/lib', 'v1.0.0', 'pkg:golang/example.com/lib@v1.0.0'],
+      ['example.com/local', '(devel)', 'pkg:golang/example.com/local'],
+      ['stdlib', `go${goVersion}`, `pkg:golang/stdlib@${goVersion}`],
     ]);
   });
 });

@@ -95,7 +95,15 @@ function parseModInfo(text: string): Omit<GoBuildInfo, 'goVersion'> {
     if (kind === 'path') out.path = f[0];
     else if (kind === 'mod' && f[0]) out.main = last = { path: f[0], version: f[1] ?? '', ...(f[2] ? { sum: f[2] } : {}) };
     else if (kind === 'dep' && f[0]) { last = { path: f[0], version: f[1] ?? '', ...(f[2] ? { sum: f[2] } : {}) }; out.deps.push(last); }
-    else if (kind === '=>' && last && f[0]) { last.path = f[0]; last.version = f[1] ?? last.version; if (f[2]) last.sum = f[2]; }
+    else if (kind === '=>' && last && f[0]) {
+      // A replacement by a directory (`=> ../fork`) keeps the module's own path, as syft names it,
+      // and has no version (`(devel)`); any other replacement is that module at its version.
+      const local = f[0].startsWith('.') || f[0].startsWith('/');
+      if (!local) last.path = f[0];
+      last.version = f[1] || (local ? '(devel)' : last.version);
+      if (f[2]) last.sum = f[2];
+      else delete last.sum;
+    }
   }
   return out;
 }

@@ -133,7 +133,7 @@ function python(file: DeclaringFile): Package[] {
 function golang(file: DeclaringFile): Package[] {
   const info = file.go!;
   const mods = [...(info.main ? [info.main] : []), ...info.deps];
-  return mods.map((m) => {
+  const out: Package[] = mods.map((m) => {
     const slash = m.path.lastIndexOf('/');
     const version = m.version === '(devel)' ? undefined : m.version;
     return {
@@ -141,6 +141,11 @@ function golang(file: DeclaringFile): Package[] {
       purl: slash > 0 ? purl('golang', m.path.slice(0, slash), m.path.slice(slash + 1), version) : purl('golang', undefined, m.path, version),
     };
   });
+  // The standard library the binary was linked with (`go1.22.5`, `go1.21.0 X:loopvar`), as syft
+  // lists it: `pkg:golang/stdlib@1.22.5`, the package grype matches the Go project's own advisories on.
+  const go = /^go(\d\S*)/.exec(info.goVersion);
+  if (go) out.push({ name: 'stdlib', version: `go${go[1]}`, type: 'golang', source: file.path, licenses: 'BSD-3-Clause', purl: purl('golang', undefined, 'stdlib', go[1]) });
+  return out;
 }
 
 /** Every package the files declare, sorted by purl then source (deterministic). */
