@@ -141,4 +141,23 @@ describe('SBOM package URLs', () => {
       ['stdlib', `go${goVersion}`, `pkg:golang/stdlib@${goVersion}`],
     ]);
   });
+
+  it('npm: a package-lock.json\'s dev dependencies are left out, as npm ls --omit=dev reads the same lockfile; a scoped name\'s @ encoded', () => {
+    requireTool('npm');
+    const root = join(tmp.path, 'npm');
+    mkdirSync(join(root, 'app'), { recursive: true });
+    copyFileSync(join(REPO_ROOT, 'test/fixtures/syft/package-lock-3.json'), join(root, 'app/package-lock.json'));
+    writeFileSync(join(root, 'app/package.json'), JSON.stringify({ name: 'lock-v3-fixture', version: '1.0.0', dependencies: { '@types/react': '^18.0.9' }, devDependencies: { async: '^3.2.4' } }));
+    const tree = JSON.parse(run('npm', ['ls', '--all', '--omit=dev', '--package-lock-only', '--offline', '--json'], { cwd: join(root, 'app') }));
+    const npmSays = new Map<string, string>();
+    const walk = (deps: Record<string, { version: string; dependencies?: Record<string, unknown> }> = {}) => {
+      for (const [name, d] of Object.entries(deps)) { npmSays.set(name, d.version); walk(d.dependencies as typeof deps); }
+    };
+    walk(tree.dependencies);
+    assert.ok(npmSays.size >= 4 && !npmSays.has('async'));
+    const listed = packagesOf(root, join(tmp.path, 'npm-layout'));
+    const purl = (name: string, version: string) => `pkg:npm/${name.startsWith('@') ? `${encodeURIComponent(name.slice(0, name.indexOf('/')))}/${name.slice(name.indexOf('/') + 1)}` : name}@${version}`;
+    assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), [...npmSays].map(([n, v]) => [n, v, purl(n, v)]).sort());
+    assert.ok(listed.some((p) => p.purl === 'pkg:npm/%40types/react@18.0.20'));
+  });
 });

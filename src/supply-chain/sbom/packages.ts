@@ -112,10 +112,12 @@ function npm(name: string, version: string, source: string, licenses?: string): 
 
 function npmLock(file: DeclaringFile, known: (path: string) => boolean): Package[] {
   try {
-    const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean }> };
+    const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean; dev?: boolean }> };
     const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
+    // A dev dependency (`"dev": true`) is left out, as syft and `npm ls --omit=dev` leave it: an
+    // image installs without them (`npm ci --omit=dev`), and one that installed it lists it by its package.json.
     return Object.entries(doc.packages ?? {})
-      .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && !known(`${base}${key}/package.json`))
+      .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && p.dev !== true && !known(`${base}${key}/package.json`))
       .map(([key, p]) => npm(p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), p.version!, file.path));
   } catch {
     return [];
