@@ -160,4 +160,19 @@ describe('SBOM package URLs', () => {
     assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), [...npmSays].map(([n, v]) => [n, v, purl(n, v)]).sort());
     assert.ok(listed.some((p) => p.purl === 'pkg:npm/%40types/react@18.0.20'));
   });
+
+  it('Debian: every package whose files are on disk (unpacked, half-configured too), none that is removed (config-files, not-installed), as dpkg-query reads the states', () => {
+    const root = join(tmp.path, 'deb-states');
+    mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
+    // Entries of this machine's own dpkg database, each given another state.
+    const states = ['install ok installed', 'install ok unpacked', 'install ok half-configured', 'deinstall ok config-files', 'purge ok not-installed', 'hold ok installed'];
+    const names = run('dpkg-query', ['-W', '-f', '${Package}\t${db:Status-Abbrev}\n']).split('\n').filter((l) => l.endsWith('\tii ')).map((l) => l.split('\t')[0]!).slice(0, states.length);
+    assert.equal(names.length, states.length);
+    const status = names.map((name, i) => run('dpkg-query', ['-s', name]).trimEnd().replace(/^Status: .*$/m, `Status: ${states[i]}`).replace(/^Conffiles:\n( .*\n?)*/m, '')).join('\n\n');
+    writeFileSync(join(root, 'var/lib/dpkg/status'), `${status}\n`);
+    const said = run('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${db:Status-Abbrev}\n']).trim().split('\n').map((l) => l.split('\t'));
+    const onDisk = said.filter(([, abbrev]) => !'nc'.includes(abbrev![1]!)).map(([name]) => name).sort();
+    assert.equal(onDisk.length, 4);
+    assert.deepEqual(packagesOf(root, join(tmp.path, 'deb-states-layout')).map((p) => p.name).sort(), onDisk);
+  });
 });

@@ -64,10 +64,21 @@ function debianUpstream(source: string | undefined): string | undefined {
   return m ? (m[2] ? `${m[1]}@${m[2]}` : m[1]) : undefined;
 }
 
+/**
+ * A dpkg entry whose files are in the image: its state (the last word of `Status: want flag
+ * state`) is anything but `not-installed` and `config-files` (removed, its conffiles kept). An
+ * unpacked, half-configured or trigger-pending package is there, as syft and trivy list it;
+ * distroless `status.d` entries have no Status.
+ */
+function onDisk(status: string | undefined): boolean {
+  const state = status?.trim().split(/\s+/).pop();
+  return state !== 'not-installed' && state !== 'config-files';
+}
+
 function dpkg(file: DeclaringFile, os: OsRelease): Package[] {
   const distro = os.id ?? 'debian';
   return stanzas(file.content!.toString('utf8'))
-    .filter((s) => s.Package && s.Version && (s.Status === undefined || /\binstalled$/.test(s.Status)))
+    .filter((s) => s.Package && s.Version && onDisk(s.Status))
     .map((s) => ({
       name: s.Package!, version: s.Version!, type: 'deb', source: file.path,
       purl: purl('deb', distro, s.Package!, s.Version, { arch: s.Architecture, distro: os.versionId ? `${distro}-${os.versionId}` : undefined, upstream: debianUpstream(s.Source) }),
