@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
@@ -174,5 +174,21 @@ describe('SBOM package URLs', () => {
     const onDisk = said.filter(([, abbrev]) => !'nc'.includes(abbrev![1]!)).map(([name]) => name).sort();
     assert.equal(onDisk.length, 4);
     assert.deepEqual(packagesOf(root, join(tmp.path, 'deb-states-layout')).map((p) => p.name).sort(), onDisk);
+  });
+
+  it('Python: wheels\' dist-info and eggs\' egg-info (Debian\'s python3 packages) alike, as importlib.metadata reads the same tree; names PEP 503-normalised in the purl', () => {
+    const root = join(tmp.path, 'python');
+    const site = join(root, 'usr/lib/python3/dist-packages');
+    mkdirSync(site, { recursive: true });
+    // The installed distributions of this machine's Debian python3 packages, both kinds.
+    const system = '/usr/lib/python3/dist-packages';
+    const dirs = readdirSync(system).filter((d) => /\.(dist|egg)-info$/.test(d) && statSync(join(system, d)).isDirectory());
+    assert.ok(dirs.some((d) => d.endsWith('.egg-info')) && dirs.some((d) => d.endsWith('.dist-info')), dirs.join(' '));
+    for (const d of dirs) cpSync(join(system, d), join(site, d), { recursive: true });
+    const said = run('python3', ['-c', 'import sys, importlib.metadata as m\nfor d in m.distributions(path=[sys.argv[1]]): print(d.metadata["Name"] + "\\t" + d.version)', site]).trim().split('\n').map((l) => l.split('\t'));
+    assert.equal(said.length, dirs.length);
+    const listed = packagesOf(root, join(tmp.path, 'python-layout'));
+    const expected = said.map(([name, version]) => [name, version, `pkg:pypi/${encodeURIComponent(name!.toLowerCase().replace(/[-_.]+/g, '-'))}@${encodeURIComponent(version!)}`]);
+    assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), expected.sort());
   });
 });

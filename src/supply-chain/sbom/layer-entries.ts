@@ -159,8 +159,8 @@ export class LayerEntries {
     const end = this.ends[entry]!;
     if (end === start) return false;
     const last = this.names[end - 1];
-    // status, installed, os-release, *.json, METADATA; and everything under var/lib/dpkg/status.d/.
-    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && this.names[start] !== 0x76) return false;
+    // status, installed, os-release, *.json, METADATA, PKG-INFO, *.egg-info; and everything under var/lib/dpkg/status.d/.
+    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && last !== 0x4f && last !== 0x6f && this.names[start] !== 0x76) return false;
     return isMetadataPath(this.path(entry));
   }
 

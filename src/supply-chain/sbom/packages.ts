@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { DeclaringFile, ImageFiles } from './image-files.js';
+import { isPythonMetadataPath } from './paths.js';
 
 /** A package the image's files declare. */
 export interface Package {
@@ -178,7 +179,7 @@ export function detectPackages(files: ImageFiles): Package[] {
     else if (p === 'lib/apk/db/installed') out.push(...apk(file, os));
     else if (p.endsWith('/package.json')) out.push(...npmPackage(file));
     else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, exists));
-    else if (p.endsWith('.dist-info/METADATA')) out.push(...python(file));
+    else if (isPythonMetadataPath(p)) out.push(...python(file));
   }
   const seen = new Set<string>();
   return out

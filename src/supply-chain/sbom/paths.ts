@@ -13,7 +13,16 @@ export function isMetadataPath(path: string): boolean {
     || path === 'etc/os-release' || path === 'usr/lib/os-release'
     || (path.endsWith('/package.json') && path.includes('node_modules/'))
     || path.endsWith('/package-lock.json') || path === 'package-lock.json'
-    || /\.dist-info\/METADATA$/.test(path);
+    || isPythonMetadataPath(path);
+}
+
+/**
+ * An installed Python distribution's metadata, where syft reads it: a wheel's `*.dist-info/METADATA`,
+ * an egg's `*.egg-info/PKG-INFO` or `*.egg/EGG-INFO/PKG-INFO` (setup.py installs, Debian's and
+ * Alpine's python3 packages), or a `*.egg-info` that is itself the file.
+ */
+export function isPythonMetadataPath(path: string): boolean {
+  return /\.dist-info\/METADATA$|\.egg-info\/PKG-INFO$|EGG-INFO\/PKG-INFO$|\.egg-info$/.test(path);
 }
 
 /** A tar entry name as a clean relative path (`./usr/bin/` → `usr/bin`). */
