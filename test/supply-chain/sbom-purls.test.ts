@@ -14,7 +14,7 @@ import { testDebs, validator } from '../support/sbom.js';
 
 const schemas = validator();
 
-interface Listed { name: string; version: string; purl: string }
+interface Listed { name: string; version: string; purl: string; cpe?: string }
 
 /** Builds `root` into a layout and returns the packages of its SBOM, in both formats (each valid against its schema). */
 function packagesOf(root: string, layout: string): Listed[] {
@@ -25,14 +25,17 @@ function packagesOf(root: string, layout: string): Listed[] {
   schemas.spdx(doc);
   const fromSpdx: Listed[] = doc.packages.filter((p: { SPDXID: string }) => p.SPDXID !== 'SPDXRef-Image')
     .map((p: { name: string; versionInfo: string; externalRefs: { referenceCategory: string; referenceType: string; referenceLocator: string }[] }) => {
-      assert.deepEqual(p.externalRefs.map((r) => [r.referenceCategory, r.referenceType]), [['PACKAGE-MANAGER', 'purl']]);
-      return { name: p.name, version: p.versionInfo, purl: p.externalRefs[0]!.referenceLocator };
+      const purls = p.externalRefs.filter((r) => r.referenceCategory === 'PACKAGE-MANAGER' && r.referenceType === 'purl');
+      const cpes = p.externalRefs.filter((r) => r.referenceCategory === 'SECURITY' && r.referenceType === 'cpe23Type');
+      assert.equal(purls.length, 1);
+      assert.equal(purls.length + cpes.length, p.externalRefs.length);
+      return { name: p.name, version: p.versionInfo, purl: purls[0]!.referenceLocator, ...(cpes[0] ? { cpe: cpes[0].referenceLocator } : {}) };
     });
   const cdx = runCli(['sbom', `oci:${layout}:t`, '--sbom-format', 'cyclonedx']);
   assert.equal(cdx.status, 0, cdx.stderr);
   const bom = JSON.parse(cdx.stdout);
   schemas.cyclonedx(bom);
-  const fromCdx = bom.components.filter((c: { type: string }) => c.type === 'library').map((c: { name: string; version: string; purl: string }) => ({ name: c.name, version: c.version, purl: c.purl }));
+  const fromCdx = bom.components.filter((c: { type: string }) => c.type === 'library').map((c: { name: string; version: string; purl: string; cpe?: string }) => ({ name: c.name, version: c.version, purl: c.purl, ...(c.cpe ? { cpe: c.cpe } : {}) }));
   assert.deepEqual(fromCdx, fromSpdx);
   return fromSpdx;
 }
@@ -123,7 +126,7 @@ describe('SBOM package URLs', () => {
     ]);
   });
 
-  it('Go: the standard library as syft lists it, replaced modules under their replacement (a directory: the module\'s own path, no version), +incompatible encoded', () => {
+  it('Go: the standard library as syft lists it (with NVD\'s CPE for Go), replaced modules under their replacement (a directory: the module\'s own path, no version), +incompatible encoded', () => {
     const root = join(tmp.path, 'go');
     mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
     buildGoWithModules(join(root, 'usr/local/bin/app'), join(tmp.path, 'go-src'));
@@ -140,6 +143,8 @@ describe('SBOM package URLs', () => {
       ['example.com/local', '(devel)', 'pkg:golang/example.com/local'],
       ['stdlib', `go${goVersion}`, `pkg:golang/stdlib@${goVersion}`],
     ]);
+    assert.match(goVersion, /^\d+\.\d+\.\d+$/);
+    assert.deepEqual(listed.filter((p) => p.cpe).map((p) => [p.name, p.cpe]), [['stdlib', `cpe:2.3:a:golang:go:${goVersion}:-:*:*:*:*:*:*`]]);
   });
 
   it('npm: a package-lock.json\'s dev dependencies are left out, as npm ls --omit=dev reads the same lockfile; a scoped name\'s @ encoded', () => {

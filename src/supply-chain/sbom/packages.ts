@@ -12,6 +12,8 @@ export interface Package {
   /** The file that declares it (`var/lib/dpkg/status`, `…/package.json`, a binary). */
   source: string;
   licenses?: string;
+  /** A CPE 2.3 name, where syft gives one (Go's standard library), for scanners that match on CPEs. */
+  cpe?: string;
 }
 
 /**
@@ -157,8 +159,15 @@ function golang(file: DeclaringFile): Package[] {
   });
   // The standard library the binary was linked with (`go1.22.5`, `go1.21.0 X:loopvar`), as syft
   // lists it: `pkg:golang/stdlib@1.22.5`, the package grype matches the Go project's own advisories on.
+  // Its CPE is NVD's for Go (`1.21rc2` is version 1.21, update rc2), which grype's stdlib matching and Dependency-Track use.
   const go = /^go(\d\S*)/.exec(info.goVersion);
-  if (go) out.push({ name: 'stdlib', version: `go${go[1]}`, type: 'golang', source: file.path, licenses: 'BSD-3-Clause', purl: purl('golang', undefined, 'stdlib', go[1]) });
+  const cpe = go ? /^(\d+(?:\.\d+)?(?:\.\d+)?)(\w*)/.exec(go[1]!.split('+')[0]!) : null;
+  if (go) {
+    out.push({
+      name: 'stdlib', version: `go${go[1]}`, type: 'golang', source: file.path, licenses: 'BSD-3-Clause', purl: purl('golang', undefined, 'stdlib', go[1]),
+      ...(cpe ? { cpe: `cpe:2.3:a:golang:go:${cpe[1]}:${cpe[2] || '-'}:*:*:*:*:*:*` } : {}),
+    });
+  }
   return out;
 }
 
