@@ -29,30 +29,43 @@ function documents(parsed: ParsedBaseSbom) {
   return { spdx: JSON.parse(spdxDocument(subject, contents).toString()), cdx: JSON.parse(cyclonedxDocument(subject, contents).toString()) };
 }
 
-test('syft\'s SPDX: packages with versions, purls, licences and declaring files; the image itself is no package', () => {
+test('syft\'s SPDX: packages with versions, purls, CPEs, licences and declaring files; the image itself is no package', () => {
   const parsed = parseBaseSbom(syft('TestSPDXJSONImageEncoder.golden'), 'syft SPDX');
   assert.equal(parsed.format, 'spdx');
   assert.equal(parsed.spdxNamespace, undefined, 'a redacted namespace is no URI to refer to');
   assert.deepEqual(parsed.packages, [
-    { name: 'package-1', version: '1.0.1', checksums: [], licenses: 'MIT', sources: ['somefile-1.txt'] },
-    { name: 'package-2', version: '2.0.1', purl: 'pkg:deb/debian/package-2@2.0.1', checksums: [], sources: ['somefile-2.txt'] },
+    { name: 'package-1', version: '1.0.1', cpes: ['cpe:2.3:*:some:package:1:*:*:*:*:*:*:*'], checksums: [], licenses: 'MIT', sources: ['somefile-1.txt'] },
+    { name: 'package-2', version: '2.0.1', purl: 'pkg:deb/debian/package-2@2.0.1', cpes: ['cpe:2.3:*:some:package:2:*:*:*:*:*:*:*'], checksums: [], sources: ['somefile-2.txt'] },
   ]);
   const { spdx, cdx } = documents(parsed);
   schemas.spdx(spdx);
   schemas.cyclonedx(cdx);
-  assert.deepEqual(cdx.components.filter((c: { type: string }) => c.type !== 'container').map((c: { name: string; purl?: string }) => [c.name, c.purl]), [['package-1', undefined], ['package-2', 'pkg:deb/debian/package-2@2.0.1']]);
+  assert.deepEqual(cdx.components.filter((c: { type: string }) => c.type !== 'container').map((c: { name: string; purl?: string; cpe?: string }) => [c.name, c.purl, c.cpe]), [
+    ['package-1', undefined, 'cpe:2.3:*:some:package:1:*:*:*:*:*:*:*'], ['package-2', 'pkg:deb/debian/package-2@2.0.1', 'cpe:2.3:*:some:package:2:*:*:*:*:*:*:*'],
+  ]);
+  // The CPEs stay where syft put them, for the scanners that match on them (syft's binary cataloger's runtimes have nothing else).
+  const refs = (name: string) => spdx.packages.find((p: { name: string }) => p.name === name).externalRefs;
+  assert.deepEqual(refs('package-1'), [{ referenceCategory: 'SECURITY', referenceType: 'cpe23Type', referenceLocator: 'cpe:2.3:*:some:package:1:*:*:*:*:*:*:*' }]);
+  assert.deepEqual(refs('package-2'), [
+    { referenceCategory: 'SECURITY', referenceType: 'cpe23Type', referenceLocator: 'cpe:2.3:*:some:package:2:*:*:*:*:*:*:*' },
+    { referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: 'pkg:deb/debian/package-2@2.0.1' },
+  ]);
 });
 
 test('syft\'s CycloneDX: libraries and the operating system, with their declaring files (syft:location properties)', () => {
   const parsed = parseBaseSbom(syft('TestCycloneDxImageEncoder.golden'), 'syft CycloneDX');
   assert.equal(parsed.format, 'cyclonedx');
   assert.equal(parsed.cyclonedx, undefined, 'a redacted serial number makes no BOM-Link');
-  assert.deepEqual(parsed.packages.map((p) => [p.name, p.version, p.kind, p.sources]), [
-    ['package-1', '1.0.1', 'library', ['somefile-1.txt']], ['package-2', '2.0.1', 'library', ['somefile-2.txt']], ['debian', '1.2.3', 'operating-system', []],
+  assert.deepEqual(parsed.packages.map((p) => [p.name, p.version, p.kind, p.sources, p.cpes]), [
+    ['package-1', '1.0.1', 'library', ['somefile-1.txt'], ['cpe:2.3:*:some:package:1:*:*:*:*:*:*:*']],
+    ['package-2', '2.0.1', 'library', ['somefile-2.txt'], ['cpe:2.3:*:some:package:2:*:*:*:*:*:*:*']],
+    ['debian', '1.2.3', 'operating-system', [], undefined],
   ]);
   const { spdx, cdx } = documents(parsed);
   schemas.spdx(spdx);
   schemas.cyclonedx(cdx);
+  assert.deepEqual(cdx.components.filter((c: { type: string }) => c.type === 'library').map((c: { cpe?: string }) => c.cpe), ['cpe:2.3:*:some:package:1:*:*:*:*:*:*:*', 'cpe:2.3:*:some:package:2:*:*:*:*:*:*:*']);
+  assert.ok(spdx.packages.some((p: { name: string; externalRefs?: { referenceLocator: string }[] }) => p.name === 'package-2' && p.externalRefs?.[0]?.referenceLocator === 'cpe:2.3:*:some:package:2:*:*:*:*:*:*:*'));
   assert.ok(spdx.packages.some((p: { name: string; comment?: string }) => p.name === 'package-1' && p.comment === 'license as declared: MIT'));
 });
 

@@ -74,7 +74,12 @@ export function spdxBaseParts(base: BaseContents, baseImageId: string) {
       ...(p.checksums.length > 0 ? { checksums: spdxChecksums(p.checksums) } : {}),
       ...(p.sources.length > 0 ? { sourceInfo: `declared by ${p.sources.map((s) => `/${s}`).join(', ')}` } : {}),
       ...(p.licenses ? { licenseDeclared: 'NOASSERTION', comment: `license as declared: ${p.licenses}` } : {}),
-      ...(p.purl ? { externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }] } : {}),
+      ...(p.purl || p.cpes ? {
+        externalRefs: [
+          ...(p.cpes ?? []).map((cpe) => ({ referenceCategory: 'SECURITY', referenceType: 'cpe23Type', referenceLocator: cpe })),
+          ...(p.purl ? [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: p.purl }] : []),
+        ],
+      } : {}),
     })),
     files: files.map((f) => ({ fileName: `/${f.path}`, SPDXID: fileId(f), checksums: spdxChecksums(f.checksums) })),
     relationships: [
@@ -104,8 +109,10 @@ export function cyclonedxBaseParts(base: BaseContents, baseDigest: string) {
         ...(p.version ? { version: p.version } : {}),
         ...(p.checksums.length > 0 ? { hashes: hashes(p.checksums) } : {}),
         ...(p.licenses ? { licenses: [{ license: { name: p.licenses } }] } : {}),
+        ...(p.cpes ? { cpe: p.cpes[0] } : {}),
         ...(p.purl ? { purl: p.purl } : {}),
-        properties: [mark, ...p.sources.map((s) => ({ name: 'ocipush:source', value: `/${s}` }))],
+        // A component has one cpe: the others as syft writes them, which grype reads.
+        properties: [mark, ...p.sources.map((s) => ({ name: 'ocipush:source', value: `/${s}` })), ...(p.cpes ?? []).slice(1).map((cpe) => ({ name: 'syft:cpe23', value: cpe }))],
       })),
       ...base.files.map((f) => ({
         type: 'file',

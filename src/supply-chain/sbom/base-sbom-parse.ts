@@ -23,6 +23,8 @@ export interface BasePackage {
   name: string;
   version?: string;
   purl?: string;
+  /** CPE 2.3 names (syft gives one or more to most packages; scanners match binaries and runtimes on them). */
+  cpes?: string[];
   checksums: Checksum[];
   licenses?: string;
   /** Files that declare the package (`var/lib/dpkg/status`), relative, as the base SBOM names them. */
@@ -139,10 +141,12 @@ function parseSpdx(doc: Json): Pick<ParsedBaseSbom, 'packages' | 'files' | 'spdx
     const refs = p.externalRefs === undefined ? [] : Array.isArray(p.externalRefs) ? p.externalRefs : fail('externalRefs is not an array');
     const purl = refs.find((r): r is Json => isObject(r) && r.referenceType === 'purl' && typeof r.referenceLocator === 'string' && r.referenceLocator.startsWith('pkg:'));
     const license = spdxLicense(p);
+    const cpes = cpeNames(refs.filter((r) => isObject(r) && r.referenceType === 'cpe23Type').map((r) => (r as Json).referenceLocator));
     packages.push({
       name: p.name as string,
       ...(text(p.versionInfo) ? { version: p.versionInfo as string } : {}),
       ...(purl ? { purl: purl.referenceLocator as string } : {}),
+      ...(cpes.length > 0 ? { cpes } : {}),
       checksums: checksums(p.checksums, 'algorithm', 'checksumValue'),
       ...(license ? { licenses: license } : {}),
       sources: spdxSources(p.sourceInfo),
@@ -157,6 +161,11 @@ function parseSpdx(doc: Json): Pick<ParsedBaseSbom, 'packages' | 'files' | 'spdx
   // A namespace is a URI (tools that redact it write something else: then there is nothing to refer to).
   const namespace = text(doc.documentNamespace);
   return { packages, files, ...(namespace && /^[a-z][a-z0-9+.-]*:\S+$/i.test(namespace) ? { spdxNamespace: namespace } : {}) };
+}
+
+/** The CPE 2.3 formatted strings among `values`, each once, in their order. */
+function cpeNames(values: unknown[]): string[] {
+  return [...new Set(values.filter((v): v is string => typeof v === 'string' && v.startsWith('cpe:2.3:')))];
 }
 
 function cdxLicense(c: Json): string | undefined {
@@ -184,11 +193,14 @@ function parseCyclonedx(doc: Json): Pick<ParsedBaseSbom, 'packages' | 'files' | 
         if (path) files.push({ path, checksums: checksums(c.hashes, 'alg', 'content') });
       } else if (c.type !== 'container') {
         const license = cdxLicense(c);
+        // The component's cpe, and the others syft writes as `syft:cpe23` properties.
+        const cpes = cpeNames([c.cpe, ...(Array.isArray(c.properties) ? c.properties.filter((p) => isObject(p) && p.name === 'syft:cpe23').map((p) => (p as Json).value) : [])]);
         packages.push({
           name: c.name as string,
           ...(PACKAGE_KINDS.has(c.type) ? { kind: c.type } : {}),
           ...(text(c.version) ? { version: c.version as string } : {}),
           ...(typeof c.purl === 'string' && c.purl.startsWith('pkg:') ? { purl: c.purl } : {}),
+          ...(cpes.length > 0 ? { cpes } : {}),
           checksums: checksums(c.hashes, 'alg', 'content'),
           ...(license ? { licenses: license } : {}),
           sources: cdxSources(c),
