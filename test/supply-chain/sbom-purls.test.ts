@@ -196,4 +196,17 @@ describe('SBOM package URLs', () => {
     const expected = said.map(([name, version]) => [name, version, `pkg:pypi/${encodeURIComponent(name!.toLowerCase().replace(/[-_.]+/g, '-'))}@${encodeURIComponent(version!)}`]);
     assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), expected.sort());
   });
+
+  it('Debian testing or sid (an os-release without VERSION_ID): distro is the ID alone, as syft writes it', () => {
+    const root = join(tmp.path, 'sid');
+    mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
+    mkdirSync(join(root, 'usr/lib'), { recursive: true });
+    mkdirSync(join(root, 'etc'));
+    // debian:sid's os-release, and its etc/os-release symlink.
+    writeFileSync(join(root, 'usr/lib/os-release'), 'PRETTY_NAME="Debian GNU/Linux forky/sid"\nNAME="Debian GNU/Linux"\nVERSION_CODENAME=forky\nID=debian\nHOME_URL="https://www.debian.org/"\nSUPPORT_URL="https://www.debian.org/support"\nBUG_REPORT_URL="https://bugs.debian.org/"\n');
+    symlinkSync('../usr/lib/os-release', join(root, 'etc/os-release'));
+    const attr = testDebs().find((d) => /\/attr_/.test(d))!;
+    writeFileSync(join(root, 'var/lib/dpkg/status'), `${run('dpkg-deb', ['-f', attr]).trimEnd().replace(/^(Package: .*)$/m, '$1\nStatus: install ok installed')}\n`);
+    assert.deepEqual(packagesOf(root, join(tmp.path, 'sid-layout')).map((p) => p.purl), ['pkg:deb/debian/attr@1%3A2.5.1-4?arch=amd64&distro=debian']);
+  });
 });

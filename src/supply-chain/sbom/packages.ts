@@ -31,13 +31,22 @@ function purl(type: string, namespace: string | undefined, name: string, version
   return `pkg:${type}/${ns}${enc(name)}${version ? `@${enc(version)}` : ''}${q ? `?${q}` : ''}`;
 }
 
-interface OsRelease { id?: string; versionId?: string }
+interface OsRelease { id?: string; versionId?: string; buildId?: string }
+
+/**
+ * The purl `distro` qualifier as syft writes it: `ID-VERSION_ID` (`debian-12`, `alpine-3.19.0`),
+ * else `ID-BUILD_ID`, else the ID alone (Debian testing and sid have no VERSION_ID).
+ */
+function distroOf(os: OsRelease): string | undefined {
+  const version = os.versionId || os.buildId;
+  return os.id ? (version ? `${os.id}-${version}` : os.id) : undefined;
+}
 
 function osRelease(files: DeclaringFile[]): OsRelease {
   const text = (files.find((f) => f.path === 'etc/os-release') ?? files.find((f) => f.path === 'usr/lib/os-release'))?.content?.toString('utf8');
   if (!text) return {};
   const field = (k: string) => new RegExp(`^${k}=["']?([^"'\\n]*)["']?$`, 'm').exec(text)?.[1];
-  return { id: field('ID'), versionId: field('VERSION_ID') };
+  return { id: field('ID'), versionId: field('VERSION_ID'), buildId: field('BUILD_ID') };
 }
 
 /** RFC 822-style stanzas (dpkg status, METADATA headers): blank-line separated, continuation lines indented. */
@@ -84,7 +93,7 @@ function dpkg(file: DeclaringFile, os: OsRelease): Package[] {
     .filter((s) => s.Package && s.Version && onDisk(s.Status))
     .map((s) => ({
       name: s.Package!, version: s.Version!, type: 'deb', source: file.path,
-      purl: purl('deb', distro, s.Package!, s.Version, { arch: s.Architecture, distro: os.versionId ? `${distro}-${os.versionId}` : undefined, upstream: debianUpstream(s.Source) }),
+      purl: purl('deb', distro, s.Package!, s.Version, { arch: s.Architecture, distro: distroOf(os), upstream: debianUpstream(s.Source) }),
     }));
 }
 
@@ -99,7 +108,7 @@ function apk(file: DeclaringFile, os: OsRelease): Package[] {
     out.push({
       name: f.P, version: f.V, type: 'apk', source: file.path, ...(f.L ? { licenses: f.L } : {}),
       // The origin (source) package, when the package has another name (libcrypto3 from openssl), as syft writes it.
-      purl: purl('apk', namespace, f.P, f.V, { arch: f.A, distro: namespace === os.id && os.versionId ? `${namespace}-${os.versionId}` : undefined, upstream: f.o !== f.P ? f.o : undefined }),
+      purl: purl('apk', namespace, f.P, f.V, { arch: f.A, distro: namespace === os.id ? distroOf(os) : undefined, upstream: f.o !== f.P ? f.o : undefined }),
     });
   }
   return out;
