@@ -24,7 +24,8 @@ import { parseChmod } from './chmod.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const SECRET_KEY = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
-const PUBLIC_KEY = /(?:_|^)(?:public)(?:_|$)/i;
+/** Words that make a secret-looking name harmless (BuildKit since January 2026: `API_KEY_FILE`, `TOKEN_VERSION`). */
+const PUBLIC_KEY = /(?:_|^)(?:public|file|version)(?:_|$)/i;
 
 /** The expansion state a stage leaves behind, for stages built FROM it. */
 const STAGE_STATE = new WeakMap<ResolvedStage, { env: Map<string, string>; declaredArgs: Set<string> }>();
