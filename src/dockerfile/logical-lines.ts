@@ -3,6 +3,7 @@ import type { EscapeToken } from './lex.js';
 import { trimLeftGoSpace } from './go-text.js';
 import { heredocsOfLine, type Heredoc } from './heredoc.js';
 import { ExpansionError } from './lex.js';
+import { checkOptions, parseLintOptions } from './lint-config.js';
 
 /**
  * Splits Dockerfile text into logical lines the way BuildKit's parser.Parse does: parser
@@ -18,7 +19,7 @@ export interface ParserDirectives {
   syntax?: string;
   /** `# escape=`: the escape and line-continuation character. */
   escape: EscapeToken;
-  /** `# check=` (BuildKit lint configuration; recorded only). */
+  /** `# check=` (BuildKit's build checks: `skip=Rule,…|all`, `error=true`; see lint-config.ts). */
   check?: string;
 }
 
@@ -101,6 +102,12 @@ export function splitLogicalLines(input: string): LogicalLines {
     } else if (key === 'syntax') {
       directives.syntax = value;
     } else {
+      // BuildKit reads it before the Dockerfile: a bad option fails the build (newRuleLinter).
+      try {
+        parseLintOptions(checkOptions(value));
+      } catch (err) {
+        throw new LocatedError(`failed to parse check options: ${(err as Error).message}`, { line: lineNo, column: 1 });
+      }
       directives.check = value;
     }
   };

@@ -105,8 +105,14 @@ export interface ResolvedDockerfile {
   target: ResolvedStage;
   /** Global ARG values (with the automatic platform ARGs), as FROM lines saw them. */
   globalArgs: Record<string, string>;
-  /** Parse warnings plus those found while resolving, e.g. build args nothing declared. */
+  /** Parse warnings plus those found while resolving, e.g. build args nothing declared; less those `# check=skip=` hides. */
   warnings: DockerfileWarning[];
+  /**
+   * With `# check=error=true` (or `--build-arg BUILDKIT_DOCKERFILE_CHECK=error=true`) and a BuildKit
+   * rule among the warnings: the message BuildKit fails the build with, `lint violation found for
+   * rules: …`. The builder fails with it after showing the warnings.
+   */
+  lintError?: string;
 }
 
 export interface BaseImageRef {

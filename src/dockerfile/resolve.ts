@@ -1,7 +1,9 @@
+import { OcipushError } from '../errors.js';
 import { withFilename } from './errors.js';
 import type { DockerfileWarning, ParsedDockerfile } from './instructions.js';
 import { StageDispatcher } from './dispatch.js';
 import { planStages } from './stage-graph.js';
+import { applyLintConfig, checkOptions, LINT_BUILD_ARG, parseLintOptions, type LintConfig } from './lint-config.js';
 import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } from './resolve-types.js';
 
 /**
@@ -31,7 +33,7 @@ import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } 
  */
 
 /** Build args Docker accepts without an ARG declaration (used by RUN only, never reported unused). */
-const BUILTIN_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+const BUILTIN_ARGS = new Set([LINT_BUILD_ARG, 'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
 /**
  * The base images (not scratch, not earlier stages) of the stages the target needs, so the
@@ -69,16 +71,29 @@ export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions 
     }
     const stages = plan.needed.map((i) => resolved.get(i)!);
     const seen = new Set<string>();
+    const lint = applyLintConfig(warnings.filter((w) => {
+      const key = `${w.rule}\0${w.line ?? ''}\0${w.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }), lintConfig(parsed, plan.buildArgs));
     return {
       stages,
       target: resolved.get(plan.target)!,
       globalArgs: Object.fromEntries(plan.globals),
-      warnings: warnings.filter((w) => {
-        const key = `${w.rule}\0${w.line ?? ''}\0${w.message}`;
-        if (seen.has(key)) return false;
-        seen.add(key);
-        return true;
-      }),
+      warnings: lint.warnings,
+      ...(lint.error !== undefined && { lintError: lint.error }),
     };
   });
+}
+
+/** The build checks' configuration: the BUILDKIT_DOCKERFILE_CHECK build arg, else the `# check=` directive. */
+function lintConfig(parsed: ParsedDockerfile, buildArgs: Map<string, string>): LintConfig {
+  const fromArg = buildArgs.get(LINT_BUILD_ARG);
+  if (fromArg === undefined) return parseLintOptions(checkOptions(parsed.directives.check ?? ''));
+  try {
+    return parseLintOptions(fromArg);
+  } catch (err) {
+    throw new OcipushError('EUSAGE', `failed to parse build-arg:${LINT_BUILD_ARG}: ${(err as Error).message}`);
+  }
 }

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../support/tools.js';
-import { buildCli, writeTree } from './support.js';
+import { buildCli, readImage, writeTree } from './support.js';
 
 /**
- * BuildKit's build checks as `docker build` runs them (frontend/dockerfile/linter and
- * dockerfile2llb/validations.go, read from the source). buildah 1.28 has no build checks:
- * BuildKit's source is the reference here.
+ * BuildKit's build checks as `docker build` runs them (frontend/dockerfile/linter, read from the
+ * source): the warnings, the `# check=` directive and the BUILDKIT_DOCKERFILE_CHECK build arg
+ * that configure them (`skip=Rule,…`, `skip=all`, `error=true`), and the build that fails with
+ * `lint violation found for rules: …` when `error=true` and a warning is left. buildah 1.28 has
+ * no build checks: BuildKit's source is the reference here.
  */
 
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -26,6 +29,70 @@ function context(dockerfile: string): { ctx: string; layout: string } {
   writeTree(ctx, { Dockerfile: dockerfile });
   return { ctx, layout: join(tmp.path, `layout-${n}`) };
 }
+
+const BODY = 'FROM scratch\nCMD echo hi\nLABEL a=$UNDEFINED\n';
+const JSON_ARGS = 'Dockerfile:2: JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals';
+const UNDEFINED = "Dockerfile:3: UndefinedVar: Usage of undefined variable '$UNDEFINED'";
+
+describe('build checks (# check=)', () => {
+  it('skip= hides the rules it names, skip=all every rule; the image is the same', () => {
+    const plain = context(BODY);
+    const r0 = buildCli(plain.ctx, plain.layout, ['--tag', 't']);
+    assert.equal(r0.status, 0, r0.stderr);
+    assert.deepEqual(warnings(r0.stderr), [JSON_ARGS, UNDEFINED]);
+
+    const one = context(`# check=skip=JSONArgsRecommended\n${BODY}`);
+    const r1 = buildCli(one.ctx, one.layout, ['--tag', 't']);
+    assert.equal(r1.status, 0, r1.stderr);
+    assert.deepEqual(warnings(r1.stderr), ["Dockerfile:4: UndefinedVar: Usage of undefined variable '$UNDEFINED'"]);
+
+    const all = context(`# syntax=docker/dockerfile:1\n# check=skip=all\n${BODY}`);
+    const r2 = buildCli(all.ctx, all.layout, ['--tag', 't']);
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.deepEqual(warnings(r2.stderr), []);
+    assert.deepEqual(readImage(all.layout, 't').config.config, readImage(plain.layout, 't').config.config);
+  });
+
+  it('error=true fails the build when a warning is left, after showing it, and writes nothing', () => {
+    const { ctx, layout } = context(`# check=error=true\n${BODY}`);
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(warnings(r.stderr), [
+      'Dockerfile:3: JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals',
+      "Dockerfile:4: UndefinedVar: Usage of undefined variable '$UNDEFINED'",
+    ]);
+    assert.match(r.stderr, /^ocipush: Dockerfile: lint violation found for rules: JSONArgsRecommended, UndefinedVar \(check error=true/m);
+    assert.equal(existsSync(layout), false);
+
+    // With the rules skipped, nothing is left to fail on.
+    const skipped = context(`# check=skip=JSONArgsRecommended,UndefinedVar;error=true\n${BODY}`);
+    const ok = buildCli(skipped.ctx, skipped.layout, ['--tag', 't']);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.deepEqual(warnings(ok.stderr), []);
+  });
+
+  it('--build-arg BUILDKIT_DOCKERFILE_CHECK replaces the directive, and is not an unused build arg', () => {
+    const { ctx, layout } = context(`# check=skip=all\n${BODY}`);
+    const r = buildCli(ctx, layout, ['--tag', 't', '--build-arg', 'BUILDKIT_DOCKERFILE_CHECK=skip=UndefinedVar;error=true']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(warnings(r.stderr), ['Dockerfile:3: JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals']);
+    assert.match(r.stderr, /lint violation found for rules: JSONArgsRecommended \(/);
+
+    const bad = buildCli(ctx, layout, ['--tag', 't', '--build-arg', 'BUILDKIT_DOCKERFILE_CHECK=skip']);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /^ocipush: failed to parse build-arg:BUILDKIT_DOCKERFILE_CHECK: invalid check option "skip"$/m);
+    assert.equal(existsSync(layout), false);
+  });
+
+  it('a check directive BuildKit cannot read fails at its line', () => {
+    const { ctx, layout } = context('# syntax=docker/dockerfile:1\n# check=skip=all;fail=1\nFROM scratch\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^ocipush: Dockerfile:2:1: failed to parse check options: invalid check option "fail"$/m);
+    const bool = context('# check=error=yes\nFROM scratch\n');
+    assert.match(buildCli(bool.ctx, bool.layout).stderr, /Dockerfile:1:1: failed to parse check options: failed to parse check option "error=yes": strconv.ParseBool: parsing "yes": invalid syntax/);
+  });
+});
 
 describe('SecretsUsedInArgOrEnv', () => {
   it('names ending in _FILE or _VERSION (or with PUBLIC) are not secrets, as in BuildKit since January 2026', () => {
