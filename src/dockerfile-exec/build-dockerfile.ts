@@ -22,6 +22,7 @@ import {
   type ResolveOptions,
 } from '../dockerfile/index.js';
 import { orderedContainerConfig } from '../dockerfile/image-config.js';
+import { onBuildTrigger } from '../dockerfile/errors.js';
 import { storeBaseImage, type BaseImage } from '../assemble/base.js';
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
 import { storeImage, type StoredImage } from '../assemble/store-image.js';
@@ -330,7 +331,7 @@ async function readDockerignore(dockerfilePath: string | undefined, contextDir: 
 function checkBuildable(resolved: ResolvedDockerfile, filename: string): void {
   for (const stage of resolved.stages) {
     for (const instruction of stage.instructions) {
-      if (instruction.keyword === 'RUN') throw runUnsupportedError(instruction, filename);
+      if (instruction.keyword === 'RUN') throw runUnsupportedError(instruction, filename, onBuildTrigger(stage, instruction));
       if (instruction.keyword === 'ADD') {
         for (const src of instruction.sources) {
           if (isRemoteSource(src)) throw dockerfileError(`${instruction.original}: ${remoteSourceMessage(src)}`, instruction, filename);

@@ -10,6 +10,7 @@ import {
 } from '../dockerfile/index.js';
 import { containsWildcards } from '../dockerfile/go-match.js';
 import { parseChmod } from '../dockerfile/chmod.js';
+import { onBuildTrigger } from '../dockerfile/errors.js';
 import { foldStage, imageOf, scratchImage, type DockerImage, type HistoryStep } from '../dockerfile/image-config.js';
 import type { BaseImage } from '../assemble/base.js';
 import type { ArchiveEntry } from './archive.js';
@@ -128,7 +129,7 @@ function planStage(inputs: PlanInputs, stage: ResolvedStage, planned: Map<number
     const step = byInstruction.get(instruction);
     switch (instruction.keyword) {
       case 'RUN':
-        throw runUnsupportedError(instruction, inputs.filename);
+        throw runUnsupportedError(instruction, inputs.filename, onBuildTrigger(stage, instruction));
       case 'USER':
         user = instruction.user;
         break;

@@ -22,14 +22,26 @@ export function dockerfileError(message: string, at: SourcePosition, filename = 
 
 /**
  * The error the builder raises when a stage it must build holds a RUN: ocipush never executes
- * code, so RUN has nothing to run it in. Naming the line lets the user find the instruction.
+ * code, so RUN has nothing to run it in. Naming the line lets the user find the instruction; a
+ * RUN that a base image's (or stage's) ONBUILD left is named with the base it comes from.
  */
-export function runUnsupportedError(at: SourcePosition, filename = DEFAULT_DOCKERFILE_NAME): OcipushError {
+export function runUnsupportedError(at: SourcePosition, filename = DEFAULT_DOCKERFILE_NAME, trigger?: { base: string; original: string }): OcipushError {
+  // A RUN that is an ONBUILD trigger of the base is placed at the FROM that runs it: say so.
+  const what = trigger ? `${trigger.base} has the ONBUILD trigger ${JSON.stringify(trigger.original)}, which runs here: ` : '';
   return dockerfileError(
-    'RUN cannot be built without a container runtime: ocipush builds daemonless and never executes code (build that step elsewhere and COPY its output, or COPY --from an image that has it)',
+    `${what}RUN cannot be built without a container runtime: ocipush builds daemonless and never executes code (build that step elsewhere and COPY its output, or COPY --from an image that has it)`,
     at,
     filename,
   );
+}
+
+/** The base a RUN came from when it is an ONBUILD trigger of it (for runUnsupportedError). */
+export function onBuildTrigger(
+  stage: { baseImage: string; base: { kind: string } },
+  instruction: { fromOnBuild?: boolean; original: string },
+): { base: string; original: string } | undefined {
+  if (!instruction.fromOnBuild) return undefined;
+  return { base: `${stage.base.kind === 'stage' ? 'the stage' : 'the base image'} ${stage.baseImage}`, original: instruction.original };
 }
 
 /** Thrown inside the front end with a position; the public entry points turn it into an OcipushError. */

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/tools.js';
-import { build, buildCli, layerListing, writeTree, type TreeSpec } from './support.js';
+import { build, buildCli, layerListing, readImage, writeTree, type TreeSpec } from './support.js';
 
 /**
  * A Dockerfile that cannot be built fails with one line (file:line:column, the instruction,
@@ -64,8 +64,21 @@ describe('Dockerfiles that cannot be built', () => {
     assert.match(line, /daemonless and never executes code/);
   });
 
-  it('RUN in an ONBUILD trigger of a base stage fails at the FROM that runs it; RUN in a stage not needed is fine', () => {
-    fails({ Dockerfile: 'FROM scratch AS base\nONBUILD RUN echo hi\nFROM base\nCOPY f /f\n', f: 'f' }, /^ocipush: Dockerfile:3:1: RUN cannot be built/);
+  it('RUN in an ONBUILD trigger of a base stage or image fails at the FROM that runs it, naming the trigger and its base; RUN in a stage not needed is fine', () => {
+    fails(
+      { Dockerfile: 'FROM scratch AS base\nONBUILD RUN echo hi\nFROM base\nCOPY f /f\n', f: 'f' },
+      /^ocipush: Dockerfile:3:1: the stage base has the ONBUILD trigger "RUN echo hi", which runs here: RUN cannot be built/,
+    );
+    // An image made to be built on (the node:onbuild kind): its config keeps the triggers.
+    const baseCtx = join(tmp.path, 'onbuild-base');
+    writeTree(baseCtx, { Dockerfile: 'FROM scratch\nONBUILD COPY . /app/\nONBUILD RUN npm install\n' });
+    const baseLayout = join(tmp.path, 'onbuild-base-layout');
+    build(baseCtx, baseLayout, ['--tag', 'onbuild']);
+    assert.deepEqual(readImage(baseLayout, 'onbuild').config.config.OnBuild, ['COPY . /app/', 'RUN npm install']);
+    fails(
+      { Dockerfile: `FROM oci:${baseLayout}:onbuild\nCMD ["node", "app.js"]\n` },
+      new RegExp(`^ocipush: Dockerfile:1:1: the base image oci:${baseLayout}:onbuild has the ONBUILD trigger "RUN npm install", which runs here: RUN cannot be built without a container runtime`),
+    );
     const ctx = join(tmp.path, 'unused-run');
     writeTree(ctx, { Dockerfile: 'FROM scratch AS tools\nRUN make\nFROM scratch\nCOPY f /f\n', f: 'f' });
     build(ctx, join(tmp.path, 'unused-run-layout'));
