@@ -92,7 +92,28 @@ function parseSource(text: string, filename: string): ParsedDockerfile {
 /** The official Dockerfile frontend images, any version or digest. */
 const STANDARD_SYNTAX = /^(?:docker\.io\/)?docker\/dockerfile(?:-upstream)?(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?$/;
 
+/**
+ * ConsistentInstructionCasing (BuildKit's validateCommandCasing): the keywords of the stages
+ * (global ARGs aside) as written, each either all lower or all upper case, and all in the case
+ * most of them use (upper on a tie).
+ */
+function casingWarnings(stages: Stage[], warnings: DockerfileWarning[]): void {
+  const written = stages.flatMap((s) => [s.from, ...s.instructions]).map((i) => ({ line: i.line, word: i.original.split(/\s/, 1)[0]! }));
+  let lower = 0;
+  let upper = 0;
+  for (const { word } of written) {
+    if (word === word.toLowerCase()) lower++;
+    else if (word === word.toUpperCase()) upper++;
+  }
+  const majorityLower = lower > upper;
+  for (const { line, word } of written) {
+    const casing = majorityLower ? (word !== word.toLowerCase() ? 'lowercase' : '') : word !== word.toUpperCase() ? 'uppercase' : '';
+    if (casing) warnings.push({ rule: 'ConsistentInstructionCasing', message: `Command '${word}' should match the case of the command majority (${casing})`, line });
+  }
+}
+
 function stageWarnings(stages: Stage[], warnings: DockerfileWarning[]): void {
+  casingWarnings(stages, warnings);
   const names = new Set<string>();
   for (const stage of stages) {
     if (stage.name !== undefined) {

@@ -2,6 +2,7 @@ import { LocatedError, type SourcePosition } from './errors.js';
 import type { CopyInstruction, DockerfileWarning, InstructionBase, ParsedDockerfile, StageInstruction } from './instructions.js';
 import { ExpansionError, processWord, type EscapeToken, type ExpansionResult } from './lex.js';
 import { parseTrigger } from './parse.js';
+import { defaultArgChecks, platformFlagChecks } from './from-checks.js';
 import { hostPlatform, platformArgs } from './platform.js';
 import type { BaseImageConfig, ResolveOptions, StageBase } from './resolve-types.js';
 
@@ -67,6 +68,7 @@ export function planStages(parsed: ParsedDockerfile, options: ResolveOptions, wa
   const targetStage = options.target || parsed.stages[parsed.stages.length - 1]?.name || 'default';
   globals.set('TARGETSTAGE', buildArgs.get('TARGETSTAGE') ?? targetStage);
 
+  defaultArgChecks(parsed.stages, parsed.globalArgs, globals, escape, warnings);
   const declaredGlobal = new Set<string>();
   for (const arg of parsed.globalArgs) {
     for (const { key, value } of arg.args) {
@@ -89,6 +91,7 @@ export function planStages(parsed: ParsedDockerfile, options: ResolveOptions, wa
       const p = expandAt(stage.platform, globals, escape, at);
       reportUndefinedFromArgs(p, globals, declaredGlobal, at, warnings);
       if (p.value === '') throw new LocatedError(`empty platform value from expression ${stage.platform}`, at);
+      platformFlagChecks(stage, p, globals, warnings);
       platform = p.value;
     }
     const baseStage = byName.get(name.value);

@@ -94,6 +94,44 @@ describe('build checks (# check=)', () => {
   });
 });
 
+describe('rules on instruction casing and FROM lines', () => {
+  it('ConsistentInstructionCasing: keywords in the case most of them use', () => {
+    const { ctx, layout } = context('from scratch\ncopy Dockerfile /\nLabel a=b\nENV x=y\ncmd ["x"]\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(warnings(r.stderr), [
+      "Dockerfile:3: ConsistentInstructionCasing: Command 'Label' should match the case of the command majority (lowercase)",
+      "Dockerfile:4: ConsistentInstructionCasing: Command 'ENV' should match the case of the command majority (lowercase)",
+    ]);
+  });
+
+  it('FromPlatformFlagConstDisallowed, RedundantTargetPlatform, InvalidDefaultArgInFrom, on every stage; error=true fails on them', () => {
+    const dockerfile = [
+      'ARG TAG',
+      'FROM --platform=linux/amd64 scratch AS build',
+      'FROM --platform=$TARGETPLATFORM scratch AS t',
+      'FROM --platform=$BUILDPLATFORM scratch AS b',
+      'FROM --platform=linux/arm64 scratch AS build-arm64',
+      'FROM localhost:5000/node:${TAG} AS n',
+      'FROM scratch',
+      'COPY --from=build / /',
+      '',
+    ].join('\n');
+    const { ctx, layout } = context(dockerfile);
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(warnings(r.stderr), [
+      'Dockerfile:6: InvalidDefaultArgInFrom: Default value for ARG localhost:5000/node:${TAG} results in empty or invalid base image name',
+      'Dockerfile:2: FromPlatformFlagConstDisallowed: FROM --platform flag should not use constant value "linux/amd64"',
+      'Dockerfile:3: RedundantTargetPlatform: Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior',
+    ]);
+    const strict = context(`# check=error=true\n${dockerfile}`);
+    const failed = buildCli(strict.ctx, strict.layout, ['--tag', 't']);
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /lint violation found for rules: FromPlatformFlagConstDisallowed, InvalidDefaultArgInFrom, RedundantTargetPlatform \(/);
+  });
+});
+
 describe('SecretsUsedInArgOrEnv', () => {
   it('names ending in _FILE or _VERSION (or with PUBLIC) are not secrets, as in BuildKit since January 2026', () => {
     const { ctx, layout } = context('FROM scratch\nARG GPG_KEY_VERSION=2\nENV DB_PASSWORD_FILE=/run/secrets/db API_TOKEN_FILE=/run/t PUBLIC_KEY=k\n');
