@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 /**
  * EXPOSE port specs as BuildKit reads them (dockerfile2llb/convert_expose.go):
  * `[ip:][hostPort:]containerPort[-end][/proto]`, proto tcp (default), udp or sctp, ranges
- * expanded. Returns the image config's ExposedPorts keys (`80/tcp`), in order, without duplicates.
+ * expanded. Returns the image config's ExposedPorts keys (`80/tcp`), in order, a port named twice
+ * listed twice (as BuildKit's history text lists them; the config's map holds it once).
  */
 
 export interface PortSpecs {
@@ -16,7 +17,6 @@ export interface PortSpecs {
 
 export function parsePortSpecs(specs: readonly string[]): PortSpecs {
   const out: PortSpecs = { ports: [], withHostPart: [], upperProto: [] };
-  const seen = new Set<string>();
   for (const raw of specs) {
     const parts = raw.split(':');
     let ip = '';
@@ -57,13 +57,7 @@ export function parsePortSpecs(specs: readonly string[]): PortSpecs {
         throw new Error(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
       }
     }
-    for (let p = range[0]; p <= range[1]; p++) {
-      const key = `${p}/${proto}`;
-      if (!seen.has(key)) {
-        seen.add(key);
-        out.ports.push(key);
-      }
-    }
+    for (let p = range[0]; p <= range[1]; p++) out.ports.push(`${p}/${proto}`);
   }
   return out;
 }

@@ -153,6 +153,16 @@ describe('image config and history', () => {
     assert.deepEqual(history(layout, 'arm'), [['ARG TARGETARCH=arm64', false], ['LABEL arch=arm64', false], ['ENTRYPOINT ["/bin/sh" "-c" "exec ./server"]', false]]);
   });
 
+  it('EXPOSE: the history lists every port of every spec, one named twice twice; the config holds it once', () => {
+    // BuildKit since 98eab3257 (September 2025): `EXPOSE %v` of the parsed ports, the words sorted as written.
+    const context = join(tmp.path, 'expose');
+    writeTree(context, { Dockerfile: 'FROM scratch\nARG P=8080\nEXPOSE 80 $P 8079-8081 80/tcp 53/udp\n' });
+    const layout = join(tmp.path, 'expose-layout');
+    build(context, layout, ['--tag', 'e']);
+    assert.deepEqual(readImage(layout, 'e').config.config.ExposedPorts, { '53/udp': {}, '80/tcp': {}, '8079/tcp': {}, '8080/tcp': {}, '8081/tcp': {} });
+    assert.deepEqual(history(layout, 'e').at(-1), ['EXPOSE [8080/tcp 53/udp 80/tcp 80/tcp 8079/tcp 8080/tcp 8081/tcp]', false]);
+  });
+
   it('-f - reads the Dockerfile from standard input', () => {
     const context = join(tmp.path, 'stdin');
     writeTree(context, { f: 'f' });
