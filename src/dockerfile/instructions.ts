@@ -15,6 +15,8 @@ export interface InstructionBase {
   line: number;
   column: number;
   endLine: number;
+  /** A `# check=skip=…` comment just above it: BuildKit skips those rules for this instruction. */
+  check?: string;
 }
 
 /** `--name=value` flags exactly as given; `value` is undefined for a bare `--name`. */

@@ -31,6 +31,9 @@ export function checkOptions(directive: string): string {
   return directive.split(' ')[0]!;
 }
 
+/** Rules BuildKit checks with the file's configuration alone, never an instruction's comment. */
+const FILE_WIDE = new Set(['NoEmptyContinuation', 'ConsistentInstructionCasing', 'ReservedStageName', 'DuplicateStageName', 'InvalidDefaultArgInFrom']);
+
 /** linter.ParseLintOptions: throws with BuildKit's message on an option it does not know. */
 export function parseLintOptions(text: string): LintConfig {
   const config = { skipAll: false, skip: new Set<string>(), error: false };
@@ -76,8 +79,22 @@ function parseGoBool(s: string): boolean | undefined {
  * build with (`lint violation found for rules: …`, the rules sorted). Warnings that are not
  * BuildKit rules (ocipush's own) are always kept and never fail the build.
  */
-export function applyLintConfig(warnings: DockerfileWarning[], config: LintConfig): { warnings: DockerfileWarning[]; error?: string } {
-  const kept = warnings.filter((w) => !RULES.has(w.rule) || !(config.skipAll || config.skip.has(w.rule)));
+export function applyLintConfig(
+  warnings: DockerfileWarning[], config: LintConfig, checkAt: (line: number) => string | undefined = () => undefined,
+): { warnings: DockerfileWarning[]; error?: string } {
+  const skipped = (w: DockerfileWarning): boolean => {
+    if (config.skipAll || config.skip.has(w.rule)) return true;
+    // A `# check=` comment above the instruction adds to the skips for it (an unreadable one is ignored).
+    const local = w.line !== undefined && !FILE_WIDE.has(w.rule) ? checkAt(w.line) : undefined;
+    if (local === undefined) return false;
+    try {
+      const c = parseLintOptions(local);
+      return c.skipAll || c.skip.has(w.rule);
+    } catch {
+      return false;
+    }
+  };
+  const kept = warnings.filter((w) => !RULES.has(w.rule) || !skipped(w));
   if (!config.error) return { warnings: kept };
   const violated = [...new Set(kept.filter((w) => RULES.has(w.rule)).map((w) => w.rule))].sort();
   return violated.length === 0 ? { warnings: kept } : { warnings: kept, error: `lint violation found for rules: ${violated.join(', ')}` };

@@ -34,6 +34,12 @@ export interface LogicalLine {
   segments: { offset: number; line: number; column: number }[];
   /** The heredocs of the line, in order, with their bodies (`endLine` is then their last terminator's). */
   heredocs?: Heredoc[];
+  /**
+   * The options of the first `# check=…` comment among those just above the line (BuildKit's
+   * PrevComment: comment lines since the previous instruction, blank lines allowed, an empty `#`
+   * starting over; the text is cut at its first space, so `# check=skip=X // why` works).
+   */
+  check?: string;
 }
 
 export interface LogicalLines {
@@ -113,14 +119,23 @@ export function splitLogicalLines(input: string): LogicalLines {
   };
 
   const lines: LogicalLine[] = [];
+  let comments: string[] = [];
   let i = 0;
   while (i < physical.length) {
     const raw = physical[i]!;
     const lineNo = i + 1;
     i++;
     const stripped = trimLeftGoSpace(raw);
+    const wasDirective = !directivesDone && stripped.startsWith('#');
     parseDirective(stripped, lineNo);
-    if (stripped.startsWith('#') || stripped === '') continue;
+    if (stripped.startsWith('#')) {
+      // parser.go: the text after the line's first byte, trimmed; a directive is not a comment.
+      const comment = raw.slice(1).trim();
+      if (comment === '') comments = [];
+      else if (!(wasDirective && !directivesDone)) comments.push(comment);
+      continue;
+    }
+    if (stripped === '') continue;
 
     const startColumn = raw.length - stripped.length + 1;
     const first = trimContinuation(stripped, continuation);
@@ -149,9 +164,21 @@ export function splitLogicalLines(input: string): LogicalLines {
       ended = !piece.continues;
     }
     i = readHeredocs(logical, withEndings, i);
+    const check = checkComment(comments);
+    if (check !== undefined) logical.check = check;
+    comments = [];
     lines.push(logical);
   }
   return { directives, lines, lineCount: physical.length };
+}
+
+/** linter.WithMergedConfigFromComments: the first comment that reads as a `check` directive. */
+function checkComment(comments: readonly string[]): string | undefined {
+  for (const comment of comments) {
+    const m = DIRECTIVE.exec(trimLeftGoSpace(comment));
+    if (m && m[1]!.toLowerCase() === 'check') return checkOptions(m[2]!);
+  }
+  return undefined;
 }
 
 /**

@@ -51,6 +51,7 @@ function parseSource(text: string, filename: string): ParsedDockerfile {
       warnings.push({ rule: 'NoEmptyContinuation', message: 'Empty continuation line', line: line.endLine });
     }
     const instruction = parseInstruction(line, source.directives.escape, warnings);
+    if (line.check !== undefined) instruction.check = line.check;
     if (instruction.keyword === 'FROM') {
       stages.push({
         index: stages.length,

@@ -76,7 +76,7 @@ export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions 
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
-    }), lintConfig(parsed, plan.buildArgs));
+    }), lintConfig(parsed, plan.buildArgs), instructionChecks(parsed));
     return {
       stages,
       target: resolved.get(plan.target)!,
@@ -96,4 +96,13 @@ function lintConfig(parsed: ParsedDockerfile, buildArgs: Map<string, string>): L
   } catch (err) {
     throw new OcipushError('EUSAGE', `failed to parse build-arg:${LINT_BUILD_ARG}: ${(err as Error).message}`);
   }
+}
+
+/** The `# check=` comment of the instruction that starts at a line, if any. */
+function instructionChecks(parsed: ParsedDockerfile): (line: number) => string | undefined {
+  const byLine = new Map<number, string>();
+  for (const i of [...parsed.globalArgs, ...parsed.stages.flatMap((s) => [s.from, ...s.instructions])]) {
+    if (i.check !== undefined) byLine.set(i.line, i.check);
+  }
+  return (line) => byLine.get(line);
 }

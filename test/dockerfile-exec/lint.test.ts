@@ -84,6 +84,46 @@ describe('build checks (# check=)', () => {
     assert.equal(existsSync(layout), false);
   });
 
+  it('a # check=skip= comment just above an instruction skips rules for it alone (BuildKit a248d48d0)', () => {
+    const dockerfile = [
+      '# check=error=true',
+      '',
+      '# check=skip=StageNameCasing // mixed-case stage name on purpose',
+      'FROM scratch AS Build',
+      '',
+      '# check=skip=SecretsUsedInArgOrEnv // allow secret in environment',
+      'ENV password=bar',
+      '# a plain comment',
+      '# check=skip=all // is local to only this instruction',
+      'ARG alternate_password',
+      '# check=skip=JSONArgsRecommended',
+      'CMD mycommand',
+      '# check=skip=WorkdirRelativePath',
+      'WORKDIR app/',
+      '# check=skip=MaintainerDeprecated',
+      'MAINTAINER me@example.org',
+      'ENV token=x',
+      '  # check=skip=UndefinedVar',
+      'LABEL a=$NOPE',
+      '# check=skip=UndefinedVar',
+      '#',
+      'LABEL b=$NOPE2',
+      '',
+    ].join('\n');
+    const { ctx, layout } = context(dockerfile);
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1);
+    // Not skipped: an instruction without a comment; an indented comment (BuildKit keeps its `#`:
+    // no directive); a comment an empty `#` came after.
+    assert.deepEqual(warnings(r.stderr), [
+      'Dockerfile:17: SecretsUsedInArgOrEnv: Do not use ARG or ENV instructions for sensitive data (ENV "token")',
+      "Dockerfile:19: UndefinedVar: Usage of undefined variable '$NOPE'",
+      "Dockerfile:22: UndefinedVar: Usage of undefined variable '$NOPE2'",
+    ]);
+    assert.match(r.stderr, /lint violation found for rules: SecretsUsedInArgOrEnv, UndefinedVar \(/);
+    assert.equal(existsSync(layout), false);
+  });
+
   it('a check directive BuildKit cannot read fails at its line', () => {
     const { ctx, layout } = context('# syntax=docker/dockerfile:1\n# check=skip=all;fail=1\nFROM scratch\n');
     const r = buildCli(ctx, layout, ['--tag', 't']);
