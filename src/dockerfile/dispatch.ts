@@ -1,5 +1,5 @@
 import { LocatedError } from './errors.js';
-import { joinPath } from './go-text.js';
+import { joinPath, suggestName } from './go-text.js';
 import type {
   AddInstruction,
   ArgInstruction,
@@ -118,7 +118,8 @@ export class StageDispatcher {
     const r = expandAt(word, this.env, this.escape, at, raw);
     for (const name of r.unmatched) {
       if (this.declaredArgs.has(name)) continue;
-      this.warnings.push({ rule: 'UndefinedVar', message: `Usage of undefined variable '$${name}'`, line: at.line });
+      const match = suggestName(name, this.env.keys());
+      this.warnings.push({ rule: 'UndefinedVar', message: `Usage of undefined variable '$${name}'${match !== undefined ? ` (did you mean $${match}?)` : ''}`, line: at.line });
     }
     return r.value;
   }

@@ -72,3 +72,21 @@ export function editDistance(a: string, b: string): number {
   }
   return row[b.length]!;
 }
+
+/**
+ * BuildKit's suggest.Search, case-sensitive: the option closest to `name` by edit distance, if
+ * under 3; none when `name` is itself an option.
+ */
+export function suggestName(name: string, options: Iterable<string>): string | undefined {
+  let match: string | undefined;
+  let min = 3;
+  for (const option of options) {
+    if (option === name) return undefined;
+    const d = editDistance(name, option);
+    if (d < min) {
+      match = option;
+      min = d;
+    }
+  }
+  return match;
+}

@@ -2,6 +2,7 @@ import { LocatedError, type SourcePosition } from './errors.js';
 import type { CopyInstruction, DockerfileWarning, InstructionBase, ParsedDockerfile, StageInstruction } from './instructions.js';
 import { ExpansionError, processWord, type EscapeToken, type ExpansionResult } from './lex.js';
 import { parseTrigger } from './parse.js';
+import { suggestName } from './go-text.js';
 import { defaultArgChecks, platformFlagChecks } from './from-checks.js';
 import { hostPlatform, platformArgs } from './platform.js';
 import type { BaseImageConfig, ResolveOptions, StageBase } from './resolve-types.js';
@@ -198,6 +199,7 @@ export function resolveCopyFrom(c: CopyInstruction, byName: Map<string, number>,
 function reportUndefinedFromArgs(r: ExpansionResult, globals: Map<string, string>, declared: Set<string>, at: InstructionBase, warnings: DockerfileWarning[]): void {
   for (const name of r.unmatched) {
     if (globals.has(name) || declared.has(name)) continue;
-    warnings.push({ rule: 'UndefinedArgInFrom', message: `FROM argument '${name}' is not declared`, line: at.line });
+    const match = suggestName(name, new Set([...declared, ...globals.keys()]));
+    warnings.push({ rule: 'UndefinedArgInFrom', message: `FROM argument '${name}' is not declared${match !== undefined ? ` (did you mean ${match}?)` : ''}`, line: at.line });
   }
 }

@@ -172,6 +172,20 @@ describe('rules on instruction casing and FROM lines', () => {
   });
 });
 
+describe('UndefinedVar and UndefinedArgInFrom', () => {
+  it('suggest the declared name a typo is closest to, as BuildKit does (suggest.Search, distance under 3)', () => {
+    const { ctx, layout } = context('ARG VERSION=1\nARG BASE=scratch\nFROM ${BASEE:-scratch}\nARG VERSION\nENV APP_HOME=/srv\nLABEL v=$VERISON h=$APP_HOM x=$TOTALLYDIFFERENT\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(warnings(r.stderr), [
+      "Dockerfile:3: UndefinedArgInFrom: FROM argument 'BASEE' is not declared (did you mean BASE?)",
+      "Dockerfile:6: UndefinedVar: Usage of undefined variable '$VERISON' (did you mean $VERSION?)",
+      "Dockerfile:6: UndefinedVar: Usage of undefined variable '$APP_HOM' (did you mean $APP_HOME?)",
+      "Dockerfile:6: UndefinedVar: Usage of undefined variable '$TOTALLYDIFFERENT'",
+    ]);
+  });
+});
+
 describe('SecretsUsedInArgOrEnv', () => {
   it('names ending in _FILE or _VERSION (or with PUBLIC) are not secrets, as in BuildKit since January 2026', () => {
     const { ctx, layout } = context('FROM scratch\nARG GPG_KEY_VERSION=2\nENV DB_PASSWORD_FILE=/run/secrets/db API_TOKEN_FILE=/run/t PUBLIC_KEY=k\n');
