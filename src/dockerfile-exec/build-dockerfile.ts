@@ -10,6 +10,7 @@ import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import {
   createIgnoreMatcher,
   hostPlatform,
+  normalizeTarget,
   parseDockerfile,
   parseDockerignore,
   resolveBaseImages,
@@ -246,7 +247,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       if (layer.blob) await layer.blob.commitTo(layout.blobPath(layer.descriptor.digest));
     }
     await recordCachedLayers(layout, written);
-    const imagePlatform = base ? platformOfConfig(base.config) : platform;
+    // FROM scratch: the target platform as BuildKit normalizes it (linux/arm is arm/v7, arm64/v8 is arm64).
+    const imagePlatform = base ? platformOfConfig(base.config) : normalizeTarget(platform);
     const runConfig = { ...final.image.config };
     if (options.labels && Object.keys(options.labels).length > 0) runConfig.Labels = { ...(runConfig.Labels ?? {}), ...options.labels };
     const config: ImageConfig = {

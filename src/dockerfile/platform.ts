@@ -20,6 +20,46 @@ export function platformArgs(target: PlatformSpec, build: PlatformSpec = target)
   };
 }
 
+/**
+ * containerd's platforms.Normalize, which BuildKit applies to `--platform` before it sets
+ * TARGETPLATFORM and the image's platform: `linux/arm` is `linux/arm/v7`, `linux/arm64/v8` is
+ * `linux/arm64`, `linux/amd64/v1` is `linux/amd64`, `armhf` is `arm/v7`, `armel` `arm/v6`.
+ */
+export function normalizeTarget(p: PlatformSpec): PlatformSpec {
+  let os = p.os.toLowerCase();
+  if (os === 'macos') os = 'darwin';
+  let architecture = p.architecture.toLowerCase();
+  let variant = (p.variant ?? '').toLowerCase();
+  switch (architecture) {
+    case 'i386':
+      architecture = '386';
+      variant = '';
+      break;
+    case 'x86_64': case 'x86-64': case 'amd64':
+      architecture = 'amd64';
+      if (variant === 'v1') variant = '';
+      break;
+    case 'aarch64': case 'arm64':
+      architecture = 'arm64';
+      if (['8', 'v8', 'v8.0'].includes(variant)) variant = '';
+      else if (['9', '9.0', 'v9.0'].includes(variant)) variant = 'v9';
+      break;
+    case 'armhf':
+      architecture = 'arm';
+      variant = 'v7';
+      break;
+    case 'armel':
+      architecture = 'arm';
+      variant = 'v6';
+      break;
+    case 'arm':
+      if (variant === '' || variant === '7') variant = 'v7';
+      else if (['5', '6', '8'].includes(variant)) variant = `v${variant}`;
+      break;
+  }
+  return { os, architecture, ...(variant !== '' && { variant }) };
+}
+
 export function hostPlatform(): PlatformSpec {
   const arch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch, ...(process.arch === 'arm' && { variant: 'v7' }) };

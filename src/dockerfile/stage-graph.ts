@@ -4,7 +4,7 @@ import { ExpansionError, processWord, type EscapeToken, type ExpansionResult } f
 import { parseTrigger } from './parse.js';
 import { suggestName } from './go-text.js';
 import { defaultArgChecks, platformFlagChecks } from './from-checks.js';
-import { hostPlatform, platformArgs } from './platform.js';
+import { hostPlatform, normalizeTarget, platformArgs } from './platform.js';
 import type { BaseImageConfig, ResolveOptions, StageBase } from './resolve-types.js';
 
 /**
@@ -62,7 +62,7 @@ export function expandAt(word: string, env: Map<string, string>, escape: EscapeT
 export function planStages(parsed: ParsedDockerfile, options: ResolveOptions, warnings: DockerfileWarning[]): Plan {
   const escape = parsed.directives.escape;
   const buildArgs = toMap(options.buildArgs);
-  const target = options.targetPlatform ?? hostPlatform();
+  const target = normalizeTarget(options.targetPlatform ?? hostPlatform());
   const globals = new Map<string, string>();
   for (const [k, v] of Object.entries(platformArgs(target, options.buildPlatform ?? target))) globals.set(k, buildArgs.get(k) ?? v);
   // BuildKit's defaultArgs: TARGETSTAGE is --target as given, else the last stage's name, else "default".

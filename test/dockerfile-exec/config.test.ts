@@ -3,7 +3,7 @@ import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/tools.js';
-import { build, layerListing, readImage, writeTree } from './support.js';
+import { build, buildahBuild, layerListing, readImage, writeTree } from './support.js';
 
 /**
  * Every config instruction and substitution form, built, and the image config and history
@@ -161,6 +161,26 @@ describe('image config and history', () => {
     build(context, layout, ['--tag', 'e']);
     assert.deepEqual(readImage(layout, 'e').config.config.ExposedPorts, { '53/udp': {}, '80/tcp': {}, '8079/tcp': {}, '8080/tcp': {}, '8081/tcp': {} });
     assert.deepEqual(history(layout, 'e').at(-1), ['EXPOSE [8080/tcp 53/udp 80/tcp 80/tcp 8079/tcp 8080/tcp 8081/tcp]', false]);
+  });
+
+  it('--platform is normalized as BuildKit does before TARGETPLATFORM and the image: linux/arm is arm/v7 (as buildah), arm64/v8 is arm64', () => {
+    const context = join(tmp.path, 'variant');
+    writeTree(context, { Dockerfile: 'FROM scratch\nARG TARGETPLATFORM TARGETARCH TARGETVARIANT\nLABEL p=$TARGETPLATFORM av=$TARGETARCH$TARGETVARIANT\n' });
+    const seen = (layout: string, tag: string) => {
+      const { config } = readImage(layout, tag);
+      return { architecture: config.architecture, variant: (config as { variant?: string }).variant, labels: config.config.Labels };
+    };
+    const layout = join(tmp.path, 'variant-layout');
+    build(context, layout, ['--tag', 'arm', '--platform', 'linux/arm']);
+    const armv7 = { architecture: 'arm', variant: 'v7', labels: { p: 'linux/arm/v7', av: 'armv7' } };
+    assert.deepEqual(seen(layout, 'arm'), armv7);
+    const buildahLayout = join(tmp.path, 'variant-buildah');
+    buildahBuild(tmp.path, context, buildahLayout, 'arm', ['--platform', 'linux/arm']);
+    const { labels, ...platform } = seen(buildahLayout, 'arm');
+    assert.deepEqual({ ...platform, labels: { p: (labels as Record<string, string>).p, av: (labels as Record<string, string>).av } }, armv7);
+    // containerd's Normalize drops arm64's v8 (buildah 1.28 keeps it: BuildKit is followed).
+    build(context, layout, ['--tag', 'arm64', '--platform', 'linux/arm64/v8']);
+    assert.deepEqual(seen(layout, 'arm64'), { architecture: 'arm64', variant: undefined, labels: { p: 'linux/arm64', av: 'arm64' } });
   });
 
   it('-f - reads the Dockerfile from standard input', () => {
