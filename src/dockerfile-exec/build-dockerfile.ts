@@ -169,7 +169,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     checkBuildable(resolved, filename);
     for (const w of resolved.warnings) warn(`${filename}${w.line ? `:${w.line}` : ''}: ${w.rule}: ${w.message}`);
     // `# check=error=true`: the warnings above fail the build, as in BuildKit, before anything is written.
-    if (resolved.lintError) throw new OcipushError('EDOCKERFILE', `${filename}: ${resolved.lintError} (check error=true: the warnings above fail the build)`, { path: filename });
+    if (resolved.lintError) throw new OcipushError('EDOCKERFILE', `${filename}: ${resolved.lintError} (check error=true: build check warnings fail the build)`, { path: filename });
 
     const fromImages = new Map<string, { base: BaseImage; tree: FsTree }>();
     for (const stage of resolved.stages) {
