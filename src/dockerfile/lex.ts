@@ -1,5 +1,6 @@
 import { OcipushError } from '../errors.js';
 import { isGoSpace } from './go-text.js';
+import { goQuote } from './go-format.js';
 import { ExpansionError, goReplaceAll, shellPatternToRegex, trimPrefix, trimSuffix } from './shell-pattern.js';
 
 /**
@@ -62,7 +63,8 @@ export function processWord(word: string, env: EnvSource, options: LexOptions = 
   try {
     [value, words] = sw.processStopOn(undefined, options.rawEscapes ?? false);
   } catch (err) {
-    if (err instanceof ExpansionError) throw new ExpansionError(`failed to process "${word}": ${err.message}`);
+    // errors.Wrapf(err, "failed to process %q", source): the word quoted as Go quotes it.
+    if (err instanceof ExpansionError) throw new ExpansionError(`failed to process ${goQuote(word)}: ${err.message}`);
     throw err;
   }
   return { value, words, matched: sw.matched, unmatched: sw.unmatched };

@@ -88,6 +88,8 @@ describe('Dockerfiles that cannot be built', () => {
     fails({ Dockerfile: 'FROM scratch\n  COPPY f /f\n' }, /^ocipush: Dockerfile:2:3: unknown instruction "COPPY" \(did you mean "COPY"\?\)$/);
     fails({ Dockerfile: 'FROM scratch\nENV\n' }, /^ocipush: Dockerfile:2:1: ENV /);
     fails({ Dockerfile: 'COPY f /f\n' }, /^ocipush: Dockerfile:1:1: /);
+    // A word that does not expand is quoted as BuildKit's %q quotes it (a quote inside escaped).
+    fails({ Dockerfile: 'FROM scratch\nVOLUME /a "/b c"\n' }, /^ocipush: Dockerfile:2:1: failed to process "\\"\/b": unexpected end of statement while looking for matching double-quote$/);
   });
 
   it('ADD of a URL or a git repository: no download', () => {

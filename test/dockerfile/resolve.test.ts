@@ -323,7 +323,7 @@ test('a backtick escape directive applies to expansion', () => {
 });
 
 test('expansion errors point at the instruction and keep BuildKit\'s wording', () => {
-  fails('FROM scratch\nENV A=1\n  LABEL a="${A:?}${B:?B must be set}"\n', {}, 3, 3, /failed to process ""\$\{A:\?\}\$\{B:\?B must be set\}"": B: B must be set/);
+  fails('FROM scratch\nENV A=1\n  LABEL a="${A:?}${B:?B must be set}"\n', {}, 3, 3, /failed to process "\\"\$\{A:\?\}\$\{B:\?B must be set\}\\"": B: B must be set/);
   fails('ARG V=${X:?required}\nFROM scratch\n', {}, 1, 1, /X: required/);
 });
 
