@@ -52,8 +52,8 @@ export function expandAt(word: string, env: Map<string, string>, escape: EscapeT
     return processWord(word, (name) => env.get(name), raw ? { escape: '\\', skipProcessQuotes: true } : { escape });
   } catch (err) {
     if (err instanceof ExpansionError) {
-      // A body has lines: quoted as Go's %q would, so that the message stays one line.
-      throw new LocatedError(raw ? err.message.replace(`"${word}"`, JSON.stringify(word)) : err.message, at);
+      // The word is quoted as Go's %q would (processWord): a heredoc body's lines stay one line.
+      throw new LocatedError(err.message, at);
     }
     throw err;
   }
