@@ -34,7 +34,8 @@ export function platformFlagChecks(stage: Stage, expanded: ExpansionResult, glob
 /**
  * InvalidDefaultArgInFrom: each FROM expanded with the global ARGs' defaults alone (no
  * --build-arg) must name an image; `FROM node:${VERSION}` with `ARG VERSION` and no default does
- * not. A layout or archive reference (ocipush's own transports) is not checked.
+ * not. A layout or archive reference (ocipush's own transports, a layout directory's path) is
+ * not checked.
  */
 export function defaultArgChecks(
   stages: readonly Stage[], globalArgs: readonly ArgInstruction[], platformArgs: Map<string, string>, escape: EscapeToken, warnings: DockerfileWarning[],
@@ -59,7 +60,7 @@ export function defaultArgChecks(
   for (const stage of stages) {
     const name = expand(stage.baseImage);
     if (!name) return;
-    if (/^(?:oci|oci-archive|docker-archive):|^docker:\/\//.test(name.value)) continue;
+    if (/^(?:oci|oci-archive|docker-archive):|^docker:\/\/|^\.{0,2}\//.test(name.value)) continue;
     if (!isImageName(name.value)) warnings.push({ rule: 'InvalidDefaultArgInFrom', message: `Default value for ARG ${stage.baseImage} results in empty or invalid base image name`, line: stage.from.line });
   }
 }

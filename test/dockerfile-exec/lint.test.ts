@@ -153,6 +153,9 @@ describe('rules on instruction casing and FROM lines', () => {
       'FROM --platform=$BUILDPLATFORM scratch AS b',
       'FROM --platform=linux/arm64 scratch AS build-arm64',
       'FROM localhost:5000/node:${TAG} AS n',
+      // ocipush's own base forms are never flagged: a layout, by oci: or by its directory's path.
+      'FROM oci:./Layouts/Base:${TAG} AS l1',
+      'FROM ./Layouts/Base AS l2',
       'FROM scratch',
       'COPY --from=build / /',
       '',
