@@ -159,8 +159,10 @@ export class LayerEntries {
     const end = this.ends[entry]!;
     if (end === start) return false;
     const last = this.names[end - 1];
-    // status, installed, os-release, *.json, METADATA, PKG-INFO, *.egg-info; and everything under var/lib/dpkg/status.d/.
-    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && last !== 0x4f && last !== 0x6f && this.names[start] !== 0x76) return false;
+    // status, installed, os-release, *.json, METADATA, PKG-INFO, *.egg-info; and everything under
+    // var/lib/dpkg/status.d/. A name ending in `o` (every .so and .mo) is asked only when it ends in `info`.
+    const info = last === 0x6f && end - start >= 4 && this.names[end - 2] === 0x66 && this.names[end - 3] === 0x6e && this.names[end - 4] === 0x69;
+    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && last !== 0x4f && !info && this.names[start] !== 0x76) return false;
     return isMetadataPath(this.path(entry));
   }
 
