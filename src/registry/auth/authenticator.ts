@@ -43,6 +43,13 @@ const FRESH_MS = 60_000;
 /** A token fetched after an invalid_token and refused as invalid this soon is one the registry never takes. */
 const INVALID_AT_ONCE_MS = 1_000;
 
+/** The repository a request is for: the one its first scope names (`repository:team/app:pull`); '' for none. */
+function repositoryKey(scopes: string[]): string {
+  const first = scopes.flatMap((s) => s.split(' ')).find(Boolean) ?? '';
+  const match = /^repository(?:\([^)]*\))?:([^:]+):[^:]*$/.exec(first);
+  return match ? match[1] : '';
+}
+
 /**
  * The authentication state for one registry, shared by every request to it: anonymous until a
  * 401 says otherwise, then Basic, a registry token, or Bearer tokens cached per scope set.
@@ -51,10 +58,12 @@ export class Authenticator {
   readonly registry: string;
   readonly #options: AuthOptions;
   readonly #now: () => number;
-  #credentials?: Promise<Credentials | undefined>;
-  #knownCredentials?: { value: Credentials | undefined };
+  /** Per repository (credentials may be scoped to a namespace); '' for requests naming none. */
+  readonly #credentials = new Map<string, Promise<Credentials | undefined>>();
+  readonly #knownCredentials = new Map<string, Credentials | undefined>();
   #mode: Mode = 'anonymous';
-  #staticHeader?: string;
+  /** The Basic or registry-token header, per repository as #credentials. */
+  readonly #staticHeaders = new Map<string, string>();
   #bearer?: { realm: URL; service?: string };
   readonly #tokens = new Map<string, CachedToken>();
   readonly #pending = new Map<string, Promise<CachedToken>>();
@@ -74,7 +83,7 @@ export class Authenticator {
   async authorization(scopes: string[]): Promise<string | undefined> {
     switch (this.#mode) {
       case 'anonymous': return undefined;
-      case 'basic': case 'registry-token': return this.#staticHeader;
+      case 'basic': case 'registry-token': return this.#staticHeader(scopes);
       case 'bearer': return (await this.#token(scopes)).header;
     }
   }
@@ -92,7 +101,7 @@ export class Authenticator {
     const headers = Array.isArray(wwwAuthenticate) ? wwwAuthenticate : [wwwAuthenticate];
     const challenges = headers.flatMap((h) => parseChallenge(h));
     const key = scopeKey(scopes);
-    const sentHeader = sent ? sent.authorization : this.#currentHeader(key);
+    const sentHeader = sent ? sent.authorization : this.#currentHeader(key, scopes);
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
     if (bearer) return this.#onBearer(bearer, scopes, key, sentHeader);
     if (challenges.some((c) => c.scheme === 'basic')) return this.#onBasic(scopes, sentHeader);
@@ -108,7 +117,7 @@ export class Authenticator {
       const schemes = r.schemes?.length ? r.schemes.join(', ') : 'none given';
       return new OcipushError('EAUTH', `${this.registry} asks for an authentication scheme ocipush does not support (${schemes})`, details);
     }
-    if (!this.#hasSecrets()) return noCredentialsError(this.registry);
+    if (!this.#hasSecrets(r?.scopes ?? [])) return noCredentialsError(this.registry);
     switch (r?.kind) {
       case 'basic':
         return new OcipushError('EAUTH', `authentication to ${this.registry} failed: username or password refused`, details);
@@ -128,7 +137,7 @@ export class Authenticator {
   }
 
   async #onBasic(scopes: string[], sentHeader: string | undefined): Promise<boolean> {
-    const credentials = await this.#lookup();
+    const credentials = await this.#lookup(scopes);
     if (!hasBasic(credentials)) {
       if (credentials?.identityToken || credentials?.registryToken) {
         throw new OcipushError('EAUTH', `authentication required by ${this.registry}: it asks for a username and password, but only a token is configured`, { registry: this.registry });
@@ -142,7 +151,7 @@ export class Authenticator {
       return false;
     }
     this.#mode = 'basic';
-    this.#staticHeader = header;
+    this.#staticHeaders.set(repositoryKey(scopes), header);
     return true;
   }
 
@@ -150,7 +159,7 @@ export class Authenticator {
     const realm = this.#parseRealm(challenge.params.realm);
     const service = challenge.params.service || undefined;
     const registryError = challenge.params.error || undefined;
-    const credentials = await this.#lookup();
+    const credentials = await this.#lookup(scopes);
 
     if (credentials?.registryToken) {
       assertMaySendSecrets(this.#registryUrl(), this.#options.allowInsecureBasic === true, this.registry);
@@ -160,7 +169,7 @@ export class Authenticator {
         return false;
       }
       this.#mode = 'registry-token';
-      this.#staticHeader = header;
+      this.#staticHeaders.set(repositoryKey(scopes), header);
       return true;
     }
 
@@ -214,7 +223,7 @@ export class Authenticator {
     const pending = this.#pending.get(pendingKey);
     if (pending) return pending;
     const promise = (async () => {
-      const credentials = await this.#lookup();
+      const credentials = await this.#lookup(scopes);
       if (credentials?.identityToken || hasBasic(credentials)) {
         assertMaySendSecrets(bearer.realm, this.#options.allowInsecureBasic === true, `the token service ${bearer.realm.host}`);
       }
@@ -248,24 +257,45 @@ export class Authenticator {
     return promise;
   }
 
-  #currentHeader(key: string): string | undefined {
+  #currentHeader(key: string, scopes: string[]): string | undefined {
     switch (this.#mode) {
       case 'anonymous': return undefined;
-      case 'basic': case 'registry-token': return this.#staticHeader;
+      case 'basic': case 'registry-token': return this.#staticHeaders.get(repositoryKey(scopes));
       case 'bearer': return this.#tokens.get(key)?.header;
     }
   }
 
-  #lookup(): Promise<Credentials | undefined> {
-    this.#credentials ??= this.#options.credentials.get(this.registry).then((value) => {
-      this.#knownCredentials = { value };
-      return value;
-    });
-    return this.#credentials;
+  /** Basic or registry-token mode: the header for the repository the scopes name, once its credentials are known. */
+  async #staticHeader(scopes: string[]): Promise<string | undefined> {
+    const repository = repositoryKey(scopes);
+    const known = this.#staticHeaders.get(repository);
+    if (known !== undefined) return known;
+    const credentials = await this.#lookup(scopes);
+    let header: string | undefined;
+    if (this.#mode === 'basic' && hasBasic(credentials)) header = basicAuthorization(credentials.username, credentials.password);
+    if (this.#mode === 'registry-token' && credentials?.registryToken) header = `Bearer ${credentials.registryToken}`;
+    // Sent only where the 401 that chose the mode allowed it: the checks of #onBasic/#onBearer.
+    if (header !== undefined) assertMaySendSecrets(this.#registryUrl(), this.#options.allowInsecureBasic === true, this.registry);
+    if (header !== undefined) this.#staticHeaders.set(repository, header);
+    return header;
   }
 
-  #hasSecrets(): boolean {
-    const c = this.#knownCredentials?.value;
+  /** The credentials for the repository the scopes are for (a mount's destination, not its source), asked once each. */
+  #lookup(scopes: string[]): Promise<Credentials | undefined> {
+    const repository = repositoryKey(scopes);
+    let found = this.#credentials.get(repository);
+    if (!found) {
+      found = this.#options.credentials.get(this.registry, repository || undefined).then((value) => {
+        this.#knownCredentials.set(repository, value);
+        return value;
+      });
+      this.#credentials.set(repository, found);
+    }
+    return found;
+  }
+
+  #hasSecrets(scopes: string[]): boolean {
+    const c = this.#knownCredentials.get(repositoryKey(scopes));
     return hasBasic(c) || !!c?.identityToken || !!c?.registryToken;
   }
 

@@ -15,8 +15,13 @@ export interface Credentials {
 }
 
 export interface CredentialSource {
-  /** `registry` is the host[:port] of a reference (`docker.io` for Docker Hub); undefined when this source has nothing for it. */
-  get(registry: string): Promise<Credentials | undefined>;
+  /**
+   * `registry` is the host[:port] of a reference (`docker.io` for Docker Hub); `repository` the
+   * repository a request is for (`team-a/app`), when it is for one, so that a source may answer
+   * with credentials scoped to a namespace (podman's `auths["quay.io/team-a"]`). Undefined when
+   * this source has nothing for it.
+   */
+  get(registry: string, repository?: string): Promise<Credentials | undefined>;
 }
 
 export interface AuthOptions {

@@ -57,8 +57,9 @@ function configCandidates(options: DockerConfigOptions): string[] {
 /**
  * The credentials `docker login` (or `podman login`, `skopeo login`) saved: in each file in turn,
  * `credHelpers` for the registry first, then `credsStore`, then the inline `auths` entry (also used
- * when a helper has nothing for the registry). The first file with something for the registry
- * answers, so a Docker config kept for other registries does not hide a `skopeo login`. Each file
+ * when a helper has nothing for the registry): the most specific of `host/ns/repo`, `host/ns`
+ * (podman's and skopeo's namespace-scoped logins, as containers/image matches them), then the
+ * registry's own key. The first file with something for the repository answers, so a Docker config kept for other registries does not hide a `skopeo login`. Each file
  * is read once, on first use; a missing file has no credentials.
  */
 class DockerConfigCredentials implements CredentialSource {
@@ -66,6 +67,7 @@ class DockerConfigCredentials implements CredentialSource {
   readonly #env: NodeJS.ProcessEnv;
   #path: string;
   readonly #configs = new Map<string, Promise<DockerConfig | undefined>>();
+  readonly #helperAnswers = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(options: DockerConfigOptions) {
     this.#candidates = configCandidates(options);
@@ -73,12 +75,15 @@ class DockerConfigCredentials implements CredentialSource {
     this.#env = options.env ?? process.env;
   }
 
-  async get(registry: string): Promise<Credentials | undefined> {
-    return (await this.find(registry))?.credentials;
+  async get(registry: string, repository?: string): Promise<Credentials | undefined> {
+    return (await this.find(registry, repository))?.credentials;
   }
 
-  /** The credentials for `registry` and the file that holds them (the first that has any). */
-  async find(registry: string): Promise<{ credentials: Credentials; path: string } | undefined> {
+  /**
+   * The credentials for `registry` (and `repository`, when namespace-scoped entries are to be
+   * matched) and the file that holds them (the first that has any).
+   */
+  async find(registry: string, repository?: string): Promise<{ credentials: Credentials; path: string } | undefined> {
     let first: string | undefined;
     for (const path of this.#candidates) {
       let config = this.#configs.get(path);
@@ -86,7 +91,7 @@ class DockerConfigCredentials implements CredentialSource {
       const loaded = await config;
       if (!loaded) continue;
       first ??= path;
-      const credentials = await this.#lookup(loaded, path, registry);
+      const credentials = await this.#lookup(loaded, path, registry, repository);
       if (credentials) {
         this.#path = path;
         return { credentials, path };
@@ -96,16 +101,21 @@ class DockerConfigCredentials implements CredentialSource {
     return undefined;
   }
 
-  async #lookup(config: DockerConfig, path: string, registry: string): Promise<Credentials | undefined> {
+  async #lookup(config: DockerConfig, path: string, registry: string, repository: string | undefined): Promise<Credentials | undefined> {
     const host = registryHost(registry);
     const helper = Object.entries(config.credHelpers).find(([key]) => registryHost(key) === host);
     const origin = helper ? `credHelpers["${helper[0]}"] in ${path}` : `credsStore in ${path}`;
     const helperName = helper ? helper[1] : config.credsStore;
     if (helperName) {
-      const found = await runCredentialHelper(helperName, helperServerUrl(registry), { origin, env: this.#env });
+      // Helpers hold one secret per registry: asked once, whatever the repository.
+      const serverUrl = helperServerUrl(registry);
+      const asked = `${helperName} ${serverUrl}`;
+      let answer = this.#helperAnswers.get(asked);
+      if (!answer) this.#helperAnswers.set(asked, answer = runCredentialHelper(helperName, serverUrl, { origin, env: this.#env }));
+      const found = await answer;
       if (found) return found;
     }
-    return inlineCredentials(config, host, path);
+    return inlineCredentials(config, host, repository, path);
   }
 
   toJSON(): Record<string, unknown> {
@@ -158,11 +168,43 @@ async function readDockerConfig(path: string): Promise<DockerConfig | undefined>
   return { auths, credsStore, credHelpers };
 }
 
-/** The `auths` entry for a host: an exact key first, then any key naming the same host (docker's lookup). */
-function inlineCredentials(config: DockerConfig, host: string, path: string): Credentials | undefined {
+/**
+ * The `auths` entry for a repository of a host, as containers/image picks it: a namespace-scoped
+ * key (`host/ns/repo`, `host/ns`, written by `podman login host/ns`) that holds the repository,
+ * the longest first; then the host's exact key; then any key naming the host as a URL
+ * (`https://index.docker.io/v1/`, `http://host:5000`, docker's lookup). A namespace-scoped key
+ * never answers for the rest of its registry.
+ */
+function inlineCredentials(config: DockerConfig, host: string, repository: string | undefined, path: string): Credentials | undefined {
   const keys = Object.keys(config.auths);
-  const key = keys.find((k) => k === host) ?? keys.find((k) => registryHost(k) === host);
-  if (key === undefined) return undefined;
+  const scoped = keys
+    .map((k) => ({ k, namespace: namespaceOf(k, host) }))
+    .filter((e): e is { k: string; namespace: string } => e.namespace !== undefined)
+    .filter((e) => repository !== undefined && (repository === e.namespace || repository.startsWith(`${e.namespace}/`)))
+    .sort((a, b) => b.namespace.length - a.namespace.length);
+  for (const { k } of scoped) {
+    const found = entryCredentials(config, k, path);
+    if (found) return found;
+  }
+  const key = keys.find((k) => k === host) ?? keys.find((k) => !isNamespaced(k) && registryHost(k) === host);
+  return key === undefined ? undefined : entryCredentials(config, key, path);
+}
+
+/** A key written without a scheme and with a path (`quay.io/team-a`) names a namespace, not its registry. */
+function isNamespaced(key: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(key) && key.replace(/\/+$/, '').includes('/');
+}
+
+/** The namespace (`team-a/app`) a namespace-scoped key names in `host`; undefined for any other key. */
+function namespaceOf(key: string, host: string): string | undefined {
+  if (!isNamespaced(key)) return undefined;
+  const trimmed = key.replace(/\/+$/, '');
+  const slash = trimmed.indexOf('/');
+  if (registryHost(trimmed.slice(0, slash)) !== host) return undefined;
+  return trimmed.slice(slash + 1);
+}
+
+function entryCredentials(config: DockerConfig, key: string, path: string): Credentials | undefined {
   const entry = config.auths[key];
   if (!isObject(entry)) return undefined;
   let username = typeof entry.username === 'string' && entry.username ? entry.username : undefined;

@@ -11,9 +11,9 @@ export function lazyDefaultCredentials(options: DefaultCredentialOptions): Crede
   const settled: DefaultCredentialOptions = { ...options, env: options.env ?? { ...process.env } };
   let source: Promise<CredentialSource> | undefined;
   return {
-    async get(registry: string) {
+    async get(registry: string, repository?: string) {
       source ??= import('./default.js').then((m) => m.defaultCredentials(settled));
-      return (await source).get(registry);
+      return (await source).get(registry, repository);
     },
     toString: () => 'lazyDefaultCredentials()',
   } as CredentialSource;
