@@ -141,6 +141,28 @@ describe('login and logout', () => {
     skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${host}/skopeo-login/app:1`], { DOCKER_CONFIG: fresh });
   });
 
+  it('login and logout of a registry keep the namespace-scoped logins skopeo and podman wrote in the same file', async () => {
+    requireTool('skopeo');
+    const host = regs.staging.host;
+    const dir = freshConfigDir();
+    const config = join(dir, 'config.json');
+    // podman and skopeo share the Docker config with REGISTRY_AUTH_FILE=~/.docker/config.json or --authfile.
+    execFileSync('skopeo', ['login', '--tls-verify=false', '--authfile', config, '-u', 'alice', '--password-stdin', `${host}/team-a`], { input: PASSWORD, stdio: ['pipe', 'pipe', 'pipe'] });
+    const scoped = readConfig(dir).auths![`${host}/team-a`];
+    assert.ok(scoped?.auth, 'skopeo wrote a namespace-scoped entry');
+
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(dir), input: PASSWORD }));
+    assert.deepEqual(Object.keys(readConfig(dir).auths!).sort(), [host, `${host}/team-a`].sort());
+    const out = await runCliAsync(['logout', host], { env: envWith(dir) });
+    assertOk(out);
+    assert.deepEqual(readConfig(dir).auths, { [`${host}/team-a`]: scoped }, 'only the registry\'s own entry is removed');
+
+    // The namespace's login still works, for ocipush and for skopeo.
+    assertOk(await runCliAsync(['push', `${host}/team-a/app:1`, '--layout', image.layout], { env: envWith(dir) }));
+    execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', '--authfile', config, `docker://${host}/team-a/app:1`], { stdio: ['pipe', 'pipe', 'pipe'] });
+    assertOneLineError(await runCliAsync(['push', `${host}/team-b/app:1`, '--layout', image.layout], { env: envWith(dir) }), /no credentials/, 1);
+  });
+
   it('login needs --password-stdin: a password is never an argument', async () => {
     assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
   });

@@ -6,7 +6,7 @@ import { OcipushError, fromSystemError } from '../../errors.js';
 import { secretCredentials } from '../auth/secret.js';
 import type { Credentials, CredentialSource } from '../auth/types.js';
 import { runCredentialHelper } from './helper.js';
-import { helperServerUrl, registryHost } from './registry-key.js';
+import { helperServerUrl, isNamespaced, registryHost } from './registry-key.js';
 
 export interface DockerConfigOptions {
   /** The directory holding config.json; default `$DOCKER_CONFIG`, then `~/.docker`. */
@@ -188,11 +188,6 @@ function inlineCredentials(config: DockerConfig, host: string, repository: strin
   }
   const key = keys.find((k) => k === host) ?? keys.find((k) => !isNamespaced(k) && registryHost(k) === host);
   return key === undefined ? undefined : entryCredentials(config, key, path);
-}
-
-/** A key written without a scheme and with a path (`quay.io/team-a`) names a namespace, not its registry. */
-function isNamespaced(key: string): boolean {
-  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(key) && key.replace(/\/+$/, '').includes('/');
 }
 
 /** The namespace (`team-a/app`) a namespace-scoped key names in `host`; undefined for any other key. */

@@ -18,6 +18,19 @@ export function registryHost(key: string): string {
   return HUB_ALIASES.has(host) ? DOCKER_HUB : host;
 }
 
+/**
+ * A key written without a scheme and with a path (`quay.io/team-a`, as `podman login quay.io/team-a`
+ * writes) names a namespace, not its registry; a URL (`https://index.docker.io/v1/`) names its host.
+ */
+export function isNamespaced(key: string): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(key) && key.trim().replace(/\/+$/, '').includes('/');
+}
+
+/** Whether an `auths` key is the registry's own (its host, or a URL naming it), not a namespace in it. */
+export function isRegistryKey(key: string, registry: string): boolean {
+  return !isNamespaced(key) && registryHost(key) === registryHost(registry);
+}
+
 export function sameRegistry(a: string, b: string): boolean {
   return registryHost(a) === registryHost(b);
 }

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { OcipushError } from '../../errors.js';
 import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
-import { helperServerUrl, registryHost } from './registry-key.js';
+import { helperServerUrl, isRegistryKey, registryHost } from './registry-key.js';
 
 /**
  * `docker login` / `docker logout` on the file docker, podman, crane and skopeo read:
@@ -32,7 +32,8 @@ export async function storeCredentials(registry: string, username: string, passw
   const config = await readConfig(path);
   const key = helperServerUrl(registry);
   const auths = { ...(isObject(config.auths) ? config.auths : {}) };
-  for (const k of Object.keys(auths)) if (registryHost(k) === registryHost(registry)) delete auths[k];
+  // The registry's own keys only: a namespace-scoped login (podman login host/ns) is another login.
+  for (const k of Object.keys(auths)) if (isRegistryKey(k, registry)) delete auths[k];
   const helper = helperFor(config, registry);
   let where = path;
   if (helper) {
@@ -51,7 +52,7 @@ export async function eraseCredentials(registry: string, options: StoreOptions =
   const path = dockerConfigPath({ configDir: options.configDir, env: options.env });
   const config = await readConfig(path);
   const auths = { ...(isObject(config.auths) ? config.auths : {}) };
-  const keys = Object.keys(auths).filter((k) => registryHost(k) === registryHost(registry));
+  const keys = Object.keys(auths).filter((k) => isRegistryKey(k, registry));
   let found = keys.length > 0;
   const helper = helperFor(config, registry);
   if (helper) {
