@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from '../registry/support.js';
@@ -161,6 +161,37 @@ describe('login and logout', () => {
     assertOk(await runCliAsync(['push', `${host}/team-a/app:1`, '--layout', image.layout], { env: envWith(dir) }));
     execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', '--authfile', config, `docker://${host}/team-a/app:1`], { stdio: ['pipe', 'pipe', 'pipe'] });
     assertOneLineError(await runCliAsync(['push', `${host}/team-b/app:1`, '--layout', image.layout], { env: envWith(dir) }), /no credentials/, 1);
+  });
+
+  it('a config.json that is a symlink stays one: login and logout write the file it points to', async () => {
+    requireTool('skopeo');
+    const host = regs.staging.host;
+    const dotfiles = join(tmp.path, `dotfiles-${++n}`);
+    mkdirSync(dotfiles, { recursive: true });
+    const kept = join(dotfiles, 'docker-config.json');
+    writeFileSync(kept, JSON.stringify({ auths: { 'ghcr.io': { auth: Buffer.from('someone:else').toString('base64') } }, detachKeys: 'ctrl-x' }));
+    const dir = freshConfigDir();
+    symlinkSync(`../${basename(dotfiles)}/docker-config.json`, join(dir, 'config.json'));
+
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(dir), input: PASSWORD }));
+    assert.ok(lstatSync(join(dir, 'config.json')).isSymbolicLink(), 'the link is kept');
+    const stored = JSON.parse(readFileSync(kept, 'utf8')) as { auths: Record<string, { auth: string }>; detachKeys: string };
+    assert.deepEqual(Object.keys(stored.auths).sort(), ['ghcr.io', host].sort());
+    assert.equal(stored.detachKeys, 'ctrl-x');
+    assert.equal(statSync(kept).mode & 0o777, 0o600);
+    assertOk(await runCliAsync(['push', `${host}/linked/app:1`, '--layout', image.layout], { env: envWith(dir) }));
+    execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/linked/app:1`], { env: { ...process.env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: join(dir, 'config.json') }, stdio: ['pipe', 'pipe', 'pipe'] });
+
+    assertOk(await runCliAsync(['logout', host], { env: envWith(dir) }));
+    assert.ok(lstatSync(join(dir, 'config.json')).isSymbolicLink());
+    assert.deepEqual(Object.keys((JSON.parse(readFileSync(kept, 'utf8')) as { auths: object }).auths), ['ghcr.io']);
+
+    // A dangling link (the dotfile not made yet) is created where it points, as docker login does.
+    const dangling = freshConfigDir();
+    symlinkSync(join(dotfiles, 'later.json'), join(dangling, 'config.json'));
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(dangling), input: PASSWORD }));
+    assert.ok(lstatSync(join(dangling, 'config.json')).isSymbolicLink());
+    assert.ok(existsSync(join(dotfiles, 'later.json')));
   });
 
   it('login needs --password-stdin: a password is never an argument', async () => {

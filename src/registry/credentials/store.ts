@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { dirname } from 'node:path';
-import { OcipushError } from '../../errors.js';
+import { readlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { OcipushError, fromSystemError } from '../../errors.js';
 import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
 import { helperServerUrl, isRegistryKey, registryHost } from './registry-key.js';
@@ -89,7 +90,30 @@ async function readConfig(path: string): Promise<ConfigFile> {
 
 async function writeConfig(path: string, config: ConfigFile): Promise<void> {
   await makeDirectory(dirname(path), 'cannot create', 0o700);
-  await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`, undefined, 0o600);
+  const target = await linkTarget(path);
+  if (target !== path) await makeDirectory(dirname(target), 'cannot create', 0o700);
+  await writeFileAtomic(target, `${JSON.stringify(config, null, '\t')}\n`, undefined, 0o600);
+}
+
+/**
+ * The file a config path stands for: a symlink (dotfiles kept elsewhere, a shared config) is
+ * followed, dangling or not, as docker's Save does, so the new file replaces its target and the
+ * link stays.
+ */
+async function linkTarget(path: string): Promise<string> {
+  let current = path;
+  for (let hops = 0; hops < 40; hops++) {
+    let link: string;
+    try {
+      link = await readlink(current);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EINVAL' || code === 'ENOENT') return current; // not a link, or nothing there yet
+      throw fromSystemError(err, current, 'cannot read Docker config');
+    }
+    current = resolve(dirname(current), link);
+  }
+  throw new OcipushError('EINVALID', `invalid Docker config ${path}: too many levels of symbolic links`, { path });
 }
 
 /** Runs `docker-credential-NAME action` with `input` on stdin; `notFoundOk` turns "credentials not found" into false. */
