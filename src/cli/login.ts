@@ -12,17 +12,31 @@ interface LoginArgs {
   certDir?: string;
 }
 
-export function registryHostArg(text: string): string {
-  const registry = text.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
-  if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) throw usageError(`${text}: expected a registry host[:port]`);
-  return registry;
+/** One path component of a repository name (the distribution spec's grammar). */
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const NAMESPACE = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`);
+
+/**
+ * What login and logout name: a registry (`ghcr.io`, or a URL such as `https://index.docker.io/v1/`,
+ * whose path says nothing), or a namespace in one (`quay.io/team-a`), as podman and skopeo take it.
+ */
+export function loginTarget(text: string): { registry: string; namespace?: string; key: string } {
+  const isUrl = /^[a-z]+:\/\//i.test(text);
+  const rest = text.replace(/^[a-z]+:\/\//i, '');
+  const slash = rest.indexOf('/');
+  const registry = slash < 0 ? rest : rest.slice(0, slash);
+  if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) throw usageError(`${text}: expected a registry host[:port] or host[:port]/namespace`);
+  const namespace = isUrl || slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+  if (namespace === '') return { registry, key: registry };
+  if (!NAMESPACE.test(namespace)) throw usageError(`${text}: expected a registry host[:port] or host[:port]/namespace (a namespace is a repository path: lowercase, no tag or digest)`);
+  return { registry, namespace, key: `${registry}/${namespace}` };
 }
 
 export const loginCommand: CliCommand<LoginArgs> = {
   command: 'login <registry>',
   describe: 'Check a credential against a registry, then store it where docker, podman, crane and skopeo look',
   builder: (y: Argv) => y
-    .positional('registry', { type: 'string', describe: 'REGISTRY host[:port]' })
+    .positional('registry', { type: 'string', describe: 'REGISTRY host[:port], or host[:port]/NAMESPACE for the repositories under it only (as podman login)' })
     .option('username', { alias: 'u', type: 'string', describe: 'User name' })
     .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input (required: never an argument)' })
     .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry' })
@@ -31,7 +45,7 @@ export const loginCommand: CliCommand<LoginArgs> = {
     .option('cert-dir', { type: 'string', describe: 'Directory of *.crt CA certificates and a NAME.cert/NAME.key client certificate, instead of the registry\'s certs.d' })
     .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'stored in $DOCKER_CONFIG/config.json or its credsStore'),
   run: async (argv, out: Output) => {
-    const registry = registryHostArg(argv.registry);
+    const { registry, namespace, key } = loginTarget(argv.registry);
     if (!argv.username) throw usageError('login needs --username (-u)');
     if (!argv.passwordStdin) throw usageError('login needs --password-stdin (passwords are never taken as arguments)');
     const { readPasswordStdin } = await import('../registry/credentials/stdin.js');
@@ -56,30 +70,31 @@ export const loginCommand: CliCommand<LoginArgs> = {
       throw err;
     }
     const { storeCredentials } = await import('../registry/credentials/store.js');
-    const stored = await storeCredentials(registry, argv.username, password);
-    out.info(`logged in to ${registry} as ${argv.username} (stored in ${stored.where})`);
+    const stored = await storeCredentials(registry, argv.username, password, { namespace });
+    out.info(`logged in to ${key} as ${argv.username} (stored in ${stored.where})`);
     // Absolute, as every path in --json output is ($DOCKER_CONFIG may be relative).
     const { resolve } = await import('node:path');
     const config = resolve(stored.path);
-    out.result('Login Succeeded', { registry, username: argv.username, storedIn: stored.where === stored.path ? config : stored.where, config });
+    out.result('Login Succeeded', { registry: key, username: argv.username, storedIn: stored.where === stored.path ? config : stored.where, config });
   },
 };
 
 export const logoutCommand: CliCommand<{ registry: string }> = {
   command: 'logout <registry>',
   describe: 'Remove the credential stored for a registry (config.json or its credential helper)',
-  builder: (y: Argv) => y.positional('registry', { type: 'string', describe: 'REGISTRY host[:port]' }),
+  builder: (y: Argv) => y.positional('registry', { type: 'string', describe: 'REGISTRY host[:port], or host[:port]/NAMESPACE' }),
   run: async (argv, out: Output) => {
-    const registry = registryHostArg(argv.registry);
+    const { registry, namespace, key } = loginTarget(argv.registry);
     const { eraseCredentials } = await import('../registry/credentials/store.js');
-    const found = await eraseCredentials(registry);
-    if (found) out.info(`removed the credentials for ${registry}`);
-    else out.info(`not logged in to ${registry}`);
+    const found = await eraseCredentials(registry, { namespace });
+    if (found) out.info(`removed the credentials for ${key}`);
+    else out.info(`not logged in to ${key}`);
     // Credentials are also read from the auth files skopeo and podman log in to: say so when one
     // still holds this registry, or the next push would use it as if nothing had happened.
-    const { loginFileFor } = await import('../registry/credentials/docker-config.js');
-    const remaining = await loginFileFor(registry).catch(() => undefined);
-    if (remaining) out.info(`a login for ${registry} remains in ${remaining}, and ocipush still uses it (skopeo logout or podman logout removes it)`);
-    out.result(found ? `Removed login credentials for ${registry}` : `Not logged in to ${registry}`, { registry, removed: found });
+    const { dockerConfigPath, loginFileFor } = await import('../registry/credentials/docker-config.js');
+    const remaining = await loginFileFor(registry, {}, namespace).catch(() => undefined);
+    // The Docker config's own login for the whole registry, after a namespace's logout, is no surprise.
+    if (remaining && remaining !== dockerConfigPath()) out.info(`a login for ${key} remains in ${remaining}, and ocipush still uses it (skopeo logout or podman logout removes it)`);
+    out.result(found ? `Removed login credentials for ${key}` : `Not logged in to ${key}`, { registry: key, removed: found });
   },
 };

@@ -194,6 +194,35 @@ describe('login and logout', () => {
     assert.ok(existsSync(join(dotfiles, 'later.json')));
   });
 
+  it('login HOST/NAMESPACE is a login for that namespace only, as podman login writes it and skopeo reads it', async () => {
+    requireTool('skopeo');
+    const host = regs.staging.host;
+    const dir = freshConfigDir({ auths: { 'ghcr.io': { auth: Buffer.from('someone:else').toString('base64') } } });
+    const env = envWith(dir);
+    const login = await runCliAsync(['login', `${host}/team-a/`, '-u', 'alice', '--password-stdin', '--json'], { env, input: PASSWORD });
+    assertOk(login);
+    assert.equal(JSON.parse(login.stdout).registry, `${host}/team-a`);
+    const auths = readConfig(dir).auths!;
+    assert.deepEqual(Object.keys(auths).sort(), ['ghcr.io', `${host}/team-a`].sort());
+    assert.equal(Buffer.from(auths[`${host}/team-a`]!.auth!, 'base64').toString(), `alice:${PASSWORD}`);
+
+    assertOk(await runCliAsync(['push', `${host}/team-a/app:1`, '--layout', image.layout], { env }));
+    assertOneLineError(await runCliAsync(['push', `${host}/team-b/app:1`, '--layout', image.layout], { env }), /no credentials/, 1);
+    const skopeoEnv = { ...process.env, DOCKER_CONFIG: dir, REGISTRY_AUTH_FILE: join(dir, 'config.json') };
+    execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/team-a/app:1`], { env: skopeoEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+
+    assertOneLineError(await runCliAsync(['login', `${host}/Team-A`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }), /expected a registry host\[:port\] or host\[:port\]\/namespace/, 2);
+    assertOneLineError(await runCliAsync(['login', `${host}/team-a:1`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }), /expected a registry host\[:port\] or host\[:port\]\/namespace/, 2);
+    // A credsStore keeps one secret per registry: a namespace's login is refused, nothing written.
+    const store = freshConfigDir({ credsStore: 'never-run' });
+    assertOneLineError(await runCliAsync(['login', `${host}/team-a`, '-u', 'alice', '--password-stdin'], { env: envWith(store), input: PASSWORD }), /cannot store a login for .*team-a: .* docker-credential-never-run, which holds one per registry/, 1);
+    assert.deepEqual(readConfig(store), { credsStore: 'never-run' });
+
+    const out = await runCliAsync(['logout', `${host}/team-a`], { env });
+    assertOk(out);
+    assert.deepEqual(Object.keys(readConfig(dir).auths!), ['ghcr.io']);
+  });
+
   it('login needs --password-stdin: a password is never an argument', async () => {
     assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
   });

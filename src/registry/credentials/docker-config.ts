@@ -136,8 +136,8 @@ export function dockerConfigCredentials(options: DockerConfigOptions = {}): Cred
 }
 
 /** The file (Docker config or a containers auth.json) whose login for `registry` would be used; none when no file has one. */
-export async function loginFileFor(registry: string, options: DockerConfigOptions = {}): Promise<string | undefined> {
-  return (await new DockerConfigCredentials(options).find(registry))?.path;
+export async function loginFileFor(registry: string, options: DockerConfigOptions = {}, repository?: string): Promise<string | undefined> {
+  return (await new DockerConfigCredentials(options).find(registry, repository))?.path;
 }
 
 /** The parsed file, or undefined when there is none. */

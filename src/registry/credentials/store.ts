@@ -18,6 +18,11 @@ export interface StoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides `$DOCKER_CONFIG` / `~/.docker`. */
   configDir?: string;
+  /**
+   * A namespace of the registry (`team-a`, `team-a/app`): the login is for the repositories under
+   * it only, kept under `auths["host/namespace"]` as `podman login host/namespace` keeps it.
+   */
+  namespace?: string;
 }
 
 export interface StoreResult {
@@ -31,8 +36,20 @@ type ConfigFile = Record<string, unknown> & { auths?: Record<string, unknown>; c
 export async function storeCredentials(registry: string, username: string, password: string, options: StoreOptions = {}): Promise<StoreResult> {
   const path = dockerConfigPath({ configDir: options.configDir, env: options.env });
   const config = await readConfig(path);
-  const key = helperServerUrl(registry);
   const auths = { ...(isObject(config.auths) ? config.auths : {}) };
+  if (options.namespace !== undefined) {
+    const scoped = namespaceKey(registry, options.namespace);
+    const helper = helperFor(config, registry);
+    if (helper) {
+      // A helper keeps one secret per registry (containers/image refuses the same way); the file is not where the user keeps secrets.
+      throw new OcipushError('EUNSUPPORTED', `cannot store a login for ${scoped}: ${path} keeps ${registryHost(registry)}'s logins in docker-credential-${helper}, which holds one per registry (log in to ${registryHost(registry)} instead)`, { path, helper: `docker-credential-${helper}` });
+    }
+    for (const k of Object.keys(auths)) if (sameKey(k, scoped)) delete auths[k];
+    auths[scoped] = { auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64') };
+    await writeConfig(path, { ...config, auths });
+    return { where: path, path };
+  }
+  const key = helperServerUrl(registry);
   // The registry's own keys only: a namespace-scoped login (podman login host/ns) is another login.
   for (const k of Object.keys(auths)) if (isRegistryKey(k, registry)) delete auths[k];
   const helper = helperFor(config, registry);
@@ -53,9 +70,11 @@ export async function eraseCredentials(registry: string, options: StoreOptions =
   const path = dockerConfigPath({ configDir: options.configDir, env: options.env });
   const config = await readConfig(path);
   const auths = { ...(isObject(config.auths) ? config.auths : {}) };
-  const keys = Object.keys(auths).filter((k) => isRegistryKey(k, registry));
+  const namespace = options.namespace;
+  const keys = Object.keys(auths).filter((k) => (namespace === undefined ? isRegistryKey(k, registry) : sameKey(k, namespaceKey(registry, namespace))));
   let found = keys.length > 0;
-  const helper = helperFor(config, registry);
+  // A namespace's login is only ever in the file.
+  const helper = namespace === undefined ? helperFor(config, registry) : undefined;
   if (helper) {
     const erased = await runHelper(helper, 'erase', helperServerUrl(registry), options.env, true);
     found ||= erased;
@@ -65,6 +84,21 @@ export async function eraseCredentials(registry: string, options: StoreOptions =
     await writeConfig(path, { ...config, auths });
   }
   return found;
+}
+
+/** `host/namespace`, the key podman writes (`docker.io/library` for Docker Hub). */
+function namespaceKey(registry: string, namespace: string): string {
+  return `${registryHost(registry)}/${namespace}`;
+}
+
+/** The same key but for case of the host and trailing slashes. */
+function sameKey(key: string, wanted: string): boolean {
+  const norm = (k: string) => {
+    const trimmed = k.trim().replace(/\/+$/, '');
+    const slash = trimmed.indexOf('/');
+    return slash < 0 ? registryHost(trimmed) : `${registryHost(trimmed.slice(0, slash))}${trimmed.slice(slash)}`;
+  };
+  return norm(key) === norm(wanted);
 }
 
 function helperFor(config: ConfigFile, registry: string): string | undefined {
