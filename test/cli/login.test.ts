@@ -223,6 +223,24 @@ describe('login and logout', () => {
     assert.deepEqual(Object.keys(readConfig(dir).auths!), ['ghcr.io']);
   });
 
+  it('a credential helper that never answers store or erase fails login and logout in one line naming it', { timeout: 60_000 }, async () => {
+    const bin = join(tmp.path, `bin-hung-${++n}`);
+    mkdirSync(bin, { recursive: true });
+    // A helper stuck on a locked keyring: reads its input, then never answers (killed by the timeout).
+    writeFileSync(join(bin, 'docker-credential-hung'), '#!/bin/sh\ncat > /dev/null\nexec sleep 3600\n');
+    chmodSync(join(bin, 'docker-credential-hung'), 0o755);
+    const host = regs.staging.host;
+    const before = { credsStore: 'hung', auths: { [host]: {} } };
+    const dir = freshConfigDir(before);
+    const env = envWith(dir, { PATH: `${bin}:${process.env.PATH}`, OCIPUSH_CREDENTIAL_HELPER_TIMEOUT: '0.5' });
+    const login = await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
+    assertOneLineError(login, /^ocipush: docker credential helper docker-credential-hung store did not answer within 0\.5s$/, 1);
+    assertNoSecret(login, PASSWORD);
+    assert.deepEqual(readConfig(dir), before, 'nothing written');
+    const logout = await runCliAsync(['logout', host], { env });
+    assertOneLineError(logout, /^ocipush: docker credential helper docker-credential-hung erase did not answer within 0\.5s$/, 1);
+  });
+
   it('login needs --password-stdin: a password is never an argument', async () => {
     assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
   });

@@ -18,7 +18,7 @@ const DEFAULT_TIMEOUT_MS = 120_000;
 /** After the helper exits, how long a process it left behind may keep its output open. */
 const EXIT_GRACE_MS = 1_000;
 
-function helperTimeout(options: HelperOptions): number {
+export function helperTimeout(options: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): number {
   if (options.timeoutMs !== undefined) return options.timeoutMs;
   const text = (options.env ?? process.env).OCIPUSH_CREDENTIAL_HELPER_TIMEOUT;
   const seconds = text === undefined ? NaN : Number(text);
@@ -36,7 +36,7 @@ export async function runCredentialHelper(name: string, serverUrl: string, optio
     throw new OcipushError('EAUTH', `invalid credential helper name "${name}" (${options.origin})`);
   }
   const timeoutMs = helperTimeout(options);
-  const result = await runHelper(program, serverUrl, options.env ?? process.env, timeoutMs);
+  const result = await runHelperProcess(program, 'get', serverUrl, options.env ?? process.env, timeoutMs);
   if (result.spawnError) {
     const e = result.spawnError as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'is not installed (not found on PATH)' : `cannot be run: ${e.code ?? e.message}`;
@@ -67,7 +67,7 @@ export async function runCredentialHelper(name: string, serverUrl: string, optio
   return secretCredentials({ username, password: secret });
 }
 
-interface HelperResult {
+export interface HelperResult {
   code: number | null;
   stdout: string;
   stderr: string;
@@ -80,9 +80,9 @@ interface HelperResult {
  * output not waited for beyond that (a process it started may hold the pipes open after it is
  * killed). Once it has exited, whatever it left behind gets a moment to close the pipes.
  */
-function runHelper(program: string, serverUrl: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<HelperResult> {
+export function runHelperProcess(program: string, action: 'get' | 'store' | 'erase', input: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<HelperResult> {
   return new Promise((resolve) => {
-    const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let done = false;
@@ -103,8 +103,8 @@ function runHelper(program: string, serverUrl: string, env: NodeJS.ProcessEnv, t
     child.once('error', (spawnError) => finish({ code: null, spawnError }));
     child.once('exit', (code) => { grace = setTimeout(() => finish({ code }), EXIT_GRACE_MS); });
     child.once('close', (code) => finish({ code }));
-    // docker writes the bare URL, no newline.
-    child.stdin.end(serverUrl);
+    // docker writes the bare URL (get, erase) or the JSON (store), no newline.
+    child.stdin.end(input);
   });
 }
 

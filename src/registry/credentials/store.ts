@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { OcipushError, fromSystemError } from '../../errors.js';
 import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
+import { helperTimeout, runHelperProcess } from './helper.js';
 import { helperServerUrl, isRegistryKey, registryHost } from './registry-key.js';
 
 /**
@@ -150,29 +150,28 @@ async function linkTarget(path: string): Promise<string> {
   throw new OcipushError('EINVALID', `invalid Docker config ${path}: too many levels of symbolic links`, { path });
 }
 
-/** Runs `docker-credential-NAME action` with `input` on stdin; `notFoundOk` turns "credentials not found" into false. */
-function runHelper(name: string, action: 'store' | 'erase', input: string, env: NodeJS.ProcessEnv | undefined, notFoundOk = false): Promise<boolean> {
+/**
+ * Runs `docker-credential-NAME action` with `input` on stdin, bounded as a lookup is (a helper
+ * waiting on a locked keyring must not hang login); `notFoundOk` turns "credentials not found" into false.
+ */
+async function runHelper(name: string, action: 'store' | 'erase', input: string, env: NodeJS.ProcessEnv | undefined, notFoundOk = false): Promise<boolean> {
   const program = `docker-credential-${name}`;
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) return Promise.reject(new OcipushError('EAUTH', `invalid credential helper name "${name}"`));
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, [action], { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { if (output.length < 4096) output += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { if (output.length < 4096) output += s; });
-    child.stdin.on('error', () => undefined);
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'ENOENT' ? 'is not installed (not found on PATH)' : `cannot be run: ${err.code ?? err.message}`;
-      reject(new OcipushError('EAUTH', `docker credential helper ${program} ${why}`, { helper: program }));
-    });
-    child.once('close', (code) => {
-      if (code === 0) { resolve(true); return; }
-      const line = output.split('\n').map((l) => l.trim()).find(Boolean) ?? `exit code ${code}`;
-      if (notFoundOk && /not found/i.test(line)) { resolve(false); return; }
-      // The helper's own words, never its input (which held the secret).
-      reject(new OcipushError('EAUTH', `docker credential helper ${program} ${action} failed: ${line.slice(0, 200)}`, { helper: program }));
-    });
-    child.stdin.end(input);
-  });
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new OcipushError('EAUTH', `invalid credential helper name "${name}"`);
+  const timeoutMs = helperTimeout({ env });
+  const result = await runHelperProcess(program, action, input, env ?? process.env, timeoutMs);
+  if (result.spawnError) {
+    const err = result.spawnError as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'is not installed (not found on PATH)' : `cannot be run: ${err.code ?? err.message}`;
+    throw new OcipushError('EAUTH', `docker credential helper ${program} ${why}`, { helper: program });
+  }
+  if (result.timedOut) {
+    throw new OcipushError('EAUTH', `docker credential helper ${program} ${action} did not answer within ${timeoutMs / 1000}s`, { helper: program });
+  }
+  if (result.code === 0) return true;
+  const line = `${result.stdout}\n${result.stderr}`.split('\n').map((l) => l.trim()).find(Boolean) ?? `exit code ${result.code}`;
+  if (notFoundOk && /not found/i.test(line)) return false;
+  // The helper's own words, never its input (which held the secret).
+  throw new OcipushError('EAUTH', `docker credential helper ${program} ${action} failed: ${line.slice(0, 200)}`, { helper: program });
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
