@@ -91,10 +91,13 @@ export const logoutCommand: CliCommand<{ registry: string }> = {
     else out.info(`not logged in to ${key}`);
     // Credentials are also read from the auth files skopeo and podman log in to: say so when one
     // still holds this registry, or the next push would use it as if nothing had happened.
-    const { dockerConfigPath, loginFileFor } = await import('../registry/credentials/docker-config.js');
+    const { dockerConfigPath, legacyConfigPath, loginFileFor } = await import('../registry/credentials/docker-config.js');
     const remaining = await loginFileFor(registry, {}, namespace).catch(() => undefined);
     // The Docker config's own login for the whole registry, after a namespace's logout, is no surprise.
-    if (remaining && remaining !== dockerConfigPath()) out.info(`a login for ${key} remains in ${remaining}, and ocipush still uses it (skopeo logout or podman logout removes it)`);
+    if (remaining && remaining !== dockerConfigPath()) {
+      const remedy = remaining === legacyConfigPath() ? 'no tool writes that file any more: edit or remove it' : 'skopeo logout or podman logout removes it';
+      out.info(`a login for ${key} remains in ${remaining}, and ocipush still uses it (${remedy})`);
+    }
     out.result(found ? `Removed login credentials for ${key}` : `Not logged in to ${key}`, { registry: key, removed: found });
   },
 };

@@ -241,6 +241,24 @@ describe('login and logout', () => {
     assertOneLineError(logout, /^ocipush: docker credential helper docker-credential-hung erase did not answer within 0\.5s$/, 1);
   });
 
+  it('the legacy ~/.dockercfg is read last, as skopeo reads it, and logout names it', async () => {
+    requireTool('skopeo');
+    const host = regs.staging.host;
+    const home = join(tmp.path, `home-legacy-${++n}`);
+    const runtime = join(home, 'run');
+    mkdirSync(runtime, { recursive: true });
+    // docker before 1.7: no "auths" level, URL keys.
+    writeFileSync(join(home, '.dockercfg'), JSON.stringify({ [`https://${host}/v1/`]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64'), email: 'alice@example.com' } }));
+    const env = envWith(join(home, '.docker'), { HOME: home, XDG_RUNTIME_DIR: runtime, XDG_CONFIG_HOME: undefined, REGISTRY_AUTH_FILE: undefined });
+    assertOk(await runCliAsync(['push', `${host}/legacy/app:1`, '--layout', image.layout], { env }));
+    execFileSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/legacy/app:1`], {
+      env: { ...process.env, HOME: home, XDG_RUNTIME_DIR: runtime, DOCKER_CONFIG: undefined, REGISTRY_AUTH_FILE: undefined, XDG_CONFIG_HOME: undefined }, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const logout = await runCliAsync(['logout', host], { env });
+    assertOk(logout);
+    assert.match(logout.stderr, /remains in .*\.dockercfg, and ocipush still uses it \(no tool writes that file any more: edit or remove it\)/);
+  });
+
   it('login needs --password-stdin: a password is never an argument', async () => {
     assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
   });

@@ -25,6 +25,8 @@ interface AuthEntry {
 
 interface DockerConfig {
   auths: Record<string, AuthEntry>;
+  /** `~/.dockercfg`: the entries are the whole file, each key a registry (URL or host), never a namespace. */
+  legacy?: boolean;
   credsStore?: string;
   credHelpers: Record<string, string>;
 }
@@ -35,12 +37,18 @@ export function dockerConfigPath(options: DockerConfigOptions = {}): string {
   return join(dir, 'config.json');
 }
 
+/** Docker's file before config.json (1.7): `{"https://index.docker.io/v1/": {"auth": …}}`, no `auths` level. */
+export function legacyConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.HOME || homedir(), '.dockercfg');
+}
+
 /**
  * Where to look, in order: the Docker config, then the auth files podman, skopeo and buildah
  * write with `login` (same `auths` format), as containers/image reads them: `$REGISTRY_AUTH_FILE`,
  * `$XDG_RUNTIME_DIR/containers/auth.json` (without XDG_RUNTIME_DIR, `/run/containers/<uid>/auth.json`,
  * where skopeo login writes as root in a CI container), `$XDG_CONFIG_HOME/containers/auth.json`
- * (else `~/.config/…`). Only the given directory when one was given.
+ * (else `~/.config/…`), and last the legacy `~/.dockercfg` (docker before 1.7, still read by
+ * containers/image). Only the given directory when one was given.
  */
 function configCandidates(options: DockerConfigOptions): string[] {
   const env = options.env ?? process.env;
@@ -50,6 +58,7 @@ function configCandidates(options: DockerConfigOptions): string[] {
     if (env.XDG_RUNTIME_DIR) paths.push(join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json'));
     else if (typeof process.getuid === 'function') paths.push(join('/run/containers', String(process.getuid()), 'auth.json'));
     paths.push(join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'containers', 'auth.json'));
+    paths.push(legacyConfigPath(env));
   }
   return [...new Set(paths)];
 }
@@ -64,6 +73,7 @@ function configCandidates(options: DockerConfigOptions): string[] {
  */
 class DockerConfigCredentials implements CredentialSource {
   readonly #candidates: string[];
+  readonly #legacy?: string;
   readonly #env: NodeJS.ProcessEnv;
   #path: string;
   readonly #configs = new Map<string, Promise<DockerConfig | undefined>>();
@@ -71,6 +81,7 @@ class DockerConfigCredentials implements CredentialSource {
 
   constructor(options: DockerConfigOptions) {
     this.#candidates = configCandidates(options);
+    this.#legacy = options.configDir === undefined ? legacyConfigPath(options.env ?? process.env) : undefined;
     this.#path = this.#candidates[0];
     this.#env = options.env ?? process.env;
   }
@@ -87,7 +98,7 @@ class DockerConfigCredentials implements CredentialSource {
     let first: string | undefined;
     for (const path of this.#candidates) {
       let config = this.#configs.get(path);
-      if (!config) this.#configs.set(path, config = readDockerConfig(path));
+      if (!config) this.#configs.set(path, config = readDockerConfig(path, this.#legacy === path));
       const loaded = await config;
       if (!loaded) continue;
       first ??= path;
@@ -141,7 +152,7 @@ export async function loginFileFor(registry: string, options: DockerConfigOption
 }
 
 /** The parsed file, or undefined when there is none. */
-async function readDockerConfig(path: string): Promise<DockerConfig | undefined> {
+async function readDockerConfig(path: string, legacy: boolean): Promise<DockerConfig | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -159,6 +170,7 @@ async function readDockerConfig(path: string): Promise<DockerConfig | undefined>
     throw new OcipushError('EINVALID', `invalid Docker config ${path}: not valid JSON`, { path });
   }
   if (!isObject(parsed)) throw new OcipushError('EINVALID', `invalid Docker config ${path}: not a JSON object`, { path });
+  if (legacy) return { auths: parsed as Record<string, AuthEntry>, credHelpers: {}, legacy: true };
   const auths = isObject(parsed.auths) ? (parsed.auths as Record<string, AuthEntry>) : {};
   const credHelpers: Record<string, string> = {};
   if (isObject(parsed.credHelpers)) {
@@ -177,6 +189,10 @@ async function readDockerConfig(path: string): Promise<DockerConfig | undefined>
  */
 function inlineCredentials(config: DockerConfig, host: string, repository: string | undefined, path: string): Credentials | undefined {
   const keys = Object.keys(config.auths);
+  if (config.legacy) {
+    const key = keys.find((k) => registryHost(k) === host);
+    return key === undefined ? undefined : entryCredentials(config, key, path);
+  }
   const scoped = keys
     .map((k) => ({ k, namespace: namespaceOf(k, host) }))
     .filter((e): e is { k: string; namespace: string } => e.namespace !== undefined)
