@@ -64,6 +64,7 @@ export { chainCredentials } from './registry/credentials/chain.js';
 export { staticCredentials } from './registry/credentials/static.js';
 export { envCredentials, ENV_USERNAME, ENV_PASSWORD, ENV_REGISTRY_TOKEN } from './registry/credentials/env.js';
 export { dockerConfigCredentials, dockerConfigPath, type DockerConfigOptions } from './registry/credentials/docker-config.js';
+export { dockerEnvCredentials } from './registry/credentials/docker-env.js';
 export type { Credentials, CredentialSource } from './registry/auth/types.js';
 // ---- end of the high-level calls ------------------------------------------------------------
 

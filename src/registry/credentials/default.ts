@@ -2,6 +2,7 @@ import { OcipushError } from '../../errors.js';
 import type { CredentialSource } from '../auth/types.js';
 import { chainCredentials } from './chain.js';
 import { dockerConfigCredentials } from './docker-config.js';
+import { dockerEnvCredentials } from './docker-env.js';
 import { envCredentials } from './env.js';
 import { staticCredentials } from './static.js';
 
@@ -17,7 +18,7 @@ export interface DefaultCredentialOptions {
   dockerConfigDir?: string;
 }
 
-/** Flags first, then OCIPUSH_USERNAME/OCIPUSH_PASSWORD/OCIPUSH_REGISTRY_TOKEN, then the Docker config. */
+/** Flags first, then OCIPUSH_USERNAME/OCIPUSH_PASSWORD/OCIPUSH_REGISTRY_TOKEN, then DOCKER_AUTH_CONFIG, then the Docker config. */
 export function defaultCredentials(options: DefaultCredentialOptions): CredentialSource {
   const env = options.env ?? process.env;
   const sources: CredentialSource[] = [];
@@ -27,6 +28,7 @@ export function defaultCredentials(options: DefaultCredentialOptions): Credentia
     sources.push(staticCredentials(options.registry, { username: options.username, password: options.password }));
   }
   sources.push(envCredentials(options.registry, env));
+  sources.push(dockerEnvCredentials(env));
   sources.push(dockerConfigCredentials({ configDir: options.dockerConfigDir, env }));
   return chainCredentials(...sources);
 }
