@@ -118,11 +118,17 @@ class DockerConfigCredentials implements CredentialSource {
     const origin = helper ? `credHelpers["${helper[0]}"] in ${path}` : `credsStore in ${path}`;
     const helperName = helper ? helper[1] : config.credsStore;
     if (helperName) {
-      // Helpers hold one secret per registry: asked once, whatever the repository.
+      // Helpers hold one secret per registry: lookups for its repositories at the same time share
+      // one run. Not kept after it: a helper's answer may be a token that expires (gcloud's, ECR's).
       const serverUrl = helperServerUrl(registry);
       const asked = `${helperName} ${serverUrl}`;
       let answer = this.#helperAnswers.get(asked);
-      if (!answer) this.#helperAnswers.set(asked, answer = runCredentialHelper(helperName, serverUrl, { origin, env: this.#env }));
+      if (!answer) {
+        answer = runCredentialHelper(helperName, serverUrl, { origin, env: this.#env });
+        this.#helperAnswers.set(asked, answer);
+        const forget = () => { this.#helperAnswers.delete(asked); };
+        answer.then(forget, forget);
+      }
       const found = await answer;
       if (found) return found;
     }

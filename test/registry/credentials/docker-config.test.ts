@@ -139,6 +139,16 @@ describe('docker config credentials', () => {
     });
   });
 
+  it('asks a helper once for lookups at the same time, and again for a later one (its answer may be a token that expires)', async () => {
+    const source = dockerConfigCredentials({ env, configDir: await configDir('helper-reuse', { credsStore: 'test' }) });
+    await writeFile(log, '');
+    const together = await Promise.all([source.get('reg.example.com:5000', 'team-a/app'), source.get('reg.example.com:5000', 'team-b/app')]);
+    assert.deepEqual(together.map((c) => c?.password), ['helper-secret', 'helper-secret']);
+    assert.deepEqual(await helperCalls(), ['reg.example.com:5000']);
+    assert.equal((await source.get('reg.example.com:5000', 'team-a/app'))?.password, 'helper-secret');
+    assert.deepEqual(await helperCalls(), ['reg.example.com:5000', 'reg.example.com:5000'], 'a source kept by a long-running process asks again');
+  });
+
   it('runs credHelpers for their registry and credsStore for the rest, with docker\'s server URLs', async () => {
     const source = dockerConfigCredentials({
       env,
