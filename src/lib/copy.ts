@@ -54,7 +54,8 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       const platforms = options.platform === undefined ? [] : (await import('../oci/descriptor.js')).parsePlatformList(options.platform);
       if (platforms.length === 1) {
         const { platformManifest, readManifest } = await import('../image/load.js');
-        root = await platformManifest(source.storage, await readManifest(source.storage, root, { name: source.name }), { name: source.name, platform: platforms[0]!, requirePlatform: true });
+        const signal = options.signal ? { signal: options.signal } : {};
+        root = await platformManifest(source.storage, await readManifest(source.storage, root, { name: source.name, ...signal }), { name: source.name, platform: platforms[0]!, requirePlatform: true, ...signal });
       } else if (platforms.length > 1) {
         const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
         const { narrowToPlatforms } = await import('../assemble/filter-index.js');

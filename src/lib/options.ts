@@ -26,7 +26,7 @@ export interface RegistryOptions {
   certDir?: string;
   /** Blobs transferred at once (default 4, at most 64). */
   concurrency?: number;
-  /** Stops the call: it rejects with an OcipushError of code EABORTED, and nothing half-written is kept. */
+  /** Stops the call: it rejects with an OcipushError of code EABORTED, nothing half-written is kept, and no token request or retry wait of it goes on. */
   signal?: AbortSignal;
   /** Told before a failed request is retried. */
   onRetry?: (notice: RetryNotice) => void;
@@ -59,6 +59,8 @@ export async function connectWith(registry: string, options: RegistryOptions): P
     ...(options.certDir !== undefined ? { certDir: options.certDir } : {}),
     connections: concurrency + 2,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    // The call's signal also ends what the client does behind its requests: a token request and its retries.
+    ...(options.signal ? { signal: options.signal } : {}),
     timeouts: {
       ...(options.timeout !== undefined ? { operationMs: positiveMs(options.timeout, 'timeout') } : {}),
       ...(options.requestTimeout !== undefined ? { requestMs: positiveMs(options.requestTimeout, 'requestTimeout') } : {}),

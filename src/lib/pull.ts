@@ -88,7 +88,8 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
   let layout: import('../content/layout.js').OciLayout | undefined;
   try {
     const repository = new Repository(client, source.repository);
-    const fetched = await repository.fetchManifest(referenceTarget(source));
+    const signal = settings.signal ? { signal: settings.signal } : {};
+    const fetched = await repository.fetchManifest(referenceTarget(source), signal);
     let root = fetched.descriptor;
     let from: import('../content/storage.js').ReadOnlyStorage = repository;
     if (settings.platforms) {
@@ -98,7 +99,7 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     if (settings.platform) {
       const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
       const shown = formatReference(source);
-      root = await platformManifest(repository, { descriptor: root, bytes: fetched.bytes }, { name: shown, platform: settings.platform, noMatch: noManifestFor(shown), requirePlatform: true });
+      root = await platformManifest(repository, { descriptor: root, bytes: fetched.bytes }, { name: shown, platform: settings.platform, noMatch: noManifestFor(shown), requirePlatform: true, ...signal });
     }
     layout = await OciLayout.open(settings.layout, { create: true });
     settings.onRoot?.(root, name);

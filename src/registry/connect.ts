@@ -14,6 +14,8 @@ export interface ConnectOptions extends TransportOptions {
   /** Per attempt and per operation (see Timeouts). */
   timeouts?: Partial<Timeouts>;
   onRetry?: (notice: RetryNotice) => void;
+  /** Ends the client's token requests and their retries (each request is cancelled by its own signal). */
+  signal?: AbortSignal;
 }
 
 const NO_CREDENTIALS: CredentialSource = { get: async () => undefined };
@@ -23,7 +25,7 @@ export function connectRegistry(registry: string, options: ConnectOptions = {}):
   const plainHttp = usesPlainHttp(registry, options);
   return new RegistryClient(registry, {
     ...options,
-    authorizer: (dispatcher) => new LazyAuthorizer(async () => {
+    authorizer: (dispatcher, ended) => new LazyAuthorizer(async () => {
       const { Authenticator } = await import('./auth/authenticator.js');
       return new Authenticator({
         registry,
@@ -34,6 +36,7 @@ export function connectRegistry(registry: string, options: ConnectOptions = {}):
         userAgent: `ocipush/${VERSION}`,
         retry: options.retry ?? DEFAULT_RETRY_POLICY,
         onRetry: options.onRetry,
+        signal: ended,
       });
     }),
   });

@@ -153,3 +153,11 @@ export function networkReason(err: unknown): string {
   }
   return reason;
 }
+
+/** A 401 we could not answer: name the way to log in. */
+export function authError(err: OcipushError, afterChallenge: boolean): OcipushError {
+  const hint = afterChallenge
+    ? ' (credentials refused)'
+    : ' (authentication required: use --username with --password-stdin, or docker login)';
+  return new OcipushError('EAUTH', `${err.message}${hint}`, err.details);
+}

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
+import { authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
 import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
@@ -95,8 +95,10 @@ export interface RetryNotice {
 }
 
 export interface RegistryClientOptions extends TransportOptions {
-  /** Or a factory given the client's connection pool, so token requests share it. */
-  authorizer?: Authorizer | ((dispatcher: Dispatcher) => Authorizer);
+  /** Or a factory given the client's connection pool (token requests share it) and `ended`, which fires with `signal` and at close() or destroy(). */
+  authorizer?: Authorizer | ((dispatcher: Dispatcher, ended: AbortSignal) => Authorizer);
+  /** Ends what the client does behind its requests (token requests, their retries and waits); a request ends by its own `signal`. */
+  signal?: AbortSignal;
   retry?: RetryPolicy;
   /** How long one attempt may wait for an answer, and how long an operation may take with its retries. */
   timeouts?: Partial<Timeouts>;
@@ -128,6 +130,8 @@ export class RegistryClient {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly authorizer?: Authorizer;
+  /** Fired by close() and destroy(): the client's own work (token requests) stops. */
+  private readonly ending = new AbortController();
   private readonly onRetry?: (notice: RetryNotice) => void;
   private answered = false;
   /** An answer showed the host speaks the registry API (registry-check.ts). */
@@ -147,7 +151,8 @@ export class RegistryClient {
     this.onRetry = options.onRetry;
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher = options.dispatcher ?? createDispatcher(registry, { ...options, requestTimeoutMs: this.timeouts.requestMs });
-    this.authorizer = typeof options.authorizer === 'function' ? options.authorizer(this.dispatcher) : options.authorizer;
+    const ended = options.signal ? AbortSignal.any([options.signal, this.ending.signal]) : this.ending.signal;
+    this.authorizer = typeof options.authorizer === 'function' ? options.authorizer(this.dispatcher, ended) : options.authorizer;
   }
 
   /** `GET /v2/`: checks the registry is there, speaks the v2 API and accepts our credentials. */
@@ -313,11 +318,13 @@ export class RegistryClient {
 
   /** Waits for requests in flight, then closes the connections. */
   async close(): Promise<void> {
+    this.ending.abort();
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
   /** Aborts every request in flight (a failed push stops its other uploads) and closes the connections. */
   async destroy(): Promise<void> {
+    this.ending.abort();
     if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {});
   }
 
@@ -438,12 +445,4 @@ export class RegistryClient {
       return wrapped;
     }
   }
-}
-
-/** A 401 we could not answer: name the way to log in. */
-function authError(err: OcipushError, afterChallenge: boolean): OcipushError {
-  const hint = afterChallenge
-    ? ' (credentials refused)'
-    : ' (authentication required: use --username with --password-stdin, or docker login)';
-  return new OcipushError('EAUTH', `${err.message}${hint}`, err.details);
 }

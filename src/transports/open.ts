@@ -48,7 +48,7 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
   const connect = options.connect ?? defaultConnect;
   switch (location.transport) {
     case 'registry':
-      return openRegistry(location.reference, connect);
+      return openRegistry(location.reference, connect, options);
     case 'oci': {
       const layout = await OciLayout.open(location.path);
       const storage = new LazyBlobs(layout, { connect, ...(options.keep === false ? { keep: false } : {}), ...(options.callerClosesClients ? { callerClosesClients: true } : {}) });
@@ -74,13 +74,13 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
   }
 }
 
-async function openRegistry(reference: Reference, connect: ConnectRegistry): Promise<OpenedImage> {
+async function openRegistry(reference: Reference, connect: ConnectRegistry, options: OperationOptions): Promise<OpenedImage> {
   const { Repository } = await import('../registry/repository.js');
   const client = await connect(reference.registry);
   try {
     const repository = new Repository(client, reference.repository);
     // One GET by tag gives the digest and the bytes (kept by the repository for the loader's read).
-    const { descriptor } = await repository.fetchManifest(referenceTarget(reference));
+    const { descriptor } = await repository.fetchManifest(referenceTarget(reference), options.signal ? { signal: options.signal } : {});
     return {
       location: { transport: 'registry', reference, text: formatReference(reference) },
       storage: repository,

@@ -236,6 +236,7 @@ export class Authenticator {
         credentials,
         dispatcher: this.#options.dispatcher,
         userAgent: this.#options.userAgent,
+        signal: this.#options.signal,
       };
       const retry = this.#options.retry;
       const issued = retry

@@ -42,5 +42,7 @@ export interface AuthOptions {
   /** Told before each retry of a token request. */
   onRetry?: (notice: { op: string; attempt: number; delayMs: number; reason: string }) => void;
   /** Waits before a retry (tests count the waits instead of sleeping). */
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Stops token requests and the waits between their retries (the client closed, the caller's call cancelled): EABORTED. */
+  signal?: AbortSignal;
 }
