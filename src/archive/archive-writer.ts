@@ -7,7 +7,7 @@ import { Annotation, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
 import { blobPathInArchive } from './archive-storage.js';
-import { addBuffer, addDirectory, addStream, copyInto } from './docker-archive.js';
+import { addBuffer, addDirectory, addStream, copyInto } from './tar-pack.js';
 import { normaliseRepoTag } from './names.js';
 import { openFileSink, writeError, type ArchiveSink } from './sink.js';
 

@@ -4,6 +4,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import ts from 'typescript';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { REPO_ROOT, requireTool, run, tempDir } from '../support/tools.js';
 
@@ -116,4 +117,50 @@ test('through the library, a registry that wants credentials the caller has not 
   assert.match(r.stderr, /EAUTH/);
   assert.match(r.stderr, /set `credentials`/);
   assert.doesNotMatch(r.stderr, /--username|--password-stdin/);
+});
+
+// What the user's compiler reads must resolve in the user's install: a declaration importing a
+// package the install lacks types for gives `any` where types were meant, and one naming tar-stream
+// (`import tar from 'tar-stream'`, written against @types/tar-stream; tar-stream 3.3 ships its own
+// types, without a default export) failed a CommonJS project's compile with TS1192 (module
+// commonjs, moduleResolution node10, skipLibCheck false, no esModuleInterop).
+test('the published declarations import only Node and dependencies that ship their own types', () => {
+  const pkgDir = join(project, 'node_modules', 'ocipush');
+  const { dependencies } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const options: ts.CompilerOptions = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, types: [] };
+  // What a user's compiler reads: the declarations reachable from the package's entry.
+  const program = ts.createProgram([join(pkgDir, 'dist', 'src', 'index.d.ts')], options);
+  const untyped: string[] = [];
+  for (const source of program.getSourceFiles().filter((f) => f.fileName.startsWith(`${pkgDir}/dist/`))) {
+    for (const { fileName: specifier } of ts.preProcessFile(source.text, true, true).importedFiles) {
+      if (specifier.startsWith('.') || specifier.startsWith('node:')) continue;
+      const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+      const { resolvedModule } = ts.resolveModuleName(specifier, source.fileName, options, ts.sys);
+      if (!(name in dependencies) || resolvedModule?.extension !== ts.Extension.Dts) {
+        untyped.push(`${source.fileName.slice(pkgDir.length + 1)} imports '${specifier}' (${name in dependencies ? 'no declarations' : 'not a dependency'})`);
+      }
+    }
+  }
+  assert.ok(program.getSourceFiles().length > 50, 'the entry reaches the declarations');
+  assert.deepEqual(untyped, []);
+
+  // And a CommonJS TypeScript project compiles against the package (Node >= 20.19 require()s it).
+  const cjs = join(project, 'cjs');
+  mkdirSync(cjs, { recursive: true });
+  writeFileSync(join(cjs, 'package.json'), JSON.stringify({ name: 'cjs-test', private: true }));
+  writeFileSync(join(cjs, 'main.ts'), `import { build, push, isOcipushError } from 'ocipush';
+async function main(): Promise<void> {
+  const image = await build({ rootfs: 'app', layout: 'oci-layout', tag: 'app' });
+  console.log((await push({ layout: 'oci-layout', tag: image.tag, to: 'localhost:5000/app:1' })).digest);
+}
+main().catch((err: unknown) => { console.error(isOcipushError(err) ? err.code : err); process.exitCode = 1; });
+`);
+  writeFileSync(join(cjs, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      strict: true, module: 'commonjs', moduleResolution: 'node10', target: 'es2022', skipLibCheck: false, noEmit: true,
+      types: ['node'], typeRoots: [join(REPO_ROOT, 'node_modules', '@types')],
+    },
+    files: ['main.ts'],
+  }, null, 2));
+  ok(sh(process.execPath, [TSC, '-p', cjs], cjs), 'tsc (CommonJS, node10 resolution, skipLibCheck false) of a script against the installed package');
 });
