@@ -30,7 +30,7 @@ export interface RegistryOptions {
   signal?: AbortSignal;
   /** Told before a failed request is retried. */
   onRetry?: (notice: RetryNotice) => void;
-  /** Milliseconds a registry operation may take with its retries while nothing moves (default 300 000). */
+  /** Milliseconds a registry operation may take with its retries (its token request's too) while nothing moves (default 300 000). */
   timeout?: number;
   /** Milliseconds one request waits for an answer (default 120 000). */
   requestTimeout?: number;

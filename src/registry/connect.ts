@@ -53,13 +53,13 @@ class LazyAuthorizer implements Authorizer {
 
   constructor(private readonly make: () => Promise<Authenticator>) {}
 
-  async authorization(scopes: string[]): Promise<string | undefined> {
-    return this.#ready?.authorization(scopes);
+  async authorization(scopes: string[], deadline?: number): Promise<string | undefined> {
+    return this.#ready?.authorization(scopes, deadline);
   }
 
-  async handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: { authorization?: string }): Promise<boolean> {
+  async handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: { authorization?: string }, deadline?: number): Promise<boolean> {
     this.#made ??= this.make().then((a) => (this.#ready = a));
-    return (await this.#made).handleChallenge(wwwAuthenticate, scopes, sent);
+    return (await this.#made).handleChallenge(wwwAuthenticate, scopes, sent, deadline);
   }
 
   refusedError() {

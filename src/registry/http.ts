@@ -13,12 +13,13 @@ import { confirmRegistry } from './registry-check.js';
 /**
  * What the client needs from authentication (src/registry/auth): the Authorization header for a
  * set of scopes (`repository:<name>:pull,push`), and a way to react to a 401 challenge. Returning
- * true from handleChallenge means "I have new credentials, try again".
+ * true from handleChallenge means "I have new credentials, try again". `deadline` (`now()` ms) is
+ * the asking request's: a token request is not retried past it.
  */
 export interface Authorizer {
-  authorization(scopes: string[]): Promise<string | undefined>;
+  authorization(scopes: string[], deadline?: number): Promise<string | undefined>;
   /** `sent` is the Authorization the refused request carried (requests run in parallel). */
-  handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: { authorization?: string }): Promise<boolean>;
+  handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: { authorization?: string }, deadline?: number): Promise<boolean>;
   /** The error to report once handleChallenge said no. */
   refusedError?(): OcipushError;
 }
@@ -177,7 +178,7 @@ export class RegistryClient {
       if (left <= 0) throw timedOutError(this.registry, req.op, this.timeouts);
       let res: RegistryResponse;
       try {
-        res = await this.send(req, Math.min(this.timeouts.requestMs, left));
+        res = await this.send({ ...req, deadline }, Math.min(this.timeouts.requestMs, left));
       } catch (err) {
         if (req.signal?.aborted) throw abortedError(this.registry, req.op);
         if (isTimeoutError(err) && this.now() >= deadline) throw timedOutError(this.registry, req.op, this.timeouts);
@@ -202,7 +203,7 @@ export class RegistryClient {
         if (challenge.length > 0 && challenges < 2) {
           challenges++;
           const bodyText = await res.text();
-          if (await untilAborted(this.authorizer.handleChallenge(challenge, req.scopes, { authorization: res.sentAuthorization }), req.signal, () => abortedError(this.registry, req.op))) continue;
+          if (await untilAborted(this.authorizer.handleChallenge(challenge, req.scopes, { authorization: res.sentAuthorization }, deadline), req.signal, () => abortedError(this.registry, req.op))) continue;
           throw this.authorizer.refusedError?.() ?? authError(registryError(this.registry, req.op, 401, bodyText), true);
         }
       }
@@ -400,7 +401,7 @@ export class RegistryClient {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...lowerKeys(req.headers) };
       delete headers.authorization;
       if (url.origin === origin && this.authorizer) {
-        const authorization = await untilAborted(this.authorizer.authorization(req.scopes), req.signal, () => abortedError(this.registry, req.op));
+        const authorization = await untilAborted(this.authorizer.authorization(req.scopes, req.deadline), req.signal, () => abortedError(this.registry, req.op));
         if (authorization) headers.authorization = authorization;
       }
       if (body === undefined) delete headers['content-type'];

@@ -37,7 +37,7 @@ settled = true;
 process.on('exit', () => console.log(JSON.stringify({ code: err?.code, message: err?.message, notices })));
 `;
 
-describe('an AbortSignal given to push, pull or copy while the token service asks to wait', () => {
+describe('push, pull and copy while the token service asks to wait: an AbortSignal or the timeout ends them', () => {
   let tmp: { path: string; cleanup: () => Promise<void> };
   let issuer: TokenIssuer;
   let proxy: FaultProxy;
@@ -112,4 +112,20 @@ describe('an AbortSignal given to push, pull or copy while the token service ask
     assert.equal(tokenRequests(), 1);
     await assert.rejects(skopeoDigestAsync(`${plain.host}/copied/app:v1`), /manifest unknown/i);
   });
+
+  // `timeout` bounds an operation with its retries and their waits: the token request's too. A wait
+  // of 60 s (Retry-After: 600, capped) does not fit in 10 s, so it is not begun (a retry notice
+  // would abort the script: EABORTED); the token service's answer is the error, at once.
+  for (const verb of ['push', 'pull']) {
+    it(`${verb} with timeout: 10 s: the token service's 503 is reported at once, not retried past the timeout`, async () => {
+      const options = verb === 'push'
+        ? { layout, tag: 'v1', to: `${registry.host}/team/timed:v1`, timeout: 10_000 }
+        : { from: `${registry.host}/team/src:v1`, layout: join(tmp.path, 'timed'), timeout: 10_000 };
+      const out = await runScript(verb, options);
+      assert.equal(out.code, 'EREGISTRY', out.message);
+      assert.match(out.message!, /^token service 127\.0\.0\.1:\d+ for 127\.0\.0\.1:\d+ answered 503/);
+      assert.deepEqual(out.notices, { before: 0, after: 0 });
+      assert.equal(tokenRequests(), 1);
+    });
+  }
 });

@@ -80,11 +80,11 @@ export class Authenticator {
    * The Authorization header value for a request needing these scopes, or undefined for an
    * anonymous one. Bearer tokens are cached per scope set until shortly before they expire.
    */
-  async authorization(scopes: string[]): Promise<string | undefined> {
+  async authorization(scopes: string[], deadline?: number): Promise<string | undefined> {
     switch (this.#mode) {
       case 'anonymous': return undefined;
       case 'basic': case 'registry-token': return this.#staticHeader(scopes);
-      case 'bearer': return (await this.#token(scopes)).header;
+      case 'bearer': return (await this.#token(scopes, deadline)).header;
     }
   }
 
@@ -95,15 +95,16 @@ export class Authenticator {
    * parallel: without it, the refused header is taken to be the current one, so a late 401 for
    * a token that was already replaced would count as a refusal.
    * Throws EAUTH when the registry needs credentials and there are none, when the token
-   * service refuses them, or when they would cross plain HTTP to another host.
+   * service refuses them, or when they would cross plain HTTP to another host. A token request
+   * is not retried past `deadline` (the asking request's, in `now()` milliseconds).
    */
-  async handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: SentRequest): Promise<boolean> {
+  async handleChallenge(wwwAuthenticate: string | string[], scopes: string[], sent?: SentRequest, deadline?: number): Promise<boolean> {
     const headers = Array.isArray(wwwAuthenticate) ? wwwAuthenticate : [wwwAuthenticate];
     const challenges = headers.flatMap((h) => parseChallenge(h));
     const key = scopeKey(scopes);
     const sentHeader = sent ? sent.authorization : this.#currentHeader(key, scopes);
     const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
-    if (bearer) return this.#onBearer(bearer, scopes, key, sentHeader);
+    if (bearer) return this.#onBearer(bearer, scopes, key, sentHeader, deadline);
     if (challenges.some((c) => c.scheme === 'basic')) return this.#onBasic(scopes, sentHeader);
     this.#refusal = { kind: 'unsupported', scopes, schemes: challenges.map((c) => c.scheme) };
     return false;
@@ -155,7 +156,7 @@ export class Authenticator {
     return true;
   }
 
-  async #onBearer(challenge: Challenge, scopes: string[], key: string, sentHeader: string | undefined): Promise<boolean> {
+  async #onBearer(challenge: Challenge, scopes: string[], key: string, sentHeader: string | undefined, deadline: number | undefined): Promise<boolean> {
     const realm = this.#parseRealm(challenge.params.realm);
     const service = challenge.params.service || undefined;
     const registryError = challenge.params.error || undefined;
@@ -203,20 +204,20 @@ export class Authenticator {
       return false;
     }
     this.#tokens.delete(key);
-    const next = await this.#fetch(key, scopes);
+    const next = await this.#fetch(key, scopes, deadline);
     if (invalid) next.afterInvalid = true;
     return true;
   }
 
-  async #token(scopes: string[]): Promise<CachedToken> {
+  async #token(scopes: string[], deadline: number | undefined): Promise<CachedToken> {
     const key = scopeKey(scopes);
     const cached = this.#tokens.get(key);
     if (cached && this.#now() < cached.expiresAt) return cached;
-    return this.#fetch(key, scopes);
+    return this.#fetch(key, scopes, deadline);
   }
 
-  /** One token request per scope set at a time: parallel requests share it. */
-  #fetch(key: string, scopes: string[]): Promise<CachedToken> {
+  /** One token request per scope set at a time: parallel requests share it (retried up to the first asker's deadline). */
+  #fetch(key: string, scopes: string[], deadline: number | undefined): Promise<CachedToken> {
     const wanted = mergeScopes([...scopes, ...(this.#extraScopes.get(key) ?? [])]);
     const bearer = this.#bearer!;
     const pendingKey = `${bearer.realm.href} ${bearer.service ?? ''} ${wanted.join(' ')}`;
@@ -240,7 +241,7 @@ export class Authenticator {
       };
       const retry = this.#options.retry;
       const issued = retry
-        ? await fetchTokenRetrying(request, { policy: retry, onRetry: this.#options.onRetry, sleep: this.#options.sleep, now: this.#now })
+        ? await fetchTokenRetrying(request, { policy: retry, onRetry: this.#options.onRetry, sleep: this.#options.sleep, now: this.#now, ...(deadline !== undefined ? { deadline } : {}) })
         : await fetchToken(request);
       const margin = Math.min(EXPIRY_MARGIN_MS, issued.lifetimeMs / 10);
       const entry: CachedToken = {

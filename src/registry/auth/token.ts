@@ -104,6 +104,8 @@ export interface TokenRetry {
   onRetry?: (notice: { op: string; attempt: number; delayMs: number; reason: string }) => void;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
+  /** When the asking operation must be over (`now()` ms): a retry whose wait would end past it is not made. */
+  deadline?: number;
 }
 
 /**
@@ -111,6 +113,7 @@ export interface TokenRetry {
  * sheds load (429, 5xx, with or without Retry-After) or drops a connection is waited out, up to
  * the policy's retries, as crane does; a refusal (401, 403) or a bad answer is final at once.
  * The request's `signal` ends it at once, in a wait as in a request: EABORTED, nothing more sent.
+ * No wait goes past `deadline` (the operation's, `--timeout`): the last answer is reported instead.
  */
 export async function fetchTokenRetrying(req: TokenRequest, retry: TokenRetry): Promise<IssuedToken> {
   const now = retry.now ?? Date.now;
@@ -123,6 +126,7 @@ export async function fetchTokenRetrying(req: TokenRequest, retry: TokenRetry): 
       const transient = status === undefined ? err.details.retryable === true : isRetryableStatus(status);
       if (!transient) throw err;
       const delayMs = retryDelay(retry.policy, attempt, err.details.retryAfter as string | undefined, now());
+      if (retry.deadline !== undefined && now() + delayMs >= retry.deadline) throw err;
       if (req.signal?.aborted) throw tokenAborted(req);
       retry.onRetry?.({ op: `get a token from ${req.realm.host}`, attempt, delayMs, reason: status === undefined ? 'connection failed' : String(status) });
       try {
