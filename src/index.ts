@@ -19,12 +19,24 @@ export { validateImage, type ValidateOptions, type ValidationReport, type Valida
 export { openImage, openLocation, type OpenedImage, type OpenOptions } from './transports/open.js';
 export { parseTransport, type ImageLocation, type TransportName } from './transports/parse.js';
 export { DockerArchiveReader, type DockerArchiveImage } from './archive/docker-archive-reader.js';
+export type { ImageSelector } from './archive/select.js';
 export { OciArchiveReader } from './archive/oci-archive-reader.js';
 export { writeFilesystem, type FilesystemSummary } from './archive/filesystem.js';
 
 // build
 export { buildImage, type BuildOptions, type BuildResult, type BuildProgress, type BuiltLayer } from './assemble/build-image.js';
 export type { RunConfig } from './assemble/config.js';
+// What a build's options and result name: output (SBOM format, signed provenance), the stored image, layer progress.
+export type { ImageOutputOptions } from './assemble/output-options.js';
+export type { ProvenanceOptions, BuiltProvenance } from './assemble/build-provenance.js';
+export type { BuiltSbom } from './assemble/build-sbom.js';
+export type { SbomFormat } from './supply-chain/sbom/documents.js';
+export type { StoredImage } from './assemble/store-image.js';
+export type { LayerProgress } from './layer/layer.js';
+export type { LayerOrigin } from './assemble/build-extras.js';
+// The signer a build's `provenance` takes: a key (cosign's encrypted key files too, through parsePrivateKey), or any Signer.
+export { KeySigner, KeyVerifier, type Signer, type SignatureMaterial, type Verifier } from './supply-chain/signer.js';
+export { parsePrivateKey, type PasswordSource } from './supply-chain/keys.js';
 export { resolveBaseImage, storeBaseImage, baseBlobs, isLayoutReference, type BaseImage, type BaseSource, type ResolveBaseOptions } from './assemble/base.js';
 export { LazyBlobs, fetchRecordedBlobs, defaultConnect, type ConnectRegistry, type LazyBlobsOptions } from './transfer/lazy-blobs.js';
 export { createImageIndex, IndexEntries, type CreateIndexOptions, type CreateIndexResult } from './assemble/create-index.js';
@@ -42,6 +54,7 @@ export {
   exportDockerArchive, parseImageSelector, DEFAULT_EXPORT_PLATFORM,
   type ExportOptions, type ExportResult, type ArchiveSummary, type ArchiveImageSummary, type DockerArchiveManifestEntry,
 } from './archive/export.js';
+export type { ArchiveOptions } from './archive/docker-archive.js';
 
 // registry: push, pull, copy
 export {
@@ -49,11 +62,17 @@ export {
   type CopyOptions, type CopyResult, type CopyEvent, type CopiedNode, type CopyOutcome, type NodeKind,
 } from './transfer/copy-graph.js';
 export { connectRegistry, type ConnectOptions } from './registry/connect.js';
-export { RegistryClient, type Authorizer, type RegistryClientOptions, type RegistryRequest, type RegistryResponse, type RetryNotice } from './registry/http.js';
+export {
+  RegistryClient, type Authorizer, type RegistryClientOptions, type RegistryRequest, type RegistryResponse, type RetryNotice,
+  type RequestTiming, type RegistryQuirks, type HttpMethod, type BodyOpener, type RequestBody,
+} from './registry/http.js';
+export type { TransportOptions } from './registry/transport.js';
+export type { FetchedManifest } from './registry/manifests.js';
+export type { ReferrersMethod } from './registry/referrers.js';
 export { Repository, type RepositoryOptions, type PushBlobOptions, type BlobOutcome } from './registry/repository.js';
 export { UPLOAD_DEFAULTS } from './registry/upload.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy } from './registry/retry.js';
-export { fileSource, storageSource, bufferSource, type BlobSource } from './content/blob-source.js';
+export { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, type RetryPolicy, type Timeouts } from './registry/retry.js';
+export { fileSource, storageSource, bufferSource, type BlobSource, type BlobBody } from './content/blob-source.js';
 
 // ---- high-level calls (src/lib/): build, push, pull with one options shape -----------------
 // `import { build, push, defaultCredentials } from 'ocipush'`: a release script in ten lines.

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import ts from 'typescript';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { REPO_ROOT, requireTool, run, tempDir } from '../support/tools.js';
+import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { parsePrivateKey } from '../../src/supply-chain/keys.js';
 
 /**
  * The package as a user gets it: `npm pack`, installed from the tarball into a fresh TypeScript
@@ -29,15 +30,21 @@ function ok(r: SpawnSyncReturns<string>, what: string): string {
   return r.stdout;
 }
 
+/** The README's ts block that starts with `// NAME.ts`. */
+function readmeScript(name: string): string {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const block = new RegExp(`\`\`\`ts\n(// ${name}\\.ts[^\n]*\n[\\s\\S]*?)\`\`\``).exec(readme);
+  assert.ok(block, `README shows ${name}.ts`);
+  return block[1]!;
+}
+
 /** The README's release script: the ts block that starts with `// release.ts`. */
 function readmeReleaseScript(): string {
-  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
-  const block = /```ts\n(\/\/ release\.ts[^\n]*\n[\s\S]*?)```/.exec(readme);
-  assert.ok(block, 'README shows the release script');
-  const lines = block[1]!.trimEnd().split('\n');
+  const script = readmeScript('release');
+  const lines = script.trimEnd().split('\n');
   assert.ok(lines.length <= 12, `the release script is about ten lines (it has ${lines.length})`);
   assert.equal(lines.filter((l) => /^import /.test(l)).length, 1, 'one import');
-  return block[1]!;
+  return script;
 }
 
 before(async () => {
@@ -60,6 +67,8 @@ before(async () => {
     include: ['*.ts'],
   }, null, 2));
   writeFileSync(join(project, 'release.ts'), readmeReleaseScript());
+  // The build with an SBOM and a signed provenance, its Signer and key opened through the package's exports.
+  writeFileSync(join(project, 'provenance.ts'), readmeScript('provenance'));
   // The options shape, strictly typed: every registry option on every call, a typo refused.
   writeFileSync(join(project, 'types.ts'), `
 import { build, push, pull, defaultCredentials, isOcipushError, type RegistryOptions, type PushResult } from 'ocipush';
@@ -76,6 +85,9 @@ export async function all(): Promise<string> {
   await push({ to: 'ghcr.io/me/app:1', alsoTags: ['latest'] });
   try { return pushed.digest; } catch (err) { return isOcipushError(err) ? err.code : 'other'; }
 }
+// What options and results name can be named by the user too.
+import type { SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance, StoredImage, LayerProgress, Timeouts, ReferrersMethod, ImageSelector } from 'ocipush';
+export type Named = [SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance, StoredImage, LayerProgress, Timeouts, ReferrersMethod, ImageSelector];
 `);
   writeFileSync(join(project, 'app', 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
   writeFileSync(join(project, 'app', 'hello.txt'), 'hello from the release script\n');
@@ -107,6 +119,26 @@ test("the README's release script, from the packed package: builds, pushes as :1
     assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, digest, `:${tag} is the printed digest`);
   }
   assert.ok(!out.includes(PASSWORD));
+});
+
+test("the README's provenance script, from the packed package: cosign's encrypted key opened, the SBOM and the signed provenance pushed along; verify-attestation checks it", async () => {
+  const config = join(tmp.path, 'docker-provenance');
+  mkdirSync(config, { recursive: true });
+  writeFileSync(join(config, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') } } }));
+  // A key cosign wrote (encrypted, password "hello"): test/fixtures/cosign/README.md.
+  const keyText = readFileSync(join(REPO_ROOT, 'test', 'fixtures', 'cosign', 'encrypted-sigstore.key'), 'utf8');
+  writeFileSync(join(project, 'cosign.key'), keyText);
+  const env = { ...releaseEnv(config), VERSION: 'prov', COSIGN_PASSWORD: 'hello' };
+  const out = ok(sh(process.execPath, ['dist/provenance.js'], project, env), 'the provenance script').trim();
+  const [digest, ...artifactTypes] = out.split(' ');
+  assert.match(digest!, /^sha256:[0-9a-f]{64}$/);
+  assert.deepEqual(artifactTypes.sort(), ['application/spdx+json', 'application/vnd.dsse.envelope.v1+json']);
+  const publicKey = join(tmp.path, 'cosign.pub');
+  const key = await parsePrivateKey(keyText, 'cosign.key', async () => Buffer.from('hello'));
+  writeFileSync(publicKey, createPublicKey(key).export({ type: 'spki', format: 'pem' }));
+  const verified = runCli(['verify-attestation', '--key', publicKey, '--type', 'slsaprovenance1', `${registry.host}/team/app:prov`], { env });
+  assert.equal(verified.status, 0, verified.stderr);
+  assert.equal(verified.stdout.trim().split('\n').pop(), digest);
 });
 
 test('through the library, a registry that wants credentials the caller has not given names the option, not a flag', () => {
