@@ -1,3 +1,4 @@
+import { OcipushError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ImageManifest } from '../oci/manifest.js';
@@ -101,6 +102,22 @@ export async function newSbomRecorder(): Promise<LayerFilesRecorder> {
   // the build's last, serial step (storeBuildReferrers imports the same module: a failure shows there).
   import('./build-sbom.js').catch(() => {});
   return new LayerFilesRecorder();
+}
+
+/**
+ * The SBOM and provenance options, checked before anything is built (the CLI's flags cannot be
+ * wrong so, a script in plain JavaScript can): an SBOM of no known format would be stored as a
+ * referrer without a media type, which every later push of the image refuses.
+ */
+export function checkBuildExtras(options: ImageOutputOptions): void {
+  const sbom: unknown = options.sbom;
+  if (sbom !== undefined && sbom !== 'spdx' && sbom !== 'cyclonedx') {
+    throw new OcipushError('EUSAGE', `\`sbom\` ${JSON.stringify(sbom)}: expected "spdx" or "cyclonedx" (the SBOM's format)`);
+  }
+  const provenance: unknown = options.provenance;
+  if (provenance !== undefined && typeof (provenance as Partial<ProvenanceOptions> | null)?.signer?.sign !== 'function') {
+    throw new OcipushError('EUSAGE', '`provenance` needs `signer` (a KeySigner, or any Signer) and `externalParameters`');
+  }
 }
 
 /**

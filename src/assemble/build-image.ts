@@ -22,7 +22,7 @@ import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
 import { CacheUse, type CachedLayer } from '../layer/cache-store.js';
 import {
-  feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  checkBuildExtras, feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
   type BuiltProvenance, type BuiltSbom, type LayerOrigin,
 } from './build-extras.js';
 
@@ -94,6 +94,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const wantedPlatform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform;
   const format = options.format ?? 'oci';
   if (format !== 'oci' && format !== 'docker') throw new OcipushError('EUSAGE', `--format "${String(format)}": expected oci or docker`);
+  checkBuildExtras(options);
   layerMediaTypeIn(layerMediaType(options.compression ?? 'gzip'), format);
   const time = resolveBuildTime(options.created, 'sourceDateEpoch' in options ? options.sourceDateEpoch : process.env.SOURCE_DATE_EPOCH);
   const owner = options.owner === undefined ? undefined : parseOwner(options.owner);

@@ -39,7 +39,7 @@ import { readDockerfileText } from './read-dockerfile.js';
 import { ArchiveFiles } from './extract.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {
-  feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
+  checkBuildExtras, feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
   type BuiltProvenance, type BuiltSbom, type LayerOrigin, type OriginLayer,
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
@@ -119,6 +119,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   }
   checkCompressorOptions({ compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}) });
   const format = options.format ?? 'oci';
+  checkBuildExtras(options);
 
   let contextDir = resolve(options.context ?? '.');
   const contextStat = await stat(contextDir).catch((err: NodeJS.ErrnoException) => {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { build, defaultCredentials, isOcipushError, pull, push, validate, type OcipushError } from '../../src/index.js';
 import { inLibraryTerms } from '../../src/lib/errors.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { runCli, tempDir } from '../support/tools.js';
+import { run, runCli, tempDir } from '../support/tools.js';
 
 let registry: RunningRegistry;
 let locked: RunningRegistry;
@@ -199,4 +199,36 @@ test('validate resolves with the report: valid for a whole image, the problem na
   const broken = await validate({ image: `oci:${copy}` });
   assert.deepEqual(broken.problems.map((p) => [p.code, p.digest]), [['EDIGEST', manifest.layers[0]!.digest]]);
   assert.deepEqual((await validate({ image: `oci:${copy}`, fast: true })).problems, [], '--fast reads no layer');
+});
+
+// A script in plain JavaScript passes what TypeScript would refuse. `sbom: true` (the CLI's --sbom
+// is a switch) was built into a referrer without a media type, and every later push of the image
+// failed on it (EINVALID, "layers[0]: not a valid descriptor"); a provenance without a signer
+// failed with a TypeError after the layers were built. Both are refused before anything is written.
+test('build refuses an sbom of no known format and a provenance without a signer, before writing anything', async () => {
+  const context = join(tmp.path, 'js-context');
+  mkdirSync(context);
+  writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY hello /hello\n');
+  writeFileSync(join(context, 'hello'), 'hello\n');
+  const into = join(tmp.path, 'js-layout');
+  for (const [options, pattern] of [
+    [{ rootfs: context, sbom: true }, /^`sbom` true: expected "spdx" or "cyclonedx"/],
+    [{ context, sbom: 'SPDX' }, /^`sbom` "SPDX": expected "spdx" or "cyclonedx"/],
+    [{ rootfs: context, provenance: { externalParameters: {} } }, /^`provenance` needs `signer`/],
+    [{ context, provenance: true }, /^`provenance` needs `signer`/],
+  ] as const) {
+    const err = await rejectsWith(build({ ...options, layout: into, tag: 'js' } as never), 'EUSAGE');
+    assert.match(err.message, pattern);
+    assert.equal(existsSync(into), false, 'no layout made');
+  }
+  // The formats themselves: each SBOM a referrer that push carries and skopeo reads back.
+  for (const sbom of ['spdx', 'cyclonedx'] as const) {
+    await build({ context, sbom, layout: into, tag: sbom });
+    const pushed = await push({ layout: into, tag: sbom, to: `${registry.host}/api/js-${sbom}:1` });
+    const mediaType = sbom === 'spdx' ? 'application/spdx+json' : 'application/vnd.cyclonedx+json';
+    const referrer = pushed.referrers.find((r) => r.artifactType === mediaType);
+    assert.ok(referrer, `the ${sbom} SBOM went along`);
+    const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/api/js-${sbom}@${referrer.descriptor.digest}`])) as { layers: { mediaType: string }[] };
+    assert.equal(manifest.layers[0]!.mediaType, mediaType);
+  }
 });
