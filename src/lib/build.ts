@@ -20,8 +20,8 @@ export interface DockerfileOptions extends Omit<DockerfileBuildOptions, 'connect
 export function build(options: DirectoryBuildOptions): Promise<BuildResult>;
 export function build(options: DockerfileOptions): Promise<DockerfileBuildResult>;
 export function build(options: DirectoryBuildOptions | DockerfileOptions): Promise<BuildResult | DockerfileBuildResult> {
-  const connect = (registry: string) => connectWith(registry, options);
-  return libraryCall('build', options.signal, async () => {
+  return libraryCall('build', options, async (options) => {
+    const connect = (registry: string) => connectWith(registry, options);
     if ('rootfs' in options && options.rootfs !== undefined) {
       const { buildImage } = await import('../assemble/build-image.js');
       return buildImage({ ...options, rootfs: [options.rootfs].flat(), connect });

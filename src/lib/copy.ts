@@ -36,7 +36,7 @@ export interface CopyResult {
  * the destination has, the manifest last; credentials per registry, as the CLI takes them.
  */
 export function copy(options: CopyOptions): Promise<CopyResult> {
-  return libraryCall(`copy ${options.from} to ${options.to}`, options.signal, async () => {
+  return libraryCall(`copy ${options.from} to ${options.to}`, options, async (options) => {
     const { OcipushError } = await import('../errors.js');
     const { parseTransport } = await import('../transports/parse.js');
     const destination = parseTransport(options.to);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { OcipushError } from '../errors.js';
 
 /**
@@ -37,17 +38,31 @@ function camel(flag: string): string {
  * Runs a library call: an OcipushError keeps its code and details with its message in the
  * library's terms; a call stopped by its AbortSignal rejects with EABORTED (cause: the signal's
  * reason), whatever the layer below threw when its work was cut.
+ *
+ * `run` gets the options with a signal of the call's own in place of the caller's: the caller's
+ * signal gets one listener for the whole call (removed when it ends), the many requests, waits and
+ * streams of the call listen to the call's signal, so a caller sharing one signal among its calls
+ * never sees Node's MaxListenersExceededWarning on stderr because of what one call does inside.
  */
-export async function libraryCall<T>(what: string, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+export async function libraryCall<T, O extends { signal?: AbortSignal }>(what: string, options: O, run: (options: O) => Promise<T>): Promise<T> {
+  const signal = options.signal;
+  const own = signal ? new AbortController() : undefined;
+  const forward = () => own?.abort(signal?.reason);
+  if (own) {
+    setMaxListeners(0, own.signal);
+    signal!.addEventListener('abort', forward, { once: true });
+  }
   try {
     signal?.throwIfAborted();
-    return await run();
+    return await run(own ? { ...options, signal: own.signal } : options);
   } catch (err) {
     if (signal?.aborted) {
       if (err instanceof OcipushError && err.code === 'EABORTED') throw translate(err);
       throw new OcipushError('EABORTED', `${what}: aborted`, { cause: signal.reason });
     }
     throw err instanceof OcipushError ? translate(err) : err;
+  } finally {
+    signal?.removeEventListener('abort', forward);
   }
 }
 

@@ -31,7 +31,7 @@ export interface PullResult {
 
 /** `ocipush pull`: an image (or a whole index) into a layout, every blob verified as it streams. */
 export function pull(options: PullOptions): Promise<PullResult> {
-  return libraryCall(`pull ${options.from}`, options.signal, async () => {
+  return libraryCall(`pull ${options.from}`, options, async (options) => {
     const { parseReference } = await import('../oci/reference.js');
     const { parsePlatformList } = await import('../oci/descriptor.js');
     const source = parseReference(options.from);

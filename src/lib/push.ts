@@ -64,7 +64,7 @@ export interface PushHooks {
  * under its tag, strictly last, then the other tags, then what refers to it in the layout.
  */
 export function push(options: PushOptions): Promise<PushResult> {
-  return libraryCall(`push ${options.to}`, options.signal, () => pushWith(options));
+  return libraryCall(`push ${options.to}`, options, (options) => pushWith(options));
 }
 
 /**

@@ -18,7 +18,7 @@ export interface ValidateOptions extends RegistryOptions {
  * registry unreachable, credentials refused, cancelled). A layout is left as it was.
  */
 export function validate(options: ValidateOptions): Promise<ValidationReport> {
-  return libraryCall(`validate ${options.image}`, options.signal, async () => {
+  return libraryCall(`validate ${options.image}`, options, async (options) => {
     const { openImage } = await import('../transports/open.js');
     const { validateImage } = await import('../image/validate.js');
     const { parsePlatform } = await import('../oci/descriptor.js');

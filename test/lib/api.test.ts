@@ -232,3 +232,58 @@ test('build refuses an sbom of no known format and a provenance without a signer
     assert.equal(manifest.layers[0]!.mediaType, mediaType);
   }
 });
+
+/** An AbortSignal that counts the 'abort' listeners attached to it at once (most at any time). */
+function countedSignal(): { signal: AbortSignal; most: () => number; now: () => number } {
+  const signal = new AbortController().signal;
+  const live = new Set<unknown>();
+  let most = 0;
+  const add = signal.addEventListener.bind(signal);
+  const remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((type: string, listener: unknown, options?: unknown) => {
+    if (type === 'abort') { live.add(listener); most = Math.max(most, live.size); }
+    add(type, listener as never, options as never);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((type: string, listener: unknown, options?: unknown) => {
+    if (type === 'abort') live.delete(listener);
+    remove(type, listener as never, options as never);
+  }) as typeof signal.removeEventListener;
+  return { signal, most: () => most, now: () => live.size };
+}
+
+// A release script that gives all its calls one AbortSignal (AbortSignal.timeout for the whole
+// job) got Node's "MaxListenersExceededWarning: Possible EventTarget memory leak detected. 11
+// abort listeners added to [AbortSignal]" on stderr from three pushes at once: every request
+// in flight listened to the caller's signal. Now each call listens once, for as long as it runs.
+test("one AbortSignal shared by several calls: each call adds one listener to it while it runs, and Node prints no warning", async () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const one = countedSignal();
+    const pushed = await push({ layout, tag: 'big', to: `${registry.host}/api/shared:1`, signal: one.signal, concurrency: 4 });
+    assert.equal(one.most(), 1, 'a push listens to the signal once');
+    assert.equal(one.now(), 0, 'and no more once it is over');
+
+    const shared = countedSignal();
+    const images = ['s1', 's2', 's3', 's4'];
+    for (const tag of images) {
+      const rootfs = join(tmp.path, `rootfs-${tag}`);
+      mkdirSync(rootfs);
+      for (let i = 0; i < 4; i++) writeFileSync(join(rootfs, `f${i}`), randomBytes(256 << 10));
+    }
+    await Promise.all(images.map((tag) => build({ rootfs: join(tmp.path, `rootfs-${tag}`), layout, tag, signal: shared.signal })));
+    const results = await Promise.all([
+      ...images.map((tag) => push({ layout, tag, to: `${registry.host}/api/shared-${tag}:1`, signal: shared.signal, concurrency: 8 })),
+      pull({ from: `${registry.host}/api/shared:1`, layout: join(tmp.path, 'shared-pull'), signal: shared.signal }),
+      validate({ image: `${registry.host}/api/shared:1`, signal: shared.signal }),
+    ]);
+    assert.equal(results.length, 6);
+    assert.ok(shared.most() <= 6, `at most one listener per call at once (${shared.most()})`);
+    assert.equal(shared.now(), 0);
+    assert.equal(pushed.digest, (results[4] as { digest: string }).digest);
+    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
