@@ -287,3 +287,15 @@ test("one AbortSignal shared by several calls: each call adds one listener to it
     process.off('warning', onWarning);
   }
 });
+
+// `credentials` may be any object with get(registry): one that fails (a secrets vault that is down)
+// rejected the call with its own raw error, not an OcipushError as the README promises.
+test('a credentials source that fails: EAUTH naming the registry, its error as the cause', async () => {
+  const down = new Error('vault unreachable');
+  for (const get of [async () => { throw down; }, () => { throw down; }]) {
+    const err = await rejectsWith(push({ layout, tag: 'big', to: `${locked.host}/api/vault:1`, credentials: { get } as never }), 'EAUTH');
+    assert.equal(err.message, `cannot get credentials for ${locked.host}: vault unreachable`);
+    assert.equal(err.cause, down);
+  }
+  assert.throws(() => run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', `alice:${PASSWORD}`, `docker://${locked.host}/api/vault:1`]), /manifest unknown/i);
+});

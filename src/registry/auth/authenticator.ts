@@ -287,9 +287,15 @@ export class Authenticator {
     const repository = repositoryKey(scopes);
     let found = this.#credentials.get(repository);
     if (!found) {
-      found = this.#options.credentials.get(this.registry, repository || undefined).then((value) => {
+      found = Promise.resolve().then(() => this.#options.credentials.get(this.registry, repository || undefined)).then((value) => {
         this.#knownCredentials.set(repository, value);
         return value;
+      }, (err: unknown) => {
+        // A credential source of the caller's that failed (its vault unreachable, a bug): an
+        // OcipushError as every failure is, naming the registry, the source's error as its cause.
+        if (err instanceof OcipushError) throw err;
+        const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+        throw new OcipushError('EAUTH', `cannot get credentials for ${this.registry}: ${reason}`, { registry: this.registry, cause: err });
       });
       this.#credentials.set(repository, found);
     }
