@@ -13,7 +13,16 @@ export interface DockerConfigOptions {
   configDir?: string;
   /** Environment for `$DOCKER_CONFIG`, `$HOME` and the helpers' PATH (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The clock a helper's answer is kept by (milliseconds; default Date.now). */
+  now?: () => number;
 }
+
+/**
+ * How long a credential helper's answer is used again: the lookups of one operation (one per
+ * repository it touches) share one run, and a process that keeps the source asks again after it,
+ * so a helper's token that expires (gcloud's, ECR's) is never presented long after it was issued.
+ */
+const HELPER_ANSWER_MS = 60_000;
 
 interface AuthEntry {
   auth?: unknown;
@@ -77,9 +86,11 @@ class DockerConfigCredentials implements CredentialSource {
   readonly #env: NodeJS.ProcessEnv;
   #path: string;
   readonly #configs = new Map<string, Promise<DockerConfig | undefined>>();
-  readonly #helperAnswers = new Map<string, Promise<Credentials | undefined>>();
+  readonly #helperAnswers = new Map<string, { answer: Promise<Credentials | undefined>; at: number }>();
+  readonly #now: () => number;
 
   constructor(options: DockerConfigOptions) {
+    this.#now = options.now ?? Date.now;
     this.#candidates = configCandidates(options);
     this.#legacy = options.configDir === undefined ? legacyConfigPath(options.env ?? process.env) : undefined;
     this.#path = this.#candidates[0];
@@ -118,16 +129,18 @@ class DockerConfigCredentials implements CredentialSource {
     const origin = helper ? `credHelpers["${helper[0]}"] in ${path}` : `credsStore in ${path}`;
     const helperName = helper ? helper[1] : config.credsStore;
     if (helperName) {
-      // Helpers hold one secret per registry: lookups for its repositories at the same time share
-      // one run. Not kept after it: a helper's answer may be a token that expires (gcloud's, ECR's).
+      // Helpers hold one secret per registry: the lookups for its repositories share one run,
+      // for HELPER_ANSWER_MS.
       const serverUrl = helperServerUrl(registry);
       const asked = `${helperName} ${serverUrl}`;
-      let answer = this.#helperAnswers.get(asked);
+      const kept = this.#helperAnswers.get(asked);
+      let answer = kept && this.#now() - kept.at < HELPER_ANSWER_MS ? kept.answer : undefined;
       if (!answer) {
-        answer = runCredentialHelper(helperName, serverUrl, { origin, env: this.#env });
-        this.#helperAnswers.set(asked, answer);
-        const forget = () => { this.#helperAnswers.delete(asked); };
-        answer.then(forget, forget);
+        const run = runCredentialHelper(helperName, serverUrl, { origin, env: this.#env });
+        answer = run;
+        this.#helperAnswers.set(asked, { answer: run, at: this.#now() });
+        // A helper that failed is asked again by the next lookup.
+        run.catch(() => { if (this.#helperAnswers.get(asked)?.answer === run) this.#helperAnswers.delete(asked); });
       }
       const found = await answer;
       if (found) return found;

@@ -139,12 +139,18 @@ describe('docker config credentials', () => {
     });
   });
 
-  it('asks a helper once for lookups at the same time, and again for a later one (its answer may be a token that expires)', async () => {
-    const source = dockerConfigCredentials({ env, configDir: await configDir('helper-reuse', { credsStore: 'test' }) });
+  it('asks a helper once for the lookups of a minute, whatever the repository, and again after (its answer may be a token that expires)', async () => {
+    let now = 1_000_000;
+    const source = dockerConfigCredentials({ env, configDir: await configDir('helper-reuse', { credsStore: 'test' }), now: () => now });
     await writeFile(log, '');
     const together = await Promise.all([source.get('reg.example.com:5000', 'team-a/app'), source.get('reg.example.com:5000', 'team-b/app')]);
     assert.deepEqual(together.map((c) => c?.password), ['helper-secret', 'helper-secret']);
     assert.deepEqual(await helperCalls(), ['reg.example.com:5000']);
+    // A copy within one registry reads one repository, then writes another: still one run.
+    now += 59_000;
+    assert.equal((await source.get('reg.example.com:5000', 'team-c/app'))?.password, 'helper-secret');
+    assert.deepEqual(await helperCalls(), ['reg.example.com:5000']);
+    now += 2_000;
     assert.equal((await source.get('reg.example.com:5000', 'team-a/app'))?.password, 'helper-secret');
     assert.deepEqual(await helperCalls(), ['reg.example.com:5000', 'reg.example.com:5000'], 'a source kept by a long-running process asks again');
   });
