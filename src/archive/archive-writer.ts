@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { OcipushError } from '../errors.js';
+import { OcipushError, fromWriteError } from '../errors.js';
 import type { ForeignLayerKeeper, Storage, TagResolver } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, VerifyingStream, readSmall } from '../content/verify.js';
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
@@ -9,7 +9,7 @@ import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageIndex }
 import { blobPathInArchive } from './archive-storage.js';
 import { addBuffer, addDirectory, addStream, copyInto } from './tar-pack.js';
 import { normaliseRepoTag } from './names.js';
-import { openFileSink, writeError, type ArchiveSink } from './sink.js';
+import { openFileSink, type ArchiveSink } from './sink.js';
 
 export type ArchiveFormat = 'oci-archive' | 'docker-archive';
 
@@ -107,7 +107,7 @@ export class ArchiveWriter implements Storage, TagResolver, ForeignLayerKeeper {
       await this.sink.commit();
     } catch (err) {
       await this.abort();
-      throw writeError(err, this.path);
+      throw fromWriteError(err, this.path);
     }
   }
 
@@ -136,7 +136,7 @@ export class ArchiveWriter implements Storage, TagResolver, ForeignLayerKeeper {
     const pack = this.pack as unknown as { destroying: boolean; destroyed: boolean };
     if (err instanceof OcipushError || !(pack.destroying || pack.destroyed)) return err;
     const written = await this.pumped.then(() => undefined, (e: unknown) => e);
-    return written === undefined ? err : writeError(written, this.path);
+    return written === undefined ? err : fromWriteError(written, this.path);
   }
 }
 

@@ -1,12 +1,13 @@
 import type { Writable } from 'node:stream';
 import { stat } from 'node:fs/promises';
+import { fromWriteError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
 import { parsePlatform, type Platform } from '../oci/descriptor.js';
 import { writeDockerArchive, type ArchiveOptions, type ArchiveSummary } from './docker-archive.js';
 import { parseRepositoryFlag } from './names.js';
 import { parseImageSelector, selectImages, type ImageSelector } from './select.js';
-import { openFileSink, stdoutSink, writeError, type ArchiveSink } from './sink.js';
+import { openFileSink, stdoutSink, type ArchiveSink } from './sink.js';
 
 export type { ArchiveSummary, ArchiveImageSummary, DockerArchiveManifestEntry } from './docker-archive.js';
 export { parseImageSelector } from './select.js';
@@ -59,7 +60,7 @@ export async function exportDockerArchive(options: ExportOptions): Promise<Expor
     summary = await writeDockerArchive(layout, images, sink.stream, options);
   } catch (err) {
     await sink.abort();
-    throw sink.path ? writeError(err, sink.path) : err;
+    throw sink.path ? fromWriteError(err, sink.path) : err;
   }
   await sink.commit();
   if (!sink.path) return summary;

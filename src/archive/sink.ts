@@ -20,10 +20,6 @@ export interface ArchiveSink {
   abort(): Promise<void>;
 }
 
-export function writeError(err: unknown, path: string): OcipushError {
-  return fromWriteError(err, path);
-}
-
 export async function openFileSink(target: string): Promise<ArchiveSink> {
   const path = resolve(target);
   const existing = await stat(path).catch(() => undefined);
@@ -36,7 +32,7 @@ export async function openFileSink(target: string): Promise<ArchiveSink> {
   // Opening here, before any byte of the archive exists, reports an unwritable directory at once.
   const fh = await open(tmp, 'wx', 0o644).catch((err) => {
     untrack();
-    throw writeError(err, path);
+    throw fromWriteError(err, path);
   });
   const stream = fh.createWriteStream({ highWaterMark: 1 << 20 });
   const closed = new Promise<void>((ok) => stream.once('close', ok));
@@ -60,14 +56,14 @@ export async function openFileSink(target: string): Promise<ArchiveSink> {
     } catch (err) {
       done = false;
       await abort();
-      throw writeError(err, path);
+      throw fromWriteError(err, path);
     }
   };
   return { stream, path, commit, abort };
 }
 
 async function openSpecialFileSink(path: string): Promise<ArchiveSink> {
-  const fh = await open(path, 'w').catch((err) => { throw writeError(err, path); });
+  const fh = await open(path, 'w').catch((err) => { throw fromWriteError(err, path); });
   const stream = fh.createWriteStream({ highWaterMark: 1 << 20 });
   const closed = new Promise<void>((ok) => stream.once('close', ok));
   const close = async () => {

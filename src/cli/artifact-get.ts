@@ -71,7 +71,7 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   if (twice) throw new OcipushError('EINVALID', `${name}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
   const artifactType = parsed.artifactType ?? parsed.config.mediaType;
   const { pipeline } = await import('node:stream/promises');
-  const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
+  const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
   if (toStdout) {
     if (files.length !== 1) throw usageError(`${name}: the artifact holds ${files.length} files; name a directory with -o DIR`);
     if (process.stdout.isTTY) throw usageError('refusing to write a file to a terminal: name a directory with -o DIR, or pipe the output');
@@ -90,7 +90,7 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
       await sink.commit();
     } catch (err) {
       await sink.abort();
-      throw writeError(err, path);
+      throw fromWriteError(err, path);
     }
     written.push({ name: file, path: resolve(path), digest: layer.digest, size: layer.size, mediaType: layer.mediaType });
   }

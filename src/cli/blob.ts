@@ -23,7 +23,7 @@ export const blobCommand: CliCommand<BlobArgs> = {
     // `-o -` is stdout, as for export, rootfs and artifact get (and oras blob fetch --output -).
     const output = argv.output === '-' ? undefined : argv.output;
     if (out.json && !output) throw usageError('--json needs -o FILE: stdout carries the blob');
-    const { openFileSink, stdoutSink, writeError } = await import('../archive/sink.js');
+    const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
     const { pipeline } = await import('node:stream/promises');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
@@ -37,7 +37,7 @@ export const blobCommand: CliCommand<BlobArgs> = {
         await sink.commit();
       } catch (err) {
         await sink.abort();
-        throw sink.path ? writeError(err, sink.path) : err;
+        throw sink.path ? fromWriteError(err, sink.path) : err;
       }
       return size;
     });

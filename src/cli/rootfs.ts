@@ -29,7 +29,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     const written = await withSource(argv.image, argv, async (source) => {
       const { loadImage } = await import('../image/load.js');
       const image = await loadImage(source.storage, source.root, { name: source.name, platform: wanted ?? hostPlatform(), ...(wanted ? { requirePlatform: true } : {}) });
-      const [{ openFileSink, stdoutSink, writeError }, { writeFilesystem }] = await Promise.all([import('../archive/sink.js'), import('../archive/filesystem.js')]);
+      const [{ openFileSink, stdoutSink }, { writeFilesystem }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../archive/filesystem.js'), import('../errors.js')]);
       const sink = toStdout ? stdoutSink(process.stdout) : await openFileSink(argv.output!);
       try {
         const summary = await writeFilesystem(image, sink.stream);
@@ -37,7 +37,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
         return { name: source.name, image, summary, path: sink.path };
       } catch (err) {
         await sink.abort();
-        throw sink.path ? writeError(err, sink.path) : err;
+        throw sink.path ? fromWriteError(err, sink.path) : err;
       }
     });
     const { formatPlatform } = await import('../oci/descriptor.js');

@@ -31,15 +31,15 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
     const name = argv.file === '-' ? 'standard input' : argv.file;
     const signature = signed.signature.toString('base64');
     const { writeFileAtomic } = await import('../content/atomic.js');
-    const { writeError } = await import('../archive/sink.js');
+    const { fromWriteError } = await import('../errors.js');
     const written: string[] = [];
     if (argv.outputSignature !== undefined) {
-      await writeFileAtomic(argv.outputSignature, `${signature}\n`).catch((err: unknown) => { throw writeError(err, argv.outputSignature!); });
+      await writeFileAtomic(argv.outputSignature, `${signature}\n`).catch((err: unknown) => { throw fromWriteError(err, argv.outputSignature!); });
       written.push(`signature written to ${argv.outputSignature}`);
     }
     if (argv.bundle !== undefined) {
       const { blobBundle } = await import('../supply-chain/blob-bundle.js');
-      await writeFileAtomic(argv.bundle, blobBundle(signed.signature, signed.digest, signer.verifier!().description)).catch((err: unknown) => { throw writeError(err, argv.bundle!); });
+      await writeFileAtomic(argv.bundle, blobBundle(signed.signature, signed.digest, signer.verifier!().description)).catch((err: unknown) => { throw fromWriteError(err, argv.bundle!); });
       written.push(`bundle written to ${argv.bundle}`);
     }
     out.info(`signed ${name} (${signed.digest})${written.length > 0 ? `: ${written.join(', ')}` : ''}`);
