@@ -93,17 +93,14 @@ export class RegistryLayerCache {
     const tag = cacheTag(diffId, settings);
     if (this.down) return undefined;
     try {
-      const { bytes, descriptor } = await this.repository.fetchManifest(tag);
-      const layer = checkEntry(parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType), diffId, settings);
-      if (!layer) {
-        this.warn(`layer cache ${this.name}: entry ${tag} does not describe this layer; rebuilding it`);
+      const entry = await this.readEntry(tag, diffId, settings);
+      if (entry.state !== 'usable') {
+        this.warn(entry.state === 'other-layer'
+          ? `layer cache ${this.name}: entry ${tag} does not describe this layer; rebuilding it`
+          : `layer cache ${this.name}: the blob of entry ${tag} is gone; rebuilding it`);
         return undefined;
       }
-      if (!(await this.repository.exists(layer.descriptor))) {
-        this.warn(`layer cache ${this.name}: the blob of entry ${tag} is gone; rebuilding it`);
-        return undefined;
-      }
-      return { ...layer, repository: this.name };
+      return { ...entry.layer, repository: this.name };
     } catch (err) {
       if (err instanceof OcipushError && err.code === 'ENOTFOUND') return undefined;
       if (err instanceof OcipushError && err.code === 'EDIGEST') {
@@ -124,16 +121,23 @@ export class RegistryLayerCache {
   async holds(diffId: Digest, settings: CacheSettings): Promise<boolean> {
     if (this.down) return true;
     try {
-      const tag = cacheTag(diffId, settings);
-      const { bytes, descriptor } = await this.repository.fetchManifest(tag);
-      const layer = checkEntry(parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType), diffId, settings);
-      return layer !== undefined && await this.repository.exists(layer.descriptor);
+      return (await this.readEntry(cacheTag(diffId, settings), diffId, settings)).state === 'usable';
     } catch (err) {
       if (err instanceof OcipushError && (err.code === 'ENOTFOUND' || err.code === 'EDIGEST' || err.code === 'EINVALID')) return false;
       this.down = true;
       this.warn(`layer cache ${this.name}: ${(err as Error).message}; not writing to it`);
       return true;
     }
+  }
+
+  /** The entry under `tag` as this build would use it; a missing, unreadable or refused one throws (ENOTFOUND, EINVALID, EDIGEST). */
+  private async readEntry(tag: string, diffId: Digest, settings: CacheSettings): Promise<
+    { state: 'usable'; layer: { descriptor: Descriptor; uncompressedSize: number } } | { state: 'other-layer' | 'blob-gone' }
+  > {
+    const { bytes, descriptor } = await this.repository.fetchManifest(tag);
+    const layer = checkEntry(parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType), diffId, settings);
+    if (!layer) return { state: 'other-layer' };
+    return (await this.repository.exists(layer.descriptor)) ? { state: 'usable', layer } : { state: 'blob-gone' };
   }
 
   /**
