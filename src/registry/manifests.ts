@@ -109,6 +109,20 @@ async function getManifestDescriptor(client: RegistryClient, repository: string,
  */
 export async function putManifest(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string = desc.digest, timing: RequestTiming = {}): Promise<void> {
   const op = `push manifest ${desc.digest}${reference === desc.digest ? '' : ` as ${repository}:${reference}`}`;
+  const deadline = timing.deadline ?? client.deadline();
+  for (let retry = 1; ; retry++) {
+    try {
+      await putManifestOnce(client, repository, desc, bytes, reference, op, { signal: timing.signal, deadline });
+      return;
+    } catch (err) {
+      if (!isTornLinkRead(err) || retry > client.retryPolicy.retries) throw foreignLayerRefused(err, bytes, `${client.registry}: ${op}`);
+      const reason = 'the registry read a link another write was replacing (DIGEST_INVALID)';
+      if (!await client.retryWait(op, retry, undefined, reason, { signal: timing.signal, deadline })) throw err;
+    }
+  }
+}
+
+async function putManifestOnce(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string, op: string, timing: RequestTiming): Promise<void> {
   const res = await client.request({
     ...timing,
     method: 'PUT',
@@ -118,12 +132,25 @@ export async function putManifest(client: RegistryClient, repository: string, de
     headers: { 'content-type': desc.mediaType },
     body: bytes,
     accept: (s) => s === 201 || s === 200 || s === 204,
-  }).catch((err: unknown) => { throw foreignLayerRefused(err, bytes, `${client.registry}: ${op}`); });
+  });
   await res.dump();
   const stored = res.header('docker-content-digest');
   if (stored && stored !== desc.digest) {
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored it as ${stored}`, { digest: desc.digest });
   }
+}
+
+/**
+ * distribution's filesystem driver rewrites a link file in place (truncate, then write), and every
+ * manifest PUT and blob commit rewrites the link of what it stores, even one already there. A
+ * manifest PUT checking what it names meanwhile reads an empty link, and answers 400
+ * `DIGEST_INVALID` (with `MANIFEST_BLOB_UNKNOWN` for the child or blob): what two pushes into one
+ * repository at once meet, or `copy --all-tags` when one job PUTs an image another's index names.
+ * The manifest's own digest was checked before sending, so DIGEST_INVALID here is the registry's
+ * torn read, and the same PUT a moment later succeeds (retried as a 503 would be).
+ */
+function isTornLinkRead(err: unknown): boolean {
+  return err instanceof OcipushError && err.details.status === 400 && (err.details.registryCodes?.includes('DIGEST_INVALID') ?? false);
 }
 
 /**

@@ -4,7 +4,9 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { assertOk, runCliAsync } from '../cli/registry-support.js';
-import { skopeoDigest, umociImage, type UmociImage } from './support.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { multiPlatformImage, skopeoDigest, skopeoRawManifest, umociImage, type UmociImage } from './support.js';
 
 /**
  * Registries that do not serve HEAD on manifests (older Quay and Artifactory answer 405, some
@@ -104,4 +106,53 @@ describe('a registry that serves a Docker schema 1 manifest', () => {
       }
     });
   }
+});
+
+/**
+ * distribution's filesystem driver rewrites a link file in place (truncate, then write), and a
+ * manifest PUT of an image already there rewrites its revision link. An index PUT that checks its
+ * children meanwhile reads an empty link and answers `400 DIGEST_INVALID` plus
+ * `MANIFEST_BLOB_UNKNOWN` for a child that is there: what `copy --all-tags` met when one job PUT
+ * an image as a tag's root while another job's index named it, and what two pipelines pushing
+ * into one repository meet. The manifest's own digest is ours and checked, so DIGEST_INVALID can
+ * only be the registry's torn read: the PUT is sent again.
+ */
+describe('a manifest PUT that meets a link another writer is rewriting', () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('an index PUT answered DIGEST_INVALID for a child mid-rewrite is sent again, and lands', async () => {
+    const layout = join(tmp.path, 'multi');
+    const image = await multiPlatformImage(layout, 'multi');
+    const child = image.manifests[0]!;
+    const link = join(registry.storageDir, 'docker/registry/v2/repositories/race/app/_manifests/revisions/sha256', child.digest.slice('sha256:'.length), 'link');
+    let saved: Buffer | undefined;
+    proxy.addFault({
+      method: 'PUT', path: /^\/v2\/race\/app\/manifests\/multi$/,
+      fault: {
+        kind: 'around',
+        // The state a concurrent PUT of the child leaves between its truncate and its write.
+        before: async () => { saved = await readFile(link); await writeFile(link, ''); },
+        after: async () => { await writeFile(link, saved!); },
+      },
+    });
+    const r = await runCliAsync(['push', `oci:${layout}:multi`, `${proxy.host}/race/app:multi`]);
+    assertOk(r);
+    const indexPuts = proxy.requests().filter((q) => q.method === 'PUT' && q.path.endsWith('/manifests/multi'));
+    // The registry itself answered the torn read: the first PUT went through and was refused.
+    assert.deepEqual(indexPuts.map((q) => [q.fault, q.status]), [['around', 400], [undefined, 201]]);
+    assert.equal(skopeoRawManifest(`${registry.host}/race/app:multi`).digest, image.index.digest);
+  });
 });

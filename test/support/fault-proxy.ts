@@ -33,7 +33,14 @@ export type Fault =
    * answer (what it does in parallel, told apart without timing it). The record's `released` says
    * which it was.
    */
-  | { kind: 'hold-response'; until: RegExp; timeoutMs: number };
+  | { kind: 'hold-response'; until: RegExp; timeoutMs: number }
+  /**
+   * Run `before` before the request goes on, and `after` once the registry has answered, before
+   * the client hears it: the registry's storage put, for that one request, in a state another
+   * writer leaves for an instant (a link file mid-rewrite), so its real answer to that state is
+   * what the client gets.
+   */
+  | { kind: 'around'; before: () => Promise<void> | void; after: () => Promise<void> | void };
 
 export interface FaultRule {
   /** Matches any method when absent (compared case-insensitively). */
@@ -153,6 +160,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return drainThenRespond(req, res, record, capFault.status ?? 413, undefined, 'request entity too large\n');
       }
     }
+    if (fault?.kind === 'around') {
+      void Promise.resolve().then(fault.before).then(
+        () => forward(req, res, record, { beforeAnswer: fault.after }),
+        (err: Error) => { record.error = `around fault: ${err.message}`; drainThenRespond(req, res, record, 502, undefined, `fault proxy: ${err.message}\n`); },
+      );
+      return;
+    }
     forward(req, res, record, {
       cutRequest: fault?.kind === 'cut-request' && state ? { rule: state, afterBytes: fault.afterBytes } : undefined,
       cutResponseAfter: fault?.kind === 'cut-response' ? fault.afterBytes : undefined,
@@ -187,7 +201,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void> },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -210,7 +224,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     };
 
     upstream.on('response', (up) => {
-      if (plan.held) void plan.held.then(() => answer(up));
+      const gate = plan.held ?? (plan.beforeAnswer ? Promise.resolve().then(plan.beforeAnswer) : undefined);
+      if (gate) void gate.then(() => answer(up), (err: Error) => cutAll(`around fault: ${err.message}`));
       else answer(up);
     });
     const answer = (up: http.IncomingMessage) => {
