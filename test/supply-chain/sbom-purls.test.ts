@@ -197,6 +197,45 @@ describe('SBOM package URLs', () => {
     assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), expected.sort());
   });
 
+  it('rpm: every package of rpm\'s SQLite database as rpm -qa reads it (a table of several pages, headers overflowing theirs); syft\'s version and purl', () => {
+    requireTool('rpmbuild');
+    const work = join(tmp.path, 'rpm-build');
+    mkdirSync(work, { recursive: true });
+    // An epoch, a licence expression, a source rpm named after another package (subpackages), and
+    // one package of 600 files, whose header (90 KB) is larger than SQLite's page; 14 packages in all,
+    // so the table is more than one page. Then one without an epoch, of an architecture.
+    const subpackages = Array.from({ length: 12 }, (_, i) => `%package -n sub${i}-ocipush\nSummary: s\n%description -n sub${i}-ocipush\nd\n%files -n sub${i}-ocipush\n/usr/share/sub${i}/f\n`).join('');
+    writeFileSync(join(work, 'a.spec'), `Name: hello-ocipush\nVersion: 1.2.3\nRelease: 4.el9\nEpoch: 2\nSummary: s\nLicense: MIT AND (Apache-2.0 OR BSD-3-Clause)\nBuildArch: noarch\n%description\nd\n${subpackages}`
+      + '%package -n big-ocipush\nSummary: s\n%description -n big-ocipush\nd\n%files -n big-ocipush\n/usr/share/big\n%install\n'
+      + 'for i in $(seq 0 11); do mkdir -p %{buildroot}/usr/share/sub$i; echo $i > %{buildroot}/usr/share/sub$i/f; done\n'
+      + 'mkdir -p %{buildroot}/usr/share/big %{buildroot}/usr/share/hello\nfor i in $(seq 1 600); do echo $i > %{buildroot}/usr/share/big/file-with-a-long-name-$i.txt; done\n'
+      + 'echo hi > %{buildroot}/usr/share/hello/hi\n%files\n/usr/share/hello/hi\n');
+    writeFileSync(join(work, 'b.spec'), 'Name: plain-ocipush\nVersion: 0.1\nRelease: 1\nSummary: s\nLicense: GPLv2+\n%global debug_package %{nil}\n%description\nd\n%install\nmkdir -p %{buildroot}/usr/share/plain\necho x > %{buildroot}/usr/share/plain/x\n%files\n/usr/share/plain/x\n');
+    run('rpmbuild', ['--define', `_topdir ${work}/top`, '-bb', join(work, 'a.spec')]);
+    run('rpmbuild', ['--define', `_topdir ${work}/top`, '--target', 'x86_64', '-bb', join(work, 'b.spec')]);
+    const rpms = [...readdirSync(join(work, 'top/RPMS/noarch')).map((f) => join(work, 'top/RPMS/noarch', f)), ...readdirSync(join(work, 'top/RPMS/x86_64')).map((f) => join(work, 'top/RPMS/x86_64', f))];
+    assert.equal(rpms.length, 15);
+
+    // Where RHEL keeps the database, and where Fedora 36+ does.
+    for (const [os, dbpath, namespace, distro] of [['ID="rhel"\nVERSION_ID="9.4"\n', '/var/lib/rpm', 'redhat', 'rhel-9.4'], ['ID=fedora\nVERSION_ID=40\n', '/usr/lib/sysimage/rpm', 'fedora', 'fedora-40']] as const) {
+      const root = join(tmp.path, `rpm-${namespace}`);
+      mkdirSync(join(root, 'etc'), { recursive: true });
+      writeFileSync(join(root, 'etc/os-release'), os);
+      run('rpm', ['--root', root, '--dbpath', dbpath, '--initdb']);
+      run('rpm', ['--root', root, '--dbpath', dbpath, '-i', '--justdb', '--nodeps', '--nosignature', '--ignorearch', ...rpms]);
+      const said = run('rpm', ['--root', root, '--dbpath', dbpath, '-qa', '--qf', '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\n']).trim().split('\n').map((l) => l.split('\t'));
+      assert.equal(said.length, 15);
+      // syft's rules, applied to what rpm says: EPOCH:VERSION-RELEASE, the epoch a qualifier of the purl.
+      const expected = said.map(([name, epoch, version, release, arch, srpm]) => {
+        const qualifiers = [`arch=${arch}`, `distro=${distro}`, ...(epoch === '(none)' ? [] : [`epoch=${epoch}`]), `upstream=${srpm}`].join('&');
+        return [name, `${epoch === '(none)' ? '' : `${epoch}:`}${version}-${release}`, `pkg:rpm/${namespace}/${name}@${version}-${release}?${qualifiers}`];
+      });
+      const listed = packagesOf(root, join(tmp.path, `rpm-${namespace}-layout`));
+      assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), expected.sort());
+      assert.ok(listed.some((p) => p.purl === `pkg:rpm/${namespace}/big-ocipush@1.2.3-4.el9?arch=noarch&distro=${distro}&epoch=2&upstream=hello-ocipush-1.2.3-4.el9.src.rpm`));
+    }
+  });
+
   it('Debian testing or sid (an os-release without VERSION_ID): distro is the ID alone, as syft writes it', () => {
     const root = join(tmp.path, 'sid');
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });

@@ -1,12 +1,13 @@
 import { posix } from 'node:path';
 import type { DeclaringFile, ImageFiles } from './image-files.js';
-import { isPythonMetadataPath } from './paths.js';
+import { isPythonMetadataPath, isRpmDatabasePath } from './paths.js';
+import { rpmPackages } from './rpmdb.js';
 
 /** A package the image's files declare. */
 export interface Package {
   name: string;
   version: string;
-  /** deb, apk, npm, pypi, golang. */
+  /** deb, apk, rpm, npm, pypi, golang. */
   type: string;
   purl: string;
   /** The file that declares it (`var/lib/dpkg/status`, `…/package.json`, a binary). */
@@ -114,6 +115,27 @@ function apk(file: DeclaringFile, os: OsRelease): Package[] {
   return out;
 }
 
+/**
+ * The packages of rpm's database as syft lists them: the version `EPOCH:VERSION-RELEASE` (no
+ * `EPOCH:` without one), the purl's namespace the os-release ID (`redhat` for RHEL, `opensuse` for
+ * any openSUSE), its version `VERSION-RELEASE` with the epoch as a qualifier, and the source rpm
+ * as `upstream` (grype matches Red Hat's security data through it).
+ */
+function rpm(file: DeclaringFile, os: OsRelease): Package[] {
+  let entries;
+  try {
+    entries = rpmPackages(file.content!);
+  } catch {
+    return []; // a damaged database, as a dpkg status that does not parse: nothing to list
+  }
+  const namespace = os.id === 'rhel' ? 'redhat' : os.id?.startsWith('opensuse') ? 'opensuse' : os.id;
+  return entries.map((e) => ({
+    name: e.name, version: `${e.epoch !== undefined ? `${e.epoch}:` : ''}${e.version}-${e.release}`, type: 'rpm', source: file.path,
+    ...(e.license ? { licenses: e.license } : {}),
+    purl: purl('rpm', namespace, e.name, `${e.version}-${e.release}`, { arch: e.arch, epoch: e.epoch?.toString(), upstream: e.sourceRpm, distro: distroOf(os) }),
+  }));
+}
+
 function npmPackage(file: DeclaringFile): Package[] {
   try {
     const doc = JSON.parse(file.content!.toString('utf8')) as { name?: unknown; version?: unknown; license?: unknown };
@@ -195,6 +217,7 @@ export function detectPackages(files: ImageFiles): Package[] {
     const p = file.path;
     if (p === 'var/lib/dpkg/status' || (p.startsWith('var/lib/dpkg/status.d/') && !p.endsWith('.md5sums'))) out.push(...dpkg(file, os));
     else if (p === 'lib/apk/db/installed') out.push(...apk(file, os));
+    else if (isRpmDatabasePath(p)) out.push(...rpm(file, os));
     else if (p.endsWith('/package.json')) out.push(...npmPackage(file));
     else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, exists));
     else if (isPythonMetadataPath(p)) out.push(...python(file));

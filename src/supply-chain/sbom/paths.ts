@@ -10,10 +10,16 @@ export function isMetadataPath(path: string): boolean {
   return path === 'var/lib/dpkg/status'
     || path.startsWith('var/lib/dpkg/status.d/')
     || path === 'lib/apk/db/installed'
+    || isRpmDatabasePath(path)
     || path === 'etc/os-release' || path === 'usr/lib/os-release'
     || (path.endsWith('/package.json') && path.includes('node_modules/'))
     || path.endsWith('/package-lock.json') || path === 'package-lock.json'
     || isPythonMetadataPath(path);
+}
+
+/** rpm's SQLite database where rpm keeps it: /var/lib/rpm, or /usr/lib/sysimage/rpm (Fedora 36+, openSUSE), as syft looks. */
+export function isRpmDatabasePath(path: string): boolean {
+  return path === 'var/lib/rpm/rpmdb.sqlite' || path === 'usr/lib/sysimage/rpm/rpmdb.sqlite' || path === 'usr/share/rpm/rpmdb.sqlite';
 }
 
 /**
