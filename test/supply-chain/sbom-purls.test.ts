@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
@@ -73,6 +73,15 @@ function buildGoWithModules(output: string, scratch: string): void {
     env: { ...process.env, GOCACHE: join(scratch, 'gocache'), GOPATH: join(scratch, 'gopath'), GOFLAGS: '-mod=mod', GOPROXY: `file://${proxy}`, GOSUMDB: 'off', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' },
   });
 }
+
+/** rpm's SQLite Packages table as db_load's input: key the instance (4 bytes, little-endian as on x86), value the header. */
+const TO_DB_LOAD = `import sqlite3, struct, sys
+rows = sqlite3.connect('file:' + sys.argv[1] + '?immutable=1', uri=True).execute('select hnum, blob from Packages').fetchall()
+pairs = [(0, struct.pack('<I', max(h for h, _ in rows) + 1))] + [(h, bytes(b)) for h, b in rows]
+lines = ['VERSION=3', 'format=bytevalue', 'type=hash', 'db_pagesize=4096', 'HEADER=END']
+for h, v in pairs: lines += [' ' + struct.pack('<I', h).hex(), ' ' + v.hex()]
+open(sys.argv[2], 'w').write('\\n'.join(lines + ['DATA=END']) + '\\n')
+`;
 
 describe('SBOM package URLs', () => {
   let tmp: { path: string; cleanup: () => Promise<void> };
@@ -197,8 +206,9 @@ describe('SBOM package URLs', () => {
     assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), expected.sort());
   });
 
-  it('rpm: every package of rpm\'s SQLite database as rpm -qa reads it (a table of several pages, headers overflowing theirs); syft\'s version and purl', () => {
+  it('rpm: every package of rpm\'s database, SQLite or Berkeley DB, as rpm -qa reads it (a table of several pages, headers overflowing theirs); syft\'s version and purl', () => {
     requireTool('rpmbuild');
+    requireTool('db5.3_load');
     const work = join(tmp.path, 'rpm-build');
     mkdirSync(work, { recursive: true });
     // An epoch, a licence expression, a source rpm named after another package (subpackages), and
@@ -216,14 +226,29 @@ describe('SBOM package URLs', () => {
     const rpms = [...readdirSync(join(work, 'top/RPMS/noarch')).map((f) => join(work, 'top/RPMS/noarch', f)), ...readdirSync(join(work, 'top/RPMS/x86_64')).map((f) => join(work, 'top/RPMS/x86_64', f))];
     assert.equal(rpms.length, 15);
 
-    // Where RHEL keeps the database, and where Fedora 36+ does.
-    for (const [os, dbpath, namespace, distro] of [['ID="rhel"\nVERSION_ID="9.4"\n', '/var/lib/rpm', 'redhat', 'rhel-9.4'], ['ID=fedora\nVERSION_ID=40\n', '/usr/lib/sysimage/rpm', 'fedora', 'fedora-40']] as const) {
+    // Where RHEL keeps the database, where Fedora 36+ does, and the Berkeley DB of RHEL 8 and older.
+    const cases = [
+      { os: 'ID="rhel"\nVERSION_ID="9.4"\n', dbpath: '/var/lib/rpm', namespace: 'redhat', distro: 'rhel-9.4', bdb: false },
+      { os: 'ID=fedora\nVERSION_ID=40\n', dbpath: '/usr/lib/sysimage/rpm', namespace: 'fedora', distro: 'fedora-40', bdb: false },
+      { os: 'ID="centos"\nVERSION_ID="7"\n', dbpath: '/var/lib/rpm', namespace: 'centos', distro: 'centos-7', bdb: true },
+    ];
+    for (const { os, dbpath, namespace, distro, bdb } of cases) {
       const root = join(tmp.path, `rpm-${namespace}`);
       mkdirSync(join(root, 'etc'), { recursive: true });
       writeFileSync(join(root, 'etc/os-release'), os);
       run('rpm', ['--root', root, '--dbpath', dbpath, '--initdb']);
       run('rpm', ['--root', root, '--dbpath', dbpath, '-i', '--justdb', '--nodeps', '--nosignature', '--ignorearch', ...rpms]);
-      const said = run('rpm', ['--root', root, '--dbpath', dbpath, '-qa', '--qf', '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\n']).trim().split('\n').map((l) => l.split('\t'));
+      const backend: string[] = [];
+      if (bdb) {
+        // The same headers in a Berkeley DB hash database, keyed by instance as rpm keeps them
+        // (record 0 its counter), made by Berkeley DB's own db_load; rpm's bdb_ro backend reads it back.
+        const db = join(root, dbpath);
+        run('python3', ['-c', TO_DB_LOAD, join(db, 'rpmdb.sqlite'), join(work, 'dump.txt')]);
+        for (const f of readdirSync(db)) rmSync(join(db, f));
+        run('db5.3_load', ['-f', join(work, 'dump.txt'), join(db, 'Packages')]);
+        backend.push('--define', '_db_backend bdb_ro');
+      }
+      const said = run('rpm', ['--root', root, '--dbpath', dbpath, ...backend, '-qa', '--qf', '%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\n']).trim().split('\n').map((l) => l.split('\t'));
       assert.equal(said.length, 15);
       // syft's rules, applied to what rpm says: EPOCH:VERSION-RELEASE, the epoch a qualifier of the purl.
       const expected = said.map(([name, epoch, version, release, arch, srpm]) => {

@@ -17,10 +17,15 @@ export function isMetadataPath(path: string): boolean {
     || isPythonMetadataPath(path);
 }
 
-/** rpm's SQLite database where rpm keeps it: /var/lib/rpm, or /usr/lib/sysimage/rpm (Fedora 36+, openSUSE), as syft looks. */
+/**
+ * rpm's database where rpm keeps it (/var/lib/rpm, or /usr/lib/sysimage/rpm on Fedora 36+ and
+ * openSUSE), as syft looks: SQLite's `rpmdb.sqlite`, or Berkeley DB's `Packages` before it.
+ */
 export function isRpmDatabasePath(path: string): boolean {
-  return path === 'var/lib/rpm/rpmdb.sqlite' || path === 'usr/lib/sysimage/rpm/rpmdb.sqlite' || path === 'usr/share/rpm/rpmdb.sqlite';
+  return (path.endsWith('/rpmdb.sqlite') || path.endsWith('/rpm/Packages')) && RPM_DATABASE.test(path);
 }
+
+const RPM_DATABASE = /^(var\/lib|usr\/lib\/sysimage|usr\/share)\/rpm\/(rpmdb\.sqlite|Packages)$/;
 
 /**
  * An installed Python distribution's metadata, where syft reads it: a wheel's `*.dist-info/METADATA`,

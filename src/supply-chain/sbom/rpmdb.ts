@@ -1,3 +1,4 @@
+import { hashValues, isBdbHash } from './bdb-hash.js';
 import { isSqlite, tableRows } from './sqlite-rows.js';
 
 /** What an SBOM says of an installed rpm: the fields `rpm -qa --qf` names so. */
@@ -22,21 +23,18 @@ const INT32 = 4;
 const ENTRY_BYTES = 16;
 
 /**
- * The packages of an rpm database in SQLite form (`rpmdb.sqlite`): each row of its `Packages`
- * table is one installed package's header, as `rpm -qa` lists them, in install order. An rpm
- * database in Berkeley DB (`Packages`: RHEL and UBI 8, CentOS 7, Amazon Linux 2) or ndb
- * (`Packages.db`: SUSE) form is not read (none is listed). Throws SqliteFormatError where the
- * file is damaged; a header that does not parse is left out.
+ * The packages of an rpm database, as `rpm -qa` lists them: each row of the `Packages` table of
+ * an `rpmdb.sqlite`, or each value of a Berkeley DB `Packages`, is one installed package's header.
+ * SUSE's ndb (`Packages.db`) is not read (none is listed). Throws SqliteFormatError or
+ * BdbFormatError where the file is damaged; a header that does not parse is left out.
  */
 export function rpmPackages(bytes: Buffer): RpmEntry[] {
-  if (!isSqlite(bytes)) return [];
-  const out: RpmEntry[] = [];
-  for (const row of tableRows(bytes, 'Packages')) {
-    const blob = row.find((v): v is Buffer => Buffer.isBuffer(v));
-    const entry = blob ? readHeader(blob) : undefined;
-    if (entry) out.push(entry);
-  }
-  return out;
+  let headers: Buffer[];
+  if (isSqlite(bytes)) headers = tableRows(bytes, 'Packages').map((row) => row.find((v): v is Buffer => Buffer.isBuffer(v))).filter((b): b is Buffer => b !== undefined);
+  else if (isBdbHash(bytes)) headers = hashValues(bytes);
+  else return [];
+  // Berkeley DB's record 0 is rpm's counter of instances (4 bytes), not a header: readHeader leaves it out.
+  return headers.map(readHeader).filter((e): e is RpmEntry => e !== undefined);
 }
 
 /**
