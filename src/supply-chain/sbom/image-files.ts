@@ -1,5 +1,6 @@
 import type { Algorithm } from './checksum-table.js';
 import type { GoBuildInfo } from './go-buildinfo.js';
+import type { MavenArtifact } from './java-archives.js';
 import { EntryKind, type LayerEntries } from './layer-entries.js';
 import { whiteoutTarget } from './paths.js';
 
@@ -27,7 +28,7 @@ export interface ImageFiles {
   putPathJson(i: number, out: Buffer, at: number): number;
   /** Writes a digest as lowercase hex at `out[at]`; returns where it ended. */
   putHex(i: number, digest: Algorithm, out: Buffer, at: number): number;
-  /** The files package detection reads: package metadata (with its content) and Go binaries (with their build info). */
+  /** The files package detection reads: package metadata (with its content), Go binaries (with their build info) and Java archives (with their Maven artifacts). */
   declaring(): DeclaringFile[];
   /** Package metadata was kept for package detection alone. */
   dropContents(): void;
@@ -37,6 +38,8 @@ export interface DeclaringFile {
   readonly path: string;
   readonly content: Buffer | undefined;
   readonly go: GoBuildInfo | undefined;
+  /** A Java archive's Maven artifacts (its content is not kept). */
+  readonly maven: MavenArtifact[] | undefined;
 }
 
 /** One layer's recorded entries and its index in the image's manifest. */
@@ -134,7 +137,7 @@ class MergedFiles implements ImageFiles {
     for (let i = 0; i < this.files.length; i++) {
       const source = this.source(i);
       const file = this.files[i]!;
-      if (source.declares(file)) out.push({ path: this.path(i), content: source.content(file), go: source.go(file) });
+      if (source.declares(file)) out.push({ path: this.path(i), content: source.content(file), go: source.go(file), maven: source.maven(file) });
     }
     return out;
   }

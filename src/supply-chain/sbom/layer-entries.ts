@@ -4,7 +4,8 @@ import type { ContentSink, ObservedEntry, TarObserver } from '../../layer/tar.js
 import { binaryDigestOf } from '../../oci/digest.js';
 import { ChecksumTable, type Algorithm, type Digested } from './checksum-table.js';
 import { GoBuildInfoScanner, type GoBuildInfo } from './go-buildinfo.js';
-import { cleanPath, isMetadataPath } from './paths.js';
+import { mavenArtifacts, type MavenArtifact } from './java-archives.js';
+import { cleanPath, isJavaArchivePath, isMetadataPath } from './paths.js';
 
 /** What an entry of a layer is to the SBOM. */
 export const EntryKind = { file: 0, link: 1, other: 2, whiteout: 3 } as const;
@@ -38,6 +39,8 @@ export class LayerEntries {
   /** Package metadata files' contents and Go binaries' build info, by file number: a few among many. */
   private contents = new Map<number, Buffer>();
   private readonly goInfo = new Map<number, GoBuildInfo>();
+  /** A Java archive's Maven artifacts, read from it as it ended: the archive itself is not kept. */
+  private readonly mavenInfo = new Map<number, MavenArtifact[]>();
   /** Hard links' targets (clean paths), by entry number. */
   private readonly linkTargets = new Map<number, string>();
   /** Every path comes after the one before it in the order a walk of a directory writes them: no path is there twice. */
@@ -57,8 +60,9 @@ export class LayerEntries {
   mode(file: number): number { return this.modes[file]!; }
   content(file: number): Buffer | undefined { return this.contents.get(file); }
   go(file: number): GoBuildInfo | undefined { return this.goInfo.get(file); }
-  /** Whether package detection reads file `file`: package metadata (its content kept) or a Go binary. */
-  declares(file: number): boolean { return this.contents.has(file) || this.goInfo.has(file); }
+  maven(file: number): MavenArtifact[] | undefined { return this.mavenInfo.get(file); }
+  /** Whether package detection reads file `file`: package metadata (its content kept), a Go binary or a Java archive. */
+  declares(file: number): boolean { return this.contents.has(file) || this.goInfo.has(file) || this.mavenInfo.has(file); }
   sha1(file: number): string { return this.checksums.sha1(file); }
   sha256(file: number): string { return this.checksums.sha256(file); }
   putHex(file: number, digest: Algorithm, out: Buffer, at: number): number { return this.checksums.putHex(file, digest, out, at); }
@@ -148,7 +152,8 @@ export class LayerEntries {
     if (row !== file || this.sizes.length !== file) throw new Error(`internal error: file ${file} of a layer ended out of order (row ${row})`);
     this.sizes.push(size);
     this.modes.push(mode);
-    if (content) this.contents.set(file, content);
+    if (content && isJavaArchivePath(this.filePath(file))) this.mavenInfo.set(file, mavenArtifacts(content));
+    else if (content) this.contents.set(file, content);
     if (go) this.goInfo.set(file, go);
   }
 
@@ -159,10 +164,12 @@ export class LayerEntries {
     const end = this.ends[entry]!;
     if (end === start) return false;
     const last = this.names[end - 1];
-    // status, installed, os-release, *.json, METADATA, PKG-INFO, *.egg-info; and everything under
+    // status, installed, os-release, *.json, METADATA, PKG-INFO, *.egg-info, rpmdb.sqlite, Packages; and everything under
     // var/lib/dpkg/status.d/. A name ending in `o` (every .so and .mo) is asked only when it ends in `info`.
     const info = last === 0x6f && end - start >= 4 && this.names[end - 2] === 0x66 && this.names[end - 3] === 0x6e && this.names[end - 4] === 0x69;
-    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && last !== 0x4f && !info && this.names[start] !== 0x76) return false;
+    // A Java archive: `.?ar` (jar, war, ear …) or `.?pi` (Jenkins' jpi, hpi).
+    const java = end - start >= 4 && this.names[end - 4] === 0x2e && ((last === 0x72 && this.names[end - 2] === 0x61) || (last === 0x69 && this.names[end - 2] === 0x70));
+    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && last !== 0x4f && !info && !java && this.names[start] !== 0x76) return false;
     return isMetadataPath(this.path(entry));
   }
 

@@ -7,7 +7,7 @@ import { rpmPackages } from './rpmdb.js';
 export interface Package {
   name: string;
   version: string;
-  /** deb, apk, rpm, npm, pypi, golang. */
+  /** deb, apk, rpm, npm, pypi, golang, maven. */
   type: string;
   purl: string;
   /** The file that declares it (`var/lib/dpkg/status`, `…/package.json`, a binary). */
@@ -136,6 +136,14 @@ function rpm(file: DeclaringFile, os: OsRelease): Package[] {
   }));
 }
 
+/** A Java archive's Maven artifacts (its own and those of the archives it holds), as syft names them: `pkg:maven/GROUP/ARTIFACT@VERSION`. */
+function java(file: DeclaringFile): Package[] {
+  return file.maven!.map((a) => ({
+    name: a.artifactId, version: a.version, type: 'maven', source: file.path,
+    purl: purl('maven', a.groupId, a.artifactId, a.version),
+  }));
+}
+
 function npmPackage(file: DeclaringFile): Package[] {
   try {
     const doc = JSON.parse(file.content!.toString('utf8')) as { name?: unknown; version?: unknown; license?: unknown };
@@ -213,6 +221,7 @@ export function detectPackages(files: ImageFiles): Package[] {
   const out: Package[] = [];
   for (const file of declaring) {
     if (file.go) out.push(...golang(file));
+    if (file.maven) out.push(...java(file));
     if (!file.content) continue;
     const p = file.path;
     if (p === 'var/lib/dpkg/status' || (p.startsWith('var/lib/dpkg/status.d/') && !p.endsWith('.md5sums'))) out.push(...dpkg(file, os));

@@ -11,6 +11,7 @@ export function isMetadataPath(path: string): boolean {
     || path.startsWith('var/lib/dpkg/status.d/')
     || path === 'lib/apk/db/installed'
     || isRpmDatabasePath(path)
+    || isJavaArchivePath(path)
     || path === 'etc/os-release' || path === 'usr/lib/os-release'
     || (path.endsWith('/package.json') && path.includes('node_modules/'))
     || path.endsWith('/package-lock.json') || path === 'package-lock.json'
@@ -26,6 +27,13 @@ export function isRpmDatabasePath(path: string): boolean {
 }
 
 const RPM_DATABASE = /^(var\/lib|usr\/lib\/sysimage|usr\/share)\/rpm\/(rpmdb\.sqlite|Packages)$/;
+
+/** A Java archive, whose Maven artifacts the SBOM lists (the extensions syft reads as such). */
+export function isJavaArchivePath(path: string): boolean {
+  return JAVA_ARCHIVE.test(path);
+}
+
+const JAVA_ARCHIVE = /\.(jar|war|ear|par|sar|nar|kar|jpi|hpi)$/;
 
 /**
  * An installed Python distribution's metadata, where syft reads it: a wheel's `*.dist-info/METADATA`,
