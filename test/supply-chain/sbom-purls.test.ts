@@ -312,6 +312,26 @@ describe('SBOM package URLs', () => {
     assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), said.map(([g, a, v]) => [a, v, `pkg:maven/${g}/${a}@${v}`]).sort());
   });
 
+  it('Ruby: every installed gem\'s specification (bundler\'s, Ruby\'s own default gems, Debian\'s), as Ruby\'s Gem::Specification.load reads the same files', () => {
+    requireTool('gem');
+    const root = join(tmp.path, 'ruby');
+    const src = join(tmp.path, 'gem-src');
+    mkdirSync(join(src, 'lib'), { recursive: true });
+    writeFileSync(join(src, 'lib/hello.rb'), 'puts 1\n');
+    writeFileSync(join(src, 'hello-ocipush.gemspec'), 'Gem::Specification.new do |s|\n  s.name = "hello-ocipush"\n  s.version = "1.2.3.pre1"\n  s.summary = "t"\n  s.authors = ["A"]\n  s.licenses = ["MIT", "Apache-2.0"]\n  s.files = ["lib/hello.rb"]\nend\n');
+    run('gem', ['build', 'hello-ocipush.gemspec'], { cwd: src });
+    run('gem', ['install', '--local', '--no-document', '--install-dir', join(root, 'usr/local/bundle'), join(src, 'hello-ocipush-1.2.3.pre1.gem')]);
+    // This machine's Ruby: its default and bundled gems, and the gems of Debian's ruby packages.
+    const rubyGems = readdirSync('/usr/lib/ruby/gems').map((v) => join('/usr/lib/ruby/gems', v, 'specifications'));
+    for (const dir of [...rubyGems, '/usr/share/rubygems-integration/all/specifications']) cpSync(dir, join(root, dir.slice(1)), { recursive: true });
+    const load = 'Dir[File.join(ARGV[0], "**/specifications/**/*.gemspec")].each { |f| s = Gem::Specification.load(f); puts [s.name, s.version, s.licenses.join(", ")].join("\\t") }';
+    const said = run('ruby', ['-e', load, root]).trim().split('\n').map((l) => l.split('\t'));
+    assert.ok(said.length > 40 && said.some(([n]) => n === 'hello-ocipush'), said.join(' '));
+    const listed = packagesOf(root, join(tmp.path, 'ruby-layout'));
+    assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), said.map(([n, v]) => [n, v, `pkg:gem/${n}@${v}`]).sort());
+    assert.ok(listed.some((p) => p.purl === 'pkg:gem/hello-ocipush@1.2.3.pre1'));
+  });
+
   it('Debian testing or sid (an os-release without VERSION_ID): distro is the ID alone, as syft writes it', () => {
     const root = join(tmp.path, 'sid');
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });

@@ -169,7 +169,9 @@ export class LayerEntries {
     const info = last === 0x6f && end - start >= 4 && this.names[end - 2] === 0x66 && this.names[end - 3] === 0x6e && this.names[end - 4] === 0x69;
     // A Java archive: `.?ar` (jar, war, ear …) or `.?pi` (Jenkins' jpi, hpi).
     const java = end - start >= 4 && this.names[end - 4] === 0x2e && ((last === 0x72 && this.names[end - 2] === 0x61) || (last === 0x69 && this.names[end - 2] === 0x70));
-    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && last !== 0x4f && !info && !java && this.names[start] !== 0x76) return false;
+    // A gem's specification: `.gemspec`, told by its `p` and `c` (not every `.c` and `.pyc`).
+    const gemspec = last === 0x63 && end - start >= 8 && this.names[end - 2] === 0x65 && this.names[end - 3] === 0x70 && this.names[end - 8] === 0x2e;
+    if (last !== 0x73 && last !== 0x64 && last !== 0x65 && last !== 0x6e && last !== 0x41 && last !== 0x4f && !info && !java && !gemspec && this.names[start] !== 0x76) return false;
     return isMetadataPath(this.path(entry));
   }
 

@@ -1,13 +1,13 @@
 import { posix } from 'node:path';
 import type { DeclaringFile, ImageFiles } from './image-files.js';
-import { isPythonMetadataPath, isRpmDatabasePath } from './paths.js';
+import { isGemspecPath, isPythonMetadataPath, isRpmDatabasePath } from './paths.js';
 import { rpmPackages } from './rpmdb.js';
 
 /** A package the image's files declare. */
 export interface Package {
   name: string;
   version: string;
-  /** deb, apk, rpm, npm, pypi, golang, maven. */
+  /** deb, apk, rpm, npm, pypi, gem, golang, maven. */
   type: string;
   purl: string;
   /** The file that declares it (`var/lib/dpkg/status`, `…/package.json`, a binary). */
@@ -185,6 +185,20 @@ function python(file: DeclaringFile): Package[] {
   return [{ name: f.Name, version: f.Version, type: 'pypi', source: file.path, ...(f.License && f.License !== 'UNKNOWN' && !f.License.includes('\n') ? { licenses: f.License } : {}), purl: purl('pypi', undefined, name, f.Version) }];
 }
 
+/**
+ * An installed gem, from the specification rubygems wrote for it: read as text, as syft reads it
+ * (never evaluated), its `s.name`, `s.version` and `s.licenses` lines.
+ */
+function gem(file: DeclaringFile): Package[] {
+  const text = file.content!.toString('utf8').replace(/\.freeze\b/g, '');
+  const field = (name: string) => new RegExp(`^\\s*\\w+\\.${name}\\s*=\\s*["']([^"']*)["']`, 'm').exec(text)?.[1];
+  const name = field('name');
+  const version = field('version');
+  if (!name || !version) return [];
+  const licenses = /^\s*\w+\.licenses\s*=\s*\[(.*)\]/m.exec(text)?.[1]?.split(',').map((l) => l.trim().replace(/^["']|["']$/g, '')).filter(Boolean);
+  return [{ name, version, type: 'gem', source: file.path, ...(licenses?.length ? { licenses: licenses.join(', ') } : {}), purl: purl('gem', undefined, name, version) }];
+}
+
 function golang(file: DeclaringFile): Package[] {
   const info = file.go!;
   const mods = [...(info.main ? [info.main] : []), ...info.deps];
@@ -230,6 +244,7 @@ export function detectPackages(files: ImageFiles): Package[] {
     else if (p.endsWith('/package.json')) out.push(...npmPackage(file));
     else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, exists));
     else if (isPythonMetadataPath(p)) out.push(...python(file));
+    else if (isGemspecPath(p)) out.push(...gem(file));
   }
   const seen = new Set<string>();
   return out

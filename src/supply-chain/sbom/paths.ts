@@ -12,6 +12,7 @@ export function isMetadataPath(path: string): boolean {
     || path === 'lib/apk/db/installed'
     || isRpmDatabasePath(path)
     || isJavaArchivePath(path)
+    || isGemspecPath(path)
     || path === 'etc/os-release' || path === 'usr/lib/os-release'
     || (path.endsWith('/package.json') && path.includes('node_modules/'))
     || path.endsWith('/package-lock.json') || path === 'package-lock.json'
@@ -34,6 +35,13 @@ export function isJavaArchivePath(path: string): boolean {
 }
 
 const JAVA_ARCHIVE = /\.(jar|war|ear|par|sar|nar|kar|jpi|hpi)$/;
+
+/** An installed gem's specification (`…/specifications/NAME-VERSION.gemspec`, default gems' under `specifications/default/`), where syft reads it. */
+export function isGemspecPath(path: string): boolean {
+  return path.endsWith('.gemspec') && GEMSPEC.test(path);
+}
+
+const GEMSPEC = /(^|\/)specifications\/([^/]+\/)*[^/]+\.gemspec$/;
 
 /**
  * An installed Python distribution's metadata, where syft reads it: a wheel's `*.dist-info/METADATA`,
