@@ -61,13 +61,18 @@ export function validator(): { spdx: (doc: unknown) => void; cyclonedx: (doc: un
  * info (module example.com/hello) the SBOM must find. Offline and reproducible (-trimpath, no VCS).
  */
 export function buildGoHello(output: string, scratch: string): void {
-  requireTool('go');
   const src = join(scratch, 'gosrc');
   mkdirSync(src, { recursive: true });
   writeFileSync(join(src, 'go.mod'), 'module example.com/hello\n\ngo 1.19\n');
   writeFileSync(join(src, 'main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello") }\n');
+  goBuild(src, output, scratch, { GOPROXY: 'off' });
+}
+
+/** `go build` of the module in `src` into `output` with Debian's toolchain: offline, reproducible (-trimpath, no VCS, no cgo), caches under `scratch`. */
+export function goBuild(src: string, output: string, scratch: string, env: Record<string, string>): void {
+  requireTool('go');
   execFileSync('go', ['build', '-trimpath', '-buildvcs=false', '-o', output, '.'], {
     cwd: src, stdio: 'pipe',
-    env: { ...process.env, GOCACHE: join(scratch, 'gocache'), GOPATH: join(scratch, 'gopath'), CGO_ENABLED: '0', GOTOOLCHAIN: 'local', GOPROXY: 'off' },
+    env: { ...process.env, GOCACHE: join(scratch, 'gocache'), GOPATH: join(scratch, 'gopath'), CGO_ENABLED: '0', GOTOOLCHAIN: 'local', ...env },
   });
 }
