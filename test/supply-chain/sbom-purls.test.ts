@@ -248,6 +248,29 @@ describe('SBOM package URLs', () => {
     assert.ok(listed.some((p) => p.purl === 'pkg:gem/hello-ocipush@1.2.3.pre1'));
   });
 
+  it('PHP: every package Composer installed (a dev-only one too, as it is on disk), as composer show reads the same vendor directory', () => {
+    requireTool('composer');
+    const work = join(tmp.path, 'php');
+    const env = { ...process.env, COMPOSER_HOME: join(work, 'home'), COMPOSER_ALLOW_SUPERUSER: '1', COMPOSER_NO_INTERACTION: '1' };
+    // Three packages in path repositories (offline): one the app requires, one that requires, one for development only.
+    const pkg = (dir: string, json: object) => { mkdirSync(join(work, 'pkgs', dir), { recursive: true }); writeFileSync(join(work, 'pkgs', dir, 'composer.json'), JSON.stringify(json)); };
+    pkg('a', { name: 'acme/alpha', version: '1.2.3', license: 'MIT', require: { 'acme/beta': '*' } });
+    pkg('b', { name: 'acme/beta', version: 'v2.0.0-beta.1', license: ['Apache-2.0', 'GPL-2.0-or-later'] });
+    pkg('c', { name: 'acme/gamma-dev', version: '0.1.0' });
+    const root = join(work, 'root');
+    const app = join(root, 'var/www/app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'composer.json'), JSON.stringify({
+      name: 'acme/app', 'minimum-stability': 'dev', require: { 'acme/alpha': '*' }, 'require-dev': { 'acme/gamma-dev': '*' },
+      repositories: [{ 'packagist.org': false }, { type: 'path', url: join(work, 'pkgs/*'), options: { symlink: false } }],
+    }));
+    run('composer', ['install', '--no-progress'], { cwd: app, env });
+    const shown = JSON.parse(run('composer', ['show', '--format=json'], { cwd: app, env })) as { installed: { name: string; version: string }[] };
+    assert.equal(shown.installed.length, 3);
+    const listed = packagesOf(root, join(tmp.path, 'php-layout'));
+    assert.deepEqual(listed.map((p) => [p.name, p.version, p.purl]).sort(), shown.installed.map(({ name, version }) => [name, version, `pkg:composer/${name}@${version}`]).sort());
+  });
+
   it('Debian testing or sid (an os-release without VERSION_ID): distro is the ID alone, as syft writes it', () => {
     const root = join(tmp.path, 'sid');
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });

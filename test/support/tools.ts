@@ -45,9 +45,9 @@ export function runCli(args: string[], options: { input?: string; env?: NodeJS.P
 }
 
 /** Runs a command and returns its stdout, throwing with its stderr when it fails. */
-export function run(cmd: string, args: string[], options: { cwd?: string; input?: string } = {}): string {
+export function run(cmd: string, args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', cwd: options.cwd, input: options.input, maxBuffer: 256 * 1024 * 1024, stdio: ['pipe', 'pipe', 'pipe'] });
+    return execFileSync(cmd, args, { encoding: 'utf8', cwd: options.cwd, input: options.input, ...(options.env ? { env: options.env } : {}), maxBuffer: 256 * 1024 * 1024, stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr || e.message}`);

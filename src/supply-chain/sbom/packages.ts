@@ -1,13 +1,13 @@
 import { posix } from 'node:path';
 import type { DeclaringFile, ImageFiles } from './image-files.js';
-import { isGemspecPath, isPythonMetadataPath, isRpmDatabasePath } from './paths.js';
+import { isComposerInstalledPath, isGemspecPath, isPythonMetadataPath, isRpmDatabasePath } from './paths.js';
 import { rpmPackages } from './rpmdb.js';
 
 /** A package the image's files declare. */
 export interface Package {
   name: string;
   version: string;
-  /** deb, apk, rpm, npm, pypi, gem, golang, maven. */
+  /** deb, apk, rpm, npm, pypi, gem, composer, golang, maven. */
   type: string;
   purl: string;
   /** The file that declares it (`var/lib/dpkg/status`, `…/package.json`, a binary). */
@@ -199,6 +199,29 @@ function gem(file: DeclaringFile): Package[] {
   return [{ name, version, type: 'gem', source: file.path, ...(licenses?.length ? { licenses: licenses.join(', ') } : {}), purl: purl('gem', undefined, name, version) }];
 }
 
+/**
+ * The packages Composer installed, from its record of them (`installed.json`: Composer 2's
+ * `{"packages": […]}` or Composer 1's array), all of them as syft lists them (dev packages, when
+ * installed, are on disk too): `pkg:composer/VENDOR/NAME@VERSION`. Several licences are a
+ * choice, as Composer documents them.
+ */
+function composer(file: DeclaringFile): Package[] {
+  let doc: unknown;
+  try { doc = JSON.parse(file.content!.toString('utf8')); } catch { return []; }
+  const list = Array.isArray(doc) ? doc : (doc as { packages?: unknown })?.packages;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((p: { name?: unknown; version?: unknown; license?: unknown }) => {
+    if (typeof p?.name !== 'string' || typeof p.version !== 'string' || !p.name.includes('/')) return [];
+    const slash = p.name.indexOf('/');
+    const licenses = (Array.isArray(p.license) ? p.license : [p.license]).filter((l): l is string => typeof l === 'string' && l !== '');
+    return [{
+      name: p.name, version: p.version, type: 'composer', source: file.path,
+      ...(licenses.length ? { licenses: licenses.length > 1 ? `(${licenses.join(' OR ')})` : licenses[0]! } : {}),
+      purl: purl('composer', p.name.slice(0, slash), p.name.slice(slash + 1), p.version),
+    }];
+  });
+}
+
 function golang(file: DeclaringFile): Package[] {
   const info = file.go!;
   const mods = [...(info.main ? [info.main] : []), ...info.deps];
@@ -245,6 +268,7 @@ export function detectPackages(files: ImageFiles): Package[] {
     else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, exists));
     else if (isPythonMetadataPath(p)) out.push(...python(file));
     else if (isGemspecPath(p)) out.push(...gem(file));
+    else if (isComposerInstalledPath(p)) out.push(...composer(file));
   }
   const seen = new Set<string>();
   return out

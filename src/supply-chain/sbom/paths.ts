@@ -13,6 +13,7 @@ export function isMetadataPath(path: string): boolean {
     || isRpmDatabasePath(path)
     || isJavaArchivePath(path)
     || isGemspecPath(path)
+    || isComposerInstalledPath(path)
     || path === 'etc/os-release' || path === 'usr/lib/os-release'
     || (path.endsWith('/package.json') && path.includes('node_modules/'))
     || path.endsWith('/package-lock.json') || path === 'package-lock.json'
@@ -42,6 +43,11 @@ export function isGemspecPath(path: string): boolean {
 }
 
 const GEMSPEC = /(^|\/)specifications\/([^/]+\/)*[^/]+\.gemspec$/;
+
+/** What Composer installed into a vendor directory (`vendor/composer/installed.json`, whatever the vendor directory is called). */
+export function isComposerInstalledPath(path: string): boolean {
+  return path === 'composer/installed.json' || path.endsWith('/composer/installed.json');
+}
 
 /**
  * An installed Python distribution's metadata, where syft reads it: a wheel's `*.dist-info/METADATA`,
