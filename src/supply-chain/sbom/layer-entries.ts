@@ -164,8 +164,9 @@ export class LayerEntries {
     const end = this.ends[entry]!;
     if (end === start) return false;
     const last = this.names[end - 1];
-    // status, installed, os-release, *.json, METADATA, PKG-INFO, *.egg-info, rpmdb.sqlite, Packages; and everything under
-    // var/lib/dpkg/status.d/. A name ending in `o` (every .so and .mo) is asked only when it ends in `info`.
+    // status, installed, os-release, *.json, METADATA, PKG-INFO, *.egg-info, rpmdb.sqlite, Packages;
+    // and everything under var/lib/dpkg/status.d/. A name ending in `o` (every .so and .mo) is asked
+    // only when it ends in `info`.
     const info = last === 0x6f && end - start >= 4 && this.names[end - 2] === 0x66 && this.names[end - 3] === 0x6e && this.names[end - 4] === 0x69;
     // A Java archive: `.?ar` (jar, war, ear …) or `.?pi` (Jenkins' jpi, hpi).
     const java = end - start >= 4 && this.names[end - 4] === 0x2e && ((last === 0x72 && this.names[end - 2] === 0x61) || (last === 0x69 && this.names[end - 2] === 0x70));

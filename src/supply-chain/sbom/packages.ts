@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import type { DeclaringFile, ImageFiles } from './image-files.js';
 import { isComposerInstalledPath, isGemspecPath, isPythonMetadataPath, isRpmDatabasePath } from './paths.js';
-import { rpmPackages } from './rpmdb.js';
+import { rpmPackages, type RpmEntry } from './rpmdb.js';
 
 /** A package the image's files declare. */
 export interface Package {
@@ -122,7 +122,7 @@ function apk(file: DeclaringFile, os: OsRelease): Package[] {
  * as `upstream` (grype matches Red Hat's security data through it).
  */
 function rpm(file: DeclaringFile, os: OsRelease): Package[] {
-  let entries;
+  let entries: RpmEntry[];
   try {
     entries = rpmPackages(file.content!);
   } catch {
