@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { layerCompression } from '../oci/media-types.js';
@@ -137,7 +137,13 @@ class Flattening {
   }
 
   private async read(body: Readable, compression: ReturnType<typeof layerCompression>, what: string, handle: EntryHandler): Promise<void> {
-    const decompressor = createDecompressor(compression);
+    let decompressor: Duplex;
+    try {
+      decompressor = createDecompressor(compression);
+    } catch (err) {
+      body.destroy();
+      throw err instanceof OcipushError ? new OcipushError(err.code, `${what}: ${err.message}`, { cause: err }) : err;
+    }
     body.on('error', (err) => decompressor.destroy(err));
     body.pipe(decompressor);
     // A layer whose last entry lacks its padding and end blocks (umoci 0.4 writes such layers; Go's

@@ -2,12 +2,15 @@ import * as zlib from 'node:zlib';
 import { PassThrough, type Duplex } from 'node:stream';
 import { OcipushError } from '../../errors.js';
 import type { Compression } from '../../oci/media-types.js';
-import { assertZstdAvailable } from './zstd-support.js';
+import { zstdAvailable } from './zstd-support.js';
 import { ZstdDecompressor } from './zstd-decompressor.js';
+import { commandDecompressor, hasTool } from './command-decompressor.js';
 
 /**
  * A decompressor for a layer blob. Node's gunzip reads every member of a multi-member stream
- * (what createCompressor writes); for zstd, ZstdDecompressor makes sure every frame is read.
+ * (what createCompressor writes); for zstd, ZstdDecompressor makes sure every frame is read. Where
+ * Node's zlib has no zstd (Node 20), the `zstd` command reads it, as it reads a zstd archive; with
+ * neither, EUNSUPPORTED says what would read it.
  */
 export function createDecompressor(compression: Compression): Duplex {
   switch (compression) {
@@ -16,8 +19,9 @@ export function createDecompressor(compression: Compression): Duplex {
     case 'gzip':
       return zlib.createGunzip({ chunkSize: 1 << 20 });
     case 'zstd':
-      assertZstdAvailable();
-      return new ZstdDecompressor();
+      if (zstdAvailable()) return new ZstdDecompressor();
+      if (hasTool('zstd')) return commandDecompressor(['zstd', '-dcq']);
+      throw new OcipushError('EUNSUPPORTED', `zstd-compressed data needs Node.js >= 22.15 or the \`zstd\` command to be read (this is Node.js ${process.version}, and no \`zstd\` command is installed)`);
     default:
       throw new OcipushError('EUSAGE', `unknown compression "${String(compression)}": expected gzip, zstd or none`);
   }

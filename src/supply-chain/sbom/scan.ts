@@ -1,4 +1,4 @@
-import { Writable, type Readable } from 'node:stream';
+import { Writable, type Duplex, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../../errors.js';
 import type { Descriptor } from '../../oci/descriptor.js';
@@ -44,8 +44,13 @@ export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageMa
  * of a tar file uses: its entries as a build would have recorded them.
  */
 async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, signal?: AbortSignal): Promise<LayerEntries> {
+  let decompressor: Duplex;
+  try {
+    decompressor = createDecompressor(layerCompression(layer.mediaType));
+  } catch (err) {
+    throw err instanceof OcipushError ? new OcipushError(err.code, `layer ${layer.digest}: ${err.message}`, { digest: layer.digest, cause: err }) : err;
+  }
   const body = await storage.fetch(layer, { signal });
-  const decompressor = createDecompressor(layerCompression(layer.mediaType));
   const recorder = new LayerFilesRecorder();
   const reader = new TarReader(recorder);
   const sink = new Writable({
