@@ -1,9 +1,8 @@
 import { once } from 'node:events';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
-import { layerCompression } from '../oci/media-types.js';
-import { createDecompressor } from '../layer/compress/decompressor.js';
+import { decompressedLayer } from '../layer/compress/decompressor.js';
 import { TarReader } from '../layer/tar-reader.js';
 import { headerNumber, headerField } from '../layer/tar-fields.js';
 import { END_OF_ARCHIVE, encodedHeaderSize, padded, record, writeHeader, type TarHeader, type TarTypeFlag } from '../layer/tar-header.js';
@@ -45,7 +44,7 @@ export async function writeFilesystem(image: ImageView, destination: Writable): 
   const state = new Flattening(out);
   for (let i = image.layers.length - 1; i >= 0; i--) {
     const layer = image.layers[i]!;
-    await state.layer(() => layer.open(), layerCompression(layer.descriptor.mediaType), `layer ${layer.descriptor.digest}`);
+    await state.layer(() => layer.open(), `layer ${layer.descriptor.digest}`);
   }
   state.finish();
   out.push(END_OF_ARCHIVE);
@@ -119,13 +118,13 @@ class Flattening {
 
   constructor(private readonly out: Output) {}
 
-  async layer(open: () => Promise<Readable>, compression: ReturnType<typeof layerCompression>, what: string): Promise<void> {
+  async layer(open: () => Promise<Readable>, what: string): Promise<void> {
     const paths: LayerPaths = { written: new Map(), deleted: new Set(), opaque: new Set(), hiddenFiles: new Set(), materialized: new Map() };
-    await this.read(await open(), compression, what, (entry, block, pax) => this.entry(entry, block, pax, paths));
+    await this.read(await open(), what, (entry, block, pax) => this.entry(entry, block, pax, paths));
     // Links of this layer to a file it held before them, which the layers above hid: read again for that file.
     const wanted = new Set([...this.orphans.keys()].filter((target) => paths.hiddenFiles.has(target)));
     if (wanted.size > 0) {
-      await this.read(await open(), compression, what, (entry, block, pax) => {
+      await this.read(await open(), what, (entry, block, pax) => {
         const path = normalize(entry.name.toString('latin1'));
         if (entry.type !== 'file' || !wanted.delete(path)) return undefined;
         return this.materialize(path, entry, block, pax, paths);
@@ -136,16 +135,15 @@ class Flattening {
     for (const path of paths.opaque) this.opaque.add(path);
   }
 
-  private async read(body: Readable, compression: ReturnType<typeof layerCompression>, what: string, handle: EntryHandler): Promise<void> {
-    let decompressor: Duplex;
+  private async read(body: Readable, what: string, handle: EntryHandler): Promise<void> {
+    let decompressor: Readable;
     try {
-      decompressor = createDecompressor(compression);
+      ({ stream: decompressor } = await decompressedLayer(body));
     } catch (err) {
       body.destroy();
-      throw err instanceof OcipushError ? new OcipushError(err.code, `${what}: ${err.message}`, { cause: err }) : err;
+      if (err instanceof OcipushError) throw err.code === 'EUNSUPPORTED' ? new OcipushError(err.code, `${what}: ${err.message}`, { cause: err }) : err;
+      throw new OcipushError('EREAD', `${what}: not a readable layer (${(err as Error).message})`, { cause: err });
     }
-    body.on('error', (err) => decompressor.destroy(err));
-    body.pipe(decompressor);
     // A layer whose last entry lacks its padding and end blocks (umoci 0.4 writes such layers; Go's
     // archive/tar, which umoci and containerd read with, accepts them) is read whole; one that
     // stops inside an entry is an error.

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
-import { layerCompression } from '../oci/media-types.js';
+import { OcipushError } from '../errors.js';
 import { readTar, type ArchiveEntry } from './archive.js';
-import { decompressed } from '../layer/decompress-stream.js';
+import { decompressedLayer } from '../layer/compress/decompressor.js';
 import type { PlannedEntry } from './layer-writer.js';
 import { dirNode, FsTree, joinParts, resolvePath, splitPath, type ArchiveRef, type FsNode } from './tree.js';
 
@@ -29,7 +29,17 @@ function layerArchive(layer: ImageLayer, describe: string): ArchiveRef {
     describe,
     // A layer's bytes are verified against its digest as they are read: the digest names them.
     stamp: { facts: `blob ${layer.descriptor.digest}`, changedNs: 0n },
-    open: async () => decompressed(await layer.open(), layerCompression(layer.descriptor.mediaType), describe),
+    // By what its bytes are, as containerd unpacks it for BuildKit: a `tar+gzip` layer may be a plain tar.
+    open: async () => {
+      const body = await layer.open();
+      try {
+        return (await decompressedLayer(body)).stream;
+      } catch (err) {
+        body.destroy();
+        if (err instanceof OcipushError && err.code === 'EUNSUPPORTED') throw new OcipushError(err.code, `${describe}: ${err.message}`, { cause: err });
+        throw err;
+      }
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import * as zlib from 'node:zlib';
-import { PassThrough, type Duplex } from 'node:stream';
+import { PassThrough, Readable, type Duplex } from 'node:stream';
 import { OcipushError } from '../../errors.js';
 import type { Compression } from '../../oci/media-types.js';
 import { zstdAvailable } from './zstd-support.js';
@@ -36,4 +36,63 @@ export function sniffCompression(head: Uint8Array): Compression {
   if (starts(GZIP_MAGIC)) return 'gzip';
   if (starts(ZSTD_MAGIC)) return 'zstd';
   return 'none';
+}
+
+/**
+ * A layer's bytes decompressed by what they are, as containerd, containers/image and crane read a
+ * layer: gzip or zstd known by their magic numbers, anything else a tar as it is, whatever the
+ * media type says. Images older tools pushed have `…tar.gzip` layers whose bytes are a plain tar
+ * (or the reverse, or a 0-byte layer called gzip): runtimes run them, so rootfs, flatten, sbom and
+ * `COPY --from` read them too (`validate` names the mismatch). `body` is read until its first
+ * bytes are known, then streams on whole.
+ */
+export async function decompressedLayer(body: Readable): Promise<{ stream: Readable; compression: Compression }> {
+  const { head, rest } = await peek(body, ZSTD_MAGIC.length);
+  const compression = sniffCompression(head);
+  if (compression === 'none') return { stream: rest, compression };
+  const decompressor = createDecompressor(compression);
+  rest.on('error', (err) => decompressor.destroy(err));
+  decompressor.on('close', () => { if (!rest.readableEnded) rest.destroy(); });
+  return { stream: rest.pipe(decompressor), compression };
+}
+
+/** The first `n` bytes of `stream` (fewer if it ends first), and the stream that still reads them. */
+async function peek(stream: Readable, n: number): Promise<{ head: Buffer; rest: Readable }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  while (length < n && !stream.readableEnded) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      chunks.push(chunk);
+      length += chunk.length;
+      continue;
+    }
+    // 'end' may have come with the read() that found nothing more.
+    if (stream.readableEnded) break;
+    if (stream.destroyed) {
+      // Its 'error' event is still to come: the caller has the error from here.
+      stream.on('error', () => {});
+      throw stream.errored ?? new Error('the stream closed before it ended');
+    }
+    await new Promise<void>((resolve, reject) => {
+      const settle = (fn: () => void) => {
+        stream.off('readable', settled);
+        stream.off('end', settled);
+        stream.off('close', onClose);
+        stream.off('error', onError);
+        fn();
+      };
+      const settled = () => settle(resolve);
+      const onClose = () => settle(() => (stream.readableEnded ? resolve() : reject(stream.errored ?? new Error('the stream closed before it ended'))));
+      const onError = (err: Error) => settle(() => reject(err));
+      stream.on('readable', settled);
+      stream.on('end', settled);
+      stream.on('close', onClose);
+      stream.on('error', onError);
+    });
+  }
+  const all = Buffer.concat(chunks);
+  if (stream.readableEnded) return { head: all.subarray(0, n), rest: Readable.from(all.length > 0 ? [all] : []) };
+  if (all.length > 0) stream.unshift(all);
+  return { head: all.subarray(0, n), rest: stream };
 }

@@ -1,11 +1,10 @@
-import { Writable, type Duplex, type Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../../errors.js';
 import type { Descriptor } from '../../oci/descriptor.js';
-import { layerCompression } from '../../oci/media-types.js';
 import type { ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
-import { createDecompressor } from '../../layer/compress/decompressor.js';
+import { decompressedLayer } from '../../layer/compress/decompressor.js';
 import { TarReader } from '../../layer/tar-reader.js';
 import { LayerFilesRecorder, type LayerEntries } from './layer-entries.js';
 import { mergeLayers, type ImageFiles, type IndexedLayer } from './image-files.js';
@@ -44,13 +43,14 @@ export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageMa
  * of a tar file uses: its entries as a build would have recorded them.
  */
 async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, signal?: AbortSignal): Promise<LayerEntries> {
-  let decompressor: Duplex;
+  const body = await storage.fetch(layer, { signal }) as Readable;
+  let decompressed: Readable;
   try {
-    decompressor = createDecompressor(layerCompression(layer.mediaType));
+    ({ stream: decompressed } = await decompressedLayer(body));
   } catch (err) {
-    throw err instanceof OcipushError ? new OcipushError(err.code, `layer ${layer.digest}: ${err.message}`, { digest: layer.digest, cause: err }) : err;
+    body.destroy();
+    throw layerError(layer, err);
   }
-  const body = await storage.fetch(layer, { signal });
   const recorder = new LayerFilesRecorder();
   const reader = new TarReader(recorder);
   const sink = new Writable({
@@ -63,11 +63,16 @@ async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, signal?: A
     },
   });
   try {
-    await pipeline(body as Readable, decompressor, sink);
+    await pipeline(decompressed, sink);
   } catch (err) {
-    if (err instanceof OcipushError) throw err;
-    throw new OcipushError('EINVALID', `layer ${layer.digest}: cannot read it as a tar archive: ${(err as Error).message}`, { digest: layer.digest, cause: err });
+    throw layerError(layer, err);
   }
   // The reader ends its observer when the archive ended whole, or throws (above).
   return recorder.entries!;
+}
+
+/** A failure reading `layer`: ours as it is (one that cannot decompress it named with the layer), any other as a layer that is no tar. */
+function layerError(layer: Descriptor, err: unknown): OcipushError {
+  if (err instanceof OcipushError) return err.code === 'EUNSUPPORTED' ? new OcipushError(err.code, `layer ${layer.digest}: ${err.message}`, { digest: layer.digest, cause: err }) : err;
+  return new OcipushError('EINVALID', `layer ${layer.digest}: cannot read it as a tar archive: ${(err as Error).message}`, { digest: layer.digest, cause: err });
 }

@@ -4,6 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { createDecompressor, MIN_BLOCK_SIZE, sniffCompression, zstdAvailable } from '../../../src/layer/compress/index.js';
+import { decompressedLayer } from '../../../src/layer/compress/decompressor.js';
+import { Readable } from 'node:stream';
 import { requireTool } from '../../support/tools.js';
 import { chunked, compress, randomBytes, textBytes } from './support.js';
 
@@ -62,4 +64,32 @@ test('sniffCompression recognises gzip and zstd magic numbers', () => {
   assert.equal(sniffCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00])), 'zstd');
   assert.equal(sniffCompression(Buffer.from('ustar')), 'none');
   assert.equal(sniffCompression(Buffer.alloc(0)), 'none');
+});
+
+test('a layer is decompressed by what its bytes are, read in chunks of any size, a 0-byte one as an empty tar', async () => {
+  requireTool('zstd');
+  const tar = textBytes(100_000);
+  const read = async (body: Readable) => {
+    const { stream, compression } = await decompressedLayer(body);
+    const out: Buffer[] = [];
+    for await (const c of stream) out.push(c as Buffer);
+    return { bytes: Buffer.concat(out), compression };
+  };
+  const forms: [string, Buffer][] = [['none', tar], ['gzip', gzipSync(tar)], ['zstd', execFileSync('zstd', ['-q', '-c'], { input: tar })]];
+  for (const [compression, bytes] of forms) {
+    for (const size of [1, 3, 5000]) {
+      const got = await read(chunked(bytes, size));
+      assert.equal(got.compression, compression);
+      assert.ok(got.bytes.equals(tar), `${compression} in chunks of ${size}`);
+    }
+  }
+  // An async source that yields nothing, or an empty chunk (a 0-byte blob from a registry).
+  async function* none(chunks: Buffer[]) { for (const c of chunks) { await new Promise((r) => setImmediate(r)); yield c; } }
+  for (const chunks of [[], [Buffer.alloc(0)], [Buffer.from('ab')]]) {
+    const got = await read(Readable.from(none(chunks), { objectMode: false, highWaterMark: 1 }));
+    assert.equal(got.bytes.toString(), Buffer.concat(chunks).toString());
+  }
+  // A body that fails before its first bytes fails the read.
+  const failing = new Readable({ read() { this.destroy(new Error('connection reset')); } });
+  await assert.rejects(decompressedLayer(failing), /connection reset/);
 });
