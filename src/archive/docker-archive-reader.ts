@@ -2,6 +2,7 @@ import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { Digester, isDigest, sha256, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
+import { sniffCompression } from '../layer/compress/decompressor.js';
 import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { ArchiveBlobs } from './archive-storage.js';
@@ -103,9 +104,11 @@ export class DockerArchiveReader extends ArchiveBlobs {
 
   /** Docker media types (the archive is docker's format); gzip and zstd are told by their magic bytes. */
   private async layerMediaType(member: TarMember): Promise<string> {
-    const head = await readSmall(this.tar.read(member, 0, Math.min(member.size, 4) - 1), 4, member.path);
-    if (head[0] === 0x1f && head[1] === 0x8b) return MediaType.DockerLayerGzip;
-    if (head.readUInt32LE(0) === 0xfd2fb528) return MediaType.OciLayerZstd;
+    // A layer of fewer than 4 bytes is no gzip or zstd; one of 0 bytes is an empty tar (docker and podman load take it so).
+    const head = member.size === 0 ? Buffer.alloc(0) : await readSmall(this.tar.read(member, 0, Math.min(member.size, 4) - 1), 4, member.path);
+    const compression = sniffCompression(head);
+    if (compression === 'gzip') return MediaType.DockerLayerGzip;
+    if (compression === 'zstd') return MediaType.OciLayerZstd;
     return UNCOMPRESSED_LAYER;
   }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -122,6 +124,55 @@ describe('docker-archive: podman save (legacy layout) as a copy source', () => {
       const copied = skopeo(['inspect', '--config', '--raw', '--tls-verify=false', `docker://${registry.host}/reader/listed:1`]);
       assert.equal(copied, skopeo(['inspect', '--config', '--raw', `docker-archive:${multi}:${name}`]), name);
     }
+  });
+});
+
+/**
+ * An archive in the legacy docker save layout (`<id>/layer.tar` members, no manifest among them)
+ * of one image whose layers are `layers` as stored, each with the tar it holds.
+ */
+function legacyArchive(name: string, layers: { stored: Buffer; tar: Buffer }[]): string {
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const dir = join(tmp.path, name);
+  mkdirSync(dir);
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${sha(l.tar)}`) } }));
+  writeFileSync(join(dir, `${sha(config)}.json`), config);
+  const paths = layers.map((l, i) => {
+    mkdirSync(join(dir, `layer${i}`));
+    writeFileSync(join(dir, `layer${i}`, 'layer.tar'), l.stored);
+    return `layer${i}/layer.tar`;
+  });
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: [`localhost/${name}:1`], Layers: paths }]));
+  const file = join(tmp.path, `${name}.tar`);
+  run('tar', ['-C', dir, '-cf', file, '.']);
+  return file;
+}
+
+/** A tar of one file, as GNU tar writes it. */
+function tarOfFile(name: string, content: string): Buffer {
+  const dir = join(tmp.path, `tree-${name}`);
+  mkdirSync(dir);
+  writeFileSync(join(dir, name), content);
+  return execFileSync('tar', ['-C', dir, '-cf', '-', name]);
+}
+
+describe('docker-archive: layers of every shape docker and podman load take', () => {
+  it('a 0-byte layer (an empty tar) is read, as podman load reads it, not an internal error', async () => {
+    const files = tarOfFile('hello.txt', 'hello\n');
+    const archive = legacyArchive('empty-layer', [{ stored: files, tar: files }, { stored: Buffer.alloc(0), tar: Buffer.alloc(0) }]);
+    const loaded = podman(join(tmp.path, 'podman-empty-layer'));
+    try {
+      assert.match(loaded.run(['load', '-i', archive]), /Loaded image.*empty-layer:1/);
+    } finally {
+      loaded.cleanup();
+    }
+    const ref = `${registry.host}/reader/empty-layer:1`;
+    assertOk(await runCliAsync(['copy', '-q', `docker-archive:${archive}`, ref], { env }));
+    const manifest = JSON.parse((await skopeoRaw(ref)).bytes.toString()) as { layers: { digest: string; size: number }[] };
+    assert.deepEqual(manifest.layers[1], { mediaType: 'application/vnd.docker.image.rootfs.diff.tar', digest: `sha256:${createHash('sha256').update('').digest('hex')}`, size: 0 });
+    const fsTar = join(tmp.path, 'empty-layer-fs.tar');
+    assertOk(await runCliAsync(['rootfs', ref, '-o', fsTar, '-q'], { env }));
+    assert.deepEqual(run('tar', ['-tf', fsTar]).split('\n').filter(Boolean), ['hello.txt']);
   });
 });
 
