@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { Digester, isDigest, sha256, type Digest } from '../oci/digest.js';
-import { MediaType } from '../oci/media-types.js';
+import { layerCompression, layerMediaType, MediaType, type ImageFormat } from '../oci/media-types.js';
 import { sniffCompression } from '../layer/compress/decompressor.js';
 import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
@@ -79,16 +79,20 @@ export class DockerArchiveReader extends ArchiveBlobs {
       if (parsed.layers.length !== layers.length || parsed.layers.some((l, i) => l.digest !== layers[i]!.digest)) continue;
       return { mediaType: parsed.mediaType ?? MediaType.OciManifest, digest, size: bytes.length };
     }
+    // Docker's media types have no zstd: an image with a zstd layer is described in OCI's, as
+    // skopeo and podman push such an image, so that they and every other reader can read it.
+    const format: ImageFormat = layers.some((l) => layerCompression(l.mediaType) === 'zstd') ? 'oci' : 'docker';
+    const manifestType = format === 'oci' ? MediaType.OciManifest : MediaType.DockerManifest;
     const manifest: ImageManifest = {
       schemaVersion: 2,
-      mediaType: MediaType.DockerManifest,
-      config: { mediaType: MediaType.DockerConfig, digest: configDigest, size: configBytes.length },
-      layers,
+      mediaType: manifestType,
+      config: { mediaType: format === 'oci' ? MediaType.OciConfig : MediaType.DockerConfig, digest: configDigest, size: configBytes.length },
+      layers: layers.map((l) => ({ ...l, mediaType: layerMediaType(layerCompression(l.mediaType), format) })),
     };
     const bytes = encodeJson(manifest);
     const digest = sha256(bytes);
     this.addMade(digest, bytes);
-    return { mediaType: MediaType.DockerManifest, digest, size: bytes.length };
+    return { mediaType: manifestType, digest, size: bytes.length };
   }
 
   private async layerOf(path: string, diffId: Digest | undefined): Promise<Descriptor> {
@@ -102,14 +106,12 @@ export class DockerArchiveReader extends ArchiveBlobs {
     return { mediaType, digest, size: member.size };
   }
 
-  /** Docker media types (the archive is docker's format); gzip and zstd are told by their magic bytes. */
+  /** Docker media types (the archive is docker's format; zstd, which Docker has no name for, OCI's); the compression is told by the magic bytes. */
   private async layerMediaType(member: TarMember): Promise<string> {
-    // A layer of fewer than 4 bytes is no gzip or zstd; one of 0 bytes is an empty tar (docker and podman load take it so).
+    // A 0-byte layer is an empty tar (docker and podman load take it so).
     const head = member.size === 0 ? Buffer.alloc(0) : await readSmall(this.tar.read(member, 0, Math.min(member.size, 4) - 1), 4, member.path);
     const compression = sniffCompression(head);
-    if (compression === 'gzip') return MediaType.DockerLayerGzip;
-    if (compression === 'zstd') return MediaType.OciLayerZstd;
-    return UNCOMPRESSED_LAYER;
+    return compression === 'none' ? UNCOMPRESSED_LAYER : layerMediaType(compression, 'docker');
   }
 
   private need(path: string): TarMember {

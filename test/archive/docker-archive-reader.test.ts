@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, openSync, readSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, runCli, tempDir } from '../support/tools.js';
@@ -173,6 +174,28 @@ describe('docker-archive: layers of every shape docker and podman load take', ()
     const fsTar = join(tmp.path, 'empty-layer-fs.tar');
     assertOk(await runCliAsync(['rootfs', ref, '-o', fsTar, '-q'], { env }));
     assert.deepEqual(run('tar', ['-tf', fsTar]).split('\n').filter(Boolean), ['hello.txt']);
+  });
+
+  it('a zstd layer: the image is described in OCI media types, Docker\'s having no zstd, so skopeo and podman read it', async () => {
+    const lower = tarOfFile('lower.txt', 'lower\n');
+    const upper = tarOfFile('upper.txt', 'upper\n');
+    const zstd = execFileSync('zstd', ['-q', '-c'], { input: upper });
+    const archive = legacyArchive('zstd-layer', [{ stored: gzipSync(lower), tar: lower }, { stored: zstd, tar: upper }]);
+    const ref = `${registry.host}/reader/zstd-layer:1`;
+    assertOk(await runCliAsync(['copy', '-q', `docker-archive:${archive}`, ref], { env }));
+    const manifest = JSON.parse((await skopeoRaw(ref)).bytes.toString()) as { mediaType: string; config: { mediaType: string }; layers: { mediaType: string }[] };
+    assert.deepEqual([manifest.mediaType, manifest.config.mediaType, ...manifest.layers.map((l) => l.mediaType)], [
+      'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.config.v1+json',
+      'application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+zstd',
+    ]);
+    assert.match(skopeo(['inspect', '--tls-verify=false', `docker://${ref}`]), /"Layers"/);
+    const pulled = podman(join(tmp.path, 'podman-zstd-layer'));
+    try {
+      pulled.run(['pull', '-q', '--tls-verify=false', ref]);
+    } finally {
+      pulled.cleanup();
+    }
+    assertOk(await runCliAsync(['validate', '-q', ref], { env }));
   });
 });
 
