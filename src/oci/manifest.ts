@@ -119,10 +119,20 @@ export function isIndex(m: AnyManifest): m is ImageIndex {
   return isIndexMediaType(m.mediaType);
 }
 
+/**
+ * An image config, its `rootfs.diff_ids` a list. Go's encoding/json writes a list never filled as
+ * `null`: go-containerregistry's image of no layers (crane's `empty.Image`, a scratch image made
+ * with it) says `"rootfs": {"type": "layers", "diff_ids": null}`, which docker, podman and umoci
+ * read as no layers; so is it read here (the bytes stay as they are). A config without `rootfs`,
+ * which docker and umoci refuse, is refused.
+ */
 export function parseImageConfig(bytes: Uint8Array, where: string): ImageConfig {
   const value = parseJsonBytes(bytes, where) as ImageConfig;
-  if (!value || typeof value !== 'object' || !value.rootfs || !Array.isArray(value.rootfs.diff_ids)) {
-    throw new OcipushError('EINVALID', `${where}: image config has no rootfs.diff_ids`);
+  if (!value || typeof value !== 'object' || !value.rootfs || typeof value.rootfs !== 'object') {
+    throw new OcipushError('EINVALID', `${where}: image config has no rootfs`);
   }
+  const diffIds: unknown = value.rootfs.diff_ids;
+  if (diffIds === null || diffIds === undefined) return { ...value, rootfs: { ...value.rootfs, diff_ids: [] } };
+  if (!Array.isArray(diffIds)) throw new OcipushError('EINVALID', `${where}: image config's rootfs.diff_ids is not a list`);
   return value;
 }
