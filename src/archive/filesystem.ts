@@ -8,6 +8,7 @@ import { headerNumber, headerField } from '../layer/tar-fields.js';
 import { END_OF_ARCHIVE, encodedHeaderSize, padded, record, writeHeader, type TarHeader, type TarTypeFlag } from '../layer/tar-header.js';
 import { TYPE_FLAGS, type ContentSink, type ObservedEntry } from '../layer/tar.js';
 import type { ImageView } from '../image/view.js';
+import { formatPlatform } from '../oci/descriptor.js';
 
 export interface FilesystemSummary {
   /** Entries written. */
@@ -38,13 +39,16 @@ const OPAQUE = '.wh..wh..opq';
  * Headers are read and written as bytes by the build's own tar code, never decoded as text: a
  * name that is not UTF-8, a binary xattr such as `security.capability`, an id above 262143 or a
  * time after 2038 go out as the layer has them (owners, modes, times, pax records with xattrs).
+ * `name` (the image as the user named it) names a layer that cannot be read.
  */
-export async function writeFilesystem(image: ImageView, destination: Writable): Promise<FilesystemSummary> {
+export async function writeFilesystem(image: ImageView, destination: Writable, name?: string): Promise<FilesystemSummary> {
   const out = new Output(destination);
   const state = new Flattening(out);
+  // A layer that cannot be read is named with its image and platform, as validate names it.
+  const of = name === undefined ? '' : `${name} ${formatPlatform(image.platform)} `;
   for (let i = image.layers.length - 1; i >= 0; i--) {
     const layer = image.layers[i]!;
-    await state.layer(() => layer.open(), `layer ${layer.descriptor.digest}`);
+    await state.layer(() => layer.open(), `${of}layer ${layer.descriptor.digest}`);
   }
   state.finish();
   out.push(END_OF_ARCHIVE);

@@ -56,7 +56,7 @@ export async function flattenImages(storage: ReadOnlyStorage, root: Descriptor, 
     if (manifest.layers.length <= 1) return undefined;
     const image = await loadImage(storage, descriptor, { name, requireLayers: true });
     options.onImage?.(image.platform, image.layers.length);
-    const made = await layers.add(image);
+    const made = await layers.add(image, name);
     flattened.push({ platform: image.platform, layers: image.layers.length, ...made });
     const history: HistoryEntry = {
       ...(image.config.created ? { created: image.config.created } : {}),
@@ -84,7 +84,7 @@ class FlattenedLayers implements ReadOnlyStorage, BlobSourceProvider {
   constructor(private readonly options: FlattenOptions) {}
 
   /** Makes the image's layer once, to learn its digest, size and diff_id. */
-  async add(image: ImageView): Promise<{ layer: Descriptor; diffId: Digest; summary: FilesystemSummary }> {
+  async add(image: ImageView, name: string): Promise<{ layer: Descriptor; diffId: Digest; summary: FilesystemSummary }> {
     const compressor = this.compressor(true);
     const blob = new Digester();
     const written = compressor.writeTo(new Writable({
@@ -93,10 +93,10 @@ class FlattenedLayers implements ReadOnlyStorage, BlobSourceProvider {
         callback();
       },
     }));
-    const [summary] = await Promise.all([this.fill(image, compressor), written]);
+    const [summary] = await Promise.all([this.fill(image, name, compressor), written]);
     const compression = this.options.compression ?? 'gzip';
     const layer: Descriptor = { mediaType: layerMediaType(compression, image.format), digest: blob.digest(), size: blob.size };
-    this.sources.set(layer.digest, madeSource(() => this.make(image), layer, `the flattened layer ${layer.digest} of ${image.descriptor.digest}`));
+    this.sources.set(layer.digest, madeSource(() => this.make(image, name), layer, `the flattened layer ${layer.digest} of ${image.descriptor.digest}`));
     return { layer, diffId: compressor.inputDigest().digest, summary };
   }
 
@@ -114,16 +114,16 @@ class FlattenedLayers implements ReadOnlyStorage, BlobSourceProvider {
     return source;
   }
 
-  private make(image: ImageView): Readable {
+  private make(image: ImageView, name: string): Readable {
     const compressor = this.compressor(false);
-    this.fill(image, compressor).catch(() => {});
+    this.fill(image, name, compressor).catch(() => {});
     return compressor;
   }
 
   /** Writes the image's filesystem into the compressor; a failure on either side ends both. */
-  private async fill(image: ImageView, compressor: ReturnType<typeof createCompressor>): Promise<FilesystemSummary> {
+  private async fill(image: ImageView, name: string, compressor: ReturnType<typeof createCompressor>): Promise<FilesystemSummary> {
     try {
-      return await writeFilesystem(image, compressor);
+      return await writeFilesystem(image, compressor, name);
     } catch (err) {
       compressor.destroy(err as Error);
       throw err;

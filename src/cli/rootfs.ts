@@ -32,7 +32,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
       const [{ openFileSink, stdoutSink }, { writeFilesystem }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../archive/filesystem.js'), import('../errors.js')]);
       const sink = toStdout ? stdoutSink(process.stdout) : await openFileSink(argv.output!);
       try {
-        const summary = await writeFilesystem(image, sink.stream);
+        const summary = await writeFilesystem(image, sink.stream, source.name);
         await sink.commit();
         return { name: source.name, image, summary, path: sink.path };
       } catch (err) {

@@ -91,7 +91,7 @@ test('rootfs refuses a whiteout that names no entry (.wh., .wh.., .wh...), as co
       const out = join(tmp.path, `fs${name}.tar`);
       const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
       assert.equal(r.status, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`^ocipush: layer sha256:[0-9a-f]{64}: not a readable layer \\(invalid whiteout "etc/${name.replace(/\./g, '\\.')}": it names no entry of its directory\\)\\n$`));
+      assert.match(r.stderr, new RegExp(`^ocipush: oci:${layout.replace(/[.]/g, '\\.')}:t linux/amd64 layer sha256:[0-9a-f]{64}: not a readable layer \\(invalid whiteout "etc/${name.replace(/\./g, '\\.')}": it names no entry of its directory\\)\\n$`));
       assert.ok(!readdirSync(tmp.path).some((n) => n.startsWith(`fs${name}.tar`)), 'no tar, not even a temp file');
     }
   } finally {
@@ -122,6 +122,36 @@ test('rootfs keeps a time before 1970 that a GNU-format layer holds in base-256,
     mkdirSync(unpacked);
     run('tar', ['-xf', out, '-C', unpacked]);
     assert.equal(lstatSync(join(unpacked, 'old')).mtimeMs, -315619200_000);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('flatten of an index names the image and the platform whose layer cannot be read, and writes nothing', async () => {
+  requireTool('tar');
+  const tmp = await tempDir();
+  try {
+    const lower = join(tmp.path, 'lower');
+    mkdirSync(join(lower, 'etc'), { recursive: true });
+    writeFileSync(join(lower, 'etc', 'passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    const good = join(tmp.path, 'good');
+    mkdirSync(join(good, 'etc'), { recursive: true });
+    writeFileSync(join(good, 'etc', 'motd'), 'hi\n');
+    // A whiteout that names no entry: containerd refuses the layer, and so does ocipush.
+    const bad = join(tmp.path, 'bad');
+    mkdirSync(join(bad, 'etc'), { recursive: true });
+    writeFileSync(join(bad, 'etc', '.wh.'), '');
+    const badTar = join(tmp.path, 'bad.tar');
+    run('tar', ['-cf', badTar, '-C', bad, 'etc/.wh.']);
+    const layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', lower, good, '--platform', 'linux/amd64', '--layout', layout, '--tag', 'amd64', '-q']).status, 0);
+    assert.equal(runCli(['build', lower, badTar, '--platform', 'linux/arm64', '--layout', layout, '--tag', 'arm64', '-q']).status, 0);
+    assert.equal(runCli(['index', 'create', '--layout', layout, '--tag', 'app', 'amd64', 'arm64', '-q']).status, 0);
+    const before = readFileSync(join(layout, 'index.json'), 'utf8');
+    const r = runCli(['flatten', `oci:${layout}:app`, `oci:${layout}:flat`]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^ocipush: oci:${layout.replace(/[.]/g, '\\.')}:app linux/arm64 layer sha256:[0-9a-f]{64}: not a readable layer \\(invalid whiteout "etc/\\.wh\\.": it names no entry of its directory\\)$`));
+    assert.equal(readFileSync(join(layout, 'index.json'), 'utf8'), before, 'no name written');
   } finally {
     await tmp.cleanup();
   }

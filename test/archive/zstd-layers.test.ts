@@ -97,7 +97,7 @@ describe('an image with zstd layers (podman push --compression-format zstd)', ()
     const out = join(tmp.path, 'none.tar');
     const noTools = { ...env, PATH: join(tmp.path, 'no-such-bin') };
     assertOneLineError(await runCliAsync(['rootfs', zst, '-o', out], { env: noTools }),
-      /^ocipush: layer sha256:[0-9a-f]{64}: zstd-compressed data needs Node\.js >= 22\.15 or the `zstd` command to be read \(this is Node\.js v20\.[\d.]+, and no `zstd` command is installed\)$/);
+      /^ocipush: 127\.0\.0\.1:\d+\/zstd\/zstd:1 linux\/amd64 layer sha256:[0-9a-f]{64}: zstd-compressed data needs Node\.js >= 22\.15 or the `zstd` command to be read \(this is Node\.js v20\.[\d.]+, and no `zstd` command is installed\)$/);
     assert.equal(existsSync(out), false);
   });
 });
