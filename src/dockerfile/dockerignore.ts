@@ -224,8 +224,22 @@ function compilePattern(p: IgnorePattern, source: string): Compiled {
     } else if (ch === '?') {
       re += '[^/]';
       kind = 'regexp';
-    } else if ('.+()|{}$'.includes(ch)) {
+    } else if ('.+()$'.includes(ch)) {
+      // patternmatcher escapes only these: its table of bytes to escape (8 bytes indexed by
+      // b%8, bit b/8) cannot hold `|`, `{` and `}`, so they reach RE2 as regexp syntax.
       re += '\\' + ch;
+    } else if (ch === '{') {
+      const repeat = goRepeat(chars, idx);
+      if (repeat === undefined) re += '\\{';
+      else {
+        if (repeat.problem) problem ??= repeat.problem;
+        // RE2 lets an anchor repeat; JavaScript only a group.
+        if (re === '^') re = '(?:^)';
+        re += repeat.text;
+        idx = repeat.end;
+      }
+    } else if (ch === '}') {
+      re += '\\}';
     } else if (ch === '\\') {
       if (idx < chars.length) {
         const escaped = escapedForRegex(chars[idx++]!);
@@ -278,6 +292,34 @@ function compilePattern(p: IgnorePattern, source: string): Compiled {
       return { exclusion, match: (path) => compiledRegex.test(path) };
     }
   }
+}
+
+/**
+ * RE2's `{n}`, `{n,}` or `{n,m}` starting at `chars[start]` (just after the `{`), as Go's
+ * regexp/syntax parseRepeat reads it; undefined when it is not one (the `{` is then a literal
+ * character, as for `{js,ts}` or a number with a leading zero). `problem` is why RE2 refuses it
+ * (a count above 1000, or min above max).
+ */
+function goRepeat(chars: string[], start: number): { text: string; end: number; problem?: string } | undefined {
+  let i = start;
+  const number = (): number | undefined => {
+    const from = i;
+    while (i < chars.length && chars[i]! >= '0' && chars[i]! <= '9') i++;
+    if (i === from || (i - from > 1 && chars[from] === '0')) return undefined;
+    return Number(chars.slice(from, i).join(''));
+  };
+  const min = number();
+  if (min === undefined) return undefined;
+  let max: number | undefined = min;
+  if (chars[i] === ',') {
+    i++;
+    if (chars[i] === '}') max = undefined;
+    else if ((max = number()) === undefined) return undefined;
+  }
+  if (chars[i] !== '}') return undefined;
+  const text = chars.slice(start - 1, i + 1).join('');
+  const problem = min > 1000 || (max !== undefined && (max > 1000 || min > max)) ? `invalid repeat count ${text}` : undefined;
+  return { text, end: i + 1, ...(problem !== undefined && { problem }) };
 }
 
 const JS_SYNTAX = '^$\\.*+?()[]{}|/';

@@ -70,6 +70,26 @@ test('* and ? stay inside one path segment; [...] classes; escapes', () => {
   assert.deepEqual(excluded('f.(x)+\n', ['f.(x)+', 'fa(x)', 'f.xx']), ['f.(x)+']);
 });
 
+test('|, { and } reach the regexp as patternmatcher leaves them: an alternation and a repeat where the pattern has a wildcard', () => {
+  // patternmatcher's table of characters to escape drops these three (moby/patternmatcher's
+  // shouldEscape), so Go's regexp reads `^[^/]*\.log|[^/]*\.tmp$`: two alternatives, each anchored at one end.
+  const paths = ['a.log', 'a.log.bak', 'dir/x.tmp', 'x.txt', '*.log|*.tmp'];
+  assert.deepEqual(excluded('*.log|*.tmp\n', paths), ['a.log', 'a.log.bak', 'dir/x.tmp', '*.log|*.tmp']);
+  // Without a wildcard the pattern is an exact path: `|` is then a plain character.
+  assert.deepEqual(excluded('a|b\n', ['a', 'b', 'a|b']), ['a|b']);
+  // `{n}`, `{n,}`, `{n,m}` repeat what comes before; anything else is a literal brace.
+  assert.deepEqual(excluded('x?{2}\n', ['xa', 'xab', 'xabc']), ['xab']);
+  assert.deepEqual(excluded('x?{1,}\n', ['x', 'xa', 'xaaa']), ['xa', 'xaaa']);
+  assert.deepEqual(excluded('*.{js,ts}\n', ['a.js', 'a.{js,ts}']), ['a.{js,ts}']);
+  assert.deepEqual(excluded('x?{01}\n', ['xa', 'xa{01}']), ['xa{01}']);
+  assert.deepEqual(excluded('*}\n', ['a}', 'a']), ['a}']);
+  assert.deepEqual(excluded('{2}*\n', ['a', 'b/c']), ['a', 'b/c']);
+  // What RE2 refuses is BuildKit's syntax error when the pattern is first used.
+  for (const bad of ['a*{2}', 'x?{1001}', 'x?{3,2}']) {
+    assert.throws(() => createIgnoreMatcher([bad])('x'), (e: unknown) => isOcipushError(e) && e.code === 'EDOCKERFILE' && /syntax error in pattern/.test(e.message), bad);
+  }
+});
+
 test('** spans any number of directories', () => {
   const paths = ['main.go', 'pkg/a.go', 'pkg/sub/b.go', 'pkg/a.txt', 'node_modules/x', 'web/node_modules/y/z', 'docs/a/b/c.md', 'docs/c.md', 'README.md'];
   assert.deepEqual(excluded('**/*.go\n', paths), ['main.go', 'pkg/a.go', 'pkg/sub/b.go']);
