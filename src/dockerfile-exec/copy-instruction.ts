@@ -163,7 +163,7 @@ export class TreeWriter {
       if (state.spec.exclude?.(components, node.type === 'dir')) include = false;
     }
     const targetNode = this.at(target, slot);
-    if (include) this.createParents(state);
+    if (include) this.createParents(state, overwrite);
     if (node.type !== 'dir') {
       if (!include) return;
       if (targetNode?.type === 'dir') throw new CopyError(`cannot replace to directory ${target} with file`);
@@ -237,13 +237,18 @@ export class TreeWriter {
     return true;
   }
 
-  /** Delayed parents (--parents / --exclude): made, with their source's info, once something inside is copied. */
-  private createParents(state: CopyState): void {
+  /**
+   * Delayed parents (--parents / --exclude): made, with their source's info, once something
+   * inside is copied. One already in the destination takes its source's mode when the entry
+   * that brings it overwrites (every entry below the source: fsutil's createParentDirs passes
+   * the entry's overwriteTargetMetadata on), as a directory copied whole would.
+   */
+  private createParents(state: CopyState, overwrite: boolean): void {
     for (const p of state.parents) {
       if (p.copied) continue;
       const src = resolvePath(state.src, p.src, true);
       if (src.status !== 'found' || src.node.type !== 'dir') throw new CopyError(`${p.src} is not a directory`);
-      if (this.copyDirectoryOnly(p.dst, src.node, false)) {
+      if (this.copyDirectoryOnly(p.dst, src.node, overwrite)) {
         this.applyInfo(state.spec, src.node, this.tree.get(p.dst)!);
       }
       p.copied = true;
