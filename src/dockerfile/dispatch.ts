@@ -218,7 +218,9 @@ export class StageDispatcher {
     const heredocs = instruction.heredocs.map((h) => (h.expand ? { ...h, data: this.expand(h.data, instruction, true) } : h));
     const chown = optional(instruction.chown);
     const chmod = optional(instruction.chmod);
-    const exclude = instruction.exclude.map(x);
+    // --exclude is taken as written: BuildKit's Expand methods for COPY and ADD cover --chown,
+    // --chmod, ADD's --checksum, the sources and the destination, never ExcludePatterns.
+    const exclude = instruction.exclude;
     if (chmod !== undefined) {
       try {
         parseChmod(chmod);

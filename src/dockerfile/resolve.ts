@@ -13,13 +13,14 @@ import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } 
  * target needs.
  *
  * Which instructions expand variables (with the stage's ENV and ARG values at that point):
- *   ADD, COPY (sources, destination, --chown, --chmod, --exclude; ADD --checksum), ENV (keys and
+ *   ADD, COPY (sources, destination, --chown, --chmod; ADD --checksum), ENV (keys and
  *   values, all against the environment before the instruction), EXPOSE (expanded then split into
  *   words), LABEL (keys and values), STOPSIGNAL, USER, VOLUME, WORKDIR, and ARG default values.
  *   FROM's image and --platform expand with the global ARGs only (those before the first FROM,
  *   plus TARGETPLATFORM/TARGETOS/TARGETARCH/TARGETVARIANT, the BUILD* equivalents and TARGETSTAGE).
  * Not expanded: CMD, ENTRYPOINT, RUN, SHELL, HEALTHCHECK (a shell expands them when the container
- *   runs), MAINTAINER, ONBUILD (expanded in the child build), COPY --from (rejected at parse).
+ *   runs), MAINTAINER, ONBUILD (expanded in the child build), COPY --from (rejected at parse),
+ *   COPY/ADD --exclude (a pattern as written: `$` and quotes in it are plain characters).
  *
  * ARG scope: a global ARG is visible in FROM lines only; a stage sees an ARG after it declares
  * it (`ARG NAME` takes the global value, `ARG NAME=default` its default); `--build-arg` overrides

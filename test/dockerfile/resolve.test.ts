@@ -136,15 +136,20 @@ test('WORKDIR: relative paths join the previous one (or the base image\'s); abso
   assert.deepEqual(r.warnings.map((w) => [w.rule, w.line]), [['WorkdirRelativePath', 2]]);
 });
 
-test('COPY and ADD expand sources, destination, --chown, --chmod and --exclude', () => {
+test('COPY and ADD expand sources, destination, --chown and --chmod; --exclude is kept as written, as BuildKit does', () => {
   const r = resolve(
     'FROM scratch\nARG APP=web MODE=0640 OWNER=1000\nCOPY --chown=$OWNER:$OWNER --chmod=$MODE --exclude=$APP/*.md ${APP}/ "/srv/$APP-dir/"\nADD ["$APP.tar", "/opt/${APP}/"]\n',
   );
   const copy = find(r.target, 'COPY');
   assert.deepEqual(
     { sources: copy.sources, dest: copy.dest, chown: copy.chown, chmod: copy.chmod, exclude: copy.exclude },
-    { sources: ['web/'], dest: '/srv/web-dir/', chown: '1000:1000', chmod: '0640', exclude: ['web/*.md'] },
+    { sources: ['web/'], dest: '/srv/web-dir/', chown: '1000:1000', chmod: '0640', exclude: ['$APP/*.md'] },
   );
+  // (BuildKit's CopyCommand.Expand and AddCommand.Expand never touch ExcludePatterns: a quote
+  // in one is a plain character too, and nothing is reported as an undefined variable.)
+  const quoted = resolve('FROM scratch\nCOPY --exclude="it\'s" --exclude=${NOPE} . /x/\n');
+  assert.deepEqual(find(quoted.target, 'COPY').exclude, ["it's", '${NOPE}']);
+  assert.deepEqual(quoted.warnings, []);
   const add = find(r.target, 'ADD');
   assert.deepEqual([add.sources, add.dest], [['web.tar'], '/opt/web/']);
   // --from is never expanded; a quote in a JSON source is still processed like docker does.
