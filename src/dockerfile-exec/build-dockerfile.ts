@@ -47,6 +47,7 @@ import { planTarget } from './plan-target.js';
 import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
 import type { FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
+import { createdDirectoryMode, parseChmod } from '../dockerfile/chmod.js';
 
 /**
  * `ocipush build -f Dockerfile [CONTEXT]`: a Dockerfile built the way docker build (BuildKit)
@@ -62,7 +63,8 @@ import { isNumericSpec, parseUserSpec } from './users.js';
  *
  * Base images stay lazy: their layers are referenced, not downloaded, unless a step needs their
  * files: COPY --from a stage built on them, a non-root --chown or WORKDIR owner (which needs
- * their /etc/passwd and directories), or `readBase`. Without their files, a path the build
+ * their /etc/passwd and directories), an octal --chmod other than 0755 (which directories
+ * exist), or `readBase`. Without their files, a path the build
  * did not make itself is taken as absent from the base, except standard directories
  * (/usr/local/bin …); directories the build only passes through are not written.
  */
@@ -359,7 +361,9 @@ function baseImageConfig(config: ImageConfig | undefined): BaseImageConfig | und
 /**
  * The stages built FROM an image whose layers must be read, with the reason: everything when
  * asked to; a stage COPY --from reads files of; a non-root --chown or WORKDIR owner, which needs
- * the base's /etc/passwd and where its directories are (BuildKit only chowns what it creates).
+ * the base's /etc/passwd and where its directories are (BuildKit only chowns what it creates);
+ * an octal --chmod other than 0755, for the same reason (it is the mode of the directories the
+ * copy creates: taken as new, /etc would get it).
  * The need goes to the stage at the root of a FROM chain, since the others start from its tree.
  */
 function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>, all: boolean): Map<number, string> {
@@ -389,6 +393,11 @@ function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>
       }
       if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && instruction.chown !== undefined && !isRootSpec(instruction.chown)) {
         mark(stage.index, `--chown=${instruction.chown}`);
+      }
+      // An octal --chmod is also the mode of the directories the copy makes, and only of those:
+      // which of /etc, /etc/app, … the base has decides whether they keep their mode.
+      if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && instruction.chmod !== undefined && createdDirectoryMode(parseChmod(instruction.chmod)) !== 0o755) {
+        mark(stage.index, `--chmod=${instruction.chmod}`);
       }
       if (instruction.keyword === 'COPY' && instruction.fromStage !== undefined) {
         mark(instruction.fromStage, `COPY --from=${instruction.from}`);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { tempDir } from '../support/tools.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { runCli, tempDir } from '../support/tools.js';
 import { build, buildahBuild, unpackedTree, writeTree } from '../dockerfile-exec/support.js';
 
 /**
@@ -11,10 +12,12 @@ import { build, buildahBuild, unpackedTree, writeTree } from '../dockerfile-exec
  */
 
 let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry | undefined;
 before(async () => {
   tmp = await tempDir('ocipush-build-file-copy-');
 });
 after(async () => {
+  await registry?.stop();
   await tmp?.cleanup();
 });
 
@@ -26,10 +29,10 @@ function ours(context: string, args: string[] = []): Record<string, string> {
   return unpackedTree(layout, 't', join(tmp.path, `ours-bundle-${n}`));
 }
 
-function theirs(context: string): Record<string, string> {
+function theirs(context: string, args: string[] = []): Record<string, string> {
   const n = ++counter;
   const layout = join(tmp.path, `theirs-${n}`);
-  buildahBuild(tmp.path, context, layout, `t${n}`);
+  buildahBuild(tmp.path, context, layout, `t${n}`, args);
   return unpackedTree(layout, `t${n}`, join(tmp.path, `theirs-bundle-${n}`));
 }
 
@@ -93,5 +96,48 @@ describe('COPY --exclude takes its patterns as written', () => {
     });
     const tree = ours(context);
     assert.deepEqual(Object.keys(tree), ['/ctx/', '/ctx/Dockerfile', '/ctx/a.md', '/ctx/b.txt']);
+  });
+});
+
+describe('an octal --chmod onto a base image that is not read (lazy)', () => {
+  it('leaves the base\'s /etc and other directories as they are: the base is read to know them', async () => {
+    registry = await startRegistry();
+    // A base with /etc, /etc/nginx/conf.d and /usr/share/nginx/html, all 0755.
+    const rootfs = join(tmp.path, 'base-rootfs');
+    mkdirSync(join(rootfs, 'etc', 'nginx', 'conf.d'), { recursive: true });
+    mkdirSync(join(rootfs, 'usr', 'share', 'nginx', 'html'), { recursive: true });
+    writeFileSync(join(rootfs, 'etc', 'nginx', 'conf.d', 'default.conf'), 'default\n');
+    writeFileSync(join(rootfs, 'usr', 'share', 'nginx', 'html', 'index.html'), 'hi\n');
+    const layout = join(tmp.path, 'base-layout');
+    assert.equal(runCli(['build', rootfs, '--layout', layout, '--tag', 'base']).status, 0);
+    const base = `${registry.host}/base:1`;
+    assert.equal(runCli(['push', base, '--layout', layout, '--tag', 'base']).status, 0);
+
+    const context = join(tmp.path, 'chmod-on-base');
+    writeTree(context, {
+      'app.conf': 'conf\n',
+      Dockerfile: [
+        `FROM ${base}`,
+        'COPY --chmod=644 app.conf /etc/app.conf',
+        'COPY --chmod=600 app.conf /etc/nginx/conf.d/',
+        'COPY --chmod=0640 app.conf /usr/share/nginx/html/app.conf',
+        '',
+      ].join('\n'),
+    });
+    // The built image refers to the base's layer where it lives: through the registry to unpack it.
+    const built = join(tmp.path, 'chmod-on-base-layout');
+    build(context, built, ['--tag', 't']);
+    assert.equal(runCli(['push', `${registry.host}/built:1`, '--layout', built, '--tag', 't']).status, 0);
+    const pulled = join(tmp.path, 'chmod-on-base-pulled');
+    assert.equal(runCli(['pull', `${registry.host}/built:1`, '--layout', pulled, '--tag', 't']).status, 0);
+    const tree = unpackedTree(pulled, 't', join(tmp.path, 'chmod-on-base-bundle'));
+    // Taken as new, /etc and the others got the --chmod mode (/etc drw-r--r--: no process but
+    // root's could open a file under it). BuildKit makes only the directories that are missing.
+    for (const dir of ['/etc/', '/etc/nginx/', '/etc/nginx/conf.d/', '/usr/', '/usr/share/nginx/html/']) assert.equal(tree[dir], 'dir 0755 0:0', dir);
+    assert.equal(tree['/etc/app.conf'], 'file 0644 0:0 conf\n');
+    assert.equal(tree['/etc/nginx/conf.d/app.conf'], 'file 0600 0:0 conf\n');
+    assert.equal(tree['/etc/nginx/conf.d/default.conf'], 'file 0644 0:0 default\n');
+    // buildah, which reads the base, gives the same container files.
+    assert.deepEqual(tree, theirs(context, ['--tls-verify=false']));
   });
 });
