@@ -11,6 +11,7 @@ import {
   createIgnoreMatcher,
   hostPlatform,
   normalizeTarget,
+  normalizeWorkdir,
   parseDockerfile,
   parseDockerignore,
   resolveBaseImages,
@@ -44,8 +45,8 @@ import {
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { planTarget } from './plan-target.js';
-import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
-import type { FsTree } from './tree.js';
+import { destinationPath, isRemoteSource, remoteSourceMessage } from './stage-plan.js';
+import { cleanAbsolute, type FsTree } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
 import { createdDirectoryMode, parseChmod } from '../dockerfile/chmod.js';
 
@@ -64,7 +65,8 @@ import { createdDirectoryMode, parseChmod } from '../dockerfile/chmod.js';
  * Base images stay lazy: their layers are referenced, not downloaded, unless a step needs their
  * files: COPY --from a stage built on them, a non-root --chown or WORKDIR owner (which needs
  * their /etc/passwd and directories), an octal --chmod other than 0755 (which directories
- * exist), or `readBase`. Without their files, a path the build
+ * exist), a destination under /bin, /lib, … (often symlinks), or `readBase`. Without their
+ * files, a path the build
  * did not make itself is taken as absent from the base, except standard directories
  * (/usr/local/bin …); directories the build only passes through are not written.
  */
@@ -363,9 +365,19 @@ function baseImageConfig(config: ImageConfig | undefined): BaseImageConfig | und
  * asked to; a stage COPY --from reads files of; a non-root --chown or WORKDIR owner, which needs
  * the base's /etc/passwd and where its directories are (BuildKit only chowns what it creates);
  * an octal --chmod other than 0755, for the same reason (it is the mode of the directories the
- * copy creates: taken as new, /etc would get it).
+ * copy creates: taken as new, /etc would get it); a COPY or ADD into a directory that is often
+ * a symlink (OFTEN_SYMLINKS).
  * The need goes to the stage at the root of a FROM chain, since the others start from its tree.
  */
+/**
+ * Directories that are symlinks in most current images (usrmerge: /bin → usr/bin, /lib →
+ * usr/lib, …; /var/run → ../run). A lazy plan cannot see it, and would write bin/app under a
+ * bin/ of its own: a runtime that unpacks each layer into a directory of its own (Docker's
+ * overlay2, containers/storage's overlay) then makes /bin a real directory holding only app,
+ * hiding /bin/sh. BuildKit resolves the link and writes usr/bin/app.
+ */
+const OFTEN_SYMLINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/var/run', '/var/lock'];
+
 function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>, all: boolean): Map<number, string> {
   const byIndex = new Map(resolved.stages.map((s) => [s.index, s]));
   const rootOf = (index: number): number => {
@@ -386,8 +398,17 @@ function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>
     if (all) mark(stage.index, '--read-base');
     let user = stage.base.kind === 'image' ? bases.get(stage.index)?.config.config?.User ?? ''
       : stage.base.kind === 'stage' ? byIndex.get(stage.base.index)!.user : '';
+    let workdir = stage.base.kind === 'image' ? normalizeWorkdir('', bases.get(stage.index)?.config.config?.WorkingDir ?? '')
+      : stage.base.kind === 'stage' ? byIndex.get(stage.base.index)!.workingDir || '/' : '/';
     for (const instruction of stage.instructions) {
       if (instruction.keyword === 'USER') user = instruction.user;
+      if (instruction.keyword === 'WORKDIR') workdir = instruction.absolutePath;
+      // (--link without --chmod copies onto an empty filesystem, as BuildKit: a bin/ of its own.)
+      if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && !(instruction.link && instruction.chmod === undefined)) {
+        const dest = cleanAbsolute(destinationPath(instruction.dest, workdir));
+        const link = OFTEN_SYMLINKS.find((d) => dest === d || dest.startsWith(`${d}/`));
+        if (link) mark(stage.index, `${link} is a symlink in most images: ${instruction.keyword} to ${dest}`);
+      }
       if (instruction.keyword === 'WORKDIR' && instruction.absolutePath !== '/' && user !== '' && !isRootSpec(user)) {
         mark(stage.index, `WORKDIR ${instruction.absolutePath} is made for USER ${user}`);
       }

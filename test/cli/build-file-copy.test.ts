@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { runCli, tempDir } from '../support/tools.js';
-import { build, buildahBuild, unpackedTree, writeTree } from '../dockerfile-exec/support.js';
+import { build, buildahBuild, layerListing, unpackedTree, writeTree, type BuildJson } from '../dockerfile-exec/support.js';
 
 /**
  * `build -f` COPY rules read from BuildKit's file op (tonistiigi/fsutil `copy`), checked on the
@@ -99,19 +99,39 @@ describe('COPY --exclude takes its patterns as written', () => {
   });
 });
 
+/** `ocipush build DIR` of a rootfs, pushed to a real registry (docker-registry): a base for FROM. */
+async function baseInRegistry(name: string, fill: (rootfs: string) => void): Promise<string> {
+  registry ??= await startRegistry();
+  const rootfs = join(tmp.path, `${name}-rootfs`);
+  mkdirSync(rootfs);
+  fill(rootfs);
+  const layout = join(tmp.path, `${name}-layout`);
+  assert.equal(runCli(['build', rootfs, '--layout', layout, '--tag', 'base']).status, 0);
+  const ref = `${registry.host}/${name}:1`;
+  assert.equal(runCli(['push', ref, '--layout', layout, '--tag', 'base']).status, 0);
+  return ref;
+}
+
+/** The image build -f makes of `context` (lazily, by default), pushed and pulled, unpacked by umoci; and its JSON. */
+function oursOnBase(context: string, name: string): { tree: Record<string, string>; layout: string; built: BuildJson } {
+  // The image refers to the base's layers where they live: through the registry to unpack it.
+  const layout = join(tmp.path, `${name}-built`);
+  const built = build(context, layout, ['--tag', 't']);
+  assert.equal(runCli(['push', `${registry!.host}/${name}-built:1`, '--layout', layout, '--tag', 't']).status, 0);
+  const pulled = join(tmp.path, `${name}-pulled`);
+  assert.equal(runCli(['pull', `${registry!.host}/${name}-built:1`, '--layout', pulled, '--tag', 't']).status, 0);
+  return { tree: unpackedTree(pulled, 't', join(tmp.path, `${name}-bundle`)), layout, built };
+}
+
 describe('an octal --chmod onto a base image that is not read (lazy)', () => {
   it('leaves the base\'s /etc and other directories as they are: the base is read to know them', async () => {
-    registry = await startRegistry();
     // A base with /etc, /etc/nginx/conf.d and /usr/share/nginx/html, all 0755.
-    const rootfs = join(tmp.path, 'base-rootfs');
-    mkdirSync(join(rootfs, 'etc', 'nginx', 'conf.d'), { recursive: true });
-    mkdirSync(join(rootfs, 'usr', 'share', 'nginx', 'html'), { recursive: true });
-    writeFileSync(join(rootfs, 'etc', 'nginx', 'conf.d', 'default.conf'), 'default\n');
-    writeFileSync(join(rootfs, 'usr', 'share', 'nginx', 'html', 'index.html'), 'hi\n');
-    const layout = join(tmp.path, 'base-layout');
-    assert.equal(runCli(['build', rootfs, '--layout', layout, '--tag', 'base']).status, 0);
-    const base = `${registry.host}/base:1`;
-    assert.equal(runCli(['push', base, '--layout', layout, '--tag', 'base']).status, 0);
+    const base = await baseInRegistry('nginxish', (rootfs) => {
+      mkdirSync(join(rootfs, 'etc', 'nginx', 'conf.d'), { recursive: true });
+      mkdirSync(join(rootfs, 'usr', 'share', 'nginx', 'html'), { recursive: true });
+      writeFileSync(join(rootfs, 'etc', 'nginx', 'conf.d', 'default.conf'), 'default\n');
+      writeFileSync(join(rootfs, 'usr', 'share', 'nginx', 'html', 'index.html'), 'hi\n');
+    });
 
     const context = join(tmp.path, 'chmod-on-base');
     writeTree(context, {
@@ -124,13 +144,7 @@ describe('an octal --chmod onto a base image that is not read (lazy)', () => {
         '',
       ].join('\n'),
     });
-    // The built image refers to the base's layer where it lives: through the registry to unpack it.
-    const built = join(tmp.path, 'chmod-on-base-layout');
-    build(context, built, ['--tag', 't']);
-    assert.equal(runCli(['push', `${registry.host}/built:1`, '--layout', built, '--tag', 't']).status, 0);
-    const pulled = join(tmp.path, 'chmod-on-base-pulled');
-    assert.equal(runCli(['pull', `${registry.host}/built:1`, '--layout', pulled, '--tag', 't']).status, 0);
-    const tree = unpackedTree(pulled, 't', join(tmp.path, 'chmod-on-base-bundle'));
+    const { tree } = oursOnBase(context, 'chmod');
     // Taken as new, /etc and the others got the --chmod mode (/etc drw-r--r--: no process but
     // root's could open a file under it). BuildKit makes only the directories that are missing.
     for (const dir of ['/etc/', '/etc/nginx/', '/etc/nginx/conf.d/', '/usr/', '/usr/share/nginx/html/']) assert.equal(tree[dir], 'dir 0755 0:0', dir);
@@ -138,6 +152,37 @@ describe('an octal --chmod onto a base image that is not read (lazy)', () => {
     assert.equal(tree['/etc/nginx/conf.d/app.conf'], 'file 0600 0:0 conf\n');
     assert.equal(tree['/etc/nginx/conf.d/default.conf'], 'file 0644 0:0 default\n');
     // buildah, which reads the base, gives the same container files.
+    assert.deepEqual(tree, theirs(context, ['--tls-verify=false']));
+  });
+});
+
+describe('COPY into /bin, /lib, … of a base image where they are symlinks (usrmerge)', () => {
+  it('writes usr/bin/…, as BuildKit does, never a bin/ of its own that would hide the base\'s /usr/bin', async () => {
+    const base = await baseInRegistry('usrmerge', (rootfs) => {
+      mkdirSync(join(rootfs, 'usr', 'bin'), { recursive: true });
+      mkdirSync(join(rootfs, 'usr', 'lib'), { recursive: true });
+      writeFileSync(join(rootfs, 'usr', 'bin', 'sh'), 'sh\n');
+      symlinkSync('usr/bin', join(rootfs, 'bin'));
+      symlinkSync('usr/lib', join(rootfs, 'lib'));
+    });
+    const context = join(tmp.path, 'usrmerge');
+    writeTree(context, {
+      hello: 'hello\n',
+      Dockerfile: [`FROM ${base}`, 'COPY hello /bin/', 'COPY hello /lib/x/hello2', 'WORKDIR /bin', 'COPY hello ./hello3', ''].join('\n'),
+    });
+    const { tree, layout, built } = oursOnBase(context, 'usrmerge');
+    // Each layer holds the files under usr/: unpacked into a directory of its own (Docker's
+    // overlay2), a layer with bin/hello makes /bin a directory holding only hello.
+    const listings = built.layers.map((l) => layerListing(layout, l.digest).map((e) => e.split(' ').pop()));
+    assert.deepEqual(listings, [
+      ['usr/', 'usr/bin/', 'usr/bin/hello'],
+      ['usr/', 'usr/lib/', 'usr/lib/x/', 'usr/lib/x/hello2'],
+      [],
+      ['usr/', 'usr/bin/', 'usr/bin/hello3'],
+    ]);
+    assert.equal(tree['/bin'], 'link 0:0 -> usr/bin');
+    assert.equal(tree['/usr/bin/sh'], 'file 0644 0:0 sh\n');
+    assert.equal(tree['/usr/bin/hello3'], 'file 0644 0:0 hello\n');
     assert.deepEqual(tree, theirs(context, ['--tls-verify=false']));
   });
 });
