@@ -14,6 +14,7 @@ import { record } from '../layer/tar-header.js';
 import { diskPath, nameFromBytes } from './raw-names.js';
 import { S_IFMT, type NodeType } from './tree.js';
 import type { EntryAttributes } from '../layer/entry-attributes.js';
+import { expandSparse, sparseOf } from './sparse.js';
 
 /**
  * Tar archives read back: the layers of a base image (to know its files, or copy some out) and
@@ -119,8 +120,15 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
   // by whole headers, and an entry takes them only when they decode to what tar-stream read.
   // It also reads each entry's pax records as bytes (tar-stream decodes their values as UTF-8 too,
   // and a capability is binary): the file capability comes from there.
-  const exact: { name: Buffer; linkname: Buffer | undefined; xattrs: Buffer | undefined }[] = [];
-  let names: TarReader | undefined = new TarReader({ entry: (e, _block, pax) => void exact.push({ name: e.name, linkname: e.linkname, xattrs: capabilityRecord(pax) }), end: () => {} });
+  // It also gives each entry's type flag as written, and its GNU sparse records.
+  const exact: { name: Buffer; linkname: Buffer | undefined; xattrs: Buffer | undefined; typeflag: number; pax: Map<string, Buffer> | undefined }[] = [];
+  let names: TarReader | undefined = new TarReader({
+    entry: (e, block, pax) => {
+      exact.push({ name: e.name, linkname: e.linkname, xattrs: capabilityRecord(pax), typeflag: block?.[156] ?? 0, pax });
+      return undefined;
+    },
+    end: () => {},
+  });
   let failed: unknown;
   const feeding = (async () => {
     try {
@@ -142,28 +150,32 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
   try {
     for await (const entry of ex) {
       const h = entry.header;
-      const type = entryType(h.type);
       const bytes = exact.shift();
-      if (type === undefined) {
-        entry.resume();
-        index++;
-        continue;
+      const flag = bytes?.typeflag;
+      const sparse = flag === GNU_SPARSE ? undefined : sparseOf(bytes?.pax, `${where}: ${JSON.stringify(bytes ? nameFromBytes(bytes.name) : h.name)}`);
+      const type = sparse ? 'file' : entryType(h.type);
+      if (type === undefined || flag === GNU_SPARSE) {
+        // Go's archive/tar hands these on with their type (an old GNU sparse file `S`, a GNU
+        // dump dir `D`, a volume label `V`, …) and BuildKit's unpack refuses each: so does this.
+        const what = flag === undefined ? '' : ` (${flag === GNU_SPARSE ? "'S', an old GNU sparse file" : `'${String.fromCharCode(flag)}'`})`;
+        const hint = flag === GNU_SPARSE ? ': make the archive with tar --format=posix (it stays sparse) or without -S' : '';
+        throw new OcipushError('EUNSUPPORTED', `${where}: ${JSON.stringify(bytes ? nameFromBytes(bytes.name) : h.name)}: unhandled tar header type ${flag ?? '?'}${what}, which docker build refuses too${hint}`);
       }
       const e: ArchiveEntry = {
         index: index++,
-        name: bytes?.name.toString('utf8') === h.name ? nameFromBytes(bytes.name) : h.name,
+        name: sparse?.name ? nameFromBytes(sparse.name) : bytes?.name.toString('utf8') === h.name ? nameFromBytes(bytes.name) : h.name,
         type,
         mode: (h.mode ?? 0) & 0o7777 & ~S_IFMT,
         uid: h.uid ?? 0,
         gid: h.gid ?? 0,
         mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
-        size: type === 'file' ? h.size ?? 0 : 0,
+        size: sparse ? sparse.size : type === 'file' ? h.size ?? 0 : 0,
         ...(h.linkname ? { linkname: bytes?.linkname?.toString('utf8') === h.linkname ? nameFromBytes(bytes.linkname) : h.linkname } : {}),
         ...(h.devmajor !== undefined ? { devmajor: h.devmajor } : {}),
         ...(h.devminor !== undefined ? { devminor: h.devminor } : {}),
         ...(bytes?.xattrs ? { xattrs: bytes.xattrs } : {}),
       };
-      await onEntry(e, entry as AsyncIterable<Buffer>);
+      await onEntry(e, sparse ? expandSparse(entry as AsyncIterable<Buffer>, sparse, `${where}: ${JSON.stringify(e.name)}`) : entry as AsyncIterable<Buffer>);
       entry.resume();
     }
   } catch (err) {
@@ -177,6 +189,8 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
     throw new OcipushError('EREAD', `${where}: ${(failed as Error).message}`, { cause: failed });
   }
 }
+
+const GNU_SPARSE = 0x53; // 'S'
 
 function entryType(t: tar.Header['type'] | undefined): ArchiveEntry['type'] | undefined {
   switch (t) {
