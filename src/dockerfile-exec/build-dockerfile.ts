@@ -11,7 +11,6 @@ import {
   createIgnoreMatcher,
   hostPlatform,
   normalizeTarget,
-  normalizeWorkdir,
   parseDockerfile,
   parseDockerignore,
   resolveBaseImages,
@@ -45,10 +44,9 @@ import {
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { planTarget } from './plan-target.js';
-import { destinationPath, isRemoteSource, remoteSourceMessage } from './stage-plan.js';
-import { cleanAbsolute, type FsTree } from './tree.js';
-import { isNumericSpec, parseUserSpec } from './users.js';
-import { createdDirectoryMode, parseChmod } from '../dockerfile/chmod.js';
+import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
+import type { FsTree } from './tree.js';
+import { entersUnseenLink, treesNeeded } from './base-reads.js';
 
 /**
  * `ocipush build -f Dockerfile [CONTEXT]`: a Dockerfile built the way docker build (BuildKit)
@@ -203,6 +201,18 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         compression, ...(options.level !== undefined ? { level: options.level } : {}), ...(options.threads !== undefined ? { threads: options.threads } : {}),
         clampMtime: time.seconds, exclude: [],
       }),
+      async (planned) => {
+        // A lazy plan that writes below /bin, /lib, … of its base reads the base and plans again.
+        if (planned.root.kind !== 'image') return false;
+        const base = planned.root.base;
+        const lazy = [...baseTrees].filter(([, b]) => b.base.manifestDigest === base.manifestDigest && !b.tree);
+        const why = lazy.length > 0 ? entersUnseenLink(planned.layers) : undefined;
+        if (!why) return false;
+        if (!readReasons.has(base.manifestDigest)) readReasons.set(base.manifestDigest, why);
+        const tree = await sources.tree(base);
+        for (const [index, b] of lazy) baseTrees.set(index, { ...b, tree });
+        return true;
+      },
     );
     await lookUpBaseSbomSoon(final.root.kind === 'image' ? final.root.base : undefined, options);
     // A layer the cache holds needs none of its files: only the others' are taken out of archives.
@@ -358,72 +368,4 @@ function baseImageConfig(config: ImageConfig | undefined): BaseImageConfig | und
     ...(c.Shell ? { shell: c.Shell } : {}),
     ...(c.OnBuild ? { onBuild: c.OnBuild } : {}),
   };
-}
-
-/**
- * The stages built FROM an image whose layers must be read, with the reason: everything when
- * asked to; a stage COPY --from reads files of; a non-root --chown or WORKDIR owner, which needs
- * the base's /etc/passwd and where its directories are (BuildKit only chowns what it creates);
- * an octal --chmod other than 0755, for the same reason (it is the mode of the directories the
- * copy creates: taken as new, /etc would get it); a COPY or ADD into a directory that is often
- * a symlink (OFTEN_SYMLINKS).
- * The need goes to the stage at the root of a FROM chain, since the others start from its tree.
- */
-/**
- * Directories that are symlinks in most current images (usrmerge: /bin → usr/bin, /lib →
- * usr/lib, …; /var/run → ../run). A lazy plan cannot see it, and would write bin/app under a
- * bin/ of its own: a runtime that unpacks each layer into a directory of its own (Docker's
- * overlay2, containers/storage's overlay) then makes /bin a real directory holding only app,
- * hiding /bin/sh. BuildKit resolves the link and writes usr/bin/app.
- */
-const OFTEN_SYMLINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/var/run', '/var/lock'];
-
-function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>, all: boolean): Map<number, string> {
-  const byIndex = new Map(resolved.stages.map((s) => [s.index, s]));
-  const rootOf = (index: number): number => {
-    let s = byIndex.get(index)!;
-    while (s.base.kind === 'stage') s = byIndex.get(s.base.index)!;
-    return s.index;
-  };
-  const needs = new Map<number, string>();
-  const mark = (index: number, why: string) => {
-    const root = rootOf(index);
-    if (bases.has(root) && !needs.has(root)) needs.set(root, why);
-  };
-  const isRootSpec = (spec: string): boolean => {
-    const parsed = parseUserSpec(spec);
-    return isNumericSpec(parsed) && (parsed.user as { id: number }).id === 0 && (!parsed.group || (parsed.group as { id: number }).id === 0);
-  };
-  for (const stage of resolved.stages) {
-    if (all) mark(stage.index, '--read-base');
-    let user = stage.base.kind === 'image' ? bases.get(stage.index)?.config.config?.User ?? ''
-      : stage.base.kind === 'stage' ? byIndex.get(stage.base.index)!.user : '';
-    let workdir = stage.base.kind === 'image' ? normalizeWorkdir('', bases.get(stage.index)?.config.config?.WorkingDir ?? '')
-      : stage.base.kind === 'stage' ? byIndex.get(stage.base.index)!.workingDir || '/' : '/';
-    for (const instruction of stage.instructions) {
-      if (instruction.keyword === 'USER') user = instruction.user;
-      if (instruction.keyword === 'WORKDIR') workdir = instruction.absolutePath;
-      // (--link without --chmod copies onto an empty filesystem, as BuildKit: a bin/ of its own.)
-      if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && !(instruction.link && instruction.chmod === undefined)) {
-        const dest = cleanAbsolute(destinationPath(instruction.dest, workdir));
-        const link = OFTEN_SYMLINKS.find((d) => dest === d || dest.startsWith(`${d}/`));
-        if (link) mark(stage.index, `${link} is a symlink in most images: ${instruction.keyword} to ${dest}`);
-      }
-      if (instruction.keyword === 'WORKDIR' && instruction.absolutePath !== '/' && user !== '' && !isRootSpec(user)) {
-        mark(stage.index, `WORKDIR ${instruction.absolutePath} is made for USER ${user}`);
-      }
-      if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && instruction.chown !== undefined && !isRootSpec(instruction.chown)) {
-        mark(stage.index, `--chown=${instruction.chown}`);
-      }
-      // An octal --chmod is also the mode of the directories the copy makes, and only of those:
-      // which of /etc, /etc/app, … the base has decides whether they keep their mode.
-      if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && instruction.chmod !== undefined && createdDirectoryMode(parseChmod(instruction.chmod)) !== 0o755) {
-        mark(stage.index, `--chmod=${instruction.chmod}`);
-      }
-      if (instruction.keyword === 'COPY' && instruction.fromStage !== undefined) {
-        mark(instruction.fromStage, `COPY --from=${instruction.from}`);
-      }
-    }
-  }
-  return needs;
 }

@@ -85,6 +85,8 @@ interface Slot {
 /** Applies file steps to one stage tree and remembers what they touched. */
 export class TreeWriter {
   readonly touched = new Set<string>();
+  /** Whether an archive was unpacked (its entries go their own way through symlinks). */
+  unpacked = false;
 
   /** @param time The clamp time: new directories and directories that gain an entry get it. */
   constructor(readonly tree: FsTree, readonly time: number) {}
@@ -290,6 +292,7 @@ export class TreeWriter {
    * mtimes from the archive (--chmod does not apply). Devices and fifos are refused, as BuildKit does.
    */
   unpack(entries: readonly ArchiveEntry[], archive: ArchiveRef, describe: string, dest: string, chown?: Owner): void {
+    this.unpacked = true;
     const root = this.mkdirAll(dest, chown);
     const rootParts = splitPath(root);
     const tree = this.tree;

@@ -16,9 +16,17 @@ import { resolveWildcards } from './wildcards.js';
 export async function planTarget(
   inputs: Omit<PlanInputs, 'context' | 'archives'>, context: ContextView,
   lookUp: (layers: readonly PlannedLayer[], stats: StatTable) => Promise<{ key?: LayerKey; hit?: CachedLayer }[]>,
+  /** Looks at the plan; true when it read base layers into `inputs.bases` the plan must see (it is made again). */
+  rethink?: (planned: Pick<PlannedStage, 'layers' | 'root'>) => Promise<boolean>,
 ): Promise<{ final: Pick<PlannedStage, 'layers' | 'image' | 'root'>; cached: { key?: LayerKey; hit?: CachedLayer }[] }> {
   const archives = await indexArchives(inputs.resolved, context);
-  const { layers, image, root } = planStages({ ...inputs, context, archives }).get(inputs.resolved.target.index)!;
+  const plan = (warn: (message: string) => void) => planStages({ ...inputs, warn, context, archives }).get(inputs.resolved.target.index)!;
+  // The first plan's warnings wait: a plan made again would say them twice.
+  const held: string[] = [];
+  let planned = plan(rethink ? (m) => held.push(m) : inputs.warn);
+  if (rethink && (await rethink(planned))) planned = plan(inputs.warn);
+  else for (const m of held) inputs.warn(m);
+  const { layers, image, root } = planned;
   return { final: { layers, image, root }, cached: await lookUp(layers, context.stats) };
 }
 

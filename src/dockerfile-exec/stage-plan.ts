@@ -39,6 +39,10 @@ export interface PlannedLayer {
   /** Where in the Dockerfile (for progress lines). */
   line: number;
   entries: PlannedEntry[];
+  /** COPY --link (without --chmod): made on an empty filesystem, whatever the stage holds. */
+  linked?: boolean;
+  /** An ADD that unpacked an archive. */
+  unpacked?: boolean;
 }
 
 export interface PlannedStage {
@@ -158,7 +162,7 @@ function planStage(inputs: PlanInputs, stage: ResolvedStage, planned: Map<number
         }
         const entries = plannedEntries(writer);
         if (linked) applyPlanned(tree, entries);
-        layers.push({ createdBy: step!.createdBy, line: instruction.line, entries });
+        layers.push({ createdBy: step!.createdBy, line: instruction.line, entries, ...(linked && { linked }), ...(writer.unpacked && { unpacked: true }) });
         break;
       }
     }
