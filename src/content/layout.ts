@@ -20,7 +20,7 @@ import { imageEntries } from './layout-referrers.js';
 const LAYOUT_VERSION = '1.0.0';
 
 export interface OpenLayoutOptions {
-  /** Create the layout (and its directory) when it does not exist. */
+  /** Create the layout (and its directory) when it does not exist; a writer's session opens at once (see `open`). */
   create?: boolean;
   /** An ingest session already open on this directory (a build's): the layout writes through it and leaves closing it to its owner. */
   session?: IngestSession;
@@ -93,6 +93,9 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     if (typeof version !== 'string' || !version.startsWith('1.')) {
       throw new OcipushError('ELAYOUT', `${join(root, 'oci-layout')}: unsupported imageLayoutVersion ${JSON.stringify(version)}`, { path: root });
     }
+    // A destination (copy, pull) is a writer from the start: a blob it finds already here and
+    // skips (one no image names any more) is not swept by a gc running before its tag is written.
+    if (options.create) await layout.session();
     return layout;
   }
 
