@@ -1,14 +1,17 @@
-import { open, rename, rm, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { OcipushError, fromWriteError } from '../errors.js';
 import { tempNameFor } from '../content/atomic.js';
 import { trackTemp } from '../content/cleanup.js';
+import { DEFAULT_STALE_MS, keepAlive } from '../content/liveness.js';
+import { LEGACY_TEMP_MAX_AGE_MS } from '../content/layout-files.js';
 
 /**
  * Where an archive goes. A file is written under a hidden temp name beside the target and renamed
  * only once complete, so a failed or interrupted export never leaves half an archive under the
- * name a user (or a `docker load` in a script) will read.
+ * name a user (or a `docker load` in a script) will read. While it is written its mtime is kept
+ * fresh (a heartbeat), so the next write of the same file can tell one a killed process left.
  */
 export interface ArchiveSink {
   readonly stream: Writable;
@@ -27,6 +30,7 @@ export async function openFileSink(target: string): Promise<ArchiveSink> {
   // A device or fifo (/dev/null, a named pipe, /dev/stdout) is written in place: renaming a temp
   // file over it would replace the device node itself.
   if (existing && !existing.isFile()) return openSpecialFileSink(path);
+  await removeKilledTemps(path);
   const tmp = tempNameFor(path);
   const untrack = trackTemp(tmp);
   // Opening here, before any byte of the archive exists, reports an unwritable directory at once.
@@ -34,11 +38,13 @@ export async function openFileSink(target: string): Promise<ArchiveSink> {
     untrack();
     throw fromWriteError(err, path);
   });
+  const stopBeating = keepAlive(tmp);
   const stream = fh.createWriteStream({ highWaterMark: 1 << 20 });
   const closed = new Promise<void>((ok) => stream.once('close', ok));
   let done = false;
   const abort = async () => {
     done = true;
+    stopBeating();
     if (!stream.destroyed) stream.destroy();
     await closed;
     await rm(tmp, { force: true }).catch(() => {});
@@ -47,6 +53,7 @@ export async function openFileSink(target: string): Promise<ArchiveSink> {
   const commit = async () => {
     if (done) throw new OcipushError('EIO', `archive ${path} was already closed`);
     done = true;
+    stopBeating();
     try {
       await closed;
       const sync = await open(tmp, 'r+');
@@ -60,6 +67,36 @@ export async function openFileSink(target: string): Promise<ArchiveSink> {
     }
   };
   return { stream, path, commit, abort };
+}
+
+/**
+ * Removes the temp files of `path` (`.NAME.tmp-PID-HEX`) that writers killed with SIGKILL left
+ * (an OOM kill, a CI job's timeout): no heartbeat for the lock stale period, and their PID gone
+ * (or, a PID that means nothing here, another container's, no heartbeat for an hour). A Ctrl-C'd
+ * writer removes its own.
+ */
+async function removeKilledTemps(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.tmp-`;
+  const now = Date.now();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1] : undefined;
+    if (pid === undefined) continue;
+    const st = await lstat(join(dir, name)).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    const silent = now - st.mtimeMs;
+    if (silent > DEFAULT_STALE_MS && (silent > LEGACY_TEMP_MAX_AGE_MS || pidGone(Number(pid)))) await rm(join(dir, name), { force: true }).catch(() => {});
+  }
+}
+
+function pidGone(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 async function openSpecialFileSink(path: string): Promise<ArchiveSink> {

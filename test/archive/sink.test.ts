@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { killOnExit } from '../support/exit-cleanup.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { CLI, requireTool, run, tempDir } from '../support/tools.js';
+import { pseudoRandom } from '../assemble/support.js';
+import { assertOk, runCliAsync } from '../cli/registry-support.js';
+
+/**
+ * An archive is written under a temp name beside its file (`.out.tar.tmp-PID-HEX`) and renamed
+ * when whole. Ctrl-C removes it; a writer killed with SIGKILL (an OOM kill, a CI timeout) cannot,
+ * and the next write of the same file removes it, once it is silent and its PID gone.
+ */
+describe('an archive file a killed process was writing', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'data'), pseudoRandom(256 * 1024));
+    const layout = join(tmp.path, 'layout');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app']));
+    assertOk(await runCliAsync(['push', `${registry.host}/sink/app:1`, '--layout', layout, '--tag', 'app']));
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  const temps = (dir: string) => readdirSync(dir).filter((n) => n.startsWith('.out.tar.tmp-')).sort();
+
+  it('copy to docker-archive: SIGKILL mid-download leaves the temp file; the next copy to that file removes it', async () => {
+    const dir = join(tmp.path, 'out');
+    mkdirSync(dir);
+    const archive = join(dir, 'out.tar');
+    proxy.clearFaults();
+    proxy.clearRequests();
+    proxy.addFault({ method: 'GET', path: /\/blobs\/sha256:/, times: Infinity, fault: { kind: 'hold-response', until: /release-held/, timeoutMs: 600_000 } });
+    const child = spawn(process.execPath, [CLI, 'copy', `${proxy.host}/sink/app:1`, `docker-archive:${archive}`, '-q'], { stdio: 'ignore' });
+    const forget = killOnExit(child);
+    while (!proxy.requests().some((r) => r.method === 'GET' && r.path.includes('/blobs/sha256:'))) {
+      assert.equal(child.exitCode, null, 'the copy is still running');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    forget();
+    proxy.clearFaults();
+    await fetch(`${proxy.url}/release-held`).then((r) => r.arrayBuffer()).catch(() => {});
+    const [killed] = temps(dir);
+    assert.match(killed ?? '', new RegExp(`^\\.out\\.tar\\.tmp-${child.pid}-[0-9a-f]+$`), 'the killed copy left its temp file');
+
+    // Another writer's, as far as anyone here can tell: a live PID, or a silence shorter than 30 s.
+    const live = `.out.tar.tmp-${process.pid}-0123456789ab`;
+    writeFileSync(join(dir, live), 'another writer');
+    const aged = (name: string, seconds: number) => { const t = new Date(Date.now() - seconds * 1000); utimesSync(join(dir, name), t, t); };
+    aged(live, 120);
+    // Just heard from, however slow this machine is: its mtime a while ahead.
+    aged(killed!, -600);
+    assertOk(await runCliAsync(['copy', `${registry.host}/sink/app:1`, `docker-archive:${archive}`, '-q']));
+    assert.deepEqual(temps(dir), [killed, live].sort(), 'a temp file heard from within 30 s is not judged yet');
+
+    aged(killed!, 40);
+    assertOk(await runCliAsync(['copy', `${registry.host}/sink/app:1`, `docker-archive:${archive}`, '-q']));
+    assert.deepEqual(temps(dir), [live], 'the killed writer\'s temp file is gone; the live one stays');
+    requireTool('skopeo');
+    assert.equal(JSON.parse(run('skopeo', ['inspect', `docker-archive:${archive}`])).Layers.length, 1);
+  });
+});
