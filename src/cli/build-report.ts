@@ -60,6 +60,10 @@ export interface BuildPushes {
  */
 export async function reportBuild(out: Output, result: BuiltImage, extra: Record<string, unknown> = {}, pushes?: BuildPushes): Promise<void> {
   describeBuild(out, result);
+  // From here the image is in the layout: a signal no longer leaves the layout as it was.
+  const { onInterrupt } = await import('./output.js');
+  const built = `the image built is in ${result.layout} as ${result.tag} (${result.digest})`;
+  if (pushes) await onInterrupt(out, 'build', built);
   let signatures: SignedManifest[] | undefined;
   if (pushes?.signer && pushes.signInLayoutFor) {
     // Before the pushes, which then carry the signature as they carry any the layout holds.
@@ -76,6 +80,7 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
     for (const { text, reference } of pushes.to) {
       const repository = `${reference.registry}/${reference.repository}`;
       const signer = signedIn.has(repository) || signatures ? undefined : pushes.signer;
+      await onInterrupt(out, `push to ${(await import('../oci/reference.js')).formatReference(reference)}`, built);
       pushed.push(await pushLayoutImage({
         to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
         concurrency: pushes.concurrency, ...(signer ? { signer } : {}),

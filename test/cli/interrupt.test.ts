@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -102,6 +102,20 @@ describe('Ctrl-C and SIGTERM end build, push and pull with one line, the layout 
       assert.equal(r.status, signal === 'SIGINT' ? 130 : 143, r.stderr);
       assert.match(r.stderr, new RegExp(`interrupted by ${signal}; ${target} is left as it was\n$`));
       assert.equal(existsSync(target), false, `${args.join(' ')} left ${target}`);
+    }
+  });
+
+  it('build --push and build -f --push, stopped while pushing: the line says the image is in the layout, as it is', async () => {
+    const dockerfile = join(tmp.path, 'Dockerfile.push');
+    writeFileSync(dockerfile, 'FROM scratch\nCOPY rootfs/hello.txt /hello.txt\n');
+    for (const [args, signal] of [[['build', rootfs], 'SIGTERM'], [['build', '-f', dockerfile, tmp.path], 'SIGINT']] as const) {
+      const target = join(tmp.path, `pushed-${args.length}`);
+      const r = await interrupted([...args, '--layout', target, '--tag', 'v1', '--push', `${server.host}/app:bp`], server, signal);
+      assert.equal(r.status, signal === 'SIGINT' ? 130 : 143, r.stderr);
+      const index = JSON.parse(readFileSync(join(target, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+      assert.equal(index.manifests.length, 1, 'the build is done: its image is in the layout');
+      assert.equal(r.stderr.trimEnd().split('\n').at(-1), `ocipush: push to ${server.host}/app:bp interrupted by ${signal}; the image built is in ${target} as v1 (${index.manifests[0]!.digest})`);
+      assert.doesNotMatch(r.stderr, /left as it was/);
     }
   });
 
