@@ -279,6 +279,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
   /** Stores `content` under `desc.digest`, verified; a blob already present is not written again. */
   async push(desc: Pick<Descriptor, 'digest' | 'size'>, content: Readable): Promise<void> {
+    await this.session().catch((err: unknown) => { content.destroy(); throw err; }); // registered before it looks: gc spares a blob found here
     if (await this.exists(desc)) {
       content.resume();
       return;
@@ -318,8 +319,8 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   /** Stores JSON bytes (exactly these bytes) and returns their descriptor. */
   async putBytes(mediaType: string, bytes: Buffer, extra: Partial<Descriptor> = {}): Promise<Descriptor> {
     const desc: Descriptor = { mediaType, digest: sha256(bytes), size: bytes.length, ...extra };
+    const session = await this.session();
     if (!(await this.exists(desc))) {
-      const session = await this.session();
       await mkdir(join(this.root, 'blobs', digestAlgorithm(desc.digest)), { recursive: true }).catch(() => {});
       await writeFileAtomic(this.blobPath(desc.digest), bytes, session.dir);
     }

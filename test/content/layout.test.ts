@@ -130,3 +130,31 @@ test('a truncated blob is reported as corrupt with its size, not as missing', as
   await rm(layout.blobPath(layer.digest));
   await assert.rejects(new LazyBlobs(layout).ensure(layer), /is missing, and no registry is recorded to fetch it from$/);
 });
+
+test('a write that finds its blob already there (untagged) makes the layout a writer first: gc waits, the blob stays', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const { collectGarbage } = await import('../../src/content/gc.js');
+  const layerBytes = gzipSync(Buffer.alloc(1024));
+  const configJson = { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } };
+  // An image whose tag was deleted (as `delete oci:DIR:NAME` or `umoci rm` leave it): its blobs are garbage until gc.
+  const first = await OciLayout.open(dir.path, { create: true });
+  const layer = await first.putBytes(MediaType.OciLayerGzip, layerBytes);
+  const config = await first.putJson(MediaType.OciConfig, configJson);
+  await first.tag(await first.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] }), 'old');
+  assert.equal(await first.untag('old'), true);
+  await first.close();
+
+  // A verb writing an image over the same blobs (sign again, attach the same file, index create): both are found there.
+  const writer = await OciLayout.open(dir.path);
+  assert.deepEqual(await writer.putBytes(MediaType.OciLayerGzip, layerBytes), layer);
+  await writer.push(config, Readable.from([Buffer.from(JSON.stringify(configJson))]));
+  const gc = await OciLayout.open(dir.path);
+  await assert.rejects(collectGarbage(gc, { waitMs: 0 }), (err: unknown) => (err as OcipushError).code === 'ELOCKED');
+  await writer.tag(await writer.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer], annotations: { n: '2' } }), 'new');
+  await writer.close();
+  assert.equal((await collectGarbage(gc, { waitMs: 0 })).removed.length, 1, 'only the old manifest goes');
+  validateLayout(dir.path, 'new');
+  requireTool('umoci');
+  run('umoci', ['unpack', '--image', `${dir.path}:new`, join(dir.path, 'bundle')]);
+});
