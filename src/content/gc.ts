@@ -5,10 +5,10 @@ import { isDigest, type Digest } from '../oci/digest.js';
 import { assertDescriptor, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import { isIndex, type AnyManifest } from '../oci/manifest.js';
-import { listSessions, sweepLayout } from './ingest.js';
+import { listSessions, SESSION_STALE_MS, sweepLayout } from './ingest.js';
 import type { OciLayout } from './layout.js';
 import type { LockOptions } from './lock.js';
-import { describeOwner } from './liveness.js';
+import { describeOwner, judgedByPid } from './liveness.js';
 
 export interface GcOptions extends LockOptions {
   /** Report what would be removed; remove nothing. */
@@ -47,7 +47,10 @@ export async function collectGarbage(layout: OciLayout, options: GcOptions = {})
     }, options);
     if (!Array.isArray(result)) return result;
     if (Date.now() > deadline) {
-      throw new OcipushError('ELOCKED', `${layout.root}: another ocipush process (${describeOwner(result[0]!.owner)}) is writing into the layout; run gc when it has finished`, { path: layout.root });
+      const writer = result[0]!;
+      // One in another container (or host) cannot be looked up: say how its heartbeat is judged.
+      const heard = judgedByPid(writer.owner) ? '' : `, last heard from ${Math.max(0, Math.round(((options.now ?? Date.now)() - writer.mtimeMs) / 1000))} s ago; a writer silent for ${SESSION_STALE_MS / 60_000} minutes is judged gone, its files cleared`;
+      throw new OcipushError('ELOCKED', `${layout.root}: another ocipush process (${describeOwner(writer.owner)}${heard}) is writing into the layout; run gc when it has finished`, { path: layout.root });
     }
     await new Promise((r) => setTimeout(r, delay));
   }

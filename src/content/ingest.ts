@@ -81,6 +81,8 @@ export const SESSION_STALE_MS = 10 * 60_000;
 export interface SessionInfo {
   path: string;
   owner?: Owner;
+  /** The owner's last heartbeat (ms since the epoch). */
+  mtimeMs: number;
   gone: boolean;
 }
 
@@ -109,7 +111,7 @@ export async function listSessions(root: string, options: LivenessOptions = {}):
       if (!st) continue;
       mtimeMs = st.mtimeMs;
     }
-    sessions.push({ path, ...(owner ? { owner } : {}), gone: ownerGone(owner, mtimeMs, { ...options, staleMs: options.staleMs ?? SESSION_STALE_MS }) });
+    sessions.push({ path, ...(owner ? { owner } : {}), mtimeMs, gone: ownerGone(owner, mtimeMs, { ...options, staleMs: options.staleMs ?? SESSION_STALE_MS }) });
   }
   return sessions;
 }

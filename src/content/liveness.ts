@@ -88,7 +88,7 @@ export function parseOwner(text: string): Owner | undefined {
  */
 export function ownerGone(owner: Owner | undefined, mtimeMs: number, options: LivenessOptions = {}): boolean {
   const own = ownScope();
-  if (owner?.scope !== undefined && owner.scope === own.scope) {
+  if (judgedByPid(owner)) {
     if (owner.pid === process.pid) return owner.start !== undefined && own.start !== undefined && owner.start !== own.start;
     try {
       process.kill(owner.pid, 0);
@@ -101,6 +101,11 @@ export function ownerGone(owner: Owner | undefined, mtimeMs: number, options: Li
   }
   const now = (options.now ?? Date.now)();
   return now - mtimeMs > (options.staleMs ?? DEFAULT_STALE_MS);
+}
+
+/** Whether `owner` is judged by its PID (this PID namespace of this boot), not by its heartbeat alone. */
+export function judgedByPid(owner: Owner | undefined): owner is Owner {
+  return owner?.scope !== undefined && owner.scope === ownScope().scope;
 }
 
 /** `pid N on HOST` for messages. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
@@ -143,6 +143,37 @@ setInterval(() => {}, 1000);`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     const result = await collectGarbage(layout, { waitMs: 200 });
     assert.equal(result.leftovers.length, 1);
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.')), [], 'no session, no lock left');
+  });
+
+  it('a writer in another PID namespace (another container) is named with its heartbeat, and cleared once silent for 10 minutes', async (t) => {
+    if (spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status !== 0) return t.skip('unshare --pid needs root');
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const dir = join(tmp.path, 'layout');
+    await (await OciLayout.open(dir, { create: true })).close();
+    const layoutJs = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'layout.js')).href;
+    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '--input-type=module', '-e', `import { OciLayout } from '${layoutJs}';
+const layout = await OciLayout.open(process.argv.at(-1));
+await layout.session();
+process.stdout.write('open\\n');
+setInterval(() => {}, 1000);`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const forget = killOnExit(child);
+    t.after(() => { child.kill('SIGKILL'); forget(); });
+    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const { collectGarbage } = await import('../../src/content/gc.js');
+    const layout = await OciLayout.open(dir);
+    await assert.rejects(collectGarbage(layout, { waitMs: 0 }), (err: Error & { code?: string }) => err.code === 'ELOCKED'
+      && /another ocipush process \(pid 1 on [^,]+, last heard from \d+ s ago; a writer silent for 10 minutes is judged gone, its files cleared\) is writing into the layout/.test(err.message));
+    // Killed (SIGKILL: nothing of its own cleanup runs), its PID means nothing here: its session waits out the 10 minutes.
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    await assert.rejects(collectGarbage(layout, { waitMs: 0 }), (err: Error & { code?: string }) => err.code === 'ELOCKED');
+    const ingest = join(dir, '.ocipush', 'ingest');
+    const owner = join(ingest, readdirSync(ingest)[0]!, 'owner');
+    const silent = new Date(Date.now() - 11 * 60_000);
+    utimesSync(owner, silent, silent);
+    assert.equal((await collectGarbage(layout, { waitMs: 0 })).leftovers.length, 1);
+    assert.equal(existsSync(join(dir, '.ocipush')), false);
   });
 
   it('a build killed (SIGKILL) in the middle of a large layer leaves nothing that the next write does not clear', async (t) => {
