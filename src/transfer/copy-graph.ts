@@ -316,7 +316,15 @@ class GraphCopy {
     }
     // A storage that takes a stream (a layout): the source's fetch verifies, and resumes a broken
     // download itself where it can (the registry transport does).
-    await dst.push(desc, counting(await this.src.fetch(desc, this.io), onProgress), this.io);
+    const body = await this.src.fetch(desc, this.io);
+    try {
+      await dst.push(desc, counting(body, onProgress), this.io);
+    } catch (err) {
+      // A destination that failed before reading it all (an archive whose disk is full refuses the
+      // blobs after) leaves the source's file open until garbage collection: closed here.
+      body.destroy();
+      throw err;
+    }
     this.record(desc, kind, 'uploaded');
   }
 

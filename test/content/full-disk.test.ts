@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { ArchiveWriter } from '../../src/archive/archive-writer.js';
 import { OciLayout } from '../../src/content/layout.js';
+import { copyGraph } from '../../src/transfer/copy-graph.js';
 import { OcipushError } from '../../src/errors.js';
 import { sha256 } from '../../src/oci/digest.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -100,6 +102,24 @@ describe('a full or read-only disk', () => {
       assert.equal(r.stderr, `ocipush: cannot write ${out}: no space left on device\n`);
       assert.deepEqual(JSON.parse(r.stdout), { error: { code: 'EIO', message: `cannot write ${out}: no space left on device` } });
       assert.deepEqual(readdirSync(full).filter((n) => n.includes(transport)), [], 'no archive, no temp file');
+    }
+  });
+
+  it('a copy whose archive fills the disk closes the source\'s blob files (not left to garbage collection, which Node 24 warns of on stderr)', async (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const openInLayout = () => readdirSync('/proc/self/fd').map((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } })
+      .filter((target) => target.startsWith(image.layout));
+    const source = await OciLayout.open(image.layout);
+    t.after(() => source.close());
+    for (const format of ['oci-archive', 'docker-archive'] as const) {
+      const writer = await ArchiveWriter.create(join(full, `leak-${format}.tar`), format);
+      const err = await copyGraph(source, writer, image.manifest).then(() => undefined, (e: unknown) => e);
+      await writer.abort();
+      assert.match(String(err), /no space left on device/);
+      // Closing a file is asynchronous: waited for, up to a bound far above any close (a file left
+      // open stays open until garbage collection).
+      for (let waited = 0; openInLayout().length > 0 && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(openInLayout(), [], `${format}: no file of the source layout is still open`);
     }
   });
 
