@@ -20,7 +20,7 @@ export interface CommandSpec {
   name: string;
   describe: string;
   options: OptionSpec[];
-  positionals: { name: string; choices?: readonly (string | number)[] }[];
+  positionals: { name: string; choices?: readonly (string | number)[]; describe?: string }[];
 }
 
 /** Options every command takes: command.ts's, and the help and version yargs adds. */
@@ -65,7 +65,7 @@ export function describeCommand(cmd: CliCommand<any>): CommandSpec {
       }
       if (prop === 'positional') {
         return (name: string, o: YargsOption = {}) => {
-          spec.positionals.push({ name, ...(o.choices ? { choices: o.choices } : {}) });
+          spec.positionals.push({ name, ...(o.choices ? { choices: o.choices } : {}), ...(o.describe ? { describe: o.describe } : {}) });
           return recorder;
         };
       }
@@ -109,7 +109,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     if (!args.slice(0, commandIndex).every(isGlobalFlag)) return args;
     return await helpOrUnknown(args, commandIndex);
   }
-  const spec = describeCommand(await entry.load());
+  const cmd = await entry.load();
+  const spec = describeCommand(cmd);
   const options = [...GLOBAL_OPTIONS, ...spec.options];
   const byName = new Map<string, OptionSpec>();
   for (const o of options) {
@@ -132,14 +133,18 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     return undefined;
   };
   const out = args.slice(0, commandIndex + 1);
+  const positionals: string[] = [];
+  let help = false;
   for (let i = commandIndex + 1; i < args.length; i++) {
     const token = args[i]!;
     if (token === '--') {
       out.push(...args.slice(i));
+      positionals.push(...args.slice(i + 1));
       break;
     }
     if (!token.startsWith('-') || token === '-') {
       out.push(token);
+      positionals.push(token);
       continue;
     }
     const long = token.startsWith('--');
@@ -150,6 +155,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     const display = long ? `--${name}` : `-${name}`;
     const takesValue = option.type !== 'boolean' && option.type !== 'count';
     if (!takesValue) {
+      if (option.name === 'help' || option.name === 'version') help = true;
+      else if (!long && [...token.slice(1)].some((letter) => byName.get(letter)?.name === 'help')) help = true;
       // A bundle of short flags (-qh): every letter must be one.
       if (!long) {
         for (const letter of token.slice(2)) {
@@ -181,7 +188,31 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     // A repeatable option takes one value per use (yargs' greedy-arrays is off): the words after it are positionals.
     out.push(`--${option.name}=${value}`);
   }
+  if (!help) checkPositionals(cmd, spec, positionals);
   return out;
+}
+
+/**
+ * A required positional left out (`ocipush push`, `ocipush copy SRC`) is one line naming it, what
+ * it is and the command's form, rather than yargs' "Not enough non-option arguments: got 0"; an
+ * action that is none (`index make`) names the actions, rather than yargs' "Invalid values".
+ */
+function checkPositionals(cmd: CliCommand<any>, spec: CommandSpec, given: string[]): void {
+  const usage = [cmd.command].flat()[0]!;
+  const words = usage.split(' ').slice(1);
+  const positionalOf = (word: string) => spec.positionals.find((p) => p.name === /^[<[]([\w-]+)/.exec(word)?.[1]);
+  words.forEach((word, i) => {
+    const choices = positionalOf(word)?.choices;
+    if (choices && i < given.length && !choices.map(String).includes(given[i]!)) {
+      throw usageError(`${spec.name} ${quote(given[i]!)}: expected one of ${choices.join(', ')} (see ocipush ${spec.name} --help)`);
+    }
+  });
+  const required = words.filter((w) => w.startsWith('<'));
+  if (given.length >= required.length) return;
+  const word = required[given.length]!;
+  const positional = positionalOf(word);
+  const what = positional?.choices ? `one of ${positional.choices.join(', ')}` : positional?.describe;
+  throw usageError(`${spec.name}: missing ${word}${what ? ` (${what})` : ''}; usage: ocipush ${usage} (see ocipush ${spec.name} --help)`);
 }
 
 /**

@@ -52,7 +52,23 @@ describe('usage errors', () => {
   it('a value outside an option\'s choices is one line naming the valid ones', () => {
     assertOneLineError(runCli(['build', '--compression', 'lz4', '.']), /^ocipush: --compression "lz4": expected one of gzip, none, zstd$/, 2);
     assertOneLineError(runCli(['build', '--format', 'weird', '.']), /^ocipush: --format "weird": expected one of oci, docker$/, 2);
-    assertOneLineError(runCli(['index', 'make', '--tag', 'x']), /^ocipush: Invalid values: Argument: action, Given: "make", Choices: "create"/, 2);
+    assertOneLineError(runCli(['index', 'make', '--tag', 'x']), /^ocipush: index "make": expected one of create \(see ocipush index --help\)$/, 2);
+    assertOneLineError(runCli(['cache', 'rm', '127.0.0.1:9/c']), /^ocipush: cache "rm": expected one of ls, prune /, 2);
+  });
+
+  it('a command missing its arguments names what is missing and its form, not yargs\' "Not enough non-option arguments"', () => {
+    assertOneLineError(runCli(['push']), /^ocipush: push: missing <reference> \(Destination: \[docker:\/\/\]REGISTRY\/REPOSITORY\[:TAG\|@DIGEST\] \(the tag defaults to latest\)\); usage: ocipush push <reference> \[destination\] \(see ocipush push --help\)$/, 2);
+    assertOneLineError(runCli(['copy', 'oci:./x']), /^ocipush: copy: missing <destination> \(.*\); usage: ocipush copy <source> <destination> /, 2);
+    assertOneLineError(runCli(['tag', '127.0.0.1:9/a:1', '-q']), /^ocipush: tag: missing <tags\.\.> .*usage: ocipush tag <reference> <tags\.\.> /, 2);
+    assertOneLineError(runCli(['index']), /^ocipush: index: missing <action> \(one of create\); usage: ocipush index <action> \[images\.\.\] /, 2);
+    for (const verb of ['pull', 'inspect', 'copy', 'sign', 'verify', 'attach', 'artifact', 'cache', 'ls', 'catalog', 'login', 'delete', 'rootfs', 'validate']) {
+      const r = runCli([verb]);
+      assert.equal(r.status, 2, verb);
+      assert.match(r.stderr, new RegExp(`^ocipush: ${verb}: missing <[\\w.-]+>.*; usage: ocipush ${verb} .*\\(see ocipush ${verb} --help\\)\\n$`), verb);
+    }
+    // --help still answers without them.
+    assert.equal(runCli(['push', '--help']).status, 0);
+    assert.equal(runCli(['tag', '-qh']).status, 0);
   });
 
   it('a number option given something else names what was typed, not NaN', () => {
