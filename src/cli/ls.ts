@@ -75,7 +75,7 @@ export const catalogCommand: CliCommand<ListArgs> = {
     .option('page-size', pageSizeOption)),
   run: async (argv, out: Output) => {
     const registry = String(argv.registry).replace(/^docker:\/\//, '').replace(/\/+$/, '');
-    if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) throw usageError(`${argv.registry}: expected a registry host[:port]`);
+    if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) throw usageError(`${argv.registry}: expected a registry host[:port]${/^https?:\/\//i.test(registry) ? `, without ${registry.split(':')[0]!.toLowerCase()}:// (plain HTTP is --plain-http)` : ''}`);
     const pageSize = pageSizeOf(argv.pageSize);
     const { clientFromFlags } = await import('./registry-options.js');
     const { listCatalogPages } = await import('../registry/tags.js');

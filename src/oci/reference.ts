@@ -44,6 +44,11 @@ const REGISTRY_HOST = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9]
 export function parseReference(text: string): Reference {
   const fail = (why: string): never => { throw new OcipushError('EUSAGE', `invalid image reference "${text}": ${why}`); };
   if (!text) fail('empty');
+  // A URL pasted from a browser or a registry's docs: the scheme is no part of a reference.
+  const scheme = /^(https?):\/\//i.exec(text);
+  if (scheme) {
+    fail(`a reference has no ${scheme[1]!.toLowerCase()}://: write ${text.slice(scheme[0].length) || 'HOST/REPOSITORY[:TAG]'} (plain HTTP is --plain-http; localhost and 127.x need no flag)`);
+  }
   // ./app would read as the registry host "." (a path: the caller's layout or archive forms name those).
   if (/^\.{0,2}\//.test(text)) fail('a path, not a reference (a layout is named oci:DIR, an archive oci-archive:FILE or docker-archive:FILE)');
   let rest = text;

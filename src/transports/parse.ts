@@ -40,6 +40,7 @@ export function parseTransport(text: string): ImageLocation {
   if (other) {
     throw new OcipushError('EUSAGE', `${text}: the ${other}: transport is not supported (use REGISTRY/REPO[:TAG], docker://…, oci:DIR, oci-archive:FILE or docker-archive:FILE)`);
   }
+  if (/^https?:\/\//i.test(text)) return { transport: 'registry', reference: parseReference(text), text };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     throw new OcipushError('EUSAGE', `${text}: not an image reference (use REGISTRY/REPO[:TAG], docker://…, oci:DIR, oci-archive:FILE or docker-archive:FILE)`);
   }

@@ -104,6 +104,16 @@ describe('usage errors', () => {
     rmSync(layout, { recursive: true, force: true });
   });
 
+  it('a registry URL (http://, https://) is named as such, with the reference to write, by every verb', () => {
+    const fix = /a reference has no http:\/\/: write 127\.0\.0\.1:9\/app:1 \(plain HTTP is --plain-http; localhost and 127\.x need no flag\)$/;
+    for (const args of [['push', 'http://127.0.0.1:9/app:1'], ['pull', 'http://127.0.0.1:9/app:1'], ['inspect', 'http://127.0.0.1:9/app:1'],
+      ['copy', 'http://127.0.0.1:9/app:1', 'oci:/nonexistent/x'], ['build', '/nonexistent', '--push', 'http://127.0.0.1:9/app:1'],
+      ['index', 'create', '--tag', 'http://127.0.0.1:9/app:1', '127.0.0.1:9/a:1']]) {
+      assertOneLineError(runCli(args), fix, 2);
+    }
+    assertOneLineError(runCli(['catalog', 'http://127.0.0.1:9']), /^ocipush: http:\/\/127\.0\.0\.1:9: expected a registry host\[:port\], without http:\/\/ \(plain HTTP is --plain-http\)$/, 2);
+  });
+
   it('an option missing its value says so', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--layout']), /^ocipush: option --layout needs a value/, 2);
   });

@@ -24,6 +24,14 @@ test('refuses malformed references with a usage error naming the reference', () 
   }
 });
 
+test('a URL is refused with the reference it should have been, not as a repository named "/host/app"', () => {
+  assert.throws(() => parseReference('http://127.0.0.1:5000/app:1'), {
+    code: 'EUSAGE',
+    message: 'invalid image reference "http://127.0.0.1:5000/app:1": a reference has no http://: write 127.0.0.1:5000/app:1 (plain HTTP is --plain-http; localhost and 127.x need no flag)',
+  });
+  assert.throws(() => parseReference('HTTPS://ghcr.io/me/app'), /a reference has no https:\/\/: write ghcr\.io\/me\/app /);
+});
+
 test('formats and targets references', () => {
   const ref = parseReference(`localhost:5000/hello:0.1@${D}`);
   assert.equal(formatReference(ref), `localhost:5000/hello:0.1@${D}`);
