@@ -1,5 +1,5 @@
 import type { ArgumentsCamelCase } from 'yargs';
-import { isOcipushError, systemReason } from '../errors.js';
+import { isOcipushError, OcipushError, systemReason } from '../errors.js';
 import type { CliCommand } from './command.js';
 import { Output, onInterrupt, oneLine } from './output.js';
 import { redact } from '../redact.js';
@@ -26,8 +26,12 @@ export async function main(args: string[]): Promise<number> {
     // Every command ends on Ctrl-C or SIGTERM with its status, one line and (--json) the error
     // document; push, pull, build … say more of what they leave (onInterrupt replaces this).
     await onInterrupt(out, commandLabel(cmd, argv));
-    const code = await cmd.run(argv, out);
-    return typeof code === 'number' ? code : 0;
+    try {
+      const code = await cmd.run(argv, out);
+      return typeof code === 'number' ? code : 0;
+    } catch (err) {
+      throw await withDefaultLayoutHint(err, args);
+    }
   };
   try {
     const { fastInvocation } = await import('./fast-args.js');
@@ -42,6 +46,19 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     return reportFailure(err, out);
   }
+}
+
+/**
+ * `ocipush push REF` (or export, index create, gc) in a directory where nothing was built: the
+ * default layout is missing, and the line says how to make it or name another one.
+ */
+async function withDefaultLayoutHint(err: unknown, args: string[]): Promise<unknown> {
+  if (!isOcipushError(err) || err.code !== 'ELAYOUT' || !err.message.endsWith(': not an OCI image layout (no such directory)')) return err;
+  if (args.some((a) => a === '--layout' || a.startsWith('--layout='))) return err;
+  const [{ resolve }, { defaultLayoutDir }] = await Promise.all([import('node:path'), import('../defaults.js')]);
+  if (err.details.path !== resolve(defaultLayoutDir())) return err;
+  const writes = process.env.OCIPUSH_LAYOUT ? 'writes it: OCIPUSH_LAYOUT names it' : 'writes ./oci-layout';
+  return new OcipushError(err.code, `${err.message}; build an image first (ocipush build DIR ${writes}) or name the layout with --layout DIR`, err.details);
 }
 
 /** The exit status of a failed command, after its line on stderr and (--json) its error document on stdout. */

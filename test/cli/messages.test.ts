@@ -36,6 +36,21 @@ describe('what push, pull and export say', () => {
     assert.doesNotMatch(r.stderr, /^manifest .* already there$/m);
   });
 
+  it('push, export, index create and gc where nothing was built say to build first or name the layout', async () => {
+    const empty = join(tmp.path, 'nothing-built');
+    run('mkdir', ['-p', empty]);
+    const hint = (layout: string, writes: string) => new RegExp(`^ocipush: ${layout.replace(/[/.]/g, '\\$&')}: not an OCI image layout \\(no such directory\\); build an image first \\(ocipush build DIR ${writes}\\) or name the layout with --layout DIR$`);
+    const env = { OCIPUSH_LAYOUT: '' };
+    for (const args of [['push', `${registry.host}/msg/none:1`], ['export', 'app:1', '-o', 'x.tar'], ['index', 'create', '--tag', 'i', 'a', 'b'], ['gc']]) {
+      assertOneLineError(runCli(args, { cwd: empty, env }), hint(join(empty, 'oci-layout'), 'writes \\./oci-layout'), 1);
+    }
+    assertOneLineError(runCli(['push', `${registry.host}/msg/none:1`], { cwd: empty, env: { OCIPUSH_LAYOUT: join(empty, 'l') } }), hint(join(empty, 'l'), 'writes it: OCIPUSH_LAYOUT names it'), 1);
+    // A layout named on the command line is the user's own: the line stays as it was.
+    assertOneLineError(runCli(['push', `${registry.host}/msg/none:1`, '--layout', 'gone'], { cwd: empty, env }), /^ocipush: \S+\/gone: not an OCI image layout \(no such directory\)$/, 1);
+    assert.deepEqual(run('ls', ['-A', empty]), '', 'nothing written');
+    assert.equal(registry.accessLog().length, 0, 'no request made');
+  });
+
   it('pulling into a layout that holds the image already says it was tagged', async () => {
     const layout = join(tmp.path, 'pulled');
     assertOk(runCli(['pull', `${registry.host}/msg/app:1`, '--layout', layout]));
