@@ -45,7 +45,11 @@ export const pushCommand: CliCommand<PushArgs> = {
     const { stripTransport, layoutArgument } = await import('./registry-options.js');
     let destinationText = argv.reference;
     if (argv.destination !== undefined) {
-      const source = await layoutArgument(argv.reference, 'source');
+      const { looksLikeRegistryHost } = await import('../oci/reference.js');
+      const remote = argv.reference.startsWith('docker://') || (argv.reference.includes('/') && looksLikeRegistryHost(argv.reference.split('/')[0]!));
+      const source = await layoutArgument(argv.reference, 'source', remote
+        ? `an image in a registry is copied with: ocipush copy ${argv.reference} ${argv.destination}`
+        : `an image of the layout is named with --tag: ocipush push ${argv.destination} --tag ${argv.reference}`);
       if (source.name !== undefined && argv.tag !== undefined) throw usageError(`--tag ${argv.tag} and ${argv.reference}: name the image once`);
       argv.layout = source.dir;
       if (source.name !== undefined) argv.tag = source.name;

@@ -129,10 +129,15 @@ export function parseSize(text: string, flag: string): number {
  * directory that holds one (as `crane push DIR REF` takes it, and as copy reads it), where a
  * command takes a layout as an argument (`pull REF oci:DIR:NAME`, `push oci:DIR:NAME REF`).
  */
-export async function layoutArgument(text: string, role: string): Promise<{ dir: string; name?: string }> {
+export async function layoutArgument(text: string, role: string, nameHint?: string): Promise<{ dir: string; name?: string }> {
   const { parseLayoutTarget } = await import('../transports/layout-reference.js');
   const target = parseLayoutTarget(text);
-  if (!target) throw usageError(`${role} ${JSON.stringify(text)}: expected a layout as oci:DIR[:NAME] (or a directory holding one)`);
+  if (!target) {
+    // A destination is a directory a new layout may be made in; a source that is no path is more likely an image of the layout.
+    const path = /^\.{0,2}\//.test(text) || text === '.' || text === '..';
+    const hint = role === 'destination' ? `; a new layout is named oci:${text}` : nameHint && !path ? `; ${nameHint}` : '';
+    throw usageError(`${role} ${JSON.stringify(text)}: expected a layout as oci:DIR[:NAME] (or a directory holding one)${hint}`);
+  }
   return { dir: target.dir, ...(target.name !== undefined ? { name: target.name } : {}) };
 }
 

@@ -136,7 +136,7 @@ describe('what push, pull and export say', () => {
     assertOk(runCli(['pull', `docker://${registry.host}/msg/oci:1`, `oci:${target}:named`, '-q']));
     const index = JSON.parse((await import('node:fs')).readFileSync(join(target, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
     assert.deepEqual(index.manifests.map((m) => [m.digest, m.annotations?.['org.opencontainers.image.ref.name']]), [[image.manifest.digest, 'named']]);
-    assertOneLineError(runCli(['push', `${registry.host}/msg/a:1`, `${registry.host}/msg/b:1`]), /^ocipush: source ".*": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\)$/, 2);
+    assertOneLineError(runCli(['push', `${registry.host}/msg/a:1`, `${registry.host}/msg/b:1`]), /^ocipush: source ".*": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\); an image in a registry is copied with: ocipush copy \S+\/msg\/a:1 \S+\/msg\/b:1$/, 2);
     // A directory that holds a layout is one, as crane push DIR REF and copy DIR REF take it.
     const bare = runCli(['push', image.layout, `${registry.host}/msg/bare:1`, '--json']);
     assertOk(bare);

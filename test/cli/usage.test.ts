@@ -114,6 +114,13 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['catalog', 'http://127.0.0.1:9']), /^ocipush: http:\/\/127\.0\.0\.1:9: expected a registry host\[:port\], without http:\/\/ \(plain HTTP is --plain-http\)$/, 2);
   });
 
+  it('push IMAGE REF (a name of the layout first, as docker push takes it) says to name it with --tag; pull REF DIR says oci:DIR', () => {
+    assertOneLineError(runCli(['push', 'app:1', '127.0.0.1:9/app:1']), /^ocipush: source "app:1": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\); an image of the layout is named with --tag: ocipush push 127\.0\.0\.1:9\/app:1 --tag app:1$/, 2);
+    assertOneLineError(runCli(['pull', '127.0.0.1:9/app:1', '/nonexistent/pulled']), /^ocipush: destination "\/nonexistent\/pulled": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\); a new layout is named oci:\/nonexistent\/pulled$/, 2);
+    // A path is no image name: no --tag hint for it.
+    assertOneLineError(runCli(['push', './nonexistent', '127.0.0.1:9/app:1']), /^ocipush: source "\.\/nonexistent": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\)$/, 2);
+  });
+
   it('an option missing its value says so', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--layout']), /^ocipush: option --layout needs a value/, 2);
   });
