@@ -196,3 +196,30 @@ main().catch((err: unknown) => { console.error(isOcipushError(err) ? err.code : 
   }, null, 2));
   ok(sh(process.execPath, [TSC, '-p', cjs], cjs), 'tsc (CommonJS, node10 resolution, skipLibCheck false) of a script against the installed package');
 });
+
+test('every library example of docs/*.md that imports from the package type-checks against the packed package (strict, nodenext); the pure Dockerfile one runs', () => {
+  const dir = join(project, 'docs-examples');
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (const doc of ['push.md', 'base-images.md', 'dockerfile.md']) {
+    const text = readFileSync(join(REPO_ROOT, 'docs', doc), 'utf8');
+    // A block of declarations (`function parseDockerfile(…): …;`) is a reference, not a script: only those that import.
+    const blocks = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => /^import .* from 'ocipush';$/m.test(b));
+    assert.ok(blocks.length > 0, `docs/${doc} shows a library example`);
+    blocks.forEach((block, i) => {
+      const file = `${doc.replace('.md', '')}-${i}.ts`;
+      // Each example is its own module (top-level await, names of its own).
+      writeFileSync(join(dir, file), `${block}\nexport {};\n`);
+      files.push(file);
+    });
+  }
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023'],
+      types: ['node'], typeRoots: [join(REPO_ROOT, 'node_modules', '@types')], skipLibCheck: false, outDir: 'dist', rootDir: '.',
+    },
+    files,
+  }, null, 2));
+  ok(sh(process.execPath, [TSC, '-p', dir], dir), `tsc of the docs' library examples (${files.join(', ')}) against the installed package`);
+  ok(sh(process.execPath, [join('dist', 'dockerfile-0.js')], dir), 'the Dockerfile front end example');
+});
