@@ -30,7 +30,7 @@ export async function main(args: string[]): Promise<number> {
       const code = await cmd.run(argv, out);
       return typeof code === 'number' ? code : 0;
     } catch (err) {
-      throw await withDefaultLayoutHint(err, args);
+      throw await withHints(err, args, argv);
     }
   };
   try {
@@ -46,6 +46,35 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     return reportFailure(err, out);
   }
+}
+
+async function withHints(err: unknown, args: string[], argv: Record<string, unknown>): Promise<unknown> {
+  return await withDockerHubHint(await withDefaultLayoutHint(err, args), argv);
+}
+
+/**
+ * `ocipush push app` meant for a registry of one's own: a name without a registry host is Docker
+ * Hub's, as docker and crane read it. When Docker Hub cannot be reached or refuses, the line says
+ * which name was read so and how a registry is named.
+ */
+async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): Promise<unknown> {
+  if (!isOcipushError(err) || (err.code !== 'ENETWORK' && err.code !== 'EAUTH')) return err;
+  const { parseReference, DOCKER_HUB } = await import('../oci/reference.js');
+  for (const name of ['reference', 'destination', 'source', 'target', 'image', 'repository']) {
+    const text = argv[name];
+    // Docker Hub named in full was meant; a layout or an archive is no registry.
+    if (typeof text !== 'string' || /^(?:docker:\/\/)?(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//.test(text) || /^(?:oci|oci-archive|docker-archive):/.test(text)) continue;
+    let ref;
+    try {
+      ref = parseReference(text.replace(/^docker:\/\//, ''));
+    } catch {
+      continue;
+    }
+    if (ref.registry !== DOCKER_HUB) continue;
+    const short = ref.repository.replace(/^library\//, '');
+    return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; a registry of your own is named first: localhost:5000/${short}${ref.tag ? `:${ref.tag}` : ''})`, err.details);
+  }
+  return err;
 }
 
 /**

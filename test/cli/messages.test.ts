@@ -51,6 +51,17 @@ describe('what push, pull and export say', () => {
     assert.equal(registry.accessLog().length, 0, 'no request made');
   });
 
+  it('a name without a registry host that cannot reach Docker Hub says it was read as Docker Hub\'s, and how a registry is named', () => {
+    // Docker Hub made unreachable the same way everywhere: through a proxy on a closed port.
+    const env = { HTTPS_PROXY: 'http://127.0.0.1:9', https_proxy: '', NO_PROXY: '', no_proxy: '' };
+    const hub = (text: string, full: string, local: string) => new RegExp(`^ocipush: cannot reach proxy 127\\.0\\.0\\.1:9 \\(from HTTPS_PROXY\\): connection refused \\("${text}" is Docker Hub's ${full.replace(/\./g, '\\.')}; a registry of your own is named first: ${local.replace(/\./g, '\\.')}\\)$`);
+    assertOneLineError(runCli(['push', 'app', '--layout', image.layout, '--tag', 'v1'], { env }), hub('app', 'docker.io/library/app', 'localhost:5000/app'), 1);
+    assertOneLineError(runCli(['pull', 'team/app:1', '--layout', join(tmp.path, 'hub-pull')], { env }), hub('team/app:1', 'docker.io/team/app', 'localhost:5000/team/app:1'), 1);
+    assertOneLineError(runCli(['copy', `oci:${image.layout}:v1`, 'app:2'], { env }), hub('app:2', 'docker.io/library/app', 'localhost:5000/app:2'), 1);
+    // Docker Hub named in full was meant: the line stays as it was.
+    assertOneLineError(runCli(['push', 'docker.io/team/app:1', '--layout', image.layout, '--tag', 'v1'], { env }), /^ocipush: cannot reach proxy 127\.0\.0\.1:9 \(from HTTPS_PROXY\): connection refused$/, 1);
+  });
+
   it('pulling into a layout that holds the image already says it was tagged', async () => {
     const layout = join(tmp.path, 'pulled');
     assertOk(runCli(['pull', `${registry.host}/msg/app:1`, '--layout', layout]));
