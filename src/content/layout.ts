@@ -72,7 +72,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       marker = await readFile(join(root, 'oci-layout'), 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw code === 'ENOTDIR' && !options.create ? new OcipushError('ELAYOUT', `${root}: a file, not an OCI image layout directory (an OCI archive is oci-archive:FILE)`, { path: root }) : fromSystemError(err, join(root, 'oci-layout'), 'cannot read');
+      if (code !== 'ENOENT') throw await (await import('./layout-errors.js')).markerReadError(err, root, options.create === true);
     }
     if (marker === undefined) {
       if (!options.create) {
