@@ -21,10 +21,31 @@ export function isBareTag(refName: string): boolean {
 export function repoTagForEntry(entry: Descriptor, repository?: string): string | undefined {
   const refName = entry.annotations?.[Annotation.RefName];
   const containerdName = entry.annotations?.[Annotation.ContainerdImageName];
-  if (refName !== undefined && !isBareTag(refName)) return normaliseRepoTag(refName, `image name "${refName}"`);
+  if (refName !== undefined && !isBareTag(refName)) return withLowercaseHint(refName, () => normaliseRepoTag(refName, `image name "${refName}"`));
   if (refName !== undefined && repository !== undefined) return normaliseRepoTag(`${repository}:${refName}`, `--repository ${repository} with tag "${refName}"`);
   if (containerdName !== undefined) return normaliseRepoTag(containerdName, `image name "${containerdName}"`);
   return undefined;
+}
+
+/**
+ * A layout name with capitals in its repository (`build --tag Hello:1`: the image-layout spec
+ * allows it) is no docker name; the line says which name docker and podman would take.
+ */
+function withLowercaseHint(name: string, repoTag: () => string): string {
+  try {
+    return repoTag();
+  } catch (err) {
+    const colon = name.lastIndexOf(':');
+    const split = colon > name.lastIndexOf('/') ? colon : name.length;
+    const lower = name.slice(0, split).toLowerCase() + name.slice(split);
+    if (lower === name || !(err instanceof OcipushError)) throw err;
+    try {
+      normaliseRepoTag(lower, lower);
+    } catch {
+      throw err;
+    }
+    throw new OcipushError(err.code, `${err.message}; docker and podman take lowercase repositories: name it in the archive, ${name}=${lower}`, err.details);
+  }
 }
 
 /**

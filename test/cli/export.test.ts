@@ -40,3 +40,20 @@ describe('export: an image chosen by digest', () => {
     }
   });
 });
+
+describe('export: a layout name with capitals in its repository', () => {
+  it('is refused in one line that gives the lowercase name to write, which podman load then takes', () => {
+    const p = podman(join(tmp.path, 'podman-upper'));
+    try {
+      assert.equal(runCli(['build', join(tmp.path, 'rootfs'), '--layout', layout, '--tag', 'Hello:V1', '-q']).status, 0);
+      const out = join(tmp.path, 'upper.tar');
+      const r = runCli(['export', '--layout', layout, 'Hello:V1', '-o', out]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /^ocipush: image name "Hello:V1": .*; docker and podman take lowercase repositories: name it in the archive, Hello:V1=hello:V1\n$/);
+      assert.equal(runCli(['export', '--layout', layout, 'Hello:V1=hello:V1', '-o', out, '-q']).status, 0);
+      assert.match(p.run(['load', '-i', out]), /Loaded image: localhost\/hello:V1\n/);
+    } finally {
+      p.cleanup();
+    }
+  });
+});
