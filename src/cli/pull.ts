@@ -27,9 +27,13 @@ export const pullCommand: CliCommand<PullArgs> = {
     .example('$0 pull docker://localhost:5000/hello:0.1 oci:./pulled:hello', 'the same, named hello in the layout')),
   run: async (argv, out: Output) => {
     const { parseReference, formatReference } = await import('../oci/reference.js');
-    const { stripTransport, layoutArgument } = await import('./registry-options.js');
+    const { stripTransport, layoutArgument, looksLikeRegistryReference } = await import('./registry-options.js');
     if (argv.destination !== undefined) {
-      const target = await layoutArgument(argv.destination, 'destination');
+      // The two swapped (the layout first, as push takes them), or a directory for a new layout.
+      const swapped = await looksLikeRegistryReference(argv.destination) && !(await looksLikeRegistryReference(argv.reference));
+      const target = await layoutArgument(argv.destination, 'destination', swapped
+        ? `the registry comes first, as skopeo copy takes them: ocipush pull ${argv.destination} ${argv.reference.startsWith('oci:') ? '' : 'oci:'}${argv.reference}`
+        : `a new layout is named oci:${argv.destination}`);
       if (target.name !== undefined && argv.tag !== undefined) throw usageError(`--tag ${argv.tag} and ${argv.destination}: name the image once`);
       argv.layout = target.dir;
       if (target.name !== undefined) argv.tag = target.name;

@@ -42,14 +42,17 @@ export const pushCommand: CliCommand<PushArgs> = {
     .example('$0 push ghcr.io/me/app:1.2 --also-tag latest -u me --password-stdin < token', 'two tags, credentials on stdin')),
   run: async (argv, out: Output) => {
     const { parseReference, formatReference, isValidTag } = await import('../oci/reference.js');
-    const { stripTransport, layoutArgument } = await import('./registry-options.js');
+    const { stripTransport, layoutArgument, looksLikeRegistryReference } = await import('./registry-options.js');
     let destinationText = argv.reference;
     if (argv.destination !== undefined) {
-      const { looksLikeRegistryHost } = await import('../oci/reference.js');
-      const remote = argv.reference.startsWith('docker://') || (argv.reference.includes('/') && looksLikeRegistryHost(argv.reference.split('/')[0]!));
-      const source = await layoutArgument(argv.reference, 'source', remote
-        ? `an image in a registry is copied with: ocipush copy ${argv.reference} ${argv.destination}`
-        : `an image of the layout is named with --tag: ocipush push ${argv.destination} --tag ${argv.reference}`);
+      // The two swapped; a registry image to copy; a name of the layout, as docker push takes it; a path.
+      const remote = await looksLikeRegistryReference(argv.reference);
+      const hint = remote && !(await looksLikeRegistryReference(argv.destination))
+        ? `the layout comes first, as skopeo copy takes them: ocipush push ${argv.destination.startsWith('oci:') ? '' : 'oci:'}${argv.destination} ${argv.reference}`
+        : remote ? `an image in a registry is copied with: ocipush copy ${argv.reference} ${argv.destination}`
+          : /^\.{0,2}\/|^\.\.?$/.test(argv.reference) ? undefined
+            : `an image of the layout is named with --tag: ocipush push ${argv.destination} --tag ${argv.reference}`;
+      const source = await layoutArgument(argv.reference, 'source', hint);
       if (source.name !== undefined && argv.tag !== undefined) throw usageError(`--tag ${argv.tag} and ${argv.reference}: name the image once`);
       argv.layout = source.dir;
       if (source.name !== undefined) argv.tag = source.name;

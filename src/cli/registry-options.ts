@@ -129,16 +129,19 @@ export function parseSize(text: string, flag: string): number {
  * directory that holds one (as `crane push DIR REF` takes it, and as copy reads it), where a
  * command takes a layout as an argument (`pull REF oci:DIR:NAME`, `push oci:DIR:NAME REF`).
  */
-export async function layoutArgument(text: string, role: string, nameHint?: string): Promise<{ dir: string; name?: string }> {
+export async function layoutArgument(text: string, role: string, hint?: string): Promise<{ dir: string; name?: string }> {
   const { parseLayoutTarget } = await import('../transports/layout-reference.js');
   const target = parseLayoutTarget(text);
-  if (!target) {
-    // A destination is a directory a new layout may be made in; a source that is no path is more likely an image of the layout.
-    const path = /^\.{0,2}\//.test(text) || text === '.' || text === '..';
-    const hint = role === 'destination' ? `; a new layout is named oci:${text}` : nameHint && !path ? `; ${nameHint}` : '';
-    throw usageError(`${role} ${JSON.stringify(text)}: expected a layout as oci:DIR[:NAME] (or a directory holding one)${hint}`);
-  }
+  if (!target) throw usageError(`${role} ${JSON.stringify(text)}: expected a layout as oci:DIR[:NAME] (or a directory holding one)${hint ? `; ${hint}` : ''}`);
   return { dir: target.dir, ...(target.name !== undefined ? { name: target.name } : {}) };
+}
+
+/** `docker://…`, `host.tld/…`, `host:port/…`: written as a registry reference, not as a layout. */
+export async function looksLikeRegistryReference(text: string): Promise<boolean> {
+  const { looksLikeRegistryHost } = await import('../oci/reference.js');
+  const slash = text.indexOf('/');
+  if (/^\.{0,2}\//.test(text) || text.startsWith('oci:')) return false;
+  return text.startsWith('docker://') || (slash > 0 && looksLikeRegistryHost(text.slice(0, slash)));
 }
 
 export type Side = 'src' | 'dest';

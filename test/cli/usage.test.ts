@@ -121,6 +121,15 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['push', './nonexistent', '127.0.0.1:9/app:1']), /^ocipush: source "\.\/nonexistent": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\)$/, 2);
   });
 
+  it('push and pull with the layout and the registry swapped say which comes first, in the form to run', () => {
+    assertOneLineError(runCli(['push', '127.0.0.1:9/app:1', 'oci:./build:app']), /; the layout comes first, as skopeo copy takes them: ocipush push oci:\.\/build:app 127\.0\.0\.1:9\/app:1$/, 2);
+    assertOneLineError(runCli(['push', 'docker://127.0.0.1:9/app:1', './build']), /; the layout comes first, as skopeo copy takes them: ocipush push oci:\.\/build docker:\/\/127\.0\.0\.1:9\/app:1$/, 2);
+    assertOneLineError(runCli(['pull', './pulled', '127.0.0.1:9/app:1']), /^ocipush: destination "127\.0\.0\.1:9\/app:1": .*; the registry comes first, as skopeo copy takes them: ocipush pull 127\.0\.0\.1:9\/app:1 oci:\.\/pulled$/, 2);
+    assertOneLineError(runCli(['pull', 'oci:/nonexistent/p:x', '127.0.0.1:9/app:1']), /; the registry comes first, as skopeo copy takes them: ocipush pull 127\.0\.0\.1:9\/app:1 oci:\/nonexistent\/p:x$/, 2);
+    // Two registries: push copies nothing between them; copy does.
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /; an image in a registry is copied with: ocipush copy 127\.0\.0\.1:9\/a:1 127\.0\.0\.1:9\/b:1$/, 2);
+  });
+
   it('an option missing its value says so', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--layout']), /^ocipush: option --layout needs a value/, 2);
   });
