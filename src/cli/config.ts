@@ -13,7 +13,9 @@ export const configCommand: CliCommand<ConfigArgs> = {
   describe: 'Print an image\'s config exactly as stored',
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: IMAGE_FORMS })
-    .option('platform', { type: 'string', describe: 'For an index, this os/arch[/variant] (default: this machine\'s, as docker picks it)' })),
+    .option('platform', { type: 'string', describe: 'For an index, this os/arch[/variant] (default: this machine\'s, as docker picks it)' })
+    .example('$0 config localhost:5000/app:1 | jq .config.Env', 'the environment the image runs with')
+    .example('$0 config oci:build:app --platform linux/arm64', 'one platform\'s config, from a layout')),
   run: async (argv, _out: Output) => {
     const { platformFlag, withSource, manifestFor, hostPlatform } = await import('./read-source.js');
     const { isIndex, parseManifest } = await import('../oci/manifest.js');

@@ -82,7 +82,9 @@ export const loginCommand: CliCommand<LoginArgs> = {
 export const logoutCommand: CliCommand<{ registry: string }> = {
   command: 'logout <registry>',
   describe: 'Remove the credential stored for a registry (config.json or its credential helper)',
-  builder: (y: Argv) => y.positional('registry', { type: 'string', describe: 'REGISTRY host[:port], or host[:port]/NAMESPACE' }),
+  builder: (y: Argv) => y.positional('registry', { type: 'string', describe: 'REGISTRY host[:port], or host[:port]/NAMESPACE' })
+    .example('$0 logout ghcr.io', 'the login for the registry (its credential helper\'s, or config.json\'s)')
+    .example('$0 logout quay.io/team-a', 'the login for that namespace alone'),
   run: async (argv, out: Output) => {
     const { registry, namespace, key } = loginTarget(argv.registry);
     const { eraseCredentials } = await import('../registry/credentials/store.js');

@@ -72,7 +72,9 @@ export const catalogCommand: CliCommand<ListArgs> = {
   describe: 'List the repositories of a registry, one a line',
   builder: (y: Argv) => registryFlags(y
     .positional('registry', { type: 'string', describe: 'REGISTRY host[:port]' })
-    .option('page-size', pageSizeOption)),
+    .option('page-size', pageSizeOption)
+    .example('$0 catalog localhost:5000', 'every repository, following the registry\'s pages')
+    .example('$0 catalog ghcr.io --json', 'a JSON array of names')),
   run: async (argv, out: Output) => {
     const registry = String(argv.registry).replace(/^docker:\/\//, '').replace(/\/+$/, '');
     if (!/^[a-zA-Z0-9.-]+(:[0-9]+)?$|^\[[0-9a-fA-F:]+\](:[0-9]+)?$/.test(registry)) throw usageError(`${argv.registry}: expected a registry host[:port]${/^https?:\/\//i.test(registry) ? `, without ${registry.split(':')[0]!.toLowerCase()}:// (plain HTTP is --plain-http)` : ''}`);

@@ -13,7 +13,9 @@ export const manifestCommand: CliCommand<ManifestArgs> = {
   describe: 'Print a manifest exactly as stored (the bytes its digest is of)',
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: IMAGE_FORMS })
-    .option('platform', { type: 'string', describe: 'For an index, print this os/arch[/variant]\'s manifest' })),
+    .option('platform', { type: 'string', describe: 'For an index, print this os/arch[/variant]\'s manifest' })
+    .example('$0 manifest localhost:5000/app:1 | jq .', 'the manifest (or index) as the registry stores it')
+    .example('$0 manifest localhost:5000/app:1 --platform linux/arm64', 'one platform\'s manifest of an index')),
   run: async (argv, _out: Output) => {
     const { platformFlag, withSource, manifestFor, registryManifestBytes } = await import('./read-source.js');
     const platform = await platformFlag(argv.platform);
