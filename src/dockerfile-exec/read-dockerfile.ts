@@ -2,6 +2,7 @@ import { constants, open } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Socket } from 'node:net';
+import { join } from 'node:path';
 import { OcipushError, fromSystemError } from '../errors.js';
 
 /**
@@ -14,6 +15,12 @@ import { OcipushError, fromSystemError } from '../errors.js';
 export async function readDockerfileText(path: string, filename: string): Promise<string> {
   const st = await stat(path).catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
   if (st.isFile()) return readFile(path, 'utf8').catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
+  if (st.isDirectory()) {
+    // `build -f .`: -f names the file, the positional argument the context.
+    const inside = (await stat(join(path, 'Dockerfile')).catch(() => undefined))?.isFile();
+    const hint = inside ? `-f names the Dockerfile: ocipush build -f ${join(filename, 'Dockerfile')} ${filename}` : '-f names the Dockerfile, the argument after the flags the context';
+    throw new OcipushError('EUSAGE', `cannot read Dockerfile ${filename}: a directory (${hint})`, { path });
+  }
   if (!st.isFIFO() && !st.isSocket()) {
     throw new OcipushError('EUSAGE', `cannot read Dockerfile ${filename}: not a regular file or a pipe`, { path });
   }

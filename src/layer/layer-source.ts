@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { OcipushError, fromSystemError, systemReason } from '../errors.js';
 import type { Compression } from '../oci/media-types.js';
 import { createDecompressor, zstdAvailable } from './codec.js';
@@ -49,7 +50,10 @@ export async function inspectSource(arg: string): Promise<LayerSource> {
     }
   }
   if (!isTarHeader(block)) {
-    return fail(compression === 'none' ? 'neither a directory nor a tar file' : `a ${compression} file that does not hold a tar archive`);
+    // `ocipush build Dockerfile`: the Dockerfile given as a rootfs rather than with -f.
+    const dockerfile = compression === 'none' && /^(?:docker|container)file(?:\..*)?$|\.(?:docker|container)file$/i.test(basename(arg));
+    const hint = dockerfile ? `; a Dockerfile is built with -f: ocipush build -f ${arg} ${dirname(arg)}` : '';
+    return fail(compression === 'none' ? `neither a directory nor a tar file${hint}` : `a ${compression} file that does not hold a tar archive`);
   }
   return { kind: 'tar', path, compression };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readlinkSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readlinkSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -70,9 +70,27 @@ describe('the Dockerfile and the context build -f reads', () => {
   });
 
   it('a Dockerfile that is neither a file nor a pipe is refused in one line', () => {
-    const r = runCli(['build', '-f', tmp.path, tmp.path, '--layout', join(tmp.path, 'never')]);
+    const r = runCli(['build', '-f', '/dev/null', tmp.path, '--layout', join(tmp.path, 'never')]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /^ocipush: cannot read Dockerfile .*: not a regular file or a pipe\n$/);
+    assert.match(r.stderr, /^ocipush: cannot read Dockerfile \/dev\/null: not a regular file or a pipe\n$/);
+  });
+
+  it('-f naming the context directory, or the Dockerfile given as a rootfs, says how to write it', () => {
+    const project = join(tmp.path, 'mixed-up');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(join(project, 'Dockerfile'), 'FROM scratch\n');
+    const never = join(tmp.path, 'never');
+    let r = runCli(['build', '-f', '.', '--layout', never], { cwd: project });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'ocipush: cannot read Dockerfile .: a directory (-f names the Dockerfile: ocipush build -f Dockerfile .)\n');
+    r = runCli(['build', '-f', tmp.path, '--layout', never]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^ocipush: cannot read Dockerfile .*: a directory \(-f names the Dockerfile, the argument after the flags the context\)\n$/);
+    r = runCli(['build', 'mixed-up/Dockerfile', '--layout', never], { cwd: tmp.path });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'ocipush: rootfs mixed-up/Dockerfile: neither a directory nor a tar file; a Dockerfile is built with -f: ocipush build -f mixed-up/Dockerfile mixed-up\n');
+    // The line's advice builds.
+    assert.equal(runCli(['build', '-f', 'mixed-up/Dockerfile', 'mixed-up', '--layout', never, '-q'], { cwd: tmp.path }).status, 0);
   });
 
   it('a symlinked context is followed, as docker build does: the same image as from the directory', () => {
