@@ -151,7 +151,14 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     const eq = token.indexOf('=');
     const name = long ? token.slice(2, eq < 0 ? undefined : eq) : token[1]!;
     const option = long ? lookupLong(name) : byName.get(name);
-    if (!option) throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
+    if (!option) {
+      // docker login's -p / --password: a secret on the command line lands in the shell's history and ps.
+      const stdin = byName.get(`${long ? name : 'password'}-stdin`);
+      if (stdin && (name === 'p' || name.endsWith('password'))) {
+        throw usageError(`${long ? `--${name}` : '-p'}: a password is never taken as an argument (it would show in ps and the shell's history); pipe it to --${stdin.name}: echo "$TOKEN" | ocipush ${spec.name} … --${stdin.name}`);
+      }
+      throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
+    }
     const display = long ? `--${name}` : `-${name}`;
     const takesValue = option.type !== 'boolean' && option.type !== 'count';
     if (!takesValue) {

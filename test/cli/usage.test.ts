@@ -130,6 +130,16 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /; an image in a registry is copied with: ocipush copy 127\.0\.0\.1:9\/a:1 127\.0\.0\.1:9\/b:1$/, 2);
   });
 
+  it('docker login\'s -p / --password is refused with the --password-stdin line to use instead, the secret never echoed', () => {
+    const r = runCli(['login', '127.0.0.1:9', '-u', 'me', '-p', 's3cret-value']);
+    assertOneLineError(r, /^ocipush: -p: a password is never taken as an argument \(it would show in ps and the shell's history\); pipe it to --password-stdin: echo "\$TOKEN" \| ocipush login … --password-stdin$/, 2);
+    assert.doesNotMatch(r.stderr + r.stdout, /s3cret-value/);
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--password=s3cret-value']), /^ocipush: --password: a password is never taken as an argument .*pipe it to --password-stdin: echo "\$TOKEN" \| ocipush push … --password-stdin$/, 2);
+    assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--dest-password', 's3cret-value']), /^ocipush: --dest-password: .*pipe it to --dest-password-stdin: /, 2);
+    // A command that takes no password keeps the plain line.
+    assertOneLineError(runCli(['gc', '-p', 'x']), /^ocipush: unknown option -p for gc /, 2);
+  });
+
   it('an option missing its value says so', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--layout']), /^ocipush: option --layout needs a value/, 2);
   });
