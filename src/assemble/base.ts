@@ -73,7 +73,10 @@ export async function resolveBaseImage(reference: string, options: ResolveBaseOp
     throw new OcipushError('EUSAGE', `base image ${reference}: a base comes from a registry or a layout (oci:DIR[:tag]), not a ${location.transport}`);
   }
   const where = `base image ${reference}`;
-  const opened = await openLocation(location, { connect: options.connect ?? defaultConnect });
+  // `build --base app:1` with no such tag: "base image …: manifest not found", not a bare "…: manifest not found".
+  const opened = await openLocation(location, { connect: options.connect ?? defaultConnect }).catch((err: unknown) => {
+    throw err instanceof OcipushError && err.code === 'ENOTFOUND' && !err.message.startsWith('base image') ? new OcipushError(err.code, `base image ${err.message}`, err.details) : err;
+  });
   try {
     const image = await loadImage(opened.storage, opened.root, {
       name: where, requirePlatform: true, requireLayers: true, ...(wanted ? { platform: wanted } : {}),

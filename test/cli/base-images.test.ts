@@ -333,6 +333,16 @@ describe('ocipush build --base against docker-registry', () => {
     assert.equal(r.status, 0);
   });
 
+  it('a base that is not there is named as the base, from --base and from a Dockerfile\'s FROM', () => {
+    const target = join(tmp.path, 'missing-base');
+    assertOneLineError(runCli(['build', appRootfs, '--base', `${registry.host}/base/none:1`, '--layout', target]), new RegExp(`^ocipush: base image ${registry.host}/base/none:1: manifest not found$`));
+    const context = join(tmp.path, 'missing-base-context');
+    mkdirSync(context, { recursive: true });
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${registry.host}/base/none:2\n`);
+    assertOneLineError(runCli(['build', '-f', join(context, 'Dockerfile'), context, '--layout', target]), new RegExp(`^ocipush: .*base image ${registry.host}/base/none:2: manifest not found$`));
+    assert.equal(existsSync(target), false, 'a failed build creates no layout');
+  });
+
   it('a base blob that fails its digest check is refused with a clear error', async () => {
     // A layout base whose layer file was damaged: refused while copying, nothing tagged.
     const damaged = join(tmp.path, 'damaged-base');
