@@ -33,12 +33,15 @@ export const lsCommand: CliCommand<ListArgs> = {
   command: 'ls <repository>',
   describe: 'List the tags of a repository (or the names of an OCI layout), one a line',
   builder: (y: Argv) => registryFlags(y
-    .positional('repository', { type: 'string', describe: 'REGISTRY/REPOSITORY, or oci:DIR' })
+    .positional('repository', { type: 'string', describe: 'REGISTRY/REPOSITORY, or oci:DIR (or a directory holding a layout)' })
     .option('page-size', pageSizeOption)
     .example('$0 ls localhost:5000/app', 'every tag, following the registry\'s pages')
     .example('$0 ls oci:build', 'the names of a layout\'s images, as umoci ls')),
   run: async (argv, out: Output) => {
-    if (argv.repository!.startsWith('oci:')) {
+    // A directory holding a layout is one, named bare (`ls ./oci-layout`), as inspect and push take it.
+    const { parseLayoutTarget } = await import('../transports/layout-reference.js');
+    const bare = argv.repository!.startsWith('docker://') ? undefined : parseLayoutTarget(argv.repository!);
+    if (argv.repository!.startsWith('oci:') || bare) {
       if (argv.pageSize !== undefined) throw usageError('--page-size is for a registry');
       const { parseTransport } = await import('../transports/parse.js');
       const location = parseTransport(argv.repository!);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { podman } from '../archive/support.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -194,6 +194,12 @@ describe('layouts umoci made', () => {
     assertOk(await runCliAsync(['gc', '--layout', layout]));
     assertOk(await runCliAsync(['build', join(tmp.path, 'rootfs'), '--layout', layout, '--tag', 'app']));
     assert.deepEqual(umociNames(layout), ['app']);
+    // Named bare, as inspect and push take a directory holding a layout, and as umoci ls --layout DIR reads it.
+    for (const named of [layout, `./${relative(process.cwd(), layout)}`]) {
+      const bare = await runCliAsync(['ls', named]);
+      assertOk(bare);
+      assert.deepEqual(bare.stdout.trim().split('\n'), umociNames(layout), named);
+    }
     const bundle = join(tmp.path, 'umoci-bundle');
     run('umoci', ['unpack', '--rootless', '--image', `${layout}:app`, bundle]);
     assert.equal(readFileSync(join(bundle, 'rootfs', 'hello'), 'utf8'), 'hello\n');
