@@ -33,6 +33,10 @@ export const tagCommand: CliCommand<TagArgs> = {
       try { named = parseReference(t.replace(/^docker:\/\//, '')); } catch { /* not a reference either */ }
       if (!named || !named.tag || named.digest || !/[/:]/.test(t)) throw usageError(`"${t}": not a valid tag`);
       if (named.registry !== ref.registry || named.repository !== ref.repository) {
+        // `tag 1.4 localhost:5000/app:1` (docker tag's SOURCE TARGET read backwards): the image comes first.
+        if (isValidTag(argv.reference) && !/^(?:docker:\/\/)?(?:docker\.io|index\.docker\.io)\//.test(argv.reference) && named.registry !== ref.registry) {
+          throw usageError(`"${argv.reference}" is a tag, "${t}" an image: the image comes first, its new tags after: ocipush tag ${t} ${argv.reference}`);
+        }
         const mounted = named.registry === ref.registry ? ' (its blobs mounted, not sent again)' : '';
         throw usageError(`"${t}": tag names more tags in ${ref.registry}/${ref.repository}; to put the image in another repository: ocipush copy ${formatReference(ref)} ${t}${mounted}`);
       }

@@ -140,6 +140,10 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['gc', '-p', 'x']), /^ocipush: unknown option -p for gc /, 2);
   });
 
+  it('tag with its two arguments swapped (the new tag first) says the image comes first, before any request', () => {
+    assertOneLineError(runCli(['tag', '1.4', '127.0.0.1:9/app:1']), /^ocipush: "1\.4" is a tag, "127\.0\.0\.1:9\/app:1" an image: the image comes first, its new tags after: ocipush tag 127\.0\.0\.1:9\/app:1 1\.4$/, 2);
+  });
+
   it('an option missing its value says so', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--layout']), /^ocipush: option --layout needs a value/, 2);
   });
