@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { buildImage } from '../../src/index.js';
 import { OciLayout } from '../../src/content/layout.js';
@@ -21,6 +21,26 @@ function blobs(layout: string): string[] {
 }
 
 /** An image of one gzipped layer holding `text` (a valid image for oci-image-tool and umoci). */
+/**
+ * Another process with an open writer session on the layout at `dir` (a build between storing its
+ * blobs and tagging them), started through `launcher` (`unshare …`: another PID namespace), once
+ * its session is open. Killed when the test ends.
+ */
+async function holdSession(t: TestContext, dir: string, launcher: string[] = []): Promise<ChildProcess> {
+  const layoutJs = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'layout.js')).href;
+  const script = `import { OciLayout } from '${layoutJs}';
+const layout = await OciLayout.open(process.argv.at(-1));
+await layout.session();
+process.stdout.write('open\\n');
+setInterval(() => {}, 1000);`;
+  const [command, ...args] = [...launcher, process.execPath, '--input-type=module', '-e', script, dir];
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const forget = killOnExit(child);
+  t.after(() => { child.kill('SIGKILL'); forget(); });
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  return child;
+}
+
 async function image(layout: OciLayout, text: string, extraLayer?: Descriptor): Promise<{ manifest: Descriptor; blobs: Digest[] }> {
   const tar = Buffer.alloc(2048);
   tar.write(text, 0);
@@ -123,16 +143,7 @@ describe('ocipush gc', () => {
     t.after(tmp.cleanup);
     const dir = join(tmp.path, 'layout');
     await (await OciLayout.open(dir, { create: true })).close();
-    // Another process with an open session (a build between storing its blobs and tagging them).
-    const layoutJs = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'layout.js')).href;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { OciLayout } from '${layoutJs}';
-const layout = await OciLayout.open(process.argv.at(-1));
-await layout.session();
-process.stdout.write('open\\n');
-setInterval(() => {}, 1000);`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const forget = killOnExit(child);
-    t.after(() => { child.kill('SIGKILL'); forget(); });
-    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const child = await holdSession(t, dir);
     const { collectGarbage } = await import('../../src/content/gc.js');
     const layout = await OciLayout.open(dir);
     await assert.rejects(collectGarbage(layout, { waitMs: 200 }), (err: Error & { code?: string }) =>
@@ -151,15 +162,7 @@ setInterval(() => {}, 1000);`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(tmp.cleanup);
     const dir = join(tmp.path, 'layout');
     await (await OciLayout.open(dir, { create: true })).close();
-    const layoutJs = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'layout.js')).href;
-    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, '--input-type=module', '-e', `import { OciLayout } from '${layoutJs}';
-const layout = await OciLayout.open(process.argv.at(-1));
-await layout.session();
-process.stdout.write('open\\n');
-setInterval(() => {}, 1000);`, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const forget = killOnExit(child);
-    t.after(() => { child.kill('SIGKILL'); forget(); });
-    await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+    const child = await holdSession(t, dir, ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc']);
     const { collectGarbage } = await import('../../src/content/gc.js');
     const layout = await OciLayout.open(dir);
     await assert.rejects(collectGarbage(layout, { waitMs: 0 }), (err: Error & { code?: string }) => err.code === 'ELOCKED'
