@@ -1,6 +1,8 @@
+import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OcipushError, fromWriteError } from '../errors.js';
+import { onSignalExit } from './cleanup.js';
 import { currentOwner, describeOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
 import { isLockName } from './lock-names.js';
 
@@ -97,6 +99,9 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
   }
   stopBeating();
   const stopHeld = keepAlive(join(lockPath, OWNER));
+  // Ctrl-C or SIGTERM ends the process without the release below: the lock goes with it, so that a
+  // process in another container (which cannot see this PID die) does not wait out the heartbeat.
+  const forgetAtSignal = onSignalExit(() => releaseAtExit(lockPath, owner.token));
   await sweepGraves(lockPath, options);
   const held = async () => (await judge(lockPath))?.id === owner.token;
   return {
@@ -105,6 +110,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
     },
     async release() {
       stopHeld();
+      forgetAtSignal();
       if (await held()) {
         const grave = `${lockPath}.dead-${owner.token}`;
         const moved = await rename(lockPath, grave).then(() => true, () => false);
@@ -120,6 +126,16 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
       await removeOwnGraves(lockPath, owner.token);
     },
   };
+}
+
+/** The release of a process a signal is ending (synchronous, best effort): the lock, if still this owner's, moved to its grave and removed. */
+function releaseAtExit(lockPath: string, token: string): void {
+  try {
+    if (parseOwner(readFileSync(join(lockPath, OWNER), 'utf8'))?.token !== token) return;
+    const grave = `${lockPath}.dead-${token}`;
+    renameSync(lockPath, grave);
+    rmSync(grave, { recursive: true, force: true });
+  } catch { /* gone, or another's by now */ }
 }
 
 /** Who holds the lock and since when it was last seen alive; undefined when there is none. */

@@ -72,6 +72,29 @@ async function seededLayout(dir: string) {
 }
 
 describe('the layout lock', () => {
+  it('a holder ended by SIGTERM or SIGINT (the CLI\'s handlers) removes its lock: another container need not wait out the heartbeat', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const lockJs = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'lock.js')).href;
+    const cleanupJs = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'cleanup.js')).href;
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const lockPath = join(tmp.path, `index.json.lock-${signal}`);
+      const child = spawn(process.execPath, ['--input-type=module', '-e', `import { withLock } from '${lockJs}';
+import { installSignalCleanup } from '${cleanupJs}';
+installSignalCleanup();
+setInterval(() => {}, 1000);
+await withLock(process.argv.at(-1), () => { process.stdout.write('held\\n'); return new Promise(() => {}); });`, lockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const forget = killOnExit(child);
+      t.after(() => { child.kill('SIGKILL'); forget(); });
+      await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+      assert.ok(existsSync(lockPath), 'held');
+      child.kill(signal);
+      const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      assert.equal(status, signal === 'SIGTERM' ? 143 : 130);
+      assert.deepEqual(readdirSync(tmp.path).filter((n) => n.startsWith(`index.json.lock-${signal}`)), [], 'no lock, no grave left');
+    }
+  });
+
   it('8 processes taking over a stale lock at once never lose a tag (24 rounds, 4 kinds of stale lock)', async (t) => {
     const tmp = await tempDir();
     t.after(tmp.cleanup);
