@@ -89,8 +89,6 @@ export const logoutCommand: CliCommand<{ registry: string }> = {
     const { registry, namespace, key } = loginTarget(argv.registry);
     const { eraseCredentials } = await import('../registry/credentials/store.js');
     const found = await eraseCredentials(registry, { namespace });
-    if (found) out.info(`removed the credentials for ${key}`);
-    else out.info(`not logged in to ${key}`);
     // Credentials are also read from the auth files skopeo and podman log in to: say so when one
     // still holds this registry, or the next push would use it as if nothing had happened.
     const { dockerConfigPath, legacyConfigPath, loginFileFor } = await import('../registry/credentials/docker-config.js');
