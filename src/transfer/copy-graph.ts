@@ -155,7 +155,7 @@ class GraphCopy {
   }
 
   private async copyManifest(desc: Descriptor, kind: NodeKind, isRoot: boolean): Promise<void> {
-    const { bytes, parsed } = await this.readManifest(desc);
+    const { bytes, parsed } = await this.readManifest(desc).catch((err: unknown) => { throw isRoot ? err : missingPlatform(err, desc); });
     if (isRoot && await this.alreadyTagged(desc)) {
       // A re-push of an unchanged image: one HEAD by tag says everything is there, no PUT needed.
       await this.markPresent(parsed);
@@ -352,6 +352,17 @@ class GraphCopy {
     this.manifests.set(desc.digest, entry);
     return entry;
   }
+}
+
+/**
+ * A platform's manifest the source does not hold, under an index that names it: what `docker save`
+ * (Docker 25 and later) writes of a multi-platform image, the index whole but only the platforms
+ * pulled. Said as such, with the way to copy what is there.
+ */
+function missingPlatform(err: unknown, desc: Descriptor): unknown {
+  if (!(err instanceof OcipushError) || (err.code !== 'ELAYOUT' && err.code !== 'ENOTFOUND') || !desc.platform) return err;
+  const platform = [desc.platform.os, desc.platform.architecture, desc.platform.variant].filter(Boolean).join('/');
+  return new OcipushError(err.code, `${err.message}: the index names it for ${platform}, which the source does not hold (docker save keeps only the platforms it pulled); copy the platforms it has with --platform`, { ...err.details, cause: err });
 }
 
 function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boolean {

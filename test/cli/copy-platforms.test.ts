@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { copy, pull } from '../../src/index.js';
@@ -93,6 +93,18 @@ describe('copy --platform with several platforms', () => {
     // Its own platform is copied, as skopeo --override-arch copies it.
     assertOk(await runCliAsync(['copy', single, `${mirror.host}/mirror/right:1`, '--platform', 'linux/arm64'], { env }));
     assert.equal((await skopeoRaw(`${mirror.host}/mirror/right:1`)).digest, entries.get('arm64'));
+  });
+
+  it('an index whose source lacks a platform (what docker save writes of a multi-platform image) names that platform and --platform; the platforms there copy', async () => {
+    // The index whole, one platform's manifest left out: docker save (Docker 25+) keeps only the platforms pulled.
+    const layout = join(tmp.path, 'saved');
+    assertOk(await runCliAsync(['pull', source, `oci:${layout}:all`], { env }));
+    rmSync(join(layout, 'blobs', 'sha256', entries.get('arm64')!.slice('sha256:'.length)));
+    const r = await runCliAsync(['copy', `oci:${layout}:all`, `${mirror.host}/saved/base:1`], { env });
+    assertOneLineError(r, new RegExp(`blob ${entries.get('arm64')} is missing.*: the index names it for linux/arm64, which the source does not hold \\(docker save keeps only the platforms it pulled\\); copy the platforms it has with --platform$`));
+    assertOk(await runCliAsync(['copy', `oci:${layout}:all`, `${mirror.host}/saved/base:1`, '--platform', 'linux/amd64,linux/s390x'], { env }));
+    const copied = JSON.parse((await skopeoRaw(`${mirror.host}/saved/base:1`)).bytes.toString()) as Index;
+    assert.deepEqual(copied.manifests.map((m) => m.digest), [entries.get('amd64'), entries.get('s390x')]);
   });
 
   it('pull --platform A,B writes the same narrowed index into a layout, without the other platform\'s blobs', async () => {
