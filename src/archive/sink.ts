@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { OcipushError, fromWriteError } from '../errors.js';
 import { tempNameFor } from '../content/atomic.js';
 import { trackTemp } from '../content/cleanup.js';
-import { DEFAULT_STALE_MS, keepAlive } from '../content/liveness.js';
+import { DEFAULT_STALE_MS, keepAlive, processGone } from '../content/liveness.js';
 import { LEGACY_TEMP_MAX_AGE_MS } from '../content/layout-files.js';
 
 /**
@@ -85,17 +85,7 @@ async function removeKilledTemps(path: string): Promise<void> {
     const st = await lstat(join(dir, name)).catch(() => undefined);
     if (!st?.isFile()) continue;
     const silent = now - st.mtimeMs;
-    if (silent > DEFAULT_STALE_MS && (silent > LEGACY_TEMP_MAX_AGE_MS || pidGone(Number(pid)))) await rm(join(dir, name), { force: true }).catch(() => {});
-  }
-}
-
-function pidGone(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    if (silent > DEFAULT_STALE_MS && (silent > LEGACY_TEMP_MAX_AGE_MS || processGone(Number(pid)))) await rm(join(dir, name), { force: true }).catch(() => {});
   }
 }
 

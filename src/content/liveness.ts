@@ -90,17 +90,23 @@ export function ownerGone(owner: Owner | undefined, mtimeMs: number, options: Li
   const own = ownScope();
   if (judgedByPid(owner)) {
     if (owner.pid === process.pid) return owner.start !== undefined && own.start !== undefined && owner.start !== own.start;
-    try {
-      process.kill(owner.pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    }
+    if (processGone(owner.pid)) return true;
     const start = startTime(owner.pid);
     // Alive, unless the PID now belongs to another process.
     return start !== undefined && owner.start !== undefined && start !== owner.start;
   }
   const now = (options.now ?? Date.now)();
   return now - mtimeMs > (options.staleMs ?? DEFAULT_STALE_MS);
+}
+
+/** Whether no process of this PID namespace has `pid` (a signal 0 to it finds none). */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** Whether `owner` is judged by its PID (this PID namespace of this boot), not by its heartbeat alone. */
