@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
-import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
+import { formatPlatform, isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import {
@@ -361,8 +361,7 @@ class GraphCopy {
  */
 function missingPlatform(err: unknown, desc: Descriptor): unknown {
   if (!(err instanceof OcipushError) || (err.code !== 'ELAYOUT' && err.code !== 'ENOTFOUND') || !desc.platform) return err;
-  const platform = [desc.platform.os, desc.platform.architecture, desc.platform.variant].filter(Boolean).join('/');
-  return new OcipushError(err.code, `${err.message}: the index names it for ${platform}, which the source does not hold (docker save keeps only the platforms it pulled); copy the platforms it has with --platform`, { ...err.details, cause: err });
+  return new OcipushError(err.code, `${err.message}: the index names it for ${formatPlatform(desc.platform)}, which the source does not hold (docker save keeps only the platforms it pulled); copy the platforms it has with --platform`, { ...err.details, cause: err });
 }
 
 function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boolean {
