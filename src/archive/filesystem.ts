@@ -144,7 +144,6 @@ class Flattening {
     try {
       ({ stream: decompressor } = await decompressedLayer(body));
     } catch (err) {
-      body.destroy();
       if (err instanceof OcipushError) throw err.code === 'EUNSUPPORTED' ? new OcipushError(err.code, `${what}: ${err.message}`, { cause: err }) : err;
       throw new OcipushError('EREAD', `${what}: not a readable layer (${(err as Error).message})`, { cause: err });
     }

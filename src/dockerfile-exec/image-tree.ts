@@ -35,7 +35,6 @@ function layerArchive(layer: ImageLayer, describe: string): ArchiveRef {
       try {
         return (await decompressedLayer(body)).stream;
       } catch (err) {
-        body.destroy();
         if (err instanceof OcipushError && err.code === 'EUNSUPPORTED') throw new OcipushError(err.code, `${describe}: ${err.message}`, { cause: err });
         throw err;
       }

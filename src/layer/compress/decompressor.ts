@@ -44,9 +44,19 @@ export function sniffCompression(head: Uint8Array): Compression {
  * media type says. Images older tools pushed have `…tar.gzip` layers whose bytes are a plain tar
  * (or the reverse, or a 0-byte layer called gzip): runtimes run them, so rootfs, flatten, sbom and
  * `COPY --from` read them too (`validate` names the mismatch). `body` is read until its first
- * bytes are known, then streams on whole.
+ * bytes are known, then streams on whole; it is destroyed when this fails.
  */
 export async function decompressedLayer(body: Readable): Promise<{ stream: Readable; compression: Compression }> {
+  try {
+    return await sniffedLayer(body);
+  } catch (err) {
+    // Nothing will read the body now: its file or connection is closed here, not by each caller.
+    body.destroy();
+    throw err;
+  }
+}
+
+async function sniffedLayer(body: Readable): Promise<{ stream: Readable; compression: Compression }> {
   const { head, rest } = await peek(body, ZSTD_MAGIC.length);
   const compression = sniffCompression(head);
   if (compression === 'none') return { stream: rest, compression };

@@ -44,13 +44,7 @@ export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageMa
  */
 async function scanLayer(storage: ReadOnlyStorage, layer: Descriptor, signal?: AbortSignal): Promise<LayerEntries> {
   const body = await storage.fetch(layer, { signal }) as Readable;
-  let decompressed: Readable;
-  try {
-    ({ stream: decompressed } = await decompressedLayer(body));
-  } catch (err) {
-    body.destroy();
-    throw layerError(layer, err);
-  }
+  const { stream: decompressed } = await decompressedLayer(body).catch((err: unknown) => { throw layerError(layer, err); });
   const recorder = new LayerFilesRecorder();
   const reader = new TarReader(recorder);
   const sink = new Writable({
