@@ -59,14 +59,17 @@ async function withHints(err: unknown, args: string[], argv: Record<string, unkn
  */
 async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): Promise<unknown> {
   if (!isOcipushError(err) || (err.code !== 'ENETWORK' && err.code !== 'EAUTH')) return err;
-  const { parseReference, DOCKER_HUB } = await import('../oci/reference.js');
+  const { parseReference, looksLikeRegistryHost, DOCKER_HUB } = await import('../oci/reference.js');
   for (const name of ['reference', 'destination', 'source', 'target', 'image', 'repository']) {
     const text = argv[name];
-    // Docker Hub named in full was meant; a layout or an archive is no registry.
-    if (typeof text !== 'string' || /^(?:docker:\/\/)?(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//.test(text) || /^(?:oci|oci-archive|docker-archive):/.test(text)) continue;
+    // A layout or an archive is no registry.
+    if (typeof text !== 'string' || /^(?:oci|oci-archive|docker-archive):/.test(text)) continue;
+    const bare = text.replace(/^docker:\/\//, '');
+    // A registry named (Docker Hub in full too, under any of its names) was meant.
+    if (bare.includes('/') && looksLikeRegistryHost(bare.slice(0, bare.indexOf('/')))) continue;
     let ref;
     try {
-      ref = parseReference(text.replace(/^docker:\/\//, ''));
+      ref = parseReference(bare);
     } catch {
       continue;
     }
