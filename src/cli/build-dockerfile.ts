@@ -42,6 +42,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output, pushes?: 
     ...(argv.level !== undefined ? { level: argv.level } : {}),
     ...(threads !== undefined ? { threads } : {}),
     readBase: argv.readBase === true,
+    ...(argv.lazyBase === true ? { lazyBase: true } : {}),
     ...(argv.cache === false ? { cache: false } : {}),
     connect: registryConnector(argv),
     ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),

@@ -45,6 +45,7 @@ export interface BuildArgs extends RegistryFlags {
   buildArg?: string[];
   target?: string;
   readBase?: boolean;
+  lazyBase?: boolean;
 }
 
 /** A layer is "large" once it has run this long: only then is a progress line worth drawing. */
@@ -86,7 +87,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
     .option('build-arg', { type: 'string', array: true, describe: 'With -f: KEY=VALUE for an ARG (KEY alone takes $KEY; repeatable)' })
     .option('target', { type: 'string', describe: 'With -f: the stage to build (default the last)' })
-    .option('read-base', { type: 'boolean', describe: 'With -f: read the base images\' layers, so COPY and WORKDIR see their files exactly as docker build does' })
+    .option('read-base', { type: 'boolean', describe: 'With -f: read the base images\' layers on every build, not the tree of them a build keeps in the layout' })
+    .option('lazy-base', { type: 'boolean', describe: 'With -f: do not read a base image\'s layers for its directories (faster on a new layout; runtimes that unpack layers apart, Docker\'s overlay2 and podman\'s overlay, then make the directories COPY passes through 0755 root)' })
     .example('$0 build ./rootfs', 'one layer from a directory into ./oci-layout, tag latest')
     .example('$0 build -f Dockerfile . --tag app:1', 'a Dockerfile (FROM, COPY, ENV, ENTRYPOINT …, no RUN), no daemon needed')
     .example('$0 build alpine-minirootfs.tar.gz ./app --entrypoint /app/run --tag app:1', 'a two-layer image')
@@ -105,7 +107,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     if (argv.username !== undefined && argv.base === undefined && argv.cacheRepo === undefined && !pushes) {
       throw usageError(`-u/--username is the registry user name (for --base, --cache-repo and --push), not the image's: the image user is --user ${JSON.stringify(argv.username)}`);
     }
-    if (argv.buildArg !== undefined || argv.target !== undefined || argv.readBase !== undefined) throw usageError('--build-arg, --target and --read-base go with -f/--file (a Dockerfile build)');
+    const dockerfileOnly = Object.entries({ '--build-arg': argv.buildArg, '--target': argv.target, '--read-base': argv.readBase, '--lazy-base': argv.lazyBase }).filter(([, value]) => value !== undefined).map(([flag]) => flag);
+    if (dockerfileOnly.length > 0) throw usageError(`${dockerfileOnly.join(' and ')} ${dockerfileOnly.length > 1 ? 'go' : 'goes'} with -f/--file (a Dockerfile build)`);
     const level = argv.level;
     const threads = argv.threads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);

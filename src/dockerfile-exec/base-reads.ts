@@ -2,26 +2,36 @@ import { normalizeWorkdir, type ResolvedDockerfile } from '../dockerfile/index.j
 import { createdDirectoryMode, parseChmod } from '../dockerfile/chmod.js';
 import type { BaseImage } from '../assemble/base.js';
 import type { PlannedLayer } from './stage-plan.js';
+import { hasContent } from './layer-writer.js';
 import { destinationPath } from './stage-plan.js';
 import { cleanAbsolute } from './tree.js';
 import { isNumericSpec, parseUserSpec } from './users.js';
 
 /**
- * Which base images a build -f reads the layers of. A base stays lazy (its layers referenced,
- * never downloaded) unless the plan needs to know its files; the reasons are found before the
- * plan from the Dockerfile (treesNeeded), or after a lazy plan from what it would write
- * (entersUnseenLink).
+ * Which base images a build -f reads the layers of. By default a build plans on the base's tree:
+ * read from its layers once, then kept in the layout without the files' bytes
+ * (base-tree-cache.ts), which answers every question but a file's bytes. With `--lazy-base` it
+ * stays lazy (its layers referenced, never downloaded) unless the plan needs to know its files;
+ * the reasons are found before the plan from the Dockerfile (treesNeeded), or after a lazy plan
+ * from what it would write (entersUnseenLink); a plan on a kept tree that would copy a base
+ * file's bytes reads the layers too (copiesUnreadBytes).
  */
 
 /**
- * The stages built FROM an image whose layers must be read, with the reason: everything when
- * asked to; a stage COPY --from reads files of; a non-root --chown or WORKDIR owner, which needs
- * the base's /etc/passwd and where its directories are (BuildKit only chowns what it creates);
- * an octal --chmod other than 0755, for the same reason (it is the mode of the directories the
- * copy creates: taken as new, /etc would get it); a COPY or ADD into a directory that is often
- * a symlink (OFTEN_SYMLINKS).
- * The need goes to the stage at the root of a FROM chain, since the others start from its tree.
+ * Why a stage's base is read, and how much of it the plan needs: `tree`, the base's
+ * directories under what its COPY, ADD and WORKDIR write (a kept tree does; with --lazy-base,
+ * nothing is read); `layout`, which directories and links it has, or its /etc/passwd (a kept
+ * tree does; with --lazy-base, its layers are read); `bytes`, its files' contents (its layers
+ * are read).
  */
+export interface ReadNeed {
+  why: string;
+  level: ReadLevel;
+}
+
+export type ReadLevel = 'tree' | 'layout' | 'bytes';
+const LEVELS: ReadLevel[] = ['tree', 'layout', 'bytes'];
+
 /**
  * Directories that are symlinks in most current images (usrmerge: /bin → usr/bin, /lib →
  * usr/lib, …; /var/run → ../run). A lazy plan cannot see it, and would write bin/app under a
@@ -31,24 +41,35 @@ import { isNumericSpec, parseUserSpec } from './users.js';
  */
 const OFTEN_SYMLINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/var/run', '/var/lock'];
 
-export function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>, all: boolean): Map<number, string> {
+/**
+ * The stages built FROM an image whose tree the plan needs, with the first reason of the
+ * highest level: a COPY, ADD or WORKDIR writing into it (tree); a non-root --chown or WORKDIR
+ * owner, which needs the base's /etc/passwd and where its directories are (BuildKit only chowns
+ * what it creates), an octal --chmod other than 0755, for the same reason (it is the mode of the
+ * directories the copy creates: taken as new, /etc would get it), a COPY or ADD into a directory
+ * that is often a symlink (OFTEN_SYMLINKS) (layout); everything when asked to, and a stage COPY
+ * --from reads files of (bytes).
+ * The need goes to the stage at the root of a FROM chain, since the others start from its tree.
+ */
+export function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, BaseImage>, all: boolean): Map<number, ReadNeed> {
   const byIndex = new Map(resolved.stages.map((s) => [s.index, s]));
   const rootOf = (index: number): number => {
     let s = byIndex.get(index)!;
     while (s.base.kind === 'stage') s = byIndex.get(s.base.index)!;
     return s.index;
   };
-  const needs = new Map<number, string>();
-  const mark = (index: number, why: string) => {
+  const needs = new Map<number, ReadNeed>();
+  const mark = (index: number, why: string, level: ReadLevel = 'layout') => {
     const root = rootOf(index);
-    if (bases.has(root) && !needs.has(root)) needs.set(root, why);
+    const had = needs.get(root);
+    if (bases.has(root) && (!had || LEVELS.indexOf(level) > LEVELS.indexOf(had.level))) needs.set(root, { why, level });
   };
   const isRootSpec = (spec: string): boolean => {
     const parsed = parseUserSpec(spec);
     return isNumericSpec(parsed) && (parsed.user as { id: number }).id === 0 && (!parsed.group || (parsed.group as { id: number }).id === 0);
   };
   for (const stage of resolved.stages) {
-    if (all) mark(stage.index, '--read-base');
+    if (all) mark(stage.index, '--read-base', 'bytes');
     let user = stage.base.kind === 'image' ? bases.get(stage.index)?.config.config?.User ?? ''
       : stage.base.kind === 'stage' ? byIndex.get(stage.base.index)!.user : '';
     let workdir = stage.base.kind === 'image' ? normalizeWorkdir('', bases.get(stage.index)?.config.config?.WorkingDir ?? '')
@@ -56,9 +77,11 @@ export function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, Bas
     for (const instruction of stage.instructions) {
       if (instruction.keyword === 'USER') user = instruction.user;
       if (instruction.keyword === 'WORKDIR') workdir = instruction.absolutePath;
+      if (instruction.keyword === 'WORKDIR' && workdir !== '/') mark(stage.index, `WORKDIR ${workdir}`, 'tree');
       // (--link without --chmod copies onto an empty filesystem, as BuildKit: a bin/ of its own.)
       if ((instruction.keyword === 'COPY' || instruction.keyword === 'ADD') && !(instruction.link && instruction.chmod === undefined)) {
         const dest = cleanAbsolute(destinationPath(instruction.dest, workdir));
+        mark(stage.index, `${instruction.keyword} to ${dest}`, 'tree');
         const link = OFTEN_SYMLINKS.find((d) => dest === d || dest.startsWith(`${d}/`));
         if (link) mark(stage.index, `${link} is a symlink in most images: ${instruction.keyword} to ${dest}`);
       }
@@ -74,7 +97,7 @@ export function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, Bas
         mark(stage.index, `--chmod=${instruction.chmod}`);
       }
       if (instruction.keyword === 'COPY' && instruction.fromStage !== undefined) {
-        mark(instruction.fromStage, `COPY --from=${instruction.from}`);
+        mark(instruction.fromStage, `COPY --from=${instruction.from}`, 'bytes');
       }
     }
   }
@@ -95,6 +118,20 @@ export function entersUnseenLink(layers: readonly PlannedLayer[]): string | unde
     for (const entry of layer.entries) {
       const link = OFTEN_SYMLINKS.find((d) => entry.path === d || entry.path.startsWith(`${d}/`));
       if (link) return `${link} is a symlink in most images: ${layer.createdBy} writes ${entry.path}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a plan made on a base's kept tree (no file bytes) cannot stand: a layer would hold the
+ * bytes of a base file (an ADD archive's hard link to one). The base is then read and the plan
+ * made again.
+ */
+export function copiesUnreadBytes(layers: readonly PlannedLayer[]): string | undefined {
+  for (const layer of layers) {
+    for (const entry of layer.entries) {
+      if (hasContent(entry) && entry.node.content === undefined) return `${layer.createdBy} writes ${entry.path}, a file of the base`;
     }
   }
   return undefined;

@@ -5,7 +5,7 @@ import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { readStdinText } from '../read-stdin.js';
 import { OciLayout } from '../content/layout.js';
 import { sha256, type Digest } from '../oci/digest.js';
-import { formatPlatform, parsePlatform, type Platform } from '../oci/descriptor.js';
+import { formatPlatform, isForeignLayer, parsePlatform, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import {
   createIgnoreMatcher,
@@ -46,7 +46,8 @@ import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { planTarget } from './plan-target.js';
 import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
 import type { FsTree } from './tree.js';
-import { entersUnseenLink, treesNeeded } from './base-reads.js';
+import { copiesUnreadBytes, entersUnseenLink, treesNeeded } from './base-reads.js';
+import { BaseTreeCache } from './base-tree-cache.js';
 
 /**
  * `ocipush build -f Dockerfile [CONTEXT]`: a Dockerfile built the way docker build (BuildKit)
@@ -60,13 +61,15 @@ import { entersUnseenLink, treesNeeded } from './base-reads.js';
  * images (manifests and configs only), a plan of every stage (every layer's entries, every
  * error), then the bytes: files from archives, layers, config, manifest, tag.
  *
- * Base images stay lazy: their layers are referenced, not downloaded, unless a step needs their
- * files: COPY --from a stage built on them, a non-root --chown or WORKDIR owner (which needs
- * their /etc/passwd and directories), an octal --chmod other than 0755 (which directories
- * exist), a destination under /bin, /lib, … (often symlinks), or `readBase`. Without their
- * files, a path the build
- * did not make itself is taken as absent from the base, except standard directories
- * (/usr/local/bin …); directories the build only passes through are not written.
+ * Base images' layers are referenced, not copied. A plan that writes into a base's filesystem
+ * (COPY, ADD, WORKDIR) needs its tree, as BuildKit's layers hold the base's directories they
+ * pass through: the layers are read once and the tree (without the files' bytes) is kept in the
+ * layout for later builds on the same base (base-tree-cache.ts, base-reads.ts). The bytes are
+ * read only for COPY --from a stage built on it, or `readBase`. With `lazyBase` a base stays
+ * lazy unless a step needs its files (a non-root --chown or WORKDIR owner, an octal --chmod
+ * other than 0755, a destination under /bin, /lib, … often symlinks): a path the build did not
+ * make itself is then taken as absent from the base, except standard directories
+ * (/usr/local/bin …), and directories the build only passes through are not written.
  */
 
 export interface DockerfileBuildOptions extends ImageOutputOptions {
@@ -84,8 +87,14 @@ export interface DockerfileBuildOptions extends ImageOutputOptions {
   platform?: string | Platform;
   /** Used when `created` is unset; default `$SOURCE_DATE_EPOCH` (or a SOURCE_DATE_EPOCH build arg). */
   sourceDateEpoch?: string;
-  /** Read the base images' layers, so that COPY and WORKDIR see their files exactly as docker build does. */
+  /** Read the base images' layers on every build, not the tree of them a build keeps in the layout (base-tree-cache.ts). */
   readBase?: boolean;
+  /**
+   * Leave the base images' layers unread where the plan needs only their directories: COPY
+   * layers then lack the directories they pass through, which runtimes that unpack each layer
+   * apart (Docker's overlay2, podman's and CRI-O's overlay) make 0755 root over the base's.
+   */
+  lazyBase?: boolean;
   onInfo?: (message: string) => void;
   onProgress?: (progress: { layer: number; layers: number; source: string; bytes: number }) => void;
 }
@@ -183,13 +192,24 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         fromImages.set(instruction.fromImage, { base, tree: await sources.tree(base) });
       }
     }
-    const baseTrees = new Map<number, { base: BaseImage; tree?: FsTree }>();
-    const needs = treesNeeded(resolved, bases, options.readBase === true);
-    for (const [index, base] of bases) {
-      const reason = needs.get(index);
-      if (reason && !readReasons.has(base.manifestDigest)) readReasons.set(base.manifestDigest, reason);
-      baseTrees.set(index, { base, ...(reason ? { tree: await sources.tree(base) } : {}) });
+    const keptTrees = new BaseTreeCache(target.root);
+    const readTree = async (base: BaseImage, why: string): Promise<FsTree> => {
+      if (!readReasons.has(base.manifestDigest)) readReasons.set(base.manifestDigest, why);
+      const tree = await sources.tree(base);
+      await keptTrees.write(base.manifestDigest, tree);
+      return tree;
+    };
+    // `kept`: the tree the layout kept, without the files' bytes (base-tree-cache.ts).
+    const baseTrees = new Map<number, { base: BaseImage; tree?: FsTree; kept?: boolean }>();
+    for (const [index, need] of treesNeeded(resolved, bases, options.readBase === true)) {
+      const base = bases.get(index)!;
+      // Foreign layers (Windows bases) live at their own URLs, outside any registry: not read for directories.
+      const lazy = need.level === 'tree' && (options.lazyBase === true || base.manifest.layers.some(isForeignLayer));
+      const kept = need.level === 'bytes' || options.lazyBase === true ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
+      const tree = lazy ? undefined : kept ?? await readTree(base, need.level === 'tree' ? `${need.why}: its directories, kept in the layout for later builds` : need.why);
+      baseTrees.set(index, { base, ...(tree ? { tree } : {}), ...(tree && tree === kept ? { kept: true } : {}) });
     }
+    for (const [index, base] of bases) if (!baseTrees.has(index)) baseTrees.set(index, { base });
 
     const layoutInContext = pathInContext(contextDir, await realpath(target.root));
     if (layoutInContext) warn(`layout ${target.root} is inside the build context ${contextDir}: left out of the context`);
@@ -202,15 +222,16 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         clampMtime: time.seconds, exclude: [],
       }),
       async (planned) => {
-        // A lazy plan that writes below /bin, /lib, … of its base reads the base and plans again.
+        // A lazy plan that writes below /bin, /lib, … of its base, or one on a kept tree that
+        // copies the bytes of a base file, reads the base and plans again.
         if (planned.root.kind !== 'image') return false;
         const base = planned.root.base;
-        const lazy = [...baseTrees].filter(([, b]) => b.base.manifestDigest === base.manifestDigest && !b.tree);
-        const why = lazy.length > 0 ? entersUnseenLink(planned.layers) : undefined;
+        const stale = [...baseTrees].filter(([, b]) => b.base.manifestDigest === base.manifestDigest && (!b.tree || b.kept));
+        const why = (stale.some(([, b]) => !b.tree) ? entersUnseenLink(planned.layers) : undefined)
+          ?? (stale.some(([, b]) => b.kept) ? copiesUnreadBytes(planned.layers) : undefined);
         if (!why) return false;
-        if (!readReasons.has(base.manifestDigest)) readReasons.set(base.manifestDigest, why);
-        const tree = await sources.tree(base);
-        for (const [index, b] of lazy) baseTrees.set(index, { ...b, tree });
+        const tree = await readTree(base, why);
+        for (const [index, b] of stale) baseTrees.set(index, { base: b.base, tree });
         return true;
       },
     );

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import tarStream from 'tar-stream';
 import { startRegistry, type AccessEntry, type RunningRegistry } from '../support/registry.js';
 import { runImage } from '../support/runc.js';
 import { requireTool, runCli, tempDir } from '../support/tools.js';
-import { blobPath, build, buildCli, layerListing, readImage, unpackedTree, writeTree } from './support.js';
+import { blobPath, build, buildCli, layerListing, overlayModes, readImage, unpackedTree, writeTree } from './support.js';
 
 /**
  * Dockerfiles on a base image in a real registry (docker-registry): FROM and COPY --from
  * images, what is read of the base and what is not (the registry's access log says), the base's
- * config feeding the build, and the lazy plan against the exact one (--read-base): same files
- * in the container.
+ * config feeding the build, the base's tree kept in the layout, and the lazy plan
+ * (--lazy-base) against the exact one: what umoci and an overlay runtime make of each.
  */
 
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -56,7 +57,7 @@ describe('FROM and COPY --from images in a registry', () => {
     const ctx = join(tmp.path, 'env');
     writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nCOPY f $APP_DIR/\nCOPY f rel.txt\nENV MORE=$APP_DIR/more\n`, f: 'f\n' });
     const layout = join(tmp.path, 'env-layout');
-    const built = build(ctx, layout, ['--tag', 't']);
+    const built = build(ctx, layout, ['--tag', 't', '--lazy-base']);
     assert.deepEqual(layerGets(await registry.settledAccessLog()), [], 'no base layer read');
     const { config } = readImage(layout, 't');
     assert.deepEqual(config.config, { Env: ['PATH=/bin', 'APP_DIR=/opt/app', 'MORE=/opt/app/more'], Cmd: ['sh'], WorkingDir: '/home/app' });
@@ -98,7 +99,7 @@ describe('FROM and COPY --from images in a registry', () => {
     assert.deepEqual(Object.keys(tree), ['/etc/', '/etc/extra', '/etc/group', '/etc/passwd']);
   });
 
-  it('lazily and with --read-base, a container sees the same files; only --read-base reads the base layer', async () => {
+  it('by default the base\'s directories are read once and kept in the layout; with --lazy-base never, and an overlay runtime then loses their modes', async () => {
     const ctx = join(tmp.path, 'lazy');
     writeTree(ctx, {
       Dockerfile: [
@@ -107,27 +108,55 @@ describe('FROM and COPY --from images in a registry', () => {
         'WORKDIR /tmp',
         'COPY notes.txt /home/app/notes.txt',
         'COPY conf /etc/app/',
+        'COPY tmpfile /tmp/',
         'WORKDIR /srv/www',
         '',
       ].join('\n'),
       hello: { text: 'hello\n', mode: 0o755 },
       'notes.txt': 'notes\n',
       'conf/app.conf': 'x=1\n',
+      tmpfile: 't\n',
     });
+    const kept = join(tmp.path, 'kept-layout');
+    const first = buildCli(ctx, kept, ['--tag', 't', '--json']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stderr, /^reading the layers of .*base:1 \(COPY to \/usr\/local\/bin: its directories, kept in the layout for later builds\)$/m);
+    assert.equal(layerGets(await registry.settledAccessLog()).length, 1, 'the base layer is read once');
+    assert.equal(existsSync(blobPath(kept, baseLayer)), false, 'and not stored');
+    const keptBuilt = JSON.parse(first.stdout) as { digest: string; layers: { digest: string }[] };
+    // The next build on that base plans on the kept tree: the same image, nothing read.
+    await registry.forgetAccessLog();
+    const again = buildCli(ctx, kept, ['--tag', 'u', '--json', '--no-cache']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /reading the layers/);
+    assert.deepEqual(layerGets(await registry.settledAccessLog()), []);
+    assert.equal((JSON.parse(again.stdout) as { digest: string }).digest, keptBuilt.digest);
+    // A kept tree that cannot be read is no tree: the layers are read again, the image the same.
+    const keptDir = join(kept, '.ocipush-cache', 'base-trees');
+    const [keptFile] = readdirSync(keptDir);
+    writeFileSync(join(keptDir, keptFile!), '{"format":1,"root":');
+    const mended = buildCli(ctx, kept, ['--tag', 'v', '--json', '--no-cache']);
+    assert.equal(mended.status, 0, mended.stderr);
+    assert.match(mended.stderr, /^reading the layers of /m);
+    assert.equal((JSON.parse(mended.stdout) as { digest: string }).digest, keptBuilt.digest);
+
+    await registry.forgetAccessLog();
     const lazy = join(tmp.path, 'lazy-layout');
-    const lazyBuilt = build(ctx, lazy, ['--tag', 't']);
+    const lazyBuilt = build(ctx, lazy, ['--tag', 't', '--lazy-base']);
     assert.deepEqual(layerGets(await registry.settledAccessLog()), []);
     await registry.forgetAccessLog();
     const exact = join(tmp.path, 'exact-layout');
     const exactBuilt = build(ctx, exact, ['--tag', 't', '--read-base']);
     assert.equal(layerGets(await registry.settledAccessLog()).length, 1);
+    assert.equal(exactBuilt.digest, keptBuilt.digest, 'the kept tree plans as the layers read do');
 
-    // The lazy plan writes no directory it cannot know about: the base's keep their owners and modes.
+    // The lazy plan writes no directory it cannot know about.
     assert.deepEqual(lazyBuilt.layers.map((l) => layerListing(lazy, l.digest)), [
       ['-rwxr-xr-x 0/0 usr/local/bin/hello'],
       [],
       ['-rw-r--r-- 0/0 home/app/notes.txt'],
       ['-rw-r--r-- 0/0 etc/app/app.conf'],
+      ['-rw-r--r-- 0/0 tmp/tmpfile'],
       [],
     ]);
     // The exact plan writes what BuildKit's layers hold: parents as the base has them, new directories.
@@ -136,27 +165,52 @@ describe('FROM and COPY --from images in a registry', () => {
       [],
       ['drwxr-xr-x 0/0 home/', 'drwxr-x--- 1000/1000 home/app/', '-rw-r--r-- 0/0 home/app/notes.txt'],
       ['drwxr-xr-x 0/0 etc/', 'drwxr-xr-x 0/0 etc/app/', '-rw-r--r-- 0/0 etc/app/app.conf'],
+      ['drwxrwxrwt 0/0 tmp/', '-rw-r--r-- 0/0 tmp/tmpfile'],
       ['drwxr-xr-x 0/0 srv/', 'drwxr-xr-x 0/0 srv/www/'],
     ]);
 
-    for (const layout of [lazy, exact]) {
-      assert.equal(runCli(['push', `${registry.host}/lazy:${layout === lazy ? 'lazy' : 'exact'}`, '--layout', layout, '--tag', 't']).status, 0);
+    // The layouts only reference the base layer: pushed (it is mounted) and pulled whole.
+    const pulled = { lazy: join(tmp.path, 'lazy-pulled'), exact: join(tmp.path, 'exact-pulled') };
+    for (const [name, layout] of [['lazy', lazy], ['exact', exact]] as const) {
+      assert.equal(runCli(['push', `${registry.host}/lazy:${name}`, '--layout', layout, '--tag', 't']).status, 0);
+      assert.equal(runCli(['pull', `${registry.host}/lazy:${name}`, '--layout', pulled[name], '--tag', 't']).status, 0);
     }
-    const trees = [];
-    for (const name of ['lazy', 'exact']) {
-      const pulled = join(tmp.path, `${name}-pulled`);
-      assert.equal(runCli(['pull', `${registry.host}/lazy:${name}`, '--layout', pulled, '--tag', 't']).status, 0);
-      trees.push(unpackedTree(pulled, 't', join(tmp.path, `${name}-bundle`)));
-    }
-    const [lazyTree, exactTree] = trees as [Record<string, string>, Record<string, string>];
+    // umoci unpacks every layer onto the one tree: the lazy image looks the same there …
+    const lazyTree = unpackedTree(pulled.lazy, 't', join(tmp.path, 'lazy-bundle'));
+    const exactTree = unpackedTree(pulled.exact, 't', join(tmp.path, 'exact-bundle'));
     const { '/srv/': srv, '/srv/www/': www, ...rest } = exactTree;
     assert.deepEqual([srv, www], ['dir 0755 0:0', 'dir 0755 0:0']);
     assert.deepEqual(lazyTree, rest);
-    assert.equal(exactTree['/tmp/'], 'dir 1777 0:0');
-    assert.equal(exactTree['/home/app/'], 'dir 0750 1000:1000');
+    // … but not where each layer is unpacked apart and stacked (podman's overlay store, as
+    // Docker's overlay2): there the lazy layers take /tmp's sticky bit and app's home from it.
+    const paths = ['/tmp', '/home/app', '/etc', '/usr/local/bin'];
+    assert.deepEqual(overlayModes(join(tmp.path, 'overlay-exact'), pulled.exact, 't', paths), { '/tmp': '1777 0:0', '/home/app': '0750 1000:1000', '/etc': '0755 0:0', '/usr/local/bin': '0755 0:0' });
+    assert.deepEqual(overlayModes(join(tmp.path, 'overlay-lazy'), pulled.lazy, 't', paths), { '/tmp': '0755 0:0', '/home/app': '0755 0:0', '/etc': '0755 0:0', '/usr/local/bin': '0755 0:0' });
     // A WORKDIR the lazy plan could not see is made by the runtime when the container starts.
-    const run = runImage(join(tmp.path, 'lazy-pulled'), 't', { args: ['sh', '-c', 'pwd; stat -c "%a %u" /tmp /home/app'] });
+    const run = runImage(pulled.lazy, 't', { args: ['sh', '-c', 'pwd; stat -c "%a %u" /tmp /home/app'] });
     assert.equal(run.stdout, '/srv/www\n1777 0\n750 1000\n');
+  });
+
+  it('an ADD archive\'s hard link to a base file: the kept tree has no bytes, so the layers are read and the plan made again', async () => {
+    const ctx = join(tmp.path, 'hardlink');
+    writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nADD links.tar /\n` });
+    const pack = tarStream.pack();
+    pack.entry({ name: 'etc/passwd-link', type: 'link', linkname: 'etc/passwd', mtime: new Date(0) });
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+    writeFileSync(join(ctx, 'links.tar'), Buffer.concat(chunks));
+    const layout = join(tmp.path, 'hardlink-layout');
+    const digests = [];
+    for (const args of [[], ['--no-cache'], ['--no-cache', '--read-base']]) {
+      const r = buildCli(ctx, layout, ['--tag', 't', '--json', ...args]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /^reading the layers of /m);
+      digests.push((JSON.parse(r.stdout) as { digest: string }).digest);
+    }
+    assert.deepEqual(new Set(digests).size, 1);
+    const { manifest } = readImage(layout, 't');
+    assert.deepEqual(layerListing(layout, manifest.layers[1]!.digest), ['drwxr-xr-x 0/0 etc/', '-rw-r--r-- 0/0 etc/passwd-link']);
   });
 
   it('USER and --chown with names read the base\'s /etc/passwd; WORKDIR and COPY make what is missing for that user', async () => {

@@ -145,7 +145,10 @@ describe('Dockerfiles that cannot be built', () => {
     assert.match(r3.stderr, /--entrypoint cannot be used with -f\/--file/);
     const r4 = runCli(['build', join(tmp.path, 'ok'), '--target', 'x', '--layout', join(tmp.path, 'never')]);
     assert.equal(r4.status, 2);
-    assert.match(r4.stderr, /--build-arg, --target and --read-base go with -f\/--file/);
+    assert.equal(r4.stderr, 'ocipush: --target goes with -f/--file (a Dockerfile build)\n');
+    const r5 = runCli(['build', join(tmp.path, 'ok'), '--lazy-base', '--read-base', '--layout', join(tmp.path, 'never')]);
+    assert.equal(r5.status, 2);
+    assert.equal(r5.stderr, 'ocipush: --read-base and --lazy-base go with -f/--file (a Dockerfile build)\n');
     assert.equal(existsSync(join(tmp.path, 'never')), false);
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { isUtf8 } from 'node:buffer';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { requireTool, run, runCli, type RunResult } from '../support/tools.js';
 
@@ -130,4 +131,34 @@ export function buildahBuild(work: string, context: string, layout: string, tag:
   const name = `localhost/ocipush-df-${tag}`;
   run(buildah, [...store, 'build', '--isolation', 'chroot', '-q', '-t', name, ...args, context]);
   run(buildah, [...store, 'push', name, `oci:${layout}:${tag}`]);
+}
+
+/**
+ * The image's root filesystem as a runtime that unpacks each layer into a directory of its own
+ * and stacks them with overlayfs sees it (podman's overlay store, as Docker's overlay2 and CRI-O
+ * do): `path → 'mode uid:gid'` for `paths`. A directory a layer passes through without an entry
+ * is made there by the unpacker (0755 root) and hides the one below it.
+ */
+export function overlayModes(work: string, layout: string, tag: string, paths: string[]): Record<string, string> {
+  const podman = requireTool('podman');
+  const skopeo = requireTool('skopeo');
+  mkdirSync(work, { recursive: true });
+  // podman refuses a runroot longer than 50 characters.
+  const runroot = mkdtempSync(join(tmpdir(), 'ocp-'));
+  const store = `overlay@${join(work, 'root')}+${runroot}`;
+  const podmanArgs = ['--storage-driver', 'overlay', '--root', join(work, 'root'), '--runroot', runroot];
+  const name = `localhost/ocipush-overlay/${tag.toLowerCase()}:1`;
+  run(skopeo, ['copy', '-q', `oci:${layout}:${tag}`, `containers-storage:[${store}]${name}`]);
+  const mounted = run(podman, [...podmanArgs, 'image', 'mount', name]).trim();
+  try {
+    const out: Record<string, string> = {};
+    for (const path of paths) {
+      const st = lstatSync(join(mounted, path));
+      out[path] = `${(st.mode & 0o7777).toString(8).padStart(4, '0')} ${st.uid}:${st.gid}`;
+    }
+    return out;
+  } finally {
+    run(podman, [...podmanArgs, 'image', 'unmount', '--all']);
+    rmSync(runroot, { recursive: true, force: true });
+  }
 }
