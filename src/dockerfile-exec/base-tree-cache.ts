@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../content/atomic.js';
-import { CACHE_DIR } from '../content/layout-files.js';
+import { CACHE_DIR, LEGACY_TEMP_MAX_AGE_MS as TEMP_MAX_AGE_MS, TEMP_NAME } from '../content/layout-files.js';
 import { isDigest } from '../oci/digest.js';
 import { dirNode, FsTree, type FsNode, type NodeType } from './tree.js';
 
@@ -24,13 +24,15 @@ import { dirNode, FsTree, type FsNode, type NodeType } from './tree.js';
  * plan writes a base file only through a path it copies to, which makes a new node.
  *
  * The manifest digest names the layers, so an entry never goes stale; at most KEPT entries are
- * kept, the least recently used removed first. Entries are written by temp name and rename; one
- * that cannot be read or parsed is a miss (the base is read again and the entry rewritten).
+ * kept, the least recently used removed first. Entries are written by temp name and rename (a
+ * killed writer's temp file is removed an hour later, as the layer cache's); one that cannot be
+ * read or parsed is a miss (the base is read again and the entry rewritten).
  */
 
 const FORMAT = 1;
 const KEPT = 16;
 const DIR = 'base-trees';
+const ENTRY = /^[0-9a-f]{64}([0-9a-f]{64})?\.json$/;
 
 /** A node as stored: `t` its type, then its attributes; `c` a directory's children, `l` a link's target, `d` kept bytes and `x` a capability, base64. */
 interface StoredNode {
@@ -88,10 +90,18 @@ export class BaseTreeCache {
     return join(this.dir, `${manifestDigest.slice(manifestDigest.indexOf(':') + 1)}.json`);
   }
 
+  /** Keeps the KEPT most recently used entries, and removes the temp files of writers killed long ago. */
   private async trim(): Promise<void> {
-    const names = (await readdir(this.dir)).filter((n) => /^[0-9a-f]+\.json$/.test(n));
-    if (names.length <= KEPT) return;
-    const aged = await Promise.all(names.map(async (name) => ({ name, used: (await stat(join(this.dir, name)).catch(() => undefined))?.mtimeMs ?? 0 })));
+    const now = Date.now();
+    const aged: { name: string; used: number }[] = [];
+    for (const name of await readdir(this.dir)) {
+      const entry = ENTRY.test(name);
+      if (!entry && !TEMP_NAME.test(name)) continue; // not ours
+      const used = (await stat(join(this.dir, name)).catch(() => undefined))?.mtimeMs;
+      if (used === undefined) continue;
+      if (entry) aged.push({ name, used });
+      else if (now - used > TEMP_MAX_AGE_MS) await rm(join(this.dir, name), { force: true });
+    }
     aged.sort((a, b) => b.used - a.used);
     for (const { name } of aged.slice(KEPT)) await rm(join(this.dir, name), { force: true });
   }

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { BaseTreeCache } from '../../src/dockerfile-exec/base-tree-cache.js';
+import { dirNode, FsTree } from '../../src/dockerfile-exec/tree.js';
+import { tempDir } from '../support/tools.js';
+
+/** The base trees a layout keeps: what a later build plans on, and what is left on disk. */
+
+let tmp: { path: string; cleanup: () => Promise<void> };
+before(async () => {
+  tmp = await tempDir('ocipush-base-tree-cache-');
+});
+after(async () => {
+  await tmp?.cleanup();
+});
+
+const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+function sampleTree(): FsTree {
+  const tree = new FsTree('image base');
+  const etc = dirNode({ mode: 0o755, mtime: 5 });
+  etc.children!.set('passwd', { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 5, mtime: 6, data: Buffer.from('root\n') });
+  etc.children!.set('__proto__', { type: 'file', mode: 0o600, uid: 1, gid: 2, size: 9, mtime: 7 });
+  etc.children!.set('😀 ü', { type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, mtime: 8, linkname: '../x' });
+  etc.children!.set('null', { type: 'char', mode: 0o666, uid: 0, gid: 0, size: 0, mtime: 0, devmajor: 1, devminor: 3 });
+  etc.children!.set('ping', { type: 'file', mode: 0o4755, uid: 0, gid: 0, size: 3, mtime: 0, xattrs: Buffer.from('cap') });
+  tree.root.children!.set('etc', etc);
+  tree.root.children!.set('tmp', dirNode({ mode: 0o1777 }));
+  tree.root.children!.set('home', dirNode({ children: new Map([['app', dirNode({ mode: 0o750, uid: 1000, gid: 1000 })]]) }));
+  return tree;
+}
+
+describe('the base trees a layout keeps', () => {
+  it('give back every name, type, owner, mode, time, link target and device; the bytes only of /etc/passwd and /etc/group', async () => {
+    const cache = new BaseTreeCache(join(tmp.path, 'layout'));
+    const tree = sampleTree();
+    await cache.write(digest(1), tree);
+    const read = await cache.read(digest(1), 'image base');
+    assert.ok(read);
+    assert.equal(read.partial, false);
+    assert.deepEqual(read.root, tree.root);
+    assert.equal(await cache.read(digest(2), 'image base'), undefined);
+  });
+
+  it('keep the 16 most recently used, leave other files alone, and remove a killed writer\'s temp file once it is an hour old', async () => {
+    const cache = new BaseTreeCache(join(tmp.path, 'trimmed'));
+    const tree = sampleTree();
+    const past = (seconds: number) => new Date(Date.now() - seconds * 1000);
+    for (let i = 0; i < 16; i++) {
+      await cache.write(digest(i), tree);
+      // Entry 0 was used longest ago, entry 15 last.
+      utimesSync(join(cache.dir, `${digest(i).slice(7)}.json`), past(1000 - i), past(1000 - i));
+    }
+    writeFileSync(join(cache.dir, 'notes.txt'), 'mine\n');
+    writeFileSync(join(cache.dir, '.x.json.tmp-123-abcd'), '{');
+    writeFileSync(join(cache.dir, '.y.json.tmp-124-abcd'), '{');
+    utimesSync(join(cache.dir, '.x.json.tmp-123-abcd'), past(7200), past(7200));
+    // Reading entry 0 makes it the most recently used: entry 1 goes when a 17th is written.
+    assert.ok(await cache.read(digest(0), 'image base'));
+    await cache.write(digest(200), tree);
+    const left = readdirSync(cache.dir).sort();
+    assert.equal(left.filter((n) => n.endsWith('.json')).length, 16);
+    assert.equal(left.includes(`${digest(1).slice(7)}.json`), false);
+    for (const kept of [0, 2, 15, 200]) assert.equal(left.includes(`${digest(kept).slice(7)}.json`), true, `entry ${kept}`);
+    assert.deepEqual(left.filter((n) => !n.endsWith('.json')), ['.y.json.tmp-124-abcd', 'notes.txt']);
+  });
+});
