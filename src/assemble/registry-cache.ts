@@ -107,6 +107,13 @@ export class RegistryLayerCache {
         this.warn(`layer cache ${this.name}: entry ${tag} is refused (${err.message}); rebuilding the layer`);
         return undefined;
       }
+      // An entry the registry took but that is no cache entry ocipush reads (a hand-made or damaged
+      // manifest, another tool's artifact under the tag): a miss for this layer alone, and one that
+      // --cache-write replaces; the rest of the cache still answers.
+      if (err instanceof OcipushError && (err.code === 'EINVALID' || err.code === 'EUNSUPPORTED')) {
+        this.warn(`layer cache ${this.name}: entry ${tag} cannot be read (${err.message}); rebuilding the layer`);
+        return undefined;
+      }
       this.down = true;
       this.warn(`layer cache ${this.name}: ${(err as Error).message}; building without it`);
       return undefined;
@@ -123,7 +130,7 @@ export class RegistryLayerCache {
     try {
       return (await this.readEntry(cacheTag(diffId, settings), diffId, settings)).state === 'usable';
     } catch (err) {
-      if (err instanceof OcipushError && (err.code === 'ENOTFOUND' || err.code === 'EDIGEST' || err.code === 'EINVALID')) return false;
+      if (err instanceof OcipushError && (err.code === 'ENOTFOUND' || err.code === 'EDIGEST' || err.code === 'EINVALID' || err.code === 'EUNSUPPORTED')) return false;
       this.down = true;
       this.warn(`layer cache ${this.name}: ${(err as Error).message}; not writing to it`);
       return true;
