@@ -149,7 +149,8 @@ export class RegistryLayerCache {
 
   /**
    * Puts a built layer in the cache: the blob (mounted from `mountFrom` where the registry can,
-   * else uploaded from `source`), then the entry that names it. A failure is a warning.
+   * else uploaded from `source`), then the entry that names it. A failure is a warning, and the
+   * cache is then written no more by this process (each later store returns false at once).
    */
   async store(diffId: Digest, settings: CacheSettings, layer: Descriptor, uncompressedSize: number, source: BlobSource, mountFrom: string[] = []): Promise<boolean> {
     const tag = cacheTag(diffId, settings);
@@ -176,7 +177,10 @@ export class RegistryLayerCache {
       await this.repository.pushManifest({ mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length }, bytes, tag);
       return true;
     } catch (err) {
-      this.warn(`layer cache ${this.name}: could not store ${tag} (${(err as Error).message})`);
+      // What refused one entry (a pull-only token, a registry gone, a full disk) refuses the next:
+      // one line, not one per layer, and no more requests that would only fail the same way.
+      this.down = true;
+      this.warn(`layer cache ${this.name}: could not store ${tag} (${(err as Error).message}); writing nothing more to it`);
       return false;
     }
   }

@@ -4,6 +4,10 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
+import { runCliAsync } from '../cli/registry-support.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { pseudoRandom } from './support.js';
 import { cacheTag } from '../../src/assemble/registry-cache.js';
 
@@ -81,5 +85,65 @@ describe('build --cache-repo: a cache entry the registry took that is no cache e
     assert.deepEqual(third.json!.layers.map((l) => l.source), ['registry-cache', 'registry-cache']);
     assert.doesNotMatch(third.result.stderr, /warning/);
     assert.equal(skopeoDigest(third.layout), skopeoDigest(first.layout));
+  });
+});
+
+/**
+ * A cache repository the runner may only read (a CI job's token with pull on the shared cache):
+ * the build and the push still succeed, with one line about the cache, not one per layer.
+ */
+describe('build --cache-repo: a cache repository the runner cannot write', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let issuer: TokenIssuer;
+  let registry: RunningRegistry;
+  let context: string;
+
+  // Asynchronous: the token issuer answers from this process while the CLI runs.
+  const ci = (home: string, args: string[], input?: string): Promise<RunResult> =>
+    runCliAsync(args, { ...(input !== undefined ? { input } : {}), env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), SOURCE_DATE_EPOCH: '1700000000' } });
+  const skopeoDigest = (layout: string) => (JSON.parse(run('skopeo', ['inspect', `oci:${layout}:app:1`])) as { Digest: string }).Digest;
+  const cacheLines = (r: RunResult) => r.stderr.split('\n').filter((l) => l.includes('layer cache'));
+
+  before(async () => {
+    tmp = await tempDir('ocipush-registry-cache-readonly-');
+    issuer = await startTokenIssuer({ users: { ci: { password: 'ci-secret', access: (name) => (name === 'ci/cache' ? ['pull'] : ['pull', 'push']) } } });
+    registry = await startRegistry({ auth: { token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, certFile: issuer.certFile } } });
+    context = join(tmp.path, 'context');
+    mkdirSync(context);
+    for (const name of ['one', 'two', 'three']) writeFileSync(join(context, name), pseudoRandom(32 * 1024, name));
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY one /\nCOPY two /\nCOPY three /\n');
+  });
+  after(async () => {
+    await registry?.stop();
+    await issuer?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('--cache-write and the push after a build are one warning each, and the image is a cold build\'s', async () => {
+    const cold = join(tmp.path, 'cold');
+    const coldBuild = await ci(join(tmp.path, 'cold-home'), ['build', '-f', join(context, 'Dockerfile'), context, '--layout', cold, '--tag', 'app:1', '--no-cache']);
+    assert.equal(coldBuild.status, 0, coldBuild.stderr);
+    const home = join(tmp.path, 'home');
+    const login = await ci(home, ['login', registry.host, '-u', 'ci', '--password-stdin'], 'ci-secret');
+    assert.equal(login.status, 0, login.stderr);
+    const cacheRepo = `${registry.host}/ci/cache`;
+
+    const written = join(tmp.path, 'written');
+    const write = await ci(home, ['build', '-f', join(context, 'Dockerfile'), context, '--layout', written, '--tag', 'app:1', '--cache-repo', cacheRepo, '--cache-write']);
+    assert.equal(write.status, 0, write.stderr);
+    assert.equal(cacheLines(write).length, 1, write.stderr);
+    assert.match(cacheLines(write)[0]!, /^ocipush: warning: layer cache .*: could not store .*insufficient_scope.*; writing nothing more to it$/);
+    assert.equal(skopeoDigest(written), skopeoDigest(cold));
+
+    const pending = join(tmp.path, 'pending');
+    const build = await ci(home, ['build', '-f', join(context, 'Dockerfile'), context, '--layout', pending, '--tag', 'app:1', '--cache-repo', cacheRepo]);
+    assert.equal(build.status, 0, build.stderr);
+    assert.deepEqual(cacheLines(build), [], build.stderr);
+    const push = await ci(home, ['push', `${registry.host}/ci/app:1`, '--layout', pending, '--tag', 'app:1']);
+    assert.equal(push.status, 0, push.stderr);
+    assert.equal(cacheLines(push).length, 1, push.stderr);
+    const inspect = await promisify(execFile)('skopeo', ['inspect', '--tls-verify=false', '--creds', 'ci:ci-secret', `docker://${registry.host}/ci/app:1`]);
+    const pushed = JSON.parse(inspect.stdout) as { Digest: string };
+    assert.equal(pushed.Digest, skopeoDigest(cold));
   });
 });
