@@ -20,8 +20,13 @@ export interface CacheEntry {
 
 const ENTRY_TAG = /^sha256-[a-f0-9]{64}\.[a-z]+-[\w]+$/;
 
-/** The cache's entries (tags of the entry form whose manifest is an ocipush cache entry), newest first. */
-export async function listCacheEntries(repository: Repository, client: RegistryClient): Promise<CacheEntry[]> {
+/**
+ * The cache's entries (tags of the entry form whose manifest is an ocipush cache entry), newest
+ * first. A tag of the entry form whose manifest cannot be read as one (damaged, or another tool's)
+ * is left out, as any other manifest that is no entry, and named to `warn`: a build takes it for a
+ * miss and `--cache-write` replaces it, so it must not stop a listing or a prune of the others.
+ */
+export async function listCacheEntries(repository: Repository, client: RegistryClient, warn: (message: string) => void = () => {}): Promise<CacheEntry[]> {
   const entries: CacheEntry[] = [];
   for (const tag of await listTags(client, repository.name)) {
     if (!ENTRY_TAG.test(tag)) continue;
@@ -34,7 +39,14 @@ export async function listCacheEntries(repository: Repository, client: RegistryC
       throw err;
     }
     const { descriptor, bytes } = fetched;
-    const parsed = parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType) as ReturnType<typeof parseManifest> & { artifactType?: string };
+    let parsed: ReturnType<typeof parseManifest> & { artifactType?: string };
+    try {
+      parsed = parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType);
+    } catch (err) {
+      if (!(err instanceof OcipushError && (err.code === 'EINVALID' || err.code === 'EUNSUPPORTED'))) throw err;
+      warn(`${err.message}; not an entry ocipush reads, left out`);
+      continue;
+    }
     if (isIndex(parsed) || parsed.artifactType !== CACHE_ENTRY_TYPE || parsed.layers.length !== 1) continue;
     const a = parsed.annotations ?? {};
     entries.push({

@@ -41,7 +41,7 @@ export const cacheCommand: CliCommand<CacheArgs> = {
     if (ref.tag !== undefined || ref.digest !== undefined) throw usageError(`${argv.repository}: a repository, without tag or digest`);
     const name = `${ref.registry}/${ref.repository}`;
     await withRepository(ref, argv, async (repository, client) => {
-      const entries = await listCacheEntries(repository, client);
+      const entries = await listCacheEntries(repository, client, (line) => out.warn(line));
       if (argv.action === 'ls') {
         const text = entries.map((e) => `${e.created ?? '-'}  ${e.diffId}  ${e.settings}  ${e.layer.digest}  ${e.layer.size}`).join('\n');
         out.result(text, { repository: name, entries });

@@ -66,4 +66,27 @@ describe('cache ls / cache prune with others at work in the same repository', ()
       await client.close();
     }
   });
+  it('a tag of the entry form whose manifest is no entry ocipush reads is one line, and the others are listed and pruned', async () => {
+    buildEntry('d');
+    buildEntry('e');
+    const listed = (JSON.parse(runCli(['cache', 'ls', cacheRepo, '--json']).stdout) as { entries: { tag: string }[] }).entries.map((e) => e.tag);
+    assert.equal(listed.length, 2);
+    // The registry takes an OCI manifest whose one layer has size -1: a damaged entry.
+    const url = `${registry.url}/v2/ci/cache/manifests/${listed[0]}`;
+    const manifest = await (await fetch(url, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } })).json() as { layers: { size: number }[] };
+    manifest.layers[0]!.size = -1;
+    const put = await fetch(url, { method: 'PUT', headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' }, body: JSON.stringify(manifest) });
+    assert.equal(put.status, 201, await put.text());
+
+    const ls = runCli(['cache', 'ls', cacheRepo, '--json']);
+    assert.equal(ls.status, 0, ls.stderr);
+    assert.deepEqual((JSON.parse(ls.stdout) as { entries: { tag: string }[] }).entries.map((e) => e.tag), [listed[1]]);
+    assert.deepEqual(ls.stderr.trimEnd().split('\n'), [`ocipush: warning: cache entry ${listed[0]}: layers[0]: not a valid descriptor (mediaType, digest, size); not an entry ocipush reads, left out`]);
+    const prune = runCli(['cache', 'prune', cacheRepo, '--keep', '0', '--json']);
+    assert.equal(prune.status, 0, prune.stderr);
+    assert.deepEqual((JSON.parse(prune.stdout) as { removed: { tag: string }[] }).removed.map((e) => e.tag), [listed[1]]);
+    const status = (tag: string) => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-I', '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', `${registry.url}/v2/ci/cache/manifests/${tag}`]);
+    assert.equal(status(listed[1]!), '404', 'the pruned entry is gone');
+    assert.equal(status(listed[0]!), '200', 'the damaged one is left as it is');
+  });
 });
