@@ -59,7 +59,7 @@ export async function openBuildCache(options: ImageOutputOptions, warn: (message
 
 /** A layer found in the registry cache by its diff_id (computed by the caller without compressing), else undefined. */
 export async function registryCacheHit(cache: BuildCache, hashed: { diffId: Digest; uncompressedSize: number }): Promise<OriginLayer | undefined> {
-  const hit = cache.cache && cache.reads ? await cache.cache.lookup(hashed.diffId, cache.settings) : undefined;
+  const hit = cache.cache && cache.reads ? await cache.cache.lookup(hashed.diffId, cache.settings, hashed.uncompressedSize) : undefined;
   if (!hit) return undefined;
   return { descriptor: hit.descriptor, diffId: hashed.diffId, uncompressedSize: hashed.uncompressedSize, origin: 'registry-cache', remote: hit.repository };
 }
@@ -86,7 +86,7 @@ export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], o
   if (cache.cache && options.cacheWrite) {
     const registryCache = cache.cache;
     const reused = [];
-    for (const layer of layers) if (layer.origin === 'local-cache' && !(await registryCache.holds(layer.diffId, cache.settings))) reused.push(layer);
+    for (const layer of layers) if (layer.origin === 'local-cache' && !(await registryCache.holds(layer.diffId, cache.settings, layer.uncompressedSize))) reused.push(layer);
     for (const layer of [...built, ...reused]) await registryCache.store(layer.diffId, cache.settings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
     return;
   }

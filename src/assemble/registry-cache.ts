@@ -89,11 +89,15 @@ export class RegistryLayerCache {
     }
   }
 
-  async lookup(diffId: Digest, settings: CacheSettings): Promise<CacheHit | undefined> {
+  /**
+   * The entry for this layer (its tar's diff_id and, when known, size: an entry naming a tar of
+   * another size describes another layer, whatever its diff_id says), if usable; else undefined.
+   */
+  async lookup(diffId: Digest, settings: CacheSettings, uncompressedSize?: number): Promise<CacheHit | undefined> {
     const tag = cacheTag(diffId, settings);
     if (this.down) return undefined;
     try {
-      const entry = await this.readEntry(tag, diffId, settings);
+      const entry = await this.readEntry(tag, diffId, settings, uncompressedSize);
       if (entry.state !== 'usable') {
         this.warn(entry.state === 'other-layer'
           ? `layer cache ${this.name}: entry ${tag} does not describe this layer; rebuilding it`
@@ -125,10 +129,10 @@ export class RegistryLayerCache {
    * build reused from its own layout, which --cache-write stores only when the cache lacks it. A
    * registry that fails is one warning, and then nothing is written.
    */
-  async holds(diffId: Digest, settings: CacheSettings): Promise<boolean> {
+  async holds(diffId: Digest, settings: CacheSettings, uncompressedSize?: number): Promise<boolean> {
     if (this.down) return true;
     try {
-      return (await this.readEntry(cacheTag(diffId, settings), diffId, settings)).state === 'usable';
+      return (await this.readEntry(cacheTag(diffId, settings), diffId, settings, uncompressedSize)).state === 'usable';
     } catch (err) {
       if (err instanceof OcipushError && (err.code === 'ENOTFOUND' || err.code === 'EDIGEST' || err.code === 'EINVALID' || err.code === 'EUNSUPPORTED')) return false;
       this.down = true;
@@ -138,11 +142,11 @@ export class RegistryLayerCache {
   }
 
   /** The entry under `tag` as this build would use it; a missing, unreadable or refused one throws (ENOTFOUND, EINVALID, EDIGEST). */
-  private async readEntry(tag: string, diffId: Digest, settings: CacheSettings): Promise<
+  private async readEntry(tag: string, diffId: Digest, settings: CacheSettings, uncompressedSize: number | undefined): Promise<
     { state: 'usable'; layer: { descriptor: Descriptor; uncompressedSize: number } } | { state: 'other-layer' | 'blob-gone' }
   > {
     const { bytes, descriptor } = await this.repository.fetchManifest(tag);
-    const layer = checkEntry(parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType), diffId, settings);
+    const layer = checkEntry(parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType), diffId, settings, uncompressedSize);
     if (!layer) return { state: 'other-layer' };
     return (await this.repository.exists(layer.descriptor)) ? { state: 'usable', layer } : { state: 'blob-gone' };
   }
@@ -190,8 +194,8 @@ export class RegistryLayerCache {
   }
 }
 
-/** The entry's layer when it is what this build would make: the diff_id, compression and media type agree. */
-function checkEntry(manifest: ReturnType<typeof parseManifest>, diffId: Digest, settings: CacheSettings): { descriptor: Descriptor; uncompressedSize: number } | undefined {
+/** The entry's layer when it is what this build would make: the diff_id, the tar's size (when known), compression and media type agree. */
+function checkEntry(manifest: ReturnType<typeof parseManifest>, diffId: Digest, settings: CacheSettings, tarSize: number | undefined): { descriptor: Descriptor; uncompressedSize: number } | undefined {
   if (isIndex(manifest) || manifest.layers.length !== 1) return undefined;
   const annotations = manifest.annotations ?? {};
   const layer = manifest.layers[0]!;
@@ -199,5 +203,6 @@ function checkEntry(manifest: ReturnType<typeof parseManifest>, diffId: Digest, 
   if (annotations[CacheAnnotation.DiffId] !== diffId) return undefined;
   if (layer.mediaType !== layerMediaType(settings.compression)) return undefined;
   if (!Number.isSafeInteger(uncompressedSize) || uncompressedSize < 0 || !Number.isSafeInteger(layer.size) || layer.size < 0) return undefined;
+  if (tarSize !== undefined && uncompressedSize !== tarSize) return undefined;
   return { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, uncompressedSize };
 }

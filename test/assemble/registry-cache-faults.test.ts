@@ -9,11 +9,14 @@ import { runCliAsync } from '../cli/registry-support.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { pseudoRandom } from './support.js';
-import { cacheTag } from '../../src/assemble/registry-cache.js';
+import { cacheTag, RegistryLayerCache } from '../../src/assemble/registry-cache.js';
+import { connectRegistry } from '../../src/registry/connect.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { createReadStream } from 'node:fs';
 
 interface BuildJson {
   digest: string;
-  layers: { digest: string; diffId: string; size: number; source: string }[];
+  layers: { digest: string; diffId: string; size: number; uncompressedSize: number; source: string }[];
 }
 
 /**
@@ -50,7 +53,7 @@ describe('build --cache-repo: a cache entry the registry took that is no cache e
     trees = ['base', 'app'].map((name) => {
       const dir = join(tmp.path, name);
       mkdirSync(join(dir, name), { recursive: true });
-      writeFileSync(join(dir, name, 'data.bin'), pseudoRandom(96 * 1024, name));
+      writeFileSync(join(dir, name, 'data.bin'), pseudoRandom((name === 'base' ? 96 : 64) * 1024, name));
       return dir;
     });
   });
@@ -85,6 +88,24 @@ describe('build --cache-repo: a cache entry the registry took that is no cache e
     assert.deepEqual(third.json!.layers.map((l) => l.source), ['registry-cache', 'registry-cache']);
     assert.doesNotMatch(third.result.stderr, /warning/);
     assert.equal(skopeoDigest(third.layout), skopeoDigest(first.layout));
+  });
+  it('an entry that describes another layer (its blob and its tar size) under this diff_id is refused: never a wrong layer', async () => {
+    const first = build('runner4', ['--cache-write']);
+    assert.equal(first.result.status, 0, first.result.stderr);
+    const [base, app] = first.json!.layers;
+    // Written by a tool that got its layers mixed up: base's tag, naming app's blob and tar size.
+    const cache = await RegistryLayerCache.open(cacheRepo, { connect: (host) => connectRegistry(host, {}), warn: () => {} });
+    const blob = join(first.layout, 'blobs', 'sha256', app!.digest.slice('sha256:'.length));
+    const source = { size: app!.size, open: async () => createReadStream(blob), openRange: async () => { throw new Error('not chunked'); } };
+    assert.ok(await cache!.store(base!.diffId as `sha256:${string}`, { compression: 'gzip' }, { mediaType: MediaType.OciLayerGzip, digest: app!.digest as `sha256:${string}`, size: app!.size }, app!.uncompressedSize, source));
+    await cache!.close();
+    assert.notEqual(app!.uncompressedSize, base!.uncompressedSize);
+
+    const second = build('runner5');
+    assert.equal(second.result.status, 0, second.result.stderr);
+    assert.deepEqual(second.json!.layers.map((l) => [l.digest, l.source]), [[base!.digest, 'built'], [app!.digest, 'registry-cache']]);
+    assert.match(second.result.stderr, /entry .* does not describe this layer; rebuilding it/);
+    assert.equal(skopeoDigest(second.layout), skopeoDigest(first.layout), 'the image a cold build gives');
   });
 });
 

@@ -12,7 +12,7 @@ import { MediaType } from '../../src/oci/media-types.js';
 
 interface BuildJson {
   digest: string;
-  layers: { digest: string; diffId: string; size: number; source: string }[];
+  layers: { digest: string; diffId: string; size: number; uncompressedSize: number; source: string }[];
 }
 
 /**
@@ -142,7 +142,7 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     // A tampered entry under the gzip tag that calls the (real, present) blob zstd.
     const cache = await RegistryLayerCache.open(cacheRepo, { connect: (host) => connectRegistry(host, {}), warn: () => {} });
     const source = { size: layer.size, open: async () => createReadStream(blobFile(honest.layout, layer.digest)), openRange: async () => { throw new Error('not chunked'); } };
-    assert.ok(await cache!.store(layer.diffId as `sha256:${string}`, { compression: 'gzip' }, { mediaType: MediaType.OciLayerZstd, digest: layer.digest as `sha256:${string}`, size: layer.size }, 1, source));
+    assert.ok(await cache!.store(layer.diffId as `sha256:${string}`, { compression: 'gzip' }, { mediaType: MediaType.OciLayerZstd, digest: layer.digest as `sha256:${string}`, size: layer.size }, layer.uncompressedSize, source));
     await cache!.close();
     const again = build('runner6b', [], tree2);
     assert.equal(again.result.status, 0, again.result.stderr);
@@ -162,10 +162,10 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     const layer = honest.json!.layers[0]!;
     const other = build('runner12a', ['--cache-write'], elses);
     const wrong = other.json!.layers[0]!;
-    // A bad entry: this layer's diff_id, naming another (real, present, gzip) layer blob.
+    // A bad entry: this layer's diff_id and tar size, naming another (real, present, gzip) layer blob.
     const cache = await RegistryLayerCache.open(cacheRepo, { connect: (host) => connectRegistry(host, {}), warn: () => {} });
     const source = { size: wrong.size, open: async () => createReadStream(blobFile(other.layout, wrong.digest)), openRange: async () => { throw new Error('not chunked'); } };
-    assert.ok(await cache!.store(layer.diffId as `sha256:${string}`, { compression: 'gzip' }, { mediaType: MediaType.OciLayerGzip, digest: wrong.digest as `sha256:${string}`, size: wrong.size }, 1, source));
+    assert.ok(await cache!.store(layer.diffId as `sha256:${string}`, { compression: 'gzip' }, { mediaType: MediaType.OciLayerGzip, digest: wrong.digest as `sha256:${string}`, size: wrong.size }, layer.uncompressedSize, source));
     await cache!.close();
     assert.equal(build('runner12b', [], mine).json!.layers[0]!.digest, wrong.digest, 'the registry cache is trusted by diff_id');
 
