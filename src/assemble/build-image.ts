@@ -18,6 +18,7 @@ import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConf
 import { checkTag, prepareTarget } from './layout-target.js';
 import type { LayerEntries } from '../supply-chain/sbom/index.js';
 import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
+import { prefetchStartedMs } from '../layer/xattrs.js';
 import { inspectSource, type LayerSource } from '../layer/layer-source.js';
 import { layerKey, sourceId, TreeKeyHasher, type LayerKey, type LayerKeyOptions } from '../layer/cache-key.js';
 import { CacheUse, type CachedLayer } from '../layer/cache-store.js';
@@ -192,7 +193,12 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       }
       // A directory's key comes from the build's own walk: it describes exactly the entries
       // archived, and a cold build walks the tree once. A tar file's is its stat, taken before.
-      const hasher = cached && source.kind === 'directory' ? new TreeKeyHasher(cached.source, options.cacheClock) : undefined;
+      // Its xattrs may come from a scan started ahead (the CLI's prefetch): the key is unsure of
+      // every change since that scan began, not only since this walk.
+      const scanStarted = source.kind === 'directory' ? prefetchStartedMs(source.path) : undefined;
+      const hasher = cached && source.kind === 'directory'
+        ? new TreeKeyHasher(cached.source, options.cacheClock, scanStarted === undefined ? undefined : Math.min(scanStarted, (options.cacheClock ?? Date.now)()))
+        : undefined;
       // A build that warned (a socket left out, getfattr missing) is not cached: the warning
       // would be lost on a hit, and getfattr may be installed by the next build.
       let warned = false;

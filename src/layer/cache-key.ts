@@ -32,7 +32,9 @@ import { walk, type FsEntry } from './walk.js';
  *
  * The racy rule (git's): a key is not stored when any entry changed in the two seconds before the
  * walk began, or later; nor when the wall clock went back during the walk, which the argument above
- * relies on.
+ * relies on. Xattrs are the one part of an entry read before its stat (one getfattr scan of the
+ * tree, which the CLI starts ahead of the build): a walk whose scan began earlier starts its key
+ * from the scan's start (build-image.ts), so a setfattr in between is racy too.
  *
  * A Dockerfile layer (dockerfile-exec/layer-cache.ts) is keyed the same way, from its plan instead
  * of a walk: each entry as written, with the stamp of the file its bytes come from (taken when the

@@ -41,6 +41,8 @@ interface Prefetched {
   warnings: string[];
   /** Makes the scan hold the process open again, now that a build waits for it. */
   hold(): void;
+  /** When it started (Date.now): the xattrs it reads may be older than any later stat of their file. */
+  startedMs: number;
 }
 
 const prefetched = new Map<string, Prefetched>();
@@ -61,7 +63,16 @@ export function prefetchXattrs(root: string): void {
     pipe.unref();
     hold = () => { child.ref(); pipe.ref(); };
   });
-  prefetched.set(root, { result, warnings, hold: () => hold() });
+  prefetched.set(root, { result, warnings, hold: () => hold(), startedMs: Date.now() });
+}
+
+/**
+ * When the scan of `root` that a build has yet to take was started (prefetchXattrs), else
+ * undefined. The layer cache's key of that build must treat every change since then as unsure:
+ * the scan may have read a file's xattrs before a setfattr the walk's later stat then sees.
+ */
+export function prefetchStartedMs(root: string): number | undefined {
+  return prefetched.get(root)?.startedMs;
 }
 
 /** Resolves to the map; when getfattr is missing, to an empty map after one warning. */
