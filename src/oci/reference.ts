@@ -14,6 +14,8 @@ export interface Reference {
 
 export const DOCKER_HUB = 'docker.io';
 const REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+/** distribution/reference's RepositoryNameTotalLengthMax: the path after the host; a registry answers a longer one with a 500. */
+export const REPOSITORY_MAX_LENGTH = 255;
 const TAG = /^[\w][\w.-]{0,127}$/;
 
 /** A tag as the distribution spec allows it: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. */
@@ -82,6 +84,7 @@ export function parseReference(text: string): Reference {
   for (const component of repository.split('/')) {
     if (!REPO_COMPONENT.test(component)) fail(`invalid repository name "${repository}" (lowercase letters, digits and . _ - only)`);
   }
+  if (repository.length > REPOSITORY_MAX_LENGTH) fail(`the repository name is ${repository.length} characters long, more than ${REPOSITORY_MAX_LENGTH}`);
   if (!REGISTRY_HOST.test(registry)) fail(`invalid registry host "${registry}"`);
   const port = /:([0-9]+)$/.exec(registry)?.[1];
   if (port !== undefined && !isPort(port)) fail(`port ${port} of ${registry} is out of range (1-65535)`);
