@@ -196,7 +196,7 @@ export class RegistryClient {
         throw failure;
       }
       this.answered = true;
-      if (!this.knownRegistry) this.knownRegistry = req.url === '/v2/' || await confirmRegistry(this, res, req);
+      if (!this.knownRegistry) this.knownRegistry = await confirmRegistry(this, res, req);
       // Only the registry's own challenge: another host's (a foreign layer URL) must not get credentials sent to its realm.
       if (res.status === 401 && this.authorizer && res.url.origin === this.originValue) {
         const challenge = res.headerAll('www-authenticate');

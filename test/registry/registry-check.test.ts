@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -73,5 +73,52 @@ describe('a host that is not a registry', () => {
     const log = await registry.settledAccessLog();
     assert.deepEqual(log.filter((l) => l.uri === '/v2/').map((l) => `${l.method} ${l.uri}`), []);
     assert.ok(log.some((l) => l.path === '/v2/nothing/here/manifests/1' && l.status === 404), JSON.stringify(log));
+  });
+});
+
+/**
+ * --plain-http to a registry that speaks HTTPS: Go's server answers the plain request with a bare
+ * 400 ("Client sent an HTTP request to an HTTPS server."), which every verb used to show as
+ * "check manifest app:1: 400 Bad Request".
+ */
+describe('--plain-http to a registry that speaks HTTPS', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  const layout = () => join(tmp.path, 'layout');
+  const speaksHttps = /^ocipush: 127\.0\.0\.1:\d+ speaks HTTPS, not plain HTTP \(it answered a plain request with 400 "Client sent an HTTP request to an HTTPS server\."\): leave out --plain-http$/;
+
+  before(async () => {
+    tmp = await tempDir('ocipush-plain-to-tls-');
+    registry = await startRegistry({ tls: true });
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const built = runCli(['build', rootfs, '--layout', layout(), '--tag', 'app:1']);
+    assert.equal(built.status, 0, built.stderr);
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('push, pull, inspect, ls and login say so in one line (ENETWORK), nothing written', async () => {
+    const env = { DOCKER_CONFIG: join(tmp.path, 'docker') };
+    for (const args of [
+      ['push', `${registry.host}/app:1`, '--layout', layout(), '--tag', 'app:1'],
+      ['pull', `${registry.host}/app:1`, '--layout', join(tmp.path, 'pulled')],
+      ['inspect', `${registry.host}/app:1`],
+      ['ls', `${registry.host}/app`],
+      ['login', registry.host, '-u', 'me', '--password-stdin'],
+    ]) {
+      const r = await runCliAsync([...args, '--plain-http'], { env, input: 'secret\n' });
+      assertOneLineError(r, speaksHttps);
+    }
+    const json = await runCliAsync(['inspect', `${registry.host}/app:1`, '--plain-http', '--json']);
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'ENETWORK');
+    assert.equal(existsSync(join(tmp.path, 'docker', 'config.json')), false);
+    assert.equal(existsSync(join(tmp.path, 'pulled')), false);
+    // The registry itself is fine over HTTPS.
+    const r = await runCliAsync(['push', `${registry.host}/app:1`, '--layout', layout(), '--tag', 'app:1', '--ca-file', registry.caFile!]);
+    assert.equal(r.status, 0, r.stderr);
   });
 });
