@@ -75,6 +75,12 @@ async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): P
     }
     if (ref.registry !== DOCKER_HUB) continue;
     const short = ref.repository.replace(/^library\//, '');
+    // `localhost:5000`, `reg.example.com:5000`, `10.0.0.5`: a registry named without a repository
+    // (docker reads the port as a tag); "localhost:5000/localhost:5000" would be no help.
+    if (!ref.digest && (ref.tag === undefined || /^[0-9]+$/.test(ref.tag)) && (short === 'localhost' || short.includes('.'))) {
+      const host = ref.tag === undefined ? short : `${short}:${ref.tag}`;
+      return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is read as Docker Hub's ${DOCKER_HUB}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}; an image in the registry ${host} is named with its repository: ${host}/REPOSITORY[:TAG])`, err.details);
+    }
     return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; a registry of your own is named first: localhost:5000/${short}${ref.tag ? `:${ref.tag}` : ''})`, err.details);
   }
   return err;

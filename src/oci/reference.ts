@@ -53,6 +53,9 @@ export function parseReference(text: string): Reference {
   }
   // ./app would read as the registry host "." (a path: the caller's layout or archive forms name those).
   if (/^\.{0,2}\//.test(text)) fail('a path, not a reference (a layout is named oci:DIR, an archive oci-archive:FILE or docker-archive:FILE)');
+  // An IPv6 registry alone: no repository could be read from it (a host:port alone is Docker Hub's name:tag).
+  const ipv6Host = /^(\[[0-9a-fA-F:]+\](?::[0-9]+)?)\/?$/.exec(text)?.[1];
+  if (ipv6Host) fail(`a registry without a repository: write ${ipv6Host}/REPOSITORY[:TAG]`);
   let rest = text;
   let digest: Digest | undefined;
   const at = rest.indexOf('@');
@@ -80,7 +83,7 @@ export function parseReference(text: string): Reference {
   }
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
-  if (!repository) fail('no repository');
+  if (!repository) fail(`a registry without a repository: write ${registry}/REPOSITORY[:TAG]`);
   for (const component of repository.split('/')) {
     if (!REPO_COMPONENT.test(component)) fail(`invalid repository name "${repository}" (lowercase letters, digits and . _ - only)`);
   }

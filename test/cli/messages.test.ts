@@ -58,6 +58,13 @@ describe('what push, pull and export say', () => {
     assertOneLineError(runCli(['push', 'app', '--layout', image.layout, '--tag', 'v1'], { env }), hub('app', 'docker.io/library/app', 'localhost:5000/app'), 1);
     assertOneLineError(runCli(['pull', 'team/app:1', '--layout', join(tmp.path, 'hub-pull')], { env }), hub('team/app:1', 'docker.io/team/app', 'localhost:5000/team/app:1'), 1);
     assertOneLineError(runCli(['copy', `oci:${image.layout}:v1`, 'app:2'], { env }), hub('app:2', 'docker.io/library/app', 'localhost:5000/app:2'), 1);
+    // A registry named without a repository (docker reads localhost:5000 as library/localhost, tag 5000): the line says how to name one in it.
+    const host = (text: string) => `ocipush: cannot reach proxy 127.0.0.1:9 (from HTTPS_PROXY): connection refused ("${text}" is read as Docker Hub's docker.io/library/${text}; an image in the registry ${text} is named with its repository: ${text}/REPOSITORY[:TAG])`;
+    for (const text of ['localhost:5000', 'registry.example.com:5000', '10.0.0.5', 'localhost']) {
+      const r = runCli(['push', text, '--layout', image.layout, '--tag', 'v1'], { env });
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, `${host(text)}\n`);
+    }
     // Docker Hub named in full was meant: the line stays as it was.
     assertOneLineError(runCli(['push', 'docker.io/team/app:1', '--layout', image.layout, '--tag', 'v1'], { env }), /^ocipush: cannot reach proxy 127\.0\.0\.1:9 \(from HTTPS_PROXY\): connection refused$/, 1);
   });

@@ -24,6 +24,12 @@ test('refuses malformed references with a usage error naming the reference', () 
   }
 });
 
+test('a registry named without a repository says how to name one', () => {
+  for (const [text, registry] of [['[::1]:5000', '[::1]:5000'], ['[::1]', '[::1]'], ['[fd00::2]:443/', '[fd00::2]:443'], ['localhost:5000/', 'localhost:5000'], ['reg.example.com/', 'reg.example.com']]) {
+    assert.throws(() => parseReference(text!), { code: 'EUSAGE', message: `invalid image reference "${text}": a registry without a repository: write ${registry}/REPOSITORY[:TAG]` });
+  }
+});
+
 test('a URL is refused with the reference it should have been, not as a repository named "/host/app"', () => {
   assert.throws(() => parseReference('http://127.0.0.1:5000/app:1'), {
     code: 'EUSAGE',
