@@ -157,6 +157,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
       if (stdin && (name === 'p' || name.endsWith('password'))) {
         throw usageError(`${long ? `--${name}` : '-p'}: a password is never taken as an argument (it would show in ps and the shell's history); pipe it to --${stdin.name}: echo "$TOKEN" | ocipush ${spec.name} … --${stdin.name}`);
       }
+      const theirs = long ? otherToolsFlag(name, (n) => byName.has(n)) : undefined;
+      if (theirs) throw usageError(`unknown option --${name} for ${spec.name}: ${theirs}`);
       throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
     }
     const display = long ? `--${name}` : `-${name}`;
@@ -269,4 +271,21 @@ function editDistance(a: string, b: string): number {
 /** A value as it can be shown on one line: quoted, control characters escaped. */
 export function quote(value: string): string {
   return JSON.stringify(value);
+}
+
+/**
+ * skopeo's, podman's and cosign's names for how a registry is reached, and ocipush's: a user of
+ * those tools types them first (`--tls-verify=false`), and "unknown option" alone does not say
+ * which of ocipush's two flags is meant.
+ */
+function otherToolsFlag(name: string, has: (option: string) => boolean): string | undefined {
+  const side = /^(?:(src|dest)-)?tls-verify$/.exec(name);
+  if (side) {
+    const p = side[1] ? `${side[1]}-` : '';
+    if (!has(`${p}insecure`)) return undefined;
+    return `skopeo's --${name}=false is --${p}insecure here (accept any certificate) or --${p}plain-http (a registry without TLS); localhost needs neither`;
+  }
+  if (name === 'allow-insecure-registry' && has('insecure')) return 'cosign\'s --allow-insecure-registry is --insecure here (accept any certificate)';
+  if (name === 'allow-http-registry' && has('plain-http')) return 'cosign\'s --allow-http-registry is --plain-http here';
+  return undefined;
 }

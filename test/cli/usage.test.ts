@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runCli } from '../support/tools.js';
+import { run, runCli } from '../support/tools.js';
 import { assertOneLineError } from './registry-support.js';
 
 /**
@@ -138,6 +138,19 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--dest-password', 's3cret-value']), /^ocipush: --dest-password: .*pipe it to --dest-password-stdin: /, 2);
     // A command that takes no password keeps the plain line.
     assertOneLineError(runCli(['gc', '-p', 'x']), /^ocipush: unknown option -p for gc /, 2);
+  });
+
+  it('skopeo\'s --tls-verify and cosign\'s --allow-*-registry name the flags that do it here', () => {
+    // They are the other tools' own flags (skopeo 1.9 here).
+    assert.match(run('skopeo', ['copy', '--help']), /--dest-tls-verify/);
+    assert.match(run('skopeo', ['inspect', '--help']), /--tls-verify/);
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--tls-verify=false']), /^ocipush: unknown option --tls-verify for push: skopeo's --tls-verify=false is --insecure here \(accept any certificate\) or --plain-http \(a registry without TLS\); localhost needs neither$/, 2);
+    assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--dest-tls-verify=false']), /^ocipush: unknown option --dest-tls-verify for copy: skopeo's --dest-tls-verify=false is --dest-insecure here .* or --dest-plain-http /, 2);
+    assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--src-tls-verify', 'false']), /^ocipush: unknown option --src-tls-verify for copy: skopeo's --src-tls-verify=false is --src-insecure here /, 2);
+    assertOneLineError(runCli(['sign', '127.0.0.1:9/a:1', '--key', 'k', '--allow-insecure-registry']), /^ocipush: unknown option --allow-insecure-registry for sign: cosign's --allow-insecure-registry is --insecure here \(accept any certificate\)$/, 2);
+    assertOneLineError(runCli(['verify', '127.0.0.1:9/a:1', '--key', 'k', '--allow-http-registry']), /^ocipush: unknown option --allow-http-registry for verify: cosign's --allow-http-registry is --plain-http here$/, 2);
+    // A command that reaches no registry keeps the plain line.
+    assertOneLineError(runCli(['gc', '--tls-verify=false']), /^ocipush: unknown option --tls-verify for gc \(ocipush gc --help lists them\)$/, 2);
   });
 
   it('tag with its two arguments swapped (the new tag first) says the image comes first, before any request', () => {
