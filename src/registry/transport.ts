@@ -40,10 +40,16 @@ export function registryOrigin(registry: string, options: Pick<TransportOptions,
   return originWithScheme(registry, plain ? 'http' : 'https');
 }
 
+/**
+ * The origin as a URL names it (what every response's `url.origin` is compared with): the scheme's
+ * own port left out (`reg.example.com:443` is `https://reg.example.com`), the host lowercased,
+ * an IPv6 address in its short form. Written as typed, a registry named with `:443`, in capitals
+ * or as `[0:0:0:0:0:0:0:1]` never matched its own answers, so its 401 challenge was not taken up.
+ */
 export function originWithScheme(registry: string, scheme: 'http' | 'https'): string {
   // Docker Hub's references say docker.io; its API lives elsewhere.
   const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
-  return `${scheme}://${host}`;
+  try { return new URL(`${scheme}://${host}`).origin; } catch { return `${scheme}://${host}`; }
 }
 
 export function usesPlainHttp(registry: string, options: Pick<TransportOptions, 'plainHttp'> = {}): boolean {

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { originWithScheme } from '../../src/registry/transport.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, tempDir } from '../support/tools.js';
+import { umociImage, type UmociImage } from './support.js';
+import { assertOk, runCliAsync } from '../cli/registry-support.js';
+
+const PASSWORD = 'origin-Secret-51f0';
+
+/**
+ * A registry named as distribution's grammar allows but not as a URL prints it: with its scheme's
+ * default port (`reg.example.com:443`), in capitals (`LOCALHOST:5000`). Every answer's URL is in
+ * the short form; the registry's own origin must be too, or its 401 challenge is never taken up
+ * ("401 Unauthorized (authentication required …)" with the right credentials given).
+ */
+describe('the registry origin', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  let image: UmociImage;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [1024]);
+    registry = await startRegistry({ auth: { htpasswd: { users: { alice: PASSWORD } } } });
+    env = { DOCKER_CONFIG: join(tmp.path, 'docker') };
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('is written as a URL names it', () => {
+    assert.equal(originWithScheme('reg.example.com:443', 'https'), 'https://reg.example.com');
+    assert.equal(originWithScheme('reg.example.com:80', 'http'), 'http://reg.example.com');
+    assert.equal(originWithScheme('reg.example.com:80', 'https'), 'https://reg.example.com:80');
+    assert.equal(originWithScheme('Reg.Example.COM:5000', 'https'), 'https://reg.example.com:5000');
+    assert.equal(originWithScheme('[0:0:0:0:0:0:0:1]:5000', 'http'), 'http://[::1]:5000');
+    assert.equal(originWithScheme('docker.io', 'https'), 'https://registry-1.docker.io');
+  });
+
+  it('a host in capitals: login, push and pull with credentials; skopeo reads the image with the same name', async () => {
+    const host = registry.host.replace('127.0.0.1', 'LOCALHOST');
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }));
+    assertOk(await runCliAsync(['push', `${host}/case/app:1`, '--layout', image.layout, '--tag', 'v1'], { env }));
+    assertOk(await runCliAsync(['pull', `${host}/case/app:1`, '--layout', join(tmp.path, 'pulled')], { env }));
+    requireTool('skopeo');
+    const { stdout } = await promisify(execFile)('skopeo', ['inspect', '--tls-verify=false', '--creds', `alice:${PASSWORD}`, '--format', '{{.Digest}}', `docker://${host}/case/app:1`], { encoding: 'utf8' });
+    assert.equal(stdout.trim(), image.manifest.digest);
+  });
+
+  describe('with the scheme\'s default port, reached through an HTTP proxy', () => {
+    let proxy: FaultProxy;
+    before(async () => { proxy = await startFaultProxy({ target: registry.url }); });
+    after(async () => { await proxy?.stop(); });
+
+    it('registry.ocipush.test:80 with --plain-http: push and read back with credentials', async () => {
+      // The proxy sends every request to the real registry: a remote registry on port 80 as a
+      // corporate proxy reaches it. (Credentials over plain HTTP to a remote host need --insecure.)
+      const proxied = { ...env, HTTP_PROXY: proxy.url, http_proxy: '', NO_PROXY: '', no_proxy: '' };
+      const flags = ['--plain-http', '--insecure', '-u', 'alice', '--password-stdin'];
+      const ref = 'registry.ocipush.test:80/port/app:1';
+      assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--tag', 'v1', ...flags], { env: proxied, input: PASSWORD }));
+      const r = await runCliAsync(['digest', ref, ...flags], { env: proxied, input: PASSWORD });
+      assertOk(r);
+      assert.equal(r.stdout.trim(), image.manifest.digest);
+      // The request targets were the short form, as the answers' URLs are.
+      assert.ok(proxy.requests().every((q) => q.path.startsWith('http://registry.ocipush.test/')), JSON.stringify(proxy.requests().slice(0, 3)));
+    });
+  });
+});
