@@ -76,7 +76,14 @@ export function trustedCAs(registry: string, extraPems: string[] = [], certDir?:
     try { cas.push(readFileSync(path, 'utf8')); } catch { /* absent: nothing to add */ }
   };
   optional(process.env.NODE_EXTRA_CA_CERTS);
-  optional(process.env.SSL_CERT_FILE ?? SYSTEM_BUNDLES.find((p) => readable(p)));
+  // As Go reads them (crane, skopeo, docker): an empty SSL_CERT_FILE is unset; SSL_CERT_DIR is
+  // directories separated by ':', every file in them read for certificates (others are ignored).
+  optional(process.env.SSL_CERT_FILE || SYSTEM_BUNDLES.find((p) => readable(p)));
+  for (const dir of (process.env.SSL_CERT_DIR ?? '').split(':').filter(Boolean)) {
+    let names: string[] = [];
+    try { names = readdirSync(dir).sort(); } catch { /* absent: nothing to add */ }
+    for (const name of names) optional(join(dir, name));
+  }
   for (const { dir, names } of certsDirs(registry, certDir)) for (const name of names) if (name.endsWith('.crt')) optional(join(dir, name));
   cas.push(...extraPems);
   return cas;
@@ -233,7 +240,7 @@ function secureContext(options: { ca?: string[]; cert?: string; key?: string }, 
 
 /** Whether the system has trust Node would not see on its own (the common case on Linux). */
 function hasExtraTrust(registry: string, certDir: string | undefined): boolean {
-  if (process.env.NODE_EXTRA_CA_CERTS || process.env.SSL_CERT_FILE) return true;
+  if (process.env.NODE_EXTRA_CA_CERTS || process.env.SSL_CERT_FILE || process.env.SSL_CERT_DIR) return true;
   if (SYSTEM_BUNDLES.some((p) => readable(p))) return true;
   return certsDirs(registry, certDir).some(({ names }) => names.length > 0);
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { originWithScheme } from '../../src/registry/transport.js';
+import { originWithScheme, trustedCAs } from '../../src/registry/transport.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, tempDir } from '../support/tools.js';
@@ -72,5 +73,57 @@ describe('the registry origin', () => {
       // The request targets were the short form, as the answers' URLs are.
       assert.ok(proxy.requests().every((q) => q.path.startsWith('http://registry.ocipush.test/')), JSON.stringify(proxy.requests().slice(0, 3)));
     });
+  });
+});
+
+/**
+ * The CA variables Go reads (crane, skopeo, docker): SSL_CERT_DIR, directories separated by ':'
+ * whose every file is read for certificates, and SSL_CERT_FILE, which counts as unset when empty.
+ */
+describe('SSL_CERT_DIR and SSL_CERT_FILE', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  let image: UmociImage;
+  let certDir: string;
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [1024]);
+    registry = await startRegistry({ tls: true });
+    certDir = join(tmp.path, 'ssl-certs');
+    mkdirSync(certDir);
+    // Any file name counts (an OpenSSL hash name, .pem), and a file that holds no certificate is passed over.
+    copyFileSync(registry.caFile!, join(certDir, 'registry-ca.pem'));
+    writeFileSync(join(certDir, 'README'), 'not a certificate\n');
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('a CA in SSL_CERT_DIR is trusted, as skopeo trusts it; without it the certificate is refused', async () => {
+    const ref = `${registry.host.replace('127.0.0.1', 'localhost')}/ssl/app:1`;
+    const env = { SSL_CERT_DIR: `${join(tmp.path, 'absent')}:${certDir}`, SSL_CERT_FILE: '', NODE_EXTRA_CA_CERTS: '' };
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--tag', 'v1'], { env }));
+    requireTool('skopeo');
+    const { stdout } = await promisify(execFile)('skopeo', ['inspect', '--format', '{{.Digest}}', `docker://${ref}`], { encoding: 'utf8', env: { ...process.env, ...env } });
+    assert.equal(stdout.trim(), image.manifest.digest);
+    const r = await runCliAsync(['digest', ref], { env: { SSL_CERT_DIR: '', SSL_CERT_FILE: '', NODE_EXTRA_CA_CERTS: '' } });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /TLS certificate is (self-signed|signed by an unknown authority)/);
+  });
+
+  it('an empty SSL_CERT_FILE leaves the system bundle in', () => {
+    const bundle = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem', '/etc/ssl/ca-bundle.pem'].find((p) => existsSync(p));
+    if (bundle === undefined) return;
+    // NODE_EXTRA_CA_CERTS may name the bundle too (CI images set it so): out of the way.
+    const saved = { SSL_CERT_FILE: process.env.SSL_CERT_FILE, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS };
+    process.env.SSL_CERT_FILE = '';
+    delete process.env.NODE_EXTRA_CA_CERTS;
+    try {
+      assert.ok(trustedCAs('registry.example.com').includes(readFileSync(bundle, 'utf8')));
+    } finally {
+      for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name]; else process.env[name] = value;
+    }
   });
 });
