@@ -29,24 +29,22 @@ export function parsePortSpecs(specs: readonly string[]): PortSpecs {
       hostPort = parts[parts.length - 2]!;
       containerPart = parts[parts.length - 1]!;
     }
-    if (parts.length > 1) out.withHostPart.push(raw);
 
-    let [containerPort, proto = ''] = splitOnce(containerPart, '/');
-    if (containerPort === '') {
-      proto = '';
-    } else if (proto === '') {
-      proto = 'tcp';
+    const [containerPort, proto = ''] = splitOnce(containerPart, '/');
+    if (containerPort === '') throw new Error(`invalid port: ${JSON.stringify(raw)}: no port specified`);
+    const lower = proto.toLowerCase();
+    if (lower !== '' && lower !== 'tcp' && lower !== 'udp' && lower !== 'sctp') {
+      throw new Error(`invalid port: ${JSON.stringify(raw)}: invalid proto: ${proto}`);
     }
-    if (proto !== proto.toLowerCase()) out.upperProto.push(raw);
-    proto = proto.toLowerCase();
-    if (proto !== 'tcp' && proto !== 'udp' && proto !== 'sctp') throw new Error(`invalid proto: ${proto}`);
+    if (proto !== lower) out.upperProto.push(raw);
+    // An empty IP or host part (`:80`, `::80`) is no mapping: BuildKit warns only of a named one.
+    if (ip !== '' || hostPort !== '') out.withHostPart.push(raw);
 
     if (ip.startsWith('[')) {
       if (!ip.endsWith(']')) throw new Error(`invalid IP address ${ip}`);
       ip = ip.slice(1, -1);
     }
     if (ip !== '' && isIP(ip) === 0) throw new Error(`invalid IP address: ${ip}`);
-    if (containerPort === '') throw new Error(`no port specified: ${raw}<empty>`);
 
     const range = parsePortRange(containerPort);
     if (!range) throw new Error(`invalid containerPort: ${containerPort}`);
@@ -57,7 +55,7 @@ export function parsePortSpecs(specs: readonly string[]): PortSpecs {
         throw new Error(`invalid ranges specified for container and host Ports: ${containerPort} and ${hostPort}`);
       }
     }
-    for (let p = range[0]; p <= range[1]; p++) out.ports.push(`${p}/${proto}`);
+    for (let p = range[0]; p <= range[1]; p++) out.ports.push(`${p}/${lower || 'tcp'}`);
   }
   return out;
 }
@@ -67,23 +65,25 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
   return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];
 }
 
-/** Go's strconv.ParseUint(s, 10, 16): digits only (a leading + is not allowed), at most 65535. */
-function parseUint16(s: string): number | undefined {
-  if (!/^[0-9]+$/.test(s)) return undefined;
+/**
+ * BuildKit's parsePortNumber: Go's strconv.ParseInt(s, 10, 0), so a sign is allowed (`+80` is
+ * port 80), then 0 to 65535.
+ */
+function parsePortNumber(s: string): number | undefined {
+  if (!/^[+-]?[0-9]+$/.test(s)) return undefined;
   const n = Number(s);
-  return n <= 65535 ? n : undefined;
+  return n >= 0 && n <= 65535 ? n : undefined;
 }
 
+/** BuildKit's parsePortRange: cut at the first `-`; `80-80` is one port. */
 function parsePortRange(ports: string): [number, number] | undefined {
   if (ports === '') return undefined;
-  if (!ports.includes('-')) {
-    const p = parseUint16(ports);
-    return p === undefined ? undefined : [p, p];
-  }
-  const parts = ports.split('-');
-  if (parts.length !== 2) return undefined;
-  const start = parseUint16(parts[0]!);
-  const end = parseUint16(parts[1]!);
-  if (start === undefined || end === undefined || end < start) return undefined;
+  const dash = ports.indexOf('-');
+  const start = parsePortNumber(dash < 0 ? ports : ports.slice(0, dash));
+  if (start === undefined) return undefined;
+  const endText = dash < 0 ? undefined : ports.slice(dash + 1);
+  if (endText === undefined || endText === ports.slice(0, dash)) return [start, start];
+  const end = parsePortNumber(endText);
+  if (end === undefined || end < start) return undefined;
   return [start, end];
 }

@@ -3,7 +3,7 @@ import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/tools.js';
-import { build, buildahBuild, layerListing, readImage, writeTree } from './support.js';
+import { build, buildahBuild, buildCli, layerListing, readImage, writeTree } from './support.js';
 
 /**
  * Every config instruction and substitution form, built, and the image config and history
@@ -161,6 +161,24 @@ describe('image config and history', () => {
     build(context, layout, ['--tag', 'e']);
     assert.deepEqual(readImage(layout, 'e').config.config.ExposedPorts, { '53/udp': {}, '80/tcp': {}, '8079/tcp': {}, '8080/tcp': {}, '8081/tcp': {} });
     assert.deepEqual(history(layout, 'e').at(-1), ['EXPOSE [8080/tcp 53/udp 80/tcp 80/tcp 8079/tcp 8080/tcp 8081/tcp]', false]);
+  });
+
+  it('EXPOSE: a port with a sign (+80) is the port, an empty host part (:80, ::80) warns of nothing, as BuildKit parsePorts', () => {
+    // BuildKit's convert_expose.go parses a port with strconv.ParseInt and lints
+    // ExposeInvalidFormat only when the IP or host port is not empty. The words are sorted as written.
+    const context = join(tmp.path, 'expose-forms');
+    writeTree(context, { Dockerfile: 'FROM scratch\nEXPOSE +80 :81 ::82/udp 83-83 +84-+85\n' });
+    const layout = join(tmp.path, 'expose-forms-layout');
+    const r = buildCli(context, layout, ['--tag', 'e']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /warning/);
+    assert.deepEqual(readImage(layout, 'e').config.config.ExposedPorts, { '80/tcp': {}, '81/tcp': {}, '82/udp': {}, '83/tcp': {}, '84/tcp': {}, '85/tcp': {} });
+    assert.deepEqual(history(layout, 'e').at(-1), ['EXPOSE [80/tcp 84/tcp 85/tcp 83/tcp 81/tcp 82/udp]', false]);
+    // A named host part still warns.
+    writeTree(context, { Dockerfile: 'FROM scratch\nEXPOSE 8080:80\n' });
+    const warned = buildCli(context, layout, ['--tag', 'w']);
+    assert.equal(warned.status, 0, warned.stderr);
+    assert.match(warned.stderr, /ExposeInvalidFormat: EXPOSE instruction should not define an IP address or host-port mapping, found '8080:80'/);
   });
 
   it('--platform is normalized as BuildKit does before TARGETPLATFORM and the image: linux/arm is arm/v7 (as buildah), arm64/v8 is arm64', () => {
