@@ -192,7 +192,9 @@ function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, write
   for (const src of instruction.sources) {
     if (isRemoteSource(src)) throw new CopyError(remoteSourceMessage(src));
     if (parents) {
-      matched += copyWithParents(source, src, dest, spec, writer);
+      // Each copies its pivot directory's contents into the destination, with or without a
+      // trailing /: nothing is copied over another, so these do not count for the warning below.
+      copyWithParents(source, src, dest, spec, writer);
       continue;
     }
     const path = cleanAbsolute('/' + src);
@@ -219,7 +221,7 @@ function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, write
 }
 
 /** COPY --parents: the source path below its `/./` pivot (or all of it) is recreated under the destination. */
-function copyWithParents(source: FsView, src: string, dest: string, spec: CopySpec, writer: TreeWriter): number {
+function copyWithParents(source: FsView, src: string, dest: string, spec: CopySpec, writer: TreeWriter): void {
   const pivot = src.indexOf('/./');
   const base = pivot < 0 ? '/' : cleanAbsolute('/' + src.slice(0, pivot));
   const pattern = cleanAbsolute('/' + (pivot < 0 ? src : src.slice(pivot + 3))).slice(1);
@@ -229,7 +231,6 @@ function copyWithParents(source: FsView, src: string, dest: string, spec: CopySp
   const include = createIgnoreMatcher([pattern], { source: '--parents' });
   const matches = resolveWildcards(source, base);
   for (const match of matches) writer.copy(source, match, dest, { ...spec, include });
-  return matches.length;
 }
 
 /** The archive ADD unpacks at a source path (symlinks followed), if the file is one. */

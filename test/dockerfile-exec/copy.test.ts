@@ -158,6 +158,20 @@ describe('COPY rules of BuildKit', () => {
     assert.equal(tree['/doc'], 'file 0644 0:0 b');
   });
 
+  it('COPY --parents of several sources to a destination without /: the parents are recreated under it, no warning', () => {
+    // BuildKit's dispatchCopy copies each --parents source's pivot directory, its contents only,
+    // into the destination: nothing is copied over another, whatever the destination's end.
+    const ctx = join(tmp.path, 'parents-dest');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY --parents a/b/x.txt a/c/x.txt a/./d/y.txt /dest\n', 'a/b/x.txt': 'x', 'a/c/x.txt': 'x2', 'a/d/y.txt': 'y' });
+    const layout = join(tmp.path, 'parents-dest-layout');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /copied over the last/);
+    assert.deepEqual(Object.keys(unpackedTree(layout, 't', join(tmp.path, 'parents-dest-bundle'))), [
+      '/dest/', '/dest/a/', '/dest/a/b/', '/dest/a/b/x.txt', '/dest/a/c/', '/dest/a/c/x.txt', '/dest/d/', '/dest/d/y.txt',
+    ]);
+  });
+
   it('a wildcard that matches nothing copies nothing (an empty layer); --exclude and --parents', () => {
     const ctx = join(tmp.path, 'patterns');
     writeTree(ctx, {
