@@ -37,6 +37,7 @@ import { CacheUse } from '../layer/cache-store.js';
 import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
 import { ArchiveFiles } from './extract.js';
+import { nameFromBytes } from './raw-names.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {
   checkBuildExtras, feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
@@ -349,7 +350,8 @@ async function readDockerignore(dockerfilePath: string | undefined, contextDir: 
   for (const path of candidates) {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      // Its bytes, as patternmatcher compares them: a Latin-1 name is not decoded to U+FFFD.
+      text = nameFromBytes(await readFile(path));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;

@@ -258,6 +258,10 @@ function compilePattern(p: IgnorePattern, source: string): Compiled {
     } else if (ch === ']') {
       re += '\\]';
       kind = 'regexp';
+    } else if (ch === '\ufffd' || (ch >= '\udc80' && ch <= '\udcff')) {
+      // A byte that is not UTF-8 (kept as U+DC00 + byte) reaches Go's regexp as U+FFFD, which
+      // matches any such byte of a name, and U+FFFD itself.
+      re += '[\\udc80-\\udcff\\ufffd]';
     } else {
       re += ch;
     }

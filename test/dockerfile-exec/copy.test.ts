@@ -116,6 +116,22 @@ describe('COPY, compared with buildah', () => {
     assert.deepEqual(ours(ctx).tree, { '/from/': 'dir 0755 0:0', '/from/caf\\xe9.txt': 'file 0644 0:0 latin', '/from/in': 'file 0644 0:0 in' });
   });
 
+  it('.dockerignore patterns with a Latin-1 byte match the names with that byte, exactly and by wildcard', () => {
+    // patternmatcher compares an exact pattern's bytes; in a regexp one the byte is U+FFFD,
+    // which Go's regexp matches against any byte that is not UTF-8.
+    const ctx = join(tmp.path, 'latin1-ignore');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY . /ctx/\n', keep: 'k' });
+    const at = (name: string): Buffer => Buffer.concat([Buffer.from(`${ctx}/`), Buffer.from(name, 'latin1')]);
+    writeFileSync(at('.dockerignore'), Buffer.from('caf\xe9\nna\xefve*\nDockerfile\n.dockerignore\n', 'latin1'));
+    for (const name of ['caf\xe9', 'na\xefve1', 'na\xefve2', 'caf\xe8', 'zz\xe8']) writeFileSync(at(name), 'x');
+    const built = ours(ctx);
+    assert.deepEqual(Object.keys(built.tree), ['/ctx/', '/ctx/caf\\xe8', '/ctx/keep', '/ctx/zz\\xe8']);
+    // buildah 1.28's fileutils makes every pattern a regexp, where `caf\xe9` matches caf\xe8 too;
+    // BuildKit's patternmatcher compares a pattern without wildcards byte for byte.
+    const { '/ctx/caf\\xe8': _kept, ...rest } = built.tree;
+    assert.deepEqual(rest, theirs(ctx));
+  });
+
   it('.dockerignore: exceptions, directories, and the Dockerfile itself', () => {
     const ctx = join(tmp.path, 'ignore');
     writeTree(ctx, {
