@@ -166,8 +166,8 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
         name: sparse?.name ? nameFromBytes(sparse.name) : bytes?.name.toString('utf8') === h.name ? nameFromBytes(bytes.name) : h.name,
         type,
         mode: (h.mode ?? 0) & 0o7777 & ~S_IFMT,
-        uid: h.uid ?? 0,
-        gid: h.gid ?? 0,
+        uid: paxId(bytes?.pax, 'uid') ?? h.uid ?? 0,
+        gid: paxId(bytes?.pax, 'gid') ?? h.gid ?? 0,
         mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
         size: sparse ? sparse.size : type === 'file' ? h.size ?? 0 : 0,
         ...(h.linkname ? { linkname: bytes?.linkname?.toString('utf8') === h.linkname ? nameFromBytes(bytes.linkname) : h.linkname } : {}),
@@ -191,6 +191,17 @@ export async function readTar(input: Readable, where: string, onEntry: (entry: A
 }
 
 const GNU_SPARSE = 0x53; // 'S'
+
+/**
+ * A pax `uid`/`gid` record: Go's archive/tar sets the header's id from it (an id above the ustar
+ * field's 2097151 is only there), and BuildKit's untar chowns to that id. tar-stream reads only
+ * the ustar field.
+ */
+function paxId(pax: Map<string, Buffer> | undefined, key: 'uid' | 'gid'): number | undefined {
+  const text = pax?.get(key)?.toString('latin1');
+  if (text === undefined || !/^[0-9]{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
 
 function entryType(t: tar.Header['type'] | undefined): ArchiveEntry['type'] | undefined {
   switch (t) {

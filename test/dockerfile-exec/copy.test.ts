@@ -365,6 +365,19 @@ describe('ADD of local archives', () => {
     assert.equal(built.tree['/p/l\\xe9'], 'link 0:0 -> caf\\xe9.txt');
   });
 
+  it('an archive\'s owners above the ustar field (pax uid and gid records) are kept, as buildah and BuildKit unpack them', () => {
+    const ctx = join(tmp.path, 'add-pax-owner');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nADD big.tar /p/\n', 'src/d/f': 'f', 'src/small': 's' });
+    // GNU tar writes ids above 2097151 (07777777) only as pax records, and the names beside them.
+    run('tar', ['-C', join(ctx, 'src'), '--format=pax', '--owner=alice:3000000', '--group=staff:4000000', '-cf', join(ctx, 'big.tar'), 'd']);
+    run('tar', ['-C', join(ctx, 'src'), '--format=pax', '--owner=1001', '--group=1002', '-rf', join(ctx, 'big.tar'), 'small']);
+    const built = ours(ctx);
+    assert.equal(built.tree['/p/d/'], 'dir 0755 3000000:4000000');
+    assert.equal(built.tree['/p/d/f'], 'file 0644 3000000:4000000 f');
+    assert.equal(built.tree['/p/small'], 'file 0644 1001:1002 s');
+    assert.deepEqual(built.tree, theirs(ctx));
+  });
+
   it('an archive path that climbs out of the destination is refused', () => {
     const ctx = join(tmp.path, 'evil');
     writeTree(ctx, { Dockerfile: 'FROM scratch\nADD evil.tar /x/\n', 'in/f': 'f' });
