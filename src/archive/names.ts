@@ -28,8 +28,9 @@ export function repoTagForEntry(entry: Descriptor, repository?: string): string 
 }
 
 /**
- * A layout name with capitals in its repository (`build --tag Hello:1`: the image-layout spec
- * allows it) is no docker name; the line says which name docker and podman would take.
+ * A layout name with capitals in its repository (the image-layout spec allows it, and skopeo
+ * writes it; `build --tag` refuses it) is no docker name; the line says which name docker and
+ * podman would take.
  */
 function withLowercaseHint(name: string, repoTag: () => string): string {
   try {

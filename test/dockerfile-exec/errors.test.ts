@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli, tempDir } from '../support/tools.js';
+import { run, runCli, tempDir } from '../support/tools.js';
 import { build, buildCli, layerListing, readImage, writeTree, type TreeSpec } from './support.js';
 
 /**
@@ -118,6 +118,22 @@ describe('Dockerfiles that cannot be built', () => {
     fails({ Dockerfile: 'FROM scratch AS a\n' }, /^ocipush: Dockerfile:1:1: target stage "nope" could not be found/, ['--target', 'nope']);
     fails({ Dockerfile: 'FROM scratch\nCOPY . /\n', '.dockerignore': 'ok\n[z-a\n' }, /\.dockerignore:2:1: syntax error in pattern/);
     fails({ Dockerfile: 'FROM scratch\nCOPY --chmod=999 f /f\n', f: 'f' }, /^ocipush: Dockerfile:2:1: invalid chmod parameter: '999'/);
+  });
+
+  it('--tag with capitals in its repository is refused before the build, as docker build -t refuses it; a host or a tag may have them', () => {
+    fails({ Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'f' }, /^ocipush: --tag "MyApp:1\.0": repository name "MyApp" must be lowercase, as docker build -t requires; write --tag myapp:1\.0$/, ['--tag', 'MyApp:1.0'], 2);
+    fails({ Dockerfile: 'FROM scratch\n' }, /repository name "Team\/app" must be lowercase.*; write --tag localhost:5000\/team\/app:V1$/, ['--tag', 'localhost:5000/Team/app:V1'], 2);
+    const ctx = join(tmp.path, 'tag-casing');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY f /f\n', f: 'f' });
+    const layout = join(tmp.path, 'tag-casing-layout');
+    for (const tag of ['V1', 'app:V1', 'Registry.Example.com/team/app:RC1']) build(ctx, layout, ['--tag', tag]);
+    // A directory build checks its --tag the same way.
+    const dir = runCli(['build', join(ctx), '--layout', join(tmp.path, 'tag-casing-dir'), '--tag', 'Team/app']);
+    assert.equal(dir.status, 2);
+    assert.match(dir.stderr, /^ocipush: --tag "Team\/app": repository name "Team\/app" must be lowercase/);
+    assert.equal(existsSync(join(tmp.path, 'tag-casing-dir')), false);
+    // skopeo reads the names it would also write: each is a docker name.
+    for (const tag of ['app:V1', 'Registry.Example.com/team/app:RC1']) run('skopeo', ['inspect', '--raw', `oci:${layout}:${tag}`]);
   });
 
   it('a reversed range [z-a]: .dockerignore and --exclude give BuildKit\'s syntax error; a COPY wildcard with one matches nothing', () => {
