@@ -289,7 +289,8 @@ export class TreeWriter {
    * entries are unpacked into it as root. Names are cleaned and must stay inside `dest` (its
    * symlinks resolve inside it too); missing parents are 0755 root; an entry replaces what is at
    * its path unless both are directories; owners come from the archive (or --chown); modes and
-   * mtimes from the archive (--chmod does not apply). Devices and fifos are refused, as BuildKit does.
+   * mtimes from the archive (--chmod does not apply). Fifos and devices are made, as go-archive's
+   * untar makes them (mknod) under a BuildKit running as root.
    */
   unpack(entries: readonly ArchiveEntry[], archive: ArchiveRef, describe: string, dest: string, chown?: Owner): void {
     this.unpacked = true;
@@ -360,8 +361,12 @@ export class TreeWriter {
           node = linked;
           break;
         }
+        case 'fifo':
+          node = { type: 'fifo', ...meta, size: 0 };
+          break;
         default:
-          throw new CopyError(`${describe}: unsupported tar entry ${JSON.stringify(e.name)} (a ${e.type === 'fifo' ? 'fifo' : `${e.type} device`}), as in docker build`);
+          // go-archive's untar makes them with mknod (BuildKit running as root, as docker build does).
+          node = { type: e.type, ...meta, size: 0, devmajor: e.devmajor ?? 0, devminor: e.devminor ?? 0 };
       }
       this.place(path, node);
     }

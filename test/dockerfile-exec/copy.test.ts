@@ -4,7 +4,7 @@ import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, run, tempDir } from '../support/tools.js';
-import { build, buildahBuild, buildCli, layerListing, readImage, unpackedTree, writeTree } from './support.js';
+import { blobPath, build, buildahBuild, buildCli, layerListing, readImage, unpackedTree, writeTree } from './support.js';
 
 /**
  * COPY and ADD: the files the built image holds, seen through `umoci unpack`. Where buildah
@@ -376,6 +376,27 @@ describe('ADD of local archives', () => {
     assert.equal(built.tree['/p/d/f'], 'file 0644 3000000:4000000 f');
     assert.equal(built.tree['/p/small'], 'file 0644 1001:1002 s');
     assert.deepEqual(built.tree, theirs(ctx));
+  });
+
+  it('fifos and devices in an archive are unpacked, as buildah and BuildKit (go-archive\'s mknod, as root) make them', () => {
+    const ctx = join(tmp.path, 'add-special');
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nADD rootfs.tar.gz /\n', 'src/dev/': '', 'src/etc/x': 'x' });
+    run('mkfifo', [join(ctx, 'src', 'fifo')]);
+    run('mknod', ['-m', '620', join(ctx, 'src', 'dev', 'null'), 'c', '1', '3']);
+    run('mknod', ['-m', '640', join(ctx, 'src', 'dev', 'loop0'), 'b', '7', '0']);
+    run('tar', ['-C', join(ctx, 'src'), '--owner=5', '--group=6', '-czf', join(ctx, 'rootfs.tar.gz'), '.']);
+    // The special files of each image's layers, as tar lists them (reading them from an unpacked tree would block).
+    const specials = (layout: string, tag: string): string[] => readImage(layout, tag).manifest.layers.flatMap((l) =>
+      run('tar', ['--numeric-owner', '-tvzf', blobPath(layout, l.digest)]).split('\n').filter((line) => /^[pcb]/.test(line)).map((line) => {
+        const f = line.split(/\s+/);
+        return `${f[0]} ${f[1]} ${f[2]} ${f[5]!.replace(/^\.\//, '')}`;
+      }));
+    const layout = join(tmp.path, 'add-special-ours');
+    build(ctx, layout, ['--tag', 't']);
+    assert.deepEqual(specials(layout, 't'), ['brw-r----- 5/6 7,0 dev/loop0', 'crw--w---- 5/6 1,3 dev/null', 'prw-r--r-- 5/6 0 fifo']);
+    const theirs = join(tmp.path, 'add-special-buildah');
+    buildahBuild(tmp.path, ctx, theirs, 'special');
+    assert.deepEqual(specials(theirs, 'special'), specials(layout, 't'));
   });
 
   it('an archive path that climbs out of the destination is refused', () => {
