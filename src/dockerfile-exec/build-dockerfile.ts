@@ -86,7 +86,10 @@ export interface DockerfileBuildOptions extends ImageOutputOptions {
   labels?: Record<string, string>;
   /** The platform built for (TARGETPLATFORM, and the image picked from multi-platform bases); default linux/amd64. */
   platform?: string | Platform;
-  /** Used when `created` is unset; default `$SOURCE_DATE_EPOCH` (or a SOURCE_DATE_EPOCH build arg). */
+  /**
+   * Used when `created` is unset; default a SOURCE_DATE_EPOCH build arg, else `$SOURCE_DATE_EPOCH`,
+   * else the Dockerfile's global `ARG SOURCE_DATE_EPOCH=…` default. `context` is none (a local context).
+   */
   sourceDateEpoch?: string;
   /** Read the base images' layers on every build, not the tree of them a build keeps in the layout (base-tree-cache.ts). */
   readBase?: boolean;
@@ -121,10 +124,12 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   checkTag(tag);
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? { os: 'linux', architecture: 'amd64' };
   const platformText = formatPlatform(platform);
-  const buildArgs = options.buildArgs ?? {};
-  const epoch = 'sourceDateEpoch' in options ? options.sourceDateEpoch : (buildArgs.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
-  const time = resolveBuildTime(options.created, epoch);
-  const created = formatTime(time.seconds);
+  // `SOURCE_DATE_EPOCH=context` leaves a local context without an epoch: the stages see it empty.
+  const buildArgs = options.buildArgs?.SOURCE_DATE_EPOCH === 'context' ? { ...options.buildArgs, SOURCE_DATE_EPOCH: '' } : options.buildArgs ?? {};
+  // The caller's SOURCE_DATE_EPOCH, checked now; without one, the Dockerfile's global ARG default
+  // (BuildKit since dockerfile 1.23), read once the stages are resolved.
+  const givenEpoch = 'sourceDateEpoch' in options ? options.sourceDateEpoch : (options.buildArgs?.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
+  resolveBuildTime(options.created, epochValue(givenEpoch));
   const compression = options.compression ?? 'gzip';
   if (compression === 'zstd' && !zstdAvailable()) {
     throw new OcipushError('EUNSUPPORTED', `--compression zstd needs Node.js >= 22.15, whose zlib has zstd (this is ${process.version}); use gzip`);
@@ -180,6 +185,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     }
     const resolved = resolveStages(parsed, { ...resolveOptions, baseImageConfig: ({ stageIndex }) => baseImageConfig(bases.get(stageIndex)?.config) });
     checkBuildable(resolved, filename);
+    const time = resolveBuildTime(options.created, epochValue(givenEpoch ?? resolved.globalArgs.SOURCE_DATE_EPOCH));
+    const created = formatTime(time.seconds);
     for (const w of resolved.warnings) warn(`${filename}${w.line ? `:${w.line}` : ''}: ${w.rule}: ${w.message}`);
     // `# check=error=true`: the warnings above fail the build, as in BuildKit, before anything is written.
     if (resolved.lintError) throw new OcipushError('EDOCKERFILE', `${filename}: ${resolved.lintError} (check error=true: build check warnings fail the build)`, { path: filename });
@@ -365,6 +372,14 @@ async function readDockerignore(dockerfilePath: string | undefined, contextDir: 
     }
   }
   return undefined;
+}
+
+/**
+ * SOURCE_DATE_EPOCH as BuildKit's resolveSourceDateEpochValue reads it: `context` is the time of a
+ * git or HTTP context, and leaves a local one (the only kind ocipush builds) without an epoch.
+ */
+function epochValue(value: string | undefined): string | undefined {
+  return value === 'context' ? undefined : value;
 }
 
 /** RUN and network sources in the stages to build: one clear error, before any work. */

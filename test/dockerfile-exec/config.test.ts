@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli, tempDir } from '../support/tools.js';
-import { build, buildahBuild, buildCli, layerListing, readImage, writeTree } from './support.js';
+import { run, runCli, tempDir } from '../support/tools.js';
+import { blobPath, build, buildahBuild, buildCli, layerListing, readImage, writeTree } from './support.js';
 
 /**
  * Every config instruction and substitution form, built, and the image config and history
@@ -225,5 +225,27 @@ describe('image config and history', () => {
     assert.equal(manifest.annotations?.['org.opencontainers.image.created'], '2023-11-14T22:13:20Z');
     const again = build(context, join(tmp.path, 'repro-4'), ['--tag', 'r', '--created', '2023-11-14T22:13:20Z']);
     assert.equal(again.digest, dated.digest);
+  });
+
+  it('a global ARG SOURCE_DATE_EPOCH default is the epoch when none is given (BuildKit, dockerfile 1.23); =context is none', () => {
+    const context = join(tmp.path, 'repro-arg');
+    writeTree(context, { Dockerfile: 'ARG SOURCE_DATE_EPOCH=1704067200\nFROM scratch\nARG SOURCE_DATE_EPOCH\nCOPY f /f\nLABEL sde=$SOURCE_DATE_EPOCH\n', f: 'f' });
+    utimesSync(join(context, 'f'), 2e9, 2e9);
+    const env = { ...process.env };
+    delete env.SOURCE_DATE_EPOCH;
+    const seen = (args: string[], n: string) => {
+      const layout = join(tmp.path, `repro-arg-${n}`);
+      const r = runCli(['build', '-f', join(context, 'Dockerfile'), context, '--layout', layout, '--tag', 'r', ...args], { env });
+      assert.equal(r.status, 0, r.stderr);
+      const { config, manifest } = readImage(layout, 'r');
+      assert.ok(config.history.every((h) => h.created === config.created));
+      // The file's time is clamped to the epoch, as the whole image's.
+      const listed = run('tar', ['--full-time', '-tvzf', blobPath(layout, manifest.layers[0]!.digest)]).trim();
+      return { created: config.created, label: config.config.Labels, file: listed.split(/\s+/).slice(3, 5).join(' ') };
+    };
+    assert.deepEqual(seen([], 'default'), { created: '2024-01-01T00:00:00Z', label: { sde: '1704067200' }, file: '2024-01-01 00:00:00' });
+    assert.deepEqual(seen(['--build-arg', 'SOURCE_DATE_EPOCH=1700000000'], 'arg'), { created: '2023-11-14T22:13:20Z', label: { sde: '1700000000' }, file: '2023-11-14 22:13:20' });
+    // A local context has no time of its own: BuildKit leaves the epoch unset, and the ARG empty.
+    assert.deepEqual(seen(['--build-arg', 'SOURCE_DATE_EPOCH=context'], 'context'), { created: '1970-01-01T00:00:00Z', label: { sde: '' }, file: '1970-01-01 00:00:00' });
   });
 });
