@@ -155,6 +155,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
 
   const resolveOptions: Omit<ResolveOptions, 'baseImageConfig'> = {
     buildArgs,
+    ...(ignore ? { dockerignore: ignore.patterns } : {}),
     ...(options.target !== undefined ? { target: options.target } : {}),
     targetPlatform: { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) },
     buildPlatform: hostPlatform(),

@@ -214,6 +214,13 @@ export class StageDispatcher {
     };
     const sources = instruction.sources.map(x);
     const dest = x(instruction.dest);
+    if (this.plan.copyIgnored && (instruction.keyword === 'ADD' || instruction.from === undefined)) {
+      for (const src of sources) {
+        if (/^(https?|git|ssh):\/\//i.test(src) || src.startsWith('git@')) continue;
+        const message = this.plan.copyIgnored(instruction.keyword, src);
+        if (message !== undefined) this.warnings.push({ rule: 'CopyIgnoredFile', message, line: instruction.line });
+      }
+    }
     // BuildKit's ExpandRaw: an unquoted heredoc's body, quotes kept as text, `\` always the escape.
     const heredocs = instruction.heredocs.map((h) => (h.expand ? { ...h, data: this.expand(h.data, instruction, true) } : h));
     const chown = optional(instruction.chown);

@@ -189,6 +189,26 @@ function matchUsingParent(patterns: readonly Compiled[], file: string, parentInf
   return { matched, info };
 }
 
+/**
+ * patternmatcher's MatchesOrParentMatches: whether the patterns exclude a path, or one of its
+ * parent directories, the path taken as given (a leading `/` kept). BuildKit's CopyIgnoredFile.
+ */
+export function parentMatcher(patterns: readonly IgnorePattern[]): (file: string) => boolean {
+  const compiled = patterns.map((p) => compilePattern(p, IGNORE_FILE));
+  return (file) => {
+    const slash = file.lastIndexOf('/');
+    const dirs = slash < 0 ? [] : (slash === 0 ? '/' : file.slice(0, slash)).split('/');
+    let matched = false;
+    for (const c of compiled) {
+      if (c.exclusion !== matched) continue;
+      let match = c.match(file);
+      for (let i = 0; !match && i < dirs.length; i++) match = c.match(dirs.slice(0, i + 1).join('/'));
+      if (match) matched = !c.exclusion;
+    }
+    return matched;
+  };
+}
+
 /** patternmatcher's Pattern.compile: exact text, a prefix (trailing double star), a suffix (leading double star) or a regexp. */
 function compilePattern(p: IgnorePattern, source: string): Compiled {
   const pattern = p.pattern;

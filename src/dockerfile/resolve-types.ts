@@ -7,6 +7,7 @@ import type {
   WorkdirInstruction,
 } from './instructions.js';
 import type { PlatformSpec } from './platform.js';
+import type { IgnorePattern } from './dockerignore.js';
 
 /** The public shapes of resolveStages(): its options and the stages it returns. */
 
@@ -36,6 +37,11 @@ export interface ResolveOptions {
    * the base image defines. resolveBaseImages() lists the images to fetch first.
    */
   baseImageConfig?: (base: { stageIndex: number; image: string; platform?: string }) => BaseImageConfig | undefined;
+  /**
+   * The build context's .dockerignore patterns (parseDockerignore): a COPY or ADD source from the
+   * context that they exclude is warned of (BuildKit's CopyIgnoredFile).
+   */
+  dockerignore?: readonly IgnorePattern[];
 }
 
 export type StageBase =

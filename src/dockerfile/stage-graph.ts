@@ -1,3 +1,4 @@
+import { copyIgnoredCheck } from './copy-ignored.js';
 import { LocatedError, type SourcePosition } from './errors.js';
 import type { CopyInstruction, DockerfileWarning, InstructionBase, ParsedDockerfile, StageInstruction } from './instructions.js';
 import { ExpansionError, processWord, type EscapeToken, type ExpansionResult } from './lex.js';
@@ -35,6 +36,8 @@ export interface Plan {
   baseConfigs: Map<number, BaseImageConfig>;
   /** The ONBUILD triggers each needed stage starts with, parsed. */
   triggers: Map<number, StageInstruction[]>;
+  /** BuildKit's CopyIgnoredFile check of a context source (options.dockerignore), if it applies. */
+  copyIgnored?: ((keyword: 'COPY' | 'ADD', src: string) => string | undefined) | undefined;
 }
 
 function toMap(args: ResolveOptions['buildArgs']): Map<string, string> {
@@ -182,7 +185,7 @@ export function planStages(parsed: ParsedDockerfile, options: ResolveOptions, wa
     }
   }
 
-  return { escape, buildArgs, globals, declaredGlobal, heads, byName, target: targetIndex, needed: sorted, copyFrom, baseConfigs, triggers };
+  return { escape, buildArgs, globals, declaredGlobal, heads, byName, target: targetIndex, needed: sorted, copyFrom, baseConfigs, triggers, copyIgnored: copyIgnoredCheck(options.dockerignore) };
 }
 
 export function resolveCopyFrom(c: CopyInstruction, byName: Map<string, number>, stageCount: number): { stage?: number; image?: string } {

@@ -124,6 +124,34 @@ describe('build checks (# check=)', () => {
     assert.equal(existsSync(layout), false);
   });
 
+  it('CopyIgnoredFile: a context source .dockerignore excludes is warned of (BuildKit, on by default since dockerfile 1.21)', () => {
+    // validateCopySourcePath: the source as written, cleaned; its parents count; not with `!`
+    // exceptions; the root only under a pattern that excludes every entry; never --from or heredocs.
+    const { ctx, layout } = context('FROM scratch AS s\nFROM scratch\nCOPY . /app/\nCOPY *.log ./logs/ /l/\nADD build/out /b/\nCOPY /build /b2/\nCOPY --from=s /build /b3/\nCOPY <<EOF /build\nx\nEOF\n');
+    writeTree(ctx, { '.dockerignore': '*.log\nlogs\nbuild\n', 'a.log': 'a', 'keep.txt': 'k' });
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.deepEqual(warnings(r.stderr), [
+      'Dockerfile:4: CopyIgnoredFile: Attempting to Copy file "*.log" that is excluded by .dockerignore',
+      'Dockerfile:4: CopyIgnoredFile: Attempting to Copy file "logs" that is excluded by .dockerignore',
+      'Dockerfile:5: CopyIgnoredFile: Attempting to Add file "build/out" that is excluded by .dockerignore',
+    ]);
+    // (then the build fails, as BuildKit's: a source named outright is not in the context)
+    assert.equal(r.status, 1);
+
+    const root = context('# check=error=true\nFROM scratch\nCOPY . /app/\n');
+    writeTree(root.ctx, { '.dockerignore': '*\n' });
+    const failed = buildCli(root.ctx, root.layout, ['--tag', 't']);
+    assert.equal(failed.status, 1);
+    assert.deepEqual(warnings(failed.stderr), ['Dockerfile:3: CopyIgnoredFile: Attempting to Copy file "." that is excluded by .dockerignore']);
+    assert.match(failed.stderr, /lint violation found for rules: CopyIgnoredFile \(/);
+    for (const [ignore, why] of [['.*\n', 'a dotfile pattern does not exclude the root'], ['*\n!Dockerfile\n', 'an exception turns the check off']]) {
+      writeTree(root.ctx, { '.dockerignore': ignore });
+      const ok = buildCli(root.ctx, join(root.ctx, '..', `${root.layout}-ok`), ['--tag', 't']);
+      assert.equal(ok.status, 0, `${why}: ${ok.stderr}`);
+      assert.deepEqual(warnings(ok.stderr), [], why);
+    }
+  });
+
   it('a check directive BuildKit cannot read fails at its line', () => {
     const { ctx, layout } = context('# syntax=docker/dockerfile:1\n# check=skip=all;fail=1\nFROM scratch\n');
     const r = buildCli(ctx, layout, ['--tag', 't']);
