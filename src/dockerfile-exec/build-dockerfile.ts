@@ -124,12 +124,13 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   checkTag(tag);
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? { os: 'linux', architecture: 'amd64' };
   const platformText = formatPlatform(platform);
-  // `SOURCE_DATE_EPOCH=context` leaves a local context without an epoch: the stages see it empty.
-  const buildArgs = options.buildArgs?.SOURCE_DATE_EPOCH === 'context' ? { ...options.buildArgs, SOURCE_DATE_EPOCH: '' } : options.buildArgs ?? {};
   // The caller's SOURCE_DATE_EPOCH, checked now; without one, the Dockerfile's global ARG default
   // (BuildKit since dockerfile 1.23), read once the stages are resolved.
   const givenEpoch = 'sourceDateEpoch' in options ? options.sourceDateEpoch : (options.buildArgs?.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);
   resolveBuildTime(options.created, epochValue(givenEpoch));
+  // It is the build arg the stages' `ARG SOURCE_DATE_EPOCH` sees, as docker buildx passes
+  // $SOURCE_DATE_EPOCH when no --build-arg does; `context` (no epoch for a local context) reads empty.
+  const buildArgs = givenEpoch === undefined ? options.buildArgs ?? {} : { ...options.buildArgs, SOURCE_DATE_EPOCH: epochValue(givenEpoch) ?? '' };
   const compression = options.compression ?? 'gzip';
   if (compression === 'zstd' && !zstdAvailable()) {
     throw new OcipushError('EUNSUPPORTED', `--compression zstd needs Node.js >= 22.15, whose zlib has zstd (this is ${process.version}); use gzip`);

@@ -34,7 +34,8 @@ import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } 
  */
 
 /** Build args Docker accepts without an ARG declaration (used by RUN only, never reported unused). */
-const BUILTIN_ARGS = new Set([LINT_BUILD_ARG, 'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+// (SOURCE_DATE_EPOCH is the build's epoch, whether a stage declares it or not.)
+const BUILTIN_ARGS = new Set([LINT_BUILD_ARG, 'SOURCE_DATE_EPOCH', 'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
 /**
  * The base images (not scratch, not earlier stages) of the stages the target needs, so the

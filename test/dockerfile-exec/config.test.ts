@@ -233,9 +233,9 @@ describe('image config and history', () => {
     utimesSync(join(context, 'f'), 2e9, 2e9);
     const env = { ...process.env };
     delete env.SOURCE_DATE_EPOCH;
-    const seen = (args: string[], n: string) => {
+    const seen = (args: string[], n: string, epoch?: string) => {
       const layout = join(tmp.path, `repro-arg-${n}`);
-      const r = runCli(['build', '-f', join(context, 'Dockerfile'), context, '--layout', layout, '--tag', 'r', ...args], { env });
+      const r = runCli(['build', '-f', join(context, 'Dockerfile'), context, '--layout', layout, '--tag', 'r', ...args], { env: epoch === undefined ? env : { ...env, SOURCE_DATE_EPOCH: epoch } });
       assert.equal(r.status, 0, r.stderr);
       const { config, manifest } = readImage(layout, 'r');
       assert.ok(config.history.every((h) => h.created === config.created));
@@ -247,5 +247,16 @@ describe('image config and history', () => {
     assert.deepEqual(seen(['--build-arg', 'SOURCE_DATE_EPOCH=1700000000'], 'arg'), { created: '2023-11-14T22:13:20Z', label: { sde: '1700000000' }, file: '2023-11-14 22:13:20' });
     // A local context has no time of its own: BuildKit leaves the epoch unset, and the ARG empty.
     assert.deepEqual(seen(['--build-arg', 'SOURCE_DATE_EPOCH=context'], 'context'), { created: '1970-01-01T00:00:00Z', label: { sde: '' }, file: '1970-01-01 00:00:00' });
+    // $SOURCE_DATE_EPOCH is the build arg too, as docker buildx passes it: the stage's ARG sees it.
+    assert.deepEqual(seen([], 'env', '1600000000'), { created: '2020-09-13T12:26:40Z', label: { sde: '1600000000' }, file: '2020-09-13 12:26:40' });
+  });
+
+  it('a SOURCE_DATE_EPOCH build arg no stage declares is no unused build arg: it is the epoch', () => {
+    const context = join(tmp.path, 'repro-unused');
+    writeTree(context, { Dockerfile: 'FROM scratch\nLABEL a=b\n' });
+    const r = buildCli(context, join(tmp.path, 'repro-unused-layout'), ['--tag', 'u', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', '--build-arg', 'OTHER=1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /UnusedBuildArg: one or more build-args \[OTHER\] were not consumed/);
+    assert.equal(readImage(join(tmp.path, 'repro-unused-layout'), 'u').config.created, '2023-11-14T22:13:20Z');
   });
 });
