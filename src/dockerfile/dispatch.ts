@@ -315,12 +315,25 @@ export function normalizeWorkdir(current: string, wd: string): string {
 
 const CHECKSUM_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 
+/**
+ * BuildKit's dispatchCopy: one source, an HTTP(S) or Git one; only an HTTP source's checksum is a
+ * digest (a Git source's is a commit).
+ */
 function checkChecksum(checksum: string, sources: string[], at: InstructionBase): void {
+  if (sources.length !== 1) throw new LocatedError("checksum can't be specified for multiple sources", at);
+  const src = sources[0]!;
+  if (isGitSource(src)) return;
+  if (!/^https?:\/\//.test(src)) throw new LocatedError('checksum requires HTTP(S) or Git sources', at);
   const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(checksum);
   if (!m) throw new LocatedError(`invalid checksum digest format: ${checksum}`, at);
   const length = CHECKSUM_LENGTHS[m[1]!];
   if (length === undefined) throw new LocatedError(`unsupported digest algorithm: ${checksum}`, at);
   if (m[2]!.length !== length || !/^[a-f0-9]+$/.test(m[2]!)) throw new LocatedError(`invalid checksum digest length: ${checksum}`, at);
-  if (sources.length !== 1) throw new LocatedError("checksum can't be specified for multiple sources", at);
-  if (!/^https?:\/\//.test(sources[0]!)) throw new LocatedError("checksum can't be specified for non-HTTP(S) sources", at);
+}
+
+/** dfgitutil.ParseGitRef's git URLs: git://, ssh://, user@host:path, github.com/…, an HTTP(S) path ending in .git. */
+function isGitSource(src: string): boolean {
+  if (/^(git|ssh):\/\//.test(src) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.test(src) || src.startsWith('github.com/')) return true;
+  const http = /^https?:\/\/[^/?#]*([^?#]*)/.exec(src);
+  return http !== null && http[1]!.endsWith('.git');
 }

@@ -167,8 +167,15 @@ test('COPY/ADD validation: octal or symbolic --chmod, no URLs for COPY, --checks
   const ok = resolve(`FROM scratch\nADD --checksum=${sum} https://example.com/x.tgz /x\n`);
   assert.equal(find(ok.target, 'ADD').checksum, sum);
   fails(`FROM scratch\nADD --checksum=${sum} a b /x/\n`, {}, 2, 1, /checksum can't be specified for multiple sources/);
-  fails(`FROM scratch\nADD --checksum=${sum} local.tgz /x\n`, {}, 2, 1, /checksum can't be specified for non-HTTP\(S\) sources/);
+  fails(`FROM scratch\nADD --checksum=${sum} local.tgz /x\n`, {}, 2, 1, /checksum requires HTTP\(S\) or Git sources/);
   fails('FROM scratch\nADD --checksum=sha256:abc https://e.com/x /x\n', {}, 2, 1, /invalid checksum digest length/);
+  // BuildKit's order: one source, then its kind, then (HTTP only) the digest. A Git source's
+  // checksum is a commit, not a digest.
+  fails('FROM scratch\nADD --checksum=sha256:abc local.tgz /x\n', {}, 2, 1, /checksum requires HTTP\(S\) or Git sources/);
+  fails('FROM scratch\nADD --checksum=nope a b /x/\n', {}, 2, 1, /checksum can't be specified for multiple sources/);
+  for (const git of ['https://github.com/moby/buildkit.git#v0.20.0', 'git@github.com:moby/buildkit.git', 'ssh://git@example.com/r.git']) {
+    assert.equal(find(resolve(`FROM scratch\nADD --checksum=4e53398 ${git} /src\n`).target, 'ADD').checksum, '4e53398');
+  }
   fails('FROM scratch\nADD --checksum=md5:abc https://e.com/x /x\n', {}, 2, 1, /unsupported digest algorithm/);
 });
 
