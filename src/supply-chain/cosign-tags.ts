@@ -3,8 +3,8 @@ import { eachAtMost } from '../each-at-most.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { encodeJson, parseManifest, isIndex, type ImageManifest } from '../oci/manifest.js';
-import { MediaType } from '../oci/media-types.js';
+import { parseManifest, isIndex, type ImageManifest } from '../oci/manifest.js';
+import { cosignImage, sameAnnotations } from '../oci/cosign-image.js';
 import { bufferSource, type BlobSource } from '../content/blob-source.js';
 import { readSmall } from '../content/verify.js';
 import type { Readable } from 'node:stream';
@@ -77,21 +77,6 @@ async function readAttachedManifest(repo: AttachedStore, digest: Digest, suffix:
   return { manifest, descriptor: fetched.descriptor };
 }
 
-/**
- * The config go-containerregistry gives the images cosign builds (empty.Image plus appended
- * layers): zero times, empty platform, one history entry and one diff_id per layer.
- */
-function attachedConfig(layers: Descriptor[]): Buffer {
-  return encodeJson({
-    architecture: '',
-    created: '0001-01-01T00:00:00Z',
-    history: layers.map(() => ({ created: '0001-01-01T00:00:00Z' })),
-    os: '',
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
-    config: {},
-  });
-}
-
 export interface AppendResult {
   tag: string;
   manifest: Descriptor;
@@ -121,25 +106,14 @@ export async function appendAttached(
   const again = signedBySameKey && layers.find((l) => l.digest === payloadDigest && l.mediaType === layer.mediaType
     && sameAnnotations(withoutSignature(l.annotations ?? {}), withoutSignature(layer.annotations)) && signedBySameKey({ descriptor: l, payload: layer.payload }));
   if ((same || again) && existing.descriptor) return { tag, manifest: existing.descriptor, appended: false };
-  const all = [...layers, descriptor];
-  const config = attachedConfig(all);
-  const configDesc: Descriptor = { mediaType: MediaType.OciConfig, size: config.length, digest: sha256(config) };
+  const made = cosignImage([...layers, descriptor]);
   // Both blobs at once: two round trips each to a registry, for a few hundred bytes.
   await Promise.all([
     repo.pushBlob({ mediaType: layer.mediaType, digest: payloadDigest, size: layer.payload.length }, bufferSource(layer.payload)),
-    repo.pushBlob(configDesc, bufferSource(config)),
+    repo.pushBlob(made.config.descriptor, bufferSource(made.config.bytes)),
   ]);
-  const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.OciManifest, config: configDesc, layers: all };
-  const bytes = encodeJson(manifest);
-  const desc: Descriptor = { mediaType: MediaType.OciManifest, digest: sha256(bytes), size: bytes.length };
-  await repo.pushManifest(desc, bytes, tag);
-  return { tag, manifest: desc, appended: true };
-}
-
-function sameAnnotations(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a).sort();
-  const kb = Object.keys(b).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
+  await repo.pushManifest(made.manifest.descriptor, made.manifest.bytes, tag);
+  return { tag, manifest: made.manifest.descriptor, appended: true };
 }
 
 function withoutSignature(annotations: Record<string, string>): Record<string, string> {

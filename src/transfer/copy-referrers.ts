@@ -1,6 +1,7 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import { OcipushError } from '../errors.js';
-import { isReferrerLister, isTagResolver, type ReadOnlyStorage, type Storage, type TagResolver } from '../content/storage.js';
+import { isReferrerLister, isTagResolver, operationOptions, type ReadOnlyStorage, type Storage, type TagResolver } from '../content/storage.js';
+import { mergedCosignTag } from './cosign-tag-merge.js';
 import { copyGraph, type CopyEvent, type CopyOptions, type CopyResult } from './copy-graph.js';
 import { eachAtMost } from '../each-at-most.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
@@ -166,9 +167,23 @@ async function copyCosignTags(
   const found = looked.filter((f): f is readonly [string, Descriptor] => f[1] !== undefined);
   const copied: CopiedReferrer[] = [];
   await eachAtMost(found, copyOptions.concurrency ?? DEFAULT_CONCURRENCY, async ([tag, desc], i) => {
-    copied[i] = { subject: wanted.get(tag)!, tag, result: await copyGraph(src, dst, desc, { ...copyOptions, rootReference: tag }) };
+    copied[i] = { subject: wanted.get(tag)!, tag, result: await copyCosignTag(src, dst, tag, desc, copyOptions) };
   });
   return copied;
+}
+
+/**
+ * One cosign tag under its name. Where the destination's tag names other signatures (made there,
+ * or by another run), the source's are appended to them (mergedCosignTag), not written over them.
+ */
+async function copyCosignTag(src: ReadOnlyStorage, dst: Storage, tag: string, desc: Descriptor, copyOptions: CopyOptions): Promise<CopyResult> {
+  const existing = isTagResolver(dst) ? await resolveIfPresent(dst, tag, copyOptions.signal) : undefined;
+  const merged = existing && existing.digest !== desc.digest
+    ? await mergedCosignTag(src, dst, tag, desc, existing, operationOptions(copyOptions))
+    : undefined;
+  if (!merged) return copyGraph(src, dst, desc, { ...copyOptions, rootReference: tag });
+  if ('exists' in merged) return { root: merged.exists, nodes: [{ descriptor: merged.exists, kind: 'manifest', outcome: 'exists' }] };
+  return copyGraph(merged.source, dst, merged.root, { ...copyOptions, rootReference: tag });
 }
 
 /**
