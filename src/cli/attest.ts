@@ -21,7 +21,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
-    const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
+    const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attest');
     const { predicateTypeUri, predicateFrom, attestImage } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
@@ -43,7 +43,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
       const { attestInLayout } = await import('../supply-chain/layout-attestations.js');
       // The statement's subject is named as a build names its provenance's: by the layout's name for it.
       const result = await withLayout(inLayout, (layout, subject) => attestInLayout(layout, inLayout.name ?? subject.digest, subject, signer, predicateType, predicate));
-      out.info(`attested ${inLayout.text}@${result.digest} (${predicateType}): ${result.tag} and referrer ${result.referrer} in the layout`);
+      out.info(`attested ${layoutImageName(inLayout, result.digest)} (${predicateType}): ${result.tag} and referrer ${result.referrer} in the layout`);
       out.result(result.digest, result);
       return;
     }

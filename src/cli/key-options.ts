@@ -95,7 +95,7 @@ export async function signInLayout(
 
 /** One line per signature made in a layout: `signed oci:DIR@DIGEST for REPO (sha256-<hex>.sig in the layout)`. */
 export function reportLayoutSignatures(out: Output, text: string, identity: SignedIdentity, signed: readonly SignedManifest[]): void {
-  for (const s of signed) out.info(`signed ${text}@${s.digest} for ${identity.registry}/${identity.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+  for (const s of signed) out.info(`signed ${text.endsWith(s.digest) ? text : `${text}@${s.digest}`} for ${identity.registry}/${identity.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
 }
 
 /** `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as cosign does. */

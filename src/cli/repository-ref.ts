@@ -49,6 +49,11 @@ export async function layoutTarget(text: string, verb: string): Promise<LayoutTa
   return undefined;
 }
 
+/** How messages name the image `digest` of a layout target: `oci:DIR[:NAME]@DIGEST`, the digest once when the target already names it. */
+export function layoutImageName(target: Pick<LayoutTarget, 'text' | 'name'>, digest: string): string {
+  return target.name === digest ? target.text : `${target.text}@${digest}`;
+}
+
 /** Runs `work` with the layout and what its name resolves to (without one, its only image); the layout is closed after. */
 export async function withLayout<T>(target: LayoutTarget, work: (layout: OciLayout, root: Descriptor) => Promise<T>): Promise<T> {
   const { OciLayout } = await import('../content/layout.js');

@@ -21,7 +21,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
+    const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify-attestation');
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
@@ -36,7 +36,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
         digest: subject.digest,
         outcome: await verifyAttestations(layoutAttachedStore(layout, inLayout.text), subject.digest, verifier, predicateType, await layoutAttestationLayers(layout, subject)),
       }));
-      image = `${inLayout.text}@${verified.digest}`;
+      image = layoutImageName(inLayout, verified.digest);
     } else {
       const source = await registryReference(argv.reference);
       // cosign's .att, and the attestations among the image's OCI 1.1 referrers, read at once.

@@ -21,7 +21,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
-    const { layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
+    const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify');
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
@@ -36,7 +36,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
       outcome = await withLayout(inLayout, (layout, root) => verifyImage(layoutAttachedStore(layout, inLayout.text), root.digest, verifier, annotations, {
         envelopes: layoutReferrerEnvelopes(layout, root).then((found) => found.bundles), identity: inLayout.text,
       }));
-      image = `${inLayout.text}@${outcome.digest}`;
+      image = layoutImageName(inLayout, outcome.digest);
     } else {
       const source = await registryReference(argv.reference);
       // cosign's .sig, and the Sigstore bundles cosign 3 stores among the image's referrers, read at once.

@@ -185,4 +185,22 @@ describe('ocipush sign / verify against docker-registry', () => {
     assert.equal(skopeoSignatureImage('sc/again', first.manifest.digest, join(tmp.path, 'sig-again-2')).manifest.layers.length, 2);
     assert.equal(opensslVerifiedSignatures(registry.host, 'sc/again', first.manifest.digest, pubB, tmp.path), 2);
   });
+  it('sign, attest and their verifies of oci:DIR@DIGEST name the image with its digest once', () => {
+    const layout = join(tmp.path, 'by-digest');
+    assertOk(runCli(['copy', `oci:${first.layout}:one`, `oci:${layout}:app`]));
+    const target = `oci:${layout}@${first.manifest.digest}`;
+    const predicate = join(tmp.path, 'by-digest.json');
+    writeFileSync(predicate, '{}');
+    const lines = [
+      runCli(['sign', target, '--key', keyB, '--sign-container-identity', `${registry.host}/sc/by-digest`]),
+      runCli(['verify', target, '--key', pubB]),
+      runCli(['attest', target, '--key', keyB, '--type', 'vuln', '--predicate', predicate]),
+      runCli(['verify-attestation', target, '--key', pubB]),
+    ].map((r) => { assertOk(r); return r.stderr; });
+    // Before: `oci:DIR@sha256:…@sha256:…`, the digest given and the digest found, one after the other.
+    for (const line of lines) {
+      assert.ok(line.includes(`${target} `) || line.includes(`${target}:`), line);
+      assert.doesNotMatch(line, /@sha256:[0-9a-f]{64}@/);
+    }
+  });
 });
