@@ -11,7 +11,7 @@ interface VerifyArgs extends RegistryFlags {
 
 export const verifyCommand: CliCommand<VerifyArgs> = {
   command: 'verify <reference>',
-  describe: 'Check that the image a reference points at now carries a valid cosign signature by a key (cosign\'s .sig, or a cosign 3 Sigstore bundle referrer)',
+  describe: 'Check that the image a reference points at now carries a valid cosign signature by a key (cosign\'s .sig or its OCI 1.1 signature referrer, or a cosign 3 Sigstore bundle referrer)',
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout a copy brought signatures into)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
@@ -34,17 +34,16 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
       // Offline, as cosign verify --local-image: the signatures the layout holds under cosign's names.
       const { layoutAttachedStore, layoutReferrerEnvelopes } = await import('../supply-chain/layout-attestations.js');
       outcome = await withLayout(inLayout, (layout, root) => verifyImage(layoutAttachedStore(layout, inLayout.text), root.digest, verifier, annotations, {
-        envelopes: layoutReferrerEnvelopes(layout, root).then((found) => found.bundles), identity: inLayout.text,
+        found: layoutReferrerEnvelopes(layout, root), identity: inLayout.text,
       }));
       image = layoutImageName(inLayout, outcome.digest);
     } else {
       const source = await registryReference(argv.reference);
-      // cosign's .sig, and the Sigstore bundles cosign 3 stores among the image's referrers, read at once.
+      // cosign's .sig, and the signatures and Sigstore bundles cosign stores among the image's referrers, read at once.
       const { registryReferrerEnvelopes } = await import('../supply-chain/registry-attestations.js');
       outcome = await withRepository(source, argv, async (repo, client) => {
         const subject = await repo.resolve(referenceTarget(source));
-        const envelopes = registryReferrerEnvelopes(client, repo, subject).then((found) => found.bundles);
-        return verifyImage(repo, subject.digest, verifier, annotations, { envelopes, identity: `${source.registry}/${source.repository}` });
+        return verifyImage(repo, subject.digest, verifier, annotations, { found: registryReferrerEnvelopes(client, repo, subject), identity: `${source.registry}/${source.repository}` });
       });
       image = `${source.registry}/${source.repository}@${outcome.digest}`;
     }

@@ -10,7 +10,7 @@ import type { Signer } from './signer.js';
 import { appendAttached, MAX_PAYLOAD_BYTES, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
 import { layoutReferrers } from '../content/layout-referrers.js';
 import { SIGNATURE_ANNOTATION } from './simple-signing.js';
-import { bundleEnvelopeLayer, isSigstoreBundle } from './sigstore-bundle.js';
+import { signedLayers, signedReferrerKind, sortReferred, type ReferredSignatures } from './referrer-signatures.js';
 
 /**
  * DSSE attestations among a layout's referrers of `subject` (a build's provenance), appended to
@@ -51,27 +51,22 @@ export function layoutAttachedStore(layout: OciLayout, name: string): AttachedTa
 }
 
 /**
- * The DSSE envelopes among the layout's referrers of `subject` (a build's provenance), as the
- * layers cosign's `.att` would hold, and those of the Sigstore bundles cosign 3 stores as
- * referrers (`bundles`, which a copy brought: what `verify` reads beside `.sig`); one larger than
- * an attestation can be is an error.
+ * What the layout's referrers of `subject` hold that verify and verify-attestation read (as a
+ * registry's, `registryReferrerEnvelopes`): DSSE envelopes (a build's provenance) as the layers
+ * cosign's `.att` would hold, the envelopes of cosign 3's Sigstore bundles (`bundles`) and the
+ * signatures of cosign's OCI 1.1 signature referrers (`signatures`), which a copy brought; one
+ * larger than an attestation can be is an error.
  */
-export async function layoutReferrerEnvelopes(layout: OciLayout, subject: Descriptor): Promise<{ attestations: AttachedLayer[]; bundles: AttachedLayer[] }> {
-  const dsse: AttachedLayer[] = [];
-  const bundles: AttachedLayer[] = [];
+export async function layoutReferrerEnvelopes(layout: OciLayout, subject: Descriptor): Promise<ReferredSignatures> {
+  const found: Parameters<typeof sortReferred>[0][number][] = [];
   for (const { manifest } of await layoutReferrers(layout, subject)) {
-    if (manifest.artifactType === DSSE_MEDIA_TYPE) {
-      for (const layer of manifest.layers.filter((l) => l.mediaType === DSSE_MEDIA_TYPE)) {
-        dsse.push({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
-      }
-    } else if (isSigstoreBundle(manifest.artifactType)) {
-      for (const layer of manifest.layers.filter((l) => isSigstoreBundle(l.mediaType))) {
-        const envelope = bundleEnvelopeLayer({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
-        if (envelope) bundles.push(envelope);
-      }
-    }
+    const kind = signedReferrerKind(manifest.artifactType ?? manifest.config?.mediaType);
+    if (!kind) continue;
+    const layers: AttachedLayer[] = [];
+    for (const layer of signedLayers(kind, manifest.layers)) layers.push({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
+    found.push({ kind, layers });
   }
-  return { attestations: [...dsse, ...bundles], bundles };
+  return sortReferred(found);
 }
 
 /** The attestations among the layout's referrers (layoutReferrerEnvelopes), for verify-attestation. */

@@ -6,6 +6,7 @@ import { appendAttached, type AttachedLayer, type AttachedStore, type AttachedTa
 import { parseSimpleSigningPayload, SIGNATURE_ANNOTATION, signedIdentity, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 import { checkBundleSignatures } from './sigstore-bundle.js';
+import type { ReferredSignatures } from './referrer-signatures.js';
 
 export interface SignOptions {
   /** Sign every manifest of an index too (cosign sign --recursive). */
@@ -74,21 +75,26 @@ export interface VerifyOutcome {
 /**
  * Checks every signature at `sha256-<hex>.sig` against the key, then its payload against the
  * digest (cosign's order: a signature by another key says nothing about its payload); with
- * `bundles`, the envelopes of the Sigstore bundles cosign 3 stores as referrers too.
+ * `referred`, what the image's referrers hold too: the signatures cosign stores as an OCI 1.1
+ * referrer (`--registry-referrers-mode=oci-1-1`), checked as `.sig`'s, one kept both ways counted
+ * once, and the envelopes of the Sigstore bundles cosign 3 stores as referrers.
  */
 export async function verifyImage(
   repo: AttachedStore, digest: Digest, verifier: Verifier, annotations?: Record<string, string>,
-  bundles?: { envelopes: AttachedLayer[] | Promise<AttachedLayer[]>; identity: string },
+  referred?: { found: Pick<ReferredSignatures, 'bundles' | 'signatures'> | Promise<Pick<ReferredSignatures, 'bundles' | 'signatures'>>; identity: string },
 ): Promise<VerifyOutcome> {
   // The referrers are read beside .sig; what keeps them from being read fails verify only when .sig has no valid signature.
-  const [{ layers }, envelopes] = await Promise.all([readAttached(repo, digest, 'sig'), Promise.resolve(bundles?.envelopes ?? []).catch((err: unknown) => err as Error)]);
-  const outcome = checkSignatures(layers, digest, verifier, `${repo}@${digest}`, annotations);
-  if (envelopes instanceof Error) {
-    if (outcome.verified.length === 0) throw envelopes;
+  const [{ layers }, found] = await Promise.all([readAttached(repo, digest, 'sig'), Promise.resolve(referred?.found ?? { bundles: [], signatures: [] }).catch((err: unknown) => err as Error)]);
+  if (found instanceof Error) {
+    const outcome = checkSignatures(layers, digest, verifier, `${repo}@${digest}`, annotations);
+    if (outcome.verified.length === 0) throw found;
     return outcome;
   }
+  const signature = (l: AttachedLayer) => `${l.descriptor.digest} ${l.descriptor.annotations?.[SIGNATURE_ANNOTATION] ?? ''}`;
+  const tagged = new Set(layers.map(signature));
+  const outcome = checkSignatures([...layers, ...found.signatures.filter((l) => !tagged.has(signature(l)))], digest, verifier, `${repo}@${digest}`, annotations);
   // cosign 3's default: the signature as a Sigstore bundle among the image's referrers.
-  if (bundles) checkBundleSignatures(outcome, envelopes, digest, verifier, bundles.identity, annotations);
+  if (referred) checkBundleSignatures(outcome, found.bundles, digest, verifier, referred.identity, annotations);
   return outcome;
 }
 

@@ -73,14 +73,58 @@ function sha256Of(bytes: Buffer): string {
  * Stores a Sigstore bundle (`bundle`, JSON) as cosign 3 stores an image signature or attestation
  * (`WriteAttestationNewBundleFormat`): an OCI 1.1 artifact manifest (empty config) whose one layer
  * is the bundle, referring to `subject`, listed in the referrers tag schema's `sha256-<hex>` index
- * (docker-registry 2.8 has no referrers API; go-containerregistry then writes that index, read
- * and extended). Written by curl over the registry API; nothing of ocipush takes part.
+ * (storeReferrer).
  */
 export function storeCosignBundle(host: string, repo: string, subject: { digest: string; size: number; mediaType: string }, bundle: Buffer, predicateType: string, scratch: string): void {
+  const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+  storeReferrer(host, repo, subject, {
+    artifactType: bundleType,
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', bytes: Buffer.from('{}') },
+    layers: [{ mediaType: bundleType, bytes: bundle }],
+    annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType, 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+  }, scratch);
+}
+
+/**
+ * Stores `signature` (DER, made by another tool) over `payload` as `cosign sign
+ * --registry-referrers-mode=oci-1-1` stores it (`WriteSignaturesExperimentalOCI`): cosign's
+ * signature image (the payload a simple-signing layer, the base64 signature in its annotation)
+ * as an OCI 1.1 referrer of `subject`, its config media type cosign's `sig` artifact type, and
+ * the `artifactType` field only when `artifactTypeField` (cosign writes it since 3.1.2; before,
+ * the config media type alone said it, and the referrers list names it so).
+ */
+export function storeCosignReferrerSignature(
+  host: string, repo: string, subject: { digest: string; size: number; mediaType: string }, payload: Buffer, signature: Buffer, scratch: string, artifactTypeField: boolean,
+): void {
+  const sigType = 'application/vnd.dev.cosign.artifact.sig.v1+json';
+  storeReferrer(host, repo, subject, {
+    artifactType: sigType,
+    artifactTypeField,
+    config: { mediaType: sigType, bytes: Buffer.from(JSON.stringify({ architecture: '', os: '', config: {}, rootfs: { type: 'layers', diff_ids: [sha256Of(payload)] } })) },
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', bytes: payload, annotations: { 'dev.cosignproject.cosign/signature': signature.toString('base64') } }],
+  }, scratch);
+}
+
+interface ReferrerContent {
+  artifactType: string;
+  /** Whether the manifest itself carries `artifactType` (default), or only its config's media type says it. */
+  artifactTypeField?: boolean;
+  config: { mediaType: string; bytes: Buffer };
+  layers: { mediaType: string; bytes: Buffer; annotations?: Record<string, string> }[];
+  annotations?: Record<string, string>;
+}
+
+/**
+ * An OCI 1.1 referrer of `subject` (a manifest whose `subject` is it), listed in the referrers
+ * tag schema's `sha256-<hex>` index with its artifactType (docker-registry 2.8 has no referrers
+ * API; go-containerregistry then writes that index, read and extended). Written by curl over the
+ * registry API; nothing of ocipush takes part.
+ */
+export function storeReferrer(host: string, repo: string, subject: { digest: string; size: number; mediaType: string }, content: ReferrerContent, scratch: string): void {
   const base = `http://${host}/v2/${repo}`;
-  const file = join(scratch, `cosign-bundle-${Math.random().toString(36).slice(2)}`);
+  const file = join(scratch, `referrer-${Math.random().toString(36).slice(2)}`);
   const put = (bytes: Buffer): { digest: string; size: number } => {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const digest = sha256Of(bytes);
     writeFileSync(file, bytes);
     const headers = run('curl', ['-sSf', '-X', 'POST', '-D', '-', '-o', '/dev/null', `${base}/blobs/uploads/`]);
     const location = /^location:\s*(\S+)/im.exec(headers)![1]!;
@@ -92,28 +136,27 @@ export function storeCosignBundle(host: string, repo: string, subject: { digest:
   const putManifest = (bytes: Buffer, mediaType: string, reference: string): { digest: string; size: number } => {
     writeFileSync(file, bytes);
     run('curl', ['-sSf', '-X', 'PUT', '-H', `Content-Type: ${mediaType}`, '--data-binary', `@${file}`, `${base}/manifests/${reference}`]);
-    return { digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: bytes.length };
+    return { digest: sha256Of(bytes), size: bytes.length };
   };
-  const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
   const manifestType = 'application/vnd.oci.image.manifest.v1+json';
   const indexType = 'application/vnd.oci.image.index.v1+json';
-  const annotations = { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': predicateType, 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' };
+  const { annotations } = content;
   const manifestBytes = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: manifestType,
-    artifactType: bundleType,
-    config: { mediaType: 'application/vnd.oci.empty.v1+json', ...put(Buffer.from('{}')) },
-    layers: [{ mediaType: bundleType, ...put(bundle) }],
+    ...(content.artifactTypeField === false ? {} : { artifactType: content.artifactType }),
+    config: { mediaType: content.config.mediaType, ...put(content.config.bytes) },
+    layers: content.layers.map((l) => ({ mediaType: l.mediaType, ...put(l.bytes), ...(l.annotations ? { annotations: l.annotations } : {}) })),
     subject,
-    annotations,
+    ...(annotations ? { annotations } : {}),
   }));
-  const manifest = putManifest(manifestBytes, manifestType, `sha256:${createHash('sha256').update(manifestBytes).digest('hex')}`);
+  const manifest = putManifest(manifestBytes, manifestType, sha256Of(manifestBytes));
   const tag = subject.digest.replace(':', '-');
   let existing: { manifests: unknown[] } = { manifests: [] };
   try {
     existing = JSON.parse(run('curl', ['-sSf', '-H', `Accept: ${indexType}`, `${base}/manifests/${tag}`])) as { manifests: unknown[] };
   } catch { /* no referrers yet */ }
-  const entry = { mediaType: manifestType, ...manifest, artifactType: bundleType, annotations };
+  const entry = { mediaType: manifestType, ...manifest, artifactType: content.artifactType, ...(annotations ? { annotations } : {}) };
   putManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: indexType, manifests: [...existing.manifests, entry] })), indexType, tag);
 }
 
