@@ -133,9 +133,19 @@ export interface VerifiedAttestation {
 export async function verifyAttestations(
   repo: AttachedStore, digest: Digest, verifier: Verifier, predicateType?: string, more: AttachedLayer[] | Promise<AttachedLayer[]> = [],
 ): Promise<{ verified: VerifiedAttestation[]; rejected: string[]; total: number }> {
-  const [{ layers: tagged }, others] = await Promise.all([readAttached(repo, digest, 'att'), more]);
+  // The referrers are read beside .att; what keeps them from being read (a sha256-<hex> tag that
+  // holds no index) fails verify-attestation only when .att has no valid attestation, as for verify.
+  const [{ layers: tagged }, others] = await Promise.all([readAttached(repo, digest, 'att'), Promise.resolve(more).catch((err: unknown) => err as Error)]);
+  if (others instanceof Error) {
+    const out = checkAttestations(tagged, digest, verifier, predicateType);
+    if (out.verified.length === 0) throw others;
+    return out;
+  }
   // `more`: envelopes kept elsewhere (referrers); one stored both ways counts once.
-  const layers = [...tagged, ...others.filter((m) => !tagged.some((t) => t.descriptor.digest === m.descriptor.digest))];
+  return checkAttestations([...tagged, ...others.filter((m) => !tagged.some((t) => t.descriptor.digest === m.descriptor.digest))], digest, verifier, predicateType);
+}
+
+function checkAttestations(layers: AttachedLayer[], digest: Digest, verifier: Verifier, predicateType?: string): { verified: VerifiedAttestation[]; rejected: string[]; total: number } {
   const out = { verified: [] as VerifiedAttestation[], rejected: [] as string[], total: 0 };
   for (const { descriptor, payload } of layers) {
     if (descriptor.mediaType !== DSSE_MEDIA_TYPE) continue;

@@ -118,4 +118,19 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
     assert.deepEqual(statement.predicate, { Data: text, Timestamp: '2023-11-14T22:13:20Z' });
     assertOk(runCli(['verify-attestation', ref, '--key', pub, '--type', 'custom']));
   });
+  it('a sha256-<hex> tag that holds an image, not a referrers index, does not hide a valid attestation in .att; without one, the tag is named', () => {
+    const ref = `${registry.host}/at/odd-tag:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    // An image pushed under the tag the referrers tag schema uses.
+    run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${second.layout}:two`, `docker://${registry.host}/at/odd-tag:${first.manifest.digest.replace(':', '-')}`]);
+    assertOneLineError(runCli(['verify-attestation', ref, '--key', pub]), /at\/odd-tag:sha256-[0-9a-f]{64}: the referrers tag holds an image manifest, not an index$/);
+    // cosign attest writes .att only; cosign's tag, stored by skopeo from another repository.
+    const att = (repo: string) => `docker://${registry.host}/${repo}:${first.manifest.digest.replace(':', '-')}.att`;
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests', att('at/app'), att('at/odd-tag')]);
+    // Before: the same error, the valid attestation never looked at.
+    const r = runCli(['verify-attestation', ref, '--key', pub, '--type', 'slsaprovenance1']);
+    assertOk(r);
+    assert.match(r.stderr, /1 attestation \(https:\/\/slsa\.dev\/provenance\/v1\)/);
+    assertOneLineError(runCli(['verify-attestation', ref, '--key', otherPub]), /the referrers tag holds an image manifest, not an index$/);
+  });
 });
