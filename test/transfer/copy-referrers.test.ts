@@ -98,4 +98,18 @@ describe('copy and push into a repository that already holds signatures of the i
     assertOk(runCli(['verify', dst, '--key', pubA]));
     assert.equal(sigLayers('rel/app'), 2);
   });
+  it('cosign\'s .att likewise: the destination\'s attestation stays beside the source\'s', () => {
+    const src = `${registry.host}/staging/att:1`;
+    const dst = `${registry.host}/prod/att:1`;
+    const predicate = join(tmp.path, 'scan.json');
+    writeFileSync(predicate, '{"scanner":{"uri":"pkg:github/aquasecurity/trivy"}}');
+    for (const ref of [src, dst]) assertOk(runCli(['push', ref, '--layout', image.layout, '--tag', 'one', '--quiet']));
+    assertOk(runCli(['attest', src, '--key', keyA, '--type', 'slsaprovenance1', '--predicate', predicate], { env }));
+    assertOk(runCli(['attest', dst, '--key', keyB, '--type', 'vuln', '--predicate', predicate]));
+    assertOk(runCli(['copy', src, dst]));
+    const att = JSON.parse(skopeoRawManifest(`${registry.host}/prod/att:${image.manifest.digest.replace(':', '-')}.att`).bytes.toString()) as { layers: { annotations: Record<string, string> }[] };
+    assert.deepEqual(att.layers.map((l) => l.annotations.predicateType), ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://slsa.dev/provenance/v1']);
+    assertOk(runCli(['verify-attestation', dst, '--key', pubA, '--type', 'slsaprovenance1']));
+    assertOk(runCli(['verify-attestation', dst, '--key', pubB, '--type', 'vuln']));
+  });
 });
