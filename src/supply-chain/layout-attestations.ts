@@ -18,7 +18,9 @@ import { signedLayers, signedReferrerKind, sortReferred, type ReferredSignatures
  * `ocipush verify-attestation` find them as well as the OCI 1.1 referrer.
  */
 export async function appendLayoutAttestations(layout: OciLayout, repository: Repository, subject: Descriptor): Promise<number> {
-  const layers = await layoutAttestationLayers(layout, subject);
+  // A Sigstore bundle (cosign 3) is no `.att` layer: it stays a referrer, which the push carries.
+  const { attestations, bundles } = await layoutReferrerEnvelopes(layout, subject);
+  const layers = attestations.filter((l) => !bundles.includes(l));
   for (const { descriptor, payload } of layers) {
     const predicateType = descriptor.annotations?.[PREDICATE_TYPE_ANNOTATION] ?? '';
     await appendAttached(repository, subject.digest, 'att', {

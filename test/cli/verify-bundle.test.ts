@@ -135,4 +135,21 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
     assert.match(r.stderr, /1 attestation \(https:\/\/slsa\.dev\/provenance\/v1\)/);
     assertOk(runCli(['verify', ref, '--key', pub('signer')]));
   });
+  it('push of a layout holding a cosign 3 signature bundle and an attestation puts only the attestation in .att; the bundle goes as a referrer', () => {
+    const ref = push('bundle/carried', image);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
+    storeCosignBundle(registry.host, 'bundle/carried', subject, cosignBundle(signStatement(image.manifest.digest), (pae) => opensslSign('signer', pae), hint('signer')), SIGN_PREDICATE, tmp.path);
+    const layout = join(tmp.path, 'carried');
+    assertOk(runCli(['copy', ref, `oci:${layout}:app`, '--quiet']));
+    const predicate = join(tmp.path, 'carried.json');
+    writeFileSync(predicate, '{}');
+    assertOk(runCli(['attest', `oci:${layout}:app`, '--key', key('signer'), '--type', 'vuln', '--predicate', predicate]));
+    const dest = `${registry.host}/bundle/carried-prod:1`;
+    assertOk(runCli(['push', `oci:${layout}:app`, dest]));
+    const att = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/bundle/carried-prod:${image.manifest.digest.replace(':', '-')}.att`])) as { layers: { annotations?: Record<string, string> }[] };
+    // Before: the bundle's cosign sign statement went into .att too, as an attestation of no predicate type.
+    assert.deepEqual(att.layers.map((l) => l.annotations?.predicateType), ['https://cosign.sigstore.dev/attestation/vuln/v1']);
+    assertOk(runCli(['verify', dest, '--key', pub('signer')]));
+    assertOk(runCli(['verify-attestation', dest, '--key', pub('signer'), '--type', 'vuln']));
+  });
 });
