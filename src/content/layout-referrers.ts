@@ -26,9 +26,39 @@ export function hasArtifactType(entry: Descriptor): boolean {
 /** cosign's names for what it attaches to an image, as a copy from a registry or `sign` keeps them in a layout. */
 const COSIGN_NAME = /^sha256-[0-9a-f]{64}\.(?:sig|att|sbom)$/;
 
-/** An entry named as cosign names a signature, attestation or SBOM (`sha256-<hex>.sig` …): not an image of its own either. */
+/**
+ * The `kind` annotation of the entries `cosign save` writes (cosign's pkg/oci/layout): its one
+ * image (or index), unnamed, and the image of its signatures and of its attestations, which
+ * `cosign verify --local-image` and `cosign load` read.
+ */
+const COSIGN_SAVE_KIND = 'kind';
+const COSIGN_SAVED: Record<string, 'sig' | 'att'> = { 'dev.cosignproject.cosign/sigs': 'sig', 'dev.cosignproject.cosign/atts': 'att' };
+const COSIGN_SAVED_SUBJECT = new Set(['dev.cosignproject.cosign/image', 'dev.cosignproject.cosign/imageIndex']);
+
+/**
+ * An entry named as cosign names a signature, attestation or SBOM (`sha256-<hex>.sig` …), or one
+ * `cosign save` marks as the signatures or attestations: not an image of its own either.
+ */
 export function isCosignEntry(entry: Descriptor): boolean {
-  return COSIGN_NAME.test(entry.annotations?.[Annotation.RefName] ?? '');
+  return COSIGN_NAME.test(entry.annotations?.[Annotation.RefName] ?? '') || COSIGN_SAVED[entry.annotations?.[COSIGN_SAVE_KIND] ?? ''] !== undefined;
+}
+
+/**
+ * In a layout `cosign save` wrote, its signatures and attestations under the names cosign gives
+ * them in a registry (`sha256-<hex>.sig` / `.att` of the saved image): verify and
+ * verify-attestation read them so, and copy and push carry them, as `cosign load` does. Empty
+ * for any other layout.
+ */
+export function cosignSavedNames(index: ImageIndex): Map<string, Descriptor> {
+  const subjects = index.manifests.filter((d) => COSIGN_SAVED_SUBJECT.has(d.annotations?.[COSIGN_SAVE_KIND] ?? ''));
+  const names = new Map<string, Descriptor>();
+  if (subjects.length !== 1) return names;
+  const prefix = subjects[0]!.digest.replace(':', '-');
+  for (const entry of index.manifests) {
+    const suffix = COSIGN_SAVED[entry.annotations?.[COSIGN_SAVE_KIND] ?? ''];
+    if (suffix && !names.has(`${prefix}.${suffix}`)) names.set(`${prefix}.${suffix}`, entry);
+  }
+  return names;
 }
 
 /** The image entries of an index (referrer entries and cosign's names left out): what "the only image" of a layout counts. */

@@ -15,7 +15,7 @@ import { fileSource, type BlobSource } from './blob-source.js';
 import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
 import { readSmallBlob, SMALL_BLOB_BYTES } from './small-blob.js';
-import { imageEntries } from './layout-referrers.js';
+import { cosignSavedNames, imageEntries } from './layout-referrers.js';
 
 const LAYOUT_VERSION = '1.0.0';
 
@@ -428,7 +428,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       if (images.length === 0) throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds no image`);
       throw new OcipushError('EUSAGE', `${this.root}: the layout holds ${images.length} images, name one as oci:DIR:NAME (${[...new Set(images.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest))].join(', ')})`);
     }
-    const byName = index.manifests.find((d) => d.annotations?.[Annotation.RefName] === name);
+    const byName = index.manifests.find((d) => d.annotations?.[Annotation.RefName] === name) ?? cosignSavedNames(index).get(name);
     if (byName) return byName;
     const byDigest = index.manifests.find((d) => d.digest === name);
     if (byDigest) return byDigest;

@@ -7,7 +7,7 @@ import type { LazyBlobs } from '../transfer/lazy-blobs.js';
 import type { Repository } from '../registry/repository.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { PushedReferrer } from '../transfer/push-referrers.js';
-import { hasArtifactType } from '../content/layout-referrers.js';
+import { cosignSavedNames, hasArtifactType } from '../content/layout-referrers.js';
 import { PENDING_CACHE_ENTRIES_FILE } from '../content/layout-files.js';
 import { Annotation } from '../oci/descriptor.js';
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
@@ -35,7 +35,7 @@ export async function pushExtras(p: {
   // an index's manifests; the layout's OCI 1.1 referrers (a build's SBOM and provenance); and a
   // signed provenance appended to cosign's `.att` as well: each its own requests, all at once.
   const subjects = [p.root, ...p.nodes.filter((n) => n.kind === 'manifest' || n.kind === 'index').map((n) => n.descriptor).filter((d) => d.digest !== p.root.digest)];
-  const names = index.manifests.flatMap((d) => d.annotations?.[Annotation.RefName] ?? []);
+  const names = [...index.manifests.flatMap((d) => d.annotations?.[Annotation.RefName] ?? []), ...cosignSavedNames(index).keys()];
   const wanted = new Set(subjects.flatMap(cosignTags));
   const cosignCopy = names.some((name) => wanted.has(name))
     ? import('../transfer/push-referrers.js').then((m) => m.pushLayoutCosignTags(p.source, p.repository, subjects, names, { concurrency: p.concurrency }))
