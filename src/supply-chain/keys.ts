@@ -65,6 +65,13 @@ export async function readKeyArgument(arg: string, flag: string): Promise<{ text
     if (!name || text === undefined || text === '') throw new OcipushError('EUSAGE', `${flag} ${arg}: the environment variable ${name || '(empty name)'} is not set`);
     return { text, what: `key from environment variable ${name}` };
   }
+  // cosign's key references that are no file (a KMS, a Kubernetes secret, a URL, a token): said so
+  // by their scheme alone, as a pkcs11: URI may carry its PIN.
+  const scheme = /^(awskms|gcpkms|azurekms|hashivault|k8s|gitlab|https?):\/\/|^(pkcs11):/.exec(arg);
+  if (scheme) {
+    const name = scheme[1] ?? scheme[2]!;
+    throw new OcipushError('EUNSUPPORTED', `${flag} ${name}:${name === 'pkcs11' ? '' : '//'}…: cosign's ${/^https?$/.test(name) ? 'keys by URL are' : `${name} keys are`} not supported: give a key file (PEM, or cosign's encrypted key) or env://NAME`);
+  }
   try {
     return { text: await readFile(arg, 'utf8'), what: arg };
   } catch (err) {

@@ -197,6 +197,18 @@ describe('cosign keys', () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^ocipush: .*legacy\.pem: the EC PRIVATE KEY is encrypted with openssl's legacy PEM encryption, which is not supported \(cosign's encrypted keys and PKCS#8, plain or encrypted, are: openssl pkcs8 -topk8 -v2 aes-256-cbc converts it\)\n$/);
   });
+  it('cosign\'s key references that are no file (KMS, Kubernetes, a URL, a PKCS#11 token) are named as unsupported in one line, a PIN never printed', () => {
+    const refs = ['gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k', 'awskms:///alias/release', 'azurekms://vault.vault.azure.net/k', 'hashivault://release', 'k8s://ci/cosign', 'gitlab://group/project', 'https://example.com/cosign.pub', 'pkcs11:token=ci;object=release?pin-value=4321'];
+    for (const ref of refs) {
+      for (const args of [['sign', '127.0.0.1:1/app:1', '--key', ref], ['verify', '127.0.0.1:1/app:1', '--key', ref]]) {
+        const r = runCli(args, { env: { COSIGN_PASSWORD: 'x' } });
+        // Before: '--key: cannot read pkcs11:token=ci;object=release?pin-value=4321: no such file or directory'.
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr, /^ocipush: --key [a-z0-9]+:(\/\/)?…: cosign's .* not supported: give a key file \(PEM, or cosign's encrypted key\) or env:\/\/NAME\n$/, ref);
+        assert.doesNotMatch(r.stderr, /4321|release|cosign\.pub/, ref);
+      }
+    }
+  });
 });
 
 function publicPem(path: string): string {
