@@ -4,7 +4,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { Reference } from '../oci/reference.js';
 import type { Repository } from '../registry/repository.js';
 import { attachArtifact, bytesBlob, type ArtifactBlob } from './attach.js';
-import { appendAttached, readAttached, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
+import { appendAttached, oversizedReason, readAttached, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
 import { SIGNATURE_ANNOTATION, signedIdentity } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
@@ -147,9 +147,9 @@ export async function verifyAttestations(
 
 function checkAttestations(layers: AttachedLayer[], digest: Digest, verifier: Verifier, predicateType?: string): { verified: VerifiedAttestation[]; rejected: string[]; total: number } {
   const out = { verified: [] as VerifiedAttestation[], rejected: [] as string[], total: 0 };
-  for (const { descriptor, payload } of layers) {
+  for (const { descriptor, payload, oversized } of layers) {
     if (descriptor.mediaType !== DSSE_MEDIA_TYPE) continue;
-    const why = checkEnvelope(payload, digest, verifier, predicateType);
+    const why = oversized ? oversizedReason(descriptor) : checkEnvelope(payload, digest, verifier, predicateType);
     // A cosign 3 signature (a bundle of a cosign sign statement) is not an attestation unless asked for by type.
     if (typeof why !== 'string' && predicateType === undefined && why.predicateType === COSIGN_SIGN_PREDICATE_TYPE) continue;
     out.total++;

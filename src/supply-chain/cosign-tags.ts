@@ -13,8 +13,18 @@ import { SIGNATURE_ANNOTATION } from './simple-signing.js';
 /** Signatures (`.sig`), attestations (`.att`) and SBOMs (`.sbom`), as cosign tags them. */
 export type CosignSuffix = 'sig' | 'att' | 'sbom';
 
-/** Payloads are small (a signature payload is ~250 bytes, an attestation a few KiB). */
-export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+/**
+ * The largest payload read (whole: a DSSE envelope is JSON, checked as one): cosign's own limit on
+ * what it downloads of an attachment (COSIGN_MAX_ATTACHMENT_SIZE's default, 128 MiB). A signature
+ * payload is ~250 bytes, but an SBOM attestation (`attest --type spdxjson` of a large image) holds
+ * the whole SBOM, often several MiB.
+ */
+export const MAX_PAYLOAD_BYTES = 128 * 1024 * 1024;
+
+/** Why a layer above MAX_PAYLOAD_BYTES is not checked, for verify's and verify-attestation's line. */
+export function oversizedReason(layer: Descriptor): string {
+  return `a payload of ${layer.size} bytes, above the ${MAX_PAYLOAD_BYTES / 1024 / 1024} MiB read`;
+}
 
 /** `sha256-<hex>.sig`: the tag cosign keeps an image's signatures under. */
 export function cosignTag(digest: Digest, suffix: CosignSuffix): string {
@@ -43,6 +53,14 @@ export interface AttachedTarget extends AttachedStore {
 export interface AttachedLayer {
   descriptor: Descriptor;
   payload: Buffer;
+  /** Larger than MAX_PAYLOAD_BYTES: not read (the payload is empty), counted and named as such, not passed over. */
+  oversized?: boolean;
+}
+
+/** A layer read, or one marked as too large to read. */
+export async function readLayer(layer: Descriptor, read: (limit: number) => Promise<Buffer>): Promise<AttachedLayer> {
+  if (layer.size > MAX_PAYLOAD_BYTES) return { descriptor: layer, payload: Buffer.alloc(0), oversized: true };
+  return { descriptor: layer, payload: await read(MAX_PAYLOAD_BYTES) };
 }
 
 /**
@@ -54,10 +72,9 @@ export async function readAttached(repo: AttachedStore, digest: Digest, suffix: 
   if (!manifest) return { layers: [] };
   // Every payload at once (a `.sig` that CI runs appended to holds one per run): a round trip
   // for all of them, not one each.
-  const small = manifest.layers.filter((layer) => layer.size <= MAX_PAYLOAD_BYTES);
   const layers: AttachedLayer[] = [];
-  await eachAtMost(small, DEFAULT_CONCURRENCY, async (layer, i) => {
-    layers[i] = { descriptor: layer, payload: await readSmall(await repo.fetch(layer), MAX_PAYLOAD_BYTES, `${repo}: payload ${layer.digest}`) };
+  await eachAtMost(manifest.layers, DEFAULT_CONCURRENCY, async (layer, i) => {
+    layers[i] = await readLayer(layer, async (limit) => readSmall(await repo.fetch(layer), limit, `${repo}: payload ${layer.digest}`));
   });
   return { manifest, descriptor, layers };
 }

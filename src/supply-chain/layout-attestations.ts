@@ -7,7 +7,7 @@ import { PREDICATE_TYPE_ANNOTATION, signedAttestation, type AttestResult } from 
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
 import { attachToLayout } from './attach.js';
 import type { Signer } from './signer.js';
-import { appendAttached, MAX_PAYLOAD_BYTES, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
+import { appendAttached, readLayer, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
 import { layoutReferrers } from '../content/layout-referrers.js';
 import { SIGNATURE_ANNOTATION } from './simple-signing.js';
 import { signedLayers, signedReferrerKind, sortReferred, type ReferredSignatures } from './referrer-signatures.js';
@@ -20,7 +20,7 @@ import { signedLayers, signedReferrerKind, sortReferred, type ReferredSignatures
 export async function appendLayoutAttestations(layout: OciLayout, repository: Repository, subject: Descriptor): Promise<number> {
   // A Sigstore bundle (cosign 3) is no `.att` layer: it stays a referrer, which the push carries.
   const { attestations, bundles } = await layoutReferrerEnvelopes(layout, subject);
-  const layers = attestations.filter((l) => !bundles.includes(l));
+  const layers = attestations.filter((l) => !bundles.includes(l) && !l.oversized);
   for (const { descriptor, payload } of layers) {
     const predicateType = descriptor.annotations?.[PREDICATE_TYPE_ANNOTATION] ?? '';
     await appendAttached(repository, subject.digest, 'att', {
@@ -65,7 +65,7 @@ export async function layoutReferrerEnvelopes(layout: OciLayout, subject: Descri
     const kind = signedReferrerKind(manifest.artifactType ?? manifest.config?.mediaType);
     if (!kind) continue;
     const layers: AttachedLayer[] = [];
-    for (const layer of signedLayers(kind, manifest.layers)) layers.push({ descriptor: layer, payload: await layout.readBlob(layer, MAX_PAYLOAD_BYTES) });
+    for (const layer of signedLayers(kind, manifest.layers)) layers.push(await readLayer(layer, (limit) => layout.readBlob(layer, limit)));
     found.push({ kind, layers });
   }
   return sortReferred(found);

@@ -6,7 +6,7 @@ import { eachAtMost } from '../each-at-most.js';
 import type { RegistryClient } from '../registry/http.js';
 import { listReferrers } from '../registry/referrers.js';
 import type { Repository } from '../registry/repository.js';
-import { MAX_PAYLOAD_BYTES, type AttachedLayer } from './cosign-tags.js';
+import { readLayer, type AttachedLayer } from './cosign-tags.js';
 import { signedLayers, signedReferrerKind, sortReferred, type ReferredSignatures } from './referrer-signatures.js';
 
 /**
@@ -31,10 +31,9 @@ export async function registryReferrerEnvelopes(client: RegistryClient, reposito
     const manifest = parseManifest(fetched.bytes, `${repository}@${referrer.digest}`, fetched.descriptor.mediaType);
     if (isIndex(manifest)) return;
     const kind = signedReferrerKind(referrer.artifactType)!;
-    const layers = await Promise.all(signedLayers(kind, manifest.layers).filter((l) => l.size <= MAX_PAYLOAD_BYTES).map(async (layer) => ({
-      descriptor: layer,
-      payload: await readSmall(await repository.fetch(layer), MAX_PAYLOAD_BYTES, `${repository}: referrer ${referrer.digest}: ${layer.digest}`),
-    })));
+    const layers = await Promise.all(signedLayers(kind, manifest.layers).map((layer) => readLayer(layer, async (limit) => (
+      readSmall(await repository.fetch(layer), limit, `${repository}: referrer ${referrer.digest}: ${layer.digest}`)
+    ))));
     found[i] = { kind, layers };
   });
   return sortReferred(found.filter((f) => f !== undefined));

@@ -2,7 +2,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
-import { appendAttached, type AttachedLayer, type AttachedStore, type AttachedTarget, readAttached } from './cosign-tags.js';
+import { appendAttached, type AttachedLayer, type AttachedStore, type AttachedTarget, oversizedReason, readAttached } from './cosign-tags.js';
 import { parseSimpleSigningPayload, SIGNATURE_ANNOTATION, signedIdentity, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 import { checkBundleSignatures } from './sigstore-bundle.js';
@@ -104,9 +104,10 @@ export async function verifyImage(
  */
 export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifier: Verifier, what: string, annotations: Record<string, string> = {}): VerifyOutcome {
   const outcome: VerifyOutcome = { digest, verified: [], rejected: [], total: 0 };
-  for (const { descriptor, payload } of layers) {
+  for (const { descriptor, payload, oversized } of layers) {
     if (descriptor.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) continue;
     outcome.total++;
+    if (oversized) { outcome.rejected.push(oversizedReason(descriptor)); continue; }
     const b64 = descriptor.annotations?.[SIGNATURE_ANNOTATION];
     if (!b64) { outcome.rejected.push('a signature layer without a signature'); continue; }
     if (!verifier.verify(payload, Buffer.from(b64, 'base64'), descriptor.annotations ?? {})) {

@@ -1,7 +1,7 @@
 import { digestHex, type Digest } from '../oci/digest.js';
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
 import { checkEnvelope, COSIGN_SIGN_PREDICATE_TYPE } from './attest.js';
-import type { AttachedLayer } from './cosign-tags.js';
+import { oversizedReason, type AttachedLayer } from './cosign-tags.js';
 import type { VerifyOutcome } from './sign.js';
 import type { Verifier } from './signer.js';
 
@@ -27,6 +27,7 @@ export function isSigstoreBundle(mediaType: string | undefined): boolean {
  * layer's descriptor; undefined for a bundle of a message signature or one that does not parse.
  */
 export function bundleEnvelopeLayer(layer: AttachedLayer): AttachedLayer | undefined {
+  if (layer.oversized) return { ...layer, descriptor: { ...layer.descriptor, mediaType: DSSE_MEDIA_TYPE } };
   let bundle: { dsseEnvelope?: unknown };
   try {
     bundle = JSON.parse(layer.payload.toString('utf8')) as { dsseEnvelope?: unknown };
@@ -44,8 +45,12 @@ export function bundleEnvelopeLayer(layer: AttachedLayer): AttachedLayer | undef
  * each of `annotations` among its subject's annotations (`cosign sign -a`).
  */
 export function checkBundleSignatures(outcome: VerifyOutcome, envelopes: AttachedLayer[], digest: Digest, verifier: Verifier, identity: string, annotations: Record<string, string> = {}): void {
-  for (const { descriptor, payload } of envelopes) {
+  for (const { descriptor, payload, oversized } of envelopes) {
     outcome.total++;
+    if (oversized) {
+      outcome.rejected.push(oversizedReason(descriptor));
+      continue;
+    }
     const checked = checkEnvelope(payload, digest, verifier, COSIGN_SIGN_PREDICATE_TYPE);
     if (typeof checked === 'string') {
       outcome.rejected.push(checked);
