@@ -1,5 +1,6 @@
 import type { CliCommand } from './command.js';
 import { GLOBAL_OPTIONS as GLOBAL_FLAGS, usageError } from './command.js';
+import { cosignFlagHint } from './cosign-flags.js';
 
 /**
  * What a command's builder declares, recorded without yargs: its options (with aliases, type
@@ -159,6 +160,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
       }
       const theirs = long ? otherToolsFlag(name, (n) => byName.has(n)) : undefined;
       if (theirs) throw usageError(`unknown option --${name} for ${spec.name}: ${theirs}`);
+      const cosign = cosignFlagHint(spec.name, name);
+      if (cosign) throw usageError(`${long ? `--${name}` : `-${name}`} is cosign's option: ${cosign}`);
       throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
     }
     const display = long ? `--${name}` : `-${name}`;
