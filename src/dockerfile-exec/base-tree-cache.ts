@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../content/atomic.js';
 import { CACHE_DIR, LEGACY_TEMP_MAX_AGE_MS as TEMP_MAX_AGE_MS, TEMP_NAME } from '../content/layout-files.js';
-import { isDigest } from '../oci/digest.js';
+import { isDigest, sha256 } from '../oci/digest.js';
 import { dirNode, FsTree, type FsNode, type NodeType } from './tree.js';
 
 /**
@@ -25,11 +25,15 @@ import { dirNode, FsTree, type FsNode, type NodeType } from './tree.js';
  *
  * The manifest digest names the layers, so an entry never goes stale; at most KEPT entries are
  * kept, the least recently used removed first. Entries are written by temp name and rename (a
- * killed writer's temp file is removed an hour later, as the layer cache's); one that cannot be
- * read or parsed is a miss (the base is read again and the entry rewritten).
+ * killed writer's temp file is removed an hour later, as the layer cache's). An entry stands in
+ * for layers whose bytes are verified against their digests, so it is checked as strictly: its
+ * first line names its format, its manifest and the sha256 of the rest (the tree); an entry of
+ * another format, for another manifest, whose tree does not match that digest, or with a node
+ * that is not well formed (a mode that is no mode, a negative owner, a kept file whose bytes are
+ * not its size …) is a miss: the base is read again and the entry rewritten, never planned on.
  */
 
-const FORMAT = 2;
+const FORMAT = 3;
 const KEPT = 16;
 const DIR = 'base-trees';
 const ENTRY = /^[0-9a-f]{64}([0-9a-f]{64})?\.json$/;
@@ -51,14 +55,19 @@ export class BaseTreeCache {
     this.dir = join(layoutRoot, CACHE_DIR, DIR);
   }
 
-  /** The base's tree as a later build stored it, or undefined. */
+  /** The base's tree as a later build stored it, or undefined (none, or not the one stored). */
   async read(manifestDigest: string, describe: string): Promise<FsTree | undefined> {
     if (!isDigest(manifestDigest)) return undefined;
     const path = this.path(manifestDigest);
     try {
-      const stored = JSON.parse(await readFile(path, 'utf8')) as { format?: number; root?: StoredNode };
-      if (stored.format !== FORMAT || !Array.isArray(stored.root) || KINDS[stored.root[1]] !== 'dir') return undefined;
-      const tree = new FsTree(describe, false, decode(stored.root));
+      const text = await readFile(path, 'utf8');
+      const split = text.indexOf('\n');
+      const header = JSON.parse(text.slice(0, split)) as { format?: unknown; manifest?: unknown; tree?: unknown };
+      const body = text.slice(split + 1);
+      if (split < 0 || header.format !== FORMAT || header.manifest !== manifestDigest || header.tree !== sha256(body)) return undefined;
+      const root = JSON.parse(body) as StoredNode;
+      if (!Array.isArray(root) || root[0] !== '' || KINDS[root[1]] !== 'dir') return undefined;
+      const tree = new FsTree(describe, false, decode(root));
       // Most recently used first when the cache is trimmed.
       const now = new Date();
       await utimes(path, now, now).catch(() => {});
@@ -73,7 +82,8 @@ export class BaseTreeCache {
     if (!isDigest(manifestDigest)) return;
     try {
       await mkdir(this.dir, { recursive: true });
-      await writeFileAtomic(this.path(manifestDigest), JSON.stringify({ format: FORMAT, root: encode('', tree.root) }));
+      const body = JSON.stringify(encode('', tree.root));
+      await writeFileAtomic(this.path(manifestDigest), `${JSON.stringify({ format: FORMAT, manifest: manifestDigest, tree: sha256(body) })}\n${body}`);
       await this.trim();
     } catch {
       // (A read-only layout, a full disk: the next build reads the base again.)
@@ -125,22 +135,51 @@ function encode(name: string, node: FsNode): StoredNode {
   return out;
 }
 
+/** A stored node as a tree node; throws on anything a writer of this format does not write. */
 function decode(stored: StoredNode): FsNode {
-  const type = KINDS[stored[1]];
-  if (type === undefined) throw new Error(`unknown kind ${stored[1]}`);
-  const meta = { mode: stored[2], uid: stored[3], gid: stored[4], mtime: stored[5] };
+  if (!Array.isArray(stored) || stored.length < 6) throw new Error('not a node');
+  const type = Number.isInteger(stored[1]) ? KINDS[stored[1]] : undefined;
+  if (type === undefined) throw new Error(`unknown kind ${String(stored[1])}`);
+  const [, , mode, uid, gid, mtime] = stored;
+  if (!isWhole(mode) || mode > 0o7777 || !isWhole(uid) || !isWhole(gid) || !Number.isSafeInteger(mtime)) throw new Error('bad attributes');
+  const meta = { mode, uid, gid, mtime };
   if (type === 'dir') {
     const children = new Map<string, FsNode>();
-    for (const child of stored[6] as StoredNode[]) children.set(child[0], decode(child));
+    if (!Array.isArray(stored[6])) throw new Error('no children');
+    for (const child of stored[6] as StoredNode[]) {
+      const name = Array.isArray(child) ? child[0] : undefined;
+      if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || children.has(name)) throw new Error('bad name');
+      children.set(name, decode(child));
+    }
     return dirNode({ ...meta, children });
   }
-  const node: FsNode = { type, ...meta, size: type === 'file' ? (stored[6] as number) : 0 };
-  if (type === 'file' && typeof stored[7] === 'string') node.data = Buffer.from(stored[7], 'base64');
-  if (type === 'file' && typeof stored[8] === 'string') node.xattrs = Buffer.from(stored[8], 'base64');
-  if (type === 'symlink') node.linkname = stored[6] as string;
-  if (type === 'char' || type === 'block') {
-    node.devmajor = stored[6] as number;
-    node.devminor = stored[7] as number;
+  const node: FsNode = { type, ...meta, size: 0 };
+  switch (type) {
+    case 'file': {
+      const [size, data, xattrs] = stored.slice(6);
+      if (!isWhole(size) || !(data === undefined || data === null || typeof data === 'string') || !(xattrs === undefined || typeof xattrs === 'string')) throw new Error('bad file');
+      node.size = size;
+      if (typeof data === 'string') node.data = Buffer.from(data, 'base64');
+      if (node.data && node.data.length !== size) throw new Error('kept bytes are not the file\'s size');
+      if (typeof xattrs === 'string') node.xattrs = Buffer.from(xattrs, 'base64');
+      break;
+    }
+    case 'symlink':
+      if (typeof stored[6] !== 'string') throw new Error('bad link');
+      node.linkname = stored[6];
+      break;
+    case 'char':
+    case 'block':
+      if (!isWhole(stored[6]) || !isWhole(stored[7])) throw new Error('bad device');
+      node.devmajor = stored[6];
+      node.devminor = stored[7];
+      break;
+    default:
+      break;
   }
   return node;
+}
+
+function isWhole(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
 }

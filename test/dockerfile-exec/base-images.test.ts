@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import tarStream from 'tar-stream';
@@ -139,6 +139,20 @@ describe('FROM and COPY --from images in a registry', () => {
     assert.equal(mended.status, 0, mended.stderr);
     assert.match(mended.stderr, /^reading the layers of /m);
     assert.equal((JSON.parse(mended.stdout) as { digest: string }).digest, keptBuilt.digest);
+    // Nor is one that still parses but was changed on disk (/home/app 0750 made 0755): not
+    // planned on (the image would silently lose app's mode), but read again as a damaged one.
+    const entry = join(keptDir, keptFile!);
+    const good = readFileSync(entry, 'utf8');
+    const damaged = good.replace(/\["app",1,488,1000,1000,/, '["app",1,493,1000,1000,');
+    assert.notEqual(damaged, good);
+    writeFileSync(entry, damaged);
+    await registry.forgetAccessLog();
+    const checked = buildCli(ctx, kept, ['--tag', 'w', '--json', '--no-cache']);
+    assert.equal(checked.status, 0, checked.stderr);
+    assert.match(checked.stderr, /^reading the layers of /m);
+    assert.equal(layerGets(await registry.settledAccessLog()).length, 1);
+    assert.equal((JSON.parse(checked.stdout) as { digest: string }).digest, keptBuilt.digest);
+    assert.equal(readFileSync(entry, 'utf8'), good, 'and the entry is written again');
 
     await registry.forgetAccessLog();
     const lazy = join(tmp.path, 'lazy-layout');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BaseTreeCache } from '../../src/dockerfile-exec/base-tree-cache.js';
 import { dirNode, FsTree } from '../../src/dockerfile-exec/tree.js';
+import { sha256 } from '../../src/oci/digest.js';
 import { tempDir } from '../support/tools.js';
 
 /** The base trees a layout keeps: what a later build plans on, and what is left on disk. */
@@ -42,6 +43,33 @@ describe('the base trees a layout keeps', () => {
     assert.equal(read.partial, false);
     assert.deepEqual(read.root, tree.root);
     assert.equal(await cache.read(digest(2), 'image base'), undefined);
+  });
+
+  it('are planned on only as written: another manifest\'s entry, a tree changed on disk, a node not well formed are misses', async () => {
+    const cache = new BaseTreeCache(join(tmp.path, 'checked'));
+    await cache.write(digest(1), sampleTree());
+    const entry = (n: number) => join(cache.dir, `${digest(n).slice(7)}.json`);
+    const text = readFileSync(entry(1), 'utf8');
+    const [header, body] = [text.slice(0, text.indexOf('\n')), text.slice(text.indexOf('\n') + 1)];
+    assert.ok(await cache.read(digest(1), 'image base'));
+    // Under another manifest's name.
+    writeFileSync(entry(3), text);
+    assert.equal(await cache.read(digest(3), 'image base'), undefined);
+    // /tmp 1777 made 1773, still a mode: the tree no longer matches its digest.
+    const changed = body.replace('["tmp",1,1023,', '["tmp",1,1019,');
+    assert.notEqual(changed, body);
+    writeFileSync(entry(1), `${header}\n${changed}`);
+    assert.equal(await cache.read(digest(1), 'image base'), undefined);
+    // Well hashed, but not what a writer writes: a mode that is no mode, a negative owner, kept bytes that are not the size.
+    const rehashed = (tree: string) => `${header.replace(/"tree":"[^"]+"/, `"tree":"${sha256(tree)}"`)}\n${tree}`;
+    writeFileSync(entry(1), rehashed(body));
+    assert.ok(await cache.read(digest(1), 'image base'), 'the header rewritten as it was');
+    for (const bad of [body.replace('["tmp",1,1023,', '["tmp",1,"1023",'), body.replace('["tmp",1,1023,', '["tmp",1,65535,'),
+      body.replace('["tmp",1,1023,0,', '["tmp",1,1023,-1,'), body.replace(',5,"cm9vdAo="]', ',6,"cm9vdAo="]'), body.replace('"passwd"', '"a/b"')]) {
+      assert.notEqual(bad, body);
+      writeFileSync(entry(1), rehashed(bad));
+      assert.equal(await cache.read(digest(1), 'image base'), undefined, bad);
+    }
   });
 
   it('keep the 16 most recently used, leave other files alone, and remove a killed writer\'s temp file once it is an hour old', async () => {
