@@ -68,7 +68,8 @@ import { BaseTreeCache } from './base-tree-cache.js';
  * layout for later builds on the same base (base-tree-cache.ts, base-reads.ts). The bytes are
  * read only for COPY --from a stage built on it, or `readBase`. With `lazyBase` a base stays
  * lazy unless a step needs its files (a non-root --chown or WORKDIR owner, an octal --chmod
- * other than 0755, a destination under /bin, /lib, … often symlinks): a path the build did not
+ * other than 0755, a destination under /bin, /lib, … often symlinks; a kept tree serves all
+ * but COPY --from): a path the build did not
  * make itself is then taken as absent from the base, except standard directories
  * (/usr/local/bin …), and directories the build only passes through are not written.
  */
@@ -215,7 +216,9 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       const base = bases.get(index)!;
       // Foreign layers (Windows bases) live at their own URLs, outside any registry: not read for directories.
       const lazy = need.level === 'tree' && (options.lazyBase === true || base.manifest.layers.some(isForeignLayer));
-      const kept = need.level === 'bytes' || options.lazyBase === true ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
+      // (--lazy-base stays lazy for the directories, but a step that needs the base's layout plans
+      // on a kept tree as on the layers: the same plan, nothing read.)
+      const kept = need.level === 'bytes' || lazy ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
       const tree = lazy ? undefined : kept ?? await readTree(base, need.level === 'tree' ? `${need.why}: its directories, kept in the layout for later builds` : need.why);
       baseTrees.set(index, { base, ...(tree ? { tree } : {}), ...(tree && tree === kept ? { kept: true } : {}) });
     }
@@ -240,8 +243,10 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         const why = (stale.some(([, b]) => !b.tree) ? entersUnseenLink(planned.layers) : undefined)
           ?? (stale.some(([, b]) => b.kept) ? copiesUnreadBytes(planned.layers) : undefined);
         if (!why) return false;
-        const tree = await readTree(base, why);
-        for (const [index, b] of stale) baseTrees.set(index, { base: b.base, tree });
+        // A lazy plan needs the base's layout: a kept tree has it. A plan on a kept tree needs bytes.
+        const kept = stale.some(([, b]) => b.kept) ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
+        const tree = kept ?? await readTree(base, why);
+        for (const [index, b] of stale) baseTrees.set(index, { base: b.base, tree, ...(kept ? { kept: true } : {}) });
         return true;
       },
     );

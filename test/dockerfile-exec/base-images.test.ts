@@ -227,6 +227,28 @@ describe('FROM and COPY --from images in a registry', () => {
     assert.deepEqual(layerListing(layout, manifest.layers[1]!.digest), ['drwxr-xr-x 0/0 etc/', '-rw-r--r-- 0/0 etc/passwd-link']);
   });
 
+  it('--lazy-base: a step that needs the base\'s layout (a --chown name, a COPY writing /bin) plans on a kept tree, and reads nothing', async () => {
+    const chown = join(tmp.path, 'lazy-chown');
+    writeTree(chown, { Dockerfile: `FROM ${baseRef}\nCOPY --chown=app notes /home/app/\n`, notes: 'n\n' });
+    const rootfs = join(tmp.path, 'lazy-rootfs');
+    writeTree(rootfs, { Dockerfile: `FROM ${baseRef}\nCOPY rootfs /\n`, 'rootfs/bin/tool': { text: 't\n', mode: 0o755 } });
+    const layout = join(tmp.path, 'lazy-kept-layout');
+    const digests: string[] = [];
+    for (const [ctx, reads] of [[chown, 1], [chown, 0], [rootfs, 0]] as const) {
+      await registry.forgetAccessLog();
+      const r = buildCli(ctx, layout, ['--tag', 't', '--json', '--no-cache', '--lazy-base']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(layerGets(await registry.settledAccessLog()).length, reads, r.stderr);
+      assert.equal(/^reading the layers of /m.test(r.stderr), reads === 1);
+      digests.push((JSON.parse(r.stdout) as { digest: string }).digest);
+    }
+    assert.equal(digests[1], digests[0]);
+    // The same image as from the layers, read in a new layout.
+    const fresh = build(rootfs, join(tmp.path, 'lazy-rootfs-layout'), ['--tag', 't', '--lazy-base']);
+    assert.equal(digests[2], fresh.digest);
+    assert.deepEqual(layerListing(layout, readImage(layout, 't').manifest.layers[1]!.digest), ['drwxr-xr-x 0/0 bin/', '-rwxr-xr-x 0/0 bin/tool']);
+  });
+
   it('USER and --chown with names read the base\'s /etc/passwd; WORKDIR and COPY make what is missing for that user', async () => {
     const ctx = join(tmp.path, 'user');
     writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nUSER app\nWORKDIR /home/app/work\nCOPY --chown=app:app . .\n`, 'main.js': 'js\n', 'lib/x.js': 'x\n' });
