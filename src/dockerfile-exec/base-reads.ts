@@ -136,3 +136,20 @@ export function copiesUnreadBytes(layers: readonly PlannedLayer[]): string | und
   }
   return undefined;
 }
+
+/**
+ * Why a lazy plan cannot stand: an ADD archive hard-links a file the plan could not see (one of
+ * the base's: BuildKit's untar links to it). Every file a lazy plan writes has its bytes somewhere
+ * (the context, an archive, the Dockerfile) but these stand-ins. The base's layers are then read
+ * (the file's bytes are needed) and the plan made again.
+ */
+export function linksUnseenFile(layers: readonly PlannedLayer[]): string | undefined {
+  for (const layer of layers) {
+    for (const entry of layer.entries) {
+      if (entry.node.type === 'file' && !entry.linkTo && entry.node.content === undefined && entry.node.data === undefined) {
+        return `${layer.createdBy} links ${entry.path} to a file the plan cannot see`;
+      }
+    }
+  }
+  return undefined;
+}

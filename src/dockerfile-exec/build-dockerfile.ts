@@ -47,7 +47,7 @@ import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { planTarget } from './plan-target.js';
 import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
 import type { FsTree } from './tree.js';
-import { copiesUnreadBytes, entersUnseenLink, treesNeeded } from './base-reads.js';
+import { copiesUnreadBytes, entersUnseenLink, linksUnseenFile, treesNeeded } from './base-reads.js';
 import { BaseTreeCache } from './base-tree-cache.js';
 
 /**
@@ -240,11 +240,12 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         if (planned.root.kind !== 'image') return false;
         const base = planned.root.base;
         const stale = [...baseTrees].filter(([, b]) => b.base.manifestDigest === base.manifestDigest && (!b.tree || b.kept));
-        const why = (stale.some(([, b]) => !b.tree) ? entersUnseenLink(planned.layers) : undefined)
-          ?? (stale.some(([, b]) => b.kept) ? copiesUnreadBytes(planned.layers) : undefined);
+        const lazy = stale.some(([, b]) => !b.tree);
+        const bytes = (lazy ? linksUnseenFile(planned.layers) : undefined) ?? (stale.some(([, b]) => b.kept) ? copiesUnreadBytes(planned.layers) : undefined);
+        const why = bytes ?? (lazy ? entersUnseenLink(planned.layers) : undefined);
         if (!why) return false;
-        // A lazy plan needs the base's layout: a kept tree has it. A plan on a kept tree needs bytes.
-        const kept = stale.some(([, b]) => b.kept) ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
+        // A lazy plan that needs the base's layout: a kept tree has it. Files' bytes are in the layers.
+        const kept = bytes ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
         const tree = kept ?? await readTree(base, why);
         for (const [index, b] of stale) baseTrees.set(index, { base: b.base, tree, ...(kept ? { kept: true } : {}) });
         return true;

@@ -349,6 +349,12 @@ export class TreeWriter {
           const target = cleanArchivePath(e.linkname ?? '', describe);
           if (target === undefined) throw new CopyError(`${describe}: hard link ${JSON.stringify(e.name)} targets the extraction root`);
           const linked = tree.get(joinParts([...rootParts, ...splitPath(resolvePath(view, target, false).path)]));
+          if (!linked && tree.partial) {
+            // A lazy plan cannot see the base's file BuildKit's untar links to: a file without bytes
+            // stands for it, and the plan is made again on the base's layers (linksUnseenFile).
+            node = { type: 'file', ...meta, size: 0, inode: {} };
+            break;
+          }
           if (!linked || linked.type === 'dir') throw new CopyError(`${describe}: hard link ${JSON.stringify(e.name)}: ${JSON.stringify(e.linkname)} is not in the archive before it`);
           if (linked.type === 'file') {
             linked.inode ??= {};

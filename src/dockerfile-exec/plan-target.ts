@@ -22,10 +22,14 @@ export async function planTarget(
   const archives = await indexArchives(inputs.resolved, context);
   const plan = (warn: (message: string) => void) => planStages({ ...inputs, warn, context, archives }).get(inputs.resolved.target.index)!;
   // The first plan's warnings wait: a plan made again would say them twice.
-  const held: string[] = [];
+  let held: string[] = [];
   let planned = plan(rethink ? (m) => held.push(m) : inputs.warn);
-  if (rethink && (await rethink(planned))) planned = plan(inputs.warn);
-  else for (const m of held) inputs.warn(m);
+  // Made again at most twice: a lazy plan on a kept tree, then on the layers for a file's bytes.
+  for (let round = 0; rethink && round < 2 && (await rethink(planned)); round++) {
+    held = [];
+    planned = plan((m) => held.push(m));
+  }
+  for (const m of held) inputs.warn(m);
   const { layers, image, root } = planned;
   return { final: { layers, image, root }, cached: await lookUp(layers, context.stats) };
 }

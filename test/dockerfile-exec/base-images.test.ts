@@ -205,7 +205,7 @@ describe('FROM and COPY --from images in a registry', () => {
     assert.equal(run.stdout, '/srv/www\n1777 0\n750 1000\n');
   });
 
-  it('an ADD archive\'s hard link to a base file: the kept tree has no bytes, so the layers are read and the plan made again', async () => {
+  it('an ADD archive\'s hard link to a base file: neither the kept tree nor a lazy plan has its bytes, so the layers are read and the plan made again', async () => {
     const ctx = join(tmp.path, 'hardlink');
     writeTree(ctx, { Dockerfile: `FROM ${baseRef}\nADD links.tar /\n` });
     const pack = tarStream.pack();
@@ -216,7 +216,8 @@ describe('FROM and COPY --from images in a registry', () => {
     writeFileSync(join(ctx, 'links.tar'), Buffer.concat(chunks));
     const layout = join(tmp.path, 'hardlink-layout');
     const digests = [];
-    for (const args of [[], ['--no-cache'], ['--no-cache', '--read-base']]) {
+    // --lazy-base too: BuildKit's untar links to the base's file, which the lazy plan cannot see.
+    for (const args of [[], ['--no-cache'], ['--no-cache', '--read-base'], ['--no-cache', '--lazy-base']]) {
       const r = buildCli(ctx, layout, ['--tag', 't', '--json', ...args]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /^reading the layers of /m);
