@@ -109,8 +109,9 @@ export function treesNeeded(resolved: ResolvedDockerfile, bases: Map<number, Bas
  * without knowing whether the base has them as symlinks (a tree holding bin/ copied to /):
  * BuildKit copies a file through the link and refuses to copy a directory onto it. The base is
  * then read and the plan made again. A COPY --link layer is made on an empty filesystem whatever
- * the base holds; an unpacked archive is left as it is planned (BuildKit's unpack replaces a
- * link its archive has a directory entry for, and goes through one it has not).
+ * the base holds; an unpacked archive is left as it is planned (BuildKit's unpack,
+ * unpack_root.go, resolves a path through the links it meets, a directory entry's own name
+ * included: `bin/` in the archive writes into usr/bin, as the plan on a read base does).
  */
 export function entersUnseenLink(layers: readonly PlannedLayer[]): string | undefined {
   for (const layer of layers) {
