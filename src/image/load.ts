@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { Digest } from '../oci/digest.js';
-import { entryPlatform, formatPlatform, platformMatches } from '../oci/descriptor.js';
+import { entryPlatform, formatPlatform, platformExact, platformMatches } from '../oci/descriptor.js';
 import { isIndexMediaType, isLayerMediaType, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
@@ -80,7 +80,8 @@ export interface PlatformManifestOptions extends LoadOptions {
 
 /**
  * The image manifest of `root` (read with its exact bytes) for a platform, as containerd finds it:
- * an image is its own; of an index, the first entry whose platform matches, else an entry without
+ * an image is its own; of an index, the first entry that is exactly the platform (`platformExact`:
+ * linux/amd64 is not an amd64/v3 listed first), else the first whose platform matches, else an entry without
  * a platform: an index is looked into (an index of indexes, a few levels deep), an image's config
  * says its platform. BuildKit's attestation manifests are never chosen. None: the error lists
  * every platform the index has, those of its nested indexes too.
@@ -109,7 +110,8 @@ async function findPlatform(
   storage: ReadOnlyStorage, entries: readonly Descriptor[], wanted: Platform, options: LoadOptions & { name: string }, seen: Set<string>, depth: number,
 ): Promise<Descriptor | undefined> {
   const images = platformImages(entries);
-  for (const entry of [...images.filter((d) => d.platform), ...images.filter((d) => !d.platform)]) {
+  const exact = images.filter((d) => platformExact(wanted, d.platform));
+  for (const entry of [...exact, ...images.filter((d) => d.platform && !exact.includes(d)), ...images.filter((d) => !d.platform)]) {
     if (entry.platform && !platformMatches(wanted, entry.platform)) {
       seen.add(formatPlatform(entry.platform));
       continue;

@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, platformExact, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 
 /** linux/amd64: what an index is narrowed to when nobody asked for a platform, as docker on such a host does. */
 export const DEFAULT_PLATFORM: Readonly<Platform> = Object.freeze({ os: 'linux', architecture: 'amd64' });
@@ -14,14 +14,15 @@ export interface PlatformChoice {
 }
 
 /**
- * The entry of an index for a platform (arm64 matches arm64/v8, as docker reads it). Entries
+ * The entry of an index for a platform (arm64 matches arm64/v8, as docker reads it; an exact
+ * entry first, `platformExact`: linux/amd64 is not an amd64/v3 listed before it). Entries
  * for `unknown/unknown` (BuildKit's attestation manifests) are never images to run. With no
  * platform asked for: linux/amd64, else the only image.
  */
 export function choosePlatform(entries: readonly Descriptor[], choice: PlatformChoice): Descriptor {
   const images = platformImages(entries);
   const platform = choice.wanted ?? DEFAULT_PLATFORM;
-  const match = images.find((d) => platformMatches(platform, d.platform));
+  const match = images.find((d) => platformExact(platform, d.platform)) ?? images.find((d) => platformMatches(platform, d.platform));
   if (match) return match;
   if (!choice.wanted && images.length === 1) return images[0]!;
   throw noPlatformError(choice, listPlatforms(images));

@@ -111,12 +111,31 @@ export function normalVariant(p: Platform): string | undefined {
   return undefined;
 }
 
-/** Whether `candidate` satisfies the wanted platform (variant compared after normalisation). */
+/**
+ * Whether `candidate` is exactly the wanted platform: the same variant once each default is
+ * filled in (arm64 is v8, arm is v7, amd64 is v1). `linux/amd64` is then the image without a
+ * variant (or `v1`), not an `amd64/v3` beside it, which a v1 CPU cannot run: an index's exact
+ * entry is chosen before one `platformMatches` only accepts, as skopeo and containerd choose.
+ */
+export function platformExact(wanted: Platform, candidate: Platform | undefined): boolean {
+  if (!candidate || wanted.os !== candidate.os || wanted.architecture !== candidate.architecture) return false;
+  return variantLevel(wanted) === variantLevel(candidate);
+}
+
+/** A platform's variant with its default filled in, amd64's `v1` too (what an image without one needs). */
+function variantLevel(p: Platform): string | undefined {
+  return normalVariant(p) ?? (p.architecture === 'amd64' ? 'v1' : undefined);
+}
+
+/**
+ * Whether `candidate` satisfies the wanted platform (variant compared after normalisation:
+ * `linux/amd64/v1` is an amd64 image without a variant, as containerd and skopeo read it).
+ */
 export function platformMatches(wanted: Platform, candidate: Platform | undefined): boolean {
   if (!candidate) return false;
   if (wanted.os !== candidate.os || wanted.architecture !== candidate.architecture) return false;
   const wv = normalVariant(wanted);
-  return wv === undefined || wv === normalVariant(candidate);
+  return wv === undefined || wv === variantLevel(candidate);
 }
 
 /** The empty JSON object (`{}`) the OCI image spec names as the config of an artifact that has none. */
