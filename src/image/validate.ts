@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { Annotation, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
+import { Annotation, entryPlatform, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
 import { Digester, digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
@@ -139,7 +139,8 @@ class Validation {
     }, configWhere);
     this.checks.set(manifest.config.digest, { descriptor: manifest.config, where: configWhere, read: true });
     if (config) this.bytesRead += manifest.config.size;
-    const platform = config ? platformOfConfig(config) : undefined;
+    // A config that leaves out the variant (`arm` under a `linux/arm/v6` entry) is for the entry's, as skopeo and containerd read it.
+    const platform = config ? entryPlatform(platformOfConfig(config), listed) : undefined;
     this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'image', ...(platform ? { platform: formatPlatform(platform) } : {}), layers: manifest.layers.length });
     const label = platform ? `${this.name} ${formatPlatform(platform)}` : what;
     if (config && listed && !platformMatches(listed, platform)) {

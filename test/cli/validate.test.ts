@@ -205,6 +205,29 @@ describe('validate', () => {
       /the index lists it for linux\/s390x, its config says linux\/arm64/);
   });
 
+  it('takes an arm/v6 entry whose config leaves out the variant as arm/v6, as skopeo reads it', async () => {
+    const layout = join(tmp.path, 'variant');
+    cpSync(ociLayout, layout, { recursive: true });
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Record<string, any>[] };
+    const multi = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'multi')!;
+    const imageIndex = json(layout, multi.digest as string);
+    const arm = imageIndex.manifests[1];
+    const manifest = json(layout, arm.digest as string);
+    const config = json(layout, manifest.config.digest as string);
+    config.architecture = 'arm';
+    delete config.variant;
+    manifest.config = { ...manifest.config, ...putJson(layout, config) };
+    Object.assign(arm, putJson(layout, manifest), { platform: { os: 'linux', architecture: 'arm', variant: 'v6' } });
+    setRoot(layout, { ...multi, ...putJson(layout, imageIndex) });
+    // skopeo takes the entry for arm/v6 and copies the image whole.
+    const copied = join(tmp.path, 'variant-skopeo');
+    run('skopeo', ['copy', '--override-os', 'linux', '--override-arch', 'arm', '--override-variant', 'v6', `oci:${layout}:multi`, `oci:${copied}:x`]);
+    assert.equal((JSON.parse(readFileSync(join(copied, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]!.digest, arm.digest);
+    const doc = await validateJson([`oci:${layout}:multi`], 0);
+    assert.deepEqual(doc.manifests.map((m) => m.platform), [undefined, 'linux/amd64', 'linux/arm/v6']);
+    assertOk(await runCliAsync(['validate', `oci:${layout}:multi`, '--platform', 'linux/arm/v6'], { env }));
+  });
+
   it('counts BuildKit\'s attestation manifests as artifacts, not images, and still checks their blobs', async () => {
     const layout = join(tmp.path, 'attested');
     cpSync(ociLayout, layout, { recursive: true });
