@@ -11,6 +11,7 @@ import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
 import { eachAtMost } from '../each-at-most.js';
 import { MAX_INDEX_DEPTH, readManifest } from './load.js';
+import { listPlatforms, platformImages } from './platform.js';
 
 export interface ValidateOptions extends OperationOptions {
   /** Names the image in problems: the reference as the user wrote it. */
@@ -64,6 +65,9 @@ export interface ValidationReport {
 export async function validateImage(storage: ReadOnlyStorage, root: Descriptor, options: ValidateOptions = {}): Promise<ValidationReport> {
   const run = new Validation(storage, options);
   await run.manifest(root, 0);
+  if (options.platform && !run.manifests.some((m) => m.kind === 'image')) {
+    throw new OcipushError('ENOTFOUND', `${options.name ?? 'image'} has no image for ${formatPlatform(options.platform)}`, { digest: root.digest });
+  }
   await run.blobs();
   return {
     digest: root.digest, mediaType: run.rootMediaType ?? root.mediaType, fast: Boolean(options.fast),
@@ -113,14 +117,18 @@ class Validation {
       }
       const wanted = this.options.platform;
       const children = wanted ? parsed.manifests.filter((c) => !c.platform || platformMatches(wanted, c.platform)) : parsed.manifests;
-      if (wanted && children.length === 0) throw new OcipushError('ENOTFOUND', `${this.name} has no image for ${formatPlatform(wanted)}`, { digest: desc.digest });
+      if (wanted && children.length === 0) {
+        // An index inside (one of a layout's images) without the platform is not asked about; the root must have it.
+        if (depth > 0) return;
+        throw new OcipushError('ENOTFOUND', `${this.name} has no image for ${formatPlatform(wanted)} (it has: ${listPlatforms(platformImages(parsed.manifests))})`, { digest: desc.digest });
+      }
       for (const child of children) await this.manifest(child, depth + 1, child.platform);
       return;
     }
-    await this.image(desc, parsed, what, listed);
+    await this.image(desc, parsed, what, listed, depth === 0);
   }
 
-  private async image(desc: Descriptor, manifest: ImageManifest, what: string, listed: Platform | undefined): Promise<void> {
+  private async image(desc: Descriptor, manifest: ImageManifest, what: string, listed: Platform | undefined, root = false): Promise<void> {
     const configType = manifest.config.mediaType;
     // BuildKit's attestation manifests have an image config (of unknown/unknown) over in-toto layers.
     const attestation = desc.annotations?.[Annotation.ReferenceType] === 'attestation-manifest';
@@ -141,6 +149,11 @@ class Validation {
     if (config) this.bytesRead += manifest.config.size;
     // A config that leaves out the variant (`arm` under a `linux/arm/v6` entry) is for the entry's, as skopeo and containerd read it.
     const platform = config ? entryPlatform(platformOfConfig(config), listed) : undefined;
+    const wanted = this.options.platform;
+    // One image of another platform is not what --platform asked to check, as every verb refuses it.
+    if (root && wanted && platform && !platformMatches(wanted, platform)) {
+      throw new OcipushError('ENOTFOUND', `${this.name} is one image for ${formatPlatform(platform)}, not for ${formatPlatform(wanted)} (--platform)`, { digest: desc.digest });
+    }
     this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'image', ...(platform ? { platform: formatPlatform(platform) } : {}), layers: manifest.layers.length });
     const label = platform ? `${this.name} ${formatPlatform(platform)}` : what;
     if (config && listed && !platformMatches(listed, platform)) {

@@ -205,6 +205,29 @@ describe('validate', () => {
       /the index lists it for linux\/s390x, its config says linux\/arm64/);
   });
 
+  it('--platform: refuses one image of another platform, and checks a layout whose other index lacks it', async () => {
+    // A single amd64 image, as skopeo reads its config: not the s390x image a gate asked to check.
+    const single = `${registry.host}/v/app:amd64`;
+    assertOk(await runCliAsync(['push', single, '--layout', ociLayout, '--tag', 'amd64'], { env }));
+    assert.equal((JSON.parse(run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${single}`])) as { architecture: string }).architecture, 'amd64');
+    const wrong = await runCliAsync(['validate', single, '--platform', 'linux/s390x'], { env });
+    assert.equal(wrong.status, 1, wrong.stderr);
+    assert.equal(wrong.stdout, '');
+    assert.match(wrong.stderr, /^ocipush: \S+\/v\/app:amd64 is one image for linux\/amd64, not for linux\/s390x \(--platform\)\n$/);
+    assertOk(await runCliAsync(['validate', single, '--platform', 'linux/amd64'], { env }));
+    const lacking = await runCliAsync(['validate', `${registry.host}/v/app:multi`, '--platform', 'linux/s390x'], { env });
+    assert.match(lacking.stderr, /^ocipush: \S+ has no image for linux\/s390x \(it has: linux\/amd64, linux\/arm64\)\n$/);
+    // Every image of a layout, for one platform: an index holding only arm64 beside the amd64 image is not a failure.
+    const layout = join(tmp.path, 'platforms');
+    cpSync(ociLayout, layout, { recursive: true });
+    assertOk(await runCliAsync(['index', 'create', 'arm64', '--tag', 'arm-only', '--layout', layout], { env }));
+    const doc = await validateJson([`oci:${layout}`, '--platform', 'linux/amd64'], 0);
+    assert.deepEqual(doc.manifests.filter((m) => m.kind === 'image').map((m) => m.platform), ['linux/amd64']);
+    const none = await runCliAsync(['validate', `oci:${layout}`, '--platform', 'linux/s390x'], { env });
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /has no image for linux\/s390x/);
+  });
+
   it('takes an arm/v6 entry whose config leaves out the variant as arm/v6, as skopeo reads it', async () => {
     const layout = join(tmp.path, 'variant');
     cpSync(ociLayout, layout, { recursive: true });
