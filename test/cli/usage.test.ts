@@ -153,6 +153,18 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['gc', '--tls-verify=false']), /^ocipush: unknown option --tls-verify for gc \(ocipush gc --help lists them\)$/, 2);
   });
 
+  it('skopeo\'s --all, --multi-arch and --override-arch/-os/-variant name what chooses platforms here', () => {
+    // They are skopeo 1.9's own flags.
+    assert.match(run('skopeo', ['copy', '--help']), /--all\b[\s\S]*--multi-arch/);
+    assert.match(run('skopeo', ['--help']), /--override-arch[\s\S]*--override-os[\s\S]*--override-variant/);
+    assertOneLineError(runCli(['copy', '--all', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: unknown option --all for copy: skopeo's --all is what copy does without --platform: every platform of an index \(--platform a,b keeps some\)$/, 2);
+    assertOneLineError(runCli(['copy', '--multi-arch', 'all', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: unknown option --multi-arch for copy: skopeo's --multi-arch is what copy does/, 2);
+    assertOneLineError(runCli(['inspect', '--override-arch', 'arm64', '127.0.0.1:9/a:1']), /^ocipush: unknown option --override-arch for inspect: skopeo's --override-arch is --platform os\/arch\[\/variant\] here \(--platform linux\/arm64\/v8\)$/, 2);
+    assertOneLineError(runCli(['pull', '--override-variant', 'v6', '127.0.0.1:9/a:1']), /^ocipush: unknown option --override-variant for pull: skopeo's --override-variant is --platform/, 2);
+    // A command that takes one image keeps the plain line for --all.
+    assertOneLineError(runCli(['rootfs', '--all', '127.0.0.1:9/a:1']), /^ocipush: unknown option --all for rootfs \(ocipush rootfs --help lists them\)$/, 2);
+  });
+
   it('tag with its two arguments swapped (the new tag first) says the image comes first, before any request', () => {
     assertOneLineError(runCli(['tag', '1.4', '127.0.0.1:9/app:1']), /^ocipush: "1\.4" is a tag, "127\.0\.0\.1:9\/app:1" an image: the image comes first, its new tags after: ocipush tag 127\.0\.0\.1:9\/app:1 1\.4$/, 2);
   });
