@@ -2,16 +2,18 @@ import type { Argv } from 'yargs';
 import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { unlistedPlatformOption } from './platform-option.js';
 
 interface ConfigArgs extends RegistryFlags {
   reference: string;
   platform?: string;
+  unlistedPlatform?: boolean;
 }
 
 export const configCommand: CliCommand<ConfigArgs> = {
   command: 'config <reference>',
   describe: 'Print an image\'s config exactly as stored',
-  builder: (y: Argv) => registryFlags(y
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('reference', { type: 'string', describe: IMAGE_FORMS })
     .option('platform', { type: 'string', describe: 'For an index, this os/arch[/variant] (default: this machine\'s, as docker picks it)' })
     .example('$0 config localhost:5000/app:1 | jq .config.Env', 'the environment the image runs with')
@@ -20,7 +22,7 @@ export const configCommand: CliCommand<ConfigArgs> = {
     const { platformFlag, withSource, manifestFor, hostPlatform } = await import('./read-source.js');
     const { isIndex, parseManifest } = await import('../oci/manifest.js');
     const { MAX_CONFIG_BYTES, readSmall } = await import('../content/verify.js');
-    const wanted = await platformFlag(argv.platform);
+    const wanted = await platformFlag(argv.platform, argv.unlistedPlatform);
     const bytes = await withSource(argv.reference, argv, async (source) => {
       const root = parseManifest(source.rootBytes, `${source.name}: manifest`, source.root.mediaType);
       const platform = wanted ?? (isIndex(root) ? hostPlatform() : undefined);

@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { IMAGE_FORMS, signFlags, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isMountLookup, isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
@@ -22,6 +23,7 @@ interface CopyArgs extends RegistryFlags {
   source: string;
   destination: string;
   platform?: string;
+  unlistedPlatform?: boolean;
   allPlatforms?: boolean;
   allTags?: boolean;
   jobs?: number;
@@ -36,7 +38,7 @@ interface CopyArgs extends RegistryFlags {
 export const copyCommand: CliCommand<CopyArgs> = {
   command: ['copy <source> <destination>', 'cp'],
   describe: 'Copy an image between registries, OCI layouts and archives, streaming and verifying every blob',
-  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(y)
+  builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(unlistedPlatformOption(y))
     .positional('source', { type: 'string', describe: IMAGE_FORMS })
     .positional('destination', { type: 'string', describe: 'Same forms as the source' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, copy only this os/arch[/variant] (the result is its manifest); several, comma-separated: an index of only those' })
@@ -57,8 +59,8 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const destination = await parseEndpoint(argv.destination, { as: 'destination' });
     // Checked before anything is copied, as push checks it: a registry is not left changed by a command that then fails.
     if (argv.digestFile !== undefined) await (await import('./output-file.js')).checkWritableFile(argv.digestFile, 'digest-file');
-    const { parsePlatformList } = await import('../oci/descriptor.js');
-    const platforms = argv.platform === undefined ? [] : parsePlatformList(argv.platform);
+    const { parsePlatform } = await import('../oci/descriptor.js');
+    const platforms = argv.platform === undefined ? [] : argv.platform.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), argv.unlistedPlatform)!));
     if (platforms.length > 1 && destination.transport === 'docker-archive') throw usageError(`${destination.text}: a docker archive holds one image; give one --platform`);
     const images = {
       referrers: argv.referrers !== false, ...(argv.allPlatforms ? { allPlatforms: true } : {}),

@@ -2,23 +2,25 @@ import type { Argv } from 'yargs';
 import type { CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { unlistedPlatformOption } from './platform-option.js';
 
 interface DigestArgs extends RegistryFlags {
   reference: string;
   platform?: string;
+  unlistedPlatform?: boolean;
 }
 
 export const digestCommand: CliCommand<DigestArgs> = {
   command: 'digest <reference>',
   describe: 'Print the digest of the manifest (or index) a reference names',
-  builder: (y: Argv) => registryFlags(y
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG], oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]' })
     .option('platform', { type: 'string', describe: 'For an index, the digest of this os/arch[/variant]\'s manifest' })
     .example('$0 digest localhost:5000/app:1', 'the digest the tag names now (one HEAD)')
     .example('$0 digest oci:build:app --platform linux/arm64', 'one platform\'s manifest of an index in a layout')),
   run: async (argv, out: Output) => {
     const { platformFlag, withSource, manifestFor } = await import('./read-source.js');
-    const platform = await platformFlag(argv.platform);
+    const platform = await platformFlag(argv.platform, argv.unlistedPlatform);
     const { parseEndpoint } = await import('./endpoints.js');
     const endpoint = await parseEndpoint(argv.reference);
     let descriptor;

@@ -3,6 +3,7 @@ import { signFlags, toArray, usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 import type { SignedManifest } from '../supply-chain/sign.js';
 import type { Signer } from '../supply-chain/signer.js';
 import type { SignedIdentity } from './key-options.js';
@@ -18,6 +19,7 @@ interface PushArgs extends RegistryFlags {
   digestFile?: string;
   mountFrom?: string[];
   platform?: string;
+  unlistedPlatform?: boolean;
   sign?: boolean;
   key?: string;
   signContainerIdentity?: string;
@@ -27,7 +29,7 @@ interface PushArgs extends RegistryFlags {
 export const pushCommand: CliCommand<PushArgs> = {
   command: 'push <reference> [destination]',
   describe: 'Push an image from an OCI layout to a registry',
-  builder: (y: Argv) => registryFlags(signFlags(y)
+  builder: (y: Argv) => registryFlags(signFlags(unlistedPlatformOption(y))
     .positional('reference', { type: 'string', describe: 'Destination: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)' })
     .positional('destination', { type: 'string', describe: 'With two arguments, as skopeo copy takes them: the first is the source, oci:DIR[:NAME] (the same as --layout DIR --tag NAME), the second the destination' })
     .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
@@ -78,7 +80,7 @@ export const pushCommand: CliCommand<PushArgs> = {
     const pushed = await pushLayoutImage({
       to: stripTransport(destinationText), destination, layout: argv.layout,
       ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
-      ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
+      ...(argv.platform !== undefined ? { platform: checkPlatform(argv.platform, argv.unlistedPlatform)! } : {}),
       alsoTags, mountFrom, ...(chunkSize !== undefined ? { chunkSize } : {}), concurrency,
       ...(signing ? { signer: signing.signer, ...(signing.identity ? { signIdentity: signing.identity } : {}) } : {}),
     }, argv, out);

@@ -57,8 +57,9 @@ export function hostPlatform(): Platform {
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
 }
 
-export async function platformFlag(value: string | undefined): Promise<Platform | undefined> {
+/** `--platform`, checked against the spec's values before any request (`--unlisted-platform` takes any). */
+export async function platformFlag(value: string | undefined, unlisted?: boolean): Promise<Platform | undefined> {
   if (value === undefined) return undefined;
-  const { parsePlatform } = await import('../oci/descriptor.js');
-  return parsePlatform(value);
+  const [{ parsePlatform }, { checkPlatform }] = await Promise.all([import('../oci/descriptor.js'), import('./platform-option.js')]);
+  return parsePlatform(checkPlatform(value, unlisted)!);
 }

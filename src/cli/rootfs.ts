@@ -2,17 +2,19 @@ import type { Argv } from 'yargs';
 import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { unlistedPlatformOption } from './platform-option.js';
 
 interface RootfsArgs extends RegistryFlags {
   image: string;
   output?: string;
   platform?: string;
+  unlistedPlatform?: boolean;
 }
 
 export const rootfsCommand: CliCommand<RootfsArgs> = {
   command: 'rootfs <image>',
   describe: 'Write the filesystem an image\'s layers make (whiteouts applied) as one tar, as crane export does',
-  builder: (y: Argv) => registryFlags(y
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('image', { type: 'string', describe: IMAGE_FORMS })
     .option('output', { alias: 'o', type: 'string', describe: 'Tar file to write, or - for stdout (the default when stdout is not a terminal)' })
     .option('platform', { type: 'string', describe: 'For an index, this os/arch[/variant] (default: this machine\'s, as docker picks it)' })
@@ -23,7 +25,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     if (toStdout && process.stdout.isTTY) throw usageError('refusing to write a tar to a terminal: name a file with -o FILE, or pipe the output');
     if (toStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the tar');
     const { platformFlag, withSource, hostPlatform } = await import('./read-source.js');
-    const wanted = await platformFlag(argv.platform);
+    const wanted = await platformFlag(argv.platform, argv.unlistedPlatform);
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, 'rootfs', toStdout ? 'the tar on stdout is incomplete' : `${argv.output} was not written`);
     const written = await withSource(argv.image, argv, async (source) => {

@@ -3,12 +3,14 @@ import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import { count, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
 interface SbomArgs extends RegistryFlags {
   image: string;
   sbomFormat: string;
   output?: string;
   platform?: string;
+  unlistedPlatform?: boolean;
   created?: string;
   attach?: boolean;
 }
@@ -16,7 +18,7 @@ interface SbomArgs extends RegistryFlags {
 export const sbomCommand: CliCommand<SbomArgs> = {
   command: 'sbom <image>',
   describe: 'Write the SBOM (SPDX 2.3 or CycloneDX 1.6) of an image in a registry or a layout, streaming its layers',
-  builder: (y: Argv) => registryFlags(y
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('image', { type: 'string', describe: 'REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE' })
     // syft's names for the same two formats (syft -o spdx-json) are taken too.
     .option('sbom-format', { type: 'string', choices: ['spdx', 'cyclonedx', 'spdx-json', 'cyclonedx-json'], default: 'spdx', describe: 'SPDX 2.3 JSON or CycloneDX 1.6 JSON' })
@@ -33,7 +35,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     const time = resolveBuildTime(argv.created, process.env.SOURCE_DATE_EPOCH);
     const created = time.explicit ? new Date(time.seconds * 1000) : undefined;
     const { parsePlatform } = await import('../oci/descriptor.js');
-    const platform = argv.platform === undefined ? undefined : parsePlatform(argv.platform);
+    const platform = argv.platform === undefined ? undefined : parsePlatform(checkPlatform(argv.platform, argv.unlistedPlatform)!);
     const { openImage } = await import('../transports/open.js');
     const { platformManifest, readManifest } = await import('../image/load.js');
     const { isIndex } = await import('../oci/manifest.js');

@@ -2,17 +2,19 @@ import type { Argv } from 'yargs';
 import { IMAGE_FORMS, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { unlistedPlatformOption } from './platform-option.js';
 
 interface ValidateArgs extends RegistryFlags {
   image: string;
   fast?: boolean;
   platform?: string;
+  unlistedPlatform?: boolean;
 }
 
 export const validateCommand: CliCommand<ValidateArgs> = {
   command: 'validate <image>',
   describe: 'Check that an image (every platform of an index) is whole: every blob there and matching its digest, every layer decompressing to its diff_id',
-  builder: (y: Argv) => registryFlags(y
+  builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('image', { type: 'string', describe: `${IMAGE_FORMS}; oci:DIR alone: every image of the layout` })
     .option('fast', { type: 'boolean', describe: 'Only check that every blob is there, at its size (HEAD or stat): read no layer' })
     .option('platform', { type: 'string', describe: 'For an index, only the image for this os/arch[/variant] (default: every one)' })
@@ -21,7 +23,7 @@ export const validateCommand: CliCommand<ValidateArgs> = {
     .example('$0 validate registry.example.com/app:1.4 --fast', 'every blob of every platform still there')),
   run: async (argv, out: Output) => {
     const { platformFlag, withSource } = await import('./read-source.js');
-    const platform = await platformFlag(argv.platform);
+    const platform = await platformFlag(argv.platform, argv.unlistedPlatform);
     const { formatBytes } = await import('./output.js');
     const { validateImage } = await import('../image/validate.js');
     const options = (name: string) => ({

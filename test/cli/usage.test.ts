@@ -165,6 +165,19 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['rootfs', '--all', '127.0.0.1:9/a:1']), /^ocipush: unknown option --all for rootfs \(ocipush rootfs --help lists them\)$/, 2);
   });
 
+  it('--platform is checked against the spec\'s values by every verb that takes it, before any request', () => {
+    const valid = /^ocipush: --platform "linux\/amd65": unknown architecture "amd65"; the OCI image spec's values are .*\(--unlisted-platform takes it as it is\)$/;
+    for (const args of [
+      ['digest', '127.0.0.1:9/a:1'], ['manifest', '127.0.0.1:9/a:1'], ['config', '127.0.0.1:9/a:1'], ['rootfs', '127.0.0.1:9/a:1', '-o', '/dev/null'],
+      ['sbom', '127.0.0.1:9/a:1'], ['validate', '127.0.0.1:9/a:1'], ['push', '127.0.0.1:9/a:1', '--layout', '/nonexistent'],
+    ]) assertOneLineError(runCli([...args, '--platform', 'linux/amd65']), valid, 2);
+    assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--platform', 'linux/arm64,linux/amd65']), valid, 2);
+    // Taken as it is with --unlisted-platform: the registry that is not there is what stops it.
+    const unlisted = runCli(['digest', '127.0.0.1:9/a:1', '--platform', 'linux/amd65', '--unlisted-platform']);
+    assert.equal(unlisted.status, 1, unlisted.stderr);
+    assert.doesNotMatch(unlisted.stderr, /unknown architecture/);
+  });
+
   it('tag with its two arguments swapped (the new tag first) says the image comes first, before any request', () => {
     assertOneLineError(runCli(['tag', '1.4', '127.0.0.1:9/app:1']), /^ocipush: "1\.4" is a tag, "127\.0\.0\.1:9\/app:1" an image: the image comes first, its new tags after: ocipush tag 127\.0\.0\.1:9\/app:1 1\.4$/, 2);
   });
