@@ -3,7 +3,8 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import type { Output } from './output.js';
 import { changedImageArgs, type ChangedImageArgs } from './changed-image.js';
 import type { ImageChanges } from '../assemble/mutate.js';
-import { parsePlatformList } from '../oci/descriptor.js';
+import { parsePlatform } from '../oci/descriptor.js';
+import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
 interface MutateArgs extends ChangedImageArgs {
   label?: string[];
@@ -16,12 +17,13 @@ interface MutateArgs extends ChangedImageArgs {
   expose?: string[];
   format?: 'oci' | 'docker';
   platform?: string;
+  unlistedPlatform?: boolean;
 }
 
 export const mutateCommand: CliCommand<MutateArgs> = {
   command: 'mutate <source> [destination]',
   describe: 'Change the labels, environment, entrypoint … of an image (every platform of an index) and its annotations, without moving a layer',
-  builder: (y: Argv) => changedImageArgs(y, (y) => y
+  builder: (y: Argv) => changedImageArgs(y, (y) => unlistedPlatformOption(y)
     .option('label', { alias: 'l', type: 'string', array: true, describe: 'KEY=VALUE image label, added or replaced (repeatable)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE annotation of the manifest, or of the index (repeatable)' })
     .option('env', { alias: 'e', type: 'string', array: true, describe: 'KEY=VALUE in the environment, replaced where it is set (repeatable)' })
@@ -64,6 +66,7 @@ function changesFromFlags(argv: MutateArgs): ImageChanges {
     },
     annotations: parseKeyValues(argv.annotation, 'annotation'),
     ...(argv.format !== undefined ? { format: argv.format } : {}),
-    ...(argv.platform !== undefined ? { platforms: parsePlatformList(argv.platform) } : {}),
+    // Each checked against the spec's values before any request, as every verb's --platform.
+    ...(argv.platform !== undefined ? { platforms: argv.platform.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), argv.unlistedPlatform)!)) } : {}),
   };
 }

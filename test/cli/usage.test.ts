@@ -172,6 +172,7 @@ describe('usage errors', () => {
       ['sbom', '127.0.0.1:9/a:1'], ['validate', '127.0.0.1:9/a:1'], ['push', '127.0.0.1:9/a:1', '--layout', '/nonexistent'],
     ]) assertOneLineError(runCli([...args, '--platform', 'linux/amd65']), valid, 2);
     assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--platform', 'linux/arm64,linux/amd65']), valid, 2);
+    assertOneLineError(runCli(['mutate', '127.0.0.1:9/a:1', '--label', 'k=v', '--platform', 'linux/arm64,linux/amd65']), valid, 2);
     // Taken as it is with --unlisted-platform: the registry that is not there is what stops it.
     const unlisted = runCli(['digest', '127.0.0.1:9/a:1', '--platform', 'linux/amd65', '--unlisted-platform']);
     assert.equal(unlisted.status, 1, unlisted.stderr);
