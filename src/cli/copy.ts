@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { IMAGE_FORMS, signFlags, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
-import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
+import { checkPlatformList, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isMountLookup, isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
@@ -59,8 +59,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const destination = await parseEndpoint(argv.destination, { as: 'destination' });
     // Checked before anything is copied, as push checks it: a registry is not left changed by a command that then fails.
     if (argv.digestFile !== undefined) await (await import('./output-file.js')).checkWritableFile(argv.digestFile, 'digest-file');
-    const { parsePlatform } = await import('../oci/descriptor.js');
-    const platforms = argv.platform === undefined ? [] : argv.platform.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), argv.unlistedPlatform)!));
+    const platforms = argv.platform === undefined ? [] : checkPlatformList(argv.platform, argv.unlistedPlatform);
     if (platforms.length > 1 && destination.transport === 'docker-archive') throw usageError(`${destination.text}: a docker archive holds one image; give one --platform`);
     const images = {
       referrers: argv.referrers !== false, ...(argv.allPlatforms ? { allPlatforms: true } : {}),

@@ -3,8 +3,7 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import type { Output } from './output.js';
 import { changedImageArgs, type ChangedImageArgs } from './changed-image.js';
 import type { ImageChanges } from '../assemble/mutate.js';
-import { parsePlatform } from '../oci/descriptor.js';
-import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
+import { checkPlatformList, unlistedPlatformOption } from './platform-option.js';
 
 interface MutateArgs extends ChangedImageArgs {
   label?: string[];
@@ -67,6 +66,6 @@ function changesFromFlags(argv: MutateArgs): ImageChanges {
     annotations: parseKeyValues(argv.annotation, 'annotation'),
     ...(argv.format !== undefined ? { format: argv.format } : {}),
     // Each checked against the spec's values before any request, as every verb's --platform.
-    ...(argv.platform !== undefined ? { platforms: argv.platform.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), argv.unlistedPlatform)!)) } : {}),
+    ...(argv.platform !== undefined ? { platforms: checkPlatformList(argv.platform, argv.unlistedPlatform) } : {}),
   };
 }

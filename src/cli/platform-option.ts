@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { usageError } from './command.js';
-import { formatPlatform, normalizePlatform, ONE_PLATFORM_ONLY } from '../oci/descriptor.js';
+import { formatPlatform, normalizePlatform, ONE_PLATFORM_ONLY, parsePlatform, type Platform } from '../oci/descriptor.js';
 
 /**
  * `--platform os/arch[/variant]` checked against the values the OCI image spec names: os and
@@ -53,4 +53,9 @@ export function checkPlatform(text: string | undefined, unlisted: boolean | unde
     }
   }
   return formatPlatform({ os, architecture: arch, ...(variant ? { variant } : {}) });
+}
+
+/** A comma-separated `--platform a,b` (copy, pull, mutate): each one checked as checkPlatform does, then parsed. */
+export function checkPlatformList(text: string, unlisted: boolean | undefined): Platform[] {
+  return text.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), unlisted)!));
 }

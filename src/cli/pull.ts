@@ -3,7 +3,7 @@ import { usageError, type CliCommand } from './command.js';
 import { defaultLayoutDir } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, type RegistryFlags } from './registry-options.js';
-import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
+import { checkPlatformList, unlistedPlatformOption } from './platform-option.js';
 
 interface PullArgs extends RegistryFlags {
   reference: string;
@@ -44,8 +44,7 @@ export const pullCommand: CliCommand<PullArgs> = {
       throw usageError(`--tag "${argv.tag}": not a valid name (letters and digits, joined by - . _ : @ + or /)`);
     }
     const concurrency = checkConcurrency(argv.concurrency);
-    const { parsePlatform } = await import('../oci/descriptor.js');
-    const platforms = argv.platform === undefined ? [] : argv.platform.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), argv.unlistedPlatform)!));
+    const platforms = argv.platform === undefined ? [] : checkPlatformList(argv.platform, argv.unlistedPlatform);
 
     const { TransferProgress } = await import('./progress.js');
     const { clientFromFlags } = await import('./registry-options.js');
