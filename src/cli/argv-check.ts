@@ -1,6 +1,6 @@
 import type { CliCommand } from './command.js';
 import { GLOBAL_OPTIONS as GLOBAL_FLAGS, usageError } from './command.js';
-import { cosignFlagHint } from './cosign-flags.js';
+import { otherToolsFlagLine } from './other-tools-flags.js';
 
 /**
  * What a command's builder declares, recorded without yargs: its options (with aliases, type
@@ -158,10 +158,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
       if (stdin && (name === 'p' || name.endsWith('password'))) {
         throw usageError(`${long ? `--${name}` : '-p'}: a password is never taken as an argument (it would show in ps and the shell's history); pipe it to --${stdin.name}: echo "$TOKEN" | ocipush ${spec.name} … --${stdin.name}`);
       }
-      const theirs = long ? otherToolsFlag(name, (n) => byName.has(n), spec.name) : undefined;
-      if (theirs) throw usageError(`unknown option --${name} for ${spec.name}: ${theirs}`);
-      const cosign = cosignFlagHint(spec.name, name);
-      if (cosign) throw usageError(`${long ? `--${name}` : `-${name}`} is cosign's option: ${cosign}`);
+      const theirs = otherToolsFlagLine(spec.name, name, long, (n) => byName.has(n));
+      if (theirs) throw usageError(theirs);
       throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
     }
     const display = long ? `--${name}` : `-${name}`;
@@ -274,27 +272,4 @@ function editDistance(a: string, b: string): number {
 /** A value as it can be shown on one line: quoted, control characters escaped. */
 export function quote(value: string): string {
   return JSON.stringify(value);
-}
-
-/**
- * skopeo's, podman's and cosign's names for how a registry is reached, and ocipush's: a user of
- * those tools types them first (`--tls-verify=false`), and "unknown option" alone does not say
- * which of ocipush's two flags is meant; so are skopeo's for which platforms a copy takes.
- */
-function otherToolsFlag(name: string, has: (option: string) => boolean, command: string): string | undefined {
-  const side = /^(?:(src|dest)-)?tls-verify$/.exec(name);
-  if (side) {
-    const p = side[1] ? `${side[1]}-` : '';
-    if (!has(`${p}insecure`)) return undefined;
-    return `skopeo's --${name}=false is --${p}insecure here (accept any certificate) or --${p}plain-http (a registry without TLS); localhost needs neither`;
-  }
-  // skopeo copy's platform choice: --override-arch/-os/-variant pick one image, --all keeps the index.
-  const override = /^override-(arch|os|variant)$/.exec(name);
-  if (override && has('platform')) return `skopeo's --${name} is --platform os/arch[/variant] here (--platform linux/arm64/v8)`;
-  if ((name === 'all' || name === 'multi-arch') && ['copy', 'pull', 'push', 'validate'].includes(command)) {
-    return `skopeo's --${name} is what ${command} does without --platform: every platform of an index (--platform a,b keeps some)`;
-  }
-  if (name === 'allow-insecure-registry' && has('insecure')) return 'cosign\'s --allow-insecure-registry is --insecure here (accept any certificate)';
-  if (name === 'allow-http-registry' && has('plain-http')) return 'cosign\'s --allow-http-registry is --plain-http here';
-  return undefined;
 }

@@ -1,0 +1,76 @@
+/**
+ * Other tools' flags, typed into ocipush by their users: skopeo's, podman's and cosign's that
+ * ocipush spells otherwise (named with ocipush's), and cosign's that ocipush has no counterpart
+ * for, on the verbs cosign has them on. A script written for those tools is told in one line
+ * why the flag is not there and what to do, rather than only that the option is unknown.
+ */
+
+/**
+ * The usage line for `name` (a long option without its dashes, or a short one's letter), unknown
+ * to `verb`, when it is another tool's; undefined otherwise. `has`: whether `verb` has an option.
+ */
+export function otherToolsFlagLine(verb: string, name: string, long: boolean, has: (option: string) => boolean): string | undefined {
+  const theirs = long ? otherToolsFlag(name, has, verb) : undefined;
+  if (theirs) return `unknown option --${name} for ${verb}: ${theirs}`;
+  const cosign = cosignFlagHint(verb, name);
+  return cosign ? `${long ? `--${name}` : `-${name}`} is cosign's option: ${cosign}` : undefined;
+}
+const VERBS = new Set(['sign', 'verify', 'attest', 'verify-attestation', 'sign-blob', 'verify-blob']);
+
+const TLOG = 'ocipush makes and checks no transparency-log (Rekor) entry or signed timestamp, only the key\'s signature: drop it';
+const KEYLESS = 'keyless signing and verification (Fulcio certificates, OIDC identities) are not supported: sign and verify with --key';
+const CONFIRM = 'ocipush asks for no confirmation: drop it';
+
+const HINTS: Record<string, string> = {
+  'tlog-upload': TLOG,
+  'rekor-url': TLOG,
+  'insecure-ignore-tlog': TLOG,
+  'insecure-ignore-sct': TLOG,
+  'private-infrastructure': TLOG,
+  offline: TLOG,
+  'use-signed-timestamps': TLOG,
+  'timestamp-server-url': TLOG,
+  'trusted-root': TLOG,
+  'signing-config': TLOG,
+  'use-signing-config': TLOG,
+  yes: CONFIRM,
+  y: CONFIRM,
+  'certificate-identity': KEYLESS,
+  'certificate-identity-regexp': KEYLESS,
+  'certificate-oidc-issuer': KEYLESS,
+  'certificate-oidc-issuer-regexp': KEYLESS,
+  'identity-token': KEYLESS,
+  'oidc-issuer': KEYLESS,
+  'fulcio-url': KEYLESS,
+  certificate: 'a certificate\'s public key is given as --key (the certificate PEM itself); its chain and identity are not checked',
+};
+
+/** Why `name` (a long option without its dashes, or a short one's letter) is not an option of `verb`, when it is cosign's; undefined otherwise. */
+function cosignFlagHint(verb: string, name: string): string | undefined {
+  if (!VERBS.has(verb)) return undefined;
+  if ((name === 'o' || name === 'output') && (verb === 'verify' || verb === 'verify-attestation')) return '--json prints what was verified, as cosign\'s -o json';
+  return Object.hasOwn(HINTS, name) ? HINTS[name] : undefined;
+}
+
+/**
+ * skopeo's, podman's and cosign's names for how a registry is reached, and ocipush's: a user of
+ * those tools types them first (`--tls-verify=false`), and "unknown option" alone does not say
+ * which of ocipush's two flags is meant; so are skopeo's for which platforms a copy takes.
+ */
+function otherToolsFlag(name: string, has: (option: string) => boolean, command: string): string | undefined {
+  const side = /^(?:(src|dest)-)?tls-verify$/.exec(name);
+  if (side) {
+    const p = side[1] ? `${side[1]}-` : '';
+    if (!has(`${p}insecure`)) return undefined;
+    return `skopeo's --${name}=false is --${p}insecure here (accept any certificate) or --${p}plain-http (a registry without TLS); localhost needs neither`;
+  }
+  // skopeo copy's platform choice: --override-arch/-os/-variant pick one image, --all keeps the index.
+  const override = /^override-(arch|os|variant)$/.exec(name);
+  if (override && has('platform')) return `skopeo's --${name} is --platform os/arch[/variant] here (--platform linux/arm64/v8)`;
+  if ((name === 'all' || name === 'multi-arch') && ['copy', 'pull', 'push', 'validate'].includes(command)) {
+    return `skopeo's --${name} is what ${command} does without --platform: every platform of an index (--platform a,b keeps some)`;
+  }
+  if (name === 'allow-insecure-registry' && has('insecure')) return 'cosign\'s --allow-insecure-registry is --insecure here (accept any certificate)';
+  if (name === 'allow-http-registry' && has('plain-http')) return 'cosign\'s --allow-http-registry is --plain-http here';
+  return undefined;
+}
