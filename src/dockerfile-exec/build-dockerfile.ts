@@ -203,11 +203,20 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         fromImages.set(instruction.fromImage, { base, tree: await sources.tree(base) });
       }
     }
+    // Once per base digest in a build, as sources.tree reads its layers once: stages FROM the same
+    // image (a builder and the final stage) share one kept tree, read and written once.
     const keptTrees = new BaseTreeCache(target.root);
+    const keptReads = new Map<string, Promise<FsTree | undefined>>();
+    const keptWrites = new Map<string, Promise<void>>();
+    const readKept = (base: BaseImage): Promise<FsTree | undefined> => {
+      if (!keptReads.has(base.manifestDigest)) keptReads.set(base.manifestDigest, keptTrees.read(base.manifestDigest, `image ${base.reference}`));
+      return keptReads.get(base.manifestDigest)!;
+    };
     const readTree = async (base: BaseImage, why: string): Promise<FsTree> => {
       if (!readReasons.has(base.manifestDigest)) readReasons.set(base.manifestDigest, why);
       const tree = await sources.tree(base);
-      await keptTrees.write(base.manifestDigest, tree);
+      if (!keptWrites.has(base.manifestDigest)) keptWrites.set(base.manifestDigest, keptTrees.write(base.manifestDigest, tree));
+      await keptWrites.get(base.manifestDigest);
       return tree;
     };
     // `kept`: the tree the layout kept, without the files' bytes (base-tree-cache.ts).
@@ -218,7 +227,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       const lazy = need.level === 'tree' && (options.lazyBase === true || base.manifest.layers.some(isForeignLayer));
       // (--lazy-base stays lazy for the directories, but a step that needs the base's layout plans
       // on a kept tree as on the layers: the same plan, nothing read.)
-      const kept = need.level === 'bytes' || lazy ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
+      const kept = need.level === 'bytes' || lazy ? undefined : await readKept(base);
       const tree = lazy ? undefined : kept ?? await readTree(base, need.level === 'tree' ? `${need.why}: its directories, kept in the layout for later builds` : need.why);
       baseTrees.set(index, { base, ...(tree ? { tree } : {}), ...(tree && tree === kept ? { kept: true } : {}) });
     }
@@ -245,7 +254,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
         const why = bytes ?? (lazy ? entersUnseenLink(planned.layers) : undefined);
         if (!why) return false;
         // A lazy plan that needs the base's layout: a kept tree has it. Files' bytes are in the layers.
-        const kept = bytes ? undefined : await keptTrees.read(base.manifestDigest, `image ${base.reference}`);
+        const kept = bytes ? undefined : await readKept(base);
         const tree = kept ?? await readTree(base, why);
         for (const [index, b] of stale) baseTrees.set(index, { base: b.base, tree, ...(kept ? { kept: true } : {}) });
         return true;
