@@ -265,6 +265,17 @@ describe('delete', () => {
     const r = await runCliAsync(['delete', `${proxy.host}/prod/keep:1`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
     assertOneLineError(r, /^ocipush: 127\.0\.0\.1:\d+\/prod\/keep@sha256:[0-9a-f]{64}: the registry does not allow deletes/);
   });
+
+  it('deletes disabled answered 400 UNSUPPORTED, as the distribution spec allows: the same line and code as a 405; the image stays', async () => {
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${regs.production.host}/prod/kept:1`], { env }));
+    proxy.addFault({ method: 'DELETE', times: 2, fault: { kind: 'respond', status: 400, body: JSON.stringify({ errors: [{ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }] }) } });
+    const args = ['delete', `${proxy.host}/prod/kept:1`, '-u', 'alice', '--password-stdin'];
+    assertOneLineError(await runCliAsync(args, { env, input: PASSWORD }), /^ocipush: 127\.0\.0\.1:\d+\/prod\/kept@sha256:[0-9a-f]{64}: the registry does not allow deletes \(400 UNSUPPORTED: The operation is unsupported\.\)$/);
+    const json = await runCliAsync([...args, '--json'], { env, input: PASSWORD });
+    assert.equal(json.status, 1);
+    assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'EUNSUPPORTED', 'a script tells a registry without deletes from a failure by one code');
+    assert.equal((await skopeoRaw(`${regs.production.host}/prod/kept:1`, creds)).digest, image.manifest.digest);
+  });
 });
 
 describe('a registry holding Docker schema 1 images (pushed before 2017)', () => {
