@@ -27,11 +27,15 @@ export class Output {
     this.stdout.write(`${redact(JSON.stringify(value))}\n`);
   }
 
-  /** The command's result: a JSON document with --json, else the text lines. */
+  /**
+   * The command's result: a JSON document with --json, else the text lines. No lines (an empty
+   * list) print nothing, as `umoci ls` and `crane ls` do: an empty line would be read by a
+   * script's `while read` as one empty name.
+   */
   result(text: string, data?: unknown): void {
     if (this.json) {
       this.stdout.write(`${redact(JSON.stringify(data ?? text, null, 2))}\n`);
-    } else if (!this.quiet) {
+    } else if (!this.quiet && text !== '') {
       this.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
     }
   }

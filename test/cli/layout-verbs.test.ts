@@ -47,6 +47,13 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     assertOk(await runCliAsync(['delete', `oci:${layout}:latest`]));
     assert.deepEqual(umociNames(), []);
     assert.equal(referrerEntries(), 0, 'the SBOM of an image no name keeps');
+    // No names print no lines, as umoci ls: not one empty line a script's `while read` takes for a name.
+    const ls = await runCliAsync(['ls', `oci:${layout}`]);
+    assertOk(ls);
+    assert.equal(ls.stdout, run('umoci', ['ls', '--layout', layout]));
+    const mirror = await runCliAsync(['copy', '--all-tags', `oci:${layout}`, `oci:${join(tmp.path, 'mirror')}`]);
+    assertOk(mirror);
+    assert.equal(mirror.stdout, '', 'no tag copied, no line');
     // gc then removes the blobs: none is left that nothing names.
     assertOk(await runCliAsync(['gc', '--layout', layout]));
     assert.throws(() => run('skopeo', ['inspect', '--raw', `oci:${layout}@${digest}`]));
