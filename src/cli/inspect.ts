@@ -33,7 +33,7 @@ export const inspectCommand: CliCommand<InspectArgs> = {
     .positional('target', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], oci:DIR[:TAG], or a layout directory' })
     .option('raw', { type: 'boolean', describe: 'Print the manifest exactly as stored (the bytes its digest is of)' })
     .option('config', { type: 'boolean', describe: 'Print the image config exactly as stored' })
-    .option('platform', { type: 'string', describe: 'For a multi-platform index, inspect this os/arch[/variant]' })
+    .option('platform', { type: 'string', describe: 'For a multi-platform index, inspect this os/arch[/variant] (--config: default this machine\'s)' })
     .conflicts('raw', 'config')
     .example('$0 inspect localhost:5000/hello:0.1', 'digest, platform, config and layers')
     .example('$0 inspect oci:./oci-layout:latest --config', 'the image config of a local image')),
@@ -56,9 +56,12 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       const { MAX_CONFIG_BYTES } = await import('../content/verify.js');
       let descriptor = opened.descriptor;
       let bytes = opened.bytes;
-      if (platform) {
+      // --config of an index is this machine's platform's config, as `ocipush config` and skopeo inspect --config pick it.
+      const { hostPlatform } = await import('./read-source.js');
+      const wanted = platform ?? (argv.config && isIndex(parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType)) ? hostPlatform() : undefined);
+      if (wanted) {
         const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
-        const chosen = await platformManifest(opened.storage, { descriptor, bytes }, { name: opened.name, platform, noMatch: noManifestFor(opened.name) });
+        const chosen = await platformManifest(opened.storage, { descriptor, bytes }, { name: opened.name, platform: wanted, noMatch: noManifestFor(opened.name) });
         if (chosen.digest !== descriptor.digest) ({ descriptor, bytes } = await opened.resolveChild(chosen));
       }
       const manifest = parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType);
@@ -66,7 +69,7 @@ export const inspectCommand: CliCommand<InspectArgs> = {
         process.stdout.write(bytes);
         return;
       }
-      if (isIndex(manifest) && argv.config) throw usageError(`${opened.name} is a multi-platform index: name one with --platform (--config)`);
+      if (isIndex(manifest) && argv.config) throw usageError(`${opened.name}: an index inside an index; name the manifest by digest (--config)`);
       let config: ImageConfig | undefined;
       if (!isIndex(manifest)) {
         const configBytes = await opened.readBlob(manifest.config, MAX_CONFIG_BYTES);

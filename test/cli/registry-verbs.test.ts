@@ -6,7 +6,7 @@ import { sha256 } from '../../src/oci/digest.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startPagingProxy, type PagingProxy } from '../support/paging-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { run, tempDir } from '../support/tools.js';
 import { blobWrites, MiB, multiPlatformImage, umociImage, uploadStarts, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
@@ -126,6 +126,11 @@ describe('digest, manifest, config, blob', () => {
     assert.equal(sha256(Buffer.from(child.stdout)), arm.digest);
     assert.equal((await runCliAsync(['digest', `${regs.staging.host}/team/multi:1`, '--platform', 'linux/arm64'], { env })).stdout.trim(), arm.digest);
     assert.equal((await runCliAsync(['digest', `${regs.staging.host}/team/multi:1`], { env })).stdout.trim(), multi.index.digest);
+    // An index's config is this machine's platform's, as config and skopeo inspect --config print it.
+    const indexConfig = await runCliAsync(['inspect', `${regs.staging.host}/team/multi:1`, '--config'], { env });
+    assertOk(indexConfig);
+    assert.equal(indexConfig.stdout, run('skopeo', ['inspect', '--tls-verify=false', ...creds, '--config', '--raw', `docker://${regs.staging.host}/team/multi:1`]));
+    assert.equal(indexConfig.stdout, (await runCliAsync(['config', `${regs.staging.host}/team/multi:1`], { env })).stdout);
   });
 
   it('inspect and pull take docker:// references as skopeo writes them', async () => {
