@@ -111,6 +111,29 @@ describe('login and logout', () => {
     assert.deepEqual(readConfig(dir), { credsStore: 'test', auths: {} });
   });
 
+  it('a credHelpers helper that prints a log line after its answer is read as docker and skopeo read it (the first JSON document)', async () => {
+    requireTool('skopeo');
+    const bin = join(tmp.path, 'bin-chatty');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'docker-credential-chatty'), [
+      '#!/bin/sh',
+      'cat > /dev/null',
+      `printf '{"ServerURL":"%s","Username":"alice","Secret":"%s"}\\n' "$HOST" "$SECRET"`,
+      'echo "debug: answered from the vault cache in 3 ms"',
+      '',
+    ].join('\n'));
+    chmodSync(join(bin, 'docker-credential-chatty'), 0o755);
+    const host = regs.staging.host;
+    const dir = freshConfigDir({ credHelpers: { [host]: 'chatty' } });
+    const env = envWith(dir, { PATH: `${bin}:${process.env.PATH}`, HOST: host, SECRET: PASSWORD });
+    assertOk(await runCliAsync(['push', `${host}/chatty/app:1`, '--layout', image.layout], { env }));
+    const ls = await runCliAsync(['ls', `${host}/chatty/app`], { env });
+    assertOk(ls);
+    assert.equal(ls.stdout, '1\n');
+    const skopeo = JSON.parse(execFileSync('skopeo', ['list-tags', '--tls-verify=false', `docker://${host}/chatty/app`], { env: { ...process.env, ...env }, encoding: 'utf8' })) as { Tags: string[] };
+    assert.deepEqual(skopeo.Tags, ['1'], 'skopeo reads the same helper answer');
+  });
+
   it('a skopeo login is used beside a Docker config that has only other registries, and skopeo uses an ocipush login', async () => {
     requireTool('skopeo');
     const host = regs.staging.host;

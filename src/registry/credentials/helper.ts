@@ -55,7 +55,7 @@ export async function runCredentialHelper(name: string, serverUrl: string, optio
   }
   let parsed: Record<string, unknown>;
   try {
-    parsed = JSON.parse(result.stdout) as Record<string, unknown>;
+    parsed = firstJsonValue(result.stdout) as Record<string, unknown>;
   } catch {
     // JSON.parse quotes its input in the message, and the input holds the secret.
     throw new OcipushError('EAUTH', `docker credential helper ${program} answered with output that is not JSON`, { helper: program });
@@ -117,6 +117,28 @@ function rememberSecrets(output: string): void {
       // Not JSON: the patterns of redact() still take out a `"Secret":"…"` that is quoted.
     }
   }
+}
+
+/**
+ * The first JSON value of a helper's answer. docker, skopeo and crane read it with Go's
+ * json.Decoder, which stops at the end of that value: a log line a helper prints after its answer
+ * is no error to them, so it is none here.
+ */
+function firstJsonValue(text: string): unknown {
+  const start = text.search(/\S/);
+  if (text[start] !== '{') return JSON.parse(text);
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if ((c === '}' || c === ']') && --depth === 0) return JSON.parse(text.slice(start, i + 1));
+  }
+  return JSON.parse(text);
 }
 
 function firstLine(text: string): string {
