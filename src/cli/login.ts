@@ -72,6 +72,9 @@ export const loginCommand: CliCommand<LoginArgs> = {
     const { storeCredentials } = await import('../registry/credentials/store.js');
     const stored = await storeCredentials(registry, argv.username, password, { namespace });
     out.info(`logged in to ${key} as ${argv.username} (stored in ${stored.where})`);
+    const inFront = await variableLoginFor(registry);
+    // docker login warns of DOCKER_AUTH_CONFIG so: the login just checked is not the one the next push sends.
+    if (inFront) out.warn(`a login for ${registry} in ${inFront.what} is used in front of the one just stored: ${inFront.remedy} for this one to be used`);
     // Absolute, as every path in --json output is ($DOCKER_CONFIG may be relative).
     const { resolve } = await import('node:path');
     const config = resolve(stored.path);
@@ -98,6 +101,29 @@ export const logoutCommand: CliCommand<{ registry: string }> = {
       const remedy = remaining === legacyConfigPath() ? 'no tool writes that file any more: edit or remove it' : 'skopeo logout or podman logout removes it';
       out.info(`a login for ${key} remains in ${remaining}, and ocipush still uses it (${remedy})`);
     }
+    const inFront = await variableLoginFor(registry);
+    if (inFront) out.info(`a login for ${key} remains in ${inFront.what}, and ocipush still uses it (${inFront.remedy})`);
     out.result(found ? `Removed login credentials for ${key}` : `Not logged in to ${key}`, { registry: key, removed: found });
   },
 };
+
+/**
+ * A login for `registry` that environment variables give, which ocipush reads before the Docker
+ * config (OCIPUSH_USERNAME/OCIPUSH_PASSWORD or OCIPUSH_REGISTRY_TOKEN, then DOCKER_AUTH_CONFIG's
+ * entry, as docker 28 reads it): what login stores and logout removes does not change what the
+ * next command sends while it is set. GitLab CI sets DOCKER_AUTH_CONFIG with a job's pull login.
+ */
+async function variableLoginFor(registry: string): Promise<{ what: string; remedy: string } | undefined> {
+  const [{ envCredentials, ENV_USERNAME, ENV_PASSWORD, ENV_REGISTRY_TOKEN }, { dockerEnvCredentials, ENV_DOCKER_AUTH_CONFIG }] = await Promise.all([
+    import('../registry/credentials/env.js'), import('../registry/credentials/docker-env.js'),
+  ]);
+  // A variable that cannot be read is reported by the command that reads it, not here.
+  if (await envCredentials(registry).get(registry).catch(() => undefined)) {
+    const what = process.env[ENV_USERNAME] ? `${ENV_USERNAME}/${ENV_PASSWORD}` : ENV_REGISTRY_TOKEN;
+    return { what, remedy: `unset ${what}` };
+  }
+  if (await dockerEnvCredentials().get(registry).catch(() => undefined)) {
+    return { what: ENV_DOCKER_AUTH_CONFIG, remedy: `unset ${ENV_DOCKER_AUTH_CONFIG} or take ${registry} out of it` };
+  }
+  return undefined;
+}

@@ -62,6 +62,27 @@ describe('DOCKER_AUTH_CONFIG', () => {
     assert.ok(!r.stderr.includes(b64(`alice:${PASSWORD}`)));
   });
 
+  it('login and logout say that DOCKER_AUTH_CONFIG\'s login for the registry goes on being used in front of config.json, as docker login warns', async () => {
+    const host = registry.host;
+    const docker = join(tmp.path, 'gitlab-job');
+    // A CI job's pull login in the variable, and the job's own login for pushing.
+    const variable = JSON.stringify({ auths: { [host]: { auth: b64('alice:job-pull-password') } } });
+    const jobEnv = { ...env, DOCKER_CONFIG: docker, DOCKER_AUTH_CONFIG: variable };
+    const login = await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: jobEnv, input: PASSWORD });
+    assertOk(login);
+    assert.match(login.stderr, new RegExp(`^ocipush: warning: a login for ${host.replace(/\./g, '\\.')} in DOCKER_AUTH_CONFIG is used in front of the one just stored: unset DOCKER_AUTH_CONFIG or take ${host.replace(/\./g, '\\.')} out of it for this one to be used$`, 'm'));
+    // What the warning says: the next command sends the variable's login, not the one stored.
+    assertOneLineError(await runCliAsync(['push', `${host}/gitlab/app:4`, '--layout', image.layout], { env: jobEnv }), /username or password refused/, 1);
+    assertOk(await runCliAsync(['push', `${host}/gitlab/app:4`, '--layout', image.layout], { env: { ...jobEnv, DOCKER_AUTH_CONFIG: undefined } }));
+    const logout = await runCliAsync(['logout', host], { env: jobEnv });
+    assertOk(logout);
+    assert.match(logout.stderr, /a login for \S+ remains in DOCKER_AUTH_CONFIG, and ocipush still uses it/);
+    // A variable for other registries only is no concern of this one's login.
+    const other = await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: { ...jobEnv, DOCKER_AUTH_CONFIG: JSON.stringify({ auths: { 'other.example': { auth: b64('a:b') } } }) }, input: PASSWORD });
+    assertOk(other);
+    assert.doesNotMatch(other.stderr, /DOCKER_AUTH_CONFIG/);
+  });
+
   it('keys name a registry as a host or a URL, never a namespace', async () => {
     const source = dockerEnvCredentials({ DOCKER_AUTH_CONFIG: JSON.stringify({ auths: {
       'https://index.docker.io/v1/': { auth: b64('hub:h:with:colons') },
