@@ -48,6 +48,8 @@ async function* pages(
 ): AsyncGenerator<string[]> {
   let url: URL | string = firstUrl;
   const seen = new Set<string>();
+  /** The entries of the page before: a next link that brings them again under a new URL (a link grown from the asked URL) is a loop too. */
+  let previous: string | undefined;
   for (let page = 1; ; page++) {
     options.signal?.throwIfAborted();
     const key = String(url);
@@ -71,7 +73,11 @@ async function* pages(
     if (list !== null && list !== undefined && !(Array.isArray(list) && list.every((t) => typeof t === 'string'))) {
       throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: "${field}" is not a list of names`);
     }
-    yield (list as string[] | null | undefined) ?? [];
+    const entries = (list as string[] | null | undefined) ?? [];
+    const same = JSON.stringify(entries);
+    if (entries.length > 0 && same === previous) throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry sent the same page twice (${key})`);
+    previous = same;
+    yield entries;
     const next = nextLink(res.headerAll('link'));
     if (!next) return;
     url = client.resolve(next, res.url);

@@ -99,6 +99,24 @@ describe('ls and catalog follow the registry\'s pages', () => {
     assert.deepEqual(JSON.parse(token.stdout), ['prod/app']);
   });
 
+  it('a registry whose next link brings the same page again under a new URL: one line, no tag printed twice, no run of 10,000 requests', async () => {
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app:0`, `${regs.staging.host}/team/loop:a`], { env }));
+    assertOk(await runCliAsync(['tag', `${regs.staging.host}/team/loop:a`, 'b', 'c', 'd', 'e', 'f', 'g', 'h'], { env }));
+    const looping = await startPagingProxy({ target: regs.staging.url, maxPage: 3, appendToAskedUrl: true });
+    try {
+      const r = await runCliAsync(['ls', `${looping.host}/team/loop`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^ocipush: 127\.0\.0\.1:\d+: list tags of team\/loop: the registry sent the same page twice \(/);
+      const printed = r.stdout.trim().split('\n');
+      assert.deepEqual(printed, [...new Set(printed)], 'no tag printed twice');
+      assert.ok(looping.listRequests().length <= 5, looping.listRequests().join(' '));
+      const mirror = await runCliAsync(['copy', '--all-tags', `${looping.host}/team/loop`, `${regs.staging.host}/team/loop-mirror`, '--src-username', 'alice', '--src-password-stdin'], { env, input: PASSWORD });
+      assertOneLineError(mirror, /the registry sent the same page twice/);
+    } finally {
+      await looping.stop();
+    }
+  });
+
   it('ls of a repository that does not exist: one line', async () => {
     assertOneLineError(await runCliAsync(['ls', `${regs.staging.host}/no/such`], { env }), /^ocipush: 127\.0\.0\.1:\d+\/no\/such: repository not found$/);
     // A registry alone is not a repository: the line names the verb that lists it.

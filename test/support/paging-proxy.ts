@@ -16,7 +16,15 @@ export interface PagingProxy {
   stop(): Promise<void>;
 }
 
-export async function startPagingProxy(options: { target: string; maxPage: number; absoluteLinks?: boolean }): Promise<PagingProxy> {
+export async function startPagingProxy(options: {
+  target: string; maxPage: number; absoluteLinks?: boolean;
+  /**
+   * Build each next link by appending `?n=…&last=…` to the URL asked for, query and all, as
+   * cloudflare/serverless-registry did (its issue #75): from the third page on the links grow
+   * while `last` (the first one) stays, so the same page comes back under ever new URLs.
+   */
+  appendToAskedUrl?: boolean;
+}): Promise<PagingProxy> {
   const target = new URL(options.target);
   const agent = new http.Agent({ keepAlive: true });
   const seen: string[] = [];
@@ -57,7 +65,7 @@ export async function startPagingProxy(options: { target: string; maxPage: numbe
         const page = rest.slice(0, size);
         const out: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
         if (rest.length > page.length) {
-          const next = `${url.pathname}?n=${size}&last=${encodeURIComponent(page.at(-1)!)}`;
+          const next = `${options.appendToAskedUrl ? `${url.pathname}${url.search}` : url.pathname}?n=${size}&last=${encodeURIComponent(page.at(-1)!)}`;
           out.link = `<${options.absoluteLinks ? origin : ''}${next}>; rel="next"`;
         }
         res.writeHead(200, out);
