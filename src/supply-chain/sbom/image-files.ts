@@ -51,7 +51,8 @@ export interface IndexedLayer {
 /**
  * The merge of layers: each layer's entries in tar order, a later one replacing an earlier of the
  * same path, a whiteout removing what it names (an opaque one, what the layers below it left in
- * its directory), a hard link naming its target's file under another path. `onWhiteout` is told
+ * its directory), a hard link naming its target's file under another path, anything but a
+ * directory removing the directory it replaces with its tree. `onWhiteout` is told
  * of each whiteout: the path it removes and its layer.
  *
  * A single layer written from a walk of a directory (any build of one) has none of that to do:
@@ -64,6 +65,15 @@ export function mergeLayers(layers: readonly IndexedLayer[], onWhiteout?: (path:
     return new MergedFiles([only.entries], new Array<number>(files.length).fill(0), files, new Array<number>(files.length).fill(only.index), undefined);
   }
   const merged = new Map<string, Pick>();
+  // Paths that have been directories (an entry's, or a file's parent): a non-directory written
+  // over one removes its tree, as runtimes apply a layer (buildah's and docker's layers replace a
+  // directory by a symlink with no whiteout). Only these are searched for a tree to remove.
+  const directories = new Set<string>();
+  const replace = (path: string) => {
+    if (!directories.delete(path)) return;
+    removeTree(merged, path, undefined, true);
+    for (const dir of directories) if (dir.startsWith(`${path}/`)) directories.delete(dir);
+  };
   layers.forEach(({ entries, index }, slot) => {
     let file = 0;
     for (let entry = 0; entry < entries.entryCount; entry++) {
@@ -75,12 +85,20 @@ export function mergeLayers(layers: readonly IndexedLayer[], onWhiteout?: (path:
         // An opaque marker clears what the layers below left, not what its own layer put there.
         removeTree(merged, whiteout.path, whiteout.opaque ? index : undefined);
       } else if (kind === EntryKind.file) {
+        replace(path);
+        addParents(directories, path);
         merged.set(path, { slot, file: file++, layer: index });
       } else if (kind === EntryKind.link) {
+        replace(path);
         const target = merged.get(entries.linkTarget(entry)!);
-        if (target) merged.set(path, { slot: target.slot, file: target.file, layer: index });
+        if (target) { addParents(directories, path); merged.set(path, { slot: target.slot, file: target.file, layer: index }); }
+      } else if (kind === EntryKind.directory) {
+        // A directory replaces a file of the same name, and keeps what was under the one it replaces.
+        merged.delete(path);
+        directories.add(path);
       } else {
-        // A directory, symlink or device replaces a file of the same name.
+        // A symlink or device replaces a file, or a directory and its tree.
+        replace(path);
         merged.delete(path);
       }
     }
@@ -96,10 +114,19 @@ interface Pick {
   layer: number;
 }
 
-function removeTree(files: Map<string, Pick>, path: string, below?: number): void {
+function removeTree(files: Map<string, Pick>, path: string, below?: number, underOnly = false): void {
   const prefix = path === '' ? '' : `${path}/`;
   for (const [p, f] of files) {
-    if ((p === path || p.startsWith(prefix)) && (below === undefined || f.layer < below)) files.delete(p);
+    if (((p === path && !underOnly) || p.startsWith(prefix)) && (below === undefined || f.layer < below)) files.delete(p);
+  }
+}
+
+/** Records the directories above `path` (stopping at one already known: its own are too). */
+function addParents(directories: Set<string>, path: string): void {
+  for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+    const dir = path.slice(0, slash);
+    if (directories.has(dir)) return;
+    directories.add(dir);
   }
 }
 

@@ -8,7 +8,7 @@ import { mavenArtifacts, type MavenArtifact } from './java-archives.js';
 import { cleanPath, isJavaArchivePath, isMetadataPath } from './paths.js';
 
 /** What an entry of a layer is to the SBOM. */
-export const EntryKind = { file: 0, link: 1, other: 2, whiteout: 3 } as const;
+export const EntryKind = { file: 0, link: 1, other: 2, whiteout: 3, directory: 4 } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 
 const SLASH = 0x2f;
@@ -347,7 +347,7 @@ export class LayerFilesRecorder implements TarObserver {
 
   entry(e: ObservedEntry): ContentSink | undefined {
     const link = e.type === 'hardlink' && e.linkname !== undefined && e.linkname.length > 0;
-    const entry = this.recorded.record(e.name, e.type === 'file' ? EntryKind.file : link ? EntryKind.link : EntryKind.other);
+    const entry = this.recorded.record(e.name, e.type === 'file' ? EntryKind.file : link ? EntryKind.link : e.type === 'dir' ? EntryKind.directory : EntryKind.other);
     const kind = this.recorded.kind(entry);
     if (kind === EntryKind.file) {
       const file = this.recorded.lastFile();
