@@ -132,6 +132,32 @@ describe('SBOM package URLs', () => {
     assert.ok(listed.some((p) => p.purl === 'pkg:npm/%40types/react@18.0.20'));
   });
 
+  it('npm: an aliased dependency (`npm:left-pad@1.3.0` installed as node_modules/lp) by its own name, as npm query lists the installed tree; a fixture inside a package is none', () => {
+    requireTool('npm');
+    const root = join(tmp.path, 'npm-alias');
+    const app = join(root, 'app');
+    // node_modules as npm install writes it for these dependencies: an alias's directory is its alias.
+    const installed: Record<string, object> = {
+      lp: { name: 'left-pad', version: '1.3.0', license: 'WTFPL' },
+      '@my/node-types': { name: '@types/node', version: '20.0.0', license: 'MIT' },
+      'is-number': { name: 'is-number', version: '7.0.0', license: 'MIT' },
+    };
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { lp: 'npm:left-pad@1.3.0', '@my/node-types': 'npm:@types/node@20.0.0', 'is-number': '7.0.0' } }));
+    for (const [dir, pkg] of Object.entries(installed)) {
+      mkdirSync(join(app, 'node_modules', dir), { recursive: true });
+      writeFileSync(join(app, 'node_modules', dir, 'package.json'), JSON.stringify(pkg));
+    }
+    mkdirSync(join(app, 'node_modules/is-number/test/fixture'), { recursive: true });
+    writeFileSync(join(app, 'node_modules/is-number/test/fixture/package.json'), JSON.stringify({ name: 'fixture', version: '0.0.1' }));
+    const npmSays = (JSON.parse(run('npm', ['query', '*', '--offline'], { cwd: app })) as { name: string; version: string; location: string }[])
+      .filter((p) => p.location !== '').map((p) => [p.name, p.version]);
+    assert.deepEqual(npmSays.map(([n]) => n).sort(), ['@types/node', 'is-number', 'left-pad']);
+    const listed = packagesOf(root, join(tmp.path, 'npm-alias-layout'));
+    assert.deepEqual(listed.map((p) => [p.name, p.version]).sort(), npmSays.sort());
+    assert.deepEqual(listed.map((p) => p.purl).sort(), ['pkg:npm/%40types/node@20.0.0', 'pkg:npm/is-number@7.0.0', 'pkg:npm/left-pad@1.3.0']);
+  });
+
   it('Debian: every package whose files are on disk (unpacked, half-configured too), none that is removed (config-files, not-installed), as dpkg-query reads the states', () => {
     const root = join(tmp.path, 'deb-states');
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });

@@ -148,15 +148,18 @@ function npmPackage(file: DeclaringFile): Package[] {
   try {
     const doc = JSON.parse(file.content!.toString('utf8')) as { name?: unknown; version?: unknown; license?: unknown };
     if (typeof doc.name !== 'string' || typeof doc.version !== 'string') return [];
-    // Only the package.json directly in node_modules/<name>/ (or node_modules/@scope/<name>/), not test fixtures inside a package.
-    const dir = posix.dirname(file.path);
-    const expected = dir.slice(dir.lastIndexOf('node_modules/') + 'node_modules/'.length);
-    if (expected !== doc.name) return [];
+    // Only the package.json directly in node_modules/<dir>/ (or node_modules/@scope/<dir>/), not
+    // test fixtures inside a package. The directory is the name the dependent asked for, which an
+    // alias (`"lp": "npm:left-pad@1.3.0"`) makes another than the package's own: npm and syft name it by its package.json.
+    if (!INSTALLED_PACKAGE_DIR.test(posix.dirname(file.path))) return [];
     return [npm(doc.name, doc.version, file.path, typeof doc.license === 'string' ? doc.license : undefined)];
   } catch {
     return [];
   }
 }
+
+/** A package's own directory in node_modules: a name (npm's never starts with `.`, so not `.bin`), or a scope and a name. */
+const INSTALLED_PACKAGE_DIR = /(^|\/)node_modules\/(@[^/]+\/[^/]+|[^@./][^/]*)$/;
 
 function npm(name: string, version: string, source: string, licenses?: string): Package {
   const scoped = name.startsWith('@') ? name.split('/') : undefined;
