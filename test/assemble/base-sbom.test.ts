@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run, runCli, tempDir } from '../support/tools.js';
@@ -138,6 +138,24 @@ describe('build --sbom onto a base with its own SBOM', () => {
     assert.ok(!names.includes('/var/lib/dpkg/status') && !names.some((n) => n.startsWith('/etc/')), names.join(' '));
     assert.ok(names.includes('/app/main.js'));
     assert.ok(names.some((n) => n.startsWith('/usr/')), 'the other base files stay');
+  });
+
+  it('what the new layers replace by a symlink or a file (a base directory, a base file) is gone with its tree, as umoci unpacks the image', async () => {
+    const over = join(tmp.path, 'over');
+    mkdirSync(join(over, 'var/lib'), { recursive: true });
+    symlinkSync('/srv/dpkg', join(over, 'var/lib/dpkg'));
+    writeFileSync(join(over, 'etc'), 'a file where the base has a directory\n');
+    const { result, layout, bytes } = await build([over, '--base', `${registry.host}/base/debian:12`]);
+    assert.equal(result.sbom.base.packages, 0, 'their declaring file is gone with its directory');
+    const names = (JSON.parse(bytes.toString()) as Spdx).files.map((f) => f.fileName).sort();
+    // The filesystem the image is: its layers (the base's from the registry) applied by umoci.
+    assert.equal(runCli(['push', `${registry.host}/over/app:1`, '--layout', layout, '--tag', 'app', '--quiet']).status, 0);
+    const copy = join(tmp.path, 'over-copy');
+    run('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/over/app:1`, `oci:${copy}:app`]);
+    run('umoci', ['unpack', '--rootless', '--image', `${copy}:app`, join(tmp.path, 'over-bundle')]);
+    const unpacked = run('sh', ['-c', 'cd rootfs && find . -type f | sort'], { cwd: join(tmp.path, 'over-bundle') }).trim().split('\n').map((l) => l.replace(/^\.\//, '/'));
+    assert.ok(unpacked.includes('/etc') && !unpacked.some((n) => n.startsWith('/var/lib/dpkg/')));
+    assert.deepEqual(names, unpacked);
   });
 
   it('build -f: FROM a base with an SBOM lists the base\'s packages', async () => {

@@ -27,9 +27,19 @@ function packageKey(p: BasePackage): string {
 /** The base's packages and files that are still there after the new layers, deduplicated and sorted. */
 export function baseContents(sbom: BaseSbom, newFilePaths: readonly string[], newPackages: Package[], removed: string[] = []): BaseContents {
   const newPaths = new Set(newFilePaths);
-  // A path the new layers write, or remove (a whiteout removes the path and everything under it).
-  const gone = removed.map((p) => (p === '' ? '' : `${p}/`));
-  const replaced = { has: (path: string) => newPaths.has(path) || removed.includes(path) || gone.some((prefix) => path.startsWith(prefix)) };
+  const removedPaths = new Set(removed);
+  // A path the new layers write or remove, or under one they remove (a whiteout, a symlink over
+  // a directory) or make a file (the directory it was is gone with its tree).
+  const replaced = {
+    has: (path: string) => {
+      if (newPaths.has(path) || removedPaths.has(path) || removedPaths.has('')) return true;
+      for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+        const dir = path.slice(0, slash);
+        if (removedPaths.has(dir) || newPaths.has(dir)) return true;
+      }
+      return false;
+    },
+  };
   const purls = new Set(newPackages.map((p) => p.purl));
   const seen = new Set<string>();
   const packages = sbom.packages

@@ -52,15 +52,18 @@ export interface IndexedLayer {
  * The merge of layers: each layer's entries in tar order, a later one replacing an earlier of the
  * same path, a whiteout removing what it names (an opaque one, what the layers below it left in
  * its directory), a hard link naming its target's file under another path, anything but a
- * directory removing the directory it replaces with its tree. `onWhiteout` is told
- * of each whiteout: the path it removes and its layer.
+ * directory removing the directory it replaces with its tree. `onRemoved` is told of each path
+ * a layer removes with whatever is under it (a whiteout's; a symlink's or device's, written over
+ * a file or a directory a lower layer may have had) and its layer; `opaque`: what is under it only.
  *
  * A single layer written from a walk of a directory (any build of one) has none of that to do:
  * its files are the image's, only sorted, and no string or object is made per file for it.
  */
-export function mergeLayers(layers: readonly IndexedLayer[], onWhiteout?: (path: string, layer: number, opaque: boolean) => void): ImageFiles {
+export function mergeLayers(layers: readonly IndexedLayer[], onRemoved?: (path: string, layer: number, opaque: boolean) => void): ImageFiles {
   const only = layers.length === 1 ? layers[0]! : undefined;
   if (only && only.entries.filesStandAlone) {
+    // Its symlinks may still replace what a base whose layers were not read had (a directory).
+    if (onRemoved) for (let entry = 0; entry < only.entries.entryCount; entry++) if (only.entries.kind(entry) === EntryKind.other) onRemoved(only.entries.path(entry), only.index, false);
     const files = only.entries.filesByPath();
     return new MergedFiles([only.entries], new Array<number>(files.length).fill(0), files, new Array<number>(files.length).fill(only.index), undefined);
   }
@@ -81,7 +84,7 @@ export function mergeLayers(layers: readonly IndexedLayer[], onWhiteout?: (path:
       const path = entries.path(entry);
       if (kind === EntryKind.whiteout) {
         const whiteout = whiteoutTarget(path)!;
-        onWhiteout?.(whiteout.path, index, whiteout.opaque);
+        onRemoved?.(whiteout.path, index, whiteout.opaque);
         // An opaque marker clears what the layers below left, not what its own layer put there.
         removeTree(merged, whiteout.path, whiteout.opaque ? index : undefined);
       } else if (kind === EntryKind.file) {
@@ -100,6 +103,7 @@ export function mergeLayers(layers: readonly IndexedLayer[], onWhiteout?: (path:
         // A symlink or device replaces a file, or a directory and its tree.
         replace(path);
         merged.delete(path);
+        onRemoved?.(path, index, false);
       }
     }
   });

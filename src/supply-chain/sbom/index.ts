@@ -53,11 +53,11 @@ export async function prepareSbom(storage: ReadOnlyStorage, desc: Descriptor, op
   const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
   const config = await readConfig(storage, manifest, options.signal);
-  // Paths the layers above the base remove (whiteouts): the base SBOM's entries there are gone too.
+  // Paths the layers above the base remove (whiteouts, symlinks): the base SBOM's entries there are gone too.
   const removed: string[] = [];
   const baseLayers = options.baseSbom?.image.layers ?? Infinity;
-  const onWhiteout = (path: string, layer: number) => { if (layer >= baseLayers) removed.push(path); };
-  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer, knownEntries: options.knownEntries, onWhiteout });
+  const onRemoved = (path: string, layer: number) => { if (layer >= baseLayers) removed.push(path); };
+  const files = await scanImageFiles(storage, manifest, { signal: options.signal, skipLayer: options.skipLayer, knownEntries: options.knownEntries, onRemoved });
   const packages = detectPackages(files);
   const subject: SbomSubject = { name: options.name, digest: desc.digest, created: sbomTime(options.created, config), ...(options.repository ? { repository: options.repository } : {}) };
   const base = baseOf(manifest);

@@ -20,8 +20,8 @@ export interface ScanOptions {
    * without them is streamed back from `storage`.
    */
   knownEntries?: (layer: Descriptor) => LayerEntries | undefined;
-  /** Told of each whiteout: the path it removes (an opaque marker: its directory's contents) and its layer. */
-  onWhiteout?: (path: string, layer: number, opaque: boolean) => void;
+  /** Told of each path a layer removes with what is under it (a whiteout's, a symlink's: see mergeLayers) and its layer; `opaque`: only what is under it. */
+  onRemoved?: (path: string, layer: number, opaque: boolean) => void;
 }
 
 /**
@@ -35,7 +35,7 @@ export async function scanImageFiles(storage: ReadOnlyStorage, manifest: ImageMa
     if (options.skipLayer?.(layer)) continue;
     layers.push({ entries: options.knownEntries?.(layer) ?? await scanLayer(storage, layer, options.signal), index });
   }
-  return mergeLayers(layers, options.onWhiteout);
+  return mergeLayers(layers, options.onRemoved);
 }
 
 /**
