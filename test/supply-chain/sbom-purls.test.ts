@@ -158,6 +158,33 @@ describe('SBOM package URLs', () => {
     assert.deepEqual(listed.map((p) => p.purl).sort(), ['pkg:npm/%40types/node@20.0.0', 'pkg:npm/is-number@7.0.0', 'pkg:npm/left-pad@1.3.0']);
   });
 
+  it('npm: beside an installed node_modules, what the lock names but is not there (another platform\'s optional binaries) is none, as npm query lists the tree', () => {
+    requireTool('npm');
+    const app = join(tmp.path, 'npm-optional', 'app');
+    // What `npm install esbuild@0.19.12` writes on linux-x64: the lock names every platform's
+    // binary package (optional, each with its os and cpu); only this platform's is installed.
+    const platforms = [['linux', 'x64'], ['darwin', 'arm64'], ['win32', 'x64']];
+    const lock = {
+      name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true,
+      packages: {
+        '': { name: 'app', version: '1.0.0', dependencies: { esbuild: '0.19.12' } },
+        ...Object.fromEntries(platforms.map(([os, cpu]) => [`node_modules/@esbuild/${os}-${cpu}`, { version: '0.19.12', cpu: [cpu], optional: true, os: [os] }])),
+        'node_modules/esbuild': { version: '0.19.12', hasInstallScript: true, bin: { esbuild: 'bin/esbuild' }, optionalDependencies: Object.fromEntries(platforms.map(([os, cpu]) => [`@esbuild/${os}-${cpu}`, '0.19.12'])) },
+      },
+    };
+    mkdirSync(join(app, 'node_modules/@esbuild/linux-x64'), { recursive: true });
+    mkdirSync(join(app, 'node_modules/esbuild'), { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { esbuild: '0.19.12' } }));
+    writeFileSync(join(app, 'package-lock.json'), JSON.stringify(lock));
+    writeFileSync(join(app, 'node_modules/esbuild/package.json'), JSON.stringify({ name: 'esbuild', version: '0.19.12', license: 'MIT' }));
+    writeFileSync(join(app, 'node_modules/@esbuild/linux-x64/package.json'), JSON.stringify({ name: '@esbuild/linux-x64', version: '0.19.12', license: 'MIT', os: ['linux'], cpu: ['x64'] }));
+    const npmSays = (JSON.parse(run('npm', ['query', '*', '--offline'], { cwd: app })) as { name: string; version: string; location: string }[])
+      .filter((p) => p.location !== '').map((p) => [p.name, p.version]);
+    assert.deepEqual(npmSays.sort(), [['@esbuild/linux-x64', '0.19.12'], ['esbuild', '0.19.12']]);
+    const listed = packagesOf(join(tmp.path, 'npm-optional'), join(tmp.path, 'npm-optional-layout'));
+    assert.deepEqual(listed.map((p) => [p.name, p.version]).sort(), npmSays);
+  });
+
   it('Debian: every package whose files are on disk (unpacked, half-configured too), none that is removed (config-files, not-installed), as dpkg-query reads the states', () => {
     const root = join(tmp.path, 'deb-states');
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });

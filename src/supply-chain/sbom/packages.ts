@@ -166,14 +166,21 @@ function npm(name: string, version: string, source: string, licenses?: string): 
   return { name, version, type: 'npm', source, ...(licenses ? { licenses } : {}), purl: scoped ? purl('npm', scoped[0], scoped[1]!, version) : purl('npm', undefined, name, version) };
 }
 
-function npmLock(file: DeclaringFile, known: (path: string) => boolean): Package[] {
+/**
+ * What a package-lock.json would install, where nothing is installed beside it. Where its
+ * node_modules is, each installed package is listed by its package.json, and what the lock names
+ * beyond them is not on disk: another platform's optional binaries (esbuild's `@esbuild/win32-x64`),
+ * what `npm ci --omit=…` left out; npm's own tree says "UNMET OPTIONAL DEPENDENCY".
+ */
+function npmLock(file: DeclaringFile, installedTrees: ReadonlySet<string>): Package[] {
+  const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
+  if (installedTrees.has(base)) return [];
   try {
     const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean; dev?: boolean }> };
-    const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
     // A dev dependency (`"dev": true`) is left out, as syft and `npm ls --omit=dev` leave it: an
-    // image installs without them (`npm ci --omit=dev`), and one that installed it lists it by its package.json.
+    // image installs without them (`npm ci --omit=dev`).
     return Object.entries(doc.packages ?? {})
-      .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && p.dev !== true && !known(`${base}${key}/package.json`))
+      .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && p.dev !== true)
       .map(([key, p]) => npm(p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), p.version!, file.path));
   } catch {
     return [];
@@ -253,10 +260,14 @@ function golang(file: DeclaringFile): Package[] {
 /** Every package the files declare, sorted by purl then source (deterministic). */
 export function detectPackages(files: ImageFiles): Package[] {
   // Only the files whose content was kept (package metadata) or that carry Go build info declare
-  // packages: a few among tens of thousands. Every path is looked up only for a package-lock.json.
+  // packages: a few among tens of thousands.
   const declaring = files.declaring();
-  let paths: Set<string> | undefined;
-  const exists = (path: string) => (paths ??= new Set(files.paths())).has(path);
+  // The directories with an installed node_modules (`app/` for app/node_modules/x/package.json).
+  const installedTrees = new Set<string>();
+  for (const { path } of declaring) {
+    const at = /(^|\/)node_modules\//.exec(path);
+    if (at && path.endsWith('/package.json')) installedTrees.add(path.slice(0, at.index + at[1]!.length));
+  }
   const os = osRelease(declaring);
   const out: Package[] = [];
   for (const file of declaring) {
@@ -268,7 +279,7 @@ export function detectPackages(files: ImageFiles): Package[] {
     else if (p === 'lib/apk/db/installed') out.push(...apk(file, os));
     else if (isRpmDatabasePath(p)) out.push(...rpm(file, os));
     else if (p.endsWith('/package.json')) out.push(...npmPackage(file));
-    else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, exists));
+    else if (p.endsWith('package-lock.json')) out.push(...npmLock(file, installedTrees));
     else if (isPythonMetadataPath(p)) out.push(...python(file));
     else if (isGemspecPath(p)) out.push(...gem(file));
     else if (isComposerInstalledPath(p)) out.push(...composer(file));
