@@ -185,6 +185,29 @@ describe('SBOM package URLs', () => {
     assert.deepEqual(listed.map((p) => [p.name, p.version]).sort(), npmSays);
   });
 
+  it('npm: a lockfile of npm 5 and 6 (lockfileVersion 1, nested dependencies, an alias) as npm query reads the same lock, dev dependencies left out', () => {
+    requireTool('npm');
+    const app = join(tmp.path, 'npm-lock-v1', 'app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { debug: '2.6.9', lp: 'npm:left-pad@1.3.0', '@my/types': 'npm:@types/node@20.0.0' }, devDependencies: { 'is-number': '7.0.0' } }));
+    const tgz = (name: string, version: string) => ({ resolved: `https://registry.npmjs.org/${name}/-/${name.split('/').pop()}-${version}.tgz` });
+    writeFileSync(join(app, 'package-lock.json'), JSON.stringify({
+      name: 'app', version: '1.0.0', lockfileVersion: 1, requires: true,
+      dependencies: {
+        '@my/types': { version: 'npm:@types/node@20.0.0', ...tgz('@types/node', '20.0.0') },
+        debug: { version: '2.6.9', ...tgz('debug', '2.6.9'), requires: { ms: '2.0.0' }, dependencies: { ms: { version: '2.0.0', ...tgz('ms', '2.0.0') } } },
+        'is-number': { version: '7.0.0', ...tgz('is-number', '7.0.0'), dev: true },
+        lp: { version: 'npm:left-pad@1.3.0', ...tgz('left-pad', '1.3.0') },
+      },
+    }, null, 2));
+    const npmSays = (JSON.parse(run('npm', ['query', '*', '--package-lock-only', '--offline'], { cwd: app })) as { name: string; version: string; location: string; dev: boolean }[])
+      .filter((p) => p.location !== '' && !p.dev).map((p) => [p.name, p.version]).sort();
+    assert.deepEqual(npmSays.map(([n]) => n), ['@types/node', 'debug', 'left-pad', 'ms']);
+    const listed = packagesOf(join(tmp.path, 'npm-lock-v1'), join(tmp.path, 'npm-lock-v1-layout'));
+    assert.deepEqual(listed.map((p) => [p.name, p.version]).sort(), npmSays);
+    assert.ok(listed.some((p) => p.purl === 'pkg:npm/%40types/node@20.0.0'));
+  });
+
   it('Debian: every package whose files are on disk (unpacked, half-configured too), none that is removed (config-files, not-installed), as dpkg-query reads the states', () => {
     const root = join(tmp.path, 'deb-states');
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });

@@ -176,15 +176,40 @@ function npmLock(file: DeclaringFile, installedTrees: ReadonlySet<string>): Pack
   const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
   if (installedTrees.has(base)) return [];
   try {
-    const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean; dev?: boolean }> };
+    const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean; dev?: boolean }>; dependencies?: LockV1Dependencies };
     // A dev dependency (`"dev": true`) is left out, as syft and `npm ls --omit=dev` leave it: an
     // image installs without them (`npm ci --omit=dev`).
+    if (!doc.packages && doc.dependencies) return npmLockV1(doc.dependencies, file.path);
     return Object.entries(doc.packages ?? {})
       .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && p.dev !== true)
       .map(([key, p]) => npm(p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), p.version!, file.path));
   } catch {
     return [];
   }
+}
+
+type LockV1Dependencies = Record<string, { version?: unknown; dev?: unknown; dependencies?: LockV1Dependencies }>;
+
+/**
+ * npm 5 and 6's lockfile (lockfileVersion 1: no `packages`, the tree as nested `dependencies`),
+ * as npm 7+ reads it: an alias's version is `npm:NAME@VERSION`. A dependency that is no registry
+ * version (`git+https://…#sha`, `file:…`) is not listed: the lock does not say its version.
+ */
+function npmLockV1(dependencies: LockV1Dependencies, source: string): Package[] {
+  const out: Package[] = [];
+  const walk = (deps: LockV1Dependencies) => {
+    for (const [key, d] of Object.entries(deps)) {
+      if (typeof d !== 'object' || d === null || d.dev === true) continue;
+      if (typeof d.version === 'string') {
+        const alias = /^npm:(@?[^@]+)@([^:/]+)$/.exec(d.version);
+        if (alias) out.push(npm(alias[1]!, alias[2]!, source));
+        else if (!/[:/]/.test(d.version)) out.push(npm(key, d.version, source));
+      }
+      if (d.dependencies && typeof d.dependencies === 'object') walk(d.dependencies);
+    }
+  };
+  walk(dependencies);
+  return out;
 }
 
 function python(file: DeclaringFile): Package[] {
