@@ -64,4 +64,35 @@ describe('ocipush sbom of images buildah made', () => {
     assert.deepEqual(doc.files.map((f: { fileName: string }) => f.fileName).sort(), expected);
     assert.deepEqual(doc.packages.filter((p: { SPDXID: string }) => p.SPDXID.startsWith('SPDXRef-Package')).map((p: { name: string }) => p.name), ['@scope/tool']);
   });
+
+  it('layers written by Python\'s tarfile with no entry for a parent directory, whiteouts of files, of directories and opaque ones, a symlink over an ancestor: the files umoci unpacks', () => {
+    // Layer 1 names a/b/ but not a/; layer 2 replaces a by a symlink (its tree goes), removes
+    // d/f1 and e (a directory), and makes keep opaque (what layer 1 put there goes).
+    const layers = join(tmp.path, 'tarfile');
+    mkdirSync(layers);
+    const script = [
+      'import io, sys, tarfile',
+      'def add(t, name, kind=tarfile.REGTYPE, data=b"x", link=""):',
+      '    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link; i.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644',
+      '    i.size = len(data) if kind == tarfile.REGTYPE else 0',
+      '    t.addfile(i, io.BytesIO(data) if kind == tarfile.REGTYPE else None)',
+      'with tarfile.open(sys.argv[1] + "/1.tar", "w", format=tarfile.PAX_FORMAT) as t:',
+      '    add(t, "a/b/", tarfile.DIRTYPE); add(t, "a/b/c"); add(t, "a/b/node_modules/left-pad/package.json", data=b\'{"name":"left-pad","version":"1.3.0"}\')',
+      '    add(t, "d/", tarfile.DIRTYPE); add(t, "d/f1"); add(t, "d/f2"); add(t, "e/", tarfile.DIRTYPE); add(t, "e/g/h"); add(t, "keep/", tarfile.DIRTYPE); add(t, "keep/old")',
+      'with tarfile.open(sys.argv[1] + "/2.tar", "w", format=tarfile.PAX_FORMAT) as t:',
+      '    add(t, "a", tarfile.SYMTYPE, link="/srv"); add(t, "d/.wh.f1"); add(t, ".wh.e"); add(t, "keep/", tarfile.DIRTYPE); add(t, "keep/.wh..wh..opq"); add(t, "keep/new")',
+    ].join('\n');
+    run('python3', ['-c', script, layers]);
+    const layout = join(tmp.path, 'tarfile-layout');
+    const b = runCli(['build', join(layers, '1.tar'), join(layers, '2.tar'), '--layout', layout, '--tag', 't', '--quiet']);
+    assert.equal(b.status, 0, b.stderr);
+    const r = runCli(['sbom', `oci:${layout}:t`]);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    schemas.spdx(doc);
+    const expected = unpackedFiles(layout, 't', join(tmp.path, 'tarfile-bundle'));
+    assert.deepEqual(expected, ['/d/f2', '/keep/new']);
+    assert.deepEqual(doc.files.map((f: { fileName: string }) => f.fileName).sort(), expected);
+    assert.deepEqual(doc.packages.filter((p: { SPDXID: string }) => p.SPDXID.startsWith('SPDXRef-Package')), []);
+  });
 });

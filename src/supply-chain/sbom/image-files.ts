@@ -68,9 +68,11 @@ export function mergeLayers(layers: readonly IndexedLayer[], onRemoved?: (path: 
     return new MergedFiles([only.entries], new Array<number>(files.length).fill(0), files, new Array<number>(files.length).fill(only.index), undefined);
   }
   const merged = new Map<string, Pick>();
-  // Paths that have been directories (an entry's, or a file's parent): a non-directory written
-  // over one removes its tree, as runtimes apply a layer (buildah's and docker's layers replace a
-  // directory by a symlink with no whiteout). Only these are searched for a tree to remove.
+  // Paths that have been directories (an entry's, or a file's parent), with the directories above
+  // each: a non-directory written over one removes its tree, as runtimes apply a layer (buildah's
+  // and docker's layers replace a directory by a symlink with no whiteout). Only these are
+  // searched for a tree to remove (by that or a whiteout): a layer removing thousands of files
+  // one by one (apt-get purge) costs a lookup each, not a pass over the image's files.
   const directories = new Set<string>();
   const replace = (path: string) => {
     if (!directories.delete(path)) return;
@@ -86,19 +88,20 @@ export function mergeLayers(layers: readonly IndexedLayer[], onRemoved?: (path: 
         const whiteout = whiteoutTarget(path)!;
         onRemoved?.(whiteout.path, index, whiteout.opaque);
         // An opaque marker clears what the layers below left, not what its own layer put there.
-        removeTree(merged, whiteout.path, whiteout.opaque ? index : undefined);
+        if (!whiteout.opaque) merged.delete(whiteout.path);
+        if (whiteout.path === '' || directories.has(whiteout.path)) removeTree(merged, whiteout.path, whiteout.opaque ? index : undefined, true);
       } else if (kind === EntryKind.file) {
         replace(path);
-        addParents(directories, path);
+        addDirectory(directories, parentOf(path));
         merged.set(path, { slot, file: file++, layer: index });
       } else if (kind === EntryKind.link) {
         replace(path);
         const target = merged.get(entries.linkTarget(entry)!);
-        if (target) { addParents(directories, path); merged.set(path, { slot: target.slot, file: target.file, layer: index }); }
+        if (target) { addDirectory(directories, parentOf(path)); merged.set(path, { slot: target.slot, file: target.file, layer: index }); }
       } else if (kind === EntryKind.directory) {
         // A directory replaces a file of the same name, and keeps what was under the one it replaces.
         merged.delete(path);
-        directories.add(path);
+        addDirectory(directories, path);
       } else {
         // A symlink or device replaces a file, or a directory and its tree.
         replace(path);
@@ -125,13 +128,13 @@ function removeTree(files: Map<string, Pick>, path: string, below?: number, unde
   }
 }
 
-/** Records the directories above `path` (stopping at one already known: its own are too). */
-function addParents(directories: Set<string>, path: string): void {
-  for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
-    const dir = path.slice(0, slash);
-    if (directories.has(dir)) return;
-    directories.add(dir);
-  }
+function parentOf(path: string): string {
+  return path.slice(0, Math.max(0, path.lastIndexOf('/')));
+}
+
+/** Records `dir` and the directories above it (stopping at one already known: those above it are too). */
+function addDirectory(directories: Set<string>, dir: string): void {
+  for (let d = dir; d !== '' && !directories.has(d); d = parentOf(d)) directories.add(d);
 }
 
 /** Image file i is file `files[i]` of layer `sources[slots[i]]`, under its own name, or `named[i]` when the merge named it. */
