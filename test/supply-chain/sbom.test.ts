@@ -144,4 +144,28 @@ describe('ocipush sbom', () => {
     assert.ok(!doc.packages.some((p: { name: string }) => p.name === 'left-pad'));
     assert.ok(doc.packages.some((p: { name: string }) => p.name === '@scope/tool'));
   });
+
+  it('Python: a licence as importlib.metadata reads it, by License-Expression (metadata 2.4, PEP 639) before the deprecated License', () => {
+    const root = join(tmp.path, 'py-licences');
+    const site = join(root, 'usr/lib/python3/site-packages');
+    const metadata: Record<string, string> = {
+      'modern-1.0.dist-info': 'Metadata-Version: 2.4\nName: modern\nVersion: 1.0\nLicense-Expression: MIT OR Apache-2.0\nLicense-File: LICENSE\n\nREADME\n',
+      'both-2.0.dist-info': 'Metadata-Version: 2.4\nName: both\nVersion: 2.0\nLicense: the whole BSD text\nLicense-Expression: BSD-3-Clause\n\n',
+      'legacy-3.0.dist-info': 'Metadata-Version: 2.1\nName: legacy\nVersion: 3.0\nLicense: BSD\n\n',
+    };
+    for (const [dir, text] of Object.entries(metadata)) {
+      mkdirSync(join(site, dir), { recursive: true });
+      writeFileSync(join(site, dir, 'METADATA'), text);
+    }
+    const said = run('python3', ['-c', 'import sys, importlib.metadata as m\nfor d in m.distributions(path=[sys.argv[1]]): print(d.metadata["Name"] + "\\t" + (d.metadata["License-Expression"] or d.metadata["License"]))', site])
+      .trim().split('\n').map((l) => l.split('\t')).sort();
+    assert.deepEqual(said.map(([, l]) => l), ['BSD-3-Clause', 'BSD', 'MIT OR Apache-2.0']);
+    const built = join(tmp.path, 'py-licences-layout');
+    assert.equal(runCli(['build', root, '--layout', built, '--tag', 't', '--quiet']).status, 0);
+    const bom = JSON.parse(runCli(['sbom', `oci:${built}:t`, '--sbom-format', 'cyclonedx']).stdout);
+    schemas.cyclonedx(bom);
+    const listed = bom.components.filter((c: { type: string }) => c.type === 'library')
+      .map((c: { name: string; licenses?: { license: { name: string } }[] }) => [c.name, c.licenses?.[0]?.license.name]).sort();
+    assert.deepEqual(listed, said);
+  });
 });

@@ -217,7 +217,10 @@ function python(file: DeclaringFile): Package[] {
   const [f] = stanzas(head);
   if (!f?.Name || !f.Version) return [];
   const name = f.Name.toLowerCase().replace(/[-_.]+/g, '-');
-  return [{ name: f.Name, version: f.Version, type: 'pypi', source: file.path, ...(f.License && f.License !== 'UNKNOWN' && !f.License.includes('\n') ? { licenses: f.License } : {}), purl: purl('pypi', undefined, name, f.Version) }];
+  // Metadata 2.4 (PEP 639) names the licence by an SPDX expression, `License-Expression`, and
+  // deprecates `License`, which newer build backends leave out.
+  const license = f['License-Expression'] || (f.License && f.License !== 'UNKNOWN' && !f.License.includes('\n') ? f.License : undefined);
+  return [{ name: f.Name, version: f.Version, type: 'pypi', source: file.path, ...(license ? { licenses: license } : {}), purl: purl('pypi', undefined, name, f.Version) }];
 }
 
 /**
