@@ -47,13 +47,14 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     let desc;
     let attachedDigest: string | undefined;
     try {
+      // Before a layer is read: the scan of a large image is not made only to be refused.
+      if (argv.attach && opened.location.transport !== 'registry') throw usageError('--attach pushes to a registry: give a registry reference');
       const root = await readManifest(opened.storage, opened.root, { name: opened.name });
       desc = isIndex(root.parsed) ? await platformManifest(opened.storage, root, { name: opened.name, ...(platform ? { platform } : {}), noMatch: noManifestFor(opened.name) }) : root.descriptor;
       const location = opened.location;
       const repository = location.transport === 'registry' ? `${location.reference.registry}/${location.reference.repository}` : undefined;
       sbom = await prepareSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });
-      if (argv.attach) {
-        if (location.transport !== 'registry') throw usageError('--attach pushes to a registry: give a registry reference');
+      if (argv.attach && location.transport === 'registry') {
         const prepared = sbom;
         const { Repository } = await import('../registry/repository.js');
         const { attachArtifact, madeBlob } = await import('../supply-chain/attach.js');

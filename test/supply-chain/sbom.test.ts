@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
@@ -167,5 +167,18 @@ describe('ocipush sbom', () => {
     const listed = bom.components.filter((c: { type: string }) => c.type === 'library')
       .map((c: { name: string; licenses?: { license: { name: string } }[] }) => [c.name, c.licenses?.[0]?.license.name]).sort();
     assert.deepEqual(listed, said);
+  });
+
+  it('--attach on a layout is refused in one line before a layer is read (a layout missing one, here: the refusal, not the missing layer)', () => {
+    const copy = join(tmp.path, 'attach-layout');
+    cpSync(layout, copy, { recursive: true });
+    const index = JSON.parse(readFileSync(join(copy, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    const image = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 't')!;
+    const manifest = JSON.parse(readFileSync(join(copy, 'blobs/sha256', image.digest.slice('sha256:'.length)), 'utf8')) as { layers: { digest: string }[] };
+    rmSync(join(copy, 'blobs/sha256', manifest.layers[0]!.digest.slice('sha256:'.length)));
+    const r = runCli(['sbom', `oci:${copy}:t`, '--attach']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, 'ocipush: --attach pushes to a registry: give a registry reference\n');
+    assert.equal(r.stdout, '');
   });
 });
