@@ -181,4 +181,41 @@ describe('ocipush sbom', () => {
     assert.equal(r.stderr, 'ocipush: --attach pushes to a registry: give a registry reference\n');
     assert.equal(r.stdout, '');
   });
+
+  it('npm: a licence in a package.json\'s deprecated forms (an object, a list) and in a lockfile\'s entries, as npm query reads them', () => {
+    const root = join(tmp.path, 'npm-licences');
+    const installed = join(root, 'installed');
+    const packages: Record<string, object> = {
+      plain: { name: 'plain', version: '1.0.0', license: 'MIT' },
+      object: { name: 'object', version: '1.0.0', license: { type: 'BSD-3-Clause', url: 'https://opensource.org/licenses/BSD-3-Clause' } },
+      list: { name: 'list', version: '1.0.0', licenses: [{ type: 'MIT', url: 'https://x/MIT' }, { type: 'Apache-2.0', url: 'https://x/Apache' }] },
+    };
+    mkdirSync(installed, { recursive: true });
+    writeFileSync(join(installed, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { plain: '1.0.0', object: '1.0.0', list: '1.0.0' } }));
+    for (const [dir, pkg] of Object.entries(packages)) {
+      mkdirSync(join(installed, 'node_modules', dir), { recursive: true });
+      writeFileSync(join(installed, 'node_modules', dir, 'package.json'), JSON.stringify(pkg));
+    }
+    // A lockfile alone (nothing installed), as npm 9+ writes its entries: with each package's licence.
+    const locked = join(root, 'locked');
+    mkdirSync(locked);
+    writeFileSync(join(locked, 'package.json'), JSON.stringify({ name: 'locked', version: '1.0.0', dependencies: { 'left-pad': '1.3.0' } }));
+    writeFileSync(join(locked, 'package-lock.json'), JSON.stringify({ name: 'locked', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'locked', version: '1.0.0', dependencies: { 'left-pad': '1.3.0' } }, 'node_modules/left-pad': { version: '1.3.0', resolved: 'https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz', license: 'WTFPL' } } }));
+    type Queried = { name: string; location: string; license?: string | { type: string }; licenses?: { type: string }[] };
+    const query = (cwd: string, lockOnly: boolean) => (JSON.parse(run('npm', ['query', '*', '--offline', ...(lockOnly ? ['--package-lock-only'] : [])], { cwd })) as Queried[]).filter((p) => p.location !== '');
+    const licence = (p: Queried) => {
+      if (typeof p.license === 'string') return p.license;
+      if (p.license) return p.license.type;
+      return p.licenses!.length > 1 ? `(${p.licenses!.map((l) => l.type).join(' OR ')})` : p.licenses![0]!.type;
+    };
+    const said = [...query(installed, false), ...query(locked, true)].map((p) => [p.name, licence(p)]).sort();
+    assert.deepEqual(said, [['left-pad', 'WTFPL'], ['list', '(MIT OR Apache-2.0)'], ['object', 'BSD-3-Clause'], ['plain', 'MIT']]);
+    const built = join(tmp.path, 'npm-licences-layout');
+    assert.equal(runCli(['build', root, '--layout', built, '--tag', 't', '--quiet']).status, 0);
+    const bom = JSON.parse(runCli(['sbom', `oci:${built}:t`, '--sbom-format', 'cyclonedx']).stdout);
+    schemas.cyclonedx(bom);
+    const listed = bom.components.filter((c: { type: string }) => c.type === 'library')
+      .map((c: { name: string; licenses?: { license: { name: string } }[] }) => [c.name, c.licenses?.[0]?.license.name]).sort();
+    assert.deepEqual(listed, said);
+  });
 });

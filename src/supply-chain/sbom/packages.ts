@@ -146,13 +146,13 @@ function java(file: DeclaringFile): Package[] {
 
 function npmPackage(file: DeclaringFile): Package[] {
   try {
-    const doc = JSON.parse(file.content!.toString('utf8')) as { name?: unknown; version?: unknown; license?: unknown };
+    const doc = JSON.parse(file.content!.toString('utf8')) as { name?: unknown; version?: unknown; license?: unknown; licenses?: unknown };
     if (typeof doc.name !== 'string' || typeof doc.version !== 'string') return [];
     // Only the package.json directly in node_modules/<dir>/ (or node_modules/@scope/<dir>/), not
     // test fixtures inside a package. The directory is the name the dependent asked for, which an
     // alias (`"lp": "npm:left-pad@1.3.0"`) makes another than the package's own: npm and syft name it by its package.json.
     if (!INSTALLED_PACKAGE_DIR.test(posix.dirname(file.path))) return [];
-    return [npm(doc.name, doc.version, file.path, typeof doc.license === 'string' ? doc.license : undefined)];
+    return [npm(doc.name, doc.version, file.path, npmLicense(doc))];
   } catch {
     return [];
   }
@@ -160,6 +160,19 @@ function npmPackage(file: DeclaringFile): Package[] {
 
 /** A package's own directory in node_modules: a name (npm's never starts with `.`, so not `.bin`), or a scope and a name. */
 const INSTALLED_PACKAGE_DIR = /(^|\/)node_modules\/(@[^/]+\/[^/]+|[^@./][^/]*)$/;
+
+/**
+ * A package's licence as npm's package.json documentation gives it (`"license": "MIT"`), or in
+ * the deprecated forms older packages still carry: `"license": {"type": "MIT"}` and
+ * `"licenses": [{"type": "MIT"}, …]` (several: a choice, as npm documented it).
+ */
+function npmLicense(doc: { license?: unknown; licenses?: unknown }): string | undefined {
+  const type = (l: unknown) => (typeof l === 'string' ? l : typeof (l as { type?: unknown })?.type === 'string' ? (l as { type: string }).type : undefined);
+  const one = type(doc.license);
+  if (one) return one;
+  const list = Array.isArray(doc.licenses) ? doc.licenses.map(type).filter((l): l is string => !!l) : [];
+  return list.length > 1 ? `(${list.join(' OR ')})` : list[0];
+}
 
 function npm(name: string, version: string, source: string, licenses?: string): Package {
   const scoped = name.startsWith('@') ? name.split('/') : undefined;
@@ -176,13 +189,14 @@ function npmLock(file: DeclaringFile, installedTrees: ReadonlySet<string>): Pack
   const base = posix.dirname(file.path) === '.' ? '' : `${posix.dirname(file.path)}/`;
   if (installedTrees.has(base)) return [];
   try {
-    const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean; dev?: boolean }>; dependencies?: LockV1Dependencies };
+    const doc = JSON.parse(file.content!.toString('utf8')) as { packages?: Record<string, { version?: string; name?: string; link?: boolean; dev?: boolean; license?: unknown }>; dependencies?: LockV1Dependencies };
     // A dev dependency (`"dev": true`) is left out, as syft and `npm ls --omit=dev` leave it: an
     // image installs without them (`npm ci --omit=dev`).
     if (!doc.packages && doc.dependencies) return npmLockV1(doc.dependencies, file.path);
     return Object.entries(doc.packages ?? {})
       .filter(([key, p]) => key.includes('node_modules/') && typeof p.version === 'string' && !p.link && p.dev !== true)
-      .map(([key, p]) => npm(p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), p.version!, file.path));
+      // npm 9+ copies each package's licence into its entry.
+      .map(([key, p]) => npm(p.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), p.version!, file.path, npmLicense(p)));
   } catch {
     return [];
   }
