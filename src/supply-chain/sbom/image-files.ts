@@ -76,7 +76,7 @@ export function mergeLayers(layers: readonly IndexedLayer[], onRemoved?: (path: 
   const directories = new Set<string>();
   const replace = (path: string) => {
     if (!directories.delete(path)) return;
-    removeTree(merged, path, undefined, true);
+    removeTree(merged, path);
     for (const dir of directories) if (dir.startsWith(`${path}/`)) directories.delete(dir);
   };
   layers.forEach(({ entries, index }, slot) => {
@@ -89,7 +89,7 @@ export function mergeLayers(layers: readonly IndexedLayer[], onRemoved?: (path: 
         onRemoved?.(whiteout.path, index, whiteout.opaque);
         // An opaque marker clears what the layers below left, not what its own layer put there.
         if (!whiteout.opaque) merged.delete(whiteout.path);
-        if (whiteout.path === '' || directories.has(whiteout.path)) removeTree(merged, whiteout.path, whiteout.opaque ? index : undefined, true);
+        if (whiteout.path === '' || directories.has(whiteout.path)) removeTree(merged, whiteout.path, whiteout.opaque ? index : undefined);
       } else if (kind === EntryKind.file) {
         replace(path);
         addDirectory(directories, parentOf(path));
@@ -121,10 +121,11 @@ interface Pick {
   layer: number;
 }
 
-function removeTree(files: Map<string, Pick>, path: string, below?: number, underOnly = false): void {
+/** Removes what is under `path` (what layers below `below` put there, when given). */
+function removeTree(files: Map<string, Pick>, path: string, below?: number): void {
   const prefix = path === '' ? '' : `${path}/`;
   for (const [p, f] of files) {
-    if (((p === path && !underOnly) || p.startsWith(prefix)) && (below === undefined || f.layer < below)) files.delete(p);
+    if (p.startsWith(prefix) && (below === undefined || f.layer < below)) files.delete(p);
   }
 }
 
