@@ -3,7 +3,7 @@ import { copyFileSync, cpSync, mkdirSync, readdirSync, rmSync, statSync, symlink
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { testDebs, validator } from '../support/sbom.js';
+import { goBuild, testDebs, validator } from '../support/sbom.js';
 import { buildGoWithModules, MAKE_JARS, READ_POMS, TO_DB_LOAD } from '../support/sbom-fixtures.js';
 
 /**
@@ -111,6 +111,24 @@ describe('SBOM package URLs', () => {
     ]);
     assert.match(goVersion, /^\d+\.\d+\.\d+$/);
     assert.deepEqual(listed.filter((p) => p.cpe).map((p) => [p.name, p.cpe]), [['stdlib', `cpe:2.3:a:golang:go:${goVersion}:-:*:*:*:*:*:*`]]);
+  });
+
+  it('Go: a binary that embeds another Go binary (go:embed, as a string in .rodata and as bytes in .noptrdata) is listed by its own build info, as go version -m reads it', () => {
+    const root = join(tmp.path, 'go-embed');
+    const src = join(tmp.path, 'go-embed-src');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    mkdirSync(join(src, 'inner'), { recursive: true });
+    writeFileSync(join(src, 'inner/go.mod'), 'module example.com/inner\n\ngo 1.19\n');
+    writeFileSync(join(src, 'inner/main.go'), 'package main\n\nfunc main() {}\n');
+    goBuild(join(src, 'inner'), join(src, 'outer/inner.bin'), tmp.path, { GOPROXY: 'off' });
+    writeFileSync(join(src, 'outer/go.mod'), 'module example.com/outer\n\ngo 1.19\n');
+    for (const [name, type] of [['as-string', 'string'], ['as-bytes', '[]byte']]) {
+      writeFileSync(join(src, 'outer/main.go'), `package main\n\nimport _ "embed"\n\n//go:embed inner.bin\nvar inner ${type}\n\nfunc main() { println(len(inner)) }\n`);
+      goBuild(join(src, 'outer'), join(root, 'bin', name), tmp.path, { GOPROXY: 'off' });
+    }
+    for (const name of ['as-string', 'as-bytes']) assert.match(run('go', ['version', '-m', join(root, 'bin', name)]), /^\tmod\texample\.com\/outer\t/m);
+    const listed = packagesOf(root, join(tmp.path, 'go-embed-layout'));
+    assert.deepEqual(listed.filter((p) => p.name !== 'stdlib').map((p) => [p.name, p.purl]), [['example.com/outer', 'pkg:golang/example.com/outer'], ['example.com/outer', 'pkg:golang/example.com/outer']]);
   });
 
   it('npm: a package-lock.json\'s dev dependencies are left out, as npm ls --omit=dev reads the same lockfile; a scoped name\'s @ encoded', () => {

@@ -25,36 +25,88 @@ export interface GoBuildInfo {
   deps: GoModule[];
 }
 
+/** Build info blobs kept at most: the binary's own and those of Go binaries it embeds. */
+const MAX_CANDIDATES = 8;
+/** Room for an ELF file's section header table (Go's binaries have about 40 sections of 64 bytes). */
+const MAX_SECTION_TABLE_BYTES = 64 * 1024;
+
+interface Candidate { offset: number; pieces: Buffer[]; bytes: number }
+
+/**
+ * Scans an ELF file's bytes as they stream by for its build info. A binary may hold another Go
+ * binary's (a `go:embed`ded one: in .rodata, before the binary's own, or in .noptrdata after it),
+ * so every blob is kept, and the one the binary's `.go.buildinfo` section starts with is taken, as
+ * `go version -m` takes it: the section header table, at the end of the file, says where sections
+ * start (no name is needed: an embedded blob never starts a section). Without that table, the first.
+ */
 export class GoBuildInfoScanner {
   private tail = Buffer.alloc(0);
-  private captured: Buffer[] | undefined;
-  private capturedBytes = 0;
+  private readonly candidates: Candidate[] = [];
+  private offset = 0;
+  private readonly header: Buffer[] = [];
+  private headerBytes = 0;
+  private table: { start: number; length: number; entry: number; count: number; little: boolean; wide: boolean } | undefined | null;
+  private readonly tablePieces: Buffer[] = [];
 
   /** Feed the file's bytes in order. */
   update(chunk: Buffer): void {
-    if (this.captured) {
-      if (this.capturedBytes < CAPTURE_BYTES) {
-        // A copy: the chunk may be a view of a buffer its producer reuses.
-        this.captured.push(Buffer.from(chunk));
-        this.capturedBytes += chunk.length;
-      }
-      return;
+    const at = this.offset;
+    this.offset += chunk.length;
+    if (this.headerBytes < 64) { this.header.push(Buffer.from(chunk.subarray(0, 64 - this.headerBytes))); this.headerBytes += Math.min(chunk.length, 64 - this.headerBytes); }
+    if (this.table === undefined && this.headerBytes >= 64) this.table = sectionTable(Buffer.concat(this.header));
+    if (this.table) {
+      const from = Math.max(this.table.start, at);
+      const to = Math.min(this.table.start + this.table.length, this.offset);
+      // A copy: the chunk may be a view of a buffer its producer reuses.
+      if (from < to) this.tablePieces.push(Buffer.from(chunk.subarray(from - at, to - at)));
+    }
+    for (const c of this.candidates) {
+      if (c.bytes < CAPTURE_BYTES) { c.pieces.push(Buffer.from(chunk)); c.bytes += chunk.length; }
     }
     const window = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
-    const at = window.indexOf(MAGIC);
-    if (at >= 0) {
-      const rest = window.subarray(at);
-      this.captured = [Buffer.from(rest)];
-      this.capturedBytes = rest.length;
-      return;
+    const windowStart = at - this.tail.length;
+    for (let found = window.indexOf(MAGIC); found >= 0 && this.candidates.length < MAX_CANDIDATES; found = window.indexOf(MAGIC, found + 1)) {
+      const rest = window.subarray(found);
+      this.candidates.push({ offset: windowStart + found, pieces: [Buffer.from(rest)], bytes: rest.length });
     }
     this.tail = Buffer.from(window.subarray(Math.max(0, window.length - (MAGIC.length - 1))));
   }
 
   result(): GoBuildInfo | undefined {
-    if (!this.captured) return undefined;
-    return parseBuildInfo(Buffer.concat(this.captured));
+    const parsed = this.candidates.map((c) => ({ offset: c.offset, info: parseBuildInfo(Buffer.concat(c.pieces)) })).filter((c) => c.info);
+    if (parsed.length <= 1) return parsed[0]?.info;
+    const starts = this.sectionStarts();
+    return (parsed.find((c) => starts.has(c.offset)) ?? parsed[0]!).info;
   }
+
+  /** The file offsets sections start at, from the section header table (sh_offset of each entry). */
+  private sectionStarts(): Set<number> {
+    const out = new Set<number>();
+    const t = this.table;
+    const bytes = Buffer.concat(this.tablePieces);
+    if (!t || bytes.length < t.length) return out;
+    for (let i = 0; i < t.count; i++) {
+      const e = i * t.entry;
+      // sh_offset: 8 bytes at 24 in ELF64, 4 bytes at 16 in ELF32.
+      const offset = t.wide ? Number(t.little ? bytes.readBigUInt64LE(e + 24) : bytes.readBigUInt64BE(e + 24)) : (t.little ? bytes.readUInt32LE(e + 16) : bytes.readUInt32BE(e + 16));
+      out.add(offset);
+    }
+    return out;
+  }
+}
+
+/** Where an ELF header says its section header table is; null when it has none or it is not one to trust. */
+function sectionTable(h: Buffer) {
+  const wide = h[4] === 2;
+  const little = h[5] !== 2;
+  if (h[4] !== 1 && h[4] !== 2) return null;
+  const u16 = (at: number) => (little ? h.readUInt16LE(at) : h.readUInt16BE(at));
+  const start = wide ? Number(little ? h.readBigUInt64LE(0x28) : h.readBigUInt64BE(0x28)) : (little ? h.readUInt32LE(0x20) : h.readUInt32BE(0x20));
+  const entry = u16(wide ? 0x3a : 0x2e);
+  const count = u16(wide ? 0x3c : 0x30);
+  const length = entry * count;
+  if (start === 0 || count === 0 || entry < (wide ? 32 : 20) || length > MAX_SECTION_TABLE_BYTES) return null;
+  return { start, length, entry, count, little, wide };
 }
 
 function readUvarint(buf: Buffer, offset: number): { value: number; next: number } | undefined {
