@@ -93,9 +93,9 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     if (typeof version !== 'string' || !version.startsWith('1.')) {
       throw new OcipushError('ELAYOUT', `${join(root, 'oci-layout')}: unsupported imageLayoutVersion ${JSON.stringify(version)}`, { path: root });
     }
-    // A destination (copy, pull) is a writer from the start: a blob it finds already here and
-    // skips (one no image names any more) is not swept by a gc running before its tag is written.
-    if (options.create) await layout.session();
+    // A destination (copy, pull) whose index.json cannot take a tag is refused before a blob moves. It is a writer
+    // from the start: a blob it finds here and skips (no image names it) is not swept by a gc before its tag.
+    if (options.create) await layout.readIndex().then(() => layout.session());
     return layout;
   }
 
