@@ -77,7 +77,14 @@ export async function layoutReferrers(layout: OciLayout, subject: Pick<Descripto
   const found: LayoutReferrer[] = [];
   const seen = new Set<string>();
   for (const entry of (await layout.readIndex()).manifests) {
-    if (!hasArtifactType(entry) || seen.has(entry.digest) || !(await layout.exists(entry))) continue;
+    if (!hasArtifactType(entry) || seen.has(entry.digest)) continue;
+    if (!(await layout.exists(entry))) {
+      // A file cut short is damage, said as a changed one is (readBlob's EDIGEST): passed over, a
+      // push or copy left the SBOM behind and said nothing. Only a missing one is passed over.
+      const unusable = await layout.unusableBlobError(entry, `${layout.root}: referrer ${entry.digest} (${entry.artifactType})`);
+      if (unusable.code === 'EDIGEST') throw unusable;
+      continue;
+    }
     seen.add(entry.digest);
     const bytes = await layout.readBlob(entry, MAX_MANIFEST_BYTES);
     const manifest = JSON.parse(bytes.toString('utf8')) as ImageManifest;

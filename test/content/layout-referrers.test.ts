@@ -1,11 +1,14 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OciLayout } from '../../src/content/layout.js';
 import { layoutReferrers, recordLayoutReferrers, storeLayoutReferrer } from '../../src/content/layout-referrers.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { MediaType } from '../../src/oci/media-types.js';
+import { startRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 
 const SPDX = 'application/spdx+json';
 
@@ -63,4 +66,25 @@ test('a copied referrer without an artifactType is listed under its config\'s me
   // Recorded twice, listed once.
   await recordLayoutReferrers(layout, [referrer]);
   assert.equal((await layout.readIndex()).manifests.filter((d) => d.digest === referrer.digest).length, 1);
+});
+
+test('a referrer manifest cut short fails push and copy with one line naming it, as a changed one does, instead of leaving the SBOM behind', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const registry = await startRegistry();
+  t.after(() => registry.stop());
+  const rootfs = join(dir.path, 'rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  const root = join(dir.path, 'l');
+  assertOk(await runCliAsync(['build', rootfs, '--layout', root, '--tag', 'app', '--sbom', '-q']));
+  const layout = await OciLayout.open(root);
+  const [entry] = (await layout.readIndex()).manifests.filter((d) => d.artifactType === SPDX);
+  const path = layout.blobPath(entry!.digest);
+  truncateSync(path, 10);
+  const line = `ocipush: ${root}: referrer ${entry!.digest} (${SPDX}) is corrupt: truncated to 10 bytes, expected ${entry!.size} (${path})`;
+  const named = new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  assertOneLineError(await runCliAsync(['push', `oci:${root}:app`, `${registry.host}/damaged/app:1`, '-q']), named);
+  assertOneLineError(await runCliAsync(['copy', `oci:${root}:app`, `oci:${join(dir.path, 'copy')}:app`, '-q']), named);
+  assertOneLineError(await runCliAsync(['referrers', `oci:${root}:app`]), named);
 });
