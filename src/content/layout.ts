@@ -108,7 +108,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     // index.json first: a layout is only recognised once oci-layout exists, and then it is whole.
     return withLock(this.lockPath, async () => {
       if (!(await exists(this.indexPath))) {
-        await writeFileAtomic(this.indexPath, encodeJson(emptyIndex()), session.dir);
+        await writeFileAtomic(this.indexPath, encodeJson({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] } satisfies ImageIndex), session.dir);
       }
       if (await exists(join(this.root, 'oci-layout'))) return false;
       await writeFileAtomic(join(this.root, 'oci-layout'), encodeJson({ imageLayoutVersion: LAYOUT_VERSION }), session.dir);
@@ -360,17 +360,19 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   }
 
   /**
-   * Read-modify-write of index.json under the layout lock. Every descriptor the new index names
-   * must already be stored: an entry never points at a missing blob.
+   * Read-modify-write of index.json under the layout lock. Every entry the change adds must already be stored:
+   * none points at a missing blob. One there before is not judged: a blob deleted by hand fails no later write.
    */
   async updateIndex(mutate: (index: ImageIndex) => ImageIndex | void): Promise<ImageIndex> {
     const session = await this.session();
     const { withLock } = await import('./lock.js');
+    const key = (d: Descriptor) => `${d.digest} ${d.annotations?.[Annotation.RefName] ?? ''}`;
     return withLock(this.lockPath, async (lock) => {
       const current = await this.readIndex();
+      const before = new Set(current.manifests.map(key));
       const next = mutate(current) ?? current;
       for (const d of next.manifests) {
-        if (!(await this.exists(d))) {
+        if (!before.has(key(d)) && !(await this.exists(d))) {
           throw new OcipushError('ELAYOUT', `${this.root}: refusing to index ${d.digest}, which is not stored`, { digest: d.digest });
         }
       }
@@ -438,10 +440,6 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
 function listNames(index: ImageIndex): string {
   return index.manifests.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest.slice(0, 19)).join(', ');
-}
-
-function emptyIndex(): ImageIndex {
-  return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import { readFile, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { OciLayout } from '../../src/content/layout.js';
 import { sha256 } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/media-types.js';
@@ -157,4 +158,37 @@ test('a write that finds its blob already there (untagged) makes the layout a wr
   validateLayout(dir.path, 'new');
   requireTool('umoci');
   run('umoci', ['unpack', '--image', `${dir.path}:new`, join(dir.path, 'bundle')]);
+});
+
+test('a manifest deleted by hand under one tag fails no later write into the layout; a new entry still must be stored', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const trees = ['a', 'b', 'c'].map((name) => {
+    const tree = join(dir.path, `rootfs-${name}`);
+    mkdirSync(tree);
+    writeFileSync(join(tree, name), `${name}\n`);
+    return tree;
+  });
+  const root = join(dir.path, 'l');
+  for (const [i, name] of ['a', 'b'].entries()) assert.equal(runCli(['build', trees[i]!, '--layout', root, '--tag', name, '-q']).status, 0);
+  const source = join(dir.path, 'source');
+  assert.equal(runCli(['build', trees[2]!, '--layout', source, '--tag', 'c', '-q']).status, 0);
+  const layout = await OciLayout.open(root);
+  const damaged = await layout.resolve('a');
+  await rm(layout.blobPath(damaged.digest));
+
+  // Writes of other images go on, as skopeo's and umoci's do; the damaged entry is left as it was, for gc and validate to name.
+  for (const args of [['build', trees[2]!, '--layout', root, '--tag', 'built'], ['copy', `oci:${source}:c`, `oci:${root}:copied`], ['tag', `oci:${root}:b`, 'b2']]) {
+    const r = runCli([...args, '-q']);
+    assert.equal(r.status, 0, `${args[0]}: ${r.stderr}`);
+  }
+  assert.deepEqual(await layout.names(), ['a', 'b', 'built', 'copied', 'b2']);
+  requireTool('skopeo');
+  for (const name of ['built', 'copied', 'b2']) JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${root}:${name}`]));
+  assert.match(runCli(['gc', '--layout', root]).stderr, new RegExp(`index\\.json names manifest ${damaged.digest}, which the layout does not hold`));
+
+  // The check still holds for what a write adds: a second name for the missing manifest is refused.
+  await assert.rejects(layout.tag(damaged, 'again'), (err: OcipushError) => err.code === 'ELAYOUT' && err.message.endsWith(`refusing to index ${damaged.digest}, which is not stored`));
+  assert.deepEqual(await layout.names(), ['a', 'b', 'built', 'copied', 'b2']);
+  await layout.close();
 });
