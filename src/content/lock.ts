@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OcipushError, fromWriteError } from '../errors.js';
@@ -37,6 +37,13 @@ export interface HeldLock {
 }
 
 const OWNER = 'owner';
+/**
+ * The owner in the name of an empty file (`owner-<base64url JSON>`), when the disk has no room for
+ * the owner's bytes: a tmpfs full to its last page still takes a directory and an empty file, and
+ * gc, which is there to empty it, must be able to lock. (An older ocipush judges such a lock by its
+ * directory's age.)
+ */
+const NAMED_OWNER = 'owner-';
 
 export async function withLock<T>(lockPath: string, fn: (lock: HeldLock) => Promise<T>, options: LockOptions | number = {}): Promise<T> {
   const opts: LockOptions = typeof options === 'number' ? { timeoutMs: options } : options;
@@ -60,14 +67,15 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
   const deadline = Date.now() + timeoutMs;
   const owner = currentOwner();
   const candidate = `${lockPath}.new-${owner.token}`;
+  let ownerFile: string;
   try {
     await mkdir(candidate);
-    await writeFile(join(candidate, OWNER), JSON.stringify(owner));
+    ownerFile = await writeOwner(candidate, owner);
   } catch (err) {
     await rm(candidate, { recursive: true, force: true }).catch(() => {});
     throw fromWriteError(err, lockPath, 'cannot lock');
   }
-  const stopBeating = keepAlive(join(candidate, OWNER));
+  const stopBeating = keepAlive(join(candidate, ownerFile));
   let delay = 5;
   let last: Judged | undefined;
   try {
@@ -98,7 +106,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
     throw err;
   }
   stopBeating();
-  const stopHeld = keepAlive(join(lockPath, OWNER));
+  const stopHeld = keepAlive(join(lockPath, ownerFile));
   // Ctrl-C or SIGTERM ends the process without the release below: the lock goes with it, so that a
   // process in another container (which cannot see this PID die) does not wait out the heartbeat.
   const forgetAtSignal = onSignalExit(() => releaseAtExit(lockPath, owner.token));
@@ -131,11 +139,30 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
 /** The release of a process a signal is ending (synchronous, best effort): the lock, if still this owner's, moved to its grave and removed. */
 function releaseAtExit(lockPath: string, token: string): void {
   try {
-    if (parseOwner(readFileSync(join(lockPath, OWNER), 'utf8'))?.token !== token) return;
+    const named = readdirSync(lockPath).find((name) => name.startsWith(NAMED_OWNER));
+    const text = named ? Buffer.from(named.slice(NAMED_OWNER.length), 'base64url').toString() : readFileSync(join(lockPath, OWNER), 'utf8');
+    if (parseOwner(text)?.token !== token) return;
     const grave = `${lockPath}.dead-${token}`;
     renameSync(lockPath, grave);
     rmSync(grave, { recursive: true, force: true });
   } catch { /* gone, or another's by now */ }
+}
+
+/** Writes the owner file into a lock's directory; resolves to its name (NAMED_OWNER's when the disk is full). */
+async function writeOwner(dir: string, owner: Owner): Promise<string> {
+  const text = JSON.stringify(owner);
+  try {
+    await writeFile(join(dir, OWNER), text);
+    return OWNER;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+    // The open may have made an empty `owner`, which would be read first.
+    await rm(join(dir, OWNER), { force: true });
+    const named = `${NAMED_OWNER}${Buffer.from(text).toString('base64url')}`;
+    await writeFile(join(dir, named), '').catch(() => { throw err; });
+    return named;
+  }
 }
 
 /** Who holds the lock and since when it was last seen alive; undefined when there is none. */
@@ -148,8 +175,9 @@ export async function judge(path: string): Promise<Judged | undefined> {
   }
   if (st.isDirectory()) {
     try {
-      const file = join(path, OWNER);
-      const [text, ownerStat] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+      const named = (await readdir(path)).find((name) => name.startsWith(NAMED_OWNER));
+      const file = join(path, named ?? OWNER);
+      const [text, ownerStat] = await Promise.all([named ? Buffer.from(named.slice(NAMED_OWNER.length), 'base64url').toString() : readFile(file, 'utf8'), stat(file)]);
       const owner = parseOwner(text);
       if (owner) return { id: owner.token, owner, mtimeMs: ownerStat.mtimeMs };
     } catch { /* no owner file: judged by the directory's age */ }

@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ArchiveWriter } from '../../src/archive/archive-writer.js';
 import { OciLayout } from '../../src/content/layout.js';
+import { judge, withLock } from '../../src/content/lock.js';
 import { copyGraph } from '../../src/transfer/copy-graph.js';
 import { OcipushError } from '../../src/errors.js';
 import { sha256 } from '../../src/oci/digest.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, runCli, tempDir } from '../support/tools.js';
+import { CLI, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from '../cli/registry-support.js';
 
@@ -217,5 +219,59 @@ describe('a layout whose directories refuse writes', () => {
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /^ocipush: cannot lock .*index\.json\.lock: permission denied\n$/);
     assert.equal((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'EIO');
+  });
+});
+
+/**
+ * gc is what a user runs when the layout has filled the disk: it must take the index lock with no
+ * byte free. A tmpfs full to its last page still makes a directory and an empty file, so the lock
+ * names its owner in a file name there (umoci gc, which takes no lock, runs there too).
+ */
+describe('gc on a disk full to its last page', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let disk: string;
+  let mounted = false;
+
+  before(async () => {
+    tmp = await tempDir();
+    disk = join(tmp.path, 'disk');
+    mounted = mountTmpfs(disk, 'size=1m');
+  });
+  after(async () => {
+    unmount(disk);
+    await tmp?.cleanup();
+  });
+
+  it('removes what no image reaches, and its lock names its owner as a written one does', async (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    const layout = join(disk, 'layout');
+    for (const name of ['old', 'kept']) {
+      const rootfs = join(tmp.path, `rootfs-${name}`);
+      mkdirSync(rootfs);
+      writeFileSync(join(rootfs, 'data'), randomBytes(name === 'old' ? 200_000 : 1000));
+      assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', name, '-q']));
+    }
+    assertOk(runCli(['delete', `oci:${layout}:old`, '-q']));
+    const blobs = readdirSync(join(layout, 'blobs', 'sha256')).length;
+    const fill = openSync(join(disk, 'fill'), 'w');
+    try {
+      for (;;) writeSync(fill, Buffer.alloc(4096));
+    } catch (err) {
+      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fill);
+    }
+    const lockPath = join(layout, '.index.json.lock');
+    await withLock(lockPath, async () => {
+      const judged = await judge(lockPath);
+      assert.equal(judged?.owner?.pid, process.pid, 'judged by its PID, not by the age of its directory');
+    });
+    const r = runCli(['gc', '--layout', layout]);
+    assertOk(r);
+    assert.match(r.stdout, /^removed 3 blobs \(/m);
+    assert.equal(readdirSync(join(layout, 'blobs', 'sha256')).length, blobs - 3);
+    assert.deepEqual(readdirSync(layout).filter((n) => n.includes('lock')), [], 'no lock left');
+    requireTool('skopeo');
+    JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:kept`]));
   });
 });
