@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OcipushError, fromWriteError } from '../errors.js';
-import { onSignalExit } from './cleanup.js';
+import { onSignalExit, trackTemp } from './cleanup.js';
 import { currentOwner, describeOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
 import { isLockName } from './lock-names.js';
 
@@ -68,11 +68,14 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
   const owner = currentOwner();
   const candidate = `${lockPath}.new-${owner.token}`;
   let ownerFile: string;
+  // Ctrl-C while waiting for another's lock takes the candidate with it, as it does a temp file.
+  const untrack = trackTemp(candidate);
   try {
     await mkdir(candidate);
     ownerFile = await writeOwner(candidate, owner);
   } catch (err) {
     await rm(candidate, { recursive: true, force: true }).catch(() => {});
+    untrack();
     throw fromWriteError(err, lockPath, 'cannot lock');
   }
   const stopBeating = keepAlive(join(candidate, ownerFile));
@@ -103,8 +106,10 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
   } catch (err) {
     stopBeating();
     await rm(candidate, { recursive: true, force: true }).catch(() => {});
+    untrack();
     throw err;
   }
+  untrack();
   stopBeating();
   const stopHeld = keepAlive(join(lockPath, ownerFile));
   // Ctrl-C or SIGTERM ends the process without the release below: the lock goes with it, so that a

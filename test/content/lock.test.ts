@@ -10,7 +10,8 @@ import { currentOwner } from '../../src/content/liveness.js';
 import { Annotation } from '../../src/oci/descriptor.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { killOnExit } from '../support/exit-cleanup.js';
-import { REPO_ROOT, tempDir } from '../support/tools.js';
+import { CLI, REPO_ROOT, tempDir } from '../support/tools.js';
+import { snapshotDir } from '../assemble/support.js';
 
 const LAYOUT_JS = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'content', 'layout.js')).href;
 /** Far beyond any run of these tests: a fresh lock is never judged stale by its age, an old one (year 2000) always is. */
@@ -181,5 +182,36 @@ await withLock(process.argv.at(-1), () => { process.stdout.write('held\\n'); ret
       await breakLock(lockPath, stale);
       assert.equal((await judge(lockPath))?.id, fresh.id, 'put back');
     });
+  });
+
+  it('Ctrl-C or SIGTERM while waiting for another\'s lock leaves no candidate beside it, and the layout as it was', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const [source, layout] = [join(tmp.path, 'source'), join(tmp.path, 'layout')];
+    for (const dir of [source, layout]) assert.equal(spawnSync(process.execPath, [CLI, 'build', rootfs, '--layout', dir, '--tag', 'app', '-q']).status, 0);
+    const before = snapshotDir(layout);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      let stop!: () => void;
+      const stopped = new Promise<void>((resolve) => { stop = resolve; });
+      // This process holds the index lock; the copy waits for it with its candidate in place.
+      let held!: () => void;
+      const taken = new Promise<void>((resolve) => { held = resolve; });
+      const holding = withLock(join(layout, '.index.json.lock'), () => { held(); return stopped; });
+      await taken;
+      const child = spawn(process.execPath, [CLI, 'copy', `oci:${source}:app`, `oci:${layout}:copied`, '-q'], { stdio: 'ignore' });
+      const forget = killOnExit(child);
+      const closed = new Promise<number | null>((resolve) => child.once('close', (code) => { forget(); resolve(code); }));
+      const candidates = () => readdirSync(layout).filter((n) => n.startsWith(`.index.json.lock.new-${child.pid}-`));
+      while (candidates().length === 0) await new Promise((r) => setTimeout(r, 10));
+      child.kill(signal);
+      assert.equal(await closed, signal === 'SIGINT' ? 130 : 143);
+      assert.deepEqual(candidates(), [], `${signal}: no candidate left`);
+      stop();
+      await holding;
+      assert.deepEqual(snapshotDir(layout), before, `${signal}: the layout as it was`);
+    }
   });
 });
