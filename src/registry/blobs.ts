@@ -64,7 +64,11 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
     if (timing.signal?.aborted) return abortedError(client.registry, op);
     return err instanceof OcipushError ? err : networkError(client.registry, err);
   };
-  return Readable.from(verified(chunks, desc, what, failure), { objectMode: false, highWaterMark: 1 });
+  const stream = Readable.from(verified(chunks, desc, what, failure), { objectMode: false, highWaterMark: 1 });
+  // Let go before its first read (a layout that cannot take it), the generators above never start
+  // and their finally never frees the response: it would hold its connection, and close() wait for ever.
+  stream.once('close', () => first.body.destroy());
+  return stream;
 }
 
 /**

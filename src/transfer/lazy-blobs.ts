@@ -256,6 +256,8 @@ export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, 
           throw new OcipushError('EDIGEST', `base layer ${desc.digest} from ${source}: ${err.message.replace(/^.*?: blob \S+: /, '')}`, { digest: desc.digest, cause: err });
         }
         if (err instanceof OcipushError && err.code === 'EABORTED') throw err;
+        // The layout cannot store it (read-only, full): no other source helps, and "cannot be fetched" would mislead.
+        if (err instanceof OcipushError && err.code === 'EIO') throw err;
         if (err instanceof OcipushError && err.code === 'ENOTFOUND') gone++;
         failures.push(`${source}: ${(err instanceof OcipushError ? err : networkError(registry, err)).message}`);
       }
