@@ -28,6 +28,10 @@ export const pullCommand: CliCommand<PullArgs> = {
   run: async (argv, out: Output) => {
     const { parseReference, formatReference } = await import('../oci/reference.js');
     const { stripTransport, layoutArgument, looksLikeRegistryReference } = await import('./registry-options.js');
+    const { refuseForCopy } = await import('./copy-hint.js');
+    const into = argv.destination ?? `oci:${argv.layout}${argv.tag !== undefined ? `:${argv.tag}` : ''}`;
+    refuseForCopy('pull', argv.reference, 'registry', { from: argv.reference, to: into });
+    refuseForCopy('pull', into, 'layout', { from: argv.reference, to: into });
     if (argv.destination !== undefined) {
       // The two swapped (the layout first, as push takes them), or a directory for a new layout.
       const swapped = await looksLikeRegistryReference(argv.destination) && !(await looksLikeRegistryReference(argv.reference));

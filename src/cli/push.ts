@@ -46,6 +46,11 @@ export const pushCommand: CliCommand<PushArgs> = {
     const { parseReference, formatReference, isValidTag } = await import('../oci/reference.js');
     const { stripTransport, layoutArgument, looksLikeRegistryReference } = await import('./registry-options.js');
     let destinationText = argv.reference;
+    const { refuseForCopy } = await import('./copy-hint.js');
+    const from = argv.destination !== undefined ? argv.reference : `oci:${argv.layout}${argv.tag !== undefined ? `:${argv.tag}` : ''}`;
+    const to = argv.destination ?? argv.reference;
+    refuseForCopy('push', from, 'layout', { from, to });
+    refuseForCopy('push', to, 'registry', { from, to });
     if (argv.destination !== undefined) {
       // The two swapped; a registry image to copy; a name of the layout, as docker push takes it; a path.
       const remote = await looksLikeRegistryReference(argv.reference);

@@ -4,6 +4,7 @@ import type { RegistryClient } from '../registry/http.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { resolve } from 'node:path';
 import { defaultLayoutDir } from '../defaults.js';
+import { OcipushError } from '../errors.js';
 import { libraryCall } from './errors.js';
 import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
 
@@ -34,6 +35,9 @@ export function pull(options: PullOptions): Promise<PullResult> {
   return libraryCall(`pull ${options.from}`, options, async (options) => {
     const { parseReference } = await import('../oci/reference.js');
     const { parsePlatformList } = await import('../oci/descriptor.js');
+    const named = (await import('../transports/parse.js')).namedTransport(options.from);
+    // Not the Docker Hub image docker.io/library/docker-archive:app.tar.
+    if (named) throw new OcipushError('EUSAGE', `from ${options.from}: ${named.what}, not a registry (REGISTRY/REPO[:TAG]), which pull reads`);
     const source = parseReference(options.from);
     const platforms = options.platform === undefined ? [] : parsePlatformList(options.platform);
     const concurrency = concurrencyOf(options);

@@ -76,6 +76,9 @@ export function push(options: PushOptions): Promise<PushResult> {
  */
 export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Promise<PushResult> {
   const { parseReference, isValidTag } = await import('../oci/reference.js');
+  const named = (await import('../transports/parse.js')).namedTransport(options.to);
+  // Not the Docker Hub image docker.io/library/oci-archive:app.tar.
+  if (named) throw new OcipushError('EUSAGE', `to ${options.to}: ${named.what}, not a registry (REGISTRY/REPO[:TAG]), which push writes to`);
   const destination = parseReference(options.to);
   const alsoTag = options.alsoTag ?? [];
   for (const t of alsoTag) if (!isValidTag(t)) throw new OcipushError('EUSAGE', `alsoTag "${t}": not a valid tag`);

@@ -13,6 +13,18 @@ export type ImageLocation =
 
 export type TransportName = ImageLocation['transport'];
 
+/**
+ * The layout or archive a text names by its transport prefix alone (no file is looked at), or
+ * undefined: what a verb that takes only a registry (pull's source, push's destination) checks
+ * first, so that `pull docker-archive:app.tar` is not read as the Docker Hub image
+ * `docker.io/library/docker-archive:app.tar`.
+ */
+export function namedTransport(text: string): { transport: Exclude<TransportName, 'registry'>; what: string } | undefined {
+  const prefix = /^(oci|oci-archive|docker-archive):/.exec(text)?.[1] as Exclude<TransportName, 'registry'> | undefined;
+  if (prefix === undefined) return undefined;
+  return { transport: prefix, what: prefix === 'oci' ? 'a layout' : prefix === 'oci-archive' ? 'an OCI archive' : 'a docker archive' };
+}
+
 /** skopeo's transports that ocipush does not read: `containers-storage:app` would otherwise be taken for a Docker Hub image. */
 const OTHER_TRANSPORTS = ['containers-storage', 'docker-daemon', 'dir', 'ostree', 'sif', 'tarball'];
 
