@@ -192,6 +192,9 @@ class Flattening {
     }
     if (this.hidden(path)) {
       this.summary.hidden++;
+      // Hidden here, a file or a link still replaced a directory of the layers below, and what it
+      // held with it: a directory a layer above made again at that path starts empty.
+      if (entry.type !== 'dir') paths.deleted.add(path);
       if (entry.type !== 'file') return undefined;
       // A link above (or earlier in this layer) to this file, hidden from the layers above it.
       if (this.orphans.has(path)) return this.materialize(path, entry, block, pax, paths);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 
@@ -152,6 +152,62 @@ test('flatten of an index names the image and the platform whose layer cannot be
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^ocipush: oci:${layout.replace(/[.]/g, '\\.')}:app linux/arm64 layer sha256:[0-9a-f]{64}: not a readable layer \\(invalid whiteout "etc/\\.wh\\.": it names no entry of its directory\\)$`));
     assert.equal(readFileSync(join(layout, 'index.json'), 'utf8'), before, 'no name written');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+/** Every path under `root`, relative, sorted: what a tree holds, to compare one unpacker's with another's. */
+function treePaths(root: string, under = ''): string[] {
+  const paths: string[] = [];
+  for (const name of readdirSync(join(root, under)).sort()) {
+    const path = under === '' ? name : `${under}/${name}`;
+    paths.push(path);
+    if (lstatSync(join(root, path)).isDirectory()) paths.push(...treePaths(root, path));
+  }
+  return paths.sort();
+}
+
+test('rootfs leaves out what a lower directory held when a middle layer made it a file or a link and a higher one a directory again, as umoci unpacks it', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tars: string[] = [];
+    const layer = (name: string, make: (tree: string) => void) => {
+      const tree = join(tmp.path, name);
+      mkdirSync(tree);
+      make(tree);
+      const file = join(tmp.path, `${name}.tar`);
+      run('tar', ['--numeric-owner', '-cf', file, '-C', tree, '.']);
+      tars.push(file);
+    };
+    layer('lower', (t) => {
+      mkdirSync(join(t, 'd'));
+      writeFileSync(join(t, 'd', 'gone'), 'replaced with its directory\n');
+      mkdirSync(join(t, 'e'));
+      writeFileSync(join(t, 'e', 'gone'), 'replaced with its directory\n');
+    });
+    layer('middle', (t) => {
+      writeFileSync(join(t, 'd'), 'a file where the directory was\n');
+      symlinkSync('elsewhere', join(t, 'e'));
+    });
+    layer('upper', (t) => {
+      mkdirSync(join(t, 'd'));
+      writeFileSync(join(t, 'd', 'new'), 'new\n');
+      mkdirSync(join(t, 'e'));
+      writeFileSync(join(t, 'e', 'new'), 'new\n');
+    });
+    const layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', ...tars, '--layout', layout, '--tag', 't', '-q']).status, 0);
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+    assert.deepEqual(treePaths(join(bundle, 'rootfs')), ['d', 'd/new', 'e', 'e/new']);
+
+    const out = join(tmp.path, 'fs.tar');
+    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(run('tar', ['-tf', out]).split('\n').filter(Boolean).sort(), ['./', './d/', './d/new', './e/', './e/new']);
   } finally {
     await tmp.cleanup();
   }
