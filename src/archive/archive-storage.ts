@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
@@ -53,14 +53,16 @@ export class ArchiveBlobs implements ReadOnlyStorage, BlobSourceProvider {
   async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
     options.signal?.throwIfAborted();
     const made = this.made.get(desc.digest);
-    if (made) return Readable.from([made]).pipe(new VerifyingStream(desc, `${this.tar.file}: blob ${desc.digest}`));
+    if (made) return pipeline(Readable.from([made]), new VerifyingStream(desc, `${this.tar.file}: blob ${desc.digest}`), () => {});
     const member = this.require(desc);
     // A member not named by its digest (a legacy `<id>/layer.tar`) is named as the archive has it.
     const named = member.path === blobPathInArchive(desc.digest);
     const verifier = new VerifyingStream(desc, `${this.tar.file}: ${named ? '' : `${member.path}, `}blob ${desc.digest}`);
-    const body = this.tar.read(member);
-    body.on('error', (err) => verifier.destroy(err));
-    return body.pipe(verifier);
+    // Not pipe(): a digest mismatch, found at the member's end, is an error event that pipe()
+    // raised again when the reader was not listening at that moment (a reader peeking at the
+    // first bytes), which ended the process. pipeline() keeps it for the reader, as the
+    // layout's fetch does, and closes the file when the reader gives up early.
+    return pipeline(this.tar.read(member), verifier, () => {});
   }
 
   blobSource(desc: Descriptor): BlobSource {

@@ -199,6 +199,36 @@ describe('docker-archive: layers of every shape docker and podman load take', ()
   });
 });
 
+describe('docker-archive: a small layer whose bytes are not its diff_id', () => {
+  it('copy into a new layout or a registry and rootfs fail in one line, not a crash, and leave nothing behind', async () => {
+    const files = tarOfFile('small.txt', 'small\n');
+    const other = Buffer.from(files);
+    other[600] = other[600]! ^ 0xff;
+    // One read of the file holds all of it: the digest check fails as the reader has just peeked at its first bytes.
+    const archive = legacyArchive('small-bad-layer', [{ stored: other, tar: files }]);
+    const loaded = podman(join(tmp.path, 'podman-small-bad-layer'));
+    try {
+      assert.throws(() => loaded.run(['load', '-i', archive]), /Digest did not match|digest/i, 'podman load refuses the archive');
+    } finally {
+      loaded.cleanup();
+    }
+    const mismatch = /^ocipush: .*small-bad-layer\.tar: layer0\/layer\.tar, blob sha256:[a-f0-9]{64}: content has digest sha256:[a-f0-9]{64}, expected sha256:[a-f0-9]{64}$/;
+
+    const layout = join(tmp.path, 'small-bad-layout');
+    assertOneLineError(await runCliAsync(['copy', '-q', `docker-archive:${archive}`, `oci:${layout}:app`], { env }), mismatch);
+    assert.equal(existsSync(layout), false, 'no layout left behind');
+
+    const ref = `${registry.host}/reader/small-bad:1`;
+    assertOneLineError(await runCliAsync(['copy', '-q', `docker-archive:${archive}`, ref], { env }), mismatch);
+    assert.match((await skopeoFails(ref)) ?? '', /manifest unknown/, 'no image was tagged');
+
+    const out = join(tmp.path, 'small-bad-out');
+    mkdirSync(out);
+    assertOneLineError(await runCliAsync(['rootfs', '-q', `docker-archive:${archive}`, '-o', join(out, 'fs.tar')], { env }), mismatch);
+    assert.deepEqual([existsSync(join(out, 'fs.tar')), tempFilesIn(out)], [false, []], 'nothing left behind');
+  });
+});
+
 function runCliOk(args: string[]): void {
   const r = runCli(args);
   assert.equal(r.status, 0, r.stderr);
