@@ -1,5 +1,6 @@
 import { OcipushError } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
+import { imageEntries } from '../content/layout-referrers.js';
 import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { loadImage } from '../image/load.js';
 import type { ImageView } from '../image/view.js';
@@ -53,7 +54,9 @@ export async function selectImages(layout: OciLayout, selectors: ImageSelector[]
   const index = await layout.readIndex();
   const picks: { entry: Descriptor; source: string; repoTag?: string }[] = [];
   if (selectors.length === 0) {
-    const tagged = index.manifests.filter((d) => d.annotations?.[Annotation.RefName] !== undefined);
+    // cosign's signatures, attestations and SBOMs (`sha256-<hex>.sig`, as sign and copy keep them) are
+    // no images: docker load and podman load refuse the whole archive over their non-tar layers.
+    const tagged = imageEntries(index).filter((d) => d.annotations?.[Annotation.RefName] !== undefined);
     if (tagged.length > 0) {
       for (const entry of tagged) picks.push({ entry, source: entry.annotations![Annotation.RefName]! });
     } else {

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CLI, run, runCli, tempDir } from '../support/tools.js';
@@ -118,6 +118,25 @@ describe('ocipush export', () => {
     t.after(p.cleanup);
     p.run(['load', '-q', '-i', byName]);
     assert.deepEqual(p.run(['images', '--format', '{{.Repository}}:{{.Tag}}']).trim().split('\n'), ['localhost/hello:1.0']);
+  });
+
+  it('a layout that keeps signatures (sha256-<hex>.sig, as sign writes them) exports its images only, which podman loads', (t) => {
+    const signed = join(tmp.path, 'signed');
+    cpSync(fx.layout, signed, { recursive: true });
+    const env = { COSIGN_PASSWORD: '' };
+    assert.equal(runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'k')], { env }).status, 0);
+    const sign = runCli(['sign', `oci:${signed}:alpine`, '--key', join(tmp.path, 'k.key'), '--sign-container-identity', 'localhost/hello'], { env });
+    assert.equal(sign.status, 0, sign.stderr);
+    assert.match(readFileSync(join(signed, 'index.json'), 'utf8'), /"sha256-[0-9a-f]{64}\.sig"/, 'the signature is a name of the layout');
+
+    const out = join(tmp.path, 'signed.tar');
+    const r = runCli(['export', '--layout', signed, '--repository', 'hello', '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(run('tar', ['-xOf', out, 'manifest.json'])).map((e: { RepoTags: string[] }) => e.RepoTags), [['hello:scratch'], ['hello:alpine']]);
+    const p = podman(join(tmp.path, 'podman-signed'));
+    t.after(p.cleanup);
+    p.run(['load', '-q', '-i', out]);
+    assert.deepEqual(p.run(['images', '--format', '{{.Repository}}:{{.Tag}}']).trim().split('\n').sort(), ['localhost/hello:alpine', 'localhost/hello:scratch']);
   });
 
   it('writes to stdout when it is not a terminal, byte for byte the same archive', () => {
