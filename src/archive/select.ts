@@ -1,6 +1,8 @@
 import { OcipushError } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
 import { imageEntries } from '../content/layout-referrers.js';
+import { isManifestMediaType, MediaType } from '../oci/media-types.js';
+import { isIndex, parseManifest } from '../oci/manifest.js';
 import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { loadImage } from '../image/load.js';
 import type { ImageView } from '../image/view.js';
@@ -58,7 +60,14 @@ export async function selectImages(layout: OciLayout, selectors: ImageSelector[]
     // no images: docker load and podman load refuse the whole archive over their non-tar layers.
     const tagged = imageEntries(index).filter((d) => d.annotations?.[Annotation.RefName] !== undefined);
     if (tagged.length > 0) {
-      for (const entry of tagged) picks.push({ entry, source: entry.annotations![Annotation.RefName]! });
+      for (const entry of tagged) {
+        const name = entry.annotations![Annotation.RefName]!;
+        // A named artifact (oras push --oci-layout, artifact push) is the layout's own, but no image:
+        // left out with a word, as a docker archive holds only images, rather than failing the rest.
+        const artifact = await artifactConfigType(layout, entry);
+        if (artifact === undefined) picks.push({ entry, source: name });
+        else options.onNotice?.(`"${name}" is not a container image (config media type ${artifact}): left out of the archive`);
+      }
     } else {
       const only = await layout.resolve();
       picks.push({ entry: only, source: only.digest });
@@ -101,4 +110,13 @@ export async function selectImages(layout: OciLayout, selectors: ImageSelector[]
     }
   }
   return [...byManifest.values()];
+}
+
+/** The config media type of a manifest entry that is no container image (an artifact's), else undefined. */
+async function artifactConfigType(layout: OciLayout, entry: Descriptor): Promise<string | undefined> {
+  if (!isManifestMediaType(entry.mediaType)) return undefined;
+  const manifest = parseManifest(await layout.readBlob(entry), `"${entry.annotations?.[Annotation.RefName] ?? entry.digest}" in ${layout.root}`, entry.mediaType);
+  if (isIndex(manifest)) return undefined;
+  const type = manifest.config.mediaType;
+  return type === MediaType.OciConfig || type === MediaType.DockerConfig ? undefined : type;
 }

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { CLI, run, runCli, tempDir } from '../support/tools.js';
@@ -134,6 +134,24 @@ describe('ocipush export', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(run('tar', ['-xOf', out, 'manifest.json'])).map((e: { RepoTags: string[] }) => e.RepoTags), [['hello:scratch'], ['hello:alpine']]);
     const p = podman(join(tmp.path, 'podman-signed'));
+    t.after(p.cleanup);
+    p.run(['load', '-q', '-i', out]);
+    assert.deepEqual(p.run(['images', '--format', '{{.Repository}}:{{.Tag}}']).trim().split('\n').sort(), ['localhost/hello:alpine', 'localhost/hello:scratch']);
+  });
+
+  it('a layout that also names an artifact (artifact push, oras push --oci-layout) exports its images and says the artifact is left out', (t) => {
+    const mixed = join(tmp.path, 'mixed');
+    cpSync(fx.layout, mixed, { recursive: true });
+    const notes = join(tmp.path, 'notes.txt');
+    writeFileSync(notes, 'release notes\n');
+    assert.equal(runCli(['artifact', 'push', `oci:${mixed}:notes`, notes, '--artifact-type', 'application/vnd.example.notes']).status, 0);
+
+    const out = join(tmp.path, 'mixed.tar');
+    const r = runCli(['export', '--layout', mixed, '--repository', 'hello', '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^"notes" is not a container image \(config media type application\/vnd\.oci\.empty\.v1\+json\): left out of the archive$/m);
+    assert.deepEqual(JSON.parse(run('tar', ['-xOf', out, 'manifest.json'])).map((e: { RepoTags: string[] }) => e.RepoTags), [['hello:scratch'], ['hello:alpine']]);
+    const p = podman(join(tmp.path, 'podman-mixed'));
     t.after(p.cleanup);
     p.run(['load', '-q', '-i', out]);
     assert.deepEqual(p.run(['images', '--format', '{{.Repository}}:{{.Tag}}']).trim().split('\n').sort(), ['localhost/hello:alpine', 'localhost/hello:scratch']);
