@@ -79,7 +79,7 @@ export class ArchiveBlobs implements ReadOnlyStorage, BlobSourceProvider {
 
   private require(desc: Descriptor): TarMember {
     const member = this.member(desc.digest);
-    if (!member) throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive has no blob ${desc.digest}`, { digest: desc.digest });
+    if (!member) throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive has no blob ${desc.digest}${this.tar.truncation()}`, { digest: desc.digest });
     return member;
   }
 }

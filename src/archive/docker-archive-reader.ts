@@ -116,7 +116,7 @@ export class DockerArchiveReader extends ArchiveBlobs {
 
   private need(path: string): TarMember {
     const member = this.tar.get(path);
-    if (!member) throw new OcipushError('EINVALID', `${this.tar.file}: manifest.json names ${path}, which the archive does not hold`);
+    if (!member) throw new OcipushError('EINVALID', `${this.tar.file}: manifest.json names ${path}, which the archive does not hold${this.tar.truncation()}`);
     return member;
   }
 }
@@ -131,7 +131,7 @@ function sameName(a: string, b: string): boolean {
 
 async function readManifestJson(tar: TarIndex): Promise<DockerArchiveManifestEntry[]> {
   const member = tar.get('manifest.json');
-  if (!member) throw new OcipushError('EINVALID', `${tar.file}: not a docker archive (no manifest.json)`);
+  if (!member) throw new OcipushError('EINVALID', `${tar.file}: not a docker archive (no manifest.json)${tar.truncation()}`);
   const bytes = await readSmall(tar.read(member), MAX_MANIFEST_BYTES, `${tar.file}: manifest.json`);
   let entries: unknown;
   try {

@@ -31,7 +31,7 @@ export class TarIndex {
    * `file` is the archive as the user named it (in messages); `spooled`, when set, holds its
    * bytes instead: a pipe or a gzip-compressed archive copied into an unlinked temp file.
    */
-  private constructor(readonly file: string, private readonly members: Map<string, TarMember>, private readonly spooled?: FileHandle) {}
+  private constructor(readonly file: string, private readonly members: Map<string, TarMember>, private readonly end: { complete: boolean; size: number }, private readonly spooled?: FileHandle) {}
 
   static async open(file: string): Promise<TarIndex> {
     let handle: FileHandle;
@@ -46,7 +46,8 @@ export class TarIndex {
       if (stats.isDirectory()) throw new OcipushError('EUSAGE', `${file}: is a directory, not an archive file (an OCI layout directory is oci:DIR)`);
       const start = stats.isFile() ? await head(handle, stats.size) : undefined;
       if (!start || isCompressed(start)) spooled = await spoolArchive(handle, file);
-      return new TarIndex(file, await scan(spooled ?? handle, file), spooled);
+      const { members, complete, size } = await scan(spooled ?? handle, file);
+      return new TarIndex(file, members, { complete, size }, spooled);
     } catch (err) {
       await spooled?.close().catch(() => {});
       throw err;
@@ -58,6 +59,15 @@ export class TarIndex {
   /** The member at `path` (`./` prefixes and links resolved), or undefined. */
   get(path: string): TarMember | undefined {
     return this.members.get(normal(path));
+  }
+
+  /**
+   * What to add to "the archive has no X": docker, podman, skopeo and ocipush all end an archive
+   * with tar's end-of-archive blocks, so one that stops without them was cut short (a copy or a
+   * download that did not finish), which is the likelier cause than a wrong archive.
+   */
+  truncation(): string {
+    return this.end.complete ? '' : `; it stops at byte ${this.end.size} without tar's end-of-archive blocks: truncated`;
   }
 
   paths(): string[] {
@@ -89,7 +99,7 @@ function normal(path: string): string {
   return posix.normalize(path.replace(/^\.?\/+/, '')).replace(/\/+$/, '');
 }
 
-async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMember>> {
+async function scan(handle: FileHandle, file: string): Promise<{ members: Map<string, TarMember>; complete: boolean; size: number }> {
   const members = new Map<string, TarMember>();
   const links = new Map<string, string>();
   const { size: fileSize } = await handle.stat();
@@ -98,9 +108,13 @@ async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMe
   let longName: string | undefined;
   let pax = new Map<string, Buffer>();
   const bad = (why: string) => new OcipushError('EINVALID', `${file}: not a readable tar archive (${why})`);
+  let complete = false;
   while (position + BLOCK <= fileSize) {
     await readExactly(handle, header, position, bad);
-    if (header.every((b) => b === 0)) break;
+    if (header.every((b) => b === 0)) {
+      complete = true;
+      break;
+    }
     if (!headerChecksumHolds(header)) throw bad(`bad header checksum at byte ${position}`);
     const type = String.fromCharCode(header[156]!) || '0';
     const paxSize = pax.get('size');
@@ -132,7 +146,7 @@ async function scan(handle: FileHandle, file: string): Promise<Map<string, TarMe
     const member = members.get(resolved);
     if (member) members.set(path, { ...member, path });
   }
-  return members;
+  return { members, complete, size: fileSize };
 }
 
 async function readExactly(handle: FileHandle, buffer: Buffer, position: number, bad: (why: string) => OcipushError): Promise<void> {

@@ -18,6 +18,7 @@ import { podman, podmanSavedImage, skopeo, tempFilesIn } from './support.js';
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
 let legacy: string;
+let ociArchive: string;
 let p: ReturnType<typeof podman>;
 const env = envWith();
 
@@ -26,6 +27,7 @@ before(async () => {
   registry = await startRegistry();
   const saved = podmanSavedImage(tmp.path);
   legacy = saved.dockerArchive;
+  ociArchive = saved.ociArchive;
   p = saved.podman;
 });
 after(async () => {
@@ -59,6 +61,42 @@ function corruptLayer(source: string, target: string, at: number): void {
     closeSync(fd);
   }
 }
+
+/** The first `bytes` of `source` up to the header of its member `name`: an archive cut short between two members. */
+function cutBefore(source: string, target: string, name: string): void {
+  const fd = openSync(source, 'r');
+  try {
+    const header = Buffer.alloc(512);
+    for (let offset = 0; ; ) {
+      assert.equal(readSync(fd, header, 0, 512, offset), 512, `${name} found`);
+      const member = header.subarray(0, 100).toString('latin1').replace(/\0.*$/s, '');
+      if (member === name || member === `./${name}`) {
+        const head = Buffer.alloc(offset);
+        readSync(fd, head, 0, offset, 0);
+        writeFileSync(target, head);
+        return;
+      }
+      const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim(), 8);
+      offset += 512 + Math.ceil(size / 512) * 512;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('archives cut short between two members (a copy or a download that did not finish)', () => {
+  it('are named as truncated in one line, as skopeo refuses them, and a copy leaves no layout behind', async () => {
+    for (const [transport, source, last] of [['docker-archive', legacy, 'manifest.json'], ['oci-archive', ociArchive, 'index.json']] as const) {
+      const cut = join(tmp.path, `cut-${transport}.tar`);
+      cutBefore(source, cut, last);
+      assert.throws(() => skopeo(['inspect', `${transport}:${cut}`]), /manifest\.json|index\.json|no such file/, `skopeo refuses the cut ${transport}`);
+      const layout = join(tmp.path, `cut-${transport}-layout`);
+      const r = await runCliAsync(['copy', '-q', `${transport}:${cut}`, `oci:${layout}:app`], { env });
+      assertOneLineError(r, new RegExp(`^ocipush: .*cut-${transport}\\.tar: not an? (docker|OCI) archive \\(no [^)]*\\); it stops at byte \\d+ without tar's end-of-archive blocks: truncated$`));
+      assert.equal(existsSync(layout), false, 'no layout left behind');
+    }
+  });
+});
 
 describe('docker-archive: podman save (legacy layout) as a copy source', () => {
   it('a layer whose bytes are not its diff_id fails the copy, naming the layer, as podman load refuses it', async () => {
