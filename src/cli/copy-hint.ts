@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { namedTransport } from '../transports/parse.js';
 import { usageError } from './command.js';
 
@@ -12,4 +13,17 @@ export function refuseForCopy(verb: 'pull' | 'push', text: string, wanted: 'regi
   if (!named || (wanted === 'layout' && named.transport === 'oci')) return;
   const does = verb === 'pull' ? 'pull copies from a registry into a layout' : 'push copies from a layout into a registry';
   throw usageError(`${text} is ${named.what}, not a ${wanted}: ${does}; copy takes any two: ocipush copy ${copy.from} ${copy.to}`);
+}
+
+/**
+ * `push oci:DIR:NAME` or `push docker-archive:FILE` alone, naming one that exists: the image to
+ * send, with the registry left out (push's one argument is where it goes). The line shows the
+ * command with the registry's place.
+ */
+export function refuseLoneSource(text: string, tag: string | undefined): void {
+  const named = namedTransport(text);
+  // An archive or layout that is not there yet, or a --tag of the layout named, is where the image goes: refuseForCopy's case.
+  if (!named || tag !== undefined || !existsSync(text.slice(named.transport.length + 1).split(':')[0]!)) return;
+  const verb = named.transport === 'oci' ? 'push' : 'copy';
+  throw usageError(`${text} is ${named.what}, not a registry, and no registry to copy it to is named: ocipush ${verb} ${text} REGISTRY/REPOSITORY[:TAG]`);
 }

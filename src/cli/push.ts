@@ -46,7 +46,8 @@ export const pushCommand: CliCommand<PushArgs> = {
     const { parseReference, formatReference, isValidTag } = await import('../oci/reference.js');
     const { stripTransport, layoutArgument, looksLikeRegistryReference } = await import('./registry-options.js');
     let destinationText = argv.reference;
-    const { refuseForCopy } = await import('./copy-hint.js');
+    const { refuseForCopy, refuseLoneSource } = await import('./copy-hint.js');
+    if (argv.destination === undefined) refuseLoneSource(argv.reference, argv.tag);
     const from = argv.destination !== undefined ? argv.reference : `oci:${argv.layout}${argv.tag !== undefined ? `:${argv.tag}` : ''}`;
     const to = argv.destination ?? argv.reference;
     refuseForCopy('push', from, 'layout', { from, to });

@@ -70,6 +70,13 @@ describe('pull and push given an archive or a layout where a registry goes', () 
     assertOk(runCli(namedCopy(b.stderr)));
     assert.match(run('tar', ['-xOf', out, 'manifest.json']), /"RepoTags":\["app:1"\]/);
 
+    // The layout alone (the registry left out): the line is the push with the registry's place.
+    const d = runCli(['push', `oci:${layout}:app:1`]);
+    assertOneLineError(d, /^ocipush: oci:\S+:app:1 is a layout, not a registry, and no registry to copy it to is named: ocipush push oci:\S+:app:1 REGISTRY\/REPOSITORY\[:TAG\]$/, 2);
+    const named = / ocipush (push \S+) REGISTRY\/REPOSITORY\[:TAG\]$/.exec(d.stderr.trimEnd())![1]!.split(' ');
+    assertOk(runCli([...named, `${registry.host}/hint/alone:1`]));
+    assert.match(run('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${registry.host}/hint/alone:1`]), /^sha256:/);
+
     const c = runCli(['push', `oci:${layout}:app:1`, `oci:${join(tmp.path, 'other')}`]);
     assertOneLineError(c, /^ocipush: oci:\S+ is a layout, not a registry: push copies from a layout into a registry; copy takes any two: ocipush copy oci:\S+:app:1 oci:\S+other$/, 2);
     assert.equal(existsSync(join(tmp.path, 'other')), false);
