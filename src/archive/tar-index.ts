@@ -108,7 +108,8 @@ async function scan(handle: FileHandle, file: string): Promise<{ members: Map<st
   let longName: string | undefined;
   let pax = new Map<string, Buffer>();
   const bad = (why: string) => new OcipushError('EINVALID', `${file}: not a readable tar archive (${why})`);
-  let complete = false;
+  // A file too short for one header (an empty file, a word of text) is no tar cut short.
+  let complete = fileSize < BLOCK;
   while (position + BLOCK <= fileSize) {
     await readExactly(handle, header, position, bad);
     if (header.every((b) => b === 0)) {

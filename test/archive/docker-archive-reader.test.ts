@@ -95,6 +95,10 @@ describe('archives cut short between two members (a copy or a download that did 
       assertOneLineError(r, new RegExp(`^ocipush: .*cut-${transport}\\.tar: not an? (docker|OCI) archive \\(no [^)]*\\); it stops at byte \\d+ without tar's end-of-archive blocks: truncated$`));
       assert.equal(existsSync(layout), false, 'no layout left behind');
     }
+    // A file too short to hold a tar header is no archive cut short.
+    const junk = join(tmp.path, 'junk.tar');
+    writeFileSync(junk, 'not an archive\n');
+    assertOneLineError(await runCliAsync(['copy', '-q', `docker-archive:${junk}`, `oci:${join(tmp.path, 'junk-layout')}:app`], { env }), /junk\.tar: not a docker archive \(no manifest\.json\)$/);
   });
 });
 
