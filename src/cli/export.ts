@@ -36,6 +36,13 @@ export const exportCommand: CliCommand<ExportArgs> = {
   run: async (argv, out: Output) => {
     checkPlatform(argv.platform, argv.unlistedPlatform);
     const images = await layoutFromImages(argv);
+    const { namedTransport } = await import('../transports/parse.js');
+    for (const image of images) {
+      const [source, ...rename] = image.split('=');
+      const named = namedTransport(source!);
+      // Not a name of the layout (the line would say the layout has no such tag): copy converts archives.
+      if (named) throw usageError(`${source} is ${named.what}, not an image of the layout: export writes a layout's images; copy takes any two: ocipush copy ${source} ${archiveFor(argv.output, rename.join('='))}`);
+    }
     const toStdout = argv.output === undefined || argv.output === '-';
     if (toStdout && process.stdout.isTTY) {
       throw usageError('refusing to write an archive to a terminal: name a file with -o FILE, or pipe the output');
@@ -44,16 +51,21 @@ export const exportCommand: CliCommand<ExportArgs> = {
     const { exportDockerArchive } = await import('../archive/export.js');
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, 'export', toStdout ? 'the archive on stdout is incomplete' : `${argv.output} was not written`);
-    const result = await exportDockerArchive({
-      layout: argv.layout,
-      images,
-      repository: argv.repository,
-      platform: argv.platform,
-      ociLayout: argv.ociLayout,
-      output: toStdout ? process.stdout : argv.output!,
-      onNotice: (message) => out.info(message),
-      onBlob: (blob, i, total) => out.live(`exporting blob ${i + 1}/${total} ${blob.digest.slice(0, 19)} (${formatBytes(blob.size)})`),
-    });
+    let result: Awaited<ReturnType<typeof exportDockerArchive>>;
+    try {
+      result = await exportDockerArchive({
+        layout: argv.layout,
+        images,
+        repository: argv.repository,
+        platform: argv.platform,
+        ociLayout: argv.ociLayout,
+        output: toStdout ? process.stdout : argv.output!,
+        onNotice: (message) => out.info(message),
+        onBlob: (blob, i, total) => out.live(`exporting blob ${i + 1}/${total} ${blob.digest.slice(0, 19)} (${formatBytes(blob.size)})`),
+      });
+    } catch (err) {
+      throw await withRegistryHint(err, images, argv.output);
+    }
     out.clearLive();
     for (const image of result.images) {
       if (image.repoTags.length === 0) {
@@ -101,4 +113,25 @@ async function layoutFromImages(argv: ExportArgs): Promise<string[]> {
   if (argv.layout !== defaultLayoutDir() && resolve(argv.layout) !== resolve(dir)) throw usageError(`--layout ${argv.layout} and oci:${dir}: name the layout once`);
   argv.layout = dir;
   return images;
+}
+
+/** The docker-archive destination a copy would write, as export was asked to (`-o FILE`, a rename). */
+function archiveFor(output: string | undefined, rename: string): string {
+  const file = output === undefined || output === '-' ? 'FILE' : output;
+  return `docker-archive:${file}${rename ? `:${rename}` : ''}`;
+}
+
+/**
+ * `export registry.example.com/app:1 -o app.tar`, meant as crane pull or skopeo copy to a
+ * docker archive: the layout has no such name, and the line says how a registry image is written.
+ */
+async function withRegistryHint(err: unknown, images: string[], output: string | undefined): Promise<unknown> {
+  const [{ isOcipushError, OcipushError }, { looksLikeRegistryReference }] = await Promise.all([import('../errors.js'), import('./registry-options.js')]);
+  if (!isOcipushError(err) || err.code !== 'ENOTFOUND') return err;
+  for (const image of images) {
+    const [source, ...rename] = image.split('=');
+    if (!err.message.includes(`no image tagged "${source}"`) || !(await looksLikeRegistryReference(source!))) continue;
+    return new OcipushError(err.code, `${err.message}; ${source} reads as an image in a registry: ocipush copy ${source} ${archiveFor(output, rename.join('='))} writes it`, err.details);
+  }
+  return err;
 }
