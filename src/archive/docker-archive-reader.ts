@@ -139,9 +139,11 @@ async function readManifestJson(tar: TarIndex): Promise<DockerArchiveManifestEnt
   } catch (err) {
     throw new OcipushError('EINVALID', `${tar.file}: manifest.json is not JSON (${(err as Error).message})`);
   }
-  const valid = Array.isArray(entries) && entries.every((e) => typeof e?.Config === 'string' && Array.isArray(e?.Layers));
+  // Layers null: Go's empty list, as docker save writes an image without layers (FROM scratch and
+  // only LABELs); skopeo and podman load read it so.
+  const valid = Array.isArray(entries) && entries.every((e) => typeof e?.Config === 'string' && (Array.isArray(e?.Layers) || e?.Layers === null));
   if (!valid) throw new OcipushError('EINVALID', `${tar.file}: manifest.json does not list images (Config, Layers)`);
-  return entries as DockerArchiveManifestEntry[];
+  return (entries as DockerArchiveManifestEntry[]).map((e) => ({ ...e, Layers: e.Layers ?? [] }));
 }
 
 /** The manifests among the archive's digest-named blobs: small JSON documents that parse as one. */

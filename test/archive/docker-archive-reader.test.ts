@@ -174,7 +174,7 @@ describe('docker-archive: podman save (legacy layout) as a copy source', () => {
  * An archive in the legacy docker save layout (`<id>/layer.tar` members, no manifest among them)
  * of one image whose layers are `layers` as stored, each with the tar it holds.
  */
-function legacyArchive(name: string, layers: { stored: Buffer; tar: Buffer }[]): string {
+function legacyArchive(name: string, layers: { stored: Buffer; tar: Buffer }[], edit: (entry: Record<string, unknown>) => void = () => {}): string {
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   const dir = join(tmp.path, name);
   mkdirSync(dir);
@@ -185,7 +185,9 @@ function legacyArchive(name: string, layers: { stored: Buffer; tar: Buffer }[]):
     writeFileSync(join(dir, `layer${i}`, 'layer.tar'), l.stored);
     return `layer${i}/layer.tar`;
   });
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([{ Config: `${sha(config)}.json`, RepoTags: [`localhost/${name}:1`], Layers: paths }]));
+  const entry: Record<string, unknown> = { Config: `${sha(config)}.json`, RepoTags: [`localhost/${name}:1`], Layers: paths };
+  edit(entry);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify([entry]));
   const file = join(tmp.path, `${name}.tar`);
   run('tar', ['-C', dir, '-cf', file, '.']);
   return file;
@@ -216,6 +218,20 @@ describe('docker-archive: layers of every shape docker and podman load take', ()
     const fsTar = join(tmp.path, 'empty-layer-fs.tar');
     assertOk(await runCliAsync(['rootfs', ref, '-o', fsTar, '-q'], { env }));
     assert.deepEqual(run('tar', ['-tf', fsTar]).split('\n').filter(Boolean), ['hello.txt']);
+  });
+
+  it('an image without layers ("Layers": null, Go\'s empty list, as docker save writes FROM scratch and LABELs) is read, as skopeo and podman load read it', async () => {
+    const archive = legacyArchive('no-layers', [], (entry) => { entry.Layers = null; });
+    const loaded = podman(join(tmp.path, 'podman-no-layers'));
+    try {
+      assert.match(loaded.run(['load', '-i', archive]), /Loaded image.*no-layers:1/);
+    } finally {
+      loaded.cleanup();
+    }
+    const ref = `${registry.host}/reader/no-layers:1`;
+    assertOk(await runCliAsync(['copy', '-q', `docker-archive:${archive}`, ref], { env }));
+    assert.equal(skopeo(['inspect', '--config', '--raw', '--tls-verify=false', `docker://${ref}`]), skopeo(['inspect', '--config', '--raw', `docker-archive:${archive}`]));
+    assert.deepEqual((JSON.parse((await skopeoRaw(ref)).bytes.toString()) as { layers: unknown[] }).layers, []);
   });
 
   it('a zstd layer: the image is described in OCI media types, Docker\'s having no zstd, so skopeo and podman read it', async () => {
