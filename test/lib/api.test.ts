@@ -299,3 +299,16 @@ test('a credentials source that fails: EAUTH naming the registry, its error as t
   }
   assert.throws(() => run('skopeo', ['inspect', '--raw', '--tls-verify=false', '--creds', `alice:${PASSWORD}`, `docker://${locked.host}/api/vault:1`]), /manifest unknown/i);
 });
+
+test('pull from an archive and push into one are refused in the library\'s words, before any request or file', async () => {
+  const archive = join(tmp.path, 'big.tar');
+  assert.equal(runCli(['export', 'big', '--layout', layout, '-o', archive, '-q']).status, 0);
+  const into = join(tmp.path, 'from-archive');
+  const pulled = await rejectsWith(pull({ from: `docker-archive:${archive}`, layout: into }), 'EUSAGE');
+  assert.match(pulled.message, /^from docker-archive:\S+: a docker archive, not a registry \(REGISTRY\/REPO\[:TAG\]\), which pull reads$/);
+  assert.equal(existsSync(into), false);
+  const out = join(tmp.path, 'pushed.tar');
+  const pushed = await rejectsWith(push({ to: `oci-archive:${out}`, layout, tag: 'big' }), 'EUSAGE');
+  assert.match(pushed.message, /^to oci-archive:\S+: an OCI archive, not a registry \(REGISTRY\/REPO\[:TAG\]\), which push writes to$/);
+  assert.equal(existsSync(out), false);
+});
