@@ -49,7 +49,8 @@ export class DockerArchiveReader extends ArchiveBlobs {
 
   /**
    * The image a name picks: a RepoTag (`hello:1` matches `docker.io/library/hello:1`), `@N` (the
-   * Nth image, as skopeo numbers them from 0), or nothing when the archive holds one image.
+   * Nth image, as skopeo numbers them from 0), a manifest digest (`hello@sha256:…`, the digest
+   * copy and inspect print for it), or nothing when the archive holds one image.
    */
   async resolve(name?: string): Promise<Descriptor> {
     // Every name an image answers to (an image saved under two tags has two), or its position.
@@ -57,6 +58,14 @@ export class DockerArchiveReader extends ArchiveBlobs {
     if (name === undefined || name === '') {
       if (this.images.length === 1) return this.images[0]!.root;
       throw new OcipushError('ENOTFOUND', `${this.tar.file}: the archive holds ${this.images.length} images, name one (${list})`);
+    }
+    // A digest (REPO@sha256:…, or sha256:… alone) picks the image whose manifest has it, never one
+    // by its name alone: docker and skopeo read REPO@DIGEST as that image or none.
+    const digest = /(?:^|@)(sha256:[a-f0-9]{64})$/.exec(name)?.[1];
+    if (digest !== undefined) {
+      const found = this.images.find((image) => image.root.digest === digest);
+      if (!found) throw new OcipushError('ENOTFOUND', `${this.tar.file}: no image with digest ${digest} (the archive has: ${this.images.map((image, i) => `${image.repoTags[0] ?? `@${i}`} ${image.root.digest}`).join(', ')})`);
+      return found.root;
     }
     const byIndex = /^@(\d+)$/.exec(name);
     const found = byIndex

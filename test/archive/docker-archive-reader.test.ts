@@ -147,6 +147,20 @@ describe('docker-archive: podman save (legacy layout) as a copy source', () => {
     assert.equal(copied, expected);
   });
 
+  it('NAME@DIGEST picks the image with that manifest digest, and another digest none, where skopeo refuses a digest', async () => {
+    const name = 'localhost:5000/saved/app';
+    assert.throws(() => skopeo(['inspect', `docker-archive:${legacy}:${name}@sha256:${'0'.repeat(64)}`]), /does not include a tag/);
+    const wrong = await runCliAsync(['copy', '-q', `docker-archive:${legacy}:${name}@sha256:${'0'.repeat(64)}`, `${registry.host}/reader/pinned:1`], { env });
+    assertOneLineError(wrong, /: no image with digest sha256:0{64} \(the archive has: localhost:5000\/saved\/app:1 sha256:[a-f0-9]{64}\)$/);
+    assert.match((await skopeoFails(`${registry.host}/reader/pinned:1`)) ?? '', /manifest unknown/, 'nothing was copied');
+
+    const digest = /sha256:[a-f0-9]{64}/.exec(wrong.stderr.split('(the archive has: ')[1]!)![0];
+    const right = await runCliAsync(['copy', `docker-archive:${legacy}:${name}@${digest}`, `${registry.host}/reader/pinned:1`], { env });
+    assertOk(right);
+    assert.equal(right.stdout.trim(), digest);
+    assert.equal(skopeo(['inspect', '--config', '--raw', '--tls-verify=false', `docker://${registry.host}/reader/pinned:1`]), skopeo(['inspect', '--config', '--raw', `docker-archive:${legacy}`]));
+  });
+
   it('a name that picks nothing lists every name the archive answers to, each of which copies as skopeo reads it', async () => {
     // podman save -m of one image under two names, and a second image: three names, two images.
     p.run(['tag', 'localhost:5000/saved/app:1', 'example.com/other/app:2']);
