@@ -1,4 +1,4 @@
-import { lstat, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { OcipushError, fromWriteError } from '../errors.js';
@@ -24,11 +24,18 @@ export interface ArchiveSink {
 }
 
 export async function openFileSink(target: string): Promise<ArchiveSink> {
-  const path = resolve(target);
+  const named = resolve(target);
+  // A symbolic link (/dev/stdout, /dev/fd/1, a link to where archives are kept) is written
+  // through, as a shell's > writes it: renaming over it would replace the link itself (as root,
+  // /dev/stdout became a regular file). One that leads to no file (a pipe's /proc/self/fd/1, a
+  // link to a file yet to be) is written in place.
+  const link = (await lstat(named).catch(() => undefined))?.isSymbolicLink();
+  const path = link ? await realpath(named).catch(() => undefined) : named;
+  if (path === undefined) return openSpecialFileSink(named);
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isDirectory()) throw new OcipushError('EUSAGE', `-o ${target}: is a directory, expected a file name`);
-  // A device or fifo (/dev/null, a named pipe, /dev/stdout) is written in place: renaming a temp
-  // file over it would replace the device node itself.
+  // A device or fifo (/dev/null, a named pipe) is written in place: renaming a temp file over it
+  // would replace the device node itself.
   if (existing && !existing.isFile()) return openSpecialFileSink(path);
   await removeKilledTemps(path);
   const tmp = tempNameFor(path);

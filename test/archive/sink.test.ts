@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killOnExit } from '../support/exit-cleanup.js';
@@ -9,6 +9,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { CLI, requireTool, run, tempDir } from '../support/tools.js';
 import { pseudoRandom } from '../assemble/support.js';
 import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { podman } from './support.js';
 
 /**
  * An archive is written under a temp name beside its file (`.out.tar.tmp-PID-HEX`) and renamed
@@ -75,5 +76,58 @@ describe('an archive file a killed process was writing', () => {
     assert.deepEqual(temps(dir), [live], 'the killed writer\'s temp file is gone; the live one stays');
     requireTool('skopeo');
     assert.equal(JSON.parse(run('skopeo', ['inspect', `docker-archive:${archive}`])).Layers.length, 1);
+  });
+});
+
+/**
+ * An archive named by a symbolic link is written through it, as a shell's > writes: the link
+ * stays. /dev/stdout is such a link (to /proc/self/fd/1); the test makes its own, so that without
+ * the fix it replaces a link of the test's, never the machine's /dev/stdout.
+ */
+describe('an archive file named by a symbolic link', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let layout: string;
+
+  before(async () => {
+    tmp = await tempDir();
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+    layout = join(tmp.path, 'layout');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app:1', '-q']));
+  });
+  after(() => tmp?.cleanup());
+
+  const loads = (archive: string, name: string): void => {
+    const p = podman(join(tmp.path, `podman-${name.replace(/[/:]/g, '-')}`));
+    try {
+      assert.match(p.run(['load', '-i', archive]), new RegExp(`Loaded image: ${name}\\n`));
+    } finally {
+      p.cleanup();
+    }
+  };
+
+  it('export -o LINK writes the file the link names and keeps the link', async () => {
+    mkdirSync(join(tmp.path, 'kept'));
+    const link = join(tmp.path, 'latest.tar');
+    symlinkSync(join('kept', 'app-1.tar'), link);
+    assertOk(await runCliAsync(['export', 'app:1', '--layout', layout, '-o', link, '-q']));
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    loads(join(tmp.path, 'kept', 'app-1.tar'), 'localhost/app:1');
+  });
+
+  it('docker-archive:LINK to /proc/self/fd/1, stdout a file (skopeo copy … docker-archive:/dev/stdout > app.tar): the file holds the archive', () => {
+    const link = join(tmp.path, 'stdout');
+    symlinkSync('/proc/self/fd/1', link);
+    const file = join(tmp.path, 'from-stdout.tar');
+    const fd = openSync(file, 'w');
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'copy', '-q', `oci:${layout}:app:1`, `docker-archive:${link}:localhost/piped:1`], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      closeSync(fd);
+    }
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    loads(file, 'localhost/piped:1');
   });
 });
