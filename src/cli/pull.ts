@@ -30,8 +30,11 @@ export const pullCommand: CliCommand<PullArgs> = {
     const { stripTransport, layoutArgument, looksLikeRegistryReference } = await import('./registry-options.js');
     const { refuseForCopy } = await import('./copy-hint.js');
     const into = argv.destination ?? `oci:${argv.layout}${argv.tag !== undefined ? `:${argv.tag}` : ''}`;
-    refuseForCopy('pull', argv.reference, 'registry', { from: argv.reference, to: into });
-    refuseForCopy('pull', into, 'layout', { from: argv.reference, to: into });
+    // A layout first and the registry second is pull's arguments swapped, said below; not a copy.
+    if (!(argv.reference.startsWith('oci:') && await looksLikeRegistryReference(into))) {
+      refuseForCopy('pull', argv.reference, 'registry', { from: argv.reference, to: into });
+      refuseForCopy('pull', into, 'layout', { from: argv.reference, to: into });
+    }
     if (argv.destination !== undefined) {
       // The two swapped (the layout first, as push takes them), or a directory for a new layout.
       const swapped = await looksLikeRegistryReference(argv.destination) && !(await looksLikeRegistryReference(argv.reference));

@@ -50,8 +50,11 @@ export const pushCommand: CliCommand<PushArgs> = {
     if (argv.destination === undefined) refuseLoneSource(argv.reference, argv.tag);
     const from = argv.destination !== undefined ? argv.reference : `oci:${argv.layout}${argv.tag !== undefined ? `:${argv.tag}` : ''}`;
     const to = argv.destination ?? argv.reference;
-    refuseForCopy('push', from, 'layout', { from, to });
-    refuseForCopy('push', to, 'registry', { from, to });
+    // The registry first and a layout second is push's arguments swapped, said below; not a copy.
+    if (!(to.startsWith('oci:') && await looksLikeRegistryReference(from))) {
+      refuseForCopy('push', from, 'layout', { from, to });
+      refuseForCopy('push', to, 'registry', { from, to });
+    }
     if (argv.destination !== undefined) {
       // The two swapped; a registry image to copy; a name of the layout, as docker push takes it; a path.
       const remote = await looksLikeRegistryReference(argv.reference);
