@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { fromSystemError, fromWriteError } from '../errors.js';
@@ -15,9 +15,12 @@ export function tempNameFor(target: string): string {
  * file system), so a process killed meanwhile leaves it where the next writer clears it.
  */
 export async function writeFileAtomic(target: string, data: Uint8Array | string | Iterable<Uint8Array>, tempDir?: string, mode = 0o644): Promise<void> {
-  // A device or fifo (--digest-file /dev/stdout) is written in place: renaming a temp file over it
-  // would replace the node itself (as root) or fail (as anyone else), as archives' sinks know.
-  const existing = await stat(target).catch(() => undefined);
+  // A device or fifo is written in place: renaming a temp file over it would replace the node
+  // itself (as root) or fail (as anyone else), as archives' sinks know. So is a symbolic link
+  // (--digest-file /dev/stdout, a link to /proc/self/fd/1; a link to a shared file): renamed over,
+  // the link would become a file of its own, and the file behind it keep its old content (Go's
+  // os.WriteFile, which skopeo's and crane's digest files use, writes through it so).
+  const existing = await lstat(target).catch(() => undefined);
   if (existing && !existing.isFile() && !existing.isDirectory()) {
     await writeFile(target, data).catch((err: unknown) => { throw fromWriteError(err, target, 'cannot write'); });
     return;

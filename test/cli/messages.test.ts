@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { lstatSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { closeSync, lstatSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -179,6 +179,26 @@ describe('what push, pull and export say', () => {
     assertOk(r);
     assert.ok(isFifo, 'the fifo was replaced by a regular file');
     assert.equal(read, image.manifest.digest);
+  });
+
+  it('--digest-file naming a symbolic link writes the file behind it and leaves the link (as /dev/stdout is one)', () => {
+    const real = join(tmp.path, 'digest-real.txt');
+    writeFileSync(real, 'old');
+    const link = join(tmp.path, 'digest-link');
+    symlinkSync(real, link);
+    assertOk(runCli(['push', `${registry.host}/msg/link:1`, '--layout', image.layout, '--tag', 'v1', '--digest-file', link, '-q']));
+    assert.ok(lstatSync(link).isSymbolicLink(), 'the link was replaced by a regular file');
+    assert.equal(readFileSync(real, 'utf8'), image.manifest.digest);
+    // /dev/stdout is a link to /proc/self/fd/1: with stdout sent to a file, that file gets the digest.
+    const stdoutLink = join(tmp.path, 'stdout-link');
+    symlinkSync('/proc/self/fd/1', stdoutLink);
+    const out = join(tmp.path, 'stdout.txt');
+    const fd = openSync(out, 'w');
+    const r = spawnSync(process.execPath, [CLI, 'push', `${registry.host}/msg/link:2`, '--layout', image.layout, '--tag', 'v1', '--digest-file', stdoutLink, '-q'], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    closeSync(fd);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(lstatSync(stdoutLink).isSymbolicLink(), 'the link to /proc/self/fd/1 was replaced by a regular file');
+    assert.equal(readFileSync(out, 'utf8'), image.manifest.digest);
   });
 
   it('export -o - | head: a closed pipe ends quietly (no EPIPE, no stack)', async () => {
