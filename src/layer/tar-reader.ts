@@ -23,13 +23,15 @@ export class TarReader {
   private longLink: Buffer | undefined;
   /** An old GNU sparse entry whose map is still being read from its extension blocks. */
   private sparse: { entry: ObservedEntry; block: Buffer; pax: Map<string, Buffer>; map: number[]; realSize: number } | undefined;
+  /** Zero blocks in a row: two end the archive, and what follows them is not read (Go's archive/tar stops there). */
+  private zeroBlocks = 0;
 
   constructor(private readonly observer: TarObserver) {}
 
   /** Feeds the next bytes; throws (a plain Error) on what is not a tar. */
   write(chunk: Buffer): void {
     let at = 0;
-    while (at < chunk.length) {
+    while (at < chunk.length && this.zeroBlocks < 2) {
       if (this.remaining > 0) {
         const n = Math.min(this.remaining, chunk.length - at);
         const piece = chunk.subarray(at, at + n);
@@ -60,12 +62,17 @@ export class TarReader {
 
   /** The input has ended: the observer learns it has seen every entry, unless the tar stopped mid-entry. */
   end(): void {
-    if (this.remaining > 0 || this.filled > 0 || this.meta || this.sparse) throw new Error('unexpected end of data: the tar stops inside an entry');
+    if (this.zeroBlocks < 2 && (this.remaining > 0 || this.filled > 0 || this.meta || this.sparse)) throw new Error('unexpected end of data: the tar stops inside an entry');
     this.observer.end();
   }
 
   private header(block: Buffer): void {
-    if (block.every((b) => b === 0)) return; // end-of-archive blocks (and anything after them is ignored the same way)
+    if (block.every((b) => b === 0)) {
+      this.zeroBlocks++;
+      return;
+    }
+    // As in Go's archive/tar (umoci, containerd): a zero block is the end, or a damaged archive.
+    if (this.zeroBlocks > 0) throw new Error('invalid tar header: a zero block followed by a header');
     if (!headerChecksumHolds(block)) throw new Error('invalid tar header: its checksum does not match');
     const type = block[156]!;
     let size = headerNumber(block, 124, 12);

@@ -212,3 +212,40 @@ test('rootfs leaves out what a lower directory held when a middle layer made it 
     await tmp.cleanup();
   }
 });
+
+test('rootfs reads a layer up to its end-of-archive blocks, as umoci unpacks it: what follows (another tar, a partial block) is not read', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tar = (name: string, file: string): Buffer => {
+      const tree = join(tmp.path, name);
+      mkdirSync(tree);
+      writeFileSync(join(tree, file), `${file}\n`);
+      run('tar', ['--numeric-owner', '-cf', join(tmp.path, `${name}.tar`), '-C', tree, file]);
+      return readFileSync(join(tmp.path, `${name}.tar`));
+    };
+    const first = tar('first', 'kept');
+    const second = tar('second', 'after-the-end');
+    const layers = {
+      concatenated: Buffer.concat([first, second]),
+      'trailing-bytes': Buffer.concat([first, Buffer.from('not a tar block\n'.repeat(20))]),
+    };
+    for (const [name, bytes] of Object.entries(layers)) {
+      const layer = join(tmp.path, `${name}.tar`);
+      writeFileSync(layer, bytes);
+      const layout = join(tmp.path, `layout-${name}`);
+      assert.equal(runCli(['build', layer, '--layout', layout, '--tag', 't', '-q']).status, 0);
+      const bundle = join(tmp.path, `bundle-${name}`);
+      run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+      assert.deepEqual(readdirSync(join(bundle, 'rootfs')), ['kept'], `umoci unpacks the first archive of ${name}`);
+
+      const out = join(tmp.path, `${name}-fs.tar`);
+      const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      assert.deepEqual(run('tar', ['-tf', out]).trim().split('\n'), ['kept'], name);
+    }
+  } finally {
+    await tmp.cleanup();
+  }
+});
