@@ -177,16 +177,18 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
 
 async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions): Promise<Uncompressed> {
   const { size: totalBytes } = await stat(path);
-  // The observer (the SBOM) reads the entries from the uncompressed bytes the diff_id is hashed from.
-  const reader = options.observer ? new ObservingReader(options.observer) : undefined;
+  // Every tar is followed, as an unpacker will: one cut short (a download that stopped) would
+  // make an image no runtime unpacks. The observer (the SBOM) sees the entries on the way.
+  const reader = new CheckingReader(options.observer);
+  const where = `rootfs ${path}`;
   if (from === 'none' && to !== 'none') {
     // A plain tar read into recycled buffers, like a directory's tar: memory flat in its size.
     const file = new FileChunks(path);
     const result = await compressTar(file, out, { ...options, compression: to }, (chunk) => {
-      reader?.write(chunk);
+      reader.write(chunk);
       options.onProgress?.({ bytes: file.bytes, totalBytes });
     });
-    reader?.end();
+    reader.end(path);
     return result;
   }
   // Before the file is opened: a read stream's open error needs a listener, which it gets when piped.
@@ -194,7 +196,7 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   const diff = new Digester();
   const see = (chunk: Buffer) => {
     diff.update(chunk);
-    reader?.write(chunk);
+    reader.write(chunk);
   };
   let read = 0;
   const input = createReadStream(path, { highWaterMark: 1 << 20 });
@@ -202,7 +204,6 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
     read += chunk.length;
     options.onProgress?.({ bytes: read, totalBytes });
   });
-  const where = `rootfs ${path}`;
   const stages: Duplex[] = [counter];
   if (from === to) {
     // Stored as it is; the diff_id is the hash of the decompressed bytes, computed on the way.
@@ -214,36 +215,41 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
       // As for a directory: the compressor writes to the blob itself, reusing its buffers.
       const written = compressor.writeTo(out);
       await Promise.all([run([input, ...stages, compressor], options.signal), written]);
-      reader?.end();
+      reader.end(path);
       return { diffId: diff.digest(), uncompressedSize: diff.size };
     }
   }
   await run([input, ...stages, out], options.signal);
-  reader?.end();
+  reader.end(path);
   return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
 
-/**
- * A TarReader for an observer that must not fail the build: a tar file it cannot follow (the
- * layer is stored as it is, whatever it holds) only leaves the observer without its end, and the
- * SBOM then reads the stored layer as it would any other.
- */
-class ObservingReader {
-  private readonly reader: TarReader;
-  private failed = false;
+const NO_OBSERVER: TarObserver = { entry: () => undefined, end: () => {} };
 
-  constructor(observer: TarObserver) {
-    this.reader = new TarReader(observer);
+/**
+ * A TarReader over a tar file's bytes that never throws from inside the pipeline (a stream's
+ * callback): the first problem is kept, and `end` names it once every byte has gone through.
+ */
+class CheckingReader {
+  private readonly reader: TarReader;
+  private failure: Error | undefined;
+
+  constructor(observer: TarObserver | undefined) {
+    this.reader = new TarReader(observer ?? NO_OBSERVER);
   }
 
   write(chunk: Buffer): void {
-    if (this.failed) return;
-    try { this.reader.write(chunk); } catch { this.failed = true; }
+    if (this.failure) return;
+    try { this.reader.write(chunk); } catch (err) { this.failure = err as Error; }
   }
 
-  end(): void {
-    if (this.failed) return;
-    try { this.reader.end(); } catch { this.failed = true; }
+  end(path: string): void {
+    if (!this.failure) {
+      try { this.reader.end(); } catch (err) { this.failure = err as Error; }
+    }
+    if (this.failure) {
+      throw new OcipushError('EROOTFS', `rootfs ${path}: not a whole tar archive (${this.failure.message})`, { path, cause: this.failure });
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
@@ -140,6 +140,46 @@ test('zstd: used where Node has it, refused with the reason where it does not', 
       await assert.rejects(buildImage({ rootfs: [zst], layout }), /rootfs .*mini\.tar\.zst: a zstd-compressed tar needs Node\.js >= 22\.15/);
       await assert.rejects(buildImage({ rootfs: [tree], layout, compression: 'zstd' }), /--compression zstd needs Node\.js >= 22\.15/);
     }
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('a tar cut short (a download that stopped) is refused, plain or gzipped, in one line naming it; the layout stays as it was', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'data.bin'), Buffer.alloc(200_000, 0x61));
+    const whole = join(tmp.path, 'whole.tar');
+    run('tar', ['--numeric-owner', '-C', tree, '-cf', whole, '.']);
+    const cut = join(tmp.path, 'cut.tar');
+    writeFileSync(cut, readFileSync(whole).subarray(0, 100_000));
+    // Whole as gzip, cut as tar: only the tar says so.
+    const cutGz = join(tmp.path, 'cut.tar.gz');
+    writeFileSync(cutGz, gzipSync(readFileSync(cut)));
+
+    // The premise: such a layer makes an image umoci cannot unpack.
+    const broken = join(tmp.path, 'broken');
+    run('umoci', ['init', '--layout', broken]);
+    run('umoci', ['new', '--image', `${broken}:t`]);
+    run('umoci', ['raw', 'add-layer', '--image', `${broken}:t`, cut]);
+    assert.throws(() => run('umoci', ['unpack', '--image', `${broken}:t`, join(tmp.path, 'bundle')]), /unexpected EOF/);
+
+    const layout = join(tmp.path, 'layout');
+    await buildImage({ rootfs: [tree], layout, tag: 'before' });
+    const before = readFileSync(join(layout, 'index.json'));
+    for (const [path, compression] of [[cut, 'gzip'], [cutGz, 'gzip'], [cutGz, 'none'], [cut, 'none']] as const) {
+      await assert.rejects(buildImage({ rootfs: [tree, path], layout, tag: 'after', compression }), (err: unknown) => {
+        assert.ok(err instanceof OcipushError, String(err));
+        assert.equal(err.code, 'EROOTFS');
+        assert.match(err.message, /^rootfs \S*cut\.tar(\.gz)?: not a whole tar archive \(unexpected end of data: the tar stops inside an entry\)$/);
+        return true;
+      }, `${path} --compression ${compression}`);
+    }
+    assert.deepEqual(readFileSync(join(layout, 'index.json')), before, 'the layout as it was');
+    assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')).length, 3);
   } finally {
     await tmp.cleanup();
   }
