@@ -94,8 +94,11 @@ function swapBase(image: ImageToRewrite, config: ImageConfig, oldBase: ImageView
   const bytes = encodeJson(rebasedConfig);
   const configDescriptor = describeBytes(manifest.config, bytes);
   const format = manifest.mediaType === MediaType.DockerManifest ? 'docker' : 'oci';
+  // A base in a layout has no name (as build --base oci: writes it): the old base's name would
+  // say the image is built on what that tag names, and send the next rebase there.
+  const { [Annotation.BaseName]: _oldName, ...kept } = manifest.annotations ?? {};
   const annotations = {
-    ...(manifest.annotations ?? {}),
+    ...kept,
     [Annotation.BaseDigest]: newBase.image.descriptor.digest,
     ...(newBase.name ? { [Annotation.BaseName]: newBase.name } : {}),
   };

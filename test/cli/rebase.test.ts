@@ -145,6 +145,23 @@ describe('rebase', () => {
     assert.deepEqual(unpackedFiles(layout, 'app'), { 'etc/version': 'v2\n', 'etc/only-in-2': 'new\n', 'app/run': 'app\n' });
   });
 
+  it('onto a base in a layout (a patched base built locally): base.name goes, as build --base oci: writes it, so the next rebase asks for the base instead of reading the old repository', async () => {
+    const v3 = umociBase('v3', { 'etc/version': 'v3\n' });
+    const v3Manifest = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${v3}:v3`])) as ImageManifest;
+    const layout = join(tmp.path, 'rebased-local');
+    assertOk(await runCliAsync(['rebase', `${registry.host}/app:keep`, `oci:${layout}:app`, '--new-base', `oci:${v3}:v3`], { env }));
+    const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:app`])) as ImageManifest;
+    assert.deepEqual(manifest.layers.map((l) => l.digest), [...v3Manifest.layers.map((l) => l.digest), appLayer]);
+    const annotations = manifest.annotations ?? {};
+    assert.equal(annotations['org.opencontainers.image.base.name'], undefined, `no base name: ${registry.host}/base:1 names another image (${JSON.stringify(annotations)})`);
+    assert.match(annotations['org.opencontainers.image.base.digest'] ?? '', /^sha256:[0-9a-f]{64}$/);
+    assert.deepEqual(unpackedFiles(layout, 'app'), { 'etc/version': 'v3\n', 'app/run': 'app\n' });
+    assertOneLineError(
+      await runCliAsync(['rebase', `oci:${layout}:app`, '--dry-run'], { env }),
+      /^ocipush: oci:.*:app does not say which base it was built on \(no org\.opencontainers\.image\.base\.name annotation\): name the new base with --new-base$/, 2,
+    );
+  });
+
   it('rebases every platform of an index onto the same platform of the new base', async () => {
     const build = async (dir: string, files: Record<string, string>, args: string[]) => {
       mkdirSync(dir, { recursive: true });
