@@ -4,7 +4,7 @@ import { Annotation, entryPlatform, type Descriptor, type Platform } from '../oc
 import { layerCompression, MediaType, type ImageFormat } from '../oci/media-types.js';
 import { platformOfConfig, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../oci/manifest.js';
 import type { BaseImage } from './base.js';
-import { containerConfig, envList, imageConfig, parseExpose, resolveWorkdir, sortedRecord, type RunConfig } from './config.js';
+import { containerConfig, envList, imageConfig, mergeEnv, parseExpose, resolveWorkdir, sortedRecord, type RunConfig } from './config.js';
 
 /**
  * The config and manifest of an image: the new layers alone (as before), or on top of a base
@@ -75,17 +75,6 @@ export function mergeContainerConfig(base: ContainerConfig, run: RunConfig): Con
   if (run.workdir) c.WorkingDir = resolveWorkdir(base.WorkingDir, run.workdir);
   if (own.Labels) c.Labels = sortedRecord({ ...(base.Labels ?? {}), ...own.Labels });
   return c;
-}
-
-function mergeEnv(base: string[], added: string[]): string[] {
-  const out = [...base];
-  for (const item of added) {
-    const key = item.slice(0, item.indexOf('='));
-    const at = out.findIndex((e) => e.slice(0, e.indexOf('=')) === key || e === key);
-    if (at >= 0) out[at] = item;
-    else out.push(item);
-  }
-  return out;
 }
 
 export function composeManifest(input: ComposeInput, config: Descriptor, annotations: Record<string, string> | undefined): ImageManifest {

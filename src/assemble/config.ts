@@ -94,6 +94,21 @@ export function envList(env: RunConfig['env']): string[] {
   return list;
 }
 
+/**
+ * `added` over `base` as ENV instructions apply: a variable already set is replaced where it is
+ * (the last --env of a name wins, as with docker's ENV and -e), a new one is appended.
+ */
+export function mergeEnv(base: string[], added: string[]): string[] {
+  const out = [...base];
+  for (const item of added) {
+    const key = item.slice(0, item.indexOf('='));
+    const at = out.findIndex((e) => e.slice(0, e.indexOf('=')) === key || e === key);
+    if (at >= 0) out[at] = item;
+    else out.push(item);
+  }
+  return out;
+}
+
 /** A record with its keys in byte order, so the JSON does not depend on the order flags came in. */
 export function sortedRecord(record: Record<string, string> | undefined): Record<string, string> | undefined {
   if (!record || Object.keys(record).length === 0) return undefined;
@@ -117,7 +132,7 @@ export function containerConfig(run: RunConfig): ContainerConfig {
   if (run.user) c.User = run.user;
   const ports = [...new Set((run.expose ?? []).flatMap(parseExpose))].sort();
   if (ports.length > 0) c.ExposedPorts = Object.fromEntries(ports.map((p) => [p, {}]));
-  const env = envList(run.env);
+  const env = mergeEnv([], envList(run.env));
   if (env.length > 0) c.Env = env;
   if (run.entrypoint) c.Entrypoint = run.entrypoint;
   if (run.cmd) c.Cmd = run.cmd;

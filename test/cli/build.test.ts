@@ -139,6 +139,21 @@ test('run settings from flags land in the image config and manifest', async () =
   }
 });
 
+test('--env given twice for one name is set once, to the last value, as docker ENV and build --base write it', async () => {
+  requireTool('skopeo');
+  const tmp = await tempDir();
+  try {
+    const rootfs = smallRootfs(join(tmp.path, 'rootfs'));
+    const layout = join(tmp.path, 'layout');
+    const r = runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '--env', 'MODE=debug', '--env', 'B=x', '--env', 'MODE=production', '-q']);
+    assert.equal(r.status, 0, r.stderr);
+    const config = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:app`])) as { config: { Env: string[] } };
+    assert.deepEqual(config.config.Env, ['MODE=production', 'B=x']);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
 test('bad flags are usage errors (exit 2) naming the flag', async () => {
   const tmp = await tempDir();
   try {
