@@ -133,6 +133,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     if (source.kind === 'directory' && isInside(layoutReal, source.path)) {
       warn(`layout ${target.root} is inside rootfs ${source.path}: left out of the layer`);
     }
+    // A tar file is stored as it is: its owners stay, which a user normalising them must know.
+    if (owner && source.kind === 'tar') warn(`--owner ${owner.uid}:${owner.gid} does not apply to rootfs ${source.path}: a tar file is used as it is, its entries keep their owners`);
   }
 
   const layers: NewLayer[] = [];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
@@ -180,6 +180,33 @@ test('a tar cut short (a download that stopped) is refused, plain or gzipped, in
     }
     assert.deepEqual(readFileSync(join(layout, 'index.json')), before, 'the layout as it was');
     assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')).length, 3);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('--owner with a tar file: one warning names it, whose entries keep their owners (as umoci unpacks them); directories get the owner', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'from-tar'), 'tar\n');
+    chownSync(join(tree, 'from-tar'), 1234, 5678);
+    const tar = join(tmp.path, 'owned.tar');
+    run('tar', ['--numeric-owner', '-C', tree, '-cf', tar, 'from-tar']);
+    const dir = join(tmp.path, 'dir');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'from-dir'), 'dir\n');
+    chownSync(join(dir, 'from-dir'), 1234, 5678);
+    const layout = join(tmp.path, 'layout');
+    const warnings: string[] = [];
+    await buildImage({ rootfs: [tar, dir], layout, owner: '0:0', onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(warnings.map((w) => w.replace(tmp.path, 'TMP')), ['--owner 0:0 does not apply to rootfs TMP/owned.tar: a tar file is used as it is, its entries keep their owners']);
+    const rootfs = umociUnpack(layout, 'latest', join(tmp.path, 'bundle'));
+    const owner = (name: string) => { const st = lstatSync(join(rootfs, name)); return `${st.uid}:${st.gid}`; };
+    assert.equal(owner('from-tar'), '1234:5678');
+    assert.equal(owner('from-dir'), '0:0');
   } finally {
     await tmp.cleanup();
   }
