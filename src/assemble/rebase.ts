@@ -79,6 +79,9 @@ function swapBase(image: ImageToRewrite, config: ImageConfig, oldBase: ImageView
     if (config.rootfs.diff_ids[i] !== layer.diffId) throw notOn(`its diff_id ${i} is ${config.rootfs.diff_ids[i]}, the base's ${layer.diffId}`);
   });
   const base = newBase.image.config;
+  // A base whose config leaves out the variant its index entry names (arm/v6) gives the entry's,
+  // as build --base does: without it the image would read as arm/v7.
+  const { variant } = newBase.image.platform;
   const { variant: _variant, 'os.version': _osVersion, history: ownHistory, ...rest } = config;
   const oldHistory = oldBase.config.history ?? [];
   const history = ownHistory && ownHistory.length >= oldHistory.length ? [...(base.history ?? []), ...ownHistory.slice(oldHistory.length)] : ownHistory;
@@ -87,7 +90,7 @@ function swapBase(image: ImageToRewrite, config: ImageConfig, oldBase: ImageView
     architecture: base.architecture,
     os: base.os,
     ...(base['os.version'] ? { 'os.version': base['os.version'] } : {}),
-    ...(base.variant ? { variant: base.variant } : {}),
+    ...(variant ? { variant } : {}),
     rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...config.rootfs.diff_ids.slice(below)] },
     ...(history ? { history } : {}),
   };

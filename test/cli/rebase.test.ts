@@ -162,6 +162,33 @@ describe('rebase', () => {
     );
   });
 
+  it('keeps linux/arm/v6 onto a base whose config leaves out the variant its index entry names (buildah manifest add --variant), as build --base does', async () => {
+    const buildah = requireTool('buildah');
+    const store = ['--storage-driver', 'vfs', '--root', join(tmp.path, 'buildah-root'), '--runroot', join(tmp.path, 'buildah-run')];
+    const layout = join(tmp.path, 'arm-v6');
+    // Each base: an image whose config says only "arm", listed by buildah as linux/arm/v6.
+    for (const version of ['1', '2']) {
+      const rootfs = join(tmp.path, `arm-v6-base-${version}`);
+      mkdirSync(rootfs, { recursive: true });
+      writeFileSync(join(rootfs, 'version'), `${version}\n`);
+      assertOk(await runCliAsync(['build', rootfs, '--platform', 'linux/arm', '--layout', layout, '--tag', `plain-${version}`], { env }));
+      run(buildah, [...store, 'manifest', 'create', `arm-v6-${version}`]);
+      run(buildah, [...store, 'manifest', 'add', '--variant', 'v6', `arm-v6-${version}`, `oci:${layout}:plain-${version}`]);
+      run(buildah, [...store, 'manifest', 'push', '--all', `arm-v6-${version}`, `oci:${layout}:base-${version}`]);
+    }
+    const app = join(tmp.path, 'arm-v6-app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'app'), 'app\n');
+    assertOk(await runCliAsync(['build', app, '--base', `oci:${layout}:base-1`, '--platform', 'linux/arm/v6', '--layout', layout, '--tag', 'app'], { env }));
+    const variant = (tag: string) => (JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:${tag}`])) as ImageConfig).variant;
+    assert.equal(variant('app'), 'v6', 'build --base gives the entry\'s variant');
+    assertOk(await runCliAsync(['rebase', `oci:${layout}:app`, `oci:${layout}:rebased`, '--old-base', `oci:${layout}:base-1`, '--new-base', `oci:${layout}:base-2`], { env }));
+    assert.equal(variant('rebased'), 'v6', 'not linux/arm, which reads as arm/v7');
+    const bundle = join(tmp.path, 'arm-v6-bundle');
+    run('umoci', ['unpack', '--image', `${layout}:rebased`, bundle]);
+    assert.deepEqual(['version', 'app'].map((f) => readFileSync(join(bundle, 'rootfs', f), 'utf8')), ['2\n', 'app\n'], 'the new base under the app');
+  });
+
   it('rebases every platform of an index onto the same platform of the new base', async () => {
     const build = async (dir: string, files: Record<string, string>, args: string[]) => {
       mkdirSync(dir, { recursive: true });
