@@ -1,11 +1,11 @@
 import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { OcipushError } from '../errors.js';
-import { encodeJson, platformOfConfig } from '../oci/manifest.js';
+import { encodeJson } from '../oci/manifest.js';
 import { MediaType, type ImageFormat } from '../oci/media-types.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { configMediaType, convertLayer, mergeContainerConfig } from './compose.js';
 import type { RunConfig } from './config.js';
-import { describeBytes, readImageConfig, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
+import { describeBytes, imagePlatform, readImageConfig, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
 
 export type { MadeBlob } from './rewrite-images.js';
 
@@ -38,7 +38,7 @@ export async function mutateImage(storage: ReadOnlyStorage, root: Descriptor, ro
   let matched = 0;
   const rewrite = async (image: ImageToRewrite): Promise<ImageRewrite | undefined> => {
     if (platforms) {
-      const platform = platformOfConfig(await readImageConfig(storage, image, name));
+      const platform = imagePlatform(image, await readImageConfig(storage, image, name));
       seen.push(platform);
       if (!platforms.some((p) => platformMatches(p, platform))) return undefined;
       matched++;
@@ -63,7 +63,7 @@ async function changeConfig(storage: ReadOnlyStorage, image: ImageToRewrite, cha
   if (JSON.stringify(run) === JSON.stringify(parsed.config ?? {})) return undefined;
   const bytes = encodeJson({ ...parsed, config: run });
   const descriptor = describeBytes(config, bytes);
-  return { manifest: { ...image.manifest, config: descriptor }, blobs: [{ descriptor, bytes }], platform: platformOfConfig(parsed) };
+  return { manifest: { ...image.manifest, config: descriptor }, blobs: [{ descriptor, bytes }], platform: imagePlatform(image, parsed) };
 }
 
 /** The image (changed or not) under the media types of `format`; undefined when it has them already. */
@@ -73,7 +73,7 @@ async function convert(
   const manifest = changed?.manifest ?? image.manifest;
   const mediaType = format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
   if (manifest.mediaType === mediaType) return changed;
-  const platform = changed?.platform ?? platformOfConfig(await readImageConfig(storage, image, name));
+  const platform = changed?.platform ?? imagePlatform(image, await readImageConfig(storage, image, name));
   return {
     manifest: {
       ...manifest,

@@ -1,9 +1,9 @@
 import { OcipushError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { sha256 } from '../oci/digest.js';
-import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, entryPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType, type ImageFormat } from '../oci/media-types.js';
-import { encodeJson, isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
+import { encodeJson, isIndex, parseImageConfig, parseManifest, platformOfConfig, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { sortedRecord } from './config.js';
@@ -151,6 +151,15 @@ export async function readImageConfig(storage: ReadOnlyStorage, image: ImageToRe
   const where = `${name}: config ${config.digest}`;
   if (config.size > MAX_CONFIG_BYTES) throw new OcipushError('EINVALID', `${where}: ${config.size} bytes is too large`);
   return parseImageConfig(await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where), where);
+}
+
+/**
+ * The platform of one image of the root: its config's, with the variant of the index entry that
+ * lists it when the config leaves it out (an arm/v6 image buildah listed with --variant), as the
+ * loader reads it: the config alone would say arm, which is arm/v7.
+ */
+export function imagePlatform(image: ImageToRewrite, config: ImageConfig): Platform {
+  return entryPlatform(platformOfConfig(config), image.descriptor.platform);
 }
 
 /** `desc` for other bytes: a descriptor's embedded `data` would be the old bytes, so it goes. */

@@ -119,6 +119,26 @@ describe('mutate', () => {
     assert.ok(await skopeoFails(`${registry.host}/multi:never`));
   });
 
+  it('--platform linux/arm/v6 finds the image an index lists as arm/v6 whose config leaves out the variant (buildah manifest add --variant), as skopeo picks it', async () => {
+    const buildah = requireTool('buildah');
+    const store = ['--storage-driver', 'vfs', '--root', join(tmp.path, 'buildah-root'), '--runroot', join(tmp.path, 'buildah-run')];
+    const layout = join(tmp.path, 'arm-v6');
+    const rootfs = join(tmp.path, 'arm-v6-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'f'), 'f\n');
+    assertOk(await runCliAsync(['build', rootfs, '--platform', 'linux/arm', '--layout', layout, '--tag', 'plain'], { env }));
+    run(buildah, [...store, 'manifest', 'create', 'arm-v6']);
+    run(buildah, [...store, 'manifest', 'add', '--variant', 'v6', 'arm-v6', `oci:${layout}:plain`]);
+    run(buildah, [...store, 'manifest', 'push', '--all', 'arm-v6', `oci:${layout}:list`]);
+    assertOk(await runCliAsync(['mutate', `oci:${layout}:list`, `oci:${layout}:changed`, '--platform', 'linux/arm/v6', '--label', 'rev=v6'], { env }));
+    const config = JSON.parse(run('skopeo', ['inspect', '--config', '--override-arch', 'arm', '--override-variant', 'v6', `oci:${layout}:changed`])) as ImageConfig;
+    assert.deepEqual(config.config?.Labels, { rev: 'v6' });
+    assertOneLineError(
+      await runCliAsync(['mutate', `oci:${layout}:list`, '--platform', 'linux/arm/v7', '--label', 'rev=v7'], { env }),
+      /^ocipush: oci:.*:list has no image for linux\/arm\/v7 \(it has: linux\/arm\/v6\); nothing changed$/,
+    );
+  });
+
   it('to another repository: the layers are mounted, the source stays as it was', async () => {
     await registry.forgetAccessLog();
     const r = await runCliAsync(['mutate', `${registry.host}/app:keep`, `${registry.host}/other:2`, '--user', '1000:1000', '--json'], { env });
