@@ -9,7 +9,7 @@ import type { BorrowedBlobs } from '../content/with-blobs.js';
 import type { ImageView } from '../image/view.js';
 import { convertLayer } from './compose.js';
 import { sortedRecord } from './config.js';
-import { describeBytes, readImageConfig, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
+import { describeBytes, imagePlatform, readImageConfig, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
 
 /** A base image for one platform, opened wherever it lives. */
 export interface OpenedBase {
@@ -52,7 +52,7 @@ export async function rebaseImage(storage: ReadOnlyStorage, root: Descriptor, ro
   const current: RebasedImage['current'] = [];
   const rewrite = async (image: ImageToRewrite): Promise<ImageRewrite | undefined> => {
     const config = await readImageConfig(storage, image, name);
-    const platform = platformOfConfig(config);
+    const platform = imagePlatform(image, config);
     const where = image.descriptor.digest === root.digest ? name : `${name} (${formatPlatform(platform)})`;
     const refs = baseReferences(image, options, where);
     const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, platform), options.openBase(refs.newBase, platform)]);

@@ -189,6 +189,41 @@ describe('rebase', () => {
     assert.deepEqual(['version', 'app'].map((f) => readFileSync(join(bundle, 'rootfs', f), 'utf8')), ['2\n', 'app\n'], 'the new base under the app');
   });
 
+  it('an index\'s arm/v6 image whose config leaves out the variant is rebased onto the arm/v6 image of the bases, not their arm/v7 one', async () => {
+    const buildah = requireTool('buildah');
+    const store = ['--storage-driver', 'vfs', '--root', join(tmp.path, 'buildah-root'), '--runroot', join(tmp.path, 'buildah-run')];
+    const layout = join(tmp.path, 'arm-list');
+    const files = (dir: string, text: string) => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'version'), text);
+      return dir;
+    };
+    // A list by buildah: `entries` as [tag, --variant], each image's config saying only what it was built with.
+    const list = (name: string, entries: [string, string][]) => {
+      run(buildah, [...store, 'manifest', 'create', name]);
+      for (const [tag, variant] of entries) run(buildah, [...store, 'manifest', 'add', '--variant', variant, name, `oci:${layout}:${tag}`]);
+      run(buildah, [...store, 'manifest', 'push', '--all', name, `oci:${layout}:${name}`]);
+    };
+    for (const version of ['1', '2']) {
+      assertOk(await runCliAsync(['build', files(join(tmp.path, `arm-list-v6-${version}`), `v6 ${version}\n`), '--platform', 'linux/arm', '--layout', layout, '--tag', `v6-${version}`], { env }));
+      assertOk(await runCliAsync(['build', files(join(tmp.path, `arm-list-v7-${version}`), `v7 ${version}\n`), '--platform', 'linux/arm/v7', '--layout', layout, '--tag', `v7-${version}`], { env }));
+      list(`arm-base-${version}`, [[`v7-${version}`, 'v7'], [`v6-${version}`, 'v6']]);
+    }
+    const app = join(tmp.path, 'arm-list-app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'app'), 'app\n');
+    assertOk(await runCliAsync(['build', app, '--base', `oci:${layout}:v6-1`, '--platform', 'linux/arm', '--layout', layout, '--tag', 'app-image'], { env }));
+    list('arm-app', [['app-image', 'v6']]);
+    const r = await runCliAsync(['rebase', `oci:${layout}:arm-app`, `oci:${layout}:rebased`, '--old-base', `oci:${layout}:arm-base-1`, '--new-base', `oci:${layout}:arm-base-2`, '--json'], { env });
+    assertOk(r);
+    assert.deepEqual((JSON.parse(r.stdout) as RebaseJson).bases.map((b) => b.platform), ['linux/arm/v6']);
+    const pulled = join(tmp.path, 'arm-list-pulled');
+    run('skopeo', ['copy', '--override-arch', 'arm', '--override-variant', 'v6', `oci:${layout}:rebased`, `oci:${pulled}:app`]);
+    const bundle = join(tmp.path, 'arm-list-bundle');
+    run('umoci', ['unpack', '--image', `${pulled}:app`, bundle]);
+    assert.deepEqual(['version', 'app'].map((f) => readFileSync(join(bundle, 'rootfs', f), 'utf8')), ['v6 2\n', 'app\n']);
+  });
+
   it('rebases every platform of an index onto the same platform of the new base', async () => {
     const build = async (dir: string, files: Record<string, string>, args: string[]) => {
       mkdirSync(dir, { recursive: true });
