@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, Writable, type Duplex, type Readable } from 'node:stream';
+import type { Zlib } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
@@ -73,14 +74,30 @@ export interface StagingArea {
  */
 export async function buildLayer(source: LayerSource, stage: StagingArea, options: LayerOptions): Promise<LayerResult> {
   const compression = options.compression ?? 'gzip';
-  return stageLayer(stage, compression, async (blob) => source.kind === 'directory'
-    ? archiveDirectory(source.path, blob.stream, compression, {
+  if (source.kind === 'directory') {
+    return stageLayer(stage, compression, async (blob) => archiveDirectory(source.path, blob.stream, compression, {
       ...options,
       // A staged blob inside the rootfs (`ocipush build .`) must not archive itself.
       exclude: [...(options.exclude ?? []), await realTempPath(blob.tempPath)],
-    })
-    : copyTar(source.path, source.compression, blob.stream, compression, options));
+    }));
+  }
+  try {
+    return await stageLayer(stage, compression, (blob) => copyTar(source.path, source.compression, blob.stream, compression, options));
+  } catch (err) {
+    if (!(err instanceof TrailingBytes)) throw err;
+    // Compressed again from the tar inside; the observer, fed once already, is left without its
+    // end (the SBOM then reads the stored layer).
+    const { observer: _fed, ...rest } = options;
+    return stageLayer(stage, compression, (blob) => copyTar(source.path, source.compression, blob.stream, compression, rest, true));
+  }
 }
+
+/**
+ * A tar.gz whose gzip stream is followed by zero bytes (padding, which gzip and Node pass over):
+ * Go's gzip reader (containerd, umoci, podman) refuses the layer ("gzip: invalid header"), so it
+ * is not stored as it is.
+ */
+class TrailingBytes extends Error {}
 
 /**
  * A layer written by `write` into a new staged blob, described once it is complete; the blob is
@@ -175,7 +192,7 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
   });
 }
 
-async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions): Promise<Uncompressed> {
+async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions, recompress = false): Promise<Uncompressed> {
   const { size: totalBytes } = await stat(path);
   // Every tar is followed, as an unpacker will: one cut short (a download that stopped) would
   // make an image no runtime unpacks. The observer (the SBOM) sees the entries on the way.
@@ -192,7 +209,8 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
     return result;
   }
   // Before the file is opened: a read stream's open error needs a listener, which it gets when piped.
-  const [compressor] = from === to ? [] : await compressors(to, options);
+  const asItIs = from === to && !recompress;
+  const [compressor] = asItIs ? [] : await compressors(to, options);
   const diff = new Digester();
   const see = (chunk: Buffer) => {
     diff.update(chunk);
@@ -205,9 +223,10 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
     options.onProgress?.({ bytes: read, totalBytes });
   });
   const stages: Duplex[] = [counter];
-  if (from === to) {
+  let trailing = 0;
+  if (asItIs) {
     // Stored as it is; the diff_id is the hash of the decompressed bytes, computed on the way.
-    stages.push(from === 'none' ? passThrough(see) : decompressingTee(from, see, where));
+    stages.push(from === 'none' ? passThrough(see) : decompressingTee(from, see, where, (bytes) => { trailing = bytes; }));
   } else {
     if (from !== 'none') stages.push(guardDecompressor(createDecompressor(from), where));
     stages.push(passThrough(see));
@@ -220,6 +239,7 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
     }
   }
   await run([input, ...stages, out], options.signal);
+  if (trailing > 0) throw new TrailingBytes(`${where}: ${trailing} bytes after the gzip stream`);
   reader.end(path);
   return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
@@ -355,9 +375,10 @@ function corrupt(where: string, err: Error): OcipushError {
  * Passes compressed bytes through untouched while feeding them to a decompressor whose output
  * is hashed (and observed): the stored blob and the diff_id come from the same single read.
  */
-function decompressingTee(compression: Compression, see: (chunk: Buffer) => void, where: string): Transform {
+function decompressingTee(compression: Compression, see: (chunk: Buffer) => void, where: string, onTrailing: (bytes: number) => void): Transform {
   const decompressor = createDecompressor(compression);
   let failure: Error | undefined;
+  let fed = 0;
   decompressor.on('data', see);
   decompressor.on('error', (err) => { failure = corrupt(where, err); });
   const ended = new Promise<void>((resolve) => {
@@ -369,6 +390,7 @@ function decompressingTee(compression: Compression, see: (chunk: Buffer) => void
     writableHighWaterMark: 4 << 20,
     transform(chunk: Buffer, _enc, callback) {
       if (failure) { callback(failure); return; }
+      fed += chunk.length;
       if (decompressor.write(chunk)) { callback(null, chunk); return; }
       const onDrain = () => { decompressor.off('error', onError); callback(failure ?? null, chunk); };
       const onError = () => { decompressor.off('drain', onDrain); callback(failure); };
@@ -377,7 +399,12 @@ function decompressingTee(compression: Compression, see: (chunk: Buffer) => void
     },
     flush(callback) {
       decompressor.end();
-      ended.then(() => callback(failure ?? null), callback);
+      ended.then(() => {
+        // zlib counts the input its gzip members took: what is left is the zero padding it skips.
+        const taken = (decompressor as Partial<Zlib>).bytesWritten;
+        if (!failure && compression === 'gzip' && taken !== undefined && taken < fed) onTrailing(fed - taken);
+        callback(failure ?? null);
+      }, callback);
     },
     destroy(err, callback) {
       decompressor.destroy();

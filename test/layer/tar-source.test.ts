@@ -211,3 +211,31 @@ test('--owner with a tar file: one warning names it, whose entries keep their ow
     await tmp.cleanup();
   }
 });
+
+test('a tar.gz padded with zeros after its gzip stream (which gzip passes over) is compressed again, as Go\'s gzip reader refuses it: umoci unpacks the layer', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const { tar, tree } = makeTarball(tmp.path);
+    const padded = join(tmp.path, 'padded.tar.gz');
+    writeFileSync(padded, Buffer.concat([gzipSync(readFileSync(tar)), Buffer.alloc(10_240)]));
+    run('gzip', ['-t', padded]);
+
+    // The premise: the file as a layer is one umoci cannot unpack.
+    const asItIs = join(tmp.path, 'as-it-is');
+    run('umoci', ['init', '--layout', asItIs]);
+    run('umoci', ['new', '--image', `${asItIs}:t`]);
+    run('umoci', ['raw', 'add-layer', '--image', `${asItIs}:t`, padded]);
+    assert.throws(() => run('umoci', ['unpack', '--image', `${asItIs}:t`, join(tmp.path, 'refused')]), /invalid (tar )?header/);
+
+    const layout = join(tmp.path, 'layout');
+    const result = await buildImage({ rootfs: [padded], layout, sbom: 'spdx' });
+    assert.notEqual(result.layers[0]!.digest, sha(readFileSync(padded)));
+    assert.equal(result.layers[0]!.diffId, sha(readFileSync(tar)));
+    assert.ok(result.sbom, 'the SBOM is made from the layer stored');
+    run('oci-image-tool', ['validate', '--type', 'image', '--ref', 'name=latest', layout]);
+    assertSameTree(tree, umociUnpack(layout, 'latest', join(tmp.path, 'bundle')));
+  } finally {
+    await tmp.cleanup();
+  }
+});
