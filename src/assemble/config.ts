@@ -52,8 +52,11 @@ function parseCreated(value: Date | string | number): number {
   else if (/^\d+$/.test(value.trim())) ms = Number(value.trim()) * 1000;
   else if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(value.trim())) ms = Date.parse(value.trim());
   else return fail();
+  if (!Number.isFinite(ms)) return fail();
+  // A build time is counted from the epoch, as SOURCE_DATE_EPOCH is: every file's mtime is clamped to it.
+  if (ms < 0) throw new OcipushError('EUSAGE', `--created "${String(value)}": before 1970-01-01T00:00:00Z; a build time is a unix time, as SOURCE_DATE_EPOCH`);
   // RFC 3339 writes four-digit years: a time past 9999-12-31 has no representation (nor a Date).
-  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIME_MS) return fail();
+  if (ms > MAX_TIME_MS) throw new OcipushError('EUSAGE', `--created "${String(value)}": later than 9999-12-31T23:59:59Z, which RFC 3339 cannot write`);
   return Math.floor(ms / 1000);
 }
 
