@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream';
 import { Digester, type Digest } from '../oci/digest.js';
 import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
-import { encodeJson, platformOfConfig, type HistoryEntry } from '../oci/manifest.js';
+import { encodeJson, type HistoryEntry } from '../oci/manifest.js';
 import { layerMediaType, type Compression } from '../oci/media-types.js';
 import type { BlobSourceProvider, OperationOptions, ReadOnlyStorage } from '../content/storage.js';
 import { madeSource, type BlobSource } from '../content/blob-source.js';
@@ -10,7 +10,7 @@ import { createCompressor } from '../layer/compress/compressor.js';
 import { loadImage } from '../image/load.js';
 import type { ImageView } from '../image/view.js';
 import { writeFilesystem, type FilesystemSummary } from '../archive/filesystem.js';
-import { describeBytes, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
+import { describeBytes, imagePlatform, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
 
 export interface FlattenOptions {
   /** Compression of the one layer (default gzip, at the build's default level). */
@@ -52,12 +52,14 @@ const BASE_ANNOTATIONS = [Annotation.BaseDigest, Annotation.BaseName] as string[
 export async function flattenImages(storage: ReadOnlyStorage, root: Descriptor, rootBytes: Buffer, name: string, options: FlattenOptions = {}): Promise<FlattenedImages> {
   const layers = new FlattenedLayers(options);
   const flattened: FlattenedImage[] = [];
-  const rewrite = async ({ descriptor, manifest }: ImageToRewrite): Promise<ImageRewrite | undefined> => {
+  const rewrite = async (toRewrite: ImageToRewrite): Promise<ImageRewrite | undefined> => {
+    const { descriptor, manifest } = toRewrite;
     if (manifest.layers.length <= 1) return undefined;
     const image = await loadImage(storage, descriptor, { name, requireLayers: true });
-    options.onImage?.(image.platform, image.layers.length);
+    const platform = imagePlatform(toRewrite, image.config);
+    options.onImage?.(platform, image.layers.length);
     const made = await layers.add(image, name);
-    flattened.push({ platform: image.platform, layers: image.layers.length, ...made });
+    flattened.push({ platform, layers: image.layers.length, ...made });
     const history: HistoryEntry = {
       ...(image.config.created ? { created: image.config.created } : {}),
       created_by: `ocipush flatten ${descriptor.digest}`,
@@ -70,7 +72,7 @@ export async function flattenImages(storage: ReadOnlyStorage, root: Descriptor, 
     return {
       manifest: { ...rest, config, layers: [made.layer], ...(kept.length > 0 ? { annotations: Object.fromEntries(kept) } : {}) },
       blobs: [{ descriptor: config, bytes: configBytes }],
-      platform: platformOfConfig(image.config),
+      platform,
     };
   };
   const changed = await rewriteImages(storage, root, rootBytes, name, rewrite, { verb: 'flatten' });

@@ -112,6 +112,29 @@ describe('flatten', () => {
     assertOk(await runCliAsync(['validate', `${registry.host}/flat/flat:1`], { env }));
   });
 
+  it('names an arm/v6 image whose config leaves out the variant (buildah manifest add --variant) linux/arm/v6, as skopeo picks it', async () => {
+    const buildah = requireTool('buildah');
+    const store = ['--storage-driver', 'vfs', '--root', join(tmp.path, 'buildah-root'), '--runroot', join(tmp.path, 'buildah-run')];
+    const dir = join(tmp.path, 'arm-v6');
+    const dirs = ['base', 'app'].map((part) => {
+      const d = join(tmp.path, `arm-v6-${part}`);
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, part), `${part}\n`);
+      return d;
+    });
+    assertOk(await runCliAsync(['build', ...dirs, '--platform', 'linux/arm', '--layout', dir, '--tag', 'plain'], { env }));
+    run(buildah, [...store, 'manifest', 'create', 'arm-v6']);
+    run(buildah, [...store, 'manifest', 'add', '--variant', 'v6', 'arm-v6', `oci:${dir}:plain`]);
+    run(buildah, [...store, 'manifest', 'push', '--all', 'arm-v6', `oci:${dir}:list`]);
+    const r = await runCliAsync(['flatten', `oci:${dir}:list`, `oci:${dir}:flat`, '--json'], { env });
+    assertOk(r);
+    const out = JSON.parse(r.stdout) as { images: { platform: string }[]; flattened: { platform: string }[] };
+    assert.deepEqual([out.images.map((i) => i.platform), out.flattened.map((f) => f.platform)], [['linux/arm/v6'], ['linux/arm/v6']]);
+    const copy = join(tmp.path, 'arm-v6-copy');
+    run('skopeo', ['copy', '--override-arch', 'arm', '--override-variant', 'v6', `oci:${dir}:flat`, `oci:${copy}:x`]);
+    assert.equal(imageOf(copy, 'x').manifest.layers.length, 1);
+  });
+
   it('leaves an image of one layer as it is', async () => {
     const one = join(tmp.path, 'one');
     mkdirSync(join(one, 'etc'), { recursive: true });
