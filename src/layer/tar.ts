@@ -219,7 +219,9 @@ export const TYPE_FLAGS = {
 function openForRead(path: Buffer): number {
   try {
     // O_NOFOLLOW: a file swapped for a symlink after the walk is an error, never followed.
-    return openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    // O_NONBLOCK: one swapped for a fifo would block the open, and the process, for good; a
+    // regular file ignores it, and a fifo then reads short: "changed size".
+    return openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   } catch (err) {
     throw fromSystemError(err, path.toString(), 'cannot read');
   }

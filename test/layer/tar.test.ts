@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, writeFileSync, symlinkSync, linkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -143,6 +144,33 @@ test('a file that changes size while it is read fails the build, naming it', asy
         return true;
       });
     }
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('a file swapped for a fifo after the walk fails the build, naming it, instead of blocking the process for good', async () => {
+  requireTool('mkfifo');
+  const tmp = await tempDir();
+  try {
+    const root = join(tmp.path, 'rootfs');
+    mkdirSync(root);
+    writeFileSync(join(root, 'file'), 'walked as a file\n');
+    // In a process of its own: an open that blocks would stop this one's timers too.
+    const script = `
+      import { execFileSync } from 'node:child_process';
+      import { rmSync } from 'node:fs';
+      import { walk } from ${JSON.stringify(new URL('../../src/layer/walk.js', import.meta.url).href)};
+      import { TarProducer } from ${JSON.stringify(new URL('../../src/layer/tar.js', import.meta.url).href)};
+      const entries = [...walk(${JSON.stringify(root)})];
+      rmSync(${JSON.stringify(join(root, 'file'))});
+      execFileSync('mkfifo', [${JSON.stringify(join(root, 'file'))}]);
+      const producer = new TarProducer(entries[Symbol.iterator](), { clampMtime: 0 });
+      try { while (producer.next()); console.log('archived'); } catch (err) { console.log(err.code, err.message); }
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, 'the open did not block');
+    assert.equal(r.stdout.trim(), `EREAD ${join(root, 'file')}: file changed size while being read (expected 17 bytes); is something writing to the rootfs?`, r.stderr);
   } finally {
     await tmp.cleanup();
   }
