@@ -5,6 +5,7 @@ import { OcipushError, fromSystemError, systemReason } from '../errors.js';
 import type { Compression } from '../oci/media-types.js';
 import { createDecompressor, zstdAvailable } from './codec.js';
 import type { ChunkProducer } from './tar.js';
+import { headerChecksums } from './tar-fields.js';
 
 /** What a positional rootfs argument turned out to be. */
 export type LayerSource =
@@ -95,17 +96,11 @@ async function decompressPrefix(head: Buffer, compression: Compression): Promise
 /** A tar header block: an all-zero block (an empty archive) or a block whose checksum holds. */
 export function isTarHeader(block: Buffer): boolean {
   if (block.length < 512) return false;
-  let zero = true;
-  let sum = 0;
-  for (let i = 0; i < 512; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    if (block[i] !== 0) zero = false;
-    sum += b;
-  }
-  if (zero) return true;
+  if (block.subarray(0, 512).every((b) => b === 0)) return true;
   const field = block.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/g, '').trim();
   if (!/^[0-7]+$/.test(field)) return false;
-  return Number.parseInt(field, 8) === sum;
+  // Either sum, as GNU tar and Go's archive/tar take it (old Sun and BSD tars summed signed bytes).
+  return headerChecksums(block).includes(Number.parseInt(field, 8));
 }
 
 /**

@@ -41,11 +41,28 @@ export function headerNumber(block: Buffer, at: number, len: number): number {
   return text === '' ? 0 : Number.parseInt(text, 8);
 }
 
-/** The header's checksum field matches its bytes (the field itself counted as spaces). */
+/**
+ * The header's checksum field matches its bytes (the field itself counted as spaces), summed as
+ * unsigned bytes or, as old Sun and BSD tars wrote it, signed ones: GNU tar and Go's archive/tar
+ * (umoci, containerd) take either.
+ */
 export function headerChecksumHolds(block: Buffer): boolean {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < BLOCK; i++) if (i < 148 || i >= 156) sum += block[i]!;
-  return headerNumber(block, 148, 8) === sum;
+  const [unsigned, signed] = headerChecksums(block);
+  const field = headerNumber(block, 148, 8);
+  return field === unsigned || field === signed;
+}
+
+/** The unsigned and the signed sum of a header's bytes, its checksum field counted as spaces. */
+export function headerChecksums(block: Buffer): [number, number] {
+  let unsigned = 8 * 0x20;
+  let high = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    if (i >= 148 && i < 156) continue;
+    const b = block[i]!;
+    unsigned += b;
+    if (b >= 0x80) high++;
+  }
+  return [unsigned, unsigned - 256 * high];
 }
 
 /**

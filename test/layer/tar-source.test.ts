@@ -239,3 +239,38 @@ test('a tar.gz padded with zeros after its gzip stream (which gzip passes over) 
     await tmp.cleanup();
   }
 });
+
+test('a tar whose header checksums are sums of signed bytes (old Sun and BSD tars) is a tar, as GNU tar and umoci read it', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    const name = Buffer.from('caf\xe9', 'latin1');
+    writeFileSync(Buffer.concat([Buffer.from(`${tree}/`), name]), 'x\n');
+    const unsignedTar = join(tmp.path, 'unsigned.tar');
+    run('tar', ['--format=ustar', '--numeric-owner', '-cf', unsignedTar, '-C', tree, '.']);
+    // The same bytes, each header's checksum summed as signed bytes: the name's 0xe9 counts -23.
+    const bytes = readFileSync(unsignedTar);
+    for (let at = 0; at + 512 <= bytes.length && bytes[at] !== 0; ) {
+      const header = bytes.subarray(at, at + 512);
+      header.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of header) sum += b >= 0x80 ? b - 256 : b;
+      header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      const size = Number.parseInt(header.toString('latin1', 124, 136).replace(/\0.*$/, ''), 8) || 0;
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    const signedTar = join(tmp.path, 'signed.tar');
+    writeFileSync(signedTar, bytes);
+    assert.match(run('tar', ['-tf', signedTar]), /caf/, 'GNU tar reads it');
+
+    const layout = join(tmp.path, 'layout');
+    const result = await buildImage({ rootfs: [signedTar], layout });
+    assert.equal(result.layers[0]!.diffId, sha(bytes));
+    const rootfs = umociUnpack(layout, 'latest', join(tmp.path, 'bundle'));
+    assert.equal(readFileSync(Buffer.concat([Buffer.from(`${rootfs}/`), name]), 'utf8'), 'x\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
