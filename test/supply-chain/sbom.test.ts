@@ -145,6 +145,16 @@ describe('ocipush sbom', () => {
     assert.ok(doc.packages.some((p: { name: string }) => p.name === '@scope/tool'));
   });
 
+  /** [name, first licence] of each library in the CycloneDX SBOM of `root` built as it is (validated against the schema). */
+  const cyclonedxLicences = (root: string, name: string): string[][] => {
+    const built = join(tmp.path, name);
+    assert.equal(runCli(['build', root, '--layout', built, '--tag', 't', '--quiet']).status, 0);
+    const bom = JSON.parse(runCli(['sbom', `oci:${built}:t`, '--sbom-format', 'cyclonedx']).stdout);
+    schemas.cyclonedx(bom);
+    return bom.components.filter((c: { type: string }) => c.type === 'library')
+      .map((c: { name: string; licenses?: { license: { name: string } }[] }) => [c.name, c.licenses?.[0]?.license.name]).sort();
+  };
+
   it('Python: a licence as importlib.metadata reads it, by License-Expression (metadata 2.4, PEP 639) before the deprecated License', () => {
     const root = join(tmp.path, 'py-licences');
     const site = join(root, 'usr/lib/python3/site-packages');
@@ -160,13 +170,7 @@ describe('ocipush sbom', () => {
     const said = run('python3', ['-c', 'import sys, importlib.metadata as m\nfor d in m.distributions(path=[sys.argv[1]]): print(d.metadata["Name"] + "\\t" + (d.metadata["License-Expression"] or d.metadata["License"]))', site])
       .trim().split('\n').map((l) => l.split('\t')).sort();
     assert.deepEqual(said.map(([, l]) => l), ['BSD-3-Clause', 'BSD', 'MIT OR Apache-2.0']);
-    const built = join(tmp.path, 'py-licences-layout');
-    assert.equal(runCli(['build', root, '--layout', built, '--tag', 't', '--quiet']).status, 0);
-    const bom = JSON.parse(runCli(['sbom', `oci:${built}:t`, '--sbom-format', 'cyclonedx']).stdout);
-    schemas.cyclonedx(bom);
-    const listed = bom.components.filter((c: { type: string }) => c.type === 'library')
-      .map((c: { name: string; licenses?: { license: { name: string } }[] }) => [c.name, c.licenses?.[0]?.license.name]).sort();
-    assert.deepEqual(listed, said);
+    assert.deepEqual(cyclonedxLicences(root, 'py-licences-layout'), said);
   });
 
   it('--attach on a layout is refused in one line before a layer is read (a layout missing one, here: the refusal, not the missing layer)', () => {
@@ -210,12 +214,6 @@ describe('ocipush sbom', () => {
     };
     const said = [...query(installed, false), ...query(locked, true)].map((p) => [p.name, licence(p)]).sort();
     assert.deepEqual(said, [['left-pad', 'WTFPL'], ['list', '(MIT OR Apache-2.0)'], ['object', 'BSD-3-Clause'], ['plain', 'MIT']]);
-    const built = join(tmp.path, 'npm-licences-layout');
-    assert.equal(runCli(['build', root, '--layout', built, '--tag', 't', '--quiet']).status, 0);
-    const bom = JSON.parse(runCli(['sbom', `oci:${built}:t`, '--sbom-format', 'cyclonedx']).stdout);
-    schemas.cyclonedx(bom);
-    const listed = bom.components.filter((c: { type: string }) => c.type === 'library')
-      .map((c: { name: string; licenses?: { license: { name: string } }[] }) => [c.name, c.licenses?.[0]?.license.name]).sort();
-    assert.deepEqual(listed, said);
+    assert.deepEqual(cyclonedxLicences(root, 'npm-licences-layout'), said);
   });
 });
