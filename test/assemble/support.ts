@@ -231,6 +231,30 @@ export function readImage(layout: string, tag = 'latest') {
   return { digest: desc.digest, manifest, config, blob, index };
 }
 
+/**
+ * A layout (umoci init and new) whose image `tag` has `layer`'s bytes, exactly, as its one gzip
+ * layer, of the tar `diffId` names: a layer another tool wrote as no build of ocipush would
+ * (`umoci raw add-layer` takes a plain tar and compresses it itself). Returns the layer's digest.
+ */
+export function layoutWithLayerBytes(layout: string, tag: string, layer: Buffer, diffId: string): string {
+  requireTool('umoci');
+  run('umoci', ['init', '--layout', layout]);
+  run('umoci', ['new', '--image', `${layout}:${tag}`]);
+  const image = readImage(layout, tag);
+  const put = (bytes: Buffer) => {
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    writeFileSync(image.blob(digest), bytes);
+    return { digest, size: bytes.length };
+  };
+  const layerDescriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(layer) };
+  const config = put(Buffer.from(JSON.stringify({ ...image.config, rootfs: { type: 'layers', diff_ids: [diffId] } })));
+  const manifest = put(Buffer.from(JSON.stringify({ ...image.manifest, config: { ...image.manifest.config, ...config }, layers: [layerDescriptor] })));
+  const index = image.index as { manifests: { digest: string; size?: number }[] };
+  index.manifests = index.manifests.map((d) => (d.digest === image.digest ? { ...d, ...manifest } : d));
+  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+  return layerDescriptor.digest;
+}
+
 /** `umoci unpack` of a tag into `bundle`; returns the rootfs path. */
 export function umociUnpack(layout: string, tag: string, bundle: string): string {
   requireTool('umoci');

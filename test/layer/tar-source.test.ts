@@ -7,7 +7,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
 import { zstdAvailable } from '../../src/layer/codec.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
-import { assertSameTree, readImage, umociUnpack, validateLayout } from '../assemble/support.js';
+import { assertSameTree, layoutWithLayerBytes, readImage, umociUnpack, validateLayout } from '../assemble/support.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -223,10 +223,8 @@ test('a tar.gz padded with zeros after its gzip stream (which gzip passes over) 
 
     // The premise: the file as a layer is one umoci cannot unpack.
     const asItIs = join(tmp.path, 'as-it-is');
-    run('umoci', ['init', '--layout', asItIs]);
-    run('umoci', ['new', '--image', `${asItIs}:t`]);
-    run('umoci', ['raw', 'add-layer', '--image', `${asItIs}:t`, padded]);
-    assert.throws(() => run('umoci', ['unpack', '--image', `${asItIs}:t`, join(tmp.path, 'refused')]), /invalid (tar )?header/);
+    layoutWithLayerBytes(asItIs, 't', readFileSync(padded), sha(readFileSync(tar)));
+    assert.throws(() => run('umoci', ['unpack', '--image', `${asItIs}:t`, join(tmp.path, 'refused')]), /gzip: invalid header/);
 
     const layout = join(tmp.path, 'layout');
     const result = await buildImage({ rootfs: [padded], layout, sbom: 'spdx' });
