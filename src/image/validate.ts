@@ -9,6 +9,7 @@ import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from 
 import { operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, readSmall } from '../content/verify.js';
 import { createDecompressor } from '../layer/compress/decompressor.js';
+import type { Zlib } from 'node:zlib';
 import { eachAtMost } from '../each-at-most.js';
 import { MAX_INDEX_DEPTH, readManifest } from './load.js';
 import { listPlatforms, platformImages } from './platform.js';
@@ -204,12 +205,19 @@ class Validation {
     } else {
       const uncompressed = new Digester(digestAlgorithm(diffId));
       const compression = layerCompression(descriptor.mediaType);
-      await pipeline(body, createDecompressor(compression), drain((chunk) => uncompressed.update(chunk))).catch(async (err: unknown) => {
+      const decompressor = createDecompressor(compression);
+      await pipeline(body, decompressor, drain((chunk) => uncompressed.update(chunk))).catch(async (err: unknown) => {
         if (isOcipushError(err)) throw err;
         // Bytes that are not what their digest says fail to decompress too: that is the cause to name, so read the blob once more, whole.
         await pipeline(await this.storage.fetch(descriptor, operationOptions(this.options)), drain(() => {}));
         throw new OcipushError('EINVALID', `${where}: blob ${descriptor.digest} does not decompress as ${compression}: ${(err as Error).message}`, { digest: descriptor.digest, cause: err });
       });
+      // zlib counts the input its gzip members took and passes over zero bytes after them, which
+      // Go's gzip reader (containerd, podman, umoci) takes for a next member: "invalid header".
+      const taken = compression === 'gzip' ? (decompressor as Partial<Zlib>).bytesWritten : undefined;
+      if (taken !== undefined && taken < descriptor.size) {
+        throw new OcipushError('EINVALID', `${where}: blob ${descriptor.digest} has ${descriptor.size - taken} bytes after its gzip stream, which containerd, podman and umoci refuse ("gzip: invalid header")`, { digest: descriptor.digest });
+      }
       const actual = uncompressed.digest();
       if (actual !== diffId) throw new OcipushError('EDIGEST', `${where}: blob ${descriptor.digest} decompresses to ${actual}, but the config lists diff_id ${diffId}`, { digest: descriptor.digest });
     }

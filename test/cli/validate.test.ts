@@ -4,12 +4,14 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, tempDir, validateLayout, type RunResult } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
 import { validate } from './json-schema.js';
+import { layoutWithLayerBytes } from '../assemble/support.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
@@ -184,6 +186,24 @@ describe('validate', () => {
     assert.match(report.problems[0]!.message, new RegExp(`layer 1: blob ${manifest.layers[1].digest} decompresses to sha256:[a-f0-9]{64}, but the config lists diff_id ${wrong}`));
     // Only reading the layer shows it.
     assertOk(await runCliAsync(['validate', `oci:${layout}:t`, '--fast'], { env }));
+  });
+
+  it('names a gzip layer followed by zero padding (gzip -t and Node pass over it), which umoci, podman and containerd refuse', async () => {
+    const layout = join(tmp.path, 'padded');
+    const tree = join(tmp.path, 'padded-tree');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'file'), 'hello\n');
+    const tar = join(tmp.path, 'padded.tar');
+    run('tar', ['-cf', tar, '-C', tree, 'file']);
+    const padded = Buffer.concat([gzipSync(readFileSync(tar)), Buffer.alloc(1024)]);
+    writeFileSync(`${tar}.gz`, padded);
+    run('gzip', ['-t', `${tar}.gz`]);
+    const layer = layoutWithLayerBytes(layout, 't', padded, `sha256:${createHash('sha256').update(readFileSync(tar)).digest('hex')}`);
+    assert.throws(() => run('umoci', ['unpack', '--image', `${layout}:t`, join(tmp.path, 'padded-bundle')]), /gzip: invalid header/);
+    const report = await validateJson([`oci:${layout}:t`], 1);
+    assert.equal(report.problems.length, 1, JSON.stringify(report.problems));
+    assert.equal(report.problems[0]!.code, 'EINVALID');
+    assert.match(report.problems[0]!.message, new RegExp(`layer 0: blob ${layer} has 1024 bytes after its gzip stream`));
   });
 
   it('names an index entry whose platform is not its image\'s, and a config with a diff_id too few', async () => {
