@@ -1,13 +1,13 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { Digest } from '../oci/digest.js';
-import { entryPlatform, formatPlatform, platformExact, platformMatches } from '../oci/descriptor.js';
+import { entryPlatform, formatPlatform, platformMatches } from '../oci/descriptor.js';
 import { isIndexMediaType, isLayerMediaType, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { storageSource } from '../content/blob-source.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { DEFAULT_PLATFORM, noPlatformError, platformImages, type PlatformChoice } from './platform.js';
+import { DEFAULT_PLATFORM, exactFirst, noPlatformError, platformImages, type PlatformChoice } from './platform.js';
 import type { BlobView, ImageOrIndex, ImageView, IndexView, LayerView } from './view.js';
 
 /** How deep indexes may nest (an index of indexes) before a reference is refused as a loop or a trap. */
@@ -110,8 +110,7 @@ async function findPlatform(
   storage: ReadOnlyStorage, entries: readonly Descriptor[], wanted: Platform, options: LoadOptions & { name: string }, seen: Set<string>, depth: number,
 ): Promise<Descriptor | undefined> {
   const images = platformImages(entries);
-  const exact = images.filter((d) => platformExact(wanted, d.platform));
-  for (const entry of [...exact, ...images.filter((d) => d.platform && !exact.includes(d)), ...images.filter((d) => !d.platform)]) {
+  for (const entry of [...exactFirst(images.filter((d) => d.platform), wanted), ...images.filter((d) => !d.platform)]) {
     if (entry.platform && !platformMatches(wanted, entry.platform)) {
       seen.add(formatPlatform(entry.platform));
       continue;

@@ -22,10 +22,19 @@ export interface PlatformChoice {
 export function choosePlatform(entries: readonly Descriptor[], choice: PlatformChoice): Descriptor {
   const images = platformImages(entries);
   const platform = choice.wanted ?? DEFAULT_PLATFORM;
-  const match = images.find((d) => platformExact(platform, d.platform)) ?? images.find((d) => platformMatches(platform, d.platform));
+  const match = exactFirst(images, platform).find((d) => platformMatches(platform, d.platform));
   if (match) return match;
   if (!choice.wanted && images.length === 1) return images[0]!;
   throw noPlatformError(choice, listPlatforms(images));
+}
+
+/**
+ * `entries` with those exactly `wanted` first (`platformExact`: linux/amd64 is not an amd64/v3
+ * listed before it), the rest in their order: the order an index's entries are tried in.
+ */
+export function exactFirst(entries: readonly Descriptor[], wanted: Platform): Descriptor[] {
+  const exact = entries.filter((d) => platformExact(wanted, d.platform));
+  return [...exact, ...entries.filter((d) => !exact.includes(d))];
 }
 
 /** The error when an index has no image for the platform of `choice`: `available` lists what it has. */
