@@ -144,13 +144,23 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
 /** The release of a process a signal is ending (synchronous, best effort): the lock, if still this owner's, moved to its grave and removed. */
 function releaseAtExit(lockPath: string, token: string): void {
   try {
-    const named = readdirSync(lockPath).find((name) => name.startsWith(NAMED_OWNER));
-    const text = named ? Buffer.from(named.slice(NAMED_OWNER.length), 'base64url').toString() : readFileSync(join(lockPath, OWNER), 'utf8');
+    const named = namedOwner(readdirSync(lockPath));
+    const text = named ? ownerInName(named) : readFileSync(join(lockPath, OWNER), 'utf8');
     if (parseOwner(text)?.token !== token) return;
     const grave = `${lockPath}.dead-${token}`;
     renameSync(lockPath, grave);
     rmSync(grave, { recursive: true, force: true });
   } catch { /* gone, or another's by now */ }
+}
+
+/** The empty file in a lock's directory whose name holds its owner (writeOwner's on a full disk), if any. */
+function namedOwner(names: readonly string[]): string | undefined {
+  return names.find((name) => name.startsWith(NAMED_OWNER));
+}
+
+/** The owner's JSON that a NAMED_OWNER file's name holds. */
+function ownerInName(name: string): string {
+  return Buffer.from(name.slice(NAMED_OWNER.length), 'base64url').toString();
 }
 
 /** Writes the owner file into a lock's directory; resolves to its name (NAMED_OWNER's when the disk is full). */
@@ -164,7 +174,7 @@ async function writeOwner(dir: string, owner: Owner): Promise<string> {
     if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
     // The open may have made an empty `owner`, which would be read first.
     await rm(join(dir, OWNER), { force: true });
-    const named = `${NAMED_OWNER}${Buffer.from(text).toString('base64url')}`;
+    const named = `${NAMED_OWNER}${Buffer.from(text).toString('base64url')}`; // read back by ownerInName
     await writeFile(join(dir, named), '').catch(() => { throw err; });
     return named;
   }
@@ -180,9 +190,9 @@ export async function judge(path: string): Promise<Judged | undefined> {
   }
   if (st.isDirectory()) {
     try {
-      const named = (await readdir(path)).find((name) => name.startsWith(NAMED_OWNER));
+      const named = namedOwner(await readdir(path));
       const file = join(path, named ?? OWNER);
-      const [text, ownerStat] = await Promise.all([named ? Buffer.from(named.slice(NAMED_OWNER.length), 'base64url').toString() : readFile(file, 'utf8'), stat(file)]);
+      const [text, ownerStat] = await Promise.all([named ? ownerInName(named) : readFile(file, 'utf8'), stat(file)]);
       const owner = parseOwner(text);
       if (owner) return { id: owner.token, owner, mtimeMs: ownerStat.mtimeMs };
     } catch { /* no owner file: judged by the directory's age */ }
