@@ -205,7 +205,8 @@ await withLock(process.argv.at(-1), () => { process.stdout.write('held\\n'); ret
       const forget = killOnExit(child);
       const closed = new Promise<number | null>((resolve) => child.once('close', (code) => { forget(); resolve(code); }));
       const candidates = () => readdirSync(layout).filter((n) => n.startsWith(`.index.json.lock.new-${child.pid}-`));
-      while (candidates().length === 0) await new Promise((r) => setTimeout(r, 10));
+      // Until the copy waits with its candidate (polled for the state, not timed); a copy that ends first fails below.
+      while (candidates().length === 0 && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
       child.kill(signal);
       assert.equal(await closed, signal === 'SIGINT' ? 130 : 143);
       assert.deepEqual(candidates(), [], `${signal}: no candidate left`);
