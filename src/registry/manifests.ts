@@ -131,13 +131,22 @@ async function putManifestOnce(client: RegistryClient, repository: string, desc:
     scopes: [pushScope(repository)],
     headers: { 'content-type': desc.mediaType },
     body: bytes,
-    accept: (s) => s === 201 || s === 200 || s === 204,
+    accept: manifestStored,
   });
   await res.dump();
   const stored = res.header('docker-content-digest');
   if (stored && stored !== desc.digest) {
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored it as ${stored}`, { digest: desc.digest });
   }
+}
+
+/**
+ * Whether a manifest PUT's status says the manifest is stored: any 2xx, as containerd, skopeo
+ * and docker read it. The spec says 201, but Quay (and distribution before 2.1, whose spec then
+ * said so) answer 202 Accepted for a manifest they stored.
+ */
+export function manifestStored(status: number): boolean {
+  return status >= 200 && status < 300;
 }
 
 /**

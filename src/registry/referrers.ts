@@ -6,7 +6,7 @@ import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { RegistryClient } from './http.js';
 import { deleteManifest } from './delete.js';
-import { MANIFEST_ACCEPT } from './manifests.js';
+import { MANIFEST_ACCEPT, manifestStored } from './manifests.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 
 /**
@@ -160,7 +160,7 @@ async function putAnsweringSubject(client: RegistryClient, repository: string, d
   const res = await client.request({
     method: 'PUT', url: v2Path(repository, `manifests/${descriptor.digest}`), op: `push manifest ${descriptor.digest}`,
     scopes: [pushScope(repository)], headers: { 'content-type': descriptor.mediaType }, body: bytes,
-    accept: (s) => s === 201 || s === 200 || s === 204,
+    accept: manifestStored,
   });
   await res.dump();
   const stored = res.header('docker-content-digest');

@@ -156,3 +156,40 @@ describe('a manifest PUT that meets a link another writer is rewriting', () => {
     assert.equal(skopeoRawManifest(`${registry.host}/race/app:multi`).digest, image.index.digest);
   });
 });
+
+/**
+ * Quay (and distribution before 2.1, whose spec said so) answers a manifest PUT with 202 Accepted,
+ * not 201: the manifest is stored all the same. containerd, skopeo and docker take any 2xx.
+ */
+describe('a registry that answers a manifest PUT with 202 Accepted', () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+    image = umociImage(tmp.path, 'v1', [4096]);
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('push and attach take the 202 as stored: skopeo reads the image, and the artifact is listed', async () => {
+    proxy.addFault({ method: 'PUT', path: /\/manifests\//, times: Infinity, fault: { kind: 'rewrite-status', status: 202 } });
+    assertOk(await runCliAsync(['push', `oci:${image.layout}:v1`, `${proxy.host}/quay/app:v1`]));
+    assert.equal(skopeoDigest(`${registry.host}/quay/app:v1`), image.manifest.digest);
+
+    const report = join(tmp.path, 'report.json');
+    await writeFile(report, '{"ok":true}\n');
+    assertOk(await runCliAsync(['attach', `${proxy.host}/quay/app:v1`, `${report}:application/json`, '--artifact-type', 'application/vnd.example.report+json']));
+    const listed = await runCliAsync(['referrers', `${registry.host}/quay/app:v1`, '--json']);
+    assertOk(listed);
+    assert.match(listed.stdout, /application\/vnd\.example\.report\+json/);
+    assert.ok(proxy.requests().filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).every((r) => r.status === 202), 'every manifest PUT was answered 202');
+  });
+});

@@ -27,6 +27,11 @@ export type Fault =
   /** Forward the upstream response, with the byte at `atByte` of its body changed (a source serving corrupt content). */
   | { kind: 'corrupt-response'; atByte: number }
   /**
+   * Forward the request, and the registry's answer with its headers and body, under another
+   * status: what registries that did the same work answer (Quay's 202 to a manifest PUT).
+   */
+  | { kind: 'rewrite-status'; status: number }
+  /**
    * Forward the request, but hold the registry's answer back until a request whose target matches
    * `until` has reached the proxy (before this one or after it, since the requests were last
    * cleared), or `timeoutMs` passed: whether a client sends that request without waiting for this
@@ -171,6 +176,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       cutRequest: fault?.kind === 'cut-request' && state ? { rule: state, afterBytes: fault.afterBytes } : undefined,
       cutResponseAfter: fault?.kind === 'cut-response' ? fault.afterBytes : undefined,
       corruptAt: fault?.kind === 'corrupt-response' ? fault.atByte : undefined,
+      status: fault?.kind === 'rewrite-status' ? fault.status : undefined,
       maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
       held: fault?.kind === 'hold-response' ? holdUntil(fault.until, fault.timeoutMs, record) : undefined,
     });
@@ -201,7 +207,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -237,8 +243,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           ? proxyOrigin + value.slice(targetOrigin.length)
           : value;
       }
-      record.status = up.statusCode;
-      res.writeHead(up.statusCode ?? 502, up.statusMessage, outHeaders);
+      const status = plan.status ?? up.statusCode ?? 502;
+      record.status = status;
+      res.writeHead(status, plan.status === undefined ? up.statusMessage : undefined, outHeaders);
       const cutAfter = plan.cutResponseAfter;
       if (cutAfter !== undefined && cutAfter <= 0) {
         up.resume();
