@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { tempDir, validateLayout } from '../support/tools.js';
+import { connectRegistry } from '../../src/registry/connect.js';
+import { Repository } from '../../src/registry/repository.js';
+import { OcipushError } from '../../src/errors.js';
 import { assertOk, runCliAsync } from '../cli/registry-support.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -191,5 +194,62 @@ describe('a registry that answers a manifest PUT with 202 Accepted', () => {
     assertOk(listed);
     assert.match(listed.stdout, /application\/vnd\.example\.report\+json/);
     assert.ok(proxy.requests().filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).every((r) => r.status === 202), 'every manifest PUT was answered 202');
+  });
+});
+
+/**
+ * A connection that breaks in a manifest's body, after the registry answered 200 (a proxy
+ * dropping it, a registry restarting): the transport's retries end at the headers, so the GET is
+ * asked again here, as a broken blob download resumes, instead of the pull failing at once.
+ */
+describe('a manifest GET whose connection breaks in the body', () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+    image = umociImage(tmp.path, 'v1', [4096]);
+    assertOk(await runCliAsync(['push', `oci:${image.layout}:v1`, `${registry.host}/cut/app:v1`]));
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+  beforeEach(() => {
+    proxy.clearFaults();
+    proxy.clearRequests();
+  });
+
+  const cutManifest = (times: number) => ({ method: 'GET', path: /\/manifests\//, times, fault: { kind: 'cut-response' as const, afterBytes: 100 } });
+
+  it('once: pull asks for the manifest again and the layout it writes is valid', async () => {
+    proxy.addFault(cutManifest(1));
+    const dir = join(tmp.path, 'pulled');
+    const r = await runCliAsync(['pull', `${proxy.host}/cut/app:v1`, `oci:${dir}:v1`]);
+    assertOk(r);
+    assert.match(r.stderr, /fetch manifest cut\/app:v1: the connection broke at byte 100 of \d+, retrying/);
+    validateLayout(dir, 'v1');
+    assert.deepEqual(proxy.requests().filter((q) => q.path.includes('/manifests/')).map((q) => q.fault ?? 'whole'), ['cut-response', 'whole']);
+  });
+
+  it('every time: a bounded number of GETs, then ENETWORK saying where the body broke', async () => {
+    proxy.addFault(cutManifest(Infinity));
+    const client = connectRegistry(proxy.host, { retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 1 } });
+    try {
+      await assert.rejects(new Repository(client, 'cut/app').fetchManifest('v1'), (err: unknown) => {
+        assert.ok(err instanceof OcipushError);
+        assert.equal(err.code, 'ENETWORK');
+        assert.match(err.message, /^127\.0\.0\.1:\d+: fetch manifest cut\/app:v1: the connection broke at byte 100 of \d+, 3 times \(/);
+        return true;
+      });
+    } finally {
+      await client.close();
+    }
+    assert.equal(proxy.requests().filter((q) => q.path.includes('/manifests/')).length, 3);
   });
 });
