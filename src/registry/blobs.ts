@@ -72,6 +72,67 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
 }
 
 /**
+ * Bytes `start`..`end` (inclusive) of a blob, as a chunked upload of a copy between registries
+ * reads them: `GET` with `Range`, so each chunk costs its own bytes, not the blob up to its end.
+ * A registry (or its storage) that ignores Range answers 200 with the whole blob: the bytes
+ * before `start` are skipped and the rest let go. A break resumes from the byte it reached. A
+ * range cannot be checked against the digest: the destination checks the whole at its PUT.
+ */
+export async function fetchBlobRange(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, start: number, end: number, timing: RequestTiming = {}): Promise<Readable> {
+  const what = `${client.registry}/${repository}: blob ${desc.digest}`;
+  const op = `fetch blob ${desc.digest} (bytes ${start}-${end})`;
+  const length = end - start + 1;
+  const request = async (from: number): Promise<Readable> => {
+    const res = await client.request({
+      ...timing,
+      method: 'GET',
+      url: v2Path(repository, `blobs/${desc.digest}`),
+      op,
+      scopes: [pullScope(repository)],
+      headers: { range: `bytes=${from}-${end}` },
+    });
+    if (res.status !== 206) return skipBytes(res.body, from);
+    const first = /^bytes (\d+)-/.exec(res.header('content-range') ?? '')?.[1];
+    if (first !== undefined && Number(first) !== from) {
+      res.body.destroy();
+      throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: asked for bytes from ${from}, the registry answered from ${first}`);
+    }
+    return res.body;
+  };
+  const first = await request(start);
+  const reopen = async (received: number, attempt: number): Promise<Readable | undefined> => {
+    if (!await client.retryWait(op, attempt, undefined, `connection broke at byte ${start + received}`, timing)) return undefined;
+    return request(start + received);
+  };
+  const failure = (err: unknown) => {
+    if (timing.signal?.aborted) return abortedError(client.registry, op);
+    return err instanceof OcipushError ? err : networkError(client.registry, err);
+  };
+  const stream = Readable.from(firstBytes(resumeOnBreak(first, length, reopen, client.retryPolicy.retries, what), length, failure), { objectMode: false, highWaterMark: 1 });
+  stream.once('close', () => first.destroy());
+  return stream;
+}
+
+/** The first `length` bytes of the chunks (a registry that ignored Range sends the rest of the blob too, never read). */
+async function* firstBytes(chunks: AsyncGenerator<Buffer>, length: number, failure: (err: unknown) => OcipushError): AsyncGenerator<Buffer> {
+  let left = length;
+  try {
+    for await (const chunk of chunks) {
+      if (chunk.length >= left) {
+        yield chunk.subarray(0, left);
+        return;
+      }
+      left -= chunk.length;
+      yield chunk;
+    }
+  } catch (err) {
+    throw failure(err);
+  } finally {
+    await chunks.return(undefined);
+  }
+}
+
+/**
  * A foreign (non-distributable) layer the repository does not hold, from its `urls` as crane and
  * skopeo fetch it: each http or https URL in turn (query kept as written: a signed URL) until one
  * answers, the bytes verified against the descriptor. Authorization never goes with it unless the

@@ -3,12 +3,12 @@ import { OcipushError } from '../errors.js';
 import { sha256 } from '../oci/digest.js';
 import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
-import type { BlobPushOptions, OperationOptions, ReferencePusher, SourcePusher, Storage, TagResolver } from '../content/storage.js';
+import type { BlobPushOptions, BlobSourceProvider, OperationOptions, ReferencePusher, SourcePusher, Storage, TagResolver } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { blobExists, cancelUpload, fetchBlob, fetchForeignBlob, mountBlob, type UploadSession } from './blobs.js';
+import { blobExists, cancelUpload, fetchBlob, fetchBlobRange, fetchForeignBlob, mountBlob, type UploadSession } from './blobs.js';
 import type { RegistryClient, RequestTiming } from './http.js';
 import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
-import type { BlobSource } from '../content/blob-source.js';
+import { storageSource, type BlobSource } from '../content/blob-source.js';
 import type { UploadOptions } from './upload.js';
 
 /** The upload code, loaded by the first blob sent: a re-push, a pull or a HEAD never needs it. */
@@ -37,7 +37,7 @@ export function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boole
  * manifests and indexes to the manifest endpoint. Manifest bytes it pushed or fetched are kept
  * (they are small), so tagging the same manifest again sends the very same bytes.
  */
-export class Repository implements Storage, TagResolver, SourcePusher, ReferencePusher {
+export class Repository implements Storage, TagResolver, SourcePusher, ReferencePusher, BlobSourceProvider {
   private readonly manifestBytes = new Map<string, Buffer>();
 
   constructor(readonly client: RegistryClient, readonly name: string, private readonly options: RepositoryOptions = {}) {}
@@ -72,6 +72,20 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
       if (isForeignLayer(desc) && err instanceof OcipushError && err.code === 'ENOTFOUND') return fetchForeignBlob(this.client, String(this), desc, timing(options));
       throw err;
     }
+  }
+
+  /**
+   * A blob as an upload source (a copy to another registry): whole through fetch (verified),
+   * a chunk by a ranged GET of its own bytes. A foreign layer may live only at its URLs: its
+   * chunks are cut out of the whole.
+   */
+  blobSource(desc: Descriptor): BlobSource {
+    if (isForeignLayer(desc)) return storageSource(this, desc);
+    return {
+      size: desc.size,
+      open: () => this.fetch(desc),
+      openRange: (start, end) => fetchBlobRange(this.client, this.name, desc, start, end),
+    };
   }
 
   /**

@@ -31,6 +31,8 @@ export type Fault =
    * status: what registries that did the same work answer (Quay's 202 to a manifest PUT).
    */
   | { kind: 'rewrite-status'; status: number }
+  /** Forward the request without this header (a server or CDN that ignores `Range`, say). */
+  | { kind: 'drop-header'; name: string }
   /**
    * Forward the request, but hold the registry's answer back until a request whose target matches
    * `until` has reached the proxy (before this one or after it, since the requests were last
@@ -177,6 +179,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       cutResponseAfter: fault?.kind === 'cut-response' ? fault.afterBytes : undefined,
       corruptAt: fault?.kind === 'corrupt-response' ? fault.atByte : undefined,
       status: fault?.kind === 'rewrite-status' ? fault.status : undefined,
+      dropHeader: fault?.kind === 'drop-header' ? fault.name.toLowerCase() : undefined,
       maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
       held: fault?.kind === 'hold-response' ? holdUntil(fault.until, fault.timeoutMs, record) : undefined,
     });
@@ -207,11 +210,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      if (!HOP_BY_HOP.has(name)) headers[name] = value;
+      if (!HOP_BY_HOP.has(name) && name !== plan.dropHeader) headers[name] = value;
     }
     // Like a real reverse proxy: the registry sees its own host, and Location headers naming it
     // are rewritten back so clients keep talking to the proxy.
