@@ -6,6 +6,7 @@ import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js'
 import { isTransientNetworkError, networkError, networkErrorCode, networkReason } from './errors.js';
 import { abortedError } from './cancel.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
+import { headLength } from './blob-info.js';
 
 /** An upload session the registry opened: where to send the next request. */
 export interface UploadSession {
@@ -27,8 +28,9 @@ export async function blobExists(client: RegistryClient, repository: string, des
   });
   await res.dump();
   if (res.status === 404) return false;
-  const length = res.header('content-length');
-  if (length !== undefined && Number(length) !== desc.size && desc.size >= 0) {
+  // A proxy's HEAD that gives no size to trust leaves the registry's 200 standing, as crane reads it.
+  const length = headLength(res, desc.digest);
+  if (length !== undefined && length !== desc.size && desc.size >= 0) {
     throw new OcipushError('EDIGEST', `${client.registry}: blob ${desc.digest} in ${repository} has ${length} bytes, expected ${desc.size}`, { digest: desc.digest });
   }
   return true;

@@ -7,6 +7,7 @@ import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js'
 import { isTransientNetworkError, networkError, networkErrorCode, networkReason } from './errors.js';
 import { abortedError } from './cancel.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
+import { headLength } from './blob-info.js';
 
 /** Every manifest kind ocipush reads; registries serve a manifest only in a type the client accepts. */
 export const MANIFEST_ACCEPT = [
@@ -78,7 +79,7 @@ async function getWhole(client: RegistryClient, repository: string, reference: s
 
 /**
  * `HEAD /v2/<name>/manifests/<tag|digest>`: the descriptor without the body, or undefined when it
- * does not exist. Falls back to GET when the registry leaves out the digest (some do on HEAD), or
+ * does not exist. Falls back to GET when the registry leaves out the digest or the size (some do on HEAD), or
  * does not serve HEAD on manifests at all (405 or 501: older Quay and Artifactory), as crane does.
  */
 export async function headManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}): Promise<Descriptor | undefined> {
@@ -101,9 +102,10 @@ export async function headManifest(client: RegistryClient, repository: string, r
     throw new OcipushError('EDIGEST', `${client.registry}: check manifest ${repository}@${reference}: the registry answered for ${answered}`, { digest: reference });
   }
   const digest = answered ?? (isDigest(reference) ? reference : undefined);
-  const size = Number(res.header('content-length'));
+  // No manifest is empty: a Content-Length of 0 is a proxy's HEAD answer, not the size.
+  const size = headLength(res, undefined);
   const mediaType = res.header('content-type')?.split(';')[0]?.trim();
-  if (!digest || !isDigest(digest) || !Number.isSafeInteger(size) || !mediaType) {
+  if (!digest || !isDigest(digest) || size === undefined || !mediaType) {
     return (await fetchManifest(client, repository, reference, timing)).descriptor;
   }
   return { mediaType, digest: digest as Digest, size };

@@ -33,6 +33,8 @@ export type Fault =
   | { kind: 'rewrite-status'; status: number }
   /** Forward the request without this header (a server or CDN that ignores `Range`, say). */
   | { kind: 'drop-header'; name: string }
+  /** Forward the registry's answer with this header set to `value`, or left out without one (a proxy that drops HEAD's Content-Length). */
+  | { kind: 'response-header'; name: string; value?: string }
   /**
    * Forward the request, but hold the registry's answer back until a request whose target matches
    * `until` has reached the proxy (before this one or after it, since the requests were last
@@ -180,6 +182,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       corruptAt: fault?.kind === 'corrupt-response' ? fault.atByte : undefined,
       status: fault?.kind === 'rewrite-status' ? fault.status : undefined,
       dropHeader: fault?.kind === 'drop-header' ? fault.name.toLowerCase() : undefined,
+      answerHeader: fault?.kind === 'response-header' ? { name: fault.name.toLowerCase(), value: fault.value } : undefined,
       maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
       held: fault?.kind === 'hold-response' ? holdUntil(fault.until, fault.timeoutMs, record) : undefined,
     });
@@ -210,7 +213,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; answerHeader?: { name: string; value?: string }; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -245,6 +248,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         outHeaders[name] = name === 'location' && typeof value === 'string' && value.startsWith(targetOrigin)
           ? proxyOrigin + value.slice(targetOrigin.length)
           : value;
+      }
+      if (plan.answerHeader) {
+        if (plan.answerHeader.value === undefined) delete outHeaders[plan.answerHeader.name];
+        else outHeaders[plan.answerHeader.name] = plan.answerHeader.value;
       }
       const status = plan.status ?? up.statusCode ?? 502;
       record.status = status;
