@@ -49,6 +49,24 @@ export function registryError(registry: string, op: string, status: number, body
 }
 
 /**
+ * An answer from the host a registry redirected a request to (its blob storage: S3, GCS, a CDN),
+ * named as that host's, with the reason from its own error document (S3's and GCS's XML
+ * `<Code>`/`<Message>`, or a registry's JSON). Never EAUTH: no credentials went there, so a login
+ * changes nothing; a 403 there is most often a signed URL that expired, or a clock that is off.
+ */
+export function redirectedError(registry: string, op: string, host: string, status: number, bodyText: string): OcipushError {
+  const xml = (tag: string) => new RegExp(`<${tag}>([^<]{1,300})</${tag}>`).exec(bodyText)?.[1];
+  const entry = parseErrorBody(bodyText)[0];
+  const [code, message] = bodyText.includes('<Code>') ? [xml('Code'), xml('Message')] : [entry?.code, entry?.message];
+  const reason = `${status} ${code ?? STATUS_TEXT[status] ?? 'error'}${message ? `: ${oneLine(unescapeXml(message))}` : ''}`;
+  return new OcipushError(status === 404 ? 'ENOTFOUND' : 'EREGISTRY', `${registry}: ${op}: ${host}, where it was redirected, answered ${reason}`, { status, redirectedTo: host });
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&(lt|gt|quot|apos|amp);/g, (_, name: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[name]!);
+}
+
+/**
  * Error codes that describe the request, not the registry's state: distribution answers some with
  * a 500 (a manifest naming a foreign layer whose URL it does not allow: `UNKNOWN` and
  * `MANIFEST_BLOB_UNKNOWN`), which sending the same request again cannot change.

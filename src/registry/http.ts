@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, registryError } from './errors.js';
+import { authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, redirectedError, registryError } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
 import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
@@ -221,7 +221,7 @@ export class RegistryClient {
         continue;
       }
       if (accept(res.status)) return res;
-      throw await this.failure(req.op, res, challenges > 0, bodyText);
+      throw await this.failure(req, res, challenges > 0, bodyText);
     }
   }
 
@@ -258,11 +258,11 @@ export class RegistryClient {
     return true;
   }
 
-  /** The one-line error for an answer the caller did not accept. */
-  private async failure(op: string, res: RegistryResponse, afterChallenge: boolean, read?: string): Promise<OcipushError> {
+  /** The one-line error for an answer the caller did not accept (from a host a redirect led to: named as that host's). */
+  private async failure({ op, url }: RegistryRequest, res: RegistryResponse, afterChallenge: boolean, read?: string): Promise<OcipushError> {
     const bodyText = read ?? await res.text();
-    const err = registryError(this.registry, op, res.status, bodyText);
-    return res.status === 401 ? authError(err, afterChallenge) : err;
+    if (res.url.origin !== new URL(url, this.originValue).origin) return redirectedError(this.registry, op, res.url.host, res.status, bodyText);
+    return res.status === 401 ? authError(registryError(this.registry, op, 401, bodyText), afterChallenge) : registryError(this.registry, op, res.status, bodyText);
   }
 
   /** Resolves a Location header (absolute, or relative to the URL that sent it), keeping its query. */

@@ -10,6 +10,7 @@ import { Repository } from '../../src/registry/repository.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
+import { assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { blobPath, umociImage, type UmociImage } from './support.js';
 
 const PASSWORD = 'redirect-Secret-51aa';
@@ -67,5 +68,22 @@ describe('redirects to another host', () => {
     const followed = blobHost.requests();
     assert.deepEqual(followed.map((r) => [r.method, r.path, r.status]), [['GET', `/v2/redirect/app/blobs/${layer}?signature=abc`, 200]]);
     assert.equal(followed[0]!.requestHeaders.authorization, undefined, 'no Authorization for the other host');
+  });
+
+  it('a refusal by the other host (an S3 signed URL that expired) is named as that host\'s, with its reason, not as the registry refusing the credentials', async () => {
+    const layer = image.layers[0]!;
+    front.addFault({ method: 'GET', path: new RegExp(`/blobs/${layer}$`), times: Infinity, fault: { kind: 'respond', status: 307, headers: { location: `${blobHost.url}/bucket/docker/registry/v2/blobs/data?X-Amz-Expires=1200&X-Amz-Signature=abc` } } });
+    const expired = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message><X-Amz-Expires>1200</X-Amz-Expires></Error>';
+    blobHost.addFault({ method: 'GET', times: Infinity, fault: { kind: 'respond', status: 403, headers: { 'content-type': 'application/xml' }, body: expired } });
+    try {
+      const login = ['-u', 'alice', '--password-stdin'];
+      const line = new RegExp(`^ocipush: ${front.host}: fetch blob ${layer}: ${blobHost.host}, where it was redirected, answered 403 AccessDenied: Request has expired$`);
+      assertOneLineError(await runCliAsync(['pull', '-q', `${front.host}/redirect/app:v1`, `oci:${join(tmp.path, 'expired')}:v1`, ...login], { input: `${PASSWORD}\n` }), line);
+      const json = await runCliAsync(['pull', '--json', `${front.host}/redirect/app:v1`, `oci:${join(tmp.path, 'expired')}:v1`, ...login], { input: `${PASSWORD}\n` });
+      assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'EREGISTRY');
+    } finally {
+      front.clearFaults();
+      blobHost.clearFaults();
+    }
   });
 });
