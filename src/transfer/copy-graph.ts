@@ -167,6 +167,7 @@ class GraphCopy {
     // children's HEADs say so too, and nothing is sent.
     let children: Promise<void>;
     if (isIndex(parsed)) {
+      if (isRoot) await this.readManifestTree(parsed, new Set());
       children = Promise.all(parsed.manifests.map((child) => this.copyNode(child, 'manifest'))).then(() => {});
     } else {
       const layers = Promise.all(parsed.layers.map((layer) => this.copyNode(layer, 'layer')));
@@ -341,6 +342,20 @@ class GraphCopy {
   /** The source's own re-readable blobs (a layout's files, lazy base layers), else its fetch, opened again per read. */
   private sourceOf(desc: Descriptor): BlobSource {
     return isBlobSourceProvider(this.src) ? this.src.blobSource(desc) : storageSource(this.src, desc);
+  }
+
+  /**
+   * Every manifest under an index, read (and kept) before a blob moves: a child the source lacks
+   * (a platform docker save or skopeo's index-only copy left out, a manifest deleted from the
+   * registry) fails the copy with nothing written, rather than after the other platforms' layers.
+   */
+  private async readManifestTree(index: AnyManifest, seen: Set<string>): Promise<void> {
+    if (!isIndex(index)) return;
+    await Promise.all(index.manifests.filter((child) => isManifestDescriptor(child) && !seen.has(child.digest)).map(async (child) => {
+      seen.add(child.digest);
+      const { parsed } = await this.readManifest(child).catch((err: unknown) => { throw missingPlatform(err, child); });
+      await this.readManifestTree(parsed, seen);
+    }));
   }
 
   private async readManifest(desc: Descriptor): Promise<{ bytes: Buffer; parsed: AnyManifest }> {

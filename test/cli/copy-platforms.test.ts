@@ -107,6 +107,22 @@ describe('copy --platform with several platforms', () => {
     assert.deepEqual(copied.manifests.map((m) => m.digest), [entries.get('amd64'), entries.get('s390x')]);
   });
 
+  it('an index in a registry whose child manifest was deleted: copy and pull end in one line naming it before any blob moves, and write nothing', async () => {
+    const broken = `${registry.host}/up/broken:1`;
+    assertOk(await runCliAsync(['copy', source, broken], { env }));
+    const deleted = await fetch(`http://${registry.host}/v2/up/broken/manifests/${entries.get('s390x')}`, { method: 'DELETE' });
+    assert.equal(deleted.status, 202);
+    const missing = new RegExp(`up/broken@${entries.get('s390x')}: manifest not found: the index names it for linux/s390x, which the source does not hold`);
+    for (const args of [['copy', broken, `oci:${join(tmp.path, 'broken-copy')}:x`], ['pull', broken, '--layout', join(tmp.path, 'broken-pull')]]) {
+      assertOneLineError(await runCliAsync(args, { env }), missing);
+      assert.ok(!existsSync(join(tmp.path, `broken-${args[0]}`)), `${args[0]} leaves no layout`);
+    }
+    assertOneLineError(await runCliAsync(['copy', broken, `${mirror.host}/broken/copy:1`], { env }), missing);
+    const catalog = await (await fetch(`http://${mirror.host}/v2/_catalog`)).json() as { repositories: string[] };
+    assert.ok(!catalog.repositories.includes('broken/copy'), 'no blob went to the destination registry');
+    assertOk(await runCliAsync(['copy', broken, `oci:${join(tmp.path, 'broken-copy')}:x`, '--platform', 'linux/amd64,linux/arm64'], { env }));
+  });
+
   it('pull --platform A,B writes the same narrowed index into a layout, without the other platform\'s blobs', async () => {
     const layout = join(tmp.path, 'pulled');
     const r = await runCliAsync(['pull', source, '--layout', layout, '--tag', 'two', '--platform', 'linux/amd64,linux/arm64', '--json'], { env });
