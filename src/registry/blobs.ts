@@ -69,7 +69,9 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
   const stream = Readable.from(verified(chunks, desc, what, failure), { objectMode: false, highWaterMark: 1 });
   // Let go before its first read (a layout that cannot take it), the generators above never start
   // and their finally never frees the response: it would hold its connection, and close() wait for ever.
-  stream.once('close', () => first.body.destroy());
+  // undici's body, destroyed before its end, emits an abort error nobody reads: without a listener
+  // it would end the process (a copy that fails on one child drops the blobs it fetched for the others).
+  stream.once('close', () => first.body.on('error', () => {}).destroy());
   return stream;
 }
 

@@ -123,6 +123,22 @@ describe('copy --platform with several platforms', () => {
     assertOk(await runCliAsync(['copy', broken, `oci:${join(tmp.path, 'broken-copy')}:x`, '--platform', 'linux/amd64,linux/arm64'], { env }));
   });
 
+  it('an index in a registry that lost a layer of one platform: copy and pull into a layout end with the 404 as their last line, not a crash, and leave no layout', async () => {
+    const lost = `${registry.host}/up/lost:1`;
+    assertOk(await runCliAsync(['copy', source, lost], { env }));
+    const manifest = JSON.parse((await skopeoRaw(`${registry.host}/up/lost@${entries.get('s390x')}`)).bytes.toString()) as { layers: { digest: string }[] };
+    const layer = manifest.layers[0]!.digest;
+    assert.equal((await fetch(`http://${registry.host}/v2/up/lost/blobs/${layer}`, { method: 'DELETE' })).status, 202);
+    for (const args of [['copy', lost, `oci:${join(tmp.path, 'lost-copy')}:x`], ['pull', lost, '--layout', join(tmp.path, 'lost-pull')]]) {
+      const r = await runCliAsync(args, { env });
+      assert.equal(r.status, 1, r.stderr);
+      // The blobs fetched for the other platforms are let go when the copy fails: none may end the process.
+      assert.doesNotMatch(r.stderr, /Unhandled|node:events/);
+      assert.match(r.stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^ocipush: .*fetch blob ${layer}: 404 BLOB_UNKNOWN`));
+      assert.ok(!existsSync(join(tmp.path, `lost-${args[0]}`)), `${args[0]} leaves no layout`);
+    }
+  });
+
   it('pull --platform A,B writes the same narrowed index into a layout, without the other platform\'s blobs', async () => {
     const layout = join(tmp.path, 'pulled');
     const r = await runCliAsync(['pull', source, '--layout', layout, '--tag', 'two', '--platform', 'linux/amd64,linux/arm64', '--json'], { env });
