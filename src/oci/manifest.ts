@@ -75,6 +75,8 @@ export function platformOfConfig(config: ImageConfig): Platform {
   const p: Platform = { os: config.os, architecture: config.architecture };
   if (config.variant) p.variant = config.variant;
   if (config['os.version']) p['os.version'] = config['os.version'];
+  // An index entry carries them (win32k: a Windows image that needs the GUI subsystem), as buildah manifest add copies them.
+  if (Array.isArray(config['os.features']) && config['os.features'].length > 0) p['os.features'] = config['os.features'];
   return p;
 }
 

@@ -74,4 +74,27 @@ describe('index create: one image per platform', () => {
     assert.deepEqual(raw.manifests.map((m) => m.platform['os.version']), ['10.0.17763.1', '10.0.20348.1']);
     run('oci-image-tool', ['validate', '--type', 'imageIndex', join(layout, 'blobs', 'sha256', made.digest.slice(7))]);
   });
+
+  it('gives each entry the os.features its config lists (win32k), as buildah manifest add does', async () => {
+    const buildah = requireTool('buildah');
+    requireTool('skopeo');
+    const store = await OciLayout.open(layout);
+    for (const [version, features] of [['10.0.17763.2', ['win32k']], ['10.0.20348.2', []]] as const) {
+      const layer = await store.putBytes(MediaType.OciLayer, Buffer.alloc(1024));
+      const config = await store.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'windows', 'os.version': version, 'os.features': features, rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } });
+      const manifest = await store.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+      await store.tag(manifest, `windows-gui-${version}`);
+    }
+    await store.close();
+    const images = ['windows-gui-10.0.17763.2', 'windows-gui-10.0.20348.2'];
+    const made = await createImageIndex({ layout, images, tag: 'windows-gui' });
+    const storage = ['--storage-driver', 'vfs', '--root', join(tmp.path, 'buildah-root'), '--runroot', join(tmp.path, 'buildah-run')];
+    run(buildah, [...storage, 'manifest', 'create', 'windows-gui']);
+    for (const image of images) run(buildah, [...storage, 'manifest', 'add', 'windows-gui', `oci:${layout}:${image}`]);
+    const listed = JSON.parse(run(buildah, [...storage, 'manifest', 'inspect', 'windows-gui'])) as { manifests: { platform: object }[] };
+    assert.deepEqual(made.manifests.map((m) => m.platform), listed.manifests.map((m) => m.platform));
+    assert.deepEqual(made.manifests[0]!.platform!['os.features'], ['win32k']);
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:windows-gui`])) as { manifests: { platform: Record<string, unknown> }[] };
+    assert.deepEqual(raw.manifests.map((m) => m.platform['os.features']), [['win32k'], undefined]);
+  });
 });
