@@ -7,7 +7,7 @@ import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyMan
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { storageSource } from '../content/blob-source.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { DEFAULT_PLATFORM, exactFirst, noPlatformError, platformImages, type PlatformChoice } from './platform.js';
+import { DEFAULT_PLATFORM, exactFirst, lowerVariants, noPlatformError, platformImages, type PlatformChoice } from './platform.js';
 import type { BlobView, ImageOrIndex, ImageView, IndexView, LayerView } from './view.js';
 
 /** How deep indexes may nest (an index of indexes) before a reference is refused as a loop or a trap. */
@@ -83,7 +83,8 @@ export interface PlatformManifestOptions extends LoadOptions {
  * an image is its own; of an index, the first entry that is exactly the platform (`platformExact`:
  * linux/amd64 is not an amd64/v3 listed first), else the first whose platform matches, else an entry without
  * a platform: an index is looked into (an index of indexes, a few levels deep), an image's config
- * says its platform. BuildKit's attestation manifests are never chosen. None: the error lists
+ * says its platform; none of those: the same for each lower variant (`lowerVariants`: arm/v7 takes
+ * an arm/v6 image). BuildKit's attestation manifests are never chosen. None: the error lists
  * every platform the index has, those of its nested indexes too.
  */
 export async function platformManifest(
@@ -99,8 +100,12 @@ export async function platformManifest(
   }
   const wanted = options.platform ?? DEFAULT_PLATFORM;
   const seen = new Set<string>();
-  const found = await findPlatform(storage, parsed.manifests, wanted, { ...options, name }, seen, 1)
-    ?? (options.platform ? undefined : await onlyImage(storage, parsed.manifests, { ...options, name }, 1));
+  let found: Descriptor | undefined;
+  for (const platform of [wanted, ...lowerVariants(wanted)]) {
+    found = await findPlatform(storage, parsed.manifests, platform, { ...options, name }, seen, 1);
+    if (found) break;
+  }
+  found ??= options.platform ? undefined : await onlyImage(storage, parsed.manifests, { ...options, name }, 1);
   if (found) return found;
   throw noPlatformError({ name, ...(options.platform ? { wanted: options.platform } : {}), ...(options.noMatch ? { noMatch: options.noMatch } : {}) }, [...seen].join(', ') || 'none');
 }

@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { Annotation, formatPlatform, platformExact, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, normalVariant, platformExact, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 
 /** linux/amd64: what an index is narrowed to when nobody asked for a platform, as docker on such a host does. */
 export const DEFAULT_PLATFORM: Readonly<Platform> = Object.freeze({ os: 'linux', architecture: 'amd64' });
@@ -16,17 +16,38 @@ export interface PlatformChoice {
 /**
  * The entry of an index for a platform (arm64 matches arm64/v8, as docker reads it; an exact
  * entry first, `platformExact`: linux/amd64 is not an amd64/v3 listed before it). Entries
- * for `unknown/unknown` (BuildKit's attestation manifests) are never images to run. With no
- * platform asked for: linux/amd64, else the only image.
+ * for `unknown/unknown` (BuildKit's attestation manifests) are never images to run; none for the
+ * platform: one for a lower variant (`lowerVariants`). With no platform asked for: linux/amd64,
+ * else the only image.
  */
 export function choosePlatform(entries: readonly Descriptor[], choice: PlatformChoice): Descriptor {
   const images = platformImages(entries);
   const platform = choice.wanted ?? DEFAULT_PLATFORM;
-  const match = exactFirst(images, platform).find((d) => platformMatches(platform, d.platform));
-  if (match) return match;
+  for (const candidate of [platform, ...lowerVariants(platform)]) {
+    const match = exactFirst(images, candidate).find((d) => platformMatches(candidate, d.platform));
+    if (match) return match;
+  }
   if (!choice.wanted && images.length === 1) return images[0]!;
   throw noPlatformError(choice, listPlatforms(images));
 }
+
+/**
+ * What a CPU of `wanted` runs besides its own images, best first, when an index has none for it:
+ * the lower variants of its architecture (arm/v7 runs arm/v6 and v5 code, amd64/v3 runs v2 and
+ * the plain amd64), as containerd's platforms.Only and skopeo's --override-variant fall back.
+ * Never another architecture, nor a higher variant.
+ */
+export function lowerVariants(wanted: Platform): Platform[] {
+  const lowest = LOWEST_VARIANT[wanted.architecture];
+  const level = /^v(\d+)$/.exec(normalVariant(wanted) ?? '')?.[1];
+  if (lowest === undefined || level === undefined) return [];
+  const lower: Platform[] = [];
+  for (let v = Number(level) - 1; v >= lowest; v--) lower.push({ ...wanted, variant: `v${v}` });
+  return lower;
+}
+
+/** The lowest variant of the architectures whose variants are levels a CPU of a higher one runs. */
+const LOWEST_VARIANT: Record<string, number> = { arm: 5, amd64: 1 };
 
 /**
  * `entries` with those exactly `wanted` first (`platformExact`: linux/amd64 is not an amd64/v3

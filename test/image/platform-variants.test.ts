@@ -16,14 +16,15 @@ import { assertOk, runCliAsync } from '../cli/registry-support.js';
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
 let ref: string;
+let older: string;
 const digests = new Map<string, string>();
 const env = { ...process.env, SOURCE_DATE_EPOCH: '0' };
 
-/** The digest of the manifest skopeo copies out of `ref` for amd64 with `variant`. */
-function skopeoChoice(variant?: string): string {
-  const dir = join(tmp.path, `skopeo-${variant ?? 'none'}`);
-  run('skopeo', ['copy', '-q', '--src-tls-verify=false', '--override-os', 'linux', '--override-arch', 'amd64',
-    ...(variant ? ['--override-variant', variant] : []), `docker://${ref}`, `oci:${dir}:x`]);
+/** The digest of the manifest skopeo copies out of `from` for `arch` (amd64) with `variant`. */
+function skopeoChoice(variant?: string, arch = 'amd64', from = ref): string {
+  const dir = join(tmp.path, `skopeo-${arch}-${variant ?? 'none'}-${from.length}`);
+  run('skopeo', ['copy', '-q', '--src-tls-verify=false', '--override-os', 'linux', '--override-arch', arch,
+    ...(variant ? ['--override-variant', variant] : []), `docker://${from}`, `oci:${dir}:x`]);
   return (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]!.digest;
 }
 
@@ -32,7 +33,7 @@ before(async () => {
   tmp = await tempDir('ocipush-variants-');
   registry = await startRegistry();
   const layout = join(tmp.path, 'layout');
-  for (const [tag, platform] of [['v3', 'linux/amd64/v3'], ['plain', 'linux/amd64'], ['arm64', 'linux/arm64']] as const) {
+  for (const [tag, platform] of [['v3', 'linux/amd64/v3'], ['plain', 'linux/amd64'], ['arm64', 'linux/arm64'], ['arm-v5', 'linux/arm/v5'], ['arm-v6', 'linux/arm/v6']] as const) {
     const dir = join(tmp.path, tag);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'platform'), `${platform}\n`);
@@ -42,6 +43,10 @@ before(async () => {
   assertOk(await runCliAsync(['index', 'create', 'v3', 'plain', 'arm64', '--tag', 'app', '--layout', layout], { env }));
   ref = `${registry.host}/variants/app:1`;
   assertOk(await runCliAsync(['push', ref, '--layout', layout, '--tag', 'app'], { env }));
+  // What images for older CPUs only ship: arm/v5 and arm/v6 (no v7), and a plain amd64 (no v3).
+  assertOk(await runCliAsync(['index', 'create', 'arm-v5', 'arm-v6', 'plain', '--tag', 'older', '--layout', layout], { env }));
+  older = `${registry.host}/variants/older:1`;
+  assertOk(await runCliAsync(['push', older, '--layout', layout, '--tag', 'older'], { env }));
 });
 after(async () => {
   await registry?.stop();
@@ -71,5 +76,28 @@ describe('an amd64 variant listed before the plain amd64 image', () => {
       assertOk(r);
       assert.equal((await (await OciLayout.open(copied)).resolve('x')).digest, digests.get(tag), `linux/amd64/${variant}`);
     }
+  });
+});
+
+describe('an index without the variant asked for', () => {
+  it('linux/arm/v7 (and linux/arm) is the arm/v6 image, not the v5 listed first, and linux/amd64/v3 the plain amd64, as skopeo --override-variant falls back', async () => {
+    for (const [platform, arch, variant, tag] of [['linux/arm/v7', 'arm', 'v7', 'arm-v6'], ['linux/arm', 'arm', undefined, 'arm-v6'], ['linux/amd64/v3', 'amd64', 'v3', 'plain']] as const) {
+      if (variant) assert.equal(skopeoChoice(variant, arch, older), digests.get(tag), `skopeo ${platform}`);
+      const digest = await runCliAsync(['digest', older, '--platform', platform], { env });
+      assertOk(digest);
+      assert.equal(digest.stdout.trim(), digests.get(tag), platform);
+      const pulled = join(tmp.path, `older-${platform.replaceAll('/', '-')}`);
+      assertOk(await runCliAsync(['pull', older, '--layout', pulled, '--platform', platform], { env }));
+      assert.equal((await (await OciLayout.open(pulled)).resolve('1')).digest, digests.get(tag), `pull ${platform}`);
+    }
+  });
+
+  it('never a higher variant nor another architecture: linux/arm/v5 is the v5 image, arm64 has none', async () => {
+    const v5 = await runCliAsync(['digest', older, '--platform', 'linux/arm/v5'], { env });
+    assertOk(v5);
+    assert.equal(v5.stdout.trim(), digests.get('arm-v5'));
+    const arm64 = await runCliAsync(['digest', older, '--platform', 'linux/arm64'], { env });
+    assert.equal(arm64.status, 1);
+    assert.match(arm64.stderr, /no manifest for linux\/arm64 \(the index has: linux\/arm\/v5, linux\/arm\/v6, linux\/amd64\)\n$/);
   });
 });
