@@ -46,7 +46,9 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
     const entry = await layout.resolve(name);
     const node = await loadImageOrIndex(layout, entry, { name: `"${name}"` });
     if (node.kind === 'index') {
-      for (const child of node.children) await entries.addFrom(layout, child, `${name}@${child.digest.slice(0, 19)}`);
+      for (const child of node.children) {
+        for (const added of await entries.addFrom(layout, child, `${name}@${child.digest.slice(0, 19)}`)) await mustHold(layout, added, name);
+      }
     } else {
       entries.add({ ...entry, mediaType: node.descriptor.mediaType }, entry.platform ?? node.platform, name);
     }
@@ -55,6 +57,16 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
   const desc = await layout.putJson(mediaType, index);
   await layout.tag(desc, options.tag);
   return { digest: desc.digest, size: desc.size, mediaType, tag: options.tag, layout: layout.root, manifests: entries.entries };
+}
+
+/**
+ * An entry taken from an index the layout holds must be in the layout too: an index copied without
+ * its images (skopeo's --multi-arch index-only, docker save of some platforms) is refused, as
+ * buildah manifest add refuses it, before the new index names what is not there.
+ */
+async function mustHold(layout: OciLayout, desc: Descriptor, name: string): Promise<void> {
+  if (await layout.exists(desc)) return;
+  throw new OcipushError('ENOTFOUND', `"${name}" names ${desc.digest} for ${formatPlatform(desc.platform!)}, which ${layout.root} does not hold (an index copied without its images); name the images the layout has`, { digest: desc.digest });
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createImageIndex } from '../../src/assemble/create-index.js';
@@ -73,6 +73,19 @@ describe('index create: one image per platform', () => {
     const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:windows`])) as { manifests: { platform: Record<string, string> }[] };
     assert.deepEqual(raw.manifests.map((m) => m.platform['os.version']), ['10.0.17763.1', '10.0.20348.1']);
     run('oci-image-tool', ['validate', '--type', 'imageIndex', join(layout, 'blobs', 'sha256', made.digest.slice(7))]);
+  });
+
+  it('refuses an index skopeo copied without its images (--multi-arch index-only) in one line, and writes nothing', async () => {
+    requireTool('skopeo');
+    await createImageIndex({ layout, images: ['arm64', 'arm-v7'], tag: 'two' });
+    const bare = join(tmp.path, 'index-only');
+    run('skopeo', ['copy', '-q', '--multi-arch', 'index-only', `oci:${layout}:two`, `oci:${bare}:two`]);
+    const before = readFileSync(join(bare, 'index.json'), 'utf8');
+    const r = runCli(['index', 'create', 'two', '--tag', 'again', '--layout', bare]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^ocipush: "two" names sha256:[0-9a-f]{64} for linux\/arm64, which .*index-only does not hold \(an index copied without its images\); name the images the layout has\n$/);
+    assert.equal(readFileSync(join(bare, 'index.json'), 'utf8'), before, 'index.json as it was');
+    assert.deepEqual(readdirSync(join(bare, 'blobs', 'sha256')).length, 1, 'no blob written');
   });
 
   it('gives each entry the os.features its config lists (win32k), as buildah manifest add does', async () => {
