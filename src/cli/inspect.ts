@@ -148,13 +148,16 @@ function describe(name: string, desc: Descriptor, manifest: AnyManifest, config:
   if ('manifests' in manifest) {
     lines.push(`Manifests:  ${manifest.manifests.length}`);
     for (const m of manifest.manifests) {
-      const p = m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : 'no platform';
+      // Windows images of one tag differ only by os.version (ltsc2019, ltsc2022): without it two lines would read the same.
+      const version = m.platform?.['os.version'] ? ` (os.version ${m.platform['os.version']})` : '';
+      const p = m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') + version : 'no platform';
       lines.push(`  ${m.digest}  ${p.padEnd(16)} ${formatBytes(m.size)}`);
     }
+    for (const [k, v] of Object.entries(manifest.annotations ?? {})) lines.push(`Annotation: ${k}=${v}`);
     return lines.join('\n');
   }
   if (config) {
-    lines.push(`Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}`);
+    lines.push(`Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}${config['os.version'] ? ` (os.version ${config['os.version']})` : ''}`);
     if (config.created) lines.push(`Created:    ${config.created}`);
     const c = config.config ?? {};
     if (c.Entrypoint) lines.push(`Entrypoint: ${JSON.stringify(c.Entrypoint)}`);

@@ -3,6 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
+import { OciLayout } from '../../src/content/layout.js';
+import { MediaType } from '../../src/oci/media-types.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
@@ -59,5 +61,30 @@ describe('inspect of an artifact whose "image config" is {}', () => {
     const skopeo = run('skopeo', ['inspect', '--tls-verify=false', '--config', '--raw', `docker://${ref}`]);
     assert.equal(config.stdout, skopeo);
     assert.equal(config.stdout, art.config.toString());
+  });
+});
+
+describe('inspect of an index', () => {
+  it('tells Windows images of two os.versions apart and shows the index annotations, as skopeo inspect --raw has them', async () => {
+    const layout = join(tmp.path, 'windows');
+    const store = await OciLayout.open(layout, { create: true });
+    const images: string[] = [];
+    for (const version of ['10.0.17763.1', '10.0.20348.1']) {
+      const layer = await store.putBytes(MediaType.OciLayer, Buffer.alloc(1024));
+      const config = await store.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'windows', 'os.version': version, rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } });
+      const manifest = await store.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+      await store.tag(manifest, `windows-${version}`);
+      images.push(`windows-${version}`);
+    }
+    await store.close();
+    assertOk(await runCliAsync(['index', 'create', ...images, '--tag', 'windows', '--layout', layout, '--annotation', 'org.opencontainers.image.version=1.0']));
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:windows`])) as { manifests: { digest: string; platform: Record<string, string> }[]; annotations: Record<string, string> };
+    const shown = await runCliAsync(['inspect', `oci:${layout}:windows`]);
+    assertOk(shown);
+    for (const m of raw.manifests) assert.match(shown.stdout, new RegExp(`^  ${m.digest}  windows/amd64 \\(os\\.version ${m.platform['os.version']!.replaceAll('.', '\\.')}\\) `, 'm'));
+    assert.match(shown.stdout, new RegExp(`^Annotation: org\\.opencontainers\\.image\\.version=${raw.annotations['org.opencontainers.image.version']}$`, 'm'));
+    const one = await runCliAsync(['inspect', `oci:${layout}:${images[1]}`]);
+    assertOk(one);
+    assert.match(one.stdout, /^Platform: +windows\/amd64 \(os\.version 10\.0\.20348\.1\)$/m);
   });
 });
