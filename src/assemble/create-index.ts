@@ -131,11 +131,11 @@ export class IndexEntries {
 
 /**
  * What makes two entries one platform, as containerd compares them: `linux/arm64` is
- * `linux/arm64/v8` (and `linux/arm` is `linux/arm/v7`); Windows images for two `os.version`s
- * (ltsc2019, ltsc2022) are two platforms, as docker manifest create keeps them.
+ * `linux/arm64/v8` (and `linux/arm` is `linux/arm/v7`, `linux/amd64/v1` is `linux/amd64`); Windows
+ * images for two `os.version`s (ltsc2019, ltsc2022) are two platforms, as docker manifest create keeps them.
  */
 function platformKey(p: Platform): string {
-  const variant = normalVariant(p);
+  const variant = p.architecture === 'amd64' && p.variant === 'v1' ? undefined : normalVariant(p);
   const key = formatPlatform({ os: p.os, architecture: p.architecture, ...(variant ? { variant } : {}) });
   return p['os.version'] ? `${key} (os.version ${p['os.version']})` : key;
 }

@@ -19,7 +19,7 @@ let layout: string;
 before(async () => {
   tmp = await tempDir('ocipush-create-index-');
   layout = join(tmp.path, 'layout');
-  for (const [tag, platform] of [['arm64-v8', 'linux/arm64/v8'], ['arm64', 'linux/arm64'], ['arm-v7', 'linux/arm/v7'], ['arm', 'linux/arm']]) {
+  for (const [tag, platform] of [['arm64-v8', 'linux/arm64/v8'], ['arm64', 'linux/arm64'], ['arm-v7', 'linux/arm/v7'], ['arm', 'linux/arm'], ['amd64', 'linux/amd64'], ['amd64-v1', 'linux/amd64/v1']]) {
     const dir = join(tmp.path, tag!);
     mkdirSync(join(dir, 'etc'), { recursive: true });
     writeFileSync(join(dir, 'etc', 'platform'), `${tag}\n`);
@@ -38,9 +38,10 @@ before(async () => {
 after(async () => tmp?.cleanup());
 
 describe('index create: one image per platform', () => {
-  it('refuses linux/arm64 beside linux/arm64/v8, and linux/arm beside linux/arm/v7: one platform each', async () => {
+  it('refuses linux/arm64 beside linux/arm64/v8, linux/arm beside linux/arm/v7, and linux/amd64 beside linux/amd64/v1: one platform each', async () => {
     await assert.rejects(createImageIndex({ layout, images: ['arm64-v8', 'arm64'], tag: 'dup' }), /"arm64-v8" and "arm64" are both linux\/arm64\/v8: an index holds one image per platform/);
     await assert.rejects(createImageIndex({ layout, images: ['arm', 'arm-v7'], tag: 'dup' }), /"arm" and "arm-v7" are both linux\/arm\/v7/);
+    await assert.rejects(createImageIndex({ layout, images: ['amd64', 'amd64-v1'], tag: 'dup' }), /"amd64" and "amd64-v1" are both linux\/amd64/);
     const r = runCli(['index', 'create', 'arm64', 'arm64-v8', '--tag', 'dup', '--layout', layout]);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /are both linux\/arm64\/v8/);
