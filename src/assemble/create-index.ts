@@ -84,6 +84,10 @@ export class IndexEntries {
   add(desc: Descriptor, platform: Platform, name: string): void {
     if (this.entries.some((e) => e.digest === desc.digest)) return;
     const attestation = desc.annotations?.[Annotation.ReferenceType] !== undefined;
+    if (!platform.os || !platform.architecture) {
+      // A cosign signature image (os and architecture ""), an image crane made from scratch: an entry for "/" no runtime chooses.
+      throw new OcipushError('EUSAGE', `"${name}" is for no platform (its config names no os or architecture: a cosign signature, an artifact, an image made without one): an index lists images by platform`, { digest: desc.digest });
+    }
     const key = platformKey(platform);
     const owner = this.owners.get(key);
     if (owner !== undefined && !attestation) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);

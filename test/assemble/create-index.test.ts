@@ -89,6 +89,21 @@ describe('index create: one image per platform', () => {
     assert.deepEqual(readdirSync(join(bare, 'blobs', 'sha256')).length, 1, 'no blob written');
   });
 
+  it('refuses a cosign signature image (its config names os and architecture "") in one line, and writes nothing', async () => {
+    const key = join(tmp.path, 'sign.pem');
+    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+    const signed = runCli(['sign', `oci:${layout}:arm64`, '--key', key, '--sign-container-identity', 'registry.example/app']);
+    assert.equal(signed.status, 0, signed.stderr);
+    const store = await OciLayout.open(layout);
+    const signature = `${(await store.resolve('arm64')).digest.replace(':', '-')}.sig`;
+    await store.resolve(signature);
+    const before = readFileSync(join(layout, 'index.json'), 'utf8');
+    const r = runCli(['index', 'create', 'arm-v7', signature, '--tag', 'signed', '--layout', layout]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr, `ocipush: "${signature}" is for no platform (its config names no os or architecture: a cosign signature, an artifact, an image made without one): an index lists images by platform\n`);
+    assert.equal(readFileSync(join(layout, 'index.json'), 'utf8'), before, 'index.json as it was');
+  });
+
   it('gives each entry the os.features its config lists (win32k), as buildah manifest add does', async () => {
     const buildah = requireTool('buildah');
     requireTool('skopeo');
