@@ -42,7 +42,9 @@ export async function composeIndex(sources: readonly IndexSource[], annotations?
   const borrowed: BorrowedBlobs[] = [];
   for (const source of sources) {
     const parsed = parseManifest(source.rootBytes, `${source.name}: manifest ${source.root.digest}`, source.root.mediaType);
-    const given = isIndex(parsed) ? parsed.manifests : [{ ...source.root, mediaType: parsed.mediaType ?? source.root.mediaType }];
+    // An image given by itself is entered by what it is: a layout's index.json entry annotates it with the layout's names.
+    const { annotations: _annotations, ...root } = source.root;
+    const given = isIndex(parsed) ? parsed.manifests : [{ ...root, mediaType: parsed.mediaType ?? source.root.mediaType }];
     const descriptors: Descriptor[] = [];
     for (const entry of given) {
       const name = isIndex(parsed) ? `${source.name}@${entry.digest.slice(0, 19)}` : source.name;

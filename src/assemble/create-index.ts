@@ -50,7 +50,7 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
         for (const added of await entries.addFrom(layout, child, `${name}@${child.digest.slice(0, 19)}`)) await mustHold(layout, added, name);
       }
     } else {
-      entries.add({ ...entry, mediaType: node.descriptor.mediaType }, entry.platform ?? node.platform, name);
+      entries.add({ mediaType: node.descriptor.mediaType, digest: entry.digest, size: entry.size }, entry.platform ?? node.platform, name);
     }
   }
   const { mediaType, index } = entries.index(options.annotations);
@@ -81,6 +81,7 @@ export class IndexEntries {
   /** The name each entry was given under, in the order of `entries`. */
   private readonly names: string[] = [];
 
+  /** `desc` an image's own descriptor, or an entry of an index given (its annotations kept); never a layout's index.json entry, whose annotations are the layout's. */
   add(desc: Descriptor, platform: Platform, name: string): void {
     if (this.entries.some((e) => e.digest === desc.digest)) return;
     const attestation = desc.annotations?.[Annotation.ReferenceType] !== undefined;
@@ -93,9 +94,12 @@ export class IndexEntries {
     if (owner !== undefined && !attestation) throw new OcipushError('EUSAGE', `"${owner}" and "${name}" are both ${key}: an index holds one image per platform`);
     if (!attestation) this.owners.set(key, name);
     this.names.push(name);
+    // What an index's entry says of its image (BuildKit's attestation type, the annotations buildx puts on a
+    // descriptor, an artifactType) goes with it, as buildx imagetools create and crane index append keep it.
     this.entries.push({
       mediaType: desc.mediaType, digest: desc.digest, size: desc.size, platform: cleanPlatform(platform),
-      ...(attestation ? { annotations: desc.annotations } : {}),
+      ...(desc.artifactType ? { artifactType: desc.artifactType } : {}),
+      ...(desc.annotations ? { annotations: desc.annotations } : {}),
     });
   }
 

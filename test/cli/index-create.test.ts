@@ -167,6 +167,25 @@ describe('index create with images in a registry', () => {
     assert.deepEqual(pushed.manifests.map((m) => m.annotations?.['vnd.docker.reference.type']), [undefined, 'attestation-manifest', undefined, 'attestation-manifest']);
     assert.equal(platformFile(`${registry.host}/ci/buildkit:1`, 'arm64'), 'buildkit arm64\n');
   });
+  it('keeps the annotations an index\'s entries carry (buildah manifest add --annotation), as buildx imagetools create does, and never a layout\'s names', async () => {
+    const buildah = requireTool('buildah');
+    const store = ['--storage-driver', 'vfs', '--root', join(tmp.path, 'buildah-root'), '--runroot', join(tmp.path, 'buildah-run')];
+    run(buildah, [...store, 'manifest', 'create', 'annotated']);
+    run(buildah, [...store, 'manifest', 'add', '--tls-verify=false', '--annotation', 'org.opencontainers.image.description=the arm64 build', 'annotated', `docker://${registry.host}/ci/app:1-arm64`]);
+    run(buildah, [...store, 'manifest', 'push', '--all', '--tls-verify=false', 'annotated', `docker://${registry.host}/ci/annotated:arm64`]);
+    const report = await createIndex(['--tag', `${registry.host}/ci/annotated:1`, `${registry.host}/ci/annotated:arm64`, `${registry.host}/ci/app:1-s390x`]);
+    const index = JSON.parse((await skopeoRaw(`${registry.host}/ci/annotated:1`)).bytes.toString()) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    assert.equal(index.manifests.length, 2);
+    assert.deepEqual(index.manifests.map((m) => m.annotations), [{ 'org.opencontainers.image.description': 'the arm64 build' }, undefined]);
+    // The same from a layout, where the s390x image's index.json entry carries its name: that stays out.
+    const layout = join(tmp.path, 'annotated');
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/annotated:arm64`, `oci:${layout}:arm64`], { env }));
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/app:1-s390x`, `oci:${layout}:s390x`], { env }));
+    const inLayout = await runCliAsync(['index', 'create', 'arm64', 's390x', '--tag', 'both', '--layout', layout, '--json'], { env });
+    assertOk(inLayout);
+    assert.equal((JSON.parse(inLayout.stdout) as { digest: string }).digest, report.digest);
+  });
+
   it('takes the images of an index inside an index, each with its platform: the layout and the registry make the same index, which skopeo and umoci read', async () => {
     const inner = await createIndex(['--tag', `${registry.host}/ci/inner:1`, `${registry.host}/ci/app:1-amd64`, `${registry.host}/ci/app:1-arm64`]);
     const layout = join(tmp.path, 'nested');
