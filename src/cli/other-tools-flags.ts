@@ -67,8 +67,12 @@ function otherToolsFlag(name: string, has: (option: string) => boolean, command:
   // skopeo copy's platform choice: --override-arch/-os/-variant pick one image, --all keeps the index.
   const override = /^override-(arch|os|variant)$/.exec(name);
   if (override && has('platform')) return `skopeo's --${name} is --platform os/arch[/variant] here (--platform linux/arm64/v8)`;
-  if ((name === 'all' || name === 'multi-arch') && ['copy', 'pull', 'push', 'validate'].includes(command)) {
+  if (name === 'all' && ['copy', 'pull', 'push', 'validate'].includes(command)) {
     return `skopeo's --${name} is what ${command} does without --platform: every platform of an index (--platform a,b keeps some)`;
+  }
+  // Its value is not seen here: each of the three is named, index-only too, which has no counterpart.
+  if (name === 'multi-arch' && ['copy', 'pull', 'push', 'validate'].includes(command)) {
+    return `skopeo's --multi-arch all is what ${command} does without --platform: every platform of an index (--platform a,b keeps some); --multi-arch system is --platform with this machine's os/arch; index-only has no counterpart: an index goes with its images`;
   }
   if (name === 'allow-insecure-registry' && has('insecure')) return 'cosign\'s --allow-insecure-registry is --insecure here (accept any certificate)';
   if (name === 'allow-http-registry' && has('plain-http')) return 'cosign\'s --allow-http-registry is --plain-http here';

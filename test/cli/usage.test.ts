@@ -158,7 +158,10 @@ describe('usage errors', () => {
     assert.match(run('skopeo', ['copy', '--help']), /--all\b[\s\S]*--multi-arch/);
     assert.match(run('skopeo', ['--help']), /--override-arch[\s\S]*--override-os[\s\S]*--override-variant/);
     assertOneLineError(runCli(['copy', '--all', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: unknown option --all for copy: skopeo's --all is what copy does without --platform: every platform of an index \(--platform a,b keeps some\)$/, 2);
-    assertOneLineError(runCli(['copy', '--multi-arch', 'all', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: unknown option --multi-arch for copy: skopeo's --multi-arch is what copy does/, 2);
+    assertOneLineError(runCli(['copy', '--multi-arch', 'all', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: unknown option --multi-arch for copy: skopeo's --multi-arch all is what copy does without --platform/, 2);
+    // index-only is not every platform: the line says there is no such copy, and what system is.
+    assertOneLineError(runCli(['copy', '--multi-arch', 'index-only', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']),
+      /--multi-arch system is --platform with this machine's os\/arch; index-only has no counterpart: an index goes with its images$/, 2);
     assertOneLineError(runCli(['inspect', '--override-arch', 'arm64', '127.0.0.1:9/a:1']), /^ocipush: unknown option --override-arch for inspect: skopeo's --override-arch is --platform os\/arch\[\/variant\] here \(--platform linux\/arm64\/v8\)$/, 2);
     assertOneLineError(runCli(['pull', '--override-variant', 'v6', '127.0.0.1:9/a:1']), /^ocipush: unknown option --override-variant for pull: skopeo's --override-variant is --platform/, 2);
     // A command that takes one image keeps the plain line for --all.
