@@ -89,6 +89,10 @@ describe('an index without the variant asked for', () => {
       const pulled = join(tmp.path, `older-${platform.replaceAll('/', '-')}`);
       assertOk(await runCliAsync(['pull', older, '--layout', pulled, '--platform', platform], { env }));
       assert.equal((await (await OciLayout.open(pulled)).resolve('1')).digest, digests.get(tag), `pull ${platform}`);
+      // validate --platform checks what pull takes.
+      const validated = await runCliAsync(['validate', older, '--platform', platform, '--json'], { env });
+      assertOk(validated);
+      assert.deepEqual((JSON.parse(validated.stdout) as { manifests: { digest: string; kind: string }[] }).manifests.filter((m) => m.kind === 'image').map((m) => m.digest), [digests.get(tag)], `validate ${platform}`);
     }
   });
 
