@@ -114,6 +114,10 @@ async function createElsewhere(
       for (const source of sources) opened.push(await openSource(source, { connect: (r) => context.clients.connect('src', r) }));
       const { composeIndex } = await import('../assemble/compose-index.js');
       const composed = await composeIndex(opened, annotations);
+      // A lazily built layout's base layers live in their repository: into that registry they are mounted from there, as push mounts them.
+      const { isMountLookup } = await import('../content/storage.js');
+      const into = destination.transport === 'registry' ? destination.reference.registry : undefined;
+      const recorded = await Promise.all(opened.map((source) => (into !== undefined && isMountLookup(source.storage) ? source.storage.mountLookup(into) : undefined)));
       const { withBlobs } = await import('../content/with-blobs.js');
       const view: OpenedSource = {
         endpoint: opened[0]!.endpoint, name: images.join(' + '), root: composed.root, rootBytes: composed.rootBytes,
@@ -123,9 +127,11 @@ async function createElsewhere(
       const copied = await copyImage(sources[0]!, destination, context, view, {
         // Into the repository every image is in, all but the index is there: nothing else is asked for.
         digests: new Set([composed.root.digest]), inPlace: sources.every((s) => s.transport === 'registry' && destination.transport === 'registry' && context.clients.sameEndpoint(s.reference, destination.reference)),
-        mountFrom: (desc, registry) => opened.flatMap((source, i) => (
-          source.located?.registry === registry && composed.borrowed[i]!.descriptors.some((d) => d.digest === desc.digest) ? [source.located.repositoryName] : []
-        )),
+        mountFrom: (desc, registry) => opened.flatMap((source, i) => {
+          if (!composed.borrowed[i]!.descriptors.some((d) => d.digest === desc.digest)) return [];
+          const own = source.located?.registry === registry ? [source.located.repositoryName] : [];
+          return registry === into ? [...own, ...(recorded[i]?.(desc) ?? [])] : own;
+        }),
       });
       const { formatPlatform } = await import('../oci/descriptor.js');
       for (const m of composed.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -184,6 +184,23 @@ describe('index create with images in a registry', () => {
     const inLayout = await runCliAsync(['index', 'create', 'arm64', 's390x', '--tag', 'both', '--layout', layout, '--json'], { env });
     assertOk(inLayout);
     assert.equal((JSON.parse(inLayout.stdout) as { digest: string }).digest, report.digest);
+  });
+
+  it('from a lazily built layout, mounts the base layers from the base repository into that registry, as push does, without downloading them', async () => {
+    const layout = join(tmp.path, 'lazy');
+    const app = join(tmp.path, 'lazy-app');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'run'), 'the app\n');
+    for (const arch of ['amd64', 'arm64']) {
+      assertOk(await runCliAsync(['build', app, '--base', `${registry.host}/ci/app:1-${arch}`, '--platform', `linux/${arch}`, '--layout', layout, '--tag', arch], { env }));
+    }
+    const baseLayers = await Promise.all(['amd64', 'arm64'].map(async (arch) => (JSON.parse((await skopeoRaw(`${registry.host}/ci/app:1-${arch}`)).bytes.toString()) as { layers: { digest: string }[] }).layers[0]!.digest));
+    const r = await runCliAsync(['index', 'create', '--tag', `${registry.host}/lazy/app:1`, `oci:${layout}:amd64`, `oci:${layout}:arm64`, '--json'], { env });
+    assertOk(r);
+    const blobs = (JSON.parse(r.stdout) as { blobs: { digest: string; outcome: string }[] }).blobs;
+    assert.deepEqual(baseLayers.map((d) => blobs.find((b) => b.digest === d)?.outcome), ['mounted', 'mounted'], r.stdout);
+    for (const d of baseLayers) assert.ok(!existsSync(join(layout, 'blobs', 'sha256', d.slice(7))), 'the base layer was not downloaded');
+    assertOk(await runCliAsync(['validate', `${registry.host}/lazy/app:1`], { env }));
   });
 
   it('takes the images of an index inside an index, each with its platform: the layout and the registry make the same index, which skopeo and umoci read', async () => {
