@@ -37,6 +37,9 @@ export const indexCommand: CliCommand<IndexArgs> = {
     if (images.length === 0) throw usageError('index create: name the images to combine (tags or digests of the layout, or references)');
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     const elsewhere = namesAReference(argv.tag, argv.layout);
+    const named = images.find((image) => /^(?:oci|oci-archive|docker-archive):|^docker:\/\//.test(image));
+    // Read as a name in the layout, it would be "no image tagged" or "build an image first": say what the form is.
+    if (!elsewhere && named) throw usageError(`index create: ${named} is a reference, not a name in the layout: with such images, --tag says where the index goes (oci:DIR:NAME or REGISTRY/REPO:TAG)`);
     const { parseEndpoint } = await import('./endpoints.js');
     const layoutDir = argv.layout ?? defaultLayoutDir();
     const destination = elsewhere ? await parseEndpoint(argv.tag, { as: 'destination' }) : { transport: 'oci' as const, path: layoutDir, name: argv.tag, text: `oci:${layoutDir}:${argv.tag}` };

@@ -121,6 +121,19 @@ describe('index create with images in a registry', () => {
     assert.equal(await skopeoFails(`${registry.host}/ci/env:1`), undefined, 'written');
   });
 
+  it('images named by their transport (oci:DIR:NAME) with a --tag that is a layout name: one line saying --tag names where the index goes, which then works', async () => {
+    const layout = join(tmp.path, 'named');
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/app:1-amd64`, `oci:${layout}:amd64`], { env }));
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/app:1-arm64`, `oci:${layout}:arm64`], { env }));
+    const images = [`oci:${layout}:amd64`, `oci:${layout}:arm64`];
+    for (const extra of [[], ['--layout', layout]]) {
+      assertOneLineError(await runCliAsync(['index', 'create', '--tag', 'both', ...extra, ...images], { env }),
+        /^ocipush: index create: oci:.*named:amd64 is a reference, not a name in the layout: with such images, --tag says where the index goes \(oci:DIR:NAME or REGISTRY\/REPO:TAG\)$/, 2);
+    }
+    await createIndex(['--tag', `oci:${layout}:both`, ...images]);
+    assert.deepEqual((JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:both`])) as { manifests: unknown[] }).manifests.length, 2);
+  });
+
   it('refuses two images of one platform with one line, and writes nothing', async () => {
     await pushImage(`${registry.host}/ci/app:2-amd64`, 'linux/amd64', 'another amd64 build');
     assertOneLineError(await runCliAsync(['index', 'create', '--tag', `${registry.host}/ci/app:bad`, `${registry.host}/ci/app:2-amd64`, `${registry.host}/ci/app:2`], { env }),
