@@ -48,7 +48,7 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
   const connect = options.connect ?? defaultConnect;
   switch (location.transport) {
     case 'registry':
-      return openRegistry(location.reference, connect, options);
+      return openRegistry(location.reference, connect, options, options.callerClosesClients === true);
     case 'oci': {
       const layout = await OciLayout.open(location.path);
       const storage = new LazyBlobs(layout, { connect, ...(options.keep === false ? { keep: false } : {}), ...(options.callerClosesClients ? { callerClosesClients: true } : {}) });
@@ -74,7 +74,7 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
   }
 }
 
-async function openRegistry(reference: Reference, connect: ConnectRegistry, options: OperationOptions): Promise<OpenedImage> {
+async function openRegistry(reference: Reference, connect: ConnectRegistry, options: OperationOptions, callerClosesClient: boolean): Promise<OpenedImage> {
   const { Repository } = await import('../registry/repository.js');
   const client = await connect(reference.registry);
   try {
@@ -86,10 +86,12 @@ async function openRegistry(reference: Reference, connect: ConnectRegistry, opti
       storage: repository,
       root: descriptor,
       name: formatReference(reference),
-      close: () => client.close().catch(() => {}),
+      close: callerClosesClient ? async () => {} : () => client.close().catch(() => {}),
     };
   } catch (err) {
-    await client.close().catch(() => {});
+    // A caller's client is shared (copy --all-tags opens every tag through it): one tag that
+    // cannot be read must not cut the copies of the others still under way.
+    if (!callerClosesClient) await client.close().catch(() => {});
     throw err;
   }
 }

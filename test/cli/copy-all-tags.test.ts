@@ -13,6 +13,9 @@ import { requireTool, tempDir } from '../support/tools.js';
 import { blobWrites, putDigest, MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { validate } from './json-schema.js';
+import { skopeoSchema1 } from './skopeo-support.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
+import { startRegistry } from '../support/registry.js';
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
 
 interface AllTagsJson {
@@ -220,6 +223,25 @@ describe('copy --all-tags', () => {
     assertOneLineError(together, brokenLine);
     assert.ok(await skopeoFails(`${regs.production.host}/partial/both:broken`, creds));
     assert.equal((await skopeoRaw(`${regs.production.host}/partial/both:good`, creds)).digest, good.manifest.digest);
+  });
+
+  it('a tag that cannot be read (a schema 1 manifest) stops the mirror with its line; the copy under way beside it finishes, whole', async () => {
+    const old = await startRegistry({ schema1: true });
+    const proxy = await startFaultProxy({ target: old.url });
+    try {
+      // Listed a, b: both are opened at once, and a's copy is still to come when b is refused.
+      await skopeoSchema1(`oci:${image.layout}:v1`, `${old.host}/old/app:b`);
+      assertOk(await runCliAsync(['push', `${old.host}/old/app:a`, '--layout', image.layout, '--tag', 'v1'], { env }));
+      proxy.addFault({ method: 'GET', path: /\/manifests\/a$/, fault: { kind: 'hold-response', until: /release-held/, timeoutMs: 600_000 } });
+      const copying = runCliAsync(['copy', '--all-tags', `${proxy.host}/old/app`, `${regs.production.host}/old/mirror`, '-q'], { env });
+      while (!proxy.requests().some((r) => r.path.endsWith('/manifests/b') && r.status !== undefined)) await new Promise((r) => setTimeout(r, 20));
+      await fetch(`${proxy.url}/release-held`);
+      assertOneLineError(await copying, /^ocipush: .*\/old\/app:b is a Docker schema 1 manifest .*convert it to schema 2 with skopeo copy --format v2s2$/);
+      assert.equal((await skopeoRaw(`${regs.production.host}/old/mirror:a`, creds)).digest, image.manifest.digest);
+    } finally {
+      await proxy.stop();
+      await old.stop();
+    }
   });
 
   it('a tag, an archive or --digest-file with --all-tags: one line, exit 2, nothing copied', async () => {
