@@ -177,7 +177,7 @@ export async function withCopyContext(
 export async function copyImage(
   source: Endpoint, destination: Endpoint, context: CopyContext, opened?: OpenedSource, given?: MadeContent,
 ): Promise<CopiedImage> {
-  const { openSource, openDestination } = await import('./endpoints.js');
+  const { layoutDigest, openSource, openDestination } = await import('./endpoints.js');
   const { clients, progress, concurrency } = context;
   let dst: OpenedDestination | undefined;
   try {
@@ -201,9 +201,8 @@ export async function copyImage(
       const { parseManifest } = await import('../oci/manifest.js');
       checkDockerArchiveImage(parseManifest(src.rootBytes, src.name, root.mediaType), src.name);
     }
-    if (destination.transport === 'registry' && destination.reference.digest && destination.reference.digest !== root.digest) {
-      throw usageError(`${destination.text}: the image to copy has digest ${root.digest}, not ${destination.reference.digest}`);
-    }
+    const pinned = destination.transport === 'registry' ? destination.reference.digest : layoutDigest(destination);
+    if (pinned && pinned !== root.digest) throw usageError(`${destination.text}: the image to copy has digest ${root.digest}, not ${pinned}`);
     // (Not for a changed image: the source's repository does not hold it yet.)
     if (!made && source.transport === 'registry' && destination.transport === 'registry' && clients.sameEndpoint(source.reference, destination.reference)) {
       const dstTag = destination.reference.digest ? destination.reference.tag : (destination.reference.tag ?? src.tag ?? 'latest');
@@ -234,6 +233,8 @@ export async function copyImage(
       ...(context.inFlight ? { inFlight: context.inFlight } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
+    // Into a layout by digest: listed in index.json without a name, as a pull by digest lists it.
+    if (dst.layout && dst.reference === undefined) await listUnnamed(dst.layout, root);
     if (dst.repository && root.digest === src.root.digest) await indexAsReferrer(dst.repository, root, src.rootBytes);
     const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
     const subjects = referrerSubjects(result);
@@ -301,6 +302,12 @@ async function toPlatforms(src: OpenedSource, platforms: Platform[]): Promise<{ 
   const { changed, ...narrowed } = await narrowToPlatforms(src.storage, src.root, src.rootBytes, platforms, src.name);
   const { made, ...opened } = narrowed;
   return changed ? { src: { ...src, ...opened }, made: { digests: new Set(made), inPlace: false } } : { src };
+}
+
+async function listUnnamed(layout: OciLayout, root: Descriptor): Promise<void> {
+  await layout.updateIndex((index) => {
+    if (!index.manifests.some((d) => d.digest === root.digest)) index.manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size });
+  });
 }
 
 /** Where a blob may be mounted from in the destination's registry: the source's repository, unless the source only borrowed it. */

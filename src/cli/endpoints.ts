@@ -29,13 +29,21 @@ export async function parseEndpoint(text: string, options: { as?: 'destination' 
     normaliseRepoTag(endpoint.name, `${text}: image name "${endpoint.name}"`);
     return endpoint;
   }
-  const [{ isLayoutRefName }, { OcipushError }] = await Promise.all([import('../oci/reference.js'), import('../errors.js')]);
-  // As skopeo and build --tag check it: umoci, skopeo and podman load cannot name such an image.
-  if (!isLayoutRefName(endpoint.name)) {
+  const [{ isLayoutRefName }, { OcipushError }, { isDigest }] = await Promise.all([import('../oci/reference.js'), import('../errors.js'), import('../oci/digest.js')]);
+  // oci:DIR@sha256:… puts the image with that digest in the layout by digest, as a registry destination's digest does.
+  if (endpoint.transport === 'oci' && isDigest(endpoint.name)) return endpoint;
+  // As skopeo and build --tag check it: umoci, skopeo and podman load cannot name such an image;
+  // and as tag checks it: a name like a digest would hide the image that has that digest.
+  if (!isLayoutRefName(endpoint.name) || /^sha(256|512):/.test(endpoint.name)) {
     const where = endpoint.transport === 'oci' ? 'a layout' : 'an OCI archive';
-    throw new OcipushError('EUSAGE', `${text}: "${endpoint.name}" is not a name for an image in ${where} (letters and digits, joined by - . _ : @ + or /)`);
+    throw new OcipushError('EUSAGE', `${text}: "${endpoint.name}" is not a name for an image in ${where} (letters and digits, joined by - . _ : @ + or /; a digest is sha256: and 64 hex digits)`);
   }
   return endpoint;
+}
+
+/** The digest an `oci:DIR@sha256:…` destination names (the image it must be), if it names one. */
+export function layoutDigest(endpoint: Endpoint): Descriptor['digest'] | undefined {
+  return endpoint.transport === 'oci' && endpoint.name !== undefined && /^sha(256|512):/.test(endpoint.name) ? endpoint.name as Descriptor['digest'] : undefined;
 }
 
 /** An opened source: its storage, the root it names, and the root's bytes. */
@@ -122,9 +130,13 @@ export async function openDestination(endpoint: Endpoint, source: OpenedSource, 
     case 'oci': {
       const { OciLayout } = await import('../content/layout.js');
       const layout = await OciLayout.open(endpoint.path, { create: true });
-      const reference = endpoint.name ?? source.tag ?? 'latest';
+      const digest = layoutDigest(endpoint);
+      const reference = digest ? undefined : endpoint.name ?? source.tag ?? 'latest';
       // A copy that made the layout and failed leaves no empty layout behind, as a pull does.
-      return { endpoint, name: `oci:${endpoint.path}:${reference}`, storage: layout, reference, layout, finish: nothing, abort: () => layout.discardIfCreated() };
+      return {
+        endpoint, name: reference ? `oci:${endpoint.path}:${reference}` : `oci:${endpoint.path}@${digest}`, storage: layout,
+        ...(reference ? { reference } : {}), layout, finish: nothing, abort: () => layout.discardIfCreated(),
+      };
     }
     case 'oci-archive':
     case 'docker-archive': {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
-import { tempDir } from '../support/tools.js';
+import { sha256 } from '../../src/oci/digest.js';
+import { requireTool, tempDir } from '../support/tools.js';
 import { blobWrites, MiB, multiPlatformImage, putDigest, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
@@ -163,5 +165,23 @@ describe('copy between two registries', () => {
   it('an unknown tag: one line naming the reference, nothing on stdout', async () => {
     const r = await runCliAsync(['copy', `${regs.staging.host}/team/app:nope`, `${regs.production.host}/prod/app:nope`], { env });
     assertOneLineError(r, /^ocipush: 127\.0\.0\.1:\d+\/team\/app:nope: manifest not found$/);
+  });
+
+  it('into oci:DIR@DIGEST: the image of another digest is refused and no layout made; the image of that digest is listed without a name', async () => {
+    const src = `${regs.staging.host}/team/app:1`;
+    const wrong = join(tmp.path, 'by-wrong-digest');
+    assertOneLineError(await runCliAsync(['copy', src, `oci:${wrong}@${multi.index.digest}`], { env }),
+      new RegExp(`^ocipush: oci:.*by-wrong-digest@${multi.index.digest}: the image to copy has digest ${image.manifest.digest}, not ${multi.index.digest}$`), 2);
+    assert.ok(!existsSync(wrong), 'no layout made');
+    assertOneLineError(await runCliAsync(['copy', src, `oci:${wrong}:sha256:abc`], { env }), /"sha256:abc" is not a name for an image in a layout/, 2);
+
+    const dir = join(tmp.path, 'by-digest');
+    assertOk(await runCliAsync(['copy', '--no-referrers', src, `oci:${dir}@${image.manifest.digest}`], { env }));
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    assert.deepEqual(index.manifests.map((d) => [d.digest, d.annotations]), [[image.manifest.digest, undefined]]);
+    requireTool('skopeo');
+    assert.equal(sha256(execFileSync('skopeo', ['inspect', '--raw', `oci:${dir}`])), image.manifest.digest);
+    assertOk(await runCliAsync(['copy', `oci:${dir}@${image.manifest.digest}`, `${regs.production.host}/pinned/app:1`], { env }));
+    assert.equal((await skopeoRaw(`${regs.production.host}/pinned/app:1`, creds)).digest, image.manifest.digest);
   });
 });
