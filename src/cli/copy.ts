@@ -235,7 +235,7 @@ export async function copyImage(
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
     // Into a layout by digest: listed in index.json without a name, as a pull by digest lists it.
     if (dst.layout && dst.reference === undefined) await listUnnamed(dst.layout, root);
-    if (dst.repository && root.digest === src.root.digest) await indexAsReferrer(dst.repository, root, src.rootBytes);
+    if (dst.repository && root.digest === src.root.digest) await (await import('../transfer/referrer-ends.js')).indexAsReferrer(dst.repository, root, src.rootBytes);
     const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
     const subjects = referrerSubjects(result);
     let referrers: CopiedReferrer[] = [];
@@ -283,17 +283,6 @@ async function sayReferrersLeft(src: OpenedSource, subjects: Descriptor[], out: 
   const left = await findReferrers(src.storage, subjects, listReferrers ? { listReferrers } : {});
   if (left.length === 0) return;
   out.warn(`${left.length} referrer${left.length === 1 ? '' : 's'} not copied (${left.join(', ')}): ${destination} holds the image only; copy to oci:DIR to carry signatures, attestations and SBOMs`);
-}
-
-/**
- * A copied manifest with a subject (an artifact copied by digest) is listed among its subject's
- * referrers: the spec leaves the tag schema's index to whoever pushes it, as oras cp and crane
- * copy keep it. A registry with the referrers API answers the PUT itself.
- */
-async function indexAsReferrer(target: Repository, root: Descriptor, bytes: Buffer): Promise<void> {
-  const { pushReferrer, subjectOf } = await import('../registry/referrers.js');
-  const subject = subjectOf(bytes);
-  if (subject) await pushReferrer(target.client, target.name, { descriptor: root, bytes, subject }, { alreadyStored: true });
 }
 
 /** The source with its root narrowed to `platforms`: an index made anew in memory when it had others. */

@@ -79,6 +79,12 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       };
       const tag = target.digest ? target.tag : (target.tag ?? 'latest');
       const result = await copyGraph(storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
+      if (root.digest === source.root.digest) {
+        // An artifact copied by digest is listed among its subject's referrers there, as the CLI's copy lists it.
+        const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
+        const bytes = await readSmall(await storage.fetch(root, options.signal ? { signal: options.signal } : {}), MAX_MANIFEST_BYTES, `${source.name}: manifest ${root.digest}`);
+        await (await import('../transfer/referrer-ends.js')).indexAsReferrer(repository, root, bytes);
+      }
       const referrers: Descriptor[] = [];
       if (options.referrers !== false) {
         const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');

@@ -1,4 +1,5 @@
 import type { OciLayout } from '../content/layout.js';
+import type { Descriptor } from '../oci/descriptor.js';
 import { isRegistryLocated, type ReadOnlyStorage } from '../content/storage.js';
 import type { Repository } from '../registry/repository.js';
 import type { ReferrerCopyOptions } from './copy-referrers.js';
@@ -38,4 +39,15 @@ export async function referrerEnds(source: { storage: ReadOnlyStorage; name: str
     ends.publishReferrers = (_subject, referrers) => recordLayoutReferrers(layout, referrers.map((r) => r.descriptor));
   }
   return ends;
+}
+
+/**
+ * A copied manifest with a subject (an artifact copied by digest) is listed among its subject's
+ * referrers: the spec leaves the tag schema's index to whoever pushes it, as oras cp and crane
+ * copy keep it. A registry with the referrers API answers the PUT itself.
+ */
+export async function indexAsReferrer(target: Repository, root: Descriptor, bytes: Buffer): Promise<void> {
+  const { pushReferrer, subjectOf } = await import('../registry/referrers.js');
+  const subject = subjectOf(bytes);
+  if (subject) await pushReferrer(target.client, target.name, { descriptor: root, bytes, subject }, { alreadyStored: true });
 }

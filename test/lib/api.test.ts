@@ -183,6 +183,10 @@ test('push carries what refers to the image in the layout, as the CLI does: a bu
   const fromLayout = await copy({ from: `oci:${sbomLayout}:app`, to: `${registry.host}/api/sbom-from-layout:1` });
   assert.deepEqual(fromLayout.referrers.map((d) => d.digest), [sbom]);
   assert.deepEqual(await listed('api/sbom-from-layout'), [sbom]);
+  // The SBOM alone, by digest (as oras cp copies an artifact): listed among its subject's referrers there too.
+  const alone = await copy({ from: `${registry.host}/api/sbom@${sbom}`, to: `${registry.host}/api/sbom-alone@${sbom}` });
+  assert.equal(alone.digest, sbom);
+  assert.deepEqual(await listed('api/sbom-alone'), [sbom]);
 });
 
 test('validate resolves with the report: valid for a whole image, the problem named for a layer whose bytes changed', async () => {
