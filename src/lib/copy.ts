@@ -67,13 +67,17 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
         throw new OcipushError('EUSAGE', `to ${options.to}: the image to copy has digest ${root.digest}, not ${target.digest}`);
       }
       const { Repository } = await import('../registry/repository.js');
-      const { isRegistryLocated } = await import('../content/storage.js');
+      const { isMountLookup, isRegistryLocated } = await import('../content/storage.js');
       const { copyGraph } = await import('../transfer/copy-graph.js');
       const repository = new Repository(client, target.repository);
       const located = isRegistryLocated(source.storage) ? source.storage : undefined;
+      const own = located?.registry === target.registry ? [located.repositoryName] : [];
+      // A layout's lazily referenced base layers are mounted from their repository in this
+      // registry, as the CLI's copy and push mount them, instead of fetched into the layout to be sent back.
+      const recorded = isMountLookup(source.storage) ? await source.storage.mountLookup(target.registry) : undefined;
       const copyOptions = {
         concurrency,
-        ...(located?.registry === target.registry ? { mountFrom: () => [located.repositoryName] } : {}),
+        ...(own.length > 0 || recorded ? { mountFrom: (d: Descriptor) => [...own, ...(recorded?.(d) ?? [])] } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       };

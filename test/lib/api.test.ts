@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { build, defaultCredentials, isOcipushError, pull, push, validate, type OcipushError } from '../../src/index.js';
@@ -155,6 +155,24 @@ test('copy promotes an image to another registry (credentials per registry) and 
   assert.equal(await manifestStatus(registry.host, 'api/other', '2'), 200);
   await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `oci:${join(tmp.path, 'x')}` }), 'EUSAGE');
   await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `${registry.host}/api/never:1`, signal: AbortSignal.abort() }), 'EABORTED');
+});
+
+test('copy out of a layout whose base a build only referenced mounts the base layer in its registry, as the CLI does, and writes nothing into the layout', async () => {
+  const { copy } = await import('../../src/index.js');
+  const base = await push({ layout, tag: 'big', to: `${registry.host}/api/lazy-base:1` });
+  const app = join(tmp.path, 'lazy-app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'app.txt'), 'the app\n');
+  const lazy = join(tmp.path, 'lazy-layout');
+  await build({ rootfs: app, layout: lazy, tag: 'app', base: `${registry.host}/api/lazy-base:1` });
+  const before = readdirSync(join(lazy, 'blobs', 'sha256')).sort();
+  const baseLayer = (JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/api/lazy-base@${base.digest}`])) as { layers: { digest: string }[] }).layers[0]!.digest;
+  assert.ok(!before.includes(baseLayer.slice(7)), 'the build referenced the 24 MiB base layer without fetching it');
+  const copied = await copy({ from: `oci:${lazy}:app`, to: `${registry.host}/api/lazy-app:1` });
+  assert.equal(copied.blobs.find((b) => b.descriptor.digest === baseLayer)?.outcome, 'mounted');
+  assert.deepEqual(readdirSync(join(lazy, 'blobs', 'sha256')).sort(), before, 'the layout stays lazy');
+  // skopeo reads the whole image back from the destination, base layer included.
+  run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${registry.host}/api/lazy-app:1`, `oci:${join(tmp.path, 'lazy-check')}:app`]);
 });
 
 test('push carries what refers to the image in the layout, as the CLI does: a build --sbom goes along', async () => {
