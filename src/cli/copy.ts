@@ -10,7 +10,6 @@ import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
 import type { CopiedReferrer } from '../transfer/copy-referrers.js';
 import type { OciLayout } from '../content/layout.js';
-import type { Repository } from '../registry/repository.js';
 
 /**
  * Images `copy --all-tags` copies at once: each waits on its own round trips (manifest, HEADs,
@@ -243,7 +242,7 @@ export async function copyImage(
       const { referrerEnds } = await import('../transfer/referrer-ends.js');
       const ends = await referrerEnds(src, { ...(dst.repository ? { repository: dst.repository } : {}), ...(dst.layout ? { layout: dst.layout } : {}) });
       referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...ends });
-      if (src.layout && dst.repository) await appendAttestations(src.layout, dst.repository, subjects, referrers);
+      if (src.layout && dst.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(src.layout, dst.repository, subjects, referrers);
     }
     if (context.referrers && dst.writer) await sayReferrersLeft(src, subjects, context.out, destination.text);
     await dst.finish(root);
@@ -303,18 +302,6 @@ async function listUnnamed(layout: OciLayout, root: Descriptor): Promise<void> {
 function mountSources(desc: Descriptor, sourceRepository: string | undefined, registry: string | undefined, made: MadeContent | undefined): string[] {
   const own = sourceRepository !== undefined && !made?.digests.has(desc.digest) ? [sourceRepository] : [];
   return [...own, ...(registry !== undefined && made?.mountFrom ? made.mountFrom(desc, registry) : [])];
-}
-
-/**
- * A layout's signed attestations (a build's provenance) also go where cosign looks for them, the
- * subject's `sha256-<hex>.att`, as `push` puts them: a copy out of the layout is a push.
- */
-async function appendAttestations(layout: OciLayout, repository: Repository, subjects: Descriptor[], referrers: CopiedReferrer[]): Promise<void> {
-  const { appendLayoutAttestations } = await import('../supply-chain/layout-attestations.js');
-  for (const subject of subjects) {
-    // Only a subject whose OCI 1.1 referrers came along can have an attestation to append.
-    if (referrers.some((r) => r.tag === undefined && r.subject === subject.digest)) await appendLayoutAttestations(layout, repository, subject);
-  }
 }
 
 function tagRegex(text: string): RegExp {

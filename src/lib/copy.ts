@@ -94,8 +94,11 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
         const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
         const { referrerEnds } = await import('../transfer/referrer-ends.js');
         const ends = await referrerEnds({ storage, name: source.name }, { repository });
-        const copied = await copyReferrers(storage, repository, referrerSubjects(result), { ...copyOptions, ...ends });
+        const subjects = referrerSubjects(result);
+        const copied = await copyReferrers(storage, repository, subjects, { ...copyOptions, ...ends });
         referrers.push(...copied.map((r) => r.result.root));
+        // Out of a layout a signed provenance also goes to cosign's .att, as push and the CLI's copy put it.
+        if (source.layout) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, repository, subjects, copied);
       }
       await client.close();
       return {

@@ -31,6 +31,19 @@ export async function appendLayoutAttestations(layout: OciLayout, repository: Re
 }
 
 /**
+ * A copy out of a layout is a push: the attestations among the OCI 1.1 referrers it carried (a
+ * build's signed provenance) also go to each subject's `sha256-<hex>.att`, as push puts them.
+ * Only a subject whose OCI 1.1 referrers came along (`copied` without a cosign tag) can have one.
+ */
+export async function appendCopiedAttestations(
+  layout: OciLayout, repository: Repository, subjects: readonly Descriptor[], copied: readonly { subject: string; tag?: string }[],
+): Promise<void> {
+  for (const subject of subjects) {
+    if (copied.some((r) => r.tag === undefined && r.subject === subject.digest)) await appendLayoutAttestations(layout, repository, subject);
+  }
+}
+
+/**
  * A layout as cosign's tags are kept in a registry: the manifest a name (`sha256-<hex>.sig`)
  * gives, blobs, verified, and new ones stored under their names. `verify` and
  * `verify-attestation` check a layout so, offline (as cosign's `--local-image`), before it is

@@ -207,6 +207,25 @@ test('push carries what refers to the image in the layout, as the CLI does: a bu
   assert.deepEqual(await listed('api/sbom-alone'), [sbom]);
 });
 
+test('copy out of a layout carries a build\'s signed provenance to cosign\'s .att too, as push and the CLI\'s copy do: verify-attestation finds it there', async () => {
+  const { copy } = await import('../../src/index.js');
+  const env = { COSIGN_PASSWORD: 'api-key-password' };
+  const prefix = join(tmp.path, 'api-key');
+  assert.equal(runCli(['generate-key-pair', '--output-prefix', prefix], { env }).status, 0);
+  const rootfs = join(tmp.path, 'provenance-rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+  const built = join(tmp.path, 'provenance-layout');
+  const b = runCli(['build', rootfs, '--layout', built, '--tag', 'app', '--provenance', '--key', `${prefix}.key`], { env });
+  assert.equal(b.status, 0, b.stderr);
+  const copied = await copy({ from: `oci:${built}:app`, to: `${registry.host}/api/provenance:1` });
+  const att = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/api/provenance:${copied.digest.replace(':', '-')}.att`])) as { layers: { mediaType: string }[] };
+  assert.deepEqual(att.layers.map((l) => l.mediaType), ['application/vnd.dsse.envelope.v1+json']);
+  // And the image's attestations verify by the key.
+  const verified = runCli(['verify-attestation', `${registry.host}/api/provenance:1`, '--key', `${prefix}.pub`, '--type', 'slsaprovenance1']);
+  assert.equal(verified.status, 0, verified.stderr);
+});
+
 test('validate resolves with the report: valid for a whole image, the problem named for a layer whose bytes changed', async () => {
   const copy = join(tmp.path, 'validate-layout');
   cpSync(layout, copy, { recursive: true });
