@@ -74,7 +74,31 @@ function otherToolsFlag(name: string, has: (option: string) => boolean, command:
   if (name === 'multi-arch' && ['copy', 'pull', 'push', 'validate'].includes(command)) {
     return `skopeo's --multi-arch all is what ${command} does without --platform: every platform of an index (--platform a,b keeps some); --multi-arch system is --platform with this machine's os/arch; index-only has no counterpart: an index goes with its images`;
   }
+  const copyFlag = skopeoCopyFlag(name, has, command);
+  if (copyFlag) return copyFlag;
   if (name === 'allow-insecure-registry' && has('insecure')) return 'cosign\'s --allow-insecure-registry is --insecure here (accept any certificate)';
   if (name === 'allow-http-registry' && has('plain-http')) return 'cosign\'s --allow-http-registry is --plain-http here';
+  return undefined;
+}
+
+/**
+ * skopeo copy's flags that a script moved to ocipush still carries (`--digestfile`, `--dest-creds`,
+ * `--authfile` …), named with what does that here.
+ */
+function skopeoCopyFlag(name: string, has: (option: string) => boolean, command: string): string | undefined {
+  if (name === 'digestfile' && has('digest-file')) return 'skopeo\'s --digestfile is --digest-file here';
+  const creds = /^(?:(src|dest)-)?creds$/.exec(name);
+  if (creds) {
+    const p = creds[1] ? `${creds[1]}-` : '';
+    if (!has(`${p}username`) || !has(`${p}password-stdin`)) return undefined;
+    return `skopeo's --${name} USER:PASSWORD is --${p}username USER and the password piped to --${p}password-stdin here (a password is never taken as an argument)`;
+  }
+  if (/^(?:(?:src|dest)-)?authfile$/.test(name) && has('username')) {
+    return `skopeo's --${name} FILE is REGISTRY_AUTH_FILE=FILE here (read after the Docker config, for the registries it names), or DOCKER_CONFIG=DIR for a Docker config's directory`;
+  }
+  if (command !== 'copy') return undefined;
+  if (name === 'remove-signatures' && has('referrers')) return 'skopeo\'s --remove-signatures is --no-referrers here (signatures, attestations and SBOMs left behind)';
+  if (name === 'preserve-digests') return 'copy always keeps every manifest\'s bytes and digest: drop it';
+  if (name === 'format' && !has(name)) return 'skopeo\'s --format v2s2|oci is ocipush mutate SRC DST --format docker|oci here (copy keeps the bytes)';
   return undefined;
 }

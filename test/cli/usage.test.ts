@@ -153,6 +153,24 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['gc', '--tls-verify=false']), /^ocipush: unknown option --tls-verify for gc \(ocipush gc --help lists them\)$/, 2);
   });
 
+  it('skopeo copy\'s --digestfile, --creds, --authfile, --remove-signatures, --preserve-digests and --format name what does it here', () => {
+    // They are skopeo 1.9's own flags.
+    assert.match(run('skopeo', ['copy', '--help']), /--digestfile[\s\S]*--preserve-digests[\s\S]*--remove-signatures/);
+    const copy = (...flags: string[]) => runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', ...flags]);
+    assertOneLineError(copy('--digestfile', 'd'), /^ocipush: unknown option --digestfile for copy: skopeo's --digestfile is --digest-file here$/, 2);
+    const creds = copy('--dest-creds', 'alice:s3cret-pw');
+    assertOneLineError(creds, /^ocipush: unknown option --dest-creds for copy: skopeo's --dest-creds USER:PASSWORD is --dest-username USER and the password piped to --dest-password-stdin here \(a password is never taken as an argument\)$/, 2);
+    assert.doesNotMatch(creds.stderr, /s3cret/);
+    assertOneLineError(copy('--src-creds=alice:s3cret-pw'), /^ocipush: unknown option --src-creds for copy: skopeo's --src-creds USER:PASSWORD is --src-username USER and the password piped to --src-password-stdin here/, 2);
+    assertOneLineError(runCli(['push', 'oci:x:1', '127.0.0.1:9/a:1', '--creds', 'alice:s3cret-pw']), /^ocipush: unknown option --creds for push: skopeo's --creds USER:PASSWORD is --username USER and the password piped to --password-stdin here/, 2);
+    assertOneLineError(copy('--dest-authfile', 'auth.json'), /^ocipush: unknown option --dest-authfile for copy: skopeo's --dest-authfile FILE is REGISTRY_AUTH_FILE=FILE here .* or DOCKER_CONFIG=DIR /, 2);
+    assertOneLineError(copy('--remove-signatures'), /^ocipush: unknown option --remove-signatures for copy: skopeo's --remove-signatures is --no-referrers here/, 2);
+    assertOneLineError(copy('--preserve-digests'), /^ocipush: unknown option --preserve-digests for copy: copy always keeps every manifest's bytes and digest: drop it$/, 2);
+    assertOneLineError(copy('--format', 'v2s2'), /^ocipush: unknown option --format for copy: skopeo's --format v2s2\|oci is ocipush mutate SRC DST --format docker\|oci here \(copy keeps the bytes\)$/, 2);
+    // A command without the flag it would be keeps the plain line.
+    assertOneLineError(runCli(['gc', '--digestfile', 'd']), /^ocipush: unknown option --digestfile for gc \(ocipush gc --help lists them\)$/, 2);
+  });
+
   it('skopeo\'s --all, --multi-arch and --override-arch/-os/-variant name what chooses platforms here', () => {
     // They are skopeo 1.9's own flags.
     assert.match(run('skopeo', ['copy', '--help']), /--all\b[\s\S]*--multi-arch/);
