@@ -233,7 +233,7 @@ export async function copyImage(
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
     // Into a layout by digest: listed in index.json without a name, as a pull by digest lists it.
-    if (dst.layout && dst.reference === undefined) await listUnnamed(dst.layout, root);
+    if (dst.layout && dst.reference === undefined) await listUnnamed(dst.layout, root, root.digest === src.root.digest ? src.rootBytes : undefined);
     if (dst.repository && root.digest === src.root.digest) await (await import('../transfer/referrer-ends.js')).indexAsReferrer(dst.repository, root, src.rootBytes);
     const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
     const subjects = referrerSubjects(result);
@@ -292,7 +292,19 @@ async function toPlatforms(src: OpenedSource, platforms: Platform[]): Promise<{ 
   return changed ? { src: { ...src, ...opened }, made: { digests: new Set(made), inPlace: false } } : { src };
 }
 
-async function listUnnamed(layout: OciLayout, root: Descriptor): Promise<void> {
+async function listUnnamed(layout: OciLayout, root: Descriptor, bytes: Buffer | undefined): Promise<void> {
+  // An artifact whose subject the layout names (an SBOM, a signature of an image there) is kept as
+  // the layout keeps referrers, as a copy by digest into a registry lists it among its subject's
+  // referrers. Without its subject it stays an entry of its own: a referrer entry would leave at
+  // the next copy's clean-up of referrers whose subject is gone.
+  const subject = bytes && (await import('../registry/referrers.js')).subjectOf(bytes);
+  if (subject) {
+    const { isReferrerEntry, recordLayoutReferrers } = await import('../content/layout-referrers.js');
+    if ((await layout.readIndex()).manifests.some((d) => d.digest === subject && !isReferrerEntry(d))) {
+      await recordLayoutReferrers(layout, [root]);
+      return;
+    }
+  }
   await layout.updateIndex((index) => {
     if (!index.manifests.some((d) => d.digest === root.digest)) index.manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size });
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
@@ -183,5 +183,26 @@ describe('copy between two registries', () => {
     assert.equal(sha256(execFileSync('skopeo', ['inspect', '--raw', `oci:${dir}`])), image.manifest.digest);
     assertOk(await runCliAsync(['copy', `oci:${dir}@${image.manifest.digest}`, `${regs.production.host}/pinned/app:1`], { env }));
     assert.equal((await skopeoRaw(`${regs.production.host}/pinned/app:1`, creds)).digest, image.manifest.digest);
+
+    // An artifact by digest: an entry of its own in a layout without its subject; beside its
+    // subject, kept as the layout keeps referrers, and carried with it.
+    const report = join(tmp.path, 'pinned-report.json');
+    writeFileSync(report, '{"findings":[]}');
+    const attached = await runCliAsync(['attach', src, `${report}:application/json`, '--artifact-type', 'application/vnd.example.pinned+json'], { env });
+    assertOk(attached);
+    const artifact = attached.stdout.trim();
+    const entries = (layout: string) => (JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string; annotations?: object }[] }).manifests
+      .filter((d) => d.digest === artifact).map((d) => [d.artifactType, d.annotations]);
+    const alone = join(tmp.path, 'artifact-alone');
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app@${artifact}`, `oci:${alone}@${artifact}`], { env }));
+    assert.deepEqual(entries(alone), [[undefined, undefined]]);
+    const beside = join(tmp.path, 'artifact-beside');
+    assertOk(await runCliAsync(['copy', '--no-referrers', src, `oci:${beside}:app`], { env }));
+    assertOk(await runCliAsync(['copy', `${regs.staging.host}/team/app@${artifact}`, `oci:${beside}@${artifact}`], { env }));
+    assert.deepEqual(entries(beside), [['application/vnd.example.pinned+json', undefined]]);
+    assertOk(await runCliAsync(['copy', `oci:${beside}:app`, `${regs.production.host}/carried/app:1`], { env }));
+    const listed = await runCliAsync(['referrers', `${regs.production.host}/carried/app:1`, '--json'], { env });
+    assertOk(listed);
+    assert.deepEqual((JSON.parse(listed.stdout) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest), [artifact]);
   });
 });
