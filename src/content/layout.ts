@@ -426,9 +426,11 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       // Referrers (an SBOM of an image) are listed too, with their artifactType, and cosign's
       // signatures may be named beside the image: not images. Callers were given oci:DIR (no --tag).
       const images = imageEntries(index);
-      if (images.length === 1) return images[0]!;
+      const digests = new Set(images.map((d) => d.digest));
+      // One image under several entries (unnamed by skopeo or a pull by digest, then named) is still the only one.
+      if (digests.size === 1) return images.find((d) => d.annotations?.[Annotation.RefName] !== undefined) ?? images[0]!;
       if (images.length === 0) throw new OcipushError('ENOTFOUND', `${this.root}: the layout holds no image`);
-      throw new OcipushError('EUSAGE', `${this.root}: the layout holds ${images.length} images, name one as oci:DIR:NAME (${[...new Set(images.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest))].join(', ')})`);
+      throw new OcipushError('EUSAGE', `${this.root}: the layout holds ${digests.size} images, name one as oci:DIR:NAME (${[...new Set(images.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest))].join(', ')})`);
     }
     const byName = index.manifests.find((d) => d.annotations?.[Annotation.RefName] === name) ?? cosignSavedNames(index).get(name);
     if (byName) return byName;

@@ -74,6 +74,28 @@ test('tags replace only their own entry, and resolve names what exists on a miss
   await assert.rejects(layout.tag({ mediaType: MediaType.OciManifest, digest: sha256('missing'), size: 7 }, 'x'), /not stored/);
 });
 
+test('one image listed twice, unnamed (skopeo copy into oci:DIR) and then named, is the layout\'s only image', async (t) => {
+  requireTool('skopeo');
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const src = await OciLayout.open(join(dir.path, 'src'), { create: true });
+  const config = await src.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
+  const manifest = await src.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [] });
+  await src.tag(manifest, 'v1');
+  const dst = join(dir.path, 'dst');
+  run('skopeo', ['copy', '--quiet', `oci:${join(dir.path, 'src')}:v1`, `oci:${dst}`]);
+  const layout = await OciLayout.open(dst);
+  const [unnamed] = (await layout.readIndex()).manifests;
+  assert.equal(unnamed?.annotations, undefined, 'skopeo lists it without a name');
+  await layout.tag(unnamed!, 'app');
+  assert.equal((await layout.readIndex()).manifests.length, 2);
+  const only = await layout.resolve();
+  assert.deepEqual([only.digest, only.annotations?.['org.opencontainers.image.ref.name']], [manifest.digest, 'app']);
+  // Two images are still two.
+  await layout.tag(config, 'other');
+  await assert.rejects(layout.resolve(), /holds 2 images/);
+});
+
 test('a corrupt layout is named with its cause', async (t) => {
   const dir = await tempDir();
   t.after(dir.cleanup);
