@@ -88,7 +88,9 @@ function parseProxy(value: string, variable: string): Proxy | BadProxy {
   let url: URL | undefined;
   try { url = new URL(value); } catch { /* maybe host:port */ }
   // `proxy:3128` parses as scheme "proxy:" with no host; Go then tries it as http://proxy:3128.
-  if (!url || !url.host) {
+  // A value that names its scheme is never read again behind another: `http://http://u:p@h:99999`
+  // parses, as a proxy named "http".
+  if ((!url || !url.host) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
     try { url = new URL(`http://${value}`); } catch { url = undefined; }
   }
   if (!url || !url.hostname) {
@@ -103,11 +105,20 @@ function parseProxy(value: string, variable: string): Proxy | BadProxy {
   const proxy: Proxy = { origin: `${url.protocol}//${url.host}`, display, variable };
   // Go sends Basic credentials whenever the URL has user information, even with an empty password.
   if (url.username || url.password) {
-    const user = decodeURIComponent(url.username);
-    const password = decodeURIComponent(url.password);
+    const user = percentDecoded(url.username);
+    const password = percentDecoded(url.password);
+    if (user === undefined || password === undefined) {
+      // Go refuses such a URL too ("invalid URL escape"); the user and password are not shown.
+      return { error: new OcipushError('EUSAGE', `${variable}: the user or password of proxy ${display} holds a % that is not followed by two hex digits (write % as %25)`) };
+    }
     proxy.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   }
   return proxy;
+}
+
+/** `p%40ss` → `p@ss`; undefined for a `%` that starts no escape (`50%off`), which decodeURIComponent throws on. */
+function percentDecoded(text: string): string | undefined {
+  try { return decodeURIComponent(text); } catch { return undefined; }
 }
 
 export interface NoProxy {

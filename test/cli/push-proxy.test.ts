@@ -169,6 +169,18 @@ describe('push through HTTP_PROXY / HTTPS_PROXY', () => {
     }
   });
 
+  it('a proxy password with a bare % (not %25): one line naming the variable, and only the requests that would use it fail', async () => {
+    const plainHost = `${address}:${plainRelay.port}`;
+    // As Go reads it (crane, skopeo: "invalid URL escape"), a % that starts no escape makes no URL.
+    const bare = authProxy.url.replace('http://', 'http://carol:off%zz-Secret-77c1@');
+    const refused = await push(`${plainHost}/proxied/percent:1`, ['--plain-http'], { HTTP_PROXY: bare });
+    assertOneLineError(refused, new RegExp(`^ocipush: HTTP_PROXY: the user or password of proxy 127\\.0\\.0\\.1:${authProxy.port} holds a % that is not followed by two hex digits \\(write % as %25\\)$`), 2);
+    assert.ok(!refused.stderr.includes('Secret-77c1') && !refused.stderr.includes('carol'), refused.stderr);
+    // The loopback registry is never proxied: the variable does not stop its push.
+    assertOk(await push(`${plain.host}/proxied/percent:2`, [], { HTTP_PROXY: bare, HTTPS_PROXY: bare }));
+    assert.equal(await skopeoDigestAsync(`${plain.host}/proxied/percent:2`), image.manifest.digest);
+  });
+
   it('a proxy that refuses the tunnel or is not there gives one line naming it (without credentials)', async () => {
     const tlsHost = `${address}:${tlsRelay.port}`;
     const forbidden = await push(`${tlsHost}/proxied/refused:1`, ['--insecure'], { HTTPS_PROXY: strictProxy.url });

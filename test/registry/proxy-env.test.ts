@@ -48,6 +48,14 @@ describe('the proxy environment, read as Go reads it', () => {
     assert.equal(route({ HTTPS_PROXY: 'socks5://socks.corp:1080', NO_PROXY: 'skip.example' }, 'https://skip.example/'), undefined);
   });
 
+  it('names the variable of a URL it cannot read, never reading it again as another URL, and quotes none of it', () => {
+    assert.equal(display({ HTTPS_PROXY: 'http://bob:50%off@proxy.corp:3128' }, 'https://r.example/'), 'HTTPS_PROXY: the user or password of proxy proxy.corp:3128 holds a % that is not followed by two hex digits (write % as %25)');
+    // Read again as http://http://…, these were a proxy named "http" on port 80.
+    assert.equal(display({ HTTPS_PROXY: 'http://bob:hunter2@proxy.corp:99999' }, 'https://r.example/'), 'HTTPS_PROXY is not a proxy URL (expected http://host:port)');
+    assert.equal(display({ HTTP_PROXY: 'http://[::1' }, 'http://r.example/'), 'HTTP_PROXY is not a proxy URL (expected http://host:port)');
+    assert.equal(route({ HTTPS_PROXY: 'http://bob:50%off@proxy.corp:3128', NO_PROXY: 'r.example' }, 'https://r.example/'), undefined);
+  });
+
   it('never proxies localhost or loopback addresses', () => {
     const env = { HTTPS_PROXY: 'http://p:1', HTTP_PROXY: 'http://p:1' };
     for (const url of ['http://localhost:5000/', 'https://LOCALHOST/', 'http://127.0.0.1:5000/', 'https://127.3.2.1/', 'http://[::1]:5000/', 'http://registry.localhost:5000/']) {
