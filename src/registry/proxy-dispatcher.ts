@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { networkErrorCode } from './errors.js';
@@ -21,6 +22,8 @@ export interface ProxyRouting {
   connect: Record<string, unknown>;
   /** Connect options for TLS to the registry (trust, --insecure), built on first use. */
   tls: () => Record<string, unknown>;
+  /** Told of each TLS connection to a registry made inside a tunnel, as the direct connector tells of its own. */
+  onTlsSocket?: (socket: Socket) => void;
 }
 
 /**
@@ -74,6 +77,7 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
             proxyTls: proxyConnect(proxy),
             requestTls: { ...routing.connect, ...routing.tls() },
           }) as unknown as Dispatcher;
+          if (routing.onTlsSocket) watchTunnelTls(tunnel, routing.onTlsSocket);
           return tunnel.dispatch(opts, wrapped);
         }
         forward ??= new Pool(proxy.origin, { ...routing.pool, connect: undici.buildConnector(proxyConnect(proxy)) }) as unknown as Dispatcher;
@@ -96,6 +100,29 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
     }
   }
   return new ProxyRouter() as unknown as Dispatcher;
+}
+
+/** undici 7's ProxyAgent keeps the connector of the TLS inside its tunnels under this symbol. */
+export const TUNNEL_TLS_CONNECTOR = 'connect endpoint function';
+
+/**
+ * Hands each TLS socket the ProxyAgent opens inside a tunnel to `watch`, before undici reads from
+ * it: without it, a registry that ends the handshake with an alert (it wants a client
+ * certificate) reached the user through a proxy as "connection reset", retried five times,
+ * where the same registry reached directly is named with the certificate it wants. The connector
+ * is undici's private field; should a later undici move it, nothing is watched
+ * (test/registry/undici.test.ts notices).
+ */
+function watchTunnelTls(agent: Dispatcher, watch: (socket: Socket) => void): void {
+  const fields = agent as unknown as Record<symbol, unknown>;
+  const key = Object.getOwnPropertySymbols(agent).find((s) => s.description === TUNNEL_TLS_CONNECTOR);
+  const connect = key === undefined ? undefined : fields[key];
+  if (typeof connect !== 'function') return;
+  fields[key!] = (opts: unknown, callback: (err: Error | null, socket: Socket | null) => void) =>
+    (connect as (o: unknown, c: typeof callback) => unknown)(opts, (err, socket) => {
+      if (socket) watch(socket);
+      callback(err, socket);
+    });
 }
 
 function headerObject(headers: Dispatcher.DispatchOptions['headers']): Record<string, string> {

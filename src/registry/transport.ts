@@ -170,7 +170,7 @@ export function createDispatcher(registry: string, options: TransportOptions = {
   const tls = once(() => tlsSettings(registry, options.insecure === true, caPems, options.certDir));
   const direct = new undici.Agent({ ...pool, connect: lazyConnector(tls) });
   const environment = proxyEnvironment();
-  return environment ? proxyDispatcher(direct, { environment, pool, connect: CONNECT, tls: () => ({ ...CONNECT, ...tls() }) }) : direct;
+  return environment ? proxyDispatcher(direct, { environment, pool, connect: CONNECT, tls: () => ({ ...CONNECT, ...tls() }), onTlsSocket: keepTlsAlerts }) : direct;
 }
 
 const CONNECT = { timeout: 30_000 };

@@ -5,6 +5,8 @@ import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { nonLoopbackAddress, relay } from '../support/relay.js';
+import { startTinyproxy } from '../support/tinyproxy.js';
 import { removeOnExit } from '../support/exit-cleanup.js';
 import { run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
@@ -138,6 +140,31 @@ describe('--cert-dir and the user\'s ~/.config/containers/certs.d, where a job t
     const layout = join(tmp.path, 'copied');
     assertOk(await runCliAsync(['copy', `${registry.host}/mtls/app:v1`, `oci:${layout}:v1`, '--src-cert-dir', dir]));
     assertOneLineError(await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--cert-dir', join(tmp.path, 'absent')]), /^ocipush: cannot read --cert-dir .*absent: no such file or directory$/, 1);
+  });
+
+  it('through HTTPS_PROXY\'s tunnel, the client certificate the registry wants is named as without a proxy, once, not "connection reset" after retries', async () => {
+    // Loopback is never proxied: the registry is reached at this machine's other address, whose
+    // name its certificate lacks (--insecure), through a real proxy.
+    const tunnelled = await relay(nonLoopbackAddress(), registry.port);
+    const proxy = await startTinyproxy();
+    try {
+      const host = tunnelled.host;
+      const caOnly = join(tmp.path, 'ca-only');
+      await mkdir(caOnly, { recursive: true });
+      await copyFile(registry.caFile!, join(caOnly, 'ca.crt'));
+      const env = { ...process.env, HTTPS_PROXY: proxy.url, HTTP_PROXY: undefined, NO_PROXY: undefined, https_proxy: undefined, no_proxy: undefined };
+      const refused = await runCliAsync(['push', `${host}/mtls/proxied:v1`, '--layout', image.layout, '--insecure', '--cert-dir', caOnly], { env });
+      assertOneLineError(refused, new RegExp(`^ocipush: cannot reach ${host.replace(/\./g, '\\.')}: the registry ended the TLS handshake \\(bad certificate\\): it wants a client certificate it trusts`), 1);
+      assert.equal(proxy.requests().filter((e) => e.method === 'CONNECT').length, 1, `a refusal is not retried: ${proxy.log()}`);
+
+      const dir = await pairIn(join(tmp.path, 'proxied-certs'));
+      assertOk(await runCliAsync(['push', `${host}/mtls/proxied:v1`, '--layout', image.layout, '--insecure', '--cert-dir', dir], { env }));
+      const skopeo = JSON.parse(run('skopeo', ['inspect', '--raw', '--cert-dir', dir, `docker://${registry.host}/mtls/proxied:v1`])) as { config: { digest: string } };
+      assert.equal(skopeo.config.digest, image.config);
+    } finally {
+      await proxy.stop();
+      await tunnelled.close();
+    }
   });
 
   it('~/.config/containers/certs.d/HOST: found with no flag', async () => {

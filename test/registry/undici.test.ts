@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { undici, undiciProxyParts } from '../../src/registry/undici.js';
+import { TUNNEL_TLS_CONNECTOR } from '../../src/registry/proxy-dispatcher.js';
 import { startRegistry } from '../support/registry.js';
 
 test('undici is loaded piecemeal (a later undici that moved its files would lose the faster start-up)', () => {
@@ -19,6 +20,18 @@ test('the piecemeal Agent speaks to the real registry through the request API', 
   } finally {
     await agent.close();
     await registry.stop();
+  }
+});
+
+test('the ProxyAgent keeps the connector of the TLS inside its tunnels where proxy-dispatcher.ts watches it', async () => {
+  const { ProxyAgent } = undiciProxyParts();
+  const agent = new ProxyAgent({ uri: 'http://127.0.0.1:9' });
+  try {
+    const field = Object.getOwnPropertySymbols(agent).find((s) => s.description === TUNNEL_TLS_CONNECTOR);
+    assert.ok(field, `undici's ProxyAgent no longer has "${TUNNEL_TLS_CONNECTOR}": a client certificate refused through a proxy reads as "connection reset" again`);
+    assert.equal(typeof (agent as unknown as Record<symbol, unknown>)[field], 'function');
+  } finally {
+    await agent.close();
   }
 });
 
