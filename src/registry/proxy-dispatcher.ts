@@ -74,6 +74,10 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
             uri: proxy.origin,
             token: proxy.authorization,
             ...routing.pool,
+            // The CONNECT is asked before the request exists, so only the proxy's own pool can
+            // time it: with undici's default (300 s), a proxy that took the connection and never
+            // answered held a push past --timeout and --request-timeout. Go gives it a minute.
+            clientFactory: (origin: URL, options: object) => new Pool(origin, { ...options, headersTimeout: routing.pool.headersTimeout }),
             proxyTls: proxyConnect(proxy),
             requestTls: { ...routing.connect, ...routing.tls() },
           }) as unknown as Dispatcher;

@@ -8,6 +8,7 @@ import { RegistryClient } from '../../src/registry/http.js';
 import { Repository } from '../../src/registry/repository.js';
 import { tempDir } from '../support/tools.js';
 import { runCliAsync } from '../cli/registry-support.js';
+import { nonLoopbackAddress } from '../support/relay.js';
 
 /** A server that accepts connections, reads what it is sent, and never answers. */
 async function silentServer(): Promise<{ server: Server; host: string; connections: () => number; stop: () => Promise<void> }> {
@@ -90,6 +91,18 @@ describe('a registry that accepts connections and never answers', () => {
     const env = await runCliAsync(['pull', `${silent.host}/never/answers:v1`, '--layout', join(tmp.path, 'b')], { env: { OCIPUSH_TIMEOUT: '0.6', OCIPUSH_REQUEST_TIMEOUT: '0.2' } });
     assert.equal(env.status, 1, env.stderr);
     assert.match(env.stderr, /no complete answer within 0\.6 s \(--timeout; each attempt waits up to 0\.2 s/);
+  });
+
+  it('a proxy (HTTPS_PROXY) that takes the connection and never answers the CONNECT: the same one line after --timeout, not a wait of minutes', { timeout: 60_000 }, async () => {
+    // Loopback is never proxied: a registry on this machine's other address goes through it.
+    const registry = `${nonLoopbackAddress()}:5443`;
+    const before = silent.connections();
+    const proxied = await runCliAsync(['pull', `${registry}/never/answers:v1`, '--layout', join(tmp.path, 'd'), '--timeout', '1s', '--request-timeout', '200ms'], {
+      env: { HTTPS_PROXY: `http://${silent.host}`, https_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined },
+    });
+    assert.equal(proxied.status, 1, proxied.stderr);
+    assert.match(proxied.stderr.trimEnd().split('\n').at(-1)!, /: fetch manifest never\/answers:v1: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.2 s/);
+    assert.ok(silent.connections() > before, 'the request went to the proxy');
   });
 
   it('a bad duration is a usage error naming the flag', async () => {
