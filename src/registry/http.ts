@@ -151,7 +151,7 @@ export class RegistryClient {
     this.now = options.now ?? Date.now;
     this.onRetry = options.onRetry;
     this.ownsDispatcher = !options.dispatcher;
-    this.dispatcher = options.dispatcher ?? createDispatcher(registry, { ...options, requestTimeoutMs: this.timeouts.requestMs });
+    this.dispatcher = options.dispatcher ?? createDispatcher(registry, { ...options, requestTimeoutMs: Math.min(this.timeouts.requestMs, this.timeouts.operationMs) });
     const ended = options.signal ? AbortSignal.any([options.signal, this.ending.signal]) : this.ending.signal;
     this.authorizer = typeof options.authorizer === 'function' ? options.authorizer(this.dispatcher, ended) : options.authorizer;
   }

@@ -168,25 +168,30 @@ export function createDispatcher(registry: string, options: TransportOptions = {
   const caPems = readCaFiles(options.caFiles);
   if (options.certDir !== undefined) certsDirs(registry, options.certDir);
   const tls = once(() => tlsSettings(registry, options.insecure === true, caPems, options.certDir));
-  const direct = new undici.Agent({ ...pool, connect: lazyConnector(tls) });
+  // The connection and its TLS handshake are part of the request's wait: a host that takes the
+  // connection and never finishes the handshake (a port that is not the registry's, a balancer
+  // with nothing behind it) held every attempt 30 s, past a shorter --request-timeout or --timeout.
+  const connect = { timeout: Math.min(CONNECT_MS, pool.headersTimeout) };
+  const direct = new undici.Agent({ ...pool, connect: lazyConnector(tls, connect) });
   const environment = proxyEnvironment();
-  return environment ? proxyDispatcher(direct, { environment, pool, connect: CONNECT, tls: () => ({ ...CONNECT, ...tls() }), onTlsSocket: keepTlsAlerts }) : direct;
+  return environment ? proxyDispatcher(direct, { environment, pool, connect, tls: () => ({ ...connect, ...tls() }), onTlsSocket: keepTlsAlerts }) : direct;
 }
 
-const CONNECT = { timeout: 30_000 };
+/** As Go's net.Dialer of crane, skopeo and docker: 30 s for a connection, unless a request may wait less. */
+const CONNECT_MS = 30_000;
 
 /**
  * Builds the TLS settings only when a TLS connection is first made: one secure context for every
  * connection (parsing a system bundle per handshake is wasteful), and none at all for a
  * plain-HTTP registry, where reading the trust stores was a fifth of a warm push.
  */
-function lazyConnector(tlsOptions: () => Record<string, unknown>): buildConnector.connector {
+function lazyConnector(tlsOptions: () => Record<string, unknown>, connect: { timeout: number }): buildConnector.connector {
   let plain: buildConnector.connector | undefined;
   let tls: buildConnector.connector | undefined;
   return (opts, callback) => {
-    if (opts.protocol !== 'https:') return (plain ??= undici.buildConnector(CONNECT))(opts, callback);
+    if (opts.protocol !== 'https:') return (plain ??= undici.buildConnector(connect))(opts, callback);
     try {
-      tls ??= undici.buildConnector({ ...CONNECT, ...tlsOptions() });
+      tls ??= undici.buildConnector({ ...connect, ...tlsOptions() });
     } catch (err) {
       callback(err as Error, null);
       return;

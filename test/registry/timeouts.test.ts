@@ -11,7 +11,7 @@ import { runCliAsync } from '../cli/registry-support.js';
 import { nonLoopbackAddress } from '../support/relay.js';
 
 /** A server that accepts connections, reads what it is sent, and never answers. */
-async function silentServer(): Promise<{ server: Server; host: string; connections: () => number; stop: () => Promise<void> }> {
+async function silentServer(address = '127.0.0.1'): Promise<{ server: Server; host: string; connections: () => number; stop: () => Promise<void> }> {
   const sockets = new Set<Socket>();
   let count = 0;
   const server = createServer((socket) => {
@@ -21,11 +21,11 @@ async function silentServer(): Promise<{ server: Server; host: string; connectio
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, address, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     server,
-    host: `127.0.0.1:${port}`,
+    host: `${address}:${port}`,
     connections: () => count,
     stop: async () => {
       for (const s of sockets) s.destroy();
@@ -79,6 +79,27 @@ describe('a registry that accepts connections and never answers', () => {
     assert.ok(err instanceof OcipushError, String(err));
     assert.match(err.message, /: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
     assert.deepEqual(retries, []);
+  });
+
+  it('over HTTPS, a host that takes the connection and never answers the TLS handshake: each attempt waits the request timeout, not 30 s', { timeout: 20_000 }, async () => {
+    // Not loopback, so HTTPS from the first request (loopback asks plain HTTP first).
+    const tlsSilent = await silentServer(nonLoopbackAddress());
+    let clock = 0;
+    const client = new RegistryClient(tlsSilent.host, {
+      timeouts: { requestMs: 50, operationMs: 1_000 },
+      retry: { retries: 1_000, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 1 },
+      now: () => (clock += 100),
+    });
+    try {
+      const err = await new Repository(client, 'never/answers').resolve('v1').then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof OcipushError, String(err));
+      assert.equal(err.code, 'ENETWORK');
+      assert.match(err.message, /^cannot reach [\d.]+:\d+: check manifest never\/answers:v1: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.05 s, --request-timeout\)$/);
+      assert.ok(tlsSilent.connections() >= 2, `attempts made: ${tlsSilent.connections()}`);
+    } finally {
+      await client.destroy();
+      await tlsSilent.stop();
+    }
   });
 
   it('the CLI takes --timeout and --request-timeout (and OCIPUSH_TIMEOUT): one line, exit 1, valid --json', async () => {
