@@ -171,5 +171,8 @@ export function flagsForSide(argv: Record<string, unknown>, side: Side): Registr
     caFile: pick<string[]>('CaFile'),
     certDir: pick<string>('CertDir'),
     concurrency: argv.concurrency as number | undefined,
+    // Both sides' operations: a copy took --timeout and --request-timeout and waited the defaults.
+    timeout: argv.timeout as string | undefined,
+    requestTimeout: argv.requestTimeout as string | undefined,
   };
 }

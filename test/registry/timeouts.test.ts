@@ -126,6 +126,15 @@ describe('a registry that accepts connections and never answers', () => {
     assert.ok(silent.connections() > before, 'the request went to the proxy');
   });
 
+  it('copy takes --timeout and --request-timeout for both sides, as pull does', { timeout: 60_000 }, async () => {
+    const copied = await runCliAsync(['copy', `${silent.host}/never/answers:v1`, `oci:${join(tmp.path, 'e')}:v1`, '--timeout', '1s', '--request-timeout', '200ms']);
+    assert.equal(copied.status, 1, copied.stderr);
+    assert.match(copied.stderr.trimEnd().split('\n').at(-1)!, /^ocipush: cannot reach 127\.0\.0\.1:\d+: fetch manifest never\/answers:v1: no complete answer within 1 s \(--timeout; each attempt waits up to 0\.2 s, --request-timeout\)$/);
+    const bad = await runCliAsync(['copy', `${silent.host}/never/answers:v1`, `oci:${join(tmp.path, 'e')}:v1`, '--request-timeout', 'soon']);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /^ocipush: --request-timeout "soon": expected a duration such as 120, 90s, 500ms or 5m\n$/);
+  });
+
   it('a bad duration is a usage error naming the flag', async () => {
     const r = await runCliAsync(['pull', `${silent.host}/never/answers:v1`, '--layout', join(tmp.path, 'c'), '--timeout', 'soon']);
     assert.equal(r.status, 2, r.stderr);
