@@ -156,8 +156,14 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       onEvent: progress.handle,
     }, {
       connect: async (registry, role) => {
-        // Base layers live in other registries: no --username there, the same TLS choices.
-        if (role === 'base') return clientFromFlags(registry, { plainHttp: flags.plainHttp, insecure: flags.insecure, caFile: flags.caFile, certDir: flags.certDir });
+        // Base layers live in other registries: no --username there, nor OCIPUSH_USERNAME/PASSWORD
+        // (they are the destination's: sent to the base's registry, they failed its login); the same
+        // TLS choices and time limits.
+        if (role === 'base') {
+          const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
+          const { plainHttp, insecure, caFile, certDir, timeout, requestTimeout } = flags;
+          return clientFromFlags(registry, { plainHttp, insecure, caFile, certDir, timeout, requestTimeout }, { env: withoutEnvCredentials(process.env) });
+        }
         const client = await clientFromFlags(registry, flags, {
           onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
         });

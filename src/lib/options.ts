@@ -43,13 +43,14 @@ export function concurrencyOf(options: RegistryOptions): number {
 }
 
 /** A client for `registry` set up by the options, as the CLI's flags set one up. */
-export async function connectWith(registry: string, options: RegistryOptions): Promise<RegistryClient> {
+export async function connectWith(registry: string, options: RegistryOptions, chain: { envCredentials?: boolean } = {}): Promise<RegistryClient> {
   const { connectRegistry } = await import('../registry/connect.js');
   const { lazyDefaultCredentials } = await import('../registry/credentials/lazy.js');
+  const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
   const concurrency = concurrencyOf(options);
   const credentials = options.credentials === false
     ? { get: async () => undefined }
-    : options.credentials ?? lazyDefaultCredentials({ registry });
+    : options.credentials ?? lazyDefaultCredentials({ registry, ...(chain.envCredentials === false ? { env: withoutEnvCredentials(process.env) } : {}) });
   return connectRegistry(registry, {
     credentials,
     plainHttp: options.plainHttp === true,

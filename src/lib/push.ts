@@ -111,7 +111,8 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   mountFrom.push(...await baseRepositories(layout, root, destination.registry, destination.repository));
   hooks.onRoot?.(root, tag);
 
-  const connect = hooks.connect ?? ((registry: string) => connectWith(registry, options));
+  // OCIPUSH_USERNAME/PASSWORD are the destination's: never sent to the registry of a base layer.
+  const connect = hooks.connect ?? ((registry: string, role: 'destination' | 'base') => connectWith(registry, options, role === 'base' ? { envCredentials: false } : {}));
   const [client, { Repository }, { copyGraph }, { LazyBlobs }] = await Promise.all([
     connect(destination.registry, 'destination'),
     import('../registry/repository.js'), import('../transfer/copy-graph.js'), import('../transfer/lazy-blobs.js'),

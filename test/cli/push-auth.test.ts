@@ -7,6 +7,7 @@ import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
 import { tempDir } from '../support/tools.js';
 import { MiB, skopeoDigest, skopeoDigestAsync, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { push } from '../../src/lib/index.js';
 
 const PASSWORD = 'push-Secret-4b1e';
 
@@ -140,5 +141,58 @@ describe('push to a registry with a self-signed TLS certificate', () => {
     const inspected = await runCliAsync(['inspect', `${registry.host}/tls/pull:1`, '--insecure', '--json'], { env: cleanEnv() });
     assertOk(inspected);
     assert.equal((JSON.parse(inspected.stdout) as { digest: string }).digest, image.manifest.digest);
+  });
+});
+
+/**
+ * A build's base in one registry (its login in the Docker config), the push to another with
+ * OCIPUSH_USERNAME/OCIPUSH_PASSWORD: the base layers the build only referenced are read from the
+ * base's registry with the base's login, never with the destination's variables.
+ */
+describe('push of an image built on a base in another registry with a login of its own', () => {
+  const BASE_PASSWORD = 'base-Secret-81d0';
+  const DEST_PASSWORD = 'dest-Secret-26fa';
+  let baseRegistry: RunningRegistry;
+  let destination: RunningRegistry;
+  let dockerDir: string;
+  let layout: string;
+
+  before(async () => {
+    baseRegistry = await startRegistry({ auth: { htpasswd: { users: { alice: BASE_PASSWORD } } } });
+    destination = await startRegistry({ auth: { htpasswd: { users: { bob: DEST_PASSWORD } } } });
+    dockerDir = join(tmp.path, 'base-login');
+    mkdirSync(dockerDir, { recursive: true });
+    writeFileSync(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [baseRegistry.host]: { auth: Buffer.from(`alice:${BASE_PASSWORD}`).toString('base64') } } }));
+    assertOk(await runCliAsync(['push', `${baseRegistry.host}/base/img:1`, '--layout', image.layout], { env: cleanEnv({}, dockerDir) }));
+    const rootfs = join(tmp.path, 'app-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'app.txt'), 'on the base\n');
+    layout = join(tmp.path, 'on-base');
+    assertOk(await runCliAsync(['build', rootfs, '--base', `${baseRegistry.host}/base/img:1`, '--layout', layout, '-t', 'v1'], { env: cleanEnv({}, dockerDir) }));
+  });
+  after(async () => { await baseRegistry?.stop(); await destination?.stop(); });
+
+  it('the CLI reads the base layers with the base\'s login; skopeo sees the image', async () => {
+    const r = await runCliAsync(['push', `${destination.host}/app/cli:1`, '--layout', layout], { env: cleanEnv({ OCIPUSH_USERNAME: 'bob', OCIPUSH_PASSWORD: DEST_PASSWORD }, dockerDir) });
+    assertOk(r);
+    assert.equal(skopeoDigest(`${destination.host}/app/cli:1`, ['--creds', `bob:${DEST_PASSWORD}`]), r.stdout.trim());
+  });
+
+  it('so does the library\'s push', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { OCIPUSH_USERNAME: 'bob', OCIPUSH_PASSWORD: DEST_PASSWORD, DOCKER_CONFIG: dockerDir });
+    delete process.env.OCIPUSH_REGISTRY_TOKEN;
+    try {
+      // A layout of its own: the CLI's push above kept the base layers it fetched in its layout.
+      const own = join(tmp.path, 'on-base-lib');
+      assertOk(await runCliAsync(['build', join(tmp.path, 'app-rootfs'), '--base', `${baseRegistry.host}/base/img:1`, '--layout', own, '-t', 'v1'], { env: cleanEnv({}, dockerDir) }));
+      const result = await push({ to: `${destination.host}/app/lib:1`, layout: own });
+      assert.equal(skopeoDigest(`${destination.host}/app/lib:1`, ['--creds', `bob:${DEST_PASSWORD}`]), result.digest);
+    } finally {
+      for (const key of ['OCIPUSH_USERNAME', 'OCIPUSH_PASSWORD', 'DOCKER_CONFIG', 'OCIPUSH_REGISTRY_TOKEN']) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 });

@@ -30,3 +30,12 @@ export function envCredentials(registry: string, env: NodeJS.ProcessEnv = proces
   if (Object.keys(credentials).length === 0) return { get: async () => undefined };
   return staticCredentials(registry, credentials);
 }
+
+/**
+ * `env` without the variables above: for a client of another registry than the one they are for
+ * (the registry a base layer is read from, a copy's source), whose own login is in the Docker config.
+ */
+export function withoutEnvCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { [ENV_USERNAME]: _u, [ENV_PASSWORD]: _p, [ENV_REGISTRY_TOKEN]: _t, ...rest } = env;
+  return rest;
+}
