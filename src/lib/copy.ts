@@ -46,7 +46,9 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
     const target = destination.reference;
     const concurrency = concurrencyOf(options);
     const { openImage } = await import('../transports/open.js');
-    const source = await openImage(options.from, { connect: (registry) => connectWith(registry, options), ...(options.signal ? { signal: options.signal } : {}) });
+    // OCIPUSH_USERNAME/PASSWORD are the destination's, as the CLI's copy takes them: never sent to another source registry.
+    const connectSource = (registry: string) => connectWith(registry, options, registry === target.registry ? {} : { envCredentials: false });
+    const source = await openImage(options.from, { connect: connectSource, ...(options.signal ? { signal: options.signal } : {}) });
     const client = await connectWith(target.registry, options);
     try {
       let root = source.root;

@@ -7,7 +7,7 @@ import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
 import { tempDir } from '../support/tools.js';
 import { MiB, skopeoDigest, skopeoDigestAsync, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
-import { push } from '../../src/lib/index.js';
+import { copy, push } from '../../src/lib/index.js';
 
 const PASSWORD = 'push-Secret-4b1e';
 
@@ -145,11 +145,11 @@ describe('push to a registry with a self-signed TLS certificate', () => {
 });
 
 /**
- * A build's base in one registry (its login in the Docker config), the push to another with
- * OCIPUSH_USERNAME/OCIPUSH_PASSWORD: the base layers the build only referenced are read from the
- * base's registry with the base's login, never with the destination's variables.
+ * One registry with its login in the Docker config (a build's base, a copy's source), the push or
+ * copy to another with OCIPUSH_USERNAME/OCIPUSH_PASSWORD: the first is read with its own login,
+ * never with the destination's variables.
  */
-describe('push of an image built on a base in another registry with a login of its own', () => {
+describe('a source registry with a login of its own, the destination\'s in OCIPUSH_USERNAME/OCIPUSH_PASSWORD', () => {
   const BASE_PASSWORD = 'base-Secret-81d0';
   const DEST_PASSWORD = 'dest-Secret-26fa';
   let baseRegistry: RunningRegistry;
@@ -176,6 +176,22 @@ describe('push of an image built on a base in another registry with a login of i
     const r = await runCliAsync(['push', `${destination.host}/app/cli:1`, '--layout', layout], { env: cleanEnv({ OCIPUSH_USERNAME: 'bob', OCIPUSH_PASSWORD: DEST_PASSWORD }, dockerDir) });
     assertOk(r);
     assert.equal(skopeoDigest(`${destination.host}/app/cli:1`, ['--creds', `bob:${DEST_PASSWORD}`]), r.stdout.trim());
+  });
+
+  it('the library\'s copy reads its source with the source\'s login, as the CLI\'s copy does', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { OCIPUSH_USERNAME: 'bob', OCIPUSH_PASSWORD: DEST_PASSWORD, DOCKER_CONFIG: dockerDir });
+    delete process.env.OCIPUSH_REGISTRY_TOKEN;
+    try {
+      const result = await copy({ from: `${baseRegistry.host}/base/img:1`, to: `${destination.host}/app/copied:1` });
+      assert.equal(result.digest, image.manifest.digest);
+      assert.equal(skopeoDigest(`${destination.host}/app/copied:1`, ['--creds', `bob:${DEST_PASSWORD}`]), image.manifest.digest);
+    } finally {
+      for (const key of ['OCIPUSH_USERNAME', 'OCIPUSH_PASSWORD', 'DOCKER_CONFIG', 'OCIPUSH_REGISTRY_TOKEN']) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 
   it('so does the library\'s push', async () => {
