@@ -37,8 +37,16 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
 
   /** Turns a refusing or unreachable proxy into one line that names it (never its credentials). */
   class ProxyErrors extends DecoratorHandler {
-    constructor(handler: Dispatcher.DispatchHandler, private readonly proxy: Proxy, private readonly target: string) {
+    /** The request reached a connection: through the tunnel, or to the proxy in absolute form. */
+    #started = false;
+
+    constructor(handler: Dispatcher.DispatchHandler, private readonly proxy: Proxy, private readonly target: string, private readonly tunnelled: boolean) {
       super(handler);
+    }
+
+    onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+      this.#started = true;
+      (DecoratorHandler.prototype as Dispatcher.DispatchHandler).onRequestStart!.call(this, controller, context);
     }
 
     onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -51,7 +59,10 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
     }
 
     onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
-      (DecoratorHandler.prototype as Dispatcher.DispatchHandler).onResponseError!.call(this, controller, proxyError(err, this.proxy, this.target));
+      // Before the request has a connection, the one request that waits for headers is the CONNECT:
+      // the proxy, not the registry, is silent.
+      const silent = this.tunnelled && !this.#started && networkErrorCode(err) === 'UND_ERR_HEADERS_TIMEOUT';
+      (DecoratorHandler.prototype as Dispatcher.DispatchHandler).onResponseError!.call(this, controller, silent ? unanswered(this.proxy, this.target) : proxyError(err, this.proxy, this.target));
     }
   }
 
@@ -68,7 +79,7 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
         proxy = proxyFor(routing.environment, target);
         if (!proxy) return direct.dispatch(opts, handler);
         if ('error' in proxy) throw proxy.error;
-        const wrapped = new ProxyErrors(handler, proxy, target.host);
+        const wrapped = new ProxyErrors(handler, proxy, target.host, target.protocol === 'https:');
         if (target.protocol === 'https:') {
           tunnel ??= new ProxyAgent({
             uri: proxy.origin,
@@ -169,6 +180,14 @@ function refusal(proxy: Proxy, target: string, status: number): OcipushError {
     status,
     // A gateway error is the proxy failing to reach the registry: worth another try.
     retryable: status >= 500,
+  });
+}
+
+function unanswered(proxy: Proxy, target: string): OcipushError {
+  return new OcipushError('ENETWORK', `proxy ${proxy.display} (from ${proxy.variable}) did not answer the CONNECT to ${target} in time (--request-timeout)`, {
+    proxy: proxy.display,
+    networkCode: 'UND_ERR_HEADERS_TIMEOUT',
+    retryable: true,
   });
 }
 
