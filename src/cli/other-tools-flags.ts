@@ -64,6 +64,7 @@ function otherToolsFlag(name: string, has: (option: string) => boolean, command:
     if (!has(`${p}insecure`)) return undefined;
     return `skopeo's --${name}=false is --${p}insecure here (accept any certificate) or --${p}plain-http (a registry without TLS); localhost needs neither`;
   }
+  if (name === 'registry-config' && has('username')) return 'oras\'s --registry-config FILE is DOCKER_CONFIG=DIR here for a DIR/config.json, or REGISTRY_AUTH_FILE=FILE';
   // skopeo copy's platform choice: --override-arch/-os/-variant pick one image, --all keeps the index.
   const override = /^override-(arch|os|variant)$/.exec(name);
   if (override && has('platform')) return `skopeo's --${name} is --platform os/arch[/variant] here (--platform linux/arm64/v8)`;

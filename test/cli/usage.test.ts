@@ -167,6 +167,7 @@ describe('usage errors', () => {
     assertOneLineError(copy('--remove-signatures'), /^ocipush: unknown option --remove-signatures for copy: skopeo's --remove-signatures is --no-referrers here/, 2);
     assertOneLineError(copy('--preserve-digests'), /^ocipush: unknown option --preserve-digests for copy: copy always keeps every manifest's bytes and digest: drop it$/, 2);
     assertOneLineError(copy('--format', 'v2s2'), /^ocipush: unknown option --format for copy: skopeo's --format v2s2\|oci is ocipush mutate SRC DST --format docker\|oci here \(copy keeps the bytes\)$/, 2);
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--registry-config', '/tmp/config.json']), /^ocipush: unknown option --registry-config for push: oras's --registry-config FILE is DOCKER_CONFIG=DIR here for a DIR\/config\.json, or REGISTRY_AUTH_FILE=FILE$/, 2);
     // A command without the flag it would be keeps the plain line.
     assertOneLineError(runCli(['gc', '--digestfile', 'd']), /^ocipush: unknown option --digestfile for gc \(ocipush gc --help lists them\)$/, 2);
   });
