@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import type { CliCommand } from './command.js';
+import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
@@ -20,6 +20,8 @@ export const attestCommand: CliCommand<AttestArgs> = {
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
+    // Standard input is one stream: whichever is read second found it empty ("no password on standard input").
+    if (argv.predicate === '-' && argv.passwordStdin) throw usageError('--predicate - and --password-stdin both read standard input: give the predicate as a file, or the password in OCIPUSH_USERNAME/OCIPUSH_PASSWORD or a docker login');
     const { referenceTarget } = await import('../oci/reference.js');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attest');

@@ -100,6 +100,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     checkPlatform(argv.platform, argv.unlistedPlatform);
     const pushes = await pushTargets(argv);
     if (argv.cacheWrite && argv.cacheRepo === undefined) throw usageError('--cache-write stores layers in the registry cache: name it with --cache-repo REGISTRY/REPO');
+    // Standard input is one stream: whichever is read second found it empty ("no password on standard input").
+    if (argv.file === '-' && argv.passwordStdin) throw usageError('-f - and --password-stdin both read standard input: give the Dockerfile as a file, or the password in OCIPUSH_USERNAME/OCIPUSH_PASSWORD or a docker login');
     if (argv.file !== undefined) {
       const { runDockerfileBuild } = await import('./build-dockerfile.js');
       return runDockerfileBuild(argv, out, pushes);

@@ -172,6 +172,13 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['gc', '--digestfile', 'd']), /^ocipush: unknown option --digestfile for gc \(ocipush gc --help lists them\)$/, 2);
   });
 
+  it('-f - or --predicate - beside --password-stdin: one usage line, before either is read (standard input is one stream)', () => {
+    const build = runCli(['build', '-f', '-', '.', '--base', '127.0.0.1:9/base:1', '-u', 'alice', '--password-stdin'], { input: 'FROM 127.0.0.1:9/base:1\nSecret-pw-71\n' });
+    assertOneLineError(build, /^ocipush: -f - and --password-stdin both read standard input: give the Dockerfile as a file, or the password in OCIPUSH_USERNAME\/OCIPUSH_PASSWORD or a docker login$/, 2);
+    const attest = runCli(['attest', '127.0.0.1:9/a:1', '--key', 'k', '--predicate', '-', '-u', 'alice', '--password-stdin'], { input: '{}\n' });
+    assertOneLineError(attest, /^ocipush: --predicate - and --password-stdin both read standard input: give the predicate as a file, or the password in OCIPUSH_USERNAME\/OCIPUSH_PASSWORD or a docker login$/, 2);
+  });
+
   it('skopeo\'s --all, --multi-arch and --override-arch/-os/-variant name what chooses platforms here', () => {
     // They are skopeo 1.9's own flags.
     assert.match(run('skopeo', ['copy', '--help']), /--all\b[\s\S]*--multi-arch/);
