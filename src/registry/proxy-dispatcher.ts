@@ -169,13 +169,15 @@ function lowerHeaders(headers: IncomingHttpHeaders): Record<string, string | und
   return out;
 }
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 407: 'Proxy Authentication Required', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 407: 'Proxy Authentication Required', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
 function refusal(proxy: Proxy, target: string, status: number): OcipushError {
   const credentials = status === 407 || status === 401;
   let hint = '';
   if (credentials) hint = proxy.authorization ? ` (the credentials in ${proxy.variable} were refused)` : ` (give credentials in ${proxy.variable}: http://user:password@host:port)`;
-  return new OcipushError(credentials ? 'EAUTH' : 'ENETWORK', `proxy ${proxy.display} (from ${proxy.variable}) refused ${target}: ${status} ${STATUS_TEXT[status] ?? 'error'}${hint}`, {
+  // A 5xx to a CONNECT is the proxy failing to reach the host (tinyproxy answers 500 to a name it cannot resolve), not a refusal.
+  const what = status >= 500 ? 'could not reach' : 'refused';
+  return new OcipushError(credentials ? 'EAUTH' : 'ENETWORK', `proxy ${proxy.display} (from ${proxy.variable}) ${what} ${target}: ${status} ${STATUS_TEXT[status] ?? 'error'}${hint}`, {
     proxy: proxy.display,
     status,
     // A gateway error is the proxy failing to reach the registry: worth another try.

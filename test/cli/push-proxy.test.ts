@@ -185,6 +185,12 @@ describe('push through HTTP_PROXY / HTTPS_PROXY', () => {
     const tlsHost = `${address}:${tlsRelay.port}`;
     const forbidden = await push(`${tlsHost}/proxied/refused:1`, ['--insecure'], { HTTPS_PROXY: strictProxy.url });
     assertOneLineError(forbidden, new RegExp(`^ocipush: proxy 127\\.0\\.0\\.1:${strictProxy.port} \\(from HTTPS_PROXY\\) refused ${tlsHost}: 403 Forbidden$`));
+    // A name the proxy cannot resolve: tinyproxy answers the CONNECT 500, its failure to reach it, not a refusal.
+    const unknown = await push('registry.ocipush.invalid:5000/proxied/unknown:1', ['--timeout', '2s'], { HTTPS_PROXY: proxy.url });
+    assert.equal(unknown.status, 1, unknown.stderr);
+    // Worth another try (a gateway's failure): the retries are told, then the one line.
+    assert.deepEqual(unknown.stderr.trimEnd().split('\n').filter((l) => !/, retrying in /.test(l)).length, 1, unknown.stderr);
+    assert.match(unknown.stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^ocipush: proxy 127\\.0\\.0\\.1:${proxy.port} \\(from HTTPS_PROXY\\) could not reach registry\\.ocipush\\.invalid:5000: 500 Internal Server Error$`));
 
     for (const [variable, target, extra] of [['HTTPS_PROXY', tlsHost, ['--insecure']], ['HTTP_PROXY', `${address}:${plainRelay.port}`, ['--plain-http']]] as const) {
       const dead = await push(`${target}/proxied/dead:1`, [...extra], { [variable]: `http://bob:${PROXY_PASSWORD}@127.0.0.1:${deadPort}` });
