@@ -46,11 +46,11 @@ export function concurrencyOf(options: RegistryOptions): number {
 export async function connectWith(registry: string, options: RegistryOptions, chain: { envCredentials?: boolean } = {}): Promise<RegistryClient> {
   const { connectRegistry } = await import('../registry/connect.js');
   const { lazyDefaultCredentials } = await import('../registry/credentials/lazy.js');
-  const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
   const concurrency = concurrencyOf(options);
+  const env = chain.envCredentials === false ? (await import('../registry/credentials/env.js')).withoutEnvCredentials(process.env) : undefined;
   const credentials = options.credentials === false
     ? { get: async () => undefined }
-    : options.credentials ?? lazyDefaultCredentials({ registry, ...(chain.envCredentials === false ? { env: withoutEnvCredentials(process.env) } : {}) });
+    : options.credentials ?? lazyDefaultCredentials({ registry, ...(env ? { env } : {}) });
   return connectRegistry(registry, {
     credentials,
     plainHttp: options.plainHttp === true,
