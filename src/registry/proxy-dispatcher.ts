@@ -51,7 +51,7 @@ export function proxyDispatcher(direct: Dispatcher, routing: ProxyRouting): Disp
 
     onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
       // In absolute form the proxy's refusal is an ordinary response; a registry never sends 407.
-      if (statusCode === 407 || isProxysOwn401(statusCode, headers)) {
+      if (statusCode === 407 || isProxysOwn401(statusCode, headers) || isProxysOwnFailure(statusCode, headers)) {
         controller.abort(refusal(this.proxy, this.target, statusCode));
         return;
       }
@@ -163,6 +163,17 @@ function isProxysOwn401(statusCode: number, headers: IncomingHttpHeaders): boole
   return /^tinyproxy\b/i.test(h.server ?? '') && /realm="?tinyproxy"?/i.test(h['www-authenticate'] ?? '');
 }
 
+/**
+ * A 5xx the proxy wrote itself because it could not reach the registry (in absolute form it is an
+ * ordinary response): tinyproxy's error page names it in `Server`, squid's carries `X-Squid-Error`.
+ * A registry's own 5xx passes through with neither.
+ */
+function isProxysOwnFailure(statusCode: number, headers: IncomingHttpHeaders): boolean {
+  if (statusCode < 500) return false;
+  const h = lowerHeaders(headers);
+  return h['x-squid-error'] !== undefined || /^(?:tinyproxy|squid)\b/i.test(h.server ?? '');
+}
+
 function lowerHeaders(headers: IncomingHttpHeaders): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v === undefined ? undefined : String(v);
@@ -175,7 +186,7 @@ function refusal(proxy: Proxy, target: string, status: number): OcipushError {
   const credentials = status === 407 || status === 401;
   let hint = '';
   if (credentials) hint = proxy.authorization ? ` (the credentials in ${proxy.variable} were refused)` : ` (give credentials in ${proxy.variable}: http://user:password@host:port)`;
-  // A 5xx to a CONNECT is the proxy failing to reach the host (tinyproxy answers 500 to a name it cannot resolve), not a refusal.
+  // A 5xx of the proxy's own is its failure to reach the host (tinyproxy answers 500 to a name it cannot resolve), not a refusal.
   const what = status >= 500 ? 'could not reach' : 'refused';
   return new OcipushError(credentials ? 'EAUTH' : 'ENETWORK', `proxy ${proxy.display} (from ${proxy.variable}) ${what} ${target}: ${status} ${STATUS_TEXT[status] ?? 'error'}${hint}`, {
     proxy: proxy.display,

@@ -191,6 +191,10 @@ describe('push through HTTP_PROXY / HTTPS_PROXY', () => {
     // Worth another try (a gateway's failure): the retries are told, then the one line.
     assert.deepEqual(unknown.stderr.trimEnd().split('\n').filter((l) => !/, retrying in /.test(l)).length, 1, unknown.stderr);
     assert.match(unknown.stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^ocipush: proxy 127\\.0\\.0\\.1:${proxy.port} \\(from HTTPS_PROXY\\) could not reach registry\\.ocipush\\.invalid:5000: 500 Internal Server Error$`));
+    // In absolute form (HTTP_PROXY, a plain-HTTP registry) the same failure is the proxy's own error page, not the registry's 500.
+    const unknownPlain = await push('registry.ocipush.invalid:5000/proxied/unknown:1', ['--plain-http', '--timeout', '2s'], { HTTP_PROXY: proxy.url });
+    assert.equal(unknownPlain.status, 1, unknownPlain.stderr);
+    assert.match(unknownPlain.stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^ocipush: proxy 127\\.0\\.0\\.1:${proxy.port} \\(from HTTP_PROXY\\) could not reach registry\\.ocipush\\.invalid:5000: 500 Internal Server Error$`));
 
     for (const [variable, target, extra] of [['HTTPS_PROXY', tlsHost, ['--insecure']], ['HTTP_PROXY', `${address}:${plainRelay.port}`, ['--plain-http']]] as const) {
       const dead = await push(`${target}/proxied/dead:1`, [...extra], { [variable]: `http://bob:${PROXY_PASSWORD}@127.0.0.1:${deadPort}` });
