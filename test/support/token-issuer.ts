@@ -35,6 +35,11 @@ export interface TokenIssuerOptions {
    * negative one past the registry's 60 s of allowed clock skew makes a token it refuses at once.
    */
   expiresIn?: number | ((request: number) => number);
+  /**
+   * Refuse a bad password or refresh token in the OAuth2 POST as RFC 6749 §5.2 does, and as
+   * OAuth2 servers in front of registries do: 400 `{"error":"invalid_grant"}`, not distribution's 401.
+   */
+  oauth2Errors?: boolean;
 }
 
 export interface ResourceActions {
@@ -92,6 +97,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     service: options.service ?? 'ocipush-test-registry',
     issuer: options.issuer ?? 'ocipush-test-issuer',
     expiresIn: options.expiresIn ?? 300,
+    oauth2Errors: options.oauth2Errors === true,
   };
   const log: TokenRequest[] = [];
   const refreshTokens = new Map<string, string>();
@@ -136,6 +142,7 @@ interface Settings {
   service: string;
   issuer: string;
   expiresIn: number | ((request: number) => number);
+  oauth2Errors: boolean;
 }
 
 interface Signer {
@@ -213,6 +220,10 @@ async function handlePost(req: http.IncomingMessage, res: http.ServerResponse, c
   } else {
     record.status = 400;
     return sendJson(res, 400, { errors: [{ code: 'UNSUPPORTED', message: `unsupported grant_type "${grantType}"` }] });
+  }
+  if (!policy && ctx.settings.oauth2Errors) {
+    record.status = 400;
+    return sendJson(res, 400, { error: 'invalid_grant', error_description: grantType === 'refresh_token' ? 'the refresh token is invalid or expired' : 'invalid username or password' });
   }
   if (!policy) {
     record.status = 401;

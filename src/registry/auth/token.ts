@@ -78,11 +78,15 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
     });
   }
   const secrets = secretsOf(credentials);
-  if (res.statusCode === 401 || res.statusCode === 403) {
+  // OAuth2 servers refuse a grant with 400 (RFC 6749 §5.2): an expired or revoked refresh token is
+  // a login to make again, not a token service failing.
+  const grantRefused = res.statusCode === 400 && method === 'POST' && isGrantRefusal(text);
+  if (res.statusCode === 401 || res.statusCode === 403 || grantRefused) {
     const sentSecrets = credentials?.identityToken || hasBasic(credentials);
     if (!sentSecrets) throw noCredentialsError(req.registry);
     const message = scrub(serverMessage(text) ?? 'credentials refused', secrets);
-    throw new OcipushError('EAUTH', `authentication to ${req.registry} failed: ${message} (token service ${realm.host} answered ${res.statusCode})`, {
+    const again = credentials?.identityToken ? '; the identity token of its login was refused: log in again' : '';
+    throw new OcipushError('EAUTH', `authentication to ${req.registry} failed: ${message} (token service ${realm.host} answered ${res.statusCode}${again})`, {
       registry: req.registry,
       status: res.statusCode,
     });
@@ -158,6 +162,16 @@ function parseTokenResponse(text: string | undefined, registry: string, host: st
   registerSecret(token, typeof body.refresh_token === 'string' ? body.refresh_token : undefined);
   const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_LIFETIME_S;
   return { token, lifetimeMs: expiresIn * 1000 };
+}
+
+/** An OAuth2 error document refusing the grant itself (the credentials), not the request's form. */
+function isGrantRefusal(text: string | undefined): boolean {
+  try {
+    const error = (JSON.parse(text ?? '') as { error?: unknown })?.error;
+    return error === 'invalid_grant' || error === 'invalid_client' || error === 'unauthorized_client';
+  } catch {
+    return false;
+  }
 }
 
 /** The human part of an error body: distribution's `errors[].message`, OAuth2's `error_description`, or a text line. */

@@ -183,6 +183,31 @@ describe('Bearer token auth against docker-registry and a token issuer', () => {
   });
 });
 
+describe('an OAuth2 token service that refuses a grant as RFC 6749 says, 400 invalid_grant', () => {
+  let issuer: TokenIssuer;
+  let registry: RunningRegistry;
+  before(async () => {
+    issuer = await startTokenIssuer({ users: { alice: { password: PASSWORD } }, oauth2Errors: true });
+    registry = await startRegistry({ auth: { token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, certFile: issuer.certFile } } });
+  });
+  after(async () => {
+    await registry?.stop();
+    await issuer?.stop();
+  });
+
+  it('an identity token it no longer takes: one EAUTH asked once, saying to log in again, the token never shown', async () => {
+    const stale = 'stale-refresh-token-5d3e9a';
+    const auth = new Authenticator({ registry: registry.host, plainHttp: true, credentials: staticCredentials(registry.host, { identityToken: stale }), userAgent: 'ocipush-test', retry: { retries: 5, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 1 } });
+    await assert.rejects(uploadBlob(auth, registry.url, 'team/stale', blobOf('stale'), [scopeFor('team/stale', ['pull', 'push'])]), (err: unknown) => {
+      assert.equal((err as OcipushError).code, 'EAUTH');
+      assert.equal((err as Error).message, `authentication to ${registry.host} failed: the refresh token is invalid or expired (token service ${new URL(issuer.url).host} answered 400; the identity token of its login was refused: log in again)`);
+      assert.ok(!(err as Error).message.includes(stale));
+      return true;
+    });
+    assert.deepEqual(issuer.requests().map((r) => [r.method, r.grantType, r.status]), [['POST', 'refresh_token', 400]]);
+  });
+});
+
 describe('a token the registry refuses as invalid (invalid_token) while it is still fresh to ocipush', () => {
   // The issuer says nothing usable about the lifetime (expires_in <= 0: ocipush keeps a token 60 s,
   // as the spec says), while the registry takes it only until exp + its 60 s of leeway: none with
