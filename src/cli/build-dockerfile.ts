@@ -1,7 +1,7 @@
 import { parseKeyValues, toArray, usageError } from './command.js';
 import type { Output } from './output.js';
 import type { BuildArgs } from './build.js';
-import { logProgressInterval, progressReporter, reportBuild, type BuildPushes } from './build-report.js';
+import { logProgressInterval, progressReporter, pushRegistries, reportBuild, type BuildPushes } from './build-report.js';
 
 /** What the Dockerfile decides: these flags of the rootfs build make no sense with -f. */
 const CONFLICTING = ['entrypoint', 'cmd', 'env', 'workdir', 'user', 'expose', 'base', 'remove', 'owner'] as const;
@@ -44,7 +44,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output, pushes?: 
     readBase: argv.readBase === true,
     ...(argv.lazyBase === true ? { lazyBase: true } : {}),
     ...(argv.cache === false ? { cache: false } : {}),
-    connect: registryConnector(argv),
+    connect: registryConnector(argv, pushRegistries(pushes)),
     ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
     ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
     ...(provenance ? { provenance } : {}),

@@ -54,6 +54,15 @@ export interface BuildPushes {
 }
 
 /**
+ * The registries `--push` sends the image to: the ones --username and OCIPUSH_USERNAME/PASSWORD
+ * are for while the build reads its base and cache (registryConnector). None without a push (a
+ * build that only signs in its layout): then they are for the base's registry, as for pull.
+ */
+export function pushRegistries(pushes: BuildPushes | undefined): string[] | undefined {
+  return pushes && pushes.to.length > 0 ? pushes.to.map((t) => t.reference.registry) : undefined;
+}
+
+/**
  * A build's base and layers on stderr, then its result: shared by `build` and `build -f`. With
  * `--push`, the pushes (as `push` makes them, lines and all) come between, and the result lists
  * them in `pushed`.

@@ -3,7 +3,7 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
 import type { Compression } from '../oci/media-types.js';
-import { logProgressInterval, progressReporter, reportBuild, type BuildPushes } from './build-report.js';
+import { logProgressInterval, progressReporter, pushRegistries, reportBuild, type BuildPushes } from './build-report.js';
 import type { Signer } from '../supply-chain/signer.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
@@ -142,7 +142,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
       expose: toArray(argv.expose),
       ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
       ...(argv.base !== undefined ? { base: stripTransport(argv.base) } : {}),
-      ...(argv.base !== undefined || argv.cacheRepo !== undefined ? { connect: registryConnector(argv) } : {}),
+      ...(argv.base !== undefined || argv.cacheRepo !== undefined ? { connect: registryConnector(argv, pushRegistries(pushes)) } : {}),
       ...(argv.cacheRepo !== undefined ? { cacheRepo: stripTransport(argv.cacheRepo), ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
       ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
       ...(provenance ? { provenance } : {}),

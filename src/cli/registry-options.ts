@@ -87,11 +87,19 @@ export function parseDuration(text: string, name: string): number {
 
 /**
  * `connect(registry)` for a command that may talk to several registries (a build's bases): the
- * same flags for each, the password read from stdin once, when first needed.
+ * same flags for each, the password read from stdin once, when first needed. With `ownRegistries`
+ * (a build's --push destinations), --username/--password-stdin and OCIPUSH_USERNAME/PASSWORD are
+ * theirs alone: a base or cache repository on another registry (Docker Hub's, a mirror's) is read
+ * with its own login from the Docker config, never sent the destination's password.
  */
-export function registryConnector(flags: RegistryFlags): (registry: string) => Promise<RegistryClient> {
+export function registryConnector(flags: RegistryFlags, ownRegistries?: readonly string[]): (registry: string) => Promise<RegistryClient> {
   let password: Promise<string | undefined> | undefined;
   return async (registry) => {
+    if (ownRegistries && !ownRegistries.includes(registry)) {
+      const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
+      const { username: _user, passwordStdin: _stdin, ...others } = flags;
+      return clientFromFlags(registry, others, { env: withoutEnvCredentials(process.env) });
+    }
     if (flags.passwordStdin && flags.username) {
       password ??= import('../registry/credentials/stdin.js').then((m) => m.readPasswordStdin());
     }

@@ -2,6 +2,7 @@ import { usageError } from './command.js';
 import { clientFromFlags, flagsForSide, type RegistryFlags, type Side } from './registry-options.js';
 import type { RegistryClient, RetryNotice } from '../registry/http.js';
 import type { Reference } from '../oci/reference.js';
+import { withoutEnvCredentials } from '../registry/credentials/env.js';
 
 /**
  * The registry clients of a command with two sides (copy): one per registry and set of flags, the
@@ -50,7 +51,7 @@ export class SideClients {
       const password = this.passwords[side];
       client = clientFromFlags(registry, { ...flags, passwordStdin: password !== undefined }, {
         ...(password !== undefined ? { password } : {}),
-        ...(registry === this.envRegistry ? {} : { env: withoutOcipushCredentials(process.env) }),
+        ...(registry === this.envRegistry ? {} : { env: withoutEnvCredentials(process.env) }),
         onRetry: (n) => void client!.then((c) => this.onRetry(n, c)),
       });
       this.clients.set(key, client);
@@ -72,9 +73,4 @@ export class SideClients {
   async destroy(): Promise<void> {
     for (const c of this.clients.values()) await (await c.catch(() => undefined))?.destroy();
   }
-}
-
-function withoutOcipushCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { OCIPUSH_USERNAME: _u, OCIPUSH_PASSWORD: _p, OCIPUSH_REGISTRY_TOKEN: _t, ...rest } = env;
-  return rest;
 }

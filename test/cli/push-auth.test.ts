@@ -211,4 +211,20 @@ describe('a source registry with a login of its own, the destination\'s in OCIPU
       }
     }
   });
+  it('build --base BASE --push DEST (and build -f) read the base with its own login, the variables and -u going to DEST alone', async () => {
+    const rootfs = join(tmp.path, 'app-rootfs');
+    const env = cleanEnv({ OCIPUSH_USERNAME: 'bob', OCIPUSH_PASSWORD: DEST_PASSWORD }, dockerDir);
+    const built = await runCliAsync(['build', rootfs, '--base', `${baseRegistry.host}/base/img:1`, '--layout', join(tmp.path, 'built-pushed'), '--push', `${destination.host}/app/built:1`], { env });
+    assertOk(built);
+    const pushed = skopeoDigest(`${destination.host}/app/built:1`, ['--creds', `bob:${DEST_PASSWORD}`]);
+    assert.match(pushed, /^sha256:[0-9a-f]{64}$/);
+    // -u with --password-stdin is the destination's too.
+    const context = join(tmp.path, 'df-context');
+    mkdirSync(context, { recursive: true });
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${baseRegistry.host}/base/img:1\nCOPY app.txt /\n`);
+    writeFileSync(join(context, 'app.txt'), 'from a Dockerfile\n');
+    const fromDockerfile = await runCliAsync(['build', '-f', join(context, 'Dockerfile'), context, '--layout', join(tmp.path, 'df-pushed'), '-u', 'bob', '--password-stdin', '--push', `${destination.host}/app/df:1`], { env: cleanEnv({}, dockerDir), input: `${DEST_PASSWORD}\n` });
+    assertOk(fromDockerfile);
+    assert.match(skopeoDigest(`${destination.host}/app/df:1`, ['--creds', `bob:${DEST_PASSWORD}`]), /^sha256:[0-9a-f]{64}$/);
+  });
 });
