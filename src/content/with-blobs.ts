@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
 import { bufferSource, storageSource, type BlobSource } from './blob-source.js';
-import { isBlobSourceProvider, type BlobSourceProvider, type ReadOnlyStorage } from './storage.js';
+import { isBlobSourceProvider, isMountLookup, type BlobSourceProvider, type MountLookup, type ReadOnlyStorage } from './storage.js';
 
 /** Blobs another storage holds (a new base image's layers), read from there. */
 export interface BorrowedBlobs {
@@ -18,12 +18,19 @@ export interface BorrowedBlobs {
  */
 export function withBlobs(
   inner: ReadOnlyStorage, blobs: readonly { descriptor: Descriptor; bytes: Buffer }[], borrowed: readonly BorrowedBlobs[] = [],
-): ReadOnlyStorage & BlobSourceProvider {
+): ReadOnlyStorage & BlobSourceProvider & Partial<MountLookup> {
   const added = new Map(blobs.map((b) => [b.descriptor.digest as string, b.bytes]));
   const elsewhere = new Map<string, ReadOnlyStorage>();
   for (const b of borrowed) for (const d of b.descriptors) elsewhere.set(d.digest, b.storage);
   const holder = (desc: Descriptor) => elsewhere.get(desc.digest) ?? inner;
+  // A lazily built layout's record of where its base layers live goes along: a copy of the
+  // changed image into that registry mounts them, as a copy of the image itself would.
+  const lookups = [inner, ...borrowed.map((b) => b.storage)].flatMap((s): MountLookup[] => (isMountLookup(s) ? [s] : []));
   return {
+    ...(lookups.length > 0 ? { mountLookup: async (registry: string) => {
+      const each = await Promise.all(lookups.map((l) => l.mountLookup(registry)));
+      return (desc: Pick<Descriptor, 'digest'>) => [...new Set(each.flatMap((find) => find(desc)))];
+    } } : {}),
     exists: async (desc, options) => added.has(desc.digest) || holder(desc).exists(desc, options),
     fetch: async (desc, options) => {
       const bytes = added.get(desc.digest);

@@ -219,6 +219,19 @@ describe('mutate', () => {
     assert.deepEqual(skopeoConfig(`${registry.host}/lazy:1`).config?.Labels, { stage: 'lazy', team: 'web' });
   });
 
+  it('from a layout built onto a registry base into that registry: the base layers are mounted from their repository, never fetched into the layout', async () => {
+    const layout = join(tmp.path, 'lazy-out');
+    assertOk(await runCliAsync(['build', join(tmp.path, 'app-rootfs'), '--base', `${registry.host}/app:keep`, '--layout', layout, '--tag', 'app'], { env }));
+    await registry.forgetAccessLog();
+    const r = await runCliAsync(['mutate', `oci:${layout}:app`, `${registry.host}/lazy-out:1`, '--label', 'stage=out', '--json'], { env });
+    assertOk(r);
+    const log = await registry.settledAccessLog();
+    assert.deepEqual(log.filter((e) => e.method === 'GET' && e.uri.includes('/blobs/')).map((e) => e.uri), [], 'no base layer downloaded');
+    assert.equal(log.filter((e) => e.method === 'POST' && e.uri.includes('mount=')).length, image.layers.length, 'each base layer mounted');
+    for (const layer of image.layers) assert.ok(!existsSync(blobPath(layout, layer)), `base layer ${layer} is still only referenced`);
+    assert.deepEqual(skopeoConfig(`${registry.host}/lazy-out:1`).config?.Labels, { stage: 'out', team: 'web' });
+  });
+
   it('refuses what it cannot do with one line, before anything is written', async () => {
     await registry.forgetAccessLog();
     assertOneLineError(await runCliAsync(['mutate', `${registry.host}/app:1`], { env }), /^ocipush: mutate: nothing to change; give --label/, 2);
