@@ -3,7 +3,7 @@ import { redact } from '../redact.js';
 /**
  * Where a command's words go: results on stdout (JSON with --json), progress and warnings on
  * stderr, nothing but errors with --quiet. Progress redraws a line on a TTY and prints plain
- * start/end lines otherwise, so CI logs stay readable.
+ * start/end lines otherwise (TERM=dumb included), so CI logs stay readable.
  */
 export interface OutputOptions {
   json?: boolean;
@@ -19,7 +19,9 @@ export class Output {
   constructor(options: OutputOptions = {}, private readonly stdout: NodeJS.WriteStream = process.stdout, private readonly stderr: NodeJS.WriteStream = process.stderr) {
     this.json = Boolean(options.json);
     this.quiet = Boolean(options.quiet);
-    this.isTTY = Boolean(stderr.isTTY) && !this.quiet;
+    // TERM=dumb (Emacs' shell, an editor's terminal pane) is a terminal that cannot move the
+    // cursor or erase a line: it gets the plain lines a CI log gets, not escape sequences.
+    this.isTTY = Boolean(stderr.isTTY) && process.env.TERM !== 'dumb' && !this.quiet;
   }
 
   /** Writes a JSON document on stdout as it is (an error report), secrets taken out. */
