@@ -1,6 +1,7 @@
 import type { BuildOptions, BuildResult } from '../assemble/build-image.js';
 import type { DockerfileBuildOptions, DockerfileBuildResult } from '../dockerfile-exec/build-dockerfile.js';
-import { libraryCall } from './errors.js';
+import { OcipushError } from '../errors.js';
+import { libraryCall, type LibraryCall } from './errors.js';
 import { connectWith, type RegistryOptions } from './options.js';
 
 /** `ocipush build ROOTFS...`: one layer per directory or tar file, bottom first. */
@@ -13,6 +14,8 @@ export interface DockerfileOptions extends Omit<DockerfileBuildOptions, 'connect
   context: string;
 }
 
+const BUILD: LibraryCall<DirectoryBuildOptions | DockerfileOptions> = { name: 'build', required: {}, what: () => 'build' };
+
 /**
  * Builds an image into an OCI layout, from directories / tar files (`rootfs`) or from a
  * Dockerfile (`context`, `dockerfile`). The registry options reach base images (`base`, `FROM`).
@@ -20,11 +23,15 @@ export interface DockerfileOptions extends Omit<DockerfileBuildOptions, 'connect
 export function build(options: DirectoryBuildOptions): Promise<BuildResult>;
 export function build(options: DockerfileOptions): Promise<DockerfileBuildResult>;
 export function build(options: DirectoryBuildOptions | DockerfileOptions): Promise<BuildResult | DockerfileBuildResult> {
-  return libraryCall('build', options, async (options) => {
+  return libraryCall(BUILD, options, async (options) => {
     const connect = (registry: string) => connectWith(registry, options);
     if ('rootfs' in options && options.rootfs !== undefined) {
       const { buildImage } = await import('../assemble/build-image.js');
       return buildImage({ ...options, rootfs: [options.rootfs].flat(), connect });
+    }
+    // The CLI's context defaults to `.`; a call names its own (a script's cwd is no build's context).
+    if (typeof (options as Partial<DockerfileOptions>).context !== 'string') {
+      throw new OcipushError('EUSAGE', 'build: set `rootfs` (directories and tar files, one layer each) or `context` (the directory of a Dockerfile build)');
     }
     const { buildDockerfile } = await import('../dockerfile-exec/build-dockerfile.js');
     return buildDockerfile({ ...(options as DockerfileOptions), connect });

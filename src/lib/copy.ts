@@ -1,6 +1,6 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
-import { libraryCall } from './errors.js';
+import { libraryCall, type LibraryCall } from './errors.js';
 import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
 
 export interface CopyOptions extends RegistryOptions {
@@ -30,13 +30,19 @@ export interface CopyResult {
   referrers: Descriptor[];
 }
 
+const COPY: LibraryCall<CopyOptions> = {
+  name: 'copy',
+  required: { from: 'the image to copy (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)', to: 'the registry reference to copy to (REGISTRY/REPO[:TAG])' },
+  what: (o) => `copy ${o.from} to ${o.to}`,
+};
+
 /**
  * `ocipush copy` into a registry: promotes an image between registries (each blob streamed from
  * one to the other and verified, never written to disk), mounts within one registry, skips what
  * the destination has, the manifest last; credentials per registry, as the CLI takes them.
  */
 export function copy(options: CopyOptions): Promise<CopyResult> {
-  return libraryCall(`copy ${options.from} to ${options.to}`, options, async (options) => {
+  return libraryCall(COPY, options, async (options) => {
     const { OcipushError } = await import('../errors.js');
     const { parseTransport } = await import('../transports/parse.js');
     const destination = parseTransport(options.to);

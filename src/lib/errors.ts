@@ -44,7 +44,8 @@ function camel(flag: string): string {
  * streams of the call listen to the call's signal, so a caller sharing one signal among its calls
  * never sees Node's MaxListenersExceededWarning on stderr because of what one call does inside.
  */
-export async function libraryCall<T, O extends { signal?: AbortSignal }>(what: string, options: O, run: (options: O) => Promise<T>): Promise<T> {
+export async function libraryCall<T, O extends { signal?: AbortSignal }>(call: LibraryCall<O>, options: O, run: (options: O) => Promise<T>): Promise<T> {
+  checkOptions(call, options);
   const signal = options.signal;
   const own = signal ? new AbortController() : undefined;
   const forward = () => own?.abort(signal?.reason);
@@ -58,12 +59,51 @@ export async function libraryCall<T, O extends { signal?: AbortSignal }>(what: s
   } catch (err) {
     if (signal?.aborted) {
       if (err instanceof OcipushError && err.code === 'EABORTED') throw translate(err);
-      throw new OcipushError('EABORTED', `${what}: aborted`, { cause: signal.reason });
+      throw new OcipushError('EABORTED', `${call.what(options)}: aborted`, { cause: signal.reason });
     }
     throw err instanceof OcipushError ? translate(err) : err;
   } finally {
     signal?.removeEventListener('abort', forward);
   }
+}
+
+/** What libraryCall checks of a call's options before it runs, and how an aborted call is named. */
+export interface LibraryCall<O> {
+  name: string;
+  /** The options it cannot go without, each a string, with what it is (`to`: "REGISTRY/REPOSITORY[:TAG]"). */
+  required: Partial<Record<keyof O & string, string>>;
+  /** The words an aborted call's message starts with (`push reg.example.com/app:1`). */
+  what: (options: O) => string;
+}
+
+/**
+ * A script in plain JavaScript (or with values typed `any`) passes what the types would refuse:
+ * no options, a required option left out or not a string, an AbortController for its signal.
+ * Each is an EUSAGE naming the option, as every other failure of a call is an OcipushError,
+ * not a TypeError from deep inside ("Cannot read properties of undefined (reading 'startsWith')").
+ */
+function checkOptions<O>(call: LibraryCall<O>, options: O): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new OcipushError('EUSAGE', `${call.name}: expected an options object, got ${describe(options)}`);
+  }
+  const record = options as Record<string, unknown>;
+  for (const [name, what] of Object.entries(call.required) as [string, string][]) {
+    const value = record[name];
+    if (value === undefined) throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` is missing: ${what}`);
+    if (typeof value !== 'string') throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected a string, ${what}`);
+  }
+  const signal = record.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    const controller = signal instanceof AbortController ? ' (an AbortController: pass its `signal`)' : '';
+    throw new OcipushError('EUSAGE', `${call.name}: \`signal\` ${describe(signal)}: expected an AbortSignal${controller}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `a${/^[AEIOU]/.test(value.constructor?.name ?? '') ? 'n' : ''} ${value.constructor?.name ?? 'object'}`;
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value;
 }
 
 function translate(err: OcipushError): OcipushError {

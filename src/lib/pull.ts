@@ -5,7 +5,7 @@ import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js
 import { resolve } from 'node:path';
 import { defaultLayoutDir } from '../defaults.js';
 import { OcipushError } from '../errors.js';
-import { libraryCall } from './errors.js';
+import { libraryCall, type LibraryCall } from './errors.js';
 import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
 
 export interface PullOptions extends RegistryOptions {
@@ -30,9 +30,11 @@ export interface PullResult {
   blobs: { descriptor: Descriptor; kind: NodeKind; outcome: 'downloaded' | Exclude<CopyOutcome, 'uploaded'> }[];
 }
 
+const PULL: LibraryCall<PullOptions> = { name: 'pull', required: { from: 'the reference to pull (REGISTRY/REPOSITORY[:TAG|@DIGEST])' }, what: (o) => `pull ${o.from}` };
+
 /** `ocipush pull`: an image (or a whole index) into a layout, every blob verified as it streams. */
 export function pull(options: PullOptions): Promise<PullResult> {
-  return libraryCall(`pull ${options.from}`, options, async (options) => {
+  return libraryCall(PULL, options, async (options) => {
     const { parseReference } = await import('../oci/reference.js');
     const { parsePlatformList } = await import('../oci/descriptor.js');
     const named = (await import('../transports/parse.js')).namedTransport(options.from);

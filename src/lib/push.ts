@@ -4,7 +4,7 @@ import type { RegistryClient } from '../registry/http.js';
 import type { ReferrersMethod } from '../registry/referrers.js';
 import { OcipushError } from '../errors.js';
 import { defaultLayoutDir } from '../defaults.js';
-import { libraryCall } from './errors.js';
+import { libraryCall, type LibraryCall } from './errors.js';
 import { abortWith, concurrencyOf, connectWith, type RegistryOptions } from './options.js';
 
 export interface PushOptions extends RegistryOptions {
@@ -16,10 +16,10 @@ export interface PushOptions extends RegistryOptions {
   tag?: string;
   /** When the image is a multi-platform index, push only this `os/arch[/variant]` (its manifest). */
   platform?: string;
-  /** More tags for the same manifest in the destination repository. */
-  alsoTag?: string[];
-  /** Repositories of the same registry to mount blobs from instead of uploading them. */
-  mountFrom?: string[];
+  /** More tags for the same manifest in the destination repository (one, or a list). */
+  alsoTag?: string | string[];
+  /** Repositories of the same registry to mount blobs from instead of uploading them (one, or a list). */
+  mountFrom?: string | string[];
   /** Upload every blob in chunks of this many bytes (default: one PUT up to 64 MiB, one streamed PATCH above). */
   chunkSize?: number;
   onEvent?: (event: CopyEvent) => void;
@@ -63,8 +63,10 @@ export interface PushHooks {
  * `ocipush push`: every blob the repository lacks (mounted where it can be), then the manifest
  * under its tag, strictly last, then the other tags, then what refers to it in the layout.
  */
+const PUSH: LibraryCall<PushOptions> = { name: 'push', required: { to: 'the reference to push to (REGISTRY/REPOSITORY[:TAG])' }, what: (o) => `push ${o.to}` };
+
 export function push(options: PushOptions): Promise<PushResult> {
-  return libraryCall(`push ${options.to}`, options, (options) => pushWith(options));
+  return libraryCall(PUSH, options, (options) => pushWith(options));
 }
 
 /**
@@ -80,14 +82,15 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   // Not the Docker Hub image docker.io/library/oci-archive:app.tar.
   if (named) throw new OcipushError('EUSAGE', `to ${options.to}: ${named.what}, not a registry (REGISTRY/REPO[:TAG]), which push writes to`);
   const destination = parseReference(options.to);
-  const alsoTag = options.alsoTag ?? [];
+  // One tag given as a string is that tag, not its letters (`alsoTag: 'latest'` once tagged l, a, t …).
+  const alsoTag = [options.alsoTag ?? []].flat();
   for (const t of alsoTag) if (!isValidTag(t)) throw new OcipushError('EUSAGE', `alsoTag "${t}": not a valid tag`);
   if (options.chunkSize !== undefined && !(Number.isSafeInteger(options.chunkSize) && options.chunkSize >= 1024)) {
     throw new OcipushError('EUSAGE', `chunkSize ${options.chunkSize}: a whole number of bytes, at least 1024`);
   }
   const concurrency = concurrencyOf(options);
   const platform = options.platform === undefined ? undefined : (await import('../oci/descriptor.js')).parsePlatform(options.platform);
-  const mountFrom = (options.mountFrom ?? []).map((m) => {
+  const mountFrom = [options.mountFrom ?? []].flat().map((m) => {
     const ref = parseReference(m.startsWith(`${destination.registry}/`) ? m : `${destination.registry}/${m}`);
     if (ref.registry !== destination.registry) throw new OcipushError('EUSAGE', `mountFrom ${m}: blobs can only be mounted from the same registry (${destination.registry})`);
     return ref.repository;

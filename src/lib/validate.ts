@@ -1,5 +1,5 @@
 import type { ValidationReport } from '../image/validate.js';
-import { libraryCall } from './errors.js';
+import { libraryCall, type LibraryCall } from './errors.js';
 import { connectWith, type RegistryOptions } from './options.js';
 
 export interface ValidateOptions extends RegistryOptions {
@@ -11,6 +11,8 @@ export interface ValidateOptions extends RegistryOptions {
   platform?: string;
 }
 
+const VALIDATE: LibraryCall<ValidateOptions> = { name: 'validate', required: { image: 'the image to check (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)' }, what: (o) => `validate ${o.image}` };
+
 /**
  * `ocipush validate`: every manifest and blob of the image checked against its digest, every
  * layer decompressed against its diff_id. Resolves with the report whether or not the image is
@@ -18,7 +20,7 @@ export interface ValidateOptions extends RegistryOptions {
  * registry unreachable, credentials refused, cancelled). A layout is left as it was.
  */
 export function validate(options: ValidateOptions): Promise<ValidationReport> {
-  return libraryCall(`validate ${options.image}`, options, async (options) => {
+  return libraryCall(VALIDATE, options, async (options) => {
     const { openImage } = await import('../transports/open.js');
     const { validateImage } = await import('../image/validate.js');
     const { parsePlatform } = await import('../oci/descriptor.js');

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { build, defaultCredentials, isOcipushError, pull, push, validate, type OcipushError } from '../../src/index.js';
+import { build, copy, defaultCredentials, isOcipushError, pull, push, validate, type OcipushError } from '../../src/index.js';
 import { inLibraryTerms } from '../../src/lib/errors.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, runCli, tempDir } from '../support/tools.js';
@@ -352,4 +352,36 @@ test('pull from an archive and push into one are refused in the library\'s words
   const pushed = await rejectsWith(push({ to: `oci-archive:${out}`, layout, tag: 'big' }), 'EUSAGE');
   assert.match(pushed.message, /^to oci-archive:\S+: an OCI archive, not a registry \(REGISTRY\/REPO\[:TAG\]\), which push writes to$/);
   assert.equal(existsSync(out), false);
+});
+
+// A script in plain JavaScript got TypeErrors from deep inside for what the types would refuse
+// ("Cannot read properties of undefined (reading 'startsWith')" from copy({ from }), validate({}),
+// push(); "rest.indexOf is not a function" from a number), and `alsoTag: 'latest'` tagged the
+// image l, a, t, e, s and t+1 more: each letter was a tag.
+test('from plain JavaScript: a call without its options, a required one missing or not a string, an AbortController for a signal: EUSAGE naming the option, before any request', async () => {
+  const before = registry.accessLog().length;
+  const into = join(tmp.path, 'js-untyped');
+  const untyped = { build, push, pull, copy, validate } as unknown as Record<string, (options?: unknown) => Promise<unknown>>;
+  for (const [call, options, pattern] of [
+    ['push', undefined, /^push: expected an options object, got undefined$/],
+    ['push', { layout, tag: 'big' }, /^push: `to` is missing: the reference to push to \(REGISTRY\/REPOSITORY\[:TAG\]\)$/],
+    ['push', { layout, tag: 'big', to: 42 }, /^push: `to` 42: expected a string, the reference to push to/],
+    ['push', { layout, tag: 'big', to: `${registry.host}/api/untyped:1`, signal: new AbortController() }, /^push: `signal` an AbortController: expected an AbortSignal \(an AbortController: pass its `signal`\)$/],
+    ['pull', { layout: into }, /^pull: `from` is missing: the reference to pull/],
+    ['copy', { from: `${registry.host}/api/js:1` }, /^copy: `to` is missing: the registry reference to copy to/],
+    ['validate', {}, /^validate: `image` is missing: the image to check/],
+    ['build', { layout: into, tag: 'js' }, /^build: set `rootfs` \(directories and tar files, one layer each\) or `context`/],
+  ] as const) {
+    const err = await rejectsWith(untyped[call]!(options), 'EUSAGE');
+    assert.match(err.message, pattern);
+  }
+  assert.equal(existsSync(into), false, 'no layout made');
+  assert.deepEqual(registry.accessLog().slice(before), [], 'no request');
+});
+
+test('alsoTag and mountFrom take one name as a string: the tag it names, not one tag per letter', async () => {
+  const pushed = await push({ layout, tag: 'big', to: `${registry.host}/api/one-tag:1`, alsoTag: 'stable', mountFrom: 'api/js' });
+  assert.deepEqual(pushed.tags, ['1', 'stable']);
+  const listed = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/api/one-tag`])) as { Tags: string[] };
+  assert.deepEqual(listed.Tags.sort(), ['1', 'stable']);
 });
