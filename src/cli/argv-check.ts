@@ -160,7 +160,9 @@ export async function checkArgs(args: string[]): Promise<string[]> {
       }
       const theirs = otherToolsFlagLine(spec.name, name, long, (n) => byName.has(n));
       if (theirs) throw usageError(theirs);
-      throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
+      // A slip for a long option (`--tga`, `--plaform`) is named with the options it may be, as a command's is.
+      const hint = long ? didYouMean(name, options.flatMap((o) => [o.name, ...o.aliases]).filter((n) => n.length > 1), '--') : '';
+      throw usageError(`unknown option ${long ? `--${name}` : `-${name}`} for ${spec.name}${hint} (ocipush ${spec.name} --help lists them)`);
     }
     const display = long ? `--${name}` : `-${name}`;
     const takesValue = option.type !== 'boolean' && option.type !== 'count';
@@ -203,8 +205,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
 }
 
 /**
- * A required positional left out (`ocipush push`, `ocipush copy SRC`) is one line naming it, what
- * it is and the command's form, rather than yargs' "Not enough non-option arguments: got 0"; an
+ * A required positional left out (`ocipush push`, `ocipush copy SRC`), or one more than the command
+ * takes, is one line naming it, what it is and the command's form, rather than yargs' "Not enough non-option arguments: got 0"; an
  * action that is none (`index make`) names the actions, rather than yargs' "Invalid values".
  */
 function checkPositionals(cmd: CliCommand<any>, spec: CommandSpec, given: string[]): void {
@@ -217,6 +219,11 @@ function checkPositionals(cmd: CliCommand<any>, spec: CommandSpec, given: string
       throw usageError(`${spec.name} ${quote(given[i]!)}: expected one of ${choices.join(', ')} (see ocipush ${spec.name} --help)`);
     }
   });
+  // One word too many (`inspect REF extra`, `digest a b`) is named with the command's form, not as
+  // yargs' "Unknown argument: extra (see ocipush --help)".
+  if (!words.some((w) => w.includes('..')) && given.length > words.length) {
+    throw usageError(`${spec.name}: unexpected argument ${quote(given[words.length]!)}; usage: ocipush ${usage} (see ocipush ${spec.name} --help)`);
+  }
   const required = words.filter((w) => w.startsWith('<'));
   if (given.length >= required.length) return;
   const word = required[given.length]!;
@@ -243,15 +250,22 @@ async function helpOrUnknown(args: string[], commandIndex: number): Promise<stri
   }
   const word = args[at]!;
   if (names.includes(word)) return args;
+  throw usageError(`unknown command ${quote(word)}${didYouMean(word, names)} (ocipush --help lists them)`);
+}
+
+/**
+ * `: did you mean build?`, or nothing: the names a typed word may be a slip for (cobra's rule,
+ * which crane, oras and cosign follow: two edits away, or the start of one), at most three.
+ */
+function didYouMean(word: string, names: string[], prefix = ''): string {
   const typed = word.toLowerCase();
   const scored = [...new Set(names)].map((name) => ({ name, d: editDistance(typed, name) })).sort((a, b) => a.d - b.d || a.name.localeCompare(b.name));
   const close = scored.filter(({ d }) => d <= 2 && d < typed.length);
   const near = [...new Set([
     ...close.filter(({ d }) => d === close[0]!.d).map(({ name }) => name),
     ...scored.filter(({ name }) => typed.length >= 2 && name.startsWith(typed)).map(({ name }) => name),
-  ])].slice(0, 3);
-  const hint = near.length === 0 ? '' : `: did you mean ${near.length === 1 ? near[0] : `${near.slice(0, -1).join(', ')} or ${near.at(-1)}`}?`;
-  throw usageError(`unknown command ${quote(word)}${hint} (ocipush --help lists them)`);
+  ])].slice(0, 3).map((name) => `${prefix}${name}`);
+  return near.length === 0 ? '' : `: did you mean ${near.length === 1 ? near[0] : `${near.slice(0, -1).join(', ')} or ${near.at(-1)}`}?`;
 }
 
 /** Edits (insert, delete, replace, swap two neighbours) that make `a` into `b`. */

@@ -49,6 +49,19 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['build', '-Z', '.']), /^ocipush: unknown option -Z for build /, 2);
   });
 
+  // A slip got no hint (`unknown option --plaform for push`), while a misspelt command did; one
+  // argument too many got yargs' "Unknown argument: b (see ocipush --help)", naming no command.
+  it('a misspelt option names the options it may be a slip for; one argument too many is named with the command\'s form', () => {
+    assertOneLineError(runCli(['push', '--plaform', 'linux/arm64', '127.0.0.1:9/a:1']), /^ocipush: unknown option --plaform for push: did you mean --platform\? \(ocipush push --help lists them\)$/, 2);
+    assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--dest-plain']), /^ocipush: unknown option --dest-plain for copy: did you mean --dest-plain-http\? /, 2);
+    assertOneLineError(runCli(['build', '--entry', 'x', '.']), /^ocipush: unknown option --entry for build: did you mean --entrypoint\? /, 2);
+    assertOneLineError(runCli(['inspect', '127.0.0.1:9/a:1', '--jsno']), /^ocipush: unknown option --jsno for inspect: did you mean --json\? /, 2);
+    assertOneLineError(runCli(['digest', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: digest: unexpected argument "127\.0\.0\.1:9\/b:1"; usage: ocipush digest <reference> \(see ocipush digest --help\)$/, 2);
+    assert.deepEqual(JSON.parse(runCli(['ls', '127.0.0.1:9/a', 'b', '--json']).stdout), { error: { code: 'EUSAGE', message: 'ls: unexpected argument "b"; usage: ocipush ls <repository> (see ocipush ls --help)' } });
+    assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', 'extra']), /^ocipush: copy: unexpected argument "extra"; usage: ocipush copy <source> <destination> /, 2);
+    assertOneLineError(runCli(['push', '--layout', 'l', '127.0.0.1:9/a:1', 'oci:l:x', 'extra']), /^ocipush: push: unexpected argument "extra"; usage: ocipush push <reference> \[destination\] /, 2);
+  });
+
   it('a value outside an option\'s choices is one line naming the valid ones', () => {
     assertOneLineError(runCli(['build', '--compression', 'lz4', '.']), /^ocipush: --compression "lz4": expected one of gzip, none, zstd$/, 2);
     assertOneLineError(runCli(['build', '--format', 'weird', '.']), /^ocipush: --format "weird": expected one of oci, docker$/, 2);
