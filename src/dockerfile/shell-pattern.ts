@@ -2,11 +2,16 @@
  * The pattern side of BuildKit's shell lexer: `${VAR#p}`, `${VAR%p}` and `${VAR/p/r}` turn a shell
  * wildcard into a regular expression and apply it as Go's regexp package would.
  */
+import { OcipushError } from '../errors.js';
 
-/** A lexing failure; callers add the Dockerfile position. */
-export class ExpansionError extends Error {
+/**
+ * A lexing failure; callers add the Dockerfile position. Exported (processWord throws it), so it
+ * is an OcipushError with the code every other Dockerfile problem has: a caller matching on
+ * `code` reads it as one, and the CLI reports one that escapes as a failure, not as a defect.
+ */
+export class ExpansionError extends OcipushError {
   constructor(message: string) {
-    super(message);
+    super('EDOCKERFILE', message);
     this.name = 'ExpansionError';
   }
 }

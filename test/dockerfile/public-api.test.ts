@@ -44,7 +44,8 @@ test('the docs example: parse, resolve, expand, match', () => {
   assert.deepEqual(expandWords('$PORTS "8080 9090"', { PORTS: '80 443' }), ['80', '443', '8080 9090']);
   const word = processWord('$A/${B:+set}', new Map([['A', 'x']]));
   assert.deepEqual([word.value, [...word.matched], [...word.unmatched]], ['x/', ['A'], ['B']]);
-  assert.throws(() => processWord('${A:?is required}', {}), ExpansionError);
+  // An exported error class carries its code, as every other error of the package does.
+  assert.throws(() => processWord('${A:?is required}', {}), (e: unknown) => e instanceof ExpansionError && isOcipushError(e) && e.code === 'EDOCKERFILE' && e.message === 'failed to process "${A:?is required}": A: is required');
   assert.throws(() => expandVariables('${A:?is required}', {}), (e: unknown) => isOcipushError(e) && e.code === 'EDOCKERFILE');
 
   const ignore: IgnoreMatcher = createIgnoreMatcher(parseDockerignore('node_modules\n**/*.log\n!keep.log\n'));
