@@ -19,6 +19,8 @@ export interface OptionSpec {
 
 export interface CommandSpec {
   name: string;
+  /** Other names of the command (`cp` for copy). */
+  aliases: string[];
   describe: string;
   options: OptionSpec[];
   positionals: { name: string; choices?: readonly (string | number)[]; describe?: string }[];
@@ -50,7 +52,7 @@ interface YargsOption {
 
 /** Runs a command's builder against a recorder that takes every call yargs would. */
 export function describeCommand(cmd: CliCommand<any>): CommandSpec {
-  const spec: CommandSpec = { name: commandName(cmd), describe: cmd.describe, options: [], positionals: [] };
+  const spec: CommandSpec = { name: commandName(cmd), aliases: [cmd.command].flat().slice(1).map((c) => c.split(' ')[0]!), describe: cmd.describe, options: [], positionals: [] };
   const addOption = (name: string, o: YargsOption = {}): void => {
     const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
     spec.options.push({ name, aliases, type: o.type, array: o.array === true, ...(o.choices ? { choices: o.choices } : {}), ...(o.describe ? { describe: o.describe } : {}) });
@@ -103,7 +105,9 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     return args;
   }
   const { commandEntries } = await import('./commands.js');
-  const entry = commandEntries.find((e) => e.name === args[commandIndex]);
+  // `cp` and `prune` are checked as copy and gc are: an alias left to yargs named an unknown option
+  // as "Unknown arguments: dest-tls-verify, destTlsVerify" and let `cp --foo SRC DST` swallow SRC.
+  const entry = commandEntries.find((e) => e.name === args[commandIndex] || e.aliases?.includes(args[commandIndex]!));
   if (!entry) {
     // Only global flags before it (`--json push`): this word is the command. (`--layout L push`
     // is left to yargs, which reads L as the option's value.)

@@ -1,8 +1,10 @@
 import type { CliCommand } from './command.js';
 
-/** A command's name (the first word of its `command`) and how to load its module. */
+/** A command's name (the first word of its `command`), its aliases and how to load its module. */
 export interface CommandEntry {
   name: string;
+  /** The other words of its `command` (`cp`): the argument check and completion know them without loading it. */
+  aliases?: string[];
   load: () => Promise<CliCommand<any>>;
 }
 
@@ -18,7 +20,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'inspect', load: async () => (await import('./inspect.js')).inspectCommand },
   { name: 'export', load: async () => (await import('./export.js')).exportCommand },
   { name: 'index', load: async () => (await import('./index-command.js')).indexCommand },
-  { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
+  { name: 'gc', aliases: ['prune'], load: async () => (await import('./gc.js')).gcCommand },
   { name: 'cache', load: async () => (await import('./cache.js')).cacheCommand },
   { name: 'generate-key-pair', load: async () => (await import('./generate-key-pair.js')).generateKeyPairCommand },
   { name: 'sign', load: async () => (await import('./sign.js')).signCommand },
@@ -31,7 +33,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'sbom', load: async () => (await import('./sbom.js')).sbomCommand },
   { name: 'attest', load: async () => (await import('./attest.js')).attestCommand },
   { name: 'verify-attestation', load: async () => (await import('./verify-attestation.js')).verifyAttestationCommand },
-  { name: 'copy', load: async () => (await import('./copy.js')).copyCommand },
+  { name: 'copy', aliases: ['cp'], load: async () => (await import('./copy.js')).copyCommand },
   { name: 'mutate', load: async () => (await import('./mutate.js')).mutateCommand },
   { name: 'rebase', load: async () => (await import('./rebase.js')).rebaseCommand },
   { name: 'flatten', load: async () => (await import('./flatten.js')).flattenCommand },

@@ -57,7 +57,7 @@ export function bashScript(specs: CommandSpec[], globals: OptionSpec[]): string 
     const valueFlags = options.filter((o) => takesValue(o) && !o.choices).flatMap(flags);
     const positionalChoices = spec.positionals.find((p) => p.choices)?.choices;
     return [
-      `    ${spec.name})`,
+      `    ${[spec.name, ...spec.aliases].join('|')})`,
       '      case "$prev" in',
       ...choiceCases,
       ...(valueFlags.length ? [`        ${valueFlags.join('|')}) return ;;`] : []),
@@ -112,7 +112,7 @@ export function zshScript(specs: CommandSpec[], globals: OptionSpec[]): string {
     });
     const positional = spec.positionals.find((p) => p.choices);
     const rest = positional ? `'1:${positional.name}:(${positional.choices!.join(' ')})' '*:file:_files'` : `'*:argument:_files'`;
-    return `    ${spec.name})\n      _arguments -s \\\n        ${[...lines, rest].join(' \\\n        ')}\n      ;;`;
+    return `    ${[spec.name, ...spec.aliases].join('|')})\n      _arguments -s \\\n        ${[...lines, rest].join(' \\\n        ')}\n      ;;`;
   });
   return `#compdef ocipush
 # ocipush completion for zsh. Install it with: ocipush completion zsh > "\${fpath[1]}/_ocipush"

@@ -26,6 +26,9 @@ describe('ocipush completion', () => {
     assert.deepEqual(bashComplete(script, ['ocipush', 'index', '']), ['create']);
     // A path after --layout: nothing of ours, so bash falls back to file names (-o default).
     assert.deepEqual(bashComplete(script, ['ocipush', 'push', '--layout', '']), []);
+    // An alias completes as its command (it offered nothing: `cp` had no case of its own).
+    assert.deepEqual(bashComplete(script, ['ocipush', 'cp', '--dest-p']), ['--dest-password-stdin', '--dest-plain-http']);
+    assert.deepEqual(bashComplete(script, ['ocipush', 'prune', '--dr']), ['--dry-run']);
   });
 
   it('zsh: loads when sourced and when installed in $fpath, and registers _ocipush', async () => {

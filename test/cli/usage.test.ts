@@ -49,6 +49,16 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['build', '-Z', '.']), /^ocipush: unknown option -Z for build /, 2);
   });
 
+  // The aliases were left to yargs: "Unknown arguments: dest-tls-verify, destTlsVerify (see
+  // ocipush --help)", and `cp --foo SRC DST` read SRC as --foo's value ("Not enough non-option arguments").
+  it('the aliases cp and prune get the checks copy and gc get', () => {
+    assertOneLineError(runCli(['cp', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--dest-tls-verify=false']), /^ocipush: unknown option --dest-tls-verify for copy: skopeo's --dest-tls-verify=false is --dest-insecure here /, 2);
+    assertOneLineError(runCli(['cp', '--foo', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: unknown option --foo for copy \(ocipush copy --help lists them\)$/, 2);
+    assertOneLineError(runCli(['cp', '127.0.0.1:9/a:1']), /^ocipush: copy: missing <destination> .*; usage: ocipush copy <source> <destination> /, 2);
+    assertOneLineError(runCli(['prune', '--dryrun']), /^ocipush: unknown option --dryrun for gc: did you mean --dry-run\? /, 2);
+    assert.equal(runCli(['cp', '--help']).status, 0);
+  });
+
   // A slip got no hint (`unknown option --plaform for push`), while a misspelt command did; one
   // argument too many got yargs' "Unknown argument: b (see ocipush --help)", naming no command.
   it('a misspelt option names the options it may be a slip for; one argument too many is named with the command\'s form', () => {
