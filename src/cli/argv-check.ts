@@ -180,6 +180,14 @@ export async function checkArgs(args: string[]): Promise<string[]> {
           if (!o) throw usageError(`unknown option -${letter} for ${spec.name} (ocipush ${spec.name} --help lists them)`);
         }
       }
+      // yargs reads the word after a flag as its value when it is true or false (`--json false`,
+      // `-q false`; not after `--no-cache`): it is no positional.
+      const next = args[i + 1];
+      if (option.type === 'boolean' && eq < 0 && (next === 'true' || next === 'false') && (long ? byName.has(name) : token.length === 2)) {
+        out.push(token, next);
+        i++;
+        continue;
+      }
       out.push(token);
       continue;
     }

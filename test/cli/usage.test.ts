@@ -70,6 +70,12 @@ describe('usage errors', () => {
     assert.deepEqual(JSON.parse(runCli(['ls', '127.0.0.1:9/a', 'b', '--json']).stdout), { error: { code: 'EUSAGE', message: 'ls: unexpected argument "b"; usage: ocipush ls <repository> (see ocipush ls --help)' } });
     assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', 'extra']), /^ocipush: copy: unexpected argument "extra"; usage: ocipush copy <source> <destination> /, 2);
     assertOneLineError(runCli(['push', '--layout', 'l', '127.0.0.1:9/a:1', 'oci:l:x', 'extra']), /^ocipush: push: unexpected argument "extra"; usage: ocipush push <reference> \[destination\] /, 2);
+    // The word after a flag that is true or false is its value, as yargs reads it, not an argument.
+    for (const args of [['completion', '--json', 'false', 'bash'], ['completion', '-q', 'false', 'bash']]) {
+      const r = runCli(args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, /^# ocipush completion for bash/);
+    }
   });
 
   it('a value outside an option\'s choices is one line naming the valid ones', () => {
