@@ -15,6 +15,8 @@ export interface OptionSpec {
   array: boolean;
   choices?: readonly (string | number)[];
   describe?: string;
+  /** The command cannot run without it (yargs' demandOption: sign's --key). */
+  required?: boolean;
 }
 
 export interface CommandSpec {
@@ -24,6 +26,8 @@ export interface CommandSpec {
   describe: string;
   options: OptionSpec[];
   positionals: { name: string; choices?: readonly (string | number)[]; describe?: string }[];
+  /** Pairs of options that cannot be given together (yargs' conflicts: inspect's --raw and --config). */
+  conflicts: [string, string][];
 }
 
 /** Options every command takes: command.ts's, and the help and version yargs adds. */
@@ -44,6 +48,7 @@ function isGlobalFlag(arg: string): boolean {
 
 interface YargsOption {
   alias?: string | string[];
+  demandOption?: boolean | string;
   type?: OptionSpec['type'];
   array?: boolean;
   choices?: readonly (string | number)[];
@@ -52,10 +57,10 @@ interface YargsOption {
 
 /** Runs a command's builder against a recorder that takes every call yargs would. */
 export function describeCommand(cmd: CliCommand<any>): CommandSpec {
-  const spec: CommandSpec = { name: commandName(cmd), aliases: [cmd.command].flat().slice(1).map((c) => c.split(' ')[0]!), describe: cmd.describe, options: [], positionals: [] };
+  const spec: CommandSpec = { name: commandName(cmd), aliases: [cmd.command].flat().slice(1).map((c) => c.split(' ')[0]!), describe: cmd.describe, options: [], positionals: [], conflicts: [] };
   const addOption = (name: string, o: YargsOption = {}): void => {
     const aliases = o.alias === undefined ? [] : Array.isArray(o.alias) ? o.alias : [o.alias];
-    spec.options.push({ name, aliases, type: o.type, array: o.array === true, ...(o.choices ? { choices: o.choices } : {}), ...(o.describe ? { describe: o.describe } : {}) });
+    spec.options.push({ name, aliases, type: o.type, array: o.array === true, ...(o.choices ? { choices: o.choices } : {}), ...(o.describe ? { describe: o.describe } : {}), ...(o.demandOption ? { required: true } : {}) });
   };
   const recorder: unknown = new Proxy({}, {
     get: (_target, prop) => {
@@ -63,6 +68,13 @@ export function describeCommand(cmd: CliCommand<any>): CommandSpec {
         return (name: string | Record<string, YargsOption>, o?: YargsOption) => {
           if (typeof name === 'string') addOption(name, o);
           else for (const [key, value] of Object.entries(name)) addOption(key, value);
+          return recorder;
+        };
+      }
+      if (prop === 'conflicts') {
+        return (a: string | Record<string, string | string[]>, b?: string | string[]) => {
+          const pairs = typeof a === 'string' ? { [a]: b ?? [] } : a;
+          for (const [x, ys] of Object.entries(pairs)) for (const y of [ys].flat()) spec.conflicts.push([x, y]);
           return recorder;
         };
       }
@@ -139,6 +151,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
   };
   const out = args.slice(0, commandIndex + 1);
   const positionals: string[] = [];
+  // Each option given (by its name), whatever its value.
+  const given = new Set<string>();
   let help = false;
   for (let i = commandIndex + 1; i < args.length; i++) {
     const token = args[i]!;
@@ -183,7 +197,10 @@ export async function checkArgs(args: string[]): Promise<string[]> {
       // yargs reads the word after a flag as its value when it is true or false (`--json false`,
       // `-q false`; not after `--no-cache`): it is no positional.
       const next = args[i + 1];
-      if (option.type === 'boolean' && eq < 0 && (next === 'true' || next === 'false') && (long ? byName.has(name) : token.length === 2)) {
+      const valued = option.type === 'boolean' && eq < 0 && (next === 'true' || next === 'false') && (long ? byName.has(name) : token.length === 2);
+      for (const letter of long ? [] : token.slice(2)) given.add(byName.get(letter)!.name);
+      given.add(option.name);
+      if (valued) {
         out.push(token, next);
         i++;
         continue;
@@ -211,9 +228,30 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     }
     // A repeatable option takes one value per use (yargs' greedy-arrays is off): the words after it are positionals.
     out.push(`--${option.name}=${value}`);
+    given.add(option.name);
   }
-  if (!help) checkPositionals(cmd, spec, positionals);
+  if (!help) {
+    checkPositionals(cmd, spec, positionals);
+    checkOptionRules(spec, given);
+  }
   return out;
+}
+
+/**
+ * A required option left out (`sign REF` without --key) or two that exclude each other (`inspect
+ * --raw --config`) is one line naming the options as they are typed and the command, rather than
+ * yargs' "Missing required argument: key" or "Arguments raw and config are mutually exclusive",
+ * both sent to the general `ocipush --help`.
+ */
+function checkOptionRules(spec: CommandSpec, given: Set<string>): void {
+  const help = `(see ocipush ${spec.name} --help)`;
+  for (const o of spec.options) {
+    if (o.required && !given.has(o.name)) throw usageError(`${spec.name}: missing --${o.name}${o.describe ? ` (${o.describe})` : ''} ${help}`);
+  }
+  for (const [a, b] of spec.conflicts) {
+    // yargs refuses the pair whatever their values (`--raw --config=false` too): so does this line.
+    if (given.has(a) && given.has(b)) throw usageError(`${spec.name}: --${a} and --${b} cannot be given together ${help}`);
+  }
 }
 
 /**

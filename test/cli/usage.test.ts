@@ -49,6 +49,17 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['build', '-Z', '.']), /^ocipush: unknown option -Z for build /, 2);
   });
 
+  // yargs said "Missing required argument: key (see ocipush --help)" and "Arguments raw and
+  // config are mutually exclusive": no dashes, and the general help rather than the command's.
+  it('a required option left out, or two that exclude each other, are named as typed, with the command', () => {
+    assertOneLineError(runCli(['sign', '127.0.0.1:9/a:1']), /^ocipush: sign: missing --key \(Private key: .*\) \(see ocipush sign --help\)$/, 2);
+    assertOneLineError(runCli(['attest', '127.0.0.1:9/a:1', '-q', '--key', 'k']), /^ocipush: attest: missing --predicate \(File: .*\) \(see ocipush attest --help\)$/, 2);
+    assertOneLineError(runCli(['inspect', '127.0.0.1:9/a:1', '--raw', '--config']), /^ocipush: inspect: --raw and --config cannot be given together \(see ocipush inspect --help\)$/, 2);
+    assertOneLineError(runCli(['cp', '--platform', 'linux/amd64', '--all-platforms', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: copy: --platform and --all-platforms cannot be given together /, 2);
+    assert.deepEqual(JSON.parse(runCli(['verify-blob', 'f', '--json']).stdout).error.message, 'verify-blob: missing --key (Public key (PEM PUBLIC KEY file, or env://NAME)) (see ocipush verify-blob --help)');
+    assert.equal(runCli(['sign', '--help']).status, 0);
+  });
+
   // The aliases were left to yargs: "Unknown arguments: dest-tls-verify, destTlsVerify (see
   // ocipush --help)", and `cp --foo SRC DST` read SRC as --foo's value ("Not enough non-option arguments").
   it('the aliases cp and prune get the checks copy and gc get', () => {
