@@ -21,6 +21,7 @@ export async function main(args: string[]): Promise<number> {
   // Usage errors found before a command runs still answer in JSON when --json was asked for.
   let out = new Output({ json: wantsJson(args) });
   quietOnClosedStdout();
+  goOnWithoutStderr();
   const runCommand = async (cmd: CliCommand<any>, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<number> => {
     out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
     // Every command ends on Ctrl-C or SIGTERM with its status, one line and (--json) the error
@@ -144,6 +145,17 @@ function commandLabel(cmd: CliCommand<any>, argv: Record<string, unknown>): stri
 export function wantsJson(args: string[]): boolean {
   const end = args.indexOf('--');
   return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--json' || a === '--json=true');
+}
+
+/**
+ * stderr carries only what a person reads (progress, warnings, the error line), so a reader of
+ * it that goes away (`2>&1 | head -1`, a log pipe that died) ends none of the command: its EPIPE
+ * was an uncaught exception that killed a pull between two blobs with status 1, no word and no
+ * --json document, leaving the layout it had created holding a blob and no image. The command
+ * now finishes (its result on stdout, its exit status) with nothing more written to stderr.
+ */
+function goOnWithoutStderr(): void {
+  process.stderr.on('error', () => {});
 }
 
 /** A reader that stops reading (`| head`) ends the process quietly with SIGPIPE's status. */

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { reportFailure, reportStalled } from '../../src/cli/main.js';
 import { Output } from '../../src/cli/output.js';
 import { validate } from './json-schema.js';
+import { startRegistry } from '../support/registry.js';
+import { CLI, run, runCli, tempDir, validateLayout } from '../support/tools.js';
 
 /** A stream standing in for stdout or stderr, keeping what was written. */
 function capture(): { stream: NodeJS.WriteStream; text: () => string } {
@@ -50,5 +57,38 @@ describe('cli main: a defect still answers in JSON', () => {
     const quiet = capture();
     reportStalled(['push', 'r/a:1', '--', '--json'], quiet.stream, capture().stream);
     assert.equal(quiet.text(), '', 'a --json after -- is an argument, not the flag');
+  });
+});
+
+// With its stderr read by a pipe that closed (`2>&1 | head -1`, a log reader that died), a pull
+// died at its next progress line of an uncaught EPIPE: status 1, no word, no --json document, and
+// the layout it had just created left holding a blob and no image.
+describe('cli main: a closed stderr ends none of the command', () => {
+  it('pull with nobody reading its stderr: the whole image lands, the --json document on stdout, status 0', async () => {
+    const registry = await startRegistry();
+    const tmp = await tempDir();
+    try {
+      const rootfs = join(tmp.path, 'rootfs');
+      mkdirSync(rootfs);
+      writeFileSync(join(rootfs, 'data'), randomBytes(256 * 1024));
+      const source = join(tmp.path, 'source');
+      assert.equal(runCli(['build', rootfs, '--layout', source, '--tag', 'app', '-q']).status, 0);
+      assert.equal(runCli(['push', '--layout', source, '--tag', 'app', `${registry.host}/closed/app:1`, '-q']).status, 0);
+
+      const into = join(tmp.path, 'pulled');
+      const child = spawn(process.execPath, [CLI, 'pull', `${registry.host}/closed/app:1`, '--layout', into, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Closed before the command writes its first line: every write to stderr fails with EPIPE.
+      child.stderr.destroy();
+      let stdout = '';
+      child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+      const [status] = await once(child, 'close') as [number | null];
+      assert.equal(status, 0);
+      const result = JSON.parse(stdout) as { digest: string };
+      assert.equal(result.digest, JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/closed/app:1`])).Digest);
+      validateLayout(into, '1');
+    } finally {
+      await registry.stop();
+      await tmp.cleanup();
+    }
   });
 });
