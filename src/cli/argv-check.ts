@@ -153,6 +153,9 @@ export async function checkArgs(args: string[]): Promise<string[]> {
   const positionals: string[] = [];
   // Each option given (by its name), whatever its value.
   const given = new Set<string>();
+  // Where the value of each single-valued option stands in `out`, and the earlier ones a later use replaced.
+  const valueAt = new Map<string, number>();
+  const replaced = new Set<number>();
   let help = false;
   for (let i = commandIndex + 1; i < args.length; i++) {
     const token = args[i]!;
@@ -226,6 +229,14 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     if (option.choices && !option.choices.map(String).includes(value)) {
       throw usageError(`${display} ${quote(value)}: expected one of ${option.choices.join(', ')}`);
     }
+    // A single-valued option given twice (`--layout a … --layout b`, a script's default then its
+    // override) takes the last value, as crane's, skopeo's and docker's flags do; yargs made an
+    // array of the two, which the command met as a defect (exit 70, a TypeError's stack).
+    if (!option.array) {
+      const earlier = valueAt.get(option.name);
+      if (earlier !== undefined) replaced.add(earlier);
+      valueAt.set(option.name, out.length);
+    }
     // A repeatable option takes one value per use (yargs' greedy-arrays is off): the words after it are positionals.
     out.push(`--${option.name}=${value}`);
     given.add(option.name);
@@ -234,7 +245,7 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     checkPositionals(cmd, spec, positionals);
     checkOptionRules(spec, given);
   }
-  return out;
+  return replaced.size === 0 ? out : out.filter((_, i) => !replaced.has(i));
 }
 
 /**

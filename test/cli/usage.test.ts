@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { run, runCli } from '../support/tools.js';
+import { run, runCli, tempDir } from '../support/tools.js';
 import { assertOneLineError } from './registry-support.js';
 
 /**
@@ -58,6 +60,29 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['cp', '--platform', 'linux/amd64', '--all-platforms', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /^ocipush: copy: --platform and --all-platforms cannot be given together /, 2);
     assert.deepEqual(JSON.parse(runCli(['verify-blob', 'f', '--json']).stdout).error.message, 'verify-blob: missing --key (Public key (PEM PUBLIC KEY file, or env://NAME)) (see ocipush verify-blob --help)');
     assert.equal(runCli(['sign', '--help']).status, 0);
+  });
+
+  // yargs made an array of a value given twice, and the command failed as a defect: exit 70 and
+  // "internal error: TypeError: text.split is not a function" (--platform), "The "paths[0]"
+  // argument must be of type string" (--layout).
+  it('an option of one value given twice takes the last, as crane\'s, skopeo\'s and docker\'s flags do', async () => {
+    const tmp = await tempDir();
+    try {
+      const rootfs = join(tmp.path, 'rootfs');
+      mkdirSync(rootfs);
+      writeFileSync(join(rootfs, 'hello'), 'hello\n');
+      const [first, last] = [join(tmp.path, 'first'), join(tmp.path, 'last')];
+      const built = runCli(['build', rootfs, '--layout', first, '-t', 'one', '--platform', 'linux/amd64', '--layout', last, '--tag', 'two', '--platform', 'linux/arm64', '--json']);
+      assert.equal(built.status, 0, built.stderr);
+      assert.equal((JSON.parse(built.stdout) as { layout: string }).layout, last);
+      assert.equal(existsSync(first), false);
+      // The config as skopeo reads it from the layout: the last platform's.
+      const config = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${last}:two`])) as { architecture: string };
+      assert.equal(config.architecture, 'arm64');
+      assert.equal(runCli(['digest', `oci:${last}:two`, '--concurrency', '99', '--concurrency', '2']).status, 0);
+    } finally {
+      await tmp.cleanup();
+    }
   });
 
   // The aliases were left to yargs: "Unknown arguments: dest-tls-verify, destTlsVerify (see
