@@ -156,7 +156,8 @@ export async function checkArgs(args: string[]): Promise<string[]> {
   // Where the value of each single-valued option stands in `out`, and the earlier ones a later use replaced.
   const valueAt = new Map<string, number>();
   const replaced = new Set<number>();
-  let help = false;
+  // `ocipush -h push`, `ocipush --help push` (cobra's and git's order too) ask for push's help.
+  let help = args.slice(0, commandIndex).some((a) => a === '--help' || /^-[a-zA-Z]*h[a-zA-Z]*$/.test(a));
   for (let i = commandIndex + 1; i < args.length; i++) {
     const token = args[i]!;
     if (token === '--') {

@@ -43,6 +43,12 @@ describe('usage errors', () => {
     assert.equal(runCli(['help', 'push']).stdout, push.stdout);
     assert.equal(runCli(['help']).status, 0);
     assertOneLineError(runCli(['help', 'bogus']), /^ocipush: unknown command "bogus" \(ocipush --help lists them\)$/, 2);
+    // The help flag before the command (cobra's and git's order too) was missed: "push: missing <reference>", exit 2.
+    for (const args of [['-h', 'push'], ['--help', 'push'], ['-qh', 'push'], ['--json', '--help', 'push']]) {
+      const r = runCli(args);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, push.stdout);
+    }
   });
 
   it('an unknown option is named, and does not swallow the reference after it', () => {
