@@ -38,7 +38,7 @@ export class Output {
     if (this.json) {
       this.stdout.write(`${redact(JSON.stringify(data ?? text, null, 2))}\n`);
     } else if (!this.quiet && text !== '') {
-      this.stdout.write(redact(text.endsWith('\n') ? text : `${text}\n`));
+      this.stdout.write(escapeWithinLines(redact(text.endsWith('\n') ? text : `${text}\n`)));
     }
   }
 
@@ -46,7 +46,7 @@ export class Output {
   info(line: string): void {
     if (this.quiet) return;
     this.clearLive();
-    this.stderr.write(`${redact(line)}\n`);
+    this.stderr.write(`${escapeWithinLines(redact(line))}\n`);
   }
 
   warn(line: string): void {
@@ -100,6 +100,16 @@ export function escapeControl(text: string): string {
     if (c === '\t') return '\\t';
     return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
   });
+}
+
+/**
+ * What an image or a registry says (a label, an env value, an annotation, a tag a registry lists, a
+ * file name an artifact gives) reaches the lines printed for it: an escape sequence in it would
+ * drive the reader's terminal (clear it, retitle it, write its clipboard: `inspect` of a hostile
+ * image did). Each line keeps its place; a control character within it is shown escaped.
+ */
+export function escapeWithinLines(text: string): string {
+  return text.split('\n').map(escapeControl).join('\n');
 }
 
 /** A message the argument parser wrapped over lines, joined into one. */

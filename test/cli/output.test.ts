@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, requireTool, runCli, tempDir } from '../support/tools.js';
+import { CLI, requireTool, run, runCli, tempDir } from '../support/tools.js';
 
 let registry: RunningRegistry;
 let dir: { path: string; cleanup: () => Promise<void> };
@@ -55,4 +55,32 @@ test('a terminal that can redraw (TERM=xterm) keeps its redrawn progress: the st
   const pushed = onTerminal(['push', '--layout', layout, '--tag', 'app', `${registry.host}/xterm/app:1`], { TERM: 'xterm' });
   assert.doesNotMatch(pushed, /^pushing layer/m);
   assert.match(pushed, /^pushed 127\.0\.0\.1:\d+\/xterm\/app:1 /m);
+});
+
+// `inspect` printed an image's labels and env as they were: a label holding "\x1b]0;…\x07" retitled
+// the reader's terminal, "\x1b[2J" cleared it. So did a name in a layout's index.json under `ls`.
+test('what an image says (a label, an env value, a name in index.json) is printed with its control characters escaped, one line each', () => {
+  const rootfs = join(dir.path, 'rootfs3');
+  mkdirSync(rootfs, { recursive: true });
+  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  const layout = join(dir.path, 'hostile');
+  assert.equal(runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '-q', '--label', 'title=\x1b]0;owned\x07', '--env', 'CLEAR=\x1b[2J']).status, 0);
+  // The image holds them as given (skopeo reads the same config).
+  const config = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:app`])) as { config: { Labels: Record<string, string>; Env: string[] } };
+  assert.equal(config.config.Labels.title, '\x1b]0;owned\x07');
+
+  const inspected = runCli(['inspect', `oci:${layout}:app`]);
+  assert.equal(inspected.status, 0, inspected.stderr);
+  assert.doesNotMatch(inspected.stdout, /[\x00-\x09\x0b-\x1f\x7f]/, 'no control character but the line ends');
+  assert.match(inspected.stdout, /^Label: +title=\\x1b\]0;owned\\x07$/m);
+  assert.match(inspected.stdout, /^Env: +CLEAR=\\x1b\[2J$/m);
+  // --json is JSON: its strings carry the characters, escaped by JSON itself.
+  const json = runCli(['inspect', `oci:${layout}:app`, '--json']);
+  assert.equal((JSON.parse(json.stdout) as { config: { config: { Labels: Record<string, string> } } }).config.config.Labels.title, '\x1b]0;owned\x07');
+
+  const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { annotations: Record<string, string> }[] };
+  index.manifests[0]!.annotations['org.opencontainers.image.ref.name'] = 'app\x1b[2J';
+  writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
+  const listed = runCli(['ls', `oci:${layout}`]);
+  assert.equal(listed.stdout, 'app\\x1b[2J\n');
 });
