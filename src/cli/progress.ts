@@ -1,5 +1,6 @@
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
-import { formatBytes, type Output } from './output.js';
+import { redact } from '../redact.js';
+import { escapeWithinLines, formatBytes, type Output } from './output.js';
 
 /** How a finished transfer is told, per direction. */
 export interface ProgressWords {
@@ -102,7 +103,9 @@ export class TransferProgress {
       return;
     }
     this.erase();
-    this.stream.write(`${line}\n`);
+    // As Output.info writes it off a terminal: a registry's words in a notice (why an upload
+    // starts again) neither carry a credential nor drive the terminal.
+    this.stream.write(`${escapeWithinLines(redact(line))}\n`);
     this.draw();
   }
 

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Output } from '../../src/cli/output.js';
+import { TransferProgress } from '../../src/cli/progress.js';
+import { registerSecret } from '../../src/redact.js';
+
+/** A stand-in for stderr that keeps what was written, on a terminal or not. */
+function capture(isTTY: boolean): { stream: NodeJS.WriteStream; text: () => string } {
+  let text = '';
+  const stream = { isTTY, columns: 100, write: (s: string) => { text += s; return true; } } as unknown as NodeJS.WriteStream;
+  return { stream, text: () => text };
+}
+
+// On a terminal, a notice (why an upload starts again, in the registry's words) went to stderr as
+// it was: unlike the same line off a terminal (Output.info), a credential in it was not taken out
+// and an escape sequence in it reached the terminal.
+test('a notice is printed with credentials taken out and control characters escaped, on a terminal as in a log', () => {
+  const secret = 'progress-test-secret-1234';
+  registerSecret(secret);
+  const digest: `sha256:${string}` = `sha256:${'ab'.repeat(32)}`;
+  for (const isTTY of [true, false]) {
+    const err = capture(isTTY);
+    const out = new Output({}, capture(false).stream, err.stream);
+    const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' }, err.stream);
+    progress.handle({ type: 'notice', descriptor: { mediaType: 'application/octet-stream', digest, size: 1 }, kind: 'layer', message: `${digest}: 500 from the registry: token ${secret}\x1b]0;owned\x07; starting the upload again` });
+    progress.finish();
+    const text = err.text();
+    assert.doesNotMatch(text, new RegExp(secret), `isTTY ${isTTY}`);
+    assert.doesNotMatch(text, /\x07|\x1b\]/, `isTTY ${isTTY}`);
+    assert.match(text, /^layer sha256:abababababab: 500 from the registry: token <redacted>\\x1b\]0;owned\\x07; starting the upload again\n$/m);
+  }
+});
