@@ -33,6 +33,7 @@ export interface CopyResult {
 const COPY: LibraryCall<CopyOptions> = {
   name: 'copy',
   required: { from: 'the image to copy (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)', to: 'the registry reference to copy to (REGISTRY/REPO[:TAG])' },
+  strings: ['platform'],
   what: (o) => `copy ${o.from} to ${o.to}`,
 };
 

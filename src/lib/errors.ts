@@ -72,6 +72,8 @@ export interface LibraryCall<O> {
   name: string;
   /** The options it cannot go without, each a string, with what it is (`to`: "REGISTRY/REPOSITORY[:TAG]"). */
   required: Partial<Record<keyof O & string, string>>;
+  /** Options that, when given, are strings (`layout`, `tag`, `platform`). */
+  strings?: (keyof O & string)[];
   /** The words an aborted call's message starts with (`push reg.example.com/app:1`). */
   what: (options: O) => string;
 }
@@ -91,6 +93,14 @@ function checkOptions<O>(call: LibraryCall<O>, options: O): void {
     const value = record[name];
     if (value === undefined) throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` is missing: ${what}`);
     if (typeof value !== 'string') throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected a string, ${what}`);
+  }
+  for (const name of [...(call.strings ?? []), 'certDir']) {
+    const value = record[name];
+    if (value !== undefined && typeof value !== 'string') throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected a string`);
+  }
+  const caFile = record.caFile;
+  if (caFile !== undefined && ![caFile].flat().every((f) => typeof f === 'string')) {
+    throw new OcipushError('EUSAGE', `${call.name}: \`caFile\` ${describe(caFile)}: expected a file name or a list of them`);
   }
   const signal = record.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

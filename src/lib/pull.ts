@@ -30,7 +30,7 @@ export interface PullResult {
   blobs: { descriptor: Descriptor; kind: NodeKind; outcome: 'downloaded' | Exclude<CopyOutcome, 'uploaded'> }[];
 }
 
-const PULL: LibraryCall<PullOptions> = { name: 'pull', required: { from: 'the reference to pull (REGISTRY/REPOSITORY[:TAG|@DIGEST])' }, what: (o) => `pull ${o.from}` };
+const PULL: LibraryCall<PullOptions> = { name: 'pull', required: { from: 'the reference to pull (REGISTRY/REPOSITORY[:TAG|@DIGEST])' }, strings: ['layout', 'tag', 'platform'], what: (o) => `pull ${o.from}` };
 
 /** `ocipush pull`: an image (or a whole index) into a layout, every blob verified as it streams. */
 export function pull(options: PullOptions): Promise<PullResult> {

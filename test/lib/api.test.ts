@@ -370,6 +370,10 @@ test('from plain JavaScript: a call without its options, a required one missing 
     ['pull', { layout: into }, /^pull: `from` is missing: the reference to pull/],
     ['copy', { from: `${registry.host}/api/js:1` }, /^copy: `to` is missing: the registry reference to copy to/],
     ['validate', {}, /^validate: `image` is missing: the image to check/],
+    // An option that is a string when given: "The "paths[0]" argument must be of type string", "text.split is not a function".
+    ['push', { layout: 5, tag: 'big', to: `${registry.host}/api/untyped:1` }, /^push: `layout` 5: expected a string$/],
+    ['pull', { from: `${registry.host}/api/js:1`, layout: into, platform: ['linux/amd64'] }, /^pull: `platform` an array: expected a string$/],
+    ['copy', { from: `${registry.host}/api/js:1`, to: `${registry.host}/api/js:2`, caFile: [5] }, /^copy: `caFile` an array: expected a file name or a list of them$/],
     ['build', { layout: into, tag: 'js' }, /^build: set `rootfs` \(directories and tar files, one layer each\) or `context`/],
   ] as const) {
     const err = await rejectsWith(untyped[call]!(options), 'EUSAGE');
