@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../support/tools.js';
@@ -62,4 +63,13 @@ test("README's install section shows npm pack --dry-run lines that npm pack real
   assert.ok(shown.length >= 5, 'the README shows the tarball contents');
   const files = packedFiles().map((f) => f.path);
   for (const f of shown) assert.ok(files.includes(f), `README shows ${f}, which npm pack does not list`);
+});
+
+// "exports" named only the entry point: a tool that reads an installed package's version
+// (`require('ocipush/package.json')`, as bundlers' and frameworks' checks do) got
+// ERR_PACKAGE_PATH_NOT_EXPORTED, and the package exports no version of its own.
+test('ocipush/package.json resolves through "exports", for the installed version', () => {
+  const pkg = createRequire(import.meta.url)('ocipush/package.json') as { name: string; version: string };
+  const own = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.deepEqual([pkg.name, pkg.version], ['ocipush', own.version]);
 });
