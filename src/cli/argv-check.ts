@@ -161,8 +161,14 @@ export async function checkArgs(args: string[]): Promise<string[]> {
   for (let i = commandIndex + 1; i < args.length; i++) {
     const token = args[i]!;
     if (token === '--') {
+      // yargs gives a command none of the words after `--`: `build -- -dir` built nothing ("name at
+      // least one rootfs"), `tag REF -- v1` said "Not enough non-option arguments". Said so here.
+      const after = args[i + 1];
+      if (after !== undefined && !help) {
+        const instead = after.startsWith('-') ? `a file whose name starts with a dash is named ./${after}` : 'write it before --';
+        throw usageError(`${spec.name}: ${quote(after)} comes after --, where ocipush reads no argument; ${instead} (see ocipush ${spec.name} --help)`);
+      }
       out.push(...args.slice(i));
-      positionals.push(...args.slice(i + 1));
       break;
     }
     if (!token.startsWith('-') || token === '-') {

@@ -91,6 +91,23 @@ describe('usage errors', () => {
     }
   });
 
+  // yargs gives a command none of the words after `--`: `build -- -app` built nothing ("name at
+  // least one rootfs"), `tag REF -- v1` said "Not enough non-option arguments: got 1, need at least 2".
+  it('a word after -- is named as not read, with how to write it; ./-app is read as a directory', async () => {
+    assertOneLineError(runCli(['build', '--layout', 'l', '--', '-app']), /^ocipush: build: "-app" comes after --, where ocipush reads no argument; a file whose name starts with a dash is named \.\/-app \(see ocipush build --help\)$/, 2);
+    assertOneLineError(runCli(['tag', '127.0.0.1:9/a:1', '--', 'v1']), /^ocipush: tag: "v1" comes after --, where ocipush reads no argument; write it before -- /, 2);
+    const tmp = await tempDir();
+    try {
+      mkdirSync(join(tmp.path, '-app'));
+      writeFileSync(join(tmp.path, '-app', 'hello'), 'hello\n');
+      const built = runCli(['build', './-app', '--layout', 'out', '--tag', 'app', '--json'], { cwd: tmp.path });
+      assert.equal(built.status, 0, built.stderr);
+      assert.equal(run('umoci', ['ls', '--layout', join(tmp.path, 'out')]).trim(), 'app');
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
   // The aliases were left to yargs: "Unknown arguments: dest-tls-verify, destTlsVerify (see
   // ocipush --help)", and `cp --foo SRC DST` read SRC as --foo's value ("Not enough non-option arguments").
   it('the aliases cp and prune get the checks copy and gc get', () => {
