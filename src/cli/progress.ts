@@ -129,7 +129,9 @@ export class TransferProgress {
 
   private draw(): void {
     this.lastDraw = Date.now();
-    const width = Math.max(40, (this.stream.columns || 100) - 1);
+    // Never wider than the terminal: a bar that wraps takes two rows, and the redraw, which moves
+    // up one row per bar, leaves the first of them behind, a copy at every redraw.
+    const width = Math.max(1, (this.stream.columns || 100) - 1);
     const lines: string[] = [];
     for (const entry of this.active.values()) lines.push(barLine(entry, width));
     if (lines.length === 0) return;

@@ -30,3 +30,24 @@ test('a notice is printed with credentials taken out and control characters esca
     assert.match(text, /^layer sha256:abababababab: 500 from the registry: token <redacted>\\x1b\]0;owned\\x07; starting the upload again\n$/m);
   }
 });
+
+// A terminal narrower than 41 columns (a split tmux pane) got 40-column bars: each wrapped to two
+// rows, the redraw moved up one row per bar, and every redraw left a stale copy behind.
+test('on a narrow terminal each bar fits in one row, so a redraw erases all of it', () => {
+  const columns = 30;
+  let text = '';
+  const stream = { isTTY: true, columns, write: (s: string) => { text += s; return true; } } as unknown as NodeJS.WriteStream;
+  const out = new Output({}, capture(false).stream, stream);
+  const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' }, stream);
+  const digest: `sha256:${string}` = `sha256:${'cd'.repeat(32)}`;
+  const descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: 200 << 20 };
+  progress.handle({ type: 'start', descriptor, kind: 'layer' });
+  progress.handle({ type: 'progress', descriptor, kind: 'layer', bytes: 50 << 20 });
+  // A permanent line redraws the bars at once (no timer).
+  progress.notice('retrying');
+  progress.finish();
+  // eslint-disable-next-line no-control-regex
+  const rows = text.replace(/\x1b\[[0-9]*[A-Za-z]|\r/g, '').split('\n').filter(Boolean);
+  assert.ok(rows.some((r) => r.startsWith('layer sha256:cdcd')), 'a bar was drawn');
+  for (const row of rows) assert.ok(row.length < columns, `${JSON.stringify(row)} fits in ${columns} columns`);
+});
