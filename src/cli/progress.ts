@@ -135,6 +135,10 @@ export class TransferProgress {
     const lines: string[] = [];
     for (const entry of this.active.values()) lines.push(barLine(entry, width));
     if (lines.length === 0) return;
+    // Never taller either: the cursor cannot move up past the top of the screen, so bars above it
+    // (--concurrency 32 in 24 rows) were never erased. The rest are counted in one line.
+    const room = Math.max(2, (this.stream.rows || 50) - 1);
+    if (lines.length > room) lines.splice(room - 1, lines.length, `… and ${lines.length - room + 1} more`.slice(0, width));
     this.out.clearLive();
     this.stream.write(`${lines.join('\n')}\n`);
     this.drawnLines = lines.length;

@@ -51,3 +51,23 @@ test('on a narrow terminal each bar fits in one row, so a redraw erases all of i
   assert.ok(rows.some((r) => r.startsWith('layer sha256:cdcd')), 'a bar was drawn');
   for (const row of rows) assert.ok(row.length < columns, `${JSON.stringify(row)} fits in ${columns} columns`);
 });
+
+// More blobs in flight than the terminal has rows (--concurrency 32 in 24 rows): the cursor cannot
+// move above the top of the screen, so the bars scrolled off were never erased, and piled up.
+test('with more blobs in flight than rows, the bars fit in the screen, the rest counted in one line', () => {
+  let text = '';
+  const stream = { isTTY: true, columns: 100, rows: 6, write: (s: string) => { text += s; return true; } } as unknown as NodeJS.WriteStream;
+  const out = new Output({}, capture(false).stream, stream);
+  const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' }, stream);
+  for (let i = 0; i < 12; i++) {
+    const digest: `sha256:${string}` = `sha256:${i.toString(16).padStart(2, '0').repeat(32)}`;
+    progress.handle({ type: 'start', descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: 1 << 20 }, kind: 'layer' });
+  }
+  progress.notice('retrying');
+  const drawn = text.slice(text.lastIndexOf('retrying\n') + 'retrying\n'.length).split('\n').filter(Boolean);
+  progress.finish();
+  assert.equal(drawn.length, 5, drawn.join('\n'));
+  assert.equal(drawn.at(-1), '… and 8 more');
+  // The erase moves up as many rows as were drawn.
+  assert.ok(text.endsWith('\x1b[5A\r\x1b[J'));
+});
