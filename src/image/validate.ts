@@ -202,14 +202,20 @@ class Validation {
   private async read({ descriptor, diffId, where }: BlobCheck): Promise<void> {
     if (diffId !== undefined && !isDigest(diffId)) throw new OcipushError('EINVALID', `${where}: the config's diff_id "${diffId}" is not a digest`, { digest: descriptor.digest });
     const body = await this.storage.fetch(descriptor, operationOptions(this.options));
+    // A layout's or an archive's file stream takes no signal: the pipeline is what the caller's
+    // signal cuts (validate({ signal }) read a whole layout on after its abort and resolved).
+    const signal = this.options.signal;
+    const cut = signal ? { signal } : {};
     if (diffId === undefined) {
-      await pipeline(body, drain(() => {}));
+      await pipeline(body, drain(() => {}), cut);
     } else {
       const uncompressed = new Digester(digestAlgorithm(diffId));
       const compression = layerCompression(descriptor.mediaType);
       const decompressor = createDecompressor(compression);
-      await pipeline(body, decompressor, drain((chunk) => uncompressed.update(chunk))).catch(async (err: unknown) => {
+      await pipeline(body, decompressor, drain((chunk) => uncompressed.update(chunk)), cut).catch(async (err: unknown) => {
         if (isOcipushError(err)) throw err;
+        // Stopped by the caller, not by the bytes: no problem of the image's.
+        if (signal?.aborted) throw new OcipushError('EABORTED', `${where}: blob ${descriptor.digest}: validation aborted`, { digest: descriptor.digest, cause: err });
         // Bytes that are not what their digest says fail to decompress too: that is the cause to name, so read the blob once more, whole.
         await pipeline(await this.storage.fetch(descriptor, operationOptions(this.options)), drain(() => {}));
         throw new OcipushError('EINVALID', `${where}: blob ${descriptor.digest} does not decompress as ${compression}: ${(err as Error).message}`, { digest: descriptor.digest, cause: err });

@@ -389,3 +389,16 @@ test('alsoTag and mountFrom take one name as a string: the tag it names, not one
   const listed = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/api/one-tag`])) as { Tags: string[] };
   assert.deepEqual(listed.Tags.sort(), ['1', 'stable']);
 });
+
+// A layout's file streams take no signal: validate({ signal }) read every layer on after the
+// abort and resolved with its report, as if nothing had been asked.
+test('validate of a layout aborted after it started rejects with EABORTED, the layer read no further', async () => {
+  const controller = new AbortController();
+  const call = validate({ image: `oci:${layout}:big`, signal: controller.signal });
+  // The call has begun (its start checked the signal); every read it makes from here sees it fired.
+  controller.abort();
+  const err = await rejectsWith(call, 'EABORTED');
+  assert.match(err.message, /aborted/);
+  // Not aborted, the same call finds the image whole.
+  assert.deepEqual((await validate({ image: `oci:${layout}:big` })).problems, []);
+});
