@@ -144,7 +144,8 @@ function commandLabel(cmd: CliCommand<any>, argv: Record<string, unknown>): stri
 
 export function wantsJson(args: string[]): boolean {
   const end = args.indexOf('--');
-  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--json' || a === '--json=true');
+  // `--json false` is --json=false, as yargs reads it: a usage error then is a line, not a document.
+  return (end < 0 ? args : args.slice(0, end)).some((a, i, all) => (a === '--json' && all[i + 1] !== 'false') || a === '--json=true');
 }
 
 /**

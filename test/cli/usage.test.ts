@@ -129,6 +129,9 @@ describe('usage errors', () => {
     assert.deepEqual(JSON.parse(runCli(['ls', '127.0.0.1:9/a', 'b', '--json']).stdout), { error: { code: 'EUSAGE', message: 'ls: unexpected argument "b"; usage: ocipush ls <repository> (see ocipush ls --help)' } });
     assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', 'extra']), /^ocipush: copy: unexpected argument "extra"; usage: ocipush copy <source> <destination> /, 2);
     assertOneLineError(runCli(['push', '--layout', 'l', '127.0.0.1:9/a:1', 'oci:l:x', 'extra']), /^ocipush: push: unexpected argument "extra"; usage: ocipush push <reference> \[destination\] /, 2);
+    // `--json false` is no --json: a usage error is the line alone (it printed the JSON document too).
+    assertOneLineError(runCli(['digest', '--json', 'false', '127.0.0.1:9/a:1', 'b']), /^ocipush: digest: unexpected argument "b"; /, 2);
+    assert.equal(JSON.parse(runCli(['digest', '--json', 'true', '127.0.0.1:9/a:1', 'b']).stdout).error.code, 'EUSAGE');
     // The word after a flag that is true or false is its value, as yargs reads it, not an argument.
     for (const args of [['completion', '--json', 'false', 'bash'], ['completion', '-q', 'false', 'bash']]) {
       const r = runCli(args);
