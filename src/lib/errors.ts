@@ -102,9 +102,11 @@ function checkOptions<O>(call: LibraryCall<O>, options: O): void {
   if (caFile !== undefined && ![caFile].flat().every((f) => typeof f === 'string')) {
     throw new OcipushError('EUSAGE', `${call.name}: \`caFile\` ${describe(caFile)}: expected a file name or a list of them`);
   }
-  const signal = record.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    const controller = signal instanceof AbortController ? ' (an AbortController: pass its `signal`)' : '';
+  const signal = record.signal as { aborted?: unknown; addEventListener?: unknown; abort?: unknown } | undefined;
+  // By its shape, not its class: a signal of another realm (a vm context, a test environment's) is one too.
+  const isSignal = (s: typeof signal) => typeof s === 'object' && s !== null && typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function';
+  if (signal !== undefined && !isSignal(signal)) {
+    const controller = typeof signal === 'object' && signal !== null && typeof signal.abort === 'function' && isSignal((signal as { signal?: typeof signal }).signal) ? ' (an AbortController: pass its `signal`)' : '';
     throw new OcipushError('EUSAGE', `${call.name}: \`signal\` ${describe(signal)}: expected an AbortSignal${controller}`);
   }
 }
