@@ -116,6 +116,14 @@ export function reportFailure(err: unknown, out: Output, stderr: NodeJS.WriteStr
   }
   // stdout closed by its reader (ocipush export | head): end quietly, as a Unix tool killed by SIGPIPE.
   if (e?.code === 'EPIPE') return 141;
+  // The shell's directory removed under it (`rm -rf` of it from elsewhere): no relative path
+  // resolves. A failure of the user's setting, said in one line as git says it, not a defect's stack.
+  if (e?.code === 'ENOENT' && (e as { syscall?: string }).syscall === 'uv_cwd') {
+    const message = 'the current directory no longer exists (it was removed): cd into one that does, or name every path in full';
+    out.error(message);
+    if (out.json) out.writeJson({ error: { code: 'EREAD', message } });
+    return 1;
+  }
   // A defect: its stack as it is (secrets redacted), for the bug report; a script reading --json
   // still gets the error document every failure promises, naming the defect in one line.
   out.clearLive();

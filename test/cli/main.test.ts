@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -88,6 +88,27 @@ describe('cli main: a closed stderr ends none of the command', () => {
       validateLayout(into, '1');
     } finally {
       await registry.stop();
+      await tmp.cleanup();
+    }
+  });
+});
+
+// A shell whose directory was removed from elsewhere (`rm -rf build` in another terminal, a CI
+// step's cleanup) got "internal error: Error: ENOENT: no such file or directory, uv_cwd", its
+// stack and exit 70, as for a defect of ocipush's.
+describe('cli main: a removed current directory', () => {
+  it('is one line saying so, exit 1, and the error document with --json', async () => {
+    const tmp = await tempDir();
+    try {
+      const gone = join(tmp.path, 'gone');
+      mkdirSync(gone);
+      const r = spawnSync('sh', ['-c', `cd '${gone}' && rmdir '${gone}' && exec '${process.execPath}' '${CLI}' ls oci:layout --json`], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr, 'ocipush: the current directory no longer exists (it was removed): cd into one that does, or name every path in full\n');
+      const doc = JSON.parse(r.stdout) as { error: { code: string } };
+      assert.deepEqual(validate('error.schema.json', doc), []);
+      assert.equal(doc.error.code, 'EREAD');
+    } finally {
       await tmp.cleanup();
     }
   });
