@@ -61,6 +61,11 @@ export async function libraryCall<T, O extends { signal?: AbortSignal }>(call: L
       if (err instanceof OcipushError && err.code === 'EABORTED') throw translate(err);
       throw new OcipushError('EABORTED', `${call.what(options)}: aborted`, { cause: signal.reason });
     }
+    // The process's directory removed from elsewhere: a relative path (the default layout) cannot resolve.
+    const e = err as { code?: string; syscall?: string };
+    if (e?.code === 'ENOENT' && e.syscall === 'uv_cwd') {
+      throw new OcipushError('EREAD', `${call.name}: the current directory no longer exists (it was removed): give \`layout\` and every other path in full`, { cause: err });
+    }
     throw err instanceof OcipushError ? translate(err) : err;
   } finally {
     signal?.removeEventListener('abort', forward);

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { build, copy, defaultCredentials, isOcipushError, pull, push, validate, type OcipushError } from '../../src/index.js';
 import { inLibraryTerms } from '../../src/lib/errors.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { run, runCli, tempDir } from '../support/tools.js';
+import { REPO_ROOT, run, runCli, tempDir } from '../support/tools.js';
 
 let registry: RunningRegistry;
 let locked: RunningRegistry;
@@ -401,4 +401,16 @@ test('validate of a layout aborted after it started rejects with EABORTED, the l
   assert.match(err.message, /aborted/);
   // Not aborted, the same call finds the image whole.
   assert.deepEqual((await validate({ image: `oci:${layout}:big` })).problems, []);
+});
+
+// A script whose directory was removed from elsewhere got Node's raw "ENOENT: no such file or
+// directory, uv_cwd" from push's default layout: no OcipushError, no code.
+test('a call in a removed current directory rejects with EREAD saying so, naming the option to give in full', () => {
+  const script = join(tmp.path, 'cwd-gone.mjs');
+  writeFileSync(script, `import { push } from ${JSON.stringify(join(REPO_ROOT, 'dist', 'src', 'index.js'))};\n`
+    + `try { await push({ to: ${JSON.stringify(`${registry.host}/api/cwd:1`)}, layout: 'relative' }); console.log('resolved'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }\n`);
+  const gone = join(tmp.path, 'gone');
+  mkdirSync(gone);
+  const out = run('sh', ['-c', `cd '${gone}' && rmdir '${gone}' && exec '${process.execPath}' '${script}'`]);
+  assert.deepEqual(JSON.parse(out), { code: 'EREAD', message: 'push: the current directory no longer exists (it was removed): give `layout` and every other path in full' });
 });
