@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
-import type { Output } from './output.js';
+import { count, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { unlistedPlatformOption } from './platform-option.js';
 
@@ -45,7 +45,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     const { formatPlatform } = await import('../oci/descriptor.js');
     const { summary, image } = written;
     const dangling = summary.danglingLinks > 0 ? `; ${summary.danglingLinks} hard link${summary.danglingLinks === 1 ? '' : 's'} to a file no layer kept, left out` : '';
-    out.info(`wrote the filesystem of ${written.name} (${formatPlatform(image.platform)}, ${image.descriptor.digest}) to ${written.path ?? 'stdout'}: ${summary.entries} entries from ${image.layers.length} layers, ${summary.hidden} hidden by the layers above${dangling}`);
+    out.info(`wrote the filesystem of ${written.name} (${formatPlatform(image.platform)}, ${image.descriptor.digest}) to ${written.path ?? 'stdout'}: ${summary.entries === 1 ? '1 entry' : `${summary.entries} entries`} from ${count(image.layers.length, 'layer')}, ${summary.hidden} hidden by the layers above${dangling}`);
     // With the tar on stdout, nothing else may go there: the digest is in the line above.
     if (toStdout) return;
     out.result(image.descriptor.digest, {

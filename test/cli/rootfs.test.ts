@@ -134,6 +134,18 @@ describe('rootfs', () => {
     assert.equal(readFileSync(join(unpacked, 'd/hard2'), 'utf8'), 'old gone\n');
   });
 
+  it('counts in words that agree: 1 entry from 1 layer (it said "1 entries from 1 layers")', async () => {
+    const tree = join(tmp.path, 'one-file');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'only'), 'only\n');
+    const at = join(tmp.path, 'one-layout');
+    assertOk(await runCliAsync(['build', tree, '--layout', at, '--tag', 'one', '-q']));
+    const r = await runCliAsync(['rootfs', `oci:${at}:one`, '-o', join(tmp.path, 'one.tar')]);
+    assertOk(r);
+    assert.match(r.stderr, /: 1 entry from 1 layer, 0 hidden by the layers above\n$/);
+    assert.deepEqual(run('tar', ['-tf', join(tmp.path, 'one.tar')]).split('\n').filter(Boolean), ['only']);
+  });
+
   it('streams the layers from a registry to stdout, for a pipe', async () => {
     const r = await runCliAsync(['rootfs', `${registry.host}/fs/app:1`, '-o', join(tmp.path, 'from-registry.tar')], { env });
     assertOk(r);
