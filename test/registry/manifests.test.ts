@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir, validateLayout } from '../support/tools.js';
@@ -9,7 +9,8 @@ import { OcipushError } from '../../src/errors.js';
 import { assertOk, runCliAsync } from '../cli/registry-support.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { multiPlatformImage, skopeoDigest, skopeoRawManifest, umociImage, type UmociImage } from './support.js';
+import { multiPlatformImage, skopeoDigest, skopeoRawManifest } from './support.js';
+import { proxiedRegistry } from './proxied-registry.js';
 
 /**
  * Registries that do not serve HEAD on manifests (older Quay and Artifactory answer 405, some
@@ -17,55 +18,36 @@ import { multiPlatformImage, skopeoDigest, skopeoRawManifest, umociImage, type U
  * crane does, rather than stopping at the first HEAD.
  */
 describe('a registry that answers HEAD of a manifest with 405 or 501', () => {
-  let registry: RunningRegistry;
-  let proxy: FaultProxy;
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let image: UmociImage;
-
-  before(async () => {
-    tmp = await tempDir();
-    registry = await startRegistry();
-    proxy = await startFaultProxy({ target: registry.url });
-    image = umociImage(tmp.path, 'v1', [4096]);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    await tmp?.cleanup();
-  });
-  beforeEach(() => {
-    proxy.clearFaults();
-    proxy.clearRequests();
-  });
+  const f = proxiedRegistry([4096]);
 
   const headRefused = (status: number) => ({ method: 'HEAD', path: /\/manifests\//, times: Infinity, fault: { kind: 'respond' as const, status } });
 
   for (const status of [405, 501]) {
     it(`push, push again, copy and digest work through HEAD ${status}`, async () => {
-      proxy.addFault(headRefused(status));
+      f.proxy.addFault(headRefused(status));
       const repo = `nohead/r${status}`;
-      assertOk(await runCliAsync(['push', `oci:${image.layout}:v1`, `${proxy.host}/${repo}:v1`]));
-      assert.equal(skopeoDigest(`${registry.host}/${repo}:v1`), image.manifest.digest);
-      assert.ok(proxy.requests().some((r) => r.method === 'HEAD' && r.status === status), 'the HEAD was refused');
+      assertOk(await runCliAsync(['push', `oci:${f.image.layout}:v1`, `${f.proxy.host}/${repo}:v1`]));
+      assert.equal(skopeoDigest(`${f.registry.host}/${repo}:v1`), f.image.manifest.digest);
+      assert.ok(f.proxy.requests().some((r) => r.method === 'HEAD' && r.status === status), 'the HEAD was refused');
 
       // Pushed again: the tag is read by GET and names the very manifest, so nothing is written.
-      proxy.clearRequests();
-      const again = await runCliAsync(['push', `oci:${image.layout}:v1`, `${proxy.host}/${repo}:v1`]);
+      f.proxy.clearRequests();
+      const again = await runCliAsync(['push', `oci:${f.image.layout}:v1`, `${f.proxy.host}/${repo}:v1`]);
       assertOk(again);
-      assert.deepEqual(proxy.requests().filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH'), []);
+      assert.deepEqual(f.proxy.requests().filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH'), []);
 
-      assertOk(await runCliAsync(['copy', `${proxy.host}/${repo}:v1`, `${proxy.host}/${repo}-copy:v2`]));
-      assert.equal(skopeoDigest(`${registry.host}/${repo}-copy:v2`), image.manifest.digest);
+      assertOk(await runCliAsync(['copy', `${f.proxy.host}/${repo}:v1`, `${f.proxy.host}/${repo}-copy:v2`]));
+      assert.equal(skopeoDigest(`${f.registry.host}/${repo}-copy:v2`), f.image.manifest.digest);
 
-      const digest = await runCliAsync(['digest', `${proxy.host}/${repo}:v1`]);
+      const digest = await runCliAsync(['digest', `${f.proxy.host}/${repo}:v1`]);
       assertOk(digest);
-      assert.equal(digest.stdout.trim(), image.manifest.digest);
+      assert.equal(digest.stdout.trim(), f.image.manifest.digest);
     });
   }
 
   it('a tag that is missing is still "not found", in one line', async () => {
-    proxy.addFault(headRefused(405));
-    const r = await runCliAsync(['digest', `${proxy.host}/nohead/none:v1`]);
+    f.proxy.addFault(headRefused(405));
+    const r = await runCliAsync(['digest', `${f.proxy.host}/nohead/none:v1`]);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr.trim(), /^ocipush: .*nohead\/none:v1: manifest not found$/);
   });
@@ -165,35 +147,20 @@ describe('a manifest PUT that meets a link another writer is rewriting', () => {
  * not 201: the manifest is stored all the same. containerd, skopeo and docker take any 2xx.
  */
 describe('a registry that answers a manifest PUT with 202 Accepted', () => {
-  let registry: RunningRegistry;
-  let proxy: FaultProxy;
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let image: UmociImage;
-
-  before(async () => {
-    tmp = await tempDir();
-    registry = await startRegistry();
-    proxy = await startFaultProxy({ target: registry.url });
-    image = umociImage(tmp.path, 'v1', [4096]);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    await tmp?.cleanup();
-  });
+  const f = proxiedRegistry([4096]);
 
   it('push and attach take the 202 as stored: skopeo reads the image, and the artifact is listed', async () => {
-    proxy.addFault({ method: 'PUT', path: /\/manifests\//, times: Infinity, fault: { kind: 'rewrite-status', status: 202 } });
-    assertOk(await runCliAsync(['push', `oci:${image.layout}:v1`, `${proxy.host}/quay/app:v1`]));
-    assert.equal(skopeoDigest(`${registry.host}/quay/app:v1`), image.manifest.digest);
+    f.proxy.addFault({ method: 'PUT', path: /\/manifests\//, times: Infinity, fault: { kind: 'rewrite-status', status: 202 } });
+    assertOk(await runCliAsync(['push', `oci:${f.image.layout}:v1`, `${f.proxy.host}/quay/app:v1`]));
+    assert.equal(skopeoDigest(`${f.registry.host}/quay/app:v1`), f.image.manifest.digest);
 
-    const report = join(tmp.path, 'report.json');
+    const report = join(f.tmp.path, 'report.json');
     await writeFile(report, '{"ok":true}\n');
-    assertOk(await runCliAsync(['attach', `${proxy.host}/quay/app:v1`, `${report}:application/json`, '--artifact-type', 'application/vnd.example.report+json']));
-    const listed = await runCliAsync(['referrers', `${registry.host}/quay/app:v1`, '--json']);
+    assertOk(await runCliAsync(['attach', `${f.proxy.host}/quay/app:v1`, `${report}:application/json`, '--artifact-type', 'application/vnd.example.report+json']));
+    const listed = await runCliAsync(['referrers', `${f.registry.host}/quay/app:v1`, '--json']);
     assertOk(listed);
     assert.match(listed.stdout, /application\/vnd\.example\.report\+json/);
-    assert.ok(proxy.requests().filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).every((r) => r.status === 202), 'every manifest PUT was answered 202');
+    assert.ok(f.proxy.requests().filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).every((r) => r.status === 202), 'every manifest PUT was answered 202');
   });
 });
 
@@ -203,43 +170,23 @@ describe('a registry that answers a manifest PUT with 202 Accepted', () => {
  * asked again here, as a broken blob download resumes, instead of the pull failing at once.
  */
 describe('a manifest GET whose connection breaks in the body', () => {
-  let registry: RunningRegistry;
-  let proxy: FaultProxy;
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let image: UmociImage;
-
-  before(async () => {
-    tmp = await tempDir();
-    registry = await startRegistry();
-    proxy = await startFaultProxy({ target: registry.url });
-    image = umociImage(tmp.path, 'v1', [4096]);
-    assertOk(await runCliAsync(['push', `oci:${image.layout}:v1`, `${registry.host}/cut/app:v1`]));
-  });
-  after(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    await tmp?.cleanup();
-  });
-  beforeEach(() => {
-    proxy.clearFaults();
-    proxy.clearRequests();
-  });
+  const f = proxiedRegistry([4096], 'cut/app:v1');
 
   const cutManifest = (times: number) => ({ method: 'GET', path: /\/manifests\//, times, fault: { kind: 'cut-response' as const, afterBytes: 100 } });
 
   it('once: pull asks for the manifest again and the layout it writes is valid', async () => {
-    proxy.addFault(cutManifest(1));
-    const dir = join(tmp.path, 'pulled');
-    const r = await runCliAsync(['pull', `${proxy.host}/cut/app:v1`, `oci:${dir}:v1`]);
+    f.proxy.addFault(cutManifest(1));
+    const dir = join(f.tmp.path, 'pulled');
+    const r = await runCliAsync(['pull', `${f.proxy.host}/cut/app:v1`, `oci:${dir}:v1`]);
     assertOk(r);
     assert.match(r.stderr, /fetch manifest cut\/app:v1: the connection broke at byte 100 of \d+, retrying/);
     validateLayout(dir, 'v1');
-    assert.deepEqual(proxy.requests().filter((q) => q.path.includes('/manifests/')).map((q) => q.fault ?? 'whole'), ['cut-response', 'whole']);
+    assert.deepEqual(f.proxy.requests().filter((q) => q.path.includes('/manifests/')).map((q) => q.fault ?? 'whole'), ['cut-response', 'whole']);
   });
 
   it('every time: a bounded number of GETs, then ENETWORK saying where the body broke', async () => {
-    proxy.addFault(cutManifest(Infinity));
-    const client = connectRegistry(proxy.host, { retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 1 } });
+    f.proxy.addFault(cutManifest(Infinity));
+    const client = connectRegistry(f.proxy.host, { retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 1, maxRetryAfterMs: 1 } });
     try {
       await assert.rejects(new Repository(client, 'cut/app').fetchManifest('v1'), (err: unknown) => {
         assert.ok(err instanceof OcipushError);
@@ -250,6 +197,6 @@ describe('a manifest GET whose connection breaks in the body', () => {
     } finally {
       await client.close();
     }
-    assert.equal(proxy.requests().filter((q) => q.path.includes('/manifests/')).length, 3);
+    assert.equal(f.proxy.requests().filter((q) => q.path.includes('/manifests/')).length, 3);
   });
 });
