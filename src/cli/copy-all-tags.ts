@@ -1,5 +1,6 @@
 import { usageError } from './command.js';
-import { nameTag, type Endpoint, type OpenedSource } from './endpoints.js';
+import type { Endpoint, OpenedSource } from './endpoints.js';
+import { nameTag } from '../transports/parse.js';
 import { isReferencePusher, isTagResolver } from '../content/storage.js';
 import { formatPlatform } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';

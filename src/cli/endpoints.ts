@@ -4,7 +4,7 @@ import type { RegistryClient } from '../registry/http.js';
 import type { Repository } from '../registry/repository.js';
 import type { ArchiveWriter } from '../archive/archive-writer.js';
 import type { OciLayout } from '../content/layout.js';
-import type { ImageLocation } from '../transports/parse.js';
+import { sourceTag, type ImageLocation } from '../transports/parse.js';
 import type { OpenOptions } from '../transports/open.js';
 
 /**
@@ -79,7 +79,7 @@ export async function openSource(endpoint: Endpoint, options: SourceOptions): Pr
   const close = endpoint.transport === 'registry' ? async () => {} : () => opened.close();
   try {
     const { descriptor, bytes } = await readManifest(opened.storage, opened.root, { name: opened.name });
-    const tag = endpoint.transport === 'registry' ? endpoint.reference.tag : nameTag(endpoint.name);
+    const tag = sourceTag(endpoint);
     return {
       endpoint, name: opened.name, storage: opened.storage, root: descriptor, rootBytes: bytes,
       ...(tag ? { tag } : {}),
@@ -91,14 +91,6 @@ export async function openSource(endpoint: Endpoint, options: SourceOptions): Pr
     await close();
     throw err;
   }
-}
-
-/** The tag part of a layout or archive name (`v1`, `app:1` → `1`); none for a digest or `@N`. */
-export function nameTag(name: string | undefined): string | undefined {
-  if (!name || name.startsWith('sha256:') || name.startsWith('@')) return undefined;
-  const slash = name.lastIndexOf('/');
-  const colon = name.lastIndexOf(':');
-  return colon > slash ? name.slice(colon + 1) : name.includes('/') ? undefined : name;
 }
 
 /** An opened destination; `finish` completes it (an archive is renamed into place), `abort` undoes it. */

@@ -45,7 +45,7 @@ const COPY: LibraryCall<CopyOptions> = {
 export function copy(options: CopyOptions): Promise<CopyResult> {
   return libraryCall(COPY, options, async (options) => {
     const { OcipushError } = await import('../errors.js');
-    const { parseTransport } = await import('../transports/parse.js');
+    const { parseTransport, sourceTag } = await import('../transports/parse.js');
     const destination = parseTransport(options.to);
     if (destination.transport !== 'registry') {
       throw new OcipushError('EUSAGE', `to ${options.to}: the library's copy writes to a registry (REGISTRY/REPO[:TAG]); the CLI's copy also writes layouts and archives`);
@@ -90,7 +90,8 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       };
-      const tag = target.digest ? target.tag : (target.tag ?? 'latest');
+      // A destination without a tag takes the source's, as the CLI's copy names it.
+      const tag = target.digest ? target.tag : (target.tag ?? sourceTag(parseTransport(options.from)) ?? 'latest');
       const result = await copyGraph(storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
       if (root.digest === source.root.digest) {
         // An artifact copied by digest is listed among its subject's referrers there, as the CLI's copy lists it.

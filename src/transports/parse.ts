@@ -25,6 +25,23 @@ export function namedTransport(text: string): { transport: Exclude<TransportName
   return { transport: prefix, what: prefix === 'oci' ? 'a layout' : prefix === 'oci-archive' ? 'an OCI archive' : 'a docker archive' };
 }
 
+/**
+ * The tag an image's location names, which a copy's destination without one takes (as the CLI's
+ * and the library's copy default it): a registry reference's, or the tag part of a layout or
+ * archive name (`v1`, `app:1` → `1`); none for a digest or `@N`.
+ */
+export function sourceTag(location: ImageLocation): string | undefined {
+  return location.transport === 'registry' ? location.reference.tag : nameTag(location.name);
+}
+
+/** The tag part of a layout or archive name (`v1`, `app:1` → `1`); none for a digest or `@N`. */
+export function nameTag(name: string | undefined): string | undefined {
+  if (!name || name.startsWith('sha256:') || name.startsWith('@')) return undefined;
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  return colon > slash ? name.slice(colon + 1) : name.includes('/') ? undefined : name;
+}
+
 /** skopeo's transports that ocipush does not read: `containers-storage:app` would otherwise be taken for a Docker Hub image. */
 const OTHER_TRANSPORTS = ['containers-storage', 'docker-daemon', 'dir', 'ostree', 'sif', 'tarball'];
 

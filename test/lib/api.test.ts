@@ -7,6 +7,7 @@ import { build, copy, defaultCredentials, isOcipushError, pull, push, validate, 
 import { inLibraryTerms } from '../../src/lib/errors.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { REPO_ROOT, run, runCli, tempDir } from '../support/tools.js';
+import { skopeoDigest } from '../registry/support.js';
 
 let registry: RunningRegistry;
 let locked: RunningRegistry;
@@ -153,6 +154,10 @@ test('copy promotes an image to another registry (credentials per registry) and 
   const within = await copy({ from: `${registry.host}/api/promote:1`, to: `${registry.host}/api/other:2` });
   assert.deepEqual(within.blobs.map((b) => b.outcome).sort(), ['mounted', 'mounted']);
   assert.equal(await manifestStatus(registry.host, 'api/other', '2'), 200);
+  // Without a tag the destination takes the source's, as the CLI's copy names it (skopeo reads it there).
+  const untagged = await copy({ from: `${registry.host}/api/promote:1`, to: `${registry.host}/api/untagged` });
+  assert.equal(untagged.reference, `${registry.host}/api/untagged:1@${pushed.digest}`);
+  assert.equal(skopeoDigest(`${registry.host}/api/untagged:1`), pushed.digest);
   await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `oci:${join(tmp.path, 'x')}` }), 'EUSAGE');
   await rejectsWith(copy({ from: `${registry.host}/api/promote:1`, to: `${registry.host}/api/never:1`, signal: AbortSignal.abort() }), 'EABORTED');
 });
