@@ -90,7 +90,14 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
   const { Repository } = await import('../registry/repository.js');
   const { copyGraph } = await import('../transfer/copy-graph.js');
   const { OciLayout } = await import('../content/layout.js');
-  const name = settings.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
+  // A name like a digest (oci:DIR@sha256:…, --tag sha256:…) pins the image, as copy's destination
+  // by digest does: only the image of that digest, listed without a name (a name like a digest
+  // would hide the image that has it).
+  const pinned = settings.tag !== undefined && /^sha(256|512):/.test(settings.tag) ? settings.tag : undefined;
+  if (pinned !== undefined && !(await import('../oci/digest.js')).isDigest(pinned)) {
+    throw new OcipushError('EUSAGE', `${settings.layout}@${pinned}: not a digest (sha256: and 64 hex digits), nor a name for an image in a layout`);
+  }
+  const name = pinned !== undefined ? undefined : settings.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
   let layout: import('../content/layout.js').OciLayout | undefined;
   try {
     const repository = new Repository(client, source.repository);
@@ -106,6 +113,9 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
       const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
       const shown = formatReference(source);
       root = await platformManifest(repository, { descriptor: root, bytes: fetched.bytes }, { name: shown, platform: settings.platform, noMatch: noManifestFor(shown), requirePlatform: true, ...signal });
+    }
+    if (pinned !== undefined && pinned !== root.digest) {
+      throw new OcipushError('EUSAGE', `${settings.layout}@${pinned}: the image pulled has digest ${root.digest}, not ${pinned}`);
     }
     layout = await OciLayout.open(settings.layout, { create: true });
     settings.onRoot?.(root, name);

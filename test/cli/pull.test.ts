@@ -87,6 +87,21 @@ describe('ocipush pull and inspect against docker-registry', () => {
     assert.equal(readdirSync(join(allDir, 'blobs', 'sha256')).length, multi.blobs.length + 3);
   });
 
+  it('into oci:DIR@DIGEST (or --tag DIGEST): only the image of that digest, listed without a name; another is refused before the layout exists', () => {
+    const other = 'sha256:' + 'e'.repeat(64);
+    const refused = join(tmp.path, 'pinned-wrong');
+    assertOneLineError(runCli(['pull', `${registry.host}/pull/app:1`, `oci:${refused}@${other}`]), new RegExp(`@${other}: the image pulled has digest ${image.manifest.digest}, not ${other}$`), 2);
+    assertOneLineError(runCli(['pull', `${registry.host}/pull/app:1`, '--layout', refused, '--tag', other]), /the image pulled has digest/, 2);
+    assert.throws(() => readdirSync(refused), /ENOENT/, 'no layout left');
+    const dir = join(tmp.path, 'pinned');
+    assertOk(runCli(['pull', `${registry.host}/pull/app:1`, `oci:${dir}@${image.manifest.digest}`]));
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: unknown }[] };
+    assert.deepEqual(index.manifests, [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size }]);
+    // skopeo reads the layout's one image (no name to give it).
+    requireTool('skopeo');
+    assert.equal(JSON.parse(run('skopeo', ['inspect', `oci:${dir}`])).Digest, image.manifest.digest);
+  });
+
   it('a pulled image runs with runc', { timeout: 120_000 }, () => {
     const runnable = runnableImage(tmp.path);
     assertOk(runCli(['push', `${registry.host}/pull/run:1`, '--layout', runnable.layout]));
