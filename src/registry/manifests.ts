@@ -4,8 +4,7 @@ import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
-import { isTransientNetworkError, networkError, networkErrorCode, networkReason } from './errors.js';
-import { abortedError } from './cancel.js';
+import { getWhole } from './whole-body.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 import { headLength } from './blob-info.js';
 
@@ -28,7 +27,9 @@ export interface FetchedManifest {
  */
 export async function fetchManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}, options: { keepSchema1?: boolean } = {}): Promise<FetchedManifest> {
   const op = `fetch manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:');
-  const { res, bytes } = await getWhole(client, repository, reference, op, { signal: timing.signal, deadline: timing.deadline ?? client.deadline() });
+  const { res, bytes } = await getWhole(client, {
+    ...timing, url: v2Path(repository, `manifests/${reference}`), op, scopes: [pullScope(repository)], headers: { accept: MANIFEST_ACCEPT },
+  }, MAX_MANIFEST_BYTES);
   const name = `${client.registry}/${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
   if (options.keepSchema1) {
     const schema1 = schema1Descriptor(res, bytes, name);
@@ -41,40 +42,6 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: content has digest ${actual}, the registry says ${expected}`, { digest: expected });
   }
   return { descriptor: { mediaType: manifestMediaType(res, bytes), digest: actual, size: bytes.length }, bytes };
-}
-
-/**
- * The GET and its whole body. A connection that breaks in the body (the transport retries only
- * until the headers) is asked again, with the client's retry policy, as a blob's GET resumes: a
- * manifest is small, so it is read again from its start.
- */
-async function getWhole(client: RegistryClient, repository: string, reference: string, op: string, timing: Required<Pick<RequestTiming, 'deadline'>> & RequestTiming): Promise<{ res: RegistryResponse; bytes: Buffer }> {
-  for (let attempt = 1; ; attempt++) {
-    const res = await client.request({
-      ...timing,
-      method: 'GET',
-      url: v2Path(repository, `manifests/${reference}`),
-      op,
-      scopes: [pullScope(repository)],
-      headers: { accept: MANIFEST_ACCEPT },
-    });
-    const length = Number(res.header('content-length'));
-    if (Number.isFinite(length) && length > MAX_MANIFEST_BYTES) {
-      res.body.destroy();
-      throw new OcipushError('EINVALID', `${client.registry}: ${op}: ${length} bytes is larger than any manifest should be`);
-    }
-    const read = { bytes: 0 };
-    try {
-      return { res, bytes: await readLimited(res, MAX_MANIFEST_BYTES, `${client.registry}: ${op}`, read) };
-    } catch (err) {
-      if (timing.signal?.aborted) throw abortedError(client.registry, op);
-      if (err instanceof OcipushError || !isTransientNetworkError(err)) throw networkError(client.registry, err);
-      const broke = `the connection broke at byte ${read.bytes}${Number.isFinite(length) ? ` of ${length}` : ''}`;
-      if (attempt > client.retryPolicy.retries || !await client.retryWait(op, attempt, undefined, broke, timing)) {
-        throw new OcipushError('ENETWORK', `${client.registry}: ${op}: ${broke}${attempt > 1 ? `, ${attempt} times` : ''} (${networkReason(err)})`, { cause: err, networkCode: networkErrorCode(err) });
-      }
-    }
-  }
 }
 
 /**
@@ -248,20 +215,4 @@ function manifestMediaType(res: RegistryResponse, bytes: Buffer): string {
   } catch {
     throw new OcipushError('EINVALID', `${res.url.host}: manifest at ${res.url.pathname} is not JSON`);
   }
-}
-
-/** The body, at most `limit` bytes; `read.bytes` counts what came, for a message when the body breaks. */
-async function readLimited(res: RegistryResponse, limit: number, what: string, read = { bytes: 0 }): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    read.bytes = total;
-    if (total > limit) {
-      res.body.destroy();
-      throw new OcipushError('EINVALID', `${what}: larger than ${limit} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

@@ -4,7 +4,8 @@ import type { Descriptor } from '../oci/descriptor.js';
 import { encodeJson, isIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
-import type { RegistryClient } from './http.js';
+import type { RegistryClient, RegistryResponse } from './http.js';
+import { getWhole } from './whole-body.js';
 import { deleteManifest } from './delete.js';
 import { MANIFEST_ACCEPT, manifestStored } from './manifests.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
@@ -47,17 +48,14 @@ async function listViaApi(client: RegistryClient, repository: string, digest: Di
   let url: string | URL = v2Path(repository, `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`);
   const out: Descriptor[] = [];
   for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await client.request({
-      method: 'GET', url, op: `list referrers of ${repository}@${digest}`, scopes: [pullScope(repository)],
+    const isIndexAnswer = (r: RegistryResponse) => r.status === 200 && (r.header('content-type') ?? '').startsWith(MediaType.OciIndex);
+    const { res, bytes } = await getWhole(client, {
+      url, op: `list referrers of ${repository}@${digest}`, scopes: [pullScope(repository)],
       headers: { accept: MediaType.OciIndex },
       // 404: no API (or, by the spec, never for a supported API: it answers an empty index). 400/405: an API-less proxy.
       accept: (s) => s === 200 || s === 404 || s === 400 || s === 405,
-    });
-    if (res.status !== 200 || !(res.header('content-type') ?? '').startsWith(MediaType.OciIndex)) {
-      await res.dump();
-      return page === 0 ? undefined : out;
-    }
-    const bytes = Buffer.from(await res.text(MAX_MANIFEST_BYTES), 'utf8');
+    }, MAX_MANIFEST_BYTES, isIndexAnswer);
+    if (!isIndexAnswer(res)) return page === 0 ? undefined : out;
     const index = parseManifest(bytes, `${client.registry}/${repository}: referrers of ${digest}`, MediaType.OciIndex);
     if (!isIndex(index)) throw new OcipushError('EINVALID', `${client.registry}/${repository}: referrers of ${digest}: not an image index`);
     out.push(...index.manifests);
@@ -84,15 +82,11 @@ export interface TagIndex {
 /** The referrers tag schema's index of `digest` as the registry has it (empty when the tag does not exist). */
 export async function readTagIndex(client: RegistryClient, repository: string, digest: Digest): Promise<TagIndex> {
   const tag = referrersTag(digest);
-  const res = await client.request({
-    method: 'GET', url: v2Path(repository, `manifests/${tag}`), op: `fetch referrers index ${repository}:${tag}`,
+  const { res, bytes } = await getWhole(client, {
+    url: v2Path(repository, `manifests/${tag}`), op: `fetch referrers index ${repository}:${tag}`,
     scopes: [pullScope(repository)], headers: { accept: MANIFEST_ACCEPT }, accept: (s) => s === 200 || s === 404,
-  });
-  if (res.status === 404) {
-    await res.dump();
-    return { index: emptyIndex() };
-  }
-  const bytes = Buffer.from(await res.text(MAX_MANIFEST_BYTES), 'utf8');
+  }, MAX_MANIFEST_BYTES, (r) => r.status === 200);
+  if (res.status === 404) return { index: emptyIndex() };
   const parsed = parseManifest(bytes, `${client.registry}/${repository}:${tag}`);
   if (!isIndex(parsed)) throw new OcipushError('EINVALID', `${client.registry}/${repository}:${tag}: the referrers tag holds an image manifest, not an index`);
   return { index: parsed, etag: res.header('etag') ?? res.header('docker-content-digest'), digest: sha256(bytes) };

@@ -1,5 +1,6 @@
 import { OcipushError } from '../errors.js';
 import type { RegistryClient } from './http.js';
+import { getWhole } from './whole-body.js';
 import { pullScope, v2Path } from './scopes.js';
 
 export interface ListOptions {
@@ -56,12 +57,9 @@ async function* pages(
     if (seen.has(key)) throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry sent the same page twice (${key})`);
     seen.add(key);
     if (page > MAX_PAGES) throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: more than ${MAX_PAGES} pages`);
-    const res = await client.request({ method: 'GET', url, op, scopes, accept: (s) => s === 200 || s === 404 });
-    if (res.status === 404) {
-      await res.dump();
-      throw notFound();
-    }
-    const text = await res.text(MAX_PAGE_BYTES);
+    const { res, bytes } = await getWhole(client, { url, op, scopes, accept: (s) => s === 200 || s === 404, ...(options.signal ? { signal: options.signal } : {}) }, MAX_PAGE_BYTES, (r) => r.status === 200);
+    if (res.status === 404) throw notFound();
+    const text = bytes.toString('utf8');
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;
