@@ -370,13 +370,15 @@ class GraphCopy {
 }
 
 /**
- * A platform's manifest the source does not hold, under an index that names it: what `docker save`
- * (Docker 25 and later) writes of a multi-platform image, the index whole but only the platforms
- * pulled. Said as such, with the way to copy what is there.
+ * A platform's manifest the source does not hold, under an index that names it: in a layout or an
+ * archive, what `docker save` (Docker 25 and later) writes of a multi-platform image, the index
+ * whole but only the platforms pulled; in a registry, a manifest deleted under its index (or an
+ * index pushed alone). Said as such, with the way to copy what is there.
  */
 function missingPlatform(err: unknown, desc: Descriptor): unknown {
   if (!(err instanceof OcipushError) || (err.code !== 'ELAYOUT' && err.code !== 'ENOTFOUND') || !desc.platform) return err;
-  return new OcipushError(err.code, `${err.message}: the index names it for ${formatPlatform(desc.platform)}, which the source does not hold (docker save keeps only the platforms it pulled); copy the platforms it has with --platform`, { ...err.details, cause: err });
+  const why = err.code === 'ELAYOUT' ? 'docker save keeps only the platforms it pulled' : 'deleted under its index, or the index pushed without it';
+  return new OcipushError(err.code, `${err.message}: the index names it for ${formatPlatform(desc.platform)}, which the source does not hold (${why}); copy the platforms it has with --platform`, { ...err.details, cause: err });
 }
 
 function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boolean {
