@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
@@ -204,5 +204,26 @@ describe('copy between two registries', () => {
     const listed = await runCliAsync(['referrers', `${regs.production.host}/carried/app:1`, '--json'], { env });
     assertOk(listed);
     assert.deepEqual((JSON.parse(listed.stdout) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest), [artifact]);
+  });
+
+  it('into a layout name that held another image: that image\'s referrer entries (its SBOM) leave with it, as a rebuilt tag\'s do', async () => {
+    const rootfs = join(tmp.path, 'sbom-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'app.txt'), 'with an SBOM\n');
+    const built = join(tmp.path, 'with-sbom');
+    assertOk(await runCliAsync(['build', rootfs, '--sbom', '--layout', built, '--tag', 'a'], { env }));
+    const dir = join(tmp.path, 'renamed');
+    const referrerEntries = () => (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { artifactType?: string }[] }).manifests.filter((d) => d.artifactType !== undefined).map((d) => d.artifactType);
+    assertOk(await runCliAsync(['copy', `oci:${built}:a`, `oci:${dir}:app`], { env }));
+    assert.deepEqual(referrerEntries(), ['application/spdx+json']);
+    assertOk(await runCliAsync(['copy', `oci:${image.layout}:v1`, `oci:${dir}:app`], { env }));
+    assert.deepEqual(referrerEntries(), []);
+    requireTool('skopeo');
+    assert.equal(sha256(execFileSync('skopeo', ['inspect', '--raw', `oci:${dir}:app`])), image.manifest.digest);
+    // So does a pull over the name.
+    assertOk(await runCliAsync(['copy', `oci:${built}:a`, `oci:${dir}:app`], { env }));
+    assert.deepEqual(referrerEntries(), ['application/spdx+json']);
+    assertOk(await runCliAsync(['pull', `${regs.staging.host}/team/app:1`, `oci:${dir}:app`], { env }));
+    assert.deepEqual(referrerEntries(), []);
   });
 });
