@@ -8,9 +8,10 @@ import { formatPlatform, normalizePlatform, ONE_PLATFORM_ONLY, parsePlatform, ty
  * understand values listed in the Go Language document"), variants from the spec's table
  * (arm v6/v7/v8, arm64 v8) and those containerd normalises (arm v5, arm64 v8.x/v9.x, amd64's
  * microarchitecture levels v1-v4). A typo (`linux/amd65`) is refused with the valid values;
- * `--unlisted-platform` takes any value as it is, for the unusual.
+ * `--unlisted-platform` takes any value as it is, for the unusual. Besides Go's, `wasi`: the os of
+ * Docker's WebAssembly images (`docker buildx build --platform wasi/wasm`), which containerd takes.
  */
-export const KNOWN_OS = ['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasip1', 'windows', 'zos'] as const;
+export const KNOWN_OS = ['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasi', 'wasip1', 'windows', 'zos'] as const;
 export const KNOWN_ARCH = ['386', 'amd64', 'arm', 'arm64', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'ppc64', 'ppc64le', 'riscv64', 's390x', 'sparc64', 'wasm'] as const;
 const ARM64_LEVELS = ['v8', 'v9', ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => `v8.${n}`), ...[0, 1, 2, 3, 4, 5].map((n) => `v9.${n}`)];
 export const KNOWN_VARIANTS: Record<string, readonly string[]> = {

@@ -111,6 +111,11 @@ describe('what push, pull and export say', () => {
     (await import('node:fs')).mkdirSync(rootfs);
     const r = runCli(['build', rootfs, '--platform', 'linux/amd65', '--unlisted-platform', '--layout', join(tmp.path, 'unlisted-layout'), '--json']);
     assertOk(r);
+    // Docker's WebAssembly images: wasi/wasm is taken without --unlisted-platform; skopeo reads the platform back.
+    const wasm = join(tmp.path, 'wasm-layout');
+    assertOk(runCli(['build', rootfs, '--platform', 'wasi/wasm', '--layout', wasm, '--tag', 'w']));
+    const config = JSON.parse(run('skopeo', ['inspect', '--config', '--raw', `oci:${wasm}:w`])) as { os: string; architecture: string };
+    assert.deepEqual([config.os, config.architecture], ['wasi', 'wasm']);
   });
 
   it('a list of platforms where one is taken says so, where a list goes and how a multi-platform image is made; nothing is read or written', async () => {
