@@ -1,7 +1,8 @@
 import { parseKeyValues, toArray, usageError } from './command.js';
 import type { Output } from './output.js';
 import type { BuildArgs } from './build.js';
-import { logProgressInterval, progressReporter, pushRegistries, reportBuild, type BuildPushes } from './build-report.js';
+import { progressReporter, pushRegistries, reportBuild, type BuildPushes } from './build-report.js';
+import { logProgressInterval } from './progress.js';
 
 /** What the Dockerfile decides: these flags of the rootfs build make no sense with -f. */
 const CONFLICTING = ['entrypoint', 'cmd', 'env', 'workdir', 'user', 'expose', 'base', 'remove', 'owner'] as const;

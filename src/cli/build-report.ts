@@ -1,5 +1,5 @@
-import { OcipushError } from '../errors.js';
 import { count, formatBytes, type Output } from './output.js';
+import { LOG_PROGRESS_EVERY_MS } from './progress.js';
 import type { RegistryFlags } from './registry-options.js';
 import type { Reference } from '../oci/reference.js';
 import type { Signer } from '../supply-chain/signer.js';
@@ -130,8 +130,6 @@ function describeBuild(out: Output, result: BuiltImage): void {
 
 const PROGRESS_AFTER_MS = 300;
 const PROGRESS_EVERY_MS = 100;
-/** Off a terminal (CI logs): a line when a layer starts, then one at this interval while it runs. */
-export const LOG_PROGRESS_EVERY_MS = 10_000;
 
 export interface ProgressOptions {
   /** Milliseconds now; Date.now by default (tests give their own clock). */
@@ -179,15 +177,4 @@ export function progressReporter(out: Output, options: ProgressOptions = {}) {
     last = at;
     out.live(describe(p, at));
   };
-}
-
-/** `OCIPUSH_PROGRESS_INTERVAL` (seconds between progress lines off a terminal), else the default. */
-export function logProgressInterval(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.OCIPUSH_PROGRESS_INTERVAL;
-  if (text === undefined || text === '') return LOG_PROGRESS_EVERY_MS;
-  const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new OcipushError('EUSAGE', `OCIPUSH_PROGRESS_INTERVAL=${JSON.stringify(text)}: expected seconds (e.g. 10, or 0 for every step)`);
-  }
-  return seconds * 1000;
 }

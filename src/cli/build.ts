@@ -3,7 +3,8 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
 import type { Compression } from '../oci/media-types.js';
-import { logProgressInterval, progressReporter, pushRegistries, reportBuild, type BuildPushes } from './build-report.js';
+import { progressReporter, pushRegistries, reportBuild, type BuildPushes } from './build-report.js';
+import { logProgressInterval } from './progress.js';
 import type { Signer } from '../supply-chain/signer.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';

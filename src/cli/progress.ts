@@ -1,5 +1,6 @@
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { redact } from '../redact.js';
+import { OcipushError } from '../errors.js';
 import { escapeWithinLines, formatBytes, type Output } from './output.js';
 
 /** How a finished transfer is told, per direction. */
@@ -18,11 +19,32 @@ interface Active {
 }
 
 const REDRAW_MS = 100;
+/** Off a terminal (CI logs): the time between two progress lines of a build's layer or of the blobs in flight. */
+export const LOG_PROGRESS_EVERY_MS = 10_000;
+
+/** `OCIPUSH_PROGRESS_INTERVAL` (seconds between progress lines off a terminal), else the default. */
+export function logProgressInterval(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.OCIPUSH_PROGRESS_INTERVAL;
+  if (text === undefined || text === '') return LOG_PROGRESS_EVERY_MS;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new OcipushError('EUSAGE', `OCIPUSH_PROGRESS_INTERVAL=${JSON.stringify(text)}: expected seconds (e.g. 10, or 0 for every step)`);
+  }
+  return seconds * 1000;
+}
+
+/** How often a log hears of the blobs in flight, and the clock (tests give their own). */
+export interface TransferProgressOptions {
+  logEveryMs?: number;
+  now?: () => number;
+}
 
 /**
  * Progress of a copy on stderr. On a terminal: one bar per blob in flight, with bytes and rate,
  * redrawn in place, and a permanent line as each finishes. Elsewhere (CI logs): one line when a
- * blob starts and one when it ends, nothing in between. Nothing at all with --quiet.
+ * blob starts and one when it ends, and every `logEveryMs` (OCIPUSH_PROGRESS_INTERVAL, as a
+ * build's) a line per blob in flight, so a long upload is never silent (CI services end a job
+ * that printed nothing for ten minutes). Nothing at all with --quiet.
  */
 export class TransferProgress {
   private readonly active = new Map<string, Active>();
@@ -30,8 +52,15 @@ export class TransferProgress {
   private lastDraw = 0;
   private timer?: NodeJS.Timeout;
   private root?: { digest: string; tag: string };
+  private readonly now: () => number;
+  private readonly logEveryMs: number;
+  private lastLog: number;
 
-  constructor(private readonly out: Output, private readonly words: ProgressWords, private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  constructor(private readonly out: Output, private readonly words: ProgressWords, private readonly stream: NodeJS.WriteStream = process.stderr, options: TransferProgressOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.logEveryMs = options.logEveryMs ?? logProgressInterval();
+    this.lastLog = this.now();
+  }
 
   handle = (event: CopyEvent): void => {
     if (this.out.quiet) return;
@@ -39,7 +68,7 @@ export class TransferProgress {
     switch (event.type) {
       case 'start': {
         const label = `${event.kind} ${shortDigest(digest)}`;
-        this.active.set(digest, { label, size: event.descriptor.size, bytes: 0, started: Date.now() });
+        this.active.set(digest, { label, size: event.descriptor.size, bytes: 0, started: this.now() });
         if (!this.out.isTTY && event.kind !== 'manifest' && event.kind !== 'index') {
           this.out.info(`${this.words.active} ${label} (${formatBytes(event.descriptor.size)})`);
         }
@@ -49,6 +78,7 @@ export class TransferProgress {
       case 'progress': {
         const entry = this.active.get(digest);
         if (entry) entry.bytes = event.bytes;
+        if (!this.out.isTTY) this.logInFlight();
         this.schedule();
         break;
       }
@@ -91,9 +121,21 @@ export class TransferProgress {
       case 'mounted': return `${what} mounted`;
       case 'skipped': return `${what} skipped (foreign layer)`;
       case 'uploaded': {
-        const seconds = entry ? (Date.now() - entry.started) / 1000 : 0;
+        const seconds = entry ? (this.now() - entry.started) / 1000 : 0;
         return seconds >= 0.5 ? `${what} ${this.words.transferred} in ${seconds.toFixed(1)} s` : `${what} ${this.words.transferred}`;
       }
+    }
+  }
+
+  /** Off a terminal, once per interval: how far each blob in flight has come. */
+  private logInFlight(): void {
+    const at = this.now();
+    if (at - this.lastLog < this.logEveryMs) return;
+    this.lastLog = at;
+    for (const entry of this.active.values()) {
+      if (entry.bytes === 0) continue;
+      const rate = formatBytes(entry.bytes / Math.max(0.001, (at - entry.started) / 1000));
+      this.out.info(`${this.words.active} ${entry.label}: ${formatBytes(entry.bytes)} / ${formatBytes(entry.size)} (${rate}/s)`);
     }
   }
 

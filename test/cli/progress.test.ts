@@ -71,3 +71,33 @@ test('with more blobs in flight than rows, the bars fit in the screen, the rest 
   // The erase moves up as many rows as were drawn.
   assert.ok(text.endsWith('\x1b[5A\r\x1b[J'));
 });
+
+// Off a terminal a transfer printed a line when a blob started and one when it ended, nothing in
+// between: an upload of a large layer over a slow link was silent for longer than CI services let
+// a job be (they end one that printed nothing for ten minutes). Now, as a build's layers, a line
+// per blob in flight at each interval.
+test('off a terminal, a line per blob in flight at each interval (the clock injected), none sooner', () => {
+  const err = capture(false);
+  const out = new Output({}, capture(false).stream, err.stream);
+  let now = 1_000_000;
+  const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' }, err.stream, { logEveryMs: 10_000, now: () => now });
+  const digest: `sha256:${string}` = `sha256:${'ef'.repeat(32)}`;
+  const descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: 100 << 20 };
+  progress.handle({ type: 'start', descriptor, kind: 'layer' });
+  now += 9_000;
+  progress.handle({ type: 'progress', descriptor, kind: 'layer', bytes: 10 << 20 });
+  now += 2_000;
+  progress.handle({ type: 'progress', descriptor, kind: 'layer', bytes: 22 << 20 });
+  now += 1_000;
+  progress.handle({ type: 'progress', descriptor, kind: 'layer', bytes: 24 << 20 });
+  now += 10_000;
+  progress.handle({ type: 'progress', descriptor, kind: 'layer', bytes: 50 << 20 });
+  progress.handle({ type: 'done', descriptor, kind: 'layer', outcome: 'uploaded' });
+  progress.finish();
+  assert.deepEqual(err.text().trimEnd().split('\n'), [
+    'pushing layer sha256:efefefefefef (100 MiB)',
+    'pushing layer sha256:efefefefefef: 22.0 MiB / 100 MiB (2.0 MiB/s)',
+    'pushing layer sha256:efefefefefef: 50.0 MiB / 100 MiB (2.3 MiB/s)',
+    'layer sha256:efefefefefef (100 MiB) uploaded in 22.0 s',
+  ]);
+});
