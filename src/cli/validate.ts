@@ -38,7 +38,8 @@ export const validateCommand: CliCommand<ValidateArgs> = {
     const json = { reference: argv.image, valid: report.problems.length === 0, ...report };
     if (report.problems.length > 0) {
       for (const problem of report.problems) out.error(problem.message);
-      if (out.json) out.writeJson(json);
+      // The report of an invalid image is a result too: indented as a valid one's (error documents are one line).
+      if (out.json) out.result('', json);
       out.error(`${argv.image} is not valid: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'} (${counted})`);
       return 1;
     }

@@ -32,6 +32,8 @@ async function validateJson(args: string[], status: number): Promise<Report> {
   assert.equal(r.status, status, `exit status (stderr: ${r.stderr})`);
   const doc = JSON.parse(r.stdout) as Report;
   assert.deepEqual(validate('validate.schema.json', doc), [], r.stdout);
+  // Written as every --json result is, whether the image is valid or not: indented, one document.
+  assert.equal(r.stdout, `${JSON.stringify(doc, null, 2)}\n`);
   return doc;
 }
 
