@@ -53,8 +53,8 @@ export const indexCommand: CliCommand<IndexArgs> = {
     const result = await createImageIndex({ layout: layoutDir, images, tag: argv.tag, annotations }).catch(async (err: unknown) => {
       throw await withRegistryHint(err, images);
     });
-    const { formatPlatform } = await import('../oci/descriptor.js');
-    for (const m of result.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
+    const { entryLine, entryReport } = await import('./index-entries.js');
+    for (const m of result.manifests) out.info(entryLine(m));
     let signatures: SignedManifest[] | undefined;
     if (signing) {
       const { reportLayoutSignatures, signInLayout } = await import('./key-options.js');
@@ -62,7 +62,7 @@ export const indexCommand: CliCommand<IndexArgs> = {
       reportLayoutSignatures(out, destination.text, signing.identity!, signatures);
     }
     reportWrittenImage(out, result, {
-      manifests: result.manifests.map((m) => ({ digest: m.digest, size: m.size, mediaType: m.mediaType, platform: formatPlatform(m.platform!) })),
+      manifests: result.manifests.map(entryReport),
       ...(signatures ? { signatures } : {}),
     });
   },
@@ -136,8 +136,8 @@ async function createElsewhere(
           return registry === into ? [...own, ...(recorded[i]?.(desc) ?? [])] : own;
         }),
       });
-      const { formatPlatform } = await import('../oci/descriptor.js');
-      for (const m of composed.manifests) out.info(`${formatPlatform(m.platform!)} ${m.digest}`);
+      const { entryLine, entryReport } = await import('./index-entries.js');
+      for (const m of composed.manifests) out.info(entryLine(m));
       const count = (outcome: string) => copied.report.blobs.filter((b) => b.outcome === outcome).length;
       out.info(`wrote the index ${copied.digest} to ${copied.report.destination} (${copied.report.blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there)`);
       let signatures: SignedManifest[] | undefined;
@@ -148,7 +148,7 @@ async function createElsewhere(
       }
       out.result(copied.digest, {
         digest: copied.digest, size: composed.root.size, mediaType: composed.root.mediaType, destination: copied.report.destination,
-        manifests: composed.manifests.map((m) => ({ digest: m.digest, size: m.size, mediaType: m.mediaType, platform: formatPlatform(m.platform!) })),
+        manifests: composed.manifests.map(entryReport),
         blobs: copied.report.blobs, ...(signatures ? { signatures } : {}),
       });
     } catch (err) {

@@ -74,6 +74,12 @@ describe('index create: one image per platform', () => {
     const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:windows`])) as { manifests: { platform: Record<string, string> }[] };
     assert.deepEqual(raw.manifests.map((m) => m.platform['os.version']), ['10.0.17763.1', '10.0.20348.1']);
     run('oci-image-tool', ['validate', '--type', 'imageIndex', join(layout, 'blobs', 'sha256', made.digest.slice(7))]);
+    // The command's lines and --json name each entry's os.version: without it the two read the same.
+    const r = runCli(['index', 'create', 'windows-10.0.17763.1', 'windows-10.0.20348.1', '--tag', 'windows-cli', '--layout', layout, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { manifests: { platform: string; osVersion?: string }[] }).manifests.map((m) => [m.platform, m.osVersion]),
+      [['windows/amd64', '10.0.17763.1'], ['windows/amd64', '10.0.20348.1']]);
+    assert.match(r.stderr, /^windows\/amd64 \(os\.version 10\.0\.17763\.1\) sha256:/m);
   });
 
   it('refuses an index skopeo copied without its images (--multi-arch index-only) in one line, and writes nothing', async () => {
