@@ -31,11 +31,11 @@ export async function withSource<T>(
 /** The root, or the manifest of an index for `platform`, with its exact bytes. */
 export async function manifestFor(source: OpenedSource, platform: Platform | undefined): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
   if (!platform) return { descriptor: source.root, bytes: source.rootBytes };
-  const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
+  const [{ platformManifest, readManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
   const chosen = await platformManifest(source.storage, { descriptor: source.root, bytes: source.rootBytes }, { name: source.name, platform, noMatch: noManifestFor(source.name) });
   if (chosen.digest === source.root.digest) return { descriptor: source.root, bytes: source.rootBytes };
-  const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
-  return { descriptor: chosen, bytes: await readSmall(await source.storage.fetch(chosen), MAX_MANIFEST_BYTES, `${source.name}: manifest ${chosen.digest}`) };
+  const { bytes } = await readManifest(source.storage, chosen, { name: source.name });
+  return { descriptor: chosen, bytes };
 }
 
 /**

@@ -33,9 +33,15 @@ export interface LoadImageOptions extends LoadOptions {
 export async function readManifest(storage: ReadOnlyStorage, desc: Descriptor, options: LoadOptions = {}): Promise<{ descriptor: Descriptor; bytes: Buffer; parsed: AnyManifest }> {
   const where = `${options.name ?? 'image'}: manifest ${desc.digest}`;
   if (desc.size > MAX_MANIFEST_BYTES) throw new OcipushError('EINVALID', `${where}: ${desc.size} bytes is too large`);
-  const bytes = await readSmall(await storage.fetch(desc, operationOptions(options)), MAX_MANIFEST_BYTES, where);
+  const bytes = await readSmall(await storage.fetch(desc, operationOptions(options)).catch((err: unknown) => { throw missingEntry(err, desc, options.name); }), MAX_MANIFEST_BYTES, where);
   const parsed = parseManifest(bytes, where, desc.mediaType);
   return { descriptor: { ...desc, mediaType: parsed.mediaType ?? desc.mediaType }, bytes, parsed };
+}
+
+/** An index entry's manifest that is not there: the line names the platform the index lists it for. */
+function missingEntry(err: unknown, desc: Descriptor, name: string | undefined): unknown {
+  if (!(err instanceof OcipushError) || (err.code !== 'ELAYOUT' && err.code !== 'ENOTFOUND') || !desc.platform) return err;
+  return new OcipushError(err.code, `${err.message}: ${name ?? 'the index'} names it for ${formatPlatform(desc.platform)}`, { ...err.details, cause: err });
 }
 
 /** The image or index `desc` names, as it is (an index is not narrowed). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
@@ -86,5 +86,22 @@ describe('inspect of an index', () => {
     const one = await runCliAsync(['inspect', `oci:${layout}:${images[1]}`]);
     assertOk(one);
     assert.match(one.stdout, /^Platform: +windows\/amd64 \(os\.version 10\.0\.20348\.1\)$/m);
+  });
+
+  it('whose image for the platform asked is gone (deleted by hand): inspect, config and manifest --platform name the platform the index lists it for', async () => {
+    const layout = join(tmp.path, 'lost-child');
+    const rootfs = join(tmp.path, 'lost-child-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'a'), 'x\n');
+    for (const arch of ['amd64', 'arm64']) assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', arch, '--platform', `linux/${arch}`]));
+    assertOk(await runCliAsync(['index', 'create', 'amd64', 'arm64', '--tag', 'both', '--layout', layout]));
+    const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:both`])) as { manifests: { digest: string; platform: { architecture: string } }[] };
+    const arm = raw.manifests.find((m) => m.platform.architecture === 'arm64')!.digest;
+    rmSync(join(layout, 'blobs', 'sha256', arm.slice(7)));
+    for (const verb of ['inspect', 'config', 'manifest']) {
+      const r = await runCliAsync([verb, `oci:${layout}:both`, '--platform', 'linux/arm64']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^ocipush: .*blob ${arm} is missing.*: oci:.*lost-child:both names it for linux/arm64\n$`), verb);
+    }
   });
 });
