@@ -95,13 +95,12 @@ async function getManifestDescriptor(client: RegistryClient, repository: string,
  * `PUT /v2/<name>/manifests/<tag|digest>` with the exact bytes and media type. The registry's
  * Docker-Content-Digest must be the digest of those bytes: anything else means it rewrote them.
  */
-export async function putManifest(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string = desc.digest, timing: RequestTiming = {}): Promise<void> {
+export async function putManifest(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string = desc.digest, timing: RequestTiming = {}): Promise<{ ociSubject?: string }> {
   const op = `push manifest ${desc.digest}${reference === desc.digest ? '' : ` as ${repository}:${reference}`}`;
   const deadline = timing.deadline ?? client.deadline();
   for (let retry = 1; ; retry++) {
     try {
-      await putManifestOnce(client, repository, desc, bytes, reference, op, { signal: timing.signal, deadline });
-      return;
+      return await putManifestOnce(client, repository, desc, bytes, reference, op, { signal: timing.signal, deadline });
     } catch (err) {
       if (!isTornLinkRead(err) || retry > client.retryPolicy.retries) throw foreignLayerRefused(err, bytes, `${client.registry}: ${op}`);
       const reason = 'the registry read a link another write was replacing (DIGEST_INVALID)';
@@ -110,7 +109,8 @@ export async function putManifest(client: RegistryClient, repository: string, de
   }
 }
 
-async function putManifestOnce(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string, op: string, timing: RequestTiming): Promise<void> {
+/** The registry's answer: `OCI-Subject` when it has the referrers API and the manifest has a subject. */
+async function putManifestOnce(client: RegistryClient, repository: string, desc: Descriptor, bytes: Buffer, reference: string, op: string, timing: RequestTiming): Promise<{ ociSubject?: string }> {
   const res = await client.request({
     ...timing,
     method: 'PUT',
@@ -126,6 +126,8 @@ async function putManifestOnce(client: RegistryClient, repository: string, desc:
   if (stored && stored !== desc.digest) {
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored it as ${stored}`, { digest: desc.digest });
   }
+  const ociSubject = res.header('oci-subject');
+  return ociSubject ? { ociSubject } : {};
 }
 
 /**

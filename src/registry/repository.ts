@@ -39,6 +39,7 @@ export function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boole
  */
 export class Repository implements Storage, TagResolver, SourcePusher, ReferencePusher, BlobSourceProvider {
   private readonly manifestBytes = new Map<string, Buffer>();
+  private readonly subjectsAnswered = new Map<string, string>();
 
   constructor(readonly client: RegistryClient, readonly name: string, private readonly options: RepositoryOptions = {}) {}
 
@@ -158,8 +159,17 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
     if (actual !== desc.digest || bytes.length !== desc.size) {
       throw new OcipushError('EDIGEST', `manifest ${desc.digest}: the bytes to push have digest ${actual} (${bytes.length} bytes)`, { digest: desc.digest });
     }
-    await putManifest(this.client, this.name, desc, bytes, reference, timing(options));
+    const answer = await putManifest(this.client, this.name, desc, bytes, reference, timing(options));
     this.manifestBytes.set(desc.digest, bytes);
+    if (answer.ociSubject) this.subjectsAnswered.set(desc.digest, answer.ociSubject);
+  }
+
+  /**
+   * The subject the registry named (`OCI-Subject`) when this repository pushed `digest`: a
+   * registry with the referrers API lists the manifest among its subject's referrers itself.
+   */
+  subjectAnswered(digest: string): string | undefined {
+    return this.subjectsAnswered.get(digest);
   }
 
   /** The descriptor a tag (or digest) points at; ENOTFOUND when there is none. */

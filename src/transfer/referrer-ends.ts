@@ -49,5 +49,6 @@ export async function referrerEnds(source: { storage: ReadOnlyStorage; name: str
 export async function indexAsReferrer(target: Repository, root: Descriptor, bytes: Buffer): Promise<void> {
   const { pushReferrer, subjectOf } = await import('../registry/referrers.js');
   const subject = subjectOf(bytes);
-  if (subject) await pushReferrer(target.client, target.name, { descriptor: root, bytes, subject }, { alreadyStored: true });
+  // Pushed just now to a registry with the referrers API, which said so: it lists it already.
+  if (subject && target.subjectAnswered(root.digest) !== subject) await pushReferrer(target.client, target.name, { descriptor: root, bytes, subject }, { alreadyStored: true });
 }

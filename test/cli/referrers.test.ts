@@ -87,6 +87,17 @@ describe('ocipush attach / referrers', () => {
     const listed = JSON.parse((await runCliAsync(['referrers', ref, '--json'])).stdout);
     assert.equal(listed.via, 'api');
     assert.deepEqual(listed.manifests.map((m: { digest: string }) => m.digest), [a.stdout.trim()]);
+
+    // Copied by digest on its own: its one PUT is answered with OCI-Subject, so no tag index is
+    // read and the manifest is not sent again to learn it.
+    assertOk(await runCliAsync(['copy', ref, `${p.host}/rf/api-copy:1`, '--no-referrers', '--quiet']));
+    const before = p.log().length;
+    assertOk(await runCliAsync(['copy', `${p.host}/rf/api@${a.stdout.trim()}`, `${p.host}/rf/api-copy@${a.stdout.trim()}`, '--quiet']));
+    const copying = p.log().slice(before);
+    assert.equal(copying.filter((l) => l.startsWith(`PUT /v2/rf/api-copy/manifests/${a.stdout.trim()}`)).length, 1, copying.join('\n'));
+    assert.ok(!copying.some((l) => l.includes(`manifests/${tagOf(image.manifest.digest)}`)), copying.join('\n'));
+    const copied = JSON.parse((await runCliAsync(['referrers', `${p.host}/rf/api-copy:1`, '--json'])).stdout);
+    assert.deepEqual([copied.via, copied.manifests.map((m: { digest: string }) => m.digest)], ['api', [a.stdout.trim()]]);
   });
 
   it('a re-push (and a re-copy) of a build --sbom image asks the tag schema once and writes nothing; an OCI 1.1 registry is still told by the API', async () => {
