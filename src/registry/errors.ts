@@ -152,8 +152,8 @@ export function networkError(registry: string, err: unknown): OcipushError {
   return new OcipushError('ENETWORK', `cannot reach ${registry}: ${reason}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
 }
 
-/** What went wrong with a connection, in a few words (`connection reset`, `unknown host` …). */
-export function networkReason(err: unknown): string {
+/** What went wrong with a connection (to `server`), in a few words (`connection reset`, `unknown host` …). */
+export function networkReason(err: unknown, server = 'the registry'): string {
   const code = networkErrorCode(err);
   let reason: string;
   switch (code) {
@@ -161,10 +161,10 @@ export function networkReason(err: unknown): string {
     case 'ENOTFOUND': case 'EAI_NONAME': case 'EAI_NODATA': case 'EAI_AGAIN': reason = 'unknown host'; break;
     case 'ECONNRESET': case 'UND_ERR_SOCKET': reason = 'connection reset'; break;
     case 'ETIMEDOUT': case 'UND_ERR_CONNECT_TIMEOUT': reason = 'connection timed out'; break;
-    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': reason = 'the registry stopped answering'; break;
+    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': reason = `${server} stopped answering`; break;
     case 'ENETUNREACH': case 'EHOSTUNREACH': reason = 'network unreachable'; break;
     case 'EPROTO': case 'ERR_SSL_WRONG_VERSION_NUMBER':
-      reason = 'TLS handshake failed (is it a plain HTTP registry? use --plain-http)'; break;
+      reason = server === 'the registry' ? 'TLS handshake failed (is it a plain HTTP registry? use --plain-http)' : 'TLS handshake failed'; break;
     default:
       if (code && TLS_REASONS[code]) reason = `${TLS_REASONS[code]} (use --ca-file FILE, or --insecure to skip verification)`;
       else reason = oneLine((err as Error)?.message ?? String(err)) || code || 'network error';

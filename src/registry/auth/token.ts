@@ -1,12 +1,12 @@
 import type { Dispatcher } from 'undici';
 import { undici } from '../undici.js';
-import { OcipushError, systemReason } from '../../errors.js';
+import { OcipushError } from '../../errors.js';
 import { noCredentialsError } from './policy.js';
 import { hasBasic, basicAuthorization, scrub, secretsOf } from './secret.js';
 import type { Credentials } from './types.js';
 import { registerSecret } from '../../redact.js';
 import { isRetryableStatus, retryDelay, sleep, type RetryPolicy } from '../retry.js';
-import { isTransientNetworkError } from '../errors.js';
+import { isTransientNetworkError, networkReason } from '../errors.js';
 import { abortedError } from '../cancel.js';
 
 /** For a caller that passes no connection pool (the registry client always passes its own). */
@@ -71,7 +71,7 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
     text = await readLimited(res.body);
   } catch (err) {
     if (req.signal?.aborted) throw tokenAborted(req);
-    throw new OcipushError('ENETWORK', `cannot reach the token service ${realm.host} for ${req.registry}: ${networkReason(err)}`, {
+    throw new OcipushError('ENETWORK', `cannot reach the token service ${realm.host} for ${req.registry}: ${networkReason(err, 'the token service')}`, {
       registry: req.registry,
       host: realm.host,
       retryable: isTransientNetworkError(err),
@@ -212,20 +212,4 @@ async function readLimited(body: Dispatcher.ResponseData['body']): Promise<strin
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-export function networkReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  const inner = e?.cause && typeof e.cause === 'object' && e.cause.code ? e.cause : e;
-  switch (inner?.code) {
-    case 'ECONNREFUSED': return 'connection refused';
-    case 'ENOTFOUND': case 'EAI_AGAIN': return 'unknown host';
-    case 'ETIMEDOUT': case 'UND_ERR_CONNECT_TIMEOUT': return 'connection timed out';
-    case 'ECONNRESET': case 'UND_ERR_SOCKET': return 'connection reset';
-    case 'UND_ERR_HEADERS_TIMEOUT': case 'UND_ERR_BODY_TIMEOUT': return 'no answer in time';
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT': case 'SELF_SIGNED_CERT_IN_CHAIN': case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-      return `untrusted TLS certificate (${inner.code}; use --ca-file)`;
-    case 'ERR_TLS_CERT_ALTNAME_INVALID': return 'TLS certificate does not match the host name';
-    default: return systemReason(inner);
-  }
 }
