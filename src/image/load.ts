@@ -1,13 +1,13 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { Digest } from '../oci/digest.js';
-import { entryPlatform, formatPlatform, platformMatches } from '../oci/descriptor.js';
+import { entryPlatform, formatPlatform, missingEntryError, platformMatches } from '../oci/descriptor.js';
 import { isIndexMediaType, isLayerMediaType, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { storageSource } from '../content/blob-source.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { DEFAULT_PLATFORM, exactFirst, lowerVariants, noPlatformError, platformImages, type PlatformChoice } from './platform.js';
+import { DEFAULT_PLATFORM, exactFirst, noPlatformError, runnablePlatforms, platformImages, type PlatformChoice } from './platform.js';
 import type { BlobView, ImageOrIndex, ImageView, IndexView, LayerView } from './view.js';
 
 /** How deep indexes may nest (an index of indexes) before a reference is refused as a loop or a trap. */
@@ -33,15 +33,9 @@ export interface LoadImageOptions extends LoadOptions {
 export async function readManifest(storage: ReadOnlyStorage, desc: Descriptor, options: LoadOptions = {}): Promise<{ descriptor: Descriptor; bytes: Buffer; parsed: AnyManifest }> {
   const where = `${options.name ?? 'image'}: manifest ${desc.digest}`;
   if (desc.size > MAX_MANIFEST_BYTES) throw new OcipushError('EINVALID', `${where}: ${desc.size} bytes is too large`);
-  const bytes = await readSmall(await storage.fetch(desc, operationOptions(options)).catch((err: unknown) => { throw missingEntry(err, desc, options.name); }), MAX_MANIFEST_BYTES, where);
+  const bytes = await readSmall(await storage.fetch(desc, operationOptions(options)).catch((err: unknown) => { throw missingEntryError(err, desc, (platform) => `${options.name ?? 'the index'} names it for ${platform}`); }), MAX_MANIFEST_BYTES, where);
   const parsed = parseManifest(bytes, where, desc.mediaType);
   return { descriptor: { ...desc, mediaType: parsed.mediaType ?? desc.mediaType }, bytes, parsed };
-}
-
-/** An index entry's manifest that is not there: the line names the platform the index lists it for. */
-function missingEntry(err: unknown, desc: Descriptor, name: string | undefined): unknown {
-  if (!(err instanceof OcipushError) || (err.code !== 'ELAYOUT' && err.code !== 'ENOTFOUND') || !desc.platform) return err;
-  return new OcipushError(err.code, `${err.message}: ${name ?? 'the index'} names it for ${formatPlatform(desc.platform)}`, { ...err.details, cause: err });
 }
 
 /** The image or index `desc` names, as it is (an index is not narrowed). */
@@ -89,7 +83,7 @@ export interface PlatformManifestOptions extends LoadOptions {
  * an image is its own; of an index, the first entry that is exactly the platform (`platformExact`:
  * linux/amd64 is not an amd64/v3 listed first), else the first whose platform matches, else an entry without
  * a platform: an index is looked into (an index of indexes, a few levels deep), an image's config
- * says its platform; none of those: the same for each lower variant (`lowerVariants`: arm/v7 takes
+ * says its platform; none of those: the same for each lower variant (`runnablePlatforms`: arm/v7 takes
  * an arm/v6 image). BuildKit's attestation manifests are never chosen. None: the error lists
  * every platform the index has, those of its nested indexes too.
  */
@@ -107,7 +101,7 @@ export async function platformManifest(
   const wanted = options.platform ?? DEFAULT_PLATFORM;
   const seen = new Set<string>();
   let found: Descriptor | undefined;
-  for (const platform of [wanted, ...lowerVariants(wanted)]) {
+  for (const platform of runnablePlatforms(wanted)) {
     found = await findPlatform(storage, parsed.manifests, platform, { ...options, name }, seen, 1);
     if (found) break;
   }

@@ -94,6 +94,15 @@ export function formatPlatform(p: Platform): string {
 }
 
 /**
+ * A failed read of an index entry's manifest the source does not hold (ELAYOUT, ENOTFOUND), said
+ * with the platform the index lists it for (`tail` words it); any other error is left as it is.
+ */
+export function missingEntryError(err: unknown, entry: Descriptor, tail: (platform: string, code: string) => string): unknown {
+  if (!(err instanceof OcipushError) || (err.code !== 'ELAYOUT' && err.code !== 'ENOTFOUND') || !entry.platform) return err;
+  return new OcipushError(err.code, `${err.message}: ${tail(formatPlatform(entry.platform), err.code)}`, { ...err.details, cause: err });
+}
+
+/**
  * The platform of an image: its config's, with the variant the index entry that chose it names
  * when the config leaves it out (an `arm/v6` entry whose config says only `arm`, which alone
  * would read as arm/v7), as skopeo and containerd go by the entry.

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
-import { formatPlatform, isForeignLayer, type Descriptor } from '../oci/descriptor.js';
+import { isForeignLayer, missingEntryError, type Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import {
@@ -376,9 +376,10 @@ class GraphCopy {
  * index pushed alone). Said as such, with the way to copy what is there.
  */
 function missingPlatform(err: unknown, desc: Descriptor): unknown {
-  if (!(err instanceof OcipushError) || (err.code !== 'ELAYOUT' && err.code !== 'ENOTFOUND') || !desc.platform) return err;
-  const why = err.code === 'ELAYOUT' ? 'docker save keeps only the platforms it pulled' : 'deleted under its index, or the index pushed without it';
-  return new OcipushError(err.code, `${err.message}: the index names it for ${formatPlatform(desc.platform)}, which the source does not hold (${why}); copy the platforms it has with --platform`, { ...err.details, cause: err });
+  return missingEntryError(err, desc, (platform, code) => {
+    const why = code === 'ELAYOUT' ? 'docker save keeps only the platforms it pulled' : 'deleted under its index, or the index pushed without it';
+    return `the index names it for ${platform}, which the source does not hold (${why}); copy the platforms it has with --platform`;
+  });
 }
 
 function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boolean {
