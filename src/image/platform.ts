@@ -17,13 +17,13 @@ export interface PlatformChoice {
  * The entry of an index for a platform (arm64 matches arm64/v8, as docker reads it; an exact
  * entry first, `platformExact`: linux/amd64 is not an amd64/v3 listed before it). Entries
  * for `unknown/unknown` (BuildKit's attestation manifests) are never images to run; none for the
- * platform: one for a lower variant (`lowerVariants`). With no platform asked for: linux/amd64,
+ * platform: one for a lower variant (`runnablePlatforms`). With no platform asked for: linux/amd64,
  * else the only image.
  */
 export function choosePlatform(entries: readonly Descriptor[], choice: PlatformChoice): Descriptor {
   const images = platformImages(entries);
   const platform = choice.wanted ?? DEFAULT_PLATFORM;
-  for (const candidate of [platform, ...lowerVariants(platform)]) {
+  for (const candidate of runnablePlatforms(platform)) {
     const match = exactFirst(images, candidate).find((d) => platformMatches(candidate, d.platform));
     if (match) return match;
   }
@@ -32,18 +32,18 @@ export function choosePlatform(entries: readonly Descriptor[], choice: PlatformC
 }
 
 /**
- * What a CPU of `wanted` runs besides its own images, best first, when an index has none for it:
- * the lower variants of its architecture (arm/v7 runs arm/v6 and v5 code, amd64/v3 runs v2 and
- * the plain amd64), as containerd's platforms.Only and skopeo's --override-variant fall back.
- * Never another architecture, nor a higher variant.
+ * The platforms a CPU of `wanted` runs, best first: `wanted`, then, for an index that has no
+ * image of it, the lower variants of its architecture (arm/v7 runs arm/v6 and v5 code, amd64/v3
+ * runs v2 and the plain amd64), as containerd's platforms.Only and skopeo's --override-variant
+ * fall back. Never another architecture, nor a higher variant.
  */
-export function lowerVariants(wanted: Platform): Platform[] {
+export function runnablePlatforms(wanted: Platform): Platform[] {
   const lowest = LOWEST_VARIANT[wanted.architecture];
   const level = /^v(\d+)$/.exec(normalVariant(wanted) ?? '')?.[1];
-  if (lowest === undefined || level === undefined) return [];
-  const lower: Platform[] = [];
-  for (let v = Number(level) - 1; v >= lowest; v--) lower.push({ ...wanted, variant: `v${v}` });
-  return lower;
+  if (lowest === undefined || level === undefined) return [wanted];
+  const runnable: Platform[] = [wanted];
+  for (let v = Number(level) - 1; v >= lowest; v--) runnable.push({ ...wanted, variant: `v${v}` });
+  return runnable;
 }
 
 /** The lowest variant of the architectures whose variants are levels a CPU of a higher one runs. */
