@@ -88,7 +88,7 @@ describe('inspect of an index', () => {
     assert.match(one.stdout, /^Platform: +windows\/amd64 \(os\.version 10\.0\.20348\.1\)$/m);
   });
 
-  it('whose image for the platform asked is gone (deleted by hand): inspect, config and manifest --platform name the platform the index lists it for', async () => {
+  it('whose image for the platform asked is gone (deleted by hand): inspect, config, manifest and sbom --platform name the platform the index lists it for', async () => {
     const layout = join(tmp.path, 'lost-child');
     const rootfs = join(tmp.path, 'lost-child-rootfs');
     mkdirSync(rootfs, { recursive: true });
@@ -98,7 +98,7 @@ describe('inspect of an index', () => {
     const raw = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:both`])) as { manifests: { digest: string; platform: { architecture: string } }[] };
     const arm = raw.manifests.find((m) => m.platform.architecture === 'arm64')!.digest;
     rmSync(join(layout, 'blobs', 'sha256', arm.slice(7)));
-    for (const verb of ['inspect', 'config', 'manifest']) {
+    for (const verb of ['inspect', 'config', 'manifest', 'sbom']) {
       const r = await runCliAsync([verb, `oci:${layout}:both`, '--platform', 'linux/arm64']);
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`^ocipush: .*blob ${arm} is missing.*: oci:.*lost-child:both names it for linux/arm64\n$`), verb);

@@ -1,5 +1,5 @@
 import { OcipushError } from '../../errors.js';
-import type { Descriptor } from '../../oci/descriptor.js';
+import { missingEntryError, type Descriptor } from '../../oci/descriptor.js';
 import { isIndex, parseImageConfig, parseManifest, type ImageConfig, type ImageManifest } from '../../oci/manifest.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../../content/verify.js';
@@ -49,7 +49,9 @@ export interface PreparedSbom {
  * wrote them (`knownEntries`), which are not read at all. Either way gives the same bytes.
  */
 export async function prepareSbom(storage: ReadOnlyStorage, desc: Descriptor, options: SbomOptions): Promise<PreparedSbom> {
-  const manifestBytes = await readSmall(await storage.fetch(desc, { signal: options.signal }), MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
+  // An entry an index chose for --platform names that platform when its manifest is gone, as `inspect --platform` says it.
+  const fetched = await storage.fetch(desc, { signal: options.signal }).catch((err: unknown) => { throw missingEntryError(err, desc, (platform) => `${options.name} names it for ${platform}`); });
+  const manifestBytes = await readSmall(fetched, MAX_MANIFEST_BYTES, `manifest ${desc.digest}`);
   const manifest = parseManifest(manifestBytes, `manifest ${desc.digest}`, desc.mediaType);
   if (isIndex(manifest)) throw new OcipushError('EUSAGE', `${options.name} is a multi-platform index: name one platform with --platform`);
   const config = await readConfig(storage, manifest, options.signal);
