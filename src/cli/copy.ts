@@ -245,9 +245,6 @@ export async function copyImage(
       if (src.layout && dst.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(src.layout, dst.repository, subjects, referrers);
     }
     if (context.referrers && dst.writer) await sayReferrersLeft(src, subjects, context.out, destination.text);
-    // A layout name moved to another image: the referrer entries of the image it named leave with
-    // it, as a rebuilt tag's old SBOMs do (cosign's tags are names: they stay, as in a registry).
-    if (dst.layout && dst.reference !== undefined) await (await import('../content/layout-referrers.js')).recordLayoutReferrers(dst.layout, []);
     await dst.finish(root);
     await src.close();
 

@@ -49,13 +49,11 @@ async function deleteInLayout(target: LayoutTarget, out: Output): Promise<void> 
   if (target.name === undefined) throw usageError(`${target.text}: name the image to delete (oci:DIR:NAME)`);
   const { withLayout } = await import('./repository-ref.js');
   const { Annotation } = await import('../oci/descriptor.js');
-  const { recordLayoutReferrers } = await import('../content/layout-referrers.js');
   const root = await withLayout(target, async (layout, root) => {
     const byDigest = target.name === root.digest;
     await layout.updateIndex((index) => {
       index.manifests = index.manifests.filter((d) => (byDigest ? d.digest !== root.digest : d.annotations?.[Annotation.RefName] !== target.name));
     });
-    await recordLayoutReferrers(layout, []);
     return root;
   });
   out.info(`deleted ${target.text} (${root.digest}) from the layout; \`ocipush gc --layout ${target.path}\` removes the blobs nothing else uses`);

@@ -24,7 +24,7 @@ export function hasArtifactType(entry: Descriptor): boolean {
 }
 
 /** cosign's names for what it attaches to an image, as a copy from a registry or `sign` keeps them in a layout. */
-const COSIGN_NAME = /^sha256-[0-9a-f]{64}\.(?:sig|att|sbom)$/;
+const COSIGN_NAME = /^sha256-([0-9a-f]{64})\.(?:sig|att|sbom)$/;
 
 /**
  * The `kind` annotation of the entries `cosign save` writes (cosign's pkg/oci/layout): its one
@@ -188,19 +188,72 @@ export async function recordLayoutReferrers(layout: OciLayout, referrers: readon
   });
 }
 
+/**
+ * `after`, an index.json change of `before`, without the entries that referred to a manifest the
+ * change left unreached (the image a name moved away from, or whose name was deleted): its
+ * referrer entries, cosign's `sha256-<hex>.sig/.att/.sbom` of it, and in turn theirs. Left in,
+ * they would list an SBOM or signature of an image no name reaches, and gc would keep that image
+ * through their `subject`. Only what referred to a manifest that left is judged: a referrer whose
+ * subject was never here (a signature copied alone) stays, and a named artifact is the layout's
+ * own. When a manifest cannot be read, what it reaches is unknown, and nothing is dropped.
+ */
+export async function withoutReferrersOfLeft(layout: OciLayout, before: readonly Descriptor[], after: Descriptor[]): Promise<Descriptor[]> {
+  const present = new Set(after.map((d) => d.digest));
+  const left = before.filter((d) => !present.has(d.digest));
+  if (left.length === 0) return after;
+  const live = await reachable(layout, after.filter((d) => !isReferrerEntry(d) && !COSIGN_NAME.test(d.annotations?.[Annotation.RefName] ?? '')));
+  const gone = await reachable(layout, left);
+  if (!live || !gone) return after;
+  const orphaned = new Set([...gone].filter((d) => !live.has(d)));
+  const subjects = new Map<string, string | undefined>();
+  let kept = after;
+  while (orphaned.size > 0) {
+    const dropped: Descriptor[] = [];
+    for (const d of kept) {
+      const cosign = COSIGN_NAME.exec(d.annotations?.[Annotation.RefName] ?? '');
+      if (cosign && orphaned.has(`sha256:${cosign[1]}`)) { dropped.push(d); continue; }
+      if (!isReferrerEntry(d)) continue;
+      if (!subjects.has(d.digest)) subjects.set(d.digest, await readReferrer(layout, d).then((m) => m.subject?.digest, () => undefined));
+      if (orphaned.has(subjects.get(d.digest) ?? '')) dropped.push(d);
+    }
+    if (dropped.length === 0) break;
+    kept = kept.filter((d) => !dropped.includes(d));
+    orphaned.clear();
+    const still = new Set(kept.map((d) => d.digest));
+    for (const d of dropped) if (!still.has(d.digest) && !live.has(d.digest)) orphaned.add(d.digest);
+  }
+  return kept;
+}
+
+/** Every manifest `entries` reach through indexes, or undefined when one cannot be read. */
+async function reachable(layout: OciLayout, entries: readonly Descriptor[]): Promise<Set<string> | undefined> {
+  try {
+    return await manifestsUnder(layout, entries, true);
+  } catch {
+    return undefined;
+  }
+}
+
 async function readReferrer(layout: OciLayout, referrer: Descriptor): Promise<ImageManifest> {
   return JSON.parse((await layout.readBlob(referrer, MAX_MANIFEST_BYTES)).toString('utf8')) as ImageManifest;
 }
 
-/** The image entries and every manifest under those that are indexes (stored ones; a missing child is skipped). */
-async function manifestsUnder(layout: OciLayout, entries: readonly Descriptor[]): Promise<Set<string>> {
+/**
+ * The image entries and every manifest under those that are indexes (stored ones; a missing child
+ * is skipped, or with `strict` fails, as does an index.json entry whose blob is missing).
+ */
+async function manifestsUnder(layout: OciLayout, entries: readonly Descriptor[], strict = false): Promise<Set<string>> {
   const seen = new Set<string>();
   const queue = [...entries];
   while (queue.length > 0) {
     const d = queue.shift()!;
     if (seen.has(d.digest)) continue;
     seen.add(d.digest);
-    if (!isIndexMediaType(d.mediaType) || !(await layout.exists(d))) continue;
+    if (!isIndexMediaType(d.mediaType)) continue;
+    if (!(await layout.exists(d))) {
+      if (strict) throw await layout.unusableBlobError(d);
+      continue;
+    }
     const parsed = parseManifest(await layout.readBlob(d, MAX_MANIFEST_BYTES), `${layout.root}: ${d.digest}`, d.mediaType);
     if (isIndex(parsed)) queue.push(...parsed.manifests);
   }

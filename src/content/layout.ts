@@ -15,7 +15,7 @@ import { fileSource, type BlobSource } from './blob-source.js';
 import type { BlobSourceProvider, Storage, TagResolver } from './storage.js';
 import { MAX_MANIFEST_BYTES, readSmall, VerifyingStream, type Expected } from './verify.js';
 import { readSmallBlob, SMALL_BLOB_BYTES } from './small-blob.js';
-import { cosignSavedNames, imageEntries } from './layout-referrers.js';
+import { cosignSavedNames, imageEntries, withoutReferrersOfLeft } from './layout-referrers.js';
 
 const LAYOUT_VERSION = '1.0.0';
 
@@ -164,13 +164,9 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     return import('./lock.js').then((m) => m.withLock(this.lockPath, fn, options));
   }
 
-  get indexPath(): string {
-    return join(this.root, 'index.json');
-  }
+  get indexPath(): string { return join(this.root, 'index.json'); }
 
-  private get lockPath(): string {
-    return join(this.root, INDEX_LOCK);
-  }
+  private get lockPath(): string { return join(this.root, INDEX_LOCK); }
 
   blobPath(digest: Digest): string {
     return join(this.root, 'blobs', digestAlgorithm(digest), digestHex(digest));
@@ -362,6 +358,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   /**
    * Read-modify-write of index.json under the layout lock. Every entry the change adds must already be stored:
    * none points at a missing blob. One there before is not judged: a blob deleted by hand fails no later write.
+   * The referrer entries and cosign names of an image the change leaves unreached leave with it.
    */
   async updateIndex(mutate: (index: ImageIndex) => ImageIndex | void): Promise<ImageIndex> {
     const session = await this.session();
@@ -369,8 +366,11 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     const key = (d: Descriptor) => `${d.digest} ${d.annotations?.[Annotation.RefName] ?? ''}`;
     return withLock(this.lockPath, async (lock) => {
       const current = await this.readIndex();
-      const before = new Set(current.manifests.map(key));
+      const was = [...current.manifests];
+      const before = new Set(was.map(key));
       const next = mutate(current) ?? current;
+      // Whichever verb moved or removed the name, what referred to an image no entry reaches now goes with it.
+      next.manifests = await withoutReferrersOfLeft(this, was, next.manifests);
       for (const d of next.manifests) {
         if (!before.has(key(d)) && !(await this.exists(d))) {
           throw new OcipushError('ELAYOUT', `${this.root}: refusing to index ${d.digest}, which is not stored`, { digest: d.digest });

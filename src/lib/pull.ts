@@ -125,8 +125,6 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
       ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),
       ...(settings.signal ? { signal: settings.signal } : {}),
     });
-    // The name moved to this image: the referrer entries of the image it named leave with it, as after a copy.
-    if (name !== undefined) await (await import('../content/layout-referrers.js')).recordLayoutReferrers(layout, []);
     if (name === undefined) {
       // Pulled by digest with no name: listed in index.json without a ref.name.
       await layout.updateIndex((index) => {

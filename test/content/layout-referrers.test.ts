@@ -7,7 +7,8 @@ import { layoutReferrers, recordLayoutReferrers, storeLayoutReferrer } from '../
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { startRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { run, tempDir } from '../support/tools.js';
+import { validateLayout } from '../assemble/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 
 const SPDX = 'application/spdx+json';
@@ -42,8 +43,13 @@ test('a referrer stays listed while the layout names its subject: an image, a ma
   assert.deepEqual(await listed(layout), [ofPlatform.digest, ofSbom.digest, ofOther.digest].sort());
   assert.deepEqual((await layoutReferrers(layout, amd64)).map((r) => r.descriptor.digest), [ofPlatform.digest]);
 
-  // The tag now names another image: the index's referrers, and theirs, go with the next record.
+  // A signature of an image the layout never held (copied alone) is not judged by a move.
+  const stray = `sha256-${'0'.repeat(64)}.sig`;
+  await layout.tag(other, stray);
+  // The tag now names another image: the index's referrers, and theirs, go with it.
   await layout.tag(other, 'multi');
+  assert.deepEqual(await listed(layout), [ofOther.digest]);
+  assert.ok(await layout.resolve(stray));
   const again = await sbom(layout, other, '{"of":"other, again"}');
   assert.deepEqual(await listed(layout), [ofOther.digest, again.digest].sort());
 });
@@ -87,4 +93,63 @@ test('a referrer manifest cut short fails push and copy with one line naming it,
   assertOneLineError(await runCliAsync(['push', `oci:${root}:app`, `${registry.host}/damaged/app:1`, '-q']), named);
   assertOneLineError(await runCliAsync(['copy', `oci:${root}:app`, `oci:${join(dir.path, 'copy')}:app`, '-q']), named);
   assertOneLineError(await runCliAsync(['referrers', `oci:${root}:app`]), named);
+});
+
+test('a name moved to another image, by tag, an in-place mutate or delete, takes the old image\'s SBOM, attestation and cosign .sig/.att with it: umoci lists no signature of a gone image, gc reclaims it', async (t) => {
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const env = { COSIGN_PASSWORD: 'moved-name-pw' };
+  const keys = join(dir.path, 'k');
+  assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', keys], { env }));
+  const predicate = join(dir.path, 'predicate.json');
+  writeFileSync(predicate, '{}');
+  const root = join(dir.path, 'l');
+  const build = async (text: string, tag: string) => {
+    const rootfs = join(dir.path, `rootfs-${tag}`);
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello'), text);
+    const r = await runCliAsync(['build', rootfs, '--layout', root, '--tag', tag, '--sbom', '--json']);
+    assertOk(r);
+    return (JSON.parse(r.stdout) as { digest: string }).digest;
+  };
+  const signAndAttest = async (name: string) => {
+    assertOk(await runCliAsync(['sign', `oci:${root}:${name}`, '--key', `${keys}.key`, '--sign-container-identity', 'reg.example/app', '-q'], { env }));
+    assertOk(await runCliAsync(['attest', `oci:${root}:${name}`, '--key', `${keys}.key`, '--type', 'slsaprovenance', '--predicate', predicate, '-q'], { env }));
+  };
+  const umociNames = () => run('umoci', ['ls', '--layout', root]).split('\n').filter(Boolean).sort();
+  const cosignNames = (digest: string) => ['att', 'sig'].map((s) => `${digest.replace(':', '-')}.${s}`);
+  const referrersOf = async (name: string) => {
+    const r = await runCliAsync(['referrers', `oci:${root}:${name}`, '--json']);
+    assertOk(r);
+    return (JSON.parse(r.stdout) as { manifests: { artifactType: string }[] }).manifests.map((m) => m.artifactType).sort();
+  };
+  const old = await build('old\n', 'app');
+  await signAndAttest('app');
+  const kept = await build('kept\n', 'kept');
+  await signAndAttest('kept');
+  const other = await build('other\n', 'other');
+  assert.deepEqual(umociNames(), ['app', 'kept', 'other', ...cosignNames(old), ...cosignNames(kept)].sort());
+
+  // tag: app leaves the old image, which no name reaches now; the kept image's are untouched.
+  assertOk(await runCliAsync(['tag', `oci:${root}:other`, 'app']));
+  assert.deepEqual(umociNames(), ['app', 'kept', 'other', ...cosignNames(kept)].sort());
+  assert.deepEqual(await referrersOf('kept'), ['application/spdx+json', 'application/vnd.dsse.envelope.v1+json']);
+  assertOk(await runCliAsync(['gc', '--layout', root]));
+  assert.throws(() => run('skopeo', ['inspect', '--raw', `oci:${root}@${old}`]), 'gc reclaims the image the name left');
+  assert.equal(JSON.parse(run('skopeo', ['inspect', `oci:${root}:app`])).Digest, other);
+
+  // mutate in place moves the name kept to the changed image: the old one's signatures and SBOM go.
+  assertOk(await runCliAsync(['mutate', `oci:${root}:kept`, '--label', 'changed=yes', '-q']));
+  assert.deepEqual(umociNames(), ['app', 'kept', 'other']);
+  assert.deepEqual(await referrersOf('kept'), []);
+
+  // delete of the last name of a signed image takes its cosign names too.
+  await signAndAttest('other');
+  assertOk(await runCliAsync(['delete', `oci:${root}:app`]));
+  assert.deepEqual(umociNames(), ['kept', 'other', ...cosignNames(other)].sort(), 'other still names it');
+  assertOk(await runCliAsync(['delete', `oci:${root}:other`]));
+  assert.deepEqual(umociNames(), ['kept']);
+  assertOk(await runCliAsync(['gc', '--layout', root]));
+  assert.throws(() => run('skopeo', ['inspect', '--raw', `oci:${root}@${other}`]));
+  validateLayout(root);
 });
