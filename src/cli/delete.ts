@@ -52,7 +52,14 @@ async function deleteInLayout(target: LayoutTarget, out: Output): Promise<void> 
   const root = await withLayout(target, async (layout, root) => {
     const byDigest = target.name === root.digest;
     await layout.updateIndex((index) => {
+      const before = index.manifests.length;
       index.manifests = index.manifests.filter((d) => (byDigest ? d.digest !== root.digest : d.annotations?.[Annotation.RefName] !== target.name));
+      // Found, but not as an entry of its own: removing nothing must not say "deleted".
+      if (index.manifests.length === before) {
+        throw usageError(byDigest
+          ? `${target.text}: a manifest under an index the layout lists, not an entry of index.json; it leaves with the index (delete the index's name)`
+          : `${target.text}: a name cosign save's entries imply, not one index.json lists; it leaves with the image they mark`);
+      }
     });
     return root;
   });

@@ -417,7 +417,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   }
 
   /**
-   * Finds an image by tag, or by digest; with no name, the only image in the layout. The error
+   * Finds an image by tag, or by digest (one under an index too); with no name, the only image in the layout. The error
    * lists what the layout holds, so a typo is easy to see.
    */
   async resolve(name?: string): Promise<Descriptor> {
@@ -434,14 +434,8 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     }
     const byName = index.manifests.find((d) => d.annotations?.[Annotation.RefName] === name) ?? cosignSavedNames(index).get(name);
     if (byName) return byName;
-    const byDigest = index.manifests.find((d) => d.digest === name);
-    if (byDigest) return byDigest;
-    throw new OcipushError('ENOTFOUND', `${this.root}: no image tagged "${name}" (the layout has: ${listNames(index) || 'none'})`);
+    return (await import('./layout-lookup.js')).resolveUnnamed(this, index, name);
   }
-}
-
-function listNames(index: ImageIndex): string {
-  return index.manifests.map((d) => d.annotations?.[Annotation.RefName] ?? d.digest.slice(0, 19)).join(', ');
 }
 
 async function exists(path: string): Promise<boolean> {

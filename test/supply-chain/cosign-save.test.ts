@@ -76,6 +76,12 @@ describe('a layout cosign save wrote', () => {
     assertOk(runCli(['verify-attestation', `oci:${saved}`, '--key', pub, '--type', 'slsaprovenance1']));
   });
 
+  it('delete of a name its entries only imply (sha256-<hex>.sig) is refused in one line, the layout as it was, instead of saying it deleted what it left', () => {
+    const before = readFileSync(join(saved, 'index.json'));
+    assertOneLineError(runCli(['delete', `oci:${saved}:${tag('sig')}`]), /: a name cosign save's entries imply, not one index\.json lists; it leaves with the image they mark$/, 2);
+    assert.deepEqual(readFileSync(join(saved, 'index.json')), before);
+  });
+
   it('copy and push put it in a registry as cosign load does: the signatures and attestations under cosign\'s tags', () => {
     const sigs = skopeoRawManifest(`${registry.host}/saved/app:${tag('sig')}`).digest;
     const atts = skopeoRawManifest(`${registry.host}/saved/app:${tag('att')}`).digest;
