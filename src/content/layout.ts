@@ -384,6 +384,10 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
 
   /** Points `name` at `desc`, replacing only the entry that had that name. */
   async tag(desc: Descriptor, name: string): Promise<void> {
+    // containerd's name (beside a bare tag, as docker save ≥ 25 writes) is the old entry's: a bare
+    // tag takes its repository, as `docker tag` would; any other name goes without one.
+    const { [Annotation.ContainerdImageName]: fullName, ...annotations } = desc.annotations ?? {};
+    const repository = fullName !== undefined && !/[:/@]/.test(name) ? /^(.*\/[^/:@]+):[^/:@]+$/.exec(fullName)?.[1] : undefined;
     await this.updateIndex((index) => {
       index.manifests = index.manifests.filter((d) => d.annotations?.[Annotation.RefName] !== name);
       index.manifests.push({
@@ -392,7 +396,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
         size: desc.size,
         ...(desc.platform ? { platform: desc.platform } : {}),
         ...(desc.artifactType ? { artifactType: desc.artifactType } : {}),
-        annotations: { ...(desc.annotations ?? {}), [Annotation.RefName]: name },
+        annotations: { ...annotations, ...(repository ? { [Annotation.ContainerdImageName]: `${repository}:${name}` } : {}), [Annotation.RefName]: name },
       });
     });
   }

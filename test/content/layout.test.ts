@@ -11,6 +11,7 @@ import { MediaType } from '../../src/oci/media-types.js';
 import { OcipushError } from '../../src/errors.js';
 import { gzipSync } from 'node:zlib';
 import { tempDir, requireTool, run, runCli, REPO_ROOT, validateLayout } from '../support/tools.js';
+import { assertOk } from '../cli/registry-support.js';
 
 async function listAll(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true });
@@ -213,4 +214,25 @@ test('a manifest deleted by hand under one tag fails no later write into the lay
   await assert.rejects(layout.tag(damaged, 'again'), (err: OcipushError) => err.code === 'ELAYOUT' && err.message.endsWith(`refusing to index ${damaged.digest}, which is not stored`));
   assert.deepEqual(await layout.names(), ['a', 'b', 'built', 'copied', 'b2']);
   await layout.close();
+});
+
+test('a new name of an entry docker save ≥ 25 wrote (a bare tag beside containerd\'s full name) takes that repository: export names both, as skopeo reads the archive, instead of the old name twice', async (t) => {
+  requireTool('skopeo');
+  const dir = await tempDir();
+  t.after(dir.cleanup);
+  const root = join(dir.path, 'l');
+  const rootfs = join(dir.path, 'rootfs');
+  mkdirSync(rootfs);
+  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  assertOk(runCli(['build', rootfs, '--layout', root, '--tag', 'latest', '-q']));
+  // As docker save ≥ 25 writes index.json: the tag alone, the full name in containerd's annotation.
+  const indexFile = join(root, 'index.json');
+  const index = JSON.parse(await readFile(indexFile, 'utf8')) as { manifests: { annotations: Record<string, string> }[] };
+  index.manifests[0]!.annotations['io.containerd.image.name'] = 'docker.io/example/app:latest';
+  await writeFile(indexFile, JSON.stringify(index));
+  assertOk(runCli(['tag', `oci:${root}:latest`, '1.0', 'example/other:2']));
+  const archive = join(dir.path, 'app.tar');
+  assertOk(runCli(['export', `oci:${root}`, '-o', archive, '-q']));
+  assert.deepEqual((JSON.parse(run('skopeo', ['list-tags', `docker-archive:${archive}`])) as { Tags: string[] }).Tags.sort(),
+    ['docker.io/example/app:1.0', 'docker.io/example/app:latest', 'example/other:2']);
 });
