@@ -138,6 +138,16 @@ function sameName(a: string, b: string): boolean {
   }
 }
 
+/** The RepoTags of the archive's images, in manifest.json's order, as `skopeo list-tags docker-archive:` lists them: no blob is read. */
+export async function archiveRepoTags(file: string): Promise<string[]> {
+  const tar = await TarIndex.open(file);
+  try {
+    return (await readManifestJson(tar)).flatMap((entry) => entry.RepoTags ?? []);
+  } finally {
+    await tar.close();
+  }
+}
+
 async function readManifestJson(tar: TarIndex): Promise<DockerArchiveManifestEntry[]> {
   const member = tar.get('manifest.json');
   if (!member) throw new OcipushError('EINVALID', `${tar.file}: not a docker archive (no manifest.json)${tar.truncation()}`);

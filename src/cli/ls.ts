@@ -31,9 +31,9 @@ async function print(pages: AsyncGenerator<string[]>, out: Output): Promise<stri
 
 export const lsCommand: CliCommand<ListArgs> = {
   command: 'ls <repository>',
-  describe: 'List the tags of a repository (or the names of an OCI layout), one a line',
+  describe: 'List the tags of a repository (or the names of an OCI layout or archive), one a line',
   builder: (y: Argv) => registryFlags(y
-    .positional('repository', { type: 'string', describe: 'REGISTRY/REPOSITORY, or oci:DIR (or a directory holding a layout)' })
+    .positional('repository', { type: 'string', describe: 'REGISTRY/REPOSITORY, or oci:DIR (or a directory holding a layout), oci-archive:FILE, docker-archive:FILE' })
     .option('page-size', pageSizeOption)
     .example('$0 ls localhost:5000/app', 'every tag, following the registry\'s pages')
     .example('$0 ls oci:build', 'the names of a layout\'s images, as umoci ls')),
@@ -41,19 +41,13 @@ export const lsCommand: CliCommand<ListArgs> = {
     // A directory holding a layout is one, named bare (`ls ./oci-layout`), as inspect and push take it.
     const { parseLayoutTarget } = await import('../transports/layout-reference.js');
     const bare = argv.repository!.startsWith('docker://') ? undefined : parseLayoutTarget(argv.repository!);
-    if (argv.repository!.startsWith('oci:') || bare) {
+    if (/^(?:oci|oci-archive|docker-archive):/.test(argv.repository!) || bare) {
       if (argv.pageSize !== undefined) throw usageError('--page-size is for a registry');
       const { parseTransport } = await import('../transports/parse.js');
       const location = parseTransport(argv.repository!);
-      if (location.transport !== 'oci' || location.name !== undefined) throw usageError(`${argv.repository}: name a layout (oci:DIR), without a name`);
-      const { OciLayout } = await import('../content/layout.js');
-      const layout = await OciLayout.open(location.path);
-      try {
-        const names = await layout.names();
-        out.result(names.join('\n'), names);
-      } finally {
-        await layout.close();
-      }
+      if (location.transport === 'registry' || location.name !== undefined) throw usageError(`${argv.repository}: name a layout (oci:DIR) or archive (oci-archive:FILE, docker-archive:FILE), without a name`);
+      const names = await localNames(location.transport, location.path);
+      out.result(names.join('\n'), names);
       return;
     }
     const text = stripTransport(argv.repository!);
@@ -69,6 +63,30 @@ export const lsCommand: CliCommand<ListArgs> = {
     await withRepository(ref, argv, (repository, client) => print(listTagPages(client, repository.repositoryName, pageSize ? { pageSize } : {}), out));
   },
 };
+
+/**
+ * The names a layout's index.json gives (as umoci ls), an OCI archive's likewise, or a docker
+ * archive's RepoTags (as skopeo list-tags docker-archive:), each once, in their order.
+ */
+async function localNames(transport: 'oci' | 'oci-archive' | 'docker-archive', path: string): Promise<string[]> {
+  if (transport === 'docker-archive') {
+    const { archiveRepoTags } = await import('../archive/docker-archive-reader.js');
+    return [...new Set(await archiveRepoTags(path))];
+  }
+  if (transport === 'oci-archive') {
+    const [{ OciArchiveReader }, { Annotation }] = await Promise.all([import('../archive/oci-archive-reader.js'), import('../oci/descriptor.js')]);
+    const archive = await OciArchiveReader.open(path);
+    await archive.close();
+    return [...new Set(archive.index.manifests.flatMap((d) => d.annotations?.[Annotation.RefName] ?? []))];
+  }
+  const { OciLayout } = await import('../content/layout.js');
+  const layout = await OciLayout.open(path);
+  try {
+    return await layout.names();
+  } finally {
+    await layout.close();
+  }
+}
 
 export const catalogCommand: CliCommand<ListArgs> = {
   command: 'catalog <registry>',
