@@ -35,6 +35,12 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     assert.deepEqual(validate('tag.schema.json', JSON.parse(r.stdout)), [], r.stdout);
     assert.deepEqual(umociNames(), ['1.0', 'app', 'latest']);
     for (const name of ['app', '1.0', 'latest']) assert.equal(skopeoDigest(name), digest);
+    // A layout name may be a whole reference (as skopeo and podman write them): --json says it as given, within its schema.
+    const full = await runCliAsync(['tag', `oci:${layout}:app`, 'registry.example/team/app:1.0', '--json']);
+    assertOk(full);
+    assert.deepEqual(validate('tag.schema.json', JSON.parse(full.stdout)), [], full.stdout);
+    assert.equal(skopeoDigest('registry.example/team/app:1.0'), digest);
+    assertOk(await runCliAsync(['delete', `oci:${layout}:registry.example/team/app:1.0`]));
   });
 
   it('delete removes one name; the image and its SBOM stay while another name is left, and go with the last one', async () => {
