@@ -25,7 +25,7 @@ export interface GcResult {
   bytes: number;
   /** Blobs kept: reached from index.json, or kept by `keep`. */
   kept: number;
-  /** Leftovers of processes that are gone (ingest sessions, older temp files), removed. */
+  /** Leftovers of processes that are gone (ingest sessions, older temp files), removed (or, with dryRun, that would be). */
   leftovers: string[];
 }
 
@@ -57,7 +57,8 @@ export async function collectGarbage(layout: OciLayout, options: GcOptions = {})
 }
 
 async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
-  const leftovers = options.dryRun ? [] : await sweepLayout(layout.root, options);
+  // A killed build's partial layer can be the largest thing there: a dry run names it too.
+  const leftovers = await sweepLayout(layout.root, options);
   const reached = await mark(layout);
   for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
   const removed: GcResult['removed'] = [];

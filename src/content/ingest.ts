@@ -118,16 +118,18 @@ export async function listSessions(root: string, options: LivenessOptions = {}):
 
 /**
  * Removes what writers that are gone left in the layout: their sessions, and the temp files older
- * versions left beside blobs and at the root (those only by age). Returns the paths removed.
+ * versions left beside blobs and at the root (those only by age). Returns the paths removed (with
+ * `dryRun`, those it would remove, removing nothing).
  */
-export async function sweepLayout(root: string, options: LivenessOptions = {}): Promise<string[]> {
+export async function sweepLayout(root: string, options: LivenessOptions & { dryRun?: boolean } = {}): Promise<string[]> {
   const removed: string[] = [];
+  const remove = (path: string) => (options.dryRun ? Promise.resolve() : rm(path, { recursive: true, force: true }).catch(() => {}));
   for (const s of await listSessions(root, options)) {
     if (!s.gone) continue;
-    await rm(s.path, { recursive: true, force: true }).catch(() => {});
+    await remove(s.path);
     removed.push(s.path);
   }
-  if (removed.length > 0) await removeIfEmpty(root);
+  if (removed.length > 0 && !options.dryRun) await removeIfEmpty(root);
   const now = (options.now ?? Date.now)();
   const dirs = [root];
   for (const alg of await readdir(join(root, 'blobs')).catch(() => [] as string[])) dirs.push(join(root, 'blobs', alg));
@@ -137,7 +139,7 @@ export async function sweepLayout(root: string, options: LivenessOptions = {}): 
       const path = join(dir, name);
       const st = await lstat(path).catch(() => undefined);
       if (!st || now - st.mtimeMs <= LEGACY_TEMP_MAX_AGE_MS) continue;
-      await rm(path, { recursive: true, force: true }).catch(() => {});
+      await remove(path);
       removed.push(path);
     }
   }

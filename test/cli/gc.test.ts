@@ -148,9 +148,16 @@ describe('ocipush gc', () => {
     const layout = await OciLayout.open(dir);
     await assert.rejects(collectGarbage(layout, { waitMs: 200 }), (err: Error & { code?: string }) =>
       err.code === 'ELOCKED' && err.message.includes(`pid ${child.pid} on `) && /is writing into the layout; run gc when it has finished$/.test(err.message));
-    // Once it is gone (killed), its session is a leftover that gc clears.
+    // Once it is gone (killed), its session is a leftover that gc clears; --dry-run names it and leaves it.
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('close', resolve));
+    const ingest = join(dir, '.ocipush', 'ingest');
+    const session = join(ingest, readdirSync(ingest)[0]!);
+    const dry = runCli(['gc', '--layout', dir, '--dry-run', '--json']);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.deepEqual((JSON.parse(dry.stdout) as { leftovers: string[] }).leftovers, [session]);
+    assert.ok(existsSync(session), 'a dry run removes nothing');
+    assert.match(runCli(['gc', '--layout', dir, '--dry-run']).stdout, /; would clear 1 leftover of killed processes$/m);
     const result = await collectGarbage(layout, { waitMs: 200 });
     assert.equal(result.leftovers.length, 1);
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.')), [], 'no session, no lock left');
