@@ -58,21 +58,27 @@ export interface LayoutTarget {
 
 /**
  * `oci:DIR[:NAME]` (skopeo's syntax: the directory ends at the first colon, so NAME may be a full
- * reference), or a directory holding an `oci-layout` file. Anything else is not a layout (and is
- * read as a registry reference by the caller).
+ * reference), or a directory holding an `oci-layout` file: bare, or as a path with an image of it
+ * (`./DIR:NAME`, `/DIR@sha256:…`), as oras's `--oci-layout` and umoci's `--image` name one.
+ * Anything else is not a layout (and is read as a registry reference by the caller).
  */
 export function parseLayoutTarget(text: string): LayoutTarget | undefined {
-  if (text.startsWith('oci:')) {
-    const rest = text.slice(4);
-    // oci:DIR@sha256:… names an image by digest.
-    const at = rest.lastIndexOf('@');
-    if (at >= 0 && !rest.slice(0, at).includes(':') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at) || '.', name: rest.slice(at + 1) };
-    // The name is everything after the first colon, as skopeo splits it: podman and skopeo write
-    // full references as names (oci:DIR:localhost/app:1, oci:DIR:example.com/app:1).
-    const colon = rest.indexOf(':');
-    if (colon >= 0) return { dir: rest.slice(0, colon) || '.', name: rest.slice(colon + 1) || undefined };
-    return { dir: rest || '.' };
-  }
+  if (text.startsWith('oci:')) return splitDirAndName(text.slice(4));
   if (existsSync(join(text, 'oci-layout'))) return { dir: text };
-  return undefined;
+  // Only a path, which is never a registry reference: `FROM alpine:3.19` stays Docker Hub's
+  // whatever directory the build runs beside.
+  if (!/^\.{0,2}\//.test(text)) return undefined;
+  const named = splitDirAndName(text);
+  return named.name !== undefined && existsSync(join(named.dir, 'oci-layout')) ? named : undefined;
+}
+
+function splitDirAndName(rest: string): LayoutTarget {
+  // DIR@sha256:… names an image by digest.
+  const at = rest.lastIndexOf('@');
+  if (at >= 0 && !rest.slice(0, at).includes(':') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at) || '.', name: rest.slice(at + 1) };
+  // The name is everything after the first colon, as skopeo splits it: podman and skopeo write
+  // full references as names (oci:DIR:localhost/app:1, oci:DIR:example.com/app:1).
+  const colon = rest.indexOf(':');
+  if (colon >= 0) return { dir: rest.slice(0, colon) || '.', name: rest.slice(colon + 1) || undefined };
+  return { dir: rest || '.' };
 }
