@@ -98,15 +98,15 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
 }
 
 /**
- * The referrer made last, by its `org.opencontainers.image.created` annotation (oras attach writes
- * it); several that it cannot tell apart are listed for the user to name one by digest.
+ * The referrer made last, by the instant its `org.opencontainers.image.created` annotation names
+ * (oras attach writes it); several that it cannot tell apart are listed for the user to name one by digest.
  */
 async function newestOf(manifests: readonly Descriptor[], type: string, subject: string): Promise<Descriptor> {
-  const { Annotation } = await import('../oci/descriptor.js');
-  const created = (d: Descriptor) => d.annotations?.[Annotation.Created] ?? '';
-  const sorted = [...manifests].sort((a, b) => (created(a) > created(b) ? -1 : created(a) < created(b) ? 1 : 0));
+  const { Annotation, compareCreated } = await import('../oci/descriptor.js');
+  const created = (d: Descriptor) => d.annotations?.[Annotation.Created];
+  const sorted = [...manifests].sort((a, b) => compareCreated(created(b), created(a)));
   if (sorted.length === 0) throw new OcipushError('ENOTFOUND', `no artifact of type ${type} refers to ${subject}`);
-  if (sorted.length > 1 && created(sorted[0]!) === created(sorted[1]!)) {
+  if (sorted.length > 1 && compareCreated(created(sorted[0]!), created(sorted[1]!)) === 0) {
     throw new OcipushError('EUSAGE', `${sorted.length} artifacts of type ${type} refer to ${subject}, none newer than the others: name one by digest (${sorted.map((d) => d.digest).join(', ')})`);
   }
   return sorted[0]!;

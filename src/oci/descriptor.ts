@@ -33,6 +33,28 @@ export const Annotation = {
 } as const;
 
 /**
+ * Orders two `org.opencontainers.image.created` values by the instant they name (> 0: `a` is
+ * later). RFC 3339 lets a writer use any offset and any number of second fractions
+ * (`date -Iseconds` writes `+02:00`, Go's RFC3339Nano nine digits), so the text alone does not
+ * sort them; a value that is absent or no RFC 3339 time comes before every time.
+ */
+export function compareCreated(a: string | undefined, b: string | undefined): number {
+  const x = createdInstant(a);
+  const y = createdInstant(b);
+  if (!x || !y) return (x ? 1 : 0) - (y ? 1 : 0);
+  if (x.seconds !== y.seconds) return x.seconds - y.seconds;
+  // Digit strings without trailing zeros order as the fractions they write (0.5 > 0.05, 0.5 = 0.50).
+  return x.fraction < y.fraction ? -1 : x.fraction > y.fraction ? 1 : 0;
+}
+
+function createdInstant(text: string | undefined): { seconds: number; fraction: string } | undefined {
+  const m = text === undefined ? null : /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/.exec(text.trim());
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}T${m[2]}${m[4]!.toUpperCase()}`);
+  return Number.isFinite(ms) ? { seconds: ms / 1000, fraction: (m[3] ?? '').replace(/0+$/, '') } : undefined;
+}
+
+/**
  * A non-distributable layer (Windows base layers: Docker's `foreign` media types, OCI's
  * `nondistributable`): its bytes live at its `urls`, and registries need not hold it.
  */

@@ -130,6 +130,20 @@ describe('artifact get', () => {
     assert.deepEqual(readdirSync(dir), ['newer.txt'], 'unix 1900000000 (2030-03-17) is after 2030-01-01 and after SOURCE_DATE_EPOCH 1800000000');
   });
 
+  it('takes the newest by the instant its created time names, whatever offset or second fractions it was written with (date -Iseconds, Go\'s RFC3339Nano)', async () => {
+    const dir = join(tmp.path, 'zoned');
+    for (const [name, when] of [['noon-at-plus-two.txt', '2030-01-01T12:00:00+02:00'], ['eleven-utc.txt', '2030-01-01T11:00:00Z'], ['half-past.txt', '2030-01-01T11:00:00.5Z']] as const) {
+      writeFileSync(join(tmp.path, name), `${name}\n`);
+      assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.zoned', join(tmp.path, name), '-a', `org.opencontainers.image.created=${when}`], { env }));
+    }
+    assertOk(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.zoned', '-o', dir], { env }));
+    assert.deepEqual(readdirSync(dir), ['half-past.txt'], '12:00+02:00 is 10:00Z, before 11:00Z, and 11:00:00.5Z is half a second after that');
+    // One instant written two ways is no newer than itself: the user names one.
+    writeFileSync(join(tmp.path, 'same-instant.txt'), 'same\n');
+    assertOk(await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.zoned', join(tmp.path, 'same-instant.txt'), '-a', 'org.opencontainers.image.created=2030-01-01T13:00:00.500+02:00'], { env }));
+    assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.zoned', '-o', join(tmp.path, 'zoned-tie')], { env }), /none newer than the others/, 2);
+  });
+
   it('passes over the newest when it is gone but still in the referrers tag index (deleted by skopeo), and takes the next', async () => {
     const type = 'application/vnd.example.rotated';
     const made: string[] = [];
