@@ -28,11 +28,15 @@ export async function withSource<T>(
   }
 }
 
-/** The root, or the manifest of an index for `platform`, with its exact bytes. */
+/**
+ * The root, or the manifest of an index for `platform`, with its exact bytes. A single image of
+ * another platform is refused, as pull --platform and oras manifest fetch --platform refuse it:
+ * `digest --platform linux/arm64` must never answer an amd64 image's digest.
+ */
 export async function manifestFor(source: OpenedSource, platform: Platform | undefined): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
   if (!platform) return { descriptor: source.root, bytes: source.rootBytes };
   const [{ platformManifest, readManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
-  const chosen = await platformManifest(source.storage, { descriptor: source.root, bytes: source.rootBytes }, { name: source.name, platform, noMatch: noManifestFor(source.name) });
+  const chosen = await platformManifest(source.storage, { descriptor: source.root, bytes: source.rootBytes }, { name: source.name, platform, noMatch: noManifestFor(source.name), requirePlatform: true });
   if (chosen.digest === source.root.digest) return { descriptor: source.root, bytes: source.rootBytes };
   const { bytes } = await readManifest(source.storage, chosen, { name: source.name });
   return { descriptor: chosen, bytes };
