@@ -7,7 +7,7 @@ import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { RegistryClient, RegistryResponse } from './http.js';
 import { getWhole } from './whole-body.js';
 import { deleteManifest } from './delete.js';
-import { MANIFEST_ACCEPT, manifestStored } from './manifests.js';
+import { headManifest, MANIFEST_ACCEPT, manifestStored } from './manifests.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
 
 /**
@@ -175,6 +175,7 @@ export function referrerDescriptor(descriptor: Descriptor, bytes: Buffer): Descr
 
 async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first?: TagIndex): Promise<number> {
   const tag = referrersTag(subject);
+  const gone = new Set<string>();
   let writes = 0;
   for (let round = 0; round < MAX_TAG_UPDATES; round++) {
     // Read (again after each write: the read-back that catches a concurrent writer whose
@@ -183,19 +184,42 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
     const have = new Set(current.index.manifests.map((m) => m.digest));
     const missing = entries.filter((e) => !have.has(e.digest));
     if (missing.length === 0) return writes;
-    const bytes = encodeJson({ ...current.index, manifests: [...current.index.manifests, ...missing] });
-    const headers: Record<string, string> = { 'content-type': MediaType.OciIndex };
-    if (current.etag) headers['if-match'] = quoteEtag(current.etag);
-    else headers['if-none-match'] = '*';
-    const res = await client.request({
-      method: 'PUT', url: v2Path(repository, `manifests/${tag}`), op: `update referrers index ${repository}:${tag}`,
-      scopes: [pushScope(repository)], headers, body: bytes, accept: (s) => (s >= 200 && s < 300) || s === 412,
-    });
-    await res.dump();
-    // 412: someone updated the index since we read it: read again and merge.
-    if (res.status !== 412) writes++;
+    if (await writeTagIndex(client, repository, tag, current, [...current.index.manifests, ...missing], gone) === 'written') writes++;
   }
   throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${entries.map((e) => e.digest).join(', ')} could not be added after ${MAX_TAG_UPDATES} attempts`);
+}
+
+/**
+ * PUTs the tag index as `manifests`, conditional on `current` (412: someone updated it since:
+ * 'conflict', for the caller to read again and merge). An index still naming a referrer another
+ * tool deleted without updating it (skopeo delete, crane delete) is refused by a registry that
+ * checks an index's manifests (distribution: 400 MANIFEST_BLOB_UNKNOWN), every write of it, for
+ * good: the entries that are gone go into `gone` and leave every later write ('pruned', for the
+ * caller to try again); nothing gone, the registry's refusal stands.
+ */
+async function writeTagIndex(
+  client: RegistryClient, repository: string, tag: string, current: TagIndex, manifests: Descriptor[], gone: Set<string>,
+): Promise<'written' | 'conflict' | 'pruned'> {
+  const kept = manifests.filter((m) => !gone.has(m.digest));
+  const headers: Record<string, string> = { 'content-type': MediaType.OciIndex };
+  if (current.etag) headers['if-match'] = quoteEtag(current.etag);
+  else if (!current.digest) headers['if-none-match'] = '*';
+  try {
+    const res = await client.request({
+      method: 'PUT', url: v2Path(repository, `manifests/${tag}`), op: `update referrers index ${repository}:${tag}`,
+      scopes: [pushScope(repository)], headers, body: encodeJson({ ...current.index, manifests: kept }), accept: (s) => (s >= 200 && s < 300) || s === 412,
+    });
+    await res.dump();
+    return res.status === 412 ? 'conflict' : 'written';
+  } catch (err) {
+    const codes = err instanceof OcipushError && err.details.status === 400 ? err.details.registryCodes ?? [] : [];
+    if (!codes.includes('MANIFEST_BLOB_UNKNOWN') && !codes.includes('MANIFEST_UNKNOWN')) throw err;
+    const there = await Promise.all(kept.map((m) => headManifest(client, repository, m.digest)));
+    const missing = kept.filter((_, i) => !there[i]);
+    if (missing.length === 0) throw err;
+    for (const m of missing) gone.add(m.digest);
+    return 'pruned';
+  }
 }
 
 /**
@@ -207,23 +231,19 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
  */
 export async function removeFromTagIndex(client: RegistryClient, repository: string, subject: Digest, digest: Digest): Promise<boolean> {
   const tag = referrersTag(subject);
+  const gone = new Set<string>();
   let listed = false;
   for (let round = 0; round < MAX_TAG_UPDATES; round++) {
     const current = await readTagIndex(client, repository, subject);
-    const kept = current.index.manifests.filter((m) => m.digest !== digest);
-    if (kept.length === current.index.manifests.length) return listed;
+    const others = current.index.manifests.filter((m) => m.digest !== digest);
+    if (others.length === current.index.manifests.length) return listed;
     listed = true;
+    const kept = others.filter((m) => !gone.has(m.digest));
     if (kept.length === 0 && current.digest) {
       await deleteManifest(client, repository, current.digest);
       return true;
     }
-    const headers: Record<string, string> = { 'content-type': MediaType.OciIndex };
-    if (current.etag) headers['if-match'] = quoteEtag(current.etag);
-    const res = await client.request({
-      method: 'PUT', url: v2Path(repository, `manifests/${tag}`), op: `update referrers index ${repository}:${tag}`,
-      scopes: [pushScope(repository)], headers, body: encodeJson({ ...current.index, manifests: kept }), accept: (s) => (s >= 200 && s < 300) || s === 412,
-    });
-    await res.dump();
+    await writeTagIndex(client, repository, tag, current, kept, gone);
   }
   throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${digest} could not be removed after ${MAX_TAG_UPDATES} attempts`);
 }

@@ -222,6 +222,28 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual(index.manifests.map((m) => m.digest), [live.stdout.trim()]);
   });
 
+  it('attach and delete after skopeo delete removed a referrer the sha256-<hex> index still lists: the entry that is gone leaves the index, which docker-registry refused to take while it named it', async () => {
+    const ref = `${registry.host}/rf/pruned:1`;
+    const digestTag = tagOf(image.manifest.digest);
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const gone = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', notes]);
+    const live = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.report+json', report]);
+    assertOk(gone);
+    assertOk(live);
+    run('skopeo', ['delete', '--tls-verify=false', `docker://${registry.host}/rf/pruned@${gone.stdout.trim()}`]);
+
+    const later = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', notes, '-a', 'again=yes']);
+    assertOk(later);
+    const listed = (JSON.parse(skopeoRawManifest(`${registry.host}/rf/pruned:${digestTag}`).bytes.toString()) as Index).manifests.map((m) => m.digest);
+    assert.deepEqual(listed, [live.stdout.trim(), later.stdout.trim()]);
+
+    // The same for a delete: another referrer gone behind the index's back does not stop it.
+    run('skopeo', ['delete', '--tls-verify=false', `docker://${registry.host}/rf/pruned@${later.stdout.trim()}`]);
+    assertOk(await runCliAsync(['delete', `${registry.host}/rf/pruned@${live.stdout.trim()}`]));
+    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/rf/pruned`])).Tags as string[];
+    assert.deepEqual(tags, ['1'], 'the index, left naming nothing there, goes as the last referrer\'s delete takes it');
+  });
+
   it('a referrer copied by digest on its own is listed in the destination\'s sha256-<hex> index, as oras cp and crane copy list it', async () => {
     const ref = `${registry.host}/rf/one:1`;
     assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
