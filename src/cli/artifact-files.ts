@@ -1,36 +1,86 @@
-import { parseKeyValues, usageError } from './command.js';
+import { parseKeyValues, toArray, usageError } from './command.js';
 import type { ArtifactBlob } from '../supply-chain/attach.js';
+
+/** FILE or FILE:MEDIATYPE, as oras reads a file reference. */
+export function splitFileSpec(spec: string): { path: string; mediaType?: string } {
+  const m = /^(.*):([\w.+-]+\/[\w.+-]+)$/.exec(spec);
+  return m ? { path: m[1]!, mediaType: m[2]! } : { path: spec };
+}
 
 /**
  * The files of an artifact (`attach`, `artifact push`): FILE or FILE:MEDIATYPE, each hashed once
- * and uploaded from disk later. Two files of one name would be one file to `artifact get` and
- * oras pull: refused, as oras refuses them.
+ * and uploaded from disk later, with the annotations an --annotation-file gives it (a title there
+ * names it instead of its file's name, as oras reads it). Two files of one name would be one file
+ * to `artifact get` and oras pull: refused, as oras refuses them.
  */
-export async function artifactFiles(specs: readonly string[], what: string): Promise<ArtifactBlob[]> {
+export async function artifactFiles(specs: readonly string[], what: string, annotationFile?: AnnotationFile): Promise<ArtifactBlob[]> {
   if (specs.length === 0) throw usageError(`${what}: name at least one file`);
   const { fileBlob, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
   const { stat } = await import('node:fs/promises');
   const blobs: ArtifactBlob[] = [];
   for (const spec of specs) {
-    const m = /^(.*):([\w.+-]+\/[\w.+-]+)$/.exec(spec);
-    const path = m ? m[1]! : spec;
+    const { path, mediaType } = splitFileSpec(spec);
     if (await stat(path).then((s) => s.isDirectory(), () => false)) throw usageError(`${path}: a directory; an artifact holds files (tar it first)`);
-    const blob = await fileBlob(path, m ? m[2] : undefined);
+    const blob = await fileBlob(path, mediaType);
+    const given = annotationFile?.files.get(path);
+    if (given) blob.descriptor.annotations = { ...blob.descriptor.annotations, ...given };
     const title = blob.descriptor.annotations?.[TITLE_ANNOTATION];
+    if (title !== undefined && !isFileName(title)) throw usageError(`${annotationFile ? `--annotation-file ${annotationFile.path}` : what}: the title ${JSON.stringify(title)} of ${path} is not a file name (artifact get writes each file under its title, in the directory it is given)`);
     if (blobs.some((b) => b.descriptor.annotations?.[TITLE_ANNOTATION] === title)) throw usageError(`${what}: two files are named ${JSON.stringify(title)}`);
     blobs.push(blob);
   }
   return blobs;
 }
 
+/** A title a file can be written under inside a directory: no path, nothing that leaves it. */
+export function isFileName(title: string): boolean {
+  return !(title === '' || title === '.' || title === '..' || title.includes('/') || title.includes('\\') || title.includes('\0'));
+}
+
+/** oras's --annotation-file: `{"$manifest": {…}, "$config": {…}, "FILE": {…}}`, FILE as the command line names it. */
+export interface AnnotationFile {
+  path: string;
+  manifest: Record<string, string>;
+  config: Record<string, string>;
+  files: Map<string, Record<string, string>>;
+}
+
 /**
- * The artifact's annotations: `-a KEY=VALUE`, and `org.opencontainers.image.created` from
+ * Reads --annotation-file as oras does (its keys `$manifest`, `$config`, and each FILE as given,
+ * without its :MEDIATYPE), refused with -a as oras refuses both. A key that names none of the files
+ * is refused too: oras passes over it, and the annotations meant for a file would be lost unsaid.
+ */
+export async function readAnnotationFile(path: string | undefined, annotation: unknown, specs: readonly string[]): Promise<AnnotationFile | undefined> {
+  if (path === undefined) return undefined;
+  if (toArray(annotation).length > 0) throw usageError('--annotation and --annotation-file cannot both be given (as in oras): put the manifest\'s annotations under "$manifest" in the file');
+  const [{ readFile }, { fromSystemError }] = await Promise.all([import('node:fs/promises'), import('../errors.js')]);
+  const text = await readFile(path, 'utf8').catch((err) => { throw fromSystemError(err, path, '--annotation-file: cannot read'); });
+  let parsed: unknown;
+  try { parsed = JSON.parse(text); } catch (err) { throw usageError(`--annotation-file ${path}: not JSON (${(err as Error).message})`); }
+  const isMap = (v: unknown): v is Record<string, string> => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+  const shape = '{"$manifest": {"KEY": "VALUE"}, "$config": {…}, "FILE": {…}}';
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw usageError(`--annotation-file ${path}: expected a JSON object, ${shape}`);
+  const files = new Map<string, Record<string, string>>();
+  const named = new Set(specs.map((s) => splitFileSpec(s).path));
+  const out: AnnotationFile = { path, manifest: {}, config: {}, files };
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!isMap(value)) throw usageError(`--annotation-file ${path}: ${JSON.stringify(key)} must map annotation names to strings, ${shape}`);
+    if (key === '$manifest') out.manifest = value;
+    else if (key === '$config') out.config = value;
+    else if (named.has(key)) files.set(key, value);
+    else throw usageError(`--annotation-file ${path}: ${JSON.stringify(key)} is none of the files named (${[...named].join(', ') || 'none'}), nor $manifest or $config`);
+  }
+  return out;
+}
+
+/**
+ * The artifact's annotations: `-a KEY=VALUE` (or --annotation-file's `$manifest`), and `org.opencontainers.image.created` from
  * --created or SOURCE_DATE_EPOCH (what tells the newest of several artifacts of one type apart
  * for `artifact get --artifact-type`, as oras writes it); none without either, so the same files
  * give the same artifact.
  */
-export async function artifactAnnotations(annotation: unknown, created: string | undefined): Promise<Record<string, string>> {
-  const annotations = parseKeyValues(annotation, 'annotation');
+export async function artifactAnnotations(annotation: unknown, created: string | undefined, annotationFile?: AnnotationFile): Promise<Record<string, string>> {
+  const annotations = { ...annotationFile?.manifest, ...parseKeyValues(annotation, 'annotation') };
   const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
   const time = resolveBuildTime(created, process.env.SOURCE_DATE_EPOCH);
   const { Annotation } = await import('../oci/descriptor.js');

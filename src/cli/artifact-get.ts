@@ -66,7 +66,8 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   const { readManifest } = await import('../image/load.js');
   const { parsed } = await readManifest(storage, artifact, { name });
   if (!('layers' in parsed)) throw usageError(`${name}: ${artifact.digest} is an index; name one artifact`);
-  const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer) }));
+  const { isFileName } = await import('./artifact-files.js');
+  const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer, isFileName) }));
   const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
   if (twice) throw new OcipushError('EINVALID', `${name}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
   const artifactType = parsed.artifactType ?? parsed.config.mediaType;
@@ -113,10 +114,10 @@ async function newestOf(manifests: readonly Descriptor[], type: string, subject:
 }
 
 /** A layer's file name: its title, as attach and oras write it; a title that is a path is refused, an untitled layer is named by its digest. */
-function fileName(layer: Descriptor): string {
+function fileName(layer: Descriptor, isFileName: (title: string) => boolean): string {
   const title = layer.annotations?.['org.opencontainers.image.title'];
   if (title === undefined) return layer.digest.replace(':', '-');
-  if (title === '' || title === '.' || title === '..' || title.includes('/') || title.includes('\\') || title.includes('\0')) {
+  if (!isFileName(title)) {
     // The artifact's content, not the command line, is wrong: exit 1, as oras refuses a path traversal.
     throw new OcipushError('EINVALID', `layer ${layer.digest}: its title ${JSON.stringify(title)} is not a file name; nothing written`);
   }

@@ -15,30 +15,32 @@ export const UNKNOWN_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
  */
 export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<void> {
   if (argv.output !== undefined) throw usageError('--output is for artifact get');
-  const { artifactFiles, artifactAnnotations, isMediaType } = await import('./artifact-files.js');
+  const { artifactFiles, artifactAnnotations, isMediaType, readAnnotationFile } = await import('./artifact-files.js');
   const artifactType = argv.artifactType ?? UNKNOWN_ARTIFACT_TYPE;
   if (!isMediaType(artifactType)) throw usageError(`--artifact-type ${JSON.stringify(artifactType)}: expected TYPE/SUBTYPE (a media type)`);
   const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
   const inLayout = await layoutTarget(argv.reference, 'artifact push');
-  const annotations = await artifactAnnotations(argv.annotation, argv.created);
-  const blobs = await artifactFiles(toArray(argv.files), 'artifact push');
+  const annotationFile = await readAnnotationFile(argv.annotationFile, argv.annotation, toArray(argv.files));
+  const annotations = await artifactAnnotations(argv.annotation, argv.created, annotationFile);
+  const blobs = await artifactFiles(toArray(argv.files), 'artifact push', annotationFile);
+  const configAnnotations = annotationFile?.config ?? {};
   const { pushArtifact, artifactManifest, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
   const files = blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
   if (inLayout) {
     if (inLayout.name?.startsWith('sha256:')) throw usageError(`${argv.reference}: name the artifact in the layout with a tag, not a digest`);
-    const { manifest } = await pushToLayout(inLayout, artifactType, blobs, annotations);
+    const { manifest } = await pushToLayout(inLayout, artifactType, blobs, annotations, configAnnotations);
     const reference = `oci:${inLayout.path}:${inLayout.name ?? 'latest'}`;
     out.info(`stored artifact ${manifest.digest} as ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
     out.result(manifest.digest, { reference, digest: manifest.digest, artifactType, files });
     return;
   }
   const ref = await registryReference(argv.reference);
-  const expected = artifactManifest(artifactType, blobs, annotations).descriptor;
+  const expected = artifactManifest(artifactType, blobs, annotations, undefined, configAnnotations).descriptor;
   if (ref.digest !== undefined && ref.digest !== expected.digest) {
     throw usageError(`${argv.reference}: these files make the artifact ${expected.digest}, not ${ref.digest}`);
   }
   const tag = ref.digest !== undefined ? ref.tag : (ref.tag ?? 'latest');
-  const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag));
+  const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag, configAnnotations));
   const reference = `${ref.registry}/${ref.repository}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest}`;
   out.info(`pushed artifact ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
   out.result(pushed.manifest.digest, { reference, digest: pushed.manifest.digest, artifactType, files });
@@ -48,14 +50,16 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
  * `artifact push oci:DIR[:NAME]`, as `oras push --oci-layout`: the layout made when missing, the
  * artifact stored and named NAME (default latest), replacing what had that name.
  */
-async function pushToLayout(target: { path: string; name?: string }, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>): Promise<{ manifest: Descriptor }> {
+async function pushToLayout(
+  target: { path: string; name?: string }, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, configAnnotations: Record<string, string>,
+): Promise<{ manifest: Descriptor }> {
   const { OciLayout } = await import('../content/layout.js');
   const { pushArtifactToLayout } = await import('../supply-chain/attach.js');
   const { installSignalCleanup } = await import('../content/cleanup.js');
   installSignalCleanup();
   const layout = await OciLayout.open(target.path, { create: true });
   try {
-    return await pushArtifactToLayout(layout, artifactType, blobs, annotations, target.name ?? 'latest');
+    return await pushArtifactToLayout(layout, artifactType, blobs, annotations, target.name ?? 'latest', configAnnotations);
   } catch (err) {
     await layout.discardIfCreated();
     throw err;

@@ -10,6 +10,7 @@ export interface ArtifactArgs extends RegistryFlags {
   artifactType?: string;
   output?: string;
   annotation?: string[];
+  annotationFile?: string;
   created?: string;
 }
 
@@ -23,6 +24,7 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
     .option('artifact-type', { type: 'string', describe: 'push: the artifact\'s type (default application/vnd.unknown.artifact.v1, as oras); get: REFERENCE is an image, get its newest referrer of this type' })
     .option('output', { alias: 'o', type: 'string', describe: 'get: directory to write the files into, each under its title (default: stdout, for an artifact of one file)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'push: KEY=VALUE manifest annotation (repeatable)' })
+    .option('annotation-file', { type: 'string', describe: 'push: annotations from a JSON file, as oras reads it: {"$manifest": {…}, "$config": {…}, "FILE": {…}}' })
     .option('created', { type: 'string', describe: 'push: the artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
     .example('$0 artifact push registry.example.com/app/config:1 --artifact-type application/vnd.example.config app.yaml', 'app.yaml as an artifact, tag 1')
     .example('$0 artifact get registry.example.com/app:1 --artifact-type application/vnd.example.notes -o notes/', 'the files attach attached to app:1')
@@ -31,7 +33,7 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
   run: async (argv, out: Output) => {
     if (argv.action === 'push') return (await import('./artifact-push.js')).artifactPush(argv, out);
     if (toArray(argv.files).length > 0) throw usageError('artifact get takes no files (did you mean artifact push?)');
-    for (const flag of ['annotation', 'created'] as const) if (argv[flag] !== undefined) throw usageError(`--${flag} is for artifact push`);
+    for (const [key, flag] of [['annotation', 'annotation'], ['annotationFile', 'annotation-file'], ['created', 'created']] as const) if (argv[key] !== undefined) throw usageError(`--${flag} is for artifact push`);
     return (await import('./artifact-get.js')).artifactGet(argv, out);
   },
 };

@@ -10,6 +10,7 @@ interface AttachArgs extends RegistryFlags {
   files?: string[];
   artifactType?: string;
   annotation?: string[];
+  annotationFile?: string;
   created?: string;
 }
 
@@ -21,20 +22,25 @@ export const attachCommand: CliCommand<AttachArgs> = {
     .positional('files', { type: 'string', array: true, describe: 'FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar)' })
     .option('artifact-type', { type: 'string', describe: 'The artifact\'s type, e.g. application/vnd.example.report+json (required)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE manifest annotation (repeatable)' })
+    .option('annotation-file', { type: 'string', describe: 'Annotations from a JSON file, as oras reads it: {"$manifest": {…}, "$config": {…}, "FILE": {…}}' })
     .option('created', { type: 'string', describe: 'The artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
     .example('$0 attach localhost:5000/app:1 --artifact-type application/vnd.example.notes notes.txt', 'notes.txt now refers to app:1')
     .example('$0 attach oci:out:app --artifact-type application/vnd.example.notes notes.txt', 'the same in a layout; copy and push take it along')),
   run: async (argv, out: Output) => {
-    const { artifactFiles, artifactAnnotations, isMediaType } = await import('./artifact-files.js');
+    const { artifactFiles, artifactAnnotations, isMediaType, readAnnotationFile } = await import('./artifact-files.js');
     if (!isMediaType(argv.artifactType)) throw usageError('attach needs --artifact-type TYPE/SUBTYPE (a media type)');
-    const annotations = await artifactAnnotations(argv.annotation, argv.created);
+    const files = toArray(argv.files);
+    const annotationFile = await readAnnotationFile(argv.annotationFile, argv.annotation, files);
+    const annotations = await artifactAnnotations(argv.annotation, argv.created, annotationFile);
+    const configAnnotations = annotationFile?.config ?? {};
     const { layoutTarget } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attach');
-    const files = toArray(argv.files);
     // As oras attach: with no file, manifest annotations alone are an artifact, its one layer the empty blob (image-spec's guidance).
-    if (files.length === 0 && toArray(argv.annotation).length === 0) throw usageError('attach: name at least one file, or an annotation (-a KEY=VALUE)');
-    const blobs = files.length > 0 ? await artifactFiles(files, 'attach') : await emptyLayer();
-    if (inLayout) return attachInLayout(inLayout, argv.artifactType, blobs, annotations, out);
+    if (files.length === 0 && toArray(argv.annotation).length === 0 && Object.keys(annotationFile?.manifest ?? {}).length === 0) {
+      throw usageError('attach: name at least one file, or an annotation (-a KEY=VALUE, or "$manifest" in --annotation-file)');
+    }
+    const blobs = files.length > 0 ? await artifactFiles(files, 'attach', annotationFile) : await emptyLayer();
+    if (inLayout) return attachInLayout(inLayout, argv.artifactType, blobs, annotations, configAnnotations, out);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
@@ -47,7 +53,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
     try {
       const repo = new Repository(client, source.repository);
       subject = await repo.resolve(referenceTarget(source));
-      result = await attachArtifact(repo, subject, argv.artifactType, blobs, annotations);
+      result = await attachArtifact(repo, subject, argv.artifactType, blobs, annotations, configAnnotations);
       await client.close();
     } catch (err) {
       await client.destroy();
@@ -60,11 +66,13 @@ export const attachCommand: CliCommand<AttachArgs> = {
 };
 
 /** attach into a layout: the subject is the image NAME (or the only image) there. */
-async function attachInLayout(target: LayoutTarget, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, out: Output): Promise<void> {
+async function attachInLayout(
+  target: LayoutTarget, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, configAnnotations: Record<string, string>, out: Output,
+): Promise<void> {
   const { withLayout } = await import('./repository-ref.js');
   const { attachToLayout } = await import('../supply-chain/attach.js');
   await withLayout(target, async (layout, subject) => {
-    const { manifest } = await attachToLayout(layout, subject, artifactType, blobs, annotations);
+    const { manifest } = await attachToLayout(layout, subject, artifactType, blobs, annotations, configAnnotations);
     out.info(`attached ${artifactType} ${manifest.digest} to ${target.text} (${subject.digest}) in the layout ${layout.root}`);
     out.result(manifest.digest, { digest: manifest.digest, subject: subject.digest, artifactType, via: 'layout' });
   });

@@ -54,14 +54,17 @@ export function madeBlob(make: () => Iterable<Uint8Array>, mediaType: string, wh
 
 /**
  * The OCI 1.1 artifact manifest (image-spec's guidance, as oras writes it): `artifactType`, the
- * empty config, the blobs as layers, and `subject` when it refers to an image.
+ * empty config (with the annotations oras's `$config` gives it), the blobs as layers, and
+ * `subject` when it refers to an image.
  */
-export function artifactManifest(artifactType: string, blobs: readonly ArtifactBlob[], annotations: Record<string, string> = {}, subject?: Descriptor): { descriptor: Descriptor; bytes: Buffer } {
+export function artifactManifest(
+  artifactType: string, blobs: readonly ArtifactBlob[], annotations: Record<string, string> = {}, subject?: Descriptor, configAnnotations: Record<string, string> = {},
+): { descriptor: Descriptor; bytes: Buffer } {
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
     artifactType,
-    config: { ...EMPTY_DESCRIPTOR },
+    config: { ...EMPTY_DESCRIPTOR, ...(Object.keys(configAnnotations).length > 0 ? { annotations: configAnnotations } : {}) },
     layers: blobs.map((b) => b.descriptor),
     ...(subject ? { subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } } : {}),
     ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
@@ -89,17 +92,21 @@ async function pushArtifactBlobs(repo: Repository, blobs: readonly ArtifactBlob[
  * Pushes an OCI 1.1 artifact (a manifest with `artifactType`, the empty config, the blobs as
  * layers and `subject`) and records it as a referrer of `subject` (see registry/referrers.ts).
  */
-export async function attachArtifact(repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<AttachedArtifact> {
+export async function attachArtifact(
+  repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}, configAnnotations: Record<string, string> = {},
+): Promise<AttachedArtifact> {
   await pushArtifactBlobs(repo, blobs);
-  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject, configAnnotations);
   const result = await pushReferrer(repo.client, repo.name, { descriptor, bytes, subject: subject.digest });
   return { ...result, manifest: descriptor, bytes };
 }
 
 /** An artifact of its own (as `oras push`): its blobs, then its manifest under `reference` (a tag, or its digest). */
-export async function pushArtifact(repo: Repository, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, reference?: string): Promise<{ manifest: Descriptor; bytes: Buffer }> {
+export async function pushArtifact(
+  repo: Repository, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, reference?: string, configAnnotations: Record<string, string> = {},
+): Promise<{ manifest: Descriptor; bytes: Buffer }> {
   await pushArtifactBlobs(repo, blobs);
-  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, undefined, configAnnotations);
   await repo.pushManifest(descriptor, bytes, reference ?? descriptor.digest);
   return { manifest: descriptor, bytes };
 }
@@ -117,18 +124,22 @@ async function storeArtifactBlobs(layout: OciLayout, blobs: readonly ArtifactBlo
  * stored, and the manifest listed in index.json as a referrer of `subject` (with its
  * artifactType, untagged), where `referrers`, `artifact get`, `copy` and `push` find it.
  */
-export async function attachToLayout(layout: OciLayout, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}): Promise<{ manifest: Descriptor; bytes: Buffer }> {
+export async function attachToLayout(
+  layout: OciLayout, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}, configAnnotations: Record<string, string> = {},
+): Promise<{ manifest: Descriptor; bytes: Buffer }> {
   await storeArtifactBlobs(layout, blobs);
-  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject, configAnnotations);
   await layout.putBytes(descriptor.mediaType, bytes);
   await recordLayoutReferrers(layout, [{ ...descriptor, artifactType }]);
   return { manifest: descriptor, bytes };
 }
 
 /** `artifact push` into an OCI layout, as `oras push --oci-layout`: the index.json entry named `name` carries the artifactType, as oras writes it. */
-export async function pushArtifactToLayout(layout: OciLayout, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, name?: string): Promise<{ manifest: Descriptor; bytes: Buffer }> {
+export async function pushArtifactToLayout(
+  layout: OciLayout, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, name?: string, configAnnotations: Record<string, string> = {},
+): Promise<{ manifest: Descriptor; bytes: Buffer }> {
   await storeArtifactBlobs(layout, blobs);
-  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations);
+  const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, undefined, configAnnotations);
   await layout.putBytes(descriptor.mediaType, bytes);
   if (name !== undefined) await layout.tag({ ...descriptor, artifactType }, name);
   return { manifest: descriptor, bytes };

@@ -210,6 +210,51 @@ describe('artifact push', () => {
     assert.deepEqual(blobWrites(await registry.settledAccessLog()), []);
   });
 
+  it('--annotation-file as oras reads it: "$manifest", "$config" and each FILE as named on the command line (its title renames it), for artifact push and attach', async () => {
+    const dir = join(tmp.path, 'annotated');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'notes.txt'), 'notes\n');
+    writeFileSync(join(dir, 'data.json'), '{}\n');
+    const notes = join(dir, 'notes.txt');
+    const data = join(dir, 'data.json');
+    const file = join(dir, 'annotations.json');
+    writeFileSync(file, JSON.stringify({
+      $manifest: { 'com.example.team': 'infra' }, $config: { 'com.example.config': 'empty' },
+      [notes]: { 'com.example.kind': 'notes', 'org.opencontainers.image.title': 'README.txt' }, [data]: { 'com.example.kind': 'data' },
+    }));
+    const pushed = await runCliAsync(['artifact', 'push', `${registry.host}/art/annotated:1`, notes, `${data}:application/json`, '--annotation-file', file, '--json'], { env });
+    assertOk(pushed);
+    const raw = run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/annotated:1`]);
+    assert.equal(digestOf(Buffer.from(raw)), (JSON.parse(pushed.stdout) as { digest: string }).digest);
+    const manifest = JSON.parse(raw) as { config: { digest: string; annotations?: Record<string, string> }; layers: { annotations: Record<string, string> }[]; annotations: Record<string, string> };
+    assert.deepEqual(manifest.annotations, { 'com.example.team': 'infra' });
+    assert.deepEqual(manifest.config.annotations, { 'com.example.config': 'empty' });
+    assert.equal(manifest.config.digest, digestOf(Buffer.from('{}')));
+    assert.deepEqual(manifest.layers.map((l) => l.annotations), [
+      { 'org.opencontainers.image.title': 'README.txt', 'com.example.kind': 'notes' },
+      { 'org.opencontainers.image.title': 'data.json', 'com.example.kind': 'data' },
+    ]);
+    const back = join(tmp.path, 'annotated-back');
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/art/annotated:1`, '-o', back], { env }));
+    assert.deepEqual(readdirSync(back).sort(), ['README.txt', 'data.json']);
+
+    // attach: "$manifest" alone is an artifact, as -a alone is.
+    writeFileSync(join(dir, 'only-manifest.json'), JSON.stringify({ $manifest: { 'com.example.approved-by': 'qa' } }));
+    const attached = await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.approval', '--annotation-file', join(dir, 'only-manifest.json'), '--json'], { env });
+    assertOk(attached);
+    const referrer = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/app@${(JSON.parse(attached.stdout) as { digest: string }).digest}`])) as { annotations: Record<string, string>; subject: { digest: string } };
+    assert.deepEqual(referrer.annotations, { 'com.example.approved-by': 'qa' });
+
+    // A key that names no file, -a beside the file, a title that is a path: one line each, nothing pushed.
+    const never = `${registry.host}/art/never-annotated:1`;
+    writeFileSync(join(dir, 'typo.json'), JSON.stringify({ [join(dir, 'note.txt')]: { a: 'b' } }));
+    assertOneLineError(await runCliAsync(['artifact', 'push', never, notes, '--annotation-file', join(dir, 'typo.json')], { env }), /note\.txt" is none of the files named \(.*notes\.txt\), nor \$manifest or \$config$/, 2);
+    assertOneLineError(await runCliAsync(['artifact', 'push', never, notes, '--annotation-file', file, '-a', 'k=v'], { env }), /--annotation and --annotation-file cannot both be given/, 2);
+    writeFileSync(join(dir, 'path.json'), JSON.stringify({ [notes]: { 'org.opencontainers.image.title': '../notes.txt' } }));
+    assertOneLineError(await runCliAsync(['artifact', 'push', never, notes, '--annotation-file', join(dir, 'path.json')], { env }), /the title "\.\.\/notes\.txt" of .*notes\.txt is not a file name/, 2);
+    assert.equal((await fetch(`http://${registry.host}/v2/art/never-annotated/tags/list`)).status, 404, 'the repository was never written to');
+  });
+
   it('a missing file, a directory, two files of one name or a digest the files do not make: one line, and the registry is left as it was', async () => {
     const ref = `${registry.host}/art/never:1`;
     writeFileSync(join(tmp.path, 'one.txt'), 'one\n');

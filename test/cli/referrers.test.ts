@@ -289,6 +289,6 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual(index.manifests.map((m) => m.digest), [r.stdout.trim()]);
     const none = runCli(['attach', ref, '--artifact-type', 'application/vnd.example.approval']);
     assert.equal(none.status, 2);
-    assert.equal(none.stderr, 'ocipush: attach: name at least one file, or an annotation (-a KEY=VALUE)\n');
+    assert.equal(none.stderr, 'ocipush: attach: name at least one file, or an annotation (-a KEY=VALUE, or "$manifest" in --annotation-file)\n');
   });
 });
