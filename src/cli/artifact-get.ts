@@ -66,14 +66,18 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   const { readManifest } = await import('../image/load.js');
   const { parsed } = await readManifest(storage, artifact, { name });
   if (!('layers' in parsed)) throw usageError(`${name}: ${artifact.digest} is an index; name one artifact`);
-  const { isFileName } = await import('./artifact-files.js');
-  const files = parsed.layers.map((layer) => ({ layer, name: fileName(layer, isFileName) }));
+  const [{ isFileName }, { MediaType }] = await Promise.all([import('./artifact-files.js'), import('../oci/media-types.js')]);
+  // The empty blob an artifact of annotations alone carries as its one layer (image-spec's
+  // guidance; attach -a, oras attach -a) holds no file: oras pull writes nothing for it.
+  const placeholder = (layer: Descriptor) => layer.mediaType === MediaType.OciEmpty && layer.annotations?.['org.opencontainers.image.title'] === undefined;
+  const files = parsed.layers.filter((layer) => !placeholder(layer)).map((layer) => ({ layer, name: fileName(layer, isFileName) }));
   const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
   if (twice) throw new OcipushError('EINVALID', `${name}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
   const artifactType = parsed.artifactType ?? parsed.config.mediaType;
   const { pipeline } = await import('node:stream/promises');
   const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
   if (toStdout) {
+    if (files.length === 0) throw new OcipushError('ENOTFOUND', `${name}: the artifact ${artifact.digest} holds no file, only its manifest's annotations (ocipush manifest prints them)`);
     if (files.length !== 1) throw usageError(`${name}: the artifact holds ${files.length} files; name a directory with -o DIR`);
     if (process.stdout.isTTY) throw usageError('refusing to write a file to a terminal: name a directory with -o DIR, or pipe the output');
     await pipeline(await storage.fetch(files[0]!.layer), stdoutSink().stream, { end: false });

@@ -144,6 +144,21 @@ describe('artifact get', () => {
     assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.zoned', '-o', join(tmp.path, 'zoned-tie')], { env }), /none newer than the others/, 2);
   });
 
+  it('an artifact of annotations alone (attach -a, oras attach -a) holds no file: its empty placeholder layer is not written as one, to stdout or a directory', async () => {
+    const r = await runCliAsync(['attach', image, '--artifact-type', 'application/vnd.example.approval', '-a', 'approved-by=qa', '--json'], { env });
+    assertOk(r);
+    const digest = (JSON.parse(r.stdout) as { digest: string }).digest;
+    const layers = (JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/app@${digest}`])) as { layers: { mediaType: string }[] }).layers;
+    assert.deepEqual(layers.map((l) => l.mediaType), ['application/vnd.oci.empty.v1+json'], 'the one layer is the empty blob, as image-spec asks');
+    assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.approval'], { env }),
+      new RegExp(`the artifact ${digest} holds no file, only its manifest's annotations`), 1);
+    const dir = join(tmp.path, 'approval');
+    const got = await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.approval', '-o', dir, '--json'], { env });
+    assertOk(got);
+    assert.deepEqual((JSON.parse(got.stdout) as { files: unknown[] }).files, []);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   it('passes over the newest when it is gone but still in the referrers tag index (deleted by skopeo), and takes the next', async () => {
     const type = 'application/vnd.example.rotated';
     const made: string[] = [];
