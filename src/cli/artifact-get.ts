@@ -76,7 +76,11 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   const artifactType = parsed.artifactType ?? parsed.config.mediaType;
   const { pipeline } = await import('node:stream/promises');
   const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
+  const { UNPACK_ANNOTATION, TAR_DIGEST_ANNOTATION, unpackDirectory } = await import('./artifact-unpack.js');
+  const isDirectory = (layer: Descriptor) => layer.annotations?.[UNPACK_ANNOTATION] === 'true';
   if (toStdout) {
+    const directory = files.find((f) => isDirectory(f.layer));
+    if (directory) throw usageError(`${name}: ${JSON.stringify(directory.name)} is a directory (oras push packed it); name a directory to unpack it in with -o DIR`);
     if (files.length === 0) throw new OcipushError('ENOTFOUND', `${name}: the artifact ${artifact.digest} holds no file, only its manifest's annotations (ocipush manifest prints them)`);
     if (files.length !== 1) throw usageError(`${name}: the artifact holds ${files.length} files; name a directory with -o DIR`);
     if (process.stdout.isTTY) throw usageError('refusing to write a file to a terminal: name a directory with -o DIR, or pipe the output');
@@ -89,6 +93,11 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   const written: Got['written'] = [];
   for (const { layer, name: file } of files) {
     const path = join(argv.output!, file);
+    if (isDirectory(layer)) {
+      await unpackDirectory(await storage.fetch(layer), file, argv.output!, layer.annotations?.[TAR_DIGEST_ANNOTATION], `${name}: layer ${layer.digest}`);
+      written.push({ name: file, path: resolve(path), digest: layer.digest, size: layer.size, mediaType: layer.mediaType });
+      continue;
+    }
     const sink = await openFileSink(path);
     try {
       await pipeline(await storage.fetch(layer), sink.stream);

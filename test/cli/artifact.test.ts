@@ -19,7 +19,7 @@ const files = { 'notes.txt': 'release notes\n', 'checks.json': '{"passed":true}\
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /** An artifact pushed with plain distribution API requests (POST + PUT per blob, PUT the manifest): no ocipush code makes it. */
-async function pushArtifact(repo: string, tag: string, artifactType: string, layers: { bytes: Buffer; mediaType: string; title?: string }[]): Promise<string> {
+async function pushArtifact(repo: string, tag: string, artifactType: string, layers: { bytes: Buffer; mediaType: string; title?: string; annotations?: Record<string, string> }[]): Promise<string> {
   const base = `http://${registry.host}`;
   const put = async (bytes: Buffer) => {
     const started = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
@@ -35,7 +35,7 @@ async function pushArtifact(repo: string, tag: string, artifactType: string, lay
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType,
     config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: digestOf(l.bytes), size: l.bytes.length, ...(l.title !== undefined ? { annotations: { 'org.opencontainers.image.title': l.title } } : {}) })),
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: digestOf(l.bytes), size: l.bytes.length, ...(l.title !== undefined ? { annotations: { 'org.opencontainers.image.title': l.title, ...l.annotations } } : {}) })),
   }));
   const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
   assert.equal(res.status, 201);
@@ -116,6 +116,67 @@ describe('artifact get', () => {
     assertOneLineError(await runCliAsync(['artifact', 'get', image, '--artifact-type', 'application/vnd.example.release', '-o', dir], { env }),
       /2 artifacts of type application\/vnd\.example\.release refer to .*, none newer than the others: name one by digest \(sha256:[0-9a-f]{64}, sha256:[0-9a-f]{64}\)$/, 2);
     assert.equal(existsSync(dir), false);
+  });
+
+  it('unpacks a directory oras push packed (tar+gzip, io.deis.oras.content.unpack) under its title, as oras pull does: diff -r finds the tree the same', async () => {
+    const src = join(tmp.path, 'oras-src');
+    mkdirSync(join(src, 'site', 'css'), { recursive: true });
+    writeFileSync(join(src, 'site', 'index.html'), '<h1>hi</h1>\n');
+    writeFileSync(join(src, 'site', 'css', 'main.css'), 'body{}\n');
+    writeFileSync(join(src, 'site', 'empty'), '');
+    writeFileSync(join(src, 'site', 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    run('ln', ['-s', 'css/main.css', join(src, 'site', 'style.css')]);
+    // As oras packs it: the entries under the directory's name, gzip over the tar, the tar's digest beside it.
+    const tar = Buffer.from(run('sh', ['-c', `tar --format=pax --sort=name -cf - -C ${src} site | base64 -w0`]), 'base64');
+    const gz = Buffer.from(run('sh', ['-c', 'gzip -n | base64 -w0'], { input: tar.toString('latin1') }), 'base64');
+    assert.equal(run('sh', ['-c', 'base64 -d | gzip -dc | sha256sum'], { input: gz.toString('base64') }).split(' ')[0], digestOf(tar).slice(7), 'the gzip holds the tar');
+    const dirLayer = (bytes: Buffer, tarDigest: string) => ({ bytes, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', title: 'site', annotations: { 'io.deis.oras.content.unpack': 'true', 'io.deis.oras.content.digest': tarDigest } });
+    await pushArtifact('art/app', 'site', 'application/vnd.example.site', [dirLayer(gz, digestOf(tar)), { bytes: Buffer.from('v1\n'), mediaType: 'text/plain', title: 'VERSION' }]);
+    const out = join(tmp.path, 'site-out');
+    mkdirSync(join(out, 'site'), { recursive: true });
+    writeFileSync(join(out, 'site', 'stale.txt'), 'from before\n');
+    const r = await runCliAsync(['artifact', 'get', `${registry.host}/art/app:site`, '-o', out], { env });
+    assertOk(r);
+    run('diff', ['-r', '--no-dereference', join(src, 'site'), join(out, 'site')]);
+    assert.equal(readFileSync(join(out, 'VERSION'), 'utf8'), 'v1\n');
+    assert.deepEqual(readdirSync(out).sort(), ['VERSION', 'site'], 'no temp directory left');
+    assert.equal(run('stat', ['-c', '%a', join(out, 'site', 'run.sh')]).trim(), '755');
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:site`], { env }), /"site" is a directory \(oras push packed it\); name a directory to unpack it in with -o DIR/, 2);
+
+    // A tar that would write outside (through a symlink it made, or by ..), or whose digest is not the one stated: one line, nothing written.
+    const evil = join(tmp.path, 'evil.py');
+    writeFileSync(evil, [
+      'import io, sys, tarfile',
+      'buf = io.BytesIO()',
+      'with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:',
+      '    for arg in ["site/ok.txt"] + sys.argv[1:]:',
+      '        name, _, target = arg.partition("->")',
+      '        info = tarfile.TarInfo(name)',
+      '        if target: info.type, info.linkname = tarfile.SYMTYPE, target',
+      '        else: info.size = 2',
+      '        t.addfile(info, None if target else io.BytesIO(b"x\\n"))',
+      'sys.stdout.buffer.write(buf.getvalue())',
+    ].join('\n'));
+    const cases = [
+      [['site/up->../..', 'site/up/escaped.txt'], /the symlink "site\/up" points outside it \(\.\.\/\.\.\)/],
+      [['site/in->.', 'site/in/x.txt'], /the entry "site\/in\/x\.txt" goes through the symlink "site\/in"/],
+      [['site/deep/x->..', 'site/a->deep/x/..'], /the symlink "site\/a" points outside it through other links/],
+      [['site/../escaped.txt'], /the entry "site\/\.\.\/escaped\.txt" leaves it/],
+      [['other/escaped.txt'], /the entry "other\/escaped\.txt" is not under "site\/"/],
+    ] as const;
+    for (const [entries, why] of cases) {
+      const bad = Buffer.from(run('sh', ['-c', `python3 ${evil} ${entries.map((e) => `'${e}'`).join(' ')} | base64 -w0`]), 'base64');
+      const badGz = Buffer.from(run('sh', ['-c', 'base64 -d | gzip -n | base64 -w0'], { input: bad.toString('base64') }), 'base64');
+      await pushArtifact('art/app', 'evil-site', 'application/vnd.example.site', [dirLayer(badGz, digestOf(bad))]);
+      const dir = join(tmp.path, 'evil-out', 'inner');
+      assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:evil-site`, '-o', dir], { env }), why);
+      assert.deepEqual(readdirSync(dir), [], 'nothing written, no temp directory left');
+      assert.equal(existsSync(join(tmp.path, 'escaped.txt')) || existsSync(join(tmp.path, 'evil-out', 'escaped.txt')), false);
+    }
+    await pushArtifact('art/app', 'lying-site', 'application/vnd.example.site', [dirLayer(gz, `sha256:${'1'.repeat(64)}`)]);
+    const lying = join(tmp.path, 'lying-out');
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:lying-site`, '-o', lying], { env }), /the directory's tar is sha256:[0-9a-f]{64}, not the sha256:1{64} its io\.deis\.oras\.content\.digest says; nothing written/);
+    assert.deepEqual(readdirSync(lying), []);
   });
 
   it('takes the newest by its created time: attach --created (or SOURCE_DATE_EPOCH) writes it, as oras attach does', async () => {

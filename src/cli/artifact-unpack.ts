@@ -1,0 +1,153 @@
+import { closeSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { posix, join } from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { OcipushError } from '../errors.js';
+import { Digester } from '../oci/digest.js';
+import { trackTemp } from '../content/cleanup.js';
+import { TarReader } from '../layer/tar-reader.js';
+import type { ContentSink, ObservedEntry } from '../layer/tar.js';
+
+/** oras push of a directory: its layer is a tar+gzip of it, to be unpacked under its title by oras pull. */
+export const UNPACK_ANNOTATION = 'io.deis.oras.content.unpack';
+/** The digest of that tar before compression, which oras pull checks. */
+export const TAR_DIGEST_ANNOTATION = 'io.deis.oras.content.digest';
+
+/**
+ * Unpacks a directory `oras push REF DIR` packed (a gzip of a tar whose entries are under
+ * `title/`) as `outputDir/title`, as oras pull does: into a temp directory beside it, renamed into
+ * place once every entry is out and the tar's digest holds, so a failure leaves nothing half
+ * written. Nothing goes outside it: an entry not under `title/`, or one that goes through a
+ * symlink, or a link whose target leaves the directory, stops it (oras refuses them too).
+ */
+export async function unpackDirectory(stream: Readable, title: string, outputDir: string, tarDigest: string | undefined, what: string): Promise<void> {
+  const temp = join(outputDir, `.${title}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const untrack = trackTemp(temp);
+  try {
+    await mkdir(temp);
+    const digester = new Digester();
+    const links = new Set<string>();
+    const reader = new TarReader({ entry: (entry) => extract(temp, title, entry, what, links), end: () => {} });
+    await pipeline(stream, createGunzip(), new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        try {
+          digester.update(chunk);
+          reader.write(chunk);
+          done();
+        } catch (err) { done(err as Error); }
+      },
+      final(done) {
+        try { reader.end(); done(); } catch (err) { done(err as Error); }
+      },
+    }));
+    for (const link of links) {
+      if (!staysInside(link, title, links, temp)) throw refused(what, `the symlink ${JSON.stringify(link)} points outside it through other links`);
+    }
+    const digest = digester.digest();
+    if (tarDigest !== undefined && digest !== tarDigest) {
+      throw new OcipushError('EDIGEST', `${what}: the directory's tar is ${digest}, not the ${tarDigest} its ${TAR_DIGEST_ANNOTATION} says; nothing written`);
+    }
+    const root = join(temp, title);
+    await mkdir(root, { recursive: true });
+    const final = join(outputDir, title);
+    // A directory already there is replaced whole, as a file of that name is: what is left is the artifact's.
+    const old = `${temp}.old`;
+    const replaced = await rename(final, old).then(() => true, (err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return false; throw err; });
+    try {
+      await rename(root, final);
+    } catch (err) {
+      if (replaced) await rename(old, final);
+      throw err;
+    }
+    if (replaced) await rm(old, { recursive: true, force: true });
+  } catch (err) {
+    if (err instanceof OcipushError) throw err;
+    throw new OcipushError('EINVALID', `${what}: cannot unpack the directory ${JSON.stringify(title)}: ${(err as Error).message}; nothing written`);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+    untrack();
+  }
+}
+
+/** One tar entry written under `temp`, its path checked first; a file's bytes go straight to disk. */
+function extract(temp: string, title: string, entry: ObservedEntry, what: string, links: Set<string>): ContentSink | undefined {
+  const rel = inside(entry.name.toString('utf8'), title, what);
+  if (rel === title && entry.type !== 'dir') throw refused(what, `its top entry ${JSON.stringify(title)} is no directory`);
+  const path = join(temp, rel);
+  for (let dir = posix.dirname(rel); dir !== '.'; dir = posix.dirname(dir)) {
+    if (links.has(dir)) throw refused(what, `the entry ${JSON.stringify(rel)} goes through the symlink ${JSON.stringify(dir)}`);
+  }
+  mkdirSync(join(temp, posix.dirname(rel)), { recursive: true });
+  // An entry again at a path an earlier one made a symlink replaces the link, never writes through it.
+  if (links.delete(rel)) unlinkSync(path);
+  switch (entry.type) {
+    case 'dir':
+      mkdirSync(path, { recursive: true, mode: (entry.mode & 0o777) | 0o700 });
+      return undefined;
+    case 'file': {
+      const fd = openSync(path, 'w', entry.mode & 0o777);
+      return { update: (bytes) => { writeSync(fd, bytes); }, end: () => closeSync(fd) };
+    }
+    case 'symlink': {
+      const target = entry.linkname?.toString('utf8') ?? '';
+      const resolved = posix.normalize(posix.join(posix.dirname(rel), target));
+      // Inside the directory itself, as oras pull holds a link to it: the rest of -o DIR is not the artifact's.
+      if (target.startsWith('/') || (resolved !== title && !resolved.startsWith(`${title}/`))) throw refused(what, `the symlink ${JSON.stringify(rel)} points outside it (${target})`);
+      symlinkSync(target, path);
+      links.add(rel);
+      return undefined;
+    }
+    case 'hardlink': {
+      // A hard link names another entry of the archive, by its archive path.
+      const target = inside(entry.linkname?.toString('utf8') ?? '', title, what);
+      if ([...links].some((l) => target === l || target.startsWith(`${l}/`)) || !lstatSync(join(temp, target)).isFile()) throw refused(what, `the hard link ${JSON.stringify(rel)} names no file of it (${target})`);
+      linkSync(join(temp, target), path);
+      return undefined;
+    }
+    default:
+      // Devices and fifos are no content (oras passes over them too).
+      return undefined;
+  }
+}
+
+/**
+ * Whether the symlink `link` leads inside `title` when every symlink of the tree on its way is
+ * followed (each one's own target was checked alone, which `a -> x/..` with `x -> ..` fools).
+ * Every link on the way is one this unpack made, so its target is read from the temp tree.
+ */
+function staysInside(link: string, title: string, links: ReadonlySet<string>, temp: string): boolean {
+  const stack = posix.dirname(link).split('/');
+  const todo = readlinkSync(join(temp, link)).split('/').reverse();
+  for (let hops = 0; todo.length > 0;) {
+    const part = todo.pop()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (stack.pop() === undefined) return false;
+      continue;
+    }
+    stack.push(part);
+    const at = stack.join('/');
+    if (!links.has(at)) continue;
+    if (++hops > 40) return false;
+    const target = readlinkSync(join(temp, at));
+    if (target.startsWith('/')) return false;
+    stack.pop();
+    todo.push(...target.split('/').reverse());
+  }
+  return stack[0] === title;
+}
+
+/** The path of an archive entry under `title/`, as a path relative to the temp directory; anything else is refused. */
+function inside(name: string, title: string, what: string): string {
+  if (name.split('/').includes('..') || name.includes('\0')) throw refused(what, `the entry ${JSON.stringify(name)} leaves it`);
+  const clean = posix.normalize(name.replace(/\/+$/, '') || '.');
+  if (clean !== title && !clean.startsWith(`${title}/`)) throw refused(what, `the entry ${JSON.stringify(name)} is not under ${JSON.stringify(`${title}/`)}`);
+  return clean;
+}
+
+function refused(what: string, why: string): OcipushError {
+  return new OcipushError('EINVALID', `${what}: refusing to unpack: ${why}; nothing written`);
+}
