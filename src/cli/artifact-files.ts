@@ -32,6 +32,12 @@ export async function artifactFiles(specs: readonly string[], what: string, anno
   return blobs;
 }
 
+/** The one layer of an artifact of annotations alone: the empty blob, as image-spec asks (and oras writes). */
+export async function placeholderLayer(): Promise<ArtifactBlob[]> {
+  const [{ EMPTY_DESCRIPTOR, EMPTY_JSON }, { bufferSource }] = await Promise.all([import('../oci/descriptor.js'), import('../content/blob-source.js')]);
+  return [{ descriptor: { ...EMPTY_DESCRIPTOR }, source: bufferSource(EMPTY_JSON) }];
+}
+
 /** A title a file can be written under inside a directory: no path, nothing that leaves it. */
 export function isFileName(title: string): boolean {
   return !(title === '' || title === '.' || title === '..' || title.includes('/') || title.includes('\\') || title.includes('\0'));

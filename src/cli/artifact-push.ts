@@ -15,17 +15,22 @@ export const UNKNOWN_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
  */
 export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<void> {
   if (argv.output !== undefined) throw usageError('--output is for artifact get');
-  const { artifactFiles, artifactAnnotations, isMediaType, readAnnotationFile } = await import('./artifact-files.js');
+  const { artifactFiles, artifactAnnotations, isMediaType, placeholderLayer, readAnnotationFile } = await import('./artifact-files.js');
   const artifactType = argv.artifactType ?? UNKNOWN_ARTIFACT_TYPE;
   if (!isMediaType(artifactType)) throw usageError(`--artifact-type ${JSON.stringify(artifactType)}: expected TYPE/SUBTYPE (a media type)`);
   const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
   const inLayout = await layoutTarget(argv.reference, 'artifact push');
   const annotationFile = await readAnnotationFile(argv.annotationFile, argv.annotation, toArray(argv.files));
   const annotations = await artifactAnnotations(argv.annotation, argv.created, annotationFile);
-  const blobs = await artifactFiles(toArray(argv.files), 'artifact push', annotationFile);
+  const specs = toArray(argv.files);
+  // As oras push: no file is an artifact of its type and annotations alone, its one layer the empty blob.
+  if (specs.length === 0 && argv.artifactType === undefined && Object.keys(annotations).length === 0) {
+    throw usageError('artifact push: name at least one file, or what an artifact without files says: --artifact-type, -a KEY=VALUE');
+  }
+  const blobs = specs.length > 0 ? await artifactFiles(specs, 'artifact push', annotationFile) : await placeholderLayer();
   const configAnnotations = annotationFile?.config ?? {};
   const { pushArtifact, artifactManifest, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
-  const files = blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
+  const files = specs.length === 0 ? [] : blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
   if (inLayout) {
     if (inLayout.name?.startsWith('sha256:')) throw usageError(`${argv.reference}: name the artifact in the layout with a tag, not a digest`);
     const { manifest } = await pushToLayout(inLayout, artifactType, blobs, annotations, configAnnotations);

@@ -27,7 +27,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
     .example('$0 attach localhost:5000/app:1 --artifact-type application/vnd.example.notes notes.txt', 'notes.txt now refers to app:1')
     .example('$0 attach oci:out:app --artifact-type application/vnd.example.notes notes.txt', 'the same in a layout; copy and push take it along')),
   run: async (argv, out: Output) => {
-    const { artifactFiles, artifactAnnotations, isMediaType, readAnnotationFile } = await import('./artifact-files.js');
+    const { artifactFiles, artifactAnnotations, isMediaType, placeholderLayer, readAnnotationFile } = await import('./artifact-files.js');
     if (!isMediaType(argv.artifactType)) throw usageError('attach needs --artifact-type TYPE/SUBTYPE (a media type)');
     const files = toArray(argv.files);
     const annotationFile = await readAnnotationFile(argv.annotationFile, argv.annotation, files);
@@ -39,7 +39,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
     if (files.length === 0 && toArray(argv.annotation).length === 0 && Object.keys(annotationFile?.manifest ?? {}).length === 0) {
       throw usageError('attach: name at least one file, or an annotation (-a KEY=VALUE, or "$manifest" in --annotation-file)');
     }
-    const blobs = files.length > 0 ? await artifactFiles(files, 'attach', annotationFile) : await emptyLayer();
+    const blobs = files.length > 0 ? await artifactFiles(files, 'attach', annotationFile) : await placeholderLayer();
     if (inLayout) return attachInLayout(inLayout, argv.artifactType, blobs, annotations, configAnnotations, out);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');
@@ -76,9 +76,4 @@ async function attachInLayout(
     out.info(`attached ${artifactType} ${manifest.digest} to ${target.text} (${subject.digest}) in the layout ${layout.root}`);
     out.result(manifest.digest, { digest: manifest.digest, subject: subject.digest, artifactType, via: 'layout' });
   });
-}
-
-async function emptyLayer(): Promise<ArtifactBlob[]> {
-  const [{ EMPTY_DESCRIPTOR, EMPTY_JSON }, { bufferSource }] = await Promise.all([import('../oci/descriptor.js'), import('../content/blob-source.js')]);
-  return [{ descriptor: { ...EMPTY_DESCRIPTOR }, source: bufferSource(EMPTY_JSON) }];
 }

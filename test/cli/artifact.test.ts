@@ -331,6 +331,18 @@ describe('artifact push', () => {
     assert.equal((await fetch(`http://${registry.host}/v2/art/never-annotated/tags/list`)).status, 404, 'the repository was never written to');
   });
 
+  it('no file, as oras push takes it: an artifact of its type and annotations alone, its one layer the empty blob; with neither, one line', async () => {
+    const r = await runCliAsync(['artifact', 'push', `${registry.host}/art/marker:1`, '--artifact-type', 'application/vnd.example.marker', '-a', 'released=yes', '--json'], { env });
+    assertOk(r);
+    assert.deepEqual((JSON.parse(r.stdout) as { files: unknown[] }).files, []);
+    const raw = run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/marker:1`]);
+    assert.equal(digestOf(Buffer.from(raw)), (JSON.parse(r.stdout) as { digest: string }).digest);
+    const manifest = JSON.parse(raw) as { artifactType: string; layers: unknown[]; annotations: Record<string, string> };
+    const empty = { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(Buffer.from('{}')), size: 2 };
+    assert.deepEqual([manifest.artifactType, manifest.layers, manifest.annotations], ['application/vnd.example.marker', [empty], { released: 'yes' }]);
+    assertOneLineError(await runCliAsync(['artifact', 'push', `${registry.host}/art/never-marker:1`], { env }), /artifact push: name at least one file, or what an artifact without files says/, 2);
+  });
+
   it('a missing file, a directory, two files of one name or a digest the files do not make: one line, and the registry is left as it was', async () => {
     const ref = `${registry.host}/art/never:1`;
     writeFileSync(join(tmp.path, 'one.txt'), 'one\n');
