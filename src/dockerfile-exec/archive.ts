@@ -86,12 +86,22 @@ function decompressHead(head: Buffer, compression: ArchiveCompression): Buffer {
   if (tool) return spawnSync(tool[0]!, tool.slice(1), { input: head, maxBuffer: 4 << 20 }).stdout ?? Buffer.alloc(0);
   if (compression === 'zstd' && zstdAvailable()) {
     try {
-      return (zstdZlib as unknown as { zstdDecompressSync(b: Buffer, o: object): Buffer }).zstdDecompressSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+      return (zstdZlib as unknown as { zstdDecompressSync(b: Buffer, o: object): Buffer }).zstdDecompressSync(pastSkippableFrames(head), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
     } catch {
       return Buffer.alloc(0);
     }
   }
   return Buffer.alloc(0);
+}
+
+/**
+ * The head past the skippable frames it starts with (pzstd writes one first): Node's one-shot
+ * zstd decoder ends at the end of a frame, so it would give nothing of the tar after them.
+ */
+function pastSkippableFrames(head: Buffer): Buffer {
+  let at = 0;
+  while (at + 8 <= head.length && (head.readUInt32LE(at) & 0xfffffff0) >>> 0 === 0x184d2a50) at += 8 + head.readUInt32LE(at + 4);
+  return head.subarray(Math.min(at, head.length));
 }
 
 function gunzipPrefix(head: Buffer): Buffer {

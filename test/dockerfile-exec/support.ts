@@ -44,9 +44,9 @@ export interface BuildJson {
   base?: { reference: string; digest: string; layers: number };
 }
 
-/** `ocipush build -f DOCKERFILE CONTEXT --layout LAYOUT --tag TAG --json …`; the JSON result. */
-export function build(context: string, layout: string, args: string[] = [], dockerfile = join(context, 'Dockerfile')): BuildJson {
-  const r = runCli(['build', '-f', dockerfile, context, '--layout', layout, '--json', ...args]);
+/** `ocipush build -f DOCKERFILE CONTEXT --layout LAYOUT --tag TAG --json …` (`env` added to the process's); the JSON result. */
+export function build(context: string, layout: string, args: string[] = [], dockerfile = join(context, 'Dockerfile'), env?: NodeJS.ProcessEnv): BuildJson {
+  const r = runCli(['build', '-f', dockerfile, context, '--layout', layout, '--json', ...args], { env });
   assert.equal(r.status, 0, `build failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as BuildJson;
 }
