@@ -422,5 +422,6 @@ function baseImageConfig(config: ImageConfig | undefined): BaseImageConfig | und
     ...(c.User ? { user: c.User } : {}),
     ...(c.Shell ? { shell: c.Shell } : {}),
     ...(c.OnBuild ? { onBuild: c.OnBuild } : {}),
+    ...(config.os ? { os: config.os } : {}),
   };
 }

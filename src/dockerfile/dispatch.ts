@@ -16,13 +16,15 @@ import type { EscapeToken } from './lex.js';
 import { expandAt, resolveCopyFrom, type Plan, type StageHead } from './stage-graph.js';
 import { parsePortSpecs } from './ports.js';
 import type { BaseImageConfig, ResolvedCopyInstruction, ResolvedInstruction, ResolvedStage } from './resolve-types.js';
-import { DEFAULT_SHELL } from './shell-form.js';
+import { defaultShell } from './shell-form.js';
 import { isValidStopSignal } from './signal.js';
 import { parseChmod } from './chmod.js';
 
 /** The second half of resolution: one stage's instructions dispatched in order, as BuildKit does. */
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** BuildKit's DefaultPathEnvWindows: the PATH of a Windows stage FROM scratch. */
+export const DEFAULT_PATH_WINDOWS = 'c:\\Windows\\System32;c:\\Windows;C:\\Windows\\System32\\WindowsPowerShell\\v1.0';
 const SECRET_KEY = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)/i;
 /** Words that make a secret-looking name harmless (BuildKit since January 2026: `API_KEY_FILE`, `TOKEN_VERSION`). */
 const PUBLIC_KEY = /(?:_|^)(?:public|file|version)(?:_|$)/i;
@@ -39,6 +41,7 @@ export class StageDispatcher {
   private workingDir = '';
   private user = '';
   private shell: string[] = [];
+  private os = '';
   private readonly args = new Map<string, string>();
   /** ARG names declared in this stage (and its base stages), with or without a value. */
   readonly declaredArgs = new Set<string>();
@@ -74,6 +77,7 @@ export class StageDispatcher {
       workingDir: this.workingDir,
       user: this.user,
       shell: [...this.shell],
+      os: this.os,
       args: Object.fromEntries(this.args),
     };
     STAGE_STATE.set(result, { env: new Map(this.env), declaredArgs: new Set(this.declaredArgs) });
@@ -95,13 +99,19 @@ export class StageDispatcher {
       this.workingDir = parent.workingDir;
       this.user = parent.user;
       this.shell = [...parent.shell];
+      this.os = parent.os;
       this.workdirSet.set(this.stage.index, this.workdirSet.get(base.index) ?? false);
       return;
     }
     const config: BaseImageConfig = this.plan.baseConfigs.get(this.stage.index) ?? {};
+    this.os = config.os || (this.head.platform?.split('/')[0]?.toLowerCase() ?? this.plan.targetOs);
     this.configEnv.push(...(config.env ?? []));
-    // BuildKit makes sure PATH is always set.
-    if (!this.configEnv.some((e) => splitEnv(e)[0] === 'PATH')) this.configEnv.push(`PATH=${DEFAULT_PATH}`);
+    // BuildKit makes sure PATH is always set, but on Windows, where the OS sets it (moby/buildkit
+    // #5445: a Linux PATH there hides cmd.exe): only FROM scratch gets Windows' own.
+    if (!this.configEnv.some((e) => splitEnv(e)[0] === 'PATH')) {
+      if (this.os !== 'windows') this.configEnv.push(`PATH=${DEFAULT_PATH}`);
+      else if (this.head.base.kind === 'scratch') this.configEnv.push(`PATH=${DEFAULT_PATH_WINDOWS}`);
+    }
     for (const e of this.configEnv) this.setEnvFromConfig(e);
     if (config.workingDir) this.workingDir = normalizeWorkdir('', config.workingDir);
     this.user = config.user ?? '';
@@ -179,7 +189,7 @@ export class StageDispatcher {
             line: instruction.line,
           });
         }
-        const exec = instruction.json ? [...instruction.args] : [...(this.shell.length > 0 ? this.shell : DEFAULT_SHELL), instruction.args.join(' ')];
+        const exec = instruction.json ? [...instruction.args] : [...(this.shell.length > 0 ? this.shell : defaultShell(this.os)), instruction.args.join(' ')];
         return { ...instruction, exec };
       }
       default:

@@ -20,6 +20,8 @@ export interface BaseImageConfig {
   shell?: readonly string[];
   /** The config's OnBuild triggers; they run at the start of the stage. */
   onBuild?: readonly string[];
+  /** The image's os (`windows` changes the defaults: no PATH is added, shell form runs `cmd /S /C`). */
+  os?: string;
 }
 
 export interface ResolveOptions {
@@ -99,8 +101,10 @@ export interface ResolvedStage {
   workingDir: string;
   /** The config User at the end of the stage ("" when never set). */
   user: string;
-  /** The config Shell at the end of the stage ([] means the default /bin/sh -c). */
+  /** The config Shell at the end of the stage ([] means the default: /bin/sh -c, on Windows cmd /S /C). */
   shell: string[];
+  /** The os the stage's image is for: its base image's, else FROM's --platform, else the target's. */
+  os: string;
   /** ARG values in scope at the end of the stage (ARGs without a value are absent). */
   args: Record<string, string>;
 }

@@ -22,6 +22,8 @@ export interface StageHead {
 
 export interface Plan {
   escape: EscapeToken;
+  /** The os of the platform being built for (normalized). */
+  targetOs: string;
   buildArgs: Map<string, string>;
   globals: Map<string, string>;
   declaredGlobal: Set<string>;
@@ -185,7 +187,7 @@ export function planStages(parsed: ParsedDockerfile, options: ResolveOptions, wa
     }
   }
 
-  return { escape, buildArgs, globals, declaredGlobal, heads, byName, target: targetIndex, needed: sorted, copyFrom, baseConfigs, triggers, copyIgnored: copyIgnoredCheck(options.dockerignore) };
+  return { escape, targetOs: target.os, buildArgs, globals, declaredGlobal, heads, byName, target: targetIndex, needed: sorted, copyFrom, baseConfigs, triggers, copyIgnored: copyIgnoredCheck(options.dockerignore) };
 }
 
 export function resolveCopyFrom(c: CopyInstruction, byName: Map<string, number>, stageCount: number): { stage?: number; image?: string } {

@@ -260,3 +260,35 @@ describe('image config and history', () => {
     assert.equal(readImage(join(tmp.path, 'repro-unused-layout'), 'u').config.created, '2023-11-14T22:13:20Z');
   });
 });
+
+describe('Windows images (--platform windows/amd64)', () => {
+  let layout: string;
+  before(() => {
+    // A Windows base: a config for windows/amd64 without Env, as nanoserver's has none.
+    const root = join(tmp.path, 'win-root');
+    writeTree(root, { 'Files/Windows/': '' });
+    layout = join(tmp.path, 'win');
+    const r = runCli(['build', root, '--platform', 'windows/amd64', '--layout', layout, '--tag', 'base']);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  const config = (tag: string) => JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:${tag}`])) as { os: string; config: Record<string, unknown> };
+
+  it('shell forms run cmd /S /C; no Linux PATH is added (FROM scratch gets Windows\' own), as BuildKit writes them', () => {
+    const context = join(tmp.path, 'win-config');
+    writeTree(context, {
+      Dockerfile: `FROM oci:${layout}:base\nLABEL app=1\nCMD app.exe --serve\n`,
+      'Scratch.Dockerfile': 'FROM scratch\nENTRYPOINT app.exe\n',
+    });
+    build(context, layout, ['--tag', 'app', '--platform', 'windows/amd64']);
+    assert.deepEqual(config('app').config, { Cmd: ['cmd', '/S', '/C', 'app.exe --serve'], Labels: { app: '1' }, ArgsEscaped: true });
+    build(context, layout, ['--tag', 'scratch', '--platform', 'windows/amd64'], join(context, 'Scratch.Dockerfile'));
+    const fromScratch = config('scratch');
+    assert.equal(fromScratch.os, 'windows');
+    assert.deepEqual(fromScratch.config, {
+      Env: ['PATH=c:\\Windows\\System32;c:\\Windows;C:\\Windows\\System32\\WindowsPowerShell\\v1.0'],
+      Entrypoint: ['cmd', '/S', '/C', 'app.exe'],
+      WorkingDir: '/',
+    });
+  });
+});

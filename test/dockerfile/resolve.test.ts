@@ -370,3 +370,20 @@ test('warnings are reported once even when a variable is used several times on a
   const r = resolve('FROM scratch\nLABEL a=$X b=$X\n');
   assert.deepEqual(r.warnings, [{ rule: 'UndefinedVar', message: "Usage of undefined variable '$X'", line: 2 }]);
 });
+
+test('a Windows stage (its base image\'s os, FROM --platform, else the target): no Linux PATH added, shell forms run cmd /S /C (BuildKit: #5445, defaultShell)', () => {
+  const windows = { os: 'windows', architecture: 'amd64' };
+  const fromImage = resolve('FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCMD app.exe\n', {
+    targetPlatform: windows,
+    baseImageConfig: () => ({ os: 'windows', env: [] }),
+  }).target;
+  assert.equal(fromImage.os, 'windows');
+  assert.deepEqual(fromImage.env, []);
+  assert.deepEqual(find(fromImage, 'CMD').exec, ['cmd', '/S', '/C', 'app.exe']);
+  const both = resolveStages(parseDockerfile('FROM --platform=windows/amd64 scratch AS w\nENTRYPOINT app.exe\nFROM scratch\nCOPY --from=w / /\nCMD app\n'), { targetPlatform: AMD64 });
+  assert.deepEqual(both.stages.map((s) => s.os), ['windows', 'linux']);
+  assert.deepEqual(both.stages[0]!.env, ['PATH=c:\\Windows\\System32;c:\\Windows;C:\\Windows\\System32\\WindowsPowerShell\\v1.0']);
+  assert.deepEqual(find(both.stages[0]!, 'ENTRYPOINT').exec, ['cmd', '/S', '/C', 'app.exe']);
+  assert.deepEqual(both.stages[1]!.env, [`PATH=${DEFAULT_PATH}`]);
+  assert.deepEqual(find(both.stages[1]!, 'CMD').exec, ['/bin/sh', '-c', 'app']);
+});
