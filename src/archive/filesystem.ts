@@ -309,7 +309,7 @@ function headerOf(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> 
   const gnuTime = headerNumber(block, 136, 12);
   const type = entry.type === 'other' ? String.fromCharCode(block[156]!) as TarTypeFlag : TYPE_FLAGS[entry.type];
   const header: TarHeader = {
-    name: relative(entry.name),
+    name: inRoot(entry.name, entry.type === 'dir'),
     type,
     mode: headerNumber(block, 100, 8),
     uid: number('uid', 108, 8),
@@ -317,7 +317,7 @@ function headerOf(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> 
     size: entry.type === 'file' ? entry.size : 0,
     mtime: !pax?.has('mtime') && gnuTime < 0 && Number.isSafeInteger(gnuTime) ? gnuTime : number('mtime', 136, 12),
   };
-  if (entry.linkname) header.linkname = entry.type === 'hardlink' ? relative(entry.linkname) : entry.linkname;
+  if (entry.linkname) header.linkname = entry.type === 'hardlink' ? inRoot(entry.linkname, false) : entry.linkname;
   if (entry.type === 'char' || entry.type === 'block') {
     header.devmajor = headerNumber(block, 329, 8);
     header.devminor = headerNumber(block, 337, 8);
@@ -350,12 +350,30 @@ function relative(name: Buffer): Buffer {
   return at === name.length ? Buffer.from('./') : name.subarray(at);
 }
 
-/** A tar name as a path key: no leading `./` or `/`, no trailing `/`; the root is ''. */
+/**
+ * A tar name as a path key: `.`, `..` and empty components resolved as under a root, so no key
+ * is above it (`x/../a/f` is `a/f`, `../../etc/x` is `etc/x`: where umoci and containerd unpack
+ * them); the root is ''.
+ */
 function normalize(name: string): string {
-  let path = name;
-  while (path.startsWith('./')) path = path.slice(2);
-  path = path.replace(/^\/+/, '').replace(/\/+$/, '');
-  return path === '.' ? '' : path;
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '..') parts.pop();
+    else if (part !== '' && part !== '.') parts.push(part);
+  }
+  return parts.join('/');
+}
+
+/**
+ * The name an entry is written under: as the layer has it, without leading slashes, unless a
+ * `..` component could take it out of the directory the tar is unpacked in (or make it another
+ * entry's path than the one it is in the image): then the path it has in the image.
+ */
+function inRoot(name: Buffer, dir: boolean): Buffer {
+  const text = name.toString('latin1');
+  if (!text.split('/').includes('..')) return relative(name);
+  const path = normalize(text);
+  return Buffer.from(path === '' ? './' : dir ? `${path}/` : path, 'latin1');
 }
 
 function join(dir: string, name: string): string {

@@ -249,3 +249,43 @@ test('rootfs reads a layer up to its end-of-archive blocks, as umoci unpacks it:
     await tmp.cleanup();
   }
 });
+
+test('rootfs resolves .. in a layer\'s names inside the image, as umoci unpacks them: x/../a/f replaces a/f, a/../b/.wh.g deletes b/g, ../../outside lands at the root', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const lower = join(tmp.path, 'lower');
+    mkdirSync(join(lower, 'a'), { recursive: true });
+    mkdirSync(join(lower, 'b'));
+    writeFileSync(join(lower, 'a', 'f'), 'lower\n');
+    writeFileSync(join(lower, 'b', 'g'), 'deleted above\n');
+    run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'lower.tar'), '-C', lower, 'a', 'b']);
+    const upper = join(tmp.path, 'upper');
+    mkdirSync(upper);
+    writeFileSync(join(upper, 'f'), 'upper\n');
+    writeFileSync(join(upper, 'wh'), '');
+    writeFileSync(join(upper, 'e'), 'escaped\n');
+    // GNU tar writes such names only when told to (-P keeps the leading ../).
+    run('tar', ['-P', '--numeric-owner', '-cf', join(tmp.path, 'upper.tar'), '-C', upper, '--transform', 's,^f$,x/../a/f,;s,^wh$,a/../b/.wh.g,;s,^e$,../../outside,', 'f', 'wh', 'e']);
+    const layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', join(tmp.path, 'lower.tar'), join(tmp.path, 'upper.tar'), '--layout', layout, '--tag', 't', '-q']).status, 0);
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+    assert.deepEqual(treePaths(join(bundle, 'rootfs')), ['a', 'a/f', 'b', 'outside']);
+    assert.equal(readFileSync(join(bundle, 'rootfs', 'a', 'f'), 'utf8'), 'upper\n');
+
+    const out = join(tmp.path, 'fs.tar');
+    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const names = run('tar', ['-tf', out]).split('\n').filter(Boolean);
+    assert.deepEqual(names.filter((name) => name.split('/').includes('..')), [], 'no name leaves the directory the tar is unpacked in');
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    run('tar', ['-xf', out, '-C', tree]);
+    assert.deepEqual(treePaths(tree), ['a', 'a/f', 'b', 'outside']);
+    assert.equal(readFileSync(join(tree, 'a', 'f'), 'utf8'), 'upper\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
