@@ -98,6 +98,8 @@ interface LayerPaths {
   hiddenFiles: Set<string>;
   /** Such files written under a link's name from this layer: this layer's later links to them link to that name. */
   materialized: Map<string, Buffer>;
+  /** This layer's hard links, by path: the file each names, through the links it names. */
+  links: Map<string, string>;
 }
 
 /** A hard link to be written as it is, or as the file it names. */
@@ -123,7 +125,7 @@ class Flattening {
   constructor(private readonly out: Output) {}
 
   async layer(open: () => Promise<Readable>, what: string): Promise<void> {
-    const paths: LayerPaths = { written: new Map(), deleted: new Set(), opaque: new Set(), hiddenFiles: new Set(), materialized: new Map() };
+    const paths: LayerPaths = { written: new Map(), deleted: new Set(), opaque: new Set(), hiddenFiles: new Set(), materialized: new Map(), links: new Map() };
     await this.read(await open(), what, (entry, block, pax) => this.entry(entry, block, pax, paths));
     // Links of this layer to a file it held before them, which the layers above hid: read again for that file.
     const wanted = new Set([...this.orphans.keys()].filter((target) => paths.hiddenFiles.has(target)));
@@ -174,6 +176,11 @@ class Flattening {
 
   private entry(entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined, paths: LayerPaths): ContentSink | undefined {
     const path = normalize(entry.name.toString('latin1'));
+    // A link to a name this layer made a link (Python's tarfile writes them) names that link's file,
+    // which is there whatever the layers above did to the link's name.
+    const linked = entry.type === 'hardlink' && entry.linkname ? linkedFile(normalize(entry.linkname.toString('latin1')), paths.links) : undefined;
+    if (linked !== undefined) paths.links.set(path, linked.target);
+    else paths.links.delete(path);
     const slash = path.lastIndexOf('/');
     const base = path.slice(slash + 1);
     const dir = slash < 0 ? '' : path.slice(0, slash);
@@ -203,9 +210,10 @@ class Flattening {
     }
     paths.written.set(path, entry.type === 'dir');
     const header = headerOf(entry, block, pax);
+    if (linked?.through) header.linkname = Buffer.from(linked.target, 'latin1');
     const bytes = encode(header);
-    if (entry.type === 'hardlink' && header.linkname) {
-      const target = normalize(header.linkname.toString('latin1'));
+    if (linked !== undefined) {
+      const target = linked.target;
       if (this.hidden(target)) {
         const kept = paths.materialized.get(target);
         if (kept) {
@@ -288,6 +296,13 @@ class Flattening {
     }
     return this.opaque.has('') && path !== '';
   }
+}
+
+/** The file a hard link to `name` links to: through the links of its layer that `name` is (`through`). */
+function linkedFile(name: string, links: Map<string, string>): { target: string; through: boolean } {
+  // Each link was resolved when it was read, so one step reaches a file.
+  const target = links.get(name);
+  return target === undefined ? { target: name, through: false } : { target, through: true };
 }
 
 /** Pax records the header writer makes again from the entry's fields. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, statSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 
@@ -285,6 +285,54 @@ test('rootfs resolves .. in a layer\'s names inside the image, as umoci unpacks 
     run('tar', ['-xf', out, '-C', tree]);
     assert.deepEqual(treePaths(tree), ['a', 'a/f', 'b', 'outside']);
     assert.equal(readFileSync(join(tree, 'a', 'f'), 'utf8'), 'upper\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('rootfs keeps a hard link to a hard link whose name a layer above deleted: it links to the same file, as umoci unpacks it', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    // A layer whose c links to b, itself a link to a (GNU tar links every name to the first): two
+    // archives, a + b→a and b + c→b, the second without its b, made one.
+    const archive = (name: string, first: string, second: string): string => {
+      const tree = join(tmp.path, name);
+      mkdirSync(tree);
+      writeFileSync(join(tree, first), 'shared\n');
+      linkSync(join(tree, first), join(tree, second));
+      const file = join(tmp.path, `${name}.tar`);
+      run('tar', ['--numeric-owner', '-cf', file, '-C', tree, first, second]);
+      return file;
+    };
+    const lower = archive('ab', 'a', 'b');
+    const bc = archive('bc', 'b', 'c');
+    run('tar', ['--delete', '-f', bc, 'b']);
+    run('tar', ['-A', '-f', lower, bc]);
+    assert.deepEqual(run('tar', ['-tvf', lower]).split('\n').filter(Boolean).map((line) => line.split(/\s+/).slice(5).join(' ')), ['a', 'b link to a', 'c link to b']);
+    const upper = join(tmp.path, 'upper');
+    mkdirSync(upper);
+    writeFileSync(join(upper, '.wh.b'), '');
+    run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'upper.tar'), '-C', upper, '.wh.b']);
+    const layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', lower, join(tmp.path, 'upper.tar'), '--layout', layout, '--tag', 't', '-q']).status, 0);
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+    const unpacked = join(bundle, 'rootfs');
+    assert.deepEqual(treePaths(unpacked), ['a', 'c']);
+    assert.equal(statSync(join(unpacked, 'c')).ino, statSync(join(unpacked, 'a')).ino);
+
+    const out = join(tmp.path, 'fs.tar');
+    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /left out/);
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    run('tar', ['-xf', out, '-C', tree]);
+    assert.deepEqual(treePaths(tree), ['a', 'c']);
+    assert.equal(statSync(join(tree, 'c')).ino, statSync(join(tree, 'a')).ino);
+    assert.equal(readFileSync(join(tree, 'c'), 'utf8'), 'shared\n');
   } finally {
     await tmp.cleanup();
   }
