@@ -67,7 +67,8 @@ export async function validateImage(storage: ReadOnlyStorage, root: Descriptor, 
   const run = new Validation(storage, options);
   await run.manifest(root, 0);
   if (options.platform && !run.manifests.some((m) => m.kind === 'image')) {
-    throw new OcipushError('ENOTFOUND', `${options.name ?? 'image'} has no image for ${formatPlatform(options.platform)}`, { digest: root.digest });
+    const has = run.passedOver.size > 0 ? ` (it has: ${[...run.passedOver].join(', ')})` : '';
+    throw new OcipushError('ENOTFOUND', `${options.name ?? 'image'} has no image for ${formatPlatform(options.platform)}${has}`, { digest: root.digest });
   }
   await run.blobs();
   return {
@@ -93,13 +94,15 @@ class Validation {
   rootMediaType: string | undefined;
   bytesRead = 0;
   private readonly seen = new Set<string>();
+  /** Platforms of the images without one in their index that --platform passed over, for the error when none is left. */
+  readonly passedOver = new Set<string>();
   private readonly name: string;
 
   constructor(private readonly storage: ReadOnlyStorage, private readonly options: ValidateOptions) {
     this.name = options.name ?? 'image';
   }
 
-  async manifest(desc: Descriptor, depth: number, listed?: Platform): Promise<void> {
+  async manifest(desc: Descriptor, depth: number, listed?: Platform, asked?: Platform): Promise<void> {
     if (this.seen.has(desc.digest)) return;
     this.seen.add(desc.digest);
     const read = await this.problem(desc.digest, () => readManifest(this.storage, desc, { name: this.name, ...operationOptions(this.options) }));
@@ -125,13 +128,13 @@ class Validation {
         if (depth > 0) return;
         throw new OcipushError('ENOTFOUND', `${this.name} has no image for ${formatPlatform(wanted)} (it has: ${listPlatforms(platformImages(parsed.manifests))})`, { digest: desc.digest });
       }
-      for (const child of children) await this.manifest(child, depth + 1, child.platform);
+      for (const child of children) await this.manifest(child, depth + 1, child.platform, chosen || wanted);
       return;
     }
-    await this.image(desc, parsed, what, listed, depth === 0);
+    await this.image(desc, parsed, what, listed, depth === 0, asked);
   }
 
-  private async image(desc: Descriptor, manifest: ImageManifest, what: string, listed: Platform | undefined, root = false): Promise<void> {
+  private async image(desc: Descriptor, manifest: ImageManifest, what: string, listed: Platform | undefined, root = false, asked?: Platform): Promise<void> {
     const configType = manifest.config.mediaType;
     // BuildKit's attestation manifests have an image config (of unknown/unknown) over in-toto layers.
     const attestation = desc.annotations?.[Annotation.ReferenceType] === 'attestation-manifest';
@@ -148,10 +151,17 @@ class Validation {
       const bytes = await readSmall(await this.storage.fetch(manifest.config, operationOptions(this.options)), MAX_CONFIG_BYTES, configWhere);
       return parseImageConfig(bytes, configWhere);
     }, configWhere);
-    this.checks.set(manifest.config.digest, { descriptor: manifest.config, where: configWhere, read: true });
-    if (config) this.bytesRead += manifest.config.size;
     // A config that leaves out the variant (`arm` under a `linux/arm/v6` entry) is for the entry's, as skopeo and containerd read it.
     const platform = config ? entryPlatform(platformOfConfig(config), listed) : undefined;
+    // An index entry without a platform is for the one its config says, as pull reads it: of
+    // another than --platform's, it is not an image the user asked to check.
+    if (asked && !listed && platform && !runnablePlatforms(asked).some((p) => platformMatches(p, platform))) {
+      this.seen.delete(desc.digest);
+      this.passedOver.add(formatPlatform(platform));
+      return;
+    }
+    this.checks.set(manifest.config.digest, { descriptor: manifest.config, where: configWhere, read: true });
+    if (config) this.bytesRead += manifest.config.size;
     const wanted = this.options.platform;
     // One image of another platform is not what --platform asked to check, as every verb refuses it.
     if (root && wanted && platform && !platformMatches(wanted, platform)) {

@@ -250,6 +250,31 @@ describe('validate', () => {
     assert.match(none.stderr, /has no image for linux\/s390x/);
   });
 
+  it('--platform: an index entry without a platform is the platform its config says, as pull reads it, not one to check whatever it is', async () => {
+    // umoci lists its images without a platform: its one image is amd64 by its config.
+    assert.equal(firstManifest(umociLayout).platform, undefined);
+    const umoci = await runCliAsync(['validate', `oci:${umociLayout}`, '--platform', 'linux/s390x'], { env });
+    assert.equal(umoci.status, 1, umoci.stderr);
+    assert.equal(umoci.stdout, '');
+    assert.match(umoci.stderr, /^ocipush: oci:\S+ has no image for linux\/s390x \(it has: linux\/amd64\)\n$/);
+    // An index whose entries say no platform: only the arm64 image is checked for linux/arm64, as pull takes it.
+    const layout = join(tmp.path, 'unlisted-platforms');
+    cpSync(ociLayout, layout, { recursive: true });
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: Record<string, any>[] };
+    const multi = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'multi')!;
+    const imageIndex = json(layout, multi.digest as string);
+    for (const entry of imageIndex.manifests) delete entry.platform;
+    setRoot(layout, { ...multi, ...putJson(layout, imageIndex) });
+    const arm64 = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 'arm64')!.digest as string;
+    assert.equal(json(layout, json(layout, arm64).config.digest as string).architecture, 'arm64');
+    const doc = await validateJson([`oci:${layout}:multi`, '--platform', 'linux/arm64'], 0);
+    assert.deepEqual(doc.manifests.filter((m) => m.kind === 'image').map((m) => m.platform), ['linux/arm64']);
+    assert.equal((doc as unknown as { manifests: { digest: string; kind: string }[] }).manifests.find((m) => m.kind === 'image')!.digest, arm64);
+    const none = await runCliAsync(['validate', `oci:${layout}:multi`, '--platform', 'linux/s390x'], { env });
+    assert.equal(none.status, 1, none.stderr);
+    assert.match(none.stderr, /^ocipush: oci:\S+ has no image for linux\/s390x \(it has: linux\/amd64, linux\/arm64\)\n$/);
+  });
+
   it('takes an arm/v6 entry whose config leaves out the variant as arm/v6, as skopeo reads it', async () => {
     const layout = join(tmp.path, 'variant');
     cpSync(ociLayout, layout, { recursive: true });
