@@ -29,8 +29,11 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, 'rootfs', toStdout ? 'the tar on stdout is incomplete' : `${argv.output} was not written`);
     const written = await withSource(argv.image, argv, async (source) => {
-      const { loadImage } = await import('../image/load.js');
-      const image = await loadImage(source.storage, source.root, { name: source.name, platform: wanted ?? hostPlatform(), ...(wanted ? { requirePlatform: true } : {}) });
+      const [{ loadImage }, { isIndex, parseManifest }] = await Promise.all([import('../image/load.js'), import('../oci/manifest.js')]);
+      // One image must be for --platform; of an index, the one chosen for it may be of a lower variant its CPU runs (arm/v6 for arm/v7), as pull takes it.
+      const single = wanted !== undefined && !isIndex(parseManifest(source.rootBytes, `${source.name}: manifest`, source.root.mediaType));
+      const { noManifestFor } = await import('../image/platform.js');
+      const image = await loadImage(source.storage, source.root, { name: source.name, platform: wanted ?? hostPlatform(), ...(single ? { requirePlatform: true } : {}), ...(wanted ? { noMatch: noManifestFor(source.name) } : {}) });
       const [{ openFileSink, stdoutSink }, { writeFilesystem }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../archive/filesystem.js'), import('../errors.js')]);
       const sink = toStdout ? stdoutSink(process.stdout) : await openFileSink(argv.output!);
       try {

@@ -160,6 +160,26 @@ describe('rootfs', () => {
     assert.ok(/\0{1024}$/.test(raw.stdout), 'ends with the two zero blocks');
   });
 
+  it('--platform linux/arm/v7 of an index that ships arm/v6: the filesystem of the arm/v6 image, which skopeo takes too, as pull and inspect take it', async () => {
+    const dir = join(tmp.path, 'variants');
+    const layout = join(dir, 'layout');
+    mkdirSync(join(dir, 'tree'), { recursive: true });
+    writeFileSync(join(dir, 'tree', 'arch'), 'arm/v6\n');
+    assertOk(await runCliAsync(['build', join(dir, 'tree'), '--layout', layout, '--tag', 'v6', '--platform', 'linux/arm/v6'], { env }));
+    assertOk(await runCliAsync(['index', 'create', 'v6', '--tag', 'idx', '--layout', layout], { env }));
+    run('skopeo', ['copy', '-q', '--override-os', 'linux', '--override-arch', 'arm', '--override-variant', 'v7', `oci:${layout}:idx`, `oci:${join(dir, 'skopeo')}:x`]);
+    const chosen = (JSON.parse(readFileSync(join(dir, 'skopeo', 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]!.digest;
+
+    const tarFile = join(dir, 'fs.tar');
+    const r = await runCliAsync(['rootfs', `oci:${layout}:idx`, '--platform', 'linux/arm/v7', '-o', tarFile, '--json'], { env });
+    assertOk(r);
+    assert.deepEqual({ digest: JSON.parse(r.stdout).digest, platform: JSON.parse(r.stdout).platform }, { digest: chosen, platform: 'linux/arm/v6' });
+    assert.equal(readFileSync(join(untar(tarFile, 'variants-unpacked'), 'arch'), 'utf8'), 'arm/v6\n');
+    // One image is what it is: arm/v6 asked for as arm/v7 is refused, as pull refuses it.
+    assertOneLineError(await runCliAsync(['rootfs', `oci:${layout}:v6`, '--platform', 'linux/arm/v7', '-o', join(dir, 'single.tar')], { env }), /is for linux\/arm\/v6, not linux\/arm\/v7/, 2);
+    assertOneLineError(await runCliAsync(['rootfs', `oci:${layout}:idx`, '--platform', 'linux/arm64', '-o', join(dir, 'none.tar')], { env }), /^ocipush: \S+: no manifest for linux\/arm64 \(the index has: linux\/arm\/v6\)$/);
+  });
+
   it('refuses what it cannot do with one line, and a failed write leaves no file', async () => {
     const json = await runCliAsync(['rootfs', `oci:${layout}:t`, '--json'], { env });
     assert.equal(json.status, 2);
