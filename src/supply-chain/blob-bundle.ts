@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { digestHex, type Digest } from '../oci/digest.js';
-import { isBase64 } from './blob-signature.js';
+import { isBase64, readUpTo } from './blob-signature.js';
 import { decodePem } from './keys.js';
 import { isSigstoreBundle, SIGSTORE_BUNDLE_MEDIA_TYPE } from './sigstore-bundle.js';
 
@@ -43,8 +43,11 @@ export function blobBundle(signature: Buffer, digest: Digest, publicKeyPem: stri
 /** Reads `--bundle FILE`: either format; one line naming the file when it holds neither. */
 export async function readBundleArgument(path: string): Promise<BundledSignature> {
   const info = await stat(path).catch((err: unknown) => { throw fromSystemError(err, path, '--bundle: cannot read'); });
-  if (!info.isFile() || info.size > MAX_BUNDLE_BYTES) throw new OcipushError('EUSAGE', `--bundle ${path}: ${info.isFile() ? `${info.size} bytes, too large to be a bundle` : 'not a file'}`);
-  const text = await readFile(path, 'utf8').catch((err: unknown) => { throw fromSystemError(err, path, '--bundle: cannot read'); });
+  // A pipe (`<(curl …)`, /dev/stdin) is read as a file is: stat gives it no size, readUpTo counts.
+  if (info.isDirectory() || info.size > MAX_BUNDLE_BYTES) throw new OcipushError('EUSAGE', `--bundle ${path}: ${info.isDirectory() ? 'a directory, not a file' : `${info.size} bytes, too large to be a bundle`}`);
+  const bytes = await readUpTo(path, MAX_BUNDLE_BYTES).catch((err: unknown) => { throw fromSystemError(err, path, '--bundle: cannot read'); });
+  if (!bytes) throw new OcipushError('EUSAGE', `--bundle ${path}: more than ${MAX_BUNDLE_BYTES} bytes, too large to be a bundle`);
+  const text = bytes.toString('utf8');
   let doc: Record<string, unknown>;
   try {
     doc = JSON.parse(text) as Record<string, unknown>;

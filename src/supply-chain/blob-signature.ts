@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
 import type { Signer, Verifier } from './signer.js';
@@ -37,21 +37,38 @@ const MAX_SIGNATURE_FILE = 64 * 1024;
 
 /**
  * `--signature`: the base64 text itself, or a file holding it, as cosign takes either. A value that
- * is a readable file is the file; otherwise it must be base64. A file is read as cosign's
- * verify-blob reads it: base64 whose line breaks do not count (`openssl base64` wraps at 64
+ * names something readable is read (a file, or a pipe: `<(curl …)`, /dev/stdin, as Go's
+ * os.ReadFile reads them); otherwise it must be base64. What is read is taken as cosign's
+ * verify-blob takes it: base64 whose line breaks do not count (`openssl base64` wraps at 64
  * columns), or else the signature's own bytes (`openssl dgst -sign -out FILE` writes DER).
  */
 export async function readSignatureArgument(value: string): Promise<Buffer> {
   const info = await stat(value).catch(() => undefined);
-  if (info?.isFile()) {
+  if (info && !info.isDirectory()) {
     if (info.size > MAX_SIGNATURE_FILE) throw new OcipushError('EUSAGE', `--signature ${value}: the file is ${info.size} bytes, too large to be a signature (not the signed file?)`);
-    const bytes = await readFile(value).catch((err: unknown) => { throw fromSystemError(err, value, 'cannot read'); });
+    const bytes = await readUpTo(value, MAX_SIGNATURE_FILE).catch((err: unknown) => { throw fromSystemError(err, value, 'cannot read'); });
+    if (!bytes) throw new OcipushError('EUSAGE', `--signature ${value}: more than ${MAX_SIGNATURE_FILE} bytes, too large to be a signature (not the signed file?)`);
     const text = bytes.toString('latin1').replace(/[\r\n]/g, '').trim();
     if (isBase64(text)) return checkLength(Buffer.from(text, 'base64'), value, true);
     return checkLength(bytes, value, true);
   }
   const text = value.trim();
   return checkLength(isBase64(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0), value, false);
+}
+
+/**
+ * The bytes of a small file, or undefined when it holds more than `max`: counted as they come,
+ * since a pipe has no size to check first (stat says 0), and never read past `max`.
+ */
+export async function readUpTo(path: string, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 16 * 1024 }) as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > max) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Standard base64, padded or not, without white space (the form cosign's signatures and bundles use). */

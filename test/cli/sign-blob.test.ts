@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, requireTool, run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { validate } from './json-schema.js';
 
@@ -146,6 +147,31 @@ describe('ocipush sign-blob / verify-blob', () => {
 
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub')]), /^ocipush: verify-blob needs --signature or --bundle \(one of them\)$/, 2);
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', der]), /^ocipush: --bundle .*bundle\.sig\.der: not JSON/);
+  });
+
+  it('--signature and --bundle read a pipe as cosign reads them (bash\'s <(…), /dev/stdin): the signature is checked, not taken for base64 text', () => {
+    requireTool('bash');
+    const sig = join(tmp.path, 'piped.sig');
+    const bundle = join(tmp.path, 'piped.bundle');
+    assertOk(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--output-signature', sig, '--bundle', bundle], { env }));
+    // Through bash, as a user types it: the value is /dev/fd/N, a pipe whose size stat gives as 0.
+    const viaBash = (flags: string, before = ''): RunResult => {
+      const r = spawnSync('bash', ['-c', `${before}"$0" "$1" verify-blob "$2" --key "$3" ${flags}`, process.execPath, CLI, file, join(tmp.path, 'cosign.pub')], { encoding: 'utf8', env: { ...process.env, SIG: sig, BUNDLE: bundle } });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    for (const flags of ['--signature <(cat "$SIG")', '--bundle <(cat "$BUNDLE")']) {
+      const r = viaBash(flags);
+      assertOk(r);
+      assert.match(r.stderr, /^verified .*release\.tar\.gz \(sha256:[0-9a-f]{64}\): signed by .*cosign\.pub$/m, flags);
+    }
+    assertOk(viaBash('--bundle /dev/stdin', 'cat "$BUNDLE" | '));
+    // Another key's signature through a pipe fails as a file's does.
+    const other = join(tmp.path, 'other-piped.der');
+    run('openssl', ['dgst', '-sha256', '-sign', join(tmp.path, 'other.pem'), '-out', other, file]);
+    assertOneLineError(viaBash(`--signature <(cat ${JSON.stringify(other)})`), /the signature is not of this file by .*cosign\.pub$/);
+    // A pipe with no end in sight is not read past what a signature or a bundle can be.
+    assertOneLineError(viaBash('--signature <(yes)'), /^ocipush: --signature \/dev\/fd\/\d+: more than 65536 bytes, too large to be a signature/, 2);
+    assertOneLineError(viaBash('--bundle <(yes)'), /^ocipush: --bundle \/dev\/fd\/\d+: more than 1048576 bytes, too large to be a bundle$/, 2);
   });
 
   it('a missing file, a missing signature file, and a failed signing leave nothing behind', () => {
