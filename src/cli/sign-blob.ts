@@ -7,6 +7,7 @@ interface SignBlobArgs {
   key: string;
   outputSignature?: string;
   bundle?: string;
+  newBundleFormat: boolean;
 }
 
 export const signBlobCommand: CliCommand<SignBlobArgs> = {
@@ -17,6 +18,8 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('output-signature', { type: 'string', describe: 'Write the base64 signature to this file (renamed into place when whole) instead of stdout' })
     .option('bundle', { type: 'string', describe: 'Write the signature as cosign 3 sign-blob --bundle does (a Sigstore bundle v0.3, without a transparency-log entry) to this file' })
+    // cosign 2.4+'s flag: true (cosign 3's default) is the Sigstore bundle; false, the bundle cosign 2's verify-blob --bundle reads.
+    .option('new-bundle-format', { type: 'boolean', default: true, describe: 'With --bundle: a Sigstore bundle (cosign 3); =false writes cosign 2\'s {"base64Signature", "cert"}, which cosign 2 verify-blob --bundle reads' })
     .example('$0 sign-blob app.tar.gz --key cosign.key --output-signature app.tar.gz.sig', 'what cosign verify-blob --key cosign.pub --signature app.tar.gz.sig checks')
     .example('$0 sign-blob app.tar.gz --key cosign.key --bundle app.tar.gz.bundle', 'what cosign verify-blob --key cosign.pub --bundle app.tar.gz.bundle --insecure-ignore-tlog checks'),
   run: async (argv, out: Output) => {
@@ -38,8 +41,10 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
       written.push(`signature written to ${argv.outputSignature}`);
     }
     if (argv.bundle !== undefined) {
-      const { blobBundle } = await import('../supply-chain/blob-bundle.js');
-      await writeFileAtomic(argv.bundle, blobBundle(signed.signature, signed.digest, signer.verifier!().description)).catch((err: unknown) => { throw fromWriteError(err, argv.bundle!); });
+      const { blobBundle, legacyBlobBundle } = await import('../supply-chain/blob-bundle.js');
+      const publicKey = signer.verifier!().description;
+      const bundle = argv.newBundleFormat ? blobBundle(signed.signature, signed.digest, publicKey) : legacyBlobBundle(signed.signature, publicKey);
+      await writeFileAtomic(argv.bundle, bundle).catch((err: unknown) => { throw fromWriteError(err, argv.bundle!); });
       written.push(`bundle written to ${argv.bundle}`);
     }
     out.info(`signed ${name} (${signed.digest})${written.length > 0 ? `: ${written.join(', ')}` : ''}`);

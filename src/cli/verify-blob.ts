@@ -17,6 +17,8 @@ export const verifyBlobCommand: CliCommand<VerifyBlobArgs> = {
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
     .option('signature', { type: 'string', describe: 'The base64 signature, or a file holding it (base64, as sign-blob and cosign sign-blob write it, or DER, as openssl dgst -sign writes it)' })
     .option('bundle', { type: 'string', describe: 'Or the bundle sign-blob --bundle and cosign sign-blob --bundle write (a Sigstore bundle, or cosign 2\'s); checked with --key, its transparency-log entries are not' })
+    // cosign's flag for which of the two a bundle is: both are read whatever it says, so a cosign command line runs as it is.
+    .option('new-bundle-format', { type: 'boolean', describe: 'Accepted as cosign takes it; either bundle format is read' })
     .example('$0 verify-blob app.tar.gz --key cosign.pub --signature app.tar.gz.sig', 'exit 0 when the signature is of app.tar.gz by the key')
     .example('$0 verify-blob app.tar.gz --key cosign.pub --bundle app.tar.gz.bundle', 'the same, from a bundle'),
   run: async (argv, out: Output) => {

@@ -40,6 +40,15 @@ export function blobBundle(signature: Buffer, digest: Digest, publicKeyPem: stri
   })}\n`;
 }
 
+/**
+ * The bundle cosign 2 sign-blob --key --bundle writes (cosign 3 with `--new-bundle-format=false`),
+ * which cosign 2's verify-blob --bundle reads: its LocalSignedPayload without a transparency-log
+ * entry, the key's PEM (base64) as `cert`, in Go's field order.
+ */
+export function legacyBlobBundle(signature: Buffer, publicKeyPem: string): string {
+  return `${JSON.stringify({ base64Signature: signature.toString('base64'), cert: Buffer.from(publicKeyPem, 'utf8').toString('base64') })}\n`;
+}
+
 /** Reads `--bundle FILE`: either format; one line naming the file when it holds neither. */
 export async function readBundleArgument(path: string): Promise<BundledSignature> {
   const info = await stat(path).catch((err: unknown) => { throw fromSystemError(err, path, '--bundle: cannot read'); });

@@ -149,6 +149,28 @@ describe('ocipush sign-blob / verify-blob', () => {
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', der]), /^ocipush: --bundle .*bundle\.sig\.der: not JSON/);
   });
 
+  it('--new-bundle-format (cosign 2.4+\'s flag) is taken: true writes the Sigstore bundle, =false cosign 2\'s {base64Signature, cert}, which openssl checks; verify-blob takes the flag and reads both', () => {
+    const pub = join(tmp.path, 'cosign.pub');
+    const sigstore = join(tmp.path, 'flag-new.bundle');
+    assertOk(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--new-bundle-format', '--bundle', sigstore], { env }));
+    assert.equal(JSON.parse(readFileSync(sigstore, 'utf8')).mediaType, 'application/vnd.dev.sigstore.bundle.v0.3+json');
+
+    const legacy = join(tmp.path, 'flag-old.bundle');
+    assertOk(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--new-bundle-format=false', '--bundle', legacy], { env }));
+    const doc = JSON.parse(readFileSync(legacy, 'utf8')) as Record<string, string>;
+    // cosign's LocalSignedPayload of a key without a log entry: the signature, the key's PEM (base64) as cert, nothing more.
+    assert.deepEqual(Object.keys(doc), ['base64Signature', 'cert']);
+    assert.equal(Buffer.from(doc.cert!, 'base64').toString('utf8'), readFileSync(pub, 'utf8'));
+    const der = join(tmp.path, 'flag-old.der');
+    writeFileSync(der, Buffer.from(doc.base64Signature!, 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', der, file]), /Verified OK/);
+
+    for (const bundle of [sigstore, legacy]) {
+      for (const flag of ['--new-bundle-format', '--new-bundle-format=false']) assertOk(runCli(['verify-blob', file, '--key', pub, '--bundle', bundle, flag]));
+      assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', bundle, '--new-bundle-format']), /the signature is not of this file by .*other\.pub$/);
+    }
+  });
+
   it('--signature and --bundle read a pipe as cosign reads them (bash\'s <(…), /dev/stdin): the signature is checked, not taken for base64 text', () => {
     requireTool('bash');
     const sig = join(tmp.path, 'piped.sig');
