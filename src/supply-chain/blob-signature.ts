@@ -50,6 +50,9 @@ export async function readSignatureArgument(value: string): Promise<Buffer> {
     if (!bytes) throw new OcipushError('EUSAGE', `--signature ${value}: more than ${MAX_SIGNATURE_FILE} bytes, too large to be a signature (not the signed file?)`);
     const text = bytes.toString('latin1').replace(/[\r\n]/g, '').trim();
     if (isBase64(text)) return checkLength(Buffer.from(text, 'base64'), value, true);
+    // Taken for DER, another of verify-blob's files would fail as a signature of some other file would.
+    const misplaced = otherFileKind(bytes);
+    if (misplaced) throw new OcipushError('EUSAGE', `--signature ${value}: ${misplaced}`);
     return checkLength(bytes, value, true);
   }
   const text = value.trim();
@@ -69,6 +72,20 @@ export async function readUpTo(path: string, max: number): Promise<Buffer | unde
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** What a --signature file holds when it is a bundle or a key given in the wrong place; undefined for a signature. */
+function otherFileKind(bytes: Buffer): string | undefined {
+  const text = bytes.toString('utf8').trim();
+  const pem = /^-----BEGIN ([A-Z0-9 ]+)-----$/m.exec(text);
+  if (pem) return `holds a PEM ${pem[1]}, not a signature${/PUBLIC KEY|CERTIFICATE/.test(pem[1]!) ? ' (the public key goes in --key)' : ''}`;
+  if (!text.startsWith('{')) return undefined;
+  try {
+    JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return 'holds JSON, not a signature (a bundle goes in --bundle)';
 }
 
 /** Standard base64, padded or not, without white space (the form cosign's signatures and bundles use). */

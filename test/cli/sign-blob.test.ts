@@ -171,6 +171,22 @@ describe('ocipush sign-blob / verify-blob', () => {
     }
   });
 
+  it('a bundle or a key given as --signature is named as what it is, in one line, not taken for a signature of another file', () => {
+    const pub = join(tmp.path, 'cosign.pub');
+    const bundle = join(tmp.path, 'mixed-up.bundle');
+    const legacy = join(tmp.path, 'mixed-up-legacy.bundle');
+    assertOk(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--bundle', bundle], { env }));
+    writeFileSync(legacy, JSON.stringify({ base64Signature: JSON.parse(readFileSync(bundle, 'utf8')).messageSignature.signature }));
+    for (const given of [bundle, legacy]) {
+      assertOneLineError(runCli(['verify-blob', file, '--key', pub, '--signature', given]), /^ocipush: --signature .*\.bundle: holds JSON, not a signature \(a bundle goes in --bundle\)$/, 2);
+      assertOk(runCli(['verify-blob', file, '--key', pub, '--bundle', given]));
+    }
+    assertOneLineError(runCli(['verify-blob', file, '--key', pub, '--signature', pub]), /^ocipush: --signature .*cosign\.pub: holds a PEM PUBLIC KEY, not a signature \(the public key goes in --key\)$/, 2);
+    const r = runCli(['verify-blob', file, '--key', pub, '--signature', join(tmp.path, 'cosign.key')]);
+    assertOneLineError(r, /^ocipush: --signature .*cosign\.key: holds a PEM ENCRYPTED SIGSTORE PRIVATE KEY, not a signature$/, 2);
+    assert.ok(!r.stderr.includes(readFileSync(join(tmp.path, 'cosign.key'), 'utf8').split('\n')[1]!), 'nothing of the key is printed');
+  });
+
   it('--signature and --bundle read a pipe as cosign reads them (bash\'s <(…), /dev/stdin): the signature is checked, not taken for base64 text', () => {
     requireTool('bash');
     const sig = join(tmp.path, 'piped.sig');
