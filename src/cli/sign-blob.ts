@@ -48,9 +48,23 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
       written.push(`bundle written to ${argv.bundle}`);
     }
     out.info(`signed ${name} (${signed.digest})${written.length > 0 ? `: ${written.join(', ')}` : ''}`);
-    // cosign prints the signature itself; with a file named, stdout says where it went.
+    // cosign prints the signature itself; with a file named, stdout says where it went, unless
+    // that file is stdout (--bundle /dev/stdout > x.bundle): the line would land in its bytes.
     const where = argv.outputSignature ?? argv.bundle;
+    const toStdout = (await Promise.all([argv.outputSignature, argv.bundle].map(isStandardOutput))).some(Boolean);
     const { resolve } = await import('node:path');
-    out.result(where === undefined ? signature : where, { file: argv.file, digest: signed.digest, signature, ...(argv.bundle !== undefined ? { bundle: resolve(argv.bundle) } : {}) });
+    out.result(where === undefined ? signature : toStdout ? '' : where, { file: argv.file, digest: signed.digest, signature, ...(argv.bundle !== undefined ? { bundle: resolve(argv.bundle) } : {}) });
   },
 };
+
+/** Whether `path` is the file stdout writes to (/dev/stdout, /dev/fd/1, the file or pipe stdout is redirected to). */
+async function isStandardOutput(path: string | undefined): Promise<boolean> {
+  if (path === undefined) return false;
+  const { stat } = await import('node:fs/promises');
+  const { fstat } = await import('node:fs');
+  const [file, stdout] = await Promise.all([
+    stat(path).catch(() => undefined),
+    new Promise<import('node:fs').Stats | undefined>((done) => fstat(1, (err, stats) => done(err ? undefined : stats))),
+  ]);
+  return file !== undefined && stdout !== undefined && file.dev === stdout.dev && file.ino === stdout.ino;
+}

@@ -171,6 +171,25 @@ describe('ocipush sign-blob / verify-blob', () => {
     }
   });
 
+  it('--output-signature /dev/stdout and --bundle /dev/stdout, into a file or a pipe: stdout holds the signature or bundle alone, which verify-blob checks', () => {
+    requireTool('bash');
+    const pub = join(tmp.path, 'cosign.pub');
+    const viaBash = (line: string): void => {
+      const r = spawnSync('bash', ['-c', line, process.execPath, CLI, file, join(tmp.path, 'cosign.key'), tmp.path], { encoding: 'utf8', env: { ...process.env, ...env } });
+      assertOk({ status: r.status, stdout: r.stdout, stderr: r.stderr });
+    };
+    // Redirected to a file (the line naming it would be written over its start) and through a pipe (after it).
+    viaBash('"$0" "$1" sign-blob "$2" --key "$3" --output-signature /dev/stdout > "$4/stdout.sig"');
+    viaBash('"$0" "$1" sign-blob "$2" --key "$3" --bundle /dev/stdout | cat > "$4/stdout.bundle"');
+    assert.match(readFileSync(join(tmp.path, 'stdout.sig'), 'utf8'), /^[A-Za-z0-9+/]+={0,2}\n$/);
+    assertOk(runCli(['verify-blob', file, '--key', pub, '--signature', join(tmp.path, 'stdout.sig')]));
+    assertOk(runCli(['verify-blob', file, '--key', pub, '--bundle', join(tmp.path, 'stdout.bundle')]));
+    // A file of its own is still named on stdout.
+    const r = runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--bundle', join(tmp.path, 'own.bundle')], { env });
+    assertOk(r);
+    assert.equal(r.stdout, `${join(tmp.path, 'own.bundle')}\n`);
+  });
+
   it('a bundle or a key given as --signature is named as what it is, in one line, not taken for a signature of another file', () => {
     const pub = join(tmp.path, 'cosign.pub');
     const bundle = join(tmp.path, 'mixed-up.bundle');
