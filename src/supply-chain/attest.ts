@@ -47,11 +47,18 @@ export function predicateFrom(type: string, text: string, source: string, timest
   const uri = predicateTypeUri(type);
   if (uri === PREDICATE_TYPES.custom) return { Data: text, Timestamp: timestamp() };
   if (type === 'spdx') return text;
+  let predicate: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    predicate = JSON.parse(text) as unknown;
   } catch {
     throw new OcipushError('EUSAGE', `--predicate ${source}: not JSON (a --type ${type} predicate is a JSON document; --type custom takes any text)`);
   }
+  // in-toto's predicate is an object; cosign refuses anything else, and could not read back a statement holding it.
+  if (predicate === null || typeof predicate !== 'object' || Array.isArray(predicate)) {
+    const kind = predicate === null ? 'null' : Array.isArray(predicate) ? 'an array' : `a ${typeof predicate}`;
+    throw new OcipushError('EUSAGE', `--predicate ${source}: ${kind}, not a JSON object (a --type ${type} predicate is one, as in-toto has it; --type custom takes any text)`);
+  }
+  return predicate;
 }
 
 export interface Statement {

@@ -104,6 +104,23 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
     assertOneLineError(runCli(['attest', ref, '--key', key, '--type', 'slsaprovenance1', '--predicate', '-'], { env, input: 'not json' }), /^ocipush: --predicate -: not JSON \(a --type slsaprovenance1 predicate is a JSON document; --type custom takes any text\)$/, 2);
   });
 
+  it('a predicate that is JSON but not an object is refused in one line before anything is stored, as cosign refuses it (in-toto\'s predicate is an object)', () => {
+    const ref = `${registry.host}/at/not-object:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const tags = () => JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/at/not-object`])).Tags.sort();
+    const before = tags();
+    for (const [input, kind] of [['[{"buildType": "x"}]', 'an array'], ['null', 'null'], ['"text"', 'a string'], ['42', 'a number']] as const) {
+      for (const type of ['slsaprovenance1', 'https://example.com/predicate/v1']) {
+        assertOneLineError(runCli(['attest', ref, '--key', key, '--type', type, '--predicate', '-'], { env, input }),
+          new RegExp(`^ocipush: --predicate -: ${kind}, not a JSON object \\(a --type ${type.replace(/[./]/g, '\\$&')} predicate is one, as in-toto has it; --type custom takes any text\\)$`), 2);
+      }
+    }
+    assert.deepEqual(tags(), before, 'nothing was stored');
+    // The same text under --type custom is wrapped as cosign wraps it.
+    assertOk(runCli(['attest', ref, '--key', key, '--predicate', '-'], { env, input: '[1, 2]' }));
+    assertOk(runCli(['verify-attestation', ref, '--key', pub, '--type', 'custom']));
+  });
+
   it('--type custom (the default) wraps any text as cosign does, {Data, Timestamp}, stamped from SOURCE_DATE_EPOCH', () => {
     const ref = `${registry.host}/at/custom:1`;
     assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
