@@ -55,7 +55,8 @@ export async function readSignatureArgument(value: string): Promise<Buffer> {
     if (misplaced) throw new OcipushError('EUSAGE', `--signature ${value}: ${misplaced}`);
     return checkLength(bytes, value, true);
   }
-  const text = value.trim();
+  // Line breaks do not count here either: --signature "$(openssl base64 -in sig.der)" is wrapped, and Go's base64 decoder, cosign's, skips them.
+  const text = value.replace(/[\r\n]/g, '').trim();
   return checkLength(isBase64(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0), value, false);
 }
 

@@ -68,7 +68,7 @@ describe('ocipush sign-blob / verify-blob', () => {
     assertOneLineError(runCli(['verify-blob', changed, '--key', join(tmp.path, 'other.pub'), '--signature', sig]), /the signature is not of this file/);
   });
 
-  it('takes a signature file as openssl writes it, as cosign verify-blob does: DER bytes (dgst -sign -out), or base64 wrapped at 64 columns (openssl base64)', () => {
+  it('takes a signature file as openssl writes it, as cosign verify-blob does: DER bytes (dgst -sign -out), or base64 wrapped at 64 columns (openssl base64), in a file or as the value', () => {
     const der = join(tmp.path, 'raw.sig');
     run('openssl', ['dgst', '-sha256', '-sign', join(tmp.path, 'other.pem'), '-out', der, file]);
     const wrapped = join(tmp.path, 'wrapped.sig');
@@ -80,6 +80,9 @@ describe('ocipush sign-blob / verify-blob', () => {
       assert.match(r.stderr, /^verified .*release\.tar\.gz \(sha256:[0-9a-f]{64}\): signed by .*other\.pub$/m);
       assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--signature', sig]), /the signature is not of this file by .*cosign\.pub$/);
     }
+    // The wrapped text as the value itself (--signature "$(openssl base64 -in sig.der)"), as cosign takes it.
+    assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--signature', readFileSync(wrapped, 'utf8')]));
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--signature', readFileSync(wrapped, 'utf8')]), /the signature is not of this file by .*cosign\.pub$/);
     // The signed file given as the signature by mistake: one line, the file is not read whole.
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--signature', file]), /^ocipush: --signature .*release\.tar\.gz: the file is \d+ bytes, too large to be a signature/, 2);
   });
