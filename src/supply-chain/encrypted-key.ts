@@ -19,8 +19,12 @@ export const SCRYPT_PARAMS = { N: 32768, r: 8, p: 1 } as const;
 const KEY_BYTES = 32;
 const SALT_BYTES = 32;
 const NONCE_BYTES = 24;
-/** Refuse absurd scrypt parameters a hostile file could use to exhaust memory (2^20 × 8 × 128 = 1 GiB). */
+/**
+ * Refuse absurd scrypt parameters a hostile or damaged file could use to exhaust memory: scrypt
+ * holds 128 × N × r bytes, capped at 1 GiB (N = 2^20 with r = 8; cosign writes 32 MiB).
+ */
 const MAX_N = 1 << 20;
+const MAX_SCRYPT_BYTES = 1 << 30;
 
 function deriveKey(password: Buffer, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -84,6 +88,10 @@ function parseDocument(bytes: Buffer, what: string): EncryptedDocument {
   const power = Number.isSafeInteger(N) && N > 1 && (N & (N - 1)) === 0;
   if (!power || N > MAX_N || !Number.isSafeInteger(r) || r < 1 || r > 64 || !Number.isSafeInteger(p) || p < 1 || p > 16) {
     throw new OcipushError('EINVALID', `${what}: scrypt parameters N=${N} r=${r} p=${p} are out of range`);
+  }
+  // Within each bound, N = 2^20 with r = 64 would still ask for 8 GiB (a malloc failure, or minutes of work) before the password is tried.
+  if (128 * N * r > MAX_SCRYPT_BYTES) {
+    throw new OcipushError('EINVALID', `${what}: scrypt parameters N=${N} r=${r} p=${p} need ${(128 * N * r) / (1 << 20)} MiB, more than the ${MAX_SCRYPT_BYTES / (1 << 20)} MiB allowed (cosign writes N=${SCRYPT_PARAMS.N} r=${SCRYPT_PARAMS.r} p=${SCRYPT_PARAMS.p})`);
   }
   return doc;
 }

@@ -32,6 +32,21 @@ describe('cosign keys', () => {
     await assert.rejects(parsePrivateKey(fixture('encrypted-cosign-ec-sec1.key'), 'k', password('hello')), /decrypted key is not a PKCS#8 private key/);
   });
 
+  it('a cosign key whose scrypt parameters would take more than 1 GiB is refused in one line before any work, not derived (or a malloc failure)', async () => {
+    const block = decodePem(fixture('encrypted-sigstore.key'), 'k');
+    const doc = JSON.parse(block.der.toString('utf8'));
+    // Each within its own bound (N ≤ 2^20, r ≤ 64), together 128 × N × r = 1152 MiB.
+    doc.kdf.params = { N: 1 << 20, r: 9, p: 1 };
+    const pem = `-----BEGIN ${SIGSTORE_PRIVATE_KEY_PEM}-----\n${Buffer.from(JSON.stringify(doc)).toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${SIGSTORE_PRIVATE_KEY_PEM}-----\n`;
+    await assert.rejects(parsePrivateKey(pem, 'big.key', password('hello')), (err: { code: string; message: string }) => {
+      assert.equal(err.code, 'EINVALID');
+      assert.equal(err.message, 'big.key: scrypt parameters N=1048576 r=9 p=1 need 1152 MiB, more than the 1024 MiB allowed (cosign writes N=32768 r=8 p=1)');
+      return true;
+    });
+    // cosign's own keys (N up to 65536, r = 8) are far below it.
+    assert.equal((await parsePrivateKey(fixture('encrypted-cosign-rsa.key'), 'k', password('hello'))).type, 'private');
+  });
+
   it('generate-key-pair writes cosign\'s format; openssl reads the public key and checks a signature made with the private one', async () => {
     const prefix = join(tmp.path, 'gen');
     const r = runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: 's3cret-pw' } });
