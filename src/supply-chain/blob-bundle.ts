@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { digestHex, type Digest } from '../oci/digest.js';
-import { isBase64, readUpTo } from './blob-signature.js';
+import { isBase64 } from './blob-signature.js';
 import { decodePem } from './keys.js';
 import { isSigstoreBundle, SIGSTORE_BUNDLE_MEDIA_TYPE } from './sigstore-bundle.js';
+import { readUpTo } from './small-file.js';
 
 /**
  * `sign-blob --bundle` / `verify-blob --bundle`: a file's signature in the bundle cosign writes.

@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { Digester, type Digest } from '../oci/digest.js';
 import type { Signer, Verifier } from './signer.js';
+import { readUpTo } from './small-file.js';
 
 /**
  * cosign's key-based blob signatures (`sign-blob`, `verify-blob`): the signature is made over the
@@ -58,21 +59,6 @@ export async function readSignatureArgument(value: string): Promise<Buffer> {
   // Line breaks do not count here either: --signature "$(openssl base64 -in sig.der)" is wrapped, and Go's base64 decoder, cosign's, skips them.
   const text = value.replace(/[\r\n]/g, '').trim();
   return checkLength(isBase64(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0), value, false);
-}
-
-/**
- * The bytes of a small file, or undefined when it holds more than `max`: counted as they come,
- * since a pipe has no size to check first (stat says 0), and never read past `max`.
- */
-export async function readUpTo(path: string, max: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 16 * 1024 }) as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > max) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 /** What a --signature file holds when it is a bundle or a key given in the wrong place; undefined for a signature. */

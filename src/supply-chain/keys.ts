@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, createSign, createVerify, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { decryptKey, encryptKey } from './encrypted-key.js';
 import { verifyEd25519ph } from './ed25519ph.js';
+import { readUpTo } from './small-file.js';
 
 /** The PEM type cosign writes today, and the one it wrote before (both are read). */
 export const SIGSTORE_PRIVATE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
@@ -72,12 +72,18 @@ export async function readKeyArgument(arg: string, flag: string): Promise<{ text
     const name = scheme[1] ?? scheme[2]!;
     throw new OcipushError('EUNSUPPORTED', `${flag} ${name}:${name === 'pkcs11' ? '' : '//'}…: cosign's ${/^https?$/.test(name) ? 'keys by URL are' : `${name} keys are`} not supported: give a key file (PEM, or cosign's encrypted key) or env://NAME`);
   }
+  let bytes: Buffer | undefined;
   try {
-    return { text: await readFile(arg, 'utf8'), what: arg };
+    bytes = await readUpTo(arg, MAX_KEY_FILE);
   } catch (err) {
     throw fromSystemError(err, arg, `${flag}: cannot read`);
   }
+  if (!bytes) throw new OcipushError('EUSAGE', `${flag} ${arg}: more than ${MAX_KEY_FILE / (1 << 20)} MiB, too large to be a key (the file to sign given as the key?)`);
+  return { text: bytes.toString('utf8'), what: arg };
 }
+
+/** A key file is a few kilobytes (a certificate chain a few more): anything larger is another file. */
+const MAX_KEY_FILE = 1024 * 1024;
 
 /** What the key messages say is read. */
 const READ = "cosign's encrypted keys and PKCS#8, plain or encrypted, are";

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodePem, parsePrivateKey, parsePublicKey, readKeyArgument, signBytes, SIGSTORE_PRIVATE_KEY_PEM } from '../../src/supply-chain/keys.js';
@@ -212,6 +212,23 @@ describe('cosign keys', () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^ocipush: .*legacy\.pem: the EC PRIVATE KEY is encrypted with openssl's legacy PEM encryption, which is not supported \(cosign's encrypted keys and PKCS#8, plain or encrypted, are: openssl pkcs8 -topk8 -v2 aes-256-cbc converts it\)\n$/);
   });
+  it('a large file given as --key (the file to sign, arguments swapped) is refused in one line without being read whole; a key through a pipe is read', () => {
+    const blob = join(tmp.path, 'release.tar');
+    // Sparse: 600 MB the disk does not hold, more than a string may (read whole, it was 'Invalid string length').
+    writeFileSync(blob, '');
+    truncateSync(blob, 600 * 1024 * 1024);
+    const prefix = join(tmp.path, 'swap');
+    assert.equal(runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: 'pw' } }).status, 0);
+    for (const args of [['sign-blob', `${prefix}.key`, '--key', blob], ['verify-blob', `${prefix}.pub`, '--key', blob, '--signature', `${prefix}.pub`]]) {
+      const r = runCli(args, { env: { COSIGN_PASSWORD: 'pw' } });
+      assert.equal(r.status, 2, r.stderr);
+      assert.equal(r.stderr, `ocipush: --key ${blob}: more than 1 MiB, too large to be a key (the file to sign given as the key?)\n`);
+    }
+    requireTool('bash');
+    const piped = spawnSync('bash', ['-c', '"$0" "$1" sign-blob "$2" --key <(cat "$3")', process.execPath, CLI, `${prefix}.pub`, `${prefix}.key`], { encoding: 'utf8', env: { ...process.env, COSIGN_PASSWORD: 'pw' } });
+    assert.equal(piped.status, 0, piped.stderr);
+  });
+
   it('cosign\'s key references that are no file (KMS, Kubernetes, a URL, a PKCS#11 token) are named as unsupported in one line, a PIN never printed', () => {
     const refs = ['gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k', 'awskms:///alias/release', 'azurekms://vault.vault.azure.net/k', 'hashivault://release', 'k8s://ci/cosign', 'gitlab://group/project', 'https://example.com/cosign.pub', 'pkcs11:token=ci;object=release?pin-value=4321'];
     for (const ref of refs) {
