@@ -173,10 +173,11 @@ export function checkEnvelope(bytes: Buffer, digest: Digest, verifier: Verifier,
   } catch {
     return 'not a DSSE envelope';
   }
-  if (typeof envelope?.payload !== 'string' || !Array.isArray(envelope.signatures)) return 'not a DSSE envelope';
+  // Any field of another shape makes it no envelope (one attestation among others, never a crash of the whole check).
+  if (typeof envelope?.payload !== 'string' || typeof envelope.payloadType !== 'string' || !Array.isArray(envelope.signatures)) return 'not a DSSE envelope';
   const payload = Buffer.from(envelope.payload, 'base64');
   const signed = pae(envelope.payloadType, payload);
-  if (!envelope.signatures.some((s) => typeof s.sig === 'string' && verifier.verify(signed, Buffer.from(s.sig, 'base64'), {}))) return 'not signed by this key';
+  if (!envelope.signatures.some((s) => typeof s?.sig === 'string' && verifier.verify(signed, Buffer.from(s.sig, 'base64'), {}))) return 'not signed by this key';
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return `payload type ${envelope.payloadType} is not in-toto`;
   let statement: Statement;
   try {
@@ -184,8 +185,9 @@ export function checkEnvelope(bytes: Buffer, digest: Digest, verifier: Verifier,
   } catch {
     return 'the statement is not JSON';
   }
+  if (statement === null || typeof statement !== 'object') return 'the statement is not a JSON object';
   if (!/^https:\/\/in-toto\.io\/Statement\/v(1|0\.1)$/.test(String(statement._type))) return `statement type ${String(statement._type)} is not in-toto`;
-  if (!statement.subject?.some((s) => s.digest?.sha256 === digestHex(digest))) return 'signed by this key about another image';
+  if (!Array.isArray(statement.subject) || !statement.subject.some((s) => s?.digest?.sha256 === digestHex(digest))) return 'signed by this key about another image';
   if (predicateType !== undefined && statement.predicateType !== predicateType) return `predicate type ${statement.predicateType}, not ${predicateType}`;
   return { predicateType: statement.predicateType, statement };
 }

@@ -56,7 +56,7 @@ export function checkBundleSignatures(outcome: VerifyOutcome, envelopes: Attache
       outcome.rejected.push(checked);
       continue;
     }
-    const subject = checked.statement.subject.find((s) => s.digest?.sha256 === digestHex(digest)) as { annotations?: Record<string, unknown> } | undefined;
+    const subject = checked.statement.subject.find((s) => s?.digest?.sha256 === digestHex(digest)) as { annotations?: Record<string, unknown> } | undefined;
     const claims = subject?.annotations && typeof subject.annotations === 'object' ? subject.annotations : null;
     const differs = Object.entries(annotations).filter(([key, value]) => claims?.[key] !== value);
     if (differs.length > 0) {

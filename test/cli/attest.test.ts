@@ -121,6 +121,32 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
     assertOk(runCli(['verify-attestation', ref, '--key', pub, '--type', 'custom']));
   });
 
+  it('a malformed envelope among the attestations (no payloadType, a null signature, a subject that is no list) is one rejected attestation, not a crash of the check', () => {
+    const ref = `${registry.host}/at/malformed:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const att = `${registry.host}/at/malformed:${first.manifest.digest.replace(':', '-')}.att`;
+    const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: { name: 'x' }, predicateType: 'https://slsa.dev/provenance/v1', predicate: {} })).toString('base64');
+    const envelopes = [
+      { payload: statement, signatures: [{ keyid: '', sig: 'MEUCIQ==' }] },
+      { payloadType: 'application/vnd.in-toto+json', payload: statement, signatures: [null] },
+      { payloadType: 7, payload: statement, signatures: [] },
+    ];
+    const files = envelopes.map((envelope, i) => {
+      const path = join(tmp.path, `malformed-${i}.json`);
+      writeFileSync(path, JSON.stringify(envelope));
+      return `${path}:application/vnd.dsse.envelope.v1+json`;
+    });
+    // Stored where cosign keeps attestations, as a hand-made or damaged .att would be.
+    assertOk(runCli(['artifact', 'push', att, ...files]));
+    const r = runCli(['verify-attestation', ref, '--key', pub]);
+    assertOneLineError(r, /^ocipush: verify-attestation .*: none of 3 attestations verifies: not a DSSE envelope; not signed by this key$/);
+    // A valid attestation appended beside them verifies.
+    assertOk(runCli(['attest', ref, '--key', key, '--type', 'slsaprovenance1', '--predicate', predicate], { env }));
+    const ok = runCli(['verify-attestation', ref, '--key', pub, '--type', 'slsaprovenance1']);
+    assertOk(ok);
+    assert.match(ok.stderr, /^verified .*: 1 attestation \(https:\/\/slsa\.dev\/provenance\/v1\)$/m);
+  });
+
   it('--type custom (the default) wraps any text as cosign does, {Data, Timestamp}, stamped from SOURCE_DATE_EPOCH', () => {
     const ref = `${registry.host}/at/custom:1`;
     assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));

@@ -112,6 +112,15 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
     assertOneLineError(runCli(['verify', ref2, '--key', pub('signer')]), /none of 1 signature verifies: not signed by this key$/);
   });
 
+  it('a signed bundle whose statement lists a null subject before the image\'s verifies, not a crash of the check', () => {
+    const ref = push('bundle/null-subject', image);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
+    const statement = signStatement(image.manifest.digest) as { subject: unknown[] };
+    statement.subject = [null, ...statement.subject];
+    storeCosignBundle(registry.host, 'bundle/null-subject', subject, cosignBundle(statement, (pae) => opensslSign('signer', pae), hint('signer')), SIGN_PREDICATE, tmp.path);
+    assertOk(runCli(['verify', ref, '--key', pub('signer')]));
+  });
+
   it('a referrers tag that is not an index does not hide a valid .sig signature; without one, verify names the tag', () => {
     const ref = push('bundle/odd-tag', image);
     // An image pushed under the tag the referrers tag schema uses.
