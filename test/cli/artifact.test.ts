@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
-import { blobWrites } from '../registry/support.js';
+import { blobWrites, multiPlatformImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
 import { validate } from './json-schema.js';
@@ -391,6 +391,31 @@ describe('artifacts and referrers in an OCI layout (as oras --oci-layout)', () =
     assert.deepEqual(index.manifests.map((m) => [m.digest, m.artifactType]), [[report.digest, 'application/vnd.example.notes']]);
     const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/from-layout@${report.digest}`])) as { layers: { digest: string }[] };
     assert.deepEqual(await registryBlob('art/from-layout', manifest.layers[0]!.digest), readFileSync(notes));
+  });
+
+  it('attach, referrers and artifact get take oci:DIR@DIGEST of one platform\'s image under the layout\'s index, as a registry serves it by digest; copy takes the referrer along', async () => {
+    const layout = join(tmp.path, 'multi-layout');
+    const multi = await multiPlatformImage(layout, 'multi');
+    const arm = multi.manifests.find((m) => m.platform?.architecture === 'arm64')!;
+    const notes = join(tmp.path, 'arm-notes.txt');
+    writeFileSync(notes, 'arm64 only\n');
+    const attached = await runCliAsync(['attach', `oci:${layout}@${arm.digest}`, '--artifact-type', 'application/vnd.example.notes', notes, '--json'], { env });
+    assertOk(attached);
+    const report = JSON.parse(attached.stdout) as { digest: string; subject: string };
+    assert.equal(report.subject, arm.digest);
+    const listed = await runCliAsync(['referrers', `oci:${layout}@${arm.digest}`, '--json'], { env });
+    assertOk(listed);
+    assert.deepEqual((JSON.parse(listed.stdout) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest), [report.digest]);
+    const got = await runCliAsync(['artifact', 'get', `oci:${layout}@${arm.digest}`, '--artifact-type', 'application/vnd.example.notes'], { env });
+    assertOk(got);
+    assert.equal(got.stdout, 'arm64 only\n');
+    // A digest the layout does not hold at all is still one line.
+    assertOneLineError(await runCliAsync(['referrers', `oci:${layout}@sha256:${'0'.repeat(64)}`], { env }), /no image tagged "sha256:0{64}"/);
+
+    // Copied to a registry, skopeo reads the artifact there, its subject the arm64 image.
+    assertOk(await runCliAsync(['copy', `oci:${layout}:multi`, `${registry.host}/art/multi:1`], { env }));
+    const artifact = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/multi@${report.digest}`])) as { subject: { digest: string } };
+    assert.equal(artifact.subject.digest, arm.digest);
   });
 
   it('artifact push stores files as a named artifact in a new layout, which skopeo copies to a registry byte for byte', async () => {
