@@ -1,4 +1,6 @@
 import { OcipushError } from '../errors.js';
+import { eachAtMost } from '../each-at-most.js';
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import { isDigest, sha256, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { encodeJson, isIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
@@ -214,8 +216,8 @@ async function writeTagIndex(
   } catch (err) {
     const codes = err instanceof OcipushError && err.details.status === 400 ? err.details.registryCodes ?? [] : [];
     if (!codes.includes('MANIFEST_BLOB_UNKNOWN') && !codes.includes('MANIFEST_UNKNOWN')) throw err;
-    const there = await Promise.all(kept.map((m) => headManifest(client, repository, m.digest)));
-    const missing = kept.filter((_, i) => !there[i]);
+    const missing: Descriptor[] = [];
+    await eachAtMost(kept, DEFAULT_CONCURRENCY, async (m) => { if (!(await headManifest(client, repository, m.digest))) missing.push(m); });
     if (missing.length === 0) throw err;
     for (const m of missing) gone.add(m.digest);
     return 'pruned';
