@@ -59,38 +59,9 @@ export async function withLayout<T>(target: LayoutTarget, work: (layout: OciLayo
   const { OciLayout } = await import('../content/layout.js');
   const layout = await OciLayout.open(target.path);
   try {
-    return await work(layout, await resolveInLayout(layout, target.name));
+    // A digest finds one platform's image under an index too (layout.resolve), as a registry serves any manifest by digest.
+    return await work(layout, await layout.resolve(target.name));
   } finally {
     await layout.close();
-  }
-}
-
-/**
- * A name of index.json, or the digest of a manifest under an index it names (one platform's
- * image): `attach oci:DIR@sha256:…` of the arm64 image of a multi-platform build, as a registry
- * serves that manifest by its digest. The layout keeps such a referrer: its subject is named.
- */
-async function resolveInLayout(layout: OciLayout, name: string | undefined): Promise<Descriptor> {
-  try {
-    return await layout.resolve(name);
-  } catch (err) {
-    const [{ OcipushError }, { isDigest }] = await Promise.all([import('../errors.js'), import('../oci/digest.js')]);
-    if (!(err instanceof OcipushError && err.code === 'ENOTFOUND' && name !== undefined && isDigest(name))) throw err;
-    const [{ readManifest }, { isIndexMediaType }] = await Promise.all([import('../image/load.js'), import('../oci/media-types.js')]);
-    let level = (await layout.readIndex()).manifests.filter((d) => isIndexMediaType(d.mediaType));
-    // Indexes nest a few levels at most (BuildKit's, Docker's image store): a bound, never a loop.
-    for (let depth = 0; depth < 4 && level.length > 0; depth++) {
-      const next: Descriptor[] = [];
-      for (const entry of level) {
-        if (!(await layout.exists(entry))) continue;
-        const { parsed } = await readManifest(layout, entry, { name: layout.root });
-        if (!('manifests' in parsed)) continue;
-        const found = parsed.manifests.find((d) => d.digest === name);
-        if (found) return found;
-        next.push(...parsed.manifests.filter((d) => isIndexMediaType(d.mediaType)));
-      }
-      level = next;
-    }
-    throw err;
   }
 }
