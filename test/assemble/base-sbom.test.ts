@@ -232,6 +232,26 @@ describe('build --sbom onto a base with its own SBOM', () => {
     assert.ok(doc.packages.find((p) => p.SPDXID === 'SPDXRef-BaseImage')!.comment!.includes('cosign .sbom tag'));
   });
 
+  it('of two SBOM referrers, the newest by the instant its created time names (12:00+02:00 is before 11:00Z), whatever offset it was written with', async () => {
+    const plain = join(tmp.path, 'plain-layout');
+    const ref = `${registry.host}/base/zoned:1`;
+    assert.equal(runCli(['push', ref, '--layout', plain, '--tag', 'base', '--quiet']).status, 0);
+    const sbom = runCli(['sbom', ref]);
+    assert.equal(sbom.status, 0, sbom.stderr);
+    // The older document says another version of each package: the one reused shows which was taken.
+    const older = JSON.parse(sbom.stdout) as Spdx;
+    for (const p of older.packages) if (versions.has(p.name)) p.versionInfo = '0.0-older';
+    const files = [['current.spdx.json', sbom.stdout, '2030-01-01T11:00:00Z'], ['older.spdx.json', JSON.stringify(older), '2030-01-01T12:00:00+02:00']] as const;
+    for (const [name, text, created] of files) {
+      writeFileSync(join(tmp.path, name), text);
+      const r = await runCliAsync(['attach', ref, '--artifact-type', 'application/spdx+json', join(tmp.path, name), '-a', `org.opencontainers.image.created=${created}`]);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const { bytes } = await build([app, '--base', ref]);
+    const doc = JSON.parse(bytes.toString()) as Spdx;
+    for (const [name, version] of versions) assert.equal(doc.packages.find((p) => p.name === name)?.versionInfo, version, name);
+  });
+
   it('an SBOM attestation (DSSE, as ocipush attest and cosign attest --type spdxjson store it): the referrer, else the .att tag', async () => {
     let proxy: Oci11Proxy | undefined;
     try {

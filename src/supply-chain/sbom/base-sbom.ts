@@ -1,6 +1,6 @@
 import { OcipushError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
-import { Annotation, type Descriptor } from '../../oci/descriptor.js';
+import { Annotation, compareCreated, type Descriptor } from '../../oci/descriptor.js';
 import { isIndex, parseManifest, type ImageManifest } from '../../oci/manifest.js';
 import { DSSE_MEDIA_TYPE } from '../../oci/media-types.js';
 import type { ReadOnlyStorage } from '../../content/storage.js';
@@ -122,12 +122,12 @@ export async function findBaseSbom(source: BaseSbomSource, base: { manifest: Des
 }
 
 async function fromReferrers(source: BaseSbomSource, subject: Descriptor, prefer: SbomFormat): Promise<Candidate[]> {
-  const created = (d: Descriptor) => d.annotations?.['org.opencontainers.image.created'] ?? '';
+  const created = (d: Descriptor) => d.annotations?.['org.opencontainers.image.created'];
   const rank = (d: Descriptor) => (d.artifactType === SBOM_MEDIA_TYPES[prefer] ? 0 : 1);
   // Deterministic whatever order the registry lists them in: the preferred format, the newest, then by digest.
   return (await source.referrers(subject))
     .filter((d) => d.artifactType !== undefined && (SBOM_TYPES.has(d.artifactType) || (d.artifactType === DSSE_MEDIA_TYPE && isSbomPredicate(d))))
-    .sort((a, b) => rank(a) - rank(b) || (created(a) > created(b) ? -1 : created(a) < created(b) ? 1 : 0) || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0))
+    .sort((a, b) => rank(a) - rank(b) || compareCreated(created(b), created(a)) || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0))
     .map((d) => ({ carrier: d, describes: subject.digest, via: d.artifactType === DSSE_MEDIA_TYPE ? 'attestation' as const : 'referrer' as const, subject: subject.digest }));
 }
 
