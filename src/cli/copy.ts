@@ -296,7 +296,7 @@ async function listUnnamed(layout: OciLayout, root: Descriptor, bytes: Buffer | 
   // An artifact whose subject the layout names (an SBOM, a signature of an image there) is kept as
   // the layout keeps referrers, as a copy by digest into a registry lists it among its subject's
   // referrers. Without its subject it stays an entry of its own: a referrer entry would leave at
-  // the next copy's clean-up of referrers whose subject is gone.
+  // the next record of referrers, which drops those whose subject is gone.
   const subject = bytes && (await import('../registry/referrers.js')).subjectOf(bytes);
   if (subject) {
     const { isReferrerEntry, recordLayoutReferrers } = await import('../content/layout-referrers.js');
