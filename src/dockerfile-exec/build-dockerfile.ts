@@ -20,6 +20,7 @@ import {
   type BaseImageConfig,
   type IgnoreMatcher,
   type ResolvedDockerfile,
+  type ResolvedStage,
   type ResolveOptions,
 } from '../dockerfile/index.js';
 import { orderedContainerConfig } from '../dockerfile/image-config.js';
@@ -399,11 +400,19 @@ function epochValue(value: string | undefined): string | undefined {
   return value === 'context' ? undefined : value;
 }
 
-/** RUN and network sources in the stages to build: one clear error, before any work. */
+/** RUN, network sources and layers of Windows images in the stages to build: one clear error, before any work. */
 function checkBuildable(resolved: ResolvedDockerfile, filename: string): void {
+  // The stages whose layers the image holds: the target and those it is built FROM (not a --from source).
+  const imageStages = new Set<number>();
+  for (let s: ResolvedStage | undefined = resolved.target; s; s = s.base.kind === 'stage' ? resolved.stages.find((x) => x.index === (s!.base as { index: number }).index) : undefined) imageStages.add(s.index);
   for (const stage of resolved.stages) {
     for (const instruction of stage.instructions) {
       if (instruction.keyword === 'RUN') throw runUnsupportedError(instruction, filename, onBuildTrigger(stage, instruction));
+      // A Windows layer holds its files under Files/ with their Windows attributes (BuildKit's
+      // winlayers): one written as for Linux would give an image that no Windows host runs.
+      if (stage.os === 'windows' && imageStages.has(stage.index) && (instruction.keyword === 'COPY' || instruction.keyword === 'ADD' || (instruction.keyword === 'WORKDIR' && instruction.absolutePath !== '/'))) {
+        throw dockerfileError(`${instruction.original}: ocipush cannot write the layers of a Windows image (their files go under Files/, with Windows attributes); only the config (ENV, LABEL, CMD, …) of a windows stage can be built`, instruction, filename);
+      }
       if (instruction.keyword === 'ADD') {
         for (const src of instruction.sources) {
           if (isRemoteSource(src)) throw dockerfileError(`${instruction.original}: ${remoteSourceMessage(src)}`, instruction, filename);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { utimesSync } from 'node:fs';
+import { readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run, runCli, tempDir } from '../support/tools.js';
@@ -290,5 +290,21 @@ describe('Windows images (--platform windows/amd64)', () => {
       Entrypoint: ['cmd', '/S', '/C', 'app.exe'],
       WorkingDir: '/',
     });
+  });
+
+  it('COPY (ADD too) and WORKDIR, whose layers would need the Windows layout (Files/…), fail in one line and write nothing', () => {
+    const context = join(tmp.path, 'win-copy');
+    writeTree(context, { 'app.exe': 'MZ', Dockerfile: `FROM oci:${layout}:base\nLABEL a=b\nCOPY app.exe C:/app/\n`, 'Workdir.Dockerfile': 'FROM scratch\nWORKDIR C:\\\\app\n' });
+    const before = readFileSync(join(layout, 'index.json'), 'utf8');
+    for (const [file, line] of [['Dockerfile', 'Dockerfile:3:1: COPY app.exe C:/app/'], ['Workdir.Dockerfile', 'Workdir.Dockerfile:2:1: WORKDIR C:\\\\app']]) {
+      const r = buildCli(context, layout, ['--tag', 'copy', '--platform', 'windows/amd64'], file);
+      assert.notEqual(r.status, 0);
+      assert.equal(r.stderr, `ocipush: ${line}: ocipush cannot write the layers of a Windows image (their files go under Files/, with Windows attributes); only the config (ENV, LABEL, CMD, …) of a windows stage can be built\n`);
+    }
+    assert.equal(readFileSync(join(layout, 'index.json'), 'utf8'), before);
+    // A windows stage that is only a --from source writes no layer of the image: it builds.
+    writeTree(context, { 'From.Dockerfile': 'FROM --platform=windows/amd64 scratch AS w\nCOPY app.exe /app.exe\nFROM scratch\nCOPY --from=w /app.exe /bin/app\n' });
+    const linux = build(context, join(tmp.path, 'win-from'), ['--tag', 'l'], join(context, 'From.Dockerfile'));
+    assert.deepEqual(layerListing(join(tmp.path, 'win-from'), linux.layers[0]!.digest), ['drwxr-xr-x 0/0 bin/', '-rw-r--r-- 0/0 bin/app']);
   });
 });
