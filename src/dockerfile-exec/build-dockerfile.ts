@@ -185,7 +185,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   try {
     const bases = new Map<number, BaseImage>();
     for (const ref of resolveBaseImages(parsed, resolveOptions)) {
-      bases.set(ref.stageIndex, await sources.resolve(ref.image, ref.platform ?? platformText));
+      const from = parsed.stages[ref.stageIndex]!.from;
+      bases.set(ref.stageIndex, await sources.resolve(ref.image, ref.platform ?? platformText).catch((err: unknown) => { throw atInstruction(err, from, filename); }));
     }
     const resolved = resolveStages(parsed, { ...resolveOptions, baseImageConfig: ({ stageIndex }) => baseImageConfig(bases.get(stageIndex)?.config) });
     checkBuildable(resolved, filename);
@@ -199,7 +200,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     for (const stage of resolved.stages) {
       for (const instruction of stage.instructions) {
         if (instruction.keyword !== 'COPY' || instruction.fromImage === undefined || fromImages.has(instruction.fromImage)) continue;
-        const base = await sources.resolve(instruction.fromImage, stage.platform ?? platformText);
+        const base = await sources.resolve(instruction.fromImage, stage.platform ?? platformText).catch((err: unknown) => { throw atInstruction(err, instruction, filename); });
         readReasons.set(base.manifestDigest, `COPY --from=${instruction.fromImage}`);
         fromImages.set(instruction.fromImage, { base, tree: await sources.tree(base) });
       }
@@ -398,6 +399,16 @@ async function readDockerignore(dockerfilePath: string | undefined, contextDir: 
  */
 function epochValue(value: string | undefined): string | undefined {
   return value === 'context' ? undefined : value;
+}
+
+/**
+ * An image a FROM or COPY --from names that cannot be had (a bad reference, a missing layout or
+ * tag, a registry's refusal, another platform): its line placed first, as every Dockerfile error
+ * has it, so that a build of many stages (or a --from that misspells a stage) says which one.
+ */
+function atInstruction(err: unknown, at: { original: string; line: number; column: number }, filename: string): unknown {
+  if (!(err instanceof OcipushError)) return err;
+  return new OcipushError(err.code, `${filename}:${at.line}:${at.column}: ${at.original}: ${err.message}`, { ...err.details, line: at.line, column: at.column, cause: err });
 }
 
 /** RUN, network sources and layers of Windows images in the stages to build: one clear error, before any work. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, runCli, tempDir } from '../support/tools.js';
 import { build, buildCli, layerListing, readImage, writeTree, type TreeSpec } from './support.js';
 
@@ -172,5 +173,24 @@ describe('Dockerfiles that cannot be built', () => {
     assert.equal(r5.status, 2);
     assert.equal(r5.stderr, 'ocipush: --read-base and --lazy-base go with -f/--file (a Dockerfile build)\n');
     assert.equal(existsSync(join(tmp.path, 'never')), false);
+  });
+});
+
+describe('an image FROM or COPY --from names that cannot be had', () => {
+  let registry: RunningRegistry;
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(async () => {
+    await registry?.stop();
+  });
+
+  it('the line and the instruction come first: a tag the layout lacks, a bad reference, a repository the registry lacks (a --from that misspells a stage), another platform', () => {
+    fails({ Dockerfile: `ARG IMG=oci:${existing}:nope\nFROM $IMG\n` }, /^ocipush: Dockerfile:2:1: FROM \$IMG: base image .*: no image tagged "nope" \(the layout has: before\)$/);
+    fails({ Dockerfile: 'FROM scratch AS builder\nFROM scratch\nCOPY --from=Builder:1 f /f\n', f: 'f' }, /^ocipush: Dockerfile:3:1: COPY --from=Builder:1 f \/f: invalid image reference "Builder:1": /, [], 2);
+    const misspelt = `${registry.host}/buidler`;
+    fails({ Dockerfile: `FROM scratch AS builder\nFROM scratch\nCOPY --from=${misspelt} /out /out\n` }, new RegExp(`^ocipush: Dockerfile:3:1: COPY --from=${misspelt} /out /out: base image ${misspelt}:latest: manifest not found$`));
+    const other = process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64';
+    fails({ Dockerfile: `FROM --platform=${other} oci:${existing}:before\n` }, new RegExp(`^ocipush: Dockerfile:1:1: FROM --platform=${other} oci:.*:before: base image oci:.*:before is for linux/\\w+, not ${other} \\(--platform\\)$`), [], 2);
   });
 });
