@@ -16,6 +16,9 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output, pushes?: 
   }
   const positional = toArray(argv.rootfs);
   if (positional.length > 1) throw usageError(`-f/--file takes one build context directory, not ${positional.length} (${positional.join(' ')})`);
+  if (positional[0] === '-') {
+    throw usageError('build context -: a context read from standard input (docker build -) is not supported: unpack it into a directory (mkdir ctx && tar -xf - -C ctx) and name that directory');
+  }
   if (argv.file === '') throw usageError('-f/--file: name a Dockerfile');
   const threads = argv.threads;
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);

@@ -62,7 +62,9 @@ export async function parseWithYargs(
  * yargs reads a positional `-` as an empty string, so `sign-blob -` would name no file at all.
  * `-` is standard input by the convention cosign follows (`cosign sign-blob -`): the command gets
  * the `-` typed. By now every option is `--name=value` (argv-check.ts), so the words left after
- * the command are its positionals, in order.
+ * the command are its positionals, in order. A variadic positional (`build [rootfs..]`) loses a
+ * `-` altogether: it gets its words back as typed, so that `build -f Dockerfile -` is not taken
+ * for a build of the current directory.
  */
 function restoreDashPositionals(command: string, argv: Record<string, unknown>, args: string[]): void {
   const words = command.split(' ');
@@ -70,9 +72,13 @@ function restoreDashPositionals(command: string, argv: Record<string, unknown>, 
   if (start < 0 || !args.includes('-')) return;
   const end = args.indexOf('--', start);
   const tokens = args.slice(start + 1, end < 0 ? undefined : end).filter((a) => a === '-' || !a.startsWith('-'));
-  const names = words.slice(1).map((w) => /^[<[]([\w-]+)[>\]]$/.exec(w)?.[1]);
-  names.forEach((name, i) => {
-    if (name !== undefined && tokens[i] === '-' && argv[name] === '') argv[name] = '-';
+  const names = words.slice(1).map((w) => /^[<[]([\w-]+)(\.\.)?[>\]]$/.exec(w));
+  names.forEach((m, i) => {
+    if (!m) return;
+    const name = m[1]!;
+    if (m[2] !== undefined) {
+      if (tokens.slice(i).includes('-')) argv[name] = tokens.slice(i);
+    } else if (tokens[i] === '-' && argv[name] === '') argv[name] = '-';
   });
 }
 

@@ -75,6 +75,20 @@ describe('the Dockerfile and the context build -f reads', () => {
     assert.match(r.stderr, /^ocipush: cannot read Dockerfile \/dev\/null: not a regular file or a pipe\n$/);
   });
 
+  it('a context on standard input (`build -f Dockerfile - < ctx.tar`, as docker build -) is refused in one line, not taken for the current directory', () => {
+    const cwd = join(tmp.path, 'dash-cwd');
+    writeTree(cwd, { Dockerfile: 'FROM scratch\nCOPY . /ctx/\n', 'secret.txt': 'not for the image' });
+    const tarred = spawnSync('tar', ['-C', cwd, '-cf', '-', 'Dockerfile'], { encoding: 'buffer' }).stdout;
+    const layout = join(tmp.path, 'dash-layout');
+    const r = spawnSync(process.execPath, [CLI, 'build', '-f', 'Dockerfile', '-', '--layout', layout], { cwd, input: tarred, encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'ocipush: build context -: a context read from standard input (docker build -) is not supported: unpack it into a directory (mkdir ctx && tar -xf - -C ctx) and name that directory\n');
+    assert.deepEqual(readdirSync(cwd).sort(), ['Dockerfile', 'secret.txt'], 'no layout written');
+    const two = runCli(['build', '-f', join(cwd, 'Dockerfile'), '-', cwd, '--layout', layout]);
+    assert.equal(two.status, 2);
+    assert.equal(two.stderr, `ocipush: -f/--file takes one build context directory, not 2 (- ${cwd})\n`);
+  });
+
   it('-f naming the context directory, or the Dockerfile given as a rootfs, says how to write it', () => {
     const project = join(tmp.path, 'mixed-up');
     mkdirSync(project, { recursive: true });
