@@ -1,5 +1,5 @@
 import { LocatedError } from './errors.js';
-import { joinPath, suggestName } from './go-text.js';
+import { cleanPath, joinPath, suggestName } from './go-text.js';
 import type {
   AddInstruction,
   ArgInstruction,
@@ -74,7 +74,8 @@ export class StageDispatcher {
       ...(this.head.platform !== undefined && { platform: this.head.platform }),
       instructions: out,
       env: [...this.configEnv],
-      workingDir: this.workingDir,
+      // Windows' own separator in the config, as BuildKit's NormalizeWorkdir gives it (`\app`).
+      workingDir: this.os === 'windows' ? this.workingDir.replace(/\//g, '\\') : this.workingDir,
       user: this.user,
       shell: [...this.shell],
       os: this.os,
@@ -113,7 +114,13 @@ export class StageDispatcher {
       else if (this.head.base.kind === 'scratch') this.configEnv.push(`PATH=${DEFAULT_PATH_WINDOWS}`);
     }
     for (const e of this.configEnv) this.setEnvFromConfig(e);
-    if (config.workingDir) this.workingDir = normalizeWorkdir('', config.workingDir);
+    if (config.workingDir) {
+      try {
+        this.workingDir = normalizeWorkdir('', config.workingDir, this.os);
+      } catch (err) {
+        throw new LocatedError(`the base image's WorkingDir ${JSON.stringify(config.workingDir)}: ${(err as Error).message}`, this.stage.from);
+      }
+    }
     this.user = config.user ?? '';
     this.shell = [...(config.shell ?? [])];
     this.workdirSet.set(this.stage.index, false);
@@ -155,11 +162,17 @@ export class StageDispatcher {
         return this.dispatchCopy(instruction);
       case 'WORKDIR': {
         const path = x(instruction.path);
-        if (!this.workdirSet.get(this.stage.index) && !path.startsWith('/')) {
+        let absolute: string;
+        try {
+          absolute = normalizeWorkdir(this.workingDir, path, this.os);
+        } catch (err) {
+          throw new LocatedError(`normalizing workdir: ${(err as Error).message}`, instruction);
+        }
+        if (!this.workdirSet.get(this.stage.index) && !(this.os === 'windows' ? /^(?:[cC]:)?[\\/]/.test(path) : path.startsWith('/'))) {
           this.warnings.push({ rule: 'WorkdirRelativePath', message: `Relative workdir ${JSON.stringify(path)} can have unexpected results if the base image changes`, line: instruction.line });
         }
         this.workdirSet.set(this.stage.index, true);
-        this.workingDir = normalizeWorkdir(this.workingDir, path);
+        this.workingDir = absolute;
         return { ...instruction, path, absolutePath: this.workingDir };
       }
       case 'USER':
@@ -316,11 +329,30 @@ function addConfigEnv(env: string[], key: string, value: string): void {
 }
 
 /** BuildKit's NormalizeWorkdir on Linux: absolute paths as given, relative ones joined to the current. */
-export function normalizeWorkdir(current: string, wd: string): string {
+export function normalizeWorkdir(current: string, wd: string, os = 'linux'): string {
+  if (os === 'windows') {
+    current = withoutSystemDrive(current);
+    wd = withoutSystemDrive(wd);
+  }
   const parent = current === '' ? '/' : current.startsWith('/') ? current : joinPath('/', current);
   if (wd === '') return parent;
   if (wd.startsWith('/')) return wd;
   return joinPath(parent, wd);
+}
+
+/**
+ * BuildKit's CheckSystemDriveAndRemoveDriveLetter: a Windows path with `\` read as `/` and its C:
+ * drive letter dropped (`C:\app` is `/app`); another drive, a bare `C:` or a UNC path is refused.
+ */
+function withoutSystemDrive(p: string): string {
+  const path = p.replace(/\\/g, '/');
+  if (path === '') return '';
+  if (path.length === 2 && path[1] === ':') throw new Error(`No relative path specified in ${JSON.stringify(p)}`);
+  if (path.startsWith('//')) throw new Error('UNC paths are not supported');
+  const colon = path.indexOf(':');
+  if (colon < 0) return cleanPath(path);
+  if (path.slice(0, colon).toLowerCase() !== 'c') throw new Error('The specified path is not on the system drive (C:)');
+  return cleanPath(path.slice(colon + 1));
 }
 
 const CHECKSUM_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };

@@ -292,6 +292,23 @@ describe('Windows images (--platform windows/amd64)', () => {
     });
   });
 
+  it('a base\'s WorkingDir C:\\app is \\app in the image, and WORKDIR C:\\ is \\, as BuildKit\'s NormalizeWorkdir writes them; another drive is refused', () => {
+    run('umoci', ['config', '--image', `${layout}:base`, '--tag', 'base-wd', '--config.workingdir', 'C:\\app']);
+    const context = join(tmp.path, 'win-workdir');
+    writeTree(context, {
+      Dockerfile: `FROM oci:${layout}:base-wd\nLABEL a=b\n`,
+      'Root.Dockerfile': `FROM oci:${layout}:base-wd\nWORKDIR C:\\\\\n`,
+      'Drive.Dockerfile': `FROM oci:${layout}:base-wd\nWORKDIR D:\\\\data\n`,
+    });
+    build(context, layout, ['--tag', 'wd', '--platform', 'windows/amd64']);
+    assert.equal(config('wd').config.WorkingDir, '\\app');
+    build(context, layout, ['--tag', 'wd-root', '--platform', 'windows/amd64'], join(context, 'Root.Dockerfile'));
+    assert.equal(config('wd-root').config.WorkingDir, '\\');
+    const r = buildCli(context, layout, ['--tag', 'wd-drive', '--platform', 'windows/amd64'], 'Drive.Dockerfile');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'ocipush: Drive.Dockerfile:2:1: normalizing workdir: The specified path is not on the system drive (C:)\n');
+  });
+
   it('COPY (ADD too) and WORKDIR, whose layers would need the Windows layout (Files/…), fail in one line and write nothing', () => {
     const context = join(tmp.path, 'win-copy');
     writeTree(context, { 'app.exe': 'MZ', Dockerfile: `FROM oci:${layout}:base\nLABEL a=b\nCOPY app.exe C:/app/\n`, 'Workdir.Dockerfile': 'FROM scratch\nWORKDIR C:\\\\app\n' });

@@ -375,9 +375,10 @@ test('a Windows stage (its base image\'s os, FROM --platform, else the target): 
   const windows = { os: 'windows', architecture: 'amd64' };
   const fromImage = resolve('FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCMD app.exe\n', {
     targetPlatform: windows,
-    baseImageConfig: () => ({ os: 'windows', env: [] }),
+    baseImageConfig: () => ({ os: 'windows', env: [], workingDir: 'C:\\app' }),
   }).target;
   assert.equal(fromImage.os, 'windows');
+  assert.equal(fromImage.workingDir, '\\app');
   assert.deepEqual(fromImage.env, []);
   assert.deepEqual(find(fromImage, 'CMD').exec, ['cmd', '/S', '/C', 'app.exe']);
   const both = resolveStages(parseDockerfile('FROM --platform=windows/amd64 scratch AS w\nENTRYPOINT app.exe\nFROM scratch\nCOPY --from=w / /\nCMD app\n'), { targetPlatform: AMD64 });
