@@ -94,7 +94,7 @@ interface LayerPaths {
   written: Map<string, boolean>;
   deleted: Set<string>;
   opaque: Set<string>;
-  /** Regular files of this layer the layers above hid: a hard link of this layer may need one. */
+  /** Files (symlinks, fifos, nodes) of this layer the layers above hid: a hard link of this layer may need one. */
   hiddenFiles: Set<string>;
   /** Such files written under a link's name from this layer: this layer's later links to them link to that name. */
   materialized: Map<string, Buffer>;
@@ -132,7 +132,7 @@ class Flattening {
     if (wanted.size > 0) {
       await this.read(await open(), what, (entry, block, pax) => {
         const path = normalize(entry.name.toString('latin1'));
-        if (entry.type !== 'file' || !wanted.delete(path)) return undefined;
+        if (!linkable(entry) || !wanted.delete(path)) return undefined;
         return this.materialize(path, entry, block, pax, paths);
       });
     }
@@ -202,7 +202,7 @@ class Flattening {
       // Hidden here, a file or a link still replaced a directory of the layers below, and what it
       // held with it: a directory a layer above made again at that path starts empty.
       if (entry.type !== 'dir') paths.deleted.add(path);
-      if (entry.type !== 'file') return undefined;
+      if (!linkable(entry)) return undefined;
       // A link above (or earlier in this layer) to this file, hidden from the layers above it.
       if (this.orphans.has(path)) return this.materialize(path, entry, block, pax, paths);
       paths.hiddenFiles.add(path);
@@ -258,21 +258,24 @@ class Flattening {
    * The file `target` (this entry) written under the name of the first hard link to it that the
    * layers above hid it from; the other such links to it follow as hard links to that name.
    */
-  private materialize(target: string, entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined, paths: LayerPaths): ContentSink {
+  private materialize(target: string, entry: ObservedEntry, block: Buffer, pax: Map<string, Buffer> | undefined, paths: LayerPaths): ContentSink | undefined {
     const [first, ...rest] = this.orphans.get(target)!;
     this.orphans.delete(target);
     paths.materialized.set(target, first!.header.name);
     const header: TarHeader = { ...headerOf(entry, block, pax), name: first!.header.name };
     this.summary.entries++;
     this.out.push(encode(header));
-    return this.content(header.size, () => {
+    const links = (): void => {
       this.landed(first!.path);
       for (const link of rest) {
         this.summary.entries++;
         this.out.push(encode({ ...link.header, linkname: first!.header.name }));
         this.landed(link.path);
       }
-    });
+    };
+    if (entry.type === 'file') return this.content(header.size, links);
+    links();
+    return undefined;
   }
 
   /** `path` is in the tar: the hard links waiting for it follow. */
@@ -296,6 +299,11 @@ class Flattening {
     }
     return this.opaque.has('') && path !== '';
   }
+}
+
+/** What a hard link may name: a file, or a symlink, fifo or device node (GNU tar links those too). */
+function linkable(entry: ObservedEntry): boolean {
+  return entry.type !== 'dir' && entry.type !== 'hardlink';
 }
 
 /** The file a hard link to `name` links to: through the links of its layer that `name` is (`through`). */

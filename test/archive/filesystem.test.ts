@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linkSync, lstatSync, mkdirSync, statSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, readlinkSync, statSync, openSync, closeSync, writeSync, ftruncateSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 
@@ -333,6 +333,45 @@ test('rootfs keeps a hard link to a hard link whose name a layer above deleted: 
     assert.deepEqual(treePaths(tree), ['a', 'c']);
     assert.equal(statSync(join(tree, 'c')).ino, statSync(join(tree, 'a')).ino);
     assert.equal(readFileSync(join(tree, 'c'), 'utf8'), 'shared\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('rootfs keeps a hard link to a symlink (GNU tar links one as it links a file) whose name a layer above deleted, as umoci unpacks it', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const lower = join(tmp.path, 'lower');
+    mkdirSync(lower);
+    symlinkSync('target', join(lower, 's'));
+    linkSync(join(lower, 's'), join(lower, 'h'));
+    writeFileSync(join(lower, 'kept'), 'kept\n');
+    run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'lower.tar'), '-C', lower, 's', 'h', 'kept']);
+    assert.deepEqual(run('tar', ['-tvf', join(tmp.path, 'lower.tar')]).split('\n').filter(Boolean).map((line) => line[0]), ['l', 'h', '-']);
+    const upper = join(tmp.path, 'upper');
+    mkdirSync(upper);
+    writeFileSync(join(upper, '.wh.s'), '');
+    run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'upper.tar'), '-C', upper, '.wh.s']);
+    const layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', join(tmp.path, 'lower.tar'), join(tmp.path, 'upper.tar'), '--layout', layout, '--tag', 't', '-q']).status, 0);
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+    const kinds = (root: string) => treePaths(root).map((path) => {
+      const stat = lstatSync(join(root, path));
+      return `${path} ${stat.isSymbolicLink() ? `-> ${readlinkSync(join(root, path))}` : stat.isFile() ? 'file' : 'other'}`;
+    });
+    assert.deepEqual(kinds(join(bundle, 'rootfs')), ['h -> target', 'kept file']);
+
+    const out = join(tmp.path, 'fs.tar');
+    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /left out/);
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    run('tar', ['-xf', out, '-C', tree]);
+    assert.deepEqual(kinds(tree), ['h -> target', 'kept file']);
   } finally {
     await tmp.cleanup();
   }
