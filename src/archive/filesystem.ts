@@ -126,11 +126,11 @@ class Flattening {
 
   async layer(open: () => Promise<Readable>, what: string): Promise<void> {
     const paths: LayerPaths = { written: new Map(), deleted: new Set(), opaque: new Set(), hiddenFiles: new Set(), materialized: new Map(), links: new Map() };
-    await this.read(await open(), what, (entry, block, pax) => this.entry(entry, block, pax, paths));
+    await this.read(open, what, (entry, block, pax) => this.entry(entry, block, pax, paths));
     // Links of this layer to a file it held before them, which the layers above hid: read again for that file.
     const wanted = new Set([...this.orphans.keys()].filter((target) => paths.hiddenFiles.has(target)));
     if (wanted.size > 0) {
-      await this.read(await open(), what, (entry, block, pax) => {
+      await this.read(open, what, (entry, block, pax) => {
         const path = normalize(entry.name.toString('latin1'));
         if (!linkable(entry) || !wanted.delete(path)) return undefined;
         return this.materialize(path, entry, block, pax, paths);
@@ -141,12 +141,14 @@ class Flattening {
     for (const path of paths.opaque) this.opaque.add(path);
   }
 
-  private async read(body: Readable, what: string, handle: EntryHandler): Promise<void> {
+  private async read(open: () => Promise<Readable>, what: string, handle: EntryHandler): Promise<void> {
+    let body: Readable;
     let decompressor: Readable;
     try {
+      body = await open();
       ({ stream: decompressor } = await decompressedLayer(body));
     } catch (err) {
-      if (err instanceof OcipushError) throw err.code === 'EUNSUPPORTED' ? new OcipushError(err.code, `${what}: ${err.message}`, { cause: err }) : err;
+      if (err instanceof OcipushError) throw named(err, what);
       throw new OcipushError('EREAD', `${what}: not a readable layer (${(err as Error).message})`, { cause: err });
     }
     // A layer whose last entry lacks its padding and end blocks (umoci 0.4 writes such layers; Go's
@@ -163,7 +165,7 @@ class Flattening {
       body.destroy();
       decompressor.destroy();
       if (this.out.failure) throw this.out.failure;
-      if (err instanceof OcipushError) throw err;
+      if (err instanceof OcipushError) throw named(err, what);
       throw new OcipushError('EREAD', `${what}: not a readable layer (${(err as Error).message})`, { cause: err });
     }
   }
@@ -299,6 +301,14 @@ class Flattening {
     }
     return this.opaque.has('') && path !== '';
   }
+}
+
+/**
+ * A storage's failure to give a layer (missing, bytes not of its digest) named with the image,
+ * platform and layer it is of, as validate names it: the storage's words name only the blob.
+ */
+function named(err: OcipushError, what: string): OcipushError {
+  return err.message.startsWith(what) ? err : new OcipushError(err.code, `${what}: ${err.message}`, { ...err.details, cause: err });
 }
 
 /** What a hard link may name: a file, or a symlink, fifo or device node (GNU tar links those too). */

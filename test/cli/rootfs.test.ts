@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -178,6 +178,24 @@ describe('rootfs', () => {
     // One image is what it is: arm/v6 asked for as arm/v7 is refused, as pull refuses it.
     assertOneLineError(await runCliAsync(['rootfs', `oci:${layout}:v6`, '--platform', 'linux/arm/v7', '-o', join(dir, 'single.tar')], { env }), /is for linux\/arm\/v6, not linux\/arm\/v7/, 2);
     assertOneLineError(await runCliAsync(['rootfs', `oci:${layout}:idx`, '--platform', 'linux/arm64', '-o', join(dir, 'none.tar')], { env }), /^ocipush: \S+: no manifest for linux\/arm64 \(the index has: linux\/arm\/v6\)$/);
+  });
+
+  it('a layer whose bytes are not its digest: one line naming the image, its platform and the layer, as validate names it, and no file', async () => {
+    const broken = join(tmp.path, 'broken-layer');
+    cpSync(layout, broken, { recursive: true });
+    const blob = (digest: string) => join(broken, 'blobs', 'sha256', digest.slice('sha256:'.length));
+    const index = JSON.parse(readFileSync(join(broken, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    const root = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === 't')!;
+    const top = (JSON.parse(readFileSync(blob(root.digest), 'utf8')) as { layers: { digest: string }[] }).layers.at(-1)!.digest;
+    const bytes = readFileSync(blob(top));
+    bytes[bytes.length - 9] ^= 0xff;
+    writeFileSync(blob(top), bytes);
+    assert.throws(() => run('umoci', ['unpack', '--image', `${broken}:t`, join(tmp.path, 'broken-bundle')]), 'umoci refuses the layer too');
+
+    const out = join(tmp.path, 'broken.tar');
+    const r = await runCliAsync(['rootfs', `oci:${broken}:t`, '-o', out], { env });
+    assertOneLineError(r, new RegExp(`^ocipush: oci:\\S+:t linux/amd64 layer ${top}: blob ${top} .*content has digest sha256:[0-9a-f]{64}, expected ${top}$`));
+    assert.ok(!existsSync(out), 'no tar written');
   });
 
   it('refuses what it cannot do with one line, and a failed write leaves no file', async () => {
