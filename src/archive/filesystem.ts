@@ -280,7 +280,7 @@ class Flattening {
     return undefined;
   }
 
-  /** `path` is in the tar: the hard links waiting for it follow. */
+  /** `path` is in the tar: the hard links waiting for it follow, and those waiting for them (a link of an upper layer to a link of a lower one). */
   private landed(path: string): void {
     this.emitted.add(path);
     const links = this.waiting.get(path);
@@ -289,7 +289,7 @@ class Flattening {
     for (const link of links) {
       this.summary.entries++;
       this.out.push(link.bytes);
-      this.emitted.add(link.path);
+      this.landed(link.path);
     }
   }
 

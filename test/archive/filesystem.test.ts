@@ -376,3 +376,47 @@ test('rootfs keeps a hard link to a symlink (GNU tar links one as it links a fil
     await tmp.cleanup();
   }
 });
+
+test('rootfs keeps a hard link to a hard link of a lower layer (c→b in one layer, b→a in the one below), as umoci unpacks it', async () => {
+  requireTool('tar');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    // A layer of only the link `second` → `first`, whose target a lower layer holds: GNU tar writes both, then the target is deleted.
+    const linkLayer = (name: string, first: string, second: string): string => {
+      const tree = join(tmp.path, name);
+      mkdirSync(tree);
+      writeFileSync(join(tree, first), 'shared\n');
+      linkSync(join(tree, first), join(tree, second));
+      const file = join(tmp.path, `${name}.tar`);
+      run('tar', ['--numeric-owner', '-cf', file, '-C', tree, first, second]);
+      run('tar', ['--delete', '-f', file, first]);
+      return file;
+    };
+    const bottom = join(tmp.path, 'bottom');
+    mkdirSync(bottom);
+    writeFileSync(join(bottom, 'a'), 'shared\n');
+    run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'bottom.tar'), '-C', bottom, 'a']);
+    const layers = [join(tmp.path, 'bottom.tar'), linkLayer('ab', 'a', 'b'), linkLayer('bc', 'b', 'c')];
+    assert.deepEqual(run('tar', ['-tvf', layers[2]!]).split('\n').filter(Boolean).map((line) => line.split(/\s+/).slice(5).join(' ')), ['c link to b']);
+    const layout = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', ...layers, '--layout', layout, '--tag', 't', '-q']).status, 0);
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+    const inodes = (root: string) => treePaths(root).map((path) => statSync(join(root, path)).ino);
+    assert.deepEqual(treePaths(join(bundle, 'rootfs')), ['a', 'b', 'c']);
+    assert.equal(new Set(inodes(join(bundle, 'rootfs'))).size, 1, 'umoci: one file under three names');
+
+    const out = join(tmp.path, 'fs.tar');
+    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /left out/);
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    run('tar', ['-xf', out, '-C', tree]);
+    assert.deepEqual(treePaths(tree), ['a', 'b', 'c']);
+    assert.equal(new Set(inodes(tree)).size, 1);
+  } finally {
+    await tmp.cleanup();
+  }
+});
