@@ -73,7 +73,8 @@ export async function readBundleArgument(path: string): Promise<BundledSignature
   if (!message || typeof message.signature !== 'string') return fail('the bundle has no messageSignature');
   const signature = base64Field(message.signature, 'messageSignature.signature', fail);
   const md = message.messageDigest;
-  if (md === undefined) return { signature };
+  // protojson reads a null message field as an absent one.
+  if (md === undefined || md === null) return { signature };
   const name = String(md.algorithm);
   const algorithm = HASHES[name];
   if (!algorithm || typeof md.digest !== 'string') return fail(`message digest algorithm ${JSON.stringify(md.algorithm)} is not supported (${Object.keys(HASHES).join(', ')} are)`);

@@ -148,6 +148,11 @@ describe('ocipush sign-blob / verify-blob', () => {
     assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', legacy]));
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', legacy]), /the signature is not of this file/);
 
+    // A null messageDigest is an absent one (protojson reads null so): the signature alone is checked.
+    writeFileSync(join(tmp.path, 'null-digest.bundle'), JSON.stringify({ ...doc, messageSignature: { ...doc.messageSignature, messageDigest: null } }));
+    assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', join(tmp.path, 'null-digest.bundle')]));
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', join(tmp.path, 'null-digest.bundle')]), /the signature is not of this file by .*other\.pub$/);
+
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub')]), /^ocipush: verify-blob needs --signature or --bundle \(one of them\)$/, 2);
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', der]), /^ocipush: --bundle .*bundle\.sig\.der: not JSON/);
   });
