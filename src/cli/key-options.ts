@@ -122,25 +122,47 @@ export async function loadVerifier(keyArgument: string): Promise<{ verifier: Ver
 export async function keyPassword(options: { confirm?: boolean; what: string }): Promise<Buffer> {
   const env = process.env.COSIGN_PASSWORD;
   if (env !== undefined) return Buffer.from(env, 'utf8');
-  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+  const terminal = process.stderr.isTTY ? await openTerminal() : undefined;
+  if (!terminal) {
     throw new OcipushError('EUSAGE', `${options.what}: needs a password: set COSIGN_PASSWORD (it may be empty) or run on a terminal`);
   }
-  const first = await prompt(`Enter password for ${options.what}: `);
-  if (options.confirm) {
-    const again = await prompt('Enter password again: ');
-    const same = first.equals(again);
-    again.fill(0);
-    if (!same) {
-      first.fill(0);
-      throw new OcipushError('EUSAGE', 'the two passwords differ');
+  try {
+    const first = await prompt(terminal.input, `Enter password for ${options.what}: `);
+    if (options.confirm) {
+      const again = await prompt(terminal.input, 'Enter password again: ');
+      const same = first.equals(again);
+      again.fill(0);
+      if (!same) {
+        first.fill(0);
+        throw new OcipushError('EUSAGE', 'the two passwords differ');
+      }
     }
+    return first;
+  } finally {
+    terminal.close();
   }
-  return first;
+}
+
+/**
+ * Where the password is typed: standard input when it is the terminal, else the terminal the
+ * command runs on (standard input is the data: `cat app.tar.gz | ocipush sign-blob - --key
+ * cosign.key`); none without one (CI).
+ */
+async function openTerminal(): Promise<{ input: import('node:tty').ReadStream; close(): void } | undefined> {
+  if (process.stdin.isTTY) return { input: process.stdin as import('node:tty').ReadStream, close: () => {} };
+  const [{ openSync }, { ReadStream }] = await Promise.all([import('node:fs'), import('node:tty')]);
+  let fd: number;
+  try {
+    fd = openSync('/dev/tty', 'r');
+  } catch {
+    return undefined;
+  }
+  const input = new ReadStream(fd);
+  return { input, close: () => input.destroy() };
 }
 
 /** Reads one line from the terminal without echoing it. */
-function prompt(question: string): Promise<Buffer> {
-  const stdin = process.stdin;
+function prompt(stdin: import('node:tty').ReadStream, question: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chars: number[] = [];
     const wasRaw = stdin.isRaw;

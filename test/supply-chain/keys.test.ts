@@ -132,6 +132,35 @@ describe('cosign keys', () => {
     await parsePrivateKey(readFileSync(`${prefix}.key`, 'utf8'), 'tty.key', password('tty-secret'));
   });
 
+  it('on a terminal whose standard input is the data (cat FILE | sign-blob -), asks for the password on the terminal, as cosign\'s users type it', async () => {
+    requireTool('script');
+    requireTool('openssl');
+    const prefix = join(tmp.path, 'piped');
+    assert.equal(runCli(['generate-key-pair', '--output-prefix', prefix], { env: { COSIGN_PASSWORD: 'piped-secret' } }).status, 0);
+    const data = join(tmp.path, 'piped.txt');
+    writeFileSync(data, 'release notes\n'.repeat(1000));
+    const sig = join(tmp.path, 'piped.sig');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.COSIGN_PASSWORD;
+    // script(1) makes a pseudo-terminal the command's terminal; standard input is cat's pipe.
+    const child = spawn('script', ['-qec', `cat ${data} | ${process.execPath} ${CLI} sign-blob - --key ${prefix}.key > ${sig}`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    child.stdout.on('data', (c: Buffer) => {
+      const before = screen;
+      screen += c.toString();
+      if (!/Enter password/.test(before) && /Enter password/.test(screen)) child.stdin.write('piped-secret\r');
+    });
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(status, 0, screen);
+    assert.match(screen, /Enter password for .*piped\.key: /);
+    assert.doesNotMatch(screen, /piped-secret/);
+    assert.match(screen, /signed standard input \(sha256:[0-9a-f]{64}\)/);
+    // The signature is of the piped bytes, by the key.
+    const der = join(tmp.path, 'piped.der');
+    writeFileSync(der, Buffer.from(readFileSync(sig, 'utf8').trim(), 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', `${prefix}.pub`, '-signature', der, data]), /Verified OK/);
+  });
+
   it('takes plain PKCS#8 and SEC1 keys as openssl writes them, and a key held in an environment variable', async () => {
     requireTool('openssl');
     const pkcs8 = join(tmp.path, 'plain.pem');
