@@ -1,6 +1,6 @@
 import type { CliCommand } from './command.js';
 import { GLOBAL_OPTIONS as GLOBAL_FLAGS, usageError } from './command.js';
-import { otherToolsFlagLine } from './other-tools-flags.js';
+import { cosignNoOpFlagWords, otherToolsFlagLine } from './other-tools-flags.js';
 
 /**
  * What a command's builder declares, recorded without yargs: its options (with aliases, type
@@ -185,6 +185,11 @@ export async function checkArgs(args: string[]): Promise<string[]> {
       const stdin = byName.get(`${long ? name : 'password'}-stdin`);
       if (stdin && (name === 'p' || name.endsWith('password'))) {
         throw usageError(`${long ? `--${name}` : '-p'}: a password is never taken as an argument (it would show in ps and the shell's history); pipe it to --${stdin.name}: echo "$TOKEN" | ocipush ${spec.name} … --${stdin.name}`);
+      }
+      const passed = cosignNoOpFlagWords(spec.name, name, long, eq >= 0 && long ? token.slice(eq + 1) : undefined, args[i + 1]);
+      if (passed !== undefined) {
+        i += passed - 1;
+        continue;
       }
       const theirs = otherToolsFlagLine(spec.name, name, long, (n) => byName.has(n));
       if (theirs) throw usageError(theirs);

@@ -17,6 +17,23 @@ export function otherToolsFlagLine(verb: string, name: string, long: boolean, ha
 }
 const VERBS = new Set(['sign', 'verify', 'attest', 'verify-attestation', 'sign-blob', 'verify-blob']);
 
+/**
+ * How many words of the command line a cosign flag takes that asks for what ocipush does anyway,
+ * to be passed over: `--tlog-upload=false`, `--insecure-ignore-tlog` (no transparency log is
+ * written or read) and `-y`/`--yes` (nothing is confirmed), as scripts written for cosign pass
+ * them. Undefined for any other flag, or the opposite value (`--tlog-upload`, `=true`), which
+ * asks for what ocipush does not do and is refused by its hint. `next`: the word after the flag.
+ */
+export function cosignNoOpFlagWords(verb: string, name: string, long: boolean, inline: string | undefined, next: string | undefined): 1 | 2 | undefined {
+  if (!VERBS.has(verb)) return undefined;
+  const wanted = name === 'tlog-upload' && long ? 'false' : (name === 'insecure-ignore-tlog' && long) || name === 'yes' || (name === 'y' && !long) ? 'true' : undefined;
+  if (wanted === undefined) return undefined;
+  if (inline !== undefined) return inline === wanted ? 1 : undefined;
+  // A boolean flag's value may follow as its own word (`--tlog-upload false`), as ocipush reads its own flags.
+  if (next === 'true' || next === 'false') return next === wanted ? 2 : undefined;
+  return wanted === 'true' ? 1 : undefined;
+}
+
 const TLOG = 'ocipush makes and checks no transparency-log (Rekor) entry or signed timestamp, only the key\'s signature: drop it';
 const KEYLESS = 'keyless signing and verification (Fulcio certificates, OIDC identities) are not supported: sign and verify with --key';
 const CONFIRM = 'ocipush asks for no confirmation: drop it';

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runCli } from '../support/tools.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, runCli, tempDir } from '../support/tools.js';
 
 /**
  * Scripts written for cosign carry its flags. Where ocipush has no counterpart, the line says
  * why and what to do (exit 2, nothing asked of a registry: 127.0.0.1:1 listens to nobody),
  * instead of only 'unknown option'.
  */
-test('cosign\'s flags without a counterpart say why in one line; other verbs\' unknown options are as before', () => {
+test('cosign\'s flags without a counterpart (or asking for the opposite of what ocipush does) say why in one line; other verbs\' unknown options are as before', () => {
   const cases: [string[], RegExp][] = [
-    [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '-y'], /^ocipush: -y is cosign's option: ocipush asks for no confirmation: drop it\n$/],
-    [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--tlog-upload=false'], /^ocipush: --tlog-upload is cosign's option: ocipush makes and checks no transparency-log \(Rekor\) entry/],
-    [['verify', '127.0.0.1:1/app:1', '--key', 'k.pub', '--insecure-ignore-tlog'], /^ocipush: --insecure-ignore-tlog is cosign's option: .*only the key's signature: drop it\n$/],
+    [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--yes=false'], /^ocipush: --yes is cosign's option: ocipush asks for no confirmation: drop it\n$/],
+    [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--tlog-upload'], /^ocipush: --tlog-upload is cosign's option: ocipush makes and checks no transparency-log \(Rekor\) entry/],
+    [['verify', '127.0.0.1:1/app:1', '--key', 'k.pub', '--insecure-ignore-tlog=false'], /^ocipush: --insecure-ignore-tlog is cosign's option: .*only the key's signature: drop it\n$/],
     [['verify-attestation', '127.0.0.1:1/app:1', '--key', 'k.pub', '-o', 'json'], /^ocipush: -o is cosign's option: --json prints what was verified/],
     [['verify', '127.0.0.1:1/app:1', '--certificate-identity', 'dev@example.com', '--certificate-oidc-issuer', 'https://accounts.example.com'], /^ocipush: --certificate-identity is cosign's option: keyless signing and verification .* are not supported: sign and verify with --key\n$/],
     [['verify-blob', 'f', '--key', 'k.pub', '--certificate', 'c.pem'], /^ocipush: --certificate is cosign's option: a certificate's public key is given as --key/],
@@ -23,5 +25,29 @@ test('cosign\'s flags without a counterpart say why in one line; other verbs\' u
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, expected, args.join(' '));
     assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+  }
+});
+
+test('cosign\'s flags that ask for what ocipush does anyway (--tlog-upload=false, --insecure-ignore-tlog, -y) are taken, as a cosign script passes them; openssl checks the signature', async () => {
+  const dir = await tempDir();
+  try {
+    const key = join(dir.path, 'k.pem');
+    const pub = join(dir.path, 'k.pub');
+    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    const file = join(dir.path, 'app.tar.gz');
+    writeFileSync(file, 'release\n');
+    const sig = join(dir.path, 'app.sig');
+    for (const flags of [['--tlog-upload=false', '-y'], ['--tlog-upload', 'false', '--yes']]) {
+      const signed = runCli(['sign-blob', file, '--key', key, ...flags, '--output-signature', sig]);
+      assert.equal(signed.status, 0, signed.stderr);
+      run('sh', ['-c', `base64 -d < '${sig}' > '${sig}.der' && openssl dgst -sha256 -verify '${pub}' -signature '${sig}.der' '${file}'`]);
+    }
+    for (const flag of [['--insecure-ignore-tlog'], ['--insecure-ignore-tlog=true'], ['--insecure-ignore-tlog', 'true']]) {
+      const verified = runCli(['verify-blob', file, '--key', pub, '--signature', sig, ...flag]);
+      assert.equal(verified.status, 0, `${flag.join(' ')}: ${verified.stderr}`);
+    }
+  } finally {
+    await dir.cleanup();
   }
 });
