@@ -168,6 +168,36 @@ function treePaths(root: string, under = ''): string[] {
   return paths.sort();
 }
 
+/** DIR/NAME.tar: the file `first` ("shared") and `second`, a hard link to it, as GNU tar archives them. */
+function linkedPairTar(dir: string, name: string, first: string, second: string): string {
+  const tree = join(dir, name);
+  mkdirSync(tree);
+  writeFileSync(join(tree, first), 'shared\n');
+  linkSync(join(tree, first), join(tree, second));
+  const file = join(dir, `${name}.tar`);
+  run('tar', ['--numeric-owner', '-cf', file, '-C', tree, first, second]);
+  return file;
+}
+
+/**
+ * Builds an image of `layers` (tar files, bottom first) in `dir` and unpacks it both ways: umoci
+ * unpack's rootfs, and the tar `ocipush rootfs` writes extracted by GNU tar (which left nothing out).
+ */
+function unpackBothWays(dir: string, layers: string[]): { umoci: string; ocipush: string } {
+  const layout = join(dir, 'layout');
+  assert.equal(runCli(['build', ...layers, '--layout', layout, '--tag', 't', '-q']).status, 0);
+  const bundle = join(dir, 'bundle');
+  run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+  const out = join(dir, 'fs.tar');
+  const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /left out/);
+  const tree = join(dir, 'tree');
+  mkdirSync(tree);
+  run('tar', ['-xf', out, '-C', tree]);
+  return { umoci: join(bundle, 'rootfs'), ocipush: tree };
+}
+
 test('rootfs leaves out what a lower directory held when a middle layer made it a file or a link and a higher one a directory again, as umoci unpacks it', async () => {
   requireTool('tar');
   requireTool('umoci');
@@ -297,17 +327,8 @@ test('rootfs keeps a hard link to a hard link whose name a layer above deleted: 
   try {
     // A layer whose c links to b, itself a link to a (GNU tar links every name to the first): two
     // archives, a + b→a and b + c→b, the second without its b, made one.
-    const archive = (name: string, first: string, second: string): string => {
-      const tree = join(tmp.path, name);
-      mkdirSync(tree);
-      writeFileSync(join(tree, first), 'shared\n');
-      linkSync(join(tree, first), join(tree, second));
-      const file = join(tmp.path, `${name}.tar`);
-      run('tar', ['--numeric-owner', '-cf', file, '-C', tree, first, second]);
-      return file;
-    };
-    const lower = archive('ab', 'a', 'b');
-    const bc = archive('bc', 'b', 'c');
+    const lower = linkedPairTar(tmp.path, 'ab', 'a', 'b');
+    const bc = linkedPairTar(tmp.path, 'bc', 'b', 'c');
     run('tar', ['--delete', '-f', bc, 'b']);
     run('tar', ['-A', '-f', lower, bc]);
     assert.deepEqual(run('tar', ['-tvf', lower]).split('\n').filter(Boolean).map((line) => line.split(/\s+/).slice(5).join(' ')), ['a', 'b link to a', 'c link to b']);
@@ -315,24 +336,12 @@ test('rootfs keeps a hard link to a hard link whose name a layer above deleted: 
     mkdirSync(upper);
     writeFileSync(join(upper, '.wh.b'), '');
     run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'upper.tar'), '-C', upper, '.wh.b']);
-    const layout = join(tmp.path, 'layout');
-    assert.equal(runCli(['build', lower, join(tmp.path, 'upper.tar'), '--layout', layout, '--tag', 't', '-q']).status, 0);
-    const bundle = join(tmp.path, 'bundle');
-    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
-    const unpacked = join(bundle, 'rootfs');
-    assert.deepEqual(treePaths(unpacked), ['a', 'c']);
-    assert.equal(statSync(join(unpacked, 'c')).ino, statSync(join(unpacked, 'a')).ino);
-
-    const out = join(tmp.path, 'fs.tar');
-    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.doesNotMatch(r.stderr, /left out/);
-    const tree = join(tmp.path, 'tree');
-    mkdirSync(tree);
-    run('tar', ['-xf', out, '-C', tree]);
-    assert.deepEqual(treePaths(tree), ['a', 'c']);
-    assert.equal(statSync(join(tree, 'c')).ino, statSync(join(tree, 'a')).ino);
-    assert.equal(readFileSync(join(tree, 'c'), 'utf8'), 'shared\n');
+    const { umoci, ocipush } = unpackBothWays(tmp.path, [lower, join(tmp.path, 'upper.tar')]);
+    for (const root of [umoci, ocipush]) {
+      assert.deepEqual(treePaths(root), ['a', 'c'], root);
+      assert.equal(statSync(join(root, 'c')).ino, statSync(join(root, 'a')).ino, root);
+    }
+    assert.equal(readFileSync(join(ocipush, 'c'), 'utf8'), 'shared\n');
   } finally {
     await tmp.cleanup();
   }
@@ -354,24 +363,12 @@ test('rootfs keeps a hard link to a symlink (GNU tar links one as it links a fil
     mkdirSync(upper);
     writeFileSync(join(upper, '.wh.s'), '');
     run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'upper.tar'), '-C', upper, '.wh.s']);
-    const layout = join(tmp.path, 'layout');
-    assert.equal(runCli(['build', join(tmp.path, 'lower.tar'), join(tmp.path, 'upper.tar'), '--layout', layout, '--tag', 't', '-q']).status, 0);
-    const bundle = join(tmp.path, 'bundle');
-    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+    const { umoci, ocipush } = unpackBothWays(tmp.path, [join(tmp.path, 'lower.tar'), join(tmp.path, 'upper.tar')]);
     const kinds = (root: string) => treePaths(root).map((path) => {
       const stat = lstatSync(join(root, path));
       return `${path} ${stat.isSymbolicLink() ? `-> ${readlinkSync(join(root, path))}` : stat.isFile() ? 'file' : 'other'}`;
     });
-    assert.deepEqual(kinds(join(bundle, 'rootfs')), ['h -> target', 'kept file']);
-
-    const out = join(tmp.path, 'fs.tar');
-    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.doesNotMatch(r.stderr, /left out/);
-    const tree = join(tmp.path, 'tree');
-    mkdirSync(tree);
-    run('tar', ['-xf', out, '-C', tree]);
-    assert.deepEqual(kinds(tree), ['h -> target', 'kept file']);
+    for (const root of [umoci, ocipush]) assert.deepEqual(kinds(root), ['h -> target', 'kept file'], root);
   } finally {
     await tmp.cleanup();
   }
@@ -384,12 +381,7 @@ test('rootfs keeps a hard link to a hard link of a lower layer (c→b in one lay
   try {
     // A layer of only the link `second` → `first`, whose target a lower layer holds: GNU tar writes both, then the target is deleted.
     const linkLayer = (name: string, first: string, second: string): string => {
-      const tree = join(tmp.path, name);
-      mkdirSync(tree);
-      writeFileSync(join(tree, first), 'shared\n');
-      linkSync(join(tree, first), join(tree, second));
-      const file = join(tmp.path, `${name}.tar`);
-      run('tar', ['--numeric-owner', '-cf', file, '-C', tree, first, second]);
+      const file = linkedPairTar(tmp.path, name, first, second);
       run('tar', ['--delete', '-f', file, first]);
       return file;
     };
@@ -399,23 +391,12 @@ test('rootfs keeps a hard link to a hard link of a lower layer (c→b in one lay
     run('tar', ['--numeric-owner', '-cf', join(tmp.path, 'bottom.tar'), '-C', bottom, 'a']);
     const layers = [join(tmp.path, 'bottom.tar'), linkLayer('ab', 'a', 'b'), linkLayer('bc', 'b', 'c')];
     assert.deepEqual(run('tar', ['-tvf', layers[2]!]).split('\n').filter(Boolean).map((line) => line.split(/\s+/).slice(5).join(' ')), ['c link to b']);
-    const layout = join(tmp.path, 'layout');
-    assert.equal(runCli(['build', ...layers, '--layout', layout, '--tag', 't', '-q']).status, 0);
-    const bundle = join(tmp.path, 'bundle');
-    run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
+    const { umoci, ocipush } = unpackBothWays(tmp.path, layers);
     const inodes = (root: string) => treePaths(root).map((path) => statSync(join(root, path)).ino);
-    assert.deepEqual(treePaths(join(bundle, 'rootfs')), ['a', 'b', 'c']);
-    assert.equal(new Set(inodes(join(bundle, 'rootfs'))).size, 1, 'umoci: one file under three names');
-
-    const out = join(tmp.path, 'fs.tar');
-    const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.doesNotMatch(r.stderr, /left out/);
-    const tree = join(tmp.path, 'tree');
-    mkdirSync(tree);
-    run('tar', ['-xf', out, '-C', tree]);
-    assert.deepEqual(treePaths(tree), ['a', 'b', 'c']);
-    assert.equal(new Set(inodes(tree)).size, 1);
+    for (const root of [umoci, ocipush]) {
+      assert.deepEqual(treePaths(root), ['a', 'b', 'c'], root);
+      assert.equal(new Set(inodes(root)).size, 1, `${root}: one file under three names`);
+    }
   } finally {
     await tmp.cleanup();
   }
