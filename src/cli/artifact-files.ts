@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { parseKeyValues, toArray, usageError } from './command.js';
 import type { ArtifactBlob } from '../supply-chain/attach.js';
 
@@ -24,9 +25,10 @@ export async function artifactFiles(specs: readonly string[], what: string, anno
     const blob = await fileBlob(path, mediaType);
     const given = annotationFile?.files.get(path);
     if (given) blob.descriptor.annotations = { ...blob.descriptor.annotations, ...given };
-    const title = blob.descriptor.annotations?.[TITLE_ANNOTATION];
-    if (title !== undefined && !isFileName(title)) throw usageError(`${annotationFile ? `--annotation-file ${annotationFile.path}` : what}: the title ${JSON.stringify(title)} of ${path} is not a file name (artifact get writes each file under its title, in the directory it is given)`);
-    if (blobs.some((b) => b.descriptor.annotations?.[TITLE_ANNOTATION] === title)) throw usageError(`${what}: two files are named ${JSON.stringify(title)}`);
+    const title = blob.descriptor.annotations![TITLE_ANNOTATION]!;
+    if (titlePath(title) === undefined) throw usageError(`${annotationFile ? `--annotation-file ${annotationFile.path}` : what}: the title ${JSON.stringify(title)} of ${path} is no path inside a directory (artifact get writes each file under its title, in the directory it is given)`);
+    const clash = titleClash([...blobs.map((b) => b.descriptor.annotations![TITLE_ANNOTATION]!), title]);
+    if (clash) throw usageError(`${what}: ${clash}`);
     blobs.push(blob);
   }
   return blobs;
@@ -38,9 +40,27 @@ export async function placeholderLayer(): Promise<ArtifactBlob[]> {
   return [{ descriptor: { ...EMPTY_DESCRIPTOR }, source: bufferSource(EMPTY_JSON) }];
 }
 
-/** A title a file can be written under inside a directory: no path, nothing that leaves it. */
-export function isFileName(title: string): boolean {
-  return !(title === '' || title === '.' || title === '..' || title.includes('/') || title.includes('\\') || title.includes('\0'));
+/**
+ * The path, relative to the directory it is written in, of a title `artifact get` writes (as
+ * oras pull does: `a/../b` is `b`); undefined for one that is absolute, leaves the directory or
+ * is the directory itself, which oras pull refuses (it writes an absolute title only when the
+ * output directory happens to hold it: refused here whatever -o is).
+ */
+export function titlePath(title: string): string | undefined {
+  if (title === '' || title.includes('\\') || title.includes('\0') || title.startsWith('/')) return undefined;
+  const clean = posix.normalize(title).replace(/\/+$/, '');
+  return clean === '.' || clean === '..' || clean.startsWith('../') ? undefined : clean;
+}
+
+/** Why files of these titles cannot all be written in one directory: two of one path, or one a directory of another's path. */
+export function titleClash(titles: readonly string[]): string | undefined {
+  const paths = titles.map((t) => titlePath(t) ?? t);
+  for (const [i, path] of paths.entries()) {
+    const j = paths.findIndex((other, k) => k !== i && (other === path || other.startsWith(`${path}/`)));
+    if (j === -1) continue;
+    return paths[j] === path ? `two files are named ${JSON.stringify(titles[i])}` : `${JSON.stringify(titles[i])} is a file and a directory of ${JSON.stringify(titles[j])}`;
+  }
+  return undefined;
 }
 
 /** oras's --annotation-file: `{"$manifest": {…}, "$config": {…}, "FILE": {…}}`, FILE as the command line names it. */

@@ -66,13 +66,13 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   const { readManifest } = await import('../image/load.js');
   const { parsed } = await readManifest(storage, artifact, { name });
   if (!('layers' in parsed)) throw usageError(`${name}: ${artifact.digest} is an index; name one artifact`);
-  const [{ isFileName }, { MediaType }] = await Promise.all([import('./artifact-files.js'), import('../oci/media-types.js')]);
+  const [{ titlePath, titleClash }, { MediaType }] = await Promise.all([import('./artifact-files.js'), import('../oci/media-types.js')]);
   // The empty blob an artifact of annotations alone carries as its one layer (image-spec's
   // guidance; attach -a, oras attach -a) holds no file: oras pull writes nothing for it.
   const placeholder = (layer: Descriptor) => layer.mediaType === MediaType.OciEmpty && layer.annotations?.['org.opencontainers.image.title'] === undefined;
-  const files = parsed.layers.filter((layer) => !placeholder(layer)).map((layer) => ({ layer, name: fileName(layer, isFileName) }));
-  const twice = files.find((f, i) => files.findIndex((g) => g.name === f.name) !== i);
-  if (twice) throw new OcipushError('EINVALID', `${name}: two files of the artifact are titled ${JSON.stringify(twice.name)}; nothing written`);
+  const files = parsed.layers.filter((layer) => !placeholder(layer)).map((layer) => ({ layer, name: fileName(layer, titlePath) }));
+  const clash = titleClash(files.map((f) => f.name));
+  if (clash) throw new OcipushError('EINVALID', `${name}: ${clash.replace('two files are named', 'two files of the artifact are titled')}; nothing written`);
   const artifactType = parsed.artifactType ?? parsed.config.mediaType;
   const { pipeline } = await import('node:stream/promises');
   const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
@@ -87,12 +87,14 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
     await pipeline(await storage.fetch(files[0]!.layer), stdoutSink().stream, { end: false });
     return { artifact, artifactType, written: [] };
   }
-  const { join, resolve } = await import('node:path');
+  const { join, resolve, dirname } = await import('node:path');
   const { makeDirectory } = await import('../content/atomic.js');
+  for (const { name: file } of files) await refuseThroughLinks(argv.output!, file, name);
   await makeDirectory(argv.output!);
   const written: Got['written'] = [];
   for (const { layer, name: file } of files) {
     const path = join(argv.output!, file);
+    await makeDirectory(dirname(path));
     if (isDirectory(layer)) {
       await unpackDirectory(await storage.fetch(layer), file, argv.output!, layer.annotations?.[TAR_DIGEST_ANNOTATION], `${name}: layer ${layer.digest}`);
       written.push({ name: file, path: resolve(path), digest: layer.digest, size: layer.size, mediaType: layer.mediaType });
@@ -126,13 +128,31 @@ async function newestOf(manifests: readonly Descriptor[], type: string, subject:
   return sorted[0]!;
 }
 
-/** A layer's file name: its title, as attach and oras write it; a title that is a path is refused, an untitled layer is named by its digest. */
-function fileName(layer: Descriptor, isFileName: (title: string) => boolean): string {
+/** A layer's path under -o: its title, as attach and oras write it (`dir/file.txt` in a subdirectory, as oras pull writes it); one that leaves the directory is refused, an untitled layer is named by its digest. */
+function fileName(layer: Descriptor, titlePath: (title: string) => string | undefined): string {
   const title = layer.annotations?.['org.opencontainers.image.title'];
   if (title === undefined) return layer.digest.replace(':', '-');
-  if (!isFileName(title)) {
+  const path = titlePath(title);
+  if (path === undefined) {
     // The artifact's content, not the command line, is wrong: exit 1, as oras refuses a path traversal.
-    throw new OcipushError('EINVALID', `layer ${layer.digest}: its title ${JSON.stringify(title)} is not a file name; nothing written`);
+    throw new OcipushError('EINVALID', `layer ${layer.digest}: its title ${JSON.stringify(title)} is no path inside the output directory; nothing written`);
   }
-  return title;
+  return path;
+}
+
+/**
+ * Refuses, before anything is written, a title whose path under `dir` is a symlink, or goes
+ * through one (a write would land wherever it points, which oras pull refuses when that leaves
+ * the output directory; here wherever it points), or through a file.
+ */
+async function refuseThroughLinks(dir: string, title: string, what: string): Promise<void> {
+  const [{ lstat }, { join }, { fromSystemError }] = await Promise.all([import('node:fs/promises'), import('node:path'), import('../errors.js')]);
+  const parts = title.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const sub = parts.slice(0, i).join('/');
+    const stat = await lstat(join(dir, sub)).catch((err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined; throw fromSystemError(err, join(dir, sub)); });
+    if (stat === undefined) return;
+    if (stat.isSymbolicLink()) throw new OcipushError('EINVALID', `${what}: refusing to write ${JSON.stringify(title)} through the symlink ${JSON.stringify(join(dir, sub))}; nothing written`);
+    if (i < parts.length && !stat.isDirectory()) throw new OcipushError('EINVALID', `${what}: cannot write ${JSON.stringify(title)}: ${JSON.stringify(join(dir, sub))} is no directory; nothing written`);
+  }
 }

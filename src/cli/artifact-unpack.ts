@@ -24,7 +24,8 @@ export const TAR_DIGEST_ANNOTATION = 'io.deis.oras.content.digest';
  * symlink, or a link whose target leaves the directory, stops it (oras refuses them too).
  */
 export async function unpackDirectory(stream: Readable, title: string, outputDir: string, tarDigest: string | undefined, what: string): Promise<void> {
-  const temp = join(outputDir, `.${title}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // Beside where it goes (a title dir/sub goes in outputDir/dir), so the last rename stays on one filesystem.
+  const temp = join(outputDir, posix.dirname(title), `.${posix.basename(title)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const untrack = trackTemp(temp);
   try {
     await mkdir(temp);

@@ -99,10 +99,10 @@ describe('artifact get', () => {
     }
   });
 
-  it('refuses a title that is a path, several files for stdout, and no artifact of the type, with one line and nothing written', async () => {
+  it('refuses a title that leaves the directory, several files for stdout, and no artifact of the type, with one line and nothing written', async () => {
     await pushArtifact('art/app', 'evil', 'application/vnd.example.evil', [{ bytes: Buffer.from('x'), mediaType: 'text/plain', title: '../escaped' }]);
     const dir = join(tmp.path, 'evil');
-    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:evil`, '-o', dir], { env }), /its title "\.\.\/escaped" is not a file name; nothing written/, 1);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:evil`, '-o', dir], { env }), /its title "\.\.\/escaped" is no path inside the output directory; nothing written/, 1);
     assert.equal(existsSync(dir), false);
     assert.equal(existsSync(join(tmp.path, 'escaped')), false);
     await pushArtifact('art/app', 'twice', 'application/vnd.example.twice', [{ bytes: Buffer.from('a'), mediaType: 'text/plain', title: 'same' }, { bytes: Buffer.from('b'), mediaType: 'text/plain', title: 'same' }]);
@@ -321,13 +321,13 @@ describe('artifact push', () => {
     const referrer = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/app@${(JSON.parse(attached.stdout) as { digest: string }).digest}`])) as { annotations: Record<string, string>; subject: { digest: string } };
     assert.deepEqual(referrer.annotations, { 'com.example.approved-by': 'qa' });
 
-    // A key that names no file, -a beside the file, a title that is a path: one line each, nothing pushed.
+    // A key that names no file, -a beside the file, a title that leaves the directory: one line each, nothing pushed.
     const never = `${registry.host}/art/never-annotated:1`;
     writeFileSync(join(dir, 'typo.json'), JSON.stringify({ [join(dir, 'note.txt')]: { a: 'b' } }));
     assertOneLineError(await runCliAsync(['artifact', 'push', never, notes, '--annotation-file', join(dir, 'typo.json')], { env }), /note\.txt" is none of the files named \(.*notes\.txt\), nor \$manifest or \$config$/, 2);
     assertOneLineError(await runCliAsync(['artifact', 'push', never, notes, '--annotation-file', file, '-a', 'k=v'], { env }), /--annotation and --annotation-file cannot both be given/, 2);
     writeFileSync(join(dir, 'path.json'), JSON.stringify({ [notes]: { 'org.opencontainers.image.title': '../notes.txt' } }));
-    assertOneLineError(await runCliAsync(['artifact', 'push', never, notes, '--annotation-file', join(dir, 'path.json')], { env }), /the title "\.\.\/notes\.txt" of .*notes\.txt is not a file name/, 2);
+    assertOneLineError(await runCliAsync(['artifact', 'push', never, notes, '--annotation-file', join(dir, 'path.json')], { env }), /the title "\.\.\/notes\.txt" of .*notes\.txt is no path inside a directory/, 2);
     assert.equal((await fetch(`http://${registry.host}/v2/art/never-annotated/tags/list`)).status, 404, 'the repository was never written to');
   });
 

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { run, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { envWith } from './copy-support.js';
+
+/** Files with paths and directories in artifacts, as oras push writes them and oras pull reads them. */
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+const env = envWith();
+const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
+const emptyConfig = { mediaType: 'application/vnd.oci.empty.v1+json', digest: digestOf(Buffer.from('{}')), size: 2 };
+
+interface Layer { bytes: Buffer; mediaType: string; title?: string; annotations?: Record<string, string> }
+
+/** An artifact pushed with plain distribution API requests: no ocipush code makes it. */
+async function pushArtifact(repo: string, tag: string, layers: Layer[]): Promise<string> {
+  const base = `http://${registry.host}`;
+  const put = async (bytes: Buffer) => {
+    const started = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(started.status, 202);
+    const url = new URL(started.headers.get('location')!, base);
+    url.searchParams.set('digest', digestOf(bytes));
+    assert.equal((await fetch(url, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } })).status, 201);
+  };
+  await put(Buffer.from('{}'));
+  for (const layer of layers) await put(layer.bytes);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: ociManifest, artifactType: 'application/vnd.example.files', config: emptyConfig,
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: digestOf(l.bytes), size: l.bytes.length, ...(l.title !== undefined ? { annotations: { 'org.opencontainers.image.title': l.title, ...l.annotations } } : {}) })),
+  }));
+  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': ociManifest } });
+  assert.equal(res.status, 201);
+  return digestOf(manifest);
+}
+
+const text = (s: string): Layer => ({ bytes: Buffer.from(s), mediaType: 'text/plain' });
+
+before(async () => {
+  tmp = await tempDir();
+  registry = await startRegistry();
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+describe('artifact get: titles that are paths, as oras pull writes them', () => {
+  it('writes a title dir/file in a subdirectory of -o (a/../b as b), and unpacks a directory titled by a path there', async () => {
+    const src = join(tmp.path, 'tree');
+    mkdirSync(join(src, 'web', 'site', 'css'), { recursive: true });
+    writeFileSync(join(src, 'web', 'site', 'index.html'), '<h1>hi</h1>\n');
+    writeFileSync(join(src, 'web', 'site', 'css', 'main.css'), 'body{}\n');
+    const tar = Buffer.from(run('sh', ['-c', `tar --sort=name -cf - -C ${src} web/site | base64 -w0`]), 'base64');
+    const gz = Buffer.from(run('sh', ['-c', 'base64 -d | gzip -n | base64 -w0'], { input: tar.toString('base64') }), 'base64');
+    await pushArtifact('paths/get', 'ok', [
+      { ...text('intro\n'), title: 'docs/guide/intro.md' },
+      { ...text('top\n'), title: 'a/../top.txt' },
+      { bytes: gz, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', title: 'web/site', annotations: { 'io.deis.oras.content.unpack': 'true', 'io.deis.oras.content.digest': digestOf(tar) } },
+    ]);
+    const out = join(tmp.path, 'get-out');
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/paths/get:ok`, '-o', out], { env }));
+    assert.equal(readFileSync(join(out, 'docs', 'guide', 'intro.md'), 'utf8'), 'intro\n');
+    assert.equal(readFileSync(join(out, 'top.txt'), 'utf8'), 'top\n');
+    run('diff', ['-r', join(src, 'web'), join(out, 'web')]);
+    assert.deepEqual(readdirSync(out).sort(), ['docs', 'top.txt', 'web']);
+    assert.deepEqual(readdirSync(join(out, 'web')), ['site'], 'no temp directory left');
+  });
+
+  it('refuses a title that leaves -o, two titles that clash, and a write through a symlink: one line, nothing written', async () => {
+    const out = join(tmp.path, 'refused', 'out');
+    for (const [title, i] of [['/etc/escaped', 0], ['../escaped', 1], ['a/../../escaped', 2], ['.', 3]] as const) {
+      await pushArtifact('paths/get', `bad${i}`, [{ ...text('x\n'), title: 'fine.txt' }, { ...text('y\n'), title }]);
+      assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/paths/get:bad${i}`, '-o', out], { env }),
+        new RegExp(`its title ${JSON.stringify(title).replace(/[.*/]/g, '\\$&')} is no path inside the output directory; nothing written`));
+      assert.equal(existsSync(out), false);
+    }
+    assert.equal(existsSync(join(tmp.path, 'refused', 'escaped')), false);
+    await pushArtifact('paths/get', 'clash', [{ ...text('x\n'), title: 'a' }, { ...text('y\n'), title: 'a/b' }]);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/paths/get:clash`, '-o', out], { env }), /"a" is a file and a directory of "a\/b"; nothing written/);
+    assert.equal(existsSync(out), false);
+
+    // A symlink in -o (left by anyone) on the way to a title, or at it: refused, nothing written where it points.
+    const elsewhere = join(tmp.path, 'refused', 'elsewhere');
+    mkdirSync(elsewhere, { recursive: true });
+    writeFileSync(join(elsewhere, 'keep.txt'), 'keep\n');
+    mkdirSync(out);
+    symlinkSync(elsewhere, join(out, 'docs'));
+    symlinkSync(join(elsewhere, 'keep.txt'), join(out, 'keep.txt'));
+    await pushArtifact('paths/get', 'through', [{ ...text('first\n'), title: 'first.txt' }, { ...text('x\n'), title: 'docs/x.txt' }]);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/paths/get:through`, '-o', out], { env }), /refusing to write "docs\/x\.txt" through the symlink ".*out\/docs"; nothing written/);
+    await pushArtifact('paths/get', 'onto', [{ ...text('first\n'), title: 'first.txt' }, { ...text('overwritten\n'), title: 'keep.txt' }]);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/paths/get:onto`, '-o', out], { env }), /refusing to write "keep\.txt" through the symlink ".*out\/keep\.txt"; nothing written/);
+    assert.deepEqual(readdirSync(elsewhere), ['keep.txt']);
+    assert.equal(readFileSync(join(elsewhere, 'keep.txt'), 'utf8'), 'keep\n');
+    assert.deepEqual(readdirSync(out).sort(), ['docs', 'keep.txt']);
+  });
+});
