@@ -1,4 +1,4 @@
-import { posix } from 'node:path';
+import { basename, posix } from 'node:path';
 import { parseKeyValues, toArray, usageError } from './command.js';
 import type { ArtifactBlob } from '../supply-chain/attach.js';
 
@@ -22,7 +22,7 @@ export async function artifactFiles(specs: readonly string[], what: string, anno
   for (const spec of specs) {
     const { path, mediaType } = splitFileSpec(spec);
     if (await stat(path).then((s) => s.isDirectory(), () => false)) throw usageError(`${path}: a directory; an artifact holds files (tar it first)`);
-    const blob = await fileBlob(path, mediaType);
+    const blob = await fileBlob(path, mediaType, titleOf(path));
     const given = annotationFile?.files.get(path);
     if (given) blob.descriptor.annotations = { ...blob.descriptor.annotations, ...given };
     const title = blob.descriptor.annotations![TITLE_ANNOTATION]!;
@@ -38,6 +38,17 @@ export async function artifactFiles(specs: readonly string[], what: string, anno
 export async function placeholderLayer(): Promise<ArtifactBlob[]> {
   const [{ EMPTY_DESCRIPTOR, EMPTY_JSON }, { bufferSource }] = await Promise.all([import('../oci/descriptor.js'), import('../content/blob-source.js')]);
   return [{ descriptor: { ...EMPTY_DESCRIPTOR }, source: bufferSource(EMPTY_JSON) }];
+}
+
+/**
+ * A file's title as oras push writes it: the path as given, cleaned (`./a//b` is `a/b`), so the
+ * same command makes the same artifact. A path oras refuses (absolute: --disable-path-validation)
+ * or whose title its pull refuses to write (`../x`: --allow-path-traversal) is titled by its file
+ * name instead, as ocipush always titled files, rather than refused or made unreadable.
+ */
+export function titleOf(path: string): string {
+  const clean = posix.normalize(path);
+  return titlePath(clean) ?? basename(path);
 }
 
 /**

@@ -20,7 +20,7 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
   builder: (y: Argv) => registryFlags(y
     .positional('action', { type: 'string', choices: ['push', 'get'], describe: 'push: store FILES as an artifact under REFERENCE; get: write the artifact\'s files' })
     .positional('reference', { type: 'string', describe: 'The artifact, REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:DIR[:NAME] (push: default tag latest); for get with --artifact-type, the image it refers to' })
-    .positional('files', { type: 'string', array: true, describe: 'push: FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar), each a layer titled with its name' })
+    .positional('files', { type: 'string', array: true, describe: 'push: FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar), each a layer titled with its path as given, cleaned, as oras push titles it' })
     .option('artifact-type', { type: 'string', describe: 'push: the artifact\'s type (default application/vnd.unknown.artifact.v1, as oras); get: REFERENCE is an image, get its newest referrer of this type' })
     .option('output', { alias: 'o', type: 'string', describe: 'get: directory to write the files into, each under its title (default: stdout, for an artifact of one file)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'push: KEY=VALUE manifest annotation (repeatable)' })

@@ -29,11 +29,11 @@ export interface AttachedArtifact extends PushReferrerResult {
   bytes: Buffer;
 }
 
-/** A file as an artifact layer: streamed once to hash it, then uploaded from disk. */
-export async function fileBlob(path: string, mediaType = DEFAULT_FILE_MEDIA_TYPE): Promise<ArtifactBlob> {
+/** A file as an artifact layer (titled by its file name unless told): streamed once to hash it, then uploaded from disk. */
+export async function fileBlob(path: string, mediaType = DEFAULT_FILE_MEDIA_TYPE, title = basename(path)): Promise<ArtifactBlob> {
   const digester = new Digester();
   for await (const _ of readHashing(path, digester)) { /* each chunk is hashed as it is read */ }
-  const descriptor: Descriptor = { mediaType, digest: digester.digest(), size: digester.size, annotations: { [TITLE_ANNOTATION]: basename(path) } };
+  const descriptor: Descriptor = { mediaType, digest: digester.digest(), size: digester.size, annotations: { [TITLE_ANNOTATION]: title } };
   return { descriptor, source: fileSource(path, descriptor) };
 }
 

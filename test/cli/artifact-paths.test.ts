@@ -39,6 +39,12 @@ async function pushArtifact(repo: string, tag: string, layers: Layer[]): Promise
   return digestOf(manifest);
 }
 
+async function getBytes(path: string, accept = '*/*'): Promise<Buffer> {
+  const res = await fetch(`http://${registry.host}${path}`, { headers: { accept } });
+  assert.equal(res.status, 200, path);
+  return Buffer.from(await res.arrayBuffer());
+}
+
 const text = (s: string): Layer => ({ bytes: Buffer.from(s), mediaType: 'text/plain' });
 
 before(async () => {
@@ -48,6 +54,50 @@ before(async () => {
 after(async () => {
   await registry?.stop();
   await tmp?.cleanup();
+});
+
+describe('artifact push and attach: titles as oras push writes them', () => {
+  it('titles a file by its path as given, cleaned (./docs//guide.md is docs/guide.md): the manifest is byte for byte the one oras push makes of the same command', async () => {
+    const cwd = join(tmp.path, 'project');
+    mkdirSync(join(cwd, 'docs'), { recursive: true });
+    writeFileSync(join(cwd, 'docs', 'guide.md'), '# guide\n');
+    writeFileSync(join(cwd, 'VERSION'), '1.0\n');
+    const r = await runCliAsync(['artifact', 'push', `${registry.host}/paths/push:1`, './docs//guide.md:text/markdown', 'VERSION', '--created', '2030-01-01T00:00:00Z', '--json'], { env, cwd });
+    assertOk(r);
+    // oras's rules: title filepath.Clean(path), default media type application/vnd.oci.image.layer.v1.tar, the empty config without data, Go's field order.
+    const layer = (path: string, title: string, mediaType: string) => {
+      const bytes = readFileSync(join(cwd, path));
+      return { mediaType, digest: digestOf(bytes), size: bytes.length, annotations: { 'org.opencontainers.image.title': title } };
+    };
+    const expected = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: ociManifest, artifactType: 'application/vnd.unknown.artifact.v1', config: emptyConfig,
+      layers: [layer('docs/guide.md', 'docs/guide.md', 'text/markdown'), layer('VERSION', 'VERSION', 'application/vnd.oci.image.layer.v1.tar')],
+      annotations: { 'org.opencontainers.image.created': '2030-01-01T00:00:00Z' },
+    }));
+    assert.deepEqual(await getBytes('/v2/paths/push/manifests/1', ociManifest), expected);
+    assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, digestOf(expected));
+
+    // artifact get writes it back where it was, as oras pull does.
+    const back = join(tmp.path, 'push-back');
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/paths/push:1`, '-o', back], { env }));
+    run('diff', ['-r', join(cwd, 'docs'), join(back, 'docs')]);
+    assert.deepEqual(readdirSync(back).sort(), ['VERSION', 'docs']);
+
+    // A path outside the directory (absolute, which oras refuses; ../x, which oras pull refuses to write) keeps its file name as title.
+    writeFileSync(join(tmp.path, 'outside.txt'), 'out\n');
+    assertOk(await runCliAsync(['artifact', 'push', `${registry.host}/paths/push:2`, '../outside.txt', join(cwd, 'VERSION')], { env, cwd }));
+    const titles = (JSON.parse((await getBytes('/v2/paths/push/manifests/2', ociManifest)).toString()) as { layers: { annotations: Record<string, string> }[] }).layers.map((l) => l.annotations['org.opencontainers.image.title']);
+    assert.deepEqual(titles, ['outside.txt', 'VERSION']);
+
+    // Titles artifact get could not write side by side: one line, nothing pushed.
+    assertOneLineError(await runCliAsync(['artifact', 'push', `${registry.host}/paths/never:1`, 'VERSION', './VERSION'], { env, cwd }), /two files are named "VERSION"/, 2);
+    writeFileSync(join(cwd, 'docs.txt'), 'x\n');
+    const annotations = join(cwd, 'annotations.json');
+    writeFileSync(annotations, JSON.stringify({ 'docs.txt': { 'org.opencontainers.image.title': 'docs' } }));
+    assertOneLineError(await runCliAsync(['attach', `${registry.host}/paths/push:1`, '--artifact-type', 'application/vnd.example.x', 'docs/guide.md', 'docs.txt', '--annotation-file', annotations], { env, cwd }),
+      /attach: "docs" is a file and a directory of "docs\/guide\.md"/, 2);
+    assert.equal((await fetch(`http://${registry.host}/v2/paths/never/tags/list`)).status, 404);
+  });
 });
 
 describe('artifact get: titles that are paths, as oras pull writes them', () => {
