@@ -10,19 +10,20 @@ export function splitFileSpec(spec: string): { path: string; mediaType?: string 
 
 /**
  * The files of an artifact (`attach`, `artifact push`): FILE or FILE:MEDIATYPE, each hashed once
- * and uploaded from disk later, with the annotations an --annotation-file gives it (a title there
+ * and uploaded from disk later (a directory packed as oras packs it), with the annotations an --annotation-file gives it (a title there
  * names it instead of its file's name, as oras reads it). Two files of one name would be one file
  * to `artifact get` and oras pull: refused, as oras refuses them.
  */
-export async function artifactFiles(specs: readonly string[], what: string, annotationFile?: AnnotationFile): Promise<ArtifactBlob[]> {
+export async function artifactFiles(specs: readonly string[], what: string, annotationFile?: AnnotationFile, created?: string): Promise<ArtifactBlob[]> {
   if (specs.length === 0) throw usageError(`${what}: name at least one file`);
   const { fileBlob, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
-  const { stat } = await import('node:fs/promises');
+  const [{ stat }, { directoryBlob }] = await Promise.all([import('node:fs/promises'), import('./artifact-directory.js')]);
   const blobs: ArtifactBlob[] = [];
   for (const spec of specs) {
     const { path, mediaType } = splitFileSpec(spec);
-    if (await stat(path).then((s) => s.isDirectory(), () => false)) throw usageError(`${path}: a directory; an artifact holds files (tar it first)`);
-    const blob = await fileBlob(path, mediaType, titleOf(path));
+    const blob = await stat(path).then((s) => s.isDirectory(), () => false)
+      ? await directoryBlob(path, titleOf(path), mediaType, await clampTime(created))
+      : await fileBlob(path, mediaType, titleOf(path));
     const given = annotationFile?.files.get(path);
     if (given) blob.descriptor.annotations = { ...blob.descriptor.annotations, ...given };
     const title = blob.descriptor.annotations![TITLE_ANNOTATION]!;
@@ -32,6 +33,13 @@ export async function artifactFiles(specs: readonly string[], what: string, anno
     blobs.push(blob);
   }
   return blobs;
+}
+
+/** The newest mtime a directory's tar keeps: the artifact's created time when one is given (--created, SOURCE_DATE_EPOCH), so the same tree makes the same blob. */
+async function clampTime(created: string | undefined): Promise<number | undefined> {
+  const { resolveBuildTime } = await import('../assemble/config.js');
+  const time = resolveBuildTime(created, process.env.SOURCE_DATE_EPOCH);
+  return time.explicit ? time.seconds : undefined;
 }
 
 /** The one layer of an artifact of annotations alone: the empty blob, as image-spec asks (and oras writes). */

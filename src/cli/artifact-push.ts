@@ -27,7 +27,7 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
   if (specs.length === 0 && argv.artifactType === undefined && Object.keys(annotations).length === 0) {
     throw usageError('artifact push: name at least one file, or what an artifact without files says: --artifact-type, -a KEY=VALUE');
   }
-  const blobs = specs.length > 0 ? await artifactFiles(specs, 'artifact push', annotationFile) : await placeholderLayer();
+  const blobs = specs.length > 0 ? await artifactFiles(specs, 'artifact push', annotationFile, argv.created) : await placeholderLayer();
   const configAnnotations = annotationFile?.config ?? {};
   const { pushArtifact, artifactManifest, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
   const files = specs.length === 0 ? [] : blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));

@@ -39,7 +39,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
     if (files.length === 0 && toArray(argv.annotation).length === 0 && Object.keys(annotationFile?.manifest ?? {}).length === 0) {
       throw usageError('attach: name at least one file, or an annotation (-a KEY=VALUE, or "$manifest" in --annotation-file)');
     }
-    const blobs = files.length > 0 ? await artifactFiles(files, 'attach', annotationFile) : await placeholderLayer();
+    const blobs = files.length > 0 ? await artifactFiles(files, 'attach', annotationFile, argv.created) : await placeholderLayer();
     if (inLayout) return attachInLayout(inLayout, argv.artifactType, blobs, annotations, configAnnotations, out);
     const { parseReference, referenceTarget } = await import('../oci/reference.js');
     const { stripTransport } = await import('./registry-options.js');

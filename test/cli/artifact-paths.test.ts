@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -149,5 +149,59 @@ describe('artifact get: titles that are paths, as oras pull writes them', () => 
     assert.deepEqual(readdirSync(elsewhere), ['keep.txt']);
     assert.equal(readFileSync(join(elsewhere, 'keep.txt'), 'utf8'), 'keep\n');
     assert.deepEqual(readdirSync(out).sort(), ['docs', 'keep.txt']);
+  });
+});
+
+describe('artifact push of a directory, as oras push packs it', () => {
+  it('packs it as tar+gzip with io.deis.oras.content.unpack and the tar\'s digest: GNU tar unpacks it, artifact get unpacks it, diff -r finds both the same; --created makes it reproducible', async () => {
+    const cwd = join(tmp.path, 'dir-project');
+    const site = join(cwd, 'site');
+    mkdirSync(join(site, 'css', 'empty'), { recursive: true });
+    writeFileSync(join(site, 'index.html'), '<h1>hi</h1>\n');
+    writeFileSync(join(site, 'css', 'main.css'), 'body{}\n');
+    writeFileSync(join(site, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(site, 'B-upper.txt'), '');
+    symlinkSync('css/main.css', join(site, 'style.css'));
+    linkSync(join(site, 'index.html'), join(site, 'home.html'));
+    const ref = `${registry.host}/paths/dir:1`;
+    const r = await runCliAsync(['artifact', 'push', ref, 'site', '--created', '2030-01-01T00:00:00Z', '--json'], { env, cwd });
+    assertOk(r);
+    const manifest = JSON.parse((await getBytes('/v2/paths/dir/manifests/1', ociManifest)).toString()) as { layers: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }[] };
+    assert.equal(manifest.layers.length, 1);
+    const [layer] = manifest.layers;
+    assert.equal(layer!.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+    assert.deepEqual(Object.keys(layer!.annotations), ['io.deis.oras.content.digest', 'io.deis.oras.content.unpack', 'org.opencontainers.image.title'], 'sorted, as Go writes a map');
+    assert.equal(layer!.annotations['io.deis.oras.content.unpack'], 'true');
+    assert.equal(layer!.annotations['org.opencontainers.image.title'], 'site');
+    const gz = await getBytes(`/v2/paths/dir/blobs/${layer!.digest}`);
+    assert.equal(gz.length, layer!.size);
+    const gzFile = join(tmp.path, 'site.tar.gz');
+    writeFileSync(gzFile, gz);
+    assert.equal(`sha256:${run('sh', ['-c', `gzip -dc ${gzFile} | sha256sum`]).split(' ')[0]}`, layer!.annotations['io.deis.oras.content.digest']);
+    // Every entry under site/, the directory itself first, names sorted by their bytes, owned by 0:0 without names.
+    const listing = run('tar', ['--numeric-owner', '-tvzf', gzFile]).trim().split('\n');
+    assert.deepEqual(listing.map((l) => l.split(/\s+/)[5]!.replace(/\/$/, '')),
+      ['site', 'site/B-upper.txt', 'site/css', 'site/css/empty', 'site/css/main.css', 'site/home.html', 'site/index.html', 'site/run.sh', 'site/style.css']);
+    for (const line of listing) assert.equal(line.split(/\s+/)[1], '0/0', line);
+    const untarred = join(tmp.path, 'gnu-untarred');
+    mkdirSync(untarred);
+    run('tar', ['-xzf', gzFile, '-C', untarred]);
+    run('diff', ['-r', '--no-dereference', site, join(untarred, 'site')]);
+    const out = join(tmp.path, 'dir-back');
+    assertOk(await runCliAsync(['artifact', 'get', ref, '-o', out], { env }));
+    run('diff', ['-r', '--no-dereference', site, join(out, 'site')]);
+    assert.equal(run('stat', ['-c', '%a', join(out, 'site', 'run.sh')]).trim(), '755');
+    // A symlink named on the command line is the directory it leads to, under the link's name.
+    symlinkSync('site', join(cwd, 'site-link'));
+    assertOk(await runCliAsync(['artifact', 'push', `${registry.host}/paths/dir:link`, 'site-link'], { env, cwd }));
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/paths/dir:link`, '-o', out], { env }));
+    run('diff', ['-r', '--no-dereference', site, join(out, 'site-link')]);
+    assert.equal(run('stat', ['-c', '%F %a', join(out, 'site-link')]).trim(), `directory ${run('stat', ['-c', '%a', site]).trim()}`);
+
+    // With a created time, mtimes after it are clamped to it: touching the files changes nothing.
+    const push = async () => (JSON.parse((await runCliAsync(['artifact', 'push', `${registry.host}/paths/dir:2`, 'site', '--created', '2001-01-01T00:00:00Z', '--json'], { env, cwd })).stdout) as { digest: string }).digest;
+    const first = await push();
+    utimesSync(join(site, 'index.html'), new Date(), new Date('2025-05-05T00:00:00Z'));
+    assert.equal(await push(), first);
   });
 });
