@@ -1,4 +1,5 @@
-import { createWriteStream, rmSync, statSync } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { Digester } from '../oci/digest.js';
 import { fromSystemError } from '../errors.js';
-import { fileSource } from '../content/blob-source.js';
-import { installSignalCleanup, trackTemp } from '../content/cleanup.js';
+import { handleSource } from '../content/blob-source.js';
 import { TarProducer, pumpTar } from '../layer/tar.js';
 import { walk, type FsEntry } from '../layer/walk.js';
 import { TAR_DIGEST_ANNOTATION, UNPACK_ANNOTATION } from './artifact-unpack.js';
@@ -24,15 +24,14 @@ export const DIRECTORY_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip
  * annotated with the tar's digest and `unpack`, which `artifact get` and oras pull unpack. Names
  * are sorted by their bytes, as Go's filepath.Walk sorts them. The gzip goes to a temp file while
  * both digests are taken (as oras does), the upload reads it from there: never held in memory.
+ * The file is unlinked once open, as an archive spool is: a process killed mid-upload leaves
+ * nothing in TMPDIR; its handle closes with the process (a command packs one directory or a few).
  * A symlink named on the command line is followed to its directory (oras would pack the link alone).
  */
 export async function directoryBlob(dir: string, title: string, mediaType: string = DIRECTORY_MEDIA_TYPE, clampMtime?: number): Promise<ArtifactBlob> {
   const temp = join(tmpdir(), `.ocipush-artifact-${process.pid}-${randomBytes(4).toString('hex')}.tar.gz`);
-  // Ctrl-C while it is packed or sent removes it too.
-  installSignalCleanup();
-  trackTemp(temp);
-  // Read by the upload after this returns: gone when the process is.
-  process.once('exit', () => rmSync(temp, { force: true }));
+  const handle = await open(temp, 'wx+', 0o600).catch((err: unknown) => { throw fromSystemError(err, tmpdir(), `cannot pack ${dir} into`); });
+  await rm(temp, { force: true });
   const prefix = Buffer.from(`${title}/`);
   const top = (() => {
     try { return statSync(dir); } catch (err) { throw fromSystemError(err, dir, 'cannot read'); }
@@ -49,14 +48,14 @@ export async function directoryBlob(dir: string, title: string, mediaType: strin
   const gzip = createGzip();
   const written = pipeline(gzip, new Transform({
     transform(chunk: Buffer, _encoding, done) { gzDigest.update(chunk); done(null, chunk); },
-  }), createWriteStream(temp, { flags: 'wx' }));
+  }), createWriteStream('', { fd: handle.fd, autoClose: false }));
   try {
     await Promise.all([
       pumpTar(new TarProducer(entries(), { clampMtime: clampMtime ?? Number.MAX_SAFE_INTEGER, owner: { uid: 0, gid: 0 } }), gzip, { onChunk: (chunk) => tarDigest.update(chunk) }),
       written,
     ]);
   } catch (err) {
-    rmSync(temp, { force: true });
+    await handle.close();
     throw fromSystemError(err, dir, 'cannot pack');
   }
   const descriptor = {
@@ -64,5 +63,5 @@ export async function directoryBlob(dir: string, title: string, mediaType: strin
     // In the order Go writes a map's keys (sorted), as oras's manifest has them.
     annotations: { [TAR_DIGEST_ANNOTATION]: tarDigest.digest(), [UNPACK_ANNOTATION]: 'true', 'org.opencontainers.image.title': title },
   };
-  return { descriptor, source: fileSource(temp, descriptor) };
+  return { descriptor, source: handleSource(handle, descriptor, `the packed directory ${dir}`) };
 }

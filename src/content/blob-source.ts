@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
@@ -185,6 +186,27 @@ export function madeSource(make: () => Iterable<Uint8Array> | AsyncIterable<Uint
       verifier.finish();
     })(),
     openRange: async (start, end) => sliceOf(Readable.from(make()), start, end),
+  };
+}
+
+/**
+ * A blob in a temp file unlinked as soon as it was opened (so nothing is left however the process
+ * ends), read by position through its handle: the whole blob verified against its digest, ranges as
+ * they are. Readers may overlap (retries, chunks): positioned reads share no file offset.
+ */
+export function handleSource(handle: FileHandle, desc: Pick<Descriptor, 'digest' | 'size'>, what: string): BlobSource {
+  const range = (start: number, end: number): BlobBody => (end < start ? Readable.from([]) : createReadStream('', { fd: handle.fd, start, end, autoClose: false, highWaterMark: 1024 * 1024 }));
+  return {
+    size: desc.size,
+    open: async () => (async function* () {
+      const verifier = new ChunkVerifier(desc, what);
+      for await (const chunk of range(0, desc.size - 1)) {
+        verifier.update(chunk as Uint8Array);
+        yield chunk as Uint8Array;
+      }
+      verifier.finish();
+    })(),
+    openRange: async (start, end) => range(start, end),
   };
 }
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { run, tempDir } from '../support/tools.js';
+import { CLI, run, tempDir } from '../support/tools.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
 
@@ -203,5 +205,28 @@ describe('artifact push of a directory, as oras push packs it', () => {
     const first = await push();
     utimesSync(join(site, 'index.html'), new Date(), new Date('2025-05-05T00:00:00Z'));
     assert.equal(await push(), first);
+  });
+
+  it('killed (SIGKILL) while it uploads the packed directory, leaves nothing in TMPDIR: the spool is unlinked as soon as it is open', async () => {
+    const cwd = join(tmp.path, 'killed-project');
+    mkdirSync(join(cwd, 'site'), { recursive: true });
+    writeFileSync(join(cwd, 'site', 'index.html'), '<h1>hi</h1>\n');
+    const spool = join(tmp.path, 'killed-tmp');
+    mkdirSync(spool);
+    let child: ChildProcess | undefined;
+    let markExited: () => void = () => {};
+    const exited = new Promise<void>((resolve) => { markExited = resolve; });
+    // The gzip's upload reaches the registry only once the directory is packed: the moment to kill it.
+    const proxy = await startFaultProxy({ target: registry.url, faults: [{ path: /\/blobs\/uploads\/[0-9a-f-]{8,}/, fault: { kind: 'around', before: async () => { child!.kill('SIGKILL'); await exited; }, after: () => {} } }] });
+    try {
+      child = spawn(process.execPath, [CLI, 'artifact', 'push', `${proxy.host}/paths/killed:1`, 'site'], { cwd, env: { ...process.env, ...env, TMPDIR: spool }, stdio: 'ignore' });
+      child.on('exit', () => markExited());
+      await exited;
+      assert.equal(child.signalCode, 'SIGKILL', 'killed during the upload, not finished');
+      assert.deepEqual(readdirSync(spool), []);
+    } finally {
+      child?.kill('SIGKILL');
+      await proxy.stop();
+    }
   });
 });
