@@ -2,7 +2,7 @@ import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { Digester, isDigest, sha256, type Digest } from '../oci/digest.js';
 import { layerCompression, layerMediaType, MediaType, type ImageFormat } from '../oci/media-types.js';
-import { sniffCompression } from '../layer/compress/decompressor.js';
+import { SNIFF_BYTES, sniffCompression } from '../layer/compress/decompressor.js';
 import { encodeJson, isIndex, parseManifest, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { ArchiveBlobs } from './archive-storage.js';
@@ -118,7 +118,7 @@ export class DockerArchiveReader extends ArchiveBlobs {
   /** Docker media types (the archive is docker's format; zstd, which Docker has no name for, OCI's); the compression is told by the magic bytes. */
   private async layerMediaType(member: TarMember): Promise<string> {
     // A 0-byte layer is an empty tar (docker and podman load take it so).
-    const head = member.size === 0 ? Buffer.alloc(0) : await readSmall(this.tar.read(member, 0, Math.min(member.size, 4) - 1), 4, member.path);
+    const head = member.size === 0 ? Buffer.alloc(0) : await readSmall(this.tar.read(member, 0, Math.min(member.size, SNIFF_BYTES) - 1), SNIFF_BYTES, member.path);
     const compression = sniffCompression(head);
     return compression === 'none' ? UNCOMPRESSED_LAYER : layerMediaType(compression, 'docker');
   }

@@ -7,10 +7,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { compressionOf } from '../layer/layer-source.js';
+import { SNIFF_BYTES } from '../layer/compress/decompressor.js';
 import { decompressed } from '../layer/decompress-stream.js';
 
-/** Bytes of an archive's start that tell a compressed one from a tar (xz's magic is the longest). */
-export const HEAD_BYTES = 6;
+/** Bytes of an archive's start that tell a compressed one from a tar (a zstd skippable frame's header is the longest). */
+export const HEAD_BYTES = SNIFF_BYTES;
 
 /** Whether `head` starts as a compressed stream does: gzip, or what docker load also takes (xz, bzip2, zstd). */
 export function isCompressed(head: Buffer): boolean {

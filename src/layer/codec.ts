@@ -2,7 +2,7 @@
  * The one place the layer builder gets its compressors from: the parallel, deterministic block
  * compressor of ./compress/ (gzip members / zstd frames compressed on every core).
  */
-export { createDecompressor } from './compress/decompressor.js';
+export { createDecompressor, sniffCompression } from './compress/decompressor.js';
 export { zstdAvailable } from './compress/zstd-support.js';
 export { effectiveLevel, resolveOptions as checkCompressorOptions, type CompressorOptions } from './compress/options.js';
 

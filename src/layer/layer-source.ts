@@ -3,7 +3,7 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { OcipushError, fromSystemError, systemReason } from '../errors.js';
 import type { Compression } from '../oci/media-types.js';
-import { createDecompressor, zstdAvailable } from './codec.js';
+import { createDecompressor, sniffCompression, zstdAvailable } from './codec.js';
 import type { ChunkProducer } from './tar.js';
 import { headerChecksums } from './tar-fields.js';
 
@@ -71,11 +71,8 @@ async function readHead(path: string): Promise<Buffer> {
 }
 
 export function compressionOf(head: Buffer): Compression | 'xz' | 'bzip2' {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  // A skippable frame first (pzstd writes one ahead of its frames): zstd too, as go-archive (docker
-  // build's ADD, docker load) and containerd detect it.
-  if (head.length >= 8 && (head.readUInt32LE(0) & 0xfffffff0) >>> 0 === 0x184d2a50) return 'zstd';
+  const sniffed = sniffCompression(head);
+  if (sniffed !== 'none') return sniffed;
   if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
   if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
   return 'none';

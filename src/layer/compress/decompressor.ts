@@ -29,12 +29,21 @@ export function createDecompressor(compression: Compression): Duplex {
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+const ZSTD_SKIPPABLE = 0x184d2a50;
 
-/** The compression of a blob or tar file, from its first bytes (at least 4 for a sure answer). */
+/** Bytes of a blob's start that `sniffCompression` needs for a sure answer (a skippable frame's header). */
+export const SNIFF_BYTES = 8;
+
+/**
+ * The compression of a blob or tar file, from its first `SNIFF_BYTES` bytes. A zstd stream may
+ * start with a skippable frame (magic 0x184D2A50..5F, then its length: pzstd writes one ahead of
+ * its frames); containerd, go-archive (docker load, ADD) and the zstd command take it as zstd.
+ */
 export function sniffCompression(head: Uint8Array): Compression {
   const starts = (magic: number[]) => magic.every((b, i) => head[i] === b);
   if (starts(GZIP_MAGIC)) return 'gzip';
   if (starts(ZSTD_MAGIC)) return 'zstd';
+  if (head.length >= SNIFF_BYTES && ((head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE) return 'zstd';
   return 'none';
 }
 
@@ -57,7 +66,7 @@ export async function decompressedLayer(body: Readable): Promise<{ stream: Reada
 }
 
 async function sniffedLayer(body: Readable): Promise<{ stream: Readable; compression: Compression }> {
-  const { head, rest } = await peek(body, ZSTD_MAGIC.length);
+  const { head, rest } = await peek(body, SNIFF_BYTES);
   const compression = sniffCompression(head);
   if (compression === 'none') return { stream: rest, compression };
   const decompressor = createDecompressor(compression);
