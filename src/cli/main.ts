@@ -24,6 +24,7 @@ export async function main(args: string[]): Promise<number> {
   goOnWithoutStderr();
   const runCommand = async (cmd: CliCommand<any>, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<number> => {
     out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
+    if (argv.layout !== undefined) (await import('./layout-option.js')).layoutOption([cmd.command].flat()[0]!.split(' ')[0]!, argv, args);
     // Every command ends on Ctrl-C or SIGTERM with its status, one line and (--json) the error
     // document; push, pull, build … say more of what they leave (onInterrupt replaces this).
     await onInterrupt(out, commandLabel(cmd, argv));

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError } from './registry-support.js';
+import { envWith, skopeoRaw } from './copy-support.js';
+
+/**
+ * `--layout oci:DIR`, a layout named as skopeo and oras name one: the directory DIR for every verb
+ * (not a directory called `oci:DIR`), and a NAME in it the verb's --tag.
+ */
+describe('--layout oci:DIR[:NAME]', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  const cli = (args: string[]) => runCli(args, { cwd: tmp.path, env: { ...process.env, ...envWith() } });
+  /** The manifest digest skopeo reads for `oci:DIR:NAME`. */
+  const ociDigest = (name: string) => run('skopeo', ['inspect', '--format', '{{.Digest}}', `oci:${join(tmp.path, 'L')}:${name}`]).trim();
+
+  before(async () => {
+    requireTool('skopeo');
+    tmp = await tempDir();
+    registry = await startRegistry();
+    mkdirSync(join(tmp.path, 'root', 'etc'), { recursive: true });
+    writeFileSync(join(tmp.path, 'root', 'etc', 'hello'), 'hello\n');
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('build, push, index create and gc read and write the directory DIR, and NAME is the tag', async () => {
+    assertOk(cli(['build', 'root', '--layout', 'oci:L', '-q']));
+    assert.ok(!existsSync(join(tmp.path, 'oci:L')), 'no directory named oci:L');
+    assert.match(ociDigest('latest'), /^sha256:/);
+    writeFileSync(join(tmp.path, 'root', 'etc', 'two'), '2\n');
+    assertOk(cli(['build', 'root', '--layout', 'oci:L:v2', '-q']));
+    const v2 = ociDigest('v2');
+    assert.notEqual(v2, ociDigest('latest'));
+
+    assertOk(cli(['push', `${registry.host}/app:1`, '--layout', 'oci:L:v2', '-q']));
+    assert.equal((await skopeoRaw(`${registry.host}/app:1`)).digest, v2);
+
+    assertOk(cli(['index', 'create', '--layout', 'oci:L:idx', 'v2']));
+    const index = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${join(tmp.path, 'L')}:idx`])) as { mediaType: string; manifests: { digest: string }[] };
+    assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.deepEqual(index.manifests.map((m) => m.digest), [v2]);
+
+    assertOk(cli(['gc', '--layout', 'oci:L', '-q']));
+    assert.equal(ociDigest('v2'), v2);
+  });
+
+  it('a NAME where the verb takes none, or a --tag that says another: one line, nothing written', () => {
+    assertOneLineError(cli(['gc', '--layout', 'oci:L:v2']), /^ocipush: --layout oci:L:v2: gc reads the whole layout, not one image: --layout oci:L$/, 2);
+    assertOneLineError(cli(['build', 'root', '--layout', 'oci:L:v3', '--tag', 'v4']), /^ocipush: --layout oci:L:v3 and --tag v4: name the image once$/, 2);
+    assert.throws(() => ociDigest('v3'));
+    assert.throws(() => ociDigest('v4'));
+  });
+});
