@@ -1,4 +1,4 @@
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { OcipushError } from '../errors.js';
@@ -14,7 +14,7 @@ import { storeImage, type StoredImage } from './store-image.js';
 import type { ImageOutputOptions } from './output-options.js';
 import { checkNotAdded, removalSet, whiteoutEntries } from '../layer/whiteout.js';
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
-import { containerConfig, formatTime, parseOwner, resolveBuildTime, type RunConfig } from './config.js';
+import { containerConfig, formatTime, parseOwner, resolveBuildTime, resolveWorkdir, type RunConfig } from './config.js';
 import { checkTag, prepareTarget } from './layout-target.js';
 import type { LayerEntries } from '../supply-chain/sbom/index.js';
 import { buildLayer, hashLayer, type LayerProgress, type LayerResult } from '../layer/layer.js';
@@ -125,6 +125,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     throw new OcipushError('EUSAGE', `base image ${base.reference} is for ${formatPlatform(base.platform)}, not ${formatPlatform(wantedPlatform)} (--platform)`);
   }
   const platform = base?.platform ?? wantedPlatform ?? { os: 'linux', architecture: 'amd64' };
+  if (platform.os === 'windows') await checkWindowsLayers(sources, options.rootfs, removals.length > 0, base ? `base image ${base.reference} is ${formatPlatform(platform)}` : `the image is for ${formatPlatform(platform)}`);
+  // The workdir by the image's OS (C:\app in a Windows one), before anything is written.
+  if (options.workdir) resolveWorkdir(base?.config.config?.WorkingDir, options.workdir, platform.os);
   await lookUpBaseSbomSoon(base, options);
   const target = await prepareTarget(resolve(options.layout ?? defaultLayoutDir()));
   const layoutReal = await realpathOfTarget(target.root);
@@ -291,3 +294,22 @@ function isInside(path: string, dir: string): boolean {
   return path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
+/** The top of a Windows layer: its files, and the registry hives a Windows host loads. */
+const WINDOWS_LAYER_TOP = new Set(['Files', 'Hives']);
+
+/**
+ * A Windows layer holds its files under Files/ (and registry hives under Hives/), with Windows
+ * attributes (BuildKit's winlayers), which build -f refuses to write too: a directory laid out
+ * for Linux would give a layer no Windows host runs. A directory already laid out so, and a tar
+ * file (stored as it is), are the user's own Windows layer; whiteouts (--remove) never are.
+ */
+async function checkWindowsLayers(sources: LayerSource[], names: string[], removes: boolean, what: string): Promise<void> {
+  const refuse = (subject: string) => new OcipushError('EUNSUPPORTED', `${subject}: ${what}, and ocipush cannot write the layers of a Windows image (their files go under Files/, with Windows attributes); only its config (--env, --label, --cmd, --workdir, …) can be built onto it, with no rootfs`);
+  if (removes) throw refuse('--remove');
+  for (const [i, source] of sources.entries()) {
+    if (source.kind !== 'directory') continue;
+    const top = await readdir(source.path).catch(() => []);
+    const linux = top.filter((name) => !WINDOWS_LAYER_TOP.has(name));
+    if (linux.length > 0) throw refuse(`rootfs ${names[i]} (${linux.slice(0, 3).join(', ')}${linux.length > 3 ? ', …' : ''} at its top, not Files/)`);
+  }
+}

@@ -44,7 +44,7 @@ export function composeConfig(input: ComposeInput): ImageConfig {
     ...rest,
     ...(variant && !base.variant ? { variant } : {}),
     created: input.created,
-    config: mergeContainerConfig(base.config ?? {}, input.run),
+    config: mergeContainerConfig(base.config ?? {}, input.run, input.platform.os),
     rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...diffIds] },
     history: [...(base.history ?? []), ...input.history],
   };
@@ -57,8 +57,8 @@ export function composeConfig(input: ComposeInput): ImageConfig {
  * resolved against the base's, as WORKDIR does). What the flags do not touch (Volumes,
  * StopSignal, Healthcheck, Shell …) is kept.
  */
-export function mergeContainerConfig(base: ContainerConfig, run: RunConfig): ContainerConfig {
-  const own = containerConfig(run); // validates every flag
+export function mergeContainerConfig(base: ContainerConfig, run: RunConfig, os = 'linux'): ContainerConfig {
+  const own = containerConfig(run, os); // validates every flag
   const c: ContainerConfig = { ...base };
   if (own.User) c.User = own.User;
   if (run.expose && run.expose.length > 0) {
@@ -72,7 +72,7 @@ export function mergeContainerConfig(base: ContainerConfig, run: RunConfig): Con
     if (!run.cmd) delete c.Cmd;
   }
   if (run.cmd) c.Cmd = run.cmd;
-  if (run.workdir) c.WorkingDir = resolveWorkdir(base.WorkingDir, run.workdir);
+  if (run.workdir) c.WorkingDir = resolveWorkdir(base.WorkingDir, run.workdir, os);
   if (own.Labels) c.Labels = sortedRecord({ ...(base.Labels ?? {}), ...own.Labels });
   return c;
 }

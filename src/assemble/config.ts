@@ -1,7 +1,7 @@
-import { posix } from 'node:path';
 import { OcipushError } from '../errors.js';
 import type { Platform } from '../oci/descriptor.js';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../oci/manifest.js';
+import { configWorkdir, normalizeWorkdir } from '../dockerfile/index.js';
 
 /** What the image config says about how to run the container (the `config` object). */
 export interface RunConfig {
@@ -121,16 +121,20 @@ export function sortedRecord(record: Record<string, string> | undefined): Record
 }
 
 /**
- * `--workdir` as docker's WORKDIR takes it: a relative path is resolved against the working
- * directory before it (the base's), else `/`. A runtime refuses a relative cwd (runc: "Cwd must be
- * an absolute path"), so an image that kept one would not start.
+ * `--workdir` as docker's WORKDIR takes it (BuildKit's NormalizeWorkdir, the Dockerfile's own): a
+ * relative path is resolved against the working directory before it (the base's), else `/`. A
+ * runtime refuses a relative cwd (runc: "Cwd must be an absolute path"), so an image that kept one
+ * would not start. In a Windows image `C:\app` is `\app`; another drive is refused.
  */
-export function resolveWorkdir(current: string | undefined, workdir: string): string {
-  if (workdir.startsWith('/')) return workdir;
-  return posix.join('/', current ?? '', workdir);
+export function resolveWorkdir(current: string | undefined, workdir: string, os = 'linux'): string {
+  try {
+    return configWorkdir(normalizeWorkdir(current ?? '', workdir, os), os);
+  } catch (err) {
+    throw new OcipushError('EUSAGE', `--workdir ${workdir}${current ? ` (in ${current}, the base's)` : ''}: ${(err as Error).message}`);
+  }
 }
 
-export function containerConfig(run: RunConfig): ContainerConfig {
+export function containerConfig(run: RunConfig, os = 'linux'): ContainerConfig {
   const c: ContainerConfig = {};
   if (run.user) c.User = run.user;
   const ports = [...new Set((run.expose ?? []).flatMap(parseExpose))].sort();
@@ -139,7 +143,7 @@ export function containerConfig(run: RunConfig): ContainerConfig {
   if (env.length > 0) c.Env = env;
   if (run.entrypoint) c.Entrypoint = run.entrypoint;
   if (run.cmd) c.Cmd = run.cmd;
-  if (run.workdir) c.WorkingDir = resolveWorkdir(undefined, run.workdir);
+  if (run.workdir) c.WorkingDir = resolveWorkdir(undefined, run.workdir, os);
   const labels = sortedRecord(run.labels);
   if (labels) c.Labels = labels;
   return c;
@@ -160,7 +164,7 @@ export function imageConfig(input: ImageConfigInput): ImageConfig {
     architecture: input.platform.architecture,
     ...(input.platform.variant ? { variant: input.platform.variant } : {}),
     os: input.platform.os,
-    config: containerConfig(input.run),
+    config: containerConfig(input.run, input.platform.os),
     rootfs: { type: 'layers', diff_ids: input.diffIds },
     history: input.history,
   };

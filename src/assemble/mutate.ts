@@ -59,7 +59,7 @@ export async function mutateImage(storage: ReadOnlyStorage, root: Descriptor, ro
 async function changeConfig(storage: ReadOnlyStorage, image: ImageToRewrite, changes: RunConfig, name: string): Promise<ImageRewrite | undefined> {
   const config = image.manifest.config;
   const parsed = await readImageConfig(storage, image, name);
-  const run = mergeContainerConfig(parsed.config ?? {}, changes);
+  const run = mergeContainerConfig(parsed.config ?? {}, changes, parsed.os);
   if (JSON.stringify(run) === JSON.stringify(parsed.config ?? {})) return undefined;
   const bytes = encodeJson({ ...parsed, config: run });
   const descriptor = describeBytes(config, bytes);

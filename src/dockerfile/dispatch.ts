@@ -74,8 +74,7 @@ export class StageDispatcher {
       ...(this.head.platform !== undefined && { platform: this.head.platform }),
       instructions: out,
       env: [...this.configEnv],
-      // Windows' own separator in the config, as BuildKit's NormalizeWorkdir gives it (`\app`).
-      workingDir: this.os === 'windows' ? this.workingDir.replace(/\//g, '\\') : this.workingDir,
+      workingDir: configWorkdir(this.workingDir, this.os),
       user: this.user,
       shell: [...this.shell],
       os: this.os,
@@ -338,6 +337,11 @@ export function normalizeWorkdir(current: string, wd: string, os = 'linux'): str
   if (wd === '') return parent;
   if (wd.startsWith('/')) return wd;
   return joinPath(parent, wd);
+}
+
+/** A normalized working directory as the image config holds it: Windows' own separator there, as BuildKit's NormalizeWorkdir gives it (`\\app`). */
+export function configWorkdir(workingDir: string, os: string): string {
+  return os === 'windows' ? workingDir.replace(/\//g, '\\') : workingDir;
 }
 
 /**

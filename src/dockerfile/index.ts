@@ -19,7 +19,7 @@ export {
 } from './lex.js';
 export { resolveStages, resolveBaseImages } from './resolve.js';
 export { platformArgs, hostPlatform, normalizeTarget, type PlatformSpec } from './platform.js';
-export { normalizeWorkdir, DEFAULT_PATH } from './dispatch.js';
+export { configWorkdir, normalizeWorkdir, DEFAULT_PATH } from './dispatch.js';
 export type {
   BaseImageConfig,
   BaseImageRef,
