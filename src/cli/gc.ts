@@ -36,7 +36,8 @@ export const gcCommand: CliCommand<GcArgs> = {
     });
     for (const blob of result.removed) out.info(`${dryRun ? 'would remove' : 'removed'} ${blob.digest} (${formatBytes(blob.size)})`);
     const summary = `${dryRun ? 'would remove' : 'removed'} ${result.removed.length} blob${result.removed.length === 1 ? '' : 's'} (${formatBytes(result.bytes)}) from ${layout.root}, kept ${result.kept}`
-      + (result.leftovers.length > 0 ? `; ${dryRun ? 'would clear' : 'cleared'} ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes` : '');
+      + (result.leftovers.length > 0 ? `; ${dryRun ? 'would clear' : 'cleared'} ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes` : '')
+      + (result.forgotten > 0 ? `; ${dryRun ? 'would forget' : 'forgot'} ${result.forgotten} note${result.forgotten === 1 ? '' : 's'} on blobs no image reaches` : '');
     out.result(summary, {
       layout: layout.root,
       dryRun,
@@ -44,6 +45,7 @@ export const gcCommand: CliCommand<GcArgs> = {
       bytes: result.bytes,
       kept: result.kept,
       leftovers: result.leftovers,
+      forgotten: result.forgotten,
     });
   },
 };

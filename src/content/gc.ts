@@ -9,6 +9,8 @@ import { listSessions, SESSION_STALE_MS, sweepLayout } from './ingest.js';
 import type { OciLayout } from './layout.js';
 import type { LockOptions } from './lock.js';
 import { describeOwner, judgedByPid } from './liveness.js';
+import { prunePendingCacheEntries } from './pending-cache-entries.js';
+import { pruneRemoteBlobs } from './remote-blobs.js';
 
 export interface GcOptions extends LockOptions {
   /** Report what would be removed; remove nothing. */
@@ -27,6 +29,8 @@ export interface GcResult {
   kept: number;
   /** Leftovers of processes that are gone (ingest sessions, older temp files), removed (or, with dryRun, that would be). */
   leftovers: string[];
+  /** Entries of the layout's notes (remote blobs' sources, pending registry cache entries) for blobs nothing reaches, dropped (or, with dryRun, that would be). */
+  forgotten: number;
 }
 
 /**
@@ -77,7 +81,9 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
     }
   }
   removed.sort((a, b) => (a.digest < b.digest ? -1 : 1));
-  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, leftovers };
+  const forgotten = await pruneRemoteBlobs(layout.root, (d) => reached.has(d), options.dryRun)
+    + await prunePendingCacheEntries(layout.root, (d) => reached.has(d), options.dryRun);
+  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, leftovers, forgotten };
 }
 
 /**

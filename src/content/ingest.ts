@@ -131,7 +131,8 @@ export async function sweepLayout(root: string, options: LivenessOptions & { dry
   }
   if (removed.length > 0 && !options.dryRun) await removeIfEmpty(root);
   const now = (options.now ?? Date.now)();
-  const dirs = [root];
+  // ocipush's own directory too: its notes are written through temp files beside them.
+  const dirs = [root, join(root, PRIVATE_DIR)];
   for (const alg of await readdir(join(root, 'blobs')).catch(() => [] as string[])) dirs.push(join(root, 'blobs', alg));
   for (const dir of dirs) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {

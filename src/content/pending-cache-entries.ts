@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { readTextIfPresent, writeFileAtomic } from './atomic.js';
@@ -48,8 +48,32 @@ export async function updatePendingCacheEntries(layoutRoot: string, entries: Map
     const current = await readPendingCacheEntries(layoutRoot);
     for (const digest of forget) current.delete(digest);
     for (const [digest, entry] of entries) current.set(digest, entry);
-    const layers: Record<string, PendingCacheEntry> = {};
-    for (const digest of [...current.keys()].sort()) layers[digest] = current.get(digest)!;
-    await writeFileAtomic(path, JSON.stringify({ version: 1, layers } satisfies PendingFile, null, 1) + '\n');
+    await writeEntries(path, current);
   });
+}
+
+/**
+ * Drops the entries of layers `reached` says no; returns how many (with `dryRun`, how many it
+ * would drop). gc's: a layer gc removed is in no image a push will send, so its entry would never
+ * be written, and the note would only grow. Under the note's lock, as a build adds to it.
+ */
+export async function prunePendingCacheEntries(layoutRoot: string, reached: (digest: Digest) => boolean, dryRun = false): Promise<number> {
+  const path = pathOf(layoutRoot);
+  if (!(await stat(path).catch(() => undefined))) return 0;
+  const unreached = async () => [...(await readPendingCacheEntries(layoutRoot)).keys()].filter((d) => !reached(d));
+  if (dryRun) return (await unreached()).length;
+  return withLock(`${path}.lock`, async () => {
+    const forget = await unreached();
+    if (forget.length === 0) return 0;
+    const current = await readPendingCacheEntries(layoutRoot);
+    for (const digest of forget) current.delete(digest);
+    await writeEntries(path, current);
+    return forget.length;
+  });
+}
+
+async function writeEntries(path: string, entries: Map<Digest, PendingCacheEntry>): Promise<void> {
+  const layers: Record<string, PendingCacheEntry> = {};
+  for (const digest of [...entries.keys()].sort()) layers[digest] = entries.get(digest)!;
+  await writeFileAtomic(path, JSON.stringify({ version: 1, layers } satisfies PendingFile, null, 1) + '\n');
 }

@@ -59,16 +59,32 @@ export async function forgetRemoteBlobs(layoutRoot: string, entries: { digest: D
   await updateRecord(layoutRoot, entries, (list, repository) => (list.includes(repository) ? list.filter((r) => r !== repository) : undefined));
 }
 
+/**
+ * Drops the digests `reached` says no; returns how many (with `dryRun`, how many it would drop,
+ * writing nothing). gc's: a digest nothing in the layout names is never asked for again, and the
+ * record would only grow. Under the record's lock, so a push forgetting a source meanwhile is kept.
+ */
+export async function pruneRemoteBlobs(layoutRoot: string, reached: (digest: Digest) => boolean, dryRun = false): Promise<number> {
+  if (dryRun) return [...(await readRemoteBlobs(layoutRoot)).keys()].filter((d) => !reached(d)).length;
+  let dropped = 0;
+  await editRecord(layoutRoot, (record) => {
+    for (const digest of [...record.keys()]) {
+      if (reached(digest)) continue;
+      record.delete(digest);
+      dropped++;
+    }
+    return dropped > 0;
+  });
+  return dropped;
+}
+
 /** Applies `change` (the digest's new list of sources, or undefined for no change) to each entry, and writes the record if any changed. */
 async function updateRecord(
   layoutRoot: string, entries: { digest: Digest; repository: string }[],
   change: (list: string[], repository: string) => string[] | undefined,
 ): Promise<void> {
   if (entries.length === 0) return;
-  const path = remoteBlobsPath(layoutRoot);
-  const { withLock } = await import('./lock.js');
-  await withLock(`${path}.lock`, async () => {
-    const record = await readRemoteBlobs(layoutRoot);
+  await editRecord(layoutRoot, (record) => {
     let changed = false;
     for (const { digest, repository } of entries) {
       const list = change(record.get(digest) ?? [], repository);
@@ -77,7 +93,17 @@ async function updateRecord(
       else record.delete(digest);
       changed = true;
     }
-    if (!changed) return;
+    return changed;
+  });
+}
+
+/** The record read, changed by `edit` (which says whether it changed anything) and written back, under its lock, atomically. */
+async function editRecord(layoutRoot: string, edit: (record: RemoteBlobRecord) => boolean): Promise<void> {
+  const path = remoteBlobsPath(layoutRoot);
+  const { withLock } = await import('./lock.js');
+  await withLock(`${path}.lock`, async () => {
+    const record = await readRemoteBlobs(layoutRoot);
+    if (!edit(record)) return;
     const blobs: Record<string, string[]> = {};
     for (const digest of [...record.keys()].sort()) blobs[digest] = record.get(digest)!;
     const file: RecordFile = { version: 1, blobs };
