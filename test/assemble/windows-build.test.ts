@@ -38,6 +38,9 @@ describe('directory build of a Windows image', () => {
     assert.equal(config('wd-rel').config.WorkingDir, '\\app\\logs');
     assertOk(runCli(['build', join(tmp.path, 'win'), '--platform', 'windows/amd64', '--workdir', 'C:\\', '--layout', layout, '--tag', 'wd-root', '-q']));
     assert.equal(config('wd-root').config.WorkingDir, '\\');
+    // mutate changes the config as build --base does.
+    assertOk(runCli(['mutate', `oci:${layout}:base-wd`, `oci:${layout}:mutated`, '--workdir', 'C:\\srv', '-q']));
+    assert.equal(config('mutated').config.WorkingDir, '\\srv');
     // A Linux image keeps the path as docker build on Linux joins it.
     assertOk(runCli(['build', join(tmp.path, 'linux'), '--workdir', 'srv', '--layout', layout, '--tag', 'linux', '-q']));
     assert.equal(config('linux').config.WorkingDir, '/srv');
