@@ -1,3 +1,5 @@
+import { DEFAULT_CONCURRENCY } from '../defaults.js';
+import { eachAtMost } from '../each-at-most.js';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
@@ -27,18 +29,21 @@ const ENTRY_TAG = /^sha256-[a-f0-9]{64}\.[a-z]+-[\w]+$/;
  * miss and `--cache-write` replaces it, so it must not stop a listing or a prune of the others.
  */
 export async function listCacheEntries(repository: Repository, client: RegistryClient, warn: (message: string) => void = () => {}): Promise<CacheEntry[]> {
-  const entries: CacheEntry[] = [];
-  for (const tag of await listTags(client, repository.name)) {
-    if (!ENTRY_TAG.test(tag)) continue;
-    let fetched;
+  const tags = (await listTags(client, repository.name)).filter((tag) => ENTRY_TAG.test(tag));
+  // One round trip per entry, hundreds in a CI cache: read at once, looked at in the tags' order.
+  const fetched: (Awaited<ReturnType<Repository['fetchManifest']>> | undefined)[] = new Array(tags.length);
+  await eachAtMost(tags, DEFAULT_CONCURRENCY, async (tag, i) => {
     try {
-      fetched = await repository.fetchManifest(tag);
+      fetched[i] = await repository.fetchManifest(tag);
     } catch (err) {
       // Removed since the tags were listed (a prune or build running at the same time): not an entry now.
-      if (err instanceof OcipushError && err.code === 'ENOTFOUND') continue;
-      throw err;
+      if (!(err instanceof OcipushError && err.code === 'ENOTFOUND')) throw err;
     }
-    const { descriptor, bytes } = fetched;
+  });
+  const entries: CacheEntry[] = [];
+  for (const [i, tag] of tags.entries()) {
+    if (!fetched[i]) continue;
+    const { descriptor, bytes } = fetched[i];
     let parsed: ReturnType<typeof parseManifest> & { artifactType?: string };
     try {
       parsed = parseManifest(bytes, `cache entry ${tag}`, descriptor.mediaType);
@@ -78,18 +83,16 @@ export async function pruneCacheEntries(
     return Number.isNaN(created) || now - created > options.maxAgeMs;
   });
   if (!options.dryRun) {
-    const digests = new Set<string>();
-    for (const entry of doomed) {
-      // Entries with the same manifest bytes share a digest: deleted once.
-      if (digests.has(entry.manifest.digest)) continue;
-      digests.add(entry.manifest.digest);
+    // Entries with the same manifest bytes share a digest: deleted once.
+    const digests = [...new Set(doomed.map((entry) => entry.manifest.digest))];
+    await eachAtMost(digests, DEFAULT_CONCURRENCY, async (digest) => {
       try {
-        await deleteManifest(client, repository.name, entry.manifest.digest as `sha256:${string}`);
+        await deleteManifest(client, repository.name, digest as `sha256:${string}`);
       } catch (err) {
         // Already deleted (another prune at the same time): what this one meant to do is done.
         if (!(err instanceof OcipushError && err.code === 'ENOTFOUND')) throw err;
       }
-    }
+    });
   }
   return doomed;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runCli, tempDir } from '../support/tools.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { pseudoRandom } from './support.js';
 import { listCacheEntries, pruneCacheEntries } from '../../src/assemble/registry-cache-admin.js';
@@ -29,11 +30,11 @@ describe('cache ls / cache prune with others at work in the same repository', ()
     await tmp?.cleanup();
   });
 
-  const buildEntry = (name: string): void => {
+  const buildEntry = (name: string, repo = cacheRepo): void => {
     const tree = join(tmp.path, name);
     mkdirSync(tree, { recursive: true });
     writeFileSync(join(tree, name), pseudoRandom(32 * 1024, name));
-    const r = runCli(['build', tree, '--layout', join(tmp.path, `${name}-layout`), '--owner', '0:0', '--cache-repo', cacheRepo, '--cache-write', '--quiet'],
+    const r = runCli(['build', tree, '--layout', join(tmp.path, `${name}-layout`), '--owner', '0:0', '--cache-repo', repo, '--cache-write', '--quiet'],
       { env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } });
     assert.equal(r.status, 0, r.stderr);
   };
@@ -88,5 +89,33 @@ describe('cache ls / cache prune with others at work in the same repository', ()
     const status = (tag: string) => run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-I', '-H', 'Accept: application/vnd.oci.image.manifest.v1+json', `${registry.url}/v2/ci/cache/manifests/${tag}`]);
     assert.equal(status(listed[1]!), '404', 'the pruned entry is gone');
     assert.equal(status(listed[0]!), '200', 'the damaged one is left as it is');
+  });
+
+  it('the entries\' manifests are read, and pruned ones deleted, several at once; the listing keeps its order', async () => {
+    const repo = `${registry.host}/ci/wide`;
+    for (const name of ['p', 'q', 'r']) buildEntry(name, repo);
+    const expected = (JSON.parse(runCli(['cache', 'ls', repo, '--json']).stdout) as { entries: { tag: string }[] }).entries.map((e) => e.tag);
+    assert.equal(expected.length, 3);
+    const proxy = await startFaultProxy({ target: registry.url });
+    const client = await connectRegistry(proxy.host, {});
+    try {
+      const repository = new Repository(client, 'ci/wide');
+      // The first manifest read is answered only once a second one is asked for: one at a time, it never is, and the hold times out.
+      proxy.addFault({ method: 'GET', path: /\/v2\/ci\/wide\/manifests\//, fault: { kind: 'hold-response', until: /\/v2\/ci\/wide\/manifests\//, timeoutMs: 10_000 } });
+      const listed = await listCacheEntries(repository, client);
+      assert.deepEqual(listed.map((e) => e.tag), expected);
+      assert.deepEqual(proxy.requests().filter((r) => r.released).map((r) => r.released), ['match']);
+
+      proxy.addFault({ method: 'DELETE', path: /\/v2\/ci\/wide\/manifests\//, fault: { kind: 'hold-response', until: /\/v2\/ci\/wide\/manifests\//, timeoutMs: 10_000 } });
+      proxy.clearRequests();
+      const removed = await pruneCacheEntries(repository, client, listed, { keep: 0 });
+      assert.deepEqual(removed.map((e) => e.tag), expected);
+      assert.deepEqual(proxy.requests().filter((r) => r.released).map((r) => r.released), ['match']);
+      const after = runCli(['cache', 'ls', repo, '--json']);
+      assert.deepEqual((JSON.parse(after.stdout) as { entries: unknown[] }).entries, []);
+    } finally {
+      await client.close();
+      await proxy.stop();
+    }
   });
 });
