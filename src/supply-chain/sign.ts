@@ -39,7 +39,7 @@ export async function signImage(repo: AttachedTarget, reference: Pick<Reference,
   const identity = signedIdentity(reference);
   const verifier = signer.verifier?.();
   const sameKey = verifier && ((l: AttachedLayer) => {
-    const b64 = l.descriptor.annotations?.[SIGNATURE_ANNOTATION];
+    const b64 = signatureOf(l.descriptor);
     return b64 !== undefined && verifier.verify(l.payload, Buffer.from(b64, 'base64'), {});
   });
   const signed: SignedManifest[] = [];
@@ -99,6 +99,15 @@ export async function verifyImage(
 }
 
 /**
+ * A layer's base64 signature. The manifest is another tool's JSON (a registry that does not check
+ * annotation types, a layout written by hand): a number or an object there is no signature.
+ */
+function signatureOf(descriptor: Descriptor): string | undefined {
+  const value: unknown = descriptor.annotations?.[SIGNATURE_ANNOTATION];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
  * The signatures among `layers` that `verifier`'s key made over a payload for `digest`; with
  * `annotations`, only those whose payload's optional claims hold each pair (as `cosign verify -a`).
  */
@@ -108,8 +117,8 @@ export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifie
     if (descriptor.mediaType !== SIMPLE_SIGNING_MEDIA_TYPE) continue;
     outcome.total++;
     if (oversized) { outcome.rejected.push(oversizedReason(descriptor)); continue; }
-    const b64 = descriptor.annotations?.[SIGNATURE_ANNOTATION];
-    if (!b64) { outcome.rejected.push('a signature layer without a signature'); continue; }
+    const b64 = signatureOf(descriptor);
+    if (!b64) { outcome.rejected.push(`a signature layer without a signature (its ${SIGNATURE_ANNOTATION} is ${JSON.stringify(descriptor.annotations?.[SIGNATURE_ANNOTATION] ?? null)})`); continue; }
     if (!verifier.verify(payload, Buffer.from(b64, 'base64'), descriptor.annotations ?? {})) {
       outcome.rejected.push('not signed by this key');
       continue;

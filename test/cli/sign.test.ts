@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -202,5 +203,36 @@ describe('ocipush sign / verify against docker-registry', () => {
       assert.ok(line.includes(`${target} `) || line.includes(`${target}:`), line);
       assert.doesNotMatch(line, /@sha256:[0-9a-f]{64}@/);
     }
+  });
+
+  it('a signature layer whose signature annotation is no string (a number, an object, none) is one invalid signature; the others are still checked', () => {
+    // docker-registry refuses such a manifest; a layout written by another tool (or by hand) holds it.
+    const layout = join(tmp.path, 'odd-sig');
+    run('cp', ['-r', first.layout, layout]);
+    assertOk(runCli(['sign', `oci:${layout}:one`, '--key', keyA, '--sign-container-identity', `${registry.host}/sc/odd`, '--quiet'], { env }));
+    const indexFile = join(layout, 'index.json');
+    const index = JSON.parse(readFileSync(indexFile, 'utf8')) as { manifests: { digest: string; size: number; annotations: Record<string, string> }[] };
+    const sigEntry = index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name']!.endsWith('.sig'))!;
+    const sig = JSON.parse(readFileSync(blobPath(layout, sigEntry.digest), 'utf8')) as { layers: { annotations: Record<string, unknown> }[] };
+    const [good] = sig.layers;
+    const odd = (value: unknown) => ({ ...good!, annotations: { ...good!.annotations, 'dev.cosignproject.cosign/signature': value } });
+    const rewrite = (layers: unknown[]): void => {
+      const bytes = Buffer.from(JSON.stringify({ ...sig, layers }));
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      writeFileSync(blobPath(layout, digest), bytes);
+      Object.assign(sigEntry, { digest, size: bytes.length });
+      writeFileSync(indexFile, JSON.stringify(index));
+    };
+    const { annotations: _, ...unannotated } = good!;
+    rewrite([odd(12345), odd({ sig: 'x' }), unannotated, good]);
+    const verified = runCli(['verify', `oci:${layout}:one`, '--key', pubA]);
+    assertOk(verified);
+    assert.match(verified.stderr, /: 1 valid signature by .*a\.pub\n$/);
+
+    rewrite([odd(12345)]);
+    assertOneLineError(runCli(['verify', `oci:${layout}:one`, '--key', pubA]), /^ocipush: verify .*: none of 1 signature verifies: a signature layer without a signature \(its dev\.cosignproject\.cosign\/signature is 12345\)$/, 1);
+    // Signing again reads the layers there for one of the same key: the odd one is none, a signature is added.
+    assertOk(runCli(['sign', `oci:${layout}:one`, '--key', keyA, '--sign-container-identity', `${registry.host}/sc/odd`, '--quiet'], { env }));
+    assertOk(runCli(['verify', `oci:${layout}:one`, '--key', pubA]));
   });
 });
