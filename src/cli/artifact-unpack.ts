@@ -141,11 +141,17 @@ function staysInside(link: string, title: string, links: ReadonlySet<string>, te
   return stack[0] === title;
 }
 
-/** The path of an archive entry under `title/`, as a path relative to the temp directory; anything else is refused. */
+/**
+ * The path of an archive entry under `title/`, cleaned, as a path relative to the temp directory;
+ * anything else is refused. As oras pull: a `..` that stays under `title/` (`site/a/../b`) is
+ * cleaned away, since what is written is the cleaned path, never one through a link.
+ */
 function inside(name: string, title: string, what: string): string {
-  if (name.split('/').includes('..') || name.includes('\0')) throw refused(what, `the entry ${JSON.stringify(name)} leaves it`);
+  if (name.includes('\0')) throw refused(what, `the entry ${JSON.stringify(name)} leaves it`);
   const clean = posix.normalize(name.replace(/\/+$/, '') || '.');
-  if (clean !== title && !clean.startsWith(`${title}/`)) throw refused(what, `the entry ${JSON.stringify(name)} is not under ${JSON.stringify(`${title}/`)}`);
+  if (clean !== title && !clean.startsWith(`${title}/`)) {
+    throw refused(what, name.split('/').includes('..') || name.startsWith('/') ? `the entry ${JSON.stringify(name)} leaves it` : `the entry ${JSON.stringify(name)} is not under ${JSON.stringify(`${title}/`)}`);
+  }
   return clean;
 }
 

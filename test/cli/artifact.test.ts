@@ -157,11 +157,21 @@ describe('artifact get', () => {
       '        t.addfile(info, None if target else io.BytesIO(b"x\\n"))',
       'sys.stdout.buffer.write(buf.getvalue())',
     ].join('\n'));
+    // A .. that stays inside is cleaned away, as oras pull does: site/a/../b.txt is site/b.txt.
+    const inward = Buffer.from(run('sh', ['-c', `python3 ${evil} site/a/../b.txt site/../site/c.txt | base64 -w0`]), 'base64');
+    const inwardGz = Buffer.from(run('sh', ['-c', 'base64 -d | gzip -n | base64 -w0'], { input: inward.toString('base64') }), 'base64');
+    await pushArtifact('art/app', 'inward-site', 'application/vnd.example.site', [dirLayer(inwardGz, digestOf(inward))]);
+    const inwardOut = join(tmp.path, 'inward-out');
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:inward-site`, '-o', inwardOut], { env }));
+    assert.deepEqual(readdirSync(inwardOut), ['site']);
+    assert.deepEqual(readdirSync(join(inwardOut, 'site')).sort(), ['b.txt', 'c.txt', 'ok.txt']);
     const cases = [
       [['site/up->../..', 'site/up/escaped.txt'], /the symlink "site\/up" points outside it \(\.\.\/\.\.\)/],
       [['site/in->.', 'site/in/x.txt'], /the entry "site\/in\/x\.txt" goes through the symlink "site\/in"/],
       [['site/deep/x->..', 'site/a->deep/x/..'], /the symlink "site\/a" points outside it through other links/],
       [['site/../escaped.txt'], /the entry "site\/\.\.\/escaped\.txt" leaves it/],
+      [['site/a/../../../escaped.txt'], /the entry "site\/a\/\.\.\/\.\.\/\.\.\/escaped\.txt" leaves it/],
+      [['/site/escaped.txt'], /the entry "\/site\/escaped\.txt" leaves it/],
       [['other/escaped.txt'], /the entry "other\/escaped\.txt" is not under "site\/"/],
     ] as const;
     for (const [entries, why] of cases) {
