@@ -79,7 +79,7 @@ export async function resolveBaseImage(reference: string, options: ResolveBaseOp
   });
   try {
     const image = await loadImage(opened.storage, opened.root, {
-      name: where, requirePlatform: true, requireLayers: true, ...(wanted ? { platform: wanted } : {}),
+      name: where, requirePlatform: true, lowerVariant: true, requireLayers: true, ...(wanted ? { platform: wanted } : {}),
     });
     const source: BaseSource = location.transport === 'registry'
       ? { kind: 'registry', registry: location.reference.registry, repository: location.reference.repository }

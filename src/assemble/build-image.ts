@@ -5,7 +5,8 @@ import { OcipushError } from '../errors.js';
 import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
-import { formatPlatform, parsePlatform, platformMatches, type Platform } from '../oci/descriptor.js';
+import { formatPlatform, parsePlatform, type Platform } from '../oci/descriptor.js';
+import { builtPlatform, servesPlatform } from '../image/platform.js';
 import { layerMediaType } from '../oci/media-types.js';
 import type { HistoryEntry } from '../oci/manifest.js';
 import { resolveBaseImage, stageBaseImage, type BaseImage, type StagedBase } from './base.js';
@@ -121,10 +122,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const base = typeof options.base === 'string'
     ? await resolveBaseImage(options.base, { ...(wantedPlatform ? { platform: wantedPlatform } : {}), ...(options.connect ? { connect: options.connect } : {}) })
     : options.base;
-  if (base && wantedPlatform && !platformMatches(wantedPlatform, base.platform)) {
+  if (base && wantedPlatform && !servesPlatform(wantedPlatform, base.platform, base.index !== undefined)) {
     throw new OcipushError('EUSAGE', `base image ${base.reference} is for ${formatPlatform(base.platform)}, not ${formatPlatform(wantedPlatform)} (--platform)`);
   }
-  const platform = base?.platform ?? wantedPlatform ?? { os: 'linux', architecture: 'amd64' };
+  // BuildKit's: an arm/v6 base taken for --platform linux/arm/v7 makes an arm/v7 image.
+  const platform = base ? builtPlatform(base.platform, wantedPlatform) : wantedPlatform ?? { os: 'linux', architecture: 'amd64' };
   if (platform.os === 'windows') await checkWindowsLayers(sources, options.rootfs, removals.length > 0, base ? `base image ${base.reference} is ${formatPlatform(platform)}` : `the image is for ${formatPlatform(platform)}`);
   // The workdir by the image's OS (C:\app in a Windows one), before anything is written.
   if (options.workdir) resolveWorkdir(base?.config.config?.WorkingDir, options.workdir, platform.os);

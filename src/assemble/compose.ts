@@ -38,11 +38,13 @@ export function composeConfig(input: ComposeInput): ImageConfig {
   const base = input.base.config;
   // Fields ocipush does not know (Docker's container_config, os.features …) stay as the base has them.
   const { created: _created, config: _config, rootfs: _rootfs, history: _history, ...rest } = base;
-  // A base whose config leaves out the variant its index entry names (arm/v6) gives it to the new image, which would read as arm/v7 without it.
+  // A base whose config leaves out the variant its index entry names (arm/v6) gives it to the new
+  // image, which would read as arm/v7 without it; an arm/v6 base built on for arm/v7 makes arm/v7.
   const { variant } = entryPlatform(platformOfConfig(base), input.platform);
+  const built = input.platform.os === base.os && input.platform.architecture === base.architecture ? input.platform.variant : undefined;
   return {
     ...rest,
-    ...(variant && !base.variant ? { variant } : {}),
+    ...(built ?? (variant && !base.variant) ? { variant: built ?? variant } : {}),
     created: input.created,
     config: mergeContainerConfig(base.config ?? {}, input.run, input.platform.os),
     rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...diffIds] },

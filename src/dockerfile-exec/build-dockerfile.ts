@@ -7,6 +7,7 @@ import { OciLayout } from '../content/layout.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { formatPlatform, isForeignLayer, parsePlatform, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
+import { builtPlatform } from '../image/platform.js';
 import {
   createIgnoreMatcher,
   hostPlatform,
@@ -311,7 +312,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     }
     await recordCachedLayers(layout, written);
     // FROM scratch: the target platform as BuildKit normalizes it (linux/arm is arm/v7, arm64/v8 is arm64).
-    const imagePlatform = base ? platformOfConfig(base.config) : normalizeTarget(platform);
+    // Onto a base: its platform; onto a lower variant than --platform (an index's arm/v6 for arm/v7), the one built for, as BuildKit writes it.
+    const imagePlatform = base ? builtPlatform(platformOfConfig(base.config), options.platform === undefined ? undefined : platform) : normalizeTarget(platform);
     const runConfig = { ...final.image.config };
     if (options.labels && Object.keys(options.labels).length > 0) runConfig.Labels = { ...(runConfig.Labels ?? {}), ...options.labels };
     const config: ImageConfig = {

@@ -7,7 +7,7 @@ import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyMan
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
 import { storageSource } from '../content/blob-source.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
-import { DEFAULT_PLATFORM, exactFirst, noPlatformError, runnablePlatforms, platformImages, type PlatformChoice } from './platform.js';
+import { DEFAULT_PLATFORM, exactFirst, noPlatformError, runnablePlatforms, platformImages, servesPlatform, type PlatformChoice } from './platform.js';
 import type { BlobView, ImageOrIndex, ImageView, IndexView, LayerView } from './view.js';
 
 /** How deep indexes may nest (an index of indexes) before a reference is refused as a loop or a trap. */
@@ -23,6 +23,8 @@ export interface LoadImageOptions extends LoadOptions {
   platform?: Platform;
   /** A single-platform image must be for `platform` too (a base image for a build). */
   requirePlatform?: boolean;
+  /** With requirePlatform: one an index names may be for a lower variant (`servesPlatform`), as BuildKit's FROM takes a build's base. */
+  lowerVariant?: boolean;
   /** Builds the error when an index has no image for the platform. */
   noMatch?: PlatformChoice['noMatch'];
   /** Refuse layers that are not container image layers (artifacts), as a base image must. */
@@ -63,7 +65,7 @@ export async function loadImage(storage: ReadOnlyStorage, desc: Descriptor, opti
   }
   const { descriptor, bytes, parsed } = read;
   const image = await imageView(storage, descriptor, bytes, parsed as ImageManifest, options, index);
-  if (options.requirePlatform && options.platform && !platformMatches(options.platform, image.platform)) {
+  if (options.requirePlatform && options.platform && !servesPlatform(options.platform, image.platform, index !== undefined && options.lowerVariant === true)) {
     throw new OcipushError('EUSAGE', `${name} is for ${formatPlatform(image.platform)}, not ${formatPlatform(options.platform)} (--platform)`, { digest: descriptor.digest });
   }
   return image;

@@ -1,4 +1,5 @@
 import { OcipushError } from '../errors.js';
+import { normalizeTarget } from '../dockerfile/platform.js';
 import { Annotation, formatPlatform, normalVariant, platformExact, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 
 /** linux/amd64: what an index is narrowed to when nobody asked for a platform, as docker on such a host does. */
@@ -44,6 +45,27 @@ export function runnablePlatforms(wanted: Platform): Platform[] {
   const runnable: Platform[] = [wanted];
   for (let v = Number(level) - 1; v >= lowest; v--) runnable.push({ ...wanted, variant: `v${v}` });
   return runnable;
+}
+
+/**
+ * Whether an image of `found` may stand for `wanted`: it is for `wanted`, or, when it was picked
+ * from an index (`fromIndex`), for a lower variant a CPU of `wanted` runs (`runnablePlatforms`).
+ * One image, not an index, is what its reference names: another variant of it is refused.
+ */
+export function servesPlatform(wanted: Platform, found: Platform, fromIndex: boolean): boolean {
+  return (fromIndex ? runnablePlatforms(wanted) : [wanted]).some((p) => platformMatches(p, found));
+}
+
+/**
+ * The platform of an image built for `target` onto a base of `base`: the base's; onto a lower
+ * variant of the target's architecture (an index with arm/v6 and no arm/v7), the target's
+ * variant, as BuildKit writes it: the image is for what the build was for. A base that is for
+ * the target keeps its own (an `arm` config without a variant stays so for `linux/arm`).
+ */
+export function builtPlatform(base: Platform, target: Platform | undefined): Platform {
+  if (!target || platformMatches(target, base) || target.os !== base.os || target.architecture !== base.architecture) return base;
+  const { variant } = normalizeTarget(target);
+  return variant ? { ...base, variant } : base;
 }
 
 /** The lowest variant of the architectures whose variants are levels a CPU of a higher one runs. */
