@@ -1,5 +1,5 @@
 import type { CliCommand } from './command.js';
-import { GLOBAL_OPTIONS as GLOBAL_FLAGS, usageError } from './command.js';
+import { commandName, GLOBAL_OPTIONS as GLOBAL_FLAGS, usageError } from './command.js';
 import { cosignNoOpFlagWords, otherToolsFlagLine } from './other-tools-flags.js';
 
 /**
@@ -89,11 +89,6 @@ export function describeCommand(cmd: CliCommand<any>): CommandSpec {
   });
   cmd.builder(recorder as never);
   return spec;
-}
-
-export function commandName(cmd: CliCommand<any>): string {
-  const first = Array.isArray(cmd.command) ? cmd.command[0]! : cmd.command;
-  return first.split(' ')[0]!;
 }
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());

@@ -13,6 +13,12 @@ export interface CliCommand<A = Record<string, unknown>> {
 }
 
 /** The options every command takes (besides yargs' own --help and --version). */
+/** A command's verb, as typed: the first word of its (first) command string (`push`, `index`). */
+export function commandName(cmd: CliCommand<any>): string {
+  const first = Array.isArray(cmd.command) ? cmd.command[0]! : cmd.command;
+  return first.split(' ')[0]!;
+}
+
 export const GLOBAL_OPTIONS = {
   json: { type: 'boolean', describe: 'Machine-readable output on stdout' },
   quiet: { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' },

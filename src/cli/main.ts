@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase } from 'yargs';
 import { isOcipushError, OcipushError, systemReason } from '../errors.js';
-import type { CliCommand } from './command.js';
+import { commandName, type CliCommand } from './command.js';
 import { Output, onInterrupt, oneLine } from './output.js';
 import { redact } from '../redact.js';
 import { VERSION } from '../version.js';
@@ -24,7 +24,7 @@ export async function main(args: string[]): Promise<number> {
   goOnWithoutStderr();
   const runCommand = async (cmd: CliCommand<any>, argv: ArgumentsCamelCase<Record<string, unknown>>): Promise<number> => {
     out = new Output({ json: argv.json as boolean, quiet: argv.quiet as boolean });
-    if (argv.layout !== undefined) (await import('./layout-option.js')).layoutOption([cmd.command].flat()[0]!.split(' ')[0]!, argv, args);
+    if (argv.layout !== undefined) (await import('./layout-option.js')).layoutOption(commandName(cmd), argv, args);
     // Every command ends on Ctrl-C or SIGTERM with its status, one line and (--json) the error
     // document; push, pull, build … say more of what they leave (onInterrupt replaces this).
     await onInterrupt(out, commandLabel(cmd, argv));
@@ -147,7 +147,7 @@ export function reportStalled(args: string[], stdout: NodeJS.WriteStream = proce
 
 /** `mutate`, `index create`: the command as the interrupted line names it. */
 function commandLabel(cmd: CliCommand<any>, argv: Record<string, unknown>): string {
-  const name = [cmd.command].flat()[0]!.split(' ')[0]!;
+  const name = commandName(cmd);
   return typeof argv.action === 'string' ? `${name} ${argv.action}` : name;
 }
 
