@@ -7,6 +7,7 @@ import type tar from 'tar-stream';
 import { OcipushError } from '../errors.js';
 import { zstdAvailable } from '../layer/codec.js';
 import { zstdZlib } from '../layer/compress/zstd-support.js';
+import { isZstdSkippableFrame } from '../layer/compress/decompressor.js';
 import { compressionOf, isTarHeader } from '../layer/layer-source.js';
 import { decompressed, decompressTool, hasTool, type ArchiveCompression } from '../layer/decompress-stream.js';
 import { TarReader } from '../layer/tar-reader.js';
@@ -100,7 +101,7 @@ function decompressHead(head: Buffer, compression: ArchiveCompression): Buffer {
  */
 function pastSkippableFrames(head: Buffer): Buffer {
   let at = 0;
-  while (at + 8 <= head.length && (head.readUInt32LE(at) & 0xfffffff0) >>> 0 === 0x184d2a50) at += 8 + head.readUInt32LE(at + 4);
+  while (isZstdSkippableFrame(head, at)) at += 8 + head.readUInt32LE(at + 4);
   return head.subarray(Math.min(at, head.length));
 }
 

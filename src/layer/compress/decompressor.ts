@@ -34,6 +34,11 @@ const ZSTD_SKIPPABLE = 0x184d2a50;
 /** Bytes of a blob's start that `sniffCompression` needs for a sure answer (a skippable frame's header). */
 export const SNIFF_BYTES = 8;
 
+/** Whether a zstd skippable frame (magic 0x184D2A50..5F, then its 4-byte little-endian length) starts at `at`, its header whole. */
+export function isZstdSkippableFrame(bytes: Uint8Array, at = 0): boolean {
+  return at + 8 <= bytes.length && ((bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE;
+}
+
 /**
  * The compression of a blob or tar file, from its first `SNIFF_BYTES` bytes. A zstd stream may
  * start with a skippable frame (magic 0x184D2A50..5F, then its length: pzstd writes one ahead of
@@ -43,7 +48,7 @@ export function sniffCompression(head: Uint8Array): Compression {
   const starts = (magic: number[]) => magic.every((b, i) => head[i] === b);
   if (starts(GZIP_MAGIC)) return 'gzip';
   if (starts(ZSTD_MAGIC)) return 'zstd';
-  if (head.length >= SNIFF_BYTES && ((head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) & 0xfffffff0) >>> 0 === ZSTD_SKIPPABLE) return 'zstd';
+  if (isZstdSkippableFrame(head)) return 'zstd';
   return 'none';
 }
 
