@@ -60,12 +60,13 @@ export async function updatePendingCacheEntries(layoutRoot: string, entries: Map
 export async function prunePendingCacheEntries(layoutRoot: string, reached: (digest: Digest) => boolean, dryRun = false): Promise<number> {
   const path = pathOf(layoutRoot);
   if (!(await stat(path).catch(() => undefined))) return 0;
-  const unreached = async () => [...(await readPendingCacheEntries(layoutRoot)).keys()].filter((d) => !reached(d));
-  if (dryRun) return (await unreached()).length;
+  const unreached = (entries: Map<Digest, PendingCacheEntry>) => [...entries.keys()].filter((d) => !reached(d));
+  if (dryRun) return unreached(await readPendingCacheEntries(layoutRoot)).length;
   return withLock(`${path}.lock`, async () => {
-    const forget = await unreached();
-    if (forget.length === 0) return 0;
+    // Read once, under the lock: an entry a build adds meanwhile is not written over.
     const current = await readPendingCacheEntries(layoutRoot);
+    const forget = unreached(current);
+    if (forget.length === 0) return 0;
     for (const digest of forget) current.delete(digest);
     await writeEntries(path, current);
     return forget.length;
