@@ -1,8 +1,8 @@
 import { OcipushError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
-import { Annotation, entryPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { layerCompression, MediaType, type ImageFormat } from '../oci/media-types.js';
-import { platformOfConfig, type ContainerConfig, type HistoryEntry, type ImageConfig, type ImageManifest } from '../oci/manifest.js';
+import type { ContainerConfig, HistoryEntry, ImageConfig, ImageManifest } from '../oci/manifest.js';
 import type { BaseImage } from './base.js';
 import { containerConfig, envList, imageConfig, mergeEnv, parseExpose, resolveWorkdir, sortedRecord, type RunConfig } from './config.js';
 
@@ -38,13 +38,13 @@ export function composeConfig(input: ComposeInput): ImageConfig {
   const base = input.base.config;
   // Fields ocipush does not know (Docker's container_config, os.features …) stay as the base has them.
   const { created: _created, config: _config, rootfs: _rootfs, history: _history, ...rest } = base;
-  // A base whose config leaves out the variant its index entry names (arm/v6) gives it to the new
-  // image, which would read as arm/v7 without it; an arm/v6 base built on for arm/v7 makes arm/v7.
-  const { variant } = entryPlatform(platformOfConfig(base), input.platform);
-  const built = input.platform.os === base.os && input.platform.architecture === base.architecture ? input.platform.variant : undefined;
+  // The variant of the platform built for (of the base's os and architecture): the one the base's
+  // index entry names when its config leaves it out (arm/v6, which would read as arm/v7 without
+  // it), or the target's when an arm/v6 base was built on for arm/v7 (builtPlatform).
+  const variant = input.platform.os === base.os && input.platform.architecture === base.architecture ? input.platform.variant : undefined;
   return {
     ...rest,
-    ...(built ?? (variant && !base.variant) ? { variant: built ?? variant } : {}),
+    ...(variant ? { variant } : {}),
     created: input.created,
     config: mergeContainerConfig(base.config ?? {}, input.run, input.platform.os),
     rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...diffIds] },
