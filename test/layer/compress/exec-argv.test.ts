@@ -23,16 +23,22 @@ for (const flags of [['--input-type=module'], ['--max-old-space-size=256', '--in
   });
 }
 
-// Node resets V8's flags when a worker thread starts; the flags the CLI chose for its process
-// (src/cli/runtime-flags.ts) must hold once the compression workers are up.
+// Node 20 resets V8's flags when a worker thread starts; the flags the CLI chose for its process
+// (src/cli/runtime-flags.ts) must hold once the compression workers are up. The young generation
+// shows it: under this allocation rate V8's default grows it to its 32 MB cap, held to the flag it
+// stays at 2 MB on Node 20. Node 24 keeps the flags (a bare Worker leaves them as they were) and
+// sizes its new space in pages, 4-9 MB on a quiet machine and more under load, so there the check
+// has nothing to tell apart: the same run's bare Worker decides whether this Node resets flags.
 const flagsUrl = new URL('../../../src/runtime-flags.js', import.meta.url).href;
 const execArgvUrl = new URL('../../../src/layer/compress/exec-argv.js', import.meta.url).href;
-const youngGeneration = `
+const youngGeneration = (start: 'startWorker' | 'bareWorker') => `
   import { getHeapSpaceStatistics } from 'node:v8';
+  import { Worker } from 'node:worker_threads';
   import { setProcessFlags } from ${JSON.stringify(flagsUrl)};
   import { startWorker } from ${JSON.stringify(execArgvUrl)};
   setProcessFlags('--semi-space-growth-factor=1');
-  const worker = startWorker(new URL('data:text/javascript,setTimeout(() => {}, 50)'));
+  const url = new URL('data:text/javascript,setTimeout(() => {}, 50)');
+  const worker = ${start === 'startWorker' ? 'startWorker(url)' : 'new Worker(url)'};
   await new Promise((resolve) => worker.once('online', resolve));
   await new Promise((resolve) => setImmediate(resolve));
   let keep = [];
@@ -45,11 +51,20 @@ const youngGeneration = `
   await new Promise((resolve) => worker.once('exit', resolve));
   process.stdout.write(String(peak));`;
 
-test('process-wide V8 flags still hold after a compression worker has started', () => {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', youngGeneration], { encoding: 'utf8' });
+function youngGenerationPeak(start: 'startWorker' | 'bareWorker'): number {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', youngGeneration(start)], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  // V8's default grows the young generation to 32 MB under this allocation rate (as it does on
-  // Node 20 when the worker's start resets the flag). Held to the flag it stays at 2 MB on Node 20
-  // and at 5-10 MB on Node 24, whose new space is sized in pages and varies from run to run.
-  assert.ok(Number(r.stdout) <= 16 * 1024 * 1024, `young generation grew to ${(Number(r.stdout) / 2 ** 20).toFixed(1)} MB`);
+  return Number(r.stdout);
+}
+
+const MB = 1024 * 1024;
+
+test('process-wide V8 flags still hold after a compression worker has started', (t) => {
+  const bare = youngGenerationPeak('bareWorker');
+  if (bare < 32 * MB) {
+    t.skip(`this Node keeps V8's flags when a worker starts (a bare Worker's young generation stayed at ${(bare / MB).toFixed(1)} MB)`);
+    return;
+  }
+  const peak = youngGenerationPeak('startWorker');
+  assert.ok(peak <= 16 * MB, `young generation grew to ${(peak / MB).toFixed(1)} MB`);
 });
