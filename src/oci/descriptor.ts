@@ -68,6 +68,16 @@ export function assertDescriptor(value: unknown, where: string): asserts value i
     || !Number.isSafeInteger(d.size) || d.size < 0) {
     throw new OcipushError('EINVALID', `${where}: not a valid descriptor (mediaType, digest, size)`);
   }
+  assertAnnotations(d.annotations, where);
+}
+
+/** Annotations are a map of string to string (as the image spec says, and as Go's clients unmarshal them): anything else is named. */
+export function assertAnnotations(value: unknown, where: string): void {
+  if (value === undefined || value === null) return;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new OcipushError('EINVALID', `${where}: annotations is not an object of strings`);
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw new OcipushError('EINVALID', `${where}: annotation ${JSON.stringify(key)} is ${v === null ? 'null' : `a ${Array.isArray(v) ? 'list' : typeof v}`}, not a string`);
+  }
 }
 
 /** What a list of platforms given where one is taken is told. */

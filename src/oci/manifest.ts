@@ -1,5 +1,5 @@
 import type { Descriptor, Platform } from './descriptor.js';
-import { assertDescriptor } from './descriptor.js';
+import { assertAnnotations, assertDescriptor } from './descriptor.js';
 import { isIndexMediaType, isManifestMediaType, MediaType } from './media-types.js';
 import { OcipushError } from '../errors.js';
 
@@ -103,6 +103,7 @@ export function parseManifest(bytes: Uint8Array, where: string, mediaTypeHint?: 
   const mediaType = (typeof value.mediaType === 'string' ? value.mediaType : undefined) ?? mediaTypeHint
     ?? (Array.isArray(value.manifests) ? MediaType.OciIndex : MediaType.OciManifest);
   if (value.schemaVersion !== 2) throw new OcipushError('EINVALID', `${where}: unsupported schemaVersion ${String(value.schemaVersion)}`);
+  assertAnnotations(value.annotations, where);
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(value.manifests)) throw new OcipushError('EINVALID', `${where}: index has no manifests array`);
     value.manifests.forEach((d, i) => assertDescriptor(d, `${where}: manifests[${i}]`));

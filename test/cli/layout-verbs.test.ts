@@ -82,4 +82,16 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     }
     assert.deepEqual(readFileSync(join(layout, 'index.json')), before);
   });
+
+  it('an index.json whose annotation is no string (skopeo refuses it too): one line naming the entry, for every verb', async () => {
+    const broken = join(tmp.path, 'broken');
+    assertOk(await runCliAsync(['build', join(tmp.path, 'rootfs'), '--layout', broken, '--tag', 'v1']));
+    const index = JSON.parse(readFileSync(join(broken, 'index.json'), 'utf8')) as { manifests: { annotations: Record<string, unknown> }[] };
+    index.manifests[0]!.annotations['org.example.build'] = 5;
+    writeFileSync(join(broken, 'index.json'), JSON.stringify(index));
+    assert.throws(() => run('skopeo', ['inspect', `oci:${broken}:v1`]), /cannot unmarshal number/);
+    for (const args of [['ls', `oci:${broken}`], ['inspect', `oci:${broken}:v1`], ['tag', `oci:${broken}:v1`, 'v2'], ['copy', `oci:${broken}:v1`, `oci:${join(tmp.path, 'elsewhere')}`]]) {
+      assertOneLineError(await runCliAsync(args), /index\.json: corrupt layout \(manifests\[0\]: annotation "org\.example\.build" is a number, not a string\)/);
+    }
+  });
 });
