@@ -65,10 +65,20 @@ export const tagCommand: CliCommand<TagArgs> = {
 /** Names in a layout's index.json: each entry a copy of the image's, under the new name. */
 async function tagInLayout(target: LayoutTarget, names: string[], out: Output): Promise<void> {
   const { isLayoutRefName } = await import('../oci/reference.js');
+  const { resolve } = await import('node:path');
+  const { layoutTarget, withLayout } = await import('./repository-ref.js');
+  for (const [i, given] of names.entries()) {
+    if (!given.startsWith('oci:')) continue;
+    // As docker tag takes its TARGET: the full name, which must be in the same layout (`oci:out:1.4`
+    // is the name 1.4 of out, never a name "oci:out:1.4").
+    const named = await layoutTarget(given, 'tag');
+    if (!named?.name || named.name.startsWith('sha256:')) throw usageError(`"${given}": names no new name; the new names come after the image: ocipush tag ${target.text} NAME`);
+    if (resolve(named.path) !== resolve(target.path)) throw usageError(`"${given}": tag names more images in ${target.path}; to put the image in another layout: ocipush copy ${target.text} ${given}`);
+    names[i] = named.name;
+  }
   for (const name of names) {
     if (!isLayoutRefName(name) || name.startsWith('sha256:')) throw usageError(`"${name}": not a name for an image in a layout (letters and digits, joined by - . _ : @ + or /)`);
   }
-  const { withLayout } = await import('./repository-ref.js');
   const root = await withLayout(target, async (layout, root) => {
     for (const name of names) await layout.tag(root, name);
     return root;

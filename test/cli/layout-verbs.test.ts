@@ -41,6 +41,10 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     assert.deepEqual(validate('tag.schema.json', JSON.parse(full.stdout)), [], full.stdout);
     assert.equal(skopeoDigest('registry.example/team/app:1.0'), digest);
     assertOk(await runCliAsync(['delete', `oci:${layout}:registry.example/team/app:1.0`]));
+    // As docker tag takes its TARGET, the new name may be given as the full oci:DIR:NAME of the same layout: the name is NAME.
+    assertOk(await runCliAsync(['tag', `oci:${layout}:app`, `oci:${layout}:2.0`]));
+    assert.deepEqual(umociNames(), ['1.0', '2.0', 'app', 'latest']);
+    assertOk(await runCliAsync(['delete', `oci:${layout}:2.0`]));
   });
 
   it('delete removes one name; the image and its SBOM stay while another name is left, and go with the last one', async () => {
@@ -70,6 +74,9 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, 'x']), /no image tagged "nope"/);
     assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, 'a b']), /"a b": not a name for an image in a layout/, 2);
     assertOneLineError(await runCliAsync(['delete', `oci:${layout}`]), /name the image to delete \(oci:DIR:NAME\)/, 2);
+    // Another layout's oci:DIR:NAME is a copy, never a name "oci:…" in this one.
+    assertOneLineError(await runCliAsync(['tag', `oci:${layout}:app`, `oci:${join(tmp.path, 'other')}:1.0`]), /tag names more images in .*; to put the image in another layout: ocipush copy/, 2);
+    assertOneLineError(await runCliAsync(['tag', `oci:${layout}:app`, `oci:${layout}`]), /names no new name; the new names come after the image/, 2);
     // Names umoci and skopeo refuse (the image-layout spec's ref.name grammar), as build --tag refuses them.
     for (const name of ['é', 'a..b', 'x-']) {
       assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, name]), new RegExp(`"${name}": not a name for an image in a layout`), 2);
