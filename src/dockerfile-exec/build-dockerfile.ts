@@ -7,11 +7,11 @@ import { OciLayout } from '../content/layout.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { formatPlatform, isForeignLayer, parsePlatform, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
-import { builtPlatform } from '../image/platform.js';
 import {
   createIgnoreMatcher,
   hostPlatform,
   normalizeTarget,
+  finalStagePlatform,
   parseDockerfile,
   parseDockerignore,
   resolveBaseImages,
@@ -312,8 +312,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     }
     await recordCachedLayers(layout, written);
     // FROM scratch: the target platform as BuildKit normalizes it (linux/arm is arm/v7, arm64/v8 is arm64).
-    // Onto a base: its platform; onto a lower variant than --platform (an index's arm/v6 for arm/v7), the one built for, as BuildKit writes it.
-    const imagePlatform = base ? builtPlatform(platformOfConfig(base.config), options.platform === undefined ? undefined : platform) : normalizeTarget(platform);
+    // Onto a base: the platform BuildKit writes (the base's, made the target's where --platform names another).
+    const imagePlatform: Platform = base ? finalStagePlatform(platformOfConfig(base.config), options.platform === undefined ? undefined : platform) : normalizeTarget(platform);
     const runConfig = { ...final.image.config };
     if (options.labels && Object.keys(options.labels).length > 0) runConfig.Labels = { ...(runConfig.Labels ?? {}), ...options.labels };
     const config: ImageConfig = {
@@ -321,8 +321,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       ...(final.image.author ? { author: final.image.author } : {}),
       architecture: imagePlatform.architecture,
       os: imagePlatform.os,
-      ...(base?.config['os.version'] ? { 'os.version': base.config['os.version'] } : {}),
-      ...(base?.config['os.features'] ? { 'os.features': base.config['os.features'] } : {}),
+      ...(imagePlatform['os.version'] ? { 'os.version': imagePlatform['os.version'] } : {}),
+      ...(imagePlatform['os.features'] ? { 'os.features': imagePlatform['os.features'] } : {}),
       ...(imagePlatform.variant ? { variant: imagePlatform.variant } : {}),
       config: orderedContainerConfig(runConfig),
       rootfs: { type: 'layers', diff_ids: [...(base?.config.rootfs.diff_ids ?? []), ...written.map((l) => l.diffId)] },

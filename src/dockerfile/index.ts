@@ -18,7 +18,7 @@ export {
   type ExpansionResult,
 } from './lex.js';
 export { resolveStages, resolveBaseImages } from './resolve.js';
-export { platformArgs, hostPlatform, normalizeTarget, type PlatformSpec } from './platform.js';
+export { platformArgs, hostPlatform, normalizeTarget, finalStagePlatform, type PlatformSpec } from './platform.js';
 export { configWorkdir, normalizeWorkdir, DEFAULT_PATH } from './dispatch.js';
 export type {
   BaseImageConfig,

@@ -1,3 +1,5 @@
+import type { Platform } from '../oci/descriptor.js';
+
 /** The platform a build targets, and the automatic platform ARGs BuildKit derives from it. */
 export interface PlatformSpec {
   os: string;
@@ -58,6 +60,37 @@ export function normalizeTarget(p: PlatformSpec): PlatformSpec {
       break;
   }
   return { os, architecture, ...(variant !== '' && { variant }) };
+}
+
+/**
+ * The platform BuildKit writes into the image of a Dockerfile's final stage (dockerfile2llb's
+ * toDispatchState): the stage's, read from its base's config; with `--platform` given (`target`),
+ * the target's os and architecture, and its variant and os.version too where it names one or is
+ * another os or architecture (a final `FROM --platform=$BUILDPLATFORM` stage is labelled for the
+ * target). Normalized at the end, as Dockerfile frontend 1.15 and later do: an arm64 base's `v8`
+ * is dropped, an `arm` base without a variant is arm/v7.
+ */
+export function finalStagePlatform(base: Platform, target: PlatformSpec | undefined): Platform {
+  let platform: Platform = { ...base };
+  if (target) {
+    const wanted = normalizeTarget(target);
+    const sameOsArch = wanted.os === base.os && wanted.architecture === base.architecture;
+    const { variant, 'os.version': osVersion, ...rest } = platform;
+    platform = {
+      ...rest,
+      os: wanted.os,
+      architecture: wanted.architecture,
+      ...(wanted.variant ? { variant: wanted.variant } : !sameOsArch || !variant ? {} : { variant }),
+      ...(sameOsArch && osVersion ? { 'os.version': osVersion } : {}),
+    };
+  }
+  const normal = normalizeTarget(platform);
+  const features = platform['os.features'];
+  return {
+    ...normal,
+    ...(platform['os.version'] ? { 'os.version': platform['os.version'] } : {}),
+    ...(features && features.length > 0 ? { 'os.features': [...new Set(features)].sort() } : {}),
+  };
 }
 
 export function hostPlatform(): PlatformSpec {
