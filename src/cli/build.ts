@@ -205,12 +205,17 @@ export async function provenanceOptions(argv: BuildArgs, opened?: Signer): Promi
   if (argv.key === undefined) throw usageError('--provenance is signed: name the private key with --key (cosign.key, a PEM file or env://NAME)');
   const { loadSigner } = await import('./key-options.js');
   const signer = opened ?? await loadSigner(argv.key);
-  // The command as given, less anything secret (the key is named, never included).
+  // The command as given, less anything secret (the key is named, never included): every flag
+  // that changes the image, as SLSA asks of externalParameters (complete), so a verifier can tell
+  // a Dockerfile build, its stage and arguments, or a --user 0 from the build it expected.
+  const given = (entries: Record<string, unknown>) => Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0)));
   const externalParameters = {
     rootfs: toArray(argv.rootfs), tag: argv.tag, format: argv.format, compression: argv.compression,
-    ...(argv.base !== undefined ? { base: argv.base } : {}), ...(argv.platform !== undefined ? { platform: argv.platform } : {}),
-    ...(argv.entrypoint !== undefined ? { entrypoint: argv.entrypoint } : {}), ...(argv.cmd !== undefined ? { cmd: argv.cmd } : {}),
-    env: toArray(argv.env), labels: toArray(argv.label), ...(argv.created !== undefined ? { created: argv.created } : {}),
+    ...given({ file: argv.file, target: argv.target, buildArgs: toArray(argv.buildArg), base: argv.base, platform: argv.platform }),
+    ...given({ entrypoint: argv.entrypoint, cmd: argv.cmd }),
+    env: toArray(argv.env), labels: toArray(argv.label),
+    ...given({ workdir: argv.workdir, user: argv.user, expose: toArray(argv.expose), remove: toArray(argv.remove), annotations: toArray(argv.annotation) }),
+    ...given({ owner: argv.owner, level: argv.level, created: argv.created }),
   };
   return { signer, externalParameters };
 }
