@@ -133,7 +133,11 @@ export async function lookUpBaseSbomSoon(base: BaseImage | undefined, options: I
 /** The SBOM and the signed provenance a build was asked for, stored as the image's referrers. */
 export async function storeBuildReferrers(
   layout: OciLayout, image: Descriptor, manifest: ImageManifest,
-  inputs: { tag: string; created: Date; startedOn: Date; base?: { uri: string; digest: Digest; image?: BaseImage }; layers: OriginLayer[]; dockerfile?: { uri: string; digest: Digest } },
+  inputs: {
+    tag: string; created: Date; startedOn: Date; base?: { uri: string; digest: Digest; image?: BaseImage }; layers: OriginLayer[]; dockerfile?: { uri: string; digest: Digest };
+    /** Every image the build read (each stage's FROM, COPY --from=IMAGE), the base among them. */
+    read?: BaseImage[];
+  },
   options: ImageOutputOptions,
 ): Promise<{ sbom?: BuiltSbom; provenance?: BuiltProvenance }> {
   const sbom = options.sbom
@@ -147,10 +151,17 @@ export async function storeBuildReferrers(
       startedOn: inputs.startedOn,
       ...(inputs.base ? { base: inputs.base } : {}),
       ...(inputs.dockerfile ? { dockerfile: inputs.dockerfile } : {}),
+      images: otherImages(inputs.read ?? [], inputs.base?.digest),
       layers: inputs.layers.map((l, i) => ({ uri: `layer:${i}`, digest: l.diffId })),
     })
     : undefined;
   return { ...(sbom ? { sbom } : {}), ...(provenance ? { provenance } : {}) };
+}
+
+/** The images besides the base whose files are in the image (a builder stage, COPY --from=IMAGE), once each, by digest. */
+function otherImages(read: BaseImage[], base: Digest | undefined): { uri: string; digest: Digest }[] {
+  const seen = new Set(base ? [base] : []);
+  return read.filter((b) => !seen.has(b.manifestDigest) && seen.add(b.manifestDigest)).map((b) => ({ uri: b.name ?? b.reference, digest: b.manifestDigest }));
 }
 
 export type { SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance };

@@ -31,7 +31,7 @@ export interface BuiltProvenance {
  */
 export async function storeBuildProvenance(
   layout: OciLayout, image: Descriptor, name: string, options: ProvenanceOptions,
-  inputs: { startedOn: Date; base?: { uri: string; digest: Digest }; dockerfile?: { uri: string; digest: Digest }; layers: { uri: string; digest: Digest }[] },
+  inputs: { startedOn: Date; base?: { uri: string; digest: Digest }; dockerfile?: { uri: string; digest: Digest }; images?: { uri: string; digest: Digest }[]; layers: { uri: string; digest: Digest }[] },
 ): Promise<BuiltProvenance> {
   const now = options.now ?? (() => new Date());
   const predicate = slsaProvenance({
@@ -40,6 +40,7 @@ export async function storeBuildProvenance(
     // The build context is what was layered: the top layer's tar, by its diff_id.
     ...(inputs.layers.length > 0 ? { context: inputs.layers.at(-1)! } : {}),
     ...(inputs.dockerfile ? { dockerfile: inputs.dockerfile } : {}),
+    ...(inputs.images?.length ? { images: inputs.images } : {}),
     builderId: 'https://ocipush.dev/builder/cli',
     builderVersion: VERSION,
     startedOn: inputs.startedOn.toISOString(),

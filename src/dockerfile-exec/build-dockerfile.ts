@@ -340,7 +340,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     const referrers = await storeBuildReferrers(layout, image.manifest, manifest, {
       tag, created: new Date(time.seconds * 1000), startedOn, layers: written,
       ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest, image: base } } : {}),
-      dockerfile: { uri: filename, digest: sha256(text) },
+      dockerfile: { uri: filename, digest: sha256(text) }, read: [...bases.values(), ...[...fromImages.values()].map((f) => f.base)],
     }, options);
     await cache.finish(layout);
     await feedBuildCache(layout, written, options, registryCache);

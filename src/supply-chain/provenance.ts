@@ -9,6 +9,8 @@ export interface ProvenanceInput {
   externalParameters: Record<string, unknown>;
   /** The base image by digest, when there is one. */
   base?: { uri: string; digest: Digest };
+  /** The other images the build read (a stage's FROM, COPY --from=IMAGE), by digest. */
+  images?: { uri: string; digest: Digest }[];
   /** The build context (a directory or tar) by the digest of what was read from it. */
   context?: { uri: string; digest: Digest };
   /** The Dockerfile, by digest, for `build -f`. */
@@ -29,7 +31,7 @@ export interface ProvenanceInput {
  */
 export function slsaProvenance(input: ProvenanceInput): Record<string, unknown> {
   const dep = (d: { uri: string; digest: Digest }) => ({ uri: d.uri, digest: { sha256: digestHex(d.digest) } });
-  const resolvedDependencies = [input.base, input.context, input.dockerfile].filter((d): d is { uri: string; digest: Digest } => d !== undefined).map(dep);
+  const resolvedDependencies = [input.base, ...(input.images ?? []), input.context, input.dockerfile].filter((d): d is { uri: string; digest: Digest } => d !== undefined).map(dep);
   const metadata = {
     ...(input.invocationId ? { invocationId: input.invocationId } : {}),
     ...(input.startedOn ? { startedOn: input.startedOn } : {}),

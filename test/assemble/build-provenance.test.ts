@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 
 /** The build's provenance statement, read from the layout's files, its DSSE signature checked by openssl over the PAE built here from the spec. */
@@ -25,6 +26,7 @@ function provenanceOf(layout: string, image: string, pub: string, work: string):
 
 describe('build --provenance: what the SLSA provenance says of the build', () => {
   let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry | undefined;
   const env = { COSIGN_PASSWORD: 'prov-pw' };
   before(async () => {
     requireTool('openssl');
@@ -33,6 +35,7 @@ describe('build --provenance: what the SLSA provenance says of the build', () =>
     assert.equal(runCli(['generate-key-pair', '--output-prefix', join(tmp.path, 'k')], { env }).status, 0);
   });
   after(async () => {
+    await registry?.stop();
     await tmp?.cleanup();
   });
 
@@ -75,5 +78,38 @@ describe('build --provenance: what the SLSA provenance says of the build', () =>
     assert.deepEqual(params.annotations, ['org.example.team=core']);
     assert.equal(params.owner, '0:0');
     assert.equal(params.file, undefined, 'a flag not given is not recorded');
+  });
+
+  it('build -f names by digest every image whose files it copies (a builder stage\'s FROM, COPY --from=IMAGE), not only the final stage\'s base', async () => {
+    registry = await startRegistry();
+    const layout = join(tmp.path, 'images-layout');
+    const digests: Record<string, string> = {};
+    for (const name of ['builder', 'lib', 'runtime']) {
+      const dir = join(tmp.path, `img-${name}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, `${name}.txt`), `${name}\n`);
+      assert.equal(runCli(['build', dir, '--layout', layout, '--tag', name]).status, 0);
+      assert.equal(runCli(['push', `${registry.host}/prov/${name}:1`, '--layout', layout, '--tag', name, '--quiet']).status, 0);
+      digests[name] = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/prov/${name}:1`])).Digest;
+    }
+    const ctx = join(tmp.path, 'images-ctx');
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'Dockerfile'), [
+      `FROM ${registry.host}/prov/builder:1 AS build`,
+      `FROM ${registry.host}/prov/runtime:1`,
+      'COPY --from=build /builder.txt /from-builder.txt',
+      `COPY --from=${registry.host}/prov/lib:1 /lib.txt /lib.txt`,
+      '',
+    ].join('\n'));
+    const built = runCli(['build', '-f', join(ctx, 'Dockerfile'), ctx, '--layout', layout, '--tag', 'app', '--provenance', '--key', join(tmp.path, 'k.key'), '--json'], { env });
+    assert.equal(built.status, 0, built.stderr);
+    const { predicate } = provenanceOf(layout, JSON.parse(built.stdout).digest, join(tmp.path, 'k.pub'), tmp.path);
+    const deps = predicate.buildDefinition.resolvedDependencies as { uri: string; digest: { sha256: string } }[];
+    // Before: only the runtime base; a policy allowing only trusted images never saw builder or lib.
+    for (const name of ['runtime', 'builder', 'lib']) {
+      const named = deps.filter((d) => d.digest.sha256 === digests[name]!.slice('sha256:'.length));
+      assert.equal(named.length, 1, `${name} once among ${JSON.stringify(deps)}`);
+      assert.match(named[0]!.uri, new RegExp(`/prov/${name}:1$`));
+    }
   });
 });
