@@ -25,15 +25,20 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const { referenceTarget } = await import('../oci/reference.js');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attest');
-    const { predicateTypeUri, predicateFrom, attestImage } = await import('../supply-chain/attest.js');
+    const { predicateTypeUri, predicateFrom, attestImage, MAX_PREDICATE_BYTES } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
-    const { readFile } = await import('node:fs/promises');
+    const { createReadStream } = await import('node:fs');
     const { fromSystemError } = await import('../errors.js');
     // `-` is standard input, as cosign attest --predicate - reads it.
     const fromStdin = argv.predicate === '-';
-    const { readStdinText } = await import('../read-stdin.js');
-    const text = await (fromStdin ? readStdinText() : readFile(argv.predicate, 'utf8'))
+    const { readStreamUpTo } = await import('../supply-chain/small-file.js');
+    // Bounded: a larger predicate could not be verified once attested, and /dev/zero never ends.
+    const bytes = await readStreamUpTo(fromStdin ? process.stdin : createReadStream(argv.predicate), MAX_PREDICATE_BYTES)
       .catch((err) => { throw fromSystemError(err, fromStdin ? 'standard input' : argv.predicate, '--predicate: cannot read'); });
+    if (bytes === undefined) {
+      throw usageError(`--predicate ${argv.predicate}: more than ${MAX_PREDICATE_BYTES / 1024 / 1024} MiB; its signed envelope would be above the 128 MiB that verify-attestation and cosign read of one attestation`);
+    }
+    const text = bytes.toString('utf8');
     const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
     const time = resolveBuildTime(undefined, process.env.SOURCE_DATE_EPOCH);
     // cosign stamps its generic predicate with the time now; SOURCE_DATE_EPOCH makes it reproducible.

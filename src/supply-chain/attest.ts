@@ -4,7 +4,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { Reference } from '../oci/reference.js';
 import type { Repository } from '../registry/repository.js';
 import { attachArtifact, bytesBlob, type ArtifactBlob } from './attach.js';
-import { appendAttached, oversizedReason, readAttached, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
+import { appendAttached, MAX_PAYLOAD_BYTES, oversizedReason, readAttached, type AttachedLayer, type AttachedStore } from './cosign-tags.js';
 import { SIGNATURE_ANNOTATION, signedIdentity } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
@@ -15,6 +15,12 @@ export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
 /** The layer annotation cosign puts the predicate type in. */
 export const PREDICATE_TYPE_ANNOTATION = 'predicateType';
+
+/**
+ * The largest predicate attest reads: the envelope holds the statement in base64 (4/3 of it), and
+ * one above MAX_PAYLOAD_BYTES is what neither verify-attestation nor cosign reads back.
+ */
+export const MAX_PREDICATE_BYTES = Math.floor(MAX_PAYLOAD_BYTES / 4) * 3;
 
 /** cosign attest --type shorthands; anything else must be a URI. */
 const PREDICATE_TYPES: Record<string, string> = {
@@ -123,6 +129,10 @@ export async function signedAttestation(subjectName: string, subject: Descriptor
 }> {
   const statement = makeStatement(subjectName, subject.digest, predicateType, predicate);
   const envelope = await signEnvelope(signer, IN_TOTO_PAYLOAD_TYPE, statement);
+  // Refused before anything is stored: attested, it would fail every verification as unread.
+  if (envelope.length > MAX_PAYLOAD_BYTES) {
+    throw new OcipushError('EUSAGE', `attestation of ${subjectName}: its signed envelope is ${envelope.length} bytes, above the ${MAX_PAYLOAD_BYTES / 1024 / 1024} MiB that verify-attestation and cosign read of one: nothing stored`);
+  }
   const referrerAnnotations = { [PREDICATE_TYPE_ANNOTATION]: predicateType };
   return {
     attached: { mediaType: DSSE_MEDIA_TYPE, payload: envelope, annotations: { [SIGNATURE_ANNOTATION]: '', ...referrerAnnotations } },

@@ -176,4 +176,20 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
     assert.match(r.stderr, /1 attestation \(https:\/\/slsa\.dev\/provenance\/v1\)/);
     assertOneLineError(runCli(['verify-attestation', ref, '--key', otherPub]), /the referrers tag holds an image manifest, not an index$/);
   });
+
+  it('a predicate whose signed envelope would be above the 128 MiB verify-attestation and cosign read is refused in one line, nothing stored, and a larger file is not read whole', () => {
+    const ref = `${registry.host}/at/large:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const tags = () => JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/at/large`])).Tags.sort();
+    const before = tags();
+    // 97 MiB of JSON: its envelope (base64, 4/3) is above 128 MiB. Before: attested, then unverifiable ("above the 128 MiB read").
+    const big = join(tmp.path, 'big.json');
+    writeFileSync(big, `{"x":"${'a'.repeat(97 * 1024 * 1024)}"}`);
+    assertOneLineError(runCli(['attest', ref, '--key', key, '--type', 'vuln', '--predicate', big], { env }),
+      /^ocipush: --predicate .*big\.json: more than 96 MiB; its signed envelope would be above the 128 MiB that verify-attestation and cosign read of one attestation$/, 2);
+    // 49 MiB of text under --type custom: JSON escapes each quote, the statement doubles. Before: stored as well.
+    assertOneLineError(runCli(['attest', ref, '--key', key, '--predicate', '-'], { env, input: '"'.repeat(49 * 1024 * 1024) }),
+      /^ocipush: attestation of .*at\/large: its signed envelope is \d+ bytes, above the 128 MiB that verify-attestation and cosign read of one: nothing stored$/, 2);
+    assert.deepEqual(tags(), before, 'nothing was stored');
+  });
 });
