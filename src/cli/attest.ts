@@ -8,6 +8,7 @@ interface AttestArgs extends RegistryFlags {
   key: string;
   predicate: string;
   type: string;
+  replace?: boolean;
 }
 
 export const attestCommand: CliCommand<AttestArgs> = {
@@ -18,6 +19,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('predicate', { type: 'string', demandOption: true, describe: 'File: the statement\'s predicate, JSON (any text for --type custom, wrapped as cosign does: {Data, Timestamp}); - for standard input' })
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
+    .option('replace', { type: 'boolean', describe: 'Replace the image\'s attestations of this predicate type (cosign\'s --replace): out of sha256-<hex>.att, their OCI 1.1 referrers deleted' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
     // Standard input is one stream: whichever is read second found it empty ("no password on standard input").
@@ -49,15 +51,22 @@ export const attestCommand: CliCommand<AttestArgs> = {
     if (inLayout) {
       const { attestInLayout } = await import('../supply-chain/layout-attestations.js');
       // The statement's subject is named as a build names its provenance's: by the layout's name for it.
-      const result = await withLayout(inLayout, (layout, subject) => attestInLayout(layout, inLayout.name ?? subject.digest, subject, signer, predicateType, predicate));
-      out.info(`attested ${layoutImageName(inLayout, result.digest)} (${predicateType}): ${result.tag} and referrer ${result.referrer} in the layout`);
+      const result = await withLayout(inLayout, (layout, subject) => attestInLayout(layout, inLayout.name ?? subject.digest, subject, signer, predicateType, predicate, argv.replace === true));
+      out.info(`attested ${layoutImageName(inLayout, result.digest)} (${predicateType}): ${result.tag} and referrer ${result.referrer} in the layout${replacedText(result)}`);
       out.result(result.digest, result);
       return;
     }
     const source = await registryReference(argv.reference);
-    const result = await withRepository(source, argv, async (repo) => attestImage(repo, source, await repo.resolve(referenceTarget(source)), signer, predicateType, predicate));
+    const result = await withRepository(source, argv, async (repo) => attestImage(repo, source, await repo.resolve(referenceTarget(source)), signer, predicateType, predicate, argv.replace === true));
     const name = `${source.registry}/${source.repository}`;
-    out.info(`attested ${name}@${result.digest} (${predicateType}): ${name}:${result.tag}, referrer ${result.referrer}`);
+    out.info(`attested ${name}@${result.digest} (${predicateType}): ${name}:${result.tag}, referrer ${result.referrer}${replacedText(result)}`);
     out.result(result.digest, result);
   },
 };
+
+/** What --replace took away, for attest's line. */
+function replacedText(result: { replaced?: { att: number; referrers: number } }): string {
+  if (!result.replaced) return '';
+  const { att, referrers } = result.replaced;
+  return `; replaced ${att} earlier attestation${att === 1 ? '' : 's'} of the type in .att, ${referrers} referrer${referrers === 1 ? '' : 's'}`;
+}

@@ -8,6 +8,7 @@ import { appendAttached, MAX_PAYLOAD_BYTES, oversizedReason, readAttached, type 
 import { SIGNATURE_ANNOTATION, signedIdentity } from './simple-signing.js';
 import type { Signer, Verifier } from './signer.js';
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
+import { deleteRegistryReferrersOfType, layersOfType } from './replace-attestations.js';
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
@@ -104,17 +105,25 @@ export interface AttestResult {
   tag: string;
   /** The OCI 1.1 referrer's manifest digest. */
   referrer: Digest;
+  /** With `--replace`: the earlier attestations of the type taken out of `.att`, and their referrers removed. */
+  replaced?: { att: number; referrers: number };
 }
 
 /**
  * An in-toto Statement v1 about `subject`, signed in a DSSE envelope, stored as cosign stores
  * attestations (a layer of `sha256-<hex>.att`) and as an OCI 1.1 referrer of the image.
  */
-export async function attestImage(repo: Repository, reference: Reference, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown): Promise<AttestResult> {
+export async function attestImage(
+  repo: Repository, reference: Reference, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown, replace = false,
+): Promise<AttestResult> {
   const made = await signedAttestation(signedIdentity(reference), subject, signer, predicateType, predicate);
-  const stored = await appendAttached(repo, subject.digest, 'att', made.attached);
+  // cosign's --replace: the earlier ones of the type leave .att as the new one enters it.
+  const drop = replace ? layersOfType((await readAttached(repo, subject.digest, 'att')).layers, predicateType) : undefined;
+  const stored = await appendAttached(repo, subject.digest, 'att', made.attached, undefined, drop);
   const referrer = await attachArtifact(repo, subject, DSSE_MEDIA_TYPE, [made.blob], made.referrerAnnotations);
-  return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest };
+  // Removed once the new one is stored: a failure never leaves the image without one.
+  const referrers = replace ? await deleteRegistryReferrersOfType(repo.client, repo.name, subject.digest, predicateType, referrer.manifest.digest) : 0;
+  return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest, ...(drop ? { replaced: { att: drop.size, referrers } } : {}) };
 }
 
 /**

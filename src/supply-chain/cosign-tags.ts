@@ -109,21 +109,24 @@ export interface AppendResult {
 export async function appendAttached(
   repo: AttachedTarget, digest: Digest, suffix: CosignSuffix, layer: { mediaType: string; payload: Buffer; annotations: Record<string, string> },
   signedBySameKey?: (existing: AttachedLayer) => boolean,
+  /** Layers left out of the new image (`attest --replace`: the attestations of the same predicate type). */
+  drop: ReadonlySet<string> = new Set(),
 ): Promise<AppendResult> {
   const tag = cosignTag(digest, suffix);
   // Appending needs the layers' digests and annotations, not their payloads.
   const existing = await readAttachedManifest(repo, digest, suffix);
   const payloadDigest = sha256(layer.payload);
   const descriptor: Descriptor = { mediaType: layer.mediaType, size: layer.payload.length, digest: payloadDigest, annotations: layer.annotations };
-  const layers = existing.manifest?.layers ?? [];
+  const all = existing.manifest?.layers ?? [];
+  const layers = all.filter((l) => !drop.has(l.digest) || l.digest === payloadDigest);
   const same = layers.find((l) => l.digest === payloadDigest && sameAnnotations(l.annotations ?? {}, layer.annotations));
   // cosign's duplicate detector: the same payload and annotations, signed by the same key, is that
   // signature again (an ECDSA signature differs each time): a re-run does not grow the image.
   // A layer of the same digest holds the same bytes: the payload in hand is checked, none fetched.
   const again = signedBySameKey && layers.find((l) => l.digest === payloadDigest && l.mediaType === layer.mediaType
     && sameAnnotations(withoutSignature(l.annotations ?? {}), withoutSignature(layer.annotations)) && signedBySameKey({ descriptor: l, payload: layer.payload }));
-  if ((same || again) && existing.descriptor) return { tag, manifest: existing.descriptor, appended: false };
-  const made = cosignImage([...layers, descriptor]);
+  if ((same || again) && existing.descriptor && layers.length === all.length) return { tag, manifest: existing.descriptor, appended: false };
+  const made = cosignImage(same || again ? layers : [...layers, descriptor]);
   // Both blobs at once: two round trips each to a registry, for a few hundred bytes.
   await Promise.all([
     repo.pushBlob({ mediaType: layer.mediaType, digest: payloadDigest, size: layer.payload.length }, bufferSource(layer.payload)),

@@ -7,7 +7,8 @@ import { PREDICATE_TYPE_ANNOTATION, signedAttestation, type AttestResult } from 
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
 import { attachToLayout } from './attach.js';
 import type { Signer } from './signer.js';
-import { appendAttached, readLayer, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
+import { appendAttached, readAttached, readLayer, type AttachedLayer, type AttachedTarget } from './cosign-tags.js';
+import { dropLayoutReferrersOfType, layersOfType } from './replace-attestations.js';
 import { layoutReferrers } from '../content/layout-referrers.js';
 import { SIGNATURE_ANNOTATION } from './simple-signing.js';
 import { signedLayers, signedReferrerKind, sortReferred, type ReferredSignatures } from './referrer-signatures.js';
@@ -93,9 +94,14 @@ export async function layoutAttestationLayers(layout: OciLayout, subject: Descri
  * `attest` in a layout: the attestation under cosign's `.att` name and as a referrer entry, as a
  * registry keeps it, so verify-attestation reads it offline and push and copy take it along.
  */
-export async function attestInLayout(layout: OciLayout, name: string, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown): Promise<AttestResult> {
+export async function attestInLayout(
+  layout: OciLayout, name: string, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown, replace = false,
+): Promise<AttestResult> {
   const made = await signedAttestation(name, subject, signer, predicateType, predicate);
-  const stored = await appendAttached(layoutAttachedStore(layout, name), subject.digest, 'att', made.attached);
+  const store = layoutAttachedStore(layout, name);
+  const drop = replace ? layersOfType((await readAttached(store, subject.digest, 'att')).layers, predicateType) : undefined;
+  const stored = await appendAttached(store, subject.digest, 'att', made.attached, undefined, drop);
   const referrer = await attachToLayout(layout, subject, DSSE_MEDIA_TYPE, [made.blob], made.referrerAnnotations);
-  return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest };
+  const referrers = replace ? await dropLayoutReferrersOfType(layout, subject, predicateType, referrer.manifest.digest) : 0;
+  return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest, ...(drop ? { replaced: { att: drop.size, referrers } } : {}) };
 }

@@ -192,4 +192,45 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
       /^ocipush: attestation of .*at\/large: its signed envelope is \d+ bytes, above the 128 MiB that verify-attestation and cosign read of one: nothing stored$/, 2);
     assert.deepEqual(tags(), before, 'nothing was stored');
   });
+
+  it('--replace (cosign\'s flag) replaces the attestations of the same predicate type, in .att and among the referrers; the other types stay', () => {
+    const ref = `${registry.host}/at/replace:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const vuln = (n: number) => { const p = join(tmp.path, `vuln-${n}.json`); writeFileSync(p, JSON.stringify({ scanner: { uri: 'pkg:github/aquasecurity/trivy', result: { run: n } } })); return p; };
+    assertOk(runCli(['attest', ref, '--key', key, '--type', 'vuln', '--predicate', vuln(1)], { env }));
+    assertOk(runCli(['attest', ref, '--key', key, '--type', 'openvex', '--predicate', vuln(0)], { env }));
+    assertOk(runCli(['attest', ref, '--key', key, '--type', 'vuln', '--predicate', vuln(2)], { env }));
+    const r = runCli(['attest', ref, '--key', key, '--type', 'vuln', '--predicate', vuln(3), '--replace'], { env });
+    assertOk(r);
+    assert.match(r.stderr, /replaced 2 earlier attestations of the type in \.att, 2 referrers$/m);
+    // What cosign verify-attestation reads: .att, as skopeo copies it.
+    const dir = join(tmp.path, 'att-replace');
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/at/replace:${first.manifest.digest.replace(':', '-')}.att`, `oci:${dir}:att`]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const layers = JSON.parse(readFileSync(blobPath(dir, index.manifests[0].digest), 'utf8')).layers as { digest: string; annotations: Record<string, string> }[];
+    const predicates = layers.map((l) => JSON.parse(Buffer.from(JSON.parse(readFileSync(blobPath(dir, l.digest), 'utf8')).payload, 'base64').toString()));
+    assert.deepEqual(predicates.map((p) => [p.predicateType, p.predicate.scanner.result.run]), [['https://openvex.dev/ns', 0], ['https://cosign.sigstore.dev/attestation/vuln/v1', 3]]);
+    // The referrers tag schema's index (docker-registry 2.8 has no referrers API), read with skopeo.
+    const tagIndex = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/at/replace:${first.manifest.digest.replace(':', '-')}`]));
+    assert.deepEqual(tagIndex.manifests.map((m: { annotations: Record<string, string> }) => m.annotations.predicateType).sort(), ['https://cosign.sigstore.dev/attestation/vuln/v1', 'https://openvex.dev/ns']);
+    // Before: the runs 1 and 2 still verified, through .att and the referrers.
+    const v = runCli(['verify-attestation', ref, '--key', pub, '--type', 'vuln', '--json']);
+    assertOk(v);
+    assert.deepEqual(JSON.parse(v.stdout).verified.map((s: { predicate: { scanner: { result: { run: number } } } }) => s.predicate.scanner.result.run), [3]);
+  });
+
+  it('--replace in a layout: the earlier attestation of the type leaves .att and the layout\'s referrers', () => {
+    const layout = join(tmp.path, 'replace-layout');
+    run('skopeo', ['copy', '--quiet', `oci:${first.layout}:one`, `oci:${layout}:app`]);
+    const write = (n: number) => { const p = join(tmp.path, `l-${n}.json`); writeFileSync(p, JSON.stringify({ run: n })); return p; };
+    assertOk(runCli(['attest', `oci:${layout}:app`, '--key', key, '--type', 'https://example.com/check/v1', '--predicate', write(1)], { env }));
+    const r = runCli(['attest', `oci:${layout}:app`, '--key', key, '--type', 'https://example.com/check/v1', '--predicate', write(2), '--replace'], { env });
+    assertOk(r);
+    assert.match(r.stderr, /replaced 1 earlier attestation of the type in \.att, 1 referrer$/m);
+    const v = runCli(['verify-attestation', `oci:${layout}:app`, '--key', pub, '--json']);
+    assertOk(v);
+    assert.deepEqual(JSON.parse(v.stdout).verified.map((s: { predicate: { run: number } }) => s.predicate.run), [2]);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    assert.equal(index.manifests.filter((m: { artifactType?: string }) => m.artifactType === 'application/vnd.dsse.envelope.v1+json').length, 1);
+  });
 });

@@ -101,6 +101,8 @@ describe('--json output matches docs/json/*.schema.json', () => {
     checked('attach.schema.json', runCli(['attach', `${ref}:1`, '--artifact-type', 'application/vnd.example.notes', 'notes.txt:text/plain', '--json'], { cwd }));
     writeFileSync(join(cwd, 'predicate.json'), JSON.stringify({ note: 'built by the schema test' }));
     checked('attest.schema.json', runCli(['attest', `${ref}:1`, '--key', 'k.key', '--predicate', 'predicate.json', '--json'], { cwd, env }));
+    const replacing = checked('attest.schema.json', runCli(['attest', `${ref}:1`, '--key', 'k.key', '--predicate', 'predicate.json', '--replace', '--json'], { cwd, env }));
+    assert.deepEqual(replacing.replaced, { att: 1, referrers: 1 });
     checked('verify-attestation.schema.json', runCli(['verify-attestation', `${ref}:1`, '--key', 'k.pub', '--json'], { cwd }));
     const referrers = checked('referrers.schema.json', runCli(['referrers', `${ref}:1`, '--json'], { cwd }));
     assert.equal((referrers.manifests as unknown[]).length, 2, 'the attached notes and the attestation');
