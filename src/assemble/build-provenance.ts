@@ -1,12 +1,14 @@
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { OciLayout } from '../content/layout.js';
-import { storeLayoutReferrer } from '../content/layout-referrers.js';
-import { IN_TOTO_PAYLOAD_TYPE, makeStatement, PREDICATE_TYPE_ANNOTATION, signEnvelope } from '../supply-chain/attest.js';
+import { layoutReferrers, storeLayoutReferrer } from '../content/layout-referrers.js';
+import { IN_TOTO_PAYLOAD_TYPE, makeStatement, PREDICATE_TYPE_ANNOTATION, signEnvelope, type Envelope, type Statement } from '../supply-chain/attest.js';
 import { DSSE_MEDIA_TYPE } from '../oci/media-types.js';
 import { SLSA_PROVENANCE_V1, slsaProvenance } from '../supply-chain/provenance.js';
 import type { Signer } from '../supply-chain/signer.js';
 import { VERSION } from '../version.js';
+
+const BUILDER_ID = 'https://ocipush.dev/builder/cli';
 
 /** What `build --provenance` records: who signs, what the command was, and the clock. */
 export interface ProvenanceOptions {
@@ -41,7 +43,7 @@ export async function storeBuildProvenance(
     ...(inputs.layers.length > 0 ? { context: inputs.layers.at(-1)! } : {}),
     ...(inputs.dockerfile ? { dockerfile: inputs.dockerfile } : {}),
     ...(inputs.images?.length ? { images: inputs.images } : {}),
-    builderId: 'https://ocipush.dev/builder/cli',
+    builderId: BUILDER_ID,
     builderVersion: VERSION,
     startedOn: inputs.startedOn.toISOString(),
     finishedOn: now().toISOString(),
@@ -50,5 +52,28 @@ export async function storeBuildProvenance(
   const envelope = await signEnvelope(options.signer, IN_TOTO_PAYLOAD_TYPE, statement);
   const annotations = { [PREDICATE_TYPE_ANNOTATION]: SLSA_PROVENANCE_V1 };
   const entry = await storeLayoutReferrer(layout, image, DSSE_MEDIA_TYPE, [{ mediaType: DSSE_MEDIA_TYPE, bytes: envelope, annotations }], annotations);
+  await dropEarlierBuildProvenance(layout, image, entry.digest);
   return { digest: entry.digest, predicateType: SLSA_PROVENANCE_V1 };
+}
+
+/**
+ * A rebuild of the same image (a reproducible build, a CI run again) replaces the provenance an
+ * earlier build here wrote for it, as a rebuilt tag's SBOM replaces the old one, instead of
+ * piling one more on each run, which every push then carries to `.att`. Only ocipush's own
+ * builds' provenance goes: an attestation made with `attest` stays.
+ */
+async function dropEarlierBuildProvenance(layout: OciLayout, image: Descriptor, keep: Digest): Promise<void> {
+  const earlier = new Set<string>();
+  for (const { descriptor, manifest } of await layoutReferrers(layout, image)) {
+    const [layer] = manifest.layers;
+    if (descriptor.digest === keep || manifest.artifactType !== DSSE_MEDIA_TYPE || manifest.layers.length !== 1 || layer?.annotations?.[PREDICATE_TYPE_ANNOTATION] !== SLSA_PROVENANCE_V1) continue;
+    try {
+      const statement = JSON.parse(Buffer.from((JSON.parse((await layout.readBlob(layer)).toString('utf8')) as Envelope).payload, 'base64').toString('utf8')) as Statement;
+      const predicate = statement.predicate as { runDetails?: { builder?: { id?: unknown } } } | undefined;
+      if (statement.predicateType === SLSA_PROVENANCE_V1 && predicate?.runDetails?.builder?.id === BUILDER_ID) earlier.add(descriptor.digest);
+    } catch {
+      // Not an envelope this builder wrote: kept.
+    }
+  }
+  if (earlier.size > 0) await layout.updateIndex((index) => ({ ...index, manifests: index.manifests.filter((m) => !earlier.has(m.digest)) }));
 }

@@ -6,10 +6,10 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 
 /** The build's provenance statement, read from the layout's files, its DSSE signature checked by openssl over the PAE built here from the spec. */
-function provenanceOf(layout: string, image: string, pub: string, work: string): { predicate: Record<string, any> } {
+function provenanceOf(layout: string, image: string, pub: string, work: string, referrer?: string): { predicate: Record<string, any> } {
   const blob = (digest: string) => join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
   const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
-  const referrers = index.manifests.filter((m: { artifactType?: string }) => m.artifactType === 'application/vnd.dsse.envelope.v1+json')
+  const referrers = index.manifests.filter((m: { artifactType?: string; digest: string }) => m.artifactType === 'application/vnd.dsse.envelope.v1+json' && (referrer === undefined || m.digest === referrer))
     .map((m: { digest: string }) => JSON.parse(readFileSync(blob(m.digest), 'utf8')))
     .filter((m: { subject?: { digest: string } }) => m.subject?.digest === image);
   assert.equal(referrers.length, 1);
@@ -111,5 +111,33 @@ describe('build --provenance: what the SLSA provenance says of the build', () =>
       assert.equal(named.length, 1, `${name} once among ${JSON.stringify(deps)}`);
       assert.match(named[0]!.uri, new RegExp(`/prov/${name}:1$`));
     }
+  });
+
+  it('a rebuild of the same image replaces the provenance an earlier build wrote for it, instead of adding one per run; an attestation made with attest stays', () => {
+    const rootfs = join(tmp.path, 'rebuilt');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'same.txt'), 'same\n');
+    const layout = join(tmp.path, 'rebuilt-layout');
+    const build = () => {
+      const r = runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '--provenance', '--key', join(tmp.path, 'k.key'), '--json'], { env });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as { digest: string; provenance: { digest: string } };
+    };
+    const first = build();
+    const predicate = join(tmp.path, 'hand-made.json');
+    writeFileSync(predicate, JSON.stringify({ buildDefinition: { buildType: 'https://example.com/ci/v1', externalParameters: {} }, runDetails: { builder: { id: 'https://example.com/ci' } } }));
+    assert.equal(runCli(['attest', `oci:${layout}:app`, '--key', join(tmp.path, 'k.key'), '--type', 'slsaprovenance1', '--predicate', predicate], { env }).status, 0);
+    build();
+    const last = build();
+    assert.equal(last.digest, first.digest, 'the same image each time');
+    const blob = (digest: string) => JSON.parse(readFileSync(join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length)), 'utf8'));
+    const dsse = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests
+      .filter((m: { artifactType?: string }) => m.artifactType === 'application/vnd.dsse.envelope.v1+json').map((m: { digest: string }) => m.digest);
+    // Before: three build provenances and the hand-made one.
+    assert.equal(dsse.length, 2, JSON.stringify(dsse));
+    assert.ok(dsse.includes(last.provenance.digest), 'the last build\'s provenance is kept');
+    const builders = dsse.map((d: string) => JSON.parse(Buffer.from(blob(blob(d).layers[0].digest).payload, 'base64').toString()).predicate.runDetails.builder.id).sort();
+    assert.deepEqual(builders, ['https://example.com/ci', 'https://ocipush.dev/builder/cli']);
+    assert.equal(provenanceOf(layout, last.digest, join(tmp.path, 'k.pub'), tmp.path, last.provenance.digest).predicate.runDetails.builder.id, 'https://ocipush.dev/builder/cli');
   });
 });
