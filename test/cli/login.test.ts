@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, tempDir } from '../support/tools.js';
@@ -284,6 +284,43 @@ describe('login and logout', () => {
     const logout = await runCliAsync(['logout', host], { env });
     assertOk(logout);
     assert.match(logout.stderr, /remains in .*\.dockercfg, and ocipush still uses it \(no tool writes that file any more: edit or remove it\)/);
+  });
+
+  it('logins at once keep each other\'s entry: one whose helper is slow to store does not write back the file as it was before another login', async () => {
+    const bin = join(tmp.path, `bin-slow-${++n}`);
+    const state = join(tmp.path, `slow-state-${n}`);
+    mkdirSync(bin, { recursive: true });
+    mkdirSync(state, { recursive: true });
+    // A helper that says it is storing, then waits for the test to let it finish (a keyring's prompt).
+    writeFileSync(join(bin, 'docker-credential-slow'), [
+      '#!/bin/sh',
+      'cat > "$STATE/secret.json"',
+      'touch "$STATE/storing"',
+      'while [ ! -e "$STATE/release" ]; do sleep 0.05; done',
+      '',
+    ].join('\n'));
+    chmodSync(join(bin, 'docker-credential-slow'), 0o755);
+    const slowHost = regs.staging.host;
+    const host = regs.production.host;
+    const dir = freshConfigDir({ credHelpers: { [slowHost]: 'slow' } });
+    const env = envWith(dir, { PATH: `${bin}:${process.env.PATH}`, STATE: state });
+    const slow = runCliAsync(['login', slowHost, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
+    while (!existsSync(join(state, 'storing'))) await new Promise((r) => setTimeout(r, 20));
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }));
+    writeFileSync(join(state, 'release'), '');
+    assertOk(await slow);
+    assert.deepEqual(readConfig(dir).auths, { [host]: { auth: Buffer.from(`alice:${PASSWORD}`).toString('base64') }, [slowHost]: {} });
+
+    // Logins and logouts of several namespaces at once: every one of them is in the file (or gone from it).
+    const many = freshConfigDir();
+    const namespaces = Array.from({ length: 8 }, (_, i) => `team-${i}`);
+    const logins = await Promise.all(namespaces.map((ns) => runCliAsync(['login', `${host}/${ns}`, '-u', 'alice', '--password-stdin'], { env: envWith(many), input: PASSWORD })));
+    for (const r of logins) assertOk(r);
+    assert.deepEqual(Object.keys(readConfig(many).auths!).sort(), namespaces.map((ns) => `${host}/${ns}`));
+    const logouts = await Promise.all(namespaces.slice(0, 4).map((ns) => runCliAsync(['logout', `${host}/${ns}`], { env: envWith(many) })));
+    for (const r of logouts) assertOk(r);
+    assert.deepEqual(Object.keys(readConfig(many).auths!).sort(), namespaces.slice(4).map((ns) => `${host}/${ns}`));
+    assert.deepEqual(readdirSync(many), ['config.json'], 'no lock is left behind');
   });
 
   it('login needs --password-stdin: a password is never an argument', async () => {

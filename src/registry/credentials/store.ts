@@ -1,5 +1,5 @@
 import { readlink } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { OcipushError, fromSystemError } from '../../errors.js';
 import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
@@ -35,55 +35,75 @@ type ConfigFile = Record<string, unknown> & { auths?: Record<string, unknown>; c
 
 export async function storeCredentials(registry: string, username: string, password: string, options: StoreOptions = {}): Promise<StoreResult> {
   const path = dockerConfigPath({ configDir: options.configDir, env: options.env });
-  const config = await readConfig(path);
-  const auths = { ...(isObject(config.auths) ? config.auths : {}) };
+  const helper = helperFor(await readConfig(path), registry);
+  const auth = { auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64') };
   if (options.namespace !== undefined) {
     const scoped = namespaceKey(registry, options.namespace);
-    const helper = helperFor(config, registry);
     if (helper) {
       // A helper keeps one secret per registry (containers/image refuses the same way); the file is not where the user keeps secrets.
       throw new OcipushError('EUNSUPPORTED', `cannot store a login for ${scoped}: ${path} keeps ${registryHost(registry)}'s logins in docker-credential-${helper}, which holds one per registry (log in to ${registryHost(registry)} instead)`, { path, helper: `docker-credential-${helper}` });
     }
-    for (const k of Object.keys(auths)) if (sameKey(k, scoped)) delete auths[k];
-    auths[scoped] = { auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64') };
-    await writeConfig(path, { ...config, auths });
+    await editConfig(path, (auths) => {
+      for (const k of Object.keys(auths)) if (sameKey(k, scoped)) delete auths[k];
+      auths[scoped] = auth;
+      return true;
+    });
     return { where: path, path };
   }
   const key = helperServerUrl(registry);
-  // The registry's own keys only: a namespace-scoped login (podman login host/ns) is another login.
-  for (const k of Object.keys(auths)) if (isRegistryKey(k, registry)) delete auths[k];
-  const helper = helperFor(config, registry);
-  let where = path;
-  if (helper) {
-    await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: password }), options.env);
-    auths[key] = {};
-    where = `docker-credential-${helper}`;
-  } else {
-    auths[key] = { auth: Buffer.from(`${username}:${password}`, 'utf8').toString('base64') };
-  }
-  await writeConfig(path, { ...config, auths });
-  return { where, path };
+  // The helper first, outside the file's lock: it may wait on a keyring for as long as its timeout.
+  if (helper) await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: password }), options.env);
+  await editConfig(path, (auths) => {
+    // The registry's own keys only: a namespace-scoped login (podman login host/ns) is another login.
+    for (const k of Object.keys(auths)) if (isRegistryKey(k, registry)) delete auths[k];
+    auths[key] = helper ? {} : auth;
+    return true;
+  });
+  return { where: helper ? `docker-credential-${helper}` : path, path };
 }
 
 /** Forgets the registry's credentials; false when there were none. */
 export async function eraseCredentials(registry: string, options: StoreOptions = {}): Promise<boolean> {
   const path = dockerConfigPath({ configDir: options.configDir, env: options.env });
   const config = await readConfig(path);
-  const auths = { ...(isObject(config.auths) ? config.auths : {}) };
   const namespace = options.namespace;
-  const keys = Object.keys(auths).filter((k) => (namespace === undefined ? isRegistryKey(k, registry) : sameKey(k, namespaceKey(registry, namespace))));
-  let found = keys.length > 0;
+  const matches = (k: string) => (namespace === undefined ? isRegistryKey(k, registry) : sameKey(k, namespaceKey(registry, namespace)));
+  const inFile = Object.keys(isObject(config.auths) ? config.auths : {}).some(matches);
+  let found = inFile;
   // A namespace's login is only ever in the file.
   const helper = namespace === undefined ? helperFor(config, registry) : undefined;
   if (helper) {
     const erased = await runHelper(helper, 'erase', helperServerUrl(registry), options.env, true);
     found ||= erased;
   }
-  if (keys.length > 0) {
-    for (const k of keys) delete auths[k];
-    await writeConfig(path, { ...config, auths });
+  // Without an entry to remove the file is not written, nor locked: a read-only config can still log out of its helper.
+  if (inFile) {
+    await editConfig(path, (auths) => {
+      const keys = Object.keys(auths).filter(matches);
+      for (const k of keys) delete auths[k];
+      return keys.length > 0;
+    });
   }
   return found;
+}
+
+/**
+ * Reads the file, lets `edit` change its `auths` (a copy) and writes it back when `edit` says it
+ * changed, under a lock beside the file: two logins at once (parallel CI jobs sharing a home, a
+ * script logging in to several registries in the background) would otherwise each write back the
+ * file as it was before the other's entry, and one login would be lost.
+ */
+async function editConfig(path: string, edit: (auths: Record<string, unknown>) => boolean): Promise<void> {
+  await makeDirectory(dirname(path), 'cannot create', 0o700);
+  const target = await linkTarget(path);
+  if (target !== path) await makeDirectory(dirname(target), 'cannot create', 0o700);
+  const { withLock } = await import('../../content/lock.js');
+  await withLock(join(dirname(target), `.${basename(target)}.lock`), async () => {
+    const config = await readConfig(target);
+    const auths = { ...(isObject(config.auths) ? config.auths : {}) };
+    if (!edit(auths)) return;
+    await writeFileAtomic(target, `${JSON.stringify({ ...config, auths }, null, '\t')}\n`, undefined, 0o600);
+  });
 }
 
 /** `host/namespace`, the key podman writes (`docker.io/library` for Docker Hub). */
@@ -120,13 +140,6 @@ async function readConfig(path: string): Promise<ConfigFile> {
   }
   if (!isObject(parsed)) throw new OcipushError('EINVALID', `invalid Docker config ${path}: not a JSON object`, { path });
   return parsed as ConfigFile;
-}
-
-async function writeConfig(path: string, config: ConfigFile): Promise<void> {
-  await makeDirectory(dirname(path), 'cannot create', 0o700);
-  const target = await linkTarget(path);
-  if (target !== path) await makeDirectory(dirname(target), 'cannot create', 0o700);
-  await writeFileAtomic(target, `${JSON.stringify(config, null, '\t')}\n`, undefined, 0o600);
 }
 
 /**
