@@ -14,7 +14,7 @@ export function tempNameFor(target: string): string {
  * file. The temp file is beside the target, or in `tempDir` (a layout's ingest session, on the same
  * file system), so a process killed meanwhile leaves it where the next writer clears it.
  */
-export async function writeFileAtomic(target: string, data: Uint8Array | string | Iterable<Uint8Array>, tempDir?: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(target: string, data: Uint8Array | string | Iterable<Uint8Array>, tempDir?: string, mode = 0o644, owner?: { uid: number; gid: number }): Promise<void> {
   // A device or fifo is written in place: renaming a temp file over it would replace the node
   // itself (as root) or fail (as anyone else), as archives' sinks know. So is a symbolic link
   // (--digest-file /dev/stdout, a link to /proc/self/fd/1; a link to a shared file): renamed over,
@@ -32,6 +32,8 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string 
     fh = await open(tmp, 'wx', mode);
     // Chunk by chunk (an SBOM), each from where the last ended.
     for (const chunk of typeof data === 'string' || data instanceof Uint8Array ? [data] : data) await fh.writeFile(chunk);
+    // Given to its owner before it takes the place of the file: never a moment where they cannot read it.
+    if (owner) await fh.chown(owner.uid, owner.gid);
     await fh.sync();
     await fh.close();
     fh = undefined;

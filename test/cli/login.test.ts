@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, tempDir } from '../support/tools.js';
@@ -321,6 +321,20 @@ describe('login and logout', () => {
     for (const r of logouts) assertOk(r);
     assert.deepEqual(Object.keys(readConfig(many).auths!).sort(), namespaces.slice(4).map((ns) => `${host}/${ns}`));
     assert.deepEqual(readdirSync(many), ['config.json'], 'no lock is left behind');
+  });
+
+  it('login and logout as root (sudo, the user\'s DOCKER_CONFIG) leave config.json its user\'s, as docker does', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const host = regs.staging.host;
+    const dir = freshConfigDir({ auths: {} });
+    const file = join(dir, 'config.json');
+    chownSync(dir, 4321, 4322);
+    chownSync(file, 4321, 4322);
+    chmodSync(file, 0o600);
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(dir), input: PASSWORD }));
+    const owner = (path: string) => { const st = statSync(path); return [st.uid, st.gid, st.mode & 0o777]; };
+    assert.deepEqual(owner(file), [4321, 4322, 0o600], 'the user still reads their logins (mode 0600: only the owner may)');
+    assertOk(await runCliAsync(['logout', host], { env: envWith(dir) }));
+    assert.deepEqual(owner(file), [4321, 4322, 0o600]);
   });
 
   it('login needs --password-stdin: a password is never an argument', async () => {

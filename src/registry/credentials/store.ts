@@ -1,4 +1,4 @@
-import { readlink } from 'node:fs/promises';
+import { readlink, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OcipushError, fromSystemError } from '../../errors.js';
 import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
@@ -102,8 +102,19 @@ async function editConfig(path: string, edit: (auths: Record<string, unknown>) =
     const config = await readConfig(target);
     const auths = { ...(isObject(config.auths) ? config.auths : {}) };
     if (!edit(auths)) return;
-    await writeFileAtomic(target, `${JSON.stringify({ ...config, auths }, null, '\t')}\n`, undefined, 0o600);
+    await writeFileAtomic(target, `${JSON.stringify({ ...config, auths }, null, '\t')}\n`, undefined, 0o600, await ownerToKeep(target));
   });
+}
+
+/**
+ * The owner of the file being replaced, when this process is root and it is someone else's
+ * (`sudo ocipush login` with the user's HOME or DOCKER_CONFIG): the new file is given to them, as
+ * docker's Save does, or their own docker, crane and skopeo could no longer read their logins.
+ */
+async function ownerToKeep(path: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const st = await stat(path).catch(() => undefined);
+  return st && (st.uid !== 0 || st.gid !== 0) ? { uid: st.uid, gid: st.gid } : undefined;
 }
 
 /** `host/namespace`, the key podman writes (`docker.io/library` for Docker Hub). */
