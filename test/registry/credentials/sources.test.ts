@@ -50,11 +50,17 @@ describe('credential sources', () => {
     }
   });
 
-  it('readPasswordStdin strips exactly one trailing newline', async () => {
+  it('readPasswordStdin strips exactly one trailing newline (then one carriage return) and decodes characters split between reads', async () => {
     assert.equal(await readPasswordStdin(Readable.from([Buffer.from('se'), Buffer.from('cret\n')])), 'secret');
     assert.equal(await readPasswordStdin(Readable.from(['secret\r\n'])), 'secret');
     assert.equal(await readPasswordStdin(Readable.from(['two\n\n'])), 'two\n');
     assert.equal(await readPasswordStdin(Readable.from([' spaced '])), ' spaced ');
+    // As docker login and crane auth login read it: a newline, then a carriage return.
+    assert.equal(await readPasswordStdin(Readable.from(['secret\r'])), 'secret');
+    assert.equal(await readPasswordStdin(Readable.from(['secret\r\r\n'])), 'secret\r');
+    // A character whose bytes come in two reads: é is C3 A9, € is E2 82 AC.
+    const word = Buffer.from('pässwörd€\n');
+    assert.equal(await readPasswordStdin(Readable.from([word.subarray(0, 3), word.subarray(3, 12), word.subarray(12)])), 'pässwörd€');
     await assert.rejects(readPasswordStdin(Readable.from(['\n'])), /no password on standard input/);
     await assert.rejects(readPasswordStdin(Readable.from([])), /no password on standard input/);
   });
