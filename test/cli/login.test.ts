@@ -337,6 +337,35 @@ describe('login and logout', () => {
     assert.deepEqual(owner(file), [4321, 4322, 0o600]);
   });
 
+  it('logout erases from the helper the https://HOST and http://HOST logins older docker stored for the registry, as docker logout does', async () => {
+    const bin = join(tmp.path, `bin-keyed-${++n}`);
+    const store = join(tmp.path, `keyed-store-${n}`);
+    mkdirSync(bin, { recursive: true });
+    mkdirSync(store, { recursive: true });
+    // One entry per ServerURL, as docker-credential-pass keeps them.
+    writeFileSync(join(bin, 'docker-credential-keyed'), [
+      '#!/bin/sh',
+      'case "$1" in',
+      '  store) json=$(cat); url=$(printf "%s" "$json" | sed -n \'s/.*"ServerURL":"\\([^"]*\\)".*/\\1/p\'); printf "%s" "$json" > "$KEYED/$(printf "%s" "$url" | base64 -w0)" ;;',
+      '  get|erase) url=$(cat); f="$KEYED/$(printf "%s" "$url" | base64 -w0)"; if [ ! -f "$f" ]; then echo "credentials not found in native keychain"; exit 1; fi; if [ "$1" = get ]; then cat "$f"; else rm "$f"; fi ;;',
+      'esac',
+      '',
+    ].join('\n'));
+    chmodSync(join(bin, 'docker-credential-keyed'), 0o755);
+    const host = regs.staging.host;
+    const env = envWith(freshConfigDir({ credsStore: 'keyed', auths: { [`https://${host}`]: {} } }), { PATH: `${bin}:${process.env.PATH}`, KEYED: store });
+    for (const url of [`https://${host}`, `http://${host}`]) {
+      execFileSync(join(bin, 'docker-credential-keyed'), ['store'], { env: { ...process.env, KEYED: store }, input: JSON.stringify({ ServerURL: url, Username: 'alice', Secret: PASSWORD }) });
+    }
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }));
+    assert.equal(readdirSync(store).length, 3);
+    const out = await runCliAsync(['logout', host], { env });
+    assertOk(out);
+    assert.equal(out.stdout, `Removed login credentials for ${host}\n`);
+    assert.deepEqual(readdirSync(store), [], 'no login for the registry is left in the helper');
+    assertOk(await runCliAsync(['logout', host], { env }));
+  });
+
   it('login needs --password-stdin: a password is never an argument', async () => {
     assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
   });

@@ -4,7 +4,7 @@ import { OcipushError, fromSystemError } from '../../errors.js';
 import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
 import { helperTimeout, runHelperProcess } from './helper.js';
-import { helperServerUrl, isRegistryKey, registryHost } from './registry-key.js';
+import { HUB_SERVER_URL, helperServerUrl, isRegistryKey, registryHost } from './registry-key.js';
 
 /**
  * `docker login` / `docker logout` on the file docker, podman, crane and skopeo read:
@@ -73,8 +73,7 @@ export async function eraseCredentials(registry: string, options: StoreOptions =
   // A namespace's login is only ever in the file.
   const helper = namespace === undefined ? helperFor(config, registry) : undefined;
   if (helper) {
-    const erased = await runHelper(helper, 'erase', helperServerUrl(registry), options.env, true);
-    found ||= erased;
+    for (const serverUrl of helperKeys(registry)) found = (await runHelper(helper, 'erase', serverUrl, options.env, true)) || found;
   }
   // Without an entry to remove the file is not written, nor locked: a read-only config can still log out of its helper.
   if (inFile) {
@@ -85,6 +84,17 @@ export async function eraseCredentials(registry: string, options: StoreOptions =
     });
   }
   return found;
+}
+
+/**
+ * What a helper may hold the registry's login under: the key login stores, and for a registry
+ * other than Hub the `https://HOST` and `http://HOST` that older docker and other tools stored
+ * (docker login https://HOST), which helpers such as osxkeychain and wincred still answer HOST's
+ * lookups with; docker logout erases the same three.
+ */
+function helperKeys(registry: string): string[] {
+  const key = helperServerUrl(registry);
+  return key === HUB_SERVER_URL ? [key] : [key, `https://${key}`, `http://${key}`];
 }
 
 /**
