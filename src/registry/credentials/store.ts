@@ -1,6 +1,6 @@
 import { readlink, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { OcipushError, fromSystemError } from '../../errors.js';
+import { OcipushError, fromSystemError, fromWriteError } from '../../errors.js';
 import { makeDirectory, readTextIfPresent, writeFileAtomic } from '../../content/atomic.js';
 import { dockerConfigPath } from './docker-config.js';
 import { helperTimeout, runHelperProcess } from './helper.js';
@@ -108,11 +108,16 @@ async function editConfig(path: string, edit: (auths: Record<string, unknown>) =
   const target = await linkTarget(path);
   if (target !== path) await makeDirectory(dirname(target), 'cannot create', 0o700);
   const { withLock } = await import('../../content/lock.js');
-  await withLock(join(dirname(target), `.${basename(target)}.lock`), async () => {
+  const lockPath = join(dirname(target), `.${basename(target)}.lock`);
+  await withLock(lockPath, async () => {
     const config = await readConfig(target);
     const auths = { ...(isObject(config.auths) ? config.auths : {}) };
     if (!edit(auths)) return;
     await writeFileAtomic(target, `${JSON.stringify({ ...config, auths }, null, '\t')}\n`, undefined, 0o600, await ownerToKeep(target));
+  }).catch((err: unknown) => {
+    // A directory that cannot take the lock (read-only, not the user's) cannot take the file either: name the file.
+    if (err instanceof OcipushError && err.code === 'EIO' && err.details.path === lockPath) throw fromWriteError(err.details.cause, target);
+    throw err;
   });
 }
 
