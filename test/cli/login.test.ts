@@ -366,6 +366,17 @@ describe('login and logout', () => {
     assertOk(await runCliAsync(['logout', host], { env }));
   });
 
+  it('"credHelpers": {"HOST": ""} keeps HOST\'s login in the file beside a credsStore, as docker reads and writes it', async () => {
+    const host = regs.staging.host;
+    // The store of a desktop the file was copied from, not installed here: only other registries would ask it.
+    const dir = freshConfigDir({ credsStore: 'desktop-not-here', credHelpers: { [host]: '' } });
+    assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env: envWith(dir), input: PASSWORD }));
+    assert.equal(Buffer.from(readConfig(dir).auths![host]!.auth!, 'base64').toString(), `alice:${PASSWORD}`);
+    assertOk(await runCliAsync(['push', `${host}/opt-out/app:1`, '--layout', image.layout], { env: envWith(dir) }));
+    assertOk(await runCliAsync(['logout', host], { env: envWith(dir) }));
+    assert.deepEqual(readConfig(dir).auths, {});
+  });
+
   it('login needs --password-stdin: a password is never an argument', async () => {
     assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
   });

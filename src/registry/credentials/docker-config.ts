@@ -127,6 +127,7 @@ class DockerConfigCredentials implements CredentialSource {
     const host = registryHost(registry);
     const helper = Object.entries(config.credHelpers).find(([key]) => registryHost(key) === host);
     const origin = helper ? `credHelpers["${helper[0]}"] in ${path}` : `credsStore in ${path}`;
+    // `"credHelpers": {"HOST": ""}` keeps HOST's login in the file even beside a credsStore, as docker reads it.
     const helperName = helper ? helper[1] : config.credsStore;
     if (helperName) {
       // Helpers hold one secret per registry: the lookups for its repositories share one run,
@@ -193,7 +194,8 @@ async function readDockerConfig(path: string, legacy: boolean): Promise<DockerCo
   const auths = isObject(parsed.auths) ? (parsed.auths as Record<string, AuthEntry>) : {};
   const credHelpers: Record<string, string> = {};
   if (isObject(parsed.credHelpers)) {
-    for (const [key, name] of Object.entries(parsed.credHelpers)) if (typeof name === 'string' && name) credHelpers[key] = name;
+    // An empty name is kept: it takes the registry out of credsStore's hands (docker's getConfiguredCredentialStore).
+    for (const [key, name] of Object.entries(parsed.credHelpers)) if (typeof name === 'string') credHelpers[key] = name;
   }
   const credsStore = typeof parsed.credsStore === 'string' && parsed.credsStore ? parsed.credsStore : undefined;
   return { auths, credsStore, credHelpers };

@@ -150,7 +150,8 @@ function sameKey(key: string, wanted: string): boolean {
 function helperFor(config: ConfigFile, registry: string): string | undefined {
   const host = registryHost(registry);
   if (isObject(config.credHelpers)) {
-    for (const [k, name] of Object.entries(config.credHelpers)) if (registryHost(k) === host && typeof name === 'string' && name) return name;
+    // An empty name keeps the registry in the file, whatever credsStore says (as docker login stores it).
+    for (const [k, name] of Object.entries(config.credHelpers)) if (registryHost(k) === host && typeof name === 'string') return name || undefined;
   }
   return typeof config.credsStore === 'string' && config.credsStore ? config.credsStore : undefined;
 }
