@@ -366,6 +366,19 @@ describe('login and logout', () => {
     assertOk(await runCliAsync(['logout', host], { env }));
   });
 
+  it('logout through a helper that refuses the older URL forms it never stores still logs out', async () => {
+    const bin = join(tmp.path, `bin-picky-${++n}`);
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'docker-credential-picky'), '#!/bin/sh\nurl=$(cat)\ncase "$url" in *://*) echo "invalid server URL: $url"; exit 1 ;; esac\n[ "$1" = get ] && echo "credentials not found"\n[ "$1" = get ] && exit 1\nexit 0\n');
+    chmodSync(join(bin, 'docker-credential-picky'), 0o755);
+    const host = regs.staging.host;
+    const dir = freshConfigDir({ credsStore: 'picky', auths: { [host]: {} } });
+    const out = await runCliAsync(['logout', host], { env: envWith(dir, { PATH: `${bin}:${process.env.PATH}` }) });
+    assertOk(out);
+    assert.equal(out.stdout, `Removed login credentials for ${host}\n`);
+    assert.deepEqual(readConfig(dir).auths, {});
+  });
+
   it('"credHelpers": {"HOST": ""} keeps HOST\'s login in the file beside a credsStore, as docker reads and writes it', async () => {
     const host = regs.staging.host;
     // The store of a desktop the file was copied from, not installed here: only other registries would ask it.

@@ -73,7 +73,10 @@ export async function eraseCredentials(registry: string, options: StoreOptions =
   // A namespace's login is only ever in the file.
   const helper = namespace === undefined ? helperFor(config, registry) : undefined;
   if (helper) {
-    for (const serverUrl of helperKeys(registry)) found = (await runHelper(helper, 'erase', serverUrl, options.env, true)) || found;
+    const [key, ...older] = helperKeys(registry);
+    found = (await runHelper(helper, 'erase', key, options.env, true)) || found;
+    // The older forms are a courtesy: a helper that refuses a URL it never stores (ecr-login, one that wants https) fails no logout.
+    for (const serverUrl of older) found = (await runHelper(helper, 'erase', serverUrl, options.env, true).catch(() => false)) || found;
   }
   // Without an entry to remove the file is not written, nor locked: a read-only config can still log out of its helper.
   if (inFile) {
