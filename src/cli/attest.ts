@@ -9,6 +9,7 @@ interface AttestArgs extends RegistryFlags {
   predicate: string;
   type: string;
   replace?: boolean;
+  newBundleFormat: boolean;
 }
 
 export const attestCommand: CliCommand<AttestArgs> = {
@@ -20,9 +21,12 @@ export const attestCommand: CliCommand<AttestArgs> = {
     .option('predicate', { type: 'string', demandOption: true, describe: 'File: the statement\'s predicate, JSON (any text for --type custom, wrapped as cosign does: {Data, Timestamp}); - for standard input' })
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .option('replace', { type: 'boolean', describe: 'Replace the image\'s attestations of this predicate type (cosign\'s --replace): out of sha256-<hex>.att, their OCI 1.1 referrers deleted' })
+    .option('new-bundle-format', { type: 'boolean', default: false, describe: 'Store the attestation as cosign 3 does by default: a Sigstore bundle (no transparency-log entry) as an OCI 1.1 referrer of the image, not at sha256-<hex>.att' })
     .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
   run: async (argv, out: Output) => {
     // Standard input is one stream: whichever is read second found it empty ("no password on standard input").
+    // A bundle is a referrer of its own, never in .att: what --replace takes out is not where it goes.
+    if (argv.replace && argv.newBundleFormat) throw usageError('--replace takes earlier attestations out of sha256-<hex>.att and their referrers; with --new-bundle-format each attestation is a referrer of its own: give one of the two');
     if (argv.predicate === '-' && argv.passwordStdin) throw usageError('--predicate - and --password-stdin both read standard input: give the predicate as a file, or the password in OCIPUSH_USERNAME/OCIPUSH_PASSWORD or a docker login');
     const { referenceTarget } = await import('../oci/reference.js');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
@@ -48,6 +52,28 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const predicate = predicateFrom(argv.type, text, fromStdin ? '-' : argv.predicate, stamp);
     const { loadSigner } = await import('./key-options.js');
     const signer = await loadSigner(argv.key);
+    if (argv.newBundleFormat) {
+      const [{ attestImageBundle }, { attachArtifact, attachToLayout }, { SIGSTORE_BUNDLE_MEDIA_TYPE }] = await Promise.all([
+        import('../supply-chain/bundle-sign.js'), import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'),
+      ]);
+      if (inLayout) {
+        const result = await withLayout(inLayout, (layout, subject) => attestImageBundle(inLayout.name ?? subject.digest, subject, signer, predicateType, predicate, stamp(), async (s, blob, ann) => (
+          (await attachToLayout(layout, s, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann)).manifest.digest
+        )));
+        out.info(`attested ${layoutImageName(inLayout, result.digest)} (${predicateType}): Sigstore bundle, referrer ${result.referrer} in the layout`);
+        out.result(result.digest, result);
+        return;
+      }
+      const source = await registryReference(argv.reference);
+      const { signedIdentity } = await import('../supply-chain/simple-signing.js');
+      const result = await withRepository(source, argv, async (repo) => attestImageBundle(signedIdentity(source), await repo.resolve(referenceTarget(source)), signer, predicateType, predicate, stamp(), async (s, blob, ann) => (
+        (await attachArtifact(repo, s, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann)).manifest.digest
+      )));
+      const name = `${source.registry}/${source.repository}`;
+      out.info(`attested ${name}@${result.digest} (${predicateType}): Sigstore bundle, referrer ${name}@${result.referrer}`);
+      out.result(result.digest, result);
+      return;
+    }
     if (inLayout) {
       const { attestInLayout } = await import('../supply-chain/layout-attestations.js');
       // The statement's subject is named as a build names its provenance's: by the layout's name for it.

@@ -9,6 +9,7 @@ interface SignArgs extends RegistryFlags {
   signContainerIdentity?: string;
   recursive?: boolean;
   annotation?: string[];
+  newBundleFormat: boolean;
 }
 
 export const signCommand: CliCommand<SignArgs> = {
@@ -19,15 +20,18 @@ export const signCommand: CliCommand<SignArgs> = {
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('recursive', { type: 'boolean', describe: 'Also sign every manifest of an index' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable)' })
-    .option('sign-container-identity', { type: 'string', describe: 'REGISTRY/REPOSITORY the payload names (critical.identity.docker-reference), as cosign\'s flag; required to sign in a layout' })
+    .option('sign-container-identity', { type: 'string', describe: 'REGISTRY/REPOSITORY the payload names (critical.identity.docker-reference), as cosign\'s flag; required to sign in a layout (not with --new-bundle-format, whose statement names the digest only)' })
+    .option('new-bundle-format', { type: 'boolean', default: false, describe: 'Store the signature as cosign 3 does by default: a Sigstore bundle (DSSE, cosign\'s sign statement, no transparency-log entry) as an OCI 1.1 referrer of the image, not at sha256-<hex>.sig' })
     .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')
-    .example('$0 sign oci:out:app --key cosign.key --sign-container-identity registry.example.com/app', 'signs in the layout, offline; push and copy take the signature along')),
+    .example('$0 sign oci:out:app --key cosign.key --sign-container-identity registry.example.com/app', 'signs in the layout, offline; push and copy take the signature along')
+    .example('$0 sign localhost:5000/app:1 --key cosign.key --new-bundle-format', 'as cosign 3 sign --key cosign.key --tlog-upload=false; cosign verify --insecure-ignore-tlog reads it')),
   run: async (argv, out: Output) => {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
     const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'sign');
     const { loadSigner, repositoryIdentity, reportLayoutSignatures, reportSignatures, signInLayout } = await import('./key-options.js');
     const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
+    if (argv.newBundleFormat) return signBundles(argv, inLayout, out);
     if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
     const annotations = parseKeyValues(argv.annotation, 'annotation');
     const signer = await loadSigner(argv.key);
@@ -45,3 +49,32 @@ export const signCommand: CliCommand<SignArgs> = {
     out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
   },
 };
+
+/** `sign --new-bundle-format`: cosign 3's bundles, as referrers of each image signed (in the registry, or the layout's index.json). */
+async function signBundles(argv: SignArgs, inLayout: import('./repository-ref.js').LayoutTarget | undefined, out: Output): Promise<void> {
+  const [{ referenceTarget, formatReference }, { withLayout, registryReference, withRepository, layoutImageName }, { loadSigner }, bundles, attach, { SIGSTORE_BUNDLE_MEDIA_TYPE }, { resolveBuildTime, formatTime }] = await Promise.all([
+    import('../oci/reference.js'), import('./repository-ref.js'), import('./key-options.js'), import('../supply-chain/bundle-sign.js'),
+    import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'), import('../assemble/config.js'),
+  ]);
+  const annotations = parseKeyValues(argv.annotation, 'annotation');
+  const signer = await loadSigner(argv.key);
+  // cosign stamps the referrer with the time now; SOURCE_DATE_EPOCH makes it reproducible.
+  const time = resolveBuildTime(undefined, process.env.SOURCE_DATE_EPOCH);
+  const options = { recursive: argv.recursive, annotations, created: formatTime(time.explicit ? time.seconds : Math.floor(Date.now() / 1000)) };
+  if (inLayout) {
+    const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
+    const signed = await withLayout(inLayout, (layout, root) => bundles.signImageBundles(layoutAttachedStore(layout, inLayout.text), root.digest, signer, async (subject, blob, ann) => (
+      (await attach.attachToLayout(layout, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann)).manifest.digest
+    ), options));
+    for (const s of signed) out.info(`signed ${layoutImageName(inLayout, s.digest)}: Sigstore bundle, referrer ${s.signatureManifest} in the layout`);
+    out.result(signed.map((s) => s.digest).join('\n'), { reference: inLayout.text, signatures: signed });
+    return;
+  }
+  const source = await registryReference(argv.reference);
+  const signed = await withRepository(source, argv, (repo) => bundles.signImageBundles(repo, referenceTarget(source), signer, async (subject, blob, ann) => (
+    (await attach.attachArtifact(repo, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann)).manifest.digest
+  ), options));
+  const name = `${source.registry}/${source.repository}`;
+  for (const s of signed) out.info(`signed ${name}@${s.digest}: Sigstore bundle, referrer ${name}@${s.signatureManifest}`);
+  out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
+}
