@@ -16,6 +16,8 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME]; cosign\'s .att and the attestations among its OCI 1.1 referrers' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM file, or env://NAME)' })
     .option('type', { type: 'string', describe: 'Only attestations of this predicate type (URI or cosign shorthand); without it, one of any type passes (cosign verify-attestation checks only custom then)' })
+    // cosign's flag for where to look (its default since cosign 3): both are read whatever it says, so a cosign command line runs as it is.
+    .option('new-bundle-format', { type: 'boolean', describe: 'Accepted as cosign takes it; cosign\'s tags and Sigstore bundle referrers are both read' })
     .example('$0 verify-attestation localhost:5000/app:1 --key cosign.pub --type slsaprovenance1', 'a SLSA provenance signed by the key, or exit 1')
     .example('$0 verify-attestation oci:bundle:app --key cosign.pub', 'offline, in a layout a copy brought the attestations into')),
   run: async (argv, out: Output) => {

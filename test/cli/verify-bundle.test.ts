@@ -144,6 +144,20 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
     assert.match(r.stderr, /1 attestation \(https:\/\/slsa\.dev\/provenance\/v1\)/);
     assertOk(runCli(['verify', ref, '--key', pub('signer')]));
   });
+
+  it('cosign\'s --new-bundle-format on verify and verify-attestation (cosign 3 scripts pass it) is taken, =false too: both formats are read whatever it says', () => {
+    const ref = push('bundle/flagged', image);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
+    storeCosignBundle(registry.host, 'bundle/flagged', subject, cosignBundle(signStatement(image.manifest.digest), (pae) => opensslSign('signer', pae), hint('signer')), SIGN_PREDICATE, tmp.path);
+    const vuln = 'https://cosign.sigstore.dev/attestation/vuln/v1';
+    const statement = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: `${registry.host}/bundle/flagged`, digest: { sha256: image.manifest.digest.slice(7) } }], predicateType: vuln, predicate: {} };
+    storeCosignBundle(registry.host, 'bundle/flagged', subject, cosignBundle(statement, (pae) => opensslSign('signer', pae), hint('signer')), vuln, tmp.path);
+    for (const flag of ['--new-bundle-format', '--new-bundle-format=false']) {
+      assertOk(runCli(['verify', ref, '--key', pub('signer'), flag]));
+      assertOk(runCli(['verify-attestation', ref, '--key', pub('signer'), '--type', 'vuln', flag]));
+      assertOneLineError(runCli(['verify', ref, '--key', pub('stranger'), flag]), /verifies: not signed by this key$/);
+    }
+  });
   it('push of a layout holding a cosign 3 signature bundle and an attestation puts only the attestation in .att; the bundle goes as a referrer', () => {
     const ref = push('bundle/carried', image);
     const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
