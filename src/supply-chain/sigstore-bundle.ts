@@ -40,12 +40,30 @@ export function bundleEnvelopeLayer(layer: AttachedLayer): AttachedLayer | undef
 }
 
 /**
+ * Whether the envelope's statement is of a predicate type other than cosign's sign statement.
+ * Its signature is not checked: this only keeps an attestation out of the count of signatures,
+ * and a statement of another type is never accepted as one whoever signed it.
+ */
+function isOtherStatement(envelope: Buffer): boolean {
+  try {
+    const { payload } = JSON.parse(envelope.toString('utf8')) as { payload?: unknown };
+    if (typeof payload !== 'string') return false;
+    const { predicateType } = JSON.parse(Buffer.from(payload, 'base64').toString('utf8')) as { predicateType?: unknown };
+    return typeof predicateType === 'string' && predicateType !== COSIGN_SIGN_PREDICATE_TYPE;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Adds to `outcome` the signatures cosign 3 stored as bundles (`envelopes`, from
  * bundleEnvelopeLayer): each signed by the key over a cosign sign statement about `digest`, with
  * each of `annotations` among its subject's annotations (`cosign sign -a`).
  */
 export function checkBundleSignatures(outcome: VerifyOutcome, envelopes: AttachedLayer[], digest: Digest, verifier: Verifier, identity: string, annotations: Record<string, string> = {}): void {
   for (const { descriptor, payload, oversized } of envelopes) {
+    // A bundle of an attestation (cosign 3 attest) is no signature, as a cosign sign statement is no attestation for verify-attestation.
+    if (!oversized && isOtherStatement(payload)) continue;
     outcome.total++;
     if (oversized) {
       outcome.rejected.push(oversizedReason(descriptor));

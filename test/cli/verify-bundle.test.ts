@@ -158,6 +158,18 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
       assertOneLineError(runCli(['verify', ref, '--key', pub('stranger'), flag]), /verifies: not signed by this key$/);
     }
   });
+  it('a cosign 3 attestation bundle is not counted among the signatures verify checks: alone it is no signature found, beside a signature by another key it is not in the count', () => {
+    const ref = push('bundle/attested-only', image);
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
+    const vuln = 'https://cosign.sigstore.dev/attestation/vuln/v1';
+    const statement = { _type: 'https://in-toto.io/Statement/v1', subject: [{ name: `${registry.host}/bundle/attested-only`, digest: { sha256: image.manifest.digest.slice(7) } }], predicateType: vuln, predicate: {} };
+    storeCosignBundle(registry.host, 'bundle/attested-only', subject, cosignBundle(statement, (pae) => opensslSign('signer', pae), hint('signer')), vuln, tmp.path);
+    // Before: 'none of 1 signature verifies: predicate type …/vuln/v1, not https://sigstore.dev/cosign/sign/v1'.
+    assertOneLineError(runCli(['verify', ref, '--key', pub('signer')]), /: no signatures found$/);
+    assertOk(runCli(['verify-attestation', ref, '--key', pub('signer'), '--type', 'vuln']));
+    storeCosignBundle(registry.host, 'bundle/attested-only', subject, cosignBundle(signStatement(image.manifest.digest), (pae) => opensslSign('stranger', pae), hint('stranger')), SIGN_PREDICATE, tmp.path);
+    assertOneLineError(runCli(['verify', ref, '--key', pub('signer')]), /: none of 1 signature verifies: not signed by this key$/);
+  });
   it('push of a layout holding a cosign 3 signature bundle and an attestation puts only the attestation in .att; the bundle goes as a referrer', () => {
     const ref = push('bundle/carried', image);
     const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
