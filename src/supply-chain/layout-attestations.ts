@@ -1,5 +1,9 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import { isSigstoreBundle } from './sigstore-bundle.js';
 import type { OciLayout } from '../content/layout.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
 import type { Repository } from '../registry/repository.js';
@@ -75,7 +79,9 @@ export function layoutAttachedStore(layout: OciLayout, name: string): AttachedTa
  */
 export async function layoutReferrerEnvelopes(layout: OciLayout, subject: Descriptor): Promise<ReferredSignatures> {
   const found: Parameters<typeof sortReferred>[0][number][] = [];
-  for (const { manifest } of await layoutReferrers(layout, subject)) {
+  const listed = await layoutReferrers(layout, subject);
+  const unlisted = await cosignSavedBundleReferrers(layout, subject, new Set(listed.map((r) => r.descriptor.digest)));
+  for (const manifest of [...listed.map((r) => r.manifest), ...unlisted]) {
     const kind = signedReferrerKind(manifest.artifactType ?? manifest.config?.mediaType);
     if (!kind) continue;
     const layers: AttachedLayer[] = [];
@@ -84,6 +90,39 @@ export async function layoutReferrerEnvelopes(layout: OciLayout, subject: Descri
   }
   return sortReferred(found);
 }
+
+/** A referrer manifest is a few hundred bytes: a blob larger than this is not read to find one. */
+const SAVED_REFERRER_MAX_BYTES = 64 * 1024;
+
+/**
+ * The Sigstore bundle referrers of `subject` that cosign 3's `save` leaves in the blobs of its
+ * layout without an index.json entry: it writes each referrer of the image as an image of its
+ * own, each write starting index.json anew, so only the saved image stays listed (`kind`
+ * dev.cosignproject.cosign/image); `cosign verify --local-image` finds them by reading
+ * blobs/sha256 for manifests whose subject is that image, and so are they found here. Only in
+ * such a layout, and only blobs small enough to be a manifest are read.
+ */
+async function cosignSavedBundleReferrers(layout: OciLayout, subject: Descriptor, listed: ReadonlySet<string>): Promise<ImageManifest[]> {
+  const saved = (await layout.readIndex()).manifests.some((m) => m.digest === subject.digest && COSIGN_SAVED_IMAGE_KINDS.has(m.annotations?.kind ?? ''));
+  if (!saved) return [];
+  const dir = join(layout.root, 'blobs', 'sha256');
+  const found: ImageManifest[] = [];
+  for (const hex of (await readdir(dir).catch(() => [] as string[])).sort()) {
+    if (!/^[0-9a-f]{64}$/.test(hex) || listed.has(`sha256:${hex}`)) continue;
+    const info = await stat(join(dir, hex)).catch(() => undefined);
+    if (!info?.isFile() || info.size > SAVED_REFERRER_MAX_BYTES) continue;
+    let manifest: ImageManifest;
+    try {
+      manifest = JSON.parse((await layout.readBlob({ digest: `sha256:${hex}`, size: info.size }, SAVED_REFERRER_MAX_BYTES)).toString('utf8')) as ImageManifest;
+    } catch {
+      continue; // a layer, a config, a blob that is not JSON: no referrer
+    }
+    if (manifest?.subject?.digest === subject.digest && Array.isArray(manifest.layers) && manifest.layers.some((l) => isSigstoreBundle(l?.mediaType))) found.push(manifest);
+  }
+  return found;
+}
+
+const COSIGN_SAVED_IMAGE_KINDS = new Set(['dev.cosignproject.cosign/image', 'dev.cosignproject.cosign/imageIndex']);
 
 /** The attestations among the layout's referrers (layoutReferrerEnvelopes), for verify-attestation. */
 export async function layoutAttestationLayers(layout: OciLayout, subject: Descriptor): Promise<AttachedLayer[]> {

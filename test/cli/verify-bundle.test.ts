@@ -170,6 +170,35 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
     storeCosignBundle(registry.host, 'bundle/attested-only', subject, cosignBundle(signStatement(image.manifest.digest), (pae) => opensslSign('stranger', pae), hint('stranger')), SIGN_PREDICATE, tmp.path);
     assertOneLineError(runCli(['verify', ref, '--key', pub('signer')]), /: none of 1 signature verifies: not signed by this key$/);
   });
+  it('verify oci:DIR of what cosign 3 save wrote reads the signature bundles it left in blobs/ only (no index.json entry), as cosign verify --local-image reads them', () => {
+    // cosign save writes each referrer as an image, each write starting index.json anew: only the image stays listed, kind-annotated.
+    const dir = join(tmp.path, 'cosign3-save');
+    run('cp', ['-r', image.layout, dir]);
+    const blobs = join(dir, 'blobs', 'sha256');
+    const put = (bytes: Buffer): { digest: string; size: number } => {
+      const hex = createHash('sha256').update(bytes).digest('hex');
+      writeFileSync(join(blobs, hex), bytes);
+      return { digest: `sha256:${hex}`, size: bytes.length };
+    };
+    const bundleType = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+    const bundle = put(cosignBundle(signStatement(image.manifest.digest, { env: 'prod' }), (pae) => opensslSign('signer', pae), hint('signer')));
+    const manifestType = 'application/vnd.oci.image.manifest.v1+json';
+    put(Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: manifestType,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', ...put(Buffer.from('{}')), artifactType: bundleType },
+      layers: [{ mediaType: bundleType, ...bundle }],
+      annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope', 'dev.sigstore.bundle.predicateType': SIGN_PREDICATE, 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+      subject: { mediaType: manifestType, digest: image.manifest.digest, size: image.manifest.size },
+      artifactType: bundleType,
+    })));
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ mediaType: manifestType, digest: image.manifest.digest, size: image.manifest.size, annotations: { kind: 'dev.cosignproject.cosign/image' } }],
+    }));
+    // Before: 'no signatures found'.
+    assertOk(runCli(['verify', `oci:${dir}`, '--key', pub('signer'), '-a', 'env=prod']));
+    assertOneLineError(runCli(['verify', `oci:${dir}`, '--key', pub('stranger')]), /none of 1 signature verifies: not signed by this key$/);
+  });
   it('push of a layout holding a cosign 3 signature bundle and an attestation puts only the attestation in .att; the bundle goes as a referrer', () => {
     const ref = push('bundle/carried', image);
     const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
