@@ -28,12 +28,16 @@ const MAX_BUNDLE_BYTES = 1024 * 1024;
 /** protobuf-specs' HashAlgorithm names, as protojson writes them, and Node's names for them. */
 const HASHES: Record<string, string> = { SHA2_256: 'sha256', SHA2_384: 'sha384', SHA2_512: 'sha512', SHA3_256: 'sha3-256', SHA3_384: 'sha3-384' };
 
+/** sigstore-go's hint for a public key: base64 of the SHA-256 of its SPKI DER (cosign's SignerVerifierKeypair.GetHint). */
+export function publicKeyHint(publicKeyPem: string): string {
+  return createHash('sha256').update(decodePem(publicKeyPem, 'public key').der).digest('base64');
+}
+
 /** The bundle cosign 3 sign-blob --key writes (without a transparency-log entry): `signature` over the file whose SHA-256 is `digest`. */
 export function blobBundle(signature: Buffer, digest: Digest, publicKeyPem: string): string {
-  const spki = decodePem(publicKeyPem, 'public key').der;
   return `${JSON.stringify({
     mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE,
-    verificationMaterial: { publicKey: { hint: createHash('sha256').update(spki).digest('base64') } },
+    verificationMaterial: { publicKey: { hint: publicKeyHint(publicKeyPem) } },
     messageSignature: {
       messageDigest: { algorithm: 'SHA2_256', digest: Buffer.from(digestHex(digest), 'hex').toString('base64') },
       signature: signature.toString('base64'),

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { OcipushError } from '../errors.js';
 import { digestHex, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
@@ -6,7 +5,7 @@ import { isIndex, parseManifest } from '../oci/manifest.js';
 import { bytesBlob, type ArtifactBlob } from './attach.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, IN_TOTO_PAYLOAD_TYPE, makeStatement, pae, STATEMENT_V1 } from './attest.js';
 import type { AttachedStore } from './cosign-tags.js';
-import { decodePem } from './keys.js';
+import { publicKeyHint } from './blob-bundle.js';
 import type { Signer } from './signer.js';
 import { SIGSTORE_BUNDLE_MEDIA_TYPE } from './sigstore-bundle.js';
 
@@ -24,11 +23,6 @@ import { SIGSTORE_BUNDLE_MEDIA_TYPE } from './sigstore-bundle.js';
 export const BUNDLE_CONTENT_ANNOTATION = 'dev.sigstore.bundle.content';
 export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 const CREATED_ANNOTATION = 'org.opencontainers.image.created';
-
-/** sigstore-go's hint for a public key: base64 of the SHA-256 of its SPKI DER (cosign's SignerVerifierKeypair.GetHint). */
-export function publicKeyHint(publicKeyPem: string): string {
-  return createHash('sha256').update(decodePem(publicKeyPem, 'public key').der).digest('base64');
-}
 
 /** A bundle of a DSSE envelope of an in-toto `statement` (its exact bytes), signed by `signer`. */
 export async function dsseBundle(statement: Buffer, signer: Signer): Promise<Buffer> {
