@@ -98,8 +98,13 @@ interface PlannedBlob {
   bytes?: Buffer;
 }
 
-/** Configs and layers, each once; manifests too when an OCI index will point at them. */
-function planBlobs(images: SelectedImage[], withManifests: boolean): PlannedBlob[] {
+/**
+ * Manifests, configs and layers, each once. The manifest goes in without an OCI index too, as copy
+ * writes a docker-archive: loaders read manifest.json alone, and a reader of the archive that finds
+ * it (ocipush's, as docker save ≥ 25 keeps them) has the image under the layout's digest instead of
+ * a Docker manifest made up from manifest.json, another digest.
+ */
+function planBlobs(images: SelectedImage[]): PlannedBlob[] {
   const seen = new Set<string>();
   const blobs: PlannedBlob[] = [];
   const add = (descriptor: Descriptor, bytes?: Buffer) => {
@@ -108,7 +113,7 @@ function planBlobs(images: SelectedImage[], withManifests: boolean): PlannedBlob
     blobs.push(bytes ? { descriptor, bytes } : { descriptor });
   };
   for (const image of images) {
-    if (withManifests) add(image.descriptor, image.manifestBytes);
+    add(image.descriptor, image.manifestBytes);
     add(image.manifest.config, image.configBytes);
     for (const layer of image.manifest.layers) add(layer);
   }
@@ -127,7 +132,7 @@ export async function writeDockerArchive(
   options: ArchiveOptions = {},
 ): Promise<ArchiveSummary> {
   if (images.length === 0) throw new OcipushError('ENOTFOUND', `${layout.root}: no image to export`);
-  const blobs = planBlobs(images, Boolean(options.ociLayout));
+  const blobs = planBlobs(images);
   for (const { descriptor, bytes } of blobs) {
     if (!bytes && !(await layout.exists(descriptor))) {
       throw await layout.unusableBlobError(descriptor);

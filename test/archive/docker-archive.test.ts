@@ -61,7 +61,9 @@ describe('ocipush export', () => {
     // The hello layer is shared, as in the hand-made example: 2 configs + 2 distinct layers.
     assert.equal(alpine.manifest.layers[1]!.digest, scratch.manifest.layers[0]!.digest);
     const blobs = names.filter((n) => n.startsWith('blobs/sha256/') && n.length > 'blobs/sha256/'.length);
-    assert.equal(blobs.length, 4);
+    // 2 manifests (as docker save ≥ 25 keeps them) + 2 configs + 2 distinct layers.
+    assert.equal(blobs.length, 6);
+    assert.ok(blobs.includes(blobPath(scratch.manifestDigest)) && blobs.includes(blobPath(alpine.manifestDigest)));
     assert.equal(new Set(blobs).size, blobs.length);
     for (const name of blobs) assert.equal(sha256File(join(dir, name)), `sha256:${name.slice('blobs/sha256/'.length)}`);
     // The layers are the layout's blobs as they are: gzip, not recompressed.
@@ -89,6 +91,23 @@ describe('ocipush export', () => {
     run('umoci', ['unpack', '--image', `${oci}:alpine`, bundle]);
     assert.deepEqual(readFileSync(join(bundle, 'rootfs', 'hello')), readFileSync(fx.hello));
     assert.deepEqual(readFileSync(join(bundle, 'rootfs', 'bin', 'sh')), readFileSync(staticBusybox()));
+  });
+
+  it('read back (copy docker-archive:), an image keeps the layout\'s manifest digest and media type, as copy to docker-archive: keeps them', () => {
+    const out = join(tmp.path, 'read-back');
+    for (const tag of ['scratch', 'alpine']) {
+      const r = runCli(['copy', `docker-archive:${archive}:hello:${tag}`, `oci:${out}:${tag}`]);
+      assert.equal(r.status, 0, r.stderr);
+      const inspected = JSON.parse(skopeo(['inspect', `oci:${out}:${tag}`])) as { Digest: string };
+      assert.equal(inspected.Digest, layoutConfigFor(fx.layout, tag).manifestDigest, `hello:${tag}`);
+    }
+    assert.equal(JSON.parse(skopeo(['inspect', '--raw', `oci:${out}:alpine`])).config.mediaType, MediaType.OciConfig);
+    const p = podman(join(tmp.path, 'podman-read-back'));
+    try {
+      assert.match(p.run(['load', '-q', '-i', archive]), /hello:alpine/);
+    } finally {
+      p.cleanup();
+    }
   });
 
   it('IMAGE=REPO:TAG selects and renames; one image named twice is one entry', (t) => {
@@ -218,7 +237,7 @@ describe('ocipush export', () => {
     assert.equal(result.images.length, 1);
     assert.deepEqual(result.images[0]!.repoTags, ['hello:alpine']);
     assert.equal(result.images[0]!.manifest, layoutConfigFor(fx.layout, 'alpine').manifestDigest);
-    assert.equal(result.blobCount, 3);
+    assert.equal(result.blobCount, 4);
     assert.ok(Buffer.concat(chunks).length > result.blobBytes);
   });
 });

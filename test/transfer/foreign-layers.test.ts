@@ -111,6 +111,14 @@ describe('foreign layers', () => {
     } finally {
       p.cleanup();
     }
+    // Read back, the archive is the image the layout holds: the layer stays foreign, at its URL,
+    // and the registry never gets the bytes of a layer its author does not let be distributed.
+    const up = await runCliAsync(['copy', `docker-archive:${archive}`, `${registry.host}/win/exported:v1`]);
+    assertOk(up);
+    assert.match(up.stderr, /1 foreign layer left at its URLs/);
+    const digestOf = (repo: string) => JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/${repo}`])).Digest as string;
+    assert.equal(digestOf('win/exported:v1'), digestOf('win/docker:v1'));
+    assert.equal((await fetch(`${registry.url}/v2/win/exported/blobs/${foreign.digest}`, { method: 'HEAD' })).status, 404);
   });
 
   it('a copy between registries never reads the layer: it stays at its URL', async () => {
