@@ -150,7 +150,10 @@ export async function archiveRepoTags(file: string): Promise<string[]> {
 
 async function readManifestJson(tar: TarIndex): Promise<DockerArchiveManifestEntry[]> {
   const member = tar.get('manifest.json');
-  if (!member) throw new OcipushError('EINVALID', `${tar.file}: not a docker archive (no manifest.json)${tar.truncation()}`);
+  if (!member) {
+    const other = tar.get('index.json') && tar.get('oci-layout') ? `; it is an OCI archive: oci-archive:${tar.file} reads it` : tar.nesting('manifest.json');
+    throw new OcipushError('EINVALID', `${tar.file}: not a docker archive (no manifest.json${other})${tar.truncation()}`);
+  }
   const bytes = await readSmall(tar.read(member), MAX_MANIFEST_BYTES, `${tar.file}: manifest.json`);
   let entries: unknown;
   try {

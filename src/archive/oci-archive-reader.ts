@@ -38,7 +38,10 @@ export class OciArchiveReader extends ArchiveBlobs {
 /** The archive's `index.json` (an OCI layout's, or docker save ≥ 25's). */
 async function readIndexJson(tar: TarIndex): Promise<ImageIndex> {
   const member = tar.get('index.json');
-  if (!member || !tar.get('oci-layout')) throw new OcipushError('EINVALID', `${tar.file}: not an OCI archive (no oci-layout and index.json)${tar.truncation()}`);
+  if (!member || !tar.get('oci-layout')) {
+    const other = tar.get('manifest.json') ? `; it is a docker archive: docker-archive:${tar.file} reads it` : tar.nesting('oci-layout', 'index.json');
+    throw new OcipushError('EINVALID', `${tar.file}: not an OCI archive (no oci-layout and index.json${other})${tar.truncation()}`);
+  }
   const bytes = await readSmall(tar.read(member), MAX_MANIFEST_BYTES, `${tar.file}: index.json`);
   try {
     const index = JSON.parse(bytes.toString('utf8')) as ImageIndex;

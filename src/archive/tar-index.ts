@@ -70,6 +70,19 @@ export class TarIndex {
     return this.end.complete ? '' : `; it stops at byte ${this.end.size} without tar's end-of-archive blocks: truncated`;
   }
 
+  /**
+   * What to add to "the archive has no NAME" when it is there one directory down (`D/NAME`, in one
+   * top directory D): the archive was made of the directory (`tar -cf FILE D`), where docker,
+   * podman and skopeo want its contents at the top (`tar -C D -cf FILE .`).
+   */
+  nesting(...names: string[]): string {
+    const tops = new Set(this.paths().map((path) => path.split('/')[0]!));
+    if (tops.size !== 1) return '';
+    const [top] = tops;
+    if (!names.every((name) => this.members.has(`${top}/${name}`))) return '';
+    return `; it holds ${top}/${names.join(` and ${top}/`)}: it was made of the directory ${top}, not of what is in it (tar -C ${top} -cf FILE .)`;
+  }
+
   paths(): string[] {
     return [...this.members.keys()];
   }

@@ -29,5 +29,5 @@ test('ls docker-archive:FILE prints the archive\'s RepoTags, as skopeo list-tags
   assert.deepEqual(JSON.parse(names.stdout), ['v1']);
 
   assertOneLineError(await runCliAsync(['ls', `docker-archive:${docker}:example/app:1`]), /: name a layout \(oci:DIR\) or archive \(oci-archive:FILE, docker-archive:FILE\), without a name$/, 2);
-  assertOneLineError(await runCliAsync(['ls', `oci-archive:${docker}`]), /not an OCI archive \(no oci-layout and index\.json\)$/);
+  assertOneLineError(await runCliAsync(['ls', `oci-archive:${docker}`]), /not an OCI archive \(no oci-layout and index\.json; it is a docker archive: docker-archive:\S+ reads it\)$/);
 });
