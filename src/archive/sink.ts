@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { lstat, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -25,6 +26,9 @@ export interface ArchiveSink {
 
 export async function openFileSink(target: string): Promise<ArchiveSink> {
   const named = resolve(target);
+  // stdout by another name (/dev/stdout, /dev/fd/1) is written as stdout is: a socket there (a
+  // Node parent's stdio) cannot be opened again by name (ENXIO), and nothing is renamed over it.
+  if (await isStdout(named)) return stdoutSink();
   // A symbolic link (/dev/stdout, /dev/fd/1, a link to where archives are kept) is written
   // through, as a shell's > writes it: renaming over it would replace the link itself (as root,
   // /dev/stdout became a regular file). One that leads to no file (a pipe's /proc/self/fd/1, a
@@ -105,6 +109,23 @@ async function openSpecialFileSink(path: string): Promise<ArchiveSink> {
     await closed;
   };
   return { stream, path, commit: close, abort: close };
+}
+
+/**
+ * Whether `path` is where this process's stdout goes (/dev/stdout, /dev/fd/1, or the pipe or file
+ * stdout is open on): the same device and inode. An archive written there is followed by nothing,
+ * so a command's result goes to stderr instead (`| podman load`, `| gzip` would read it as bytes
+ * after the archive's end).
+ */
+export async function isStdout(path: string): Promise<boolean> {
+  let out: { dev: number; ino: number };
+  try {
+    out = fstatSync(1);
+  } catch {
+    return false;
+  }
+  const named = await stat(path).catch(() => undefined);
+  return named !== undefined && named.dev === out.dev && named.ino === out.ino;
 }
 
 /** stdout: nothing to rename; a failed export leaves a truncated stream the reader will reject. */

@@ -56,6 +56,11 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const { parseEndpoint } = await import('./endpoints.js');
     const source = await parseEndpoint(argv.source);
     const destination = await parseEndpoint(argv.destination, { as: 'destination' });
+    // An archive to /dev/stdout (| podman load, > app.tar): its bytes are all stdout may carry, the
+    // digest goes to stderr, as export's lines do.
+    const onStdout = (destination.transport === 'docker-archive' || destination.transport === 'oci-archive') && await (await import('../archive/sink.js')).isStdout(destination.path);
+    if (onStdout && process.stdout.isTTY) throw usageError(`${destination.text}: refusing to write an archive to a terminal: name a file, or pipe the output`);
+    if (onStdout && out.json) throw usageError(`--json needs a file: ${destination.text} is stdout, which carries the archive`);
     // Checked before anything is copied, as push checks it: a registry is not left changed by a command that then fails.
     if (argv.digestFile !== undefined) await (await import('./output-file.js')).checkWritableFile(argv.digestFile, 'digest-file');
     const platforms = argv.platform === undefined ? [] : checkPlatformList(argv.platform, argv.unlistedPlatform);
@@ -90,7 +95,8 @@ export const copyCommand: CliCommand<CopyArgs> = {
         out.result(copied.digest, { ...copied.report, signatures });
         return;
       }
-      out.result(copied.digest, copied.report);
+      if (onStdout) out.info(copied.digest);
+      else out.result(copied.digest, copied.report);
     });
   },
 };

@@ -44,10 +44,12 @@ export const exportCommand: CliCommand<ExportArgs> = {
       if (named) throw usageError(`${source} is ${named.what}, not an image of the layout: export writes a layout's images; copy takes any two: ocipush copy ${source} ${archiveFor(argv.output, rename.join('='))}`);
     }
     const toStdout = argv.output === undefined || argv.output === '-';
-    if (toStdout && process.stdout.isTTY) {
+    // -o /dev/stdout (or /dev/fd/1) is stdout too: the archive's bytes are all it may carry.
+    const onStdout = toStdout || await (await import('../archive/sink.js')).isStdout(argv.output!);
+    if (onStdout && process.stdout.isTTY) {
       throw usageError('refusing to write an archive to a terminal: name a file with -o FILE, or pipe the output');
     }
-    if (toStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the archive');
+    if (onStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the archive');
     const { exportDockerArchive } = await import('../archive/export.js');
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, 'export', toStdout ? 'the archive on stdout is incomplete' : `${argv.output} was not written`);
@@ -76,9 +78,9 @@ export const exportCommand: CliCommand<ExportArgs> = {
       }
     }
     const lines = result.images.map((image) => `${image.repoTags.length ? image.repoTags.join(', ') : '<untagged>'} ${image.manifest} (${image.layers.length} layer${image.layers.length === 1 ? '' : 's'})`);
-    const where = result.output ? `${result.output} (${formatBytes(result.size ?? 0)})` : 'stdout';
+    const where = result.output && !onStdout ? `${result.output} (${formatBytes(result.size ?? 0)})` : 'stdout';
     const text = [...lines, `wrote ${result.images.length} image${result.images.length === 1 ? '' : 's'} to ${where}`].join('\n');
-    if (toStdout) {
+    if (onStdout) {
       for (const line of text.split('\n')) out.info(line);
     } else {
       out.result(text, { ...result, layout: resolve(argv.layout) });

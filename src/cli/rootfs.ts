@@ -22,8 +22,10 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     .example('$0 rootfs oci:build:app -o rootfs.tar', 'the filesystem of a layout\'s image')),
   run: async (argv, out: Output) => {
     const toStdout = argv.output === undefined || argv.output === '-';
-    if (toStdout && process.stdout.isTTY) throw usageError('refusing to write a tar to a terminal: name a file with -o FILE, or pipe the output');
-    if (toStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the tar');
+    // -o /dev/stdout (or /dev/fd/1) is stdout too: the tar's bytes are all it may carry.
+    const onStdout = toStdout || await (await import('../archive/sink.js')).isStdout(argv.output!);
+    if (onStdout && process.stdout.isTTY) throw usageError('refusing to write a tar to a terminal: name a file with -o FILE, or pipe the output');
+    if (onStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the tar');
     const { platformFlag, withSource, hostPlatform } = await import('./read-source.js');
     const wanted = await platformFlag(argv.platform, argv.unlistedPlatform);
     const { onInterrupt } = await import('./output.js');
@@ -50,7 +52,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     const dangling = summary.danglingLinks > 0 ? `; ${summary.danglingLinks} hard link${summary.danglingLinks === 1 ? '' : 's'} to a file no layer kept, left out` : '';
     out.info(`wrote the filesystem of ${written.name} (${formatPlatform(image.platform)}, ${image.descriptor.digest}) to ${written.path ?? 'stdout'}: ${summary.entries === 1 ? '1 entry' : `${summary.entries} entries`} from ${count(image.layers.length, 'layer')}, ${summary.hidden} hidden by the layers above${dangling}`);
     // With the tar on stdout, nothing else may go there: the digest is in the line above.
-    if (toStdout) return;
+    if (onStdout) return;
     out.result(image.descriptor.digest, {
       reference: written.name, digest: image.descriptor.digest, platform: formatPlatform(image.platform),
       ...(written.path ? { output: written.path } : {}),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { killOnExit } from '../support/exit-cleanup.js';
@@ -129,5 +129,53 @@ describe('an archive file named by a symbolic link', () => {
     }
     assert.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
     loads(file, 'localhost/piped:1');
+  });
+});
+
+describe('an archive to /dev/stdout, stdout a pipe (… docker-archive:/dev/stdout | podman load, export -o /dev/stdout | gzip)', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let layout: string;
+
+  before(async () => {
+    tmp = await tempDir();
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+    layout = join(tmp.path, 'layout');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app:1', '-q']));
+  });
+  after(() => tmp?.cleanup());
+
+  it('carries the archive byte for byte, as the file is written, and nothing after it: the digest and lines go to stderr', () => {
+    const digest = JSON.parse(run('skopeo', ['inspect', `oci:${layout}:app:1`])).Digest as string;
+    const file = (name: string) => join(tmp.path, name);
+    const cases: { piped: string[]; toFile: string[]; written: string }[] = [
+      { piped: ['copy', `oci:${layout}:app:1`, 'docker-archive:/dev/stdout:localhost/piped:1'], toFile: ['copy', '-q', `oci:${layout}:app:1`, `docker-archive:${file('copy.tar')}:localhost/piped:1`], written: file('copy.tar') },
+      { piped: ['copy', `oci:${layout}:app:1`, 'oci-archive:/dev/stdout:piped'], toFile: ['copy', '-q', `oci:${layout}:app:1`, `oci-archive:${file('copy-oci.tar')}:piped`], written: file('copy-oci.tar') },
+      { piped: ['export', '--layout', layout, 'app:1', '-o', '/dev/stdout'], toFile: ['export', '-q', '--layout', layout, 'app:1', '-o', file('export.tar')], written: file('export.tar') },
+      { piped: ['rootfs', `oci:${layout}:app:1`, '-o', '/dev/fd/1'], toFile: ['rootfs', '-q', `oci:${layout}:app:1`, '-o', file('rootfs.tar')], written: file('rootfs.tar') },
+    ];
+    for (const { piped, toFile, written } of cases) {
+      const r = spawnSync(process.execPath, [CLI, ...piped], { maxBuffer: 64 << 20 });
+      assert.equal(r.status, 0, r.stderr.toString());
+      const wrote = spawnSync(process.execPath, [CLI, ...toFile], { encoding: 'utf8' });
+      assert.equal(wrote.status, 0, wrote.stderr);
+      assert.ok(r.stdout.equals(readFileSync(written)), `${piped.join(' ')}: stdout is the archive the file holds, nothing more (${r.stdout.length} bytes, the file ${readFileSync(written).length})`);
+      assert.ok(r.stderr.toString().includes(digest), `${piped.join(' ')}: the digest is on stderr`);
+    }
+    // Through a shell's pipe, as a user writes it.
+    const loaded = file('from-stdout.tar');
+    const piped = spawnSync('bash', ['-c', '"$0" "$1" copy "$2" docker-archive:/dev/stdout:localhost/piped:1 | cat > "$3"', process.execPath, CLI, `oci:${layout}:app:1`, loaded], { encoding: 'utf8' });
+    assert.equal(piped.status, 0, piped.stderr);
+    assert.ok(readFileSync(loaded).equals(readFileSync(file('copy.tar'))), 'the pipe carried the archive alone');
+    const p = podman(join(tmp.path, 'podman-piped'));
+    try {
+      assert.match(p.run(['load', '-i', loaded]), /Loaded image: localhost\/piped:1\n/);
+    } finally {
+      p.cleanup();
+    }
+    const json = spawnSync(process.execPath, [CLI, 'copy', '--json', `oci:${layout}:app:1`, 'docker-archive:/dev/stdout'], { encoding: 'utf8' });
+    assert.equal(json.status, 2, json.stderr);
+    assert.equal(json.stderr, 'ocipush: --json needs a file: docker-archive:/dev/stdout is stdout, which carries the archive\n');
   });
 });
