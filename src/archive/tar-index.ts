@@ -34,6 +34,8 @@ export class TarIndex {
   private constructor(readonly file: string, private readonly members: Map<string, TarMember>, private readonly end: { complete: boolean; size: number }, private readonly spooled?: FileHandle) {}
 
   static async open(file: string): Promise<TarIndex> {
+    // `-` is stdin (`docker save app | ocipush copy docker-archive:- …`), as `-o -` is stdout (a file named - is ./-).
+    if (file === '-') file = '/dev/stdin';
     let handle: FileHandle;
     try {
       handle = await open(file, 'r');

@@ -21,7 +21,9 @@ export type Endpoint = ImageLocation;
  */
 export async function parseEndpoint(text: string, options: { as?: 'destination' } = {}): Promise<Endpoint> {
   const { parseTransport } = await import('../transports/parse.js');
-  const endpoint = parseTransport(text);
+  let endpoint = parseTransport(text);
+  // docker-archive:- is stdout, as -o - is for export (a file named - is ./-).
+  if (options.as === 'destination' && (endpoint.transport === 'docker-archive' || endpoint.transport === 'oci-archive') && endpoint.path === '-') endpoint = { ...endpoint, path: '/dev/stdout' };
   if (options.as !== 'destination' || endpoint.transport === 'registry' || endpoint.name === undefined) return endpoint;
   if (endpoint.transport === 'docker-archive') {
     // A RepoTag podman load and docker load can read, or the copy would fail once every blob is written.

@@ -63,15 +63,20 @@ export async function openLocation(location: ImageLocation, options: OpenOptions
     }
     case 'oci-archive': {
       const { OciArchiveReader } = await import('../archive/oci-archive-reader.js');
-      const archive = await OciArchiveReader.open(resolvePath(location.path));
+      const archive = await OciArchiveReader.open(archivePath(location.path));
       return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: () => archive.close() };
     }
     case 'docker-archive': {
       const { DockerArchiveReader } = await import('../archive/docker-archive-reader.js');
-      const archive = await DockerArchiveReader.open(resolvePath(location.path));
+      const archive = await DockerArchiveReader.open(archivePath(location.path));
       return { location, storage: archive, root: await archive.resolve(location.name), name: location.text, close: () => archive.close() };
     }
   }
+}
+
+/** An archive's file; `-` stays itself, stdin to TarIndex. */
+function archivePath(path: string): string {
+  return path === '-' ? path : resolvePath(path);
 }
 
 async function openRegistry(reference: Reference, connect: ConnectRegistry, options: OperationOptions, callerClosesClient: boolean): Promise<OpenedImage> {

@@ -174,6 +174,14 @@ describe('an archive to /dev/stdout, stdout a pipe (… docker-archive:/dev/stdo
     } finally {
       p.cleanup();
     }
+    // docker-archive:- is stdout too, as -o - is, and as a source stdin: no file named - appears.
+    const dash = spawnSync('bash', ['-c', '"$0" "$1" copy -q "$2" docker-archive:-:localhost/piped:1 | cat > "$3" && "$0" "$1" copy -q docker-archive:- "oci:$4:back" < "$3" && "$0" "$1" ls oci-archive:- < "$5"',
+      process.execPath, CLI, `oci:${layout}:app:1`, file('dash.tar'), file('back'), file('copy-oci.tar')], { encoding: 'utf8', cwd: tmp.path });
+    assert.equal(dash.status, 0, dash.stderr);
+    assert.equal(dash.stdout, 'piped\n');
+    assert.ok(readFileSync(file('dash.tar')).equals(readFileSync(file('copy.tar'))), 'docker-archive:- wrote the archive to stdout');
+    assert.ok(!readdirSync(tmp.path).includes('-'), 'no file named -');
+    assert.equal(JSON.parse(run('skopeo', ['inspect', `oci:${file('back')}:back`])).Digest, digest);
     const json = spawnSync(process.execPath, [CLI, 'copy', '--json', `oci:${layout}:app:1`, 'docker-archive:/dev/stdout'], { encoding: 'utf8' });
     assert.equal(json.status, 2, json.stderr);
     assert.equal(json.stderr, 'ocipush: --json needs a file: docker-archive:/dev/stdout is stdout, which carries the archive\n');
