@@ -36,7 +36,7 @@ export class ArchiveWriter implements Storage, TagResolver, ForeignLayerKeeper {
   }
 
   static async create(path: string, format: ArchiveFormat): Promise<ArchiveWriter> {
-    const writer = new ArchiveWriter(path, format, await openFileSink(path));
+    const writer = new ArchiveWriter(path, format, await openFileSink(path, `${format}:${path}`));
     if (format === 'oci-archive') await writer.serial(() => addBuffer(writer.pack, 'oci-layout', encodeJson({ imageLayoutVersion: '1.0.0' })));
     await writer.serial(async () => {
       await addDirectory(writer.pack, 'blobs/');

@@ -24,7 +24,8 @@ export interface ArchiveSink {
   abort(): Promise<void>;
 }
 
-export async function openFileSink(target: string): Promise<ArchiveSink> {
+/** `what` names the file as the user gave it (`-o FILE`, `docker-archive:FILE`). */
+export async function openFileSink(target: string, what = `-o ${target}`): Promise<ArchiveSink> {
   const named = resolve(target);
   // stdout by another name (/dev/stdout, /dev/fd/1) is written as stdout is: a socket there (a
   // Node parent's stdio) cannot be opened again by name (ENXIO), and nothing is renamed over it.
@@ -37,7 +38,7 @@ export async function openFileSink(target: string): Promise<ArchiveSink> {
   const path = link ? await realpath(named).catch(() => undefined) : named;
   if (path === undefined) return openSpecialFileSink(named);
   const existing = await stat(path).catch(() => undefined);
-  if (existing?.isDirectory()) throw new OcipushError('EUSAGE', `-o ${target}: is a directory, expected a file name`);
+  if (existing?.isDirectory()) throw new OcipushError('EUSAGE', `${what}: is a directory, expected a file name`);
   // A device or fifo (/dev/null, a named pipe) is written in place: renaming a temp file over it
   // would replace the device node itself.
   if (existing && !existing.isFile()) return openSpecialFileSink(path);

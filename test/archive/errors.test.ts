@@ -120,6 +120,16 @@ describe('ocipush export: bad input fails with one line and writes nothing', () 
     assertOneLineError(r, 1, new RegExp(`cannot write ${out}: no such file or directory`));
   });
 
+  it('an archive named as an existing directory is named as typed: -o DIR for export, docker-archive:DIR for copy', () => {
+    const dir = join(outDir, 'a-directory');
+    mkdirSync(dir);
+    assertOneLineError(runCli(['export', '--layout', fx.layout, '--repository', 'hello', '-o', dir]), 2, new RegExp(`^ocipush: -o ${dir}: is a directory, expected a file name$`));
+    for (const transport of ['docker-archive', 'oci-archive']) {
+      const r = runCli(['copy', `oci:${fx.layout}:scratch`, `${transport}:${dir}`]);
+      assertOneLineError(r, 2, new RegExp(`^ocipush: ${transport}:${dir}: is a directory, expected a file name$`));
+    }
+  });
+
   it('a write that fails half way (file size limit) leaves no partial file', () => {
     const out = join(outDir, 'too-big.tar');
     // 100 KiB limit, SIGXFSZ ignored so that write() fails with EFBIG instead of killing node.
