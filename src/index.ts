@@ -46,7 +46,8 @@ export { mutateImage, hasChanges, type ImageChanges, type MutatedImage, type Mad
 export { rebaseImage, type RebaseOptions, type RebasedImage, type OpenedBase } from './assemble/rebase.js';
 export { flattenImages, type FlattenOptions, type FlattenedImages, type FlattenedImage } from './assemble/flatten.js';
 export { withBlobs, type BorrowedBlobs } from './content/with-blobs.js';
-export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, DEFAULT_CONCURRENCY, defaultLayoutDir } from './defaults.js';
+export { DEFAULT_LAYOUT_DIR, DEFAULT_TAG, DEFAULT_CONCURRENCY } from './defaults.js';
+export { defaultLayoutDir } from './transports/layout-name.js';
 export { buildDockerfile, type DockerfileBuildOptions, type DockerfileBuildResult } from './dockerfile-exec/build-dockerfile.js';
 
 // export

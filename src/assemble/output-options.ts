@@ -5,7 +5,7 @@ import type { ProvenanceOptions } from './build-provenance.js';
 
 /** What every build (`buildImage`, `buildDockerfile`) takes about where and how it writes the image. */
 export interface ImageOutputOptions {
-  /** The OCI image layout to write into (created when missing). Default `$OCIPUSH_LAYOUT` or `./oci-layout`. */
+  /** The OCI image layout to write into (created when missing). Default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
   layout?: string;
   /** Default `latest`. */
   tag?: string;

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand } from './command.js';
-import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
+import { layoutOptionDefault, DEFAULT_TAG } from '../defaults.js';
 import type { Output } from './output.js';
 import type { Compression } from '../oci/media-types.js';
 import { progressReporter, pushRegistries, reportBuild, type BuildPushes } from './build-report.js';
@@ -56,7 +56,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
   describe: 'Build an image into an OCI layout from rootfs directories or tar files (one layer each, bottom first)',
   builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('rootfs', { type: 'string', array: true, describe: 'A directory, or a tar / tar.gz / tar.zst file used as a layer as it is' })
-    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
+    .option('layout', { type: 'string', default: layoutOptionDefault(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', default: DEFAULT_TAG, describe: 'Tag of the image in the layout (replaces an older image of that tag)' })
     .option('entrypoint', { type: 'string', describe: 'Entrypoint: a JSON array, or words split at spaces' })
     .option('cmd', { type: 'string', describe: 'Cmd: a JSON array, or words split at spaces' })

@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import { resolve } from 'node:path';
 import { toArray, usageError, type CliCommand } from './command.js';
-import { defaultLayoutDir } from '../defaults.js';
+import { layoutOptionDefault } from '../defaults.js';
+import { defaultLayoutDir } from '../transports/layout-name.js';
 import { formatBytes, type Output } from './output.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 
@@ -24,7 +25,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
       array: true,
       describe: 'IMAGE[=REPO:TAG]: a tag (or digest) in the layout, or oci:DIR:NAME (the layout named too, as skopeo names it), optionally renamed; default: every tagged image',
     })
-    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
+    .option('layout', { type: 'string', default: layoutOptionDefault(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
     .option('output', { alias: 'o', type: 'string', describe: 'Archive file to write, or - for stdout (the default when stdout is not a terminal)' })
     .option('repository', { type: 'string', describe: 'Repository for images named with a bare word: latest → NAME:latest (without it, a bare name N is exported as N:latest, as docker names it)' })
     .option('platform', { type: 'string', default: 'linux/amd64', describe: 'Image to take from a multi-platform index (os/arch[/variant])' })

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { CliCommand } from './command.js';
-import { defaultLayoutDir } from '../defaults.js';
+import { layoutOptionDefault } from '../defaults.js';
 import { formatBytes, type Output } from './output.js';
 
 interface GcArgs {
@@ -13,7 +13,7 @@ export const gcCommand: CliCommand<GcArgs> = {
   command: ['gc', 'prune'],
   describe: 'Remove the blobs of an OCI layout that no image in its index.json reaches, and what killed builds left',
   builder: (y: Argv) => y
-    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to clean (env OCIPUSH_LAYOUT)' })
+    .option('layout', { type: 'string', default: layoutOptionDefault(), describe: 'OCI image layout to clean (env OCIPUSH_LAYOUT)' })
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'List what would be removed; remove nothing' })
     .option('cache', { type: 'boolean', default: true, describe: 'Keep the layers the build cache names (--no-cache: drop the cache and them)' })
     .example('$0 gc --layout ./oci-layout --dry-run', 'list the unreachable blobs')

@@ -1,6 +1,7 @@
 import type { Argv } from 'yargs';
 import { parseKeyValues, signFlags, toArray, usageError, type CliCommand } from './command.js';
-import { defaultLayoutDir } from '../defaults.js';
+import { layoutOptionDefault } from '../defaults.js';
+import { defaultLayoutDir } from '../transports/layout-name.js';
 import type { Output } from './output.js';
 import { reportWrittenImage } from './build-report.js';
 import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
@@ -26,7 +27,7 @@ export const indexCommand: CliCommand<IndexArgs> = {
   builder: (y: Argv) => sideRegistryFlags(sideRegistryFlags(registryFlags(signFlags(y)
     .positional('action', { type: 'string', choices: ['create'], describe: 'create: write an index naming the images' })
     .positional('images', { type: 'string', array: true, describe: 'Images of the layout (tags or digests), one per platform; with a --tag naming a registry or oci:DIR:NAME, images anywhere (REGISTRY/REPO:TAG, oci:DIR:NAME, archives)' })
-    .option('layout', { type: 'string', describe: `OCI image layout holding the images (env OCIPUSH_LAYOUT, default ${defaultLayoutDir()})` })
+    .option('layout', { type: 'string', describe: `OCI image layout holding the images (env OCIPUSH_LAYOUT, default ${layoutOptionDefault()})` })
     .option('tag', { alias: 't', type: 'string', describe: 'Name of the index in the layout, or where it goes: REGISTRY/REPO:TAG (or docker://…) or oci:DIR:NAME (required)' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'KEY=VALUE index annotation (repeatable)' })
     .example('$0 index create --tag app:1 app:1-amd64 app:1-arm64', 'one tag for two platforms of a layout; then: ocipush push registry/app:1')

@@ -1,4 +1,5 @@
 import { parseLayoutTarget } from '../transports/layout-reference.js';
+import { defaultLayoutDir } from '../transports/layout-name.js';
 import { usageError } from './command.js';
 
 /** Verbs whose --tag names one image of the layout: the NAME of `--layout oci:DIR:NAME` is that. */
@@ -13,6 +14,11 @@ const TAGGED = new Set(['build', 'pull', 'push', 'index']);
 export function layoutOption(verb: string, argv: Record<string, unknown>, args: string[]): void {
   const text = argv.layout;
   if (typeof text !== 'string' || !text.startsWith('oci:')) return;
+  // Not typed: the default, OCIPUSH_LAYOUT=oci:DIR, read as a library call reads it (a NAME there refused).
+  if (!args.some((a) => /^--layout(?:=|$)/.test(a))) {
+    argv.layout = defaultLayoutDir();
+    return;
+  }
   const { dir, name } = parseLayoutTarget(text)!;
   argv.layout = dir;
   if (name === undefined) return;

@@ -95,7 +95,7 @@ async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): P
 async function withDefaultLayoutHint(err: unknown, args: string[]): Promise<unknown> {
   if (!isOcipushError(err) || err.code !== 'ELAYOUT' || !err.message.endsWith(': not an OCI image layout (no such directory)')) return err;
   if (args.some((a) => a === '--layout' || a.startsWith('--layout='))) return err;
-  const [{ resolve }, { defaultLayoutDir }] = await Promise.all([import('node:path'), import('../defaults.js')]);
+  const [{ resolve }, { defaultLayoutDir }] = await Promise.all([import('node:path'), import('../transports/layout-name.js')]);
   if (err.details.path !== resolve(defaultLayoutDir())) return err;
   const writes = process.env.OCIPUSH_LAYOUT ? 'writes it: OCIPUSH_LAYOUT names it' : 'writes ./oci-layout';
   return new OcipushError(err.code, `${err.message}; build an image first (ocipush build DIR ${writes}) or name the layout with --layout DIR`, err.details);

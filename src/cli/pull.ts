@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
-import { defaultLayoutDir } from '../defaults.js';
+import { layoutOptionDefault } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatformList, unlistedPlatformOption } from './platform-option.js';
@@ -20,7 +20,7 @@ export const pullCommand: CliCommand<PullArgs> = {
   builder: (y: Argv) => registryFlags(unlistedPlatformOption(y)
     .positional('reference', { type: 'string', describe: 'Source: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST]' })
     .positional('destination', { type: 'string', describe: 'oci:DIR[:NAME], as skopeo names a layout: the same as --layout DIR --tag NAME' })
-    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
+    .option('layout', { type: 'string', default: layoutOptionDefault(), describe: 'OCI image layout to write into, created when missing (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Name of the image in the layout (default: the reference\'s tag)' })
     .option('platform', { type: 'string', describe: 'From a multi-platform index, pull only this os/arch[/variant]; several, comma-separated: an index of only those' })
     .example('$0 pull localhost:5000/hello:0.1 --layout ./pulled', 'copy an image and all its blobs into ./pulled')

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { signFlags, toArray, usageError, type CliCommand } from './command.js';
-import { defaultLayoutDir } from '../defaults.js';
+import { layoutOptionDefault } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
@@ -32,7 +32,7 @@ export const pushCommand: CliCommand<PushArgs> = {
   builder: (y: Argv) => registryFlags(signFlags(unlistedPlatformOption(y))
     .positional('reference', { type: 'string', describe: 'Destination: [docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST] (the tag defaults to latest)' })
     .positional('destination', { type: 'string', describe: 'With two arguments, as skopeo copy takes them: the first is the source, oci:DIR[:NAME] (the same as --layout DIR --tag NAME), the second the destination' })
-    .option('layout', { type: 'string', default: defaultLayoutDir(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
+    .option('layout', { type: 'string', default: layoutOptionDefault(), describe: 'OCI image layout to read (env OCIPUSH_LAYOUT)' })
     .option('tag', { alias: 't', type: 'string', describe: 'Image of the layout to push (its tag or digest); default: the destination tag, the only image, or latest' })
     .option('also-tag', { type: 'string', array: true, describe: 'Another tag for the same manifest in the destination repository (repeatable)' })
     .option('chunk-size', { type: 'string', describe: 'Upload every blob in chunks of SIZE (e.g. 4MiB); default: one PUT up to 64 MiB, one streamed PATCH above' })

@@ -1,28 +1,16 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, basename } from 'node:path';
 import { OcipushError, fromSystemError, systemReason } from '../errors.js';
-import { defaultLayoutDir, DEFAULT_TAG } from '../defaults.js';
+import { DEFAULT_TAG } from '../defaults.js';
+import { defaultLayoutDir } from '../transports/layout-name.js';
 import { readStdinText } from '../read-stdin.js';
 import { OciLayout } from '../content/layout.js';
 import { sha256, type Digest } from '../oci/digest.js';
 import { formatPlatform, isForeignLayer, parsePlatform, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import {
-  createIgnoreMatcher,
-  hostPlatform,
-  normalizeTarget,
-  finalStagePlatform,
-  parseDockerfile,
-  parseDockerignore,
-  resolveBaseImages,
-  resolveStages,
-  runUnsupportedError,
-  dockerfileError,
-  type BaseImageConfig,
-  type IgnoreMatcher,
-  type ResolvedDockerfile,
-  type ResolvedStage,
-  type ResolveOptions,
+  createIgnoreMatcher, hostPlatform, normalizeTarget, finalStagePlatform, parseDockerfile, parseDockerignore, resolveBaseImages, resolveStages, runUnsupportedError, dockerfileError,
+  type BaseImageConfig, type IgnoreMatcher, type ResolvedDockerfile, type ResolvedStage, type ResolveOptions,
 } from '../dockerfile/index.js';
 import { orderedContainerConfig } from '../dockerfile/image-config.js';
 import { onBuildTrigger } from '../dockerfile/errors.js';

@@ -3,7 +3,7 @@ import type { Reference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { resolve } from 'node:path';
-import { defaultLayoutDir } from '../defaults.js';
+import { defaultLayoutDir } from '../transports/layout-name.js';
 import { OcipushError } from '../errors.js';
 import { libraryCall, type LibraryCall } from './errors.js';
 import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
@@ -11,7 +11,7 @@ import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
 export interface PullOptions extends RegistryOptions {
   /** `REGISTRY/REPOSITORY[:TAG|@DIGEST]`. */
   from: string;
-  /** The layout to write into, created when missing; default `$OCIPUSH_LAYOUT` or `./oci-layout`. */
+  /** The layout to write into, created when missing; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
   layout?: string;
   /** The image's name in the layout; default the reference's tag (none for a digest). */
   tag?: string;

@@ -3,14 +3,14 @@ import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js
 import type { RegistryClient } from '../registry/http.js';
 import type { ReferrersMethod } from '../registry/referrers.js';
 import { OcipushError } from '../errors.js';
-import { defaultLayoutDir } from '../defaults.js';
+import { defaultLayoutDir } from '../transports/layout-name.js';
 import { libraryCall, type LibraryCall } from './errors.js';
 import { abortWith, concurrencyOf, connectWith, type RegistryOptions } from './options.js';
 
 export interface PushOptions extends RegistryOptions {
   /** `REGISTRY/REPOSITORY[:TAG|@DIGEST]`; the tag defaults to `latest`. */
   to: string;
-  /** The layout to read; default `$OCIPUSH_LAYOUT` or `./oci-layout`. */
+  /** The layout to read; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
   layout?: string;
   /** The image of the layout to push (its tag or digest); default: the destination's tag, the only image, or `latest`. */
   tag?: string;

@@ -6,6 +6,9 @@ import type { Reference } from '../oci/reference.js';
 import type { OciLayout } from '../content/layout.js';
 import { imageEntries } from '../content/layout-referrers.js';
 import { DEFAULT_TAG } from '../defaults.js';
+import { splitDirAndName, type LayoutTarget } from './layout-name.js';
+
+export type { LayoutTarget };
 
 /**
  * Which image of a layout a push sends, in this order: the one `--tag` names (a tag or a digest);
@@ -50,12 +53,6 @@ function nameOf(d: Descriptor): string | undefined {
   return d.annotations?.[Annotation.RefName];
 }
 
-export interface LayoutTarget {
-  dir: string;
-  /** A tag or digest inside the layout; none means its only image. */
-  name?: string;
-}
-
 /**
  * `oci:DIR[:NAME]` (skopeo's syntax: the directory ends at the first colon, so NAME may be a full
  * reference), or a directory holding an `oci-layout` file: bare, or as a path with an image of it
@@ -70,15 +67,4 @@ export function parseLayoutTarget(text: string): LayoutTarget | undefined {
   if (!/^\.{0,2}\//.test(text)) return undefined;
   const named = splitDirAndName(text);
   return named.name !== undefined && existsSync(join(named.dir, 'oci-layout')) ? named : undefined;
-}
-
-function splitDirAndName(rest: string): LayoutTarget {
-  // DIR@sha256:… names an image by digest.
-  const at = rest.lastIndexOf('@');
-  if (at >= 0 && !rest.slice(0, at).includes(':') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at) || '.', name: rest.slice(at + 1) };
-  // The name is everything after the first colon, as skopeo splits it: podman and skopeo write
-  // full references as names (oci:DIR:localhost/app:1, oci:DIR:example.com/app:1).
-  const colon = rest.indexOf(':');
-  if (colon >= 0) return { dir: rest.slice(0, colon) || '.', name: rest.slice(colon + 1) || undefined };
-  return { dir: rest || '.' };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -56,5 +56,50 @@ describe('--layout oci:DIR[:NAME]', () => {
     assertOneLineError(cli(['build', 'root', '--layout', 'oci:L:v3', '--tag', 'v4']), /^ocipush: --layout oci:L:v3 and --tag v4: name the image once$/, 2);
     assert.throws(() => ociDigest('v3'));
     assert.throws(() => ociDigest('v4'));
+  });
+});
+
+/**
+ * OCIPUSH_LAYOUT=oci:DIR, the default of --layout, is the directory DIR where a verb compares
+ * with the default or takes it itself (export's "name the layout once", index create, the hint
+ * of a missing layout), as where --layout takes it; a NAME in it is one line, nothing written.
+ */
+describe('OCIPUSH_LAYOUT=oci:DIR', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  const cli = (args: string[], layout: string) => runCli(args, { cwd: tmp.path, env: { ...process.env, ...envWith(), OCIPUSH_LAYOUT: layout } });
+  const ociDigest = (dir: string, name: string) => run('skopeo', ['inspect', '--format', '{{.Digest}}', `oci:${join(tmp.path, dir)}:${name}`]).trim();
+
+  before(async () => {
+    requireTool('skopeo');
+    tmp = await tempDir();
+    mkdirSync(join(tmp.path, 'root', 'etc'), { recursive: true });
+    writeFileSync(join(tmp.path, 'root', 'etc', 'hello'), 'hello\n');
+  });
+  after(async () => {
+    await tmp?.cleanup();
+  });
+
+  it('export of oci:OTHER:NAME reads OTHER, index create writes into DIR, a missing DIR gets the hint', () => {
+    assertOk(cli(['build', 'root', '--tag', 'app', '-q'], 'oci:L'));
+    assertOk(cli(['build', 'root', '--layout', 'other', '--tag', 'img', '-q'], 'oci:L'));
+    assertOk(cli(['export', 'oci:other:img', '-o', 'img.tar', '-q'], 'oci:L'));
+    assert.ok(existsSync(join(tmp.path, 'img.tar')));
+
+    assertOk(cli(['index', 'create', '--tag', 'idx', 'app'], 'oci:L'));
+    const index = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${join(tmp.path, 'L')}:idx`])) as { manifests: { digest: string }[] };
+    assert.deepEqual(index.manifests.map((m) => m.digest), [ociDigest('L', 'app')]);
+
+    assertOneLineError(cli(['gc'], 'oci:none'), /^ocipush: \S+\/none: not an OCI image layout \(no such directory\); build an image first \(ocipush build DIR writes it: OCIPUSH_LAYOUT names it\)/);
+    assert.ok(!readdirSync(tmp.path).some((name) => name.startsWith('oci:')), 'no directory named after the variable');
+  });
+
+  it('a NAME in it: one line naming the variable, nothing written; a typed --layout is not held to it', () => {
+    const refused = /^ocipush: OCIPUSH_LAYOUT=oci:N:v1: the variable names a layout, not an image in it: OCIPUSH_LAYOUT=oci:N, and the image with --tag v1$/;
+    assertOneLineError(cli(['build', 'root', '-q'], 'oci:N:v1'), refused, 2);
+    assertOneLineError(cli(['gc'], 'oci:N:v1'), refused, 2);
+    assertOneLineError(cli(['index', 'create', '--tag', 'idx', 'v1'], 'oci:N:v1'), refused, 2);
+    assert.equal(existsSync(join(tmp.path, 'N')), false);
+    assertOk(cli(['build', 'root', '--layout', 'oci:typed', '-q'], 'oci:N:v1'));
+    assert.match(ociDigest('typed', 'latest'), /^sha256:/);
   });
 });
