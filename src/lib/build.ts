@@ -2,7 +2,7 @@ import type { BuildOptions, BuildResult } from '../assemble/build-image.js';
 import type { DockerfileBuildOptions, DockerfileBuildResult } from '../dockerfile-exec/build-dockerfile.js';
 import { OcipushError } from '../errors.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { connectWith, type RegistryOptions } from './options.js';
+import { connectWith, layoutOption, type RegistryOptions } from './options.js';
 
 /** `ocipush build ROOTFS...`: one layer per directory or tar file, bottom first. */
 export interface DirectoryBuildOptions extends Omit<BuildOptions, 'rootfs' | 'connect'>, RegistryOptions {
@@ -14,7 +14,7 @@ export interface DockerfileOptions extends Omit<DockerfileBuildOptions, 'connect
   context: string;
 }
 
-const BUILD: LibraryCall<DirectoryBuildOptions | DockerfileOptions> = { name: 'build', required: {}, what: () => 'build' };
+const BUILD: LibraryCall<DirectoryBuildOptions | DockerfileOptions> = { name: 'build', required: {}, strings: ['layout', 'tag'], what: () => 'build' };
 
 /**
  * Builds an image into an OCI layout, from directories / tar files (`rootfs`) or from a
@@ -23,7 +23,8 @@ const BUILD: LibraryCall<DirectoryBuildOptions | DockerfileOptions> = { name: 'b
 export function build(options: DirectoryBuildOptions): Promise<BuildResult>;
 export function build(options: DockerfileOptions): Promise<DockerfileBuildResult>;
 export function build(options: DirectoryBuildOptions | DockerfileOptions): Promise<BuildResult | DockerfileBuildResult> {
-  return libraryCall(BUILD, options, async (options) => {
+  return libraryCall(BUILD, options, async (given) => {
+    const options = layoutOption('build', given);
     const connect = (registry: string) => connectWith(registry, options);
     if ('rootfs' in options && options.rootfs !== undefined) {
       const { buildImage } = await import('../assemble/build-image.js');

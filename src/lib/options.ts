@@ -2,6 +2,7 @@ import { OcipushError } from '../errors.js';
 import type { CredentialSource } from '../registry/auth/types.js';
 import type { RegistryClient, RetryNotice } from '../registry/http.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
+import { splitDirAndName } from '../transports/layout-name.js';
 
 /**
  * What every library call that talks to a registry takes: `build` (for base images), `push`
@@ -83,4 +84,18 @@ export function abortWith(signal: AbortSignal | undefined, client: RegistryClien
 function positiveMs(value: number, name: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new OcipushError('EUSAGE', `${name} ${String(value)}: expected milliseconds, more than 0`);
   return value;
+}
+
+/**
+ * `layout: 'oci:DIR'`, as the CLI's `--layout oci:DIR` (and skopeo's and oras's users) name a
+ * layout: the directory DIR, not one called `oci:DIR` that the next call never reads; a NAME in it
+ * (`oci:DIR:NAME`) is the call's `tag`, and a `tag` given too must say the same.
+ */
+export function layoutOption<O extends { layout?: string; tag?: string }>(call: string, options: O): O {
+  const text = options.layout;
+  if (text === undefined || !text.startsWith('oci:')) return options;
+  const { dir, name } = splitDirAndName(text.slice(4));
+  if (name === undefined) return { ...options, layout: dir };
+  if (options.tag !== undefined && options.tag !== name) throw new OcipushError('EUSAGE', `${call}: \`layout\` ${text} and \`tag\` ${options.tag}: name the image once`);
+  return { ...options, layout: dir, tag: name };
 }

@@ -6,12 +6,12 @@ import { resolve } from 'node:path';
 import { defaultLayoutDir } from '../transports/layout-name.js';
 import { OcipushError } from '../errors.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
+import { concurrencyOf, connectWith, layoutOption, type RegistryOptions } from './options.js';
 
 export interface PullOptions extends RegistryOptions {
   /** `REGISTRY/REPOSITORY[:TAG|@DIGEST]`. */
   from: string;
-  /** The layout to write into, created when missing; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
+  /** The layout to write into, created when missing; `oci:DIR` is DIR, and `oci:DIR:NAME` also `tag: NAME`, as `--layout` reads them; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
   layout?: string;
   /** The image's name in the layout; default the reference's tag (none for a digest). */
   tag?: string;
@@ -34,7 +34,8 @@ const PULL: LibraryCall<PullOptions> = { name: 'pull', required: { from: 'the re
 
 /** `ocipush pull`: an image (or a whole index) into a layout, every blob verified as it streams. */
 export function pull(options: PullOptions): Promise<PullResult> {
-  return libraryCall(PULL, options, async (options) => {
+  return libraryCall(PULL, options, async (given) => {
+    const options = layoutOption('pull', given);
     const { parseReference } = await import('../oci/reference.js');
     const { parsePlatformList } = await import('../oci/descriptor.js');
     const named = (await import('../transports/parse.js')).namedTransport(options.from);

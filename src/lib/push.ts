@@ -5,12 +5,12 @@ import type { ReferrersMethod } from '../registry/referrers.js';
 import { OcipushError } from '../errors.js';
 import { defaultLayoutDir } from '../transports/layout-name.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { abortWith, concurrencyOf, connectWith, type RegistryOptions } from './options.js';
+import { abortWith, concurrencyOf, connectWith, layoutOption, type RegistryOptions } from './options.js';
 
 export interface PushOptions extends RegistryOptions {
   /** `REGISTRY/REPOSITORY[:TAG|@DIGEST]`; the tag defaults to `latest`. */
   to: string;
-  /** The layout to read; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
+  /** The layout to read; `oci:DIR` is DIR, and `oci:DIR:NAME` also `tag: NAME`, as `--layout` reads them; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
   layout?: string;
   /** The image of the layout to push (its tag or digest); default: the destination's tag, the only image, or `latest`. */
   tag?: string;
@@ -66,7 +66,7 @@ export interface PushHooks {
 const PUSH: LibraryCall<PushOptions> = { name: 'push', required: { to: 'the reference to push to (REGISTRY/REPOSITORY[:TAG])' }, strings: ['layout', 'tag', 'platform'], what: (o) => `push ${o.to}` };
 
 export function push(options: PushOptions): Promise<PushResult> {
-  return libraryCall(PUSH, options, (options) => pushWith(options));
+  return libraryCall(PUSH, options, async (options) => pushWith(layoutOption('push', options)));
 }
 
 /**
