@@ -14,7 +14,12 @@ export interface DockerfileOptions extends Omit<DockerfileBuildOptions, 'connect
   context: string;
 }
 
-const BUILD: LibraryCall<DirectoryBuildOptions | DockerfileOptions> = { name: 'build', required: {}, strings: ['layout', 'tag'], what: () => 'build' };
+type AnyBuild = DirectoryBuildOptions & DockerfileOptions;
+const BUILD: LibraryCall<AnyBuild> = {
+  name: 'build', required: {}, what: () => 'build',
+  strings: ['layout', 'tag', 'workdir', 'user', 'context', 'dockerfile', 'target', 'cacheRepo'],
+  lists: ['entrypoint', 'cmd', 'expose', 'remove'], oneOrList: ['rootfs'], records: ['env', 'labels', 'annotations', 'buildArgs'],
+};
 
 /**
  * Builds an image into an OCI layout, from directories / tar files (`rootfs`) or from a
@@ -23,8 +28,12 @@ const BUILD: LibraryCall<DirectoryBuildOptions | DockerfileOptions> = { name: 'b
 export function build(options: DirectoryBuildOptions): Promise<BuildResult>;
 export function build(options: DockerfileOptions): Promise<DockerfileBuildResult>;
 export function build(options: DirectoryBuildOptions | DockerfileOptions): Promise<BuildResult | DockerfileBuildResult> {
-  return libraryCall(BUILD, options, async (given) => {
+  return libraryCall(BUILD, options as AnyBuild, async (given) => {
     const options = layoutOption('build', given);
+    const base: unknown = options.base;
+    if (base !== undefined && typeof base !== 'string' && (typeof base !== 'object' || base === null)) {
+      throw new OcipushError('EUSAGE', `build: \`base\` ${String(base)}: expected a reference (REGISTRY/REPO[:TAG], oci:DIR[:NAME]) or what resolveBaseImage returns`);
+    }
     const connect = (registry: string) => connectWith(registry, options);
     if ('rootfs' in options && options.rootfs !== undefined) {
       const { buildImage } = await import('../assemble/build-image.js');

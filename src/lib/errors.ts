@@ -79,6 +79,12 @@ export interface LibraryCall<O> {
   required: Partial<Record<keyof O & string, string>>;
   /** Options that, when given, are strings (`layout`, `tag`, `platform`). */
   strings?: (keyof O & string)[];
+  /** Options that, when given, are lists of strings (`entrypoint`, `cmd`): a string there would be written into the image as it is. */
+  lists?: (keyof O & string)[];
+  /** Options that, when given, are a string or a list of them (`alsoTag`, `rootfs`). */
+  oneOrList?: (keyof O & string)[];
+  /** Options that, when given, are objects of string values (`labels`, `buildArgs`); `env` may also be a list of `KEY=VALUE`. */
+  records?: (keyof O & string)[];
   /** The words an aborted call's message starts with (`push reg.example.com/app:1`). */
   what: (options: O) => string;
 }
@@ -106,6 +112,21 @@ function checkOptions<O>(call: LibraryCall<O>, options: O): void {
   const caFile = record.caFile;
   if (caFile !== undefined && ![caFile].flat().every((f) => typeof f === 'string')) {
     throw new OcipushError('EUSAGE', `${call.name}: \`caFile\` ${describe(caFile)}: expected a file name or a list of them`);
+  }
+  const isList = (v: unknown) => Array.isArray(v) && v.every((e) => typeof e === 'string');
+  for (const name of call.lists ?? []) {
+    const value = record[name];
+    if (value !== undefined && !isList(value)) throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected a list of strings${typeof value === 'string' ? ` (${JSON.stringify([value])})` : ''}`);
+  }
+  for (const name of call.oneOrList ?? []) {
+    const value = record[name];
+    if (value !== undefined && typeof value !== 'string' && !isList(value)) throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected a string or a list of them`);
+  }
+  for (const name of call.records ?? []) {
+    const value = record[name];
+    if (value === undefined || (name === 'env' && isList(value))) continue;
+    const isRecord = typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+    if (!isRecord) throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected an object of string values${name === 'env' ? ', or a list of KEY=VALUE' : ''}`);
   }
   const signal = record.signal as { aborted?: unknown; addEventListener?: unknown; abort?: unknown } | undefined;
   // By its shape, not its class: a signal of another realm (a vm context, a test environment's) is one too.

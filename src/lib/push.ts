@@ -63,7 +63,7 @@ export interface PushHooks {
  * `ocipush push`: every blob the repository lacks (mounted where it can be), then the manifest
  * under its tag, strictly last, then the other tags, then what refers to it in the layout.
  */
-const PUSH: LibraryCall<PushOptions> = { name: 'push', required: { to: 'the reference to push to (REGISTRY/REPOSITORY[:TAG])' }, strings: ['layout', 'tag', 'platform'], what: (o) => `push ${o.to}` };
+const PUSH: LibraryCall<PushOptions> = { name: 'push', required: { to: 'the reference to push to (REGISTRY/REPOSITORY[:TAG])' }, strings: ['layout', 'tag', 'platform'], oneOrList: ['alsoTag', 'mountFrom'], what: (o) => `push ${o.to}` };
 
 export function push(options: PushOptions): Promise<PushResult> {
   return libraryCall(PUSH, options, async (options) => pushWith(layoutOption('push', options)));

@@ -388,6 +388,35 @@ test('from plain JavaScript: a call without its options, a required one missing 
   assert.deepEqual(registry.accessLog().slice(before), [], 'no request');
 });
 
+// A string where a list goes was written into the config as it was ("Entrypoint": "/bin/sh",
+// which skopeo and umoci cannot read), a string env split into one variable per letter.
+test('from plain JavaScript: a config option of the wrong shape (entrypoint "/bin/sh", env "X=1", labels as a list), a base or mountFrom not a name: EUSAGE naming it, no layout made', async () => {
+  const into = join(tmp.path, 'js-shapes');
+  const rootfs = join(tmp.path, 'js-shapes-root');
+  mkdirSync(rootfs, { recursive: true });
+  writeFileSync(join(rootfs, 'a'), 'a\n');
+  const untyped = { build, push } as unknown as Record<string, (options?: unknown) => Promise<unknown>>;
+  for (const [call, options, message] of [
+    ['build', { rootfs, layout: into, entrypoint: '/bin/sh' }, 'build: `entrypoint` "/bin/sh": expected a list of strings (["/bin/sh"])'],
+    ['build', { rootfs, layout: into, cmd: [1] }, 'build: `cmd` an array: expected a list of strings'],
+    ['build', { rootfs, layout: into, env: 'X=1' }, 'build: `env` "X=1": expected an object of string values, or a list of KEY=VALUE'],
+    ['build', { rootfs, layout: into, labels: ['a=b'] }, 'build: `labels` an array: expected an object of string values'],
+    ['build', { rootfs, layout: into, labels: { port: 80 } }, 'build: `labels` an Object: expected an object of string values'],
+    ['build', { rootfs, layout: into, base: 42 }, 'build: `base` 42: expected a reference (REGISTRY/REPO[:TAG], oci:DIR[:NAME]) or what resolveBaseImage returns'],
+    ['build', { rootfs: 5, layout: into }, 'build: `rootfs` 5: expected a string or a list of them'],
+    ['push', { layout, tag: 'big', to: `${registry.host}/api/shapes:1`, mountFrom: 5 }, 'push: `mountFrom` 5: expected a string or a list of them'],
+  ] as const) {
+    const err = await rejectsWith(untyped[call]!(options), 'EUSAGE');
+    assert.equal(err.message, message);
+  }
+  assert.equal(existsSync(into), false, 'no layout made');
+  // The shapes the types name make a config the tools read.
+  const built = await build({ rootfs, layout: into, tag: 'ok', entrypoint: ['/bin/sh'], env: ['X=1'], labels: { a: 'b' } });
+  const config = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${into}:ok`])) as { config: { Entrypoint: string[]; Env: string[]; Labels: Record<string, string> } };
+  assert.deepEqual([config.config.Entrypoint, config.config.Env, config.config.Labels], [['/bin/sh'], ['X=1'], { a: 'b' }]);
+  assert.match(built.digest, /^sha256:/);
+});
+
 test('alsoTag and mountFrom take one name as a string: the tag it names, not one tag per letter', async () => {
   const pushed = await push({ layout, tag: 'big', to: `${registry.host}/api/one-tag:1`, alsoTag: 'stable', mountFrom: 'api/js' });
   assert.deepEqual(pushed.tags, ['1', 'stable']);
