@@ -31,9 +31,23 @@ export interface ErrorDetails {
   [key: string]: unknown;
 }
 
+/** The mark every copy of ocipush loaded in one process puts on its errors (Symbol.for: one symbol for all). */
+const BRAND = Symbol.for('ocipush.OcipushError');
+
 export class OcipushError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetails;
+
+  /**
+   * `instanceof OcipushError` (and isOcipushError) by the mark, not the class: a program whose
+   * node_modules holds two copies (a tool's own ocipush beside the program's, a bundle) gets errors
+   * from either, and would otherwise take a refused credential for an unknown crash.
+   * A subclass (ExpansionError) is still asked of its own copy's prototypes.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== OcipushError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     // Whatever a message quotes (a registry's answer, a helper's output, a reference), no credential is shown.
@@ -41,6 +55,7 @@ export class OcipushError extends Error {
     this.name = 'OcipushError';
     this.code = code;
     this.details = details;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 }
 
