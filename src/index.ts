@@ -103,7 +103,7 @@ export {
   type DockerfileWarning, type ParsedFlag, type KeyValue, type FromInstruction, type ArgInstruction, type EnvInstruction, type LabelInstruction,
   type ExposeInstruction, type UserInstruction, type WorkdirInstruction, type StopSignalInstruction, type VolumeInstruction,
   type ShellInstruction, type MaintainerInstruction, type CommandLineInstruction, type RunInstruction, type HealthcheckInstruction,
-  type CopyInstruction, type AddInstruction, type OnbuildInstruction,
+  type CopyInstruction, type AddInstruction, type OnbuildInstruction, type HeredocSource,
   type ResolveOptions, type ResolvedDockerfile, type ResolvedStage, type ResolvedInstruction, type ResolvedCopyInstruction,
   type ResolvedWorkdirInstruction, type ResolvedCommandLineInstruction, type ResolvedExposeInstruction, type BaseImageConfig,
   type BaseImageRef, type StageBase,

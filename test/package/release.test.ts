@@ -86,8 +86,8 @@ export async function all(): Promise<string> {
   try { return pushed.digest; } catch (err) { return isOcipushError(err) ? err.code : 'other'; }
 }
 // What options and results name can be named by the user too.
-import type { SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance, StoredImage, LayerProgress, Timeouts, ReferrersMethod, ImageSelector } from 'ocipush';
-export type Named = [SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance, StoredImage, LayerProgress, Timeouts, ReferrersMethod, ImageSelector];
+import type { SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance, StoredImage, LayerProgress, Timeouts, ReferrersMethod, ImageSelector, HeredocSource } from 'ocipush';
+export type Named = [SbomFormat, ProvenanceOptions, BuiltSbom, BuiltProvenance, StoredImage, LayerProgress, Timeouts, ReferrersMethod, ImageSelector, HeredocSource];
 `);
   writeFileSync(join(project, 'app', 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
   writeFileSync(join(project, 'app', 'hello.txt'), 'hello from the release script\n');
