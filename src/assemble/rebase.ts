@@ -1,6 +1,7 @@
 import { OcipushError } from '../errors.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
-import { Annotation, formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { builtPlatform, servesPlatform } from '../image/platform.js';
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import { formatReference, parseReference } from '../oci/reference.js';
@@ -25,9 +26,15 @@ export interface RebaseOptions {
   oldBase?: string;
   /** The base to put under it instead (default: its `base.name` annotation, resolved now). */
   newBase?: string;
-  /** Opens a base reference at a platform (the caller owns the registry clients). */
-  openBase: (reference: string, platform: Platform) => Promise<OpenedBase>;
+  /**
+   * Opens a base reference for an image of `platform` (the caller owns the registry clients): an
+   * index's image of a lower variant may stand for it, as build takes a base; the old base may be
+   * that image by digest (what build wrote in base.digest).
+   */
+  openBase: (reference: string, platform: Platform, role: BaseRole) => Promise<OpenedBase>;
 }
+
+export type BaseRole = 'old' | 'new';
 
 export interface RebasedImage extends RewrittenImages {
   /** Per image rebased: the old base's manifest and the new one's. */
@@ -55,12 +62,12 @@ export async function rebaseImage(storage: ReadOnlyStorage, root: Descriptor, ro
     const platform = imagePlatform(image, config);
     const where = image.descriptor.digest === root.digest ? name : `${name} (${formatPlatform(platform)})`;
     const refs = baseReferences(image, options, where);
-    const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, platform), options.openBase(refs.newBase, platform)]);
+    const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, platform, 'old'), options.openBase(refs.newBase, platform, 'new')]);
     if (newBase.image.descriptor.digest === oldBase.image.descriptor.digest) {
       current.push({ platform, base: newBase.image.descriptor.digest });
       return undefined;
     }
-    const rebased = swapBase(image, config, oldBase.image, newBase, where, refs.oldBase);
+    const rebased = swapBase(image, config, platform, oldBase.image, newBase, where, refs.oldBase);
     bases.push({ platform, oldBase: oldBase.image.descriptor.digest, newBase: newBase.image.descriptor.digest, ...(newBase.name ? { newBaseName: newBase.name } : {}) });
     borrowed.push({ storage: newBase.storage, descriptors: newBase.image.manifest.layers });
     return rebased;
@@ -69,7 +76,7 @@ export async function rebaseImage(storage: ReadOnlyStorage, root: Descriptor, ro
   return { ...result, bases, borrowed, current };
 }
 
-function swapBase(image: ImageToRewrite, config: ImageConfig, oldBase: ImageView, newBase: OpenedBase, where: string, oldReference: string): ImageRewrite {
+function swapBase(image: ImageToRewrite, config: ImageConfig, platform: Platform, oldBase: ImageView, newBase: OpenedBase, where: string, oldReference: string): ImageRewrite {
   const { manifest } = image;
   const below = oldBase.layers.length;
   const notOn = (why: string) => new OcipushError('EINVALID', `${where} is not built on ${oldReference} (${oldBase.descriptor.digest}): ${why}`, { digest: image.descriptor.digest });
@@ -80,8 +87,11 @@ function swapBase(image: ImageToRewrite, config: ImageConfig, oldBase: ImageView
   });
   const base = newBase.image.config;
   // A base whose config leaves out the variant its index entry names (arm/v6) gives the entry's,
-  // as build --base does: without it the image would read as arm/v7.
-  const { variant } = newBase.image.platform;
+  // as build --base does: without it the image would read as arm/v7. A base of a lower variant,
+  // taken for the image's (arm/v6 for arm/v7), leaves it the variant it is for, as build makes it.
+  const basePlatform = newBase.image.platform;
+  const lower = !platformMatches(platform, basePlatform) && servesPlatform(platform, basePlatform, true);
+  const { variant } = lower ? builtPlatform(basePlatform, platform) : basePlatform;
   const { variant: _variant, 'os.version': _osVersion, history: ownHistory, ...rest } = config;
   const oldHistory = oldBase.config.history ?? [];
   const history = ownHistory && ownHistory.length >= oldHistory.length ? [...(base.history ?? []), ...ownHistory.slice(oldHistory.length)] : ownHistory;

@@ -4,7 +4,7 @@ import type { Output } from './output.js';
 import { changedImageArgs, type ChangeMade, type ChangedImageArgs } from './changed-image.js';
 import type { OpenedSource } from './endpoints.js';
 import type { CopyContext } from './copy.js';
-import type { OpenedBase } from '../assemble/rebase.js';
+import type { BaseRole, OpenedBase } from '../assemble/rebase.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 
 interface RebaseArgs extends ChangedImageArgs {
@@ -34,7 +34,7 @@ async function rebase(src: OpenedSource, context: CopyContext, argv: RebaseArgs)
     const rebased = await rebaseImage(src.storage, src.root, src.rootBytes, src.name, {
       ...(argv.oldBase !== undefined ? { oldBase: argv.oldBase } : {}),
       ...(argv.newBase !== undefined ? { newBase: argv.newBase } : {}),
-      openBase: (reference, platform) => bases.open(reference, platform),
+      openBase: (reference, platform, role) => bases.open(reference, platform, role),
     });
     const { formatPlatform } = await import('../oci/descriptor.js');
     return {
@@ -65,7 +65,7 @@ class BaseCache {
 
   constructor(private readonly context: CopyContext) {}
 
-  async open(reference: string, platform: Platform): Promise<OpenedBase> {
+  async open(reference: string, platform: Platform, role: BaseRole): Promise<OpenedBase> {
     let pending = this.sources.get(reference);
     if (!pending) {
       pending = (async () => {
@@ -81,7 +81,15 @@ class BaseCache {
     }
     const source = await pending;
     const { loadImage } = await import('../image/load.js');
-    const image = await loadImage(source.storage, source.root, { name: `base image ${reference}`, platform, requirePlatform: true, requireLayers: true });
+    const image = await loadImage(source.storage, source.root, { name: `base image ${reference}`, platform, requireLayers: true });
+    // As build takes a base (BuildKit's FROM): an index's image of a lower variant stands for the
+    // platform (an arm/v7 image built on arm/v6); the old base is named by that image's own digest.
+    const { servesPlatform } = await import('../image/platform.js');
+    if (!servesPlatform(platform, image.platform, role === 'old' || image.index !== undefined)) {
+      const { OcipushError } = await import('../errors.js');
+      const { formatPlatform } = await import('../oci/descriptor.js');
+      throw new OcipushError('EUSAGE', `base image ${reference} is for ${formatPlatform(image.platform)}, not ${formatPlatform(platform)} (the image's platform)`, { digest: image.descriptor.digest });
+    }
     const { formatReference } = await import('../oci/reference.js');
     const base: OpenedBase = {
       image, storage: source.storage,
