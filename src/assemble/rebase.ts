@@ -48,7 +48,7 @@ export interface RebasedImage extends RewrittenImages {
 /**
  * The image `root` names with its base swapped, as crane rebase does, for every image of an
  * index (crane refuses an index): each image's layers must begin with the old base's layers
- * (digests and diff_ids); those are replaced by the new base's, and the config keeps the image's
+ * (their diff_ids, whatever the compression); those are replaced by the new base's, and the config keeps the image's
  * own run config, time and the history above the old base, with the new base's platform fields,
  * diff_ids and history below. The base annotations then name the new base, so the next rebase
  * finds it. The layers above the base are not read, and the new base's are only referenced.
@@ -81,9 +81,13 @@ function swapBase(image: ImageToRewrite, config: ImageConfig, platform: Platform
   const below = oldBase.layers.length;
   const notOn = (why: string) => new OcipushError('EINVALID', `${where} is not built on ${oldReference} (${oldBase.descriptor.digest}): ${why}`, { digest: image.descriptor.digest });
   if (below > manifest.layers.length) throw notOn(`it has ${manifest.layers.length} layers, the base ${below}`);
+  // A layer is the base's when its content is (its diff_id): a copy that compressed the image
+  // again (skopeo copy --dest-compress-format zstd) changed its digest, not what it holds, and it
+  // is swapped out all the same.
   oldBase.layers.forEach((layer, i) => {
+    if (config.rootfs.diff_ids[i] === layer.diffId) return;
     if (manifest.layers[i]!.digest !== layer.descriptor.digest) throw notOn(`its layer ${i} is ${manifest.layers[i]!.digest}, the base's ${layer.descriptor.digest}`);
-    if (config.rootfs.diff_ids[i] !== layer.diffId) throw notOn(`its diff_id ${i} is ${config.rootfs.diff_ids[i]}, the base's ${layer.diffId}`);
+    throw notOn(`its diff_id ${i} is ${config.rootfs.diff_ids[i]}, the base's ${layer.diffId}`);
   });
   const base = newBase.image.config;
   // A base whose config leaves out the variant its index entry names (arm/v6) gives the entry's,

@@ -145,6 +145,20 @@ describe('rebase', () => {
     assert.deepEqual(unpackedFiles(layout, 'app'), { 'etc/version': 'v2\n', 'etc/only-in-2': 'new\n', 'app/run': 'app\n' });
   });
 
+  it('rebases an image a copy compressed again (zstd): its base layers are the base\'s by diff_id, not by digest, and are swapped', async () => {
+    run('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--dest-compress-format', 'zstd', '--dest-compress', `docker://${registry.host}/app:keep`, `docker://${registry.host}/app-zstd:1`]);
+    const zstdLayers = manifestOf((await skopeoRaw(`${registry.host}/app-zstd:1`)).bytes).layers;
+    assert.notEqual(zstdLayers[0]!.digest, base.v1!.layers[0], 'skopeo wrote the base layer anew');
+    assertOk(await runCliAsync(['rebase', `${registry.host}/app-zstd:1`, `${registry.host}/app-zstd:2`], { env }));
+    const manifest = manifestOf((await skopeoRaw(`${registry.host}/app-zstd:2`)).bytes);
+    assert.deepEqual(manifest.layers.map((l) => l.digest), [...base.v2!.layers, zstdLayers.at(-1)!.digest]);
+    const before = skopeoConfig(`${registry.host}/app-zstd:1`).rootfs.diff_ids;
+    const after = skopeoConfig(`${registry.host}/app-zstd:2`).rootfs.diff_ids;
+    assert.deepEqual(after, [...skopeoConfig(`${registry.host}/base:1`).rootfs.diff_ids, before.at(-1)], 'the new base\'s content under the image\'s own');
+    // skopeo copies it, checking each layer against its digest: every layer named is there.
+    run('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/app-zstd:2`, `oci:${join(tmp.path, 'zstd-pulled')}:app`]);
+  });
+
   it('onto a base in a layout (a patched base built locally): base.name goes, as build --base oci: writes it, so the next rebase asks for the base instead of reading the old repository', async () => {
     const v3 = umociBase('v3', { 'etc/version': 'v3\n' });
     const v3Manifest = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${v3}:v3`])) as ImageManifest;
