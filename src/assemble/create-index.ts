@@ -1,10 +1,10 @@
 import { OcipushError } from '../errors.js';
-import { loadImageOrIndex, MAX_INDEX_DEPTH } from '../image/load.js';
+import { loadImageOrIndex, MAX_INDEX_DEPTH, readManifest } from '../image/load.js';
 import { OciLayout } from '../content/layout.js';
 import type { Digest } from '../oci/digest.js';
 import { Annotation, formatPlatform, normalVariant, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
-import type { ImageIndex } from '../oci/manifest.js';
+import { isIndex, type ImageIndex, type ImageManifest } from '../oci/manifest.js';
 import { isLayoutRefName } from '../oci/reference.js';
 import { sortedRecord } from './config.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
@@ -44,13 +44,14 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
   const entries = new IndexEntries();
   for (const name of options.images) {
     const entry = await layout.resolve(name);
-    const node = await loadImageOrIndex(layout, entry, { name: `"${name}"` });
-    if (node.kind === 'index') {
-      for (const child of node.children) {
+    const { parsed } = await readManifest(layout, entry, { name: `"${name}"` });
+    if (isIndex(parsed)) {
+      for (const child of parsed.manifests) {
         for (const added of await entries.addFrom(layout, child, `${name}@${child.digest.slice(0, 19)}`)) await mustHold(layout, added, name);
       }
     } else {
-      entries.add({ mediaType: node.descriptor.mediaType, digest: entry.digest, size: entry.size }, entry.platform ?? node.platform, name);
+      // The image's own descriptor: index.json's entry annotates it with the layout's names.
+      await entries.addFrom(layout, { mediaType: parsed.mediaType ?? entry.mediaType, digest: entry.digest, size: entry.size, ...(entry.platform ? { platform: entry.platform } : {}) }, name);
     }
   }
   const { mediaType, index } = entries.index(options.annotations);
@@ -66,7 +67,8 @@ export async function createImageIndex(options: CreateIndexOptions): Promise<Cre
  */
 async function mustHold(layout: OciLayout, desc: Descriptor, name: string): Promise<void> {
   if (await layout.exists(desc)) return;
-  throw new OcipushError('ENOTFOUND', `"${name}" names ${desc.digest} for ${formatPlatform(desc.platform!)}, which ${layout.root} does not hold (an index copied without its images); name the images the layout has`, { digest: desc.digest });
+  const what = desc.platform ? `for ${formatPlatform(desc.platform)}` : `(${desc.artifactType ?? 'no platform'})`;
+  throw new OcipushError('ENOTFOUND', `"${name}" names ${desc.digest} ${what}, which ${layout.root} does not hold (an index copied without its images); name the images the layout has`, { digest: desc.digest });
 }
 
 /**
@@ -110,12 +112,27 @@ export class IndexEntries {
    */
   async addFrom(storage: ReadOnlyStorage, desc: Descriptor, name: string, depth = 1): Promise<Descriptor[]> {
     if (desc.platform) return this.added(desc, desc.platform, name);
+    const { parsed } = await readManifest(storage, desc, { name: `"${name}"` });
+    if (!isIndex(parsed) && isArtifact(desc, parsed)) return this.addedArtifact(desc, parsed, name);
     const node = await loadImageOrIndex(storage, desc, { name: `"${name}"` });
     if (node.kind === 'image') return this.added(desc, node.platform, name);
     if (depth >= MAX_INDEX_DEPTH) throw new OcipushError('EINVALID', `"${name}": image indexes nested too deep`);
     const added: Descriptor[] = [];
     for (const child of node.children) added.push(...await this.addFrom(storage, child, `${name}@${child.digest.slice(0, 19)}`, depth + 1));
     return added;
+  }
+
+  /**
+   * An artifact (an SBOM, a signature pushed by oras) is for no platform: it is entered as it is,
+   * without one, as buildx imagetools create and crane index append keep an index's entries; the
+   * one-image-per-platform rule is for images.
+   */
+  private addedArtifact(desc: Descriptor, manifest: ImageManifest, name: string): Descriptor[] {
+    if (this.entries.some((e) => e.digest === desc.digest)) return [];
+    const artifactType = desc.artifactType ?? manifest.artifactType ?? manifest.config.mediaType;
+    this.names.push(name);
+    this.entries.push({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size, artifactType, ...(desc.annotations ? { annotations: desc.annotations } : {}) });
+    return [desc];
   }
 
   private added(desc: Descriptor, platform: Platform, name: string): Descriptor[] {
@@ -142,6 +159,12 @@ export class IndexEntries {
  * `linux/arm64/v8` (and `linux/arm` is `linux/arm/v7`, `linux/amd64/v1` is `linux/amd64`); Windows
  * images for two `os.version`s (ltsc2019, ltsc2022) are two platforms, as docker manifest create keeps them.
  */
+/** A manifest whose config is no image config, or that says it is an artifact: no platform to list it by. */
+function isArtifact(desc: Descriptor, manifest: ImageManifest): boolean {
+  const config = manifest.config.mediaType;
+  return desc.artifactType !== undefined || manifest.artifactType !== undefined || (config !== MediaType.OciConfig && config !== MediaType.DockerConfig);
+}
+
 function platformKey(p: Platform): string {
   const variant = p.architecture === 'amd64' && p.variant === 'v1' ? undefined : normalVariant(p);
   const key = formatPlatform({ os: p.os, architecture: p.architecture, ...(variant ? { variant } : {}) });

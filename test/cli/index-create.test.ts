@@ -20,7 +20,7 @@ const env = envWith();
 interface IndexReport {
   digest: string;
   destination: string;
-  manifests: { digest: string; platform: string }[];
+  manifests: { digest: string; platform?: string; artifactType?: string }[];
   blobs: { kind: string; outcome: string }[];
 }
 
@@ -237,5 +237,37 @@ describe('index create with images in a registry', () => {
     assert.equal((JSON.parse(inLayout.stdout) as { digest: string }).digest, report.digest);
     assert.equal(platformFile(`${registry.host}/ci/flat:1`, 'arm64'), 'linux/arm64\n');
     assert.equal(platformFile(`${registry.host}/ci/flat:1`, 's390x'), 'linux/s390x\n');
+  });
+
+  it('keeps an artifact an index lists without a platform (an SBOM, as oras and regctl put it there), as buildx imagetools create keeps it, in the layout and the registry alike', async () => {
+    const layout = join(tmp.path, 'with-sbom');
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/app:1-amd64`, `oci:${layout}:amd64`], { env }));
+    const store = await OciLayout.open(layout);
+    const amd64 = await store.resolve('amd64');
+    const empty = await store.putBytes('application/vnd.oci.empty.v1+json', Buffer.from('{}'));
+    const sbom = await store.putBytes('application/spdx+json', Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
+    const artifact = await store.putJson(MediaType.OciManifest, {
+      schemaVersion: 2, mediaType: MediaType.OciManifest, artifactType: 'application/spdx+json', config: empty, layers: [sbom],
+    });
+    const index = await store.putJson(MediaType.OciIndex, {
+      schemaVersion: 2, mediaType: MediaType.OciIndex,
+      manifests: [
+        { mediaType: amd64.mediaType, digest: amd64.digest, size: amd64.size, platform: { architecture: 'amd64', os: 'linux' } },
+        { mediaType: artifact.mediaType, digest: artifact.digest, size: artifact.size, artifactType: 'application/spdx+json' },
+      ],
+    });
+    await store.tag(index, 'with-sbom');
+    await store.close();
+    const report = await createIndex(['--tag', `${registry.host}/ci/sbom:1`, `oci:${layout}:with-sbom`, `${registry.host}/ci/app:1-arm64`]);
+    assert.deepEqual(report.manifests.map((m) => m.platform ?? m.artifactType), ['linux/amd64', 'application/spdx+json', 'linux/arm64']);
+    const pushed = JSON.parse((await skopeoRaw(`${registry.host}/ci/sbom:1`)).bytes.toString()) as { manifests: { digest: string; platform?: unknown; artifactType?: string }[] };
+    assert.deepEqual(pushed.manifests[1], { mediaType: MediaType.OciManifest, digest: artifact.digest, size: artifact.size, artifactType: 'application/spdx+json' });
+    // skopeo copies every entry, each blob checked against its digest: the artifact's are there.
+    run('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${registry.host}/ci/sbom:1`, `oci:${join(tmp.path, 'sbom-copy')}:x`]);
+    assert.equal(platformFile(`${registry.host}/ci/sbom:1`, 'arm64'), 'linux/arm64\n');
+    assertOk(await runCliAsync(['copy', `${registry.host}/ci/app:1-arm64`, `oci:${layout}:arm64`], { env }));
+    const inLayout = await runCliAsync(['index', 'create', 'with-sbom', 'arm64', '--tag', 'both', '--layout', layout, '--json'], { env });
+    assertOk(inLayout);
+    assert.equal((JSON.parse(inLayout.stdout) as { digest: string }).digest, report.digest);
   });
 });
