@@ -1,7 +1,8 @@
 import { Readable, Writable } from 'node:stream';
 import { Digester, type Digest } from '../oci/digest.js';
-import { Annotation, type Descriptor, type Platform } from '../oci/descriptor.js';
-import { encodeJson, type HistoryEntry } from '../oci/manifest.js';
+import { Annotation, formatPlatform, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { OcipushError } from '../errors.js';
+import { encodeJson, type HistoryEntry, type ImageConfig } from '../oci/manifest.js';
 import { layerMediaType, type Compression } from '../oci/media-types.js';
 import type { BlobSourceProvider, OperationOptions, ReadOnlyStorage } from '../content/storage.js';
 import { madeSource, type BlobSource } from '../content/blob-source.js';
@@ -10,7 +11,7 @@ import { createCompressor } from '../layer/compress/compressor.js';
 import { loadImage } from '../image/load.js';
 import type { ImageView } from '../image/view.js';
 import { writeFilesystem, type FilesystemSummary } from '../archive/filesystem.js';
-import { describeBytes, imagePlatform, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
+import { describeBytes, imagePlatform, readImageConfig, rewriteImages, type ImageRewrite, type ImageToRewrite, type RewrittenImages } from './rewrite-images.js';
 
 export interface FlattenOptions {
   /** Compression of the one layer (default gzip, at the build's default level). */
@@ -75,8 +76,22 @@ export async function flattenImages(storage: ReadOnlyStorage, root: Descriptor, 
       platform,
     };
   };
+  // Every image is looked at (manifests and configs only) before any layer is made: a Windows
+  // image of an index is refused before the others' layers are read.
+  await rewriteImages(storage, root, rootBytes, name, async (image) => refuseWindows(image, await readImageConfig(storage, image, name), name), { verb: 'flatten' });
   const changed = await rewriteImages(storage, root, rootBytes, name, rewrite, { verb: 'flatten' });
   return { ...changed, flattened, layers: { storage: layers, descriptors: flattened.map((f) => f.layer) } };
+}
+
+/**
+ * Windows applies its layers itself: a layer's Hives/ are registry deltas merged onto the base's,
+ * not files, and the base layer is processed as one (UtilityVM/). Merged as files, they would make
+ * a layer no Windows host runs as the image ran.
+ */
+function refuseWindows(image: ImageToRewrite, config: ImageConfig, name: string): undefined {
+  const platform = imagePlatform(image, config);
+  if (platform.os !== 'windows' || image.manifest.layers.length <= 1) return undefined;
+  throw new OcipushError('EUNSUPPORTED', `${name} (${formatPlatform(platform)}) is a Windows image: its layers are applied by Windows (registry deltas onto the base layer), and ocipush cannot merge them into one; nothing flattened`, { digest: image.descriptor.digest });
 }
 
 /** The flattened layers as a storage: `fetch` makes a layer again, verified against what the first making gave. */

@@ -145,4 +145,25 @@ describe('flatten', () => {
     assertOk(r);
     assert.match(r.stderr, /already is what this makes/);
   });
+
+  it('refuses a Windows image, alone or in an index, with one line, the layout as it was: Windows applies its layers itself (registry deltas)', async () => {
+    const dir = join(tmp.path, 'windows-layout');
+    const files = (name: string, path: string) => {
+      const root = join(tmp.path, name);
+      mkdirSync(join(root, path, '..'), { recursive: true });
+      writeFileSync(join(root, path), `${name}\n`);
+      return root;
+    };
+    // Laid out as Windows layers are: files under Files/, registry changes as Hives/*_Delta.
+    assertOk(await runCliAsync(['build', files('win-base', 'Files/Windows/win.ini'), files('win-app', 'Hives/Software_Delta'), '--platform', 'windows/amd64', '--layout', dir, '--tag', 'win'], { env }));
+    assertOk(await runCliAsync(['build', files('lin-1', 'etc/a'), files('lin-2', 'etc/b'), '--layout', dir, '--tag', 'lin'], { env }));
+    assertOk(await runCliAsync(['index', 'create', 'lin', 'win', '--layout', dir, '--tag', 'both'], { env }));
+    const before = readFileSync(join(dir, 'index.json'), 'utf8');
+    for (const tag of ['win', 'both']) {
+      const r = await runCliAsync(['flatten', `oci:${dir}:${tag}`, `oci:${dir}:flat`], { env });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^ocipush: oci:\\S+:${tag} \\(windows/amd64\\) is a Windows image: its layers are applied by Windows \\(registry deltas onto the base layer\\), and ocipush cannot merge them into one; nothing flattened\\n$`));
+    }
+    assert.equal(readFileSync(join(dir, 'index.json'), 'utf8'), before);
+  });
 });
