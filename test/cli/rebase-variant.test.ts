@@ -76,4 +76,13 @@ describe('rebase of an arm/v7 image build made onto an arm/v6 base of an index',
     );
     assert.equal((await skopeoRaw(`${registry.host}/app:1`)).digest, before);
   });
+
+  it('for a platform the base index lacks, says so without pointing to a --platform rebase does not have', async () => {
+    const layout = join(tmp.path, 's390x');
+    assertOk(await runCliAsync(['build', dir('s390x-files', { app: 's390x\n' }), '--platform', 'linux/s390x', '--layout', layout, '--tag', 'app'], { env }));
+    assertOneLineError(
+      await runCliAsync(['rebase', `oci:${layout}:app`, '--old-base', `${registry.host}/older:1`, '--new-base', `${registry.host}/older:1`, '--dry-run'], { env }),
+      new RegExp(`^ocipush: base image ${registry.host}/older:1 has no image for linux/s390x \\(it has: linux/arm/v6, linux/amd64\\), the platform of the image to rebase$`),
+    );
+  });
 });
