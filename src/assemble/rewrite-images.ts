@@ -7,6 +7,7 @@ import { encodeJson, isIndex, parseImageConfig, parseManifest, platformOfConfig,
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { sortedRecord } from './config.js';
+import { platformImages } from '../image/platform.js';
 
 /** A new blob a rewrite made (a config or a manifest), with its exact bytes. */
 export interface MadeBlob {
@@ -58,7 +59,8 @@ const MAX_DEPTH = 4;
  * The image `root` names with `rewrite` applied to each of its container images (every image of
  * an index, nested ones too), the root annotated, and the indexes above a changed image renamed:
  * each entry keeps its platform and annotations. What is not a container image under an index
- * (an artifact) stays; BuildKit attestation manifests of an image that changed are left out.
+ * (an artifact) stays, and so does a BuildKit attestation manifest, unless the image it describes
+ * changed: then it is left out.
  * Only what changed is re-encoded: an unchanged image keeps its bytes and its digest.
  */
 export async function rewriteImages(
@@ -114,7 +116,9 @@ class Rewrite {
     const changed = new Set<string>();
     const entries: Descriptor[] = [];
     for (const child of index.manifests) {
-      if (!isManifestMediaType(child.mediaType) && !isIndexMediaType(child.mediaType)) {
+      // A BuildKit attestation manifest has an image config (for unknown/unknown) but is no image
+      // to change: it stays, or goes with the image it describes when that changes.
+      if ((!isManifestMediaType(child.mediaType) && !isIndexMediaType(child.mediaType)) || platformImages([child]).length === 0) {
         entries.push(child);
         continue;
       }
