@@ -1,7 +1,7 @@
 import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { OcipushError } from '../errors.js';
 import { encodeJson } from '../oci/manifest.js';
-import { MediaType, type ImageFormat } from '../oci/media-types.js';
+import { layerCompression, MediaType, type ImageFormat } from '../oci/media-types.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
 import { configMediaType, convertLayer, mergeContainerConfig } from './compose.js';
 import type { RunConfig } from './config.js';
@@ -74,6 +74,11 @@ async function convert(
   const mediaType = format === 'docker' ? MediaType.DockerManifest : MediaType.OciManifest;
   if (manifest.mediaType === mediaType) return changed;
   const platform = changed?.platform ?? imagePlatform(image, await readImageConfig(storage, image, name));
+  // mutate names layers, it does not compress them again: the advice is not build's (--compression).
+  const zstd = format === 'docker' ? manifest.layers.find((l) => layerCompression(l.mediaType) === 'zstd') : undefined;
+  if (zstd) {
+    throw new OcipushError('EUSAGE', `${name} (${formatPlatform(platform)}): layer ${zstd.digest} is zstd-compressed, which Docker media types cannot name, and mutate does not compress layers again; it stays an OCI image`, { digest: image.descriptor.digest });
+  }
   return {
     manifest: {
       ...manifest,

@@ -2,7 +2,7 @@ import { OcipushError } from '../errors.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { builtPlatform, servesPlatform } from '../image/platform.js';
-import { MediaType } from '../oci/media-types.js';
+import { layerCompression, MediaType } from '../oci/media-types.js';
 import { encodeJson, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import { formatReference, parseReference } from '../oci/reference.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
@@ -111,6 +111,10 @@ function swapBase(image: ImageToRewrite, config: ImageConfig, platform: Platform
   const bytes = encodeJson(rebasedConfig);
   const configDescriptor = describeBytes(manifest.config, bytes);
   const format = manifest.mediaType === MediaType.DockerManifest ? 'docker' : 'oci';
+  const zstd = format === 'docker' ? newBase.image.manifest.layers.find((l) => layerCompression(l.mediaType) === 'zstd') : undefined;
+  if (zstd) {
+    throw new OcipushError('EUSAGE', `${where} is a Docker image, and the new base's layer ${zstd.digest} is zstd-compressed, which Docker media types cannot name: rebase onto a gzip base, or make the image OCI first (ocipush mutate --format oci)`, { digest: image.descriptor.digest });
+  }
   // A base in a layout has no name (as build --base oci: writes it): the old base's name would
   // say the image is built on what that tag names, and send the next rebase there.
   const { [Annotation.BaseName]: _oldName, ...kept } = manifest.annotations ?? {};

@@ -138,4 +138,14 @@ describe('mutateImage', () => {
       { code: 'EUNSUPPORTED', message: /^reg\/sbom:1 is not a container image \(config media type application\/vnd\.oci\.empty\.v1\+json\)/ },
     );
   });
+
+  it('--format docker of an image with a zstd layer: refused in a line that names no flag mutate lacks (build\'s --compression)', async () => {
+    const layer = await layout.putBytes(MediaType.OciLayerZstd, randomBytes(1000));
+    const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha256(randomBytes(8))] } });
+    const root = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+    await assert.rejects(mutateImage(layout, root, await layout.readBlob(root), { run: {}, format: 'docker' }, 'reg/app:1'), {
+      code: 'EUSAGE',
+      message: `reg/app:1 (linux/amd64): layer ${layer.digest} is zstd-compressed, which Docker media types cannot name, and mutate does not compress layers again; it stays an OCI image`,
+    });
+  });
 });

@@ -100,4 +100,14 @@ describe('rebaseImage', () => {
       { code: 'EINVALID', message: /^reg\/app:2 is not built on reg\/base:1 \(sha256:[0-9a-f]{64}\): its diff_id 0 is sha256:[0-9a-f]{64}, the base's sha256:[0-9a-f]{64}$/ },
     );
   });
+
+  it('a Docker image onto a base of zstd layers, which Docker media types cannot name: refused in a line that names no flag rebase lacks', async () => {
+    const oldBase = await image({ own: 1, manifestType: MediaType.DockerManifest, layerType: MediaType.DockerLayerGzip });
+    const newBase = await image({ own: 1, layerType: MediaType.OciLayerZstd });
+    const app = await image({ below: oldBase, own: 1, manifestType: MediaType.DockerManifest, layerType: MediaType.DockerLayerGzip });
+    await assert.rejects(
+      rebaseImage(layout, app.desc, await layout.readBlob(app.desc), 'app', { oldBase: 'old', newBase: 'new', openBase: opener({ old: oldBase, new: newBase }) }),
+      { code: 'EUSAGE', message: `app is a Docker image, and the new base's layer ${newBase.layers[0]!.digest} is zstd-compressed, which Docker media types cannot name: rebase onto a gzip base, or make the image OCI first (ocipush mutate --format oci)` },
+    );
+  });
 });
