@@ -13,6 +13,8 @@ const TAGGED = new Set(['build', 'pull', 'push', 'index']);
  */
 export function layoutOption(verb: string, argv: Record<string, unknown>, args: string[]): void {
   const text = argv.layout;
+  // `--layout "$DIR"` with DIR unset: the current directory would become the layout.
+  if (text === '') throw usageError('--layout "": name a directory (the current one is --layout .)');
   if (typeof text !== 'string' || !text.startsWith('oci:')) return;
   // Not typed: the default, OCIPUSH_LAYOUT=oci:DIR, read as a library call reads it (a NAME there refused).
   if (!args.some((a) => /^--layout(?:=|$)/.test(a))) {

@@ -14,14 +14,21 @@ export interface LayoutTarget {
 
 /** `DIR[:NAME]` or `DIR@sha256:…` (what follows `oci:`). */
 export function splitDirAndName(rest: string): LayoutTarget {
+  const target = dirAndName(rest);
+  // skopeo refuses `oci:` too: an unset "$DIR" must not make the current directory a layout.
+  if (target.dir === '') throw new OcipushError('EUSAGE', `oci:${rest}: no directory named after oci: (the current one is oci:.)`);
+  return target;
+}
+
+function dirAndName(rest: string): LayoutTarget {
   // DIR@sha256:… names an image by digest.
   const at = rest.lastIndexOf('@');
-  if (at >= 0 && !rest.slice(0, at).includes(':') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at) || '.', name: rest.slice(at + 1) };
+  if (at >= 0 && !rest.slice(0, at).includes(':') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at), name: rest.slice(at + 1) };
   // The name is everything after the first colon, as skopeo splits it: podman and skopeo write
   // full references as names (oci:DIR:localhost/app:1, oci:DIR:example.com/app:1).
   const colon = rest.indexOf(':');
-  if (colon >= 0) return { dir: rest.slice(0, colon) || '.', name: rest.slice(colon + 1) || undefined };
-  return { dir: rest || '.' };
+  if (colon >= 0) return { dir: rest.slice(0, colon), name: rest.slice(colon + 1) || undefined };
+  return { dir: rest };
 }
 
 /**

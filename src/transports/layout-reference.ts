@@ -60,7 +60,11 @@ function nameOf(d: Descriptor): string | undefined {
  * Anything else is not a layout (and is read as a registry reference by the caller).
  */
 export function parseLayoutTarget(text: string): LayoutTarget | undefined {
-  if (text.startsWith('oci:')) return splitDirAndName(text.slice(4));
+  if (text.startsWith('oci:')) {
+    return splitDirAndName(text.slice(4));
+  }
+  // '' joined with oci-layout is ./oci-layout: an empty argument is no path.
+  if (text === '') return undefined;
   if (existsSync(join(text, 'oci-layout'))) return { dir: text };
   // Only a path, which is never a registry reference: `FROM alpine:3.19` stays Docker Hub's
   // whatever directory the build runs beside.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -56,6 +56,23 @@ describe('--layout oci:DIR[:NAME]', () => {
     assertOneLineError(cli(['build', 'root', '--layout', 'oci:L:v3', '--tag', 'v4']), /^ocipush: --layout oci:L:v3 and --tag v4: name the image once$/, 2);
     assert.throws(() => ociDigest('v3'));
     assert.throws(() => ociDigest('v4'));
+  });
+
+  it('an empty layout (--layout "$UNSET", oci:, a destination "") is one line: the current directory is not made a layout', () => {
+    const cwd = join(tmp.path, 'empty-cwd');
+    mkdirSync(cwd);
+    const here = (args: string[]) => runCli(args, { cwd, env: { ...process.env, ...envWith() } });
+    const root = join(tmp.path, 'root');
+    assertOneLineError(here(['build', root, '--layout', '']), /^ocipush: --layout "": name a directory \(the current one is --layout \.\)$/, 2);
+    assertOneLineError(here(['build', root, '--layout', 'oci:']), /^ocipush: oci:: no directory named after oci: \(the current one is oci:\.\)$/, 2);
+    assertOneLineError(here(['build', root, '--layout', 'oci::app']), /^ocipush: oci::app: no directory named after oci:/, 2);
+    assertOneLineError(here(['pull', `${registry.host}/app:1`, 'oci:']), /^ocipush: oci:: no directory named after oci:/, 2);
+    assert.deepEqual(readdirSync(cwd), []);
+    // Where the current directory is a layout, "" still names none of it.
+    assertOk(here(['build', root, '--layout', '.', '-q']));
+    assertOneLineError(here(['copy', `${registry.host}/app:1`, '']), /^ocipush: invalid image reference "": empty$/, 2);
+    const index = JSON.parse(readFileSync(join(cwd, 'index.json'), 'utf8')) as { manifests: unknown[] };
+    assert.equal(index.manifests.length, 1);
   });
 });
 
