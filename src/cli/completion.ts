@@ -87,6 +87,10 @@ ${cases.join('\n')}
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [[ -n "$words_" ]]; then
+    # The action is the first argument only: after artifact push come files, not "get push" again.
+    for ((i = i + 1; i < COMP_CWORD; i++)); do
+      [[ " $words_ " == *" \${COMP_WORDS[i]} "* ]] && return
+    done
     COMPREPLY=($(compgen -W "$words_" -- "$cur"))
   fi
 }

@@ -24,6 +24,11 @@ describe('ocipush completion', () => {
     assert.deepEqual(bashComplete(script, ['ocipush', 'build', '--no-c']), ['--no-cache']);
     assert.deepEqual(bashComplete(script, ['ocipush', 'push', '--pass']), ['--password-stdin']);
     assert.deepEqual(bashComplete(script, ['ocipush', 'index', '']), ['create']);
+    assert.deepEqual(bashComplete(script, ['ocipush', 'index', '--tag', 'app', '']), ['create']);
+    // Past the action its words are not offered again: files come after artifact push REF (-o default).
+    assert.deepEqual(bashComplete(script, ['ocipush', 'artifact', 'push', 'reg/app:1', '']), []);
+    assert.deepEqual(bashComplete(script, ['ocipush', 'cache', 'ls', '']), []);
+    assert.deepEqual(bashComplete(script, ['ocipush', 'completion', 'bash', '']), []);
     // A path after --layout: nothing of ours, so bash falls back to file names (-o default).
     assert.deepEqual(bashComplete(script, ['ocipush', 'push', '--layout', '']), []);
     // An alias completes as its command (it offered nothing: `cp` had no case of its own).
