@@ -99,9 +99,15 @@ complete -o default -F _ocipush ocipush
 `;
 }
 
-/** A description as an _arguments spec takes it: one short line, its brackets and colons escaped. */
+/**
+ * A description as an _arguments spec takes it: one short line, its brackets and colons escaped.
+ * Asides in parentheses are left out, not cut at: cut, rebase's "Put an image (every platform of
+ * an index) onto a new base" said only "Put an image".
+ */
 function zshDescribe(text: string | undefined): string {
-  const first = (text ?? '').split(/(?<=[.;])\s|\s\(/)[0]!.replace(/[.;]$/, '');
+  let plain = text ?? '';
+  for (let was = ''; was !== plain;) [was, plain] = [plain, plain.replace(/\s*\([^()]*\)/g, '')];
+  const first = plain.split(/(?<=[.;])\s/)[0]!.replace(/[.;]$/, '');
   return first.replace(/\\/g, '\\\\').replace(/([[\]:])/g, '\\$1').replace(/'/g, "'\\''");
 }
 

@@ -57,6 +57,19 @@ describe('ocipush completion', () => {
     }
   });
 
+  it('zsh: a command\'s description leaves its asides out, not what follows them', () => {
+    requireTool('zsh');
+    // The array _describe shows, as zsh itself reads it from the script.
+    const program = `${runCli(['completion', 'zsh']).stdout.replace(/^if \[\[[\s\S]*$/m, '')}\nfunction _describe { print -rl -- $commands }\nCURRENT=2 _ocipush`;
+    const r = spawnSync('zsh', ['-f', '-c', program], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const described = new Map(r.stdout.split('\n').filter(Boolean).map((line) => [line.split(':')[0]!, line.slice(line.indexOf(':') + 1)]));
+    assert.equal(described.get('rebase'), 'Put an image onto a new base without rebuilding it\\: the old base\'s layers swapped for the new one\'s');
+    assert.equal(described.get('validate'), 'Check that an image is whole\\: every blob there and matching its digest, every layer decompressing to its diff_id');
+    assert.equal(described.get('blob'), 'Write one blob to stdout or a file');
+    assert.equal(described.get('push'), 'Push an image from an OCI layout to a registry');
+  });
+
   it('the shell comes from $SHELL when not named; another is a usage error', () => {
     const r = runCli(['completion'], { env: { SHELL: '/usr/bin/zsh' } });
     assert.equal(r.status, 0, r.stderr);
