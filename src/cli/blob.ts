@@ -33,7 +33,8 @@ export const blobCommand: CliCommand<BlobArgs> = {
       const sink = output ? await openFileSink(output) : stdoutSink();
       try {
         const stream = await repository.fetch({ mediaType: 'application/octet-stream', digest, size });
-        await pipeline(stream, sink.stream, { end: Boolean(output) });
+        if (!output && process.stdout.isTTY) await pipeline(stream, await textOnly(), sink.stream, { end: false });
+        else await pipeline(stream, sink.stream, { end: Boolean(output) });
         await sink.commit();
       } catch (err) {
         await sink.abort();
@@ -48,3 +49,23 @@ export const blobCommand: CliCommand<BlobArgs> = {
     }
   },
 };
+
+/**
+ * On a terminal, a config or a manifest (JSON) is shown, but a layer's gzip or zstd would be a
+ * screenful of bytes whose escape sequences can leave the terminal unusable: as export and rootfs
+ * refuse a terminal, the blob is refused once its first bytes show it is not text, before any is written.
+ */
+async function textOnly(): Promise<import('node:stream').Transform> {
+  const { Transform } = await import('node:stream');
+  let seen = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      if (seen) return done(null, chunk);
+      seen = true;
+      // Controls other than tab, newline and carriage return: what git's and less's binary checks look for.
+      const binary = chunk.subarray(0, 8000).some((b) => (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) || b === 0x7f);
+      if (binary) return done(usageError('refusing to write a binary blob to a terminal: name a file with -o FILE, or pipe the output'));
+      done(null, chunk);
+    },
+  });
+}

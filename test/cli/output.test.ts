@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -83,4 +84,32 @@ test('what an image says (a label, an env value, a name in index.json) is printe
   writeFileSync(join(layout, 'index.json'), JSON.stringify(index));
   const listed = runCli(['ls', `oci:${layout}`]);
   assert.equal(listed.stdout, 'app\\x1b[2J\n');
+});
+
+// `ocipush blob REF@<layer>` at a terminal wrote the layer's gzip to it: a megabyte of bytes whose
+// escape sequences scrambled the terminal, where export and rootfs refuse one.
+test('blob at a terminal: a layer (binary) is refused in one line before a byte is written, a config (JSON) is shown; piped, both are written', () => {
+  const rootfs = join(dir.path, 'rootfs4');
+  mkdirSync(rootfs, { recursive: true });
+  writeFileSync(join(rootfs, 'hello'), 'hello\n');
+  const layout = join(dir.path, 'blobs');
+  const ref = `${registry.host}/blob/app:1`;
+  assert.equal(runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '-q']).status, 0);
+  assert.equal(runCli(['push', ref, '--layout', layout, '--tag', 'app', '-q']).status, 0);
+  const manifest = JSON.parse(runCli(['manifest', ref]).stdout) as { config: { digest: string }; layers: { digest: string }[] };
+  const layer = `${registry.host}/blob/app@${manifest.layers[0]!.digest}`;
+  const config = `${registry.host}/blob/app@${manifest.config.digest}`;
+
+  const line = (...args: string[]) => [process.execPath, CLI, ...args].map((a) => `'${a}'`).join(' ');
+  const refused = spawnSync(requireTool('script'), ['-qec', line('blob', layer), '/dev/null'], { env: { ...process.env, TERM: 'xterm' }, encoding: 'latin1' });
+  assert.equal(refused.status, 2);
+  assert.equal(refused.stdout.replace(/\r/g, ''), 'ocipush: refusing to write a binary blob to a terminal: name a file with -o FILE, or pipe the output\n');
+
+  const shown = spawnSync(requireTool('script'), ['-qec', line('blob', config), '/dev/null'], { env: { ...process.env, TERM: 'xterm' }, encoding: 'utf8' });
+  assert.equal(shown.status, 0, shown.stdout);
+  assert.equal(shown.stdout.replace(/\r/g, ''), runCli(['config', ref]).stdout);
+
+  const piped = spawnSync(process.execPath, [CLI, 'blob', layer], { maxBuffer: 1 << 26 });
+  assert.equal(piped.status, 0);
+  assert.equal(`sha256:${createHash('sha256').update(piped.stdout).digest('hex')}`, manifest.layers[0]!.digest);
 });
