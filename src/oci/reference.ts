@@ -46,6 +46,13 @@ const REGISTRY_HOST = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9]
 export function parseReference(text: string): Reference {
   const fail = (why: string): never => { throw new OcipushError('EUSAGE', `invalid image reference "${text}": ${why}`); };
   if (!text) fail('empty');
+  // USER:PASSWORD@HOST/REPO, as a git remote carries them: read as a digest after the @, it was
+  // refused as "the digest must be sha256:…", and with https:// the line to write kept them.
+  const bare = text.replace(/^https?:\/\//i, '');
+  const at0 = bare.indexOf('@');
+  if (at0 > 0 && !bare.slice(0, at0).includes('/') && bare.slice(at0 + 1).includes('/') && !/^sha(?:256|384|512):/.test(bare.slice(at0 + 1))) {
+    fail(`a reference holds no user name or password: write ${bare.slice(at0 + 1)}, with -u USER --password-stdin (or ocipush login ${bare.slice(at0 + 1).split('/')[0]!} first)`);
+  }
   // A URL pasted from a browser or a registry's docs: the scheme is no part of a reference.
   const scheme = /^(https?):\/\//i.exec(text);
   if (scheme) {

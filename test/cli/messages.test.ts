@@ -151,6 +151,18 @@ describe('what push, pull and export say', () => {
     assert.deepEqual(await registry.settledAccessLog(), []);
   });
 
+  it('a reference carrying USER:PASSWORD@ (as a git remote does) is one line saying where they go, the password never shown; nothing is sent', async () => {
+    await registry.forgetAccessLog();
+    const host = registry.host;
+    for (const typed of [`alice:s3cret@${host}/msg/app:1`, `https://alice:s3cret@${host}/msg/app:1`, `docker://alice:s3cret@${host}/msg/app:1`]) {
+      const r = runCli(['push', typed, '--layout', image.layout, '--tag', 'v1']);
+      assertOneLineError(r, new RegExp(`: a reference holds no user name or password: write ${host.replace(/\./g, '\\.')}/msg/app:1, with -u USER --password-stdin \\(or ocipush login ${host.replace(/\./g, '\\.')} first\\)$`), 2);
+      assert.doesNotMatch(r.stderr, /s3cret/);
+    }
+    assertOneLineError(runCli(['pull', `alice@${host}/msg/app:1`, `oci:${join(tmp.path, 'creds')}`]), /: a reference holds no user name or password: write /, 2);
+    assert.deepEqual(await registry.settledAccessLog(), []);
+  });
+
   it('push and pull take a layout as skopeo names it, oci:DIR[:NAME], beside the reference', async () => {
     const pushed = runCli(['push', `oci:${image.layout}:v1`, `docker://${registry.host}/msg/oci:1`, '--json']);
     assertOk(pushed);
