@@ -108,7 +108,9 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     const end = args.indexOf('--');
     const known = (a: string) => (/^-[a-zA-Z]+$/.test(a) ? [...a.slice(1)].every((c) => globals.has(c)) : globals.has(a.replace(/^--(?:no-)?/, '').split('=')[0]!));
     const unknown = (end < 0 ? args : args.slice(0, end)).find((a) => a !== '-' && !known(a));
-    if (unknown !== undefined) throw usageError(`unknown option ${unknown.split('=')[0]} (ocipush --help lists them)`);
+    // skopeo's and umoci's -v, and -V, are --version.
+    const version = unknown === '-v' || unknown === '-V' ? ': did you mean --version?' : '';
+    if (unknown !== undefined) throw usageError(`unknown option ${unknown.split('=')[0]}${version} (ocipush --help lists them)`);
     return args;
   }
   const { commandEntries } = await import('./commands.js');
@@ -318,7 +320,11 @@ async function helpOrUnknown(args: string[], commandIndex: number): Promise<stri
   }
   const word = args[at]!;
   if (names.includes(word)) return args;
-  throw usageError(`unknown command ${quote(word)}${didYouMean(word, names)} (ocipush --help lists them)`);
+  // `help help`, as git answers it: the general help.
+  if (word === 'help' && at > commandIndex) return [...args.slice(0, commandIndex), '--help'];
+  // docker, crane, oras, cosign and regctl have a version command; here it is the flag.
+  const hint = word === 'version' ? ': did you mean --version?' : didYouMean(word, names);
+  throw usageError(`unknown command ${quote(word)}${hint} (ocipush --help lists them)`);
 }
 
 /**

@@ -17,6 +17,8 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['ver', 'x']), /^ocipush: unknown command "ver": did you mean verify, verify-blob or verify-attestation\? /, 2);
     // Nothing near: no wild guess (yargs said "Did you mean login?" to bogus, "Unknown argument" to this).
     assertOneLineError(runCli(['bogus']), /^ocipush: unknown command "bogus" \(ocipush --help lists them\)$/, 2);
+    // docker, crane, oras, cosign and regctl answer `version`.
+    assertOneLineError(runCli(['version']), /^ocipush: unknown command "version": did you mean --version\? \(ocipush --help lists them\)$/, 2);
     assertOneLineError(runCli(['frobnicate', 'x']), /^ocipush: unknown command "frobnicate" \(ocipush --help lists them\)$/, 2);
     const json = runCli(['--json', 'bogus']);
     assert.deepEqual(JSON.parse(json.stdout), { error: { code: 'EUSAGE', message: 'unknown command "bogus" (ocipush --help lists them)' } });
@@ -27,7 +29,9 @@ describe('usage errors', () => {
 
   it('a misspelt option with no command is named, not "name a command"', () => {
     assertOneLineError(runCli(['--jsn']), /^ocipush: unknown option --jsn \(ocipush --help lists them\)$/, 2);
-    assertOneLineError(runCli(['-V']), /^ocipush: unknown option -V \(ocipush --help lists them\)$/, 2);
+    // skopeo's and umoci's -v (and -V) print the version: here that is --version.
+    assertOneLineError(runCli(['-V']), /^ocipush: unknown option -V: did you mean --version\? \(ocipush --help lists them\)$/, 2);
+    assertOneLineError(runCli(['-v']), /^ocipush: unknown option -v: did you mean --version\? \(ocipush --help lists them\)$/, 2);
     assertOneLineError(runCli(['-q']), /^ocipush: name a command \(see ocipush --help\)$/, 2);
     assert.equal(runCli(['-qh']).status, 0);
   });
@@ -42,6 +46,10 @@ describe('usage errors', () => {
     }
     assert.equal(runCli(['help', 'push']).stdout, push.stdout);
     assert.equal(runCli(['help']).status, 0);
+    // As git answers `git help help`: the general help, not "unknown command help".
+    const helpHelp = runCli(['help', 'help']);
+    assert.equal(helpHelp.status, 0, helpHelp.stderr);
+    assert.equal(helpHelp.stdout, runCli(['--help']).stdout);
     assertOneLineError(runCli(['help', 'bogus']), /^ocipush: unknown command "bogus" \(ocipush --help lists them\)$/, 2);
     // The help flag before the command (cobra's and git's order too) was missed: "push: missing <reference>", exit 2.
     for (const args of [['-h', 'push'], ['--help', 'push'], ['-qh', 'push'], ['--json', '--help', 'push']]) {
