@@ -4,6 +4,7 @@ import type { Output } from './output.js';
 import type { ArtifactArgs } from './artifact.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
+import { refuseEmptyOutput } from './output-file.js';
 
 /** Where `artifact get` reads: a registry repository or a layout, seen alike. */
 interface ArtifactPlace {
@@ -17,6 +18,7 @@ interface ArtifactPlace {
 
 /** `artifact get`: an artifact's files back under their titles (or its one file to stdout), each verified and renamed into place when whole, as oras pull (`--oci-layout` too). */
 export async function artifactGet(argv: ArtifactArgs, out: Output): Promise<void> {
+  refuseEmptyOutput(argv.output, 'a directory');
   const toStdout = argv.output === undefined || argv.output === '-';
   if (toStdout && out.json) throw usageError('--json needs -o DIR: stdout carries the file');
   const { installSignalCleanup } = await import('../content/cleanup.js');

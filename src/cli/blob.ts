@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
+import { refuseEmptyOutput } from './output-file.js';
 
 interface BlobArgs extends RegistryFlags {
   reference: string;
@@ -16,6 +17,7 @@ export const blobCommand: CliCommand<BlobArgs> = {
     .option('output', { alias: 'o', type: 'string', describe: 'Write to this file (it appears only once complete and verified), or - for stdout (the default)' })
     .example('$0 blob localhost:5000/app@sha256:3b4… -o layer.tar.gz', 'one layer')),
   run: async (argv, out: Output) => {
+    refuseEmptyOutput(argv.output, 'a file');
     const { registryReference, withRepository } = await import('./repository-ref.js');
     const ref = await registryReference(argv.reference);
     if (!ref.digest) throw usageError(`${argv.reference}: name the blob by digest (REPOSITORY@sha256:…)`);

@@ -5,6 +5,7 @@ import { layoutOptionDefault } from '../defaults.js';
 import { defaultLayoutDir } from '../transports/layout-name.js';
 import { formatBytes, type Output } from './output.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
+import { refuseEmptyOutput } from './output-file.js';
 
 interface ExportArgs {
   images?: string[];
@@ -35,6 +36,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
     .example('$0 export latest=registry.example/app:1.2 | podman load', 'rename on the way, stream into podman')
     .example('$0 export oci:out:app=app:1.2 -o app.tar', 'the image app of the layout ./out, as skopeo names it'),
   run: async (argv, out: Output) => {
+    refuseEmptyOutput(argv.output, 'a file');
     checkPlatform(argv.platform, argv.unlistedPlatform);
     const images = await layoutFromImages(argv);
     const { namedTransport } = await import('../transports/parse.js');

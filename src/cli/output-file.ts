@@ -1,5 +1,13 @@
 import { usageError } from './command.js';
 
+/**
+ * `-o ""` (a script's unset "$OUT"): blob wrote to stdout, rootfs and export said "-o : is a
+ * directory", artifact get "cannot create : no such file". One line for all of them, before any work.
+ */
+export function refuseEmptyOutput(output: string | undefined, what: 'a file' | 'a directory'): void {
+  if (output === '') throw usageError(`-o "": name ${what}, or - for stdout`);
+}
+
 /** A file the command will write at its end: its directory must exist and take writes, and it must not be a directory. */
 export async function checkWritableFile(path: string, flag: string): Promise<void> {
   const { access, stat } = await import('node:fs/promises');

@@ -3,6 +3,7 @@ import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
 import { count, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { unlistedPlatformOption } from './platform-option.js';
+import { refuseEmptyOutput } from './output-file.js';
 
 interface RootfsArgs extends RegistryFlags {
   image: string;
@@ -21,6 +22,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     .example('$0 rootfs registry.example.com/app:1.4 | tar -x usr/local/bin/app', 'take one file out of an image, no Docker')
     .example('$0 rootfs oci:build:app -o rootfs.tar', 'the filesystem of a layout\'s image')),
   run: async (argv, out: Output) => {
+    refuseEmptyOutput(argv.output, 'a file');
     const toStdout = argv.output === undefined || argv.output === '-';
     // -o /dev/stdout (or /dev/fd/1) is stdout too: the tar's bytes are all it may carry.
     const onStdout = toStdout || await (await import('../archive/sink.js')).isStdout(argv.output!);

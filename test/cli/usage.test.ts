@@ -59,6 +59,25 @@ describe('usage errors', () => {
     }
   });
 
+  // blob wrote to stdout, rootfs and export said "-o : is a directory", artifact get "cannot create : no such file".
+  it('-o "" (an unset "$OUT") is one line naming it, before anything is read: no file, no stdout', async () => {
+    const tmp = await tempDir();
+    try {
+      const digest = `sha256:${'a'.repeat(64)}`;
+      for (const [args, what] of [
+        [['blob', `127.0.0.1:9/a@${digest}`], 'a file'],
+        [['rootfs', '127.0.0.1:9/a:1'], 'a file'],
+        [['export', '--layout', join(tmp.path, 'none'), 'app'], 'a file'],
+        [['artifact', 'get', '127.0.0.1:9/a:1'], 'a directory'],
+      ] as const) {
+        const r = runCli([...args, '-o', ''], { cwd: tmp.path });
+        assertOneLineError(r, new RegExp(`^ocipush: -o "": name ${what}, or - for stdout$`), 2);
+      }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
   it('an unknown option is named, and does not swallow the reference after it', () => {
     assertOneLineError(runCli(['push', '--foo', '127.0.0.1:9/a:1']), /^ocipush: unknown option --foo for push /, 2);
     assertOneLineError(runCli(['pull', '127.0.0.1:9/a:1', '--nope=1']), /^ocipush: unknown option --nope for pull /, 2);
