@@ -108,6 +108,27 @@ test('ocipush build . leaves out the layout it writes into', async () => {
   }
 });
 
+test('ocipush build -t app . beside a Dockerfile, as docker build is typed: the directory is layered, with a line naming build -f', async () => {
+  const tmp = await tempDir();
+  try {
+    const project = smallRootfs(join(tmp.path, 'project'));
+    writeFileSync(join(project, 'Dockerfile'), 'FROM scratch\nCOPY etc /etc\n');
+    const layout = join(tmp.path, 'layout');
+    const r = runCli(['build', '-t', 'app', '.', '--layout', layout], { cwd: project });
+    assertOk(r);
+    assert.match(r.stderr, /^ocipush: warning: Dockerfile: \. is built as a root filesystem, its Dockerfile a file in the layer; to build from the Dockerfile: ocipush build -f Dockerfile \.$/m);
+    // As documented: the directory is the layer, its Dockerfile one of its files (umoci unpacks it).
+    const bundle = join(tmp.path, 'bundle');
+    run('umoci', ['unpack', '--rootless', '--image', `${layout}:app`, bundle]);
+    assert.ok(existsSync(join(bundle, 'rootfs', 'Dockerfile')));
+    assert.doesNotMatch(runCli(['build', '-t', 'quiet', '.', '--layout', layout, '-q'], { cwd: project }).stderr, /warning/);
+    assert.doesNotMatch(runCli(['build', '-t', 'two', '.', join(project, 'etc'), '--layout', layout], { cwd: project }).stderr, /Dockerfile/);
+    assert.doesNotMatch(runCli(['build', '-t', 'file', '-f', 'Dockerfile', '.', '--layout', layout], { cwd: project }).stderr, /warning/);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
 test('run settings from flags land in the image config and manifest', async () => {
   const tmp = await tempDir();
   try {
