@@ -24,8 +24,10 @@ export const blobCommand: CliCommand<BlobArgs> = {
     const digest = ref.digest;
     // `-o -` is stdout, as for export, rootfs and artifact get (and oras blob fetch --output -).
     const output = argv.output === '-' ? undefined : argv.output;
-    if (out.json && !output) throw usageError('--json needs -o FILE: stdout carries the blob');
-    const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
+    const [{ openFileSink, stdoutSink, isStdout }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
+    // -o /dev/stdout (or /dev/fd/1) is stdout too: the blob's bytes are all it may carry.
+    const onStdout = !output || await isStdout(output);
+    if (out.json && onStdout) throw usageError('--json needs -o FILE: stdout carries the blob');
     const { pipeline } = await import('node:stream/promises');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
@@ -35,8 +37,8 @@ export const blobCommand: CliCommand<BlobArgs> = {
       const sink = output ? await openFileSink(output) : stdoutSink();
       try {
         const stream = await repository.fetch({ mediaType: 'application/octet-stream', digest, size });
-        if (!output && process.stdout.isTTY) await pipeline(stream, await textOnly(), sink.stream, { end: false });
-        else await pipeline(stream, sink.stream, { end: Boolean(output) });
+        if (onStdout && process.stdout.isTTY) await pipeline(stream, await textOnly(), sink.stream, { end: false });
+        else await pipeline(stream, sink.stream, { end: !onStdout });
         await sink.commit();
       } catch (err) {
         await sink.abort();

@@ -206,6 +206,13 @@ describe('digest, manifest, config, blob', () => {
     const json = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '-', '--json'], { env, cwd });
     assert.equal(json.status, 2, json.stderr);
     assert.equal((JSON.parse(json.stdout) as { error: { code: string } }).error.code, 'EUSAGE');
+    // -o /dev/stdout is stdout by another name: the blob alone, and --json refused as for -o -.
+    const named = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '/dev/stdout'], { env, cwd });
+    assertOk(named);
+    assert.equal(sha256(Buffer.from(named.stdout)), image.config);
+    const namedJson = await runCliAsync(['blob', `${regs.staging.host}/team/app@${image.config}`, '-o', '/dev/stdout', '--json'], { env, cwd });
+    assert.equal(namedJson.status, 2, namedJson.stderr);
+    assert.equal((JSON.parse(namedJson.stdout) as { error: { code: string } }).error.code, 'EUSAGE');
   });
 });
 
