@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import type { CliCommand } from './command.js';
+import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 
 interface GenerateKeyPairArgs {
@@ -18,6 +18,10 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
     const { fromWriteError, OcipushError } = await import('../errors.js');
     const { generateKeyPair } = await import('../supply-chain/keys.js');
     const { keyPassword } = await import('./key-options.js');
+    // An unset "$PREFIX", or a directory (keys/): the files would be the hidden .key and .pub.
+    if (argv.outputPrefix === '' || /[\\/]$/.test(argv.outputPrefix)) {
+      throw usageError(`--output-prefix ${JSON.stringify(argv.outputPrefix)}: name the files' prefix, e.g. ${argv.outputPrefix || ''}cosign (writes ${argv.outputPrefix || ''}cosign.key and ${argv.outputPrefix || ''}cosign.pub)`);
+    }
     const keyPath = `${argv.outputPrefix}.key`;
     const pubPath = `${argv.outputPrefix}.pub`;
     const { existsSync } = await import('node:fs');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodePem, parsePrivateKey, parsePublicKey, readKeyArgument, signBytes, SIGSTORE_PRIVATE_KEY_PEM } from '../../src/supply-chain/keys.js';
@@ -87,6 +87,15 @@ describe('cosign keys', () => {
     requireTool('openssl');
     assert.match(run('openssl', ['pkey', '-pubin', '-in', `${prefix}.pub`, '-noout', '-text']), /NIST CURVE: P-256|ASN1 OID: prime256v1/);
     assert.equal(decodePem(readFileSync(`${prefix}.key`, 'utf8'), 'cosign-flag.key').type, SIGSTORE_PRIVATE_KEY_PEM);
+    // An unset "$PREFIX", or a directory: one line, no hidden .key and .pub written.
+    const dir = join(tmp.path, 'prefix-dir');
+    mkdirSync(dir);
+    for (const given of ['', 'keys/']) {
+      const refused = runCli(['generate-key-pair', '--output-key-prefix', given], { env: { COSIGN_PASSWORD: 'flag-pw' }, cwd: dir });
+      assert.equal(refused.status, 2, refused.stderr);
+      assert.match(refused.stderr, /^ocipush: --output-prefix "(keys\/)?": name the files' prefix, e\.g\. (keys\/)?cosign \(writes \S*cosign\.key and \S*cosign\.pub\)\n$/);
+    }
+    assert.deepEqual(readdirSync(dir), []);
   });
 
   it('libsodium (PyNaCl) and Python\'s scrypt open the key ocipush wrote; openssl derives the .pub from what they decrypt', () => {
