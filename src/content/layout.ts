@@ -4,7 +4,7 @@ import { pipeline as pipelineCallback, Readable, type Writable } from 'node:stre
 import { finished, pipeline } from 'node:stream/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { digestAlgorithm, digestHex, sha256, type Digest } from '../oci/digest.js';
-import { Annotation, assertDescriptor, type Descriptor } from '../oci/descriptor.js';
+import { Annotation, assertAnnotations, assertDescriptor, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
 import { makeDirectory, writeFileAtomic } from './atomic.js';
@@ -348,7 +348,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
       throw new OcipushError('ELAYOUT', `${this.indexPath}: corrupt layout (index.json is not an image index)`, { path: this.indexPath });
     }
     index.manifests.forEach((d, i) => {
-      try { assertDescriptor(d, `manifests[${i}]`); } catch (err) {
+      try { assertDescriptor(d, `manifests[${i}]`); assertAnnotations(d.annotations, `manifests[${i}]`); } catch (err) {
         throw new OcipushError('ELAYOUT', `${this.indexPath}: corrupt layout (${(err as Error).message})`, { path: this.indexPath });
       }
     });

@@ -68,7 +68,6 @@ export function assertDescriptor(value: unknown, where: string): asserts value i
     || !Number.isSafeInteger(d.size) || d.size < 0) {
     throw new OcipushError('EINVALID', `${where}: not a valid descriptor (mediaType, digest, size)`);
   }
-  assertAnnotations(d.annotations, where);
 }
 
 /** Annotations are a map of string to string (as the image spec says, and as Go's clients unmarshal them): anything else is named. */

@@ -106,7 +106,12 @@ export function parseManifest(bytes: Uint8Array, where: string, mediaTypeHint?: 
   assertAnnotations(value.annotations, where);
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(value.manifests)) throw new OcipushError('EINVALID', `${where}: index has no manifests array`);
-    value.manifests.forEach((d, i) => assertDescriptor(d, `${where}: manifests[${i}]`));
+    // An entry's annotations name it (a layout's ref.name): one that is no string is refused here.
+    // A layer's are left to what reads them (a cosign signature layer with an odd one is one invalid signature).
+    value.manifests.forEach((d, i) => {
+      assertDescriptor(d, `${where}: manifests[${i}]`);
+      assertAnnotations(d.annotations, `${where}: manifests[${i}]`);
+    });
     return { ...(value as unknown as ImageIndex), mediaType };
   }
   if (isManifestMediaType(mediaType)) {
