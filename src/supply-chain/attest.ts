@@ -12,6 +12,8 @@ import { deleteRegistryReferrersOfType, layersOfType } from './replace-attestati
 
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** The statement type cosign writes (for every --type); ours only for a predicate that is text. */
+export const STATEMENT_V01 = 'https://in-toto.io/Statement/v0.1';
 /** The predicate type of cosign 3's image signatures (its `types.CosignSignPredicateType`). */
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
 /** The layer annotation cosign puts the predicate type in. */
@@ -47,8 +49,9 @@ export function predicateTypeUri(type: string): string {
 /**
  * The statement's predicate from the bytes of `--predicate`, as cosign's GenerateStatement makes
  * it: for its generic type (`custom`, the default) the text wrapped as `{Data, Timestamp}` (any
- * text, JSON or not; policies read `predicate.Data`); for `spdx` the document as a string; for
- * every other type the JSON as it is. `timestamp` is RFC 3339, UTC, whole seconds.
+ * text, JSON or not; policies read `predicate.Data`); for `spdx` the document as a string (which
+ * makeStatement puts in a Statement v0.1, as cosign does); for every other type the JSON as it
+ * is. `timestamp` is RFC 3339, UTC, whole seconds.
  */
 export function predicateFrom(type: string, text: string, source: string, timestamp: () => string): unknown {
   const uri = predicateTypeUri(type);
@@ -88,7 +91,10 @@ export function pae(payloadType: string, payload: Buffer): Buffer {
 }
 
 export function makeStatement(name: string, digest: Digest, predicateType: string, predicate: unknown): Buffer {
-  const statement: Statement = { _type: STATEMENT_V1, subject: [{ name, digest: { sha256: digestHex(digest) } }], predicateType, predicate };
+  // v1 requires the predicate be an object, and strict v1 parsers (in-toto-golang's protojson)
+  // refuse a string; cosign writes the SPDX tag-value text as v0.1, whose parsers take any value.
+  const _type = typeof predicate === 'string' ? STATEMENT_V01 : STATEMENT_V1;
+  const statement: Statement = { _type, subject: [{ name, digest: { sha256: digestHex(digest) } }], predicateType, predicate };
   return Buffer.from(JSON.stringify(statement), 'utf8');
 }
 
@@ -110,8 +116,9 @@ export interface AttestResult {
 }
 
 /**
- * An in-toto Statement v1 about `subject`, signed in a DSSE envelope, stored as cosign stores
- * attestations (a layer of `sha256-<hex>.att`) and as an OCI 1.1 referrer of the image.
+ * An in-toto statement (v1; v0.1 for a text predicate) about `subject`, signed in a DSSE
+ * envelope, stored as cosign stores attestations (a layer of `sha256-<hex>.att`) and as an OCI
+ * 1.1 referrer of the image.
  */
 export async function attestImage(
   repo: Repository, reference: Reference, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown, replace = false,

@@ -6,6 +6,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
+import { validate } from './json-schema.js';
 
 describe('ocipush attest / verify-attestation against docker-registry', () => {
   let registry: RunningRegistry;
@@ -161,6 +162,40 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
     assert.deepEqual(statement.predicate, { Data: text, Timestamp: '2023-11-14T22:13:20Z' });
     assertOk(runCli(['verify-attestation', ref, '--key', pub, '--type', 'custom']));
   });
+  it('--type spdx (the tag-value text) is a Statement v0.1 whose predicate is the text, as cosign writes it (v1 requires an object); openssl verifies the PAE, verify-attestation reads it', () => {
+    const ref = `${registry.host}/at/spdx:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    const text = 'SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\nDocumentName: app\n';
+    assertOk(runCli(['attest', ref, '--key', key, '--type', 'spdx', '--predicate', '-'], { env, input: text }));
+    const dir = join(tmp.path, 'att-spdx');
+    run('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--preserve-digests', `docker://${registry.host}/at/spdx:${first.manifest.digest.replace(':', '-')}.att`, `oci:${dir}:att`]);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const [layer] = JSON.parse(readFileSync(blobPath(dir, index.manifests[0].digest), 'utf8')).layers;
+    const envelope = JSON.parse(readFileSync(blobPath(dir, layer.digest), 'utf8'));
+    const payload = Buffer.from(envelope.payload, 'base64');
+    writeFileSync(join(tmp.path, 'spdx.pae'), Buffer.concat([Buffer.from(`DSSEv1 ${envelope.payloadType.length} ${envelope.payloadType} ${payload.length} `), payload]));
+    writeFileSync(join(tmp.path, 'spdx.sig'), Buffer.from(envelope.signatures[0].sig, 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', join(tmp.path, 'spdx.sig'), join(tmp.path, 'spdx.pae')]), /Verified OK/);
+    // cosign's GenerateStatement for spdx (its attestation_test.go "spdx string"): v0.1, the text as the predicate.
+    // Before: _type https://in-toto.io/Statement/v1 with a string predicate, which v1 parsers refuse.
+    assert.deepEqual(JSON.parse(payload.toString()), {
+      _type: 'https://in-toto.io/Statement/v0.1',
+      subject: [{ name: `${registry.host}/at/spdx`, digest: { sha256: first.manifest.digest.slice(7) } }],
+      predicateType: 'https://spdx.dev/Document',
+      predicate: text,
+    });
+    const v = runCli(['verify-attestation', ref, '--key', pub, '--type', 'spdx', '--json']);
+    assertOk(v);
+    const out = JSON.parse(v.stdout);
+    assert.deepEqual(validate('verify-attestation.schema.json', out), []);
+    assert.equal(out.verified[0].predicate, text);
+    // A JSON SPDX document (spdxjson) is an object: it stays in a Statement v1.
+    assertOk(runCli(['attest', ref, '--key', key, '--type', 'spdxjson', '--predicate', '-'], { env, input: '{"spdxVersion": "SPDX-2.3"}' }));
+    const both = JSON.parse(runCli(['verify-attestation', ref, '--key', pub, '--type', 'spdx', '--json']).stdout);
+    assert.deepEqual(validate('verify-attestation.schema.json', both), []);
+    assert.deepEqual(both.verified.map((s: { _type: string }) => s._type).sort(), ['https://in-toto.io/Statement/v0.1', 'https://in-toto.io/Statement/v1']);
+  });
+
   it('a sha256-<hex> tag that holds an image, not a referrers index, does not hide a valid attestation in .att; without one, the tag is named', () => {
     const ref = `${registry.host}/at/odd-tag:1`;
     assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
