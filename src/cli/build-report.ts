@@ -3,8 +3,7 @@ import { LOG_PROGRESS_EVERY_MS } from './progress.js';
 import type { RegistryFlags } from './registry-options.js';
 import type { Reference } from '../oci/reference.js';
 import type { Signer } from '../supply-chain/signer.js';
-import type { SignedManifest } from '../supply-chain/sign.js';
-import type { SignedIdentity } from './key-options.js';
+import type { MadeSignature, SignedIdentity } from './key-options.js';
 
 /** What every command that writes an image into a layout reports first. */
 export interface WrittenImage {
@@ -50,6 +49,8 @@ export interface BuildPushes {
   signer?: Signer;
   /** `--sign-container-identity`: sign once in the layout, for this repository; the pushes carry that signature. */
   signInLayoutFor?: SignedIdentity;
+  /** `--new-bundle-format`: Sigstore bundle referrers (in the layout when nothing is pushed, else in each repository). */
+  signBundle?: boolean;
   flags: RegistryFlags;
 }
 
@@ -73,12 +74,12 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
   const { onInterrupt } = await import('./output.js');
   const built = `the image built is in ${result.layout} as ${result.tag} (${result.digest})`;
   if (pushes) await onInterrupt(out, 'build', built);
-  let signatures: SignedManifest[] | undefined;
-  if (pushes?.signer && pushes.signInLayoutFor) {
+  let signatures: MadeSignature[] | undefined;
+  if (pushes?.signer && (pushes.signInLayoutFor || (pushes.signBundle && pushes.to.length === 0))) {
     // Before the pushes, which then carry the signature as they carry any the layout holds.
-    const { reportLayoutSignatures, signInLayout } = await import('./key-options.js');
+    const { reportLayoutSignatures, signLayoutImage } = await import('./key-options.js');
     const target = { path: result.layout, name: result.digest, text: `oci:${result.layout}:${result.tag}` };
-    signatures = await signInLayout(target, pushes.signInLayoutFor, pushes.signer);
+    signatures = await signLayoutImage(target, { signer: pushes.signer, ...(pushes.signInLayoutFor ? { identity: pushes.signInLayoutFor } : {}), ...(pushes.signBundle ? { bundle: true } : {}) });
     reportLayoutSignatures(out, target.text, pushes.signInLayoutFor, signatures);
   }
   const pushed = [];
@@ -92,7 +93,7 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
       await onInterrupt(out, `push to ${(await import('../oci/reference.js')).formatReference(reference)}`, built);
       pushed.push(await pushLayoutImage({
         to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
-        concurrency: pushes.concurrency, ...(signer ? { signer } : {}),
+        concurrency: pushes.concurrency, ...(signer ? { signer, ...(pushes.signBundle ? { signBundle: true } : {}) } : {}),
       }, pushes.flags, out));
       if (signer) signedIn.add(repository);
     }

@@ -42,6 +42,7 @@ export interface BuildArgs extends RegistryFlags {
   push?: string[];
   sign?: boolean;
   signContainerIdentity?: string;
+  newBundleFormat?: boolean;
   file?: string;
   buildArg?: string[];
   target?: string;
@@ -83,6 +84,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .option('push', { type: 'string', array: true, describe: 'Then push the image to REGISTRY/REPO[:TAG], as push does, its SBOM and provenance along (repeatable)' })
     .option('sign', { type: 'boolean', describe: 'Sign the image by digest with --key (cosign\'s format): in each repository --push pushes to, or once in the layout with --sign-container-identity' })
     .option('sign-container-identity', { type: 'string', describe: 'With --sign: sign in the layout, for this REGISTRY/REPOSITORY (as cosign\'s flag); push and copy take the signature along' })
+    .option('new-bundle-format', { type: 'boolean', describe: 'With --sign: a Sigstore bundle as an OCI 1.1 referrer, as cosign 3 signs by default (as sign --new-bundle-format), not sha256-<hex>.sig: in each repository --push pushes to, or without --push in the layout (it names the digest only)' })
     .option('cache-repo', { type: 'string', describe: 'REGISTRY/REPO holding a layer cache shared through the registry: layers found there are not compressed again' })
     .option('cache-write', { type: 'boolean', describe: 'With --cache-repo: store the layers this build makes in the registry cache' })
     .option('file', { alias: 'f', type: 'string', describe: 'Build from this Dockerfile (no RUN); the positional argument is then the build context (default .)' })
@@ -182,15 +184,17 @@ async function warnOfDockerfile(rootfs: string[], out: Output): Promise<void> {
 /**
  * `--push REF…` and `--sign`, checked before anything is built: the references parse,
  * `--concurrency` is a number the push takes, `--sign` has a key and something to sign (a push,
- * or the layout with `--sign-container-identity`); the key is opened now (once, for the
- * provenance too).
+ * or the layout with `--sign-container-identity`, or with `--new-bundle-format` and no push); the
+ * key is opened now (once, for the provenance too).
  */
 export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefined> {
   const targets = toArray(argv.push);
-  const inLayout = argv.signContainerIdentity !== undefined;
+  if (argv.newBundleFormat && !argv.sign) throw usageError('--new-bundle-format says how --sign stores the signature: add --sign --key KEY');
+  // A bundle names the digest only: without a push it is signed in the layout, no repository needed.
+  const inLayout = argv.signContainerIdentity !== undefined || (argv.newBundleFormat === true && targets.length === 0);
   if (inLayout && !argv.sign) throw usageError('--sign-container-identity names the repository a signature is for: add --sign --key KEY');
   if (targets.length === 0 && !inLayout) {
-    if (argv.sign) throw usageError('--sign signs what --push pushes: add --push REGISTRY/REPO[:TAG], or sign in the layout with --sign-container-identity REGISTRY/REPO');
+    if (argv.sign) throw usageError('--sign signs what --push pushes: add --push REGISTRY/REPO[:TAG], or sign in the layout with --sign-container-identity REGISTRY/REPO (or --new-bundle-format)');
     return undefined;
   }
   const { parseReference } = await import('../oci/reference.js');
@@ -205,7 +209,10 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
   // signature); without, in each repository pushed to. (--key alone may sign a provenance.)
   const { signingFromFlags } = await import('./key-options.js');
   const signing = argv.sign ? await signingFromFlags(argv, inLayout ? { transport: 'oci', text: `oci:${argv.layout}` } : { transport: 'registry', text: targets[0]! }) : undefined;
-  return { to, flags: argv, concurrency, ...(signing ? { signer: signing.signer } : {}), ...(signing?.identity ? { signInLayoutFor: signing.identity } : {}) };
+  return {
+    to, flags: argv, concurrency, ...(signing ? { signer: signing.signer } : {}), ...(signing?.identity ? { signInLayoutFor: signing.identity } : {}),
+    ...(signing?.bundle ? { signBundle: true } : {}),
+  };
 }
 
 

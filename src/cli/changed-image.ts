@@ -7,8 +7,7 @@ import type { CopiedImage, CopyContext } from './copy.js';
 import type { RewrittenImages } from '../assemble/rewrite-images.js';
 import type { BorrowedBlobs } from '../content/with-blobs.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import type { Signing } from './key-options.js';
-import type { SignedManifest } from '../supply-chain/sign.js';
+import type { MadeSignature, Signing } from './key-options.js';
 
 /** The arguments `mutate`, `rebase` and `flatten` share: a source, where the result goes, the registry flags of both sides. */
 export function changedImageArgs(y: Argv, options: (y: Argv) => Argv): Argv {
@@ -113,7 +112,7 @@ async function checkArguments(
 /** With `--sign`: signs the changed image where it was written. */
 async function signChanged(
   signing: Signing | undefined, target: Endpoint, digest: Descriptor['digest'], context: CopyContext,
-): Promise<SignedManifest[] | undefined> {
+): Promise<MadeSignature[] | undefined> {
   if (!signing) return undefined;
   const { signDestination } = await import('./key-options.js');
   return signDestination(context.clients, target, digest, signing);
@@ -184,7 +183,7 @@ function notWritten(target: Endpoint): WrittenChange {
 /** Where a changed image was signed (`--sign`), for the report. */
 interface ChangedSignatures {
   target: Endpoint;
-  signatures: SignedManifest[] | undefined;
+  signatures: MadeSignature[] | undefined;
   signing?: Signing;
 }
 

@@ -28,7 +28,7 @@ export const GLOBAL_OPTIONS = {
 export const IMAGE_FORMS = 'REGISTRY/REPO[:TAG|@DIGEST] (or docker://…), oci:DIR[:NAME], oci-archive:FILE[:NAME], docker-archive:FILE[:NAME:TAG]';
 
 /**
- * `--sign --key KEY [--sign-container-identity REGISTRY/REPO]`: a verb that writes an image into
+ * `--sign --key KEY [--sign-container-identity REGISTRY/REPO | --new-bundle-format]`: a verb that writes an image into
  * a registry or a layout signs it there too, as `ocipush sign` would after it. Declared here, beside the other shared options, so that `push` loads
  * nothing more to parse its flags; key-options.ts, which reads the key, loads only with `--sign`.
  */
@@ -36,7 +36,8 @@ export function signFlags(y: Argv): Argv {
   return y
     .option('sign', { type: 'boolean', describe: 'Also sign the image written, by digest, with --key (cosign\'s format, as ocipush sign does)' })
     .option('key', { type: 'string', describe: 'With --sign: the private key (cosign.key with COSIGN_PASSWORD, a PKCS#8 PEM file, or env://NAME)' })
-    .option('sign-container-identity', { type: 'string', describe: 'With --sign: the REGISTRY/REPOSITORY the signature names (cosign\'s flag); by default the repository written to; needed to sign into a layout' });
+    .option('sign-container-identity', { type: 'string', describe: 'With --sign: the REGISTRY/REPOSITORY the signature names (cosign\'s flag); by default the repository written to; needed to sign into a layout' })
+    .option('new-bundle-format', { type: 'boolean', describe: 'With --sign: store the signature as cosign 3 does by default (as sign --new-bundle-format): a Sigstore bundle as an OCI 1.1 referrer of the image, not at sha256-<hex>.sig' });
 }
 
 /** Splits repeatable `K=V` flags into a record; a missing `=` is a usage error naming the flag. */

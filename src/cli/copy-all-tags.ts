@@ -5,8 +5,7 @@ import { isReferencePusher, isTagResolver } from '../content/storage.js';
 import { formatPlatform } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
 import { copyImage, type CopiedImage, type CopyContext } from './copy.js';
-import type { Signing } from './key-options.js';
-import type { SignedManifest } from '../supply-chain/sign.js';
+import type { MadeSignature, Signing } from './key-options.js';
 
 /** A tag of the referrers tag schema or of cosign (`sha256-<hex>`, `….sig`, `….att`, `….sbom`): not an image of its own. */
 const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.[a-z0-9]+)?$/;
@@ -15,7 +14,7 @@ const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.[a-z0-9]+)?$/;
 export interface AllTagsReport {
   source: string;
   destination: string;
-  images: (CopiedImage['report'] & { tag: string; signatures?: SignedManifest[]; missingPlatforms?: string[] })[];
+  images: (CopiedImage['report'] & { tag: string; signatures?: MadeSignature[]; missingPlatforms?: string[] })[];
   /** Tags left where they were, and why: referrer tags, and with --platform images for none of its platforms. */
   skipped: { tag: string; reason: string }[];
 }
@@ -182,7 +181,7 @@ async function tagAlias(src: OpenedSource, destination: Endpoint, first: string,
 }
 
 /** Signs the image just copied to `tag` of the destination repository or layout, and says so. */
-async function signTagged(destination: Endpoint, tag: string, digest: CopiedImage['digest'], signing: Signing, context: CopyContext): Promise<SignedManifest[]> {
+async function signTagged(destination: Endpoint, tag: string, digest: CopiedImage['digest'], signing: Signing, context: CopyContext): Promise<MadeSignature[]> {
   const { reportDestinationSignatures, signDestination } = await import('./key-options.js');
   const tagged: Endpoint = destination.transport === 'registry'
     ? { ...destination, reference: { ...destination.reference, tag } }

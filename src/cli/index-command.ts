@@ -7,8 +7,7 @@ import { reportWrittenImage } from './build-report.js';
 import { registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import type { OpenedSource } from './endpoints.js';
 import { looksLikeRegistryHost } from '../oci/reference.js';
-import type { Signing } from './key-options.js';
-import type { SignedManifest } from '../supply-chain/sign.js';
+import type { MadeSignature, Signing } from './key-options.js';
 
 interface IndexArgs extends RegistryFlags {
   action: string;
@@ -56,11 +55,11 @@ export const indexCommand: CliCommand<IndexArgs> = {
     });
     const { entryLine, entryReport } = await import('./index-entries.js');
     for (const m of result.manifests) out.info(entryLine(m));
-    let signatures: SignedManifest[] | undefined;
+    let signatures: MadeSignature[] | undefined;
     if (signing) {
-      const { reportLayoutSignatures, signInLayout } = await import('./key-options.js');
-      signatures = await signInLayout({ path: layoutDir, name: result.digest, text: destination.text }, signing.identity!, signing.signer);
-      reportLayoutSignatures(out, destination.text, signing.identity!, signatures);
+      const { reportLayoutSignatures, signLayoutImage } = await import('./key-options.js');
+      signatures = await signLayoutImage({ path: layoutDir, name: result.digest, text: destination.text }, signing);
+      reportLayoutSignatures(out, destination.text, signing.identity, signatures);
     }
     reportWrittenImage(out, result, {
       manifests: result.manifests.map(entryReport),
@@ -141,7 +140,7 @@ async function createElsewhere(
       for (const m of composed.manifests) out.info(entryLine(m));
       const count = (outcome: string) => copied.report.blobs.filter((b) => b.outcome === outcome).length;
       out.info(`wrote the index ${copied.digest} to ${copied.report.destination} (${copied.report.blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there)`);
-      let signatures: SignedManifest[] | undefined;
+      let signatures: MadeSignature[] | undefined;
       if (signing) {
         const { reportDestinationSignatures, signDestination } = await import('./key-options.js');
         signatures = await signDestination(context.clients, destination, copied.digest, signing);

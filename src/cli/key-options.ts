@@ -1,18 +1,25 @@
 import { OcipushError } from '../errors.js';
 import type { Signer, Verifier } from '../supply-chain/signer.js';
-import type { SignedManifest } from '../supply-chain/sign.js';
+import type { SignedManifest, SignOptions } from '../supply-chain/sign.js';
+import type { SignedBundle } from '../supply-chain/bundle-sign.js';
+import type { LayoutTarget } from './repository-ref.js';
 import type { Reference } from '../oci/reference.js';
 import type { Digest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Output } from './output.js';
 import type { ImageLocation } from '../transports/parse.js';
 
-/** What `--sign --key KEY [--sign-container-identity REGISTRY/REPOSITORY]` asks of a verb that writes an image. */
+/** What `--sign --key KEY [--sign-container-identity REGISTRY/REPOSITORY | --new-bundle-format]` asks of a verb that writes an image. */
 export interface Signing {
   signer: Signer;
-  /** The repository the payload names; by default the registry repository written to (required for a layout). */
+  /** The repository the payload names; by default the registry repository written to (required for a layout, unless `bundle`). */
   identity?: SignedIdentity;
+  /** `--new-bundle-format`: a Sigstore bundle as an OCI 1.1 referrer, as cosign 3 signs, not `sha256-<hex>.sig`. */
+  bundle?: boolean;
 }
+
+/** A signature made: cosign's `.sig`, or a Sigstore bundle referrer (`--new-bundle-format`). */
+export type MadeSignature = SignedManifest | SignedBundle;
 
 /**
  * The signing `--sign` asks for, read before anything is written: a key that cannot be read or
@@ -21,28 +28,70 @@ export interface Signing {
  * signature, for the repository `--sign-container-identity` names; an archive holds no signature.
  */
 export async function signingFromFlags(
-  argv: { sign?: boolean; key?: string; signContainerIdentity?: string }, destination: { transport: string; text: string },
+  argv: { sign?: boolean; key?: string; signContainerIdentity?: string; newBundleFormat?: boolean }, destination: { transport: string; text: string },
 ): Promise<Signing | undefined> {
   if (!argv.sign) {
     if (argv.key !== undefined) throw new OcipushError('EUSAGE', '--key goes with --sign (to sign the image written)');
     if (argv.signContainerIdentity !== undefined) throw new OcipushError('EUSAGE', '--sign-container-identity goes with --sign (the repository the signature names)');
+    if (argv.newBundleFormat) throw new OcipushError('EUSAGE', '--new-bundle-format goes with --sign (how the signature is stored)');
     return undefined;
   }
   if (argv.key === undefined) throw new OcipushError('EUSAGE', '--sign needs --key (the private key to sign with)');
   if (destination.transport !== 'registry' && destination.transport !== 'oci') {
     throw new OcipushError('EUSAGE', `--sign: ${destination.text} is an archive; signatures are kept in a registry or an OCI layout`);
   }
-  const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
-  if (destination.transport === 'oci' && !identity) {
-    throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
+  // A bundle's statement names the digest alone: a repository for it to name would be ignored, unsaid.
+  if (argv.newBundleFormat && argv.signContainerIdentity !== undefined) {
+    throw new OcipushError('EUSAGE', '--sign-container-identity names the repository in a cosign .sig payload; a --new-bundle-format signature names the digest only: give one of the two');
   }
-  return { signer: await loadSigner(argv.key), ...(identity ? { identity } : {}) };
+  const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
+  if (destination.transport === 'oci' && !identity && !argv.newBundleFormat) {
+    throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY (or sign with --new-bundle-format, which names the digest only)`);
+  }
+  return { signer: await loadSigner(argv.key), ...(identity ? { identity } : {}), ...(argv.newBundleFormat ? { bundle: true } : {}) };
 }
 
-/** Signs `digest` in `reference`'s repository through `client`, for `identity` (default: that repository). */
-export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer, identity?: SignedIdentity): Promise<SignedManifest[]> {
+/** Signs `digest` in `reference`'s repository through `client`, for `identity` (default: that repository), or in a bundle. */
+export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer, identity?: SignedIdentity, bundle = false): Promise<MadeSignature[]> {
   const [{ Repository }, { signImage }] = await Promise.all([import('../registry/repository.js'), import('../supply-chain/sign.js')]);
-  return signImage(new Repository(client, reference.repository), identity ?? reference, digest, signer);
+  const repo = new Repository(client, reference.repository);
+  return bundle ? signBundlesInRepository(repo, digest, signer) : signImage(repo, identity ?? reference, digest, signer);
+}
+
+/** The image `target` names in a layout, signed as `signing` asks: a `.sig` for its identity, or a bundle referrer. */
+export async function signLayoutImage(target: LayoutTarget, signing: Signing): Promise<MadeSignature[]> {
+  return signing.bundle ? signBundlesInLayout(target, signing.signer) : signInLayout(target, signing.identity!, signing.signer);
+}
+
+/** cosign stamps a bundle's referrer with the time it signs; SOURCE_DATE_EPOCH makes it reproducible. */
+async function bundleCreated(): Promise<string> {
+  const { resolveBuildTime, formatTime } = await import('../assemble/config.js');
+  const time = resolveBuildTime(undefined, process.env.SOURCE_DATE_EPOCH);
+  return formatTime(time.explicit ? time.seconds : Math.floor(Date.now() / 1000));
+}
+
+/** `--new-bundle-format` in a registry: what `target` names signed as cosign 3 signs, each bundle a referrer there. */
+export async function signBundlesInRepository(
+  repo: import('../registry/repository.js').Repository, target: string, signer: Signer, options: SignOptions = {},
+): Promise<SignedBundle[]> {
+  const [{ signImageBundles }, { attachArtifact }, { SIGSTORE_BUNDLE_MEDIA_TYPE }] = await Promise.all([
+    import('../supply-chain/bundle-sign.js'), import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'),
+  ]);
+  return signImageBundles(repo, target, signer, async (subject, blob, annotations) => (
+    (await attachArtifact(repo, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], annotations)).manifest.digest
+  ), { ...options, created: await bundleCreated() });
+}
+
+/** `--new-bundle-format` in a layout: each bundle a referrer in its index.json, which push and copy carry. */
+export async function signBundlesInLayout(target: LayoutTarget, signer: Signer, options: SignOptions = {}): Promise<SignedBundle[]> {
+  const [{ withLayout }, { layoutAttachedStore }, { signImageBundles }, { attachToLayout }, { SIGSTORE_BUNDLE_MEDIA_TYPE }] = await Promise.all([
+    import('./repository-ref.js'), import('../supply-chain/layout-attestations.js'), import('../supply-chain/bundle-sign.js'),
+    import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'),
+  ]);
+  const created = await bundleCreated();
+  return withLayout(target, (layout, root) => signImageBundles(layoutAttachedStore(layout, target.text), root.digest, signer, async (subject, blob, annotations) => (
+    (await attachToLayout(layout, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], annotations)).manifest.digest
+  ), { ...options, created }));
 }
 
 /**
@@ -51,22 +100,25 @@ export async function signWritten(client: RegistryClient, reference: Reference, 
  */
 export async function signDestination(
   clients: { connect(side: 'dest', registry: string): Promise<RegistryClient> }, destination: ImageLocation, digest: Digest, signing: Signing,
-): Promise<SignedManifest[]> {
-  if (destination.transport === 'oci') return signInLayout({ path: destination.path, name: digest, text: destination.text }, signing.identity!, signing.signer);
+): Promise<MadeSignature[]> {
+  if (destination.transport === 'oci') return signLayoutImage({ path: destination.path, name: digest, text: destination.text }, signing);
   if (destination.transport !== 'registry') throw new OcipushError('EUSAGE', `--sign: ${destination.text} is an archive`);
-  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing.signer, signing.identity);
+  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing.signer, signing.identity, signing.bundle);
 }
 
 /** The lines of what signDestination made: as `sign` says them for a registry, or for a layout. */
-export function reportDestinationSignatures(out: Output, destination: ImageLocation, signing: Signing, signed: readonly SignedManifest[]): void {
+export function reportDestinationSignatures(out: Output, destination: ImageLocation, signing: Signing, signed: readonly MadeSignature[]): void {
   if (destination.transport === 'registry') reportSignatures(out, destination.reference, signed);
-  else reportLayoutSignatures(out, destination.text, signing.identity!, signed);
+  else reportLayoutSignatures(out, destination.text, signing.identity, signed);
 }
 
-/** One line per signature made: `signed REPO@DIGEST: REPO:sha256-<hex>.sig`. */
-export function reportSignatures(out: Output, reference: Reference, signed: readonly SignedManifest[]): void {
+/** One line per signature made: `signed REPO@DIGEST: REPO:sha256-<hex>.sig`, or `: Sigstore bundle, referrer REPO@DIGEST`. */
+export function reportSignatures(out: Output, reference: Reference, signed: readonly MadeSignature[]): void {
   const name = `${reference.registry}/${reference.repository}`;
-  for (const s of signed) out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
+  for (const s of signed) {
+    if ('bundle' in s) out.info(`signed ${name}@${s.digest}: Sigstore bundle, referrer ${name}@${s.signatureManifest}`);
+    else out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
+  }
 }
 
 /** A repository a signature names, whatever registry it is stored in. */
@@ -85,7 +137,7 @@ export async function repositoryIdentity(text: string): Promise<SignedIdentity> 
  * stores it (the `sha256-<hex>.sig` name in index.json): push and copy take it along.
  */
 export async function signInLayout(
-  target: import('./repository-ref.js').LayoutTarget, identity: SignedIdentity, signer: Signer, options: import('../supply-chain/sign.js').SignOptions = {},
+  target: LayoutTarget, identity: SignedIdentity, signer: Signer, options: import('../supply-chain/sign.js').SignOptions = {},
 ): Promise<SignedManifest[]> {
   const [{ withLayout }, { layoutAttachedStore }, { signImage }] = await Promise.all([
     import('./repository-ref.js'), import('../supply-chain/layout-attestations.js'), import('../supply-chain/sign.js'),
@@ -93,9 +145,13 @@ export async function signInLayout(
   return withLayout(target, (layout, root) => signImage(layoutAttachedStore(layout, target.text), identity, root.digest, signer, options));
 }
 
-/** One line per signature made in a layout: `signed oci:DIR@DIGEST for REPO (sha256-<hex>.sig in the layout)`. */
-export function reportLayoutSignatures(out: Output, text: string, identity: SignedIdentity, signed: readonly SignedManifest[]): void {
-  for (const s of signed) out.info(`signed ${text.endsWith(s.digest) ? text : `${text}@${s.digest}`} for ${identity.registry}/${identity.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+/** One line per signature made in a layout: `signed oci:DIR@DIGEST for REPO (sha256-<hex>.sig in the layout)`, or `: Sigstore bundle, referrer DIGEST in the layout`. */
+export function reportLayoutSignatures(out: Output, text: string, identity: SignedIdentity | undefined, signed: readonly MadeSignature[]): void {
+  for (const s of signed) {
+    const image = text.endsWith(s.digest) ? text : `${text}@${s.digest}`;
+    if ('bundle' in s) out.info(`signed ${image}: Sigstore bundle, referrer ${s.signatureManifest} in the layout`);
+    else out.info(`signed ${image} for ${identity!.registry}/${identity!.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+  }
 }
 
 /** `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as cosign does. */

@@ -4,9 +4,8 @@ import { layoutOptionDefault } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
-import type { SignedManifest } from '../supply-chain/sign.js';
+import type { MadeSignature, SignedIdentity } from './key-options.js';
 import type { Signer } from '../supply-chain/signer.js';
-import type { SignedIdentity } from './key-options.js';
 import type { Reference } from '../oci/reference.js';
 
 interface PushArgs extends RegistryFlags {
@@ -91,7 +90,7 @@ export const pushCommand: CliCommand<PushArgs> = {
       ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
       ...(argv.platform !== undefined ? { platform: checkPlatform(argv.platform, argv.unlistedPlatform)! } : {}),
       alsoTags, mountFrom, ...(chunkSize !== undefined ? { chunkSize } : {}), concurrency,
-      ...(signing ? { signer: signing.signer, ...(signing.identity ? { signIdentity: signing.identity } : {}) } : {}),
+      ...(signing ? { signer: signing.signer, ...(signing.identity ? { signIdentity: signing.identity } : {}), ...(signing.bundle ? { signBundle: true } : {}) } : {}),
     }, argv, out);
     if (argv.digestFile) {
       const { writeFileAtomic } = await import('../content/atomic.js');
@@ -117,6 +116,8 @@ export interface PushRequest {
   signer?: Signer;
   /** `--sign-container-identity`: the repository the signature names, when not the destination's. */
   signIdentity?: SignedIdentity;
+  /** `--new-bundle-format`: the signature is a Sigstore bundle referrer, as cosign 3 stores it. */
+  signBundle?: boolean;
 }
 
 /** What `push --json` prints of a push. */
@@ -128,7 +129,7 @@ export interface PushReport {
   tags: string[];
   blobs: { digest: string; size: number; mediaType: string; kind: string; outcome: string }[];
   referrers?: { digest: string; artifactType: string | undefined; via: string; tag?: string }[];
-  signatures?: SignedManifest[];
+  signatures?: MadeSignature[];
 }
 
 /**
@@ -137,7 +138,7 @@ export interface PushReport {
  */
 export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags, out: Output): Promise<PushReport> {
   const { destination, signer } = request;
-  let signatures: SignedManifest[] = [];
+  let signatures: MadeSignature[] = [];
   const { TransferProgress } = await import('./progress.js');
   const { clientFromFlags } = await import('./registry-options.js');
   const { pushWith } = await import('../lib/push.js');
@@ -175,7 +176,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       ...(signer ? {
         afterPush: async (client, root) => {
           const { signWritten } = await import('./key-options.js');
-          signatures = await signWritten(client, destination, root.digest, signer, request.signIdentity);
+          signatures = await signWritten(client, destination, root.digest, signer, request.signIdentity, request.signBundle);
         },
       } : {}),
     });

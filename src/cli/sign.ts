@@ -52,29 +52,19 @@ export const signCommand: CliCommand<SignArgs> = {
 
 /** `sign --new-bundle-format`: cosign 3's bundles, as referrers of each image signed (in the registry, or the layout's index.json). */
 async function signBundles(argv: SignArgs, inLayout: import('./repository-ref.js').LayoutTarget | undefined, out: Output): Promise<void> {
-  const [{ referenceTarget, formatReference }, { withLayout, registryReference, withRepository, layoutImageName }, { loadSigner }, bundles, attach, { SIGSTORE_BUNDLE_MEDIA_TYPE }, { resolveBuildTime, formatTime }] = await Promise.all([
-    import('../oci/reference.js'), import('./repository-ref.js'), import('./key-options.js'), import('../supply-chain/bundle-sign.js'),
-    import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'), import('../assemble/config.js'),
+  const [{ referenceTarget, formatReference }, { registryReference, withRepository }, { loadSigner, reportLayoutSignatures, reportSignatures, signBundlesInLayout, signBundlesInRepository }] = await Promise.all([
+    import('../oci/reference.js'), import('./repository-ref.js'), import('./key-options.js'),
   ]);
-  const annotations = parseKeyValues(argv.annotation, 'annotation');
+  const options = { recursive: argv.recursive, annotations: parseKeyValues(argv.annotation, 'annotation') };
   const signer = await loadSigner(argv.key);
-  // cosign stamps the referrer with the time now; SOURCE_DATE_EPOCH makes it reproducible.
-  const time = resolveBuildTime(undefined, process.env.SOURCE_DATE_EPOCH);
-  const options = { recursive: argv.recursive, annotations, created: formatTime(time.explicit ? time.seconds : Math.floor(Date.now() / 1000)) };
   if (inLayout) {
-    const { layoutAttachedStore } = await import('../supply-chain/layout-attestations.js');
-    const signed = await withLayout(inLayout, (layout, root) => bundles.signImageBundles(layoutAttachedStore(layout, inLayout.text), root.digest, signer, async (subject, blob, ann) => (
-      (await attach.attachToLayout(layout, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann)).manifest.digest
-    ), options));
-    for (const s of signed) out.info(`signed ${layoutImageName(inLayout, s.digest)}: Sigstore bundle, referrer ${s.signatureManifest} in the layout`);
+    const signed = await signBundlesInLayout(inLayout, signer, options);
+    reportLayoutSignatures(out, inLayout.text, undefined, signed);
     out.result(signed.map((s) => s.digest).join('\n'), { reference: inLayout.text, signatures: signed });
     return;
   }
   const source = await registryReference(argv.reference);
-  const signed = await withRepository(source, argv, (repo) => bundles.signImageBundles(repo, referenceTarget(source), signer, async (subject, blob, ann) => (
-    (await attach.attachArtifact(repo, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann)).manifest.digest
-  ), options));
-  const name = `${source.registry}/${source.repository}`;
-  for (const s of signed) out.info(`signed ${name}@${s.digest}: Sigstore bundle, referrer ${name}@${s.signatureManifest}`);
+  const signed = await withRepository(source, argv, (repo) => signBundlesInRepository(repo, referenceTarget(source), signer, options));
+  reportSignatures(out, source, signed);
   out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
 }

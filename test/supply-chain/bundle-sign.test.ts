@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startOci11Proxy, type Oci11Proxy } from '../support/oci11-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
-import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { validate } from '../cli/json-schema.js';
 
 const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -178,5 +178,50 @@ describe('sign / attest --new-bundle-format: cosign 3\'s Sigstore bundle referre
     for (const m of index.manifests) opensslChecked(JSON.parse(blobAt(registry.host, 'nb/copied', manifestAt(registry.host, 'nb/copied', m.digest).layers[0]!.digest)) as Bundle);
     assertOk(runCli(['verify', `${registry.host}/nb/copied:1`, '--key', pubFile]));
     assertOk(runCli(['verify-attestation', `${registry.host}/nb/copied:1`, '--key', pubFile, '--type', 'custom']));
+  });
+
+  it('copy --sign --new-bundle-format: the copy signed as cosign 3 signs, a bundle referrer and no .sig, in a registry and in a layout without --sign-container-identity; openssl checks it, verify reads it', () => {
+    const tag = image.manifest.digest.replace(':', '-');
+    // Before: Unknown argument: new-bundle-format.
+    const r = runCli(['copy', `oci:${image.layout}:one`, `${registry.host}/nb/promoted:1`, '--sign', '--key', keyFile, '--new-bundle-format', '--json'], { env: EPOCH });
+    assertOk(r);
+    const doc = JSON.parse(r.stdout);
+    assert.deepEqual(validate('copy.schema.json', doc), [], r.stdout);
+    assert.deepEqual(doc.signatures.map((s: { digest: string; bundle?: boolean }) => [s.digest, s.bundle]), [[image.manifest.digest, true]]);
+    assert.match(r.stderr, new RegExp(`^signed ${registry.host}/nb/promoted@${image.manifest.digest}: Sigstore bundle, referrer ${registry.host}/nb/promoted@sha256:[0-9a-f]{64}$`, 'm'));
+    assert.throws(() => curl(`http://${registry.host}/v2/nb/promoted/manifests/${tag}.sig`));
+    const bundle = bundleReferrer(registry.host, 'nb/promoted', JSON.parse(curl(`http://${registry.host}/v2/nb/promoted/manifests/${tag}`, 'application/vnd.oci.image.index.v1+json')), image.manifest.digest, SIGN_PREDICATE);
+    assertCosignShape(bundle);
+    assert.equal(opensslChecked(bundle), `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${image.manifest.digest.slice(7)}"},"annotations":{}}],"predicateType":"${SIGN_PREDICATE}","predicate":{}}`);
+    assert.equal(JSON.parse(runCli(['verify', `${registry.host}/nb/promoted:1`, '--key', pubFile, '--json']).stdout).verified[0].bundle, true);
+
+    // Into a layout: the statement names the digest only, so no repository is asked for.
+    const layout = join(tmp.path, 'copied-layout');
+    assertOk(runCli(['copy', `oci:${image.layout}:one`, `oci:${layout}:app`, '--sign', '--key', keyFile, '--new-bundle-format'], { env: EPOCH }));
+    assertOk(runCli(['verify', `oci:${layout}:app`, '--key', pubFile]));
+    assertOneLineError(runCli(['copy', `oci:${image.layout}:one`, `oci:${layout}:two`, '--new-bundle-format']), /^ocipush: --new-bundle-format goes with --sign \(how the signature is stored\)$/, 2);
+    assertOneLineError(runCli(['copy', `oci:${image.layout}:one`, `oci:${layout}:two`, '--sign', '--key', keyFile, '--new-bundle-format', '--sign-container-identity', `${registry.host}/nb/app`]),
+      /^ocipush: --sign-container-identity names the repository in a cosign \.sig payload; a --new-bundle-format signature names the digest only: give one of the two$/, 2);
+  });
+
+  it('build --sign --new-bundle-format: signed in each repository pushed to, or without --push in the layout, offline; openssl checks the bundle, verify reads it', () => {
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'hello.txt'), 'hello\n');
+    const layout = join(tmp.path, 'build-layout');
+    // Before: Unknown argument: new-bundle-format.
+    const pushed = runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '--push', `${registry.host}/nb/built:1`, '--sign', '--key', keyFile, '--new-bundle-format', '--json'], { env: EPOCH });
+    assertOk(pushed);
+    const digest = JSON.parse(pushed.stdout).digest as string;
+    assert.throws(() => curl(`http://${registry.host}/v2/nb/built/manifests/${digest.replace(':', '-')}.sig`));
+    const bundle = bundleReferrer(registry.host, 'nb/built', JSON.parse(curl(`http://${registry.host}/v2/nb/built/manifests/${digest.replace(':', '-')}`, 'application/vnd.oci.image.index.v1+json')), digest, SIGN_PREDICATE);
+    assertCosignShape(bundle);
+    assert.equal(JSON.parse(opensslChecked(bundle)).subject[0].digest.sha256, digest.slice(7));
+    assertOk(runCli(['verify', `${registry.host}/nb/built:1`, '--key', pubFile]));
+
+    const offline = runCli(['build', rootfs, '--layout', join(tmp.path, 'offline-layout'), '--tag', 'app', '--sign', '--key', keyFile, '--new-bundle-format'], { env: EPOCH });
+    assertOk(offline);
+    assert.match(offline.stderr, /^signed oci:.*offline-layout:app@sha256:[0-9a-f]{64}: Sigstore bundle, referrer sha256:[0-9a-f]{64} in the layout$/m);
+    assertOk(runCli(['verify', `oci:${join(tmp.path, 'offline-layout')}:app`, '--key', pubFile]));
   });
 });
