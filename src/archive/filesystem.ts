@@ -42,6 +42,12 @@ const OPAQUE = '.wh..wh..opq';
  * `name` (the image as the user named it) names a layer that cannot be read.
  */
 export async function writeFilesystem(image: ImageView, destination: Writable, name?: string): Promise<FilesystemSummary> {
+  // Windows applies its layers itself: each layer's Hives/*_Delta are registry deltas onto the
+  // base layer's hives, under the same names in every layer, so a merge by path would keep the top
+  // layer's deltas and silently drop the others'. Refused before a byte is written.
+  if (image.platform.os === 'windows' && image.layers.length > 1) {
+    throw new OcipushError('EUNSUPPORTED', `${name ?? image.descriptor.digest} (${formatPlatform(image.platform)}) is a Windows image: its layers are applied by Windows (registry deltas onto the base layer), and ocipush cannot merge them into one filesystem; nothing written`, { digest: image.descriptor.digest });
+  }
   const out = new Output(destination);
   const state = new Flattening(out);
   // A layer that cannot be read is named with its image and platform, as validate names it.

@@ -205,4 +205,28 @@ describe('rootfs', () => {
     assertOneLineError(await runCliAsync(['rootfs', `oci:${layout}:nope`, '-o', join(tmp.path, 'none.tar')], { env }), /^ocipush: .*no image tagged "nope"/);
     assert.ok(!readdirSync(tmp.path).some((name) => name.startsWith('none.tar')), 'nothing written, not even a temp file');
   });
+  it('refuses a Windows image of several layers with one line and writes nothing: a merge by path kept only the top layer\'s registry delta', async () => {
+    const dir = join(tmp.path, 'windows-layout');
+    const layer = (name: string, files: Record<string, string>) => {
+      const root = join(tmp.path, name);
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(join(root, path, '..'), { recursive: true });
+        writeFileSync(join(root, path), text);
+      }
+      return root;
+    };
+    // Laid out as Windows layers are: files under Files/, the base's hives, each layer's registry
+    // changes as Hives/*_Delta under the same name (Windows applies every one of them in turn).
+    const base = layer('win-base', { 'Files/Windows/win.ini': 'base\n', 'Hives/SOFTWARE': 'hive\n' });
+    assertOk(await runCliAsync(['build', base, layer('win-1', { 'Hives/Software_Delta': 'delta 1\n' }), layer('win-2', { 'Hives/Software_Delta': 'delta 2\n' }), '--platform', 'windows/amd64', '--layout', dir, '--tag', 'win'], { env }));
+    assertOk(await runCliAsync(['build', base, '--platform', 'windows/amd64', '--layout', dir, '--tag', 'win-base'], { env }));
+    const out = join(tmp.path, 'windows.tar');
+    const refused = /^ocipush: oci:\S+:win \(windows\/amd64\) is a Windows image: its layers are applied by Windows \(registry deltas onto the base layer\), and ocipush cannot merge them into one filesystem; nothing written$/;
+    assertOneLineError(await runCliAsync(['rootfs', `oci:${dir}:win`, '-o', out], { env }), refused);
+    assert.ok(!readdirSync(tmp.path).some((name) => name.startsWith('windows.tar')), 'nothing written, not even a temp file');
+    assertOneLineError(await runCliAsync(['rootfs', `oci:${dir}:win`], { env }), refused);
+    // A base alone is its filesystem: nothing to apply onto it.
+    assertOk(await runCliAsync(['rootfs', `oci:${dir}:win-base`, '-o', out], { env }));
+    assert.equal(readFileSync(join(untar(out, 'windows-base'), 'Hives', 'SOFTWARE'), 'utf8'), 'hive\n');
+  });
 });
