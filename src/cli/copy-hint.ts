@@ -27,3 +27,16 @@ export function refuseLoneSource(text: string, tag: string | undefined): void {
   const verb = named.transport === 'oci' ? 'push' : 'copy';
   throw usageError(`${text} is ${named.what}, not a registry, and no registry to copy it to is named: ocipush ${verb} ${text} REGISTRY/REPOSITORY[:TAG]`);
 }
+
+/**
+ * copy and pull keep an image's bytes and digest, so a Docker v2 schema 2 image (a `docker save`
+ * archive's, most of Docker Hub's) stays one in a layout, as crane keeps it; skopeo's and umoci's
+ * oci: transports look for OCI manifests only ('no descriptor found', 'not implemented'). The line
+ * says so before they do, with the command that makes the image OCI.
+ */
+export function dockerInLayoutNote(mediaType: string, image: string): string | undefined {
+  const kind = mediaType === 'application/vnd.docker.distribution.manifest.v2+json' ? 'a Docker v2 schema 2 manifest'
+    : mediaType === 'application/vnd.docker.distribution.manifest.list.v2+json' ? 'a Docker manifest list' : undefined;
+  if (kind === undefined) return undefined;
+  return `${image} is ${kind}, kept as the source has it (the same digest): ocipush and crane read it in the layout, skopeo's and umoci's oci: do not; ocipush mutate ${image} --format oci makes it OCI (a new digest)`;
+}

@@ -88,6 +88,10 @@ export const copyCommand: CliCommand<CopyArgs> = {
         await writeFileAtomic(argv.digestFile, copied.digest);
       }
       out.info(copied.line);
+      if (destination.transport === 'oci') {
+        const note = (await import('./copy-hint.js')).dockerInLayoutNote(copied.report.mediaType, copied.report.destination);
+        if (note) out.info(note);
+      }
       if (signing) {
         const { reportDestinationSignatures, signDestination } = await import('./key-options.js');
         const signatures = await signDestination(context.clients, destination, copied.digest, signing);

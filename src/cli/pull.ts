@@ -83,6 +83,8 @@ export const pullCommand: CliCommand<PullArgs> = {
     const downloaded = blobs.filter((b) => b.outcome === 'downloaded').length;
     const foreign = blobs.filter((b) => b.outcome === 'skipped').length;
     out.info(`pulled ${formatReference(source)} into ${argv.layout}${name ? ` as ${name}` : ''} (${blobs.length} blobs: ${downloaded} downloaded, ${blobs.length - downloaded - foreign} already there${(await import('./progress.js')).foreignNote(foreign)})`);
+    const note = (await import('./copy-hint.js')).dockerInLayoutNote(result.mediaType, `oci:${argv.layout}${name ? `:${name}` : `@${result.digest}`}`);
+    if (note) out.info(note);
     out.result(result.digest, {
       reference: formatReference(source),
       digest: result.digest,

@@ -204,5 +204,27 @@ describe('oci layout', () => {
     assertOk(r);
     assert.equal((JSON.parse(r.stdout) as CopyJson).digest, multi.index.digest);
   });
+  it('a Docker image copied or pulled into a layout keeps its bytes, and a line says skopeo cannot read it there and what makes it OCI, which skopeo then reads', async () => {
+    const archive = join(tmp.path, 'v2s2.tar');
+    skopeo(['copy', '--format', 'v2s2', `oci:${image.layout}:v1`, `docker-archive:${archive}:v2/app:1`]);
+    const dir = join(tmp.path, 'docker-typed-layout');
+    const note = (name: string, kind: string) => new RegExp(`^oci:${dir}:${name} is ${kind}, kept as the source has it \\(the same digest\\): ocipush and crane read it in the layout, skopeo's and umoci's oci: do not; ocipush mutate oci:${dir}:${name} --format oci makes it OCI \\(a new digest\\)$`, 'm');
+    const copied = await runCliAsync(['copy', `docker-archive:${archive}`, `oci:${dir}:app`], { env });
+    assertOk(copied);
+    assert.match(copied.stderr, note('app', 'a Docker v2 schema 2 manifest'));
+    assertOk(await runCliAsync(['copy', `docker-archive:${archive}`, `${registry.host}/v2s2/app:1`], { env }));
+    const pulled = await runCliAsync(['pull', `${registry.host}/v2s2/app:1`, `oci:${dir}:pulled`], { env });
+    assertOk(pulled);
+    assert.match(pulled.stderr, note('pulled', 'a Docker v2 schema 2 manifest'));
+    // What the line says of skopeo is so, and the command it names is the way out.
+    assert.throws(() => skopeo(['inspect', `oci:${dir}:app`]), /no descriptor found/);
+    assertOk(await runCliAsync(['mutate', `oci:${dir}:app`, '--format', 'oci'], { env }));
+    assert.equal(JSON.parse(skopeo(['inspect', '--raw', `oci:${dir}:app`])).mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    validateLayout(dir, 'app');
+    // An OCI image copied into a layout gets no such line.
+    const oci = await runCliAsync(['copy', `${registry.host}/src/app:1`, `oci:${dir}:oci`], { env });
+    assertOk(oci);
+    assert.doesNotMatch(oci.stderr, /skopeo/);
+  });
 });
 
