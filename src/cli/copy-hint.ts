@@ -30,13 +30,20 @@ export function refuseLoneSource(text: string, tag: string | undefined): void {
 
 /**
  * copy and pull keep an image's bytes and digest, so a Docker v2 schema 2 image (a `docker save`
- * archive's, most of Docker Hub's) stays one in a layout, as crane keeps it; skopeo's and umoci's
- * oci: transports look for OCI manifests only ('no descriptor found', 'not implemented'). The line
- * says so before they do, with the command that makes the image OCI.
+ * archive's, most of Docker Hub's) stays one in a layout or an OCI archive, as crane keeps it;
+ * skopeo's oci: and oci-archive: and umoci look for OCI manifests only ('no descriptor found',
+ * 'not implemented'). The line says so before they do, with the command that makes the image OCI:
+ * in place in a layout; an archive is written again from `source` (`mutate` does not change one).
  */
-export function dockerInLayoutNote(mediaType: string, image: string): string | undefined {
+export function dockerInLayoutNote(mediaType: string, image: string, archiveSource?: string): string | undefined {
   const kind = mediaType === 'application/vnd.docker.distribution.manifest.v2+json' ? 'a Docker v2 schema 2 manifest'
     : mediaType === 'application/vnd.docker.distribution.manifest.list.v2+json' ? 'a Docker manifest list' : undefined;
   if (kind === undefined) return undefined;
-  return `${image} is ${kind}, kept as the source has it (the same digest): ocipush and crane read it in the layout, skopeo's and umoci's oci: do not; ocipush mutate ${image} --format oci makes it OCI (a new digest)`;
+  // An image listed by digest only has no name for mutate to move onto the changed one: it names one.
+  const byDigest = image.lastIndexOf('@sha256:');
+  const changed = byDigest < 0 ? image : `${image} ${image.slice(0, byDigest)}:NAME`;
+  const readers = archiveSource === undefined
+    ? `ocipush and crane read it in the layout, skopeo's and umoci's oci: do not; ocipush mutate ${changed} --format oci`
+    : `ocipush and podman load read it in the archive, skopeo's oci-archive: does not; ocipush mutate ${archiveSource} ${image} --format oci`;
+  return `${image} is ${kind}, kept as the source has it (the same digest): ${readers} makes it OCI (a new digest)`;
 }

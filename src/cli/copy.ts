@@ -88,8 +88,8 @@ export const copyCommand: CliCommand<CopyArgs> = {
         await writeFileAtomic(argv.digestFile, copied.digest);
       }
       out.info(copied.line);
-      if (destination.transport === 'oci') {
-        const note = (await import('./copy-hint.js')).dockerInLayoutNote(copied.report.mediaType, copied.report.destination);
+      if (destination.transport === 'oci' || destination.transport === 'oci-archive') {
+        const note = (await import('./copy-hint.js')).dockerInLayoutNote(copied.report.mediaType, copied.report.destination, destination.transport === 'oci' ? undefined : source.text);
         if (note) out.info(note);
       }
       if (signing) {

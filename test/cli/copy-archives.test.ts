@@ -204,7 +204,7 @@ describe('oci layout', () => {
     assertOk(r);
     assert.equal((JSON.parse(r.stdout) as CopyJson).digest, multi.index.digest);
   });
-  it('a Docker image copied or pulled into a layout keeps its bytes, and a line says skopeo cannot read it there and what makes it OCI, which skopeo then reads', async () => {
+  it('a Docker image copied or pulled into a layout or an OCI archive keeps its bytes, and a line says skopeo cannot read it there and what makes it OCI, which skopeo then reads', async () => {
     const archive = join(tmp.path, 'v2s2.tar');
     skopeo(['copy', '--format', 'v2s2', `oci:${image.layout}:v1`, `docker-archive:${archive}:v2/app:1`]);
     const dir = join(tmp.path, 'docker-typed-layout');
@@ -221,6 +221,24 @@ describe('oci layout', () => {
     assertOk(await runCliAsync(['mutate', `oci:${dir}:app`, '--format', 'oci'], { env }));
     assert.equal(JSON.parse(skopeo(['inspect', '--raw', `oci:${dir}:app`])).mediaType, 'application/vnd.oci.image.manifest.v1+json');
     validateLayout(dir, 'app');
+    // Pulled by digest, the image has no name in the layout for mutate to move: the command names one.
+    const digest = skopeoDigest(`${registry.host}/v2s2/app:1`);
+    const byDigest = await runCliAsync(['pull', `${registry.host}/v2s2/app:1`, `oci:${dir}@${digest}`], { env });
+    assertOk(byDigest);
+    const named = new RegExp(`^oci:\\S+@${digest} is a Docker v2 schema 2 manifest, .* ocipush (mutate oci:\\S+@${digest} oci:\\S+:NAME --format oci) makes it OCI \\(a new digest\\)$`, 'm').exec(byDigest.stderr);
+    assert.ok(named, byDigest.stderr);
+    assertOk(await runCliAsync(named[1]!.replace(/:NAME /, ':from-digest ').split(' '), { env }));
+    assert.equal(JSON.parse(skopeo(['inspect', '--raw', `oci:${dir}:from-digest`])).mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    // An OCI archive the same: skopeo's oci-archive: reads OCI manifests only, and the line's command
+    // writes the archive again with OCI media types.
+    const ociArchive = join(tmp.path, 'docker-typed.tar');
+    const toArchive = await runCliAsync(['copy', `docker-archive:${archive}`, `oci-archive:${ociArchive}:app`], { env });
+    assertOk(toArchive);
+    assert.throws(() => skopeo(['inspect', `oci-archive:${ociArchive}:app`]), /no descriptor found/);
+    const advice = new RegExp(`^oci-archive:${ociArchive}:app is a Docker v2 schema 2 manifest, kept as the source has it \\(the same digest\\): ocipush and podman load read it in the archive, skopeo's oci-archive: does not; ocipush (mutate docker-archive:\\S+ oci-archive:\\S+ --format oci) makes it OCI \\(a new digest\\)$`, 'm').exec(toArchive.stderr);
+    assert.ok(advice, toArchive.stderr);
+    assertOk(await runCliAsync(advice[1]!.split(' '), { env }));
+    assert.equal(JSON.parse(skopeo(['inspect', '--raw', `oci-archive:${ociArchive}:app`])).mediaType, 'application/vnd.oci.image.manifest.v1+json');
     // An OCI image copied into a layout gets no such line.
     const oci = await runCliAsync(['copy', `${registry.host}/src/app:1`, `oci:${dir}:oci`], { env });
     assertOk(oci);
