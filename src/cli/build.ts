@@ -114,7 +114,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
     }
     const dockerfileOnly = Object.entries({ '--build-arg': argv.buildArg, '--target': argv.target, '--read-base': argv.readBase, '--lazy-base': argv.lazyBase }).filter(([, value]) => value !== undefined).map(([flag]) => flag);
     if (dockerfileOnly.length > 0) throw usageError(`${dockerfileOnly.join(' and ')} ${dockerfileOnly.length > 1 ? 'go' : 'goes'} with -f/--file (a Dockerfile build)`);
-    await warnOfDockerfile(toArray(argv.rootfs), out);
+    const dockerfileHint = await dockerfileBeside(toArray(argv.rootfs));
     const level = argv.level;
     const threads = argv.threads;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
@@ -162,6 +162,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
       onWarning: (message) => { if (!out.quiet) out.warn(message); },
       onProgress: progress,
     });
+    // Once built: a build refused for its flags says only why.
+    if (dockerfileHint && !out.quiet) out.warn(dockerfileHint);
     await reportBuild(out, result, {}, pushes);
   },
 };
@@ -169,16 +171,16 @@ export const buildCommand: CliCommand<BuildArgs> = {
 /**
  * `ocipush build -t app .` beside a Dockerfile, as `docker build` is typed: the directory is a root
  * filesystem here (one layer of its files, the Dockerfile among them), which is built, as
- * documented, with a line saying so and how the Dockerfile is built.
+ * documented: the line that says so and how the Dockerfile is built.
  */
-async function warnOfDockerfile(rootfs: string[], out: Output): Promise<void> {
-  if (rootfs.length !== 1 || out.quiet) return;
+async function dockerfileBeside(rootfs: string[]): Promise<string | undefined> {
+  if (rootfs.length !== 1) return undefined;
   const [{ statSync }, { join }] = await Promise.all([import('node:fs'), import('node:path')]);
   const dir = rootfs[0]!;
   // A rootfs that is a tar file (ENOTDIR) or unreadable is the build's to report, not this hint's.
   const isFile = (path: string) => { try { return statSync(path, { throwIfNoEntry: false })?.isFile() === true; } catch { return false; } };
   const file = ['Dockerfile', 'Containerfile'].find((name) => isFile(join(dir, name)));
-  if (file) out.warn(`${join(dir, file)}: ${dir} is built as a root filesystem, its ${file} a file in the layer; to build from the ${file}: ocipush build -f ${join(dir, file)} ${dir}`);
+  return file && `${join(dir, file)}: ${dir} is built as a root filesystem, its ${file} a file in the layer; to build from the ${file}: ocipush build -f ${join(dir, file)} ${dir}`;
 }
 
 /**
