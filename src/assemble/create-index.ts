@@ -154,17 +154,17 @@ export class IndexEntries {
   }
 }
 
-/**
- * What makes two entries one platform, as containerd compares them: `linux/arm64` is
- * `linux/arm64/v8` (and `linux/arm` is `linux/arm/v7`, `linux/amd64/v1` is `linux/amd64`); Windows
- * images for two `os.version`s (ltsc2019, ltsc2022) are two platforms, as docker manifest create keeps them.
- */
 /** A manifest whose config is no image config, or that says it is an artifact: no platform to list it by. */
 function isArtifact(desc: Descriptor, manifest: ImageManifest): boolean {
   const config = manifest.config.mediaType;
   return desc.artifactType !== undefined || manifest.artifactType !== undefined || (config !== MediaType.OciConfig && config !== MediaType.DockerConfig);
 }
 
+/**
+ * What makes two entries one platform, as containerd compares them: `linux/arm64` is
+ * `linux/arm64/v8` (and `linux/arm` is `linux/arm/v7`, `linux/amd64/v1` is `linux/amd64`); Windows
+ * images for two `os.version`s (ltsc2019, ltsc2022) are two platforms, as docker manifest create keeps them.
+ */
 function platformKey(p: Platform): string {
   const variant = p.architecture === 'amd64' && p.variant === 'v1' ? undefined : normalVariant(p);
   const key = formatPlatform({ os: p.os, architecture: p.architecture, ...(variant ? { variant } : {}) });
