@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
-import { refuseEmptyOutput } from './output-file.js';
+import { refuseEmptyOutput, writesToStdout } from './output-file.js';
 
 interface BlobArgs extends RegistryFlags {
   reference: string;
@@ -24,10 +24,9 @@ export const blobCommand: CliCommand<BlobArgs> = {
     const digest = ref.digest;
     // `-o -` is stdout, as for export, rootfs and artifact get (and oras blob fetch --output -).
     const output = argv.output === '-' ? undefined : argv.output;
-    const [{ openFileSink, stdoutSink, isStdout }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
-    // -o /dev/stdout (or /dev/fd/1) is stdout too: the blob's bytes are all it may carry.
-    const onStdout = !output || await isStdout(output);
-    if (out.json && onStdout) throw usageError('--json needs -o FILE: stdout carries the blob');
+    // A terminal is not refused here: a config or manifest is shown there (textOnly).
+    const onStdout = await writesToStdout(output, out.json, 'the blob');
+    const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
     const { pipeline } = await import('node:stream/promises');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();

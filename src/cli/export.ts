@@ -5,7 +5,7 @@ import { layoutOptionDefault } from '../defaults.js';
 import { defaultLayoutDir } from '../transports/layout-name.js';
 import { formatBytes, type Output } from './output.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
-import { refuseEmptyOutput } from './output-file.js';
+import { refuseEmptyOutput, writesToStdout } from './output-file.js';
 
 interface ExportArgs {
   images?: string[];
@@ -47,12 +47,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
       if (named) throw usageError(`${source} is ${named.what}, not an image of the layout: export writes a layout's images; copy takes any two: ocipush copy ${source} ${archiveFor(argv.output, rename.join('='))}`);
     }
     const toStdout = argv.output === undefined || argv.output === '-';
-    // -o /dev/stdout (or /dev/fd/1) is stdout too: the archive's bytes are all it may carry.
-    const onStdout = toStdout || await (await import('../archive/sink.js')).isStdout(argv.output!);
-    if (onStdout && process.stdout.isTTY) {
-      throw usageError('refusing to write an archive to a terminal: name a file with -o FILE, or pipe the output');
-    }
-    if (onStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the archive');
+    const onStdout = await writesToStdout(argv.output, out.json, 'the archive', 'an archive');
     const { exportDockerArchive } = await import('../archive/export.js');
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, 'export', toStdout ? 'the archive on stdout is incomplete' : `${argv.output} was not written`);

@@ -1,9 +1,9 @@
 import type { Argv } from 'yargs';
-import { IMAGE_FORMS, usageError, type CliCommand } from './command.js';
+import { IMAGE_FORMS, type CliCommand } from './command.js';
 import { count, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { unlistedPlatformOption } from './platform-option.js';
-import { refuseEmptyOutput } from './output-file.js';
+import { refuseEmptyOutput, writesToStdout } from './output-file.js';
 
 interface RootfsArgs extends RegistryFlags {
   image: string;
@@ -24,10 +24,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
   run: async (argv, out: Output) => {
     refuseEmptyOutput(argv.output, 'a file');
     const toStdout = argv.output === undefined || argv.output === '-';
-    // -o /dev/stdout (or /dev/fd/1) is stdout too: the tar's bytes are all it may carry.
-    const onStdout = toStdout || await (await import('../archive/sink.js')).isStdout(argv.output!);
-    if (onStdout && process.stdout.isTTY) throw usageError('refusing to write a tar to a terminal: name a file with -o FILE, or pipe the output');
-    if (onStdout && out.json) throw usageError('--json needs -o FILE: stdout carries the tar');
+    const onStdout = await writesToStdout(argv.output, out.json, 'the tar', 'a tar');
     const { platformFlag, withSource, hostPlatform } = await import('./read-source.js');
     const wanted = await platformFlag(argv.platform, argv.unlistedPlatform);
     const { onInterrupt } = await import('./output.js');
