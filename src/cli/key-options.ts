@@ -178,14 +178,15 @@ export async function loadVerifier(keyArgument: string): Promise<{ verifier: Ver
 export async function keyPassword(options: { confirm?: boolean; what: string }): Promise<Buffer> {
   const env = process.env.COSIGN_PASSWORD;
   if (env !== undefined) return Buffer.from(env, 'utf8');
+  const { openTerminal, promptHidden } = await import('./terminal.js');
   const terminal = process.stderr.isTTY ? await openTerminal() : undefined;
   if (!terminal) {
     throw new OcipushError('EUSAGE', `${options.what}: needs a password: set COSIGN_PASSWORD (it may be empty) or run on a terminal`);
   }
   try {
-    const first = await prompt(terminal.input, `Enter password for ${options.what}: `);
+    const first = await promptHidden(terminal.input, `Enter password for ${options.what}: `);
     if (options.confirm) {
-      const again = await prompt(terminal.input, 'Enter password again: ');
+      const again = await promptHidden(terminal.input, 'Enter password again: ');
       const same = first.equals(again);
       again.fill(0);
       if (!same) {
@@ -197,50 +198,4 @@ export async function keyPassword(options: { confirm?: boolean; what: string }):
   } finally {
     terminal.close();
   }
-}
-
-/**
- * Where the password is typed: standard input when it is the terminal, else the terminal the
- * command runs on (standard input is the data: `cat app.tar.gz | ocipush sign-blob - --key
- * cosign.key`); none without one (CI).
- */
-async function openTerminal(): Promise<{ input: import('node:tty').ReadStream; close(): void } | undefined> {
-  if (process.stdin.isTTY) return { input: process.stdin as import('node:tty').ReadStream, close: () => {} };
-  const [{ openSync }, { ReadStream }] = await Promise.all([import('node:fs'), import('node:tty')]);
-  let fd: number;
-  try {
-    fd = openSync('/dev/tty', 'r');
-  } catch {
-    return undefined;
-  }
-  const input = new ReadStream(fd);
-  return { input, close: () => input.destroy() };
-}
-
-/** Reads one line from the terminal without echoing it. */
-function prompt(stdin: import('node:tty').ReadStream, question: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chars: number[] = [];
-    const wasRaw = stdin.isRaw;
-    // Echo off before the question shows: an answer typed (or pasted) the moment it appears is never echoed.
-    stdin.setRawMode(true);
-    process.stderr.write(question);
-    stdin.resume();
-    const done = (err?: Error): void => {
-      stdin.off('data', onData);
-      stdin.setRawMode(wasRaw);
-      stdin.pause();
-      process.stderr.write('\n');
-      if (err) { chars.fill(0); reject(err); } else { const b = Buffer.from(chars); chars.fill(0); resolve(b); }
-    };
-    const onData = (data: Buffer): void => {
-      for (const byte of data) {
-        if (byte === 0x0d || byte === 0x0a) { done(); return; }
-        if (byte === 0x03) { done(new OcipushError('EABORTED', 'interrupted')); return; }
-        if (byte === 0x7f || byte === 0x08) { chars.pop(); continue; }
-        chars.push(byte);
-      }
-    };
-    stdin.on('data', onData);
-  });
 }

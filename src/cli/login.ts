@@ -38,24 +38,22 @@ export const loginCommand: CliCommand<LoginArgs> = {
   builder: (y: Argv) => y
     .positional('registry', { type: 'string', describe: 'REGISTRY host[:port], or host[:port]/NAMESPACE for the repositories under it only (as podman login)' })
     .option('username', { alias: 'u', type: 'string', describe: 'User name' })
-    .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input (required: never an argument)' })
+    .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input (never an argument); without it, both are asked on the terminal' })
     .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry' })
     .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate' })
     .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust (repeatable)' })
     .option('cert-dir', { type: 'string', describe: 'Directory of *.crt CA certificates and a NAME.cert/NAME.key client certificate, instead of the registry\'s certs.d' })
-    .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'stored in $DOCKER_CONFIG/config.json or its credsStore'),
+    .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'stored in $DOCKER_CONFIG/config.json or its credsStore')
+    .example('$0 login ghcr.io', 'on a terminal: asks the user name and the password (not shown), as docker login'),
   run: async (argv, out: Output) => {
     const { registry, namespace, key } = loginTarget(argv.registry);
-    if (!argv.username) throw usageError('login needs --username (-u)');
-    if (!argv.passwordStdin) throw usageError('login needs --password-stdin (passwords are never taken as arguments)');
-    const { readPasswordStdin } = await import('../registry/credentials/stdin.js');
-    const password = await readPasswordStdin();
+    const { username, password } = await typedLogin(argv);
     const { connectRegistry } = await import('../registry/connect.js');
     const { staticCredentials } = await import('../registry/credentials/static.js');
     const { toArray } = await import('./command.js');
     // Only the credential given: a credential stored earlier must not make a wrong one pass.
     const client = connectRegistry(registry, {
-      credentials: staticCredentials(registry, { username: argv.username, password }),
+      credentials: staticCredentials(registry, { username, password }),
       plainHttp: argv.plainHttp === true,
       insecure: argv.insecure === true,
       allowInsecureBasic: argv.insecure === true,
@@ -70,17 +68,46 @@ export const loginCommand: CliCommand<LoginArgs> = {
       throw err;
     }
     const { storeCredentials } = await import('../registry/credentials/store.js');
-    const stored = await storeCredentials(registry, argv.username, password, { namespace });
-    out.info(`logged in to ${key} as ${argv.username} (stored in ${stored.where})`);
+    const stored = await storeCredentials(registry, username, password, { namespace });
+    out.info(`logged in to ${key} as ${username} (stored in ${stored.where})`);
     const inFront = await variableLoginFor(registry);
     // docker login warns of DOCKER_AUTH_CONFIG so: the login just checked is not the one the next push sends.
     if (inFront) out.warn(`a login for ${registry} in ${inFront.what} is used in front of the one just stored: ${inFront.remedy} for this one to be used`);
     // Absolute, as every path in --json output is ($DOCKER_CONFIG may be relative).
     const { resolve } = await import('node:path');
     const config = resolve(stored.path);
-    out.result('Login Succeeded', { registry: key, username: argv.username, storedIn: stored.where === stored.path ? config : stored.where, config });
+    out.result('Login Succeeded', { registry: key, username, storedIn: stored.where === stored.path ? config : stored.where, config });
   },
 };
+
+/**
+ * The user name and password: `-u` and standard input with `--password-stdin` (CI), else asked on
+ * the terminal as docker, podman and skopeo ask them. Standard input that is not a terminal is
+ * never prompted on: it is a pipe someone forgot `--password-stdin` for, or CI.
+ */
+async function typedLogin(argv: LoginArgs): Promise<{ username: string; password: string }> {
+  if (argv.passwordStdin) {
+    if (!argv.username) throw usageError('login needs --username (-u) with --password-stdin');
+    const { readPasswordStdin } = await import('../registry/credentials/stdin.js');
+    return { username: argv.username, password: await readPasswordStdin() };
+  }
+  if (!process.stdin.isTTY) {
+    throw usageError('login needs --password-stdin to read the password from standard input, which is not a terminal to ask it on (passwords are never taken as arguments)');
+  }
+  const { openTerminal, promptLine, promptHidden } = await import('./terminal.js');
+  const terminal = (await openTerminal())!;
+  try {
+    const username = argv.username || (await promptLine(terminal.input, 'Username: ')).trim();
+    if (!username) throw usageError('login: no user name typed');
+    const typed = await promptHidden(terminal.input, 'Password: ');
+    const password = typed.toString('utf8');
+    typed.fill(0);
+    if (!password) throw usageError('login: no password typed');
+    return { username, password };
+  } finally {
+    terminal.close();
+  }
+}
 
 export const logoutCommand: CliCommand<{ registry: string }> = {
   command: 'logout <registry>',

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { requireTool, tempDir } from '../support/tools.js';
+import { CLI, requireTool, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, startTwoRegistries, type TwoRegistries } from './copy-support.js';
@@ -390,7 +390,33 @@ describe('login and logout', () => {
     assert.deepEqual(readConfig(dir).auths, {});
   });
 
-  it('login needs --password-stdin: a password is never an argument', async () => {
-    assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(freshConfigDir()) }), /--password-stdin/, 2);
+  it('standard input that is not a terminal is never asked on: --password-stdin reads it, and needs -u', async () => {
+    const dir = freshConfigDir();
+    assertOneLineError(await runCliAsync(['login', regs.staging.host, '-u', 'alice'], { env: envWith(dir), input: PASSWORD }), /^ocipush: login needs --password-stdin to read the password from standard input, which is not a terminal/, 2);
+    assertOneLineError(await runCliAsync(['login', regs.staging.host, '--password-stdin'], { env: envWith(dir), input: PASSWORD }), /^ocipush: login needs --username \(-u\) with --password-stdin$/, 2);
+    assert.deepEqual(readdirSync(dir), [], 'nothing stored');
+  });
+
+  it('on a terminal, asks the user name and the password (never shown), checks them and stores them, as docker login', async () => {
+    requireTool('script');
+    const host = regs.staging.host;
+    const dir = freshConfigDir();
+    // script(1) gives the CLI a pseudo-terminal; each answer is typed once its question has appeared.
+    const command = `${process.execPath} ${CLI} login ${host}`;
+    const env = { ...process.env, ...envWith(dir) };
+    for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let screen = '';
+    const answers: Array<[RegExp, string]> = [[/Username: $/, 'alice\r'], [/Password: $/, `${PASSWORD}\r`]];
+    child.stdout.on('data', (chunk: Buffer) => {
+      screen += chunk.toString();
+      if (answers[0]?.[0].test(screen)) child.stdin.write(answers.shift()![1]);
+    });
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(status, 0, screen);
+    assert.match(screen, /Username: alice\r?\n/, 'the user name is shown as it is typed');
+    assert.ok(!screen.includes(PASSWORD), 'the password is never shown');
+    assert.match(screen, /Login Succeeded/);
+    assert.equal(Buffer.from(readConfig(dir).auths![host]!.auth!, 'base64').toString(), `alice:${PASSWORD}`);
   });
 });
