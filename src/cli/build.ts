@@ -191,6 +191,10 @@ async function dockerfileBeside(rootfs: string[]): Promise<string | undefined> {
  */
 export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefined> {
   const targets = toArray(argv.push);
+  // Checked without a push too: it also bounds a base's and a cache registry's requests, and a
+  // `--concurrency 0` a script passes must not pass here and fail once --push is added.
+  const { checkConcurrency } = await import('./registry-options.js');
+  const concurrency = checkConcurrency(argv.concurrency);
   if (argv.newBundleFormat && !argv.sign) throw usageError('--new-bundle-format says how --sign stores the signature: add --sign --key KEY');
   // A bundle names the digest only: without a push it is signed in the layout, no repository needed.
   const inLayout = argv.signContainerIdentity !== undefined || (argv.newBundleFormat === true && targets.length === 0);
@@ -205,8 +209,6 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
     const text = stripTransport(target);
     return { text, reference: parseReference(text) };
   });
-  const { checkConcurrency } = await import('./registry-options.js');
-  const concurrency = checkConcurrency(argv.concurrency);
   // With --sign-container-identity the image is signed once, in the layout (the pushes carry that
   // signature); without, in each repository pushed to. (--key alone may sign a provenance.)
   const { signingFromFlags } = await import('./key-options.js');

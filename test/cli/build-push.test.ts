@@ -88,7 +88,7 @@ describe('build --push', () => {
     assert.equal(opensslVerifiedSignatures(registry.host, 'four/app', pushedToo.digest, `${keys}.pub`, tmp.path, identity), 1);
   });
 
-  it('a bad --push, --sign without --push, or a key that does not open stop it before anything is built', async () => {
+  it('a bad --push or --concurrency, --sign without --push, or a key that does not open stop it before anything is built', async () => {
     const layout = join(tmp.path, 'never');
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', 'UPPER/Case:1'], { env }), /UPPER\/Case/, 2);
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign', '--key', `${keys}.key`], { env }), /--sign signs what --push pushes: add --push REGISTRY\/REPO\[:TAG\], or sign in the layout with --sign-container-identity/, 2);
@@ -97,6 +97,9 @@ describe('build --push', () => {
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--sign', '--key', `${keys}.key`, '--sign-container-identity', 'reg.example/app'], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }), /wrong password/);
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', `${registry.host}/three/app:1`, '--sign', '--key', `${keys}.key`], { env: { ...env, COSIGN_PASSWORD: 'wrong' } }), /wrong password/);
     assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--push', `${registry.host}/three/app:1`, '--concurrency', '0'], { env }), /--concurrency 0: expected a whole number from 1 to 64/, 2);
+    // Without a push too (a base's and a cache registry's requests take it), and for build -f.
+    assertOneLineError(await runCliAsync(['build', rootfs, '--layout', layout, '--concurrency', '0'], { env }), /--concurrency 0: expected a whole number from 1 to 64/, 2);
+    assertOneLineError(await runCliAsync(['build', '-f', '/dev/null', rootfs, '--layout', layout, '--concurrency', '-1'], { env }), /--concurrency -1: expected a whole number from 1 to 64/, 2);
     assert.equal(existsSync(layout), false, 'no layout was made');
   });
 });
