@@ -47,6 +47,7 @@ export const commandEntries: CommandEntry[] = [
   { name: 'config', load: async () => (await import('./config.js')).configCommand },
   { name: 'blob', load: async () => (await import('./blob.js')).blobCommand },
   { name: 'delete', load: async () => (await import('./delete.js')).deleteCommand },
+  { name: 'untag', load: async () => (await import('./untag.js')).untagCommand },
   { name: 'login', load: async () => (await import('./login.js')).loginCommand },
   { name: 'logout', load: async () => (await import('./logout.js')).logoutCommand },
   { name: 'completion', load: async () => (await import('./completion.js')).completionCommand },

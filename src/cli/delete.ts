@@ -13,7 +13,7 @@ export const deleteCommand: CliCommand<DeleteArgs> = {
   describe: 'Delete a manifest from a registry (a tag is resolved to its digest first), or a name from a layout',
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: 'REGISTRY/REPOSITORY:TAG or @DIGEST, or oci:DIR:NAME (a name of the layout, as umoci rm)' })
-    .example('$0 delete localhost:5000/app:old', 'deletes the manifest app:old names, and so every tag on it')
+    .example('$0 delete localhost:5000/app:old', 'deletes the manifest app:old names, and so every tag on it (untag takes one tag away)')
     .example('$0 delete oci:out:old && $0 gc --layout out', 'the name old leaves the layout; gc then removes what only it kept')),
   run: async (argv, out: Output) => {
     const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');

@@ -164,6 +164,9 @@ describe('--json output matches docs/json/*.schema.json', () => {
     assert.equal(blob.output, join(cwd, 'layer.bin'));
     checked('error.schema.json', await runCliAsync(['blob', `${repo}@${layer}`, '--json'], { cwd }), 2);
 
+    ok(await runCliAsync(['tag', `${registry.host}/verbs/copy:1`, 'doomed'], { cwd }));
+    const untagged = checked('untag.schema.json', await runCliAsync(['untag', `${registry.host}/verbs/copy:doomed`, '--json'], { cwd }));
+    assert.equal((untagged.untagged as Array<{ digest: string }>)[0]!.digest, copied.digest);
     const deleted = checked('delete.schema.json', await runCliAsync(['delete', `${registry.host}/verbs/copy:1`, '--json'], { cwd }));
     assert.equal(deleted.digest, copied.digest);
 
