@@ -68,7 +68,7 @@ describe('untag', () => {
     assert.equal((await skopeoRaw(`${repo}:1`, creds)).digest, before.digest);
   });
 
-  it('a tag that is not there, a digest, or a registry that refuses deletes: one line, every tag as it was', async () => {
+  it('a tag that is not there, a digest, or a registry that refuses deletes: one line, every tag as it was; with delete rights through a token issuer, the tag goes', async () => {
     const repo = `${regs.production.host}/prod/app`;
     assertOk(await runCliAsync(['push', `${repo}:1`, '--layout', image.layout], { env }));
     assertOk(await runCliAsync(['tag', `${repo}:1`, '2'], { env }));
@@ -84,6 +84,9 @@ describe('untag', () => {
     assertOneLineError(await runCliAsync(['untag', `${viaProxy}:2`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }), /the registry does not allow deletes/);
     assert.deepEqual((await skopeoTags(repo)), ['1', '2'], 'the tag was never pointed at the placeholder');
     assert.equal((await skopeoRaw(`${repo}:2`, creds)).digest, image.manifest.digest);
+    // With delete rights, through the token issuer: pull, delete and push scopes asked in turn.
+    assertOk(await runCliAsync(['untag', `${repo}:2`], { env }));
+    assert.deepEqual(await skopeoTags(repo), ['1']);
   });
 
   it('oci:DIR:NAME takes that name alone out of index.json, as umoci rm (delete takes every name of the image)', async () => {
