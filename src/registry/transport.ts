@@ -228,12 +228,15 @@ function tlsSettings(registry: string, insecure: boolean, caPems: string[], cert
   const client = clientCertificate(registry, certDir);
   const identity = client ? { cert: client.cert, key: client.key } : {};
   if (insecure) return { rejectUnauthorized: false, ...identity };
-  if (caPems.length > 0 || hasExtraTrust(registry, certDir)) return { secureContext: secureContext({ ca: trustedCAs(registry, caPems, certDir), ...identity }, client?.certFile) };
+  // A CA given is trusted as it is, an intermediate too, as Go trusts every certificate of its pool:
+  // companies hand out the CA that issues their servers' certificates, and without this OpenSSL
+  // looked for that CA's own issuer ("unable to get issuer certificate") where skopeo and crane connect.
+  if (caPems.length > 0 || hasExtraTrust(registry, certDir)) return { secureContext: secureContext({ ca: trustedCAs(registry, caPems, certDir), allowPartialTrustChain: true, ...identity }, client?.certFile) };
   return client ? { secureContext: secureContext(identity, client.certFile) } : {};
 }
 
 /** A secure context; a client certificate or key that does not parse is named, never quoted. */
-function secureContext(options: { ca?: string[]; cert?: string; key?: string }, certFile?: string) {
+function secureContext(options: { ca?: string[]; allowPartialTrustChain?: boolean; cert?: string; key?: string }, certFile?: string) {
   try {
     return tls().createSecureContext(options);
   } catch (err) {

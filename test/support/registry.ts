@@ -49,6 +49,12 @@ export interface RegistryOptions {
    */
   clientAuth?: boolean;
   /**
+   * With `tls`: serve this certificate (or chain, leaf first) and key instead of a fresh
+   * self-signed one; `caFile` is what a client is to trust for it (RunningRegistry.caFile). The
+   * harness's own probes do not check it, so it may be expired or name another host.
+   */
+  serverCert?: { certFile: string; keyFile: string; caFile: string };
+  /**
    * Accept manifests naming foreign (non-distributable) layers whose URLs match this regular
    * expression (distribution's `validation.manifests.urls.allow`; without it distribution 2.8
    * refuses every such manifest with "invalid URL on layer").
@@ -112,14 +118,14 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   try {
     const storageDir = options.storageDir ?? join(dir, 'storage');
     const auth = await writeAuthFiles(dir, options.auth);
-    let tls: { certFile: string; keyFile: string; certDir: string; client?: { certFile: string; keyFile: string } } | undefined;
+    let tls: { certFile: string; keyFile: string; certDir: string; served?: string; client?: { certFile: string; keyFile: string } } | undefined;
     if (options.tls) {
-      const cert = makeSelfSignedCert(dir, 'server', '/CN=localhost', ['IP:127.0.0.1', 'DNS:localhost']);
+      const cert = options.serverCert ?? makeSelfSignedCert(dir, 'server', '/CN=localhost', ['IP:127.0.0.1', 'DNS:localhost']);
       // The cert dir holds the certificate alone: skopeo and podman read a *.key there as a client key.
       const certDir = join(dir, 'certs');
       await mkdir(certDir);
-      await copyFile(cert.certFile, join(certDir, 'ca.crt'));
-      tls = { certFile: join(certDir, 'ca.crt'), keyFile: cert.keyFile, certDir };
+      await copyFile(options.serverCert?.caFile ?? cert.certFile, join(certDir, 'ca.crt'));
+      tls = { certFile: join(certDir, 'ca.crt'), keyFile: cert.keyFile, certDir, ...(options.serverCert ? { served: options.serverCert.certFile } : {}) };
       if (options.clientAuth) tls.client = makeSelfSignedCert(dir, 'client', '/CN=ocipush-test-client');
     }
     // A free port found by binding :0 can be taken by someone else before the registry binds
@@ -128,7 +134,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       const port = await freePort();
       const configFile = join(dir, 'config.yml');
       await writeFile(configFile, registryConfig({ port, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls, schema1: options.schema1 }));
-      const started = await launch(configFile, dir, port, tls?.certFile, tls?.client);
+      const started = await launch(configFile, dir, port, tls?.certFile, tls?.client, tls?.served !== undefined);
       if ('registry' in started) {
         return finish(started.registry, { dir, forgetDir, storageDir, tls });
       }
@@ -160,7 +166,7 @@ async function writeAuthFiles(dir: string, auth: RegistryAuth | undefined): Prom
 }
 
 /** YAML by hand: every scalar is written as a JSON string, which YAML reads as a quoted string. */
-function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; client?: { certFile: string } }; foreignLayerUrls?: string; schema1?: boolean }): string {
+function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; served?: string; client?: { certFile: string } }; foreignLayerUrls?: string; schema1?: boolean }): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     'version: 0.1',
@@ -187,7 +193,7 @@ function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; 
     '    X-Content-Type-Options: [nosniff]',
   ];
   if (c.tls) {
-    lines.push('  tls:', `    certificate: ${q(c.tls.certFile)}`, `    key: ${q(c.tls.keyFile)}`);
+    lines.push('  tls:', `    certificate: ${q(c.tls.served ?? c.tls.certFile)}`, `    key: ${q(c.tls.keyFile)}`);
     if (c.tls.client) lines.push('    clientcas:', `      - ${q(c.tls.client.certFile)}`);
   }
   if (c.auth.htpasswd) {
@@ -215,7 +221,7 @@ interface Launched {
 
 type LaunchResult = { registry: Launched } | { message: string; portTaken: boolean };
 
-async function launch(configFile: string, cwd: string, port: number, caFile: string | undefined, client?: { certFile: string; keyFile: string }): Promise<LaunchResult> {
+async function launch(configFile: string, cwd: string, port: number, caFile: string | undefined, client?: { certFile: string; keyFile: string }, unchecked = false): Promise<LaunchResult> {
   // setpriv --pdeathsig: the kernel kills the registry if this test process dies without
   // running its exit handlers (SIGKILL, a crash), so no registry outlives its test.
   // The registry writes its logs into files, never into a pipe: a pipe this process did not drain
@@ -238,7 +244,7 @@ async function launch(configFile: string, cwd: string, port: number, caFile: str
   });
   const scheme = caFile ? 'https' : 'http';
   const ca: ProbeTls | undefined = caFile
-    ? { ca: readFileSync(caFile), ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}) }
+    ? { ca: readFileSync(caFile), ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}), ...(unchecked ? { rejectUnauthorized: false } : {}) }
     : undefined;
   const ready = waitUntilAnswering(scheme, port, ca);
   const outcome = await Promise.race([ready.then(() => null), exited]);
@@ -420,7 +426,7 @@ function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: ProbeTls
 }
 
 /** What the harness's own probes trust (and, for a registry requiring one, the client certificate they show). */
-interface ProbeTls { ca: Buffer; cert?: Buffer; key?: Buffer }
+interface ProbeTls { ca: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean }
 
 function probe(scheme: 'http' | 'https', port: number, ca: ProbeTls | undefined, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
