@@ -110,14 +110,38 @@ export function isTransientNetworkError(err: unknown): boolean {
   return name === 'SocketError' || /other side closed|socket hang up/i.test((err as Error)?.message ?? '');
 }
 
+/** What trusting a CA fixes: a certificate no CA we trust has signed. */
+const UNTRUSTED = '(use --ca-file FILE, or --insecure to skip verification)';
+/** What a CA cannot fix: the certificate's dates, or this machine's clock. */
+const ENDED = '(the registry must renew it, or this machine\'s clock is ahead; --insecure skips verification)';
+const NOT_STARTED = '(this machine\'s clock is behind, or the certificate starts later; --insecure skips verification)';
+
 const TLS_REASONS: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS certificate is self-signed and not trusted',
-  SELF_SIGNED_CERT_IN_CHAIN: 'TLS certificate chain ends in an untrusted self-signed CA',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate is signed by an unknown authority',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'TLS certificate is signed by an unknown authority',
-  CERT_HAS_EXPIRED: 'TLS certificate has expired',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not name this host',
+  DEPTH_ZERO_SELF_SIGNED_CERT: `TLS certificate is self-signed and not trusted ${UNTRUSTED}`,
+  SELF_SIGNED_CERT_IN_CHAIN: `TLS certificate chain ends in an untrusted self-signed CA ${UNTRUSTED}`,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: `TLS certificate is signed by an unknown authority ${UNTRUSTED}`,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: `TLS certificate is signed by an unknown authority ${UNTRUSTED}`,
+  // The chain the server sent goes up to a CA whose issuer is trusted nowhere.
+  UNABLE_TO_GET_ISSUER_CERT: `TLS certificate is signed by an unknown authority ${UNTRUSTED}`,
+  CERT_HAS_EXPIRED: `TLS certificate has expired ${ENDED}`,
+  CERT_NOT_YET_VALID: `TLS certificate is not valid yet ${NOT_STARTED}`,
 };
+
+/**
+ * A certificate for other names than the one asked for, named as Go names it ("certificate is
+ * valid for registry.example.com, not 10.0.0.5"): another CA cannot fix it, the name the
+ * registry is reached by can. Node's error carries the certificate it checked.
+ */
+function nameMismatch(err: unknown, server: string): string {
+  let e = err as { code?: unknown; cause?: unknown; host?: unknown; cert?: { subjectaltname?: unknown; subject?: { CN?: unknown } } } | undefined;
+  for (let depth = 0; e && depth < 5 && e.code !== 'ERR_TLS_CERT_ALTNAME_INVALID'; depth++) e = e.cause as typeof e;
+  const sans = typeof e?.cert?.subjectaltname === 'string' ? e.cert.subjectaltname.split(', ').map((n) => n.replace(/^(?:DNS|IP Address):/, '')).filter(Boolean) : [];
+  const names = sans.length > 0 ? sans : typeof e?.cert?.subject?.CN === 'string' ? [e.cert.subject.CN] : [];
+  const host = typeof e?.host === 'string' ? e.host : 'this host';
+  const valid = names.length > 0 ? `is valid for ${oneLine(names.join(', '))}, not ${host}` : `does not name ${host}`;
+  const fix = server === 'the registry' ? 'reach the registry by a name its certificate holds, or use --insecure to skip verification' : 'use --insecure to skip verification';
+  return `TLS certificate ${valid} (${fix})`;
+}
 
 /** The server speaks TLS but its certificate is not trusted (as opposed to a server that is not TLS at all). */
 export function isCertificateError(err: unknown): boolean {
@@ -166,7 +190,8 @@ export function networkReason(err: unknown, server = 'the registry'): string {
     case 'EPROTO': case 'ERR_SSL_WRONG_VERSION_NUMBER':
       reason = server === 'the registry' ? 'TLS handshake failed (is it a plain HTTP registry? use --plain-http)' : 'TLS handshake failed'; break;
     default:
-      if (code && TLS_REASONS[code]) reason = `${TLS_REASONS[code]} (use --ca-file FILE, or --insecure to skip verification)`;
+      if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') reason = nameMismatch(err, server);
+      else if (code && TLS_REASONS[code]) reason = TLS_REASONS[code];
       else reason = oneLine((err as Error)?.message ?? String(err)) || code || 'network error';
   }
   return reason;
