@@ -166,14 +166,30 @@ const CLIENT_CERTIFICATE_ALERTS = new Set(['BAD_CERTIFICATE', 'CERTIFICATE_REQUI
  * A failure to talk to the registry at all, as one line: `cannot reach <registry>: connection
  * refused`. Certificate problems name the flag that fixes them.
  */
-export function networkError(registry: string, err: unknown): OcipushError {
+export function networkError(registry: string, err: unknown, identity?: () => TlsIdentity): OcipushError {
   if (err instanceof OcipushError) return err;
   const code = networkErrorCode(err);
   const alert = tlsAlert(code);
   const reason = alert === undefined ? networkReason(err)
-    : `the registry ended the TLS handshake (${alert.toLowerCase().replace(/_/g, ' ')})${CLIENT_CERTIFICATE_ALERTS.has(alert)
-      ? `: it wants a client certificate it trusts (client.cert and client.key in /etc/docker/certs.d/${registry}/, or --cert-dir DIR)` : ''}`;
+    : `the registry ended the TLS handshake (${alert.toLowerCase().replace(/_/g, ' ')})${CLIENT_CERTIFICATE_ALERTS.has(alert) ? `: ${clientCertificateHint(registry, identity?.() ?? {})}` : ''}`;
   return new OcipushError('ENETWORK', `cannot reach ${registry}: ${reason}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
+}
+
+/** The client certificate a connection showed (none: undefined), and the --cert-dir it was looked for in. */
+export interface TlsIdentity {
+  certFile?: string;
+  certDir?: string;
+}
+
+/**
+ * Where the fix is: the certificate that was shown and refused, or the directory that was read and
+ * held none. Pointing at certs.d when a --cert-dir was given, or at a missing certificate when one
+ * was shown, sent the user to the wrong place.
+ */
+function clientCertificateHint(registry: string, { certFile, certDir }: TlsIdentity): string {
+  if (certFile !== undefined) return `it refused the client certificate ${certFile} (is it signed by a CA the registry trusts, and still valid?)`;
+  if (certDir !== undefined) return `it wants a client certificate it trusts, and --cert-dir ${certDir} holds none (NAME.cert beside NAME.key)`;
+  return `it wants a client certificate it trusts (client.cert and client.key in /etc/docker/certs.d/${registry}/, or --cert-dir DIR)`;
 }
 
 /** What went wrong with a connection (to `server`), in a few words (`connection reset`, `unknown host` …). */

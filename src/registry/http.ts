@@ -1,11 +1,11 @@
 import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, redirectedError, registryError } from './errors.js';
+import { authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, redirectedError, registryError, type TlsIdentity } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
 import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
-import { createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
+import { clientCertificate, createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 import { definedOnly, lowerKeys, releaseBody, wrapResponse } from './http-util.js';
 import { confirmRegistry } from './registry-check.js';
 import type { Authorizer, HttpMethod, RegistryQuirks, RegistryRequest, RegistryResponse, RequestTiming, RetryNotice } from './http-types.js';
@@ -58,6 +58,7 @@ export class RegistryClient {
   private knownRegistry = false;
   /** The loopback scheme probe got a 200 for `GET /v2/` (no credentials needed). */
   private probeAnsweredOk = false;
+  private readonly certDir?: string;
 
   constructor(registry: string, options: RegistryClientOptions = {}) {
     this.registry = registry;
@@ -69,6 +70,7 @@ export class RegistryClient {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts) };
     this.now = options.now ?? Date.now;
     this.onRetry = options.onRetry;
+    this.certDir = options.certDir;
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher = options.dispatcher ?? createDispatcher(registry, { ...options, requestTimeoutMs: Math.min(this.timeouts.requestMs, this.timeouts.operationMs) });
     const ended = options.signal ? AbortSignal.any([options.signal, this.ending.signal]) : this.ending.signal;
@@ -105,7 +107,7 @@ export class RegistryClient {
         // it has answered, a refusal is a restart or a load balancer shuffling, worth waiting out.
         const refusedFromStart = !this.answered && networkErrorCode(err) === 'ECONNREFUSED';
         // A request to another host (a foreign layer's URL) names that host, not the registry.
-        const failure = networkError(typeof req.url === 'string' && req.url.startsWith('/') ? this.registry : new URL(req.url).host, err);
+        const failure = networkError(typeof req.url === 'string' && req.url.startsWith('/') ? this.registry : new URL(req.url).host, err, () => this.tlsIdentity());
         if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries) {
           if (await this.retryWait(req.op, ++attempt, undefined, failure.message, wait)) continue;
           // No retry fits before the deadline: a silent registry has then used up the operation's
@@ -182,6 +184,13 @@ export class RegistryClient {
     const bodyText = read ?? await res.text();
     if (res.url.origin !== new URL(url, this.originValue).origin) return redirectedError(this.registry, op, res.url.host, res.status, bodyText);
     return res.status === 401 ? authError(registryError(this.registry, op, 401, bodyText), afterChallenge) : registryError(this.registry, op, res.status, bodyText);
+  }
+
+  /** The client certificate this client's connections show (the same to every host), for a refusal's message. */
+  private tlsIdentity(): TlsIdentity {
+    let certFile: string | undefined;
+    try { certFile = clientCertificate(this.registry, this.certDir)?.certFile; } catch { /* a broken pair is named before any connection */ }
+    return { certFile, certDir: this.certDir };
   }
 
   /** Resolves a Location header (absolute, or relative to the URL that sent it), keeping its query. */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { makeSelfSignedCert } from '../support/certs.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { nonLoopbackAddress, relay } from '../support/relay.js';
 import { startTinyproxy } from '../support/tinyproxy.js';
@@ -140,6 +141,24 @@ describe('--cert-dir and the user\'s ~/.config/containers/certs.d, where a job t
     const layout = join(tmp.path, 'copied');
     assertOk(await runCliAsync(['copy', `${registry.host}/mtls/app:v1`, `oci:${layout}:v1`, '--src-cert-dir', dir]));
     assertOneLineError(await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--cert-dir', join(tmp.path, 'absent')]), /^ocipush: cannot read --cert-dir .*absent: no such file or directory$/, 1);
+  });
+
+  it('a client certificate the registry does not trust is named as the one it refused; a --cert-dir with none is named as the place looked in', async () => {
+    const stranger = join(tmp.path, 'stranger');
+    await mkdir(stranger, { recursive: true });
+    await copyFile(registry.caFile!, join(stranger, 'ca.crt'));
+    const cert = makeSelfSignedCert(stranger, 'client', '/CN=stranger');
+    await rename(cert.certFile, join(stranger, 'client.cert'));
+    const shown = join(stranger, 'client.cert');
+    const refused = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--cert-dir', stranger]);
+    assertOneLineError(refused, new RegExp(`^ocipush: cannot reach ${registry.host}: the registry ended the TLS handshake \\(bad certificate\\): it refused the client certificate ${shown.replace(/\./g, '\\.')} \\(is it signed by a CA the registry trusts, and still valid\\?\\)$`), 1);
+    assert.throws(() => run('skopeo', ['inspect', '--raw', '--cert-dir', stranger, `docker://${registry.host}/mtls/app:v1`]), /tls: bad certificate/);
+
+    const caOnly = join(tmp.path, 'ca-alone');
+    await mkdir(caOnly, { recursive: true });
+    await copyFile(registry.caFile!, join(caOnly, 'ca.crt'));
+    const none = await runCliAsync(['inspect', `${registry.host}/mtls/app:v1`, '--cert-dir', caOnly]);
+    assertOneLineError(none, new RegExp(`^ocipush: cannot reach ${registry.host}: the registry ended the TLS handshake \\(bad certificate\\): it wants a client certificate it trusts, and --cert-dir ${caOnly.replace(/\./g, '\\.')} holds none \\(NAME\\.cert beside NAME\\.key\\)$`), 1);
   });
 
   it('through HTTPS_PROXY\'s tunnel, the client certificate the registry wants is named as without a proxy, once, not "connection reset" after retries', async () => {
