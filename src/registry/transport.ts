@@ -67,13 +67,23 @@ const SYSTEM_BUNDLES = [
 /**
  * Node trusts only its bundled Mozilla roots; registries inside companies are signed by CAs the
  * system trust store (and docker's per-registry `certs.d`) has. Passing `ca` replaces Node's list,
- * so the bundled roots, NODE_EXTRA_CA_CERTS, the system bundle, certs.d and --ca-file are joined.
+ * so the bundled roots, NODE_EXTRA_CA_CERTS, the system bundle, certs.d and --ca-file are joined,
+ * each certificate once: they mostly hold the same roots (SSL_CERT_DIR=/etc/ssl/certs beside
+ * SSL_CERT_FILE and NODE_EXTRA_CA_CERTS naming its bundle, as CI images set them, is each root
+ * four times), and OpenSSL parsing every copy cost each command to a TLS registry 75 ms of CPU.
  */
 export function trustedCAs(registry: string, extraPems: string[] = [], certDir?: string): string[] {
-  const cas: string[] = [...tls().rootCertificates];
+  const unique = new Map<string, string>();
+  const add = (pem: string) => {
+    for (const [block] of pem.matchAll(PEM_CERTIFICATE)) {
+      const key = block.replace(/\s+/g, '');
+      if (!unique.has(key)) unique.set(key, block);
+    }
+  };
+  tls().rootCertificates.forEach(add);
   const optional = (path: string | undefined) => {
     if (!path) return;
-    try { cas.push(readFileSync(path, 'utf8')); } catch { /* absent: nothing to add */ }
+    try { add(readFileSync(path, 'utf8')); } catch { /* absent: nothing to add */ }
   };
   optional(process.env.NODE_EXTRA_CA_CERTS);
   // As Go reads them (crane, skopeo, docker): an empty SSL_CERT_FILE is unset; SSL_CERT_DIR is
@@ -85,9 +95,12 @@ export function trustedCAs(registry: string, extraPems: string[] = [], certDir?:
     for (const name of names) optional(join(dir, name));
   }
   for (const { dir, names } of certsDirs(registry, certDir)) for (const name of names) if (name.endsWith('.crt')) optional(join(dir, name));
-  cas.push(...extraPems);
-  return cas;
+  extraPems.forEach(add);
+  return [...unique.values()];
 }
+
+/** One certificate of a PEM file (OpenSSL's TRUSTED form too); whatever else a file holds (keys, text) is left out. */
+const PEM_CERTIFICATE = /-----BEGIN (?:TRUSTED )?CERTIFICATE-----[^-]+-----END (?:TRUSTED )?CERTIFICATE-----/g;
 
 /**
  * Where docker and podman/skopeo keep a registry's own TLS files (`ca.crt`, `client.cert`,

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { originWithScheme, trustedCAs } from '../../src/registry/transport.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { makeSelfSignedCert } from '../support/certs.js';
 import { requireTool, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from './support.js';
 import { assertOk, runCliAsync } from '../cli/registry-support.js';
@@ -113,6 +114,32 @@ describe('SSL_CERT_DIR and SSL_CERT_FILE', () => {
     assert.match(r.stderr, /TLS certificate is (self-signed|signed by an unknown authority)/);
   });
 
+  it('each certificate goes to OpenSSL once, however many places hold it (the bundle, SSL_CERT_DIR\'s files, NODE_EXTRA_CA_CERTS, --ca-file)', async () => {
+    const ca = readFileSync(registry.caFile!, 'utf8');
+    const dir = join(tmp.path, 'everywhere');
+    mkdirSync(dir);
+    const other = readFileSync(makeSelfSignedCert(dir, 'other', '/CN=another CA').certFile, 'utf8');
+    const bundle = join(dir, 'ca-certificates.crt');
+    // As /etc/ssl/certs holds them: the bundle, and each certificate in a file of its own (here one with CRLF line ends).
+    writeFileSync(bundle, `${ca}\n${other}`);
+    writeFileSync(join(dir, 'registry.pem'), ca.replace(/\n/g, '\r\n'));
+    const saved = { SSL_CERT_FILE: process.env.SSL_CERT_FILE, SSL_CERT_DIR: process.env.SSL_CERT_DIR, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS };
+    Object.assign(process.env, { SSL_CERT_FILE: bundle, SSL_CERT_DIR: `${dir}:${certDir}`, NODE_EXTRA_CA_CERTS: bundle });
+    try {
+      const cas = trustedCAs(registry.host, [other]);
+      const bodies = cas.map((pem) => pem.replace(/\s+/g, ''));
+      assert.equal(new Set(bodies).size, bodies.length, 'no certificate twice');
+      for (const pem of [ca, other]) assert.equal(bodies.filter((b) => b === pem.trim().replace(/\s+/g, '')).length, 1);
+      assert.ok(cas.every((pem) => /^-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----$/.test(pem)), 'certificates only (the README beside them is left out)');
+    } finally {
+      for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name]; else process.env[name] = value;
+    }
+    // The same environment for the CLI: the registry is trusted through it.
+    const r = await runCliAsync(['digest', `${registry.host.replace('127.0.0.1', 'localhost')}/ssl/app:1`], { env: { SSL_CERT_FILE: bundle, SSL_CERT_DIR: dir, NODE_EXTRA_CA_CERTS: bundle } });
+    assertOk(r);
+    assert.equal(r.stdout.trim(), image.manifest.digest);
+  });
+
   it('an empty SSL_CERT_FILE leaves the system bundle in', () => {
     const bundle = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem', '/etc/ssl/ca-bundle.pem'].find((p) => existsSync(p));
     if (bundle === undefined) return;
@@ -121,7 +148,8 @@ describe('SSL_CERT_DIR and SSL_CERT_FILE', () => {
     process.env.SSL_CERT_FILE = '';
     delete process.env.NODE_EXTRA_CA_CERTS;
     try {
-      assert.ok(trustedCAs('registry.example.com').includes(readFileSync(bundle, 'utf8')));
+      const first = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(readFileSync(bundle, 'utf8'))![0];
+      assert.ok(trustedCAs('registry.example.com').some((pem) => pem.replace(/\s+/g, '') === first.replace(/\s+/g, '')));
     } finally {
       for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name]; else process.env[name] = value;
     }
