@@ -192,6 +192,30 @@ function clientCertificateHint(registry: string, { certFile, certDir }: TlsIdent
   return `it wants a client certificate it trusts (client.cert and client.key in /etc/docker/certs.d/${registry}/, or --cert-dir DIR)`;
 }
 
+/**
+ * A request to a host the registry redirected it to (its blob storage: S3, a CDN) that failed
+ * before an answer. Kept apart so that the one-line error names that host: "cannot reach
+ * registry-1.docker.io: connection timed out" sent the user to open a firewall to a registry that
+ * had answered, when the CDN it sent blobs to was what the firewall held back.
+ */
+export class RedirectedRequestFailure extends Error {
+  constructor(readonly host: string, override readonly cause: unknown) {
+    super((cause as Error)?.message ?? String(cause));
+    this.name = 'RedirectedRequestFailure';
+  }
+}
+
+/** `cannot reach <host>, where <registry> redirected the request: <reason>`, as networkError names the registry. */
+export function redirectedNetworkError(registry: string, failure: RedirectedRequestFailure): OcipushError {
+  const err = failure.cause;
+  return new OcipushError('ENETWORK', `cannot reach ${failure.host}, where ${registry} redirected the request: ${networkReason(err, failure.host)}`, {
+    cause: err,
+    networkCode: networkErrorCode(err),
+    retryable: isTransientNetworkError(err),
+    redirectedTo: failure.host,
+  });
+}
+
 /** What went wrong with a connection (to `server`), in a few words (`connection reset`, `unknown host` …). */
 export function networkReason(err: unknown, server = 'the registry'): string {
   const code = networkErrorCode(err);

@@ -1,7 +1,10 @@
 import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, redirectedError, registryError, type TlsIdentity } from './errors.js';
+import {
+  authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, RedirectedRequestFailure, redirectedError,
+  redirectedNetworkError, registryError, type TlsIdentity,
+} from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
 import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
@@ -107,7 +110,8 @@ export class RegistryClient {
         // it has answered, a refusal is a restart or a load balancer shuffling, worth waiting out.
         const refusedFromStart = !this.answered && networkErrorCode(err) === 'ECONNREFUSED';
         // A request to another host (a foreign layer's URL) names that host, not the registry.
-        const failure = networkError(typeof req.url === 'string' && req.url.startsWith('/') ? this.registry : new URL(req.url).host, err, () => this.tlsIdentity());
+        const failure = err instanceof RedirectedRequestFailure ? redirectedNetworkError(this.registry, err)
+          : networkError(typeof req.url === 'string' && req.url.startsWith('/') ? this.registry : new URL(req.url).host, err, () => this.tlsIdentity());
         if (mayRetry && !refusedFromStart && isTransientNetworkError(err) && attempt < this.retryPolicy.retries) {
           if (await this.retryWait(req.op, ++attempt, undefined, failure.message, wait)) continue;
           // No retry fits before the deadline: a silent registry has then used up the operation's
@@ -350,7 +354,7 @@ export class RegistryClient {
         });
       } catch (err) {
         releaseBody(payload);
-        throw err;
+        throw hop > 0 && url.origin !== origin ? new RedirectedRequestFailure(url.host, err) : err;
       }
       const wrapped = wrapResponse(response, url, headers.authorization);
       const location = wrapped.header('location');

@@ -8,7 +8,7 @@ import { connectRegistry } from '../../src/registry/connect.js';
 import { staticCredentials } from '../../src/registry/credentials/static.js';
 import { Repository } from '../../src/registry/repository.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { freePort, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { blobPath, umociImage, type UmociImage } from './support.js';
@@ -68,6 +68,22 @@ describe('redirects to another host', () => {
     const followed = blobHost.requests();
     assert.deepEqual(followed.map((r) => [r.method, r.path, r.status]), [['GET', `/v2/redirect/app/blobs/${layer}?signature=abc`, 200]]);
     assert.equal(followed[0]!.requestHeaders.authorization, undefined, 'no Authorization for the other host');
+  });
+
+  it('another host that cannot be reached is named, not the registry that answered (a firewall letting the registry through, not its CDN)', async () => {
+    const layer = image.layers[0]!;
+    const closed = await freePort();
+    front.addFault({ method: 'GET', path: new RegExp(`/blobs/${layer}$`), times: Infinity, fault: { kind: 'respond', status: 307, headers: { location: `http://127.0.0.1:${closed}/bucket/docker/registry/v2/blobs/data?X-Amz-Signature=abc` } } });
+    try {
+      // --timeout 1s: the retries a refused connection gets once the registry has answered stop early.
+      const r = await runCliAsync(['pull', '-q', '--timeout', '1s', `${front.host}/redirect/app:v1`, `oci:${join(tmp.path, 'unreachable')}:v1`, '-u', 'alice', '--password-stdin'], { input: `${PASSWORD}\n` });
+      const last = r.stderr.trimEnd().split('\n').at(-1)!;
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(last, `ocipush: cannot reach 127.0.0.1:${closed}, where ${front.host} redirected the request: connection refused`);
+      assert.ok(r.stderr.trimEnd().split('\n').slice(0, -1).every((l) => l.includes(`cannot reach 127.0.0.1:${closed}, where `) && /, retrying in /.test(l)), r.stderr);
+    } finally {
+      front.clearFaults();
+    }
   });
 
   it('a refusal by the other host (an S3 signed URL that expired) is named as that host\'s, with its reason, not as the registry refusing the credentials', async () => {
