@@ -65,11 +65,11 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
   let res: Dispatcher.ResponseData;
   let text: string | undefined;
   try {
-    // undici does not follow redirects: credentials never leave for a host we did not check.
     const dispatcher = req.dispatcher ?? (fallbackDispatcher ??= new undici.Agent());
-    res = await dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method, headers, body, ...(req.signal ? { signal: req.signal } : {}) });
+    res = await requestFollowing(dispatcher, req, url, method, headers, body);
     text = await readLimited(res.body);
   } catch (err) {
+    if (err instanceof OcipushError) throw err;
     if (req.signal?.aborted) throw tokenAborted(req);
     throw new OcipushError('ENETWORK', `cannot reach the token service ${realm.host} for ${req.registry}: ${networkReason(err, 'the token service')}`, {
       registry: req.registry,
@@ -101,6 +101,42 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
     });
   }
   return parseTokenResponse(text, req.registry, realm.host);
+}
+
+const MAX_REDIRECTS = 10;
+
+/**
+ * The token request, following the realm's redirects as Go's http.Client does for crane, skopeo
+ * and docker (a realm moved to another path or host answered "token service … answered 301").
+ * Credentials only ever go to the realm's own origin: the Authorization header is left off
+ * elsewhere, and a refresh token in a POST body is not sent on to another host at all.
+ */
+async function requestFollowing(
+  dispatcher: Dispatcher, req: TokenRequest, realm: URL, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined,
+): Promise<Dispatcher.ResponseData> {
+  let url = realm;
+  for (let hop = 0; ; hop++) {
+    const own = url.origin === realm.origin;
+    const sent = own ? headers : Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'authorization'));
+    const res = await dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method, headers: sent, body, ...(req.signal ? { signal: req.signal } : {}) });
+    const location = res.headers.location;
+    if (res.statusCode < 300 || res.statusCode >= 400 || res.statusCode === 304 || typeof location !== 'string' || hop >= MAX_REDIRECTS) return res;
+    await res.body.dump().catch(() => {});
+    const next = new URL(location, url);
+    // 301/302/303 turn a POST into a GET without its body, as Go does: the grant is not sent again.
+    if (method === 'POST' && (res.statusCode === 307 || res.statusCode === 308) && next.origin !== realm.origin) {
+      throw new OcipushError('EAUTH', `the token service ${realm.host} for ${req.registry} redirected the request for a token to ${next.host}: the refresh token of the login is not sent to another host`, {
+        registry: req.registry,
+        status: res.statusCode,
+      });
+    }
+    if (method === 'POST' && res.statusCode !== 307 && res.statusCode !== 308) {
+      method = 'GET';
+      body = undefined;
+      headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'content-type'));
+    }
+    url = next;
+  }
 }
 
 export interface TokenRetry {
