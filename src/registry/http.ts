@@ -351,6 +351,11 @@ export class RegistryClient {
           headersTimeout: timeoutMs,
           bodyTimeout: this.timeouts.requestMs,
           signal: req.signal,
+          // undici closes the connection after every HEAD (for servers that wrongly send a body
+          // with its answer) unless told not to: each blob's HEAD was a new connection, and over
+          // HTTPS a new handshake. Registries answer HEAD as HTTP says; crane and skopeo (Go)
+          // keep the connection too.
+          ...(method === 'HEAD' ? { reset: false } : {}),
         });
       } catch (err) {
         releaseBody(payload);
