@@ -47,10 +47,7 @@ export async function clientFromFlags(registry: string, flags: RegistryFlags, ho
   if (flags.passwordStdin && !flags.username) throw usageError('--password-stdin needs --username');
   if (flags.username && !flags.passwordStdin) throw usageError('--username needs --password-stdin (passwords are never taken as arguments)');
   let password = hooks.password;
-  if (flags.passwordStdin && password === undefined) {
-    const { readPasswordStdin } = await import('../registry/credentials/stdin.js');
-    password = await readPasswordStdin();
-  }
+  if (flags.passwordStdin && password === undefined) password = await passwordFromStdin();
   const concurrency = checkConcurrency(flags.concurrency);
   return connectRegistry(registry, {
     credentials: lazyDefaultCredentials({ registry, username: flags.username, password, ...(hooks.env ? { env: hooks.env } : {}) }),
@@ -64,6 +61,16 @@ export async function clientFromFlags(registry: string, flags: RegistryFlags, ho
     timeouts: timeoutsFrom(flags),
     onRetry: hooks.onRetry,
   });
+}
+
+/**
+ * Standard input is read once in a process: a build's base and cache, then each of its --push
+ * destinations, all connect with the flags, and a second read found stdin empty ("no password on
+ * standard input", after the first push had gone up).
+ */
+let stdinPassword: Promise<string> | undefined;
+function passwordFromStdin(): Promise<string> {
+  return stdinPassword ??= import('../registry/credentials/stdin.js').then((m) => m.readPasswordStdin());
 }
 
 /** --timeout / --request-timeout, else OCIPUSH_TIMEOUT / OCIPUSH_REQUEST_TIMEOUT, else the defaults. */
@@ -93,17 +100,13 @@ export function parseDuration(text: string, name: string): number {
  * with its own login from the Docker config, never sent the destination's password.
  */
 export function registryConnector(flags: RegistryFlags, ownRegistries?: readonly string[]): (registry: string) => Promise<RegistryClient> {
-  let password: Promise<string | undefined> | undefined;
   return async (registry) => {
     if (ownRegistries && !ownRegistries.includes(registry)) {
       const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
       const { username: _user, passwordStdin: _stdin, ...others } = flags;
       return clientFromFlags(registry, others, { env: withoutEnvCredentials(process.env) });
     }
-    if (flags.passwordStdin && flags.username) {
-      password ??= import('../registry/credentials/stdin.js').then((m) => m.readPasswordStdin());
-    }
-    return clientFromFlags(registry, flags, { password: await password });
+    return clientFromFlags(registry, flags, flags.passwordStdin && flags.username ? { password: await passwordFromStdin() } : {});
   };
 }
 
