@@ -162,7 +162,9 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     const { pushExtras } = await extrasModule;
     const extras = await pushExtras({
       layout, source, repository, root, nodes: result.nodes, concurrency, pushedTo: destination,
-      connect: (registry) => connect(registry, 'base'),
+      // A cache repository in the registry pushed to is written with the push's credentials (its
+      // --username, OCIPUSH_USERNAME): as a base's login, they were withheld and the entry refused.
+      connect: (registry) => connect(registry, registry === destination.registry ? 'destination' : 'base'),
       warn: hooks.warn ?? (() => {}),
     }).finally(() => remembered);
     await hooks.afterPush?.(client, root);

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { run, tempDir } from '../support/tools.js';
+import { cacheTag } from '../../src/assemble/registry-cache.js';
 import { skopeoDigestAsync } from '../registry/support.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 
@@ -46,4 +47,21 @@ describe('build --push -u USER --password-stdin', () => {
     assert.ok(!r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD));
   });
 
+  it('--cache-repo in the registry pushed to: the push writes the layer\'s cache entry with the push\'s login, and the next runner is served from it', async () => {
+    const cacheRepo = `${registry.host}/ci/cache`;
+    const build = (name: string, extra: string[]) => runCliAsync(['build', rootfs, '--layout', join(tmp.path, name), '--owner', '0:0', '--json',
+      '--cache-repo', cacheRepo, '-u', 'alice', '--password-stdin', ...extra], { input: `${PASSWORD}\n`, env });
+    const first = await build('runner1', ['--push', `${registry.host}/cached/app:1`]);
+    assertOk(first);
+    assert.doesNotMatch(first.stderr, /warning/, 'no cache entry refused');
+    assert.match(first.stderr, /^wrote 1 layer cache entry$/m);
+    const layer = (JSON.parse(first.stdout) as { layers: { digest: string; diffId: string }[] }).layers[0]!;
+    const tag = cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip' });
+    const entry = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', ...creds, `docker://${cacheRepo}:${tag}`])) as { layers: { digest: string }[] };
+    assert.equal(entry.layers[0]!.digest, layer.digest);
+
+    const second = await build('runner2', []);
+    assertOk(second);
+    assert.equal((JSON.parse(second.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'registry-cache');
+  });
 });
