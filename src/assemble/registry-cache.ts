@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, type Descriptor } from '../oci/descriptor.js';
 import { digestAlgorithm, digestHex, sha256, type Digest } from '../oci/digest.js';
-import { layerMediaType, MediaType, type Compression } from '../oci/media-types.js';
+import { layerCompression, layerMediaType, MediaType, type Compression } from '../oci/media-types.js';
 import { encodeJson, isIndex, parseManifest, type ImageManifest } from '../oci/manifest.js';
 import { parseReference } from '../oci/reference.js';
 import { bufferSource, type BlobSource } from '../content/blob-source.js';
@@ -167,7 +167,9 @@ export class RegistryLayerCache {
         mediaType: MediaType.OciManifest,
         artifactType: CACHE_ENTRY_TYPE,
         config: { ...EMPTY_DESCRIPTOR },
-        layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
+        // The blob's type in OCI's names, whatever the image calls it: a push of a --format docker
+        // image hands Docker's, which a build (its layers typed as OCI's) would refuse as another layer.
+        layers: [{ mediaType: layerMediaType(layerCompression(layer.mediaType)), digest: layer.digest, size: layer.size }],
         annotations: {
           [CacheAnnotation.DiffId]: diffId,
           [CacheAnnotation.UncompressedSize]: String(uncompressedSize),
@@ -201,8 +203,9 @@ function checkEntry(manifest: ReturnType<typeof parseManifest>, diffId: Digest, 
   const layer = manifest.layers[0]!;
   const uncompressedSize = Number(annotations[CacheAnnotation.UncompressedSize]);
   if (annotations[CacheAnnotation.DiffId] !== diffId) return undefined;
-  if (layer.mediaType !== layerMediaType(settings.compression)) return undefined;
+  // Docker's name for the same bytes is the same layer: entries an older ocipush wrote from the push of a --format docker image.
+  if (layer.mediaType !== layerMediaType(settings.compression) && layer.mediaType !== layerMediaType(settings.compression, 'docker')) return undefined;
   if (!Number.isSafeInteger(uncompressedSize) || uncompressedSize < 0 || !Number.isSafeInteger(layer.size) || layer.size < 0) return undefined;
   if (tarSize !== undefined && uncompressedSize !== tarSize) return undefined;
-  return { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, uncompressedSize };
+  return { descriptor: { mediaType: layerMediaType(settings.compression), digest: layer.digest, size: layer.size }, uncompressedSize };
 }

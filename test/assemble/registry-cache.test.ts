@@ -202,6 +202,34 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.doesNotMatch(again.stderr, /layer cache entr/);
   });
 
+  it('a --format docker image: its push writes the entry in OCI\'s media type, which the next runner is served from; an entry in Docker\'s (an older ocipush\'s) is served too', async () => {
+    const treeD = join(tmp.path, 'treeD');
+    mkdirSync(treeD, { recursive: true });
+    writeFileSync(join(treeD, 'docker-typed'), pseudoRandom(96 * 1024, 'docker-typed'));
+    const first = build('runnerD1', ['--format', 'docker'], treeD);
+    assert.equal(first.json!.layers[0]!.source, 'built');
+    const push = runner('runnerD1', ['push', `${registry.host}/ci/docker-typed:1`, '--layout', first.layout, '--tag', 'app:1']);
+    assert.equal(push.status, 0, push.stderr);
+    assert.match(push.stderr, /wrote 1 layer cache entry/);
+    const layer = first.json!.layers[0]!;
+    const tag = cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip' });
+    const entry = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${cacheRepo}:${tag}`])) as { layers: { mediaType: string }[] };
+    assert.equal(entry.layers[0]!.mediaType, MediaType.OciLayerGzip);
+    const second = build('runnerD2', ['--format', 'docker'], treeD);
+    assert.equal(second.result.status, 0, second.result.stderr);
+    assert.doesNotMatch(second.result.stderr, /warning/);
+    assert.equal(second.json!.layers[0]!.source, 'registry-cache');
+    assert.equal(second.json!.digest, first.json!.digest);
+
+    entry.layers[0]!.mediaType = MediaType.DockerLayerGzip;
+    run('curl', ['-sf', '-X', 'PUT', '-H', `Content-Type: ${MediaType.OciManifest}`, '--data-binary', JSON.stringify(entry), `${registry.url}/v2/ci/cache/manifests/${tag}`]);
+    const third = build('runnerD3', [], treeD);
+    assert.equal(third.result.status, 0, third.result.stderr);
+    assert.doesNotMatch(third.result.stderr, /warning/);
+    assert.equal(third.json!.layers[0]!.source, 'registry-cache');
+    assert.equal(third.json!.layers[0]!.digest, layer.digest);
+  });
+
   it('cache ls lists the entries; cache prune --keep N removes the older ones (a dry run removes nothing)', async () => {
     const ls = () => {
       const r = runner('admin', ['cache', 'ls', cacheRepo, '--json']);
