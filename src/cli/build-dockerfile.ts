@@ -24,7 +24,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output, pushes?: 
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw usageError(`--threads ${threads}: expected a whole number ≥ 1`);
 
   const { buildDockerfile } = await import('../dockerfile-exec/build-dockerfile.js');
-  const { registryConnector } = await import('./registry-options.js');
+  const { registryConnector, stripTransport } = await import('./registry-options.js');
   const { onInterrupt } = await import('./output.js');
   await onInterrupt(out, `build of ${argv.file}`, `${argv.layout} is left as it was`);
 
@@ -49,7 +49,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output, pushes?: 
     ...(argv.lazyBase === true ? { lazyBase: true } : {}),
     ...(argv.cache === false ? { cache: false } : {}),
     connect: registryConnector(argv, pushRegistries(pushes)),
-    ...(argv.cacheRepo !== undefined ? { cacheRepo: argv.cacheRepo, ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
+    ...(argv.cacheRepo !== undefined ? { cacheRepo: stripTransport(argv.cacheRepo), ...(argv.cacheWrite ? { cacheWrite: true } : {}) } : {}),
     ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
     ...(provenance ? { provenance } : {}),
     onWarning: (message) => { if (!out.quiet) out.warn(message); },

@@ -252,7 +252,7 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.match(refused.stderr, /--older-than AGE and\/or --keep N/);
   });
 
-  it('build -f: COPY layers hit the registry cache too', async () => {
+  it('build -f: COPY layers hit the registry cache too (named with skopeo\'s docker:// as well, as build takes it)', async () => {
     const context = join(tmp.path, 'context');
     mkdirSync(join(context, 'app'), { recursive: true });
     writeFileSync(join(context, 'app', 'data.bin'), pseudoRandom(256 * 1024, 'dockerfile'));
@@ -260,13 +260,13 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     const dockerfileBuild = (name: string, extra: string[] = []) => {
       const copy = join(tmp.path, name, 'context');
       cpSync(context, copy, { recursive: true });
-      const r = runner(name, ['build', '-f', join(copy, 'Dockerfile'), copy, '--layout', join(tmp.path, name, 'layout'), '--tag', 'df:1', '--json', '--cache-repo', cacheRepo, ...extra]);
+      const r = runner(name, ['build', '-f', join(copy, 'Dockerfile'), copy, '--layout', join(tmp.path, name, 'layout'), '--tag', 'df:1', '--json', ...extra]);
       assert.equal(r.status, 0, r.stderr);
       return JSON.parse(r.stdout) as BuildJson;
     };
-    const first = dockerfileBuild('df-runner1', ['--cache-write']);
+    const first = dockerfileBuild('df-runner1', ['--cache-repo', cacheRepo, '--cache-write']);
     assert.deepEqual(first.layers.map((l) => l.source), ['built']);
-    const second = dockerfileBuild('df-runner2', ['--sbom']);
+    const second = dockerfileBuild('df-runner2', ['--cache-repo', `docker://${cacheRepo}`, '--sbom']);
     assert.deepEqual(second.layers.map((l) => l.source), ['registry-cache']);
     assert.equal(second.digest, first.digest);
     // The SBOM describes the layer the layout never held.
