@@ -82,15 +82,20 @@ export async function recordCachedLayers(layout: OciLayout, layers: OriginLayer[
  */
 export async function feedBuildCache(layout: OciLayout, layers: OriginLayer[], options: ImageOutputOptions, cache: BuildCache): Promise<void> {
   if (options.cacheRepo === undefined) return;
-  const built = layers.filter((l) => l.origin === 'built');
+  let pending = layers.filter((l) => l.origin === 'built');
   if (cache.cache && options.cacheWrite) {
     const registryCache = cache.cache;
     const reused = [];
     for (const layer of layers) if (layer.origin === 'local-cache' && !(await registryCache.holds(layer.diffId, cache.settings, layer.uncompressedSize))) reused.push(layer);
-    for (const layer of [...built, ...reused]) await registryCache.store(layer.diffId, cache.settings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor));
-    return;
+    const unstored = [];
+    for (const layer of [...pending, ...reused]) {
+      if (!(await registryCache.store(layer.diffId, cache.settings, layer.descriptor, layer.uncompressedSize, layout.blobSource(layer.descriptor)))) unstored.push(layer);
+    }
+    // The cache failed (a lookup found it down, or it refused a store): what it did not take is
+    // left to the push, as without --cache-write, not lost for every runner after this one.
+    pending = unstored;
   }
-  await updatePendingCacheEntries(layout.root, new Map(built.map((l) => [l.descriptor.digest, {
+  await updatePendingCacheEntries(layout.root, new Map(pending.map((l) => [l.descriptor.digest, {
     cacheRepo: options.cacheRepo!, diffId: l.diffId, uncompressedSize: l.uncompressedSize, ...cache.settings,
   }])));
 }

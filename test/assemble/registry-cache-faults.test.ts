@@ -6,6 +6,7 @@ import { run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
 import { runCliAsync } from '../cli/registry-support.js';
+import { failWith, startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { pseudoRandom } from './support.js';
@@ -166,5 +167,66 @@ describe('build --cache-repo: a cache repository the runner cannot write', () =>
     const inspect = await promisify(execFile)('skopeo', ['inspect', '--tls-verify=false', '--creds', 'ci:ci-secret', `docker://${registry.host}/ci/app:1`]);
     const pushed = JSON.parse(inspect.stdout) as { Digest: string };
     assert.equal(pushed.Digest, skopeoDigest(cold));
+  });
+});
+
+describe('build --cache-repo --cache-write: a cache registry that fails the build', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let tree: string;
+
+  // Asynchronous: the proxy answers from this process while the CLI runs.
+  const runner = (name: string, args: string[]): Promise<RunResult> => {
+    const home = join(tmp.path, name, 'home');
+    mkdirSync(home, { recursive: true });
+    return runCliAsync(args, { env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), SOURCE_DATE_EPOCH: '1700000000' } });
+  };
+  const build = async (name: string, extra: string[] = []): Promise<{ result: RunResult; layout: string; json?: BuildJson }> => {
+    const layout = join(tmp.path, name, 'layout');
+    const copy = join(tmp.path, name, 'tree');
+    cpSync(tree, copy, { recursive: true });
+    const result = await runner(name, ['build', join(copy, 'a'), join(copy, 'b'), '--layout', layout, '--tag', 'app:1', '--owner', '0:0', '--json', '--cache-repo', `${proxy.host}/ci/cache`, ...extra]);
+    return { result, layout, ...(result.status === 0 ? { json: JSON.parse(result.stdout) as BuildJson } : {}) };
+  };
+
+  before(async () => {
+    tmp = await tempDir('ocipush-registry-cache-down-');
+    registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
+    tree = join(tmp.path, 'tree');
+    for (const name of ['a', 'b']) {
+      mkdirSync(join(tree, name), { recursive: true });
+      writeFileSync(join(tree, name, 'data.bin'), pseudoRandom(48 * 1024, `down-${name}`));
+    }
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('lookups the registry answered 503 to: one warning, and the layers it never stored are written by the push that follows, for the next runner', async () => {
+    // Every try of the lookup (Retry-After: 0, so no waiting), then a registry that is back.
+    proxy.addFault(failWith(503, { method: 'GET', path: /^\/v2\/ci\/cache\/manifests\//, times: 50 }, { 'retry-after': '0' }));
+    const first = await build('runner1', ['--cache-write']);
+    assert.equal(first.result.status, 0, first.result.stderr);
+    const warnings = first.result.stderr.split('\n').filter((l) => l.includes('warning'));
+    assert.equal(warnings.length, 1, first.result.stderr);
+    assert.match(warnings[0]!, /layer cache .*ci\/cache: .*503.*; building without it$/);
+    assert.deepEqual(first.json!.layers.map((l) => l.source), ['built', 'built']);
+    proxy.clearFaults();
+
+    const push = await runner('runner1', ['push', `${proxy.host}/ci/app:1`, '--layout', first.layout, '--tag', 'app:1']);
+    assert.equal(push.status, 0, push.stderr);
+    assert.match(push.stderr, /^wrote 2 layer cache entries$/m);
+    for (const layer of first.json!.layers) {
+      const entry = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/ci/cache:${cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip' })}`])) as { layers: { digest: string }[] };
+      assert.equal(entry.layers[0]!.digest, layer.digest);
+    }
+    const next = await build('runner2');
+    assert.equal(next.result.status, 0, next.result.stderr);
+    assert.deepEqual(next.json!.layers.map((l) => l.source), ['registry-cache', 'registry-cache']);
+    assert.equal(next.json!.digest, first.json!.digest);
   });
 });
