@@ -248,6 +248,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       layers: layers.map((l) => ({ descriptor: l.descriptor, diffId: l.diffId })),
     };
     const { image, manifest } = await storeImage(layout, composition, composeConfig(composition), { tag, createdGiven: time.explicit, annotations: options.annotations });
+    await options.onStored?.(image);
     const { sbom, provenance } = await storeBuildReferrers(layout, image.manifest, manifest, {
       tag, created: new Date(time.seconds * 1000), startedOn, layers,
       ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest, image: base } } : {}),

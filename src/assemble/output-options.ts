@@ -2,6 +2,7 @@ import type { Compression, ImageFormat } from '../oci/media-types.js';
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
 import type { SbomFormat } from '../supply-chain/sbom/index.js';
 import type { ProvenanceOptions } from './build-provenance.js';
+import type { StoredImage } from './store-image.js';
 
 /** What every build (`buildImage`, `buildDockerfile`) takes about where and how it writes the image. */
 export interface ImageOutputOptions {
@@ -51,5 +52,11 @@ export interface ImageOutputOptions {
   /** Also make a signed SLSA provenance attestation of the build, stored as the image's referrer. */
   provenance?: ProvenanceOptions;
   onWarning?: (message: string) => void;
+  /**
+   * Told once the image is tagged in the layout, before its referrers and registry cache entries
+   * are written (with `cacheWrite`, uploads that may take minutes): from here a stopped build
+   * leaves the image in the layout, which an interruption's message must say.
+   */
+  onStored?: (image: StoredImage) => void | Promise<void>;
   signal?: AbortSignal;
 }

@@ -53,6 +53,7 @@ export async function runDockerfileBuild(argv: BuildArgs, out: Output, pushes?: 
     ...(argv.sbom ? { sbom: argv.sbomFormat ?? 'spdx' } : {}),
     ...(provenance ? { provenance } : {}),
     onWarning: (message) => { if (!out.quiet) out.warn(message); },
+    onStored: (image) => onInterrupt(out, `build of ${argv.file}`, `the image built is in ${image.layout} as ${image.tag} (${image.digest})`),
     onInfo: (message) => out.info(message),
     onProgress: progressReporter(out, { logEveryMs: logProgressInterval() }),
   });

@@ -160,6 +160,7 @@ export const buildCommand: CliCommand<BuildArgs> = {
       ...(argv.owner !== undefined ? { owner: argv.owner } : {}),
       ...(argv.cache === false ? { cache: false } : {}),
       onWarning: (message) => { if (!out.quiet) out.warn(message); },
+      onStored: (image) => onInterrupt(out, 'build', `the image built is in ${image.layout} as ${image.tag} (${image.digest})`),
       onProgress: progress,
     });
     // Once built: a build refused for its flags says only why.

@@ -325,6 +325,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       history: [],
       format,
     }, config, { tag, createdGiven: time.explicit, annotations: options.annotations });
+    await options.onStored?.(image);
     const referrers = await storeBuildReferrers(layout, image.manifest, manifest, {
       tag, created: new Date(time.seconds * 1000), startedOn, layers: written,
       ...(base ? { base: { uri: base.name ?? base.reference, digest: base.manifestDigest, image: base } } : {}),

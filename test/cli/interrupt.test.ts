@@ -119,6 +119,21 @@ describe('Ctrl-C and SIGTERM end build, push and pull with one line, the layout 
     }
   });
 
+  it('build --cache-write and build -f --cache-write, stopped while writing the registry cache: the line says the image is in the layout, as it is', async () => {
+    const dockerfile = join(tmp.path, 'Dockerfile.cache');
+    writeFileSync(dockerfile, 'FROM scratch\nCOPY rootfs/hello.txt /hello.txt\n');
+    // --no-cache asks the cache nothing: the first request is the store's, once the image is tagged.
+    for (const [args, signal] of [[['build', rootfs], 'SIGINT'], [['build', '-f', dockerfile, tmp.path], 'SIGTERM']] as const) {
+      const target = join(tmp.path, `cached-${args.length}`);
+      const r = await interrupted([...args, '--layout', target, '--tag', 'v1', '--no-cache', '--cache-repo', `${server.host}/ci/cache`, '--cache-write'], server, signal);
+      assert.equal(r.status, signal === 'SIGINT' ? 130 : 143, r.stderr);
+      const index = JSON.parse(readFileSync(join(target, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+      assert.equal(index.manifests.length, 1, 'the build is done: its image is in the layout');
+      assert.equal(r.stderr.trimEnd().split('\n').at(-1), `ocipush: ${args[1] === '-f' ? `build of ${dockerfile}` : 'build'} interrupted by ${signal}; the image built is in ${target} as v1 (${index.manifests[0]!.digest})`);
+      assert.doesNotMatch(r.stderr, /left as it was/);
+    }
+  });
+
   it('pull: SIGINT → 130, no layout made', async () => {
     const target = join(tmp.path, 'pulled');
     const r = await interrupted(['pull', `${server.host}/app:1`, '--layout', target], server, 'SIGINT');
