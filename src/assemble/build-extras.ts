@@ -40,8 +40,12 @@ export interface OriginLayer {
 /** The registry cache of a build, when it names one: opened once, closed with `close`. */
 export interface BuildCache {
   cache?: RegistryLayerCache;
-  /** Whether layers are looked up in `cache`: not with --no-cache (as `docker build --no-cache` ignores --cache-from), which still writes it. */
-  reads: boolean;
+  /**
+   * Whether layers are looked up in `cache`: not with --no-cache (as `docker build --no-cache`
+   * ignores --cache-from), which still writes it, nor once the cache registry has failed (each
+   * layer's tar would be read once more, to ask nobody).
+   */
+  readonly reads: boolean;
   settings: CacheSettings;
   close(): Promise<void>;
 }
@@ -54,7 +58,12 @@ export async function openBuildCache(options: ImageOutputOptions, warn: (message
     const connect = options.connect ?? (await import('../transfer/lazy-blobs.js')).defaultConnect;
     cache = await RegistryLayerCache.open(options.cacheRepo, { connect, warn, ...(options.now ? { now: options.now } : {}) });
   }
-  return { ...(cache ? { cache } : {}), reads: cache !== undefined && options.cache !== false, settings, close: async () => { await cache?.close(); } };
+  return {
+    ...(cache ? { cache } : {}),
+    get reads() { return cache !== undefined && options.cache !== false && cache.answering; },
+    settings,
+    close: async () => { await cache?.close(); },
+  };
 }
 
 /** A layer found in the registry cache by its diff_id (computed by the caller without compressing), else undefined. */

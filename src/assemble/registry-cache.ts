@@ -69,6 +69,11 @@ export class RegistryLayerCache {
     private readonly now: () => Date,
   ) {}
 
+  /** False once the registry has failed: nothing more is asked of it. */
+  get answering(): boolean {
+    return !this.down;
+  }
+
   get name(): string {
     return `${this.repository.registry}/${this.repository.name}`;
   }

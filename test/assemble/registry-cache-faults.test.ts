@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runCli, tempDir, type RunResult } from '../support/tools.js';
+import { CLI, requireTool, run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
 import { runCliAsync } from '../cli/registry-support.js';
@@ -228,5 +228,23 @@ describe('build --cache-repo --cache-write: a cache registry that fails the buil
     assert.equal(next.result.status, 0, next.result.stderr);
     assert.deepEqual(next.json!.layers.map((l) => l.source), ['registry-cache', 'registry-cache']);
     assert.equal(next.json!.digest, first.json!.digest);
+  });
+
+  it('once the cache registry has failed, the layers after are read once, as a build without it reads them: no tar is made to ask it', async () => {
+    requireTool('strace');
+    proxy.addFault(failWith(503, { method: 'GET', path: /^\/v2\/ci\/cache\/manifests\//, times: 50 }, { 'retry-after': '0' }));
+    const home = join(tmp.path, 'traced', 'home');
+    const copy = join(tmp.path, 'traced', 'tree');
+    mkdirSync(home, { recursive: true });
+    cpSync(tree, copy, { recursive: true });
+    const trace = join(tmp.path, 'traced', 'openat.log');
+    // Asynchronous: the proxy answers from this process while the CLI runs.
+    await promisify(execFile)('strace', ['-f', '-qq', '-e', 'trace=openat', '-o', trace, process.execPath, CLI,
+      'build', join(copy, 'a'), join(copy, 'b'), '--layout', join(tmp.path, 'traced', 'layout'), '--owner', '0:0', '-q', '--cache-repo', `${proxy.host}/ci/cache`],
+    { env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), SOURCE_DATE_EPOCH: '1700000000' } });
+    proxy.clearFaults();
+    const opens = (file: string) => readFileSync(trace, 'utf8').split('\n').filter((line) => line.includes(`"${file}"`) && !line.includes('ENOENT')).length;
+    assert.equal(opens(join(copy, 'a', 'data.bin')), 2, 'the first layer: hashed to ask the cache, which failed, then built');
+    assert.equal(opens(join(copy, 'b', 'data.bin')), 1, 'the second layer: built, never hashed for a cache that no longer answers');
   });
 });
