@@ -28,6 +28,12 @@ export function sha256(data: string | Uint8Array): Digest {
   return `sha256:${hexDigestOf('sha256', data)}`;
 }
 
+/** The digest of `data` by the algorithm `name` is of (sha256 or sha512): bytes checked against a name of either. */
+export function digestAs(name: Digest, data: string | Uint8Array): Digest {
+  const algorithm = digestAlgorithm(name);
+  return `${algorithm}:${hexDigestOf(algorithm, data)}`;
+}
+
 /** crypto.hash where Node has it (20.12+, 21.7+): one call and no Hash object, for many small inputs. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string | Uint8Array, encoding?: 'hex' | 'latin1') => string }).hash;
 

@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { isDigest, sha256, type Digest } from '../oci/digest.js';
+import { digestAs, isDigest, sha256, type Digest } from '../oci/digest.js';
 import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../content/verify.js';
@@ -26,7 +26,7 @@ export interface FetchedManifest {
  * to it; by tag they must hash to the registry's Docker-Content-Digest when it sends one.
  */
 export async function fetchManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}, options: { keepSchema1?: boolean } = {}): Promise<FetchedManifest> {
-  const op = `fetch manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:');
+  const op = `fetch manifest ${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
   const { res, bytes } = await getWhole(client, {
     ...timing, url: v2Path(repository, `manifests/${reference}`), op, scopes: [pullScope(repository)], headers: { accept: MANIFEST_ACCEPT },
   }, MAX_MANIFEST_BYTES);
@@ -38,8 +38,10 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
   refuseSchema1(res, bytes, name);
   const actual = sha256(bytes);
   const expected = isDigest(reference) ? reference : res.header('docker-content-digest');
-  if (expected && isDigest(expected) && expected.startsWith('sha256:') && expected !== actual) {
-    throw new OcipushError('EDIGEST', `${client.registry}: ${op}: content has digest ${actual}, the registry says ${expected}`, { digest: expected });
+  // A sha512 name, asked for or the registry's, is checked by sha512: a pull by digest gets those bytes or nothing.
+  const got = !expected || !isDigest(expected) ? undefined : expected.startsWith('sha256:') ? actual : digestAs(expected, bytes);
+  if (got !== undefined && got !== expected) {
+    throw new OcipushError('EDIGEST', `${client.registry}: ${op}: content has digest ${got}, the registry says ${expected}`, { digest: expected });
   }
   return { descriptor: { mediaType: manifestMediaType(res, bytes), digest: actual, size: bytes.length }, bytes };
 }
@@ -54,7 +56,7 @@ export async function headManifest(client: RegistryClient, repository: string, r
     ...timing,
     method: 'HEAD',
     url: v2Path(repository, `manifests/${reference}`),
-    op: `check manifest ${repository}:${reference}`.replace(':sha256:', '@sha256:'),
+    op: `check manifest ${repository}${isDigest(reference) ? '@' : ':'}${reference}`,
     scopes: [pullScope(repository)],
     headers: { accept: MANIFEST_ACCEPT },
     accept: (s) => s === 200 || s === 404 || HEAD_NOT_SERVED.has(s),
