@@ -104,6 +104,7 @@ export async function putManifest(client: RegistryClient, repository: string, de
     try {
       return await putManifestOnce(client, repository, desc, bytes, reference, op, { signal: timing.signal, deadline });
     } catch (err) {
+      if (isTornLinkRead(err) && isDigest(reference) && !reference.startsWith('sha256:')) throw otherAlgorithmRefused(err as OcipushError, reference, `${client.registry}: ${op}`);
       if (!isTornLinkRead(err) || retry > client.retryPolicy.retries) throw foreignLayerRefused(err, bytes, `${client.registry}: ${op}`);
       const reason = 'the registry read a link another write was replacing (DIGEST_INVALID)';
       if (!await client.retryWait(op, retry, undefined, reason, { signal: timing.signal, deadline })) throw err;
@@ -125,7 +126,8 @@ async function putManifestOnce(client: RegistryClient, repository: string, desc:
   });
   await res.dump();
   const stored = res.header('docker-content-digest');
-  if (stored && stored !== desc.digest) {
+  // distribution names a manifest by its sha256 whatever the name it was sent under: a sha512 one's bytes are checked by it.
+  if (stored && stored !== desc.digest && !(isDigest(stored) && digestAs(stored, bytes) === stored)) {
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored it as ${stored}`, { digest: desc.digest });
   }
   const ociSubject = res.header('oci-subject');
@@ -152,6 +154,17 @@ export function manifestStored(status: number): boolean {
  */
 function isTornLinkRead(err: unknown): boolean {
   return err instanceof OcipushError && err.details.status === 400 && (err.details.registryCodes?.includes('DIGEST_INVALID') ?? false);
+}
+
+/**
+ * distribution hashes a manifest PUT by digest with sha256 alone, whatever algorithm the digest
+ * names: a sha512 one is refused as DIGEST_INVALID every time, no torn read to wait out. Its
+ * images go under a tag (then named by their sha256 there); an index naming its images by
+ * sha512 cannot go at all.
+ */
+function otherAlgorithmRefused(err: OcipushError, reference: string, what: string): OcipushError {
+  const algorithm = reference.slice(0, reference.indexOf(':'));
+  return new OcipushError('EUNSUPPORTED', `${what}: the registry takes no manifest under a ${algorithm} digest (400 DIGEST_INVALID: it names manifests by sha256 only)`, { ...err.details, cause: err });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
-import { sha256 } from '../oci/digest.js';
+import { digestAs } from '../oci/digest.js';
 import { isForeignLayer, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import type { BlobPushOptions, BlobSourceProvider, OperationOptions, ReferencePusher, SourcePusher, Storage, TagResolver } from '../content/storage.js';
@@ -155,7 +155,7 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
 
   /** PUTs manifest bytes under a tag, or under their digest when no tag is given. */
   async pushManifest(desc: Descriptor, bytes: Buffer, reference: string = desc.digest, options: OperationOptions = {}): Promise<void> {
-    const actual = sha256(bytes);
+    const actual = digestAs(desc.digest, bytes);
     if (actual !== desc.digest || bytes.length !== desc.size) {
       throw new OcipushError('EDIGEST', `manifest ${desc.digest}: the bytes to push have digest ${actual} (${bytes.length} bytes)`, { digest: desc.digest });
     }

@@ -1,5 +1,6 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
+import { digestAlgorithm } from '../oci/digest.js';
 import { cancelUpload, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
 import { isTransientNetworkError, registryError, networkError } from './errors.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
@@ -388,7 +389,8 @@ export function parseRangeEnd(range: string): number | undefined {
 
 function checkStoredDigest(client: RegistryClient, op: string, desc: Descriptor, res: RegistryResponse): void {
   const stored = res.header('docker-content-digest');
-  if (stored && stored !== desc.digest) {
+  // distribution checks the sha512 digest it is given, then names the blob by its sha256: another algorithm's name is no mismatch.
+  if (stored && stored !== desc.digest && stored.split(':')[0] === digestAlgorithm(desc.digest)) {
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored the content as ${stored}`, { digest: desc.digest });
   }
 }
