@@ -1,4 +1,4 @@
-import { isDigest, sha256, type Digest } from './digest.js';
+import { describeJson, digestProblem, sha256, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
 import { OcipushError } from '../errors.js';
 
@@ -63,11 +63,23 @@ export function isForeignLayer(desc: Pick<Descriptor, 'mediaType' | 'urls'>): bo
 }
 
 export function assertDescriptor(value: unknown, where: string): asserts value is Descriptor {
-  const d = value as Descriptor;
-  if (!d || typeof d !== 'object' || typeof d.mediaType !== 'string' || !isDigest(d.digest)
-    || !Number.isSafeInteger(d.size) || d.size < 0) {
-    throw new OcipushError('EINVALID', `${where}: not a valid descriptor (mediaType, digest, size)`);
-  }
+  const problem = descriptorProblem(value);
+  if (problem !== undefined) throw new OcipushError('EINVALID', `${where}: not a valid descriptor: ${problem}`);
+}
+
+/** Why `value` is no descriptor (its first fault, named as Go's decoder and go-digest would refuse it), or undefined. */
+function descriptorProblem(value: unknown): string | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return `${describeJson(value ?? null)}, not an object`;
+  const d = value as Record<string, unknown>;
+  if (typeof d.mediaType !== 'string') return d.mediaType === undefined ? 'no mediaType' : `mediaType is ${describeJson(d.mediaType)}, not a string`;
+  const digest = digestProblem(d.digest);
+  if (digest !== undefined) return digest;
+  const size = d.size;
+  if (typeof size !== 'number') return size === undefined ? 'no size' : `size is ${describeJson(size)}, not a number`;
+  if (!Number.isInteger(size)) return `size ${size} is not a whole number of bytes`;
+  if (size < 0) return `size ${size} is negative`;
+  if (!Number.isSafeInteger(size)) return `size ${size} is beyond what ocipush counts (2^53 bytes)`;
+  return undefined;
 }
 
 /** Annotations are a map of string to string (as the image spec says, and as Go's clients unmarshal them): anything else is named. */

@@ -11,6 +11,35 @@ export function isDigest(value: unknown): value is Digest {
   return typeof value === 'string' && DIGEST_RE.test(value);
 }
 
+const HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
+
+/**
+ * Why `value` is no digest ocipush reads, in a few words (undefined when it is one): what the
+ * image spec's grammar and its registered algorithms refuse, as go-digest's Validate does.
+ */
+export function digestProblem(value: unknown): string | undefined {
+  if (isDigest(value)) return undefined;
+  if (typeof value !== 'string') return value === undefined ? 'no digest' : `digest is ${describeJson(value)}, not a string`;
+  const text = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  const m = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(value);
+  if (!m) return `digest ${text} is not ALGORITHM:HEX`;
+  const [, algorithm, hex] = m as unknown as [string, string, string];
+  const length = HEX_LENGTH[algorithm];
+  if (length === undefined) return `digest ${text}: ${algorithm} is not an algorithm ocipush reads (sha256, sha512)`;
+  if (/^[a-fA-F0-9]+$/.test(hex) && /[A-F]/.test(hex)) return `digest ${text} has upper-case hex digits (the image spec allows only a-f0-9)`;
+  if (!/^[a-f0-9]+$/.test(hex)) return `digest ${text} holds characters that are not hex digits`;
+  return `digest ${text}: a ${algorithm} digest has ${length} hex digits, not ${hex.length}`;
+}
+
+/** A JSON value named in a message: `a number (5)`, `null`, `a list`. */
+export function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  const shown = JSON.stringify(value) ?? String(value);
+  return `a ${typeof value} (${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown})`;
+}
+
 export function parseDigest(value: string, what = 'digest'): Digest {
   if (!isDigest(value)) throw new OcipushError('EINVALID', `invalid ${what} "${value}": expected sha256:<64 hex digits>`);
   return value;
