@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { Annotation, entryPlatform, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
+import { Annotation, embeddedDataProblem, entryPlatform, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
 import { Digester, digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
@@ -128,6 +128,7 @@ class Validation {
         if (depth > 0) return;
         throw new OcipushError('ENOTFOUND', `${this.name} has no image for ${formatPlatform(wanted)} (it has: ${listPlatforms(platformImages(parsed.manifests))})`, { digest: desc.digest });
       }
+      parsed.manifests.forEach((child, i) => this.embedded(child, `${what}: manifests[${i}]`));
       for (const child of children) await this.manifest(child, depth + 1, child.platform, chosen || wanted);
       return;
     }
@@ -141,6 +142,7 @@ class Validation {
     if (attestation || (configType !== MediaType.OciConfig && configType !== MediaType.DockerConfig)) {
       // An artifact (an attestation, an SBOM): its blobs are checked by digest, none is a layer.
       this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'artifact' });
+      this.embeddedOf(manifest, what);
       this.blob({ descriptor: manifest.config, where: `${what}: config ${manifest.config.digest}` });
       manifest.layers.forEach((blob, i) => this.blob({ descriptor: blob, where: `${what}: blob ${i} ${blob.digest}` }));
       return;
@@ -168,6 +170,7 @@ class Validation {
       throw new OcipushError('ENOTFOUND', `${this.name} is one image for ${formatPlatform(platform)}, not for ${formatPlatform(wanted)} (--platform)`, { digest: desc.digest });
     }
     this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'image', ...(platform ? { platform: formatPlatform(platform) } : {}), layers: manifest.layers.length });
+    this.embeddedOf(manifest, what);
     const label = platform ? `${this.name} ${formatPlatform(platform)}` : what;
     if (config && listed && !platformMatches(listed, platform)) {
       this.add('EINVALID', desc.digest, `${label}: the index lists it for ${formatPlatform(listed)}, its config says ${formatPlatform(platform!)}`);
@@ -181,6 +184,17 @@ class Validation {
       descriptor: layer, where: `${label} layer ${i}`,
       ...(checkDiffIds ? { diffId: diffIds[i]! } : {}),
     }));
+  }
+
+  /** A descriptor's embedded `data` must be the blob it names: a reader that uses it sees those bytes. */
+  private embedded(desc: Descriptor, where: string): void {
+    const problem = embeddedDataProblem(desc);
+    if (problem !== undefined) this.add('EINVALID', desc.digest, `${where} ${desc.digest}: ${problem}`);
+  }
+
+  private embeddedOf(manifest: ImageManifest, what: string): void {
+    this.embedded(manifest.config, `${what}: config`);
+    manifest.layers.forEach((layer, i) => this.embedded(layer, `${what}: layers[${i}]`));
   }
 
   /** Queues a blob; one blob that several manifests share is checked once. */

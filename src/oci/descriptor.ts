@@ -1,4 +1,4 @@
-import { describeJson, digestProblem, sha256, type Digest } from './digest.js';
+import { describeJson, digestAs, digestProblem, sha256, type Digest } from './digest.js';
 import { MediaType } from './media-types.js';
 import { OcipushError } from '../errors.js';
 
@@ -80,6 +80,23 @@ function descriptorProblem(value: unknown): string | undefined {
   if (size < 0) return `size ${size} is negative`;
   if (!Number.isSafeInteger(size)) return `size ${size} is beyond what ocipush counts (2^53 bytes)`;
   return undefined;
+}
+
+/**
+ * Why a descriptor's `data` (the blob embedded, base64) is not the blob its digest and size name,
+ * or undefined when it is, or when there is none. The image spec says it MUST be identical; a
+ * reader that takes it instead of fetching would otherwise see other bytes than one that fetches.
+ */
+export function embeddedDataProblem(desc: Descriptor): string | undefined {
+  const data: unknown = (desc as { data?: unknown }).data;
+  if (data === undefined) return undefined;
+  if (typeof data !== 'string') return `its data is ${describeJson(data)}, not base64 text`;
+  // Go's decoder (what wrote and reads it elsewhere) takes only standard, padded base64.
+  if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(data)) return 'its data is not standard base64';
+  const bytes = Buffer.from(data, 'base64');
+  if (bytes.length !== desc.size) return `its data is ${bytes.length} bytes, the descriptor says ${desc.size}`;
+  const actual = digestAs(desc.digest, bytes);
+  return actual === desc.digest ? undefined : `its data has digest ${actual}, not ${desc.digest}`;
 }
 
 /** Annotations are a map of string to string (as the image spec says, and as Go's clients unmarshal them): anything else is named. */
