@@ -116,6 +116,10 @@ export function parseManifest(bytes: Uint8Array, where: string, mediaTypeHint?: 
   }
   if (isManifestMediaType(mediaType)) {
     assertDescriptor(value.config, `${where}: config`);
+    // A config is a blob (the registry's blob endpoint, never its manifest one): named as a manifest, every reader that follows manifests took it for one.
+    if (isManifestMediaType(value.config.mediaType) || isIndexMediaType(value.config.mediaType)) {
+      throw new OcipushError('EINVALID', `${where}: config ${value.config.digest} has the media type of ${isIndexMediaType(value.config.mediaType) ? 'an index' : 'a manifest'} (${value.config.mediaType}); a config is a blob, never a manifest`);
+    }
     if (!Array.isArray(value.layers)) throw new OcipushError('EINVALID', `${where}: manifest has no layers array`);
     value.layers.forEach((d, i) => assertDescriptor(d, `${where}: layers[${i}]`));
     return { ...(value as unknown as ImageManifest), mediaType };

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cp, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sha256 } from '../../src/oci/digest.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { requireTool, runCli, tempDir } from '../support/tools.js';
+import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
+
+/**
+ * A manifest whose config descriptor carries a manifest's or an index's media type: its config
+ * is a blob all the same, which oci-image-tool refuses as an invalid config descriptor. copy
+ * took it for a child manifest and failed on "manifest sha256:…: unsupported schemaVersion
+ * undefined", naming neither the config nor the manifest; validate called the image a valid
+ * artifact. Each now refuses it in one line naming both and the cause.
+ */
+describe('a manifest whose config has the media type of a manifest or an index', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [256]);
+  });
+  after(async () => tmp?.cleanup());
+
+  for (const [kind, mediaType] of [['an index', MediaType.OciIndex], ['a manifest', MediaType.OciManifest]] as const) {
+    it(`${kind}'s: validate, inspect and copy refuse it in one line, exit 1, nothing written`, async () => {
+      const dir = join(tmp.path, kind.replace(' ', '-'));
+      await cp(image.layout, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(blobPath(dir, image.manifest.digest), 'utf8')) as { config: { mediaType: string; digest: string } };
+      manifest.config.mediaType = mediaType;
+      const bytes = Buffer.from(JSON.stringify(manifest));
+      await writeFile(blobPath(dir, sha256(bytes)), bytes);
+      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...image.manifest, digest: sha256(bytes), size: bytes.length }] }));
+      requireTool('oci-image-tool');
+      assert.notEqual(spawnSync('oci-image-tool', ['validate', '--type', 'image', '--ref', 'name=v1', dir]).status, 0, 'oci-image-tool refuses it too');
+
+      const line = new RegExp(`^ocipush: oci:${dir}:v1: manifest ${sha256(bytes)}: config ${manifest.config.digest} has the media type of ${kind} \\(${mediaType.replace(/[.+]/g, '\\$&')}\\); a config is a blob, never a manifest$`);
+      const out = join(tmp.path, `out-${kind.replace(' ', '-')}`);
+      for (const args of [['validate', `oci:${dir}:v1`], ['inspect', `oci:${dir}:v1`], ['copy', `oci:${dir}:v1`, `oci:${out}:v1`]]) {
+        const r = runCli(args);
+        assert.equal(r.status, 1, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.match(r.stderr.trimEnd(), line);
+      }
+      await assert.rejects(stat(out), { code: 'ENOENT' });
+    });
+  }
+});
