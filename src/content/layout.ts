@@ -6,7 +6,7 @@ import { OcipushError, fromSystemError } from '../errors.js';
 import { digestAlgorithm, digestHex, sha256, type Digest } from '../oci/digest.js';
 import { Annotation, assertAnnotations, assertDescriptor, type Descriptor } from '../oci/descriptor.js';
 import { MediaType } from '../oci/media-types.js';
-import { encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
+import { byteOrderMarkNote, encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
 import { makeDirectory, writeFileAtomic } from './atomic.js';
 import type { LockOptions } from './lock.js';
 import type { IngestSession } from './ingest.js';
@@ -88,7 +88,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     try {
       version = (JSON.parse(marker) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
     } catch {
-      throw new OcipushError('ELAYOUT', `${join(root, 'oci-layout')}: corrupt layout marker (not JSON)`, { path: root });
+      throw new OcipushError('ELAYOUT', `${join(root, 'oci-layout')}: corrupt layout marker (not JSON${byteOrderMarkNote(marker)})`, { path: root });
     }
     if (typeof version !== 'string' || !version.startsWith('1.')) {
       throw new OcipushError('ELAYOUT', `${join(root, 'oci-layout')}: unsupported imageLayoutVersion ${JSON.stringify(version)}`, { path: root });
@@ -341,7 +341,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
     try {
       index = JSON.parse(text) as ImageIndex;
     } catch {
-      throw new OcipushError('ELAYOUT', `${this.indexPath}: corrupt layout (index.json is not valid JSON)`, { path: this.indexPath });
+      throw new OcipushError('ELAYOUT', `${this.indexPath}: corrupt layout (index.json is not valid JSON${byteOrderMarkNote(text)})`, { path: this.indexPath });
     }
     if (index?.manifests === null) index.manifests = []; // umoci init's (and umoci rm's of the last name): Go's nil slice
     if (!index || index.schemaVersion !== 2 || !Array.isArray(index.manifests)) {

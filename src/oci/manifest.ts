@@ -88,11 +88,22 @@ export function encodeJson(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
+/**
+ * Why text that does not parse is no JSON, when it starts with a UTF-8 byte order mark: one an
+ * editor saved, invisible in a terminal, which RFC 8259 forbids and Go's decoder (skopeo's,
+ * umoci's) refuses too. Empty for any other text.
+ */
+export function byteOrderMarkNote(text: string | Uint8Array): string {
+  const bom = typeof text === 'string' ? text.charCodeAt(0) === 0xfeff : text[0] === 0xef && text[1] === 0xbb && text[2] === 0xbf;
+  return bom ? ': it starts with a byte order mark (EF BB BF), which JSON may not' : '';
+}
+
 function parseJsonBytes(bytes: Uint8Array, where: string): unknown {
   try {
     return JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new OcipushError('EINVALID', `${where}: not valid JSON (${(err as Error).message})`, { cause: err });
+    const bom = byteOrderMarkNote(bytes);
+    throw new OcipushError('EINVALID', `${where}: not valid JSON${bom || ` (${(err as Error).message})`}`, { cause: err });
   }
 }
 

@@ -49,3 +49,55 @@ describe('a manifest whose config has the media type of a manifest or an index',
     });
   }
 });
+
+/**
+ * JSON that starts with a UTF-8 byte order mark (an editor's save of index.json or a manifest),
+ * which RFC 8259 forbids and skopeo and umoci refuse too: the line said "Unexpected token '﻿'"
+ * with the invisible character itself, or only "is not valid JSON"; it now names the mark.
+ */
+describe('a layout file or a manifest that starts with a byte order mark', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+  const note = 'it starts with a byte order mark \\(EF BB BF\\), which JSON may not';
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [256]);
+  });
+  after(async () => tmp?.cleanup());
+
+  const copyOf = async (name: string) => {
+    const dir = join(tmp.path, name);
+    await cp(image.layout, dir, { recursive: true });
+    return dir;
+  };
+
+  it('a manifest: validate and copy name the mark, as skopeo refuses it', async () => {
+    const dir = await copyOf('manifest');
+    const bytes = Buffer.concat([BOM, await readFile(blobPath(dir, image.manifest.digest))]);
+    await writeFile(blobPath(dir, sha256(bytes)), bytes);
+    await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...image.manifest, digest: sha256(bytes), size: bytes.length }] }));
+    requireTool('skopeo');
+    assert.notEqual(spawnSync('skopeo', ['inspect', `oci:${dir}:v1`]).status, 0, 'skopeo refuses it too');
+    for (const args of [['validate', `oci:${dir}:v1`], ['copy', `oci:${dir}:v1`, `oci:${join(tmp.path, 'out')}:v1`]]) {
+      const r = runCli(args);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr.trimEnd(), new RegExp(`^ocipush: oci:${dir}:v1: manifest ${sha256(bytes)}: not valid JSON: ${note}$`));
+    }
+  });
+
+  it('index.json and oci-layout: the corrupt layout line names the mark', async () => {
+    const index = await copyOf('index');
+    await writeFile(join(index, 'index.json'), Buffer.concat([BOM, await readFile(join(index, 'index.json'))]));
+    const r = runCli(['inspect', `oci:${index}:v1`]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr.trimEnd(), new RegExp(`^ocipush: ${index}/index\\.json: corrupt layout \\(index\\.json is not valid JSON: ${note}\\)$`));
+
+    const marker = await copyOf('marker');
+    await writeFile(join(marker, 'oci-layout'), Buffer.concat([BOM, await readFile(join(marker, 'oci-layout'))]));
+    const m = runCli(['inspect', `oci:${marker}:v1`]);
+    assert.equal(m.status, 1, m.stderr);
+    assert.match(m.stderr.trimEnd(), new RegExp(`^ocipush: ${marker}/oci-layout: corrupt layout marker \\(not JSON: ${note}\\)$`));
+  });
+});
