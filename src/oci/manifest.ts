@@ -107,6 +107,20 @@ function parseJsonBytes(bytes: Uint8Array, where: string): unknown {
   }
 }
 
+/**
+ * A document with the fields of the other kind (an index's `manifests` in a manifest, a
+ * manifest's `config` or `layers` in an index) reads as either, one image to one tool and
+ * another to the next under the same digest (CVE-2021-41190): refused, as containerd and
+ * skopeo refuse it ("rejecting ambiguous manifest"). So is a body listed as the other kind.
+ */
+function assertUnambiguous(value: Record<string, unknown>, mediaType: string, where: string, how: string): void {
+  const index = isIndexMediaType(mediaType);
+  if (!index && !isManifestMediaType(mediaType)) return;
+  const foreign = (index ? ['config', 'layers'] : ['manifests']).filter((key) => key in value);
+  if (foreign.length === 0) return;
+  throw new OcipushError('EINVALID', `${where}: it ${how} ${index ? 'an index' : 'a manifest'} (${mediaType}) but has ${foreign.join(' and ')}, which ${index ? 'a manifest has' : 'an index has'}: ambiguous, refused as containerd and skopeo refuse it`);
+}
+
 /** Parses a manifest or index, taking the media type from the descriptor when the body lacks one. */
 export function parseManifest(bytes: Uint8Array, where: string, mediaTypeHint?: string): AnyManifest {
   const value = parseJsonBytes(bytes, where) as Record<string, unknown>;
@@ -114,6 +128,7 @@ export function parseManifest(bytes: Uint8Array, where: string, mediaTypeHint?: 
   const mediaType = (typeof value.mediaType === 'string' ? value.mediaType : undefined) ?? mediaTypeHint
     ?? (Array.isArray(value.manifests) ? MediaType.OciIndex : MediaType.OciManifest);
   if (value.schemaVersion !== 2) throw new OcipushError('EINVALID', `${where}: unsupported schemaVersion ${String(value.schemaVersion)}`);
+  assertUnambiguous(value, mediaType, where, typeof value.mediaType === 'string' ? 'says it is' : 'is listed as');
   assertAnnotations(value.annotations, where);
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(value.manifests)) throw new OcipushError('EINVALID', `${where}: index has no manifests array`);

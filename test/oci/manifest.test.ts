@@ -101,3 +101,44 @@ describe('a layout file or a manifest that starts with a byte order mark', () =>
     assert.match(m.stderr.trimEnd(), new RegExp(`^ocipush: ${marker}/oci-layout: corrupt layout marker \\(not JSON: ${note}\\)$`));
   });
 });
+
+/**
+ * A document with both kinds' fields (CVE-2021-41190): an index's `manifests` in a manifest, or a
+ * manifest without a mediaType of its own that an index lists as an index. One digest then reads
+ * as two images; skopeo and containerd refuse it ("rejecting ambiguous manifest"). ocipush read
+ * the one by its media type, or said "config: not a valid descriptor", "index has no manifests array".
+ */
+describe('a manifest that reads as an index too', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [256]);
+  });
+  after(async () => tmp?.cleanup());
+
+  const cases: [string, (m: Record<string, unknown>) => void, string, string][] = [
+    ['a manifest that also has manifests', (m) => { m.mediaType = MediaType.OciManifest; m.manifests = []; }, MediaType.OciManifest, 'it says it is a manifest \\(application/vnd\\.oci\\.image\\.manifest\\.v1\\+json\\) but has manifests, which an index has'],
+    ['a manifest without its mediaType, listed as an index', (m) => { delete m.mediaType; }, MediaType.OciIndex, 'it is listed as an index \\(application/vnd\\.oci\\.image\\.index\\.v1\\+json\\) but has config and layers, which a manifest has'],
+  ];
+  for (const [what, edit, listedAs, cause] of cases) {
+    it(`${what}: refused in one line, as skopeo refuses it`, async () => {
+      const dir = join(tmp.path, what.replace(/\W+/g, '-'));
+      await cp(image.layout, dir, { recursive: true });
+      const manifest = JSON.parse(await readFile(blobPath(dir, image.manifest.digest), 'utf8')) as Record<string, unknown>;
+      edit(manifest);
+      const bytes = Buffer.from(JSON.stringify(manifest));
+      await writeFile(blobPath(dir, sha256(bytes)), bytes);
+      await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...image.manifest, mediaType: listedAs, digest: sha256(bytes), size: bytes.length }] }));
+      requireTool('skopeo');
+      assert.match(spawnSync('skopeo', ['inspect', `oci:${dir}:v1`], { encoding: 'utf8' }).stderr, /rejecting ambiguous manifest/);
+      for (const args of [['validate', `oci:${dir}:v1`], ['copy', `oci:${dir}:v1`, `oci:${join(tmp.path, 'out')}:v1`]]) {
+        const r = runCli(args);
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr.trimEnd(), new RegExp(`^ocipush: oci:${dir}:v1: manifest ${sha256(bytes)}: ${cause}: ambiguous, refused as containerd and skopeo refuse it$`));
+      }
+      await assert.rejects(stat(join(tmp.path, 'out')), { code: 'ENOENT' });
+    });
+  }
+});
