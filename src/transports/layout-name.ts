@@ -12,7 +12,7 @@ export interface LayoutTarget {
   name?: string;
 }
 
-/** `DIR[:NAME]` or `DIR@sha256:…` (what follows `oci:`). */
+/** `DIR[:NAME]` or `DIR@sha256:…` / `DIR@sha512:…` (what follows `oci:`). */
 export function splitDirAndName(rest: string): LayoutTarget {
   const target = dirAndName(rest);
   // skopeo refuses `oci:` too: an unset "$DIR" must not make the current directory a layout.
@@ -21,9 +21,9 @@ export function splitDirAndName(rest: string): LayoutTarget {
 }
 
 function dirAndName(rest: string): LayoutTarget {
-  // DIR@sha256:… names an image by digest.
+  // DIR@sha256:… (or sha512, the image spec's other algorithm) names an image by digest.
   const at = rest.lastIndexOf('@');
-  if (at >= 0 && !rest.slice(0, at).includes(':') && rest.slice(at + 1).startsWith('sha256:')) return { dir: rest.slice(0, at), name: rest.slice(at + 1) };
+  if (at >= 0 && !rest.slice(0, at).includes(':') && /^sha(?:256|512):/.test(rest.slice(at + 1))) return { dir: rest.slice(0, at), name: rest.slice(at + 1) };
   // The name is everything after the first colon, as skopeo splits it: podman and skopeo write
   // full references as names (oci:DIR:localhost/app:1, oci:DIR:example.com/app:1).
   const colon = rest.indexOf(':');

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { build, isOcipushError, pull, push } from '../../src/index.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { blobPath, umociImage } from '../registry/support.js';
 import { skopeoRaw } from '../cli/copy-support.js';
 
 /**
@@ -62,5 +64,44 @@ describe('OCIPUSH_LAYOUT=oci:DIR, read by the library calls', () => {
     // A layout named by the call is the call's: the variable is not read.
     const named = await build({ rootfs: 'root', layout: join(tmp.path, 'named') });
     assert.equal(ociDigest(join(tmp.path, 'named'), 'latest'), named.digest);
+  });
+});
+
+/**
+ * `oci:DIR@sha512:…`, the by-digest form of a layout (oras's `--oci-layout DIR@DIGEST`) with the
+ * image spec's other algorithm: it was read as the directory "DIR@sha512", which does not exist.
+ */
+describe('oci:DIR@sha512:…', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  before(async () => { tmp = await tempDir(); });
+  after(async () => tmp?.cleanup());
+
+  it('names the image of that sha512 digest in DIR, which copy takes whole', async () => {
+    const image = umociImage(tmp.path, 'v1', [512]);
+    const layout = join(tmp.path, 'sha512');
+    const blobs: string[] = [];
+    const put = (bytes: Buffer) => {
+      const digest = `sha512:${createHash('sha512').update(bytes).digest('hex')}`;
+      mkdirSync(join(layout, 'blobs', 'sha512'), { recursive: true });
+      writeFileSync(blobPath(layout, digest), bytes);
+      return digest;
+    };
+    const manifest = JSON.parse(readFileSync(blobPath(image.layout, image.manifest.digest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+    for (const d of [manifest.config, ...manifest.layers]) {
+      d.digest = put(readFileSync(blobPath(image.layout, d.digest)));
+      blobs.push(d.digest);
+    }
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    const digest = put(bytes);
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: bytes.length }] }));
+
+    const out = join(tmp.path, 'out');
+    const r = runCli(['copy', `oci:${layout}@${digest}`, `oci:${out}:app`]);
+    assert.equal(r.status, 0, r.stderr);
+    // Every blob is there under its sha512, its bytes hashing to it.
+    for (const d of [digest, ...blobs]) {
+      assert.equal(`sha512:${createHash('sha512').update(readFileSync(blobPath(out, d))).digest('hex')}`, d);
+    }
   });
 });
