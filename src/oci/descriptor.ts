@@ -69,7 +69,8 @@ export function assertDescriptor(value: unknown, where: string): asserts value i
 
 /** Why `value` is no descriptor (its first fault, named as Go's decoder and go-digest would refuse it), or undefined. */
 function descriptorProblem(value: unknown): string | undefined {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return `${describeJson(value ?? null)}, not an object`;
+  if (value === undefined) return 'there is none';
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return `${describeJson(value)}, not an object`;
   const d = value as Record<string, unknown>;
   if (typeof d.mediaType !== 'string') return d.mediaType === undefined ? 'no mediaType' : `mediaType is ${describeJson(d.mediaType)}, not a string`;
   const digest = digestProblem(d.digest);
