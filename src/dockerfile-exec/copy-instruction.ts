@@ -1,6 +1,8 @@
 import type { IgnoreMatcher } from '../dockerfile/index.js';
 import { applyChmod, createdDirectoryMode, type Chmod } from '../dockerfile/chmod.js';
 import type { ArchiveEntry } from './archive.js';
+import { cleanArchivePath, resolveArchivePath } from './archive-path.js';
+import { CopyError } from './copy-error.js';
 import {
   baseName,
   childPath,
@@ -50,8 +52,7 @@ export interface CopySpec {
   include?: IgnoreMatcher;
 }
 
-/** A COPY/ADD problem: the builder prefixes the instruction's position. */
-export class CopyError extends Error {}
+export { CopyError };
 
 /**
  * Directories every Linux base image has. A lazy plan (base layers unread) takes a destination
@@ -306,7 +307,7 @@ export class TreeWriter {
     for (const e of entries) {
       const name = cleanArchivePath(e.name, describe);
       if (name === undefined) continue;
-      const rel = splitPath(resolvePath(view, name, e.type === 'dir').path);
+      const rel = splitPath(resolveArchivePath(view, name, e.type === 'dir', describe));
       if (rel.length === 0) continue;
       const parts = [...rootParts, ...rel];
       const path = joinParts(parts);
@@ -348,7 +349,7 @@ export class TreeWriter {
         case 'hardlink': {
           const target = cleanArchivePath(e.linkname ?? '', describe);
           if (target === undefined) throw new CopyError(`${describe}: hard link ${JSON.stringify(e.name)} targets the extraction root`);
-          const linked = tree.get(joinParts([...rootParts, ...splitPath(resolvePath(view, target, false).path)]));
+          const linked = tree.get(joinParts([...rootParts, ...splitPath(resolveArchivePath(view, target, false, describe))]));
           if (!linked && tree.partial) {
             // A lazy plan cannot see the base's file BuildKit's untar links to: a file without bytes
             // stands for it, and the plan is made again on the base's layers (linksUnseenFile).
@@ -429,20 +430,4 @@ function isRoot(owner: Owner | undefined): boolean {
 /** `dir/` and `dir/.` name the directory itself (Go: filepath.Split gives an empty or `.` file part). */
 export function endsAsDirectory(path: string): boolean {
   return path.endsWith('/') || path.endsWith('/.') || path === '.';
-}
-
-/**
- * An archive entry name as BuildKit cleans it: leading `/` dropped, `.` and `..` resolved;
- * undefined for the root itself; a path that climbs out is refused.
- */
-function cleanArchivePath(name: string, describe: string): string | undefined {
-  const parts: string[] = [];
-  for (const p of name.replace(/^\/+/, '').split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') {
-      if (parts.length === 0) throw new CopyError(`${describe}: archive path ${JSON.stringify(name)} is outside extraction root`);
-      parts.pop();
-    } else parts.push(p);
-  }
-  return parts.length === 0 ? undefined : parts.join('/');
 }

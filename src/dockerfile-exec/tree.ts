@@ -62,7 +62,7 @@ export interface FsNode extends EntryAttributes {
 }
 
 export const S_IFMT = 0o170000;
-const MAX_SYMLINKS = 255;
+export const MAX_SYMLINKS = 255;
 
 export function dirNode(meta: Partial<FsNode> = {}): FsNode {
   return { type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0, size: 0, ...meta, children: meta.children ?? new Map() };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { requireTool, run, tempDir } from '../support/tools.js';
@@ -406,5 +406,35 @@ describe('ADD of local archives', () => {
     const r = buildCli(ctx, join(tmp.path, 'evil-layout'));
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^ocipush: Dockerfile:2:1: ADD evil.tar \/x\/: ADD evil.tar: archive path "..\/..\/etc\/f" is outside extraction root\n$/);
+  });
+
+  it('symlinks on an archive path resolve inside the destination; a relative one climbing above it is refused (BuildKit unpack_root.go)', () => {
+    const ctx = join(tmp.path, 'climb');
+    writeTree(ctx, {
+      'app/lib': { link: '../shared' }, 'src/f': 'f', 'src/g': 'g', 'src/sub/': '',
+      'src/inner': { link: 'sub' }, 'src/abs': { link: '/etc' }, 'src/up': { link: '../..' },
+    });
+    const tar = (name: string, ...args: string[]): string => run('tar', ['-C', join(ctx, 'src'), '-cf', join(ctx, name), ...args]);
+    tar('inside.tar', 'sub', 'inner', 'abs', 'f', 'g', '--transform', 's|^f$|inner/y|;s|^g$|abs/z|');
+    tar('own-link.tar', 'up', 'f', '--transform', 's|^f$|up/evil|');
+    tar('stage-link.tar', 'f', '--transform', 's|^f$|lib/x|');
+    // Inside: the archive's own links, a relative and an absolute one (the root of the copy, as under a chroot).
+    writeTree(ctx, { Dockerfile: 'FROM scratch\nADD inside.tar /x/\n' });
+    const layout = join(tmp.path, 'climb-inside');
+    const [layer] = readImage(layout, build(ctx, layout, ['--tag', 't']).tag).manifest.layers;
+    assert.deepEqual(layerListing(layout, layer!.digest).filter((l) => !l.startsWith('d')).map((l) => l.split(' ').slice(2).join(' ')).sort(),
+      ['x/abs -> /etc', 'x/etc/z', 'x/inner -> sub', 'x/sub/y']);
+    // Above it: the archive's own `up -> ../..`, or the stage's /opt/app/lib -> ../shared under ADD … /opt/app/.
+    for (const [dockerfile, link, target] of [
+      ['FROM scratch\nADD own-link.tar /x/\n', 'up', '../..'],
+      ['FROM scratch\nCOPY app /opt/app/\nADD stage-link.tar /opt/app/\n', 'lib', '../shared'],
+    ] as const) {
+      writeTree(ctx, { Dockerfile: dockerfile });
+      const out = join(tmp.path, `climb-${link}`);
+      const r = buildCli(ctx, out);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^ocipush: Dockerfile:\\d:1: ADD [^:]+: ADD [a-z-]+\\.tar: archive symlink "${link}" points outside extraction root \\(it leads to "${target.replace(/\./g, '\\.')}"\\), which docker build refuses too\\n$`));
+      assert.equal(existsSync(out), false, 'nothing written');
+    }
   });
 });
