@@ -21,7 +21,7 @@ import { heredocSource } from './heredoc-source.js';
 import type { ArchiveFiles } from './extract.js';
 import { applyPlanned } from './image-tree.js';
 import { plannedEntries, type PlannedEntry } from './layer-writer.js';
-import { cleanAbsolute, FsTree, resolvePath, type ArchiveRef, type FsView } from './tree.js';
+import { childPath, cleanAbsolute, FsTree, resolvePath, splitPath, type ArchiveRef, type FsView } from './tree.js';
 import { isNumericSpec, parseUserSpec, resolveOwner } from './users.js';
 
 /**
@@ -225,12 +225,37 @@ function copyWithParents(source: FsView, src: string, dest: string, spec: CopySp
   const pivot = src.indexOf('/./');
   const base = pivot < 0 ? '/' : cleanAbsolute('/' + src.slice(0, pivot));
   const pattern = cleanAbsolute('/' + (pivot < 0 ? src : src.slice(pivot + 3))).slice(1);
-  if (!containsWildcards(base) && !containsWildcards(pattern) && resolvePath(source, `${base}/${pattern}`, true).status !== 'found') {
-    throw new CopyError(`${JSON.stringify(cleanAbsolute(`${base}/${pattern}`))}: not found in ${source.describe}`);
+  if (!containsWildcards(base) && !containsWildcards(pattern)) {
+    const why = parentsPathProblem(source, base, pattern);
+    if (why !== undefined) throw new CopyError(`${JSON.stringify(cleanAbsolute(`${base}/${pattern}`))}: not found in ${source.describe}${why}`);
   }
   const include = createIgnoreMatcher([pattern], { source: '--parents' });
   const matches = resolveWildcards(source, base);
   for (const match of matches) writer.copy(source, match, dest, { ...spec, include });
+}
+
+/**
+ * Why the path a COPY --parents names is not there to copy ('' when it is simply missing), or
+ * undefined when it is. BuildKit follows symlinks in the source directory (before `/./`), but
+ * below it matches the pattern against the tree as walked, links not entered: a link on the way
+ * (a pnpm `node_modules/pkg`) leaves the path out, and BuildKit fails with not found.
+ */
+function parentsPathProblem(source: FsView, base: string, pattern: string): string | undefined {
+  const start = resolvePath(source, base, true);
+  if (start.status !== 'found') return '';
+  const parts = splitPath(pattern);
+  let at = start.path;
+  for (let i = 0; i < parts.length; i++) {
+    at = childPath(at, parts[i]!);
+    const found = source.lstat(at);
+    if (found.status !== 'found') return '';
+    if (i === parts.length - 1) return undefined;
+    if (found.node.type === 'symlink') {
+      return `: ${JSON.stringify(cleanAbsolute(`${base}/${parts.slice(0, i + 1).join('/')}`))} on the way is a symlink, which COPY --parents does not follow below its source (as docker build); name the path it leads to`;
+    }
+    if (found.node.type !== 'dir') return '';
+  }
+  return undefined;
 }
 
 /** The archive ADD unpacks at a source path (symlinks followed), if the file is one. */

@@ -113,6 +113,17 @@ describe('Dockerfiles that cannot be built', () => {
     fails({ Dockerfile: 'FROM scratch AS a\nFROM scratch\nCOPY --from=a /nope /x\n' }, /^ocipush: Dockerfile:3:1: COPY --from=a \/nope \/x: "\/nope": not found in stage a$/);
   });
 
+  it('COPY --parents of a path through a symlink below its source: not found, as BuildKit (its walk enters no link); the source before /./ is followed', () => {
+    const tree: TreeSpec = { 'real/f': 'f', ldir: { link: 'real' } };
+    fails({ ...tree, Dockerfile: 'FROM scratch\nCOPY --parents ldir/f /d/\n' },
+      /^ocipush: Dockerfile:2:1: COPY --parents ldir\/f \/d\/: "\/ldir\/f": not found in the build context: "\/ldir" on the way is a symlink, which COPY --parents does not follow below its source \(as docker build\); name the path it leads to$/);
+    const ctx = join(tmp.path, 'parents-link');
+    writeTree(ctx, { ...tree, Dockerfile: 'FROM scratch\nCOPY --parents ldir/./f real/f /d/\n' });
+    const layout = join(tmp.path, 'parents-link-layout');
+    const [layer] = readImage(layout, build(ctx, layout, ['--tag', 't']).tag).manifest.layers;
+    assert.deepEqual(layerListing(layout, layer!.digest).map((l) => l.split(' ').slice(2).join(' ')), ['d/', 'd/f', 'd/real/', 'd/real/f']);
+  });
+
   it('a symlink source that leads out of the context: where it leads, not .dockerignore', () => {
     fails({ Dockerfile: 'FROM scratch\nCOPY link /\n', link: { link: '/etc/hostname' } },
       /^ocipush: Dockerfile:2:1: COPY link \/: "\/link": not found in the build context: a symlink leads to "\/etc\/hostname" \(links resolve inside the build context\), which is not in it$/);
