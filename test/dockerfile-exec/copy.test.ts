@@ -256,7 +256,7 @@ describe('COPY rules of BuildKit', () => {
   it('--chown with names from the stage\'s /etc/passwd and /etc/group; a name not there is 0 (a group keeps the user\'s), with a warning', () => {
     const ctx = join(tmp.path, 'names');
     writeTree(ctx, {
-      Dockerfile: 'FROM scratch\nCOPY passwd group /etc/\nCOPY --chown=app f /a\nCOPY --chown=app:staff f /b\nCOPY --chown=1000 f /c\nCOPY --chown=nobody f /d\nCOPY --chown=app:nogroup f /e\nUSER app\nWORKDIR /home/app/work\n',
+      Dockerfile: 'FROM scratch\nCOPY passwd group /etc/\nCOPY --chown=app f /a\nCOPY --chown=app:staff f /b\nCOPY --chown=1000 f /c\nCOPY --chown=nobody f /d\nCOPY --chown=app:nogroup f /e\nUSER app\nWORKDIR /home/app/work\nARG GID\nCOPY --chown=1000:$GID f /g\nCOPY --chown=app: f /h\n',
       passwd: 'root:x:0:0::/root:/bin/sh\napp:x:1234:2345::/home/app:/bin/sh\n',
       group: 'root:x:0:\nstaff:x:50:\n',
       f: 'f',
@@ -273,6 +273,9 @@ describe('COPY rules of BuildKit', () => {
     assert.equal(tree['/c'], 'file 0644 1000:1000 f', 'a uid alone is also the gid');
     assert.equal(tree['/d'], 'file 0644 0:0 f');
     assert.equal(tree['/e'], 'file 0644 1234:2345 f');
+    // An empty part is id 0, as llb marshals an empty name: a ${GID} left unset gives 1000:0.
+    assert.equal(tree['/g'], 'file 0644 1000:0 f');
+    assert.equal(tree['/h'], 'file 0644 1234:0 f');
     // WORKDIR makes every missing directory for the USER.
     assert.equal(tree['/home/'], 'dir 0755 1234:2345');
     assert.equal(tree['/home/app/work/'], 'dir 0755 1234:2345');
