@@ -257,6 +257,12 @@ export class StageDispatcher {
         throw new LocatedError((err as Error).message, instruction);
       }
     }
+    // --link without --chmod copies onto an empty filesystem (BuildKit's MergeOp), where no
+    // /etc/passwd names anyone: BuildKit fails (invalid user index: -1; since moby/buildkit#7134
+    // as it reads the Dockerfile) instead of giving the files another owner.
+    if (instruction.link && chmod === undefined && chown !== undefined && namesUserOrGroup(chown)) {
+      throw new LocatedError(`--chown=${chown} with --link: a user or group name cannot be looked up, as --link copies onto an empty filesystem without /etc/passwd (docker build fails too: invalid user index: -1); give numeric ids, or drop --link`, instruction);
+    }
     const common = {
       sources,
       heredocs,
@@ -360,6 +366,13 @@ function withoutSystemDrive(p: string): string {
 }
 
 const CHECKSUM_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** Whether a --chown value has a name llb looks up in /etc/passwd or /etc/group (not an id, `root` or empty). */
+function namesUserOrGroup(chown: string): boolean {
+  const colon = chown.indexOf(':');
+  const parts = colon < 0 ? [chown] : [chown.slice(0, colon), chown.slice(colon + 1)];
+  return parts.some((p) => p !== '' && p !== 'root' && !/^\d+$/.test(p));
+}
 
 /**
  * BuildKit's dispatchCopy: one source, an HTTP(S) or Git one; only an HTTP source's checksum is a

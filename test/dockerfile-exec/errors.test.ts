@@ -124,6 +124,19 @@ describe('Dockerfiles that cannot be built', () => {
     assert.deepEqual(layerListing(layout, layer!.digest).map((l) => l.split(' ').slice(2).join(' ')), ['d/', 'd/f', 'd/real/', 'd/real/f']);
   });
 
+  it('COPY --link --chown by name (a user or group, not an id, root or empty): BuildKit cannot look it up on the empty filesystem it copies onto', () => {
+    const why = 'a user or group name cannot be looked up, as --link copies onto an empty filesystem without /etc/passwd \\(docker build fails too: invalid user index: -1\\); give numeric ids, or drop --link';
+    const etc = { 'etc/passwd': 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n', 'etc/group': 'root:x:0:\nstaff:x:50:\n', f: 'f' };
+    fails({ ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nCOPY --link --chown=app f /a\n' }, new RegExp(`^ocipush: Dockerfile:3:1: --chown=app with --link: ${why}$`));
+    fails({ ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nADD --link --chown=1000:staff f /a\n' }, new RegExp(`^ocipush: Dockerfile:3:1: --chown=1000:staff with --link: ${why}$`));
+    // Ids, root and an empty part need no lookup; with --chmod, --link copies onto the stage (names found there).
+    const ctx = join(tmp.path, 'link-chown');
+    writeTree(ctx, { ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nCOPY --link --chown=7:root f /a\nCOPY --link --chown=:8 f /b\nCOPY --link --chown=app --chmod=600 f /c\n' });
+    const layout = join(tmp.path, 'link-chown-layout');
+    const layers = readImage(layout, build(ctx, layout, ['--tag', 't']).tag).manifest.layers.slice(1);
+    assert.deepEqual(layers.map((l) => layerListing(layout, l.digest).join()), ['-rw-r--r-- 7/0 a', '-rw-r--r-- 0/8 b', '-rw------- 1000/1000 c']);
+  });
+
   it('a symlink source that leads out of the context: where it leads, not .dockerignore', () => {
     fails({ Dockerfile: 'FROM scratch\nCOPY link /\n', link: { link: '/etc/hostname' } },
       /^ocipush: Dockerfile:2:1: COPY link \/: "\/link": not found in the build context: a symlink leads to "\/etc\/hostname" \(links resolve inside the build context\), which is not in it$/);
