@@ -2,7 +2,7 @@ import { constants, open } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { OcipushError, fromSystemError } from '../errors.js';
 
 /**
@@ -12,7 +12,8 @@ import { OcipushError, fromSystemError } from '../errors.js';
  * waits for that thread). Read this way it waits for a writer like `cat` would, and a signal
  * still ends it at once. Anything else (a directory, a device) is refused.
  */
-export async function readDockerfileText(path: string, filename: string): Promise<string> {
+export async function readDockerfileText(given: string, filename: string): Promise<string> {
+  const path = await lowercaseFallback(given);
   const st = await stat(path).catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
   if (st.isFile()) return readFile(path, 'utf8').catch((err) => { throw fromSystemError(err, filename, 'cannot read Dockerfile'); });
   if (st.isDirectory()) {
@@ -36,4 +37,16 @@ export async function readDockerfileText(path: string, filename: string): Promis
     pipe.destroy();
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * BuildKit reads `dockerfile` when a `Dockerfile` it was asked for is not there (moby/moby#10858:
+ * `docker build .` in a directory holding `dockerfile`), so `-f Dockerfile` finds it too.
+ */
+async function lowercaseFallback(path: string): Promise<string> {
+  if (basename(path) !== 'Dockerfile') return path;
+  const missing = (p: string) => stat(p).then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+  if (!(await missing(path))) return path;
+  const lower = join(dirname(path), 'dockerfile');
+  return (await missing(lower)) ? path : lower;
 }

@@ -117,6 +117,17 @@ describe('the Dockerfile and the context build -f reads', () => {
     assert.equal(viaLink.digest, direct.digest);
   });
 
+  it('-f Dockerfile where the directory holds only dockerfile reads it, as BuildKit does (moby/moby#10858); another name has no fallback', () => {
+    const ctx = join(tmp.path, 'lowercase');
+    writeTree(ctx, { a: 'a', dockerfile: 'FROM scratch\nCOPY a /a\n' });
+    const layout = join(tmp.path, 'lowercase-layout');
+    const built = build(ctx, layout, ['--tag', 't'], join(ctx, 'Dockerfile'));
+    assert.deepEqual(layerListing(layout, built.layers[0]!.digest), ['-rw-r--r-- 0/0 a']);
+    const r = runCli(['build', '-f', join(ctx, 'Containerfile'), ctx, '--layout', join(tmp.path, 'lowercase-none')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^ocipush: cannot read Dockerfile .*\/Containerfile: no such file or directory\n$/);
+  });
+
   it('a socket in the context is sent as an empty regular file with its permissions, as fsutil does', async () => {
     const ctx = join(tmp.path, 'socket-ctx');
     writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY . /ctx/\n', f: 'f' });
