@@ -282,6 +282,8 @@ export class StageDispatcher {
       return add;
     }
     for (const src of sources) {
+      // BuildKit asks whether a source is a git ref first (an https URL of a .git path is one).
+      if (isGitRef(src)) throw new LocatedError(`source can't be a git ref for COPY: ${src} (clone it into the build context and COPY it from there)`, instruction);
       if (/^https?:\/\//.test(src)) throw new LocatedError(`source can't be a URL for COPY: ${src} (use ADD to download)`, instruction);
     }
     const ref = this.plan.copyFrom.get(instruction) ?? (instruction.from !== undefined ? resolveCopyFrom(instruction, this.plan.byName, this.parsed.stages.length) : {});
@@ -366,6 +368,16 @@ function withoutSystemDrive(p: string): string {
 }
 
 const CHECKSUM_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/**
+ * A git source as BuildKit's dfgitutil.ParseGitRef tells one from a local path: git:// or
+ * ssh://, scp-like `user@host:path`, or an http(s) URL whose path ends in `.git`.
+ */
+function isGitRef(src: string): boolean {
+  if (/^(git|ssh):\/\//.test(src) || /^[^@/:]+@[^:/]+:/.test(src)) return true;
+  const m = /^https?:\/\/[^/?#]*(\/[^?#]*)?/.exec(src);
+  return m !== null && (m[1] ?? '').endsWith('.git');
+}
 
 /** Whether a --chown value has a name llb looks up in /etc/passwd or /etc/group (not an id, `root` or empty). */
 function namesUserOrGroup(chown: string): boolean {
