@@ -177,7 +177,7 @@ function copyInstruction(inputs: PlanInputs, instruction: FileInstruction, write
   const spec: CopySpec = {};
   if (instruction.chown !== undefined) spec.chown = ownerFor(instruction.chown, stageTree, inputs, instruction);
   if (instruction.chmod !== undefined) spec.chmod = parseChmod(instruction.chmod);
-  if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude, { source: '--exclude' });
+  if (instruction.exclude.length > 0) spec.exclude = createIgnoreMatcher(instruction.exclude, { source: '--exclude', comments: false });
 
   let source: FsView = inputs.context;
   if (instruction.keyword === 'COPY' && instruction.fromStage !== undefined) {

@@ -50,6 +50,8 @@ function ignoreError(message: string, line: number | undefined, source = IGNORE_
 export interface IgnoreMatcherOptions {
   /** What the patterns came from, for error messages (default `.dockerignore`; e.g. `--exclude`). */
   source?: string;
+  /** A string starting with `#` is a comment (default true); not for --exclude, where `#*#` (autosaves) is a pattern in BuildKit. */
+  comments?: boolean;
 }
 
 /** Reads .dockerignore text into patterns, validating each (bad syntax throws EDOCKERFILE). */
@@ -66,8 +68,8 @@ export function parseDockerignore(text: string): IgnorePattern[] {
 }
 
 /** One .dockerignore line as ignorefile.ReadAll reads it; undefined for comments and blanks. */
-function patternFromLine(raw: string, line: number | undefined, source = IGNORE_FILE): IgnorePattern | undefined {
-  if (raw.startsWith('#')) return undefined;
+function patternFromLine(raw: string, line: number | undefined, source = IGNORE_FILE, comments = true): IgnorePattern | undefined {
+  if (comments && raw.startsWith('#')) return undefined;
   let pattern = trimGoSpace(raw);
   if (pattern === '') return undefined;
   const invert = pattern.startsWith('!');
@@ -95,7 +97,7 @@ function normalizePattern(text: string, line: number | undefined, source: string
 
 /**
  * Builds the matcher from parsed patterns, or from strings read like .dockerignore lines
- * (`!` for exceptions, leading `/` dropped, `#` comments skipped). Pure: it never touches the
+ * (`!` for exceptions, leading `/` dropped, `#` comments skipped unless `comments: false`). Pure: it never touches the
  * filesystem.
  */
 export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[], options: IgnoreMatcherOptions = {}): IgnoreMatcher {
@@ -103,7 +105,7 @@ export function createIgnoreMatcher(input: readonly (IgnorePattern | string)[], 
   const patterns: IgnorePattern[] = [];
   for (const item of input) {
     if (typeof item === 'string') {
-      const pattern = patternFromLine(item, undefined, source);
+      const pattern = patternFromLine(item, undefined, source, options.comments ?? true);
       if (pattern) patterns.push(pattern);
     } else {
       patterns.push(item);

@@ -85,14 +85,15 @@ describe('COPY --parents and --exclude: the directories above what is copied', (
 });
 
 describe('COPY --exclude takes its patterns as written', () => {
-  it('a $VAR or a quote in --exclude is part of the pattern (BuildKit never expands ExcludePatterns)', () => {
+  it('a $VAR or a quote in --exclude is part of the pattern (BuildKit never expands ExcludePatterns); a leading # is no comment there', () => {
     const context = join(tmp.path, 'exclude-literal');
     writeTree(context, {
       'a.md': 'a\n',
       'b.txt': 'b\n',
       $PAT: 'named $PAT\n',
       "it's": 'quote\n',
-      Dockerfile: 'FROM scratch\nARG PAT=*.md\nCOPY --exclude=$PAT --exclude="it\'s" . /ctx/\n',
+      '#draft#': 'an editor\'s autosave\n',
+      Dockerfile: 'FROM scratch\nARG PAT=*.md\nCOPY --exclude=$PAT --exclude="it\'s" --exclude=#*# . /ctx/\n',
     });
     const tree = ours(context);
     assert.deepEqual(Object.keys(tree), ['/ctx/', '/ctx/Dockerfile', '/ctx/a.md', '/ctx/b.txt']);
