@@ -14,7 +14,8 @@ import { DEFAULT_BLOCK_SIZE } from './compress/options.js';
 import type { Compressor } from './compress/compressor.js';
 import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
-import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
+import { TarProducer, pumpTar, type ChunkProducer, type ObservedEntry, type TarObserver } from './tar.js';
+import { climbsOut } from './tar-paths.js';
 import { TarReader } from './tar-reader.js';
 import { attachXattrs, walk, type FsEntry, type WalkOptions } from './walk.js';
 
@@ -196,7 +197,7 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   const { size: totalBytes } = await stat(path);
   // Every tar is followed, as an unpacker will: one cut short (a download that stopped) would
   // make an image no runtime unpacks. The observer (the SBOM) sees the entries on the way.
-  const reader = new CheckingReader(options.observer);
+  const reader = new CheckingReader(path, options.observer);
   const where = `rootfs ${path}`;
   if (from === 'none' && to !== 'none') {
     // A plain tar read into recycled buffers, like a directory's tar: memory flat in its size.
@@ -205,7 +206,7 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
       reader.write(chunk);
       options.onProgress?.({ bytes: file.bytes, totalBytes });
     });
-    reader.end(path);
+    reader.end();
     return result;
   }
   // Before the file is opened: a read stream's open error needs a listener, which it gets when piped.
@@ -234,13 +235,13 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
       // As for a directory: the compressor writes to the blob itself, reusing its buffers.
       const written = compressor.writeTo(out);
       await Promise.all([run([input, ...stages, compressor], options.signal), written]);
-      reader.end(path);
+      reader.end();
       return { diffId: diff.digest(), uncompressedSize: diff.size };
     }
   }
   await run([input, ...stages, out], options.signal);
   if (trailing > 0) throw new TrailingBytes(`${where}: ${trailing} bytes after the gzip stream`);
-  reader.end(path);
+  reader.end();
   return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
 
@@ -254,8 +255,29 @@ class CheckingReader {
   private readonly reader: TarReader;
   private failure: Error | undefined;
 
-  constructor(observer: TarObserver | undefined) {
-    this.reader = new TarReader(observer ?? NO_OBSERVER);
+  constructor(private readonly path: string, observer: TarObserver | undefined) {
+    const inner = observer ?? NO_OBSERVER;
+    this.reader = new TarReader({
+      entry: (entry, header, pax) => {
+        this.refuseClimbing(entry);
+        return inner.entry(entry, header, pax);
+      },
+      end: () => inner.end(),
+    });
+  }
+
+  /**
+   * A tar file is stored as it is, so what it names is what every unpacker of the image is
+   * given: a path or hard link climbing out of the root with `..` is an archive made to write
+   * outside the directory it is unpacked in (GNU tar refuses such an entry), never a layer.
+   */
+  private refuseClimbing(entry: ObservedEntry): void {
+    const name = JSON.stringify(entry.name.toString());
+    const what = climbsOut(entry.name) ? `entry ${name}`
+      : entry.type === 'hardlink' && entry.linkname && climbsOut(entry.linkname) ? `hard link ${name} to ${JSON.stringify(entry.linkname.toString())}`
+        : undefined;
+    if (what === undefined) return;
+    throw new OcipushError('EROOTFS', `rootfs ${this.path}: ${what} climbs out of the image's root with ..: unpacked, the tar would write outside its directory; not a layer`, { path: this.path });
   }
 
   write(chunk: Buffer): void {
@@ -263,10 +285,12 @@ class CheckingReader {
     try { this.reader.write(chunk); } catch (err) { this.failure = err as Error; }
   }
 
-  end(path: string): void {
+  end(): void {
+    const path = this.path;
     if (!this.failure) {
       try { this.reader.end(); } catch (err) { this.failure = err as Error; }
     }
+    if (this.failure instanceof OcipushError) throw this.failure;
     if (this.failure) {
       throw new OcipushError('EROOTFS', `rootfs ${path}: not a whole tar archive (${this.failure.message})`, { path, cause: this.failure });
     }

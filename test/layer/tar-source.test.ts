@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { chownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
 import { zstdAvailable } from '../../src/layer/codec.js';
@@ -268,6 +269,58 @@ test('a tar whose header checksums are sums of signed bytes (old Sun and BSD tar
     assert.equal(result.layers[0]!.diffId, sha(bytes));
     const rootfs = umociUnpack(layout, 'latest', join(tmp.path, 'bundle'));
     assert.equal(readFileSync(Buffer.concat([Buffer.from(`${rootfs}/`), name]), 'utf8'), 'x\n');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('a tar whose entry or hard link climbs out of the root with .. is refused in one line naming it, plain or gzipped; the layout stays as it was; a .. that stays inside is built', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const sub = join(tmp.path, 'tree', 'sub');
+    mkdirSync(join(sub, 'd'), { recursive: true });
+    writeFileSync(join(tmp.path, 'tree', 'outside'), 'out\n');
+    writeFileSync(join(sub, 'a'), 'a\n');
+    linkSync(join(sub, 'a'), join(sub, 'b'));
+    // GNU tar keeps a name's .. with -P, and its --transform turns b's link target only.
+    const up = join(tmp.path, 'up.tar');
+    run('tar', ['-P', '--numeric-owner', '-C', sub, '-cf', up, '../outside']);
+    const link = join(tmp.path, 'link.tar');
+    run('tar', ['-P', '--numeric-owner', '-C', sub, '--transform', 's,^a$,../../etc/hostname,RS', '-cf', link, 'a', 'b']);
+    const inside = join(tmp.path, 'inside.tar');
+    run('tar', ['-P', '--numeric-owner', '-C', sub, '-cf', inside, 'd/../a']);
+    // The premise: GNU tar refuses to unpack both.
+    for (const tar of [up, link]) {
+      const into = join(tmp.path, `x-${basename(tar)}`, 'deep');
+      mkdirSync(into, { recursive: true });
+      const r = spawnSync('tar', ['-C', into, '-xf', tar], { encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stderr);
+    }
+    const upGz = join(tmp.path, 'up.tar.gz');
+    writeFileSync(upGz, gzipSync(readFileSync(up)));
+
+    const layout = join(tmp.path, 'layout');
+    await buildImage({ rootfs: [inside], layout, tag: 'before' });
+    assert.equal(readFileSync(join(umociUnpack(layout, 'before', join(tmp.path, 'bundle')), 'a'), 'utf8'), 'a\n');
+    const before = readFileSync(join(layout, 'index.json'));
+    const cases = [
+      [up, 'gzip', /^rootfs \S*\/up\.tar: entry "\.\.\/outside" climbs out of the image's root with \.\.: unpacked, the tar would write outside its directory; not a layer$/],
+      [upGz, 'gzip', /^rootfs \S*\/up\.tar\.gz: entry "\.\.\/outside" climbs out/],
+      [upGz, 'none', /^rootfs \S*\/up\.tar\.gz: entry "\.\.\/outside" climbs out/],
+      [link, 'none', /^rootfs \S*\/link\.tar: hard link "b" to "\.\.\/\.\.\/etc\/hostname" climbs out of the image's root with \.\.: /],
+    ] as const;
+    for (const [path, compression, message] of cases) {
+      await assert.rejects(buildImage({ rootfs: [path], layout, tag: 'after', compression }), (err: unknown) => {
+        assert.ok(err instanceof OcipushError, String(err));
+        assert.equal(err.code, 'EROOTFS');
+        assert.match(err.message, message);
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      }, `${path} --compression ${compression}`);
+    }
+    assert.deepEqual(readFileSync(join(layout, 'index.json')), before, 'the layout as it was');
+    assert.equal(readdirSync(join(layout, 'blobs', 'sha256')).length, 3);
   } finally {
     await tmp.cleanup();
   }
