@@ -14,9 +14,9 @@ import { DEFAULT_BLOCK_SIZE } from './compress/options.js';
 import type { Compressor } from './compress/compressor.js';
 import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
-import { TarProducer, pumpTar, type ChunkProducer, type ObservedEntry, type TarObserver } from './tar.js';
-import { climbsOut } from './tar-paths.js';
-import { TarReader } from './tar-reader.js';
+import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
+import { CheckingReader, GlobalHeaders } from './checking-reader.js';
+import { droppingGlobalHeaders } from './global-headers.js';
 import { attachXattrs, walk, type FsEntry, type WalkOptions } from './walk.js';
 
 export interface LayerOptions {
@@ -85,7 +85,7 @@ export async function buildLayer(source: LayerSource, stage: StagingArea, option
   try {
     return await stageLayer(stage, compression, (blob) => copyTar(source.path, source.compression, blob.stream, compression, options));
   } catch (err) {
-    if (!(err instanceof TrailingBytes)) throw err;
+    if (!(err instanceof TrailingBytes || err instanceof GlobalHeaders)) throw err;
     // Compressed again from the tar inside; the observer, fed once already, is left without its
     // end (the SBOM then reads the stored layer).
     const { observer: _fed, ...rest } = options;
@@ -126,10 +126,15 @@ export async function stageLayer(stage: StagingArea, compression: Compression, w
  * can be asked before any compression.
  */
 export async function hashLayer(source: LayerSource, options: LayerOptions): Promise<Uncompressed> {
-  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-  return source.kind === 'directory'
-    ? archiveDirectory(source.path, discard, 'none', options)
-    : copyTar(source.path, source.compression, discard, 'none', options);
+  // A new one for each pass: a pipeline ends the sink it writes into.
+  const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+  if (source.kind === 'directory') return archiveDirectory(source.path, discard(), 'none', options);
+  // The tar buildLayer would store: without its global headers, if it has some.
+  return copyTar(source.path, source.compression, discard(), 'none', options).catch((err: unknown) => {
+    if (!(err instanceof GlobalHeaders)) throw err;
+    const { observer: _fed, ...rest } = options;
+    return copyTar(source.path, source.compression, discard(), 'none', rest, true);
+  });
 }
 
 /** What a layer's uncompressed tar hashed to. */
@@ -193,13 +198,14 @@ async function archiveDirectory(root: string, out: Writable, compression: Compre
   });
 }
 
-async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions, recompress = false): Promise<Uncompressed> {
+/** `again`: the tar written anew (compressed again, its global headers dropped), never stored as it is. */
+async function copyTar(path: string, from: Compression, out: Writable, to: Compression, options: LayerOptions, again = false): Promise<Uncompressed> {
   const { size: totalBytes } = await stat(path);
   // Every tar is followed, as an unpacker will: one cut short (a download that stopped) would
   // make an image no runtime unpacks. The observer (the SBOM) sees the entries on the way.
   const reader = new CheckingReader(path, options.observer);
   const where = `rootfs ${path}`;
-  if (from === 'none' && to !== 'none') {
+  if (from === 'none' && to !== 'none' && !again) {
     // A plain tar read into recycled buffers, like a directory's tar: memory flat in its size.
     const file = new FileChunks(path);
     const result = await compressTar(file, out, { ...options, compression: to }, (chunk) => {
@@ -210,7 +216,7 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
     return result;
   }
   // Before the file is opened: a read stream's open error needs a listener, which it gets when piped.
-  const asItIs = from === to && !recompress;
+  const asItIs = from === to && !again;
   const [compressor] = asItIs ? [] : await compressors(to, options);
   const diff = new Digester();
   const see = (chunk: Buffer) => {
@@ -230,6 +236,7 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
     stages.push(from === 'none' ? passThrough(see) : decompressingTee(from, see, where, (bytes) => { trailing = bytes; }));
   } else {
     if (from !== 'none') stages.push(guardDecompressor(createDecompressor(from), where));
+    if (again) stages.push(droppingGlobalHeaders());
     stages.push(passThrough(see));
     if (compressor) {
       // As for a directory: the compressor writes to the blob itself, reusing its buffers.
@@ -243,58 +250,6 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
   if (trailing > 0) throw new TrailingBytes(`${where}: ${trailing} bytes after the gzip stream`);
   reader.end();
   return { diffId: diff.digest(), uncompressedSize: diff.size };
-}
-
-const NO_OBSERVER: TarObserver = { entry: () => undefined, end: () => {} };
-
-/**
- * A TarReader over a tar file's bytes that never throws from inside the pipeline (a stream's
- * callback): the first problem is kept, and `end` names it once every byte has gone through.
- */
-class CheckingReader {
-  private readonly reader: TarReader;
-  private failure: Error | undefined;
-
-  constructor(private readonly path: string, observer: TarObserver | undefined) {
-    const inner = observer ?? NO_OBSERVER;
-    this.reader = new TarReader({
-      entry: (entry, header, pax) => {
-        this.refuseClimbing(entry);
-        return inner.entry(entry, header, pax);
-      },
-      end: () => inner.end(),
-    });
-  }
-
-  /**
-   * A tar file is stored as it is, so what it names is what every unpacker of the image is
-   * given: a path or hard link climbing out of the root with `..` is an archive made to write
-   * outside the directory it is unpacked in (GNU tar refuses such an entry), never a layer.
-   */
-  private refuseClimbing(entry: ObservedEntry): void {
-    const name = JSON.stringify(entry.name.toString());
-    const what = climbsOut(entry.name) ? `entry ${name}`
-      : entry.type === 'hardlink' && entry.linkname && climbsOut(entry.linkname) ? `hard link ${name} to ${JSON.stringify(entry.linkname.toString())}`
-        : undefined;
-    if (what === undefined) return;
-    throw new OcipushError('EROOTFS', `rootfs ${this.path}: ${what} climbs out of the image's root with ..: unpacked, the tar would write outside its directory; not a layer`, { path: this.path });
-  }
-
-  write(chunk: Buffer): void {
-    if (this.failure) return;
-    try { this.reader.write(chunk); } catch (err) { this.failure = err as Error; }
-  }
-
-  end(): void {
-    const path = this.path;
-    if (!this.failure) {
-      try { this.reader.end(); } catch (err) { this.failure = err as Error; }
-    }
-    if (this.failure instanceof OcipushError) throw this.failure;
-    if (this.failure) {
-      throw new OcipushError('EROOTFS', `rootfs ${path}: not a whole tar archive (${this.failure.message})`, { path, cause: this.failure });
-    }
-  }
 }
 
 async function realTempPath(path: string): Promise<string> {

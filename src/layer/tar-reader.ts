@@ -26,7 +26,19 @@ export class TarReader {
   /** Zero blocks in a row: two end the archive, and what follows them is not read (Go's archive/tar stops there). */
   private zeroBlocks = 0;
 
-  constructor(private readonly observer: TarObserver) {}
+  /** Tar bytes before the chunk being read. */
+  private position = 0;
+
+  /**
+   * `onGlobalHeader`: told where each pax global header (`g`) lies, from its header block to the
+   * end of its data, in bytes from the start of the tar.
+   */
+  constructor(private readonly observer: TarObserver, private readonly onGlobalHeader?: (start: number, end: number) => void) {}
+
+  /** Bytes of a header block read in part: not yet known to be any entry's. */
+  get partialBlock(): number {
+    return this.filled;
+  }
 
   /** Feeds the next bytes; throws (a plain Error) on what is not a tar. */
   write(chunk: Buffer): void {
@@ -55,9 +67,10 @@ export class TarReader {
       if (this.filled === BLOCK) {
         this.filled = 0;
         if (this.sparse) this.sparseExtension(this.block);
-        else this.header(this.block);
+        else this.header(this.block, this.position + at - BLOCK);
       }
     }
+    this.position += chunk.length;
   }
 
   /** The input has ended: the observer learns it has seen every entry, unless the tar stopped mid-entry. */
@@ -66,7 +79,7 @@ export class TarReader {
     this.observer.end();
   }
 
-  private header(block: Buffer): void {
+  private header(block: Buffer, start: number): void {
     if (block.every((b) => b === 0)) {
       this.zeroBlocks++;
       return;
@@ -79,6 +92,7 @@ export class TarReader {
     if (type === X_PAX || type === G_PAX || type === GNU_LONG_NAME || type === GNU_LONG_LINK) {
       if (size > MAX_META_BYTES) throw new Error(`invalid tar header: an extended header of ${size} bytes`);
       this.meta = { type, chunks: [] };
+      if (type === G_PAX) this.onGlobalHeader?.(start, start + BLOCK + padded(size));
       this.start(size);
       return;
     }

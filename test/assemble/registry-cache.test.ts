@@ -83,6 +83,23 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/ci/app:1`])).Digest, first.json!.digest);
   });
 
+  it('a tar with a pax global header (git archive\'s) is asked of the cache by the diff_id the build stores, without the header: runner 2 gets it', async () => {
+    const src = join(tmp.path, 'git-tree');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'page.html'), '<p>hi</p>\n');
+    const tar = join(tmp.path, 'site.tar');
+    run('tar', ['--format=posix', '--pax-option=comment=0123abcd', '--numeric-owner', '-C', src, '-cf', tar, 'page.html']);
+    const first = build('runner-g1', ['--cache-write'], tar);
+    assert.equal(first.result.status, 0, first.result.stderr);
+    const layer = first.json!.layers[0]!;
+    assert.equal(layer.source, 'built');
+    assert.equal(layer.uncompressedSize, readFileSync(tar).length - 1024, 'its global header (a block and its data) left out');
+    const second = build('runner-g2', [], tar);
+    assert.equal(second.result.status, 0, second.result.stderr);
+    assert.equal(second.json!.layers[0]!.source, 'registry-cache');
+    assert.equal(second.json!.digest, first.json!.digest);
+  });
+
   it('an entry whose blob was deleted is a miss, rebuilt and repaired', async () => {
     const layer = build('runner3', ['--cache-write']).json!.layers[0]!;
     run('curl', ['-sf', '-X', 'DELETE', `${registry.url}/v2/ci/cache/blobs/${layer.digest}`]);

@@ -325,3 +325,47 @@ test('a tar whose entry or hard link climbs out of the root with .. is refused i
     await tmp.cleanup();
   }
 });
+
+/** GNU tar's archive of `dir`'s `name`, with a pax global header (`g`) in front carrying `comment`, as `git archive` writes one. */
+function withGlobalHeader(dir: string, name: string, comment: string, tar: string): void {
+  run('tar', ['--format=posix', `--pax-option=comment=${comment}`, '--numeric-owner', '-C', dir, '-cf', tar, name]);
+}
+
+test('a tar holding pax global headers (git archive writes one) is written again without them, plain or gzipped, as umoci refuses them: umoci unpacks the layer', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(join(tree, 'a'), { recursive: true });
+    mkdirSync(join(tree, 'b'));
+    writeFileSync(join(tree, 'a', 'one'), '1\n');
+    writeFileSync(join(tree, 'b', 'big'), Buffer.alloc(3_000_000, 0x62));
+    // Two archives joined by GNU tar: a global header in front and one in the middle.
+    const tar = join(tmp.path, 'joined.tar');
+    withGlobalHeader(tree, 'a', 'first', tar);
+    withGlobalHeader(tree, 'b', 'second', join(tmp.path, 'b.tar'));
+    run('tar', ['-A', '-f', tar, join(tmp.path, 'b.tar')]);
+    const bytes = readFileSync(tar);
+    const globals = [0, 4608];
+    for (const at of globals) assert.equal(bytes[at + 156], 0x67, `a global header at ${at}`);
+    const tgz = join(tmp.path, 'joined.tar.gz');
+    writeFileSync(tgz, gzipSync(bytes));
+
+    // The premise: stored as it is, the tar is a layer umoci refuses.
+    const asItIs = join(tmp.path, 'as-it-is');
+    layoutWithLayerBytes(asItIs, 't', readFileSync(tgz), sha(bytes));
+    assert.throws(() => run('umoci', ['unpack', '--image', `${asItIs}:t`, join(tmp.path, 'refused')]), /unknown typeflag '\\x67'/);
+
+    const without = Buffer.concat([bytes.subarray(1024, 4608), bytes.subarray(5632)]);
+    const layout = join(tmp.path, 'layout');
+    for (const [path, compression] of [[tar, 'gzip'], [tgz, 'gzip'], [tar, 'none'], [tgz, 'none']] as const) {
+      const tag = `${compression}-${path.endsWith('.gz') ? 'tgz' : 'tar'}`;
+      const result = await buildImage({ rootfs: [path], layout, tag, compression, sbom: 'spdx' });
+      assert.equal(result.layers[0]!.diffId, sha(without), tag);
+      assert.ok(result.sbom, 'the SBOM is made from the layer stored');
+      assertSameTree(tree, umociUnpack(layout, tag, join(tmp.path, `bundle-${tag}`)));
+    }
+  } finally {
+    await tmp.cleanup();
+  }
+});

@@ -1,0 +1,64 @@
+import { OcipushError } from '../errors.js';
+import type { ObservedEntry, TarObserver } from './tar.js';
+import { TarReader } from './tar-reader.js';
+import { climbsOut } from './tar-paths.js';
+
+/**
+ * A tar holding pax global headers (`g`), which umoci refuses: the layer is written again
+ * without them (global-headers.ts).
+ */
+export class GlobalHeaders extends Error {}
+
+const NO_OBSERVER: TarObserver = { entry: () => undefined, end: () => {} };
+
+/**
+ * A TarReader over a tar file's bytes that never throws from inside the pipeline (a stream's
+ * callback): the first problem is kept, and `end` names it once every byte has gone through.
+ */
+export class CheckingReader {
+  private readonly reader: TarReader;
+  private failure: Error | undefined;
+  private globalHeaders = false;
+
+  constructor(private readonly path: string, observer: TarObserver | undefined) {
+    const inner = observer ?? NO_OBSERVER;
+    this.reader = new TarReader({
+      entry: (entry, header, pax) => {
+        this.refuseClimbing(entry);
+        return inner.entry(entry, header, pax);
+      },
+      end: () => inner.end(),
+    }, () => { this.globalHeaders = true; });
+  }
+
+  /**
+   * A tar file is stored as it is, so what it names is what every unpacker of the image is
+   * given: a path or hard link climbing out of the root with `..` is an archive made to write
+   * outside the directory it is unpacked in (GNU tar refuses such an entry), never a layer.
+   */
+  private refuseClimbing(entry: ObservedEntry): void {
+    const name = JSON.stringify(entry.name.toString());
+    const what = climbsOut(entry.name) ? `entry ${name}`
+      : entry.type === 'hardlink' && entry.linkname && climbsOut(entry.linkname) ? `hard link ${name} to ${JSON.stringify(entry.linkname.toString())}`
+        : undefined;
+    if (what === undefined) return;
+    throw new OcipushError('EROOTFS', `rootfs ${this.path}: ${what} climbs out of the image's root with ..: unpacked, the tar would write outside its directory; not a layer`, { path: this.path });
+  }
+
+  write(chunk: Buffer): void {
+    if (this.failure) return;
+    try { this.reader.write(chunk); } catch (err) { this.failure = err as Error; }
+  }
+
+  end(): void {
+    const path = this.path;
+    if (!this.failure) {
+      try { this.reader.end(); } catch (err) { this.failure = err as Error; }
+    }
+    if (this.failure instanceof OcipushError) throw this.failure;
+    if (this.failure) {
+      throw new OcipushError('EROOTFS', `rootfs ${path}: not a whole tar archive (${this.failure.message})`, { path, cause: this.failure });
+    }
+    if (this.globalHeaders) throw new GlobalHeaders(`rootfs ${path}: pax global headers`);
+  }
+}
