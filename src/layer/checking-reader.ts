@@ -19,12 +19,15 @@ export class CheckingReader {
   private readonly reader: TarReader;
   private failure: Error | undefined;
   private globalHeaders = false;
+  /** Top-level names that together make the tar an image archive (see imageArchive). */
+  private readonly archiveNames = new Set<string>();
 
   constructor(private readonly path: string, observer: TarObserver | undefined) {
     const inner = observer ?? NO_OBSERVER;
     this.reader = new TarReader({
       entry: (entry, header, pax) => {
         this.refuseClimbing(entry);
+        this.noteArchiveName(entry.name);
         return inner.entry(entry, header, pax);
       },
       end: () => inner.end(),
@@ -45,12 +48,31 @@ export class CheckingReader {
     throw new OcipushError('EROOTFS', `rootfs ${this.path}: ${what} climbs out of the image's root with ..: unpacked, the tar would write outside its directory; not a layer`, { path: this.path });
   }
 
+  private noteArchiveName(name: Buffer): void {
+    const text = name.toString('latin1').replace(/^(?:\.?\/)+/, '');
+    if (text === 'manifest.json' || text === 'oci-layout' || text === 'index.json' || text === 'repositories') this.archiveNames.add(text);
+    else if (text.startsWith('blobs/sha256/') || /^[0-9a-f]{64}\/layer\.tar$/.test(text)) this.archiveNames.add('blobs');
+  }
+
+  /**
+   * The kind of image archive the tar is (`docker save`'s, `podman save`'s, an oci-archive), by
+   * the names at its top, else undefined: a layer of those files is not the image they hold. A
+   * manifest.json alone is a web app's.
+   */
+  imageArchive(): 'docker-archive' | 'oci-archive' | undefined {
+    const has = (name: string) => this.archiveNames.has(name);
+    if (has('manifest.json') && (has('blobs') || has('repositories'))) return 'docker-archive';
+    if (has('oci-layout') && has('index.json')) return 'oci-archive';
+    return undefined;
+  }
+
   write(chunk: Buffer): void {
     if (this.failure) return;
     try { this.reader.write(chunk); } catch (err) { this.failure = err as Error; }
   }
 
-  end(): void {
+  /** `onWarning`: told when the tar is an image archive, which a layer of its files is not. */
+  end(onWarning?: (message: string) => void): void {
     const path = this.path;
     if (!this.failure) {
       try { this.reader.end(); } catch (err) { this.failure = err as Error; }
@@ -60,5 +82,9 @@ export class CheckingReader {
       throw new OcipushError('EROOTFS', `rootfs ${path}: not a whole tar archive (${this.failure.message})`, { path, cause: this.failure });
     }
     if (this.globalHeaders) throw new GlobalHeaders(`rootfs ${path}: pax global headers`);
+    const kind = this.imageArchive();
+    if (kind) {
+      onWarning?.(`rootfs ${path} is an image archive (${kind === 'docker-archive' ? "docker save's: manifest.json and its blobs" : "an oci-archive: oci-layout and index.json"}), stored as one layer of its files; to build onto the image it holds: ocipush copy ${kind}:${path} oci:base:app, then --base oci:base:app`);
+    }
   }
 }

@@ -212,7 +212,7 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
       reader.write(chunk);
       options.onProgress?.({ bytes: file.bytes, totalBytes });
     });
-    reader.end();
+    reader.end(options.onWarning);
     return result;
   }
   // Before the file is opened: a read stream's open error needs a listener, which it gets when piped.
@@ -242,13 +242,13 @@ async function copyTar(path: string, from: Compression, out: Writable, to: Compr
       // As for a directory: the compressor writes to the blob itself, reusing its buffers.
       const written = compressor.writeTo(out);
       await Promise.all([run([input, ...stages, compressor], options.signal), written]);
-      reader.end();
+      reader.end(options.onWarning);
       return { diffId: diff.digest(), uncompressedSize: diff.size };
     }
   }
   await run([input, ...stages, out], options.signal);
   if (trailing > 0) throw new TrailingBytes(`${where}: ${trailing} bytes after the gzip stream`);
-  reader.end();
+  reader.end(options.onWarning);
   return { diffId: diff.digest(), uncompressedSize: diff.size };
 }
 

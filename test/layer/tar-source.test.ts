@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
 import { zstdAvailable } from '../../src/layer/codec.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { assertSameTree, layoutWithLayerBytes, readImage, umociUnpack, validateLayout } from '../assemble/support.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -365,6 +365,48 @@ test('a tar holding pax global headers (git archive writes one) is written again
       assert.ok(result.sbom, 'the SBOM is made from the layer stored');
       assertSameTree(tree, umociUnpack(layout, tag, join(tmp.path, `bundle-${tag}`)));
     }
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('an image archive given as a rootfs (docker save\'s, an oci-archive) is a layer of its files with one warning naming the way to build onto it, which works; a web app\'s manifest.json is no archive', async () => {
+  requireTool('skopeo');
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'hello'), 'hi\n');
+    const layout = join(tmp.path, 'layout');
+    await buildImage({ rootfs: [tree], layout, tag: 'app' });
+    const docker = join(tmp.path, 'app-docker.tar');
+    run('skopeo', ['copy', '-q', `oci:${layout}:app`, `docker-archive:${docker}:app:1`]);
+    const oci = join(tmp.path, 'app-oci.tar');
+    run('skopeo', ['copy', '-q', `oci:${layout}:app`, `oci-archive:${oci}:app`]);
+    const web = join(tmp.path, 'web');
+    mkdirSync(join(web, 'blobs'), { recursive: true });
+    writeFileSync(join(web, 'manifest.json'), '{"name":"my app","start_url":"/"}\n');
+    writeFileSync(join(web, 'index.json'), '{}\n');
+    writeFileSync(join(web, 'blobs', 'logo.png'), 'png');
+    const webTar = join(tmp.path, 'web.tar');
+    run('tar', ['--numeric-owner', '-C', web, '-cf', webTar, '.']);
+
+    const out = join(tmp.path, 'out');
+    for (const [tar, kind, what] of [[docker, 'docker-archive', "docker save's: manifest.json and its blobs"], [oci, 'oci-archive', 'an oci-archive: oci-layout and index.json']] as const) {
+      const r = runCli(['build', tar, '--layout', out, '-t', kind]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.split('\n').filter((l) => l.includes('warning')).join('\n'), `ocipush: warning: rootfs ${tar} is an image archive (${what}), stored as one layer of its files; to build onto the image it holds: ocipush copy ${kind}:${tar} oci:base:app, then --base oci:base:app`);
+      // What it says works (in a directory of its own: the base's layout is oci:base).
+      const cwd = join(tmp.path, kind);
+      mkdirSync(cwd);
+      const copied = runCli(['copy', `${kind}:${tar}`, 'oci:base:app'], { cwd });
+      assert.equal(copied.status, 0, copied.stderr);
+      const onto = await buildImage({ rootfs: [tree], layout: out, tag: `onto-${kind}`, base: `oci:${join(cwd, 'base')}:app` });
+      assert.equal(onto.base?.layers, 1, 'onto the image the archive holds');
+    }
+    const warnings: string[] = [];
+    await buildImage({ rootfs: [webTar], layout: out, tag: 'web', onWarning: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, []);
   } finally {
     await tmp.cleanup();
   }
