@@ -22,13 +22,20 @@ export async function inspectSource(arg: string): Promise<LayerSource> {
   const fail = (why: string, cause?: unknown): never => {
     throw new OcipushError('EROOTFS', `rootfs ${arg}: ${why}`, { path: arg, cause });
   };
+  // A pipe is never opened here (that would wait for its writer), nor read as a layer: a tar is
+  // read again when it must be written anew, and the layer cache knows a file by its stat.
+  const pipe = 'a pipe, not a file: a tar rootfs is read from a file (write the stream to one first, … > layer.tar, and build layer.tar)';
   let path: string;
   try {
     path = await realpath(arg);
   } catch (err) {
-    return fail(systemReason(err as NodeJS.ErrnoException), err);
+    // /dev/stdin, <(…): a link to "pipe:[…]", which no path names.
+    if (await stat(arg).then((st) => st.isFIFO() || st.isSocket(), () => false)) return fail(pipe);
+    const stdin = arg === '-' ? '; standard input is not read as a rootfs: write the tar to a file first (… > layer.tar) and build layer.tar' : '';
+    return fail(`${systemReason(err as NodeJS.ErrnoException)}${stdin}`, err);
   }
   const st = await stat(path).catch((err: NodeJS.ErrnoException) => fail(systemReason(err), err));
+  if (st.isFIFO() || st.isSocket()) return fail(pipe);
   if (st.isDirectory()) {
     await readdir(path).catch((err: NodeJS.ErrnoException) => fail(`cannot read directory: ${systemReason(err)}`, err));
     return { kind: 'directory', path };

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
 import { zstdAvailable } from '../../src/layer/codec.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { CLI, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { assertSameTree, layoutWithLayerBytes, readImage, umociUnpack, validateLayout } from '../assemble/support.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -407,6 +407,37 @@ test('an image archive given as a rootfs (docker save\'s, an oci-archive) is a l
     const warnings: string[] = [];
     await buildImage({ rootfs: [webTar], layout: out, tag: 'web', onWarning: (m) => warnings.push(m) });
     assert.deepEqual(warnings, []);
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('a tar piped in (bash\'s <(…), /dev/stdin, a fifo, -) is refused in one line saying it is a pipe, not "no such file", without waiting for a writer; nothing written', async () => {
+  requireTool('bash');
+  const tmp = await tempDir();
+  try {
+    const { tar } = makeTarball(tmp.path);
+    const fifo = join(tmp.path, 'fifo');
+    run('mkfifo', [fifo]);
+    const layout = join(tmp.path, 'layout');
+    const pipe = ': a pipe, not a file: a tar rootfs is read from a file (write the stream to one first, … > layer.tar, and build layer.tar)\n';
+    const cli = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`;
+    const cases = [
+      [`${cli} build <(cat ${tar}) --layout ${layout}`, /^ocipush: rootfs \/dev\/fd\/\d+$/],
+      [`cat ${tar} | ${cli} build /dev/stdin --layout ${layout}`, /^ocipush: rootfs \/dev\/stdin$/],
+      // No writer: opening it would wait for good.
+      [`${cli} build ${fifo} --layout ${layout}`, /^ocipush: rootfs \S+\/fifo$/],
+    ] as const;
+    for (const [line, rootfs] of cases) {
+      const r = spawnSync('bash', ['-c', line], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 1, `${line}: ${r.stderr}`);
+      assert.ok(r.stderr.endsWith(pipe), r.stderr);
+      assert.match(r.stderr.slice(0, -pipe.length), rootfs);
+    }
+    const dash = spawnSync('bash', ['-c', `cat ${tar} | ${cli} build - --layout ${layout}`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(dash.status, 1, dash.stderr);
+    assert.equal(dash.stderr, 'ocipush: rootfs -: no such file or directory; standard input is not read as a rootfs: write the tar to a file first (… > layer.tar) and build layer.tar\n');
+    assert.equal(existsSync(layout), false, 'nothing written');
   } finally {
     await tmp.cleanup();
   }
