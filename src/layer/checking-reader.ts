@@ -9,6 +9,14 @@ import { climbsOut } from './tar-paths.js';
  */
 export class GlobalHeaders extends Error {}
 
+/** GNU tar's own entry types, by the option that writes them. */
+const GNU_TYPES: Record<number, string> = {
+  0x56: 'a volume label, GNU tar --label', // 'V'
+  0x44: 'a directory listing, GNU tar --listed-incremental', // 'D'
+  0x4d: 'a file continued from another volume, GNU tar --multi-volume', // 'M'
+  0x4e: 'the long names of old GNU tars', // 'N'
+};
+
 const NO_OBSERVER: TarObserver = { entry: () => undefined, end: () => {} };
 
 /**
@@ -27,6 +35,7 @@ export class CheckingReader {
     this.reader = new TarReader({
       entry: (entry, header, pax) => {
         this.refuseClimbing(entry);
+        if (entry.type === 'other') this.refuseType(entry, header?.[156] ?? 0);
         this.noteArchiveName(entry.name);
         return inner.entry(entry, header, pax);
       },
@@ -46,6 +55,16 @@ export class CheckingReader {
         : undefined;
     if (what === undefined) return;
     throw new OcipushError('EROOTFS', `rootfs ${this.path}: ${what} climbs out of the image's root with ..: unpacked, the tar would write outside its directory; not a layer`, { path: this.path });
+  }
+
+  /**
+   * A type no unpacker of layers takes: containerd and Docker fail on it ("unhandled tar header
+   * type"), umoci too ("unknown typeflag"). GNU tar writes the common ones on request.
+   */
+  private refuseType(entry: ObservedEntry, flag: number): never {
+    const what = GNU_TYPES[flag];
+    const type = flag >= 0x20 && flag < 0x7f ? `'${String.fromCharCode(flag)}'` : `0x${flag.toString(16)}`;
+    throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(entry.name.toString())} is of tar type ${type}${what ? ` (${what})` : ''}, which umoci, containerd and Docker do not unpack: not a layer${what ? '; write the tar again without that option' : ''}`, { path: this.path });
   }
 
   private noteArchiveName(name: Buffer): void {

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { buildImage, OcipushError } from '../../src/index.js';
+import { requireTool, run, tempDir } from '../support/tools.js';
+import { layoutWithLayerBytes } from '../assemble/support.js';
+
+const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+test('a tar holding entries of a type no unpacker takes (GNU tar --label, --listed-incremental) is refused in one line naming the entry, its type and the option; the layout stays as it was', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(join(tree, 'etc'), { recursive: true });
+    writeFileSync(join(tree, 'etc', 'motd'), 'hi\n');
+    const label = join(tmp.path, 'label.tar');
+    run('tar', ['--label=BACKUP1', '--numeric-owner', '-C', tree, '-cf', label, 'etc']);
+    const incremental = join(tmp.path, 'incremental.tar');
+    run('tar', [`--listed-incremental=${join(tmp.path, 'snapshot')}`, '--numeric-owner', '-C', tree, '-cf', incremental, 'etc']);
+    // The premise: umoci refuses both as layers.
+    for (const [tar, why] of [[label, /unknown typeflag '\\x56'/], [incremental, /unknown typeflag '\\x44'/]] as const) {
+      const layout = join(tmp.path, `as-it-is-${readdirSync(tmp.path).length}`);
+      layoutWithLayerBytes(layout, 't', gzipSync(readFileSync(tar)), sha(readFileSync(tar)));
+      assert.throws(() => run('umoci', ['unpack', '--image', `${layout}:t`, join(layout, 'bundle')]), why);
+    }
+
+    const layout = join(tmp.path, 'layout');
+    await buildImage({ rootfs: [tree], layout, tag: 'before' });
+    const before = readFileSync(join(layout, 'index.json'));
+    const cases = [
+      [label, `entry "BACKUP1" is of tar type 'V' (a volume label, GNU tar --label), which umoci, containerd and Docker do not unpack: not a layer; write the tar again without that option`],
+      [incremental, `entry "etc/" is of tar type 'D' (a directory listing, GNU tar --listed-incremental), which umoci, containerd and Docker do not unpack: not a layer; write the tar again without that option`],
+    ] as const;
+    for (const [tar, message] of cases) {
+      for (const compression of ['gzip', 'none'] as const) {
+        await assert.rejects(buildImage({ rootfs: [tar], layout, tag: 'after', compression }), (err: unknown) => {
+          assert.ok(err instanceof OcipushError, String(err));
+          assert.equal(err.code, 'EROOTFS');
+          assert.equal(err.message, `rootfs ${tar}: ${message}`);
+          return true;
+        });
+      }
+    }
+    assert.deepEqual(readFileSync(join(layout, 'index.json')), before, 'the layout as it was');
+  } finally {
+    await tmp.cleanup();
+  }
+});
