@@ -36,6 +36,7 @@ export class CheckingReader {
       entry: (entry, header, pax) => {
         this.refuseClimbing(entry);
         if (entry.type === 'other') this.refuseType(entry, header?.[156] ?? 0);
+        this.refuseEmptyWhiteout(entry.name);
         this.noteArchiveName(entry.name);
         return inner.entry(entry, header, pax);
       },
@@ -65,6 +66,17 @@ export class CheckingReader {
     const what = GNU_TYPES[flag];
     const type = flag >= 0x20 && flag < 0x7f ? `'${String.fromCharCode(flag)}'` : `0x${flag.toString(16)}`;
     throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(entry.name.toString())} is of tar type ${type}${what ? ` (${what})` : ''}, which umoci, containerd and Docker do not unpack: not a layer${what ? '; write the tar again without that option' : ''}`, { path: this.path });
+  }
+
+  /**
+   * `.wh.`, `.wh..`, `.wh...`: a whiteout of no entry of its directory (the OCI spec has none),
+   * which containerd refuses ("invalid whiteout name") and umoci takes to empty the directory.
+   */
+  private refuseEmptyWhiteout(name: Buffer): void {
+    const text = name.toString('latin1').replace(/\/+$/, '');
+    const base = text.slice(text.lastIndexOf('/') + 1);
+    if (base !== '.wh.' && base !== '.wh..' && base !== '.wh...') return;
+    throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(name.toString())} is a whiteout that names no entry (.wh. is followed by ${JSON.stringify(base.slice(4))}), which containerd refuses to unpack and umoci takes to empty its directory: not a layer`, { path: this.path });
   }
 
   private noteArchiveName(name: Buffer): void {

@@ -50,3 +50,44 @@ test('a tar holding entries of a type no unpacker takes (GNU tar --label, --list
     await tmp.cleanup();
   }
 });
+
+test('a tar holding a whiteout that names no entry (.wh., .wh.., .wh...) is refused in one line naming it, as containerd refuses it and umoci empties the directory for it', async () => {
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const lower = join(tmp.path, 'lower');
+    mkdirSync(join(lower, 'd'), { recursive: true });
+    writeFileSync(join(lower, 'd', 'kept'), 'kept\n');
+    const layout = join(tmp.path, 'layout');
+    await buildImage({ rootfs: [lower], layout, tag: 'before' });
+    const before = readFileSync(join(layout, 'index.json'));
+    for (const name of ['.wh.', '.wh..', '.wh...']) {
+      const upper = join(tmp.path, `upper${name.length}`);
+      mkdirSync(join(upper, 'd'), { recursive: true });
+      writeFileSync(join(upper, 'd', name), '');
+      const tar = join(tmp.path, `upper${name.length}.tar`);
+      run('tar', ['--numeric-owner', '-C', upper, '-cf', tar, 'd']);
+      if (name === '.wh..') {
+        // The premise: umoci takes it to empty d/ of the layer below.
+        const raw = join(tmp.path, 'raw');
+        run('umoci', ['init', '--layout', raw]);
+        run('umoci', ['new', '--image', `${raw}:t`]);
+        const lowerTar = join(tmp.path, 'lower.tar');
+        run('tar', ['--numeric-owner', '-C', lower, '-cf', lowerTar, 'd']);
+        run('umoci', ['raw', 'add-layer', '--image', `${raw}:t`, lowerTar]);
+        run('umoci', ['raw', 'add-layer', '--image', `${raw}:t`, tar]);
+        run('umoci', ['unpack', '--image', `${raw}:t`, join(raw, 'bundle')]);
+        assert.deepEqual(readdirSync(join(raw, 'bundle', 'rootfs', 'd')), []);
+      }
+      await assert.rejects(buildImage({ rootfs: [lower, tar], layout, tag: 'after' }), (err: unknown) => {
+        assert.ok(err instanceof OcipushError, String(err));
+        assert.equal(err.code, 'EROOTFS');
+        assert.equal(err.message, `rootfs ${tar}: entry "d/${name}" is a whiteout that names no entry (.wh. is followed by ${JSON.stringify(name.slice(4))}), which containerd refuses to unpack and umoci takes to empty its directory: not a layer`);
+        return true;
+      });
+    }
+    assert.deepEqual(readFileSync(join(layout, 'index.json')), before, 'the layout as it was');
+  } finally {
+    await tmp.cleanup();
+  }
+});
