@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { ObservedEntry, TarObserver } from './tar.js';
 import { TarReader } from './tar-reader.js';
-import { climbsOut } from './tar-paths.js';
+import { climbsOut, EMPTY_WHITEOUT, emptyWhiteout } from './tar-paths.js';
 
 /**
  * A tar holding pax global headers (`g`), which umoci refuses: the layer is written again
@@ -68,15 +68,11 @@ export class CheckingReader {
     throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(entry.name.toString())} is of tar type ${type}${what ? ` (${what})` : ''}, which umoci, containerd and Docker do not unpack: not a layer${what ? '; write the tar again without that option' : ''}`, { path: this.path });
   }
 
-  /**
-   * `.wh.`, `.wh..`, `.wh...`: a whiteout of no entry of its directory (the OCI spec has none),
-   * which containerd refuses ("invalid whiteout name") and umoci takes to empty the directory.
-   */
+  /** A whiteout of no entry (tar-paths.ts emptyWhiteout). */
   private refuseEmptyWhiteout(name: Buffer): void {
-    const text = name.toString('latin1').replace(/\/+$/, '');
-    const base = text.slice(text.lastIndexOf('/') + 1);
-    if (base !== '.wh.' && base !== '.wh..' && base !== '.wh...') return;
-    throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(name.toString())} is a whiteout that names no entry (.wh. is followed by ${JSON.stringify(base.slice(4))}), which containerd refuses to unpack and umoci takes to empty its directory: not a layer`, { path: this.path });
+    const rest = emptyWhiteout(name);
+    if (rest === undefined) return;
+    throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(name.toString())} ${EMPTY_WHITEOUT(rest)}: not a layer`, { path: this.path });
   }
 
   private noteArchiveName(name: Buffer): void {

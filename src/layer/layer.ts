@@ -16,6 +16,7 @@ import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
 import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
 import { CheckingReader, GlobalHeaders } from './checking-reader.js';
+import { EMPTY_WHITEOUT, emptyWhiteout } from './tar-paths.js';
 import { droppingGlobalHeaders } from './global-headers.js';
 import { attachXattrs, walk, type FsEntry, type WalkOptions } from './walk.js';
 
@@ -297,6 +298,8 @@ async function walkWithXattrs(root: string, warn: (message: string) => void, exc
 
 function* withXattrs(ahead: FsEntry[], rest: Iterator<FsEntry> | undefined, xattrs: XattrMap): Generator<FsEntry> {
   const attach = (e: FsEntry): FsEntry => {
+    const after = emptyWhiteout(e.name);
+    if (after !== undefined) throw new OcipushError('EROOTFS', `${e.path.toString()} ${EMPTY_WHITEOUT(after)}: rename or remove it`, { path: e.path.toString() });
     if (xattrs.size > 0) attachXattrs(e, xattrs);
     return e;
   };

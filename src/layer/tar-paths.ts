@@ -24,3 +24,20 @@ export function climbsOut(path: Buffer): boolean {
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
+
+/**
+ * For a whiteout that names no entry of its directory, `.wh.`, `.wh..` or `.wh...` (the OCI spec
+ * has none; containerd refuses it, umoci empties the directory for it), what follows its `.wh.`;
+ * else undefined.
+ */
+export function emptyWhiteout(name: Buffer): string | undefined {
+  let end = name.length;
+  while (end > 0 && name[end - 1] === SLASH) end--;
+  const start = name.lastIndexOf(SLASH, end - 1) + 1;
+  if (end - start < 4 || end - start > 6) return undefined;
+  const base = name.toString('latin1', start, end);
+  return base === '.wh.' || base === '.wh..' || base === '.wh...' ? base.slice(4) : undefined;
+}
+
+/** What is wrong with such a whiteout, `rest` what follows its `.wh.`. */
+export const EMPTY_WHITEOUT = (rest: string): string => `is a whiteout that names no entry (.wh. is followed by ${JSON.stringify(rest)}), which containerd refuses to unpack and umoci takes to empty its directory`;

@@ -51,7 +51,7 @@ test('a tar holding entries of a type no unpacker takes (GNU tar --label, --list
   }
 });
 
-test('a tar holding a whiteout that names no entry (.wh., .wh.., .wh...) is refused in one line naming it, as containerd refuses it and umoci empties the directory for it', async () => {
+test('a tar or directory holding a whiteout that names no entry (.wh., .wh.., .wh...) is refused in one line naming it, as containerd refuses it and umoci empties the directory for it', async () => {
   requireTool('umoci');
   const tmp = await tempDir();
   try {
@@ -83,6 +83,13 @@ test('a tar holding a whiteout that names no entry (.wh., .wh.., .wh...) is refu
         assert.ok(err instanceof OcipushError, String(err));
         assert.equal(err.code, 'EROOTFS');
         assert.equal(err.message, `rootfs ${tar}: entry "d/${name}" is a whiteout that names no entry (.wh. is followed by ${JSON.stringify(name.slice(4))}), which containerd refuses to unpack and umoci takes to empty its directory: not a layer`);
+        return true;
+      });
+      // The same tree as a directory layer.
+      await assert.rejects(buildImage({ rootfs: [lower, upper], layout, tag: 'after' }), (err: unknown) => {
+        assert.ok(err instanceof OcipushError, String(err));
+        assert.equal(err.code, 'EROOTFS');
+        assert.equal(err.message, `${upper}/d/${name} is a whiteout that names no entry (.wh. is followed by ${JSON.stringify(name.slice(4))}), which containerd refuses to unpack and umoci takes to empty its directory: rename or remove it`);
         return true;
       });
     }
