@@ -17,6 +17,8 @@ const GNU_TYPES: Record<number, string> = {
   0x4e: 'the long names of old GNU tars', // 'N'
 };
 
+const CONTIGUOUS = 0x37; // '7'
+
 const NO_OBSERVER: TarObserver = { entry: () => undefined, end: () => {} };
 
 /**
@@ -35,7 +37,8 @@ export class CheckingReader {
     this.reader = new TarReader({
       entry: (entry, header, pax) => {
         this.refuseClimbing(entry);
-        if (entry.type === 'other') this.refuseType(entry, header?.[156] ?? 0);
+        // '7' (contiguous) is read as a file by the tar readers here, not by unpackers of layers.
+        if (entry.type === 'other' || header?.[156] === CONTIGUOUS) this.refuseType(entry, header?.[156] ?? 0);
         this.refuseEmptyWhiteout(entry.name);
         this.noteArchiveName(entry.name);
         return inner.entry(entry, header, pax);
@@ -64,8 +67,9 @@ export class CheckingReader {
    */
   private refuseType(entry: ObservedEntry, flag: number): never {
     const what = GNU_TYPES[flag];
+    const contiguous = flag === CONTIGUOUS ? ' (a contiguous file, which no Linux file system has)' : '';
     const type = flag >= 0x20 && flag < 0x7f ? `'${String.fromCharCode(flag)}'` : `0x${flag.toString(16)}`;
-    throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(entry.name.toString())} is of tar type ${type}${what ? ` (${what})` : ''}, which umoci, containerd and Docker do not unpack: not a layer${what ? '; write the tar again without that option' : ''}`, { path: this.path });
+    throw new OcipushError('EROOTFS', `rootfs ${this.path}: entry ${JSON.stringify(entry.name.toString())} is of tar type ${type}${what ? ` (${what})` : contiguous}, which umoci, containerd and Docker do not unpack: not a layer${what ? '; write the tar again without that option' : ''}`, { path: this.path });
   }
 
   /** A whiteout of no entry (tar-paths.ts emptyWhiteout). */

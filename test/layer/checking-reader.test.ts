@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildImage, OcipushError } from '../../src/index.js';
@@ -94,6 +94,29 @@ test('a tar or directory holding a whiteout that names no entry (.wh., .wh.., .w
       });
     }
     assert.deepEqual(readFileSync(join(layout, 'index.json')), before, 'the layout as it was');
+  } finally {
+    await tmp.cleanup();
+  }
+});
+
+test('a tar holding a contiguous file (type \'7\', which Python\'s tarfile writes on request) is refused in one line, as umoci refuses it', async () => {
+  requireTool('python3');
+  requireTool('umoci');
+  const tmp = await tempDir();
+  try {
+    const tar = join(tmp.path, 'contiguous.tar');
+    run('python3', ['-c', `import io, tarfile
+with tarfile.open(${JSON.stringify(tar)}, 'w', format=tarfile.USTAR_FORMAT) as t:
+    i = tarfile.TarInfo('data'); i.type = tarfile.CONTTYPE; i.size = 3; t.addfile(i, io.BytesIO(b'abc'))`]);
+    const raw = join(tmp.path, 'raw');
+    layoutWithLayerBytes(raw, 't', gzipSync(readFileSync(tar)), sha(readFileSync(tar)));
+    assert.throws(() => run('umoci', ['unpack', '--image', `${raw}:t`, join(raw, 'bundle')]), /unknown typeflag '\\x37'/);
+    await assert.rejects(buildImage({ rootfs: [tar], layout: join(tmp.path, 'layout') }), (err: unknown) => {
+      assert.ok(err instanceof OcipushError, String(err));
+      assert.equal(err.message, `rootfs ${tar}: entry "data" is of tar type '7' (a contiguous file, which no Linux file system has), which umoci, containerd and Docker do not unpack: not a layer`);
+      return true;
+    });
+    assert.equal(existsSync(join(tmp.path, 'layout')), false);
   } finally {
     await tmp.cleanup();
   }
