@@ -50,7 +50,10 @@ export const sbomCommand: CliCommand<SbomArgs> = {
       // Before a layer is read: the scan of a large image is not made only to be refused.
       if (argv.attach && opened.location.transport !== 'registry') throw usageError('--attach pushes to a registry: give a registry reference');
       const root = await readManifest(opened.storage, opened.root, { name: opened.name });
-      desc = isIndex(root.parsed) ? await platformManifest(opened.storage, root, { name: opened.name, ...(platform ? { platform } : {}), noMatch: noManifestFor(opened.name) }) : root.descriptor;
+      // One image of another platform than --platform's is refused, as digest, config and pull refuse it: its SBOM is not the one asked for.
+      desc = isIndex(root.parsed) || platform
+        ? await platformManifest(opened.storage, root, { name: opened.name, ...(platform ? { platform } : {}), noMatch: noManifestFor(opened.name), requirePlatform: true })
+        : root.descriptor;
       const location = opened.location;
       const repository = location.transport === 'registry' ? `${location.reference.registry}/${location.reference.repository}` : undefined;
       sbom = await prepareSbom(opened.storage, desc, { format, name: opened.name, ...(repository ? { repository } : {}), created });
