@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, describePlatform, platformArgument, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { sha256 } from '../oci/digest.js';
 import { encodeJson, isIndex, parseManifest, type ImageIndex } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -33,14 +33,14 @@ export async function filterPlatforms(
   if (!isIndex(parsed)) {
     const { offered, available } = await platformsOffered(storage, root, rootBytes, platforms, name);
     if (offered.length === 0) {
-      throw new OcipushError('ENOTFOUND', `${name} is one image for ${available}, not for ${platforms.map(formatPlatform).join(', ')} (--platform)`, { digest: root.digest });
+      throw new OcipushError('ENOTFOUND', `${name} is one image for ${available}, not for ${platforms.map(platformArgument).join(', ')} (--platform)`, { digest: root.digest });
     }
     return { descriptor: root, bytes: rootBytes, changed: false, made: [] };
   }
   const walk = new PlatformWalk(storage, platforms, name);
   const filtered = await walk.index(root, rootBytes, parsed, 1);
   const missing = platforms.find((p) => !walk.offered.has(p));
-  if (missing) throw new OcipushError('ENOTFOUND', `${name} has no image for ${formatPlatform(missing)} (it has: ${walk.available()})`, { digest: root.digest });
+  if (missing) throw new OcipushError('ENOTFOUND', `${name} has no image for ${platformArgument(missing)} (it has: ${walk.available()})`, { digest: root.digest });
   return { descriptor: filtered.descriptor, bytes: filtered.bytes, changed: filtered.descriptor.digest !== root.digest, made: walk.made.filter((m) => m.descriptor.digest !== filtered.descriptor.digest) };
 }
 
@@ -79,7 +79,7 @@ class PlatformWalk {
     const replaced = new Map<string, Descriptor>();
     for (const entry of platformImages(parsed.manifests)) {
       if (entry.platform) {
-        this.seen.add(formatPlatform(entry.platform));
+        this.seen.add(describePlatform(entry.platform));
         if (this.wants(entry.platform)) kept.add(entry.digest);
         continue;
       }
@@ -98,7 +98,7 @@ class PlatformWalk {
         continue;
       }
       const platform = (await loadImage(this.storage, entry, { name: this.name })).platform;
-      this.seen.add(formatPlatform(platform));
+      this.seen.add(describePlatform(platform));
       if (this.wants(platform)) kept.add(entry.digest);
     }
     const manifests = parsed.manifests.filter((d) => kept.has(d.digest)

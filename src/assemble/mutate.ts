@@ -1,4 +1,4 @@
-import { formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { describePlatform, formatPlatform, platformArgument, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { OcipushError } from '../errors.js';
 import { encodeJson } from '../oci/manifest.js';
 import { layerCompression, MediaType, type ImageFormat } from '../oci/media-types.js';
@@ -50,7 +50,7 @@ export async function mutateImage(storage: ReadOnlyStorage, root: Descriptor, ro
     verb: 'mutate', ...(changes.annotations ? { annotations: changes.annotations } : {}), ...(changes.format ? { format: changes.format } : {}),
   });
   if (platforms && matched === 0) {
-    throw new OcipushError('ENOTFOUND', `${name} has no image for ${platforms.map(formatPlatform).join(', ')} (it has: ${seen.map(formatPlatform).join(', ') || 'none'}); nothing changed`);
+    throw new OcipushError('ENOTFOUND', `${name} has no image for ${platforms.map(platformArgument).join(', ')} (it has: ${seen.map(describePlatform).join(', ') || 'none'}); nothing changed`);
   }
   return mutated;
 }

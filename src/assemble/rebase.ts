@@ -62,7 +62,9 @@ export async function rebaseImage(storage: ReadOnlyStorage, root: Descriptor, ro
     const platform = imagePlatform(image, config);
     const where = image.descriptor.digest === root.digest ? name : `${name} (${formatPlatform(platform)})`;
     const refs = baseReferences(image, options, where);
-    const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, platform, 'old'), options.openBase(refs.newBase, platform, 'new')]);
+    // A Windows base is taken whatever its os.version: the new base is the old one patched, a later os.version.
+    const { 'os.version': _osVersion, ...anyVersion } = platform;
+    const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, anyVersion, 'old'), options.openBase(refs.newBase, anyVersion, 'new')]);
     if (newBase.image.descriptor.digest === oldBase.image.descriptor.digest) {
       current.push({ platform, base: newBase.image.descriptor.digest });
       return undefined;

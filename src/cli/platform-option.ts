@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { usageError } from './command.js';
-import { formatPlatform, normalizePlatform, ONE_PLATFORM_ONLY, parsePlatform, type Platform } from '../oci/descriptor.js';
+import { normalizePlatform, ONE_PLATFORM_ONLY, parsePlatform, platformArgument, splitOsVersion, type Platform } from '../oci/descriptor.js';
 
 /**
  * `--platform os/arch[/variant]` checked against the values the OCI image spec names: os and
@@ -8,8 +8,10 @@ import { formatPlatform, normalizePlatform, ONE_PLATFORM_ONLY, parsePlatform, ty
  * understand values listed in the Go Language document"), variants from the spec's table
  * (arm v6/v7/v8, arm64 v8) and those containerd normalises (arm v5, arm64 v8.x/v9.x, amd64's
  * microarchitecture levels v1-v4). A typo (`linux/amd65`) is refused with the valid values;
- * `--unlisted-platform` takes any value as it is, for the unusual. Besides Go's, `wasi`: the os of
- * Docker's WebAssembly images (`docker buildx build --platform wasi/wasm`), which containerd takes.
+ * `--unlisted-platform` takes any value as it is, for the unusual. An os.version may follow, as
+ * crane (`windows/amd64:10.0.17763.1234`) or containerd (`windows(10.0.17763)/amd64`) takes it:
+ * Windows images of one tag differ by it. Besides Go's, `wasi`: the os of Docker's WebAssembly
+ * images (`docker buildx build --platform wasi/wasm`), which containerd takes.
  */
 export const KNOWN_OS = ['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'netbsd', 'openbsd', 'plan9', 'solaris', 'wasi', 'wasip1', 'windows', 'zos'] as const;
 export const KNOWN_ARCH = ['386', 'amd64', 'arm', 'arm64', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'ppc64', 'ppc64le', 'riscv64', 's390x', 'sparc64', 'wasm'] as const;
@@ -34,9 +36,13 @@ export function checkPlatform(text: string | undefined, unlisted: boolean | unde
   if (text === undefined) return text;
   if (text.includes(',')) throw usageError(`--platform ${JSON.stringify(text)}: ${ONE_PLATFORM_ONLY}`);
   if (unlisted) return text;
-  const parts = text.split('/');
+  const { rest, osVersion } = splitOsVersion(text);
+  const parts = rest.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-    throw usageError(`--platform: invalid platform ${JSON.stringify(text)}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8`);
+    throw usageError(`--platform: invalid platform ${JSON.stringify(text)}: expected os/arch[/variant][:os.version], e.g. linux/amd64, linux/arm64/v8 or windows/amd64:10.0.17763.1234`);
+  }
+  if (osVersion !== undefined && !/^[A-Za-z0-9_.-]+$/.test(osVersion)) {
+    throw usageError(`--platform ${JSON.stringify(text)}: invalid os.version ${JSON.stringify(osVersion)}: expected letters, digits, '.', '_' or '-', e.g. 10.0.17763.1234`);
   }
   const { os, architecture: arch, variant } = normalizePlatform(...(parts as [string, string, string?]));
   const hint = `(--${UNLISTED_FLAG} takes it as it is)`;
@@ -53,7 +59,7 @@ export function checkPlatform(text: string | undefined, unlisted: boolean | unde
       throw usageError(`--platform ${JSON.stringify(text)}: unknown variant "${variant}"; ${valid} ${hint}`);
     }
   }
-  return formatPlatform({ os, architecture: arch, ...(variant ? { variant } : {}) });
+  return platformArgument({ os, architecture: arch, ...(variant ? { variant } : {}), ...(osVersion ? { 'os.version': osVersion } : {}) });
 }
 
 /** A comma-separated `--platform a,b` (copy, pull, mutate): each one checked as checkPlatform does, then parsed. */

@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { Digest } from '../oci/digest.js';
-import { entryPlatform, formatPlatform, missingEntryError, platformMatches } from '../oci/descriptor.js';
+import { describePlatform, entryPlatform, platformArgument, missingEntryError, platformMatches } from '../oci/descriptor.js';
 import { isIndexMediaType, isLayerMediaType, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, parseManifest, platformOfConfig, type AnyManifest, type ImageManifest } from '../oci/manifest.js';
 import { isBlobSourceProvider, operationOptions, type OperationOptions, type ReadOnlyStorage } from '../content/storage.js';
@@ -66,7 +66,7 @@ export async function loadImage(storage: ReadOnlyStorage, desc: Descriptor, opti
   const { descriptor, bytes, parsed } = read;
   const image = await imageView(storage, descriptor, bytes, parsed as ImageManifest, options, index);
   if (options.requirePlatform && options.platform && !servesPlatform(options.platform, image.platform, index !== undefined && options.lowerVariant === true)) {
-    throw new OcipushError('EUSAGE', `${name} is for ${formatPlatform(image.platform)}, not ${formatPlatform(options.platform)} (--platform)`, { digest: descriptor.digest });
+    throw new OcipushError('EUSAGE', `${name} is for ${describePlatform(image.platform)}, not ${platformArgument(options.platform)} (--platform)`, { digest: descriptor.digest });
   }
   return image;
 }
@@ -98,7 +98,7 @@ export async function platformManifest(
     if (!options.requirePlatform || !options.platform) return root.descriptor;
     const platform = await configPlatform(storage, parsed, { ...options, name });
     if (!platform || platformMatches(options.platform, platform)) return root.descriptor;
-    throw new OcipushError('ENOTFOUND', `${name} is one image for ${formatPlatform(platform)}, not for ${formatPlatform(options.platform)} (--platform)`, { digest: root.descriptor.digest });
+    throw new OcipushError('ENOTFOUND', `${name} is one image for ${describePlatform(platform)}, not for ${platformArgument(options.platform)} (--platform)`, { digest: root.descriptor.digest });
   }
   const wanted = options.platform ?? DEFAULT_PLATFORM;
   const seen = new Set<string>();
@@ -119,7 +119,7 @@ async function findPlatform(
   const images = platformImages(entries);
   for (const entry of [...exactFirst(images.filter((d) => d.platform), wanted), ...images.filter((d) => !d.platform)]) {
     if (entry.platform && !platformMatches(wanted, entry.platform)) {
-      seen.add(formatPlatform(entry.platform));
+      seen.add(describePlatform(entry.platform));
       continue;
     }
     if (entry.platform && !isIndexMediaType(entry.mediaType)) return entry;
@@ -132,7 +132,7 @@ async function findPlatform(
     }
     if (entry.platform) return entry;
     const platform = await configPlatform(storage, parsed, options);
-    seen.add(platform ? formatPlatform(platform) : entry.digest);
+    seen.add(platform ? describePlatform(platform) : entry.digest);
     if (platform && platformMatches(wanted, platform)) return entry;
   }
   return undefined;

@@ -1,6 +1,6 @@
 import { OcipushError } from '../errors.js';
 import { normalizeTarget } from '../dockerfile/platform.js';
-import { Annotation, formatPlatform, normalVariant, platformExact, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, describePlatform, normalVariant, platformArgument, platformExact, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 
 /** linux/amd64: what an index is narrowed to when nobody asked for a platform, as docker on such a host does. */
 export const DEFAULT_PLATFORM: Readonly<Platform> = Object.freeze({ os: 'linux', architecture: 'amd64' });
@@ -84,7 +84,7 @@ export function exactFirst(entries: readonly Descriptor[], wanted: Platform): De
 export function noPlatformError(choice: PlatformChoice, available: string): OcipushError {
   const platform = choice.wanted ?? DEFAULT_PLATFORM;
   return choice.noMatch?.(platform, available)
-    ?? new OcipushError('ENOTFOUND', `${choice.name} has no image for ${formatPlatform(platform)} (it has: ${available}); choose one with --platform`);
+    ?? new OcipushError('ENOTFOUND', `${choice.name} has no image for ${platformArgument(platform)} (it has: ${available}); choose one with --platform`);
 }
 
 /**
@@ -97,10 +97,10 @@ export function platformImages(entries: readonly Descriptor[]): Descriptor[] {
 
 /** `linux/amd64, linux/arm64` (an entry without a platform by its digest), or `none`: what an index has, for a message. */
 export function listPlatforms(images: readonly Descriptor[]): string {
-  return images.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ') || 'none';
+  return images.map((d) => (d.platform ? describePlatform(d.platform) : d.digest)).join(', ') || 'none';
 }
 
 /** The error pull and inspect give: `NAME: no manifest for P (the index has: …)`. */
 export function noManifestFor(name: string): NonNullable<PlatformChoice['noMatch']> {
-  return (wanted, available) => new OcipushError('ENOTFOUND', `${name}: no manifest for ${formatPlatform(wanted)} (the index has: ${available})`);
+  return (wanted, available) => new OcipushError('ENOTFOUND', `${name}: no manifest for ${platformArgument(wanted)} (the index has: ${available})`);
 }

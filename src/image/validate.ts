@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { Annotation, embeddedDataProblem, entryPlatform, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
+import { Annotation, describePlatform, embeddedDataProblem, entryPlatform, platformArgument, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
 import { Digester, digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
@@ -68,7 +68,7 @@ export async function validateImage(storage: ReadOnlyStorage, root: Descriptor, 
   await run.manifest(root, 0);
   if (options.platform && !run.manifests.some((m) => m.kind === 'image')) {
     const has = run.passedOver.size > 0 ? ` (it has: ${[...run.passedOver].join(', ')})` : '';
-    throw new OcipushError('ENOTFOUND', `${options.name ?? 'image'} has no image for ${formatPlatform(options.platform)}${has}`, { digest: root.digest });
+    throw new OcipushError('ENOTFOUND', `${options.name ?? 'image'} has no image for ${platformArgument(options.platform)}${has}`, { digest: root.digest });
   }
   await run.blobs();
   return {
@@ -126,7 +126,7 @@ class Validation {
       if (wanted && children.length === 0) {
         // An index inside (one of a layout's images) without the platform is not asked about; the root must have it.
         if (depth > 0) return;
-        throw new OcipushError('ENOTFOUND', `${this.name} has no image for ${formatPlatform(wanted)} (it has: ${listPlatforms(platformImages(parsed.manifests))})`, { digest: desc.digest });
+        throw new OcipushError('ENOTFOUND', `${this.name} has no image for ${platformArgument(wanted)} (it has: ${listPlatforms(platformImages(parsed.manifests))})`, { digest: desc.digest });
       }
       parsed.manifests.forEach((child, i) => this.embedded(child, `${what}: manifests[${i}]`));
       for (const child of children) await this.manifest(child, depth + 1, child.platform, chosen || wanted);
@@ -167,12 +167,14 @@ class Validation {
     const wanted = this.options.platform;
     // One image of another platform is not what --platform asked to check, as every verb refuses it.
     if (root && wanted && platform && !platformMatches(wanted, platform)) {
-      throw new OcipushError('ENOTFOUND', `${this.name} is one image for ${formatPlatform(platform)}, not for ${formatPlatform(wanted)} (--platform)`, { digest: desc.digest });
+      throw new OcipushError('ENOTFOUND', `${this.name} is one image for ${describePlatform(platform)}, not for ${platformArgument(wanted)} (--platform)`, { digest: desc.digest });
     }
     this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'image', ...(platform ? { platform: formatPlatform(platform) } : {}), layers: manifest.layers.length });
     this.embeddedOf(manifest, what);
     const label = platform ? `${this.name} ${formatPlatform(platform)}` : what;
-    if (config && listed && !platformMatches(listed, platform)) {
+    // os, architecture and variant, which decide whether the image runs; the os.version the entry and the config write is not held against each other.
+    const { 'os.version': _listedVersion, ...listedPlatform } = listed ?? { os: '', architecture: '' };
+    if (config && listed && !platformMatches(listedPlatform, platform)) {
       this.add('EINVALID', desc.digest, `${label}: the index lists it for ${formatPlatform(listed)}, its config says ${formatPlatform(platform!)}`);
     }
     const diffIds = config?.rootfs.diff_ids;

@@ -112,15 +112,31 @@ export function assertAnnotations(value: unknown, where: string): void {
 /** What a list of platforms given where one is taken is told. */
 export const ONE_PLATFORM_ONLY = 'one os/arch[/variant] here; copy and pull take several, comma-separated (a multi-platform image is built once per platform and combined with ocipush index create)';
 
-/** Parses `os/arch[/variant]` as given to --platform (one platform: a comma-separated list is refused, saying where it goes). */
+/**
+ * Parses `os/arch[/variant]` as given to --platform (one platform: a comma-separated list is
+ * refused, saying where it goes), with an os.version as crane writes it
+ * (`windows/amd64:10.0.17763.1234`) or containerd (`windows(10.0.17763)/amd64`): the one way to
+ * tell apart the Windows images of one tag, one per Windows release.
+ */
 export function parsePlatform(text: string): Platform {
   if (text.includes(',')) throw new OcipushError('EUSAGE', `platform ${JSON.stringify(text)}: ${ONE_PLATFORM_ONLY}`);
-  const parts = text.split('/');
+  const { rest, osVersion } = splitOsVersion(text);
+  const parts = rest.split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
-    throw new OcipushError('EUSAGE', `invalid platform "${text}": expected os/arch[/variant], e.g. linux/amd64`);
+    throw new OcipushError('EUSAGE', `invalid platform "${text}": expected os/arch[/variant][:os.version], e.g. linux/amd64`);
   }
   const [os, architecture, variant] = parts as [string, string, string?];
-  return normalizePlatform(os, architecture, variant);
+  const platform = normalizePlatform(os, architecture, variant);
+  return osVersion ? { ...platform, 'os.version': osVersion } : platform;
+}
+
+/** `windows/amd64:10.0.17763.1234` (crane's) or `windows(10.0.17763)/amd64` (containerd's): the platform without its os.version, and the os.version. */
+export function splitOsVersion(text: string): { rest: string; osVersion?: string } {
+  const crane = /^([^:()]*):([^:/()]*)$/.exec(text);
+  if (crane) return { rest: crane[1]!, ...(crane[2] ? { osVersion: crane[2] } : {}) };
+  const containerd = /^([^/()]*)\(([^/()]*)\)(\/[^()]*)?$/.exec(text);
+  if (containerd) return { rest: `${containerd[1]}${containerd[3] ?? ''}`, ...(containerd[2] ? { osVersion: containerd[2] } : {}) };
+  return { rest: text };
 }
 
 /** Other spellings of an architecture, as docker and containerd read them (`uname -m`'s, Debian's). */
@@ -152,6 +168,16 @@ export function parsePlatformList(text: string): Platform[] {
 
 export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+/** A platform as --platform takes it back, its os.version after a colon as crane writes it (`windows/amd64:10.0.17763.1234`). */
+export function platformArgument(p: Platform): string {
+  return p['os.version'] ? `${formatPlatform(p)}:${p['os.version']}` : formatPlatform(p);
+}
+
+/** A platform for a message: `windows/amd64 (os.version 10.0.17763.1234)`, as inspect and index create name Windows images, which differ only by it. */
+export function describePlatform(p: Platform): string {
+  return p['os.version'] ? `${formatPlatform(p)} (os.version ${p['os.version']})` : formatPlatform(p);
 }
 
 /**
@@ -189,7 +215,17 @@ export function normalVariant(p: Platform): string | undefined {
  */
 export function platformExact(wanted: Platform, candidate: Platform | undefined): boolean {
   if (!candidate || wanted.os !== candidate.os || wanted.architecture !== candidate.architecture) return false;
-  return variantLevel(wanted) === variantLevel(candidate);
+  return variantLevel(wanted) === variantLevel(candidate) && osVersionMatches(wanted, candidate);
+}
+
+/**
+ * Whether `candidate` is for the os.version asked (any, when none is): that one, or one of its
+ * updates (`10.0.17763` is `10.0.17763.1234`, as containerd matches a Windows build).
+ */
+function osVersionMatches(wanted: Platform, candidate: Platform): boolean {
+  const want = wanted['os.version'];
+  const have = candidate['os.version'];
+  return !want || (have !== undefined && (have === want || have.startsWith(`${want}.`)));
 }
 
 /** A platform's variant with its default filled in, amd64's `v1` too (what an image without one needs). */
@@ -203,7 +239,7 @@ function variantLevel(p: Platform): string | undefined {
  */
 export function platformMatches(wanted: Platform, candidate: Platform | undefined): boolean {
   if (!candidate) return false;
-  if (wanted.os !== candidate.os || wanted.architecture !== candidate.architecture) return false;
+  if (wanted.os !== candidate.os || wanted.architecture !== candidate.architecture || !osVersionMatches(wanted, candidate)) return false;
   const wv = normalVariant(wanted);
   return wv === undefined || wv === variantLevel(candidate);
 }

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { OciLayout } from '../../src/content/layout.js';
+import { sha256 } from '../../src/oci/digest.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, run, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
+
+/**
+ * One tag for Windows Server 2019 and 2022 (and Linux), as mcr.microsoft.com's images are: the
+ * Windows images differ only by os.version, which --platform names as crane takes it
+ * (`windows/amd64:10.0.20348.887`) or containerd (`windows(10.0.20348)/amd64`, a build's updates).
+ */
+let tmp: { path: string; cleanup: () => Promise<void> };
+let registry: RunningRegistry;
+let ref: string;
+const env = { ...process.env, SOURCE_DATE_EPOCH: '0' };
+interface Index { manifests: { digest: string; platform: { os: string; architecture: string; 'os.version'?: string } }[] }
+const raw = (reference: string): string => run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reference}`]);
+const digestOf = (reference: string): string => sha256(Buffer.from(raw(reference)));
+let byVersion: Map<string, string>;
+
+before(async () => {
+  requireTool('skopeo');
+  tmp = await tempDir('ocipush-os-version-');
+  registry = await startRegistry();
+  const layout = join(tmp.path, 'layout');
+  const dir = join(tmp.path, 'linux');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'os'), 'linux\n');
+  assertOk(await runCliAsync(['build', dir, '--layout', layout, '--tag', 'linux', '--platform', 'linux/amd64'], { env }));
+  const store = await OciLayout.open(layout);
+  for (const version of ['10.0.17763.1234', '10.0.20348.887']) {
+    const layer = await store.putBytes(MediaType.OciLayer, Buffer.alloc(1024));
+    const config = await store.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'windows', 'os.version': version, rootfs: { type: 'layers', diff_ids: [sha256(Buffer.alloc(1024))] } });
+    const manifest = await store.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [layer] });
+    await store.tag(manifest, `windows-${version}`);
+  }
+  await store.close();
+  assertOk(await runCliAsync(['index', 'create', 'windows-10.0.17763.1234', 'windows-10.0.20348.887', 'linux', '--tag', 'all', '--layout', layout], { env }));
+  ref = `${registry.host}/win/app:1`;
+  assertOk(await runCliAsync(['push', ref, '--layout', layout, '--tag', 'all'], { env }));
+  const index = JSON.parse(raw(ref)) as Index;
+  byVersion = new Map(index.manifests.map((m) => [m.platform['os.version'] ?? m.platform.os, m.digest]));
+  assert.equal(byVersion.size, 3);
+});
+after(async () => {
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+
+describe('--platform with an os.version', () => {
+  it('digest, config and inspect choose the Windows image of that os.version, in crane\'s form or containerd\'s (a build stands for its updates)', async () => {
+    for (const [platform, version] of [
+      ['windows/amd64:10.0.20348.887', '10.0.20348.887'], ['windows(10.0.20348)/amd64', '10.0.20348.887'],
+      ['Windows/AMD64:10.0.17763.1234', '10.0.17763.1234'], ['windows(10.0.17763)/amd64', '10.0.17763.1234'],
+    ] as const) {
+      const digest = await runCliAsync(['digest', ref, '--platform', platform], { env });
+      assertOk(digest);
+      assert.equal(digest.stdout.trim(), byVersion.get(version), platform);
+      const config = await runCliAsync(['config', ref, '--platform', platform], { env });
+      assertOk(config);
+      assert.equal((JSON.parse(config.stdout) as { 'os.version': string })['os.version'], version);
+    }
+    const shown = await runCliAsync(['inspect', ref, '--platform', 'windows/amd64:10.0.20348'], { env });
+    assertOk(shown);
+    assert.match(shown.stdout, /^Platform: +windows\/amd64 \(os\.version 10\.0\.20348\.887\)$/m);
+  });
+
+  it('copy and pull take that image, and a list keeps only the entries asked for, which skopeo reads', async () => {
+    const one = `${registry.host}/win/one:1`;
+    assertOk(await runCliAsync(['copy', ref, one, '--platform', 'windows/amd64:10.0.20348.887'], { env }));
+    assert.equal(digestOf(one), byVersion.get('10.0.20348.887'));
+    const two = `${registry.host}/win/two:1`;
+    assertOk(await runCliAsync(['copy', ref, two, '--platform', 'linux/amd64,windows(10.0.17763)/amd64'], { env }));
+    const narrowed = JSON.parse(raw(two)) as Index;
+    assert.deepEqual(narrowed.manifests.map((m) => m.digest), [byVersion.get('10.0.17763.1234'), byVersion.get('linux')]);
+    const layout = join(tmp.path, 'pulled');
+    assertOk(await runCliAsync(['pull', ref, '--layout', layout, '--tag', 'w', '--platform', 'windows/amd64:10.0.17763.1234'], { env }));
+    const pulled = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as Index;
+    assert.deepEqual(pulled.manifests.map((m) => m.digest), [byVersion.get('10.0.17763.1234')]);
+  });
+
+  it('an os.version the index lacks: one line naming it and every os.version there; a malformed one is a usage error', async () => {
+    const listing = 'windows/amd64 \\(os\\.version 10\\.0\\.17763\\.1234\\), windows/amd64 \\(os\\.version 10\\.0\\.20348\\.887\\), linux/amd64';
+    assertOneLineError(await runCliAsync(['digest', ref, '--platform', 'windows/amd64:10.0.26100'], { env }),
+      new RegExp(`no manifest for windows/amd64:10\\.0\\.26100 \\(the index has: ${listing}\\)$`));
+    assertOneLineError(await runCliAsync(['copy', ref, `${registry.host}/win/none:1`, '--platform', 'linux/amd64,windows/amd64:10.0.26100'], { env }),
+      new RegExp(`has no image for windows/amd64:10\\.0\\.26100 \\(it has: ${listing}\\)$`));
+    assertOneLineError(await runCliAsync(['digest', ref, '--platform', 'windows/amd64:10.0 17763'], { env }), /invalid os\.version "10\.0 17763"/, 2);
+  });
+});
