@@ -35,10 +35,11 @@ export function choosePlatform(entries: readonly Descriptor[], choice: PlatformC
 /**
  * The platforms a CPU of `wanted` runs, best first: `wanted`, then, for an index that has no
  * image of it, the lower variants of its architecture (arm/v7 runs arm/v6 and v5 code, amd64/v3
- * runs v2 and the plain amd64), as containerd's platforms.Only and skopeo's --override-variant
- * fall back. Never another architecture, nor a higher variant.
+ * runs v2 and the plain amd64, arm64/v9 the plain arm64), as containerd's platforms.Only and
+ * skopeo's --override-variant fall back. Never another architecture, nor a higher variant.
  */
 export function runnablePlatforms(wanted: Platform): Platform[] {
+  if (wanted.architecture === 'arm64') return [wanted, ...lowerArm64(normalVariant(wanted)!).map((variant) => ({ ...wanted, variant }))];
   const lowest = LOWEST_VARIANT[wanted.architecture];
   const level = /^v(\d+)$/.exec(normalVariant(wanted) ?? '')?.[1];
   if (lowest === undefined || level === undefined) return [wanted];
@@ -66,6 +67,26 @@ export function builtPlatform(base: Platform, target: Platform | undefined): Pla
   if (!target || platformMatches(target, base) || target.os !== base.os || target.architecture !== base.architecture) return base;
   const { variant } = normalizeTarget(target);
   return variant ? { ...base, variant } : base;
+}
+
+/**
+ * The arm64 levels below `variant`, best first, as containerd orders them: v8.2 runs v8.1 and v8;
+ * v9.x runs v9.(x-1) … v9, then v8.(x+5) … v8, v9.0 having forked from v8.5 (v8.9 the highest).
+ * Images name v8 and v9 without `.0`.
+ */
+function lowerArm64(variant: string): string[] {
+  const m = /^v(8|9)(?:\.(\d))?$/.exec(variant);
+  if (!m) return [];
+  const level = (major: number, minor: number) => (minor === 0 ? `v${major}` : `v${major}.${minor}`);
+  const lower: string[] = [];
+  let minor = Number(m[2] ?? 0);
+  if (m[1] === '9') {
+    for (let v = minor - 1; v >= 0; v--) lower.push(level(9, v));
+    minor = Math.min(minor + 5, 9);
+    lower.push(level(8, minor));
+  }
+  for (let v = minor - 1; v >= 0; v--) lower.push(level(8, v));
+  return lower;
 }
 
 /** The lowest variant of the architectures whose variants are levels a CPU of a higher one runs. */

@@ -199,9 +199,9 @@ export function entryPlatform(config: Platform, entry: Platform | undefined): Pl
   return { ...config, variant: entry.variant };
 }
 
-/** The default variant a platform has when it names none (arm64 is v8, arm is v7). */
+/** The default variant a platform has when it names none (arm64 is v8, arm is v7); arm64's v8.0 is v8, as containerd reads it. */
 export function normalVariant(p: Platform): string | undefined {
-  if (p.variant) return p.variant;
+  if (p.variant) return p.architecture === 'arm64' ? p.variant.replace(/^(v[89])\.0$/, '$1') : p.variant;
   if (p.architecture === 'arm64') return 'v8';
   if (p.architecture === 'arm') return 'v7';
   return undefined;

@@ -105,3 +105,39 @@ describe('an index without the variant asked for', () => {
     assert.match(arm64.stderr, /no manifest for linux\/arm64 \(the index has: linux\/arm\/v5, linux\/arm\/v6, linux\/amd64\)\n$/);
   });
 });
+
+describe('arm64 levels (v8.x, v9.x) an index has no image of', () => {
+  it('linux/arm64/v9, v8.2 and v8.0 are the plain arm64 image, as skopeo --override-variant and containerd take it; pull and validate too', async () => {
+    for (const variant of ['v9', 'v8.2', 'v8.0']) {
+      const platform = `linux/arm64/${variant}`;
+      assert.equal(skopeoChoice(variant, 'arm64'), digests.get('arm64'), `skopeo ${platform}`);
+      const digest = await runCliAsync(['digest', ref, '--platform', platform], { env });
+      assertOk(digest);
+      assert.equal(digest.stdout.trim(), digests.get('arm64'), platform);
+      const pulled = join(tmp.path, `arm64-${variant}`);
+      assertOk(await runCliAsync(['pull', ref, '--layout', pulled, '--platform', platform], { env }));
+      assert.equal((await (await OciLayout.open(pulled)).resolve('1')).digest, digests.get('arm64'), `pull ${platform}`);
+      const validated = await runCliAsync(['validate', ref, '--platform', platform, '--json'], { env });
+      assertOk(validated);
+      assert.deepEqual((JSON.parse(validated.stdout) as { manifests: { digest: string; kind: string }[] }).manifests.filter((m) => m.kind === 'image').map((m) => m.digest), [digests.get('arm64')], `validate ${platform}`);
+    }
+  });
+
+  it('after the plain arm64 image, an arm64/v8.2 one: v9 and v8.3 take the v8.2 one (the highest level below, containerd\'s order), v8.1 the plain one', async () => {
+    const layout = join(tmp.path, 'levels');
+    const dir = join(tmp.path, 'v8.2');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'platform'), 'linux/arm64/v8.2\n');
+    assertOk(await runCliAsync(['build', dir, '--layout', layout, '--tag', 'v8.2', '--platform', 'linux/arm64/v8.2'], { env }));
+    const v82 = (await (await OciLayout.open(layout)).resolve('v8.2')).digest;
+    const levels = `${registry.host}/variants/levels:1`;
+    assertOk(await runCliAsync(['copy', ref, `oci:${layout}:app`], { env }));
+    assertOk(await runCliAsync(['index', 'create', `${digests.get('arm64')}`, 'v8.2', '--tag', 'levels', '--layout', layout], { env }));
+    assertOk(await runCliAsync(['push', levels, '--layout', layout, '--tag', 'levels'], { env }));
+    for (const [variant, want] of [['v9', v82], ['v8.3', v82], ['v8.2', v82], ['v8.1', digests.get('arm64')]] as const) {
+      const digest = await runCliAsync(['digest', levels, '--platform', `linux/arm64/${variant}`], { env });
+      assertOk(digest);
+      assert.equal(digest.stdout.trim(), want, variant);
+    }
+  });
+});
