@@ -100,7 +100,8 @@ export const buildCommand: CliCommand<BuildArgs> = {
     .example('$0 build ./app --sbom --tag app:1 --sign --key cosign.key --sign-container-identity registry.example.com/app', 'build, SBOM and signature into the layout, offline; push it later')
     .example('SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) $0 build ./rootfs --owner 0:0', 'a reproducible release build')),
   run: async (argv, out: Output) => {
-    checkPlatform(argv.platform, argv.unlistedPlatform);
+    // As checked and spelled out (`linux` is linux/amd64 on this machine), for the library, which takes only os/arch.
+    argv.platform = checkPlatform(argv.platform, argv.unlistedPlatform);
     const pushes = await pushTargets(argv);
     if (argv.cacheWrite && argv.cacheRepo === undefined) throw usageError('--cache-write stores layers in the registry cache: name it with --cache-repo REGISTRY/REPO');
     // Standard input is one stream: whichever is read second found it empty ("no password on standard input").

@@ -37,7 +37,7 @@ export const exportCommand: CliCommand<ExportArgs> = {
     .example('$0 export oci:out:app=app:1.2 -o app.tar', 'the image app of the layout ./out, as skopeo names it'),
   run: async (argv, out: Output) => {
     refuseEmptyOutput(argv.output, 'a file');
-    checkPlatform(argv.platform, argv.unlistedPlatform);
+    argv.platform = checkPlatform(argv.platform, argv.unlistedPlatform)!;
     const images = await layoutFromImages(argv);
     const { namedTransport } = await import('../transports/parse.js');
     for (const image of images) {

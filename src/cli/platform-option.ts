@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { usageError } from './command.js';
+import { hostPlatform } from '../dockerfile/platform.js';
 import { normalizePlatform, ONE_PLATFORM_ONLY, parsePlatform, platformArgument, splitOsVersion, type Platform } from '../oci/descriptor.js';
 
 /**
@@ -37,7 +38,7 @@ export function checkPlatform(text: string | undefined, unlisted: boolean | unde
   if (text.includes(',')) throw usageError(`--platform ${JSON.stringify(text)}: ${ONE_PLATFORM_ONLY}`);
   if (unlisted) return text;
   const { rest, osVersion } = splitOsVersion(text);
-  const parts = rest.split('/');
+  const parts = rest.includes('/') ? rest.split('/') : oneWord(text, rest);
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
     throw usageError(`--platform: invalid platform ${JSON.stringify(text)}: expected os/arch[/variant][:os.version], e.g. linux/amd64, linux/arm64/v8 or windows/amd64:10.0.17763.1234`);
   }
@@ -60,6 +61,21 @@ export function checkPlatform(text: string | undefined, unlisted: boolean | unde
     }
   }
   return platformArgument({ os, architecture: arch, ...(variant ? { variant } : {}), ...(osVersion ? { 'os.version': osVersion } : {}) });
+}
+
+/**
+ * `--platform linux` or `--platform arm64`, as docker and containerd's platforms.Parse take them:
+ * an os is this machine's architecture on it (`darwin` is darwin/amd64 on amd64), an architecture
+ * is Linux's (`aarch64` is linux/arm64), as a Linux machine reads it.
+ */
+function oneWord(text: string, word: string): string[] {
+  const host = hostPlatform();
+  const lower = word.toLowerCase();
+  const os = lower === 'macos' ? 'darwin' : lower;
+  if ((KNOWN_OS as readonly string[]).includes(os)) return [os, host.architecture, ...(host.variant ? [host.variant] : [])];
+  if ((KNOWN_ARCH as readonly string[]).includes(normalizePlatform('linux', word).architecture)) return ['linux', word];
+  if (word === '') return [];
+  throw usageError(`--platform ${JSON.stringify(text)}: "${word}" is neither an os nor an architecture the OCI image spec names; expected os/arch[/variant], e.g. linux/amd64 (--${UNLISTED_FLAG} takes it as it is)`);
 }
 
 /** A comma-separated `--platform a,b` (copy, pull, mutate): each one checked as checkPlatform does, then parsed. */

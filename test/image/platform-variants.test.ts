@@ -141,3 +141,32 @@ describe('arm64 levels (v8.x, v9.x) an index has no image of', () => {
     }
   });
 });
+
+describe('--platform of one word, as docker and containerd take it', () => {
+  it('an architecture is Linux\'s (arm64, aarch64), an os this machine\'s architecture on it (linux): digest, pull and build take them as skopeo --override-arch does', async () => {
+    const hostArch = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[process.arch];
+    const words: [string, string][] = [['arm64', 'arm64'], ['AArch64', 'arm64'], ...(hostArch ? [['linux', hostArch] as [string, string]] : [])];
+    for (const [word, arch] of words) {
+      const want = skopeoChoice(undefined, arch);
+      const digest = await runCliAsync(['digest', ref, '--platform', word], { env });
+      assertOk(digest);
+      assert.equal(digest.stdout.trim(), want, word);
+      const pulled = join(tmp.path, `word-${word}`);
+      assertOk(await runCliAsync(['pull', ref, '--layout', pulled, '--platform', word], { env }));
+      assert.equal((await (await OciLayout.open(pulled)).resolve('1')).digest, want, `pull ${word}`);
+    }
+    const dir = join(tmp.path, 'word-build');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'f'), 'f\n');
+    const layout = join(tmp.path, 'word-layout');
+    assertOk(await runCliAsync(['build', dir, '--layout', layout, '--tag', 'a', '--platform', 'aarch64'], { env }));
+    const config = JSON.parse(run('skopeo', ['inspect', '--config', '--raw', `oci:${layout}:a`])) as { os: string; architecture: string; variant?: string };
+    assert.deepEqual([config.os, config.architecture, config.variant], ['linux', 'arm64', undefined]);
+  });
+
+  it('a word that is neither: one line naming it, exit 2, before any request', async () => {
+    const r = await runCliAsync(['digest', ref, '--platform', 'amd65'], { env });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'ocipush: --platform "amd65": "amd65" is neither an os nor an architecture the OCI image spec names; expected os/arch[/variant], e.g. linux/amd64 (--unlisted-platform takes it as it is)\n');
+  });
+});
