@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { IMAGE_FORMS, signFlags, usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
-import { checkPlatformList, unlistedPlatformOption } from './platform-option.js';
+import { checkPlatformList, isAllPlatforms, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isMountLookup, isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
@@ -66,7 +66,7 @@ export const copyCommand: CliCommand<CopyArgs> = {
     const platforms = argv.platform === undefined ? [] : checkPlatformList(argv.platform, argv.unlistedPlatform);
     if (platforms.length > 1 && destination.transport === 'docker-archive') throw usageError(`${destination.text}: a docker archive holds one image; give one --platform`);
     const images = {
-      referrers: argv.referrers !== false, ...(argv.allPlatforms ? { allPlatforms: true } : {}),
+      referrers: argv.referrers !== false, ...(argv.allPlatforms || isAllPlatforms(argv.platform) ? { allPlatforms: true } : {}),
       ...(platforms.length === 1 ? { platform: platforms[0]! } : platforms.length > 1 ? { platforms } : {}),
     };
     if (argv.jobs !== undefined && !argv.allTags) throw usageError('--jobs goes with --all-tags (one image is copied with --concurrency blobs at once)');

@@ -3,7 +3,7 @@ import { parseCommandLine, parseKeyValues, toArray, usageError, type CliCommand 
 import type { Output } from './output.js';
 import { changedImageArgs, type ChangedImageArgs } from './changed-image.js';
 import type { ImageChanges } from '../assemble/mutate.js';
-import { checkPlatformList, unlistedPlatformOption } from './platform-option.js';
+import { checkPlatformList, isAllPlatforms, unlistedPlatformOption } from './platform-option.js';
 
 interface MutateArgs extends ChangedImageArgs {
   label?: string[];
@@ -37,6 +37,8 @@ export const mutateCommand: CliCommand<MutateArgs> = {
     .example('$0 mutate oci:build:app registry.example.com/app:1.4 --env MODE=production', 'change the environment on the way to a registry')
     .example('$0 mutate docker-archive:app.tar oci:out:app --format oci', 'a docker save tarball as an OCI image')),
   run: async (argv, out: Output) => {
+    // --platform all (crane's) is every image, as without --platform.
+    if (isAllPlatforms(argv.platform)) delete argv.platform;
     if (argv.platform !== undefined && argv.format !== undefined) throw usageError('--format changes every image of an index (one media type family); it does not go with --platform');
     const changes = changesFromFlags(argv);
     const { hasChanges } = await import('../assemble/mutate.js');

@@ -36,6 +36,7 @@ export function unlistedPlatformOption(y: Argv): Argv {
 export function checkPlatform(text: string | undefined, unlisted: boolean | undefined): string | undefined {
   if (text === undefined) return text;
   if (text.includes(',')) throw usageError(`--platform ${JSON.stringify(text)}: ${ONE_PLATFORM_ONLY}`);
+  if (isAllPlatforms(text)) throw usageError('--platform all (every platform, as crane takes it): one os/arch[/variant] here, or no --platform for what the command reads without one; copy, pull and mutate take --platform all');
   if (unlisted) return text;
   const { rest, osVersion } = splitOsVersion(text);
   const parts = rest.includes('/') ? rest.split('/') : oneWord(text, rest);
@@ -78,7 +79,14 @@ function oneWord(text: string, word: string): string[] {
   throw usageError(`--platform ${JSON.stringify(text)}: "${word}" is neither an os nor an architecture the OCI image spec names; expected os/arch[/variant], e.g. linux/amd64 (--${UNLISTED_FLAG} takes it as it is)`);
 }
 
-/** A comma-separated `--platform a,b` (copy, pull, mutate): each one checked as checkPlatform does, then parsed. */
+/** crane's `--platform all`: every platform of an index, what copy, pull and mutate take without --platform. */
+export function isAllPlatforms(text: string | undefined): boolean {
+  return text?.trim().toLowerCase() === 'all';
+}
+
+/** A comma-separated `--platform a,b` (copy, pull, mutate): each one checked as checkPlatform does, then parsed; `all`: none (every platform). */
 export function checkPlatformList(text: string, unlisted: boolean | undefined): Platform[] {
+  if (isAllPlatforms(text)) return [];
+  if (text.split(',').some(isAllPlatforms)) throw usageError(`--platform ${JSON.stringify(text)}: all is every platform, given alone`);
   return text.split(',').map((p) => parsePlatform(checkPlatform(p.trim(), unlisted)!));
 }

@@ -178,3 +178,23 @@ describe('copy --platform with several platforms', () => {
     assert.equal((JSON.parse(inspected.stdout) as { digest: string }).digest, entries.get('arm64'));
   });
 });
+
+describe('--platform all, as crane takes it', () => {
+  it('copy, pull and mutate take every platform, as without --platform; one of several, or where one image is read, is one line, exit 2', async () => {
+    const index = await skopeoRaw(source);
+    assertOk(await runCliAsync(['copy', source, `${mirror.host}/mirror/all:1`, '--platform', 'all'], { env }));
+    assert.equal((await skopeoRaw(`${mirror.host}/mirror/all:1`)).digest, index.digest);
+    const layout = join(tmp.path, 'all-pulled');
+    assertOk(await runCliAsync(['pull', source, '--layout', layout, '--tag', 'x', '--platform', 'ALL'], { env }));
+    assert.equal(run('skopeo', ['inspect', '--raw', `oci:${layout}:x`]), index.bytes.toString());
+    assertOk(await runCliAsync(['mutate', source, `${mirror.host}/mirror/all:2`, '--label', 'k=v', '--platform', 'all'], { env }));
+    assertOk(await runCliAsync(['mutate', source, `${mirror.host}/mirror/all:3`, '--label', 'k=v'], { env }));
+    assert.equal((await skopeoRaw(`${mirror.host}/mirror/all:2`)).digest, (await skopeoRaw(`${mirror.host}/mirror/all:3`)).digest);
+    assertOneLineError(await runCliAsync(['copy', source, `${mirror.host}/mirror/all:4`, '--platform', 'linux/amd64,all'], { env }), /^ocipush: --platform "linux\/amd64,all": all is every platform, given alone$/, 2);
+    assert.ok(await skopeoFails(`${mirror.host}/mirror/all:4`));
+    for (const args of [['digest', source], ['config', source], ['rootfs', source, '-o', join(tmp.path, 'all.tar')]]) {
+      assertOneLineError(await runCliAsync([...args, '--platform', 'all'], { env }), /^ocipush: --platform all \(every platform, as crane takes it\): one os\/arch\[\/variant\] here/, 2);
+    }
+    assert.ok(!existsSync(join(tmp.path, 'all.tar')));
+  });
+});
