@@ -12,7 +12,7 @@ import { createDecompressor } from '../layer/compress/decompressor.js';
 import type { Zlib } from 'node:zlib';
 import { eachAtMost } from '../each-at-most.js';
 import { MAX_INDEX_DEPTH, readManifest } from './load.js';
-import { listPlatforms, platformImages, runnablePlatforms } from './platform.js';
+import { exactFirst, listPlatforms, platformImages, runnablePlatforms } from './platform.js';
 
 export interface ValidateOptions extends OperationOptions {
   /** Names the image in problems: the reference as the user wrote it. */
@@ -122,7 +122,9 @@ class Validation {
       const wanted = this.options.platform;
       // The entries --platform chooses, as pull chooses: of a lower variant when none is of its own (arm/v6 for arm/v7).
       const chosen = wanted && runnablePlatforms(wanted).find((p) => parsed.manifests.some((c) => platformMatches(p, c.platform)));
-      const children = wanted ? parsed.manifests.filter((c) => !c.platform || platformMatches(chosen || wanted, c.platform)) : parsed.manifests;
+      // One entry of those, as pull takes one: the exact one first (linux/amd64 is not an amd64/v3 listed before it).
+      const entry = chosen && exactFirst(parsed.manifests, chosen).find((c) => platformMatches(chosen, c.platform));
+      const children = wanted ? parsed.manifests.filter((c) => !c.platform || c === entry) : parsed.manifests;
       if (wanted && children.length === 0) {
         // An index inside (one of a layout's images) without the platform is not asked about; the root must have it.
         if (depth > 0) return;

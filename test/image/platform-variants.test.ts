@@ -68,6 +68,15 @@ describe('an amd64 variant listed before the plain amd64 image', () => {
     assert.equal((await (await OciLayout.open(pulled)).resolve('1')).digest, digests.get('plain'));
   });
 
+  it('validate --platform linux/amd64 (and linux/amd64/v3) checks the one image pull takes, not the other variant as well', async () => {
+    for (const [platform, tag] of [['linux/amd64', 'plain'], ['linux/amd64/v3', 'v3'], ['linux/arm64/v8', 'arm64']] as const) {
+      const validated = await runCliAsync(['validate', ref, '--platform', platform, '--json'], { env });
+      assertOk(validated);
+      const images = (JSON.parse(validated.stdout) as { manifests: { digest: string; kind: string }[] }).manifests.filter((m) => m.kind === 'image');
+      assert.deepEqual(images.map((m) => m.digest), [digests.get(tag)], platform);
+    }
+  });
+
   it('linux/amd64/v1 is the plain image and linux/amd64/v3 the v3 one, as skopeo --override-variant reads them', async () => {
     for (const [variant, tag] of [['v1', 'plain'], ['v3', 'v3']] as const) {
       assert.equal(skopeoChoice(variant), digests.get(tag));
