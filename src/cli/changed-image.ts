@@ -197,10 +197,10 @@ async function reportChanged(
 ): Promise<void> {
   const { changed } = made;
   const where = written.destination;
-  const { formatPlatform } = await import('../oci/descriptor.js');
+  const { describePlatform, platformFields } = await import('../oci/descriptor.js');
   for (const line of made.lines ?? []) out.info(line);
   // An index's images, one line each; a single image's change is the last line.
-  for (const image of changed.images.filter((i) => i.to !== changed.root.digest)) out.info(`${formatPlatform(image.platform)} ${image.from} -> ${image.to}`);
+  for (const image of changed.images.filter((i) => i.to !== changed.root.digest)) out.info(`${describePlatform(image.platform)} ${image.from} -> ${image.to}`);
   const dropped = changed.dropped.length;
   if (dropped > 0) out.info(`left out ${dropped} attestation manifest${dropped === 1 ? '' : 's'} of the old images (${changed.dropped.map((d) => d.digest).join(', ')})`);
   const unchanged = changed.root.digest === src.root.digest;
@@ -218,7 +218,7 @@ async function reportChanged(
   out.result(changed.root.digest, {
     source: src.name, destination: where, digest: changed.root.digest, size: changed.root.size, mediaType: changed.root.mediaType,
     previous: src.root.digest,
-    images: changed.images.map((i) => ({ platform: formatPlatform(i.platform), previous: i.from, digest: i.to })),
+    images: changed.images.map((i) => ({ ...platformFields(i.platform), previous: i.from, digest: i.to })),
     ...made.json,
     dropped: changed.dropped.map((d) => ({ digest: d.digest, mediaType: d.mediaType })),
     blobs: written.blobs,

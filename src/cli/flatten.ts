@@ -12,7 +12,7 @@ export const flattenCommand: CliCommand<ChangedImageArgs> = {
   run: async (argv, out: Output) => {
     const { runChange } = await import('./changed-image.js');
     const { formatBytes } = await import('./output.js');
-    const { formatPlatform } = await import('../oci/descriptor.js');
+    const { formatPlatform, platformFields } = await import('../oci/descriptor.js');
     await runChange(argv, out, {
       verb: 'flattened',
       make: async (src) => {
@@ -26,7 +26,7 @@ export const flattenCommand: CliCommand<ChangedImageArgs> = {
           lines: flat.flattened.map((f) => `${formatPlatform(f.platform)}: ${f.layers} layers -> 1, ${f.layer.digest} (${formatBytes(f.layer.size)}, ${f.summary.entries} entries; ${f.summary.hidden} hidden by upper layers, left out)`),
           json: {
             flattened: flat.flattened.map((f) => ({
-              platform: formatPlatform(f.platform), layers: f.layers, layer: f.layer, diffId: f.diffId,
+              ...platformFields(f.platform), layers: f.layers, layer: f.layer, diffId: f.diffId,
               entries: f.summary.entries, hidden: f.summary.hidden, whiteouts: f.summary.whiteouts,
             })),
           },

@@ -36,15 +36,15 @@ async function rebase(src: OpenedSource, context: CopyContext, argv: RebaseArgs)
       ...(argv.newBase !== undefined ? { newBase: argv.newBase } : {}),
       openBase: (reference, platform, role) => bases.open(reference, platform, role),
     });
-    const { formatPlatform } = await import('../oci/descriptor.js');
+    const { describePlatform, platformFields } = await import('../oci/descriptor.js');
     return {
       changed: rebased,
       borrowed: { blobs: rebased.borrowed, mountFrom: (d, registry) => bases.holders(d, registry) },
       lines: [
-        ...rebased.current.map((c) => `${formatPlatform(c.platform)} is already on ${c.base}`),
-        ...rebased.bases.map((b) => `${formatPlatform(b.platform)}: base ${b.oldBase} -> ${b.newBase}${b.newBaseName ? ` (${b.newBaseName})` : ''}`),
+        ...rebased.current.map((c) => `${describePlatform(c.platform)} is already on ${c.base}`),
+        ...rebased.bases.map((b) => `${describePlatform(b.platform)}: base ${b.oldBase} -> ${b.newBase}${b.newBaseName ? ` (${b.newBaseName})` : ''}`),
       ],
-      json: { bases: rebased.bases.map((b) => ({ platform: formatPlatform(b.platform), previous: b.oldBase, digest: b.newBase, ...(b.newBaseName ? { name: b.newBaseName } : {}) })) },
+      json: { bases: rebased.bases.map((b) => ({ ...platformFields(b.platform), previous: b.oldBase, digest: b.newBase, ...(b.newBaseName ? { name: b.newBaseName } : {}) })) },
       close: () => bases.close(),
     };
   } catch (err) {

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isOcipushError, OcipushError, type ErrorCode } from '../errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { Annotation, describePlatform, embeddedDataProblem, entryPlatform, platformArgument, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
+import { Annotation, describePlatform, embeddedDataProblem, entryPlatform, platformArgument, platformFields, formatPlatform, isForeignLayer, platformMatches } from '../oci/descriptor.js';
 import { Digester, digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { isIndex, parseImageConfig, platformOfConfig, type ImageManifest } from '../oci/manifest.js';
@@ -40,6 +40,8 @@ export interface ValidatedManifest {
   mediaType: string;
   kind: 'index' | 'image' | 'artifact';
   platform?: string;
+  /** A Windows image's os.version, beside its platform. */
+  osVersion?: string;
   layers?: number;
 }
 
@@ -171,9 +173,9 @@ class Validation {
     if (root && wanted && platform && !platformMatches(wanted, platform)) {
       throw new OcipushError('ENOTFOUND', `${this.name} is one image for ${describePlatform(platform)}, not for ${platformArgument(wanted)} (--platform)`, { digest: desc.digest });
     }
-    this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'image', ...(platform ? { platform: formatPlatform(platform) } : {}), layers: manifest.layers.length });
+    this.manifests.push({ digest: desc.digest, mediaType: manifest.mediaType!, kind: 'image', ...(platform ? platformFields(platform) : {}), layers: manifest.layers.length });
     this.embeddedOf(manifest, what);
-    const label = platform ? `${this.name} ${formatPlatform(platform)}` : what;
+    const label = platform ? `${this.name} ${describePlatform(platform)}` : what;
     // os, architecture and variant, which decide whether the image runs; the os.version the entry and the config write is not held against each other.
     const { 'os.version': _listedVersion, ...listedPlatform } = listed ?? { os: '', architecture: '' };
     if (config && listed && !platformMatches(listedPlatform, platform)) {

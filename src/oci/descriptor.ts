@@ -175,6 +175,11 @@ export function platformArgument(p: Platform): string {
   return p['os.version'] ? `${formatPlatform(p)}:${p['os.version']}` : formatPlatform(p);
 }
 
+/** A platform in --json: `platform` as formatPlatform writes it, and `osVersion` beside it when it has one (Windows images of one tag differ only by it). */
+export function platformFields(p: Platform): { platform: string; osVersion?: string } {
+  return { platform: formatPlatform(p), ...(p['os.version'] ? { osVersion: p['os.version'] } : {}) };
+}
+
 /** A platform for a message: `windows/amd64 (os.version 10.0.17763.1234)`, as inspect and index create name Windows images, which differ only by it. */
 export function describePlatform(p: Platform): string {
   return p['os.version'] ? `${formatPlatform(p)} (os.version ${p['os.version']})` : formatPlatform(p);

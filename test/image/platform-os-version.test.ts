@@ -8,6 +8,7 @@ import { MediaType } from '../../src/oci/media-types.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
+import { validate } from '../cli/json-schema.js';
 
 /**
  * One tag for Windows Server 2019 and 2022 (and Linux), as mcr.microsoft.com's images are: the
@@ -91,5 +92,23 @@ describe('--platform with an os.version', () => {
     assertOneLineError(await runCliAsync(['copy', ref, `${registry.host}/win/none:1`, '--platform', 'linux/amd64,windows/amd64:10.0.26100'], { env }),
       new RegExp(`has no image for windows/amd64:10\\.0\\.26100 \\(it has: ${listing}\\)$`));
     assertOneLineError(await runCliAsync(['digest', ref, '--platform', 'windows/amd64:10.0 17763'], { env }), /invalid os\.version "10\.0 17763"/, 2);
+  });
+});
+
+describe('the Windows images of one tag in mutate and validate', () => {
+  it('are told apart by their os.version: in the lines, and in --json beside the platform, as index create names them', async () => {
+    const mutated = await runCliAsync(['mutate', ref, `${registry.host}/win/labelled:1`, '--label', 'k=v', '--json'], { env });
+    assertOk(mutated);
+    const report = JSON.parse(mutated.stdout) as { images: { platform: string; osVersion?: string }[] };
+    assert.deepEqual(validate('mutate.schema.json', report), []);
+    assert.deepEqual(report.images.map((i) => [i.platform, i.osVersion]), [['windows/amd64', '10.0.17763.1234'], ['windows/amd64', '10.0.20348.887'], ['linux/amd64', undefined]]);
+    assert.match(mutated.stderr, /^windows\/amd64 \(os\.version 10\.0\.20348\.887\) sha256:[0-9a-f]{64} -> sha256:[0-9a-f]{64}$/m);
+    const labelled = JSON.parse(raw(`${registry.host}/win/labelled:1`)) as Index;
+    assert.deepEqual(labelled.manifests.map((m) => m.platform['os.version']), ['10.0.17763.1234', '10.0.20348.887', undefined]);
+    const validated = await runCliAsync(['validate', ref, '--json'], { env });
+    assertOk(validated);
+    const checked = JSON.parse(validated.stdout) as { manifests: { digest: string; osVersion?: string }[] };
+    assert.deepEqual(validate('validate.schema.json', checked), []);
+    for (const [version, digest] of byVersion) if (version.startsWith('10.')) assert.equal(checked.manifests.find((m) => m.digest === digest)?.osVersion, version);
   });
 });
