@@ -1,6 +1,6 @@
 import { OcipushError } from '../errors.js';
 import { parseDigest, type Digest } from '../oci/digest.js';
-import { Annotation, formatPlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
+import { Annotation, describePlatform, platformMatches, type Descriptor, type Platform } from '../oci/descriptor.js';
 import { builtPlatform, servesPlatform } from '../image/platform.js';
 import { layerCompression, MediaType } from '../oci/media-types.js';
 import { encodeJson, platformOfConfig, type ImageConfig } from '../oci/manifest.js';
@@ -45,6 +45,17 @@ export interface RebasedImage extends RewrittenImages {
   current: { platform: Platform; base: Digest }[];
 }
 
+
+/**
+ * The platform a base is chosen for: a Windows image's os.version cut to its build (10.0.20348
+ * for 10.0.20348.887), so that of an index of Server 2019 and 2022 bases the image's own release
+ * is taken, in any update: the new base is the old one patched, a later os.version.
+ */
+function anyUpdate(platform: Platform): Platform {
+  const { 'os.version': version, ...rest } = platform;
+  const build = /^(\d+\.\d+\.\d+)(\.\d+)*$/.exec(version ?? '')?.[1];
+  return build ? { ...rest, 'os.version': build } : rest;
+}
 /**
  * The image `root` names with its base swapped, as crane rebase does, for every image of an
  * index (crane refuses an index): each image's layers must begin with the old base's layers
@@ -60,11 +71,10 @@ export async function rebaseImage(storage: ReadOnlyStorage, root: Descriptor, ro
   const rewrite = async (image: ImageToRewrite): Promise<ImageRewrite | undefined> => {
     const config = await readImageConfig(storage, image, name);
     const platform = imagePlatform(image, config);
-    const where = image.descriptor.digest === root.digest ? name : `${name} (${formatPlatform(platform)})`;
+    const where = image.descriptor.digest === root.digest ? name : `${name} (${describePlatform(platform)})`;
     const refs = baseReferences(image, options, where);
-    // A Windows base is taken whatever its os.version: the new base is the old one patched, a later os.version.
-    const { 'os.version': _osVersion, ...anyVersion } = platform;
-    const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, anyVersion, 'old'), options.openBase(refs.newBase, anyVersion, 'new')]);
+    const wanted = anyUpdate(platform);
+    const [oldBase, newBase] = await Promise.all([options.openBase(refs.oldBase, wanted, 'old'), options.openBase(refs.newBase, wanted, 'new')]);
     if (newBase.image.descriptor.digest === oldBase.image.descriptor.digest) {
       current.push({ platform, base: newBase.image.descriptor.digest });
       return undefined;

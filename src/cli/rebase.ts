@@ -82,17 +82,17 @@ class BaseCache {
     const source = await pending;
     const { loadImage } = await import('../image/load.js');
     const { OcipushError } = await import('../errors.js');
-    const { formatPlatform } = await import('../oci/descriptor.js');
+    const { describePlatform } = await import('../oci/descriptor.js');
     const image = await loadImage(source.storage, source.root, {
       name: `base image ${reference}`, platform, requireLayers: true,
       // The platform is the image's, not a choice: rebase has no --platform to point to.
-      noMatch: (wanted, available) => new OcipushError('ENOTFOUND', `base image ${reference} has no image for ${formatPlatform(wanted)} (it has: ${available}), the platform of the image to rebase`),
+      noMatch: (wanted, available) => new OcipushError('ENOTFOUND', `base image ${reference} has no image for ${describePlatform(wanted)} (it has: ${available}), the platform of the image to rebase`),
     });
     // As build takes a base (BuildKit's FROM): an index's image of a lower variant stands for the
     // platform (an arm/v7 image built on arm/v6); the old base is named by that image's own digest.
     const { servesPlatform } = await import('../image/platform.js');
     if (!servesPlatform(platform, image.platform, role === 'old' || image.index !== undefined)) {
-      throw new OcipushError('EUSAGE', `base image ${reference} is for ${formatPlatform(image.platform)}, not ${formatPlatform(platform)} (the image's platform)`, { digest: image.descriptor.digest });
+      throw new OcipushError('EUSAGE', `base image ${reference} is for ${describePlatform(image.platform)}, not ${describePlatform(platform)} (the image's platform)`, { digest: image.descriptor.digest });
     }
     const { formatReference } = await import('../oci/reference.js');
     const base: OpenedBase = {

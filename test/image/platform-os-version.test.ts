@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { OciLayout } from '../../src/content/layout.js';
 import { sha256 } from '../../src/oci/digest.js';
 import { MediaType } from '../../src/oci/media-types.js';
+import type { Descriptor } from '../../src/oci/descriptor.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
@@ -112,3 +113,43 @@ describe('the Windows images of one tag in mutate and validate', () => {
     for (const [version, digest] of byVersion) if (version.startsWith('10.')) assert.equal(checked.manifests.find((m) => m.digest === digest)?.osVersion, version);
   });
 });
+
+describe('rebase of a tag with Windows Server 2019 and 2022 images', () => {
+  it('puts each image onto the base of its own release (its os.version\'s build), in the new base\'s update: not both onto the first Windows base', async () => {
+    const layout = join(tmp.path, 'rebase');
+    const store = await OciLayout.open(layout, { create: true });
+    const layer = async (text: string) => {
+      const bytes = Buffer.from(text.padEnd(1024, '.'));
+      return { descriptor: await store.putBytes(MediaType.OciLayer, bytes), diffId: sha256(bytes) };
+    };
+    const image = async (version: string, layers: { descriptor: Descriptor; diffId: string }[], tag: string) => {
+      const config = await store.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'windows', 'os.version': version, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } });
+      await store.tag(await store.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: layers.map((l) => l.descriptor) }), tag);
+    };
+    const newLayers = new Map<string, string>();
+    for (const build of ['17763', '20348']) {
+      const base = await layer(`base ${build}, first update`);
+      await image(`10.0.${build}.1`, [base], `old-${build}`);
+      await image(`10.0.${build}.1`, [base, await layer(`app on ${build}`)], `app-${build}`);
+      const patched = await layer(`base ${build}, second update`);
+      newLayers.set(build, patched.descriptor.digest);
+      await image(`10.0.${build}.2`, [patched], `new-${build}`);
+    }
+    await store.close();
+    for (const name of ['old', 'new', 'app']) assertOk(await runCliAsync(['index', 'create', `${name}-17763`, `${name}-20348`, '--tag', name, '--layout', layout], { env }));
+    const rebased = `${registry.host}/win/rebased:1`;
+    const r = await runCliAsync(['rebase', `oci:${layout}:app`, rebased, '--old-base', `oci:${layout}:old`, '--new-base', `oci:${layout}:new`, '--json'], { env });
+    assertOk(r);
+    assert.match(r.stderr, /^windows\/amd64 \(os\.version 10\.0\.20348\.1\): base sha256:[0-9a-f]{64} -> sha256:[0-9a-f]{64}$/m);
+    const index = JSON.parse(raw(rebased)) as Index;
+    assert.equal(index.manifests.length, 2);
+    for (const entry of index.manifests) {
+      const manifest = JSON.parse(raw(`${registry.host}/win/rebased@${entry.digest}`)) as { layers: { digest: string }[]; config: { digest: string } };
+      const config = JSON.parse(run('skopeo', ['inspect', '--config', '--raw', '--tls-verify=false', `docker://${registry.host}/win/rebased@${entry.digest}`])) as { 'os.version': string };
+      const build = config['os.version'].split('.')[2]!;
+      assert.equal(manifest.layers[0]!.digest, newLayers.get(build), `the ${build} image is on the ${build} base`);
+      assert.equal(config['os.version'], `10.0.${build}.2`);
+    }
+  });
+});
+
