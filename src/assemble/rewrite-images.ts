@@ -107,7 +107,11 @@ class Rewrite {
     const merged = mergeAnnotations(manifest.annotations, annotations);
     if (!rewritten && merged === parsed.annotations) return { descriptor: desc, bytes };
     this.blobs.push(...(rewritten?.blobs ?? []));
-    const made = this.store({ ...desc, mediaType: manifest.mediaType }, encodeJson({ ...manifest, ...(merged ? { annotations: merged } : {}) }));
+    // An entry's os.version follows the config's (a Windows image rebased onto a patched base):
+    // a runtime picks a Windows image by the entry's.
+    const version = rewritten?.platform['os.version'];
+    const platform = desc.platform?.['os.version'] && version ? { platform: { ...desc.platform, 'os.version': version } } : {};
+    const made = this.store({ ...desc, mediaType: manifest.mediaType, ...platform }, encodeJson({ ...manifest, ...(merged ? { annotations: merged } : {}) }));
     if (rewritten) this.images.push({ from: desc.digest, to: made.descriptor.digest, platform: rewritten.platform });
     return made;
   }
