@@ -6,7 +6,7 @@ import { defaultLayoutDir } from '../transports/layout-name.js';
 import { readStdinText } from '../read-stdin.js';
 import { OciLayout } from '../content/layout.js';
 import { sha256, type Digest } from '../oci/digest.js';
-import { formatPlatform, isForeignLayer, parsePlatform, type Platform } from '../oci/descriptor.js';
+import { isForeignLayer, parsePlatform, platformArgument, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import {
   createIgnoreMatcher, hostPlatform, normalizeTarget, finalStagePlatform, parseDockerfile, parseDockerignore, resolveBaseImages, resolveStages, runUnsupportedError, dockerfileError,
@@ -114,7 +114,8 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   const tag = options.tag ?? DEFAULT_TAG;
   checkTag(tag);
   const platform = typeof options.platform === 'string' ? parsePlatform(options.platform) : options.platform ?? { os: 'linux', architecture: 'amd64' };
-  const platformText = formatPlatform(platform);
+  // With its os.version (windows/amd64:10.0.20348.887): a Windows base is chosen by it, as build --base chooses.
+  const platformText = platformArgument(platform);
   // The caller's SOURCE_DATE_EPOCH, checked now; without one, the Dockerfile's global ARG default
   // (BuildKit since dockerfile 1.23), read once the stages are resolved.
   const givenEpoch = 'sourceDateEpoch' in options ? options.sourceDateEpoch : (options.buildArgs?.SOURCE_DATE_EPOCH ?? process.env.SOURCE_DATE_EPOCH);

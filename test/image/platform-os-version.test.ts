@@ -72,6 +72,21 @@ describe('--platform with an os.version', () => {
     assert.match(shown.stdout, /^Platform: +windows\/amd64 \(os\.version 10\.0\.20348\.887\)$/m);
   });
 
+  it('build -f (FROM) and build --base build onto the Windows image of that os.version, as skopeo reads the result', async () => {
+    const dir = join(tmp.path, 'dockerfile');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${ref}\nLABEL built=1\n`);
+    const layout = join(tmp.path, 'built');
+    assertOk(await runCliAsync(['build', '-f', join(dir, 'Dockerfile'), dir, '--layout', layout, '--tag', 'f', '--platform', 'windows/amd64:10.0.20348.887'], { env }));
+    assertOk(await runCliAsync(['build', '--base', ref, '--layout', layout, '--tag', 'b', '--label', 'built=1', '--platform', 'windows(10.0.20348)/amd64'], { env }));
+    for (const tag of ['f', 'b']) {
+      const config = JSON.parse(run('skopeo', ['inspect', '--config', '--raw', `oci:${layout}:${tag}`])) as { 'os.version': string };
+      assert.equal(config['os.version'], '10.0.20348.887', tag);
+      const manifest = JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:${tag}`])) as { annotations: Record<string, string> };
+      assert.equal(manifest.annotations['org.opencontainers.image.base.digest'], byVersion.get('10.0.20348.887'), tag);
+    }
+  });
+
   it('copy and pull take that image, and a list keeps only the entries asked for, which skopeo reads', async () => {
     const one = `${registry.host}/win/one:1`;
     assertOk(await runCliAsync(['copy', ref, one, '--platform', 'windows/amd64:10.0.20348.887'], { env }));
