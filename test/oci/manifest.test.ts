@@ -8,6 +8,16 @@ import { MediaType } from '../../src/oci/media-types.js';
 import { requireTool, runCli, tempDir } from '../support/tools.js';
 import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
 
+let tmp: { path: string; cleanup: () => Promise<void> };
+let image: UmociImage;
+
+// One umoci image for the whole file: each test edits a copy of it.
+before(async () => {
+  tmp = await tempDir();
+  image = umociImage(tmp.path, 'v1', [256]);
+});
+after(async () => tmp?.cleanup());
+
 /**
  * A manifest whose config descriptor carries a manifest's or an index's media type: its config
  * is a blob all the same, which oci-image-tool refuses as an invalid config descriptor. copy
@@ -16,14 +26,7 @@ import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
  * artifact. Each now refuses it in one line naming both and the cause.
  */
 describe('a manifest whose config has the media type of a manifest or an index', () => {
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let image: UmociImage;
 
-  before(async () => {
-    tmp = await tempDir();
-    image = umociImage(tmp.path, 'v1', [256]);
-  });
-  after(async () => tmp?.cleanup());
 
   for (const [kind, mediaType] of [['an index', MediaType.OciIndex], ['a manifest', MediaType.OciManifest]] as const) {
     it(`${kind}'s: validate, inspect and copy refuse it in one line, exit 1, nothing written`, async () => {
@@ -56,16 +59,9 @@ describe('a manifest whose config has the media type of a manifest or an index',
  * with the invisible character itself, or only "is not valid JSON"; it now names the mark.
  */
 describe('a layout file or a manifest that starts with a byte order mark', () => {
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let image: UmociImage;
   const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
   const note = 'it starts with a byte order mark \\(EF BB BF\\), which JSON may not';
 
-  before(async () => {
-    tmp = await tempDir();
-    image = umociImage(tmp.path, 'v1', [256]);
-  });
-  after(async () => tmp?.cleanup());
 
   const copyOf = async (name: string) => {
     const dir = join(tmp.path, name);
@@ -109,14 +105,7 @@ describe('a layout file or a manifest that starts with a byte order mark', () =>
  * the one by its media type, or said "config: not a valid descriptor", "index has no manifests array".
  */
 describe('a manifest that reads as an index too', () => {
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let image: UmociImage;
 
-  before(async () => {
-    tmp = await tempDir();
-    image = umociImage(tmp.path, 'v1', [256]);
-  });
-  after(async () => tmp?.cleanup());
 
   const cases: [string, (m: Record<string, unknown>) => void, string, string][] = [
     ['a manifest that also has manifests', (m) => { m.mediaType = MediaType.OciManifest; m.manifests = []; }, MediaType.OciManifest, 'it says it is a manifest \\(application/vnd\\.oci\\.image\\.manifest\\.v1\\+json\\) but has manifests, which an index has'],
