@@ -369,8 +369,12 @@ export class RegistryClient {
           throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: too many redirects`);
         }
         const next = new URL(location, url);
-        if (next.protocol === 'http:' && url.protocol === 'https:' && next.origin !== origin) {
-          throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: refusing a redirect from HTTPS to plain HTTP (${next.host})`);
+        // Blob storage on plain HTTP behind an HTTPS registry (S3 or MinIO without TLS) is followed
+        // for a GET or HEAD, as docker, skopeo and crane follow it: the Authorization stays with
+        // the registry's origin and what comes back is checked against its digest. A body (an
+        // upload) is never sent in the clear.
+        if (next.protocol === 'http:' && url.protocol === 'https:' && next.origin !== origin && method !== 'GET' && method !== 'HEAD') {
+          throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: refusing a redirect from HTTPS to plain HTTP (${next.host}) for a request that sends data`);
         }
         // 301/302/303 turn everything but HEAD into GET without a body, as browsers and Go do.
         if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method !== 'GET' && method !== 'HEAD')) {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { copyGraph } from '../../src/transfer/copy-graph.js';
@@ -9,8 +12,8 @@ import { staticCredentials } from '../../src/registry/credentials/static.js';
 import { Repository } from '../../src/registry/repository.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { freePort, startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
-import { assertOneLineError, runCliAsync } from '../cli/registry-support.js';
+import { requireTool, tempDir } from '../support/tools.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { blobPath, umociImage, type UmociImage } from './support.js';
 
 const PASSWORD = 'redirect-Secret-51aa';
@@ -101,5 +104,50 @@ describe('redirects to another host', () => {
       front.clearFaults();
       blobHost.clearFaults();
     }
+  });
+});
+
+/**
+ * An HTTPS registry whose blob storage speaks plain HTTP (S3 or MinIO without TLS): distribution's
+ * own `redirect` storage middleware sends each blob GET there, and a plain file server serves the
+ * registry's storage directory, as the bucket would. docker, skopeo and crane follow the redirect.
+ */
+describe('an HTTPS registry redirecting blob downloads to plain-HTTP storage', () => {
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  let registry: RunningRegistry;
+  let storage: Server;
+  const served: string[] = [];
+
+  before(async () => {
+    tmp = await tempDir();
+    image = umociImage(tmp.path, 'v1', [200_000]);
+    const port = await freePort();
+    registry = await startRegistry({ tls: true, blobRedirect: `http://127.0.0.1:${port}/` });
+    storage = createServer((req, res) => {
+      served.push(`${req.method} ${req.url}`);
+      const file = join(registry.storageDir, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      createReadStream(file).on('error', () => { res.statusCode = 404; res.end(); }).pipe(res);
+    });
+    await new Promise<void>((resolve) => storage.listen(port, '127.0.0.1', resolve));
+    assertOk(await runCliAsync(['push', `${registry.host}/bucket/app:1`, '--layout', image.layout, '--ca-file', registry.caFile!]));
+  });
+  after(async () => {
+    await new Promise((resolve) => storage?.close(resolve));
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('pull follows the blob redirect to plain HTTP, as skopeo does, and checks what comes back', async () => {
+    const pulled = join(tmp.path, 'pulled');
+    assertOk(await runCliAsync(['pull', `${registry.host}/bucket/app:1`, '--layout', pulled, '--ca-file', registry.caFile!]));
+    const layer = image.layers[0]!;
+    assert.ok(served.some((line) => line === `GET /docker/registry/v2/blobs/sha256/${layer.slice(7, 9)}/${layer.slice(7)}/data`), served.join('\n'));
+    assert.ok(readFileSync(blobPath(pulled, layer)).equals(readFileSync(blobPath(image.layout, layer))));
+    // skopeo takes the same redirect: the registry and storage answer as the tools of the field expect.
+    requireTool('skopeo');
+    const before = served.length;
+    await promisify(execFile)('skopeo', ['copy', '-q', '--src-cert-dir', registry.certDir!, `docker://${registry.host}/bucket/app:1`, `oci:${join(tmp.path, 'skopeo')}:1`]);
+    assert.ok(served.length > before, 'skopeo took the redirect too');
   });
 });

@@ -64,6 +64,12 @@ export interface RegistryOptions {
   schema1?: boolean;
   /** Reuse this storage directory (e.g. to restart a registry over the same content); it is not removed on stop. */
   storageDir?: string;
+  /**
+   * Answer blob GETs with a redirect to this URL + the blob's path in the storage directory
+   * (distribution's `redirect` storage middleware), as registries backed by S3 or a CDN do: a
+   * server there must serve the storage directory's files.
+   */
+  blobRedirect?: string;
 }
 
 export interface RunningRegistry {
@@ -133,7 +139,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const configFile = join(dir, 'config.yml');
-      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls, schema1: options.schema1 }));
+      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls, schema1: options.schema1, blobRedirect: options.blobRedirect }));
       const started = await launch(configFile, dir, port, tls?.certFile, tls?.client, tls?.served !== undefined);
       if ('registry' in started) {
         return finish(started.registry, { dir, forgetDir, storageDir, tls });
@@ -166,7 +172,7 @@ async function writeAuthFiles(dir: string, auth: RegistryAuth | undefined): Prom
 }
 
 /** YAML by hand: every scalar is written as a JSON string, which YAML reads as a quoted string. */
-function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; served?: string; client?: { certFile: string } }; foreignLayerUrls?: string; schema1?: boolean }): string {
+function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; served?: string; client?: { certFile: string } }; foreignLayerUrls?: string; schema1?: boolean; blobRedirect?: string }): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     'version: 0.1',
@@ -206,6 +212,7 @@ function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; 
     );
   }
   if (c.schema1) lines.push('compatibility:', '  schema1:', '    enabled: true');
+  if (c.blobRedirect !== undefined) lines.push('middleware:', '  storage:', '    - name: redirect', '      options:', `        baseurl: ${q(c.blobRedirect)}`);
   if (c.foreignLayerUrls !== undefined) lines.push('validation:', '  manifests:', '    urls:', '      allow:', `        - ${q(c.foreignLayerUrls)}`);
   return lines.join('\n') + '\n';
 }
