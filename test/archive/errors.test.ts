@@ -148,7 +148,7 @@ describe('ocipush export: bad input fails with one line and writes nothing', () 
   });
 
   it('usage errors: a bad platform, an empty rename, an invalid name, --json to stdout', () => {
-    assertOneLineError(runCli(['export', '--layout', fx.layout, '--platform', 'linux', '-o', join(outDir, 'p.tar')]), 2, /invalid platform "linux"/);
+    assertOneLineError(runCli(['export', '--layout', fx.layout, '--platform', 'linux/', '-o', join(outDir, 'p.tar')]), 2, /invalid platform "linux\/"/);
     assertOneLineError(runCli(['export', '--layout', fx.layout, 'scratch=', '-o', join(outDir, 'p.tar')]), 2, /the new name is missing/);
     assertOneLineError(runCli(['export', '--layout', fx.layout, 'scratch=Hello:1', '-o', join(outDir, 'p.tar')]), 2, /invalid repository name/);
     assertOneLineError(runCli(['export', '--layout', fx.layout, '--repository', 'hello:1', '-o', join(outDir, 'p.tar')]), 2, /--repository hello:1: expected a repository without tag/);

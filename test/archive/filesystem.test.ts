@@ -87,7 +87,9 @@ test('rootfs refuses a whiteout that names no entry (.wh., .wh.., .wh...), as co
       const layer = join(tmp.path, `upper${name}.tar`);
       run('tar', ['-cf', layer, '-C', upper, `etc/${name}`]);
       const layout = join(tmp.path, `layout${name}`);
-      assert.equal(runCli(['build', lower, layer, '--layout', layout, '--tag', 't', '-q']).status, 0);
+      // build refuses such a tar as a layer: umoci adds it as it is, as a layer made elsewhere arrives.
+      assert.equal(runCli(['build', lower, '--layout', layout, '--tag', 't', '-q']).status, 0);
+      run('umoci', ['raw', 'add-layer', '--image', `${layout}:t`, layer]);
       const out = join(tmp.path, `fs${name}.tar`);
       const r = runCli(['rootfs', `oci:${layout}:t`, '-o', out]);
       assert.equal(r.status, 1, r.stderr);
@@ -145,7 +147,8 @@ test('flatten of an index names the image and the platform whose layer cannot be
     run('tar', ['-cf', badTar, '-C', bad, 'etc/.wh.']);
     const layout = join(tmp.path, 'layout');
     assert.equal(runCli(['build', lower, good, '--platform', 'linux/amd64', '--layout', layout, '--tag', 'amd64', '-q']).status, 0);
-    assert.equal(runCli(['build', lower, badTar, '--platform', 'linux/arm64', '--layout', layout, '--tag', 'arm64', '-q']).status, 0);
+    assert.equal(runCli(['build', lower, '--platform', 'linux/arm64', '--layout', layout, '--tag', 'arm64', '-q']).status, 0);
+    run('umoci', ['raw', 'add-layer', '--image', `${layout}:arm64`, badTar]);
     assert.equal(runCli(['index', 'create', '--layout', layout, '--tag', 'app', 'amd64', 'arm64', '-q']).status, 0);
     const before = readFileSync(join(layout, 'index.json'), 'utf8');
     const r = runCli(['flatten', `oci:${layout}:app`, `oci:${layout}:flat`]);
@@ -299,7 +302,9 @@ test('rootfs resolves .. in a layer\'s names inside the image, as umoci unpacks 
     // GNU tar writes such names only when told to (-P keeps the leading ../).
     run('tar', ['-P', '--numeric-owner', '-cf', join(tmp.path, 'upper.tar'), '-C', upper, '--transform', 's,^f$,x/../a/f,;s,^wh$,a/../b/.wh.g,;s,^e$,../../outside,', 'f', 'wh', 'e']);
     const layout = join(tmp.path, 'layout');
-    assert.equal(runCli(['build', join(tmp.path, 'lower.tar'), join(tmp.path, 'upper.tar'), '--layout', layout, '--tag', 't', '-q']).status, 0);
+    // build refuses ../../outside in a tar it is given: umoci adds the layer as it is, as one made elsewhere arrives.
+    assert.equal(runCli(['build', join(tmp.path, 'lower.tar'), '--layout', layout, '--tag', 't', '-q']).status, 0);
+    run('umoci', ['raw', 'add-layer', '--image', `${layout}:t`, join(tmp.path, 'upper.tar')]);
     const bundle = join(tmp.path, 'bundle');
     run('umoci', ['unpack', '--image', `${layout}:t`, bundle]);
     assert.deepEqual(treePaths(join(bundle, 'rootfs')), ['a', 'a/f', 'b', 'outside']);

@@ -186,7 +186,8 @@ test('bad flags are usage errors (exit 2) naming the flag', async () => {
       [['--owner', 'root'], /--owner "root": expected UID:GID/],
       [['--created', 'yesterday'], /--created "yesterday": expected an RFC 3339 time/],
       [['--created', '1969-07-20T20:17:00Z'], /^ocipush: --created "1969-07-20T20:17:00Z": before 1970-01-01T00:00:00Z; a build time is a unix time, as SOURCE_DATE_EPOCH$/],
-      [['--platform', 'amd64'], /invalid platform "amd64"/],
+      // One word names an os or an architecture (docker's --platform arm64); a slip names neither.
+      [['--platform', 'amd46'], /--platform "amd46": "amd46" is neither an os nor an architecture/],
       [['--expose', '99999'], /--expose "99999"/],
       [['--expose', '9-8'], /--expose "9-8"/],
       [['--tag', 'no spaces'], /--tag "no spaces"/],
