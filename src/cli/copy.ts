@@ -4,7 +4,7 @@ import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatformList, isAllPlatforms, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { isMountLookup, isTagResolver } from '../content/storage.js';
+import { isBlobSourceProvider, isMountLookup, isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
@@ -255,15 +255,29 @@ export async function copyImage(
       if (src.layout && dst.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(src.layout, dst.repository, subjects, referrers);
     }
     if (context.referrers && dst.writer) await sayReferrersLeft(src, subjects, context.out, destination.text);
+    // The registry cache entries a `build --cache-repo` left pending, as push writes them: a copy
+    // is how crane and skopeo users put a built layout in a registry.
+    let cacheEntries = 0;
+    if (src.layout && dst.repository && isBlobSourceProvider(src.storage)) {
+      const pushedTo = { registry: dst.repository.registry, repository: dst.repository.name };
+      cacheEntries = await (await import('../lib/push-extras.js')).writeCacheEntriesOf(src.layout, src.storage, result.nodes, {
+        pushedTo,
+        // Clients of its own (the cache closes them): the destination's credentials in its
+        // registry, as push's; elsewhere the source side's, as for a layout's base layers.
+        connect: (r) => clients.own(r === pushedTo.registry ? 'dest' : 'src', r),
+        warn: (message) => context.out.warn(message),
+      });
+    }
     await dst.finish(root);
     await src.close();
 
     const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);
     const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
     const extra = referrers.length > 0 ? `; ${referrers.length} referrer${referrers.length === 1 ? '' : 's'} (${referrers.map((r) => r.tag ?? r.result.root.digest).join(', ')})` : '';
+    const cached = cacheEntries > 0 ? `; wrote ${cacheEntries} layer cache entr${cacheEntries === 1 ? 'y' : 'ies'}` : '';
     return {
       digest: root.digest,
-      line: `copied ${src.name} to ${dst.name} (${blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there${(await import('./progress.js')).foreignNote(count('skipped'))}${extra})`,
+      line: `copied ${src.name} to ${dst.name} (${blobs.length} blobs: ${count('uploaded')} copied, ${count('mounted')} mounted, ${count('exists')} already there${(await import('./progress.js')).foreignNote(count('skipped'))}${extra}${cached})`,
       report: {
         source: src.name,
         destination: dst.name,

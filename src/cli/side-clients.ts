@@ -48,14 +48,21 @@ export class SideClients {
     const key = JSON.stringify([registry, flags.username, flags.plainHttp, flags.insecure, flags.caFile, flags.certDir, this.passwords[side] !== undefined]);
     let client = this.clients.get(key);
     if (!client) {
-      const password = this.passwords[side];
-      client = clientFromFlags(registry, { ...flags, passwordStdin: password !== undefined }, {
-        ...(password !== undefined ? { password } : {}),
-        ...(registry === this.envRegistry ? {} : { env: withoutEnvCredentials(process.env) }),
-        onRetry: (n) => void client!.then((c) => this.onRetry(n, c)),
-      });
+      client = this.own(side, registry);
       this.clients.set(key, client);
     }
+    return client;
+  }
+
+  /** A client of its own, with `side`'s flags, for a user that closes it (the registry cache closes its client). */
+  own(side: Side, registry: string): Promise<RegistryClient> {
+    const flags = this.flags(side);
+    const password = this.passwords[side];
+    const client: Promise<RegistryClient> = clientFromFlags(registry, { ...flags, passwordStdin: password !== undefined }, {
+      ...(password !== undefined ? { password } : {}),
+      ...(registry === this.envRegistry ? {} : { env: withoutEnvCredentials(process.env) }),
+      onRetry: (n) => void client.then((c) => this.onRetry(n, c)),
+    });
     return client;
   }
 

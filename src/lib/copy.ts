@@ -28,6 +28,8 @@ export interface CopyResult {
   blobs: { descriptor: Descriptor; kind: NodeKind; outcome: CopyOutcome }[];
   /** Manifests that refer to the image (cosign tags, OCI 1.1 referrers), copied along. */
   referrers: Descriptor[];
+  /** Out of a layout: the registry cache entries its `build --cache-repo` left pending, written as push writes them. */
+  cacheEntries: number;
 }
 
 const COPY: LibraryCall<CopyOptions> = {
@@ -110,6 +112,16 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
         // Out of a layout a signed provenance also goes to cosign's .att, as push and the CLI's copy put it.
         if (source.layout) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, repository, subjects, copied);
       }
+      let cacheEntries = 0;
+      const { isBlobSourceProvider } = await import('../content/storage.js');
+      if (source.layout && isBlobSourceProvider(source.storage)) {
+        const pushedTo = { registry: target.registry, repository: target.repository };
+        // As the library's push: a cache that fails is no failed copy, and says nothing. The cache
+        // closes its clients: its own, with the destination's credentials in its registry, as push's.
+        cacheEntries = await (await import('./push-extras.js')).writeCacheEntriesOf(source.layout, source.storage, result.nodes, {
+          pushedTo, connect: connectSource, warn: () => {},
+        });
+      }
       await client.close();
       return {
         digest: root.digest,
@@ -118,6 +130,7 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
         reference: `${target.registry}/${target.repository}${tag ? `:${tag}` : ''}@${root.digest}`,
         blobs: result.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
         referrers,
+        cacheEntries,
       };
     } catch (err) {
       await client.destroy();

@@ -4,6 +4,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { OciLayout } from '../content/layout.js';
 import type { CopiedNode } from '../transfer/copy-graph.js';
 import type { LazyBlobs } from '../transfer/lazy-blobs.js';
+import type { BlobSourceProvider } from '../content/storage.js';
 import type { Repository } from '../registry/repository.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { PushedReferrer } from '../transfer/push-referrers.js';
@@ -57,16 +58,27 @@ export async function pushExtras(p: {
   const [tagged, pushed, attached] = await Promise.allSettled([cosignCopy ?? [], ociReferrers ?? [], attestations]);
   for (const result of [tagged, pushed, attached]) if (result.status === 'rejected') throw result.reason;
   const referrers: PushedReferrer[] = [...valueOf(tagged), ...valueOf(pushed)];
-  let cacheEntries = 0;
-  if (await stat(join(p.layout.root, PENDING_CACHE_ENTRIES_FILE)).then(() => true, () => false)) {
-    const { writePendingCacheEntries } = await import('../assemble/pending-cache-push.js');
-    cacheEntries = await writePendingCacheEntries(p.layout, p.source, p.nodes.filter((n) => n.kind === 'layer').map((n) => n.descriptor), {
-      pushedTo: p.pushedTo,
-      connect: p.connect,
-      warn: p.warn,
-    });
-  }
+  const cacheEntries = await writeCacheEntriesOf(p.layout, p.source, p.nodes, p);
   return { referrers, cacheEntries };
+}
+
+/**
+ * The registry cache entries a `build --cache-repo` left pending for the layers just put in a
+ * registry, by push or by copy (`connect`'s clients are closed after). The cache code is loaded
+ * only when the layout has something pending.
+ */
+export async function writeCacheEntriesOf(layout: OciLayout, source: BlobSourceProvider, nodes: readonly CopiedNode[], p: {
+  pushedTo: { registry: string; repository: string };
+  connect: (registry: string) => Promise<RegistryClient>;
+  warn: (message: string) => void;
+}): Promise<number> {
+  if (!(await stat(join(layout.root, PENDING_CACHE_ENTRIES_FILE)).then(() => true, () => false))) return 0;
+  const { writePendingCacheEntries } = await import('../assemble/pending-cache-push.js');
+  return writePendingCacheEntries(layout, source, nodes.filter((n) => n.kind === 'layer').map((n) => n.descriptor), {
+    pushedTo: p.pushedTo,
+    connect: p.connect,
+    warn: p.warn,
+  });
 }
 
 function valueOf<T>(result: PromiseSettledResult<T>): T | [] {
