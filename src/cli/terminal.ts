@@ -50,13 +50,27 @@ function readLine(stdin: import('node:tty').ReadStream, question: string, hidden
       if (hidden || err) process.stderr.write('\n');
       if (err) { chars.fill(0); reject(err); } else { const b = Buffer.from(chars); chars.fill(0); resolve(b); }
     };
+    const prompt = `"${question.trim()}"`;
     // Ctrl-D on an empty line (cooked mode) ends the input: nothing more will be typed.
-    const onEnd = (): void => done(new OcipushError('EABORTED', 'no answer typed'));
+    const onEnd = (): void => done(new OcipushError('EABORTED', `no answer typed at ${prompt} (end of input)`));
+    // A hidden answer is read in raw mode, so the keys the terminal's line editing would have
+    // handled are handled here, as in the cooked mode docker's and cosign's prompts read in:
+    // none of them may end up inside the password.
     const onData = (data: Buffer): void => {
       for (const byte of data) {
         if (byte === 0x0d || byte === 0x0a) { done(); return; }
-        if (byte === 0x03) { done(new OcipushError('EABORTED', 'interrupted')); return; }
-        if (byte === 0x7f || byte === 0x08) { chars.pop(); continue; }
+        if (byte === 0x03) { done(new OcipushError('EABORTED', `interrupted at ${prompt}`)); return; }
+        if (byte === 0x04) {
+          if (chars.length === 0) { onEnd(); return; }
+          continue;
+        }
+        if (byte === 0x15) { chars.fill(0); chars.length = 0; continue; }
+        if (byte === 0x7f || byte === 0x08) {
+          // The whole last character, not its last byte (é is two bytes in UTF-8).
+          while (chars.length > 0 && ((chars[chars.length - 1]! & 0xc0) === 0x80)) chars.pop();
+          chars.pop();
+          continue;
+        }
         chars.push(byte);
       }
     };
