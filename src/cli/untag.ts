@@ -31,8 +31,18 @@ export const untagCommand: CliCommand<UntagArgs> = {
       if (ref.digest || !ref.tag) throw usageError(`${text}: untag takes a tag away (REGISTRY/REPOSITORY:TAG); delete ${text} removes a manifest by digest`);
       targets.push({ text, registry: ref });
     }
+    // Each tag is there before the first goes: a mistyped one later in the list must not leave the
+    // earlier ones already taken away (the same name twice is one tag to take, not a failure).
+    const seen = new Set<string>();
+    for (const target of targets.filter((t) => !seen.has(t.text) && seen.add(t.text))) {
+      if (target.layout) await layoutDigest(target.layout);
+      else await withRepositoryOf(target.registry!, argv, (repository) => repository.resolve(target.registry!.tag!));
+    }
+    const done = new Set<string>();
     const results: Array<{ reference: string; untagged: string; digest: string; method: string }> = [];
     for (const target of targets) {
+      if (done.has(target.text)) continue;
+      done.add(target.text);
       const result = target.layout ? await untagInLayout(target.layout) : await untagRegistryTag(target.registry!, argv);
       const how = result.method === 'layout' ? '' : `; the image stays${result.method === 'placeholder' ? ', the tag taken away through a placeholder manifest' : ''}`;
       out.info(`untagged ${result.untagged} (${result.digest}${how})`);
@@ -41,6 +51,25 @@ export const untagCommand: CliCommand<UntagArgs> = {
     out.result(results.map((r) => r.untagged).join('\n'), { untagged: results });
   },
 };
+
+async function withRepositoryOf<T>(ref: import('../oci/reference.js').Reference, flags: RegistryFlags, work: (repository: import('../registry/repository.js').Repository) => Promise<T>): Promise<T> {
+  const { withRepository } = await import('./repository-ref.js');
+  return withRepository(ref, flags, work);
+}
+
+/** The digest the name names in the layout, or one line saying it names none. */
+async function layoutDigest(target: LayoutTarget): Promise<string> {
+  const { Annotation } = await import('../oci/descriptor.js');
+  const { OciLayout } = await import('../content/layout.js');
+  const layout = await OciLayout.open(target.path);
+  try {
+    const named = (await layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.RefName] === target.name);
+    if (!named) throw usageError(`${target.text}: no image of that name in ${target.path}`);
+    return named.digest;
+  } finally {
+    await layout.close();
+  }
+}
 
 async function untagRegistryTag(ref: import('../oci/reference.js').Reference, flags: RegistryFlags): Promise<{ untagged: string; digest: string; method: string }> {
   const { withRepository } = await import('./repository-ref.js');

@@ -102,4 +102,20 @@ describe('untag', () => {
     assertOneLineError(await runCliAsync(['untag', `oci:${layout}:b`]), /oci:.*names:b: no image of that name in /, 2);
     assert.equal(JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests.length, 2);
   });
+  it('a tag or name that is not there, later in the list, leaves the earlier ones as they were; one named twice is taken once', async () => {
+    const repo = `${regs.staging.host}/team/typo`;
+    assertOk(await runCliAsync(['push', `${repo}:main`, '--layout', image.layout], { env }));
+    assertOk(await runCliAsync(['tag', `${repo}:main`, 'pr-1'], { env }));
+    assertOneLineError(await runCliAsync(['untag', `${repo}:pr-1`, `${repo}:pr-2-typo`], { env }), /^ocipush: 127\.0\.0\.1:\d+\/team\/typo:pr-2-typo: manifest not found$/);
+    assert.deepEqual(await skopeoTags(repo), ['main', 'pr-1']);
+    assertOk(await runCliAsync(['untag', `${repo}:pr-1`, `${repo}:pr-1`], { env }));
+    assert.deepEqual(await skopeoTags(repo), ['main']);
+
+    const layout = join(tmp.path, 'typo');
+    await skopeoLayoutCopy(`oci:${image.layout}:v1`, `oci:${layout}:a`);
+    assertOk(await runCliAsync(['tag', `oci:${layout}:a`, 'b']));
+    assertOneLineError(await runCliAsync(['untag', `oci:${layout}:b`, `oci:${layout}:c`]), /oci:.*typo:c: no image of that name in /, 2);
+    requireTool('umoci');
+    assert.deepEqual(execFileSync('umoci', ['ls', '--layout', layout], { encoding: 'utf8' }).trim().split('\n').sort(), ['a', 'b']);
+  });
 });
