@@ -1,3 +1,4 @@
+import { cleanPath } from '../dockerfile/go-text.js';
 import { CopyError } from './copy-error.js';
 import { MAX_SYMLINKS, type FsView } from './tree.js';
 
@@ -15,15 +16,9 @@ import { MAX_SYMLINKS, type FsView } from './tree.js';
  * undefined for the root itself; a path that climbs out is refused.
  */
 export function cleanArchivePath(name: string, describe: string): string | undefined {
-  const parts: string[] = [];
-  for (const p of name.replace(/^\/+/, '').split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') {
-      if (parts.length === 0) throw new CopyError(`${describe}: archive path ${JSON.stringify(name)} is outside extraction root`);
-      parts.pop();
-    } else parts.push(p);
-  }
-  return parts.length === 0 ? undefined : parts.join('/');
+  const cleaned = insideRoot(name.replace(/^\/+/, ''));
+  if (cleaned === undefined) throw new CopyError(`${describe}: archive path ${JSON.stringify(name)} is outside extraction root`);
+  return cleaned === '' ? undefined : cleaned;
 }
 
 /**
@@ -53,9 +48,9 @@ export function resolveArchivePath(root: FsView, name: string, followLeaf: boole
       const target = found.node.linkname ?? '';
       const link = [...resolved, part].join('/');
       let base: string;
-      if (target.startsWith('/')) base = climb(target.split('/'), true)!;
+      if (target.startsWith('/')) base = cleanPath(target).slice(1);
       else {
-        const climbed = climb([...resolved, ...target.split('/')], false);
+        const climbed = insideRoot([...resolved, target].join('/'));
         if (climbed === undefined) {
           throw new CopyError(`${describe}: archive symlink ${JSON.stringify(link)} points outside extraction root (it leads to ${JSON.stringify(target)}), which docker build refuses too`);
         }
@@ -70,16 +65,11 @@ export function resolveArchivePath(root: FsView, name: string, followLeaf: boole
 }
 
 /**
- * Path components cleaned lexically, as Go's filepath.Clean does: `..` at the top of a rooted
- * path stays at the root; of a relative one it leaves the root (undefined).
+ * A relative path cleaned as Go's path.Clean cleans it, `''` for the root itself; undefined when
+ * its `..` leave the root.
  */
-function climb(parts: readonly string[], rooted: boolean): string | undefined {
-  const out: string[] = [];
-  for (const p of parts) {
-    if (p === '' || p === '.') continue;
-    if (p !== '..') out.push(p);
-    else if (out.length > 0) out.pop();
-    else if (!rooted) return undefined;
-  }
-  return out.join('/');
+function insideRoot(path: string): string | undefined {
+  const cleaned = cleanPath(path);
+  if (cleaned === '..' || cleaned.startsWith('../')) return undefined;
+  return cleaned === '.' ? '' : cleaned;
 }
