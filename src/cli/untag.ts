@@ -16,7 +16,7 @@ export const untagCommand: CliCommand<UntagArgs> = {
     .example('$0 untag localhost:5000/app:pr-123', 'the tag goes; app:main on the same image stays (delete would take both)')
     .example('$0 untag oci:out:old', 'the name old leaves the layout; the image\'s other names stay')),
   run: async (argv, out: Output) => {
-    const { layoutTarget, registryReference } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
     const references = toArray(argv.references);
     // All of them checked before any is taken away.
     const targets: Array<{ text: string; layout?: LayoutTarget; registry?: import('../oci/reference.js').Reference }> = [];
@@ -31,18 +31,16 @@ export const untagCommand: CliCommand<UntagArgs> = {
       if (ref.digest || !ref.tag) throw usageError(`${text}: untag takes a tag away (REGISTRY/REPOSITORY:TAG); delete ${text} removes a manifest by digest`);
       targets.push({ text, registry: ref });
     }
+    // The same name twice is one tag to take, not a failure.
+    const unique = targets.filter((t, i) => targets.findIndex((other) => other.text === t.text) === i);
     // Each tag is there before the first goes: a mistyped one later in the list must not leave the
-    // earlier ones already taken away (the same name twice is one tag to take, not a failure).
-    const seen = new Set<string>();
-    for (const target of targets.filter((t) => !seen.has(t.text) && seen.add(t.text))) {
+    // earlier ones already taken away.
+    for (const target of unique) {
       if (target.layout) await layoutDigest(target.layout);
-      else await withRepositoryOf(target.registry!, argv, (repository) => repository.resolve(target.registry!.tag!));
+      else await withRepository(target.registry!, argv, (repository) => repository.resolve(target.registry!.tag!));
     }
-    const done = new Set<string>();
     const results: Array<{ reference: string; untagged: string; digest: string; method: string }> = [];
-    for (const target of targets) {
-      if (done.has(target.text)) continue;
-      done.add(target.text);
+    for (const target of unique) {
       const result = target.layout ? await untagInLayout(target.layout) : await untagRegistryTag(target.registry!, argv);
       const how = result.method === 'layout' ? '' : `; the image stays${result.method === 'placeholder' ? ', the tag taken away through a placeholder manifest' : ''}`;
       out.info(`untagged ${result.untagged} (${result.digest}${how})`);
@@ -51,11 +49,6 @@ export const untagCommand: CliCommand<UntagArgs> = {
     out.result(results.map((r) => r.untagged).join('\n'), { untagged: results });
   },
 };
-
-async function withRepositoryOf<T>(ref: import('../oci/reference.js').Reference, flags: RegistryFlags, work: (repository: import('../registry/repository.js').Repository) => Promise<T>): Promise<T> {
-  const { withRepository } = await import('./repository-ref.js');
-  return withRepository(ref, flags, work);
-}
 
 /** The digest the name names in the layout, or one line saying it names none. */
 async function layoutDigest(target: LayoutTarget): Promise<string> {
