@@ -9,6 +9,7 @@ import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
 import type { CopiedReferrer } from '../transfer/copy-referrers.js';
+import type { DeclinedMount } from '../transfer/mount-sources.js';
 import type { OciLayout } from '../content/layout.js';
 
 /**
@@ -232,16 +233,22 @@ export async function copyImage(
     // as push mounts them, instead of fetched into the layout to be sent back.
     const recorded = registry !== undefined && isMountLookup(src.storage) ? await src.storage.mountLookup(registry) : undefined;
     const mounts = sourceRepository !== undefined || recorded !== undefined || (made?.mountFrom !== undefined && registry !== undefined);
-    const { copyGraph } = await import('../transfer/copy-graph.js');
+    const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
+    const declined: DeclinedMount[] = [];
     const options = {
       // An archive is written one entry at a time: more would only hold connections open.
       concurrency: dst.writer ? 1 : concurrency,
       onEvent: progress.handle,
-      ...(mounts ? { mountFrom: (d: Descriptor) => [...mountSources(d, sourceRepository, registry, made), ...(recorded?.(d) ?? [])] } : {}),
+      ...(mounts ? {
+        mountFrom: (d: Descriptor) => [...mountSources(d, sourceRepository, registry, made), ...(recorded?.(d) ?? [])],
+        onMountDeclined: (descriptor: Descriptor, from: string) => declined.push({ descriptor, repository: `${registry}/${from}` }),
+      } : {}),
       ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
       ...(context.inFlight ? { inFlight: context.inFlight } : {}),
     };
     const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
+    // Out of a layout into a registry, as push: a later push there of an image sharing these blobs mounts them.
+    if (dst.repository) await recordMountSources(src.storage, result.nodes, `${dst.repository.registry}/${dst.repository.name}`, declined);
     // Into a layout by digest: listed in index.json without a name, as a pull by digest lists it.
     if (dst.layout && dst.reference === undefined) await listUnnamed(dst.layout, root, root.digest === src.root.digest ? src.rootBytes : undefined);
     if (dst.repository && root.digest === src.root.digest) await (await import('../transfer/referrer-ends.js')).indexAsReferrer(dst.repository, root, src.rootBytes);

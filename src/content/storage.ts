@@ -78,6 +78,16 @@ export interface MountLookup {
   mountLookup(registry: string): Promise<(desc: Pick<Descriptor, 'digest'>) => string[]>;
 }
 
+/**
+ * Keeps a record of the repositories that hold its blobs (a layout's): told after a copy where
+ * they went, so a later push to another repository of that registry mounts them, and which
+ * repositories declined to give one, so they are not asked again.
+ */
+export interface MountSourceRecorder {
+  remember(blobs: Pick<Descriptor, 'digest'>[], repository: string): Promise<void>;
+  forgetMountSources(entries: { descriptor: Descriptor; repository: string }[]): Promise<void>;
+}
+
 /** Lists the manifests whose `subject` is `desc` (OCI 1.1 referrers). */
 export interface ReferrerLister {
   referrers(desc: Descriptor, options?: OperationOptions & { artifactType?: string }): Promise<Descriptor[]>;
@@ -123,6 +133,10 @@ export function isTagResolver(value: unknown): value is TagResolver {
 
 export function isMountLookup(value: unknown): value is MountLookup {
   return has(value, 'mountLookup');
+}
+
+export function isMountSourceRecorder(value: unknown): value is MountSourceRecorder {
+  return has(value, 'remember', 'forgetMountSources');
 }
 
 export function isReferrerLister(value: unknown): value is ReferrerLister {

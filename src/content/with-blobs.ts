@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/descriptor.js';
 import { bufferSource, storageSource, type BlobSource } from './blob-source.js';
-import { isBlobSourceProvider, isMountLookup, type BlobSourceProvider, type MountLookup, type ReadOnlyStorage } from './storage.js';
+import {
+  isBlobSourceProvider, isMountLookup, isMountSourceRecorder, type BlobSourceProvider, type MountLookup, type MountSourceRecorder, type ReadOnlyStorage,
+} from './storage.js';
 
 /** Blobs another storage holds (a new base image's layers), read from there. */
 export interface BorrowedBlobs {
@@ -18,7 +20,7 @@ export interface BorrowedBlobs {
  */
 export function withBlobs(
   inner: ReadOnlyStorage, blobs: readonly { descriptor: Descriptor; bytes: Buffer }[], borrowed: readonly BorrowedBlobs[] = [],
-): ReadOnlyStorage & BlobSourceProvider & Partial<MountLookup> {
+): ReadOnlyStorage & BlobSourceProvider & Partial<MountLookup> & Partial<MountSourceRecorder> {
   const added = new Map(blobs.map((b) => [b.descriptor.digest as string, b.bytes]));
   const elsewhere = new Map<string, ReadOnlyStorage>();
   for (const b of borrowed) for (const d of b.descriptors) elsewhere.set(d.digest, b.storage);
@@ -27,6 +29,12 @@ export function withBlobs(
   // changed image into that registry mounts them, as a copy of the image itself would.
   const lookups = [inner, ...borrowed.map((b) => b.storage)].flatMap((s): MountLookup[] => (isMountLookup(s) ? [s] : []));
   return {
+    // Where the layout's blobs went is still the layout's to record (the blobs added here, made
+    // in memory, are never its: recorded, they would only name digests it does not hold).
+    ...(isMountSourceRecorder(inner) ? {
+      remember: (descs: Pick<Descriptor, 'digest'>[], repository: string) => inner.remember(descs.filter((d) => !added.has(d.digest) && !elsewhere.has(d.digest)), repository),
+      forgetMountSources: (entries: { descriptor: Descriptor; repository: string }[]) => inner.forgetMountSources(entries),
+    } : {}),
     ...(lookups.length > 0 ? { mountLookup: async (registry: string) => {
       const each = await Promise.all(lookups.map((l) => l.mountLookup(registry)));
       return (desc: Pick<Descriptor, 'digest'>) => [...new Set(each.flatMap((find) => find(desc)))];

@@ -1,5 +1,6 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
+import type { DeclinedMount } from '../transfer/mount-sources.js';
 import { libraryCall, type LibraryCall } from './errors.js';
 import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
 
@@ -79,8 +80,9 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       }
       const { Repository } = await import('../registry/repository.js');
       const { isMountLookup, isRegistryLocated } = await import('../content/storage.js');
-      const { copyGraph } = await import('../transfer/copy-graph.js');
+      const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
       const repository = new Repository(client, target.repository);
+      const declined: DeclinedMount[] = [];
       const located = isRegistryLocated(source.storage) ? source.storage : undefined;
       const own = located?.registry === target.registry ? [located.repositoryName] : [];
       // A layout's lazily referenced base layers are mounted from their repository in this
@@ -88,13 +90,18 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       const recorded = isMountLookup(source.storage) ? await source.storage.mountLookup(target.registry) : undefined;
       const copyOptions = {
         concurrency,
-        ...(own.length > 0 || recorded ? { mountFrom: (d: Descriptor) => [...own, ...(recorded?.(d) ?? [])] } : {}),
+        ...(own.length > 0 || recorded ? {
+          mountFrom: (d: Descriptor) => [...own, ...(recorded?.(d) ?? [])],
+          onMountDeclined: (descriptor: Descriptor, from: string) => declined.push({ descriptor, repository: `${target.registry}/${from}` }),
+        } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       };
       // A destination without a tag takes the source's, as the CLI's copy names it.
       const tag = target.digest ? target.tag : (target.tag ?? sourceTag(parseTransport(options.from)) ?? 'latest');
       const result = await copyGraph(storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
+      // Out of a layout, as push: a later push to this registry of an image sharing these blobs mounts them.
+      await recordMountSources(storage, result.nodes, `${target.registry}/${target.repository}`, declined);
       if (root.digest === source.root.digest) {
         // An artifact copied by digest is listed among its subject's referrers there, as the CLI's copy lists it.
         const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');

@@ -1,5 +1,6 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
+import type { DeclinedMount } from '../transfer/mount-sources.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { ReferrersMethod } from '../registry/referrers.js';
 import { OcipushError } from '../errors.js';
@@ -116,9 +117,9 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
 
   // OCIPUSH_USERNAME/PASSWORD are the destination's: never sent to the registry of a base layer.
   const connect = hooks.connect ?? ((registry: string, role: 'destination' | 'base') => connectWith(registry, options, role === 'base' ? { envCredentials: false } : {}));
-  const [client, { Repository }, { copyGraph }, { LazyBlobs }] = await Promise.all([
+  const [client, { Repository }, { copyGraph }, { LazyBlobs }, { recordMountSources }] = await Promise.all([
     connect(destination.registry, 'destination'),
-    import('../registry/repository.js'), import('../transfer/copy-graph.js'), import('../transfer/lazy-blobs.js'),
+    import('../registry/repository.js'), import('../transfer/copy-graph.js'), import('../transfer/lazy-blobs.js'), import('../transfer/mount-sources.js'),
   ]);
   const unhook = abortWith(options.signal, client);
   // Base layers a build only referenced: mounted from the base's repository in this registry,
@@ -133,7 +134,7 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     const baseMounts = await source.mountLookup(destination.registry);
     const repository = new Repository(client, destination.repository, options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {});
     const signal = options.signal ? { signal: options.signal } : {};
-    const declined: { descriptor: Descriptor; repository: string }[] = [];
+    const declined: DeclinedMount[] = [];
     // Read and compiled while the image goes up, not after it.
     const extrasModule = import('./push-extras.js');
     extrasModule.catch(() => {});
@@ -147,18 +148,8 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
     });
     // The manifest is in place under the first tag: the others are the same bytes again.
     for (const extra of alsoTag) await repository.tag(root, extra);
-    // Remember where these blobs now are, as docker does: a later push of an image sharing them
-    // to another repository of this registry mounts them instead of uploading. Local files,
-    // written while the referrers go up.
-    const pushed = result.nodes.filter((n) => (n.kind === 'layer' || n.kind === 'config') && n.outcome !== 'skipped');
-    const remembered = (async () => {
-      // A repository remembered as holding a blob that declined to mount it no longer does (deleted,
-      // garbage-collected, a registry started afresh): not asked again, as docker forgets it.
-      await source.forgetMountSources(declined).catch(() => {});
-      await source.remember(pushed.map((n) => n.descriptor), where).catch(() => {
-        // A read-only layout: the push is done all the same, later pushes just upload.
-      });
-    })();
+    // Local files, written while the referrers go up.
+    const remembered = recordMountSources(source, result.nodes, where, declined);
     const { pushExtras } = await extrasModule;
     const extras = await pushExtras({
       layout, source, repository, root, nodes: result.nodes, concurrency, pushedTo: destination,
