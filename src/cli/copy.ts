@@ -143,6 +143,8 @@ export interface CopiedImage {
     source: string; destination: string; digest: string; size: number; mediaType: string;
     blobs: { digest: string; size: number; mediaType: string; kind: string; outcome: string }[];
     referrers: { subject: string; digest: string; mediaType: string; tag?: string }[];
+    /** Out of a layout: the registry cache entries its `build --cache-repo` left pending, written (when any). */
+    cacheEntries?: number;
   };
   /** The root and, for an index, the manifests under it: what its referrers (signatures …) refer to. */
   manifests: Descriptor['digest'][];
@@ -293,6 +295,7 @@ export async function copyImage(
         mediaType: root.mediaType,
         blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
         referrers: referrers.map((r) => ({ subject: r.subject, digest: r.result.root.digest, mediaType: r.result.root.mediaType, ...(r.tag ? { tag: r.tag } : {}) })),
+        ...(cacheEntries > 0 ? { cacheEntries } : {}),
       },
       manifests: subjects.map((d) => d.digest),
     };

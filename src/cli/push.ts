@@ -130,6 +130,8 @@ export interface PushReport {
   blobs: { digest: string; size: number; mediaType: string; kind: string; outcome: string }[];
   referrers?: { digest: string; artifactType: string | undefined; via: string; tag?: string }[];
   signatures?: MadeSignature[];
+  /** The registry cache entries a `build --cache-repo` left pending, written by this push (when any). */
+  cacheEntries?: number;
 }
 
 /**
@@ -204,6 +206,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
     blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
     ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via, ...(r.tag ? { tag: r.tag } : {}) })) } : {}),
     ...(signer ? { signatures } : {}),
+    ...(result.cacheEntries > 0 ? { cacheEntries: result.cacheEntries } : {}),
   };
 }
 

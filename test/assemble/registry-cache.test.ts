@@ -9,6 +9,7 @@ import { cacheTag, RegistryLayerCache } from '../../src/assemble/registry-cache.
 import { DEFAULT_GZIP_LEVEL } from '../../src/layer/compress/index.js';
 import { connectRegistry } from '../../src/registry/connect.js';
 import { MediaType } from '../../src/oci/media-types.js';
+import { validate } from '../cli/json-schema.js';
 
 interface BuildJson {
   digest: string;
@@ -204,9 +205,12 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     const first = build('runner8', [], tree3);
     assert.equal(first.json!.layers[0]!.source, 'built');
     await registry.forgetAccessLog();
-    const push = runner('runner8', ['push', `${registry.host}/ci/pushed:1`, '--layout', first.layout, '--tag', 'app:1']);
+    const push = runner('runner8', ['push', `${registry.host}/ci/pushed:1`, '--layout', first.layout, '--tag', 'app:1', '--json']);
     assert.equal(push.status, 0, push.stderr);
     assert.match(push.stderr, /wrote 1 layer cache entry/);
+    const pushed = JSON.parse(push.stdout) as { cacheEntries?: number };
+    assert.equal(pushed.cacheEntries, 1, 'push --json says it too');
+    assert.deepEqual(validate('push.schema.json', pushed), []);
     const log = await registry.settledAccessLog();
     const layer = first.json!.layers[0]!;
     assert.ok(log.some((e) => e.method === 'POST' && e.status === 201 && decodeURIComponent(e.uri).includes(`mount=${layer.digest}&from=ci/pushed`)), 'mounted into the cache repository');
@@ -214,9 +218,10 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     assert.equal(second.json!.layers[0]!.source, 'registry-cache');
     assert.equal(second.json!.digest, first.json!.digest);
     // Written once: the next push of the same layout has nothing pending.
-    const again = runner('runner8', ['push', `${registry.host}/ci/pushed:2`, '--layout', first.layout, '--tag', 'app:1']);
+    const again = runner('runner8', ['push', `${registry.host}/ci/pushed:2`, '--layout', first.layout, '--tag', 'app:1', '--json']);
     assert.equal(again.status, 0, again.stderr);
     assert.doesNotMatch(again.stderr, /layer cache entr/);
+    assert.equal((JSON.parse(again.stdout) as { cacheEntries?: number }).cacheEntries, undefined);
   });
 
   it('a --format docker image: its push writes the entry in OCI\'s media type, which the next runner is served from; an entry in Docker\'s (an older ocipush\'s) is served too', async () => {

@@ -7,6 +7,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { pseudoRandom } from '../assemble/support.js';
 import { cacheTag } from '../../src/assemble/registry-cache.js';
 import { copy } from '../../src/lib/copy.js';
+import { validate } from './json-schema.js';
 
 interface BuildJson {
   digest: string;
@@ -59,9 +60,12 @@ describe('copy from a layout into a registry writes the pending registry cache e
     const layer = first.json.layers[0]!;
     assert.equal(layer.source, 'built');
     await registry.forgetAccessLog();
-    const copied = runner('runner1', ['copy', `oci:${first.layout}:app:1`, `${registry.host}/ci/app:1`]);
+    const copied = runner('runner1', ['copy', `oci:${first.layout}:app:1`, `${registry.host}/ci/app:1`, '--json']);
     assert.equal(copied.status, 0, copied.stderr);
     assert.match(copied.stderr, /wrote 1 layer cache entry/);
+    const report = JSON.parse(copied.stdout) as { cacheEntries?: number };
+    assert.equal(report.cacheEntries, 1, 'copy --json says it too');
+    assert.deepEqual(validate('copy.schema.json', report), []);
     const log = await registry.settledAccessLog();
     assert.ok(log.some((e) => e.method === 'POST' && e.status === 201 && decodeURIComponent(e.uri).includes(`mount=${layer.digest}&from=ci/app`)), 'mounted into the cache repository');
     const entry = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${cacheRepo}:${cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip' })}`])) as { layers: { digest: string }[] };
@@ -71,9 +75,10 @@ describe('copy from a layout into a registry writes the pending registry cache e
     assert.equal(second.json.layers[0]!.source, 'registry-cache');
     assert.equal(second.json.digest, first.json.digest);
     // Written once: nothing is pending for the next copy of the same layout.
-    const again = runner('runner1', ['copy', `oci:${first.layout}:app:1`, `${registry.host}/ci/app:2`]);
+    const again = runner('runner1', ['copy', `oci:${first.layout}:app:1`, `${registry.host}/ci/app:2`, '--json']);
     assert.equal(again.status, 0, again.stderr);
     assert.doesNotMatch(again.stderr, /layer cache entr/);
+    assert.equal((JSON.parse(again.stdout) as { cacheEntries?: number }).cacheEntries, undefined);
   });
 
   it('the library\'s copy from oci:DIR writes them too (cacheEntries in its result)', async () => {
