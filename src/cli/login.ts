@@ -40,7 +40,7 @@ export const loginCommand: CliCommand<LoginArgs> = {
     .option('username', { alias: 'u', type: 'string', describe: 'User name' })
     .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input (never an argument); without it, both are asked on the terminal' })
     .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry' })
-    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate' })
+    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate, and speak plain HTTP to a registry without TLS' })
     .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust (repeatable)' })
     .option('cert-dir', { type: 'string', describe: 'Directory of *.crt CA certificates and a NAME.cert/NAME.key client certificate, instead of the registry\'s certs.d' })
     .example('echo "$TOKEN" | $0 login ghcr.io -u me --password-stdin', 'stored in $DOCKER_CONFIG/config.json or its credsStore')

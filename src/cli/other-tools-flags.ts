@@ -79,7 +79,7 @@ function otherToolsFlag(name: string, has: (option: string) => boolean, command:
   if (side) {
     const p = side[1] ? `${side[1]}-` : '';
     if (!has(`${p}insecure`)) return undefined;
-    return `skopeo's --${name}=false is --${p}insecure here (accept any certificate) or --${p}plain-http (a registry without TLS); localhost needs neither`;
+    return `skopeo's --${name}=false is --${p}insecure here (any certificate, or plain HTTP when the registry speaks no TLS); localhost needs neither`;
   }
   if (name === 'registry-config' && has('username')) return 'oras\'s --registry-config FILE is DOCKER_CONFIG=DIR here for a DIR/config.json, or REGISTRY_AUTH_FILE=FILE';
   // skopeo copy's platform choice: --override-arch/-os/-variant pick one image, --all keeps the index.

@@ -21,7 +21,7 @@ export function registryFlags(y: Argv): Argv {
     .option('username', { alias: 'u', type: 'string', describe: 'Registry user name (the password comes from --password-stdin)' })
     .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input' })
     .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry (automatic for localhost and 127.0.0.1)' })
-    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate, and allow credentials over plain HTTP to a remote host' })
+    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate, speak plain HTTP to a registry without TLS, and allow credentials over plain HTTP to a remote host' })
     .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust besides the system store (repeatable)' })
     .option('cert-dir', { type: 'string', describe: 'Directory of *.crt CA certificates and a NAME.cert/NAME.key client certificate, instead of the registry\'s certs.d (as skopeo --cert-dir)' })
     .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'Blobs transferred in parallel' })
@@ -164,7 +164,7 @@ export function sideRegistryFlags(y: Argv, side: Side): Argv {
     .option(`${side}-username`, { type: 'string', describe: `User name for the ${which} registry (the password from --${side}-password-stdin)` })
     .option(`${side}-password-stdin`, { type: 'boolean', describe: `Read the ${which} registry's password from standard input` })
     .option(`${side}-plain-http`, { type: 'boolean', describe: `Plain HTTP to the ${which} registry` })
-    .option(`${side}-insecure`, { type: 'boolean', describe: `Accept any TLS certificate from the ${which} registry` })
+    .option(`${side}-insecure`, { type: 'boolean', describe: `Accept any TLS certificate from the ${which} registry, or plain HTTP when it speaks no TLS` })
     .option(`${side}-ca-file`, { type: 'string', array: true, describe: `PEM CA certificate for the ${which} registry (repeatable)` })
     .option(`${side}-cert-dir`, { type: 'string', describe: `Directory of CA and client certificates for the ${which} registry (as --cert-dir)` })
     .group([`${side}-username`, `${side}-password-stdin`, `${side}-plain-http`, `${side}-insecure`, `${side}-ca-file`, `${side}-cert-dir`], `${side === 'src' ? 'Source' : 'Destination'} registry options:`);

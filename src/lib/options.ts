@@ -19,7 +19,7 @@ export interface RegistryOptions {
   credentials?: CredentialSource | false;
   /** Speak plain HTTP (automatic for localhost, 127.* and ::1). */
   plainHttp?: boolean;
-  /** Accept any TLS certificate; also allows credentials over plain HTTP to a remote host. */
+  /** Accept any TLS certificate, and speak plain HTTP to a registry that speaks no TLS (HTTPS asked first); also allows credentials over plain HTTP to a remote host. */
   insecure?: boolean;
   /** PEM CA certificate(s) to trust besides the system store. */
   caFile?: string | string[];

@@ -2,7 +2,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { CredentialSource } from './auth/types.js';
 import { RegistryClient, type Authorizer, type RetryNotice } from './http.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, type Timeouts } from './retry.js';
-import { usesPlainHttp, type TransportOptions } from './transport.js';
+import type { TransportOptions } from './transport.js';
 import { VERSION } from '../version.js';
 
 export interface ConnectOptions extends TransportOptions {
@@ -22,8 +22,7 @@ const NO_CREDENTIALS: CredentialSource = { get: async () => undefined };
 
 /** A client for one registry with authentication wired in; token requests share its connection pool. */
 export function connectRegistry(registry: string, options: ConnectOptions = {}): RegistryClient {
-  const plainHttp = usesPlainHttp(registry, options);
-  return new RegistryClient(registry, {
+  const client: RegistryClient = new RegistryClient(registry, {
     ...options,
     authorizer: (dispatcher, ended) => new LazyAuthorizer(async () => {
       const { Authenticator } = await import('./auth/authenticator.js');
@@ -31,7 +30,9 @@ export function connectRegistry(registry: string, options: ConnectOptions = {}):
         registry,
         credentials: options.credentials ?? NO_CREDENTIALS,
         dispatcher,
-        plainHttp,
+        // Made on the first 401, when the client knows the scheme it speaks (a loopback registry,
+        // or one named with --insecure, found it by asking).
+        plainHttp: client.origin.startsWith('http:'),
         allowInsecureBasic: options.allowInsecureBasic,
         userAgent: `ocipush/${VERSION}`,
         retry: options.retry ?? DEFAULT_RETRY_POLICY,
@@ -40,6 +41,7 @@ export function connectRegistry(registry: string, options: ConnectOptions = {}):
       });
     }),
   });
+  return client;
 }
 
 /**

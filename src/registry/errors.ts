@@ -149,6 +149,16 @@ export function isCertificateError(err: unknown): boolean {
   return code !== undefined && (code in TLS_REASONS || code.startsWith('ERR_TLS_CERT') || code.includes('CERT'));
 }
 
+/**
+ * The server answered the TLS handshake with bytes no TLS server sends (plain HTTP's reply to a
+ * ClientHello: OpenSSL's "wrong version number"): it speaks no TLS at all, unlike a refused
+ * certificate or a server that hangs up.
+ */
+export function speaksNoTls(err: unknown): boolean {
+  const code = networkErrorCode(err);
+  return code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || (code === 'EPROTO' && /wrong version number|packet length too long/i.test(String((err as Error)?.message)));
+}
+
 /** The name of the TLS alert a server ended the handshake with (`BAD_CERTIFICATE`), from OpenSSL's error code. */
 function tlsAlert(code: string | undefined): string | undefined {
   // ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE (Node 20), ERR_SSL_SSL/TLS_ALERT_BAD_CERTIFICATE (Node 24), ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED.

@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { OcipushError } from '../errors.js';
 import { VERSION } from '../version.js';
 import {
-  authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, RedirectedRequestFailure, redirectedError,
+  authError, isCertificateError, isDefiniteFailure, networkError, networkErrorCode, isTransientNetworkError, RedirectedRequestFailure, redirectedError, speaksNoTls,
   redirectedNetworkError, registryError, type TlsIdentity,
 } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
@@ -62,13 +62,19 @@ export class RegistryClient {
   /** The loopback scheme probe got a 200 for `GET /v2/` (no credentials needed). */
   private probeAnsweredOk = false;
   private readonly certDir?: string;
+  /** The scheme is found by asking HTTPS first, then plain HTTP when the server speaks no TLS at all. */
+  private readonly httpsFirst: boolean;
 
   constructor(registry: string, options: RegistryClientOptions = {}) {
     this.registry = registry;
     this.originValue = registryOrigin(registry, options);
     // localhost may also be served with TLS (a test registry with a self-signed certificate): the
-    // first request finds out which, unless plain HTTP was asked for.
-    if (!isLoopbackRegistry(registry) || options.plainHttp === true) this.originProbe = Promise.resolve(this.originValue);
+    // first request finds out which, unless plain HTTP was asked for. With --insecure another host
+    // may speak plain HTTP (a CI service container named `registry:5000`): the first request
+    // finds out too, HTTPS first, as docker's insecure registries, crane --insecure and skopeo
+    // --tls-verify=false fall back.
+    this.httpsFirst = options.insecure === true && options.plainHttp !== true && !isLoopbackRegistry(registry);
+    if ((!isLoopbackRegistry(registry) && !this.httpsFirst) || options.plainHttp === true) this.originProbe = Promise.resolve(this.originValue);
     this.retryPolicy = options.retry ?? DEFAULT_RETRY_POLICY;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...definedOnly(options.timeouts) };
     this.now = options.now ?? Date.now;
@@ -224,6 +230,16 @@ export class RegistryClient {
   private async probeScheme(timeoutMs: number, signal?: AbortSignal): Promise<string> {
     const http = originWithScheme(this.registry, 'http');
     const probe = { path: '/v2/', method: 'GET' as const, headers: { 'user-agent': USER_AGENT }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal };
+    if (this.httpsFirst) {
+      const https = originWithScheme(this.registry, 'https');
+      try {
+        await (await this.dispatcher.request({ origin: https, ...probe })).body.dump().catch(() => {});
+        return https;
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        return speaksNoTls(err) ? http : https;
+      }
+    }
     try {
       const res = await this.dispatcher.request({ origin: http, ...probe });
       await res.body.dump().catch(() => {});
@@ -277,6 +293,7 @@ export class RegistryClient {
    * certificate. Requests that come meanwhile wait for the scheme.
    */
   private async sendAsProbe(req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
+    if (this.httpsFirst) return this.sendAsHttpsFirstProbe(req, timeoutMs);
     let settle!: (origin: string) => void;
     let fail!: (err: unknown) => void;
     const probe = new Promise<string>((resolve, reject) => { settle = resolve; fail = reject; });
@@ -323,6 +340,38 @@ export class RegistryClient {
     }
     // The 400 was the plain-HTTP registry's own answer: ask again for the caller to read it.
     return this.sendTo(http, req, timeoutMs);
+  }
+
+  /**
+   * The first request to a registry named with --insecure: over HTTPS (any certificate); when the
+   * server answers the handshake as no TLS server would (plain HTTP's reply to a ClientHello), the
+   * same request over plain HTTP, which then settles the scheme. Requests that come meanwhile wait.
+   */
+  private async sendAsHttpsFirstProbe(req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
+    let settle!: (origin: string) => void;
+    let fail!: (err: unknown) => void;
+    this.originProbe = new Promise<string>((resolve, reject) => { settle = resolve; fail = reject; });
+    this.originProbe.catch(() => {});
+    const decide = (origin: string) => { this.originValue = origin; settle(origin); };
+    const https = originWithScheme(this.registry, 'https');
+    try {
+      const res = await this.sendTo(https, req, timeoutMs);
+      decide(https);
+      return res;
+    } catch (err) {
+      if (req.signal?.aborted) {
+        // The next request asks again.
+        this.originProbe = undefined;
+        fail(err);
+        throw err;
+      }
+      if (!speaksNoTls(err)) {
+        decide(https);
+        throw err;
+      }
+    }
+    decide(originWithScheme(this.registry, 'http'));
+    return this.sendTo(this.originValue, req, timeoutMs);
   }
 
   private async sendTo(origin: string, req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {

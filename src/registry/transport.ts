@@ -17,7 +17,7 @@ const tls = (): typeof import('node:tls') => createRequire(import.meta.url)('nod
 export interface TransportOptions {
   /** Speak plain HTTP (automatic for localhost and 127.0.0.1). */
   plainHttp?: boolean;
-  /** Accept any TLS certificate (self-signed registries). */
+  /** Accept any TLS certificate (self-signed registries); a registry that speaks no TLS is then spoken to over plain HTTP (HTTPS asked first). */
   insecure?: boolean;
   /** Extra PEM CA certificates to trust, besides the system's. */
   caFiles?: string[];
@@ -50,10 +50,6 @@ export function originWithScheme(registry: string, scheme: 'http' | 'https'): st
   // Docker Hub's references say docker.io; its API lives elsewhere.
   const host = registry === 'docker.io' ? 'registry-1.docker.io' : registry;
   try { return new URL(`${scheme}://${host}`).origin; } catch { return `${scheme}://${host}`; }
-}
-
-export function usesPlainHttp(registry: string, options: Pick<TransportOptions, 'plainHttp'> = {}): boolean {
-  return registryOrigin(registry, options).startsWith('http:');
 }
 
 /** Where Debian, Fedora, Alpine and macOS keep their trust bundle. */

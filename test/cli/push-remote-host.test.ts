@@ -54,6 +54,22 @@ describe('push to a registry on a non-loopback address', () => {
     assert.equal(skopeoDigest(`${open.host}/remote/app:1`), image.manifest.digest);
   });
 
+  it('--insecure finds the plain HTTP on its own (HTTPS asked first), as crane --insecure and skopeo --tls-verify=false do', async () => {
+    await open.forgetAccessLog();
+    const r = await runCliAsync(['push', `${address}:${openRelay.port}/remote/insecure:1`, '--layout', image.layout, '--insecure', '--json'], { env });
+    assertOk(r);
+    assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, image.manifest.digest);
+    assert.equal(skopeoDigest(`${open.host}/remote/insecure:1`), image.manifest.digest);
+    // A copy between two names of it, and a login-protected one with its password (which --insecure allows over plain HTTP).
+    const copied = await runCliAsync(['copy', `${address}:${openRelay.port}/remote/insecure:1`, `${address}:${openRelay.port}/remote/insecure:2`, '--insecure'], { env });
+    assertOk(copied);
+    assert.equal(skopeoDigest(`${open.host}/remote/insecure:2`), image.manifest.digest);
+    const withPassword = await runCliAsync(['push', `${address}:${lockedRelay.port}/remote/insecure:1`, '--layout', image.layout, '--insecure', '-u', 'alice', '--password-stdin'], { input: PASSWORD, env });
+    assertOk(withPassword);
+    assert.equal(withPassword.stdout.trim(), image.manifest.digest);
+    await locked.forgetAccessLog();
+  });
+
   it('never sends a password over plain HTTP to it, unless --insecure says so', async () => {
     const target = `${address}:${lockedRelay.port}/remote/secret:1`;
     const refused = await runCliAsync(['push', target, '--layout', image.layout, '--plain-http', '-u', 'alice', '--password-stdin'], { input: PASSWORD, env });

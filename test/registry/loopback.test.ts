@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { isLoopbackRegistry } from '../../src/oci/reference.js';
 import { maySendSecrets } from '../../src/registry/auth/policy.js';
 import { RegistryClient } from '../../src/registry/http.js';
-import { usesPlainHttp } from '../../src/registry/transport.js';
+import { registryOrigin } from '../../src/registry/transport.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
 import { tempDir } from '../support/tools.js';
@@ -21,7 +21,7 @@ describe('loopback is localhost, 127.0.0.0/8 and ::1 as IP literals, nothing els
   });
 
   it('127.evil.test gets HTTPS, and no credentials over plain HTTP', () => {
-    assert.equal(usesPlainHttp('127.evil.test:5000'), false);
+    assert.equal(registryOrigin('127.evil.test:5000'), 'https://127.evil.test:5000');
     const client = new RegistryClient('127.evil.test:5000');
     assert.ok(client.origin.startsWith('https://'), client.origin);
     void client.close();
