@@ -425,8 +425,9 @@ export class RegistryClient {
         if (next.protocol === 'http:' && url.protocol === 'https:' && next.origin !== origin && method !== 'GET' && method !== 'HEAD') {
           throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: refusing a redirect from HTTPS to plain HTTP (${next.host}) for a request that sends data`);
         }
-        // 301/302/303 turn everything but HEAD into GET without a body, as browsers and Go do.
-        if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method !== 'GET' && method !== 'HEAD')) {
+        // 301/302/303 turn everything but GET and HEAD into GET without a body, as Go does (a HEAD
+        // made a GET would download the blob it only asks after).
+        if ((response.statusCode === 301 || response.statusCode === 302 || response.statusCode === 303) && method !== 'GET' && method !== 'HEAD') {
           method = 'GET';
           body = undefined;
         }

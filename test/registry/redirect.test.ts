@@ -73,6 +73,22 @@ describe('redirects to another host', () => {
     assert.equal(followed[0]!.requestHeaders.authorization, undefined, 'no Authorization for the other host');
   });
 
+  it('a HEAD redirected with 303 stays a HEAD (as Go follows it): an existence check never downloads the blob', async () => {
+    const layer = image.layers[0]!;
+    front.addFault({ method: 'HEAD', path: new RegExp(`/blobs/${layer}$`), fault: { kind: 'respond', status: 303, headers: { location: `${blobHost.url}/v2/redirect/app/blobs/${layer}?see-other=1` } } });
+    const before = blobHost.requests().length;
+    const client = connectRegistry(front.host, { credentials: staticCredentials(front.host, { username: 'alice', password: PASSWORD }) });
+    try {
+      const repo = new Repository(client, 'redirect/app');
+      const size = readFileSync(blobPath(image.layout, layer)).length;
+      assert.equal(await repo.exists({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer as `sha256:${string}`, size }), true);
+    } finally {
+      await client.close();
+      front.clearFaults();
+    }
+    assert.deepEqual(blobHost.requests().slice(before).map((r) => [r.method, r.path, r.status]), [['HEAD', `/v2/redirect/app/blobs/${layer}?see-other=1`, 200]]);
+  });
+
   it('another host that cannot be reached is named, not the registry that answered (a firewall letting the registry through, not its CDN)', async () => {
     const layer = image.layers[0]!;
     const closed = await freePort();
