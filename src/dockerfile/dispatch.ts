@@ -1,3 +1,4 @@
+import { splitOsVersion } from '../oci/descriptor.js';
 import { LocatedError } from './errors.js';
 import { cleanPath, joinPath, suggestName } from './go-text.js';
 import type {
@@ -104,7 +105,10 @@ export class StageDispatcher {
       return;
     }
     const config: BaseImageConfig = this.plan.baseConfigs.get(this.stage.index) ?? {};
-    this.os = config.os || (this.head.platform?.split('/')[0]?.toLowerCase() ?? this.plan.targetOs);
+    // BuildKit builds a scratch stage for the target platform whatever its FROM --platform says
+    // (resolveReachableStages: emptyImage(targetPlatform)), so its PATH and shell are the target's.
+    const fromPlatform = this.head.platform === undefined ? undefined : splitOsVersion(this.head.platform).rest.split('/')[0]!.toLowerCase();
+    this.os = this.head.base.kind === 'scratch' ? this.plan.targetOs : config.os || (fromPlatform ?? this.plan.targetOs);
     this.configEnv.push(...(config.env ?? []));
     // BuildKit makes sure PATH is always set, but on Windows, where the OS sets it (moby/buildkit
     // #5445: a Linux PATH there hides cmd.exe): only FROM scratch gets Windows' own.

@@ -292,6 +292,23 @@ describe('Windows images (--platform windows/amd64)', () => {
     });
   });
 
+  it('a scratch stage is built for the target platform whatever its FROM --platform says, as BuildKit does (emptyImage(targetPlatform)): a Linux image gets no cmd /S /C and no Windows PATH', () => {
+    const context = join(tmp.path, 'win-scratch-platform');
+    writeTree(context, {
+      Dockerfile: 'FROM --platform=windows/amd64 scratch\nCMD app --serve\n',
+      'Linux.Dockerfile': 'FROM --platform=linux/amd64 scratch\nCMD app.exe\n',
+    });
+    build(context, layout, ['--tag', 'scratch-on-linux']);
+    const linux = config('scratch-on-linux');
+    assert.equal(linux.os, 'linux');
+    assert.deepEqual(linux.config, { Env: [PATH_DEFAULT], Cmd: ['/bin/sh', '-c', 'app --serve'], WorkingDir: '/', ArgsEscaped: true });
+    build(context, layout, ['--tag', 'scratch-on-windows', '--platform', 'windows/amd64'], join(context, 'Linux.Dockerfile'));
+    const windows = config('scratch-on-windows');
+    assert.equal(windows.os, 'windows');
+    assert.deepEqual(windows.config.Cmd, ['cmd', '/S', '/C', 'app.exe']);
+    assert.deepEqual(windows.config.Env, ['PATH=c:\\Windows\\System32;c:\\Windows;C:\\Windows\\System32\\WindowsPowerShell\\v1.0']);
+  });
+
   it('a base\'s WorkingDir C:\\app is \\app in the image, and WORKDIR C:\\ is \\, as BuildKit\'s NormalizeWorkdir writes them; another drive is refused', () => {
     run('umoci', ['config', '--image', `${layout}:base`, '--tag', 'base-wd', '--config.workingdir', 'C:\\app']);
     const context = join(tmp.path, 'win-workdir');
@@ -319,7 +336,7 @@ describe('Windows images (--platform windows/amd64)', () => {
       assert.equal(r.stderr, `ocipush: ${line}: ocipush cannot write the layers of a Windows image (their files go under Files/, with Windows attributes); only the config (ENV, LABEL, CMD, …) of a windows stage can be built\n`);
     }
     assert.equal(readFileSync(join(layout, 'index.json'), 'utf8'), before);
-    // A windows stage that is only a --from source writes no layer of the image: it builds.
+    // A scratch stage is built for the target (linux here) whatever its --platform says: its COPY builds.
     writeTree(context, { 'From.Dockerfile': 'FROM --platform=windows/amd64 scratch AS w\nCOPY app.exe /app.exe\nFROM scratch\nCOPY --from=w /app.exe /bin/app\n' });
     const linux = build(context, join(tmp.path, 'win-from'), ['--tag', 'l'], join(context, 'From.Dockerfile'));
     assert.deepEqual(layerListing(join(tmp.path, 'win-from'), linux.layers[0]!.digest), ['drwxr-xr-x 0/0 bin/', '-rw-r--r-- 0/0 bin/app']);

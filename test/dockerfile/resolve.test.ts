@@ -371,7 +371,7 @@ test('warnings are reported once even when a variable is used several times on a
   assert.deepEqual(r.warnings, [{ rule: 'UndefinedVar', message: "Usage of undefined variable '$X'", line: 2 }]);
 });
 
-test('a Windows stage (its base image\'s os, FROM --platform, else the target): no Linux PATH added, shell forms run cmd /S /C (BuildKit: #5445, defaultShell)', () => {
+test('a Windows stage (its base image\'s os, else the target; a scratch stage is always the target\'s, whatever FROM --platform says): no Linux PATH added, shell forms run cmd /S /C (BuildKit: #5445, defaultShell)', () => {
   const windows = { os: 'windows', architecture: 'amd64' };
   const fromImage = resolve('FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCMD app.exe\n', {
     targetPlatform: windows,
@@ -381,10 +381,13 @@ test('a Windows stage (its base image\'s os, FROM --platform, else the target): 
   assert.equal(fromImage.workingDir, '\\app');
   assert.deepEqual(fromImage.env, []);
   assert.deepEqual(find(fromImage, 'CMD').exec, ['cmd', '/S', '/C', 'app.exe']);
-  const both = resolveStages(parseDockerfile('FROM --platform=windows/amd64 scratch AS w\nENTRYPOINT app.exe\nFROM scratch\nCOPY --from=w / /\nCMD app\n'), { targetPlatform: AMD64 });
-  assert.deepEqual(both.stages.map((s) => s.os), ['windows', 'linux']);
-  assert.deepEqual(both.stages[0]!.env, ['PATH=c:\\Windows\\System32;c:\\Windows;C:\\Windows\\System32\\WindowsPowerShell\\v1.0']);
-  assert.deepEqual(find(both.stages[0]!, 'ENTRYPOINT').exec, ['cmd', '/S', '/C', 'app.exe']);
-  assert.deepEqual(both.stages[1]!.env, [`PATH=${DEFAULT_PATH}`]);
-  assert.deepEqual(find(both.stages[1]!, 'CMD').exec, ['/bin/sh', '-c', 'app']);
+  const both = resolveStages(parseDockerfile('FROM --platform=linux/amd64 scratch AS l\nCMD app\nFROM scratch\nCOPY --from=l / /\nENTRYPOINT app.exe\n'), { targetPlatform: windows });
+  assert.deepEqual(both.stages.map((s) => s.os), ['windows', 'windows']);
+  for (const stage of both.stages) assert.deepEqual(stage.env, ['PATH=c:\\Windows\\System32;c:\\Windows;C:\\Windows\\System32\\WindowsPowerShell\\v1.0']);
+  assert.deepEqual(find(both.stages[0]!, 'CMD').exec, ['cmd', '/S', '/C', 'app']);
+  assert.deepEqual(find(both.stages[1]!, 'ENTRYPOINT').exec, ['cmd', '/S', '/C', 'app.exe']);
+  // An image base's os decides, FROM --platform naming it (containerd's windows(10.0.20348)/amd64 form too) when its config has none.
+  const fromPlatform = resolve('FROM --platform=windows(10.0.20348)/amd64 base\nCMD app.exe\n', { baseImageConfig: () => ({ env: [] }) }).target;
+  assert.equal(fromPlatform.os, 'windows');
+  assert.deepEqual(find(fromPlatform, 'CMD').exec, ['cmd', '/S', '/C', 'app.exe']);
 });
