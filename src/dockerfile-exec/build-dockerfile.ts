@@ -186,11 +186,13 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     // `# check=error=true`: the warnings above fail the build, as in BuildKit, before anything is written.
     if (resolved.lintError) throw new OcipushError('EDOCKERFILE', `${filename}: ${resolved.lintError} (check error=true: build check warnings fail the build)`, { path: filename });
 
+    // COPY --from=<image> takes the image for the build's target platform, whatever the stage's
+    // FROM --platform says (BuildKit resolves it as a stage of its own, with no platform).
     const fromImages = new Map<string, { base: BaseImage; tree: FsTree }>();
     for (const stage of resolved.stages) {
       for (const instruction of stage.instructions) {
         if (instruction.keyword !== 'COPY' || instruction.fromImage === undefined || fromImages.has(instruction.fromImage)) continue;
-        const base = await sources.resolve(instruction.fromImage, stage.platform ?? platformText).catch((err: unknown) => { throw atInstruction(err, instruction, filename); });
+        const base = await sources.resolve(instruction.fromImage, platformText).catch((err: unknown) => { throw atInstruction(err, instruction, filename); });
         readReasons.set(base.manifestDigest, `COPY --from=${instruction.fromImage}`);
         fromImages.set(instruction.fromImage, { base, tree: await sources.tree(base) });
       }

@@ -89,6 +89,25 @@ describe('FROM and COPY --from images in a registry', () => {
     assert.equal(builds[1]!.digest, builds[0]!.digest);
   });
 
+  it('COPY --from=<image> takes the image for the build\'s --platform, not the stage\'s FROM --platform, as BuildKit does', async () => {
+    const layout = join(tmp.path, 'multi-layout');
+    for (const arch of ['amd64', 'arm64']) {
+      writeTree(join(tmp.path, `multi-${arch}`), { arch: `${arch}\n` });
+      assert.equal(runCli(['build', join(tmp.path, `multi-${arch}`), '--platform', `linux/${arch}`, '--layout', layout, '--tag', arch]).status, 0);
+    }
+    assert.equal(runCli(['index', 'create', 'amd64', 'arm64', '--tag', 'multi', '--layout', layout]).status, 0);
+    const multi = `${registry.host}/multi:1`;
+    assert.equal(runCli(['push', multi, '--layout', layout, '--tag', 'multi']).status, 0);
+    const ctx = join(tmp.path, 'from-image-platform');
+    writeTree(ctx, {
+      Dockerfile: `FROM --platform=linux/amd64 ${multi} AS build\nCOPY --from=${multi} /arch /copied-arch\nFROM scratch\nCOPY --from=build /arch /copied-arch /\n`,
+    });
+    const out = join(tmp.path, 'from-image-platform-layout');
+    build(ctx, out, ['--tag', 't', '--platform', 'linux/arm64']);
+    const tree = unpackedTree(out, 't', join(tmp.path, 'from-image-platform-bundle'));
+    assert.deepEqual([tree['/arch'], tree['/copied-arch']], ['file 0644 0:0 amd64\n', 'file 0644 0:0 arm64\n']);
+  });
+
   it('COPY --from a stage built on an image: the stage\'s files are the base\'s plus its own', async () => {
     const ctx = join(tmp.path, 'from-stage');
     writeTree(ctx, { Dockerfile: `FROM ${baseRef} AS tools\nCOPY f /etc/extra\nFROM scratch\nCOPY --from=tools /etc /etc\n`, f: 'extra\n' });
