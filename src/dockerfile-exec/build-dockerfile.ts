@@ -150,7 +150,10 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     buildArgs,
     ...(ignore ? { dockerignore: ignore.patterns } : {}),
     ...(options.target !== undefined ? { target: options.target } : {}),
-    targetPlatform: { os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) },
+    targetPlatform: {
+      os: platform.os, architecture: platform.architecture,
+      ...(platform.variant ? { variant: platform.variant } : {}), ...(platform['os.version'] ? { osVersion: platform['os.version'] } : {}),
+    },
     buildPlatform: hostPlatform(),
   };
   // RUN, and sources that need the network, fail before anything is fetched. (Without the base
@@ -302,9 +305,12 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
       if (layer.blob) await layer.blob.commitTo(layout.blobPath(layer.descriptor.digest));
     }
     await recordCachedLayers(layout, written);
-    // FROM scratch: the target platform as BuildKit normalizes it (linux/arm is arm/v7, arm64/v8 is arm64).
-    // Onto a base: the platform BuildKit writes (the base's, made the target's where --platform names another).
-    const imagePlatform: Platform = base ? finalStagePlatform(platformOfConfig(base.config), options.platform === undefined ? undefined : platform) : normalizeTarget(platform);
+    // FROM scratch: the target platform as BuildKit normalizes it (linux/arm is arm/v7, arm64/v8 is arm64),
+    // its os.version kept (emptyImage). Onto a base: the platform BuildKit writes (the base's, made the
+    // target's where --platform names another).
+    const imagePlatform: Platform = base
+      ? finalStagePlatform(platformOfConfig(base.config), options.platform === undefined ? undefined : platform)
+      : { ...normalizeTarget(platform), ...(platform['os.version'] ? { 'os.version': platform['os.version'] } : {}) };
     const runConfig = { ...final.image.config };
     if (options.labels && Object.keys(options.labels).length > 0) runConfig.Labels = { ...(runConfig.Labels ?? {}), ...options.labels };
     const config: ImageConfig = {

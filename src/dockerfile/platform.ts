@@ -5,20 +5,27 @@ export interface PlatformSpec {
   os: string;
   architecture: string;
   variant?: string;
+  /** The os.version (`10.0.20348.887` of `windows/amd64:10.0.20348.887`). */
+  osVersion?: string;
 }
 
-/** The platform ARGs BuildKit defines in the global scope. */
+/** The platform ARGs BuildKit defines in the global scope (dockerfile2llb's defaultArgs). */
 export function platformArgs(target: PlatformSpec, build: PlatformSpec = target): Record<string, string> {
   const format = (p: PlatformSpec): string => [p.os, p.architecture, p.variant].filter((s) => s).join('/');
+  // TARGETPLATFORM is containerd's FormatAll, which names an os.version (`windows(10.0.20348.887)/amd64`,
+  // a form FROM --platform reads back); BUILDPLATFORM is Format, which never does.
+  const formatAll = (p: PlatformSpec): string => (p.osVersion ? format({ ...p, os: `${p.os}(${p.osVersion})` }) : format(p));
   return {
-    TARGETPLATFORM: format(target),
-    TARGETOS: target.os,
-    TARGETARCH: target.architecture,
-    TARGETVARIANT: target.variant ?? '',
     BUILDPLATFORM: format(build),
     BUILDOS: build.os,
+    BUILDOSVERSION: build.osVersion ?? '',
     BUILDARCH: build.architecture,
     BUILDVARIANT: build.variant ?? '',
+    TARGETPLATFORM: formatAll(target),
+    TARGETOS: target.os,
+    TARGETOSVERSION: target.osVersion ?? '',
+    TARGETARCH: target.architecture,
+    TARGETVARIANT: target.variant ?? '',
   };
 }
 
@@ -59,7 +66,7 @@ export function normalizeTarget(p: PlatformSpec): PlatformSpec {
       else if (['5', '6', '8'].includes(variant)) variant = `v${variant}`;
       break;
   }
-  return { os, architecture, ...(variant !== '' && { variant }) };
+  return { os, architecture, ...(variant !== '' && { variant }), ...(p.osVersion ? { osVersion: p.osVersion } : {}) };
 }
 
 /**

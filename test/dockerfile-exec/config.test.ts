@@ -309,6 +309,26 @@ describe('Windows images (--platform windows/amd64)', () => {
     assert.deepEqual(windows.config.Env, ['PATH=c:\\Windows\\System32;c:\\Windows;C:\\Windows\\System32\\WindowsPowerShell\\v1.0']);
   });
 
+  it('--platform windows/amd64:10.0.20348.887: TARGETOSVERSION is its os.version, TARGETPLATFORM names it as containerd\'s FormatAll does, and a FROM scratch image keeps it (BuildKit\'s defaultArgs, emptyImage)', () => {
+    const context = join(tmp.path, 'win-osversion');
+    writeTree(context, {
+      Dockerfile: [
+        'FROM scratch AS a',
+        'ARG TARGETPLATFORM TARGETOSVERSION BUILDOSVERSION',
+        'LABEL platform=$TARGETPLATFORM osversion=$TARGETOSVERSION build=${BUILDOSVERSION+declared}',
+        'FROM --platform=$TARGETPLATFORM a',
+        'LABEL from=again',
+        '',
+      ].join('\n'),
+    });
+    build(context, layout, ['--tag', 'osversion', '--platform', 'windows/amd64:10.0.20348.887']);
+    const image = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:osversion`])) as { os: string; 'os.version'?: string; config: { Labels: Record<string, string> } };
+    assert.deepEqual([image.os, image['os.version']], ['windows', '10.0.20348.887']);
+    assert.deepEqual(image.config.Labels, { platform: 'windows(10.0.20348.887)/amd64', osversion: '10.0.20348.887', build: 'declared', from: 'again' });
+    build(context, layout, ['--tag', 'no-osversion', '--platform', 'linux/arm64']);
+    assert.deepEqual(config('no-osversion').config.Labels, { platform: 'linux/arm64', osversion: '', build: 'declared', from: 'again' });
+  });
+
   it('a base\'s WorkingDir C:\\app is \\app in the image, and WORKDIR C:\\ is \\, as BuildKit\'s NormalizeWorkdir writes them; another drive is refused', () => {
     run('umoci', ['config', '--image', `${layout}:base`, '--tag', 'base-wd', '--config.workingdir', 'C:\\app']);
     const context = join(tmp.path, 'win-workdir');

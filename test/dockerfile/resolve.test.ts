@@ -256,14 +256,16 @@ test('FROM and --platform expand global ARGs and the automatic platform ARGs', (
   const both = resolve('FROM --platform=$BUILDPLATFORM golang AS b\nFROM scratch\nCOPY --from=b /x /x\n', { buildPlatform: { os: 'linux', architecture: 'arm64' } });
   assert.equal(both.stages[0]!.platform, 'linux/arm64');
   assert.deepEqual(platformArgs({ os: 'linux', architecture: 'arm', variant: 'v7' }, AMD64), {
-    TARGETPLATFORM: 'linux/arm/v7',
-    TARGETOS: 'linux',
-    TARGETARCH: 'arm',
-    TARGETVARIANT: 'v7',
     BUILDPLATFORM: 'linux/amd64',
     BUILDOS: 'linux',
+    BUILDOSVERSION: '',
     BUILDARCH: 'amd64',
     BUILDVARIANT: '',
+    TARGETPLATFORM: 'linux/arm/v7',
+    TARGETOS: 'linux',
+    TARGETOSVERSION: '',
+    TARGETARCH: 'arm',
+    TARGETVARIANT: 'v7',
   });
   // Platform ARGs reach a stage only through ARG.
   const s = resolve('FROM scratch\nLABEL a=$TARGETARCH\nARG TARGETARCH\nLABEL b=$TARGETARCH\n');
