@@ -1,4 +1,4 @@
-import { createWriteStream, statSync } from 'node:fs';
+import { createWriteStream, lstatSync, statSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ export const DIRECTORY_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip
  * The file is unlinked once open, as an archive spool is: a process killed mid-upload leaves
  * nothing in TMPDIR; its handle closes with the process (a command packs one directory or a few).
  * A symlink named on the command line is followed to its directory (oras would pack the link alone).
+ * A file of several names is packed whole under each, as oras packs it.
  */
 export async function directoryBlob(dir: string, title: string, mediaType: string = DIRECTORY_MEDIA_TYPE, clampMtime?: number): Promise<ArtifactBlob> {
   const temp = join(tmpdir(), `.ocipush-artifact-${process.pid}-${randomBytes(4).toString('hex')}.tar.gz`);
@@ -37,10 +38,16 @@ export async function directoryBlob(dir: string, title: string, mediaType: strin
     try { return statSync(dir); } catch (err) { throw fromSystemError(err, dir, 'cannot read'); }
   })();
   const under = (name: Buffer) => Buffer.concat([prefix, name]);
+  const fileSize = (path: Buffer) => {
+    try { return lstatSync(path).size; } catch (err) { throw fromSystemError(err, path.toString(), 'cannot read'); }
+  };
   function* entries(): Generator<FsEntry> {
     yield { path: Buffer.from(dir), name: prefix, type: 'dir', mode: top.mode & 0o7777, uid: 0, gid: 0, size: 0, mtime: Math.floor(top.mtimeMs / 1000) };
     for (const entry of walk(dir)) {
-      yield { ...entry, name: under(entry.name), ...(entry.type === 'hardlink' && entry.linkname ? { linkname: under(entry.linkname) } : {}) };
+      // A second name of a file goes in whole, as oras's tarDirectory writes it: oras pull resolves
+      // a hard link's target against the link's own directory, never the archive's root, and fails.
+      if (entry.type === 'hardlink') yield { ...entry, name: under(entry.name), type: 'file', size: fileSize(entry.path), linkname: undefined };
+      else yield { ...entry, name: under(entry.name) };
     }
   }
   const tarDigest = new Digester();

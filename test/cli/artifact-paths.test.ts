@@ -207,6 +207,25 @@ describe('artifact push of a directory, as oras push packs it', () => {
     assert.equal(await push(), first);
   });
 
+  it('packs a file of two names whole under each, as oras push does: no hard link entry, which oras pull resolves against the link\'s own directory and fails on', async () => {
+    const cwd = join(tmp.path, 'hardlink-project');
+    mkdirSync(join(cwd, 'tools', 'bin'), { recursive: true });
+    writeFileSync(join(cwd, 'tools', 'bin', 'busybox'), 'multi-call binary\n', { mode: 0o755 });
+    linkSync(join(cwd, 'tools', 'bin', 'busybox'), join(cwd, 'tools', 'sh'));
+    const ref = `${registry.host}/paths/hardlink:1`;
+    assertOk(await runCliAsync(['artifact', 'push', ref, 'tools'], { env, cwd }));
+    const manifest = JSON.parse((await getBytes('/v2/paths/hardlink/manifests/1', ociManifest)).toString()) as { layers: { digest: string }[] };
+    const gzFile = join(tmp.path, 'tools.tar.gz');
+    writeFileSync(gzFile, await getBytes(`/v2/paths/hardlink/blobs/${manifest.layers[0]!.digest}`));
+    // GNU tar's listing: the type letter, then the size; a hard link would be 'h… 0 … link to …'.
+    const listing = run('tar', ['--numeric-owner', '-tvzf', gzFile]).trim().split('\n').map((l) => l.split(/\s+/));
+    assert.deepEqual(listing.map((f) => [f[0]!.slice(0, 1), f[2], f[5]]),
+      [['d', '0', 'tools/'], ['d', '0', 'tools/bin/'], ['-', '18', 'tools/bin/busybox'], ['-', '18', 'tools/sh']]);
+    const out = join(tmp.path, 'hardlink-back');
+    assertOk(await runCliAsync(['artifact', 'get', ref, '-o', out], { env }));
+    run('diff', ['-r', join(cwd, 'tools'), join(out, 'tools')]);
+  });
+
   it('killed (SIGKILL) while it uploads the packed directory, leaves nothing in TMPDIR: the spool is unlinked as soon as it is open', async () => {
     const cwd = join(tmp.path, 'killed-project');
     mkdirSync(join(cwd, 'site'), { recursive: true });
