@@ -1,5 +1,5 @@
-import { closeSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { closeSync, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdir, rename, rm, utimes } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { posix, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -9,6 +9,7 @@ import { OcipushError } from '../errors.js';
 import { Digester } from '../oci/digest.js';
 import { trackTemp } from '../content/cleanup.js';
 import { TarReader } from '../layer/tar-reader.js';
+import { headerNumber } from '../layer/tar-fields.js';
 import type { ContentSink, ObservedEntry } from '../layer/tar.js';
 
 /** oras push of a directory: its layer is a tar+gzip of it, to be unpacked under its title by oras pull. */
@@ -21,7 +22,9 @@ export const TAR_DIGEST_ANNOTATION = 'io.deis.oras.content.digest';
  * `title/`) as `outputDir/title`, as oras pull does: into a temp directory beside it, renamed into
  * place once every entry is out and the tar's digest holds, so a failure leaves nothing half
  * written. Nothing goes outside it: an entry not under `title/`, or one that goes through a
- * symlink, or a link whose target leaves the directory, stops it (oras refuses them too).
+ * symlink, or a link whose target leaves the directory, stops it (oras refuses them too). Each
+ * entry keeps the mtime its header gives, as oras pull keeps a file's (a directory's is set once
+ * everything is in it, as GNU tar sets it, where oras's is lost to the files written after it).
  */
 export async function unpackDirectory(stream: Readable, title: string, outputDir: string, tarDigest: string | undefined, what: string): Promise<void> {
   // Beside where it goes (a title dir/sub goes in outputDir/dir), so the last rename stays on one filesystem.
@@ -31,7 +34,11 @@ export async function unpackDirectory(stream: Readable, title: string, outputDir
     await mkdir(temp);
     const digester = new Digester();
     const links = new Set<string>();
-    const reader = new TarReader({ entry: (entry) => extract(temp, title, entry, what, links), end: () => {} });
+    const directoryTimes = new Map<string, number>();
+    const reader = new TarReader({
+      entry: (entry, header, pax) => extract(temp, title, entry, mtimeOf(header!, pax), what, links, directoryTimes),
+      end: () => {},
+    });
     await pipeline(stream, createGunzip(), new Writable({
       write(chunk: Buffer, _encoding, done) {
         try {
@@ -64,6 +71,8 @@ export async function unpackDirectory(stream: Readable, title: string, outputDir
       throw err;
     }
     if (replaced) await rm(old, { recursive: true, force: true });
+    // After the rename, which may touch the moved directory's own time; a child's time is its own, so any order holds.
+    for (const [rel, mtime] of directoryTimes) await utimes(join(outputDir, rel), mtime, mtime).catch(() => {});
   } catch (err) {
     if (err instanceof OcipushError) throw err;
     throw new OcipushError('EINVALID', `${what}: cannot unpack the directory ${JSON.stringify(title)}: ${(err as Error).message}; nothing written`);
@@ -73,8 +82,22 @@ export async function unpackDirectory(stream: Readable, title: string, outputDir
   }
 }
 
-/** One tar entry written under `temp`, its path checked first; a file's bytes go straight to disk. */
-function extract(temp: string, title: string, entry: ObservedEntry, what: string, links: Set<string>): ContentSink | undefined {
+/** An entry's mtime in seconds: its pax record (fractions and all), else the header's field (GNU base-256 before 1970). */
+function mtimeOf(header: Buffer, pax: Map<string, Buffer> | undefined): number {
+  const record = pax?.get('mtime');
+  const seconds = record ? Number(record.toString('latin1')) : headerNumber(header, 136, 12);
+  return Number.isFinite(seconds) ? seconds : 0;
+}
+
+/** A time the file system refuses (year 1, which a Go zero time is) is passed over, as oras pull passes it over. */
+function keepTime(set: () => void): void {
+  try { set(); } catch { /* the entry stays, its time now */ }
+}
+
+/** One tar entry written under `temp`, its path checked first; a file's bytes go straight to disk, a directory's time is left for the end. */
+function extract(
+  temp: string, title: string, entry: ObservedEntry, mtime: number, what: string, links: Set<string>, directoryTimes: Map<string, number>,
+): ContentSink | undefined {
   const rel = inside(entry.name.toString('utf8'), title, what);
   if (rel === title && entry.type !== 'dir') throw refused(what, `its top entry ${JSON.stringify(title)} is no directory`);
   const path = join(temp, rel);
@@ -87,10 +110,17 @@ function extract(temp: string, title: string, entry: ObservedEntry, what: string
   switch (entry.type) {
     case 'dir':
       mkdirSync(path, { recursive: true, mode: (entry.mode & 0o777) | 0o700 });
+      directoryTimes.set(rel, mtime);
       return undefined;
     case 'file': {
       const fd = openSync(path, 'w', entry.mode & 0o777);
-      return { update: (bytes) => { writeSync(fd, bytes); }, end: () => closeSync(fd) };
+      return {
+        update: (bytes) => { writeSync(fd, bytes); },
+        end: () => {
+          keepTime(() => futimesSync(fd, mtime, mtime));
+          closeSync(fd);
+        },
+      };
     }
     case 'symlink': {
       const target = entry.linkname?.toString('utf8') ?? '';
@@ -98,6 +128,7 @@ function extract(temp: string, title: string, entry: ObservedEntry, what: string
       // Inside the directory itself, as oras pull holds a link to it: the rest of -o DIR is not the artifact's.
       if (target.startsWith('/') || (resolved !== title && !resolved.startsWith(`${title}/`))) throw refused(what, `the symlink ${JSON.stringify(rel)} points outside it (${target})`);
       symlinkSync(target, path);
+      keepTime(() => lutimesSync(path, mtime, mtime));
       links.add(rel);
       return undefined;
     }

@@ -189,6 +189,31 @@ describe('artifact get', () => {
     assert.deepEqual(readdirSync(lying), []);
   });
 
+  it('keeps the mtime each entry of a directory oras push packed has, as oras pull keeps a file\'s: the times GNU tar -x gives the same tar', async () => {
+    const src = join(tmp.path, 'dated-src');
+    mkdirSync(join(src, 'site', 'css'), { recursive: true });
+    writeFileSync(join(src, 'site', 'index.html'), '<h1>hi</h1>\n');
+    writeFileSync(join(src, 'site', 'css', 'main.css'), 'body{}\n');
+    writeFileSync(join(src, 'site', 'empty'), '');
+    run('ln', ['-s', 'css/main.css', join(src, 'site', 'style.css')]);
+    run('find', [join(src, 'site'), '-exec', 'touch', '-h', '-d', '2001-02-03T04:05:06Z', '{}', '+']);
+    run('touch', ['-d', '2002-03-04T05:06:07Z', join(src, 'site', 'index.html')]);
+    // USTAR, whole seconds, as Go's archive/tar writes oras's tar.
+    const tarFile = join(tmp.path, 'dated.tar');
+    run('tar', ['--format=ustar', '--sort=name', '-cf', tarFile, '-C', src, 'site']);
+    const tar = readFileSync(tarFile);
+    const gz = Buffer.from(run('sh', ['-c', `gzip -nc ${tarFile} | base64 -w0`]), 'base64');
+    await pushArtifact('art/app', 'dated-site', 'application/vnd.example.site', [{ bytes: gz, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', title: 'site', annotations: { 'io.deis.oras.content.unpack': 'true', 'io.deis.oras.content.digest': digestOf(tar) } }]);
+    const out = join(tmp.path, 'dated-out');
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/art/app:dated-site`, '-o', out], { env }));
+    const gnu = join(tmp.path, 'dated-gnu');
+    mkdirSync(gnu);
+    run('tar', ['-xf', tarFile, '-C', gnu]);
+    const times = (dir: string) => run('find', [join(dir, 'site'), '-printf', '%P %y %TY-%Tm-%TdT%TH:%TM:%TS\n'], { env: { ...process.env, TZ: 'UTC' } }).trim().split('\n').sort();
+    assert.deepEqual(times(out), times(gnu));
+    assert.ok(times(out).includes('index.html f 2002-03-04T05:06:07.0000000000'), times(out).join('\n'));
+  });
+
   it('takes the newest by its created time: attach --created (or SOURCE_DATE_EPOCH) writes it, as oras attach does', async () => {
     const dir = join(tmp.path, 'newest');
     for (const [name, when] of [['older.txt', '2030-01-01T00:00:00Z'], ['newer.txt', '1900000000']] as const) {
