@@ -45,7 +45,9 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
     throw usageError(`${argv.reference}: these files make the artifact ${expected.digest}, not ${ref.digest}`);
   }
   const tag = ref.digest !== undefined ? ref.tag : (ref.tag ?? 'latest');
-  const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag, configAnnotations));
+  const { checkConcurrency } = await import('./registry-options.js');
+  const concurrency = checkConcurrency(argv.concurrency);
+  const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag, configAnnotations, concurrency));
   const reference = `${ref.registry}/${ref.repository}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest}`;
   out.info(`pushed artifact ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
   out.result(pushed.manifest.digest, { reference, digest: pushed.manifest.digest, artifactType, files });

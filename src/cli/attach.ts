@@ -45,7 +45,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
     const { stripTransport } = await import('./registry-options.js');
     const source = parseReference(stripTransport(argv.reference));
     const { attachArtifact } = await import('../supply-chain/attach.js');
-    const { clientFromFlags } = await import('./registry-options.js');
+    const { clientFromFlags, checkConcurrency } = await import('./registry-options.js');
     const { Repository } = await import('../registry/repository.js');
     const client = await clientFromFlags(source.registry, argv);
     let result;
@@ -53,7 +53,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
     try {
       const repo = new Repository(client, source.repository);
       subject = await repo.resolve(referenceTarget(source));
-      result = await attachArtifact(repo, subject, argv.artifactType, blobs, annotations, configAnnotations);
+      result = await attachArtifact(repo, subject, argv.artifactType, blobs, annotations, configAnnotations, checkConcurrency(argv.concurrency));
       await client.close();
     } catch (err) {
       await client.destroy();

@@ -76,16 +76,16 @@ export function artifactManifest(
 /**
  * The empty config and each blob, uploaded unless the repository has it already (asked of all at
  * once): the empty config nearly always is, and an artifact pushed again sends no file twice.
- * Several files go up at once, as oras sends them.
+ * Several files go up at once (`concurrency`, the command's --concurrency), as oras sends them.
  */
-async function pushArtifactBlobs(repo: Repository, blobs: readonly ArtifactBlob[]): Promise<void> {
+async function pushArtifactBlobs(repo: Repository, blobs: readonly ArtifactBlob[], concurrency: number): Promise<void> {
   const byDigest = new Map<string, ArtifactBlob>();
   for (const blob of [{ descriptor: EMPTY_DESCRIPTOR, source: bufferSource(EMPTY_JSON) }, ...blobs]) {
     if (!byDigest.has(blob.descriptor.digest)) byDigest.set(blob.descriptor.digest, blob);
   }
   const all = [...byDigest.values()];
   const there = await Promise.all(all.map((b) => repo.exists(b.descriptor)));
-  await eachAtMost(all.filter((_, i) => !there[i]), DEFAULT_CONCURRENCY, async (blob) => { await repo.pushBlob(blob.descriptor, blob.source); });
+  await eachAtMost(all.filter((_, i) => !there[i]), concurrency, async (blob) => { await repo.pushBlob(blob.descriptor, blob.source); });
 }
 
 /**
@@ -94,8 +94,9 @@ async function pushArtifactBlobs(repo: Repository, blobs: readonly ArtifactBlob[
  */
 export async function attachArtifact(
   repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}, configAnnotations: Record<string, string> = {},
+  concurrency = DEFAULT_CONCURRENCY,
 ): Promise<AttachedArtifact> {
-  await pushArtifactBlobs(repo, blobs);
+  await pushArtifactBlobs(repo, blobs, concurrency);
   const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject, configAnnotations);
   const result = await pushReferrer(repo.client, repo.name, { descriptor, bytes, subject: subject.digest });
   return { ...result, manifest: descriptor, bytes };
@@ -104,8 +105,9 @@ export async function attachArtifact(
 /** An artifact of its own (as `oras push`): its blobs, then its manifest under `reference` (a tag, or its digest). */
 export async function pushArtifact(
   repo: Repository, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, reference?: string, configAnnotations: Record<string, string> = {},
+  concurrency = DEFAULT_CONCURRENCY,
 ): Promise<{ manifest: Descriptor; bytes: Buffer }> {
-  await pushArtifactBlobs(repo, blobs);
+  await pushArtifactBlobs(repo, blobs, concurrency);
   const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, undefined, configAnnotations);
   await repo.pushManifest(descriptor, bytes, reference ?? descriptor.digest);
   return { manifest: descriptor, bytes };

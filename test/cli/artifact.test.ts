@@ -9,6 +9,7 @@ import { blobWrites, multiPlatformImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
 import { validate } from './json-schema.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
@@ -319,6 +320,36 @@ describe('artifact push', () => {
     assertOk(again);
     assert.equal((JSON.parse(again.stdout) as { digest: string }).digest, report.digest);
     assert.deepEqual(blobWrites(await registry.settledAccessLog()), []);
+  });
+
+  it('--concurrency 1 sends one file at a time (artifact push and attach), as oras push --concurrency 1: a proxy never sees two uploads open', async () => {
+    const dir = join(tmp.path, 'one-at-a-time');
+    mkdirSync(dir);
+    const paths = ['a', 'b', 'c', 'd', 'e'].map((name) => {
+      writeFileSync(join(dir, `${name}.txt`), `${name} one at a time\n`);
+      return join(dir, `${name}.txt`);
+    });
+    // An upload is open from its POST reaching the proxy until the registry has answered the PUT that closes it.
+    let open = 0;
+    let most = 0;
+    let uploads = 0;
+    const proxy = await startFaultProxy({
+      target: registry.url,
+      faults: [
+        { method: 'POST', path: /\/blobs\/uploads\/$/, times: Infinity, fault: { kind: 'around', before: () => { uploads++; most = Math.max(most, ++open); }, after: () => {} } },
+        { method: 'PUT', path: /\/blobs\/uploads\/.*digest=/, times: Infinity, fault: { kind: 'around', before: () => {}, after: () => { open--; } } },
+      ],
+    });
+    try {
+      assertOk(await runCliAsync(['artifact', 'push', `${proxy.host}/art/serial:1`, ...paths, '--concurrency', '1'], { env }));
+      assert.deepEqual([uploads, most], [6, 1], 'the five files and the empty config, one at a time');
+      assertOk(await runCliAsync(['copy', image, `${proxy.host}/art/serial-image:1`], { env }));
+      [uploads, most] = [0, 0];
+      assertOk(await runCliAsync(['attach', `${proxy.host}/art/serial-image:1`, '--artifact-type', 'application/vnd.example.serial', ...paths, '--concurrency', '1'], { env }));
+      assert.deepEqual([uploads, most], [5, 1]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('--annotation-file as oras reads it: "$manifest", "$config" and each FILE as named on the command line (its title renames it), for artifact push and attach', async () => {
