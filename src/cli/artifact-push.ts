@@ -15,6 +15,7 @@ export const UNKNOWN_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
  */
 export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<void> {
   if (argv.output !== undefined) throw usageError('--output is for artifact get');
+  if (argv.exportManifest !== undefined) await (await import('./output-file.js')).checkWritableFile(argv.exportManifest, 'export-manifest');
   const { artifactFiles, artifactAnnotations, isMediaType, placeholderLayer, readAnnotationFile } = await import('./artifact-files.js');
   const artifactType = argv.artifactType ?? UNKNOWN_ARTIFACT_TYPE;
   if (!isMediaType(artifactType)) throw usageError(`--artifact-type ${JSON.stringify(artifactType)}: expected TYPE/SUBTYPE (a media type)`);
@@ -33,7 +34,8 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
   const files = specs.length === 0 ? [] : blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
   if (inLayout) {
     if (inLayout.name?.startsWith('sha256:')) throw usageError(`${argv.reference}: name the artifact in the layout with a tag, not a digest`);
-    const { manifest } = await pushToLayout(inLayout, artifactType, blobs, annotations, configAnnotations);
+    const { manifest, bytes } = await pushToLayout(inLayout, artifactType, blobs, annotations, configAnnotations);
+    await exportManifest(argv.exportManifest, bytes);
     const reference = `oci:${inLayout.path}:${inLayout.name ?? 'latest'}`;
     out.info(`stored artifact ${manifest.digest} as ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
     out.result(manifest.digest, { reference, digest: manifest.digest, artifactType, files });
@@ -48,6 +50,7 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
   const { checkConcurrency } = await import('./registry-options.js');
   const concurrency = checkConcurrency(argv.concurrency);
   const pushed = await withRepository(ref, argv, (repository) => pushArtifact(repository, artifactType, blobs, annotations, tag, configAnnotations, concurrency));
+  await exportManifest(argv.exportManifest, pushed.bytes);
   const reference = `${ref.registry}/${ref.repository}${tag !== undefined ? `:${tag}` : ''}@${pushed.manifest.digest}`;
   out.info(`pushed artifact ${reference} (${artifactType}, ${files.length} file${files.length === 1 ? '' : 's'})`);
   out.result(pushed.manifest.digest, { reference, digest: pushed.manifest.digest, artifactType, files });
@@ -59,7 +62,7 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
  */
 async function pushToLayout(
   target: { path: string; name?: string }, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string>, configAnnotations: Record<string, string>,
-): Promise<{ manifest: Descriptor }> {
+): Promise<{ manifest: Descriptor; bytes: Buffer }> {
   const { OciLayout } = await import('../content/layout.js');
   const { pushArtifactToLayout } = await import('../supply-chain/attach.js');
   const { installSignalCleanup } = await import('../content/cleanup.js');
@@ -73,4 +76,11 @@ async function pushToLayout(
   } finally {
     await layout.close();
   }
+}
+
+/** --export-manifest FILE (artifact push, attach), as oras writes it: the manifest's bytes as pushed, whose digest is the artifact's. */
+export async function exportManifest(path: string | undefined, bytes: Buffer): Promise<void> {
+  if (path === undefined) return;
+  const [{ writeFileAtomic }, { fromWriteError }] = await Promise.all([import('../content/atomic.js'), import('../errors.js')]);
+  await writeFileAtomic(path, bytes).catch((err: unknown) => { throw fromWriteError(err, path); });
 }

@@ -12,6 +12,7 @@ export interface ArtifactArgs extends RegistryFlags {
   annotation?: string[];
   annotationFile?: string;
   created?: string;
+  exportManifest?: string;
 }
 
 export const artifactCommand: CliCommand<ArtifactArgs> = {
@@ -26,6 +27,7 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'push: KEY=VALUE manifest annotation (repeatable)' })
     .option('annotation-file', { type: 'string', describe: 'push: annotations from a JSON file, as oras reads it: {"$manifest": {…}, "$config": {…}, "FILE": {…}}' })
     .option('created', { type: 'string', describe: 'push: the artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
+    .option('export-manifest', { type: 'string', describe: 'push: also write the artifact\'s manifest, byte for byte as pushed, to FILE (as oras push --export-manifest)' })
     .example('$0 artifact push registry.example.com/app/config:1 --artifact-type application/vnd.example.config app.yaml', 'app.yaml as an artifact, tag 1')
     .example('$0 artifact get registry.example.com/app:1 --artifact-type application/vnd.example.notes -o notes/', 'the files attach attached to app:1')
     .example('$0 artifact get registry.example.com/app@sha256:… > report.json', 'the one file of an artifact, to stdout')
@@ -33,7 +35,7 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
   run: async (argv, out: Output) => {
     if (argv.action === 'push') return (await import('./artifact-push.js')).artifactPush(argv, out);
     if (toArray(argv.files).length > 0) throw usageError('artifact get takes no files (did you mean artifact push?)');
-    for (const [key, flag] of [['annotation', 'annotation'], ['annotationFile', 'annotation-file'], ['created', 'created']] as const) if (argv[key] !== undefined) throw usageError(`--${flag} is for artifact push`);
+    for (const [key, flag] of [['annotation', 'annotation'], ['annotationFile', 'annotation-file'], ['created', 'created'], ['exportManifest', 'export-manifest']] as const) if (argv[key] !== undefined) throw usageError(`--${flag} is for artifact push`);
     return (await import('./artifact-get.js')).artifactGet(argv, out);
   },
 };

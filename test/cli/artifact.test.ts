@@ -352,6 +352,33 @@ describe('artifact push', () => {
     }
   });
 
+  it('--export-manifest FILE writes the manifest as pushed, as oras push and oras attach write it: the bytes skopeo reads from the registry; a FILE it cannot write is one line before anything is sent', async () => {
+    const dir = join(tmp.path, 'exported');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'app.yaml'), 'replicas: 2\n');
+    const pushed = join(dir, 'pushed.json');
+    const r = await runCliAsync(['artifact', 'push', `${registry.host}/art/exported:1`, join(dir, 'app.yaml'), '--export-manifest', pushed, '--json'], { env });
+    assertOk(r);
+    const raw = run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/exported:1`]);
+    assert.equal(readFileSync(pushed, 'utf8'), raw);
+    assert.equal(digestOf(readFileSync(pushed)), (JSON.parse(r.stdout) as { digest: string }).digest);
+
+    const attached = join(dir, 'attached.json');
+    const a = await runCliAsync(['attach', `${registry.host}/art/exported:1`, '--artifact-type', 'application/vnd.example.notes', join(dir, 'app.yaml'), '--export-manifest', attached, '--json'], { env });
+    assertOk(a);
+    const digest = (JSON.parse(a.stdout) as { digest: string }).digest;
+    assert.equal(readFileSync(attached, 'utf8'), run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/art/exported@${digest}`]));
+
+    const layout = join(dir, 'layout');
+    assertOk(await runCliAsync(['artifact', 'push', `oci:${layout}:notes`, join(dir, 'app.yaml'), '--export-manifest', join(dir, 'in-layout.json')], { env }));
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    assert.deepEqual(readFileSync(join(dir, 'in-layout.json')), readFileSync(join(layout, 'blobs', 'sha256', index.manifests[0]!.digest.slice(7))));
+
+    assertOneLineError(await runCliAsync(['artifact', 'push', `${registry.host}/art/exported:2`, join(dir, 'app.yaml'), '--export-manifest', join(dir, 'missing', 'm.json')], { env }), /--export-manifest .*missing\/m\.json: directory .*missing does not exist/, 2);
+    assert.equal((await fetch(`http://${registry.host}/v2/art/exported/manifests/2`, { method: 'HEAD', headers: { accept: ociManifest } })).status, 404, 'nothing pushed');
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/art/exported:1`, '--export-manifest', pushed], { env }), /--export-manifest is for artifact push/, 2);
+  });
+
   it('--annotation-file as oras reads it: "$manifest", "$config" and each FILE as named on the command line (its title renames it), for artifact push and attach', async () => {
     const dir = join(tmp.path, 'annotated');
     mkdirSync(dir);
