@@ -124,7 +124,7 @@ describe('artifact get: titles that are paths, as oras pull writes them', () => 
     assert.deepEqual(readdirSync(join(out, 'web')), ['site'], 'no temp directory left');
   });
 
-  it('refuses a title that leaves -o, two titles that clash, and a write through a symlink: one line, nothing written', async () => {
+  it('refuses a title that leaves -o, two titles that clash, a write through a symlink, and a file onto a directory: one line, nothing written', async () => {
     const out = join(tmp.path, 'refused', 'out');
     for (const [title, i] of [['/etc/escaped', 0], ['../escaped', 1], ['a/../../escaped', 2], ['.', 3]] as const) {
       await pushArtifact('paths/get', `bad${i}`, [{ ...text('x\n'), title: 'fine.txt' }, { ...text('y\n'), title }]);
@@ -151,6 +151,13 @@ describe('artifact get: titles that are paths, as oras pull writes them', () => 
     assert.deepEqual(readdirSync(elsewhere), ['keep.txt']);
     assert.equal(readFileSync(join(elsewhere, 'keep.txt'), 'utf8'), 'keep\n');
     assert.deepEqual(readdirSync(out).sort(), ['docs', 'keep.txt']);
+
+    // A directory where a file goes: refused before the first file is written, and named as what is in -o, not as -o.
+    mkdirSync(join(out, 'report.json'));
+    await pushArtifact('paths/get', 'onto-dir', [{ ...text('first\n'), title: 'first.txt' }, { ...text('{}\n'), title: 'report.json' }]);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/paths/get:onto-dir`, '-o', out], { env }), /cannot write the file "report\.json": ".*out\/report\.json" is a directory; nothing written/);
+    assert.deepEqual(readdirSync(out).sort(), ['docs', 'keep.txt', 'report.json']);
+    assert.deepEqual(readdirSync(join(out, 'report.json')), []);
   });
 });
 
