@@ -91,7 +91,7 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   }
   const { join, resolve, dirname } = await import('node:path');
   const { makeDirectory } = await import('../content/atomic.js');
-  for (const { layer, name: file } of files) await refuseThroughLinks(argv.output!, file, name, isDirectory(layer));
+  for (const { layer, name: file } of files) await refuseThroughLinks(argv.output!, file, name, isDirectory(layer), argv.keepOldFiles === true);
   await makeDirectory(argv.output!);
   const written: Got['written'] = [];
   for (const { layer, name: file } of files) {
@@ -146,9 +146,10 @@ function fileName(layer: Descriptor, titlePath: (title: string) => string | unde
  * Refuses, before anything is written, a title whose path under `dir` is a symlink, or goes
  * through one (a write would land wherever it points, which oras pull refuses when that leaves
  * the output directory; here wherever it points), or through a file; or, for a file (`unpacks`
- * false: no directory oras packed, which replaces what has its name), is a directory.
+ * false: no directory oras packed, which replaces what has its name), is a directory; or, with
+ * `keepOld` (--keep-old-files, oras pull's), is anything at all.
  */
-async function refuseThroughLinks(dir: string, title: string, what: string, unpacks: boolean): Promise<void> {
+async function refuseThroughLinks(dir: string, title: string, what: string, unpacks: boolean, keepOld: boolean): Promise<void> {
   const [{ lstat }, { join }, { fromSystemError }] = await Promise.all([import('node:fs/promises'), import('node:path'), import('../errors.js')]);
   const parts = title.split('/');
   for (let i = 1; i <= parts.length; i++) {
@@ -157,6 +158,7 @@ async function refuseThroughLinks(dir: string, title: string, what: string, unpa
     if (stat === undefined) return;
     if (stat.isSymbolicLink()) throw new OcipushError('EINVALID', `${what}: refusing to write ${JSON.stringify(title)} through the symlink ${JSON.stringify(join(dir, sub))}; nothing written`);
     if (i < parts.length && !stat.isDirectory()) throw new OcipushError('EINVALID', `${what}: cannot write ${JSON.stringify(title)}: ${JSON.stringify(join(dir, sub))} is no directory; nothing written`);
+    if (i === parts.length && keepOld) throw new OcipushError('EINVALID', `${what}: ${JSON.stringify(join(dir, sub))} is there already and --keep-old-files keeps it; nothing written`);
     if (i === parts.length && !unpacks && stat.isDirectory()) throw new OcipushError('EINVALID', `${what}: cannot write the file ${JSON.stringify(title)}: ${JSON.stringify(join(dir, sub))} is a directory; nothing written`);
   }
 }

@@ -13,6 +13,7 @@ export interface ArtifactArgs extends RegistryFlags {
   annotationFile?: string;
   created?: string;
   exportManifest?: string;
+  keepOldFiles?: boolean;
 }
 
 export const artifactCommand: CliCommand<ArtifactArgs> = {
@@ -24,6 +25,7 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
     .positional('files', { type: 'string', array: true, describe: 'push: FILE or FILE:MEDIATYPE (default media type application/vnd.oci.image.layer.v1.tar), each a layer titled with its path as given, cleaned, as oras push titles it' })
     .option('artifact-type', { type: 'string', describe: 'push: the artifact\'s type (default application/vnd.unknown.artifact.v1, as oras); get: REFERENCE is an image, get its newest referrer of this type' })
     .option('output', { alias: 'o', type: 'string', describe: 'get: directory to write the files into, each under its title (default: stdout, for an artifact of one file)' })
+    .option('keep-old-files', { type: 'boolean', describe: 'get: refuse, before anything is written, a file or directory already in -o DIR under a title (as oras pull --keep-old-files); default: replace it' })
     .option('annotation', { alias: 'a', type: 'string', array: true, describe: 'push: KEY=VALUE manifest annotation (repeatable)' })
     .option('annotation-file', { type: 'string', describe: 'push: annotations from a JSON file, as oras reads it: {"$manifest": {…}, "$config": {…}, "FILE": {…}}' })
     .option('created', { type: 'string', describe: 'push: the artifact\'s org.opencontainers.image.created (RFC 3339 or unix seconds); default SOURCE_DATE_EPOCH, else none, so the same files give the same artifact' })
@@ -33,7 +35,10 @@ export const artifactCommand: CliCommand<ArtifactArgs> = {
     .example('$0 artifact get registry.example.com/app@sha256:… > report.json', 'the one file of an artifact, to stdout')
     .example('$0 artifact get oci:out:app --artifact-type application/spdx+json -o sbom/', 'the SBOM a build --sbom kept in its layout')),
   run: async (argv, out: Output) => {
-    if (argv.action === 'push') return (await import('./artifact-push.js')).artifactPush(argv, out);
+    if (argv.action === 'push') {
+      if (argv.keepOldFiles !== undefined) throw usageError('--keep-old-files is for artifact get');
+      return (await import('./artifact-push.js')).artifactPush(argv, out);
+    }
     if (toArray(argv.files).length > 0) throw usageError('artifact get takes no files (did you mean artifact push?)');
     for (const [key, flag] of [['annotation', 'annotation'], ['annotationFile', 'annotation-file'], ['created', 'created'], ['exportManifest', 'export-manifest']] as const) if (argv[key] !== undefined) throw usageError(`--${flag} is for artifact push`);
     return (await import('./artifact-get.js')).artifactGet(argv, out);

@@ -161,6 +161,22 @@ describe('artifact get: titles that are paths, as oras pull writes them', () => 
   });
 });
 
+describe('artifact get --keep-old-files, as oras pull --keep-old-files', () => {
+  it('refuses a title already in -o before anything is written, where the default replaces it', async () => {
+    const out = join(tmp.path, 'keep-old');
+    mkdirSync(join(out, 'docs'), { recursive: true });
+    writeFileSync(join(out, 'docs', 'guide.md'), 'mine\n');
+    await pushArtifact('paths/keep', '1', [{ ...text('new\n'), title: 'NEW.txt' }, { ...text('theirs\n'), title: 'docs/guide.md' }]);
+    assertOneLineError(await runCliAsync(['artifact', 'get', `${registry.host}/paths/keep:1`, '-o', out, '--keep-old-files'], { env }),
+      /".*keep-old\/docs\/guide\.md" is there already and --keep-old-files keeps it; nothing written/);
+    assert.deepEqual(readdirSync(out), ['docs']);
+    assert.equal(readFileSync(join(out, 'docs', 'guide.md'), 'utf8'), 'mine\n');
+    assertOk(await runCliAsync(['artifact', 'get', `${registry.host}/paths/keep:1`, '-o', out], { env }));
+    assert.equal(readFileSync(join(out, 'docs', 'guide.md'), 'utf8'), 'theirs\n');
+    assert.equal(readFileSync(join(out, 'NEW.txt'), 'utf8'), 'new\n');
+  });
+});
+
 describe('artifact push of a directory, as oras push packs it', () => {
   it('packs it as tar+gzip with io.deis.oras.content.unpack and the tar\'s digest: GNU tar unpacks it, artifact get unpacks it, diff -r finds both the same; --created makes it reproducible', async () => {
     const cwd = join(tmp.path, 'dir-project');
