@@ -10,7 +10,7 @@ import type { OciLayout } from './layout.js';
 import type { LockOptions } from './lock.js';
 import { describeOwner, judgedByPid } from './liveness.js';
 import { prunePendingCacheEntries } from './pending-cache-entries.js';
-import { pruneRemoteBlobs } from './remote-blobs.js';
+import { pruneRemoteBlobs, readRemoteBlobs } from './remote-blobs.js';
 
 export interface GcOptions extends LockOptions {
   /** Report what would be removed; remove nothing. */
@@ -61,10 +61,12 @@ export async function collectGarbage(layout: OciLayout, options: GcOptions = {})
 }
 
 async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
+  const reached = await mark(layout);
+  // A damaged record stops gc: read before anything goes, so the layout is left as it was.
+  await readRemoteBlobs(layout.root);
+  for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
   // A killed build's partial layer can be the largest thing there: a dry run names it too.
   const leftovers = await sweepLayout(layout.root, options);
-  const reached = await mark(layout);
-  for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
   const removed: GcResult['removed'] = [];
   let kept = 0;
   const blobs = join(layout.root, 'blobs');

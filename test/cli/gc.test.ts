@@ -117,6 +117,44 @@ describe('ocipush gc', () => {
     assert.deepEqual(blobs(dir), before);
   });
 
+  it('a damaged record of remote blobs stops gc before anything goes: one line, exit 1, every blob and leftover still there', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const dir = join(tmp.path, 'layout');
+    const layout = await OciLayout.open(dir, { create: true });
+    const a = await image(layout, 'a');
+    await layout.tag(a.manifest, 'a');
+    const stray = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.from('nobody names me')));
+    await layout.close();
+    // What a killed writer left at the root two hours ago, and the record a crash cut short.
+    const leftover = join(dir, '.index.json.tmp-99999-abcdef');
+    writeFileSync(leftover, '{');
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(leftover, hoursAgo, hoursAgo);
+    const record = join(dir, '.ocipush-remote-blobs.json');
+    writeFileSync(record, '{"version": 1, "blo');
+    const before = blobs(dir);
+    assert.ok(before.includes(stray.digest));
+
+    for (const args of [['gc', '--layout', dir], ['prune', '--layout', dir, '--no-cache']]) {
+      const r = runCli(args);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, `ocipush: ${record}: corrupt record of remote blobs (not JSON); delete it to forget where base layers come from\n`);
+      assert.deepEqual(blobs(dir), before, 'no blob removed');
+      assert.ok(existsSync(leftover), 'no leftover cleared');
+    }
+    // Deleted, as the line says: gc does its work.
+    rmSync(record);
+    const r = runCli(['gc', '--layout', dir, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as { removed: { digest: string }[] }).removed.map((b) => b.digest), [stray.digest]);
+    assert.equal(existsSync(leftover), false);
+    validateLayout(dir);
+    requireTool('umoci');
+    assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'a');
+  });
+
   it('keeps the layers the build cache names, unless --no-cache', async (t) => {
     const tmp = await tempDir();
     t.after(tmp.cleanup);
