@@ -44,11 +44,11 @@ export interface GcResult {
 export async function collectGarbage(layout: OciLayout, options: GcOptions = {}): Promise<GcResult> {
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const result = await layout.withIndexLock(async () => {
+    const result = await lockedUnlessUnwritable(layout, options, async () => {
       const writers = (await listSessions(layout.root, options)).filter((s) => !s.gone);
       if (writers.length > 0) return writers;
       return sweep(layout, options);
-    }, options);
+    });
     if (!Array.isArray(result)) return result;
     if (Date.now() > deadline) {
       const writer = result[0]!;
@@ -57,6 +57,22 @@ export async function collectGarbage(layout: OciLayout, options: GcOptions = {})
       throw new OcipushError('ELOCKED', `${layout.root}: another ocipush process (${describeOwner(writer.owner)}${heard}) is writing into the layout; run gc when it has finished`, { path: layout.root });
     }
     await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/**
+ * `fn` under the index lock; for a dry run, which writes nothing, without it where this process
+ * may not take it (a read-only mount, another user's layout): it only reads, and a writer's
+ * session is still seen and waited for.
+ */
+async function lockedUnlessUnwritable<T>(layout: OciLayout, options: GcOptions, fn: () => Promise<T>): Promise<T> {
+  let entered = false;
+  try {
+    return await layout.withIndexLock(() => { entered = true; return fn(); }, options);
+  } catch (err) {
+    const cause = (err as OcipushError).details?.cause as NodeJS.ErrnoException | undefined;
+    if (entered || !options.dryRun || !['EROFS', 'EACCES', 'EPERM'].includes(cause?.code ?? '')) throw err;
+    return fn();
   }
 }
 

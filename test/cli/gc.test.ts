@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { sha256, type Digest } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { validateLayout } from '../assemble/support.js';
+import { snapshotDir, validateLayout } from '../assemble/support.js';
+import { assertOneLineError } from './registry-support.js';
 import { pseudoRandom } from '../assemble/support.js';
 
 function blobs(layout: string): string[] {
@@ -150,6 +151,51 @@ describe('ocipush gc', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as { removed: { digest: string }[] }).removed.map((b) => b.digest), [stray.digest]);
     assert.equal(existsSync(leftover), false);
+    validateLayout(dir);
+    requireTool('umoci');
+    assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'a');
+  });
+
+  it('--dry-run on a read-only layout (a read-only mount) lists what gc would remove; gc itself is one line naming the disk', async (t) => {
+    const tmp = await tempDir();
+    const dir = join(tmp.path, 'layout');
+    const readOnly = join(tmp.path, 'ro');
+    // The mount goes before the directory holding it.
+    t.after(async () => {
+      try { execFileSync('umount', [readOnly], { stdio: 'pipe' }); } catch { /* not mounted */ }
+      await tmp.cleanup();
+    });
+    const layout = await OciLayout.open(dir, { create: true });
+    const a = await image(layout, 'a');
+    await layout.tag(a.manifest, 'a');
+    const stray = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.from('nobody names me')));
+    await layout.close();
+    const leftover = join(dir, '.index.json.tmp-99999-abcdef');
+    writeFileSync(leftover, '{');
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(leftover, hoursAgo, hoursAgo);
+    mkdirSync(readOnly);
+    try {
+      execFileSync('mount', ['--bind', dir, readOnly], { stdio: 'pipe' });
+    } catch {
+      return t.skip('cannot bind-mount here (needs root)');
+    }
+    execFileSync('mount', ['-o', 'remount,bind,ro', readOnly], { stdio: 'pipe' });
+    const before = snapshotDir(dir);
+
+    const dry = runCli(['gc', '--layout', readOnly, '--dry-run', '--json']);
+    assert.equal(dry.status, 0, dry.stderr);
+    const planned = JSON.parse(dry.stdout) as { dryRun: boolean; removed: { digest: string }[]; kept: number; leftovers: string[] };
+    assert.deepEqual(planned.removed.map((b) => b.digest), [stray.digest]);
+    assert.equal(planned.kept, a.blobs.length);
+    assert.deepEqual(planned.leftovers, [join(readOnly, '.index.json.tmp-99999-abcdef')]);
+    const r = runCli(['gc', '--layout', readOnly]);
+    assertOneLineError(r, new RegExp(`^ocipush: cannot lock ${readOnly.replace(/[/.]/g, '\\$&')}/\\.index\\.json\\.lock: read-only file system$`));
+    assert.deepEqual(snapshotDir(dir), before);
+    // What the dry run listed is what gc removes once the layout may be written.
+    const done = JSON.parse(runCli(['gc', '--layout', dir, '--json']).stdout) as { removed: { digest: string }[]; leftovers: string[] };
+    assert.deepEqual(done.removed.map((b) => b.digest), [stray.digest]);
+    assert.deepEqual(done.leftovers, [leftover]);
     validateLayout(dir);
     requireTool('umoci');
     assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'a');
