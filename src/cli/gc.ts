@@ -35,8 +35,9 @@ export const gcCommand: CliCommand<GcArgs> = {
       },
     });
     for (const blob of result.removed) out.info(`${dryRun ? 'would remove' : 'removed'} ${blob.digest} (${formatBytes(blob.size)})`);
+    for (const path of result.leftovers) out.info(`${dryRun ? 'would clear' : 'cleared'} ${path} (left by a killed process)`);
     const summary = `${dryRun ? 'would remove' : 'removed'} ${result.removed.length} blob${result.removed.length === 1 ? '' : 's'} (${formatBytes(result.bytes)}) from ${layout.root}, kept ${result.kept}`
-      + (result.leftovers.length > 0 ? `; ${dryRun ? 'would clear' : 'cleared'} ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes` : '')
+      + (result.leftovers.length > 0 ? `; ${dryRun ? 'would clear' : 'cleared'} ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes (${formatBytes(result.leftoverBytes)})` : '')
       + (result.forgotten > 0 ? `; ${dryRun ? 'would forget' : 'forgot'} ${result.forgotten} note${result.forgotten === 1 ? '' : 's'} on blobs no image reaches` : '');
     out.result(summary, {
       layout: layout.root,
@@ -45,6 +46,7 @@ export const gcCommand: CliCommand<GcArgs> = {
       bytes: result.bytes,
       kept: result.kept,
       leftovers: result.leftovers,
+      leftoverBytes: result.leftoverBytes,
       forgotten: result.forgotten,
     });
   },

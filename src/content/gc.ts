@@ -1,4 +1,4 @@
-import { readdir, rm, stat } from 'node:fs/promises';
+import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OcipushError } from '../errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
@@ -29,6 +29,8 @@ export interface GcResult {
   kept: number;
   /** Leftovers of processes that are gone (ingest sessions, older temp files), removed (or, with dryRun, that would be). */
   leftovers: string[];
+  /** Bytes of the files in `leftovers`. */
+  leftoverBytes: number;
   /** Entries of the layout's notes (remote blobs' sources, pending registry cache entries) for blobs nothing reaches, dropped (or, with dryRun, that would be). */
   forgotten: number;
 }
@@ -81,8 +83,11 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
   // A damaged record stops gc: read before anything goes, so the layout is left as it was.
   await readRemoteBlobs(layout.root);
   for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
-  // A killed build's partial layer can be the largest thing there: a dry run names it too.
-  const leftovers = await sweepLayout(layout.root, options);
+  // A killed build's partial layer can be the largest thing there: a dry run names and sizes it
+  // too, measured before it goes.
+  const found = await sweepLayout(layout.root, { ...options, dryRun: true });
+  const sizes = new Map(await Promise.all(found.map(async (path) => [path, await diskSize(path)] as const)));
+  const leftovers = options.dryRun ? found : await sweepLayout(layout.root, options);
   const removed: GcResult['removed'] = [];
   let kept = 0;
   const blobs = join(layout.root, 'blobs');
@@ -101,7 +106,16 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
   removed.sort((a, b) => (a.digest < b.digest ? -1 : 1));
   const forgotten = await pruneRemoteBlobs(layout.root, (d) => reached.has(d), options.dryRun)
     + await prunePendingCacheEntries(layout.root, (d) => reached.has(d), options.dryRun);
-  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, leftovers, forgotten };
+  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, leftovers, leftoverBytes: leftovers.reduce((n, p) => n + (sizes.get(p) ?? 0), 0), forgotten };
+}
+
+/** Bytes of the files under `path` (a session's directory, a temp file); what cannot be read counts 0. */
+async function diskSize(path: string): Promise<number> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isDirectory()) return st?.isFile() ? st.size : 0;
+  let total = 0;
+  for (const name of await readdir(path).catch(() => [] as string[])) total += await diskSize(join(path, name));
+  return total;
 }
 
 /**

@@ -12,6 +12,7 @@ import { MediaType } from '../../src/oci/media-types.js';
 import { sha256, type Digest } from '../../src/oci/digest.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { killOnExit } from '../support/exit-cleanup.js';
+import { formatBytes } from '../../src/cli/output.js';
 import { CLI, REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { snapshotDir, validateLayout } from '../assemble/support.js';
 import { assertOneLineError } from './registry-support.js';
@@ -241,7 +242,7 @@ describe('ocipush gc', () => {
     assert.equal(dry.status, 0, dry.stderr);
     assert.deepEqual((JSON.parse(dry.stdout) as { leftovers: string[] }).leftovers, [session]);
     assert.ok(existsSync(session), 'a dry run removes nothing');
-    assert.match(runCli(['gc', '--layout', dir, '--dry-run']).stdout, /; would clear 1 leftover of killed processes$/m);
+    assert.match(runCli(['gc', '--layout', dir, '--dry-run']).stdout, /; would clear 1 leftover of killed processes \(\d+ B\)$/m);
     const result = await collectGarbage(layout, { waitMs: 200 });
     assert.equal(result.leftovers.length, 1);
     assert.deepEqual(readdirSync(dir).filter((n) => n.startsWith('.')), [], 'no session, no lock left');
@@ -267,6 +268,44 @@ describe('ocipush gc', () => {
     const silent = new Date(Date.now() - 11 * 60_000);
     utimesSync(owner, silent, silent);
     assert.equal((await collectGarbage(layout, { waitMs: 0 })).leftovers.length, 1);
+    assert.equal(existsSync(join(dir, '.ocipush')), false);
+  });
+
+  it('--dry-run names and sizes the partial layer of a build killed (SIGKILL) mid-layer, as find sees it, and gc clears that much', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    for (let i = 0; i < 3; i++) writeFileSync(join(rootfs, `data-${i}`), randomBytes(8 << 20));
+    const small = join(tmp.path, 'small');
+    mkdirSync(small);
+    writeFileSync(join(small, 'hello'), 'hello\n');
+    const dir = join(tmp.path, 'layout');
+    assert.equal(runCli(['build', small, '--layout', dir, '--tag', 'small', '-q']).status, 0);
+    const child = spawn(process.execPath, [CLI, 'build', rootfs, '--layout', dir, '--tag', 'big', '--level', '9', '--threads', '1'], { stdio: 'ignore' });
+    const forget = killOnExit(child);
+    const ingest = join(dir, '.ocipush', 'ingest');
+    const partial = () => (existsSync(ingest) ? readdirSync(ingest, { recursive: true }) : [])
+      .map((p) => join(ingest, String(p))).filter((p) => /\.blob\.tmp-/.test(p));
+    while (partial().reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0) <= 1 << 20) {
+      assert.equal(child.exitCode, null, 'the build is still running');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('close', resolve));
+    forget();
+    const session = join(ingest, readdirSync(ingest)[0]!);
+    const bytes = run('find', [session, '-type', 'f', '-printf', '%s\\n']).trim().split('\n').reduce((n, line) => n + Number(line), 0);
+    assert.ok(bytes > 1 << 20, `${bytes} bytes left`);
+
+    const dry = runCli(['gc', '--layout', dir, '--dry-run']);
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`; would clear 1 leftover of killed processes \\(${formatBytes(bytes).replace('.', '\\.')}\\)\n$`));
+    assert.equal(dry.stderr, `would clear ${session} (left by a killed process)\n`);
+    const planned = JSON.parse(runCli(['gc', '--layout', dir, '--dry-run', '--json']).stdout) as { leftovers: string[]; leftoverBytes: number };
+    assert.deepEqual(planned, { ...planned, leftovers: [session], leftoverBytes: bytes });
+    const done = JSON.parse(runCli(['gc', '--layout', dir, '--json']).stdout) as { leftovers: string[]; leftoverBytes: number };
+    assert.deepEqual([done.leftovers, done.leftoverBytes], [[session], bytes]);
     assert.equal(existsSync(join(dir, '.ocipush')), false);
   });
 
