@@ -6,7 +6,7 @@ import { trackTemp } from './cleanup.js';
 import { makeDirectory } from './atomic.js';
 import { withLock, type LockOptions } from './lock.js';
 import { currentOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
-import { EXTRACT_PREFIX, INDEX_LOCK, INGEST_DIR, LEGACY_TEMP_MAX_AGE_MS, PRIVATE_DIR, TEMP_NAME } from './layout-files.js';
+import { CACHE_DIR, EXTRACT_PREFIX, INDEX_LOCK, INGEST_DIR, LEGACY_TEMP_MAX_AGE_MS, PRIVATE_DIR, TEMP_NAME } from './layout-files.js';
 
 /**
  * Where a process writing into a layout keeps what is not finished yet (blobs being written or
@@ -131,9 +131,11 @@ export async function sweepLayout(root: string, options: LivenessOptions & { dry
   }
   if (removed.length > 0 && !options.dryRun) await removeIfEmpty(root);
   const now = (options.now ?? Date.now)();
-  // ocipush's own directory too: its notes are written through temp files beside them.
+  // ocipush's own directory too: its notes are written through temp files beside them; and the
+  // caches' (a killed build -f's base tree can be megabytes, trimmed only when another is written).
   const dirs = [root, join(root, PRIVATE_DIR)];
   for (const alg of await readdir(join(root, 'blobs')).catch(() => [] as string[])) dirs.push(join(root, 'blobs', alg));
+  for (const cache of await readdir(join(root, CACHE_DIR)).catch(() => [] as string[])) dirs.push(join(root, CACHE_DIR, cache));
   for (const dir of dirs) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       if (!TEMP_NAME.test(name) && !(dir === root && name.startsWith(EXTRACT_PREFIX))) continue;

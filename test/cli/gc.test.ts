@@ -202,6 +202,43 @@ describe('ocipush gc', () => {
     assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'a');
   });
 
+  it('clears the temp files killed writers left in the caches (a build -f base tree), an hour old, as those beside blobs', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const base = join(tmp.path, 'base');
+    const baseLayout = await OciLayout.open(base, { create: true });
+    await baseLayout.tag((await image(baseLayout, 'base')).manifest, 'base');
+    await baseLayout.close();
+    const context = join(tmp.path, 'context');
+    mkdirSync(context);
+    writeFileSync(join(context, 'x'), 'x\n');
+    writeFileSync(join(context, 'Dockerfile'), `FROM oci:${base}:base\nCOPY x /tmp/x\n`);
+    const dir = join(tmp.path, 'layout');
+    const built = runCli(['build', '-f', join(context, 'Dockerfile'), context, '--layout', dir, '--tag', 'app', '-q']);
+    assert.equal(built.status, 0, built.stderr);
+    const trees = join(dir, '.ocipush-cache', 'base-trees');
+    const [entry] = readdirSync(trees);
+    assert.match(entry!, /^[0-9a-f]{64}\.json$/);
+    // What a build -f killed while writing the base tree left, two hours ago; and one being written now.
+    const stale = join(trees, `.${entry}.tmp-999999-abcdef012345`);
+    const fresh = join(trees, `.${entry}.tmp-999998-abcdef012345`);
+    writeFileSync(stale, 'x'.repeat(100_000));
+    writeFileSync(fresh, '{');
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(stale, hoursAgo, hoursAgo);
+
+    const dry = JSON.parse(runCli(['gc', '--layout', dir, '--dry-run', '--json']).stdout) as { leftovers: string[]; leftoverBytes: number };
+    assert.deepEqual([dry.leftovers, dry.leftoverBytes], [[stale], 100_000]);
+    assert.ok(existsSync(stale), 'a dry run removes nothing');
+    const r = runCli(['gc', '--layout', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /; cleared 1 leftover of killed processes \(97\.7 KiB\)$/m);
+    assert.deepEqual(readdirSync(trees).sort(), [`.${entry}.tmp-999998-abcdef012345`, entry].sort(), 'the entry and the file being written stay');
+    validateLayout(dir);
+    requireTool('umoci');
+    assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'app');
+  });
+
   it('keeps the layers the build cache names, unless --no-cache', async (t) => {
     const tmp = await tempDir();
     t.after(tmp.cleanup);
