@@ -1,6 +1,6 @@
 import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OcipushError } from '../errors.js';
+import { OcipushError, systemReason } from '../errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { assertDescriptor, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
@@ -99,7 +99,13 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
       const path = join(blobs, algorithm, hex);
       const st = await stat(path).catch(() => undefined);
       if (!st?.isFile()) continue;
-      if (!options.dryRun) await rm(path, { force: true });
+      if (!options.dryRun) {
+        await rm(path, { force: true }).catch((err: unknown) => {
+          // (A blobs directory this user may not write, an immutable file.) What went before is said.
+          const before = removed.length === 0 ? 'before removing a blob' : `after removing ${removed.length} blob${removed.length === 1 ? '' : 's'} no image reaches`;
+          throw new OcipushError('EIO', `${layout.root}: gc stopped ${before}: cannot remove ${path}: ${systemReason(err as NodeJS.ErrnoException)}`, { path, digest, cause: err });
+        });
+      }
       removed.push({ digest, size: st.size });
     }
   }

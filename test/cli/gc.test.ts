@@ -239,6 +239,33 @@ describe('ocipush gc', () => {
     assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'app');
   });
 
+  it('a blob gc may not remove (blobs/ on a read-only mount, the root writable) is one line naming it and the cause, not an internal error', async (t) => {
+    const tmp = await tempDir();
+    const dir = join(tmp.path, 'layout');
+    const sha256Dir = join(dir, 'blobs', 'sha256');
+    t.after(async () => {
+      try { execFileSync('umount', [sha256Dir], { stdio: 'pipe' }); } catch { /* not mounted */ }
+      await tmp.cleanup();
+    });
+    const layout = await OciLayout.open(dir, { create: true });
+    await layout.tag((await image(layout, 'a')).manifest, 'a');
+    const stray = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.from('nobody names me')));
+    await layout.close();
+    try {
+      execFileSync('mount', ['--bind', sha256Dir, sha256Dir], { stdio: 'pipe' });
+    } catch {
+      return t.skip('cannot bind-mount here (needs root)');
+    }
+    execFileSync('mount', ['-o', 'remount,bind,ro', sha256Dir], { stdio: 'pipe' });
+    const before = blobs(dir);
+    const path = join(sha256Dir, stray.digest.slice(7));
+    assertOneLineError(runCli(['gc', '--layout', dir]), new RegExp(`^ocipush: ${dir.replace(/[/.]/g, '\\$&')}: gc stopped before removing a blob: cannot remove ${path.replace(/[/.]/g, '\\$&')}: read-only file system$`));
+    assert.deepEqual(blobs(dir), before);
+    execFileSync('umount', [sha256Dir], { stdio: 'pipe' });
+    assert.deepEqual((JSON.parse(runCli(['gc', '--layout', dir, '--json']).stdout) as { removed: { digest: string }[] }).removed.map((b) => b.digest), [stray.digest]);
+    validateLayout(dir);
+  });
+
   it('keeps the layers the build cache names, unless --no-cache', async (t) => {
     const tmp = await tempDir();
     t.after(tmp.cleanup);
