@@ -82,12 +82,12 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
   const reached = await mark(layout);
   // A damaged record stops gc: read before anything goes, so the layout is left as it was.
   await readRemoteBlobs(layout.root);
-  for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
   // A killed build's partial layer can be the largest thing there: a dry run names and sizes it
-  // too, measured before it goes.
+  // too, measured before it goes. (Before `keep`, which may drop the layer cache, its temp files too.)
   const found = await sweepLayout(layout.root, { ...options, dryRun: true });
   const sizes = new Map(await Promise.all(found.map(async (path) => [path, await diskSize(path)] as const)));
   const leftovers = options.dryRun ? found : await sweepLayout(layout.root, options);
+  for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
   const removed: GcResult['removed'] = [];
   let kept = 0;
   const blobs = join(layout.root, 'blobs');

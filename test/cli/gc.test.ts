@@ -234,9 +234,24 @@ describe('ocipush gc', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /; cleared 1 leftover of killed processes \(97\.7 KiB\)$/m);
     assert.deepEqual(readdirSync(trees).sort(), [`.${entry}.tmp-999998-abcdef012345`, entry].sort(), 'the entry and the file being written stay');
+
+    // --no-cache drops the layer cache: its dead writer's temp file is named by the dry run and by gc alike.
+    const rootfs = join(tmp.path, 'rootfs');
+    mkdirSync(rootfs);
+    writeFileSync(join(rootfs, 'f'), 'f\n');
+    await buildImage({ rootfs: [rootfs], layout: dir, tag: 'plain', cacheClock: () => Date.now() + 60_000 });
+    const layers = join(dir, '.ocipush-cache', 'layers');
+    const cacheTemp = join(layers, `.${readdirSync(layers)[0]}.tmp-999999-abcdef012345`);
+    writeFileSync(cacheTemp, '{');
+    utimesSync(cacheTemp, hoursAgo, hoursAgo);
+    const planned = JSON.parse(runCli(['gc', '--layout', dir, '--no-cache', '--dry-run', '--json']).stdout) as { leftovers: string[] };
+    assert.deepEqual(planned.leftovers, [cacheTemp]);
+    const done = JSON.parse(runCli(['gc', '--layout', dir, '--no-cache', '--json']).stdout) as { leftovers: string[] };
+    assert.deepEqual(done.leftovers, planned.leftovers);
+    assert.equal(existsSync(layers), false);
     validateLayout(dir);
     requireTool('umoci');
-    assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'app');
+    assert.deepEqual(run('umoci', ['ls', '--layout', dir]).trim().split('\n').sort(), ['app', 'plain']);
   });
 
   it('a blob gc may not remove (blobs/ on a read-only mount, the root writable) is one line naming it and the cause, not an internal error', async (t) => {
