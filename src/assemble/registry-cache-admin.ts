@@ -29,7 +29,17 @@ const ENTRY_TAG = /^sha256-[a-f0-9]{64}\.[a-z]+-[\w]+$/;
  * miss and `--cache-write` replaces it, so it must not stop a listing or a prune of the others.
  */
 export async function listCacheEntries(repository: Repository, client: RegistryClient, warn: (message: string) => void = () => {}): Promise<CacheEntry[]> {
-  const tags = (await listTags(client, repository.name)).filter((tag) => ENTRY_TAG.test(tag));
+  let listed: string[];
+  try {
+    listed = await listTags(client, repository.name);
+  } catch (err) {
+    // A cache no build has written to yet: a scheduled prune (or an ls) that runs before the first
+    // build finds nothing to do, rather than failing as a missing image would.
+    if (!(err instanceof OcipushError && err.code === 'ENOTFOUND')) throw err;
+    warn(`${client.registry}/${repository.name}: no such repository yet, so no cache entries`);
+    return [];
+  }
+  const tags = listed.filter((tag) => ENTRY_TAG.test(tag));
   // One round trip per entry, hundreds in a CI cache: read at once, looked at in the tags' order.
   const fetched: (Awaited<ReturnType<Repository['fetchManifest']>> | undefined)[] = new Array(tags.length);
   await eachAtMost(tags, DEFAULT_CONCURRENCY, async (tag, i) => {

@@ -39,6 +39,20 @@ describe('cache ls / cache prune with others at work in the same repository', ()
     assert.equal(r.status, 0, r.stderr);
   };
 
+  it('a cache repository no build has written yet: ls lists nothing and prune removes nothing, each with a warning, exit 0 (a scheduled prune before the first build)', async () => {
+    const fresh = `${registry.host}/ci/never-written`;
+    const ls = runCli(['cache', 'ls', fresh, '--json']);
+    assert.equal(ls.status, 0, ls.stderr);
+    assert.deepEqual((JSON.parse(ls.stdout) as { entries: unknown[] }).entries, []);
+    assert.equal(ls.stderr, `ocipush: warning: ${fresh}: no such repository yet, so no cache entries\n`);
+    const prune = runCli(['cache', 'prune', fresh, '--keep', '3']);
+    assert.equal(prune.status, 0, prune.stderr);
+    assert.match(prune.stderr, /removed 0 of 0 cache entries/);
+    // A registry that is not there is still an error.
+    const down = runCli(['cache', 'ls', '127.0.0.1:9/ci/cache']);
+    assert.equal(down.status, 1, down.stderr);
+  });
+
   it('an entry removed after the listing is skipped by ls and counted as removed by prune', async () => {
     buildEntry('a');
     buildEntry('b');
