@@ -61,7 +61,9 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       const wanted = platform ?? (argv.config && isIndex(parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType)) ? hostPlatform() : undefined);
       if (wanted) {
         const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
-        const chosen = await platformManifest(opened.storage, { descriptor, bytes }, { name: opened.name, platform: wanted, noMatch: noManifestFor(opened.name) });
+        // A single image of another platform than --platform asks for is refused, as manifest, config and digest refuse it:
+        // inspect --raw --platform linux/arm64 must never print an amd64 image's manifest.
+        const chosen = await platformManifest(opened.storage, { descriptor, bytes }, { name: opened.name, platform: wanted, noMatch: noManifestFor(opened.name), requirePlatform: platform !== undefined });
         if (chosen.digest !== descriptor.digest) ({ descriptor, bytes } = await opened.resolveChild(chosen));
       }
       const manifest = parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType);

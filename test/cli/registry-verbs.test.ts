@@ -151,19 +151,23 @@ describe('digest, manifest, config, blob', () => {
     assert.equal(indexConfig.stdout, (await runCliAsync(['config', `${regs.staging.host}/team/multi:1`], { env })).stdout);
   });
 
-  it('digest, manifest and config --platform of one image of another platform: one line each, as pull --platform and oras manifest fetch --platform refuse it, never that image\'s bytes', async () => {
+  it('digest, manifest, config and inspect (--raw, --config) --platform of one image of another platform: one line each, as pull --platform and oras manifest fetch --platform refuse it, never that image\'s bytes', async () => {
     const ref = `${regs.staging.host}/team/app:0`;
     const config = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', ...creds, '--config', '--raw', `docker://${ref}`])) as { os: string; architecture: string };
     const other = config.architecture === 's390x' ? 'linux/ppc64le' : 'linux/s390x';
-    for (const verb of ['digest', 'manifest', 'config']) {
+    for (const verb of [['digest'], ['manifest'], ['config'], ['inspect', '--raw'], ['inspect', '--config'], ['inspect']]) {
       for (const where of [ref, `oci:${image.layout}:v1`]) {
-        const r = await runCliAsync([verb, where, '--platform', other], { env });
+        const r = await runCliAsync([...verb, where, '--platform', other], { env });
         assertOneLineError(r, new RegExp(`is one image for ${config.os}/${config.architecture}, not for ${other} \\(--platform\\)$`), 1);
       }
     }
     const own = await runCliAsync(['digest', ref, '--platform', `${config.os}/${config.architecture}`], { env });
     assertOk(own);
     assert.equal(own.stdout.trim(), image.manifest.digest);
+    // Its own platform still shows it: inspect --raw prints the bytes skopeo reads.
+    const raw = await runCliAsync(['inspect', '--raw', ref, '--platform', `${config.os}/${config.architecture}`], { env });
+    assertOk(raw);
+    assert.equal(raw.stdout, (await skopeoRaw(ref, creds)).bytes.toString());
   });
 
   it('inspect and pull take docker:// references as skopeo writes them', async () => {
