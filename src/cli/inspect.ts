@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import { usageError, type CliCommand } from './command.js';
-import { formatBytes, type Output } from './output.js';
+import { escapeControl, formatBytes, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor } from '../oci/descriptor.js';
@@ -156,7 +156,7 @@ function describe(name: string, desc: Descriptor, manifest: AnyManifest, config:
       lines.push(`  ${m.digest}  ${p.padEnd(16)} ${formatBytes(m.size)}`);
     }
     for (const [k, v] of Object.entries(manifest.annotations ?? {})) lines.push(`Annotation: ${k}=${v}`);
-    return lines.join('\n');
+    return oneLineEach(lines);
   }
   if (config) {
     lines.push(`Platform:   ${[config.os, config.architecture, config.variant].filter(Boolean).join('/')}${config['os.version'] ? ` (os.version ${config['os.version']})` : ''}`);
@@ -175,5 +175,14 @@ function describe(name: string, desc: Descriptor, manifest: AnyManifest, config:
   lines.push(`Layers:     ${manifest.layers.length} (${formatBytes(total)})`);
   for (const l of manifest.layers) lines.push(`  ${l.digest}  ${formatBytes(l.size).padStart(10)}  ${l.mediaType}`);
   for (const [k, v] of Object.entries(manifest.annotations ?? {})) lines.push(`Annotation: ${k}=${v}`);
-  return lines.join('\n');
+  return oneLineEach(lines);
+}
+
+/**
+ * Each field one line: a value's newline (a multi-line org.opencontainers.image.description, an
+ * Env value) shown as \n, as skopeo inspect's JSON has it, so `grep ^Label:` gets the whole value
+ * and a line never reads as another field.
+ */
+function oneLineEach(lines: string[]): string {
+  return lines.map(escapeControl).join('\n');
 }

@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { CliCommand } from './command.js';
-import type { Output } from './output.js';
+import { escapeControl, type Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import type { LayoutTarget } from './repository-ref.js';
@@ -55,7 +55,8 @@ async function listInLayout(target: LayoutTarget, artifactType: string | undefin
 function report(out: Output, what: string, subject: string, via: string, manifests: readonly Descriptor[]): void {
   const lines = manifests.map((m) => {
     const notes = Object.entries(m.annotations ?? {}).map(([k, v]) => `${k}=${v}`).join(' ');
-    return `${m.digest} ${m.artifactType ?? '-'}${notes ? ` ${notes}` : ''}`;
+    // One referrer a line, whatever its annotations hold (a multi-line description): a newline is shown as \n.
+    return escapeControl(`${m.digest} ${m.artifactType ?? '-'}${notes ? ` ${notes}` : ''}`);
   });
   out.info(`${manifests.length} referrer${manifests.length === 1 ? '' : 's'} of ${what}`);
   if (lines.length > 0 || out.json) out.result(lines.join('\n'), { subject, via, manifests });

@@ -105,3 +105,31 @@ describe('inspect of an index', () => {
     }
   });
 });
+
+// inspect printed one field a line, but a label or env value holding a newline (a multi-line
+// org.opencontainers.image.description) went out as it was: its second line had no field name,
+// so `grep ^Label:` cut the value and the next line read as something else.
+describe('inspect of an image whose label, env value and annotation hold a newline', () => {
+  it('prints each on its one line, the newline shown as \\n, as skopeo inspect\'s JSON has it; --json carries the value itself', async () => {
+    const rootfs = join(tmp.path, 'described-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const layout = join(tmp.path, 'described');
+    const description = 'first line\nsecond line';
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '-q',
+      '--label', `org.opencontainers.image.description=${description}`, '--env', 'MOTD=hello\nworld', '--annotation', `note=${description}`]));
+    const skopeo = JSON.parse(run('skopeo', ['inspect', `oci:${layout}:app`])) as { Labels: Record<string, string>; Env: string[] };
+    assert.equal(skopeo.Labels['org.opencontainers.image.description'], description);
+    assert.ok(skopeo.Env.includes('MOTD=hello\nworld'));
+
+    const shown = await runCliAsync(['inspect', `oci:${layout}:app`]);
+    assertOk(shown);
+    const lines = shown.stdout.trimEnd().split('\n');
+    for (const line of lines) assert.match(line, /^(?:[A-Z][A-Za-z ]+: |  sha256:)/, `every line names its field: ${JSON.stringify(line)}`);
+    assert.ok(lines.includes('Label:      org.opencontainers.image.description=first line\\nsecond line'), shown.stdout);
+    assert.ok(lines.includes('Env:        MOTD=hello\\nworld'), shown.stdout);
+    assert.ok(lines.includes('Annotation: note=first line\\nsecond line'), shown.stdout);
+    const json = JSON.parse((await runCliAsync(['inspect', `oci:${layout}:app`, '--json'])).stdout) as { config: { config: { Labels: Record<string, string> } } };
+    assert.equal(json.config.config.Labels['org.opencontainers.image.description'], description);
+  });
+});

@@ -291,4 +291,27 @@ describe('ocipush attach / referrers', () => {
     assert.equal(none.status, 2);
     assert.equal(none.stderr, 'ocipush: attach: name at least one file, or an annotation (-a KEY=VALUE, or "$manifest" in --annotation-file)\n');
   });
+
+  // referrers printed one referrer a line, but an annotation holding a newline (a multi-line
+  // org.opencontainers.image.description) went out as it was: its second line read as a referrer.
+  it('referrers prints one line per referrer whatever its annotations hold: a newline in a value is shown as \\n', () => {
+    const ref = `${registry.host}/rf/described:1`;
+    assertOk(runCli(['push', ref, '--layout', image.layout, '--quiet']));
+    const description = 'first line\nsecond line';
+    const attached = runCli(['attach', ref, '--artifact-type', 'application/vnd.example.notes', '-a', `org.opencontainers.image.description=${description}`]);
+    assertOk(attached);
+    assertOk(runCli(['attach', ref, '--artifact-type', 'application/vnd.example.approval', '-a', 'approved-by=qa']));
+    // The registry holds the value as given (skopeo reads the newline in the artifact).
+    const artifact = JSON.parse(skopeoRawManifest(`${registry.host}/rf/described@${attached.stdout.trim()}`).bytes.toString()) as { annotations: Record<string, string> };
+    assert.equal(artifact.annotations['org.opencontainers.image.description'], description);
+    const listed = runCli(['referrers', ref]);
+    assertOk(listed);
+    const lines = listed.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2, listed.stdout);
+    for (const line of lines) assert.match(line, /^sha256:[0-9a-f]{64} application\/vnd\.example\./);
+    assert.ok(lines.includes(`${attached.stdout.trim()} application/vnd.example.notes org.opencontainers.image.description=first line\\nsecond line`), listed.stdout);
+    // --json carries the value itself.
+    const json = JSON.parse(runCli(['referrers', ref, '--json']).stdout) as Index;
+    assert.equal(json.manifests.find((m) => m.digest === attached.stdout.trim())?.annotations?.['org.opencontainers.image.description'], description);
+  });
 });
