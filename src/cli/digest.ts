@@ -30,7 +30,10 @@ export const digestCommand: CliCommand<DigestArgs> = {
       const { referenceTarget } = await import('../oci/reference.js');
       descriptor = await withRepository(endpoint.reference, argv, (repository) => repository.resolve(referenceTarget(endpoint.reference)));
     } else {
-      descriptor = await withSource(argv.reference, argv, async (source) => (await manifestFor(source, platform)).descriptor);
+      // Without --platform, the manifest is read (it is there, it is those bytes) but not parsed: any kind has a digest.
+      const { storedRootBytes } = await import('./read-source.js');
+      descriptor = (!platform ? (await storedRootBytes(argv.reference, argv))?.descriptor : undefined)
+        ?? await withSource(argv.reference, argv, async (source) => (await manifestFor(source, platform)).descriptor);
     }
     out.result(descriptor.digest, { reference: argv.reference, digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType });
   },

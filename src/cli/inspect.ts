@@ -42,9 +42,10 @@ export const inspectCommand: CliCommand<InspectArgs> = {
     const platformText = checkPlatform(argv.platform, argv.unlistedPlatform);
     const platform = platformText === undefined ? undefined : parsePlatform(platformText);
     if (argv.raw && !platform) {
-      // From a registry, the bytes as served (a Docker schema 1 manifest's too), as ocipush manifest prints them.
-      const { registryManifestBytes } = await import('./read-source.js');
-      const raw = await registryManifestBytes(argv.target, argv);
+      // From a registry, the bytes as served (a Docker schema 1 manifest's too), as ocipush manifest prints them;
+      // from a layout or archive, as stored, of any kind.
+      const { registryManifestBytes, storedRootBytes } = await import('./read-source.js');
+      const raw = (await registryManifestBytes(argv.target, argv)) ?? (await storedRootBytes(argv.target, argv))?.bytes;
       if (raw) {
         process.stdout.write(raw);
         return;

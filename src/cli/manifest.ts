@@ -19,9 +19,9 @@ export const manifestCommand: CliCommand<ManifestArgs> = {
     .example('$0 manifest localhost:5000/app:1 | jq .', 'the manifest (or index) as the registry stores it')
     .example('$0 manifest localhost:5000/app:1 --platform linux/arm64', 'one platform\'s manifest of an index')),
   run: async (argv, _out: Output) => {
-    const { platformFlag, withSource, manifestFor, registryManifestBytes } = await import('./read-source.js');
+    const { platformFlag, withSource, manifestFor, registryManifestBytes, storedRootBytes } = await import('./read-source.js');
     const platform = await platformFlag(argv.platform, argv.unlistedPlatform);
-    const bytes = (!platform ? await registryManifestBytes(argv.reference, argv) : undefined)
+    const bytes = (!platform ? (await registryManifestBytes(argv.reference, argv)) ?? (await storedRootBytes(argv.reference, argv))?.bytes : undefined)
       ?? (await withSource(argv.reference, argv, (source) => manifestFor(source, platform))).bytes;
     // The raw bytes, with or without --json: they are JSON already, and any change would change the digest.
     process.stdout.write(bytes);

@@ -43,6 +43,33 @@ export async function manifestFor(source: OpenedSource, platform: Platform | und
 }
 
 /**
+ * The manifest a layout or archive reference names, its exact bytes (bounded, verified against
+ * the digest by the storage) and not parsed: manifest and digest print any manifest there, as
+ * crane and oras do, one of a kind ocipush does not read too (an artifact manifest oras 1.0
+ * release candidates wrote, `application/vnd.oci.artifact.manifest.v1+json`, with no
+ * schemaVersion, which gc keeps). undefined for a registry, whose bytes are read as served.
+ */
+export async function storedRootBytes(text: string, flags: RegistryFlags): Promise<{ descriptor: Descriptor; bytes: Buffer } | undefined> {
+  const { parseEndpoint } = await import('./endpoints.js');
+  const endpoint = await parseEndpoint(text);
+  if (endpoint.transport === 'registry') return undefined;
+  const [{ openLocation }, { MAX_MANIFEST_BYTES, readSmall }, { missingEntryError }, { OcipushError }] = await Promise.all([
+    import('../transports/open.js'), import('../content/verify.js'), import('../oci/descriptor.js'), import('../errors.js'),
+  ]);
+  // A lazy layout's base layers live in registries; a manifest is never one of them.
+  const opened = await openLocation(endpoint, { connect: (registry) => clientFromFlags(registry, flags) });
+  try {
+    const root = opened.root;
+    const where = `${opened.name}: manifest ${root.digest}`;
+    if (root.size > MAX_MANIFEST_BYTES) throw new OcipushError('EINVALID', `${where}: ${root.size} bytes is too large`);
+    const body = await opened.storage.fetch(root).catch((err: unknown) => { throw missingEntryError(err, root, (platform) => `${opened.name} names it for ${platform}`); });
+    return { descriptor: root, bytes: await readSmall(body, MAX_MANIFEST_BYTES, where) };
+  } finally {
+    await opened.close();
+  }
+}
+
+/**
  * A registry manifest's bytes as served, one GET, a Docker schema 1 manifest's too (nothing in
  * them is read, as crane manifest and skopeo inspect --raw print them); undefined for a source
  * that is no registry.

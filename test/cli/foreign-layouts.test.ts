@@ -178,6 +178,49 @@ describe('gc of a layout oras 1.0 release candidates wrote', () => {
     assert.deepEqual(umociNames(layout), ['app', 'notes']);
     assert.equal(skopeoDigest(`oci:${layout}:app`), digest);
   });
+
+  // digest, manifest and inspect --raw parsed the manifest first: 'unsupported schemaVersion
+  // undefined', where crane and oras print any manifest's bytes and a registry's were printed so.
+  it('digest, manifest and inspect --raw print such an artifact manifest as stored, of the layout and of its archive', async () => {
+    const layout = join(tmp.path, 'oras-rc-read');
+    run('skopeo', ['copy', `oci:${built}:app`, `oci:${layout}:app`]);
+    const put = (bytes: Buffer) => {
+      const hex = createHash('sha256').update(bytes).digest('hex');
+      writeFileSync(join(layout, 'blobs', 'sha256', hex), bytes);
+      return { digest: `sha256:${hex}`, size: bytes.length };
+    };
+    const file = put(Buffer.from('release notes\n'));
+    const manifest = Buffer.from(JSON.stringify({
+      mediaType: 'application/vnd.oci.artifact.manifest.v1+json',
+      artifactType: 'application/vnd.example.notes',
+      blobs: [{ mediaType: 'text/plain', ...file }],
+      subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 1 },
+    }, null, 1));
+    const stored = put(manifest);
+    const indexPath = join(layout, 'index.json');
+    const index = JSON.parse(readFileSync(indexPath, 'utf8')) as { manifests: unknown[] };
+    index.manifests.push({ mediaType: 'application/vnd.oci.artifact.manifest.v1+json', ...stored, artifactType: 'application/vnd.example.notes', annotations: { 'org.opencontainers.image.ref.name': 'notes' } });
+    writeFileSync(indexPath, JSON.stringify(index));
+    const manifestFile = join(tmp.path, 'oras-rc-manifest.json');
+    writeFileSync(manifestFile, manifest);
+    assert.equal(run('skopeo', ['manifest-digest', manifestFile]).trim(), stored.digest);
+    const archive = join(tmp.path, 'oras-rc.tar');
+    run('tar', ['-C', layout, '-cf', archive, '.']);
+
+    for (const ref of [`oci:${layout}:notes`, `oci-archive:${archive}:notes`]) {
+      const printed = await runCliAsync(['digest', ref, '--json']);
+      assertOk(printed);
+      assert.deepEqual(JSON.parse(printed.stdout), { reference: ref, digest: stored.digest, size: stored.size, mediaType: 'application/vnd.oci.artifact.manifest.v1+json' });
+      for (const args of [['manifest', ref], ['inspect', '--raw', ref]]) {
+        const raw = await runCliAsync(args);
+        assertOk(raw);
+        assert.equal(raw.stdout, manifest.toString(), args.join(' '));
+      }
+    }
+    // The image beside it is read as before.
+    assert.equal((await runCliAsync(['digest', `oci:${layout}:app`])).stdout, `${digest}\n`);
+    assert.deepEqual(umociNames(layout), ['app', 'notes']);
+  });
 });
 
 describe('layouts umoci made', () => {
