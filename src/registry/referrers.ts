@@ -11,6 +11,7 @@ import { getWhole } from './whole-body.js';
 import { deleteManifest } from './delete.js';
 import { headManifest, MANIFEST_ACCEPT, manifestStored } from './manifests.js';
 import { pullScope, pushScope, v2Path } from './scopes.js';
+import { nextLink } from './tags.js';
 
 /**
  * OCI 1.1 referrers, both ways the distribution spec allows: the referrers API
@@ -48,29 +49,39 @@ export async function listReferrers(client: RegistryClient, repository: string, 
 
 async function listViaApi(client: RegistryClient, repository: string, digest: Digest, artifactType?: string): Promise<Descriptor[] | undefined> {
   let url: string | URL = v2Path(repository, `referrers/${digest}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`);
+  const op = `list referrers of ${repository}@${digest}`;
   const out: Descriptor[] = [];
-  for (let page = 0; page < MAX_PAGES; page++) {
+  // A next link back to a page already read (or to the same entries under a new URL) is a loop:
+  // followed, every referrer came back once a round, a hundred times over, and nothing said so.
+  const seen = new Set<string>();
+  let previous: string | undefined;
+  for (let page = 0; ; page++) {
+    const key = String(url);
+    if (seen.has(key)) throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry sent the same page twice (${key})`);
+    seen.add(key);
+    if (page >= MAX_PAGES) throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: more than ${MAX_PAGES} pages`);
     const isIndexAnswer = (r: RegistryResponse) => r.status === 200 && (r.header('content-type') ?? '').startsWith(MediaType.OciIndex);
     const { res, bytes } = await getWhole(client, {
-      url, op: `list referrers of ${repository}@${digest}`, scopes: [pullScope(repository)],
+      url, op, scopes: [pullScope(repository)],
       headers: { accept: MediaType.OciIndex },
       // 404: no API (or, by the spec, never for a supported API: it answers an empty index). 400/405: an API-less proxy.
       accept: (s) => s === 200 || s === 404 || s === 400 || s === 405,
     }, MAX_MANIFEST_BYTES, isIndexAnswer);
-    if (!isIndexAnswer(res)) return page === 0 ? undefined : out;
+    if (!isIndexAnswer(res)) {
+      if (page === 0) return undefined;
+      // The pages read are not all of the list: returned as if they were, referrers went missing unsaid.
+      throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: page ${page + 1} (${key}) answered ${res.status}, not an image index`);
+    }
     const index = parseManifest(bytes, `${client.registry}/${repository}: referrers of ${digest}`, MediaType.OciIndex);
     if (!isIndex(index)) throw new OcipushError('EINVALID', `${client.registry}/${repository}: referrers of ${digest}: not an image index`);
+    const entries = JSON.stringify(index.manifests);
+    if (index.manifests.length > 0 && entries === previous) throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry sent the same page twice (${key})`);
+    previous = entries;
     out.push(...index.manifests);
-    const next = nextLink(res.header('link'));
+    const next = nextLink(res.headerAll('link'));
     if (!next) return out;
-    url = new URL(next, res.url);
+    url = client.resolve(next, res.url);
   }
-  return out;
-}
-
-function nextLink(header: string | undefined): string | undefined {
-  const m = header ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(header) : null;
-  return m?.[1];
 }
 
 export interface TagIndex {

@@ -294,6 +294,42 @@ describe('ocipush attach / referrers', () => {
 
   // referrers printed one referrer a line, but an annotation holding a newline (a multi-line
   // org.opencontainers.image.description) went out as it was: its second line read as a referrer.
+  // The referrers API's pages were followed with no check: a registry whose next link led back to
+  // a page already read had every referrer listed over and over (a hundred rounds, exit 0), and a
+  // page refused after the first cut the list short without a word.
+  it('referrers follows the API\'s pages (Link) to the end, each referrer once; a next link back to a page read is one line', async () => {
+    const paged = await proxy({ referrersApi: true, referrersPages: { size: 2 } });
+    const ref = `${paged.host}/rf/paged:1`;
+    // Asynchronous runs: the proxy answers in this process.
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const attached: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', '-a', `n=${i}`]);
+      assertOk(r);
+      attached.push(r.stdout.trim());
+    }
+    const before = paged.log().length;
+    const listed = await runCliAsync(['referrers', ref, '--json']);
+    assertOk(listed);
+    const doc = JSON.parse(listed.stdout) as Index & { via: string };
+    assert.equal(doc.via, 'api');
+    assert.deepEqual(doc.manifests.map((m) => m.digest), attached);
+    assert.equal(paged.log().slice(before).filter((l) => l.startsWith('GET /v2/rf/paged/referrers/')).length, 3, 'three pages of two');
+    // Each is a manifest the registry holds, read by skopeo.
+    for (const digest of attached) assert.equal(skopeoRawManifest(`${registry.host}/rf/paged@${digest}`).digest, digest);
+
+    const looping = await proxy({ referrersApi: true, referrersPages: { size: 2, linkBack: true } });
+    const loopRef = `${looping.host}/rf/looping:1`;
+    assertOk(await runCliAsync(['push', loopRef, '--layout', image.layout, '--quiet']));
+    for (let i = 0; i < 3; i++) assertOk(await runCliAsync(['attach', loopRef, '--artifact-type', 'application/vnd.example.notes', '-a', `n=${i}`]));
+    const beforeLoop = looping.log().length;
+    const loop = await runCliAsync(['referrers', loopRef, '--json']);
+    assert.equal(loop.status, 1, loop.stdout);
+    assert.match((JSON.parse(loop.stdout) as { error: { code: string; message: string } }).error.message, /: list referrers of rf\/looping@sha256:[0-9a-f]{64}: the registry sent the same page twice \(/);
+    assert.equal(loop.stderr.trimEnd().split('\n').length, 1, loop.stderr);
+    assert.ok(looping.log().slice(beforeLoop).filter((l) => l.startsWith('GET /v2/rf/looping/referrers/')).length <= 3, 'no run of a hundred requests');
+  });
+
   it('referrers prints one line per referrer whatever its annotations hold: a newline in a value is shown as \\n', () => {
     const ref = `${registry.host}/rf/described:1`;
     assertOk(runCli(['push', ref, '--layout', image.layout, '--quiet']));

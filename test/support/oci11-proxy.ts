@@ -17,6 +17,13 @@ import type { AddressInfo } from 'node:net';
 export interface Oci11ProxyOptions {
   target: string;
   referrersApi?: boolean;
+  /**
+   * With `referrersApi`: at most this many referrers a page, in the order they were pushed, with a
+   * `Link: <…?page=N>; rel="next"` header while more remain, as the distribution spec lets a
+   * registry page them. `linkBack`: every next link names the first page again (`?page=0`), as a
+   * registry whose paging is broken loops.
+   */
+  referrersPages?: { size: number; linkBack?: boolean };
   conditionalPuts?: boolean;
   barrier?: { match: (method: string, path: string) => boolean; count: number };
 }
@@ -94,9 +101,14 @@ export async function startOci11Proxy(options: Oci11ProxyOptions): Promise<Oci11
       if (referrersMatch && options.referrersApi && method === 'GET') {
         const wanted = new URL(req.url!, 'http://x').searchParams.get('artifactType');
         const all = referrers.get(`${referrersMatch[1]}@${referrersMatch[2]}`) ?? [];
-        const manifests = wanted ? all.filter((r) => r.artifactType === wanted) : all;
+        const matching = wanted ? all.filter((r) => r.artifactType === wanted) : all;
+        const pages = options.referrersPages;
+        const page = Number(new URL(req.url!, 'http://x').searchParams.get('page') ?? '0');
+        const manifests = pages ? matching.slice(page * pages.size, (page + 1) * pages.size) : matching;
+        const more = pages !== undefined && (page + 1) * pages.size < matching.length;
+        const link = more ? { link: `<${path}?page=${pages.linkBack ? 0 : page + 1}${wanted ? `&artifactType=${encodeURIComponent(wanted)}` : ''}>; rel="next"` } : {};
         const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests });
-        send(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', ...(wanted ? { 'oci-filters-applied': 'artifactType' } : {}) }, index);
+        send(200, { 'content-type': 'application/vnd.oci.image.index.v1+json', ...(wanted ? { 'oci-filters-applied': 'artifactType' } : {}), ...link }, index);
         return;
       }
       const manifestMatch = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
