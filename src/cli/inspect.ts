@@ -20,7 +20,6 @@ interface Opened {
   name: string;
   descriptor: Descriptor;
   bytes: Buffer;
-  readBlob(desc: Descriptor, limit: number): Promise<Buffer>;
   resolveChild(desc: Descriptor): Promise<{ descriptor: Descriptor; bytes: Buffer }>;
   storage: ReadOnlyStorage;
   close(): Promise<void>;
@@ -54,7 +53,6 @@ export const inspectCommand: CliCommand<InspectArgs> = {
     const opened = await open(argv);
     try {
       const { parseManifest, isIndex, parseImageConfig } = await import('../oci/manifest.js');
-      const { MAX_CONFIG_BYTES } = await import('../content/verify.js');
       let descriptor = opened.descriptor;
       let bytes = opened.bytes;
       // --config of an index is this machine's platform's config, as `ocipush config` and skopeo inspect --config pick it.
@@ -75,7 +73,8 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       if (isIndex(manifest) && argv.config) throw usageError(`${opened.name}: an index inside an index; name the manifest by digest (--config)`);
       let config: ImageConfig | undefined;
       if (!isIndex(manifest)) {
-        const configBytes = await opened.readBlob(manifest.config, MAX_CONFIG_BYTES);
+        const { configBytes: readConfig } = await import('./read-source.js');
+        const configBytes = await readConfig(opened.storage, manifest.config, opened.name);
         // The bytes as stored, whatever they hold (as `ocipush config`, skopeo and crane print them).
         if (argv.config) {
           process.stdout.write(configBytes);
@@ -116,7 +115,6 @@ function isImageConfig(mediaType: string): boolean {
 async function open(argv: InspectArgs): Promise<Opened> {
   const { openImage } = await import('../transports/open.js');
   const { readManifest } = await import('../image/load.js');
-  const { readSmall } = await import('../content/verify.js');
   const { clientFromFlags } = await import('./registry-options.js');
   const opened = await openImage(argv.target, { connect: (registry) => clientFromFlags(registry, argv) });
   try {
@@ -127,7 +125,6 @@ async function open(argv: InspectArgs): Promise<Opened> {
     return {
       name: opened.name,
       ...(await read(opened.root)),
-      readBlob: async (desc, limit) => readSmall(await opened.storage.fetch(desc), limit, `${opened.name}: blob ${desc.digest}`),
       resolveChild: read,
       storage: opened.storage,
       close: () => opened.close(),

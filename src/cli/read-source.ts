@@ -2,6 +2,7 @@ import { clientFromFlags, type RegistryFlags } from './registry-options.js';
 import type { OpenedSource, SourceOptions } from './endpoints.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
 
 /** Opens any source (registry, oci:, oci-archive:, docker-archive:), runs `work`, and closes it. */
 export async function withSource<T>(
@@ -81,6 +82,22 @@ export async function registryManifestBytes(text: string, flags: RegistryFlags):
   const [{ withRepository }, { referenceTarget }] = await Promise.all([import('./repository-ref.js'), import('../oci/reference.js')]);
   const fetched = await withRepository(endpoint.reference, flags, (repository) => repository.fetchManifest(referenceTarget(endpoint.reference), { keepSchema1: true }));
   return fetched.bytes;
+}
+
+/**
+ * An image's config bytes as stored (bounded). A blob that cannot be read is said as the image's
+ * config: a registry's own words name only its host and the blob ('localhost:5000: fetch blob
+ * sha256:…: 404'), not which repository, nor that it is the config.
+ */
+export async function configBytes(storage: ReadOnlyStorage, config: Descriptor, name: string): Promise<Buffer> {
+  const [{ MAX_CONFIG_BYTES, readSmall }, { isOcipushError, OcipushError }] = await Promise.all([import('../content/verify.js'), import('../errors.js')]);
+  const where = `${name}: config ${config.digest}`;
+  try {
+    return await readSmall(await storage.fetch(config), MAX_CONFIG_BYTES, where);
+  } catch (err) {
+    if (isOcipushError(err) && !err.message.startsWith(where)) throw new OcipushError(err.code, `${where}: ${err.message}`, { ...err.details, cause: err });
+    throw err;
+  }
 }
 
 export function hostPlatform(): Platform {

@@ -133,3 +133,28 @@ describe('inspect of an image whose label, env value and annotation hold a newli
     assert.equal(json.config.config.Labels['org.opencontainers.image.description'], description);
   });
 });
+
+// A config the registry no longer has (its blob deleted) was said in the registry's own words,
+// 'localhost:5000: fetch blob sha256:…: 404 BLOB_UNKNOWN', naming neither the repository nor the
+// config; validate named both.
+describe('inspect and config of an image whose config blob the registry lost', () => {
+  it('one line naming the image and its config, then the registry\'s answer', async () => {
+    const rootfs = join(tmp.path, 'lost-config-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'a'), 'x\n');
+    const layout = join(tmp.path, 'lost-config');
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '--label', 'lost=config']));
+    const ref = `${registry.host}/lost/config:1`;
+    await skopeoLayoutCopy(`oci:${layout}:app`, `docker://${ref}`);
+    const config = (JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])) as { config: { digest: string } }).config.digest;
+    const deleted = await fetch(`${registry.url}/v2/lost/config/blobs/${config}`, { method: 'DELETE' });
+    assert.equal(deleted.status, 202);
+    assert.throws(() => run('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${ref}`]));
+    for (const args of [['inspect', ref], ['inspect', '--config', ref], ['config', ref]]) {
+      const r = await runCliAsync(args);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^ocipush: ${ref.replace(/\./g, '\\.')}: config ${config}: .*404 BLOB_UNKNOWN.*\n$`), args.join(' '));
+    }
+  });
+});
