@@ -26,13 +26,20 @@ export const blobCommand: CliCommand<BlobArgs> = {
     const output = argv.output === '-' ? undefined : argv.output;
     // A terminal is not refused here: a config or manifest is shown there (textOnly).
     const onStdout = await writesToStdout(output, out.json, 'the blob');
-    const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
+    const [{ openFileSink, stdoutSink }, { fromWriteError, OcipushError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
     const { pipeline } = await import('node:stream/promises');
     const { installSignalCleanup } = await import('../content/cleanup.js');
     installSignalCleanup();
     const size = await withRepository(ref, argv, async (repository, client) => {
       const { blobSize } = await import('../registry/blob-info.js');
-      const size = await blobSize(client, repository.repositoryName, digest);
+      const size = await blobSize(client, repository.repositoryName, digest).catch(async (err: unknown) => {
+        if (!(err instanceof OcipushError && err.code === 'ENOTFOUND')) throw err;
+        // A digest crane digest, ocipush digest or a tag's Docker-Content-Digest gives is a manifest's,
+        // which a registry keeps apart from its blobs (distribution answers 404 on the blob endpoint).
+        const manifest = await repository.resolve(digest).catch(() => undefined);
+        if (manifest) throw new OcipushError('ENOTFOUND', `${err.message}: the digest is a manifest's (${manifest.mediaType}), which ocipush manifest ${argv.reference} prints`, { digest });
+        throw err;
+      });
       const sink = output ? await openFileSink(output) : stdoutSink();
       try {
         const stream = await repository.fetch({ mediaType: 'application/octet-stream', digest, size });

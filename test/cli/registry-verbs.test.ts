@@ -189,6 +189,15 @@ describe('digest, manifest, config, blob', () => {
     assert.equal(sha256(Buffer.from(config.stdout)), image.config, 'to stdout when no -o');
     const missing = `sha256:${'0'.repeat(64)}`;
     assertOneLineError(await runCliAsync(['blob', `${regs.staging.host}/team/app@${missing}`, '-o', join(tmp.path, 'none')], { env }), /blob not found$/);
+    // The digest digest prints (crane's, a tag's) is a manifest's, which the registry's blob endpoint does not serve:
+    // 'blob not found' alone sent the user looking for a blob that never was one.
+    const byDigest = `${regs.staging.host}/team/app@${image.manifest.digest}`;
+    assertOneLineError(await runCliAsync(['blob', byDigest, '-o', join(tmp.path, 'none')], { env }),
+      new RegExp(`@${image.manifest.digest}: blob not found: the digest is a manifest's \\(application/vnd\\.oci\\.image\\.manifest\\.v1\\+json\\), which ocipush manifest ${byDigest.replace(/\./g, '\\.')} prints$`));
+    assert.ok(!existsSync(join(tmp.path, 'none')));
+    const named = await runCliAsync(['manifest', byDigest], { env });
+    assertOk(named);
+    assert.equal(named.stdout, (await skopeoRaw(`${regs.staging.host}/team/app:0`, creds)).bytes.toString());
   });
 
   it('blob and sbom take -o - as stdout, as export and rootfs do: no file named "-"; an -o sbom cannot write is refused before --attach pushes', async () => {
