@@ -127,6 +127,26 @@ describe('ocipush sign / verify against docker-registry', () => {
     assertOk(runCli(['verify', ref, '--key', pubA]));
   });
 
+  /** The `optional` claims of the one signature at `repo`'s `.sig` of `digest`, openssl checking it over the payload's bytes with `pub`. */
+  function opensslCheckedClaims(repo: string, digest: string, pub: string, dir: string): unknown {
+    const image = skopeoSignatureImage(repo, digest, dir);
+    assert.equal(image.manifest.layers.length, 1);
+    const [layer] = image.manifest.layers;
+    writeFileSync(join(dir, 'payload'), image.blob(layer!.digest));
+    writeFileSync(join(dir, 'sig.der'), Buffer.from(layer!.annotations!['dev.cosignproject.cosign/signature']!, 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', join(dir, 'sig.der'), join(dir, 'payload')]), /Verified OK/);
+    return JSON.parse(readFileSync(join(dir, 'payload'), 'utf8')).optional;
+  }
+
+  it('--annotations, cosign\'s spelling of -a, signs and filters as -a does', () => {
+    const ref = `${registry.host}/sc/cosign-a:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOk(runCli(['sign', ref, '--key', keyB, '--annotations', 'env=prod']));
+    assert.deepEqual(opensslCheckedClaims('sc/cosign-a', first.manifest.digest, pubB, join(tmp.path, 'sig-annotations')), { env: 'prod' });
+    assertOk(runCli(['verify', ref, '--key', pubB, '--annotations', 'env=prod']));
+    assertOneLineError(runCli(['verify', ref, '--key', pubB, '--annotations', 'env=dev']), /signed by this key without the annotation env=dev$/);
+  });
+
   it('an image pushed over the signed tag, and a signature copied onto another image\'s .sig tag, fail', () => {
     const ref = `${registry.host}/sc/app:1`;
     assertOk(runCli(['push', ref, '--layout', second.layout, '--tag', 'two', '--quiet']));
