@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { parseKeyValues, usageError, type CliCommand } from './command.js';
+import { usageError, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
@@ -19,7 +19,7 @@ export const signCommand: CliCommand<SignArgs> = {
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (with --sign-container-identity)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('recursive', { type: 'boolean', describe: 'Also sign every manifest of an index' })
-    .option('annotation', { alias: ['a', 'annotations'], type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable; --annotations, as cosign spells it)' })
+    .option('annotation', { alias: ['a', 'annotations'], type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable; a=1,b=2 is two, as cosign reads -a; --annotations, as cosign spells it)' })
     .option('sign-container-identity', { type: 'string', describe: 'REGISTRY/REPOSITORY the payload names (critical.identity.docker-reference), as cosign\'s flag; required to sign in a layout (not with --new-bundle-format, whose statement names the digest only)' })
     .option('new-bundle-format', { type: 'boolean', default: false, describe: 'Store the signature as cosign 3 does by default: a Sigstore bundle (DSSE, cosign\'s sign statement, no transparency-log entry) as an OCI 1.1 referrer of the image, not at sha256-<hex>.sig' })
     .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')
@@ -33,7 +33,8 @@ export const signCommand: CliCommand<SignArgs> = {
     const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
     if (argv.newBundleFormat) return signBundles(argv, inLayout, out);
     if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
-    const annotations = parseKeyValues(argv.annotation, 'annotation');
+    const { cosignAnnotations } = await import('./cosign-annotations.js');
+    const annotations = cosignAnnotations(argv.annotation);
     const signer = await loadSigner(argv.key);
     const options = { recursive: argv.recursive, annotations };
     if (inLayout) {
@@ -55,7 +56,8 @@ async function signBundles(argv: SignArgs, inLayout: import('./repository-ref.js
   const [{ referenceTarget, formatReference }, { registryReference, withRepository }, { loadSigner, reportLayoutSignatures, reportSignatures, signBundlesInLayout, signBundlesInRepository }] = await Promise.all([
     import('../oci/reference.js'), import('./repository-ref.js'), import('./key-options.js'),
   ]);
-  const options = { recursive: argv.recursive, annotations: parseKeyValues(argv.annotation, 'annotation') };
+  const { cosignAnnotations } = await import('./cosign-annotations.js');
+  const options = { recursive: argv.recursive, annotations: cosignAnnotations(argv.annotation) };
   const signer = await loadSigner(argv.key);
   if (inLayout) {
     const signed = await signBundlesInLayout(inLayout, signer, options);

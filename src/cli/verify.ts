@@ -15,7 +15,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (a layout a copy brought signatures into)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM PUBLIC KEY file, or env://NAME)' })
-    .option('annotation', { alias: ['a', 'annotations'], type: 'string', array: true, describe: 'KEY=VALUE the signature\'s payload must claim in its "optional" section (repeatable; as sign -a writes it; --annotations, as cosign spells it)' })
+    .option('annotation', { alias: ['a', 'annotations'], type: 'string', array: true, describe: 'KEY=VALUE the signature\'s payload must claim in its "optional" section (repeatable; a=1,b=2 is two, as sign -a and cosign read it; --annotations, as cosign spells it)' })
     // cosign's flag for where to look (its default since cosign 3): both are read whatever it says, so a cosign command line runs as it is.
     .option('new-bundle-format', { type: 'boolean', describe: 'Accepted as cosign takes it; cosign\'s tags and Sigstore bundle referrers are both read' })
     .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')
@@ -28,8 +28,8 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
     const { verifyImage } = await import('../supply-chain/sign.js');
-    const { parseKeyValues } = await import('./command.js');
-    const annotations = parseKeyValues(argv.annotation, 'annotation');
+    const { cosignAnnotations } = await import('./cosign-annotations.js');
+    const annotations = cosignAnnotations(argv.annotation);
     let image: string;
     let outcome;
     if (inLayout) {

@@ -7,7 +7,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { blobPath, multiPlatformImage, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
-import { opensslVerifiedSignatures } from './signature-support.js';
+import { opensslVerifiedSignatures, storeCosignSignature } from './signature-support.js';
 
 interface OciManifest { layers: { mediaType: string; digest: string; annotations?: Record<string, string> }[] }
 
@@ -145,6 +145,28 @@ describe('ocipush sign / verify against docker-registry', () => {
     assert.deepEqual(opensslCheckedClaims('sc/cosign-a', first.manifest.digest, pubB, join(tmp.path, 'sig-annotations')), { env: 'prod' });
     assertOk(runCli(['verify', ref, '--key', pubB, '--annotations', 'env=prod']));
     assertOneLineError(runCli(['verify', ref, '--key', pubB, '--annotations', 'env=dev']), /signed by this key without the annotation env=dev$/);
+  });
+
+  it('-a env=prod,team=core is two claims, as cosign\'s -a (comma-separated values, "…" around one with a comma); a bare " is one line', () => {
+    const ref = `${registry.host}/sc/cosign-csv:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOneLineError(runCli(['sign', ref, '--key', keyB, '-a', 'note="a"']), /^ocipush: -a note="a": a " within a value that does not start with one/, 2);
+    assertOneLineError(runCli(['sign', ref, '--key', keyB, '-a', 'env=prod,team']), /^ocipush: -a env=prod,team: "team" is not KEY=VALUE/, 2);
+    assertOk(runCli(['sign', ref, '--key', keyB, '-a', 'env=prod,team=core', '-a', '"note=a,""b"""']));
+    assert.deepEqual(opensslCheckedClaims('sc/cosign-csv', first.manifest.digest, pubB, join(tmp.path, 'sig-csv')), { env: 'prod', note: 'a,"b"', team: 'core' });
+
+    // A signature as cosign sign -a env=prod,team=core writes it, made by openssl: verify -a reads the pairs as cosign verify does.
+    const other = `${registry.host}/sc/cosign-csv:2`;
+    assertOk(runCli(['push', other, '--layout', second.layout, '--tag', 'two', '--quiet']));
+    const payload = Buffer.from(JSON.stringify({
+      critical: { identity: { 'docker-reference': `${registry.host}/sc/cosign-csv` }, image: { 'docker-manifest-digest': second.manifest.digest }, type: 'cosign container image signature' },
+      optional: { env: 'prod', team: 'core' },
+    }));
+    writeFileSync(join(tmp.path, 'csv-payload'), payload);
+    run('openssl', ['dgst', '-sha256', '-sign', join(tmp.path, 'b.pem'), '-out', join(tmp.path, 'csv-payload.sig'), join(tmp.path, 'csv-payload')]);
+    storeCosignSignature(registry.host, 'sc/cosign-csv', second.manifest.digest, payload, readFileSync(join(tmp.path, 'csv-payload.sig')), tmp.path);
+    assertOk(runCli(['verify', other, '--key', pubB, '-a', 'team=core,env=prod']));
+    assertOneLineError(runCli(['verify', other, '--key', pubB, '-a', 'team=core,env=dev']), /signed by this key without the annotation env=dev$/);
   });
 
   it('an image pushed over the signed tag, and a signature copied onto another image\'s .sig tag, fail', () => {
