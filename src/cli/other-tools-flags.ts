@@ -19,19 +19,37 @@ const VERBS = new Set(['sign', 'verify', 'attest', 'verify-attestation', 'sign-b
 
 /**
  * How many words of the command line a cosign flag takes that asks for what ocipush does anyway,
- * to be passed over: `--tlog-upload=false`, `--insecure-ignore-tlog` (no transparency log is
- * written or read) and `-y`/`--yes` (nothing is confirmed), as scripts written for cosign pass
- * them. Undefined for any other flag, or the opposite value (`--tlog-upload`, `=true`), which
- * asks for what ocipush does not do and is refused by its hint. `next`: the word after the flag.
+ * to be passed over: `--tlog-upload=false`, `--insecure-ignore-tlog` and its older name
+ * `--private-infrastructure` (no transparency log is written or read), `-y`/`--yes` (nothing is
+ * confirmed), and on the verifies `--check-claims` (the payload's digest is always checked) and
+ * `--experimental-oci11[=false]` (the referrers are read beside cosign's tags either way), as
+ * scripts written for cosign pass them. Undefined for any other flag, or the opposite value
+ * (`--tlog-upload`, `=true`), which asks for what ocipush does not do and is refused by its hint.
+ * `next`: the word after the flag.
  */
 export function cosignNoOpFlagWords(verb: string, name: string, long: boolean, inline: string | undefined, next: string | undefined): 1 | 2 | undefined {
-  if (!VERBS.has(verb)) return undefined;
-  const wanted = name === 'tlog-upload' && long ? 'false' : (name === 'insecure-ignore-tlog' && long) || name === 'yes' || (name === 'y' && !long) ? 'true' : undefined;
+  const wanted = noOpValues(verb, name, long);
   if (wanted === undefined) return undefined;
-  if (inline !== undefined) return inline === wanted ? 1 : undefined;
+  if (inline !== undefined) return wanted.includes(inline) ? 1 : undefined;
   // A boolean flag's value may follow as its own word (`--tlog-upload false`), as ocipush reads its own flags.
-  if (next === 'true' || next === 'false') return next === wanted ? 2 : undefined;
-  return wanted === 'true' ? 1 : undefined;
+  if (next === 'true' || next === 'false') return wanted.includes(next) ? 2 : undefined;
+  return wanted.includes('true') ? 1 : undefined;
+}
+
+const VERIFIES = new Set(['verify', 'verify-attestation', 'verify-blob']);
+
+/** The values of cosign's boolean flag `name` that ask of `verb` what it does anyway. */
+function noOpValues(verb: string, name: string, long: boolean): string[] | undefined {
+  if (!VERBS.has(verb)) return undefined;
+  if (name === 'y' && !long) return ['true'];
+  if (!long) return undefined;
+  if (name === 'tlog-upload') return ['false'];
+  if (name === 'insecure-ignore-tlog' || name === 'yes') return ['true'];
+  if (!VERIFIES.has(verb)) return undefined;
+  if (name === 'private-infrastructure') return ['true'];
+  if (name === 'experimental-oci11') return ['true', 'false'];
+  if (name === 'check-claims' && verb !== 'verify-blob') return ['true'];
+  return undefined;
 }
 
 const TLOG = 'ocipush makes and checks no transparency-log (Rekor) entry or signed timestamp, only the key\'s signature: drop it';
@@ -43,6 +61,7 @@ const HINTS: Record<string, string> = {
   'rekor-url': TLOG,
   'insecure-ignore-tlog': TLOG,
   'insecure-ignore-sct': TLOG,
+  'check-claims': 'ocipush always checks that the signed payload names the image\'s digest (cosign\'s --check-claims, its default): drop it',
   'private-infrastructure': TLOG,
   offline: TLOG,
   'use-signed-timestamps': TLOG,
@@ -66,6 +85,7 @@ const HINTS: Record<string, string> = {
 function cosignFlagHint(verb: string, name: string): string | undefined {
   if (!VERBS.has(verb)) return undefined;
   if ((name === 'o' || name === 'output') && (verb === 'verify' || verb === 'verify-attestation')) return '--json prints what was verified, as cosign\'s -o json';
+  if (name === 'check-claims' && verb !== 'verify' && verb !== 'verify-attestation') return undefined;
   return Object.hasOwn(HINTS, name) ? HINTS[name] : undefined;
 }
 

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startRegistry } from '../support/registry.js';
 import { run, runCli, tempDir } from '../support/tools.js';
+import { umociImage } from '../registry/support.js';
+import { storeCosignSignature } from './signature-support.js';
 
 /**
  * Scripts written for cosign carry its flags. Where ocipush has no counterpart, the line says
@@ -14,6 +17,8 @@ test('cosign\'s flags without a counterpart (or asking for the opposite of what 
     [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--yes=false'], /^ocipush: --yes is cosign's option: ocipush asks for no confirmation: drop it\n$/],
     [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--tlog-upload'], /^ocipush: --tlog-upload is cosign's option: ocipush makes and checks no transparency-log \(Rekor\) entry/],
     [['verify', '127.0.0.1:1/app:1', '--key', 'k.pub', '--insecure-ignore-tlog=false'], /^ocipush: --insecure-ignore-tlog is cosign's option: .*only the key's signature: drop it\n$/],
+    [['verify', '127.0.0.1:1/app:1', '--key', 'k.pub', '--check-claims=false'], /^ocipush: --check-claims is cosign's option: ocipush always checks that the signed payload names the image's digest .*: drop it\n$/],
+    [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--check-claims'], /^ocipush: unknown option --check-claims for sign \(ocipush sign --help lists them\)\n$/],
     [['verify-attestation', '127.0.0.1:1/app:1', '--key', 'k.pub', '-o', 'json'], /^ocipush: -o is cosign's option: --json prints what was verified/],
     [['verify', '127.0.0.1:1/app:1', '--certificate-identity', 'dev@example.com', '--certificate-oidc-issuer', 'https://accounts.example.com'], /^ocipush: --certificate-identity is cosign's option: keyless signing and verification .* are not supported: sign and verify with --key\n$/],
     [['verify-blob', 'f', '--key', 'k.pub', '--certificate', 'c.pem'], /^ocipush: --certificate is cosign's option: a certificate's public key is given as --key/],
@@ -48,6 +53,40 @@ test('cosign\'s flags that ask for what ocipush does anyway (--tlog-upload=false
       assert.equal(verified.status, 0, `${flag.join(' ')}: ${verified.stderr}`);
     }
   } finally {
+    await dir.cleanup();
+  }
+});
+
+test('the verifies take cosign\'s --experimental-oci11[=false], --check-claims and --private-infrastructure (what they do anyway), as cosign verify scripts pass them', async () => {
+  const dir = await tempDir();
+  const registry = await startRegistry();
+  try {
+    const key = join(dir.path, 'k.pem');
+    const pub = join(dir.path, 'k.pub');
+    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    const image = umociImage(dir.path, 'one', [1000]);
+    const ref = `${registry.host}/flags/app:1`;
+    assert.equal(runCli(['push', ref, '--layout', image.layout, '--tag', 'one', '--quiet']).status, 0);
+    // A signature as cosign sign --key stores it, made by openssl.
+    const payload = Buffer.from(JSON.stringify({
+      critical: { identity: { 'docker-reference': `${registry.host}/flags/app` }, image: { 'docker-manifest-digest': image.manifest.digest }, type: 'cosign container image signature' },
+      optional: null,
+    }));
+    writeFileSync(join(dir.path, 'payload'), payload);
+    run('openssl', ['dgst', '-sha256', '-sign', key, '-out', join(dir.path, 'payload.sig'), join(dir.path, 'payload')]);
+    storeCosignSignature(registry.host, 'flags/app', image.manifest.digest, payload, readFileSync(join(dir.path, 'payload.sig')), dir.path);
+    writeFileSync(join(dir.path, 'predicate.json'), '{"ok":true}');
+    assert.equal(runCli(['attest', ref, '--key', key, '--type', 'https://example.com/p', '--predicate', join(dir.path, 'predicate.json'), '--quiet']).status, 0);
+    for (const flags of [['--experimental-oci11'], ['--experimental-oci11=false'], ['--experimental-oci11', 'true', '--check-claims'], ['--check-claims=true', '--private-infrastructure']]) {
+      for (const verb of [['verify'], ['verify-attestation', '--type', 'https://example.com/p']]) {
+        const r = runCli([verb[0]!, ref, '--key', pub, ...verb.slice(1), ...flags]);
+        assert.equal(r.status, 0, `${verb[0]} ${flags.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, /^verified /);
+      }
+    }
+  } finally {
+    await registry.stop();
     await dir.cleanup();
   }
 });
