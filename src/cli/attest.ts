@@ -51,7 +51,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const stamp = () => formatTime(time.explicit ? time.seconds : Math.floor(Date.now() / 1000));
     const predicate = predicateFrom(argv.type, text, fromStdin ? '-' : argv.predicate, stamp);
     const { loadSigner } = await import('./key-options.js');
-    const signer = await loadSigner(argv.key);
+    const signer = await loadSigner(argv.key, { pipedPassword: !fromStdin && !argv.passwordStdin });
     if (argv.newBundleFormat) {
       const [{ attestImageBundle }, { attachArtifact, attachToLayout }, { SIGSTORE_BUNDLE_MEDIA_TYPE }] = await Promise.all([
         import('../supply-chain/bundle-sign.js'), import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'),

@@ -154,13 +154,32 @@ export function reportLayoutSignatures(out: Output, text: string, identity: Sign
   }
 }
 
-/** `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as cosign does. */
-export async function loadSigner(keyArgument: string): Promise<Signer> {
+/**
+ * `--key KEY` (a cosign key, a PEM file or env://NAME) as a signer, its password asked for as
+ * cosign does. `pipedPassword`: standard input is no data of the command, so a password piped to
+ * it is read, as cosign reads it.
+ */
+export async function loadSigner(keyArgument: string, options: { pipedPassword?: boolean } = {}): Promise<Signer> {
   const { readKeyArgument, parsePrivateKey } = await import('../supply-chain/keys.js');
   const { KeySigner } = await import('../supply-chain/signer.js');
   const key = await readKeyArgument(keyArgument, '--key');
-  return new KeySigner(await parsePrivateKey(key.text, key.what, () => keyPassword({ what: key.what })));
+  let newline = false;
+  const password = async () => {
+    const bytes = await keyPassword({ what: key.what, piped: options.pipedPassword });
+    newline = process.env.COSIGN_PASSWORD === undefined && bytes.at(-1) === 0x0a;
+    return bytes;
+  };
+  try {
+    return new KeySigner(await parsePrivateKey(key.text, key.what, password));
+  } catch (err) {
+    // cosign takes the newline `echo` adds as part of the password too; the line says so, as cosign does not.
+    if (newline && err instanceof OcipushError && err.code === 'EAUTH') throw new OcipushError('EAUTH', `${err.message}; the password piped ends in a newline, which is part of it (printf %s "$PASSWORD" pipes it without)`);
+    throw err;
+  }
 }
+
+/** No password is longer: more on standard input is data piped by mistake, not read further. */
+const MAX_PIPED_PASSWORD = 64 * 1024;
 
 /** `--key KEY` (a PEM public key file or env://NAME) as a verifier, with what names the key in messages. */
 export async function loadVerifier(keyArgument: string): Promise<{ verifier: Verifier; what: string }> {
@@ -172,16 +191,25 @@ export async function loadVerifier(keyArgument: string): Promise<{ verifier: Ver
 
 /**
  * The password of a cosign key: COSIGN_PASSWORD when it is set (an empty value is a valid,
- * empty password, as cosign reads it), else a prompt on the terminal with echo off. Never
- * printed, never logged; the caller zeroes the buffer when done.
+ * empty password, as cosign reads it); with `piped`, what is piped to standard input when it is
+ * no terminal, byte for byte as cosign's `io.ReadAll(os.Stdin)` takes it (`printf %s "$PW" |
+ * ocipush sign …`; `echo` adds a newline, which is then part of it); else a prompt on the
+ * terminal with echo off. Never printed, never logged; the caller zeroes the buffer when done.
  */
-export async function keyPassword(options: { confirm?: boolean; what: string }): Promise<Buffer> {
+export async function keyPassword(options: { confirm?: boolean; what: string; piped?: boolean }): Promise<Buffer> {
   const env = process.env.COSIGN_PASSWORD;
   if (env !== undefined) return Buffer.from(env, 'utf8');
+  if (options.piped && !process.stdin.isTTY) {
+    const { readStreamUpTo } = await import('../supply-chain/small-file.js');
+    const piped = await readStreamUpTo(process.stdin, MAX_PIPED_PASSWORD);
+    if (piped === undefined) throw new OcipushError('EUSAGE', `${options.what}: standard input holds more than ${MAX_PIPED_PASSWORD / 1024} KiB, which is no password (set COSIGN_PASSWORD, or pipe the password alone)`);
+    // Nothing piped (stdin is /dev/null, or closed): no password given, so the terminal is asked, if there is one.
+    if (piped.length > 0) return piped;
+  }
   const { openTerminal, promptHidden } = await import('./terminal.js');
   const terminal = process.stderr.isTTY ? await openTerminal() : undefined;
   if (!terminal) {
-    throw new OcipushError('EUSAGE', `${options.what}: needs a password: set COSIGN_PASSWORD (it may be empty) or run on a terminal`);
+    throw new OcipushError('EUSAGE', `${options.what}: needs a password: set COSIGN_PASSWORD (it may be empty)${options.piped ? ', pipe it to standard input' : ''} or run on a terminal`);
   }
   try {
     const first = await promptHidden(terminal.input, `Enter password for ${options.what}: `);

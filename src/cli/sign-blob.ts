@@ -28,7 +28,7 @@ export const signBlobCommand: CliCommand<SignBlobArgs> = {
     if (argv.outputSignature !== undefined) await checkWritableFile(argv.outputSignature, 'output-signature');
     if (argv.bundle !== undefined) await checkWritableFile(argv.bundle, 'bundle');
     const { loadSigner } = await import('./key-options.js');
-    const signer = await loadSigner(argv.key);
+    const signer = await loadSigner(argv.key, { pipedPassword: argv.file !== '-' });
     const { signFile } = await import('../supply-chain/blob-signature.js');
     const signed = await signFile(argv.file, signer);
     const name = argv.file === '-' ? 'standard input' : argv.file;

@@ -35,7 +35,7 @@ export const signCommand: CliCommand<SignArgs> = {
     if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
     const { cosignAnnotations } = await import('./cosign-annotations.js');
     const annotations = cosignAnnotations(argv.annotation);
-    const signer = await loadSigner(argv.key);
+    const signer = await loadSigner(argv.key, { pipedPassword: !argv.passwordStdin });
     const options = { recursive: argv.recursive, annotations };
     if (inLayout) {
       const signed = await signInLayout(inLayout, identity!, signer, options);
@@ -58,7 +58,7 @@ async function signBundles(argv: SignArgs, inLayout: import('./repository-ref.js
   ]);
   const { cosignAnnotations } = await import('./cosign-annotations.js');
   const options = { recursive: argv.recursive, annotations: cosignAnnotations(argv.annotation) };
-  const signer = await loadSigner(argv.key);
+  const signer = await loadSigner(argv.key, { pipedPassword: !argv.passwordStdin });
   if (inLayout) {
     const signed = await signBundlesInLayout(inLayout, signer, options);
     reportLayoutSignatures(out, inLayout.text, undefined, signed);

@@ -199,6 +199,24 @@ describe('ocipush sign / verify against docker-registry', () => {
     assertOneLineError(r, /^ocipush: .*a\.key: cannot decrypt the private key: wrong password/);
   });
 
+  it('without COSIGN_PASSWORD, a password piped to sign and sign-blob is read as cosign reads it, byte for byte; echo\'s newline is named; a pipe that is the data is not read for it', () => {
+    const ref = `${registry.host}/sc/piped:1`;
+    const unset = { COSIGN_PASSWORD: undefined };
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOneLineError(runCli(['sign', ref, '--key', keyA], { env: unset, input: 'pw-for-tests\n' }), /^ocipush: .*a\.key: cannot decrypt the private key: wrong password \(or the file is damaged\); the password piped ends in a newline, which is part of it/);
+    assertOneLineError(runCli(['sign', ref, '--key', keyA], { env: unset }), /^ocipush: .*a\.key: needs a password: set COSIGN_PASSWORD \(it may be empty\), pipe it to standard input or run on a terminal$/, 2);
+    assertOk(runCli(['sign', ref, '--key', keyA], { env: unset, input: 'pw-for-tests' }));
+    assert.equal(opensslVerifiedSignatures(registry.host, 'sc/piped', first.manifest.digest, pubA, tmp.path), 1);
+
+    const file = join(tmp.path, 'piped.txt');
+    writeFileSync(file, 'release\n');
+    const signed = runCli(['sign-blob', file, '--key', keyA], { env: unset, input: 'pw-for-tests' });
+    assertOk(signed);
+    writeFileSync(`${file}.der`, Buffer.from(signed.stdout.trim(), 'base64'));
+    assert.match(run('openssl', ['dgst', '-sha256', '-verify', pubA, '-signature', `${file}.der`, file]), /Verified OK/);
+    assertOneLineError(runCli(['sign-blob', '-', '--key', keyA], { env: unset, input: 'pw-for-tests' }), /needs a password: set COSIGN_PASSWORD \(it may be empty\) or run on a terminal$/, 2);
+  });
+
   it('oci:DIR of a layout of two signed images asks for oci:DIR:NAME, listing the images, not the signatures', () => {
     const layout = join(tmp.path, 'two');
     const rootfs = join(tmp.path, 'two-rootfs');
