@@ -153,7 +153,7 @@ describe('ocipush sign-blob / verify-blob', () => {
     assertOk(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', join(tmp.path, 'null-digest.bundle')]));
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', join(tmp.path, 'null-digest.bundle')]), /the signature is not of this file by .*other\.pub$/);
 
-    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub')]), /^ocipush: verify-blob needs --signature or --bundle \(one of them\)$/, 2);
+    assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub')]), /^ocipush: verify-blob needs --signature or --bundle$/, 2);
     assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'cosign.pub'), '--bundle', der]), /^ocipush: --bundle .*bundle\.sig\.der: not JSON/);
   });
 
@@ -177,6 +177,24 @@ describe('ocipush sign-blob / verify-blob', () => {
       for (const flag of ['--new-bundle-format', '--new-bundle-format=false']) assertOk(runCli(['verify-blob', file, '--key', pub, '--bundle', bundle, flag]));
       assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', bundle, '--new-bundle-format']), /the signature is not of this file by .*other\.pub$/);
     }
+  });
+
+  it('--signature beside --bundle, as cosign 2 scripts pass the two files sign-blob --bundle --output-signature wrote: the one signature checked; two different ones are one line', () => {
+    const pub = join(tmp.path, 'cosign.pub');
+    for (const newFormat of ['--new-bundle-format', '--new-bundle-format=false']) {
+      const bundle = join(tmp.path, `both${newFormat.length}.bundle`);
+      const sig = join(tmp.path, `both${newFormat.length}.sig`);
+      assertOk(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), newFormat, '--bundle', bundle, '--output-signature', sig], { env }));
+      const der = join(tmp.path, `both${newFormat.length}.der`);
+      writeFileSync(der, Buffer.from(readFileSync(sig, 'utf8').trim(), 'base64'));
+      assert.match(run('openssl', ['dgst', '-sha256', '-verify', pub, '-signature', der, file]), /Verified OK/);
+      assertOk(runCli(['verify-blob', file, '--key', pub, '--bundle', bundle, '--signature', sig]));
+      assertOneLineError(runCli(['verify-blob', file, '--key', join(tmp.path, 'other.pub'), '--bundle', bundle, '--signature', sig]), /the signature is not of this file by .*other\.pub$/);
+    }
+    // openssl's own signature of the file beside a bundle of another: which one is meant is not guessed.
+    const other = join(tmp.path, 'both-openssl.der');
+    run('openssl', ['dgst', '-sha256', '-sign', join(tmp.path, 'other.pem'), '-out', other, file]);
+    assertOneLineError(runCli(['verify-blob', file, '--key', pub, '--bundle', join(tmp.path, 'both19.bundle'), '--signature', other]), /^ocipush: verify-blob: --signature .*both-openssl\.der and --bundle .*both19\.bundle hold different signatures: give the one to check$/, 2);
   });
 
   it('--output-signature /dev/stdout and --bundle /dev/stdout, into a file or a pipe: stdout holds the signature or bundle alone, which verify-blob checks', () => {
