@@ -21,7 +21,7 @@ const VERBS = new Set(['sign', 'verify', 'attest', 'verify-attestation', 'sign-b
  * How many words of the command line a cosign flag takes that asks for what ocipush does anyway,
  * to be passed over: `--tlog-upload=false`, `--insecure-ignore-tlog` and its older name
  * `--private-infrastructure` (no transparency log is written or read), `-y`/`--yes` (nothing is
- * confirmed), and on the verifies `--check-claims` (the payload's digest is always checked) and
+ * confirmed), sign-blob's `--b64` (the signature is base64), and on the verifies `--check-claims` (the payload's digest is always checked) and
  * `--experimental-oci11[=false]` (the referrers are read beside cosign's tags either way), as
  * scripts written for cosign pass them. Undefined for any other flag, or the opposite value
  * (`--tlog-upload`, `=true`), which asks for what ocipush does not do and is refused by its hint.
@@ -45,6 +45,7 @@ function noOpValues(verb: string, name: string, long: boolean): string[] | undef
   if (!long) return undefined;
   if (name === 'tlog-upload') return ['false'];
   if (name === 'insecure-ignore-tlog' || name === 'yes') return ['true'];
+  if (name === 'b64' && verb === 'sign-blob') return ['true'];
   if (!VERIFIES.has(verb)) return undefined;
   if (name === 'private-infrastructure') return ['true'];
   if (name === 'experimental-oci11') return ['true', 'false'];
@@ -86,6 +87,9 @@ function cosignFlagHint(verb: string, name: string): string | undefined {
   if (!VERBS.has(verb)) return undefined;
   if ((name === 'o' || name === 'output') && (verb === 'verify' || verb === 'verify-attestation')) return '--json prints what was verified, as cosign\'s -o json';
   if (name === 'check-claims' && verb !== 'verify' && verb !== 'verify-attestation') return undefined;
+  if (name === 'local-image' && (verb === 'verify' || verb === 'verify-attestation')) return `cosign's --local-image DIR (a directory cosign save wrote) is the reference oci:DIR here: ocipush ${verb} oci:DIR --key …`;
+  if (name === 'registry-referrers-mode' && (verb === 'sign' || verb === 'attest')) return `ocipush ${verb} stores cosign's sha256-<hex>.${verb === 'sign' ? 'sig' : 'att'} tag, or with --new-bundle-format a Sigstore bundle as an OCI 1.1 referrer (cosign 3's default); verify reads cosign's oci-1-1 referrers too`;
+  if (name === 'b64' && verb === 'sign-blob') return 'ocipush writes the signature in base64, cosign\'s default (base64 -d gives its DER bytes; verify-blob and cosign read either): drop --b64=false';
   return Object.hasOwn(HINTS, name) ? HINTS[name] : undefined;
 }
 

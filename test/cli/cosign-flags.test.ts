@@ -21,6 +21,9 @@ test('cosign\'s flags without a counterpart (or asking for the opposite of what 
     [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--check-claims'], /^ocipush: unknown option --check-claims for sign \(ocipush sign --help lists them\)\n$/],
     [['verify-attestation', '127.0.0.1:1/app:1', '--key', 'k.pub', '-o', 'json'], /^ocipush: -o is cosign's option: --json prints what was verified/],
     [['verify', '127.0.0.1:1/app:1', '--certificate-identity', 'dev@example.com', '--certificate-oidc-issuer', 'https://accounts.example.com'], /^ocipush: --certificate-identity is cosign's option: keyless signing and verification .* are not supported: sign and verify with --key\n$/],
+    [['verify', '127.0.0.1:1/app:1', '--key', 'k.pub', '--local-image'], /^ocipush: --local-image is cosign's option: cosign's --local-image DIR \(a directory cosign save wrote\) is the reference oci:DIR here: ocipush verify oci:DIR --key …\n$/],
+    [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--registry-referrers-mode=oci-1-1'], /^ocipush: --registry-referrers-mode is cosign's option: ocipush sign stores cosign's sha256-<hex>\.sig tag, or with --new-bundle-format a Sigstore bundle as an OCI 1\.1 referrer/],
+    [['sign-blob', 'f', '--key', 'k.key', '--b64=false'], /^ocipush: --b64 is cosign's option: ocipush writes the signature in base64, cosign's default .*: drop --b64=false\n$/],
     [['verify-blob', 'f', '--key', 'k.pub', '--certificate', 'c.pem'], /^ocipush: --certificate is cosign's option: a certificate's public key is given as --key/],
     // Before, each of the above said only this; a verb cosign has no such flag on still does.
     [['copy', '127.0.0.1:1/a:1', '127.0.0.1:1/b:1', '-y'], /^ocipush: unknown option -y for copy \(ocipush copy --help lists them\)\n$/],
@@ -33,7 +36,7 @@ test('cosign\'s flags without a counterpart (or asking for the opposite of what 
   }
 });
 
-test('cosign\'s flags that ask for what ocipush does anyway (--tlog-upload=false, --insecure-ignore-tlog, -y) are taken, as a cosign script passes them; openssl checks the signature', async () => {
+test('cosign\'s flags that ask for what ocipush does anyway (--tlog-upload=false, --insecure-ignore-tlog, -y, sign-blob\'s --b64) are taken, as a cosign script passes them; openssl checks the signature', async () => {
   const dir = await tempDir();
   try {
     const key = join(dir.path, 'k.pem');
@@ -43,7 +46,7 @@ test('cosign\'s flags that ask for what ocipush does anyway (--tlog-upload=false
     const file = join(dir.path, 'app.tar.gz');
     writeFileSync(file, 'release\n');
     const sig = join(dir.path, 'app.sig');
-    for (const flags of [['--tlog-upload=false', '-y'], ['--tlog-upload', 'false', '--yes']]) {
+    for (const flags of [['--tlog-upload=false', '-y'], ['--tlog-upload', 'false', '--yes'], ['--b64'], ['--b64=true']]) {
       const signed = runCli(['sign-blob', file, '--key', key, ...flags, '--output-signature', sig]);
       assert.equal(signed.status, 0, signed.stderr);
       run('sh', ['-c', `base64 -d < '${sig}' > '${sig}.der' && openssl dgst -sha256 -verify '${pub}' -signature '${sig}.der' '${file}'`]);
