@@ -18,7 +18,7 @@ export const signCommand: CliCommand<SignArgs> = {
   builder: (y: Argv) => registryFlags(y
     .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME] (with --sign-container-identity)' })
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
-    .option('recursive', { type: 'boolean', describe: 'Also sign every manifest of an index' })
+    .option('recursive', { type: 'boolean', describe: 'Also sign every manifest under an index (a nested index\'s too, as cosign)' })
     .option('annotation', { alias: ['a', 'annotations'], type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable; a=1,b=2 is two, as cosign reads -a; --annotations, as cosign spells it)' })
     .option('sign-container-identity', { type: 'string', describe: 'REGISTRY/REPOSITORY the payload names (critical.identity.docker-reference), as cosign\'s flag; required to sign in a layout (not with --new-bundle-format, whose statement names the digest only)' })
     .option('new-bundle-format', { type: 'boolean', default: false, describe: 'Store the signature as cosign 3 does by default: a Sigstore bundle (DSSE, cosign\'s sign statement, no transparency-log entry) as an OCI 1.1 referrer of the image, not at sha256-<hex>.sig' })

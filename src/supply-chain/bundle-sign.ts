@@ -1,11 +1,11 @@
 import { OcipushError } from '../errors.js';
 import { digestHex, type Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { isIndex, parseManifest } from '../oci/manifest.js';
 import { bytesBlob, type ArtifactBlob } from './attach.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, IN_TOTO_PAYLOAD_TYPE, makeStatement, pae, STATEMENT_V1 } from './attest.js';
 import type { AttachedStore } from './cosign-tags.js';
 import { publicKeyHint } from './blob-bundle.js';
+import { signTargets } from './sign.js';
 import type { Signer } from './signer.js';
 import { SIGSTORE_BUNDLE_MEDIA_TYPE } from './sigstore-bundle.js';
 
@@ -73,19 +73,14 @@ export interface SignedBundle {
 }
 
 /**
- * `sign --new-bundle-format`: the manifest `target` names (and, `recursive`, each manifest of
- * its index), each signed as cosign 3 signs it, its bundle handed to `sink`.
+ * `sign --new-bundle-format`: the manifest `target` names (and, `recursive`, every manifest under
+ * it, as sign --recursive takes them), each signed as cosign 3 signs it, its bundle handed to `sink`.
  */
 export async function signImageBundles(
   repo: Pick<AttachedStore, 'fetchManifest' | 'toString'>, target: string, signer: Signer, sink: BundleSink,
   options: { recursive?: boolean; annotations?: Record<string, string>; created: string },
 ): Promise<SignedBundle[]> {
-  const fetched = await repo.fetchManifest(target);
-  const targets: Descriptor[] = [fetched.descriptor];
-  if (options.recursive) {
-    const manifest = parseManifest(fetched.bytes, `${repo}:${target}`, fetched.descriptor.mediaType);
-    if (isIndex(manifest)) targets.push(...manifest.manifests);
-  }
+  const targets = await signTargets(repo, target, options.recursive);
   const signed: SignedBundle[] = [];
   for (const desc of targets) {
     const bundle = await dsseBundle(signStatement(desc.digest, options.annotations), signer);

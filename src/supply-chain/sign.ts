@@ -1,6 +1,7 @@
 import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { isIndex, parseManifest } from '../oci/manifest.js';
+import { isIndexMediaType } from '../oci/media-types.js';
 import type { Reference } from '../oci/reference.js';
 import { appendAttached, type AttachedLayer, type AttachedStore, type AttachedTarget, oversizedReason, readAttached } from './cosign-tags.js';
 import { parseSimpleSigningPayload, SIGNATURE_ANNOTATION, signedIdentity, SIMPLE_SIGNING_MEDIA_TYPE, simpleSigningPayload } from './simple-signing.js';
@@ -30,12 +31,7 @@ export interface SignedManifest {
  * cosign does: a layer of the image at `sha256-<hex>.sig`, after the signatures already there.
  */
 export async function signImage(repo: AttachedTarget, reference: Pick<Reference, 'registry' | 'repository'>, target: string, signer: Signer, options: SignOptions = {}): Promise<SignedManifest[]> {
-  const fetched = await repo.fetchManifest(target);
-  const targets: Descriptor[] = [fetched.descriptor];
-  if (options.recursive) {
-    const manifest = parseManifest(fetched.bytes, `${repo}:${target}`, fetched.descriptor.mediaType);
-    if (isIndex(manifest)) targets.push(...manifest.manifests);
-  }
+  const targets = await signTargets(repo, target, options.recursive);
   const identity = signedIdentity(reference);
   const verifier = signer.verifier?.();
   const sameKey = verifier && ((l: AttachedLayer) => {
@@ -51,6 +47,28 @@ export async function signImage(repo: AttachedTarget, reference: Pick<Reference,
     signed.push({ digest: desc.digest, tag: result.tag, signatureManifest: result.manifest.digest, appended: result.appended });
   }
   return signed;
+}
+
+/**
+ * The manifest `target` names, and with `recursive` every manifest under it, an index among them
+ * followed into in turn (an index before its own, as cosign's walk.SignedEntity signs them), each
+ * digest once.
+ */
+export async function signTargets(repo: Pick<AttachedStore, 'fetchManifest' | 'toString'>, target: string, recursive?: boolean): Promise<Descriptor[]> {
+  const fetched = await repo.fetchManifest(target);
+  const targets: Descriptor[] = [fetched.descriptor];
+  if (recursive) await addChildren(repo, fetched, `${repo}:${target}`, targets);
+  return targets;
+}
+
+async function addChildren(repo: Pick<AttachedStore, 'fetchManifest' | 'toString'>, fetched: { bytes: Uint8Array; descriptor: Descriptor }, where: string, targets: Descriptor[]): Promise<void> {
+  const manifest = parseManifest(fetched.bytes, where, fetched.descriptor.mediaType);
+  if (!isIndex(manifest)) return;
+  for (const child of manifest.manifests) {
+    if (targets.some((t) => t.digest === child.digest)) continue;
+    targets.push(child);
+    if (isIndexMediaType(child.mediaType)) await addChildren(repo, await repo.fetchManifest(child.digest), `${repo}@${child.digest}`, targets);
+  }
 }
 
 export interface VerifiedSignature {

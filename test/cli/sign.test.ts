@@ -194,6 +194,27 @@ describe('ocipush sign / verify against docker-registry', () => {
     }
   });
 
+  it('--recursive signs what a nested index holds too, as cosign\'s walk does (an index of an index of two images), each by openssl; --new-bundle-format the same', async () => {
+    const layout = join(tmp.path, 'nested');
+    const inner = await multiPlatformImage(layout, 'inner');
+    // skopeo pushes the inner index (it copies no index of indexes); curl PUTs the outer one over it, as any client may.
+    const outer = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: inner.index.digest, size: inner.index.size }] }));
+    const outerDigest = `sha256:${createHash('sha256').update(outer).digest('hex')}`;
+    writeFileSync(join(tmp.path, 'outer.json'), outer);
+    for (const repo of ['sc/nested', 'sc/nested-bundle']) {
+      run('skopeo', ['copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:inner`, `docker://${registry.host}/${repo}:inner`]);
+      run('curl', ['-sf', '-X', 'PUT', '-H', 'Content-Type: application/vnd.oci.image.index.v1+json', '--data-binary', `@${join(tmp.path, 'outer.json')}`, `http://${registry.host}/v2/${repo}/manifests/1`]);
+    }
+    const all = [outerDigest, inner.index.digest, ...inner.manifests.map((m) => m.digest)];
+    const r = runCli(['sign', `${registry.host}/sc/nested:1`, '--key', keyB, '--recursive']);
+    assertOk(r);
+    assert.deepEqual(r.stdout.trim().split('\n'), all);
+    for (const d of all) assert.equal(opensslVerifiedSignatures(registry.host, 'sc/nested', d, pubB, tmp.path), 1, d);
+    const bundles = runCli(['sign', `${registry.host}/sc/nested-bundle:1`, '--key', keyB, '--recursive', '--new-bundle-format']);
+    assertOk(bundles);
+    assert.deepEqual(bundles.stdout.trim().split('\n'), all);
+  });
+
   it('a wrong password fails with one line and signs nothing', () => {
     const r = runCli(['sign', `${registry.host}/sc/app:1`, '--key', keyA], { env: { COSIGN_PASSWORD: 'nope' } });
     assertOneLineError(r, /^ocipush: .*a\.key: cannot decrypt the private key: wrong password/);
