@@ -31,6 +31,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const { referenceTarget } = await import('../oci/reference.js');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attest');
+    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('attest', 'writes');
     const { predicateTypeUri, predicateFrom, attestImage, MAX_PREDICATE_BYTES } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
     const { createReadStream } = await import('node:fs');

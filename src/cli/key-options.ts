@@ -48,7 +48,19 @@ export async function signingFromFlags(
   if (destination.transport === 'oci' && !identity && !argv.newBundleFormat) {
     throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY (or sign with --new-bundle-format, which names the digest only)`);
   }
+  if (destination.transport === 'registry') refuseCosignRepository('--sign', 'writes');
   return { signer: await loadSigner(argv.key), ...(identity ? { identity } : {}), ...(argv.newBundleFormat ? { bundle: true } : {}) };
+}
+
+/**
+ * cosign's COSIGN_REPOSITORY keeps its signatures and attestations in another repository than the
+ * image's. ocipush keeps them beside the image, so under it a signature would go (or be looked
+ * for) where cosign does not look (or store): refused in one line rather than done silently.
+ */
+export function refuseCosignRepository(verb: string, does: 'writes' | 'reads'): void {
+  const other = process.env.COSIGN_REPOSITORY;
+  if (other === undefined || other === '') return;
+  throw new OcipushError('EUSAGE', `${verb}: COSIGN_REPOSITORY=${other} is set, which ocipush does not follow: it ${does} signatures and attestations in the image's own repository, where cosign without it looks; unset it for ocipush`);
 }
 
 /** Signs `digest` in `reference`'s repository through `client`, for `identity` (default: that repository), or in a bundle. */

@@ -29,6 +29,7 @@ export const signCommand: CliCommand<SignArgs> = {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
     const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'sign');
+    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('sign', 'writes');
     const { loadSigner, repositoryIdentity, reportLayoutSignatures, reportSignatures, signInLayout } = await import('./key-options.js');
     const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
     if (argv.newBundleFormat) return signBundles(argv, inLayout, out);

@@ -25,6 +25,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     const { OcipushError } = await import('../errors.js');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify-attestation');
+    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('verify-attestation', 'reads');
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
     const { loadVerifier } = await import('./key-options.js');

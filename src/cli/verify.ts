@@ -25,6 +25,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     const { OcipushError } = await import('../errors.js');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify');
+    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('verify', 'reads');
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
     const { verifyImage } = await import('../supply-chain/sign.js');
