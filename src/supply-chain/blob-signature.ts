@@ -56,6 +56,10 @@ export async function readSignatureArgument(value: string): Promise<Buffer> {
     if (misplaced) throw new OcipushError('EUSAGE', `--signature ${value}: ${misplaced}`);
     return checkLength(bytes, value, true);
   }
+  // cosign verify-blob fetches an http(s) --signature; ocipush reaches no server the command line does not name as a registry.
+  if (!info && /^https?:\/\//i.test(value)) {
+    throw new OcipushError('EUSAGE', `--signature ${value}: a URL, which ocipush does not fetch (cosign verify-blob does): pass it as --signature <(curl -fsSL '${value}'), or download it first`);
+  }
   // Line breaks do not count here either: --signature "$(openssl base64 -in sig.der)" is wrapped, and Go's base64 decoder, cosign's, skips them.
   const text = value.replace(/[\r\n]/g, '').trim();
   return checkLength(isBase64(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0), value, false);

@@ -3,7 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import { CLI, requireTool, run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { validate } from './json-schema.js';
@@ -255,6 +258,28 @@ describe('ocipush sign-blob / verify-blob', () => {
     // A pipe with no end in sight is not read past what a signature or a bundle can be.
     assertOneLineError(viaBash('--signature <(yes)'), /^ocipush: --signature \/dev\/fd\/\d+: more than 65536 bytes, too large to be a signature/, 2);
     assertOneLineError(viaBash('--bundle <(yes)'), /^ocipush: --bundle \/dev\/fd\/\d+: more than 1048576 bytes, too large to be a bundle$/, 2);
+  });
+
+  it('--signature https://… (cosign verify-blob fetches it) is one line naming the <(curl …) that does it here, which verifies', async () => {
+    requireTool('curl');
+    const sig = join(tmp.path, 'served.sig');
+    assertOk(runCli(['sign-blob', file, '--key', join(tmp.path, 'cosign.key'), '--output-signature', sig], { env }));
+    const server = createServer((_req, res) => res.end(readFileSync(sig)));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/release.sig`;
+      // Run without blocking this process, which serves the file.
+      const cli = async (script: string) => promisify(execFile)('bash', ['-c', script, process.execPath, CLI, file, join(tmp.path, 'cosign.pub'), url]).then(
+        (r) => ({ status: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => ({ status: e.code, stdout: e.stdout, stderr: e.stderr }),
+      );
+      const refused = await cli('"$0" "$1" verify-blob "$2" --key "$3" --signature "$4"');
+      assertOneLineError(refused, /^ocipush: --signature http:\/\/127\.0\.0\.1:\d+\/release\.sig: a URL, which ocipush does not fetch \(cosign verify-blob does\): pass it as --signature <\(curl -fsSL 'http:.*'\), or download it first$/, 2);
+      const suggested = /--signature (<\(curl -fsSL '[^']+'\))/.exec(refused.stderr)![1]!;
+      assertOk(await cli(`"$0" "$1" verify-blob "$2" --key "$3" --signature ${suggested}`));
+    } finally {
+      server.close();
+    }
   });
 
   it('a missing file, a missing signature file, and a failed signing leave nothing behind', () => {
