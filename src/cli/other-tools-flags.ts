@@ -22,12 +22,15 @@ const VERBS = new Set(['sign', 'verify', 'attest', 'verify-attestation', 'sign-b
  * to be passed over: `--tlog-upload=false`, `--insecure-ignore-tlog` and its older name
  * `--private-infrastructure` (no transparency log is written or read), `-y`/`--yes` (nothing is
  * confirmed), sign-blob's `--b64` (the signature is base64), and on the verifies `--check-claims` (the payload's digest is always checked) and
- * `--experimental-oci11[=false]` (the referrers are read beside cosign's tags either way), as
+ * `--experimental-oci11[=false]` (the referrers are read beside cosign's tags either way) and
+ * `--signature-digest-algorithm sha256` (cosign's default, the digest ocipush checks), as
  * scripts written for cosign pass them. Undefined for any other flag, or the opposite value
  * (`--tlog-upload`, `=true`), which asks for what ocipush does not do and is refused by its hint.
  * `next`: the word after the flag.
  */
 export function cosignNoOpFlagWords(verb: string, name: string, long: boolean, inline: string | undefined, next: string | undefined): 1 | 2 | undefined {
+  // The verifies' digest algorithm, a value flag: its default is what ocipush checks.
+  if (long && name === 'signature-digest-algorithm' && VERIFIES.has(verb)) return inline !== undefined ? (inline === 'sha256' ? 1 : undefined) : next === 'sha256' ? 2 : undefined;
   const wanted = noOpValues(verb, name, long);
   if (wanted === undefined) return undefined;
   if (inline !== undefined) return wanted.includes(inline) ? 1 : undefined;
@@ -62,6 +65,7 @@ const HINTS: Record<string, string> = {
   'rekor-url': TLOG,
   'insecure-ignore-tlog': TLOG,
   'insecure-ignore-sct': TLOG,
+  'signature-digest-algorithm': 'ocipush checks signatures over SHA-256 (cosign\'s default, --signature-digest-algorithm sha256), and a P-384 or P-521 key\'s over SHA-384 or SHA-512 as well: drop it',
   'check-claims': 'ocipush always checks that the signed payload names the image\'s digest (cosign\'s --check-claims, its default): drop it',
   'private-infrastructure': TLOG,
   offline: TLOG,
@@ -87,6 +91,7 @@ function cosignFlagHint(verb: string, name: string): string | undefined {
   if (!VERBS.has(verb)) return undefined;
   if ((name === 'o' || name === 'output') && (verb === 'verify' || verb === 'verify-attestation')) return '--json prints what was verified, as cosign\'s -o json';
   if (name === 'check-claims' && verb !== 'verify' && verb !== 'verify-attestation') return undefined;
+  if (name === 'signature-digest-algorithm' && !VERIFIES.has(verb)) return undefined;
   if (name === 'local-image' && (verb === 'verify' || verb === 'verify-attestation')) return `cosign's --local-image DIR (a directory cosign save wrote) is the reference oci:DIR here: ocipush ${verb} oci:DIR --key …`;
   if (name === 'registry-referrers-mode' && (verb === 'sign' || verb === 'attest')) return `ocipush ${verb} stores cosign's sha256-<hex>.${verb === 'sign' ? 'sig' : 'att'} tag, or with --new-bundle-format a Sigstore bundle as an OCI 1.1 referrer (cosign 3's default); verify reads cosign's oci-1-1 referrers too`;
   if (name === 'b64' && verb === 'sign-blob') return 'ocipush writes the signature in base64, cosign\'s default (base64 -d gives its DER bytes; verify-blob and cosign read either): drop --b64=false';

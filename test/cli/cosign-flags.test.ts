@@ -18,6 +18,7 @@ test('cosign\'s flags without a counterpart (or asking for the opposite of what 
     [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--tlog-upload'], /^ocipush: --tlog-upload is cosign's option: ocipush makes and checks no transparency-log \(Rekor\) entry/],
     [['verify', '127.0.0.1:1/app:1', '--key', 'k.pub', '--insecure-ignore-tlog=false'], /^ocipush: --insecure-ignore-tlog is cosign's option: .*only the key's signature: drop it\n$/],
     [['verify', '127.0.0.1:1/app:1', '--key', 'k.pub', '--check-claims=false'], /^ocipush: --check-claims is cosign's option: ocipush always checks that the signed payload names the image's digest .*: drop it\n$/],
+    [['verify-attestation', '127.0.0.1:1/app:1', '--key', 'k.pub', '--signature-digest-algorithm', 'sha512'], /^ocipush: --signature-digest-algorithm is cosign's option: ocipush checks signatures over SHA-256 \(cosign's default, --signature-digest-algorithm sha256\), and a P-384 or P-521 key's over SHA-384 or SHA-512 as well: drop it\n$/],
     [['sign', '127.0.0.1:1/app:1', '--key', 'k.key', '--check-claims'], /^ocipush: unknown option --check-claims for sign \(ocipush sign --help lists them\)\n$/],
     [['verify-attestation', '127.0.0.1:1/app:1', '--key', 'k.pub', '-o', 'json'], /^ocipush: -o is cosign's option: --json prints what was verified/],
     [['verify', '127.0.0.1:1/app:1', '--certificate-identity', 'dev@example.com', '--certificate-oidc-issuer', 'https://accounts.example.com'], /^ocipush: --certificate-identity is cosign's option: keyless signing and verification .* are not supported: sign and verify with --key\n$/],
@@ -60,7 +61,7 @@ test('cosign\'s flags that ask for what ocipush does anyway (--tlog-upload=false
   }
 });
 
-test('the verifies take cosign\'s --experimental-oci11[=false], --check-claims and --private-infrastructure (what they do anyway), as cosign verify scripts pass them', async () => {
+test('the verifies take cosign\'s --experimental-oci11[=false], --check-claims, --private-infrastructure and --signature-digest-algorithm sha256 (what they do anyway), as cosign verify scripts pass them', async () => {
   const dir = await tempDir();
   const registry = await startRegistry();
   try {
@@ -81,7 +82,7 @@ test('the verifies take cosign\'s --experimental-oci11[=false], --check-claims a
     storeCosignSignature(registry.host, 'flags/app', image.manifest.digest, payload, readFileSync(join(dir.path, 'payload.sig')), dir.path);
     writeFileSync(join(dir.path, 'predicate.json'), '{"ok":true}');
     assert.equal(runCli(['attest', ref, '--key', key, '--type', 'https://example.com/p', '--predicate', join(dir.path, 'predicate.json'), '--quiet']).status, 0);
-    for (const flags of [['--experimental-oci11'], ['--experimental-oci11=false'], ['--experimental-oci11', 'true', '--check-claims'], ['--check-claims=true', '--private-infrastructure']]) {
+    for (const flags of [['--experimental-oci11'], ['--experimental-oci11=false'], ['--experimental-oci11', 'true', '--check-claims'], ['--check-claims=true', '--private-infrastructure'], ['--signature-digest-algorithm', 'sha256'], ['--signature-digest-algorithm=sha256']]) {
       for (const verb of [['verify'], ['verify-attestation', '--type', 'https://example.com/p']]) {
         const r = runCli([verb[0]!, ref, '--key', pub, ...verb.slice(1), ...flags]);
         assert.equal(r.status, 0, `${verb[0]} ${flags.join(' ')}: ${r.stderr}`);
