@@ -5,11 +5,13 @@ import { isIndex, parseManifest, type AnyManifest } from '../oci/manifest.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import {
   isBlobSourceProvider, isForeignLayerKeeper, isReferencePusher, isSourcePusher, isTagResolver, isUploadPlanner,
-  type ReadOnlyStorage, type Storage,
+  type ReadOnlyStorage, type ReferencePusher, type SourcePusher, type Storage,
 } from '../content/storage.js';
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { storageSource, type BlobSource } from '../content/blob-source.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
+import { blobsToSendAgain } from './unheld-blobs.js';
+import { Limiter } from './limiter.js';
 
 export type NodeKind = 'index' | 'manifest' | 'config' | 'layer';
 
@@ -218,7 +220,7 @@ class GraphCopy {
     const dst = this.dst;
     this.emit({ type: 'start', descriptor: desc, kind });
     if (isReferencePusher(dst)) {
-      if (outcome !== 'exists' || reference !== undefined) await dst.pushManifest(desc, bytes, reference ?? desc.digest, this.io);
+      if (outcome !== 'exists' || reference !== undefined) await this.putManifest(desc, bytes, reference ?? desc.digest);
     } else {
       if (outcome !== 'exists') await this.pushManifest(desc, bytes);
       if (reference !== undefined) {
@@ -231,8 +233,30 @@ class GraphCopy {
 
   private async pushManifest(desc: Descriptor, bytes: Buffer): Promise<void> {
     this.options.signal?.throwIfAborted();
-    if (isReferencePusher(this.dst)) await this.dst.pushManifest(desc, bytes, desc.digest, this.io);
+    if (isReferencePusher(this.dst)) await this.putManifest(desc, bytes, desc.digest);
     else await this.dst.push(desc, Readable.from([bytes]), this.io);
+  }
+
+  /**
+   * A manifest PUT into a registry. Refused for blobs the registry had said it held (see
+   * unheld-blobs.ts), those are uploaded from the source, without a mount, and the PUT sent again.
+   */
+  private async putManifest(desc: Descriptor, bytes: Buffer, reference: string): Promise<void> {
+    const dst = this.dst as Storage & ReferencePusher;
+    try {
+      await dst.pushManifest(desc, bytes, reference, this.io);
+    } catch (err) {
+      const parsed = this.manifests.get(desc.digest)?.parsed;
+      const blobs = parsed && !isIndex(parsed) && isSourcePusher(dst) ? blobsToSendAgain(err, [...parsed.layers, parsed.config], (d) => this.outcomes.get(d)?.outcome) : [];
+      if (blobs.length === 0) throw err;
+      for (const blob of blobs) {
+        const { kind, outcome } = this.outcomes.get(blob.digest)!;
+        const said = outcome === 'mounted' ? 'its mount was answered as done' : 'it was found there';
+        this.emit({ type: 'notice', descriptor: blob, kind, message: `${blob.digest}: manifest ${desc.digest} was refused for lacking it, though ${said} (MANIFEST_BLOB_UNKNOWN): uploading it` });
+        await this.upload(blob, kind, []);
+      }
+      await dst.pushManifest(desc, bytes, reference, this.io);
+    }
   }
 
   /**
@@ -302,19 +326,10 @@ class GraphCopy {
       this.record(desc, kind, 'exists');
       return;
     }
+    if (isSourcePusher(this.dst)) return this.upload(desc, kind, toList(this.options.mountFrom?.(desc)));
     this.emit({ type: 'start', descriptor: desc, kind });
     const onProgress = (bytes: number) => this.emit({ type: 'progress', descriptor: desc, kind, bytes });
-    const onNotice = (message: string) => this.emit({ type: 'notice', descriptor: desc, kind, message });
     const dst = this.dst;
-    if (isSourcePusher(dst)) {
-      const mountFrom = toList(this.options.mountFrom?.(desc));
-      const declined = this.options.onMountDeclined;
-      const outcome = await dst.pushBlob(desc, this.sourceOf(desc), {
-        mountFrom, onProgress, onNotice, ...this.io, ...(declined ? { onMountDeclined: (from: string) => declined(desc, from) } : {}),
-      });
-      this.record(desc, kind, outcome);
-      return;
-    }
     // A storage that takes a stream (a layout): the source's fetch verifies, and resumes a broken
     // download itself where it can (the registry transport does).
     const body = await this.src.fetch(desc, this.io);
@@ -327,6 +342,18 @@ class GraphCopy {
       throw err;
     }
     this.record(desc, kind, 'uploaded');
+  }
+
+  /** Into a registry (a SourcePusher): mounted from one of `mountFrom`, else uploaded from the source. */
+  private async upload(desc: Descriptor, kind: NodeKind, mountFrom: string[]): Promise<void> {
+    this.emit({ type: 'start', descriptor: desc, kind });
+    const onProgress = (bytes: number) => this.emit({ type: 'progress', descriptor: desc, kind, bytes });
+    const onNotice = (message: string) => this.emit({ type: 'notice', descriptor: desc, kind, message });
+    const declined = this.options.onMountDeclined;
+    const outcome = await (this.dst as Storage & SourcePusher).pushBlob(desc, this.sourceOf(desc), {
+      mountFrom, onProgress, onNotice, ...this.io, ...(declined ? { onMountDeclined: (from: string) => declined(desc, from) } : {}),
+    });
+    this.record(desc, kind, outcome);
   }
 
   /**
@@ -412,32 +439,4 @@ function counting(stream: Readable, onProgress: (bytes: number) => void): Readab
     }
   }
   return Readable.from(counted(), { objectMode: false });
-}
-
-/** At most `size` tasks at once; once closed (a failure), queued tasks are dropped. */
-class Limiter {
-  private active = 0;
-  private readonly queue: (() => void)[] = [];
-  private closed = false;
-
-  constructor(private readonly size: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    // A finishing task hands its slot straight to the next in line, so the bound always holds.
-    if (this.active >= this.size) await new Promise<void>((resolve) => this.queue.push(resolve));
-    else this.active++;
-    try {
-      if (this.closed) throw new OcipushError('EABORTED', 'copy stopped after an earlier failure');
-      return await task();
-    } finally {
-      const next = this.queue.shift();
-      if (next) next();
-      else this.active--;
-    }
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const wake of this.queue.splice(0)) wake();
-  }
 }
