@@ -329,11 +329,24 @@ export function sessionFrom(client: RegistryClient, res: RegistryResponse, op: s
   if (!location && !previous) {
     throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry answered ${res.status} without a Location header`);
   }
-  const session: UploadSession = { location: location ? client.resolve(location, res.url) : previous!.location };
+  const session: UploadSession = { location: location ? uploadLocation(client, client.resolve(location, res.url), res.url, op) : previous!.location };
   const min = Number(res.header('oci-chunk-min-length'));
   if (Number.isSafeInteger(min) && min > 0) session.minChunkLength = min;
   else if (previous?.minChunkLength) session.minChunkLength = previous.minChunkLength;
   return session;
+}
+
+/**
+ * Where an upload goes on. A Location naming plain HTTP on the host that answered over HTTPS is a
+ * registry behind a TLS-terminating proxy naming its own scheme wrong (the proxy passes no
+ * `X-Forwarded-Proto: https`): the upload goes on over HTTPS to the origin that answered, where
+ * the proxy takes it (the URL distribution's `http.relativeurls` would have given). Plain HTTP
+ * on another host would carry the blob in the clear: refused, as a redirect there is.
+ */
+function uploadLocation(client: RegistryClient, location: URL, answered: URL, op: string): URL {
+  if (location.protocol !== 'http:' || answered.protocol !== 'https:') return location;
+  if (location.hostname === answered.hostname) return new URL(`${location.pathname}${location.search}`, answered.origin);
+  throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry named a plain-HTTP upload location (${location.host}); refusing to send the blob unencrypted (a proxy in front of the registry that does not pass X-Forwarded-Proto: https, or distribution's http.host naming http://)`);
 }
 
 /** A URL with one query parameter set, keeping every other one (distribution's `_state`, S3 signatures). */

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -33,8 +35,12 @@ export type Fault =
   | { kind: 'rewrite-status'; status: number }
   /** Forward the request without this header (a server or CDN that ignores `Range`, say). */
   | { kind: 'drop-header'; name: string }
-  /** Forward the registry's answer with this header set to `value`, or left out without one (a proxy that drops HEAD's Content-Length). */
-  | { kind: 'response-header'; name: string; value?: string }
+  /**
+   * Forward the registry's answer with this header set to `value`, or left out without one (a
+   * proxy that drops HEAD's Content-Length); a function is given the header as the client would
+   * have got it (after the proxy's own Location rewrite) and returns what it gets instead.
+   */
+  | { kind: 'response-header'; name: string; value?: string | ((value: string | undefined) => string | undefined) }
   /**
    * Forward the request, but hold the registry's answer back until a request whose target matches
    * `until` has reached the proxy (before this one or after it, since the requests were last
@@ -104,6 +110,8 @@ export interface FaultProxyOptions {
   /** The registry's base URL (`http://127.0.0.1:PORT`); plain HTTP only. */
   target: string;
   faults?: FaultRule[];
+  /** Serve HTTPS with this certificate and key (PEM files): a TLS-terminating proxy in front of a plain-HTTP registry. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** Shorthand: answer `status` once (or `times`) for matching requests. */
@@ -135,7 +143,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   /** Answers held back by `hold-response` faults, each waiting for a request that matches. */
   const holds = new Set<{ until: RegExp; release: (why: 'match' | 'timeout') => void }>();
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     for (const hold of holds) if (hold.until.test(req.url ?? '/')) hold.release('match');
     const record: ProxiedRequest = {
       method: req.method ?? 'GET',
@@ -186,7 +194,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
       held: fault?.kind === 'hold-response' ? holdUntil(fault.until, fault.timeoutMs, record) : undefined,
     });
-  });
+  };
+  const server = options.tls
+    ? https.createServer({ cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }, handle)
+    : http.createServer(handle);
 
   /** A gate opened by the first later request matching `until`, or by the timeout. */
   function holdUntil(until: RegExp, timeoutMs: number, record: ProxiedRequest): Promise<void> {
@@ -213,7 +224,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; answerHeader?: { name: string; value?: string }; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; answerHeader?: { name: string; value?: string | ((value: string | undefined) => string | undefined) }; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -250,8 +261,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           : value;
       }
       if (plan.answerHeader) {
-        if (plan.answerHeader.value === undefined) delete outHeaders[plan.answerHeader.name];
-        else outHeaders[plan.answerHeader.name] = plan.answerHeader.value;
+        const { name, value } = plan.answerHeader;
+        const now = outHeaders[name];
+        const next = typeof value === 'function' ? value(typeof now === 'string' ? now : undefined) : value;
+        if (next === undefined) delete outHeaders[name];
+        else outHeaders[name] = next;
       }
       const status = plan.status ?? up.statusCode ?? 502;
       record.status = status;
@@ -366,7 +380,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  proxyOrigin = `http://127.0.0.1:${port}`;
+  proxyOrigin = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   let stopped: Promise<void> | undefined;
   return {
     host: `127.0.0.1:${port}`,

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { makeSelfSignedCert } from '../support/certs.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { tempDir } from '../support/tools.js';
+import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { MiB, skopeoDigest, umociImage, type UmociImage } from './support.js';
+
+/**
+ * A registry behind a TLS-terminating proxy that passes no `X-Forwarded-Proto: https` names its
+ * upload sessions `http://HOST/v2/…/blobs/uploads/…` (distribution builds the Location from the
+ * scheme it was spoken to in): here the fault proxy serves HTTPS and turns each upload Location
+ * into plain HTTP.
+ */
+describe('an upload Location naming plain HTTP behind an HTTPS registry', () => {
+  let registry: RunningRegistry;
+  let front: FaultProxy;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let caFile: string;
+  let repoCount = 0;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    const cert = makeSelfSignedCert(tmp.path, 'front', '/CN=127.0.0.1', ['IP:127.0.0.1', 'DNS:localhost']);
+    caFile = cert.certFile;
+    front = await startFaultProxy({ target: registry.url, tls: cert });
+  });
+  after(async () => {
+    await front?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+  beforeEach(() => {
+    front.clearFaults();
+    front.clearRequests();
+  });
+
+  /** An image of its own for each test: nothing to mount from an earlier one. */
+  const freshImage = (): { image: UmociImage; repo: string } => {
+    const tag = `t${++repoCount}`;
+    return { image: umociImage(tmp.path, tag, [3.5 * MiB]), repo: `front/${tag}` };
+  };
+
+  const plainLocation = (to: (url: URL) => string) => front.addFault({
+    path: /\/blobs\/uploads\//, times: 1000,
+    fault: { kind: 'response-header', name: 'location', value: (v) => v && to(new URL(v)) },
+  });
+
+  for (const chunked of [false, true]) {
+    it(`on the host that answered: the upload goes on over HTTPS there${chunked ? ' (in chunks)' : ''}, and the image lands`, async () => {
+      plainLocation((url) => `http://${url.host}${url.pathname}${url.search}`);
+      const { image, repo } = freshImage();
+      const r = await runCliAsync(['push', `oci:${image.layout}:${repo.split('/')[1]}`, `${front.host}/${repo}:v1`, '--ca-file', caFile, ...(chunked ? ['--chunk-size', '1MiB'] : [])]);
+      assertOk(r);
+      assert.doesNotMatch(r.stderr, /connection reset|starting the upload again/);
+      // Every blob request reached the HTTPS front, none went elsewhere.
+      const uploads = front.requests().filter((q) => q.method === 'PUT' && q.path.includes('/blobs/uploads/'));
+      assert.deepEqual(uploads.map((q) => q.status), [201, 201]);
+      if (chunked) assert.equal(front.requests().filter((q) => q.method === 'PATCH' && q.status === 202).length, 5);
+      assert.equal(skopeoDigest(`${registry.host}/${repo}:v1`), image.manifest.digest);
+    });
+  }
+
+  it('on another host: refused in one line, no byte of the blob sent in the clear, no manifest', async () => {
+    // The registry itself, on plain HTTP under another name: what would take the blob unencrypted.
+    plainLocation((url) => `http://localhost:${registry.port}${url.pathname}${url.search}`);
+    await registry.forgetAccessLog();
+    const { image, repo } = freshImage();
+    const r = await runCliAsync(['push', `oci:${image.layout}:${repo.split('/')[1]}`, `${front.host}/${repo}:v1`, '--ca-file', caFile]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    const errors = r.stderr.trimEnd().split('\n').filter((line) => line.startsWith('ocipush:'));
+    assert.equal(errors.length, 1, r.stderr);
+    assert.match(errors[0]!, new RegExp(`^ocipush: ${front.host}: start upload of blob sha256:[0-9a-f]{64}: the registry named a plain-HTTP upload location \\(localhost:${registry.port}\\); refusing to send the blob unencrypted`));
+    const log = await registry.settledAccessLog();
+    assert.deepEqual(log.filter((e) => e.method === 'PATCH' || (e.method === 'PUT' && e.path.includes('/blobs/'))), []);
+    assert.deepEqual(log.filter((e) => e.method === 'PUT' && e.path.includes('/manifests/')), []);
+  });
+});
