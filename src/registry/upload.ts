@@ -122,6 +122,11 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
         throw abortedError(client.registry, `push blob ${desc.digest} to ${repository}`, `${after} the registry committed nothing`);
       }
       session = undefined;
+      // A PUT cut off once the registry had it all committed the blob and lost only its answer.
+      if (plan.mode === 'monolithic' && isTransientNetworkError(err) && await blobExists(client, repository, desc, timing.request).catch(() => false)) {
+        options.onProgress?.(desc.size);
+        return;
+      }
       if (err instanceof TooLarge && plan.mode !== 'chunked' && !client.quirks.noChunkedUploads) {
         learnMaxRequest(client, desc.size - 1);
         const chunkSize = chunkWithin(client, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(desc.size)));

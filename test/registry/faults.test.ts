@@ -151,6 +151,18 @@ describe('pushing through faults', () => {
     assert.ok(notices.some((m) => /starting the upload again/.test(m)));
   });
 
+  it('a monolithic PUT whose answer is lost once the registry stored the blob: the registry is asked (HEAD), and the blob is not sent again', async () => {
+    const layer = image.layers[0]!;
+    proxy.addFault({ method: 'PUT', path: new RegExp(`digest=${layer.replace(':', '%3A')}`), fault: { kind: 'around', before: () => {}, after: () => { throw new Error('answer lost'); } } });
+    await pushAndCheck();
+    const seen = proxy.requests();
+    const puts = seen.filter((r) => r.method === 'PUT' && r.path.includes(layer.replace(':', '%3A')));
+    assert.equal(puts.length, 1, 'the layer went up once');
+    assert.equal(puts[0]!.fault, 'around');
+    assert.ok(seen.some((r) => r.method === 'HEAD' && r.path.endsWith(`/blobs/${layer}`) && r.status === 200), 'the registry was asked for it');
+    assert.deepEqual(notices.filter((m) => /starting the upload again/.test(m)), []);
+  });
+
   it('a 413 on a large single PUT (a CDN cap): the blob goes again in chunks under the cap', async () => {
     proxy.addFault({ method: 'PUT', fault: { kind: 'max-body', maxBytes: 2 * MiB } });
     await pushAndCheck();
