@@ -123,10 +123,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
       }
       session = undefined;
       // A PUT cut off once the registry had it all committed the blob and lost only its answer.
-      if (plan.mode === 'monolithic' && isTransientNetworkError(err) && await blobExists(client, repository, desc, timing.request).catch(() => false)) {
-        options.onProgress?.(desc.size);
-        return;
-      }
+      if (plan.mode === 'monolithic' && isTransientNetworkError(err) && await blobExists(client, repository, desc, timing.request).catch(() => false)) return options.onProgress?.(desc.size);
       if (err instanceof TooLarge && plan.mode !== 'chunked' && !client.quirks.noChunkedUploads) {
         learnMaxRequest(client, desc.size - 1);
         const chunkSize = chunkWithin(client, Math.min(UPLOAD_DEFAULTS.chunkSize, halfUp(desc.size)));
@@ -290,7 +287,9 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
       if (isSuccess(res.status)) {
         await res.dump();
         session = sessionFrom(client, res, op, session);
-        offset = confirmedOffset(res.header('range'), end);
+        offset = confirmedOffset(res.header('range'), start, end);
+        // A registry that says it holds no more than before the chunk is asked where it stands (a bounded number of times), never sent the same bytes for ever.
+        if (offset <= start) { await resync(new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry took bytes ${start}-${end} and says it holds ${offset}`)); continue; }
         options.onProgress?.(offset);
         continue;
       }
@@ -376,10 +375,12 @@ async function uploadStatus(client: RegistryClient, repository: string, session:
   return { offset: last + 1, session: sessionFrom(client, res, op, session) };
 }
 
-/** The next offset after a PATCH: from the registry's Range header, else (no header) the end we sent. */
-function confirmedOffset(range: string | undefined, sentEnd: number): number {
+/** The next offset after a PATCH: from the registry's Range header, else the end we sent. A Range ending
+ * before the chunk's start is the chunk's alone, counted from 0 (zot's answer before distribution-spec#581). */
+function confirmedOffset(range: string | undefined, start: number, sentEnd: number): number {
   const last = range === undefined ? undefined : parseRangeEnd(range);
   if (last === undefined) return sentEnd + 1;
+  if (last < start) return start + last + 1;
   // distribution says "0-0" for both 0 and 1 bytes held: after sending one byte it is that byte.
   if (last === 0) return sentEnd === 0 ? 1 : 0;
   return last + 1;

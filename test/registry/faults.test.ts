@@ -117,6 +117,24 @@ describe('pushing through faults', () => {
     assert.deepEqual(notices, [`${image.layers[0]}: 500 UNKNOWN: fault proxy: injected 500; resuming at byte 1048576 of ${size}`]);
   });
 
+  // distribution 2.8 appends a PATCH whatever its Content-Range: a client that sends a chunk again never ends.
+  it('a registry that answers each PATCH with the range of that chunk alone, from 0 (zot before distribution-spec#581): each chunk goes once, in order, no 416', { timeout: 60_000 }, async () => {
+    const chunk = 512 * 1024;
+    proxy.addFault({
+      method: 'PATCH', times: Infinity,
+      fault: { kind: 'response-header', name: 'range', value: (range, request) => {
+        const [start, end] = String(request['content-range']).split('-').map(Number);
+        return range && `0-${end! - start!}`;
+      } },
+    });
+    await pushAndCheck({ chunkSize: chunk });
+    const patches = proxy.requests().filter((r) => r.method === 'PATCH');
+    assert.deepEqual(patches.filter((r) => r.status !== 202).map((r) => `${r.status} ${r.requestHeaders['content-range']}`), []);
+    const size = readFileSync(blobPath(image.layout, image.layers[0]!)).length;
+    assert.equal(patches.length, Math.ceil(size / chunk) + 1, 'the layer\'s chunks and the config, each once');
+    assert.deepEqual(notices, []);
+  });
+
   it('a connection cut in the middle of a PATCH: the upload resumes or restarts and ends correct', async () => {
     proxy.addFault({ method: 'PATCH', skip: 1, fault: { kind: 'cut-request', afterBytes: 300_000 } });
     await pushAndCheck({ chunkSize: MiB });

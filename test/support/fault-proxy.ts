@@ -38,9 +38,10 @@ export type Fault =
   /**
    * Forward the registry's answer with this header set to `value`, or left out without one (a
    * proxy that drops HEAD's Content-Length); a function is given the header as the client would
-   * have got it (after the proxy's own Location rewrite) and returns what it gets instead.
+   * have got it (after the proxy's own Location rewrite) and the request's headers, and returns
+   * what it gets instead.
    */
-  | { kind: 'response-header'; name: string; value?: string | ((value: string | undefined) => string | undefined) }
+  | { kind: 'response-header'; name: string; value?: string | HeaderRewrite }
   /**
    * Forward the request, but hold the registry's answer back until a request whose target matches
    * `until` has reached the proxy (before this one or after it, since the requests were last
@@ -56,6 +57,9 @@ export type Fault =
    * what the client gets.
    */
   | { kind: 'around'; before: () => Promise<void> | void; after: () => Promise<void> | void };
+
+/** A response header's new value from its value as the registry gave it and the request's headers. */
+export type HeaderRewrite = (value: string | undefined, request: http.IncomingHttpHeaders) => string | undefined;
 
 export interface FaultRule {
   /** Matches any method when absent (compared case-insensitively). */
@@ -224,7 +228,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; answerHeader?: { name: string; value?: string | ((value: string | undefined) => string | undefined) }; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; answerHeader?: { name: string; value?: string | HeaderRewrite }; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -263,7 +267,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       if (plan.answerHeader) {
         const { name, value } = plan.answerHeader;
         const now = outHeaders[name];
-        const next = typeof value === 'function' ? value(typeof now === 'string' ? now : undefined) : value;
+        const next = typeof value === 'function' ? value(typeof now === 'string' ? now : undefined, req.headers) : value;
         if (next === undefined) delete outHeaders[name];
         else outHeaders[name] = next;
       }
