@@ -89,7 +89,6 @@ const HINTS: Record<string, string> = {
 /** Why `name` (a long option without its dashes, or a short one's letter) is not an option of `verb`, when it is cosign's; undefined otherwise. */
 function cosignFlagHint(verb: string, name: string): string | undefined {
   if (!VERBS.has(verb)) return undefined;
-  if ((name === 'o' || name === 'output') && (verb === 'verify' || verb === 'verify-attestation')) return '--json prints what was verified, as cosign\'s -o json';
   if (name === 'check-claims' && verb !== 'verify' && verb !== 'verify-attestation') return undefined;
   if (name === 'signature-digest-algorithm' && !VERIFIES.has(verb)) return undefined;
   if (name === 'local-image' && (verb === 'verify' || verb === 'verify-attestation')) return `cosign's --local-image DIR (a directory cosign save wrote) is the reference oci:DIR here: ocipush ${verb} oci:DIR --key …`;

@@ -42,6 +42,11 @@ export class Output {
     }
   }
 
+  /** A result in another tool's format (verify's -o, as cosign prints it), written as it is, secrets taken out; silenced by --quiet as any result. */
+  document(text: string): void {
+    if (!this.quiet) this.stdout.write(redact(text));
+  }
+
   /** Information for a person (stderr), silenced by --quiet. */
   info(line: string): void {
     if (this.quiet) return;

@@ -7,6 +7,7 @@ interface VerifyAttestationArgs extends RegistryFlags {
   reference: string;
   key: string;
   type?: string;
+  output?: 'json' | 'text';
 }
 
 export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
@@ -18,11 +19,13 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     .option('type', { type: 'string', describe: 'Only attestations of this predicate type (URI or cosign shorthand); without it, one of any type passes (cosign verify-attestation checks only custom then)' })
     // cosign's flag for where to look (its default since cosign 3): both are read whatever it says, so a cosign command line runs as it is.
     .option('new-bundle-format', { type: 'boolean', describe: 'Accepted as cosign takes it; cosign\'s tags and Sigstore bundle referrers are both read' })
+    .option('output', { alias: 'o', type: 'string', choices: ['json', 'text'], describe: 'Print each verified DSSE envelope as stored, one a line, as cosign verify-attestation prints them whatever its -o says (… | jq -r .payload | base64 -d); without it, the digest' })
     .example('$0 verify-attestation localhost:5000/app:1 --key cosign.pub --type slsaprovenance1', 'a SLSA provenance signed by the key, or exit 1')
     .example('$0 verify-attestation oci:bundle:app --key cosign.pub', 'offline, in a layout a copy brought the attestations into')),
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
+    if (argv.output !== undefined && out.json) throw new OcipushError('EUSAGE', '--json and -o/--output are two formats of the result: give one');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify-attestation');
     if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('verify-attestation', 'reads');
@@ -56,6 +59,11 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
       throw new OcipushError('EINVALID', `verify-attestation ${image}: ${why}`, { digest });
     }
     out.info(`verified ${image}: ${outcome.verified.length} attestation${outcome.verified.length === 1 ? '' : 's'} (${[...new Set(outcome.verified.map((v) => v.predicateType))].join(', ')})`);
+    if (argv.output !== undefined) {
+      const { cosignAttestationOutput } = await import('./cosign-output.js');
+      out.document(cosignAttestationOutput(outcome.verified));
+      return;
+    }
     out.result(digest, { digest, verified: outcome.verified.map((v) => v.statement) });
   },
 };

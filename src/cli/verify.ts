@@ -7,6 +7,7 @@ interface VerifyArgs extends RegistryFlags {
   reference: string;
   key: string;
   annotation?: string[];
+  output?: 'json' | 'text';
 }
 
 export const verifyCommand: CliCommand<VerifyArgs> = {
@@ -18,11 +19,13 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     .option('annotation', { alias: ['a', 'annotations'], type: 'string', array: true, describe: 'KEY=VALUE the signature\'s payload must claim in its "optional" section (repeatable; a=1,b=2 is two, as sign -a and cosign read it; --annotations, as cosign spells it)' })
     // cosign's flag for where to look (its default since cosign 3): both are read whatever it says, so a cosign command line runs as it is.
     .option('new-bundle-format', { type: 'boolean', describe: 'Accepted as cosign takes it; cosign\'s tags and Sigstore bundle referrers are both read' })
+    .option('output', { alias: 'o', type: 'string', choices: ['json', 'text'], describe: 'Print the verified payloads as cosign verify -o prints them: json, an array of them (cosign\'s default: cosign verify … | jq \'.[0].optional\'), or text, each as signed, one a line; without it, the digest' })
     .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')
     .example('$0 verify localhost:5000/app:1 --key cosign.pub -a git-sha=$GIT_SHA', 'signed by the key for this commit')),
   run: async (argv, out: Output) => {
-    const { referenceTarget } = await import('../oci/reference.js');
+    const { referenceTarget, formatReference, DOCKER_HUB } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
+    if (argv.output !== undefined && out.json) throw new OcipushError('EUSAGE', '--json and -o/--output are two formats of the result: give one');
     const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify');
     if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('verify', 'reads');
@@ -32,6 +35,8 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     const { cosignAnnotations } = await import('./cosign-annotations.js');
     const annotations = cosignAnnotations(argv.annotation);
     let image: string;
+    // What cosign's output names a bundle's signature for: the reference as given (go-containerregistry's ref.Name()).
+    let given: string;
     let outcome;
     if (inLayout) {
       // Offline, as cosign verify --local-image: the signatures the layout holds under cosign's names.
@@ -40,6 +45,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
         found: layoutReferrerEnvelopes(layout, root), identity: inLayout.text,
       }));
       image = layoutImageName(inLayout, outcome.digest);
+      given = inLayout.text;
     } else {
       const source = await registryReference(argv.reference);
       // cosign's .sig, and the signatures and Sigstore bundles cosign stores among the image's referrers, read at once.
@@ -49,12 +55,18 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
         return verifyImage(repo, subject.digest, verifier, annotations, { found: registryReferrerEnvelopes(client, repo, subject), identity: `${source.registry}/${source.repository}` });
       });
       image = `${source.registry}/${source.repository}@${outcome.digest}`;
+      given = formatReference({ ...source, registry: source.registry === DOCKER_HUB ? 'index.docker.io' : source.registry });
     }
     if (outcome.verified.length === 0) {
       const why = outcome.total === 0 ? 'no signatures found' : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
       throw new OcipushError('EINVALID', `verify ${image}: ${why}`, { digest: outcome.digest });
     }
     out.info(`verified ${image}: ${outcome.verified.length} valid signature${outcome.verified.length === 1 ? '' : 's'} by ${keyName}`);
+    if (argv.output !== undefined) {
+      const { cosignVerifyOutput } = await import('./cosign-output.js');
+      out.document(cosignVerifyOutput(outcome.verified, argv.output, given));
+      return;
+    }
     out.result(outcome.digest, { digest: outcome.digest, verified: outcome.verified.map((v) => ({ critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: 'cosign container image signature' }, optional: v.optional, layer: v.layer, ...(v.bundle ? { bundle: true } : {}) })) });
   },
 };

@@ -160,6 +160,8 @@ export async function signedAttestation(subjectName: string, subject: Descriptor
 export interface VerifiedAttestation {
   predicateType: string;
   statement: Statement;
+  /** The DSSE envelope's bytes as stored (a `.att` layer, a referrer's blob, a bundle's envelope): what `cosign verify-attestation` prints. */
+  envelope: Buffer;
 }
 
 /** Every attestation at `sha256-<hex>.att` (and among `more`) signed by the key, about this digest, of `predicateType` when given. */
@@ -215,5 +217,5 @@ export function checkEnvelope(bytes: Buffer, digest: Digest, verifier: Verifier,
   if (!/^https:\/\/in-toto\.io\/Statement\/v(1|0\.1)$/.test(String(statement._type))) return `statement type ${String(statement._type)} is not in-toto`;
   if (!Array.isArray(statement.subject) || !statement.subject.some((s) => s?.digest?.sha256 === digestHex(digest))) return 'signed by this key about another image';
   if (predicateType !== undefined && statement.predicateType !== predicateType) return `predicate type ${statement.predicateType}, not ${predicateType}`;
-  return { predicateType: statement.predicateType, statement };
+  return { predicateType: statement.predicateType, statement, envelope: bytes };
 }

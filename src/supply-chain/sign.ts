@@ -79,6 +79,8 @@ export interface VerifiedSignature {
   optional: Record<string, unknown> | null;
   /** Stored as cosign 3 stores it: a Sigstore bundle referring to the image. */
   bundle?: boolean;
+  /** The simple-signing payload's bytes as signed (not for a bundle): what `cosign verify -o text` prints. */
+  payload?: Buffer;
 }
 
 export interface VerifyOutcome {
@@ -158,7 +160,7 @@ export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifie
       outcome.rejected.push(`signed by this key without the annotation${differs.length === 1 ? '' : 's'} ${differs.map(([k, v]) => `${k}=${v}`).join(', ')}`);
       continue;
     }
-    outcome.verified.push({ layer: descriptor.digest, dockerReference: parsed.critical.identity['docker-reference'], dockerManifestDigest: signedDigest, optional: parsed.optional ?? null });
+    outcome.verified.push({ layer: descriptor.digest, dockerReference: parsed.critical.identity['docker-reference'], dockerManifestDigest: signedDigest, optional: parsed.optional ?? null, payload });
   }
   return outcome;
 }

@@ -1,0 +1,53 @@
+import type { VerifiedSignature } from '../supply-chain/sign.js';
+import { COSIGN_SIGN_PREDICATE_TYPE, type VerifiedAttestation } from '../supply-chain/attest.js';
+import { SIMPLE_SIGNING_TYPE } from '../supply-chain/simple-signing.js';
+
+/**
+ * What `cosign verify -o json|text` and `cosign verify-attestation` print on stdout (cosign's
+ * PrintVerification), for the scripts written against it: `cosign verify … | jq '.[0].optional.sha'`,
+ * `cosign verify-attestation … | jq -r .payload | base64 -d`. Its header lines go to stderr there
+ * and are not part of it.
+ */
+export type CosignFormat = 'json' | 'text';
+
+/**
+ * `verify`'s: with json (cosign's default) one line after an empty one holding the array of the
+ * verified payloads, each decoded into cosign's SimpleContainerImage and encoded again by Go
+ * (critical's three fields in their order, `optional` null when the payload has none, its keys
+ * sorted); with text each payload's own bytes on a line. A cosign 3 bundle has no simple-signing
+ * payload: cosign prints what its transformOutput makes of the statement (the reference verified,
+ * the subject's digest, the predicate type, the subject's annotations, `{}` without any).
+ */
+export function cosignVerifyOutput(verified: readonly VerifiedSignature[], format: CosignFormat, reference: string): string {
+  const payloads = verified.map((v) => v.bundle || v.payload === undefined
+    ? { critical: { identity: { 'docker-reference': reference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: COSIGN_SIGN_PREDICATE_TYPE }, optional: v.optional ?? {} }
+    : { critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: SIMPLE_SIGNING_TYPE }, optional: v.optional });
+  if (format === 'json') return `\n${goJson(payloads)}\n`;
+  return verified.map((v, i) => `${v.bundle || v.payload === undefined ? goJson(payloads[i]) : v.payload.toString('utf8')}\n`).join('');
+}
+
+/**
+ * `verify-attestation`'s, whatever `-o` says (cosign prints attestations as text always): each
+ * verified DSSE envelope as it is stored, on a line of its own.
+ */
+export function cosignAttestationOutput(verified: readonly VerifiedAttestation[]): string {
+  return verified.map((v) => `${v.envelope.toString('utf8')}\n`).join('');
+}
+
+/**
+ * JSON as Go's encoding/json writes a struct of maps: compact, an object's keys sorted by their
+ * bytes (a map[string]interface{} decoded from the payload, at any depth; the struct fields above
+ * are in Go's order, which sorted they keep; written here, not by JSON.stringify, which puts keys
+ * such as "9" before "10"), and `<`, `>`, `&`, U+2028, U+2029 escaped as Go escapes them.
+ */
+export function goJson(value: unknown): string {
+  return encode(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+function encode(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(encode).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(object[k])}`).join(',')}}`;
+}
