@@ -52,6 +52,8 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const stamp = () => formatTime(time.explicit ? time.seconds : Math.floor(Date.now() / 1000));
     const predicate = predicateFrom(argv.type, text, fromStdin ? '-' : argv.predicate, stamp);
     const { loadSigner } = await import('./key-options.js');
+    const { checkConcurrency } = await import('./registry-options.js');
+    const concurrency = checkConcurrency(argv.concurrency);
     const signer = await loadSigner(argv.key, { pipedPassword: !fromStdin && !argv.passwordStdin });
     if (argv.newBundleFormat) {
       const [{ attestImageBundle }, { attachArtifact, attachToLayout }, { SIGSTORE_BUNDLE_MEDIA_TYPE }] = await Promise.all([
@@ -68,7 +70,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
       const source = await registryReference(argv.reference);
       const { signedIdentity } = await import('../supply-chain/simple-signing.js');
       const result = await withRepository(source, argv, async (repo) => attestImageBundle(signedIdentity(source), await repo.resolve(referenceTarget(source)), signer, predicateType, predicate, stamp(), async (s, blob, ann) => (
-        (await attachArtifact(repo, s, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann)).manifest.digest
+        (await attachArtifact(repo, s, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann, {}, concurrency)).manifest.digest
       )));
       const name = `${source.registry}/${source.repository}`;
       out.info(`attested ${name}@${result.digest} (${predicateType}): Sigstore bundle, referrer ${name}@${result.referrer}`);
@@ -84,7 +86,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
       return;
     }
     const source = await registryReference(argv.reference);
-    const result = await withRepository(source, argv, async (repo) => attestImage(repo, source, await repo.resolve(referenceTarget(source)), signer, predicateType, predicate, argv.replace === true));
+    const result = await withRepository(source, argv, async (repo) => attestImage(repo, source, await repo.resolve(referenceTarget(source)), signer, predicateType, predicate, argv.replace === true, concurrency));
     const name = `${source.registry}/${source.repository}`;
     out.info(`attested ${name}@${result.digest} (${predicateType}): ${name}:${result.tag}, referrer ${result.referrer}${replacedText(result)}`);
     out.result(result.digest, result);

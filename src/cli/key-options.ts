@@ -16,6 +16,8 @@ export interface Signing {
   identity?: SignedIdentity;
   /** `--new-bundle-format`: a Sigstore bundle as an OCI 1.1 referrer, as cosign 3 signs, not `sha256-<hex>.sig`. */
   bundle?: boolean;
+  /** The verb's --concurrency, which the signature's blobs keep to as the image's did. */
+  concurrency?: number;
 }
 
 /** A signature made: cosign's `.sig`, or a Sigstore bundle referrer (`--new-bundle-format`). */
@@ -28,7 +30,7 @@ export type MadeSignature = SignedManifest | SignedBundle;
  * signature, for the repository `--sign-container-identity` names; an archive holds no signature.
  */
 export async function signingFromFlags(
-  argv: { sign?: boolean; key?: string; signContainerIdentity?: string; newBundleFormat?: boolean }, destination: { transport: string; text: string },
+  argv: { sign?: boolean; key?: string; signContainerIdentity?: string; newBundleFormat?: boolean; concurrency?: number }, destination: { transport: string; text: string },
 ): Promise<Signing | undefined> {
   if (!argv.sign) {
     if (argv.key !== undefined) throw new OcipushError('EUSAGE', '--key goes with --sign (to sign the image written)');
@@ -49,7 +51,10 @@ export async function signingFromFlags(
     throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY (or sign with --new-bundle-format, which names the digest only)`);
   }
   if (destination.transport === 'registry') refuseCosignRepository('--sign', 'writes');
-  return { signer: await loadSigner(argv.key), ...(identity ? { identity } : {}), ...(argv.newBundleFormat ? { bundle: true } : {}) };
+  return {
+    signer: await loadSigner(argv.key), ...(identity ? { identity } : {}), ...(argv.newBundleFormat ? { bundle: true } : {}),
+    ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}),
+  };
 }
 
 /**
@@ -64,10 +69,11 @@ export function refuseCosignRepository(verb: string, does: 'writes' | 'reads'): 
 }
 
 /** Signs `digest` in `reference`'s repository through `client`, for `identity` (default: that repository), or in a bundle. */
-export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer, identity?: SignedIdentity, bundle = false): Promise<MadeSignature[]> {
+export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer, identity?: SignedIdentity, bundle = false, concurrency?: number): Promise<MadeSignature[]> {
   const [{ Repository }, { signImage }] = await Promise.all([import('../registry/repository.js'), import('../supply-chain/sign.js')]);
   const repo = new Repository(client, reference.repository);
-  return bundle ? signBundlesInRepository(repo, digest, signer) : signImage(repo, identity ?? reference, digest, signer);
+  const options = concurrency === undefined ? {} : { concurrency };
+  return bundle ? signBundlesInRepository(repo, digest, signer, options) : signImage(repo, identity ?? reference, digest, signer, options);
 }
 
 /** The image `target` names in a layout, signed as `signing` asks: a `.sig` for its identity, or a bundle referrer. */
@@ -90,7 +96,7 @@ export async function signBundlesInRepository(
     import('../supply-chain/bundle-sign.js'), import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'),
   ]);
   return signImageBundles(repo, target, signer, async (subject, blob, annotations) => (
-    (await attachArtifact(repo, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], annotations)).manifest.digest
+    (await attachArtifact(repo, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], annotations, {}, options.concurrency)).manifest.digest
   ), { ...options, created: await bundleCreated() });
 }
 
@@ -115,7 +121,7 @@ export async function signDestination(
 ): Promise<MadeSignature[]> {
   if (destination.transport === 'oci') return signLayoutImage({ path: destination.path, name: digest, text: destination.text }, signing);
   if (destination.transport !== 'registry') throw new OcipushError('EUSAGE', `--sign: ${destination.text} is an archive`);
-  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing.signer, signing.identity, signing.bundle);
+  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing.signer, signing.identity, signing.bundle, signing.concurrency);
 }
 
 /** The lines of what signDestination made: as `sign` says them for a registry, or for a layout. */

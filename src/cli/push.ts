@@ -178,7 +178,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       ...(signer ? {
         afterPush: async (client, root) => {
           const { signWritten } = await import('./key-options.js');
-          signatures = await signWritten(client, destination, root.digest, signer, request.signIdentity, request.signBundle);
+          signatures = await signWritten(client, destination, root.digest, signer, request.signIdentity, request.signBundle, request.concurrency);
         },
       } : {}),
     });

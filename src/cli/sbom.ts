@@ -41,7 +41,7 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     const { isIndex } = await import('../oci/manifest.js');
     const { noManifestFor } = await import('../image/platform.js');
     const { prepareSbom } = await import('../supply-chain/sbom/index.js');
-    const { clientFromFlags } = await import('./registry-options.js');
+    const { clientFromFlags, checkConcurrency } = await import('./registry-options.js');
     const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv) });
     let sbom;
     let desc;
@@ -63,7 +63,8 @@ export const sbomCommand: CliCommand<SbomArgs> = {
         const { attachArtifact, madeBlob } = await import('../supply-chain/attach.js');
         const client = await clientFromFlags(location.reference.registry, argv);
         try {
-          const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, prepared.mediaType, [madeBlob(() => prepared.chunks(), prepared.mediaType, `the SBOM of ${opened.name}`)]);
+          const blob = madeBlob(() => prepared.chunks(), prepared.mediaType, `the SBOM of ${opened.name}`);
+          const attached = await attachArtifact(new Repository(client, location.reference.repository), desc, prepared.mediaType, [blob], {}, {}, checkConcurrency(argv.concurrency));
           out.info(`attached the SBOM as ${repository}@${attached.manifest.digest}`);
           attachedDigest = attached.manifest.digest;
           await client.close();

@@ -37,7 +37,8 @@ export const signCommand: CliCommand<SignArgs> = {
     const { cosignAnnotations } = await import('./cosign-annotations.js');
     const annotations = cosignAnnotations(argv.annotation);
     const signer = await loadSigner(argv.key, { pipedPassword: !argv.passwordStdin });
-    const options = { recursive: argv.recursive, annotations };
+    const { checkConcurrency } = await import('./registry-options.js');
+    const options = { recursive: argv.recursive, annotations, concurrency: checkConcurrency(argv.concurrency) };
     if (inLayout) {
       const signed = await signInLayout(inLayout, identity!, signer, options);
       reportLayoutSignatures(out, inLayout.text, identity!, signed);
@@ -58,7 +59,8 @@ async function signBundles(argv: SignArgs, inLayout: import('./repository-ref.js
     import('../oci/reference.js'), import('./repository-ref.js'), import('./key-options.js'),
   ]);
   const { cosignAnnotations } = await import('./cosign-annotations.js');
-  const options = { recursive: argv.recursive, annotations: cosignAnnotations(argv.annotation) };
+  const { checkConcurrency } = await import('./registry-options.js');
+  const options = { recursive: argv.recursive, annotations: cosignAnnotations(argv.annotation), concurrency: checkConcurrency(argv.concurrency) };
   const signer = await loadSigner(argv.key, { pipedPassword: !argv.passwordStdin });
   if (inLayout) {
     const signed = await signBundlesInLayout(inLayout, signer, options);

@@ -122,12 +122,14 @@ export interface AttestResult {
  */
 export async function attestImage(
   repo: Repository, reference: Reference, subject: Descriptor, signer: Signer, predicateType: string, predicate: unknown, replace = false,
+  /** Blobs sent at once (the command's --concurrency). */
+  concurrency?: number,
 ): Promise<AttestResult> {
   const made = await signedAttestation(signedIdentity(reference), subject, signer, predicateType, predicate);
   // cosign's --replace: the earlier ones of the type leave .att as the new one enters it.
   const drop = replace ? layersOfType((await readAttached(repo, subject.digest, 'att')).layers, predicateType) : undefined;
-  const stored = await appendAttached(repo, subject.digest, 'att', made.attached, undefined, drop);
-  const referrer = await attachArtifact(repo, subject, DSSE_MEDIA_TYPE, [made.blob], made.referrerAnnotations);
+  const stored = await appendAttached(repo, subject.digest, 'att', made.attached, undefined, drop, concurrency);
+  const referrer = await attachArtifact(repo, subject, DSSE_MEDIA_TYPE, [made.blob], made.referrerAnnotations, {}, concurrency);
   // Removed once the new one is stored: a failure never leaves the image without one.
   const referrers = replace ? await deleteRegistryReferrersOfType(repo.client, repo.name, subject.digest, predicateType, referrer.manifest.digest) : 0;
   return { digest: subject.digest, predicateType, tag: stored.tag, referrer: referrer.manifest.digest, ...(drop ? { replaced: { att: drop.size, referrers } } : {}) };

@@ -111,6 +111,8 @@ export async function appendAttached(
   signedBySameKey?: (existing: AttachedLayer) => boolean,
   /** Layers left out of the new image (`attest --replace`: the attestations of the same predicate type). */
   drop: ReadonlySet<string> = new Set(),
+  /** Blobs sent at once (the command's --concurrency): 1 sends the payload, then the config. */
+  concurrency = DEFAULT_CONCURRENCY,
 ): Promise<AppendResult> {
   const tag = cosignTag(digest, suffix);
   // Appending needs the layers' digests and annotations, not their payloads.
@@ -127,11 +129,9 @@ export async function appendAttached(
     && sameAnnotations(withoutSignature(l.annotations ?? {}), withoutSignature(layer.annotations)) && signedBySameKey({ descriptor: l, payload: layer.payload }));
   if ((same || again) && existing.descriptor && layers.length === all.length) return { tag, manifest: existing.descriptor, appended: false };
   const made = cosignImage(same || again ? layers : [...layers, descriptor]);
-  // Both blobs at once: two round trips each to a registry, for a few hundred bytes.
-  await Promise.all([
-    repo.pushBlob({ mediaType: layer.mediaType, digest: payloadDigest, size: layer.payload.length }, bufferSource(layer.payload)),
-    repo.pushBlob(made.config.descriptor, bufferSource(made.config.bytes)),
-  ]);
+  // Both blobs at once unless --concurrency says otherwise: two round trips each to a registry, for a few hundred bytes.
+  const blobs: [Descriptor, Buffer][] = [[{ mediaType: layer.mediaType, digest: payloadDigest, size: layer.payload.length }, layer.payload], [made.config.descriptor, made.config.bytes]];
+  await eachAtMost(blobs, concurrency, async ([desc, bytes]) => { await repo.pushBlob(desc, bufferSource(bytes)); });
   await repo.pushManifest(made.manifest.descriptor, made.manifest.bytes, tag);
   return { tag, manifest: made.manifest.descriptor, appended: true };
 }

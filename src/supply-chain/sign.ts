@@ -14,6 +14,8 @@ export interface SignOptions {
   recursive?: boolean;
   /** `optional` claims of the payload (cosign sign -a K=V). */
   annotations?: Record<string, string>;
+  /** Blobs sent at once to a registry (the command's --concurrency). */
+  concurrency?: number;
 }
 
 export interface SignedManifest {
@@ -43,7 +45,7 @@ export async function signImage(repo: AttachedTarget, reference: Pick<Reference,
     const payload = simpleSigningPayload(identity, desc.digest, options.annotations);
     const material = await signer.sign(payload);
     const annotations = { [SIGNATURE_ANNOTATION]: material.signature.toString('base64'), ...material.annotations };
-    const result = await appendAttached(repo, desc.digest, 'sig', { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, payload, annotations }, sameKey);
+    const result = await appendAttached(repo, desc.digest, 'sig', { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, payload, annotations }, sameKey, undefined, options.concurrency);
     signed.push({ digest: desc.digest, tag: result.tag, signatureManifest: result.manifest.digest, appended: result.appended });
   }
   return signed;
