@@ -1,6 +1,7 @@
 import type { VerifiedSignature } from '../supply-chain/sign.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type VerifiedAttestation } from '../supply-chain/attest.js';
 import { SIMPLE_SIGNING_TYPE } from '../supply-chain/simple-signing.js';
+import { goJson } from '../supply-chain/go-json.js';
 
 /**
  * What `cosign verify -o json|text` and `cosign verify-attestation` print on stdout (cosign's
@@ -32,22 +33,4 @@ export function cosignVerifyOutput(verified: readonly VerifiedSignature[], forma
  */
 export function cosignAttestationOutput(verified: readonly VerifiedAttestation[]): string {
   return verified.map((v) => `${v.envelope.toString('utf8')}\n`).join('');
-}
-
-/**
- * JSON as Go's encoding/json writes a struct of maps: compact, an object's keys sorted by their
- * bytes (a map[string]interface{} decoded from the payload, at any depth; the struct fields above
- * are in Go's order, which sorted they keep; written here, not by JSON.stringify, which puts keys
- * such as "9" before "10"), and `<`, `>`, `&`, U+2028, U+2029 escaped as Go escapes them.
- */
-export function goJson(value: unknown): string {
-  return encode(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-function encode(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(encode).join(',')}]`;
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  const object = value as Record<string, unknown>;
-  const keys = Object.keys(object).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${encode(object[k])}`).join(',')}}`;
 }

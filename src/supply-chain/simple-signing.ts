@@ -1,6 +1,7 @@
 import { OcipushError } from '../errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
 import { DOCKER_HUB, type Reference } from '../oci/reference.js';
+import { goJson } from './go-json.js';
 
 /** The media type of the layer that carries a cosign simple-signing payload. */
 export const SIMPLE_SIGNING_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -32,13 +33,12 @@ export function signedIdentity(ref: Pick<Reference, 'registry' | 'repository'>):
  * else the annotations with their keys sorted, as Go writes a map).
  */
 export function simpleSigningPayload(identity: string, digest: Digest, annotations: Record<string, string> = {}): Buffer {
-  const keys = Object.keys(annotations).sort();
-  const optional = keys.length === 0 ? null : Object.fromEntries(keys.map((k) => [k, annotations[k]]));
+  const optional = Object.keys(annotations).length === 0 ? null : annotations;
   const payload: SimpleSigningPayload = {
     critical: { identity: { 'docker-reference': identity }, image: { 'docker-manifest-digest': digest }, type: SIMPLE_SIGNING_TYPE },
     optional,
   };
-  return Buffer.from(JSON.stringify(payload), 'utf8');
+  return Buffer.from(goJson(payload), 'utf8');
 }
 
 /** Parses a payload as cosign's verifier does; the caller compares the digest. */

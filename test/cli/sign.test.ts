@@ -169,6 +169,18 @@ describe('ocipush sign / verify against docker-registry', () => {
     assertOneLineError(runCli(['verify', other, '--key', pubB, '-a', 'team=core,env=dev']), /signed by this key without the annotation env=dev$/);
   });
 
+  it('-a claims are in the payload as cosign\'s Go encoding/json writes them: keys sorted by their bytes ("10" before "9"), <, > and & escaped; openssl checks the signature', () => {
+    const ref = `${registry.host}/sc/go-json:1`;
+    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
+    assertOk(runCli(['sign', ref, '--key', keyB, '-a', '9=nine', '-a', '10=ten', '-a', 'url=https://ci.example/run?id=7&step=<2>']));
+    const image = skopeoSignatureImage('sc/go-json', first.manifest.digest, join(tmp.path, 'sig-go-json'));
+    const payload = image.blob(image.manifest.layers[0]!.digest);
+    assert.equal(payload.toString('utf8'), `{"critical":{"identity":{"docker-reference":"${registry.host}/sc/go-json"},"image":{"docker-manifest-digest":"${first.manifest.digest}"},"type":"cosign container image signature"},`
+      + '"optional":{"10":"ten","9":"nine","url":"https://ci.example/run?id=7\\u0026step=\\u003c2\\u003e"}}');
+    assert.equal(opensslVerifiedSignatures(registry.host, 'sc/go-json', first.manifest.digest, pubB, tmp.path), 1);
+    assertOk(runCli(['verify', ref, '--key', pubB, '-a', 'url=https://ci.example/run?id=7&step=<2>']));
+  });
+
   it('an image pushed over the signed tag, and a signature copied onto another image\'s .sig tag, fail', () => {
     const ref = `${registry.host}/sc/app:1`;
     assertOk(runCli(['push', ref, '--layout', second.layout, '--tag', 'two', '--quiet']));
