@@ -1,7 +1,7 @@
 import type { VerifiedSignature } from '../supply-chain/sign.js';
 import { COSIGN_SIGN_PREDICATE_TYPE, type VerifiedAttestation } from '../supply-chain/attest.js';
 import { SIMPLE_SIGNING_TYPE } from '../supply-chain/simple-signing.js';
-import { goJson } from '../supply-chain/go-json.js';
+import { GoEncoded, goJson } from '../supply-chain/go-json.js';
 
 /**
  * What `cosign verify -o json|text` and `cosign verify-attestation` print on stdout (cosign's
@@ -22,10 +22,34 @@ export type CosignFormat = 'json' | 'text';
 export function cosignVerifyOutput(verified: readonly VerifiedSignature[], format: CosignFormat, reference: string): string {
   const payloads = verified.map((v) => v.bundle || v.payload === undefined
     ? { critical: { identity: { 'docker-reference': reference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: COSIGN_SIGN_PREDICATE_TYPE }, optional: v.optional ?? {} }
-    : { critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: SIMPLE_SIGNING_TYPE }, optional: v.optional });
+    : { critical: { identity: { 'docker-reference': v.dockerReference }, image: { 'docker-manifest-digest': v.dockerManifestDigest }, type: SIMPLE_SIGNING_TYPE }, optional: withRekorBundle(v.optional, v.annotations) });
   if (format === 'json') return `\n${goJson(payloads)}\n`;
   return verified.map((v, i) => `${v.bundle || v.payload === undefined ? goJson(payloads[i]) : v.payload.toString('utf8')}\n`).join('');
 }
+
+/**
+ * cosign adds to `optional` the Rekor bundle a signature layer carries (cosign 2 signs with a
+ * transparency-log entry by default; `… | jq '.[0].optional.Bundle.Payload.logIndex'`), whether or
+ * not the entry was checked, as its RekorBundle struct encodes: fields in their declared order.
+ * One that does not parse is left out, as cosign leaves it.
+ */
+function withRekorBundle(optional: Record<string, unknown> | null, annotations: Record<string, string> = {}): Record<string, unknown> | null {
+  const text = annotations[REKOR_BUNDLE_ANNOTATION];
+  if (typeof text !== 'string') return optional;
+  let bundle: { SignedEntryTimestamp?: unknown; Payload?: { body?: unknown; integratedTime?: unknown; logIndex?: unknown; logID?: unknown } };
+  try {
+    bundle = JSON.parse(text) as typeof bundle;
+  } catch {
+    return optional;
+  }
+  if (bundle === null || typeof bundle !== 'object' || bundle.Payload === null || typeof bundle.Payload !== 'object') return optional;
+  const p = bundle.Payload ?? {};
+  const encoded = new GoEncoded(`{"SignedEntryTimestamp":${goJson(bundle.SignedEntryTimestamp ?? '')},"Payload":{"body":${goJson(p.body ?? null)},`
+    + `"integratedTime":${goJson(p.integratedTime ?? 0)},"logIndex":${goJson(p.logIndex ?? 0)},"logID":${goJson(p.logID ?? '')}}}`);
+  return { ...(optional ?? {}), Bundle: encoded };
+}
+
+const REKOR_BUNDLE_ANNOTATION = 'dev.sigstore.cosign/bundle';
 
 /**
  * `verify-attestation`'s, whatever `-o` says (cosign prints attestations as text always): each

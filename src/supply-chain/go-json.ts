@@ -8,7 +8,13 @@ export function goJson(value: unknown): string {
   return encode(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** JSON already encoded (a Go struct's fields in their declared order, not sorted), put in as it is. */
+export class GoEncoded {
+  constructor(readonly json: string) {}
+}
+
 function encode(value: unknown): string {
+  if (value instanceof GoEncoded) return value.json;
   if (Array.isArray(value)) return `[${value.map(encode).join(',')}]`;
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   const object = value as Record<string, unknown>;

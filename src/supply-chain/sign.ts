@@ -83,6 +83,8 @@ export interface VerifiedSignature {
   bundle?: boolean;
   /** The simple-signing payload's bytes as signed (not for a bundle): what `cosign verify -o text` prints. */
   payload?: Buffer;
+  /** The signature layer's annotations (cosign's Rekor bundle among them, which `cosign verify -o json` shows). */
+  annotations?: Record<string, string>;
 }
 
 export interface VerifyOutcome {
@@ -162,7 +164,7 @@ export function checkSignatures(layers: AttachedLayer[], digest: Digest, verifie
       outcome.rejected.push(`signed by this key without the annotation${differs.length === 1 ? '' : 's'} ${differs.map(([k, v]) => `${k}=${v}`).join(', ')}`);
       continue;
     }
-    outcome.verified.push({ layer: descriptor.digest, dockerReference: parsed.critical.identity['docker-reference'], dockerManifestDigest: signedDigest, optional: parsed.optional ?? null, payload });
+    outcome.verified.push({ layer: descriptor.digest, dockerReference: parsed.critical.identity['docker-reference'], dockerManifestDigest: signedDigest, optional: parsed.optional ?? null, payload, annotations: descriptor.annotations ?? {} });
   }
   return outcome;
 }

@@ -36,9 +36,10 @@ export function opensslVerifiedSignatures(host: string, repo: string, digest: st
  * Stores `signature` (DER, made by another tool) over `payload` as cosign stores a key-based
  * signature: an OCI image whose one layer is the payload, the base64 signature in
  * `dev.cosignproject.cosign/signature`, written as an OCI layout and copied by skopeo to
- * `host/repo:sha256-<hex>.sig`. Nothing of ocipush takes part.
+ * `host/repo:sha256-<hex>.sig`, with the layer's other `annotations` (cosign's Rekor bundle).
+ * Nothing of ocipush takes part.
  */
-export function storeCosignSignature(host: string, repo: string, digest: string, payload: Buffer, signature: Buffer, scratch: string): void {
+export function storeCosignSignature(host: string, repo: string, digest: string, payload: Buffer, signature: Buffer, scratch: string, annotations: Record<string, string> = {}): void {
   const dir = join(scratch, `cosign-sig-${Math.random().toString(36).slice(2)}`);
   const blobs = join(dir, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
@@ -53,7 +54,7 @@ export function storeCosignSignature(host: string, repo: string, digest: string,
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...put(payload), annotations: { 'dev.cosignproject.cosign/signature': signature.toString('base64') } }],
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...put(payload), annotations: { 'dev.cosignproject.cosign/signature': signature.toString('base64'), ...annotations } }],
   })));
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'sig' } }] }));

@@ -110,6 +110,21 @@ describe('verify / verify-attestation -o, as cosign prints what it verified', ()
     assertOneLineError(runCli(['verify', ref, '--key', pub, '-o', 'yaml']), /yaml/, 2);
   });
 
+  it('verify -o json shows the Rekor bundle a cosign 2 signature carries as optional.Bundle, as cosign does (jq reads .[0].optional.Bundle.Payload.logIndex); -o text the payload alone', () => {
+    const ref = push('out/rekor');
+    const identity = `${registry.host}/out/rekor`;
+    const digest = image.manifest.digest;
+    const payload = Buffer.from(`{"critical":{"identity":{"docker-reference":"${identity}"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"},"optional":{"sha":"abc123"}}`);
+    // The annotation as cosign 2's sign --key writes it (its RekorBundle: SignedEntryTimestamp, then Payload's body, integratedTime, logIndex, logID).
+    const rekor = '{"SignedEntryTimestamp":"MEUCIQDx","Payload":{"body":"eyJhcGlWZXJzaW9uIjoiMC4wLjEifQ==","integratedTime":1700000000,"logIndex":42,"logID":"c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"}}';
+    storeCosignSignature(registry.host, 'out/rekor', digest, payload, opensslSign(payload), tmp.path, { 'dev.sigstore.cosign/bundle': rekor });
+    const json = runCli(['verify', ref, '--key', pub, '-o', 'json']);
+    assertOk(json);
+    assert.equal(json.stdout, `\n[{"critical":{"identity":{"docker-reference":"${identity}"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"},"optional":{"Bundle":${rekor},"sha":"abc123"}}]\n`);
+    assert.equal(jq('.[0].optional.Bundle.Payload.logIndex', json.stdout), '42');
+    assert.equal(runCli(['verify', ref, '--key', pub, '-o', 'text']).stdout, `${payload.toString('utf8')}\n`);
+  });
+
   it('verify -o json of a cosign 3 bundle prints what cosign\'s transformOutput makes of its statement: the reference, the subject\'s digest, the predicate type, its annotations', () => {
     const ref = push('out/bundled');
     const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size };
