@@ -1,4 +1,5 @@
 import type { Platform } from '../oci/descriptor.js';
+import { hostPlatformOf } from '../oci/platform-check.js';
 
 /** The platform a build targets, and the automatic platform ARGs BuildKit derives from it. */
 export interface PlatformSpec {
@@ -101,6 +102,5 @@ export function finalStagePlatform(base: Platform, target: PlatformSpec | undefi
 }
 
 export function hostPlatform(): PlatformSpec {
-  const arch: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
-  return { os: 'linux', architecture: arch[process.arch] ?? process.arch, ...(process.arch === 'arm' && { variant: 'v7' }) };
+  return hostPlatformOf();
 }

@@ -7,11 +7,15 @@ import { connectWith, layoutOption, type RegistryOptions } from './options.js';
 /** `ocipush build ROOTFS...`: one layer per directory or tar file, bottom first. */
 export interface DirectoryBuildOptions extends Omit<BuildOptions, 'rootfs' | 'connect'>, RegistryOptions {
   rootfs: string | string[];
+  /** Take a `platform` string as it is, also an os, architecture or variant the OCI image spec does not list (the CLI's `--unlisted-platform`). */
+  unlistedPlatform?: boolean;
 }
 
 /** `ocipush build -f DOCKERFILE CONTEXT`: `context` is required here (the CLI's default is `.`); `dockerfile` defaults to CONTEXT/Dockerfile. */
 export interface DockerfileOptions extends Omit<DockerfileBuildOptions, 'connect' | 'context'>, RegistryOptions {
   context: string;
+  /** Take a `platform` string as it is, also an os, architecture or variant the OCI image spec does not list (the CLI's `--unlisted-platform`). */
+  unlistedPlatform?: boolean;
 }
 
 type AnyBuild = DirectoryBuildOptions & DockerfileOptions;
@@ -29,7 +33,11 @@ export function build(options: DirectoryBuildOptions): Promise<BuildResult>;
 export function build(options: DockerfileOptions): Promise<DockerfileBuildResult>;
 export function build(options: DirectoryBuildOptions | DockerfileOptions): Promise<BuildResult | DockerfileBuildResult> {
   return libraryCall(BUILD, options as AnyBuild, async (given) => {
-    const options = layoutOption('build', given);
+    const laidOut = layoutOption('build', given);
+    // A `platform` string is read as the CLI's --platform (`arm64`, `linux`, a typo refused); a Platform object is taken as it is.
+    const options = typeof laidOut.platform === 'string'
+      ? { ...laidOut, platform: (await import('../oci/platform-check.js')).checkPlatform(laidOut.platform, laidOut.unlistedPlatform)! }
+      : laidOut;
     const base: unknown = options.base;
     if (base !== undefined && typeof base !== 'string' && (typeof base !== 'object' || base === null)) {
       throw new OcipushError('EUSAGE', `build: \`base\` ${String(base)}: expected a reference (REGISTRY/REPO[:TAG], oci:DIR[:NAME]) or what resolveBaseImage returns`);

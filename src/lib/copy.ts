@@ -2,7 +2,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import type { DeclinedMount } from '../transfer/mount-sources.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { concurrencyOf, connectWith, type RegistryOptions } from './options.js';
+import { concurrencyOf, connectWith, platformsOf, type RegistryOptions } from './options.js';
 
 export interface CopyOptions extends RegistryOptions {
   /** What to copy: `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`), `oci:DIR[:NAME]`, `oci-archive:FILE`, `docker-archive:FILE`. */
@@ -14,6 +14,8 @@ export interface CopyOptions extends RegistryOptions {
    * several, comma-separated: an index of only those platforms' images (made anew when it had others).
    */
   platform?: string;
+  /** Take `platform` as it is, also an os, architecture or variant the OCI image spec does not list (the CLI's `--unlisted-platform`); without it a typo is refused before any request. */
+  unlistedPlatform?: boolean;
   /** Signatures, attestations and SBOMs that refer to the image come along (default true). */
   referrers?: boolean;
   onEvent?: (event: CopyEvent) => void;
@@ -55,6 +57,7 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
     }
     const target = destination.reference;
     const concurrency = concurrencyOf(options);
+    const platforms = await platformsOf(options);
     const { openImage } = await import('../transports/open.js');
     // OCIPUSH_USERNAME/PASSWORD are the destination's, as the CLI's copy takes them: never sent to another source registry.
     const connectSource = (registry: string) => connectWith(registry, options, registry === target.registry ? {} : { envCredentials: false });
@@ -63,7 +66,6 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
     try {
       let root = source.root;
       let storage = source.storage;
-      const platforms = options.platform === undefined ? [] : (await import('../oci/descriptor.js')).parsePlatformList(options.platform);
       if (platforms.length === 1) {
         const { platformManifest, readManifest } = await import('../image/load.js');
         const signal = options.signal ? { signal: options.signal } : {};

@@ -1,4 +1,5 @@
 import { OcipushError } from '../errors.js';
+import type { Platform } from '../oci/descriptor.js';
 import type { CredentialSource } from '../registry/auth/types.js';
 import type { RegistryClient, RetryNotice } from '../registry/http.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
@@ -79,6 +80,23 @@ export function abortWith(signal: AbortSignal | undefined, client: RegistryClien
   const onAbort = () => { void client.destroy(); };
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
+}
+
+/**
+ * `platform` read as the CLI's `--platform`: `arm64` (Linux's), `linux` (this machine's
+ * architecture), `Linux/aarch64`, `linux/arm64/v8` normalised as containerd does, and a typo
+ * (`linus/amd64`) refused (EUSAGE) before any request, unless `unlistedPlatform`.
+ */
+export async function platformOf(options: { platform?: string; unlistedPlatform?: boolean }): Promise<Platform | undefined> {
+  if (options.platform === undefined) return undefined;
+  const [{ parsePlatform }, { checkPlatform }] = await Promise.all([import('../oci/descriptor.js'), import('../oci/platform-check.js')]);
+  return parsePlatform(checkPlatform(options.platform, options.unlistedPlatform)!);
+}
+
+/** `platform` where several, comma-separated, are taken (pull, copy), each read as platformOf reads one; `all` is every platform (none listed), as the CLI's `--platform all`. */
+export async function platformsOf(options: { platform?: string; unlistedPlatform?: boolean }): Promise<Platform[]> {
+  if (options.platform === undefined) return [];
+  return (await import('../oci/platform-check.js')).checkPlatformList(options.platform, options.unlistedPlatform);
 }
 
 function positiveMs(value: number, name: string): number {

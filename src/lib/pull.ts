@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { defaultLayoutDir } from '../transports/layout-name.js';
 import { OcipushError } from '../errors.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { concurrencyOf, connectWith, layoutOption, type RegistryOptions } from './options.js';
+import { concurrencyOf, connectWith, layoutOption, platformsOf, type RegistryOptions } from './options.js';
 
 export interface PullOptions extends RegistryOptions {
   /** `REGISTRY/REPOSITORY[:TAG|@DIGEST]`. */
@@ -17,6 +17,8 @@ export interface PullOptions extends RegistryOptions {
   tag?: string;
   /** From a multi-platform index, pull only this `os/arch[/variant]`; several, comma-separated: an index of only those platforms' images. */
   platform?: string;
+  /** Take `platform` as it is, also an os, architecture or variant the OCI image spec does not list (the CLI's `--unlisted-platform`); without it a typo is refused before any request. */
+  unlistedPlatform?: boolean;
   onEvent?: (event: CopyEvent) => void;
 }
 
@@ -37,12 +39,11 @@ export function pull(options: PullOptions): Promise<PullResult> {
   return libraryCall(PULL, options, async (given) => {
     const options = layoutOption('pull', given);
     const { parseReference } = await import('../oci/reference.js');
-    const { parsePlatformList } = await import('../oci/descriptor.js');
     const named = (await import('../transports/parse.js')).namedTransport(options.from);
     // Not the Docker Hub image docker.io/library/docker-archive:app.tar.
     if (named) throw new OcipushError('EUSAGE', `from ${options.from}: ${named.what}, not a registry (REGISTRY/REPO[:TAG]), which pull reads`);
     const source = parseReference(options.from);
-    const platforms = options.platform === undefined ? [] : parsePlatformList(options.platform);
+    const platforms = await platformsOf(options);
     const concurrency = concurrencyOf(options);
     const client = await connectWith(source.registry, options);
     // The signal goes to copyGraph, which hands it to the layout's writes: a download cut there

@@ -17,6 +17,8 @@ export interface PushOptions extends RegistryOptions {
   tag?: string;
   /** When the image is a multi-platform index, push only this `os/arch[/variant]` (its manifest). */
   platform?: string;
+  /** Take `platform` as it is, also an os, architecture or variant the OCI image spec does not list (the CLI's `--unlisted-platform`); without it a typo is refused before any request. */
+  unlistedPlatform?: boolean;
   /** More tags for the same manifest in the destination repository (one, or a list). */
   alsoTag?: string | string[];
   /** Repositories of the same registry to mount blobs from instead of uploading them (one, or a list). */
@@ -67,7 +69,12 @@ export interface PushHooks {
 const PUSH: LibraryCall<PushOptions> = { name: 'push', required: { to: 'the reference to push to (REGISTRY/REPOSITORY[:TAG])' }, strings: ['layout', 'tag', 'platform'], oneOrList: ['alsoTag', 'mountFrom'], what: (o) => `push ${o.to}` };
 
 export function push(options: PushOptions): Promise<PushResult> {
-  return libraryCall(PUSH, options, async (options) => pushWith(layoutOption('push', options)));
+  return libraryCall(PUSH, options, async (given) => {
+    const options = layoutOption('push', given);
+    if (options.platform === undefined) return pushWith(options);
+    const { checkPlatform } = await import('../oci/platform-check.js');
+    return pushWith({ ...options, platform: checkPlatform(options.platform, options.unlistedPlatform)! });
+  });
 }
 
 /**

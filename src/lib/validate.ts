@@ -1,6 +1,6 @@
 import type { ValidationReport } from '../image/validate.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { connectWith, type RegistryOptions } from './options.js';
+import { connectWith, platformOf, type RegistryOptions } from './options.js';
 
 export interface ValidateOptions extends RegistryOptions {
   /** `REGISTRY/REPO[:TAG|@DIGEST]`, `oci:DIR[:NAME]` (without a name: every image of the layout), `oci-archive:FILE`, `docker-archive:FILE`. */
@@ -9,6 +9,8 @@ export interface ValidateOptions extends RegistryOptions {
   fast?: boolean;
   /** Of an index, only the image for this `os/arch[/variant]`. */
   platform?: string;
+  /** Take `platform` as it is, also an os, architecture or variant the OCI image spec does not list (the CLI's `--unlisted-platform`); without it a typo is refused before any request. */
+  unlistedPlatform?: boolean;
 }
 
 const VALIDATE: LibraryCall<ValidateOptions> = { name: 'validate', required: { image: 'the image to check (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)' }, strings: ['platform'], what: (o) => `validate ${o.image}` };
@@ -23,8 +25,7 @@ export function validate(options: ValidateOptions): Promise<ValidationReport> {
   return libraryCall(VALIDATE, options, async (options) => {
     const { openImage } = await import('../transports/open.js');
     const { validateImage } = await import('../image/validate.js');
-    const { parsePlatform } = await import('../oci/descriptor.js');
-    const platform = options.platform === undefined ? undefined : parsePlatform(options.platform);
+    const platform = await platformOf(options);
     const opened = await openImage(options.image, { connect: (registry) => connectWith(registry, options), keep: false, everyImage: true });
     try {
       return await validateImage(opened.storage, opened.root, {
