@@ -39,6 +39,7 @@ const COPY: LibraryCall<CopyOptions> = {
   name: 'copy',
   required: { from: 'the image to copy (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)', to: 'the registry reference to copy to (REGISTRY/REPO[:TAG])' },
   strings: ['platform'],
+  booleans: ['referrers'],
   what: (o) => `copy ${o.from} to ${o.to}`,
 };
 

@@ -83,6 +83,8 @@ export interface LibraryCall<O> {
   lists?: (keyof O & string)[];
   /** Options that, when given, are a string or a list of them (`alsoTag`, `rootfs`). */
   oneOrList?: (keyof O & string)[];
+  /** Options that, when given, are true or false (`fast`, `referrers`), besides the registry options' `plainHttp`, `insecure` and `unlistedPlatform`. */
+  booleans?: (keyof O & string)[];
   /** Options that, when given, are objects of string values (`labels`, `buildArgs`); `env` may also be a list of `KEY=VALUE`. */
   records?: (keyof O & string)[];
   /** The words an aborted call's message starts with (`push reg.example.com/app:1`). */
@@ -108,6 +110,11 @@ function checkOptions<O>(call: LibraryCall<O>, options: O): void {
   for (const name of [...(call.strings ?? []), 'certDir']) {
     const value = record[name];
     if (value !== undefined && typeof value !== 'string') throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected a string`);
+  }
+  // A string is truthy: `fast: process.env.FAST` of "false" once read no layer, `referrers: "false"` copied them.
+  for (const name of [...(call.booleans ?? []), 'plainHttp', 'insecure', 'unlistedPlatform']) {
+    const value = record[name];
+    if (value !== undefined && typeof value !== 'boolean') throw new OcipushError('EUSAGE', `${call.name}: \`${name}\` ${describe(value)}: expected true or false`);
   }
   const caFile = record.caFile;
   if (caFile !== undefined && ![caFile].flat().every((f) => typeof f === 'string')) {

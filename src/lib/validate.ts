@@ -13,7 +13,7 @@ export interface ValidateOptions extends RegistryOptions {
   unlistedPlatform?: boolean;
 }
 
-const VALIDATE: LibraryCall<ValidateOptions> = { name: 'validate', required: { image: 'the image to check (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)' }, strings: ['platform'], what: (o) => `validate ${o.image}` };
+const VALIDATE: LibraryCall<ValidateOptions> = { name: 'validate', required: { image: 'the image to check (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)' }, strings: ['platform'], booleans: ['fast'], what: (o) => `validate ${o.image}` };
 
 /**
  * `ocipush validate`: every manifest and blob of the image checked against its digest, every
