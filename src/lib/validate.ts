@@ -26,7 +26,8 @@ export function validate(options: ValidateOptions): Promise<ValidationReport> {
     const { openImage } = await import('../transports/open.js');
     const { validateImage } = await import('../image/validate.js');
     const platform = await platformOf(options);
-    const opened = await openImage(options.image, { connect: (registry) => connectWith(registry, options), keep: false, everyImage: true });
+    // The signal reaches the manifest's fetch too: without it an abort waited for the registry's answer (or the request timeout).
+    const opened = await openImage(options.image, { connect: (registry) => connectWith(registry, options), keep: false, everyImage: true, ...(options.signal ? { signal: options.signal } : {}) });
     try {
       return await validateImage(opened.storage, opened.root, {
         name: opened.name, ...(options.fast ? { fast: true } : {}), ...(platform ? { platform } : {}),
