@@ -2,7 +2,7 @@ import type { BuildOptions, BuildResult } from '../assemble/build-image.js';
 import type { DockerfileBuildOptions, DockerfileBuildResult } from '../dockerfile-exec/build-dockerfile.js';
 import { OcipushError } from '../errors.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { connectWith, layoutOption, type RegistryOptions } from './options.js';
+import { abortWith, connectWith, layoutOption, type RegistryOptions } from './options.js';
 
 /** `ocipush build ROOTFS...`: one layer per directory or tar file, bottom first. */
 export interface DirectoryBuildOptions extends Omit<BuildOptions, 'rootfs' | 'connect'>, RegistryOptions {
@@ -42,7 +42,13 @@ export function build(options: DirectoryBuildOptions | DockerfileOptions): Promi
     if (base !== undefined && typeof base !== 'string' && (typeof base !== 'object' || base === null)) {
       throw new OcipushError('EUSAGE', `build: \`base\` ${String(base)}: expected a reference (REGISTRY/REPO[:TAG], oci:DIR[:NAME]) or what resolveBaseImage returns`);
     }
-    const connect = (registry: string) => connectWith(registry, options);
+    // The base's manifest is fetched by code that takes no signal: the call's abort ends the client's requests instead
+    // (the listener is on the call's own signal, gone with the call).
+    const connect = async (registry: string) => {
+      const client = await connectWith(registry, options);
+      abortWith(options.signal, client);
+      return client;
+    };
     if ('rootfs' in options && options.rootfs !== undefined) {
       const { buildImage } = await import('../assemble/build-image.js');
       return buildImage({ ...options, rootfs: [options.rootfs].flat(), connect });
