@@ -3,6 +3,7 @@ import type { OpenedSource, SourceOptions } from './endpoints.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
+import { hostPlatformOf } from '../oci/platform-check.js';
 
 /** Opens any source (registry, oci:, oci-archive:, docker-archive:), runs `work`, and closes it. */
 export async function withSource<T>(
@@ -100,9 +101,9 @@ export async function configBytes(storage: ReadOnlyStorage, config: Descriptor, 
   }
 }
 
+/** This machine's platform, as the library and `build -f` name it (arm is arm/v7, loong64 known). */
 export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
+  return hostPlatformOf();
 }
 
 /** `--platform`, checked against the spec's values before any request (`--unlisted-platform` takes any). */
