@@ -117,7 +117,7 @@ export async function openDestination(endpoint: Endpoint, source: OpenedSource, 
       const { formatReference } = await import('../oci/reference.js');
       const { Repository } = await import('../registry/repository.js');
       const ref = endpoint.reference;
-      const repository = new Repository(await options.connect(ref.registry), ref.repository);
+      const repository = new Repository(await options.connect(ref.registry), ref.repository, { destination: true });
       const reference = ref.digest ? ref.tag : (ref.tag ?? source.tag ?? 'latest');
       return { endpoint, name: formatReference({ ...ref, ...(reference ? { tag: reference } : {}) }), storage: repository, ...(reference ? { reference } : {}), repository, finish: nothing, abort: nothing };
     }

@@ -84,7 +84,7 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       const { Repository } = await import('../registry/repository.js');
       const { isMountLookup, isRegistryLocated } = await import('../content/storage.js');
       const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
-      const repository = new Repository(client, target.repository);
+      const repository = new Repository(client, target.repository, { destination: true });
       const declined: DeclinedMount[] = [];
       const located = isRegistryLocated(source.storage) ? source.storage : undefined;
       const own = located?.registry === target.registry ? [located.repositoryName] : [];

@@ -139,7 +139,7 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
   const where = `${destination.registry}/${destination.repository}`;
   try {
     const baseMounts = await source.mountLookup(destination.registry);
-    const repository = new Repository(client, destination.repository, options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {});
+    const repository = new Repository(client, destination.repository, { destination: true, ...(options.chunkSize !== undefined ? { chunkSize: options.chunkSize } : {}) });
     const signal = options.signal ? { signal: options.signal } : {};
     const declined: DeclinedMount[] = [];
     // Read and compiled while the image goes up, not after it.

@@ -17,13 +17,13 @@ export interface UploadSession {
 
 
 /** `HEAD /v2/<name>/blobs/<digest>`: whether the repository has the blob (and with the expected size). */
-export async function blobExists(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, timing: RequestTiming = {}): Promise<boolean> {
+export async function blobExists(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest' | 'size'>, timing: RequestTiming = {}, scope = pullScope(repository)): Promise<boolean> {
   const res = await client.request({
     ...timing,
     method: 'HEAD',
     url: v2Path(repository, `blobs/${desc.digest}`),
     op: `check blob ${desc.digest}`,
-    scopes: [pullScope(repository)],
+    scopes: [scope],
     accept: (s) => s === 200 || s === 404,
   });
   await res.dump();

@@ -51,13 +51,13 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
  * does not exist. Falls back to GET when the registry leaves out the digest or the size (some do on HEAD), or
  * does not serve HEAD on manifests at all (405 or 501: older Quay and Artifactory), as crane does.
  */
-export async function headManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}): Promise<Descriptor | undefined> {
+export async function headManifest(client: RegistryClient, repository: string, reference: string, timing: RequestTiming = {}, scope = pullScope(repository)): Promise<Descriptor | undefined> {
   const res = await client.request({
     ...timing,
     method: 'HEAD',
     url: v2Path(repository, `manifests/${reference}`),
     op: `check manifest ${repository}${isDigest(reference) ? '@' : ':'}${reference}`,
-    scopes: [pullScope(repository)],
+    scopes: [scope],
     headers: { accept: MANIFEST_ACCEPT },
     accept: (s) => s === 200 || s === 404 || HEAD_NOT_SERVED.has(s),
   });

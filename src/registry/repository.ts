@@ -10,6 +10,7 @@ import type { RegistryClient, RequestTiming } from './http.js';
 import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
 import { storageSource, type BlobSource } from '../content/blob-source.js';
 import type { UploadOptions } from './upload.js';
+import { pullScope, pushScope } from './scopes.js';
 
 /** The upload code, loaded by the first blob sent: a re-push, a pull or a HEAD never needs it. */
 const uploads = () => import('./upload.js');
@@ -26,6 +27,12 @@ export interface RepositoryOptions {
   chunkSize?: number;
   /** Blobs above this size go chunked by default. */
   chunkThreshold?: number;
+  /**
+   * The repository is written to (a push's or a copy's destination): its checks ask a push token
+   * from the first, as docker and crane ask it, so one token serves the whole push and a registry
+   * refusing them says that credentials are missing, not that a repository may not exist.
+   */
+  destination?: boolean;
 }
 
 export function isManifestDescriptor(desc: Pick<Descriptor, 'mediaType'>): boolean {
@@ -57,8 +64,12 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
   }
 
   async exists(desc: Descriptor, options: OperationOptions = {}): Promise<boolean> {
-    if (isManifestDescriptor(desc)) return (await headManifest(this.client, this.name, desc.digest, timing(options))) !== undefined;
-    return blobExists(this.client, this.name, desc, timing(options));
+    if (isManifestDescriptor(desc)) return (await headManifest(this.client, this.name, desc.digest, timing(options), this.checkScope())) !== undefined;
+    return blobExists(this.client, this.name, desc, timing(options), this.checkScope());
+  }
+
+  private checkScope(): string {
+    return this.options.destination ? pushScope(this.name) : pullScope(this.name);
   }
 
   async fetch(desc: Descriptor, options: OperationOptions = {}): Promise<Readable> {
@@ -174,7 +185,7 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
 
   /** The descriptor a tag (or digest) points at; ENOTFOUND when there is none. */
   async resolve(reference: string, options: OperationOptions = {}): Promise<Descriptor> {
-    const desc = await headManifest(this.client, this.name, reference, timing(options));
+    const desc = await headManifest(this.client, this.name, reference, timing(options), this.checkScope());
     if (!desc) throw this.notFound(reference);
     return desc;
   }

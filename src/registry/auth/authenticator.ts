@@ -118,7 +118,7 @@ export class Authenticator {
       const schemes = r.schemes?.length ? r.schemes.join(', ') : 'none given';
       return new OcipushError('EAUTH', `${this.registry} asks for an authentication scheme ocipush does not support (${schemes})`, details);
     }
-    if (!this.#hasSecrets(r?.scopes ?? [])) return noCredentialsError(this.registry);
+    if (!this.#hasSecrets(r?.scopes ?? [])) return noCredentialsError(this.registry, r?.kind === 'bearer' ? r.scopes : []);
     switch (r?.kind) {
       case 'basic':
         return new OcipushError('EAUTH', `authentication to ${this.registry} failed: username or password refused`, details);

@@ -83,7 +83,7 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
   const grantRefused = res.statusCode === 400 && method === 'POST' && isGrantRefusal(text);
   if (res.statusCode === 401 || res.statusCode === 403 || grantRefused) {
     const sentSecrets = credentials?.identityToken || hasBasic(credentials);
-    if (!sentSecrets) throw noCredentialsError(req.registry);
+    if (!sentSecrets) throw noCredentialsError(req.registry, req.scopes);
     const message = scrub(serverMessage(text) ?? 'credentials refused', secrets);
     const again = credentials?.identityToken ? '; the identity token of its login was refused: log in again' : '';
     throw new OcipushError('EAUTH', `authentication to ${req.registry} failed: ${message} (token service ${realm.host} answered ${res.statusCode}${again})`, {
