@@ -6,7 +6,7 @@ import {
   redirectedNetworkError, registryError, type TlsIdentity,
 } from './errors.js';
 import { isLoopbackRegistry } from '../oci/reference.js';
-import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
+import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUTS, isRetryableStatus, retryAfterNote, retryAfterPastDeadline, retryDelay, sleep, type RetryPolicy, type Timeouts } from './retry.js';
 import { abortedError, isTimeoutError, timedOutError, untilAborted } from './cancel.js';
 import { clientCertificate, createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 import { definedOnly, lowerKeys, releaseBody, wrapResponse } from './http-util.js';
@@ -152,7 +152,8 @@ export class RegistryClient {
         continue;
       }
       if (accept(res.status)) return res;
-      throw await this.failure(req, res, challenges > 0, bodyText);
+      const failure = await this.failure(req, res, challenges > 0, bodyText);
+      throw mayRetry && isRetryableStatus(res.status) ? this.askedToWait(failure, res.header('retry-after'), deadline) : failure;
     }
   }
 
@@ -167,8 +168,16 @@ export class RegistryClient {
    * deadline (the caller reports its last failure instead).
    */
   retryDelay(attempt: number, retryAfter?: string, deadline?: number): number | undefined {
-    const delayMs = retryDelay(this.retryPolicy, attempt, retryAfter, this.now());
+    const now = this.now();
+    const delayMs = retryAfterPastDeadline(retryAfter, now, deadline) === undefined ? retryDelay(this.retryPolicy, attempt, retryAfter, now) : Infinity;
     return deadline !== undefined && this.now() + delayMs >= deadline ? undefined : delayMs;
+  }
+
+  /** `failure` saying how long the registry asked to wait, when its Retry-After ends past the deadline: why no retry was made. */
+  askedToWait<T>(failure: T, retryAfter: string | undefined, deadline: number | undefined): T | OcipushError {
+    const asked = retryAfterPastDeadline(retryAfter, this.now(), deadline);
+    if (asked === undefined || deadline === undefined || !(failure instanceof OcipushError)) return failure;
+    return new OcipushError(failure.code, `${failure.message}${retryAfterNote(asked, deadline - this.now())}`, { ...failure.details, retryAfterMs: asked });
   }
 
   /** Waits `delayMs` before a retry (told to onRetry when `notice` is given); EABORTED when `signal` fires meanwhile. */

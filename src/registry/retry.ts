@@ -72,3 +72,25 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * The wait a `Retry-After` asks for when it ends at or past `deadline` (undefined when it fits, or
+ * none was asked): no retry is worth waiting for then. Cutting it to `maxRetryAfterMs` and asking
+ * again and again only drew the same refusal until `--timeout` ran out.
+ */
+export function retryAfterPastDeadline(retryAfter: string | null | undefined, now: number, deadline: number | undefined): number | undefined {
+  const asked = parseRetryAfter(retryAfter, now);
+  return asked !== undefined && deadline !== undefined && now + asked >= deadline ? asked : undefined;
+}
+
+/** ` (the registry asks to wait 1 h before trying again; --timeout leaves 5 min)`, for the failure that ends the operation at once. */
+export function retryAfterNote(askedMs: number, leftMs: number): string {
+  return ` (the registry asks to wait ${duration(askedMs)} before trying again; --timeout leaves ${duration(Math.max(0, leftMs))})`;
+}
+
+function duration(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 2 * 3600) return `${Math.round(s / 60)} min`;
+  return `${Number((s / 3600).toFixed(1))} h`;
+}

@@ -146,7 +146,7 @@ export async function uploadBlob(client: RegistryClient, repository: string, des
       if (!isRetryable(err) || failures >= client.retryPolicy.retries) throw failure;
       failures++;
       const delayMs = err instanceof RestartUpload ? 0 : client.retryDelay(failures, (err as { retryAfter?: string }).retryAfter, timing.request.deadline);
-      if (delayMs === undefined) throw failure;
+      if (delayMs === undefined) throw client.askedToWait(failure, (err as { retryAfter?: string }).retryAfter, timing.request.deadline);
       const when = delayMs > 0 ? ` in ${(delayMs / 1000).toFixed(1)} s` : '';
       const refused = err instanceof RestartUpload && err.refusedResume ? '; the registry cannot resume the session' : '';
       options.onNotice?.(`${desc.digest}: ${describe(err, client.registry)}${refused}; starting the upload again${when} (${failures}/${client.retryPolicy.retries})`);
@@ -242,7 +242,7 @@ async function uploadChunked(client: RegistryClient, repository: string, desc: D
   const resync = async (why: unknown) => {
     if (resumes >= client.retryPolicy.retries) throw new RestartUpload(why);
     resumes++;
-    if (!await timing.retryWait(op, resumes, (why as { retryAfter?: string }).retryAfter)) throw why;
+    if (!await timing.retryWait(op, resumes, (why as { retryAfter?: string }).retryAfter)) throw client.askedToWait(why, (why as { retryAfter?: string }).retryAfter, timing.request.deadline);
     const status = await uploadStatus(client, repository, session, op, timing.request);
     // Gone, or out of step (distribution refuses a session that took part of a request): a new session.
     if (status === 'refused') throw new RestartUpload(why, true);

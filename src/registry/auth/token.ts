@@ -5,7 +5,7 @@ import { noCredentialsError } from './policy.js';
 import { hasBasic, basicAuthorization, scrub, secretsOf } from './secret.js';
 import type { Credentials } from './types.js';
 import { registerSecret } from '../../redact.js';
-import { isRetryableStatus, retryDelay, sleep, type RetryPolicy } from '../retry.js';
+import { isRetryableStatus, retryAfterNote, retryAfterPastDeadline, retryDelay, sleep, type RetryPolicy } from '../retry.js';
 import { isTransientNetworkError, networkReason } from '../errors.js';
 import { abortedError } from '../cancel.js';
 
@@ -165,7 +165,10 @@ export async function fetchTokenRetrying(req: TokenRequest, retry: TokenRetry): 
       const status = err.details.status;
       const transient = status === undefined ? err.details.retryable === true : isRetryableStatus(status);
       if (!transient) throw err;
-      const delayMs = retryDelay(retry.policy, attempt, err.details.retryAfter as string | undefined, now());
+      const retryAfter = err.details.retryAfter as string | undefined;
+      const asked = retryAfterPastDeadline(retryAfter, now(), retry.deadline);
+      if (asked !== undefined) throw new OcipushError(err.code, `${err.message}${retryAfterNote(asked, retry.deadline! - now())}`, { ...err.details, retryAfterMs: asked });
+      const delayMs = retryDelay(retry.policy, attempt, retryAfter, now());
       if (retry.deadline !== undefined && now() + delayMs >= retry.deadline) throw err;
       if (req.signal?.aborted) throw tokenAborted(req);
       retry.onRetry?.({ op: `get a token from ${req.realm.host}`, attempt, delayMs, reason: status === undefined ? 'connection failed' : String(status) });
