@@ -2,7 +2,7 @@ import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestAlgorithm } from '../oci/digest.js';
 import { cancelUpload, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
-import { isTransientNetworkError, registryError, networkError } from './errors.js';
+import { isTransientNetworkError, redirectedError, registryError, networkError } from './errors.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { isRetryableStatus } from './retry.js';
 import { abortedError } from './cancel.js';
@@ -410,7 +410,7 @@ async function failUpload(client: RegistryClient, op: string, res: RegistryRespo
   const retryAfter = res.header('retry-after');
   const text = await res.text();
   if (res.status === 413) throw new TooLarge('413 Payload Too Large');
-  const err = registryError(client.registry, op, res.status, text);
+  const err = res.url.origin !== client.origin ? redirectedError(client.registry, op, res.url.host, res.status, text) : registryError(client.registry, op, res.status, text); // storage's (S3, GCS), no login's
   if (isRetryableStatus(res.status)) throw Object.assign(err, { retryAfter, retryableStatus: true });
   if (err.code === 'EDIGEST') {
     throw new OcipushError('EDIGEST', `${err.message} (the registry disputes the digest or size of the bytes sent: is the local blob corrupt?)`, err.details);
