@@ -312,6 +312,7 @@ export async function cancelUpload(client: RegistryClient, repository: string, s
       url: session.location,
       op: 'cancel upload',
       scopes: [pushScope(repository)],
+      quiet: true,
       accept: (status) => (status >= 200 && status < 300) || status === 404,
       deadline: client.now() + CANCEL_UPLOAD_MS,
     });

@@ -53,6 +53,8 @@ export interface RegistryRequest {
    * Default: `timeouts.operationMs` from the start of this request.
    */
   deadline?: number;
+  /** A cleanup's retries (an upload session's DELETE after a failure) are not told to onRetry: they read as the failed operation's. */
+  quiet?: boolean;
 }
 
 /** What several requests of one operation share: its signal and its deadline. */

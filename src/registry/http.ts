@@ -98,7 +98,7 @@ export class RegistryClient {
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
     const mayRetry = req.retry !== false;
     const deadline = req.deadline ?? this.deadline();
-    const wait = { signal: req.signal, deadline };
+    const wait = { signal: req.signal, deadline, quiet: req.quiet };
     let attempt = 0;
     // Two rounds: a stale token replaced, then (rarely) a scope the registry added in its challenge.
     let challenges = 0;
@@ -148,7 +148,7 @@ export class RegistryClient {
       }
       if (delayMs !== undefined) {
         if (bodyText === undefined) await res.dump();
-        await this.wait(req.op, delayMs, req.signal, { attempt: ++attempt, reason: `${res.status}` });
+        await this.wait(req.op, delayMs, req.signal, { attempt: ++attempt, reason: `${res.status}`, quiet: req.quiet });
         continue;
       }
       if (accept(res.status)) return res;
@@ -181,8 +181,8 @@ export class RegistryClient {
   }
 
   /** Waits `delayMs` before a retry (told to onRetry when `notice` is given); EABORTED when `signal` fires meanwhile. */
-  async wait(op: string, delayMs: number, signal?: AbortSignal, notice?: Omit<RetryNotice, 'op' | 'delayMs'>): Promise<void> {
-    if (notice) this.onRetry?.({ op, delayMs, ...notice });
+  async wait(op: string, delayMs: number, signal?: AbortSignal, notice?: Omit<RetryNotice, 'op' | 'delayMs'> & { quiet?: boolean }): Promise<void> {
+    if (notice && !notice.quiet) this.onRetry?.({ op, delayMs, attempt: notice.attempt, reason: notice.reason });
     try {
       await sleep(delayMs, signal);
     } catch {
@@ -191,10 +191,10 @@ export class RegistryClient {
   }
 
   /** retryDelay then wait, told to onRetry: false (without waiting) when no retry fits before the deadline. */
-  async retryWait(op: string, attempt: number, retryAfter: string | undefined, reason: string, options: RequestTiming = {}): Promise<boolean> {
+  async retryWait(op: string, attempt: number, retryAfter: string | undefined, reason: string, options: RequestTiming & { quiet?: boolean } = {}): Promise<boolean> {
     const delayMs = this.retryDelay(attempt, retryAfter, options.deadline);
     if (delayMs === undefined) return false;
-    await this.wait(op, delayMs, options.signal, { attempt, reason });
+    await this.wait(op, delayMs, options.signal, { attempt, reason, quiet: options.quiet });
     return true;
   }
 
