@@ -36,6 +36,7 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
     if (schema1) return { descriptor: schema1, bytes };
   }
   refuseSchema1(res, bytes, name);
+  refuseNonJson(client, op, res, bytes);
   const actual = sha256(bytes);
   const expected = isDigest(reference) ? reference : res.header('docker-content-digest');
   // A sha512 name, asked for or the registry's, is checked by sha512: a pull by digest gets those bytes or nothing.
@@ -44,6 +45,20 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
     throw new OcipushError('EDIGEST', `${client.registry}: ${op}: content has digest ${got}, the registry says ${expected}`, { digest: expected });
   }
   return { descriptor: { mediaType: manifestMediaType(res, bytes), digest: actual, size: bytes.length }, bytes };
+}
+
+/**
+ * Every manifest is a JSON object. Anything else answered 200 is a page a proxy, a captive portal
+ * or a login wall put in the registry's place: loaded as a manifest, its digest was then asked for
+ * as a blob, and the user read "404 BLOB_UNKNOWN" about a blob no image names.
+ */
+function refuseNonJson(client: RegistryClient, op: string, res: RegistryResponse, bytes: Buffer): void {
+  const text = bytes.toString('utf8', 0, Math.min(bytes.length, 4096));
+  if (text.trimStart().startsWith('{')) return;
+  const type = res.header('content-type')?.split(';')[0]?.trim() || 'no content type';
+  const title = /<title>([^<]{1,120})<\/title>/i.exec(text)?.[1]?.replace(/\s+/g, ' ').trim();
+  const what = title ? `an HTML page "${title}"` : `${bytes.length} bytes of ${type}`;
+  throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry answered ${res.status} with ${what}, not a manifest (a proxy or login page in front of it?)`, { status: res.status });
 }
 
 /**
