@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { OcipushError } from '../../errors.js';
 import { parseChallenge, type Challenge } from './challenge.js';
-import { assertMaySendSecrets, noCredentialsError } from './policy.js';
+import { assertMaySendSecrets, noCredentialsError, readOnlyRepository } from './policy.js';
 import { mergeScopes, scopeKey } from './scope.js';
 import { basicAuthorization, hasBasic } from './secret.js';
 import { fetchToken, fetchTokenRetrying } from './token.js';
@@ -130,7 +130,9 @@ export class Authenticator {
           return new OcipushError('EAUTH', `access denied by ${this.registry}: it refused a new token for ${what} as invalid (invalid_token): expired or not yet valid by its clock (is the token service's clock apart from the registry's?), or not issued for it`, details);
         }
         const why = r.registryError ? ` (${r.registryError})` : '';
-        return new OcipushError('EAUTH', `access denied by ${this.registry}: the credentials do not grant ${what}${why}`, details);
+        // A token service grants nothing on a repository that does not exist: a typo reads as a refusal (docker names both).
+        const missing = readOnlyRepository(r.scopes) !== undefined ? 'no such repository, or ' : '';
+        return new OcipushError('EAUTH', `access denied by ${this.registry}: ${missing}the credentials do not grant ${what}${why}`, details);
       }
       default:
         return new OcipushError('EAUTH', `authentication to ${this.registry} failed`, details);

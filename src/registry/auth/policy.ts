@@ -41,7 +41,7 @@ export function noCredentialsError(registry: string, scopes: string[] = []): Oci
 }
 
 /** The repository scopes that ask only to pull name (`repository:team/app:pull`); undefined when any asks more, or none is given. */
-function readOnlyRepository(scopes: string[]): string | undefined {
+export function readOnlyRepository(scopes: string[]): string | undefined {
   const all = scopes.flatMap((s) => s.split(' ')).filter(Boolean);
   const parsed = all.map((s) => /^repository(?:\([^)]*\))?:([^:]+):([^:]*)$/.exec(s));
   if (parsed.length === 0 || parsed.some((m) => m === null || m[2].split(',').some((a) => a !== 'pull'))) return undefined;

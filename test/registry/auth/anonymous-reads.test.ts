@@ -26,7 +26,7 @@ describe('a registry whose anonymous users pull public repositories only', () =>
   before(async () => {
     tmp = await tempDir();
     image = umociImage(tmp.path, 'v1', [1024]);
-    issuer = await startTokenIssuer({ users: { alice: { password: PASSWORD } }, anonymous: (name) => (name.startsWith('public/') ? ['pull'] : []) });
+    issuer = await startTokenIssuer({ users: { alice: { password: PASSWORD }, bob: { password: PASSWORD, access: (name) => (name.startsWith('public/') ? ['pull'] : []) } }, anonymous: (name) => (name.startsWith('public/') ? ['pull'] : []) });
     registry = await startRegistry({ auth: { token: { realm: issuer.realm, service: issuer.service, issuer: issuer.issuer, certFile: issuer.certFile } } });
     assertOk(await runCliAsync(['push', `${registry.host}/team/private:1`, '--layout', image.layout, '--tag', 'v1', '-u', 'alice', '--password-stdin'], { input: PASSWORD, env }));
   });
@@ -43,6 +43,9 @@ describe('a registry whose anonymous users pull public repositories only', () =>
       assertOneLineError(await runCliAsync(['pull', `${registry.host}/${repository}:1`, '--layout', `${tmp.path}/pulled`], { env }), wanted);
       assertOneLineError(await runCliAsync(['ls', `${registry.host}/${repository}`], { env }), wanted);
     }
+    // With credentials that reach other repositories only, the same two causes.
+    const bob = ['-u', 'bob', '--password-stdin'];
+    assertOneLineError(await runCliAsync(['digest', `${registry.host}/team/privat:1`, ...bob], { env, input: PASSWORD }), /^ocipush: access denied by 127\.0\.0\.1:\d+: no such repository, or the credentials do not grant repository:team\/privat:pull \(insufficient_scope\)$/);
     // A public repository is read anonymously; one that is missing there is just missing.
     assertOneLineError(await runCliAsync(['digest', `${registry.host}/public/missing:1`], { env }), /public\/missing:1: manifest not found$/);
   });
