@@ -16,7 +16,8 @@ const LIBRARY = fileURLToPath(new URL('../../src/index.js', import.meta.url));
 
 /**
  * A script of a user's own: one library call with an AbortSignal, against a registry whose token
- * service sheds load with `Retry-After: 600` (a wait the retry policy caps at 60 s). The first
+ * service sheds load with `Retry-After: 120` (a wait the retry policy caps at 60 s, within the
+ * default timeout: a longer one than the timeout leaves fails at once, registry/retry-after.test). The first
  * retry notice aborts the call. The script prints what the call rejected with and returns; Node
  * exits once nothing is left to do, which is what a release script that gives up expects.
  */
@@ -73,7 +74,7 @@ describe('push, pull and copy while the token service asks to wait: an AbortSign
   async function runScript(verb: string, options: Record<string, unknown>): Promise<{ code?: string; message?: string; notices: { before: number; after: number } }> {
     proxy.clearFaults();
     proxy.clearRequests();
-    proxy.addFault({ path: /^\/token/, times: Infinity, fault: { kind: 'respond', status: 503, headers: { 'retry-after': '600' } } });
+    proxy.addFault({ path: /^\/token/, times: Infinity, fault: { kind: 'respond', status: 503, headers: { 'retry-after': '120' } } });
     const r = await new Promise<{ error: (Error & { killed?: boolean }) | null; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [script, LIBRARY, JSON.stringify({ verb, options, registry: registry.host })], { timeout: 30_000 }, (error, stdout, stderr) => resolve({ error, stdout, stderr }));
     });
@@ -114,7 +115,7 @@ describe('push, pull and copy while the token service asks to wait: an AbortSign
   });
 
   // `timeout` bounds an operation with its retries and their waits: the token request's too. A wait
-  // of 60 s (Retry-After: 600, capped) does not fit in 10 s, so it is not begun (a retry notice
+  // of 60 s (Retry-After: 120, capped) does not fit in 10 s, so it is not begun (a retry notice
   // would abort the script: EABORTED); the token service's answer is the error, at once.
   for (const verb of ['push', 'pull']) {
     it(`${verb} with timeout: 10 s: the token service's 503 is reported at once, not retried past the timeout`, async () => {
