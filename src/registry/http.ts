@@ -295,6 +295,22 @@ export class RegistryClient {
   }
 
   /**
+   * The request in hand finds the scheme; requests that come meanwhile wait for `decide`. When it
+   * is cancelled, `cancelled` leaves the finding to the next request (and returns the error).
+   */
+  private openProbe(): { decide: (origin: string) => void; cancelled: (err: unknown) => unknown } {
+    let settle!: (origin: string) => void;
+    let fail!: (err: unknown) => void;
+    const probe = new Promise<string>((resolve, reject) => { settle = resolve; fail = reject; });
+    probe.catch(() => {});
+    this.originProbe = probe;
+    return {
+      decide: (origin) => { this.originValue = origin; settle(origin); },
+      cancelled: (err) => { this.originProbe = undefined; fail(err); return err; },
+    };
+  }
+
+  /**
    * The first request to a loopback registry whose scheme is not known yet, when it has no body
    * (a HEAD of a tag, a GET): it is itself the probe, as probeScheme would ask, so a push needs
    * no GET /v2/ before it. Plain HTTP first; a 400 or a dropped connection means TLS may be
@@ -303,18 +319,7 @@ export class RegistryClient {
    */
   private async sendAsProbe(req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
     if (this.httpsFirst) return this.sendAsHttpsFirstProbe(req, timeoutMs);
-    let settle!: (origin: string) => void;
-    let fail!: (err: unknown) => void;
-    const probe = new Promise<string>((resolve, reject) => { settle = resolve; fail = reject; });
-    probe.catch(() => {});
-    this.originProbe = probe;
-    const decide = (origin: string) => { this.originValue = origin; settle(origin); };
-    const cancelled = (err: unknown) => {
-      // The next request asks again.
-      this.originProbe = undefined;
-      fail(err);
-      return err;
-    };
+    const { decide, cancelled } = this.openProbe();
     const http = originWithScheme(this.registry, 'http');
     const https = originWithScheme(this.registry, 'https');
     let httpError: unknown;
@@ -357,23 +362,14 @@ export class RegistryClient {
    * same request over plain HTTP, which then settles the scheme. Requests that come meanwhile wait.
    */
   private async sendAsHttpsFirstProbe(req: RegistryRequest, timeoutMs: number): Promise<RegistryResponse> {
-    let settle!: (origin: string) => void;
-    let fail!: (err: unknown) => void;
-    this.originProbe = new Promise<string>((resolve, reject) => { settle = resolve; fail = reject; });
-    this.originProbe.catch(() => {});
-    const decide = (origin: string) => { this.originValue = origin; settle(origin); };
+    const { decide, cancelled } = this.openProbe();
     const https = originWithScheme(this.registry, 'https');
     try {
       const res = await this.sendTo(https, req, timeoutMs);
       decide(https);
       return res;
     } catch (err) {
-      if (req.signal?.aborted) {
-        // The next request asks again.
-        this.originProbe = undefined;
-        fail(err);
-        throw err;
-      }
+      if (req.signal?.aborted) throw cancelled(err);
       if (!speaksNoTls(err)) {
         decide(https);
         throw err;
