@@ -19,12 +19,12 @@ export const configCommand: CliCommand<ConfigArgs> = {
     .example('$0 config localhost:5000/app:1 | jq .config.Env', 'the environment the image runs with')
     .example('$0 config oci:build:app --platform linux/arm64', 'one platform\'s config, from a layout')),
   run: async (argv, _out: Output) => {
-    const { platformFlag, withSource, manifestFor, hostPlatform, configBytes } = await import('./read-source.js');
+    const [{ platformFlag, withSource, manifestFor, configBytes }, { hostPlatformOf }] = await Promise.all([import('./read-source.js'), import('../oci/platform-check.js')]);
     const { isIndex, parseManifest } = await import('../oci/manifest.js');
     const wanted = await platformFlag(argv.platform, argv.unlistedPlatform);
     const bytes = await withSource(argv.reference, argv, async (source) => {
       const root = parseManifest(source.rootBytes, `${source.name}: manifest`, source.root.mediaType);
-      const platform = wanted ?? (isIndex(root) ? hostPlatform() : undefined);
+      const platform = wanted ?? (isIndex(root) ? hostPlatformOf() : undefined);
       const { descriptor, bytes: manifestBytes } = await manifestFor(source, platform);
       const manifest = parseManifest(manifestBytes, `${source.name}: manifest`, descriptor.mediaType);
       if (isIndex(manifest)) throw usageError(`${source.name}: an index inside an index; name the manifest by digest`);

@@ -198,14 +198,14 @@ export async function copyImage(
     if (context.platforms && !given) ({ src, made: narrowed } = await toPlatforms(src, context.platforms));
     const made = narrowed;
     let root: Descriptor = src.root;
-    const { hostPlatform } = await import('./read-source.js');
+    const { hostPlatformOf } = await import('../oci/platform-check.js');
     const { platformManifest } = await import('../image/load.js');
     const { noManifestFor } = await import('../image/platform.js');
     const chooseFor = (platform: Platform, requirePlatform = false) => platformManifest(src.storage, { descriptor: root, bytes: src.rootBytes }, { name: src.name, platform, noMatch: noManifestFor(src.name), requirePlatform });
     if (context.platform) root = await chooseFor(context.platform, true);
     else if (destination.transport === 'docker-archive' && !context.allPlatforms) {
       // A docker archive holds one platform's image: this machine's, as skopeo picks it.
-      root = await chooseFor(hostPlatform());
+      root = await chooseFor(hostPlatformOf());
     }
     if (destination.transport === 'docker-archive' && root.digest === src.root.digest) {
       // Refused before any blob moves; the archive writer checks again a manifest an index chose.

@@ -56,8 +56,8 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       let descriptor = opened.descriptor;
       let bytes = opened.bytes;
       // --config of an index is this machine's platform's config, as `ocipush config` and skopeo inspect --config pick it.
-      const { hostPlatform } = await import('./read-source.js');
-      const wanted = platform ?? (argv.config && isIndex(parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType)) ? hostPlatform() : undefined);
+      const { hostPlatformOf } = await import('../oci/platform-check.js');
+      const wanted = platform ?? (argv.config && isIndex(parseManifest(bytes, `${opened.name}: manifest`, descriptor.mediaType)) ? hostPlatformOf() : undefined);
       if (wanted) {
         const [{ platformManifest }, { noManifestFor }] = await Promise.all([import('../image/load.js'), import('../image/platform.js')]);
         // A single image of another platform than --platform asks for is refused, as manifest, config and digest refuse it:

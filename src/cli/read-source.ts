@@ -3,7 +3,6 @@ import type { OpenedSource, SourceOptions } from './endpoints.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import type { ReadOnlyStorage } from '../content/storage.js';
-import { hostPlatformOf } from '../oci/platform-check.js';
 
 /** Opens any source (registry, oci:, oci-archive:, docker-archive:), runs `work`, and closes it. */
 export async function withSource<T>(
@@ -99,11 +98,6 @@ export async function configBytes(storage: ReadOnlyStorage, config: Descriptor, 
     if (isOcipushError(err) && !err.message.startsWith(where)) throw new OcipushError(err.code, `${where}: ${err.message}`, { ...err.details, cause: err });
     throw err;
   }
-}
-
-/** This machine's platform, as the library and `build -f` name it (arm is arm/v7, loong64 known). */
-export function hostPlatform(): Platform {
-  return hostPlatformOf();
 }
 
 /** `--platform`, checked against the spec's values before any request (`--unlisted-platform` takes any). */

@@ -25,7 +25,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
     refuseEmptyOutput(argv.output, 'a file');
     const toStdout = argv.output === undefined || argv.output === '-';
     const onStdout = await writesToStdout(argv.output, out.json, 'the tar', 'a tar');
-    const { platformFlag, withSource, hostPlatform } = await import('./read-source.js');
+    const [{ platformFlag, withSource }, { hostPlatformOf }] = await Promise.all([import('./read-source.js'), import('../oci/platform-check.js')]);
     const wanted = await platformFlag(argv.platform, argv.unlistedPlatform);
     const { onInterrupt } = await import('./output.js');
     await onInterrupt(out, 'rootfs', toStdout ? 'the tar on stdout is incomplete' : `${argv.output} was not written`);
@@ -34,7 +34,7 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
       // One image must be for --platform; of an index, the one chosen for it may be of a lower variant its CPU runs (arm/v6 for arm/v7), as pull takes it.
       const single = wanted !== undefined && !isIndex(parseManifest(source.rootBytes, `${source.name}: manifest`, source.root.mediaType));
       const { noManifestFor } = await import('../image/platform.js');
-      const image = await loadImage(source.storage, source.root, { name: source.name, platform: wanted ?? hostPlatform(), ...(single ? { requirePlatform: true } : {}), ...(wanted ? { noMatch: noManifestFor(source.name) } : {}) });
+      const image = await loadImage(source.storage, source.root, { name: source.name, platform: wanted ?? hostPlatformOf(), ...(single ? { requirePlatform: true } : {}), ...(wanted ? { noMatch: noManifestFor(source.name) } : {}) });
       const [{ openFileSink, stdoutSink }, { writeFilesystem }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../archive/filesystem.js'), import('../errors.js')]);
       const sink = toStdout ? stdoutSink(process.stdout) : await openFileSink(argv.output!);
       try {
