@@ -1,6 +1,6 @@
 import { readdir, rmdir } from 'node:fs/promises';
 import { OcipushError, fromSystemError } from '../errors.js';
-import { isLayoutRefName, looksLikeRegistryHost } from '../oci/reference.js';
+import { assertLayoutRefName, looksLikeRegistryHost } from '../oci/reference.js';
 import { OciLayout } from '../content/layout.js';
 import { IngestSession } from '../content/ingest.js';
 import { removeMadeDirAtSignal } from '../content/created-layout.js';
@@ -18,9 +18,7 @@ import type { StagingArea } from '../layer/layer.js';
  */
 
 export function checkTag(tag: string): void {
-  if (!isLayoutRefName(tag)) {
-    throw new OcipushError('EUSAGE', `--tag "${tag}": not a valid name (letters and digits, joined by - . _ : @ + or /), e.g. latest or hello:0.1`);
-  }
+  assertLayoutRefName(tag);
   // A name with a repository (`app:1`, `reg:5000/team/app:1`; not a bare tag such as `V1`) is
   // refused with capitals in it, as `docker build -t` refuses it: docker, podman and every
   // registry would refuse the name later (export, load, push), after the build.

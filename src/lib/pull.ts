@@ -38,11 +38,9 @@ const PULL: LibraryCall<PullOptions> = { name: 'pull', required: { from: 'the re
 export function pull(options: PullOptions): Promise<PullResult> {
   return libraryCall(PULL, options, async (given) => {
     const options = layoutOption('pull', given);
-    const { parseReference, isLayoutRefName } = await import('../oci/reference.js');
-    // The image-layout spec's grammar, as the CLI's pull --tag checks it: a name outside it is written into index.json for no tool to read back.
-    if (options.tag !== undefined && !isLayoutRefName(options.tag)) {
-      throw new OcipushError('EUSAGE', `--tag "${options.tag}": not a valid name (letters and digits, joined by - . _ : @ + or /), e.g. latest or hello:0.1`);
-    }
+    const { parseReference, assertLayoutRefName } = await import('../oci/reference.js');
+    // The image-layout spec's grammar, as the CLI's pull --tag and build check it.
+    if (options.tag !== undefined) assertLayoutRefName(options.tag);
     const named = (await import('../transports/parse.js')).namedTransport(options.from);
     // Not the Docker Hub image docker.io/library/docker-archive:app.tar.
     if (named) throw new OcipushError('EUSAGE', `from ${options.from}: ${named.what}, not a registry (REGISTRY/REPO[:TAG]), which pull reads`);

@@ -31,6 +31,13 @@ export function isLayoutRefName(name: string): boolean {
   return REF_NAME.test(name);
 }
 
+/** `--tag NAME` (the library's `tag`) for a layout: a name outside the image-layout spec's grammar is written into index.json for no tool to read back. */
+export function assertLayoutRefName(tag: string): void {
+  if (!isLayoutRefName(tag)) {
+    throw new OcipushError('EUSAGE', `--tag "${tag}": not a valid name (letters and digits, joined by - . _ : @ + or /), e.g. latest or hello:0.1`);
+  }
+}
+
 /**
  * Whether the first component of a reference (`host.tld`, `host:port`, `localhost`) is a registry
  * rather than part of a repository name, as docker reads it. (parseReference also takes an
