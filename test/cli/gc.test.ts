@@ -22,7 +22,6 @@ function blobs(layout: string): string[] {
   return readdirSync(join(layout, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
 }
 
-/** An image of one gzipped layer holding `text` (a valid image for oci-image-tool and umoci). */
 /**
  * Another process with an open writer session on the layout at `dir` (a build between storing its
  * blobs and tagging them), started through `launcher` (`unshare …`: another PID namespace), once
@@ -43,6 +42,7 @@ setInterval(() => {}, 1000);`;
   return child;
 }
 
+/** An image of one gzipped layer holding `text` (a valid image for oci-image-tool and umoci). */
 async function image(layout: OciLayout, text: string, extraLayer?: Descriptor): Promise<{ manifest: Descriptor; blobs: Digest[] }> {
   const tar = Buffer.alloc(2048);
   tar.write(text, 0);
@@ -53,6 +53,46 @@ async function image(layout: OciLayout, text: string, extraLayer?: Descriptor): 
   const config = await layout.putJson(MediaType.OciConfig, { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: { Labels: { text } } });
   const manifest = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers });
   return { manifest, blobs: [manifest.digest, config.digest, ...layers.map((l) => l.digest)] };
+}
+
+/**
+ * A layout at `dir` with image `a` tagged, a layer nothing names, and the temp file a writer killed
+ * two hours ago left at its root.
+ */
+async function layoutWithStrayAndLeftover(dir: string): Promise<{ a: { manifest: Descriptor; blobs: Digest[] }; stray: Descriptor; leftover: string }> {
+  const layout = await OciLayout.open(dir, { create: true });
+  const a = await image(layout, 'a');
+  await layout.tag(a.manifest, 'a');
+  const stray = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.from('nobody names me')));
+  await layout.close();
+  const leftover = join(dir, '.index.json.tmp-99999-abcdef');
+  writeFileSync(leftover, '{');
+  const hoursAgo = new Date(Date.now() - 2 * 3600_000);
+  utimesSync(leftover, hoursAgo, hoursAgo);
+  return { a, stray, leftover };
+}
+
+/**
+ * `ocipush build ROOTFS` into `dir`, SIGKILLed once it has written more than 1 MiB of its layer
+ * into its ingest session (a progress the test waits for, not a time). Returns the ingest directory.
+ */
+async function buildKilledMidLayer(rootfs: string, dir: string): Promise<string> {
+  const child = spawn(process.execPath, [CLI, 'build', rootfs, '--layout', dir, '--tag', 'big', '--level', '9', '--threads', '1'], { stdio: 'ignore' });
+  const forget = killOnExit(child);
+  const ingest = join(dir, '.ocipush', 'ingest');
+  for (;;) {
+    const written = (existsSync(ingest) ? readdirSync(ingest, { recursive: true }) : [])
+      .map((p) => join(ingest, String(p)))
+      .filter((p) => /\.blob\.tmp-/.test(p))
+      .reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
+    if (written > 1 << 20) break;
+    assert.equal(child.exitCode, null, 'the build is still running');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('close', resolve));
+  forget();
+  return ingest;
 }
 
 describe('ocipush gc', () => {
@@ -123,16 +163,8 @@ describe('ocipush gc', () => {
     const tmp = await tempDir();
     t.after(tmp.cleanup);
     const dir = join(tmp.path, 'layout');
-    const layout = await OciLayout.open(dir, { create: true });
-    const a = await image(layout, 'a');
-    await layout.tag(a.manifest, 'a');
-    const stray = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.from('nobody names me')));
-    await layout.close();
     // What a killed writer left at the root two hours ago, and the record a crash cut short.
-    const leftover = join(dir, '.index.json.tmp-99999-abcdef');
-    writeFileSync(leftover, '{');
-    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
-    utimesSync(leftover, hoursAgo, hoursAgo);
+    const { stray, leftover } = await layoutWithStrayAndLeftover(dir);
     const record = join(dir, '.ocipush-remote-blobs.json');
     writeFileSync(record, '{"version": 1, "blo');
     const before = blobs(dir);
@@ -166,15 +198,7 @@ describe('ocipush gc', () => {
       try { execFileSync('umount', [readOnly], { stdio: 'pipe' }); } catch { /* not mounted */ }
       await tmp.cleanup();
     });
-    const layout = await OciLayout.open(dir, { create: true });
-    const a = await image(layout, 'a');
-    await layout.tag(a.manifest, 'a');
-    const stray = await layout.putBytes(MediaType.OciLayerGzip, gzipSync(Buffer.from('nobody names me')));
-    await layout.close();
-    const leftover = join(dir, '.index.json.tmp-99999-abcdef');
-    writeFileSync(leftover, '{');
-    const hoursAgo = new Date(Date.now() - 2 * 3600_000);
-    utimesSync(leftover, hoursAgo, hoursAgo);
+    const { a, stray, leftover } = await layoutWithStrayAndLeftover(dir);
     mkdirSync(readOnly);
     try {
       execFileSync('mount', ['--bind', dir, readOnly], { stdio: 'pipe' });
@@ -361,18 +385,7 @@ describe('ocipush gc', () => {
     writeFileSync(join(small, 'hello'), 'hello\n');
     const dir = join(tmp.path, 'layout');
     assert.equal(runCli(['build', small, '--layout', dir, '--tag', 'small', '-q']).status, 0);
-    const child = spawn(process.execPath, [CLI, 'build', rootfs, '--layout', dir, '--tag', 'big', '--level', '9', '--threads', '1'], { stdio: 'ignore' });
-    const forget = killOnExit(child);
-    const ingest = join(dir, '.ocipush', 'ingest');
-    const partial = () => (existsSync(ingest) ? readdirSync(ingest, { recursive: true }) : [])
-      .map((p) => join(ingest, String(p))).filter((p) => /\.blob\.tmp-/.test(p));
-    while (partial().reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0) <= 1 << 20) {
-      assert.equal(child.exitCode, null, 'the build is still running');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('close', resolve));
-    forget();
+    const ingest = await buildKilledMidLayer(rootfs, dir);
     const session = join(ingest, readdirSync(ingest)[0]!);
     const bytes = run('find', [session, '-type', 'f', '-printf', '%s\\n']).trim().split('\n').reduce((n, line) => n + Number(line), 0);
     assert.ok(bytes > 1 << 20, `${bytes} bytes left`);
@@ -400,22 +413,8 @@ describe('ocipush gc', () => {
     for (const existing of [false, true]) {
       const dir = join(tmp.path, existing ? 'existing' : 'new');
       if (existing) assert.equal(runCli(['build', small, '--layout', dir, '--tag', 'small', '-q']).status, 0);
-      const child = spawn(process.execPath, [CLI, 'build', rootfs, '--layout', dir, '--tag', 'big', '--level', '9', '--threads', '1'], { stdio: 'ignore' });
-      const forget = killOnExit(child);
       // Killed once it has written a good part of its layer into its ingest session.
-      const ingest = join(dir, '.ocipush', 'ingest');
-      for (;;) {
-        const written = (existsSync(ingest) ? readdirSync(ingest, { recursive: true }) : [])
-          .map((p) => join(ingest, String(p)))
-          .filter((p) => /\.blob\.tmp-/.test(p))
-          .reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
-        if (written > 1 << 20) break;
-        assert.equal(child.exitCode, null, 'the build is still running');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('close', resolve));
-      forget();
+      const ingest = await buildKilledMidLayer(rootfs, dir);
       assert.equal(readdirSync(ingest).length, 1, 'the killed build left its session');
       if (existing) assert.deepEqual(readdirSync(join(dir, 'blobs', 'sha256')).filter((n) => n.startsWith('.')), [], 'nothing in-progress in blobs/');
       else assert.deepEqual(readdirSync(dir), ['.ocipush'], 'the new layout is not made before the image is complete');
