@@ -72,6 +72,17 @@ async function layoutWithStrayAndLeftover(dir: string): Promise<{ a: { manifest:
   return { a, stray, leftover };
 }
 
+/** Under `dir`: `rootfs`, 24 MiB of random files (a layer slow to compress at level 9), and `small`, one short file. */
+function bigAndSmallTrees(dir: string): { rootfs: string; small: string } {
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(rootfs);
+  for (let i = 0; i < 3; i++) writeFileSync(join(rootfs, `data-${i}`), randomBytes(8 << 20));
+  const small = join(dir, 'small');
+  mkdirSync(small);
+  writeFileSync(join(small, 'hello'), 'hello\n');
+  return { rootfs, small };
+}
+
 /**
  * `ocipush build ROOTFS` into `dir`, SIGKILLed once it has written more than 1 MiB of its layer
  * into its ingest session (a progress the test waits for, not a time). Returns the ingest directory.
@@ -377,12 +388,7 @@ describe('ocipush gc', () => {
   it('--dry-run names and sizes the partial layer of a build killed (SIGKILL) mid-layer, as find sees it, and gc clears that much', async (t) => {
     const tmp = await tempDir();
     t.after(tmp.cleanup);
-    const rootfs = join(tmp.path, 'rootfs');
-    mkdirSync(rootfs);
-    for (let i = 0; i < 3; i++) writeFileSync(join(rootfs, `data-${i}`), randomBytes(8 << 20));
-    const small = join(tmp.path, 'small');
-    mkdirSync(small);
-    writeFileSync(join(small, 'hello'), 'hello\n');
+    const { rootfs, small } = bigAndSmallTrees(tmp.path);
     const dir = join(tmp.path, 'layout');
     assert.equal(runCli(['build', small, '--layout', dir, '--tag', 'small', '-q']).status, 0);
     const ingest = await buildKilledMidLayer(rootfs, dir);
@@ -404,12 +410,7 @@ describe('ocipush gc', () => {
   it('a build killed (SIGKILL) in the middle of a large layer leaves nothing that the next write does not clear', async (t) => {
     const tmp = await tempDir();
     t.after(tmp.cleanup);
-    const rootfs = join(tmp.path, 'rootfs');
-    mkdirSync(rootfs);
-    for (let i = 0; i < 3; i++) writeFileSync(join(rootfs, `data-${i}`), randomBytes(8 << 20));
-    const small = join(tmp.path, 'small');
-    mkdirSync(small);
-    writeFileSync(join(small, 'hello'), 'hello\n');
+    const { rootfs, small } = bigAndSmallTrees(tmp.path);
     for (const existing of [false, true]) {
       const dir = join(tmp.path, existing ? 'existing' : 'new');
       if (existing) assert.equal(runCli(['build', small, '--layout', dir, '--tag', 'small', '-q']).status, 0);
