@@ -1,5 +1,5 @@
 /**
- * The high-level library: what the CLI's commands do (build, push, pull, copy, validate), as calls that
+ * The high-level library: what the CLI's commands do (build, push, pull, copy, copyRepository, validate), as calls that
  * take one options object each. The registry options (`credentials`, `plainHttp`, `insecure`, `caFile`, `concurrency`,
  * `signal`) are shared by every call and mean what the CLI's flags of the same name mean.
  */
@@ -7,6 +7,7 @@ export { build, type DirectoryBuildOptions, type DockerfileOptions } from './bui
 export { push, type PushOptions, type PushResult } from './push.js';
 export { pull, type PullOptions, type PullResult } from './pull.js';
 export { copy, type CopyOptions as LibraryCopyOptions, type CopyResult as LibraryCopyResult } from './copy.js';
+export { copyRepository, type CopyRepositoryOptions, type CopyRepositoryResult } from './copy-repository.js';
 export { validate, type ValidateOptions as LibraryValidateOptions } from './validate.js';
 export { type RegistryOptions } from './options.js';
 export { inLibraryTerms } from './errors.js';

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { copyRepository, isOcipushError, push, type OcipushError } from '../../src/index.js';
+import { OciLayout } from '../../src/content/layout.js';
+import type { Descriptor } from '../../src/oci/descriptor.js';
+import { MediaType } from '../../src/oci/media-types.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { tempDir } from '../support/tools.js';
+import { MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+
+let staging: RunningRegistry;
+let production: RunningRegistry;
+let tmp: { path: string; cleanup: () => Promise<void> };
+let image: UmociImage;
+let multi: MultiPlatformImage;
+let signature: Descriptor;
+let signatureTag: string;
+/** A cosign signature tag whose image no tag names. */
+const danglingTag = `sha256-${'ab'.repeat(32)}.sig`;
+
+before(async () => {
+  tmp = await tempDir('ocipush-copy-repository-');
+  [staging, production] = await Promise.all([startRegistry(), startRegistry()]);
+  image = umociImage(tmp.path, 'v1', [1 * MiB]);
+  multi = await multiPlatformImage(join(tmp.path, 'multi'), 'multi');
+  const layout = await OciLayout.open(image.layout);
+  const payload = await layout.putBytes('application/vnd.dev.cosign.simplesigning.v1+json', Buffer.from('{"critical":{}}'));
+  const config = await layout.putBytes(MediaType.OciConfig, Buffer.from('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'));
+  signature = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [payload] });
+  signatureTag = `sha256-${image.manifest.digest.slice(7)}.sig`;
+  await layout.tag(signature, signatureTag);
+  await layout.tag(signature, danglingTag);
+  await layout.close();
+  const src = `${staging.host}/mirror/src`;
+  await push({ layout: image.layout, tag: 'v1', to: `${src}:1`, alsoTag: ['2'] });
+  for (const tag of [signatureTag, danglingTag]) await push({ layout: image.layout, tag, to: `${src}:${tag}` });
+  await push({ layout: join(tmp.path, 'multi'), tag: 'multi', to: `${src}:multi` });
+});
+
+after(async () => {
+  await Promise.all([staging?.stop(), production?.stop()]);
+  await tmp?.cleanup();
+});
+
+/** What skopeo reads at `reference` (a docker:// reference): the digest of the manifest there. */
+async function skopeoDigest(reference: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reference}`], { encoding: 'buffer' });
+  return `sha256:${(await import('node:crypto')).createHash('sha256').update(stdout).digest('hex')}`;
+}
+
+async function skopeoTags(repository: string): Promise<string[]> {
+  const { stdout } = await promisify(execFile)('skopeo', ['list-tags', '--tls-verify=false', `docker://${repository}`]);
+  return (JSON.parse(stdout) as { Tags: string[] }).Tags.sort();
+}
+
+test('copyRepository mirrors every tag to another registry, each image with its signature; a signature no tag names is left out and listed', async () => {
+  const result = await copyRepository({ from: `${staging.host}/mirror/src`, to: `docker://${production.host}/mirror/all`, jobs: 2 });
+  assert.deepEqual(result.images.map((i) => i.tag).sort(), ['1', '2', 'multi']);
+  const dst = `${production.host}/mirror/all`;
+  assert.deepEqual(await skopeoTags(dst), ['1', '2', 'multi', signatureTag].sort());
+  assert.equal(await skopeoDigest(`${dst}:1`), image.manifest.digest);
+  assert.equal(await skopeoDigest(`${dst}:2`), image.manifest.digest);
+  assert.equal(await skopeoDigest(`${dst}:multi`), multi.index.digest);
+  for (const child of multi.manifests) assert.equal(await skopeoDigest(`${dst}@${child.digest}`), child.digest);
+  assert.equal(await skopeoDigest(`${dst}:${signatureTag}`), signature.digest, 'the signature came along with its image');
+  assert.deepEqual(result.skipped, [{ tag: danglingTag, reason: `no tag names its image sha256:${'ab'.repeat(32)}` }]);
+});
+
+test('copyRepository with a tagPattern copies the tags it matches; with a platform, a mirror of it: an image without it is left out and named', async () => {
+  const matched = await copyRepository({ from: `${staging.host}/mirror/src`, to: `${production.host}/mirror/some`, tagPattern: '^[12]$', referrers: false });
+  // In the order the registry lists them (distribution 2.8's is the directory's): sorted here.
+  assert.deepEqual(matched.images.map((i) => i.tag).sort(), ['1', '2']);
+  assert.deepEqual(await skopeoTags(`${production.host}/mirror/some`), ['1', '2']);
+  assert.ok(matched.skipped.every((s) => s.reason === 'referrers: false'), JSON.stringify(matched.skipped));
+
+  const arm = await copyRepository({ from: `${staging.host}/mirror/src`, to: `${production.host}/mirror/arm`, platform: 'linux/arm64,linux/s390x' });
+  // umoci's image is linux/amd64: left out; the index keeps its arm64 image, and says s390x was not there.
+  assert.deepEqual(arm.images.map((i) => [i.tag, i.missingPlatforms]), [['multi', ['linux/s390x']]]);
+  assert.equal(await skopeoDigest(`${production.host}/mirror/arm:multi`), multi.manifests[1]!.digest);
+  const left = new Map(arm.skipped.map((s) => [s.tag, s.reason]));
+  assert.match(left.get('1') ?? '', /^no image for linux\/arm64, linux\/s390x \(it has: linux\/amd64\)$/);
+  assert.match(left.get(signatureTag) ?? '', /is left out \(platform\)$/);
+  assert.deepEqual(await skopeoTags(`${production.host}/mirror/arm`), ['multi']);
+});
+
+test('copyRepository out of a layout copies each name to its tag', async () => {
+  const result = await copyRepository({ from: `oci:${join(tmp.path, 'multi')}`, to: `${production.host}/mirror/from-layout` });
+  assert.deepEqual(result.images.map((i) => [i.tag, i.digest]), [['multi', multi.index.digest]]);
+  assert.equal(await skopeoDigest(`${production.host}/mirror/from-layout:multi`), multi.index.digest);
+});
+
+test('copyRepository refuses a tag on either end, jobs out of range and a pattern that is no regular expression, before any request', async () => {
+  const refused = async (options: Parameters<typeof copyRepository>[0], message: RegExp) => {
+    const err = await copyRepository(options).then(() => undefined, (e: unknown) => e);
+    assert.ok(isOcipushError(err), String(err));
+    assert.equal((err as OcipushError).code, 'EUSAGE');
+    assert.match((err as OcipushError).message, message);
+  };
+  const from = `${staging.host}/mirror/src`;
+  const to = `${production.host}/mirror/never`;
+  await refused({ from: `${from}:1`, to }, /from .*:1: expected a registry repository or oci:DIR, without a tag/);
+  await refused({ from, to: `${to}:1` }, /to .*:1: expected a registry repository without a tag/);
+  await refused({ from, to: `oci:${join(tmp.path, 'x')}` }, /expected a registry repository without a tag/);
+  await refused({ from, to, jobs: 0 }, /`jobs` 0: expected a whole number from 1 to 32/);
+  await refused({ from, to, tagPattern: '(' }, /`tagPattern` \(:/);
+  assert.deepEqual(await skopeoTags(to).catch(() => []), []);
+});
