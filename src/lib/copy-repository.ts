@@ -1,7 +1,7 @@
 import type { CopyEvent } from '../transfer/copy-graph.js';
 import { copy, type CopyResult } from './copy.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { connectWith, platformsOf, type RegistryOptions } from './options.js';
+import { platformsOf, sourceConnector, type RegistryOptions, type SourceRegistryOptions } from './options.js';
 
 export interface CopyRepositoryOptions extends RegistryOptions {
   /** Every tag of this: `REGISTRY/REPO` (or `docker://…`), or every name of a layout, `oci:DIR`; no tag. */
@@ -20,6 +20,8 @@ export interface CopyRepositoryOptions extends RegistryOptions {
   unlistedPlatform?: boolean;
   /** Each image's signatures, attestations and SBOMs come along (default true); referrer tags are never copied as images. */
   referrers?: boolean;
+  /** The source registry's own `credentials`, `plainHttp`, `insecure`, `caFile`, `certDir` (the CLI's `--src-…`), each instead of the call's. */
+  source?: SourceRegistryOptions;
   onEvent?: (event: CopyEvent) => void;
 }
 
@@ -31,6 +33,8 @@ export interface CopyRepositoryResult {
 }
 
 /** A tag of the referrers tag schema or of cosign (`sha256-<hex>`, `….sig`, `….att`, `….sbom`): not an image of its own. */
+type Connect = ReturnType<typeof sourceConnector>;
+
 const REFERRER_TAG = /^sha256-([0-9a-f]{64})(?:\.[a-z0-9]+)?$/;
 const DEFAULT_JOBS = 4;
 
@@ -67,7 +71,8 @@ export function copyRepository(options: CopyRepositoryOptions): Promise<CopyRepo
     const from = options.from.replace(/\/+$/, '');
     const to = options.to.replace(/\/+$/, '');
 
-    const listed = await listNames(source, options, target.registry);
+    const connectSource = sourceConnector(options, target.registry);
+    const listed = await listNames(source, connectSource);
     const everyImage = listed.filter((t) => !REFERRER_TAG.test(t.tag));
     const images = pattern ? everyImage.filter((t) => pattern.test(t.tag)) : everyImage;
     const { isValidTag } = await import('../oci/reference.js');
@@ -90,7 +95,7 @@ export function copyRepository(options: CopyRepositoryOptions): Promise<CopyRepo
       let platform = options.platform;
       let missingPlatforms: string[] | undefined;
       if (wanted.length > 0) {
-        const offer = await offeredPlatforms(one, wanted, options, target.registry);
+        const offer = await offeredPlatforms(one, wanted, connectSource, options.signal);
         for (const d of offer.leftOut) leftOut.add(d);
         if (offer.offered.length === 0) {
           entries[index] = { tag, reason: `no image for ${offer.wanted} (it has: ${offer.available})` };
@@ -136,12 +141,10 @@ function patternOf(pattern: RegExp | string | undefined, Err: typeof import('../
 }
 
 /** The source's tags, and the name each is under: a registry's tags, or a layout's names with the tag each gives (`localhost/app:1` → `1`). */
-async function listNames(source: import('../transports/parse.js').ImageLocation, options: RegistryOptions, destinationRegistry: string): Promise<{ tag: string; name: string }[]> {
+async function listNames(source: import('../transports/parse.js').ImageLocation, connect: Connect): Promise<{ tag: string; name: string }[]> {
   if (source.transport === 'registry') {
     const { listTags } = await import('../registry/tags.js');
-    const registry = source.reference.registry;
-    // OCIPUSH_USERNAME/PASSWORD are the destination's, as copy() takes them.
-    const client = await connectWith(registry, options, registry === destinationRegistry ? {} : { envCredentials: false });
+    const client = await connect(source.reference.registry);
     try {
       return (await listTags(client, source.reference.repository)).map((tag) => ({ tag, name: tag }));
     } finally {
@@ -162,12 +165,11 @@ async function listNames(source: import('../transports/parse.js').ImageLocation,
 }
 
 /** Which of the wanted platforms the image `text` has, and what a mirror of them leaves out of it. */
-async function offeredPlatforms(text: string, wanted: import('../oci/descriptor.js').Platform[], options: RegistryOptions, destinationRegistry: string) {
+async function offeredPlatforms(text: string, wanted: import('../oci/descriptor.js').Platform[], connect: Connect, signal: AbortSignal | undefined) {
   const [{ openImage }, { platformsOffered }, { MAX_MANIFEST_BYTES, readSmall }, { formatPlatform }, { isIndex, parseManifest }] = await Promise.all([
     import('../transports/open.js'), import('../assemble/filter-index.js'), import('../content/verify.js'), import('../oci/descriptor.js'), import('../oci/manifest.js'),
   ]);
-  const connect = (registry: string) => connectWith(registry, options, registry === destinationRegistry ? {} : { envCredentials: false });
-  const source = await openImage(text, { connect, ...(options.signal ? { signal: options.signal } : {}) });
+  const source = await openImage(text, { connect, ...(signal ? { signal } : {}) });
   try {
     const bytes = await readSmall(await source.storage.fetch(source.root), MAX_MANIFEST_BYTES, `${source.name}: manifest ${source.root.digest}`);
     const { offered, available } = await platformsOffered(source.storage, source.root, bytes, wanted, source.name);

@@ -2,7 +2,7 @@ import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import type { DeclinedMount } from '../transfer/mount-sources.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { concurrencyOf, connectWith, platformsOf, type RegistryOptions } from './options.js';
+import { concurrencyOf, connectWith, platformsOf, sourceConnector, type RegistryOptions, type SourceRegistryOptions } from './options.js';
 
 export interface CopyOptions extends RegistryOptions {
   /** What to copy: `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`), `oci:DIR[:NAME]`, `oci-archive:FILE`, `docker-archive:FILE`. */
@@ -18,6 +18,8 @@ export interface CopyOptions extends RegistryOptions {
   unlistedPlatform?: boolean;
   /** Signatures, attestations and SBOMs that refer to the image come along (default true). */
   referrers?: boolean;
+  /** The source registry's own `credentials`, `plainHttp`, `insecure`, `caFile`, `certDir` (the CLI's `--src-…`), each instead of the call's. */
+  source?: SourceRegistryOptions;
   onEvent?: (event: CopyEvent) => void;
 }
 
@@ -61,7 +63,7 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
     const platforms = await platformsOf(options);
     const { openImage } = await import('../transports/open.js');
     // OCIPUSH_USERNAME/PASSWORD are the destination's, as the CLI's copy takes them: never sent to another source registry.
-    const connectSource = (registry: string) => connectWith(registry, options, registry === target.registry ? {} : { envCredentials: false });
+    const connectSource = sourceConnector(options, target.registry);
     const source = await openImage(options.from, { connect: connectSource, ...(options.signal ? { signal: options.signal } : {}) });
     const client = await connectWith(target.registry, options);
     try {

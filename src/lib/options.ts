@@ -71,6 +71,25 @@ export async function connectWith(registry: string, options: RegistryOptions, ch
   });
 }
 
+/** What a copy's source registry may take of its own, as the CLI's `--src-…` flags: each, when given, instead of the call's. */
+export type SourceRegistryOptions = Pick<RegistryOptions, 'credentials' | 'plainHttp' | 'insecure' | 'caFile' | 'certDir'>;
+
+/**
+ * How a copy reaches the registries it reads from: with `source`'s options over the call's, and
+ * without OCIPUSH_USERNAME/PASSWORD (the destination's, as the CLI's copy takes them). A
+ * registry that is the destination's is reached as the destination is: it is the same server.
+ */
+export function sourceConnector(options: RegistryOptions & { source?: SourceRegistryOptions }, destinationRegistry: string): (registry: string) => Promise<RegistryClient> {
+  const source = options.source;
+  if (source !== undefined && (typeof source !== 'object' || source === null)) throw new OcipushError('EUSAGE', `\`source\` ${typeof source}: expected an object of registry options (credentials, plainHttp, insecure, caFile, certDir)`);
+  for (const name of ['plainHttp', 'insecure'] as const) {
+    const value: unknown = source?.[name];
+    if (value !== undefined && typeof value !== 'boolean') throw new OcipushError('EUSAGE', `\`source.${name}\` ${JSON.stringify(value)}: expected true or false`);
+  }
+  const own = { ...options, ...source };
+  return (registry) => registry === destinationRegistry ? connectWith(registry, options) : connectWith(registry, own, { envCredentials: false });
+}
+
 /**
  * Ends a client's requests when the signal fires (the registry client itself takes no signal):
  * what was in flight fails at once, and libraryCall reports EABORTED. Returns the unhook.

@@ -3,12 +3,13 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { copyRepository, isOcipushError, push, type OcipushError } from '../../src/index.js';
+import { copy, copyRepository, isOcipushError, push, type OcipushError } from '../../src/index.js';
 import { OciLayout } from '../../src/content/layout.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
 import { MediaType } from '../../src/oci/media-types.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
+import { nonLoopbackAddress, relay } from '../support/relay.js';
 import { MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 
 let staging: RunningRegistry;
@@ -107,4 +108,33 @@ test('copyRepository refuses a tag on either end, jobs out of range and a patter
   await refused({ from, to, jobs: 0 }, /`jobs` 0: expected a whole number from 1 to 32/);
   await refused({ from, to, tagPattern: '(' }, /`tagPattern` \(:/);
   assert.deepEqual(await skopeoTags(to).catch(() => []), []);
+});
+
+test('copy and copyRepository take the source registry\'s own options: a plain-HTTP registry on another host into a TLS registry with its own CA', async () => {
+  // The source reached through this machine's network address is a remote host: HTTPS unless told
+  // otherwise; the destination speaks TLS with a certificate only caFile trusts. One plainHttp for
+  // the whole call would speak plain HTTP to the destination too.
+  const secure = await startRegistry({ tls: true });
+  const address = nonLoopbackAddress();
+  const plainRelay = await relay(address, staging.port);
+  try {
+    const from = `${plainRelay.host}/mirror/src`;
+    const options = { caFile: secure.caFile!, source: { plainHttp: true } };
+    const one = await copy({ from: `${from}:1`, to: `${secure.host}/side/one:1`, ...options });
+    assert.equal(one.digest, image.manifest.digest);
+    const all = await copyRepository({ from, to: `${secure.host}/side/all`, tagPattern: '^multi$', ...options });
+    assert.deepEqual(all.images.map((i) => i.digest), [multi.index.digest]);
+    const { stdout } = await promisify(execFile)('skopeo', ['list-tags', '--cert-dir', secure.certDir!, `docker://${secure.host}/side/all`]);
+    assert.deepEqual((JSON.parse(stdout) as { Tags: string[] }).Tags, ['multi']);
+    // Without it, the source is asked over HTTPS (the plain registry cannot answer), as before.
+    const err = await copy({ from: `${from}:1`, to: `${secure.host}/side/never:1`, caFile: secure.caFile! }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isOcipushError(err), String(err));
+    assert.match(err.message, /TLS|plain HTTP/);
+    const refused = await copy({ from: `${from}:1`, to: `${secure.host}/side/never:1`, source: { plainHttp: 'true' as unknown as boolean } }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isOcipushError(refused) && refused.code === 'EUSAGE', String(refused));
+    assert.match(refused.message, /^`source.plainHttp` "true": expected true or false$/);
+  } finally {
+    await plainRelay.close();
+    await secure.stop();
+  }
 });
