@@ -4,13 +4,10 @@ import type { Output } from './output.js';
 import { checkConcurrency, registryFlags, sideRegistryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatformList, isAllPlatforms, unlistedPlatformOption } from './platform-option.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
-import { isBlobSourceProvider, isMountLookup, isTagResolver } from '../content/storage.js';
+import { isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
 import type { TransferProgress } from './progress.js';
-import type { CopiedReferrer } from '../transfer/copy-referrers.js';
-import type { DeclinedMount } from '../transfer/mount-sources.js';
-import type { OciLayout } from '../content/layout.js';
 
 /**
  * Images `copy --all-tags` copies at once: each waits on its own round trips (manifest, HEADs,
@@ -229,58 +226,37 @@ export async function copyImage(
       }
     }
     dst = await openDestination(destination, src, { connect: (r) => clients.connect('dest', r) });
-    const registry = dst.repository?.registry;
-    const sourceRepository = src.located && src.located.registry === registry ? src.located.repositoryName : undefined;
-    // A layout's lazily referenced base layers are mounted from their repository in this registry,
-    // as push mounts them, instead of fetched into the layout to be sent back.
-    const recorded = registry !== undefined && isMountLookup(src.storage) ? await src.storage.mountLookup(registry) : undefined;
-    const mounts = sourceRepository !== undefined || recorded !== undefined || (made?.mountFrom !== undefined && registry !== undefined);
-    const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
-    const declined: DeclinedMount[] = [];
-    const options = {
-      // An archive is written one entry at a time: more would only hold connections open.
-      concurrency: dst.writer ? 1 : concurrency,
-      onEvent: progress.handle,
-      ...(mounts ? {
-        mountFrom: (d: Descriptor) => [...mountSources(d, sourceRepository, registry, made), ...(recorded?.(d) ?? [])],
-        onMountDeclined: (descriptor: Descriptor, from: string) => declined.push({ descriptor, repository: `${registry}/${from}` }),
-      } : {}),
-      ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
-      ...(context.inFlight ? { inFlight: context.inFlight } : {}),
-    };
-    const result = await copyGraph(src.storage, dst.storage, root, { ...options, ...(dst.reference ? { rootReference: dst.reference } : {}) });
-    // Out of a layout into a registry, as push: a later push there of an image sharing these blobs mounts them.
-    if (dst.repository) await recordMountSources(src.storage, result.nodes, `${dst.repository.registry}/${dst.repository.name}`, declined);
-    // Into a layout by digest: listed in index.json without a name, as a pull by digest lists it.
-    if (dst.layout && dst.reference === undefined) await listUnnamed(dst.layout, root, root.digest === src.root.digest ? src.rootBytes : undefined);
-    if (dst.repository && root.digest === src.root.digest) await (await import('../transfer/referrer-ends.js')).indexAsReferrer(dst.repository, root, src.rootBytes);
-    const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
-    const subjects = referrerSubjects(result);
-    let referrers: CopiedReferrer[] = [];
-    if (context.referrers && !dst.writer) {
-      const { referrerEnds } = await import('../transfer/referrer-ends.js');
-      const ends = await referrerEnds(src, { ...(dst.repository ? { repository: dst.repository } : {}), ...(dst.layout ? { layout: dst.layout } : {}) });
-      referrers = await copyReferrers(src.storage, dst.storage, subjects, { ...options, ...ends });
-      if (src.layout && dst.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(src.layout, dst.repository, subjects, referrers);
-    }
-    if (context.referrers && dst.writer) await sayReferrersLeft(src, subjects, context.out, destination.text);
-    // The registry cache entries a `build --cache-repo` left pending, as push writes them: a copy
-    // is how crane and skopeo users put a built layout in a registry.
-    let cacheEntries = 0;
-    if (src.layout && dst.repository && isBlobSourceProvider(src.storage)) {
-      const pushedTo = { registry: dst.repository.registry, repository: dst.repository.name };
-      cacheEntries = await (await import('../lib/push-extras.js')).writeCacheEntriesOf(src.layout, src.storage, result.nodes, {
-        pushedTo,
+    const copied = await (await import('../lib/copy-image.js')).copyImageGraph(
+      {
+        storage: src.storage, name: src.name, opened: { descriptor: src.root, bytes: src.rootBytes },
+        ...(src.layout ? { layout: src.layout } : {}), ...(src.located ? { located: src.located } : {}),
+      },
+      {
+        storage: dst.storage, archive: dst.writer !== undefined,
+        ...(dst.repository ? { repository: dst.repository } : {}), ...(dst.layout ? { layout: dst.layout } : {}), ...(dst.reference ? { reference: dst.reference } : {}),
+      },
+      root,
+      {
+        // An archive is written one entry at a time: more would only hold connections open.
+        concurrency: dst.writer ? 1 : concurrency,
+        referrers: context.referrers,
+        onEvent: progress.handle,
+        ...(made ? { madeInMemory: made.digests } : {}),
+        ...(made?.mountFrom ? { moreMountSources: made.mountFrom } : {}),
+        ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
+        ...(context.inFlight ? { inFlight: context.inFlight } : {}),
         // Clients of its own (the cache closes them): the destination's credentials in its
         // registry, as push's; elsewhere the source side's, as for a layout's base layers.
-        connect: (r) => clients.own(r === pushedTo.registry ? 'dest' : 'src', r),
+        connectCache: (r) => clients.own(r === dst?.repository?.registry ? 'dest' : 'src', r),
         warn: (message) => context.out.warn(message),
-      });
-    }
+      },
+    );
+    const { subjects, referrers, cacheEntries } = copied;
+    if (context.referrers && dst.writer) await sayReferrersLeft(src, subjects, context.out, destination.text);
     await dst.finish(root);
     await src.close();
 
-    const blobs = result.nodes.filter((n) => n.descriptor.digest !== root.digest);
+    const blobs = copied.nodes.filter((n) => n.descriptor.digest !== root.digest);
     const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
     const extra = referrers.length > 0 ? `; ${referrers.length} referrer${referrers.length === 1 ? '' : 's'} (${referrers.map((r) => r.tag ?? r.result.root.digest).join(', ')})` : '';
     const cached = cacheEntries > 0 ? `; wrote ${cacheEntries} layer cache entr${cacheEntries === 1 ? 'y' : 'ies'}` : '';
@@ -326,29 +302,7 @@ async function toPlatforms(src: OpenedSource, platforms: Platform[]): Promise<{ 
   return changed ? { src: { ...src, ...opened }, made: { digests: new Set(made), inPlace: false } } : { src };
 }
 
-async function listUnnamed(layout: OciLayout, root: Descriptor, bytes: Buffer | undefined): Promise<void> {
-  // An artifact whose subject the layout names (an SBOM, a signature of an image there) is kept as
-  // the layout keeps referrers, as a copy by digest into a registry lists it among its subject's
-  // referrers. Without its subject it stays an entry of its own: a referrer entry would leave at
-  // the next record of referrers, which drops those whose subject is gone.
-  const subject = bytes && (await import('../registry/referrers.js')).subjectOf(bytes);
-  if (subject) {
-    const { isReferrerEntry, recordLayoutReferrers } = await import('../content/layout-referrers.js');
-    if ((await layout.readIndex()).manifests.some((d) => d.digest === subject && !isReferrerEntry(d))) {
-      await recordLayoutReferrers(layout, [root]);
-      return;
-    }
-  }
-  await layout.updateIndex((index) => {
-    if (!index.manifests.some((d) => d.digest === root.digest)) index.manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size });
-  });
-}
 
-/** Where a blob may be mounted from in the destination's registry: the source's repository, unless the source only borrowed it. */
-function mountSources(desc: Descriptor, sourceRepository: string | undefined, registry: string | undefined, made: MadeContent | undefined): string[] {
-  const own = sourceRepository !== undefined && !made?.digests.has(desc.digest) ? [sourceRepository] : [];
-  return [...own, ...(registry !== undefined && made?.mountFrom ? made.mountFrom(desc, registry) : [])];
-}
 
 function tagRegex(text: string): RegExp {
   try {

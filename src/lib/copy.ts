@@ -1,6 +1,5 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
-import type { DeclinedMount } from '../transfer/mount-sources.js';
 import { libraryCall, type LibraryCall } from './errors.js';
 import { concurrencyOf, connectWith, platformsOf, sourceConnector, type RegistryOptions, type SourceRegistryOptions } from './options.js';
 
@@ -84,65 +83,37 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
         throw new OcipushError('EUSAGE', `to ${options.to}: the image to copy has digest ${root.digest}, not ${target.digest}`);
       }
       const { Repository } = await import('../registry/repository.js');
-      const { isMountLookup, isRegistryLocated } = await import('../content/storage.js');
-      const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
+      const { isRegistryLocated } = await import('../content/storage.js');
       const repository = new Repository(client, target.repository, { destination: true });
-      const declined: DeclinedMount[] = [];
-      const located = isRegistryLocated(source.storage) ? source.storage : undefined;
-      const own = located?.registry === target.registry ? [located.repositoryName] : [];
-      // A layout's lazily referenced base layers are mounted from their repository in this
-      // registry, as the CLI's copy and push mount them, instead of fetched into the layout to be sent back.
-      const recorded = isMountLookup(source.storage) ? await source.storage.mountLookup(target.registry) : undefined;
-      const copyOptions = {
-        concurrency,
-        ...(own.length > 0 || recorded ? {
-          mountFrom: (d: Descriptor) => [...own, ...(recorded?.(d) ?? [])],
-          onMountDeclined: (descriptor: Descriptor, from: string) => declined.push({ descriptor, repository: `${target.registry}/${from}` }),
-        } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      };
       // A destination without a tag takes the source's, as the CLI's copy names it.
       const tag = target.digest ? target.tag : (target.tag ?? sourceTag(parseTransport(options.from)) ?? 'latest');
-      const result = await copyGraph(storage, repository, root, { ...copyOptions, ...(tag ? { rootReference: tag } : {}) });
-      // Out of a layout, as push: a later push to this registry of an image sharing these blobs mounts them.
-      await recordMountSources(storage, result.nodes, `${target.registry}/${target.repository}`, declined);
-      if (root.digest === source.root.digest) {
-        // An artifact copied by digest is listed among its subject's referrers there, as the CLI's copy lists it.
-        const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
-        const bytes = await readSmall(await storage.fetch(root, options.signal ? { signal: options.signal } : {}), MAX_MANIFEST_BYTES, `${source.name}: manifest ${root.digest}`);
-        await (await import('../transfer/referrer-ends.js')).indexAsReferrer(repository, root, bytes);
-      }
-      const referrers: Descriptor[] = [];
-      if (options.referrers !== false) {
-        const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
-        const { referrerEnds } = await import('../transfer/referrer-ends.js');
-        const ends = await referrerEnds({ storage, name: source.name }, { repository });
-        const subjects = referrerSubjects(result);
-        const copied = await copyReferrers(storage, repository, subjects, { ...copyOptions, ...ends });
-        referrers.push(...copied.map((r) => r.result.root));
-        // Out of a layout a signed provenance also goes to cosign's .att, as push and the CLI's copy put it.
-        if (source.layout) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, repository, subjects, copied);
-      }
-      let cacheEntries = 0;
-      const { isBlobSourceProvider } = await import('../content/storage.js');
-      if (source.layout && isBlobSourceProvider(source.storage)) {
-        const pushedTo = { registry: target.registry, repository: target.repository };
-        // As the library's push: a cache that fails is no failed copy, and says nothing. The cache
-        // closes its clients: its own, with the destination's credentials in its registry, as push's.
-        cacheEntries = await (await import('./push-extras.js')).writeCacheEntriesOf(source.layout, source.storage, result.nodes, {
-          pushedTo, connect: connectSource, warn: () => {},
-        });
-      }
+      const copied = await (await import('./copy-image.js')).copyImageGraph(
+        {
+          storage, name: source.name, opened: { descriptor: source.root },
+          ...(source.layout ? { layout: source.layout } : {}),
+          ...(isRegistryLocated(source.storage) ? { located: source.storage } : {}),
+        },
+        { storage: repository, repository, ...(tag ? { reference: tag } : {}) },
+        root,
+        {
+          concurrency, referrers: options.referrers !== false,
+          // The cache closes its clients: its own, with the destination's credentials in its registry, as push's.
+          connectCache: connectSource,
+          // As the library's push: a cache that fails is no failed copy, and says nothing.
+          warn: () => {},
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        },
+      );
       await client.close();
       return {
         digest: root.digest,
         size: root.size,
         mediaType: root.mediaType,
         reference: `${target.registry}/${target.repository}${tag ? `:${tag}` : ''}@${root.digest}`,
-        blobs: result.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
-        referrers,
-        cacheEntries,
+        blobs: copied.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
+        referrers: copied.referrers.map((r) => r.result.root),
+        cacheEntries: copied.cacheEntries,
       };
     } catch (err) {
       await client.destroy();

@@ -1,0 +1,143 @@
+import { isBlobSourceProvider, isMountLookup, type ReadOnlyStorage, type RegistryLocated, type Storage } from '../content/storage.js';
+import type { OciLayout } from '../content/layout.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { Repository } from '../registry/repository.js';
+import type { CopiedNode, CopyOptions } from '../transfer/copy-graph.js';
+import type { CopiedReferrer } from '../transfer/copy-referrers.js';
+import type { DeclinedMount } from '../transfer/mount-sources.js';
+
+/** What an image is copied out of. */
+export interface ImageCopySource {
+  storage: ReadOnlyStorage;
+  /** For messages: `registry/repo:tag`, `oci:DIR:NAME` … */
+  name: string;
+  /** The manifest the source was opened at, and its bytes: a copy of it by digest may be a referrer to list. */
+  opened: { descriptor: Descriptor; bytes?: Buffer };
+  /** A layout source's layout: its signed provenance and pending layer cache entries go along. */
+  layout?: OciLayout;
+  /** Where a registry source lives: within one registry its blobs are mounted. */
+  located?: RegistryLocated;
+}
+
+/** Where it goes: a storage, and what it is (a registry repository, a layout, an archive being written). */
+export interface ImageCopyTarget {
+  storage: Storage;
+  repository?: Repository;
+  layout?: OciLayout;
+  /** The name to give the root there; none: by digest. */
+  reference?: string;
+  /** An archive holds the image alone: no referrers go in. */
+  archive?: boolean;
+}
+
+export interface ImageCopyOptions extends Pick<CopyOptions, 'concurrency' | 'onEvent' | 'present' | 'inFlight' | 'signal'> {
+  /** Signatures, attestations and SBOMs that refer to the image (and its manifests) come along. */
+  referrers: boolean;
+  /** Digests the source holds only in memory (an index made for some platforms, a changed image): never mounted from the source's repository. */
+  madeInMemory?: ReadonlySet<string>;
+  /** More repositories of the destination's registry a blob may be mounted from (a changed image's old base). */
+  moreMountSources?: (desc: Descriptor, registry: string) => string[];
+  /** A client of its own for the layer cache of a layout source (which closes it). */
+  connectCache: (registry: string) => Promise<RegistryClient>;
+  warn: (message: string) => void;
+}
+
+export interface CopiedImageGraph {
+  /** Every node copied, children before parents, the root last. */
+  nodes: CopiedNode[];
+  /** The image's manifests (an index's children too): what referrers were looked for. */
+  subjects: Descriptor[];
+  referrers: CopiedReferrer[];
+  /** Out of a layout into a registry: the layer cache entries written. */
+  cacheEntries: number;
+}
+
+/**
+ * One image copied, as the CLI's `copy` (and `mutate`, `rebase`, `flatten`, `index create`, which
+ * copy what they made) and the library's `copy` copy it (`push` has its own path, tuned for a
+ * re-push that sends nothing): the blobs (mounted
+ * within one registry from the source's repository or from where a layout's base layers and
+ * earlier pushes put them; skipped when there), the manifests children first, the root under its
+ * name, then what refers to it; out of a layout also its signed provenance to cosign's `.att` and
+ * its pending layer cache entries; where the blobs went is remembered for the next push.
+ */
+export async function copyImageGraph(source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, options: ImageCopyOptions): Promise<CopiedImageGraph> {
+  const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
+  const registry = target.repository?.registry;
+  const sourceRepository = source.located && source.located.registry === registry ? source.located.repositoryName : undefined;
+  // A layout's lazily referenced base layers are mounted from their repository in this registry,
+  // as push mounts them, instead of fetched into the layout to be sent back.
+  const recorded = registry !== undefined && isMountLookup(source.storage) ? await source.storage.mountLookup(registry) : undefined;
+  const more = registry !== undefined ? options.moreMountSources : undefined;
+  const declined: DeclinedMount[] = [];
+  const graphOptions: CopyOptions = {
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(sourceRepository !== undefined || recorded || more ? {
+      mountFrom: (d: Descriptor) => [
+        ...(sourceRepository !== undefined && !options.madeInMemory?.has(d.digest) ? [sourceRepository] : []),
+        ...(more?.(d, registry!) ?? []),
+        ...(recorded?.(d) ?? []),
+      ],
+      onMountDeclined: (descriptor: Descriptor, from: string) => declined.push({ descriptor, repository: `${registry}/${from}` }),
+    } : {}),
+    ...(options.present ? { present: options.present } : {}),
+    ...(options.inFlight ? { inFlight: options.inFlight } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+  const result = await copyGraph(source.storage, target.storage, root, { ...graphOptions, ...(target.reference ? { rootReference: target.reference } : {}) });
+  // Out of a layout into a registry: a later push there of an image sharing these blobs mounts them.
+  if (target.repository) await recordMountSources(source.storage, result.nodes, `${target.repository.registry}/${target.repository.name}`, declined);
+  const opened = root.digest === source.opened.descriptor.digest ? await openedBytes(source, options.signal) : undefined;
+  // Into a layout by digest: listed in index.json without a name, as a pull by digest lists it.
+  if (target.layout && target.reference === undefined) await listUnnamed(target.layout, root, opened);
+  // An artifact copied by digest is listed among its subject's referrers there.
+  if (target.repository && opened) await (await import('../transfer/referrer-ends.js')).indexAsReferrer(target.repository, root, opened);
+
+  const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
+  const subjects = referrerSubjects(result);
+  let referrers: CopiedReferrer[] = [];
+  if (options.referrers && !target.archive) {
+    const { referrerEnds } = await import('../transfer/referrer-ends.js');
+    const ends = await referrerEnds(source, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
+    referrers = await copyReferrers(source.storage, target.storage, subjects, { ...graphOptions, ...ends });
+    // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
+    if (source.layout && target.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, target.repository, subjects, referrers);
+  }
+  // The registry cache entries a `build --cache-repo` left pending, as push writes them: a copy is
+  // how crane and skopeo users put a built layout in a registry. A cache that fails is no failed copy.
+  let cacheEntries = 0;
+  if (source.layout && target.repository && isBlobSourceProvider(source.storage)) {
+    const pushedTo = { registry: target.repository.registry, repository: target.repository.name };
+    cacheEntries = await (await import('./push-extras.js')).writeCacheEntriesOf(source.layout, source.storage, result.nodes, {
+      pushedTo, connect: options.connectCache, warn: options.warn,
+    });
+  }
+  return { nodes: result.nodes, subjects, referrers, cacheEntries };
+}
+
+async function openedBytes(source: ImageCopySource, signal: AbortSignal | undefined): Promise<Buffer> {
+  if (source.opened.bytes) return source.opened.bytes;
+  const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
+  const descriptor = source.opened.descriptor;
+  return readSmall(await source.storage.fetch(descriptor, signal ? { signal } : {}), MAX_MANIFEST_BYTES, `${source.name}: manifest ${descriptor.digest}`);
+}
+
+async function listUnnamed(layout: OciLayout, root: Descriptor, bytes: Buffer | undefined): Promise<void> {
+  // An artifact whose subject the layout names (an SBOM, a signature of an image there) is kept as
+  // the layout keeps referrers, as a copy by digest into a registry lists it among its subject's
+  // referrers. Without its subject it stays an entry of its own: a referrer entry would leave at
+  // the next record of referrers, which drops those whose subject is gone.
+  const subject = bytes && (await import('../registry/referrers.js')).subjectOf(bytes);
+  if (subject) {
+    const { isReferrerEntry, recordLayoutReferrers } = await import('../content/layout-referrers.js');
+    if ((await layout.readIndex()).manifests.some((d) => d.digest === subject && !isReferrerEntry(d))) {
+      await recordLayoutReferrers(layout, [root]);
+      return;
+    }
+  }
+  await layout.updateIndex((index) => {
+    if (!index.manifests.some((d) => d.digest === root.digest)) index.manifests.push({ mediaType: root.mediaType, digest: root.digest, size: root.size });
+  });
+}
