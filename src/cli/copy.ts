@@ -192,6 +192,7 @@ export async function copyImage(
   try {
     let src = opened ?? await openSource(source, { connect: (r) => clients.connect('src', r) });
     let narrowed = given;
+    const asOpened = src.storage;
     if (context.platforms && !given) ({ src, made: narrowed } = await toPlatforms(src, context.platforms));
     const made = narrowed;
     let root: Descriptor = src.root;
@@ -228,7 +229,7 @@ export async function copyImage(
     dst = await openDestination(destination, src, { connect: (r) => clients.connect('dest', r) });
     const copied = await (await import('../lib/copy-image.js')).copyImageGraph(
       {
-        storage: src.storage, name: src.name, opened: { descriptor: src.root, bytes: src.rootBytes },
+        storage: src.storage, name: src.name, opened: { descriptor: src.root, bytes: src.rootBytes }, referrersFrom: asOpened,
         ...(src.layout ? { layout: src.layout } : {}), ...(src.located ? { located: src.located } : {}),
       },
       {

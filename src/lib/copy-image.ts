@@ -18,6 +18,12 @@ export interface ImageCopySource {
   layout?: OciLayout;
   /** Where a registry source lives: within one registry its blobs are mounted. */
   located?: RegistryLocated;
+  /**
+   * The source as it was opened, when `storage` is a view of it with content made in memory (an
+   * index of some of its platforms): what refers to the image's manifests is found there, through
+   * its referrers API and cosign's tags, which such a view does not answer.
+   */
+  referrersFrom?: ReadOnlyStorage;
 }
 
 /** Where it goes: a storage, and what it is (a registry repository, a layout, an archive being written). */
@@ -100,8 +106,9 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
   let referrers: CopiedReferrer[] = [];
   if (options.referrers && !target.archive) {
     const { referrerEnds } = await import('../transfer/referrer-ends.js');
-    const ends = await referrerEnds(source, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
-    referrers = await copyReferrers(source.storage, target.storage, subjects, { ...graphOptions, ...ends });
+    const from = { storage: source.referrersFrom ?? source.storage, name: source.name };
+    const ends = await referrerEnds(from, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
+    referrers = await copyReferrers(from.storage, target.storage, subjects, { ...graphOptions, ...ends });
     // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
     if (source.layout && target.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, target.repository, subjects, referrers);
   }

@@ -89,7 +89,7 @@ export function copy(options: CopyOptions): Promise<CopyResult> {
       const tag = target.digest ? target.tag : (target.tag ?? sourceTag(parseTransport(options.from)) ?? 'latest');
       const copied = await (await import('./copy-image.js')).copyImageGraph(
         {
-          storage, name: source.name, opened: { descriptor: source.root },
+          storage, name: source.name, opened: { descriptor: source.root }, referrersFrom: source.storage,
           ...(source.layout ? { layout: source.layout } : {}),
           ...(isRegistryLocated(source.storage) ? { located: source.storage } : {}),
         },
