@@ -72,6 +72,7 @@ export const inspectCommand: CliCommand<InspectArgs> = {
       }
       if (isIndex(manifest) && argv.config) throw usageError(`${opened.name}: an index inside an index; name the manifest by digest (--config)`);
       let config: ImageConfig | undefined;
+      let configStored: unknown;
       if (!isIndex(manifest)) {
         const { configBytes: readConfig } = await import('./read-source.js');
         const configBytes = await readConfig(opened.storage, manifest.config, opened.name);
@@ -83,14 +84,18 @@ export const inspectCommand: CliCommand<InspectArgs> = {
         // An artifact may call `{}` an image config (oras, older tools): the manifest and layers
         // are still shown, without the platform and settings it does not have.
         if (isImageConfig(manifest.config.mediaType)) config = imageConfigOrNone(() => parseImageConfig(configBytes, `${opened.name}: config`));
+        if (config) configStored = JSON.parse(configBytes.toString('utf8'));
       }
       out.result(describe(opened.name, descriptor, manifest, config), {
         reference: opened.name,
         digest: descriptor.digest,
         size: descriptor.size,
         mediaType: descriptor.mediaType,
-        manifest,
-        ...(config ? { config } : {}),
+        // The documents as stored, as skopeo inspect --raw and crane config print them: the model's
+        // reading (a mediaType taken from the descriptor, Go's `"diff_ids": null` read as no layers)
+        // is for the lines above, never a field the image does not have.
+        manifest: JSON.parse(bytes.toString('utf8')) as unknown,
+        ...(config ? { config: configStored } : {}),
       });
     } finally {
       await opened.close();

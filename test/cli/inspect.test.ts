@@ -9,6 +9,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 import { skopeoLayoutCopy } from './skopeo-support.js';
+import { validate } from './json-schema.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
@@ -61,6 +62,38 @@ describe('inspect of an artifact whose "image config" is {}', () => {
     const skopeo = run('skopeo', ['inspect', '--tls-verify=false', '--config', '--raw', `docker://${ref}`]);
     assert.equal(config.stdout, skopeo);
     assert.equal(config.stdout, art.config.toString());
+  });
+});
+
+// inspect --json printed the model's reading of the documents, not the documents: a manifest
+// without a mediaType (the OCI spec makes it optional) got the descriptor's, and a Go tool's
+// `"diff_ids": null` (crane's empty image) became `[]`, so a script comparing with skopeo or
+// crane saw fields the image does not have.
+describe('inspect --json of a manifest without mediaType and a config whose diff_ids is null', () => {
+  it('carries both as stored, as skopeo inspect --raw and --config --raw print them', async () => {
+    const dir = join(tmp.path, 'bare');
+    const blobs = join(dir, 'blobs', 'sha256');
+    mkdirSync(blobs, { recursive: true });
+    const put = (bytes: Buffer) => { const d = sha256(bytes); writeFileSync(join(blobs, d.slice(7)), bytes); return { digest: d, size: bytes.length }; };
+    const config = put(Buffer.from('{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":null}}'));
+    const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: MediaType.OciConfig, ...config }, layers: [] })));
+    writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bare' } }] }));
+    const ref = `${registry.host}/team/bare:1`;
+    await skopeoLayoutCopy(`oci:${dir}:bare`, `docker://${ref}`);
+
+    for (const target of [ref, `oci:${dir}:bare`]) {
+      const r = await runCliAsync(['inspect', target, '--json']);
+      assertOk(r);
+      const report = JSON.parse(r.stdout) as { digest: string; manifest: Record<string, unknown>; config: { rootfs: Record<string, unknown> } };
+      assert.deepEqual(validate('inspect.schema.json', report), []);
+      assert.equal(report.digest, manifest.digest);
+      const named = target === ref ? `docker://${ref}` : target;
+      assert.deepEqual(report.manifest, JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--raw', named])), target);
+      assert.deepEqual(report.config, JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--config', '--raw', named])), target);
+      assert.equal('mediaType' in report.manifest, false);
+      assert.equal(report.config.rootfs.diff_ids, null);
+    }
   });
 });
 
