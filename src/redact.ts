@@ -2,9 +2,9 @@
  * Every credential ocipush knows, and the one place that takes them out of text before it is
  * shown. Credentials are registered as they are read (passwords, identity and registry tokens,
  * the Basic form of a user and password) or issued (Bearer tokens); every OcipushError message
- * and everything the CLI prints passes through `redact`. Patterns catch what was never
- * registered: `user:pass@` in a URL or reference, an Authorization header echoed back, the
- * `"Secret"` of a credential helper's JSON.
+ * and every line the CLI prints passes through `redact`, a command's result through `redactHeld`.
+ * Patterns catch what was never registered: `user:pass@` in a URL or reference, an Authorization
+ * header echoed back, the `"Secret"` of a credential helper's JSON.
  */
 export const REDACTED = '<redacted>';
 
@@ -50,11 +50,21 @@ const PATTERNS: [RegExp, string][] = [
 /** `text` with every registered secret and every credential-shaped part replaced by `<redacted>`. */
 export function redact(text: string): string {
   if (typeof text !== 'string' || text === '') return text;
-  let out = text;
-  if (secrets.size > 0) {
-    ordered ??= [...secrets].sort((a, b) => b.length - a.length);
-    for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  }
+  let out = redactHeld(text);
   for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/**
+ * `text` with only the registered secrets, the credentials this process holds, replaced. For a
+ * command's result, which is data a user asked for (an image's Env, a label, an annotation): a
+ * `postgres://app:pw@db` there is the image's, printed as `config`, skopeo and crane print it,
+ * and a pattern would change what the image says.
+ */
+export function redactHeld(text: string): string {
+  if (typeof text !== 'string' || text === '' || secrets.size === 0) return text;
+  ordered ??= [...secrets].sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   return out;
 }

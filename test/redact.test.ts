@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OcipushError } from '../src/errors.js';
-import { redact, registerBasic, registerSecret } from '../src/redact.js';
+import { redact, redactHeld, registerBasic, registerSecret } from '../src/redact.js';
 
 describe('redact', () => {
   it('takes out registered secrets in every form they are quoted in, and their Basic form', () => {
@@ -20,6 +20,13 @@ describe('redact', () => {
     assert.equal(redact('invalid image reference "alice:s3cret@127.0.0.1:5000/app"'), 'invalid image reference "alice:<redacted>@127.0.0.1:5000/app"');
     assert.equal(redact('{"Username":"u","Secret":"abc\\"def","x":1}'), '{"Username":"u","Secret":"<redacted>","x":1}');
     assert.equal(redact('{"ServerURL":"x","Secret":"cut-sho'), '{"ServerURL":"x","Secret":"<redacted>');
+  });
+
+  it('redactHeld (a result: what an image says) takes out the credentials held, not text shaped like one', () => {
+    registerSecret('held-7f3e21');
+    const env = 'DATABASE_URL=postgres://app:s3cret@db/app Authorization: Bearer abcdef0123456789';
+    assert.equal(redactHeld(env), env);
+    assert.equal(redactHeld(`token held-7f3e21`), 'token <redacted>');
   });
 
   it('leaves ordinary text alone', () => {

@@ -1,4 +1,4 @@
-import { redact } from '../redact.js';
+import { redact, redactHeld } from '../redact.js';
 
 /**
  * Where a command's words go: results on stdout (JSON with --json), progress and warnings on
@@ -35,16 +35,18 @@ export class Output {
    * script's `while read` as one empty name.
    */
   result(text: string, data?: unknown): void {
+    // What an image says (an Env value with a URL's user:password, a label) is shown as it is, as
+    // `config` prints it: only the credentials ocipush holds are taken out of a result.
     if (this.json) {
-      this.stdout.write(`${redact(JSON.stringify(data ?? text, null, 2))}\n`);
+      this.stdout.write(`${redactHeld(JSON.stringify(data ?? text, null, 2))}\n`);
     } else if (!this.quiet && text !== '') {
-      this.stdout.write(escapeWithinLines(redact(text.endsWith('\n') ? text : `${text}\n`)));
+      this.stdout.write(escapeWithinLines(redactHeld(text.endsWith('\n') ? text : `${text}\n`)));
     }
   }
 
-  /** A result in another tool's format (verify's -o, as cosign prints it), written as it is, secrets taken out; silenced by --quiet as any result. */
+  /** A result in another tool's format (verify's -o, as cosign prints it), written as it is, held credentials taken out; silenced by --quiet as any result. */
   document(text: string): void {
-    if (!this.quiet) this.stdout.write(redact(text));
+    if (!this.quiet) this.stdout.write(redactHeld(text));
   }
 
   /** Information for a person (stderr), silenced by --quiet. */

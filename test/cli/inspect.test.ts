@@ -167,6 +167,37 @@ describe('inspect of an image whose label, env value and annotation hold a newli
   });
 });
 
+// The patterns that take credential-shaped text out of messages also rewrote what an image
+// says: an Env `postgres://app:s3cret@db/app` showed as `app:<redacted>@db` under inspect (and
+// inspect --json), while config printed it, as skopeo inspect does. An image's data is no
+// credential ocipush holds.
+describe('inspect of an image whose Env and labels hold credential-shaped text', () => {
+  it('shows them as the image has them, as config and skopeo inspect do', async () => {
+    const rootfs = join(tmp.path, 'dsn-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'a'), 'x\n');
+    const layout = join(tmp.path, 'dsn');
+    const env = 'DATABASE_URL=postgres://app:s3cret@db:5432/app';
+    const label = 'Authorization: Bearer abcdef0123456789';
+    assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '-q', '--env', env, '--label', `probe=${label}`]));
+    const ref = `${registry.host}/team/dsn:1`;
+    await skopeoLayoutCopy(`oci:${layout}:app`, `docker://${ref}`);
+    const skopeo = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`])) as { Labels: Record<string, string>; Env: string[] };
+    assert.ok(skopeo.Env.includes(env));
+    assert.equal(skopeo.Labels.probe, label);
+
+    const shown = await runCliAsync(['inspect', ref]);
+    assertOk(shown);
+    assert.ok(shown.stdout.split('\n').includes(`Env:        ${env}`), shown.stdout);
+    assert.ok(shown.stdout.split('\n').includes(`Label:      probe=${label}`), shown.stdout);
+    const json = await runCliAsync(['inspect', ref, '--json']);
+    assertOk(json);
+    const config = JSON.parse((await runCliAsync(['config', ref])).stdout) as unknown;
+    assert.deepEqual((JSON.parse(json.stdout) as { config: unknown }).config, config);
+    assert.deepEqual((config as { config: { Env: string[]; Labels: Record<string, string> } }).config, { Env: [env], Labels: { probe: label } });
+  });
+});
+
 // A config the registry no longer has (its blob deleted) was said in the registry's own words,
 // 'localhost:5000: fetch blob sha256:…: 404 BLOB_UNKNOWN', naming neither the repository nor the
 // config; validate named both.
