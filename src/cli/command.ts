@@ -21,7 +21,7 @@ export function commandName(cmd: CliCommand<any>): string {
 
 export const GLOBAL_OPTIONS = {
   json: { type: 'boolean', describe: 'Machine-readable output on stdout' },
-  quiet: { alias: 'q', type: 'boolean', describe: 'Print nothing but errors' },
+  quiet: { alias: 'q', type: 'boolean', describe: 'Print nothing but errors (a reading verb still prints what it was asked for)' },
 } as const;
 
 /** The forms an image source takes (transports/parse.ts), for the help of every verb that reads one. */

@@ -35,6 +35,6 @@ export const digestCommand: CliCommand<DigestArgs> = {
       descriptor = (!platform ? (await storedRootBytes(argv.reference, argv))?.descriptor : undefined)
         ?? await withSource(argv.reference, argv, async (source) => (await manifestFor(source, platform)).descriptor);
     }
-    out.result(descriptor.digest, { reference: argv.reference, digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType });
+    out.data(descriptor.digest, { reference: argv.reference, digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType });
   },
 };

@@ -86,7 +86,7 @@ export const inspectCommand: CliCommand<InspectArgs> = {
         if (isImageConfig(manifest.config.mediaType)) config = imageConfigOrNone(() => parseImageConfig(configBytes, `${opened.name}: config`));
         if (config) configStored = JSON.parse(configBytes.toString('utf8'));
       }
-      out.result(describe(opened.name, descriptor, manifest, config), {
+      out.data(describe(opened.name, descriptor, manifest, config), {
         reference: opened.name,
         digest: descriptor.digest,
         size: descriptor.size,

@@ -23,9 +23,9 @@ async function print(pages: AsyncGenerator<string[]>, out: Output): Promise<stri
   const all: string[] = [];
   for await (const page of pages) {
     all.push(...page);
-    if (!out.json && page.length > 0) out.result(page.join('\n'));
+    if (!out.json && page.length > 0) out.data(page.join('\n'));
   }
-  if (out.json) out.result('', all);
+  if (out.json) out.data('', all);
   return all;
 }
 
@@ -47,7 +47,7 @@ export const lsCommand: CliCommand<ListArgs> = {
       const location = parseTransport(argv.repository!);
       if (location.transport === 'registry' || location.name !== undefined) throw usageError(`${argv.repository}: name a layout (oci:DIR) or archive (oci-archive:FILE, docker-archive:FILE), without a name`);
       const names = await localNames(location.transport, location.path);
-      out.result(names.join('\n'), names);
+      out.data(names.join('\n'), names);
       return;
     }
     const text = stripTransport(argv.repository!);

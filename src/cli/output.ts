@@ -2,7 +2,7 @@ import { redact, redactHeld } from '../redact.js';
 
 /**
  * Where a command's words go: results on stdout (JSON with --json), progress and warnings on
- * stderr, nothing but errors with --quiet. Progress redraws a line on a TTY and prints plain
+ * stderr, nothing but errors with --quiet (and a reading verb's answer, `data`). Progress redraws a line on a TTY and prints plain
  * start/end lines otherwise (TERM=dumb included), so CI logs stay readable.
  */
 export interface OutputOptions {
@@ -37,11 +37,22 @@ export class Output {
   result(text: string, data?: unknown): void {
     // What an image says (an Env value with a URL's user:password, a label) is shown as it is, as
     // `config` prints it: only the credentials ocipush holds are taken out of a result.
-    if (this.json) {
-      this.stdout.write(`${redactHeld(JSON.stringify(data ?? text, null, 2))}\n`);
-    } else if (!this.quiet && text !== '') {
-      this.stdout.write(escapeWithinLines(redactHeld(text.endsWith('\n') ? text : `${text}\n`)));
-    }
+    if (this.json) this.stdout.write(`${redactHeld(JSON.stringify(data ?? text, null, 2))}\n`);
+    else if (!this.quiet) this.lines(text);
+  }
+
+  private lines(text: string): void {
+    if (text !== '') this.stdout.write(escapeWithinLines(redactHeld(text.endsWith('\n') ? text : `${text}\n`)));
+  }
+
+  /**
+   * What a reading verb (`digest`, `ls`, `inspect`, …) was asked for: printed under --quiet too,
+   * as `manifest`, `config` and `blob` print their bytes; -q silences the lines about it, never
+   * the answer (`d=$(ocipush digest -q REF)` got an empty string and status 0).
+   */
+  data(text: string, data?: unknown): void {
+    if (this.json) this.result(text, data);
+    else this.lines(text);
   }
 
   /** A result in another tool's format (verify's -o, as cosign prints it), written as it is, held credentials taken out; silenced by --quiet as any result. */

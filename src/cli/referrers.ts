@@ -59,5 +59,5 @@ function report(out: Output, what: string, subject: string, via: string, manifes
     return escapeControl(`${m.digest} ${m.artifactType ?? '-'}${notes ? ` ${notes}` : ''}`);
   });
   out.info(`${manifests.length} referrer${manifests.length === 1 ? '' : 's'} of ${what}`);
-  if (lines.length > 0 || out.json) out.result(lines.join('\n'), { subject, via, manifests });
+  if (lines.length > 0 || out.json) out.data(lines.join('\n'), { subject, via, manifests });
 }
