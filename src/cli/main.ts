@@ -83,9 +83,25 @@ async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): P
       const host = ref.tag === undefined ? short : `${short}:${ref.tag}`;
       return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is read as Docker Hub's ${DOCKER_HUB}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}; an image in the registry ${host} is named with its repository: ${host}/REPOSITORY[:TAG])`, err.details);
     }
+    const layout = await layoutNamed(bare);
+    if (layout) return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; the directory ${layout.dir} is an OCI layout: ${layout.reference} names its image)`, err.details);
     return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; a registry of your own is named first: localhost:5000/${short}${ref.tag ? `:${ref.tag}` : ''})`, err.details);
   }
   return err;
+}
+
+/**
+ * `lay:app` typed for the layout ./lay, as umoci names an image (`--image lay:app`): read as
+ * Docker Hub's, as docker reads it, but when ./lay holds a layout the line names the form that
+ * reads it rather than a registry the user never meant.
+ */
+async function layoutNamed(text: string): Promise<{ dir: string; reference: string } | undefined> {
+  const colon = text.indexOf(':');
+  const dir = colon < 0 ? text : text.slice(0, colon);
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  if (dir === '' || !existsSync(join(dir, 'oci-layout'))) return undefined;
+  return { dir: `./${dir}`, reference: `oci:${text}` };
 }
 
 /**

@@ -69,6 +69,20 @@ describe('what push, pull and export say', () => {
     assertOneLineError(runCli(['push', 'docker.io/team/app:1', '--layout', image.layout, '--tag', 'v1'], { env }), /^ocipush: cannot reach proxy 127\.0\.0\.1:9 \(from HTTPS_PROXY\): connection refused$/, 1);
   });
 
+  // `layout:v1` is how umoci names the image v1 of ./layout (umoci stat --image layout:v1); read as
+  // Docker Hub's, as docker reads it, the line sent the user to a registry of their own.
+  it('DIR:TAG whose DIR holds a layout, as umoci names an image, says which form reads the layout', () => {
+    const env = { HTTPS_PROXY: 'http://127.0.0.1:9', https_proxy: '', NO_PROXY: '', no_proxy: '' };
+    const cwd = join(image.layout, '..');
+    assert.match(run('umoci', ['stat', '--image', `layout:${image.tag}`], { cwd }), /LAYER/);
+    for (const verb of ['inspect', 'digest', 'config']) {
+      assertOneLineError(runCli([verb, `layout:${image.tag}`], { cwd, env }), new RegExp(`^ocipush: cannot reach proxy 127\\.0\\.0\\.1:9 \\(from HTTPS_PROXY\\): connection refused \\("layout:v1" is Docker Hub's docker\\.io/library/layout; the directory \\./layout is an OCI layout: oci:layout:v1 names its image\\)$`), 1);
+    }
+    const named = runCli(['digest', `oci:layout:${image.tag}`], { cwd, env });
+    assertOk(named);
+    assert.equal(named.stdout, `${image.manifest.digest}\n`);
+  });
+
   it('pulling into a layout that holds the image already says it was tagged', async () => {
     const layout = join(tmp.path, 'pulled');
     assertOk(runCli(['pull', `${registry.host}/msg/app:1`, '--layout', layout]));
