@@ -189,6 +189,7 @@ export function referrerDescriptor(descriptor: Descriptor, bytes: Buffer): Descr
 async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first?: TagIndex): Promise<number> {
   const tag = referrersTag(subject);
   const gone = new Set<string>();
+  const replaced = new Set<Digest>();
   let writes = 0;
   for (let round = 0; round < MAX_TAG_UPDATES; round++) {
     // Read (again after each write: the read-back that catches a concurrent writer whose
@@ -196,8 +197,14 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
     const current = round === 0 && first ? first : await readTagIndex(client, repository, subject);
     const have = new Set(current.index.manifests.map((m) => m.digest));
     const missing = entries.filter((e) => !have.has(e.digest));
-    if (missing.length === 0) return writes;
-    if (await writeTagIndex(client, repository, tag, current, [...current.index.manifests, ...missing], gone) === 'written') writes++;
+    if (missing.length === 0) {
+      await deleteReplaced(client, repository, replaced, current);
+      return writes;
+    }
+    if (await writeTagIndex(client, repository, tag, current, [...current.index.manifests, ...missing], gone) === 'written') {
+      writes++;
+      noteReplaced(replaced, current);
+    }
   }
   throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${entries.map((e) => e.digest).join(', ')} could not be added after ${MAX_TAG_UPDATES} attempts`);
 }
@@ -245,20 +252,53 @@ async function writeTagIndex(
 export async function removeFromTagIndex(client: RegistryClient, repository: string, subject: Digest, digest: Digest): Promise<boolean> {
   const tag = referrersTag(subject);
   const gone = new Set<string>();
+  const replaced = new Set<Digest>();
   let listed = false;
   for (let round = 0; round < MAX_TAG_UPDATES; round++) {
     const current = await readTagIndex(client, repository, subject);
     const others = current.index.manifests.filter((m) => m.digest !== digest);
-    if (others.length === current.index.manifests.length) return listed;
+    if (others.length === current.index.manifests.length) {
+      await deleteReplaced(client, repository, replaced, current);
+      return listed;
+    }
     listed = true;
     const kept = others.filter((m) => !gone.has(m.digest));
     if (kept.length === 0 && current.digest) {
       await deleteManifest(client, repository, current.digest);
+      await deleteReplaced(client, repository, replaced, { index: emptyIndex() });
       return true;
     }
-    await writeTagIndex(client, repository, tag, current, kept, gone);
+    if (await writeTagIndex(client, repository, tag, current, kept, gone) === 'written') noteReplaced(replaced, current);
   }
   throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${digest} could not be removed after ${MAX_TAG_UPDATES} attempts`);
+}
+
+/**
+ * An index our write took the tag from. An empty one is not: its bytes are every subject's empty
+ * index (oras writes one with SkipReferrersGC), and a delete by digest takes every tag naming them.
+ */
+function noteReplaced(replaced: Set<Digest>, current: TagIndex): void {
+  if (current.digest && current.index.manifests.length > 0) replaced.add(current.digest);
+}
+
+/**
+ * Deletes the indexes this update took the tag from, as oras does (unless SkipReferrersGC): no
+ * tag names them any more, and a registry keeps an untagged manifest until a gc that deletes
+ * untagged ones, which most never run; every attach left one more behind. Not the one the tag
+ * names now (another writer may have put the same bytes back). The referrers are in place
+ * whatever the answer, so a registry that does not let us delete (405 or UNSUPPORTED, no delete
+ * permission), or one another writer deleted first, leaves it as it was without a word; only
+ * an abort goes on.
+ */
+async function deleteReplaced(client: RegistryClient, repository: string, replaced: Set<Digest>, now: TagIndex): Promise<void> {
+  for (const digest of replaced) {
+    if (digest === now.digest) continue;
+    try {
+      await deleteManifest(client, repository, digest);
+    } catch (err) {
+      if (!(err instanceof OcipushError) || err.code === 'EABORTED') throw err;
+    }
+  }
 }
 
 function quoteEtag(etag: string): string {

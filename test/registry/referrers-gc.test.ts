@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { run, tempDir } from '../support/tools.js';
+import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { skopeoRawManifest, umociImage, type UmociImage } from './support.js';
+
+// Each attach, sign or SBOM --attach on a registry without the referrers API rewrote the
+// sha256-<hex> index and left the one before it in the repository, untagged, for good: ten
+// signatures, ten dead indexes. oras deletes the one it replaced (unless SkipReferrersGC).
+
+interface Index { manifests: { digest: string }[] }
+
+describe('the referrers tag schema leaves no replaced index behind', () => {
+  let registry: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let image: UmociImage;
+  let proxy: FaultProxy | undefined;
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    image = umociImage(tmp.path, 'one', [3_000]);
+    writeFileSync(join(tmp.path, 'notes.txt'), 'notes\n');
+  });
+  after(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  const tagOf = (digest: string) => digest.replace(':', '-');
+  /** Whether the registry still serves the manifest by digest, as skopeo asks for it. */
+  const held = (repo: string, digest: string): boolean => {
+    try {
+      skopeoRawManifest(`${registry.host}/${repo}@${digest}`);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const indexOf = (repo: string) => {
+    const { bytes, digest } = skopeoRawManifest(`${registry.host}/${repo}:${tagOf(image.manifest.digest)}`);
+    return { digest, digests: (JSON.parse(bytes.toString()) as Index).manifests.map((m) => m.digest) };
+  };
+
+  it('attach and delete of a referrer delete the index they replaced; the current one and every referrer stay', async () => {
+    const ref = `${registry.host}/gc/app:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const attached: string[] = [];
+    const indexes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', '-a', `n=${i}`]);
+      assertOk(r);
+      attached.push(r.stdout.trim());
+      indexes.push(indexOf('gc/app').digest);
+    }
+    assert.deepEqual(indexOf('gc/app').digests, attached);
+    assert.deepEqual(indexes.map((d) => held('gc/app', d)), [false, false, true], 'only the index the tag names is left');
+    for (const d of attached) assert.ok(held('gc/app', d), d);
+
+    assertOk(await runCliAsync(['delete', `${registry.host}/gc/app@${attached[0]}`]));
+    assert.deepEqual(indexOf('gc/app').digests, attached.slice(1));
+    assert.equal(held('gc/app', indexes[2]!), false, 'the index the delete replaced is gone too');
+    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/gc/app`])).Tags as string[];
+    assert.deepEqual(tags.sort(), ['1', tagOf(image.manifest.digest)]);
+  });
+
+  it('a registry that refuses deletes (405) keeps the old index, without a word: the attach is done', async () => {
+    proxy = await startFaultProxy({ target: registry.url, faults: [{ method: 'DELETE', times: Infinity, fault: { kind: 'respond', status: 405, headers: { 'content-type': 'application/json' }, body: '{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}' } }] });
+    const ref = `${proxy.host}/gc/kept:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const first = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', join(tmp.path, 'notes.txt')]);
+    assertOk(first);
+    const old = indexOf('gc/kept').digest;
+    const second = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.approval', '-a', 'ok=yes']);
+    assertOk(second);
+    assert.match(second.stderr, /^attached application\/vnd\.example\.approval .*\(referrers tag schema\)\n$/);
+    assert.deepEqual(indexOf('gc/kept').digests, [first.stdout.trim(), second.stdout.trim()]);
+    assert.ok(held('gc/kept', old));
+    assert.equal(proxy.requests().filter((r) => r.method === 'DELETE' && r.status === 405).length, 1, 'asked once, not retried');
+  });
+});
