@@ -102,6 +102,10 @@ export async function readTagIndex(client: RegistryClient, repository: string, d
   if (res.status === 404) return { index: emptyIndex() };
   const parsed = parseManifest(bytes, `${client.registry}/${repository}:${tag}`);
   if (!isIndex(parsed)) throw new OcipushError('EINVALID', `${client.registry}/${repository}:${tag}: the referrers tag holds an image manifest, not an index`);
+  // A Docker manifest list there is some image's platforms, not referrers (the tag schema's index
+  // is an OCI one): listed, each platform was taken for a referrer and copied as one; written back
+  // under the OCI type, the registry refused it with a bare 400 MANIFEST_INVALID.
+  if (parsed.mediaType !== MediaType.OciIndex) throw new OcipushError('EINVALID', `${client.registry}/${repository}:${tag}: the referrers tag holds a Docker manifest list, not an OCI image index`);
   return { index: parsed, etag: res.header('etag') ?? res.header('docker-content-digest'), digest: sha256(bytes) };
 }
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
-import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { skopeoRawManifest, umociImage, type UmociImage } from './support.js';
 
 // Each attach, sign or SBOM --attach on a registry without the referrers API rewrote the
@@ -14,16 +14,18 @@ import { skopeoRawManifest, umociImage, type UmociImage } from './support.js';
 
 interface Index { manifests: { digest: string }[] }
 
-describe('the referrers tag schema leaves no replaced index behind', () => {
+describe('the sha256-<hex> index of the referrers tag schema, in a registry without the referrers API', () => {
   let registry: RunningRegistry;
   let tmp: { path: string; cleanup: () => Promise<void> };
   let image: UmociImage;
+  let other: UmociImage;
   let proxy: FaultProxy | undefined;
 
   before(async () => {
     tmp = await tempDir();
     registry = await startRegistry();
     image = umociImage(tmp.path, 'one', [3_000]);
+    other = umociImage(tmp.path, 'two', [2_000], join(tmp.path, 'other'));
     writeFileSync(join(tmp.path, 'notes.txt'), 'notes\n');
   });
   after(async () => {
@@ -82,5 +84,28 @@ describe('the referrers tag schema leaves no replaced index behind', () => {
     assert.deepEqual(indexOf('gc/kept').digests, [first.stdout.trim(), second.stdout.trim()]);
     assert.ok(held('gc/kept', old));
     assert.equal(proxy.requests().filter((r) => r.method === 'DELETE' && r.status === 405).length, 1, 'asked once, not retried');
+  });
+
+  // A Docker manifest list under the sha256-<hex> tag (some image's platforms tagged there) was
+  // read as the referrers index: referrers listed its platform image as a referrer and copy copied
+  // it as one; attach wrote it back as an OCI index and got a bare '400 MANIFEST_INVALID'.
+  it('a Docker manifest list under the referrers tag is no referrers index: one line, the tag left as it was', async () => {
+    const ref = `${registry.host}/gc/listed:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    assertOk(await runCliAsync(['push', `${registry.host}/gc/listed:2`, '--layout', other.layout, '--quiet']));
+    const two = skopeoRawManifest(`${registry.host}/gc/listed:2`);
+    const list = JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: two.digest, size: two.bytes.length, platform: { architecture: 'amd64', os: 'linux' } }],
+    });
+    const put = await fetch(`${registry.url}/v2/gc/listed/manifests/${tagOf(image.manifest.digest)}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.docker.distribution.manifest.list.v2+json' }, body: list });
+    assert.equal(put.status, 201);
+    const said = new RegExp(`^ocipush: ${registry.host}/gc/listed:${tagOf(image.manifest.digest)}: the referrers tag holds a Docker manifest list, not an OCI image index$`);
+    assertOneLineError(await runCliAsync(['referrers', ref]), said);
+    const attach = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=1']);
+    assert.equal(attach.status, 1);
+    assert.match(attach.stderr.trimEnd(), said);
+    assert.equal(skopeoRawManifest(`${registry.host}/gc/listed:${tagOf(image.manifest.digest)}`).bytes.toString(), list);
+    assertOneLineError(await runCliAsync(['copy', ref, `${registry.host}/gc/listed-copy:1`, '--quiet']), said);
   });
 });
