@@ -95,10 +95,18 @@ export interface TagIndex {
 /** The referrers tag schema's index of `digest` as the registry has it (empty when the tag does not exist). */
 export async function readTagIndex(client: RegistryClient, repository: string, digest: Digest): Promise<TagIndex> {
   const tag = referrersTag(digest);
-  const { res, bytes } = await getWhole(client, {
-    url: v2Path(repository, `manifests/${tag}`), op: `fetch referrers index ${repository}:${tag}`,
-    scopes: [pullScope(repository)], headers: { accept: MANIFEST_ACCEPT }, accept: (s) => s === 200 || s === 404,
-  }, MAX_MANIFEST_BYTES, (r) => r.status === 200);
+  let res: RegistryResponse;
+  let bytes: Buffer;
+  for (let attempt = 1; ; attempt++) {
+    ({ res, bytes } = await getWhole(client, {
+      url: v2Path(repository, `manifests/${tag}`), op: `fetch referrers index ${repository}:${tag}`,
+      scopes: [pullScope(repository)], headers: { accept: MANIFEST_ACCEPT }, accept: (s) => s === 200 || s === 404,
+    }, MAX_MANIFEST_BYTES, (r) => r.status === 200 || r.status === 404));
+    // The tag named an index deleted as we read it: another writer's, which moved the tag to its
+    // new index first and then deleted the one it replaced (as we do, and oras). Taken for "no
+    // index", the write that follows would name our referrers alone, every other entry dropped.
+    if (res.status !== 404 || attempt >= MAX_TAG_UPDATES || !namesDeletedRevision(bytes)) break;
+  }
   if (res.status === 404) return { index: emptyIndex() };
   const parsed = parseManifest(bytes, `${client.registry}/${repository}:${tag}`);
   if (!isIndex(parsed)) throw new OcipushError('EINVALID', `${client.registry}/${repository}:${tag}: the referrers tag holds an image manifest, not an index`);
@@ -107,6 +115,19 @@ export async function readTagIndex(client: RegistryClient, repository: string, d
   // under the OCI type, the registry refused it with a bare 400 MANIFEST_INVALID.
   if (parsed.mediaType !== MediaType.OciIndex) throw new OcipushError('EINVALID', `${client.registry}/${repository}:${tag}: the referrers tag holds a Docker manifest list, not an OCI image index`);
   return { index: parsed, etag: res.header('etag') ?? res.header('docker-content-digest'), digest: sha256(bytes) };
+}
+
+/**
+ * A 404 that names the manifest a tag pointed to (distribution: detail `Revision`), not the tag
+ * itself (detail `Tag`): the tag is there, the index it named just went.
+ */
+function namesDeletedRevision(body: Buffer): boolean {
+  try {
+    const { errors } = JSON.parse(body.toString('utf8')) as { errors?: { detail?: { Revision?: unknown } }[] };
+    return Array.isArray(errors) && errors.some((e) => typeof e?.detail?.Revision === 'string');
+  } catch {
+    return false;
+  }
 }
 
 function emptyIndex(): ImageIndex {

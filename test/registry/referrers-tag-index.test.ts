@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -19,11 +20,12 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
   let tmp: { path: string; cleanup: () => Promise<void> };
   let image: UmociImage;
   let other: UmociImage;
-  let proxy: FaultProxy | undefined;
+  let proxy: FaultProxy;
 
   before(async () => {
     tmp = await tempDir();
     registry = await startRegistry();
+    proxy = await startFaultProxy({ target: registry.url });
     image = umociImage(tmp.path, 'one', [3_000]);
     other = umociImage(tmp.path, 'two', [2_000], join(tmp.path, 'other'));
     writeFileSync(join(tmp.path, 'notes.txt'), 'notes\n');
@@ -72,7 +74,7 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
   });
 
   it('a registry that refuses deletes (405) keeps the old index, without a word: the attach is done', async () => {
-    proxy = await startFaultProxy({ target: registry.url, faults: [{ method: 'DELETE', times: Infinity, fault: { kind: 'respond', status: 405, headers: { 'content-type': 'application/json' }, body: '{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}' } }] });
+    proxy.addFault({ method: 'DELETE', times: Infinity, fault: { kind: 'respond', status: 405, headers: { 'content-type': 'application/json' }, body: '{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}' } });
     const ref = `${proxy.host}/gc/kept:1`;
     assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
     const first = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', join(tmp.path, 'notes.txt')]);
@@ -84,6 +86,31 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     assert.deepEqual(indexOf('gc/kept').digests, [first.stdout.trim(), second.stdout.trim()]);
     assert.ok(held('gc/kept', old));
     assert.equal(proxy.requests().filter((r) => r.method === 'DELETE' && r.status === 405).length, 1, 'asked once, not retried');
+  });
+
+  // Since writers delete the index they replace, a reader can find the tag naming an index
+  // deleted as it reads: docker-registry answers that GET 404 (the revision unknown, not the tag).
+  // Taken for "no index yet", attach wrote an index of its one referrer: every other one unlisted.
+  it('a tag that names an index deleted as it is read is read again, not taken for no index', async () => {
+    const ref = `${registry.host}/gc/moving:1`;
+    assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+    const first = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=1']);
+    assertOk(first);
+    const tag = tagOf(image.manifest.digest);
+    const link = join(registry.storageDir, 'docker/registry/v2/repositories/gc/moving/_manifests/tags', tag, 'current/link');
+    const deleted = `sha256:${'0'.repeat(64)}`;
+    let saved: Buffer | undefined;
+    proxy.clearFaults();
+    proxy.clearRequests();
+    proxy.addFault({
+      method: 'GET', path: new RegExp(`/manifests/${tag}$`),
+      // The instant another writer has moved the tag on and deleted the index this GET found.
+      fault: { kind: 'around', before: async () => { saved = await readFile(link); await writeFile(link, deleted); }, after: async () => { await writeFile(link, saved!); } },
+    });
+    const second = await runCliAsync(['attach', `${proxy.host}/gc/moving:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=2']);
+    assertOk(second);
+    assert.deepEqual(proxy.requests().filter((r) => r.method === 'GET' && r.path.endsWith(tag)).map((r) => [r.fault, r.status]).slice(0, 2), [['around', 404], [undefined, 200]]);
+    assert.deepEqual(indexOf('gc/moving').digests, [first.stdout.trim(), second.stdout.trim()]);
   });
 
   // A Docker manifest list under the sha256-<hex> tag (some image's platforms tagged there) was
