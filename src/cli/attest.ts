@@ -29,9 +29,8 @@ export const attestCommand: CliCommand<AttestArgs> = {
     if (argv.replace && argv.newBundleFormat) throw usageError('--replace takes earlier attestations out of sha256-<hex>.att and their referrers; with --new-bundle-format each attestation is a referrer of its own: give one of the two');
     if (argv.predicate === '-' && argv.passwordStdin) throw usageError('--predicate - and --password-stdin both read standard input: give the predicate as a file, or the password in OCIPUSH_USERNAME/OCIPUSH_PASSWORD or a docker login');
     const { referenceTarget } = await import('../oci/reference.js');
-    const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
+    const { layoutImageName, layoutTarget, registryReference, withLayout } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'attest');
-    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('attest', 'writes');
     const { predicateTypeUri, predicateFrom, attestImage, MAX_PREDICATE_BYTES } = await import('../supply-chain/attest.js');
     const predicateType = predicateTypeUri(argv.type);
     const { createReadStream } = await import('node:fs');
@@ -55,6 +54,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     const { checkConcurrency } = await import('./registry-options.js');
     const concurrency = checkConcurrency(argv.concurrency);
     const signer = await loadSigner(argv.key, { pipedPassword: !fromStdin && !argv.passwordStdin });
+    const { repositoryText, withSignatureRepository } = await import('./cosign-repository.js');
     if (argv.newBundleFormat) {
       const [{ attestImageBundle }, { attachArtifact, attachToLayout }, { SIGSTORE_BUNDLE_MEDIA_TYPE }] = await Promise.all([
         import('../supply-chain/bundle-sign.js'), import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'),
@@ -68,12 +68,15 @@ export const attestCommand: CliCommand<AttestArgs> = {
         return;
       }
       const source = await registryReference(argv.reference);
-      const { signedIdentity } = await import('../supply-chain/simple-signing.js');
-      const result = await withRepository(source, argv, async (repo) => attestImageBundle(signedIdentity(source), await repo.resolve(referenceTarget(source)), signer, predicateType, predicate, stamp(), async (s, blob, ann) => (
-        (await attachArtifact(repo, s, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann, {}, concurrency)).manifest.digest
-      )));
       const name = `${source.registry}/${source.repository}`;
-      out.info(`attested ${name}@${result.digest} (${predicateType}): Sigstore bundle, referrer ${name}@${result.referrer}`);
+      const { signedIdentity } = await import('../supply-chain/simple-signing.js');
+      const { result, storedIn } = await withSignatureRepository(source, argv, async ({ image, signatures, storedIn }) => ({
+        storedIn,
+        result: await attestImageBundle(signedIdentity(source), await image.resolve(referenceTarget(source)), signer, predicateType, predicate, stamp(), async (s, blob, ann) => (
+          (await attachArtifact(signatures, s, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann, {}, concurrency)).manifest.digest
+        )),
+      }));
+      out.info(`attested ${name}@${result.digest} (${predicateType}): Sigstore bundle, referrer ${repositoryText(storedIn)}@${result.referrer}`);
       out.result(result.digest, result);
       return;
     }
@@ -86,9 +89,13 @@ export const attestCommand: CliCommand<AttestArgs> = {
       return;
     }
     const source = await registryReference(argv.reference);
-    const result = await withRepository(source, argv, async (repo) => attestImage(repo, source, await repo.resolve(referenceTarget(source)), signer, predicateType, predicate, argv.replace === true, concurrency));
     const name = `${source.registry}/${source.repository}`;
-    out.info(`attested ${name}@${result.digest} (${predicateType}): ${name}:${result.tag}, referrer ${result.referrer}${replacedText(result)}`);
+    // The statement names the image's repository, wherever COSIGN_REPOSITORY keeps it.
+    const { result, storedIn } = await withSignatureRepository(source, argv, async ({ image, signatures, storedIn }) => ({
+      storedIn,
+      result: await attestImage(signatures, source, await image.resolve(referenceTarget(source)), signer, predicateType, predicate, argv.replace === true, concurrency),
+    }));
+    out.info(`attested ${name}@${result.digest} (${predicateType}): ${repositoryText(storedIn)}:${result.tag}, referrer ${result.referrer}${replacedText(result)}`);
     out.result(result.digest, result);
   },
 };

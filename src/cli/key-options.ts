@@ -50,7 +50,7 @@ export async function signingFromFlags(
   if (destination.transport === 'oci' && !identity && !argv.newBundleFormat) {
     throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY (or sign with --new-bundle-format, which names the digest only)`);
   }
-  if (destination.transport === 'registry') refuseCosignRepository('--sign', 'writes');
+  if (destination.transport === 'registry') refuseCosignRepository();
   return {
     signer: await loadSigner(argv.key), ...(identity ? { identity } : {}), ...(argv.newBundleFormat ? { bundle: true } : {}),
     ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}),
@@ -58,14 +58,14 @@ export async function signingFromFlags(
 }
 
 /**
- * cosign's COSIGN_REPOSITORY keeps its signatures and attestations in another repository than the
- * image's. ocipush keeps them beside the image, so under it a signature would go (or be looked
- * for) where cosign does not look (or store): refused in one line rather than done silently.
+ * cosign's COSIGN_REPOSITORY keeps signatures in another repository than the image's. `sign`
+ * follows it; `--sign` of a verb that writes signs beside the image written, where cosign under it
+ * would not look: refused in one line rather than done silently.
  */
-export function refuseCosignRepository(verb: string, does: 'writes' | 'reads'): void {
+function refuseCosignRepository(): void {
   const other = process.env.COSIGN_REPOSITORY;
   if (other === undefined || other === '') return;
-  throw new OcipushError('EUSAGE', `${verb}: COSIGN_REPOSITORY=${other} is set, which ocipush does not follow: it ${does} signatures and attestations in the image's own repository, where cosign without it looks; unset it for ocipush`);
+  throw new OcipushError('EUSAGE', `--sign: COSIGN_REPOSITORY=${other} is set, which --sign does not follow (it signs beside the image written): sign the image after with ocipush sign, which keeps the signature in COSIGN_REPOSITORY as cosign does, or unset it`);
 }
 
 /** Signs `digest` in `reference`'s repository through `client`, for `identity` (default: that repository), or in a bundle. */
@@ -95,7 +95,7 @@ export async function signBundlesInRepository(
   const [{ signImageBundles }, { attachArtifact }, { SIGSTORE_BUNDLE_MEDIA_TYPE }] = await Promise.all([
     import('../supply-chain/bundle-sign.js'), import('../supply-chain/attach.js'), import('../supply-chain/sigstore-bundle.js'),
   ]);
-  return signImageBundles(repo, target, signer, async (subject, blob, annotations) => (
+  return signImageBundles(options.from ?? repo, target, signer, async (subject, blob, annotations) => (
     (await attachArtifact(repo, subject, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], annotations, {}, options.concurrency)).manifest.digest
   ), { ...options, created: await bundleCreated() });
 }
@@ -130,12 +130,16 @@ export function reportDestinationSignatures(out: Output, destination: ImageLocat
   else reportLayoutSignatures(out, destination.text, signing.identity, signed);
 }
 
-/** One line per signature made: `signed REPO@DIGEST: REPO:sha256-<hex>.sig`, or `: Sigstore bundle, referrer REPO@DIGEST`. */
-export function reportSignatures(out: Output, reference: Reference, signed: readonly MadeSignature[]): void {
+/**
+ * One line per signature made: `signed REPO@DIGEST: REPO:sha256-<hex>.sig`, or `: Sigstore bundle,
+ * referrer REPO@DIGEST`; the second REPO is `storedIn` when COSIGN_REPOSITORY keeps them there.
+ */
+export function reportSignatures(out: Output, reference: Reference, signed: readonly MadeSignature[], storedIn?: { registry: string; repository: string }): void {
   const name = `${reference.registry}/${reference.repository}`;
+  const where = storedIn ? `${storedIn.registry}/${storedIn.repository}` : name;
   for (const s of signed) {
-    if ('bundle' in s) out.info(`signed ${name}@${s.digest}: Sigstore bundle, referrer ${name}@${s.signatureManifest}`);
-    else out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${name}:${s.tag}`);
+    if ('bundle' in s) out.info(`signed ${name}@${s.digest}: Sigstore bundle, referrer ${where}@${s.signatureManifest}`);
+    else out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${where}:${s.tag}`);
   }
 }
 

@@ -27,9 +27,8 @@ export const signCommand: CliCommand<SignArgs> = {
     .example('$0 sign localhost:5000/app:1 --key cosign.key --new-bundle-format', 'as cosign 3 sign --key cosign.key --tlog-upload=false; cosign verify --insecure-ignore-tlog reads it')),
   run: async (argv, out: Output) => {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
-    const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const { layoutTarget, registryReference } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'sign');
-    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('sign', 'writes');
     const { loadSigner, repositoryIdentity, reportLayoutSignatures, reportSignatures, signInLayout } = await import('./key-options.js');
     const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
     if (argv.newBundleFormat) return signBundles(argv, inLayout, out);
@@ -47,15 +46,19 @@ export const signCommand: CliCommand<SignArgs> = {
     }
     const source = await registryReference(argv.reference);
     const { signImage } = await import('../supply-chain/sign.js');
-    const signed = await withRepository(source, argv, (repo) => signImage(repo, identity ?? source, referenceTarget(source), signer, options));
-    reportSignatures(out, source, signed);
+    const { withSignatureRepository } = await import('./cosign-repository.js');
+    // The payload names the image's repository (or the identity given), wherever COSIGN_REPOSITORY keeps the signature.
+    const { signed, storedIn } = await withSignatureRepository(source, argv, async ({ image, signatures, storedIn }) => ({
+      signed: await signImage(signatures, identity ?? source, referenceTarget(source), signer, { ...options, from: image }), storedIn,
+    }));
+    reportSignatures(out, source, signed, storedIn);
     out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
   },
 };
 
 /** `sign --new-bundle-format`: cosign 3's bundles, as referrers of each image signed (in the registry, or the layout's index.json). */
 async function signBundles(argv: SignArgs, inLayout: import('./repository-ref.js').LayoutTarget | undefined, out: Output): Promise<void> {
-  const [{ referenceTarget, formatReference }, { registryReference, withRepository }, { loadSigner, reportLayoutSignatures, reportSignatures, signBundlesInLayout, signBundlesInRepository }] = await Promise.all([
+  const [{ referenceTarget, formatReference }, { registryReference }, { loadSigner, reportLayoutSignatures, reportSignatures, signBundlesInLayout, signBundlesInRepository }] = await Promise.all([
     import('../oci/reference.js'), import('./repository-ref.js'), import('./key-options.js'),
   ]);
   const { cosignAnnotations } = await import('./cosign-annotations.js');
@@ -69,7 +72,10 @@ async function signBundles(argv: SignArgs, inLayout: import('./repository-ref.js
     return;
   }
   const source = await registryReference(argv.reference);
-  const signed = await withRepository(source, argv, (repo) => signBundlesInRepository(repo, referenceTarget(source), signer, options));
-  reportSignatures(out, source, signed);
+  const { withSignatureRepository } = await import('./cosign-repository.js');
+  const { signed, storedIn } = await withSignatureRepository(source, argv, async ({ image, signatures, storedIn }) => ({
+    signed: await signBundlesInRepository(signatures, referenceTarget(source), signer, { ...options, from: image }), storedIn,
+  }));
+  reportSignatures(out, source, signed, storedIn);
   out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
 }

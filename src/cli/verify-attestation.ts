@@ -26,15 +26,16 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
     if (argv.output !== undefined && out.json) throw new OcipushError('EUSAGE', '--json and -o/--output are two formats of the result: give one');
-    const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
+    const { layoutImageName, layoutTarget, registryReference, withLayout } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify-attestation');
-    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('verify-attestation', 'reads');
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
     const { loadVerifier } = await import('./key-options.js');
     const { verifier } = await loadVerifier(argv.key);
     let image: string;
     let verified;
+    // Where the attestations were looked for, when not beside the image: the line of a failure names it.
+    let elsewhere = '';
     if (inLayout) {
       // Offline: cosign's .att a copy kept, and the attestations a build keeps as referrers.
       const { layoutAttachedStore, layoutAttestationLayers } = await import('../supply-chain/layout-attestations.js');
@@ -47,15 +48,18 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
       const source = await registryReference(argv.reference);
       // cosign's .att, and the attestations among the image's OCI 1.1 referrers, read at once.
       const { registryAttestationLayers } = await import('../supply-chain/registry-attestations.js');
-      verified = await withRepository(source, argv, async (repo, client) => {
+      const { withSignatureRepository } = await import('./cosign-repository.js');
+      // In COSIGN_REPOSITORY when it is set, as cosign reads them.
+      verified = await withSignatureRepository(source, argv, async ({ image: repo, signatures, signaturesClient, storedIn }) => {
         const subject = await repo.resolve(referenceTarget(source));
-        return { digest: subject.digest, outcome: await verifyAttestations(repo, subject.digest, verifier, predicateType, registryAttestationLayers(client, repo, subject)) };
+        elsewhere = signatures === repo ? '' : ` in ${storedIn.registry}/${storedIn.repository} (COSIGN_REPOSITORY)`;
+        return { digest: subject.digest, outcome: await verifyAttestations(signatures, subject.digest, verifier, predicateType, registryAttestationLayers(signaturesClient, signatures, subject)) };
       });
       image = `${source.registry}/${source.repository}@${verified.digest}`;
     }
     const { digest, outcome } = verified;
     if (outcome.verified.length === 0) {
-      const why = outcome.total === 0 ? 'no attestations found' : `none of ${outcome.total} attestation${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+      const why = outcome.total === 0 ? `no attestations found${elsewhere}` : `none of ${outcome.total} attestation${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
       throw new OcipushError('EINVALID', `verify-attestation ${image}: ${why}`, { digest });
     }
     out.info(`verified ${image}: ${outcome.verified.length} attestation${outcome.verified.length === 1 ? '' : 's'} (${[...new Set(outcome.verified.map((v) => v.predicateType))].join(', ')})`);

@@ -26,9 +26,8 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     const { referenceTarget, formatReference, DOCKER_HUB } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
     if (argv.output !== undefined && out.json) throw new OcipushError('EUSAGE', '--json and -o/--output are two formats of the result: give one');
-    const { layoutImageName, layoutTarget, registryReference, withLayout, withRepository } = await import('./repository-ref.js');
+    const { layoutImageName, layoutTarget, registryReference, withLayout } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'verify');
-    if (!inLayout) (await import('./key-options.js')).refuseCosignRepository('verify', 'reads');
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
     const { verifyImage } = await import('../supply-chain/sign.js');
@@ -38,6 +37,8 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     // What cosign's output names a bundle's signature for: the reference as given (go-containerregistry's ref.Name()).
     let given: string;
     let outcome;
+    // Where the signatures were looked for, when not beside the image: the line of a failure names it.
+    let elsewhere = '';
     if (inLayout) {
       // Offline, as cosign verify --local-image: the signatures the layout holds under cosign's names.
       const { layoutAttachedStore, layoutReferrerEnvelopes } = await import('../supply-chain/layout-attestations.js');
@@ -48,17 +49,20 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
       given = inLayout.text;
     } else {
       const source = await registryReference(argv.reference);
-      // cosign's .sig, and the signatures and Sigstore bundles cosign stores among the image's referrers, read at once.
+      // cosign's .sig, and the signatures and Sigstore bundles cosign stores among the image's referrers, read at once,
+      // in COSIGN_REPOSITORY when it is set, as cosign reads them.
       const { registryReferrerEnvelopes } = await import('../supply-chain/registry-attestations.js');
-      outcome = await withRepository(source, argv, async (repo, client) => {
+      const { withSignatureRepository } = await import('./cosign-repository.js');
+      outcome = await withSignatureRepository(source, argv, async ({ image: repo, signatures, signaturesClient, storedIn }) => {
         const subject = await repo.resolve(referenceTarget(source));
-        return verifyImage(repo, subject.digest, verifier, annotations, { found: registryReferrerEnvelopes(client, repo, subject), identity: `${source.registry}/${source.repository}` });
+        elsewhere = signatures === repo ? '' : ` in ${storedIn.registry}/${storedIn.repository} (COSIGN_REPOSITORY)`;
+        return verifyImage(signatures, subject.digest, verifier, annotations, { found: registryReferrerEnvelopes(signaturesClient, signatures, subject), identity: `${source.registry}/${source.repository}` });
       });
       image = `${source.registry}/${source.repository}@${outcome.digest}`;
       given = formatReference({ ...source, registry: source.registry === DOCKER_HUB ? 'index.docker.io' : source.registry });
     }
     if (outcome.verified.length === 0) {
-      const why = outcome.total === 0 ? 'no signatures found' : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+      const why = outcome.total === 0 ? `no signatures found${elsewhere}` : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
       throw new OcipushError('EINVALID', `verify ${image}: ${why}`, { digest: outcome.digest });
     }
     out.info(`verified ${image}: ${outcome.verified.length} valid signature${outcome.verified.length === 1 ? '' : 's'} by ${keyName}`);

@@ -16,6 +16,8 @@ export interface SignOptions {
   annotations?: Record<string, string>;
   /** Blobs sent at once to a registry (the command's --concurrency). */
   concurrency?: number;
+  /** Where the image is read, when its signatures are kept in another repository (cosign's COSIGN_REPOSITORY). */
+  from?: Pick<AttachedStore, 'fetchManifest' | 'toString'>;
 }
 
 export interface SignedManifest {
@@ -33,7 +35,7 @@ export interface SignedManifest {
  * cosign does: a layer of the image at `sha256-<hex>.sig`, after the signatures already there.
  */
 export async function signImage(repo: AttachedTarget, reference: Pick<Reference, 'registry' | 'repository'>, target: string, signer: Signer, options: SignOptions = {}): Promise<SignedManifest[]> {
-  const targets = await signTargets(repo, target, options.recursive);
+  const targets = await signTargets(options.from ?? repo, target, options.recursive);
   const identity = signedIdentity(reference);
   const verifier = signer.verifier?.();
   const sameKey = verifier && ((l: AttachedLayer) => {

@@ -227,23 +227,6 @@ describe('ocipush sign / verify against docker-registry', () => {
     assert.deepEqual(bundles.stdout.trim().split('\n'), all);
   });
 
-  it('under cosign\'s COSIGN_REPOSITORY (signatures kept in another repository), sign, verify, attest, verify-attestation and push --sign say in one line it is not followed, and write nothing', () => {
-    const ref = `${registry.host}/sc/elsewhere:1`;
-    assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
-    const moved = { COSIGN_REPOSITORY: `${registry.host}/sc/signatures` };
-    writeFileSync(join(tmp.path, 'elsewhere.json'), '{}');
-    const refused = (verb: string, does: string) => new RegExp(`^ocipush: ${verb}: COSIGN_REPOSITORY=${registry.host}/sc/signatures is set, which ocipush does not follow: it ${does} signatures and attestations in the image's own repository`);
-    assertOneLineError(runCli(['sign', ref, '--key', keyB], { env: moved }), refused('sign', 'writes'), 2);
-    assertOneLineError(runCli(['attest', ref, '--key', keyB, '--predicate', join(tmp.path, 'elsewhere.json')], { env: moved }), refused('attest', 'writes'), 2);
-    assertOneLineError(runCli(['verify', ref, '--key', pubB], { env: moved }), refused('verify', 'reads'), 2);
-    assertOneLineError(runCli(['verify-attestation', ref, '--key', pubB], { env: moved }), refused('verify-attestation', 'reads'), 2);
-    assertOneLineError(runCli(['push', `${registry.host}/sc/elsewhere:2`, '--layout', first.layout, '--tag', 'one', '--sign', '--key', keyB], { env: moved }), refused('--sign', 'writes'), 2);
-    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/sc/elsewhere`])) as { Tags: string[] };
-    assert.deepEqual(tags.Tags, ['1']);
-    // Set empty, as a CI template may leave it, it moves nothing, for cosign as here.
-    assertOk(runCli(['sign', ref, '--key', keyB], { env: { COSIGN_REPOSITORY: '' } }));
-  });
-
   it('a wrong password fails with one line and signs nothing', () => {
     const r = runCli(['sign', `${registry.host}/sc/app:1`, '--key', keyA], { env: { COSIGN_PASSWORD: 'nope' } });
     assertOneLineError(r, /^ocipush: .*a\.key: cannot decrypt the private key: wrong password/);

@@ -1,0 +1,76 @@
+import { OcipushError } from '../errors.js';
+import type { Reference } from '../oci/reference.js';
+import type { RegistryClient } from '../registry/http.js';
+import type { Repository } from '../registry/repository.js';
+import { clientFromFlags, type RegistryFlags } from './registry-options.js';
+
+/** A repository, on its registry. */
+export interface RepositoryName { registry: string; repository: string }
+
+/**
+ * cosign's COSIGN_REPOSITORY: the repository its signatures, attestations and their referrers are
+ * kept in instead of the image's (`sha256-<hex>.sig` there, named by the image's digest), read
+ * as go-containerregistry's name.NewRepository reads it: `sigs` alone is Docker Hub's
+ * library/sigs. Unset or empty, the image's own (a CI template may leave it empty).
+ */
+export async function cosignRepository(): Promise<RepositoryName | undefined> {
+  const text = process.env.COSIGN_REPOSITORY;
+  if (text === undefined || text === '') return undefined;
+  const { parseReference } = await import('../oci/reference.js');
+  let ref;
+  try {
+    ref = parseReference(text);
+  } catch (err) {
+    throw new OcipushError('EUSAGE', `COSIGN_REPOSITORY=${text}: ${(err as Error).message.replace(/^invalid image reference "[^"]*": /, 'not a repository: ')}`);
+  }
+  if (ref.tag !== undefined || ref.digest !== undefined) throw new OcipushError('EUSAGE', `COSIGN_REPOSITORY=${text}: a repository, without a tag or digest (the signatures are tagged there by the image's digest)`);
+  return { registry: ref.registry, repository: ref.repository };
+}
+
+/** Where the signatures of an image in `source`'s repository are kept, for messages: `REGISTRY/REPOSITORY`. */
+export function repositoryText(name: RepositoryName): string {
+  return `${name.registry}/${name.repository}`;
+}
+
+/** The image's repository, and the one its signatures and attestations are kept in (`storedIn`). */
+export interface SignatureRepositories {
+  image: Repository;
+  signatures: Repository;
+  signaturesClient: RegistryClient;
+  storedIn: RepositoryName;
+}
+
+/**
+ * Runs `work` with the image's repository and the one its signatures are kept in: the same one,
+ * or COSIGN_REPOSITORY's (through a client of its own when it is on another registry, the same
+ * registry flags and credentials lookup as the image's). Every client is closed after, torn down
+ * on failure.
+ */
+export async function withSignatureRepository<T>(
+  source: Reference, flags: RegistryFlags,
+  work: (repos: SignatureRepositories) => Promise<T>,
+): Promise<T> {
+  const { Repository } = await import('../registry/repository.js');
+  const other = await cosignRepository();
+  const clients: RegistryClient[] = [];
+  try {
+    const client = await clientFromFlags(source.registry, flags);
+    clients.push(client);
+    const image = new Repository(client, source.repository);
+    let signatures = image;
+    let signaturesClient = client;
+    if (other) {
+      if (other.registry !== source.registry) {
+        signaturesClient = await clientFromFlags(other.registry, flags);
+        clients.push(signaturesClient);
+      }
+      signatures = new Repository(signaturesClient, other.repository);
+    }
+    const result = await work({ image, signatures, signaturesClient, storedIn: other ?? source });
+    await Promise.all(clients.map((c) => c.close()));
+    return result;
+  } catch (err) {
+    await Promise.all(clients.map((c) => c.destroy()));
+    throw err;
+  }
+}
