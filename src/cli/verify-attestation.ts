@@ -1,20 +1,20 @@
 import type { Argv } from 'yargs';
-import type { CliCommand } from './command.js';
+import { toArray, type CliCommand } from './command.js';
 import type { Output } from './output.js';
 import { registryFlags, type RegistryFlags } from './registry-options.js';
 
 interface VerifyAttestationArgs extends RegistryFlags {
-  reference: string;
+  reference: string | string[];
   key: string;
   type?: string;
   output?: 'json' | 'text';
 }
 
 export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
-  command: 'verify-attestation <reference>',
+  command: 'verify-attestation <reference..>',
   describe: 'Check that an image now carries an in-toto attestation signed by a key (of a predicate type)',
   builder: (y: Argv) => registryFlags(y
-    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME]; cosign\'s .att and the attestations among its OCI 1.1 referrers' })
+    .positional('reference', { type: 'string', describe: '[docker://]REGISTRY/REPOSITORY[:TAG|@DIGEST], or oci:DIR[:NAME]; cosign\'s .att and the attestations among its OCI 1.1 referrers; several are checked in turn, as cosign checks them, the first that fails ending the run' })
     .option('key', { type: 'string', demandOption: true, describe: 'Public key (PEM file, or env://NAME)' })
     .option('type', { type: 'string', describe: 'Only attestations of this predicate type (URI or cosign shorthand); without it, one of any type passes (cosign verify-attestation checks only custom then)' })
     // cosign's flag for where to look (its default since cosign 3): both are read whatever it says, so a cosign command line runs as it is.
@@ -27,47 +27,55 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     const { OcipushError } = await import('../errors.js');
     if (argv.output !== undefined && out.json) throw new OcipushError('EUSAGE', '--json and -o/--output are two formats of the result: give one');
     const { layoutImageName, layoutTarget, registryReference, withLayout } = await import('./repository-ref.js');
-    const inLayout = await layoutTarget(argv.reference, 'verify-attestation');
+    // Each reference is read before any key or registry: a mistyped third is not found after two were checked.
+    const targets = await Promise.all(toArray(argv.reference).map(async (reference) => {
+      const inLayout = await layoutTarget(reference, 'verify-attestation');
+      return { inLayout, source: inLayout ? undefined : await registryReference(reference) };
+    }));
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
     const { loadVerifier } = await import('./key-options.js');
     const { verifier } = await loadVerifier(argv.key);
-    let image: string;
-    let verified;
-    // Where the attestations were looked for, when not beside the image: the line of a failure names it.
-    let elsewhere = '';
-    if (inLayout) {
-      // Offline: cosign's .att a copy kept, and the attestations a build keeps as referrers.
-      const { layoutAttachedStore, layoutAttestationLayers } = await import('../supply-chain/layout-attestations.js');
-      verified = await withLayout(inLayout, async (layout, subject) => ({
-        digest: subject.digest,
-        outcome: await verifyAttestations(layoutAttachedStore(layout, inLayout.text), subject.digest, verifier, predicateType, await layoutAttestationLayers(layout, subject)),
-      }));
-      image = layoutImageName(inLayout, verified.digest);
-    } else {
-      const source = await registryReference(argv.reference);
-      // cosign's .att, and the attestations among the image's OCI 1.1 referrers, read at once.
-      const { registryAttestationLayers } = await import('../supply-chain/registry-attestations.js');
-      const { withSignatureRepository } = await import('./cosign-repository.js');
-      // In COSIGN_REPOSITORY when it is set, as cosign reads them.
-      verified = await withSignatureRepository(source, argv, async ({ image: repo, signatures, signaturesClient, storedIn }) => {
-        const subject = await repo.resolve(referenceTarget(source));
-        elsewhere = signatures === repo ? '' : ` in ${storedIn.registry}/${storedIn.repository} (COSIGN_REPOSITORY)`;
-        return { digest: subject.digest, outcome: await verifyAttestations(signatures, subject.digest, verifier, predicateType, registryAttestationLayers(signaturesClient, signatures, subject)) };
-      });
-      image = `${source.registry}/${source.repository}@${verified.digest}`;
+    // One after the other, as cosign verify-attestation IMG1 IMG2: each verified is printed as it is, the first that fails ends the run (exit 1).
+    for (const { inLayout, source: ref } of targets) {
+      let image: string;
+      let verified;
+      // Where the attestations were looked for, when not beside the image: the line of a failure names it.
+      let elsewhere = '';
+      if (inLayout) {
+        // Offline: cosign's .att a copy kept, and the attestations a build keeps as referrers.
+        const { layoutAttachedStore, layoutAttestationLayers } = await import('../supply-chain/layout-attestations.js');
+        verified = await withLayout(inLayout, async (layout, subject) => ({
+          digest: subject.digest,
+          outcome: await verifyAttestations(layoutAttachedStore(layout, inLayout.text), subject.digest, verifier, predicateType, await layoutAttestationLayers(layout, subject)),
+        }));
+        image = layoutImageName(inLayout, verified.digest);
+      } else {
+        // A registry reference, read above.
+        const source = ref!;
+        // cosign's .att, and the attestations among the image's OCI 1.1 referrers, read at once.
+        const { registryAttestationLayers } = await import('../supply-chain/registry-attestations.js');
+        const { withSignatureRepository } = await import('./cosign-repository.js');
+        // In COSIGN_REPOSITORY when it is set, as cosign reads them.
+        verified = await withSignatureRepository(source, argv, async ({ image: repo, signatures, signaturesClient, storedIn }) => {
+          const subject = await repo.resolve(referenceTarget(source));
+          elsewhere = signatures === repo ? '' : ` in ${storedIn.registry}/${storedIn.repository} (COSIGN_REPOSITORY)`;
+          return { digest: subject.digest, outcome: await verifyAttestations(signatures, subject.digest, verifier, predicateType, registryAttestationLayers(signaturesClient, signatures, subject)) };
+        });
+        image = `${source.registry}/${source.repository}@${verified.digest}`;
+      }
+      const { digest, outcome } = verified;
+      if (outcome.verified.length === 0) {
+        const why = outcome.total === 0 ? `no attestations found${elsewhere}` : `none of ${outcome.total} attestation${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+        throw new OcipushError('EINVALID', `verify-attestation ${image}: ${why}`, { digest });
+      }
+      out.info(`verified ${image}: ${outcome.verified.length} attestation${outcome.verified.length === 1 ? '' : 's'} (${[...new Set(outcome.verified.map((v) => v.predicateType))].join(', ')})`);
+      if (argv.output !== undefined) {
+        const { cosignAttestationOutput } = await import('./cosign-output.js');
+        out.document(cosignAttestationOutput(outcome.verified));
+        continue;
+      }
+      out.result(digest, { digest, verified: outcome.verified.map((v) => v.statement) });
     }
-    const { digest, outcome } = verified;
-    if (outcome.verified.length === 0) {
-      const why = outcome.total === 0 ? `no attestations found${elsewhere}` : `none of ${outcome.total} attestation${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
-      throw new OcipushError('EINVALID', `verify-attestation ${image}: ${why}`, { digest });
-    }
-    out.info(`verified ${image}: ${outcome.verified.length} attestation${outcome.verified.length === 1 ? '' : 's'} (${[...new Set(outcome.verified.map((v) => v.predicateType))].join(', ')})`);
-    if (argv.output !== undefined) {
-      const { cosignAttestationOutput } = await import('./cosign-output.js');
-      out.document(cosignAttestationOutput(outcome.verified));
-      return;
-    }
-    out.result(digest, { digest, verified: outcome.verified.map((v) => v.statement) });
   },
 };
