@@ -18,8 +18,8 @@ export function cosignAnnotations(values: unknown): Record<string, string> {
   return claims;
 }
 
-/** One record as Go's encoding/csv reads it (pflag's readAsCSV): an empty value is no field at all. */
-function csvRecord(value: string): string[] {
+/** One record as Go's encoding/csv reads it (pflag's readAsCSV, every string-slice flag of cosign's): an empty value is no field at all. */
+export function csvRecord(value: string): string[] {
   if (value === '') return [];
   const fields: string[] = [];
   let i = 0;

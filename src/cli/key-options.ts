@@ -1,4 +1,5 @@
 import { OcipushError } from '../errors.js';
+import { signedIdentity } from '../supply-chain/simple-signing.js';
 import type { Signer, Verifier } from '../supply-chain/signer.js';
 import type { SignedManifest, SignOptions } from '../supply-chain/sign.js';
 import type { SignedBundle } from '../supply-chain/bundle-sign.js';
@@ -30,7 +31,7 @@ export type MadeSignature = SignedManifest | SignedBundle;
  * signature, for the repository `--sign-container-identity` names; an archive holds no signature.
  */
 export async function signingFromFlags(
-  argv: { sign?: boolean; key?: string; signContainerIdentity?: string; newBundleFormat?: boolean; concurrency?: number }, destination: { transport: string; text: string },
+  argv: { sign?: boolean; key?: string; signContainerIdentity?: string | string[]; newBundleFormat?: boolean; concurrency?: number }, destination: { transport: string; text: string },
 ): Promise<Signing | undefined> {
   if (!argv.sign) {
     if (argv.key !== undefined) throw new OcipushError('EUSAGE', '--key goes with --sign (to sign the image written)');
@@ -46,7 +47,12 @@ export async function signingFromFlags(
   if (argv.newBundleFormat && argv.signContainerIdentity !== undefined) {
     throw new OcipushError('EUSAGE', '--sign-container-identity names the repository in a cosign .sig payload; a --new-bundle-format signature names the digest only: give one of the two');
   }
-  const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
+  const identities = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentities(argv.signContainerIdentity);
+  // One signature of what the verb wrote, which its push and copy carry: several are sign's.
+  if (identities && identities.length > 1) {
+    throw new OcipushError('EUSAGE', `--sign-container-identity ${identities.map((i) => `${i.registry}/${i.repository}`).join(',')}: --sign makes one signature, for one repository; sign the image written for each with ocipush sign IMAGE --sign-container-identity, as cosign does`);
+  }
+  const identity = identities?.[0];
   if (destination.transport === 'oci' && !identity && !argv.newBundleFormat) {
     throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY (or sign with --new-bundle-format, which names the digest only)`);
   }
@@ -139,12 +145,28 @@ export function reportSignatures(out: Output, reference: Reference, signed: read
   const where = storedIn ? `${storedIn.registry}/${storedIn.repository}` : name;
   for (const s of signed) {
     if ('bundle' in s) out.info(`signed ${name}@${s.digest}: Sigstore bundle, referrer ${where}@${s.signatureManifest}`);
-    else out.info(`signed ${name}@${s.digest}${s.appended ? '' : ' (this signature was already there)'}: ${where}:${s.tag}`);
+    else out.info(`signed ${name}@${s.digest}${s.identity === signedIdentity(reference) ? '' : ` for ${s.identity}`}${s.appended ? '' : ' (this signature was already there)'}: ${where}:${s.tag}`);
   }
 }
 
 /** A repository a signature names, whatever registry it is stored in. */
 export interface SignedIdentity { registry: string; repository: string }
+
+/**
+ * `--sign-container-identity` as cosign reads it (a pflag string slice: repeatable, and each use
+ * comma-separated values, `--sign-container-identity a,b`), each a repository the payload names.
+ */
+export async function repositoryIdentities(values: unknown): Promise<SignedIdentity[]> {
+  const [{ toArray }, { csvRecord }] = await Promise.all([import('./command.js'), import('./cosign-annotations.js')]);
+  const texts = toArray(values).flatMap((v) => csvRecord(String(v)));
+  if (texts.length === 0) throw new OcipushError('EUSAGE', '--sign-container-identity: give a REGISTRY/REPOSITORY');
+  const identities: SignedIdentity[] = [];
+  for (const text of texts) {
+    const identity = await repositoryIdentity(text);
+    if (!identities.some((i) => i.registry === identity.registry && i.repository === identity.repository)) identities.push(identity);
+  }
+  return identities;
+}
 
 /** `--sign-container-identity REGISTRY/REPOSITORY` (cosign's flag): the repository the payload names; a tag or digest is refused, the payload names the digest itself. */
 export async function repositoryIdentity(text: string): Promise<SignedIdentity> {
@@ -159,7 +181,7 @@ export async function repositoryIdentity(text: string): Promise<SignedIdentity> 
  * stores it (the `sha256-<hex>.sig` name in index.json): push and copy take it along.
  */
 export async function signInLayout(
-  target: LayoutTarget, identity: SignedIdentity, signer: Signer, options: import('../supply-chain/sign.js').SignOptions = {},
+  target: LayoutTarget, identity: SignedIdentity | readonly SignedIdentity[], signer: Signer, options: import('../supply-chain/sign.js').SignOptions = {},
 ): Promise<SignedManifest[]> {
   const [{ withLayout }, { layoutAttachedStore }, { signImage }] = await Promise.all([
     import('./repository-ref.js'), import('../supply-chain/layout-attestations.js'), import('../supply-chain/sign.js'),
@@ -172,7 +194,7 @@ export function reportLayoutSignatures(out: Output, text: string, identity: Sign
   for (const s of signed) {
     const image = text.endsWith(s.digest) ? text : `${text}@${s.digest}`;
     if ('bundle' in s) out.info(`signed ${image}: Sigstore bundle, referrer ${s.signatureManifest} in the layout`);
-    else out.info(`signed ${image} for ${identity!.registry}/${identity!.repository} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
+    else out.info(`signed ${image} for ${s.identity ?? `${identity!.registry}/${identity!.repository}`} (${s.tag} in the layout${s.appended ? '' : ', already there'})`);
   }
 }
 

@@ -6,7 +6,7 @@ import { registryFlags, type RegistryFlags } from './registry-options.js';
 interface SignArgs extends RegistryFlags {
   reference: string;
   key: string;
-  signContainerIdentity?: string;
+  signContainerIdentity?: string | string[];
   recursive?: boolean;
   annotation?: string[];
   newBundleFormat: boolean;
@@ -20,7 +20,7 @@ export const signCommand: CliCommand<SignArgs> = {
     .option('key', { type: 'string', demandOption: true, describe: 'Private key: cosign.key (COSIGN_PASSWORD), a PKCS#8 PEM file, or env://NAME' })
     .option('recursive', { type: 'boolean', describe: 'Also sign every manifest under an index (a nested index\'s too, as cosign)' })
     .option('annotation', { alias: ['a', 'annotations'], type: 'string', array: true, describe: 'KEY=VALUE claim in the payload\'s "optional" section (repeatable; a=1,b=2 is two, as cosign reads -a; --annotations, as cosign spells it)' })
-    .option('sign-container-identity', { type: 'string', describe: 'REGISTRY/REPOSITORY the payload names (critical.identity.docker-reference), as cosign\'s flag; required to sign in a layout (not with --new-bundle-format, whose statement names the digest only)' })
+    .option('sign-container-identity', { type: 'string', array: true, describe: 'REGISTRY/REPOSITORY the payload names (critical.identity.docker-reference), as cosign\'s flag; several (repeated, or a,b as cosign reads it): one signature each; required to sign in a layout (not with --new-bundle-format, whose statement names the digest only)' })
     .option('new-bundle-format', { type: 'boolean', default: false, describe: 'Store the signature as cosign 3 does by default: a Sigstore bundle (DSSE, cosign\'s sign statement, no transparency-log entry) as an OCI 1.1 referrer of the image, not at sha256-<hex>.sig' })
     .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')
     .example('$0 sign oci:out:app --key cosign.key --sign-container-identity registry.example.com/app', 'signs in the layout, offline; push and copy take the signature along')
@@ -29,8 +29,8 @@ export const signCommand: CliCommand<SignArgs> = {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
     const { layoutTarget, registryReference } = await import('./repository-ref.js');
     const inLayout = await layoutTarget(argv.reference, 'sign');
-    const { loadSigner, repositoryIdentity, reportLayoutSignatures, reportSignatures, signInLayout } = await import('./key-options.js');
-    const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentity(argv.signContainerIdentity);
+    const { loadSigner, repositoryIdentities, reportLayoutSignatures, reportSignatures, signInLayout } = await import('./key-options.js');
+    const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentities(argv.signContainerIdentity);
     if (argv.newBundleFormat) return signBundles(argv, inLayout, out);
     if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
     const { cosignAnnotations } = await import('./cosign-annotations.js');
@@ -40,8 +40,8 @@ export const signCommand: CliCommand<SignArgs> = {
     const options = { recursive: argv.recursive, annotations, concurrency: checkConcurrency(argv.concurrency) };
     if (inLayout) {
       const signed = await signInLayout(inLayout, identity!, signer, options);
-      reportLayoutSignatures(out, inLayout.text, identity!, signed);
-      out.result(signed.map((s) => s.digest).join('\n'), { reference: inLayout.text, signatures: signed });
+      reportLayoutSignatures(out, inLayout.text, undefined, signed);
+      out.result([...new Set(signed.map((s) => s.digest))].join('\n'), { reference: inLayout.text, signatures: signed });
       return;
     }
     const source = await registryReference(argv.reference);
@@ -52,7 +52,8 @@ export const signCommand: CliCommand<SignArgs> = {
       signed: await signImage(signatures, identity ?? source, referenceTarget(source), signer, { ...options, from: image }), storedIn,
     }));
     reportSignatures(out, source, signed, storedIn);
-    out.result(signed.map((s) => s.digest).join('\n'), { reference: formatReference(source), signatures: signed });
+    // A digest once, however many repositories its signatures name.
+    out.result([...new Set(signed.map((s) => s.digest))].join('\n'), { reference: formatReference(source), signatures: signed });
   },
 };
 

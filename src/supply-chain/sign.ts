@@ -28,15 +28,21 @@ export interface SignedManifest {
   signatureManifest: Digest;
   /** False when this key had already signed the same payload with the same annotations (cosign's duplicate detector). */
   appended: boolean;
+  /** The repository the payload names (critical.identity.docker-reference). */
+  identity: string;
 }
 
 /**
  * Signs the manifest `reference` resolves to, always by digest, and stores the signature as
  * cosign does: a layer of the image at `sha256-<hex>.sig`, after the signatures already there.
+ * Several repositories (`--sign-container-identity a,b`): one signature each, as cosign signs a
+ * payload per identity.
  */
-export async function signImage(repo: AttachedTarget, reference: Pick<Reference, 'registry' | 'repository'>, target: string, signer: Signer, options: SignOptions = {}): Promise<SignedManifest[]> {
+export async function signImage(
+  repo: AttachedTarget, reference: Pick<Reference, 'registry' | 'repository'> | readonly Pick<Reference, 'registry' | 'repository'>[], target: string, signer: Signer, options: SignOptions = {},
+): Promise<SignedManifest[]> {
   const targets = await signTargets(options.from ?? repo, target, options.recursive);
-  const identity = signedIdentity(reference);
+  const identities = (Array.isArray(reference) ? reference : [reference]).map((r: Pick<Reference, 'registry' | 'repository'>) => signedIdentity(r));
   const verifier = signer.verifier?.();
   const sameKey = verifier && ((l: AttachedLayer) => {
     const b64 = signatureOf(l.descriptor);
@@ -44,11 +50,13 @@ export async function signImage(repo: AttachedTarget, reference: Pick<Reference,
   });
   const signed: SignedManifest[] = [];
   for (const desc of targets) {
-    const payload = simpleSigningPayload(identity, desc.digest, options.annotations);
-    const material = await signer.sign(payload);
-    const annotations = { [SIGNATURE_ANNOTATION]: material.signature.toString('base64'), ...material.annotations };
-    const result = await appendAttached(repo, desc.digest, 'sig', { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, payload, annotations }, sameKey, undefined, options.concurrency);
-    signed.push({ digest: desc.digest, tag: result.tag, signatureManifest: result.manifest.digest, appended: result.appended });
+    for (const identity of identities) {
+      const payload = simpleSigningPayload(identity, desc.digest, options.annotations);
+      const material = await signer.sign(payload);
+      const annotations = { [SIGNATURE_ANNOTATION]: material.signature.toString('base64'), ...material.annotations };
+      const result = await appendAttached(repo, desc.digest, 'sig', { mediaType: SIMPLE_SIGNING_MEDIA_TYPE, payload, annotations }, sameKey, undefined, options.concurrency);
+      signed.push({ digest: desc.digest, tag: result.tag, signatureManifest: result.manifest.digest, appended: result.appended, identity });
+    }
   }
   return signed;
 }
