@@ -31,7 +31,11 @@ export const signCommand: CliCommand<SignArgs> = {
     const inLayout = await layoutTarget(argv.reference, 'sign');
     const { loadSigner, repositoryIdentities, reportLayoutSignatures, reportSignatures, signInLayout } = await import('./key-options.js');
     const identity = argv.signContainerIdentity === undefined ? undefined : await repositoryIdentities(argv.signContainerIdentity);
-    if (argv.newBundleFormat) return signBundles(argv, inLayout, out);
+    if (argv.newBundleFormat) {
+      // cosign drops the identity from a bundle unsaid; the signature would not name the repository asked for.
+      if (identity) throw usageError('--sign-container-identity names the repository in a cosign .sig payload; a --new-bundle-format signature names the digest only: give one of the two');
+      return signBundles(argv, inLayout, out);
+    }
     if (inLayout && !identity) throw usageError(`${argv.reference}: a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY`);
     const { cosignAnnotations } = await import('./cosign-annotations.js');
     const annotations = cosignAnnotations(argv.annotation);

@@ -53,6 +53,14 @@ describe('sign --sign-container-identity a,b: one signature per repository named
     assertOk(runCli(['verify', ref, '--key', pub]));
   });
 
+  it('with --new-bundle-format, whose statement names the digest only, an identity is one line, not dropped unsaid; nothing written', () => {
+    const ref = `${registry.host}/ids/bundle:1`;
+    assertOk(runCli(['push', ref, '--layout', image.layout, '--tag', 'one', '--quiet']));
+    assertOneLineError(runCli(['sign', ref, '--key', key, '--new-bundle-format', '--sign-container-identity', 'mirror.example/app']),
+      /^ocipush: --sign-container-identity names the repository in a cosign \.sig payload; a --new-bundle-format signature names the digest only: give one of the two$/, 2);
+    assert.deepEqual((JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/ids/bundle`])) as { Tags: string[] }).Tags, ['1']);
+  });
+
   it('--sign of a verb that writes makes one signature: several repositories are one line, nothing pushed', () => {
     assertOneLineError(runCli(['push', `${registry.host}/ids/other:1`, '--layout', image.layout, '--tag', 'one', '--sign', '--key', key, '--sign-container-identity', 'a.example/app,b.example/app']),
       /^ocipush: --sign-container-identity a\.example\/app,b\.example\/app: --sign makes one signature, for one repository/, 2);
