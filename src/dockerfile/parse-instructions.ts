@@ -1,7 +1,7 @@
 import { LocatedError } from './errors.js';
 import { FLAG_SPECS } from './flags.js';
 import { parseGoDuration } from './duration.js';
-import { TOKEN_WHITESPACE, trimGoSpace, isGoSpace } from './go-text.js';
+import { TOKEN_WHITESPACE, trimGoSpace, trimLeftGoSpace, isGoSpace } from './go-text.js';
 import type {
   AddInstruction,
   ArgInstruction,
@@ -256,9 +256,11 @@ export function parseOnbuild(s: Split): OnbuildInstruction {
   const trigger = (sep ? s.args.slice(0, sep.index) : s.args).toUpperCase();
   if (trigger === 'ONBUILD') throw new LocatedError('Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed', argsAt(s));
   if (trigger === 'MAINTAINER' || trigger === 'FROM') throw new LocatedError(`${trigger} isn't allowed as an ONBUILD trigger`, argsAt(s));
-  // BuildKit's parseOnBuild: the trigger's heredoc bodies, each followed by its terminator, go
-  // into the expression, so that the child build reads them again.
-  let expression = s.base.original.replace(ONBUILD_PREFIX, '');
+  // BuildKit's parseOnBuild cuts the prefix off the node's Original, which keeps the line's
+  // trailing whitespace (`ONBUILD COPY a b  ` stores `COPY a b  `: docker inspect shows it, and a
+  // config that differs from docker's is another digest). The trigger's heredoc bodies, each
+  // followed by its terminator, go into the expression, so that the child build reads them again.
+  let expression = trimLeftGoSpace(s.line.text).replace(ONBUILD_PREFIX, '');
   for (const h of s.line.heredocs ?? []) expression += `\n${h.content}${h.name}`;
   return { ...s.base, keyword: 'ONBUILD', expression, trigger };
 }

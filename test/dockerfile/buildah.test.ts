@@ -234,9 +234,9 @@ test('escape directive: a backtick continues lines', async () => {
   });
 });
 
-test('ONBUILD triggers are stored; MAINTAINER sets the author; ENTRYPOINT resets an inherited CMD', async () => {
+test('ONBUILD triggers are stored (trailing blanks kept, as BuildKit keeps them); MAINTAINER sets the author; ENTRYPOINT resets an inherited CMD', async () => {
   await assertSameAsBuildah({
-    dockerfile: 'FROM scratch AS a\nCMD ["from-a"]\nFROM a\nMAINTAINER Jane Doe <jane@example.com>\nONBUILD COPY . /app\nONBUILD  ENV X=1\nENTRYPOINT ["/bin/app"]\n',
+    dockerfile: 'FROM scratch AS a\nCMD ["from-a"]\nFROM a\nMAINTAINER Jane Doe <jane@example.com>\nONBUILD COPY . /app\nONBUILD  ENV X=1\nONBUILD COPY a b  \nONBUILD LABEL y=1 \\\n  z=2 \nENTRYPOINT ["/bin/app"]\n',
   });
 });
 
