@@ -1,5 +1,5 @@
 import { TOKEN_WHITESPACE, trimGoSpace } from './go-text.js';
-import { ExpansionError, processWord } from './lex.js';
+import { ExpansionError, processWord, type EscapeToken } from './lex.js';
 import { extractFlags, parseJsonArray } from './words.js';
 
 /**
@@ -58,11 +58,12 @@ export function heredocWord(word: string): HeredocWord | undefined {
 /**
  * The heredocs of one logical line whose bodies follow it (parser.go canContainHeredoc and
  * heredocsFromLine): RUN, COPY and ADD, alone or after ONBUILD, not in JSON form; the words are
- * split with the default escape token whatever `# escape=` says, as BuildKit does. Throws
- * ExpansionError when a heredoc word cannot be read.
+ * split with the default escape token whatever `# escape=` says, as BuildKit does (its flags, as
+ * the instruction's, with the `# escape=` one). Throws ExpansionError when a heredoc word cannot
+ * be read.
  */
-export function heredocsOfLine(line: string): HeredocWord[] {
-  if (!line.includes('<<') || !canContainHeredoc(line)) return [];
+export function heredocsOfLine(line: string, escape: EscapeToken): HeredocWord[] {
+  if (!line.includes('<<') || !canContainHeredoc(line, escape)) return [];
   let words: string[];
   try {
     words = processWord(line, NO_ENV, { escape: '\\', rawQuotes: true, rawEscapes: true, skipUnsetEnv: true }).words;
@@ -78,9 +79,9 @@ export function heredocsOfLine(line: string): HeredocWord[] {
   return found;
 }
 
-function canContainHeredoc(line: string): boolean {
-  let { keyword, args } = splitKeyword(line);
-  if (keyword === 'ONBUILD') ({ keyword, args } = splitKeyword(args));
+function canContainHeredoc(line: string, escape: EscapeToken): boolean {
+  let { keyword, args } = splitKeyword(line, escape);
+  if (keyword === 'ONBUILD') ({ keyword, args } = splitKeyword(args, escape));
   if (keyword !== 'RUN' && keyword !== 'COPY' && keyword !== 'ADD') return false;
   try {
     return parseJsonArray(args) === undefined;
@@ -90,11 +91,11 @@ function canContainHeredoc(line: string): boolean {
   }
 }
 
-function splitKeyword(line: string): { keyword: string; args: string } {
+function splitKeyword(line: string, escape: EscapeToken): { keyword: string; args: string } {
   const trimmed = trimGoSpace(line);
   const sep = TOKEN_WHITESPACE.exec(trimmed);
   if (!sep) return { keyword: trimmed.toUpperCase(), args: '' };
-  return { keyword: trimmed.slice(0, sep.index).toUpperCase(), args: trimGoSpace(extractFlags(trimmed.slice(sep.index + sep[0].length)).rest.text) };
+  return { keyword: trimmed.slice(0, sep.index).toUpperCase(), args: trimGoSpace(extractFlags(trimmed.slice(sep.index + sep[0].length), escape).rest.text) };
 }
 
 /** BuildKit's ChompHeredocContent: tabs at the start of every line go (`^` after `\n` only, as in Go). */

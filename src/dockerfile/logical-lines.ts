@@ -163,7 +163,7 @@ export function splitLogicalLines(input: string): LogicalLines {
       logical.text += piece.text;
       ended = !piece.continues;
     }
-    i = readHeredocs(logical, withEndings, i);
+    i = readHeredocs(logical, withEndings, i, directives.escape);
     const check = checkComment(comments);
     if (check !== undefined) logical.check = check;
     comments = [];
@@ -185,10 +185,10 @@ function checkComment(comments: readonly string[]): string | undefined {
  * Reads the bodies of the line's heredocs from physical line `i` on (parser.go Parse): each ends
  * at the first line that is its name (after its tabs, for `<<-`); returns the next line's index.
  */
-function readHeredocs(logical: LogicalLine, raw: readonly string[], i: number): number {
+function readHeredocs(logical: LogicalLine, raw: readonly string[], i: number, escape: EscapeToken): number {
   let words;
   try {
-    words = heredocsOfLine(logical.text);
+    words = heredocsOfLine(logical.text, escape);
   } catch (err) {
     if (err instanceof ExpansionError) throw new LocatedError(err.message, positionAt(logical, 0));
     throw err;

@@ -35,7 +35,7 @@ export function splitLine(line: LogicalLine, escape: EscapeToken): Split {
   const written = sep ? trimmed.slice(0, sep.index) : trimmed;
   const afterOffset = start + (sep ? sep.index + sep[0].length : trimmed.length);
   const after = sep ? trimmed.slice(sep.index + sep[0].length) : '';
-  const { flags, rest } = extractFlags(after);
+  const { flags, rest } = extractFlags(after, escape);
   let argsOffset = afterOffset + rest.offset;
   while (argsOffset < text.length && isGoSpace(text[argsOffset]!)) argsOffset++;
   const at = positionAt(line, start);

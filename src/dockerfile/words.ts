@@ -12,10 +12,12 @@ export interface Piece {
 }
 
 /**
- * Leading `--name[=value]` words (BuildKit's extractBuilderFlags): quotes are removed and `\`
- * escapes one character; a word not starting with `--` ends the flags, as does a bare `--`.
+ * Leading `--name[=value]` words (BuildKit's extractBuilderFlags): quotes are removed and the
+ * escape token escapes one character; a word not starting with `--` ends the flags, as does a
+ * bare `--`. The token is the `# escape=` one, as in BuildKit since dockerfile 1.15: under `# escape=\``,
+ * `--exclude=a\b` keeps its backslash.
  */
-export function extractFlags(line: string): { flags: Piece[]; rest: Piece } {
+export function extractFlags(line: string, escape: EscapeToken): { flags: Piece[]; rest: Piece } {
   const flags: Piece[] = [];
   let inWord = false;
   let inQuote = false;
@@ -42,7 +44,7 @@ export function extractFlags(line: string): { flags: Piece[]; rest: Piece } {
         inQuote = false;
         continue;
       }
-      if (ch === '\\') {
+      if (ch === escape) {
         if (pos + 1 === line.length) {
           inQuote = false;
           continue;
@@ -67,7 +69,7 @@ export function extractFlags(line: string): { flags: Piece[]; rest: Piece } {
       inQuote = true;
       continue;
     }
-    if (ch === '\\') {
+    if (ch === escape) {
       if (pos + 1 === line.length) continue;
       pos++;
       ch = line[pos]!;

@@ -214,6 +214,18 @@ describe('COPY rules of BuildKit', () => {
     ]);
   });
 
+  it('under # escape=`, a flag value keeps its backslashes and the backtick escapes, as BuildKit reads flags since dockerfile 1.15', () => {
+    const ctx = join(tmp.path, 'escape-flags');
+    writeTree(ctx, {
+      // a\\b is the pattern that matches the file a\b (not ab); old` notes.txt one word.
+      Dockerfile: '# escape=`\nFROM scratch\nCOPY --exclude=a\\\\b --exclude=old` notes.txt . /src/\n',
+      'a\\b': 'backslash', ab: 'plain', 'old notes.txt': 'old', 'new notes.txt': 'new',
+    });
+    const layout = join(tmp.path, 'escape-flags-layout');
+    build(ctx, layout, ['--tag', 't']);
+    assert.deepEqual(Object.keys(unpackedTree(layout, 't', join(tmp.path, 'escape-flags-bundle'))), ['/src/', '/src/Dockerfile', '/src/ab', '/src/new notes.txt']);
+  });
+
   it('--chmod: symbolic modes apply to each entry\'s own mode; the directories an octal one creates get its permission bits', () => {
     const ctx = join(tmp.path, 'chmod');
     writeTree(ctx, {
