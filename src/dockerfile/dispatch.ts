@@ -30,6 +30,13 @@ const SECRET_KEY = /(?:_|^)(?:apikey|auth|credential|credentials|key|password|pw
 /** Words that make a secret-looking name harmless (BuildKit since January 2026: `API_KEY_FILE`, `TOKEN_VERSION`). */
 const PUBLIC_KEY = /(?:_|^)(?:public|file|version)(?:_|$)/i;
 
+/**
+ * BuildKit's nonEnvArgs: ARGs that are options to the frontend (which stages its SBOM scans), not
+ * variables: a stage's `ARG BUILDKIT_SBOM_SCAN_STAGE=true` declares it, but `$BUILDKIT_SBOM_SCAN_STAGE`
+ * reads empty after it, and is never an undefined variable.
+ */
+const NON_ENV_ARGS = new Set(['BUILDKIT_SBOM_SCAN_CONTEXT', 'BUILDKIT_SBOM_SCAN_STAGE']);
+
 /** The expansion state a stage leaves behind, for stages built FROM it. */
 const STAGE_STATE = new WeakMap<ResolvedStage, { env: Map<string, string>; declaredArgs: Set<string> }>();
 
@@ -137,7 +144,7 @@ export class StageDispatcher {
   private expand(word: string, at: InstructionBase, raw = false): string {
     const r = expandAt(word, this.env, this.escape, at, raw);
     for (const name of r.unmatched) {
-      if (this.declaredArgs.has(name)) continue;
+      if (this.declaredArgs.has(name) || NON_ENV_ARGS.has(name)) continue;
       const match = suggestName(name, this.env.keys());
       this.warnings.push({ rule: 'UndefinedVar', message: `Usage of undefined variable '$${name}'${match !== undefined ? ` (did you mean $${match}?)` : ''}`, line: at.line });
     }
@@ -223,7 +230,7 @@ export class StageDispatcher {
       else v = this.plan.globals.get(key);
       this.declaredArgs.add(key);
       if (v !== undefined) {
-        this.env.set(key, v);
+        if (!NON_ENV_ARGS.has(key)) this.env.set(key, v);
         this.args.set(key, v);
       }
       return v === undefined ? { key } : { key, value: v };

@@ -251,6 +251,19 @@ describe('image config and history', () => {
     assert.deepEqual(seen([], 'env', '1600000000'), { created: '2020-09-13T12:26:40Z', label: { sde: '1600000000' }, file: '2020-09-13 12:26:40' });
   });
 
+  it('ARG BUILDKIT_SBOM_SCAN_STAGE / _CONTEXT are frontend options: declared (history), never variables (BuildKit\'s nonEnvArgs)', () => {
+    const context = join(tmp.path, 'sbom-scan');
+    writeTree(context, { Dockerfile: 'FROM scratch\nARG BUILDKIT_SBOM_SCAN_STAGE=true\nARG BUILDKIT_SBOM_SCAN_CONTEXT\nLABEL scan="[$BUILDKIT_SBOM_SCAN_STAGE][$BUILDKIT_SBOM_SCAN_CONTEXT]"\n' });
+    const layout = join(tmp.path, 'sbom-scan-layout');
+    const r = buildCli(context, layout, ['--tag', 's', '--build-arg', 'BUILDKIT_SBOM_SCAN_CONTEXT=true']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /UndefinedVar/);
+    const config = JSON.parse(run('skopeo', ['inspect', '--config', `oci:${layout}:s`])) as { config: { Labels: Record<string, string>; Env: string[] }; history: { created_by: string }[] };
+    assert.deepEqual(config.config.Labels, { scan: '[][]' });
+    assert.deepEqual(config.config.Env, [PATH_DEFAULT]);
+    assert.deepEqual(config.history.map((h) => h.created_by), ['ARG BUILDKIT_SBOM_SCAN_STAGE=true', 'ARG BUILDKIT_SBOM_SCAN_CONTEXT=true', 'LABEL scan=[][]']);
+  });
+
   it('a SOURCE_DATE_EPOCH build arg no stage declares is no unused build arg: it is the epoch', () => {
     const context = join(tmp.path, 'repro-unused');
     writeTree(context, { Dockerfile: 'FROM scratch\nLABEL a=b\n' });
