@@ -38,6 +38,13 @@ import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } 
 const BUILTIN_ARGS = new Set([LINT_BUILD_ARG, 'SOURCE_DATE_EPOCH', 'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
 /**
+ * `--build-arg BUILDKIT_*` are options to BuildKit (BUILDKIT_INLINE_CACHE, _MULTI_PLATFORM,
+ * _SBOM_SCAN_CONTEXT, _CONTEXT_KEEP_GIT_DIR, _SYNTAX, …: CI scripts pass them to every build),
+ * read by the frontend or exporter whether or not an ARG names them: never unused.
+ */
+const FRONTEND_OPTION_PREFIX = 'BUILDKIT_';
+
+/**
  * The base images (not scratch, not earlier stages) of the stages the target needs, so the
  * builder can fetch their configs before calling resolveStages with baseImageConfig.
  */
@@ -67,7 +74,7 @@ export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions 
       for (const key of dispatcher.declaredArgs) declared.add(key);
       resolved.set(index, result);
     }
-    const unused = [...plan.buildArgs.keys()].filter((k) => !declared.has(k) && !BUILTIN_ARGS.has(k)).sort();
+    const unused = [...plan.buildArgs.keys()].filter((k) => !declared.has(k) && !BUILTIN_ARGS.has(k) && !k.startsWith(FRONTEND_OPTION_PREFIX)).sort();
     if (unused.length > 0) {
       warnings.push({ rule: 'UnusedBuildArg', message: `one or more build-args [${unused.join(' ')}] were not consumed` });
     }

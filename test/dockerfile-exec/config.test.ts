@@ -264,10 +264,12 @@ describe('image config and history', () => {
     assert.deepEqual(config.history.map((h) => h.created_by), ['ARG BUILDKIT_SBOM_SCAN_STAGE=true', 'ARG BUILDKIT_SBOM_SCAN_CONTEXT=true', 'LABEL scan=[][]']);
   });
 
-  it('a SOURCE_DATE_EPOCH build arg no stage declares is no unused build arg: it is the epoch', () => {
+  it('a SOURCE_DATE_EPOCH build arg no stage declares is no unused build arg: it is the epoch; nor is a BUILDKIT_* option', () => {
     const context = join(tmp.path, 'repro-unused');
     writeTree(context, { Dockerfile: 'FROM scratch\nLABEL a=b\n' });
-    const r = buildCli(context, join(tmp.path, 'repro-unused-layout'), ['--tag', 'u', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', '--build-arg', 'OTHER=1']);
+    // Nor are BuildKit's options (BUILDKIT_*) or the proxy variables, which no ARG needs to declare.
+    const r = buildCli(context, join(tmp.path, 'repro-unused-layout'), ['--tag', 'u', '--build-arg', 'SOURCE_DATE_EPOCH=1700000000', '--build-arg', 'OTHER=1',
+      '--build-arg', 'BUILDKIT_INLINE_CACHE=1', '--build-arg', 'BUILDKIT_SBOM_SCAN_CONTEXT=true', '--build-arg', 'https_proxy=http://proxy:3128']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /UnusedBuildArg: one or more build-args \[OTHER\] were not consumed/);
     assert.equal(readImage(join(tmp.path, 'repro-unused-layout'), 'u').config.created, '2023-11-14T22:13:20Z');
