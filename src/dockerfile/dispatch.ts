@@ -53,6 +53,8 @@ export class StageDispatcher {
   private readonly args = new Map<string, string>();
   /** ARG names declared in this stage (and its base stages), with or without a value. */
   readonly declaredArgs = new Set<string>();
+  /** The line of the stage's last CMD, ENTRYPOINT and HEALTHCHECK (BuildKit's instructionTracker). */
+  private readonly usedOnce = new Map<string, number>();
 
   constructor(
     private readonly parsed: ParsedDockerfile,
@@ -151,8 +153,27 @@ export class StageDispatcher {
     return r.value;
   }
 
+  /**
+   * The checks BuildKit runs as it dispatches an instruction, so only in the stages the target
+   * needs: a legacy `ENV key value`, and a CMD, ENTRYPOINT or HEALTHCHECK that a later one of the
+   * stage replaces (flagged at the replaced one).
+   */
+  private dispatchChecks(instruction: StageInstruction): void {
+    const { keyword, line } = instruction;
+    if ((keyword === 'ENV' || keyword === 'LABEL') && instruction.legacy) {
+      this.warnings.push({ rule: 'LegacyKeyValueFormat', message: `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`, line });
+    }
+    if (keyword !== 'CMD' && keyword !== 'ENTRYPOINT' && keyword !== 'HEALTHCHECK') return;
+    const previous = this.usedOnce.get(keyword);
+    if (previous !== undefined) {
+      this.warnings.push({ rule: 'MultipleInstructionsDisallowed', message: `Multiple ${keyword} instructions should not be used in the same stage because only the last one will be used`, line: previous });
+    }
+    this.usedOnce.set(keyword, line);
+  }
+
   private dispatch(instruction: StageInstruction): ResolvedInstruction {
     const x = (word: string): string => this.expand(word, instruction);
+    this.dispatchChecks(instruction);
     switch (instruction.keyword) {
       case 'ENV': {
         const pairs: KeyValue[] = instruction.pairs.map((p) => ({ key: x(p.key), value: x(p.value) }));

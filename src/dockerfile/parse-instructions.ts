@@ -74,20 +74,16 @@ export function parseArg(s: Split): ArgInstruction {
 }
 
 /** ENV and LABEL: `k=v k2="v 2"` pairs, or the legacy `k value with spaces`. */
-export function parseEnvLike(s: Split, keyword: 'ENV' | 'LABEL', warnings: DockerfileWarning[]): EnvInstruction | LabelInstruction {
+export function parseEnvLike(s: Split, keyword: 'ENV' | 'LABEL'): EnvInstruction | LabelInstruction {
   const words = parseWords(s.args, s.escape);
   const pairs: KeyValue[] = [];
   let legacy = false;
   if (words.length > 0 && !words[0]!.text.includes('=')) {
     const m = TOKEN_WHITESPACE.exec(s.args);
     if (!m) throw new LocatedError(`${keyword} must have two arguments`, s.base);
+    // LegacyKeyValueFormat is BuildKit's dispatch check: resolveStages warns of it.
     legacy = true;
     pairs.push({ key: s.args.slice(0, m.index), value: s.args.slice(m.index + m[0].length) });
-    warnings.push({
-      rule: 'LegacyKeyValueFormat',
-      message: `"${keyword} key=value" should be used instead of legacy "${keyword} key value" format`,
-      line: s.base.line,
-    });
   } else {
     for (const w of words) {
       const eq = w.text.indexOf('=');

@@ -126,20 +126,6 @@ function stageWarnings(stages: Stage[], warnings: DockerfileWarning[]): void {
       }
       names.add(stage.name);
     }
-    // Only the last CMD, ENTRYPOINT or HEALTHCHECK of a stage counts; BuildKit flags the others.
-    const last = new Map<string, InstructionBase>();
-    for (const instruction of stage.instructions) {
-      if (instruction.keyword !== 'CMD' && instruction.keyword !== 'ENTRYPOINT' && instruction.keyword !== 'HEALTHCHECK') continue;
-      const previous = last.get(instruction.keyword);
-      if (previous) {
-        warnings.push({
-          rule: 'MultipleInstructionsDisallowed',
-          message: `Multiple ${instruction.keyword} instructions should not be used in the same stage because only the last one will be used`,
-          line: previous.line,
-        });
-      }
-      last.set(instruction.keyword, instruction);
-    }
   }
 }
 
@@ -149,8 +135,8 @@ function parseInstruction(line: LogicalLine, escape: EscapeToken, warnings: Dock
   switch (keyword) {
     case 'FROM': return parseFrom(s, warnings);
     case 'ARG': return parseArg(s);
-    case 'ENV': return parseEnvLike(s, 'ENV', warnings) as EnvInstruction;
-    case 'LABEL': return parseEnvLike(s, 'LABEL', warnings) as LabelInstruction;
+    case 'ENV': return parseEnvLike(s, 'ENV') as EnvInstruction;
+    case 'LABEL': return parseEnvLike(s, 'LABEL') as LabelInstruction;
     case 'EXPOSE': return parseExpose(s);
     case 'USER': return { ...s.base, keyword, user: oneArgument(s, true) } satisfies UserInstruction;
     case 'WORKDIR': return { ...s.base, keyword, path: oneArgument(s, true) } satisfies WorkdirInstruction;

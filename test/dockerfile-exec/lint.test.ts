@@ -84,6 +84,37 @@ describe('build checks (# check=)', () => {
     assert.equal(existsSync(layout), false);
   });
 
+  it('LegacyKeyValueFormat and MultipleInstructionsDisallowed are dispatch checks: a stage the target does not need is not flagged', () => {
+    // BuildKit runs them as it dispatches (dispatchEnv, dispatchLabel, validateUsedOnce), so only
+    // in the stages it builds; its testLegacyKeyValueFormat: no warning for an unreachable stage.
+    const { ctx, layout } = context([
+      '# check=error=true',
+      'FROM scratch AS dev',
+      'ENV MODE dev',
+      'LABEL stage dev',
+      'CMD ["a"]',
+      'CMD ["b"]',
+      'FROM scratch AS prod',
+      'ENV MODE=prod',
+      'CMD ["c"]',
+      'FROM dev AS test',
+      '',
+    ].join('\n'));
+    const r = buildCli(ctx, layout, ['--tag', 't', '--target', 'prod']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(warnings(r.stderr), []);
+    assert.deepEqual(readImage(layout, 't').config.config.Cmd, ['c']);
+
+    // Built, the stage is flagged (a stage built FROM it starts its own count).
+    const dev = buildCli(ctx, join(tmp.path, `layout-${++n}`), ['--tag', 't', '--target', 'test']);
+    assert.equal(dev.status, 1, dev.stderr);
+    assert.deepEqual(warnings(dev.stderr), [
+      'Dockerfile:3: LegacyKeyValueFormat: "ENV key=value" should be used instead of legacy "ENV key value" format',
+      'Dockerfile:4: LegacyKeyValueFormat: "LABEL key=value" should be used instead of legacy "LABEL key value" format',
+      'Dockerfile:5: MultipleInstructionsDisallowed: Multiple CMD instructions should not be used in the same stage because only the last one will be used',
+    ]);
+  });
+
   it('a # check=skip= comment just above an instruction skips rules for it alone (BuildKit a248d48d0)', () => {
     const dockerfile = [
       '# check=error=true',

@@ -217,6 +217,13 @@ test('only the stages the target needs are resolved; errors elsewhere do not mat
   fails(text, { target: 'nope' }, 6, 1, /target stage "nope" could not be found \(stages: base, dev, tools, final\)/);
 });
 
+test('LegacyKeyValueFormat and MultipleInstructionsDisallowed: only in the stages the target needs, each stage its own count (BuildKit dispatch checks)', () => {
+  const text = 'FROM scratch AS a\nENV K v\nCMD ["a"]\nCMD ["b"]\nHEALTHCHECK NONE\nFROM a AS b\nCMD ["c"]\nHEALTHCHECK NONE\nFROM scratch AS c\n';
+  const rules = (target: string): [string, number | undefined][] => resolve(text, { target }).warnings.map((w) => [w.rule, w.line]);
+  assert.deepEqual(rules('c'), []);
+  assert.deepEqual(rules('b'), [['LegacyKeyValueFormat', 2], ['MultipleInstructionsDisallowed', 3]]);
+});
+
 test('a stage built FROM another inherits its environment, ARGs, working directory, user and shell', () => {
   const r = resolve(
     'FROM scratch AS base\nARG LEVEL=3\nENV HOME=/home/app\nWORKDIR /app\nUSER app\nSHELL ["/bin/bash", "-c"]\nFROM base\nLABEL level=$LEVEL home=$HOME\nCMD run --level $LEVEL\n',
