@@ -44,7 +44,8 @@ export function parseFrom(s: Split, warnings: DockerfileWarning[]): FromInstruct
     const fromLower = s.written === s.written.toLowerCase();
     const fromUpper = s.written === s.written.toUpperCase();
     if ((fromLower && as !== as.toLowerCase()) || (!fromLower && fromUpper && as !== as.toUpperCase())) {
-      warnings.push({ rule: 'FromAsCasing', message: `'${s.written}' and '${as}' keywords' casing do not match`, line: s.base.line });
+      // RuleFromAsCasing.Format(from, as) prints `as` first: "'as' and 'FROM' keywords' casing do not match".
+      warnings.push({ rule: 'FromAsCasing', message: `'${as}' and '${s.written}' keywords' casing do not match`, line: s.base.line });
     }
   } else if (words.length !== 1) {
     throw new LocatedError('FROM requires either one or three arguments (FROM image [AS name])', words.length > 0 ? argsAt(s) : s.base);

@@ -84,6 +84,16 @@ describe('build checks (# check=)', () => {
     assert.equal(existsSync(layout), false);
   });
 
+  it('FromAsCasing reads as docker build prints it: the as keyword first (BuildKit\'s testRuleCheckOption, testStageName)', () => {
+    const { ctx, layout } = context('FROM scratch as base\nfrom base AS final\nLABEL a=b\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(warnings(r.stderr).filter((w) => w.includes('FromAsCasing')), [
+      "Dockerfile:1: FromAsCasing: 'as' and 'FROM' keywords' casing do not match",
+      "Dockerfile:2: FromAsCasing: 'AS' and 'from' keywords' casing do not match",
+    ]);
+  });
+
   it('LegacyKeyValueFormat and MultipleInstructionsDisallowed are dispatch checks: a stage the target does not need is not flagged', () => {
     // BuildKit runs them as it dispatches (dispatchEnv, dispatchLabel, validateUsedOnce), so only
     // in the stages it builds; its testLegacyKeyValueFormat: no warning for an unreachable stage.
