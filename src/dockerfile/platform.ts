@@ -101,6 +101,41 @@ export function finalStagePlatform(base: Platform, target: PlatformSpec | undefi
   };
 }
 
+const KNOWN_OS = new Set(['aix', 'android', 'darwin', 'dragonfly', 'freebsd', 'hurd', 'illumos', 'ios', 'js', 'linux', 'nacl', 'netbsd', 'openbsd', 'plan9', 'solaris', 'windows', 'zos']);
+const KNOWN_ARCH = new Set(['386', 'amd64', 'amd64p32', 'arm', 'armbe', 'arm64', 'arm64be', 'ppc64', 'ppc64le', 'loong64', 'mips', 'mipsle', 'mips64', 'mips64le', 'mips64p32', 'mips64p32le', 'ppc', 'riscv', 'riscv64', 's390', 's390x', 'sparc', 'sparc64', 'wasm']);
+const SPECIFIER = /^[A-Za-z0-9_.-]+$/;
+const OS_PART = /^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?$/;
+
+/**
+ * A FROM --platform value read as BuildKit reads it (containerd's platforms.Parse): `os/arch`,
+ * `os/arch/variant`, or one word, an os (`linux`: this machine's architecture) or an architecture
+ * (`arm64`: Linux's), returned as `os[(version)]/arch[/variant]`. Throws containerd's message for
+ * one that is not a platform (`linux/`, as a misspelt `linux/${ARCH}` expands).
+ */
+export function parseFromPlatform(specifier: string): string {
+  const fail = (why: string): never => {
+    throw new Error(`${why}: invalid argument`);
+  };
+  if (specifier.includes('*')) fail(`${JSON.stringify(specifier)}: wildcards not yet supported`);
+  const parts = specifier.split('/');
+  if (parts.length > 4) parts.splice(3, parts.length, parts.slice(3).join('/'));
+  const os = OS_PART.exec(parts[0]!);
+  if (!os) fail(`${JSON.stringify(parts[0])} is an invalid OS component of ${JSON.stringify(specifier)}: OSAndVersion specifier component must match ${JSON.stringify(OS_PART.source)}`);
+  for (const part of parts.slice(1)) {
+    if (!SPECIFIER.test(part)) fail(`${JSON.stringify(part)} is an invalid component of ${JSON.stringify(specifier)}: platform specifier component must match ${JSON.stringify(SPECIFIER.source)}`);
+  }
+  if (parts.length > 3) fail(`${JSON.stringify(specifier)}: cannot parse platform specifier`);
+  if (parts.length > 1) return specifier;
+  const word = os![1]!.toLowerCase() === 'macos' ? 'darwin' : os![1]!.toLowerCase();
+  if (KNOWN_OS.has(word)) {
+    const host = hostPlatform();
+    return [parts[0], host.architecture, host.variant].filter(Boolean).join('/');
+  }
+  const { architecture, variant } = normalizeTarget({ os: 'linux', architecture: parts[0]! });
+  if (KNOWN_ARCH.has(architecture)) return ['linux', architecture, architecture === 'arm' && variant === 'v7' ? undefined : variant].filter(Boolean).join('/');
+  return fail(`${JSON.stringify(specifier)}: unknown operating system or architecture`);
+}
+
 export function hostPlatform(): PlatformSpec {
   return hostPlatformOf();
 }

@@ -5,7 +5,7 @@ import { ExpansionError, processWord, type EscapeToken, type ExpansionResult } f
 import { parseTrigger } from './parse.js';
 import { suggestName } from './go-text.js';
 import { defaultArgChecks, platformFlagChecks } from './from-checks.js';
-import { hostPlatform, normalizeTarget, platformArgs } from './platform.js';
+import { hostPlatform, normalizeTarget, parseFromPlatform, platformArgs } from './platform.js';
 import type { BaseImageConfig, ResolveOptions, StageBase } from './resolve-types.js';
 
 /**
@@ -96,9 +96,17 @@ export function planStages(parsed: ParsedDockerfile, options: ResolveOptions, wa
     if (stage.platform !== undefined) {
       const p = expandAt(stage.platform, globals, escape, at);
       reportUndefinedFromArgs(p, globals, declaredGlobal, at, warnings);
-      if (p.value === '') throw new LocatedError(`empty platform value from expression ${stage.platform}`, at);
+      // BuildKit's wrapSuggestAny: a misspelt ARG is named with the one it may have meant.
+      const suggestion = [...p.unmatched].map((n) => suggestName(n, globals.keys())).find((m) => m !== undefined);
+      const hint = suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`;
+      if (p.value === '') throw new LocatedError(`empty platform value from expression ${stage.platform}${hint}`, at);
       platformFlagChecks(stage, p, globals, warnings);
-      platform = p.value;
+      // Every stage's, needed or not, as BuildKit parses them all before it builds one.
+      try {
+        platform = parseFromPlatform(p.value);
+      } catch (err) {
+        throw new LocatedError(`failed to parse platform ${stage.platform}: ${(err as Error).message}${hint}`, at);
+      }
     }
     const baseStage = byName.get(name.value);
     const base: StageBase =

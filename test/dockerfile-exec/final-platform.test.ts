@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -68,5 +68,19 @@ describe('the platform of a Dockerfile image built onto a base, as BuildKit writ
     // Without --platform the stage's own platform stays.
     const amd64 = { os: 'linux', architecture: 'amd64' };
     assert.deepEqual(await built(`FROM --platform=$BUILDPLATFORM ${bases.get('amd64')}\nCOPY app /app\n`, []), { config: { ...amd64, variant: undefined }, entry: amd64 });
+  });
+
+  it('FROM --platform as containerd\'s platforms.Parse reads it: one word is an architecture of Linux; a misspelt ARG that leaves "linux/" fails, naming the ARG meant', async () => {
+    assert.deepEqual(await built(`FROM --platform=arm64 ${bases.get('arm64-v8')}\nCOPY app /app\n`, []), { config: { ...arm64, variant: undefined }, entry: arm64 });
+    assert.deepEqual(await built(`FROM --platform=aarch64 ${bases.get('arm64-v8')}\nCOPY app /app\n`, []), { config: { ...arm64, variant: undefined }, entry: arm64 });
+    // A scratch stage is built for the target whatever its --platform says, but BuildKit parses it
+    // first: the typo fails every build instead of silently building for this machine.
+    const context = join(tmp.path, `context-${++contexts}`);
+    mkdirSync(context, { recursive: true });
+    writeFileSync(join(context, 'Dockerfile'), 'ARG MY_ARCH=arm64\nFROM --platform=linux/${MYARCH} scratch\nLABEL a=b\n');
+    const r = await runCliAsync(['build', '-f', 'Dockerfile', '.', '--layout', 'out', '--tag', 'app'], { env, cwd: context });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^ocipush: Dockerfile:2:1: failed to parse platform linux\/\$\{MYARCH\}: "" is an invalid component of "linux\/": platform specifier component must match "\^\[A-Za-z0-9_\.-\]\+\$": invalid argument \(did you mean MY_ARCH\?\)$/m);
+    assert.equal(existsSync(join(context, 'out')), false);
   });
 });
