@@ -34,9 +34,14 @@ export const gcCommand: CliCommand<GcArgs> = {
         return [];
       },
     });
+    for (const entry of result.dropped) {
+      const what = `${entry.name ?? entry.artifactType ?? 'a referrer'}, of ${entry.subject}, which no image in index.json reaches`;
+      out.info(`${dryRun ? 'would drop' : 'dropped'} index.json entry ${entry.digest} (${what})`);
+    }
     for (const blob of result.removed) out.info(`${dryRun ? 'would remove' : 'removed'} ${blob.digest} (${formatBytes(blob.size)})`);
     for (const path of result.leftovers) out.info(`${dryRun ? 'would clear' : 'cleared'} ${path} (left by a killed process)`);
-    const summary = `${dryRun ? 'would remove' : 'removed'} ${result.removed.length} blob${result.removed.length === 1 ? '' : 's'} (${formatBytes(result.bytes)}) from ${layout.root}, kept ${result.kept}`
+    const entries = result.dropped.length > 0 ? `${dryRun ? 'would drop' : 'dropped'} ${result.dropped.length} index.json entr${result.dropped.length === 1 ? 'y' : 'ies'}; ` : '';
+    const summary = `${entries}${dryRun ? 'would remove' : 'removed'} ${result.removed.length} blob${result.removed.length === 1 ? '' : 's'} (${formatBytes(result.bytes)}) from ${layout.root}, kept ${result.kept}`
       + (result.leftovers.length > 0 ? `; ${dryRun ? 'would clear' : 'cleared'} ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes (${formatBytes(result.leftoverBytes)})` : '')
       + (result.forgotten > 0 ? `; ${dryRun ? 'would forget' : 'forgot'} ${result.forgotten} note${result.forgotten === 1 ? '' : 's'} on blobs no image reaches` : '');
     out.result(summary, {
@@ -45,6 +50,7 @@ export const gcCommand: CliCommand<GcArgs> = {
       removed: result.removed,
       bytes: result.bytes,
       kept: result.kept,
+      dropped: result.dropped,
       leftovers: result.leftovers,
       leftoverBytes: result.leftoverBytes,
       forgotten: result.forgotten,

@@ -2,12 +2,14 @@ import { lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OcipushError, systemReason } from '../errors.js';
 import { isDigest, type Digest } from '../oci/digest.js';
-import { assertDescriptor, type Descriptor } from '../oci/descriptor.js';
+import { Annotation, assertDescriptor, type Descriptor } from '../oci/descriptor.js';
 import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
-import { isIndex, type AnyManifest } from '../oci/manifest.js';
+import { encodeJson, isIndex, type AnyManifest } from '../oci/manifest.js';
+import { writeFileAtomic } from './atomic.js';
 import { listSessions, SESSION_STALE_MS, sweepLayout } from './ingest.js';
 import type { OciLayout } from './layout.js';
-import type { LockOptions } from './lock.js';
+import type { HeldLock, LockOptions } from './lock.js';
+import { cosignNameSubject, isReferrerEntry } from './layout-referrers.js';
 import { describeOwner, judgedByPid } from './liveness.js';
 import { prunePendingCacheEntries } from './pending-cache-entries.js';
 import { pruneRemoteBlobs, readRemoteBlobs } from './remote-blobs.js';
@@ -21,6 +23,18 @@ export interface GcOptions extends LockOptions {
   waitMs?: number;
 }
 
+/** An index.json entry gc drops (or, with dryRun, would). */
+export interface DroppedEntry {
+  digest: Digest;
+  /** `orphaned`: a referrer or cosign name of an image held but no longer reached. */
+  reason: 'orphaned';
+  artifactType?: string;
+  /** Its cosign name, for a signature, attestation or SBOM cosign names. */
+  name?: string;
+  /** The image it refers to, for an orphaned one. */
+  subject?: Digest;
+}
+
 export interface GcResult {
   /** Blobs removed (or, with dryRun, that would be). */
   removed: { digest: Digest; size: number }[];
@@ -31,6 +45,8 @@ export interface GcResult {
   leftovers: string[];
   /** Bytes of the files in `leftovers`. */
   leftoverBytes: number;
+  /** index.json entries dropped (or, with dryRun, that would be), before the sweep: their blobs are then unreached. */
+  dropped: DroppedEntry[];
   /** Entries of the layout's notes (remote blobs' sources, pending registry cache entries) for blobs nothing reaches, dropped (or, with dryRun, that would be). */
   forgotten: number;
 }
@@ -46,10 +62,10 @@ export interface GcResult {
 export async function collectGarbage(layout: OciLayout, options: GcOptions = {}): Promise<GcResult> {
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
-    const result = await lockedUnlessUnwritable(layout, options, async () => {
+    const result = await lockedUnlessUnwritable(layout, options, async (lock) => {
       const writers = (await listSessions(layout.root, options)).filter((s) => !s.gone);
       if (writers.length > 0) return writers;
-      return sweep(layout, options);
+      return sweep(layout, options, lock);
     });
     if (!Array.isArray(result)) return result;
     if (Date.now() > deadline) {
@@ -67,10 +83,10 @@ export async function collectGarbage(layout: OciLayout, options: GcOptions = {})
  * may not take it (a read-only mount, another user's layout): it only reads, and a writer's
  * session is still seen and waited for.
  */
-async function lockedUnlessUnwritable<T>(layout: OciLayout, options: GcOptions, fn: () => Promise<T>): Promise<T> {
+async function lockedUnlessUnwritable<T>(layout: OciLayout, options: GcOptions, fn: (lock?: HeldLock) => Promise<T>): Promise<T> {
   let entered = false;
   try {
-    return await layout.withIndexLock(() => { entered = true; return fn(); }, options);
+    return await layout.withIndexLock((lock) => { entered = true; return fn(lock); }, options);
   } catch (err) {
     const cause = (err as OcipushError).details?.cause as NodeJS.ErrnoException | undefined;
     if (entered || !options.dryRun || !['EROFS', 'EACCES', 'EPERM'].includes(cause?.code ?? '')) throw err;
@@ -78,8 +94,9 @@ async function lockedUnlessUnwritable<T>(layout: OciLayout, options: GcOptions, 
   }
 }
 
-async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
-  const reached = await mark(layout);
+async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Promise<GcResult> {
+  const index = await layout.readIndex();
+  const { reached, dropped } = await markKept(layout, index.manifests);
   // A damaged record stops gc: read before anything goes, so the layout is left as it was.
   await readRemoteBlobs(layout.root);
   // A killed build's partial layer can be the largest thing there: a dry run names and sizes it
@@ -87,6 +104,12 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
   const found = await sweepLayout(layout.root, { ...options, dryRun: true });
   const sizes = new Map(await Promise.all(found.map(async (path) => [path, await diskSize(path)] as const)));
   const leftovers = options.dryRun ? found : await sweepLayout(layout.root, options);
+  if (dropped.length > 0 && !options.dryRun) {
+    // Before any blob goes: a layout whose index.json could not be written keeps every blob it names.
+    const gone = new Set<Descriptor>(dropped.map((d) => d.entry));
+    await lock?.assertHeld();
+    await writeFileAtomic(layout.indexPath, encodeJson({ ...index, manifests: index.manifests.filter((d) => !gone.has(d)) }));
+  }
   for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
   const removed: GcResult['removed'] = [];
   let kept = 0;
@@ -112,7 +135,7 @@ async function sweep(layout: OciLayout, options: GcOptions): Promise<GcResult> {
   removed.sort((a, b) => (a.digest < b.digest ? -1 : 1));
   const forgotten = await pruneRemoteBlobs(layout.root, (d) => reached.has(d), options.dryRun)
     + await prunePendingCacheEntries(layout.root, (d) => reached.has(d), options.dryRun);
-  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, leftovers, leftoverBytes: leftovers.reduce((n, p) => n + (sizes.get(p) ?? 0), 0), forgotten };
+  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, dropped: dropped.map((d) => d.dropped), leftovers, leftoverBytes: leftovers.reduce((n, p) => n + (sizes.get(p) ?? 0), 0), forgotten };
 }
 
 /** Bytes of the files under `path` (a session's directory, a temp file); what cannot be read counts 0. */
@@ -138,11 +161,62 @@ function artifactManifestChildren(bytes: Buffer, digest: Digest): Descriptor[] {
   return children as Descriptor[];
 }
 
-/** Every digest reachable from index.json. A manifest that cannot be read stops the gc: sweeping on a partial view would lose blobs. */
-async function mark(layout: OciLayout): Promise<Set<Digest>> {
+/**
+ * What index.json keeps, and the entries it drops. The images (and named artifacts) are kept; so is
+ * a referrer entry or cosign name whose image they reach, or whose image the layout never held (a
+ * signature copied alone). One whose image is held but no longer reached (another tool removed
+ * the image's entry: `umoci rm`) is dropped, as oras-go's gc drops a referrer its subject no
+ * longer ties to a tagged manifest: kept, it would keep that image, and list an SBOM or signature
+ * of it, forever.
+ */
+async function markKept(layout: OciLayout, entries: readonly Descriptor[]): Promise<{ reached: Set<Digest>; dropped: { entry: Descriptor; dropped: DroppedEntry }[] }> {
+  const named = new Set(entries.map((d) => d.digest));
   const reached = new Set<Digest>();
-  const pending: Descriptor[] = [...(await layout.readIndex()).manifests];
-  const named = new Set(pending.map((d) => d.digest));
+  const dropped: { entry: Descriptor; dropped: DroppedEntry }[] = [];
+  const judged: { entry: Descriptor; subject: Digest | undefined }[] = [];
+  const roots: Descriptor[] = [];
+  for (const entry of entries) {
+    const cosign = cosignNameSubject(entry);
+    if (isReferrerEntry(entry)) judged.push({ entry, subject: await subjectOf(layout, entry) });
+    else if (cosign !== undefined && isDigest(cosign)) judged.push({ entry, subject: cosign });
+    else roots.push(entry);
+  }
+  await mark(layout, roots, named, reached);
+  // A referrer of a kept referrer is kept (the signature of an SBOM): repeated until nothing more is.
+  for (let grown = true; grown;) {
+    grown = false;
+    for (const j of [...judged]) {
+      if (j.subject !== undefined && !reached.has(j.subject) && await held(layout, j.subject)) continue;
+      judged.splice(judged.indexOf(j), 1);
+      await mark(layout, [j.entry], named, reached);
+      grown = true;
+    }
+  }
+  for (const { entry, subject } of judged) {
+    const name = entry.annotations?.[Annotation.RefName];
+    dropped.push({ entry, dropped: { digest: entry.digest, reason: 'orphaned', ...(entry.artifactType ? { artifactType: entry.artifactType } : {}), ...(name ? { name } : {}), ...(subject ? { subject } : {}) } });
+  }
+  return { reached, dropped };
+}
+
+/** The subject of a referrer entry's manifest; undefined when it names none or cannot be read (mark then says why). */
+async function subjectOf(layout: OciLayout, entry: Descriptor): Promise<Digest | undefined> {
+  try {
+    const parsed = JSON.parse((await layout.readBlob(entry)).toString('utf8')) as { subject?: { digest?: unknown } };
+    const digest = parsed.subject?.digest;
+    return typeof digest === 'string' && isDigest(digest) ? digest : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function held(layout: OciLayout, digest: Digest): Promise<boolean> {
+  return (await stat(layout.blobPath(digest)).catch(() => undefined))?.isFile() === true;
+}
+
+/** Marks what `roots` reach into `reached`. A manifest that cannot be read stops the gc: sweeping on a partial view would lose blobs. */
+async function mark(layout: OciLayout, roots: readonly Descriptor[], named: ReadonlySet<string>, reached: Set<Digest>): Promise<void> {
+  const pending: Descriptor[] = [...roots];
   while (pending.length > 0) {
     const desc = pending.pop()!;
     if (reached.has(desc.digest)) continue;
@@ -169,5 +243,4 @@ async function mark(layout: OciLayout): Promise<Set<Digest>> {
     else pending.push(manifest.config, ...manifest.layers);
     if (manifest.subject) pending.push(manifest.subject);
   }
-  return reached;
 }

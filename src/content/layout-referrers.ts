@@ -35,6 +35,12 @@ const COSIGN_SAVE_KIND = 'kind';
 const COSIGN_SAVED: Record<string, 'sig' | 'att'> = { 'dev.cosignproject.cosign/sigs': 'sig', 'dev.cosignproject.cosign/atts': 'att' };
 const COSIGN_SAVED_SUBJECT = new Set(['dev.cosignproject.cosign/image', 'dev.cosignproject.cosign/imageIndex']);
 
+/** The image a cosign name (`sha256-<hex>.sig` …) is of, or undefined for any other entry. */
+export function cosignNameSubject(entry: Descriptor): string | undefined {
+  const hex = COSIGN_NAME.exec(entry.annotations?.[Annotation.RefName] ?? '')?.[1];
+  return hex === undefined ? undefined : `sha256:${hex}`;
+}
+
 /**
  * An entry named as cosign names a signature, attestation or SBOM (`sha256-<hex>.sig` …), or one
  * `cosign save` marks as the signatures or attestations: not an image of its own either.

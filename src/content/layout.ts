@@ -8,7 +8,7 @@ import { Annotation, assertAnnotations, assertDescriptor, type Descriptor } from
 import { MediaType } from '../oci/media-types.js';
 import { byteOrderMarkNote, encodeJson, parseManifest, type AnyManifest, type ImageIndex } from '../oci/manifest.js';
 import { makeDirectory, writeFileAtomic } from './atomic.js';
-import type { LockOptions } from './lock.js';
+import type { HeldLock, LockOptions } from './lock.js';
 import type { IngestSession } from './ingest.js';
 import { CACHE_DIR, INDEX_LOCK, REMOTE_BLOBS_FILE } from './layout-files.js';
 import { fileSource, type BlobSource } from './blob-source.js';
@@ -160,7 +160,7 @@ export class OciLayout implements Storage, TagResolver, BlobSourceProvider {
   }
 
   /** Runs `fn` under the layout's index lock (what gc holds while it sweeps). */
-  withIndexLock<T>(fn: () => Promise<T>, options: LockOptions = this.liveness): Promise<T> {
+  withIndexLock<T>(fn: (lock: HeldLock) => Promise<T>, options: LockOptions = this.liveness): Promise<T> {
     return import('./lock.js').then((m) => m.withLock(this.lockPath, fn, options));
   }
 
