@@ -7,6 +7,7 @@ interface GcArgs {
   layout: string;
   dryRun?: boolean;
   cache?: boolean;
+  untagged?: boolean;
 }
 
 export const gcCommand: CliCommand<GcArgs> = {
@@ -15,8 +16,10 @@ export const gcCommand: CliCommand<GcArgs> = {
   builder: (y: Argv) => y
     .option('layout', { type: 'string', default: layoutOptionDefault(), describe: 'OCI image layout to clean (env OCIPUSH_LAYOUT)' })
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'List what would be removed; remove nothing' })
+    .option('untagged', { type: 'boolean', describe: 'Also drop the index.json entries without a name (the images skopeo un-names when it moves their tag), and their blobs' })
     .option('cache', { type: 'boolean', default: true, describe: 'Keep the layers the build cache names (--no-cache: drop the cache and them)' })
     .example('$0 gc --layout ./oci-layout --dry-run', 'list the unreachable blobs')
+    .example('$0 gc --untagged --dry-run', 'list the un-named images repeated skopeo copies left, and their blobs')
     .example('$0 prune --no-cache', 'also forget the layer cache and remove its layers'),
   run: async (argv, out: Output) => {
     const { OciLayout } = await import('../content/layout.js');
@@ -28,6 +31,7 @@ export const gcCommand: CliCommand<GcArgs> = {
     const keepCache = argv.cache !== false;
     const result = await collectGarbage(layout, {
       dryRun,
+      untagged: argv.untagged === true,
       keep: async () => {
         if (keepCache) return cache.referencedBlobs();
         if (!dryRun) await cache.clear();
@@ -35,7 +39,9 @@ export const gcCommand: CliCommand<GcArgs> = {
       },
     });
     for (const entry of result.dropped) {
-      const what = `${entry.name ?? entry.artifactType ?? 'a referrer'}, of ${entry.subject}, which no image in index.json reaches`;
+      const what = entry.reason === 'untagged'
+        ? 'an image without a name'
+        : `${entry.name ?? entry.artifactType ?? 'a referrer'}, of ${entry.subject}, which no image in index.json reaches`;
       out.info(`${dryRun ? 'would drop' : 'dropped'} index.json entry ${entry.digest} (${what})`);
     }
     for (const blob of result.removed) out.info(`${dryRun ? 'would remove' : 'removed'} ${blob.digest} (${formatBytes(blob.size)})`);

@@ -21,13 +21,18 @@ export interface GcOptions extends LockOptions {
   keep?: () => Promise<Iterable<Digest>>;
   /** How long to wait for writers (builds, pulls) in the layout to finish; default 60 s. */
   waitMs?: number;
+  /**
+   * Also drop the image entries without a name (the image `skopeo copy` un-names, but leaves,
+   * when it moves a tag to another), and then what only they reached.
+   */
+  untagged?: boolean;
 }
 
 /** An index.json entry gc drops (or, with dryRun, would). */
 export interface DroppedEntry {
   digest: Digest;
-  /** `orphaned`: a referrer or cosign name of an image held but no longer reached. */
-  reason: 'orphaned';
+  /** `untagged`: an image entry without a name (`untagged`); `orphaned`: a referrer or cosign name of an image held but no longer reached. */
+  reason: 'untagged' | 'orphaned';
   artifactType?: string;
   /** Its cosign name, for a signature, attestation or SBOM cosign names. */
   name?: string;
@@ -96,7 +101,7 @@ async function lockedUnlessUnwritable<T>(layout: OciLayout, options: GcOptions, 
 
 async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Promise<GcResult> {
   const index = await layout.readIndex();
-  const { reached, dropped } = await markKept(layout, index.manifests);
+  const { reached, dropped } = await markKept(layout, index.manifests, options.untagged === true);
   // A damaged record stops gc: read before anything goes, so the layout is left as it was.
   await readRemoteBlobs(layout.root);
   // A killed build's partial layer can be the largest thing there: a dry run names and sizes it
@@ -167,9 +172,11 @@ function artifactManifestChildren(bytes: Buffer, digest: Digest): Descriptor[] {
  * signature copied alone). One whose image is held but no longer reached (another tool removed
  * the image's entry: `umoci rm`) is dropped, as oras-go's gc drops a referrer its subject no
  * longer ties to a tagged manifest: kept, it would keep that image, and list an SBOM or signature
- * of it, forever.
+ * of it, forever. With `untagged`, an image entry without a name goes first (skopeo keeps the
+ * image it moved a tag away from so, and a layout refreshed daily grows by one image a day); not
+ * the unnamed image `cosign save` marks with its `kind`, which is how cosign names it.
  */
-async function markKept(layout: OciLayout, entries: readonly Descriptor[]): Promise<{ reached: Set<Digest>; dropped: { entry: Descriptor; dropped: DroppedEntry }[] }> {
+async function markKept(layout: OciLayout, entries: readonly Descriptor[], untagged: boolean): Promise<{ reached: Set<Digest>; dropped: { entry: Descriptor; dropped: DroppedEntry }[] }> {
   const named = new Set(entries.map((d) => d.digest));
   const reached = new Set<Digest>();
   const dropped: { entry: Descriptor; dropped: DroppedEntry }[] = [];
@@ -179,7 +186,9 @@ async function markKept(layout: OciLayout, entries: readonly Descriptor[]): Prom
     const cosign = cosignNameSubject(entry);
     if (isReferrerEntry(entry)) judged.push({ entry, subject: await subjectOf(layout, entry) });
     else if (cosign !== undefined && isDigest(cosign)) judged.push({ entry, subject: cosign });
-    else roots.push(entry);
+    else if (untagged && entry.annotations?.[Annotation.RefName] === undefined && entry.annotations?.kind === undefined) {
+      dropped.push({ entry, dropped: { digest: entry.digest, reason: 'untagged', ...(entry.artifactType ? { artifactType: entry.artifactType } : {}) } });
+    } else roots.push(entry);
   }
   await mark(layout, roots, named, reached);
   // A referrer of a kept referrer is kept (the signature of an SBOM): repeated until nothing more is.

@@ -9,6 +9,7 @@ import { MediaType } from '../../src/oci/media-types.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { assertOk } from './registry-support.js';
 import { validate } from './json-schema.js';
+import { validateLayout } from '../assemble/support.js';
 
 interface Entry { digest: string; artifactType?: string; annotations?: Record<string, string> }
 interface GcJson { dryRun: boolean; removed: { digest: string }[]; dropped: { digest: string; reason: string; subject?: string; name?: string }[] }
@@ -79,5 +80,44 @@ describe('gc and the index.json entries other tools leave', () => {
     assert.match(referrers.stdout, /application\/spdx\+json/);
     const again = JSON.parse(runCli(['gc', '--layout', dir, '--json']).stdout) as GcJson;
     assert.deepEqual([again.dropped, again.removed], [[], []]);
+  });
+
+  it('--untagged drops the image skopeo copy left un-named when it moved the tag to another, and its blobs; without it that image stays, as umoci gc keeps it', async (t) => {
+    requireTool('skopeo');
+    requireTool('umoci');
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const dir = join(tmp.path, 'layout');
+    for (const [name, text] of [['one', 'yesterday\n'], ['two', 'today\n']] as const) {
+      assertOk(runCli(['build', '--layout', join(tmp.path, name), '-t', name, '-q', tree(tmp.path, `${name}-root`, text)]));
+      run('skopeo', ['copy', '-q', `oci:${join(tmp.path, name)}:${name}`, `oci:${dir}:app`]);
+    }
+    const [old, today] = entries(dir);
+    assert.equal(nameOf(old!), undefined, 'skopeo keeps the old image as an entry without a name');
+    assert.equal(nameOf(today!), 'app');
+    const manifest = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', old!.digest.slice(7)), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+    const oldBlobs = [old!.digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)].sort();
+
+    const plain = JSON.parse(runCli(['gc', '--layout', dir, '--json']).stdout) as GcJson;
+    assert.deepEqual([plain.dropped, plain.removed], [[], []], 'without --untagged an unnamed entry is an image');
+
+    const index = readFileSync(join(dir, 'index.json'));
+    const dry = runCli(['gc', '--layout', dir, '--untagged', '--dry-run', '--json']);
+    assertOk(dry);
+    const planned = JSON.parse(dry.stdout) as GcJson;
+    assert.deepEqual(validate('gc.schema.json', planned), []);
+    assert.deepEqual(planned.dropped, [{ digest: old!.digest, reason: 'untagged' }]);
+    assert.deepEqual(planned.removed.map((b) => b.digest), oldBlobs);
+    assert.deepEqual(readFileSync(join(dir, 'index.json')), index, '--dry-run writes nothing');
+
+    const r = runCli(['gc', '--layout', dir, '--untagged']);
+    assertOk(r);
+    assert.match(r.stdout, /^dropped 1 index\.json entry; removed 3 blobs .*, kept 3\n$/);
+    assert.match(r.stderr, new RegExp(`dropped index\\.json entry ${old!.digest} \\(an image without a name\\)`));
+    assert.deepEqual(entries(dir), [today]);
+    assert.equal(blobs(dir).length, 3);
+    assert.equal(run('umoci', ['ls', '--layout', dir]).trim(), 'app');
+    validateLayout(dir);
+    run('skopeo', ['copy', '-q', `oci:${dir}:app`, `oci:${join(tmp.path, 'out')}:app`]);
   });
 });
