@@ -7,6 +7,7 @@ import { isIndexMediaType, isManifestMediaType } from '../oci/media-types.js';
 import { encodeJson, isIndex, type AnyManifest } from '../oci/manifest.js';
 import { writeFileAtomic } from './atomic.js';
 import { listSessions, SESSION_STALE_MS, sweepLayout } from './ingest.js';
+import { sweepForeignTemps } from './foreign-temps.js';
 import type { OciLayout } from './layout.js';
 import type { HeldLock, LockOptions } from './lock.js';
 import { cosignNameSubject, isReferrerEntry } from './layout-referrers.js';
@@ -106,9 +107,9 @@ async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Pr
   await readRemoteBlobs(layout.root);
   // A killed build's partial layer can be the largest thing there: a dry run names and sizes it
   // too, measured before it goes. (Before `keep`, which may drop the layer cache, its temp files too.)
-  const found = await sweepLayout(layout.root, { ...options, dryRun: true });
+  const found = [...await sweepLayout(layout.root, { ...options, dryRun: true }), ...await sweepForeignTemps(layout.root, { ...options, dryRun: true })];
   const sizes = new Map(await Promise.all(found.map(async (path) => [path, await diskSize(path)] as const)));
-  const leftovers = options.dryRun ? found : await sweepLayout(layout.root, options);
+  const leftovers = options.dryRun ? found : [...await sweepLayout(layout.root, options), ...await sweepForeignTemps(layout.root, options)];
   if (dropped.length > 0 && !options.dryRun) {
     // Before any blob goes: a layout whose index.json could not be written keeps every blob it names.
     const gone = new Set<Descriptor>(dropped.map((d) => d.entry));
