@@ -110,34 +110,40 @@ async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Pr
   const found = [...await sweepLayout(layout.root, { ...options, dryRun: true }), ...await sweepForeignTemps(layout.root, { ...options, dryRun: true })];
   const sizes = new Map(await Promise.all(found.map(async (path) => [path, await diskSize(path)] as const)));
   const leftovers = options.dryRun ? found : [...await sweepLayout(layout.root, options), ...await sweepForeignTemps(layout.root, options)];
+  for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
+  const removed: GcResult['removed'] = [];
+  const sweepBlobs = async (keep: ReadonlySet<Digest>): Promise<number> => {
+    let kept = 0;
+    const blobs = join(layout.root, 'blobs');
+    for (const algorithm of await readdir(blobs).catch(() => [] as string[])) {
+      for (const hex of await readdir(join(blobs, algorithm)).catch(() => [] as string[])) {
+        const digest = `${algorithm}:${hex}`;
+        if (!isDigest(digest)) continue; // not a blob (a temp file of an older ocipush: sweepLayout's)
+        if (keep.has(digest)) { kept++; continue; }
+        const path = join(blobs, algorithm, hex);
+        const st = await stat(path).catch(() => undefined);
+        if (!st?.isFile()) continue;
+        if (!options.dryRun) {
+          await rm(path, { force: true }).catch((err: unknown) => {
+            // (A blobs directory this user may not write, an immutable file.) What went before is said.
+            const before = removed.length === 0 ? 'before removing a blob' : `after removing ${removed.length} blob${removed.length === 1 ? '' : 's'} no image reaches`;
+            throw new OcipushError('EIO', `${layout.root}: gc stopped ${before}: cannot remove ${path}: ${systemReason(err as NodeJS.ErrnoException)}`, { path, digest, cause: err });
+          });
+        }
+        removed.push({ digest, size: st.size });
+      }
+    }
+    return kept;
+  };
   if (dropped.length > 0 && !options.dryRun) {
-    // Before any blob goes: a layout whose index.json could not be written keeps every blob it names.
+    // What nothing reaches, even the entries to drop, goes first: on a full disk that makes the
+    // room index.json's rewrite needs. A rewrite that fails leaves those entries whole.
+    await sweepBlobs(await reachedWith(layout, reached, dropped.map((d) => d.entry)));
     const gone = new Set<Descriptor>(dropped.map((d) => d.entry));
     await lock?.assertHeld();
     await writeFileAtomic(layout.indexPath, encodeJson({ ...index, manifests: index.manifests.filter((d) => !gone.has(d)) }));
   }
-  for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
-  const removed: GcResult['removed'] = [];
-  let kept = 0;
-  const blobs = join(layout.root, 'blobs');
-  for (const algorithm of await readdir(blobs).catch(() => [] as string[])) {
-    for (const hex of await readdir(join(blobs, algorithm)).catch(() => [] as string[])) {
-      const digest = `${algorithm}:${hex}`;
-      if (!isDigest(digest)) continue; // not a blob (a temp file of an older ocipush: sweepLayout's)
-      if (reached.has(digest)) { kept++; continue; }
-      const path = join(blobs, algorithm, hex);
-      const st = await stat(path).catch(() => undefined);
-      if (!st?.isFile()) continue;
-      if (!options.dryRun) {
-        await rm(path, { force: true }).catch((err: unknown) => {
-          // (A blobs directory this user may not write, an immutable file.) What went before is said.
-          const before = removed.length === 0 ? 'before removing a blob' : `after removing ${removed.length} blob${removed.length === 1 ? '' : 's'} no image reaches`;
-          throw new OcipushError('EIO', `${layout.root}: gc stopped ${before}: cannot remove ${path}: ${systemReason(err as NodeJS.ErrnoException)}`, { path, digest, cause: err });
-        });
-      }
-      removed.push({ digest, size: st.size });
-    }
-  }
+  const kept = await sweepBlobs(reached);
   removed.sort((a, b) => (a.digest < b.digest ? -1 : 1));
   const forgotten = await pruneRemoteBlobs(layout.root, (d) => reached.has(d), options.dryRun)
     + await prunePendingCacheEntries(layout.root, (d) => reached.has(d), options.dryRun);
@@ -207,6 +213,13 @@ async function markKept(layout: OciLayout, entries: readonly Descriptor[], untag
     dropped.push({ entry, dropped: { digest: entry.digest, reason: 'orphaned', ...(entry.artifactType ? { artifactType: entry.artifactType } : {}), ...(name ? { name } : {}), ...(subject ? { subject } : {}) } });
   }
   return { reached, dropped };
+}
+
+/** `reached` and what `entries` reach besides; a manifest of theirs that cannot be read reaches nothing more. */
+async function reachedWith(layout: OciLayout, reached: ReadonlySet<Digest>, entries: readonly Descriptor[]): Promise<Set<Digest>> {
+  const all = new Set(reached);
+  await mark(layout, entries, new Set(), all).catch(() => {});
+  return all;
 }
 
 /** The subject of a referrer entry's manifest; undefined when it names none or cannot be read (mark then says why). */

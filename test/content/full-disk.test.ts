@@ -274,4 +274,34 @@ describe('gc on a disk full to its last page', () => {
     requireTool('skopeo');
     JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:kept`]));
   });
+
+  it('drops the SBOM entry of an image umoci rm un-named, which means rewriting index.json with no byte free: what nothing reaches goes first, to make room', async (t) => {
+    if (!mounted) return t.skip('cannot mount a tmpfs here (needs root)');
+    requireTool('umoci');
+    for (const name of readdirSync(disk)) rmSync(join(disk, name), { recursive: true, force: true });
+    const layout = join(disk, 'layout');
+    for (const [name, size, sbom] of [['stray', 200_000, false], ['old', 1000, true], ['kept', 1000, false]] as const) {
+      const rootfs = join(tmp.path, `rootfs-2-${name}`);
+      mkdirSync(rootfs);
+      writeFileSync(join(rootfs, 'data'), randomBytes(size));
+      assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', name, '--no-cache', '-q', ...(sbom ? ['--sbom'] : [])]));
+    }
+    assertOk(runCli(['delete', `oci:${layout}:stray`, '-q']));
+    run('umoci', ['rm', '--image', `${layout}:old`]);
+    rmSync(join(layout, '.ocipush-cache'), { recursive: true, force: true });
+    const fill = openSync(join(disk, 'fill'), 'w');
+    try {
+      for (;;) writeSync(fill, Buffer.alloc(4096));
+    } catch (err) {
+      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+    } finally {
+      closeSync(fill);
+    }
+    const r = runCli(['gc', '--layout', layout]);
+    assertOk(r);
+    assert.match(r.stdout, /^dropped 1 index\.json entry; removed 9 blobs \(/m);
+    assert.equal(run('umoci', ['ls', '--layout', layout]).trim(), 'kept');
+    assert.equal(readdirSync(join(layout, 'blobs', 'sha256')).length, 3);
+    JSON.parse(run('skopeo', ['inspect', '--raw', `oci:${layout}:kept`]));
+  });
 });
