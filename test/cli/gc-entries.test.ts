@@ -120,4 +120,19 @@ describe('gc and the index.json entries other tools leave', () => {
     validateLayout(dir);
     run('skopeo', ['copy', '-q', `oci:${dir}:app`, `oci:${join(tmp.path, 'out')}:app`]);
   });
+
+  it('--untagged keeps the unnamed image of a layout cosign save wrote, which its kind annotation names', async (t) => {
+    const tmp = await tempDir();
+    t.after(tmp.cleanup);
+    const dir = join(tmp.path, 'layout');
+    assertOk(runCli(['build', '--layout', dir, '-t', 'app', '-q', tree(tmp.path, 'root', 'saved\n')]));
+    // cosign save's index.json: its image unnamed, marked by kind (cosign's pkg/oci/layout).
+    const [image] = entries(dir);
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [{ mediaType: MediaType.OciManifest, digest: image!.digest, size: (image as { size?: number }).size, annotations: { kind: 'dev.cosignproject.cosign/image' } }] }));
+    const before = blobs(dir);
+    const r = runCli(['gc', '--layout', dir, '--untagged', '--no-cache', '--json']);
+    assertOk(r);
+    assert.deepEqual((JSON.parse(r.stdout) as GcJson).dropped, []);
+    assert.deepEqual(blobs(dir), before);
+  });
 });
