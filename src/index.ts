@@ -77,7 +77,7 @@ export { fileSource, storageSource, bufferSource, type BlobSource, type BlobBody
 
 // ---- high-level calls (src/lib/): build, push, pull with one options shape -----------------
 // `import { build, push, defaultCredentials } from 'ocipush'`: a release script in ten lines.
-export { build, push, pull, copy, copyRepository, validate, defaultCredentials, type LibraryCopyOptions, type LibraryCopyResult, type CopyRepositoryOptions, type CopyRepositoryResult, type LibraryValidateOptions, type DirectoryBuildOptions, type DockerfileOptions, type PushOptions, type PushResult, type PullOptions, type PullResult, type RegistryOptions } from './lib/index.js';
+export { build, push, pull, copy, copyRepository, sign, verify, validate, defaultCredentials, type LibrarySignOptions, type LibrarySignResult, type LibraryVerifyOptions, type LibraryVerifyResult, type LibraryCopyOptions, type LibraryCopyResult, type CopyRepositoryOptions, type CopyRepositoryResult, type LibraryValidateOptions, type DirectoryBuildOptions, type DockerfileOptions, type PushOptions, type PushResult, type PullOptions, type PullResult, type RegistryOptions } from './lib/index.js';
 // The credential chain the CLI uses: flags (username + password), OCIPUSH_* variables, the Docker config and its helpers.
 export type { DefaultCredentialOptions } from './registry/credentials/default.js';
 export { chainCredentials } from './registry/credentials/chain.js';
