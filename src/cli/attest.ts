@@ -22,7 +22,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     .option('type', { type: 'string', default: 'custom', describe: 'Predicate type: a URI, or slsaprovenance1, slsaprovenance, spdxjson, cyclonedx, vuln, openvex, custom' })
     .option('replace', { type: 'boolean', describe: 'Replace the image\'s attestations of this predicate type (cosign\'s --replace): out of sha256-<hex>.att, their OCI 1.1 referrers deleted' })
     .option('new-bundle-format', { type: 'boolean', default: false, describe: 'Store the attestation as cosign 3 does by default: a Sigstore bundle (no transparency-log entry) as an OCI 1.1 referrer of the image, not at sha256-<hex>.att' })
-    .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', '')),
+    .example('$0 attest localhost:5000/app:1 --key cosign.key --type slsaprovenance1 --predicate provenance.json', ''), { cosign: true }),
   run: async (argv, out: Output) => {
     // Standard input is one stream: whichever is read second found it empty ("no password on standard input").
     // A bundle is a referrer of its own, never in .att: what --replace takes out is not where it goes.

@@ -16,12 +16,16 @@ export interface RegistryFlags {
   requestTimeout?: string;
 }
 
-export function registryFlags(y: Argv): Argv {
+export function registryFlags(y: Argv, names: { cosign?: boolean } = {}): Argv {
+  // cosign's names of two of them, on the verbs cosign has: a cosign command line for a test
+  // registry runs as it is (its --allow-insecure-registry accepts any certificate; --insecure
+  // here also falls back to plain HTTP).
+  const cosign = (name: string) => (names.cosign ? { alias: name } : {});
   return y
     .option('username', { alias: 'u', type: 'string', describe: 'Registry user name (the password comes from --password-stdin)' })
     .option('password-stdin', { type: 'boolean', describe: 'Read the password (or token) from standard input' })
-    .option('plain-http', { type: 'boolean', describe: 'Speak plain HTTP to the registry (automatic for localhost and 127.0.0.1)' })
-    .option('insecure', { type: 'boolean', describe: 'Accept any TLS certificate, speak plain HTTP to a registry without TLS, and allow credentials over plain HTTP to a remote host' })
+    .option('plain-http', { ...cosign('allow-http-registry'), type: 'boolean', describe: 'Speak plain HTTP to the registry (automatic for localhost and 127.0.0.1)' })
+    .option('insecure', { ...cosign('allow-insecure-registry'), type: 'boolean', describe: 'Accept any TLS certificate, speak plain HTTP to a registry without TLS, and allow credentials over plain HTTP to a remote host' })
     .option('ca-file', { type: 'string', array: true, describe: 'PEM CA certificate to trust besides the system store (repeatable)' })
     .option('cert-dir', { type: 'string', describe: 'Directory of *.crt CA certificates and a NAME.cert/NAME.key client certificate, instead of the registry\'s certs.d (as skopeo --cert-dir)' })
     .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'Blobs transferred in parallel' })

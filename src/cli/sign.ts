@@ -24,7 +24,7 @@ export const signCommand: CliCommand<SignArgs> = {
     .option('new-bundle-format', { type: 'boolean', default: false, describe: 'Store the signature as cosign 3 does by default: a Sigstore bundle (DSSE, cosign\'s sign statement, no transparency-log entry) as an OCI 1.1 referrer of the image, not at sha256-<hex>.sig' })
     .example('$0 sign localhost:5000/app:1 --key cosign.key', 'signs the digest app:1 points at')
     .example('$0 sign oci:out:app --key cosign.key --sign-container-identity registry.example.com/app', 'signs in the layout, offline; push and copy take the signature along')
-    .example('$0 sign localhost:5000/app:1 --key cosign.key --new-bundle-format', 'as cosign 3 sign --key cosign.key --tlog-upload=false; cosign verify --insecure-ignore-tlog reads it')),
+    .example('$0 sign localhost:5000/app:1 --key cosign.key --new-bundle-format', 'as cosign 3 sign --key cosign.key --tlog-upload=false; cosign verify --insecure-ignore-tlog reads it'), { cosign: true }),
   run: async (argv, out: Output) => {
     const { referenceTarget, formatReference } = await import('../oci/reference.js');
     const { layoutTarget, registryReference } = await import('./repository-ref.js');

@@ -21,7 +21,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
     .option('new-bundle-format', { type: 'boolean', describe: 'Accepted as cosign takes it; cosign\'s tags and Sigstore bundle referrers are both read' })
     .option('output', { alias: 'o', type: 'string', choices: ['json', 'text'], describe: 'Print each verified DSSE envelope as stored, one a line, as cosign verify-attestation prints them whatever its -o says (… | jq -r .payload | base64 -d); without it, the digest' })
     .example('$0 verify-attestation localhost:5000/app:1 --key cosign.pub --type slsaprovenance1', 'a SLSA provenance signed by the key, or exit 1')
-    .example('$0 verify-attestation oci:bundle:app --key cosign.pub', 'offline, in a layout a copy brought the attestations into')),
+    .example('$0 verify-attestation oci:bundle:app --key cosign.pub', 'offline, in a layout a copy brought the attestations into'), { cosign: true }),
   run: async (argv, out: Output) => {
     const { referenceTarget } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');

@@ -22,7 +22,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     .option('output', { alias: 'o', type: 'string', choices: ['json', 'text'], describe: 'Print the verified payloads as cosign verify -o prints them: json, an array of them (cosign\'s default: cosign verify … | jq \'.[0].optional\'), or text, each as signed, one a line; without it, the digest' })
     .example('$0 verify localhost:5000/app:1 --key cosign.pub', 'exit 0 when app:1 is signed by the key')
     .example('$0 verify localhost:5000/app:1 --key cosign.pub -a git-sha=$GIT_SHA', 'signed by the key for this commit')
-    .example('$0 verify localhost:5000/app:1 localhost:5000/worker:1 --key cosign.pub', 'both signed, or exit 1 at the first that is not')),
+    .example('$0 verify localhost:5000/app:1 localhost:5000/worker:1 --key cosign.pub', 'both signed, or exit 1 at the first that is not'), { cosign: true }),
   run: async (argv, out: Output) => {
     const { referenceTarget, formatReference, DOCKER_HUB } = await import('../oci/reference.js');
     const { OcipushError } = await import('../errors.js');
