@@ -62,8 +62,13 @@ async function withHints(err: unknown, args: string[], argv: Record<string, unkn
 async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): Promise<unknown> {
   if (!isOcipushError(err) || (err.code !== 'ENETWORK' && err.code !== 'EAUTH')) return err;
   const { parseReference, looksLikeRegistryHost, DOCKER_HUB } = await import('../oci/reference.js');
-  for (const name of ['reference', 'destination', 'source', 'target', 'image', 'repository']) {
-    const text = argv[name];
+  // The options naming images too (`build --base app`, `rebase --new-base`, `build --push`, the
+  // images `index create` reads): a base typed as `app:1` meant for a registry of one's own is
+  // the same slip. Never export's images, which are names in a layout.
+  const named = ['reference', 'destination', 'source', 'target', 'image', 'repository', 'base', 'old-base', 'new-base', 'push'];
+  const texts = named.flatMap((name) => [argv[name]].flat());
+  if (argv.action === 'create') texts.push(...[argv.images].flat());
+  for (const text of texts) {
     // A layout or an archive is no registry.
     if (typeof text !== 'string' || /^(?:oci|oci-archive|docker-archive):/.test(text)) continue;
     const bare = text.replace(/^docker:\/\//, '');

@@ -58,6 +58,12 @@ describe('what push, pull and export say', () => {
     assertOneLineError(runCli(['push', 'app', '--layout', image.layout, '--tag', 'v1'], { env }), hub('app', 'docker.io/library/app', 'localhost:5000/app'), 1);
     assertOneLineError(runCli(['pull', 'team/app:1', '--layout', join(tmp.path, 'hub-pull')], { env }), hub('team/app:1', 'docker.io/team/app', 'localhost:5000/team/app:1'), 1);
     assertOneLineError(runCli(['copy', `oci:${image.layout}:v1`, 'app:2'], { env }), hub('app:2', 'docker.io/library/app', 'localhost:5000/app:2'), 1);
+    // An image named by an option, or among index create's images, is the same slip.
+    const hubBuild = join(tmp.path, 'hub-build');
+    assertOneLineError(runCli(['build', '--base', 'team/app:1', '--env', 'A=1', '--layout', hubBuild], { env }), hub('team/app:1', 'docker.io/team/app', 'localhost:5000/team/app:1'), 1);
+    assertOneLineError(runCli(['rebase', `oci:${image.layout}:v1`, '--old-base', `oci:${image.layout}:v1`, '--new-base', 'base:2', '--dry-run'], { env }), hub('base:2', 'docker.io/library/base', 'localhost:5000/base:2'), 1);
+    assertOneLineError(runCli(['index', 'create', '--tag', `oci:${hubBuild}:i`, `oci:${image.layout}:v1`, 'app:arm64'], { env }), hub('app:arm64', 'docker.io/library/app', 'localhost:5000/app:arm64'), 1);
+    assert.equal(run('ls', ['-A', tmp.path]).split('\n').includes('hub-build'), false, 'no layout made');
     // A registry named without a repository (docker reads localhost:5000 as library/localhost, tag 5000): the line says how to name one in it.
     const host = (text: string) => `ocipush: cannot reach proxy 127.0.0.1:9 (from HTTPS_PROXY): connection refused ("${text}" is read as Docker Hub's docker.io/library/${text}; an image in the registry ${text} is named with its repository: ${text}/REPOSITORY[:TAG])`;
     for (const text of ['localhost:5000', 'registry.example.com:5000', '10.0.0.5', 'localhost']) {
