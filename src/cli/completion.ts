@@ -21,7 +21,7 @@ export const completionCommand: CliCommand<CompletionArgs> = {
   builder: (y: Argv) => y
     .positional('shell', { type: 'string', choices: [...SHELLS], describe: 'bash or zsh' })
     .example('source <($0 completion bash)', 'in ~/.bashrc')
-    .example('$0 completion zsh > "${fpath[1]}/_ocipush"', 'zsh, once (or source <($0 completion zsh) in ~/.zshrc)'),
+    .example('$0 completion zsh > "${fpath[1]}/_ocipush"', 'zsh, once (or source <(ocipush completion zsh) in ~/.zshrc)'),
   run: async (argv, out: Output) => {
     const shell = argv.shell ?? basename(process.env.SHELL ?? '');
     if (shell !== 'bash' && shell !== 'zsh') throw usageError(`completion: name the shell, bash or zsh${shell ? ` (not ${JSON.stringify(shell)})` : ''}`);

@@ -4,12 +4,15 @@ import { checkArgs } from '../../src/cli/argv-check.js';
 import { loadCommands } from '../../src/cli/commands.js';
 import { runCli } from '../support/tools.js';
 
-/** Every `.example(…)` a command's builder declares, as its --help prints them. */
-function examplesOf(builder: (y: never) => unknown): string[] {
+/** Every `.example(…)` a command's builder declares, as its --help prints them; their descriptions into `descriptions`. */
+function examplesOf(builder: (y: never) => unknown, descriptions: string[] = []): string[] {
   const examples: string[] = [];
   const recorder: unknown = new Proxy({}, {
     get: (_target, prop) => (...args: unknown[]) => {
-      if (prop === 'example') examples.push(String(args[0]));
+      if (prop === 'example') {
+        examples.push(String(args[0]));
+        descriptions.push(String(args[1] ?? ''));
+      }
       return recorder;
     },
   });
@@ -31,8 +34,11 @@ test('every command --help shows examples, and each example names the command\'s
   const commands = await loadCommands();
   for (const cmd of commands) {
     const name = [cmd.command].flat()[0]!.split(' ')[0]!;
-    const examples = examplesOf(cmd.builder as (y: never) => unknown);
+    const descriptions: string[] = [];
+    const examples = examplesOf(cmd.builder as (y: never) => unknown, descriptions);
     assert.ok(examples.length > 0, `ocipush ${name} --help shows no example`);
+    // yargs puts the program's name for $0 in the command only: in a description it is printed as typed.
+    for (const d of descriptions) assert.ok(!d.includes('$0'), `ocipush ${name} --help: ${d}`);
     for (const example of examples) {
       // The same check every command line gets before it runs: an unknown option, a value
       // outside an option's choices or a missing argument is a usage error.
