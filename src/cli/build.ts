@@ -181,7 +181,8 @@ async function dockerfileBeside(rootfs: string[]): Promise<string | undefined> {
   const dir = rootfs[0]!;
   // A rootfs that is a tar file (ENOTDIR) or unreadable is the build's to report, not this hint's.
   const isFile = (path: string) => { try { return statSync(path, { throwIfNoEntry: false })?.isFile() === true; } catch { return false; } };
-  const file = ['Dockerfile', 'Containerfile'].find((name) => isFile(join(dir, name)));
+  // `dockerfile` too: docker build and BuildKit read it where there is no Dockerfile.
+  const file = ['Dockerfile', 'Containerfile', 'dockerfile'].find((name) => isFile(join(dir, name)));
   return file && `${join(dir, file)}: ${dir} is built as a root filesystem, its ${file} a file in the layer; to build from the ${file}: ocipush build -f ${join(dir, file)} ${dir}`;
 }
 

@@ -124,6 +124,13 @@ test('ocipush build -t app . beside a Dockerfile, as docker build is typed: the 
     assert.doesNotMatch(runCli(['build', '-t', 'quiet', '.', '--layout', layout, '-q'], { cwd: project }).stderr, /warning/);
     assert.doesNotMatch(runCli(['build', '-t', 'two', '.', join(project, 'etc'), '--layout', layout], { cwd: project }).stderr, /Dockerfile/);
     assert.doesNotMatch(runCli(['build', '-t', 'file', '-f', 'Dockerfile', '.', '--layout', layout], { cwd: project }).stderr, /warning/);
+    // A lowercase dockerfile, which docker build and BuildKit read when there is no Dockerfile: the same line, naming it.
+    const lower = smallRootfs(join(tmp.path, 'lower'));
+    writeFileSync(join(lower, 'dockerfile'), 'FROM scratch\nCOPY etc /etc\n');
+    const l = runCli(['build', '-t', 'lower', '.', '--layout', layout], { cwd: lower });
+    assertOk(l);
+    assert.match(l.stderr, /^ocipush: warning: dockerfile: \. is built as a root filesystem, its dockerfile a file in the layer; to build from the dockerfile: ocipush build -f dockerfile \.$/m);
+    assertOk(runCli(['build', '-t', 'lower-file', '-f', 'dockerfile', '.', '--layout', layout], { cwd: lower }));
   } finally {
     await tmp.cleanup();
   }
