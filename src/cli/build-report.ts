@@ -90,11 +90,20 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
     for (const { text, reference } of pushes.to) {
       const repository = `${reference.registry}/${reference.repository}`;
       const signer = signedIn.has(repository) || signatures ? undefined : pushes.signer;
-      await onInterrupt(out, `push to ${(await import('../oci/reference.js')).formatReference(reference)}`, built);
-      pushed.push(await pushLayoutImage({
-        to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
-        concurrency: pushes.concurrency, ...(signer ? { signer, ...(pushes.signBundle ? { signBundle: true } : {}) } : {}),
-      }, pushes.flags, out));
+      const where = (await import('../oci/reference.js')).formatReference(reference);
+      await onInterrupt(out, `push to ${where}`, built);
+      try {
+        pushed.push(await pushLayoutImage({
+          to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
+          concurrency: pushes.concurrency, ...(signer ? { signer, ...(pushes.signBundle ? { signBundle: true } : {}) } : {}),
+        }, pushes.flags, out));
+      } catch (err) {
+        // The build is done and kept: the line says so, lest a registry that is down or refuses
+        // read as a failed build, and names the push that sends it later.
+        const { isOcipushError, OcipushError } = await import('../errors.js');
+        if (!isOcipushError(err) || err.code === 'EABORTED') throw err;
+        throw new OcipushError(err.code, `push to ${where}: ${err.message}; ${built}: ocipush push ${shellWord(text)} --layout ${shellWord(result.layout)} --tag ${result.tag} sends it`, err.details);
+      }
       if (signer) signedIn.add(repository);
     }
   }
@@ -178,4 +187,9 @@ export function progressReporter(out: Output, options: ProgressOptions = {}) {
     last = at;
     out.live(describe(p, at));
   };
+}
+
+/** A word as a shell takes it: quoted only when it holds more than a path's or a reference's characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -64,4 +64,16 @@ describe('build --push -u USER --password-stdin', () => {
     assertOk(second);
     assert.equal((JSON.parse(second.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'registry-cache');
   });
+  it('a push the registry refuses (no credentials) says the image is built, where, and the push that sends it; that push sends it', async () => {
+    const layout = join(tmp.path, 'refused');
+    const to = `${registry.host}/refused/app:1`;
+    const r = await runCliAsync(['build', rootfs, '--layout', layout, '--owner', '0:0', '--tag', 'app', '--push', to], { env });
+    assert.equal(r.status, 1, r.stderr);
+    const line = r.stderr.trimEnd().split('\n').at(-1)!;
+    const digest = /\(sha256:[0-9a-f]{64}\)/.exec(line)?.[0].slice(1, -1);
+    assert.equal(line, `ocipush: push to ${to}: authentication required by ${registry.host}: no credentials (use --username/--password-stdin, OCIPUSH_USERNAME/OCIPUSH_PASSWORD, or docker login); the image built is in ${layout} as app (${digest}): ocipush push ${to} --layout ${layout} --tag app sends it`);
+    // The command the line names, with the login it lacked.
+    assertOk(await runCliAsync(['push', to, '--layout', layout, '--tag', 'app', '-u', 'alice', '--password-stdin'], { input: `${PASSWORD}\n`, env }));
+    assert.equal(await skopeoDigestAsync(to, creds), digest);
+  });
 });
