@@ -50,11 +50,17 @@ export async function exportDockerArchive(options: ExportOptions): Promise<Expor
   const selectors = (options.images ?? []).map((s) => (typeof s === 'string' ? parseImageSelector(s) : s));
   // Everything that can be wrong with the request or the layout fails here, before any output.
   const images = await selectImages(layout, selectors, { platform, repository, ...(options.onNotice ? { onNotice: options.onNotice } : {}) });
-  // Base layers a build only referenced (ocipush build --base) are fetched now, verified, before any output.
-  const { fetchRecordedBlobs } = await import('../transfer/lazy-blobs.js');
-  await fetchRecordedBlobs(layout, images.flatMap((image) => image.manifest.layers), options.connect ? { connect: options.connect } : {});
-
+  // Opened before a base layer is fetched: an archive that cannot be written (a missing
+  // directory) fails at once, leaving the layout as it was rather than holding the layers fetched.
   const sink: ArchiveSink = typeof options.output === 'string' ? await openFileSink(options.output) : stdoutSink(options.output);
+  try {
+    // Base layers a build only referenced (ocipush build --base) are fetched now, verified, before any output.
+    const { fetchRecordedBlobs } = await import('../transfer/lazy-blobs.js');
+    await fetchRecordedBlobs(layout, images.flatMap((image) => image.manifest.layers), options.connect ? { connect: options.connect } : {});
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
   let summary: ArchiveSummary;
   try {
     summary = await writeDockerArchive(layout, images, sink.stream, options);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startRegistry, type AccessEntry, type RunningRegistry } from '../support/registry.js';
@@ -222,6 +222,12 @@ describe('ocipush build --base against docker-registry', () => {
     const layout = join(tmp.path, 'export-layout');
     assertOk(runCli(['build', appRootfs, '--base', base.ref, '--layout', layout, '--tag', 'app']));
     await registry.forgetAccessLog();
+    // An archive it cannot write is refused first: no layer fetched, none kept in the layout.
+    const blobs = readdirSync(join(layout, 'blobs', 'sha256')).sort();
+    const nowhere = join(tmp.path, 'missing', 'export.tar');
+    assertOneLineError(runCli(['export', 'app=app:1', '--layout', layout, '-o', nowhere]), new RegExp(`^ocipush: cannot write ${nowhere.replace(/[/.]/g, '\\$&')}: no such file or directory$`), 1);
+    assert.equal(blobGets(await registry.settledAccessLog(), base.layer).length, 0, 'no base layer fetched');
+    assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')).sort(), blobs, 'the layout as it was');
     const archive = join(tmp.path, 'export.tar');
     assertOk(runCli(['export', 'app=app:1', '--layout', layout, '-o', archive]));
     assert.equal(blobGets(await registry.settledAccessLog(), base.layer).length, 1);
