@@ -68,7 +68,8 @@ export async function runChange(argv: ChangedImageArgs, out: Output, change: Ima
   const target = destination ?? source;
   const { withCopyContext } = await import('./copy.js');
   await withCopyContext(argv, out, source, target, { referrers: false }, async (context) => {
-    const src = await openSource(source, { connect: (r) => context.clients.connect('src', r) });
+    // A dry run leaves a lazy layout lazy: a base layer flatten reads is read where it lives, not kept.
+    const src = await openSource(source, { connect: (r) => context.clients.connect('src', r), ...(argv.dryRun ? { keep: false } : {}) });
     let made: ChangeMade;
     try {
       made = await change.make(src, context);

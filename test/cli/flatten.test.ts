@@ -135,6 +135,29 @@ describe('flatten', () => {
     assert.equal(imageOf(copy, 'x').manifest.layers.length, 1);
   });
 
+  it('--dry-run of an image built lazily onto a registry base writes nothing: the base layer is read where it lives, the layout stays lazy', async () => {
+    const app = join(tmp.path, 'lazy-app');
+    mkdirSync(join(app, 'srv'), { recursive: true });
+    writeFileSync(join(app, 'srv', 'app'), 'app on a lazy base\n');
+    const dir = join(tmp.path, 'lazy-layout');
+    assertOk(await runCliAsync(['build', app, '--base', `${registry.host}/flat/app:1`, '--layout', dir, '--tag', 'lazy'], { env }));
+    const files = () => run('find', [dir, '-type', 'f', '!', '-path', '*/.ocipush-cache/*']).split('\n').sort();
+    const notes = () => readFileSync(join(dir, '.ocipush-remote-blobs.json'), 'utf8');
+    const [before, notesBefore] = [files(), notes()];
+    await registry.forgetAccessLog();
+    const dry = await runCliAsync(['flatten', `oci:${dir}:lazy`, '--dry-run', '--json'], { env });
+    assertOk(dry);
+    assert.ok((await registry.settledAccessLog()).some((e) => e.method === 'GET' && e.path.includes('/blobs/')), 'the base layers were read from the registry');
+    assert.deepEqual(files(), before, 'no blob kept in the layout');
+    assert.equal(notes(), notesBefore);
+    // The digest the dry run reported is the one the flatten makes.
+    const flat = await runCliAsync(['flatten', `oci:${dir}:lazy`, '--json'], { env });
+    assertOk(flat);
+    const digestOf = (stdout: string) => (JSON.parse(stdout) as { digest: string }).digest;
+    assert.match(digestOf(dry.stdout), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(digestOf(flat.stdout), digestOf(dry.stdout));
+  });
+
   it('leaves an image of one layer as it is', async () => {
     const one = join(tmp.path, 'one');
     mkdirSync(join(one, 'etc'), { recursive: true });
