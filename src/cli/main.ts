@@ -68,6 +68,13 @@ async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): P
   const named = ['reference', 'destination', 'source', 'target', 'image', 'repository', 'base', 'old-base', 'new-base', 'push'];
   const texts = named.flatMap((name) => [argv[name]].flat());
   if (argv.action === 'create') texts.push(...[argv.images].flat());
+  // A failure at a registry another of the names gives (`rebase localhost:5044/app --new-base
+  // debian`: the registry down) is about that one: no word on the Docker Hub name beside it.
+  for (const text of texts) {
+    if (typeof text !== 'string') continue;
+    const host = text.replace(/^docker:\/\//, '').split('/')[0]!;
+    if (text.includes('/') && looksLikeRegistryHost(host) && err.message.includes(host)) return err;
+  }
   for (const text of texts) {
     // A layout or an archive is no registry.
     if (typeof text !== 'string' || /^(?:oci|oci-archive|docker-archive):/.test(text)) continue;
