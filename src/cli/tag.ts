@@ -37,8 +37,13 @@ export const tagCommand: CliCommand<TagArgs> = {
         if (isValidTag(argv.reference) && !/^(?:docker:\/\/)?(?:docker\.io|index\.docker\.io)\//.test(argv.reference) && named.registry !== ref.registry) {
           throw usageError(`"${argv.reference}" is a tag, "${t}" an image: the image comes first, its new tags after: ocipush tag ${t} ${argv.reference}`);
         }
-        const mounted = named.registry === ref.registry ? ' (its blobs mounted, not sent again)' : '';
-        throw usageError(`"${t}": tag names more tags in ${ref.registry}/${ref.repository}; to put the image in another repository: ocipush copy ${formatReference(ref)} ${t}${mounted}`);
+        // `other/x:1` beside an image in another registry is Docker Hub's only by docker's reading:
+        // the repository meant is the image's registry's, where a copy mounts the blobs.
+        const { DOCKER_HUB } = await import('../oci/reference.js');
+        const hubByDefault = named.registry === DOCKER_HUB && ref.registry !== DOCKER_HUB && !/^(?:docker:\/\/)?(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\//.test(t);
+        const to = hubByDefault ? `${ref.registry}/${t.replace(/^docker:\/\//, '')}` : t;
+        const mounted = hubByDefault || named.registry === ref.registry ? ' (its blobs mounted, not sent again)' : '';
+        throw usageError(`"${t}": tag names more tags in ${ref.registry}/${ref.repository}; to put the image in another repository: ocipush copy ${formatReference(ref)} ${to}${mounted}`);
       }
       tags[i] = named.tag;
     }
