@@ -350,9 +350,21 @@ function uploadLocation(client: RegistryClient, location: URL, answered: URL, op
   throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry named a plain-HTTP upload location (${location.host}); refusing to send the blob unencrypted (a proxy in front of the registry that does not pass X-Forwarded-Proto: https, or distribution's http.host naming http://)`);
 }
 
-/** A URL with one query parameter set, keeping every other one (distribution's `_state`, S3 signatures). */
+/**
+ * A URL with one query parameter set, every other one kept byte for byte as the registry wrote it
+ * (distribution's `_state`, a storage's signature over its query): URLSearchParams would write the
+ * whole query again (`~` as `%7E`, `=` in a value as `%3D`), which a signature checked over the
+ * query's bytes refuses.
+ */
 export function withQuery(url: URL, name: string, value: string): URL {
   const next = new URL(url);
-  next.searchParams.set(name, value);
+  const kept = next.search.slice(1).split('&').filter((pair) => pair !== '' && queryName(pair) !== name);
+  next.search = [...kept, `${encodeURIComponent(name)}=${encodeURIComponent(value)}`].join('&');
   return next;
+}
+
+/** The decoded name of one `name=value` pair of a query. */
+function queryName(pair: string): string {
+  const raw = pair.split('=', 1)[0]!.replaceAll('+', ' ');
+  try { return decodeURIComponent(raw); } catch { return raw; }
 }

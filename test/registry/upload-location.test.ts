@@ -79,3 +79,50 @@ describe('an upload Location naming plain HTTP behind an HTTPS registry', () => 
     assert.deepEqual(log.filter((e) => e.method === 'PUT' && e.path.includes('/manifests/')), []);
   });
 });
+
+/**
+ * An upload Location whose query carries bytes a re-encoding would change (`~`, `+`, `%2B`, `=`
+ * in a value, `%7E`): a storage that signs its upload URLs checks the query as it wrote it, so
+ * every request to the session, the closing `PUT ?digest=` too, must carry those bytes as they
+ * came, as crane and skopeo carry a PATCH's.
+ */
+describe('an upload Location whose query a re-encoding would change', () => {
+  const signed = 'sig=a~b+c%2Bd=e%7Ef';
+  let registry: RunningRegistry;
+  let front: FaultProxy;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry();
+    front = await startFaultProxy({ target: registry.url });
+  });
+  after(async () => {
+    await front?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  for (const chunked of [false, true]) {
+    it(`reaches the registry unchanged in every request to the session${chunked ? ' (in chunks)' : ''}, and the image lands`, async () => {
+      front.clearFaults();
+      front.clearRequests();
+      front.addFault({
+        path: /\/blobs\/uploads\//, times: 1000,
+        fault: { kind: 'response-header', name: 'location', value: (v) => v && `${v}${v.includes('?') ? '&' : '?'}${signed}` },
+      });
+      const tag = chunked ? 'chunked' : 'whole';
+      const image = umociImage(tmp.path, tag, [3.5 * MiB]);
+      assertOk(await runCliAsync(['push', `oci:${image.layout}:${tag}`, `${front.host}/signed/${tag}:v1`, ...(chunked ? ['--chunk-size', '1MiB'] : [])]));
+      const session = front.requests().filter((q) => q.method !== 'POST' && q.path.includes('/blobs/uploads/'));
+      assert.ok(session.some((q) => q.method === 'PUT'), 'a closing PUT');
+      if (chunked) assert.ok(session.some((q) => q.method === 'PATCH'), 'PATCHes');
+      for (const q of session) {
+        const query = q.path.slice(q.path.indexOf('?') + 1).split('&');
+        assert.ok(query.includes(signed), `${q.method} ${q.path}`);
+        if (q.method === 'PUT') assert.match(q.path, /&digest=sha256%3A[0-9a-f]{64}$/);
+      }
+      assert.equal(skopeoDigest(`${registry.host}/signed/${tag}:v1`), image.manifest.digest);
+    });
+  }
+});
