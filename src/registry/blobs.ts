@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
+import { digestAlgorithm } from '../oci/digest.js';
 import { ChunkVerifier } from '../content/verify.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { isTransientNetworkError, networkError, networkErrorCode, networkReason } from './errors.js';
@@ -235,18 +236,30 @@ function skipBytes(body: Readable, count: number): Readable {
   return Readable.from(dropFirst(body, count), { objectMode: false });
 }
 
-/** `POST /v2/<name>/blobs/uploads/`: opens an upload session. */
-export async function startUpload(client: RegistryClient, repository: string, what: string, timing: RequestTiming = {}): Promise<UploadSession> {
+/**
+ * `POST /v2/<name>/blobs/uploads/`: opens an upload session for the blob. A blob named by another
+ * algorithm than sha256 says which (`?digest-algorithm=`, distribution spec after 1.1.1): a
+ * registry that hashes chunks as they come hashes them with it; others ignore the parameter.
+ */
+export async function startUpload(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest'>, timing: RequestTiming = {}): Promise<UploadSession> {
+  const op = `start upload of blob ${desc.digest}`;
+  const query = algorithmQuery(desc.digest);
   const res = await client.request({
     ...timing,
     method: 'POST',
-    url: v2Path(repository, 'blobs/uploads/'),
-    op: `start upload of ${what}`,
+    url: `${v2Path(repository, 'blobs/uploads/')}${query.size > 0 ? `?${query}` : ''}`,
+    op,
     scopes: [pushScope(repository)],
     accept: (s) => s === 202 || s === 201 || s === 200,
   });
   await res.dump();
-  return sessionFrom(client, res, `start upload of ${what}`);
+  return sessionFrom(client, res, op);
+}
+
+/** `digest-algorithm=` for a digest that is not sha256 (the registry's default), else nothing. */
+function algorithmQuery(digest: Descriptor['digest']): URLSearchParams {
+  const algorithm = digestAlgorithm(digest);
+  return new URLSearchParams(algorithm === 'sha256' ? {} : { 'digest-algorithm': algorithm });
 }
 
 export type MountResult =
@@ -262,7 +275,8 @@ export type MountResult =
  * mounts they do not allow in various ways; every refusal leads to a normal upload.
  */
 export async function mountBlob(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest'>, fromRepository: string, timing: RequestTiming = {}): Promise<MountResult> {
-  const query = new URLSearchParams({ mount: desc.digest, from: fromRepository });
+  // A refused mount opens a session the blob is uploaded into: it is told the algorithm too.
+  const query = new URLSearchParams({ mount: desc.digest, from: fromRepository, ...Object.fromEntries(algorithmQuery(desc.digest)) });
   const op = `mount blob ${desc.digest} from ${fromRepository}`;
   let res: RegistryResponse;
   try {

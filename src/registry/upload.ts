@@ -202,7 +202,7 @@ async function cancelledAfter(client: RegistryClient, repository: string, sessio
 /** POST (unless a session is given), then one PUT `?digest=` streaming the whole blob. */
 async function putMonolithic(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, session: UploadSession | undefined, options: UploadOptions, timing: UploadTiming): Promise<void> {
   const op = `push blob ${desc.digest}`;
-  session ??= await startUpload(client, repository, `blob ${desc.digest}`, timing.request);
+  session ??= await startUpload(client, repository, desc, timing.request);
   const bodies = new OpenedBodies();
   try {
     const res = await client.request({
@@ -233,7 +233,7 @@ async function putMonolithic(client: RegistryClient, repository: string, desc: D
  */
 async function uploadChunked(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, requestedChunk: number, given: UploadSession | undefined, options: UploadOptions, timing: UploadTiming): Promise<void> {
   const op = `push blob ${desc.digest}`;
-  let session = given ?? await startUpload(client, repository, `blob ${desc.digest}`, timing.request);
+  let session = given ?? await startUpload(client, repository, desc, timing.request);
   let chunkSize = Math.max(requestedChunk, session.minChunkLength ?? 0);
   const floor = Math.max(Math.min(UPLOAD_DEFAULTS.minChunkSize, requestedChunk), session.minChunkLength ?? 0);
   let offset = 0;

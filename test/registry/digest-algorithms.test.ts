@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -91,6 +91,7 @@ describe('copy of a layout named by sha512 into a registry', () => {
     await writeFile(join(layout, 'index.json'), JSON.stringify({
       schemaVersion: 2, manifests: [{ ...entry, annotations: { 'org.opencontainers.image.ref.name': 'app' } }, { ...indexEntry, annotations: { 'org.opencontainers.image.ref.name': 'multi' } }],
     }));
+    for (const copy of ['whole', 'chunked']) await cp(layout, `${layout}-${copy}`, { recursive: true });
   });
   after(async () => {
     await registry?.stop();
@@ -103,6 +104,20 @@ describe('copy of a layout named by sha512 into a registry', () => {
     assert.deepEqual(skopeoRawManifest(`${registry.host}/algo/app:v1`).bytes, manifestBytes);
     assertOk(await runCliAsync(['validate', `${registry.host}/algo/app:v1`]));
   });
+
+  for (const chunked of [false, true]) {
+    it(`each upload session of a sha512 blob is opened with ?digest-algorithm=sha512 (distribution spec after 1.1.1)${chunked ? ', in chunks' : ''}; the image reads back whole`, async () => {
+      const repo = chunked ? 'algo/chunked' : 'algo/whole';
+      // A copy of the layout made before any push: no record of a repository to mount its blobs from.
+      assertOk(await runCliAsync(['push', `oci:${layout}-${chunked ? 'chunked' : 'whole'}:app`, `${registry.host}/${repo}:v1`, ...(chunked ? ['--chunk-size', '1KiB'] : [])]));
+      const log = registry.accessLog().filter((e) => e.path.startsWith(`/v2/${repo}/blobs/uploads/`));
+      const starts = log.filter((e) => e.method === 'POST');
+      assert.equal(starts.length, 2, JSON.stringify(log.map((e) => `${e.method} ${e.uri}`)));
+      for (const e of starts) assert.equal(e.uri, `/v2/${repo}/blobs/uploads/?digest-algorithm=sha512`);
+      if (chunked) assert.ok(log.filter((e) => e.method === 'PATCH').length > 2);
+      assert.deepEqual(skopeoRawManifest(`${registry.host}/${repo}:v1`).bytes, manifestBytes);
+    });
+  }
 
   it('an index is refused in one line, its image PUT once: distribution takes no manifest under a sha512 digest', async () => {
     const r = await runCliAsync(['copy', `oci:${layout}:multi`, `${registry.host}/algo/multi:v1`]);
