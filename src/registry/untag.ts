@@ -38,7 +38,10 @@ export async function untagInRegistry(repository: Repository, tag: string): Prom
     throw err;
   });
   await res.dump();
-  if (res.status >= 200 && res.status < 300) return { untagged, method: 'tag-delete' };
+  // 202 is the spec's answer to a delete done (regctl trusts no other). Another 2xx may come from
+  // something in front of the registry that did nothing (a login wall, a proxy answering every
+  // DELETE): the tag is asked for again, and one still there goes by the placeholder.
+  if (res.status === 202 || (res.status >= 200 && res.status < 300 && await tagGone(repository, tag))) return { untagged, method: 'tag-delete' };
 
   const placeholder = placeholderFor(name, tag, untagged.mediaType);
   // Deleting the placeholder before it exists asks whether deletes are allowed at all: a registry
@@ -54,6 +57,14 @@ export async function untagInRegistry(repository: Repository, tag: string): Prom
     if (!(err instanceof OcipushError && err.code === 'ENOTFOUND')) throw err;
   });
   return { untagged, method: 'placeholder' };
+}
+
+/** Whether the registry no longer resolves the tag. */
+async function tagGone(repository: Repository, tag: string): Promise<boolean> {
+  return repository.resolve(tag).then(() => false, (err: unknown) => {
+    if (err instanceof OcipushError && err.code === 'ENOTFOUND') return true;
+    throw err;
+  });
 }
 
 /**

@@ -89,6 +89,20 @@ describe('untag', () => {
     assert.deepEqual(await skopeoTags(repo), ['1']);
   });
 
+  it('a DELETE of the tag answered 200 by something that deleted nothing (regctl trusts only 202): the tag is asked for again and, still there, taken away through the placeholder', async () => {
+    const repo = `${regs.production.host}/prod/twohundred`;
+    assertOk(await runCliAsync(['push', `${repo}:1`, '--layout', image.layout], { env }));
+    assertOk(await runCliAsync(['tag', `${repo}:1`, '2'], { env }));
+    proxy.clearFaults();
+    proxy.addFault({ method: 'DELETE', path: /\/manifests\/2$/, fault: { kind: 'respond', status: 200, body: '' } });
+    const r = await runCliAsync(['untag', `${proxy.host}/prod/twohundred:2`, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
+    assertOk(r);
+    assert.equal(proxy.pendingFaults().length, 0, 'the DELETE of the tag was answered 200');
+    assert.match(r.stderr, /the tag taken away through a placeholder manifest/);
+    assert.deepEqual(await skopeoTags(repo), ['1']);
+    assert.equal((await skopeoRaw(`${repo}:1`, creds)).digest, image.manifest.digest);
+  });
+
   it('oci:DIR:NAME takes that name alone out of index.json, as umoci rm (delete takes every name of the image)', async () => {
     const layout = join(tmp.path, 'names');
     await skopeoLayoutCopy(`oci:${image.layout}:v1`, `oci:${layout}:a`);
