@@ -70,6 +70,7 @@ export const tagCommand: CliCommand<TagArgs> = {
 /** Names in a layout's index.json: each entry a copy of the image's, under the new name. */
 async function tagInLayout(target: LayoutTarget, names: string[], out: Output): Promise<void> {
   const { isLayoutRefName } = await import('../oci/reference.js');
+  const { isDigest } = await import('../oci/digest.js');
   const { resolve } = await import('node:path');
   const { layoutTarget, withLayout } = await import('./repository-ref.js');
   for (const [i, given] of names.entries()) {
@@ -77,12 +78,14 @@ async function tagInLayout(target: LayoutTarget, names: string[], out: Output): 
     // As docker tag takes its TARGET: the full name, which must be in the same layout (`oci:out:1.4`
     // is the name 1.4 of out, never a name "oci:out:1.4").
     const named = await layoutTarget(given, 'tag');
-    if (!named?.name || named.name.startsWith('sha256:')) throw usageError(`"${given}": names no new name; the new names come after the image: ocipush tag ${target.text} NAME`);
+    if (!named?.name || isDigest(named.name)) throw usageError(`"${given}": names no new name; the new names come after the image: ocipush tag ${target.text} NAME`);
     if (resolve(named.path) !== resolve(target.path)) throw usageError(`"${given}": tag names more images in ${target.path}; to put the image in another layout: ocipush copy ${target.text} ${given}`);
     names[i] = named.name;
   }
   for (const name of names) {
-    if (!isLayoutRefName(name) || name.startsWith('sha256:')) throw usageError(`"${name}": not a name for an image in a layout (letters and digits, joined by - . _ : @ + or /)`);
+    // A name that is a digest (sha512 as sha256): oci:DIR:DIGEST names the image of that digest everywhere else (copy, delete).
+    if (isDigest(name)) throw usageError(`"${name}": a digest, not a name for an image in a layout`);
+    if (!isLayoutRefName(name)) throw usageError(`"${name}": not a name for an image in a layout (letters and digits, joined by - . _ : @ + or /)`);
   }
   const root = await withLayout(target, async (layout, root) => {
     for (const name of names) await layout.tag(root, name);

@@ -17,13 +17,14 @@ export const untagCommand: CliCommand<UntagArgs> = {
     .example('$0 untag oci:out:old', 'the name old leaves the layout; the image\'s other names stay')),
   run: async (argv, out: Output) => {
     const { layoutTarget, registryReference, withRepository } = await import('./repository-ref.js');
+    const { isDigest } = await import('../oci/digest.js');
     const references = toArray(argv.references);
     // All of them checked before any is taken away.
     const targets: Array<{ text: string; layout?: LayoutTarget; registry?: import('../oci/reference.js').Reference }> = [];
     for (const text of references) {
       const layout = await layoutTarget(text, 'untag');
       if (layout) {
-        if (layout.name === undefined || layout.name.startsWith('sha256:')) throw usageError(`${text}: name the image's name to take away (oci:DIR:NAME); delete ${text} removes an image by digest`);
+        if (layout.name === undefined || isDigest(layout.name)) throw usageError(`${text}: name the image's name to take away (oci:DIR:NAME); delete ${text} removes an image by digest`);
         targets.push({ text, layout });
         continue;
       }

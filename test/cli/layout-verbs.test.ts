@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,6 +78,11 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     // Another layout's oci:DIR:NAME is a copy, never a name "oci:…" in this one.
     assertOneLineError(await runCliAsync(['tag', `oci:${layout}:app`, `oci:${join(tmp.path, 'other')}:1.0`]), /tag names more images in .*; to put the image in another layout: ocipush copy/, 2);
     assertOneLineError(await runCliAsync(['tag', `oci:${layout}:app`, `oci:${layout}`]), /names no new name; the new names come after the image/, 2);
+    // A digest is no name, sha512 as sha256: not written as one, not looked up as one.
+    const sha512 = `sha512:${createHash('sha512').update('x').digest('hex')}`;
+    assertOneLineError(await runCliAsync(['tag', `oci:${layout}:app`, sha512]), new RegExp(`"${sha512}": a digest, not a name for an image in a layout$`), 2);
+    assertOneLineError(await runCliAsync(['tag', `oci:${layout}:app`, `oci:${layout}:${sha512}`]), /names no new name; the new names come after the image/, 2);
+    assertOneLineError(await runCliAsync(['untag', `oci:${layout}:${sha512}`]), new RegExp(`name the image's name to take away \\(oci:DIR:NAME\\); delete oci:.*:${sha512} removes an image by digest$`), 2);
     // Names umoci and skopeo refuse (the image-layout spec's ref.name grammar), as build --tag refuses them.
     for (const name of ['é', 'a..b', 'x-']) {
       assertOneLineError(await runCliAsync(['tag', `oci:${layout}:nope`, name]), new RegExp(`"${name}": not a name for an image in a layout`), 2);
