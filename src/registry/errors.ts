@@ -55,11 +55,24 @@ export function registryError(registry: string, op: string, status: number, body
  * changes nothing; a 403 there is most often a signed URL that expired, or a clock that is off.
  */
 export function redirectedError(registry: string, op: string, host: string, status: number, bodyText: string): OcipushError {
+  return new OcipushError(status === 404 ? 'ENOTFOUND' : 'EREGISTRY', `${registry}: ${op}: ${host}, where it was redirected, answered ${answerReason(status, bodyText)}`, { status, redirectedTo: host });
+}
+
+/**
+ * A login challenge (401 with WWW-Authenticate) from the other host an upload Location named: the
+ * registry under another of its names (its public one). Credentials go to the host the user named
+ * alone, as crane and docker send them (skopeo sends them wherever the Location points).
+ */
+export function uploadLoginElsewhere(registry: string, op: string, host: string, bodyText: string): OcipushError {
+  return new OcipushError('EREGISTRY', `${registry}: ${op}: the registry named its upload location on another host, ${host}, which asks for credentials (${answerReason(401, bodyText)}); they go to ${registry} alone, as crane and docker send them: push to ${host} by that name, or have the registry name its uploads on ${registry} (distribution: http.relativeurls: true, or http.host)`, { status: 401, redirectedTo: host });
+}
+
+/** `403 AccessDenied: Request has expired`: the status with the code and message of a registry's or a storage's (XML) error body. */
+export function answerReason(status: number, bodyText: string): string {
   const xml = (tag: string) => new RegExp(`<${tag}>([^<]{1,300})</${tag}>`).exec(bodyText)?.[1];
   const entry = parseErrorBody(bodyText)[0];
   const [code, message] = bodyText.includes('<Code>') ? [xml('Code'), xml('Message')] : [entry?.code, entry?.message];
-  const reason = `${status} ${code ?? STATUS_TEXT[status] ?? 'error'}${message ? `: ${oneLine(unescapeXml(message))}` : ''}`;
-  return new OcipushError(status === 404 ? 'ENOTFOUND' : 'EREGISTRY', `${registry}: ${op}: ${host}, where it was redirected, answered ${reason}`, { status, redirectedTo: host });
+  return `${status} ${code ?? STATUS_TEXT[status] ?? 'error'}${message ? `: ${oneLine(unescapeXml(message))}` : ''}`;
 }
 
 function unescapeXml(text: string): string {

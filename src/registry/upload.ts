@@ -2,7 +2,7 @@ import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestAlgorithm } from '../oci/digest.js';
 import { cancelUpload, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
-import { isTransientNetworkError, redirectedError, registryError, networkError } from './errors.js';
+import { isTransientNetworkError, uploadLoginElsewhere, redirectedError, registryError, networkError } from './errors.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { isRetryableStatus } from './retry.js';
 import { abortedError } from './cancel.js';
@@ -410,11 +410,10 @@ async function failUpload(client: RegistryClient, op: string, res: RegistryRespo
   const retryAfter = res.header('retry-after');
   const text = await res.text();
   if (res.status === 413) throw new TooLarge('413 Payload Too Large');
-  const err = res.url.origin !== client.origin ? redirectedError(client.registry, op, res.url.host, res.status, text) : registryError(client.registry, op, res.status, text); // storage's (S3, GCS), no login's
+  // Another host's answer is a storage's (S3, GCS), no login's, unless it is the registry's login challenge under another of its names.
+  const err = res.url.origin === client.origin ? registryError(client.registry, op, res.status, text) : res.status === 401 && res.header('www-authenticate') ? uploadLoginElsewhere(client.registry, op, res.url.host, text) : redirectedError(client.registry, op, res.url.host, res.status, text);
   if (isRetryableStatus(res.status)) throw Object.assign(err, { retryAfter, retryableStatus: true });
-  if (err.code === 'EDIGEST') {
-    throw new OcipushError('EDIGEST', `${err.message} (the registry disputes the digest or size of the bytes sent: is the local blob corrupt?)`, err.details);
-  }
+  if (err.code === 'EDIGEST') throw new OcipushError('EDIGEST', `${err.message} (the registry disputes the digest or size of the bytes sent: is the local blob corrupt?)`, err.details);
   throw err;
 }
 

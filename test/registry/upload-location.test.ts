@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { makeSelfSignedCert } from '../support/certs.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
-import { assertOk, runCliAsync } from '../cli/registry-support.js';
+import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { MiB, skopeoDigest, umociImage, type UmociImage } from './support.js';
 
 /**
@@ -125,4 +126,42 @@ describe('an upload Location whose query a re-encoding would change', () => {
       assert.equal(skopeoDigest(`${registry.host}/signed/${tag}:v1`), image.manifest.digest);
     });
   }
+});
+
+/**
+ * A registry that names its upload sessions by its public name (distribution's `http.host`) while
+ * the client reached it by another (here `localhost` for `127.0.0.1`, one server behind both):
+ * the credentials stay with the name the user gave, as crane and docker keep them, so the upload
+ * there is refused with the registry's login challenge.
+ */
+describe('an upload Location on another name of a registry that wants credentials', () => {
+  let registry: RunningRegistry;
+  let front: FaultProxy;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry({ auth: { htpasswd: { users: { alice: 'secret' } } } });
+    front = await startFaultProxy({ target: registry.url });
+    front.addFault({ path: /\/blobs\/uploads\//, times: 1000, fault: { kind: 'response-header', name: 'location', value: (v) => v?.replace('//127.0.0.1:', '//localhost:') } });
+  });
+  after(async () => {
+    await front?.stop();
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('is refused in one line saying why (credentials kept to the name given) and what to push to; no credentials reach the other name, nothing pushed; pushed by that name, the image lands', async () => {
+    const image = umociImage(tmp.path, 'v1', [64 * 1024]);
+    const login = { env: { DOCKER_CONFIG: join(tmp.path, 'no-config') }, input: 'secret' };
+    const r = await runCliAsync(['push', `oci:${image.layout}:v1`, `${front.host}/public/app:v1`, '-q', '-u', 'alice', '--password-stdin'], login);
+    const other = `localhost:${front.port}`;
+    assertOneLineError(r, new RegExp(`^ocipush: ${front.host}: push blob sha256:[0-9a-f]{64}: the registry named its upload location on another host, ${other}, which asks for credentials \\(401 UNAUTHORIZED: authentication required\\); they go to ${front.host} alone, as crane and docker send them: push to ${other} by that name`));
+    const elsewhere = front.requests().filter((q) => q.path.includes('/blobs/uploads/') && q.method !== 'POST');
+    assert.ok(elsewhere.length > 0);
+    for (const q of elsewhere) assert.equal(q.requestHeaders.authorization, undefined, `${q.method} ${q.path}`);
+    assert.deepEqual((await registry.settledAccessLog()).filter((e) => e.method === 'PUT' && e.path.includes('/manifests/')), []);
+    assertOk(await runCliAsync(['push', `oci:${image.layout}:v1`, `${other}/public/app:v1`, '-q', '-u', 'alice', '--password-stdin'], login));
+    assert.equal(skopeoDigest(`${registry.host}/public/app:v1`, ['--creds', 'alice:secret']), image.manifest.digest);
+  });
 });
