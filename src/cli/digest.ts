@@ -25,10 +25,10 @@ export const digestCommand: CliCommand<DigestArgs> = {
     const endpoint = await parseEndpoint(argv.reference);
     let descriptor;
     if (endpoint.transport === 'registry' && !platform) {
-      // A HEAD is enough (crane digest does the same).
+      // A HEAD is enough, and a GET after its 404 (crane digest does the same).
       const { withRepository } = await import('./repository-ref.js');
       const { referenceTarget } = await import('../oci/reference.js');
-      descriptor = await withRepository(endpoint.reference, argv, (repository) => repository.resolve(referenceTarget(endpoint.reference)));
+      descriptor = await withRepository(endpoint.reference, argv, (repository) => repository.resolveToRead(referenceTarget(endpoint.reference)));
     } else {
       // Without --platform, the manifest is read (it is there, it is those bytes) but not parsed: any kind has a digest.
       const { storedRootBytes } = await import('./read-source.js');

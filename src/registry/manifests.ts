@@ -99,7 +99,7 @@ export async function headManifest(client: RegistryClient, repository: string, r
 const HEAD_NOT_SERVED = new Set([405, 501]);
 
 /** The descriptor by GET (the whole manifest, verified), or undefined when there is none. */
-async function getManifestDescriptor(client: RegistryClient, repository: string, reference: string, timing: RequestTiming): Promise<Descriptor | undefined> {
+export async function getManifestDescriptor(client: RegistryClient, repository: string, reference: string, timing: RequestTiming): Promise<Descriptor | undefined> {
   try {
     return (await fetchManifest(client, repository, reference, timing)).descriptor;
   } catch (err) {

@@ -7,7 +7,7 @@ import type { BlobPushOptions, BlobSourceProvider, OperationOptions, ReferencePu
 import { MAX_MANIFEST_BYTES, readSmall } from '../content/verify.js';
 import { blobExists, cancelUpload, fetchBlob, fetchBlobRange, fetchForeignBlob, mountBlob, type UploadSession } from './blobs.js';
 import type { RegistryClient, RequestTiming } from './http.js';
-import { fetchManifest, headManifest, putManifest, type FetchedManifest } from './manifests.js';
+import { fetchManifest, getManifestDescriptor, headManifest, putManifest, type FetchedManifest } from './manifests.js';
 import { storageSource, type BlobSource } from '../content/blob-source.js';
 import type { UploadOptions } from './upload.js';
 import { pullScope, pushScope } from './scopes.js';
@@ -186,6 +186,19 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
   /** The descriptor a tag (or digest) points at; ENOTFOUND when there is none. */
   async resolve(reference: string, options: OperationOptions = {}): Promise<Descriptor> {
     const desc = await headManifest(this.client, this.name, reference, timing(options), this.checkScope());
+    if (!desc) throw this.notFound(reference);
+    return desc;
+  }
+
+  /**
+   * resolve, for a reference a user names to read: a HEAD answered 404 is asked again by GET, as
+   * crane digest asks (a pull-through cache, Artifactory's remote repositories, answers HEAD 404
+   * for what it has not fetched yet; its GET fetches it). Not for checks of what may be missing:
+   * each missing tag would cost two requests.
+   */
+  async resolveToRead(reference: string, options: OperationOptions = {}): Promise<Descriptor> {
+    const desc = await headManifest(this.client, this.name, reference, timing(options), this.checkScope())
+      ?? await getManifestDescriptor(this.client, this.name, reference, timing(options));
     if (!desc) throw this.notFound(reference);
     return desc;
   }
