@@ -39,7 +39,7 @@ export async function artifactGet(argv: ArtifactArgs, out: Output): Promise<void
     const { listReferrers } = await import('../registry/referrers.js');
     got = await withRepository(ref, argv, (repository, client) => getFrom({
       storage: repository, name: formatReference(ref),
-      resolve: () => repository.resolve(referenceTarget(ref)),
+      resolve: () => repository.resolveToRead(referenceTarget(ref)),
       referrers: async (subject, type) => (await listReferrers(client, ref.repository, subject.digest, { artifactType: type })).manifests,
     }, argv, toStdout));
   }

@@ -56,7 +56,7 @@ export const attachCommand: CliCommand<AttachArgs> = {
     let subject;
     try {
       const repo = new Repository(client, source.repository);
-      subject = await repo.resolve(referenceTarget(source));
+      subject = await repo.resolveToRead(referenceTarget(source));
       result = await attachArtifact(repo, subject, argv.artifactType, blobs, annotations, configAnnotations, checkConcurrency(argv.concurrency));
       await client.close();
     } catch (err) {

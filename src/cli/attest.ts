@@ -72,7 +72,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
       const { signedIdentity } = await import('../supply-chain/simple-signing.js');
       const { result, storedIn } = await withSignatureRepository(source, argv, async ({ image, signatures, storedIn }) => ({
         storedIn,
-        result: await attestImageBundle(signedIdentity(source), await image.resolve(referenceTarget(source)), signer, predicateType, predicate, stamp(), async (s, blob, ann) => (
+        result: await attestImageBundle(signedIdentity(source), await image.resolveToRead(referenceTarget(source)), signer, predicateType, predicate, stamp(), async (s, blob, ann) => (
           (await attachArtifact(signatures, s, SIGSTORE_BUNDLE_MEDIA_TYPE, [blob], ann, {}, concurrency)).manifest.digest
         )),
       }));
@@ -93,7 +93,7 @@ export const attestCommand: CliCommand<AttestArgs> = {
     // The statement names the image's repository, wherever COSIGN_REPOSITORY keeps it.
     const { result, storedIn } = await withSignatureRepository(source, argv, async ({ image, signatures, storedIn }) => ({
       storedIn,
-      result: await attestImage(signatures, source, await image.resolve(referenceTarget(source)), signer, predicateType, predicate, argv.replace === true, concurrency),
+      result: await attestImage(signatures, source, await image.resolveToRead(referenceTarget(source)), signer, predicateType, predicate, argv.replace === true, concurrency),
     }));
     out.info(`attested ${name}@${result.digest} (${predicateType}): ${repositoryText(storedIn)}:${result.tag}, referrer ${result.referrer}${replacedText(result)}`);
     out.result(result.digest, result);

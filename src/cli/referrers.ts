@@ -32,7 +32,7 @@ export const referrersCommand: CliCommand<ReferrersArgs> = {
     let subject;
     try {
       const repo = new Repository(client, source.repository);
-      subject = await repo.resolve(referenceTarget(source));
+      subject = await repo.resolveToRead(referenceTarget(source));
       list = await listReferrers(client, source.repository, subject.digest, { artifactType: argv.artifactType });
       await client.close();
     } catch (err) {

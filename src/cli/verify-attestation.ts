@@ -58,7 +58,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
         const { withSignatureRepository } = await import('./cosign-repository.js');
         // In COSIGN_REPOSITORY when it is set, as cosign reads them.
         verified = await withSignatureRepository(source, argv, async ({ image: repo, signatures, signaturesClient, storedIn }) => {
-          const subject = await repo.resolve(referenceTarget(source));
+          const subject = await repo.resolveToRead(referenceTarget(source));
           elsewhere = signatures === repo ? '' : ` in ${storedIn.registry}/${storedIn.repository} (COSIGN_REPOSITORY)`;
           return { digest: subject.digest, outcome: await verifyAttestations(signatures, subject.digest, verifier, predicateType, registryAttestationLayers(signaturesClient, signatures, subject)) };
         });

@@ -63,7 +63,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
         const { registryReferrerEnvelopes } = await import('../supply-chain/registry-attestations.js');
         const { withSignatureRepository } = await import('./cosign-repository.js');
         outcome = await withSignatureRepository(ref, argv, async ({ image: repo, signatures, signaturesClient, storedIn }) => {
-          const subject = await repo.resolve(referenceTarget(ref));
+          const subject = await repo.resolveToRead(referenceTarget(ref));
           elsewhere = signatures === repo ? '' : ` in ${storedIn.registry}/${storedIn.repository} (COSIGN_REPOSITORY)`;
           return verifyImage(signatures, subject.digest, verifier, annotations, { found: registryReferrerEnvelopes(signaturesClient, signatures, subject), identity: `${ref.registry}/${ref.repository}` });
         });

@@ -99,7 +99,7 @@ export function verify(options: VerifyOptions): Promise<VerifyResult> {
     const { referenceTarget } = await import('../oci/reference.js');
     const [{ verifyImage }, { registryReferrerEnvelopes }] = await Promise.all([import('../supply-chain/sign.js'), import('../supply-chain/registry-attestations.js')]);
     const { outcome, where } = await withRepositories(image, options, async ({ image: repo, signatures, signaturesClient }) => {
-      const subject = await repo.resolve(referenceTarget(image));
+      const subject = await repo.resolveToRead(referenceTarget(image));
       return {
         outcome: await verifyImage(signatures, subject.digest, options.verifier, options.annotations ?? {}, {
           found: registryReferrerEnvelopes(signaturesClient, signatures, subject), identity: `${image.registry}/${image.repository}`,
