@@ -3,6 +3,7 @@ import type { Output } from './output.js';
 import type { ArtifactArgs } from './artifact.js';
 import type { ArtifactBlob } from '../supply-chain/attach.js';
 import type { Descriptor } from '../oci/descriptor.js';
+import { namesDigest } from '../oci/digest.js';
 
 /** What oras push calls an artifact nobody gave a type. */
 export const UNKNOWN_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
@@ -33,7 +34,7 @@ export async function artifactPush(argv: ArtifactArgs, out: Output): Promise<voi
   const { pushArtifact, artifactManifest, TITLE_ANNOTATION } = await import('../supply-chain/attach.js');
   const files = specs.length === 0 ? [] : blobs.map(({ descriptor: d }) => ({ name: d.annotations![TITLE_ANNOTATION]!, digest: d.digest, size: d.size, mediaType: d.mediaType }));
   if (inLayout) {
-    if (inLayout.name?.startsWith('sha256:')) throw usageError(`${argv.reference}: name the artifact in the layout with a tag, not a digest`);
+    if (namesDigest(inLayout.name ?? '')) throw usageError(`${argv.reference}: name the artifact in the layout with a tag, not a digest`);
     const { manifest, bytes } = await pushToLayout(inLayout, artifactType, blobs, annotations, configAnnotations);
     await exportManifest(argv.exportManifest, bytes);
     const reference = `oci:${inLayout.path}:${inLayout.name ?? 'latest'}`;

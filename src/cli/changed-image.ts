@@ -7,6 +7,7 @@ import type { CopiedImage, CopyContext } from './copy.js';
 import type { RewrittenImages } from '../assemble/rewrite-images.js';
 import type { BorrowedBlobs } from '../content/with-blobs.js';
 import type { Descriptor } from '../oci/descriptor.js';
+import { namesDigest } from '../oci/digest.js';
 import type { MadeSignature, Signing } from './key-options.js';
 
 /** The arguments `mutate`, `rebase` and `flatten` share: a source, where the result goes, the registry flags of both sides. */
@@ -149,7 +150,7 @@ async function inPlaceTarget(source: Endpoint, view: OpenedSource, digest: Descr
   }
   if (source.transport !== 'oci') return source; // an archive: refused before it was opened (checkArguments)
   const { Annotation } = await import('../oci/descriptor.js');
-  const name = source.name !== undefined && !source.name.startsWith('sha256:') ? source.name : view.root.annotations?.[Annotation.RefName];
+  const name = source.name !== undefined && !namesDigest(source.name) ? source.name : view.root.annotations?.[Annotation.RefName];
   if (name === undefined) throw usageError(`${source.text}: the image has no name in the layout for the changed one to take; name a destination (oci:DIR:NAME)`);
   return { ...source, name };
 }

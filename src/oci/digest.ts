@@ -11,6 +11,11 @@ export function isDigest(value: unknown): value is Digest {
   return typeof value === 'string' && DIGEST_RE.test(value);
 }
 
+/** Whether a name (a layout's, after `oci:DIR:`) is written as a digest, well-formed or not: it names no tag. */
+export function namesDigest(name: string): boolean {
+  return /^sha(?:256|512):/.test(name);
+}
+
 const HEX_LENGTH: Record<string, number> = { sha256: 64, sha512: 128 };
 
 /**

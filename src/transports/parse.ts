@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OcipushError } from '../errors.js';
 import { parseReference, type Reference } from '../oci/reference.js';
+import { namesDigest } from '../oci/digest.js';
 import { parseLayoutTarget } from './layout-reference.js';
 
 /** Where an image is, as skopeo's transports name it. */
@@ -36,7 +37,8 @@ export function sourceTag(location: ImageLocation): string | undefined {
 
 /** The tag part of a layout or archive name (`v1`, `app:1` → `1`); none for a digest or `@N`. */
 export function nameTag(name: string | undefined): string | undefined {
-  if (!name || name.startsWith('sha256:') || name.startsWith('@')) return undefined;
+  // A digest (sha512 too, as the image spec registers it) names no tag: its hex was taken for one.
+  if (!name || namesDigest(name) || name.startsWith('@')) return undefined;
   const slash = name.lastIndexOf('/');
   const colon = name.lastIndexOf(':');
   return colon > slash ? name.slice(colon + 1) : name.includes('/') ? undefined : name;
