@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { cosignPayload, opensslVerifiedSignatures, storeCosignSignature } from './signature-support.js';
@@ -30,10 +30,7 @@ describe('COSIGN_REPOSITORY: signatures and attestations kept in another reposit
     [registry, other] = await Promise.all([startRegistry(), startRegistry()]);
     image = umociImage(tmp.path, 'one', [4_000]);
     two = umociImage(tmp.path, 'two', [5_000]);
-    key = join(tmp.path, 'signer.pem');
-    pub = join(tmp.path, 'signer.pub');
-    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    ({ key, pub } = opensslKeyPair(tmp.path, 'signer'));
   });
   after(async () => {
     await Promise.all([registry?.stop(), other?.stop()]);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { opensslVerifiedSignatures } from './signature-support.js';
@@ -26,10 +25,7 @@ describe('sign --sign-container-identity a,b: one signature per repository named
     tmp = await tempDir();
     registry = await startRegistry();
     image = umociImage(tmp.path, 'one', [2_000]);
-    key = join(tmp.path, 'signer.pem');
-    pub = join(tmp.path, 'signer.pub');
-    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    ({ key, pub } = opensslKeyPair(tmp.path, 'signer'));
   });
   after(async () => {
     await registry?.stop();

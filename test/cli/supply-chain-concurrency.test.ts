@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
+import { opensslKeyPair, requireTool, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
@@ -34,10 +34,7 @@ describe('sign, attest, sbom --attach and --sign keep to --concurrency 1', () =>
     tmp = await tempDir();
     registry = await startRegistry();
     image = umociImage(tmp.path, 'one', [2_000]);
-    key = join(tmp.path, 'signer.pem');
-    pub = join(tmp.path, 'signer.pub');
-    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    ({ key, pub } = opensslKeyPair(tmp.path, 'signer'));
     proxy = await startFaultProxy({
       target: registry.url,
       faults: [

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { cosignBundle, storeCosignBundle, storeCosignSignature } from './signature-support.js';
@@ -32,10 +32,7 @@ describe('verify / verify-attestation -o, as cosign prints what it verified', ()
     tmp = await tempDir();
     registry = await startRegistry();
     image = umociImage(tmp.path, 'one', [3_000]);
-    key = join(tmp.path, 'signer.pem');
-    pub = join(tmp.path, 'signer.pub');
-    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    ({ key, pub } = opensslKeyPair(tmp.path, 'signer'));
   });
   after(async () => {
     await registry?.stop();

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { cosignPayload, storeCosignSignature } from './signature-support.js';
@@ -28,10 +28,7 @@ describe('verify / verify-attestation of several images, as cosign verify IMG1 I
     tmp = await tempDir();
     registry = await startRegistry();
     images = [umociImage(tmp.path, 'a', [1_000]), umociImage(tmp.path, 'b', [2_000]), umociImage(tmp.path, 'c', [3_000])];
-    key = join(tmp.path, 'signer.pem');
-    pub = join(tmp.path, 'signer.pub');
-    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-    run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+    ({ key, pub } = opensslKeyPair(tmp.path, 'signer'));
     refs = ['a', 'b', 'c'].map((n) => `${registry.host}/multi/${n}:1`);
     images.forEach((image, i) => assertOk(runCli(['push', refs[i]!, '--layout', image.layout, '--tag', 'abc'[i]!, '--quiet'])));
     // a and c signed as cosign signs them; b not.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { isOcipushError, KeySigner, KeyVerifier, parsePrivateKey, push, sign, verify, type OcipushError } from '../../src/index.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
+import { opensslKeyPair, requireTool, run, tempDir } from '../support/tools.js';
 import { skopeoRawManifest, umociImage, type UmociImage } from '../registry/support.js';
 
 let registry: RunningRegistry;
@@ -25,10 +25,8 @@ before(async () => {
   image = umociImage(tmp.path, 'v1', [10_000]);
   other = umociImage(tmp.path, 'v2', [20_000]);
   const keys = (name: string) => {
-    const key = join(tmp.path, `${name}.pem`);
-    run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-    run('openssl', ['pkey', '-in', key, '-pubout', '-out', join(tmp.path, `${name}.pub`)]);
-    return { key: readFileSync(key, 'utf8'), pub: readFileSync(join(tmp.path, `${name}.pub`), 'utf8') };
+    const { key, pub } = opensslKeyPair(tmp.path, name);
+    return { key: readFileSync(key, 'utf8'), pub: readFileSync(pub, 'utf8') };
   };
   const mine = keys('mine');
   publicPem = join(tmp.path, 'mine.pub');

@@ -55,6 +55,19 @@ export function run(cmd: string, args: string[], options: { cwd?: string; input?
 }
 
 /**
+ * An ECDSA P-256 key pair made by openssl, the independent implementation signatures are checked
+ * with: `DIR/NAME.pem` (PKCS#8, as `openssl genpkey` writes it, which sign takes) and `DIR/NAME.pub`.
+ */
+export function opensslKeyPair(dir: string, name: string): { key: string; pub: string } {
+  requireTool('openssl');
+  const key = join(dir, `${name}.pem`);
+  const pub = join(dir, `${name}.pub`);
+  run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
+  return { key, pub };
+}
+
+/**
  * `oci-image-tool validate` of one tagged image in a layout. Its 1.0.0-rc1 schema insists on at
  * least one layer, and takes the tag as `--ref name=TAG`.
  */
