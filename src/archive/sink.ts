@@ -5,8 +5,7 @@ import type { Writable } from 'node:stream';
 import { OcipushError, fromWriteError } from '../errors.js';
 import { tempNameFor } from '../content/atomic.js';
 import { trackTemp } from '../content/cleanup.js';
-import { DEFAULT_STALE_MS, keepAlive, processGone } from '../content/liveness.js';
-import { LEGACY_TEMP_MAX_AGE_MS } from '../content/layout-files.js';
+import { keepAlive, tempWriterGone } from '../content/liveness.js';
 
 /**
  * Where an archive goes. A file is written under a hidden temp name beside the target and renamed
@@ -96,8 +95,7 @@ async function removeKilledTemps(path: string): Promise<void> {
     if (pid === undefined) continue;
     const st = await lstat(join(dir, name)).catch(() => undefined);
     if (!st?.isFile()) continue;
-    const silent = now - st.mtimeMs;
-    if (silent > DEFAULT_STALE_MS && (silent > LEGACY_TEMP_MAX_AGE_MS || processGone(Number(pid)))) await rm(join(dir, name), { force: true }).catch(() => {});
+    if (tempWriterGone(Number(pid), st.mtimeMs, now)) await rm(join(dir, name), { force: true }).catch(() => {});
   }
 }
 

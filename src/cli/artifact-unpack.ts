@@ -1,5 +1,5 @@
-import { closeSync, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readlinkSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, rename, rm, utimes } from 'node:fs/promises';
+import { closeSync, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync } from 'node:fs';
+import { lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { posix, join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { OcipushError } from '../errors.js';
 import { Digester } from '../oci/digest.js';
-import { trackTemp } from '../content/cleanup.js';
+import { onSignalExit, trackTemp } from '../content/cleanup.js';
+import { keepAlive, tempWriterGone } from '../content/liveness.js';
 import { TarReader } from '../layer/tar-reader.js';
 import { headerNumber } from '../layer/tar-fields.js';
 import type { ContentSink, ObservedEntry } from '../layer/tar.js';
@@ -29,9 +30,14 @@ export const TAR_DIGEST_ANNOTATION = 'io.deis.oras.content.digest';
 export async function unpackDirectory(stream: Readable, title: string, outputDir: string, tarDigest: string | undefined, what: string): Promise<void> {
   // Beside where it goes (a title dir/sub goes in outputDir/dir), so the last rename stays on one filesystem.
   const temp = join(outputDir, posix.dirname(title), `.${posix.basename(title)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const final = join(outputDir, title);
+  await clearKilledUnpacks(final);
   const untrack = trackTemp(temp);
+  let stopBeating = () => {};
+  let keepOld = () => {};
   try {
     await mkdir(temp);
+    stopBeating = keepAlive(temp);
     const digester = new Digester();
     const links = new Set<string>();
     const directoryTimes = new Map<string, number>();
@@ -60,10 +66,15 @@ export async function unpackDirectory(stream: Readable, title: string, outputDir
     }
     const root = join(temp, title);
     await mkdir(root, { recursive: true });
-    const final = join(outputDir, title);
     // A directory already there is replaced whole, as a file of that name is: what is left is the artifact's.
     const old = `${temp}.old`;
     const replaced = await rename(final, old).then(() => true, (err: NodeJS.ErrnoException) => { if (err.code === 'ENOENT') return false; throw err; });
+    // Ctrl-C between the two renames would leave neither the old directory nor the new under the name: the old goes back.
+    if (replaced) {
+      keepOld = onSignalExit(() => {
+        try { renameSync(old, final); } catch { rmSync(old, { recursive: true, force: true }); /* the new one is in place */ }
+      });
+    }
     try {
       await rename(root, final);
     } catch (err) {
@@ -77,8 +88,34 @@ export async function unpackDirectory(stream: Readable, title: string, outputDir
     if (err instanceof OcipushError) throw err;
     throw new OcipushError('EINVALID', `${what}: cannot unpack the directory ${JSON.stringify(title)}: ${(err as Error).message}; nothing written`);
   } finally {
+    keepOld();
+    stopBeating();
     await rm(temp, { recursive: true, force: true });
     untrack();
+  }
+}
+
+/**
+ * Clears what unpacks into `final` killed with SIGKILL left beside it (an OOM kill, a CI job's
+ * timeout): their temp directories (`.NAME.tmp-PID-HEX`, each writer's heartbeat), and the old
+ * directory one had moved aside (`….old`), which goes back under the name when one was killed
+ * between its two renames and nothing took the name since, else away. A writer still at work
+ * (its PID here, or a heartbeat in the last 30 s) is left alone.
+ */
+async function clearKilledUnpacks(final: string): Promise<void> {
+  const dir = join(final, '..');
+  const prefix = `.${posix.basename(final)}.tmp-`;
+  // Old directories first, while their writers' temp directories are there to judge them by.
+  const names = (await readdir(dir).catch(() => [] as string[])).sort((a, b) => Number(b.endsWith('.old')) - Number(a.endsWith('.old')));
+  for (const name of names) {
+    const m = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]+(\.old)?$/.exec(name.slice(prefix.length)) : null;
+    if (!m) continue;
+    const writer = name.replace(/\.old$/, '');
+    // An old directory is judged by its writer's heartbeat; its own mtime is the user's directory's.
+    const beat = await lstat(join(dir, writer)).catch(() => lstat(join(dir, name))).catch(() => undefined);
+    if (!beat?.isDirectory() || !tempWriterGone(Number(m[1]), beat.mtimeMs)) continue;
+    if (m[2] !== undefined && !(await lstat(final).then(() => true, () => false))) await rename(join(dir, name), final).catch(() => {});
+    else await rm(join(dir, name), { recursive: true, force: true }).catch(() => {});
   }
 }
 

@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { utimes } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { LEGACY_TEMP_MAX_AGE_MS } from './layout-files.js';
 
 /**
  * Whether the owner of a lock or of an ingest session (another ocipush process, perhaps in
@@ -107,6 +108,16 @@ export function processGone(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * Whether the writer of a temp file or directory named with its PID (`.NAME.tmp-PID-HEX`), whose
+ * heartbeat last touched it at `mtimeMs`, is gone: silent for the stale period and its PID gone,
+ * or silent for an hour whatever its PID (another container's means nothing here).
+ */
+export function tempWriterGone(pid: number, mtimeMs: number, now = Date.now()): boolean {
+  const silent = now - mtimeMs;
+  return silent > DEFAULT_STALE_MS && (silent > LEGACY_TEMP_MAX_AGE_MS || processGone(pid));
 }
 
 /** Whether `owner` is judged by its PID (this PID namespace of this boot), not by its heartbeat alone. */
