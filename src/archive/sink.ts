@@ -1,11 +1,11 @@
 import { fstatSync } from 'node:fs';
-import { lstat, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { lstat, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { OcipushError, fromWriteError } from '../errors.js';
-import { tempNameFor } from '../content/atomic.js';
+import { removeKilledTemps, tempNameFor } from '../content/atomic.js';
 import { trackTemp } from '../content/cleanup.js';
-import { keepAlive, tempWriterGone } from '../content/liveness.js';
+import { keepAlive } from '../content/liveness.js';
 
 /**
  * Where an archive goes. A file is written under a hidden temp name beside the target and renamed
@@ -78,25 +78,6 @@ export async function openFileSink(target: string, what = `-o ${target}`): Promi
     }
   };
   return { stream, path, commit, abort };
-}
-
-/**
- * Removes the temp files of `path` (`.NAME.tmp-PID-HEX`) that writers killed with SIGKILL left
- * (an OOM kill, a CI job's timeout): no heartbeat for the lock stale period, and their PID gone
- * (or, a PID that means nothing here, another container's, no heartbeat for an hour). A Ctrl-C'd
- * writer removes its own.
- */
-async function removeKilledTemps(path: string): Promise<void> {
-  const dir = dirname(path);
-  const prefix = `.${basename(path)}.tmp-`;
-  const now = Date.now();
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const pid = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1] : undefined;
-    if (pid === undefined) continue;
-    const st = await lstat(join(dir, name)).catch(() => undefined);
-    if (!st?.isFile()) continue;
-    if (tempWriterGone(Number(pid), st.mtimeMs, now)) await rm(join(dir, name), { force: true }).catch(() => {});
-  }
 }
 
 async function openSpecialFileSink(path: string): Promise<ArchiveSink> {

@@ -1,8 +1,9 @@
-import { lstat, mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { fromSystemError, fromWriteError } from '../errors.js';
 import { trackTemp } from './cleanup.js';
+import { tempWriterGone } from './liveness.js';
 
 /** A hidden temp name beside `target`, so the final rename stays on one file system. */
 export function tempNameFor(target: string): string {
@@ -25,6 +26,8 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string 
     await writeFile(target, data).catch((err: unknown) => { throw fromWriteError(err, target, 'cannot write'); });
     return;
   }
+  // Beside the file, a killed writer's temp would stay for good (a config.json's, with the logins in it).
+  if (tempDir === undefined) await removeKilledTemps(target);
   const tmp = tempDir === undefined ? tempNameFor(target) : join(tempDir, basename(tempNameFor(target)));
   const untrack = trackTemp(tmp);
   let fh: FileHandle | undefined;
@@ -44,6 +47,26 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string 
     throw fromWriteError(err, target, 'cannot write');
   } finally {
     untrack();
+  }
+}
+
+/**
+ * Removes the temp files of `path` (`.NAME.tmp-PID-HEX`) that writers killed with SIGKILL left
+ * (an OOM kill, a CI job's timeout): untouched for the lock stale period (an archive's writer
+ * touches its own every 3 s; a small file's is written in a moment), and their PID gone (or, a
+ * PID that means nothing here, another container's, untouched for an hour). A Ctrl-C'd writer
+ * removes its own.
+ */
+export async function removeKilledTemps(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.tmp-`;
+  const now = Date.now();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1] : undefined;
+    if (pid === undefined) continue;
+    const st = await lstat(join(dir, name)).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    if (tempWriterGone(Number(pid), st.mtimeMs, now)) await rm(join(dir, name), { force: true }).catch(() => {});
   }
 }
 
