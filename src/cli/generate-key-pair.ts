@@ -14,8 +14,7 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
     .option('output-prefix', { alias: 'output-key-prefix', type: 'string', default: 'cosign', describe: 'Path prefix of the two files' })
     .example('COSIGN_PASSWORD=… $0 generate-key-pair --output-prefix release', 'writes release.key and release.pub'),
   run: async (argv, out: Output) => {
-    const { writeFile } = await import('node:fs/promises');
-    const { fromWriteError, OcipushError } = await import('../errors.js');
+    const { OcipushError } = await import('../errors.js');
     const { generateKeyPair } = await import('../supply-chain/keys.js');
     const { keyPassword } = await import('./key-options.js');
     // An unset "$PREFIX", or a directory (keys/): the files would be the hidden .key and .pub.
@@ -35,9 +34,7 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
     } finally {
       password.fill(0);
     }
-    // Exclusive creation: never overwrite a key that appeared meanwhile; the private key is readable by its owner only.
-    await writeFile(keyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' }).catch((err) => { throw fromWriteError(err, keyPath, 'cannot write'); });
-    await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644, flag: 'wx' }).catch((err) => { throw fromWriteError(err, pubPath, 'cannot write'); });
+    await writePairExclusive([[keyPath, pair.privateKeyPem, 0o600], [pubPath, pair.publicKeyPem, 0o644]]);
     out.info(`Private key written to ${keyPath}`);
     out.info(`Public key written to ${pubPath}`);
     // Paths in a --json document are absolute, as every command's are (README).
@@ -45,3 +42,49 @@ export const generateKeyPairCommand: CliCommand<GenerateKeyPairArgs> = {
     out.result(pubPath, { privateKey: resolve(keyPath), publicKey: resolve(pubPath) });
   },
 };
+
+/**
+ * Writes each file whole under a temp name beside it, then links it under its name: a process
+ * killed or interrupted meanwhile never leaves an empty or half key there (which the next run
+ * would refuse to overwrite), and a file that appeared meanwhile is never overwritten (a link,
+ * unlike a rename, fails on it). The private key's mode is set when it is made: its owner's only.
+ */
+async function writePairExclusive(files: ReadonlyArray<readonly [path: string, text: string, mode: number]>): Promise<void> {
+  const { link, open, rm } = await import('node:fs/promises');
+  const { removeKilledTemps, tempNameFor } = await import('../content/atomic.js');
+  const { onSignalExit, trackTemp } = await import('../content/cleanup.js');
+  const { fromWriteError } = await import('../errors.js');
+  const { rmSync } = await import('node:fs');
+  const temps = files.map(([path]) => tempNameFor(path));
+  const untrack = temps.map((temp) => trackTemp(temp));
+  const linked: string[] = [];
+  // Interrupted between the links: a pair half made is no pair, and blocks the next run.
+  const unlinkAtSignal = onSignalExit(() => { for (const path of linked) rmSync(path, { force: true }); });
+  let at = files[0]![0];
+  try {
+    for (const [i, [path, text, mode]] of files.entries()) {
+      at = path;
+      await removeKilledTemps(path);
+      const fh = await open(temps[i]!, 'wx', mode);
+      try {
+        await fh.writeFile(text);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    for (const [i, [path]] of files.entries()) {
+      at = path;
+      // Counted before it is made: a signal during the link removes it too.
+      linked.push(path);
+      await link(temps[i]!, path).catch((err: unknown) => { linked.pop(); throw err; });
+    }
+  } catch (err) {
+    for (const path of linked) await rm(path, { force: true }).catch(() => {});
+    throw fromWriteError(err, at, 'cannot write');
+  } finally {
+    unlinkAtSignal();
+    for (const temp of temps) await rm(temp, { force: true }).catch(() => {});
+    for (const forget of untrack) forget();
+  }
+}
