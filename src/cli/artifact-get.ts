@@ -78,7 +78,7 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   const artifactType = parsed.artifactType ?? parsed.config.mediaType;
   const { pipeline } = await import('node:stream/promises');
   const [{ openFileSink, stdoutSink }, { fromWriteError }] = await Promise.all([import('../archive/sink.js'), import('../errors.js')]);
-  const { UNPACK_ANNOTATION, TAR_DIGEST_ANNOTATION, unpackDirectory } = await import('./artifact-unpack.js');
+  const { UNPACK_ANNOTATION, TAR_DIGEST_ANNOTATION, clearKilledUnpacks, unpackDirectory } = await import('./artifact-unpack.js');
   const isDirectory = (layer: Descriptor) => layer.annotations?.[UNPACK_ANNOTATION] === 'true';
   if (toStdout) {
     const directory = files.find((f) => isDirectory(f.layer));
@@ -91,6 +91,8 @@ async function getFrom(place: ArtifactPlace, argv: ArtifactArgs, toStdout: boole
   }
   const { join, resolve, dirname } = await import('node:path');
   const { makeDirectory } = await import('../content/atomic.js');
+  // A directory a killed run had moved aside is back under its name before anything is judged by what is there (--keep-old-files).
+  for (const { layer, name: file } of files) if (isDirectory(layer)) await clearKilledUnpacks(join(argv.output!, file));
   for (const { layer, name: file } of files) await refuseThroughLinks(argv.output!, file, name, isDirectory(layer), argv.keepOldFiles === true);
   await makeDirectory(argv.output!);
   const written: Got['written'] = [];

@@ -102,7 +102,7 @@ export async function unpackDirectory(stream: Readable, title: string, outputDir
  * between its two renames and nothing took the name since, else away. A writer still at work
  * (its PID here, or a heartbeat in the last 30 s) is left alone.
  */
-async function clearKilledUnpacks(final: string): Promise<void> {
+export async function clearKilledUnpacks(final: string): Promise<void> {
   const dir = join(final, '..');
   const prefix = `.${posix.basename(final)}.tmp-`;
   // Old directories first, while their writers' temp directories are there to judge them by.

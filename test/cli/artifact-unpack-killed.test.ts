@@ -67,6 +67,21 @@ describe('artifact get -o DIR of a directory, killed with SIGKILL while it repla
   });
 });
 
+describe('artifact get --keep-old-files after a run killed with SIGKILL while it replaced the directory', () => {
+  it('keeps the directory that was there: back under its name, and refused as there, nothing beside it', () => {
+    requireTool('strace');
+    const { layout, out } = pushSite('keep-old');
+    getKilledAtSecondRename(layout, out);
+    assert.ok(!existsSync(join(out, 'site')), 'killed between its renames');
+    silenceLeftovers(out);
+    const r = runCli(['artifact', 'get', `oci:${layout}:1`, '-o', out, '--keep-old-files']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /out\/site" is there already and --keep-old-files keeps it; nothing written/);
+    assert.deepEqual(readdirSync(out), ['site']);
+    assert.deepEqual(readdirSync(join(out, 'site')), ['mine.txt'], 'the directory that was there, as it was');
+  });
+});
+
 describe('artifact get -o DIR of a directory, interrupted (SIGINT) as the new directory takes the old one\'s name', () => {
   it('exits 130 and leaves one directory under the name, nothing beside it, whichever the signal came before', () => {
     requireTool('strace');
