@@ -12,6 +12,7 @@ import { storageSource, type BlobSource } from '../content/blob-source.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import { blobsToSendAgain } from './unheld-blobs.js';
 import { Limiter } from './limiter.js';
+import { counting } from './counting.js';
 
 export type NodeKind = 'index' | 'manifest' | 'config' | 'layer';
 
@@ -72,7 +73,8 @@ export interface CopyResult {
  * sent once even when several manifests share it, layers go in parallel (bounded) while the
  * manifest is asked for, with a small config beside them into a registry (after them otherwise),
  * and a manifest is pushed only after every blob it names is confirmed; the root goes last. The
- * first failure rejects at once; the owner of `dst` aborts what is still in flight.
+ * first failure stops the rest: uploads into a registry are cancelled, their sessions deleted,
+ * before it rejects; what a storage that ignores the signal still does is its owner's to abort.
  */
 export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, options: CopyOptions = {}): Promise<CopyResult> {
   return new GraphCopy(src, dst, options).run(root);
@@ -92,6 +94,11 @@ class GraphCopy {
   private readonly manifests = new Map<string, { bytes: Buffer; parsed: AnyManifest }>();
   /** HEADs started before their blob's turn (a config, asked with the layers). */
   private readonly early = new Map<string, Promise<boolean>>();
+  /** Stops the transfers still in flight once one has failed for good. */
+  private readonly stop = new AbortController();
+  /** Uploads into a registry in flight: a failed copy waits for them to delete their upload sessions. */
+  private readonly uploads = new Set<Promise<unknown>>();
+  private readonly signal: AbortSignal;
 
   constructor(private readonly src: ReadOnlyStorage, private readonly dst: Storage, private readonly options: CopyOptions) {
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -99,12 +106,22 @@ class GraphCopy {
       throw new OcipushError('EUSAGE', `concurrency must be a positive whole number, not ${concurrency}`);
     }
     this.limit = new Limiter(concurrency);
+    this.signal = options.signal ? AbortSignal.any([options.signal, this.stop.signal]) : this.stop.signal;
   }
 
   async run(root: Descriptor): Promise<CopyResult> {
     this.options.signal?.throwIfAborted();
     try {
       await this.copyManifest(root, kindOf(root, 'manifest'), true);
+    } catch (err) {
+      // The other uploads are cancelled and waited for (each DELETE is bounded): a registry keeps
+      // a session left open for days (distribution's upload purge runs weekly), and the failure
+      // that stopped them is the one reported, not a sibling's cancellation.
+      this.settled = true;
+      this.limit.close();
+      this.stop.abort();
+      await Promise.allSettled([...this.uploads]);
+      throw err;
     } finally {
       this.limit.close();
       // A copy that failed has said so: a transfer still in flight then (its owner aborts it)
@@ -285,8 +302,8 @@ class GraphCopy {
     return this.options.present?.(desc) ? Promise.resolve(true) : this.dst.exists(desc, this.io);
   }
 
-  private get io(): { signal?: AbortSignal } {
-    return this.options.signal ? { signal: this.options.signal } : {};
+  private get io(): { signal: AbortSignal } {
+    return { signal: this.signal };
   }
 
   /** Reports everything under an existing manifest as present, without asking the destination again. */
@@ -350,9 +367,11 @@ class GraphCopy {
     const onProgress = (bytes: number) => this.emit({ type: 'progress', descriptor: desc, kind, bytes });
     const onNotice = (message: string) => this.emit({ type: 'notice', descriptor: desc, kind, message });
     const declined = this.options.onMountDeclined;
-    const outcome = await (this.dst as Storage & SourcePusher).pushBlob(desc, this.sourceOf(desc), {
+    const pushed = (this.dst as Storage & SourcePusher).pushBlob(desc, this.sourceOf(desc), {
       mountFrom, onProgress, onNotice, ...this.io, ...(declined ? { onMountDeclined: (from: string) => declined(desc, from) } : {}),
     });
+    this.uploads.add(pushed);
+    const outcome = await pushed.finally(() => this.uploads.delete(pushed));
     this.record(desc, kind, outcome);
   }
 
@@ -422,21 +441,4 @@ function kindOf(desc: Descriptor, fallback: NodeKind): NodeKind {
 function toList(value: string[] | string | undefined): string[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : [value];
-}
-
-/**
- * The stream, reporting the bytes read so far. Pull-based: nothing is read before the destination
- * reads, so a failure of the source (wrong bytes of a small blob) reaches the destination's
- * handlers, never an unhandled 'error' event while the destination is still getting ready.
- */
-function counting(stream: Readable, onProgress: (bytes: number) => void): Readable {
-  async function* counted(): AsyncGenerator<Buffer> {
-    let seen = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      seen += chunk.length;
-      onProgress(seen);
-      yield chunk;
-    }
-  }
-  return Readable.from(counted(), { objectMode: false });
 }

@@ -72,6 +72,40 @@ describe('copy through failures', () => {
     assert.ok(!log.some((e) => e.method === 'PUT' && e.path.includes(`/${repo}/manifests/`)), 'no manifest PUT at all');
   });
 
+  it('one blob refused for good: the upload in flight beside it is cancelled, its session deleted, and the line names the refused blob', async () => {
+    const two = umociImage(join(tmp.path, 'two'), 'two', [MiB, MiB]);
+    assertOk(await runCliAsync(['push', `${source.host}/src/two:1`, '--layout', two.layout], { env }));
+    const [refused, waiting] = two.layers as [string, string];
+    const repo = `dst/sibling${++n}`;
+    const byDigest = (digest: string) => new RegExp(`digest=${digest.replace(':', '(:|%3A)')}`);
+    let waitingSent!: () => void;
+    const waitingAtProxy = new Promise<void>((resolve) => { waitingSent = resolve; });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    // The refused blob is read from the source only once the other one's PUT is under way, which
+    // then stays there (a large layer still going up) until the test ends.
+    srcProxy.addFault({ method: 'GET', path: new RegExp(`/blobs/${refused}`), fault: { kind: 'around', before: () => waitingAtProxy, after: () => {} } });
+    dstProxy.addFault({ method: 'PUT', path: byDigest(waiting), fault: { kind: 'around', before: () => { waitingSent(); return released; }, after: () => {} } });
+    dstProxy.addFault(failWith(400, { method: 'PUT', path: byDigest(refused), times: Infinity }));
+    try {
+      const r = await runCliAsync(['copy', `${srcProxy.host}/src/two:1`, `${dstProxy.host}/${repo}:1`], { env });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^ocipush: 127\\.0\\.0\\.1:\\d+: push blob ${refused}: 400 UNKNOWN: fault proxy: injected 400$`));
+      const put = dstProxy.requests().find((q) => q.method === 'PUT' && byDigest(waiting).test(q.path))!;
+      const session = put.path.split('?')[0]!;
+      const deleted = dstProxy.requests().filter((q) => q.method === 'DELETE' && q.path.split('?')[0] === session);
+      assert.deepEqual(deleted.map((q) => q.status), [204], 'the session of the upload cut off is deleted');
+      // Asked of the registry itself: a session still open answers its status (204), a deleted one 404.
+      for (const q of dstProxy.requests().filter((p) => p.method === 'PUT')) {
+        const status = (await fetch(`${destination.url}${q.path.split('?')[0]}`)).status;
+        assert.equal(status, 404, `${q.path.split('?')[0]} is no open session`);
+      }
+    } finally {
+      release();
+    }
+    assert.ok(await skopeoFails(`${destination.host}/${repo}:1`), 'no manifest in the destination');
+  });
+
   it('--src-ca-file trusts the source\'s certificate only; without it, one line naming the flag', async () => {
     const tls = await startRegistry({ tls: true });
     try {
