@@ -338,6 +338,23 @@ export async function cancelUpload(client: RegistryClient, repository: string, s
   }
 }
 
+/**
+ * The 2xx that closes an upload (its PUT `?digest=`), dumped. 201 Created says the blob is
+ * committed; another 2xx may not (a 202 as to a PATCH: the bytes taken, nothing stored), so the
+ * registry is asked (HEAD) and a blob it lacks fails here, naming the answer, as crane and skopeo
+ * refuse it, not later as the manifest's MANIFEST_BLOB_UNKNOWN naming no blob.
+ */
+export async function confirmCommitted(client: RegistryClient, repository: string, desc: Descriptor, res: RegistryResponse, op: string, timing: RequestTiming): Promise<void> {
+  await res.dump();
+  const stored = res.header('docker-content-digest');
+  // distribution checks the sha512 digest it is given, then names the blob by its sha256: another algorithm's name is no mismatch.
+  if (stored && stored !== desc.digest && stored.split(':')[0] === digestAlgorithm(desc.digest)) {
+    throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored the content as ${stored}`, { digest: desc.digest });
+  }
+  if (res.status === 201 || await blobExists(client, repository, desc, timing)) return;
+  throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: the registry answered ${res.status} to the PUT that completes the upload (201 Created expected), and does not hold the blob`);
+}
+
 /** The session a response points at: its Location, resolved against the URL that answered. */
 export function sessionFrom(client: RegistryClient, res: RegistryResponse, op: string, previous?: UploadSession): UploadSession {
   const location = res.header('location');

@@ -1,7 +1,6 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { digestAlgorithm } from '../oci/digest.js';
-import { cancelUpload, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
+import { cancelUpload, confirmCommitted, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
 import { isTransientNetworkError, uploadLoginElsewhere, redirectedError, registryError, networkError } from './errors.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { isRetryableStatus } from './retry.js';
@@ -217,8 +216,7 @@ async function putMonolithic(client: RegistryClient, repository: string, desc: D
       retry: false,
     }).finally(() => bodies.release());
     if (!isSuccess(res.status)) await failUpload(client, op, res);
-    await res.dump();
-    checkStoredDigest(client, op, desc, res);
+    await confirmCommitted(client, repository, desc, res, op, timing.request);
     options.onProgress?.(desc.size);
   } catch (err) {
     throw await cancelledAfter(client, repository, session, err);
@@ -343,9 +341,7 @@ async function finishChunked(client: RegistryClient, repository: string, desc: D
     throw await cancelledAfter(client, repository, session, err);
   }
   if (isSuccess(res.status)) {
-    await res.dump();
-    checkStoredDigest(client, op, desc, res);
-    return;
+    try { return await confirmCommitted(client, repository, desc, res, op, timing); } catch (err) { throw await cancelledAfter(client, repository, session, err); }
   }
   if (res.status === 404 && await completedMeanwhile()) { await res.dump(); return; }
   await cancelUpload(client, repository, session);
@@ -391,14 +387,6 @@ export function parseRangeEnd(range: string): number | undefined {
   const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec(range.trim());
   if (!m) return undefined;
   return Number.parseInt(m[2]!, 10);
-}
-
-function checkStoredDigest(client: RegistryClient, op: string, desc: Descriptor, res: RegistryResponse): void {
-  const stored = res.header('docker-content-digest');
-  // distribution checks the sha512 digest it is given, then names the blob by its sha256: another algorithm's name is no mismatch.
-  if (stored && stored !== desc.digest && stored.split(':')[0] === digestAlgorithm(desc.digest)) {
-    throw new OcipushError('EDIGEST', `${client.registry}: ${op}: the registry stored the content as ${stored}`, { digest: desc.digest });
-  }
 }
 
 function isSuccess(status: number): boolean {

@@ -271,6 +271,30 @@ describe('pushing through faults', () => {
     }
   });
 
+  for (const [plan, options] of [['one PUT', {}], ['a streamed PATCH, then its PUT', { chunkThreshold: MiB }]] as const) {
+    const layerPut = () => ({ method: 'PUT', path: new RegExp(`/blobs/uploads/[^?]+\\?.*digest=sha256(:|%3A)${image.layers[0]!.slice('sha256:'.length)}`) });
+
+    it(`a 202 to the PUT that completes the upload (${plan}), the blob stored: the registry is asked, and the push ends correct`, async () => {
+      proxy.addFault({ ...layerPut(), fault: { kind: 'rewrite-status', status: 202 } });
+      await pushAndCheck(options);
+      assert.ok(proxy.requests().some((r) => r.method === 'HEAD' && r.path.endsWith(`/blobs/${image.layers[0]}`) && r.status === 200), 'the blob was looked for');
+    });
+
+    it(`a 202 to the PUT that completes the upload (${plan}), nothing stored: one line naming the blob and the answer, its session deleted, no manifest`, async () => {
+      proxy.addFault({ ...layerPut(), fault: { kind: 'respond', status: 202 } });
+      const repo = `faults/r${++repoCount}`;
+      await assert.rejects(copyGraph(layout, new Repository(client, repo, options), image.manifest, { rootReference: 'v1' }), (err: unknown) => {
+        assert.ok(err instanceof OcipushError);
+        assert.equal(err.code, 'EREGISTRY');
+        assert.equal(err.message, `${proxy.host}: push blob ${image.layers[0]}: the registry answered 202 to the PUT that completes the upload (201 Created expected), and does not hold the blob`);
+        return true;
+      });
+      const refused = proxy.requests().find((r) => r.fault === 'respond')!;
+      assert.deepEqual(proxy.requests().filter((r) => r.method === 'DELETE' && r.path.split('?')[0] === refused.path.split('?')[0]).map((r) => r.status), [204]);
+      assert.ok(!proxy.requests().some((r) => r.method === 'PUT' && r.path.includes('/manifests/')), 'no manifest PUT');
+    });
+  }
+
   it('faults that do not stop: a bounded number of retries, then one clear error and no manifest', async () => {
     proxy.addFault({ method: 'POST', times: Infinity, fault: { kind: 'respond', status: 502 } });
     const quick = connectRegistry(proxy.host, { retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 20, maxRetryAfterMs: 20 } });
