@@ -30,7 +30,12 @@ export const deleteCommand: CliCommand<DeleteArgs> = {
       const { descriptor, bytes } = await repository.fetchManifest(referenceTarget(ref), { keepSchema1: true });
       await deleteManifest(client, repository.repositoryName, descriptor.digest);
       const subject = subjectOf(bytes);
-      const unlisted = subject !== undefined && await removeFromTagIndex(client, repository.repositoryName, subject, descriptor.digest);
+      const unlisted = subject !== undefined && await removeFromTagIndex(client, repository.repositoryName, subject, descriptor.digest).catch(async (err: unknown) => {
+        // The manifest is gone already: the line says so, and what is left, not only the index's trouble.
+        const { OcipushError } = await import('../errors.js');
+        if (!(err instanceof OcipushError) || err.code === 'EABORTED') throw err;
+        throw new OcipushError(err.code, `deleted ${ref.registry}/${ref.repository}@${descriptor.digest}, but its entry in the referrers index of ${subject} stays: ${err.message}`, err.details);
+      });
       return { digest: descriptor.digest, unlistedFrom: unlisted ? subject : undefined };
     });
     const where = `${ref.registry}/${ref.repository}@${digest}`;

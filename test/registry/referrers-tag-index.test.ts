@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -134,5 +135,22 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     assert.match(attach.stderr.trimEnd(), said);
     assert.equal(skopeoRawManifest(`${registry.host}/gc/listed:${tagOf(image.manifest.digest)}`).bytes.toString(), list);
     assertOneLineError(await runCliAsync(['copy', ref, `${registry.host}/gc/listed-copy:1`, '--quiet']), said);
+    // A referrer of that image deleted: the manifest goes, and the line says so before the index's
+    // trouble (it read as if the delete had failed).
+    const session = await fetch(`${registry.url}/v2/gc/listed/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(session.headers.get('location')!, registry.url);
+    location.searchParams.set('digest', 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+    assert.equal((await fetch(location, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: '{}' })).status, 201);
+    const artifact = JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.example.notes',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 },
+      layers: [{ mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 }],
+      subject: { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size },
+    });
+    const artifactDigest = `sha256:${createHash('sha256').update(artifact).digest('hex')}`;
+    assert.equal((await fetch(`${registry.url}/v2/gc/listed/manifests/${artifactDigest}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: artifact })).status, 201);
+    assertOneLineError(await runCliAsync(['delete', `${registry.host}/gc/listed@${artifactDigest}`]),
+      new RegExp(`^ocipush: deleted ${registry.host}/gc/listed@${artifactDigest}, but its entry in the referrers index of ${image.manifest.digest} stays: .*the referrers tag holds a Docker manifest list, not an OCI image index$`));
+    assert.equal((await fetch(`${registry.url}/v2/gc/listed/manifests/${artifactDigest}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status, 404, 'the referrer is gone');
   });
 });
