@@ -45,7 +45,8 @@ export const rootfsCommand: CliCommand<RootfsArgs> = {
         await sink.abort();
         throw sink.path ? fromWriteError(err, sink.path) : err;
       }
-    });
+      // A lazy layout's base layers are streamed from their registry, not stored in it: a reading verb writes nothing there.
+    }, { keep: false });
     const { formatPlatform } = await import('../oci/descriptor.js');
     const { summary, image } = written;
     const dangling = summary.danglingLinks > 0 ? `; ${summary.danglingLinks} hard link${summary.danglingLinks === 1 ? '' : 's'} to a file no layer kept, left out` : '';

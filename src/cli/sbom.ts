@@ -42,7 +42,8 @@ export const sbomCommand: CliCommand<SbomArgs> = {
     const { noManifestFor } = await import('../image/platform.js');
     const { prepareSbom } = await import('../supply-chain/sbom/index.js');
     const { clientFromFlags, checkConcurrency } = await import('./registry-options.js');
-    const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv) });
+    // keep false: a lazy layout's base layers are streamed from their registry, not stored in it (a reading verb writes nothing there).
+    const opened = await openImage(argv.image, { connect: (registry) => clientFromFlags(registry, argv), keep: false });
     let sbom;
     let desc;
     let attachedDigest: string | undefined;
