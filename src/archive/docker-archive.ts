@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import tar from 'tar-stream';
 import { OcipushError } from '../errors.js';
 import type { OciLayout } from '../content/layout.js';
+import type { ReadOnlyStorage } from '../content/storage.js';
 import { Annotation, type Descriptor } from '../oci/descriptor.js';
 import { digestAlgorithm, type Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -92,6 +93,9 @@ function archiveIndex(images: SelectedImage[]): ImageIndex {
   return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
 }
 
+/** Where the layers come from: the layout, or a view of it that reads a lazy build's base layers from their registry. */
+export type ArchiveBlobs = Pick<ReadOnlyStorage, 'exists' | 'fetch'>;
+
 interface PlannedBlob {
   descriptor: Descriptor;
   /** Small blobs already read (manifests, configs); layers are streamed from the layout. */
@@ -130,11 +134,12 @@ export async function writeDockerArchive(
   images: SelectedImage[],
   destination: Writable,
   options: ArchiveOptions = {},
+  source: ArchiveBlobs = layout,
 ): Promise<ArchiveSummary> {
   if (images.length === 0) throw new OcipushError('ENOTFOUND', `${layout.root}: no image to export`);
   const blobs = planBlobs(images);
   for (const { descriptor, bytes } of blobs) {
-    if (!bytes && !(await layout.exists(descriptor))) {
+    if (!bytes && !(await source.exists(descriptor))) {
       throw await layout.unusableBlobError(descriptor);
     }
   }
@@ -156,7 +161,7 @@ export async function writeDockerArchive(
       options.onBlob?.(blob.descriptor, i, blobs.length);
       const name = blobPathInArchive(blob.descriptor.digest);
       if (blob.bytes) await addBuffer(pack, name, blob.bytes);
-      else await addStream(pack, name, blob.descriptor.size, await layout.fetch(blob.descriptor), `blob ${blob.descriptor.digest} in ${layout.root}`);
+      else await addStream(pack, name, blob.descriptor.size, await source.fetch(blob.descriptor), `blob ${blob.descriptor.digest} in ${layout.root}`);
       blobBytes += blob.descriptor.size;
     }
     pack.finalize();

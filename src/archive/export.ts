@@ -3,8 +3,8 @@ import { stat } from 'node:fs/promises';
 import { fromWriteError } from '../errors.js';
 import { OciLayout } from '../content/layout.js';
 import type { ConnectRegistry } from '../transfer/lazy-blobs.js';
-import { parsePlatform, type Platform } from '../oci/descriptor.js';
-import { writeDockerArchive, type ArchiveOptions, type ArchiveSummary } from './docker-archive.js';
+import { isForeignLayer, parsePlatform, type Platform } from '../oci/descriptor.js';
+import { writeDockerArchive, type ArchiveBlobs, type ArchiveOptions, type ArchiveSummary } from './docker-archive.js';
 import { parseRepositoryFlag } from './names.js';
 import { parseImageSelector, selectImages, type ImageSelector } from './select.js';
 import { openFileSink, stdoutSink, type ArchiveSink } from './sink.js';
@@ -50,23 +50,26 @@ export async function exportDockerArchive(options: ExportOptions): Promise<Expor
   const selectors = (options.images ?? []).map((s) => (typeof s === 'string' ? parseImageSelector(s) : s));
   // Everything that can be wrong with the request or the layout fails here, before any output.
   const images = await selectImages(layout, selectors, { platform, repository, ...(options.onNotice ? { onNotice: options.onNotice } : {}) });
-  // Opened before a base layer is fetched: an archive that cannot be written (a missing
-  // directory) fails at once, leaving the layout as it was rather than holding the layers fetched.
-  const sink: ArchiveSink = typeof options.output === 'string' ? await openFileSink(options.output) : stdoutSink(options.output);
-  try {
-    // Base layers a build only referenced (ocipush build --base) are fetched now, verified, before any output.
-    const { fetchRecordedBlobs } = await import('../transfer/lazy-blobs.js');
-    await fetchRecordedBlobs(layout, images.flatMap((image) => image.manifest.layers), options.connect ? { connect: options.connect } : {});
-  } catch (err) {
-    await sink.abort();
-    throw err;
-  }
+  // Base layers a build only referenced (ocipush build --base) are streamed from their registry,
+  // verified, into the archive and not kept: export writes its archive, never into the layout (which
+  // may be read-only). Their registry is asked for each before any output.
+  const { LazyBlobs } = await import('../transfer/lazy-blobs.js');
+  const lazy = new LazyBlobs(layout, { keep: false, ...(options.connect ? { connect: options.connect } : {}) });
+  const source: ArchiveBlobs = {
+    // A foreign layer no registry is recorded for is read from its urls, as skopeo reads it.
+    exists: async (desc) => (isForeignLayer(desc) && !(await layout.exists(desc)) && (await lazy.sourcesOf(desc)).length === 0) || lazy.exists(desc),
+    fetch: (desc) => lazy.fetch(desc),
+  };
   let summary: ArchiveSummary;
+  let sink: ArchiveSink | undefined;
   try {
-    summary = await writeDockerArchive(layout, images, sink.stream, options);
+    sink = typeof options.output === 'string' ? await openFileSink(options.output) : stdoutSink(options.output);
+    summary = await writeDockerArchive(layout, images, sink.stream, options, source);
   } catch (err) {
-    await sink.abort();
-    throw sink.path ? fromWriteError(err, sink.path) : err;
+    await sink?.abort();
+    throw sink?.path ? fromWriteError(err, sink.path) : err;
+  } finally {
+    await lazy.close();
   }
   await sink.commit();
   if (!sink.path) return summary;

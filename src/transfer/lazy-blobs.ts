@@ -45,7 +45,8 @@ export async function defaultConnect(registry: string): Promise<RegistryClient> 
  * clear error naming it.
  *
  * Used as the source of a push (copyGraph, with `mountRepositories` so that a push to the base's
- * registry mounts instead of downloading) and by export.
+ * registry mounts instead of downloading); without `keep`, by the reading verbs (validate, export,
+ * rootfs, sbom), which stream such blobs from their registry and write nothing into the layout.
  */
 export class LazyBlobs implements ReadOnlyStorage, TagResolver, ReferrerLister, MountLookup {
   private record: Promise<RemoteBlobRecord> | undefined;
@@ -288,8 +289,8 @@ export function splitSource(source: string): { registry: string; repository: str
 }
 
 /**
- * Downloads (verified) the blobs among `blobs` that the layout only references, before a reader
- * that needs every byte (export) starts its output. Blobs neither here nor recorded are left for
+ * Downloads (verified) into the layout the blobs among `blobs` that it only references, for a
+ * library caller that wants them kept there (export streams them instead, keeping nothing). Blobs neither here nor recorded are left for
  * the caller to report; a foreign layer the layout goes without is read from its urls. Resolves to the number of blobs downloaded.
  */
 export async function fetchRecordedBlobs(layout: OciLayout, blobs: Descriptor[], options: LazyBlobsOptions = {}): Promise<number> {

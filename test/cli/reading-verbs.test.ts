@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -81,6 +82,16 @@ const verbs: { name: string; args: (at: string, out: string) => string[]; check:
     name: 'sbom',
     args: (at, out) => ['sbom', `oci:${at}:app`, '-o', out],
     check: (out) => assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')).files.map((f: { fileName: string }) => f.fileName).sort(), ['/app.txt', '/etc/base.conf']),
+  },
+  {
+    name: 'export',
+    args: (at, out) => ['export', `oci:${at}:app`, '-o', out],
+    check: (out) => {
+      // docker load's reader: skopeo takes the archive, the base layer's bytes are its digest.
+      assert.equal(JSON.parse(run('skopeo', ['inspect', `docker-archive:${out}`])).Layers.length, 2);
+      const layer = execFileSync('tar', ['-xOf', out, `blobs/sha256/${baseLayer.slice(7)}`]);
+      assert.equal(`sha256:${createHash('sha256').update(layer).digest('hex')}`, baseLayer);
+    },
   },
 ];
 

@@ -33,7 +33,7 @@ test('a declined mount source is forgotten for a blob the layout holds, and kept
   assert.deepEqual(await new LazyBlobs(layout).mountRepositories(recorded, 'r.example'), ['a', 'b']);
 });
 
-test('a lazily built layout on a read-only mount: push elsewhere and export fail with one line naming the disk, and end', async (t) => {
+test('a lazily built layout on a read-only mount: a push elsewhere (which keeps the base layer it downloads) fails with one line naming the disk, and ends; export, which keeps nothing, works', async (t) => {
   const dir = await tempDir();
   const readOnly = join(dir.path, 'ro');
   const registry = await startRegistry();
@@ -64,6 +64,6 @@ test('a lazily built layout on a read-only mount: push elsewhere and export fail
   // Another name for the registry: its client is not the base's, whose download the layout refuses.
   const line = new RegExp(`^ocipush: cannot lock ${readOnly.replace(/[/.]/g, '\\$&')}/\\.index\\.json\\.lock: read-only file system$`);
   assertOneLineError(await runCliAsync(['push', `oci:${readOnly}:app`, `${registry.host}/lazy/app:1`, '-q']), line);
-  assertOneLineError(await runCliAsync(['export', `oci:${readOnly}:app`, '-o', join(dir.path, 'app.tar'), '-q']), line);
+  assertOk(await runCliAsync(['export', `oci:${readOnly}:app`, '-o', join(dir.path, 'app.tar'), '-q']));
   assert.deepEqual(snapshotDir(built), before);
 });
