@@ -69,7 +69,7 @@ export async function runChange(argv: ChangedImageArgs, out: Output, change: Ima
   const target = destination ?? source;
   const { withCopyContext } = await import('./copy.js');
   await withCopyContext(argv, out, source, target, { referrers: false }, async (context) => {
-    // A dry run leaves a lazy layout lazy: a base layer flatten reads is read where it lives, not kept.
+    // A dry run writes nothing: a lazy layout's base layers flatten reads are streamed from their registry, not kept.
     const src = await openSource(source, { connect: (r) => context.clients.connect('src', r), ...(argv.dryRun ? { keep: false } : {}) });
     let made: ChangeMade;
     try {

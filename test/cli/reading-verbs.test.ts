@@ -72,7 +72,7 @@ after(async () => {
 });
 
 /** The verbs that read a layout's image, each with what proves it read it all (the base layer's bytes from the registry). */
-const verbs: { name: string; args: (at: string, out: string) => string[]; check: (out: string) => void }[] = [
+const verbs: { name: string; args: (at: string, out: string) => string[]; check: (out: string, stdout: string) => void | Promise<void> }[] = [
   {
     name: 'rootfs',
     args: (at, out) => ['rootfs', `oci:${at}:app`, '-o', out],
@@ -93,21 +93,37 @@ const verbs: { name: string; args: (at: string, out: string) => string[]; check:
       assert.equal(`sha256:${createHash('sha256').update(layer).digest('hex')}`, baseLayer);
     },
   },
+  {
+    name: 'flatten --dry-run',
+    args: (at) => ['flatten', `oci:${at}:app`, '--dry-run', '--json'],
+    check: async (out, stdout) => {
+      // The digest it would have is the one flatten writes (into another layout), a one-layer image to skopeo.
+      const flat = `${out}-layout`;
+      const from = `${out}-source`;
+      execFileSync('cp', ['-a', lazy, from]);
+      assertOk(await runCliAsync(['flatten', `oci:${from}:app`, `oci:${flat}:flat`], { env }));
+      const written = JSON.parse(run('skopeo', ['inspect', `oci:${flat}:flat`]));
+      assert.equal(written.Layers.length, 1);
+      assert.equal(JSON.parse(stdout).digest, written.Digest);
+    },
+  },
 ];
 
 describe('reading verbs leave a lazily built layout as it was', () => {
   for (const readOnly of [false, true]) {
     for (const verb of verbs) {
       it(`${verb.name} ${readOnly ? 'on a read-only mount of it works' : 'reads its base layer from the registry and keeps nothing'}`, async (t) => {
-        const copy = layoutCopy(t, `${verb.name}-${readOnly ? 'ro' : 'rw'}`, readOnly);
+        const slug = `${verb.name.replace(/\W+/g, '-')}-${readOnly ? 'ro' : 'rw'}`;
+        const copy = layoutCopy(t, slug, readOnly);
         if (!copy) return;
         const beforeRead = snapshot(copy.dir);
-        const out = join(tmp.path, `${verb.name}-${readOnly ? 'ro' : 'rw'}.out`);
+        const out = join(tmp.path, `${slug}.out`);
         await registry.forgetAccessLog();
-        assertOk(await runCliAsync(verb.args(copy.at, out), { env }));
-        verb.check(out);
+        const r = await runCliAsync(verb.args(copy.at, out), { env });
+        assertOk(r);
         const fetched = (await registry.settledAccessLog()).filter((e) => e.method === 'GET' && e.path.endsWith(`/blobs/${baseLayer}`) && e.status === 200);
         assert.ok(fetched.length > 0, 'the base layer was read from the registry');
+        await verb.check(out, r.stdout);
         assert.equal(snapshot(copy.dir), beforeRead, 'the layout is byte for byte as it was');
       });
     }
