@@ -190,7 +190,11 @@ export async function copyImage(
   const { clients, progress, concurrency } = context;
   let dst: OpenedDestination | undefined;
   try {
-    let src = opened ?? await openSource(source, { connect: (r) => clients.connect('src', r) });
+    // Into an archive or a layout, a lazy source layout's base layers are streamed from their
+    // registry and not kept: its source is only read (it may be read-only), as skopeo reads it.
+    // Into a registry they are kept when fetched, as push keeps them.
+    const keep = destination.transport === 'registry' ? {} : { keep: false };
+    let src = opened ?? await openSource(source, { connect: (r) => clients.connect('src', r), ...keep });
     let narrowed = given;
     const asOpened = src.storage;
     if (context.platforms && !given) ({ src, made: narrowed } = await toPlatforms(src, context.platforms));

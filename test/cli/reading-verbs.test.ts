@@ -105,6 +105,21 @@ const verbs: { name: string; args: (at: string, out: string) => string[]; check:
       assert.equal(`sha256:${createHash('sha256').update(layer).digest('hex')}`, baseLayer);
     },
   },
+  // Not a reading verb, but its source is only read: a copy to an archive or another layout.
+  {
+    name: 'copy to an archive',
+    args: (at, out) => ['copy', `oci:${at}:app`, `docker-archive:${out}`],
+    check: (out) => assert.equal(JSON.parse(run('skopeo', ['inspect', `docker-archive:${out}`])).Layers.length, 2),
+  },
+  {
+    name: 'copy to another layout',
+    args: (at, out) => ['copy', `oci:${at}:app`, `oci:${out}:app`],
+    check: (out) => {
+      assert.equal(JSON.parse(run('skopeo', ['inspect', `oci:${out}:app`])).Layers.length, 2);
+      const layer = readFileSync(join(out, 'blobs', 'sha256', baseLayer.slice(7)));
+      assert.equal(`sha256:${createHash('sha256').update(layer).digest('hex')}`, baseLayer, 'the destination holds the base layer');
+    },
+  },
   {
     name: 'flatten --dry-run',
     args: (at) => ['flatten', `oci:${at}:app`, '--dry-run', '--json'],
