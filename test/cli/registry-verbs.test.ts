@@ -65,13 +65,14 @@ describe('tag', () => {
     assertOneLineError(await runCliAsync(['tag', `${repo}:1`, other], { env }),
       new RegExp(`^ocipush: "${other}": tag names more tags in 127\\.0\\.0\\.1:\\d+/team/multi; to put the image in another repository: ocipush copy 127\\.0\\.0\\.1:\\d+/team/multi:1 ${other} \\(its blobs mounted`), 2);
     assert.deepEqual((await regs.staging.settledAccessLog()).filter((e) => e.path.includes('/team/')), [], 'no request for a refused tag');
-    // `team/other:2` (Docker Hub's, by docker's reading) beside an image in this registry: the copy
-    // named is into this registry, where it mounts; it suggested a copy to Docker Hub.
-    const suggested = await runCliAsync(['tag', `${repo}:1`, 'team/other:2'], { env });
-    assertOneLineError(suggested, /to put the image in another repository: ocipush copy 127\.0\.0\.1:\d+\/team\/multi:1 127\.0\.0\.1:\d+\/team\/other:2 \(its blobs mounted, not sent again\)$/, 2);
+    // `a/one:multi` (Docker Hub's, by docker's reading) beside an image in this registry: the copy
+    // named is into this registry, where it mounts; it suggested a copy to Docker Hub. (a/one: a
+    // repository the catalog test below makes too.)
+    const suggested = await runCliAsync(['tag', `${repo}:1`, 'a/one:multi'], { env });
+    assertOneLineError(suggested, /to put the image in another repository: ocipush copy 127\.0\.0\.1:\d+\/team\/multi:1 127\.0\.0\.1:\d+\/a\/one:multi \(its blobs mounted, not sent again\)$/, 2);
     const command = /ocipush (copy \S+ \S+)/.exec(suggested.stderr)![1]!.split(' ');
     assertOk(await runCliAsync(command, { env }));
-    assert.equal((await skopeoRaw(`${regs.staging.host}/team/other:2`, creds)).digest, multi.index.digest);
+    assert.equal((await skopeoRaw(`${regs.staging.host}/a/one:multi`, creds)).digest, multi.index.digest);
   });
 });
 
