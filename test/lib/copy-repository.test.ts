@@ -6,11 +6,10 @@ import { after, before, test } from 'node:test';
 import { copy, copyRepository, isOcipushError, push, type OcipushError } from '../../src/index.js';
 import { OciLayout } from '../../src/content/layout.js';
 import type { Descriptor } from '../../src/oci/descriptor.js';
-import { MediaType } from '../../src/oci/media-types.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { nonLoopbackAddress, relay } from '../support/relay.js';
-import { MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+import { cosignShapedSignature, MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 
 let staging: RunningRegistry;
 let production: RunningRegistry;
@@ -28,9 +27,7 @@ before(async () => {
   image = umociImage(tmp.path, 'v1', [1 * MiB]);
   multi = await multiPlatformImage(join(tmp.path, 'multi'), 'multi');
   const layout = await OciLayout.open(image.layout);
-  const payload = await layout.putBytes('application/vnd.dev.cosign.simplesigning.v1+json', Buffer.from('{"critical":{}}'));
-  const config = await layout.putBytes(MediaType.OciConfig, Buffer.from('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'));
-  signature = await layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [payload] });
+  signature = await cosignShapedSignature(layout);
   signatureTag = `sha256-${image.manifest.digest.slice(7)}.sig`;
   await layout.tag(signature, signatureTag);
   await layout.tag(signature, danglingTag);

@@ -86,6 +86,17 @@ export async function multiPlatformImage(layoutDir: string, tag: string): Promis
 }
 
 /** Access-log entries of blob data being sent: upload PATCHes and PUTs (not manifest PUTs). */
+/**
+ * A manifest shaped as cosign's signature image (one simple-signing layer; its payload not a real
+ * signature), stored in `layout` untagged: for tests where a `sha256-<hex>.sig` tag only has to be
+ * carried along, not verified.
+ */
+export async function cosignShapedSignature(layout: OciLayout): Promise<Descriptor> {
+  const payload = await layout.putBytes('application/vnd.dev.cosign.simplesigning.v1+json', Buffer.from('{"critical":{}}'));
+  const config = await layout.putBytes(MediaType.OciConfig, Buffer.from('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}'));
+  return layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [payload] });
+}
+
 export function blobWrites(log: AccessEntry[]): AccessEntry[] {
   return log.filter((e) => (e.method === 'PATCH' || e.method === 'PUT') && e.path.includes('/blobs/uploads/'));
 }
