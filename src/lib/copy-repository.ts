@@ -1,5 +1,5 @@
 import type { CopyEvent } from '../transfer/copy-graph.js';
-import { copy, type CopyResult } from './copy.js';
+import { copySharing, type CopyResult } from './copy.js';
 import { libraryCall, type LibraryCall } from './errors.js';
 import { platformsOf, sourceConnector, type RegistryOptions, type SourceRegistryOptions } from './options.js';
 
@@ -49,7 +49,8 @@ const COPY_REPOSITORY: LibraryCall<CopyRepositoryOptions> = {
 /**
  * `ocipush copy --all-tags` into a registry, as crane's `CopyRepository`: every tag of a
  * repository (or every name of a layout) copied to the same tag, `jobs` images at once, each
- * through `copy()` (blobs streamed, those already there skipped, referrers along). The first image
+ * through `copy()` (blobs streamed, those already there skipped, a blob another job is sending
+ * waited for, referrers along). The first image
  * that fails stops it: no further one starts, those under way finish, and the copied ones stay.
  */
 export function copyRepository(options: CopyRepositoryOptions): Promise<CopyRepositoryResult> {
@@ -89,6 +90,8 @@ export function copyRepository(options: CopyRepositoryOptions): Promise<CopyRepo
     const copiedManifests = new Set<string>();
     /** Images left out for `platform`: their referrer tags are left with them. */
     const leftOut = new Set<string>();
+    // The copies running at once share what they send: a base layer of several tags goes up once.
+    const inFlight = new Map<string, Promise<void>>();
     const { eachAtMost } = await import('../each-at-most.js');
     await eachAtMost(images, jobs, async ({ tag, name }, index) => {
       const one = `${from}:${name}`;
@@ -107,7 +110,7 @@ export function copyRepository(options: CopyRepositoryOptions): Promise<CopyRepo
         }
       }
       const { tagPattern: _pattern, jobs: _jobs, ...copyOptions } = options;
-      const copied = await copy({ ...copyOptions, from: one, to: `${to}:${tag}`, ...(platform !== undefined ? { platform } : {}) });
+      const copied = await copySharing({ ...copyOptions, from: one, to: `${to}:${tag}`, ...(platform !== undefined ? { platform } : {}) }, inFlight);
       copiedManifests.add(copied.digest);
       for (const b of copied.blobs) if (b.kind === 'manifest' || b.kind === 'index') copiedManifests.add(b.descriptor.digest);
       entries[index] = { ...copied, tag, ...(missingPlatforms ? { missingPlatforms } : {}) };

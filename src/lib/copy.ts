@@ -50,76 +50,87 @@ const COPY: LibraryCall<CopyOptions> = {
  * the destination has, the manifest last; credentials per registry, as the CLI takes them.
  */
 export function copy(options: CopyOptions): Promise<CopyResult> {
-  return libraryCall(COPY, options, async (options) => {
-    const { OcipushError } = await import('../errors.js');
-    const { parseTransport, sourceTag } = await import('../transports/parse.js');
-    const destination = parseTransport(options.to);
-    if (destination.transport !== 'registry') {
-      throw new OcipushError('EUSAGE', `to ${options.to}: the library's copy writes to a registry (REGISTRY/REPO[:TAG]); the CLI's copy also writes layouts and archives`);
+  return libraryCall(COPY, options, (options) => copyOne(options));
+}
+
+/**
+ * copy() as one of several running at once into one registry (copyRepository's jobs): a blob
+ * another of them is sending is waited for and counted as there, never sent twice.
+ */
+export function copySharing(options: CopyOptions, inFlight: Map<string, Promise<void>>): Promise<CopyResult> {
+  return libraryCall(COPY, options, (options) => copyOne(options, inFlight));
+}
+
+async function copyOne(options: CopyOptions, inFlight?: Map<string, Promise<void>>): Promise<CopyResult> {
+  const { OcipushError } = await import('../errors.js');
+  const { parseTransport, sourceTag } = await import('../transports/parse.js');
+  const destination = parseTransport(options.to);
+  if (destination.transport !== 'registry') {
+    throw new OcipushError('EUSAGE', `to ${options.to}: the library's copy writes to a registry (REGISTRY/REPO[:TAG]); the CLI's copy also writes layouts and archives`);
+  }
+  const target = destination.reference;
+  const concurrency = concurrencyOf(options);
+  const platforms = await platformsOf(options);
+  const { openImage } = await import('../transports/open.js');
+  // OCIPUSH_USERNAME/PASSWORD are the destination's, as the CLI's copy takes them: never sent to another source registry.
+  const connectSource = sourceConnector(options, target.registry);
+  const source = await openImage(options.from, { connect: connectSource, ...(options.signal ? { signal: options.signal } : {}) });
+  const client = await connectWith(target.registry, options);
+  try {
+    let root = source.root;
+    let storage = source.storage;
+    if (platforms.length === 1) {
+      const { platformManifest, readManifest } = await import('../image/load.js');
+      const signal = options.signal ? { signal: options.signal } : {};
+      root = await platformManifest(source.storage, await readManifest(source.storage, root, { name: source.name, ...signal }), { name: source.name, platform: platforms[0]!, requirePlatform: true, ...signal });
+    } else if (platforms.length > 1) {
+      const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
+      const { narrowToPlatforms } = await import('../assemble/filter-index.js');
+      const rootBytes = await readSmall(await source.storage.fetch(root), MAX_MANIFEST_BYTES, `${source.name}: manifest ${root.digest}`);
+      // An index made anew (in memory) is a manifest, PUT, never mounted: the blobs under it are the source's.
+      ({ storage, root } = await narrowToPlatforms(source.storage, root, rootBytes, platforms, source.name));
     }
-    const target = destination.reference;
-    const concurrency = concurrencyOf(options);
-    const platforms = await platformsOf(options);
-    const { openImage } = await import('../transports/open.js');
-    // OCIPUSH_USERNAME/PASSWORD are the destination's, as the CLI's copy takes them: never sent to another source registry.
-    const connectSource = sourceConnector(options, target.registry);
-    const source = await openImage(options.from, { connect: connectSource, ...(options.signal ? { signal: options.signal } : {}) });
-    const client = await connectWith(target.registry, options);
-    try {
-      let root = source.root;
-      let storage = source.storage;
-      if (platforms.length === 1) {
-        const { platformManifest, readManifest } = await import('../image/load.js');
-        const signal = options.signal ? { signal: options.signal } : {};
-        root = await platformManifest(source.storage, await readManifest(source.storage, root, { name: source.name, ...signal }), { name: source.name, platform: platforms[0]!, requirePlatform: true, ...signal });
-      } else if (platforms.length > 1) {
-        const { MAX_MANIFEST_BYTES, readSmall } = await import('../content/verify.js');
-        const { narrowToPlatforms } = await import('../assemble/filter-index.js');
-        const rootBytes = await readSmall(await source.storage.fetch(root), MAX_MANIFEST_BYTES, `${source.name}: manifest ${root.digest}`);
-        // An index made anew (in memory) is a manifest, PUT, never mounted: the blobs under it are the source's.
-        ({ storage, root } = await narrowToPlatforms(source.storage, root, rootBytes, platforms, source.name));
-      }
-      if (target.digest && target.digest !== root.digest) {
-        throw new OcipushError('EUSAGE', `to ${options.to}: the image to copy has digest ${root.digest}, not ${target.digest}`);
-      }
-      const { Repository } = await import('../registry/repository.js');
-      const { isRegistryLocated } = await import('../content/storage.js');
-      const repository = new Repository(client, target.repository, { destination: true });
-      // A destination without a tag takes the source's, as the CLI's copy names it.
-      const tag = target.digest ? target.tag : (target.tag ?? sourceTag(parseTransport(options.from)) ?? 'latest');
-      const copied = await (await import('./copy-image.js')).copyImageGraph(
-        {
-          storage, name: source.name, opened: { descriptor: source.root }, referrersFrom: source.storage,
-          ...(source.layout ? { layout: source.layout } : {}),
-          ...(isRegistryLocated(source.storage) ? { located: source.storage } : {}),
-        },
-        { storage: repository, repository, ...(tag ? { reference: tag } : {}) },
-        root,
-        {
-          concurrency, referrers: options.referrers !== false,
-          // The cache closes its clients: its own, with the destination's credentials in its registry, as push's.
-          connectCache: connectSource,
-          // As the library's push: a cache that fails is no failed copy, and says nothing.
-          warn: () => {},
-          ...(options.signal ? { signal: options.signal } : {}),
-          ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-        },
-      );
-      await client.close();
-      return {
-        digest: root.digest,
-        size: root.size,
-        mediaType: root.mediaType,
-        reference: `${target.registry}/${target.repository}${tag ? `:${tag}` : ''}@${root.digest}`,
-        blobs: copied.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
-        referrers: copied.referrers.map((r) => r.result.root),
-        cacheEntries: copied.cacheEntries,
-      };
-    } catch (err) {
-      await client.destroy();
-      throw err;
-    } finally {
-      await source.close();
+    if (target.digest && target.digest !== root.digest) {
+      throw new OcipushError('EUSAGE', `to ${options.to}: the image to copy has digest ${root.digest}, not ${target.digest}`);
     }
-  });
+    const { Repository } = await import('../registry/repository.js');
+    const { isRegistryLocated } = await import('../content/storage.js');
+    const repository = new Repository(client, target.repository, { destination: true });
+    // A destination without a tag takes the source's, as the CLI's copy names it.
+    const tag = target.digest ? target.tag : (target.tag ?? sourceTag(parseTransport(options.from)) ?? 'latest');
+    const copied = await (await import('./copy-image.js')).copyImageGraph(
+      {
+        storage, name: source.name, opened: { descriptor: source.root }, referrersFrom: source.storage,
+        ...(source.layout ? { layout: source.layout } : {}),
+        ...(isRegistryLocated(source.storage) ? { located: source.storage } : {}),
+      },
+      { storage: repository, repository, ...(tag ? { reference: tag } : {}) },
+      root,
+      {
+        concurrency, referrers: options.referrers !== false,
+        // The cache closes its clients: its own, with the destination's credentials in its registry, as push's.
+        connectCache: connectSource,
+        // As the library's push: a cache that fails is no failed copy, and says nothing.
+        warn: () => {},
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        ...(inFlight ? { inFlight } : {}),
+      },
+    );
+    await client.close();
+    return {
+      digest: root.digest,
+      size: root.size,
+      mediaType: root.mediaType,
+      reference: `${target.registry}/${target.repository}${tag ? `:${tag}` : ''}@${root.digest}`,
+      blobs: copied.nodes.filter((n) => n.descriptor.digest !== root.digest).map((n) => ({ descriptor: n.descriptor, kind: n.kind, outcome: n.outcome })),
+      referrers: copied.referrers.map((r) => r.result.root),
+      cacheEntries: copied.cacheEntries,
+    };
+  } catch (err) {
+    await client.destroy();
+    throw err;
+  } finally {
+    await source.close();
+  }
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
@@ -9,7 +10,7 @@ import type { Descriptor } from '../../src/oci/descriptor.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { nonLoopbackAddress, relay } from '../support/relay.js';
-import { cosignShapedSignature, MiB, multiPlatformImage, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+import { blobWrites, cosignShapedSignature, MiB, multiPlatformImage, putDigest, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 
 let staging: RunningRegistry;
 let production: RunningRegistry;
@@ -134,4 +135,25 @@ test('copy and copyRepository take the source registry\'s own options: a plain-H
     await plainRelay.close();
     await secure.stop();
   }
+});
+
+test('copyRepository with jobs sends a base layer the tags share once', async () => {
+  // Four images on one base layer, as the tags of an application repository are.
+  const dir = join(tmp.path, 'shared-base');
+  const layout = await OciLayout.open(dir, { create: true });
+  const base = await layout.putBytes('application/vnd.oci.image.layer.v1.tar+gzip', randomBytes(400_000));
+  for (let i = 0; i < 4; i++) {
+    const own = await layout.putBytes('application/vnd.oci.image.layer.v1.tar+gzip', randomBytes(50_000));
+    const config = await layout.putJson('application/vnd.oci.image.config.v1+json', { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(63)}${i}`, `sha256:${'1'.repeat(63)}${i}`] } });
+    const manifest = await layout.putJson('application/vnd.oci.image.manifest.v1+json', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [base, own] });
+    await layout.tag(manifest, `v${i}`);
+  }
+  await layout.close();
+  await production.forgetAccessLog();
+  const result = await copyRepository({ from: `oci:${dir}`, to: `${production.host}/jobs/app`, jobs: 4 });
+  assert.equal(result.images.length, 4);
+  const sent = blobWrites(await production.settledAccessLog()).map(putDigest).filter((d) => d === base.digest);
+  assert.equal(sent.length, 1, 'the shared base layer is uploaded once');
+  assert.deepEqual(result.images.flatMap((i) => i.blobs.filter((b) => b.descriptor.digest === base.digest).map((b) => b.outcome)).sort(), ['exists', 'exists', 'exists', 'uploaded']);
+  assert.deepEqual(await skopeoTags(`${production.host}/jobs/app`), ['v0', 'v1', 'v2', 'v3']);
 });
