@@ -1,11 +1,9 @@
 import { OcipushError } from '../errors.js';
 import type { Reference } from '../oci/reference.js';
-import type { RegistryClient } from '../registry/http.js';
-import type { Repository } from '../registry/repository.js';
+import type { RepositoryName, SignatureRepositories } from '../supply-chain/signature-repository.js';
 import { clientFromFlags, type RegistryFlags } from './registry-options.js';
 
-/** A repository, on its registry. */
-export interface RepositoryName { registry: string; repository: string }
+export type { RepositoryName } from '../supply-chain/signature-repository.js';
 
 /**
  * cosign's COSIGN_REPOSITORY: the repository its signatures, attestations and their referrers are
@@ -32,45 +30,15 @@ export function repositoryText(name: RepositoryName): string {
   return `${name.registry}/${name.repository}`;
 }
 
-/** The image's repository, and the one its signatures and attestations are kept in (`storedIn`). */
-export interface SignatureRepositories {
-  image: Repository;
-  signatures: Repository;
-  signaturesClient: RegistryClient;
-  storedIn: RepositoryName;
-}
-
 /**
  * Runs `work` with the image's repository and the one its signatures are kept in: the same one,
  * or COSIGN_REPOSITORY's (through a client of its own when it is on another registry, the same
- * registry flags and credentials lookup as the image's). Every client is closed after, torn down
- * on failure.
+ * registry flags and credentials lookup as the image's).
  */
 export async function withSignatureRepository<T>(
   source: Reference, flags: RegistryFlags,
   work: (repos: SignatureRepositories) => Promise<T>,
 ): Promise<T> {
-  const { Repository } = await import('../registry/repository.js');
-  const other = await cosignRepository();
-  const clients: RegistryClient[] = [];
-  try {
-    const client = await clientFromFlags(source.registry, flags);
-    clients.push(client);
-    const image = new Repository(client, source.repository);
-    let signatures = image;
-    let signaturesClient = client;
-    if (other) {
-      if (other.registry !== source.registry) {
-        signaturesClient = await clientFromFlags(other.registry, flags);
-        clients.push(signaturesClient);
-      }
-      signatures = new Repository(signaturesClient, other.repository);
-    }
-    const result = await work({ image, signatures, signaturesClient, storedIn: other ?? source });
-    await Promise.all(clients.map((c) => c.close()));
-    return result;
-  } catch (err) {
-    await Promise.all(clients.map((c) => c.destroy()));
-    throw err;
-  }
+  const { withSignatureRepositories } = await import('../supply-chain/signature-repository.js');
+  return withSignatureRepositories(source, await cosignRepository(), (registry) => clientFromFlags(registry, flags), work);
 }

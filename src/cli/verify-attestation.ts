@@ -33,6 +33,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
       return { inLayout, source: inLayout ? undefined : await registryReference(reference) };
     }));
     const { predicateTypeUri, verifyAttestations } = await import('../supply-chain/attest.js');
+    const { unverifiedReason } = await import('../supply-chain/sign.js');
     const predicateType = argv.type === undefined ? undefined : predicateTypeUri(argv.type);
     const { loadVerifier } = await import('./key-options.js');
     const { verifier } = await loadVerifier(argv.key);
@@ -66,7 +67,7 @@ export const verifyAttestationCommand: CliCommand<VerifyAttestationArgs> = {
       }
       const { digest, outcome } = verified;
       if (outcome.verified.length === 0) {
-        const why = outcome.total === 0 ? `no attestations found${elsewhere}` : `none of ${outcome.total} attestation${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+        const why = unverifiedReason(outcome, 'attestation', elsewhere);
         throw new OcipushError('EINVALID', `verify-attestation ${image}: ${why}`, { digest });
       }
       out.info(`verified ${image}: ${outcome.verified.length} attestation${outcome.verified.length === 1 ? '' : 's'} (${[...new Set(outcome.verified.map((v) => v.predicateType))].join(', ')})`);

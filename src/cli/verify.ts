@@ -36,7 +36,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
     }));
     const { loadVerifier } = await import('./key-options.js');
     const { verifier, what: keyName } = await loadVerifier(argv.key);
-    const { verifyImage } = await import('../supply-chain/sign.js');
+    const { unverifiedReason, verifyImage } = await import('../supply-chain/sign.js');
     const { cosignAnnotations } = await import('./cosign-annotations.js');
     const annotations = cosignAnnotations(argv.annotation);
     // One after the other, as cosign verify IMG1 IMG2: each verified is printed as it is, the first that fails ends the run (exit 1).
@@ -71,7 +71,7 @@ export const verifyCommand: CliCommand<VerifyArgs> = {
         given = formatReference({ ...ref, registry: ref.registry === DOCKER_HUB ? 'index.docker.io' : ref.registry });
       }
       if (outcome.verified.length === 0) {
-        const why = outcome.total === 0 ? `no signatures found${elsewhere}` : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+        const why = unverifiedReason(outcome, 'signature', elsewhere);
         throw new OcipushError('EINVALID', `verify ${image}: ${why}`, { digest: outcome.digest });
       }
       out.info(`verified ${image}: ${outcome.verified.length} valid signature${outcome.verified.length === 1 ? '' : 's'} by ${keyName}`);

@@ -1,6 +1,5 @@
 import type { Reference } from '../oci/reference.js';
-import type { RegistryClient } from '../registry/http.js';
-import type { Repository } from '../registry/repository.js';
+import type { SignatureRepositories } from '../supply-chain/signature-repository.js';
 import type { SignedManifest, VerifiedSignature } from '../supply-chain/sign.js';
 import type { Signer, Verifier } from '../supply-chain/signer.js';
 import { libraryCall, type LibraryCall } from './errors.js';
@@ -97,7 +96,7 @@ export function verify(options: VerifyOptions): Promise<VerifyResult> {
     if (typeof options.verifier?.verify !== 'function') throw new OcipushError('EUSAGE', 'verify: `verifier` is missing: a KeyVerifier (new KeyVerifier(createPublicKey(pem))) or any object with verify()');
     const image = await imageReference(options.image, 'image');
     const { referenceTarget } = await import('../oci/reference.js');
-    const [{ verifyImage }, { registryReferrerEnvelopes }] = await Promise.all([import('../supply-chain/sign.js'), import('../supply-chain/registry-attestations.js')]);
+    const [{ unverifiedReason, verifyImage }, { registryReferrerEnvelopes }] = await Promise.all([import('../supply-chain/sign.js'), import('../supply-chain/registry-attestations.js')]);
     const { outcome, where } = await withRepositories(image, options, async ({ image: repo, signatures, signaturesClient }) => {
       const subject = await repo.resolveToRead(referenceTarget(image));
       return {
@@ -108,7 +107,7 @@ export function verify(options: VerifyOptions): Promise<VerifyResult> {
       };
     });
     if (outcome.verified.length === 0) {
-      const why = outcome.total === 0 ? `no signatures found${where}` : `none of ${outcome.total} signature${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+      const why = unverifiedReason(outcome, 'signature', where);
       throw new OcipushError('EINVALID', `verify ${image.registry}/${image.repository}@${outcome.digest}: ${why}`, { digest: outcome.digest, rejected: outcome.rejected });
     }
     return { digest: outcome.digest, verified: outcome.verified };
@@ -133,29 +132,18 @@ async function repositoryOf(text: string, option: string): Promise<Pick<Referenc
 /** The image's repository and the one its signatures are kept in (the same, or `signatureRepository`'s, on its own client when on another registry). */
 async function withRepositories<T>(
   image: Reference, options: RegistryOptions & SignatureStore,
-  work: (repos: { image: Repository; signatures: Repository; signaturesClient: RegistryClient }) => Promise<T>,
+  work: (repos: SignatureRepositories) => Promise<T>,
 ): Promise<T> {
-  const { Repository } = await import('../registry/repository.js');
   const other = options.signatureRepository === undefined ? undefined : await repositoryOf(options.signatureRepository, 'signatureRepository');
-  const clients: RegistryClient[] = [];
   const unhooks: (() => void)[] = [];
   const connect = async (registry: string) => {
     const client = await connectWith(registry, options);
-    clients.push(client);
     unhooks.push(abortWith(options.signal, client));
     return client;
   };
+  const { withSignatureRepositories } = await import('../supply-chain/signature-repository.js');
   try {
-    const client = await connect(image.registry);
-    const repo = new Repository(client, image.repository);
-    const signaturesClient = other && other.registry !== image.registry ? await connect(other.registry) : client;
-    const signatures = other ? new Repository(signaturesClient, other.repository) : repo;
-    const result = await work({ image: repo, signatures, signaturesClient });
-    await Promise.all(clients.map((c) => c.close()));
-    return result;
-  } catch (err) {
-    await Promise.all(clients.map((c) => c.destroy()));
-    throw err;
+    return await withSignatureRepositories(image, other, connect, work);
   } finally {
     for (const unhook of unhooks) unhook();
   }

@@ -106,6 +106,13 @@ export interface VerifyOutcome {
   total: number;
 }
 
+/** Why nothing verified, for verify's one line: none there (`where`: where it looked, when not beside the image), or why each was refused. */
+export function unverifiedReason(outcome: Pick<VerifyOutcome, 'total' | 'rejected'>, what: 'signature' | 'attestation', where = ''): string {
+  return outcome.total === 0
+    ? `no ${what}s found${where}`
+    : `none of ${outcome.total} ${what}${outcome.total === 1 ? '' : 's'} verifies: ${[...new Set(outcome.rejected)].join('; ')}`;
+}
+
 /**
  * Checks every signature at `sha256-<hex>.sig` against the key, then its payload against the
  * digest (cosign's order: a signature by another key says nothing about its payload); with
