@@ -4,6 +4,7 @@ import type { RegistryFlags } from './registry-options.js';
 import type { Reference } from '../oci/reference.js';
 import type { Signer } from '../supply-chain/signer.js';
 import type { MadeSignature, SignedIdentity } from './key-options.js';
+import type { RepositoryName } from '../supply-chain/signature-repository.js';
 
 /** What every command that writes an image into a layout reports first. */
 export interface WrittenImage {
@@ -51,6 +52,8 @@ export interface BuildPushes {
   signInLayoutFor?: SignedIdentity;
   /** `--new-bundle-format`: Sigstore bundle referrers (in the layout when nothing is pushed, else in each repository). */
   signBundle?: boolean;
+  /** COSIGN_REPOSITORY: where each push keeps its signature, as `sign` keeps it. */
+  signStoredIn?: RepositoryName;
   flags: RegistryFlags;
 }
 
@@ -95,7 +98,8 @@ export async function reportBuild(out: Output, result: BuiltImage, extra: Record
       try {
         pushed.push(await pushLayoutImage({
           to: text, destination: reference, layout: result.layout, tag: result.tag, alsoTags: [], mountFrom: [],
-          concurrency: pushes.concurrency, ...(signer ? { signer, ...(pushes.signBundle ? { signBundle: true } : {}) } : {}),
+          concurrency: pushes.concurrency,
+          ...(signer ? { signing: { signer, ...(pushes.signBundle ? { bundle: true } : {}), ...(pushes.signStoredIn ? { storedIn: pushes.signStoredIn } : {}) } } : {}),
         }, pushes.flags, out));
       } catch (err) {
         // The build is done and kept: the line says so, lest a registry that is down or refuses

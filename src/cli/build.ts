@@ -218,7 +218,7 @@ export async function pushTargets(argv: BuildArgs): Promise<BuildPushes | undefi
   const signing = argv.sign ? await signingFromFlags(argv, inLayout ? { transport: 'oci', text: `oci:${argv.layout}` } : { transport: 'registry', text: targets[0]! }) : undefined;
   return {
     to, flags: argv, concurrency, ...(signing ? { signer: signing.signer } : {}), ...(signing?.identity ? { signInLayoutFor: signing.identity } : {}),
-    ...(signing?.bundle ? { signBundle: true } : {}),
+    ...(signing?.bundle ? { signBundle: true } : {}), ...(signing?.storedIn ? { signStoredIn: signing.storedIn } : {}),
   };
 }
 

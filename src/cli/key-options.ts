@@ -9,6 +9,7 @@ import type { Digest } from '../oci/digest.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { Output } from './output.js';
 import type { ImageLocation } from '../transports/parse.js';
+import type { RepositoryName } from '../supply-chain/signature-repository.js';
 
 /** What `--sign --key KEY [--sign-container-identity REGISTRY/REPOSITORY | --new-bundle-format]` asks of a verb that writes an image. */
 export interface Signing {
@@ -19,6 +20,8 @@ export interface Signing {
   bundle?: boolean;
   /** The verb's --concurrency, which the signature's blobs keep to as the image's did. */
   concurrency?: number;
+  /** COSIGN_REPOSITORY, read for a registry destination: the signature is kept there, as `sign` keeps it. */
+  storedIn?: RepositoryName;
 }
 
 /** A signature made: cosign's `.sig`, or a Sigstore bundle referrer (`--new-bundle-format`). */
@@ -56,30 +59,27 @@ export async function signingFromFlags(
   if (destination.transport === 'oci' && !identity && !argv.newBundleFormat) {
     throw new OcipushError('EUSAGE', `--sign: ${destination.text} is a layout, and a signature names the repository it is for: give it with --sign-container-identity REGISTRY/REPOSITORY (or sign with --new-bundle-format, which names the digest only)`);
   }
-  if (destination.transport === 'registry') refuseCosignRepository();
+  // Read now, as sign reads it: a COSIGN_REPOSITORY that is no repository stops before anything is written.
+  const storedIn = destination.transport === 'registry' ? await (await import('./cosign-repository.js')).cosignRepository() : undefined;
   return {
     signer: await loadSigner(argv.key), ...(identity ? { identity } : {}), ...(argv.newBundleFormat ? { bundle: true } : {}),
-    ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}),
+    ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}), ...(storedIn ? { storedIn } : {}),
   };
 }
 
 /**
- * cosign's COSIGN_REPOSITORY keeps signatures in another repository than the image's. `sign`
- * follows it; `--sign` of a verb that writes signs beside the image written, where cosign under it
- * would not look: refused in one line rather than done silently.
+ * Signs `digest` in `reference`'s repository through `client` (the verb's own), as `signing`
+ * asks, or in COSIGN_REPOSITORY's when it is set, as `sign` and cosign keep it: on another
+ * registry through a client `connect` makes for it (closed after).
  */
-function refuseCosignRepository(): void {
-  const other = process.env.COSIGN_REPOSITORY;
-  if (other === undefined || other === '') return;
-  throw new OcipushError('EUSAGE', `--sign: COSIGN_REPOSITORY=${other} is set, which --sign does not follow (it signs beside the image written): sign the image after with ocipush sign, which keeps the signature in COSIGN_REPOSITORY as cosign does, or unset it`);
-}
-
-/** Signs `digest` in `reference`'s repository through `client`, for `identity` (default: that repository), or in a bundle. */
-export async function signWritten(client: RegistryClient, reference: Reference, digest: Digest, signer: Signer, identity?: SignedIdentity, bundle = false, concurrency?: number): Promise<MadeSignature[]> {
-  const [{ Repository }, { signImage }] = await Promise.all([import('../registry/repository.js'), import('../supply-chain/sign.js')]);
-  const repo = new Repository(client, reference.repository);
-  const options = concurrency === undefined ? {} : { concurrency };
-  return bundle ? signBundlesInRepository(repo, digest, signer, options) : signImage(repo, identity ?? reference, digest, signer, options);
+export async function signWritten(
+  client: RegistryClient, reference: Reference, digest: Digest, signing: Signing, connect: (registry: string) => Promise<RegistryClient>,
+): Promise<MadeSignature[]> {
+  const [{ withSignatureRepositories }, { signImage }] = await Promise.all([import('../supply-chain/signature-repository.js'), import('../supply-chain/sign.js')]);
+  return withSignatureRepositories<MadeSignature[]>(reference, signing.storedIn, connect, ({ image, signatures }) => {
+    const options = { from: image, ...(signing.concurrency === undefined ? {} : { concurrency: signing.concurrency }) };
+    return signing.bundle ? signBundlesInRepository(signatures, digest, signing.signer, options) : signImage(signatures, signing.identity ?? reference, digest, signing.signer, options);
+  }, client);
 }
 
 /** The image `target` names in a layout, signed as `signing` asks: a `.sig` for its identity, or a bundle referrer. */
@@ -123,16 +123,18 @@ export async function signBundlesInLayout(target: LayoutTarget, signer: Signer, 
  * `destination`, in its registry repository through the copy's own client, or in its layout.
  */
 export async function signDestination(
-  clients: { connect(side: 'dest', registry: string): Promise<RegistryClient> }, destination: ImageLocation, digest: Digest, signing: Signing,
+  clients: { connect(side: 'dest', registry: string): Promise<RegistryClient>; own(side: 'dest', registry: string): Promise<RegistryClient> },
+  destination: ImageLocation, digest: Digest, signing: Signing,
 ): Promise<MadeSignature[]> {
   if (destination.transport === 'oci') return signLayoutImage({ path: destination.path, name: digest, text: destination.text }, signing);
   if (destination.transport !== 'registry') throw new OcipushError('EUSAGE', `--sign: ${destination.text} is an archive`);
-  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing.signer, signing.identity, signing.bundle, signing.concurrency);
+  // COSIGN_REPOSITORY on another registry: a client of the destination's flags, of its own, which signWritten closes.
+  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing, (registry) => clients.own('dest', registry));
 }
 
 /** The lines of what signDestination made: as `sign` says them for a registry, or for a layout. */
 export function reportDestinationSignatures(out: Output, destination: ImageLocation, signing: Signing, signed: readonly MadeSignature[]): void {
-  if (destination.transport === 'registry') reportSignatures(out, destination.reference, signed);
+  if (destination.transport === 'registry') reportSignatures(out, destination.reference, signed, signing.storedIn);
   else reportLayoutSignatures(out, destination.text, signing.identity, signed);
 }
 

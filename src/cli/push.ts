@@ -4,8 +4,7 @@ import { layoutOptionDefault } from '../defaults.js';
 import type { Output } from './output.js';
 import { checkConcurrency, parseSize, registryFlags, type RegistryFlags } from './registry-options.js';
 import { checkPlatform, unlistedPlatformOption } from './platform-option.js';
-import type { MadeSignature, SignedIdentity } from './key-options.js';
-import type { Signer } from '../supply-chain/signer.js';
+import type { MadeSignature, Signing } from './key-options.js';
 import type { Reference } from '../oci/reference.js';
 
 interface PushArgs extends RegistryFlags {
@@ -90,7 +89,7 @@ export const pushCommand: CliCommand<PushArgs> = {
       ...(argv.tag !== undefined ? { tag: argv.tag } : {}),
       ...(argv.platform !== undefined ? { platform: checkPlatform(argv.platform, argv.unlistedPlatform)! } : {}),
       alsoTags, mountFrom, ...(chunkSize !== undefined ? { chunkSize } : {}), concurrency,
-      ...(signing ? { signer: signing.signer, ...(signing.identity ? { signIdentity: signing.identity } : {}), ...(signing.bundle ? { signBundle: true } : {}) } : {}),
+      ...(signing ? { signing } : {}),
     }, argv, out);
     if (argv.digestFile) {
       const { writeFileAtomic } = await import('../content/atomic.js');
@@ -112,12 +111,8 @@ export interface PushRequest {
   mountFrom: string[];
   chunkSize?: number;
   concurrency: number;
-  /** `--sign`: the pushed digest is signed with it, through the push's own client. */
-  signer?: Signer;
-  /** `--sign-container-identity`: the repository the signature names, when not the destination's. */
-  signIdentity?: SignedIdentity;
-  /** `--new-bundle-format`: the signature is a Sigstore bundle referrer, as cosign 3 stores it. */
-  signBundle?: boolean;
+  /** `--sign`: the pushed digest is signed as it asks (in COSIGN_REPOSITORY when set), through the push's own client. */
+  signing?: Signing;
 }
 
 /** What `push --json` prints of a push. */
@@ -139,7 +134,7 @@ export interface PushReport {
  * flags, and what `build --push` does after the build. The caller prints the result.
  */
 export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags, out: Output): Promise<PushReport> {
-  const { destination, signer } = request;
+  const { destination, signing } = request;
   let signatures: MadeSignature[] = [];
   const { TransferProgress } = await import('./progress.js');
   const { clientFromFlags } = await import('./registry-options.js');
@@ -175,10 +170,11 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       onRoot: (root, tag) => progress.tagging(root.digest, tag),
       onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
       warn: (message) => out.warn(message),
-      ...(signer ? {
+      ...(signing ? {
         afterPush: async (client, root) => {
           const { signWritten } = await import('./key-options.js');
-          signatures = await signWritten(client, destination, root.digest, signer, request.signIdentity, request.signBundle, request.concurrency);
+          // COSIGN_REPOSITORY on another registry: the destination's flags and credentials lookup, as sign's.
+          signatures = await signWritten(client, destination, root.digest, { ...signing, concurrency: request.concurrency }, (registry) => clientFromFlags(registry, flags));
         },
       } : {}),
     });
@@ -193,9 +189,9 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
   const where = `${destination.registry}/${destination.repository}`;
   const { tags } = result;
   out.info(`pushed ${where}${tags.length > 0 ? `:${tags.join(', :')}` : `@${result.digest}`} (${blobs.length} blobs: ${count('uploaded')} uploaded, ${count('mounted')} mounted, ${count('exists')} already there${(await import('./progress.js')).foreignNote(count('skipped'))})`);
-  if (signer) {
+  if (signing) {
     const { reportSignatures } = await import('./key-options.js');
-    reportSignatures(out, destination, signatures);
+    reportSignatures(out, destination, signatures, signing.storedIn);
   }
   return {
     reference: result.reference,
@@ -205,7 +201,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
     tags,
     blobs: blobs.map((b) => ({ digest: b.descriptor.digest, size: b.descriptor.size, mediaType: b.descriptor.mediaType, kind: b.kind, outcome: b.outcome })),
     ...(result.referrers.length > 0 ? { referrers: result.referrers.map((r) => ({ digest: r.descriptor.digest, artifactType: r.artifactType, via: r.via, ...(r.tag ? { tag: r.tag } : {}) })) } : {}),
-    ...(signer ? { signatures } : {}),
+    ...(signing ? { signatures } : {}),
     ...(result.cacheEntries > 0 ? { cacheEntries: result.cacheEntries } : {}),
   };
 }

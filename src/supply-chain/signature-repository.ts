@@ -15,11 +15,12 @@ export interface SignatureRepositories {
 /**
  * Runs `work` with the image's repository and the one its signatures are kept in: the same one,
  * or `other` (cosign's COSIGN_REPOSITORY), through a client of its own when it is on another
- * registry. Every client `connect` made is closed after, torn down on failure.
+ * registry. Every client `connect` made is closed after, torn down on failure; `shared`, the
+ * client a verb already has for the image's registry (push --sign's), is used and left to it.
  */
 export async function withSignatureRepositories<T>(
   image: RepositoryName, other: RepositoryName | undefined, connect: (registry: string) => Promise<RegistryClient>,
-  work: (repos: SignatureRepositories) => Promise<T>,
+  work: (repos: SignatureRepositories) => Promise<T>, shared?: RegistryClient,
 ): Promise<T> {
   const { Repository } = await import('../registry/repository.js');
   const clients: RegistryClient[] = [];
@@ -29,7 +30,7 @@ export async function withSignatureRepositories<T>(
     return client;
   };
   try {
-    const client = await open(image.registry);
+    const client = shared ?? await open(image.registry);
     const repo = new Repository(client, image.repository);
     const signaturesClient = other && other.registry !== image.registry ? await open(other.registry) : client;
     const signatures = other ? new Repository(signaturesClient, other.repository) : repo;
