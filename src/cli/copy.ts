@@ -74,7 +74,10 @@ export const copyCommand: CliCommand<CopyArgs> = {
     if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 32) throw usageError(`--jobs ${String(argv.jobs)}: expected a whole number from 1 to 32`);
     const { signingFromFlags } = await import('./key-options.js');
     const signing = await signingFromFlags(argv, destination);
-    await withCopyContext(argv, out, source, destination, images, async (context) => {
+    // Out of a layout the copy is a push (cosign load): its signatures go to COSIGN_REPOSITORY, read before anything is written.
+    const signaturesIn = source.transport === 'oci' && destination.transport === 'registry' && images.referrers
+      ? signing?.storedIn ?? await (await import('./cosign-repository.js')).cosignRepository() : undefined;
+    await withCopyContext(argv, out, source, destination, { ...images, ...(signaturesIn ? { signaturesIn } : {}) }, async (context) => {
       if (argv.allTags) {
         const { copyAllTags } = await import('./copy-all-tags.js');
         await copyAllTags(source, destination, context, { jobs, ...(signing ? { signing } : {}), ...(tagPattern ? { tagPattern } : {}) });
@@ -115,6 +118,8 @@ export interface CopyContext {
   /** Several platforms: an index of only their images (the root made anew when it had others). */
   platforms?: Platform[];
   allPlatforms?: boolean;
+  /** COSIGN_REPOSITORY, out of a layout into a registry: where the layout's signatures and attestations go, as push puts them. */
+  signaturesIn?: import('./cosign-repository.js').RepositoryName;
   /** Blob transfers of the copies running at once into one destination (copy --all-tags): see CopyOptions.inFlight. */
   inFlight?: Map<string, Promise<void>>;
 }
@@ -154,7 +159,7 @@ export interface CopiedImage {
  */
 export async function withCopyContext(
   argv: RegistryFlags, out: Output, source: Endpoint, destination: Endpoint,
-  images: Pick<CopyContext, 'referrers' | 'platform' | 'platforms' | 'allPlatforms'>, work: (context: CopyContext) => Promise<void>,
+  images: Pick<CopyContext, 'referrers' | 'platform' | 'platforms' | 'allPlatforms' | 'signaturesIn'>, work: (context: CopyContext) => Promise<void>,
 ): Promise<void> {
   const concurrency = checkConcurrency(argv.concurrency);
   const { SideClients } = await import('./side-clients.js');
@@ -253,6 +258,7 @@ export async function copyImage(
         // Clients of its own (the cache closes them): the destination's credentials in its
         // registry, as push's; elsewhere the source side's, as for a layout's base layers.
         connectCache: (r) => clients.own(r === dst?.repository?.registry ? 'dest' : 'src', r),
+        ...(context.signaturesIn ? { signaturesIn: context.signaturesIn, connectSignatures: (r: string) => clients.own('dest', r) } : {}),
         warn: (message) => context.out.warn(message),
       },
     );
@@ -263,7 +269,7 @@ export async function copyImage(
 
     const blobs = copied.nodes.filter((n) => n.descriptor.digest !== root.digest);
     const count = (o: string) => blobs.filter((b) => b.outcome === o).length;
-    const extra = referrers.length > 0 ? `; ${referrers.length} referrer${referrers.length === 1 ? '' : 's'} (${referrers.map((r) => r.tag ?? r.result.root.digest).join(', ')})` : '';
+    const extra = referrers.length > 0 ? `; ${referrers.length} referrer${referrers.length === 1 ? '' : 's'} (${referrers.map((r) => `${r.tag ?? r.result.root.digest}${r.storedIn ? ` in ${r.storedIn}` : ''}`).join(', ')})` : '';
     const cached = cacheEntries > 0 ? `; wrote ${cacheEntries} layer cache entr${cacheEntries === 1 ? 'y' : 'ies'}` : '';
     return {
       digest: root.digest,

@@ -139,6 +139,9 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
   const { TransferProgress } = await import('./progress.js');
   const { clientFromFlags } = await import('./registry-options.js');
   const { pushWith } = await import('../lib/push.js');
+  // The layout's signatures and attestations go to COSIGN_REPOSITORY when it is set, as cosign load
+  // writes them: read before anything is pushed, a value that is no repository stops the push.
+  const signatureRepository = signing ? signing.storedIn : await (await import('./cosign-repository.js')).cosignRepository();
   const progress = new TransferProgress(out, { active: 'pushing', transferred: 'uploaded' });
   let result;
   try {
@@ -170,6 +173,7 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       onRoot: (root, tag) => progress.tagging(root.digest, tag),
       onDownload: (desc, from) => progress.notice(`fetching base layer ${desc.digest} from ${from}`),
       warn: (message) => out.warn(message),
+      ...(signatureRepository ? { signatureRepository } : {}),
       ...(signing ? {
         afterPush: async (client, root) => {
           const { signWritten } = await import('./key-options.js');
@@ -181,7 +185,10 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
   } finally {
     progress.finish();
   }
-  for (const r of result.referrers) out.info(r.tag ? `${r.tag} (${r.descriptor.digest}) pushed` : `referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed`);
+  for (const r of result.referrers) {
+    const to = r.storedIn ? ` to ${r.storedIn} (COSIGN_REPOSITORY)` : '';
+    out.info(r.tag ? `${r.tag} (${r.descriptor.digest}) pushed${to}` : `referrer ${r.descriptor.digest} (${r.artifactType ?? 'artifact'}) pushed${to}`);
+  }
   if (result.cacheEntries > 0) out.info(`wrote ${result.cacheEntries} layer cache entr${result.cacheEntries === 1 ? 'y' : 'ies'}`);
 
   const blobs = result.blobs;

@@ -44,6 +44,13 @@ export interface ImageCopyOptions extends Pick<CopyOptions, 'concurrency' | 'onE
   madeInMemory?: ReadonlySet<string>;
   /** More repositories of the destination's registry a blob may be mounted from (a changed image's old base). */
   moreMountSources?: (desc: Descriptor, registry: string) => string[];
+  /**
+   * cosign's COSIGN_REPOSITORY, out of a layout into a registry: the signatures and attestations
+   * among the referrers go there, as push and `cosign load` put them (through `connectSignatures`,
+   * closed after, on another registry).
+   */
+  signaturesIn?: { registry: string; repository: string };
+  connectSignatures?: (registry: string) => Promise<RegistryClient>;
   /** A client of its own for the layer cache of a layout source (which closes it). */
   connectCache: (registry: string) => Promise<RegistryClient>;
   warn: (message: string) => void;
@@ -107,10 +114,16 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
   if (options.referrers && !target.archive) {
     const { referrerEnds } = await import('../transfer/referrer-ends.js');
     const from = { storage: source.referrersFrom ?? source.storage, name: source.name };
-    const ends = await referrerEnds(from, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
-    referrers = await copyReferrers(from.storage, target.storage, subjects, { ...graphOptions, ...ends });
-    // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
-    if (source.layout && target.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, target.repository, subjects, referrers);
+    const apart = source.layout && target.repository && options.signaturesIn && options.connectSignatures
+      && (options.signaturesIn.registry !== target.repository.registry || options.signaturesIn.repository !== target.repository.name);
+    if (apart) {
+      referrers = await copyReferrersApart(source.layout!, from, target.repository!, subjects, graphOptions, options);
+    } else {
+      const ends = await referrerEnds(from, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
+      referrers = await copyReferrers(from.storage, target.storage, subjects, { ...graphOptions, ...ends });
+      // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
+      if (source.layout && target.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, target.repository, subjects, referrers);
+    }
   }
   // The registry cache entries a `build --cache-repo` left pending, as push writes them: a copy is
   // how crane and skopeo users put a built layout in a registry. A cache that fails is no failed copy.
@@ -122,6 +135,40 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
     });
   }
   return { nodes: result.nodes, subjects, referrers, cacheEntries };
+}
+
+/**
+ * A layout's referrers copied into a registry under COSIGN_REPOSITORY: its cosign names and the
+ * signed referrers of the image's manifests (a provenance, a bundle) to the signatures'
+ * repository, the provenance also to its `.att` there; the others (an SBOM) beside the image.
+ */
+async function copyReferrersApart(
+  layout: OciLayout, from: { storage: ReadOnlyStorage; name: string }, image: Repository, subjects: Descriptor[], graphOptions: CopyOptions, options: ImageCopyOptions,
+): Promise<CopiedReferrer[]> {
+  const [{ copyReferrers }, { referrerEnds }, { withSignatureRepositories }, { signedReferrerKind }, { appendCopiedAttestations }, { isReferrerLister }, { settled }] = await Promise.all([
+    import('../transfer/copy-referrers.js'), import('../transfer/referrer-ends.js'), import('../supply-chain/signature-repository.js'),
+    import('../supply-chain/referrer-signatures.js'), import('../supply-chain/layout-attestations.js'), import('../content/storage.js'), import('./push-extras.js'),
+  ]);
+  const storage = from.storage;
+  if (!isReferrerLister(storage)) return [];
+  const top = new Set(subjects.map((s) => s.digest));
+  // Sorted at the image's manifests; what refers to a referrer (a signature of an SBOM) goes with it.
+  const listed = (signed: boolean) => async (subject: Descriptor) => {
+    const all = await storage.referrers(subject, options.signal ? { signal: options.signal } : {});
+    return top.has(subject.digest) ? all.filter((d) => (signedReferrerKind(d.artifactType) !== undefined) === signed) : all;
+  };
+  const plain = { ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+  const name = { registry: image.registry, repository: image.name };
+  return withSignatureRepositories(name, options.signaturesIn, options.connectSignatures!, async ({ signatures }) => {
+    const storedIn = `${signatures.registry}/${signatures.name}`;
+    const [imageEnds, signatureEnds] = await Promise.all([referrerEnds(from, { repository: image }), referrerEnds(from, { repository: signatures })]);
+    const [own, theirs] = await settled([
+      copyReferrers(storage, image, subjects, { ...graphOptions, ...imageEnds, listReferrers: listed(false), sourceTags: async () => [] }),
+      copyReferrers(storage, signatures, subjects, { ...plain, ...signatureEnds, listReferrers: listed(true) }),
+    ]);
+    await appendCopiedAttestations(layout, signatures, subjects, theirs);
+    return [...own, ...theirs.map((r) => ({ ...r, storedIn }))];
+  }, image.client);
 }
 
 async function openedBytes(source: ImageCopySource, signal: AbortSignal | undefined): Promise<Buffer> {

@@ -39,7 +39,7 @@ export interface PushResult {
   blobs: { descriptor: Descriptor; kind: NodeKind; outcome: CopyOutcome }[];
   /** What referred to the image in the layout (a build's SBOM, its provenance), pushed along. */
   /** What referred to the image in the layout and went with it: OCI 1.1 referrers (via the API or tag schema), cosign's tags (`tag`). */
-  referrers: { descriptor: Descriptor; artifactType?: string; via: ReferrersMethod | 'cosign-tag'; tag?: string }[];
+  referrers: { descriptor: Descriptor; artifactType?: string; via: ReferrersMethod | 'cosign-tag'; tag?: string; storedIn?: string }[];
   /** Registry layer cache entries a `build --cache-repo` left pending, written now. */
   cacheEntries: number;
 }
@@ -59,6 +59,8 @@ export interface PushHooks {
   warn?: (message: string) => void;
   /** Runs once the image and its referrers are in place, with the destination's client (`push --sign`). */
   afterPush?: (client: RegistryClient, root: Descriptor) => Promise<void>;
+  /** cosign's COSIGN_REPOSITORY: the layout's signatures and attestations go there, not beside the image. */
+  signatureRepository?: { registry: string; repository: string };
 }
 
 
@@ -163,6 +165,8 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
       // A cache repository in the registry pushed to is written with the push's credentials (its
       // --username, OCIPUSH_USERNAME): as a base's login, they were withheld and the entry refused.
       connect: (registry) => connect(registry, registry === destination.registry ? 'destination' : 'base'),
+      // COSIGN_REPOSITORY's registry is written to as the destination's is, as `sign` writes to it.
+      ...(hooks.signatureRepository ? { signaturesIn: hooks.signatureRepository, connectSignatures: (registry: string) => connect(registry, 'destination') } : {}),
       warn: hooks.warn ?? (() => {}),
     }).finally(() => remembered);
     await hooks.afterPush?.(client, root);

@@ -28,6 +28,8 @@ export interface CopiedReferrer {
   /** The cosign tag it was found under; none for an OCI 1.1 referrer (pushed by digest). */
   tag?: string;
   result: CopyResult;
+  /** `REGISTRY/REPOSITORY` it went to when not the image's (cosign's COSIGN_REPOSITORY). */
+  storedIn?: string;
 }
 
 export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> {

@@ -16,20 +16,24 @@ export interface PushedReferrer {
   via: ReferrersMethod | 'cosign-tag';
   /** The cosign tag it went under (`sha256-<hex>.sig` …). */
   tag?: string;
+  /** `REGISTRY/REPOSITORY` it went to when not the image's (cosign's COSIGN_REPOSITORY). */
+  storedIn?: string;
 }
 
 /**
  * Carries what refers to `subject` in the layout (the SBOM a build made, a signed provenance) to
  * the repository the image went to: each artifact's blobs and manifest (by digest), then its
  * place in the registry's referrers (the OCI 1.1 API where the registry has it, else the tag
- * schema). All referrers go at once, in the round trips one would take: whether each is there
- * (with the tag index, read at the same time), their blobs, their manifests, one index update.
+ * schema); with `only`, those of the artifact types it takes. All referrers go at once, in the
+ * round trips one would take: whether each is there (with the tag index, read at the same time),
+ * their blobs, their manifests, one index update.
  */
 export async function pushLayoutReferrers(
   layout: OciLayout, source: ReadOnlyStorage, repository: Repository, subject: Descriptor,
-  options: { concurrency?: number; signal?: AbortSignal } = {},
+  options: { concurrency?: number; signal?: AbortSignal; only?: (artifactType: string | undefined) => boolean } = {},
 ): Promise<PushedReferrer[]> {
-  const referrers = await layoutReferrers(layout, subject);
+  const { only, ...copying } = options;
+  const referrers = (await layoutReferrers(layout, subject)).filter((r) => only?.(r.manifest.artifactType) ?? true);
   if (referrers.length === 0) return [];
   const [stored, tagIndex] = await Promise.all([
     Promise.all(referrers.map((r) => repository.exists(r.descriptor, options.signal ? { signal: options.signal } : {}))),
@@ -41,7 +45,7 @@ export async function pushLayoutReferrers(
   const inFlight = new Map<string, Promise<void>>();
   await eachAtMost(referrers, options.concurrency ?? DEFAULT_CONCURRENCY, async (referrer, i) => {
     if (stored[i]) return;
-    await copyUnder(source, repository, referrer.descriptor, { ...options, inFlight });
+    await copyUnder(source, repository, referrer.descriptor, { ...copying, inFlight });
   });
   const placed = await pushReferrers(repository.client, repository.name, subject.digest,
     referrers.map((r, i) => ({ descriptor: r.descriptor, bytes: r.bytes, alreadyStored: stored[i]! })), { tagIndex });

@@ -90,9 +90,50 @@ describe('--sign of push, build --push, copy and mutate under COSIGN_REPOSITORY'
     assertOk(runCli(['verify', `${registry.host}/bundled/app:1`, '--key', pub], { env: moved }));
   });
 
-  it('a COSIGN_REPOSITORY that is no repository stops push --sign in one line before anything is pushed', () => {
+  it('a layout signed offline (build --sign --sign-container-identity --provenance --sbom): its push (and a copy out of it) puts the signature and the provenance in COSIGN_REPOSITORY, as cosign load does; the SBOM stays with the image', () => {
+    const moved = { COSIGN_REPOSITORY: `${other.host}/offline-sigs` };
+    const rootfs = join(tmp.path, 'offline-rootfs');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'hello.txt'), 'offline\n');
+    const layout = join(tmp.path, 'offline-layout');
+    const ref = `${registry.host}/app/offline:1`;
+    const built = runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '--sbom', '--provenance', '--sign', '--key', key, '--sign-container-identity', `${registry.host}/app/offline`, '--json']);
+    assertOk(built);
+    const digest = (JSON.parse(built.stdout) as { digest: string }).digest;
+    const hex = digest.replace(':', '-');
+    const pushed = runCli(['push', ref, '--layout', layout, '--tag', 'app'], { env: moved });
+    assertOk(pushed);
+    assert.match(pushed.stderr, new RegExp(`^${hex}\\.sig \\(sha256:[0-9a-f]{64}\\) pushed to ${other.host}/offline-sigs \\(COSIGN_REPOSITORY\\)$`, 'm'));
+    // Before: the .sig, the .att and the provenance's referrer went beside the image, where verify under COSIGN_REPOSITORY does not look.
+    assert.ok(tags(registry.host, 'app/offline').every((t) => t === '1' || t === hex), tags(registry.host, 'app/offline').join(' '));
+    assert.deepEqual(tags(other.host, 'offline-sigs').filter((t) => t !== hex), [`${hex}.att`, `${hex}.sig`]);
+    assert.equal(opensslVerifiedSignatures(other.host, 'offline-sigs', digest, pub, tmp.path, `${registry.host}/app/offline`), 1);
+    assertOk(runCli(['verify', ref, '--key', pub], { env: moved }));
+    assertOk(runCli(['verify-attestation', ref, '--key', pub, '--type', 'slsaprovenance1'], { env: moved }));
+    // The SBOM, which no cosign verb moves, is the image's referrer where it went.
+    const sbom = runCli(['referrers', ref, '--json']);
+    assertOk(sbom);
+    assert.match(sbom.stdout, /spdx|cyclonedx/i);
+
+    // copy out of the layout is the same push, as crane and skopeo users make it.
+    const copiedRef = `${registry.host}/app/copied:1`;
+    const copied = runCli(['copy', `oci:${layout}:app`, copiedRef], { env: { COSIGN_REPOSITORY: `${other.host}/copied-sigs` } });
+    assertOk(copied);
+    assert.match(copied.stderr, new RegExp(`${hex}\\.sig in ${other.host}/copied-sigs`));
+    assert.ok(tags(registry.host, 'app/copied').every((t) => t === '1' || t === hex), tags(registry.host, 'app/copied').join(' '));
+    assert.deepEqual(tags(other.host, 'copied-sigs').filter((t) => t !== hex), [`${hex}.att`, `${hex}.sig`]);
+    assert.equal(opensslVerifiedSignatures(other.host, 'copied-sigs', digest, pub, tmp.path, `${registry.host}/app/offline`), 1);
+    assertOk(runCli(['verify', copiedRef, '--key', pub], { env: { COSIGN_REPOSITORY: `${other.host}/copied-sigs` } }));
+    assertOk(runCli(['verify-attestation', copiedRef, '--key', pub, '--type', 'slsaprovenance1'], { env: { COSIGN_REPOSITORY: `${other.host}/copied-sigs` } }));
+    assert.match(runCli(['referrers', copiedRef, '--json']).stdout, /spdx|cyclonedx/i);
+  });
+
+  it('a COSIGN_REPOSITORY that is no repository stops push (--sign or not) in one line before anything is pushed', () => {
     assertOneLineError(runCli(['push', `${registry.host}/app/refused:1`, '--layout', image.layout, '--tag', 'one', '--sign', '--key', key], { env: { COSIGN_REPOSITORY: `${registry.host}/sigs:v1` } }),
       new RegExp(`^ocipush: COSIGN_REPOSITORY=${registry.host}/sigs:v1: a repository, without a tag or digest`), 2);
+    // A push carries the layout's signatures there too: it stops the same way.
+    assertOneLineError(runCli(['push', `${registry.host}/app/refused:1`, '--layout', image.layout, '--tag', 'one'], { env: { COSIGN_REPOSITORY: 'Not/A Repository' } }),
+      /^ocipush: COSIGN_REPOSITORY=Not\/A Repository: not a repository: /, 2);
     assert.throws(() => tags(registry.host, 'app/refused'));
   });
 });
