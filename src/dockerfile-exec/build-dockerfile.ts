@@ -1,6 +1,6 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, basename } from 'node:path';
-import { OcipushError, fromSystemError, systemReason } from '../errors.js';
+import { realpath, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { OcipushError, systemReason } from '../errors.js';
 import { DEFAULT_TAG } from '../defaults.js';
 import { defaultLayoutDir } from '../transports/layout-name.js';
 import { readStdinText } from '../read-stdin.js';
@@ -9,11 +9,9 @@ import { sha256, type Digest } from '../oci/digest.js';
 import { isForeignLayer, parsePlatform, platformArgument, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import {
-  createIgnoreMatcher, hostPlatform, normalizeTarget, finalStagePlatform, parseDockerfile, parseDockerignore, resolveBaseImages, resolveStages, runUnsupportedError, dockerfileError,
-  type BaseImageConfig, type IgnoreMatcher, type ResolvedDockerfile, type ResolvedStage, type ResolveOptions,
+  hostPlatform, normalizeTarget, finalStagePlatform, parseDockerfile, resolveBaseImages, resolveStages, type ResolvedDockerfile, type ResolveOptions,
 } from '../dockerfile/index.js';
 import { orderedContainerConfig } from '../dockerfile/image-config.js';
-import { onBuildTrigger } from '../dockerfile/errors.js';
 import { storeBaseImage, type BaseImage } from '../assemble/base.js';
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
 import { storeImage, type StoredImage } from '../assemble/store-image.js';
@@ -27,7 +25,8 @@ import { CacheUse } from '../layer/cache-store.js';
 import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
 import { ArchiveFiles } from './extract.js';
-import { nameFromBytes } from './raw-names.js';
+import { baseImageConfig, displayName, epochValue, readDockerignore } from './build-inputs.js';
+import { atInstruction, checkBuildable } from './buildable.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {
   checkBuildExtras, feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
@@ -35,7 +34,6 @@ import {
 } from '../assemble/build-extras.js';
 import { checkTag, prepareTarget } from '../assemble/layout-target.js';
 import { planTarget } from './plan-target.js';
-import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
 import type { FsTree } from './tree.js';
 import { copiesUnreadBytes, entersUnseenLink, linksUnseenFile, treesNeeded } from './base-reads.js';
 import { BaseTreeCache } from './base-tree-cache.js';
@@ -357,91 +355,4 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     await sources.close();
     await target.finish(!succeeded);
   }
-}
-
-/** The Dockerfile's name in messages: as given, else relative to the current directory. */
-function displayName(given: string | undefined, path: string): string {
-  if (given !== undefined) return given;
-  const rel = relative(process.cwd(), path);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel;
-}
-
-/**
- * BuildKit's rule: `<Dockerfile>.dockerignore` beside the Dockerfile wins, else the context's
- * `.dockerignore`.
- */
-async function readDockerignore(dockerfilePath: string | undefined, contextDir: string): Promise<IgnoreMatcher | undefined> {
-  const candidates = [join(contextDir, '.dockerignore')];
-  if (dockerfilePath) candidates.unshift(join(dirname(dockerfilePath), `${basename(dockerfilePath)}.dockerignore`));
-  for (const path of candidates) {
-    let text: string;
-    try {
-      // Its bytes, as patternmatcher compares them: a Latin-1 name is not decoded to U+FFFD.
-      text = nameFromBytes(await readFile(path));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw fromSystemError(err, path, 'cannot read');
-    }
-    try {
-      return createIgnoreMatcher(parseDockerignore(text));
-    } catch (err) {
-      if (err instanceof OcipushError) throw new OcipushError(err.code, err.message.replace(/^\.dockerignore/, path), { ...err.details, path });
-      throw err;
-    }
-  }
-  return undefined;
-}
-
-/**
- * SOURCE_DATE_EPOCH as BuildKit's resolveSourceDateEpochValue reads it: `context` is the time of a
- * git or HTTP context, and leaves a local one (the only kind ocipush builds) without an epoch.
- */
-function epochValue(value: string | undefined): string | undefined {
-  return value === 'context' ? undefined : value;
-}
-
-/**
- * An image a FROM or COPY --from names that cannot be had (a bad reference, a missing layout or
- * tag, a registry's refusal, another platform): its line placed first, as every Dockerfile error
- * has it, so that a build of many stages (or a --from that misspells a stage) says which one.
- */
-function atInstruction(err: unknown, at: { original: string; line: number; column: number }, filename: string): unknown {
-  if (!(err instanceof OcipushError)) return err;
-  return new OcipushError(err.code, `${filename}:${at.line}:${at.column}: ${at.original}: ${err.message}`, { ...err.details, line: at.line, column: at.column, cause: err });
-}
-
-/** RUN, network sources and layers of Windows images in the stages to build: one clear error, before any work. */
-function checkBuildable(resolved: ResolvedDockerfile, filename: string): void {
-  // The stages whose layers the image holds: the target and those it is built FROM (not a --from source).
-  const imageStages = new Set<number>();
-  for (let s: ResolvedStage | undefined = resolved.target; s; s = s.base.kind === 'stage' ? resolved.stages.find((x) => x.index === (s!.base as { index: number }).index) : undefined) imageStages.add(s.index);
-  for (const stage of resolved.stages) {
-    for (const instruction of stage.instructions) {
-      if (instruction.keyword === 'RUN') throw runUnsupportedError(instruction, filename, onBuildTrigger(stage, instruction));
-      // A Windows layer holds its files under Files/ with their Windows attributes (BuildKit's
-      // winlayers): one written as for Linux would give an image that no Windows host runs.
-      if (stage.os === 'windows' && imageStages.has(stage.index) && (instruction.keyword === 'COPY' || instruction.keyword === 'ADD' || (instruction.keyword === 'WORKDIR' && instruction.absolutePath !== '/'))) {
-        throw dockerfileError(`${instruction.original}: ocipush cannot write the layers of a Windows image (their files go under Files/, with Windows attributes); only the config (ENV, LABEL, CMD, …) of a windows stage can be built`, instruction, filename);
-      }
-      if (instruction.keyword === 'ADD') {
-        for (const src of instruction.sources) {
-          if (isRemoteSource(src)) throw dockerfileError(`${instruction.original}: ${remoteSourceMessage(src)}`, instruction, filename);
-        }
-      }
-    }
-  }
-}
-
-function baseImageConfig(config: ImageConfig | undefined): BaseImageConfig | undefined {
-  if (!config) return undefined;
-  const c = config.config ?? {};
-  return {
-    ...(c.Env ? { env: c.Env } : {}),
-    ...(c.WorkingDir ? { workingDir: c.WorkingDir } : {}),
-    ...(c.User ? { user: c.User } : {}),
-    ...(c.Shell ? { shell: c.Shell } : {}),
-    ...(c.OnBuild ? { onBuild: c.OnBuild } : {}),
-    ...(config.os ? { os: config.os } : {}),
-  };
 }
