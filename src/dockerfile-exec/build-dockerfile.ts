@@ -9,7 +9,7 @@ import { sha256, type Digest } from '../oci/digest.js';
 import { isForeignLayer, parsePlatform, platformArgument, type Platform } from '../oci/descriptor.js';
 import { platformOfConfig, type ImageConfig } from '../oci/manifest.js';
 import {
-  hostPlatform, normalizeTarget, finalStagePlatform, parseDockerfile, resolveBaseImages, resolveStages, type ResolvedDockerfile, type ResolveOptions,
+  hostPlatform, normalizeTarget, finalStagePlatform, parseDockerfile, planBaseImages, resolveStages, type ResolvedDockerfile, type ResolveOptions,
 } from '../dockerfile/index.js';
 import { orderedContainerConfig } from '../dockerfile/image-config.js';
 import { storeBaseImage, type BaseImage } from '../assemble/base.js';
@@ -26,7 +26,7 @@ import { lookupPlanned } from './layer-cache.js';
 import { readDockerfileText } from './read-dockerfile.js';
 import { ArchiveFiles } from './extract.js';
 import { baseImageConfig, displayName, epochValue, readDockerignore } from './build-inputs.js';
-import { atInstruction, checkBuildable } from './buildable.js';
+import { atInstruction, checkBuildable, ShownWarnings } from './buildable.js';
 import { fsEntries, hashEntries, requestArchiveFiles, writeLayer } from './layer-writer.js';
 import {
   checkBuildExtras, feedBuildCache, lookUpBaseSbomSoon, newSbomRecorder, openBuildCache, recordCachedLayers, registryCacheHit, storeBuildReferrers,
@@ -141,7 +141,9 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   const dockerfilePath = fromStdin ? join(contextDir, 'Dockerfile') : resolve(options.dockerfile ?? join(contextDir, 'Dockerfile'));
   const filename = fromStdin ? 'Dockerfile' : displayName(options.dockerfile, dockerfilePath);
   const text = fromStdin ? await readStdinText() : await readDockerfileText(dockerfilePath, filename);
-  const parsed = parseDockerfile(text, { filename });
+  const warnings = new ShownWarnings(filename, warn);
+  const check = buildArgs.BUILDKIT_DOCKERFILE_CHECK;
+  const parsed = warnings.around(() => parseDockerfile(text, { filename, ...(check !== undefined ? { check } : {}) }));
   const ignore = await readDockerignore(fromStdin ? undefined : dockerfilePath, contextDir);
 
   const resolveOptions: Omit<ResolveOptions, 'baseImageConfig'> = {
@@ -154,6 +156,9 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
     },
     buildPlatform: hostPlatform(),
   };
+  // What BuildKit shows before it fetches a base image: shown whatever fails after.
+  const baseImages = warnings.around(() => planBaseImages(parsed, resolveOptions));
+  warnings.show(baseImages.warnings);
   // RUN, and sources that need the network, fail before anything is fetched. (Without the base
   // images' configs, expansion may fail where it will not with them: that waits for them.)
   let early: ResolvedDockerfile | undefined;
@@ -175,15 +180,15 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
   let succeeded = false;
   try {
     const bases = new Map<number, BaseImage>();
-    for (const ref of resolveBaseImages(parsed, resolveOptions)) {
+    for (const ref of baseImages.images) {
       const from = parsed.stages[ref.stageIndex]!.from;
       bases.set(ref.stageIndex, await sources.resolve(ref.image, ref.platform ?? platformText).catch((err: unknown) => { throw atInstruction(err, from, filename); }));
     }
-    const resolved = resolveStages(parsed, { ...resolveOptions, baseImageConfig: ({ stageIndex }) => baseImageConfig(bases.get(stageIndex)?.config) });
+    const resolved = warnings.around(() => resolveStages(parsed, { ...resolveOptions, baseImageConfig: ({ stageIndex }) => baseImageConfig(bases.get(stageIndex)?.config) }));
+    warnings.show(resolved.warnings);
     checkBuildable(resolved, filename);
     const time = resolveBuildTime(options.created, epochValue(givenEpoch ?? resolved.globalArgs.SOURCE_DATE_EPOCH));
     const created = formatTime(time.seconds);
-    for (const w of resolved.warnings) warn(`${filename}${w.line ? `:${w.line}` : ''}: ${w.rule}: ${w.message}`);
     // `# check=error=true`: the warnings above fail the build, as in BuildKit, before anything is written.
     if (resolved.lintError) throw new OcipushError('EDOCKERFILE', `${filename}: ${resolved.lintError} (check error=true: build check warnings fail the build)`, { path: filename });
 

@@ -1,5 +1,5 @@
 import { OcipushError } from '../errors.js';
-import { runUnsupportedError, dockerfileError, type ResolvedDockerfile, type ResolvedStage } from '../dockerfile/index.js';
+import { runUnsupportedError, dockerfileError, type DockerfileWarning, type ResolvedDockerfile, type ResolvedStage } from '../dockerfile/index.js';
 import { onBuildTrigger } from '../dockerfile/errors.js';
 import { isRemoteSource, remoteSourceMessage } from './stage-plan.js';
 
@@ -31,6 +31,36 @@ export function checkBuildable(resolved: ResolvedDockerfile, filename: string): 
           if (isRemoteSource(src)) throw dockerfileError(`${instruction.original}: ${remoteSourceMessage(src)}`, instruction, filename);
         }
       }
+    }
+  }
+}
+
+/**
+ * The build checks' warnings, each shown once as it is known, as BuildKit streams them: those of
+ * the parse and the FROM lines before a base image is fetched, the rest once the stages are
+ * resolved; and those a Dockerfile error carries (found before it), before that error.
+ */
+export class ShownWarnings {
+  private readonly shown = new Set<string>();
+
+  constructor(private readonly filename: string, private readonly warn: (message: string) => void) {}
+
+  show(warnings: readonly DockerfileWarning[]): void {
+    for (const w of warnings) {
+      const key = `${w.rule}\0${w.line ?? ''}\0${w.message}`;
+      if (this.shown.has(key)) continue;
+      this.shown.add(key);
+      this.warn(`${this.filename}${w.line ? `:${w.line}` : ''}: ${w.rule}: ${w.message}`);
+    }
+  }
+
+  /** Runs a step of the front end; the warnings its Dockerfile error carries are shown before it. */
+  around<T>(step: () => T): T {
+    try {
+      return step();
+    } catch (err) {
+      if (err instanceof OcipushError && Array.isArray(err.details.warnings)) this.show(err.details.warnings as DockerfileWarning[]);
+      throw err;
     }
   }
 }

@@ -3,7 +3,7 @@
  * matching, all pure (no I/O), matching docker build (BuildKit). The builder feeds it text and
  * base image configs and gets typed, expanded instructions back.
  */
-export { parseDockerfile, parseTrigger, KNOWN_INSTRUCTIONS } from './parse.js';
+export { parseDockerfile, parseTrigger, KNOWN_INSTRUCTIONS, type ParseOptions } from './parse.js';
 export type * from './instructions.js';
 export type { ParserDirectives } from './logical-lines.js';
 export { dockerfileError, runUnsupportedError, DEFAULT_DOCKERFILE_NAME, type SourcePosition } from './errors.js';
@@ -17,7 +17,7 @@ export {
   type LexOptions,
   type ExpansionResult,
 } from './lex.js';
-export { resolveStages, resolveBaseImages } from './resolve.js';
+export { resolveStages, resolveBaseImages, planBaseImages } from './resolve.js';
 export { platformArgs, hostPlatform, normalizeTarget, finalStagePlatform, type PlatformSpec } from './platform.js';
 export { configWorkdir, normalizeWorkdir, DEFAULT_PATH } from './dispatch.js';
 export type {

@@ -1,3 +1,4 @@
+import { OcipushError } from '../errors.js';
 import type { DockerfileWarning } from './instructions.js';
 
 /**
@@ -98,4 +99,20 @@ export function applyLintConfig(
   if (!config.error) return { warnings: kept };
   const violated = [...new Set(kept.filter((w) => RULES.has(w.rule)).map((w) => w.rule))].sort();
   return violated.length === 0 ? { warnings: kept } : { warnings: kept, error: `lint violation found for rules: ${violated.join(', ')}` };
+}
+
+/**
+ * A Dockerfile error with the warnings found before it (`details.warnings`, as `shown` gives
+ * them): BuildKit sends each warning as it finds it, so docker build shows them, then the error.
+ * Warnings a broken configuration cannot sort out are left off: that configuration is the error then.
+ */
+export function withWarningsFound(err: unknown, shown: () => DockerfileWarning[]): unknown {
+  if (!(err instanceof OcipushError) || err.code !== 'EDOCKERFILE' || err.details.warnings !== undefined) return err;
+  try {
+    const warnings = shown();
+    if (warnings.length > 0) err.details.warnings = warnings;
+  } catch {
+    // (the configuration's own error is reported where it is read)
+  }
+  return err;
 }

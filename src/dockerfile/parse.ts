@@ -1,4 +1,5 @@
 import { DEFAULT_DOCKERFILE_NAME, LocatedError, withFilename } from './errors.js';
+import { applyLintConfig, checkOptions, parseLintOptions, withWarningsFound } from './lint-config.js';
 import { FLAG_SPECS } from './flags.js';
 import { editDistance } from './go-text.js';
 import type {
@@ -28,9 +29,35 @@ import { parseArg, parseCopyLike, parseEnvLike, parseExpose, parseFrom, parseHea
  * directives, comments, continuations, keywords in any case, exec vs shell form, flags, and
  * grouping into stages. Problems throw `OcipushError('EDOCKERFILE', 'Dockerfile:LINE:COL: …')`.
  */
-export function parseDockerfile(text: string, options: { filename?: string } = {}): ParsedDockerfile {
+export function parseDockerfile(text: string, options: ParseOptions = {}): ParsedDockerfile {
   const filename = options.filename ?? DEFAULT_DOCKERFILE_NAME;
-  return withFilename(filename, () => parseSource(text, filename));
+  const found: Found = { warnings: [], checks: new Map() };
+  try {
+    return withFilename(filename, () => parseSource(text, filename, found));
+  } catch (err) {
+    throw withWarningsFound(err, () => {
+      const config = parseLintOptions(options.check ?? checkOptions(found.directive ?? ''));
+      return applyLintConfig(found.warnings, config, (line) => found.checks.get(line)).warnings;
+    });
+  }
+}
+
+export interface ParseOptions {
+  /** The name in messages; default `Dockerfile`. */
+  filename?: string;
+  /**
+   * The `BUILDKIT_DOCKERFILE_CHECK` build arg, which replaces the `# check=` directive: a parse
+   * error's `details.warnings` (those found before it) are shown as it says.
+   */
+  check?: string;
+}
+
+/** What the parser has found so far, for the warnings an error carries. */
+interface Found {
+  warnings: DockerfileWarning[];
+  directive?: string;
+  /** The `# check=` comment of each instruction parsed, by its line. */
+  checks: Map<number, string>;
 }
 
 export const KNOWN_INSTRUCTIONS = [
@@ -38,20 +65,25 @@ export const KNOWN_INSTRUCTIONS = [
   'MAINTAINER', 'ONBUILD', 'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
 ] as const;
 
-function parseSource(text: string, filename: string): ParsedDockerfile {
+function parseSource(text: string, filename: string, found: Found): ParsedDockerfile {
   const source = splitLogicalLines(text);
-  const warnings: DockerfileWarning[] = [];
+  const warnings = found.warnings;
+  if (source.directives.check !== undefined) found.directive = source.directives.check;
   if (source.lines.length === 0) {
     throw new LocatedError('file with no instructions', { line: Math.max(1, source.lineCount), column: 1 });
+  }
+  // The whole file's, as BuildKit's parser reports them before an instruction is read.
+  for (const line of source.lines) {
+    if (line.emptyContinuation) warnings.push({ rule: 'NoEmptyContinuation', message: 'Empty continuation line', line: line.endLine });
   }
   const globalArgs: ArgInstruction[] = [];
   const stages: Stage[] = [];
   for (const line of source.lines) {
-    if (line.emptyContinuation) {
-      warnings.push({ rule: 'NoEmptyContinuation', message: 'Empty continuation line', line: line.endLine });
-    }
     const instruction = parseInstruction(line, source.directives.escape, warnings);
-    if (line.check !== undefined) instruction.check = line.check;
+    if (line.check !== undefined) {
+      instruction.check = line.check;
+      found.checks.set(instruction.line, line.check);
+    }
     if (instruction.keyword === 'FROM') {
       stages.push({
         index: stages.length,

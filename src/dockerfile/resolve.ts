@@ -3,7 +3,7 @@ import { withFilename } from './errors.js';
 import type { DockerfileWarning, ParsedDockerfile } from './instructions.js';
 import { StageDispatcher } from './dispatch.js';
 import { planStages } from './stage-graph.js';
-import { applyLintConfig, checkOptions, LINT_BUILD_ARG, parseLintOptions, type LintConfig } from './lint-config.js';
+import { applyLintConfig, checkOptions, LINT_BUILD_ARG, parseLintOptions, withWarningsFound, type LintConfig } from './lint-config.js';
 import type { BaseImageRef, ResolveOptions, ResolvedDockerfile, ResolvedStage } from './resolve-types.js';
 
 /**
@@ -49,19 +49,30 @@ const FRONTEND_OPTION_PREFIX = 'BUILDKIT_';
  * builder can fetch their configs before calling resolveStages with baseImageConfig.
  */
 export function resolveBaseImages(parsed: ParsedDockerfile, options: Omit<ResolveOptions, 'baseImageConfig'> = {}): BaseImageRef[] {
-  return withFilename(parsed.filename, () => {
-    const plan = planStages(parsed, options, []);
-    return plan.needed
+  return planBaseImages(parsed, options).images;
+}
+
+/**
+ * resolveBaseImages, and the warnings BuildKit shows before it resolves those images (the
+ * parser's, the stage names', the FROM lines' ARGs and --platform), less those `# check=` skips:
+ * docker build shows them when a base image then cannot be had, as ocipush does.
+ */
+export function planBaseImages(parsed: ParsedDockerfile, options: Omit<ResolveOptions, 'baseImageConfig'> = {}): { images: BaseImageRef[]; warnings: DockerfileWarning[] } {
+  const warnings: DockerfileWarning[] = [...parsed.warnings];
+  return withWarnings(parsed, options, warnings, () => {
+    const plan = planStages(parsed, options, warnings);
+    const images = plan.needed
       .map((i) => plan.heads[i]!)
       .filter((h) => h.base.kind === 'image')
       .map((h) => ({ stageIndex: h.index, image: h.baseImage, ...(h.platform !== undefined && { platform: h.platform }) }));
+    return { images, warnings: shownWarnings(parsed, options, warnings).warnings };
   });
 }
 
 /** Resolves the stages the target needs (see the module comment for Docker's rules). */
 export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions = {}): ResolvedDockerfile {
-  return withFilename(parsed.filename, () => {
-    const warnings: DockerfileWarning[] = [...parsed.warnings];
+  const warnings: DockerfileWarning[] = [...parsed.warnings];
+  return withWarnings(parsed, options, warnings, () => {
     const plan = planStages(parsed, options, warnings);
     const resolved = new Map<number, ResolvedStage>();
     const declared = new Set<string>(plan.declaredGlobal);
@@ -79,13 +90,7 @@ export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions 
       warnings.push({ rule: 'UnusedBuildArg', message: `one or more build-args [${unused.join(' ')}] were not consumed` });
     }
     const stages = plan.needed.map((i) => resolved.get(i)!);
-    const seen = new Set<string>();
-    const lint = applyLintConfig(warnings.filter((w) => {
-      const key = `${w.rule}\0${w.line ?? ''}\0${w.message}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    }), lintConfig(parsed, plan.buildArgs), instructionChecks(parsed));
+    const lint = shownWarnings(parsed, options, warnings);
     return {
       stages,
       target: resolved.get(plan.target)!,
@@ -96,9 +101,30 @@ export function resolveStages(parsed: ParsedDockerfile, options: ResolveOptions 
   });
 }
 
+/** Runs a step of resolution; a Dockerfile error carries the warnings found before it (details.warnings). */
+function withWarnings<T>(parsed: ParsedDockerfile, options: Omit<ResolveOptions, 'baseImageConfig'>, warnings: DockerfileWarning[], fn: () => T): T {
+  try {
+    return withFilename(parsed.filename, fn);
+  } catch (err) {
+    throw withWarningsFound(err, () => shownWarnings(parsed, options, warnings).warnings);
+  }
+}
+
+/** The warnings once, in the order found, less those the build checks' configuration skips; its error=true message. */
+function shownWarnings(parsed: ParsedDockerfile, options: Omit<ResolveOptions, 'baseImageConfig'>, warnings: DockerfileWarning[]): { warnings: DockerfileWarning[]; error?: string } {
+  const seen = new Set<string>();
+  return applyLintConfig(warnings.filter((w) => {
+    const key = `${w.rule}\0${w.line ?? ''}\0${w.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  }), lintConfig(parsed, options.buildArgs), instructionChecks(parsed));
+}
+
 /** The build checks' configuration: the BUILDKIT_DOCKERFILE_CHECK build arg, else the `# check=` directive. */
-function lintConfig(parsed: ParsedDockerfile, buildArgs: Map<string, string>): LintConfig {
-  const fromArg = buildArgs.get(LINT_BUILD_ARG);
+function lintConfig(parsed: ParsedDockerfile, args: ResolveOptions['buildArgs']): LintConfig {
+  const record = args as Readonly<Record<string, string>> | undefined;
+  const fromArg = args instanceof Map ? args.get(LINT_BUILD_ARG) : record && Object.hasOwn(record, LINT_BUILD_ARG) ? record[LINT_BUILD_ARG] : undefined;
   if (fromArg === undefined) return parseLintOptions(checkOptions(parsed.directives.check ?? ''));
   try {
     return parseLintOptions(fromArg);

@@ -203,6 +203,68 @@ describe('build checks (# check=)', () => {
   });
 });
 
+describe('warnings found before a Dockerfile error', () => {
+  // BuildKit sends each warning as it finds it, so docker build shows those found before its
+  // error, then the error (its testWarningsBeforeError, testUndeclaredArg).
+  const errorLine = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('ocipush: ') && !l.startsWith('ocipush: warning: '));
+
+  it('an unknown instruction: the parser\'s warnings before it, and every empty continuation of the file', () => {
+    const { ctx, layout } = context('\nFROM scratch AS BadStageName\nMAINTAINER me@example.org\nBADCMD\nLABEL a=b \\\n\n  c=d\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(warnings(r.stderr), [
+      'Dockerfile:7: NoEmptyContinuation: Empty continuation line',
+      "Dockerfile:2: StageNameCasing: Stage name 'BadStageName' should be lowercase",
+      'Dockerfile:3: MaintainerDeprecated: Maintainer instruction is deprecated in favor of using label',
+    ]);
+    assert.deepEqual(errorLine(r.stderr), ['ocipush: Dockerfile:4:1: unknown instruction "BADCMD"']);
+    assert.ok(r.stderr.indexOf('MaintainerDeprecated') < r.stderr.indexOf('unknown instruction'), r.stderr);
+    assert.equal(existsSync(layout), false);
+
+    // The build arg that configures the checks applies to them as to any.
+    const skipped = buildCli(ctx, layout, ['--tag', 't', '--build-arg', 'BUILDKIT_DOCKERFILE_CHECK=skip=MaintainerDeprecated,NoEmptyContinuation']);
+    assert.equal(skipped.status, 1, skipped.stderr);
+    assert.deepEqual(warnings(skipped.stderr), ["Dockerfile:2: StageNameCasing: Stage name 'BadStageName' should be lowercase"]);
+  });
+
+  it('a FROM --platform of an undeclared ARG: UndefinedArgInFrom, then the empty platform', () => {
+    const { ctx, layout } = context('\nFROM --platform=$BULIDPLATFORM scratch\nCOPY Dockerfile .\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(warnings(r.stderr), ["Dockerfile:2: UndefinedArgInFrom: FROM argument 'BULIDPLATFORM' is not declared (did you mean BUILDPLATFORM?)"]);
+    assert.deepEqual(errorLine(r.stderr), ['ocipush: Dockerfile:2:1: empty platform value from expression $BULIDPLATFORM (did you mean BUILDPLATFORM?)']);
+  });
+
+  it('a base image that cannot be had: the warnings BuildKit shows before it resolves one, none of the stages\' dispatch', () => {
+    const { ctx, layout } = context(`FROM oci:${join(tmp.path, 'no-such-layout')} AS Build\nCMD echo hi\n`);
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(warnings(r.stderr), ["Dockerfile:1: StageNameCasing: Stage name 'Build' should be lowercase"]);
+    assert.equal(errorLine(r.stderr).length, 1, r.stderr);
+    assert.match(errorLine(r.stderr)[0]!, /^ocipush: Dockerfile:1:1: FROM oci:\S+ AS Build: /);
+  });
+
+  it('an instruction that fails as it is dispatched: the warnings of those before it, # check=skip= applied', () => {
+    const { ctx, layout } = context('# check=skip=StageNameCasing\nFROM scratch AS Build\nCMD echo hi\nCOPY --chmod=abc Dockerfile /\nLABEL a=$UNDEFINED\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(warnings(r.stderr), [JSON_ARGS.replace(':2:', ':3:')]);
+    assert.deepEqual(errorLine(r.stderr), ["ocipush: Dockerfile:4:1: invalid chmod parameter: 'abc': invalid syntax"]);
+    assert.equal(existsSync(layout), false);
+  });
+
+  it('a RUN, which ocipush refuses before any image is fetched: the parser\'s and FROM lines\' warnings first', () => {
+    const { ctx, layout } = context('FROM scratch AS Build\nMAINTAINER me\nRUN make\n');
+    const r = buildCli(ctx, layout, ['--tag', 't']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(warnings(r.stderr), [
+      "Dockerfile:1: StageNameCasing: Stage name 'Build' should be lowercase",
+      'Dockerfile:2: MaintainerDeprecated: Maintainer instruction is deprecated in favor of using label',
+    ]);
+    assert.match(errorLine(r.stderr).join('\n'), /^ocipush: Dockerfile:3:1: RUN cannot be built/);
+  });
+});
+
 describe('rules on instruction casing and FROM lines', () => {
   it('ConsistentInstructionCasing: keywords in the case most of them use', () => {
     const { ctx, layout } = context('from scratch\ncopy Dockerfile /\nLabel a=b\nENV x=y\ncmd ["x"]\n');
