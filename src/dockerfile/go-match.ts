@@ -27,8 +27,14 @@ export function goMatch(pattern: string, name: string): boolean {
   return re !== null && re.test(name);
 }
 
+/** One character as itself. With the `u` flag only syntax characters may be escaped outside a class (`\\-` is an error there). */
 function escapeRegExp(ch: string): string {
-  return /[\\^$.*+?()[\]{}|/-]/.test(ch) ? '\\' + ch : ch;
+  return /[\\^$.*+?()[\]{}|/]/.test(ch) ? '\\' + ch : ch;
+}
+
+/** One character as itself inside a class, where `-` is syntax too. */
+function escapeInClass(ch: string): string {
+  return ch === '-' ? '\\-' : escapeRegExp(ch);
 }
 
 function compile(pattern: string): RegExp | null {
@@ -59,13 +65,13 @@ function compile(pattern: string): RegExp | null {
         }
         const lo = classChar();
         if (lo === null) return null;
-        let item = escapeRegExp(lo);
+        let item = escapeInClass(lo);
         if (chars[i] === '-') {
           i++;
           const hi = classChar();
           if (hi === null) return null;
           // A reversed range is valid syntax for Go and contains nothing: leave it out.
-          item = lo.codePointAt(0)! > hi.codePointAt(0)! ? '' : `${item}-${escapeRegExp(hi)}`;
+          item = lo.codePointAt(0)! > hi.codePointAt(0)! ? '' : `${item}-${escapeInClass(hi)}`;
         }
         cls += item;
         n++;

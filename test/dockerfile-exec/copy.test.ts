@@ -97,6 +97,27 @@ describe('COPY, compared with buildah', () => {
     assert.deepEqual(ours(context).tree, theirs(context));
   });
 
+  it('wildcards in names with a hyphen (app-*.jar, v[0-9]-?.txt, [\\-a]*), from the context and from a stage', () => {
+    const ctx = join(tmp.path, 'hyphen');
+    writeTree(ctx, {
+      'app-1.jar': '1', 'app-2.jar': '2', 'app.jar': 'no', 'lib-a/x.so': 'x', 'v1-a.txt': 'v', 'v1-ab.txt': 'no', '-dash': 'd', 'zz': 'no',
+      Dockerfile: [
+        'FROM scratch AS build',
+        'COPY app-*.jar /app/',
+        'COPY lib-* /lib/',
+        // (the Dockerfile's \\ leaves \ for the pattern: an escaped - in a class)
+        'COPY v[0-9]-?.txt [\\\\-a]* /v/',
+        'FROM scratch',
+        'COPY --from=build /app/app-* /v/*-* /out/',
+        '',
+      ].join('\n'),
+    });
+    const built = ours(ctx, ['--target', 'build']);
+    assert.deepEqual(built.tree, theirs(ctx, ['--target', 'build']));
+    assert.deepEqual(Object.keys(built.tree).filter((k) => !k.endsWith('/')), ['/app/app-1.jar', '/app/app-2.jar', '/lib/x.so', '/v/-dash', '/v/app-1.jar', '/v/app-2.jar', '/v/app.jar', '/v/v1-a.txt']);
+    assert.deepEqual(ours(ctx).tree, theirs(ctx));
+  });
+
   it('names that are not UTF-8 (Latin-1) are copied under their own bytes, also by a wildcard and from a stage', () => {
     const ctx = join(tmp.path, 'latin1');
     writeTree(ctx, { Dockerfile: 'FROM scratch\nCOPY d /d/\n', '.dockerignore': 'd/*.log\n', 'd/': '' });
