@@ -10,6 +10,7 @@ import {
 } from '../dockerfile/index.js';
 import { containsWildcards } from '../dockerfile/go-match.js';
 import { parseChmod } from '../dockerfile/chmod.js';
+import { isGitRef } from '../dockerfile/git-ref.js';
 import { onBuildTrigger } from '../dockerfile/errors.js';
 import { foldStage, imageOf, scratchImage, type DockerImage, type HistoryStep } from '../dockerfile/image-config.js';
 import type { BaseImage } from '../assemble/base.js';
@@ -289,10 +290,11 @@ function ownerFor(spec: string, tree: FsTree, inputs: PlanInputs, instruction: {
 }
 
 export function isRemoteSource(src: string): boolean {
-  return /^(https?|git|ssh):\/\//i.test(src) || /^git@/.test(src);
+  return /^https?:\/\//i.test(src) || isGitRef(src);
 }
 
 export function remoteSourceMessage(src: string): string {
+  if (isGitRef(src)) return `${src}: ADD of a git repository is not supported (ocipush does not fetch build inputs); clone it into the build context and COPY it instead`;
   return `${src}: ADD from a URL is not supported (ocipush does not download build inputs); download it into the build context and COPY it instead`;
 }
 

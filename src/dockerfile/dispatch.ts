@@ -20,6 +20,7 @@ import type { BaseImageConfig, ResolvedCopyInstruction, ResolvedInstruction, Res
 import { defaultShell } from './shell-form.js';
 import { isValidStopSignal } from './signal.js';
 import { parseChmod } from './chmod.js';
+import { isGitRef } from './git-ref.js';
 
 /** The second half of resolution: one stage's instructions dispatched in order, as BuildKit does. */
 
@@ -401,16 +402,6 @@ function withoutSystemDrive(p: string): string {
 
 const CHECKSUM_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 
-/**
- * A git source as BuildKit's dfgitutil.ParseGitRef tells one from a local path: git:// or
- * ssh://, scp-like `user@host:path`, or an http(s) URL whose path ends in `.git`.
- */
-function isGitRef(src: string): boolean {
-  if (/^(git|ssh):\/\//.test(src) || /^[^@/:]+@[^:/]+:/.test(src)) return true;
-  const m = /^https?:\/\/[^/?#]*(\/[^?#]*)?/.exec(src);
-  return m !== null && (m[1] ?? '').endsWith('.git');
-}
-
 /** Whether a --chown value has a name llb looks up in /etc/passwd or /etc/group (not an id, `root` or empty). */
 function namesUserOrGroup(chown: string): boolean {
   const colon = chown.indexOf(':');
@@ -425,18 +416,12 @@ function namesUserOrGroup(chown: string): boolean {
 function checkChecksum(checksum: string, sources: string[], at: InstructionBase): void {
   if (sources.length !== 1) throw new LocatedError("checksum can't be specified for multiple sources", at);
   const src = sources[0]!;
-  if (isGitSource(src)) return;
+  // (github.com/… too: ParseGitRef takes it for one, though ADD copies it as a local path)
+  if (isGitRef(src) || src.startsWith('github.com/')) return;
   if (!/^https?:\/\//.test(src)) throw new LocatedError('checksum requires HTTP(S) or Git sources', at);
   const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(checksum);
   if (!m) throw new LocatedError(`invalid checksum digest format: ${checksum}`, at);
   const length = CHECKSUM_LENGTHS[m[1]!];
   if (length === undefined) throw new LocatedError(`unsupported digest algorithm: ${checksum}`, at);
   if (m[2]!.length !== length || !/^[a-f0-9]+$/.test(m[2]!)) throw new LocatedError(`invalid checksum digest length: ${checksum}`, at);
-}
-
-/** dfgitutil.ParseGitRef's git URLs: git://, ssh://, user@host:path, github.com/…, an HTTP(S) path ending in .git. */
-function isGitSource(src: string): boolean {
-  if (/^(git|ssh):\/\//.test(src) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:/.test(src) || src.startsWith('github.com/')) return true;
-  const http = /^https?:\/\/[^/?#]*([^?#]*)/.exec(src);
-  return http !== null && http[1]!.endsWith('.git');
 }

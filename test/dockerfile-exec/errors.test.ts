@@ -98,14 +98,17 @@ describe('Dockerfiles that cannot be built', () => {
 
   it('ADD of a URL or a git repository: no download', () => {
     fails({ Dockerfile: 'FROM scratch\nADD https://example.com/app.tar.gz /app/\n' }, /^ocipush: Dockerfile:2:1: ADD https:\/\/example.com\/app.tar.gz \/app\/: .*ADD from a URL is not supported .* COPY it instead$/);
-    fails({ Dockerfile: 'FROM scratch\nADD git@github.com:moby/buildkit.git /src\n' }, /^ocipush: Dockerfile:2:1: ADD git@github.com/);
+    // A git repository (BuildKit's ParseGitRef: scp-like with any user, git://, an https path ending in .git) is named as one.
+    for (const src of ['git@github.com:moby/buildkit.git', 'deploy@git.example.com:team/app.git', 'GIT://git.example.com/app', 'https://github.com/moby/buildkit.git#v0.20.0']) {
+      fails({ Dockerfile: `FROM scratch\nADD ${src} /src\n` }, new RegExp(`^ocipush: Dockerfile:2:1: ADD ${src.replace(/[.]/g, '\\.')} /src: .*: ADD of a git repository is not supported \\(ocipush does not fetch build inputs\\); clone it into the build context and COPY it instead$`));
+    }
     fails({ Dockerfile: 'FROM scratch\nCOPY https://example.com/x /x\n' }, /^ocipush: Dockerfile:2:1: source can't be a URL for COPY/);
     // A git source in COPY is not taken for an ADD (BuildKit: source can't be a git ref for COPY), an https one of a .git path included.
     for (const src of ['git@github.com:moby/buildkit.git', 'https://github.com/moby/buildkit.git#v0.20.0']) {
       fails({ Dockerfile: `FROM scratch\nCOPY ${src} /src\n` }, new RegExp(`^ocipush: Dockerfile:2:1: source can't be a git ref for COPY: ${src.replace(/[.]/g, '\\.')} \\(clone it into the build context and COPY it from there\\)$`));
     }
     // A Git source's --checksum is a commit (BuildKit): the line says why the ADD cannot be built, not that the checksum is no digest.
-    fails({ Dockerfile: 'FROM scratch\nADD --checksum=4e53398 https://github.com/moby/buildkit.git#v0.20.0 /src\n' }, /^ocipush: Dockerfile:2:1: ADD --checksum=4e53398 .*: ADD from a URL is not supported/);
+    fails({ Dockerfile: 'FROM scratch\nADD --checksum=4e53398 https://github.com/moby/buildkit.git#v0.20.0 /src\n' }, /^ocipush: Dockerfile:2:1: ADD --checksum=4e53398 .*: ADD of a git repository is not supported/);
   });
 
   it('a missing source, one .dockerignore excludes, a wildcard under a missing directory', () => {
