@@ -46,6 +46,10 @@ export async function main(args: string[]): Promise<number> {
     const [{ parseWithYargs }, { loadCommands }] = await Promise.all([import('./yargs-cli.js'), import('./commands.js')]);
     return await parseWithYargs(checked, await loadCommands(), runCommand);
   } catch (err) {
+    // Ctrl-C stopped the uploads, which fail while their sessions are cancelled: the signal's line
+    // is the one said, and the exit its status (src/content/cleanup.ts ends the process).
+    const { interruptedBy } = await import('../content/cleanup.js');
+    if (interruptedBy() !== undefined) return await new Promise<number>(() => {});
     return reportFailure(err, out);
   }
 }

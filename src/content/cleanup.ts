@@ -8,6 +8,19 @@ const pending = new Set<string>();
 const atSignal = new Set<() => void>();
 let installed = false;
 let reporter: ((signal: NodeJS.Signals) => void) | undefined;
+/** The signal that is ending the process, once one has come. */
+let endingBy: NodeJS.Signals | undefined;
+/** Fired by the signal: work that left state elsewhere (an upload session in a registry) stops and undoes it. */
+const interruption = new AbortController();
+/** What the exit waits for after a signal: the DELETEs of the upload sessions the stopped uploads held. */
+const holding = new Set<Promise<unknown>>();
+
+/**
+ * How long a signal's exit waits for that work, all of it: Ctrl-C must feel immediate, and a
+ * session left behind only costs the registry until it purges stale uploads (each DELETE is
+ * bounded to 2 s on its own, registry/blobs.ts).
+ */
+export const EXIT_GRACE_MS = 3000;
 
 export function trackTemp(path: string): () => void {
   pending.add(path);
@@ -28,6 +41,30 @@ export function onSignalExit(fn: () => void): () => void {
 }
 
 /**
+ * Aborted when a signal ends a process whose handlers `installSignalCleanup` installed (the CLI's);
+ * a library user's process has none, and this never fires there.
+ */
+export function interruptSignal(): AbortSignal {
+  return interruption.signal;
+}
+
+/** The signal ending the process, or undefined: a command's own failure after it is not reported. */
+export function interruptedBy(): NodeJS.Signals | undefined {
+  return endingBy;
+}
+
+/**
+ * The exit on a signal waits for `work` to settle (at most EXIT_GRACE_MS for all of it): started
+ * before the signal, it has seen `interruptSignal` fire and is undoing what it began.
+ */
+export function holdExitFor(work: Promise<unknown>): void {
+  if (!installed) return;
+  const held = work.then(() => {}, () => {});
+  holding.add(held);
+  void held.then(() => holding.delete(held));
+}
+
+/**
  * Installs SIGINT/SIGTERM handlers that clean up and exit with the conventional status. The handlers
  * are installed once; `onSignal` (what says the command was interrupted) replaces the one given
  * before, so a command's own words take over from the CLI's general line.
@@ -36,14 +73,26 @@ export function installSignalCleanup(onSignal?: (signal: NodeJS.Signals) => void
   if (onSignal) reporter = onSignal;
   if (installed) return;
   installed = true;
+  const end = (status: number): never => {
+    removeTrackedTemps();
+    for (const fn of atSignal) {
+      try { fn(); } catch { /* best effort while exiting */ }
+    }
+    return process.exit(status);
+  };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      removeTrackedTemps();
-      for (const fn of atSignal) {
-        try { fn(); } catch { /* best effort while exiting */ }
-      }
+    process.on(signal, () => {
+      const status = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
+      // A second Ctrl-C while upload sessions are being cancelled: no more waiting.
+      if (endingBy !== undefined) end(status);
+      endingBy = signal;
       reporter?.(signal);
-      process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+      interruption.abort();
+      if (holding.size === 0) end(status);
+      // The temps and the lock go only at the exit: until then the command still runs, and no
+      // new change to a layout starts (lock.ts refuses the lock once a signal came).
+      setTimeout(() => end(status), EXIT_GRACE_MS);
+      void Promise.all(holding).then(() => end(status));
     });
   }
   process.once('exit', removeTrackedTemps);

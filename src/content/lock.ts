@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OcipushError, fromWriteError } from '../errors.js';
-import { onSignalExit, trackTemp } from './cleanup.js';
+import { interruptedBy, onSignalExit, trackTemp } from './cleanup.js';
 import { currentOwner, describeOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
 import { isLockName } from './lock-names.js';
 
@@ -83,6 +83,10 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
   let last: Judged | undefined;
   try {
     for (;;) {
+      // The process is ending on a signal (waiting for its uploads' cancels): no layout change
+      // starts now, so the layout stays as the interrupted line says.
+      const signal = interruptedBy();
+      if (signal) throw new OcipushError('EABORTED', `${lockPath}: interrupted by ${signal}`, { path: lockPath });
       try {
         await rename(candidate, lockPath);
         break;

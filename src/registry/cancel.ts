@@ -1,6 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { Timeouts } from './retry.js';
 import { networkErrorCode } from './errors.js';
+import { holdExitFor, interruptSignal } from '../content/cleanup.js';
 
 /** A registry operation cancelled through its AbortSignal. */
 export function abortedError(registry: string, op: string, detail = ''): OcipushError {
@@ -38,4 +39,27 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefine
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/**
+ * Runs `work` with a signal that fires with `signal` or when a signal ends the CLI's process
+ * (`interruptSignal`), the exit then waiting for `work` to settle: what it began elsewhere (an
+ * upload session) is undone before the process goes.
+ */
+export async function interruptible<T>(signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const either = new AbortController();
+  const abort = () => either.abort();
+  const sources = [signal, interruptSignal()].filter((s): s is AbortSignal => s !== undefined);
+  for (const source of sources) {
+    if (source.aborted) either.abort();
+    else source.addEventListener('abort', abort, { once: true });
+  }
+  const running = work(either.signal);
+  holdExitFor(running);
+  try {
+    return await running;
+  } finally {
+    // The process-wide signal outlives this work.
+    for (const source of sources) source.removeEventListener('abort', abort);
+  }
 }

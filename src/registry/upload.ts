@@ -4,7 +4,7 @@ import { cancelUpload, confirmCommitted, sessionFrom, startUpload, withQuery, bl
 import { isTransientNetworkError, uploadLoginElsewhere, redirectedError, registryError, networkError } from './errors.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { isRetryableStatus } from './retry.js';
-import { abortedError } from './cancel.js';
+import { abortedError, interruptible } from './cancel.js';
 import { pushScope } from './scopes.js';
 import type { BlobSource } from '../content/blob-source.js';
 import { OpenedBodies } from './upload-bodies.js';
@@ -102,6 +102,12 @@ class RestartUpload extends Error {
  * bounded number of times. Returns only once the registry has confirmed the blob under its digest.
  */
 export async function uploadBlob(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, options: UploadOptions = {}): Promise<void> {
+  // Ctrl-C in the CLI stops the upload as its signal would, and the exit waits for the session's
+  // DELETE: an open session holds what it took until the registry purges it (distribution: a week).
+  return interruptible(options.signal, (signal) => uploadWithin(client, repository, desc, source, { ...options, signal }));
+}
+
+async function uploadWithin(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, options: UploadOptions): Promise<void> {
   const op = `push blob ${desc.digest}`;
   const timing = new UploadTiming(client, options.signal, options.onProgress);
   options = { ...options, onProgress: timing.progress };

@@ -54,9 +54,9 @@ export type Fault =
    * Run `before` before the request goes on, and `after` once the registry has answered, before
    * the client hears it: the registry's storage put, for that one request, in a state another
    * writer leaves for an instant (a link file mid-rewrite), so its real answer to that state is
-   * what the client gets.
+   * what the client gets. `before` is given the request's headers and target (which chunk a PATCH carries, which blob a PUT closes).
    */
-  | { kind: 'around'; before: () => Promise<void> | void; after: () => Promise<void> | void };
+  | { kind: 'around'; before: (headers: http.IncomingHttpHeaders, target: string) => Promise<void> | void; after: () => Promise<void> | void };
 
 /** A response header's new value from its value as the registry gave it and the request's headers. */
 export type HeaderRewrite = (value: string | undefined, request: http.IncomingHttpHeaders) => string | undefined;
@@ -182,7 +182,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }
     }
     if (fault?.kind === 'around') {
-      void Promise.resolve().then(fault.before).then(
+      void Promise.resolve().then(() => fault.before(req.headers, req.url ?? '/')).then(
         () => forward(req, res, record, { beforeAnswer: fault.after }),
         (err: Error) => { record.error = `around fault: ${err.message}`; drainThenRespond(req, res, record, 502, undefined, `fault proxy: ${err.message}\n`); },
       );

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { killOnExit } from '../support/exit-cleanup.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { CLI, tempDir } from '../support/tools.js';
+import { snapshotDir } from '../assemble/support.js';
+import { MiB, umociImage, type UmociImage } from '../registry/support.js';
+import { assertOk, runCliAsync } from './registry-support.js';
+import { envWith } from './copy-support.js';
+
+/**
+ * Ctrl-C (or SIGTERM) while blobs go up: the process still ends at once with its status and one
+ * line, and the upload sessions it had opened in the registry are cancelled (DELETE) before it
+ * goes, as the distribution spec allows; crane and skopeo leave them, holding what they took
+ * until the registry purges stale uploads (a week in distribution's defaults).
+ */
+let tmp: { path: string; cleanup: () => Promise<void> };
+let image: UmociImage;
+let registry: RunningRegistry;
+let proxy: FaultProxy;
+let release: () => void = () => {};
+const env = envWith();
+
+before(async () => {
+  tmp = await tempDir();
+  image = umociImage(tmp.path, 'v1', [3.5 * MiB]);
+  registry = await startRegistry();
+  proxy = await startFaultProxy({ target: registry.url });
+  assertOk(await runCliAsync(['push', `${registry.host}/src/app:1`, '--layout', image.layout], { env }));
+});
+after(async () => {
+  release();
+  await proxy?.stop();
+  await registry?.stop();
+  await tmp?.cleanup();
+});
+beforeEach(() => {
+  release();
+  proxy.clearFaults();
+  proxy.clearRequests();
+});
+
+/**
+ * The proxy keeps the first request `holds` picks from the registry (its body is never read) until
+ * the test ends, and tells when it has come: the upload is under way when the signal is sent.
+ */
+function holdUpload(method: string, holds: (target: string, headers: IncomingHttpHeaders) => boolean): Promise<void> {
+  let arrived!: () => void;
+  const seen = new Promise<void>((resolve) => { arrived = resolve; });
+  const released = new Promise<void>((resolve) => { release = resolve; });
+  let held = false;
+  proxy.addFault({
+    method,
+    path: /\/blobs\/uploads\//,
+    times: Infinity,
+    fault: {
+      kind: 'around',
+      before: (headers, target) => {
+        if (held || !holds(target, headers)) return;
+        held = true;
+        arrived();
+        return released;
+      },
+      after: () => {},
+    },
+  });
+  return seen;
+}
+
+async function interrupted(args: string[], signal: NodeJS.Signals, started: Promise<void>) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const forget = killOnExit(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    child.on('close', (status) => { forget(); resolve({ status, stdout, stderr }); });
+  });
+  await Promise.race([started, done]);
+  child.kill(signal);
+  return done;
+}
+
+/** The sessions the client wrote into, by the Location it had last (its `_state` names what it sent). */
+function sessionsUsed(repo: string): string[] {
+  const latest = new Map<string, string>();
+  for (const r of proxy.requests()) {
+    const m = new RegExp(`^/v2/${repo}/blobs/uploads/([^/?]+)`).exec(r.path);
+    if (m && (r.method === 'PATCH' || r.method === 'PUT')) latest.set(m[1]!, r.path);
+  }
+  return [...latest.values()];
+}
+
+/** What the registry keeps of upload sessions: their bytes (`data`) and start time (`startedat`). */
+function uploadFilesLeft(repo: string): string[] {
+  const dir = join(registry.storageDir, 'docker', 'registry', 'v2', 'repositories', repo, '_uploads');
+  if (!existsSync(dir)) return [];
+  // distribution's own DELETE leaves `hashstates/sha256/0` behind (its upload's close after the
+  // cancel writes it): no bytes, no session, and what its purge removes.
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !e.parentPath.includes(`${'/'}hashstates`))
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+async function assertSessionsGone(repo: string): Promise<void> {
+  const used = sessionsUsed(repo);
+  assert.ok(used.length > 0, 'the upload had started');
+  for (const path of used) {
+    // Asked of the registry itself, with the state the client held: an open session answers 204.
+    const res = await fetch(`${registry.url}${path.replace(/[?&]digest=[^&]*/, '')}`);
+    const body = await res.text();
+    assert.equal(res.status, 404, `${path.split('?')[0]} is still open: ${res.status} ${body}`);
+    assert.match(body, /BLOB_UPLOAD_UNKNOWN/);
+  }
+  assert.deepEqual(uploadFilesLeft(repo), [], 'the registry holds no upload data');
+}
+
+describe('interrupted while blobs go up', () => {
+  it('push --chunk-size, Ctrl-C with a chunk held: 130, one line, the session that holds a chunk deleted, the layout as it was', async () => {
+    const repo = 'int/push';
+    const layout = snapshotDir(image.layout);
+    // The layer's second chunk: the registry already holds its first MiB.
+    const started = holdUpload('PATCH', (_, headers) => headers['content-range'] === `${MiB}-${2 * MiB - 1}`);
+    const r = await interrupted(['push', `${proxy.host}/${repo}:1`, '--layout', image.layout, '--tag', 'v1', '--chunk-size', '1MiB'], 'SIGINT', started);
+    assert.equal(r.status, 130, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(r.stderr.split('\n').filter((l) => l.startsWith('ocipush:')), [`ocipush: push to ${proxy.host}/${repo}:1 interrupted by SIGINT; ${image.layout} is left as it was`]);
+    assert.ok(proxy.requests().some((q) => q.method === 'DELETE'), 'a DELETE of the session');
+    await assertSessionsGone(repo);
+    assert.deepEqual(snapshotDir(image.layout), layout);
+  });
+
+  it('copy between registries, SIGTERM with the layer\'s PUT held: 143, one line, its session deleted', async () => {
+    const repo = 'int/copy';
+    const started = holdUpload('PUT', (target) => new URL(target, 'http://x').searchParams.get('digest') === image.layers[0]);
+    const r = await interrupted(['copy', `${registry.host}/src/app:1`, `${proxy.host}/${repo}:1`], 'SIGTERM', started);
+    assert.equal(r.status, 143, r.stderr);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(r.stderr.split('\n').filter((l) => l.startsWith('ocipush:')).map((l) => l.replace(/^ocipush: .* interrupted by /, '')), ['SIGTERM']);
+    await assertSessionsGone(repo);
+  });
+});
