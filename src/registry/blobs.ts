@@ -60,7 +60,12 @@ export async function fetchBlob(client: RegistryClient, repository: string, desc
     if (!await client.retryWait(op, attempt, undefined, `connection broke at byte ${received}`, timing)) return undefined;
     const res = await request(received);
     // A registry (or the storage behind its redirect) that ignores Range sends the whole blob again.
-    return res.status === 206 ? res.body : skipBytes(res.body, received);
+    if (res.status !== 206) return skipBytes(res.body, received);
+    if (rangeStart(res) === received) return res.body;
+    // A 206 from another byte (a cache or storage in front answering its own range) would splice
+    // the wrong bytes in, and the digest check then blame the registry's content: ask for it whole.
+    res.body.on('error', () => {}).destroy();
+    return skipBytes((await request(0)).body, received);
   };
   const chunks = resumeOnBreak(first.body, desc.size, reopen, client.retryPolicy.retries, what);
   const failure = (err: unknown) => {
@@ -97,8 +102,8 @@ export async function fetchBlobRange(client: RegistryClient, repository: string,
       headers: { range: `bytes=${from}-${end}` },
     });
     if (res.status !== 206) return skipBytes(res.body, from);
-    const first = /^bytes (\d+)-/.exec(res.header('content-range') ?? '')?.[1];
-    if (first !== undefined && Number(first) !== from) {
+    const first = rangeStart(res);
+    if (first !== undefined && first !== from) {
       res.body.destroy();
       throw new OcipushError('EREGISTRY', `${client.registry}: ${op}: asked for bytes from ${from}, the registry answered from ${first}`);
     }
@@ -221,6 +226,12 @@ async function* resumeOnBreak(
   } finally {
     current.destroy();
   }
+}
+
+/** The first byte a 206 says it carries (`Content-Range: bytes 100-199/1000`), if it says. */
+function rangeStart(res: RegistryResponse): number | undefined {
+  const first = /^bytes (\d+)-/.exec(res.header('content-range') ?? '')?.[1];
+  return first === undefined ? undefined : Number(first);
 }
 
 async function* dropFirst(body: Readable, count: number): AsyncGenerator<Buffer> {

@@ -271,6 +271,21 @@ describe('pushing through faults', () => {
     }
   });
 
+  it('pulling through a cut whose resume is answered 206 from another byte: the blob is asked again whole, its first bytes skipped, and lands verified', async () => {
+    const { repo } = await pushAndCheck();
+    const layer = new RegExp(`/blobs/${image.layers[0]}$`);
+    proxy.addFault({ method: 'GET', path: layer, fault: { kind: 'cut-response', afterBytes: 500_000 } });
+    // The registry itself answers the range the proxy asks for: 206, Content-Range from byte 100000.
+    proxy.addFault({ method: 'GET', path: layer, fault: { kind: 'request-header', name: 'range', value: (range) => range?.replace(/^bytes=\d+-/, 'bytes=100000-') } });
+    const dir = join(tmp.path, `pulled-${repoCount}`);
+    const dst = await OciLayout.open(dir, { create: true });
+    const src = new Repository(client, repo);
+    await copyGraph(src, dst, await src.resolve('v1'), { rootReference: 'v1' });
+    const gets = proxy.requests().filter((r) => r.method === 'GET' && layer.test(r.path));
+    assert.deepEqual(gets.map((r) => [r.requestHeaders.range, r.status]), [[undefined, 200], ['bytes=500000-', 206], [undefined, 200]]);
+    assert.ok(readFileSync(blobPath(dir, image.layers[0]!)).equals(readFileSync(blobPath(image.layout, image.layers[0]!))));
+  });
+
   for (const [plan, options] of [['one PUT', {}], ['a streamed PATCH, then its PUT', { chunkThreshold: MiB }]] as const) {
     const layerPut = () => ({ method: 'PUT', path: new RegExp(`/blobs/uploads/[^?]+\\?.*digest=sha256(:|%3A)${image.layers[0]!.slice('sha256:'.length)}`) });
 

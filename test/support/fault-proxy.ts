@@ -36,6 +36,11 @@ export type Fault =
   /** Forward the request without this header (a server or CDN that ignores `Range`, say). */
   | { kind: 'drop-header'; name: string }
   /**
+   * Forward the request with this header set to what `value` makes of the client's (a cache or
+   * storage in front answering another range than the one asked for); undefined leaves it out.
+   */
+  | { kind: 'request-header'; name: string; value: (value: string | undefined) => string | undefined }
+  /**
    * Forward the registry's answer with this header set to `value`, or left out without one (a
    * proxy that drops HEAD's Content-Length); a function is given the header as the client would
    * have got it (after the proxy's own Location rewrite) and the request's headers, and returns
@@ -194,6 +199,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       corruptAt: fault?.kind === 'corrupt-response' ? fault.atByte : undefined,
       status: fault?.kind === 'rewrite-status' ? fault.status : undefined,
       dropHeader: fault?.kind === 'drop-header' ? fault.name.toLowerCase() : undefined,
+      askHeader: fault?.kind === 'request-header' ? { name: fault.name.toLowerCase(), value: fault.value } : undefined,
       answerHeader: fault?.kind === 'response-header' ? { name: fault.name.toLowerCase(), value: fault.value } : undefined,
       maxBody: cap && capFault ? { rule: cap, limit: capFault.maxBytes, status: capFault.status ?? 413 } : undefined,
       held: fault?.kind === 'hold-response' ? holdUntil(fault.until, fault.timeoutMs, record) : undefined,
@@ -228,7 +234,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     req: http.IncomingMessage,
     res: http.ServerResponse,
     record: ProxiedRequest,
-    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; answerHeader?: { name: string; value?: string | HeaderRewrite }; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
+    plan: { cutRequest?: { rule: RuleState; afterBytes: number }; cutResponseAfter?: number; corruptAt?: number; status?: number; dropHeader?: string; askHeader?: { name: string; value: (value: string | undefined) => string | undefined }; answerHeader?: { name: string; value?: string | HeaderRewrite }; maxBody?: { rule: RuleState; limit: number; status: number }; held?: Promise<void>; beforeAnswer?: () => Promise<void> | void },
   ): void {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -237,6 +243,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     // Like a real reverse proxy: the registry sees its own host, and Location headers naming it
     // are rewritten back so clients keep talking to the proxy.
     headers.host = target.host;
+    if (plan.askHeader) {
+      const given = req.headers[plan.askHeader.name];
+      const next = plan.askHeader.value(typeof given === 'string' ? given : undefined);
+      if (next === undefined) delete headers[plan.askHeader.name];
+      else headers[plan.askHeader.name] = next;
+    }
     const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent });
     // `cut`: both connections are being dropped; `stopForwarding`: no more request bytes go upstream.
     let cut = false;
