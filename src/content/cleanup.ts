@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { rmSync } from 'node:fs';
 
 /**
@@ -12,6 +13,8 @@ let reporter: ((signal: NodeJS.Signals) => void) | undefined;
 let endingBy: NodeJS.Signals | undefined;
 /** Fired by the signal: work that left state elsewhere (an upload session in a registry) stops and undoes it. */
 const interruption = new AbortController();
+// Every upload in flight listens (copy --all-tags --jobs 4 runs 16): Node's warning past 10 would be no leak.
+setMaxListeners(0, interruption.signal);
 /** What the exit waits for after a signal: the DELETEs of the upload sessions the stopped uploads held. */
 const holding = new Set<Promise<unknown>>();
 

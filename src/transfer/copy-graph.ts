@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Readable } from 'node:stream';
 import { OcipushError } from '../errors.js';
 import { isForeignLayer, missingEntryError, type Descriptor } from '../oci/descriptor.js';
@@ -107,6 +108,8 @@ class GraphCopy {
     }
     this.limit = new Limiter(concurrency);
     this.signal = options.signal ? AbortSignal.any([options.signal, this.stop.signal]) : this.stop.signal;
+    // Each request in flight listens to it (--concurrency 16): Node's warning past 10 is no leak here.
+    setMaxListeners(0, this.signal);
   }
 
   async run(root: Descriptor): Promise<CopyResult> {

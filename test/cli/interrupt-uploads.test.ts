@@ -146,3 +146,23 @@ describe('interrupted while blobs go up', () => {
     await assertSessionsGone(repo);
   });
 });
+
+describe('uploads at once, not interrupted', () => {
+  it('push --concurrency 16 with more than ten uploads in flight: no MaxListenersExceededWarning on stderr', async () => {
+    const many = umociImage(join(tmp.path, 'many'), 'many', Array.from({ length: 12 }, () => 4096));
+    // Each blob's closing PUT waits at the proxy until eleven are there: that many in flight at once.
+    let arrived = 0;
+    let all!: () => void;
+    const together = new Promise<void>((resolve) => { all = resolve; });
+    proxy.addFault({
+      method: 'PUT',
+      path: /\/blobs\/uploads\//,
+      times: Infinity,
+      fault: { kind: 'around', before: () => { if (++arrived >= 11) all(); return together; }, after: () => {} },
+    });
+    const r = await runCliAsync(['push', `${proxy.host}/int/many:1`, '--layout', many.layout, '--tag', 'many', '--concurrency', '16'], { env });
+    assertOk(r);
+    assert.ok(arrived >= 11, `${arrived} uploads at once`);
+    assert.doesNotMatch(r.stderr, /Warning/);
+  });
+});
