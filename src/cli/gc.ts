@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import type { CliCommand } from './command.js';
+import { usageError, type CliCommand } from './command.js';
 import { layoutOptionDefault } from '../defaults.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -8,6 +8,15 @@ interface GcArgs {
   dryRun?: boolean;
   cache?: boolean;
   untagged?: boolean;
+  prune: string;
+}
+
+/** `now`, or `90s`, `30m`, `2h`, `7d`: how long a blob nothing reaches is kept after it was written. */
+function parseGrace(text: string): number {
+  if (text === 'now') return 0;
+  const m = /^(\d+)([smhd])$/.exec(text);
+  if (!m) throw usageError(`--prune ${text}: expected now, or an age such as 30m, 2h or 7d`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
 export const gcCommand: CliCommand<GcArgs> = {
@@ -17,11 +26,14 @@ export const gcCommand: CliCommand<GcArgs> = {
     .option('layout', { type: 'string', default: layoutOptionDefault(), describe: 'OCI image layout to clean (env OCIPUSH_LAYOUT)' })
     .option('dry-run', { alias: 'n', type: 'boolean', describe: 'List what would be removed; remove nothing' })
     .option('untagged', { type: 'boolean', describe: 'Also drop the index.json entries without a name (the images skopeo un-names when it moves their tag), and their blobs' })
+    .option('prune', { type: 'string', describe: 'Remove the blobs nothing reaches once written this long ago (skopeo, umoci and oras store blobs before index.json names them); now: all of them', default: '1h' })
     .option('cache', { type: 'boolean', default: true, describe: 'Keep the layers the build cache names (--no-cache: drop the cache and them)' })
     .example('$0 gc --layout ./oci-layout --dry-run', 'list the unreachable blobs')
     .example('$0 gc --untagged --dry-run', 'list the un-named images repeated skopeo copies left, and their blobs')
+    .example('$0 gc --prune=now', 'also remove the blobs written within the hour that nothing reaches')
     .example('$0 prune --no-cache', 'also forget the layer cache and remove its layers'),
   run: async (argv, out: Output) => {
+    const graceMs = parseGrace(argv.prune);
     const { OciLayout } = await import('../content/layout.js');
     const { collectGarbage } = await import('../content/gc.js');
     const { LayerCache } = await import('../layer/cache-store.js');
@@ -32,6 +44,7 @@ export const gcCommand: CliCommand<GcArgs> = {
     const result = await collectGarbage(layout, {
       dryRun,
       untagged: argv.untagged === true,
+      graceMs,
       keep: async () => {
         if (keepCache) return cache.referencedBlobs();
         if (!dryRun) await cache.clear();
@@ -49,6 +62,7 @@ export const gcCommand: CliCommand<GcArgs> = {
     const entries = result.dropped.length > 0 ? `${dryRun ? 'would drop' : 'dropped'} ${result.dropped.length} index.json entr${result.dropped.length === 1 ? 'y' : 'ies'}; ` : '';
     const summary = `${entries}${dryRun ? 'would remove' : 'removed'} ${result.removed.length} blob${result.removed.length === 1 ? '' : 's'} (${formatBytes(result.bytes)}) from ${layout.root}, kept ${result.kept}`
       + (result.leftovers.length > 0 ? `; ${dryRun ? 'would clear' : 'cleared'} ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes (${formatBytes(result.leftoverBytes)})` : '')
+      + (result.recent.length > 0 ? `; left ${result.recent.length} blob${result.recent.length === 1 ? '' : 's'} no image reaches (${formatBytes(result.recent.reduce((n, b) => n + b.size, 0))}), written within ${argv.prune}: another tool (skopeo, umoci, oras) may be about to name ${result.recent.length === 1 ? 'it' : 'them'} (--prune=now removes ${result.recent.length === 1 ? 'it' : 'them'})` : '')
       + (result.forgotten > 0 ? `; ${dryRun ? 'would forget' : 'forgot'} ${result.forgotten} note${result.forgotten === 1 ? '' : 's'} on blobs no image reaches` : '');
     out.result(summary, {
       layout: layout.root,
@@ -56,6 +70,7 @@ export const gcCommand: CliCommand<GcArgs> = {
       removed: result.removed,
       bytes: result.bytes,
       kept: result.kept,
+      recent: result.recent,
       dropped: result.dropped,
       leftovers: result.leftovers,
       leftoverBytes: result.leftoverBytes,

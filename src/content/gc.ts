@@ -27,7 +27,23 @@ export interface GcOptions extends LockOptions {
    * when it moves a tag to another), and then what only they reached.
    */
   untagged?: boolean;
+  /**
+   * A blob nothing reaches is kept while it changed (mtime) less than this long ago (ms); default
+   * {@link DEFAULT_GRACE_MS}, 0 removes them all. Other tools take no lock: skopeo, umoci and
+   * oras store an image's blobs one by one and name them in index.json last, so a young blob
+   * may be one whose image is being copied in.
+   */
+  graceMs?: number;
 }
+
+/**
+ * An hour, as zot's gcDelay (zot keeps each repository as an OCI layout, its blobs uploaded
+ * before the manifest names them) and the hour after which gc clears other tools' partial blobs.
+ * git keeps unreachable objects two weeks; a layout's blobs are large and are mostly made by a
+ * build or copy that names them minutes later, so an hour covers the writer without holding a
+ * deleted image's disk space for weeks.
+ */
+export const DEFAULT_GRACE_MS = 3600_000;
 
 /** An index.json entry gc drops (or, with dryRun, would). */
 export interface DroppedEntry {
@@ -47,6 +63,8 @@ export interface GcResult {
   bytes: number;
   /** Blobs kept: reached from index.json, or kept by `keep`. */
   kept: number;
+  /** Blobs nothing reaches, kept because they changed within the grace period (`graceMs`): another tool may be about to name them. */
+  recent: { digest: Digest; size: number }[];
   /** Leftovers of processes that are gone (ingest sessions, older temp files), removed (or, with dryRun, that would be). */
   leftovers: string[];
   /** Bytes of the files in `leftovers`. */
@@ -63,7 +81,8 @@ export interface GcResult {
  *
  * Runs under the index lock, and only while no other process writes into the layout: a writer
  * registers its ingest session under the same lock (ingest.ts), so a blob a build has stored but
- * not tagged yet is never swept. A live writer is waited for, up to `waitMs`.
+ * not tagged yet is never swept. A live writer is waited for, up to `waitMs`. Other tools register
+ * nothing: what nothing reaches is swept only once older than `graceMs`.
  */
 export async function collectGarbage(layout: OciLayout, options: GcOptions = {}): Promise<GcResult> {
   const deadline = Date.now() + (options.waitMs ?? 60_000);
@@ -111,7 +130,12 @@ async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Pr
   const sizes = new Map(await Promise.all(found.map(async (path) => [path, await diskSize(path)] as const)));
   const leftovers = options.dryRun ? found : [...await sweepLayout(layout.root, options), ...await sweepForeignTemps(layout.root, options)];
   for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
+  // What an entry this gc drops reaches was named: no tool is still writing it, the grace is not its.
+  const named = dropped.length > 0 ? await reachedWith(layout, reached, dropped.map((d) => d.entry)) : reached;
+  const now = (options.now ?? Date.now)();
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const removed: GcResult['removed'] = [];
+  const recent = new Map<Digest, number>();
   const sweepBlobs = async (keep: ReadonlySet<Digest>): Promise<number> => {
     let kept = 0;
     const blobs = join(layout.root, 'blobs');
@@ -123,6 +147,10 @@ async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Pr
         const path = join(blobs, algorithm, hex);
         const st = await stat(path).catch(() => undefined);
         if (!st?.isFile()) continue;
+        if (!named.has(digest) && now - st.mtimeMs < graceMs) {
+          recent.set(digest, st.size);
+          continue;
+        }
         if (!options.dryRun) {
           await rm(path, { force: true }).catch((err: unknown) => {
             // (A blobs directory this user may not write, an immutable file.) What went before is said.
@@ -138,16 +166,18 @@ async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Pr
   if (dropped.length > 0 && !options.dryRun) {
     // What nothing reaches, even the entries to drop, goes first: on a full disk that makes the
     // room index.json's rewrite needs. A rewrite that fails leaves those entries whole.
-    await sweepBlobs(await reachedWith(layout, reached, dropped.map((d) => d.entry)));
+    await sweepBlobs(named);
     const gone = new Set<Descriptor>(dropped.map((d) => d.entry));
     await lock?.assertHeld();
     await writeFileAtomic(layout.indexPath, encodeJson({ ...index, manifests: index.manifests.filter((d) => !gone.has(d)) }));
   }
   const kept = await sweepBlobs(reached);
   removed.sort((a, b) => (a.digest < b.digest ? -1 : 1));
-  const forgotten = await pruneRemoteBlobs(layout.root, (d) => reached.has(d), options.dryRun)
-    + await prunePendingCacheEntries(layout.root, (d) => reached.has(d), options.dryRun);
-  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, dropped: dropped.map((d) => d.dropped), leftovers, leftoverBytes: leftovers.reduce((n, p) => n + (sizes.get(p) ?? 0), 0), forgotten };
+  const keeps = (d: Digest) => reached.has(d) || recent.has(d);
+  const forgotten = await pruneRemoteBlobs(layout.root, keeps, options.dryRun)
+    + await prunePendingCacheEntries(layout.root, keeps, options.dryRun);
+  const young = [...recent].map(([digest, size]) => ({ digest, size })).sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, recent: young, dropped: dropped.map((d) => d.dropped), leftovers, leftoverBytes: leftovers.reduce((n, p) => n + (sizes.get(p) ?? 0), 0), forgotten };
 }
 
 /** Bytes of the files under `path` (a session's directory, a temp file); what cannot be read counts 0. */

@@ -171,7 +171,7 @@ describe('gc of a layout oras 1.0 release candidates wrote', () => {
     index.manifests.push(entry);
     writeFileSync(indexPath, JSON.stringify(index));
 
-    const r = await runCliAsync(['gc', '--layout', layout, '--json']);
+    const r = await runCliAsync(['gc', '--layout', layout, '--json', '--prune=now']);
     assertOk(r);
     assert.deepEqual((JSON.parse(r.stdout) as { removed: { digest: string }[] }).removed.map((b) => b.digest), [stray.digest]);
     assert.ok(existsSync(join(layout, 'blobs', 'sha256', file.digest.slice('sha256:'.length))), 'the artifact\'s file is kept');
