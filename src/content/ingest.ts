@@ -55,7 +55,9 @@ export class IngestSession {
     }
     const session = new IngestSession(root, dir, owner, keepAlive(join(dir, 'owner')), untrack);
     removeAtExit(dir);
-    await sweepLayout(root, options);
+    // Not blobs/: listing it costs every writer time in proportion to the blobs held (80 ms at
+    // 50,000), for temp files only versions long gone left there; gc clears those.
+    await sweepLayout(root, { ...options, blobs: false });
     return session;
   }
 
@@ -118,10 +120,10 @@ export async function listSessions(root: string, options: LivenessOptions = {}):
 
 /**
  * Removes what writers that are gone left in the layout: their sessions, and the temp files older
- * versions left beside blobs and at the root (those only by age). Returns the paths removed (with
- * `dryRun`, those it would remove, removing nothing).
+ * versions left beside blobs (unless `blobs` is false) and at the root (those only by age).
+ * Returns the paths removed (with `dryRun`, those it would remove, removing nothing).
  */
-export async function sweepLayout(root: string, options: LivenessOptions & { dryRun?: boolean } = {}): Promise<string[]> {
+export async function sweepLayout(root: string, options: LivenessOptions & { dryRun?: boolean; blobs?: boolean } = {}): Promise<string[]> {
   const removed: string[] = [];
   const remove = (path: string) => (options.dryRun ? Promise.resolve() : rm(path, { recursive: true, force: true }).catch(() => {}));
   for (const s of await listSessions(root, options)) {
@@ -134,7 +136,7 @@ export async function sweepLayout(root: string, options: LivenessOptions & { dry
   // ocipush's own directory too: its notes are written through temp files beside them; and the
   // caches' (a killed build -f's base tree can be megabytes, trimmed only when another is written).
   const dirs = [root, join(root, PRIVATE_DIR)];
-  for (const alg of await readdir(join(root, 'blobs')).catch(() => [] as string[])) dirs.push(join(root, 'blobs', alg));
+  if (options.blobs !== false) for (const alg of await readdir(join(root, 'blobs')).catch(() => [] as string[])) dirs.push(join(root, 'blobs', alg));
   for (const cache of await readdir(join(root, CACHE_DIR)).catch(() => [] as string[])) dirs.push(join(root, CACHE_DIR, cache));
   for (const dir of dirs) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
