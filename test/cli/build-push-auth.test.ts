@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { run, tempDir } from '../support/tools.js';
+import { missingPath, run, tempDir } from '../support/tools.js';
 import { cacheTag } from '../../src/assemble/registry-cache.js';
 import { skopeoDigestAsync } from '../registry/support.js';
 import { assertOk, runCliAsync } from './registry-support.js';
@@ -11,7 +11,7 @@ import { assertOk, runCliAsync } from './registry-support.js';
 const PASSWORD = 'build-push-Secret-7e3a';
 
 /** No credentials but the ones a test gives. */
-const env: NodeJS.ProcessEnv = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config', SOURCE_DATE_EPOCH: '1700000000' };
+const env: NodeJS.ProcessEnv = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: missingPath('docker-config'), SOURCE_DATE_EPOCH: '1700000000' };
 
 /**
  * `build --push` into a registry that needs a login, the password given once on standard input

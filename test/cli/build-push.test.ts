@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, tempDir } from '../support/tools.js';
+import { missingPath, requireTool, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { skopeoRaw } from './copy-support.js';
 import { validate } from './json-schema.js';
@@ -13,7 +13,7 @@ let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
 let rootfs: string;
 let keys: string;
-const env = { COSIGN_PASSWORD: 'build-push-pw', OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+const env = { COSIGN_PASSWORD: 'build-push-pw', OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: missingPath('docker-config') };
 
 interface Pushed { reference: string; digest: string; blobs: { outcome: string }[]; referrers?: { artifactType: string }[]; signatures?: { digest: string }[] }
 

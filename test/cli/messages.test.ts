@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, lstatSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, run, runCli, tempDir } from '../support/tools.js';
+import { CLI, escapeRegExp, missingPath, run, runCli, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 
@@ -100,8 +100,10 @@ describe('what push, pull and export say', () => {
   });
 
   it('--digest-file in a missing directory fails before anything is sent', async () => {
-    const r = runCli(['push', `${registry.host}/msg/never:1`, '--layout', image.layout, '--tag', 'v1', '--digest-file', '/nonexistent/f']);
-    assertOneLineError(r, /^ocipush: --digest-file \/nonexistent\/f: directory \/nonexistent does not exist$/, 2);
+    const dir = missingPath('digest-dir');
+    const r = runCli(['push', `${registry.host}/msg/never:1`, '--layout', image.layout, '--tag', 'v1', '--digest-file', join(dir, 'f')]);
+    assertOneLineError(r, new RegExp(`^ocipush: --digest-file ${escapeRegExp(join(dir, 'f'))}: directory ${escapeRegExp(dir)} does not exist$`), 2);
+    assert.equal(existsSync(dir), false, 'the directory is not made');
     const log = (await registry.settledAccessLog()).filter((e) => !e.uri.includes('harness-settle'));
     assert.deepEqual(log, [], 'no request reached the registry');
     assertOneLineError(runCli(['push', `${registry.host}/msg/never:1`, '--layout', image.layout, '--digest-file', tmp.path]), /is a directory$/, 2);
@@ -116,10 +118,12 @@ describe('what push, pull and export say', () => {
   });
 
   it('copy and mutate check --digest-file before they copy anything, as push does', async () => {
+    const dir = missingPath('digest-dir');
     for (const args of [['copy'], ['mutate', '--label', 'a=b'], ['flatten']]) {
-      const r = runCli([args[0]!, `oci:${image.layout}:v1`, `${registry.host}/msg/never-${args[0]}:1`, ...args.slice(1), '--digest-file', '/nonexistent/f']);
-      assertOneLineError(r, /^ocipush: --digest-file \/nonexistent\/f: directory \/nonexistent does not exist$/, 2);
+      const r = runCli([args[0]!, `oci:${image.layout}:v1`, `${registry.host}/msg/never-${args[0]}:1`, ...args.slice(1), '--digest-file', join(dir, 'f')]);
+      assertOneLineError(r, new RegExp(`^ocipush: --digest-file ${escapeRegExp(join(dir, 'f'))}: directory ${escapeRegExp(dir)} does not exist$`), 2);
     }
+    assert.equal(existsSync(dir), false, 'the directory is not made');
     const log = (await registry.settledAccessLog()).filter((e) => !e.uri.includes('harness-settle'));
     assert.deepEqual(log, [], 'no request reached the registry');
   });

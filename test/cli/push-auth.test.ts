@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
-import { tempDir } from '../support/tools.js';
+import { missingPath, tempDir } from '../support/tools.js';
 import { MiB, skopeoDigest, skopeoDigestAsync, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { copy, push } from '../../src/lib/index.js';
@@ -21,7 +21,7 @@ function assertNoSecret(r: { stdout: string; stderr: string }, secret: string): 
 /** Environment without the caller's own credentials, so only what a test gives counts. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}, dockerConfig?: string): NodeJS.ProcessEnv {
   // undefined removes a variable from the child's environment.
-  return { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: dockerConfig ?? '/nonexistent-docker-config', ...extra };
+  return { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: dockerConfig ?? missingPath('docker-config'), ...extra };
 }
 
 let tmp: { path: string; cleanup: () => Promise<void> };

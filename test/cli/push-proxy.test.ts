@@ -4,7 +4,7 @@ import { freePort, startRegistry, type RunningRegistry } from '../support/regist
 import { nonLoopbackAddress, relay, type Relay } from '../support/relay.js';
 import { startTinyproxy, type RunningProxy } from '../support/tinyproxy.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
-import { tempDir } from '../support/tools.js';
+import { missingPath, tempDir } from '../support/tools.js';
 import { MiB, skopeoDigestAsync, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 
@@ -15,7 +15,7 @@ const WRONG_CREDENTIALS = '(?:401 Unauthorized|407 Proxy Authentication Required
 /** No proxy or credentials from the machine running the tests; each test sets what it needs. */
 const clean = {
   HTTP_PROXY: undefined, http_proxy: undefined, HTTPS_PROXY: undefined, https_proxy: undefined, NO_PROXY: undefined, no_proxy: undefined,
-  OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config',
+  OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: missingPath('docker-config'),
 };
 
 /**

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { nonLoopbackAddress, relay, type Relay } from '../support/relay.js';
-import { tempDir } from '../support/tools.js';
+import { missingPath, tempDir } from '../support/tools.js';
 import { MiB, skopeoDigest, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 
 const PASSWORD = 'remote-Secret-93c1';
 
-const env = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+const env = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: missingPath('docker-config') };
 
 /**
  * The registry is reached through this machine's own non-loopback address, so ocipush treats it

@@ -3,14 +3,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { missingPath, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 
 const PASSWORD = 'flags-Secret-9c2d';
 
 /** No credentials but the ones a test gives. */
-const env: NodeJS.ProcessEnv = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+const env: NodeJS.ProcessEnv = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: missingPath('docker-config') };
 
 /**
  * Every command that talks to a registry takes the same registry flags, `-u` is the registry

@@ -4,7 +4,7 @@ import { chownSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, readdirS
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { run, tempDir } from '../support/tools.js';
+import { missingPath, run, tempDir } from '../support/tools.js';
 import { assertSameTree } from '../assemble/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith } from './copy-support.js';
@@ -150,7 +150,7 @@ describe('rootfs', () => {
     const r = await runCliAsync(['rootfs', `${registry.host}/fs/app:1`, '-o', join(tmp.path, 'from-registry.tar')], { env });
     assertOk(r);
     assert.match(r.stderr, /^wrote the filesystem of .*\/fs\/app:1 \(linux\/amd64, sha256:[0-9a-f]{64}\) to .*from-registry\.tar: \d+ entries from 7 layers, \d+ hidden by the layers above\n$/);
-    const listing = execFileSync('sh', ['-c', `"${process.execPath}" "${join(process.cwd(), 'bin', 'ocipush.js')}" rootfs ${registry.host}/fs/app:1 | tar -tf - | sort`], { encoding: 'utf8', env: { ...process.env, ...env, DOCKER_CONFIG: '/nonexistent-docker-config' } });
+    const listing = execFileSync('sh', ['-c', `"${process.execPath}" "${join(process.cwd(), 'bin', 'ocipush.js')}" rootfs ${registry.host}/fs/app:1 | tar -tf - | sort`], { encoding: 'utf8', env: { ...process.env, ...env, DOCKER_CONFIG: missingPath('docker-config') } });
     assert.ok(listing.includes('f/link\n') && listing.includes('b/x\n') && !listing.includes('a/gone'), listing);
     assert.ok(!listing.split('\n').some((name) => name.startsWith('/')), 'names are relative (umoci\'s layers name the root /)');
     // Nothing but the tar on stdout: its end blocks are the last bytes (the digest goes to stderr).

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, tempDir } from '../support/tools.js';
+import { missingPath, requireTool, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { opensslVerifiedSignatures as verifiedSignatures } from './signature-support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
@@ -14,7 +14,7 @@ let tmp: { path: string; cleanup: () => Promise<void> };
 let image: UmociImage;
 let key: string;
 let pub: string;
-const env = { COSIGN_PASSWORD: 'sign-on-write-pw', OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+const env = { COSIGN_PASSWORD: 'sign-on-write-pw', OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: missingPath('docker-config') };
 
 before(async () => {
   requireTool('openssl');

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { run, runCli, tempDir } from '../support/tools.js';
+import { after, describe, it } from 'node:test';
+import { escapeRegExp, missingPath, run, runCli, tempDir } from '../support/tools.js';
 import { assertOneLineError } from './registry-support.js';
+
+/** A path that is not there (each command here fails before it could make it). */
+const missing = missingPath('missing');
+const missingRe = escapeRegExp(missing);
+after(() => assert.equal(existsSync(missing), false, `${missing} was made`));
 
 /**
  * Mistakes on the command line: each is one line on stderr naming the mistake, exit 2, and
@@ -24,7 +29,7 @@ describe('usage errors', () => {
     assert.deepEqual(JSON.parse(json.stdout), { error: { code: 'EUSAGE', message: 'unknown command "bogus" (ocipush --help lists them)' } });
     // An alias is a command; an option's value before the command is not one.
     assert.equal(runCli(['cp', '--help']).status, 0);
-    assertOneLineError(runCli(['--layout', '/nonexistent', 'push', '127.0.0.1:9/a:1']), /^ocipush: \/nonexistent: not an OCI image layout/, 1);
+    assertOneLineError(runCli(['--layout', missing, 'push', '127.0.0.1:9/a:1']), new RegExp(`^ocipush: ${missingRe}: not an OCI image layout`), 1);
   });
 
   it('a misspelt option with no command is named, not "name a command"', () => {
@@ -199,7 +204,7 @@ describe('usage errors', () => {
   });
 
   it('a value starting with a dash is taken as the value (--owner -1:-1), and judged as one', () => {
-    assertOneLineError(runCli(['build', '--owner', '-1:-1', '/nonexistent']), /^ocipush: --owner "-1:-1": expected UID:GID/, 2);
+    assertOneLineError(runCli(['build', '--owner', '-1:-1', missing]), /^ocipush: --owner "-1:-1": expected UID:GID/, 2);
   });
 
   it('a flag given a value other than true or false (gc --dry-run=yes) is refused, not read as false', async () => {
@@ -225,7 +230,7 @@ describe('usage errors', () => {
   it('a registry URL (http://, https://) is named as such, with the reference to write, by every verb', () => {
     const fix = /a reference has no http:\/\/: write 127\.0\.0\.1:9\/app:1 \(plain HTTP is --plain-http; localhost and 127\.x need no flag\)$/;
     for (const args of [['push', 'http://127.0.0.1:9/app:1'], ['pull', 'http://127.0.0.1:9/app:1'], ['inspect', 'http://127.0.0.1:9/app:1'],
-      ['copy', 'http://127.0.0.1:9/app:1', 'oci:/nonexistent/x'], ['build', '/nonexistent', '--push', 'http://127.0.0.1:9/app:1'],
+      ['copy', 'http://127.0.0.1:9/app:1', `oci:${missing}/x`], ['build', missing, '--push', 'http://127.0.0.1:9/app:1'],
       ['index', 'create', '--tag', 'http://127.0.0.1:9/app:1', '127.0.0.1:9/a:1']]) {
       assertOneLineError(runCli(args), fix, 2);
     }
@@ -234,7 +239,7 @@ describe('usage errors', () => {
 
   it('push IMAGE REF (a name of the layout first, as docker push takes it) says to name it with --tag; pull REF DIR says oci:DIR', () => {
     assertOneLineError(runCli(['push', 'app:1', '127.0.0.1:9/app:1']), /^ocipush: source "app:1": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\); an image of the layout is named with --tag: ocipush push 127\.0\.0\.1:9\/app:1 --tag app:1$/, 2);
-    assertOneLineError(runCli(['pull', '127.0.0.1:9/app:1', '/nonexistent/pulled']), /^ocipush: destination "\/nonexistent\/pulled": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\); a new layout is named oci:\/nonexistent\/pulled$/, 2);
+    assertOneLineError(runCli(['pull', '127.0.0.1:9/app:1', `${missing}/pulled`]), new RegExp(`^ocipush: destination "${missingRe}/pulled": expected a layout as oci:DIR\\[:NAME\\] \\(or a directory holding one\\); a new layout is named oci:${missingRe}/pulled$`), 2);
     // A path is no image name: no --tag hint for it.
     assertOneLineError(runCli(['push', './nonexistent', '127.0.0.1:9/app:1']), /^ocipush: source "\.\/nonexistent": expected a layout as oci:DIR\[:NAME\] \(or a directory holding one\)$/, 2);
   });
@@ -243,7 +248,7 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['push', '127.0.0.1:9/app:1', 'oci:./build:app']), /; the layout comes first, as skopeo copy takes them: ocipush push oci:\.\/build:app 127\.0\.0\.1:9\/app:1$/, 2);
     assertOneLineError(runCli(['push', 'docker://127.0.0.1:9/app:1', './build']), /; the layout comes first, as skopeo copy takes them: ocipush push oci:\.\/build docker:\/\/127\.0\.0\.1:9\/app:1$/, 2);
     assertOneLineError(runCli(['pull', './pulled', '127.0.0.1:9/app:1']), /^ocipush: destination "127\.0\.0\.1:9\/app:1": .*; the registry comes first, as skopeo copy takes them: ocipush pull 127\.0\.0\.1:9\/app:1 oci:\.\/pulled$/, 2);
-    assertOneLineError(runCli(['pull', 'oci:/nonexistent/p:x', '127.0.0.1:9/app:1']), /; the registry comes first, as skopeo copy takes them: ocipush pull 127\.0\.0\.1:9\/app:1 oci:\/nonexistent\/p:x$/, 2);
+    assertOneLineError(runCli(['pull', `oci:${missing}/p:x`, '127.0.0.1:9/app:1']), new RegExp(`; the registry comes first, as skopeo copy takes them: ocipush pull 127\\.0\\.0\\.1:9/app:1 oci:${missingRe}/p:x$`), 2);
     // Two registries: push copies nothing between them; copy does.
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1']), /; an image in a registry is copied with: ocipush copy 127\.0\.0\.1:9\/a:1 127\.0\.0\.1:9\/b:1$/, 2);
   });
@@ -317,7 +322,7 @@ describe('usage errors', () => {
     const valid = /^ocipush: --platform "linux\/amd65": unknown architecture "amd65"; the OCI image spec's values are .*\(--unlisted-platform takes it as it is\)$/;
     for (const args of [
       ['digest', '127.0.0.1:9/a:1'], ['manifest', '127.0.0.1:9/a:1'], ['config', '127.0.0.1:9/a:1'], ['rootfs', '127.0.0.1:9/a:1', '-o', '/dev/null'],
-      ['sbom', '127.0.0.1:9/a:1'], ['validate', '127.0.0.1:9/a:1'], ['push', '127.0.0.1:9/a:1', '--layout', '/nonexistent'],
+      ['sbom', '127.0.0.1:9/a:1'], ['validate', '127.0.0.1:9/a:1'], ['push', '127.0.0.1:9/a:1', '--layout', missing],
     ]) assertOneLineError(runCli([...args, '--platform', 'linux/amd65']), valid, 2);
     assertOneLineError(runCli(['copy', '127.0.0.1:9/a:1', '127.0.0.1:9/b:1', '--platform', 'linux/arm64,linux/amd65']), valid, 2);
     assertOneLineError(runCli(['mutate', '127.0.0.1:9/a:1', '--label', 'k=v', '--platform', 'linux/arm64,linux/amd65']), valid, 2);
@@ -341,7 +346,7 @@ describe('usage errors', () => {
   });
 
   it('--created beyond any date is a usage error, not a RangeError', () => {
-    assertOneLineError(runCli(['build', '--created', '99999999999999999999', '/nonexistent']), /^ocipush: --created "99999999999999999999": /, 2);
+    assertOneLineError(runCli(['build', '--created', '99999999999999999999', missing]), /^ocipush: --created "99999999999999999999": /, 2);
   });
 
   it('under --json, a usage error found by the argument parser is JSON on stdout too', () => {

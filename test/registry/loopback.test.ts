@@ -6,7 +6,7 @@ import { RegistryClient } from '../../src/registry/http.js';
 import { registryOrigin } from '../../src/registry/transport.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
-import { tempDir } from '../support/tools.js';
+import { missingPath, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from './support.js';
 import { runCliAsync } from '../cli/registry-support.js';
 
@@ -50,7 +50,7 @@ describe('loopback is localhost, 127.0.0.0/8 and ::1 as IP literals, nothing els
     it('receives no credentials: one EAUTH line refusing plain HTTP to a host that is not loopback', async () => {
       const r = await runCliAsync(['push', `${registry.host}/loop/app:1`, '--layout', image.layout, '-u', 'alice', '--password-stdin'], {
         input: 'realm-Secret-91c2\n',
-        env: { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' },
+        env: { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: missingPath('docker-config') },
       });
       assert.equal(r.status, 1, r.stderr);
       const lines = r.stderr.trimEnd().split('\n');

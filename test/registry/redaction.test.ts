@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
-import { tempDir } from '../support/tools.js';
+import { missingPath, tempDir } from '../support/tools.js';
 import { MiB, umociImage, type UmociImage } from './support.js';
 import { runCliAsync } from '../cli/registry-support.js';
 
@@ -14,7 +14,7 @@ const BASIC = Buffer.from(`alice:${PASSWORD}`).toString('base64');
 
 /** Environment without the caller's own credentials. */
 function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config', ...extra };
+  return { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: missingPath('docker-config'), ...extra };
 }
 
 /** Nothing printed (stderr, or stdout's --json) holds any of `secrets`; the place where one was says <redacted>. */

@@ -6,12 +6,12 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { makeCaChain } from '../support/certs.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, tempDir } from '../support/tools.js';
+import { missingPath, requireTool, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from './support.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 
 /** Only the trust a test names: no system bundle, no CA a CI image adds through the environment. */
-const NO_SYSTEM_TRUST = { SSL_CERT_DIR: '', SSL_CERT_FILE: '/nonexistent', NODE_EXTRA_CA_CERTS: '' };
+const NO_SYSTEM_TRUST = { SSL_CERT_DIR: '', SSL_CERT_FILE: missingPath('ca-bundle.pem'), NODE_EXTRA_CA_CERTS: '' };
 
 async function skopeoDigest(ref: string, certDir: string): Promise<string> {
   requireTool('skopeo');

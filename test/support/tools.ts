@@ -1,8 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { removeOnExit } from './exit-cleanup.js';
 
 /** The repository root (tests run from dist/test/…). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -24,6 +26,27 @@ export function requireTool(name: string): string {
 export async function tempDir(prefix = 'ocipush-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+let missingRoot: string | undefined;
+
+/**
+ * A path that does not exist (`name` in an empty temp dir of this test process, removed at exit),
+ * for what a command says about a missing file, layout or DOCKER_CONFIG. Not a fixed path such as
+ * /nonexistent: every test on the machine shares that one, and on a root machine a command that
+ * once created it broke the tests of other files running at the same time.
+ */
+export function missingPath(name: string): string {
+  if (!missingRoot) {
+    missingRoot = mkdtempSync(join(tmpdir(), 'ocipush-missing-'));
+    removeOnExit(missingRoot);
+  }
+  return join(missingRoot, name);
+}
+
+/** `path` as a regular expression's source, to match a message that names it. */
+export function escapeRegExp(path: string): string {
+  return path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 export interface RunResult {

@@ -16,7 +16,7 @@ import { OciLayout } from '../../src/content/layout.js';
 import { connectRegistry } from '../../src/registry/connect.js';
 import { staticCredentials } from '../../src/registry/credentials/static.js';
 import { LazyBlobs } from '../../src/transfer/lazy-blobs.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
+import { missingPath, requireTool, run, tempDir } from '../support/tools.js';
 
 /**
  * Foreign (non-distributable) layers, as Windows base images have them: the manifest names the
@@ -182,7 +182,7 @@ describe('a foreign layer URL that challenges for credentials', () => {
       await promisify(execFile)('skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-creds', `alice:${password}`, `oci:${layout}:v1`, `docker://${registry.host}/win/guarded:v1`]);
       const archive = join(tmp.path, 'guarded.tar');
       const r = await runCliAsync(['copy', `${registry.host}/win/guarded:v1`, `docker-archive:${archive}:win:1`, '-u', 'alice', '--password-stdin'], {
-        input: `${password}\n`, env: { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' },
+        input: `${password}\n`, env: { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, DOCKER_CONFIG: missingPath('docker-config') },
       });
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr.trimEnd().split('\n').pop()!, /foreign layer .* is not there, and no URL of it served it \(127\.0\.0\.1:\d+: 401/);

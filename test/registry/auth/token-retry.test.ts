@@ -4,7 +4,7 @@ import { assertOk, runCliAsync } from '../../cli/registry-support.js';
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../../support/token-issuer.js';
-import { tempDir } from '../../support/tools.js';
+import { missingPath, tempDir } from '../../support/tools.js';
 import { skopeoDigestAsync, umociImage, type UmociImage } from '../support.js';
 
 const PASSWORD = 'token-Retry-7c1e';
@@ -21,7 +21,7 @@ describe('a token service that answers 429 or 503 for a while', () => {
   let issuer: TokenIssuer;
   let proxy: FaultProxy;
   let registry: RunningRegistry;
-  const env = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: '/nonexistent-docker-config' };
+  const env = { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: missingPath('docker-config') };
 
   before(async () => {
     tmp = await tempDir();
