@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prefetchXattrs, scanXattrs } from '../../src/layer/xattrs.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
@@ -27,22 +27,36 @@ test('ocipush build scans capabilities ahead of the build: a file capability sti
 
 test('a scan started ahead is the one the build takes, with its warnings', async () => {
   requireTool('setcap');
+  const getfattr = requireTool('getfattr');
   const tmp = await tempDir();
+  const path = process.env.PATH;
   try {
     const root = realpathSync(tmp.path);
-    const file = join(root, 'ping');
+    const tree = join(root, 'tree');
+    mkdirSync(tree);
+    const file = join(tree, 'ping');
     writeFileSync(file, 'binary');
     run('setcap', ['cap_net_raw+ep', file]);
-    prefetchXattrs(root);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let getfattr finish
+    // The real getfattr, which says when it has read the tree: on a loaded machine it may take
+    // longer than any fixed wait.
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    const scanned = join(root, 'scanned');
+    writeFileSync(join(bin, 'getfattr'), `#!/bin/sh\n"${getfattr}" "$@"\nstatus=$?\n: > "${scanned}"\nexit $status\n`);
+    chmodSync(join(bin, 'getfattr'), 0o755);
+    process.env.PATH = `${bin}:${path}`;
+    prefetchXattrs(tree);
+    process.env.PATH = path;
+    while (!existsSync(scanned)) await new Promise((resolve) => setTimeout(resolve, 10));
     run('setcap', ['-r', file]); // after the scan ran: only the scan started ahead still sees it
     const warnings: string[] = [];
-    const early = await scanXattrs(root, (m) => warnings.push(m));
+    const early = await scanXattrs(tree, (m) => warnings.push(m));
     assert.ok(early.get(file), 'the prefetched result');
     assert.equal(warnings.length, 0);
-    const later = await scanXattrs(root, (m) => warnings.push(m));
+    const later = await scanXattrs(tree, (m) => warnings.push(m));
     assert.equal(later.get(file), undefined, 'taken once: the next scan reads the tree again');
   } finally {
+    process.env.PATH = path;
     await tmp.cleanup();
   }
 });
