@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run, tempDir } from '../support/tools.js';
@@ -67,7 +67,9 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     assert.equal(mirror.stdout, '', 'no tag copied, no line');
     // gc then removes the blobs: none is left that nothing names.
     assertOk(await runCliAsync(['gc', '--layout', layout]));
-    assert.throws(() => run('skopeo', ['inspect', '--raw', `oci:${layout}@${digest}`]));
+    // Read off the disk as the image-layout spec lays it out: skopeo 1.9 cannot name a manifest of a
+    // layout by digest (oci:DIR@DIGEST is to it a directory named DIR@sha256), so it fails either way.
+    assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')), [], 'no blob is left');
   });
 
   it('a name not in the layout, a name that is no name, and delete without a name: one line, the layout as it was', async () => {
