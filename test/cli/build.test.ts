@@ -309,8 +309,9 @@ test('Ctrl-C stops the build, removes its temp files and leaves the layout as it
     // The build's ingest session (never blobs/) holds the layer being written.
     const ingest = join(layout, '.ocipush', 'ingest');
     const staged = () => existsSync(ingest) && readdirSync(ingest, { recursive: true }).some((n) => String(n).includes('.tmp-'));
-    // Wait until the layer is being written, then interrupt it as a terminal would.
-    for (let i = 0; i < 1000 && !staged(); i++) await new Promise((r) => setTimeout(r, 10));
+    // Wait until the layer is being written (for as long as the build runs: a loaded machine may
+    // take more than any fixed bound to start it), then interrupt it as a terminal would.
+    while (!staged() && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));
     assert.ok(staged(), 'a staged layer appeared');
     child.kill('SIGINT');
     const r = await done;
