@@ -213,7 +213,7 @@ describe('inspect and config of an image whose config blob the registry lost', (
     const config = (JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])) as { config: { digest: string } }).config.digest;
     const deleted = await fetch(`${registry.url}/v2/lost/config/blobs/${config}`, { method: 'DELETE' });
     assert.equal(deleted.status, 202);
-    assert.throws(() => run('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${ref}`]));
+    assert.throws(() => run('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${ref}`]), /configuration data: Error fetching blob: invalid status code from registry 404/);
     for (const args of [['inspect', ref], ['inspect', '--config', ref], ['config', ref]]) {
       const r = await runCliAsync(args);
       assert.equal(r.status, 1, r.stderr);
