@@ -127,6 +127,24 @@ describe('startRegistry', () => {
     assert.equal(existsSync(registry.storageDir), false, 'the temp storage is removed');
   });
 
+  test('a port another test\'s registry won is not taken for the new one: it starts on another port, its own', async () => {
+    const first = await startRegistry();
+    const ports: number[] = [];
+    // The first port offered is the one the other registry holds, as when both found it free.
+    const second = await startRegistry({ choosePort: async () => { ports.push(ports.length === 0 ? first.port : await freePort()); return ports.at(-1)!; } });
+    try {
+      assert.notEqual(second.port, first.port, 'the new registry is not the other one');
+      assert.equal(ports.length, 2, 'a second port was tried');
+      const copy = await skopeo(['copy', '--dest-tls-verify=false', image, `docker://${second.host}/own/app:v1`]);
+      assert.equal(copy.code, 0, copy.stderr);
+      assert.ok((await second.settledAccessLog()).some((e) => e.method === 'PUT' && e.path === '/v2/own/app/manifests/v1'));
+      assert.ok((await first.settledAccessLog()).every((e) => !e.path.startsWith('/v2/own/')), 'nothing reached the other registry');
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
+  });
+
   test('keeps answering while this process is blocked in a synchronous child that makes many requests', async () => {
     // Its logs once went into pipes this process drained only between events: 600 requests
     // (about 300 KB of log lines) made inside spawnSync filled them and stalled the registry.

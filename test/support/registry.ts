@@ -70,6 +70,8 @@ export interface RegistryOptions {
    * server there must serve the storage directory's files.
    */
   blobRedirect?: string;
+  /** Where a port to try is found (default freePort); each attempt asks again. */
+  choosePort?: () => Promise<number>;
 }
 
 export interface RunningRegistry {
@@ -116,6 +118,8 @@ export interface RunningRegistry {
 const PROBE_AGENT = 'ocipush-harness-probe';
 const START_TIMEOUT_MS = 15_000;
 const START_ATTEMPTS = 4;
+/** The header in which a registry of this harness marks its answers as its own. */
+const MARK_HEADER = 'X-Ocipush-Harness-Registry';
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
   requireTool('docker-registry');
@@ -137,10 +141,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     // A free port found by binding :0 can be taken by someone else before the registry binds
     // it; retry with a new one when that happens.
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await (options.choosePort ?? freePort)();
       const configFile = join(dir, 'config.yml');
-      await writeFile(configFile, registryConfig({ port, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls, schema1: options.schema1, blobRedirect: options.blobRedirect }));
-      const started = await launch(configFile, dir, port, tls?.certFile, tls?.client, tls?.served !== undefined);
+      // Every answer of this registry carries its own mark: the probe takes no other server on
+      // the port (a registry of another test that won the port) for it.
+      const mark = randomBytes(8).toString('hex');
+      await writeFile(configFile, registryConfig({ port, mark, storageDir, auth, tls, foreignLayerUrls: options.foreignLayerUrls, schema1: options.schema1, blobRedirect: options.blobRedirect }));
+      const started = await launch(configFile, dir, port, mark, tls?.certFile, tls?.client, tls?.served !== undefined);
       if ('registry' in started) {
         return finish(started.registry, { dir, forgetDir, storageDir, tls });
       }
@@ -172,7 +179,7 @@ async function writeAuthFiles(dir: string, auth: RegistryAuth | undefined): Prom
 }
 
 /** YAML by hand: every scalar is written as a JSON string, which YAML reads as a quoted string. */
-function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; served?: string; client?: { certFile: string } }; foreignLayerUrls?: string; schema1?: boolean; blobRedirect?: string }): string {
+function registryConfig(c: { port: number; mark: string; storageDir: string; auth: AuthFiles; tls?: { certFile: string; keyFile: string; served?: string; client?: { certFile: string } }; foreignLayerUrls?: string; schema1?: boolean; blobRedirect?: string }): string {
   const q = (s: string) => JSON.stringify(s);
   const lines = [
     'version: 0.1',
@@ -197,6 +204,7 @@ function registryConfig(c: { port: number; storageDir: string; auth: AuthFiles; 
     `  secret: ${q(randomBytes(16).toString('hex'))}`,
     '  headers:',
     '    X-Content-Type-Options: [nosniff]',
+    `    ${MARK_HEADER}: [${q(c.mark)}]`,
   ];
   if (c.tls) {
     lines.push('  tls:', `    certificate: ${q(c.tls.served ?? c.tls.certFile)}`, `    key: ${q(c.tls.keyFile)}`);
@@ -228,7 +236,7 @@ interface Launched {
 
 type LaunchResult = { registry: Launched } | { message: string; portTaken: boolean };
 
-async function launch(configFile: string, cwd: string, port: number, caFile: string | undefined, client?: { certFile: string; keyFile: string }, unchecked = false): Promise<LaunchResult> {
+async function launch(configFile: string, cwd: string, port: number, mark: string, caFile: string | undefined, client?: { certFile: string; keyFile: string }, unchecked = false): Promise<LaunchResult> {
   // setpriv --pdeathsig: the kernel kills the registry if this test process dies without
   // running its exit handlers (SIGKILL, a crash), so no registry outlives its test.
   // The registry writes its logs into files, never into a pipe: a pipe this process did not drain
@@ -253,7 +261,7 @@ async function launch(configFile: string, cwd: string, port: number, caFile: str
   const ca: ProbeTls | undefined = caFile
     ? { ca: readFileSync(caFile), ...(client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {}), ...(unchecked ? { rejectUnauthorized: false } : {}) }
     : undefined;
-  const ready = waitUntilAnswering(scheme, port, ca);
+  const ready = waitUntilAnswering(scheme, port, ca, mark);
   const outcome = await Promise.race([ready.then(() => null), exited]);
   if (outcome === null) return { registry: { child, port, scheme, ca, out, forgetChild } };
   ready.cancel();
@@ -413,14 +421,14 @@ export function parseAccessLine(line: string): AccessEntry | undefined {
   };
 }
 
-function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: ProbeTls | undefined): Promise<void> & { cancel(): void } {
+function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: ProbeTls | undefined, mark: string): Promise<void> & { cancel(): void } {
   let cancelled = false;
   const done = (async () => {
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (!cancelled) {
       try {
-        const status = await probe(scheme, port, ca, '/v2/');
-        if (status === 200 || status === 401) return;
+        const { status, marked } = await probe(scheme, port, ca, '/v2/');
+        if ((status === 200 || status === 401) && marked === mark) return;
       } catch {
         // not listening yet
       }
@@ -435,14 +443,14 @@ function waitUntilAnswering(scheme: 'http' | 'https', port: number, ca: ProbeTls
 /** What the harness's own probes trust (and, for a registry requiring one, the client certificate they show). */
 interface ProbeTls { ca: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean }
 
-function probe(scheme: 'http' | 'https', port: number, ca: ProbeTls | undefined, path: string): Promise<number> {
+function probe(scheme: 'http' | 'https', port: number, ca: ProbeTls | undefined, path: string): Promise<{ status: number; marked: unknown }> {
   return new Promise((resolve, reject) => {
     const lib = scheme === 'https' ? https : http;
     const req = lib.request(
       { host: '127.0.0.1', port, path, method: 'GET', agent: false, ...ca, headers: { 'user-agent': PROBE_AGENT }, timeout: 2000 },
       (res) => {
         res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, marked: res.headers[MARK_HEADER.toLowerCase()] }));
         res.on('error', reject);
       },
     );
