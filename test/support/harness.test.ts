@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { failWith, startFaultProxy, tooManyRequests } from './fault-proxy.js';
 import { freePort, parseAccessLine, startRegistry } from './registry.js';
+import { startTinyproxy } from './tinyproxy.js';
 import { parseScope, startTokenIssuer } from './token-issuer.js';
 import { REPO_ROOT, requireTool, run, tempDir } from './tools.js';
 
@@ -199,6 +200,26 @@ describe('startRegistry', () => {
       const untrusted = await skopeo(['inspect', '--raw', `docker://${registry.host}/tls/app:v1`]);
       assert.notEqual(untrusted.code, 0, 'verification is on by default and fails without the CA');
     } finally {
+      await registry.stop();
+    }
+  });
+});
+
+describe('startTinyproxy', () => {
+  test('a port another test\'s server won is not taken for the proxy: it starts on another port and proxies there', async () => {
+    requireTool('curl');
+    const registry = await startRegistry();
+    const ports: number[] = [];
+    // The first port offered is the registry's, as when both found it free: tinyproxy cannot bind it.
+    const proxy = await startTinyproxy({ choosePort: async () => { ports.push(ports.length === 0 ? registry.port : await freePort()); return ports.at(-1)!; } });
+    try {
+      assert.notEqual(proxy.port, registry.port, 'the proxy is not the registry');
+      assert.equal(ports.length, 2, 'a second port was tried');
+      const through = spawnSync('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--noproxy', '', '-x', proxy.url, `${registry.url}/v2/`], { encoding: 'utf8' });
+      assert.equal(through.stdout, '200', through.stderr);
+      assert.deepEqual(proxy.requests(), [{ method: 'GET', target: `${registry.url}/v2/` }]);
+    } finally {
+      await proxy.stop();
       await registry.stop();
     }
   });

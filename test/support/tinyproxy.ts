@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killOnExit, removeOnExit } from './exit-cleanup.js';
@@ -30,6 +29,8 @@ export interface ProxyOptions {
   basicAuth?: { user: string; password: string };
   /** Allow CONNECT only to these ports (403 otherwise); every port when absent. */
   connectPorts?: number[];
+  /** Where a port to try is found (default freePort); each attempt asks again. */
+  choosePort?: () => Promise<number>;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -42,7 +43,7 @@ export async function startTinyproxy(options: ProxyOptions = {}): Promise<Runnin
   const logFile = join(dir, 'tinyproxy.log');
   try {
     for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
+      const port = await (options.choosePort ?? freePort)();
       const config = [
         `Port ${port}`,
         'Listen 127.0.0.1',
@@ -65,7 +66,7 @@ export async function startTinyproxy(options: ProxyOptions = {}): Promise<Runnin
       child.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
       child.stderr!.on('data', (c: Buffer) => { output += c.toString(); });
       const log = () => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
-      if (await listening(port, child)) {
+      if (await listening(log, child)) {
         return {
           url: `http://127.0.0.1:${port}`,
           port,
@@ -96,16 +97,16 @@ export function parseLog(text: string): ProxyLogEntry[] {
   return entries;
 }
 
-async function listening(port: number, child: ChildProcess): Promise<boolean> {
+/**
+ * Whether this tinyproxy listens: its own log says so once it has bound the port. A connection
+ * to the port proves nothing: when another test's server won the port, tinyproxy exits ("Could
+ * not create listening sockets") while that server takes the connection.
+ */
+async function listening(log: () => string, child: ChildProcess): Promise<boolean> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) return false;
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return true;
+    if (log().includes('Starting main loop. Accepting connections.')) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
