@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { freePort, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { nonLoopbackAddress, relay, type Relay } from '../support/relay.js';
 import { startTinyproxy, type RunningProxy } from '../support/tinyproxy.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
@@ -56,7 +56,9 @@ describe('push through HTTP_PROXY / HTTPS_PROXY', () => {
     proxy = await startTinyproxy();
     authProxy = await startTinyproxy({ basicAuth: { user: 'alice', password: PROXY_PASSWORD } });
     strictProxy = await startTinyproxy({ connectPorts: [443] });
-    deadPort = await freePort();
+    // A proxy that is not there: the discard port, which no test server takes (they listen on
+    // ephemeral ports), not a port found free now that another test's server may take meanwhile.
+    deadPort = 9;
   });
   after(async () => {
     for (const r of [plainRelay, tlsRelay, issuerRelay, tokenRelay]) await r?.close();
