@@ -305,7 +305,12 @@ describe('login and logout', () => {
     const dir = freshConfigDir({ credHelpers: { [slowHost]: 'slow' } });
     const env = envWith(dir, { PATH: `${bin}:${process.env.PATH}`, STATE: state });
     const slow = runCliAsync(['login', slowHost, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD });
-    while (!existsSync(join(state, 'storing'))) await new Promise((r) => setTimeout(r, 20));
+    // Until the helper is storing, or the login has ended without reaching it (then failed here,
+    // with its stderr, instead of waiting for ever).
+    let ended: { stderr: string } | undefined;
+    void slow.then((r) => { ended = r; });
+    while (!existsSync(join(state, 'storing')) && !ended) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(existsSync(join(state, 'storing')), `the login ended before its helper stored: ${ended?.stderr}`);
     assertOk(await runCliAsync(['login', host, '-u', 'alice', '--password-stdin'], { env, input: PASSWORD }));
     writeFileSync(join(state, 'release'), '');
     assertOk(await slow);
