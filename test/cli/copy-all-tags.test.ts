@@ -232,7 +232,10 @@ describe('copy --all-tags', () => {
       assertOk(await runCliAsync(['push', `${old.host}/old/app:a`, '--layout', image.layout, '--tag', 'v1'], { env }));
       proxy.addFault({ method: 'GET', path: /\/manifests\/a$/, fault: { kind: 'hold-response', until: /release-held/, timeoutMs: 600_000 } });
       const copying = runCliAsync(['copy', '--all-tags', `${proxy.host}/old/app`, `${regs.production.host}/old/mirror`, '-q'], { env });
-      while (!proxy.requests().some((r) => r.path.endsWith('/manifests/b') && r.status !== undefined)) await new Promise((r) => setTimeout(r, 20));
+      let ended = false;
+      void copying.finally(() => { ended = true; });
+      // Until b is refused, or the copy has ended before (the assertion below then shows its line).
+      while (!ended && !proxy.requests().some((r) => r.path.endsWith('/manifests/b') && r.status !== undefined)) await new Promise((r) => setTimeout(r, 20));
       await fetch(`${proxy.url}/release-held`);
       assertOneLineError(await copying, /^ocipush: .*\/old\/app:b is a Docker schema 1 manifest .*convert it to schema 2 with skopeo copy --format v2s2$/);
       assert.equal((await skopeoRaw(`${regs.production.host}/old/mirror:a`, creds)).digest, image.manifest.digest);

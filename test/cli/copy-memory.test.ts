@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { MB, cliPeakRss, mib, randomLayerLayout } from '../support/peak-rss.js';
 import { startRegistry } from '../support/registry.js';
-import { tempDir } from '../support/tools.js';
+import { missingPath, tempDir } from '../support/tools.js';
 import { skopeoDigest } from '../registry/support.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 
@@ -13,7 +13,7 @@ test('copying a 160 MiB layer between registries takes no more memory than a 4 M
   const a = await startRegistry();
   const b = await startRegistry();
   try {
-    const env = { DOCKER_CONFIG: '/nonexistent-docker-config' };
+    const env = { DOCKER_CONFIG: missingPath('docker-config') };
     assertOk(await runCliAsync(['push', '-q', '--layout', await randomLayerLayout(join(tmp.path, 'small'), 4 * MB), '-t', 'v1', `${a.host}/memory/small:v1`], { env }));
     assertOk(await runCliAsync(['push', '-q', '--layout', await randomLayerLayout(join(tmp.path, 'big'), 160 * MB), '-t', 'v1', `${a.host}/memory/big:v1`], { env }));
     const copy = (repo: string) => cliPeakRss(['copy', '-q', `${a.host}/memory/${repo}:v1`, `${b.host}/memory/${repo}:v1`]);

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { sha256 } from '../../src/oci/digest.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startTokenIssuer, type TokenIssuer } from '../support/token-issuer.js';
-import { requireTool } from '../support/tools.js';
+import { missingPath, requireTool } from '../support/tools.js';
 
 export const PASSWORD = 'copy-Secret-7d2a';
 
@@ -39,7 +39,7 @@ export async function startTwoRegistries(dir: string): Promise<TwoRegistries> {
 }
 
 /** Environment with only the given Docker config (none of the caller's own credentials). */
-export function envWith(dockerConfig = '/nonexistent-docker-config', extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+export function envWith(dockerConfig = missingPath('docker-config'), extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_CONFIG: dockerConfig, ...extra };
 }
 

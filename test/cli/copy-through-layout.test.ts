@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { run, tempDir } from '../support/tools.js';
+import { missingPath, run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, skopeoRaw } from './copy-support.js';
 import { validate } from './json-schema.js';
@@ -15,7 +15,7 @@ interface ReferrersIndex { manifests: { digest: string; artifactType?: string }[
 const PROVENANCE = 'https://slsa.dev/provenance/v1';
 let tmp: { path: string; cleanup: () => Promise<void> };
 let registry: RunningRegistry;
-const env = envWith('/nonexistent-docker-config', { COSIGN_PASSWORD: 'through-layout' });
+const env = envWith(missingPath('docker-config'), { COSIGN_PASSWORD: 'through-layout' });
 let key: string;
 let pub: string;
 /** The public key of a pair that signed nothing. */

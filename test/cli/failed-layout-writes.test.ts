@@ -83,7 +83,8 @@ describe('Ctrl-C and SIGTERM mid-download into a new layout leave no layout', ()
     const done = new Promise<{ status: number | null; stderr: string }>((resolve) => {
       child.on('close', (status) => { forget(); resolve({ status, stderr }); });
     });
-    while (!proxy.requests().some((r) => r.method === 'GET' && r.path.includes('/blobs/sha256:'))) await new Promise((r) => setTimeout(r, 20));
+    // Until the first blob is asked for, or the command has ended without asking (its stderr then says why).
+    while (child.exitCode === null && !proxy.requests().some((r) => r.method === 'GET' && r.path.includes('/blobs/sha256:'))) await new Promise((r) => setTimeout(r, 20));
     child.kill(signal);
     const result = await done;
     proxy.clearFaults();

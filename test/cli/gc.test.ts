@@ -169,7 +169,7 @@ describe('ocipush gc', () => {
     assert.equal(r.stderr, `ocipush: ${dir}: index.json names manifest ${b.manifest.digest}, which the layout does not hold; gc removes nothing from a layout it cannot read whole\n`);
     assert.deepEqual(blobs(dir), before);
     requireTool('umoci');
-    assert.throws(() => run('umoci', ['gc', '--layout', dir]), 'umoci gc refuses the same layout');
+    assert.throws(() => run('umoci', ['gc', '--layout', dir]), new RegExp(`gc: getting reachables .*${b.manifest.digest.slice('sha256:'.length)}: no such file or directory`), 'umoci gc refuses the same layout, for the manifest missing');
     assert.deepEqual(blobs(dir), before);
   });
 

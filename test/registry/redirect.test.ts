@@ -91,7 +91,8 @@ describe('redirects to another host', () => {
 
   it('another host that cannot be reached is named, not the registry that answered (a firewall letting the registry through, not its CDN)', async () => {
     const layer = image.layers[0]!;
-    const closed = await freePort();
+    // Port 9 (discard): nothing listens there, and no other test's server can take it.
+    const closed = 9;
     front.addFault({ method: 'GET', path: new RegExp(`/blobs/${layer}$`), times: Infinity, fault: { kind: 'respond', status: 307, headers: { location: `http://127.0.0.1:${closed}/bucket/docker/registry/v2/blobs/data?X-Amz-Signature=abc` } } });
     try {
       // --timeout 1s: the retries a refused connection gets once the registry has answered stop early.
