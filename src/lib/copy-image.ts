@@ -5,6 +5,7 @@ import type { RegistryClient } from '../registry/http.js';
 import type { Repository } from '../registry/repository.js';
 import type { CopiedNode, CopyOptions } from '../transfer/copy-graph.js';
 import type { CopiedReferrer } from '../transfer/copy-referrers.js';
+import type { ReferrerEnds } from '../transfer/referrer-ends.js';
 import type { DeclinedMount } from '../transfer/mount-sources.js';
 
 /** What an image is copied out of. */
@@ -99,10 +100,11 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
     ...(options.inFlight ? { inFlight: options.inFlight } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
+  const opened = root.digest === source.opened.descriptor.digest ? await openedBytes(source, options.signal) : undefined;
+  const referring = options.referrers && !target.archive ? await referrersListedFirst(source, target, root, opened, options.signal) : undefined;
   const result = await copyGraph(source.storage, target.storage, root, { ...graphOptions, ...(target.reference ? { rootReference: target.reference } : {}) });
   // Out of a layout into a registry: a later push there of an image sharing these blobs mounts them.
   if (target.repository) await recordMountSources(source.storage, result.nodes, `${target.repository.registry}/${target.repository.name}`, declined);
-  const opened = root.digest === source.opened.descriptor.digest ? await openedBytes(source, options.signal) : undefined;
   // Into a layout by digest: listed in index.json without a name, as a pull by digest lists it.
   if (target.layout && target.reference === undefined) await listUnnamed(target.layout, root, opened);
   // An artifact copied by digest is listed among its subject's referrers there.
@@ -111,16 +113,13 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
   const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
   const subjects = referrerSubjects(result);
   let referrers: CopiedReferrer[] = [];
-  if (options.referrers && !target.archive) {
-    const { referrerEnds } = await import('../transfer/referrer-ends.js');
-    const from = { storage: source.referrersFrom ?? source.storage, name: source.name };
+  if (referring) {
     const apart = source.layout && target.repository && options.signaturesIn && options.connectSignatures
       && (options.signaturesIn.registry !== target.repository.registry || options.signaturesIn.repository !== target.repository.name);
     if (apart) {
-      referrers = await copyReferrersApart(source.layout!, from, target.repository!, subjects, graphOptions, options);
+      referrers = await copyReferrersApart(source.layout!, { storage: referring.from, name: source.name }, target.repository!, subjects, graphOptions, options);
     } else {
-      const ends = await referrerEnds(from, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
-      referrers = await copyReferrers(from.storage, target.storage, subjects, { ...graphOptions, ...ends });
+      referrers = await copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends });
       // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
       if (source.layout && target.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, target.repository, subjects, referrers);
     }
@@ -169,6 +168,33 @@ async function copyReferrersApart(
     await appendCopiedAttestations(layout, signatures, subjects, theirs);
     return [...own, ...theirs.map((r) => ({ ...r, storedIn }))];
   }, image.client);
+}
+
+/**
+ * Where the image's referrers come from and go, with every one of them listed before the image is
+ * copied (listReferrersFirst): the image's manifests are its root and, under an index, each
+ * manifest (an index under it read in turn), as referrerSubjects names them once copied.
+ */
+async function referrersListedFirst(
+  source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, rootBytes: Buffer | undefined, signal: AbortSignal | undefined,
+): Promise<{ from: ReadOnlyStorage; ends: ReferrerEnds }> {
+  const [{ referrerEnds }, { listReferrersFirst }] = await Promise.all([import('../transfer/referrer-ends.js'), import('../transfer/copy-referrers.js')]);
+  const from = source.referrersFrom ?? source.storage;
+  const ends = await referrerEnds({ storage: from, name: source.name }, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
+  const subjects = await manifestsOf(source, root, rootBytes, signal);
+  const listReferrers = await listReferrersFirst(from, subjects, { ...(ends.listReferrers ? { listReferrers: ends.listReferrers } : {}), ...(signal ? { signal } : {}) });
+  return { from, ends: { ...ends, ...(listReferrers ? { listReferrers } : {}) } };
+}
+
+async function manifestsOf(source: ImageCopySource, manifest: Descriptor, bytes: Buffer | undefined, signal: AbortSignal | undefined): Promise<Descriptor[]> {
+  const [{ isIndexMediaType }, { parseManifest, isIndex }, { MAX_MANIFEST_BYTES, readSmall }] = await Promise.all([
+    import('../oci/media-types.js'), import('../oci/manifest.js'), import('../content/verify.js'),
+  ]);
+  if (!isIndexMediaType(manifest.mediaType)) return [manifest];
+  const where = `${source.name}: manifest ${manifest.digest}`;
+  const parsed = parseManifest(bytes ?? await readSmall(await source.storage.fetch(manifest, signal ? { signal } : {}), MAX_MANIFEST_BYTES, where), where, manifest.mediaType);
+  const children = isIndex(parsed) ? parsed.manifests.filter((d) => d.mediaType.includes('manifest') || d.mediaType.includes('index')) : [];
+  return [manifest, ...(await Promise.all(children.map((d) => manifestsOf(source, d, undefined, signal)))).flat()];
 }
 
 async function openedBytes(source: ImageCopySource, signal: AbortSignal | undefined): Promise<Buffer> {

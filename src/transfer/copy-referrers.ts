@@ -120,6 +120,30 @@ export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects
   return [...(byTag as PromiseFulfilledResult<CopiedReferrer[]>).value, ...(byReferrers as PromiseFulfilledResult<CopiedReferrer[]>).value];
 }
 
+/**
+ * Lists the OCI 1.1 referrers of `subjects` in the source, and theirs in turn (a signature of an
+ * SBOM), before anything is copied, as oras cp -r finds every root before its first write and
+ * regctl image copy --referrers lists them before the image's manifest goes: a source whose
+ * referrers API or `sha256-<hex>` index fails (a 500, a 403, a body that is no index) fails the
+ * copy with the destination as it was, not after the image was tagged there. Resolves with a
+ * lister for copyReferrers that answers from those lists (a subject not listed here, from the source).
+ */
+export async function listReferrersFirst(
+  src: ReadOnlyStorage, subjects: Descriptor[], options: Pick<ReferrerCopyOptions, 'listReferrers' | 'signal'> = {},
+): Promise<ReferrerCopyOptions['listReferrers']> {
+  const lister = referrerLister(src, options.listReferrers, options.signal);
+  if (!lister) return undefined;
+  const listed = new Map<string, Descriptor[]>();
+  let level = subjects;
+  while (level.length > 0) {
+    const fresh = [...new Map(level.filter((d) => !listed.has(d.digest)).map((d) => [d.digest, d])).values()];
+    const found = await Promise.all(fresh.map(lister));
+    fresh.forEach((d, i) => listed.set(d.digest, found[i]!));
+    level = found.flat();
+  }
+  return async (subject) => listed.get(subject.digest) ?? lister(subject);
+}
+
 /** How a source's OCI 1.1 referrers are listed: the caller's way (a registry's API or tag schema), else the storage's own. */
 function referrerLister(src: ReadOnlyStorage, given: ReferrerCopyOptions['listReferrers'], signal?: AbortSignal): ReferrerCopyOptions['listReferrers'] {
   return given ?? (isReferrerLister(src) ? (d: Descriptor) => src.referrers(d, signal ? { signal } : {}) : undefined);
