@@ -183,8 +183,52 @@ export async function pushReferrers(
     return (await putAnsweringSubject(client, repository, r.descriptor, r.bytes)) === subject ? 'api' : 'index';
   }));
   const entries = referrers.filter((_, i) => placed[i] === 'index').map((r) => referrerDescriptor(r.descriptor, r.bytes));
-  const indexWrites = entries.length > 0 ? await addToTagIndex(client, repository, subject, entries, current) : 0;
+  const tried = { write: false };
+  const indexWrites = entries.length > 0
+    ? await addToTagIndex(client, repository, subject, entries, current, tried).catch(async (err: unknown) => {
+      await withdrawUnlisted(client, repository, subject, referrers.filter((r, i) => placed[i] === 'index' && !r.alreadyStored).map((r) => r.descriptor.digest), err, tried.write);
+      return 1;
+    })
+    : 0;
   return placed.map((p) => ({ via: p === 'api' ? 'api' : 'tag-schema', indexWrites: p === 'index' ? indexWrites : 0 }));
+}
+
+/**
+ * The tag index could not be updated (the registry refused the write for good, or kept failing,
+ * or the index could not be read): the referrer manifests this push stored would stay in the
+ * registry, named by nothing and found by no one. After a write was tried, read back first: one
+ * whose answer was lost may have listed them (then all is done, and deleting them would leave the
+ * index naming manifests that are gone). Those still unlisted are deleted again, so a failed
+ * attach leaves the registry as it was (its blobs aside, as a failed push leaves them), where
+ * oras-go and regclient leave them stored. What cannot be read back or deleted is named in the
+ * error, with the way to remove it.
+ */
+async function withdrawUnlisted(client: RegistryClient, repository: string, subject: Digest, stored: Digest[], err: unknown, written: boolean): Promise<void> {
+  if (!(err instanceof OcipushError) || err.code === 'EABORTED' || stored.length === 0) throw err;
+  let listed = new Set<string>();
+  try {
+    if (written) listed = new Set((await readTagIndex(client, repository, subject)).index.manifests.map((m) => m.digest));
+  } catch {
+    throw withNote(err, `${stored.join(', ')} stored, maybe unlisted`, client, repository, stored);
+  }
+  const unlisted = stored.filter((d) => !listed.has(d));
+  if (unlisted.length === 0) return;
+  const kept: Digest[] = [];
+  for (const digest of unlisted) {
+    try {
+      await deleteManifest(client, repository, digest);
+    } catch (deleteErr) {
+      if (deleteErr instanceof OcipushError && deleteErr.code === 'EABORTED') throw deleteErr;
+      kept.push(digest);
+    }
+  }
+  if (kept.length > 0) throw withNote(err, `${kept.join(', ')} stored, not listed`, client, repository, kept);
+  throw new OcipushError(err.code, `${err.message} (${unlisted.join(', ')} not added: deleted again)`, { ...err.details, cause: err });
+}
+
+function withNote(err: OcipushError, what: string, client: RegistryClient, repository: string, digests: Digest[]): OcipushError {
+  const remove = digests.map((d) => `ocipush delete ${client.registry}/${repository}@${d}`).join('; ');
+  return new OcipushError(err.code, `${err.message} (${what}: ${remove} removes ${digests.length === 1 ? 'it' : 'them'})`, { ...err.details, cause: err });
 }
 
 /** PUTs a manifest by digest; the registry's `OCI-Subject` answer, if any. */
@@ -211,7 +255,7 @@ export function referrerDescriptor(descriptor: Descriptor, bytes: Buffer): Descr
   };
 }
 
-async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first?: TagIndex): Promise<number> {
+async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first: TagIndex | undefined, tried: { write: boolean }): Promise<number> {
   const tag = referrersTag(subject);
   const gone = new Set<string>();
   const replaced = new Set<Digest>();
@@ -226,6 +270,7 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
       await deleteReplaced(client, repository, replaced, current);
       return writes;
     }
+    tried.write = true;
     if (await writeTagIndex(client, repository, tag, current, [...current.index.manifests, ...missing], gone) === 'written') {
       writes++;
       noteReplaced(replaced, current);

@@ -96,9 +96,11 @@ export async function attachArtifact(
   repo: Repository, subject: Descriptor, artifactType: string, blobs: ArtifactBlob[], annotations: Record<string, string> = {}, configAnnotations: Record<string, string> = {},
   concurrency = DEFAULT_CONCURRENCY,
 ): Promise<AttachedArtifact> {
-  await pushArtifactBlobs(repo, blobs, concurrency);
   const { descriptor, bytes } = artifactManifest(artifactType, blobs, annotations, subject, configAnnotations);
-  const result = await pushReferrer(repo.client, repo.name, { descriptor, bytes, subject: subject.digest });
+  // Whether the registry has the manifest already (the same files attached before): one it had
+  // is never deleted by a failed index update (see pushReferrers), and one listed needs no PUT.
+  const [alreadyStored] = await Promise.all([repo.exists(descriptor), pushArtifactBlobs(repo, blobs, concurrency)]);
+  const result = await pushReferrer(repo.client, repo.name, { descriptor, bytes, subject: subject.digest }, { alreadyStored });
   return { ...result, manifest: descriptor, bytes };
 }
 

@@ -89,6 +89,59 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     assert.equal(proxy.requests().filter((r) => r.method === 'DELETE' && r.status === 405).length, 1, 'asked once, not retried');
   });
 
+  // An attach whose index update failed for good left its artifact's manifest in the registry,
+  // stored and listed nowhere (oras attach and regctl leave it so): it is deleted again, unless
+  // the update went through with its answer lost, or the registry will not delete it (then the
+  // line names it and how to remove it).
+  describe('an index update that fails', () => {
+    const tag = () => tagOf(image.manifest.digest);
+    const refused = (status: number) => ({ method: 'PUT', path: new RegExp(`/manifests/${tag()}$`), times: Infinity, fault: { kind: 'respond' as const, status } });
+    async function withOneReferrer(repo: string): Promise<string> {
+      proxy.clearFaults();
+      assertOk(await runCliAsync(['push', `${registry.host}/${repo}:1`, '--layout', image.layout, '--quiet']));
+      const first = await runCliAsync(['attach', `${registry.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=1']);
+      assertOk(first);
+      return first.stdout.trim();
+    }
+
+    it('refused (403): the artifact is deleted again, the index left as it was; attach again adds it', async () => {
+      const first = await withOneReferrer('fail/refused');
+      const before = indexOf('fail/refused');
+      proxy.addFault(refused(403));
+      const r = await runCliAsync(['attach', `${proxy.host}/fail/refused:1`, '--artifact-type', 'application/vnd.example.notes', join(tmp.path, 'notes.txt')]);
+      const line = new RegExp(`^ocipush: ${proxy.host}: update referrers index fail/refused:${tag()}: 403 UNKNOWN: fault proxy: injected 403 \\((sha256:[0-9a-f]{64}) not added: deleted again\\)$`);
+      assertOneLineError(r, line);
+      const artifact = line.exec(r.stderr.trimEnd())![1]!;
+      assert.equal(held('fail/refused', artifact), false);
+      assert.deepEqual(indexOf('fail/refused'), before);
+      proxy.clearFaults();
+      const again = await runCliAsync(['attach', `${proxy.host}/fail/refused:1`, '--artifact-type', 'application/vnd.example.notes', join(tmp.path, 'notes.txt')]);
+      assertOk(again);
+      assert.equal(again.stdout.trim(), artifact);
+      assert.deepEqual(indexOf('fail/refused').digests, [first, artifact]);
+    });
+
+    it('written, its answer lost (504 after the registry stored it): read back, listed, the attach is done', async () => {
+      const first = await withOneReferrer('fail/lost');
+      proxy.addFault({ ...refused(504), fault: { kind: 'rewrite-status', status: 504 } });
+      const r = await runCliAsync(['attach', `${proxy.host}/fail/lost:1`, '--artifact-type', 'application/vnd.example.notes', join(tmp.path, 'notes.txt')]);
+      assertOk(r);
+      const artifact = r.stdout.trim();
+      assert.ok(held('fail/lost', artifact));
+      assert.deepEqual(indexOf('fail/lost').digests, [first, artifact]);
+    });
+
+    it('refused, and the registry refuses the delete too: the line names the artifact and the command that removes it', async () => {
+      await withOneReferrer('fail/kept');
+      proxy.addFault(refused(403));
+      proxy.addFault({ method: 'DELETE', times: Infinity, fault: { kind: 'respond', status: 405, headers: { 'content-type': 'application/json' }, body: '{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}' } });
+      const r = await runCliAsync(['attach', `${proxy.host}/fail/kept:1`, '--artifact-type', 'application/vnd.example.notes', join(tmp.path, 'notes.txt')]);
+      const line = new RegExp(`^ocipush: ${proxy.host}: update referrers index fail/kept:${tag()}: 403 UNKNOWN: fault proxy: injected 403 \\((sha256:[0-9a-f]{64}) stored, not listed: ocipush delete ${proxy.host}/fail/kept@\\1 removes it\\)$`);
+      assertOneLineError(r, line);
+      assert.ok(held('fail/kept', line.exec(r.stderr.trimEnd())![1]!));
+    });
+  });
+
   // Since writers delete the index they replace, a reader can find the tag naming an index
   // deleted as it reads: docker-registry answers that GET 404 (the revision unknown, not the tag).
   // Taken for "no index yet", attach wrote an index of its one referrer: every other one unlisted.
@@ -132,7 +185,10 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     assertOneLineError(await runCliAsync(['referrers', ref]), said);
     const attach = await runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=1']);
     assert.equal(attach.status, 1);
-    assert.match(attach.stderr.trimEnd(), said);
+    const notAdded = /^ocipush: .* \((sha256:[0-9a-f]{64}) not added: deleted again\)$/.exec(attach.stderr.trimEnd());
+    assert.ok(notAdded, attach.stderr);
+    assert.match(attach.stderr.trimEnd().replace(/ \(sha256:[0-9a-f]{64} not added: deleted again\)$/, ''), said);
+    assert.equal(held('gc/listed', notAdded[1]!), false, 'the artifact no index lists is not left behind');
     assert.equal(skopeoRawManifest(`${registry.host}/gc/listed:${tagOf(image.manifest.digest)}`).bytes.toString(), list);
     assertOneLineError(await runCliAsync(['copy', ref, `${registry.host}/gc/listed-copy:1`, '--quiet']), said);
     // A referrer of that image deleted: the manifest goes, and the line says so before the index's
