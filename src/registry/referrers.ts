@@ -30,6 +30,18 @@ export interface ReferrersList {
 
 const MAX_PAGES = 100;
 const MAX_TAG_UPDATES = 8;
+/** The settle before the index is read once more after a write (see addToTagIndex): this many times the write's read and PUT, within these bounds. */
+const SETTLE_ROUND_TRIPS = 2;
+const MIN_SETTLE_MS = 100;
+const MAX_SETTLE_MS = 3_000;
+
+/** The clock the tag index's settle is measured and waited by: the system's, or a test's. */
+export interface SettleClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const SYSTEM_CLOCK: SettleClock = { now: () => performance.now(), sleep: (ms) => new Promise((resolve) => { setTimeout(resolve, ms); }) };
 
 /** `sha256-<hex>`: the referrers tag schema's tag for a digest. */
 export function referrersTag(digest: Digest): string {
@@ -171,7 +183,7 @@ export async function pushReferrer(
  */
 export async function pushReferrers(
   client: RegistryClient, repository: string, subject: Digest, referrers: ReferrerToPush[],
-  options: { tagIndex?: TagIndex } = {},
+  options: { tagIndex?: TagIndex; clock?: SettleClock } = {},
 ): Promise<PushReferrerResult[]> {
   // A re-push: a manifest the registry has and the tag index lists needs nothing more (one GET,
   // not a PUT and a GET). Not listed (a registry with the referrers API keeps no such index), the
@@ -185,7 +197,7 @@ export async function pushReferrers(
   const entries = referrers.filter((_, i) => placed[i] === 'index').map((r) => referrerDescriptor(r.descriptor, r.bytes));
   const tried = { write: false };
   const indexWrites = entries.length > 0
-    ? await addToTagIndex(client, repository, subject, entries, current, tried).catch(async (err: unknown) => {
+    ? await addToTagIndex(client, repository, subject, entries, current, tried, options.clock ?? SYSTEM_CLOCK).catch(async (err: unknown) => {
       await withdrawUnlisted(client, repository, subject, referrers.filter((r, i) => placed[i] === 'index' && !r.alreadyStored).map((r) => r.descriptor.digest), err, tried.write);
       return 1;
     })
@@ -255,26 +267,44 @@ export function referrerDescriptor(descriptor: Descriptor, bytes: Buffer): Descr
   };
 }
 
-async function addToTagIndex(client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first: TagIndex | undefined, tried: { write: boolean }): Promise<number> {
+async function addToTagIndex(
+  client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first: TagIndex | undefined, tried: { write: boolean }, clock: SettleClock,
+): Promise<number> {
   const tag = referrersTag(subject);
   const gone = new Set<string>();
   const replaced = new Set<Digest>();
   let writes = 0;
-  for (let round = 0; round < MAX_TAG_UPDATES; round++) {
+  let settled = false;
+  let roundTrip = 0;
+  for (let round = 0, tries = 0; ; round++) {
     // Read (again after each write: the read-back that catches a concurrent writer whose
     // registry ignored our precondition), stop once every entry is there.
+    const started = clock.now();
     const current = round === 0 && first ? first : await readTagIndex(client, repository, subject);
     const have = new Set(current.index.manifests.map((m) => m.digest));
     const missing = entries.filter((e) => !have.has(e.digest));
     if (missing.length === 0) {
-      await deleteReplaced(client, repository, replaced, current);
-      return writes;
+      // Listed as we read it back. A writer that read the index before our write and writes it
+      // after our read-back (a registry that ignores If-Match: docker-registry 2.8) drops our
+      // entries unseen by either of us; its write lands within its own read-to-write time,
+      // about ours, so the index read once more after twice that finds them gone, and they
+      // go in again.
+      if (writes === 0 || settled) {
+        await deleteReplaced(client, repository, replaced, current);
+        return writes;
+      }
+      await clock.sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, SETTLE_ROUND_TRIPS * roundTrip)));
+      settled = true;
+      continue;
     }
+    if (tries++ === MAX_TAG_UPDATES) break;
+    settled = false;
     tried.write = true;
     if (await writeTagIndex(client, repository, tag, current, [...current.index.manifests, ...missing], gone) === 'written') {
       writes++;
       noteReplaced(replaced, current);
     }
+    roundTrip = clock.now() - started;
   }
   throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${entries.map((e) => e.digest).join(', ')} could not be added after ${MAX_TAG_UPDATES} attempts`);
 }

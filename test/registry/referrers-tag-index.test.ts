@@ -142,6 +142,42 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     });
   });
 
+  // Eight attaches of one image at once on docker-registry 2.8 kept five to eight of their
+  // entries: a writer that read the index before another's write and wrote it after the other's
+  // read-back dropped the other's entry, seen by neither. Each writer now reads the index once
+  // more after a settle and puts back what went. Two attaches through two proxies are held in
+  // that order, the worst one: both read, B writes and reads its entry back, then A's write of
+  // what it read lands, and only then is B's read after the settle answered.
+  it('two attaches at once, one writing over the other after the other read its entry back: both stay listed', { timeout: 120_000 }, async () => {
+    const repo = 'race/two';
+    assertOk(await runCliAsync(['push', `${registry.host}/${repo}:1`, '--layout', image.layout, '--quiet']));
+    const first = await runCliAsync(['attach', `${registry.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=0']);
+    assertOk(first);
+    const deferred = () => { let resolve!: () => void; const promise = new Promise<void>((r) => { resolve = r; }); return { promise, resolve }; };
+    const [aPutArrived, bReadBack, aPutLanded] = [deferred(), deferred(), deferred()];
+    const index = new RegExp(`/manifests/${tagOf(image.manifest.digest)}$`);
+    const a = await startFaultProxy({ target: registry.url });
+    const b = await startFaultProxy({ target: registry.url });
+    try {
+      a.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => { aPutArrived.resolve(); return bReadBack.promise; }, after: () => { aPutLanded.resolve(); } } });
+      b.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => aPutArrived.promise, after: () => {} } });
+      let bReads = 0;
+      b.addFault({
+        method: 'GET', path: index, times: Infinity,
+        fault: { kind: 'around', before: () => (++bReads === 3 ? aPutLanded.promise : undefined), after: () => { if (bReads === 2) bReadBack.resolve(); } },
+      });
+      const [ra, rb] = await Promise.all(['a', 'b'].map((n) =>
+        runCliAsync(['attach', `${(n === 'a' ? a : b).host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', `n=${n}`])));
+      assertOk(ra!);
+      assertOk(rb!);
+      assert.deepEqual(new Set(indexOf(repo).digests), new Set([first.stdout.trim(), ra!.stdout.trim(), rb!.stdout.trim()]));
+      assert.ok(bReads >= 3, 'B read the index again after its read-back');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
   // Since writers delete the index they replace, a reader can find the tag naming an index
   // deleted as it reads: docker-registry answers that GET 404 (the revision unknown, not the tag).
   // Taken for "no index yet", attach wrote an index of its one referrer: every other one unlisted.
