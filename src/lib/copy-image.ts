@@ -119,7 +119,7 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
     if (apart) {
       referrers = await copyReferrersApart(source.layout!, { storage: referring.from, name: source.name }, target.repository!, subjects, graphOptions, options);
     } else {
-      referrers = await copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends });
+      referrers = await copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) });
       // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
       if (source.layout && target.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, target.repository, subjects, referrers);
     }
@@ -171,19 +171,23 @@ async function copyReferrersApart(
 }
 
 /**
- * Where the image's referrers come from and go, with every one of them listed before the image is
- * copied (listReferrersFirst): the image's manifests are its root and, under an index, each
- * manifest (an index under it read in turn), as referrerSubjects names them once copied.
+ * Where the image's referrers come from and go, with every one of them listed, and cosign's tags
+ * of the image looked up, before the image is copied (listReferrersFirst, lookUpCosignTags): the
+ * image's manifests are its root and, under an index, each manifest (an index under it read in
+ * turn), as referrerSubjects names them once copied.
  */
 async function referrersListedFirst(
   source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, rootBytes: Buffer | undefined, signal: AbortSignal | undefined,
-): Promise<{ from: ReadOnlyStorage; ends: ReferrerEnds }> {
-  const [{ referrerEnds }, { listReferrersFirst }] = await Promise.all([import('../transfer/referrer-ends.js'), import('../transfer/copy-referrers.js')]);
+): Promise<{ from: ReadOnlyStorage; ends: ReferrerEnds; cosignTags?: Map<string, Descriptor | undefined> }> {
+  const [{ referrerEnds }, { listReferrersFirst, lookUpCosignTags }] = await Promise.all([import('../transfer/referrer-ends.js'), import('../transfer/copy-referrers.js')]);
   const from = source.referrersFrom ?? source.storage;
   const ends = await referrerEnds({ storage: from, name: source.name }, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
   const subjects = await manifestsOf(source, root, rootBytes, signal);
-  const listReferrers = await listReferrersFirst(from, subjects, { ...(ends.listReferrers ? { listReferrers: ends.listReferrers } : {}), ...(signal ? { signal } : {}) });
-  return { from, ends: { ...ends, ...(listReferrers ? { listReferrers } : {}) } };
+  const [listReferrers, cosignTags] = await Promise.all([
+    listReferrersFirst(from, subjects, { ...(ends.listReferrers ? { listReferrers: ends.listReferrers } : {}), ...(signal ? { signal } : {}) }),
+    lookUpCosignTags(from, subjects, signal),
+  ]);
+  return { from, ends: { ...ends, ...(listReferrers ? { listReferrers } : {}) }, ...(cosignTags ? { cosignTags } : {}) };
 }
 
 async function manifestsOf(source: ImageCopySource, manifest: Descriptor, bytes: Buffer | undefined, signal: AbortSignal | undefined): Promise<Descriptor[]> {

@@ -52,6 +52,8 @@ export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> 
    * says whether it has the referrers API); the copy then sends only what is under it.
    */
   publisherStoresManifests?: boolean;
+  /** cosign tags already looked up in the source (lookUpCosignTags), by name: undefined, absent there. */
+  cosignTags?: ReadonlyMap<string, Descriptor | undefined>;
 }
 
 /**
@@ -63,10 +65,10 @@ export interface ReferrerCopyOptions extends Omit<CopyOptions, 'rootReference'> 
  * manifests of a few hundred bytes each, whose round trips would otherwise add up one by one.
  */
 export async function copyReferrers(src: ReadOnlyStorage, dst: Storage, subjects: Descriptor[], options: ReferrerCopyOptions = {}): Promise<CopiedReferrer[]> {
-  const { sourceTags, listReferrers, publishReferrers, publisherStoresManifests, ...copyOptions } = options;
+  const { sourceTags, listReferrers, publishReferrers, publisherStoresManifests, cosignTags: known, ...copyOptions } = options;
   const limit = options.concurrency ?? DEFAULT_CONCURRENCY;
   const inFlight = copyOptions.inFlight ?? new Map<string, Promise<void>>();
-  const tagged = isTagResolver(src) ? copyCosignTags(src, dst, subjects, sourceTags, { ...copyOptions, inFlight }) : Promise.resolve([]);
+  const tagged = isTagResolver(src) ? copyCosignTags(src, dst, subjects, sourceTags, known, { ...copyOptions, inFlight }) : Promise.resolve([]);
   const lister = referrerLister(src, listReferrers, options.signal);
   const referred = (async () => {
     const copied: CopiedReferrer[] = [];
@@ -144,6 +146,17 @@ export async function listReferrersFirst(
   return async (subject) => listed.get(subject.digest) ?? lister(subject);
 }
 
+/**
+ * cosign's `.sig`/`.att`/`.sbom` tags of `subjects` looked up in the source before anything is
+ * copied, for the reason listReferrersFirst lists referrers first: a lookup the source refuses
+ * (a 403, a 500) fails the copy before the image is tagged at the destination.
+ */
+export async function lookUpCosignTags(src: ReadOnlyStorage, subjects: Descriptor[], signal?: AbortSignal): Promise<Map<string, Descriptor | undefined> | undefined> {
+  if (!isTagResolver(src)) return undefined;
+  const tags = [...new Set(subjects.flatMap((s) => cosignTags(s)))];
+  return new Map(await Promise.all(tags.map(async (tag) => [tag, await resolveIfPresent(src, tag, signal)] as const)));
+}
+
 /** How a source's OCI 1.1 referrers are listed: the caller's way (a registry's API or tag schema), else the storage's own. */
 function referrerLister(src: ReadOnlyStorage, given: ReferrerCopyOptions['listReferrers'], signal?: AbortSignal): ReferrerCopyOptions['listReferrers'] {
   return given ?? (isReferrerLister(src) ? (d: Descriptor) => src.referrers(d, signal ? { signal } : {}) : undefined);
@@ -181,7 +194,8 @@ export async function copyUnder(src: ReadOnlyStorage, dst: Storage, manifest: De
 
 /** cosign's `.sig`/`.att`/`.sbom` tags of `subjects` the source has, each copied under the same tag, all at once. */
 async function copyCosignTags(
-  src: ReadOnlyStorage & TagResolver, dst: Storage, subjects: Descriptor[], sourceTags: (() => Promise<string[]>) | undefined, copyOptions: CopyOptions,
+  src: ReadOnlyStorage & TagResolver, dst: Storage, subjects: Descriptor[], sourceTags: (() => Promise<string[]>) | undefined,
+  known: ReadonlyMap<string, Descriptor | undefined> | undefined, copyOptions: CopyOptions,
 ): Promise<CopiedReferrer[]> {
   const wanted = new Map<string, string>();
   for (const subject of subjects) for (const tag of cosignTags(subject)) wanted.set(tag, subject.digest);
@@ -189,7 +203,9 @@ async function copyCosignTags(
   // a repository with thousands of tags is not listed for three names.
   const io = copyOptions.signal ? { signal: copyOptions.signal } : {};
   const candidates = sourceTags ? (await sourceTags()).filter((t) => wanted.has(t)) : [...wanted.keys()];
-  const looked = await Promise.all(candidates.map(async (tag) => [tag, sourceTags ? await src.resolve(tag, io) : await resolveIfPresent(src, tag, copyOptions.signal)] as const));
+  const looked = await Promise.all(candidates.map(async (tag) => [
+    tag, known?.has(tag) ? known.get(tag) : sourceTags ? await src.resolve(tag, io) : await resolveIfPresent(src, tag, copyOptions.signal),
+  ] as const));
   const found = looked.filter((f): f is readonly [string, Descriptor] => f[1] !== undefined);
   const copied: CopiedReferrer[] = [];
   await eachAtMost(found, copyOptions.concurrency ?? DEFAULT_CONCURRENCY, async ([tag, desc], i) => {

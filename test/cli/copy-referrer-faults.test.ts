@@ -11,10 +11,11 @@ import { assertOk, runCliAsync } from './registry-support.js';
 import { envWith, skopeoFails } from './copy-support.js';
 
 // A copy whose source could not list the image's referrers (its referrers API or `sha256-<hex>`
-// index answering 500, 403, or a body that is no index) failed after the image was copied and
-// tagged at the destination: the tag was there, its signatures and SBOMs not, and the exit status
-// said the copy had failed. They are now listed first, as oras cp -r and regctl image copy
-// --referrers list them before the image's manifest goes: the copy fails with nothing written.
+// index answering 500, 403, or a body that is no index), or look up cosign's tags of it, failed
+// after the image was copied and tagged at the destination: the tag was there, its signatures and
+// SBOMs not, and the exit status said the copy had failed. They are now listed first, as oras cp
+// -r and regctl image copy --referrers list them before the image's manifest goes: the copy fails
+// with nothing written.
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 let image: MultiPlatformImage;
@@ -68,7 +69,7 @@ beforeEach(() => {
 const tagOf = (digest: string) => digest.replace(':', '-');
 
 describe('copy from a source whose referrers cannot be listed', () => {
-  const cases: { name: string; proxy: () => FaultProxy; repo: string; path: () => RegExp; fault: { status: number; headers?: Record<string, string>; body?: string }; line: () => RegExp }[] = [
+  const cases: { name: string; proxy: () => FaultProxy; repo: string; method?: string; path: () => RegExp; fault: { status: number; headers?: Record<string, string>; body?: string }; line: () => RegExp }[] = [
     {
       name: 'the image\'s sha256-<hex> index answers 403', proxy: () => tagSchema, repo: 'tags/app',
       path: () => new RegExp(`/manifests/${tagOf(image.index.digest)}$`), fault: { status: 403 },
@@ -86,6 +87,11 @@ describe('copy from a source whose referrers cannot be listed', () => {
       line: () => new RegExp(`^ocipush: 127\\.0\\.0\\.1:\\d+: fetch referrers index tags/app:${tagOf(attached['tags/app']!.index)}: 403`),
     },
     {
+      name: 'cosign\'s sha256-<hex>.sig tag of a platform manifest answers 403', proxy: () => tagSchema, repo: 'tags/app', method: 'HEAD',
+      path: () => new RegExp(`/manifests/${tagOf(image.manifests[0]!.digest)}\\.sig$`), fault: { status: 403 },
+      line: () => new RegExp(`^ocipush: 127\\.0\\.0\\.1:\\d+: check manifest tags/app:${tagOf(image.manifests[0]!.digest)}\\.sig: 403`),
+    },
+    {
       name: 'the referrers API answers 500 (after its retries)', proxy: () => viaApi, repo: 'api/app',
       path: () => new RegExp(`/referrers/${image.index.digest}`), fault: { status: 500 },
       line: () => new RegExp(`^ocipush: 127\\.0\\.0\\.1:\\d+: list referrers of api/app@${image.index.digest}: 500`),
@@ -94,7 +100,7 @@ describe('copy from a source whose referrers cannot be listed', () => {
   for (const c of cases) {
     it(`${c.name}: fails in one line before anything is written, and copies all once it answers`, async () => {
       const target = `${destination.host}/dst/faults${++n}:1`;
-      c.proxy().addFault({ method: 'GET', path: c.path(), times: Infinity, fault: { kind: 'respond', ...c.fault } });
+      c.proxy().addFault({ method: c.method ?? 'GET', path: c.path(), times: Infinity, fault: { kind: 'respond', ...c.fault } });
       await destination.forgetAccessLog();
       const r = await runCliAsync(['copy', `${c.proxy().host}/${c.repo}:1`, target], { env });
       assert.equal(r.status, 1, r.stderr);
