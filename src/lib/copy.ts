@@ -1,9 +1,9 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { concurrencyOf, connectWith, platformsOf, sourceConnector, type RegistryOptions, type SourceRegistryOptions } from './options.js';
+import { concurrencyOf, connectWith, platformsOf, repositoryOption, sourceConnector, type RegistryOptions, type SignatureStore, type SourceRegistryOptions } from './options.js';
 
-export interface CopyOptions extends RegistryOptions {
+export interface CopyOptions extends RegistryOptions, SignatureStore {
   /** What to copy: `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`), `oci:DIR[:NAME]`, `oci-archive:FILE`, `docker-archive:FILE`. */
   from: string;
   /** Where to: `REGISTRY/REPO[:TAG]` (or `docker://…`). Layouts and archives as destinations are the CLI's `copy`. */
@@ -39,7 +39,7 @@ export interface CopyResult {
 const COPY: LibraryCall<CopyOptions> = {
   name: 'copy',
   required: { from: 'the image to copy (REGISTRY/REPO[:TAG|@DIGEST], oci:DIR[:NAME], oci-archive:FILE, docker-archive:FILE)', to: 'the registry reference to copy to (REGISTRY/REPO[:TAG])' },
-  strings: ['platform'],
+  strings: ['platform', 'signatureRepository'],
   booleans: ['referrers'],
   what: (o) => `copy ${o.from} to ${o.to}`,
 };
@@ -74,6 +74,7 @@ async function copyOne(options: CopyOptions, inFlight?: Map<string, Promise<void
   const { openImage } = await import('../transports/open.js');
   // OCIPUSH_USERNAME/PASSWORD are the destination's, as the CLI's copy takes them: never sent to another source registry.
   const connectSource = sourceConnector(options, target.registry);
+  const signaturesIn = options.signatureRepository === undefined ? undefined : await repositoryOption(options.signatureRepository, 'signatureRepository');
   const source = await openImage(options.from, { connect: connectSource, ...(options.signal ? { signal: options.signal } : {}) });
   const client = await connectWith(target.registry, options);
   try {
@@ -115,6 +116,8 @@ async function copyOne(options: CopyOptions, inFlight?: Map<string, Promise<void
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         ...(inFlight ? { inFlight } : {}),
+        // Out of a layout, its signatures and attestations go there, as push takes them (the CLI's, to COSIGN_REPOSITORY).
+        ...(signaturesIn ? { signaturesIn, connectSignatures: (registry: string) => connectWith(registry, options) } : {}),
       },
     );
     await client.close();

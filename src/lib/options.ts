@@ -5,6 +5,22 @@ import type { RegistryClient, RetryNotice } from '../registry/http.js';
 import { DEFAULT_CONCURRENCY } from '../defaults.js';
 import { splitDirAndName } from '../transports/layout-name.js';
 
+/** cosign's COSIGN_REPOSITORY, which the library's calls do not read from the environment. */
+export interface SignatureStore {
+  /** `REGISTRY/REPOSITORY` the image's signatures and attestations are kept in instead of its own repository. */
+  signatureRepository?: string;
+}
+
+/** `text`, given as the option `option`, as a registry repository: without a tag or digest. */
+export async function repositoryOption(text: string, option: string): Promise<{ registry: string; repository: string }> {
+  const { parseTransport } = await import('../transports/parse.js');
+  const location = parseTransport(text);
+  if (location.transport !== 'registry') throw new OcipushError('EUSAGE', `\`${option}\` ${text}: expected a registry repository (REGISTRY/REPO)`);
+  const ref = location.reference;
+  if (ref.tag !== undefined || ref.digest !== undefined) throw new OcipushError('EUSAGE', `\`${option}\` ${text}: a repository (REGISTRY/REPO), without a tag or digest`);
+  return { registry: ref.registry, repository: ref.repository };
+}
+
 /**
  * What every library call that talks to a registry takes: `build` (for base images), `push`
  * and `pull` alike. The names are the CLI's flags in camel case, and the defaults are the CLI's.

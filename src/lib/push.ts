@@ -6,9 +6,9 @@ import type { ReferrersMethod } from '../registry/referrers.js';
 import { OcipushError } from '../errors.js';
 import { defaultLayoutDir } from '../transports/layout-name.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { abortWith, concurrencyOf, connectWith, layoutOption, type RegistryOptions } from './options.js';
+import { abortWith, concurrencyOf, connectWith, layoutOption, repositoryOption, type RegistryOptions, type SignatureStore } from './options.js';
 
-export interface PushOptions extends RegistryOptions {
+export interface PushOptions extends RegistryOptions, SignatureStore {
   /** `REGISTRY/REPOSITORY[:TAG|@DIGEST]`; the tag defaults to `latest`. */
   to: string;
   /** The layout to read; `oci:DIR` is DIR, and `oci:DIR:NAME` also `tag: NAME`, as `--layout` reads them; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
@@ -37,7 +37,6 @@ export interface PushResult {
   reference: string;
   tags: string[];
   blobs: { descriptor: Descriptor; kind: NodeKind; outcome: CopyOutcome }[];
-  /** What referred to the image in the layout (a build's SBOM, its provenance), pushed along. */
   /** What referred to the image in the layout and went with it: OCI 1.1 referrers (via the API or tag schema), cosign's tags (`tag`). */
   referrers: { descriptor: Descriptor; artifactType?: string; via: ReferrersMethod | 'cosign-tag'; tag?: string; storedIn?: string }[];
   /** Registry layer cache entries a `build --cache-repo` left pending, written now. */
@@ -68,14 +67,16 @@ export interface PushHooks {
  * `ocipush push`: every blob the repository lacks (mounted where it can be), then the manifest
  * under its tag, strictly last, then the other tags, then what refers to it in the layout.
  */
-const PUSH: LibraryCall<PushOptions> = { name: 'push', required: { to: 'the reference to push to (REGISTRY/REPOSITORY[:TAG])' }, strings: ['layout', 'tag', 'platform'], oneOrList: ['alsoTag', 'mountFrom'], what: (o) => `push ${o.to}` };
+const PUSH: LibraryCall<PushOptions> = { name: 'push', required: { to: 'the reference to push to (REGISTRY/REPOSITORY[:TAG])' }, strings: ['layout', 'tag', 'platform', 'signatureRepository'], oneOrList: ['alsoTag', 'mountFrom'], what: (o) => `push ${o.to}` };
 
 export function push(options: PushOptions): Promise<PushResult> {
   return libraryCall(PUSH, options, async (given) => {
     const options = layoutOption('push', given);
-    if (options.platform === undefined) return pushWith(options);
+    // The layout's signatures and attestations go there, as the CLI's push takes them to COSIGN_REPOSITORY.
+    const hooks = options.signatureRepository === undefined ? {} : { signatureRepository: await repositoryOption(options.signatureRepository, 'signatureRepository') };
+    if (options.platform === undefined) return pushWith(options, hooks);
     const { checkPlatform } = await import('../oci/platform-check.js');
-    return pushWith({ ...options, platform: checkPlatform(options.platform, options.unlistedPlatform)! });
+    return pushWith({ ...options, platform: checkPlatform(options.platform, options.unlistedPlatform)! }, hooks);
   });
 }
 

@@ -3,12 +3,7 @@ import type { SignatureRepositories } from '../supply-chain/signature-repository
 import type { SignedManifest, VerifiedSignature } from '../supply-chain/sign.js';
 import type { Signer, Verifier } from '../supply-chain/signer.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { abortWith, concurrencyOf, connectWith, type RegistryOptions } from './options.js';
-
-interface SignatureStore {
-  /** `REGISTRY/REPOSITORY` to keep the signatures in instead of the image's: cosign's COSIGN_REPOSITORY (which these calls do not read). */
-  signatureRepository?: string;
-}
+import { abortWith, concurrencyOf, connectWith, repositoryOption, type RegistryOptions, type SignatureStore } from './options.js';
 
 export interface SignOptions extends RegistryOptions, SignatureStore {
   /** The image to sign: `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`); its digest is what is signed. */
@@ -73,7 +68,7 @@ export function sign(options: SignOptions): Promise<SignResult> {
     const { OcipushError } = await import('../errors.js');
     if (typeof options.signer?.sign !== 'function') throw new OcipushError('EUSAGE', 'sign: `signer` is missing: a KeySigner (new KeySigner(await parsePrivateKey(…))) or any object with sign()');
     const image = await imageReference(options.image, 'image');
-    const identities = options.identity === undefined ? [image] : await Promise.all([options.identity].flat().map((text) => repositoryOf(text, 'identity')));
+    const identities = options.identity === undefined ? [image] : await Promise.all([options.identity].flat().map((text) => repositoryOption(text, 'identity')));
     const { referenceTarget } = await import('../oci/reference.js');
     const { signImage } = await import('../supply-chain/sign.js');
     const signatures = await withRepositories(image, options, ({ image: repo, signatures }) => signImage(signatures, identities, referenceTarget(image), options.signer, {
@@ -121,20 +116,12 @@ async function imageReference(text: string, option: string): Promise<Reference> 
   return location.reference;
 }
 
-async function repositoryOf(text: string, option: string): Promise<Pick<Reference, 'registry' | 'repository'>> {
-  const ref = await imageReference(text, option);
-  if (ref.tag !== undefined || ref.digest !== undefined) {
-    throw new (await import('../errors.js')).OcipushError('EUSAGE', `\`${option}\` ${text}: a repository (REGISTRY/REPO), without a tag or digest`);
-  }
-  return { registry: ref.registry, repository: ref.repository };
-}
-
 /** The image's repository and the one its signatures are kept in (the same, or `signatureRepository`'s, on its own client when on another registry). */
 async function withRepositories<T>(
   image: Reference, options: RegistryOptions & SignatureStore,
   work: (repos: SignatureRepositories) => Promise<T>,
 ): Promise<T> {
-  const other = options.signatureRepository === undefined ? undefined : await repositoryOf(options.signatureRepository, 'signatureRepository');
+  const other = options.signatureRepository === undefined ? undefined : await repositoryOption(options.signatureRepository, 'signatureRepository');
   const unhooks: (() => void)[] = [];
   const connect = async (registry: string) => {
     const client = await connectWith(registry, options);
