@@ -65,8 +65,9 @@ describe('tag and delete in an OCI layout (as umoci tag and umoci rm)', () => {
     const mirror = await runCliAsync(['copy', '--all-tags', `oci:${layout}`, `oci:${join(tmp.path, 'mirror')}`]);
     assertOk(mirror);
     assert.equal(mirror.stdout, '', 'no tag copied, no line');
-    // gc then removes the blobs: none is left that nothing names.
-    assertOk(await runCliAsync(['gc', '--layout', layout]));
+    // gc then removes the blobs: none is left that nothing names (--prune=now: they were written a
+    // moment ago, which gc's grace period for other tools' writes would keep).
+    assertOk(await runCliAsync(['gc', '--layout', layout, '--prune=now']));
     // Read off the disk as the image-layout spec lays it out: skopeo 1.9 cannot name a manifest of a
     // layout by digest (oci:DIR@DIGEST is to it a directory named DIR@sha256), so it fails either way.
     assert.deepEqual(readdirSync(join(layout, 'blobs', 'sha256')), [], 'no blob is left');
