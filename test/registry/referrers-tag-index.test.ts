@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -50,6 +50,18 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
   const indexOf = (repo: string) => {
     const { bytes, digest } = skopeoRawManifest(`${registry.host}/${repo}:${tagOf(image.manifest.digest)}`);
     return { digest, digests: (JSON.parse(bytes.toString()) as Index).manifests.map((m) => m.digest) };
+  };
+
+  /** The OCI indexes the registry still serves in `repo`, by the revisions its storage links. */
+  const indexesHeld = (repo: string): string[] => {
+    const dir = join(registry.storageDir, 'docker/registry/v2/repositories', repo, '_manifests/revisions/sha256');
+    return readdirSync(dir).map((hex) => `sha256:${hex}`).filter((d) => {
+      try {
+        return (JSON.parse(skopeoRawManifest(`${registry.host}/${repo}@${d}`).bytes.toString()) as { mediaType?: string }).mediaType === 'application/vnd.oci.image.index.v1+json';
+      } catch {
+        return false;
+      }
+    });
   };
 
   it('attach and delete of a referrer delete the index they replaced; the current one and every referrer stay', async () => {
@@ -147,7 +159,8 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
   // read-back dropped the other's entry, seen by neither. Each writer now reads the index once
   // more after a settle and puts back what went. Two attaches through two proxies are held in
   // that order, the worst one: both read, B writes and reads its entry back, then A's write of
-  // what it read lands, and only then is B's read after the settle answered.
+  // what it read lands, and only then is B's read after the settle answered. The index each
+  // wrote that the other's write took the tag from goes too.
   it('two attaches at once, one writing over the other after the other read its entry back: both stay listed', { timeout: 120_000 }, async () => {
     const repo = 'race/two';
     assertOk(await runCliAsync(['push', `${registry.host}/${repo}:1`, '--layout', image.layout, '--quiet']));
@@ -172,6 +185,9 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
       assertOk(rb!);
       assert.deepEqual(new Set(indexOf(repo).digests), new Set([first.stdout.trim(), ra!.stdout.trim(), rb!.stdout.trim()]));
       assert.ok(bReads >= 3, 'B read the index again after its read-back');
+      // B's first index, which A's write took the tag from, stayed untagged for good: A deleted
+      // the one it had read, not B's, which it never saw.
+      assert.deepEqual(indexesHeld(repo), [indexOf(repo).digest], 'no index but the one the tag names is left');
     } finally {
       await a.stop();
       await b.stop();
