@@ -33,6 +33,13 @@ export interface SettleClock {
 
 export const SYSTEM_CLOCK: SettleClock = { now: () => performance.now(), sleep: (ms) => new Promise((resolve) => { setTimeout(resolve, ms); }) };
 
+/**
+ * Clients whose registry refused a stale conditional PUT with 412: it honours If-Match, so a
+ * writer that read before our write cannot write over it, and the settle (there for registries
+ * that ignore it) is skipped on it from then on.
+ */
+const honoursIfMatch = new WeakSet<RegistryClient>();
+
 /** `sha256-<hex>`: the referrers tag schema's tag for a digest. */
 export function referrersTag(digest: Digest): string {
   return digest.replace(':', '-');
@@ -145,7 +152,7 @@ async function updateTagIndex(
     const current = round === 0 && first ? first : await readTagIndex(client, repository, subject);
     const next = change(current.index.manifests);
     if (next === undefined) {
-      if (writes === 0 || settled || !clock) {
+      if (writes === 0 || settled || !clock || honoursIfMatch.has(client)) {
         await deleteReplaced(client, repository, replaced, current);
         return writes;
       }
@@ -162,7 +169,8 @@ async function updateTagIndex(
       writes++;
     } else {
       const outcome = await writeTagIndex(client, repository, tag, current, kept, gone);
-      if (typeof outcome !== 'string') {
+      if (outcome === 'conflict') honoursIfMatch.add(client);
+      else if (typeof outcome !== 'string') {
         writes++;
         noteReplaced(replaced, current);
         // Ours until another writer's write takes the tag from it; that writer read the one

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startOci11Proxy } from '../support/oci11-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
@@ -191,6 +192,29 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  // The settle is there for registries that ignore If-Match; one that refused a stale write with
+  // 412 has shown it honours it, and each update there still waited 100 ms and read once more.
+  // Two attaches read the same index (a barrier); the one whose PUT is refused merges and writes
+  // again, and is then done: three reads of the index (the first, after the 412, the read-back)
+  // where it made four, the other attach's three (the first, the read-back, after its settle).
+  it('a registry that answered a stale index write 412 is not waited on for a settle', async () => {
+    const tag = tagOf(image.manifest.digest);
+    const p = await startOci11Proxy({ target: registry.url, conditionalPuts: true, barrier: { match: (m, path) => m === 'GET' && path.endsWith(`/manifests/${tag}`), count: 2 } });
+    try {
+      const ref = `${p.host}/settle/conditional:1`;
+      assertOk(await runCliAsync(['push', ref, '--layout', image.layout, '--quiet']));
+      const [a, b] = await Promise.all(['a', 'b'].map((n) => runCliAsync(['attach', ref, '--artifact-type', 'application/vnd.example.notes', '-a', `n=${n}`])));
+      assertOk(a!);
+      assertOk(b!);
+      assert.deepEqual(new Set(indexOf('settle/conditional').digests), new Set([a!.stdout.trim(), b!.stdout.trim()]));
+      const log = p.log().join('\n');
+      assert.equal(p.log().filter((l) => l.startsWith(`PUT /v2/settle/conditional/manifests/${tag} 412`)).length, 1, log);
+      assert.equal(p.log().filter((l) => l.startsWith(`GET /v2/settle/conditional/manifests/${tag} `)).length, 6, log);
+    } finally {
+      await p.stop();
     }
   });
 
