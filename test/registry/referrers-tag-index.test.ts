@@ -195,6 +195,47 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     }
   });
 
+  // A delete of a referrer rewrites the index from its own read: one that read it before an
+  // attach's write and writes after the attach's read-back drops the attach's entry unseen by the
+  // delete. The attach's read after its settle finds it gone and puts it back. Held in that order:
+  // the delete reads; the attach writes (its first write, naming the deleted referrer, refused by
+  // the registry; then without it) and reads its entry back; the delete's write lands; only then
+  // is the attach's read after the settle answered.
+  it('a delete whose write lands after an attach read its entry back: the entry stays, the deleted one goes', { timeout: 120_000 }, async () => {
+    const repo = 'race/delete';
+    assertOk(await runCliAsync(['push', `${registry.host}/${repo}:1`, '--layout', image.layout, '--quiet']));
+    const [kept, gone] = [await runCliAsync(['attach', `${registry.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=kept']), await runCliAsync(['attach', `${registry.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=gone'])];
+    assertOk(kept);
+    assertOk(gone);
+    const deferred = () => { let resolve!: () => void; const promise = new Promise<void>((r) => { resolve = r; }); return { promise, resolve }; };
+    const [dRead, aReadBack, dPutLanded] = [deferred(), deferred(), deferred()];
+    const index = new RegExp(`/manifests/${tagOf(image.manifest.digest)}$`);
+    const a = await startFaultProxy({ target: registry.url });
+    const d = await startFaultProxy({ target: registry.url });
+    try {
+      d.addFault({ method: 'GET', path: index, fault: { kind: 'around', before: () => {}, after: () => { dRead.resolve(); } } });
+      d.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => aReadBack.promise, after: () => { dPutLanded.resolve(); } } });
+      let aPuts = 0;
+      let aReadsAfter = 0;
+      a.addFault({ method: 'PUT', path: index, times: Infinity, fault: { kind: 'around', before: async () => { await dRead.promise; aPuts++; }, after: () => {} } });
+      a.addFault({
+        method: 'GET', path: index, times: Infinity,
+        fault: { kind: 'around', before: () => (aPuts >= 2 && ++aReadsAfter === 2 ? dPutLanded.promise : undefined), after: () => { if (aReadsAfter === 1) aReadBack.resolve(); } },
+      });
+      const [ra, rd] = await Promise.all([
+        runCliAsync(['attach', `${a.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=a']),
+        runCliAsync(['delete', `${d.host}/${repo}@${gone.stdout.trim()}`]),
+      ]);
+      assertOk(ra!);
+      assertOk(rd!);
+      assert.deepEqual(new Set(indexOf(repo).digests), new Set([kept.stdout.trim(), ra!.stdout.trim()]), a.requests().map((r) => `${r.method} ${r.path} ${r.status}`).join('\n'));
+      assert.deepEqual(indexesHeld(repo), [indexOf(repo).digest], 'no index but the one the tag names is left');
+    } finally {
+      await a.stop();
+      await d.stop();
+    }
+  });
+
   // The settle is there for registries that ignore If-Match; one that refused a stale write with
   // 412 has shown it honours it, and each update there still waited 100 ms and read once more.
   // Two attaches read the same index (a barrier); the one whose PUT is refused merges and writes
