@@ -286,6 +286,21 @@ describe('pushing through faults', () => {
     assert.ok(readFileSync(blobPath(dir, image.layers[0]!)).equals(readFileSync(blobPath(image.layout, image.layers[0]!))));
   });
 
+  it('a chunked copy between registries whose ranged read of a chunk is answered 206 from another byte: the blob is asked whole, its first bytes skipped, and the copy lands verified', async () => {
+    const { repo } = await pushAndCheck();
+    proxy.clearRequests();
+    const layer = new RegExp(`/blobs/${image.layers[0]}$`);
+    // The second chunk's read: the registry itself answers the range the proxy asks for, 100000 bytes on.
+    proxy.addFault({ method: 'GET', path: layer, skip: 1, fault: { kind: 'request-header', name: 'range', value: (range) => range?.replace(/^bytes=(\d+)-/, (_, from: string) => `bytes=${Number(from) + 100_000}-`) } });
+    const target = `faults/r${++repoCount}`;
+    const src = new Repository(client, repo);
+    await copyGraph(src, new Repository(client, target, { chunkSize: MiB }), await src.resolve('v1'), { rootReference: 'v1' });
+    const gets = proxy.requests().filter((r) => r.method === 'GET' && layer.test(r.path));
+    assert.deepEqual(gets.slice(0, 3).map((r) => [r.requestHeaders.range, r.status]), [[`bytes=0-${MiB - 1}`, 206], [`bytes=${MiB}-${2 * MiB - 1}`, 206], [undefined, 200]]);
+    assert.equal(skopeoDigest(`${registry.host}/${target}:v1`), image.manifest.digest);
+    await verifyBlobsThroughRegistry(target);
+  });
+
   for (const [plan, options] of [['one PUT', {}], ['a streamed PATCH, then its PUT', { chunkThreshold: MiB }]] as const) {
     const layerPut = () => ({ method: 'PUT', path: new RegExp(`/blobs/uploads/[^?]+\\?.*digest=sha256(:|%3A)${image.layers[0]!.slice('sha256:'.length)}`) });
 
