@@ -275,6 +275,23 @@ export async function startUpload(client: RegistryClient, repository: string, de
   return sessionFrom(client, res, op);
 }
 
+/**
+ * The POST that opens a session, never cut by the signal: one the registry answered after the
+ * client stopped listening would leave a session nobody can name, holding its place until the
+ * registry purges stale uploads (distribution: a week). Cancelled meanwhile, the upload waits for
+ * the answer (the CLI's exit waits at most EXIT_GRACE_MS) and deletes the session it names before
+ * it fails: after that, the command's client is destroyed, and no DELETE could go.
+ */
+export async function openSession(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest'>, timing: RequestTiming = {}): Promise<UploadSession> {
+  const { signal, ...rest } = timing;
+  const aborted = () => abortedError(client.registry, `start upload of blob ${desc.digest}`);
+  if (signal?.aborted) throw aborted();
+  const session = await startUpload(client, repository, desc, rest);
+  if (!signal?.aborted) return session;
+  await cancelUpload(client, repository, session);
+  throw aborted();
+}
+
 /** `digest-algorithm=` for a digest that is not sha256 (the registry's default), else nothing. */
 function algorithmQuery(digest: Descriptor['digest']): URLSearchParams {
   const algorithm = digestAlgorithm(digest);

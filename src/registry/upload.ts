@@ -1,6 +1,6 @@
 import { OcipushError } from '../errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { cancelUpload, confirmCommitted, sessionFrom, startUpload, withQuery, blobExists, type UploadSession } from './blobs.js';
+import { cancelUpload, confirmCommitted, openSession, sessionFrom, withQuery, blobExists, type UploadSession } from './blobs.js';
 import { isTransientNetworkError, uploadLoginElsewhere, redirectedError, registryError, networkError } from './errors.js';
 import type { RegistryClient, RegistryResponse, RequestTiming } from './http.js';
 import { isRetryableStatus } from './retry.js';
@@ -207,7 +207,7 @@ async function cancelledAfter(client: RegistryClient, repository: string, sessio
 /** POST (unless a session is given), then one PUT `?digest=` streaming the whole blob. */
 async function putMonolithic(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, session: UploadSession | undefined, options: UploadOptions, timing: UploadTiming): Promise<void> {
   const op = `push blob ${desc.digest}`;
-  session ??= await startUpload(client, repository, desc, timing.request);
+  session ??= await openSession(client, repository, desc, timing.request);
   const bodies = new OpenedBodies();
   try {
     const res = await client.request({
@@ -237,7 +237,7 @@ async function putMonolithic(client: RegistryClient, repository: string, desc: D
  */
 async function uploadChunked(client: RegistryClient, repository: string, desc: Descriptor, source: BlobSource, requestedChunk: number, given: UploadSession | undefined, options: UploadOptions, timing: UploadTiming): Promise<void> {
   const op = `push blob ${desc.digest}`;
-  let session = given ?? await startUpload(client, repository, desc, timing.request);
+  let session = given ?? await openSession(client, repository, desc, timing.request);
   let chunkSize = Math.max(requestedChunk, session.minChunkLength ?? 0);
   const floor = Math.max(Math.min(UPLOAD_DEFAULTS.minChunkSize, requestedChunk), session.minChunkLength ?? 0);
   let offset = 0;

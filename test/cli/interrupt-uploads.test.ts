@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -46,10 +47,11 @@ beforeEach(() => {
 });
 
 /**
- * The proxy keeps the first request `holds` picks from the registry (its body is never read) until
- * the test ends, and tells when it has come: the upload is under way when the signal is sent.
+ * The proxy keeps the first request `holds` picks (with `every`, each one) from the registry (its
+ * body is never read) until the test ends, and tells when the first has come: the upload is under
+ * way when the signal is sent.
  */
-function holdUpload(method: string, holds: (target: string, headers: IncomingHttpHeaders) => boolean): Promise<void> {
+function holdUpload(method: string, holds: (target: string, headers: IncomingHttpHeaders) => boolean, every = false): Promise<void> {
   let arrived!: () => void;
   const seen = new Promise<void>((resolve) => { arrived = resolve; });
   const released = new Promise<void>((resolve) => { release = resolve; });
@@ -61,7 +63,7 @@ function holdUpload(method: string, holds: (target: string, headers: IncomingHtt
     fault: {
       kind: 'around',
       before: (headers, target) => {
-        if (held || !holds(target, headers)) return;
+        if ((held && !every) || !holds(target, headers)) return;
         held = true;
         arrived();
         return released;
@@ -72,8 +74,8 @@ function holdUpload(method: string, holds: (target: string, headers: IncomingHtt
   return seen;
 }
 
-async function interrupted(args: string[], signal: NodeJS.Signals, started: Promise<void>) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+async function interrupted(args: string[], signal: NodeJS.Signals, started: Promise<void>, extra: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...extra } });
   const forget = killOnExit(child);
   let stdout = '';
   let stderr = '';
@@ -145,6 +147,68 @@ describe('interrupted while blobs go up', () => {
     assert.deepEqual(r.stderr.split('\n').filter((l) => l.startsWith('ocipush:')).map((l) => l.replace(/^ocipush: .* interrupted by /, '')), ['SIGTERM']);
     await assertSessionsGone(repo);
   });
+});
+
+describe('interrupted while a session is being opened', () => {
+  it('push, Ctrl-C once the registry opened a session and before its answer came: the answer is waited for, the session deleted, 130', async () => {
+    const repo = 'int/post';
+    let answered!: () => void;
+    const opened = new Promise<void>((resolve) => { answered = resolve; });
+    let letGo!: () => void;
+    const held = new Promise<void>((resolve) => { letGo = resolve; });
+    // The first POST's 202 waits at the proxy, the session already open in the registry.
+    proxy.addFault({ method: 'POST', path: /\/blobs\/uploads\/$/, fault: { kind: 'around', before: () => {}, after: () => { answered(); return held; } } });
+    // No PUT reaches the registry: one cut mid-body would leave bytes distribution will not delete.
+    void holdUpload('PUT', () => true, true);
+    const child = spawn(process.execPath, [CLI, 'push', `${proxy.host}/${repo}:1`, '--layout', image.layout, '--tag', 'v1'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const forget = killOnExit(child);
+    let stderr = '';
+    let told!: () => void;
+    const interruptedLine = new Promise<void>((resolve) => { told = resolve; });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); if (stderr.includes('interrupted by')) told(); });
+    const status = new Promise<number | null>((resolve) => child.on('close', (code) => { forget(); letGo(); resolve(code); }));
+    await Promise.race([opened, status]);
+    child.kill('SIGINT');
+    // The answer goes on only once the process has taken the signal: it comes to a cancelled upload.
+    await Promise.race([interruptedLine, status]);
+    letGo();
+    assert.equal(await status, 130, stderr);
+    assert.equal(stderr.split('\n').filter((l) => l.startsWith('ocipush:')).length, 1, stderr);
+    const post = proxy.requests().find((r) => r.method === 'POST');
+    assert.ok(post, 'a session was opened');
+    assert.deepEqual(uploadFilesLeft(repo), [], 'the registry holds no upload session');
+  });
+});
+
+describe('interrupted while the other writing verbs send blobs', () => {
+  // Every PUT: one cut mid-body leaves distribution holding its bytes (BLOB_UPLOAD_INVALID to the DELETE).
+  const anyPut = () => holdUpload('PUT', () => true, true);
+  const oneLine = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('ocipush:'));
+  const cases: [string, string, (dst: string) => string[], NodeJS.Signals][] = [
+    ['copy --all-tags', 'int/alltags', (dst) => ['copy', '--all-tags', `${registry.host}/src/app`, `${proxy.host}/${dst}`], 'SIGINT'],
+    ['mutate into a registry', 'int/mutate', (dst) => ['mutate', `${registry.host}/src/app:1`, `${proxy.host}/${dst}:1`, '--label', 'a=b'], 'SIGTERM'],
+    ['index create into a registry', 'int/index', (dst) => ['index', 'create', '--tag', `${proxy.host}/${dst}:1`, `${registry.host}/src/app:1`], 'SIGINT'],
+    ['attach', 'int/attach', (dst) => ['attach', `${proxy.host}/${dst}:1`, join(tmp.path, 'notes.bin'), '--artifact-type', 'application/vnd.example.notes'], 'SIGINT'],
+    ['sign', 'int/sign', (dst) => ['sign', `${proxy.host}/${dst}:1`, '--key', join(tmp.path, 'k.key')], 'SIGTERM'],
+    ['build --push', 'int/build', (dst) => ['build', join(tmp.path, 'rootfs'), '--layout', join(tmp.path, 'built'), '--tag', 'b', '--push', `${proxy.host}/${dst}:1`], 'SIGINT'],
+  ];
+  before(async () => {
+    writeFileSync(join(tmp.path, 'notes.bin'), randomBytes(2 * MiB));
+    mkdirSync(join(tmp.path, 'rootfs'), { recursive: true });
+    writeFileSync(join(tmp.path, 'rootfs', 'big.bin'), randomBytes(2 * MiB));
+    for (const to of ['src/app:2', 'int/attach:1', 'int/sign:1']) assertOk(await runCliAsync(['copy', `${registry.host}/src/app:1`, `${registry.host}/${to}`], { env }));
+    assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', join(tmp.path, 'k')], { env: { ...env, COSIGN_PASSWORD: 'pw' } }));
+  });
+  for (const [verb, repo, args, signal] of cases) {
+    it(`${verb}, ${signal} with a blob's PUT held: ${signal === 'SIGINT' ? 130 : 143}, one line, its session deleted`, async () => {
+      const started = anyPut();
+      const r = await interrupted(args(repo), signal, started, { COSIGN_PASSWORD: 'pw' });
+      assert.equal(r.status, signal === 'SIGINT' ? 130 : 143, r.stderr);
+      assert.equal(oneLine(r.stderr).length, 1, r.stderr);
+      assert.match(oneLine(r.stderr)[0]!, new RegExp(`interrupted by ${signal}`));
+      await assertSessionsGone(repo);
+    });
+  }
 });
 
 describe('uploads at once, not interrupted', () => {
