@@ -190,6 +190,7 @@ describe('interrupted while the other writing verbs send blobs', () => {
     ['index create into a registry', 'int/index', (dst) => ['index', 'create', '--tag', `${proxy.host}/${dst}:1`, `${registry.host}/src/app:1`], 'SIGINT'],
     ['attach', 'int/attach', (dst) => ['attach', `${proxy.host}/${dst}:1`, join(tmp.path, 'notes.bin'), '--artifact-type', 'application/vnd.example.notes'], 'SIGINT'],
     ['sign', 'int/sign', (dst) => ['sign', `${proxy.host}/${dst}:1`, '--key', join(tmp.path, 'k.key')], 'SIGTERM'],
+    ['rebase into a registry', 'int/rebase', (dst) => ['rebase', `${registry.host}/int/child:1`, `${proxy.host}/${dst}:1`, '--old-base', `${registry.host}/src/app:1`, '--new-base', `${registry.host}/src/newbase:1`], 'SIGTERM'],
     ['build --push', 'int/build', (dst) => ['build', join(tmp.path, 'rootfs'), '--layout', join(tmp.path, 'built'), '--tag', 'b', '--push', `${proxy.host}/${dst}:1`], 'SIGINT'],
   ];
   before(async () => {
@@ -197,6 +198,9 @@ describe('interrupted while the other writing verbs send blobs', () => {
     mkdirSync(join(tmp.path, 'rootfs'), { recursive: true });
     writeFileSync(join(tmp.path, 'rootfs', 'big.bin'), randomBytes(2 * MiB));
     for (const to of ['src/app:2', 'int/attach:1', 'int/sign:1']) assertOk(await runCliAsync(['copy', `${registry.host}/src/app:1`, `${registry.host}/${to}`], { env }));
+    const newBase = umociImage(join(tmp.path, 'newbase'), 'nb', [MiB]);
+    assertOk(await runCliAsync(['push', `${registry.host}/src/newbase:1`, '--layout', newBase.layout], { env }));
+    assertOk(await runCliAsync(['build', join(tmp.path, 'rootfs'), '--base', `${registry.host}/src/app:1`, '--layout', join(tmp.path, 'child'), '--tag', 'c', '--push', `${registry.host}/int/child:1`], { env }));
     assertOk(await runCliAsync(['generate-key-pair', '--output-prefix', join(tmp.path, 'k')], { env: { ...env, COSIGN_PASSWORD: 'pw' } }));
   });
   for (const [verb, repo, args, signal] of cases) {
