@@ -11,6 +11,7 @@ import { fetchManifest, getManifestDescriptor, headManifest, putManifest, type F
 import { storageSource, type BlobSource } from '../content/blob-source.js';
 import type { UploadOptions } from './upload.js';
 import { pullScope, pushScope } from './scopes.js';
+import { abortedError, interruptible } from './cancel.js';
 
 /** The upload code, loaded by the first blob sent: a re-push, a pull or a HEAD never needs it. */
 const uploads = () => import('./upload.js');
@@ -125,16 +126,23 @@ export class Repository implements Storage, TagResolver, SourcePusher, Reference
    * else uploaded (monolithic or chunked, see upload.ts). Resolves once the registry confirmed it.
    */
   async pushBlob(desc: Descriptor, source: BlobSource, options: PushBlobOptions = {}): Promise<Exclude<BlobOutcome, 'exists'>> {
+    // Ctrl-C while a mount is asked: the exit waits for its answer, whose session (a declined
+    // mount opens one) is deleted, as an upload's is; cut, it would stay named by no one.
+    return interruptible(options.signal, (signal) => this.mountOrUpload(desc, source, { ...options, signal }));
+  }
+
+  private async mountOrUpload(desc: Descriptor, source: BlobSource, options: PushBlobOptions & { signal: AbortSignal }): Promise<Exclude<BlobOutcome, 'exists'>> {
     let session: UploadSession | undefined;
     // A few candidates at most: stale ones cost a request each before the upload starts.
     const candidates = [...new Set(options.mountFrom ?? [])].filter((from) => from !== this.name).slice(0, MAX_MOUNT_ATTEMPTS);
     for (const [i, from] of candidates.entries()) {
-      const result = await mountBlob(this.client, this.name, desc, from, timing(options));
+      if (options.signal.aborted) throw abortedError(this.client.registry, `mount blob ${desc.digest} from ${from}`);
+      const result = await mountBlob(this.client, this.name, desc, from);
       if (result.kind === 'mounted') return 'mounted';
       options.onMountDeclined?.(from);
       if (result.kind === 'session') {
         // distribution answers 202 when the source lacks the blob: try the next source, or
-        // upload into the session the last one opened.
+        // upload into the session the last one opened (the upload deletes it if cancelled).
         if (i === candidates.length - 1) session = result.session;
         else await cancelUpload(this.client, this.name, result.session);
       }

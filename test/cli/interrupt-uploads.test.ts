@@ -150,17 +150,20 @@ describe('interrupted while blobs go up', () => {
 });
 
 describe('interrupted while a session is being opened', () => {
-  it('push, Ctrl-C once the registry opened a session and before its answer came: the answer is waited for, the session deleted, 130', async () => {
-    const repo = 'int/post';
+  /**
+   * Runs the CLI with the answers to the requests `path` picks (method `method`) held at the
+   * proxy once the registry has given them, a session open there; Ctrl-C when the first is held,
+   * and the answers go on only once the process has taken the signal (printed its line).
+   */
+  async function answerAfterSignal(method: string, path: RegExp, args: string[]): Promise<{ status: number | null; stderr: string }> {
     let answered!: () => void;
     const opened = new Promise<void>((resolve) => { answered = resolve; });
     let letGo!: () => void;
     const held = new Promise<void>((resolve) => { letGo = resolve; });
-    // The first POST's 202 waits at the proxy, the session already open in the registry.
-    proxy.addFault({ method: 'POST', path: /\/blobs\/uploads\/$/, fault: { kind: 'around', before: () => {}, after: () => { answered(); return held; } } });
+    proxy.addFault({ method, path, times: Infinity, fault: { kind: 'around', before: () => {}, after: () => { answered(); return held; } } });
     // No PUT reaches the registry: one cut mid-body would leave bytes distribution will not delete.
     void holdUpload('PUT', () => true, true);
-    const child = spawn(process.execPath, [CLI, 'push', `${proxy.host}/${repo}:1`, '--layout', image.layout, '--tag', 'v1'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const forget = killOnExit(child);
     let stderr = '';
     let told!: () => void;
@@ -169,13 +172,29 @@ describe('interrupted while a session is being opened', () => {
     const status = new Promise<number | null>((resolve) => child.on('close', (code) => { forget(); letGo(); resolve(code); }));
     await Promise.race([opened, status]);
     child.kill('SIGINT');
-    // The answer goes on only once the process has taken the signal: it comes to a cancelled upload.
+    // The answer comes only to a process that has taken the signal.
     await Promise.race([interruptedLine, status]);
     letGo();
-    assert.equal(await status, 130, stderr);
-    assert.equal(stderr.split('\n').filter((l) => l.startsWith('ocipush:')).length, 1, stderr);
-    const post = proxy.requests().find((r) => r.method === 'POST');
-    assert.ok(post, 'a session was opened');
+    return { status: await status, stderr };
+  }
+
+  it('push, Ctrl-C once the registry opened a session and before its answer came: the answer is waited for, the session deleted, 130', async () => {
+    const repo = 'int/post';
+    // The first POST's 202 waits at the proxy, the session already open in the registry.
+    const r = await answerAfterSignal('POST', /\/blobs\/uploads\/$/, ['push', `${proxy.host}/${repo}:1`, '--layout', image.layout, '--tag', 'v1']);
+    assert.equal(r.status, 130, r.stderr);
+    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('ocipush:')).length, 1, r.stderr);
+    assert.ok(proxy.requests().some((q) => q.method === 'POST'), 'a session was opened');
+    assert.deepEqual(uploadFilesLeft(repo), [], 'the registry holds no upload session');
+  });
+
+  it('push --mount-from a repository without the blobs, Ctrl-C before the declined mounts\' answers came: they are waited for, their sessions deleted, 130', async () => {
+    const repo = 'int/mount';
+    // distribution declines a mount from a repository that lacks the blob with 202 and a session.
+    const r = await answerAfterSignal('POST', /\/blobs\/uploads\/\?mount=/, ['push', `${proxy.host}/${repo}:1`, '--layout', image.layout, '--tag', 'v1', '--mount-from', `${proxy.host}/int/empty`]);
+    assert.equal(r.status, 130, r.stderr);
+    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('ocipush:')).length, 1, r.stderr);
+    assert.ok(proxy.requests().some((q) => q.method === 'POST' && q.path.includes('mount=')), 'a mount was asked');
     assert.deepEqual(uploadFilesLeft(repo), [], 'the registry holds no upload session');
   });
 });
