@@ -117,6 +117,17 @@ function withoutPlatform(desc: Descriptor): Descriptor {
  * (verified: a blob that does not match its digest is refused) unless the layout has them.
  */
 export async function storeBaseImage(base: BaseImage, layout: OciLayout): Promise<void> {
+  await storeBaseLayers(base, layout);
+  await layout.putBytes(base.descriptor.mediaType, base.manifestBytes);
+  await layout.putBytes(base.manifest.config.mediaType, base.configBytes);
+}
+
+/**
+ * What an image built onto `base` needs in `layout`: its layers (copied, or recorded where they
+ * live), not its manifest and config. The built image names neither (only their digest, in an
+ * annotation), so stored they would be blobs nothing reaches, which gc removes.
+ */
+export async function storeBaseLayers(base: BaseImage, layout: OciLayout): Promise<void> {
   const staged = await stageBaseImage(base, { dir: (await layout.session()).dir, where: `layout ${layout.root}` }, layout);
   try {
     await staged.commit(layout);
@@ -125,7 +136,7 @@ export async function storeBaseImage(base: BaseImage, layout: OciLayout): Promis
   }
 }
 
-/** A base image made ready for a layout that may not exist yet: `commit` puts it there. */
+/** A base image's layers made ready for a layout that may not exist yet: `commit` puts them there (storeBaseLayers). */
 export interface StagedBase {
   commit(layout: OciLayout): Promise<void>;
   /** Drops what was staged and not committed. Safe after commit. */
@@ -133,7 +144,7 @@ export interface StagedBase {
 }
 
 /**
- * The part of storeBaseImage that can fail, done before anything is written to the layout: a
+ * The part of storeBaseLayers that can fail, done before anything is written to the layout: a
  * layout base's layers are copied (verified) to temp files in `staging`, a layer that is nowhere
  * to be found is an error. `target` is the layout when it already exists.
  */
@@ -171,8 +182,6 @@ export async function stageBaseImage(base: BaseImage, staging: { dir: string; wh
   }
   return {
     async commit(layout) {
-      await layout.putBytes(base.descriptor.mediaType, base.manifestBytes);
-      await layout.putBytes(base.manifest.config.mediaType, base.configBytes);
       for (const { layer, blob } of copies) {
         if (await layout.exists(layer)) await blob.discard();
         else await blob.commitTo(layout.blobPath(layer.digest));

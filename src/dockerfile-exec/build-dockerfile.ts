@@ -12,7 +12,7 @@ import {
   hostPlatform, normalizeTarget, finalStagePlatform, parseDockerfile, planBaseImages, resolveStages, type ResolvedDockerfile, type ResolveOptions,
 } from '../dockerfile/index.js';
 import { orderedContainerConfig } from '../dockerfile/image-config.js';
-import { storeBaseImage, type BaseImage } from '../assemble/base.js';
+import { storeBaseLayers, type BaseImage } from '../assemble/base.js';
 import { checkCompressorOptions, zstdAvailable } from '../layer/codec.js';
 import { storeImage, type StoredImage } from '../assemble/store-image.js';
 import type { ImageOutputOptions } from '../assemble/output-options.js';
@@ -302,7 +302,7 @@ export async function buildDockerfile(options: DockerfileBuildOptions = {}): Pro
 
     const layout = target.layout ?? await OciLayout.open(target.root, { create: true, session: target.session });
     const base = final.root.kind === 'image' ? final.root.base : undefined;
-    if (base) await storeBaseImage(base, layout);
+    if (base) await storeBaseLayers(base, layout);
     for (const layer of written) {
       // Renamed over a file already there, which may be damaged (build-image.ts says why).
       if (layer.blob) await layer.blob.commitTo(layout.blobPath(layer.descriptor.digest));

@@ -5,7 +5,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import tarStream from 'tar-stream';
 import { startRegistry, type AccessEntry, type RunningRegistry } from '../support/registry.js';
 import { runImage } from '../support/runc.js';
-import { requireTool, runCli, tempDir } from '../support/tools.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { blobPath, build, buildCli, layerListing, overlayModes, readImage, unpackedTree, writeTree } from './support.js';
 
 /**
@@ -293,5 +293,31 @@ describe('FROM and COPY --from images in a registry', () => {
     const { manifest } = readImage(layout, 't');
     assert.equal(manifest.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
     assert.deepEqual(manifest.layers.map((l) => l.mediaType), Array(2).fill('application/vnd.docker.image.rootfs.diff.tar.gzip'));
+  });
+
+  it('a build on a base stores its layers, not the base\'s manifest and config, which nothing in the layout would reach', () => {
+    const baseLayout = join(tmp.path, 'base-layout');
+    const ctx = join(tmp.path, 'stray');
+    const layout = join(tmp.path, 'stray-layout');
+    for (const [i, from] of [`oci:${baseLayout}:base`, baseRef].entries()) {
+      writeTree(ctx, { Dockerfile: `FROM ${from}\nCOPY f /f\n`, f: `${i}\n`, 'rootfs/g': `${i}\n` });
+      // Two builds -f on each base (the second with a layer of its own), and a build of a directory.
+      build(ctx, layout, ['--tag', `df${i}`]);
+      writeFileSync(join(ctx, 'f'), `${i} again\n`);
+      build(ctx, layout, ['--tag', `df${i}-again`]);
+      const r = runCli(['build', join(ctx, 'rootfs'), '--base', from, '--layout', layout, '--tag', `dir${i}`]);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const gc = runCli(['gc', '--layout', layout, '--prune=now', '--json']);
+    assert.equal(gc.status, 0, gc.stderr);
+    const report = JSON.parse(gc.stdout) as { removed: { digest: string }[]; kept: number };
+    assert.deepEqual(report.removed, [], 'no blob the builds stored is unreached');
+    assert.equal(report.kept, readdirSync(join(layout, 'blobs', 'sha256')).length);
+    requireTool('umoci');
+    const tags = ['df0', 'df0-again', 'df1', 'df1-again', 'dir0', 'dir1'];
+    assert.deepEqual(run('umoci', ['ls', '--layout', layout]).trim().split('\n').sort(), tags);
+    // Every image's manifest and config read (a registry base's layers live in the registry); a layout base's unpacked.
+    for (const tag of tags) run('umoci', ['stat', '--image', `${layout}:${tag}`]);
+    for (const tag of ['df0-again', 'dir0']) run('umoci', ['unpack', '--rootless', '--image', `${layout}:${tag}`, join(tmp.path, `stray-${tag}`)]);
   });
 });
