@@ -9,7 +9,8 @@ import { writeFileAtomic } from './atomic.js';
 import { listSessions, SESSION_STALE_MS, sweepLayout } from './ingest.js';
 import { sweepForeignTemps } from './foreign-temps.js';
 import type { OciLayout } from './layout.js';
-import type { HeldLock, LockOptions } from './lock.js';
+import { lockLeftovers, type HeldLock, type LockOptions } from './lock.js';
+import { LAYOUT_LOCKS } from './layout-files.js';
 import { cosignNameSubject, isReferrerEntry } from './layout-referrers.js';
 import { describeOwner, judgedByPid } from './liveness.js';
 import { prunePendingCacheEntries } from './pending-cache-entries.js';
@@ -69,6 +70,12 @@ export interface GcResult {
   leftovers: string[];
   /** Bytes of the files in `leftovers`. */
   leftoverBytes: number;
+  /**
+   * Locks of processes that are gone, broken within the stale period (30 s; by this gc, or by
+   * another process), left in their graves: another process may have judged the same lock at
+   * the same moment, and must find the grave in its way (lock.ts). A later gc removes them.
+   */
+  brokenLocks: string[];
   /** index.json entries dropped (or, with dryRun, that would be), before the sweep: their blobs are then unreached. */
   dropped: DroppedEntry[];
   /** Entries of the layout's notes (remote blobs' sources, pending registry cache entries) for blobs nothing reaches, dropped (or, with dryRun, that would be). */
@@ -111,7 +118,8 @@ export async function collectGarbage(layout: OciLayout, options: GcOptions = {})
 async function lockedUnlessUnwritable<T>(layout: OciLayout, options: GcOptions, fn: (lock?: HeldLock) => Promise<T>): Promise<T> {
   let entered = false;
   try {
-    return await layout.withIndexLock((lock) => { entered = true; return fn(lock); }, options);
+    // What killed owners left beside the lock is the sweep's, which reports it.
+    return await layout.withIndexLock((lock) => { entered = true; return fn(lock); }, { ...options, keepLeftovers: true });
   } catch (err) {
     const cause = (err as OcipushError).details?.cause as NodeJS.ErrnoException | undefined;
     if (entered || !options.dryRun || !['EROFS', 'EACCES', 'EPERM'].includes(cause?.code ?? '')) throw err;
@@ -126,9 +134,12 @@ async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Pr
   await readRemoteBlobs(layout.root);
   // A killed build's partial layer can be the largest thing there: a dry run names and sizes it
   // too, measured before it goes. (Before `keep`, which may drop the layer cache, its temp files too.)
-  const found = [...await sweepLayout(layout.root, { ...options, dryRun: true }), ...await sweepForeignTemps(layout.root, { ...options, dryRun: true })];
+  const locks = await layoutLockLeftovers(layout.root, options);
+  const found = [...locks.gone, ...await sweepLayout(layout.root, { ...options, dryRun: true }), ...await sweepForeignTemps(layout.root, { ...options, dryRun: true })];
   const sizes = new Map(await Promise.all(found.map(async (path) => [path, await diskSize(path)] as const)));
-  const leftovers = options.dryRun ? found : [...await sweepLayout(layout.root, options), ...await sweepForeignTemps(layout.root, options)];
+  // The locks' leftovers first: a grave in .ocipush/ would keep it from being removed once empty.
+  if (!options.dryRun) for (const path of locks.gone) await rm(path, { recursive: true, force: true }).catch(() => {});
+  const leftovers = options.dryRun ? found : [...locks.gone, ...await sweepLayout(layout.root, options), ...await sweepForeignTemps(layout.root, options)];
   for (const digest of (await options.keep?.()) ?? []) reached.add(digest);
   // What an entry this gc drops reaches was named: no tool is still writing it, the grace is not its.
   const named = dropped.length > 0 ? await reachedWith(layout, reached, dropped.map((d) => d.entry)) : reached;
@@ -177,7 +188,18 @@ async function sweep(layout: OciLayout, options: GcOptions, lock?: HeldLock): Pr
   const forgotten = await pruneRemoteBlobs(layout.root, keeps, options.dryRun)
     + await prunePendingCacheEntries(layout.root, keeps, options.dryRun);
   const young = [...recent].map(([digest, size]) => ({ digest, size })).sort((a, b) => (a.digest < b.digest ? -1 : 1));
-  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, recent: young, dropped: dropped.map((d) => d.dropped), leftovers, leftoverBytes: leftovers.reduce((n, p) => n + (sizes.get(p) ?? 0), 0), forgotten };
+  return { removed, bytes: removed.reduce((n, b) => n + b.size, 0), kept, recent: young, dropped: dropped.map((d) => d.dropped), leftovers, leftoverBytes: leftovers.reduce((n, p) => n + (sizes.get(p) ?? 0), 0), brokenLocks: locks.young, forgotten };
+}
+
+/** The graves and dead candidates beside every lock of the layout (a killed build leaves them beside the cache's too). */
+async function layoutLockLeftovers(root: string, options: GcOptions): Promise<{ gone: string[]; young: string[] }> {
+  const all = { gone: [] as string[], young: [] as string[] };
+  for (const lock of LAYOUT_LOCKS) {
+    const { gone, young } = await lockLeftovers(join(root, lock), options);
+    all.gone.push(...gone);
+    all.young.push(...young);
+  }
+  return all;
 }
 
 /** Bytes of the files under `path` (a session's directory, a temp file); what cannot be read counts 0. */

@@ -18,6 +18,8 @@ export const REMOTE_BLOBS_FILE = '.ocipush-remote-blobs.json';
 export const PENDING_CACHE_ENTRIES_FILE = join(PRIVATE_DIR, 'registry-cache-pending.json');
 /** The layer cache (layer/cache-store.ts). */
 export const CACHE_DIR = '.ocipush-cache';
+/** The lock around pruning the layer cache (layer/cache-store.ts). */
+export const CACHE_PRUNE_LOCK = join(CACHE_DIR, 'prune.lock');
 /** Files extracted from archives by a Dockerfile build, in its staging directory. */
 export const EXTRACT_PREFIX = '.ocipush-files-';
 /** Temp names of writeFileAtomic (`.NAME.tmp-PID-HEX`); older versions also left them in `blobs/`. */
@@ -27,6 +29,9 @@ export const TEMP_NAME = /^\..*\.tmp-\d+-[0-9a-f]+$/;
  * is removed once this old (older versions of ocipush wrote layers there, slowly).
  */
 export const LEGACY_TEMP_MAX_AGE_MS = 3600_000;
+
+/** Every lock ocipush takes in a layout, relative to its root: gc clears what killed owners left beside them. */
+export const LAYOUT_LOCKS = [INDEX_LOCK, `${REMOTE_BLOBS_FILE}.lock`, `${PENDING_CACHE_ENTRIES_FILE}.lock`, CACHE_PRUNE_LOCK];
 
 /** Whether `name`, at a layout's root, is ocipush's own (a lock, a temp file, the private directory, the cache, the record). */
 export function isPrivateRootName(name: string): boolean {

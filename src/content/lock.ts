@@ -20,7 +20,8 @@ import { isLockName } from './lock-names.js';
  * an older ocipush, judged by its age). When several processes judge the same lock stale at once,
  * the first rename moves it; the others then try to move whatever is in place now (a fresh lock)
  * onto the same `LOCK.dead-ID`, which exists and is not empty, so their rename fails and the fresh
- * lock stays. Graves are kept for a stale period for that reason; should one be gone early, the
+ * lock stays. Graves are kept for a stale period for that reason (then the next taker of the
+ * lock, or gc, which reports them, removes them); should one be gone early, the
  * breaker checks what it moved and puts a lock that is not the one it judged back at once. If a
  * third process took the place meanwhile, the moved lock stays in the grave; its owner loses it
  * (assertHeld fails) and removes it from there when it releases.
@@ -29,6 +30,8 @@ import { isLockName } from './lock-names.js';
 export interface LockOptions extends LivenessOptions {
   /** How long to wait for a live owner before failing with ELOCKED (default 60 s). */
   timeoutMs?: number;
+  /** Leave the graves and dead candidates beside the lock when taking it: gc lists, reports and removes them itself (lockLeftovers). */
+  keepLeftovers?: boolean;
 }
 
 export interface HeldLock {
@@ -119,7 +122,7 @@ async function acquire(lockPath: string, options: LockOptions): Promise<{ releas
   // Ctrl-C or SIGTERM ends the process without the release below: the lock goes with it, so that a
   // process in another container (which cannot see this PID die) does not wait out the heartbeat.
   const forgetAtSignal = onSignalExit(() => releaseAtExit(lockPath, owner.token));
-  await sweepGraves(lockPath, options);
+  if (!options.keepLeftovers) await sweepGraves(lockPath, options);
   const held = async () => (await judge(lockPath))?.id === owner.token;
   return {
     async assertHeld() {
@@ -233,10 +236,27 @@ async function removeOwnGraves(lockPath: string, token: string): Promise<void> {
 
 /** Removes graves older than the stale period, and candidates whose owner is gone. */
 async function sweepGraves(lockPath: string, options: LivenessOptions): Promise<void> {
+  for (const path of (await lockLeftovers(lockPath, options)).gone) await rm(path, { recursive: true, force: true }).catch(() => {});
+}
+
+export interface LockLeftovers {
+  /** Graves older than the stale period, and candidates whose owner is gone: nobody needs them any more. */
+  gone: string[];
+  /** Graves of locks broken within the stale period: kept, as another process may have judged the same lock stale at the same moment. */
+  young: string[];
+}
+
+/** What killed owners left beside a lock, for whoever removes it (any process may: graves are judged by their age alone). */
+export async function lockLeftovers(lockPath: string, options: LivenessOptions = {}): Promise<LockLeftovers> {
+  const found: LockLeftovers = { gone: [], young: [] };
   for (const { path, isGrave } of await besideLock(lockPath)) {
+    // A grave's mtime says when it was broken (breakLock): judged by that alone.
     const judged = isGrave ? await lstat(path).then((s) => ({ mtimeMs: s.mtimeMs, owner: undefined }), () => undefined) : await judge(path);
-    if (judged && ownerGone(judged.owner, judged.mtimeMs, options)) await rm(path, { recursive: true, force: true }).catch(() => {});
+    if (!judged) continue;
+    if (ownerGone(judged.owner, judged.mtimeMs, options)) found.gone.push(path);
+    else if (isGrave) found.young.push(path);
   }
+  return found;
 }
 
 /** The graves (`LOCK.dead-…`) and candidates (`LOCK.new-…`) beside a lock; none if its directory cannot be read. */

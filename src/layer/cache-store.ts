@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../content/atomic.js';
-import { CACHE_DIR, LEGACY_TEMP_MAX_AGE_MS as TEMP_MAX_AGE_MS, TEMP_NAME } from '../content/layout-files.js';
+import { CACHE_DIR, CACHE_PRUNE_LOCK, LEGACY_TEMP_MAX_AGE_MS as TEMP_MAX_AGE_MS, TEMP_NAME } from '../content/layout-files.js';
 import { withLock } from '../content/lock.js';
 import type { OciLayout } from '../content/layout.js';
 import { isDigest, type Digest } from '../oci/digest.js';
@@ -128,7 +128,7 @@ export class LayerCache {
     const kept = new Set(keep);
     try {
       if (!(await stat(this.dir)).isDirectory()) return;
-      await withLock(join(this.dir, '..', 'prune.lock'), () => this.pruneLocked(layout, kept, limits), LOCK_WAIT_MS);
+      await withLock(join(layout.root, CACHE_PRUNE_LOCK), () => this.pruneLocked(layout, kept, limits), LOCK_WAIT_MS);
     } catch {
       // No cache yet, another build is pruning (it bounds the cache as well), or the layout is read-only.
     }
