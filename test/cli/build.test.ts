@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, requireTool, run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { runImage } from '../support/runc.js';
+import { startCli } from './registry-support.js';
 import { buildStaticHello, readImage, snapshotDir, validateLayout } from '../assemble/support.js';
 
 function smallRootfs(dir: string): string {
@@ -15,19 +15,6 @@ function smallRootfs(dir: string): string {
   return dir;
 }
 
-/** Runs the CLI without waiting, for signals and concurrency. */
-function startCli(args: string[], options: { cwd?: string } = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  const forget = killOnExit(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  const done = new Promise<RunResult & { signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (status, signal) => { forget(); resolve({ status, signal, stdout, stderr }); });
-  });
-  return { child, done };
-}
 
 function assertOk(r: RunResult): void {
   assert.equal(r.status, 0, `exit status (stderr: ${r.stderr})`);

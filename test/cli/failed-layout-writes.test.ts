@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { killOnExit } from '../support/exit-cleanup.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, tempDir } from '../support/tools.js';
+import { tempDir } from '../support/tools.js';
 import { snapshotDir } from '../assemble/support.js';
-import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
+import { assertOk, assertOneLineError, runCliAsync, startCli } from './registry-support.js';
 
 let tmp: { path: string; cleanup: () => Promise<void> };
 /** A layout whose image names a layer it does not hold (and no registry to fetch it from). */
@@ -76,13 +74,7 @@ describe('Ctrl-C and SIGTERM mid-download into a new layout leave no layout', ()
     proxy.clearFaults();
     proxy.clearRequests();
     proxy.addFault({ method: 'GET', path: /\/blobs\/sha256:/, times: Infinity, fault: { kind: 'hold-response', until: /release-held/, timeoutMs: 600_000 } });
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const forget = killOnExit(child);
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-    const done = new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      child.on('close', (status) => { forget(); resolve({ status, stderr }); });
-    });
+    const { child, done } = startCli(args);
     // Until the first blob is asked for, or the command has ended without asking (its stderr then says why).
     while (child.exitCode === null && !proxy.requests().some((r) => r.method === 'GET' && r.path.includes('/blobs/sha256:'))) await new Promise((r) => setTimeout(r, 20));
     child.kill(signal);

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { killOnExit } from '../support/exit-cleanup.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { CLI, tempDir } from '../support/tools.js';
+import { tempDir } from '../support/tools.js';
 import { snapshotDir } from '../assemble/support.js';
 import { MiB, umociImage, type UmociImage } from '../registry/support.js';
-import { assertOk, runCliAsync } from './registry-support.js';
+import { assertOk, runCliAsync, startCli } from './registry-support.js';
 import { envWith } from './copy-support.js';
 
 /**
@@ -75,15 +73,7 @@ function holdUpload(method: string, holds: (target: string, headers: IncomingHtt
 }
 
 async function interrupted(args: string[], signal: NodeJS.Signals, started: Promise<void>, extra: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, ...extra } });
-  const forget = killOnExit(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('close', (status) => { forget(); resolve({ status, stdout, stderr }); });
-  });
+  const { child, done } = startCli(args, { env: { ...env, ...extra } });
   await Promise.race([started, done]);
   child.kill(signal);
   return done;
@@ -163,19 +153,18 @@ describe('interrupted while a session is being opened', () => {
     proxy.addFault({ method, path, times: Infinity, fault: { kind: 'around', before: () => {}, after: () => { answered(); return held; } } });
     // No PUT reaches the registry: one cut mid-body would leave bytes distribution will not delete.
     void holdUpload('PUT', () => true, true);
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    const forget = killOnExit(child);
+    const { child, done } = startCli(args, { env });
     let stderr = '';
     let told!: () => void;
     const interruptedLine = new Promise<void>((resolve) => { told = resolve; });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); if (stderr.includes('interrupted by')) told(); });
-    const status = new Promise<number | null>((resolve) => child.on('close', (code) => { forget(); letGo(); resolve(code); }));
-    await Promise.race([opened, status]);
+    child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); if (stderr.includes('interrupted by')) told(); });
+    const ended = done.finally(letGo);
+    await Promise.race([opened, ended]);
     child.kill('SIGINT');
     // The answer comes only to a process that has taken the signal.
-    await Promise.race([interruptedLine, status]);
+    await Promise.race([interruptedLine, ended]);
     letGo();
-    return { status: await status, stderr };
+    return ended;
   }
 
   it('push, Ctrl-C once the registry opened a session and before its answer came: the answer is waited for, the session deleted, 130', async () => {

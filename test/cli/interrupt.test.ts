@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { killOnExit } from '../support/exit-cleanup.js';
-import { CLI, runCli, tempDir } from '../support/tools.js';
+import { runCli, tempDir } from '../support/tools.js';
 import { snapshotDir } from '../assemble/support.js';
+import { startCli } from './registry-support.js';
 import { validate } from './json-schema.js';
 
 /**
@@ -42,15 +41,7 @@ async function startHungServer(): Promise<HungServer> {
 
 async function interrupted(args: string[], server: HungServer, signal: NodeJS.Signals) {
   server.reset();
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const forget = killOnExit(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  const done = new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('close', (status) => { forget(); resolve({ status, stdout, stderr }); });
-  });
+  const { child, done } = startCli(args);
   await server.connected;
   child.kill(signal);
   return done;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, type RunResult } from '../support/tools.js';
 
@@ -7,7 +7,17 @@ import { CLI, type RunResult } from '../support/tools.js';
  * Runs the real CLI without blocking this process: the token issuer and the fault proxy live in
  * the test process and must keep answering while the CLI runs.
  */
-export function runCliAsync(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+export function runCliAsync(args: string[], options: CliOptions = {}): Promise<RunResult> {
+  return startCli(args, options).done.then(({ status, stdout, stderr }) => ({ status, stdout, stderr }));
+}
+
+interface CliOptions { input?: string; env?: NodeJS.ProcessEnv; cwd?: string }
+
+/**
+ * The real CLI started without waiting for it, for what a test does while it runs (a signal once
+ * a proxy saw a request, a second process beside it): its process, and its end with all it printed.
+ */
+export function startCli(args: string[], options: CliOptions = {}): { child: ChildProcess; done: Promise<RunResult & { signal: NodeJS.Signals | null }> } {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
@@ -19,9 +29,10 @@ export function runCliAsync(args: string[], options: { input?: string; env?: Nod
   child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
   child.stdin.end(options.input ?? '');
-  return new Promise((resolve) => {
-    child.on('close', (status) => { forget(); resolve({ status, stdout, stderr }); });
+  const done = new Promise<RunResult & { signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (status, signal) => { forget(); resolve({ status, signal, stdout, stderr }); });
   });
+  return { child, done };
 }
 
 export function assertOk(r: RunResult): void {
