@@ -11,6 +11,7 @@ import { abortedError, isTimeoutError, timedOutError, untilAborted } from './can
 import { clientCertificate, createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 import { definedOnly, lowerKeys, releaseBody, wrapResponse } from './http-util.js';
 import { confirmRegistry } from './registry-check.js';
+import { MAX_REDIRECTS, redirectHop } from './redirects.js';
 import type { Authorizer, HttpMethod, RegistryQuirks, RegistryRequest, RegistryResponse, RequestTiming, RetryNotice } from './http-types.js';
 
 export type {
@@ -32,7 +33,6 @@ export interface RegistryClientOptions extends TransportOptions {
   now?: () => number;
 }
 
-const MAX_REDIRECTS = 10;
 const USER_AGENT = `ocipush/${VERSION}`;
 
 /**
@@ -416,13 +416,13 @@ export class RegistryClient {
         throw hop > 0 && url.origin !== origin ? new RedirectedRequestFailure(url.host, err) : err;
       }
       const wrapped = wrapResponse(response, url, headers.authorization);
-      const location = wrapped.header('location');
-      if (response.statusCode >= 300 && response.statusCode < 400 && response.statusCode !== 304 && location) {
+      const redirect = redirectHop(response.statusCode, wrapped.header('location'), url, method);
+      if (redirect) {
         await wrapped.dump();
         if (hop >= MAX_REDIRECTS) {
           throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: too many redirects`);
         }
-        const next = new URL(location, url);
+        const next = redirect.url;
         // Blob storage on plain HTTP behind an HTTPS registry (S3 or MinIO without TLS) is followed
         // for a GET or HEAD, as docker, skopeo and crane follow it: the Authorization stays with
         // the registry's origin and what comes back is checked against its digest. A body (an
@@ -430,12 +430,9 @@ export class RegistryClient {
         if (next.protocol === 'http:' && url.protocol === 'https:' && next.origin !== origin && method !== 'GET' && method !== 'HEAD') {
           throw new OcipushError('EREGISTRY', `${this.registry}: ${req.op}: refusing a redirect from HTTPS to plain HTTP (${next.host}) for a request that sends data`);
         }
-        // 301/302/303 turn everything but GET and HEAD into GET without a body, as Go does (a HEAD
-        // made a GET would download the blob it only asks after).
-        if ((response.statusCode === 301 || response.statusCode === 302 || response.statusCode === 303) && method !== 'GET' && method !== 'HEAD') {
-          method = 'GET';
-          body = undefined;
-        }
+        // (A HEAD stays a HEAD: made a GET, it would download the blob it only asks after.)
+        method = redirect.method as HttpMethod;
+        if (!redirect.keepsBody) body = undefined;
         url = next;
         continue;
       }

@@ -89,6 +89,24 @@ describe('redirects to another host', () => {
     assert.deepEqual(blobHost.requests().slice(before).map((r) => [r.method, r.path, r.status]), [['HEAD', `/v2/redirect/app/blobs/${layer}?see-other=1`, 200]]);
   });
 
+  it('a 300 with a Location is the answer, not a redirect: skopeo (Go) does not follow it, nor ocipush', async () => {
+    requireTool('skopeo');
+    const layer = image.layers[0]!;
+    front.addFault({ method: 'GET', path: new RegExp(`/blobs/${layer}$`), times: Infinity, fault: { kind: 'respond', status: 300, headers: { location: `${blobHost.url}/v2/redirect/app/blobs/${layer}?choice=1` } } });
+    const before = blobHost.requests().length;
+    try {
+      // Before: followed as a redirect (any 3xx but 304 was), the blob fetched from the other host.
+      const r = await runCliAsync(['pull', '-q', `${front.host}/redirect/app:v1`, `oci:${join(tmp.path, 'multiple-choices')}:v1`, '-u', 'alice', '--password-stdin'], { input: `${PASSWORD}\n` });
+      assert.notEqual(r.status, 0, r.stderr);
+      assert.match(r.stderr, /300/, r.stderr);
+      const skopeo = await promisify(execFile)('skopeo', ['copy', '-q', '--src-tls-verify=false', '--src-creds', `alice:${PASSWORD}`, `docker://${front.host}/redirect/app:v1`, `oci:${join(tmp.path, 'skopeo-300')}:v1`]).then(() => 'copied', () => 'refused');
+      assert.equal(skopeo, 'refused', 'skopeo does not follow a 300 either');
+    } finally {
+      front.clearFaults();
+    }
+    assert.deepEqual(blobHost.requests().slice(before), [], 'the Location of a 300 is never asked');
+  });
+
   it('another host that cannot be reached is named, not the registry that answered (a firewall letting the registry through, not its CDN)', async () => {
     const layer = image.layers[0]!;
     // Port 9 (discard): nothing listens there, and no other test's server can take it.

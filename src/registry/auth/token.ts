@@ -8,6 +8,7 @@ import { registerSecret } from '../../redact.js';
 import { isRetryableStatus, retryAfterNote, retryAfterPastDeadline, retryDelay, sleep, type RetryPolicy } from '../retry.js';
 import { isTransientNetworkError, networkReason } from '../errors.js';
 import { abortedError } from '../cancel.js';
+import { MAX_REDIRECTS, redirectHop } from '../redirects.js';
 
 /** For a caller that passes no connection pool (the registry client always passes its own). */
 let fallbackDispatcher: Dispatcher | undefined;
@@ -103,8 +104,6 @@ export async function fetchToken(req: TokenRequest): Promise<IssuedToken> {
   return parseTokenResponse(text, req.registry, realm.host);
 }
 
-const MAX_REDIRECTS = 10;
-
 /**
  * The token request, following the realm's redirects as Go's http.Client does for crane, skopeo
  * and docker (a realm moved to another path or host answered "token service … answered 301").
@@ -120,21 +119,23 @@ async function requestFollowing(
     const sent = own ? headers : Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'authorization'));
     const res = await dispatcher.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method, headers: sent, body, ...(req.signal ? { signal: req.signal } : {}) });
     const location = res.headers.location;
-    if (res.statusCode < 300 || res.statusCode >= 400 || res.statusCode === 304 || typeof location !== 'string' || hop >= MAX_REDIRECTS) return res;
+    const redirect = redirectHop(res.statusCode, typeof location === 'string' ? location : undefined, url, method);
+    if (!redirect || hop >= MAX_REDIRECTS) return res;
     await res.body.dump().catch(() => {});
-    const next = new URL(location, url);
-    // 301/302/303 turn a POST into a GET without its body, as Go does: the grant is not sent again.
-    if (method === 'POST' && (res.statusCode === 307 || res.statusCode === 308) && next.origin !== realm.origin) {
+    const next = redirect.url;
+    // A 307 or 308 sends the grant (a refresh token in the POST's body) again: never to another
+    // host. (301, 302 and 303 make the POST a GET without it, as Go does.)
+    if (method === 'POST' && redirect.keepsBody && next.origin !== realm.origin) {
       throw new OcipushError('EAUTH', `the token service ${realm.host} for ${req.registry} redirected the request for a token to ${next.host}: the refresh token of the login is not sent to another host`, {
         registry: req.registry,
         status: res.statusCode,
       });
     }
-    if (method === 'POST' && res.statusCode !== 307 && res.statusCode !== 308) {
-      method = 'GET';
+    if (!redirect.keepsBody) {
       body = undefined;
       headers = Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'content-type'));
     }
+    method = redirect.method as 'GET' | 'POST';
     url = next;
   }
 }
