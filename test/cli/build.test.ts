@@ -295,7 +295,15 @@ test('Ctrl-C stops the build, removes its temp files and leaves the layout as it
     const { child, done } = startCli(['build', big, '--layout', layout, '--threads', '1']);
     // The build's ingest session (never blobs/) holds the layer being written.
     const ingest = join(layout, '.ocipush', 'ingest');
-    const staged = () => existsSync(ingest) && readdirSync(ingest, { recursive: true }).some((n) => String(n).includes('.tmp-'));
+    const staged = () => {
+      try {
+        return existsSync(ingest) && readdirSync(ingest, { recursive: true }).some((n) => String(n).includes('.tmp-'));
+      } catch (err) {
+        // The session's directory, made as .new-… and renamed, met mid-rename: not yet.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw err;
+      }
+    };
     // Wait until the layer is being written (for as long as the build runs: a loaded machine may
     // take more than any fixed bound to start it), then interrupt it as a terminal would.
     while (!staged() && child.exitCode === null) await new Promise((r) => setTimeout(r, 10));

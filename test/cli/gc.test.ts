@@ -93,12 +93,21 @@ async function buildKilledMidLayer(rootfs: string, dir: string): Promise<string>
   const child = spawn(process.execPath, [CLI, 'build', rootfs, '--layout', dir, '--tag', 'big', '--level', '9', '--threads', '1'], { stdio: 'ignore' });
   const forget = killOnExit(child);
   const ingest = join(dir, '.ocipush', 'ingest');
+  // The session's directory is made as .new-… and renamed: a listing that meets it mid-rename
+  // (ENOENT) counts nothing this time round.
+  const layerBytes = (): number => {
+    try {
+      return (existsSync(ingest) ? readdirSync(ingest, { recursive: true }) : [])
+        .map((p) => join(ingest, String(p)))
+        .filter((p) => /\.blob\.tmp-/.test(p))
+        .reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+  };
   for (;;) {
-    const written = (existsSync(ingest) ? readdirSync(ingest, { recursive: true }) : [])
-      .map((p) => join(ingest, String(p)))
-      .filter((p) => /\.blob\.tmp-/.test(p))
-      .reduce((n, p) => n + (existsSync(p) ? statSync(p).size : 0), 0);
-    if (written > 1 << 20) break;
+    if (layerBytes() > 1 << 20) break;
     assert.equal(child.exitCode, null, 'the build is still running');
     await new Promise((r) => setTimeout(r, 20));
   }
