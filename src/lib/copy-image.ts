@@ -117,7 +117,7 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
     const apart = source.layout && target.repository && options.signaturesIn && options.connectSignatures
       && (options.signaturesIn.registry !== target.repository.registry || options.signaturesIn.repository !== target.repository.name);
     if (apart) {
-      referrers = await copyReferrersApart(source.layout!, { storage: referring.from, name: source.name }, target.repository!, subjects, graphOptions, options);
+      referrers = await copyReferrersApart(source.layout!, { storage: referring.from, name: source.name, ...(referring.ends.listReferrers ? { listReferrers: referring.ends.listReferrers } : {}) }, target.repository!, subjects, graphOptions, options);
     } else {
       referrers = await copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) });
       // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
@@ -142,7 +142,7 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
  * repository, the provenance also to its `.att` there; the others (an SBOM) beside the image.
  */
 async function copyReferrersApart(
-  layout: OciLayout, from: { storage: ReadOnlyStorage; name: string }, image: Repository, subjects: Descriptor[], graphOptions: CopyOptions, options: ImageCopyOptions,
+  layout: OciLayout, from: { storage: ReadOnlyStorage; name: string; listReferrers?: (subject: Descriptor) => Promise<Descriptor[]> }, image: Repository, subjects: Descriptor[], graphOptions: CopyOptions, options: ImageCopyOptions,
 ): Promise<CopiedReferrer[]> {
   const [{ copyReferrers }, { referrerEnds }, { withSignatureRepositories }, { signedReferrerKind }, { appendCopiedAttestations }, { isReferrerLister }, { settled }] = await Promise.all([
     import('../transfer/copy-referrers.js'), import('../transfer/referrer-ends.js'), import('../supply-chain/signature-repository.js'),
@@ -152,8 +152,9 @@ async function copyReferrersApart(
   if (!isReferrerLister(storage)) return [];
   const top = new Set(subjects.map((s) => s.digest));
   // Sorted at the image's manifests; what refers to a referrer (a signature of an SBOM) goes with it.
+  // Listed once already, before the image was copied (referrersListedFirst): those lists are read.
   const listed = (signed: boolean) => async (subject: Descriptor) => {
-    const all = await storage.referrers(subject, options.signal ? { signal: options.signal } : {});
+    const all = await (from.listReferrers ? from.listReferrers(subject) : storage.referrers(subject, options.signal ? { signal: options.signal } : {}));
     return top.has(subject.digest) ? all.filter((d) => (signedReferrerKind(d.artifactType) !== undefined) === signed) : all;
   };
   const plain = { ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...(options.signal ? { signal: options.signal } : {}) };
@@ -191,13 +192,13 @@ async function referrersListedFirst(
 }
 
 async function manifestsOf(source: ImageCopySource, manifest: Descriptor, bytes: Buffer | undefined, signal: AbortSignal | undefined): Promise<Descriptor[]> {
-  const [{ isIndexMediaType }, { parseManifest, isIndex }, { MAX_MANIFEST_BYTES, readSmall }] = await Promise.all([
-    import('../oci/media-types.js'), import('../oci/manifest.js'), import('../content/verify.js'),
+  const [{ isIndexMediaType }, { parseManifest, isIndex }, { MAX_MANIFEST_BYTES, readSmall }, { isManifestOrIndex }] = await Promise.all([
+    import('../oci/media-types.js'), import('../oci/manifest.js'), import('../content/verify.js'), import('../transfer/copy-referrers.js'),
   ]);
   if (!isIndexMediaType(manifest.mediaType)) return [manifest];
   const where = `${source.name}: manifest ${manifest.digest}`;
   const parsed = parseManifest(bytes ?? await readSmall(await source.storage.fetch(manifest, signal ? { signal } : {}), MAX_MANIFEST_BYTES, where), where, manifest.mediaType);
-  const children = isIndex(parsed) ? parsed.manifests.filter((d) => d.mediaType.includes('manifest') || d.mediaType.includes('index')) : [];
+  const children = isIndex(parsed) ? parsed.manifests.filter(isManifestOrIndex) : [];
   return [manifest, ...(await Promise.all(children.map((d) => manifestsOf(source, d, undefined, signal)))).flat()];
 }
 

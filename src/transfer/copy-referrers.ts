@@ -20,7 +20,12 @@ export function cosignTags(subject: Pick<Descriptor, 'digest'>): string[] {
  */
 export function referrerSubjects(copied: CopyResult): Descriptor[] {
   const { root } = copied;
-  return [root, ...copied.nodes.map((n) => n.descriptor).filter((d) => d.digest !== root.digest && (d.mediaType.includes('manifest') || d.mediaType.includes('index')))];
+  return [root, ...copied.nodes.map((n) => n.descriptor).filter((d) => d.digest !== root.digest && isManifestOrIndex(d))];
+}
+
+/** A manifest or an index (of any media type family), which referrers may refer to; not a blob. */
+export function isManifestOrIndex(d: Pick<Descriptor, 'mediaType'>): boolean {
+  return d.mediaType.includes('manifest') || d.mediaType.includes('index');
 }
 
 export interface CopiedReferrer {
