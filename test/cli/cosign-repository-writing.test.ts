@@ -3,8 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { umociImage, type UmociImage } from '../registry/support.js';
+import { opensslKeyPair, requireTool, runCli, tempDir } from '../support/tools.js';
+import { skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { opensslVerifiedSignatures } from './signature-support.js';
 
@@ -35,7 +35,7 @@ describe('--sign of push, build --push, copy and mutate under COSIGN_REPOSITORY'
     await tmp?.cleanup();
   });
 
-  const tags = (host: string, repo: string): string[] => (JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${host}/${repo}`])) as { Tags: string[] }).Tags.sort();
+  const tags = (host: string, repo: string): string[] => skopeoTags(`${host}/${repo}`);
   const sigTag = (digest: string) => `${digest.replace(':', '-')}.sig`;
 
   it('push --sign and build --push --sign keep the signature in COSIGN_REPOSITORY (the same registry), naming the repository pushed to', () => {

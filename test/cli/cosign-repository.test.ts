@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { umociImage, type UmociImage } from '../registry/support.js';
+import { skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { cosignPayload, opensslVerifiedSignatures, storeCosignSignature } from './signature-support.js';
 
@@ -37,7 +37,7 @@ describe('COSIGN_REPOSITORY: signatures and attestations kept in another reposit
     await tmp?.cleanup();
   });
 
-  const tags = (host: string, repo: string): string[] => (JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${host}/${repo}`])) as { Tags: string[] }).Tags.sort();
+  const tags = (host: string, repo: string): string[] => skopeoTags(`${host}/${repo}`);
 
   it('verify reads a signature cosign stored in COSIGN_REPOSITORY, and sign writes one there that names the image\'s repository', () => {
     const ref = `${registry.host}/app/image:1`;

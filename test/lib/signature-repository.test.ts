@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { copy, isOcipushError, KeyVerifier, push, verify } from '../../src/index.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, requireTool, runCli, tempDir } from '../support/tools.js';
+import { skopeoTags } from '../registry/support.js';
 import { assertOk } from '../cli/registry-support.js';
 import { opensslVerifiedSignatures } from '../cli/signature-support.js';
 
@@ -41,7 +42,7 @@ after(async () => {
   await tmp?.cleanup();
 });
 
-const tags = (host: string, repo: string): string[] => (JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${host}/${repo}`])) as { Tags: string[] }).Tags.sort();
+const tags = (host: string, repo: string): string[] => skopeoTags(`${host}/${repo}`);
 /** cosign's .att and .sig, and the referrers index of the signed provenance (an OCI 1.1 referrer, kept with the signatures). */
 const signatureTags = (digest: string) => ['', '.att', '.sig'].map((s) => `${digest.replace(':', '-')}${s}`);
 const verifier = () => new KeyVerifier(createPublicKey(readFileSync(pub, 'utf8')));

@@ -120,6 +120,12 @@ export function skopeoRawManifest(reference: string, extra: string[] = []): { by
   return { bytes, digest: sha256(bytes) };
 }
 
+/** `skopeo list-tags` of a repository in a plain-HTTP registry (`HOST/REPO`), sorted. */
+export function skopeoTags(repository: string): string[] {
+  requireTool('skopeo');
+  return (JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${repository}`])) as { Tags: string[] }).Tags.sort();
+}
+
 /** skopeoDigest without blocking this process (a token issuer in it must keep answering skopeo). */
 export async function skopeoDigestAsync(reference: string, extra: string[] = []): Promise<string> {
   requireTool('skopeo');
