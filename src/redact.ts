@@ -12,7 +12,7 @@ export const REDACTED = '<redacted>';
 const MIN_SECRET_LENGTH = 4;
 
 const secrets = new Set<string>();
-let ordered: string[] | undefined;
+let held: RegExp | undefined;
 
 /** Remembers secrets (undefined and empty ones are ignored) so that `redact` removes them from any text. */
 export function registerSecret(...values: (string | undefined)[]): void {
@@ -21,7 +21,7 @@ export function registerSecret(...values: (string | undefined)[]): void {
     secrets.add(value);
     // A secret may be echoed URL-encoded (a query string, a form) or JSON-escaped.
     for (const form of [encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]) if (form !== value) secrets.add(form);
-    ordered = undefined;
+    held = undefined;
   }
 }
 
@@ -63,8 +63,17 @@ export function redact(text: string): string {
  */
 export function redactHeld(text: string): string {
   if (typeof text !== 'string' || text === '' || secrets.size === 0) return text;
-  ordered ??= [...secrets].sort((a, b) => b.length - a.length);
-  let out = text;
-  for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  return out;
+  held ??= heldPattern();
+  return text.replace(held, REDACTED);
+}
+
+/**
+ * The secrets held, longest first, each where it stands as a word: not inside a run of letters and
+ * digits. A password `test` is the user's word in `app:latest` or a digest, not a leak of it, and
+ * taken out there it made `pushed …:la<redacted>` and a `--json` tag no script could use; where a
+ * secret is echoed it stands apart (`user:pw@`, `Basic …`, `"Secret":"…"`, `token=…&`).
+ */
+function heldPattern(): RegExp {
+  const escaped = [...secrets].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`(?<![A-Za-z0-9])(?:${escaped.join('|')})(?![A-Za-z0-9])`, 'g');
 }

@@ -29,6 +29,13 @@ describe('redact', () => {
     assert.equal(redactHeld(`token held-7f3e21`), 'token <redacted>');
   });
 
+  it('takes a held secret out where it stands as a word, not from inside a longer word', () => {
+    registerBasic('ci', 'test');
+    assert.equal(redactHeld('pushed 127.0.0.1:5000/testing/app:latest'), 'pushed 127.0.0.1:5000/testing/app:latest');
+    assert.equal(redact('{"tags":["latest"],"digest":"sha256:0test1"}'), '{"tags":["latest"],"digest":"sha256:0test1"}');
+    assert.equal(redact('password test refused; ci:test@host; "test"'), 'password <redacted> refused; ci:<redacted>@host; "<redacted>"');
+  });
+
   it('leaves ordinary text alone', () => {
     for (const text of [
       'push localhost:5000/app:tag@sha256:0123 failed',

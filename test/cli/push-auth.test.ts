@@ -35,7 +35,7 @@ after(() => tmp?.cleanup());
 
 describe('push to a registry with htpasswd (Basic) auth', () => {
   let registry: RunningRegistry;
-  before(async () => { registry = await startRegistry({ auth: { htpasswd: { users: { alice: PASSWORD } } } }); });
+  before(async () => { registry = await startRegistry({ auth: { htpasswd: { users: { alice: PASSWORD, ci: 'test' } } } }); });
   after(() => registry?.stop());
 
   it('--username with --password-stdin', async () => {
@@ -54,6 +54,17 @@ describe('push to a registry with htpasswd (Basic) auth', () => {
     const r = await runCliAsync(['push', `${registry.host}/auth/docker:1`, '--layout', image.layout], { env: cleanEnv({}, dockerDir) });
     assertOk(r);
     assertNoSecret(r, PASSWORD);
+  });
+
+  it('a short password that is part of a word printed (`test` in `latest`, `testing`) leaves the word whole, --json included', async () => {
+    const reference = `${registry.host}/testing/app:latest`;
+    const r = await runCliAsync(['push', reference, '--layout', image.layout, '-u', 'ci', '--password-stdin', '--json'], { input: 'test\n', env: cleanEnv() });
+    assertOk(r);
+    const result = JSON.parse(r.stdout) as { reference: string; tags: string[] };
+    assert.equal(result.reference, `${reference}@${image.manifest.digest}`);
+    assert.deepEqual(result.tags, ['latest']);
+    assert.match(r.stderr, new RegExp(`^pushed ${reference.replace(/\./g, '\\.')} `, 'm'));
+    assert.equal(skopeoDigest(reference, ['--creds', 'ci:test']), image.manifest.digest);
   });
 
   it('a wrong password: one line, EAUTH, exit 1, no secret printed', async () => {
