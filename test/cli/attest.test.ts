@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
-import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
+import { blobPath, skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { validate } from './json-schema.js';
 
@@ -108,7 +108,7 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
   it('a predicate that is JSON but not an object is refused in one line before anything is stored, as cosign refuses it (in-toto\'s predicate is an object)', () => {
     const ref = `${registry.host}/at/not-object:1`;
     assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
-    const tags = () => JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/at/not-object`])).Tags.sort();
+    const tags = () => skopeoTags(`${registry.host}/at/not-object`);
     const before = tags();
     for (const [input, kind] of [['[{"buildType": "x"}]', 'an array'], ['null', 'null'], ['"text"', 'a string'], ['42', 'a number']] as const) {
       for (const type of ['slsaprovenance1', 'https://example.com/predicate/v1']) {
@@ -215,7 +215,7 @@ describe('ocipush attest / verify-attestation against docker-registry', () => {
   it('a predicate whose signed envelope would be above the 128 MiB verify-attestation and cosign read is refused in one line, nothing stored, and a larger file is not read whole', () => {
     const ref = `${registry.host}/at/large:1`;
     assertOk(runCli(['push', ref, '--layout', first.layout, '--tag', 'one', '--quiet']));
-    const tags = () => JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/at/large`])).Tags.sort();
+    const tags = () => skopeoTags(`${registry.host}/at/large`);
     const before = tags();
     // 97 MiB of JSON: its envelope (base64, 4/3) is above 128 MiB. Before: attested, then unverifiable ("above the 128 MiB read").
     const big = join(tmp.path, 'big.json');

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, requireTool, tempDir } from '../support/tools.js';
-import { MiB, umociImage, type UmociImage } from '../registry/support.js';
+import { MiB, skopeoTagsAsync, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, startTwoRegistries, type TwoRegistries } from './copy-support.js';
 
@@ -130,8 +130,7 @@ describe('login and logout', () => {
     const ls = await runCliAsync(['ls', `${host}/chatty/app`], { env });
     assertOk(ls);
     assert.equal(ls.stdout, '1\n');
-    const skopeo = JSON.parse(execFileSync('skopeo', ['list-tags', '--tls-verify=false', `docker://${host}/chatty/app`], { env: { ...process.env, ...env }, encoding: 'utf8' })) as { Tags: string[] };
-    assert.deepEqual(skopeo.Tags, ['1'], 'skopeo reads the same helper answer');
+    assert.deepEqual(await skopeoTagsAsync(`${host}/chatty/app`, { env }), ['1'], 'skopeo reads the same helper answer');
   });
 
   it('a skopeo login is used beside a Docker config that has only other registries, and skopeo uses an ocipush login', async () => {

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
 import { requireTool, run, tempDir } from '../support/tools.js';
+import { skopeoTags } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 
 test('ls docker-archive:FILE prints the archive\'s RepoTags, as skopeo list-tags docker-archive: does, and ls oci-archive:FILE its names, as ls oci:DIR does, instead of taking the file for a registry', async (t) => {
@@ -18,7 +19,7 @@ test('ls docker-archive:FILE prints the archive\'s RepoTags, as skopeo list-tags
   assertOk(await runCliAsync(['export', `oci:${layout}:app=example/app:1`, `oci:${layout}:app=registry.example/team/app:2`, '-o', docker, '-q']));
   const listed = await runCliAsync(['ls', `docker-archive:${docker}`]);
   assertOk(listed);
-  const skopeo = (JSON.parse(run('skopeo', ['list-tags', `docker-archive:${docker}`])) as { Tags: string[] }).Tags;
+  const skopeo = skopeoTags(`docker-archive:${docker}`);
   assert.deepEqual(listed.stdout.trim().split('\n'), skopeo);
   assert.equal(skopeo.length, 2);
 

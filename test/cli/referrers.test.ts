@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startOci11Proxy, type Oci11Proxy } from '../support/oci11-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { run, runCli, tempDir } from '../support/tools.js';
-import { skopeoRawManifest, umociImage, type UmociImage } from '../registry/support.js';
+import { skopeoRawManifest, skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 
 interface Index { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] }
@@ -82,8 +82,7 @@ describe('ocipush attach / referrers', () => {
     assertOk(a);
     assert.match(a.stderr, /\(referrers API\)\n$/);
     assert.ok(!p.log().some((l) => l.includes(`manifests/${tagOf(image.manifest.digest)}`)), 'no referrers tag');
-    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/rf/api`])).Tags as string[];
-    assert.deepEqual(tags, ['1']);
+    assert.deepEqual(skopeoTags(`${registry.host}/rf/api`), ['1']);
     const listed = JSON.parse((await runCliAsync(['referrers', ref, '--json'])).stdout);
     assert.equal(listed.via, 'api');
     assert.deepEqual(listed.manifests.map((m: { digest: string }) => m.digest), [a.stdout.trim()]);
@@ -198,8 +197,7 @@ describe('ocipush attach / referrers', () => {
     assert.deepEqual((JSON.parse(listed.stdout) as Index).manifests.map((m) => m.digest), [b.stdout.trim()]);
 
     assertOk(await runCliAsync(['delete', `${registry.host}/rf/gone@${b.stdout.trim()}`]));
-    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/rf/gone`])).Tags as string[];
-    assert.deepEqual(tags, ['1']);
+    assert.deepEqual(skopeoTags(`${registry.host}/rf/gone`), ['1']);
     assert.equal(skopeoRawManifest(`${registry.host}/rf/gone:1`).digest, image.manifest.digest, 'the subject stays');
   });
 
@@ -240,8 +238,7 @@ describe('ocipush attach / referrers', () => {
     // The same for a delete: another referrer gone behind the index's back does not stop it.
     run('skopeo', ['delete', '--tls-verify=false', `docker://${registry.host}/rf/pruned@${later.stdout.trim()}`]);
     assertOk(await runCliAsync(['delete', `${registry.host}/rf/pruned@${live.stdout.trim()}`]));
-    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/rf/pruned`])).Tags as string[];
-    assert.deepEqual(tags, ['1'], 'the index, left naming nothing there, goes as the last referrer\'s delete takes it');
+    assert.deepEqual(skopeoTags(`${registry.host}/rf/pruned`), ['1'], 'the index, left naming nothing there, goes as the last referrer\'s delete takes it');
   });
 
   it('a referrer copied by digest on its own is listed in the destination\'s sha256-<hex> index, as oras cp and crane copy list it', async () => {

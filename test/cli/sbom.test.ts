@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, tempDir } from '../support/tools.js';
+import { requireTool, tempDir } from '../support/tools.js';
+import { skopeoTags } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, skopeoRaw } from './copy-support.js';
 
@@ -37,8 +38,7 @@ describe('sbom --platform of one image (not an index)', () => {
     assertOneLineError(await runCliAsync(['sbom', single, '--platform', 'linux/amd64', '-o', out], { env }), refused);
     assert.ok(!existsSync(out), 'no SBOM written');
     assertOneLineError(await runCliAsync(['sbom', single, '--platform', 'linux/amd64', '--attach', '-o', out], { env }), refused);
-    const tags = JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${registry.host}/sbom/arm64`])) as { Tags: string[] };
-    assert.deepEqual(tags.Tags, ['1'], 'no SBOM referrer (nor its fallback tag) pushed');
+    assert.deepEqual(skopeoTags(`${registry.host}/sbom/arm64`), ['1'], 'no SBOM referrer (nor its fallback tag) pushed');
   });
 
   it('of its own platform (arm64/v8 is arm64): the SBOM of that image', async () => {

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { requireTool, tempDir } from '../support/tools.js';
-import { MiB, umociImage, type UmociImage } from '../registry/support.js';
+import { MiB, skopeoTagsAsync, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError, runCliAsync } from './registry-support.js';
 import { envWith, PASSWORD, skopeoFails, skopeoRaw, startTwoRegistries, type TwoRegistries } from './copy-support.js';
 import { skopeoLayoutCopy } from './skopeo-support.js';
@@ -16,7 +15,8 @@ let image: UmociImage;
 let regs: TwoRegistries;
 let env: NodeJS.ProcessEnv;
 let proxy: FaultProxy;
-const creds = ['--creds', `alice:${PASSWORD}`];
+const alice = `alice:${PASSWORD}`;
+const creds = ['--creds', alice];
 
 before(async () => {
   tmp = await tempDir();
@@ -32,11 +32,7 @@ after(async () => {
 });
 
 /** The tags the registry lists (skopeo list-tags), sorted; without blocking this process (the token issuer lives here). */
-async function skopeoTags(repository: string): Promise<string[]> {
-  requireTool('skopeo');
-  const { stdout } = await promisify(execFile)('skopeo', ['list-tags', '--tls-verify=false', ...creds, `docker://${repository}`], { encoding: 'utf8' });
-  return [...(JSON.parse(stdout) as { Tags: string[] }).Tags].sort();
-}
+const skopeoTags = (repository: string) => skopeoTagsAsync(repository, { creds: alice });
 
 describe('untag', () => {
   it('takes one tag away on distribution 2.8 (which deletes manifests only by digest): the image stays under its other tags and by digest', async () => {

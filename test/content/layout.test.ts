@@ -12,6 +12,7 @@ import { OcipushError } from '../../src/errors.js';
 import { gzipSync } from 'node:zlib';
 import { tempDir, requireTool, run, runCli, REPO_ROOT, validateLayout } from '../support/tools.js';
 import { assertOk } from '../cli/registry-support.js';
+import { skopeoTags } from '../registry/support.js';
 
 async function listAll(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true });
@@ -233,6 +234,6 @@ test('a new name of an entry docker save ≥ 25 wrote (a bare tag beside contain
   assertOk(runCli(['tag', `oci:${root}:latest`, '1.0', 'example/other:2']));
   const archive = join(dir.path, 'app.tar');
   assertOk(runCli(['export', `oci:${root}`, '-o', archive, '-q']));
-  assert.deepEqual((JSON.parse(run('skopeo', ['list-tags', `docker-archive:${archive}`])) as { Tags: string[] }).Tags.sort(),
+  assert.deepEqual(skopeoTags(`docker-archive:${archive}`),
     ['docker.io/example/app:1.0', 'docker.io/example/app:latest', 'example/other:2']);
 });

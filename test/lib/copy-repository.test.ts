@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { copy, copyRepository, isOcipushError, push, type OcipushError } from '../../src/index.js';
 import { OciLayout } from '../../src/content/layout.js';
@@ -10,7 +8,8 @@ import type { Descriptor } from '../../src/oci/descriptor.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { nonLoopbackAddress, relay } from '../support/relay.js';
-import { blobWrites, cosignShapedSignature, MiB, multiPlatformImage, putDigest, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
+import { skopeoRaw } from '../cli/copy-support.js';
+import { blobWrites, cosignShapedSignature, MiB, multiPlatformImage, putDigest, skopeoTagsAsync, umociImage, type MultiPlatformImage, type UmociImage } from '../registry/support.js';
 
 let staging: RunningRegistry;
 let production: RunningRegistry;
@@ -44,22 +43,14 @@ after(async () => {
   await tmp?.cleanup();
 });
 
-/** What skopeo reads at `reference` (a docker:// reference): the digest of the manifest there. */
-async function skopeoDigest(reference: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reference}`], { encoding: 'buffer' });
-  return `sha256:${(await import('node:crypto')).createHash('sha256').update(stdout).digest('hex')}`;
-}
-
-async function skopeoTags(repository: string): Promise<string[]> {
-  const { stdout } = await promisify(execFile)('skopeo', ['list-tags', '--tls-verify=false', `docker://${repository}`]);
-  return (JSON.parse(stdout) as { Tags: string[] }).Tags.sort();
-}
+/** What skopeo reads at `reference` (`HOST/REPO:TAG`): the digest of the manifest there. */
+const skopeoDigest = async (reference: string): Promise<string> => (await skopeoRaw(reference)).digest;
 
 test('copyRepository mirrors every tag to another registry, each image with its signature; a signature no tag names is left out and listed', async () => {
   const result = await copyRepository({ from: `${staging.host}/mirror/src`, to: `docker://${production.host}/mirror/all`, jobs: 2 });
   assert.deepEqual(result.images.map((i) => i.tag).sort(), ['1', '2', 'multi']);
   const dst = `${production.host}/mirror/all`;
-  assert.deepEqual(await skopeoTags(dst), ['1', '2', 'multi', signatureTag].sort());
+  assert.deepEqual(await skopeoTagsAsync(dst), ['1', '2', 'multi', signatureTag].sort());
   assert.equal(await skopeoDigest(`${dst}:1`), image.manifest.digest);
   assert.equal(await skopeoDigest(`${dst}:2`), image.manifest.digest);
   assert.equal(await skopeoDigest(`${dst}:multi`), multi.index.digest);
@@ -72,7 +63,7 @@ test('copyRepository with a tagPattern copies the tags it matches; with a platfo
   const matched = await copyRepository({ from: `${staging.host}/mirror/src`, to: `${production.host}/mirror/some`, tagPattern: '^[12]$', referrers: false });
   // In the order the registry lists them (distribution 2.8's is the directory's): sorted here.
   assert.deepEqual(matched.images.map((i) => i.tag).sort(), ['1', '2']);
-  assert.deepEqual(await skopeoTags(`${production.host}/mirror/some`), ['1', '2']);
+  assert.deepEqual(await skopeoTagsAsync(`${production.host}/mirror/some`), ['1', '2']);
   assert.ok(matched.skipped.every((s) => s.reason === 'referrers: false'), JSON.stringify(matched.skipped));
 
   const arm = await copyRepository({ from: `${staging.host}/mirror/src`, to: `${production.host}/mirror/arm`, platform: 'linux/arm64,linux/s390x' });
@@ -82,7 +73,7 @@ test('copyRepository with a tagPattern copies the tags it matches; with a platfo
   const left = new Map(arm.skipped.map((s) => [s.tag, s.reason]));
   assert.match(left.get('1') ?? '', /^no image for linux\/arm64, linux\/s390x \(it has: linux\/amd64\)$/);
   assert.match(left.get(signatureTag) ?? '', /is left out \(platform\)$/);
-  assert.deepEqual(await skopeoTags(`${production.host}/mirror/arm`), ['multi']);
+  assert.deepEqual(await skopeoTagsAsync(`${production.host}/mirror/arm`), ['multi']);
 });
 
 test('copyRepository out of a layout copies each name to its tag', async () => {
@@ -105,7 +96,7 @@ test('copyRepository refuses a tag on either end, jobs out of range and a patter
   await refused({ from, to: `oci:${join(tmp.path, 'x')}` }, /expected a registry repository without a tag/);
   await refused({ from, to, jobs: 0 }, /`jobs` 0: expected a whole number from 1 to 32/);
   await refused({ from, to, tagPattern: '(' }, /`tagPattern` \(:/);
-  assert.deepEqual(await skopeoTags(to).catch(() => []), []);
+  assert.deepEqual(await skopeoTagsAsync(to).catch(() => []), []);
 });
 
 test('copy and copyRepository take the source registry\'s own options: a plain-HTTP registry on another host into a TLS registry with its own CA', async () => {
@@ -122,8 +113,7 @@ test('copy and copyRepository take the source registry\'s own options: a plain-H
     assert.equal(one.digest, image.manifest.digest);
     const all = await copyRepository({ from, to: `${secure.host}/side/all`, tagPattern: '^multi$', ...options });
     assert.deepEqual(all.images.map((i) => i.digest), [multi.index.digest]);
-    const { stdout } = await promisify(execFile)('skopeo', ['list-tags', '--cert-dir', secure.certDir!, `docker://${secure.host}/side/all`]);
-    assert.deepEqual((JSON.parse(stdout) as { Tags: string[] }).Tags, ['multi']);
+    assert.deepEqual(await skopeoTagsAsync(`${secure.host}/side/all`, { certDir: secure.certDir! }), ['multi']);
     // Without it, the source is asked over HTTPS (the plain registry cannot answer), as before.
     const err = await copy({ from: `${from}:1`, to: `${secure.host}/side/never:1`, caFile: secure.caFile! }).then(() => undefined, (e: unknown) => e);
     assert.ok(isOcipushError(err), String(err));
@@ -155,5 +145,5 @@ test('copyRepository with jobs sends a base layer the tags share once', async ()
   const sent = blobWrites(await production.settledAccessLog()).map(putDigest).filter((d) => d === base.digest);
   assert.equal(sent.length, 1, 'the shared base layer is uploaded once');
   assert.deepEqual(result.images.flatMap((i) => i.blobs.filter((b) => b.descriptor.digest === base.digest).map((b) => b.outcome)).sort(), ['exists', 'exists', 'exists', 'uploaded']);
-  assert.deepEqual(await skopeoTags(`${production.host}/jobs/app`), ['v0', 'v1', 'v2', 'v3']);
+  assert.deepEqual(await skopeoTagsAsync(`${production.host}/jobs/app`), ['v0', 'v1', 'v2', 'v3']);
 });

@@ -85,7 +85,6 @@ export async function multiPlatformImage(layoutDir: string, tag: string): Promis
   return { index, manifests, sharedLayer: shared.digest, blobs };
 }
 
-/** Access-log entries of blob data being sent: upload PATCHes and PUTs (not manifest PUTs). */
 /**
  * A manifest shaped as cosign's signature image (one simple-signing layer; its payload not a real
  * signature), stored in `layout` untagged: for tests where a `sha256-<hex>.sig` tag only has to be
@@ -97,6 +96,7 @@ export async function cosignShapedSignature(layout: OciLayout): Promise<Descript
   return layout.putJson(MediaType.OciManifest, { schemaVersion: 2, mediaType: MediaType.OciManifest, config, layers: [payload] });
 }
 
+/** Access-log entries of blob data being sent: upload PATCHes and PUTs (not manifest PUTs). */
 export function blobWrites(log: AccessEntry[]): AccessEntry[] {
   return log.filter((e) => (e.method === 'PATCH' || e.method === 'PUT') && e.path.includes('/blobs/uploads/'));
 }
@@ -120,11 +120,41 @@ export function skopeoRawManifest(reference: string, extra: string[] = []): { by
   return { bytes, digest: sha256(bytes) };
 }
 
-/** `skopeo list-tags` of a repository in a plain-HTTP registry (`HOST/REPO`), sorted. */
-export function skopeoTags(repository: string): string[] {
-  requireTool('skopeo');
-  return (JSON.parse(run('skopeo', ['list-tags', '--tls-verify=false', `docker://${repository}`])) as { Tags: string[] }).Tags.sort();
+/**
+ * How skopeo reaches a registry: over plain HTTP, unless `certDir` holds the CA its TLS is checked
+ * against; as `creds` (USER:PASSWORD); with `env` added to this process's (a DOCKER_CONFIG, a
+ * credential helper on PATH).
+ */
+export interface SkopeoAccess {
+  certDir?: string;
+  creds?: string;
+  env?: NodeJS.ProcessEnv;
 }
+
+/**
+ * `skopeo list-tags` of `repository`, sorted: `HOST/REPO` in a registry, or a reference that names
+ * its transport (`docker-archive:FILE`), whose tags skopeo lists as the archive's RepoTags.
+ */
+export function skopeoTags(repository: string, access: SkopeoAccess = {}): string[] {
+  requireTool('skopeo');
+  return sortedTags(run('skopeo', listTagsArgs(repository, access), { env: skopeoEnv(access) }));
+}
+
+/** skopeoTags without blocking this process (a token issuer or relay in it must keep answering skopeo). */
+export async function skopeoTagsAsync(repository: string, access: SkopeoAccess = {}): Promise<string[]> {
+  requireTool('skopeo');
+  const { stdout } = await promisify(execFile)('skopeo', listTagsArgs(repository, access), { encoding: 'utf8', env: skopeoEnv(access) });
+  return sortedTags(stdout);
+}
+
+function listTagsArgs(repository: string, access: SkopeoAccess): string[] {
+  if (/^(docker-archive|oci-archive|oci|dir):/.test(repository)) return ['list-tags', repository];
+  const tls = access.certDir ? ['--cert-dir', access.certDir] : ['--tls-verify=false'];
+  return ['list-tags', ...tls, ...(access.creds ? ['--creds', access.creds] : []), `docker://${repository}`];
+}
+
+const skopeoEnv = (access: SkopeoAccess): NodeJS.ProcessEnv => ({ ...process.env, ...access.env });
+const sortedTags = (listed: string): string[] => (JSON.parse(listed) as { Tags: string[] }).Tags.sort();
 
 /** skopeoDigest without blocking this process (a token issuer in it must keep answering skopeo). */
 export async function skopeoDigestAsync(reference: string, extra: string[] = []): Promise<string> {
