@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry } from '../support/registry.js';
-import { run, runCli, tempDir } from '../support/tools.js';
+import { opensslSignature, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage } from '../registry/support.js';
 import { storeCosignSignature } from './signature-support.js';
 
@@ -76,9 +76,7 @@ test('the verifies take cosign\'s --experimental-oci11[=false], --check-claims, 
       critical: { identity: { 'docker-reference': `${registry.host}/flags/app` }, image: { 'docker-manifest-digest': image.manifest.digest }, type: 'cosign container image signature' },
       optional: null,
     }));
-    writeFileSync(join(dir.path, 'payload'), payload);
-    run('openssl', ['dgst', '-sha256', '-sign', key, '-out', join(dir.path, 'payload.sig'), join(dir.path, 'payload')]);
-    storeCosignSignature(registry.host, 'flags/app', image.manifest.digest, payload, readFileSync(join(dir.path, 'payload.sig')), dir.path);
+    storeCosignSignature(registry.host, 'flags/app', image.manifest.digest, payload, opensslSignature(key, payload, dir.path), dir.path);
     writeFileSync(join(dir.path, 'predicate.json'), '{"ok":true}');
     assert.equal(runCli(['attest', ref, '--key', key, '--type', 'https://example.com/p', '--predicate', join(dir.path, 'predicate.json'), '--quiet']).status, 0);
     for (const flags of [['--experimental-oci11'], ['--experimental-oci11=false'], ['--experimental-oci11', 'true', '--check-claims'], ['--check-claims=true', '--private-infrastructure'], ['--signature-digest-algorithm', 'sha256'], ['--signature-digest-algorithm=sha256']]) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, opensslSignature, requireTool, runCli, tempDir } from '../support/tools.js';
 import { skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { cosignPayload, opensslVerifiedSignatures, storeCosignSignature } from './signature-support.js';
@@ -46,9 +46,7 @@ describe('COSIGN_REPOSITORY: signatures and attestations kept in another reposit
     const moved = { COSIGN_REPOSITORY: `${registry.host}/app/signatures` };
     // A signature as `COSIGN_REPOSITORY=REG/app/signatures cosign sign REG/app/image@…` stores it.
     const payload = cosignPayload(`${registry.host}/app/image`, digest);
-    writeFileSync(join(tmp.path, 'payload'), payload);
-    run('openssl', ['dgst', '-sha256', '-sign', key, '-out', join(tmp.path, 'payload.sig'), join(tmp.path, 'payload')]);
-    storeCosignSignature(registry.host, 'app/signatures', digest, payload, readFileSync(join(tmp.path, 'payload.sig')), tmp.path);
+    storeCosignSignature(registry.host, 'app/signatures', digest, payload, opensslSignature(key, payload, tmp.path), tmp.path);
     const verified = runCli(['verify', ref, '--key', pub], { env: moved });
     assertOk(verified);
     assert.equal(verified.stdout, `${digest}\n`);

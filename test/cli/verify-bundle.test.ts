@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, opensslSignature, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { validate } from './json-schema.js';
@@ -32,10 +32,7 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
     registry = await startRegistry();
     image = umociImage(tmp.path, 'one', [4_000]);
     other = umociImage(tmp.path, 'two', [6_000], join(tmp.path, 'layout-two'));
-    for (const name of ['signer', 'stranger']) {
-      run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key(name)]);
-      run('openssl', ['pkey', '-in', key(name), '-pubout', '-out', pub(name)]);
-    }
+    for (const name of ['signer', 'stranger']) opensslKeyPair(tmp.path, name);
   });
   after(async () => {
     await registry?.stop();
@@ -43,12 +40,7 @@ describe('verify / verify-attestation of what cosign 3 stores as Sigstore bundle
   });
 
   /** openssl's ECDSA signature over SHA-256 of `bytes` with `name`'s key. */
-  function opensslSign(name: string, bytes: Buffer): Buffer {
-    const file = join(tmp.path, `pae-${Math.random().toString(36).slice(2)}`);
-    writeFileSync(file, bytes);
-    run('openssl', ['dgst', '-sha256', '-sign', key(name), '-out', `${file}.sig`, file]);
-    return readFileSync(`${file}.sig`);
-  }
+  const opensslSign = (name: string, bytes: Buffer): Buffer => opensslSignature(key(name), bytes, tmp.path);
 
   function hint(name: string): string {
     const der = Buffer.from(readFileSync(pub(name), 'utf8').replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');

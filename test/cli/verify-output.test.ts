@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, opensslSignature, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { blobPath, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { cosignBundle, storeCosignBundle, storeCosignSignature } from './signature-support.js';
@@ -39,12 +39,7 @@ describe('verify / verify-attestation -o, as cosign prints what it verified', ()
     await tmp?.cleanup();
   });
 
-  function opensslSign(bytes: Buffer): Buffer {
-    const file = join(tmp.path, `signed-${Math.random().toString(36).slice(2)}`);
-    writeFileSync(file, bytes);
-    run('openssl', ['dgst', '-sha256', '-sign', key, '-out', `${file}.sig`, file]);
-    return readFileSync(`${file}.sig`);
-  }
+  const opensslSign = (bytes: Buffer): Buffer => opensslSignature(key, bytes, tmp.path);
 
   function push(repo: string): string {
     const ref = `${registry.host}/${repo}:1`;

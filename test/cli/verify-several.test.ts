@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { opensslKeyPair, requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, opensslSignature, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { cosignPayload, storeCosignSignature } from './signature-support.js';
@@ -34,9 +34,7 @@ describe('verify / verify-attestation of several images, as cosign verify IMG1 I
     // a and c signed as cosign signs them; b not.
     for (const i of [0, 2]) {
       const payload = cosignPayload(`${registry.host}/multi/${'abc'[i]}`, images[i]!.manifest.digest);
-      writeFileSync(join(tmp.path, 'payload'), payload);
-      run('openssl', ['dgst', '-sha256', '-sign', key, '-out', join(tmp.path, 'payload.sig'), join(tmp.path, 'payload')]);
-      storeCosignSignature(registry.host, `multi/${'abc'[i]}`, images[i]!.manifest.digest, payload, readFileSync(join(tmp.path, 'payload.sig')), tmp.path);
+      storeCosignSignature(registry.host, `multi/${'abc'[i]}`, images[i]!.manifest.digest, payload, opensslSignature(key, payload, tmp.path), tmp.path);
     }
   });
   after(async () => {

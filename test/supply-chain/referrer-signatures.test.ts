@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslKeyPair, opensslSignature, requireTool, runCli, tempDir } from '../support/tools.js';
 import { umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from '../cli/registry-support.js';
 import { cosignPayload, storeCosignReferrerSignature, storeCosignSignature, storeReferrer } from '../cli/signature-support.js';
@@ -26,22 +25,14 @@ describe('verify of signatures cosign stores as OCI 1.1 referrers', () => {
     tmp = await tempDir('ocipush-referrer-sig-');
     registry = await startRegistry();
     image = umociImage(tmp.path, 'one', [4_000]);
-    for (const name of ['signer', 'stranger']) {
-      run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key(name)]);
-      run('openssl', ['pkey', '-in', key(name), '-pubout', '-out', pub(name)]);
-    }
+    for (const name of ['signer', 'stranger']) opensslKeyPair(tmp.path, name);
   });
   after(async () => {
     await registry?.stop();
     await tmp?.cleanup();
   });
 
-  function opensslSign(name: string, bytes: Buffer): Buffer {
-    const file = join(tmp.path, `payload-${Math.random().toString(36).slice(2)}`);
-    writeFileSync(file, bytes);
-    run('openssl', ['dgst', '-sha256', '-sign', key(name), '-out', `${file}.sig`, file]);
-    return readFileSync(`${file}.sig`);
-  }
+  const opensslSign = (name: string, bytes: Buffer): Buffer => opensslSignature(key(name), bytes, tmp.path);
 
   const subject = () => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: image.manifest.digest, size: image.manifest.size });
 

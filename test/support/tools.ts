@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,17 @@ export function opensslKeyPair(dir: string, name: string): { key: string; pub: s
   run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
   run('openssl', ['pkey', '-in', key, '-pubout', '-out', pub]);
   return { key, pub };
+}
+
+/**
+ * openssl's ECDSA signature (DER) over SHA-256 of `bytes` with the PEM private key `key`, as
+ * cosign's signatures are made; the bytes and the signature go through files of their own in `dir`.
+ */
+export function opensslSignature(key: string, bytes: Buffer, dir: string): Buffer {
+  const file = join(dir, `openssl-signed-${randomBytes(6).toString('hex')}`);
+  writeFileSync(file, bytes);
+  run('openssl', ['dgst', '-sha256', '-sign', key, '-out', `${file}.sig`, file]);
+  return readFileSync(`${file}.sig`);
 }
 
 /**

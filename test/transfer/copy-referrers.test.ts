@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { opensslSignature, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { skopeoRawManifest, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk } from '../cli/registry-support.js';
 import { cosignPayload, opensslVerifiedSignatures, storeCosignSignature } from '../cli/signature-support.js';
@@ -43,11 +43,7 @@ describe('copy and push into a repository that already holds signatures of the i
   /** A signature by key B made without ocipush (openssl over cosign's payload, stored by skopeo), as another signer leaves it in `repo`. */
   function signThereWithB(repo: string): void {
     const payload = cosignPayload(`${registry.host}/${repo}`, image.manifest.digest);
-    const payloadFile = join(tmp.path, `payload-${repo.replace('/', '-')}`);
-    writeFileSync(payloadFile, payload);
-    const sigFile = `${payloadFile}.sig`;
-    run('openssl', ['dgst', '-sha256', '-sign', keyB, '-out', sigFile, payloadFile]);
-    storeCosignSignature(registry.host, repo, image.manifest.digest, payload, readFileSync(sigFile), tmp.path);
+    storeCosignSignature(registry.host, repo, image.manifest.digest, payload, opensslSignature(keyB, payload, tmp.path), tmp.path);
   }
 
   const sigLayers = (repo: string): number => (JSON.parse(skopeoRawManifest(`${registry.host}/${repo}:${image.manifest.digest.replace(':', '-')}.sig`).bytes.toString()) as { layers: unknown[] }).layers.length;
