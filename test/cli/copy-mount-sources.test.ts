@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import { copy } from '../../src/index.js';
-import { startRegistry, type AccessEntry, type RunningRegistry } from '../support/registry.js';
-import { runCli, tempDir } from '../support/tools.js';
+import { registryFixture, type AccessEntry } from '../support/registry.js';
+import { runCli } from '../support/tools.js';
 import { blobWrites, umociImage } from '../registry/support.js';
 
 type Transferred = { blobs: { digest: string; outcome: string }[] };
@@ -15,59 +15,50 @@ type Transferred = { blobs: { digest: string; outcome: string }[] };
  * repository that declined a mount, as push does.
  */
 describe('copy out of a layout records where its blobs went', () => {
-  let registry: RunningRegistry;
-  let tmp: { path: string; cleanup: () => Promise<void> };
+  const fixture = registryFixture();
 
-  before(async () => {
-    tmp = await tempDir();
-    registry = await startRegistry();
-  });
-  after(async () => {
-    await registry?.stop();
-    await tmp?.cleanup();
-  });
   beforeEach(async () => {
-    await registry.forgetAccessLog();
+    await fixture.registry.forgetAccessLog();
   });
 
   const mountsFrom = (log: AccessEntry[], repository: string) => log
     .filter((e) => e.method === 'POST' && new URLSearchParams(e.uri.split('?')[1]).get('from') === repository).map((e) => e.status);
-  const copyCli = (layout: string, to: string) => JSON.parse(runCli(['copy', `oci:${layout}:r`, `${registry.host}/${to}`, '--json']).stdout) as Transferred;
-  const pushCli = (layout: string, to: string) => JSON.parse(runCli(['push', `${registry.host}/${to}`, '--layout', layout, '--json']).stdout) as Transferred;
+  const copyCli = (layout: string, to: string) => JSON.parse(runCli(['copy', `oci:${layout}:r`, `${fixture.registry.host}/${to}`, '--json']).stdout) as Transferred;
+  const pushCli = (layout: string, to: string) => JSON.parse(runCli(['push', `${fixture.registry.host}/${to}`, '--layout', layout, '--json']).stdout) as Transferred;
 
   it('the CLI copy: a later push of the layout to another repository mounts its blobs from the one copied to', async () => {
-    const layout = join(tmp.path, 'cli-layout');
-    umociImage(tmp.path, 'r', [300_000], layout);
+    const layout = join(fixture.tmp.path, 'cli-layout');
+    umociImage(fixture.tmp.path, 'r', [300_000], layout);
     assert.deepEqual(copyCli(layout, 'cm/first:1').blobs.map((b) => b.outcome), ['uploaded', 'uploaded']);
-    await registry.forgetAccessLog();
+    await fixture.registry.forgetAccessLog();
     assert.deepEqual(pushCli(layout, 'cm/second:1').blobs.map((b) => b.outcome), ['mounted', 'mounted']);
-    const log = await registry.settledAccessLog();
+    const log = await fixture.registry.settledAccessLog();
     assert.deepEqual(mountsFrom(log, 'cm/first'), [201, 201]);
     assert.deepEqual(blobWrites(log), []);
   });
 
   it('the library copy records them as well', async () => {
-    const layout = join(tmp.path, 'lib-layout');
-    umociImage(tmp.path, 'r', [200_000], layout);
-    const copied = await copy({ from: `oci:${layout}:r`, to: `${registry.host}/cm/lib-first:1` });
+    const layout = join(fixture.tmp.path, 'lib-layout');
+    umociImage(fixture.tmp.path, 'r', [200_000], layout);
+    const copied = await copy({ from: `oci:${layout}:r`, to: `${fixture.registry.host}/cm/lib-first:1` });
     assert.deepEqual(copied.blobs.map((b) => b.outcome), ['uploaded', 'uploaded']);
-    await registry.forgetAccessLog();
+    await fixture.registry.forgetAccessLog();
     assert.deepEqual(pushCli(layout, 'cm/lib-second:1').blobs.map((b) => b.outcome), ['mounted', 'mounted']);
-    assert.deepEqual(mountsFrom(await registry.settledAccessLog(), 'cm/lib-first'), [201, 201]);
+    assert.deepEqual(mountsFrom(await fixture.registry.settledAccessLog(), 'cm/lib-first'), [201, 201]);
   });
 
   it('a repository that declined a copy\'s mount (its blobs deleted) is not asked again', async () => {
-    const layout = join(tmp.path, 'forget-layout');
-    umociImage(tmp.path, 'r', [100_000], layout);
+    const layout = join(fixture.tmp.path, 'forget-layout');
+    umociImage(fixture.tmp.path, 'r', [100_000], layout);
     const gone = copyCli(layout, 'cm/gone:1');
     // The registry's own blob DELETE: the repository no longer holds them.
-    for (const b of gone.blobs) assert.equal((await fetch(`${registry.url}/v2/cm/gone/blobs/${b.digest}`, { method: 'DELETE' })).status, 202);
-    await registry.forgetAccessLog();
+    for (const b of gone.blobs) assert.equal((await fetch(`${fixture.registry.url}/v2/cm/gone/blobs/${b.digest}`, { method: 'DELETE' })).status, 202);
+    await fixture.registry.forgetAccessLog();
     assert.deepEqual(copyCli(layout, 'cm/next:1').blobs.map((b) => b.outcome), ['uploaded', 'uploaded']);
-    assert.deepEqual(mountsFrom(await registry.settledAccessLog(), 'cm/gone'), [202, 202], 'each blob asked for once, declined');
-    await registry.forgetAccessLog();
+    assert.deepEqual(mountsFrom(await fixture.registry.settledAccessLog(), 'cm/gone'), [202, 202], 'each blob asked for once, declined');
+    await fixture.registry.forgetAccessLog();
     assert.deepEqual(copyCli(layout, 'cm/after:1').blobs.map((b) => b.outcome), ['mounted', 'mounted']);
-    const log = await registry.settledAccessLog();
+    const log = await fixture.registry.settledAccessLog();
     assert.deepEqual(mountsFrom(log, 'cm/gone'), [], 'forgotten');
     assert.deepEqual(mountsFrom(log, 'cm/next'), [201, 201]);
   });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { runCli, tempDir } from '../support/tools.js';
+import { describe, it } from 'node:test';
+import { registryFixture } from '../support/registry.js';
+import { runCli } from '../support/tools.js';
 import { assertOk } from './registry-support.js';
 import { envWith } from './copy-support.js';
 
@@ -14,36 +14,26 @@ import { envWith } from './copy-support.js';
  * file a killed writer left beside them goes, as those at the root and in blobs/ do.
  */
 describe('gc and the layout\'s notes', () => {
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let registry: RunningRegistry;
+  const fixture = registryFixture();
   const cli = (args: string[]) => runCli(args, { env: { ...process.env, ...envWith() } });
-
-  before(async () => {
-    tmp = await tempDir();
-    registry = await startRegistry();
-  });
-  after(async () => {
-    await registry?.stop();
-    await tmp?.cleanup();
-  });
 
   it('drops the entries of blobs no image reaches, keeps those one does, and clears a dead writer\'s temp file in .ocipush/', () => {
     const tree = (name: string, text: string) => {
-      const dir = join(tmp.path, name);
+      const dir = join(fixture.tmp.path, name);
       mkdirSync(join(dir, 'etc'), { recursive: true });
       writeFileSync(join(dir, 'etc', name), text);
       return dir;
     };
-    const baseLayout = join(tmp.path, 'base');
+    const baseLayout = join(fixture.tmp.path, 'base');
     assertOk(cli(['build', tree('base-root', 'base\n'), '--layout', baseLayout, '-q']));
-    assertOk(cli(['push', `${registry.host}/base:1`, '--layout', baseLayout, '-q']));
+    assertOk(cli(['push', `${fixture.registry.host}/base:1`, '--layout', baseLayout, '-q']));
     const baseLayer = (JSON.parse(readFileSync(join(baseLayout, 'index.json'), 'utf8')) as { manifests: { digest: string }[] }).manifests[0]!.digest;
     const baseManifest = JSON.parse(readFileSync(join(baseLayout, 'blobs', 'sha256', baseLayer.slice(7)), 'utf8')) as { layers: { digest: string }[] };
     const baseLayerDigest = baseManifest.layers[0]!.digest;
 
-    const layout = join(tmp.path, 'layout');
-    assertOk(cli(['build', tree('app-root', 'app\n'), '--base', `${registry.host}/base:1`, '--cache-repo', `${registry.host}/cache`, '--layout', layout, '--tag', 'app', '-q']));
-    assertOk(cli(['build', tree('kept-root', 'kept\n'), '--base', `${registry.host}/base:1`, '--cache-repo', `${registry.host}/cache`, '--layout', layout, '--tag', 'kept', '-q']));
+    const layout = join(fixture.tmp.path, 'layout');
+    assertOk(cli(['build', tree('app-root', 'app\n'), '--base', `${fixture.registry.host}/base:1`, '--cache-repo', `${fixture.registry.host}/cache`, '--layout', layout, '--tag', 'app', '-q']));
+    assertOk(cli(['build', tree('kept-root', 'kept\n'), '--base', `${fixture.registry.host}/base:1`, '--cache-repo', `${fixture.registry.host}/cache`, '--layout', layout, '--tag', 'kept', '-q']));
     const remote = () => Object.keys((JSON.parse(readFileSync(join(layout, '.ocipush-remote-blobs.json'), 'utf8')) as { blobs: Record<string, unknown> }).blobs);
     const pending = () => Object.keys((JSON.parse(readFileSync(join(layout, '.ocipush', 'registry-cache-pending.json'), 'utf8')) as { layers: Record<string, unknown> }).layers).sort();
     assert.deepEqual(remote(), [baseLayerDigest]);

@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sha256 } from '../../src/oci/digest.js';
 import { OciLayout } from '../../src/content/layout.js';
 import { MediaType } from '../../src/oci/media-types.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { run, tempDir } from '../support/tools.js';
+import { registryFixture } from '../support/registry.js';
+import { run } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
 import { skopeoLayoutCopy } from './skopeo-support.js';
 import { validate } from './json-schema.js';
 
-let tmp: { path: string; cleanup: () => Promise<void> };
-let registry: RunningRegistry;
-
-before(async () => {
-  tmp = await tempDir();
-  registry = await startRegistry();
-});
-after(async () => {
-  await registry?.stop();
-  await tmp?.cleanup();
-});
+const fixture = registryFixture();
 
 /** A layout holding one manifest whose config says image config but holds `{}`, as oras and older artifact tools write it. */
 function emptyConfigArtifact(dir: string): { manifest: string; config: Buffer; layer: string } {
@@ -43,9 +33,9 @@ function emptyConfigArtifact(dir: string): { manifest: string; config: Buffer; l
 
 describe('inspect of an artifact whose "image config" is {}', () => {
   it('shows its manifest and layers, and --config prints the bytes as stored, as skopeo inspect --config --raw does', async () => {
-    const art = emptyConfigArtifact(join(tmp.path, 'art'));
-    const ref = `${registry.host}/team/art:1`;
-    await skopeoLayoutCopy(`oci:${join(tmp.path, 'art')}:art`, `docker://${ref}`);
+    const art = emptyConfigArtifact(join(fixture.tmp.path, 'art'));
+    const ref = `${fixture.registry.host}/team/art:1`;
+    await skopeoLayoutCopy(`oci:${join(fixture.tmp.path, 'art')}:art`, `docker://${ref}`);
 
     const shown = await runCliAsync(['inspect', ref]);
     assertOk(shown);
@@ -71,7 +61,7 @@ describe('inspect of an artifact whose "image config" is {}', () => {
 // crane saw fields the image does not have.
 describe('inspect --json of a manifest without mediaType and a config whose diff_ids is null', () => {
   it('carries both as stored, as skopeo inspect --raw and --config --raw print them', async () => {
-    const dir = join(tmp.path, 'bare');
+    const dir = join(fixture.tmp.path, 'bare');
     const blobs = join(dir, 'blobs', 'sha256');
     mkdirSync(blobs, { recursive: true });
     const put = (bytes: Buffer) => { const d = sha256(bytes); writeFileSync(join(blobs, d.slice(7)), bytes); return { digest: d, size: bytes.length }; };
@@ -79,7 +69,7 @@ describe('inspect --json of a manifest without mediaType and a config whose diff
     const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: MediaType.OciConfig, ...config }, layers: [] })));
     writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'bare' } }] }));
-    const ref = `${registry.host}/team/bare:1`;
+    const ref = `${fixture.registry.host}/team/bare:1`;
     await skopeoLayoutCopy(`oci:${dir}:bare`, `docker://${ref}`);
 
     for (const target of [ref, `oci:${dir}:bare`]) {
@@ -99,7 +89,7 @@ describe('inspect --json of a manifest without mediaType and a config whose diff
 
 describe('inspect of an index', () => {
   it('tells Windows images of two os.versions apart and shows the index annotations, as skopeo inspect --raw has them', async () => {
-    const layout = join(tmp.path, 'windows');
+    const layout = join(fixture.tmp.path, 'windows');
     const store = await OciLayout.open(layout, { create: true });
     const images: string[] = [];
     for (const version of ['10.0.17763.1', '10.0.20348.1']) {
@@ -122,8 +112,8 @@ describe('inspect of an index', () => {
   });
 
   it('whose image for the platform asked is gone (deleted by hand): inspect, config, manifest and sbom --platform name the platform the index lists it for', async () => {
-    const layout = join(tmp.path, 'lost-child');
-    const rootfs = join(tmp.path, 'lost-child-rootfs');
+    const layout = join(fixture.tmp.path, 'lost-child');
+    const rootfs = join(fixture.tmp.path, 'lost-child-rootfs');
     mkdirSync(rootfs, { recursive: true });
     writeFileSync(join(rootfs, 'a'), 'x\n');
     for (const arch of ['amd64', 'arm64']) assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', arch, '--platform', `linux/${arch}`]));
@@ -144,10 +134,10 @@ describe('inspect of an index', () => {
 // so `grep ^Label:` cut the value and the next line read as something else.
 describe('inspect of an image whose label, env value and annotation hold a newline', () => {
   it('prints each on its one line, the newline shown as \\n, as skopeo inspect\'s JSON has it; --json carries the value itself', async () => {
-    const rootfs = join(tmp.path, 'described-rootfs');
+    const rootfs = join(fixture.tmp.path, 'described-rootfs');
     mkdirSync(rootfs, { recursive: true });
     writeFileSync(join(rootfs, 'hello'), 'hello\n');
-    const layout = join(tmp.path, 'described');
+    const layout = join(fixture.tmp.path, 'described');
     const description = 'first line\nsecond line';
     assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '-q',
       '--label', `org.opencontainers.image.description=${description}`, '--env', 'MOTD=hello\nworld', '--annotation', `note=${description}`]));
@@ -173,14 +163,14 @@ describe('inspect of an image whose label, env value and annotation hold a newli
 // credential ocipush holds.
 describe('inspect of an image whose Env and labels hold credential-shaped text', () => {
   it('shows them as the image has them, as config and skopeo inspect do', async () => {
-    const rootfs = join(tmp.path, 'dsn-rootfs');
+    const rootfs = join(fixture.tmp.path, 'dsn-rootfs');
     mkdirSync(rootfs, { recursive: true });
     writeFileSync(join(rootfs, 'a'), 'x\n');
-    const layout = join(tmp.path, 'dsn');
+    const layout = join(fixture.tmp.path, 'dsn');
     const env = 'DATABASE_URL=postgres://app:s3cret@db:5432/app';
     const label = 'Authorization: Bearer abcdef0123456789';
     assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '-q', '--env', env, '--label', `probe=${label}`]));
-    const ref = `${registry.host}/team/dsn:1`;
+    const ref = `${fixture.registry.host}/team/dsn:1`;
     await skopeoLayoutCopy(`oci:${layout}:app`, `docker://${ref}`);
     const skopeo = JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', `docker://${ref}`])) as { Labels: Record<string, string>; Env: string[] };
     assert.ok(skopeo.Env.includes(env));
@@ -203,15 +193,15 @@ describe('inspect of an image whose Env and labels hold credential-shaped text',
 // config; validate named both.
 describe('inspect and config of an image whose config blob the registry lost', () => {
   it('one line naming the image and its config, then the registry\'s answer', async () => {
-    const rootfs = join(tmp.path, 'lost-config-rootfs');
+    const rootfs = join(fixture.tmp.path, 'lost-config-rootfs');
     mkdirSync(rootfs, { recursive: true });
     writeFileSync(join(rootfs, 'a'), 'x\n');
-    const layout = join(tmp.path, 'lost-config');
+    const layout = join(fixture.tmp.path, 'lost-config');
     assertOk(await runCliAsync(['build', rootfs, '--layout', layout, '--tag', 'app', '--label', 'lost=config']));
-    const ref = `${registry.host}/lost/config:1`;
+    const ref = `${fixture.registry.host}/lost/config:1`;
     await skopeoLayoutCopy(`oci:${layout}:app`, `docker://${ref}`);
     const config = (JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])) as { config: { digest: string } }).config.digest;
-    const deleted = await fetch(`${registry.url}/v2/lost/config/blobs/${config}`, { method: 'DELETE' });
+    const deleted = await fetch(`${fixture.registry.url}/v2/lost/config/blobs/${config}`, { method: 'DELETE' });
     assert.equal(deleted.status, 202);
     assert.throws(() => run('skopeo', ['inspect', '--tls-verify=false', '--config', `docker://${ref}`]), /configuration data: Error fetching blob: invalid status code from registry 404/);
     for (const args of [['inspect', ref], ['inspect', '--config', ref], ['config', ref]]) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { runCli, tempDir } from '../support/tools.js';
+import { describe, it } from 'node:test';
+import { registryFixture } from '../support/registry.js';
+import { runCli } from '../support/tools.js';
 import { skopeoDigest } from '../registry/support.js';
 
 /**
@@ -22,28 +22,18 @@ function builtinsCompiled(stderr: string): { compiled: Set<string>; refused: Set
 const HEAVY = ['crypto', 'internal/fs/promises', 'os', 'net', 'assert', 'http'];
 
 describe('the CLI sets its V8 flags after loading the Node modules its commands need', () => {
-  let registry: RunningRegistry;
-  let tmp: { path: string; cleanup: () => Promise<void> };
-
-  before(async () => {
-    tmp = await tempDir();
-    registry = await startRegistry();
-  });
-  after(async () => {
-    await registry?.stop();
-    await tmp?.cleanup();
-  });
+  const fixture = registryFixture();
 
   it('push and re-push compile none of them without the code cache Node ships', () => {
-    const tree = join(tmp.path, 'tree');
+    const tree = join(fixture.tmp.path, 'tree');
     mkdirSync(tree);
     writeFileSync(join(tree, 'hello.txt'), 'hello\n');
-    const layout = join(tmp.path, 'layout');
+    const layout = join(fixture.tmp.path, 'layout');
     assert.equal(runCli(['build', tree, '--layout', layout, '--tag', 'v1', '-q']).status, 0);
     const env = { NODE_DEBUG_NATIVE: 'CODE_CACHE' };
     const runs = {
-      push: runCli(['push', `${registry.host}/flags/app:v1`, '--layout', layout, '--tag', 'v1'], { env }),
-      'push again': runCli(['push', `${registry.host}/flags/app:v1`, '--layout', layout, '--tag', 'v1'], { env }),
+      push: runCli(['push', `${fixture.registry.host}/flags/app:v1`, '--layout', layout, '--tag', 'v1'], { env }),
+      'push again': runCli(['push', `${fixture.registry.host}/flags/app:v1`, '--layout', layout, '--tag', 'v1'], { env }),
     };
     for (const [name, r] of Object.entries(runs)) {
       assert.equal(r.status, 0, `${name}: ${r.stderr.split('\n').filter((l) => !/^(Compiling|Code cache|snapshot) /.test(l)).join('\n')}`);
@@ -53,6 +43,6 @@ describe('the CLI sets its V8 flags after loading the Node modules its commands 
       assert.deepEqual(HEAVY.filter((id) => refused.has(id)), [], `${name}: compiled from source after the V8 flags`);
     }
     assert.match(runs.push.stdout, /^sha256:[0-9a-f]{64}\n$/);
-    assert.equal(skopeoDigest(`${registry.host}/flags/app:v1`), runs.push.stdout.trim());
+    assert.equal(skopeoDigest(`${fixture.registry.host}/flags/app:v1`), runs.push.stdout.trim());
   });
 });

@@ -8,9 +8,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { after, before } from 'node:test';
 import { makeSelfSignedCert } from './certs.js';
 import { killOnExit, removeOnExit } from './exit-cleanup.js';
-import { requireTool, run } from './tools.js';
+import { requireTool, run, tempDir } from './tools.js';
 
 /** One request as the registry itself logged it (its Apache-style access log on stdout). */
 export interface AccessEntry {
@@ -120,6 +121,35 @@ const START_TIMEOUT_MS = 15_000;
 const START_ATTEMPTS = 4;
 /** The header in which a registry of this harness marks its answers as its own. */
 const MARK_HEADER = 'X-Ocipush-Harness-Registry';
+
+/** A registry and a scratch directory that the tests of one file or `describe` share. */
+export interface RegistryFixture {
+  readonly registry: RunningRegistry;
+  readonly tmp: { path: string; cleanup: () => Promise<void> };
+}
+
+/**
+ * Registers, in the file or `describe` it is called in, a `before` hook that starts a registry and
+ * makes a temp directory, and an `after` hook that stops and removes them. The fields are there
+ * from the first test (or a `before` hook registered after this call) on.
+ */
+export function registryFixture(options: RegistryOptions = {}): RegistryFixture {
+  let registry: RunningRegistry | undefined;
+  let tmp: RegistryFixture['tmp'] | undefined;
+  before(async () => {
+    tmp = await tempDir();
+    registry = await startRegistry(options);
+  });
+  after(async () => {
+    await registry?.stop();
+    await tmp?.cleanup();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('registryFixture read before its before hook ran');
+    return value;
+  };
+  return { get registry() { return started(registry); }, get tmp() { return started(tmp); } };
+}
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<RunningRegistry> {
   requireTool('docker-registry');
