@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, createReadStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, runCli, tempDir, type RunResult } from '../support/tools.js';
+import { clockAheadEnv, run, runCli, tempDir, type RunResult } from '../support/tools.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { pseudoRandom } from './support.js';
 import { cacheTag, RegistryLayerCache } from '../../src/assemble/registry-cache.js';
@@ -27,10 +27,10 @@ describe('build --cache-repo: a layer cache in the registry', () => {
   let cacheRepo: string;
   let tree: string;
 
-  const runner = (name: string, args: string[]): RunResult => {
+  const runner = (name: string, args: string[], env: NodeJS.ProcessEnv = {}): RunResult => {
     const home = join(tmp.path, name, 'home');
     mkdirSync(home, { recursive: true });
-    return runCli(args, { env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), SOURCE_DATE_EPOCH: '1700000000' } });
+    return runCli(args, { env: { ...process.env, HOME: home, DOCKER_CONFIG: join(home, '.docker'), SOURCE_DATE_EPOCH: '1700000000', ...env } });
   };
   const build = (name: string, extra: string[] = [], treeDir = tree): { result: RunResult; json?: BuildJson; layout: string } => {
     const layout = join(tmp.path, name, `layout-${Math.random().toString(36).slice(2)}`);
@@ -344,26 +344,26 @@ describe('build --cache-repo: a layer cache in the registry', () => {
     const own = join(tmp.path, 'tree-local-hit');
     mkdirSync(own);
     writeFileSync(join(own, 'local.bin'), pseudoRandom(300_000, 'runner-local'));
-    // The layout's cache records no tree changed in the last two seconds (git's racy rule): a
-    // lower bound on time, whatever the machine's speed.
-    await new Promise((r) => setTimeout(r, 2500));
+    // The layout's cache records no tree changed in the last two seconds (git's racy rule): the
+    // builds' clock is ahead.
+    const aged = clockAheadEnv();
     const layout = join(tmp.path, 'runner-local', 'layout');
     const args = ['build', own, '--layout', layout, '--tag', 'app:1', '--owner', '0:0', '--json'];
-    const first = runner('runner-local', args);
+    const first = runner('runner-local', args, aged);
     assert.equal(first.status, 0, first.stderr);
     const layer = (JSON.parse(first.stdout) as BuildJson).layers[0]!;
     const tag = cacheTag(layer.diffId as `sha256:${string}`, { compression: 'gzip', level: DEFAULT_GZIP_LEVEL });
-    const again = runner('runner-local', [...args, '--cache-repo', cacheRepo, '--cache-write']);
+    const again = runner('runner-local', [...args, '--cache-repo', cacheRepo, '--cache-write'], aged);
     assert.equal(again.status, 0, again.stderr);
     assert.equal((JSON.parse(again.stdout) as BuildJson).layers[0]!.source, 'local-cache');
     const entry = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cacheRepo}:${tag}`])) as { layers: { digest: string }[] };
     assert.equal(entry.layers[0]!.digest, layer.digest, 'the entry names the layout\'s blob');
-    const third = runner('runner-local', [...args, '--cache-repo', cacheRepo, '--cache-write']);
+    const third = runner('runner-local', [...args, '--cache-repo', cacheRepo, '--cache-write'], aged);
     assert.equal(third.status, 0, third.stderr);
     const unchanged = JSON.parse(run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${cacheRepo}:${tag}`])) as unknown;
     assert.deepEqual(unchanged, entry, 'an entry already there is not written again (its created time would move)');
     // And a fresh runner now gets it from the registry.
-    const fresh = runner('runner-fresh', ['build', own, '--layout', join(tmp.path, 'runner-fresh', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json', '--cache-repo', cacheRepo]);
+    const fresh = runner('runner-fresh', ['build', own, '--layout', join(tmp.path, 'runner-fresh', 'layout'), '--tag', 'app:1', '--owner', '0:0', '--json', '--cache-repo', cacheRepo], aged);
     assert.equal(fresh.status, 0, fresh.stderr);
     assert.equal((JSON.parse(fresh.stdout) as BuildJson).layers[0]!.source, 'registry-cache');
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { progressReporter } from '../../src/cli/build-report.js';
 import { Output } from '../../src/cli/output.js';
-import { runCli, tempDir } from '../support/tools.js';
+import { clockAheadEnv, runCli, tempDir } from '../support/tools.js';
 import { pseudoRandom } from '../assemble/support.js';
 
 function capture(isTTY = false): { stream: NodeJS.WriteStream; lines: () => string[] } {
@@ -76,17 +76,16 @@ test('--no-cache skips reading the layer cache but writes it; a hit is shown in 
     const rootfs = join(tmp.path, 'rootfs');
     mkdirSync(rootfs);
     writeFileSync(join(rootfs, 'data.bin'), pseudoRandom(256 * 1024));
-    // The cache trusts no tree changed in the 2 s before a build: let this one age past that.
-    // (A lower bound on time, whatever the machine's speed.)
-    await new Promise((r) => setTimeout(r, 2500));
+    // The cache trusts no tree changed in the 2 s before a build: the builds' clock is ahead.
+    const env = clockAheadEnv();
     const layout = join(tmp.path, 'layout');
-    const cold = runCli(['build', rootfs, '--layout', layout, '--no-cache', '--json']);
+    const cold = runCli(['build', rootfs, '--layout', layout, '--no-cache', '--json'], { env });
     assert.equal(cold.status, 0, cold.stderr);
     assert.equal((JSON.parse(cold.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'built');
     assert.doesNotMatch(cold.stderr, /from the layer cache/);
-    const again = runCli(['build', rootfs, '--layout', layout, '--no-cache', '--json']);
+    const again = runCli(['build', rootfs, '--layout', layout, '--no-cache', '--json'], { env });
     assert.equal((JSON.parse(again.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'built', '--no-cache never reads it');
-    const warm = runCli(['build', rootfs, '--layout', layout, '--json']);
+    const warm = runCli(['build', rootfs, '--layout', layout, '--json'], { env });
     assert.equal(warm.status, 0, warm.stderr);
     assert.equal((JSON.parse(warm.stdout) as { layers: { source: string }[] }).layers[0]!.source, 'local-cache', 'the --no-cache build recorded its layer');
     assert.match(warm.stderr, /^layer 1\/1 sha256:[0-9a-f]{64} .*, from the layer cache\)$/m);

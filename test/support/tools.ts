@@ -68,6 +68,16 @@ export function runCli(args: string[], options: { input?: string; env?: NodeJS.P
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The env that runs the CLI with its wall clock a minute ahead (support/clock-ahead-preload.ts):
+ * the layer cache then stores the layer of a tree the test has just written, which it refuses for
+ * two seconds after any change (git's racy rule), without the test sleeping through them.
+ */
+export function clockAheadEnv(): NodeJS.ProcessEnv {
+  const preload = new URL('./clock-ahead-preload.js', import.meta.url).href;
+  return { NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${preload}`].filter(Boolean).join(' ') };
+}
+
 /** Runs a command and returns its stdout, throwing with its stderr when it fails. */
 export function run(cmd: string, args: string[], options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): string {
   try {
