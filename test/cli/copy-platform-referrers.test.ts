@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +7,7 @@ import { startOci11Proxy, type Oci11Proxy } from '../support/oci11-proxy.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { requireTool, tempDir } from '../support/tools.js';
 import { assertOk, runCliAsync } from './registry-support.js';
+import { skopeoRaw } from './copy-support.js';
 
 // A copy of some of an index's platforms makes a new index in memory over the source: what refers
 // to the manifests it keeps (an SBOM through the OCI 1.1 referrers API, a cosign signature under
@@ -58,11 +56,14 @@ after(async () => {
 
 async function assertCarried(repository: string): Promise<void> {
   // The SBOM-like artifact, in the destination's repository as the real registry holds it.
-  const { stdout } = await promisify(execFile)('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/${repository}@${notes}`], { encoding: 'buffer' });
-  assert.equal(`sha256:${createHash('sha256').update(stdout).digest('hex')}`, notes, 'the API referrer of the amd64 manifest came along');
+  assert.equal((await skopeoRaw(`${registry.host}/${repository}@${notes}`)).digest, notes, 'the API referrer of the amd64 manifest came along');
   const listed = await runCliAsync(['referrers', `${proxy.host}/${repository}@${amd64}`, '--json']);
   assertOk(listed);
   assert.deepEqual((JSON.parse(listed.stdout) as { manifests: { digest: string }[] }).manifests.map((r) => r.digest), [notes]);
+  // The signature, under cosign's tag as skopeo reads it, byte for byte the source's: not only
+  // something ocipush's own verify accepts.
+  const signatureTag = `${arm64.replace(':', '-')}.sig`;
+  assert.equal((await skopeoRaw(`${registry.host}/${repository}:${signatureTag}`)).digest, (await skopeoRaw(`${registry.host}/narrow/src:${signatureTag}`)).digest);
   assertOk(await runCliAsync(['verify', `${proxy.host}/${repository}@${arm64}`, '--key', `${keys}.pub`]));
 }
 
