@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { runCli, tempDir, type RunResult } from '../support/tools.js';
 import { runCliAsync } from './registry-support.js';
+import { skopeoDigest, skopeoRawManifest, skopeoTags } from '../registry/support.js';
 import { SCHEMA_DIR, validate } from './json-schema.js';
 import { commandEntries } from '../../src/cli/commands.js';
 
@@ -67,8 +68,12 @@ describe('--json output matches docs/json/*.schema.json', () => {
     assert.equal(index.layout, join(cwd, 'layout'));
 
     const ref = `${registry.host}/json/app`;
-    checked('push.schema.json', runCli(['push', `${ref}:1`, '--layout', 'layout', '--tag', 'one', '--also-tag', 'latest', '--json'], { cwd }));
-    checked('push.schema.json', runCli(['push', `docker://${ref}:multi`, '--layout', 'layout', '--tag', 'multi', '--json'], { cwd }));
+    const pushed = checked('push.schema.json', runCli(['push', `${ref}:1`, '--layout', 'layout', '--tag', 'one', '--also-tag', 'latest', '--json'], { cwd }));
+    const pushedIndex = checked('push.schema.json', runCli(['push', `docker://${ref}:multi`, '--layout', 'layout', '--tag', 'multi', '--json'], { cwd }));
+    // What the documents say, as skopeo reads the registry: not only well formed.
+    assert.equal(pushed.digest, skopeoDigest(`${ref}:latest`));
+    assert.equal(pushedIndex.digest, skopeoRawManifest(`${ref}:multi`).digest);
+    assert.deepEqual(skopeoTags(ref), ['1', 'latest', 'multi']);
 
     const pull = checked('pull.schema.json', runCli(['pull', `${ref}:1`, '--layout', 'pulled', '--json'], { cwd }));
     assert.equal(pull.layout, join(cwd, 'pulled'), 'absolute, as build writes it');
