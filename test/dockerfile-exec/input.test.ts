@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readlinkSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI, runCli, tempDir } from '../support/tools.js';
+import { startCli } from '../cli/registry-support.js';
 import { build, layerListing, writeTree } from './support.js';
 
 /** What `build -f` reads: the Dockerfile (a file, a pipe) and the context (a directory, a symlink to one). */
@@ -23,23 +24,17 @@ function mkfifo(path: string): void {
   assert.equal(r.status, 0, 'mkfifo');
 }
 
-function start(args: string[]): { pid: number; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return { pid: child.pid!, done };
-}
-
-/** Waits until process `pid` holds `path` open (it then waits in the read, not in the open). */
-async function holdsOpen(pid: number, path: string): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
+/**
+ * Waits until the CLI holds `path` open (it then waits in the read, not in the open): true, or
+ * false once it ended without. No time limit: a slow machine only makes it wait longer.
+ */
+async function holdsOpen(cli: ReturnType<typeof startCli>, path: string): Promise<boolean> {
+  let ended = false;
+  void cli.done.then(() => { ended = true; });
+  const fds = `/proc/${cli.child.pid}/fd`;
+  while (!ended) {
     try {
-      if (readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === path; } catch { return false; } })) return true;
+      if (readdirSync(fds).some((fd) => { try { return readlinkSync(`${fds}/${fd}`) === path; } catch { return false; } })) return true;
     } catch {
       return false;
     }
@@ -54,18 +49,18 @@ describe('the Dockerfile and the context build -f reads', () => {
     writeTree(ctx, { f: 'f' });
     const fifo = join(tmp.path, 'Dockerfile.fifo');
     mkfifo(fifo);
-    const written = start(['build', '-f', fifo, ctx, '--layout', join(tmp.path, 'fifo-layout'), '--json']);
+    const written = startCli(['build', '-f', fifo, ctx, '--layout', join(tmp.path, 'fifo-layout'), '--json']);
     await writeFile(fifo, 'FROM scratch\nCOPY f /\n');
     const ok = await written.done;
-    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.status, 0, ok.stderr);
     assert.equal((JSON.parse(ok.stdout) as { layers: unknown[] }).layers.length, 1);
 
     for (const [signal, status] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
-      const waiting = start(['build', '-f', fifo, ctx, '--layout', join(tmp.path, `never-${signal}`)]);
-      assert.ok(await holdsOpen(waiting.pid, fifo), 'the build opens the FIFO and waits for a writer');
-      process.kill(waiting.pid, signal);
+      const waiting = startCli(['build', '-f', fifo, ctx, '--layout', join(tmp.path, `never-${signal}`)]);
+      assert.ok(await holdsOpen(waiting, fifo), 'the build opens the FIFO and waits for a writer');
+      waiting.child.kill(signal);
       const ended = await waiting.done;
-      assert.equal(ended.code, status, `${signal}: ${ended.stderr}`);
+      assert.equal(ended.status, status, `${signal}: ${ended.stderr}`);
     }
   });
 

@@ -64,17 +64,18 @@ test('a scan started ahead is the one the build takes, with its warnings', async
 test('a scan started ahead that no build takes does not hold the process open', async () => {
   const tmp = await tempDir();
   try {
-    // A getfattr that takes 20 s: the process must exit without waiting for it.
+    // A getfattr that takes longer than the spawn's time limit: the process must exit without
+    // waiting for it. (The limit is far above any start of Node, however slow the machine.)
     const bin = join(tmp.path, 'bin');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'getfattr'), '#!/bin/sh\nexec sleep 20\n');
+    writeFileSync(join(bin, 'getfattr'), '#!/bin/sh\nexec sleep 150\n');
     chmodSync(join(bin, 'getfattr'), 0o755);
     const url = new URL('../../src/layer/xattrs.js', import.meta.url).href;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
       import { prefetchXattrs } from ${JSON.stringify(url)};
       prefetchXattrs(${JSON.stringify(tmp.path)});
       console.log('started');
-    `], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    `], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     assert.equal(r.error, undefined, 'the process waited for the scan no one took');
     assert.equal(r.stdout.trim(), 'started');
     assert.equal(r.status, 0);
