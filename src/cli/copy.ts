@@ -7,6 +7,7 @@ import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isTagResolver } from '../content/storage.js';
 import type { Endpoint, OpenedDestination, OpenedSource } from './endpoints.js';
 import type { SideClients } from './side-clients.js';
+import type { RegistryClient } from '../registry/http.js';
 import type { TransferProgress } from './progress.js';
 
 /**
@@ -74,8 +75,9 @@ export const copyCommand: CliCommand<CopyArgs> = {
     if (!Number.isSafeInteger(jobs) || jobs < 1 || jobs > 32) throw usageError(`--jobs ${String(argv.jobs)}: expected a whole number from 1 to 32`);
     const { signingFromFlags } = await import('./key-options.js');
     const signing = await signingFromFlags(argv, destination);
-    // Out of a layout the copy is a push (cosign load): its signatures go to COSIGN_REPOSITORY, read before anything is written.
-    const signaturesIn = source.transport === 'oci' && destination.transport === 'registry' && images.referrers
+    // COSIGN_REPOSITORY, read before anything is written. Out of a layout the copy is a push (cosign
+    // load): its signatures go there. Between registries, as cosign copy: the source's are read there.
+    const signaturesIn = (source.transport === 'oci' || source.transport === 'registry') && destination.transport === 'registry' && images.referrers
       ? signing?.storedIn ?? await (await import('./cosign-repository.js')).cosignRepository() : undefined;
     await withCopyContext(argv, out, source, destination, { ...images, ...(signaturesIn ? { signaturesIn } : {}) }, async (context) => {
       if (argv.allTags) {
@@ -258,7 +260,7 @@ export async function copyImage(
         // Clients of its own (the cache closes them): the destination's credentials in its
         // registry, as push's; elsewhere the source side's, as for a layout's base layers.
         connectCache: (r) => clients.own(r === dst?.repository?.registry ? 'dest' : 'src', r),
-        ...(context.signaturesIn ? { signaturesIn: context.signaturesIn, connectSignatures: (r: string) => clients.own('dest', r) } : {}),
+        ...(context.signaturesIn ? { signaturesIn: context.signaturesIn, connectSignatures: (r: string) => signaturesClient(clients, source, destination, r) } : {}),
         warn: (message) => context.out.warn(message),
       },
     );
@@ -290,6 +292,16 @@ export async function copyImage(
     await dst?.abort().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * A client of its own for COSIGN_REPOSITORY's registry: on a side's registry, that side's
+ * credentials (the same host); on any other, only its own login (SideClients.elsewhere).
+ */
+function signaturesClient(clients: SideClients, source: Endpoint, destination: Endpoint, registry: string): Promise<RegistryClient> {
+  if (destination.transport === 'registry' && destination.reference.registry === registry) return clients.own('dest', registry);
+  if (source.transport === 'registry' && source.reference.registry === registry) return clients.own('src', registry);
+  return clients.elsewhere('dest', registry);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { OcipushError } from '../errors.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName, SignatureRepositories } from '../supply-chain/signature-repository.js';
-import { clientFromFlags, type RegistryFlags } from './registry-options.js';
+import { registryConnector, type RegistryFlags } from './registry-options.js';
 
 export type { RepositoryName } from '../supply-chain/signature-repository.js';
 
@@ -32,13 +32,14 @@ export function repositoryText(name: RepositoryName): string {
 
 /**
  * Runs `work` with the image's repository and the one its signatures are kept in: the same one,
- * or COSIGN_REPOSITORY's (through a client of its own when it is on another registry, the same
- * registry flags and credentials lookup as the image's).
+ * or COSIGN_REPOSITORY's (through a client of its own when it is on another registry: the same
+ * TLS flags, and that registry's own login from the Docker config; --username/--password-stdin
+ * and OCIPUSH_USERNAME/PASSWORD are the image registry's, never sent to another host).
  */
 export async function withSignatureRepository<T>(
   source: Reference, flags: RegistryFlags,
   work: (repos: SignatureRepositories) => Promise<T>,
 ): Promise<T> {
   const { withSignatureRepositories } = await import('../supply-chain/signature-repository.js');
-  return withSignatureRepositories(source, await cosignRepository(), (registry) => clientFromFlags(registry, flags), work);
+  return withSignatureRepositories(source, await cosignRepository(), registryConnector(flags, [source.registry]), work);
 }

@@ -123,13 +123,13 @@ export async function signBundlesInLayout(target: LayoutTarget, signer: Signer, 
  * `destination`, in its registry repository through the copy's own client, or in its layout.
  */
 export async function signDestination(
-  clients: { connect(side: 'dest', registry: string): Promise<RegistryClient>; own(side: 'dest', registry: string): Promise<RegistryClient> },
+  clients: { connect(side: 'dest', registry: string): Promise<RegistryClient>; elsewhere(side: 'dest', registry: string): Promise<RegistryClient> },
   destination: ImageLocation, digest: Digest, signing: Signing,
 ): Promise<MadeSignature[]> {
   if (destination.transport === 'oci') return signLayoutImage({ path: destination.path, name: digest, text: destination.text }, signing);
   if (destination.transport !== 'registry') throw new OcipushError('EUSAGE', `--sign: ${destination.text} is an archive`);
-  // COSIGN_REPOSITORY on another registry: a client of the destination's flags, of its own, which signWritten closes.
-  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing, (registry) => clients.own('dest', registry));
+  // COSIGN_REPOSITORY on another registry: a client of its own (signWritten closes it), with that registry's own login.
+  return signWritten(await clients.connect('dest', destination.reference.registry), destination.reference, digest, signing, (registry) => clients.elsewhere('dest', registry));
 }
 
 /** The lines of what signDestination made: as `sign` says them for a registry, or for a layout. */

@@ -137,7 +137,8 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
   const { destination, signing } = request;
   let signatures: MadeSignature[] = [];
   const { TransferProgress } = await import('./progress.js');
-  const { clientFromFlags } = await import('./registry-options.js');
+  const { clientFromFlags, registryConnector } = await import('./registry-options.js');
+  const elsewhere = registryConnector(flags, [destination.registry]);
   const { pushWith } = await import('../lib/push.js');
   // The layout's signatures and attestations go to COSIGN_REPOSITORY when it is set, as cosign load
   // writes them: read before anything is pushed, a value that is no repository stops the push.
@@ -157,14 +158,10 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       onEvent: progress.handle,
     }, {
       connect: async (registry, role) => {
-        // Base layers live in other registries: no --username there, nor OCIPUSH_USERNAME/PASSWORD
-        // (they are the destination's: sent to the base's registry, they failed its login); the same
-        // TLS choices and time limits.
-        if (role === 'base') {
-          const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
-          const { plainHttp, insecure, caFile, certDir, timeout, requestTimeout } = flags;
-          return clientFromFlags(registry, { plainHttp, insecure, caFile, certDir, timeout, requestTimeout }, { env: withoutEnvCredentials(process.env) });
-        }
+        // Base layers and a COSIGN_REPOSITORY on another registry: no --username there, nor
+        // OCIPUSH_USERNAME/PASSWORD (they are the destination's: sent to another host, they leak,
+        // and fail its login); its own login from the Docker config, the same TLS choices and time limits.
+        if (role === 'base') return elsewhere(registry);
         const client = await clientFromFlags(registry, flags, {
           onRetry: (n) => progress.notice(`${n.op}: ${n.reason}, retrying in ${(n.delayMs / 1000).toFixed(1)} s (${n.attempt}/${client.retryPolicy.retries})`),
         });
@@ -177,8 +174,8 @@ export async function pushLayoutImage(request: PushRequest, flags: RegistryFlags
       ...(signing ? {
         afterPush: async (client, root) => {
           const { signWritten } = await import('./key-options.js');
-          // COSIGN_REPOSITORY on another registry: the destination's flags and credentials lookup, as sign's.
-          signatures = await signWritten(client, destination, root.digest, { ...signing, concurrency: request.concurrency }, (registry) => clientFromFlags(registry, flags));
+          // COSIGN_REPOSITORY on another registry: its own login, as for a base's registry.
+          signatures = await signWritten(client, destination, root.digest, { ...signing, concurrency: request.concurrency }, elsewhere);
         },
       } : {}),
     });

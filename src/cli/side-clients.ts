@@ -66,6 +66,21 @@ export class SideClients {
     return client;
   }
 
+  /**
+   * A client of its own for a registry neither side's credentials are for (COSIGN_REPOSITORY's on
+   * another host, closed by its user): `side`'s TLS flags and time limits, and that registry's own
+   * login from the Docker config. The side's --username, its password and OCIPUSH_USERNAME/PASSWORD
+   * are never sent to a host they were not given for.
+   */
+  elsewhere(side: Side, registry: string): Promise<RegistryClient> {
+    const { username: _user, passwordStdin: _stdin, ...flags } = this.flags(side);
+    const client: Promise<RegistryClient> = clientFromFlags(registry, flags, {
+      env: withoutEnvCredentials(process.env),
+      onRetry: (n) => void client.then((c) => this.onRetry(n, c)),
+    });
+    return client;
+  }
+
   /** The same repository with the same flags on both sides: a copy onto itself. */
   sameEndpoint(a: Reference, b: Reference): boolean {
     const fa = this.flags('src');

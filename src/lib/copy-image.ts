@@ -46,9 +46,10 @@ export interface ImageCopyOptions extends Pick<CopyOptions, 'concurrency' | 'onE
   /** More repositories of the destination's registry a blob may be mounted from (a changed image's old base). */
   moreMountSources?: (desc: Descriptor, registry: string) => string[];
   /**
-   * cosign's COSIGN_REPOSITORY, out of a layout into a registry: the signatures and attestations
-   * among the referrers go there, as push and `cosign load` put them (through `connectSignatures`,
-   * closed after, on another registry).
+   * cosign's COSIGN_REPOSITORY. Out of a layout into a registry: the signatures and attestations
+   * among the referrers go there, as push and `cosign load` put them. Between registries: the
+   * source's cosign tags (`.sig`, `.att`, `.sbom`) are read there and written beside the copy,
+   * as `cosign copy` reads and writes them. Through `connectSignatures`, its clients closed after.
    */
   signaturesIn?: { registry: string; repository: string };
   connectSignatures?: (registry: string) => Promise<RegistryClient>;
@@ -77,7 +78,6 @@ export interface CopiedImageGraph {
  * its pending layer cache entries; where the blobs went is remembered for the next push.
  */
 export async function copyImageGraph(source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, options: ImageCopyOptions): Promise<CopiedImageGraph> {
-  const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
   const registry = target.repository?.registry;
   const sourceRepository = source.located && source.located.registry === registry ? source.located.repositoryName : undefined;
   // A layout's lazily referenced base layers are mounted from their repository in this registry,
@@ -101,7 +101,38 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
     ...(options.signal ? { signal: options.signal } : {}),
   };
   const opened = root.digest === source.opened.descriptor.digest ? await openedBytes(source, options.signal) : undefined;
-  const referring = options.referrers && !target.archive ? await referrersListedFirst(source, target, root, opened, options.signal) : undefined;
+  const signaturesFrom = options.referrers && !target.archive ? await cosignTagSource(source, options) : undefined;
+  try {
+    const copied = await copyWithReferrers(source, target, root, options, { graphOptions, declined, opened, ...(signaturesFrom ? { signaturesFrom } : {}) });
+    await signaturesFrom?.client.close();
+    return copied;
+  } catch (err) {
+    await signaturesFrom?.client.destroy();
+    throw err;
+  }
+}
+
+/**
+ * Between registries under COSIGN_REPOSITORY (not the source's own repository), the repository
+ * the source's cosign tags are read from, as `cosign copy` reads them (ociremote.SignatureTag
+ * names them in the target repository): its client is the caller's to close.
+ */
+async function cosignTagSource(source: ImageCopySource, options: ImageCopyOptions): Promise<{ repository: Repository; client: RegistryClient } | undefined> {
+  const at = options.signaturesIn;
+  if (source.layout || !source.located || !at || !options.connectSignatures) return undefined;
+  if (at.registry === source.located.registry && at.repository === source.located.repositoryName) return undefined;
+  const [{ Repository }, client] = await Promise.all([import('../registry/repository.js'), options.connectSignatures(at.registry)]);
+  return { repository: new Repository(client, at.repository), client };
+}
+
+async function copyWithReferrers(
+  source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, options: ImageCopyOptions,
+  p: { graphOptions: CopyOptions; declined: DeclinedMount[]; opened: Buffer | undefined; signaturesFrom?: { repository: Repository } },
+): Promise<CopiedImageGraph> {
+  const [{ copyGraph }, { recordMountSources }] = await Promise.all([import('../transfer/copy-graph.js'), import('../transfer/mount-sources.js')]);
+  const { graphOptions, declined, opened } = p;
+  const tagsFrom = p.signaturesFrom?.repository;
+  const referring = options.referrers && !target.archive ? await referrersListedFirst(source, target, root, opened, options.signal, tagsFrom) : undefined;
   const result = await copyGraph(source.storage, target.storage, root, { ...graphOptions, ...(target.reference ? { rootReference: target.reference } : {}) });
   // Out of a layout into a registry: a later push there of an image sharing these blobs mounts them.
   if (target.repository) await recordMountSources(source.storage, result.nodes, `${target.repository.registry}/${target.repository.name}`, declined);
@@ -118,6 +149,13 @@ export async function copyImageGraph(source: ImageCopySource, target: ImageCopyT
       && (options.signaturesIn.registry !== target.repository.registry || options.signaturesIn.repository !== target.repository.name);
     if (apart) {
       referrers = await copyReferrersApart(source.layout!, { storage: referring.from, name: source.name, ...(referring.ends.listReferrers ? { listReferrers: referring.ends.listReferrers } : {}) }, target.repository!, subjects, graphOptions, options);
+    } else if (tagsFrom) {
+      // The OCI 1.1 referrers from the source's repository, the cosign tags from COSIGN_REPOSITORY's, both beside the copy.
+      const { settled } = await import('./push-extras.js');
+      referrers = (await settled([
+        copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, sourceTags: async () => [] }),
+        copyReferrers(tagsFrom, target.storage, subjects, { ...plainCopyOptions(options), ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) }),
+      ])).flat();
     } else {
       referrers = await copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) });
       // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
@@ -157,18 +195,22 @@ async function copyReferrersApart(
     const all = await (from.listReferrers ? from.listReferrers(subject) : storage.referrers(subject, options.signal ? { signal: options.signal } : {}));
     return top.has(subject.digest) ? all.filter((d) => (signedReferrerKind(d.artifactType) !== undefined) === signed) : all;
   };
-  const plain = { ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const name = { registry: image.registry, repository: image.name };
   return withSignatureRepositories(name, options.signaturesIn, options.connectSignatures!, async ({ signatures }) => {
     const storedIn = `${signatures.registry}/${signatures.name}`;
     const [imageEnds, signatureEnds] = await Promise.all([referrerEnds(from, { repository: image }), referrerEnds(from, { repository: signatures })]);
     const [own, theirs] = await settled([
       copyReferrers(storage, image, subjects, { ...graphOptions, ...imageEnds, listReferrers: listed(false), sourceTags: async () => [] }),
-      copyReferrers(storage, signatures, subjects, { ...plain, ...signatureEnds, listReferrers: listed(true) }),
+      copyReferrers(storage, signatures, subjects, { ...plainCopyOptions(options), ...signatureEnds, listReferrers: listed(true) }),
     ]);
     await appendCopiedAttestations(layout, signatures, subjects, theirs);
     return [...own, ...theirs.map((r) => ({ ...r, storedIn }))];
   }, image.client);
+}
+
+/** A copy's options without the source repository's mounts: for referrers read from another repository (COSIGN_REPOSITORY's). */
+function plainCopyOptions(options: ImageCopyOptions): CopyOptions {
+  return { ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...(options.signal ? { signal: options.signal } : {}) };
 }
 
 /**
@@ -178,7 +220,7 @@ async function copyReferrersApart(
  * turn), as referrerSubjects names them once copied.
  */
 async function referrersListedFirst(
-  source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, rootBytes: Buffer | undefined, signal: AbortSignal | undefined,
+  source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, rootBytes: Buffer | undefined, signal: AbortSignal | undefined, tagsFrom?: ReadOnlyStorage,
 ): Promise<{ from: ReadOnlyStorage; ends: ReferrerEnds; cosignTags?: Map<string, Descriptor | undefined> }> {
   const [{ referrerEnds }, { listReferrersFirst, lookUpCosignTags }] = await Promise.all([import('../transfer/referrer-ends.js'), import('../transfer/copy-referrers.js')]);
   const from = source.referrersFrom ?? source.storage;
@@ -186,7 +228,7 @@ async function referrersListedFirst(
   const subjects = await manifestsOf(source, root, rootBytes, signal);
   const [listReferrers, cosignTags] = await Promise.all([
     listReferrersFirst(from, subjects, { ...(ends.listReferrers ? { listReferrers: ends.listReferrers } : {}), ...(signal ? { signal } : {}) }),
-    lookUpCosignTags(from, subjects, signal),
+    lookUpCosignTags(tagsFrom ?? from, subjects, signal),
   ]);
   return { from, ends: { ...ends, ...(listReferrers ? { listReferrers } : {}) }, ...(cosignTags ? { cosignTags } : {}) };
 }

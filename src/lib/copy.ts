@@ -1,7 +1,7 @@
 import type { Descriptor } from '../oci/descriptor.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { concurrencyOf, connectWith, platformsOf, repositoryOption, sourceConnector, type RegistryOptions, type SignatureStore, type SourceRegistryOptions } from './options.js';
+import { concurrencyOf, connectorBeside, connectWith, platformsOf, repositoryOption, sourceConnector, type RegistryOptions, type SignatureStore, type SourceRegistryOptions } from './options.js';
 
 export interface CopyOptions extends RegistryOptions, SignatureStore {
   /** What to copy: `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`), `oci:DIR[:NAME]`, `oci-archive:FILE`, `docker-archive:FILE`. */
@@ -71,12 +71,14 @@ async function copyOne(options: CopyOptions, inFlight?: Map<string, Promise<void
   const target = destination.reference;
   const concurrency = concurrencyOf(options);
   const platforms = await platformsOf(options);
-  const { openImage } = await import('../transports/open.js');
+  const [{ openImage }, { isRegistryLocated }] = await Promise.all([import('../transports/open.js'), import('../content/storage.js')]);
   // OCIPUSH_USERNAME/PASSWORD are the destination's, as the CLI's copy takes them: never sent to another source registry.
   const connectSource = sourceConnector(options, target.registry);
   const signaturesIn = options.signatureRepository === undefined ? undefined : await repositoryOption(options.signatureRepository, 'signatureRepository');
+  const beside = connectorBeside(options, target.registry);
   const source = await openImage(options.from, { connect: connectSource, ...(options.signal ? { signal: options.signal } : {}) });
   const client = await connectWith(target.registry, options);
+  const sourceRegistry = isRegistryLocated(source.storage) ? source.storage.registry : undefined;
   try {
     let root = source.root;
     let storage = source.storage;
@@ -95,7 +97,6 @@ async function copyOne(options: CopyOptions, inFlight?: Map<string, Promise<void
       throw new OcipushError('EUSAGE', `to ${options.to}: the image to copy has digest ${root.digest}, not ${target.digest}`);
     }
     const { Repository } = await import('../registry/repository.js');
-    const { isRegistryLocated } = await import('../content/storage.js');
     const repository = new Repository(client, target.repository, { destination: true });
     // A destination without a tag takes the source's, as the CLI's copy names it.
     const tag = target.digest ? target.tag : (target.tag ?? sourceTag(parseTransport(options.from)) ?? 'latest');
@@ -116,8 +117,10 @@ async function copyOne(options: CopyOptions, inFlight?: Map<string, Promise<void
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
         ...(inFlight ? { inFlight } : {}),
-        // Out of a layout, its signatures and attestations go there, as push takes them (the CLI's, to COSIGN_REPOSITORY).
-        ...(signaturesIn ? { signaturesIn, connectSignatures: (registry: string) => connectWith(registry, options) } : {}),
+        // Out of a layout, its signatures and attestations go there, as push takes them (the CLI's, to
+        // COSIGN_REPOSITORY); out of a registry, its cosign tags are read there, as cosign copy reads them.
+        // On the source's registry with the source's credentials, else never OCIPUSH_USERNAME/PASSWORD off the destination's.
+        ...(signaturesIn ? { signaturesIn, connectSignatures: (registry: string) => (registry === sourceRegistry ? connectSource : beside)(registry) } : {}),
       },
     );
     await client.close();

@@ -87,6 +87,16 @@ export async function connectWith(registry: string, options: RegistryOptions, ch
   });
 }
 
+/**
+ * How a call that writes to `ownRegistry` reaches another registry it also writes to
+ * (`signatureRepository` on another host): with the call's options, but OCIPUSH_USERNAME/PASSWORD
+ * are `ownRegistry`'s alone; the other host gets what `credentials` answers for it, by default
+ * its own login in the Docker config.
+ */
+export function connectorBeside(options: RegistryOptions, ownRegistry: string): (registry: string) => Promise<RegistryClient> {
+  return (registry) => connectWith(registry, options, registry === ownRegistry ? {} : { envCredentials: false });
+}
+
 /** What a copy's source registry may take of its own, as the CLI's `--src-…` flags: each, when given, instead of the call's. */
 export type SourceRegistryOptions = Pick<RegistryOptions, 'credentials' | 'plainHttp' | 'insecure' | 'caFile' | 'certDir'>;
 

@@ -166,8 +166,9 @@ export async function pushWith(options: PushOptions, hooks: PushHooks = {}): Pro
       // A cache repository in the registry pushed to is written with the push's credentials (its
       // --username, OCIPUSH_USERNAME): as a base's login, they were withheld and the entry refused.
       connect: (registry) => connect(registry, registry === destination.registry ? 'destination' : 'base'),
-      // COSIGN_REPOSITORY's registry is written to as the destination's is, as `sign` writes to it.
-      ...(hooks.signatureRepository ? { signaturesIn: hooks.signatureRepository, connectSignatures: (registry: string) => connect(registry, 'destination') } : {}),
+      // COSIGN_REPOSITORY on another registry is reached as a base's is: with its own login (the
+      // Docker config), never the destination's --username or OCIPUSH_USERNAME/PASSWORD.
+      ...(hooks.signatureRepository ? { signaturesIn: hooks.signatureRepository, connectSignatures: (registry: string) => connect(registry, registry === destination.registry ? 'destination' : 'base') } : {}),
       warn: hooks.warn ?? (() => {}),
     }).finally(() => remembered);
     await hooks.afterPush?.(client, root);

@@ -3,7 +3,7 @@ import type { SignatureRepositories } from '../supply-chain/signature-repository
 import type { SignedManifest, VerifiedSignature } from '../supply-chain/sign.js';
 import type { Signer, Verifier } from '../supply-chain/signer.js';
 import { libraryCall, type LibraryCall } from './errors.js';
-import { abortWith, concurrencyOf, connectWith, repositoryOption, type RegistryOptions, type SignatureStore } from './options.js';
+import { abortWith, concurrencyOf, connectorBeside, repositoryOption, type RegistryOptions, type SignatureStore } from './options.js';
 
 export interface SignOptions extends RegistryOptions, SignatureStore {
   /** The image to sign: `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`); its digest is what is signed. */
@@ -123,8 +123,10 @@ async function withRepositories<T>(
 ): Promise<T> {
   const other = options.signatureRepository === undefined ? undefined : await repositoryOption(options.signatureRepository, 'signatureRepository');
   const unhooks: (() => void)[] = [];
+  // OCIPUSH_USERNAME/PASSWORD are the image registry's: never sent to the signatures' other host.
+  const reach = connectorBeside(options, image.registry);
   const connect = async (registry: string) => {
-    const client = await connectWith(registry, options);
+    const client = await reach(registry);
     unhooks.push(abortWith(options.signal, client));
     return client;
   };

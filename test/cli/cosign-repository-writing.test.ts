@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { opensslKeyPair, requireTool, runCli, tempDir } from '../support/tools.js';
-import { skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
+import { skopeoRawManifest, skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 import { opensslVerifiedSignatures } from './signature-support.js';
 
@@ -85,7 +85,8 @@ describe('--sign of push, build --push, copy and mutate under COSIGN_REPOSITORY'
 
     // cosign 3's bundle: a referrer in COSIGN_REPOSITORY (its sha256-<hex> tag schema index there).
     assertOk(runCli(['copy', `${registry.host}/prod/app:1`, `${registry.host}/bundled/app:1`, '--sign', '--key', key, '--new-bundle-format'], { env: moved }));
-    assert.deepEqual(tags(registry.host, 'bundled/app'), ['1']);
+    // The bundle goes to COSIGN_REPOSITORY; the .sig mutate left there comes beside the copy, as cosign copy brings it.
+    assert.deepEqual(tags(registry.host, 'bundled/app'), ['1', sigTag(changed)]);
     assert.ok(tags(other.host, 'sigs').includes(changed.replace(':', '-')));
     assertOk(runCli(['verify', `${registry.host}/bundled/app:1`, '--key', pub], { env: moved }));
   });
@@ -126,6 +127,28 @@ describe('--sign of push, build --push, copy and mutate under COSIGN_REPOSITORY'
     assertOk(runCli(['verify', copiedRef, '--key', pub], { env: { COSIGN_REPOSITORY: `${other.host}/copied-sigs` } }));
     assertOk(runCli(['verify-attestation', copiedRef, '--key', pub, '--type', 'slsaprovenance1'], { env: { COSIGN_REPOSITORY: `${other.host}/copied-sigs` } }));
     assert.match(runCli(['referrers', copiedRef, '--json']).stdout, /spdx|cyclonedx/i);
+  });
+
+  it('copy docker://… docker://… reads the source\'s cosign tags in COSIGN_REPOSITORY and writes them beside the copy, as cosign copy does', () => {
+    const moved = { COSIGN_REPOSITORY: `${other.host}/promoted-sigs` };
+    const stage = `${registry.host}/stage/signed:1`;
+    const digest = image.manifest.digest;
+    const hex = digest.replace(':', '-');
+    assertOk(runCli(['push', stage, '--layout', image.layout, '--tag', 'one', '--quiet']));
+    assertOk(runCli(['sign', stage, '--key', key], { env: moved }));
+    writeFileSync(join(tmp.path, 'scan.json'), '{"scan":"clean"}');
+    assertOk(runCli(['attest', stage, '--key', key, '--type', 'vuln', '--predicate', join(tmp.path, 'scan.json')], { env: moved }));
+    assert.deepEqual(tags(registry.host, 'stage/signed'), ['1']);
+    const copied = runCli(['copy', `docker://${stage}`, `docker://${registry.host}/prod/signed:1`], { env: moved });
+    assertOk(copied);
+    // Before: only the source's own repository was looked in, which holds none: the copy got the image alone.
+    assert.deepEqual(tags(registry.host, 'prod/signed'), ['1', `${hex}.att`, `${hex}.sig`]);
+    for (const tag of [`${hex}.sig`, `${hex}.att`]) {
+      assert.equal(skopeoRawManifest(`${registry.host}/prod/signed:${tag}`).digest, skopeoRawManifest(`${other.host}/promoted-sigs:${tag}`).digest, tag);
+    }
+    assert.equal(opensslVerifiedSignatures(registry.host, 'prod/signed', digest, pub, tmp.path, `${registry.host}/stage/signed`), 1);
+    // COSIGN_REPOSITORY itself is only read (the attestation's referrer index, ${hex}, stays there, as cosign copy leaves it).
+    assert.deepEqual(tags(other.host, 'promoted-sigs'), [hex, `${hex}.att`, `${hex}.sig`]);
   });
 
   it('a COSIGN_REPOSITORY that is no repository stops push (--sign or not) in one line before anything is pushed', () => {
