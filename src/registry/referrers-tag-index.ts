@@ -15,8 +15,8 @@ import { pullScope, pushScope, v2Path } from './scopes.js';
 /**
  * The referrers tag schema's `sha256-<hex>` index, which clients update read–modify–write: a
  * conditional PUT (If-Match / If-None-Match) retried on 412, and for registries that ignore
- * preconditions (docker-registry 2.8) a read back after writing and once more after a settle,
- * changing it again when another writer's write undid ours.
+ * preconditions (docker-registry 2.8) a read back after a settle, changing it again when another
+ * writer's write undid ours.
  */
 
 const MAX_TAG_UPDATES = 8;
@@ -95,16 +95,21 @@ function emptyIndex(): ImageIndex {
   return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
 }
 
-/** Adds `entries` to the tag index (those it lacks); how many times it was written. */
+/**
+ * Adds `entries` to the tag index (those it lacks), read afresh here, right before it is written:
+ * how many times it was written. A read the caller made earlier (before uploading the referrers)
+ * is not written over: its age is this writer's read-to-write time, which no other writer's settle
+ * covers, so a push that wrote meanwhile lost its entry unseen by either.
+ */
 export async function addToTagIndex(
-  client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], first: TagIndex | undefined, tried: { write: boolean }, clock: SettleClock,
+  client: RegistryClient, repository: string, subject: Digest, entries: Descriptor[], tried: { write: boolean }, clock: SettleClock,
 ): Promise<number> {
   const change = (manifests: Descriptor[]) => {
     const have = new Set(manifests.map((m) => m.digest));
     const missing = entries.filter((e) => !have.has(e.digest));
     return missing.length === 0 ? undefined : [...manifests, ...missing];
   };
-  return updateTagIndex(client, repository, subject, change, first, tried, clock, entries.map((e) => e.digest).join(', '), 'added');
+  return updateTagIndex(client, repository, subject, change, tried, clock, entries.map((e) => e.digest).join(', '), 'added');
 }
 
 /**
@@ -125,62 +130,65 @@ export async function removeFromTagIndex(client: RegistryClient, repository: str
     listed = true;
     return others;
   };
-  await updateTagIndex(client, repository, subject, change, undefined, { write: false }, undefined, digest, 'removed');
+  await updateTagIndex(client, repository, subject, change, { write: false }, undefined, digest, 'removed');
   return listed;
 }
 
 /**
- * Reads the index, writes what `change` makes of its entries (undefined: nothing to change) and
- * reads it back, until it holds; then, after a write, once more after a settle (given a clock to
- * measure and wait it by). A writer that read the index before our write and writes it after our
- * read-back (a registry that ignores If-Match: docker-registry 2.8) undoes our change unseen by
- * either of us; its write lands within its own read-to-write time, about ours, so the index read
- * once more after twice that finds it undone, and it is made again. How many times the index was written (or deleted, left empty).
+ * Reads the index and writes what `change` makes of its entries (undefined: nothing to change),
+ * until a read finds nothing to change. Given a clock to measure and wait by, the read after a
+ * write comes a settle after it (unless the registry has shown it honours If-Match), else at once.
+ * A writer that read the index before our write and writes after it (a registry that ignores
+ * If-Match: docker-registry 2.8) undoes our change unseen by either of us; its write lands within
+ * its own read-to-write time, about ours (both read right before writing), so the index read
+ * twice that after our write finds it undone, and it is made again. That read is the one read
+ * back: a read at once as well only came a round trip earlier and told the settle nothing.
+ * How many times the index was written (or deleted, left empty).
  */
 async function updateTagIndex(
   client: RegistryClient, repository: string, subject: Digest, change: (manifests: Descriptor[]) => Descriptor[] | undefined,
-  first: TagIndex | undefined, tried: { write: boolean }, clock: SettleClock | undefined, what: string, verb: string,
+  tried: { write: boolean }, clock: SettleClock | undefined, what: string, verb: string,
 ): Promise<number> {
   const tag = referrersTag(subject);
   const gone = new Set<string>();
   const replaced = new Set<Digest>();
   let writes = 0;
-  let settled = false;
-  let roundTrip = 0;
-  for (let round = 0, tries = 0; ; round++) {
+  for (let tries = 0; ;) {
     const started = clock?.now() ?? 0;
-    const current = round === 0 && first ? first : await readTagIndex(client, repository, subject);
+    const current = await readTagIndex(client, repository, subject);
     const next = change(current.index.manifests);
     if (next === undefined) {
-      if (writes === 0 || settled || !clock || honoursIfMatch.has(client)) {
-        await deleteReplaced(client, repository, replaced, current);
-        return writes;
-      }
-      await clock.sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, SETTLE_ROUND_TRIPS * roundTrip)));
-      settled = true;
-      continue;
+      await deleteReplaced(client, repository, replaced, current);
+      return writes;
     }
     if (tries++ === MAX_TAG_UPDATES) break;
-    settled = false;
     tried.write = true;
     const kept = next.filter((m) => !gone.has(m.digest));
+    let wrote = false;
     if (kept.length === 0 && current.digest) {
       await deleteManifest(client, repository, current.digest);
-      writes++;
+      wrote = true;
     } else {
       const outcome = await writeTagIndex(client, repository, tag, current, kept, gone);
       if (outcome === 'conflict') honoursIfMatch.add(client);
       else if (typeof outcome !== 'string') {
-        writes++;
+        wrote = true;
         noteReplaced(replaced, current);
         // Ours until another writer's write takes the tag from it; that writer read the one
         // before, so it deletes that one, not this: left, it stayed untagged for good.
         if (kept.length > 0) replaced.add(outcome.digest);
       }
     }
-    roundTrip = (clock?.now() ?? 0) - started;
+    if (!wrote) continue;
+    writes++;
+    if (clock && !honoursIfMatch.has(client)) await clock.sleep(settleAfter(clock.now() - started));
   }
   throw new OcipushError('EREGISTRY', `${client.registry}/${repository}:${tag}: the referrers index kept changing; ${what} could not be ${verb} after ${MAX_TAG_UPDATES} attempts`);
+}
+
+/** The settle after a write whose read and write took `roundTrip` ms. */
+function settleAfter(roundTrip: number): number {
+  return Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, SETTLE_ROUND_TRIPS * roundTrip));
 }
 
 /**

@@ -111,8 +111,9 @@ export async function pushReferrer(
  * one update of the tag index for all of them: each update is a read, a write and a read back,
  * three round trips a referrer would otherwise pay in turn. The update is a conditional PUT
  * (If-Match / If-None-Match) retried on 412; registries that ignore preconditions (docker-registry
- * 2.8) are covered by reading the index back after writing and merging again when an entry went
- * missing. `tagIndex`: the index as the caller already read it (the first read is then saved).
+ * 2.8) are covered by reading the index back after a settle and merging again when an entry went
+ * missing. `tagIndex`: the index as the caller already read it, to know which referrers it lists
+ * (the update reads it again, right before writing). `clock`: what the settle is waited by.
  */
 export async function pushReferrers(
   client: RegistryClient, repository: string, subject: Digest, referrers: ReferrerToPush[],
@@ -130,7 +131,7 @@ export async function pushReferrers(
   const entries = referrers.filter((_, i) => placed[i] === 'index').map((r) => referrerDescriptor(r.descriptor, r.bytes));
   const tried = { write: false };
   const indexWrites = entries.length > 0
-    ? await addToTagIndex(client, repository, subject, entries, current, tried, options.clock ?? SYSTEM_CLOCK).catch(async (err: unknown) => {
+    ? await addToTagIndex(client, repository, subject, entries, tried, options.clock ?? SYSTEM_CLOCK).catch(async (err: unknown) => {
       await withdrawUnlisted(client, repository, subject, referrers.filter((r, i) => placed[i] === 'index' && !r.alreadyStored).map((r) => r.descriptor.digest), err, tried.write);
       return 1;
     })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
@@ -10,6 +10,10 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { tempDir } from '../support/tools.js';
 import { assertOk, assertOneLineError, runCliAsync } from '../cli/registry-support.js';
 import { skopeoRawManifest, skopeoTags, umociImage, type UmociImage } from './support.js';
+import { EMPTY_DESCRIPTOR } from '../../src/oci/descriptor.js';
+import type { Digest } from '../../src/oci/digest.js';
+import { RegistryClient } from '../../src/registry/http.js';
+import { pushReferrers, referrerDescriptor, type SettleClock } from '../../src/registry/referrers.js';
 
 // Each attach, sign or SBOM --attach on a registry without the referrers API rewrote the
 // sha256-<hex> index and left the one before it in the repository, untagged, for good: ten
@@ -156,35 +160,32 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
 
   // Eight attaches of one image at once on docker-registry 2.8 kept five to eight of their
   // entries: a writer that read the index before another's write and wrote it after the other's
-  // read-back dropped the other's entry, seen by neither. Each writer now reads the index once
-  // more after a settle and puts back what went. Two attaches through two proxies are held in
-  // that order, the worst one: both read, B writes and reads its entry back, then A's write of
-  // what it read lands, and only then is B's read after the settle answered. The index each
-  // wrote that the other's write took the tag from goes too.
-  it('two attaches at once, one writing over the other after the other read its entry back: both stay listed', { timeout: 120_000 }, async () => {
+  // read-back dropped the other's entry, seen by neither. Each writer now reads the index back a
+  // settle after its write and puts back what went. Two attaches through two proxies are held in
+  // that order, the worst one: both read, B writes, then A's write of what it read lands, and only
+  // then is B's read after its write answered (that the read waits a settle, the clock's test
+  // below shows). The index each wrote that the other's write took the tag from goes too.
+  it('two attaches at once, one writing over the other after the other wrote: both stay listed', { timeout: 120_000 }, async () => {
     const repo = 'race/two';
     assertOk(await runCliAsync(['push', `${registry.host}/${repo}:1`, '--layout', image.layout, '--quiet']));
     const first = await runCliAsync(['attach', `${registry.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=0']);
     assertOk(first);
     const deferred = () => { let resolve!: () => void; const promise = new Promise<void>((r) => { resolve = r; }); return { promise, resolve }; };
-    const [aPutArrived, bReadBack, aPutLanded] = [deferred(), deferred(), deferred()];
+    const [aPutArrived, bWrote, aPutLanded] = [deferred(), deferred(), deferred()];
     const index = new RegExp(`/manifests/${tagOf(image.manifest.digest)}$`);
     const a = await startFaultProxy({ target: registry.url });
     const b = await startFaultProxy({ target: registry.url });
     try {
-      a.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => { aPutArrived.resolve(); return bReadBack.promise; }, after: () => { aPutLanded.resolve(); } } });
-      b.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => aPutArrived.promise, after: () => {} } });
+      a.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => { aPutArrived.resolve(); return bWrote.promise; }, after: () => { aPutLanded.resolve(); } } });
+      b.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => aPutArrived.promise, after: () => { bWrote.resolve(); } } });
       let bReads = 0;
-      b.addFault({
-        method: 'GET', path: index, times: Infinity,
-        fault: { kind: 'around', before: () => (++bReads === 3 ? aPutLanded.promise : undefined), after: () => { if (bReads === 2) bReadBack.resolve(); } },
-      });
+      b.addFault({ method: 'GET', path: index, times: Infinity, fault: { kind: 'around', before: () => (++bReads === 2 ? aPutLanded.promise : undefined), after: () => {} } });
       const [ra, rb] = await Promise.all(['a', 'b'].map((n) =>
         runCliAsync(['attach', `${(n === 'a' ? a : b).host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', `n=${n}`])));
       assertOk(ra!);
       assertOk(rb!);
       assert.deepEqual(new Set(indexOf(repo).digests), new Set([first.stdout.trim(), ra!.stdout.trim(), rb!.stdout.trim()]));
-      assert.ok(bReads >= 3, 'B read the index again after its read-back');
+      assert.ok(bReads >= 3, 'B wrote its entry again and read it back');
       // B's first index, which A's write took the tag from, stayed untagged for good: A deleted
       // the one it had read, not B's, which it never saw.
       assert.deepEqual(indexesHeld(repo), [indexOf(repo).digest], 'no index but the one the tag names is left');
@@ -194,33 +195,113 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     }
   });
 
+  /** The empty config an artifact names, put in `repo` as a client would upload it. */
+  const putEmptyBlob = async (repo: string) => {
+    const session = await fetch(`${registry.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(session.headers.get('location')!, registry.url);
+    location.searchParams.set('digest', EMPTY_DESCRIPTOR.digest);
+    assert.equal((await fetch(location, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: '{}' })).status, 201);
+  };
+  /** An artifact manifest referring to the image, its bytes and descriptor. */
+  const artifactOf = (n: string) => {
+    const bytes = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.example.notes',
+      config: EMPTY_DESCRIPTOR, layers: [EMPTY_DESCRIPTOR], annotations: { n },
+      subject: { mediaType: image.manifest.mediaType, digest: image.manifest.digest, size: image.manifest.size },
+    }));
+    return { bytes, descriptor: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest, size: bytes.length } };
+  };
+
+  // What the settle is for, with the clock the library takes: another writer (oras, an older
+  // ocipush) read the index before our write and its write of what it read lands while we wait.
+  // The read after the wait finds our entry gone and writes it again. Without the wait, the read
+  // back came at once, found the entry, and the other write, landing after it, dropped it.
+  it('a stale write that lands during the settle the clock waits is undone: both entries stay', async () => {
+    const repo = 'race/clock';
+    assertOk(await runCliAsync(['push', `${registry.host}/${repo}:1`, '--layout', image.layout, '--quiet']));
+    await putEmptyBlob(repo);
+    const [theirs, ours] = [artifactOf('theirs'), artifactOf('ours')];
+    const indexUrl = `${registry.url}/v2/${repo}/manifests/${tagOf(image.manifest.digest)}`;
+    assert.equal((await fetch(`${registry.url}/v2/${repo}/manifests/${theirs.descriptor.digest}`, { method: 'PUT', headers: { 'content-type': theirs.descriptor.mediaType }, body: theirs.bytes })).status, 201);
+    // Their read: no index yet. Their write: an index of their entry alone.
+    assert.equal((await fetch(indexUrl, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } })).status, 404);
+    const theirWrite = async () => {
+      const body = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [referrerDescriptor(theirs.descriptor, theirs.bytes)] });
+      assert.equal((await fetch(indexUrl, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body })).status, 201);
+    };
+    const waits: number[] = [];
+    let landed = false;
+    const clock: SettleClock = { now: () => 0, sleep: async (ms) => { waits.push(ms); if (!landed) { landed = true; await theirWrite(); } } };
+    const client = new RegistryClient(registry.host);
+    try {
+      const [result] = await pushReferrers(client, repo, image.manifest.digest, [ours], { clock });
+      assert.equal(result!.indexWrites, 2, 'written, found undone after the settle, written again');
+    } finally {
+      await client.close();
+    }
+    if (!landed) await theirWrite();
+    assert.deepEqual(new Set(indexOf(repo).digests), new Set([theirs.descriptor.digest, ours.descriptor.digest]));
+    assert.ok(waits.length === 2 && waits.every((ms) => ms >= 100), `a settle of at least 100 ms after each write: ${waits.join(', ')}`);
+  });
+
+  // A push read the tag index before uploading its referrers' blobs and manifests (at once with
+  // asking which the registry had) and wrote it after them: its read-to-write time was the whole
+  // upload, which no other writer's settle covers (an SBOM of a large image takes seconds). A push
+  // of the same image carrying another SBOM that wrote, read back and settled meanwhile lost its
+  // entry unseen by either. Held in that order: W reads the index and uploads; its referrer's
+  // manifest waits until U (the other SBOM) has pushed and exited; then W writes the index.
+  it('a push whose referrers upload while another push writes the index: both SBOMs stay listed', { timeout: 120_000 }, async () => {
+    const repo = 'race/pushes';
+    const rootfs = join(tmp.path, 'sbom-rootfs');
+    await mkdir(rootfs);
+    writeFileSync(join(rootfs, 'hello'), 'hello\n');
+    const [spdx, cyclonedx] = [join(tmp.path, 'sbom-spdx'), join(tmp.path, 'sbom-cyclonedx')];
+    for (const [layout, format] of [[spdx, 'spdx'], [cyclonedx, 'cyclonedx']]) assertOk(await runCliAsync(['build', rootfs, '--layout', layout!, '--sbom', '--sbom-format', format!, '--quiet']));
+    const referrerOf = async (layout: string) => (JSON.parse(await readFile(join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; artifactType?: string }[] }).manifests.find((m) => m.artifactType)!.digest;
+    const [u, w] = [await referrerOf(spdx), await referrerOf(cyclonedx)];
+    const deferred = () => { let resolve!: () => void; const promise = new Promise<void>((r) => { resolve = r; }); return { promise, resolve }; };
+    const [wUploading, uDone] = [deferred(), deferred()];
+    const p = await startFaultProxy({ target: registry.url });
+    try {
+      p.addFault({ method: 'PUT', path: new RegExp(`/manifests/${w}$`), fault: { kind: 'around', before: () => { wUploading.resolve(); return uDone.promise; }, after: () => {} } });
+      const pushW = runCliAsync(['push', `${p.host}/${repo}:w`, '--layout', cyclonedx, '--quiet']);
+      await wUploading.promise;
+      const pushU = await runCliAsync(['push', `${registry.host}/${repo}:u`, '--layout', spdx, '--quiet']);
+      uDone.resolve();
+      assertOk(pushU);
+      assertOk(await pushW);
+      const subject = skopeoRawManifest(`${registry.host}/${repo}:u`).digest;
+      const listed = (JSON.parse(skopeoRawManifest(`${registry.host}/${repo}:${tagOf(subject)}`).bytes.toString()) as Index).manifests.map((m) => m.digest);
+      assert.deepEqual(new Set(listed), new Set([u, w]), p.requests().map((r) => `${r.method} ${r.path} ${r.status}`).join('\n'));
+    } finally {
+      await p.stop();
+    }
+  });
+
   // A delete of a referrer rewrites the index from its own read: one that read it before an
-  // attach's write and writes after the attach's read-back drops the attach's entry unseen by the
-  // delete. The attach's read after its settle finds it gone and puts it back. Held in that order:
-  // the delete reads; the attach writes (its first write, naming the deleted referrer, refused by
-  // the registry; then without it) and reads its entry back; the delete's write lands; only then
-  // is the attach's read after the settle answered.
-  it('a delete whose write lands after an attach read its entry back: the entry stays, the deleted one goes', { timeout: 120_000 }, async () => {
+  // attach's write and writes after it drops the attach's entry unseen by the delete. The
+  // attach's read after its settle finds it gone and puts it back. Held in that order: the delete
+  // reads; the attach writes (its first write, naming the deleted referrer, refused by the
+  // registry; then without it); the delete's write lands; only then is the attach's read after
+  // the settle answered.
+  it('a delete whose write lands after an attach wrote its entry: the entry stays, the deleted one goes', { timeout: 120_000 }, async () => {
     const repo = 'race/delete';
     assertOk(await runCliAsync(['push', `${registry.host}/${repo}:1`, '--layout', image.layout, '--quiet']));
     const [kept, gone] = [await runCliAsync(['attach', `${registry.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=kept']), await runCliAsync(['attach', `${registry.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=gone'])];
     assertOk(kept);
     assertOk(gone);
     const deferred = () => { let resolve!: () => void; const promise = new Promise<void>((r) => { resolve = r; }); return { promise, resolve }; };
-    const [dRead, aReadBack, dPutLanded] = [deferred(), deferred(), deferred()];
+    const [dRead, aWrote, dPutLanded] = [deferred(), deferred(), deferred()];
     const index = new RegExp(`/manifests/${tagOf(image.manifest.digest)}$`);
     const a = await startFaultProxy({ target: registry.url });
     const d = await startFaultProxy({ target: registry.url });
     try {
       d.addFault({ method: 'GET', path: index, fault: { kind: 'around', before: () => {}, after: () => { dRead.resolve(); } } });
-      d.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => aReadBack.promise, after: () => { dPutLanded.resolve(); } } });
+      d.addFault({ method: 'PUT', path: index, fault: { kind: 'around', before: () => aWrote.promise, after: () => { dPutLanded.resolve(); } } });
       let aPuts = 0;
       let aReadsAfter = 0;
-      a.addFault({ method: 'PUT', path: index, times: Infinity, fault: { kind: 'around', before: async () => { await dRead.promise; aPuts++; }, after: () => {} } });
-      a.addFault({
-        method: 'GET', path: index, times: Infinity,
-        fault: { kind: 'around', before: () => (aPuts >= 2 && ++aReadsAfter === 2 ? dPutLanded.promise : undefined), after: () => { if (aReadsAfter === 1) aReadBack.resolve(); } },
-      });
+      a.addFault({ method: 'PUT', path: index, times: Infinity, fault: { kind: 'around', before: async () => { await dRead.promise; aPuts++; }, after: () => { if (aPuts === 2) aWrote.resolve(); } } });
+      a.addFault({ method: 'GET', path: index, times: Infinity, fault: { kind: 'around', before: () => (aPuts >= 2 && ++aReadsAfter === 1 ? dPutLanded.promise : undefined), after: () => {} } });
       const [ra, rd] = await Promise.all([
         runCliAsync(['attach', `${a.host}/${repo}:1`, '--artifact-type', 'application/vnd.example.notes', '-a', 'n=a']),
         runCliAsync(['delete', `${d.host}/${repo}@${gone.stdout.trim()}`]),
@@ -239,7 +320,7 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
   // 412 has shown it honours it, and each update there still waited 100 ms and read once more.
   // Two attaches read the same index (a barrier); the one whose PUT is refused merges and writes
   // again, and is then done: three reads of the index (the first, after the 412, the read-back)
-  // where it made four, the other attach's three (the first, the read-back, after its settle).
+  // where it made four, the other attach's two (the first, the read-back after its settle).
   it('a registry that answered a stale index write 412 is not waited on for a settle', async () => {
     const tag = tagOf(image.manifest.digest);
     const p = await startOci11Proxy({ target: registry.url, conditionalPuts: true, barrier: { match: (m, path) => m === 'GET' && path.endsWith(`/manifests/${tag}`), count: 2 } });
@@ -252,7 +333,7 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
       assert.deepEqual(new Set(indexOf('settle/conditional').digests), new Set([a!.stdout.trim(), b!.stdout.trim()]));
       const log = p.log().join('\n');
       assert.equal(p.log().filter((l) => l.startsWith(`PUT /v2/settle/conditional/manifests/${tag} 412`)).length, 1, log);
-      assert.equal(p.log().filter((l) => l.startsWith(`GET /v2/settle/conditional/manifests/${tag} `)).length, 6, log);
+      assert.equal(p.log().filter((l) => l.startsWith(`GET /v2/settle/conditional/manifests/${tag} `)).length, 5, log);
     } finally {
       await p.stop();
     }
@@ -309,10 +390,7 @@ describe('the sha256-<hex> index of the referrers tag schema, in a registry with
     assertOneLineError(await runCliAsync(['copy', ref, `${registry.host}/gc/listed-copy:1`, '--quiet']), said);
     // A referrer of that image deleted: the manifest goes, and the line says so before the index's
     // trouble (it read as if the delete had failed).
-    const session = await fetch(`${registry.url}/v2/gc/listed/blobs/uploads/`, { method: 'POST' });
-    const location = new URL(session.headers.get('location')!, registry.url);
-    location.searchParams.set('digest', 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
-    assert.equal((await fetch(location, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: '{}' })).status, 201);
+    await putEmptyBlob('gc/listed');
     const artifact = JSON.stringify({
       schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: 'application/vnd.example.notes',
       config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 },
