@@ -109,7 +109,7 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     const known = (a: string) => (/^-[a-zA-Z]+$/.test(a) ? [...a.slice(1)].every((c) => globals.has(c)) : globals.has(a.replace(/^--(?:no-)?/, '').split('=')[0]!));
     const unknown = (end < 0 ? args : args.slice(0, end)).find((a) => a !== '-' && !known(a));
     // skopeo's and umoci's -v, and -V, are --version.
-    const version = unknown === '-v' || unknown === '-V' ? ': did you mean --version?' : '';
+    const version = unknown === '-v' || unknown === '-V' ? ': did you mean --version?' : singleDash(unknown ?? '', (n) => globals.has(n) && n.length > 1);
     if (unknown !== undefined) throw usageError(`unknown option ${unknown.split('=')[0]}${version} (ocipush --help lists them)`);
     return args;
   }
@@ -176,6 +176,10 @@ export async function checkArgs(args: string[]): Promise<string[]> {
     const long = token.startsWith('--');
     const eq = token.indexOf('=');
     const name = long ? token.slice(2, eq < 0 ? undefined : eq) : token[1]!;
+    // `-tag v1`, as Go's flag package takes it: read as `-t ag`, v1 became an argument and the
+    // line blamed the reference. A word that is a long option's name is named as the slip it is.
+    const oneDash = long ? '' : singleDash(token, (n) => n.length > 1 && lookupLong(n) !== undefined);
+    if (oneDash) throw usageError(`unknown option ${token.split('=')[0]} for ${spec.name}${oneDash} (ocipush ${spec.name} --help lists them)`);
     const option = long ? lookupLong(name) : byName.get(name);
     if (!option) {
       // docker login's -p / --password: a secret on the command line lands in the shell's history and ps.
@@ -331,6 +335,12 @@ async function helpOrUnknown(args: string[], commandIndex: number): Promise<stri
  * `: did you mean build?`, or nothing: the names a typed word may be a slip for (cobra's rule,
  * which crane, oras and cosign follow: two edits away, or the start of one), at most three.
  */
+/** `: did you mean --tag? (a long option takes two dashes)` for `-tag` or `-tag=v1` when `isLong('tag')`; else ''. */
+function singleDash(token: string, isLong: (name: string) => boolean): string {
+  const word = /^-([a-zA-Z][\w-]+)(?:=|$)/.exec(token)?.[1];
+  return word !== undefined && isLong(word) ? `: did you mean --${word}? (a long option takes two dashes)` : '';
+}
+
 function didYouMean(word: string, names: string[], prefix = ''): string {
   const typed = word.toLowerCase();
   const scored = [...new Set(names)].map((name) => ({ name, d: editDistance(typed, name) })).sort((a, b) => a.d - b.d || a.name.localeCompare(b.name));

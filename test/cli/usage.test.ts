@@ -89,6 +89,17 @@ describe('usage errors', () => {
     assertOneLineError(runCli(['build', '-Z', '.']), /^ocipush: unknown option -Z for build /, 2);
   });
 
+  // Go's flag package takes -tag; yargs read it as -t ag, and the layout name became the
+  // destination: the line blamed the reference, not the dash.
+  it('a long option typed with one dash (-tag, -layout=DIR, -version) is named with its two-dash form', () => {
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '-tag', 'hello:0.1']), /^ocipush: unknown option -tag for push: did you mean --tag\? \(a long option takes two dashes\) \(ocipush push --help lists them\)$/, 2);
+    assertOneLineError(runCli(['build', '.', '-layout=out']), /^ocipush: unknown option -layout for build: did you mean --layout\? \(a long option takes two dashes\) /, 2);
+    assertOneLineError(runCli(['build', '.', '-no-cache']), /^ocipush: unknown option -no-cache for build: did you mean --no-cache\? /, 2);
+    assertOneLineError(runCli(['-version']), /^ocipush: unknown option -version: did you mean --version\? \(a long option takes two dashes\) \(ocipush --help lists them\)$/, 2);
+    // A short option with its value attached is still read so.
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '-tnone', '--layout', missingPath('layout')]), /not an OCI image layout/, 1);
+  });
+
   // yargs said "Missing required argument: key (see ocipush --help)" and "Arguments raw and
   // config are mutually exclusive": no dashes, and the general help rather than the command's.
   it('a required option left out, or two that exclude each other, are named as typed, with the command', () => {
@@ -341,7 +352,7 @@ describe('usage errors', () => {
   });
 
   it('a newline inside a reference or a tag stays on one line, escaped', () => {
-    assertOneLineError(runCli(['push', '127.0.0.1:9/a:b\nc']), /^ocipush: invalid image reference "127\.0\.0\.1:9\/a:b\\nc": invalid tag "b\\nc"$/, 2);
+    assertOneLineError(runCli(['push', '127.0.0.1:9/a:b\nc']), /^ocipush: invalid image reference "127\.0\.0\.1:9\/a:b\\nc": invalid tag "b\\nc" \(letters, digits and _ \. -, at most 128, not starting with \. or -\)$/, 2);
     assertOneLineError(runCli(['push', '127.0.0.1:9/a:1', '--also-tag', 'x\ny']), /^ocipush: --also-tag "x\\ny": not a valid tag$/, 2);
   });
 
