@@ -1,4 +1,5 @@
 import { OcipushError, type ErrorCode } from '../errors.js';
+import { isLoopbackRegistry } from '../oci/reference.js';
 
 /** One entry of the distribution spec's error body `{"errors":[{"code","message","detail"}]}`. */
 export interface RegistryErrorEntry {
@@ -193,8 +194,11 @@ export function networkError(registry: string, err: unknown, identity?: () => Tl
   if (err instanceof OcipushError) return err;
   const code = networkErrorCode(err);
   const alert = tlsAlert(code);
-  const reason = alert === undefined ? networkReason(err)
+  let reason = alert === undefined ? networkReason(err)
     : `the registry ended the TLS handshake (${alert.toLowerCase().replace(/_/g, ' ')})${CLIENT_CERTIFICATE_ALERTS.has(alert) ? `: ${clientCertificateHint(registry, identity?.() ?? {})}` : ''}`;
+  // On this machine a refusal can mean only that nothing listens on the port: a registry not yet
+  // started is a newcomer's first push. (Elsewhere a firewall may refuse too: no guess there.)
+  if (code === 'ECONNREFUSED' && isLoopbackRegistry(registry)) reason += ' (no registry listens there: start one, or check the port)';
   return new OcipushError('ENETWORK', `cannot reach ${registry}: ${reason}`, { cause: err, networkCode: code, retryable: isTransientNetworkError(err) });
 }
 

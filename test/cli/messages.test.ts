@@ -65,7 +65,7 @@ describe('what push, pull and export say', () => {
     assertOneLineError(runCli(['index', 'create', '--tag', `oci:${hubBuild}:i`, `oci:${image.layout}:v1`, 'app:arm64'], { env }), hub('app:arm64', 'docker.io/library/app', 'localhost:5000/app:arm64'), 1);
     assert.equal(run('ls', ['-A', tmp.path]).split('\n').includes('hub-build'), false, 'no layout made');
     // A failure at another registry the command names is that registry's alone.
-    assertOneLineError(runCli(['rebase', '127.0.0.1:9/app:1', '--new-base', 'base:2', '--dry-run'], { env }), /^ocipush: cannot reach 127\.0\.0\.1:9: connection refused$/, 1);
+    assertOneLineError(runCli(['rebase', '127.0.0.1:9/app:1', '--new-base', 'base:2', '--dry-run'], { env }), /^ocipush: cannot reach 127\.0\.0\.1:9: connection refused \(no registry listens there: start one, or check the port\)$/, 1);
     // A registry named without a repository (docker reads localhost:5000 as library/localhost, tag 5000): the line says how to name one in it.
     const host = (text: string) => `ocipush: cannot reach proxy 127.0.0.1:9 (from HTTPS_PROXY): connection refused ("${text}" is read as Docker Hub's docker.io/library/${text}; an image in the registry ${text} is named with its repository: ${text}/REPOSITORY[:TAG])`;
     for (const text of ['localhost:5000', 'registry.example.com:5000', '10.0.0.5', 'localhost']) {

@@ -223,7 +223,7 @@ describe('ocipush push against docker-registry', () => {
     // Nothing listens on the discard port; the port of a registry just stopped may already be
     // another test's server, as the harness hands out the same ephemeral ports.
     const host = '127.0.0.1:9';
-    assertOneLineError(await runCliAsync(['push', `${host}/app:1`, '--layout', image.layout]), new RegExp(`^ocipush: cannot reach ${host.replace(/\./g, '\\.')}: connection refused$`));
+    assertOneLineError(await runCliAsync(['push', `${host}/app:1`, '--layout', image.layout]), new RegExp(`^ocipush: cannot reach ${host.replace(/\./g, '\\.')}: connection refused \\(no registry listens there: start one, or check the port\\)$`));
     assertOneLineError(runCli(['push', 'UPPER CASE', '--layout', image.layout]), /^ocipush: invalid image reference "UPPER CASE"/, 2);
     assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', join(tmp.path, 'nowhere')]), /nowhere: not an OCI image layout \(no such directory\)$/);
     assertOneLineError(runCli(['push', `${registry.host}/app:1`, '--layout', tmp.path]), /: not an OCI image layout \(no oci-layout file\)$/);

@@ -50,6 +50,10 @@ describe('registry answers', () => {
   it('network failures name the registry and the cause', () => {
     const sys = (code: string) => Object.assign(new Error(`connect ${code}`), { code });
     assert.equal(networkError('r:1', sys('ECONNREFUSED')).message, 'cannot reach r:1: connection refused');
+    // On this machine a refusal means no registry was started there (elsewhere a firewall may refuse).
+    for (const loopback of ['localhost:5000', '127.0.0.1:5000', '[::1]:5000']) {
+      assert.equal(networkError(loopback, sys('ECONNREFUSED')).message, `cannot reach ${loopback}: connection refused (no registry listens there: start one, or check the port)`);
+    }
     assert.equal(networkError('r:1', sys('ENOTFOUND')).message, 'cannot reach r:1: unknown host');
     assert.equal(networkError('r:1', Object.assign(new Error('fetch failed'), { cause: sys('ECONNRESET') })).message, 'cannot reach r:1: connection reset');
     assert.match(networkError('r:1', sys('DEPTH_ZERO_SELF_SIGNED_CERT')).message, /self-signed.*--ca-file/);
