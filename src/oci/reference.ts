@@ -85,7 +85,7 @@ export function parseReference(text: string): Reference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) fail(`invalid tag "${tag}"`);
+    if (!TAG.test(tag)) fail(`invalid tag "${tag}" (letters, digits and _ . -, at most 128, not starting with . or -)`);
   }
   let registry = DOCKER_HUB;
   let repository = rest;
@@ -98,6 +98,8 @@ export function parseReference(text: string): Reference {
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   if (!repository) fail(`a registry without a repository: write ${registry}/REPOSITORY[:TAG]`);
+  // hello:0.1:2, hello:v/1: the colon was read as the repository's, since a tag is what follows the last one.
+  if (repository.includes(':')) fail(`invalid repository name "${repository}" (a tag follows the last ":" and holds no ":" or "/")`);
   for (const component of repository.split('/')) {
     if (!REPO_COMPONENT.test(component)) fail(`invalid repository name "${repository}" (lowercase letters, digits and . _ - only)`);
   }

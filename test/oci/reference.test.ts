@@ -24,6 +24,20 @@ test('refuses malformed references with a usage error naming the reference', () 
   }
 });
 
+test('a tag the grammar refuses says what a tag holds; a second colon or a slash after the tag is named as such', () => {
+  assert.throws(() => parseReference('localhost:5000/hello:-x'), {
+    code: 'EUSAGE',
+    message: 'invalid image reference "localhost:5000/hello:-x": invalid tag "-x" (letters, digits and _ . -, at most 128, not starting with . or -)',
+  });
+  // Read as docker reads them, the colon belongs to the repository: the line said only "lowercase letters, digits and . _ - only".
+  for (const [text, repository] of [['localhost:5000/hello:0.1:2', 'hello:0.1'], ['localhost:5000/hello:v/1', 'hello:v/1'], ['app:1:2', 'library/app:1']]) {
+    assert.throws(() => parseReference(text!), {
+      code: 'EUSAGE',
+      message: `invalid image reference "${text}": invalid repository name "${repository}" (a tag follows the last ":" and holds no ":" or "/")`,
+    });
+  }
+});
+
 test('a registry named without a repository says how to name one', () => {
   for (const [text, registry] of [['[::1]:5000', '[::1]:5000'], ['[::1]', '[::1]'], ['[fd00::2]:443/', '[fd00::2]:443'], ['localhost:5000/', 'localhost:5000'], ['reg.example.com/', 'reg.example.com']]) {
     assert.throws(() => parseReference(text!), { code: 'EUSAGE', message: `invalid image reference "${text}": a registry without a repository: write ${registry}/REPOSITORY[:TAG]` });
