@@ -101,6 +101,10 @@ async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): P
     }
     const layout = await layoutNamed(bare);
     if (layout) return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; the directory ${layout.dir} is an OCI layout: ${layout.reference} names its image)`, err.details);
+    // `inspect hello:0.1` right after `build --tag hello:0.1`: the image built is in the default
+    // layout under that name. (A push's or pull's reference is a registry's: the line below fits it.)
+    const built = ['push', 'pull'].includes(String((argv._ as unknown[] | undefined)?.[0])) || text === argv.push ? undefined : await builtHere(bare);
+    if (built) return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; the image built here under that name is ${built})`, err.details);
     return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; a registry of your own is named first: localhost:5000/${short}${ref.tag ? `:${ref.tag}` : ''})`, err.details);
   }
   return err;
@@ -118,6 +122,19 @@ async function layoutNamed(text: string): Promise<{ dir: string; reference: stri
   const { join } = await import('node:path');
   if (dir === '' || !existsSync(join(dir, 'oci-layout'))) return undefined;
   return { dir: `./${dir}`, reference: `oci:${text}` };
+}
+
+/** `oci:oci-layout:NAME` when the default layout (./oci-layout, or $OCIPUSH_LAYOUT) names an image NAME. */
+async function builtHere(name: string): Promise<string | undefined> {
+  const [{ readFile }, { join }, { defaultLayoutDir }] = await Promise.all([import('node:fs/promises'), import('node:path'), import('../transports/layout-name.js')]);
+  try {
+    const dir = defaultLayoutDir();
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests?: { annotations?: Record<string, string> }[] | null };
+    const named = (index.manifests ?? []).some((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name);
+    return named ? `oci:${dir}:${name}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -91,6 +91,18 @@ describe('what push, pull and export say', () => {
     assert.equal(named.stdout, `${image.manifest.digest}\n`);
   });
 
+  // `inspect hello:0.1` right after `build --tag hello:0.1` (README's quick start): read as Docker
+  // Hub's, as docker reads it, the line named only a registry of one's own.
+  it('a name the default layout holds, given to a reading verb, names the oci: form of the image built', () => {
+    const env = { HTTPS_PROXY: 'http://127.0.0.1:9', https_proxy: '', NO_PROXY: '', no_proxy: '', OCIPUSH_LAYOUT: image.layout };
+    for (const verb of ['inspect', 'digest', 'config']) {
+      assertOneLineError(runCli([verb, image.tag], { env }), new RegExp(`^ocipush: cannot reach proxy 127\\.0\\.0\\.1:9 \\(from HTTPS_PROXY\\): connection refused \\("v1" is Docker Hub's docker\\.io/library/v1; the image built here under that name is ${escapeRegExp(`oci:${image.layout}:v1`)}\\)$`), 1);
+    }
+    assert.equal(runCli(['digest', `oci:${image.layout}:${image.tag}`], { env }).stdout, `${image.manifest.digest}\n`);
+    // A push's reference is where the image goes: the line names a registry of one's own, as before.
+    assertOneLineError(runCli(['push', image.tag, '--tag', image.tag], { env }), /\("v1" is Docker Hub's docker\.io\/library\/v1; a registry of your own is named first: localhost:5000\/v1\)$/, 1);
+  });
+
   it('pulling into a layout that holds the image already says it was tagged', async () => {
     const layout = join(tmp.path, 'pulled');
     assertOk(runCli(['pull', `${registry.host}/msg/app:1`, '--layout', layout]));
