@@ -16,7 +16,9 @@ export async function parseWithYargs(
   let exitCode = 0;
   const parser = yargs(args)
     .scriptName('ocipush')
-    .usage('$0 <command> [options]\n\nBuild OCI images without a Docker daemon and push them to any registry.');
+    .usage('$0 <command> [options]\n\nBuild OCI images without a Docker daemon and push them to any registry.')
+    // A newcomer's next question after the list of commands (shown here only, not under each command's help).
+    .epilogue('ocipush help COMMAND (or ocipush COMMAND --help) shows its options.\nFirst run: ocipush build ./rootfs, then ocipush push localhost:5000/app:1 (README: Quick start).');
   for (const [name, option] of Object.entries(GLOBAL_OPTIONS)) parser.option(name, { ...option, global: true });
   parser
     .version(VERSION)

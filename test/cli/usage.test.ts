@@ -51,6 +51,9 @@ describe('usage errors', () => {
     }
     assert.equal(runCli(['help', 'push']).stdout, push.stdout);
     assert.equal(runCli(['help']).status, 0);
+    // The general help says how to get a command's; a command's own help does not repeat it.
+    assert.match(runCli(['--help']).stdout, /\nocipush help COMMAND \(or ocipush COMMAND --help\) shows its options\.\nFirst run: ocipush build \.\/rootfs, then ocipush push localhost:5000\/app:1 \(README: Quick start\)\.\n$/);
+    assert.doesNotMatch(push.stdout, /ocipush help COMMAND/);
     // As git answers `git help help`: the general help, not "unknown command help".
     const helpHelp = runCli(['help', 'help']);
     assert.equal(helpHelp.status, 0, helpHelp.stderr);
