@@ -331,16 +331,16 @@ async function helpOrUnknown(args: string[], commandIndex: number): Promise<stri
   throw usageError(`unknown command ${quote(word)}${hint} (ocipush --help lists them)`);
 }
 
-/**
- * `: did you mean build?`, or nothing: the names a typed word may be a slip for (cobra's rule,
- * which crane, oras and cosign follow: two edits away, or the start of one), at most three.
- */
 /** `: did you mean --tag? (a long option takes two dashes)` for `-tag` or `-tag=v1` when `isLong('tag')`; else ''. */
 function singleDash(token: string, isLong: (name: string) => boolean): string {
   const word = /^-([a-zA-Z][\w-]+)(?:=|$)/.exec(token)?.[1];
   return word !== undefined && isLong(word) ? `: did you mean --${word}? (a long option takes two dashes)` : '';
 }
 
+/**
+ * `: did you mean build?`, or nothing: the names a typed word may be a slip for (cobra's rule,
+ * which crane, oras and cosign follow: two edits away, or the start of one), at most three.
+ */
 function didYouMean(word: string, names: string[], prefix = ''): string {
   const typed = word.toLowerCase();
   const scored = [...new Set(names)].map((name) => ({ name, d: editDistance(typed, name) })).sort((a, b) => a.d - b.d || a.name.localeCompare(b.name));

@@ -103,7 +103,7 @@ async function withDockerHubHint(err: unknown, argv: Record<string, unknown>): P
     if (layout) return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; the directory ${layout.dir} is an OCI layout: ${layout.reference} names its image)`, err.details);
     // `inspect hello:0.1` right after `build --tag hello:0.1`: the image built is in the default
     // layout under that name. (A push's or pull's reference is a registry's: the line below fits it.)
-    const built = ['push', 'pull'].includes(String((argv._ as unknown[] | undefined)?.[0])) || text === argv.push ? undefined : await builtHere(bare);
+    const built = ['push', 'pull'].includes(String((argv._ as unknown[] | undefined)?.[0])) || [argv.push].flat().includes(text) ? undefined : await builtHere(bare);
     if (built) return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; the image built here under that name is ${built})`, err.details);
     return new OcipushError(err.code, `${err.message} (${JSON.stringify(text)} is Docker Hub's ${DOCKER_HUB}/${ref.repository}; a registry of your own is named first: localhost:5000/${short}${ref.tag ? `:${ref.tag}` : ''})`, err.details);
   }
