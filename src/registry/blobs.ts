@@ -270,6 +270,8 @@ export async function startUpload(client: RegistryClient, repository: string, de
     op,
     scopes: [pushScope(repository)],
     accept: (s) => s === 202 || s === 201 || s === 200,
+    // Never cut (openSession): not by the client's destroy() either, which waits for it a little.
+    outlivesDestroy: true,
   });
   await res.dump();
   return sessionFrom(client, res, op);
@@ -280,7 +282,7 @@ export async function startUpload(client: RegistryClient, repository: string, de
  * client stopped listening would leave a session nobody can name, holding its place until the
  * registry purges stale uploads (distribution: a week). Cancelled meanwhile, the upload waits for
  * the answer (the CLI's exit waits at most EXIT_GRACE_MS) and deletes the session it names before
- * it fails: after that, the command's client is destroyed, and no DELETE could go.
+ * it fails (the client's destroy() waits a few seconds for both).
  */
 export async function openSession(client: RegistryClient, repository: string, desc: Pick<Descriptor, 'digest'>, timing: RequestTiming = {}): Promise<UploadSession> {
   const { signal, ...rest } = timing;
@@ -365,6 +367,8 @@ export async function cancelUpload(client: RegistryClient, repository: string, s
       quiet: true,
       accept: (status) => (status >= 200 && status < 300) || status === 404,
       deadline: client.now() + CANCEL_UPLOAD_MS,
+      // What a failed push does last, as its client is destroyed: destroy() waits for it.
+      outlivesDestroy: true,
     });
     if (res.status !== 404) {
       await res.dump();

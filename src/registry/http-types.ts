@@ -55,6 +55,12 @@ export interface RegistryRequest {
   deadline?: number;
   /** A cleanup's retries (an upload session's DELETE after a failure) are not told to onRetry: they read as the failed operation's. */
   quiet?: boolean;
+  /**
+   * The client's destroy() lets this request finish (for a few seconds) instead of aborting it:
+   * an upload session's DELETE after a failure, the POST that opens one (cut, it could leave a
+   * session nobody can name). Only its own `signal` cancels it.
+   */
+  outlivesDestroy?: boolean;
 }
 
 /** What several requests of one operation share: its signal and its deadline. */

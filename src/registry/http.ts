@@ -11,12 +11,11 @@ import { abortedError, isTimeoutError, timedOutError, untilAborted } from './can
 import { clientCertificate, createDispatcher, originWithScheme, registryOrigin, type TransportOptions } from './transport.js';
 import { definedOnly, lowerKeys, releaseBody, wrapResponse } from './http-util.js';
 import { confirmRegistry } from './registry-check.js';
+import { InFlight } from './in-flight.js';
 import { MAX_REDIRECTS, redirectHop } from './redirects.js';
 import type { Authorizer, HttpMethod, RegistryQuirks, RegistryRequest, RegistryResponse, RequestTiming, RetryNotice } from './http-types.js';
 
-export type {
-  Authorizer, BodyOpener, HttpMethod, RegistryQuirks, RegistryRequest, RegistryResponse, RequestBody, RequestTiming, RetryNotice,
-} from './http-types.js';
+export type { Authorizer, BodyOpener, HttpMethod, RegistryQuirks, RegistryRequest, RegistryResponse, RequestBody, RequestTiming, RetryNotice } from './http-types.js';
 
 export interface RegistryClientOptions extends TransportOptions {
   /** Or a factory given the client's connection pool (token requests share it) and `ended`, which fires with `signal` and at close() or destroy(). */
@@ -55,6 +54,9 @@ export class RegistryClient {
   private readonly authorizer?: Authorizer;
   /** Fired by close() and destroy(): the client's own work (token requests) stops. */
   private readonly ending = new AbortController();
+  /** Requests in flight: destroy() stops them, letting an upload session's DELETE finish (in-flight.ts). */
+  private readonly inFlight = new InFlight();
+  private destroyed?: Promise<void>;
   private readonly onRetry?: (notice: RetryNotice) => void;
   private answered = false;
   /** An answer showed the host speaks the registry API (registry-check.ts). */
@@ -94,7 +96,11 @@ export class RegistryClient {
     await res.dump();
   }
 
-  async request(req: RegistryRequest): Promise<RegistryResponse> {
+  request(req: RegistryRequest): Promise<RegistryResponse> {
+    return this.inFlight.track(this.attempts({ ...req, signal: this.inFlight.signalFor(req.signal, req.outlivesDestroy) }));
+  }
+
+  private async attempts(req: RegistryRequest): Promise<RegistryResponse> {
     const accept = req.accept ?? ((s: number) => s >= 200 && s < 300);
     const mayRetry = req.retry !== false;
     const deadline = req.deadline ?? this.deadline();
@@ -213,14 +219,10 @@ export class RegistryClient {
   }
 
   /** Resolves a Location header (absolute, or relative to the URL that sent it), keeping its query. */
-  resolve(location: string, base: URL | string = this.originValue): URL {
-    return new URL(location, base);
-  }
+  resolve(location: string, base: URL | string = this.originValue): URL { return new URL(location, base); }
 
   /** The registry's origin once known: `https://…`, or `http://…` for plain-HTTP registries. */
-  get origin(): string {
-    return this.originValue;
-  }
+  get origin(): string { return this.originValue; }
 
   private settleOrigin(timeoutMs = this.timeouts.requestMs, signal?: AbortSignal): Promise<string> {
     const probe = this.originProbe ??= this.probeScheme(timeoutMs, signal).then((origin) => { this.originValue = origin; return origin; });
@@ -280,10 +282,13 @@ export class RegistryClient {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  /** Aborts every request in flight (a failed push stops its other uploads) and closes the connections. */
-  async destroy(): Promise<void> {
-    this.ending.abort();
-    if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {});
+  /** Aborts the requests in flight (a failed push stops its other uploads), lets an upload session's DELETE (`outlivesDestroy`) finish, closes the connections. */
+  destroy(): Promise<void> {
+    return this.destroyed ??= this.inFlight.stop().then(async () => {
+      // Not before: a DELETE may need a token.
+      this.ending.abort();
+      if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => {});
+    });
   }
 
   /** One attempt, following redirects; Authorization only goes to the registry's own origin. */
