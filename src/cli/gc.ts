@@ -63,12 +63,12 @@ export const gcCommand: CliCommand<GcArgs> = {
     }
     for (const blob of result.removed) out.info(`${dryRun ? 'would remove' : 'removed'} ${blob.digest} (${formatBytes(blob.size)})`);
     for (const path of result.leftovers) out.info(`${dryRun ? 'would clear' : 'cleared'} ${path} (left by a killed process)`);
-    for (const path of result.brokenLocks) out.info(`left ${path} (the lock of a killed process, broken within ${STALE_S} s: another process may be breaking it too; gc removes it after that)`);
+    for (const path of result.brokenLocks) out.info(`left ${path} (the lock of a killed process, broken less than ${STALE_S} s ago: kept that long in case another process is breaking it too; a gc after that removes it)`);
     const entries = result.dropped.length > 0 ? `${dryRun ? 'would drop' : 'dropped'} ${result.dropped.length} index.json entr${result.dropped.length === 1 ? 'y' : 'ies'}; ` : '';
     const summary = `${entries}${dryRun ? 'would remove' : 'removed'} ${result.removed.length} blob${result.removed.length === 1 ? '' : 's'} (${formatBytes(result.bytes)}) from ${layout.root}, kept ${result.kept}`
       + (result.leftovers.length > 0 ? `; ${dryRun ? 'would clear' : 'cleared'} ${result.leftovers.length} leftover${result.leftovers.length === 1 ? '' : 's'} of killed processes (${formatBytes(result.leftoverBytes)})` : '')
       + (result.recent.length > 0 ? `; left ${result.recent.length} blob${result.recent.length === 1 ? '' : 's'} no image reaches (${formatBytes(result.recent.reduce((n, b) => n + b.size, 0))}), written within ${argv.prune}: another tool (skopeo, umoci, oras) may be about to name ${result.recent.length === 1 ? 'it' : 'them'} (--prune=now removes ${result.recent.length === 1 ? 'it' : 'them'})` : '')
-      + (result.brokenLocks.length > 0 ? `; left ${result.brokenLocks.length} lock${result.brokenLocks.length === 1 ? '' : 's'} of killed processes, broken within ${STALE_S} s (the next gc removes ${result.brokenLocks.length === 1 ? 'it' : 'them'})` : '')
+      + (result.brokenLocks.length > 0 ? `; left ${result.brokenLocks.length} lock${result.brokenLocks.length === 1 ? '' : 's'} of killed processes, broken less than ${STALE_S} s ago (a gc after that removes ${result.brokenLocks.length === 1 ? 'it' : 'them'})` : '')
       + (result.forgotten > 0 ? `; ${dryRun ? 'would forget' : 'forgot'} ${result.forgotten} note${result.forgotten === 1 ? '' : 's'} on blobs no image reaches` : '');
     out.result(summary, {
       layout: layout.root,

@@ -88,7 +88,11 @@ test('gc reports the graves of locks killed processes held, and removes them onc
   const cli = runCli(['gc', '--layout', dir, '--json']);
   assertOk(cli);
   assert.deepEqual((JSON.parse(cli.stdout) as { brokenLocks: string[]; leftovers: string[] }).brokenLocks, [join(dir, indexGrave), join(dir, pruneGrave)]);
-  assert.match(cli.stderr, new RegExp(`^left ${join(dir, indexGrave).replace(/[.]/g, '\\.')} \\(the lock of a killed process, broken within 30 s: another process may be breaking it too; gc removes it after that\\)$`, 'm'));
+  assert.match(cli.stderr, new RegExp(`^left ${join(dir, indexGrave).replace(/[.]/g, '\\.')} \\(the lock of a killed process, broken less than 30 s ago: kept that long in case another process is breaking it too; a gc after that removes it\\)$`, 'm'));
+  // Its summary: what is left, since when, and which gc removes them (not "the next" one, which within those 30 s would not).
+  const plain = runCli(['gc', '--layout', dir]);
+  assertOk(plain);
+  assert.match(plain.stdout, /; left 2 locks of killed processes, broken less than 30 s ago \(a gc after that removes them\)$/m);
 
   // 30 s later: a dry run lists them and removes nothing; gc removes them and says so.
   const later = () => T0 + STALE_MS + 1;
