@@ -5,7 +5,7 @@ import { fromWriteError } from '../errors.js';
 import { trackTemp } from './cleanup.js';
 import { makeDirectory } from './atomic.js';
 import { withLock, type LockOptions } from './lock.js';
-import { currentOwner, keepAlive, ownerGone, parseOwner, type LivenessOptions, type Owner } from './liveness.js';
+import { currentOwner, keepAlive, ownerGone, parseOwner, tempWriterGone, type LivenessOptions, type Owner } from './liveness.js';
 import { CACHE_DIR, EXTRACT_PREFIX, INDEX_LOCK, INGEST_DIR, LEGACY_TEMP_MAX_AGE_MS, PRIVATE_DIR, TEMP_NAME } from './layout-files.js';
 
 /**
@@ -119,8 +119,9 @@ export async function listSessions(root: string, options: LivenessOptions = {}):
 }
 
 /**
- * Removes what writers that are gone left in the layout: their sessions, and the temp files older
- * versions left beside blobs (unless `blobs` is false) and at the root (those only by age).
+ * Removes what writers that are gone left in the layout: their sessions, and the temp files left
+ * beside blobs by older versions (unless `blobs` is false), at the root, in `.ocipush/` and in the
+ * caches, each judged by the PID its name carries as `tempWriterGone` judges it.
  * Returns the paths removed (with `dryRun`, those it would remove, removing nothing).
  */
 export async function sweepLayout(root: string, options: LivenessOptions & { dryRun?: boolean; blobs?: boolean } = {}): Promise<string[]> {
@@ -140,10 +141,13 @@ export async function sweepLayout(root: string, options: LivenessOptions & { dry
   for (const cache of await readdir(join(root, CACHE_DIR)).catch(() => [] as string[])) dirs.push(join(root, CACHE_DIR, cache));
   for (const dir of dirs) {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (!TEMP_NAME.test(name) && !(dir === root && name.startsWith(EXTRACT_PREFIX))) continue;
+      const writer = TEMP_NAME.exec(name)?.[1];
+      if (writer === undefined && !(dir === root && name.startsWith(EXTRACT_PREFIX))) continue;
       const path = join(dir, name);
       const st = await lstat(path).catch(() => undefined);
-      if (!st || now - st.mtimeMs <= LEGACY_TEMP_MAX_AGE_MS) continue;
+      // A temp file names its writer's PID: once that process is gone (and the file untouched for
+      // the stale period, against another container's PID) it goes at once, not an hour later.
+      if (!st || (writer === undefined ? now - st.mtimeMs <= LEGACY_TEMP_MAX_AGE_MS : !tempWriterGone(Number(writer), st.mtimeMs, now))) continue;
       await remove(path);
       removed.push(path);
     }

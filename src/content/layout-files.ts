@@ -22,11 +22,12 @@ export const CACHE_DIR = '.ocipush-cache';
 export const CACHE_PRUNE_LOCK = join(CACHE_DIR, 'prune.lock');
 /** Files extracted from archives by a Dockerfile build, in its staging directory. */
 export const EXTRACT_PREFIX = '.ocipush-files-';
-/** Temp names of writeFileAtomic (`.NAME.tmp-PID-HEX`); older versions also left them in `blobs/`. */
-export const TEMP_NAME = /^\..*\.tmp-\d+-[0-9a-f]+$/;
+/** Temp names of writeFileAtomic (`.NAME.tmp-PID-HEX`, the writer's PID captured); older versions also left them in `blobs/`. */
+export const TEMP_NAME = /^\..*\.tmp-(\d+)-[0-9a-f]+$/;
 /**
- * A temp file outside the ingest area names only a PID, which another container cannot judge: it
- * is removed once this old (older versions of ocipush wrote layers there, slowly).
+ * A temp file outside the ingest area names only a PID, which another container's writer makes
+ * meaningless here: whatever its PID, it is removed once this old (older versions of ocipush
+ * wrote layers there, slowly).
  */
 export const LEGACY_TEMP_MAX_AGE_MS = 3600_000;
 
