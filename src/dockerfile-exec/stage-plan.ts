@@ -10,7 +10,7 @@ import {
 } from '../dockerfile/index.js';
 import { containsWildcards } from '../dockerfile/go-match.js';
 import { parseChmod } from '../dockerfile/chmod.js';
-import { isGitRef } from '../dockerfile/git-ref.js';
+import { isGitRef, isHttpSource } from '../dockerfile/git-ref.js';
 import { onBuildTrigger } from '../dockerfile/errors.js';
 import { foldStage, imageOf, scratchImage, type DockerImage, type HistoryStep } from '../dockerfile/image-config.js';
 import type { BaseImage } from '../assemble/base.js';
@@ -290,7 +290,7 @@ function ownerFor(spec: string, tree: FsTree, inputs: PlanInputs, instruction: {
 }
 
 export function isRemoteSource(src: string): boolean {
-  return /^https?:\/\//i.test(src) || isGitRef(src);
+  return isHttpSource(src) || isGitRef(src);
 }
 
 export function remoteSourceMessage(src: string): string {

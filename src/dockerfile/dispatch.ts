@@ -20,7 +20,7 @@ import type { BaseImageConfig, ResolvedCopyInstruction, ResolvedInstruction, Res
 import { defaultShell } from './shell-form.js';
 import { isValidStopSignal } from './signal.js';
 import { parseChmod } from './chmod.js';
-import { isGitRef } from './git-ref.js';
+import { isGitRef, isHttpSource } from './git-ref.js';
 
 /** The second half of resolution: one stage's instructions dispatched in order, as BuildKit does. */
 
@@ -271,7 +271,8 @@ export class StageDispatcher {
     const dest = x(instruction.dest);
     if (this.plan.copyIgnored && (instruction.keyword === 'ADD' || instruction.from === undefined)) {
       for (const src of sources) {
-        if (/^(https?|git|ssh):\/\//i.test(src) || src.startsWith('git@')) continue;
+        // BuildKit checks only the sources it copies from the context (validateCopySourcePath).
+        if (isGitRef(src) || isHttpSource(src)) continue;
         const message = this.plan.copyIgnored(instruction.keyword, src);
         if (message !== undefined) this.warnings.push({ rule: 'CopyIgnoredFile', message, line: instruction.line });
       }
@@ -317,7 +318,7 @@ export class StageDispatcher {
     for (const src of sources) {
       // BuildKit asks whether a source is a git ref first (an https URL of a .git path is one).
       if (isGitRef(src)) throw new LocatedError(`source can't be a git ref for COPY: ${src} (clone it into the build context and COPY it from there)`, instruction);
-      if (/^https?:\/\//.test(src)) throw new LocatedError(`source can't be a URL for COPY: ${src} (use ADD to download)`, instruction);
+      if (isHttpSource(src)) throw new LocatedError(`source can't be a URL for COPY: ${src} (use ADD to download)`, instruction);
     }
     const ref = this.plan.copyFrom.get(instruction) ?? (instruction.from !== undefined ? resolveCopyFrom(instruction, this.plan.byName, this.parsed.stages.length) : {});
     const copy: ResolvedCopyInstruction = {
@@ -418,7 +419,7 @@ function checkChecksum(checksum: string, sources: string[], at: InstructionBase)
   const src = sources[0]!;
   // (github.com/… too: ParseGitRef takes it for one, though ADD copies it as a local path)
   if (isGitRef(src) || src.startsWith('github.com/')) return;
-  if (!/^https?:\/\//.test(src)) throw new LocatedError('checksum requires HTTP(S) or Git sources', at);
+  if (!isHttpSource(src)) throw new LocatedError('checksum requires HTTP(S) or Git sources', at);
   const m = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/.exec(checksum);
   if (!m) throw new LocatedError(`invalid checksum digest format: ${checksum}`, at);
   const length = CHECKSUM_LENGTHS[m[1]!];

@@ -9,3 +9,12 @@ export function isGitRef(src: string): boolean {
   const m = /^https?:\/\/[^/?#]*(\/[^?#]*)?/i.exec(src);
   return m !== null && (m[1] ?? '').endsWith('.git');
 }
+
+/**
+ * A URL ADD downloads, as BuildKit's isHTTPSource tells one: `http://` or `https://` in lower
+ * case (a prefix test, not a URL parse) and no git ref. `HTTPS://host/f` is a local path,
+ * `HTTPS:/host/f` in the context, for BuildKit and buildah alike.
+ */
+export function isHttpSource(src: string): boolean {
+  return (src.startsWith('http://') || src.startsWith('https://')) && !isGitRef(src);
+}

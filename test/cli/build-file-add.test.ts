@@ -9,7 +9,7 @@ import { build, buildahBuild, unpackedTree } from '../dockerfile-exec/support.js
 /**
  * `build -f` ADD of local archives GNU tar writes with --sparse: the image's files as umoci
  * unpacks them, against the files the archive was made of and against buildah (Go's
- * archive/tar, as BuildKit's unpack).
+ * archive/tar, as BuildKit's unpack); ADD sources that look like URLs but are context paths.
  */
 
 let tmp: { path: string; cleanup: () => Promise<void> };
@@ -80,5 +80,24 @@ describe('ADD of a tar with sparse files', () => {
     assert.match(r.stderr, /^ocipush: archive gnu\.tar: "many": unhandled tar header type 83 \('S', an old GNU sparse file\), which docker build refuses too: make the archive with tar --format=posix \(it stays sparse\) or without -S\n$/);
     assert.equal(existsSync(join(layout, 'index.json')) && readFileSync(join(layout, 'index.json'), 'utf8').includes('"t"'), false);
     assert.throws(() => buildahBuild(tmp.path, context, join(tmp.path, 'theirs-gnu'), 'gnu'));
+  });
+});
+
+describe('ADD of a source with an upper-case scheme', () => {
+  it('HTTPS://host/f is the context path HTTPS:/host/f, as buildah and BuildKit (isHTTPSource: a lower-case prefix) read it', () => {
+    const context = join(tmp.path, 'scheme-ctx');
+    mkdirSync(join(context, 'HTTPS:', 'example.com'), { recursive: true });
+    mkdirSync(join(context, 'Http:', 'example.org'), { recursive: true });
+    writeFileSync(join(context, 'HTTPS:', 'example.com', 'app.conf'), 'from the context\n');
+    writeFileSync(join(context, 'Http:', 'example.org', 'notes.txt'), 'notes\n');
+    writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nADD HTTPS://example.com/app.conf /etc/app.conf\nADD Http://example.org/notes.txt /srv/\n');
+    const layout = join(tmp.path, 'scheme-ours');
+    build(context, layout, ['--tag', 't']);
+    const tree = unpackedTree(layout, 't', join(tmp.path, 'scheme-ours-bundle'));
+    assert.equal(tree['/etc/app.conf'], 'file 0644 0:0 from the context\n');
+    assert.equal(tree['/srv/notes.txt'], 'file 0644 0:0 notes\n');
+    const theirs = join(tmp.path, 'scheme-theirs');
+    buildahBuild(tmp.path, context, theirs, 'scheme');
+    assert.deepEqual(tree, unpackedTree(theirs, 'scheme', join(tmp.path, 'scheme-theirs-bundle')));
   });
 });

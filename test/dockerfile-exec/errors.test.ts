@@ -103,6 +103,8 @@ describe('Dockerfiles that cannot be built', () => {
       fails({ Dockerfile: `FROM scratch\nADD ${src} /src\n` }, new RegExp(`^ocipush: Dockerfile:2:1: ADD ${src.replace(/[.]/g, '\\.')} /src: .*: ADD of a git repository is not supported \\(ocipush does not fetch build inputs\\); clone it into the build context and COPY it instead$`));
     }
     fails({ Dockerfile: 'FROM scratch\nCOPY https://example.com/x /x\n' }, /^ocipush: Dockerfile:2:1: source can't be a URL for COPY/);
+    // An upper-case scheme is no URL to BuildKit (isHTTPSource tests a lower-case prefix): a context path that is not there.
+    fails({ Dockerfile: 'FROM scratch\nADD HTTPS://example.com/app.tar.gz /app/\n' }, /^ocipush: Dockerfile:2:1: ADD HTTPS:\/\/example.com\/app.tar.gz \/app\/: "\/HTTPS:\/example.com\/app.tar.gz": not found in the build context$/);
     // A git source in COPY is not taken for an ADD (BuildKit: source can't be a git ref for COPY), an https one of a .git path included.
     for (const src of ['git@github.com:moby/buildkit.git', 'https://github.com/moby/buildkit.git#v0.20.0']) {
       fails({ Dockerfile: `FROM scratch\nCOPY ${src} /src\n` }, new RegExp(`^ocipush: Dockerfile:2:1: source can't be a git ref for COPY: ${src.replace(/[.]/g, '\\.')} \\(clone it into the build context and COPY it from there\\)$`));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   DEFAULT_PATH,
   parseDockerfile,
+  parseDockerignore,
   platformArgs,
   resolveBaseImages,
   resolveStages,
@@ -177,6 +178,19 @@ test('COPY/ADD validation: octal or symbolic --chmod, no URLs for COPY, --checks
     assert.equal(find(resolve(`FROM scratch\nADD --checksum=4e53398 ${git} /src\n`).target, 'ADD').checksum, '4e53398');
   }
   fails('FROM scratch\nADD --checksum=md5:abc https://e.com/x /x\n', {}, 2, 1, /unsupported digest algorithm/);
+  // BuildKit's isHTTPSource is a lower-case prefix test: HTTPS://… is a local path, so COPY takes
+  // it and a checksum needs a URL.
+  assert.deepEqual(find(resolve('FROM scratch\nCOPY HTTPS://example.com/x /x\n').target, 'COPY').sources, ['HTTPS://example.com/x']);
+  fails(`FROM scratch\nADD --checksum=${sum} HTTPS://example.com/x.tgz /x\n`, {}, 2, 1, /checksum requires HTTP\(S\) or Git sources/);
+});
+
+test('CopyIgnoredFile checks the sources copied from the context: an upper-case scheme is one, a git ref of any user is not', () => {
+  const dockerignore = parseDockerignore('HTTPS:\nhttps:\ndeploy@git.example.com:team\n');
+  const { warnings } = resolve('FROM scratch\nADD HTTPS://example.com/f /a\nADD https://example.com/f /b\nADD deploy@git.example.com:team/app.git /c\n', { dockerignore });
+  assert.deepEqual(
+    warnings.filter((w) => w.rule === 'CopyIgnoredFile').map((w) => [w.line, w.message]),
+    [[2, 'Attempting to Add file "HTTPS:/example.com/f" that is excluded by .dockerignore']],
+  );
 });
 
 test('COPY --from names a stage (any case), a stage index, or an image', () => {
