@@ -11,10 +11,15 @@ const NAMES = new Set([
   ...Array.from({ length: 14 }, (_, i) => `RTMAX-${i + 1}`),
 ]);
 
+/** Go's int on the 64-bit platforms BuildKit runs on: strconv.Atoi's range. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 export function isValidStopSignal(raw: string): boolean {
   if (/^[+-]?[0-9]+$/.test(raw)) {
-    const n = Number(raw);
-    return n !== 0 && Number.isSafeInteger(n) && Math.abs(n) <= 2 ** 63;
+    // Compared exactly: a Number rounds above 2^53, and Atoi takes every int64 (then any but 0).
+    const n = BigInt(raw);
+    return n !== 0n && n >= INT64_MIN && n <= INT64_MAX;
   }
   const upper = raw.toUpperCase();
   return NAMES.has(upper.startsWith('SIG') ? upper.slice(3) : upper);

@@ -335,8 +335,11 @@ test('USER, VOLUME, STOPSIGNAL, LABEL expand; STOPSIGNAL must be a signal', () =
   assert.equal(find(r.target, 'STOPSIGNAL').signal, 'SIGTERM');
   assert.deepEqual(find(r.target, 'LABEL').pairs, [{ key: '1000', value: 'x' }]);
   assert.equal(r.target.user, '1000:1000');
-  for (const ok of ['9', 'KILL', 'sigint', 'SIGRTMIN+3', 'RTMAX-2']) resolve(`FROM scratch\nSTOPSIGNAL ${ok}\n`);
+  // A number is read by strconv.Atoi: any int64 but 0, exactly at the ends.
+  for (const ok of ['9', 'KILL', 'sigint', 'SIGRTMIN+3', 'RTMAX-2', '+15', '9007199254740993', '9223372036854775807', '-9223372036854775808']) resolve(`FROM scratch\nSTOPSIGNAL ${ok}\n`);
   fails('FROM scratch\nSTOPSIGNAL SIGNOPE\n', {}, 2, 1, /invalid signal: SIGNOPE/);
+  fails('FROM scratch\nSTOPSIGNAL 9223372036854775808\n', {}, 2, 1, /invalid signal: 9223372036854775808/);
+  fails('FROM scratch\nSTOPSIGNAL -0\n', {}, 2, 1, /invalid signal: -0/);
   fails('FROM scratch\nSTOPSIGNAL 0\n', {}, 2, 1, /invalid signal: 0/);
   fails('FROM scratch\nARG E\nVOLUME $E\n', {}, 3, 1, /VOLUME specified can not be an empty string/);
 });
