@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { llbUserId } from '../dockerfile/user-id.js';
 import type { Owner } from './copy-instruction.js';
 import { diskPath } from './raw-names.js';
 import { resolvePath, type FsView } from './tree.js';
@@ -6,7 +7,8 @@ import { resolvePath, type FsView } from './tree.js';
 /**
  * `--chown=user[:group]` and the USER a WORKDIR directory is made for, turned into ids the way
  * BuildKit does (llb.WithUser + the file op's readUser):
- * - each part is an id when it is a whole number (or `root` or empty, which are 0), else a name;
+ * - each part is an id when llb's parseUID takes it (`+1000` too, not `3000000000`, a 32-bit
+ *   signed int), `root` and empty are 0, else a name;
  * - a user id alone gives that id as group too (`--chown=1000` is 1000:1000);
  * - a name is looked up in the destination's /etc/passwd (its gid as group), a group name in
  *   /etc/group; a user name that is not there (or no such file) gives 0:0, a group name that
@@ -21,9 +23,9 @@ export interface UserSpec {
 function part(text: string): { id: number } | { name: string } {
   // An empty part (`--chown=1000:`, `--chown=:staff`, a `${GID}` left unset) is id 0: llb's
   // UserOpt marshals an empty name as ByID 0, so docker build writes 1000:0, not the user's group.
-  if (text === 'root' || text === '') return { id: 0 };
-  if (/^\d+$/.test(text) && Number(text) <= 0xffffffff) return { id: Number(text) };
-  return { name: text };
+  if (text === '') return { id: 0 };
+  const id = llbUserId(text);
+  return id !== undefined ? { id } : { name: text };
 }
 
 export function parseUserSpec(spec: string): UserSpec {

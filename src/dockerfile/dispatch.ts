@@ -21,6 +21,7 @@ import { defaultShell } from './shell-form.js';
 import { isValidStopSignal } from './signal.js';
 import { parseChmod } from './chmod.js';
 import { isGitRef, isHttpSource } from './git-ref.js';
+import { llbUserId } from './user-id.js';
 
 /** The second half of resolution: one stage's instructions dispatched in order, as BuildKit does. */
 
@@ -407,7 +408,7 @@ const CHECKSUM_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha51
 function namesUserOrGroup(chown: string): boolean {
   const colon = chown.indexOf(':');
   const parts = colon < 0 ? [chown] : [chown.slice(0, colon), chown.slice(colon + 1)];
-  return parts.some((p) => p !== '' && p !== 'root' && !/^\d+$/.test(p));
+  return parts.some((p) => p !== '' && llbUserId(p) === undefined);
 }
 
 /**

@@ -289,7 +289,7 @@ describe('COPY rules of BuildKit', () => {
   it('--chown with names from the stage\'s /etc/passwd and /etc/group; a name not there is 0 (a group keeps the user\'s), with a warning', () => {
     const ctx = join(tmp.path, 'names');
     writeTree(ctx, {
-      Dockerfile: 'FROM scratch\nCOPY passwd group /etc/\nCOPY --chown=app f /a\nCOPY --chown=app:staff f /b\nCOPY --chown=1000 f /c\nCOPY --chown=nobody f /d\nCOPY --chown=app:nogroup f /e\nUSER app\nWORKDIR /home/app/work\nARG GID\nCOPY --chown=1000:$GID f /g\nCOPY --chown=app: f /h\n',
+      Dockerfile: 'FROM scratch\nCOPY passwd group /etc/\nCOPY --chown=app f /a\nCOPY --chown=app:staff f /b\nCOPY --chown=1000 f /c\nCOPY --chown=nobody f /d\nCOPY --chown=app:nogroup f /e\nUSER app\nWORKDIR /home/app/work\nARG GID\nCOPY --chown=1000:$GID f /g\nCOPY --chown=app: f /h\nCOPY --chown=+1000:+50 f /i\nCOPY --chown=3000000000 f /j\nCOPY --chown=app:-1 f /k\n',
       passwd: 'root:x:0:0::/root:/bin/sh\napp:x:1234:2345::/home/app:/bin/sh\n',
       group: 'root:x:0:\nstaff:x:50:\n',
       f: 'f',
@@ -309,6 +309,13 @@ describe('COPY rules of BuildKit', () => {
     // An empty part is id 0, as llb marshals an empty name: a ${GID} left unset gives 1000:0.
     assert.equal(tree['/g'], 'file 0644 1000:0 f');
     assert.equal(tree['/h'], 'file 0644 1234:0 f');
+    // A part is an id when Go's strconv.ParseInt(s, 10, 32) takes it (llb's parseUID), sent as a
+    // uint32: a sign is allowed; 3000000000 is out of range, so a name, not found; -1 is lchown's
+    // "unchanged", so the root that created the file.
+    assert.equal(tree['/i'], 'file 0644 1000:50 f');
+    assert.match(r.stderr, /Dockerfile:14: COPY --chown=3000000000 f \/j: user 3000000000 not found .*: using 0:0, as docker build does/);
+    assert.equal(tree['/j'], 'file 0644 0:0 f');
+    assert.equal(tree['/k'], 'file 0644 1234:0 f');
     // WORKDIR makes every missing directory for the USER.
     assert.equal(tree['/home/'], 'dir 0755 1234:2345');
     assert.equal(tree['/home/app/work/'], 'dir 0755 1234:2345');

@@ -138,12 +138,14 @@ describe('Dockerfiles that cannot be built', () => {
     const etc = { 'etc/passwd': 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n', 'etc/group': 'root:x:0:\nstaff:x:50:\n', f: 'f' };
     fails({ ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nCOPY --link --chown=app f /a\n' }, new RegExp(`^ocipush: Dockerfile:3:1: --chown=app with --link: ${why}$`));
     fails({ ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nADD --link --chown=1000:staff f /a\n' }, new RegExp(`^ocipush: Dockerfile:3:1: --chown=1000:staff with --link: ${why}$`));
+    // llb's parseUID reads a 32-bit signed int: 3000000000 is a name to it.
+    fails({ ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nCOPY --link --chown=3000000000 f /a\n' }, new RegExp(`^ocipush: Dockerfile:3:1: --chown=3000000000 with --link: ${why}$`));
     // Ids, root and an empty part need no lookup; with --chmod, --link copies onto the stage (names found there).
     const ctx = join(tmp.path, 'link-chown');
-    writeTree(ctx, { ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nCOPY --link --chown=7:root f /a\nCOPY --link --chown=:8 f /b\nCOPY --link --chown=app --chmod=600 f /c\n' });
+    writeTree(ctx, { ...etc, Dockerfile: 'FROM scratch\nCOPY etc /etc\nCOPY --link --chown=7:root f /a\nCOPY --link --chown=:8 f /b\nCOPY --link --chown=app --chmod=600 f /c\nCOPY --link --chown=+9:+10 f /d\n' });
     const layout = join(tmp.path, 'link-chown-layout');
     const layers = readImage(layout, build(ctx, layout, ['--tag', 't']).tag).manifest.layers.slice(1);
-    assert.deepEqual(layers.map((l) => layerListing(layout, l.digest).join()), ['-rw-r--r-- 7/0 a', '-rw-r--r-- 0/8 b', '-rw------- 1000/1000 c']);
+    assert.deepEqual(layers.map((l) => layerListing(layout, l.digest).join()), ['-rw-r--r-- 7/0 a', '-rw-r--r-- 0/8 b', '-rw------- 1000/1000 c', '-rw-r--r-- 9/10 d']);
   });
 
   it('a symlink source that leads out of the context: where it leads, not .dockerignore', () => {
