@@ -12,6 +12,7 @@ import { scanXattrs, type XattrMap } from './xattrs.js';
 import { createDecompressor, loadCompressors } from './codec.js';
 import { DEFAULT_BLOCK_SIZE } from './compress/options.js';
 import type { Compressor } from './compress/compressor.js';
+import type { RangeDigester } from './compress/range-digests.js';
 import { FileChunks, type LayerSource } from './layer-source.js';
 import { StagedBlob } from '../content/staged-blob.js';
 import { TarProducer, pumpTar, type ChunkProducer, type TarObserver } from './tar.js';
@@ -171,6 +172,7 @@ export async function compressTar(producer: ChunkProducer, out: Writable, settin
   if (!compressor) {
     await pump(out);
   } else {
+    if (compressor.acceptsRange && compressor.digestRange) producer.digestRangesWith?.(compressor as RangeDigester);
     const written = compressor.writeTo(out);
     await Promise.all([pump(compressor), written]);
   }

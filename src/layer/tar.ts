@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { OcipushError, fromSystemError } from '../errors.js';
 import { BLOCK, END_OF_ARCHIVE, TarType, encodedHeaderSize, padded, paxRecords, writeHeader, type TarHeader } from './tar-header.js';
 import type { FsEntry } from './walk.js';
+import type { DigestReceiver, RangeDigester } from './compress/range-digests.js';
 
 export interface TarOptions {
   /** File mtimes later than this (seconds since the epoch) are set to it. */
@@ -47,6 +48,13 @@ export interface TarObserver {
 export interface ContentSink {
   update(bytes: Buffer): void;
   end(): void;
+  /**
+   * For a sink that needs no more of the file than its SHA1 and SHA256, offered when the bytes can
+   * be hashed where they go anyway (a compression worker): returns a token and takes the digests
+   * later, through `digested`, instead of `update` and `end`; or -1 to be fed the bytes after all.
+   */
+  deferDigests?(): number;
+  digested?: DigestReceiver['digested'];
 }
 
 const DEFAULT_CHUNK_SIZE = 1 << 20;
@@ -77,10 +85,19 @@ export class TarProducer implements ChunkProducer {
   private pending: FsEntry | undefined;
   private ended = false;
   private finished = false;
+  private rangeDigester: RangeDigester | undefined;
 
   constructor(private readonly source: Iterator<FsEntry>, private readonly options: TarOptions) {
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (this.chunkSize % BLOCK !== 0 || this.chunkSize < MIN_CHUNK_SIZE) throw new RangeError(`chunkSize ${this.chunkSize}: not a multiple of 512 of at least 64 KiB`);
+  }
+
+  /**
+   * Where the archive goes (a block compressor), which can digest a file's bytes in the worker
+   * that compresses them: the observer's file digests then leave this thread.
+   */
+  digestRangesWith(digester: RangeDigester): void {
+    this.rangeDigester = digester;
   }
 
   /** Bytes a buffer given to `next` must have: a chunk plus one spare byte. */
@@ -130,7 +147,7 @@ export class TarProducer implements ChunkProducer {
       pos += writeHeader(header, chunk, pos, pax);
       this.entries++;
       const sink = this.observe(entry, header);
-      if (fd !== undefined) this.current = { fd, path: entry.path, size: entry.size, remaining: entry.size, sink };
+      if (fd !== undefined) this.current = { fd, path: entry.path, size: entry.size, remaining: entry.size, sink: this.digestedElsewhere(sink, this.bytes + pos, entry.size) ? undefined : sink };
       else sink?.end();
     }
     this.bytes += pos;
@@ -149,6 +166,16 @@ export class TarProducer implements ChunkProducer {
     const observer = this.options.observer;
     if (!observer) return undefined;
     return observer.entry({ name: header.name, type: entry.type, mode: header.mode & 0o7777, size: header.size, linkname: header.linkname });
+  }
+
+  /** Whether the file's digests, all `sink` wants of it, are taken by the range digester from its `size` bytes at archive offset `start`. */
+  private digestedElsewhere(sink: ContentSink | undefined, start: number, size: number): boolean {
+    const digester = this.rangeDigester;
+    if (!sink?.deferDigests || !sink.digested || !digester?.acceptsRange(start, size)) return false;
+    const token = sink.deferDigests();
+    if (token < 0) return false;
+    digester.digestRange(start, size, sink as DigestReceiver, token);
+    return true;
   }
 
   private nextEntry(): FsEntry | undefined {
@@ -241,6 +268,8 @@ export interface ChunkProducer {
   next(buffer?: Buffer): Buffer | null;
   /** Releases what it holds open (after an error, or when the consumer goes away). */
   close(): void;
+  /** Told where the bytes go when that can digest ranges of them (TarProducer.digestRangesWith). */
+  digestRangesWith?(digester: RangeDigester): void;
 }
 
 export interface PumpOptions {

@@ -5,6 +5,7 @@ import { BlockEncoder, outputCapacity } from './block-encoder.js';
 import { hashWorker, type HashSession, type InputDigest } from './input-hasher.js';
 import { compressionPool } from './pool.js';
 import type { BlockBuffer } from './protocol.js';
+import { RANGE_DIGEST_BYTES, digestRanges, type DigestReceiver, type RangeDigester } from './range-digests.js';
 
 export interface BlockCompressorOptions {
   codec: BlockCodec;
@@ -19,6 +20,13 @@ interface PendingWrite {
   chunk: Uint8Array;
   offset: number;
   callback: (err?: Error | null) => void;
+}
+
+/** The ranges of one block whose digests are wanted: `[offset, length]` pairs, and who wants each. */
+interface WantedDigests {
+  ranges: number[];
+  receivers: DigestReceiver[];
+  tokens: number[];
 }
 
 /** One block on its way: dispatched, then compressed, then pushed out in order. */
@@ -41,7 +49,7 @@ let mainEncoder: BlockEncoder | undefined;
  * reading stops the writer the same way. Input blocks are reused; with `writeTo` the output
  * buffers are too, so a layer of any size runs in the same few buffers allocated at its start.
  */
-export class BlockCompressor extends Duplex {
+export class BlockCompressor extends Duplex implements RangeDigester {
   private readonly maxInFlight: number;
   /** Blocks in shared memory, so the hash worker reads the very bytes the compressor gets. */
   private readonly shareBlocks: boolean;
@@ -68,6 +76,8 @@ export class BlockCompressor extends Duplex {
   private hashSession: HashSession | null = null;
   private digestRequested = false;
   private digestResult: InputDigest | null = null;
+  /** Ranges to digest, by the number of the block that holds them (one not yet dispatched). */
+  private readonly wanted = new Map<number, WantedDigests>();
 
   constructor(private readonly options: BlockCompressorOptions) {
     super({ readableHighWaterMark: options.blockSize, writableHighWaterMark: options.blockSize });
@@ -119,6 +129,21 @@ export class BlockCompressor extends Duplex {
     });
   }
 
+  acceptsRange(start: number, length: number): boolean {
+    const { blockSize } = this.options;
+    const block = Math.floor(start / blockSize);
+    return length > 0 && block >= this.dispatched && block === Math.floor((start + length - 1) / blockSize) && !this.destroyed;
+  }
+
+  digestRange(start: number, length: number, receiver: DigestReceiver, token: number): void {
+    const block = Math.floor(start / this.options.blockSize);
+    let wanted = this.wanted.get(block);
+    if (!wanted) this.wanted.set(block, (wanted = { ranges: [], receivers: [], tokens: [] }));
+    wanted.ranges.push(start - block * this.options.blockSize, length);
+    wanted.receivers.push(receiver);
+    wanted.tokens.push(token);
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.mainHash?.update(chunk);
     this.pending = { chunk, offset: 0, callback };
@@ -141,6 +166,7 @@ export class BlockCompressor extends Duplex {
     compressionPool().cancel(this);
     this.hashSession?.discard();
     this.slots.length = 0;
+    this.wanted.clear();
     this.pending = null;
     this.block = null;
     this.spare.length = 0;
@@ -250,6 +276,8 @@ export class BlockCompressor extends Duplex {
     const length = this.filled;
     const slot: Slot = { output: null };
     this.slots.push(slot);
+    const wanted = this.wanted.get(this.dispatched);
+    this.wanted.delete(this.dispatched);
     this.block = null;
     this.filled = 0;
     this.dispatched++;
@@ -277,6 +305,7 @@ export class BlockCompressor extends Duplex {
         this.destroy(err as Error);
         return;
       }
+      if (wanted) deliver(wanted, digestRanges(new Uint8Array(input, 0, length), wanted.ranges));
       this.recycle(input);
       this.again = true;
       return;
@@ -288,12 +317,14 @@ export class BlockCompressor extends Duplex {
       input,
       length,
       ...(output ? { output } : {}),
-      done: (err, output, returned) => {
+      ...(wanted ? { ranges: Uint32Array.from(wanted.ranges) } : {}),
+      done: (err, output, returned, digests) => {
         if (this.destroyed) return;
         if (err) {
           this.destroy(err);
           return;
         }
+        if (wanted) deliver(wanted, digests!);
         if (returned) this.recycle(returned);
         slot.output = output;
         this.pump();
@@ -311,4 +342,8 @@ export class BlockCompressor extends Duplex {
       this.spare.push(buffer);
     }
   }
+}
+
+function deliver(wanted: WantedDigests, digests: Buffer): void {
+  for (let i = 0; i < wanted.tokens.length; i++) wanted.receivers[i]!.digested(wanted.tokens[i]!, digests, i * RANGE_DIGEST_BYTES);
 }

@@ -3,14 +3,18 @@ import { pipeline } from 'node:stream/promises';
 import { Digester } from '../../oci/digest.js';
 import { BlockCompressor } from './block-compressor.js';
 import type { InputDigest } from './input-hasher.js';
+import type { RangeDigester } from './range-digests.js';
 import { resolveOptions, type CompressorOptions } from './options.js';
 import { compressionPool } from './pool.js';
 import { assertZstdAvailable, zstdAvailable } from './zstd-support.js';
 
 export type { InputDigest };
 
-/** A Duplex: write the uncompressed tar, read the compressed blob. */
-export interface Compressor extends Duplex {
+/**
+ * A Duplex: write the uncompressed tar, read the compressed blob. A block compressor also digests
+ * ranges of its input in its workers (RangeDigester: the SBOM's files), 'none' does not.
+ */
+export interface Compressor extends Duplex, Partial<RangeDigester> {
   /**
    * sha256 and size of the uncompressed input (the layer's diff_id), once the stream has
    * finished ('finish' or 'end'). Only with the digestInput option.

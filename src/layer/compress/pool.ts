@@ -13,11 +13,13 @@ export interface BlockJob {
   length: number;
   /** Where the worker writes the compressed bytes (transferred); without it the worker allocates. */
   output?: ArrayBuffer;
+  /** `[offset, length]` pairs of the input whose SHA1 and SHA256 the worker computes too. */
+  ranges?: Uint32Array;
   /**
-   * The compressed bytes (a view of the job's output buffer when they fit in it), and the input
-   * buffer handed back for reuse.
+   * The compressed bytes (a view of the job's output buffer when they fit in it), the input
+   * buffer handed back for reuse, and the digests of `ranges` (range-digests.ts), if any.
    */
-  done(err: Error | null, output: Buffer | null, input: BlockBuffer | null): void;
+  done(err: Error | null, output: Buffer | null, input: BlockBuffer | null, digests?: Buffer): void;
 }
 
 interface PoolWorker {
@@ -130,6 +132,7 @@ class CompressionPool {
       msg.output = job.output;
       transfer.push(job.output);
     }
+    if (job.ranges) msg.ranges = job.ranges;
     w.worker.postMessage(msg, transfer);
   }
 
@@ -142,7 +145,7 @@ class CompressionPool {
       w.onIdle?.();
     }
     if ('error' in msg) job.done(new Error(`compression failed: ${msg.error}`), null, msg.input);
-    else job.done(null, Buffer.from(msg.output, 0, msg.length), msg.input);
+    else job.done(null, Buffer.from(msg.output, 0, msg.length), msg.input, msg.digests && Buffer.from(msg.digests));
     this.schedule();
   }
 

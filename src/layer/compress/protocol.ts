@@ -12,16 +12,19 @@ export interface JobMessage {
   length: number;
   /** Where to put the compressed bytes (transferred and handed back); without it the worker allocates. */
   output?: ArrayBuffer;
+  /** `[offset, length]` pairs of the block whose SHA1 and SHA256 are wanted too (range-digests.ts). */
+  ranges?: Uint32Array;
 }
 
 export type BlockBuffer = ArrayBuffer | SharedArrayBuffer;
 
 /**
  * Worker → main thread: the compressed block, `output[0, length)` (the job's output buffer, or a
- * new one of exactly that size), or why it failed. Buffers are transferred.
+ * new one of exactly that size), and the digests of the job's ranges; or why it failed. Buffers
+ * are transferred.
  */
 export type ResultMessage =
-  | { id: number; input: BlockBuffer; output: ArrayBuffer; length: number }
+  | { id: number; input: BlockBuffer; output: ArrayBuffer; length: number; digests?: ArrayBuffer }
   | { id: number; input: BlockBuffer; error: string };
 
 /** Main thread → hash worker: blocks of one session in order, then a request for the digest. */

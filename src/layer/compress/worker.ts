@@ -1,6 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { BlockEncoder } from './block-encoder.js';
 import type { JobMessage, ResultMessage } from './protocol.js';
+import { digestRanges } from './range-digests.js';
 
 /** A compression worker: one block in, one gzip member (or zstd frame) out, in arrival order. */
 const port = parentPort;
@@ -14,10 +15,17 @@ port.on('message', (job: JobMessage) => {
   const transfer: ArrayBuffer[] = job.input instanceof ArrayBuffer ? [job.input] : [];
   try {
     const out = job.output ? new Uint8Array(job.output) : undefined;
-    const encoded = encoder.encode(job.codec, job.level, new Uint8Array(job.input, 0, job.length), out);
+    const block = new Uint8Array(job.input, 0, job.length);
+    const encoded = encoder.encode(job.codec, job.level, block, out);
     const output = typeof encoded === 'number' ? job.output! : ownBuffer(encoded);
     result = { id: job.id, input: job.input, output, length: typeof encoded === 'number' ? encoded : encoded.length };
     transfer.push(output);
+    if (job.ranges) {
+      // Hashed while the block is still in this core's cache from compressing it.
+      const digests = digestRanges(block, job.ranges).buffer as ArrayBuffer;
+      result.digests = digests;
+      transfer.push(digests);
+    }
   } catch (err) {
     result = { id: job.id, input: job.input, error: (err as Error)?.message ?? String(err) };
   }

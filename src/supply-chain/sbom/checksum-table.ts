@@ -13,15 +13,25 @@ export class ChecksumTable {
 
   /** Stores one file's digests (as bytes, as binaryDigestOf's strings or as finished hashes); returns its row. */
   add(sha1: Digested, sha256: Digested): number {
+    const row = this.reserve();
+    this.put(row, 'sha1', sha1);
+    this.put(row, 'sha256', sha256);
+    return row;
+  }
+
+  /** A row whose digests come later (`set`); returns it. */
+  reserve(): number {
     if ((this.rows + 1) * ROW > this.bytes.length) {
       const larger = Buffer.allocUnsafe(this.bytes.length * 2);
       this.bytes.copy(larger);
       this.bytes = larger;
     }
-    const row = this.rows++;
-    this.put(row, 'sha1', sha1);
-    this.put(row, 'sha256', sha256);
-    return row;
+    return this.rows++;
+  }
+
+  /** Fills a reserved row from SHA1's 20 bytes and SHA256's 32 at `digests[at]` (a row's own layout). */
+  set(row: number, digests: Buffer, at: number): void {
+    digests.copy(this.bytes, row * ROW, at, at + ROW);
   }
 
   sha1(row: number): string { return this.hex(row, 'sha1'); }

@@ -45,6 +45,8 @@ export class LayerEntries {
   private readonly linkTargets = new Map<number, string>();
   /** Every path comes after the one before it in the order a walk of a directory writes them: no path is there twice. */
   private walkOrdered = true;
+  /** Files ended whose digests have not come yet (endFileLater). */
+  digestsPending = 0;
   private whiteouts = false;
   private highCharacters = false;
 
@@ -148,13 +150,28 @@ export class LayerEntries {
 
   /** A regular file's facts, once its bytes have all gone by: files end in the order they were recorded. */
   endFile(file: number, size: number, mode: number, sha1: Digested, sha256: Digested, content: Buffer | undefined, go: GoBuildInfo | undefined): void {
-    const row = this.checksums.add(sha1, sha256);
-    if (row !== file || this.sizes.length !== file) throw new Error(`internal error: file ${file} of a layer ended out of order (row ${row})`);
-    this.sizes.push(size);
-    this.modes.push(mode);
+    this.endRow(file, this.checksums.add(sha1, sha256), size, mode);
     if (content && isJavaArchivePath(this.filePath(file))) this.mavenInfo.set(file, mavenArtifacts(content));
     else if (content) this.contents.set(file, content);
     if (go) this.goInfo.set(file, go);
+  }
+
+  /** A regular file whose digests come later (`setDigests`), in its turn like endFile. */
+  endFileLater(file: number, size: number, mode: number): void {
+    this.endRow(file, this.checksums.reserve(), size, mode);
+    this.digestsPending++;
+  }
+
+  /** The digests of a file ended later: SHA1's 20 bytes and SHA256's 32 at `digests[at]`. */
+  setDigests(file: number, digests: Buffer, at: number): void {
+    this.checksums.set(file, digests, at);
+    this.digestsPending--;
+  }
+
+  private endRow(file: number, row: number, size: number, mode: number): void {
+    if (row !== file || this.sizes.length !== file) throw new Error(`internal error: file ${file} of a layer ended out of order (row ${row})`);
+    this.sizes.push(size);
+    this.modes.push(mode);
   }
 
   /** Whether file `file`'s path may be package metadata: its last byte or first rules most paths out without a string. */
@@ -274,6 +291,21 @@ class FileHasher implements ContentSink {
     return this;
   }
 
+  /**
+   * A file whose bytes this hasher needs only for its digests (no content kept, no executable
+   * looked into) is ended here, its digests set when they come: the tar producer has them made
+   * where the bytes are compressed. Returns its number; -1 for a file to be fed its bytes.
+   */
+  deferDigests(): number {
+    if (this.kept || this.head) return -1;
+    this.entries.endFileLater(this.file, this.expectedSize, this.mode);
+    return this.file;
+  }
+
+  digested(file: number, digests: Buffer, at: number): void {
+    this.entries.setDigests(file, digests, at);
+  }
+
   update(chunk: Buffer): void {
     if (this.size === 0 && chunk.length === this.expectedSize) {
       // Most files: no Hash objects to make and collect.
@@ -336,9 +368,9 @@ export class LayerFilesRecorder implements TarObserver {
   private readonly hasher = new FileHasher(this.recorded);
   private complete = false;
 
-  /** Every entry of the archive, once it has been written to its end; undefined before (or if the layer was not a tar this recorder watched). */
+  /** Every entry of the archive, once it has been written to its end and every file digest made elsewhere has come; undefined before (or if the layer was not a tar this recorder watched). */
   get entries(): LayerEntries | undefined {
-    return this.complete ? this.recorded : undefined;
+    return this.complete && this.recorded.digestsPending === 0 ? this.recorded : undefined;
   }
 
   end(): void {
