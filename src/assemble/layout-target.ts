@@ -51,21 +51,32 @@ export interface LayoutTarget {
 /** Entries of a layout being made by another process, before its `oci-layout` is written. */
 const LAYOUT_PARTS = new Set(['blobs', 'index.json']);
 
-export async function prepareTarget(root: string, liveness: LockOptions = {}): Promise<LayoutTarget> {
-  const where = `layout ${root}`;
-  let entries: string[] | undefined;
+/**
+ * The entries of a directory about to be written as a layout (undefined: it does not exist yet),
+ * refused when it holds other files and is no layout: a build, and a pull (where skopeo copy would
+ * add blobs/ and index.json beside them), never mixes an image into someone's directory.
+ */
+export async function layoutDirectoryEntries(root: string): Promise<string[] | undefined> {
+  let entries: string[];
   try {
     entries = await readdir(root);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') throw new OcipushError('ELAYOUT', fromSystemError(err, root, 'cannot use layout').message, { path: root, cause: err });
+    if (code === 'ENOENT') return undefined;
+    throw new OcipushError('ELAYOUT', fromSystemError(err, root, 'cannot use layout').message, { path: root, cause: err });
   }
-  const madeDir = entries === undefined;
   // ocipush's own files, and a layout other processes are making at this moment.
-  const foreign = entries?.filter((name) => !isPrivateRootName(name) && !LAYOUT_PARTS.has(name));
-  if (foreign && foreign.length > 0 && !entries!.includes('oci-layout')) {
+  const foreign = entries.filter((name) => !isPrivateRootName(name) && !LAYOUT_PARTS.has(name));
+  if (foreign.length > 0 && !entries.includes('oci-layout')) {
     throw new OcipushError('ELAYOUT', `${root}: not an OCI image layout (no oci-layout file) and not empty; refusing to write into it`, { path: root });
   }
+  return entries;
+}
+
+export async function prepareTarget(root: string, liveness: LockOptions = {}): Promise<LayoutTarget> {
+  const where = `layout ${root}`;
+  const entries = await layoutDirectoryEntries(root);
+  const madeDir = entries === undefined;
   let layout: OciLayout | undefined;
   if (entries?.includes('oci-layout')) {
     layout = await OciLayout.open(root, { liveness });

@@ -102,6 +102,8 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     throw new OcipushError('EUSAGE', `${settings.layout}@${pinned}: not a digest (sha256: and 64 hex digits), nor a name for an image in a layout`);
   }
   const name = pinned !== undefined ? undefined : settings.tag ?? source.tag ?? (source.digest ? undefined : 'latest');
+  // A directory of other files is refused before any request, as build refuses it.
+  await (await import('../assemble/layout-target.js')).layoutDirectoryEntries(settings.layout);
   let layout: import('../content/layout.js').OciLayout | undefined;
   try {
     const repository = new Repository(client, source.repository);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runImage } from '../support/runc.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { escapeRegExp, requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { blobPath, multiPlatformImage, skopeoRawManifest, umociImage, type UmociImage } from '../registry/support.js';
 import { assertOk, assertOneLineError } from './registry-support.js';
 
@@ -100,6 +100,31 @@ describe('ocipush pull and inspect against docker-registry', () => {
     // skopeo reads the layout's one image (no name to give it).
     requireTool('skopeo');
     assert.equal(JSON.parse(run('skopeo', ['inspect', `oci:${dir}`])).Digest, image.manifest.digest);
+  });
+
+  it('into a directory of other files: refused with one line before any request, the directory as it was (skopeo copy writes beside them)', async () => {
+    const dir = join(tmp.path, 'not-a-layout');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'notes.txt'), 'mine\n');
+    await registry.forgetAccessLog();
+    for (const args of [['--layout', dir], [`oci:${dir}:app`]]) {
+      assertOneLineError(runCli(['pull', `${registry.host}/pull/app:1`, ...args]),
+        new RegExp(`^ocipush: ${escapeRegExp(dir)}: not an OCI image layout \\(no oci-layout file\\) and not empty; refusing to write into it$`));
+      assert.deepEqual(readdirSync(dir), ['notes.txt']);
+    }
+    assert.deepEqual((await registry.settledAccessLog()).map((e) => e.uri).filter((uri) => uri.startsWith('/v2/pull/')), [], 'no request reached the registry');
+    // skopeo, for contrast, adds blobs/, index.json and oci-layout beside the file.
+    requireTool('skopeo');
+    const skopeoDir = join(tmp.path, 'not-a-layout-skopeo');
+    mkdirSync(skopeoDir);
+    writeFileSync(join(skopeoDir, 'notes.txt'), 'mine\n');
+    run('skopeo', ['copy', '--src-tls-verify=false', `docker://${registry.host}/pull/app:1`, `oci:${skopeoDir}:app`]);
+    assert.deepEqual(readdirSync(skopeoDir).sort(), ['blobs', 'index.json', 'notes.txt', 'oci-layout']);
+    // An empty directory is a new layout, as build takes it.
+    const empty = join(tmp.path, 'empty-dir');
+    mkdirSync(empty);
+    assertOk(runCli(['pull', `${registry.host}/pull/app:1`, `oci:${empty}:app`]));
+    run('umoci', ['stat', '--image', `${empty}:app`]);
   });
 
   it('a pulled image runs with runc', { timeout: 120_000 }, () => {
