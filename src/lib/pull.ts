@@ -1,4 +1,4 @@
-import type { Descriptor, Platform } from '../oci/descriptor.js';
+import { missingEntryError, type Descriptor, type Platform } from '../oci/descriptor.js';
 import type { Reference } from '../oci/reference.js';
 import type { RegistryClient } from '../registry/http.js';
 import type { CopyEvent, CopyOutcome, NodeKind } from '../transfer/copy-graph.js';
@@ -125,12 +125,13 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     }
     layout = await OciLayout.open(settings.layout, { create: true });
     settings.onRoot?.(root, name);
+    const chosen = root;
     const result = await copyGraph(from, layout, root, {
       concurrency: settings.concurrency,
       ...(name !== undefined ? { rootReference: name } : {}),
       ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),
       ...(settings.signal ? { signal: settings.signal } : {}),
-    });
+    }).catch((err: unknown) => { throw missingChosenPlatform(err, chosen, formatReference(source)); });
     if (name === undefined) {
       // Pulled by digest with no name: listed in index.json without a ref.name.
       await layout.updateIndex((index) => {
@@ -151,4 +152,14 @@ export async function pullWith(client: RegistryClient, source: Reference, settin
     await layout?.discardIfCreated();
     throw err;
   }
+}
+
+/**
+ * `--platform`'s manifest the registry does not hold under the index that names it (deleted, or the
+ * index pushed alone): said as such, as a whole-index pull and inspect say it; a missing blob's
+ * error is left as it is.
+ */
+function missingChosenPlatform(err: unknown, chosen: Descriptor, shown: string): unknown {
+  if (!(err instanceof OcipushError) || err.code !== 'ENOTFOUND' || !err.message.includes(chosen.digest)) return err;
+  return missingEntryError(err, chosen, (platform) => `${shown} names it for ${platform}, which the registry does not hold (deleted under its index, or the index pushed without it); pull another with --platform`);
 }

@@ -87,6 +87,21 @@ describe('ocipush pull and inspect against docker-registry', () => {
     assert.equal(readdirSync(join(allDir, 'blobs', 'sha256')).length, multi.blobs.length + 3);
   });
 
+  it('--platform of an index whose entry the registry lost: one line naming the platform, no layout left; another platform pulls', async () => {
+    const multiDir = join(tmp.path, 'lost-src');
+    const multi = await multiPlatformImage(multiDir, 'all');
+    assertOk(runCli(['push', `${registry.host}/pull/lost:all`, '--layout', multiDir]));
+    const arm = multi.manifests[1]!.digest;
+    assert.equal((await fetch(`http://${registry.host}/v2/pull/lost/manifests/${arm}`, { method: 'DELETE' })).status, 202);
+    const dir = join(tmp.path, 'lost');
+    assertOneLineError(runCli(['pull', `${registry.host}/pull/lost:all`, '--layout', dir, '--platform', 'linux/arm64']),
+      new RegExp(`^ocipush: .*@${arm}: manifest not found: 127\\.0\\.0\\.1:\\d+/pull/lost:all names it for linux/arm64, which the registry does not hold \\(deleted under its index, or the index pushed without it\\); pull another with --platform$`));
+    assert.throws(() => readdirSync(dir), /ENOENT/, 'no layout left');
+    const amd = runCli(['pull', `${registry.host}/pull/lost:all`, '--layout', dir, '--platform', 'linux/amd64']);
+    assertOk(amd);
+    assert.equal(amd.stdout.trim(), multi.manifests[0]!.digest);
+  });
+
   it('into oci:DIR@DIGEST (or --tag DIGEST): only the image of that digest, listed without a name; another is refused before the layout exists', () => {
     const other = 'sha256:' + 'e'.repeat(64);
     const refused = join(tmp.path, 'pinned-wrong');
