@@ -11,7 +11,7 @@ import { concurrencyOf, connectWith, layoutOption, platformsOf, type RegistryOpt
 export interface PullOptions extends RegistryOptions {
   /** `REGISTRY/REPOSITORY[:TAG|@DIGEST]`. */
   from: string;
-  /** The layout to write into, created when missing; `oci:DIR` is DIR, and `oci:DIR:NAME` also `tag: NAME`, as `--layout` reads them; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
+  /** The layout to write into, created when missing (a directory of other files is refused, ELAYOUT); `oci:DIR` is DIR, and `oci:DIR:NAME` also `tag: NAME`, as `--layout` reads them; default `$OCIPUSH_LAYOUT` (`DIR` or `oci:DIR`) or `./oci-layout`. */
   layout?: string;
   /** The image's name in the layout; default the reference's tag (none for a digest). */
   tag?: string;
