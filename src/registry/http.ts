@@ -97,7 +97,7 @@ export class RegistryClient {
   }
 
   request(req: RegistryRequest): Promise<RegistryResponse> {
-    return this.inFlight.track(this.attempts({ ...req, signal: this.inFlight.signalFor(req.signal, req.outlivesDestroy) }));
+    return this.inFlight.run(req.signal, req.outlivesDestroy, (signal) => this.attempts({ ...req, signal }));
   }
 
   private async attempts(req: RegistryRequest): Promise<RegistryResponse> {

@@ -10,19 +10,27 @@ import { EXIT_GRACE_MS } from '../content/cleanup.js';
  */
 export class InFlight {
   private readonly live = new Set<Promise<unknown>>();
-  private readonly stopping = new AbortController();
+  /** One per request that stop() stops: a signal shared by them all gathered a listener of each (undici's), past Node's warning at eleven. */
+  private readonly stoppable = new Set<AbortController>();
+  private stopped = false;
 
-  /** The signal a request goes with: its own, and the client's stop unless it `outlivesStop`. */
-  signalFor(own: AbortSignal | undefined, outlivesStop: boolean | undefined): AbortSignal | undefined {
-    if (outlivesStop) return own;
-    return own ? AbortSignal.any([own, this.stopping.signal]) : this.stopping.signal;
+  /**
+   * `send`, given the signal it goes with (its own, and the client's stop unless it
+   * `outlivesStop`), counted until it settles.
+   */
+  run<T>(own: AbortSignal | undefined, outlivesStop: boolean | undefined, send: (signal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    if (outlivesStop) return this.track(send(own));
+    const stop = new AbortController();
+    if (this.stopped) stop.abort();
+    this.stoppable.add(stop);
+    const request = send(own ? AbortSignal.any([own, stop.signal]) : stop.signal);
+    return this.track(request, () => this.stoppable.delete(stop));
   }
 
-  /** `request`, counted until it settles. */
-  track<T>(request: Promise<T>): Promise<T> {
+  private track<T>(request: Promise<T>, done?: () => void): Promise<T> {
     const settled = request.then(() => {}, () => {});
     this.live.add(settled);
-    void settled.then(() => this.live.delete(settled));
+    void settled.then(() => { this.live.delete(settled); done?.(); });
     return request;
   }
 
@@ -32,7 +40,8 @@ export class InFlight {
    * owners send their DELETEs as they fail, a few turns of the event loop later.
    */
   async stop(graceMs = EXIT_GRACE_MS): Promise<void> {
-    this.stopping.abort();
+    this.stopped = true;
+    for (const stop of this.stoppable) stop.abort();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs); });
     try {
