@@ -144,23 +144,17 @@ async function copyWithReferrers(
   const { copyReferrers, referrerSubjects } = await import('../transfer/copy-referrers.js');
   const subjects = referrerSubjects(result);
   let referrers: CopiedReferrer[] = [];
-  if (referring) {
-    const apart = source.layout && target.repository && options.signaturesIn && options.connectSignatures
-      && (options.signaturesIn.registry !== target.repository.registry || options.signaturesIn.repository !== target.repository.name);
-    if (apart) {
-      referrers = await copyReferrersApart(source.layout!, { storage: referring.from, name: source.name, ...(referring.ends.listReferrers ? { listReferrers: referring.ends.listReferrers } : {}) }, target.repository!, subjects, graphOptions, options);
-    } else if (tagsFrom) {
-      // The OCI 1.1 referrers from the source's repository, the cosign tags from COSIGN_REPOSITORY's, both beside the copy.
-      const { settled } = await import('./push-extras.js');
-      referrers = (await settled([
-        copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, sourceTags: async () => [] }),
-        copyReferrers(tagsFrom, target.storage, subjects, { ...plainCopyOptions(options), ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) }),
-      ])).flat();
-    } else {
-      referrers = await copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) });
-      // Out of a layout a signed provenance also goes to cosign's .att, as push puts it.
-      if (source.layout && target.repository) await (await import('../supply-chain/layout-attestations.js')).appendCopiedAttestations(source.layout, target.repository, subjects, referrers);
-    }
+  if (referring && source.layout && target.repository) {
+    referrers = await copyLayoutReferrers({ layout: source.layout, name: source.name }, referring, target.repository, subjects, graphOptions, options);
+  } else if (referring && tagsFrom) {
+    // The OCI 1.1 referrers from the source's repository, the cosign tags from COSIGN_REPOSITORY's, both beside the copy.
+    const { settled } = await import('./carry-referrers.js');
+    referrers = (await settled([
+      copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, sourceTags: async () => [] }),
+      copyReferrers(tagsFrom, target.storage, subjects, { ...plainCopyOptions(options), ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) }),
+    ])).flat();
+  } else if (referring) {
+    referrers = await copyReferrers(referring.from, target.storage, subjects, { ...graphOptions, ...referring.ends, ...(referring.cosignTags ? { cosignTags: referring.cosignTags } : {}) });
   }
   // The registry cache entries a `build --cache-repo` left pending, as push writes them: a copy is
   // how crane and skopeo users put a built layout in a registry. A cache that fails is no failed copy.
@@ -175,43 +169,43 @@ async function copyWithReferrers(
 }
 
 /**
- * A layout's referrers copied into a registry under COSIGN_REPOSITORY: its cosign names and the
- * signed referrers of the image's manifests (a provenance, a bundle) to the signatures'
- * repository, the provenance also to its `.att` there; the others (an SBOM) beside the image.
+ * A layout's referrers copied into a registry, as push carries them: under COSIGN_REPOSITORY its
+ * cosign names and the signed referrers of the image's manifests (a provenance, a bundle) to the
+ * signatures' repository, the others (an SBOM) beside the image; a provenance also to its `.att`
+ * in the repository the signatures went to.
  */
-async function copyReferrersApart(
-  layout: OciLayout, from: { storage: ReadOnlyStorage; name: string; listReferrers?: (subject: Descriptor) => Promise<Descriptor[]> }, image: Repository, subjects: Descriptor[], graphOptions: CopyOptions, options: ImageCopyOptions,
+async function copyLayoutReferrers(
+  source: { layout: OciLayout; name: string }, referring: ReferrersListed, image: Repository, subjects: Descriptor[], graphOptions: CopyOptions, options: ImageCopyOptions,
 ): Promise<CopiedReferrer[]> {
-  const [{ copyReferrers }, { referrerEnds }, { withSignatureRepositories }, { signedReferrerKind }, { appendCopiedAttestations }, { isReferrerLister }, { settled }] = await Promise.all([
-    import('../transfer/copy-referrers.js'), import('../transfer/referrer-ends.js'), import('../supply-chain/signature-repository.js'),
-    import('../supply-chain/referrer-signatures.js'), import('../supply-chain/layout-attestations.js'), import('../content/storage.js'), import('./push-extras.js'),
+  const [{ copyReferrers }, { referrerEnds }, { appendCopiedAttestations }, { carryReferrers }] = await Promise.all([
+    import('../transfer/copy-referrers.js'), import('../transfer/referrer-ends.js'), import('../supply-chain/layout-attestations.js'), import('./carry-referrers.js'),
   ]);
-  const storage = from.storage;
-  if (!isReferrerLister(storage)) return [];
+  const { from, ends, cosignTags } = referring;
   const top = new Set(subjects.map((s) => s.digest));
   // Sorted at the image's manifests; what refers to a referrer (a signature of an SBOM) goes with it.
   // Listed once already, before the image was copied (referrersListedFirst): those lists are read.
-  const listed = (signed: boolean) => async (subject: Descriptor) => {
-    const all = await (from.listReferrers ? from.listReferrers(subject) : storage.referrers(subject, options.signal ? { signal: options.signal } : {}));
-    return top.has(subject.digest) ? all.filter((d) => (signedReferrerKind(d.artifactType) !== undefined) === signed) : all;
+  const listed = (holds: (artifactType: string | undefined) => boolean) => async (subject: Descriptor) => {
+    const all = await (ends.listReferrers?.(subject) ?? []);
+    return top.has(subject.digest) ? all.filter((d) => holds(d.artifactType)) : all;
   };
-  const name = { registry: image.registry, repository: image.name };
-  return withSignatureRepositories(name, options.signaturesIn, options.connectSignatures!, async ({ signatures }) => {
-    const storedIn = `${signatures.registry}/${signatures.name}`;
-    const [imageEnds, signatureEnds] = await Promise.all([referrerEnds(from, { repository: image }), referrerEnds(from, { repository: signatures })]);
-    const [own, theirs] = await settled([
-      copyReferrers(storage, image, subjects, { ...graphOptions, ...imageEnds, listReferrers: listed(false), sourceTags: async () => [] }),
-      copyReferrers(storage, signatures, subjects, { ...plainCopyOptions(options), ...signatureEnds, listReferrers: listed(true) }),
-    ]);
-    await appendCopiedAttestations(layout, signatures, subjects, theirs);
-    return [...own, ...theirs.map((r) => ({ ...r, storedIn }))];
-  }, image.client);
+  return carryReferrers<CopiedReferrer>({
+    image, signaturesIn: options.signaturesIn, connectSignatures: options.connectSignatures,
+    send: async (to, half) => {
+      if (!half) return copyReferrers(from, to, subjects, { ...graphOptions, ...ends, ...(cosignTags ? { cosignTags } : {}) });
+      if (!half.signed) return copyReferrers(from, to, subjects, { ...graphOptions, ...ends, listReferrers: listed(half.holds), sourceTags: async () => [] });
+      return copyReferrers(from, to, subjects, { ...plainCopyOptions(options), ...(await referrerEnds({ storage: from, name: source.name }, { repository: to })), listReferrers: listed(half.holds) });
+    },
+    after: (signatures, sent) => appendCopiedAttestations(source.layout, signatures, subjects, sent),
+  });
 }
 
 /** A copy's options without the source repository's mounts: for referrers read from another repository (COSIGN_REPOSITORY's). */
 function plainCopyOptions(options: ImageCopyOptions): CopyOptions {
   return { ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}), ...(options.signal ? { signal: options.signal } : {}) };
 }
+
+/** Where a copy's referrers come from and go, listed before the image was copied. */
+interface ReferrersListed { from: ReadOnlyStorage; ends: ReferrerEnds; cosignTags?: Map<string, Descriptor | undefined> }
 
 /**
  * Where the image's referrers come from and go, with every one of them listed, and cosign's tags
@@ -221,7 +215,7 @@ function plainCopyOptions(options: ImageCopyOptions): CopyOptions {
  */
 async function referrersListedFirst(
   source: ImageCopySource, target: ImageCopyTarget, root: Descriptor, rootBytes: Buffer | undefined, signal: AbortSignal | undefined, tagsFrom?: ReadOnlyStorage,
-): Promise<{ from: ReadOnlyStorage; ends: ReferrerEnds; cosignTags?: Map<string, Descriptor | undefined> }> {
+): Promise<ReferrersListed> {
   const [{ referrerEnds }, { listReferrersFirst, lookUpCosignTags }] = await Promise.all([import('../transfer/referrer-ends.js'), import('../transfer/copy-referrers.js')]);
   const from = source.referrersFrom ?? source.storage;
   const ends = await referrerEnds({ storage: from, name: source.name }, { ...(target.repository ? { repository: target.repository } : {}), ...(target.layout ? { layout: target.layout } : {}) });
