@@ -66,6 +66,15 @@ test('copy out of a layout with signatureRepository puts them there too', async 
   await verify({ image: `${registry.host}/lib/app:2`, verifier: verifier(), signatureRepository: `${other.host}/copied-sigs` });
 });
 
+test('push with signatureRepository naming the image\'s own repository: nothing is split, nothing marked stored elsewhere', async () => {
+  const pushed = await push({ layout, tag: 'app', to: `${registry.host}/lib/own:1`, signatureRepository: `${registry.host}/lib/own` });
+  assert.deepEqual(tags(registry.host, 'lib/own'), ['1', ...signatureTags(pushed.digest)].sort());
+  // Before carryReferrers kept the check: a Repository of its own for the same repository split the
+  // referrers, and the signatures were reported as stored in another repository.
+  assert.ok(pushed.referrers.length > 0 && pushed.referrers.every((r) => r.storedIn === undefined), JSON.stringify(pushed.referrers));
+  assert.equal(opensslVerifiedSignatures(registry.host, 'lib/own', pushed.digest, pub, tmp.path, `${registry.host}/lib/app`), 1);
+});
+
 test('a signatureRepository that is no repository is refused before anything is pushed', async () => {
   for (const [call, text] of [
     [() => push({ layout, tag: 'app', to: `${registry.host}/lib/refused:1`, signatureRepository: `${other.host}/sigs:1` }), `${other.host}/sigs:1`],
