@@ -257,10 +257,10 @@ export async function copyImage(
         ...(made?.mountFrom ? { moreMountSources: made.mountFrom } : {}),
         ...(made?.inPlace ? { present: (d: Descriptor) => !made.digests.has(d.digest) } : {}),
         ...(context.inFlight ? { inFlight: context.inFlight } : {}),
-        // Clients of its own (the cache closes them): the destination's credentials in its
-        // registry, as push's; elsewhere the source side's, as for a layout's base layers.
-        connectCache: (r) => clients.own(r === dst?.repository?.registry ? 'dest' : 'src', r),
-        ...(context.signaturesIn ? { signaturesIn: context.signaturesIn, connectSignatures: (r: string) => signaturesClient(clients, source, destination, r) } : {}),
+        // Clients of its own (the cache closes them): a side's credentials in that side's registry
+        // alone; a cache repository on a third host gets only its own login, as push's.
+        connectCache: (r) => clientBeside(clients, source, destination, r),
+        ...(context.signaturesIn ? { signaturesIn: context.signaturesIn, connectSignatures: (r: string) => clientBeside(clients, source, destination, r) } : {}),
         warn: (message) => context.out.warn(message),
       },
     );
@@ -295,10 +295,11 @@ export async function copyImage(
 }
 
 /**
- * A client of its own for COSIGN_REPOSITORY's registry: on a side's registry, that side's
- * credentials (the same host); on any other, only its own login (SideClients.elsewhere).
+ * A client of its own for a registry beside the copy (COSIGN_REPOSITORY's, the layer cache a
+ * `build --cache-repo` left entries for): on a side's registry, that side's credentials (the
+ * same host); on any other, only its own login (SideClients.elsewhere), never a side's.
  */
-function signaturesClient(clients: SideClients, source: Endpoint, destination: Endpoint, registry: string): Promise<RegistryClient> {
+function clientBeside(clients: SideClients, source: Endpoint, destination: Endpoint, registry: string): Promise<RegistryClient> {
   if (destination.transport === 'registry' && destination.reference.registry === registry) return clients.own('dest', registry);
   if (source.transport === 'registry' && source.reference.registry === registry) return clients.own('src', registry);
   return clients.elsewhere('dest', registry);

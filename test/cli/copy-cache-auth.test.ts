@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { requireTool, runCli, tempDir } from '../support/tools.js';
+import { skopeoTags } from '../registry/support.js';
+import { assertOk } from './registry-support.js';
+import { pseudoRandom } from '../assemble/support.js';
+
+const ALICE = 'image-Secret-5b1f';
+const BOB = 'cache-Secret-8d20';
+
+/**
+ * A layout built with `--cache-repo` on a third registry, copied into the image registry: each
+ * host behind htpasswd (Basic) auth with a user of its own. The destination's
+ * --username/--password-stdin (shared by both sides) and OCIPUSH_USERNAME/PASSWORD are for the
+ * image registry alone; the cache's registry is reached with its own login from the Docker config.
+ * Before, the cache's client took the source side's flags there: the shared --username without
+ * its password, and the cache entry was never written ("layer cache … --username needs
+ * --password-stdin"). Tags listed by skopeo with each registry's own credentials.
+ */
+describe('copy oci:DIR into a registry, the layout\'s --cache-repo on a third registry: each host gets its own credentials', () => {
+  let images: RunningRegistry;
+  let caches: RunningRegistry;
+  let tmp: { path: string; cleanup: () => Promise<void> };
+  let dockerConfig: string;
+
+  before(async () => {
+    requireTool('skopeo');
+    tmp = await tempDir();
+    [images, caches] = await Promise.all([
+      startRegistry({ auth: { htpasswd: { users: { alice: ALICE } } } }),
+      startRegistry({ auth: { htpasswd: { users: { bob: BOB } } } }),
+    ]);
+    // bob's login for the cache's registry only: the image registry's comes from flags or the environment.
+    dockerConfig = join(tmp.path, 'docker');
+    mkdirSync(dockerConfig, { recursive: true });
+    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [caches.host]: { auth: Buffer.from(`bob:${BOB}`).toString('base64') } } }));
+  });
+  after(async () => {
+    await Promise.all([images?.stop(), caches?.stop()]);
+    await tmp?.cleanup();
+  });
+
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    OCIPUSH_USERNAME: undefined, OCIPUSH_PASSWORD: undefined, OCIPUSH_REGISTRY_TOKEN: undefined, DOCKER_AUTH_CONFIG: undefined,
+    DOCKER_CONFIG: dockerConfig, SOURCE_DATE_EPOCH: '1700000000', ...extra,
+  });
+  // (The cache repository does not exist before its first entry: skopeo says so with a failure.)
+  const cacheTags = (): string[] => { try { return skopeoTags(`${caches.host}/ci/cache`, { creds: `bob:${BOB}` }); } catch { return []; } };
+  const imageTags = (repo: string) => skopeoTags(`${images.host}/${repo}`, { creds: `alice:${ALICE}` });
+  const noSecret = (r: { stdout: string; stderr: string }) => assert.ok(![ALICE, BOB].some((s) => r.stdout.includes(s) || r.stderr.includes(s)), 'no password printed');
+
+  /** A layout whose one layer's cache entry is pending for `--cache-repo` in the cache's registry. */
+  const builtLayout = (name: string): string => {
+    const rootfs = join(tmp.path, `rootfs-${name}`);
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, name), pseudoRandom(64 * 1024, name));
+    const layout = join(tmp.path, name);
+    assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '--owner', '0:0', '--cache-repo', `${caches.host}/ci/cache`, '--quiet'], { env: env() }));
+    return layout;
+  };
+
+  it('--username/--password-stdin (both sides\'): the image goes up with alice\'s, the cache entry with bob\'s login', () => {
+    const before = cacheTags().length;
+    const r = runCli(['copy', `oci:${builtLayout('flags')}:app`, `${images.host}/app/flags:1`, '-u', 'alice', '--password-stdin'], { input: ALICE, env: env() });
+    assertOk(r);
+    noSecret(r);
+    assert.doesNotMatch(r.stderr, /warning|cache.*(?:refused|failed|needs)/i, r.stderr);
+    assert.match(r.stderr, /wrote 1 layer cache entry/);
+    assert.deepEqual(imageTags('app/flags'), ['1']);
+    assert.equal(cacheTags().length, before + 1, cacheTags().join(' '));
+  });
+
+  it('OCIPUSH_USERNAME/PASSWORD (the destination\'s) stay with the image registry too', () => {
+    const before = cacheTags().length;
+    const r = runCli(['copy', `oci:${builtLayout('environment')}:app`, `${images.host}/app/environment:1`], { env: env({ OCIPUSH_USERNAME: 'alice', OCIPUSH_PASSWORD: ALICE }) });
+    assertOk(r);
+    noSecret(r);
+    assert.match(r.stderr, /wrote 1 layer cache entry/);
+    assert.deepEqual(imageTags('app/environment'), ['1']);
+    assert.equal(cacheTags().length, before + 1, cacheTags().join(' '));
+  });
+});
