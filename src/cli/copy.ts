@@ -201,7 +201,7 @@ export async function copyImage(
     // registry and not kept: its source is only read (it may be read-only), as skopeo reads it.
     // Into a registry they are kept when fetched, as push keeps them.
     const keep = destination.transport === 'registry' ? {} : { keep: false };
-    let src = opened ?? await openSource(source, { connect: (r) => clients.connect('src', r), ...keep });
+    let src = opened ?? await openSource(source, { connect: (r) => sourceClient(clients, source, destination, r), ...keep });
     let narrowed = given;
     const asOpened = src.storage;
     if (context.platforms && !given) ({ src, made: narrowed } = await toPlatforms(src, context.platforms));
@@ -292,6 +292,17 @@ export async function copyImage(
     await dst?.abort().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * The client a source reads with: a registry source's own, with the source side's credentials;
+ * for the base layers a layout or archive only references, the destination's on its host, else
+ * only that registry's own login: a side's --username and OCIPUSH_USERNAME never go to a base's.
+ */
+function sourceClient(clients: SideClients, source: Endpoint, destination: Endpoint, registry: string): Promise<RegistryClient> {
+  if (source.transport === 'registry' && source.reference.registry === registry) return clients.connect('src', registry);
+  if (destination.transport === 'registry' && destination.reference.registry === registry) return clients.connect('dest', registry);
+  return clients.connectElsewhere('src', registry);
 }
 
 /**

@@ -81,6 +81,17 @@ export class SideClients {
     return client;
   }
 
+  /** `elsewhere`'s client, shared by the calls for one registry and side, closed with the others. */
+  connectElsewhere(side: Side, registry: string): Promise<RegistryClient> {
+    const key = JSON.stringify(['elsewhere', side, registry]);
+    let client = this.clients.get(key);
+    if (!client) {
+      client = this.elsewhere(side, registry);
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
   /** The same repository with the same flags on both sides: a copy onto itself. */
   sameEndpoint(a: Reference, b: Reference): boolean {
     const fa = this.flags('src');

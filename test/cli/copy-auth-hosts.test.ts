@@ -3,8 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { requireTool, runCli, tempDir } from '../support/tools.js';
-import { skopeoTags } from '../registry/support.js';
+import { requireTool, run, runCli, tempDir } from '../support/tools.js';
+import { skopeoTags, umociImage } from '../registry/support.js';
 import { assertOk } from './registry-support.js';
 import { pseudoRandom } from '../assemble/support.js';
 
@@ -12,7 +12,7 @@ const ALICE = 'image-Secret-5b1f';
 const BOB = 'cache-Secret-8d20';
 
 /**
- * A layout built with `--cache-repo` on a third registry, copied into the image registry: each
+ * A layout built with `--cache-repo`, or on a base, in a third registry, copied into the image registry: each
  * host behind htpasswd (Basic) auth with a user of its own. The destination's
  * --username/--password-stdin (shared by both sides) and OCIPUSH_USERNAME/PASSWORD are for the
  * image registry alone; the cache's registry is reached with its own login from the Docker config.
@@ -20,7 +20,7 @@ const BOB = 'cache-Secret-8d20';
  * its password, and the cache entry was never written ("layer cache … --username needs
  * --password-stdin"). Tags listed by skopeo with each registry's own credentials.
  */
-describe('copy oci:DIR into a registry, the layout\'s --cache-repo on a third registry: each host gets its own credentials', () => {
+describe('copy oci:DIR into a registry, the layout\'s --cache-repo or base on a third registry: each host gets its own credentials', () => {
   let images: RunningRegistry;
   let caches: RunningRegistry;
   let tmp: { path: string; cleanup: () => Promise<void> };
@@ -81,5 +81,24 @@ describe('copy oci:DIR into a registry, the layout\'s --cache-repo on a third re
     assert.match(r.stderr, /wrote 1 layer cache entry/);
     assert.deepEqual(imageTags('app/environment'), ['1']);
     assert.equal(cacheTags().length, before + 1, cacheTags().join(' '));
+  });
+
+  it('a base layer the layout only references (build --base) is read from the base\'s registry with its own login, not the destination\'s', () => {
+    const base = umociImage(tmp.path, 'base', [20_000]);
+    run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `bob:${BOB}`, `oci:${base.layout}:base`, `docker://${caches.host}/library/base:1`]);
+    const rootfs = join(tmp.path, 'rootfs-lazy');
+    mkdirSync(rootfs, { recursive: true });
+    writeFileSync(join(rootfs, 'app'), 'on a base in another registry\n');
+    const layout = join(tmp.path, 'lazy');
+    assertOk(runCli(['build', rootfs, '--layout', layout, '--tag', 'app', '--base', `${caches.host}/library/base:1`, '--quiet'], { env: env() }));
+    // Before: "blob … cannot be fetched from where the build found it (…/library/base: --username needs --password-stdin …)".
+    const layersOf = (repo: string): string[] => {
+      const r = runCli(['copy', `oci:${layout}:app`, `${images.host}/${repo}:1`, '-u', 'alice', '--password-stdin'], { input: ALICE, env: env() });
+      assertOk(r);
+      noSecret(r);
+      assert.deepEqual(imageTags(repo), ['1']);
+      return (JSON.parse(run('skopeo', ['inspect', '--tls-verify=false', '--creds', `alice:${ALICE}`, `docker://${images.host}/${repo}:1`])) as { Layers: string[] }).Layers;
+    };
+    assert.equal(layersOf('app/lazy')[0], base.layers[0], 'the base layer went up with the image');
   });
 });
