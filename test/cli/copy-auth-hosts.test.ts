@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import type { RunningRegistry } from '../support/registry.js';
 import { requireTool, run, runCli, tempDir } from '../support/tools.js';
 import { skopeoTags, umociImage } from '../registry/support.js';
-import { assertOk } from './registry-support.js';
+import { registriesWithOwnLogins, assertOk } from './registry-support.js';
 import { pseudoRandom } from '../assemble/support.js';
 
 const ALICE = 'image-Secret-5b1f';
@@ -29,14 +29,8 @@ describe('copy oci:DIR into a registry, the layout\'s --cache-repo or base on a 
   before(async () => {
     requireTool('skopeo');
     tmp = await tempDir();
-    [images, caches] = await Promise.all([
-      startRegistry({ auth: { htpasswd: { users: { alice: ALICE } } } }),
-      startRegistry({ auth: { htpasswd: { users: { bob: BOB } } } }),
-    ]);
     // bob's login for the cache's registry only: the image registry's comes from flags or the environment.
-    dockerConfig = join(tmp.path, 'docker');
-    mkdirSync(dockerConfig, { recursive: true });
-    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [caches.host]: { auth: Buffer.from(`bob:${BOB}`).toString('base64') } } }));
+    ({ images, other: caches, dockerConfig } = await registriesWithOwnLogins(tmp.path, { alice: ALICE, bob: BOB }));
   });
   after(async () => {
     await Promise.all([images?.stop(), caches?.stop()]);

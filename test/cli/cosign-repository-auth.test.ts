@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import type { RunningRegistry } from '../support/registry.js';
 import { missingPath, opensslKeyPair, requireTool, runCli, tempDir } from '../support/tools.js';
 import { skopeoTags, umociImage, type UmociImage } from '../registry/support.js';
-import { assertOk, assertOneLineError } from './registry-support.js';
+import { registriesWithOwnLogins, assertOk, assertOneLineError } from './registry-support.js';
 import { push } from '../../src/lib/index.js';
 
 const ALICE = 'image-Secret-71c2';
@@ -33,16 +33,10 @@ describe('COSIGN_REPOSITORY on another registry: each host gets its own credenti
     requireTool('openssl');
     requireTool('skopeo');
     tmp = await tempDir();
-    [images, sigs] = await Promise.all([
-      startRegistry({ auth: { htpasswd: { users: { alice: ALICE } } } }),
-      startRegistry({ auth: { htpasswd: { users: { bob: BOB } } } }),
-    ]);
+    // bob's login for the signatures' registry only: the image registry's comes from flags or the environment.
+    ({ images, other: sigs, dockerConfig } = await registriesWithOwnLogins(tmp.path, { alice: ALICE, bob: BOB }));
     image = umociImage(tmp.path, 'one', [4_000]);
     ({ key, pub } = opensslKeyPair(tmp.path, 'signer'));
-    // bob's login for the signatures' registry only: the image registry's comes from flags or the environment.
-    dockerConfig = join(tmp.path, 'docker');
-    mkdirSync(dockerConfig, { recursive: true });
-    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [sigs.host]: { auth: Buffer.from(`bob:${BOB}`).toString('base64') } } }));
     // A layout signed offline, its signature for images.host/app/offline: push and copy carry it to COSIGN_REPOSITORY.
     const rootfs = join(tmp.path, 'rootfs');
     mkdirSync(rootfs, { recursive: true });

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { killOnExit } from '../support/exit-cleanup.js';
 import { CLI, type RunResult } from '../support/tools.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Runs the real CLI without blocking this process: the token issuer and the fault proxy live in
@@ -46,4 +49,20 @@ export function assertOneLineError(r: RunResult, pattern: RegExp, status = 1): v
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 1, `one line on stderr: ${r.stderr}`);
   assert.match(lines[0]!, pattern);
+}
+
+/**
+ * Two registries behind htpasswd (Basic) auth, a user each: `images` (alice) and `other` (bob),
+ * and a Docker config (`dockerConfig`, a DOCKER_CONFIG directory under `dir`) holding bob's login
+ * for `other` alone. For tests that a credential given for one host never reaches the other.
+ */
+export async function registriesWithOwnLogins(dir: string, passwords: { alice: string; bob: string }): Promise<{ images: RunningRegistry; other: RunningRegistry; dockerConfig: string }> {
+  const [images, other] = await Promise.all([
+    startRegistry({ auth: { htpasswd: { users: { alice: passwords.alice } } } }),
+    startRegistry({ auth: { htpasswd: { users: { bob: passwords.bob } } } }),
+  ]);
+  const dockerConfig = join(dir, 'docker');
+  mkdirSync(dockerConfig, { recursive: true });
+  writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [other.host]: { auth: Buffer.from(`bob:${passwords.bob}`).toString('base64') } } }));
+  return { images, other, dockerConfig };
 }
