@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLI, REPO_ROOT, requireTool, run, runCli, tempDir } from '../support/tools.js';
@@ -77,9 +77,11 @@ test('the temp file of a writer killed mid-write is cleared by gc at once (its P
   writeFileSync(live, '{');
 
   const layout = await OciLayout.open(dir);
+  // The clock set from the file's own time, not this machine's pace since the kill.
+  const written = statSync(join(dir, killed!)).mtimeMs;
   // Within the stale period nothing goes: the file may be another container's, its PID meaningless here.
-  assert.deepEqual((await collectGarbage(layout, { now: () => Date.now() + 10_000 })).leftovers, []);
-  const later = await collectGarbage(layout, { now: () => Date.now() + 60_000 });
+  assert.deepEqual((await collectGarbage(layout, { now: () => written + 10_000 })).leftovers, []);
+  const later = await collectGarbage(layout, { now: () => written + 60_000 });
   assert.deepEqual(later.leftovers, [join(dir, killed!)]);
   assert.equal(existsSync(join(dir, killed!)), false);
   assert.ok(existsSync(live), 'a live writer\'s temp file stays');
