@@ -105,13 +105,20 @@ export function parseDuration(text: string, name: string): number {
  */
 export function registryConnector(flags: RegistryFlags, ownRegistries?: readonly string[]): (registry: string) => Promise<RegistryClient> {
   return async (registry) => {
-    if (ownRegistries && !ownRegistries.includes(registry)) {
-      const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
-      const { username: _user, passwordStdin: _stdin, ...others } = flags;
-      return clientFromFlags(registry, others, { env: withoutEnvCredentials(process.env) });
-    }
+    if (ownRegistries && !ownRegistries.includes(registry)) return clientElsewhere(registry, flags);
     return clientFromFlags(registry, flags, flags.passwordStdin && flags.username ? { password: await passwordFromStdin() } : {});
   };
+}
+
+/**
+ * A client for a registry the flags' credentials were not given for (a base's, COSIGN_REPOSITORY's
+ * on another host, a layer cache's): the flags' TLS choices and time limits, and that registry's
+ * own login from the Docker config; --username, its password and OCIPUSH_USERNAME/PASSWORD never go there.
+ */
+export async function clientElsewhere(registry: string, flags: RegistryFlags, hooks: { onRetry?: (n: RetryNotice) => void } = {}): Promise<RegistryClient> {
+  const { withoutEnvCredentials } = await import('../registry/credentials/env.js');
+  const { username: _user, passwordStdin: _stdin, ...others } = flags;
+  return clientFromFlags(registry, others, { ...hooks, env: withoutEnvCredentials(process.env) });
 }
 
 /**

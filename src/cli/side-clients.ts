@@ -1,5 +1,5 @@
 import { usageError } from './command.js';
-import { clientFromFlags, flagsForSide, type RegistryFlags, type Side } from './registry-options.js';
+import { clientElsewhere, clientFromFlags, flagsForSide, type RegistryFlags, type Side } from './registry-options.js';
 import type { RegistryClient, RetryNotice } from '../registry/http.js';
 import type { Reference } from '../oci/reference.js';
 import { withoutEnvCredentials } from '../registry/credentials/env.js';
@@ -73,11 +73,7 @@ export class SideClients {
    * are never sent to a host they were not given for.
    */
   elsewhere(side: Side, registry: string): Promise<RegistryClient> {
-    const { username: _user, passwordStdin: _stdin, ...flags } = this.flags(side);
-    const client: Promise<RegistryClient> = clientFromFlags(registry, flags, {
-      env: withoutEnvCredentials(process.env),
-      onRetry: (n) => void client.then((c) => this.onRetry(n, c)),
-    });
+    const client: Promise<RegistryClient> = clientElsewhere(registry, this.flags(side), { onRetry: (n) => void client.then((c) => this.onRetry(n, c)) });
     return client;
   }
 
